@@ -1,0 +1,88 @@
+"""Command-line entry point: ``ketadesk [COMMAND] [options]``.
+
+With no command KetaDesk opens its window.  Each command lives in ``ketadesk/commands/<name>.py``
+and exposes ``register(subparsers)``; a module imports only argparse-level things at the top so
+that ``ketadesk --help`` and start-up stay fast, and loads its real work inside its handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ketadesk import APP_NAME, __version__
+
+# Order is the order of `ketadesk --help`.
+COMMAND_MODULES = (
+    "run",
+    "demo",
+    "check",
+    "db",
+    "screenshot",
+    "openings",
+    "plan",
+)
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2 unless given."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ketadesk",
+        description=f"{APP_NAME}: the scheduling desk of a ketamine-therapy clinic.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"ketadesk.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def add_db_argument(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    from ketadesk.paths import default_db_url
+
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        required=required,
+        help="database: sqlite:///path/clinic.sqlite, a file path, or "
+        "postgresql+psycopg://user@host/db"
+        + ("" if required else f" (default {default_db_url()})"),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (
+        args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
+    ):
+        args_list.insert(0, "run")
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from ketadesk.scheduling.catalog import ConfigError
+    from ketadesk.store.database import StoreError
+
+    try:
+        status: int = args.handler(args)
+    except CommandError as err:
+        print(f"ketadesk {args.command}: {err}", file=sys.stderr)
+        return err.status
+    except (StoreError, ConfigError) as err:
+        print(f"ketadesk {args.command}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ketadesk {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return status

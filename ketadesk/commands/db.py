@@ -1,0 +1,52 @@
+"""``ketadesk db upgrade|status --db URL``: the database schema."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ketadesk.cli import add_db_argument
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("db", help="database schema: upgrade or show status")
+    db_sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = db_sub.add_parser("upgrade", help="bring the schema up to date (SQLite: after a copy)")
+    add_db_argument(up)
+    up.add_argument("--create", action="store_true", help="create a new clinic if empty")
+    up.set_defaults(handler=_upgrade)
+    st = db_sub.add_parser("status", help="show the schema revision")
+    add_db_argument(st)
+    st.set_defaults(handler=_status)
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    from ketadesk.services.clinic_setup import open_clinic
+
+    opened = open_clinic(args.db, create=args.create)
+    try:
+        if opened.created:
+            print(f"created a new clinic in {opened.db.label}")
+        elif opened.upgraded_from:
+            print(f"upgraded {opened.db.label} from schema {opened.upgraded_from}")
+            if opened.backup:
+                print(f"the previous file was copied to {opened.backup}")
+        else:
+            print(f"{opened.db.label} is up to date")
+    finally:
+        opened.db.dispose()
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from ketadesk.store import migrate
+    from ketadesk.store.database import open_database
+
+    db = open_database(args.db)
+    try:
+        state, rev = migrate.schema_state(db)
+        head = migrate.revision_graph().head
+        print(f"{db.label}: {state.value} (schema {rev or 'none'}, this version's is {head})")
+    finally:
+        db.dispose()
+    return 0 if state is migrate.SchemaState.CURRENT else 1

@@ -1,0 +1,74 @@
+"""Reads the clinic configuration files (TOML) and turns mistakes into clear messages."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ketadesk.paths import config_dir
+from ketadesk.scheduling.catalog import (
+    ClinicSettings,
+    ConfigError,
+    ProtocolSpec,
+    SessionTypeSpec,
+    parse_clinic_settings,
+    parse_protocols,
+    parse_session_types,
+)
+
+CLINIC_FILE = "clinic.toml"
+SESSION_TYPES_FILE = "session_types.toml"
+PROTOCOLS_FILE = "protocols.toml"
+
+
+@dataclass(frozen=True)
+class RawConfig:
+    """The three configuration documents as dictionaries, as stored in the database."""
+
+    clinic: dict[str, Any]
+    session_types: dict[str, Any]
+    protocols: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    settings: ClinicSettings
+    session_types: dict[str, SessionTypeSpec]
+    protocols: dict[str, ProtocolSpec]
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def read_raw_config(directory: Path | None = None) -> RawConfig:
+    directory = directory or config_dir()
+    return RawConfig(
+        clinic=read_toml(directory / CLINIC_FILE),
+        session_types=read_toml(directory / SESSION_TYPES_FILE),
+        protocols=read_toml(directory / PROTOCOLS_FILE),
+    )
+
+
+def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
+    """Parse and check all three documents; ``origin`` prefixes the file names in errors."""
+    prefix = f"{origin}/" if origin else ""
+    settings = parse_clinic_settings(raw.clinic, f"{prefix}{CLINIC_FILE}")
+    session_types = parse_session_types(raw.session_types, f"{prefix}{SESSION_TYPES_FILE}")
+    protocols = parse_protocols(raw.protocols, f"{prefix}{PROTOCOLS_FILE}", session_types)
+    return Catalog(settings, session_types, protocols)
+
+
+def load_default_catalog(directory: Path | None = None) -> Catalog:
+    directory = directory or config_dir()
+    return build_catalog(read_raw_config(directory), str(directory))

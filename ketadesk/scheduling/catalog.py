@@ -1,0 +1,582 @@
+"""The clinic's catalogue: session types, protocols and clinic settings as plain, checked data.
+
+Definitions come from TOML (``resources/config``) or from the database, where they are kept as
+the same dictionaries.  Parsing checks every field and names the exact place of a mistake
+("session_types.toml: session_types.iv_infusion.phases[1].minutes: ...").
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A clinic configuration value is missing or wrong; the message names where."""
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ResourceKind(enum.StrEnum):
+    ROOM = "room"
+    EQUIPMENT = "equipment"
+    STAFF = "staff"
+
+
+class HoldMode(enum.StrEnum):
+    EXCLUSIVE = "exclusive"  # no other exclusive hold on the resource may overlap
+    SHARED = "shared"  # counts towards the resource's capacity
+    PRESENCE = "presence"  # the resource must be available; uses no capacity
+
+
+class StaffRole(enum.StrEnum):
+    PRESCRIBER = "prescriber"
+    NURSE = "nurse"
+    THERAPIST = "therapist"
+    FRONT_DESK = "front_desk"
+
+
+ROOM_SUBKINDS = ("treatment", "office")
+EQUIPMENT_SUBKINDS = ("vital_signs_monitor", "pulse_oximeter", "pump")
+SUBKINDS: dict[ResourceKind, tuple[str, ...]] = {
+    ResourceKind.ROOM: ROOM_SUBKINDS,
+    ResourceKind.EQUIPMENT: EQUIPMENT_SUBKINDS,
+    ResourceKind.STAFF: tuple(r.value for r in StaffRole),
+}
+GATING_RULES = (
+    "screening_cleared",
+    "consent_signed",
+    "rems_patient_enrolled",
+    "rems_site_certified",
+    "prior_auth_valid",
+    "driver_arranged",
+)
+FOLLOWUP_KINDS = (
+    "next_day_call",
+    "rems_form",
+    "phq9",
+    "gad7",
+    "integration",
+    "booster_review",
+    "adverse_event",
+    "urgent_review",
+)
+PHASE_SHADES = ("checkin", "dosing", "observation", "therapy")
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    key: str
+    name: str
+    minutes: int
+    shade: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSpec:
+    """One stretch of time a need holds its resource, measured against the session's phases."""
+
+    start_phase: str
+    end_phase: str
+    offset_minutes: int
+    minutes: int | None  # None: up to the end of end_phase
+    mode: HoldMode
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceNeed:
+    """One resource a session needs (the same unit for all of the need's holds)."""
+
+    key: str
+    kind: ResourceKind
+    subkind: str
+    holds: tuple[HoldSpec, ...]
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpRule:
+    kind: str
+    assignee_role: str
+    business_days: int | None = None
+    calendar_days: int | None = None
+    min_days: int | None = None
+    max_days: int | None = None
+    before_session: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BpCheck:
+    label: str
+    phase: str
+    offset_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTypeSpec:
+    code: str
+    name: str
+    short: str
+    color: str
+    dosing: bool
+    phases: tuple[Phase, ...]
+    needs: tuple[ResourceNeed, ...]
+    gating: tuple[str, ...] = ()
+    followups: tuple[FollowUpRule, ...] = ()
+    instructions: tuple[str, ...] = ()
+    bp_checks: tuple[BpCheck, ...] = ()
+    drives_after_hours: int | None = None
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(p.minutes for p in self.phases)
+
+    def phase_offsets(self) -> dict[str, tuple[int, int]]:
+        """Start and end of each phase in minutes from the session's start."""
+        offsets: dict[str, tuple[int, int]] = {}
+        t = 0
+        for phase in self.phases:
+            offsets[phase.key] = (t, t + phase.minutes)
+            t += phase.minutes
+        return offsets
+
+    def hold_window(self, hold: HoldSpec) -> tuple[int, int]:
+        """Start and end minutes of a hold relative to the session's start."""
+        offsets = self.phase_offsets()
+        start = offsets[hold.start_phase][0] + hold.offset_minutes
+        end = start + hold.minutes if hold.minutes is not None else offsets[hold.end_phase][1]
+        return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedBy:
+    session_type: str
+    min_days: int
+    max_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionFollowUp:
+    followup: str
+    min_days: int
+    max_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolStage:
+    name: str
+    session_type: str
+    count: int
+    min_gap_days: int
+    target_gap_days: int
+    max_gap_days: int
+    window_days: int | None = None
+    followed_by: FollowedBy | None = None
+    on_complete: CompletionFollowUp | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolSpec:
+    code: str
+    name: str
+    stages: tuple[ProtocolStage, ...]
+    default_weekdays: tuple[str, ...] = ()
+
+    @property
+    def session_count(self) -> int:
+        return sum(s.count * (2 if s.followed_by else 1) for s in self.stages)
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicSettings:
+    """Clinic-wide settings; every field has its default in resources/config/clinic.toml."""
+
+    name: str
+    timezone: str
+    address: str
+    phone: str
+    email: str
+    holiday_country: str
+    slot_minutes: int
+    cancellation_policy: str
+    late_cancel_hours: int
+    hours: Mapping[str, tuple[time, time] | None]
+    staffing: Mapping[str, int]
+    gating: Mapping[str, str]
+    rems_site_certified_until: str
+    monitoring: Mapping[str, int]
+    idle_lock_minutes: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def capacity_for_role(self, role: str) -> int:
+        return self.staffing.get(f"{role}_patients", 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+
+
+class _Reader:
+    """Reads one table of a configuration, keeping the dotted path for error messages."""
+
+    def __init__(self, data: Any, path: str, source: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: {path}: expected a table, got {_describe(data)}")
+        self.data = data
+        self.path = path
+        self.source = source
+
+    def where(self, key: str) -> str:
+        return f"{self.source}: {self.path}.{key}" if self.path else f"{self.source}: {key}"
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(key)}: {message}")
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str) -> Any:
+        if key not in self.data:
+            raise self.fail(key, "is missing")
+        return self.data[key]
+
+    def text(self, key: str, default: str | None = None) -> str:
+        if key not in self.data and default is not None:
+            return default
+        value = self.raw(key)
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be text, got {_describe(value)}")
+        return value
+
+    def integer(self, key: str, default: int | None = None, minimum: int = 0) -> int:
+        if key not in self.data and default is not None:
+            return default
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, got {_describe(value)}")
+        if value < minimum:
+            raise self.fail(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def opt_int(self, key: str, minimum: int = 0) -> int | None:
+        return self.integer(key, minimum=minimum) if key in self.data else None
+
+    def flag(self, key: str, default: bool | None = None) -> bool:
+        if key not in self.data and default is not None:
+            return default
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {_describe(value)}")
+        return value
+
+    def choice(self, key: str, choices: Sequence[str], default: str | None = None) -> str:
+        value = self.text(key, default)
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def str_list(self, key: str, choices: Sequence[str] | None = None) -> tuple[str, ...]:
+        if key not in self.data:
+            return ()
+        value = self.raw(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, f"must be a list of text, got {_describe(value)}")
+        if choices is not None:
+            for v in value:
+                if v not in choices:
+                    raise self.fail(key, f"{v!r} is not one of {', '.join(choices)}")
+        return tuple(value)
+
+    def table(self, key: str) -> _Reader:
+        return _Reader(self.raw(key), f"{self.path}.{key}" if self.path else key, self.source)
+
+    def tables(self, key: str, required: bool = True) -> list[_Reader]:
+        if key not in self.data and not required:
+            return []
+        value = self.raw(key)
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be a list of tables, got {_describe(value)}")
+        prefix = f"{self.path}.{key}" if self.path else key
+        return [_Reader(item, f"{prefix}[{i}]", self.source) for i, item in enumerate(value)]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+_CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _check_code(r: _Reader, code: str) -> None:
+    if not _CODE_RE.match(code):
+        raise ConfigError(
+            f"{r.source}: {r.path}: the name {code!r} must be lower-case letters, digits and _"
+        )
+
+
+def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionTypeSpec:
+    r = _Reader(data, path, source)
+    _check_code(r, code)
+    phases: list[Phase] = []
+    for pr in r.tables("phases"):
+        key = pr.text("key")
+        if any(p.key == key for p in phases):
+            raise pr.fail("key", f"phase {key!r} appears twice")
+        phases.append(
+            Phase(
+                key=key,
+                name=pr.text("name"),
+                minutes=pr.integer("minutes", minimum=1),
+                shade=pr.choice("shade", PHASE_SHADES, default="checkin"),
+            )
+        )
+    if not phases:
+        raise r.fail("phases", "needs at least one phase")
+    phase_keys = [p.key for p in phases]
+    needs: list[ResourceNeed] = []
+    for nr in r.tables("needs", required=False):
+        kind = ResourceKind(nr.choice("kind", [k.value for k in ResourceKind]))
+        subkind = nr.choice("subkind", SUBKINDS[kind])
+        holds: list[HoldSpec] = []
+        for hr in nr.tables("holds"):
+            start = hr.choice("from", phase_keys)
+            end = hr.choice("to", phase_keys, default=start)
+            if phase_keys.index(end) < phase_keys.index(start):
+                raise hr.fail("to", f"phase {end!r} comes before {start!r}")
+            minutes = hr.opt_int("minutes", minimum=1)
+            holds.append(
+                HoldSpec(
+                    start_phase=start,
+                    end_phase=end,
+                    offset_minutes=hr.integer("offset", default=0),
+                    minutes=minutes,
+                    mode=HoldMode(hr.choice("mode", [m.value for m in HoldMode])),
+                )
+            )
+        if not holds:
+            raise nr.fail("holds", "needs at least one hold")
+        needs.append(
+            ResourceNeed(
+                key=nr.text("key"),
+                kind=kind,
+                subkind=subkind,
+                holds=tuple(holds),
+                optional=nr.flag("optional", default=False),
+            )
+        )
+    followups = tuple(
+        FollowUpRule(
+            kind=fr.choice("kind", FOLLOWUP_KINDS),
+            assignee_role=fr.choice("assignee_role", [s.value for s in StaffRole]),
+            business_days=fr.opt_int("business_days"),
+            calendar_days=fr.opt_int("calendar_days"),
+            min_days=fr.opt_int("min_days"),
+            max_days=fr.opt_int("max_days"),
+            before_session=fr.flag("before_session", default=False),
+        )
+        for fr in r.tables("followups", required=False)
+    )
+    bp_checks = tuple(
+        BpCheck(
+            label=br.text("label"),
+            phase=br.choice("phase", phase_keys),
+            offset_minutes=_signed_int(br, "offset"),
+        )
+        for br in r.tables("bp_checks", required=False)
+    )
+    color = r.text("color", default="#888888")
+    if not _COLOR_RE.match(color):
+        raise r.fail("color", f"must look like #3b7dd8, got {color!r}")
+    spec = SessionTypeSpec(
+        code=code,
+        name=r.text("name"),
+        short=r.text("short", default=code[:4].upper()),
+        color=color,
+        dosing=r.flag("dosing", default=False),
+        phases=tuple(phases),
+        needs=tuple(needs),
+        gating=r.str_list("gating", GATING_RULES),
+        followups=followups,
+        instructions=r.str_list("instructions"),
+        bp_checks=bp_checks,
+        drives_after_hours=r.opt_int("drives_after_hours"),
+    )
+    total = spec.total_minutes
+    for need in spec.needs:
+        for hold in need.holds:
+            begins, ends = spec.hold_window(hold)
+            if ends > total or ends <= begins:
+                raise r.fail(
+                    f"needs.{need.key}",
+                    f"a hold runs from minute {begins} to {ends}, outside the session's "
+                    f"{total} minutes",
+                )
+    return spec
+
+
+def _signed_int(r: _Reader, key: str) -> int:
+    value = r.raw(key) if r.has(key) else 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise r.fail(key, f"must be a whole number, got {_describe(value)}")
+    return value
+
+
+def parse_session_types(data: Any, source: str) -> dict[str, SessionTypeSpec]:
+    root = _Reader(data, "", source)
+    table = root.table("session_types")
+    return {
+        code: parse_session_type(code, value, source, f"session_types.{code}")
+        for code, value in table.data.items()
+    }
+
+
+def parse_protocol(
+    code: str, data: Any, source: str, path: str, session_types: Mapping[str, SessionTypeSpec]
+) -> ProtocolSpec:
+    r = _Reader(data, path, source)
+    _check_code(r, code)
+    known = sorted(session_types)
+    stages: list[ProtocolStage] = []
+    for sr in r.tables("stages"):
+        min_gap = sr.integer("min_gap_days")
+        max_gap = sr.integer("max_gap_days")
+        target = sr.integer("target_gap_days", default=min_gap)
+        if not min_gap <= target <= max_gap:
+            raise sr.fail(
+                "target_gap_days",
+                f"must lie between min_gap_days ({min_gap}) and max_gap_days ({max_gap}), "
+                f"got {target}",
+            )
+        followed_by = None
+        if sr.has("followed_by"):
+            fr = sr.table("followed_by")
+            followed_by = FollowedBy(
+                session_type=fr.choice("session_type", known),
+                min_days=fr.integer("min_days"),
+                max_days=fr.integer("max_days"),
+            )
+            if followed_by.max_days < followed_by.min_days:
+                raise fr.fail("max_days", "must not be less than min_days")
+        on_complete = None
+        if sr.has("on_complete"):
+            cr = sr.table("on_complete")
+            on_complete = CompletionFollowUp(
+                followup=cr.choice("followup", FOLLOWUP_KINDS),
+                min_days=cr.integer("min_days"),
+                max_days=cr.integer("max_days"),
+            )
+        stages.append(
+            ProtocolStage(
+                name=sr.text("name"),
+                session_type=sr.choice("session_type", known),
+                count=sr.integer("count", minimum=1),
+                min_gap_days=min_gap,
+                target_gap_days=target,
+                max_gap_days=max_gap,
+                window_days=sr.opt_int("window_days", minimum=1),
+                followed_by=followed_by,
+                on_complete=on_complete,
+            )
+        )
+    if not stages:
+        raise r.fail("stages", "needs at least one stage")
+    return ProtocolSpec(
+        code=code,
+        name=r.text("name"),
+        stages=tuple(stages),
+        default_weekdays=r.str_list("default_weekdays", WEEKDAYS),
+    )
+
+
+def parse_protocols(
+    data: Any, source: str, session_types: Mapping[str, SessionTypeSpec]
+) -> dict[str, ProtocolSpec]:
+    root = _Reader(data, "", source)
+    table = root.table("protocols")
+    return {
+        code: parse_protocol(code, value, source, f"protocols.{code}", session_types)
+        for code, value in table.data.items()
+    }
+
+
+def _parse_time(r: _Reader, key: str, text: Any) -> time:
+    if not isinstance(text, str) or not _TIME_RE.match(text):
+        raise r.fail(key, f"times must look like 07:30, got {_describe(text)}")
+    hh, mm = text.split(":")
+    return time(int(hh), int(mm))
+
+
+def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
+    root = _Reader(data, "", source)
+    c = root.table("clinic")
+    tz = c.text("timezone")
+    _check_timezone(c, tz)
+    slot = c.integer("slot_minutes", minimum=1)
+    if 60 % slot:
+        raise c.fail("slot_minutes", f"must divide an hour evenly, got {slot}")
+    hr = root.table("hours")
+    hours: dict[str, tuple[time, time] | None] = {}
+    for day in WEEKDAYS:
+        value = hr.raw(day) if hr.has(day) else []
+        if not isinstance(value, list) or len(value) not in (0, 2):
+            raise hr.fail(day, f'must be ["opens", "closes"] or [] for closed, got {value!r}')
+        if value:
+            opens, closes = _parse_time(hr, day, value[0]), _parse_time(hr, day, value[1])
+            if closes <= opens:
+                raise hr.fail(day, f"closes ({value[1]}) before it opens ({value[0]})")
+            hours[day] = (opens, closes)
+        else:
+            hours[day] = None
+    staffing_r = root.table("staffing")
+    staffing = {k: staffing_r.integer(k, minimum=1) for k in staffing_r.data}
+    gating_r = root.table("gating")
+    gating = {}
+    for rule in gating_r.data:
+        if rule not in GATING_RULES:
+            raise gating_r.fail(rule, f"is not a gating rule; known: {', '.join(GATING_RULES)}")
+        gating[rule] = gating_r.choice(rule, ("block", "warn", "off"))
+    mon = root.table("monitoring")
+    monitoring = {k: mon.integer(k) for k in mon.data}
+    rems = root.table("rems") if root.has("rems") else _Reader({}, "rems", source)
+    sec = root.table("security") if root.has("security") else _Reader({}, "security", source)
+    return ClinicSettings(
+        name=c.text("name"),
+        timezone=tz,
+        address=c.text("address", default=""),
+        phone=c.text("phone", default=""),
+        email=c.text("email", default=""),
+        holiday_country=c.text("holiday_country", default=""),
+        slot_minutes=slot,
+        cancellation_policy=c.text("cancellation_policy", default=""),
+        late_cancel_hours=c.integer("late_cancel_hours", default=24),
+        hours=hours,
+        staffing=staffing,
+        gating=gating,
+        rems_site_certified_until=rems.text("site_certified_until", default=""),
+        monitoring=monitoring,
+        idle_lock_minutes=sec.integer("idle_lock_minutes", default=10, minimum=1),
+    )
+
+
+def _check_timezone(r: _Reader, name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail("timezone", f"{name!r} is not a known time zone") from None

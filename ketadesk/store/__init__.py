@@ -1,0 +1,4 @@
+"""The database: SQLAlchemy models, the engine and session factory, migrations and queries.
+
+Nothing here imports Qt.
+"""

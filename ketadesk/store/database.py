@@ -1,0 +1,196 @@
+"""Opening a clinic database (SQLite file or PostgreSQL server) and handing out sessions.
+
+SQLite: WAL journal, foreign keys on, a busy timeout, and write transactions that start with
+``BEGIN IMMEDIATE`` so that two workstations never interleave a read-check-write.  PostgreSQL:
+the same code; the database's exclusion constraint and row locks guard the holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """A database problem worth telling the user about in plain words."""
+
+
+class DatabaseOpenError(StoreError):
+    """The database cannot be opened or read."""
+
+
+class SchemaError(StoreError):
+    """The database's schema is not one this version of KetaDesk can use."""
+
+
+def parse_db_url(text: str) -> URL:
+    """Accept a SQLAlchemy URL or a bare path to a SQLite file."""
+    if "://" not in text:
+        return URL.create("sqlite", database=str(Path(text).expanduser()))
+    try:
+        url = make_url(text)
+    except exc.ArgumentError:
+        raise DatabaseOpenError(
+            f"{text!r} is not a database URL; use sqlite:///path/to/clinic.sqlite or "
+            "postgresql+psycopg://user@host/dbname"
+        ) from None
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseOpenError(
+            f"{url.get_backend_name()!r} databases are not supported; use SQLite or PostgreSQL"
+        )
+    return url
+
+
+def describe_url(url: URL) -> str:
+    """The URL for messages, without the password."""
+    if url.get_backend_name() == "sqlite":
+        return str(url.database)
+    return url.render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class Database:
+    """An open clinic database: the engine and the two kinds of session it gives out."""
+
+    url: URL
+    engine: Engine
+    _reader: sessionmaker[Session]
+    _writer: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        return Path(self.url.database) if self.is_sqlite and self.url.database else None
+
+    @property
+    def label(self) -> str:
+        return describe_url(self.url)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A short read-only unit of work."""
+        with self._reader() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed at the end, rolled back on any error.
+
+        On SQLite it begins IMMEDIATE, taking the write lock before the first read, so the checks
+        made inside it still hold when it commits.
+        """
+        with self._writer() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" event below (the pysqlite recipe).
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys = ON")
+    mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal":
+        cur.execute("PRAGMA journal_mode = WAL")
+    # WAL + NORMAL: a committed transaction survives a crash of the application; only a power
+    # loss can undo the last few commits, and the file is never corrupted.
+    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def open_database(url_text: str, *, create: bool = False, echo: bool = False) -> Database:
+    """Open a database; with ``create`` a missing SQLite file (and its folder) is made.
+
+    Raises DatabaseOpenError naming the problem; never creates anything unless asked.
+    """
+    url = parse_db_url(url_text)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if url.get_backend_name() == "sqlite":
+        path = url.database
+        if not path or path == ":memory:":
+            raise DatabaseOpenError("an in-memory SQLite database cannot be shared; give a file")
+        file = Path(path)
+        if file.is_dir():
+            raise DatabaseOpenError(f"{file} is a folder, not a database file")
+        if not file.exists():
+            if not create:
+                raise DatabaseOpenError(f"no database at {file} (the file does not exist)")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            # Clinic data: readable by the owner only, from the first byte on.
+            fd = os.open(file, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        _check_sqlite_header(file)
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    else:
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    try:
+        engine = create_engine(url, **kwargs)
+    except ImportError as err:
+        raise DatabaseOpenError(
+            f"the driver for {url.drivername} is not installed ({err}); "
+            "install KetaDesk with the 'postgres' extra"
+        ) from None
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        write_engine: Engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+    else:
+        write_engine = engine
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except exc.DBAPIError as err:
+        engine.dispose()
+        raise DatabaseOpenError(
+            f"cannot open {describe_url(url)}: {_first_line(err.orig)}"
+        ) from None
+    return Database(
+        url=url,
+        engine=engine,
+        _reader=sessionmaker(engine, expire_on_commit=False),
+        _writer=sessionmaker(write_engine, expire_on_commit=False),
+    )
+
+
+def _check_sqlite_header(file: Path) -> None:
+    """Refuse a file that is not SQLite before SQLite gets to write anything to it."""
+    try:
+        with file.open("rb") as fh:
+            header = fh.read(16)
+    except OSError as err:
+        raise DatabaseOpenError(f"cannot read {file}: {err.strerror}") from None
+    if header and header != b"SQLite format 3\x00":
+        raise DatabaseOpenError(f"{file} is not a SQLite database (it may be damaged)")
+
+
+def _first_line(err: object) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,142 @@
+"""Schema versions: what a database is at, and bringing it to what this KetaDesk expects.
+
+Start-up must stay fast, so the revision graph is read from the migration files' headers and
+Alembic (a slow import) is loaded only when a database actually needs upgrading.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import enum
+import sqlite3
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+
+from ketadesk.paths import migrations_dir
+from ketadesk.store.database import Database, SchemaError
+
+
+class SchemaState(enum.Enum):
+    EMPTY = "empty"  # no tables at all: a new clinic
+    CURRENT = "current"
+    OUTDATED = "outdated"  # an older KetaDesk wrote it; upgrade
+    NEWER = "newer"  # a newer KetaDesk wrote it; refuse
+    FOREIGN = "foreign"  # tables, but not KetaDesk's
+
+
+@dataclass(frozen=True)
+class RevisionGraph:
+    parents: dict[str, str | None]
+
+    @property
+    def head(self) -> str:
+        children = {p for p in self.parents.values() if p}
+        heads = [r for r in self.parents if r not in children]
+        if len(heads) != 1:
+            raise SchemaError(f"the migration scripts have {len(heads)} heads: {heads}")
+        return heads[0]
+
+
+@cache
+def revision_graph(directory: Path | None = None) -> RevisionGraph:
+    versions = (directory or migrations_dir()) / "versions"
+    parents: dict[str, str | None] = {}
+    for script in sorted(versions.glob("*.py")):
+        values: dict[str, str | None] = {}
+        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.AnnAssign | ast.Assign):
+                targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in (
+                        "revision",
+                        "down_revision",
+                    ):
+                        value = node.value
+                        const = value.value if isinstance(value, ast.Constant) else None
+                        values[target.id] = const if isinstance(const, str) else None
+        if values.get("revision"):
+            parents[str(values["revision"])] = values.get("down_revision")
+    if not parents:
+        raise SchemaError(f"no migration scripts found in {versions}")
+    return RevisionGraph(parents)
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        names = inspect(conn).get_table_names()
+        if "alembic_version" not in names:
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def schema_state(db: Database) -> tuple[SchemaState, str | None]:
+    with db.engine.connect() as conn:
+        names = set(inspect(conn).get_table_names())
+        if not names:
+            return SchemaState.EMPTY, None
+        if "alembic_version" not in names:
+            return SchemaState.FOREIGN, None
+        rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    graph = revision_graph()
+    if rev == graph.head:
+        return SchemaState.CURRENT, rev
+    if rev in graph.parents:
+        return SchemaState.OUTDATED, rev
+    return SchemaState.NEWER, rev
+
+
+def backup_sqlite(db: Database, tag: str) -> Path | None:
+    """Copy a SQLite database aside (consistently, with the backup API) before changing it."""
+    path = db.sqlite_path
+    if path is None or not path.exists() or path.stat().st_size == 0:
+        return None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.{tag}-{stamp}.bak")
+    src = sqlite3.connect(path)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    target.chmod(0o600)
+    return target
+
+
+def upgrade(db: Database, *, backup: bool = True) -> Path | None:
+    """Bring the schema to head; an outdated SQLite file is first copied aside.
+
+    Returns the path of the copy, if one was made.  Refuses databases it does not understand.
+    """
+    state, rev = schema_state(db)
+    if state is SchemaState.CURRENT:
+        return None
+    if state is SchemaState.NEWER:
+        raise SchemaError(
+            f"{db.label} was written by a newer version of KetaDesk (schema {rev}); this "
+            f"version knows schemas up to {revision_graph().head}. Install the newer KetaDesk."
+        )
+    if state is SchemaState.FOREIGN:
+        raise SchemaError(
+            f"{db.label} holds tables but is not a KetaDesk database; nothing was changed"
+        )
+    copy = backup_sqlite(db, f"pre-{revision_graph().head}") if backup and rev else None
+    _run_alembic_upgrade(db)
+    return copy
+
+
+def _run_alembic_upgrade(db: Database) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

@@ -1,0 +1,588 @@
+"""The database schema: SQLAlchemy 2.0 typed declarative models.
+
+Times are stored as UTC instants (``UTCDateTime``); local dates (birthdays, consent dates) as
+dates.  Session types and protocols keep their definition as the same dictionaries the TOML files
+hold, so the clinic can edit them and the scheduling package parses them the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware datetime, stored as UTC (naive UTC on SQLite, timestamptz on PostgreSQL)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given where an aware one is needed")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        dt.date: Date(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+class ClinicSetting(Base):
+    """One section of the clinic configuration (clinic, hours, staffing, gating, ...)."""
+
+    __tablename__ = "clinic_setting"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+
+class SessionType(Base):
+    __tablename__ = "session_type"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    color: Mapped[str] = mapped_column(String(16))
+    dosing: Mapped[bool] = mapped_column(default=False)
+    definition: Mapped[dict[str, Any]]
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class Protocol(Base):
+    __tablename__ = "protocol"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]]
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resources: rooms, equipment, staff
+
+
+class Resource(Base):
+    """Anything a session holds: a room, a piece of equipment or a staff member.
+
+    ``capacity`` is how many shared holds may overlap (a nurse watching three recovering
+    patients); exclusive holds never overlap one another whatever the capacity.
+    """
+
+    __tablename__ = "resource"
+    __table_args__ = (
+        CheckConstraint("kind IN ('room', 'equipment', 'staff')", name="kind"),
+        CheckConstraint("capacity >= 1", name="capacity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subkind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    short_name: Mapped[str] = mapped_column(String(16), default="")
+    capacity: Mapped[int] = mapped_column(default=1)
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    staff: Mapped[StaffMember | None] = relationship(back_populates="resource", uselist=False)
+
+
+class StaffMember(Base):
+    __tablename__ = "staff_member"
+
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32))
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    credentials: Mapped[str] = mapped_column(String(40), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(120), default="")
+
+    resource: Mapped[Resource] = relationship(back_populates="staff")
+
+
+class StaffShift(Base):
+    """A weekly working pattern: on ``weekday`` (0 = Monday) from start to end, local time."""
+
+    __tablename__ = "staff_shift"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("end_minute > start_minute", name="order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id", ondelete="CASCADE"))
+    weekday: Mapped[int]
+    start_minute: Mapped[int]  # minutes after local midnight
+    end_minute: Mapped[int]
+    valid_from: Mapped[dt.date | None]
+    valid_until: Mapped[dt.date | None]
+
+
+class Closure(Base):
+    """A stretch when the clinic, or one resource, is unavailable.
+
+    ``resource_id`` NULL closes the whole clinic (holidays, training days).  For a resource it is
+    staff time off or equipment out of service.
+    """
+
+    __tablename__ = "closure"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="order"),
+        Index("ix_closure_span", "starts_at", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # holiday | closure | time_off | maintenance
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+# ---------------------------------------------------------------------------------------------
+# Patients
+
+
+class Patient(Base):
+    __tablename__ = "patient"
+    __table_args__ = (
+        Index("ix_patient_name", "last_name", "first_name"),
+        CheckConstraint(
+            "screening_status IN ('pending', 'cleared', 'not_eligible')", name="screening"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chart_number: Mapped[str] = mapped_column(String(32), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    preferred_name: Mapped[str] = mapped_column(String(80), default="")
+    date_of_birth: Mapped[dt.date | None]
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(120), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    emergency_contact_name: Mapped[str] = mapped_column(String(120), default="")
+    emergency_contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    # Gating facts (DOMAIN.md "Gating before a dosing session").
+    screening_status: Mapped[str] = mapped_column(String(16), default="pending")
+    screening_cleared_on: Mapped[dt.date | None]
+    screening_cleared_by_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"))
+    consent_signed_on: Mapped[dt.date | None]
+    rems_enrolled_on: Mapped[dt.date | None]
+    rems_patient_id: Mapped[str] = mapped_column(String(40), default="")
+    prior_auth_number: Mapped[str] = mapped_column(String(40), default="")
+    prior_auth_expires_on: Mapped[dt.date | None]
+    prior_auth_sessions: Mapped[int | None]
+    driver_name: Mapped[str] = mapped_column(String(120), default="")
+    driver_phone: Mapped[str] = mapped_column(String(40), default="")
+    contraindications: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Series, appointments and the holds that protect them
+
+APPOINTMENT_STATUSES = (
+    "booked",
+    "checked_in",
+    "in_progress",
+    "completed",
+    "cancelled",
+    "no_show",
+)
+
+
+class Series(Base):
+    __tablename__ = "series"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('planned', 'active', 'completed', 'dropped', 'cancelled')",
+            name="status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    protocol_id: Mapped[int] = mapped_column(ForeignKey("protocol.id"))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    planned_count: Mapped[int]
+    preferences: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+    appointments: Mapped[list[Appointment]] = relationship(
+        back_populates="series", order_by="Appointment.series_index"
+    )
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="order"),
+        CheckConstraint(
+            "status IN ('booked', 'checked_in', 'in_progress', 'completed', 'cancelled', "
+            "'no_show')",
+            name="status",
+        ),
+        Index("ix_appointment_span", "starts_at", "ends_at"),
+        Index("ix_appointment_patient", "patient_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True)
+    series_index: Mapped[int | None]  # 1-based place in the series ("3/6")
+    session_type_id: Mapped[int] = mapped_column(ForeignKey("session_type.id"))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    late_cancel: Mapped[bool] = mapped_column(default=False)
+    checklist: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+    series: Mapped[Series | None] = relationship(back_populates="appointments")
+    holds: Mapped[list[ResourceHold]] = relationship(
+        back_populates="appointment", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[AppointmentEvent]] = relationship(
+        back_populates="appointment", order_by="AppointmentEvent.at"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AppointmentEvent(Base):
+    """Every status change or move of an appointment: who, when, why."""
+
+    __tablename__ = "appointment_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(default=_now)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    appointment: Mapped[Appointment] = relationship(back_populates="events")
+
+
+class ResourceHold(Base):
+    """One resource held by one appointment for one stretch of time.
+
+    This table is what conflict detection reads and what the database protects: on PostgreSQL an
+    exclusion constraint forbids two active exclusive holds on one resource from overlapping.
+    """
+
+    __tablename__ = "resource_hold"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="order"),
+        CheckConstraint("mode IN ('exclusive', 'shared', 'presence')", name="mode"),
+        Index("ix_resource_hold_lookup", "resource_id", "starts_at", "ends_at"),
+        Index("ix_resource_hold_span", "starts_at", "ends_at"),
+        postgresql.ExcludeConstraint(
+            ("resource_id", "="),
+            (func.tstzrange(text("starts_at"), text("ends_at")), "&&"),
+            name="no_overlapping_exclusive_holds",
+            using="gist",
+            where=text("exclusive AND active"),
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment.id", ondelete="CASCADE"), index=True
+    )
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
+    need: Mapped[str] = mapped_column(String(32))  # the session type's need key ("room", ...)
+    mode: Mapped[str] = mapped_column(String(16))
+    exclusive: Mapped[bool]
+    units: Mapped[int] = mapped_column(default=1)
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    active: Mapped[bool] = mapped_column(default=True)
+
+    appointment: Mapped[Appointment] = relationship(back_populates="holds")
+
+
+class GatingOverride(Base):
+    """A clinician's recorded decision to go ahead despite a gating warning."""
+
+    __tablename__ = "gating_override"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointment.id", ondelete="CASCADE"), index=True
+    )
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+
+# ---------------------------------------------------------------------------------------------
+# After the session: follow-ups, measurements, monitoring records
+
+
+class FollowUp(Base):
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done', 'cancelled', 'snoozed')", name="status"),
+        Index("ix_follow_up_queue", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointment.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[dt.datetime]
+    deadline_at: Mapped[dt.datetime | None]
+    assignee_role: Mapped[str] = mapped_column(String(32))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"))
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    snoozed_until: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+    attempts: Mapped[list[FollowUpAttempt]] = relationship(
+        back_populates="follow_up", order_by="FollowUpAttempt.at"
+    )
+
+
+class FollowUpAttempt(Base):
+    __tablename__ = "follow_up_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    follow_up_id: Mapped[int] = mapped_column(
+        ForeignKey("follow_up.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    result: Mapped[str] = mapped_column(String(16))  # reached | no_answer | voicemail
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    follow_up: Mapped[FollowUp] = relationship(back_populates="attempts")
+
+
+class Measurement(Base):
+    """An outcome measure (PHQ-9, GAD-7, ...) with its item answers."""
+
+    __tablename__ = "measurement"
+    __table_args__ = (Index("ix_measurement_patient", "patient_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointment.id", ondelete="SET NULL")
+    )
+    instrument: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int]
+    items: Mapped[list[Any]] = mapped_column(default=list)
+    taken_at: Mapped[dt.datetime]
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class SessionRecord(Base):
+    """What happened in a dosing session: dose, lot, monitoring, discharge."""
+
+    __tablename__ = "session_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment.id", ondelete="CASCADE"), unique=True
+    )
+    dose_mg: Mapped[int | None]
+    devices: Mapped[int | None]
+    lot_number: Mapped[str] = mapped_column(String(40), default="")
+    dose_started_at: Mapped[dt.datetime | None]
+    discharged_at: Mapped[dt.datetime | None]
+    monitored_minutes: Mapped[int | None]
+    monitored_by_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"))
+    sedation: Mapped[str] = mapped_column(String(40), default="")
+    dissociation: Mapped[str] = mapped_column(String(40), default="")
+    respiratory_depression: Mapped[bool] = mapped_column(default=False)
+    events: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+    readings: Mapped[list[VitalReading]] = relationship(
+        back_populates="record", order_by="VitalReading.taken_at", cascade="all, delete-orphan"
+    )
+
+
+class VitalReading(Base):
+    __tablename__ = "vital_reading"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("session_record.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(40))
+    taken_at: Mapped[dt.datetime]
+    systolic: Mapped[int | None]
+    diastolic: Mapped[int | None]
+    heart_rate: Mapped[int | None]
+    spo2: Mapped[int | None]
+
+    record: Mapped[SessionRecord] = relationship(back_populates="readings")
+
+
+# ---------------------------------------------------------------------------------------------
+# People who use the application, and what they did
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('admin', 'prescriber', 'nurse', 'therapist', 'front_desk')", name="role"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(200), default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+
+class AuditEvent(Base):
+    """Append-only record of every write: who, when, what, before and after."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=_now, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    username: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int | None]
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ChangeCounter(Base):
+    """One row whose value every write bumps, so other workstations know to refresh."""
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+
+__all__ = [
+    "APPOINTMENT_STATUSES",
+    "Appointment",
+    "AppointmentEvent",
+    "AuditEvent",
+    "Base",
+    "ChangeCounter",
+    "ClinicSetting",
+    "Closure",
+    "FollowUp",
+    "FollowUpAttempt",
+    "GatingOverride",
+    "Measurement",
+    "Patient",
+    "Protocol",
+    "Resource",
+    "ResourceHold",
+    "Series",
+    "SessionRecord",
+    "SessionType",
+    "StaffMember",
+    "StaffShift",
+    "User",
+    "VitalReading",
+]

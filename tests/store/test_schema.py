@@ -1,0 +1,126 @@
+"""The migrated schema is the models' schema, and opening bad databases fails clearly."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from ketadesk.services.clinic_setup import open_clinic
+from ketadesk.store import migrate
+from ketadesk.store.database import DatabaseOpenError, SchemaError, open_database
+from ketadesk.store.models import Base
+
+
+def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    opened = open_clinic(db_url, create=True)
+    try:
+        with opened.db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, Base.metadata)
+        assert diff == []
+    finally:
+        opened.db.dispose()
+
+
+def test_postgres_refuses_overlapping_exclusive_holds_by_itself(pg_url: str) -> None:
+    opened = open_clinic(pg_url, create=True)
+    try:
+        with opened.db.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT conname FROM pg_constraint WHERE contype = 'x' "
+                    "AND conrelid = 'resource_hold'::regclass"
+                )
+            ).all()
+        assert [r[0] for r in rows] == ["no_overlapping_exclusive_holds"]
+    finally:
+        opened.db.dispose()
+
+
+def test_new_clinic_gets_the_default_configuration(sqlite_url: str) -> None:
+    from ketadesk.store.clinic_config import load_catalog
+
+    opened = open_clinic(sqlite_url, create=True)
+    try:
+        with opened.db.read() as session:
+            catalog = load_catalog(session)
+        assert "iv_infusion" in catalog.session_types
+        assert catalog.protocols["iv_induction"].stages[0].count == 6
+        assert catalog.settings.timezone == "America/Los_Angeles"
+    finally:
+        opened.db.dispose()
+
+
+def test_sqlite_file_is_private_to_its_owner(sqlite_url: str) -> None:
+    opened = open_clinic(sqlite_url, create=True)
+    opened.db.dispose()
+    assert opened.db.sqlite_path is not None
+    assert opened.db.sqlite_path.stat().st_mode & 0o077 == 0
+
+
+def test_missing_file_is_not_created_unless_asked(tmp_path: Path) -> None:
+    target = tmp_path / "nope.sqlite"
+    with pytest.raises(DatabaseOpenError, match="no database at"):
+        open_database(str(target))
+    assert not target.exists()
+
+
+def test_corrupt_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "clinic.sqlite"
+    target.write_bytes(b"this is a spreadsheet, honestly" * 10)
+    before = target.read_bytes()
+    with pytest.raises(DatabaseOpenError, match="not a SQLite database"):
+        open_clinic(str(target))
+    assert target.read_bytes() == before
+
+
+def test_damaged_sqlite_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "clinic.sqlite"
+    opened = open_clinic(str(target), create=True)
+    opened.db.dispose()
+    data = bytearray(target.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # smash the first page's b-tree
+    target.write_bytes(bytes(data))
+    with pytest.raises((DatabaseOpenError, SchemaError)):
+        open_clinic(str(target))
+
+
+def test_database_from_a_newer_version_is_refused_untouched(sqlite_url: str) -> None:
+    opened = open_clinic(sqlite_url, create=True)
+    path = opened.db.sqlite_path
+    opened.db.dispose()
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    before = path.read_bytes()
+    with pytest.raises(SchemaError, match="newer version of KetaDesk"):
+        open_clinic(sqlite_url)
+    assert path.read_bytes() == before
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "other.sqlite"
+    with sqlite3.connect(target) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    with pytest.raises(SchemaError, match="not a KetaDesk database"):
+        open_clinic(str(target))
+
+
+def test_unknown_url_scheme_is_named() -> None:
+    with pytest.raises(DatabaseOpenError, match="'mysql' databases are not supported"):
+        open_database("mysql://localhost/clinic")
+
+
+def test_unreachable_postgres_server_is_named() -> None:
+    with pytest.raises(DatabaseOpenError, match="cannot open postgresql"):
+        open_database("postgresql+psycopg://nobody@127.0.0.1:1/clinic")
+
+
+def test_revision_graph_has_one_head() -> None:
+    graph = migrate.revision_graph()
+    assert graph.head in graph.parents
