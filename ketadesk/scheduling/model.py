@@ -1,0 +1,110 @@
+"""Plain data the scheduling package works on: resources, existing holds, planned sessions.
+
+The store turns database rows into these; the planner and the integrity check read them; the
+booking service writes ``PlannedSession`` back as an appointment with its holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.catalog import HoldMode, ResourceKind, SessionTypeSpec
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceInfo:
+    id: int
+    kind: ResourceKind
+    subkind: str  # room: treatment/office; equipment: vital_signs_monitor...; staff: role
+    name: str
+    capacity: int = 1
+    active: bool = True
+    sort_order: int = 0
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind is ResourceKind.STAFF
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingHold:
+    """A hold already in the database (active ones only are given to the planner)."""
+
+    resource_id: int
+    span: Interval
+    mode: HoldMode
+    units: int = 1
+    appointment_id: int | None = None
+
+    @property
+    def exclusive(self) -> bool:
+        return self.mode is HoldMode.EXCLUSIVE
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedHold:
+    need: str  # the session type's need key: "room", "monitor", "nurse", ...
+    resource_id: int
+    mode: HoldMode
+    span: Interval
+    units: int = 1
+
+    @property
+    def exclusive(self) -> bool:
+        return self.mode is HoldMode.EXCLUSIVE
+
+
+def hold_units(mode: HoldMode) -> int:
+    """How much of a resource's capacity a hold uses: presence uses none."""
+    return 0 if mode is HoldMode.PRESENCE else 1
+
+
+def session_holds(
+    spec: SessionTypeSpec, start: dt.datetime, assignment: Mapping[str, int]
+) -> tuple[PlannedHold, ...]:
+    """The holds a session of ``spec`` starting at ``start`` takes, given which resource each
+    need got (``assignment``: need key -> resource id; an optional need may be left out)."""
+    holds: list[PlannedHold] = []
+    for need in spec.needs:
+        resource_id = assignment.get(need.key)
+        if resource_id is None:
+            if need.optional:
+                continue
+            raise KeyError(f"no resource assigned to the need {need.key!r} of {spec.code}")
+        for hold in need.holds:
+            begins, ends = spec.hold_window(hold)
+            holds.append(
+                PlannedHold(
+                    need=need.key,
+                    resource_id=resource_id,
+                    mode=hold.mode,
+                    span=Interval(
+                        start + dt.timedelta(minutes=begins), start + dt.timedelta(minutes=ends)
+                    ),
+                    units=hold_units(hold.mode),
+                )
+            )
+    return tuple(holds)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSession:
+    """One session of a plan: when, which resources, and what is wrong with it (if anything)."""
+
+    index: int  # 1-based place in the series
+    session_type: str
+    start: dt.datetime
+    end: dt.datetime
+    holds: tuple[PlannedHold, ...]
+    problems: tuple[str, ...] = ()
+    alternatives: tuple[dt.datetime, ...] = ()
+
+    @property
+    def placed(self) -> bool:
+        return not self.problems
+
+    def resource_for(self, need: str) -> int | None:
+        return next((h.resource_id for h in self.holds if h.need == need), None)
