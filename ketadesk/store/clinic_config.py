@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog, RawConfig, build_catalog
+from ketadesk.store.changes import ensure_counter
 from ketadesk.store.models import ClinicSetting, Protocol, SessionType
 
 
@@ -37,6 +38,7 @@ def install_configuration(session: Session, raw: RawConfig) -> Catalog:
                 sort_order=order,
             )
         )
+    ensure_counter(session)
     session.flush()
     return catalog
 

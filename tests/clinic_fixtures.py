@@ -1,0 +1,126 @@
+"""A small, named clinic built with plain ORM inserts, for service and store tests.
+
+"Bayside Test Clinic": Rooms 1-4 (treatment), Office A; Monitors 1-4; Oximeter 1;
+Nurse Kim (watches 3), Dr Patel (prescriber), Sam Rivera (therapist); everyone works Mon-Fri
+07:00-18:30; patients Ada Lovelace (cleared for everything) and Grace Hopper (screening pending).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.model import PlannedSession, session_holds
+from ketadesk.services.clinic_setup import open_clinic
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import Patient, Resource, StaffMember, StaffShift
+
+
+@dataclass
+class SmallClinic:
+    db: Database
+    catalog: Catalog
+    ids: dict[str, int]  # resource and patient names -> ids
+
+    @property
+    def calendar(self) -> ClinicCalendar:
+        return ClinicCalendar(self.catalog.settings)
+
+    def at(self, day: dt.date, hhmm: str) -> dt.datetime:
+        hh, mm = hhmm.split(":")
+        return self.calendar.at_local(day, int(hh) * 60 + int(mm))
+
+    def session(
+        self,
+        session_type: str,
+        day: dt.date,
+        hhmm: str,
+        assignment: Mapping[str, str],
+        index: int = 1,
+    ) -> PlannedSession:
+        spec = self.catalog.session_types[session_type]
+        start = self.at(day, hhmm)
+        holds = session_holds(spec, start, {k: self.ids[v] for k, v in assignment.items()})
+        return PlannedSession(
+            index=index,
+            session_type=session_type,
+            start=start,
+            end=start + dt.timedelta(minutes=spec.total_minutes),
+            holds=holds,
+        )
+
+
+RESOURCES = [
+    ("Room 1", "room", "treatment", 1),
+    ("Room 2", "room", "treatment", 1),
+    ("Room 3", "room", "treatment", 1),
+    ("Room 4", "room", "treatment", 1),
+    ("Office A", "room", "office", 1),
+    ("Monitor 1", "equipment", "vital_signs_monitor", 1),
+    ("Monitor 2", "equipment", "vital_signs_monitor", 1),
+    ("Monitor 3", "equipment", "vital_signs_monitor", 1),
+    ("Monitor 4", "equipment", "vital_signs_monitor", 1),
+    ("Oximeter 1", "equipment", "pulse_oximeter", 1),
+]
+STAFF = [
+    ("Nurse Kim", "nurse", "Kim", "Nguyen"),
+    ("Dr Patel", "prescriber", "Asha", "Patel"),
+    ("Sam Rivera", "therapist", "Sam", "Rivera"),
+]
+
+
+def build_small_clinic(url: str) -> SmallClinic:
+    opened = open_clinic(url, create=True)
+    db = opened.db
+    ids: dict[str, int] = {}
+    with db.write() as session:
+        catalog = load_catalog(session)
+        for order, (name, kind, subkind, capacity) in enumerate(RESOURCES):
+            res = Resource(
+                kind=kind, subkind=subkind, name=name, capacity=capacity, sort_order=order
+            )
+            session.add(res)
+            session.flush()
+            ids[name] = res.id
+        for name, role, first, last in STAFF:
+            res = Resource(
+                kind="staff",
+                subkind=role,
+                name=name,
+                capacity=catalog.settings.capacity_for_role(role),
+            )
+            session.add(res)
+            session.flush()
+            session.add(
+                StaffMember(resource_id=res.id, role=role, first_name=first, last_name=last)
+            )
+            for weekday in range(5):
+                session.add(
+                    StaffShift(
+                        resource_id=res.id,
+                        weekday=weekday,
+                        start_minute=7 * 60,
+                        end_minute=18 * 60 + 30,
+                    )
+                )
+            ids[name] = res.id
+        for chart, first, last, status in (
+            ("BT-1", "Ada", "Lovelace", "cleared"),
+            ("BT-2", "Grace", "Hopper", "pending"),
+        ):
+            patient = Patient(
+                chart_number=chart,
+                first_name=first,
+                last_name=last,
+                screening_status=status,
+                consent_signed_on=dt.date(2026, 1, 5) if status == "cleared" else None,
+                driver_name="A. Driver" if status == "cleared" else "",
+            )
+            session.add(patient)
+            session.flush()
+            ids[f"{first} {last}"] = patient.id
+    return SmallClinic(db=db, catalog=catalog, ids=ids)

@@ -1,0 +1,213 @@
+"""Booking writes whole plans or nothing, and never lets two sessions share what they cannot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from ketadesk.services import booking
+from ketadesk.services.booking import BookingConflict, BookingRequest
+from ketadesk.services.context import SYSTEM, Actor, InvalidRequest, PermissionDenied
+from ketadesk.store import changes
+from ketadesk.store.models import Appointment, AuditEvent, ResourceHold, Series
+from tests.clinic_fixtures import SmallClinic, build_small_clinic
+
+NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
+WED = dt.date(2026, 12, 2)
+IV_A = {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"}
+IV_B = {"room": "Room 2", "monitor": "Monitor 2", "nurse": "Nurse Kim"}
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+
+
+@pytest.fixture
+def clinic(db_url: str) -> Iterator[SmallClinic]:
+    c = build_small_clinic(db_url)
+    yield c
+    c.db.dispose()
+
+
+def _book(
+    clinic: SmallClinic, *sessions: booking.PlannedSession, **kw: object
+) -> booking.BookingResult:
+    request = BookingRequest(patient_id=clinic.ids["Ada Lovelace"], sessions=sessions, **kw)  # type: ignore[arg-type]
+    return booking.book(clinic.db, FRONT_DESK, request, now=NOW)
+
+
+def test_booking_writes_appointment_holds_event_and_audit(clinic: SmallClinic) -> None:
+    result = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+    with clinic.db.read() as s:
+        appt = s.get(Appointment, result.appointment_ids[0])
+        assert appt is not None
+        assert appt.status == "booked"
+        assert appt.room_id == clinic.ids["Room 1"]
+        assert clinic.calendar.local(appt.starts_at).strftime("%H:%M") == "10:00"
+        needs = sorted({(h.need, h.mode) for h in appt.holds})
+        assert needs == [
+            ("monitor", "exclusive"),
+            ("nurse", "exclusive"),
+            ("nurse", "shared"),
+            ("room", "exclusive"),
+        ]
+        assert [e.action for e in appt.events] == ["book"]
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        assert changes.current(s) == 1
+
+
+def test_second_booking_of_a_held_room_is_refused_with_who_holds_it(clinic: SmallClinic) -> None:
+    _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+    clash = {"room": "Room 1", "monitor": "Monitor 2", "nurse": "Nurse Kim"}
+    with pytest.raises(BookingConflict, match=r"Room 1 was just taken by Lovelace, A\."):
+        _book(clinic, clinic.session("iv_infusion", WED, "11:00", clash))
+
+
+def test_nurse_watches_at_most_three_recovering_patients(clinic: SmallClinic) -> None:
+    for n, start in enumerate(["08:00", "08:15", "08:30"], start=1):
+        assign = {"room": f"Room {n}", "monitor": f"Monitor {n}", "nurse": "Nurse Kim"}
+        _book(clinic, clinic.session("iv_infusion", WED, start, assign))
+    fourth = {"room": "Room 4", "monitor": "Monitor 4", "nurse": "Nurse Kim"}
+    with pytest.raises(BookingConflict, match="Nurse Kim would have 4 patients"):
+        _book(clinic, clinic.session("iv_infusion", WED, "08:45", fourth))
+
+
+def test_nurse_cannot_start_two_infusions_at_once(clinic: SmallClinic) -> None:
+    _book(clinic, clinic.session("iv_infusion", WED, "09:00", IV_A))
+    with pytest.raises(BookingConflict, match="Nurse Kim was just taken"):
+        _book(clinic, clinic.session("iv_infusion", WED, "09:05", IV_B))
+
+
+def test_series_is_booked_all_or_nothing(clinic: SmallClinic) -> None:
+    _book(clinic, clinic.session("iv_infusion", dt.date(2026, 12, 4), "10:00", IV_A))
+    sessions = [
+        clinic.session("iv_infusion", day, "10:00", IV_A, index=i)
+        for i, day in enumerate([WED, dt.date(2026, 12, 4), dt.date(2026, 12, 7)], start=1)
+    ]
+    with pytest.raises(BookingConflict):
+        _book(clinic, *sessions, protocol="iv_induction")
+    with clinic.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Series)) == 0
+        assert s.scalar(select(func.count()).select_from(Appointment)) == 1
+
+
+def test_thanksgiving_is_closed(clinic: SmallClinic) -> None:
+    thanksgiving = dt.date(2027, 11, 25)
+    with pytest.raises(BookingConflict, match="clinic closed: Thanksgiving"):
+        _book(clinic, clinic.session("iv_infusion", thanksgiving, "10:00", IV_A))
+
+
+def test_session_past_closing_time_is_refused(clinic: SmallClinic) -> None:
+    with pytest.raises(BookingConflict, match="outside opening hours"):
+        _book(clinic, clinic.session("iv_infusion", WED, "17:00", IV_A))
+
+
+def test_booking_in_the_past_is_refused(clinic: SmallClinic) -> None:
+    with pytest.raises(InvalidRequest, match="in the past"):
+        _book(clinic, clinic.session("iv_infusion", dt.date(2026, 11, 30), "10:00", IV_A))
+
+
+def test_therapist_may_not_book(clinic: SmallClinic) -> None:
+    therapist = Actor(user_id=None, username="sam", role="therapist")
+    request = BookingRequest(
+        patient_id=clinic.ids["Ada Lovelace"],
+        sessions=(clinic.session("iv_infusion", WED, "10:00", IV_A),),
+    )
+    with pytest.raises(PermissionDenied, match="may not book"):
+        booking.book(clinic.db, therapist, request, now=NOW)
+
+
+def test_cancel_frees_the_room_and_undo_takes_it_back(clinic: SmallClinic) -> None:
+    first = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
+    change = booking.change_status(
+        clinic.db, FRONT_DESK, first, "cancel", reason="patient has the flu", now=NOW
+    )
+    assert change.to_status == "cancelled"
+    with clinic.db.read() as s:
+        appt = s.get(Appointment, first)
+        assert appt is not None
+        assert appt.late_cancel is False  # more than 24 h ahead
+        assert not any(h.active for h in appt.holds)
+    undone = booking.undo_status(clinic.db, FRONT_DESK, first, now=NOW)
+    assert undone.to_status == "booked"
+    with pytest.raises(BookingConflict):
+        _book(clinic, clinic.session("iv_infusion", WED, "10:30", IV_A))
+
+
+def test_undo_of_cancel_is_refused_once_the_slot_is_taken(clinic: SmallClinic) -> None:
+    first = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
+    booking.change_status(clinic.db, FRONT_DESK, first, "cancel", reason="moved away", now=NOW)
+    _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+    with pytest.raises(BookingConflict, match="Room 1 was just taken"):
+        booking.undo_status(clinic.db, FRONT_DESK, first, now=NOW)
+    with clinic.db.read() as s:
+        appt = s.get(Appointment, first)
+        assert appt is not None
+        assert appt.status == "cancelled"
+
+
+def test_no_show_then_undo(clinic: SmallClinic) -> None:
+    appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
+    booking.change_status(clinic.db, SYSTEM, appt_id, "no_show", now=NOW)
+    booking.undo_status(clinic.db, SYSTEM, appt_id, now=NOW)
+    with clinic.db.read() as s:
+        appt = s.get(Appointment, appt_id)
+        assert appt is not None
+        assert appt.status == "booked"
+        assert all(h.active for h in appt.holds)
+        assert [e.action for e in appt.events] == ["book", "no_show", "undo"]
+
+
+def test_late_cancel_is_flagged(clinic: SmallClinic) -> None:
+    appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
+    late = NOW + dt.timedelta(hours=20)
+    booking.change_status(clinic.db, SYSTEM, appt_id, "cancel", reason="no ride", now=late)
+    with clinic.db.read() as s:
+        appt = s.get(Appointment, appt_id)
+        assert appt is not None
+        assert appt.late_cancel is True
+
+
+def test_status_walks_forward_only(clinic: SmallClinic) -> None:
+    appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
+    for action in ("check_in", "start", "complete"):
+        booking.change_status(clinic.db, SYSTEM, appt_id, action, now=NOW)
+    with pytest.raises(InvalidRequest, match="is completed; it cannot be cancelled"):
+        booking.change_status(clinic.db, SYSTEM, appt_id, "cancel", reason="x", now=NOW)
+
+
+def test_move_to_a_free_time_and_refuse_a_taken_one(clinic: SmallClinic) -> None:
+    a = _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A)).appointment_ids[0]
+    _book(clinic, clinic.session("iv_infusion", WED, "13:00", IV_B))
+    moved = booking.move(
+        clinic.db, FRONT_DESK, a, clinic.session("iv_infusion", WED, "10:00", IV_A), now=NOW
+    )
+    with clinic.db.read() as s:
+        appt = s.get(Appointment, a)
+        assert appt is not None
+        assert clinic.calendar.local(appt.starts_at).strftime("%H:%M") == "10:00"
+        assert len(appt.holds) == 4
+        assert s.scalar(select(func.count()).select_from(ResourceHold)) == 8
+    with pytest.raises(BookingConflict, match="Room 2 was just taken"):
+        booking.move(
+            clinic.db,
+            FRONT_DESK,
+            a,
+            clinic.session("iv_infusion", WED, "13:30", IV_B),
+            expected_version=moved.version,
+            now=NOW,
+        )
+
+
+def test_move_with_a_stale_version_is_refused(clinic: SmallClinic) -> None:
+    a = _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A)).appointment_ids[0]
+    booking.change_status(clinic.db, SYSTEM, a, "check_in", now=NOW)
+    with pytest.raises(BookingConflict, match="changed at another workstation"):
+        booking.move(
+            clinic.db,
+            FRONT_DESK,
+            a,
+            clinic.session("iv_infusion", WED, "10:00", IV_A),
+            expected_version=1,
+            now=NOW,
+        )
