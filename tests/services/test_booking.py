@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from ketadesk.scheduling.model import PlannedSession
 from ketadesk.services import booking
 from ketadesk.services.booking import BookingConflict, BookingRequest
 from ketadesk.services.context import SYSTEM, Actor, InvalidRequest, PermissionDenied
@@ -30,7 +31,7 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
 
 
 def _book(
-    clinic: SmallClinic, *sessions: booking.PlannedSession, **kw: object
+    clinic: SmallClinic, *sessions: PlannedSession, **kw: object
 ) -> booking.BookingResult:
     request = BookingRequest(patient_id=clinic.ids["Ada Lovelace"], sessions=sessions, **kw)  # type: ignore[arg-type]
     return booking.book(clinic.db, FRONT_DESK, request, now=NOW)
