@@ -30,9 +30,7 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
     c.db.dispose()
 
 
-def _book(
-    clinic: SmallClinic, *sessions: PlannedSession, **kw: object
-) -> booking.BookingResult:
+def _book(clinic: SmallClinic, *sessions: PlannedSession, **kw: object) -> booking.BookingResult:
     request = BookingRequest(patient_id=clinic.ids["Ada Lovelace"], sessions=sessions, **kw)  # type: ignore[arg-type]
     return booking.book(clinic.db, FRONT_DESK, request, now=NOW)
 
