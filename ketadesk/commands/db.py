@@ -14,6 +14,12 @@ def register(sub: Any) -> None:
     up = db_sub.add_parser("upgrade", help="bring the schema up to date (SQLite: after a copy)")
     add_db_argument(up)
     up.add_argument("--create", action="store_true", help="create a new clinic if empty")
+    up.add_argument(
+        "--config",
+        metavar="DIR",
+        help="with --create: a folder with clinic.toml, session_types.toml and protocols.toml "
+        "to start the new clinic from (default: the bundled defaults)",
+    )
     up.set_defaults(handler=_upgrade)
     st = db_sub.add_parser("status", help="show the schema revision")
     add_db_argument(st)
@@ -21,9 +27,16 @@ def register(sub: Any) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ketadesk.config import build_catalog, read_raw_config
     from ketadesk.services.clinic_setup import open_clinic
 
-    opened = open_clinic(args.db, create=args.create)
+    raw = None
+    if args.config:
+        raw = read_raw_config(Path(args.config))
+        build_catalog(raw, args.config)  # report mistakes with the folder's name
+    opened = open_clinic(args.db, create=args.create, config=raw)
     try:
         if opened.created:
             print(f"created a new clinic in {opened.db.label}")

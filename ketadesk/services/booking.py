@@ -426,6 +426,14 @@ def move(
                     f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')} "
                     "and cannot be moved"
                 )
+            type_code = session.scalar(
+                select(SessionType.code).where(SessionType.id == appointment.session_type_id)
+            )
+            if new.session_type != type_code:
+                raise InvalidRequest(
+                    f"appointment #{appointment_id} is a {type_code} session; a move keeps the "
+                    f"session type (got {new.session_type})"
+                )
             catalog = load_catalog(session)
             calendar = _calendar_for(session, catalog, [new])
             verify_plan(session, calendar, [new], ignore_appointments=[appointment.id])
