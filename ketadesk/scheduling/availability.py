@@ -1,0 +1,630 @@
+"""Whether a resource can take a hold: clinic hours, closures, shifts, exclusive holds, capacity.
+
+``Availability`` indexes the holds of a window per resource, sorted by start, so one question
+costs a bisection plus the handful of holds that overlap, however long the clinic's history.  It
+also answers per local day with the free stretches of each resource (computed once per resource
+and day, then cached), which is what the openings search and the series planner build on.
+
+Tentative holds (session 1 of a series while session 2 is being planned) are added to a
+``fork()`` so the availability the caller handed in never changes.  Refusals come back in words
+a front desk understands: "Room 2 closed: maintenance", "no nurse on shift 16:00-17:40 on Tue
+3 Mar", always in the clinic's local time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from bisect import bisect_left, insort
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import HoldMode, ResourceKind
+from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
+
+# Times inside this package's fast paths are whole seconds since the epoch (UTC): comparing and
+# shifting ints is many times cheaper than aware datetimes, and a day holds thousands of checks.
+Span = tuple[int, int]  # [start, end) in epoch seconds
+_Hold = tuple[int, int, bool, int]  # start, end, exclusive, units
+
+
+def seconds(instant: dt.datetime) -> int:
+    """Epoch seconds of an aware instant (the fast paths' time unit)."""
+    return int(instant.timestamp())
+
+
+def instant(epoch_seconds: int) -> dt.datetime:
+    """The aware UTC instant of epoch seconds."""
+    return dt.datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# Words for the front desk
+
+_WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# What a need's subkind is called at the front desk ("no vital-signs monitor free ...").
+_SUBKIND_LABELS = {
+    "treatment": "treatment room",
+    "office": "office",
+    "vital_signs_monitor": "vital-signs monitor",
+    "pulse_oximeter": "pulse oximeter",
+    "pump": "infusion pump",
+    "prescriber": "prescriber",
+    "nurse": "nurse",
+    "therapist": "therapist",
+    "front_desk": "front-desk colleague",
+}
+
+
+def describe_day(day: dt.date) -> str:
+    """A local date the way the desk says it: "Tue 3 Mar" (independent of the process locale)."""
+    return f"{_WEEKDAY_ABBR[day.weekday()]} {day.day} {_MONTH_ABBR[day.month - 1]}"
+
+
+def subkind_label(subkind: str) -> str:
+    return _SUBKIND_LABELS.get(subkind, subkind.replace("_", " "))
+
+
+def clock_time(calendar: ClinicCalendar, epoch_seconds: int) -> str:
+    """Local wall-clock "HH:MM" of an instant."""
+    local = dt.datetime.fromtimestamp(epoch_seconds, calendar.tz)
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
+def describe_span(calendar: ClinicCalendar, start: int, end: int) -> str:
+    """ "10:15-11:40 on Tue 3 Mar" in the clinic's zone."""
+    day = dt.datetime.fromtimestamp(start, calendar.tz).date()
+    return f"{clock_time(calendar, start)}-{clock_time(calendar, end)} on {describe_day(day)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Plain interval arithmetic on sorted, disjoint [start, end) spans
+
+
+def merge_spans(spans: Iterable[Span]) -> list[Span]:
+    """Sorted, disjoint union of half-open spans (touching spans join)."""
+    out: list[Span] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            if e > out[-1][1]:
+                out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def subtract_spans(base: Sequence[Span], cuts: Sequence[Span]) -> list[Span]:
+    """``base`` less ``cuts``; both sorted and disjoint."""
+    if not cuts:
+        return list(base)
+    out: list[Span] = []
+    j = 0
+    for s, e in base:
+        while j < len(cuts) and cuts[j][1] <= s:
+            j += 1
+        k = j
+        cur = s
+        while k < len(cuts) and cuts[k][0] < e:
+            cs, ce = cuts[k]
+            if cs > cur:
+                out.append((cur, cs))
+            cur = max(cur, ce)
+            k += 1
+        if cur < e:
+            out.append((cur, e))
+    return out
+
+
+def intersect_spans(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
+    """Overlap of two sorted, disjoint span lists."""
+    out: list[Span] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        s = max(a[i][0], b[j][0])
+        e = min(a[i][1], b[j][1])
+        if s < e:
+            out.append((s, e))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _inside(spans: Sequence[Span], s: int, e: int) -> bool:
+    """Whether [s, e) lies inside one of the sorted, disjoint ``spans``."""
+    i = bisect_left(spans, (s + 1,)) - 1
+    return i >= 0 and spans[i][0] <= s and e <= spans[i][1]
+
+
+# --------------------------------------------------------------------------------------------
+# Refusals
+
+
+class RefusalKind(enum.StrEnum):
+    UNKNOWN_RESOURCE = "unknown_resource"
+    INACTIVE = "inactive"
+    OUTSIDE_WINDOW = "outside_window"  # beyond the window the holds were loaded for
+    CLINIC_CLOSED = "clinic_closed"
+    OUTSIDE_HOURS = "outside_hours"
+    RESOURCE_CLOSED = "resource_closed"  # room closed, equipment out of service, staff away
+    OFF_SHIFT = "off_shift"
+    TAKEN = "taken"  # another exclusive hold overlaps
+    FULL = "full"  # capacity would be exceeded
+
+    @property
+    def is_calendar(self) -> bool:
+        """A refusal that no other booking caused: the resource is simply not there then."""
+        return self not in (RefusalKind.TAKEN, RefusalKind.FULL)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why one resource cannot take one hold, in words for the front desk."""
+
+    kind: RefusalKind
+    resource_id: int
+    message: str
+
+
+# A closed room is "closed", a monitor "out of service", a staff member "away".
+_CLOSED_WORD = {
+    ResourceKind.ROOM: "closed",
+    ResourceKind.EQUIPMENT: "out of service",
+    ResourceKind.STAFF: "away",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The index
+
+
+@dataclass(frozen=True, slots=True)
+class _ResourceIndex:
+    """One resource's holds sorted by start; ``max_len`` bounds how far back an overlap starts."""
+
+    starts: tuple[int, ...]
+    holds: tuple[_Hold, ...]
+    max_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayFree:
+    """A resource's free stretches on one local day, per kind of hold it could still take."""
+
+    presence: tuple[Span, ...]  # on site and open (no capacity needed)
+    shared: tuple[Span, ...]  # ... and one more unit of capacity free
+    exclusive: tuple[Span, ...]  # ... and no exclusive hold either
+
+    def for_mode(self, mode: HoldMode) -> tuple[Span, ...]:
+        if mode is HoldMode.EXCLUSIVE:
+            return self.exclusive
+        if mode is HoldMode.SHARED:
+            return self.shared
+        return self.presence
+
+
+_NOTHING_FREE = DayFree((), (), ())
+
+
+def closed_word(kind: ResourceKind) -> str:
+    """What a closure makes of a resource of ``kind``: "closed", "out of service", "away"."""
+    return _CLOSED_WORD[kind]
+
+
+def _to_hold(hold: ExistingHold | PlannedHold) -> _Hold:
+    return (seconds(hold.span.start), seconds(hold.span.end), hold.exclusive, hold.units)
+
+
+class Availability:
+    """Answers whether a resource can take a hold, for the holds of one window.
+
+    Built from the calendar, the clinic's resources and the active holds of a window (the store's
+    ``Snapshot`` hands exactly these over).  ``window``, when given, is the span those holds were
+    loaded for: a question about time outside it is refused rather than answered from missing
+    data.  ``add`` and ``release`` change only this object; ``fork`` gives an independent copy
+    that shares the (read-only) index, so planners work on a fork and never touch their input.
+    """
+
+    def __init__(
+        self,
+        calendar: ClinicCalendar,
+        resources: Sequence[ResourceInfo],
+        holds: Sequence[ExistingHold],
+        *,
+        window: Interval | None = None,
+    ) -> None:
+        self.calendar = calendar
+        self.resources: dict[int, ResourceInfo] = {r.id: r for r in resources}
+        self.window = window
+        self._window = (seconds(window.start), seconds(window.end)) if window else None
+        by_resource: dict[int, list[_Hold]] = {}
+        for h in holds:
+            item = _to_hold(h)
+            if self._window and (item[1] <= self._window[0] or item[0] >= self._window[1]):
+                continue
+            by_resource.setdefault(h.resource_id, []).append(item)
+        self._index: dict[int, _ResourceIndex] = {}
+        for rid, items in by_resource.items():
+            items.sort()
+            self._index[rid] = _ResourceIndex(
+                starts=tuple(i[0] for i in items),
+                holds=tuple(items),
+                max_len=max(i[1] - i[0] for i in items),
+            )
+        self._closures: dict[int, list[Span]] = {}
+        for c in calendar.closures:
+            if c.resource_id is not None:
+                self._closures.setdefault(c.resource_id, []).append(
+                    (seconds(c.span.start), seconds(c.span.end))
+                )
+        for rid, spans in self._closures.items():
+            self._closures[rid] = merge_spans(spans)
+        self._candidates: dict[tuple[ResourceKind, str], tuple[ResourceInfo, ...]] = {}
+        # The tentative layer: holds added or released on this object only.
+        self._added: dict[int, list[_Hold]] = {}  # sorted, like the index
+        self._added_max: dict[int, int] = {}
+        self._removed: dict[int, Counter[_Hold]] = {}
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        # Caches belong to one object (a fork starts cold) so a measurement of a fork is honest.
+        self._open: dict[dt.date, list[Span]] = {}
+        self._frames: dict[dt.date, tuple[int, int]] = {}
+        self._calendar_free: dict[tuple[int, dt.date], list[Span]] = {}
+        self._day_free: dict[tuple[int, dt.date], DayFree] = {}
+        self._local_cache: dict[tuple[dt.date, int], int] = {}
+
+    # -- copies and tentative holds -------------------------------------------------------------
+
+    def fork(self) -> Availability:
+        """An independent copy: the same index, its own tentative holds (copied) and caches."""
+        clone = object.__new__(Availability)
+        clone.calendar = self.calendar
+        clone.resources = self.resources
+        clone.window = self.window
+        clone._window = self._window
+        clone._index = self._index
+        clone._closures = self._closures
+        clone._candidates = self._candidates
+        clone._added = {rid: list(items) for rid, items in self._added.items()}
+        clone._added_max = dict(self._added_max)
+        clone._removed = {rid: Counter(c) for rid, c in self._removed.items()}
+        clone._reset_caches()
+        return clone
+
+    def add(self, holds: Iterable[PlannedHold | ExistingHold]) -> None:
+        """Take holds tentatively (no check: ask ``refusals`` first)."""
+        for h in holds:
+            item = _to_hold(h)
+            insort(self._added.setdefault(h.resource_id, []), item)
+            longest = self._added_max.get(h.resource_id, 0)
+            self._added_max[h.resource_id] = max(longest, item[1] - item[0])
+            self._touch(h.resource_id, item)
+
+    def release(self, holds: Iterable[PlannedHold | ExistingHold]) -> None:
+        """Give back holds, e.g. a series' own holds before it is re-flowed.
+
+        A tentatively added hold is dropped; otherwise one indexed hold with the same resource,
+        span, mode and units is ignored from now on (a hold that matches none changes nothing).
+        """
+        for h in holds:
+            item = _to_hold(h)
+            added = self._added.get(h.resource_id)
+            i = bisect_left(added, item) if added else 0
+            if added and i < len(added) and added[i] == item:
+                del added[i]
+            else:
+                self._removed.setdefault(h.resource_id, Counter())[item] += 1
+            self._touch(h.resource_id, item)
+
+    def _touch(self, rid: int, item: _Hold) -> None:
+        # The resource's free time changed on the day(s) the hold touches.
+        for day in {self._local_date(item[0]), self._local_date(item[1] - 1)}:
+            self._day_free.pop((rid, day), None)
+
+    # -- resources --------------------------------------------------------------------------------
+
+    def resource(self, resource_id: int) -> ResourceInfo | None:
+        return self.resources.get(resource_id)
+
+    def candidates(self, kind: ResourceKind, subkind: str) -> tuple[ResourceInfo, ...]:
+        """Active resources of a kind, in the clinic's order (sort order, then name)."""
+        key = (kind, subkind)
+        found = self._candidates.get(key)
+        if found is None:
+            found = tuple(
+                sorted(
+                    (
+                        r
+                        for r in self.resources.values()
+                        if r.kind is kind and r.subkind == subkind and r.active
+                    ),
+                    key=lambda r: (r.sort_order, r.name, r.id),
+                )
+            )
+            self._candidates[key] = found
+        return found
+
+    # -- local days -----------------------------------------------------------------------------
+
+    def _local_date(self, epoch_seconds: int) -> dt.date:
+        return dt.datetime.fromtimestamp(epoch_seconds, self.calendar.tz).date()
+
+    def local_seconds(self, day: dt.date, minute_of_day: int) -> int:
+        """Epoch seconds of a local wall-clock time (via ``ClinicCalendar.at_local``)."""
+        key = (day, minute_of_day)
+        found = self._local_cache.get(key)
+        if found is None:
+            found = seconds(self.calendar.at_local(day, minute_of_day))
+            self._local_cache[key] = found
+        return found
+
+    def day_frame(self, day: dt.date) -> tuple[int, int]:
+        """[local midnight, next local midnight) in epoch seconds."""
+        frame = self._frames.get(day)
+        if frame is None:
+            frame = (self.local_seconds(day, 0), self.local_seconds(day + dt.timedelta(days=1), 0))
+            self._frames[day] = frame
+        return frame
+
+    def open_spans(self, day: dt.date) -> list[Span]:
+        """When the clinic is open on a local day (holidays, closed days and closures removed),
+        limited to the loaded window."""
+        found = self._open.get(day)
+        if found is None:
+            found = [(seconds(i.start), seconds(i.end)) for i in self.calendar.open_intervals(day)]
+            if self._window:
+                found = intersect_spans(found, [self._window])
+            self._open[day] = found
+        return found
+
+    def calendar_free(self, resource_id: int, day: dt.date) -> list[Span]:
+        """When a resource is there at all on a day: open hours, its shifts, less its closures."""
+        key = (resource_id, day)
+        found = self._calendar_free.get(key)
+        if found is None:
+            found = self.open_spans(day)
+            res = self.resources.get(resource_id)
+            if res is None or not res.active:
+                found = []
+            if found and res is not None and res.is_staff:
+                shifts = merge_spans(
+                    (seconds(i.start), seconds(i.end))
+                    for i in self.calendar.shift_intervals(resource_id, day)
+                )
+                found = intersect_spans(found, shifts)
+            closures = self._closures.get(resource_id)
+            if found and closures:
+                found = subtract_spans(found, closures)
+            self._calendar_free[key] = found
+        return found
+
+    # -- holds ------------------------------------------------------------------------------------
+
+    def overlapping(self, resource_id: int, start: int, end: int) -> list[_Hold]:
+        """Holds on a resource overlapping [start, end): indexed, less released, plus added."""
+        out: list[_Hold] = []
+        idx = self._index.get(resource_id)
+        if idx is not None:
+            # A hold overlapping ``start`` began less than ``max_len`` before it.
+            lo = bisect_left(idx.starts, start - idx.max_len + 1)
+            hi = bisect_left(idx.starts, end, lo)
+            out.extend(h for h in idx.holds[lo:hi] if h[1] > start)
+        removed = self._removed.get(resource_id)
+        if removed and out:
+            left = Counter(removed)
+            kept: list[_Hold] = []
+            for h in out:
+                if left[h] > 0:
+                    left[h] -= 1
+                else:
+                    kept.append(h)
+            out = kept
+        added = self._added.get(resource_id)
+        if added:
+            lo = bisect_left(added, (start - self._added_max[resource_id] + 1,))
+            hi = bisect_left(added, (end,), lo)
+            out.extend(h for h in added[lo:hi] if h[1] > start)
+        return out
+
+    def day_free(self, resource_id: int, day: dt.date) -> DayFree:
+        """A resource's free stretches on a local day, for each kind of hold (cached)."""
+        key = (resource_id, day)
+        found = self._day_free.get(key)
+        if found is not None:
+            return found
+        base = self.calendar_free(resource_id, day)
+        res = self.resources.get(resource_id)
+        if not base or res is None:
+            found = _NOTHING_FREE
+        else:
+            day_start, day_end = self.day_frame(day)
+            holds = self.overlapping(resource_id, day_start, day_end)
+            if not holds:
+                spans = tuple(base)
+                found = DayFree(spans, spans, spans)
+            elif res.capacity == 1:
+                # One unit: any hold that uses capacity fills it (the common case: rooms,
+                # monitors, therapists), so no load count is needed.
+                busy = merge_spans((h[0], h[1]) for h in holds if h[3])
+                shared = subtract_spans(base, busy)
+                taken = merge_spans((h[0], h[1]) for h in holds if h[2] and not h[3])
+                found = DayFree(tuple(base), tuple(shared), tuple(subtract_spans(shared, taken)))
+            else:
+                full = _busy_at_capacity(holds, res.capacity - 1)
+                shared = subtract_spans(base, full)
+                taken = merge_spans((h[0], h[1]) for h in holds if h[2])
+                found = DayFree(tuple(base), tuple(shared), tuple(subtract_spans(shared, taken)))
+        self._day_free[key] = found
+        return found
+
+    # -- questions ------------------------------------------------------------------------------
+
+    def can_take(self, hold: PlannedHold) -> bool:
+        return self.refusal(hold) is None
+
+    def refusal(self, hold: PlannedHold) -> Refusal | None:
+        """Why ``hold`` cannot be taken (None when it can)."""
+        return self.refusal_at(
+            hold.resource_id,
+            seconds(hold.span.start),
+            seconds(hold.span.end),
+            hold.mode,
+            hold.units,
+        )
+
+    def refusals(self, holds: Sequence[PlannedHold]) -> list[Refusal]:
+        """Refusals for a whole session's holds, judged together (they count against each
+        other as well as against the holds already there)."""
+        out: list[Refusal] = []
+        taken: dict[int, list[_Hold]] = {}
+        for h in holds:
+            item = _to_hold(h)
+            found = self.refusal_at(
+                h.resource_id, item[0], item[1], h.mode, h.units, extra=taken.get(h.resource_id)
+            )
+            if found is not None:
+                out.append(found)
+            taken.setdefault(h.resource_id, []).append(item)
+        return out
+
+    def refusal_at(
+        self,
+        resource_id: int,
+        start: int,
+        end: int,
+        mode: HoldMode,
+        units: int,
+        *,
+        extra: Sequence[_Hold] | None = None,
+    ) -> Refusal | None:
+        """``refusal`` on epoch seconds; ``extra`` holds count as if already taken."""
+        res = self.resources.get(resource_id)
+        if res is None:
+            return Refusal(
+                RefusalKind.UNKNOWN_RESOURCE, resource_id, f"resource #{resource_id} is unknown"
+            )
+        if not res.active:
+            return Refusal(RefusalKind.INACTIVE, resource_id, f"{res.name} is not in use")
+        day = self._local_date(start)
+        if not _inside(self.calendar_free(resource_id, day), start, end):
+            return self._calendar_refusal(res, day, start, end)
+        holds = self.overlapping(resource_id, start, end)
+        if extra:
+            holds.extend(h for h in extra if h[0] < end and h[1] > start)
+        if mode is HoldMode.EXCLUSIVE:
+            clash = next((h for h in holds if h[2]), None)
+            if clash is not None:
+                return Refusal(
+                    RefusalKind.TAKEN,
+                    resource_id,
+                    f"{res.name} booked {describe_span(self.calendar, clash[0], clash[1])}",
+                )
+        if units > 0 and holds:
+            peak, at = _peak_load(holds, start, end)
+            if peak + units > res.capacity:
+                who = "patients" if res.is_staff else "bookings"
+                return Refusal(
+                    RefusalKind.FULL,
+                    resource_id,
+                    f"{res.name} already has {peak} {who} at {clock_time(self.calendar, at)} "
+                    f"on {describe_day(self._local_date(at))}",
+                )
+        return None
+
+    def closure_reason(self, resource_id: int, start: int, end: int) -> str | None:
+        """The reason of the first closure of a resource overlapping [start, end), if any."""
+        span = Interval(instant(start), instant(end))
+        for c in self.calendar.resource_closures(resource_id):
+            if c.span.overlaps(span):
+                return c.reason or c.kind.replace("_", " ")
+        return None
+
+    def _calendar_refusal(self, res: ResourceInfo, day: dt.date, start: int, end: int) -> Refusal:
+        cal = self.calendar
+        rid = res.id
+        if self._window and (start < self._window[0] or end > self._window[1]):
+            return Refusal(
+                RefusalKind.OUTSIDE_WINDOW,
+                rid,
+                f"{describe_day(day)} is outside the dates loaded for planning",
+            )
+        closed = cal.closed_reason(day)
+        if closed:
+            return Refusal(RefusalKind.CLINIC_CLOSED, rid, closed)
+        span = Interval(instant(start), instant(end))
+        for c in cal.closures:
+            if c.resource_id is None and c.span.overlaps(span):
+                text = f"clinic closed: {c.reason}" if c.reason else "clinic closed"
+                return Refusal(RefusalKind.CLINIC_CLOSED, rid, text)
+        if not _inside(self.open_spans(day), start, end):
+            hours = cal.opening_hours(day)
+            assert hours is not None  # closed_reason() covers a day without hours
+            opens, closes = seconds(hours.start), seconds(hours.end)
+            return Refusal(
+                RefusalKind.OUTSIDE_HOURS,
+                rid,
+                f"outside opening hours ({clock_time(cal, opens)}-{clock_time(cal, closes)} "
+                f"on {describe_day(day)})",
+            )
+        why = self.closure_reason(rid, start, end)
+        if why is not None:
+            return Refusal(
+                RefusalKind.RESOURCE_CLOSED, rid, f"{res.name} {_CLOSED_WORD[res.kind]}: {why}"
+            )
+        return Refusal(
+            RefusalKind.OFF_SHIFT,
+            rid,
+            f"{res.name} not on shift {describe_span(cal, start, end)}",
+        )
+
+
+def _busy_at_capacity(holds: Sequence[_Hold], limit: int) -> list[Span]:
+    """Where the load of ``holds`` is above ``limit`` (so one more unit would not fit)."""
+    events: list[tuple[int, int]] = []
+    for s, e, _excl, units in holds:
+        if units:
+            events.append((s, units))
+            events.append((e, -units))
+    events.sort()
+    out: list[Span] = []
+    load = 0
+    began: int | None = None
+    i = 0
+    while i < len(events):
+        t = events[i][0]
+        while i < len(events) and events[i][0] == t:
+            load += events[i][1]
+            i += 1
+        if load > limit and began is None:
+            began = t
+        elif load <= limit and began is not None:
+            out.append((began, t))
+            began = None
+    return out
+
+
+def _peak_load(holds: Sequence[_Hold], start: int, end: int) -> tuple[int, int]:
+    """The highest load of ``holds`` within [start, end), and when it is first reached."""
+    events: list[tuple[int, int]] = []
+    for s, e, _excl, units in holds:
+        if units:
+            events.append((max(s, start), units))
+            events.append((min(e, end), -units))
+    events.sort()
+    load = peak = 0
+    at = start
+    i = 0
+    while i < len(events):
+        t = events[i][0]
+        while i < len(events) and events[i][0] == t:
+            load += events[i][1]
+            i += 1
+        if load > peak:
+            peak, at = load, t
+    return peak, at

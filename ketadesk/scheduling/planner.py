@@ -1,0 +1,730 @@
+"""Series planning: a whole treatment protocol laid out in one go, and re-flowed after a change.
+
+``plan_series`` walks the protocol's sessions in order.  Each dosing session's date is chosen
+among the days its stage allows after the previous one (``min_gap_days``..``max_gap_days``),
+scored by distance from ``target_gap_days``, the preferred weekdays (the protocol's default ones
+when the patient names none) and whether the rest of the stage still fits its ``window_days``;
+a follow-on session (``followed_by``: integration after each KAP dose) gets its own day range.
+Within a day the series keeps its local start time and its room where it can (the first
+session's, or the patient's preferred ones).  Closed days (holidays such as Thanksgiving, clinic
+closures) simply offer no start, so the plan steps around them; local wall-clock time survives
+daylight-saving changes because every instant is built from a local date and time.
+
+The planner works on a fork of the availability it is given, adding each session's holds so the
+next session sees them; inputs are never changed.  A session that cannot be placed keeps its
+intended date with a problem in plain words and the nearest feasible alternatives.  ``reflow``
+re-plans the rest of a series after one session moved, was missed or was cancelled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ketadesk.scheduling.availability import Availability, describe_day, instant, seconds
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, SessionTypeSpec
+from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
+from ketadesk.scheduling.openings import (
+    Preferences,
+    PreferenceWeights,
+    SessionSearch,
+    aggregate_reasons,
+)
+
+# How far the planner looks for a first session after the requested start date, and beyond a
+# session's allowed days for alternatives.  A search horizon, not a clinic rule.
+DEFAULT_SEARCH_DAYS = 14
+DEFAULT_ALTERNATIVES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesSlot:
+    """One place in a protocol's series."""
+
+    index: int  # 1-based place in the series ("3/6")
+    stage: int  # index into ``protocol.stages``
+    position: int  # 0-based place among the stage's main sessions
+    session_type: str
+    follows: int | None = None  # a follow-on session: the index of the session it follows
+
+
+def series_slots(protocol: ProtocolSpec) -> tuple[SeriesSlot, ...]:
+    """The protocol's sessions in series order (each follow-on right after its session)."""
+    out: list[SeriesSlot] = []
+    for stage_no, stage in enumerate(protocol.stages):
+        for position in range(stage.count):
+            main = SeriesSlot(len(out) + 1, stage_no, position, stage.session_type)
+            out.append(main)
+            if stage.followed_by is not None:
+                out.append(
+                    SeriesSlot(
+                        len(out) + 1,
+                        stage_no,
+                        position,
+                        stage.followed_by.session_type,
+                        follows=main.index,
+                    )
+                )
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPlan:
+    """A proposed series: every session (placed or not), what is wrong, what was worked around."""
+
+    protocol: str
+    sessions: tuple[PlannedSession, ...]
+    problems: tuple[str, ...] = ()  # sessions not placed, spacing rules not kept
+    notes: tuple[str, ...] = ()  # days stepped around: "Thu 27 Nov not possible (...)"
+    missed: tuple[PlannedSession, ...] = ()  # missed or cancelled sessions, kept visible
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems and all(s.placed for s in self.sessions)
+
+    def session(self, index: int) -> PlannedSession | None:
+        return next((s for s in self.sessions if s.index == index), None)
+
+    @property
+    def holds(self) -> tuple[PlannedHold, ...]:
+        return tuple(h for s in self.sessions for h in s.holds)
+
+
+class ChangeKind(enum.StrEnum):
+    MOVED = "moved"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesChange:
+    """What happened to one session of a series.
+
+    ``new_start`` is where a moved session goes.  A missed or cancelled session is kept visible
+    in ``SeriesPlan.missed`` and, with ``make_up``, planned again so the series keeps its count;
+    without it the series goes on one session short.  Nothing is planned before ``not_before``
+    (default: the day after a missed or cancelled session; pass today's date from the clock).
+    """
+
+    index: int
+    kind: ChangeKind
+    new_start: dt.datetime | None = None
+    not_before: dt.date | None = None
+    make_up: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind is ChangeKind.MOVED and self.new_start is None:
+            raise ValueError("a moved session needs its new start")
+
+
+# --------------------------------------------------------------------------------------------
+# Spacing rules
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if abs(n) == 1 else f"{n} days"
+
+
+def spacing_problems(
+    protocol: ProtocolSpec,
+    sessions: Sequence[PlannedSession],
+    calendar: ClinicCalendar,
+    session_types: Mapping[str, SessionTypeSpec] | None = None,
+) -> tuple[str, ...]:
+    """The protocol's spacing rules a list of sessions breaks, in words (dates are local)."""
+    by_index = {s.index: s for s in sessions}
+    problems: list[str] = []
+    prev: tuple[int, dt.date] | None = None
+    stage_dates: dict[int, list[tuple[int, dt.date]]] = {}
+    for slot in series_slots(protocol):
+        session = by_index.get(slot.index)
+        if session is None:
+            continue
+        day = calendar.local_date(session.start)
+        stage = protocol.stages[slot.stage]
+        if slot.follows is None:
+            if prev is not None:
+                gap = (day - prev[1]).days
+                if not stage.min_gap_days <= gap <= stage.max_gap_days:
+                    problems.append(
+                        f"sessions {prev[0]} and {slot.index} are {_days(gap)} apart; "
+                        f"{stage.name} asks for {stage.min_gap_days}-{stage.max_gap_days}"
+                    )
+            prev = (slot.index, day)
+            stage_dates.setdefault(slot.stage, []).append((slot.index, day))
+            continue
+        parent = by_index.get(slot.follows)
+        follow = stage.followed_by
+        if parent is None or follow is None:
+            continue
+        gap = (day - calendar.local_date(parent.start)).days
+        if not follow.min_days <= gap <= follow.max_days:
+            name = session_types[slot.session_type].name if session_types else slot.session_type
+            problems.append(
+                f"session {slot.index} ({name}) is {_days(gap)} after session {slot.follows}; "
+                f"the protocol asks for {follow.min_days}-{follow.max_days}"
+            )
+    for stage_no, dates in stage_dates.items():
+        window = protocol.stages[stage_no].window_days
+        if window is None or len(dates) < 2:
+            continue
+        span = (dates[-1][1] - dates[0][1]).days + 1
+        if span > window:
+            problems.append(
+                f"{protocol.stages[stage_no].name}: sessions {dates[0][0]}-{dates[-1][0]} "
+                f"span {span} days; the protocol allows {window}"
+            )
+    return tuple(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# The planner
+
+
+@dataclass(frozen=True, slots=True)
+class _DayRange:
+    """The days a session may take, scored (lower is better)."""
+
+    first: dt.date
+    last: dt.date
+    scored: tuple[tuple[int, dt.date], ...]
+    rule: str  # the rule in words, for a problem: "1-5 days after session 3 (Induction)"
+
+
+class _Planner:
+    """Places one session after another on a private fork of the availability."""
+
+    def __init__(
+        self,
+        protocol: ProtocolSpec,
+        preferences: Preferences,
+        work: Availability,
+        session_types: Mapping[str, SessionTypeSpec],
+        weights: PreferenceWeights,
+        search_days: int,
+        alternatives: int,
+    ) -> None:
+        self.protocol = protocol
+        self.prefs = preferences
+        self.work = work
+        self.cal = work.calendar
+        self.session_types = session_types
+        self.weights = weights
+        self.search_days = search_days
+        self.alternatives = alternatives
+        self.weekdays = frozenset(preferences.weekdays or protocol.default_weekdays)
+        self.series_minute: dict[str, int] = {}  # per session type: the series' local start
+        self.keep: dict[str, dict[str, int]] = {}  # per session type: need -> resource
+        self.notes: list[str] = []
+        # When the patient is already taken: other bookings, then this series' own sessions.
+        self.patient_busy: list[tuple[int, int]] = []
+        self.series_days: set[dt.date] = set()
+
+    # -- days ---------------------------------------------------------------------------------
+
+    def _weekday_points(self, day: dt.date) -> int:
+        if self.weekdays and WEEKDAYS[day.weekday()] not in self.weekdays:
+            return self.weights.off_weekday
+        return 0
+
+    def _range(
+        self,
+        first: dt.date,
+        last: dt.date,
+        points: Iterable[tuple[int, dt.date]],
+        rule: str,
+        not_before: dt.date | None,
+    ) -> _DayRange:
+        scored = [(p + self._weekday_points(d), d) for p, d in points]
+        if not_before is not None:
+            scored = [(p, d) for p, d in scored if d >= not_before]
+            if not scored:  # the rule's days are all past: take the first days after
+                scored = [
+                    (i * self.weights.per_day_from_target_gap + self._weekday_points(d), d)
+                    for i, d in enumerate(_span(not_before, not_before + _td(last - first)))
+                ]
+                first, last = scored[0][1], scored[-1][1]
+        return _DayRange(first, last, tuple(sorted(scored)), rule)
+
+    def first_days(self, start_date: dt.date, not_before: dt.date | None) -> _DayRange:
+        last = start_date + _td(self.search_days)
+        per_day = self.weights.per_day_from_target_gap
+        points = [(i * per_day, d) for i, d in enumerate(_span(start_date, last))]
+        return self._range(start_date, last, points, "from the requested start", not_before)
+
+    def main_days(
+        self,
+        slot: SeriesSlot,
+        prev: tuple[int, dt.date],
+        stage_first: dt.date | None,
+        not_before: dt.date | None,
+    ) -> _DayRange:
+        stage = self.protocol.stages[slot.stage]
+        prev_index, prev_day = prev
+        first = prev_day + _td(stage.min_gap_days)
+        last = prev_day + _td(stage.max_gap_days)
+        remaining = stage.count - slot.position - 1
+        points = []
+        for day in _span(first, last):
+            gap = (day - prev_day).days
+            p = abs(gap - stage.target_gap_days) * self.weights.per_day_from_target_gap
+            if stage.window_days is not None and stage_first is not None:
+                used = (day - stage_first).days + 1 + remaining * stage.min_gap_days
+                if used > stage.window_days:
+                    p += self.weights.beyond_stage_window
+            points.append((p, day))
+        rule = (
+            f"{stage.min_gap_days}-{_days(stage.max_gap_days)} after session {prev_index}"
+            f" ({stage.name})"
+        )
+        return self._range(first, last, points, rule, not_before)
+
+    def follow_days(
+        self, slot: SeriesSlot, parent_day: dt.date, not_before: dt.date | None
+    ) -> _DayRange:
+        follow = self.protocol.stages[slot.stage].followed_by
+        assert follow is not None
+        first = parent_day + _td(follow.min_days)
+        last = parent_day + _td(follow.max_days)
+        per_day = self.weights.per_day_from_target_gap
+        points = [((d - first).days * per_day, d) for d in _span(first, last)]
+        rule = f"{follow.min_days}-{_days(follow.max_days)} after session {slot.follows}"
+        return self._range(first, last, points, rule, not_before)
+
+    # -- one day ------------------------------------------------------------------------------
+
+    def search(
+        self,
+        spec: SessionTypeSpec,
+        keep: Mapping[str, int] | None = None,
+        after: PlannedSession | None = None,
+    ) -> SessionSearch:
+        busy = self.patient_busy
+        if after is not None:
+            # A session never starts before the one it follows has ended (same-day protocols).
+            midnight = self.work.day_frame(self.cal.local_date(after.start))[0]
+            busy = [*busy, (midnight, seconds(after.end))]
+        return SessionSearch(
+            self.work,
+            spec,
+            weights=self.weights,
+            preferred_room=self.prefs.preferred_room,
+            preferred_staff=self.prefs.preferred_staff,
+            keep=keep if keep is not None else self.keep.get(spec.code),
+            patient_busy=busy,
+        )
+
+    def target_minute(self, spec: SessionTypeSpec) -> int | None:
+        if self.prefs.preferred_start is not None:
+            t = self.prefs.preferred_start
+            return t.hour * 60 + t.minute
+        return self.series_minute.get(spec.code)
+
+    def best_on_day(
+        self, search: SessionSearch, day: dt.date, minute: int | None
+    ) -> tuple[int, int, dict[str, int]] | str:
+        """(cost, start, assignment) of the day's best start, or why the day has none."""
+        if minute is not None:
+            # The usual case once a series has its time and room: try exactly that first.
+            t = self.work.local_seconds(day, minute)
+            lo, hi = search.window(day, self.prefs)
+            if lo <= t <= hi:
+                chosen, _ = search.at(t)
+                if chosen is not None and all(
+                    chosen.get(p.need) == p.resource_id for p in search.penalties
+                ):
+                    return 0, t, chosen
+        options = search.day_options(day, self.prefs)
+        if isinstance(options, str):
+            return options
+        target = self.work.local_seconds(day, minute) if minute is not None else None
+        best = search.best_on_day(options, target)
+        if best is None:
+            return "no set of resources free together"
+        return best
+
+    # -- placing ------------------------------------------------------------------------------
+
+    def place(
+        self, slot: SeriesSlot, days: _DayRange, after: PlannedSession | None = None
+    ) -> PlannedSession:
+        """The best start on the best of ``days`` (``after``: the session this one follows)."""
+        spec = self.session_types[slot.session_type]
+        search = self.search(spec, after=after)
+        minute = self.target_minute(spec)
+        best: tuple[int, dt.date, int, dict[str, int]] | None = None
+        skipped: list[tuple[int, dt.date, str]] = []
+        for points, day in days.scored:
+            if best is not None and points >= best[0]:
+                break
+            found = self.best_on_day(search, day, minute)
+            if isinstance(found, str):
+                skipped.append((points, day, found))
+                continue
+            total = points + found[0]
+            if best is None or total < best[0]:
+                best = (total, day, found[1], found[2])
+        if best is None:
+            return self._unplaced(slot, spec, search, days, minute, skipped)
+        _total, day, t, chosen = best
+        chosen_points = next(p for p, d in days.scored if d == day)
+        for points, skipped_day, why in skipped:
+            if points < chosen_points:
+                self.notes.append(
+                    f"session {slot.index}: {describe_day(skipped_day)} not possible ({why}); "
+                    f"planned {describe_day(day)}"
+                )
+        return self._commit(slot, spec, t, chosen)
+
+    def place_at(
+        self,
+        slot: SeriesSlot,
+        start: dt.datetime,
+        keep: Mapping[str, int],
+        after: dt.date | None = None,
+    ) -> PlannedSession:
+        """A session at exactly ``start`` (a move the desk asked for), or why it cannot be,
+        with the nearest feasible starts (after ``after``, the previous session's day)."""
+        spec = self.session_types[slot.session_type]
+        search = self.search(spec, keep=keep)
+        t = seconds(start)
+        chosen, reasons = search.at(t)
+        if chosen is not None:
+            return self._commit(slot, spec, t, chosen)
+        day = self.cal.local_date(start)
+        minute = self.cal.minute_of_day(start)
+        around = [day + _td(k) for k in range(-self.search_days, self.search_days + 1)]
+        around = [d for d in around if after is None or d > after]
+        around.sort(key=lambda d: abs((d - day).days))
+        return PlannedSession(
+            index=slot.index,
+            session_type=spec.code,
+            start=start,
+            end=start + dt.timedelta(minutes=spec.total_minutes),
+            holds=(),
+            problems=(
+                f"session {slot.index} cannot move to {_when(self.cal, start)}: "
+                + "; ".join(reasons),
+            ),
+            alternatives=self._nearest(search, around, minute, t),
+        )
+
+    def keep_as_booked(self, session: PlannedSession) -> PlannedSession | None:
+        """``session`` unchanged when its resources are still free (its holds re-taken)."""
+        if not session.placed or not session.holds:
+            return None
+        spec = self.session_types[session.session_type]
+        pinned = {h.need: h.resource_id for h in session.holds}
+        chosen, _ = self.search(spec, keep=pinned).at(seconds(session.start), only=pinned)
+        if chosen is None:
+            return None
+        self.work.add(session.holds)
+        self._remember(spec, seconds(session.start), pinned)
+        self.taken_by_patient(session)
+        return session
+
+    def taken_by_patient(self, session: PlannedSession) -> None:
+        """The patient is in ``session`` then: later sessions of the series go elsewhere."""
+        self.patient_busy.append((seconds(session.start), seconds(session.end)))
+        self.series_days.add(self.cal.local_date(session.start))
+
+    def _commit(
+        self, slot: SeriesSlot, spec: SessionTypeSpec, t: int, chosen: dict[str, int]
+    ) -> PlannedSession:
+        start = instant(t)
+        holds = session_holds(spec, start, chosen)
+        self.work.add(holds)
+        self._remember(spec, t, chosen)
+        session = PlannedSession(
+            index=slot.index,
+            session_type=spec.code,
+            start=start,
+            end=start + dt.timedelta(minutes=spec.total_minutes),
+            holds=holds,
+        )
+        self.taken_by_patient(session)
+        return session
+
+    def _remember(self, spec: SessionTypeSpec, t: int, chosen: Mapping[str, int]) -> None:
+        self.series_minute.setdefault(spec.code, self.cal.minute_of_day(instant(t)))
+        self.keep.setdefault(spec.code, dict(chosen))
+
+    def _unplaced(
+        self,
+        slot: SeriesSlot,
+        spec: SessionTypeSpec,
+        search: SessionSearch,
+        days: _DayRange,
+        minute: int | None,
+        skipped: Sequence[tuple[int, dt.date, str]],
+    ) -> PlannedSession:
+        day = days.scored[0][1] if days.scored else days.first
+        if minute is None:
+            anchor = search.anchor(day)
+            start = instant(anchor) if anchor is not None else self.cal.at_local(day, 0)
+            minute = self.cal.minute_of_day(start)
+        else:
+            start = self.cal.at_local(day, minute)
+        why = "; ".join(
+            aggregate_reasons((d, text) for _p, d, text in sorted(skipped, key=lambda x: x[1]))
+        )
+        problem = (
+            f"session {slot.index} ({spec.name}): no opening {describe_day(days.first)} - "
+            f"{describe_day(days.last)} ({days.rule})"
+        )
+        if why:
+            problem += f": {why}"
+        # The nearest feasible starts after the allowed days (earlier ones would break the gap).
+        outside = _span(days.last + _td(1), days.last + _td(self.search_days))
+        return PlannedSession(
+            index=slot.index,
+            session_type=spec.code,
+            start=start,
+            end=start + dt.timedelta(minutes=spec.total_minutes),
+            holds=(),
+            problems=(problem,),
+            alternatives=self._nearest(search, outside, minute, seconds(start)),
+        )
+
+    def _nearest(
+        self, search: SessionSearch, days: Sequence[dt.date], minute: int | None, around: int
+    ) -> tuple[dt.datetime, ...]:
+        """Up to ``alternatives`` feasible starts, one per day, days taken in the given order
+        (never a day that already has a session of the series)."""
+        found: list[int] = []
+        for day in days:
+            if len(found) >= self.alternatives:
+                break
+            if day in self.series_days:
+                continue
+            options = search.day_options(day, self.prefs)
+            if isinstance(options, str):
+                continue
+            target = self.work.local_seconds(day, minute) if minute is not None else None
+            best = search.best_on_day(options, target)
+            if best is not None and best[1] != around:
+                found.append(best[1])
+        return tuple(instant(t) for t in sorted(found))
+
+
+def _spans(intervals: Iterable[Interval]) -> list[tuple[int, int]]:
+    return [(seconds(i.start), seconds(i.end)) for i in intervals]
+
+
+def _td(days: int | dt.timedelta) -> dt.timedelta:
+    return days if isinstance(days, dt.timedelta) else dt.timedelta(days=days)
+
+
+def _span(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _when(calendar: ClinicCalendar, start: dt.datetime) -> str:
+    local = calendar.local(start)
+    return f"{local.hour:02d}:{local.minute:02d} on {describe_day(local.date())}"
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+
+
+def plan_series(
+    protocol: ProtocolSpec,
+    start_date: dt.date,
+    preferences: Preferences | None,
+    availability: Availability,
+    session_types: Mapping[str, SessionTypeSpec],
+    *,
+    weights: PreferenceWeights | None = None,
+    search_days: int = DEFAULT_SEARCH_DAYS,
+    alternatives: int = DEFAULT_ALTERNATIVES,
+    patient_busy: Sequence[Interval] = (),
+) -> SeriesPlan:
+    """Lay out every session of ``protocol`` from ``start_date`` (a local date) on.
+
+    The first session goes on the first good day from ``start_date`` (within ``search_days``);
+    each later one follows the stage's spacing rules.  ``patient_busy``: the patient's other
+    bookings (no session overlaps them).  ``availability`` is not changed.
+    """
+    prefs = preferences or Preferences()
+    planner = _Planner(
+        protocol,
+        prefs,
+        availability.fork(),
+        session_types,
+        weights or PreferenceWeights(),
+        search_days,
+        alternatives,
+    )
+    planner.patient_busy.extend(_spans(patient_busy))
+    placed: dict[int, PlannedSession] = {}
+    prev: tuple[int, dt.date] | None = None
+    stage_first: dict[int, dt.date] = {}
+    for slot in series_slots(protocol):
+        if slot.follows is not None:
+            after: PlannedSession | None = placed[slot.follows]
+            assert after is not None
+            days = planner.follow_days(slot, planner.cal.local_date(after.start), None)
+        elif prev is None:
+            after = None
+            days = planner.first_days(start_date, None)
+        else:
+            after = placed[prev[0]]
+            days = planner.main_days(slot, prev, stage_first.get(slot.stage), None)
+        session = planner.place(slot, days, after)
+        placed[slot.index] = session
+        if slot.follows is None:
+            prev = (slot.index, planner.cal.local_date(session.start))
+            stage_first.setdefault(slot.stage, prev[1])
+    return _finish(protocol, planner, placed, session_types, missed=())
+
+
+def reflow(
+    plan: SeriesPlan,
+    change: SeriesChange,
+    protocol: ProtocolSpec,
+    availability: Availability,
+    session_types: Mapping[str, SessionTypeSpec],
+    preferences: Preferences | None = None,
+    *,
+    booked: bool = True,
+    weights: PreferenceWeights | None = None,
+    search_days: int = DEFAULT_SEARCH_DAYS,
+    alternatives: int = DEFAULT_ALTERNATIVES,
+    patient_busy: Sequence[Interval] = (),
+) -> SeriesPlan:
+    """How the rest of a series shifts after one session moved, was missed or was cancelled.
+
+    Sessions before the changed one stay.  Each later session stays as it is when it still
+    keeps the protocol's spacing from the one before and its resources are still free; otherwise
+    it is planned again from the one before (same time and room where possible).  ``booked``
+    says the plan's holds are in ``availability`` (a booked series): the changed and later
+    sessions' holds are then released first, so a session can keep its own slot.  Neither the
+    plan nor the availability is changed.
+    """
+    if plan.session(change.index) is None:
+        raise ValueError(f"the series has no session {change.index}")
+    prefs = preferences or Preferences()
+    work = availability.fork()
+    earlier = [s for s in plan.sessions if s.index < change.index]
+    later = [s for s in plan.sessions if s.index >= change.index]
+    if booked:
+        work.release(h for s in later for h in s.holds)
+    else:
+        work.add(h for s in earlier for h in s.holds)
+    planner = _Planner(
+        protocol,
+        prefs,
+        work,
+        session_types,
+        weights or PreferenceWeights(),
+        search_days,
+        alternatives,
+    )
+    planner.patient_busy.extend(_spans(patient_busy))
+    for s in earlier:
+        if s.placed:
+            planner.taken_by_patient(s)
+    original = {s.index: s for s in plan.sessions}
+    changed = original[change.index]
+    # Alternatives offered for the changed session avoid the days the series already uses.
+    planner.series_days.update(
+        planner.cal.local_date(s.start) for s in later if s.index != change.index and s.placed
+    )
+    # The series keeps the time and rooms of its first sessions (a moved first session sets it).
+    for s in sorted(plan.sessions, key=lambda s: s.index):
+        if s.placed and not (s.index == change.index and change.kind is ChangeKind.MOVED):
+            spec = session_types[s.session_type]
+            planner._remember(spec, seconds(s.start), {h.need: h.resource_id for h in s.holds})
+    not_before = change.not_before
+    missed: list[PlannedSession] = list(plan.missed)
+    if change.kind is not ChangeKind.MOVED:
+        day = planner.cal.local_date(changed.start)
+        not_before = not_before or day + _td(1)
+        missed.append(
+            dataclasses.replace(
+                changed,
+                holds=(),
+                problems=(f"{change.kind.value} on {describe_day(day)}",),
+                alternatives=(),
+            )
+        )
+    placed: dict[int, PlannedSession] = {}
+    dropped: set[int] = set()
+    prev: tuple[int, dt.date] | None = None
+    stage_first: dict[int, dt.date] = {}
+    for slot in series_slots(protocol):
+        was = original.get(slot.index)
+        if slot.index < change.index:
+            session = was
+        elif slot.follows in dropped or (
+            slot.index == change.index
+            and change.kind is not ChangeKind.MOVED
+            and not change.make_up
+        ):
+            dropped.add(slot.index)
+            continue
+        elif slot.index == change.index and change.kind is ChangeKind.MOVED:
+            assert change.new_start is not None
+            keep = {h.need: h.resource_id for h in changed.holds}
+            session = planner.place_at(slot, change.new_start, keep, prev[1] if prev else None)
+        else:
+            after: PlannedSession | None = None
+            if slot.follows is not None:
+                after = placed.get(slot.follows)
+                if after is None:
+                    continue
+                days = planner.follow_days(slot, planner.cal.local_date(after.start), not_before)
+            elif prev is None:
+                days = planner.first_days(not_before or planner.cal.local_date(changed.start), None)
+            else:
+                after = placed.get(prev[0])
+                days = planner.main_days(slot, prev, stage_first.get(slot.stage), not_before)
+            session = None
+            if (
+                was is not None
+                and slot.index != change.index
+                and days.first <= planner.cal.local_date(was.start) <= days.last
+            ):
+                session = planner.keep_as_booked(was)
+            if session is None:
+                session = planner.place(slot, days, after)
+        if session is None:
+            continue
+        placed[slot.index] = session
+        if slot.follows is None:
+            prev = (slot.index, planner.cal.local_date(session.start))
+            stage_first.setdefault(slot.stage, prev[1])
+    plan_out = _finish(protocol, planner, placed, session_types, missed=tuple(missed))
+    if dropped:
+        count = len(series_slots(protocol))
+        short = (
+            f"session {change.index} {change.kind.value} without a make-up: the series has "
+            f"{count - len(dropped)} of {count} sessions"
+        )
+        plan_out = dataclasses.replace(plan_out, problems=(short, *plan_out.problems))
+    return plan_out
+
+
+def _finish(
+    protocol: ProtocolSpec,
+    planner: _Planner,
+    placed: Mapping[int, PlannedSession],
+    session_types: Mapping[str, SessionTypeSpec],
+    *,
+    missed: tuple[PlannedSession, ...],
+) -> SeriesPlan:
+    sessions = tuple(placed[i] for i in sorted(placed))
+    problems = [p for s in sessions for p in s.problems]
+    problems.extend(spacing_problems(protocol, sessions, planner.cal, session_types))
+    return SeriesPlan(
+        protocol=protocol.code,
+        sessions=sessions,
+        problems=tuple(problems),
+        notes=tuple(planner.notes),
+        missed=missed,
+    )

@@ -1,0 +1,214 @@
+"""Availability: can this room, monitor or staff member take this hold, and if not, why not."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from ketadesk.scheduling.availability import Availability, RefusalKind
+from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.catalog import HoldMode, ResourceKind
+from ketadesk.scheduling.model import PlannedHold
+from tests.scheduling.conftest import DemoClinic, with_shift
+
+MON = dt.date(2025, 3, 3)
+TUE = dt.date(2025, 3, 4)
+THANKSGIVING = dt.date(2025, 11, 27)
+AFTER_SPRING_FORWARD = dt.date(2025, 3, 10)
+
+
+def planned(
+    clinic: DemoClinic,
+    name: str,
+    day: dt.date,
+    start: str,
+    end: str,
+    mode: HoldMode = HoldMode.EXCLUSIVE,
+) -> PlannedHold:
+    return PlannedHold(
+        need="any",
+        resource_id=clinic.id(name),
+        mode=mode,
+        span=clinic.span(day, start, end),
+        units=0 if mode is HoldMode.PRESENCE else 1,
+    )
+
+
+def test_room_cannot_be_double_booked(clinic: DemoClinic) -> None:
+    avail = clinic.availability([clinic.hold("Room 1", MON, "10:00", "11:40")])
+    refusal = avail.refusal(planned(clinic, "Room 1", MON, "11:00", "12:40"))
+    assert refusal is not None
+    assert refusal.kind is RefusalKind.TAKEN
+    assert refusal.message == "Room 1 booked 10:00-11:40 on Mon 3 Mar"
+    assert avail.can_take(planned(clinic, "Room 1", MON, "11:40", "13:20"))  # back to back
+    assert avail.can_take(planned(clinic, "Room 2", MON, "11:00", "12:40"))
+
+
+def test_nurse_watches_at_most_three_recovering_patients(clinic: DemoClinic) -> None:
+    ratio = clinic.settings.capacity_for_role("nurse")
+    watching = [
+        clinic.hold("Nurse Ana", MON, "10:00", "11:00", HoldMode.SHARED) for _ in range(ratio)
+    ]
+    avail = clinic.availability(watching)
+    refusal = avail.refusal(planned(clinic, "Nurse Ana", MON, "10:30", "11:30", HoldMode.SHARED))
+    assert refusal is not None
+    assert refusal.kind is RefusalKind.FULL
+    assert refusal.message == f"Nurse Ana already has {ratio} patients at 10:30 on Mon 3 Mar"
+    assert avail.can_take(planned(clinic, "Nurse Ana", MON, "11:00", "12:00", HoldMode.SHARED))
+    one_less = clinic.availability(watching[1:])
+    assert one_less.can_take(planned(clinic, "Nurse Ana", MON, "10:30", "11:30", HoldMode.SHARED))
+
+
+def test_dosing_start_needs_the_nurse_undivided_but_only_against_other_dosing_starts(
+    clinic: DemoClinic,
+) -> None:
+    dosing = clinic.availability([clinic.hold("Nurse Ana", MON, "10:00", "10:10")])
+    assert not dosing.can_take(planned(clinic, "Nurse Ana", MON, "10:05", "10:15"))
+    # Watching someone recover beside another patient's dosing start is fine ...
+    assert dosing.can_take(planned(clinic, "Nurse Ana", MON, "10:05", "10:50", HoldMode.SHARED))
+    # ... and so is a dosing start while she watches recovering patients.
+    watching = clinic.availability(
+        [clinic.hold("Nurse Ana", MON, "09:30", "11:00", HoldMode.SHARED)]
+    )
+    assert watching.can_take(planned(clinic, "Nurse Ana", MON, "10:05", "10:15"))
+
+
+def test_prescriber_on_site_oversees_any_number_of_sessions(clinic: DemoClinic) -> None:
+    many = clinic.settings.capacity_for_role("prescriber") + 2
+    present = [
+        clinic.hold("Dr Chen", MON, "10:00", "12:00", HoldMode.PRESENCE) for _ in range(many)
+    ]
+    avail = clinic.availability(present)
+    assert avail.can_take(planned(clinic, "Dr Chen", MON, "10:15", "12:25", HoldMode.PRESENCE))
+
+
+def test_closed_room_is_explained(clinic: DemoClinic) -> None:
+    closure = clinic.closure(MON, "08:00", "12:00", "maintenance", name="Room 2")
+    avail = clinic.availability(closures=[closure])
+    refusal = avail.refusal(planned(clinic, "Room 2", MON, "10:00", "11:40"))
+    assert refusal is not None
+    assert refusal.kind is RefusalKind.RESOURCE_CLOSED
+    assert refusal.message == "Room 2 closed: maintenance"
+    assert avail.can_take(planned(clinic, "Room 2", MON, "12:00", "13:40"))
+
+
+def test_monitor_out_of_service_is_explained(clinic: DemoClinic) -> None:
+    closure = clinic.closure(MON, "07:00", "18:00", "sent for calibration", name="Monitor 1")
+    avail = clinic.availability(closures=[closure])
+    refusal = avail.refusal(planned(clinic, "Monitor 1", MON, "10:15", "11:40"))
+    assert refusal is not None
+    assert refusal.message == "Monitor 1 out of service: sent for calibration"
+
+
+def test_thanksgiving_is_explained(clinic: DemoClinic) -> None:
+    refusal = clinic.availability().refusal(
+        planned(clinic, "Room 1", THANKSGIVING, "10:00", "11:40")
+    )
+    assert refusal is not None
+    assert refusal.kind is RefusalKind.CLINIC_CLOSED
+    assert refusal.message.startswith("clinic closed: Thanksgiving")
+
+
+def test_clinic_closure_is_explained(clinic: DemoClinic) -> None:
+    training = clinic.closure(MON, "12:00", "18:00", "staff training")
+    refusal = clinic.availability(closures=[training]).refusal(
+        planned(clinic, "Room 1", MON, "13:00", "14:40")
+    )
+    assert refusal is not None
+    assert refusal.message == "clinic closed: staff training"
+
+
+def test_nurse_off_shift_is_explained(clinic: DemoClinic) -> None:
+    avail = clinic.availability(shifts=with_shift(clinic, "Nurse Ana", "07:30", "12:00"))
+    refusal = avail.refusal(planned(clinic, "Nurse Ana", MON, "11:30", "12:30", HoldMode.SHARED))
+    assert refusal is not None
+    assert refusal.kind is RefusalKind.OFF_SHIFT
+    assert refusal.message == "Nurse Ana not on shift 11:30-12:30 on Mon 3 Mar"
+
+
+def test_session_past_closing_time_is_refused(clinic: DemoClinic) -> None:
+    refusal = clinic.availability().refusal(planned(clinic, "Room 1", MON, "17:00", "18:40"))
+    assert refusal is not None
+    assert refusal.kind is RefusalKind.OUTSIDE_HOURS
+    assert refusal.message == "outside opening hours (07:30-18:00 on Mon 3 Mar)"
+
+
+def test_refusals_speak_local_time_after_the_clocks_change(clinic: DemoClinic) -> None:
+    avail = clinic.availability([clinic.hold("Room 1", AFTER_SPRING_FORWARD, "10:00", "11:40")])
+    refusal = avail.refusal(planned(clinic, "Room 1", AFTER_SPRING_FORWARD, "10:30", "12:10"))
+    assert refusal is not None
+    assert refusal.message == "Room 1 booked 10:00-11:40 on Mon 10 Mar"
+
+
+def test_tentative_holds_count_on_the_fork_only(clinic: DemoClinic) -> None:
+    avail = clinic.availability()
+    fork = avail.fork()
+    first = planned(clinic, "Room 1", MON, "10:00", "11:40")
+    fork.add([first])
+    second = planned(clinic, "Room 1", MON, "11:00", "12:40")
+    assert not fork.can_take(second)
+    assert avail.can_take(second)
+    fork.release([first])
+    assert fork.can_take(second)
+
+
+def test_releasing_a_booked_hold_frees_its_room_on_the_fork(clinic: DemoClinic) -> None:
+    booked = clinic.hold("Room 1", MON, "10:00", "11:40")
+    avail = clinic.availability([booked])
+    fork = avail.fork()
+    fork.release([booked])
+    again = planned(clinic, "Room 1", MON, "10:00", "11:40")
+    assert fork.can_take(again)
+    assert not avail.can_take(again)
+
+
+def test_a_sessions_own_holds_count_against_each_other(clinic: DemoClinic) -> None:
+    avail = clinic.availability()
+    holds = [
+        planned(clinic, "Room 1", MON, "10:00", "11:40"),
+        planned(clinic, "Room 1", MON, "11:00", "12:00"),
+    ]
+    assert all(avail.can_take(h) for h in holds)
+    refusals = avail.refusals(holds)
+    assert [r.kind for r in refusals] == [RefusalKind.TAKEN]
+
+
+def test_day_free_time_agrees_with_the_calendar(clinic: DemoClinic) -> None:
+    closures = [
+        clinic.closure(TUE, "09:00", "10:30", "repair", name="Room 2"),
+        clinic.closure(TUE, "15:00", "18:00", "staff meeting"),
+    ]
+    shifts = with_shift(clinic, "Nurse Ben", "12:00", "16:00")
+    avail = clinic.availability(closures=closures, shifts=shifts)
+    calendar = clinic.calendar(closures, shifts=shifts)
+    for res in clinic.resources:
+        for day in (MON, TUE, THANKSGIVING, dt.date(2025, 3, 8)):
+            expected = calendar.available_intervals(res.id, day, is_staff=res.is_staff)
+            got = [
+                Interval(dt.datetime.fromtimestamp(s, dt.UTC), dt.datetime.fromtimestamp(e, dt.UTC))
+                for s, e in avail.day_free(res.id, day).presence
+            ]
+            assert got == expected, (res.name, day)
+
+
+def test_questions_beyond_the_loaded_window_are_refused(clinic: DemoClinic) -> None:
+    window = clinic.span(MON, "00:00", "23:59")
+    avail = Availability(clinic.calendar(), clinic.resources, (), window=window)
+    assert avail.can_take(planned(clinic, "Room 1", MON, "10:00", "11:40"))
+    refusal = avail.refusal(planned(clinic, "Room 1", TUE, "10:00", "11:40"))
+    assert refusal is not None
+    assert refusal.kind is RefusalKind.OUTSIDE_WINDOW
+
+
+def test_inactive_resource_takes_nothing(clinic: DemoClinic) -> None:
+    resources = [
+        dataclasses.replace(r, active=False) if r.name == "Room 3" else r for r in clinic.resources
+    ]
+    avail = clinic.availability(resources=resources)
+    refusal = avail.refusal(planned(clinic, "Room 3", MON, "10:00", "11:40"))
+    assert refusal is not None
+    assert refusal.kind is RefusalKind.INACTIVE
+    assert [r.name for r in avail.candidates(ResourceKind.ROOM, "treatment")] == [
+        "Room 1",
+        "Room 2",
+    ]

@@ -1,0 +1,194 @@
+"""Gating: what must be on file before a dosing session may be booked."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from ketadesk.scheduling.catalog import ClinicSettings
+from ketadesk.scheduling.gating import (
+    GateResult,
+    PatientFacts,
+    ScreeningStatus,
+    Severity,
+    booking_allowed,
+    check_gates,
+)
+from tests.scheduling.conftest import DemoClinic
+
+FIRST = dt.date(2025, 3, 3)
+SERIES = [FIRST + dt.timedelta(days=d) for d in (0, 2, 4, 7, 9, 11)]
+READY = PatientFacts(
+    screening_status=ScreeningStatus.CLEARED,
+    screening_cleared_on=FIRST - dt.timedelta(days=14),
+    consent_signed_on=FIRST - dt.timedelta(days=14),
+    rems_enrolled_on=FIRST - dt.timedelta(days=10),
+    prior_auth_expires_on=FIRST + dt.timedelta(days=90),
+    prior_auth_sessions_left=12,
+    driver_name="Sam (partner)",
+)
+
+
+def certified(clinic: DemoClinic, until: str = "2026-12-31") -> ClinicSettings:
+    return dataclasses.replace(clinic.settings, rems_site_certified_until=until)
+
+
+def rules(results: list[GateResult]) -> list[str]:
+    return [r.rule for r in results]
+
+
+def test_ready_patient_passes_every_spravato_gate(clinic: DemoClinic) -> None:
+    assert check_gates(clinic.spec("spravato"), READY, SERIES, certified(clinic)) == []
+
+
+def test_iv_infusion_does_not_ask_for_rems_or_prior_auth(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(
+        READY, rems_enrolled_on=None, prior_auth_expires_on=None, prior_auth_sessions_left=None
+    )
+    assert check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings) == []
+
+
+def test_spravato_without_rems_enrollment_is_blocked(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, rems_enrolled_on=None)
+    results = check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic))
+    (result,) = results
+    assert result.rule == "rems_patient_enrolled"
+    assert result.severity is Severity(clinic.settings.gating["rems_patient_enrolled"])
+    assert result.message == "patient not enrolled in the REMS program"
+    assert not booking_allowed(results)
+
+
+def test_rems_enrollment_after_the_first_dose_is_blocked(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, rems_enrolled_on=FIRST + dt.timedelta(days=1))
+    (result,) = check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic))
+    assert result.message == (
+        "REMS enrollment on Tue 4 Mar comes after the first session on Mon 3 Mar"
+    )
+
+
+def test_missing_driver_warns_and_a_clinician_may_override_it(clinic: DemoClinic) -> None:
+    iv = clinic.spec("iv_infusion")
+    facts = dataclasses.replace(READY, driver_name="")
+    (warning,) = check_gates(iv, facts, SERIES[:1], clinic.settings)
+    assert warning.rule == "driver_arranged"
+    assert warning.severity is Severity.WARN
+    assert warning.message == (
+        f"no driver or escort arranged; the patient may not drive for "
+        f"{iv.drives_after_hours} hours after the session"
+    )
+    assert not booking_allowed([warning])
+    reason = "taxi booked by the clinic; nurse escorts to the car"
+    (overridden,) = check_gates(
+        iv, facts, SERIES[:1], clinic.settings, overrides=[("driver_arranged", reason)]
+    )
+    assert overridden.overridden
+    assert overridden.override_reason == reason
+    assert booking_allowed([overridden])
+
+
+def test_override_without_a_reason_does_not_count(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, driver_name="")
+    results = check_gates(
+        clinic.spec("iv_infusion"),
+        facts,
+        SERIES[:1],
+        clinic.settings,
+        overrides={"driver_arranged": "   "},
+    )
+    assert not booking_allowed(results)
+
+
+def test_block_cannot_be_overridden(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, screening_status=ScreeningStatus.PENDING)
+    (result,) = check_gates(
+        clinic.spec("iv_infusion"),
+        facts,
+        SERIES,
+        clinic.settings,
+        overrides=[("screening_cleared", "the prescriber said it is fine")],
+    )
+    assert result.severity is Severity.BLOCK
+    assert not result.overridden
+    assert result.stops_booking
+    assert result.message == (
+        "screening not yet cleared by a prescriber (this rule blocks and cannot be overridden)"
+    )
+
+
+def test_not_eligible_patient_is_blocked(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, screening_status=ScreeningStatus.NOT_ELIGIBLE)
+    (result,) = check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings)
+    assert result.message == "screening found the patient not eligible"
+
+
+def test_consent_signed_after_the_first_session_is_blocked(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, consent_signed_on=FIRST + dt.timedelta(days=3))
+    (result,) = check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings)
+    assert result.rule == "consent_signed"
+    assert result.message == "consent signed on Thu 6 Mar, after the first session on Mon 3 Mar"
+
+
+def test_rule_turned_off_in_settings_is_skipped(clinic: DemoClinic) -> None:
+    settings = dataclasses.replace(
+        clinic.settings, gating={**clinic.settings.gating, "driver_arranged": "off"}
+    )
+    facts = dataclasses.replace(READY, driver_name="")
+    assert check_gates(clinic.spec("iv_infusion"), facts, SERIES, settings) == []
+
+
+def test_rule_missing_from_settings_blocks(clinic: DemoClinic) -> None:
+    gating = {k: v for k, v in clinic.settings.gating.items() if k != "driver_arranged"}
+    settings = dataclasses.replace(clinic.settings, gating=gating)
+    facts = dataclasses.replace(READY, driver_name="")
+    (result,) = check_gates(clinic.spec("iv_infusion"), facts, SERIES, settings)
+    assert result.severity is Severity.BLOCK
+
+
+def test_prior_auth_expiring_mid_series_warns_about_the_later_sessions(
+    clinic: DemoClinic,
+) -> None:
+    facts = dataclasses.replace(READY, prior_auth_expires_on=FIRST + dt.timedelta(days=5))
+    (result,) = check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic))
+    assert result.rule == "prior_auth_valid"
+    assert result.severity is Severity(clinic.settings.gating["prior_auth_valid"])
+    assert result.message == (
+        "prior authorization expires Sat 8 Mar 2025; 3 sessions after that "
+        "(Mon 10 Mar, Wed 12 Mar, Fri 14 Mar)"
+    )
+
+
+def test_prior_auth_with_too_few_sessions_left_warns(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, prior_auth_sessions_left=4)
+    (result,) = check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic))
+    assert result.message == "prior authorization covers 4 more; 6 sessions planned"
+
+
+def test_no_prior_auth_on_file_warns(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, prior_auth_expires_on=None, prior_auth_sessions_left=None)
+    (result,) = check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic))
+    assert result.message == "no prior authorization on file"
+
+
+def test_site_certification_lapsing_mid_series_blocks_the_later_sessions(
+    clinic: DemoClinic,
+) -> None:
+    settings = certified(clinic, until="2025-03-09")
+    (result,) = check_gates(clinic.spec("spravato"), READY, SERIES, settings)
+    assert result.rule == "rems_site_certified"
+    assert result.severity is Severity.BLOCK
+    assert result.message.startswith("the site's REMS certification ends Sun 9 Mar 2025; 3")
+
+
+def test_site_certification_not_recorded_blocks(clinic: DemoClinic) -> None:
+    settings = certified(clinic, until="")
+    (result,) = check_gates(clinic.spec("spravato"), READY, SERIES, settings)
+    assert result.message == "the site's REMS certification date is not recorded (Settings)"
+
+
+def test_no_sessions_no_gates(clinic: DemoClinic) -> None:
+    assert check_gates(clinic.spec("spravato"), PatientFacts(), [], clinic.settings) == []
+
+
+def test_screening_status_may_come_as_the_stored_text(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, screening_status="cleared")  # type: ignore[arg-type]
+    assert check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings) == []

@@ -1,0 +1,251 @@
+"""Series planning: a whole protocol booked in one go, the way the front desk would do it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from ketadesk.scheduling.catalog import ProtocolSpec, ProtocolStage
+from ketadesk.scheduling.model import PlannedSession
+from ketadesk.scheduling.openings import Preferences
+from ketadesk.scheduling.planner import SeriesPlan, plan_series, series_slots, spacing_problems
+from tests.scheduling.conftest import DemoClinic
+
+MON = dt.date(2025, 3, 3)
+TUE_BEFORE_THANKSGIVING = dt.date(2025, 11, 25)
+THANKSGIVING = dt.date(2025, 11, 27)
+MON_BEFORE_FALL_BACK = dt.date(2025, 10, 27)  # clocks go back on Sun 2 Nov 2025
+TEN = Preferences(preferred_start=dt.time(10, 0))
+
+
+def plan(
+    clinic: DemoClinic,
+    protocol: str | ProtocolSpec,
+    start: dt.date = MON,
+    prefs: Preferences | None = TEN,
+    **kwargs: object,
+) -> SeriesPlan:
+    spec = clinic.protocol(protocol) if isinstance(protocol, str) else protocol
+    avail = kwargs.pop("availability", None) or clinic.availability()
+    return plan_series(spec, start, prefs, avail, clinic.catalog.session_types, **kwargs)  # type: ignore[arg-type]
+
+
+def days(clinic: DemoClinic, sessions: tuple[PlannedSession, ...]) -> list[dt.date]:
+    return [clinic.local(s.start).date() for s in sessions]
+
+
+def weekdays(clinic: DemoClinic, sessions: tuple[PlannedSession, ...]) -> list[str]:
+    return [clinic.local(s.start).strftime("%a") for s in sessions]
+
+
+def test_induction_series_is_six_infusions_on_mon_wed_fri(clinic: DemoClinic) -> None:
+    protocol = clinic.protocol("iv_induction")
+    result = plan(clinic, protocol, prefs=None)
+    assert result.complete, result.problems
+    assert [s.index for s in result.sessions] == [1, 2, 3, 4, 5, 6]
+    assert len(result.sessions) == protocol.stages[0].count
+    assert weekdays(clinic, result.sessions) == ["Mon", "Wed", "Fri"] * 2
+    # With no preferred time the first start of the day is taken, and kept.
+    opens = clinic.settings.hours["mon"]
+    assert opens is not None
+    assert {clinic.local(s.start).time() for s in result.sessions} == {opens[0]}
+    assert len({s.resource_for("room") for s in result.sessions}) == 1
+
+
+def test_induction_series_skips_thanksgiving(clinic: DemoClinic) -> None:
+    prefs = Preferences(weekdays=("tue", "thu"), preferred_start=dt.time(10, 0))
+    result = plan(clinic, "iv_induction", TUE_BEFORE_THANKSGIVING, prefs)
+    assert result.complete, result.problems
+    assert THANKSGIVING not in days(clinic, result.sessions)
+    assert any("Thanksgiving" in note for note in result.notes)
+    assert all(clinic.local(s.start).strftime("%H:%M") == "10:00" for s in result.sessions)
+
+
+def test_series_keeps_ten_oclock_across_daylight_saving(clinic: DemoClinic) -> None:
+    result = plan(clinic, "iv_induction", MON_BEFORE_FALL_BACK)
+    assert result.complete, result.problems
+    assert {clinic.local(s.start).strftime("%H:%M") for s in result.sessions} == {"10:00"}
+    # The same wall-clock time is two different UTC hours either side of the change.
+    assert {s.start.hour for s in result.sessions} == {17, 18}
+
+
+def test_series_keeps_ten_oclock_across_the_spring_change(clinic: DemoClinic) -> None:
+    result = plan(clinic, "spravato_trd", MON)
+    assert result.complete, result.problems
+    assert {clinic.local(s.start).strftime("%H:%M") for s in result.sessions} == {"10:00"}
+
+
+def test_series_stays_in_the_preferred_room(clinic: DemoClinic) -> None:
+    room = clinic.id("Room 2")
+    prefs = Preferences(preferred_room=room, preferred_start=dt.time(10, 0))
+    result = plan(clinic, "iv_induction", prefs=prefs)
+    assert {s.resource_for("room") for s in result.sessions} == {room}
+
+
+def test_busy_room_on_one_day_changes_that_session_only(clinic: DemoClinic) -> None:
+    wednesday = MON + dt.timedelta(days=2)
+    avail = clinic.availability([clinic.hold("Room 1", wednesday, "09:00", "12:00")])
+    result = plan(clinic, "iv_induction", availability=avail)
+    assert result.complete
+    rooms = [s.resource_for("room") for s in result.sessions]
+    assert rooms[1] != clinic.id("Room 1")
+    assert rooms[:1] + rooms[2:] == [clinic.id("Room 1")] * 5
+    assert {clinic.local(s.start).strftime("%H:%M") for s in result.sessions} == {"10:00"}
+
+
+def test_planning_never_changes_its_inputs(clinic: DemoClinic) -> None:
+    avail = clinic.availability()
+    first = plan(clinic, "iv_induction", availability=avail)
+    second = plan(clinic, "iv_induction", availability=avail)
+    assert first == second  # the first plan's holds were not left behind
+    assert all(avail.can_take(h) for h in first.holds)
+
+
+def test_sessions_on_one_day_see_each_others_holds(clinic: DemoClinic) -> None:
+    twice = ProtocolSpec(
+        code="twice_a_day",
+        name="Two infusions the same day",
+        stages=(ProtocolStage("Same day", "iv_infusion", 2, 0, 0, 0),),
+    )
+    result = plan(clinic, twice)
+    assert result.complete, result.problems
+    first, second = result.sessions
+    assert days(clinic, result.sessions) == [MON, MON]
+    assert second.start >= first.end  # one patient, one session at a time
+    for a in first.holds:
+        for b in second.holds:
+            if a.resource_id == b.resource_id and a.exclusive and b.exclusive:
+                assert not a.span.overlaps(b.span)
+
+
+def test_second_patient_gets_another_room_at_ten(clinic: DemoClinic) -> None:
+    avail = clinic.availability()
+    first = plan(clinic, "iv_induction", availability=avail)
+    booked = avail.fork()
+    booked.add(first.holds)
+    second = plan(clinic, "iv_induction", availability=booked)
+    assert second.complete
+    assert [s.start for s in second.sessions] == [s.start for s in first.sessions]
+    assert {s.resource_for("room") for s in second.sessions}.isdisjoint(
+        {s.resource_for("room") for s in first.sessions}
+    )
+    assert {s.resource_for("nurse") for s in second.sessions}.isdisjoint(
+        {s.resource_for("nurse") for s in first.sessions}
+    )
+
+
+def test_spravato_induction_and_optimization_has_twelve_sessions(clinic: DemoClinic) -> None:
+    protocol = clinic.protocol("spravato_trd")
+    result = plan(clinic, protocol)
+    assert result.complete, result.problems
+    induction, optimization = protocol.stages
+    assert len(result.sessions) == induction.count + optimization.count == 12
+    dates = days(clinic, result.sessions)
+    gaps = [(b - a).days for a, b in itertools.pairwise(dates)]
+    first_stage = gaps[: induction.count - 1]
+    second_stage = gaps[induction.count - 1 :]
+    assert all(induction.min_gap_days <= g <= induction.max_gap_days for g in first_stage)
+    assert all(optimization.min_gap_days <= g <= optimization.max_gap_days for g in second_stage)
+    assert weekdays(clinic, result.sessions[: induction.count]) == ["Mon", "Thu"] * 4
+    assert (dates[induction.count - 1] - dates[0]).days + 1 <= (induction.window_days or 0)
+
+
+def test_spravato_needs_prescriber_on_shift_for_every_session(clinic: DemoClinic) -> None:
+    result = plan(clinic, "spravato_trd")
+    prescriber = clinic.id("Dr Chen")
+    assert all(s.resource_for("prescriber") == prescriber for s in result.sessions)
+
+
+def test_kap_dosing_is_followed_by_integration_within_three_days(clinic: DemoClinic) -> None:
+    protocol = clinic.protocol("kap_program")
+    result = plan(clinic, protocol)
+    assert result.complete, result.problems
+    assert len(result.sessions) == protocol.session_count
+    types = [s.session_type for s in result.sessions]
+    assert types == ["integration", "integration"] + ["kap", "integration"] * 3
+    follow = protocol.stages[1].followed_by
+    assert follow is not None
+    for dose, after in zip(result.sessions[2::2], result.sessions[3::2], strict=True):
+        gap = (clinic.local(after.start).date() - clinic.local(dose.start).date()).days
+        assert follow.min_days <= gap <= follow.max_days
+    # The same therapist sees the patient through the program.
+    assert len({s.resource_for("therapist") for s in result.sessions}) == 1
+
+
+def test_room_renovation_leaves_a_session_unplaced_with_alternatives(clinic: DemoClinic) -> None:
+    closures = [
+        clinic.closure(MON + dt.timedelta(days=d), "00:00", "23:59", "renovation", f"Room {i}")
+        for d in range(1, 8)
+        for i in (1, 2, 3)
+    ]
+    result = plan(clinic, "iv_induction", availability=clinic.availability(closures=closures))
+    assert not result.complete
+    second = result.sessions[1]
+    assert not second.placed
+    assert second.holds == ()
+    assert "every treatment room closed: renovation" in second.problems[0]
+    assert second.problems[0] in result.problems
+    assert second.alternatives
+    assert all(clinic.local(a).date() > MON + dt.timedelta(days=7) for a in second.alternatives)
+    assert result.sessions[3].placed  # the series carries on after the renovation
+
+
+def test_therapist_on_leave_is_reported_by_name(clinic: DemoClinic) -> None:
+    leave = [
+        clinic.closure(
+            MON + dt.timedelta(days=d), "00:00", "23:59", "parental leave", "Tess Rivera"
+        )
+        for d in range(40)
+    ]
+    result = plan(clinic, "kap_program", availability=clinic.availability(closures=leave))
+    assert not result.complete
+    assert "Tess Rivera away: parental leave" in result.sessions[0].problems[0]
+
+
+def test_stage_window_that_cannot_be_kept_is_reported(clinic: DemoClinic) -> None:
+    squeezed = ProtocolSpec(
+        code="squeezed",
+        name="Three infusions in two days",
+        stages=(ProtocolStage("Squeezed", "iv_infusion", 3, 1, 1, 1, window_days=2),),
+    )
+    result = plan(clinic, squeezed)
+    assert all(s.placed for s in result.sessions)
+    assert result.problems == ("Squeezed: sessions 1-3 span 3 days; the protocol allows 2",)
+
+
+def test_spacing_problems_name_the_sessions_and_the_rule(clinic: DemoClinic) -> None:
+    protocol = clinic.protocol("iv_induction")
+    result = plan(clinic, protocol)
+    sessions = list(result.sessions)
+    late = sessions[2]
+    moved = PlannedSession(
+        late.index,
+        late.session_type,
+        late.start + dt.timedelta(days=6),
+        late.end + dt.timedelta(days=6),
+        late.holds,
+    )
+    sessions[2] = moved
+    problems = spacing_problems(protocol, sessions, clinic.calendar())
+    stage = protocol.stages[0]
+    assert (
+        f"sessions 2 and 3 are 8 days apart; {stage.name} asks for "
+        f"{stage.min_gap_days}-{stage.max_gap_days}"
+    ) in problems
+    assert any(p.startswith("sessions 3 and 4 are -") for p in problems)
+
+
+def test_series_slots_put_each_integration_after_its_dose(clinic: DemoClinic) -> None:
+    slots = series_slots(clinic.protocol("kap_program"))
+    assert [(s.index, s.session_type, s.follows) for s in slots[2:4]] == [
+        (3, "kap", None),
+        (4, "integration", 3),
+    ]
+
+
+def test_patient_busy_elsewhere_is_respected(clinic: DemoClinic) -> None:
+    dentist = clinic.span(MON, "09:00", "12:00")
+    result = plan(clinic, "iv_booster", prefs=None, patient_busy=[dentist])
+    (only,) = result.sessions
+    assert only.placed
+    assert only.start == dentist.end  # the first start on Monday that does not overlap
