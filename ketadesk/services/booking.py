@@ -22,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
+from ketadesk.scheduling.availability import Availability, Refusal, RefusalKind
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind
-from ketadesk.scheduling.model import PlannedHold, PlannedSession
+from ketadesk.scheduling.model import ExistingHold, PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.services import audit
 from ketadesk.services.context import Actor, InvalidRequest, NotFound, ServiceError, require, utcnow
 from ketadesk.store import changes
@@ -162,75 +163,70 @@ def verify_plan(
     *,
     ignore_appointments: Iterable[int] = (),
 ) -> None:
-    """Raise BookingConflict unless every hold of ``sessions`` fits the database right now."""
+    """Raise BookingConflict unless every hold of ``sessions`` fits the database right now.
+
+    The rules are the scheduling package's (``Availability``), applied to the holds read inside
+    this transaction; this function adds only who is in the way, for the message.
+    """
     holds = [h for s in sessions for h in s.holds]
     if not holds:
         raise InvalidRequest("nothing to book: the plan holds no resources")
-    resources = _lock_resources(session, (h.resource_id for h in holds))
+    locked = _lock_resources(session, (h.resource_id for h in holds))
     window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
-    existing = _existing_holders(session, resources, window, set(ignore_appointments))
-    reasons: list[str] = []
-    by_resource: dict[int, list[_Holder]] = {}
-    for holder in existing:
-        by_resource.setdefault(holder.resource_id, []).append(holder)
-    planned_by_resource: dict[int, list[PlannedHold]] = {}
-    for hold in holds:
-        planned_by_resource.setdefault(hold.resource_id, []).append(hold)
-
-    for hold in holds:
-        res = resources.get(hold.resource_id)
-        when = _fmt(calendar, hold.span)
-        if res is None or not res.active:
-            reasons.append(f"resource #{hold.resource_id} is not in service ({when})")
-            continue
-        why = calendar.unavailable_reason(
-            res.id, hold.span, is_staff=res.kind == ResourceKind.STAFF.value
-        )
-        if why:
-            reasons.append(f"{res.name} unavailable {when}: {why}")
-            continue
-        if hold.exclusive:
-            for other in by_resource.get(res.id, ()):
-                if other.exclusive and other.span.overlaps(hold.span):
-                    reasons.append(
-                        f"{res.name} was just taken by {other.label} {_fmt(calendar, other.span)}"
-                    )
-                    break
-    for resource_id, planned in planned_by_resource.items():
-        res = resources.get(resource_id)
-        if res is None:
-            continue
-        peak, at = _peak_load(
-            [(h.span, h.units) for h in by_resource.get(resource_id, ())]
-            + [(h.span, h.units) for h in planned],
-            [h.span for h in planned],
-        )
-        if peak > res.capacity:
-            assert at is not None
-            reasons.append(
-                f"{res.name} would have {peak} patients at "
-                f"{calendar.local(at):%a %-d %b %H:%M} (at most {res.capacity})"
+    existing = _existing_holders(session, locked, window, set(ignore_appointments))
+    availability = Availability(
+        calendar,
+        [
+            ResourceInfo(
+                id=r.id,
+                kind=ResourceKind(r.kind),
+                subkind=r.subkind,
+                name=r.name,
+                capacity=r.capacity,
+                active=r.active,
             )
+            for r in locked.values()
+        ],
+        [
+            ExistingHold(
+                resource_id=h.resource_id,
+                span=h.span,
+                mode=HoldMode.EXCLUSIVE if h.exclusive else HoldMode.SHARED,
+                units=h.units,
+            )
+            for h in existing
+        ],
+    )
+    reasons: list[str] = []
+    for planned in sessions:
+        for refusal in availability.refusals(planned.holds):
+            reasons.append(_explain(refusal, planned.holds, existing, locked, calendar))
+        availability.add(planned.holds)
     if reasons:
         raise BookingConflict(list(dict.fromkeys(reasons)))
 
 
-def _peak_load(
-    loads: Sequence[tuple[Interval, int]], within: Sequence[Interval]
-) -> tuple[int, dt.datetime | None]:
-    """The highest summed load at any instant inside ``within`` and when it happens."""
-    events: list[tuple[dt.datetime, int]] = []
-    for span, units in loads:
-        if units and any(span.overlaps(w) for w in within):
-            events.append((span.start, units))
-            events.append((span.end, -units))
-    events.sort(key=lambda e: (e[0], e[1]))  # ends before starts at the same instant
-    peak, level, at = 0, 0, None
-    for instant, delta in events:
-        level += delta
-        if level > peak and any(w.start <= instant < w.end for w in within):
-            peak, at = level, instant
-    return peak, at
+def _explain(
+    refusal: Refusal,
+    holds: Sequence[PlannedHold],
+    existing: Sequence[_Holder],
+    resources: Mapping[int, Resource],
+    calendar: ClinicCalendar,
+) -> str:
+    """A refusal in words, naming the appointment in the way when another booking took it."""
+    if refusal.kind is RefusalKind.TAKEN:
+        for hold in holds:
+            if hold.resource_id != refusal.resource_id or not hold.exclusive:
+                continue
+            for other in existing:
+                if (
+                    other.resource_id == hold.resource_id
+                    and other.exclusive
+                    and other.span.overlaps(hold.span)
+                ):
+                    name = resources[hold.resource_id].name
+                    return f"{name} was just taken by {other.label} {_fmt(calendar, other.span)}"
+    return refusal.message
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_nurse_watches_at_most_three_recovering_patients(clinic: SmallClinic) ->
         assign = {"room": f"Room {n}", "monitor": f"Monitor {n}", "nurse": "Nurse Kim"}
         _book(clinic, clinic.session("iv_infusion", WED, start, assign))
     fourth = {"room": "Room 4", "monitor": "Monitor 4", "nurse": "Nurse Kim"}
-    with pytest.raises(BookingConflict, match="Nurse Kim would have 4 patients"):
+    with pytest.raises(BookingConflict, match="Nurse Kim already has 3 patients"):
         _book(clinic, clinic.session("iv_infusion", WED, "08:45", fourth))
 
 
