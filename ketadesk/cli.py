@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "openings",
     "plan",
 )
+# Modules that register more than one command (plan registers plan and book).
 
 
 class CommandError(Exception):
@@ -72,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from ketadesk.scheduling.catalog import ConfigError
+    from ketadesk.services.context import ServiceError
     from ketadesk.store.database import StoreError
 
     try:
@@ -79,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as err:
         print(f"ketadesk {args.command}: {err}", file=sys.stderr)
         return err.status
+    except ServiceError as err:
+        print(f"ketadesk {args.command}: {err}", file=sys.stderr)
+        return 1
     except (StoreError, ConfigError) as err:
         print(f"ketadesk {args.command}: {err}", file=sys.stderr)
         return 2

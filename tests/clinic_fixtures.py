@@ -17,7 +17,7 @@ from ketadesk.scheduling.model import PlannedSession, session_holds
 from ketadesk.services.clinic_setup import open_clinic
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
-from ketadesk.store.models import Patient, Resource, StaffMember, StaffShift
+from ketadesk.store.models import ClinicSetting, Patient, Resource, StaffMember, StaffShift
 
 
 @dataclass
@@ -78,6 +78,9 @@ def build_small_clinic(url: str) -> SmallClinic:
     db = opened.db
     ids: dict[str, int] = {}
     with db.write() as session:
+        rems = session.get(ClinicSetting, "rems")
+        assert rems is not None
+        rems.value = {**rems.value, "site_certified_until": "2027-12-31"}
         catalog = load_catalog(session)
         for order, (name, kind, subkind, capacity) in enumerate(RESOURCES):
             res = Resource(
@@ -117,7 +120,10 @@ def build_small_clinic(url: str) -> SmallClinic:
                 first_name=first,
                 last_name=last,
                 screening_status=status,
+                screening_cleared_on=dt.date(2026, 1, 5) if status == "cleared" else None,
                 consent_signed_on=dt.date(2026, 1, 5) if status == "cleared" else None,
+                rems_enrolled_on=dt.date(2026, 1, 6) if status == "cleared" else None,
+                prior_auth_expires_on=dt.date(2027, 12, 31) if status == "cleared" else None,
                 driver_name="A. Driver" if status == "cleared" else "",
             )
             session.add(patient)

@@ -1,9 +1,120 @@
-"""``ketadesk plan``: not built yet."""
+"""``ketadesk plan`` (a dry run) and ``ketadesk book`` (commit): a whole series for a patient."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from typing import Any
+
+from ketadesk.cli import add_db_argument
+from ketadesk.commands._planning_args import add_wishes, iso_date
 
 
 def register(sub: Any) -> None:
-    """Placeholder until the command is built; registers nothing."""
+    for name, handler, text in (
+        ("plan", _plan, "propose a whole series for a patient (writes nothing)"),
+        ("book", _book, "plan a whole series and book it, all or nothing"),
+    ):
+        parser = sub.add_parser(name, help=text, description=text)
+        add_db_argument(parser)
+        parser.add_argument("--patient", required=True, metavar="CHART", help="chart number")
+        parser.add_argument("--protocol", required=True, metavar="NAME", help="e.g. iv_induction")
+        parser.add_argument("--start", required=True, type=iso_date, metavar="YYYY-MM-DD")
+        add_wishes(parser)
+        parser.set_defaults(handler=handler)
+
+
+def _propose(args: argparse.Namespace) -> tuple[Any, Any]:
+    from ketadesk.commands._planning_args import clinic_today, wishes_from
+    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.services.planning import propose_series
+
+    opened = open_clinic(args.db)
+    today = clinic_today(opened.db, args.today)
+    proposal = propose_series(
+        opened.db,
+        chart=args.patient,
+        protocol=args.protocol,
+        start=args.start,
+        wishes=wishes_from(args),
+        today=today,
+    )
+    return opened.db, proposal
+
+
+def _print(proposal: Any, args: argparse.Namespace, booked: Any = None) -> None:
+    from ketadesk.services.planning import session_json
+
+    cal, names = proposal.calendar, proposal.resource_names
+    sessions = [session_json(s, cal, names) for s in proposal.sessions]
+    if args.json:
+        out: dict[str, Any] = {
+            "patient": args.patient,
+            "protocol": proposal.protocol,
+            "sessions": sessions,
+            "problems": list(proposal.plan.problems),
+            "notes": list(proposal.plan.notes),
+            "gates": [
+                {"rule": g.rule, "severity": g.severity.value, "message": g.message}
+                for g in proposal.gates
+            ],
+        }
+        if booked is not None:
+            out["series_id"] = booked.series_id
+            out["appointment_ids"] = list(booked.appointment_ids)
+        print(json.dumps(out, indent=2))
+        return
+    print(f"{proposal.patient_name}: {proposal.protocol}, {len(sessions)} sessions")
+    for s, planned in zip(sessions, proposal.sessions, strict=True):
+        start = cal.local(planned.start)
+        when = f"{start:%a %Y-%m-%d %H:%M}-{cal.local(planned.end):%H:%M}"
+        if planned.placed:
+            print(f"  {s['index']:>2}. {when}  {', '.join(s['resources'])}")
+        else:
+            print(f"  {s['index']:>2}. NOT PLACED ({when}): {'; '.join(s['problems'])}")
+            for alt in planned.alternatives:
+                print(f"      alternative: {cal.local(alt):%a %Y-%m-%d %H:%M}")
+    for note in proposal.plan.notes:
+        print(f"  note: {note}")
+    for problem in proposal.plan.problems:
+        print(f"  problem: {problem}")
+    for gate in proposal.gates:
+        print(f"  {gate.severity.value}: {gate.message}")
+    if booked is not None:
+        ids = ", ".join(f"#{i}" for i in booked.appointment_ids)
+        print(f"booked series #{booked.series_id}: appointments {ids}")
+
+
+def _plan(args: argparse.Namespace) -> int:
+    db, proposal = _propose(args)
+    try:
+        _print(proposal, args)
+    finally:
+        db.dispose()
+    return 0 if proposal.plan.complete and not any(g.stops_booking for g in proposal.gates) else 1
+
+
+def _book(args: argparse.Namespace) -> int:
+    from ketadesk.cli import CommandError
+    from ketadesk.services import booking
+    from ketadesk.services.context import SYSTEM
+
+    db, proposal = _propose(args)
+    try:
+        if not proposal.plan.complete:
+            _print(proposal, args)
+            raise CommandError("the plan is not complete; nothing was booked", status=1)
+        result = booking.book(
+            db,
+            SYSTEM,
+            booking.BookingRequest(
+                patient_id=proposal.patient_id,
+                sessions=proposal.sessions,
+                protocol=proposal.protocol,
+                preferences={"weekdays": list(args.weekdays), "room": args.room},
+            ),
+        )
+        _print(proposal, args, booked=result)
+    finally:
+        db.dispose()
+    return 0

@@ -25,9 +25,12 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import Availability, Refusal, RefusalKind
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind
+from ketadesk.scheduling.gating import GateResult, Severity
 from ketadesk.scheduling.model import ExistingHold, PlannedHold, PlannedSession, ResourceInfo
+from ketadesk.scheduling.planner import spacing_problems
 from ketadesk.services import audit
 from ketadesk.services.context import Actor, InvalidRequest, NotFound, ServiceError, require, utcnow
+from ketadesk.services.planning import gate_sessions, patient_facts
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -303,11 +306,12 @@ def book(
             if patient is None:
                 raise NotFound(f"no patient #{request.patient_id}")
             calendar = _calendar_for(session, catalog, request.sessions)
-            verify_plan(session, calendar, request.sessions)
             type_ids = _session_type_ids(session)
             unknown = {s.session_type for s in request.sessions} - set(type_ids)
             if unknown:
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
+            _check_gates_and_spacing(session, catalog, calendar, patient, request)
+            verify_plan(session, calendar, request.sessions)
             resources = _lock_resources(
                 session, (h.resource_id for s in request.sessions for h in s.holds)
             )
@@ -383,6 +387,53 @@ def book(
             )
     except IntegrityError as err:
         raise _conflict_from(err) from None
+
+
+class GateRefused(ServiceError):
+    """A gating rule stops the booking: a block, or a warning no clinician has overridden."""
+
+    def __init__(self, results: Sequence[GateResult]) -> None:
+        self.results = tuple(results)
+        super().__init__(
+            "; ".join(
+                r.message
+                + (
+                    ""
+                    if r.severity is Severity.BLOCK
+                    else " (a nurse or prescriber may override this with a reason)"
+                )
+                for r in self.results
+            )
+        )
+
+
+SPACING_RULE = "spacing"  # the override key for a series that breaks its protocol's gaps
+
+
+def _check_gates_and_spacing(
+    session: Session,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    patient: Patient,
+    request: BookingRequest,
+) -> None:
+    facts = patient_facts(session, patient, catalog)
+    results = gate_sessions(catalog, facts, request.sessions, calendar, request.overrides)
+    stopping = [r for r in results if r.stops_booking]
+    if stopping:
+        raise GateRefused(stopping)
+    if request.protocol is None:
+        return
+    protocol = catalog.protocols.get(request.protocol)
+    if protocol is None:
+        raise NotFound(f"unknown protocol {request.protocol!r}")
+    problems = spacing_problems(protocol, request.sessions, calendar, catalog.session_types)
+    if problems and not request.overrides.get(SPACING_RULE, "").strip():
+        raise InvalidRequest(
+            "the plan breaks the protocol's spacing: "
+            + "; ".join(problems)
+            + " (a nurse or prescriber may override this with a reason)"
+        )
 
 
 def _conflict_from(err: IntegrityError) -> ServiceError:

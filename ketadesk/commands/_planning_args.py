@@ -1,0 +1,83 @@
+"""Arguments shared by ``ketadesk plan``, ``ketadesk book`` and ``ketadesk openings``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def clock_time(text: str) -> dt.time:
+    try:
+        value = dt.time.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time; use HH:MM") from None
+    return value.replace(second=0, microsecond=0)
+
+
+def weekday_list(text: str) -> tuple[str, ...]:
+    from ketadesk.scheduling.catalog import WEEKDAYS
+
+    days = tuple(d.strip().lower()[:3] for d in text.split(",") if d.strip())
+    bad = [d for d in days if d not in WEEKDAYS]
+    if bad or not days:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of weekdays; use e.g. mon,wed,fri"
+        )
+    return days
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_wishes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weekdays", type=weekday_list, default=(), metavar="mon,wed,fri")
+    parser.add_argument("--time", type=clock_time, metavar="HH:MM", help="preferred start")
+    parser.add_argument("--earliest", type=clock_time, metavar="HH:MM", help="no start before")
+    parser.add_argument("--latest", type=clock_time, metavar="HH:MM", help="no start after")
+    parser.add_argument("--room", metavar="NAME", help="preferred room")
+    parser.add_argument("--staff", metavar="NAME", help="preferred staff member")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--today", type=iso_date, metavar="YYYY-MM-DD", help="treat this day as today"
+    )
+
+
+def wishes_from(args: argparse.Namespace) -> Any:
+    from ketadesk.services.planning import PlanWishes
+
+    return PlanWishes(
+        weekdays=tuple(args.weekdays),
+        time=args.time,
+        earliest=args.earliest,
+        latest=args.latest,
+        room=args.room,
+        staff=args.staff,
+    )
+
+
+def clinic_today(db: Any, override: dt.date | None) -> dt.date:
+    """Today in the clinic's time zone (or the --today given)."""
+    if override is not None:
+        return override
+    from zoneinfo import ZoneInfo
+
+    from ketadesk.store.clinic_config import load_catalog
+
+    with db.read() as session:
+        tz = ZoneInfo(load_catalog(session).settings.timezone)
+    return dt.datetime.now(tz).date()

@@ -1,0 +1,296 @@
+"""Planning questions asked of the database: openings for a session type, a series plan for a
+patient.  Read-only: a plan is a proposal until ``booking.book`` commits it.
+
+The snapshot each question loads covers only the days it looks at, so the cost follows the
+window, not the length of the clinic's history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.availability import Availability
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind
+from ketadesk.scheduling.gating import GateResult, PatientFacts, ScreeningStatus, check_gates
+from ketadesk.scheduling.model import PlannedSession
+from ketadesk.scheduling.openings import OpeningSearch, Preferences, find_openings
+from ketadesk.scheduling.planner import DEFAULT_SEARCH_DAYS, SeriesPlan, plan_series
+from ketadesk.services.context import InvalidRequest, NotFound
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import Appointment, Patient, Resource, SessionType
+from ketadesk.store.snapshot import load_snapshot
+
+
+@dataclass(frozen=True)
+class PlanWishes:
+    """What the desk asks for, in the words of the command line or the booking dialog."""
+
+    weekdays: tuple[str, ...] = ()
+    time: dt.time | None = None  # preferred local start time
+    earliest: dt.time | None = None
+    latest: dt.time | None = None
+    room: str | None = None  # a room's name
+    staff: str | None = None  # a staff member's name
+
+
+@dataclass(frozen=True)
+class SeriesProposal:
+    """A planned series for one patient, with everything the desk needs to decide."""
+
+    patient_id: int
+    patient_name: str
+    protocol: str
+    plan: SeriesPlan
+    gates: tuple[GateResult, ...]
+    resource_names: Mapping[int, str]
+    calendar: ClinicCalendar = field(repr=False)
+
+    @property
+    def sessions(self) -> tuple[PlannedSession, ...]:
+        return self.plan.sessions
+
+
+@dataclass(frozen=True)
+class OpeningsAnswer:
+    session_type: str
+    search: OpeningSearch
+    resource_names: Mapping[int, str]
+    calendar: ClinicCalendar = field(repr=False)
+
+
+def _resource_id(session: Session, name: str, kind: ResourceKind) -> int:
+    found = session.scalar(
+        select(Resource.id).where(Resource.name == name, Resource.kind == kind.value)
+    )
+    if found is None:
+        known = session.scalars(
+            select(Resource.name)
+            .where(Resource.kind == kind.value, Resource.active.is_(True))
+            .order_by(Resource.sort_order, Resource.name)
+        ).all()
+        raise NotFound(f"no {kind.value} called {name!r}; known: {', '.join(known)}")
+    return found
+
+
+def _preferences(
+    session: Session, wishes: PlanWishes, default_weekdays: Sequence[str]
+) -> Preferences:
+    for day in wishes.weekdays:
+        if day not in WEEKDAYS:
+            raise InvalidRequest(f"{day!r} is not a weekday; use {', '.join(WEEKDAYS)}")
+    if wishes.earliest and wishes.latest and wishes.earliest > wishes.latest:
+        raise InvalidRequest(
+            f"the earliest start ({wishes.earliest:%H:%M}) is after the latest "
+            f"({wishes.latest:%H:%M})"
+        )
+    return Preferences(
+        weekdays=tuple(wishes.weekdays) or tuple(default_weekdays),
+        earliest_start=wishes.earliest,
+        latest_start=wishes.latest,
+        preferred_room=_resource_id(session, wishes.room, ResourceKind.ROOM)
+        if wishes.room
+        else None,
+        preferred_staff=(
+            _resource_id(session, wishes.staff, ResourceKind.STAFF) if wishes.staff else None
+        ),
+        preferred_start=wishes.time,
+    )
+
+
+def find_patient(session: Session, chart: str) -> Patient:
+    patient = session.scalar(select(Patient).where(Patient.chart_number == chart))
+    if patient is None:
+        raise NotFound(f"no patient with chart number {chart!r}")
+    return patient
+
+
+def patient_facts(session: Session, patient: Patient, catalog: Catalog) -> PatientFacts:
+    """The gating facts of a patient's record; prior-authorized sessions already booked ahead
+    count against the authorization."""
+    left = patient.prior_auth_sessions
+    if left is not None:
+        gated = [c for c, t in catalog.session_types.items() if "prior_auth_valid" in t.gating]
+        count = session.scalar(
+            select(func.count(Appointment.id))
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(
+                Appointment.patient_id == patient.id,
+                SessionType.code.in_(gated),
+                Appointment.status.in_(("booked", "checked_in")),
+            )
+        )
+        left = max(0, left - (count or 0))
+    return PatientFacts(
+        screening_status=ScreeningStatus(patient.screening_status),
+        screening_cleared_on=patient.screening_cleared_on,
+        consent_signed_on=patient.consent_signed_on,
+        rems_enrolled_on=patient.rems_enrolled_on,
+        prior_auth_expires_on=patient.prior_auth_expires_on,
+        prior_auth_sessions_left=left,
+        driver_name=patient.driver_name,
+    )
+
+
+def gate_sessions(
+    catalog: Catalog,
+    facts: PatientFacts,
+    sessions: Sequence[PlannedSession],
+    calendar: ClinicCalendar,
+    overrides: Mapping[str, str] | None = None,
+) -> list[GateResult]:
+    """The gating results of a plan, session type by session type."""
+    by_type: dict[str, list[dt.date]] = {}
+    for s in sessions:
+        by_type.setdefault(s.session_type, []).append(calendar.local_date(s.start))
+    results: list[GateResult] = []
+    for code, dates in by_type.items():
+        for result in check_gates(
+            catalog.session_types[code], facts, dates, catalog.settings, overrides or {}
+        ):
+            if result not in results:
+                results.append(result)
+    return results
+
+
+def horizon_days(protocol: ProtocolSpec, search_days: int = DEFAULT_SEARCH_DAYS) -> int:
+    """How many days a plan of ``protocol`` can reach, so its snapshot covers all of it."""
+    days = search_days
+    for stage in protocol.stages:
+        days += stage.count * max(stage.max_gap_days, 1)
+        if stage.followed_by:
+            days += stage.followed_by.max_days
+    return days + search_days
+
+
+def _window(catalog: Catalog, first: dt.date, days: int) -> Interval:
+    calendar = ClinicCalendar(catalog.settings)
+    return Interval(
+        calendar.day_bounds(first).start,
+        calendar.day_bounds(first + dt.timedelta(days=days)).end,
+    )
+
+
+def _patient_busy(session: Session, patient_id: int, window: Interval) -> list[Interval]:
+    rows = session.execute(
+        select(Appointment.starts_at, Appointment.ends_at).where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.not_in(("cancelled", "no_show")),
+            Appointment.starts_at < window.end,
+            Appointment.ends_at > window.start,
+        )
+    )
+    return [Interval(a, b) for a, b in rows]
+
+
+def _names(session: Session) -> dict[int, str]:
+    rows = session.execute(select(Resource.id, Resource.name))
+    return {row[0]: row[1] for row in rows}
+
+
+def propose_series(
+    db: Database,
+    *,
+    chart: str,
+    protocol: str,
+    start: dt.date,
+    wishes: PlanWishes = PlanWishes(),
+    today: dt.date,
+) -> SeriesProposal:
+    """Plan a whole series for a patient from ``start`` (a dry run: nothing is written)."""
+    if start < today:
+        raise InvalidRequest(f"the start date {start:%Y-%m-%d} is in the past")
+    with db.read() as session:
+        catalog = load_catalog(session)
+        spec = catalog.protocols.get(protocol)
+        if spec is None:
+            raise NotFound(
+                f"no protocol {protocol!r}; known: {', '.join(sorted(catalog.protocols))}"
+            )
+        patient = find_patient(session, chart)
+        prefs = _preferences(session, wishes, spec.default_weekdays)
+        window = _window(catalog, start, horizon_days(spec))
+        snapshot = load_snapshot(session, window, catalog)
+        availability = Availability(
+            snapshot.calendar, snapshot.resources, snapshot.holds, window=window
+        )
+        plan = plan_series(
+            spec,
+            start,
+            prefs,
+            availability,
+            catalog.session_types,
+            patient_busy=_patient_busy(session, patient.id, window),
+        )
+        facts = patient_facts(session, patient, catalog)
+        gates = gate_sessions(
+            catalog, facts, [s for s in plan.sessions if s.placed], snapshot.calendar
+        )
+        return SeriesProposal(
+            patient_id=patient.id,
+            patient_name=f"{patient.last_name}, {patient.first_name}",
+            protocol=protocol,
+            plan=plan,
+            gates=tuple(gates),
+            resource_names=_names(session),
+            calendar=snapshot.calendar,
+        )
+
+
+def search_openings(
+    db: Database,
+    *,
+    session_type: str,
+    first: dt.date,
+    days: int,
+    wishes: PlanWishes = PlanWishes(),
+    today: dt.date,
+    limit: int | None = None,
+) -> OpeningsAnswer:
+    """Every feasible start of a session type over ``days`` days from ``first``."""
+    if days < 1:
+        raise InvalidRequest("the search needs at least one day")
+    if first < today:
+        raise InvalidRequest(f"the first day {first:%Y-%m-%d} is in the past")
+    with db.read() as session:
+        catalog = load_catalog(session)
+        spec = catalog.session_types.get(session_type)
+        if spec is None:
+            known = ", ".join(sorted(catalog.session_types))
+            raise NotFound(f"no session type {session_type!r}; known: {known}")
+        prefs = _preferences(session, wishes, ())
+        window = _window(catalog, first, days)
+        snapshot = load_snapshot(session, window, catalog)
+        availability = Availability(
+            snapshot.calendar, snapshot.resources, snapshot.holds, window=window
+        )
+        search = find_openings(
+            availability, spec, first, first + dt.timedelta(days=days - 1), prefs, limit=limit
+        )
+        return OpeningsAnswer(session_type, search, _names(session), snapshot.calendar)
+
+
+def session_json(
+    s: PlannedSession, calendar: ClinicCalendar, names: Mapping[int, str]
+) -> dict[str, Any]:
+    """One planned session as the command line's JSON prints it (times in the clinic's zone)."""
+    room = next((names[h.resource_id] for h in s.holds if h.need in ("room", "office")), None)
+    resources = list(dict.fromkeys(names[h.resource_id] for h in s.holds))
+    return {
+        "index": s.index,
+        "session_type": s.session_type,
+        "start": calendar.local(s.start).isoformat(),
+        "end": calendar.local(s.end).isoformat(),
+        "room": room,
+        "resources": resources,
+        "problems": list(s.problems),
+        "alternatives": [calendar.local(a).isoformat() for a in s.alternatives],
+    }
