@@ -2,7 +2,8 @@
 
 "Bayside Test Clinic": Rooms 1-4 (treatment), Office A; Monitors 1-4; Oximeter 1;
 Nurse Kim (watches 3), Dr Patel (prescriber), Sam Rivera (therapist); everyone works Mon-Fri
-07:00-18:30; patients Ada Lovelace (cleared for everything) and Grace Hopper (screening pending).
+07:00-18:30; patients Ada Lovelace, Mary Seacole, Rosalind Franklin, Florence Nightingale
+(cleared for everything) and Grace Hopper (screening pending).
 """
 
 from __future__ import annotations
@@ -73,6 +74,16 @@ STAFF = [
 ]
 
 
+PATIENTS = [
+    ("BT-1", "Ada", "Lovelace", "cleared"),
+    ("BT-2", "Grace", "Hopper", "pending"),
+    ("BT-3", "Mary", "Seacole", "cleared"),
+    ("BT-4", "Rosalind", "Franklin", "cleared"),
+    ("BT-5", "Florence", "Nightingale", "cleared"),
+]
+CLEARED = [f"{first} {last}" for _, first, last, status in PATIENTS if status == "cleared"]
+
+
 def build_small_clinic(url: str) -> SmallClinic:
     opened = open_clinic(url, create=True)
     db = opened.db
@@ -111,10 +122,7 @@ def build_small_clinic(url: str) -> SmallClinic:
                     )
                 )
             ids[name] = res.id
-        for chart, first, last, status in (
-            ("BT-1", "Ada", "Lovelace", "cleared"),
-            ("BT-2", "Grace", "Hopper", "pending"),
-        ):
+        for chart, first, last, status in PATIENTS:
             patient = Patient(
                 chart_number=chart,
                 first_name=first,

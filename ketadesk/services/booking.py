@@ -13,6 +13,7 @@ and the caller still holds its draft to re-plan.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -232,6 +233,38 @@ def _explain(
     return refusal.message
 
 
+def _check_patient_free(
+    session: Session,
+    calendar: ClinicCalendar,
+    patient_id: int,
+    sessions: Sequence[PlannedSession],
+    *,
+    ignore: int | None = None,
+) -> None:
+    """A patient is in one session at a time: refuse a plan that overlaps another booking."""
+    spans = sorted((s.start, s.end) for s in sessions)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        if start < end:
+            raise InvalidRequest("two sessions of the plan overlap each other")
+    rows = session.execute(
+        select(Appointment.id, Appointment.starts_at, Appointment.ends_at).where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.not_in(tuple(RELEASING)),
+            Appointment.starts_at < spans[-1][1],
+            Appointment.ends_at > spans[0][0],
+        )
+    ).all()
+    for appt_id, starts, ends in rows:
+        if appt_id == ignore:
+            continue
+        other = Interval(starts, ends)
+        for s in sessions:
+            if other.overlaps(Interval(s.start, s.end)):
+                raise BookingConflict(
+                    [f"the patient already has appointment #{appt_id} {_fmt(calendar, other)}"]
+                )
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 
@@ -312,6 +345,7 @@ def book(
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
             _check_gates_and_spacing(session, catalog, calendar, patient, request)
             verify_plan(session, calendar, request.sessions)
+            _check_patient_free(session, calendar, patient.id, request.sessions)
             resources = _lock_resources(
                 session, (h.resource_id for s in request.sessions for h in s.holds)
             )
@@ -484,6 +518,9 @@ def move(
             catalog = load_catalog(session)
             calendar = _calendar_for(session, catalog, [new])
             verify_plan(session, calendar, [new], ignore_appointments=[appointment.id])
+            _check_patient_free(
+                session, calendar, appointment.patient_id, [new], ignore=appointment.id
+            )
             resources = _lock_resources(session, (h.resource_id for h in new.holds))
             before = _snapshot_of(appointment)
             appointment.holds.clear()
@@ -663,6 +700,9 @@ def undo_status(
                 )
                 calendar = _calendar_for(session, catalog, [planned])
                 verify_plan(session, calendar, [planned], ignore_appointments=[appointment.id])
+                _check_patient_free(
+                    session, calendar, appointment.patient_id, [planned], ignore=appointment.id
+                )
                 for hold in appointment.holds:
                     hold.active = True
                 appointment.late_cancel = False

@@ -14,7 +14,7 @@ from ketadesk.services.booking import BookingConflict, BookingRequest
 from ketadesk.services.context import SYSTEM, Actor, InvalidRequest, PermissionDenied
 from ketadesk.store import changes
 from ketadesk.store.models import Appointment, AuditEvent, ResourceHold, Series
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
 WED = dt.date(2026, 12, 2)
@@ -63,12 +63,23 @@ def test_second_booking_of_a_held_room_is_refused_with_who_holds_it(clinic: Smal
 
 
 def test_nurse_watches_at_most_three_recovering_patients(clinic: SmallClinic) -> None:
-    for n, start in enumerate(["08:00", "08:15", "08:30"], start=1):
+    for n, start in enumerate(["08:00", "08:15", "08:30", "08:45"], start=1):
         assign = {"room": f"Room {n}", "monitor": f"Monitor {n}", "nurse": "Nurse Kim"}
-        _book(clinic, clinic.session("iv_infusion", WED, start, assign))
-    fourth = {"room": "Room 4", "monitor": "Monitor 4", "nurse": "Nurse Kim"}
-    with pytest.raises(BookingConflict, match="Nurse Kim already has 3 patients"):
-        _book(clinic, clinic.session("iv_infusion", WED, "08:45", fourth))
+        request = BookingRequest(
+            patient_id=clinic.ids[CLEARED[n - 1]],
+            sessions=(clinic.session("iv_infusion", WED, start, assign),),
+        )
+        if n < 4:
+            booking.book(clinic.db, FRONT_DESK, request, now=NOW)
+            continue
+        with pytest.raises(BookingConflict, match="Nurse Kim already has 3 patients"):
+            booking.book(clinic.db, FRONT_DESK, request, now=NOW)
+
+
+def test_a_patient_is_in_one_session_at_a_time(clinic: SmallClinic) -> None:
+    _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+    with pytest.raises(BookingConflict, match="the patient already has appointment"):
+        _book(clinic, clinic.session("iv_infusion", WED, "11:00", IV_B))
 
 
 def test_nurse_cannot_start_two_infusions_at_once(clinic: SmallClinic) -> None:
