@@ -1,9 +1,47 @@
-"""``ketadesk check``: not built yet."""
+"""``ketadesk check --db URL``: the integrity check, one line per problem and a summary.
+
+Exit status 0 when the database is clean, 1 when anything is wrong, 2 when it cannot be read.
+The check only reads: it never upgrades the schema or repairs anything.
+"""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
+
+from ketadesk.cli import add_db_argument
 
 
 def register(sub: Any) -> None:
-    """Placeholder until the command is built; registers nothing."""
+    parser = sub.add_parser(
+        "check",
+        help="check the database for double bookings and inconsistent rows (read-only)",
+        description="Check a clinic database: overlapping or over-capacity holds, sessions when "
+        "the clinic, a room or a staff member is unavailable, and rows that contradict one "
+        "another. Prints one line per problem; exit status 1 if there are any.",
+    )
+    add_db_argument(parser)
+    parser.set_defaults(handler=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.services.integrity import check_integrity
+
+    # upgrade=False: an outdated database is reported, never converted by a check.
+    opened = open_clinic(args.db, upgrade=False)
+    try:
+        report = check_integrity(opened.db)
+    finally:
+        opened.db.dispose()
+    for problem in report.problems:
+        print(problem.message)
+    count = len(report.problems)
+    verdict = _counted(count, "problem") if count else "no problems"
+    appointments = _counted(report.appointments, "appointment")
+    print(f"checked {appointments} and {_counted(report.holds, 'hold')}: {verdict}")
+    return 1 if count else 0
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
