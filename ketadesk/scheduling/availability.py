@@ -28,6 +28,9 @@ from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
 # shifting ints is many times cheaper than aware datetimes, and a day holds thousands of checks.
 Span = tuple[int, int]  # [start, end) in epoch seconds
 _Hold = tuple[int, int, bool, int]  # start, end, exclusive, units
+# A hold as the store can read it without building objects: resource id, start and end in epoch
+# seconds, exclusive, units.  Reading thousands of holds this way costs a few milliseconds.
+HoldRow = tuple[int, int, int, bool, int]
 
 
 def seconds(instant: dt.datetime) -> int:
@@ -234,9 +237,10 @@ class Availability:
         self,
         calendar: ClinicCalendar,
         resources: Sequence[ResourceInfo],
-        holds: Sequence[ExistingHold],
+        holds: Sequence[ExistingHold] = (),
         *,
         window: Interval | None = None,
+        hold_rows: Iterable[HoldRow] = (),
     ) -> None:
         self.calendar = calendar
         self.resources: dict[int, ResourceInfo] = {r.id: r for r in resources}
@@ -248,6 +252,10 @@ class Availability:
             if self._window and (item[1] <= self._window[0] or item[0] >= self._window[1]):
                 continue
             by_resource.setdefault(h.resource_id, []).append(item)
+        for rid, start, end, exclusive, units in hold_rows:
+            if self._window and (end <= self._window[0] or start >= self._window[1]):
+                continue
+            by_resource.setdefault(rid, []).append((start, end, exclusive, units))
         self._index: dict[int, _ResourceIndex] = {}
         for rid, items in by_resource.items():
             items.sort()

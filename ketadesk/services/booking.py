@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ from ketadesk.store.models import (
     Series,
     SessionType,
 )
+from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import load_calendar
 
 
@@ -135,8 +136,7 @@ def _existing_holders(
         .where(
             ResourceHold.active.is_(True),
             ResourceHold.resource_id.in_(sorted(set(resource_ids))),
-            ResourceHold.starts_at < window.end,
-            ResourceHold.ends_at > window.start,
+            *overlapping(ResourceHold.starts_at, ResourceHold.ends_at, window),
         )
     )
     holders = []
@@ -166,8 +166,9 @@ def verify_plan(
     sessions: Sequence[PlannedSession],
     *,
     ignore_appointments: Iterable[int] = (),
-) -> None:
-    """Raise BookingConflict unless every hold of ``sessions`` fits the database right now.
+) -> dict[int, Resource]:
+    """Raise BookingConflict unless every hold of ``sessions`` fits the database right now;
+    return the resources involved, locked for the rest of the transaction.
 
     The rules are the scheduling package's (``Availability``), applied to the holds read inside
     this transaction; this function adds only who is in the way, for the message.
@@ -208,6 +209,7 @@ def verify_plan(
         availability.add(planned.holds)
     if reasons:
         raise BookingConflict(list(dict.fromkeys(reasons)))
+    return locked
 
 
 def _explain(
@@ -250,8 +252,9 @@ def _check_patient_free(
         select(Appointment.id, Appointment.starts_at, Appointment.ends_at).where(
             Appointment.patient_id == patient_id,
             Appointment.status.not_in(tuple(RELEASING)),
-            Appointment.starts_at < spans[-1][1],
-            Appointment.ends_at > spans[0][0],
+            *overlapping(
+                Appointment.starts_at, Appointment.ends_at, Interval(spans[0][0], spans[-1][1])
+            ),
         )
     ).all()
     for appt_id, starts, ends in rows:
@@ -279,6 +282,20 @@ def _room_of(session: PlannedSession, resources: Mapping[int, Resource]) -> int 
         if res is not None and res.kind == ResourceKind.ROOM.value:
             return res.id
     return None
+
+
+def _hold_row(appointment_id: int, h: PlannedHold) -> dict[str, Any]:
+    return {
+        "appointment_id": appointment_id,
+        "resource_id": h.resource_id,
+        "need": h.need,
+        "mode": h.mode.value,
+        "exclusive": h.exclusive,
+        "units": h.units,
+        "starts_at": h.span.start,
+        "ends_at": h.span.end,
+        "active": True,
+    }
 
 
 def _write_holds(appointment: Appointment, holds: Iterable[PlannedHold]) -> None:
@@ -344,11 +361,8 @@ def book(
             if unknown:
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
             _check_gates_and_spacing(session, catalog, calendar, patient, request)
-            verify_plan(session, calendar, request.sessions)
+            resources = verify_plan(session, calendar, request.sessions)
             _check_patient_free(session, calendar, patient.id, request.sessions)
-            resources = _lock_resources(
-                session, (h.resource_id for s in request.sessions for h in s.holds)
-            )
             series = None
             if request.protocol is not None:
                 protocol = session.scalar(select(Protocol).where(Protocol.code == request.protocol))
@@ -378,21 +392,37 @@ def book(
                     created_at=now,
                     updated_at=now,
                 )
-                _write_holds(appointment, planned.holds)
                 session.add(appointment)
                 appointments.append(appointment)
             session.flush()
+            ordered = sorted(request.sessions, key=lambda s: s.index)
+            # Plain multi-row inserts: a series writes dozens of holds, and the unit of work's
+            # per-object bookkeeping would cost more than the rest of the booking.
+            session.execute(
+                insert(ResourceHold),
+                [
+                    _hold_row(appointment.id, hold)
+                    for appointment, planned in zip(appointments, ordered, strict=True)
+                    for hold in planned.holds
+                ],
+            )
+            session.execute(
+                insert(AppointmentEvent),
+                [
+                    {
+                        "appointment_id": appointment.id,
+                        "at": now,
+                        "user_id": actor.user_id,
+                        "action": "book",
+                        "from_status": None,
+                        "to_status": "booked",
+                        "reason": "",
+                        "detail": {},
+                    }
+                    for appointment in appointments
+                ],
+            )
             for appointment in appointments:
-                session.add(
-                    AppointmentEvent(
-                        appointment_id=appointment.id,
-                        at=now,
-                        user_id=actor.user_id,
-                        action="book",
-                        from_status=None,
-                        to_status="booked",
-                    )
-                )
                 for rule, reason in request.overrides.items():
                     session.add(
                         GatingOverride(
@@ -517,11 +547,10 @@ def move(
                 )
             catalog = load_catalog(session)
             calendar = _calendar_for(session, catalog, [new])
-            verify_plan(session, calendar, [new], ignore_appointments=[appointment.id])
+            resources = verify_plan(session, calendar, [new], ignore_appointments=[appointment.id])
             _check_patient_free(
                 session, calendar, appointment.patient_id, [new], ignore=appointment.id
             )
-            resources = _lock_resources(session, (h.resource_id for h in new.holds))
             before = _snapshot_of(appointment)
             appointment.holds.clear()
             session.flush()

@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
-from ketadesk.scheduling.availability import Availability
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind
 from ketadesk.scheduling.gating import GateResult, PatientFacts, ScreeningStatus, check_gates
@@ -27,6 +26,7 @@ from ketadesk.services.context import InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment, Patient, Resource, SessionType
+from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import load_snapshot
 
 
@@ -162,10 +162,13 @@ def gate_sessions(
 
 
 def horizon_days(protocol: ProtocolSpec, search_days: int = DEFAULT_SEARCH_DAYS) -> int:
-    """How many days a plan of ``protocol`` can reach, so its snapshot covers all of it."""
+    """How many days a plan of ``protocol`` can reach, so its snapshot covers all of it: the
+    first session's search, then each stage's window (or its sessions at the widest gap), with
+    room for a last session's alternatives."""
     days = search_days
     for stage in protocol.stages:
-        days += stage.count * max(stage.max_gap_days, 1)
+        reach = stage.count * max(stage.max_gap_days, 1)
+        days += min(reach, stage.window_days) if stage.window_days else reach
         if stage.followed_by:
             days += stage.followed_by.max_days
     return days + search_days
@@ -184,8 +187,7 @@ def _patient_busy(session: Session, patient_id: int, window: Interval) -> list[I
         select(Appointment.starts_at, Appointment.ends_at).where(
             Appointment.patient_id == patient_id,
             Appointment.status.not_in(("cancelled", "no_show")),
-            Appointment.starts_at < window.end,
-            Appointment.ends_at > window.start,
+            *overlapping(Appointment.starts_at, Appointment.ends_at, window),
         )
     )
     return [Interval(a, b) for a, b in rows]
@@ -219,9 +221,7 @@ def propose_series(
         prefs = _preferences(session, wishes, spec.default_weekdays)
         window = _window(catalog, start, horizon_days(spec))
         snapshot = load_snapshot(session, window, catalog)
-        availability = Availability(
-            snapshot.calendar, snapshot.resources, snapshot.holds, window=window
-        )
+        availability = snapshot.availability()
         plan = plan_series(
             spec,
             start,
@@ -269,9 +269,7 @@ def search_openings(
         prefs = _preferences(session, wishes, ())
         window = _window(catalog, first, days)
         snapshot = load_snapshot(session, window, catalog)
-        availability = Availability(
-            snapshot.calendar, snapshot.resources, snapshot.holds, window=window
-        )
+        availability = snapshot.availability()
         search = find_openings(
             availability, spec, first, first + dt.timedelta(days=days - 1), prefs, limit=limit
         )

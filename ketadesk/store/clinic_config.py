@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -44,18 +45,37 @@ def install_configuration(session: Session, raw: RawConfig) -> Catalog:
 
 
 def read_raw_config(session: Session) -> RawConfig:
-    clinic: dict[str, Any] = {row.key: row.value for row in session.scalars(select(ClinicSetting))}
-    types = {
-        row.code: row.definition
-        for row in session.scalars(select(SessionType).order_by(SessionType.sort_order))
-    }
-    protocols = {
-        row.code: row.definition
-        for row in session.scalars(select(Protocol).order_by(Protocol.sort_order))
-    }
+    clinic: dict[str, Any] = {}
+    for key, value in session.execute(select(ClinicSetting.key, ClinicSetting.value)):
+        clinic[key] = value
+    types: dict[str, Any] = {}
+    for code, definition in session.execute(
+        select(SessionType.code, SessionType.definition).order_by(SessionType.sort_order)
+    ):
+        types[code] = definition
+    protocols: dict[str, Any] = {}
+    for code, definition in session.execute(
+        select(Protocol.code, Protocol.definition).order_by(Protocol.sort_order)
+    ):
+        protocols[code] = definition
     return RawConfig(clinic, {"session_types": types}, {"protocols": protocols})
+
+
+# Parsed catalogues by the text of their stored definitions: every booking reads the clinic's
+# configuration (it may have changed at another workstation), but parsing it again only when it
+# did keeps that read cheap.  Small: one entry per distinct configuration seen.
+_PARSED: dict[str, Catalog] = {}
+_PARSED_MAX = 8
 
 
 def load_catalog(session: Session) -> Catalog:
     """The clinic's catalogue as stored; a broken stored definition is reported by name."""
-    return build_catalog(read_raw_config(session), origin="database")
+    raw = read_raw_config(session)
+    key = json.dumps([raw.clinic, raw.session_types, raw.protocols], sort_keys=True)
+    catalog = _PARSED.get(key)
+    if catalog is None:
+        catalog = build_catalog(raw, origin="database")
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = catalog
+    return catalog

@@ -7,16 +7,21 @@ bounded by the window and served by an index on (starts_at, ends_at).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from ketadesk.config import Catalog
+from ketadesk.scheduling.availability import Availability, HoldRow
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
-from ketadesk.scheduling.catalog import HoldMode, ResourceKind
-from ketadesk.scheduling.model import ExistingHold, ResourceInfo
+from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Closure, Resource, ResourceHold, StaffShift
+from ketadesk.store.queries import overlapping
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,13 @@ class Snapshot:
     catalog: Catalog
     calendar: ClinicCalendar
     resources: tuple[ResourceInfo, ...]
-    holds: tuple[ExistingHold, ...]
+    hold_rows: tuple[HoldRow, ...]
+
+    def availability(self) -> Availability:
+        """The scheduling package's view of this window, ready for questions."""
+        return Availability(
+            self.calendar, self.resources, window=self.window, hold_rows=self.hold_rows
+        )
 
 
 def load_resources(session: Session, *, include_inactive: bool = False) -> list[ResourceInfo]:
@@ -49,54 +60,60 @@ def load_resources(session: Session, *, include_inactive: bool = False) -> list[
 
 
 def load_closures(session: Session, window: Interval) -> list[ClosureSpan]:
-    stmt = select(Closure).where(Closure.starts_at < window.end, Closure.ends_at > window.start)
+    stmt = select(
+        Closure.starts_at, Closure.ends_at, Closure.reason, Closure.kind, Closure.resource_id
+    ).where(Closure.starts_at < window.end, Closure.ends_at > window.start)
     return [
-        ClosureSpan(
-            span=Interval(c.starts_at, c.ends_at),
-            reason=c.reason,
-            kind=c.kind,
-            resource_id=c.resource_id,
-        )
-        for c in session.scalars(stmt)
+        ClosureSpan(span=Interval(start, end), reason=reason, kind=kind, resource_id=rid)
+        for start, end, reason, kind, rid in session.execute(stmt)
     ]
 
 
 def load_shifts(session: Session) -> list[ShiftPattern]:
-    return [
-        ShiftPattern(
-            resource_id=s.resource_id,
-            weekday=s.weekday,
-            start_minute=s.start_minute,
-            end_minute=s.end_minute,
-            valid_from=s.valid_from,
-            valid_until=s.valid_until,
-        )
-        for s in session.scalars(select(StaffShift))
-    ]
+    stmt = select(
+        StaffShift.resource_id,
+        StaffShift.weekday,
+        StaffShift.start_minute,
+        StaffShift.end_minute,
+        StaffShift.valid_from,
+        StaffShift.valid_until,
+    )
+    return [ShiftPattern(*row) for row in session.execute(stmt)]
 
 
-def load_holds(session: Session, window: Interval) -> list[ExistingHold]:
+class epoch_seconds(FunctionElement[int]):
+    """Seconds since 1970 of a stored UTC timestamp, computed by the database (no parsing of
+    timestamps in Python: the planner's hot path reads thousands of holds)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_postgresql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+def load_hold_rows(session: Session, window: Interval) -> list[HoldRow]:
+    """The active holds overlapping ``window`` as plain tuples (see ``HoldRow``)."""
     stmt = select(
         ResourceHold.resource_id,
-        ResourceHold.starts_at,
-        ResourceHold.ends_at,
-        ResourceHold.mode,
+        epoch_seconds(ResourceHold.starts_at),
+        epoch_seconds(ResourceHold.ends_at),
+        ResourceHold.exclusive,
         ResourceHold.units,
-        ResourceHold.appointment_id,
     ).where(
         ResourceHold.active.is_(True),
-        ResourceHold.starts_at < window.end,
-        ResourceHold.ends_at > window.start,
+        *overlapping(ResourceHold.starts_at, ResourceHold.ends_at, window),
     )
     return [
-        ExistingHold(
-            resource_id=row.resource_id,
-            span=Interval(row.starts_at, row.ends_at),
-            mode=HoldMode(row.mode),
-            units=row.units,
-            appointment_id=row.appointment_id,
-        )
-        for row in session.execute(stmt)
+        (rid, start, end, bool(exclusive), units)
+        for rid, start, end, exclusive, units in session.execute(stmt)
     ]
 
 
@@ -115,5 +132,5 @@ def load_snapshot(session: Session, window: Interval, catalog: Catalog | None = 
         catalog=catalog,
         calendar=load_calendar(session, window, catalog),
         resources=tuple(load_resources(session)),
-        holds=tuple(load_holds(session, window)),
+        hold_rows=tuple(load_hold_rows(session, window)),
     )
