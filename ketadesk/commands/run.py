@@ -1,9 +1,154 @@
-"""``ketadesk run``: not built yet."""
+"""``ketadesk run [--db URL] [--demo-if-missing] [--date YYYY-MM-DD]``: open the window.
+
+This is also what plain ``ketadesk`` does.  Start-up time matters here: Qt, SQLAlchemy and the
+store are imported inside the handler, and only what the first paint needs is loaded.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ketadesk.cli import CommandError, add_db_argument
+
+if TYPE_CHECKING:
+    from ketadesk.store.database import Database
+    from ketadesk.ui.main_window import MainWindow
 
 
 def register(sub: Any) -> None:
-    """Placeholder until the command is built; registers nothing."""
+    parser = sub.add_parser("run", help="open the KetaDesk window (what plain `ketadesk` does)")
+    add_db_argument(parser, required=False)
+    parser.add_argument(
+        "--demo-if-missing",
+        action="store_true",
+        help="if the database does not exist yet (or is an empty server database), build the "
+        "demo clinic in it first",
+    )
+    parser.add_argument(
+        "--date", metavar="YYYY-MM-DD", help="the day to open on (default: today at the clinic)"
+    )
+    parser.set_defaults(handler=_run)
+
+
+def parse_day(text: str) -> dt.date:
+    """A YYYY-MM-DD date from the command line, or a CommandError saying what is wrong."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--date {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def open_day_window(
+    db: Database, day: dt.date | None = None, *, now: Callable[[], dt.datetime] | None = None
+) -> MainWindow:
+    """The main window on an open clinic, showing ``day`` (default: today at the clinic)."""
+    from functools import partial
+
+    from ketadesk.services.schedule import clinic_today, day_schedule
+    from ketadesk.ui.main_window import MainWindow
+
+    def today() -> dt.date:
+        return clinic_today(db, now=now() if now else None)
+
+    return MainWindow(
+        load_day=partial(day_schedule, db),
+        today=today,
+        database_label=db.label,
+        start_day=day,
+        now=now,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ketadesk.paths import default_db_url
+
+    day = parse_day(args.date) if args.date else None
+    url = args.db or default_db_url()
+    if args.demo_if_missing:
+        build_demo_if_missing(url)
+
+    from ketadesk.scheduling.catalog import ConfigError
+    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.store.database import StoreError
+    from ketadesk.ui.app import create_application, show_error
+
+    app = create_application(sys.argv[:1])
+    try:
+        opened = open_clinic(url, create=False)
+    except (StoreError, ConfigError) as err:
+        message = str(err)
+        if "does not exist" in message and not args.demo_if_missing:
+            message += (
+                "; start with `ketadesk run --demo-if-missing` for a demo clinic, or "
+                "`ketadesk db upgrade --create --db URL` for a new, empty one"
+            )
+        print(f"ketadesk run: {message}", file=sys.stderr)
+        show_error("KetaDesk cannot open the clinic", message)
+        return 2
+    if opened.upgraded_from:
+        print(f"ketadesk: upgraded {opened.db.label} from schema {opened.upgraded_from}")
+        if opened.backup:
+            print(f"ketadesk: the previous file was copied to {opened.backup}")
+    try:
+        try:
+            window = open_day_window(opened.db, day)
+        except (StoreError, ConfigError) as err:
+            print(f"ketadesk run: {err}", file=sys.stderr)
+            show_error("KetaDesk cannot show the clinic", str(err))
+            return 2
+        screen = app.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else None
+        # 1400x900, or nine tenths of a smaller screen (a 1366x768 front-desk laptop).
+        window.resize(
+            min(1400, int(room.width() * 0.9)) if room else 1400,
+            min(900, int(room.height() * 0.9)) if room else 900,
+        )
+        window.show()
+        return app.exec()
+    finally:
+        opened.db.dispose()
+
+
+def build_demo_if_missing(url: str) -> None:
+    """Build the demo clinic when ``url`` is a SQLite file that does not exist yet (or a
+    server database without any tables)."""
+    from ketadesk.store.database import describe_url, parse_db_url
+
+    parsed = parse_db_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or Path(parsed.database).exists():
+            return
+    elif not _is_empty_database(url):
+        return
+    where = describe_url(parsed)
+    from ketadesk.services.context import ServiceError
+    from ketadesk.services.demo import build_demo
+
+    print(f"ketadesk: no clinic database at {where} yet: building a demo clinic there...")
+    sys.stdout.flush()
+    try:
+        summary = build_demo(url, progress=_print_progress)
+    except ServiceError as err:
+        raise CommandError(f"cannot build the demo clinic: {err}") from None
+    print(f"ketadesk: demo clinic ready: {summary}")
+
+
+def _is_empty_database(url: str) -> bool:
+    from ketadesk.store import migrate
+    from ketadesk.store.database import open_database
+
+    db = open_database(url)
+    try:
+        state, _ = migrate.schema_state(db)
+    finally:
+        db.dispose()
+    return state is migrate.SchemaState.EMPTY
+
+
+def _print_progress(message: str) -> None:
+    print(f"  {message}", flush=True)

@@ -1,0 +1,92 @@
+"""A small clinic with one busy, named day, for the schedule service and the day view.
+
+Bayside Test Clinic (tests/clinic_fixtures.py: Rooms 1-4, Office A) on Tuesday 24 November 2026:
+
+    Room 1    09:00 Lovelace, Ada      IV 3/6           booked
+              11:00 Hopper, Grace      SPR 2/12         checked in
+    Room 2    08:00 Turing, Alan       IM               completed
+              13:00 Johnson, Katherine KAP 1/3          cancelled
+              13:30 Turing, Alan       SPR 1/12         booked    (beside the cancelled one)
+    Room 4    closed 14:00-18:00 for maintenance
+    Office A  15:00 Lovelace, Ada      INT              booked
+    no room   16:00 Hopper, Grace      REV              booked    (telehealth)
+
+Wednesday 25 November is empty, Thursday 26 November is Thanksgiving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from ketadesk.store.models import Appointment, Closure, Patient, Protocol, Series, SessionType
+from tests.clinic_fixtures import SmallClinic, build_small_clinic
+
+TUESDAY = dt.date(2026, 11, 24)
+WEDNESDAY = dt.date(2026, 11, 25)
+THANKSGIVING = dt.date(2026, 11, 26)
+SUNDAY = dt.date(2026, 11, 29)
+
+# (patient, session type, start, room or None, status, (protocol, index, count) or None)
+TUESDAY_SESSIONS = [
+    ("Ada Lovelace", "iv_infusion", "09:00", "Room 1", "booked", ("iv_induction", 3, 6)),
+    ("Grace Hopper", "spravato", "11:00", "Room 1", "checked_in", ("spravato_trd", 2, 12)),
+    ("Alan Turing", "im_ketamine", "08:00", "Room 2", "completed", None),
+    ("Katherine Johnson", "kap", "13:00", "Room 2", "cancelled", ("kap_program", 1, 3)),
+    ("Alan Turing", "spravato", "13:30", "Room 2", "booked", ("spravato_trd", 1, 12)),
+    ("Ada Lovelace", "integration", "15:00", "Office A", "booked", None),
+    ("Grace Hopper", "booster_review", "16:00", None, "booked", None),
+]
+
+
+def build_clinic_day(url: str) -> SmallClinic:
+    clinic = build_small_clinic(url)
+    with clinic.db.write() as session:
+        for chart, first, last in (("DAY-1", "Alan", "Turing"), ("DAY-2", "Katherine", "Johnson")):
+            patient = Patient(chart_number=chart, first_name=first, last_name=last)
+            session.add(patient)
+            session.flush()
+            clinic.ids[f"{first} {last}"] = patient.id
+        type_ids = dict(session.execute(select(SessionType.code, SessionType.id)).all())
+        protocol_ids = dict(session.execute(select(Protocol.code, Protocol.id)).all())
+        series_ids: dict[tuple[str, str], int] = {}
+        for patient_name, code, hhmm, room, status, place in TUESDAY_SESSIONS:
+            series_id = index = None
+            if place is not None:
+                protocol, index, count = place
+                key = (patient_name, protocol)
+                if key not in series_ids:
+                    series = Series(
+                        patient_id=clinic.ids[patient_name],
+                        protocol_id=protocol_ids[protocol],
+                        planned_count=count,
+                    )
+                    session.add(series)
+                    session.flush()
+                    series_ids[key] = series.id
+                series_id = series_ids[key]
+            start = clinic.at(TUESDAY, hhmm)
+            minutes = clinic.catalog.session_types[code].total_minutes
+            session.add(
+                Appointment(
+                    patient_id=clinic.ids[patient_name],
+                    series_id=series_id,
+                    series_index=index,
+                    session_type_id=type_ids[code],
+                    room_id=clinic.ids[room] if room else None,
+                    starts_at=start,
+                    ends_at=start + dt.timedelta(minutes=minutes),
+                    status=status,
+                )
+            )
+        session.add(
+            Closure(
+                resource_id=clinic.ids["Room 4"],
+                kind="maintenance",
+                starts_at=clinic.at(TUESDAY, "14:00"),
+                ends_at=clinic.at(TUESDAY, "18:00"),
+                reason="Recliner repair",
+            )
+        )
+    return clinic
