@@ -29,7 +29,13 @@ N = 7
 TIME_RATIO_LIMIT = 3.0
 MEMORY_RATIO_LIMIT = 1.5
 DAY = dt.date(2026, 11, 24)  # a Tuesday in the demo clinic's booked weeks
-BARE_QT = Path(os.environ.get("KETADESK_BARE_QT", "/work/shared/bench/bare_qt.py"))
+# The yardstick ships beside the repository, in ../shared/bench (as in CI and on every desk).
+BARE_QT = Path(
+    os.environ.get(
+        "KETADESK_BARE_QT",
+        Path(__file__).resolve().parents[3] / "shared" / "bench" / "bare_qt.py",
+    )
+)
 
 
 @dataclass(frozen=True)
