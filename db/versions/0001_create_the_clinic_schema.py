@@ -282,6 +282,15 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_appointment_series_id"), "appointment", ["series_id"], unique=False)
     op.create_index("ix_appointment_span", "appointment", ["starts_at", "ends_at"], unique=False)
+    live = "series_id IS NOT NULL AND status NOT IN ('cancelled', 'no_show')"
+    op.create_index(
+        "uq_appointment_series_place",
+        "appointment",
+        ["series_id", "series_index"],
+        unique=True,
+        sqlite_where=sa.text(live),
+        postgresql_where=sa.text(live),
+    )
     op.create_table(
         "appointment_event",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -426,6 +435,10 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "mode IN ('exclusive', 'shared', 'presence')", name=op.f("ck_resource_hold_mode")
         ),
+        sa.CheckConstraint(
+            "exclusive = (mode = 'exclusive')",
+            name=op.f("ck_resource_hold_exclusive_matches_mode"),
+        ),
         sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_resource_hold_order")),
         sa.ForeignKeyConstraint(
             ["appointment_id"],
@@ -557,6 +570,7 @@ def downgrade() -> None:
     op.drop_table("follow_up")
     op.drop_index(op.f("ix_appointment_event_appointment_id"), table_name="appointment_event")
     op.drop_table("appointment_event")
+    op.drop_index("uq_appointment_series_place", table_name="appointment")
     op.drop_index("ix_appointment_span", table_name="appointment")
     op.drop_index(op.f("ix_appointment_series_id"), table_name="appointment")
     op.drop_index("ix_appointment_patient", table_name="appointment")

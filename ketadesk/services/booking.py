@@ -36,6 +36,7 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
+    RELEASED_STATUSES,
     Appointment,
     AppointmentEvent,
     GatingOverride,
@@ -90,7 +91,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "no_show": (frozenset({"booked"}), "no_show"),
     "cancel": (frozenset({"booked", "checked_in"}), "cancelled"),
 }
-RELEASING = frozenset({"cancelled", "no_show"})  # statuses whose holds no longer count
+RELEASING = RELEASED_STATUSES
 
 
 # ---------------------------------------------------------------------------------------------

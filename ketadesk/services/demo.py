@@ -49,6 +49,7 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
+    RELEASED_STATUSES,
     Appointment,
     AppointmentEvent,
     AuditEvent,
@@ -162,7 +163,7 @@ ROLE_USERNAMES = {
     "front_desk": "frontdesk",
 }
 ATTENDED = frozenset({"completed", "checked_in", "in_progress"})
-MISSED = frozenset({"cancelled", "no_show"})
+MISSED = RELEASED_STATUSES
 
 _Row = dict[str, Any]
 

@@ -27,6 +27,7 @@ from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database, DatabaseOpenError
 from ketadesk.store.models import (
+    RELEASED_STATUSES,
     Appointment,
     Closure,
     FollowUp,
@@ -40,7 +41,7 @@ from ketadesk.store.models import (
 from ketadesk.store.snapshot import load_resources, load_shifts
 
 # Appointments in these states hold nothing: their holds must be released.
-INACTIVE_STATUSES = frozenset({"cancelled", "no_show"})
+INACTIVE_STATUSES = RELEASED_STATUSES
 
 _STREAM_BATCH = 20_000
 _EXCLUSIVE = HoldMode.EXCLUSIVE.value

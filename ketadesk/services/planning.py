@@ -25,7 +25,7 @@ from ketadesk.scheduling.planner import DEFAULT_SEARCH_DAYS, SeriesPlan, plan_se
 from ketadesk.services.context import InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
-from ketadesk.store.models import Appointment, Patient, Resource, SessionType
+from ketadesk.store.models import RELEASED_STATUSES, Appointment, Patient, Resource, SessionType
 from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import load_snapshot
 
@@ -186,7 +186,7 @@ def _patient_busy(session: Session, patient_id: int, window: Interval) -> list[I
     rows = session.execute(
         select(Appointment.starts_at, Appointment.ends_at).where(
             Appointment.patient_id == patient_id,
-            Appointment.status.not_in(("cancelled", "no_show")),
+            Appointment.status.not_in(tuple(RELEASED_STATUSES)),
             *overlapping(Appointment.starts_at, Appointment.ends_at, window),
         )
     )

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ketadesk.store.database import Database
 
 #: Statuses of an appointment that no longer holds its room.
+# The same as store.models.RELEASED_STATUSES; spelt out so start-up need not load the ORM.
 INACTIVE_STATUSES = frozenset({"cancelled", "no_show"})
 
 STATUS_LABELS = {

@@ -259,6 +259,8 @@ APPOINTMENT_STATUSES = (
     "cancelled",
     "no_show",
 )
+# An appointment in one of these no longer holds anything: its holds are kept, inactive.
+RELEASED_STATUSES = frozenset({"cancelled", "no_show"})
 
 
 class Series(Base):
@@ -294,6 +296,18 @@ class Appointment(Base):
         ),
         Index("ix_appointment_span", "starts_at", "ends_at"),
         Index("ix_appointment_patient", "patient_id", "starts_at"),
+        # One live appointment per place in a series; a missed one may be made up under the
+        # same number.
+        Index(
+            "uq_appointment_series_place",
+            "series_id",
+            "series_index",
+            unique=True,
+            sqlite_where=text("series_id IS NOT NULL AND status NOT IN ('cancelled', 'no_show')"),
+            postgresql_where=text(
+                "series_id IS NOT NULL AND status NOT IN ('cancelled', 'no_show')"
+            ),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -354,6 +368,8 @@ class ResourceHold(Base):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="order"),
         CheckConstraint("mode IN ('exclusive', 'shared', 'presence')", name="mode"),
+        # The exclusion constraint reads ``exclusive``; it must never disagree with ``mode``.
+        CheckConstraint("exclusive = (mode = 'exclusive')", name="exclusive_matches_mode"),
         Index("ix_resource_hold_lookup", "resource_id", "starts_at", "ends_at"),
         Index("ix_resource_hold_span", "starts_at", "ends_at"),
         postgresql.ExcludeConstraint(
@@ -563,6 +579,7 @@ class ChangeCounter(Base):
 
 __all__ = [
     "APPOINTMENT_STATUSES",
+    "RELEASED_STATUSES",
     "Appointment",
     "AppointmentEvent",
     "AuditEvent",

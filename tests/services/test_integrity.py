@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import exc, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketadesk.cli import main
@@ -380,7 +381,7 @@ def test_a_booked_session_without_holds_is_a_status_problem(clinic: Clinic) -> N
     ]
 
 
-def test_series_rooms_and_hold_modes_that_disagree_are_named(clinic: Clinic) -> None:
+def test_series_and_rooms_that_disagree_are_named(clinic: Clinic) -> None:
     with clinic.db.write() as session:
         other = Patient(chart_number="C-0002", first_name="Lee", last_name="Moss")
         session.add(other)
@@ -392,30 +393,56 @@ def test_series_rooms_and_hold_modes_that_disagree_are_named(clinic: Clinic) -> 
         session.flush()
         series_id, other_id = series.id, other.id
     wrong_series = clinic.book(clinic.at(TUESDAY, "09:00"))
-    twin = clinic.book(clinic.at(TUESDAY + dt.timedelta(days=2), "09:00"))
     nurse_as_room = clinic.appointment(
         clinic.at(TUESDAY, "11:00"), 50, (clinic.room2, "exclusive", 50), room=clinic.nurse
     )
     with clinic.db.write() as session:
         first = session.get_one(Appointment, wrong_series)
         first.series_id, first.series_index = series_id, 1
-        second = session.get_one(Appointment, twin)
-        second.patient_id, second.series_id, second.series_index = other_id, series_id, 1
-        hold = session.scalars(
-            select(ResourceHold).where(ResourceHold.appointment_id == nurse_as_room)
-        ).one()
-        hold.exclusive = False
     messages = [p.message for p in clinic.problems()]
     assert messages == [
         f"inconsistent: appointment #{wrong_series} on Tue 2026-03-03 09:00-10:40 is for "
         f"patient #{clinic.patient} but belongs to series #{series_id} of patient #{other_id}",
-        f"inconsistent: series #{series_id} has 2 appointments numbered 1: "
-        f"#{wrong_series} (Tue 2026-03-03), #{twin} (Thu 2026-03-05)",
         f"inconsistent: appointment #{nurse_as_room} on Tue 2026-03-03 11:00-11:50 is in room "
         "Ana Ruiz, RN, which is a staff member, not a room",
-        f"inconsistent: hold #{hold.id} on Room 2 (appointment #{nurse_as_room}, "
-        "Tue 2026-03-03 11:00-11:50) is exclusive but marked not exclusive",
     ]
+
+
+def _place_in_series(clinic: Clinic, appointment_id: int, series_id: int, index: int) -> None:
+    with clinic.db.write() as session:
+        appointment = session.get_one(Appointment, appointment_id)
+        appointment.series_id, appointment.series_index = series_id, index
+
+
+def _unmark_exclusive_hold(clinic: Clinic, appointment_id: int) -> None:
+    with clinic.db.write() as session:
+        hold = session.scalars(
+            select(ResourceHold).where(
+                ResourceHold.appointment_id == appointment_id, ResourceHold.mode == "exclusive"
+            )
+        ).first()
+        assert hold is not None
+        hold.exclusive = False
+
+
+def test_database_refuses_a_duplicate_series_place_and_a_hold_mode_mismatch(
+    clinic: Clinic,
+) -> None:
+    with clinic.db.write() as session:
+        protocol_id = session.scalars(select(Protocol.id)).first()
+        assert protocol_id is not None
+        series = Series(patient_id=clinic.patient, protocol_id=protocol_id, planned_count=6)
+        session.add(series)
+        session.flush()
+        series_id = series.id
+    first = clinic.book(clinic.at(TUESDAY, "09:00"))
+    twin = clinic.book(clinic.at(TUESDAY + dt.timedelta(days=2), "09:00"))
+    _place_in_series(clinic, first, series_id, 1)
+    with pytest.raises(IntegrityError):
+        _place_in_series(clinic, twin, series_id, 1)
+    with pytest.raises(IntegrityError):
+        _unmark_exclusive_hold(clinic, first)
+    assert clinic.problems() == []
 
 
 def test_rows_left_behind_by_a_database_without_foreign_keys_are_orphans(
