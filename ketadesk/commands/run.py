@@ -1,7 +1,10 @@
 """``ketadesk run [--db URL] [--demo-if-missing] [--date YYYY-MM-DD]``: open the window.
 
 This is also what plain ``ketadesk`` does.  Start-up time matters here: Qt, SQLAlchemy and the
-store are imported inside the handler, and only what the first paint needs is loaded.
+store are imported inside the handler, and only what the first paint needs is loaded.  On a
+SQLite file at the current schema that is Qt and the standard library: the first day is read
+straight from the file (services.schedule.SqliteFileDays), and the clinic is opened properly
+(SQLAlchemy, the schema check) on a worker thread once the window has been painted.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from typing import TYPE_CHECKING, Any
 from ketadesk.cli import CommandError, add_db_argument
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from ketadesk.services.clinic_setup import OpenedClinic
+    from ketadesk.services.schedule import DaySchedule, SqliteFileDays
     from ketadesk.store.database import Database
     from ketadesk.ui.main_window import MainWindow
 
@@ -64,6 +71,24 @@ def open_day_window(
     )
 
 
+def file_day_window(days: SqliteFileDays, first: DaySchedule) -> MainWindow:
+    """The main window on ``first``, a day read straight from a SQLite file, reading further
+    days the same way until it is given an open clinic (``MainWindow.set_day_source``)."""
+    from ketadesk.ui.main_window import MainWindow
+
+    return MainWindow(load_day=days, today=days.today, database_label=days.label, schedule=first)
+
+
+def read_first_day(url: str, day: dt.date | None) -> tuple[SqliteFileDays, DaySchedule] | None:
+    """Start-up's quick way to its first day: straight from a SQLite file, without SQLAlchemy.
+    None when it does not apply; then the clinic is opened the usual way (``open_clinic``)."""
+    from ketadesk.services.schedule import SqliteFileDays
+
+    days = SqliteFileDays.of(url)
+    first = days.first_day(day) if days is not None else None
+    return (days, first) if days is not None and first is not None else None
+
+
 def _run(args: argparse.Namespace) -> int:
     from ketadesk.paths import default_db_url
 
@@ -72,17 +97,27 @@ def _run(args: argparse.Namespace) -> int:
     if args.demo_if_missing:
         build_demo_if_missing(url)
 
+    from ketadesk.ui.app import create_application
+
+    quick = read_first_day(url, day)
+    app = create_application(sys.argv[:1])
+    if quick is not None:
+        return _run_from_file(app, url, file_day_window(*quick))
+    return _run_opened(app, url, day, demo_if_missing=args.demo_if_missing)
+
+
+def _run_opened(app: QApplication, url: str, day: dt.date | None, *, demo_if_missing: bool) -> int:
+    """Open the clinic, then its window (the way for PostgreSQL, and for a file to upgrade)."""
     from ketadesk.scheduling.catalog import ConfigError
     from ketadesk.services.clinic_setup import open_clinic
     from ketadesk.store.database import StoreError
-    from ketadesk.ui.app import create_application, show_error
+    from ketadesk.ui.app import show_error
 
-    app = create_application(sys.argv[:1])
     try:
         opened = open_clinic(url, create=False)
     except (StoreError, ConfigError) as err:
         message = str(err)
-        if "does not exist" in message and not args.demo_if_missing:
+        if "does not exist" in message and not demo_if_missing:
             message += (
                 "; start with `ketadesk run --demo-if-missing` for a demo clinic, or "
                 "`ketadesk db upgrade --create --db URL` for a new, empty one"
@@ -90,10 +125,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"ketadesk run: {message}", file=sys.stderr)
         show_error("KetaDesk cannot open the clinic", message)
         return 2
-    if opened.upgraded_from:
-        print(f"ketadesk: upgraded {opened.db.label} from schema {opened.upgraded_from}")
-        if opened.backup:
-            print(f"ketadesk: the previous file was copied to {opened.backup}")
+    _report_upgrade(opened)
     try:
         try:
             window = open_day_window(opened.db, day)
@@ -101,24 +133,80 @@ def _run(args: argparse.Namespace) -> int:
             print(f"ketadesk run: {err}", file=sys.stderr)
             show_error("KetaDesk cannot show the clinic", str(err))
             return 2
-        screen = app.primaryScreen()
-        room = screen.availableGeometry() if screen is not None else None
-        # 1400x900, or nine tenths of a smaller screen (a 1366x768 front-desk laptop).
-        window.resize(
-            min(1400, int(room.width() * 0.9)) if room else 1400,
-            min(900, int(room.height() * 0.9)) if room else 900,
-        )
-        window.show()
+        _show(app, window)
         return app.exec()
     finally:
         opened.db.dispose()
 
 
+def _run_from_file(app: QApplication, url: str, window: MainWindow) -> int:
+    """Show a window whose first day was read straight from the SQLite file; open the clinic
+    on a worker thread once it is painted, and read days through it from then on."""
+    from functools import partial
+
+    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.ui.background import BackgroundCall, call_after_first_paint
+
+    opening = BackgroundCall(partial(open_clinic, url, create=False), window)
+    opening.succeeded.connect(partial(_on_clinic_opened, window))
+    opening.failed.connect(_on_clinic_not_opened)
+    call_after_first_paint(window.day_view.viewport(), opening.start)
+    try:
+        _show(app, window)
+        return app.exec()
+    finally:
+        opened = opening.wait()
+        if opened is not None:
+            opened.db.dispose()
+
+
+def _on_clinic_opened(window: MainWindow, opened: OpenedClinic) -> None:
+    from functools import partial
+
+    from ketadesk.services.schedule import clinic_today, day_schedule
+
+    _report_upgrade(opened)
+    window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))
+
+
+def _on_clinic_not_opened(err: Exception) -> None:
+    from ketadesk.scheduling.catalog import ConfigError
+    from ketadesk.store.database import StoreError
+    from ketadesk.ui.app import show_error
+
+    if not isinstance(err, StoreError | ConfigError):
+        raise err
+    # The day shown was read a moment ago; the window goes on reading days from the file.
+    print(f"ketadesk run: {err}", file=sys.stderr)
+    show_error("KetaDesk cannot open the clinic", str(err))
+
+
+def _report_upgrade(opened: OpenedClinic) -> None:
+    if opened.upgraded_from:
+        print(f"ketadesk: upgraded {opened.db.label} from schema {opened.upgraded_from}")
+        if opened.backup:
+            print(f"ketadesk: the previous file was copied to {opened.backup}")
+
+
+def _show(app: QApplication, window: MainWindow) -> None:
+    screen = app.primaryScreen()
+    room = screen.availableGeometry() if screen is not None else None
+    # 1400x900, or nine tenths of a smaller screen (a 1366x768 front-desk laptop).
+    window.resize(
+        min(1400, int(room.width() * 0.9)) if room else 1400,
+        min(900, int(room.height() * 0.9)) if room else 900,
+    )
+    window.show()
+
+
 def build_demo_if_missing(url: str) -> None:
     """Build the demo clinic when ``url`` is a SQLite file that does not exist yet (or a
     server database without any tables)."""
-    from ketadesk.store.database import describe_url, parse_db_url
+    from ketadesk.store.database import describe_url, parse_db_url, plain_sqlite_path
 
+    file = plain_sqlite_path(url)
+    if file is not None and file.exists():
+        return  # the usual case, settled without loading SQLAlchemy
     parsed = parse_db_url(url)
     if parsed.get_backend_name() == "sqlite":
         if not parsed.database or Path(parsed.database).exists():

@@ -1,6 +1,8 @@
 """``ketadesk screenshot --db URL --date YYYY-MM-DD --out FILE.png``: the window, as a PNG.
 
-Renders offscreen (no display needed) exactly what ``ketadesk run`` would show on that day.
+Renders offscreen (no display needed) exactly what ``ketadesk run`` would show on that day,
+and starts the same way: a SQLite file at the current schema is read with the standard library
+alone, without loading SQLAlchemy (see ``commands.run``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def check_output(path: Path) -> None:
 
 
 def _screenshot(args: argparse.Namespace) -> int:
-    from ketadesk.commands.run import open_day_window, parse_day
+    from ketadesk.commands.run import file_day_window, open_day_window, parse_day, read_first_day
 
     day = parse_day(args.date)
     out = Path(args.out)
@@ -53,14 +55,21 @@ def _screenshot(args: argparse.Namespace) -> int:
     # Before the QApplication exists: no display needed, same pixels everywhere.
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from ketadesk.services.clinic_setup import open_clinic
+    quick = read_first_day(args.db, day)
+    opened = None
+    if quick is None:  # not a SQLite file at the current schema: open the clinic properly
+        from ketadesk.services.clinic_setup import open_clinic
 
-    opened = open_clinic(args.db)
+        opened = open_clinic(args.db)
     try:
         from ketadesk.ui.app import create_application
 
         app = create_application()
-        window = open_day_window(opened.db, day)
+        if quick is not None:
+            window = file_day_window(*quick)
+        else:
+            assert opened is not None
+            window = open_day_window(opened.db, day)
         window.setMinimumSize(MIN_SIZE, MIN_SIZE)
         window.resize(args.width, args.height)
         # Not shown: grab() renders a hidden window just the same, without a platform window
@@ -70,6 +79,7 @@ def _screenshot(args: argparse.Namespace) -> int:
         if not image.save(str(out), "PNG"):
             raise CommandError(f"--out {out}: the PNG could not be written")
     finally:
-        opened.db.dispose()
+        if opened is not None:
+            opened.db.dispose()
     print(f"wrote {out} ({image.width()}x{image.height()}, {day:%a %d %b %Y})")
     return 0

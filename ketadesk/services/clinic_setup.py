@@ -1,4 +1,8 @@
-"""Opening a clinic database for use: schema up to date, configuration installed."""
+"""Opening a clinic database for use: schema up to date, configuration installed.
+
+Opening an existing clinic needs SQLAlchemy Core only: the ORM models are loaded when a new
+clinic is set up (or by the first service that works with them), not at start-up.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,7 @@ from pathlib import Path
 
 from ketadesk.config import RawConfig, build_catalog, read_raw_config
 from ketadesk.store import migrate
-from ketadesk.store.clinic_config import install_configuration
 from ketadesk.store.database import Database, SchemaError, open_database
-from ketadesk.store.models import ClinicSetting
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,14 @@ def open_clinic(
         backup = migrate.upgrade(db)
         created = False
         if state is migrate.SchemaState.EMPTY:
+            from ketadesk.store.clinic_config import install_configuration
+
             assert raw is not None
             with db.write() as session:
                 install_configuration(session, raw)
             created = True
-        else:
-            with db.read() as session:
-                if session.get(ClinicSetting, "clinic") is None:
-                    raise SchemaError(f"{db.label} has no clinic configuration")
+        elif not _has_clinic_configuration(db):
+            raise SchemaError(f"{db.label} has no clinic configuration")
     except BaseException:
         db.dispose()
         raise
@@ -64,3 +66,11 @@ def open_clinic(
         upgraded_from=rev if state is migrate.SchemaState.OUTDATED else None,
         backup=backup,
     )
+
+
+def _has_clinic_configuration(db: Database) -> bool:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM clinic_setting WHERE key = 'clinic'")).first()
+    return found is not None

@@ -5,6 +5,15 @@ zone, so the UI never converts time zones or asks the database anything itself. 
 day follows the day, not the clinic's history: a handful of small queries, each bounded by the
 day (the appointment query by the ``(starts_at, ends_at)`` index), and no query per appointment.
 
+The queries are plain SQL that SQLite and PostgreSQL both understand, run one of two ways, with
+the same rows made into the same DaySchedule by the same code:
+
+- ``day_schedule``: on an open clinic, through a SQLAlchemy Core connection (never the ORM);
+- ``SqliteFileDays``: straight from a SQLite file with the standard library's sqlite3, when its
+  schema is current.  Start-up paints its first day this way before SQLAlchemy is imported at
+  all (that import alone costs more time and memory than the rest of start-up), then opens the
+  clinic properly.
+
 SQLAlchemy and the store are imported inside the functions: importing this module for its
 dataclasses (as the UI does) costs nothing at start-up.  Public holiday names are kept in a small
 file per country and year in the user's cache folder, because the ``holidays`` package costs
@@ -13,13 +22,15 @@ more to import (0.2 s, 20 MB) than the rest of opening a day.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
@@ -163,18 +174,144 @@ class DaySchedule:
         return sum(1 for a in self.appointments if a.status == status)
 
 
+# ---------------------------------------------------------------------------------------------
+# The queries, shared by both ways of reading (named parameters: sqlite3 and SQLAlchemy's
+# text() both bind ``:name``).  JSON is read as text so that it comes back the same from both
+# databases; times come back as SQLite stores them (text, naive UTC) or as aware datetimes.
+
+CONFIG_SQL = """
+SELECT 'clinic', key, 0, CAST(value AS TEXT) FROM clinic_setting
+UNION ALL
+SELECT 'session_type', code, sort_order, CAST(definition AS TEXT) FROM session_type
+UNION ALL
+SELECT 'protocol', code, sort_order, CAST(definition AS TEXT) FROM protocol
+ORDER BY 1, 3, 2
+"""
+CLINIC_SQL = "SELECT CAST(value AS TEXT) FROM clinic_setting WHERE key = 'clinic'"
+CLOSURES_SQL = """
+SELECT resource_id, kind, starts_at, ends_at, reason FROM closure
+WHERE starts_at < :end AND ends_at > :start
+ORDER BY starts_at
+"""
+ROOMS_SQL = """
+SELECT id, name, short_name, subkind, active FROM resource
+WHERE kind = 'room'
+ORDER BY CASE WHEN subkind = 'treatment' THEN 0 ELSE 1 END, sort_order, name
+"""
+# One query for the whole day: the appointment with its patient, type and series.
+APPOINTMENTS_SQL = """
+SELECT a.id, a.room_id, a.starts_at, a.ends_at, a.status, a.series_index, s.planned_count,
+       p.first_name, p.last_name, p.chart_number, t.code, t.name, t.color
+FROM appointment AS a
+JOIN patient AS p ON p.id = a.patient_id
+JOIN session_type AS t ON t.id = a.session_type_id
+LEFT OUTER JOIN series AS s ON s.id = a.series_id
+WHERE a.starts_at < :end AND a.ends_at > :start
+ORDER BY a.starts_at, a.id
+"""
+
+Rows = Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class _Queries:
+    """Runs the queries above on one connection, inside one read transaction."""
+
+    fetch: Callable[[str, Mapping[str, object]], Rows]
+    sqlite: bool
+
+    def instant(self, moment: dt.datetime) -> object:
+        """A time as the database compares it: SQLite holds text in naive UTC (SQLAlchemy's
+        format, which sorts as it reads), PostgreSQL an aware timestamp."""
+        if not self.sqlite:
+            return moment
+        return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _utc(value: dt.datetime | str) -> dt.datetime:
+    """A stored time as an aware UTC datetime, as store.models.UTCDateTime reads it."""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def _read_catalog(queries: _Queries) -> Catalog:
+    """The clinic's catalogue as stored (what store.clinic_config.load_catalog reads with the
+    ORM, read here without it); a broken stored definition is reported by name."""
+    from ketadesk.config import RawConfig, build_catalog
+
+    sections: dict[str, dict[str, Any]] = {"clinic": {}, "session_type": {}, "protocol": {}}
+    for kind, code, _order, document in queries.fetch(CONFIG_SQL, {}):
+        sections[kind][code] = None if document is None else json.loads(document)
+    raw = RawConfig(
+        sections["clinic"],
+        {"session_types": sections["session_type"]},
+        {"protocols": sections["protocol"]},
+    )
+    return build_catalog(raw, origin="database")
+
+
+@dataclass(frozen=True)
+class _DayRows:
+    """What the database says about a day, before it is made into a DaySchedule."""
+
+    day: dt.date
+    catalog: Catalog
+    bounds: Interval
+    closures: Rows
+    rooms: Rows
+    appointments: Rows
+
+
+def _read_day_rows(queries: _Queries, day: dt.date, catalog: Catalog | None) -> _DayRows:
+    if catalog is None:
+        catalog = _read_catalog(queries)
+    bounds = CachedHolidaysCalendar(catalog.settings).day_bounds(day)
+    span = {"start": queries.instant(bounds.start), "end": queries.instant(bounds.end)}
+    return _DayRows(
+        day=day,
+        catalog=catalog,
+        bounds=bounds,
+        closures=queries.fetch(CLOSURES_SQL, span),
+        rooms=queries.fetch(ROOMS_SQL, {}),
+        appointments=queries.fetch(APPOINTMENTS_SQL, span),
+    )
+
+
+def _clinic_timezone(clinic_rows: Rows) -> str:
+    """The zone named by the clinic section (CLINIC_SQL's row), UTC when it names none."""
+    document = clinic_rows[0][0] if clinic_rows else None
+    clinic = json.loads(document) if document is not None else None
+    zone = clinic.get("timezone") if isinstance(clinic, dict) else None
+    return str(zone or "UTC")
+
+
+def _local_today(timezone: str, now: dt.datetime | None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(timezone)).date()
+
+
+# ---------------------------------------------------------------------------------------------
+# On an open clinic, through SQLAlchemy Core
+
+
+@contextlib.contextmanager
+def _core_queries(db: Database) -> Iterator[_Queries]:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:  # one read transaction, rolled back at the end
+
+        def fetch(sql: str, params: Mapping[str, object]) -> Rows:
+            return conn.execute(text(sql), params).all()
+
+        yield _Queries(fetch, sqlite=db.is_sqlite)
+
+
 def clinic_today(db: Database, *, now: dt.datetime | None = None) -> dt.date:
     """Today's date where the clinic is (not where this workstation's clock thinks it is)."""
-    from sqlalchemy import select
-
-    from ketadesk.store.models import ClinicSetting
-
-    with db.read() as session:
-        clinic = session.execute(
-            select(ClinicSetting.value).where(ClinicSetting.key == "clinic")
-        ).scalar_one_or_none()
-    zone = ZoneInfo(str((clinic or {}).get("timezone") or "UTC"))
-    return (now or dt.datetime.now(dt.UTC)).astimezone(zone).date()
+    with _core_queries(db) as queries:
+        rows = queries.fetch(CLINIC_SQL, {})
+    return _local_today(_clinic_timezone(rows), now)
 
 
 def day_schedule(db: Database, day: dt.date, *, catalog: Catalog | None = None) -> DaySchedule:
@@ -183,116 +320,156 @@ def day_schedule(db: Database, day: dt.date, *, catalog: Catalog | None = None) 
     ``catalog`` saves re-reading the clinic's configuration when the caller already has it.
     Raises ConfigError if the stored configuration is broken.
     """
-    from sqlalchemy import case, select
+    with _core_queries(db) as queries:
+        rows = _read_day_rows(queries, day, catalog)
+    return _day_schedule(rows)
 
-    from ketadesk.store.clinic_config import load_catalog
-    from ketadesk.store.models import (
-        Appointment,
-        Closure,
-        Patient,
-        Resource,
-        Series,
-        SessionType,
-    )
 
-    with db.read() as session:
-        if catalog is None:
-            catalog = load_catalog(session)
-        bounds = CachedHolidaysCalendar(catalog.settings).day_bounds(day)
-        closure_rows = session.execute(
-            select(
-                Closure.resource_id,
-                Closure.kind,
-                Closure.starts_at,
-                Closure.ends_at,
-                Closure.reason,
-            )
-            .where(Closure.starts_at < bounds.end, Closure.ends_at > bounds.start)
-            .order_by(Closure.starts_at)
-        ).all()
-        room_rows = session.execute(
-            select(
-                Resource.id,
-                Resource.name,
-                Resource.short_name,
-                Resource.subkind,
-                Resource.active,
-            )
-            .where(Resource.kind == "room")
-            .order_by(
-                case((Resource.subkind == "treatment", 0), else_=1),
-                Resource.sort_order,
-                Resource.name,
-            )
-        ).all()
-        # One query for the whole day: the appointment with its patient, type and series.
-        appointment_rows = session.execute(
-            select(
-                Appointment.id,
-                Appointment.room_id,
-                Appointment.starts_at,
-                Appointment.ends_at,
-                Appointment.status,
-                Appointment.series_index,
-                Series.planned_count,
-                Patient.first_name,
-                Patient.last_name,
-                Patient.chart_number,
-                SessionType.code,
-                SessionType.name,
-                SessionType.color,
-            )
-            .join(Patient, Patient.id == Appointment.patient_id)
-            .join(SessionType, SessionType.id == Appointment.session_type_id)
-            .outerjoin(Series, Series.id == Appointment.series_id)
-            .where(Appointment.starts_at < bounds.end, Appointment.ends_at > bounds.start)
-            .order_by(Appointment.starts_at, Appointment.id)
-        ).all()
+# ---------------------------------------------------------------------------------------------
+# Straight from a SQLite file, before SQLAlchemy is loaded
 
+
+@dataclass(frozen=True)
+class SqliteFileDays:
+    """Days of a clinic read straight from its SQLite file with the standard library alone.
+
+    What start-up paints first, in a fraction of the time and memory SQLAlchemy needs just to be
+    imported.  It never writes, and it reads only a file whose schema is current, so an old
+    file is left for ``open_clinic`` to upgrade.  Call it like ``day_schedule`` bound to a
+    clinic: ``days(day)``.
+
+    Attributes:
+        path: the SQLite file.
+    """
+
+    path: Path
+
+    @classmethod
+    def of(cls, url: str) -> SqliteFileDays | None:
+        """For a plain SQLite URL or path; None for any other database (no file is touched)."""
+        from ketadesk.store.database import plain_sqlite_path
+
+        path = plain_sqlite_path(url)
+        return cls(path) if path is not None else None
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    def __call__(self, day: dt.date) -> DaySchedule:
+        return self.read(day)
+
+    def read(self, day: dt.date | None = None, *, now: dt.datetime | None = None) -> DaySchedule:
+        """The clinic's local ``day`` (None: today at the clinic, by ``now``).
+
+        Raises StoreError when the file cannot be read this way (missing, damaged, not a
+        KetaDesk clinic, a schema that is not current) and ConfigError for a broken stored
+        configuration: ``open_clinic`` says the same more fully.
+        """
+        from ketadesk.store.database import SchemaError, read_sqlite_file
+        from ketadesk.store.migrate import REVISION_SQL, SchemaState, state_of_revision
+
+        with read_sqlite_file(self.path) as conn:
+            revision = conn.execute(REVISION_SQL).fetchone()
+            if revision is None or state_of_revision(revision[0]) is not SchemaState.CURRENT:
+                raise SchemaError(f"{self.path} is not at the current schema")
+            fetch = conn.execute  # sqlite3 binds ``:name`` from a mapping, as text() does
+            queries = _Queries(lambda sql, params: fetch(sql, params).fetchall(), sqlite=True)
+            catalog = _read_catalog(queries)
+            if day is None:
+                day = _local_today(catalog.settings.timezone, now)
+            rows = _read_day_rows(queries, day, catalog)
+        return _day_schedule(rows)
+
+    def first_day(
+        self, day: dt.date | None = None, *, now: dt.datetime | None = None
+    ) -> DaySchedule | None:
+        """``read``, or None when anything stands in the way: the caller then opens the clinic
+        the usual way, which upgrades an old schema and reports problems clearly."""
+        from ketadesk.scheduling.catalog import ConfigError
+        from ketadesk.store.database import StoreError
+
+        try:
+            return self.read(day, now=now)
+        except (StoreError, ConfigError, ValueError):  # ValueError: a time or JSON unreadable
+            return None
+
+    def today(self, *, now: dt.datetime | None = None) -> dt.date:
+        """Today's date where the clinic is."""
+        from ketadesk.store.database import read_sqlite_file
+
+        with read_sqlite_file(self.path) as conn:
+            rows = conn.execute(CLINIC_SQL).fetchall()
+        return _local_today(_clinic_timezone(rows), now)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows into a DaySchedule
+
+
+def _day_schedule(rows: _DayRows) -> DaySchedule:
+    day, catalog, bounds = rows.day, rows.catalog, rows.bounds
     closures = tuple(
         ClosureSpan(
-            span=Interval(row.starts_at, row.ends_at),
-            reason=row.reason,
-            kind=row.kind,
-            resource_id=row.resource_id,
+            span=Interval(_utc(starts_at), _utc(ends_at)),
+            reason=reason,
+            kind=kind,
+            resource_id=resource_id,
         )
-        for row in closure_rows
+        for resource_id, kind, starts_at, ends_at, reason in rows.closures
     )
     calendar = CachedHolidaysCalendar(catalog.settings, closures=closures)
     tz = calendar.tz
 
-    appointments = tuple(
-        DayAppointment(
-            id=row.id,
-            room_id=row.room_id,
-            start=row.starts_at.astimezone(tz),
-            end=row.ends_at.astimezone(tz),
-            patient_name=f"{row.last_name}, {row.first_name}",
-            chart_number=row.chart_number,
-            session_type_code=row.code,
-            session_type_name=row.name,
-            session_type_short=_short_name(catalog.session_types.get(row.code), row.code),
-            color=row.color,
-            series_index=row.series_index,
-            series_count=row.planned_count if row.series_index is not None else None,
-            status=row.status,
-            phases=_phases(catalog.session_types.get(row.code), row.starts_at, row.ends_at, tz),
+    appointments = []
+    for (
+        id_,
+        room_id,
+        starts_at,
+        ends_at,
+        status,
+        series_index,
+        planned_count,
+        first_name,
+        last_name,
+        chart_number,
+        code,
+        type_name,
+        color,
+    ) in rows.appointments:
+        start, end = _utc(starts_at), _utc(ends_at)
+        spec = catalog.session_types.get(code)
+        appointments.append(
+            DayAppointment(
+                id=id_,
+                room_id=room_id,
+                start=start.astimezone(tz),
+                end=end.astimezone(tz),
+                patient_name=f"{last_name}, {first_name}",
+                chart_number=chart_number,
+                session_type_code=code,
+                session_type_name=type_name,
+                session_type_short=_short_name(spec, code),
+                color=color,
+                series_index=series_index,
+                series_count=planned_count if series_index is not None else None,
+                status=status,
+                phases=_phases(spec, start, end, tz),
+            )
         )
-        for row in appointment_rows
-    )
 
     used_rooms = {a.room_id for a in appointments}
     rooms = [
         RoomColumn(
-            id=row.id,
-            name=row.name,
-            short_name=row.short_name or row.name,
-            subkind=row.subkind,
-            active=row.active,
+            id=id_,
+            name=name,
+            short_name=short_name or name,
+            subkind=subkind,
+            active=bool(active),
         )
-        for row in room_rows
+        for id_, name, short_name, subkind, active in rows.rooms
         # A room taken out of use still shows on the days it has sessions.
-        if row.active or row.id in used_rooms
+        if active or id_ in used_rooms
     ]
     if None in used_rooms:
         rooms.append(NO_ROOM)
@@ -319,7 +496,7 @@ def day_schedule(db: Database, day: dt.date, *, catalog: Catalog | None = None) 
         closes=hours.end.astimezone(tz) if hours else None,
         closed_reason=_sentence(calendar.closed_reason(day)),
         rooms=tuple(rooms),
-        appointments=appointments,
+        appointments=tuple(appointments),
         closures=bands,
     )
 

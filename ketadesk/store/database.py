@@ -3,6 +3,10 @@
 SQLite: WAL journal, foreign keys on, a busy timeout, and write transactions that start with
 ``BEGIN IMMEDIATE`` so that two workstations never interleave a read-check-write.  PostgreSQL:
 the same code; the database's exclusion constraint and row locks guard the holds.
+
+SQLAlchemy is imported by the functions that need it, not by this module: start-up reads its
+first day from a plain SQLite file with the standard library alone (``read_sqlite_file``), and
+the error classes here are needed by every command before it knows whether it needs a database.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url
-from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session, sessionmaker
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import URL
+    from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -36,6 +41,9 @@ class SchemaError(StoreError):
 
 def parse_db_url(text: str) -> URL:
     """Accept a SQLAlchemy URL or a bare path to a SQLite file."""
+    from sqlalchemy import exc, make_url
+    from sqlalchemy.engine import URL
+
     if "://" not in text:
         return URL.create("sqlite", database=str(Path(text).expanduser()))
     try:
@@ -54,6 +62,22 @@ def parse_db_url(text: str) -> URL:
     return url
 
 
+def plain_sqlite_path(text: str) -> Path | None:
+    """The file a plain SQLite URL names, worked out without SQLAlchemy: a bare path (as
+    ``parse_db_url`` reads it) or ``sqlite:///path`` with nothing more to decode.
+
+    None for any other URL, which only ``parse_db_url`` may judge.
+    """
+    if "://" not in text:
+        return Path(text).expanduser() if text else None
+    prefix = "sqlite:///"
+    path = text[len(prefix) :] if text.startswith(prefix) else ""
+    # Options (?mode=...) and %-escapes are SQLAlchemy's to read; an empty path is its to refuse.
+    if not path or "?" in path or "%" in path or path == ":memory:":
+        return None
+    return Path(path)
+
+
 def describe_url(url: URL) -> str:
     """The URL for messages, without the password."""
     if url.get_backend_name() == "sqlite":
@@ -63,12 +87,15 @@ def describe_url(url: URL) -> str:
 
 @dataclass(frozen=True)
 class Database:
-    """An open clinic database: the engine and the two kinds of session it gives out."""
+    """An open clinic database: the engine and the two kinds of session it gives out.
+
+    Sessions (and with them SQLAlchemy's ORM) are made only when asked for: reading a day
+    needs the engine alone.
+    """
 
     url: URL
     engine: Engine
-    _reader: sessionmaker[Session]
-    _writer: sessionmaker[Session]
+    _write_engine: Engine
 
     @property
     def is_sqlite(self) -> bool:
@@ -85,7 +112,9 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A short read-only unit of work."""
-        with self._reader() as session:
+        from sqlalchemy.orm import Session
+
+        with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
             finally:
@@ -98,7 +127,9 @@ class Database:
         On SQLite it begins IMMEDIATE, taking the write lock before the first read, so the checks
         made inside it still hold when it commits.
         """
-        with self._writer() as session, session.begin():
+        from sqlalchemy.orm import Session
+
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     def dispose(self) -> None:
@@ -130,6 +161,8 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
 
     Raises DatabaseOpenError naming the problem; never creates anything unless asked.
     """
+    from sqlalchemy import create_engine, event, exc
+
     url = parse_db_url(url_text)
     kwargs: dict[str, Any] = {"echo": echo}
     if url.get_backend_name() == "sqlite":
@@ -175,8 +208,7 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
     return Database(
         url=url,
         engine=engine,
-        _reader=sessionmaker(engine, expire_on_commit=False),
-        _writer=sessionmaker(write_engine, expire_on_commit=False),
+        _write_engine=write_engine,
     )
 
 
@@ -189,6 +221,39 @@ def _check_sqlite_header(file: Path) -> None:
         raise DatabaseOpenError(f"cannot read {file}: {err.strerror}") from None
     if header and header != b"SQLite format 3\x00":
         raise DatabaseOpenError(f"{file} is not a SQLite database (it may be damaged)")
+
+
+@contextlib.contextmanager
+def read_sqlite_file(path: Path) -> Iterator[sqlite3.Connection]:
+    """One read transaction on a SQLite clinic file, with the standard library alone.
+
+    For start-up's first read, before SQLAlchemy is loaded.  A missing file is not created and
+    no statement may change anything (``query_only``; the journal mode is left as it is).  The
+    connection is not opened read-only all the same: a read-only one would leave the WAL's
+    ``-wal`` and ``-shm`` files behind, which the last connection to close otherwise removes.
+    Values come back as SQLite stores them (times as text, flags as 0/1, JSON as text).  Raises
+    DatabaseOpenError when the file cannot be opened or read.
+    """
+    if not path.is_file():
+        raise DatabaseOpenError(f"no database at {path} (the file does not exist)")
+    _check_sqlite_header(path)
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=rw",  # rw: never creates the file
+            uri=True,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # transactions as written below, not as the module guesses
+        )
+    except sqlite3.Error as err:
+        raise DatabaseOpenError(f"cannot open {path}: {_first_line(err)}") from None
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("BEGIN")  # one snapshot for every query of the read
+        yield conn
+    except sqlite3.Error as err:
+        raise DatabaseOpenError(f"cannot read {path}: {_first_line(err)}") from None
+    finally:
+        conn.close()  # ends the read transaction; there is nothing to commit
 
 
 def _first_line(err: object) -> str:

@@ -1,23 +1,30 @@
 """Schema versions: what a database is at, and bringing it to what this KetaDesk expects.
 
-Start-up must stay fast, so the revision graph is read from the migration files' headers and
+Start-up must stay fast, so the revision graph is read from the migration files' header lines
+(not parsed as Python), a database's revision straight from its ``alembic_version`` table, and
 Alembic (a slow import) is loaded only when a database actually needs upgrading.
 """
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import enum
+import re
 import sqlite3
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import inspect, text
-
 from ketadesk.paths import migrations_dir
 from ketadesk.store.database import Database, SchemaError
+
+#: The query that says which schema a database is at.
+REVISION_SQL = "SELECT version_num FROM alembic_version"
+
+# ``revision: str = "0001"`` and ``down_revision: str | None = None``, as Alembic writes them.
+_HEADER_LINE = re.compile(
+    r"^(?P<name>revision|down_revision)\s*(?::[^=]*)?=\s*(?P<value>.*?)\s*(?:#.*)?$", re.M
+)
 
 
 class SchemaState(enum.Enum):
@@ -47,17 +54,8 @@ def revision_graph(directory: Path | None = None) -> RevisionGraph:
     parents: dict[str, str | None] = {}
     for script in sorted(versions.glob("*.py")):
         values: dict[str, str | None] = {}
-        for node in ast.parse(script.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.AnnAssign | ast.Assign):
-                targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
-                for target in targets:
-                    if isinstance(target, ast.Name) and target.id in (
-                        "revision",
-                        "down_revision",
-                    ):
-                        value = node.value
-                        const = value.value if isinstance(value, ast.Constant) else None
-                        values[target.id] = const if isinstance(const, str) else None
+        for match in _HEADER_LINE.finditer(script.read_text(encoding="utf-8")):
+            values[match["name"]] = _header_value(script, match["name"], match["value"])
         if values.get("revision"):
             parents[str(values["revision"])] = values.get("down_revision")
     if not parents:
@@ -65,28 +63,46 @@ def revision_graph(directory: Path | None = None) -> RevisionGraph:
     return RevisionGraph(parents)
 
 
+def _header_value(script: Path, name: str, text: str) -> str | None:
+    if text == "None":
+        return None
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    raise SchemaError(f"{script.name}: cannot read its {name} ({text!r})")
+
+
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
-        names = inspect(conn).get_table_names()
-        if "alembic_version" not in names:
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    """The schema revision a database is at; None when it has no ``alembic_version`` table."""
+    return schema_state(db)[1]
 
 
 def schema_state(db: Database) -> tuple[SchemaState, str | None]:
+    from sqlalchemy import exc, inspect, text
+
     with db.engine.connect() as conn:
-        names = set(inspect(conn).get_table_names())
-        if not names:
-            return SchemaState.EMPTY, None
-        if "alembic_version" not in names:
-            return SchemaState.FOREIGN, None
-        rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        try:
+            rev = conn.execute(text(REVISION_SQL)).scalar()
+        except exc.DBAPIError:
+            # No version table (or one that cannot be read): a new database, someone else's,
+            # or a real problem that reading the table names will report.
+            conn.rollback()
+            names = set(inspect(conn).get_table_names())
+            if not names:
+                return SchemaState.EMPTY, None
+            if "alembic_version" not in names:
+                return SchemaState.FOREIGN, None
+            raise
+    return state_of_revision(rev), rev
+
+
+def state_of_revision(rev: str | None) -> SchemaState:
+    """What a database whose ``alembic_version`` holds ``rev`` needs."""
     graph = revision_graph()
     if rev == graph.head:
-        return SchemaState.CURRENT, rev
+        return SchemaState.CURRENT
     if rev in graph.parents:
-        return SchemaState.OUTDATED, rev
-    return SchemaState.NEWER, rev
+        return SchemaState.OUTDATED
+    return SchemaState.NEWER
 
 
 def backup_sqlite(db: Database, tag: str) -> Path | None:

@@ -2,7 +2,8 @@
 
 The window knows nothing of databases: it is given a function that returns a day's schedule
 (services.schedule.day_schedule bound to an open clinic) and a function that says what day it
-is at the clinic.
+is at the clinic.  At start-up it may also be handed its first day already read, and later the
+functions to read days with from then on (``set_day_source``).
 """
 
 from __future__ import annotations
@@ -88,9 +89,12 @@ class MainWindow(QMainWindow):
         today: Callable[[], dt.date],
         database_label: str,
         start_day: dt.date | None = None,
+        schedule: DaySchedule | None = None,
         now: Callable[[], dt.datetime] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``schedule``, when given, is the first day to show, already read (its day is the
+        start day); otherwise ``load_day`` reads ``start_day``, by default today."""
         super().__init__(parent)
         self._load_day = load_day
         self._today = today
@@ -116,7 +120,10 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self._connect()
-        self.set_day(start_day or today())
+        if schedule is not None:
+            self._show_schedule(schedule)
+        else:
+            self.set_day(start_day or today())
         self.day_view.setFocus()
 
     # -- building ---------------------------------------------------------------------------
@@ -206,7 +213,17 @@ class MainWindow(QMainWindow):
 
     def set_day(self, day: dt.date) -> None:
         """Show ``day`` (reloaded even when it is the day already shown)."""
-        schedule = self._load_day(day)
+        self._show_schedule(self._load_day(day))
+
+    def set_day_source(
+        self, load_day: Callable[[dt.date], DaySchedule], today: Callable[[], dt.date]
+    ) -> None:
+        """Read days with these from now on (the day shown stays as it is)."""
+        self._load_day = load_day
+        self._today = today
+
+    def _show_schedule(self, schedule: DaySchedule) -> None:
+        day = schedule.day
         self._day = day
         self._schedule = schedule
         self.date_edit.blockSignals(True)

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, text, update
 
 from ketadesk.services import schedule
-from ketadesk.services.schedule import NO_ROOM, clinic_today, day_schedule, holiday_names
+from ketadesk.services.schedule import (
+    NO_ROOM,
+    SqliteFileDays,
+    clinic_today,
+    day_schedule,
+    holiday_names,
+)
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import SchemaError
 from ketadesk.store.models import Resource
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import SUNDAY, THANKSGIVING, TUESDAY, WEDNESDAY, build_clinic_day
@@ -156,6 +165,75 @@ def test_reading_a_day_is_a_fixed_number_of_queries(clinic: SmallClinic) -> None
     finally:
         event.remove(clinic.db.engine, "before_cursor_execute", count)
     assert busy == quiet == 3  # closures, rooms, appointments: no query per session
+
+
+def test_the_day_view_reads_the_catalogue_the_services_read(clinic: SmallClinic) -> None:
+    # day_schedule reads the stored configuration with plain SQL, not through the ORM.
+    with clinic.db.read() as session:
+        expected = load_catalog(session)
+    with schedule._core_queries(clinic.db) as queries:
+        assert schedule._read_catalog(queries) == expected
+
+
+# -- straight from the SQLite file, as start-up reads its first day ----------------------------
+
+
+@pytest.fixture
+def sqlite_clinic(sqlite_url: str) -> Iterator[SmallClinic]:
+    c = build_clinic_day(sqlite_url)
+    yield c
+    c.db.dispose()
+
+
+def file_days(clinic: SmallClinic) -> SqliteFileDays:
+    days = SqliteFileDays.of(clinic.db.url.render_as_string(hide_password=False))
+    assert days is not None
+    return days
+
+
+@pytest.mark.parametrize(
+    "day", [TUESDAY, WEDNESDAY, THANKSGIVING, SUNDAY, dt.date(2026, 11, 1), dt.date(2026, 3, 8)]
+)
+def test_a_day_read_straight_from_the_file_is_the_day_read_through_sqlalchemy(
+    sqlite_clinic: SmallClinic, day: dt.date
+) -> None:
+    assert file_days(sqlite_clinic).read(day) == day_schedule(sqlite_clinic.db, day)
+
+
+def test_the_file_knows_the_clinic_s_today_too(sqlite_clinic: SmallClinic) -> None:
+    now = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)  # Tuesday evening in California
+    days = file_days(sqlite_clinic)
+    assert days.today(now=now) == TUESDAY
+    first = days.first_day(now=now)
+    assert first is not None
+    assert first == day_schedule(sqlite_clinic.db, TUESDAY)
+
+
+def test_a_file_at_another_schema_is_left_to_open_clinic(sqlite_clinic: SmallClinic) -> None:
+    with sqlite_clinic.db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    days = file_days(sqlite_clinic)
+    with pytest.raises(SchemaError, match="not at the current schema"):
+        days.read(TUESDAY)
+    assert days.first_day(TUESDAY) is None
+
+
+def test_a_missing_or_foreign_file_is_left_to_open_clinic(tmp_path: Path) -> None:
+    missing = SqliteFileDays(tmp_path / "none.sqlite")
+    assert missing.first_day(TUESDAY) is None
+    assert not (tmp_path / "none.sqlite").exists()
+    foreign = tmp_path / "other.sqlite"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    assert SqliteFileDays(foreign).first_day(TUESDAY) is None
+    not_sqlite = tmp_path / "notes.sqlite"
+    not_sqlite.write_text("shopping list", encoding="utf-8")
+    assert SqliteFileDays(not_sqlite).first_day(TUESDAY) is None
+
+
+def test_only_a_sqlite_file_is_read_straight(tmp_path: Path) -> None:
+    assert SqliteFileDays.of(str(tmp_path / "c.sqlite")) == SqliteFileDays(tmp_path / "c.sqlite")
+    assert SqliteFileDays.of("postgresql+psycopg://desk@server/clinic") is None
 
 
 def test_results_are_frozen(clinic: SmallClinic) -> None:

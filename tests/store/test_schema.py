@@ -10,9 +10,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+from ketadesk.paths import migrations_dir
 from ketadesk.services.clinic_setup import open_clinic
 from ketadesk.store import migrate
-from ketadesk.store.database import DatabaseOpenError, SchemaError, open_database
+from ketadesk.store.database import (
+    DatabaseOpenError,
+    SchemaError,
+    open_database,
+    parse_db_url,
+    plain_sqlite_path,
+    read_sqlite_file,
+)
 from ketadesk.store.models import Base
 
 
@@ -124,3 +132,102 @@ def test_unreachable_postgres_server_is_named() -> None:
 def test_revision_graph_has_one_head() -> None:
     graph = migrate.revision_graph()
     assert graph.head in graph.parents
+
+
+def test_revision_graph_read_from_the_headers_is_alembic_s(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(migrations_dir()))
+    graph = migrate.revision_graph()
+    assert graph.head == scripts.get_current_head()
+    assert graph.parents == {
+        script.revision: script.down_revision for script in scripts.walk_revisions()
+    }
+    # A second migration, written as Alembic writes them, moves the head.
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "0001_first.py").write_text('revision: str = "0001"\ndown_revision = None\n')
+    (versions / "0002_second.py").write_text(
+        '"""second\n\nRevision ID: 0002\nRevises: 0001\n"""\n'
+        "revision: str = '0002'\ndown_revision: Union[str, None] = '0001'  # the first\n"
+    )
+    assert migrate.revision_graph(tmp_path) == migrate.RevisionGraph({"0001": None, "0002": "0001"})
+
+
+def test_schema_state_of_a_new_database_then_of_the_clinic_made_in_it(db_url: str) -> None:
+    db = open_database(db_url, create=True)
+    try:
+        assert migrate.schema_state(db) == (migrate.SchemaState.EMPTY, None)
+    finally:
+        db.dispose()
+    opened = open_clinic(db_url, create=True)
+    try:
+        head = migrate.revision_graph().head
+        assert migrate.schema_state(opened.db) == (migrate.SchemaState.CURRENT, head)
+        assert migrate.current_revision(opened.db) == head
+    finally:
+        opened.db.dispose()
+
+
+def test_schema_state_of_someone_else_s_database(db_url: str) -> None:
+    db = open_database(db_url, create=True)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"))
+        assert migrate.schema_state(db) == (migrate.SchemaState.FOREIGN, None)
+        assert migrate.current_revision(db) is None
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize(
+    "text_url",
+    [
+        "clinic.sqlite",
+        "/srv/desk/clinic.sqlite",
+        "~/clinic.sqlite",
+        "sqlite:///relative/clinic.sqlite",
+        "sqlite:////srv/desk/clinic.sqlite",
+        "sqlite:///~/clinic.sqlite",
+    ],
+)
+def test_a_plain_sqlite_url_names_the_same_file_without_sqlalchemy(text_url: str) -> None:
+    path = plain_sqlite_path(text_url)
+    assert path is not None
+    assert path == Path(str(parse_db_url(text_url).database))
+
+
+@pytest.mark.parametrize(
+    "text_url",
+    [
+        "",
+        "sqlite://",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        "sqlite:///a%20b.sqlite",
+        "sqlite:///clinic.sqlite?timeout=5",
+        "sqlite+pysqlite:///clinic.sqlite",
+        "postgresql+psycopg://desk@server/clinic",
+    ],
+)
+def test_anything_else_is_left_to_sqlalchemy(text_url: str) -> None:
+    assert plain_sqlite_path(text_url) is None
+
+
+def test_reading_a_sqlite_file_directly_changes_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    opened = open_clinic(sqlite_url, create=True)
+    path = opened.db.sqlite_path
+    opened.db.dispose()
+    assert path is not None
+    before = path.read_bytes()
+    with read_sqlite_file(path) as conn:
+        (rev,) = conn.execute(migrate.REVISION_SQL).fetchone()
+        assert rev == migrate.revision_graph().head
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            conn.execute("DELETE FROM clinic_setting")
+    assert path.read_bytes() == before
+    # No WAL files are left behind (a read-only connection could not remove them).
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    with pytest.raises(DatabaseOpenError, match="no database at"):
+        read_sqlite_file(tmp_path / "none.sqlite").__enter__()
+    assert not (tmp_path / "none.sqlite").exists()

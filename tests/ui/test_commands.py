@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QMainWindow
+from sqlalchemy import text
 
 from ketadesk.cli import main
+from ketadesk.services.schedule import day_schedule
+from ketadesk.ui.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
+from tests.ui.clinic_day import build_clinic_day
 
 
 def url_of(clinic: SmallClinic) -> str:
@@ -198,3 +208,142 @@ def test_run_builds_the_demo_clinic_when_asked_and_missing(
     assert "demo clinic ready" in out
     assert target.exists()
     assert any(t.startswith("Harbor Ketamine & Wellness — Tue 24 Nov 2026") for t in titles)
+
+
+# What a command imports, from a fresh interpreter (the test process has everything loaded).
+IMPORTS_AFTER = """
+import json, sys
+from ketadesk.cli import main
+status = main(sys.argv[1:])
+print(json.dumps([status, sorted(sys.modules)]))
+"""
+
+
+def modules_loaded_by(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    status, modules = json.loads(done.stdout.splitlines()[-1])
+    return status, set(modules)
+
+
+def test_screenshot_of_a_sqlite_clinic_paints_without_sqlalchemy(
+    clinic: SmallClinic, tmp_path: Path
+) -> None:
+    # The start-up budget (tests/benchmarks/test_startup.py) depends on it: SQLAlchemy alone
+    # costs more time and memory than everything else KetaDesk does before its first paint.
+    args = ["screenshot", "--db", url_of(clinic), "--date", "2026-11-24"]
+    status, modules = modules_loaded_by([*args, "--out", str(tmp_path / "day.png")], tmp_path)
+    assert status == 0
+    assert QImage(str(tmp_path / "day.png")).width() == 1400
+    assert {m for m in modules if m.startswith(("sqlalchemy", "alembic"))} == set()
+
+
+@pytest.mark.postgres
+def test_screenshot_of_a_server_clinic_needs_no_orm(pg_url: str, tmp_path: Path) -> None:
+    build_clinic_day(pg_url).db.dispose()
+    args = ["screenshot", "--db", pg_url, "--date", "2026-11-24", "--out", str(tmp_path / "d.png")]
+    status, modules = modules_loaded_by(args, tmp_path)
+    assert status == 0
+    assert "sqlalchemy.engine" in modules
+    orm = ("sqlalchemy.orm", "ketadesk.store.models")
+    assert {m for m in modules if m.startswith(orm)} == set()
+
+
+def test_screenshot_of_a_database_from_a_newer_version_is_refused(
+    clinic: SmallClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with clinic.db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    args = ["screenshot", "--db", url_of(clinic), "--date", "2026-11-24"]
+    assert main([*args, "--out", str(tmp_path / "day.png")]) == 2
+    assert "newer version of KetaDesk" in capsys.readouterr().err
+    assert not (tmp_path / "day.png").exists()
+
+
+def quit_when(qapp: QApplication, ready: Callable[[], bool], then: Callable[[], None]) -> None:
+    """Once ``ready()`` (checked every 20 ms, for at most 20 s): ``then()``, close, quit."""
+    deadline = time.monotonic() + 20
+
+    def check() -> None:
+        if ready() or time.monotonic() > deadline:
+            then()
+            for w in qapp.topLevelWidgets():
+                w.close()
+            qapp.quit()
+        else:
+            QTimer.singleShot(20, check)
+
+    QTimer.singleShot(0, check)
+
+
+def test_run_paints_the_first_day_from_the_file_then_reads_through_the_opened_clinic(
+    qapp: QApplication, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows: list[MainWindow] = []
+    sources: list[Callable[[dt.date], object]] = []
+    seen: list[tuple[str, str]] = []
+    original = MainWindow.set_day_source
+
+    def remember(self: MainWindow, load_day: Callable[[dt.date], object], today: object) -> None:
+        windows.append(self)
+        sources.append(load_day)
+        original(self, load_day, today)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MainWindow, "set_day_source", remember)
+
+    def next_day() -> None:
+        if windows:
+            seen.append(("first", windows[0].windowTitle()))
+            windows[0].actions_by_name["next_day"].trigger()
+            seen.append(("next", windows[0].windowTitle()))
+
+    quit_when(qapp, lambda: bool(sources), next_day)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    # The window was up before the clinic was opened; then it read days through the clinic.
+    assert len(sources) == 1
+    assert getattr(sources[0], "func", None) is day_schedule
+    assert seen == [
+        ("first", "KetaDesk Clinic — Tue 24 Nov 2026 — KetaDesk"),
+        ("next", "KetaDesk Clinic — Wed 25 Nov 2026 — KetaDesk"),
+    ]
+
+
+def test_run_keeps_reading_the_file_when_the_clinic_cannot_be_opened_after_the_first_paint(
+    qapp: QApplication,
+    clinic: SmallClinic,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ketadesk.services import clinic_setup
+    from ketadesk.store.database import DatabaseOpenError
+
+    attempts: list[str] = []
+
+    def refuse(url: str, **_: object) -> None:
+        attempts.append(url)
+        raise DatabaseOpenError(f"cannot open {url}: the disk went away")
+
+    monkeypatch.setattr(clinic_setup, "open_clinic", refuse)
+    titles: list[str] = []
+
+    def next_day() -> None:
+        (window,) = [
+            w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        ]
+        window.actions_by_name["next_day"].trigger()
+        titles.append(window.windowTitle())
+
+    def reported() -> bool:
+        return "the disk went away" in capsys.readouterr().err
+
+    quit_when(qapp, reported, next_day)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    assert attempts == [url_of(clinic)]
+    assert titles == ["KetaDesk Clinic — Wed 25 Nov 2026 — KetaDesk"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 import pytest
 from PySide6.QtCore import QDate, QPointF, Qt
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from ketadesk.commands.run import open_day_window
+from ketadesk.services.schedule import DaySchedule, day_schedule
 from ketadesk.ui.day_layout import day_message
 from ketadesk.ui.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
@@ -172,3 +174,27 @@ def test_view_paints_light_and_dark_palettes(window: MainWindow) -> None:
     spot = (view.metrics.axis_width + int(view.day_layout().column_width * 2.5), 120)  # type: ignore[union-attr]
     assert light.pixelColor(*spot).lightness() > 200
     assert dark_image.pixelColor(*spot).lightness() < 60
+
+
+def test_window_handed_its_first_day_shows_it_and_reads_on_from_its_new_source(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    # Start-up reads the first day before the window exists, and opens the clinic after.
+    def not_yet(day: dt.date) -> DaySchedule:
+        raise AssertionError(f"read {day} before the clinic was open")
+
+    first = day_schedule(clinic.db, TUESDAY)
+    win = MainWindow(
+        load_day=not_yet, today=lambda: TUESDAY, database_label="clinic", schedule=first
+    )
+    qtbot.addWidget(win)
+    assert win.day() == TUESDAY
+    assert win.schedule() is first
+    assert win.windowTitle() == "KetaDesk Clinic — Tue 24 Nov 2026 — KetaDesk"
+    win.set_day_source(partial(day_schedule, clinic.db), lambda: WEDNESDAY)
+    assert win.day() == TUESDAY  # the day shown stays
+    win.actions_by_name["next_day"].trigger()
+    assert win.day() == WEDNESDAY
+    win.actions_by_name["previous_day"].trigger()
+    win.actions_by_name["today"].trigger()
+    assert win.day() == WEDNESDAY
