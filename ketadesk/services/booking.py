@@ -16,24 +16,41 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
-from ketadesk.scheduling.availability import Availability, Refusal, RefusalKind
+from ketadesk.scheduling.availability import (
+    Availability,
+    HoldRow,
+    Refusal,
+    RefusalKind,
+    instant,
+    seconds,
+)
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind
-from ketadesk.scheduling.gating import GateResult, Severity
-from ketadesk.scheduling.model import ExistingHold, PlannedHold, PlannedSession, ResourceInfo
+from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity
+from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.planner import spacing_problems
 from ketadesk.services import audit
 from ketadesk.services.context import Actor, InvalidRequest, NotFound, ServiceError, require, utcnow
-from ketadesk.services.planning import gate_sessions, patient_facts
+from ketadesk.services.planning import gate_sessions, load_patient_facts
 from ketadesk.store import changes
-from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     RELEASED_STATUSES,
@@ -41,14 +58,13 @@ from ketadesk.store.models import (
     AppointmentEvent,
     GatingOverride,
     Patient,
-    Protocol,
     Resource,
     ResourceHold,
     Series,
     SessionType,
 )
-from ketadesk.store.queries import overlapping
-from ketadesk.store.snapshot import load_calendar
+from ketadesk.store.queries import LONGEST_BOOKING
+from ketadesk.store.snapshot import autoflush, epoch_seconds, load_calendar
 
 
 class BookingConflict(ServiceError):
@@ -98,62 +114,128 @@ RELEASING = RELEASED_STATUSES
 # Checking a plan against what is in the database, inside the writing transaction
 
 
-@dataclass(frozen=True)
-class _Holder:
-    resource_id: int
-    span: Interval
-    exclusive: bool
-    units: int
-    label: str  # who holds it, for messages
+# The statements a booking runs, built once: a booking is a dozen short statements, and building,
+# keying and ORM-processing each anew would cost more than running it.  Plain Core on the tables,
+# parameters bound at execution.
+_RESOURCE = cast(Table, Resource.__table__)
+_SERIES = cast(Table, Series.__table__)
+_APPOINTMENT = cast(Table, Appointment.__table__)
+_HOLD = cast(Table, ResourceHold.__table__)
+_EVENT = cast(Table, AppointmentEvent.__table__)
+_OVERRIDE = cast(Table, GatingOverride.__table__)
 
 
-def _lock_resources(session: Session, ids: Iterable[int]) -> dict[int, Resource]:
-    stmt = select(Resource).where(Resource.id.in_(sorted(set(ids)))).order_by(Resource.id)
-    if session.get_bind().dialect.name == "postgresql":
-        # Row locks in id order: concurrent bookings of the same resources queue up here, and
-        # the capacity count below cannot be raced.  Id order keeps it free of deadlocks.
-        stmt = stmt.with_for_update()
-    return {r.id: r for r in session.scalars(stmt)}
+def _overlapping_bound(starts_at: Any, ends_at: Any) -> tuple[ColumnElement[bool], ...]:
+    """``store.queries.overlapping`` with the window bound at execution (see ``_window``)."""
+    return (
+        starts_at >= bindparam("since"),
+        starts_at < bindparam("until"),
+        ends_at > bindparam("begins"),
+    )
 
 
-def _existing_holders(
-    session: Session, resource_ids: Iterable[int], window: Interval, ignore: set[int]
-) -> list[_Holder]:
-    stmt = (
-        select(
-            ResourceHold.resource_id,
-            ResourceHold.starts_at,
-            ResourceHold.ends_at,
-            ResourceHold.exclusive,
-            ResourceHold.units,
-            Appointment.id,
-            Patient.last_name,
-            Patient.first_name,
-            SessionType.name,
+def _window(window: Interval) -> dict[str, dt.datetime]:
+    return {
+        "since": window.start - LONGEST_BOOKING,
+        "until": window.end,
+        "begins": window.start,
+    }
+
+
+_LOCK_RESOURCES = (
+    select(
+        _RESOURCE.c.id,
+        _RESOURCE.c.kind,
+        _RESOURCE.c.subkind,
+        _RESOURCE.c.name,
+        _RESOURCE.c.capacity,
+        _RESOURCE.c.active,
+    )
+    .where(_RESOURCE.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_RESOURCE.c.id)
+)
+# PostgreSQL: row locks in id order.  Concurrent bookings of the same resources queue up here,
+# and the capacity count cannot be raced; id order keeps it free of deadlocks.
+_LOCK_RESOURCES_FOR_UPDATE = _LOCK_RESOURCES.with_for_update()
+
+_EXISTING_HOLDS = select(
+    _HOLD.c.appointment_id,
+    _HOLD.c.resource_id,
+    epoch_seconds(_HOLD.c.starts_at),
+    epoch_seconds(_HOLD.c.ends_at),
+    _HOLD.c.exclusive,
+    _HOLD.c.units,
+).where(
+    _HOLD.c.active.is_(True),
+    _HOLD.c.resource_id.in_(bindparam("ids", expanding=True)),
+    *_overlapping_bound(_HOLD.c.starts_at, _HOLD.c.ends_at),
+)
+
+_PATIENT_BOOKED = select(_APPOINTMENT.c.id, _APPOINTMENT.c.starts_at, _APPOINTMENT.c.ends_at).where(
+    _APPOINTMENT.c.patient_id == bindparam("patient_id"),
+    # Constants written into the statement: nothing to expand at every execution.
+    _APPOINTMENT.c.status.not_in([literal(s, String) for s in sorted(RELEASING)]),
+    *_overlapping_bound(_APPOINTMENT.c.starts_at, _APPOINTMENT.c.ends_at),
+)
+
+_INSERT_SERIES = insert(_SERIES).returning(_SERIES.c.id)
+_INSERT_APPOINTMENTS = insert(_APPOINTMENT).returning(
+    _APPOINTMENT.c.id, sort_by_parameter_order=True
+)
+_INSERT_HOLDS = insert(_HOLD)
+_INSERT_EVENTS = insert(_EVENT)
+_INSERT_OVERRIDES = insert(_OVERRIDE)
+
+
+def _lock_resources(session: Session, ids: Iterable[int]) -> dict[int, ResourceInfo]:
+    autoflush(session)
+    conn = session.connection()
+    stmt = _LOCK_RESOURCES_FOR_UPDATE if conn.dialect.name == "postgresql" else _LOCK_RESOURCES
+    return {
+        rid: ResourceInfo(
+            id=rid,
+            kind=ResourceKind(kind),
+            subkind=subkind,
+            name=name,
+            capacity=capacity,
+            active=active,
         )
-        .join(Appointment, Appointment.id == ResourceHold.appointment_id)
+        for rid, kind, subkind, name, capacity, active in conn.execute(
+            stmt, {"ids": sorted(set(ids))}
+        )
+    }
+
+
+# An active hold in the way of a plan: the appointment holding it, and the hold as
+# ``Availability`` reads it (resource id, start and end in epoch seconds, exclusive, units).
+_Existing = tuple[int, HoldRow]
+
+
+def _existing_holds(
+    session: Session, resource_ids: Iterable[int], window: Interval, ignore: set[int]
+) -> list[_Existing]:
+    rows = session.connection().execute(
+        _EXISTING_HOLDS, {"ids": sorted(set(resource_ids)), **_window(window)}
+    )
+    return [
+        (appointment_id, (rid, start, end, bool(exclusive), units))
+        for appointment_id, rid, start, end, exclusive, units in rows
+        if appointment_id not in ignore
+    ]
+
+
+def _holder_labels(session: Session, appointment_ids: Iterable[int]) -> dict[int, str]:
+    """Who holds what, for messages: read only when a plan was refused because of them."""
+    stmt = (
+        select(Appointment.id, Patient.last_name, Patient.first_name, SessionType.name)
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
-        .where(
-            ResourceHold.active.is_(True),
-            ResourceHold.resource_id.in_(sorted(set(resource_ids))),
-            *overlapping(ResourceHold.starts_at, ResourceHold.ends_at, window),
-        )
+        .where(Appointment.id.in_(sorted(set(appointment_ids))))
     )
-    holders = []
-    for row in session.execute(stmt):
-        if row[5] in ignore:
-            continue
-        holders.append(
-            _Holder(
-                resource_id=row[0],
-                span=Interval(row[1], row[2]),
-                exclusive=row[3],
-                units=row[4],
-                label=f"{row[6]}, {row[7][:1]}. ({row[8]}, appointment #{row[5]})",
-            )
-        )
-    return holders
+    return {
+        id_: f"{last}, {first[:1]}. ({type_name}, appointment #{id_})"
+        for id_, last, first, type_name in session.execute(stmt)
+    }
 
 
 def _fmt(calendar: ClinicCalendar, span: Interval) -> str:
@@ -167,7 +249,7 @@ def verify_plan(
     sessions: Sequence[PlannedSession],
     *,
     ignore_appointments: Iterable[int] = (),
-) -> dict[int, Resource]:
+) -> dict[int, ResourceInfo]:
     """Raise BookingConflict unless every hold of ``sessions`` fits the database right now;
     return the resources involved, locked for the rest of the transaction.
 
@@ -179,61 +261,56 @@ def verify_plan(
         raise InvalidRequest("nothing to book: the plan holds no resources")
     locked = _lock_resources(session, (h.resource_id for h in holds))
     window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
-    existing = _existing_holders(session, locked, window, set(ignore_appointments))
+    existing = _existing_holds(session, locked, window, set(ignore_appointments))
     availability = Availability(
-        calendar,
-        [
-            ResourceInfo(
-                id=r.id,
-                kind=ResourceKind(r.kind),
-                subkind=r.subkind,
-                name=r.name,
-                capacity=r.capacity,
-                active=r.active,
-            )
-            for r in locked.values()
-        ],
-        [
-            ExistingHold(
-                resource_id=h.resource_id,
-                span=h.span,
-                mode=HoldMode.EXCLUSIVE if h.exclusive else HoldMode.SHARED,
-                units=h.units,
-            )
-            for h in existing
-        ],
+        calendar, list(locked.values()), hold_rows=[row for _, row in existing]
     )
-    reasons: list[str] = []
+    refused: list[tuple[Refusal, _Existing | None]] = []
     for planned in sessions:
         for refusal in availability.refusals(planned.holds):
-            reasons.append(_explain(refusal, planned.holds, existing, locked, calendar))
+            refused.append((refusal, _taken_by(refusal, planned.holds, existing)))
         availability.add(planned.holds)
-    if reasons:
+    if refused:
+        labels = _holder_labels(session, (by[0] for _, by in refused if by is not None))
+        reasons = [_explain(refusal, by, labels, locked, calendar) for refusal, by in refused]
         raise BookingConflict(list(dict.fromkeys(reasons)))
     return locked
 
 
+def _taken_by(
+    refusal: Refusal, holds: Sequence[PlannedHold], existing: Sequence[_Existing]
+) -> _Existing | None:
+    """The exclusive hold another booking has where a plan's exclusive hold was refused."""
+    if refusal.kind is not RefusalKind.TAKEN:
+        return None
+    for hold in holds:
+        if hold.resource_id != refusal.resource_id or not hold.exclusive:
+            continue
+        start, end = seconds(hold.span.start), seconds(hold.span.end)
+        for other in existing:
+            rid, other_start, other_end, exclusive, _units = other[1]
+            if rid == hold.resource_id and exclusive and other_start < end and start < other_end:
+                return other
+    return None
+
+
 def _explain(
     refusal: Refusal,
-    holds: Sequence[PlannedHold],
-    existing: Sequence[_Holder],
-    resources: Mapping[int, Resource],
+    taken_by: _Existing | None,
+    labels: Mapping[int, str],
+    resources: Mapping[int, ResourceInfo],
     calendar: ClinicCalendar,
 ) -> str:
     """A refusal in words, naming the appointment in the way when another booking took it."""
-    if refusal.kind is RefusalKind.TAKEN:
-        for hold in holds:
-            if hold.resource_id != refusal.resource_id or not hold.exclusive:
-                continue
-            for other in existing:
-                if (
-                    other.resource_id == hold.resource_id
-                    and other.exclusive
-                    and other.span.overlaps(hold.span)
-                ):
-                    name = resources[hold.resource_id].name
-                    return f"{name} was just taken by {other.label} {_fmt(calendar, other.span)}"
+    if taken_by is not None:
+        appointment_id, (rid, start, end, _exclusive, _units) = taken_by
+        label = labels.get(appointment_id, f"appointment #{appointment_id}")
+        span = Interval(instant(start), instant(end))
+        return f"{resources[rid].name} was just taken by {label} {_fmt(calendar, span)}"
     return refusal.message
+
+
+_LOCK_PATIENT = text("SELECT id FROM patient WHERE id = :patient_id FOR UPDATE")
 
 
 def _check_patient_free(
@@ -249,15 +326,19 @@ def _check_patient_free(
     for (_, end), (start, _) in itertools.pairwise(spans):
         if start < end:
             raise InvalidRequest("two sessions of the plan overlap each other")
-    rows = session.execute(
-        select(Appointment.id, Appointment.starts_at, Appointment.ends_at).where(
-            Appointment.patient_id == patient_id,
-            Appointment.status.not_in(tuple(RELEASING)),
-            *overlapping(
-                Appointment.starts_at, Appointment.ends_at, Interval(spans[0][0], spans[-1][1])
-            ),
+    autoflush(session)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two workstations booking the same patient on different resources would not meet on
+        # any resource lock; this one (always taken after the resources) makes them queue.
+        session.connection().execute(_LOCK_PATIENT, {"patient_id": patient_id})
+    rows = (
+        session.connection()
+        .execute(
+            _PATIENT_BOOKED,
+            {"patient_id": patient_id, **_window(Interval(spans[0][0], spans[-1][1]))},
         )
-    ).all()
+        .all()
+    )
     for appt_id, starts, ends in rows:
         if appt_id == ignore:
             continue
@@ -273,14 +354,10 @@ def _check_patient_free(
 # Writing
 
 
-def _session_type_ids(session: Session) -> dict[str, int]:
-    return {code: id_ for id_, code in session.execute(select(SessionType.id, SessionType.code))}
-
-
-def _room_of(session: PlannedSession, resources: Mapping[int, Resource]) -> int | None:
+def room_of(session: PlannedSession, resources: Mapping[int, ResourceInfo]) -> int | None:
     for hold in session.holds:
         res = resources.get(hold.resource_id)
-        if res is not None and res.kind == ResourceKind.ROOM.value:
+        if res is not None and res.kind is ResourceKind.ROOM:
             return res.id
     return None
 
@@ -299,42 +376,50 @@ def _hold_row(appointment_id: int, h: PlannedHold) -> dict[str, Any]:
     }
 
 
-def _write_holds(appointment: Appointment, holds: Iterable[PlannedHold]) -> None:
-    for h in holds:
-        appointment.holds.append(
-            ResourceHold(
-                resource_id=h.resource_id,
-                need=h.need,
-                mode=h.mode.value,
-                exclusive=h.exclusive,
-                units=h.units,
-                starts_at=h.span.start,
-                ends_at=h.span.end,
-                active=True,
-            )
-        )
+def write_holds(session: Session, appointment_id: int, holds: Iterable[PlannedHold]) -> None:
+    """Insert an appointment's holds (a plain multi-row insert; the caller has checked them)."""
+    rows = [_hold_row(appointment_id, h) for h in holds]
+    if rows:
+        session.connection().execute(_INSERT_HOLDS, rows)
 
 
-def _snapshot_of(a: Appointment) -> dict[str, Any]:
+def snapshot_of(a: Appointment) -> dict[str, Any]:
+    return _snapshot(a.status, a.starts_at, a.ends_at, a.room_id)
+
+
+def _snapshot(
+    status: str, starts_at: dt.datetime, ends_at: dt.datetime, room_id: int | None
+) -> dict[str, Any]:
     return {
-        "status": a.status,
-        "starts_at": a.starts_at.isoformat(),
-        "ends_at": a.ends_at.isoformat(),
-        "room_id": a.room_id,
+        "status": status,
+        "starts_at": starts_at.isoformat(),
+        "ends_at": ends_at.isoformat(),
+        "room_id": room_id,
     }
 
 
 def _calendar_for(
     session: Session, catalog: Catalog, sessions: Sequence[PlannedSession]
 ) -> ClinicCalendar:
+    """The calendar a plan is checked against: its window's closures, and the closures and
+    shifts of the resources it holds (nothing else can refuse it)."""
     window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
-    return load_calendar(session, window, catalog)
+    for s in sessions:
+        for h in s.holds:
+            window = Interval(min(window.start, h.span.start), max(window.end, h.span.end))
+    resource_ids = {h.resource_id for s in sessions for h in s.holds}
+    return load_calendar(session, window, catalog, resource_ids=resource_ids)
 
 
 def book(
     db: Database, actor: Actor, request: BookingRequest, *, now: dt.datetime | None = None
 ) -> BookingResult:
-    """Book a whole plan (a series, or single sessions) all or nothing."""
+    """Book a whole plan (a series, or single sessions) all or nothing.
+
+    One write transaction: it reads the configuration and re-checks gating, the resources' holds
+    and the patient's other appointments as the database has them now, then writes the series,
+    appointments, holds, events and audit events and bumps the change counter.
+    """
     require(actor, "book")
     now = now or utcnow()
     if not request.sessions:
@@ -352,66 +437,76 @@ def book(
         require(actor, "override_gate")
     try:
         with db.write() as session:
-            catalog = load_catalog(session)
-            patient = session.get(Patient, request.patient_id)
-            if patient is None:
+            config = load_config(session)
+            catalog = config.catalog
+            facts = load_patient_facts(session, request.patient_id, catalog)
+            if facts is None:
                 raise NotFound(f"no patient #{request.patient_id}")
+            patient_id = request.patient_id
             calendar = _calendar_for(session, catalog, request.sessions)
-            type_ids = _session_type_ids(session)
+            type_ids = config.session_type_ids
             unknown = {s.session_type for s in request.sessions} - set(type_ids)
             if unknown:
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
-            _check_gates_and_spacing(session, catalog, calendar, patient, request)
+            _check_gates_and_spacing(catalog, calendar, facts, request)
             resources = verify_plan(session, calendar, request.sessions)
-            _check_patient_free(session, calendar, patient.id, request.sessions)
-            series = None
+            _check_patient_free(session, calendar, patient_id, request.sessions)
+            conn = session.connection()
+            series_id = None
             if request.protocol is not None:
-                protocol = session.scalar(select(Protocol).where(Protocol.code == request.protocol))
-                if protocol is None:
+                protocol_id = config.protocol_ids.get(request.protocol)
+                if protocol_id is None:
                     raise NotFound(f"unknown protocol {request.protocol!r}")
-                series = Series(
-                    patient_id=patient.id,
-                    protocol_id=protocol.id,
-                    status="active",
-                    planned_count=len(request.sessions),
-                    preferences=dict(request.preferences),
-                    created_at=now,
-                )
-                session.add(series)
-                session.flush()
-            appointments = []
-            for planned in sorted(request.sessions, key=lambda s: s.index):
-                appointment = Appointment(
-                    patient_id=patient.id,
-                    series_id=series.id if series else None,
-                    series_index=planned.index if series else None,
-                    session_type_id=type_ids[planned.session_type],
-                    room_id=_room_of(planned, resources),
-                    starts_at=planned.start,
-                    ends_at=planned.end,
-                    status="booked",
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(appointment)
-                appointments.append(appointment)
-            session.flush()
+                series_id = conn.execute(
+                    _INSERT_SERIES,
+                    {
+                        "patient_id": patient_id,
+                        "protocol_id": protocol_id,
+                        "status": "active",
+                        "planned_count": len(request.sessions),
+                        "preferences": dict(request.preferences),
+                        "created_at": now,
+                    },
+                ).scalar_one()
             ordered = sorted(request.sessions, key=lambda s: s.index)
-            # Plain multi-row inserts: a series writes dozens of holds, and the unit of work's
-            # per-object bookkeeping would cost more than the rest of the booking.
-            session.execute(
-                insert(ResourceHold),
+            rooms = [room_of(planned, resources) for planned in ordered]
+            appointment_ids: list[int] = list(
+                conn.execute(
+                    _INSERT_APPOINTMENTS,
+                    [
+                        {
+                            "patient_id": patient_id,
+                            "series_id": series_id,
+                            "series_index": planned.index if series_id is not None else None,
+                            "session_type_id": type_ids[planned.session_type],
+                            "room_id": room,
+                            "starts_at": planned.start,
+                            "ends_at": planned.end,
+                            "status": "booked",
+                            "late_cancel": False,
+                            "checklist": {},
+                            "notes": "",
+                            "version": 1,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for planned, room in zip(ordered, rooms, strict=True)
+                    ],
+                ).scalars()
+            )
+            conn.execute(
+                _INSERT_HOLDS,
                 [
-                    _hold_row(appointment.id, hold)
-                    for appointment, planned in zip(appointments, ordered, strict=True)
+                    _hold_row(appointment_id, hold)
+                    for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
                     for hold in planned.holds
                 ],
             )
-            session.execute(
-                insert(AppointmentEvent),
+            conn.execute(
+                _INSERT_EVENTS,
                 [
                     {
-                        "appointment_id": appointment.id,
+                        "appointment_id": appointment_id,
                         "at": now,
                         "user_id": actor.user_id,
                         "action": "book",
@@ -420,38 +515,46 @@ def book(
                         "reason": "",
                         "detail": {},
                     }
-                    for appointment in appointments
+                    for appointment_id in appointment_ids
                 ],
             )
-            for appointment in appointments:
-                for rule, reason in request.overrides.items():
-                    session.add(
-                        GatingOverride(
-                            appointment_id=appointment.id,
-                            series_id=series.id if series else None,
-                            rule=rule,
-                            reason=reason,
-                            user_id=actor.user_id,
-                            at=now,
-                        )
-                    )
-                audit.record(
-                    session,
-                    actor,
-                    "book",
-                    "appointment",
-                    appointment.id,
-                    patient_id=patient.id,
-                    after=_snapshot_of(appointment),
-                    now=now,
+            if request.overrides:
+                conn.execute(
+                    _INSERT_OVERRIDES,
+                    [
+                        {
+                            "appointment_id": appointment_id,
+                            "series_id": series_id,
+                            "rule": rule,
+                            "reason": reason,
+                            "user_id": actor.user_id,
+                            "at": now,
+                        }
+                        for appointment_id in appointment_ids
+                        for rule, reason in request.overrides.items()
+                    ],
                 )
-            changes.bump(session, now)
-            return BookingResult(
-                series_id=series.id if series else None,
-                appointment_ids=tuple(a.id for a in appointments),
+            audit.write(
+                session,
+                [
+                    audit.entry(
+                        actor,
+                        "book",
+                        "appointment",
+                        appointment_id,
+                        patient_id=patient_id,
+                        after=_snapshot("booked", planned.start, planned.end, room),
+                        now=now,
+                    )
+                    for appointment_id, planned, room in zip(
+                        appointment_ids, ordered, rooms, strict=True
+                    )
+                ],
             )
+            changes.bump(session, now)
+            return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
     except IntegrityError as err:
-        raise _conflict_from(err) from None
+        raise conflict_from(err) from None
 
 
 class GateRefused(ServiceError):
@@ -476,13 +579,11 @@ SPACING_RULE = "spacing"  # the override key for a series that breaks its protoc
 
 
 def _check_gates_and_spacing(
-    session: Session,
     catalog: Catalog,
     calendar: ClinicCalendar,
-    patient: Patient,
+    facts: PatientFacts,
     request: BookingRequest,
 ) -> None:
-    facts = patient_facts(session, patient, catalog)
     results = gate_sessions(catalog, facts, request.sessions, calendar, request.overrides)
     stopping = [r for r in results if r.stops_booking]
     if stopping:
@@ -501,7 +602,7 @@ def _check_gates_and_spacing(
         )
 
 
-def _conflict_from(err: IntegrityError) -> ServiceError:
+def conflict_from(err: IntegrityError) -> ServiceError:
     sqlstate = getattr(err.orig, "sqlstate", None)
     if sqlstate == "23P01":  # PostgreSQL exclusion_violation: another workstation won the race
         return BookingConflict(
@@ -552,16 +653,16 @@ def move(
             _check_patient_free(
                 session, calendar, appointment.patient_id, [new], ignore=appointment.id
             )
-            before = _snapshot_of(appointment)
-            appointment.holds.clear()
-            session.flush()
-            _write_holds(appointment, new.holds)
+            before = snapshot_of(appointment)
+            session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
+            session.expire(appointment, ["holds"])
+            write_holds(session, appointment.id, new.holds)
             appointment.starts_at = new.start
             appointment.ends_at = new.end
-            appointment.room_id = _room_of(new, resources)
+            appointment.room_id = room_of(new, resources)
             appointment.updated_at = now
             session.flush()
-            after = _snapshot_of(appointment)
+            after = snapshot_of(appointment)
             event = AppointmentEvent(
                 appointment_id=appointment.id,
                 at=now,
@@ -595,7 +696,7 @@ def move(
                 event.id,
             )
     except IntegrityError as err:
-        raise _conflict_from(err) from None
+        raise conflict_from(err) from None
 
 
 def _get_appointment(
@@ -636,7 +737,7 @@ def change_status(
                 f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}; "
                 f"it cannot be {target.replace('_', ' ')}"
             )
-        before = _snapshot_of(appointment)
+        before = snapshot_of(appointment)
         previous = appointment.status
         appointment.status = target
         appointment.updated_at = now
@@ -671,7 +772,7 @@ def change_status(
             appointment.id,
             patient_id=appointment.patient_id,
             before=before,
-            after=_snapshot_of(appointment),
+            after=snapshot_of(appointment),
             detail=reason,
             now=now,
         )
@@ -708,7 +809,7 @@ def undo_status(
             require(actor, last.action)
             if last.to_status != appointment.status:
                 raise InvalidRequest(f"appointment #{appointment_id} changed since; reload it")
-            before = _snapshot_of(appointment)
+            before = snapshot_of(appointment)
             if appointment.status in RELEASING and last.from_status not in RELEASING:
                 catalog = load_catalog(session)
                 held = [
@@ -757,7 +858,7 @@ def undo_status(
                 appointment.id,
                 patient_id=appointment.patient_id,
                 before=before,
-                after=_snapshot_of(appointment),
+                after=snapshot_of(appointment),
                 now=now,
             )
             changes.bump(session, now)
@@ -769,4 +870,4 @@ def undo_status(
                 event.id,
             )
     except IntegrityError as err:
-        raise _conflict_from(err) from None
+        raise conflict_from(err) from None

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import String, Table, bindparam, case, func, literal, null, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
@@ -27,7 +27,7 @@ from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import RELEASED_STATUSES, Appointment, Patient, Resource, SessionType
 from ketadesk.store.queries import overlapping
-from ketadesk.store.snapshot import load_snapshot
+from ketadesk.store.snapshot import autoflush, load_snapshot
 
 
 @dataclass(frozen=True)
@@ -113,31 +113,96 @@ def find_patient(session: Session, chart: str) -> Patient:
     return patient
 
 
+_APPOINTMENT = cast(Table, Appointment.__table__)
+_SESSION_TYPE = cast(Table, SessionType.__table__)
+_PATIENT = cast(Table, Patient.__table__)
+# Prior-authorized sessions already booked ahead (they count against the authorization).
+_BOOKED_UNDER_PRIOR_AUTH = (
+    select(func.count(_APPOINTMENT.c.id))
+    .join(_SESSION_TYPE, _SESSION_TYPE.c.id == _APPOINTMENT.c.session_type_id)
+    .where(
+        _APPOINTMENT.c.patient_id == bindparam("patient_id"),
+        _SESSION_TYPE.c.code.in_(bindparam("codes", expanding=True)),
+        _APPOINTMENT.c.status.in_([literal("booked", String), literal("checked_in", String)]),
+    )
+)
+# A patient's gating facts in one statement, the count only when there is an authorization.
+_PATIENT_FACTS = select(
+    _PATIENT.c.screening_status,
+    _PATIENT.c.screening_cleared_on,
+    _PATIENT.c.consent_signed_on,
+    _PATIENT.c.rems_enrolled_on,
+    _PATIENT.c.prior_auth_expires_on,
+    _PATIENT.c.prior_auth_sessions,
+    _PATIENT.c.driver_name,
+    case(
+        (_PATIENT.c.prior_auth_sessions.is_(None), null()),
+        else_=_BOOKED_UNDER_PRIOR_AUTH.scalar_subquery(),
+    ),
+).where(_PATIENT.c.id == bindparam("patient_id"))
+
+
+def _prior_auth_codes(catalog: Catalog) -> list[str]:
+    return [c for c, t in catalog.session_types.items() if "prior_auth_valid" in t.gating]
+
+
+def _facts(
+    screening_status: str,
+    screening_cleared_on: dt.date | None,
+    consent_signed_on: dt.date | None,
+    rems_enrolled_on: dt.date | None,
+    prior_auth_expires_on: dt.date | None,
+    prior_auth_sessions: int | None,
+    driver_name: str,
+    booked_under_prior_auth: int | None,
+) -> PatientFacts:
+    left = prior_auth_sessions
+    if left is not None:
+        left = max(0, left - (booked_under_prior_auth or 0))
+    return PatientFacts(
+        screening_status=ScreeningStatus(screening_status),
+        screening_cleared_on=screening_cleared_on,
+        consent_signed_on=consent_signed_on,
+        rems_enrolled_on=rems_enrolled_on,
+        prior_auth_expires_on=prior_auth_expires_on,
+        prior_auth_sessions_left=left,
+        driver_name=driver_name,
+    )
+
+
 def patient_facts(session: Session, patient: Patient, catalog: Catalog) -> PatientFacts:
     """The gating facts of a patient's record; prior-authorized sessions already booked ahead
     count against the authorization."""
-    left = patient.prior_auth_sessions
-    if left is not None:
-        gated = [c for c, t in catalog.session_types.items() if "prior_auth_valid" in t.gating]
-        count = session.scalar(
-            select(func.count(Appointment.id))
-            .join(SessionType, SessionType.id == Appointment.session_type_id)
-            .where(
-                Appointment.patient_id == patient.id,
-                SessionType.code.in_(gated),
-                Appointment.status.in_(("booked", "checked_in")),
-            )
+    booked = None
+    if patient.prior_auth_sessions is not None:
+        autoflush(session)
+        booked = session.connection().scalar(
+            _BOOKED_UNDER_PRIOR_AUTH,
+            {"patient_id": patient.id, "codes": _prior_auth_codes(catalog)},
         )
-        left = max(0, left - (count or 0))
-    return PatientFacts(
-        screening_status=ScreeningStatus(patient.screening_status),
-        screening_cleared_on=patient.screening_cleared_on,
-        consent_signed_on=patient.consent_signed_on,
-        rems_enrolled_on=patient.rems_enrolled_on,
-        prior_auth_expires_on=patient.prior_auth_expires_on,
-        prior_auth_sessions_left=left,
-        driver_name=patient.driver_name,
+    return _facts(
+        patient.screening_status,
+        patient.screening_cleared_on,
+        patient.consent_signed_on,
+        patient.rems_enrolled_on,
+        patient.prior_auth_expires_on,
+        patient.prior_auth_sessions,
+        patient.driver_name,
+        booked,
     )
+
+
+def load_patient_facts(session: Session, patient_id: int, catalog: Catalog) -> PatientFacts | None:
+    """``patient_facts`` of a patient by id, in one statement (None: no such patient)."""
+    autoflush(session)
+    row = (
+        session.connection()
+        .execute(_PATIENT_FACTS, {"patient_id": patient_id, "codes": _prior_auth_codes(catalog)})
+        .one_or_none()
+    )
+    if row is None:
+        return None
+    return _facts(*row)
 
 
 def gate_sessions(

@@ -7,14 +7,26 @@ moved.  On PostgreSQL the bump also sends a NOTIFY, so listeners hear of it at o
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from ketadesk.store.models import ChangeCounter
 
 COUNTER_ID = 1
 NOTIFY_CHANNEL = "ketadesk_changes"
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+
+_TABLE = cast(Table, ChangeCounter.__table__)
+_BUMP = (
+    update(_TABLE)
+    .where(_TABLE.c.id == COUNTER_ID)
+    .values(
+        value=_TABLE.c.value + 1,
+        changed_at=bindparam("stamp", type_=_TABLE.c.changed_at.type),
+    )
+)
 
 
 def ensure_counter(session: Session) -> None:
@@ -24,17 +36,19 @@ def ensure_counter(session: Session) -> None:
 
 
 def bump(session: Session, now: dt.datetime | None = None) -> None:
-    """Mark that this transaction changed something (call once per write transaction)."""
+    """Mark that this transaction changed something (call once per write transaction).
+
+    A plain update of the one row: it neither flushes the session's pending objects (the commit
+    does) nor looks for the counter among them (nothing keeps it as an object; ``current`` reads
+    the row).
+    """
     stamp = now or dt.datetime.now(dt.UTC)
-    result = session.execute(
-        update(ChangeCounter)
-        .where(ChangeCounter.id == COUNTER_ID)
-        .values(value=ChangeCounter.value + 1, changed_at=stamp)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    conn = session.connection()
+    result = conn.execute(_BUMP, {"stamp": stamp})
+    if result.rowcount == 0:
         session.add(ChangeCounter(id=COUNTER_ID, value=1, changed_at=stamp))
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NOTIFY)
 
 
 def current(session: Session) -> int:

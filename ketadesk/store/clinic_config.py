@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from typing import cast as cast_type
 
-from sqlalchemy import select
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    String,
+    Table,
+    Text,
+    cast,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog, RawConfig, build_catalog
@@ -61,21 +74,99 @@ def read_raw_config(session: Session) -> RawConfig:
     return RawConfig(clinic, {"session_types": types}, {"protocols": protocols})
 
 
-# Parsed catalogues by the text of their stored definitions: every booking reads the clinic's
-# configuration (it may have changed at another workstation), but parsing it again only when it
-# did keeps that read cheap.  Small: one entry per distinct configuration seen.
-_PARSED: dict[str, Catalog] = {}
+# The stored configuration as the database holds it, one row per section, session type and
+# protocol: kind, code, id, order and the definition's text, undecoded.  These rows are what a
+# catalogue is built from, and they are also its cache key: every booking reads them (the
+# configuration may have changed at another workstation a second ago), but decoding and
+# checking them again happens only when their text did change.  One cheap query, no JSON work.
+_KIND_SETTING, _KIND_TYPE, _KIND_PROTOCOL = "c", "t", "p"
+
+
+def _config_rows_statement() -> CompoundSelect[str, str, int, int, str | None]:
+    setting = cast_type(Table, ClinicSetting.__table__)
+    types = cast_type(Table, SessionType.__table__)
+    protocols = cast_type(Table, Protocol.__table__)
+    return union_all(
+        select(
+            literal_column(f"'{_KIND_SETTING}'", String).label("kind"),
+            setting.c.key.label("code"),
+            literal_column("0", Integer).label("id"),
+            literal_column("0", Integer).label("sort_order"),
+            cast(setting.c.value, Text).label("text"),
+        ),
+        select(
+            literal_column(f"'{_KIND_TYPE}'", String),
+            types.c.code,
+            types.c.id,
+            types.c.sort_order,
+            cast(types.c.definition, Text),
+        ),
+        select(
+            literal_column(f"'{_KIND_PROTOCOL}'", String),
+            protocols.c.code,
+            protocols.c.id,
+            protocols.c.sort_order,
+            cast(protocols.c.definition, Text),
+        ),
+    ).order_by(literal_column("1"), literal_column("4"), literal_column("2"))
+
+
+_CONFIG_ROWS = _config_rows_statement()
+
+ConfigRows = tuple[tuple[str, str, int, int, str | None], ...]
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    """The checked catalogue, with the database ids of its session types and protocols."""
+
+    catalog: Catalog
+    session_type_ids: Mapping[str, int]
+    protocol_ids: Mapping[str, int]
+
+
+# Parsed configurations by their stored rows.  Small: one entry per distinct configuration seen.
+_PARSED: dict[ConfigRows, StoredConfig] = {}
 _PARSED_MAX = 8
+
+
+def _parse(rows: ConfigRows) -> StoredConfig:
+    clinic: dict[str, Any] = {}
+    types: dict[str, Any] = {}
+    protocols: dict[str, Any] = {}
+    type_ids: dict[str, int] = {}
+    protocol_ids: dict[str, int] = {}
+    for kind, code, id_, _order, stored in rows:
+        value = None if stored is None else json.loads(stored)
+        if kind == _KIND_SETTING:
+            clinic[code] = value
+        elif kind == _KIND_TYPE:
+            types[code] = value
+            type_ids[code] = id_
+        else:
+            protocols[code] = value
+            protocol_ids[code] = id_
+    raw = RawConfig(clinic, {"session_types": types}, {"protocols": protocols})
+    return StoredConfig(build_catalog(raw, origin="database"), type_ids, protocol_ids)
+
+
+def load_config(session: Session) -> StoredConfig:
+    """The clinic's configuration as stored now (one query; parsed only when it changed)."""
+    if session.autoflush:  # as an ORM query would: pending changes to the settings count
+        session.flush()
+    rows: ConfigRows = tuple(
+        (kind, code, id_, order, stored)
+        for kind, code, id_, order, stored in session.connection().execute(_CONFIG_ROWS)
+    )
+    found = _PARSED.get(rows)
+    if found is None:
+        found = _parse(rows)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[rows] = found
+    return found
 
 
 def load_catalog(session: Session) -> Catalog:
     """The clinic's catalogue as stored; a broken stored definition is reported by name."""
-    raw = read_raw_config(session)
-    key = json.dumps([raw.clinic, raw.session_types, raw.protocols], sort_keys=True)
-    catalog = _PARSED.get(key)
-    if catalog is None:
-        catalog = build_catalog(raw, origin="database")
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        _PARSED[key] = catalog
-    return catalog
+    return load_config(session).catalog

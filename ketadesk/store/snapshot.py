@@ -6,10 +6,12 @@ bounded by the window and served by an index on (starts_at, ends_at).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, select
+from sqlalchemy import Integer, Table, bindparam, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -17,7 +19,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import Availability, HoldRow
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
-from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.catalog import ClinicSettings, ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Closure, Resource, ResourceHold, StaffShift
@@ -59,26 +61,88 @@ def load_resources(session: Session, *, include_inactive: bool = False) -> list[
     ]
 
 
-def load_closures(session: Session, window: Interval) -> list[ClosureSpan]:
-    stmt = select(
-        Closure.starts_at, Closure.ends_at, Closure.reason, Closure.kind, Closure.resource_id
-    ).where(Closure.starts_at < window.end, Closure.ends_at > window.start)
+_CLOSURE = cast(Table, Closure.__table__)
+_SHIFT = cast(Table, StaffShift.__table__)
+
+# Built once (a booking reads both inside its write transaction, so they are on its hot path),
+# parameters bound at execution.
+_CLOSURES = select(
+    _CLOSURE.c.starts_at,
+    _CLOSURE.c.ends_at,
+    _CLOSURE.c.reason,
+    _CLOSURE.c.kind,
+    _CLOSURE.c.resource_id,
+).where(_CLOSURE.c.starts_at < bindparam("until"), _CLOSURE.c.ends_at > bindparam("begins"))
+_CLOSURES_OF = _CLOSURES.where(
+    or_(
+        _CLOSURE.c.resource_id.is_(None),
+        _CLOSURE.c.resource_id.in_(bindparam("ids", expanding=True)),
+    )
+)
+_SHIFTS = select(
+    _SHIFT.c.resource_id,
+    _SHIFT.c.weekday,
+    _SHIFT.c.start_minute,
+    _SHIFT.c.end_minute,
+    _SHIFT.c.valid_from,
+    _SHIFT.c.valid_until,
+)
+_SHIFTS_OF = _SHIFTS.where(
+    _SHIFT.c.resource_id.in_(bindparam("ids", expanding=True)),
+    or_(_SHIFT.c.valid_from.is_(None), _SHIFT.c.valid_from <= bindparam("last")),
+    or_(_SHIFT.c.valid_until.is_(None), _SHIFT.c.valid_until >= bindparam("first")),
+)
+
+
+def autoflush(session: Session) -> None:
+    """What an ORM query does first: write the session's pending changes, so that a plain
+    Core read sees them too (nearly free when nothing is pending)."""
+    if session.autoflush:
+        session.flush()
+
+
+def load_closures(
+    session: Session, window: Interval, resource_ids: Collection[int] | None = None
+) -> list[ClosureSpan]:
+    """Closures overlapping ``window``: the clinic's, and every resource's (or, given
+    ``resource_ids``, only those resources')."""
+    autoflush(session)
+    params: dict[str, Any] = {"until": window.end, "begins": window.start}
+    stmt = _CLOSURES
+    if resource_ids is not None:
+        stmt = _CLOSURES_OF
+        params["ids"] = sorted(resource_ids)
     return [
         ClosureSpan(span=Interval(start, end), reason=reason, kind=kind, resource_id=rid)
-        for start, end, reason, kind, rid in session.execute(stmt)
+        for start, end, reason, kind, rid in session.connection().execute(stmt, params)
     ]
 
 
-def load_shifts(session: Session) -> list[ShiftPattern]:
-    stmt = select(
-        StaffShift.resource_id,
-        StaffShift.weekday,
-        StaffShift.start_minute,
-        StaffShift.end_minute,
-        StaffShift.valid_from,
-        StaffShift.valid_until,
-    )
-    return [ShiftPattern(*row) for row in session.execute(stmt)]
+def load_shifts(
+    session: Session,
+    *,
+    resource_ids: Collection[int] | None = None,
+    window: Interval | None = None,
+) -> list[ShiftPattern]:
+    """Staff shift patterns: all of them, or (given ``resource_ids`` and ``window``) only those
+    of these resources valid on some day of the window: no other shift can matter to a question
+    about them."""
+    autoflush(session)
+    if resource_ids is None or window is None:
+        if resource_ids is not None or window is not None:
+            raise TypeError("load_shifts: give both resource_ids and window, or neither")
+        rows = session.connection().execute(_SHIFTS)
+    else:
+        # Validity is in local dates; a day either side of the UTC dates covers any zone.
+        rows = session.connection().execute(
+            _SHIFTS_OF,
+            {
+                "ids": sorted(resource_ids),
+                "first": window.start.date() - dt.timedelta(days=1),
+                "last": window.end.date() + dt.timedelta(days=1),
+            },
+        )
+    return [ShiftPattern(*row) for row in rows]
 
 
 class epoch_seconds(FunctionElement[int]):
@@ -96,7 +160,10 @@ def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
 
 @compiles(epoch_seconds, "postgresql")
 def _epoch_postgresql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+    # FLOOR: whole seconds the way SQLite's strftime('%s') and ``availability.seconds`` count
+    # them (a bare cast to BIGINT would round a fraction of a second up).
+    clause = compiler.process(element.clauses, **kw)
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {clause})) AS BIGINT)"
 
 
 def load_hold_rows(session: Session, window: Interval) -> list[HoldRow]:
@@ -117,11 +184,42 @@ def load_hold_rows(session: Session, window: Interval) -> list[HoldRow]:
     ]
 
 
-def load_calendar(session: Session, window: Interval, catalog: Catalog) -> ClinicCalendar:
+# Public holidays by country and year, shared by every calendar of the process: building one
+# year from the ``holidays`` package costs about a millisecond, and they never change.
+_HOLIDAYS: dict[str, dict[int, dict[dt.date, str]]] = {}
+
+
+def calendar_of(
+    settings: ClinicSettings,
+    closures: Sequence[ClosureSpan] = (),
+    shifts: Sequence[ShiftPattern] = (),
+) -> ClinicCalendar:
+    """A clinic calendar that shares the process's holiday tables."""
     return ClinicCalendar(
-        settings=catalog.settings,
-        closures=tuple(load_closures(session, window)),
-        shifts=tuple(load_shifts(session)),
+        settings=settings,
+        closures=closures,
+        shifts=shifts,
+        _holiday_cache=_HOLIDAYS.setdefault(settings.holiday_country or "", {}),
+    )
+
+
+def load_calendar(
+    session: Session,
+    window: Interval,
+    catalog: Catalog,
+    *,
+    resource_ids: Collection[int] | None = None,
+) -> ClinicCalendar:
+    """The calendar of ``window``; given ``resource_ids`` it knows the closures and shifts of
+    those resources only (enough to check holds on them, and cheaper to read)."""
+    return calendar_of(
+        catalog.settings,
+        closures=tuple(load_closures(session, window, resource_ids)),
+        shifts=tuple(
+            load_shifts(session, resource_ids=resource_ids, window=window)
+            if resource_ids is not None
+            else load_shifts(session)
+        ),
     )
 
 

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.services import booking
 from ketadesk.services.booking import BookingConflict, BookingRequest
 from ketadesk.services.context import SYSTEM, Actor, InvalidRequest, PermissionDenied
 from ketadesk.store import changes
-from ketadesk.store.models import Appointment, AuditEvent, ResourceHold, Series
+from ketadesk.store.models import (
+    Appointment,
+    AuditEvent,
+    ClinicSetting,
+    Closure,
+    GatingOverride,
+    Patient,
+    ResourceHold,
+    Series,
+    SessionType,
+    StaffShift,
+)
 from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
@@ -221,3 +233,175 @@ def test_move_with_a_stale_version_is_refused(clinic: SmallClinic) -> None:
             expected_version=1,
             now=NOW,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Every booking re-reads what it depends on inside its own transaction: the configuration, the
+# calendar of the resources it holds and the patient's record (cached only while unchanged).
+
+THU = dt.date(2026, 12, 3)
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+
+
+def _change(clinic: SmallClinic, *statements: Any) -> None:
+    """Another workstation's write, in its own transaction."""
+    with clinic.db.write() as s:
+        for stmt in statements:
+            s.execute(stmt)
+
+
+def test_a_configuration_change_counts_from_the_next_booking(clinic: SmallClinic) -> None:
+    with clinic.db.read() as s:
+        hours = s.scalars(select(ClinicSetting.value).where(ClinicSetting.key == "hours")).one()
+    short_wednesday = {**hours, "wed": ["07:30", "09:00"]}
+    _change(
+        clinic,
+        update(ClinicSetting).where(ClinicSetting.key == "hours").values(value=short_wednesday),
+    )
+    with pytest.raises(BookingConflict, match=r"outside opening hours \(07:30-09:00"):
+        _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+    _change(clinic, update(ClinicSetting).where(ClinicSetting.key == "hours").values(value=hours))
+    _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+
+
+def test_a_session_type_change_counts_from_the_next_booking(clinic: SmallClinic) -> None:
+    with clinic.db.read() as s:
+        definition = s.scalars(
+            select(SessionType.definition).where(SessionType.code == "iv_infusion")
+        ).one()
+    # The clinic stops gating IV infusions on a driver; Grace Hopper has none (and is pending
+    # screening, so she is still refused, but for that reason alone).
+    lenient = {**definition, "gating": ["screening_cleared"]}
+    _change(
+        clinic,
+        update(SessionType).where(SessionType.code == "iv_infusion").values(definition=lenient),
+    )
+    request = BookingRequest(
+        patient_id=clinic.ids["Grace Hopper"],
+        sessions=(clinic.session("iv_infusion", WED, "10:00", IV_A),),
+    )
+    with pytest.raises(booking.GateRefused) as refused:
+        booking.book(clinic.db, FRONT_DESK, request, now=NOW)
+    assert [r.rule for r in refused.value.results] == ["screening_cleared"]
+
+
+def test_a_closure_entered_elsewhere_stops_the_next_booking(clinic: SmallClinic) -> None:
+    _change(
+        clinic,
+        insert(Closure).values(
+            resource_id=clinic.ids["Room 1"],
+            kind="maintenance",
+            starts_at=clinic.at(WED, "07:00"),
+            ends_at=clinic.at(WED, "12:00"),
+            reason="new floor",
+        ),
+    )
+    with pytest.raises(BookingConflict, match="Room 1 closed: new floor"):
+        _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+    # Another room's closure is no concern of a booking that does not hold it.
+    _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_B))
+
+
+def test_a_shift_changed_elsewhere_stops_the_next_booking(clinic: SmallClinic) -> None:
+    _change(
+        clinic,
+        update(StaffShift)
+        .where(StaffShift.resource_id == clinic.ids["Nurse Kim"], StaffShift.weekday == 2)
+        .values(end_minute=9 * 60),
+    )
+    with pytest.raises(BookingConflict, match="Nurse Kim not on shift"):
+        _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+    _book(clinic, clinic.session("iv_infusion", THU, "10:00", IV_A))
+
+
+def test_a_shift_that_ended_before_the_session_does_not_cover_it(clinic: SmallClinic) -> None:
+    _change(
+        clinic,
+        update(StaffShift)
+        .where(StaffShift.resource_id == clinic.ids["Nurse Kim"])
+        .values(valid_until=dt.date(2026, 12, 2)),
+    )
+    _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
+    with pytest.raises(BookingConflict, match="Nurse Kim not on shift"):
+        _book(clinic, clinic.session("iv_infusion", THU, "10:00", IV_B))
+
+
+def test_prior_authorization_counts_the_sessions_already_booked(clinic: SmallClinic) -> None:
+    _change(
+        clinic,
+        update(Patient)
+        .where(Patient.id == clinic.ids["Ada Lovelace"])
+        .values(prior_auth_sessions=1),
+    )
+    spravato = {
+        "room": "Room 1",
+        "monitor": "Monitor 1",
+        "oximeter": "Oximeter 1",
+        "nurse": "Nurse Kim",
+        "prescriber": "Dr Patel",
+    }
+    _book(clinic, clinic.session("spravato", WED, "10:00", spravato))
+    with pytest.raises(booking.GateRefused, match="prior authorization covers 0 more"):
+        _book(clinic, clinic.session("spravato", THU, "10:00", spravato))
+
+
+def test_a_series_writes_every_row_in_one_transaction(clinic: SmallClinic) -> None:
+    days = [WED, dt.date(2026, 12, 4), dt.date(2026, 12, 7)]
+    sessions = [
+        clinic.session("iv_infusion", day, "10:00", IV_A, index=i)
+        for i, day in enumerate(days, start=1)
+    ]
+    request = BookingRequest(
+        patient_id=clinic.ids["Ada Lovelace"],
+        sessions=tuple(reversed(sessions)),
+        protocol="iv_induction",
+        preferences={"weekdays": ["wed", "fri", "mon"]},
+        overrides={"driver_arranged": "sister drives"},
+    )
+    result = booking.book(clinic.db, NURSE, request, now=NOW)
+    assert result.series_id is not None
+    with clinic.db.read() as s:
+        series = s.get(Series, result.series_id)
+        assert series is not None
+        assert series.planned_count == 3
+        assert series.preferences == {"weekdays": ["wed", "fri", "mon"]}
+        appts = [s.get(Appointment, a) for a in result.appointment_ids]
+        assert [a.series_index for a in appts if a] == [1, 2, 3]
+        for appt, day in zip(appts, days, strict=True):
+            assert appt is not None
+            assert appt.series_id == series.id
+            assert appt.version == 1
+            assert appt.room_id == clinic.ids["Room 1"]
+            assert clinic.calendar.local_date(appt.starts_at) == day
+            assert len(appt.holds) == 4
+            assert [e.action for e in appt.events] == ["book"]
+        audits = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [a.entity_id for a in audits] == list(result.appointment_ids)
+        assert {a.username for a in audits} == {"kim"}
+        assert audits[0].after is not None
+        assert audits[0].after["status"] == "booked"
+        overrides = s.scalars(select(GatingOverride).order_by(GatingOverride.appointment_id)).all()
+        assert [o.appointment_id for o in overrides] == sorted(result.appointment_ids)
+        assert {(o.rule, o.reason, o.series_id) for o in overrides} == {
+            ("driver_arranged", "sister drives", series.id)
+        }
+        assert changes.current(s) == 1
+
+
+def test_a_refused_booking_writes_nothing_and_names_the_holder(clinic: SmallClinic) -> None:
+    first = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
+    request = BookingRequest(
+        patient_id=clinic.ids["Mary Seacole"],
+        sessions=(clinic.session("iv_infusion", WED, "10:30", IV_A),),
+    )
+    with pytest.raises(BookingConflict) as refused:
+        booking.book(clinic.db, FRONT_DESK, request, now=NOW)
+    holder = f"Lovelace, A. (IV ketamine infusion, appointment #{first})"
+    assert refused.value.reasons == (
+        f"Room 1 was just taken by {holder} Wed 2 Dec 10:00-11:40",
+        f"Monitor 1 was just taken by {holder} Wed 2 Dec 10:15-11:40",
+    )
+    with clinic.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Appointment)) == 1
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        assert changes.current(s) == 1
