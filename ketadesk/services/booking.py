@@ -653,39 +653,8 @@ def move(
             _check_patient_free(
                 session, calendar, appointment.patient_id, [new], ignore=appointment.id
             )
-            before = snapshot_of(appointment)
             session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
-            session.expire(appointment, ["holds"])
-            write_holds(session, appointment.id, new.holds)
-            appointment.starts_at = new.start
-            appointment.ends_at = new.end
-            appointment.room_id = room_of(new, resources)
-            appointment.updated_at = now
-            session.flush()
-            after = snapshot_of(appointment)
-            event = AppointmentEvent(
-                appointment_id=appointment.id,
-                at=now,
-                user_id=actor.user_id,
-                action="move",
-                from_status=appointment.status,
-                to_status=appointment.status,
-                reason=reason,
-                detail={"before": before, "after": after},
-            )
-            session.add(event)
-            audit.record(
-                session,
-                actor,
-                "move",
-                "appointment",
-                appointment.id,
-                patient_id=appointment.patient_id,
-                before=before,
-                after=after,
-                detail=reason,
-                now=now,
-            )
+            event = relocate(session, actor, appointment, new, resources, reason=reason, now=now)
             changes.bump(session, now)
             session.flush()
             return StatusChange(
@@ -697,6 +666,57 @@ def move(
             )
     except IntegrityError as err:
         raise conflict_from(err) from None
+
+
+def relocate(
+    session: Session,
+    actor: Actor,
+    appointment: Appointment,
+    planned: PlannedSession,
+    resources: Mapping[int, ResourceInfo],
+    *,
+    reason: str,
+    now: dt.datetime,
+    detail: Mapping[str, Any] | None = None,
+) -> AppointmentEvent:
+    """Put an appointment at its new time and resources, with its event and audit.
+
+    Its old holds must already be deleted (a series move deletes all of its sessions' holds
+    first, so one session may take the slot the next one leaves).
+    """
+    before = snapshot_of(appointment)
+    session.expire(appointment, ["holds"])
+    write_holds(session, appointment.id, planned.holds)
+    appointment.starts_at = planned.start
+    appointment.ends_at = planned.end
+    appointment.room_id = room_of(planned, resources)
+    appointment.updated_at = now
+    session.flush()
+    after = snapshot_of(appointment)
+    event = AppointmentEvent(
+        appointment_id=appointment.id,
+        at=now,
+        user_id=actor.user_id,
+        action="move",
+        from_status=appointment.status,
+        to_status=appointment.status,
+        reason=reason,
+        detail={"before": before, "after": after, **(detail or {})},
+    )
+    session.add(event)
+    audit.record(
+        session,
+        actor,
+        "move",
+        "appointment",
+        appointment.id,
+        patient_id=appointment.patient_id,
+        before=before,
+        after=after,
+        detail=reason,
+        now=now,
+    )
+    return event
 
 
 def _get_appointment(

@@ -18,7 +18,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, reflow
-from ketadesk.services import audit, booking
+from ketadesk.services import booking
 from ketadesk.services.context import Actor, InvalidRequest, NotFound, require, utcnow
 from ketadesk.services.planning import horizon_days
 from ketadesk.store import changes
@@ -27,7 +27,6 @@ from ketadesk.store.database import Database
 from ketadesk.store.models import (
     RELEASED_STATUSES,
     Appointment,
-    AppointmentEvent,
     GatingOverride,
     Protocol,
     ResourceHold,
@@ -186,38 +185,15 @@ def move_series(
                         f"appointment #{appointment_id} changed at another workstation; "
                         "plan the move again"
                     )
-                before = booking.snapshot_of(appointment)
-                session.expire(appointment, ["holds"])
-                booking.write_holds(session, appointment.id, planned.holds)
-                appointment.starts_at = planned.start
-                appointment.ends_at = planned.end
-                appointment.room_id = booking.room_of(planned, resources)
-                appointment.updated_at = now
-                session.flush()
-                after = booking.snapshot_of(appointment)
-                session.add(
-                    AppointmentEvent(
-                        appointment_id=appointment.id,
-                        at=now,
-                        user_id=actor.user_id,
-                        action="move",
-                        from_status=appointment.status,
-                        to_status=appointment.status,
-                        reason=reason,
-                        detail={"before": before, "after": after, "series_reflow": True},
-                    )
-                )
-                audit.record(
+                booking.relocate(
                     session,
                     actor,
-                    "move",
-                    "appointment",
-                    appointment.id,
-                    patient_id=appointment.patient_id,
-                    before=before,
-                    after=after,
-                    detail=reason,
+                    appointment,
+                    planned,
+                    resources,
+                    reason=reason,
                     now=now,
+                    detail={"series_reflow": True},
                 )
             if proposal.plan.problems:
                 session.add(
