@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from ketadesk import APP_NAME, __version__
 
-# Order is the order of `ketadesk --help`.
+# Order is the order of `ketadesk --help`.  A module may register more than one command
+# (``plan`` registers plan and book, which share their arguments).
 COMMAND_MODULES = (
     "run",
     "demo",
@@ -24,7 +25,6 @@ COMMAND_MODULES = (
     "openings",
     "plan",
 )
-# Modules that register more than one command (plan registers plan and book).
 
 
 class CommandError(Exception):
