@@ -33,6 +33,8 @@ def check_output(path: Path) -> None:
     """Refuse an output path that cannot be written, before any work is done."""
     if path.is_dir():
         raise CommandError(f"--out {path} is a folder; give a file name ending in .png")
+    if path.suffix.lower() != ".png":
+        raise CommandError(f"--out {path}: screenshots are PNG files; give a name ending in .png")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise CommandError(f"--out {path}: the folder {folder} does not exist")

@@ -211,6 +211,7 @@ class ClinicSettings:
     rems_site_certified_until: str
     monitoring: Mapping[str, int]
     idle_lock_minutes: int
+    dosing_sessions_per_patient_day: int = 1
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def capacity_for_role(self, role: str) -> int:
@@ -564,6 +565,9 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         slot_minutes=slot,
         cancellation_policy=c.text("cancellation_policy", default=""),
         late_cancel_hours=c.integer("late_cancel_hours", default=24),
+        dosing_sessions_per_patient_day=c.integer(
+            "dosing_sessions_per_patient_day", default=1, minimum=1
+        ),
         hours=hours,
         staffing=staffing,
         gating=gating,

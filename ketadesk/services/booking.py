@@ -171,7 +171,12 @@ _EXISTING_HOLDS = select(
     *_overlapping_bound(_HOLD.c.starts_at, _HOLD.c.ends_at),
 )
 
-_PATIENT_BOOKED = select(_APPOINTMENT.c.id, _APPOINTMENT.c.starts_at, _APPOINTMENT.c.ends_at).where(
+_PATIENT_BOOKED = select(
+    _APPOINTMENT.c.id,
+    _APPOINTMENT.c.starts_at,
+    _APPOINTMENT.c.ends_at,
+    _APPOINTMENT.c.session_type_id,
+).where(
     _APPOINTMENT.c.patient_id == bindparam("patient_id"),
     # Constants written into the statement: nothing to expand at every execution.
     _APPOINTMENT.c.status.not_in([literal(s, String) for s in sorted(RELEASING)]),
@@ -318,10 +323,12 @@ def _check_patient_free(
     calendar: ClinicCalendar,
     patient_id: int,
     sessions: Sequence[PlannedSession],
+    catalog: Catalog,
     *,
     ignore: int | None = None,
 ) -> None:
-    """A patient is in one session at a time: refuse a plan that overlaps another booking."""
+    """A patient is in one session at a time, and has at most the clinic's number of dosing
+    sessions on one day: refuse a plan that breaks either against the patient's bookings."""
     spans = sorted((s.start, s.end) for s in sessions)
     for (_, end), (start, _) in itertools.pairwise(spans):
         if start < end:
@@ -331,15 +338,26 @@ def _check_patient_free(
         # Two workstations booking the same patient on different resources would not meet on
         # any resource lock; this one (always taken after the resources) makes them queue.
         session.connection().execute(_LOCK_PATIENT, {"patient_id": patient_id})
+    days = Interval(
+        calendar.day_bounds(calendar.local_date(spans[0][0])).start,
+        calendar.day_bounds(calendar.local_date(spans[-1][1])).end,
+    )
     rows = (
         session.connection()
-        .execute(
-            _PATIENT_BOOKED,
-            {"patient_id": patient_id, **_window(Interval(spans[0][0], spans[-1][1]))},
-        )
+        .execute(_PATIENT_BOOKED, {"patient_id": patient_id, **_window(days)})
         .all()
     )
-    for appt_id, starts, ends in rows:
+    dosing_ids = {
+        type_id
+        for code, type_id in load_config(session).session_type_ids.items()
+        if catalog.session_types[code].dosing
+    }
+    limit = catalog.settings.dosing_sessions_per_patient_day
+    per_day: dict[dt.date, list[str]] = {}
+    for s in sessions:
+        if catalog.session_types[s.session_type].dosing:
+            per_day.setdefault(calendar.local_date(s.start), []).append("")
+    for appt_id, starts, ends, type_id in rows:
         if appt_id == ignore:
             continue
         other = Interval(starts, ends)
@@ -348,6 +366,18 @@ def _check_patient_free(
                 raise BookingConflict(
                     [f"the patient already has appointment #{appt_id} {_fmt(calendar, other)}"]
                 )
+        day = calendar.local_date(starts)
+        if type_id in dosing_ids and day in per_day:
+            per_day[day].append(f"#{appt_id} {_fmt(calendar, other)}")
+    for day, entries in per_day.items():
+        if len(entries) > limit:
+            booked = ", ".join(e for e in entries if e)
+            raise BookingConflict(
+                [
+                    f"the patient would have {len(entries)} dosing sessions on "
+                    f"{day:%a %-d %b} (at most {limit}); already booked: {booked}"
+                ]
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,7 +480,7 @@ def book(
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
             _check_gates_and_spacing(catalog, calendar, facts, request)
             resources = verify_plan(session, calendar, request.sessions)
-            _check_patient_free(session, calendar, patient_id, request.sessions)
+            _check_patient_free(session, calendar, patient_id, request.sessions, catalog)
             conn = session.connection()
             series_id = None
             if request.protocol is not None:
@@ -651,7 +681,7 @@ def move(
             calendar = _calendar_for(session, catalog, [new])
             resources = verify_plan(session, calendar, [new], ignore_appointments=[appointment.id])
             _check_patient_free(
-                session, calendar, appointment.patient_id, [new], ignore=appointment.id
+                session, calendar, appointment.patient_id, [new], catalog, ignore=appointment.id
             )
             session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
             event = relocate(session, actor, appointment, new, resources, reason=reason, now=now)
@@ -842,9 +872,14 @@ def undo_status(
                     )
                     for h in appointment.holds
                 ]
+                type_code = next(
+                    code
+                    for code, type_id in load_config(session).session_type_ids.items()
+                    if type_id == appointment.session_type_id
+                )
                 planned = PlannedSession(
                     index=appointment.series_index or 1,
-                    session_type="",
+                    session_type=type_code,
                     start=appointment.starts_at,
                     end=appointment.ends_at,
                     holds=tuple(held),
@@ -852,7 +887,12 @@ def undo_status(
                 calendar = _calendar_for(session, catalog, [planned])
                 verify_plan(session, calendar, [planned], ignore_appointments=[appointment.id])
                 _check_patient_free(
-                    session, calendar, appointment.patient_id, [planned], ignore=appointment.id
+                    session,
+                    calendar,
+                    appointment.patient_id,
+                    [planned],
+                    catalog,
+                    ignore=appointment.id,
                 )
                 for hold in appointment.holds:
                     hold.active = True

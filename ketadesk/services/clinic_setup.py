@@ -46,7 +46,8 @@ def open_clinic(
         raw = config or (read_raw_config() if state is migrate.SchemaState.EMPTY else None)
         if raw is not None:
             build_catalog(raw)  # a mistake in the configuration stops us before any write
-        backup = migrate.upgrade(db)
+        backup = migrate.upgrade(db)  # refuses a newer or foreign database before any write
+        db.use_wal()  # only now: the file is known to be (or to have become) a clinic
         created = False
         if state is migrate.SchemaState.EMPTY:
             from ketadesk.store.clinic_config import install_configuration

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
-from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind
+from ketadesk.scheduling.catalog import (
+    WEEKDAYS,
+    ClinicSettings,
+    ProtocolSpec,
+    ResourceKind,
+    SessionTypeSpec,
+)
 from ketadesk.scheduling.gating import GateResult, PatientFacts, ScreeningStatus, check_gates
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import OpeningSearch, Preferences, find_openings
@@ -77,12 +83,17 @@ def _resource_id(session: Session, name: str, kind: ResourceKind) -> int:
             .where(Resource.kind == kind.value, Resource.active.is_(True))
             .order_by(Resource.sort_order, Resource.name)
         ).all()
-        raise NotFound(f"no {kind.value} called {name!r}; known: {', '.join(known)}")
+        # "; " between names: staff names carry commas ("Maria Reyes, RN").
+        raise NotFound(f"no {kind.value} called {name!r}; known: {'; '.join(known)}")
     return found
 
 
 def _preferences(
-    session: Session, wishes: PlanWishes, default_weekdays: Sequence[str]
+    session: Session,
+    wishes: PlanWishes,
+    default_weekdays: Sequence[str],
+    specs: Sequence[SessionTypeSpec],
+    settings: ClinicSettings,
 ) -> Preferences:
     for day in wishes.weekdays:
         if day not in WEEKDAYS:
@@ -92,18 +103,63 @@ def _preferences(
             f"the earliest start ({wishes.earliest:%H:%M}) is after the latest "
             f"({wishes.latest:%H:%M})"
         )
+    room = _resource_id(session, wishes.room, ResourceKind.ROOM) if wishes.room else None
+    staff = _resource_id(session, wishes.staff, ResourceKind.STAFF) if wishes.staff else None
+    _check_wishes_fit(session, wishes, room, staff, specs, settings)
     return Preferences(
         weekdays=tuple(wishes.weekdays) or tuple(default_weekdays),
         earliest_start=wishes.earliest,
         latest_start=wishes.latest,
-        preferred_room=_resource_id(session, wishes.room, ResourceKind.ROOM)
-        if wishes.room
-        else None,
-        preferred_staff=(
-            _resource_id(session, wishes.staff, ResourceKind.STAFF) if wishes.staff else None
-        ),
+        preferred_room=room,
+        preferred_staff=staff,
         preferred_start=wishes.time,
     )
+
+
+def _check_wishes_fit(
+    session: Session,
+    wishes: PlanWishes,
+    room: int | None,
+    staff: int | None,
+    specs: Sequence[SessionTypeSpec],
+    settings: ClinicSettings,
+) -> None:
+    """Refuse a wish the sessions can never meet, rather than quietly plan around it."""
+    names = " / ".join(spec.name for spec in specs)
+    for wished, kind, label in ((room, ResourceKind.ROOM, "room"), (staff, ResourceKind.STAFF, "")):
+        if wished is None:
+            continue
+        subkind = session.scalar(select(Resource.subkind).where(Resource.id == wished))
+        wanted = {n.subkind for spec in specs for n in spec.needs if n.kind is kind}
+        if subkind not in wanted:
+            needs = " or ".join(sorted(w.replace("_", " ") for w in wanted)) or "none"
+            name = wishes.room if kind is ResourceKind.ROOM else wishes.staff
+            what = (subkind or "").replace("_", " ")
+            if kind is ResourceKind.ROOM and what != "office":
+                what = f"{what} room"
+            article = "an" if what[:1] in "aeiou" else "a"
+            raise InvalidRequest(
+                f"{name} is {article} {what}; {names} needs a {needs} {label}".rstrip()
+            )
+    if wishes.time is not None:
+        opening = [h for h in settings.hours.values() if h is not None]
+        start = wishes.time.hour * 60 + wishes.time.minute
+        longest = max(spec.total_minutes for spec in specs)
+        if not any(
+            o.hour * 60 + o.minute <= start and start + longest <= c.hour * 60 + c.minute
+            for o, c in opening
+        ):
+            raise InvalidRequest(
+                f"a session at {wishes.time:%H:%M} does not fit the opening hours on any day "
+                f"({names} takes up to {longest} minutes)"
+            )
+
+
+def _protocol_types(protocol: ProtocolSpec, catalog: Catalog) -> list[SessionTypeSpec]:
+    """The session types a protocol's dosing stages book (what a room or time wish is about)."""
+    codes = [stage.session_type for stage in protocol.stages]
+    dosing = [catalog.session_types[c] for c in codes if catalog.session_types[c].dosing]
+    return dosing or [catalog.session_types[c] for c in codes]
 
 
 def find_patient(session: Session, chart: str) -> Patient:
@@ -247,15 +303,35 @@ def _window(catalog: Catalog, first: dt.date, days: int) -> Interval:
     )
 
 
-def _patient_busy(session: Session, patient_id: int, window: Interval) -> list[Interval]:
+def _patient_busy(
+    session: Session,
+    patient_id: int,
+    window: Interval,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+) -> list[Interval]:
+    """When the patient cannot be planned: their other sessions, and whole days on which they
+    already have as many dosing sessions as the clinic allows (a series plan is all dosing or
+    follows dosing, so a full day is no day for it)."""
     rows = session.execute(
-        select(Appointment.starts_at, Appointment.ends_at).where(
+        select(Appointment.starts_at, Appointment.ends_at, SessionType.code)
+        .join(SessionType, SessionType.id == Appointment.session_type_id)
+        .where(
             Appointment.patient_id == patient_id,
             Appointment.status.not_in(tuple(RELEASED_STATUSES)),
             *overlapping(Appointment.starts_at, Appointment.ends_at, window),
         )
-    )
-    return [Interval(a, b) for a, b in rows]
+    ).all()
+    busy = [Interval(a, b) for a, b, _ in rows]
+    dosing_per_day: dict[dt.date, int] = {}
+    for starts, _, code in rows:
+        spec = catalog.session_types.get(code)
+        if spec is not None and spec.dosing:
+            day = calendar.local_date(starts)
+            dosing_per_day[day] = dosing_per_day.get(day, 0) + 1
+    limit = catalog.settings.dosing_sessions_per_patient_day
+    busy.extend(calendar.day_bounds(d) for d, n in dosing_per_day.items() if n >= limit)
+    return busy
 
 
 def _names(session: Session) -> dict[int, str]:
@@ -283,7 +359,9 @@ def propose_series(
                 f"no protocol {protocol!r}; known: {', '.join(sorted(catalog.protocols))}"
             )
         patient = find_patient(session, chart)
-        prefs = _preferences(session, wishes, spec.default_weekdays)
+        prefs = _preferences(
+            session, wishes, spec.default_weekdays, _protocol_types(spec, catalog), catalog.settings
+        )
         window = _window(catalog, start, horizon_days(spec))
         snapshot = load_snapshot(session, window, catalog)
         availability = snapshot.availability()
@@ -293,7 +371,7 @@ def propose_series(
             prefs,
             availability,
             catalog.session_types,
-            patient_busy=_patient_busy(session, patient.id, window),
+            patient_busy=_patient_busy(session, patient.id, window, catalog, snapshot.calendar),
         )
         facts = patient_facts(session, patient, catalog)
         gates = gate_sessions(
@@ -331,7 +409,7 @@ def search_openings(
         if spec is None:
             known = ", ".join(sorted(catalog.session_types))
             raise NotFound(f"no session type {session_type!r}; known: {known}")
-        prefs = _preferences(session, wishes, ())
+        prefs = _preferences(session, wishes, (), [spec], catalog.settings)
         window = _window(catalog, first, days)
         snapshot = load_snapshot(session, window, catalog)
         availability = snapshot.availability()

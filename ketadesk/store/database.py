@@ -132,6 +132,22 @@ class Database:
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    def use_wal(self) -> None:
+        """Switch a SQLite clinic to the WAL journal (kept in the file; a no-op when set).
+
+        WAL lets the views read while a booking writes, and with synchronous=NORMAL a committed
+        transaction survives an application crash.
+        """
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            cur = raw.cursor()
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            cur.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -142,9 +158,8 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cur = dbapi_connection.cursor()
     cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys = ON")
-    mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
-    if mode != "wal":
-        cur.execute("PRAGMA journal_mode = WAL")
+    # The journal mode is switched to WAL by Database.use_wal() once the file is known to be a
+    # KetaDesk clinic: merely opening someone else's file must not rewrite its header.
     # WAL + NORMAL: a committed transaction survives a crash of the application; only a power
     # loss can undo the last few commits, and the file is never corrupted.
     cur.execute("PRAGMA synchronous = NORMAL")

@@ -42,8 +42,10 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
     c.db.dispose()
 
 
-def _book(clinic: SmallClinic, *sessions: PlannedSession, **kw: object) -> booking.BookingResult:
-    request = BookingRequest(patient_id=clinic.ids["Ada Lovelace"], sessions=sessions, **kw)  # type: ignore[arg-type]
+def _book(
+    clinic: SmallClinic, *sessions: PlannedSession, who: str = "Ada Lovelace", **kw: object
+) -> booking.BookingResult:
+    request = BookingRequest(patient_id=clinic.ids[who], sessions=sessions, **kw)  # type: ignore[arg-type]
     return booking.book(clinic.db, FRONT_DESK, request, now=NOW)
 
 
@@ -86,6 +88,15 @@ def test_nurse_watches_at_most_three_recovering_patients(clinic: SmallClinic) ->
             continue
         with pytest.raises(BookingConflict, match="Nurse Kim already has 3 patients"):
             booking.book(clinic.db, FRONT_DESK, request, now=NOW)
+
+
+def test_one_dosing_session_per_patient_per_day(clinic: SmallClinic) -> None:
+    _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A))
+    with pytest.raises(
+        BookingConflict, match=r"would have 2 dosing sessions on Wed 2 Dec \(at most 1\)"
+    ):
+        _book(clinic, clinic.session("iv_infusion", WED, "13:00", IV_B))
+    _book(clinic, clinic.session("iv_infusion", dt.date(2026, 12, 4), "13:00", IV_B))
 
 
 def test_a_patient_is_in_one_session_at_a_time(clinic: SmallClinic) -> None:
@@ -200,7 +211,7 @@ def test_status_walks_forward_only(clinic: SmallClinic) -> None:
 
 def test_move_to_a_free_time_and_refuse_a_taken_one(clinic: SmallClinic) -> None:
     a = _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A)).appointment_ids[0]
-    _book(clinic, clinic.session("iv_infusion", WED, "13:00", IV_B))
+    _book(clinic, clinic.session("iv_infusion", WED, "13:00", IV_B), who="Mary Seacole")
     moved = booking.move(
         clinic.db, FRONT_DESK, a, clinic.session("iv_infusion", WED, "10:00", IV_A), now=NOW
     )

@@ -203,6 +203,45 @@ def test_openings_lists_starts_with_their_resources(
             ],
             "is after the latest",
         ),
+        (
+            [
+                "--patient",
+                "BT-1",
+                "--protocol",
+                "iv_induction",
+                "--start",
+                "2026-12-02",
+                "--room",
+                "Office A",
+            ],
+            "Office A is an office; IV ketamine infusion needs a treatment room",
+        ),
+        (
+            [
+                "--patient",
+                "BT-1",
+                "--protocol",
+                "iv_induction",
+                "--start",
+                "2026-12-02",
+                "--staff",
+                "Sam Rivera",
+            ],
+            "Sam Rivera is a therapist; IV ketamine infusion needs a nurse",
+        ),
+        (
+            [
+                "--patient",
+                "BT-1",
+                "--protocol",
+                "iv_induction",
+                "--start",
+                "2026-12-02",
+                "--time",
+                "22:00",
+            ],
+            "a session at 22:00 does not fit the opening hours on any day",
+        ),
     ],
 )
 def test_bad_requests_are_named_and_write_nothing(
@@ -332,3 +371,26 @@ def test_series_that_breaks_spacing_needs_an_override(clinic: SmallClinic) -> No
         )
     booking.book(clinic.db, DESK, request, now=NOW)  # 1-day gaps are within the rules
     assert _count_appointments(clinic) == 6
+
+
+def test_a_second_series_never_doubles_a_patients_dosing_day(
+    clinic: SmallClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--protocol", "iv_induction", "--start", "2026-12-02", "--time", "10:00"]
+    status, out, err = _run(
+        capsys,
+        "book",
+        "--db",
+        str(clinic.db.url.database),
+        "--patient",
+        "BT-1",
+        "--today",
+        TODAY,
+        "--json",
+        *argv,
+    )
+    assert status == 0, err
+    first_days = {s["start"][:10] for s in json.loads(out)["sessions"]}
+    again = _plan_json(capsys, clinic, *argv)
+    second_days = {s["start"][:10] for s in again["sessions"]}  # type: ignore[attr-defined]
+    assert first_days.isdisjoint(second_days)

@@ -231,3 +231,38 @@ def test_reading_a_sqlite_file_directly_changes_nothing(sqlite_url: str, tmp_pat
     with pytest.raises(DatabaseOpenError, match="no database at"):
         read_sqlite_file(tmp_path / "none.sqlite").__enter__()
     assert not (tmp_path / "none.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check"],
+        ["db", "status"],
+        ["plan", "--patient", "X-1", "--protocol", "iv_induction", "--start", "2030-01-07"],
+        ["openings", "--session-type", "iv_infusion", "--from", "2030-01-07"],
+    ],
+)
+def test_commands_leave_a_foreign_or_empty_sqlite_file_byte_for_byte_alone(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    from ketadesk.cli import main
+
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE foo (id INTEGER PRIMARY KEY)")
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    for target in (foreign, empty):
+        before = target.read_bytes()
+        assert main([*argv, "--db", str(target)]) != 0
+        assert target.read_bytes() == before
+        assert not target.with_name(target.name + "-wal").exists()
+
+
+def test_a_clinic_file_uses_the_wal_journal(sqlite_url: str) -> None:
+    opened = open_clinic(sqlite_url, create=True)
+    try:
+        with opened.db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        opened.db.dispose()

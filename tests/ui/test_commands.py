@@ -347,3 +347,24 @@ def test_run_keeps_reading_the_file_when_the_clinic_cannot_be_opened_after_the_f
     assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
     assert attempts == [url_of(clinic)]
     assert titles == ["KetaDesk Clinic — Wed 25 Nov 2026 — KetaDesk"]
+
+
+def test_screenshot_refuses_a_name_that_is_not_png(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ketadesk.cli import main
+
+    status = main(
+        [
+            "screenshot",
+            "--db",
+            str(tmp_path / "x.sqlite"),
+            "--date",
+            "2026-11-24",
+            "--out",
+            str(tmp_path / "day.jpg"),
+        ]
+    )
+    assert status == 2
+    assert "screenshots are PNG files" in capsys.readouterr().err
+    assert not (tmp_path / "day.jpg").exists()
