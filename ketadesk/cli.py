@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "screenshot",
     "openings",
     "plan",
+    "printing",
+    "export",
 )
 
 
