@@ -1,0 +1,232 @@
+"""`ketadesk print day|card|calls`: the PDFs' extracted text (pdftotext) says what it should."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import time
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from ketadesk.cli import main
+from ketadesk.services.clinic_setup import open_clinic
+from ketadesk.services.demo import build_demo
+from ketadesk.services.documents import (
+    BY_ROOM,
+    DaySheet,
+    SheetGroup,
+    SheetPhase,
+    SheetSession,
+    appointment_card,
+    card_layout,
+    day_sheet_layout,
+)
+from ketadesk.services.schedule import day_schedule
+from ketadesk.store.database import Database
+from ketadesk.store.models import RELEASED_STATUSES, Appointment, Patient
+from ketadesk.ui.printing import print_pdf
+
+TODAY = dt.date(2026, 11, 24)
+NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)  # 10:15 in San Diego
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from ketadesk.services import schedule
+
+    folder = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(schedule, "holiday_cache_dir", lambda: folder / "holidays")
+        url = f"sqlite:///{folder / 'demo.sqlite'}"
+        build_demo(url, rooms=3, weeks_back=1, weeks_ahead=1, today=TODAY)
+        yield url
+
+
+@pytest.fixture
+def db(demo_url: str) -> Database:
+    return open_clinic(demo_url).db
+
+
+def pdf_pages(path: Path) -> list[str]:
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    # NFKC: Qt's PDF writes ligatures ("ﬀ"), which would hide a name from a plain search.
+    pages = unicodedata.normalize("NFKC", out).split("\f")
+    return pages[:-1] if pages and not pages[-1].strip() else pages
+
+
+def run_print(*args: str) -> int:
+    return main(["print", *args])
+
+
+def test_day_sheet_lists_every_appointment(
+    qapp: object, demo_url: str, db: Database, tmp_path: Path
+) -> None:
+    out = tmp_path / "day.pdf"
+    assert run_print("day", "--db", demo_url, "--date", TODAY.isoformat(), "--out", str(out)) == 0
+    text = "\n".join(pdf_pages(out))
+    active = [a for a in day_schedule(db, TODAY).appointments if a.is_active]
+    assert len(active) >= 5
+    for a in active:
+        assert a.patient_name in text
+        assert a.chart_number in text
+        assert f"{a.start:%H:%M}" in text
+    assert "Day sheet by room: Tuesday 24 November 2026" in text
+    assert "Page 1 of" in text
+
+
+def test_day_sheet_by_staff_with_initials_prints_no_full_name(
+    qapp: object, demo_url: str, db: Database, tmp_path: Path
+) -> None:
+    out = tmp_path / "public.pdf"
+    args = ["day", "--db", demo_url, "--date", TODAY.isoformat(), "--by", "staff", "--initials"]
+    assert run_print(*args, "--out", str(out)) == 0
+    text = " ".join(" ".join(pdf_pages(out)).split())  # names cut across lines still found
+    with db.read() as session:
+        names = session.execute(select(Patient.first_name, Patient.last_name)).all()
+    assert names
+    for first, last in names:
+        assert f"{last}, {first}" not in text
+        assert f"{first} {last}" not in text
+    for a in day_schedule(db, TODAY).appointments:
+        if a.is_active:
+            assert a.chart_number in text
+    assert "Day sheet by staff member" in text
+
+
+def test_card_lists_exactly_the_future_sessions(qapp: object, db: Database, tmp_path: Path) -> None:
+    with db.read() as session:
+        rows = session.execute(
+            select(Patient.chart_number, Appointment.starts_at)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(
+                Appointment.starts_at > NOW,
+                Appointment.status.not_in([*RELEASED_STATUSES, "completed"]),
+            )
+            .order_by(Appointment.starts_at)
+        ).all()
+    chart = rows[0][0]
+    tz = ZoneInfo("America/Los_Angeles")
+    expected = [s.astimezone(tz) for c, s in rows if c == chart]
+
+    card = appointment_card(db, chart, now=NOW)
+    assert [s.start for s in card.sessions] == expected
+    out = tmp_path / "card.pdf"
+    print_pdf(card_layout(card), out)
+    text = "\n".join(pdf_pages(out))
+    assert text.count("Before you come") == len(expected)
+    for start in expected:
+        assert f"{start:%a} {start.day} {start:%b %Y}" in text
+        assert f"{start:%H:%M} to" in text
+    assert "Cancellation policy." in text
+    assert chart in text
+
+
+def test_card_command_and_unknown_patient(
+    qapp: object, demo_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "card.pdf"
+    assert run_print("card", "--db", demo_url, "--patient", "NO-SUCH", "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert "NO-SUCH" in err
+    assert not out.exists()
+
+
+def test_unwritable_output_exits_2(
+    qapp: object, demo_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "missing-folder" / "day.pdf"
+    assert run_print("day", "--db", demo_url, "--date", "2026-11-24", "--out", str(out)) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_empty_day_says_so(qapp: object, demo_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "sunday.pdf"
+    assert run_print("day", "--db", demo_url, "--date", "2026-11-29", "--out", str(out)) == 0
+    text = "\n".join(pdf_pages(out))
+    assert "No appointments on Sunday 29 November 2026." in text
+
+
+def test_calls_list(qapp: object, demo_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "calls.pdf"
+    assert run_print("calls", "--db", demo_url, "--date", TODAY.isoformat(), "--out", str(out)) == 0
+    text = "\n".join(pdf_pages(out))
+    assert "Follow-up calls: Tuesday 24 November 2026" in text
+
+
+def _busy_sheet(count: int) -> DaySheet:
+    tz = ZoneInfo("America/Los_Angeles")
+    groups = []
+    for room in range(6):
+        sessions = []
+        for i in range(count // 6):
+            start = dt.datetime(2026, 11, 24, 7, 0, tzinfo=tz) + dt.timedelta(minutes=70 * i)
+            end = start + dt.timedelta(minutes=150)
+            sessions.append(
+                SheetSession(
+                    appointment_id=room * 100 + i,
+                    start=start,
+                    end=end,
+                    patient=f"Patient{room}x{i:02d}, Test",
+                    chart_number=f"HK-{room}{i:03d}",
+                    session_type="Spravato (esketamine)",
+                    series="3/8",
+                    status="Booked",
+                    room=f"Room {room + 1}",
+                    phases=(
+                        SheetPhase("Check-in", start, start + dt.timedelta(minutes=15)),
+                        SheetPhase("Dosing", start, start + dt.timedelta(minutes=25)),
+                        SheetPhase("Observation", start, end),
+                    ),
+                    monitor=f"Monitor {room + 1}",
+                    staff=("Maria Reyes, RN", "Elena Vasquez, MD"),
+                    driver="Bobby James, (619) 555-0145",
+                    pickup=end,
+                    fasting_confirmed=i % 2 == 0,
+                    needs_driver=True,
+                )
+            )
+        groups.append(SheetGroup(f"Room {room + 1}", tuple(sessions)))
+    return DaySheet(
+        clinic_name="Harbor Ketamine & Wellness",
+        day=TODAY,
+        by=BY_ROOM,
+        initials=False,
+        closed_reason=None,
+        groups=tuple(groups),
+        printed_at=NOW.astimezone(tz),
+    )
+
+
+def test_sixty_sessions_flow_over_pages_without_splitting_a_row(
+    qapp: object, tmp_path: Path
+) -> None:
+    sheet = _busy_sheet(60)
+    out = tmp_path / "busy.pdf"
+    began = time.perf_counter()
+    result = print_pdf(day_sheet_layout(sheet), out)
+    elapsed = time.perf_counter() - began
+    pages = pdf_pages(out)
+    assert len(pages) == result.pages
+    # About 7 five-line sessions fit an A4 page under the header: 60 take 9 or 10 pages.
+    assert 8 <= result.pages <= 11, result.pages
+    for number, page in enumerate(pages, start=1):
+        assert f"Page {number} of {result.pages}" in page
+        assert "Harbor Ketamine & Wellness" in page
+        assert "Room " in page.split("\n", 4)[-1]  # the room's heading repeated on top
+    for group in sheet.groups:
+        for s in group.sessions:
+            holding = [p for p in pages if s.patient in p and s.chart_number in p]
+            assert len(holding) == 1, s.patient
+            page = holding[0]
+            assert f"{s.start:%H:%M}" in page
+            assert f"Pickup {s.pickup:%H:%M}" in page
+    # Generous here (CI machines vary); the issue's 1 s is checked by the benchmark figures.
+    assert elapsed < 5.0
