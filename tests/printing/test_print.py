@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,9 +209,7 @@ def test_sixty_sessions_flow_over_pages_without_splitting_a_row(
 ) -> None:
     sheet = _busy_sheet(60)
     out = tmp_path / "busy.pdf"
-    began = time.perf_counter()
     result = print_pdf(day_sheet_layout(sheet), out)
-    elapsed = time.perf_counter() - began
     pages = pdf_pages(out)
     assert len(pages) == result.pages
     # About 7 five-line sessions fit an A4 page under the header: 60 take 9 or 10 pages.
@@ -228,5 +225,3 @@ def test_sixty_sessions_flow_over_pages_without_splitting_a_row(
             page = holding[0]
             assert f"{s.start:%H:%M}" in page
             assert f"Pickup {s.pickup:%H:%M}" in page
-    # Generous here (CI machines vary); the 1 s is checked by the benchmark figures.
-    assert elapsed < 5.0
