@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "plan",
     "printing",
     "export",
+    "backup",
 )
 
 
