@@ -17,10 +17,12 @@ from ketadesk.scheduling.catalog import (
     parse_protocols,
     parse_session_types,
 )
+from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
 
 CLINIC_FILE = "clinic.toml"
 SESSION_TYPES_FILE = "session_types.toml"
 PROTOCOLS_FILE = "protocols.toml"
+MEASURES_FILE = "measures.toml"
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,10 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
 def load_default_catalog(directory: Path | None = None) -> Catalog:
     directory = directory or config_dir()
     return build_catalog(read_raw_config(directory), str(directory))
+
+
+def load_measures(directory: Path | None = None) -> dict[str, InstrumentSpec]:
+    """The outcome-measure instruments (PHQ-9, GAD-7, ...) from ``measures.toml``."""
+    directory = directory or config_dir()
+    path = directory / MEASURES_FILE
+    return parse_measures(read_toml(path), str(path))
