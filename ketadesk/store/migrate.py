@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -112,17 +113,35 @@ def backup_sqlite(db: Database, tag: str) -> Path | None:
         return None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.{tag}-{stamp}.bak")
-    src = sqlite3.connect(path)
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    target.chmod(0o600)
+    copy_sqlite(path, target)
     return target
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy the SQLite file ``source`` into the new file ``target`` with the online backup API.
+
+    The copy is one consistent moment of the source even while other connections write (it
+    includes what is still in the source's WAL).  ``target`` is created owner-only (0600) and
+    must not exist yet (FileExistsError); it is left as a single self-contained file (rollback
+    journal, no ``-wal``).  Never creates ``source``.  Raises sqlite3.Error / OSError.
+    """
+    fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+    try:
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=10)
+        try:
+            dst = sqlite3.connect(target)
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        os.chmod(target, 0o600)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def upgrade(db: Database, *, backup: bool = True) -> Path | None:
