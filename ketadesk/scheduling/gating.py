@@ -105,6 +105,17 @@ def check_gates(
 # The rules: each returns what is wrong in plain words, or None when the rule is met
 
 
+def _recorded_in_time(
+    on: dt.date | None, missing: str, what: str, dates: Sequence[dt.date]
+) -> str | None:
+    """A dated fact must be on file, and dated no later than the first session."""
+    if on is None:
+        return missing
+    if on > dates[0]:
+        return f"{what} on {describe_day(on)}, after the first session on {describe_day(dates[0])}"
+    return None
+
+
 def _screening(
     spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
 ) -> str | None:
@@ -112,41 +123,29 @@ def _screening(
         return "screening found the patient not eligible"
     if facts.screening_status != ScreeningStatus.CLEARED:
         return "screening not yet cleared by a prescriber"
-    cleared = facts.screening_cleared_on
-    if cleared is not None and cleared > dates[0]:
-        return (
-            f"screening cleared on {describe_day(cleared)}, after the first session on "
-            f"{describe_day(dates[0])}"
-        )
-    return None
+    # Cleared with no date on file is taken as cleared in time (older records lack the date).
+    if facts.screening_cleared_on is None:
+        return None
+    return _recorded_in_time(facts.screening_cleared_on, "", "screening cleared", dates)
 
 
 def _consent(
     spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
 ) -> str | None:
-    signed = facts.consent_signed_on
-    if signed is None:
-        return "no signed informed consent on file"
-    if signed > dates[0]:
-        return (
-            f"consent signed on {describe_day(signed)}, after the first session on "
-            f"{describe_day(dates[0])}"
-        )
-    return None
+    return _recorded_in_time(
+        facts.consent_signed_on, "no signed informed consent on file", "consent signed", dates
+    )
 
 
 def _rems_patient(
     spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
 ) -> str | None:
-    enrolled = facts.rems_enrolled_on
-    if enrolled is None:
-        return "patient not enrolled in the REMS program"
-    if enrolled > dates[0]:
-        return (
-            f"REMS enrollment on {describe_day(enrolled)} comes after the first session on "
-            f"{describe_day(dates[0])}"
-        )
-    return None
+    return _recorded_in_time(
+        facts.rems_enrolled_on,
+        "patient not enrolled in the REMS program",
+        "REMS enrollment",
+        dates,
+    )
 
 
 def _rems_site(

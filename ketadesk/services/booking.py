@@ -50,9 +50,10 @@ from ketadesk.services import audit
 from ketadesk.services.context import Actor, InvalidRequest, NotFound, ServiceError, require, utcnow
 from ketadesk.services.planning import gate_sessions, load_patient_facts
 from ketadesk.store import changes
-from ketadesk.store.clinic_config import load_catalog, load_config
+from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
+    MOVABLE_STATUSES,
     RELEASED_STATUSES,
     Appointment,
     AppointmentEvent,
@@ -323,12 +324,13 @@ def _check_patient_free(
     calendar: ClinicCalendar,
     patient_id: int,
     sessions: Sequence[PlannedSession],
-    catalog: Catalog,
+    config: StoredConfig,
     *,
     ignore: int | None = None,
 ) -> None:
     """A patient is in one session at a time, and has at most the clinic's number of dosing
     sessions on one day: refuse a plan that breaks either against the patient's bookings."""
+    catalog = config.catalog
     spans = sorted((s.start, s.end) for s in sessions)
     for (_, end), (start, _) in itertools.pairwise(spans):
         if start < end:
@@ -349,7 +351,7 @@ def _check_patient_free(
     )
     dosing_ids = {
         type_id
-        for code, type_id in load_config(session).session_type_ids.items()
+        for code, type_id in config.session_type_ids.items()
         if catalog.session_types[code].dosing
     }
     limit = catalog.settings.dosing_sessions_per_patient_day
@@ -480,7 +482,7 @@ def book(
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
             _check_gates_and_spacing(catalog, calendar, facts, request)
             resources = verify_plan(session, calendar, request.sessions)
-            _check_patient_free(session, calendar, patient_id, request.sessions, catalog)
+            _check_patient_free(session, calendar, patient_id, request.sessions, config)
             conn = session.connection()
             series_id = None
             if request.protocol is not None:
@@ -664,24 +666,23 @@ def move(
     try:
         with db.write() as session:
             appointment = _get_appointment(session, appointment_id, expected_version)
-            if appointment.status not in ("booked", "checked_in"):
+            if appointment.status not in MOVABLE_STATUSES:
                 raise InvalidRequest(
                     f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')} "
                     "and cannot be moved"
                 )
-            type_code = session.scalar(
-                select(SessionType.code).where(SessionType.id == appointment.session_type_id)
-            )
+            config = load_config(session)
+            catalog = config.catalog
+            type_code = config.session_type_code(appointment.session_type_id)
             if new.session_type != type_code:
                 raise InvalidRequest(
                     f"appointment #{appointment_id} is a {type_code} session; a move keeps the "
                     f"session type (got {new.session_type})"
                 )
-            catalog = load_catalog(session)
             calendar = _calendar_for(session, catalog, [new])
             resources = verify_plan(session, calendar, [new], ignore_appointments=[appointment.id])
             _check_patient_free(
-                session, calendar, appointment.patient_id, [new], catalog, ignore=appointment.id
+                session, calendar, appointment.patient_id, [new], config, ignore=appointment.id
             )
             session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
             event = relocate(session, actor, appointment, new, resources, reason=reason, now=now)
@@ -861,7 +862,8 @@ def undo_status(
                 raise InvalidRequest(f"appointment #{appointment_id} changed since; reload it")
             before = snapshot_of(appointment)
             if appointment.status in RELEASING and last.from_status not in RELEASING:
-                catalog = load_catalog(session)
+                config = load_config(session)
+                catalog = config.catalog
                 held = [
                     PlannedHold(
                         need=h.need,
@@ -872,14 +874,9 @@ def undo_status(
                     )
                     for h in appointment.holds
                 ]
-                type_code = next(
-                    code
-                    for code, type_id in load_config(session).session_type_ids.items()
-                    if type_id == appointment.session_type_id
-                )
                 planned = PlannedSession(
                     index=appointment.series_index or 1,
-                    session_type=type_code,
+                    session_type=config.session_type_code(appointment.session_type_id),
                     start=appointment.starts_at,
                     end=appointment.ends_at,
                     holds=tuple(held),
@@ -891,7 +888,7 @@ def undo_status(
                     calendar,
                     appointment.patient_id,
                     [planned],
-                    catalog,
+                    config,
                     ignore=appointment.id,
                 )
                 for hold in appointment.holds:

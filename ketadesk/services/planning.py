@@ -31,7 +31,14 @@ from ketadesk.scheduling.planner import DEFAULT_SEARCH_DAYS, SeriesPlan, plan_se
 from ketadesk.services.context import InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
-from ketadesk.store.models import RELEASED_STATUSES, Appointment, Patient, Resource, SessionType
+from ketadesk.store.models import (
+    MOVABLE_STATUSES,
+    RELEASED_STATUSES,
+    Appointment,
+    Patient,
+    Resource,
+    SessionType,
+)
 from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import autoflush, load_snapshot
 
@@ -179,7 +186,7 @@ _BOOKED_UNDER_PRIOR_AUTH = (
     .where(
         _APPOINTMENT.c.patient_id == bindparam("patient_id"),
         _SESSION_TYPE.c.code.in_(bindparam("codes", expanding=True)),
-        _APPOINTMENT.c.status.in_([literal("booked", String), literal("checked_in", String)]),
+        _APPOINTMENT.c.status.in_([literal(s, String) for s in sorted(MOVABLE_STATUSES)]),
     )
 )
 # A patient's gating facts in one statement, the count only when there is an authorization.

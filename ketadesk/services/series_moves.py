@@ -25,6 +25,7 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
+    MOVABLE_STATUSES,
     RELEASED_STATUSES,
     Appointment,
     GatingOverride,
@@ -108,7 +109,7 @@ def propose_series_move(
     with db.read() as session:
         catalog = load_catalog(session)
         appointment, series, protocol, plan, ids = _series_plan(session, appointment_id)
-        if appointment.status not in ("booked", "checked_in"):
+        if appointment.status not in MOVABLE_STATUSES:
             raise InvalidRequest(
                 f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')} "
                 "and cannot be moved"
@@ -180,7 +181,7 @@ def move_series(
             session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
             for appointment_id, planned in proposal.moves:
                 appointment = session.get(Appointment, appointment_id)
-                if appointment is None or appointment.status not in ("booked", "checked_in"):
+                if appointment is None or appointment.status not in MOVABLE_STATUSES:
                     raise InvalidRequest(
                         f"appointment #{appointment_id} changed at another workstation; "
                         "plan the move again"

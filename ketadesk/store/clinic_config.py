@@ -124,6 +124,10 @@ class StoredConfig:
     session_type_ids: Mapping[str, int]
     protocol_ids: Mapping[str, int]
 
+    def session_type_code(self, type_id: int) -> str:
+        """The code of the session type stored under ``type_id``."""
+        return next(code for code, tid in self.session_type_ids.items() if tid == type_id)
+
 
 # Parsed configurations by their stored rows.  Small: one entry per distinct configuration seen.
 _PARSED: dict[ConfigRows, StoredConfig] = {}

@@ -261,6 +261,8 @@ APPOINTMENT_STATUSES = (
 )
 # An appointment in one of these no longer holds anything: its holds are kept, inactive.
 RELEASED_STATUSES = frozenset({"cancelled", "no_show"})
+# An appointment in one of these has not happened yet: it may still be moved or re-flowed.
+MOVABLE_STATUSES = frozenset({"booked", "checked_in"})
 
 
 class Series(Base):
@@ -579,6 +581,7 @@ class ChangeCounter(Base):
 
 __all__ = [
     "APPOINTMENT_STATUSES",
+    "MOVABLE_STATUSES",
     "RELEASED_STATUSES",
     "Appointment",
     "AppointmentEvent",
