@@ -34,6 +34,21 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "start": frozenset({"admin", "nurse", "prescriber", "therapist"}),
     "complete": frozenset({"admin", "nurse", "prescriber", "therapist"}),
     "override_gate": frozenset({"nurse", "prescriber"}),
+    # Patients: front desk keeps contact details; clinicians keep the clinical gating facts.
+    "register_patient": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "edit_patient_contact": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "edit_patient_clinical": frozenset({"nurse", "prescriber"}),
+    # After the session.  Who may work a given follow-up also depends on its kind (a clinical
+    # call is for nurses and prescribers; the front desk makes the non-clinical ones).
+    "work_follow_up": frozenset({"admin", "front_desk", "nurse", "prescriber", "therapist"}),
+    "record_monitoring": frozenset({"nurse", "prescriber"}),
+    "enter_measure": frozenset({"nurse", "prescriber", "therapist"}),
+    "integration_note": frozenset({"therapist", "prescriber"}),
+    # Administration.
+    "manage_users": frozenset({"admin"}),
+    "configure": frozenset({"admin"}),
+    "view_audit": frozenset({"admin"}),
+    "backup": frozenset({"admin"}),
 }
 
 
