@@ -9,6 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+# Re-exported for the ui layer, which may not import the store: views hold a Database only to
+# hand it back to the services.
+from ketadesk.store.database import Database
+
+__all__ = ["SYSTEM", "Actor", "Database", "PermissionDenied", "ServiceError", "require", "utcnow"]
+
 ROLES = ("admin", "prescriber", "nurse", "therapist", "front_desk")
 
 

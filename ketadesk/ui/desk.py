@@ -11,8 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ketadesk.services.context import Actor, utcnow
-from ketadesk.store.database import Database
+from ketadesk.services.context import Actor, Database, utcnow
 
 
 @dataclass
