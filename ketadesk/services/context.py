@@ -13,7 +13,18 @@ from dataclasses import dataclass
 # hand it back to the services.
 from ketadesk.store.database import Database
 
-__all__ = ["SYSTEM", "Actor", "Database", "PermissionDenied", "ServiceError", "require", "utcnow"]
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "Database",
+    "InvalidFields",
+    "InvalidRequest",
+    "NotFound",
+    "PermissionDenied",
+    "ServiceError",
+    "require",
+    "utcnow",
+]
 
 ROLES = ("admin", "prescriber", "nurse", "therapist", "front_desk")
 
@@ -72,6 +83,15 @@ class NotFound(ServiceError):
 
 class InvalidRequest(ServiceError):
     pass
+
+
+class InvalidFields(InvalidRequest):
+    """A form with mistakes: ``errors`` maps each bad field's name to what is wrong with it,
+    so the UI can mark the field; nothing was saved."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {message}" for name, message in self.errors.items()))
 
 
 def require(actor: Actor, action: str) -> None:
