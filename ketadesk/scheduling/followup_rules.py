@@ -1,0 +1,328 @@
+"""What a session owes the patient afterwards (and before): the follow-up rules, as plain data.
+
+Given a session (its type's rules, start, end and status) and the clinic calendar, say which
+follow-ups it owes and when each is due: the next-day call on the next *business* day (weekends,
+public holidays and whole-day closures skipped), the REMS form within so many *calendar* days,
+the PHQ-9 before each dosing session, integration some days after a KAP dose, the booster review
+after the last session of an induction, an adverse-event follow-up.  Also how the queue reads
+them: which section an item is in and its countdown ("due in 2 days", "overdue by 1 day").
+
+Every number comes from the catalogue (session_types.toml, protocols.toml, clinic.toml
+[followups]); nothing here knows a clinic's rules by heart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.catalog import (
+    CompletionFollowUp,
+    FollowUpRule,
+    FollowUpSettings,
+    ProtocolSpec,
+    ProtocolStage,
+    SessionTypeSpec,
+)
+
+# Appointment statuses that still owe a "before the session" follow-up (a PHQ-9 at check-in):
+# anything but a cancelled or missed session.
+BEFORE_SESSION_STATUSES = frozenset({"booked", "checked_in", "in_progress", "completed"})
+# Only a session that took place owes what comes after it.
+AFTER_SESSION_STATUSES = frozenset({"completed"})
+# A session in one of these did not take place and never will (it may be made up).
+NOT_HELD_STATUSES = frozenset({"cancelled", "no_show"})
+
+NORMAL, HIGH, URGENT = "normal", "high", "urgent"
+_INSTANT = dt.timedelta(microseconds=1)
+# How far to look for the next business day before deciding the calendar is closed for good.
+_MAX_SEARCH_DAYS = 366
+
+KIND_LABELS = {
+    "next_day_call": "Next-day call",
+    "rems_form": "REMS monitoring form",
+    "phq9": "PHQ-9",
+    "gad7": "GAD-7",
+    "integration": "Integration session",
+    "booster_review": "Booster review",
+    "adverse_event": "Adverse-event follow-up",
+    "urgent_review": "Urgent review",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True, slots=True)
+class OwedFollowUp:
+    """One follow-up a session owes: what, by whom, due when and by when at the latest."""
+
+    kind: str
+    due: dt.datetime
+    deadline: dt.datetime | None
+    assignee_role: str
+    priority: str = NORMAL
+
+
+# ---------------------------------------------------------------------------------------------
+# Business days
+
+
+def is_business_day(calendar: ClinicCalendar, day: dt.date) -> bool:
+    """Open at all: not a weekend (closed weekday), public holiday or whole-day closure."""
+    return calendar.closed_reason(day) is None
+
+
+def next_business_day(calendar: ClinicCalendar, day: dt.date, n: int = 1) -> dt.date:
+    """The ``n``-th business day after ``day`` (``n`` = 0: ``day`` itself if open, else the
+    next business day)."""
+    found = 0
+    current = day
+    if n == 0:
+        if is_business_day(calendar, day):
+            return day
+        n = 1
+    for _ in range(_MAX_SEARCH_DAYS * max(1, n)):
+        current += dt.timedelta(days=1)
+        if is_business_day(calendar, current):
+            found += 1
+            if found == n:
+                return current
+    raise ValueError(f"the clinic is not open on any day in the year after {day:%Y-%m-%d}")
+
+
+def business_hours(calendar: ClinicCalendar, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """When a day's work starts and ends: its opening hours, or the whole day when closed."""
+    intervals = calendar.open_intervals(day)
+    if intervals:
+        return intervals[0].start, intervals[-1].end
+    bounds = calendar.day_bounds(day)
+    return bounds.start, bounds.end
+
+
+# ---------------------------------------------------------------------------------------------
+# What a session owes
+
+
+def rule_follow_up(
+    rule: FollowUpRule,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: ClinicCalendar,
+) -> OwedFollowUp:
+    """When one rule's follow-up is due for a session from ``start`` to ``end`` (UTC)."""
+    day = calendar.local_date(start)
+    if rule.before_session:
+        # Collected at check-in: due when the session starts, late once it has.
+        return OwedFollowUp(rule.kind, start, start, rule.assignee_role)
+    if rule.business_days is not None:
+        opens, closes = business_hours(
+            calendar, next_business_day(calendar, day, rule.business_days)
+        )
+        return OwedFollowUp(rule.kind, opens, closes, rule.assignee_role)
+    if rule.calendar_days is not None:
+        # Calendar days, whatever the clinic's hours: a regulator's deadline (REMS: 7 days).
+        deadline = calendar.day_bounds(day + dt.timedelta(days=rule.calendar_days)).end
+        return OwedFollowUp(rule.kind, end, deadline, rule.assignee_role)
+    low = rule.min_days if rule.min_days is not None else 0
+    high = rule.max_days if rule.max_days is not None else low
+    due, deadline = window_of(calendar, day, low, high)
+    return OwedFollowUp(rule.kind, due, deadline, rule.assignee_role)
+
+
+def window_of(
+    calendar: ClinicCalendar, day: dt.date, low: int, high: int
+) -> tuple[dt.datetime, dt.datetime]:
+    """A window of days after ``day``: due from the opening of the first business day at
+    least ``low`` days later, by the end of the day ``high`` days later."""
+    deadline = calendar.day_bounds(day + dt.timedelta(days=high)).end
+    try:
+        first = next_business_day(calendar, day + dt.timedelta(days=low), 0)
+    except ValueError:
+        return deadline, deadline
+    return min(business_hours(calendar, first)[0], deadline), deadline
+
+
+def session_follow_ups(
+    spec: SessionTypeSpec,
+    start: dt.datetime,
+    end: dt.datetime,
+    status: str,
+    calendar: ClinicCalendar,
+) -> tuple[OwedFollowUp, ...]:
+    """The follow-ups a session of type ``spec`` owes in its current ``status``.
+
+    Before-session rules are owed from booking on; the others only once the session was
+    completed.  A cancelled or missed session owes nothing.
+    """
+    owed: list[OwedFollowUp] = []
+    for rule in spec.followups:
+        statuses = BEFORE_SESSION_STATUSES if rule.before_session else AFTER_SESSION_STATUSES
+        if status in statuses:
+            owed.append(rule_follow_up(rule, start, end, calendar))
+    return tuple(owed)
+
+
+def completion_follow_up(
+    on_complete: CompletionFollowUp,
+    last_end: dt.datetime,
+    calendar: ClinicCalendar,
+    assignee_role: str,
+) -> OwedFollowUp:
+    """A protocol stage's own follow-up (the booster review) after its last session: due from
+    ``min_days`` after that session, by the end of ``max_days`` after it."""
+    day = calendar.local_date(last_end)
+    due, deadline = window_of(calendar, day, on_complete.min_days, on_complete.max_days)
+    return OwedFollowUp(on_complete.followup, due, deadline, assignee_role)
+
+
+def stage_ranges(protocol: ProtocolSpec) -> list[tuple[ProtocolStage, int, int]]:
+    """Each stage of a protocol with the first and last series index it covers (1-based,
+    inclusive; a stage whose sessions are each followed by another counts both)."""
+    ranges = []
+    first = 1
+    for stage in protocol.stages:
+        size = stage.count * (2 if stage.followed_by else 1)
+        ranges.append((stage, first, first + size - 1))
+        first += size
+    return ranges
+
+
+def stage_finished(
+    first: int, last: int, planned_count: int, sessions: Iterable[tuple[int, str]]
+) -> bool:
+    """Whether a protocol stage (series places ``first``..``last``) is over: the last place
+    the series planned for it was held, and none of its sessions is still to come.  A session
+    missed on the way does not keep it open (a patient who came to the last infusion has
+    finished the induction); one who stopped coming has not.  ``sessions`` are (series index,
+    status) pairs."""
+    top = min(last, planned_count)
+    if top < first:
+        return False
+    held_last = False
+    for index, status in sessions:
+        if not first <= index <= last or status in NOT_HELD_STATUSES:
+            continue
+        if status not in AFTER_SESSION_STATUSES:
+            return False
+        held_last = held_last or index == top
+    return held_last
+
+
+def adverse_event_follow_up(
+    at: dt.datetime, calendar: ClinicCalendar, settings: FollowUpSettings
+) -> OwedFollowUp:
+    """An adverse event is followed up at once, by the end of the configured business day."""
+    day = calendar.local_date(at)
+    last = next_business_day(calendar, day, settings.adverse_event_business_days)
+    deadline = max(business_hours(calendar, last)[1], at)
+    return OwedFollowUp("adverse_event", at, deadline, settings.adverse_event_role, HIGH)
+
+
+def reattempt_at(calendar: ClinicCalendar, now: dt.datetime, retry_hours: int) -> dt.datetime:
+    """When to call again after an unreached call: ``retry_hours`` later, or the next opening
+    when the clinic is closed then."""
+    when = now + dt.timedelta(hours=retry_hours)
+    day = calendar.local_date(when)
+    for interval in calendar.open_intervals(day):
+        if interval.start <= when < interval.end:
+            return when
+        if when < interval.start:
+            return interval.start
+    return business_hours(calendar, next_business_day(calendar, day, 1))[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# How the queue reads an item
+
+
+class Section(enum.StrEnum):
+    OVERDUE = "overdue"
+    DUE_TODAY = "due_today"
+    UPCOMING = "upcoming"
+    LATER = "later"  # beyond the queue's horizon
+
+
+SECTION_TITLES = {
+    Section.OVERDUE: "Overdue",
+    Section.DUE_TODAY: "Due today",
+    Section.UPCOMING: "Upcoming",
+    Section.LATER: "Later",
+}
+
+
+def section_of(
+    now: dt.datetime,
+    due: dt.datetime,
+    deadline: dt.datetime | None,
+    calendar: ClinicCalendar,
+    upcoming_days: int,
+) -> Section:
+    """Overdue once the deadline has passed (without one: once the due day has); due today
+    when due on or before today; upcoming within ``upcoming_days``; later after that."""
+    today = calendar.local_date(now)
+    if deadline is not None:
+        if deadline <= now:
+            return Section.OVERDUE
+    elif calendar.local_date(due) < today:
+        return Section.OVERDUE
+    due_day = calendar.local_date(due)
+    if due_day <= today:
+        return Section.DUE_TODAY
+    if (due_day - today).days <= upcoming_days:
+        return Section.UPCOMING
+    return Section.LATER
+
+
+def moment_text(moment: dt.datetime) -> str:
+    """A local time as the queue shows it; midnight is the end of the day before."""
+    if moment.hour == 0 and moment.minute == 0:
+        before = moment - dt.timedelta(days=1)
+        return f"end of {before:%a} {before.day} {before:%b}"
+    return f"{moment:%a} {moment.day} {moment:%b %H:%M}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _span(delta: dt.timedelta) -> str:
+    minutes = max(1, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return _plural(minutes, "min")
+    return _plural(minutes // 60, "hour")
+
+
+def countdown_text(
+    now: dt.datetime,
+    due: dt.datetime,
+    deadline: dt.datetime | None,
+    calendar: ClinicCalendar,
+) -> str:
+    """The countdown a person reads: "due in 2 days", "due today by 17:00", "overdue by 1 day".
+
+    Counted to the deadline when there is one (the REMS form's 7 days), else to the due time.
+    """
+    today = calendar.local_date(now)
+    target = deadline if deadline is not None else due
+    # A deadline at midnight is the end of the day before it ("by the end of Tuesday").
+    at_midnight = calendar.minute_of_day(target) == 0 and deadline is not None
+    target_day = calendar.local_date(target - _INSTANT if at_midnight else target)
+    late = target <= now if deadline is not None else target_day < today
+    if late:
+        days = (today - target_day).days
+        return f"overdue by {_plural(days, 'day')}" if days else f"overdue by {_span(now - target)}"
+    due_day = calendar.local_date(due)
+    if due_day > today:  # not yet due: count to when it is
+        days = (due_day - today).days
+        return "due tomorrow" if days == 1 else f"due in {days} days"
+    if target_day == today:
+        if deadline is None or at_midnight:
+            return "due today"
+        return f"due today by {calendar.local(target):%H:%M}"
+    days = (target_day - today).days
+    return "due by tomorrow" if days == 1 else f"due in {days} days"
