@@ -57,6 +57,13 @@ def _check_writable(path: Path) -> None:
         raise CommandError(f"cannot write {path}: no directory {parent}")
 
 
+def _disclose(db: Any, what: str, detail: str, chart: str | None) -> None:
+    from ketadesk.cli import command_line_actor
+    from ketadesk.services.audit import record_disclosure
+
+    record_disclosure(db, command_line_actor(), what, None, detail, chart=chart)
+
+
 def _sessions(n: int) -> str:
     return f"{n} session{'' if n == 1 else 's'}"
 
@@ -75,11 +82,14 @@ def _ics(args: argparse.Namespace) -> int:
     try:
         if args.patient is not None:
             content = export.patient_calendar(db, args.patient)
+            about = f"chart {args.patient}"
         else:
             content = export.resource_calendar(db, args.resource, first=args.first, last=args.last)
+            about = f"{args.resource}, {args.first} to {args.last}"
+        _write(args.out, content)
+        _disclose(db, "calendar export (.ics)", f"{about}; saved to {args.out}", args.patient)
     finally:
         db.dispose()
-    _write(args.out, content)
     print(f"wrote {_sessions(content.count(b'BEGIN:VEVENT'))} to {args.out}")
     return 0
 
@@ -95,9 +105,11 @@ def _csv(args: argparse.Namespace) -> int:
     db = open_clinic(args.db).db
     try:
         text = export.appointments_csv(db, args.first, args.last)
+        _write(args.out, text.encode("utf-8"))
+        detail = f"{args.first} to {args.last}; saved to {args.out}"
+        _disclose(db, "appointments export (.csv)", detail, None)
     finally:
         db.dispose()
-    _write(args.out, text.encode("utf-8"))
     rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1  # less the header
     print(f"wrote {_sessions(rows)} to {args.out}")
     return 0

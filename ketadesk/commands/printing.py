@@ -1,8 +1,12 @@
-"""``ketadesk print day|card|calls``: printed documents as PDF files, for scripts.
+"""``ketadesk print day|card|calls|record``: printed documents as PDF files, for scripts.
 
 ketadesk print day --db URL --date YYYY-MM-DD [--by room|staff] [--initials] --out FILE.pdf
 ketadesk print card --db URL --patient CHART --out FILE.pdf
 ketadesk print calls --db URL --date YYYY-MM-DD --out FILE.pdf
+ketadesk print record --db URL (--appointment ID | --patient CHART --date D) --out FILE.pdf
+
+What a document leaves out (a clinic logo that cannot be read) is said on stderr; the PDF is
+still written.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ketadesk.commands._planning_args import iso_date
 
 
 def register(sub: Any) -> None:
-    text = "print day sheets, appointment cards and call lists to PDF"
+    text = "print day sheets, appointment cards, call lists and session records to PDF"
     parser = sub.add_parser("print", help=text, description=text)
     kinds = parser.add_subparsers(dest="print_kind", metavar="DOCUMENT", required=True)
 
@@ -48,6 +52,15 @@ def register(sub: Any) -> None:
     _common(calls)
     calls.set_defaults(handler=_calls)
 
+    record_text = "a dosing session's monitoring record, laid out for the Spravato REMS form"
+    record = kinds.add_parser("record", help=record_text, description=record_text)
+    add_db_argument(record)
+    record.add_argument("--appointment", type=int, metavar="ID", help="the appointment's id")
+    record.add_argument("--patient", metavar="CHART", help="chart number (with --date)")
+    record.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="with --patient")
+    _common(record)
+    record.set_defaults(handler=_record)
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="FILE.pdf")
@@ -58,15 +71,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def check_output(path: Path) -> None:
     """Refuse an output path that cannot be written, before any work is done."""
-    if path.is_dir():
-        raise CommandError(f"cannot write {path}: it is a folder")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise CommandError(f"cannot write {path}: the folder {folder} does not exist")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise CommandError(f"cannot write {path}: the file is read-only")
-    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
-        raise CommandError(f"cannot write {path}: the folder {folder} cannot be written to")
+    from ketadesk.services.documents import output_problem
+
+    problem = output_problem(path)
+    if problem is not None:
+        raise CommandError(problem)
 
 
 def _open(url: str) -> Any:
@@ -75,7 +84,17 @@ def _open(url: str) -> Any:
     return open_clinic(url).db
 
 
-def _print(layout: Any, args: argparse.Namespace, began: float) -> int:
+def _print(
+    layout: Any,
+    args: argparse.Namespace,
+    began: float,
+    db: Any,
+    what: str,
+    detail: str,
+    **patient: Any,
+) -> int:
+    """Render ``layout`` to ``args.out``; record the disclosure (``what``, for ``patient``:
+    chart= or appointment_id=) in the audit trail."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QGuiApplication
 
@@ -86,6 +105,14 @@ def _print(layout: Any, args: argparse.Namespace, began: float) -> int:
         result = print_pdf(layout, args.out, args.paper)
     except PrintError as err:
         raise CommandError(str(err)) from None
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    from ketadesk.cli import command_line_actor
+    from ketadesk.services.audit import record_disclosure
+
+    record_disclosure(
+        db, command_line_actor(), what, None, f"{detail}; saved to {args.out}", **patient
+    )
     elapsed = time.perf_counter() - began
     pages = f"{result.pages} page{'s' if result.pages != 1 else ''}"
     print(f"{args.out}: {pages} in {elapsed:.2f} s")
@@ -97,8 +124,10 @@ def _day(args: argparse.Namespace) -> int:
     check_output(args.out)
     from ketadesk.services.documents import day_sheet, day_sheet_layout
 
-    sheet = day_sheet(_open(args.db), args.date, by=args.by, use_initials=args.initials)
-    return _print(day_sheet_layout(sheet), args, began)
+    db = _open(args.db)
+    sheet = day_sheet(db, args.date, by=args.by, use_initials=args.initials)
+    detail = f"{args.date:%a %d %b %Y}, by {args.by}" + (", initials" if args.initials else "")
+    return _print(day_sheet_layout(sheet), args, began, db, "day sheet", detail)
 
 
 def _card(args: argparse.Namespace) -> int:
@@ -107,11 +136,15 @@ def _card(args: argparse.Namespace) -> int:
     from ketadesk.services.context import NotFound
     from ketadesk.services.documents import appointment_card, card_layout
 
+    db = _open(args.db)
     try:
-        card = appointment_card(_open(args.db), args.patient)
+        card = appointment_card(db, args.patient)
     except NotFound as err:
         raise CommandError(str(err)) from None
-    return _print(card_layout(card), args, began)
+    detail = f"chart {args.patient}"
+    return _print(
+        card_layout(card), args, began, db, "appointment card", detail, chart=args.patient
+    )
 
 
 def _calls(args: argparse.Namespace) -> int:
@@ -119,5 +152,40 @@ def _calls(args: argparse.Namespace) -> int:
     check_output(args.out)
     from ketadesk.services.documents import call_list, calls_layout
 
-    calls = call_list(_open(args.db), args.date)
-    return _print(calls_layout(calls), args, began)
+    db = _open(args.db)
+    calls = call_list(db, args.date)
+    detail = f"{args.date:%a %d %b %Y}"
+    return _print(calls_layout(calls), args, began, db, "call list", detail)
+
+
+def _record(args: argparse.Namespace) -> int:
+    began = time.perf_counter()
+    if (args.appointment is None) == (args.patient is None):
+        raise CommandError("give either --appointment ID or --patient CHART --date YYYY-MM-DD")
+    if args.patient is not None and args.date is None:
+        raise CommandError("--patient needs --date YYYY-MM-DD: the day of the session")
+    check_output(args.out)
+    from ketadesk.services.context import ServiceError
+    from ketadesk.services.documents import (
+        find_session,
+        session_record_layout,
+        session_record_sheet,
+    )
+
+    db = _open(args.db)
+    try:
+        appointment = args.appointment
+        if appointment is None:
+            appointment = find_session(db, args.patient, args.date)
+        sheet = session_record_sheet(db, appointment)
+    except ServiceError as err:
+        raise CommandError(str(err)) from None
+    return _print(
+        session_record_layout(sheet),
+        args,
+        began,
+        db,
+        "session record",
+        f"appointment #{appointment}",
+        appointment_id=appointment,
+    )

@@ -4,7 +4,9 @@ Pages are built here, block by block: each block of the layout is its own small 
 measured at the page's width and placed whole on a page (a block taller than a whole page is
 the only one ever cut).  A heading marked ``keep_with_next`` moves to the next page with the
 block under it, and is repeated on top of a page its rows run onto.  Every page gets the
-header (clinic name, document title, print time) and "Page n of N" at the bottom.
+header (the clinic's logo when the settings name one, clinic name, document title, print time)
+and "Page n of N" at the bottom.  A logo that cannot be drawn leaves the header without it and
+says so in ``PrintResult.warnings``: the document itself still prints.
 
 Nothing here knows the database: the blocks come from ketadesk.services.documents.
 """
@@ -15,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QPointF, QRectF, Qt
-from PySide6.QtGui import QFont, QPageLayout, QPageSize, QPainter, QPen, QTextDocument
+from PySide6.QtGui import (
+    QFont,
+    QImage,
+    QImageReader,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPen,
+    QTextDocument,
+)
 from PySide6.QtPrintSupport import QPrinter
 
 from ketadesk.services.documents import PrintLayout
@@ -34,6 +45,20 @@ class PrintError(Exception):
 @dataclass(frozen=True, slots=True)
 class PrintResult:
     pages: int
+    warnings: tuple[str, ...] = ()  # what was left out ("the clinic logo ... cannot be read")
+
+
+def load_logo(path: Path | None) -> tuple[QImage | None, str]:
+    """The logo image, or None and why not ("" when no logo is wanted)."""
+    if path is None:
+        return None, ""
+    reader = QImageReader(str(path))
+    image = reader.read()
+    if image.isNull():
+        return None, f"the clinic logo {path} is not an image ({reader.errorString()}); " + (
+            "printed without it"
+        )
+    return image, ""
 
 
 def pdf_printer(path: Path, page_size: str = "a4") -> QPrinter:
@@ -62,6 +87,8 @@ def render(layout: PrintLayout, printer: QPrinter) -> PrintResult:
     header, footer = HEADER_PT * points, FOOTER_PT * points
     body = height - header - footer
 
+    logo, logo_problem = load_logo(layout.logo)
+    warnings = tuple(w for w in (*layout.warnings, logo_problem) if w)
     docs = [_block_document(block.html, layout.css, width, printer) for block in layout.blocks]
     pages = _paginate(
         [d.size().height() for d in docs], [b.keep_with_next for b in layout.blocks], body
@@ -74,7 +101,7 @@ def render(layout: PrintLayout, printer: QPrinter) -> PrintResult:
         for number, items in enumerate(pages, start=1):
             if number > 1 and not printer.newPage():
                 raise PrintError("the printer refused a new page")
-            _draw_header(painter, layout, width, header, points)
+            _draw_header(painter, layout, width, header, points, logo)
             y = header
             for index in items:
                 doc = docs[index]
@@ -87,7 +114,9 @@ def render(layout: PrintLayout, printer: QPrinter) -> PrintResult:
             _draw_footer(painter, number, len(pages), width, height, footer, points)
     finally:
         painter.end()
-    return PrintResult(pages=len(pages))
+    if printer.printerState() == QPrinter.PrinterState.Error:
+        raise PrintError(f"the printer {printer.printerName() or ''} reported an error".strip())
+    return PrintResult(pages=len(pages), warnings=warnings)
 
 
 def print_pdf(layout: PrintLayout, path: Path, page_size: str = "a4") -> PrintResult:
@@ -138,11 +167,27 @@ def _font(points: float, size: float, bold: bool = False) -> QFont:
 
 
 def _draw_header(
-    painter: QPainter, layout: PrintLayout, width: float, header: float, points: float
+    painter: QPainter,
+    layout: PrintLayout,
+    width: float,
+    header: float,
+    points: float,
+    logo: QImage | None = None,
 ) -> None:
     line = 14 * points
+    left = 0.0
+    if logo is not None and logo.height() > 0:
+        # The logo fills the header band's height (less the rule), at its own proportions,
+        # never wider than a quarter of the page.
+        tall = header - 8 * points
+        wide = min(tall * logo.width() / logo.height(), width / 4)
+        tall = wide * logo.height() / logo.width()
+        painter.drawImage(QRectF(0, 0, wide, tall), logo)
+        left = wide + 8 * points
     painter.setFont(_font(points, 11, bold=True))
-    painter.drawText(QRectF(0, 0, width, line), Qt.AlignmentFlag.AlignLeft, layout.clinic_name)
+    painter.drawText(
+        QRectF(left, 0, width - left, line), Qt.AlignmentFlag.AlignLeft, layout.clinic_name
+    )
     painter.setFont(_font(points, 8))
     painter.drawText(
         QRectF(0, 0, width, line),
@@ -151,7 +196,9 @@ def _draw_header(
     )
     painter.setFont(_font(points, 12, bold=True))
     painter.drawText(
-        QRectF(0, line, width, line + 2 * points), Qt.AlignmentFlag.AlignLeft, layout.title
+        QRectF(left, line, width - left, line + 2 * points),
+        Qt.AlignmentFlag.AlignLeft,
+        layout.title,
     )
     painter.setPen(QPen(Qt.GlobalColor.black, 1.0 * points))
     y = header - 4 * points

@@ -225,3 +225,26 @@ def test_sixty_sessions_flow_over_pages_without_splitting_a_row(
             page = holding[0]
             assert f"{s.start:%H:%M}" in page
             assert f"Pickup {s.pickup:%H:%M}" in page
+
+
+def test_a_printed_card_is_recorded_in_the_audit_trail_as_the_command_line_user(
+    qapp: object, demo_url: str, db: Database, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from ketadesk.store.models import AuditEvent, Patient
+
+    with db.read() as session:
+        chart, patient = session.execute(
+            select(Patient.chart_number, Patient.id).order_by(Patient.id).limit(1)
+        ).one()
+    out = tmp_path / "card.pdf"
+    assert run_print("card", "--db", demo_url, "--patient", chart, "--out", str(out)) == 0
+    with db.read() as session:
+        events = session.execute(
+            select(AuditEvent.username, AuditEvent.detail).where(
+                AuditEvent.action == "disclose", AuditEvent.patient_id == patient
+            )
+        ).all()
+    assert [detail for _, detail in events] == [f"chart {chart}; saved to {out}"]
+    assert events[0][0].endswith("(command line)")
