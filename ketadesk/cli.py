@@ -11,8 +11,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ketadesk import APP_NAME, __version__
+
+if TYPE_CHECKING:
+    from ketadesk.services.context import Actor
 
 # Order is the order of `ketadesk --help`.  A module may register more than one command
 # (``plan`` registers plan and book, which share their arguments).
@@ -94,3 +98,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ketadesk {args.command}: interrupted", file=sys.stderr)
         return 130
     return status
+
+
+def command_line_actor() -> Actor:
+    """Who acts for a command (there is no sign-in at a shell): the operating-system user,
+    with the administrator's rights, named as such in the audit trail."""
+    import getpass
+
+    from ketadesk.services.context import Actor
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        who = "unknown"
+    return Actor(user_id=None, username=f"{who} (command line)", role="admin")

@@ -10,6 +10,7 @@ straight from the file (services.schedule.SqliteFileDays), and the clinic is ope
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable
@@ -19,12 +20,15 @@ from typing import TYPE_CHECKING, Any
 from ketadesk.cli import CommandError, add_db_argument
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from ketadesk.services.clinic_setup import OpenedClinic
+    from ketadesk.services.context import Actor
     from ketadesk.services.schedule import DaySchedule, SqliteFileDays
     from ketadesk.store.database import Database
     from ketadesk.ui.main_window import MainWindow
+    from ketadesk.ui.session import SignedInSession
 
 
 def register(sub: Any) -> None:
@@ -51,32 +55,50 @@ def parse_day(text: str) -> dt.date:
 
 
 def open_day_window(
-    db: Database, day: dt.date | None = None, *, now: Callable[[], dt.datetime] | None = None
+    db: Database,
+    day: dt.date | None = None,
+    *,
+    now: Callable[[], dt.datetime] | None = None,
+    actor: Actor | None = None,
 ) -> MainWindow:
-    """The main window on an open clinic, showing ``day`` (default: today at the clinic)."""
+    """The main window on an open clinic, showing ``day`` (default: today at the clinic);
+    with ``actor``, signed in as them (every view, booking, undo)."""
     from functools import partial
 
+    from ketadesk.services.context import utcnow
     from ketadesk.services.schedule import clinic_today, day_schedule
+    from ketadesk.ui.desk import Desk
     from ketadesk.ui.main_window import MainWindow
 
     def today() -> dt.date:
         return clinic_today(db, now=now() if now else None)
 
-    return MainWindow(
+    window = MainWindow(
         load_day=partial(day_schedule, db),
         today=today,
         database_label=db.label,
         start_day=day,
         now=now,
     )
+    if actor is not None:
+        window.attach_desk(Desk(db, actor, now or utcnow))
+    return window
 
 
-def file_day_window(days: SqliteFileDays, first: DaySchedule) -> MainWindow:
+def file_day_window(
+    days: SqliteFileDays, first: DaySchedule, *, settings: QSettings | None = None
+) -> MainWindow:
     """The main window on ``first``, a day read straight from a SQLite file, reading further
     days the same way until it is given an open clinic (``MainWindow.set_day_source``)."""
     from ketadesk.ui.main_window import MainWindow
 
-    return MainWindow(load_day=days, today=days.today, database_label=days.label, schedule=first)
+    return MainWindow(
+        load_day=days,
+        today=days.today,
+        database_label=days.label,
+        schedule=first,
+        settings=settings,
+    )
 
 
 def read_first_day(url: str, day: dt.date | None) -> tuple[SqliteFileDays, DaySchedule] | None:
@@ -97,27 +119,41 @@ def _run(args: argparse.Namespace) -> int:
     if args.demo_if_missing:
         build_demo_if_missing(url)
 
+    from PySide6.QtCore import QSettings
+
     from ketadesk.ui.app import create_application
 
     quick = read_first_day(url, day)
     app = create_application(sys.argv[:1])
+    settings = QSettings()
     if quick is not None:
-        return _run_from_file(app, url, file_day_window(*quick))
-    return _run_opened(app, url, day, demo_if_missing=args.demo_if_missing)
+        return _run_from_file(app, url, file_day_window(*quick, settings=settings))
+    return _run_opened(app, url, day, demo_if_missing=args.demo_if_missing, settings=settings)
 
 
-def _run_opened(app: QApplication, url: str, day: dt.date | None, *, demo_if_missing: bool) -> int:
+def _run_opened(
+    app: QApplication,
+    url: str,
+    day: dt.date | None,
+    *,
+    demo_if_missing: bool,
+    settings: QSettings,
+) -> int:
     """Open the clinic, then its window (the way for PostgreSQL, and for a file to upgrade)."""
+    from functools import partial
+
     from ketadesk.scheduling.catalog import ConfigError
     from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.services.schedule import clinic_today, day_schedule
     from ketadesk.store.database import StoreError
     from ketadesk.ui.app import show_error
+    from ketadesk.ui.main_window import MainWindow
 
     try:
         opened = open_clinic(url, create=False)
     except (StoreError, ConfigError) as err:
-        message = str(err)
-        if "does not exist" in message and not demo_if_missing:
+        message = _server_hint(str(err))
+        if message.startswith("no database at") and not demo_if_missing:
             message += (
                 "; start with `ketadesk run --demo-if-missing` for a demo clinic, or "
                 "`ketadesk db upgrade --create --db URL` for a new, empty one"
@@ -126,59 +162,119 @@ def _run_opened(app: QApplication, url: str, day: dt.date | None, *, demo_if_mis
         show_error("KetaDesk cannot open the clinic", message)
         return 2
     _report_upgrade(opened)
+    db = opened.db
     try:
         try:
-            window = open_day_window(opened.db, day)
+            window = MainWindow(
+                load_day=partial(day_schedule, db),
+                today=partial(clinic_today, db),
+                database_label=db.label,
+                start_day=day,
+                settings=settings,
+            )
         except (StoreError, ConfigError) as err:
             print(f"ketadesk run: {err}", file=sys.stderr)
             show_error("KetaDesk cannot show the clinic", str(err))
             return 2
+        window.set_signed_out(True)
         _show(app, window)
-        return app.exec()
+        session = _start_session(window, opened, settings)
+        if session is None:
+            return 0
+        try:
+            return app.exec()
+        finally:
+            session.close()
     finally:
-        opened.db.dispose()
+        db.dispose()
+
+
+def _server_hint(message: str) -> str:
+    """``message`` with what to check when a clinic server is down or refuses the login."""
+    lower = message.lower()
+    if (
+        "password authentication failed" in lower
+        or "not permitted to log in" in lower
+        or ("role" in lower and "does not exist" in lower)
+    ):
+        return f"{message} (the server refused the login: check the user and password in --db)"
+    if any(
+        words in lower
+        for words in ("connection refused", "timeout expired", "could not translate host name")
+    ):
+        return f"{message} (is the clinic server running and reachable from here?)"
+    return message
 
 
 def _run_from_file(app: QApplication, url: str, window: MainWindow) -> int:
-    """Show a window whose first day was read straight from the SQLite file; open the clinic
-    on a worker thread once it is painted, and read days through it from then on."""
+    """Show a window whose first day was read straight from the SQLite file (covered until
+    someone signs in); open the clinic on a worker thread once it is painted, then ask who is
+    there, and read days through the open clinic from then on."""
     from functools import partial
 
     from ketadesk.services.clinic_setup import open_clinic
     from ketadesk.ui.background import BackgroundCall, call_after_first_paint
 
+    window.set_signed_out(True)
+    sessions: list[SignedInSession] = []
     opening = BackgroundCall(partial(open_clinic, url, create=False), window)
-    opening.succeeded.connect(partial(_on_clinic_opened, window))
-    opening.failed.connect(_on_clinic_not_opened)
-    call_after_first_paint(window.day_view.viewport(), opening.start)
+    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions))
+    opening.failed.connect(partial(_on_clinic_not_opened, window))
+    call_after_first_paint(window, opening.start)
     try:
         _show(app, window)
         return app.exec()
     finally:
+        # The event loop is over: a clinic opened too late for it must not ask anyone to sign
+        # in from some later event loop (the signal would still be queued).
+        for signal in (opening.succeeded, opening.failed):
+            with contextlib.suppress(RuntimeError, TypeError):
+                signal.disconnect()
+        for session in sessions:
+            session.close()
         opened = opening.wait()
         if opened is not None:
             opened.db.dispose()
 
 
-def _on_clinic_opened(window: MainWindow, opened: OpenedClinic) -> None:
+def _start_session(
+    window: MainWindow, opened: OpenedClinic, settings: QSettings | None
+) -> SignedInSession | None:
+    """Ask who is there (or, on a new clinic, for its administrator); None if cancelled."""
+    from ketadesk.ui.session import SignedInSession, default_backup_dir
+
+    session = SignedInSession(window, opened.db, settings=settings, backup_dir=default_backup_dir())
+    if not session.start():
+        window.close()
+        return None
+    return session
+
+
+def _on_clinic_opened(
+    window: MainWindow, sessions: list[SignedInSession], opened: OpenedClinic
+) -> None:
     from functools import partial
 
     from ketadesk.services.schedule import clinic_today, day_schedule
 
     _report_upgrade(opened)
     window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))
+    session = _start_session(window, opened, window.settings())
+    if session is not None:  # else the window closed, which ends the event loop
+        sessions.append(session)
 
 
-def _on_clinic_not_opened(err: Exception) -> None:
+def _on_clinic_not_opened(window: MainWindow, err: Exception) -> None:
     from ketadesk.scheduling.catalog import ConfigError
     from ketadesk.store.database import StoreError
     from ketadesk.ui.app import show_error
 
     if not isinstance(err, StoreError | ConfigError):
         raise err
-    # The day shown was read a moment ago; the window goes on reading days from the file.
+    # Nobody can sign in to a clinic that cannot be opened: say why, and close.
     print(f"ketadesk run: {err}", file=sys.stderr)
     show_error("KetaDesk cannot open the clinic", str(err))
+    window.close()
 
 
 def _report_upgrade(opened: OpenedClinic) -> None:

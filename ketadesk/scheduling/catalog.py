@@ -131,6 +131,10 @@ class SessionTypeSpec:
     instructions: tuple[str, ...] = ()
     bp_checks: tuple[BpCheck, ...] = ()
     drives_after_hours: int | None = None
+    # Minimum observation after dosing before discharge, counted from the start of the phase
+    # ``observation_from`` (the first device); None where the type sets no minimum.
+    observation_from: str | None = None
+    observation_minutes: int | None = None
 
     @property
     def total_minutes(self) -> int:
@@ -193,6 +197,54 @@ class ProtocolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """Sign-in rules ([accounts] in clinic.toml): password length, idle lock, failure delays.
+
+    After ``free_failures`` wrong passwords in a row, each further attempt must wait
+    ``failure_delay_seconds`` doubled for every failure beyond the free ones, at most
+    ``failure_delay_max_seconds``.
+    """
+
+    min_password_length: int
+    idle_lock_minutes: int
+    free_failures: int
+    failure_delay_seconds: int
+    failure_delay_max_seconds: int
+
+    def delay_after(self, failures: int) -> int:
+        """Seconds to wait before the next attempt after ``failures`` failures in a row."""
+        extra = failures - self.free_failures
+        if extra <= 0 or self.failure_delay_seconds == 0:
+            return 0
+        # Capped before the shift grows huge: 2**40 s is past any sensible maximum already.
+        delay = self.failure_delay_seconds << min(extra - 1, 40)
+        return min(delay, self.failure_delay_max_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpSettings:
+    """How follow-ups are worked ([followups] in clinic.toml).
+
+    An unreached call is tried again ``retry_hours`` later, up to ``max_attempts`` calls in all;
+    the queue looks ``upcoming_days`` ahead.  An adverse event is followed up by
+    ``adverse_event_role`` by the end of ``adverse_event_business_days`` business days; a
+    protocol's ``on_complete`` follow-up (the booster review) goes to ``series_review_role``.
+    Only ``clinical_roles`` may work the ``clinical_kinds``.  The recall and dropout lists look
+    back ``recall_lookback_days``.
+    """
+
+    retry_hours: int
+    max_attempts: int
+    upcoming_days: int
+    adverse_event_business_days: int
+    adverse_event_role: str
+    series_review_role: str
+    clinical_kinds: tuple[str, ...]
+    clinical_roles: tuple[str, ...]
+    recall_lookback_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClinicSettings:
     """Clinic-wide settings; every field has its default in resources/config/clinic.toml."""
 
@@ -211,8 +263,11 @@ class ClinicSettings:
     rems_site_certified_until: str
     monitoring: Mapping[str, int]
     idle_lock_minutes: int
+    accounts: AccountSettings
     dosing_sessions_per_patient_day: int = 1
     extra: Mapping[str, Any] = field(default_factory=dict)
+    logo: str = ""  # an image file printed in document headers; relative to the config folder
+    followups: FollowUpSettings = field(default_factory=lambda: default_follow_up_settings())
 
     def capacity_for_role(self, role: str) -> int:
         return self.staffing.get(f"{role}_patients", 1)
@@ -416,6 +471,10 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
         instructions=r.str_list("instructions"),
         bp_checks=bp_checks,
         drives_after_hours=r.opt_int("drives_after_hours"),
+        observation_from=(
+            r.choice("observation_from", phase_keys) if r.has("observation_from") else None
+        ),
+        observation_minutes=r.opt_int("observation_minutes", minimum=1),
     )
     total = spec.total_minutes
     for need in spec.needs:
@@ -554,7 +613,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
     mon = root.table("monitoring")
     monitoring = {k: mon.integer(k) for k in mon.data}
     rems = root.table("rems") if root.has("rems") else _Reader({}, "rems", source)
-    sec = root.table("security") if root.has("security") else _Reader({}, "security", source)
+    accounts = _parse_accounts(root, source)
     return ClinicSettings(
         name=c.text("name"),
         timezone=tz,
@@ -564,6 +623,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         holiday_country=c.text("holiday_country", default=""),
         slot_minutes=slot,
         cancellation_policy=c.text("cancellation_policy", default=""),
+        logo=c.text("logo", default=""),
         late_cancel_hours=c.integer("late_cancel_hours", default=24),
         dosing_sessions_per_patient_day=c.integer(
             "dosing_sessions_per_patient_day", default=1, minimum=1
@@ -573,7 +633,93 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         gating=gating,
         rems_site_certified_until=rems.text("site_certified_until", default=""),
         monitoring=monitoring,
-        idle_lock_minutes=sec.integer("idle_lock_minutes", default=10, minimum=1),
+        idle_lock_minutes=accounts.idle_lock_minutes,
+        accounts=accounts,
+        followups=_parse_followups(root, source),
+    )
+
+
+# The [followups] of resources/config/clinic.toml, for a stored configuration written before
+# that section existed (tests/services/test_followups.py keeps the two equal).
+FOLLOW_UP_DEFAULTS: Mapping[str, Any] = {
+    "retry_hours": 4,
+    "max_attempts": 3,
+    "upcoming_days": 7,
+    "adverse_event_business_days": 1,
+    "adverse_event_role": "prescriber",
+    "series_review_role": "prescriber",
+    "clinical_kinds": [
+        "next_day_call",
+        "rems_form",
+        "phq9",
+        "gad7",
+        "adverse_event",
+        "urgent_review",
+    ],
+    "clinical_roles": ["nurse", "prescriber"],
+    "recall_lookback_days": 90,
+}
+
+
+def _parse_followups(root: _Reader, source: str) -> FollowUpSettings:
+    given = root.table("followups").data if root.has("followups") else {}
+    data = {**FOLLOW_UP_DEFAULTS, **given}
+    fr = _Reader(data, "followups", source)
+    roles = [r.value for r in StaffRole]
+    return FollowUpSettings(
+        retry_hours=fr.integer("retry_hours", minimum=1),
+        max_attempts=fr.integer("max_attempts", minimum=1),
+        upcoming_days=fr.integer("upcoming_days"),
+        adverse_event_business_days=fr.integer("adverse_event_business_days"),
+        adverse_event_role=fr.choice("adverse_event_role", roles),
+        series_review_role=fr.choice("series_review_role", roles),
+        clinical_kinds=fr.str_list("clinical_kinds", FOLLOWUP_KINDS),
+        clinical_roles=fr.str_list("clinical_roles", roles),
+        recall_lookback_days=fr.integer("recall_lookback_days", minimum=1),
+    )
+
+
+def default_follow_up_settings() -> FollowUpSettings:
+    return _parse_followups(_Reader({}, "", "defaults"), "defaults")
+
+
+# The [accounts] of resources/config/clinic.toml, for a stored configuration written before
+# that section existed (tests/services/test_accounts.py keeps the two equal).
+ACCOUNT_DEFAULTS: Mapping[str, int] = {
+    "min_password_length": 10,
+    "idle_lock_minutes": 10,
+    "free_failures": 3,
+    "failure_delay_seconds": 2,
+    "failure_delay_max_seconds": 300,
+}
+
+
+def _parse_accounts(root: _Reader, source: str) -> AccountSettings:
+    # Clinics configured before [accounts] existed kept the idle lock in [security]; their
+    # stored copy has no [accounts], so its other keys take the defaults of clinic.toml.
+    legacy = root.table("security") if root.has("security") else _Reader({}, "security", source)
+    acc = root.table("accounts") if root.has("accounts") else _Reader({}, "accounts", source)
+    defaults = ACCOUNT_DEFAULTS
+    idle = (
+        acc.integer("idle_lock_minutes", minimum=1)
+        if acc.has("idle_lock_minutes")
+        else legacy.integer("idle_lock_minutes", default=defaults["idle_lock_minutes"], minimum=1)
+    )
+    least = acc.integer("failure_delay_seconds", default=defaults["failure_delay_seconds"])
+    most = acc.integer("failure_delay_max_seconds", default=defaults["failure_delay_max_seconds"])
+    if most < least:
+        raise acc.fail(
+            "failure_delay_max_seconds",
+            f"must be at least failure_delay_seconds ({least}), got {most}",
+        )
+    return AccountSettings(
+        min_password_length=acc.integer(
+            "min_password_length", default=defaults["min_password_length"], minimum=1
+        ),
+        idle_lock_minutes=idle,
+        free_failures=acc.integer("free_failures", default=defaults["free_failures"]),
+        failure_delay_seconds=least,
+        failure_delay_max_seconds=most,
     )
 
 

@@ -46,8 +46,16 @@ from ketadesk.scheduling.catalog import HoldMode, ResourceKind
 from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.planner import spacing_problems
-from ketadesk.services import audit
-from ketadesk.services.context import Actor, InvalidRequest, NotFound, ServiceError, require, utcnow
+from ketadesk.services import audit, followups
+from ketadesk.services.context import (
+    Actor,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    require,
+    utcnow,
+)
 from ketadesk.services.planning import gate_sessions, load_patient_facts
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
@@ -452,7 +460,7 @@ def book(
     and the patient's other appointments as the database has them now, then writes the series,
     appointments, holds, events and audit events and bumps the change counter.
     """
-    require(actor, "book")
+    require(actor, "book", db, now=now)
     now = now or utcnow()
     if not request.sessions:
         raise InvalidRequest("nothing to book: the plan is empty")
@@ -466,7 +474,7 @@ def book(
     if past:
         raise InvalidRequest(f"session #{past[0].index} would start in the past")
     if request.overrides:
-        require(actor, "override_gate")
+        require(actor, "override_gate", db, now=now)
     try:
         with db.write() as session:
             config = load_config(session)
@@ -583,6 +591,7 @@ def book(
                     )
                 ],
             )
+            followups.sync_follow_ups(session, actor, appointment_ids, now=now)
             changes.bump(session, now)
             return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
     except IntegrityError as err:
@@ -657,7 +666,7 @@ def move(
     now: dt.datetime | None = None,
 ) -> StatusChange:
     """Move one appointment to a new time and resources (given by the planner)."""
-    require(actor, "move")
+    require(actor, "move", db, now=now)
     now = now or utcnow()
     if not new.placed:
         raise InvalidRequest("the new time is not placed: " + ", ".join(new.problems))
@@ -747,6 +756,7 @@ def relocate(
         detail=reason,
         now=now,
     )
+    followups.sync_follow_ups(session, actor, [appointment.id], now=now)
     return event
 
 
@@ -776,7 +786,7 @@ def change_status(
     """Check in, start, complete, mark a no-show or cancel an appointment."""
     if action not in TRANSITIONS:
         raise InvalidRequest(f"unknown action {action!r}")
-    require(actor, action)
+    require(actor, action, db, now=now)
     now = now or utcnow()
     sources, target = TRANSITIONS[action]
     if action == "cancel" and not reason.strip():
@@ -827,6 +837,7 @@ def change_status(
             detail=reason,
             now=now,
         )
+        followups.sync_follow_ups(session, actor, [appointment.id], now=now)
         changes.bump(session, now)
         return StatusChange(appointment.id, previous, target, appointment.version, event.id)
 
@@ -918,6 +929,7 @@ def undo_status(
                 after=snapshot_of(appointment),
                 now=now,
             )
+            followups.sync_follow_ups(session, actor, [appointment.id], now=now)
             changes.bump(session, now)
             return StatusChange(
                 appointment.id,
@@ -928,3 +940,8 @@ def undo_status(
             )
     except IntegrityError as err:
         raise conflict_from(err) from None
+    except PermissionDenied as err:
+        # Checked inside the write transaction (the action undone decides who may undo it):
+        # the refusal is recorded now that the transaction is over.
+        audit.record_refusal(db, err, entity="appointment", entity_id=appointment_id, now=now)
+        raise

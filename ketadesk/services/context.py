@@ -22,6 +22,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "ServiceError",
+    "may",
     "require",
     "utcnow",
 ]
@@ -74,7 +75,13 @@ class ServiceError(Exception):
 
 
 class PermissionDenied(ServiceError):
-    pass
+    """A role asked for an action it may not take; ``actor`` and ``action`` say which."""
+
+    def __init__(self, message: str, *, actor: Actor | None = None, action: str = "") -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.action = action
+        self.audited = False  # set once the refusal is in the audit trail
 
 
 class NotFound(ServiceError):
@@ -94,12 +101,33 @@ class InvalidFields(InvalidRequest):
         super().__init__("; ".join(f"{name}: {message}" for name, message in self.errors.items()))
 
 
-def require(actor: Actor, action: str) -> None:
+def require(
+    actor: Actor, action: str, db: Database | None = None, *, now: dt.datetime | None = None
+) -> None:
+    """Refuse ``actor`` an ``action`` its role may not take.
+
+    With ``db``, a refusal is first recorded in the audit trail in its own short transaction
+    (so call it before opening the service's own write transaction; inside one, catch the
+    PermissionDenied after that transaction has ended and pass it to ``audit.record_refusal``).
+    """
     allowed = PERMISSIONS.get(action)
     if allowed is not None and actor.role not in allowed:
-        raise PermissionDenied(
-            f"{actor.username} ({actor.role.replace('_', ' ')}) may not {action.replace('_', ' ')}"
+        err = PermissionDenied(
+            f"{actor.username} ({actor.role.replace('_', ' ')}) may not {action.replace('_', ' ')}",
+            actor=actor,
+            action=action,
         )
+        if db is not None:
+            from ketadesk.services import audit  # audit imports this module
+
+            audit.record_refusal(db, err, now=now)
+        raise err
+
+
+def may(actor: Actor, action: str) -> bool:
+    """Whether ``actor``'s role may take ``action`` (for the UI, to hide what would be refused)."""
+    allowed = PERMISSIONS.get(action)
+    return allowed is None or actor.role in allowed
 
 
 def utcnow() -> dt.datetime:

@@ -41,7 +41,9 @@ from ketadesk.scheduling.catalog import (
     ResourceKind,
     SessionTypeSpec,
 )
+from ketadesk.scheduling.followup_rules import reattempt_at
 from ketadesk.scheduling.model import hold_units, session_holds
+from ketadesk.services import demo_monitoring, demo_users
 from ketadesk.services import demo_people as people
 from ketadesk.services.clinic_setup import open_clinic
 from ketadesk.services.context import ServiceError
@@ -276,6 +278,7 @@ def build_demo(
         with db.write() as session:
             _refuse_a_used_clinic(session, db)
             counts = _Writer(plan, session, say).write_all()
+            demo_monitoring.write_records(session, seed=seed, now=plan.now)
             changes.bump(session, now=plan.now)
             if not db.is_sqlite:
                 _advance_sequences(session)
@@ -1840,6 +1843,7 @@ class _Writer:
         self._insert("resource", layout.resource_rows)
         self._insert("staff_member", layout.staff_rows)
         self._insert("staff_shift", self._renumbered("staff_shift", layout.shift_rows))
+        demo_users.set_demo_passwords(layout.user_rows)
         self._insert("app_user", layout.user_rows)
         self._insert("closure", self._renumbered("closure", self.plan.closure_rows))
         patients, series, visits = self._number_rows()
@@ -2182,10 +2186,10 @@ class _Writer:
         if v.status in ATTENDED and (v is self.urgent or self.rng.random() > 0.04):
             self._follow_up(task, v.booked_at, done_at=taken, outcome="Collected at check-in")
             self._measure(v, taken, self._user(task.assignee, task.role))
-        elif v.status == "completed":
+        elif v.status in ATTENDED:
             self._follow_up(task, v.booked_at)  # missed: overdue (or closed, when long ago)
-        elif v.status == "booked" and v.day == self.today:
-            self._follow_up(task, v.booked_at)
+        elif v.status == "booked" and v.day >= self.today:
+            self._follow_up(task, v.booked_at)  # owed since booking (services.followups)
 
     def _next_day_call(self, task: _Task, business_days: int) -> None:
         rng, v = self.rng, task.visit
@@ -2196,8 +2200,12 @@ class _Writer:
         retry = rng.random() < 0.2
         unreached = 0 < (self.today - day).days <= 5 and rng.random() < 0.1
         if reached > self.now or unreached:
+            called = tried <= self.now and (retry or unreached)
+            if called:  # an unreached call is due again later (services.followups)
+                hours = self.plan.settings.followups.retry_hours
+                task.due = reattempt_at(self.calendar, tried, hours)
             fid = self._follow_up(task, v.end)
-            if tried <= self.now and (retry or unreached):
+            if called:
                 self._attempt(fid, tried, task, rng.choice(("no_answer", "voicemail")))
             return
         outcome = rng.choice(people.CALL_OUTCOMES)
@@ -2233,8 +2241,11 @@ class _Writer:
     def _after_days(self, task: _Task, low: int, high: int) -> None:
         """A session that should follow within some days (integration after a KAP session)."""
         v = task.visit
-        task.due = self._day_hours(v.day + _days(low))[0]
+        # Due from the first open day that many days on, at the latest by the end of the window
+        # (services.followups' window).
         task.deadline = self.calendar.day_bounds(v.day + _days(high)).end
+        first = self._day_hours(self.plan.next_open_day(v.day + _days(low - 1)))[0]
+        task.due = min(first, task.deadline)
         follow = min(
             (
                 w
@@ -2255,16 +2266,17 @@ class _Writer:
         if on_complete is None or self._series_status(s) != "completed":
             return
         last = max((v for v in s.visits if v.active), key=lambda v: v.start)
-        if not last.id:
+        final = max(s.visits, key=lambda v: (v.index, v.start))
+        if not last.id or final.status != "completed":  # last place missed: not over
             return
         p = s.patient
         prescriber = p.intake.slot.clinician if p.intake is not None else None
         task = _Task(
             last,
             on_complete.followup,
-            "prescriber",
+            self.plan.settings.followups.series_review_role,
             prescriber,
-            self._day_hours(last.day + _days(on_complete.min_days))[0],
+            self._day_hours(self.plan.next_open_day(last.day + _days(on_complete.min_days - 1)))[0],
             self.calendar.day_bounds(last.day + _days(on_complete.max_days)).end,
         )
         seen = [

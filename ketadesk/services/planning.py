@@ -7,6 +7,7 @@ window, not the length of the clinic's history.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,12 @@ from ketadesk.scheduling.catalog import (
 from ketadesk.scheduling.gating import GateResult, PatientFacts, ScreeningStatus, check_gates
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import OpeningSearch, Preferences, find_openings
-from ketadesk.scheduling.planner import DEFAULT_SEARCH_DAYS, SeriesPlan, plan_series
+from ketadesk.scheduling.planner import (
+    DEFAULT_SEARCH_DAYS,
+    SeriesPlan,
+    plan_series,
+    spacing_problems,
+)
 from ketadesk.services.context import InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -442,3 +448,98 @@ def session_json(
         "problems": list(s.problems),
         "alternatives": [calendar.local(a).isoformat() for a in s.alternatives],
     }
+
+
+# How many days either side of a session its alternatives are looked for (a search horizon).
+ALTERNATIVE_DAYS = DEFAULT_SEARCH_DAYS // 2
+
+
+def session_alternatives(
+    db: Database,
+    *,
+    patient_id: int,
+    protocol: str,
+    sessions: Sequence[PlannedSession],
+    index: int,
+    wishes: PlanWishes = PlanWishes(),
+    today: dt.date,
+    per_day: int = 2,
+    limit: int = 8,
+) -> list[PlannedSession]:
+    """Other places for session ``index`` of a proposed series (for the desk to swap it): the
+    best openings of its session type within ``ALTERNATIVE_DAYS`` of it, on days the rest of the
+    plan and the patient's other bookings leave free, that keep the protocol's spacing."""
+    target = next((s for s in sessions if s.index == index), None)
+    if target is None:
+        raise NotFound(f"the plan has no session {index}")
+    with db.read() as session:
+        catalog = load_catalog(session)
+        spec = catalog.protocols.get(protocol)
+        if spec is None:
+            raise NotFound(f"no protocol {protocol!r}")
+        type_spec = catalog.session_types[target.session_type]
+        prefs = _preferences(session, wishes, spec.default_weekdays, [type_spec], catalog.settings)
+        calendar = ClinicCalendar(catalog.settings)
+        day = calendar.local_date(target.start)
+        first = max(today + dt.timedelta(days=1), day - dt.timedelta(days=ALTERNATIVE_DAYS))
+        last = day + dt.timedelta(days=ALTERNATIVE_DAYS)
+        window = _window(catalog, first, (last - first).days + 1)
+        snapshot = load_snapshot(session, window, catalog)
+        availability = snapshot.availability()
+        others = [s for s in sessions if s.index != index and s.placed]
+        availability.add(h for s in others for h in s.holds)
+        taken_days = {snapshot.calendar.local_date(s.start) for s in others}
+        busy = _patient_busy(session, patient_id, window, catalog, snapshot.calendar)
+        found = find_openings(
+            availability,
+            type_spec,
+            first,
+            last,
+            dataclasses.replace(prefs, weekdays=()),
+            per_day=per_day,
+            patient_busy=busy,
+        )
+    out: list[PlannedSession] = []
+    for opening in found.openings:
+        if opening.start == target.start and target.placed:
+            continue
+        if snapshot.calendar.local_date(opening.start) in taken_days:
+            continue
+        candidate = opening.as_session(type_spec, index)
+        trial = [candidate if s.index == index else s for s in sessions]
+        if spacing_problems(spec, trial, snapshot.calendar, catalog.session_types):
+            continue
+        out.append(candidate)
+        if len(out) == limit:
+            break
+    return sorted(out, key=lambda s: s.start)
+
+
+@dataclass(frozen=True)
+class BookingChoices:
+    """What the booking dialog offers: the stored protocols and rooms, and the catalogue to name
+    what a plan holds."""
+
+    protocols: tuple[tuple[str, str], ...]  # (code, name), in the clinic's order
+    rooms: tuple[str, ...]  # active rooms' names
+    resource_kinds: Mapping[int, str]  # resource id -> "room" | "equipment" | "staff"
+    catalog: Catalog
+
+
+def booking_choices(db: Database) -> BookingChoices:
+    with db.read() as session:
+        catalog = load_catalog(session)
+        rooms = session.scalars(
+            select(Resource.name)
+            .where(Resource.kind == ResourceKind.ROOM.value, Resource.active.is_(True))
+            .order_by(Resource.sort_order, Resource.name)
+        ).all()
+        kinds: dict[int, str] = {}
+        for rid, kind in session.execute(select(Resource.id, Resource.kind)):
+            kinds[rid] = kind
+    return BookingChoices(
+        protocols=tuple((code, spec.name) for code, spec in catalog.protocols.items()),
+        rooms=tuple(rooms),
+        resource_kinds=kinds,
+        catalog=catalog,
+    )

@@ -23,17 +23,24 @@ more to import (0.2 s, 20 MB) than the rest of opening a day.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
+from ketadesk.scheduling.calendar import (
+    ClinicCalendar,
+    ClosureSpan,
+    Interval,
+    ShiftPattern,
+    subtract,
+)
 
 if TYPE_CHECKING:
     from ketadesk.config import Catalog
@@ -43,6 +50,8 @@ if TYPE_CHECKING:
 #: Statuses of an appointment that no longer holds its room.
 # The same as store.models.RELEASED_STATUSES; spelt out so start-up need not load the ORM.
 INACTIVE_STATUSES = frozenset({"cancelled", "no_show"})
+#: A session lies inside one clinic day (store.queries.LONGEST_BOOKING, which imports SQLAlchemy).
+LONGEST_BOOKING = dt.timedelta(days=1)
 
 STATUS_LABELS = {
     "booked": "Booked",
@@ -61,16 +70,34 @@ class RoomColumn:
     id: int | None
     name: str
     short_name: str
-    subkind: str  # "treatment", "office", or "" for the no-room column
+    # "treatment", "office", "" for the no-room column; in a staff schedule the staff member's
+    # role ("nurse", "prescriber", ...), or "unassigned" for sessions holding no staff.
+    subkind: str
     active: bool = True
 
     @property
     def is_office(self) -> bool:
         return self.subkind == "office"
 
+    @property
+    def kind_label(self) -> str:
+        """What the column is, for its header: "Treatment room", "Nurse", "Telehealth"..."""
+        return COLUMN_KINDS.get(self.subkind) or self.subkind.replace("_", " ").capitalize()
+
+
+COLUMN_KINDS = {
+    "treatment": "Treatment room",
+    "office": "Office",
+    "": "Telehealth",
+    "unassigned": "No staff held",
+    "front_desk": "Front desk",
+}
+
 
 #: The column for sessions that hold no room (telehealth integration, booster reviews).
 NO_ROOM = RoomColumn(id=None, name="No room", short_name="Telehealth", subkind="")
+#: In a day by staff, the column for sessions that hold no staff member.
+NO_STAFF = RoomColumn(id=None, name="No staff", short_name="No staff", subkind="unassigned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +129,7 @@ class DayAppointment:
     series_count: int | None
     status: str
     phases: tuple[PhaseSpan, ...]
+    room_name: str = ""  # the room it is in ("" for none), also in a day by staff
 
     @property
     def series_label(self) -> str:
@@ -143,10 +171,17 @@ class DaySchedule:
             a daylight-saving change).
         opens, closes: the opening hours by the weekly pattern (None on a day it never opens).
         closed_reason: why the clinic is closed all day (holiday, weekday, closure), or None.
-        rooms: treatment rooms then offices, each in the clinic's sort order; NO_ROOM is added
-            at the end when a session of the day holds no room.
-        appointments: ordered by start, cancelled and no-show sessions included.
-        closures: partial-day closures of the clinic or of a room.
+        rooms: the columns.  By room: treatment rooms then offices, each in the clinic's sort
+            order; NO_ROOM is added at the end when a session of the day holds no room.  By
+            staff: everyone who works that day or holds a session, by role (prescribers,
+            nurses, therapists, front desk) then sort order; NO_STAFF at the end when needed.
+        appointments: ordered by start, cancelled and no-show sessions included.  By staff, a
+            session appears once under each staff member it holds, its ``room_id`` naming that
+            column (the staff member's resource id); ``room_name`` still says the real room.
+        closures: partial-day closures of the clinic or of a column; by staff also the parts
+            of the opening hours a staff member is off shift, and their time off.
+        grouping: "room" or "staff": what the columns are.  Moving a block to another column
+            only means "another room" by room.
     """
 
     day: dt.date
@@ -160,6 +195,9 @@ class DaySchedule:
     rooms: tuple[RoomColumn, ...]
     appointments: tuple[DayAppointment, ...]
     closures: tuple[ClosureBand, ...] = ()
+    grouping: str = "room"
+    #: The clinic's slot grid (ClinicSettings.slot_minutes): where a dragged block may start.
+    slot_minutes: int = 1
 
     @property
     def is_closed(self) -> bool:
@@ -206,9 +244,34 @@ FROM appointment AS a
 JOIN patient AS p ON p.id = a.patient_id
 JOIN session_type AS t ON t.id = a.session_type_id
 LEFT OUTER JOIN series AS s ON s.id = a.series_id
-WHERE a.starts_at < :end AND a.ends_at > :start
+WHERE a.starts_at >= :earliest AND a.starts_at < :end AND a.ends_at > :start
 ORDER BY a.starts_at, a.id
 """
+# For the day by staff: the staff, their weekly shifts on the day's weekday, and which staff
+# member each of the day's sessions holds, from when to when (one row per pair).
+STAFF_SQL = """
+SELECT id, name, short_name, subkind, active FROM resource
+WHERE kind = 'staff'
+ORDER BY sort_order, name
+"""
+SHIFTS_SQL = """
+SELECT resource_id, weekday, start_minute, end_minute, valid_from, valid_until FROM staff_shift
+WHERE weekday = :weekday
+"""
+# CROSS JOIN keeps SQLite's planner to this order (the day's appointments by their index, then
+# their holds), rather than walking every hold ever made in appointment order; on PostgreSQL
+# it is an ordinary join.
+STAFF_HOLDS_SQL = """
+SELECT h.appointment_id, h.resource_id, MIN(h.starts_at), MAX(h.ends_at)
+FROM appointment AS a
+CROSS JOIN resource_hold AS h
+CROSS JOIN resource AS r
+WHERE a.starts_at >= :earliest AND a.starts_at < :end AND a.ends_at > :start
+  AND h.appointment_id = a.id AND r.id = h.resource_id AND r.kind = 'staff'
+GROUP BY h.appointment_id, h.resource_id
+"""
+
+GROUPINGS = ("room", "staff")
 
 Rows = Sequence[Sequence[Any]]
 
@@ -262,20 +325,36 @@ class _DayRows:
     closures: Rows
     rooms: Rows
     appointments: Rows
+    grouping: str = "room"
+    staff: Rows = ()
+    shifts: Rows = ()
+    staff_holds: Rows = ()
 
 
-def _read_day_rows(queries: _Queries, day: dt.date, catalog: Catalog | None) -> _DayRows:
+def _read_day_rows(
+    queries: _Queries, day: dt.date, catalog: Catalog | None, grouping: str = "room"
+) -> _DayRows:
+    if grouping not in GROUPINGS:
+        raise ValueError(f"a day is grouped by {' or '.join(GROUPINGS)}, not {grouping!r}")
     if catalog is None:
         catalog = _read_catalog(queries)
     bounds = CachedHolidaysCalendar(catalog.settings).day_bounds(day)
     span = {"start": queries.instant(bounds.start), "end": queries.instant(bounds.end)}
+    # Bounding the start from below too makes the (starts_at, ends_at) index a short range
+    # scan, whatever the length of the clinic's history.
+    sessions = {**span, "earliest": queries.instant(bounds.start - LONGEST_BOOKING)}
+    by_staff = grouping == "staff"
     return _DayRows(
         day=day,
         catalog=catalog,
         bounds=bounds,
         closures=queries.fetch(CLOSURES_SQL, span),
         rooms=queries.fetch(ROOMS_SQL, {}),
-        appointments=queries.fetch(APPOINTMENTS_SQL, span),
+        appointments=queries.fetch(APPOINTMENTS_SQL, sessions),
+        grouping=grouping,
+        staff=queries.fetch(STAFF_SQL, {}) if by_staff else (),
+        shifts=queries.fetch(SHIFTS_SQL, {"weekday": day.weekday()}) if by_staff else (),
+        staff_holds=queries.fetch(STAFF_HOLDS_SQL, sessions) if by_staff else (),
     )
 
 
@@ -307,6 +386,21 @@ def _core_queries(db: Database) -> Iterator[_Queries]:
         yield _Queries(fetch, sqlite=db.is_sqlite)
 
 
+def change_counter(db: Database) -> int:
+    """The clinic's change counter, bumped by every write: a view whose day may have changed
+    at another workstation reloads when it moved (ui.change_watch polls it).  Raises
+    ServiceError when the database cannot be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ketadesk.services.context import ServiceError
+    from ketadesk.store.changes import change_counter as read_counter
+
+    try:
+        return read_counter(db)
+    except SQLAlchemyError as err:  # the server away for a moment: the caller tries again
+        raise ServiceError(f"cannot read the change counter: {err}") from err
+
+
 def clinic_today(db: Database, *, now: dt.datetime | None = None) -> dt.date:
     """Today's date where the clinic is (not where this workstation's clock thinks it is)."""
     with _core_queries(db) as queries:
@@ -314,15 +408,260 @@ def clinic_today(db: Database, *, now: dt.datetime | None = None) -> dt.date:
     return _local_today(_clinic_timezone(rows), now)
 
 
-def day_schedule(db: Database, day: dt.date, *, catalog: Catalog | None = None) -> DaySchedule:
-    """Everything the day view shows for the clinic's local ``day``.
+def day_schedule(
+    db: Database, day: dt.date, *, catalog: Catalog | None = None, by: str = "room"
+) -> DaySchedule:
+    """Everything the day view shows for the clinic's local ``day``, a column per room
+    (``by="room"``) or per staff member (``by="staff"``, see ``staff_day_schedule``).
 
     ``catalog`` saves re-reading the clinic's configuration when the caller already has it.
     Raises ConfigError if the stored configuration is broken.
     """
     with _core_queries(db) as queries:
-        rows = _read_day_rows(queries, day, catalog)
+        rows = _read_day_rows(queries, day, catalog, by)
     return _day_schedule(rows)
+
+
+def staff_day_schedule(
+    db: Database, day: dt.date, *, catalog: Catalog | None = None
+) -> DaySchedule:
+    """The day by staff: a column per staff member who works that day (a shift) or holds a
+    session, each session under every staff member it holds (the nurse, the prescriber on
+    site...), and the opening hours they are off shift shaded like a closure."""
+    return day_schedule(db, day, catalog=catalog, by="staff")
+
+
+@dataclass(frozen=True, slots=True)
+class WeekSchedule:
+    """Seven days of the clinic for the week view, for some rooms or for one staff member.
+
+    Attributes:
+        first_day: the first local day shown.
+        days: one DaySchedule per day, already narrowed to the rooms (``room_ids``) or to the
+            staff member (``staff_id``) asked for: their columns, sessions and closures.
+        label: what the week shows, in words: "All rooms", "Room 1, Room 2", "Nurse Kim".
+    """
+
+    first_day: dt.date
+    days: tuple[DaySchedule, ...]
+    label: str
+    room_ids: frozenset[int | None] | None = None
+    staff_id: int | None = None
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.days[-1].day if self.days else self.first_day
+
+    @property
+    def clinic_name(self) -> str:
+        return self.days[0].clinic_name if self.days else ""
+
+    @property
+    def active_count(self) -> int:
+        return sum(d.active_count for d in self.days)
+
+
+WEEK_DAYS = 7
+
+
+def week_schedule(
+    db: Database,
+    first_day: dt.date,
+    *,
+    room_ids: Iterable[int | None] | None = None,
+    staff_id: int | None = None,
+    catalog: Catalog | None = None,
+) -> WeekSchedule:
+    """Seven days from ``first_day`` in one read transaction, for the week view.
+
+    ``room_ids`` keeps only those rooms (None among them: sessions without a room); ``staff_id``
+    keeps only that staff member's sessions, off-shift hours and time off.  Without either,
+    every room.
+    """
+    if room_ids is not None and staff_id is not None:
+        raise ValueError("a week is shown for some rooms or for one staff member, not both")
+    grouping = "staff" if staff_id is not None else "room"
+    with _core_queries(db) as queries:
+        if catalog is None:
+            catalog = _read_catalog(queries)
+        rows = [
+            _read_day_rows(queries, first_day + dt.timedelta(days=i), catalog, grouping)
+            for i in range(WEEK_DAYS)
+        ]
+    keep: frozenset[int | None] | None
+    if staff_id is not None:
+        keep = frozenset({staff_id})
+        days = [_day_schedule(r, always_staff=keep) for r in rows]
+    else:
+        keep = frozenset(room_ids) if room_ids is not None else None
+        days = [_day_schedule(r) for r in rows]
+    if keep is not None:
+        days = [_narrowed(d, keep) for d in days]
+    return WeekSchedule(
+        first_day=first_day,
+        days=tuple(days),
+        label=_week_label(days, keep, staff_id),
+        room_ids=keep if staff_id is None else None,
+        staff_id=staff_id,
+    )
+
+
+def _narrowed(day: DaySchedule, keep: frozenset[int | None]) -> DaySchedule:
+    return dataclasses.replace(
+        day,
+        rooms=tuple(c for c in day.rooms if c.id in keep),
+        appointments=tuple(a for a in day.appointments if a.room_id in keep),
+        closures=tuple(c for c in day.closures if c.room_id is None or c.room_id in keep),
+    )
+
+
+def _week_label(
+    days: Sequence[DaySchedule], keep: frozenset[int | None] | None, staff_id: int | None
+) -> str:
+    if keep is None:
+        return "All rooms"
+    names: dict[int | None, str] = {}
+    for d in days:
+        for c in d.rooms:
+            names.setdefault(c.id, c.name)
+    if staff_id is not None:
+        return names.get(staff_id, f"Staff member #{staff_id}")
+    shown = [names[i] for i in sorted(names, key=lambda i: (i is None, i or 0)) if i in keep]
+    return ", ".join(shown) if shown else "No rooms"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffChoice:
+    """A staff member to pick from (my day, a week by staff)."""
+
+    id: int
+    name: str
+    role: str
+    active: bool = True
+
+    @property
+    def role_label(self) -> str:
+        return COLUMN_KINDS.get(self.role) or self.role.replace("_", " ").capitalize()
+
+
+USER_STAFF_SQL = "SELECT staff_id FROM app_user WHERE id = :user_id"
+
+
+def staff_members(db: Database, *, include_inactive: bool = False) -> tuple[StaffChoice, ...]:
+    """The clinic's staff, by role then sort order."""
+    with _core_queries(db) as queries:
+        rows = queries.fetch(STAFF_SQL, {})
+    rank = {role: i for i, role in enumerate(ROLE_ORDER)}
+    staff = [
+        StaffChoice(id_, name, subkind, bool(active))
+        for id_, name, _short, subkind, active in rows
+        if active or include_inactive
+    ]
+    staff.sort(key=lambda s: rank.get(s.role, len(rank)))
+    return tuple(staff)
+
+
+def staff_of_user(db: Database, user_id: int | None) -> int | None:
+    """The staff member a signed-in user is (None for a user who is not one, or no user)."""
+    if user_id is None:
+        return None
+    with _core_queries(db) as queries:
+        rows = queries.fetch(USER_STAFF_SQL, {"user_id": user_id})
+    return rows[0][0] if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class MyDaySession:
+    """One session of a staff member's day: the session, and when they are needed in it.
+
+    Attributes:
+        appointment: the session as the day view shows it (``room_id`` the real room).
+        needed_from, needed_until: the staff member's part of it (the nurse from the infusion
+            to the end of recovery; the prescriber on site for dosing and observation).
+    """
+
+    appointment: DayAppointment
+    needed_from: dt.datetime
+    needed_until: dt.datetime
+
+    @property
+    def needed_phases(self) -> str:
+        """The phases the staff member is needed for, "Infusion → Recovery"."""
+        names = [
+            p.name
+            for p in self.appointment.phases
+            if p.start < self.needed_until and p.end > self.needed_from
+        ]
+        if not names:
+            return ""
+        return names[0] if len(names) == 1 else f"{names[0]} → {names[-1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class MyDay:
+    """One staff member's day, for "my day".
+
+    Attributes:
+        shifts: when they work that day, local (start, end) pairs.
+        sessions: every session that holds them that day, by start, cancelled ones included.
+    """
+
+    day: dt.date
+    staff_id: int
+    staff_name: str
+    role: str
+    timezone: str
+    closed_reason: str | None
+    shifts: tuple[tuple[dt.datetime, dt.datetime], ...]
+    sessions: tuple[MyDaySession, ...]
+
+    @property
+    def active_count(self) -> int:
+        return sum(1 for s in self.sessions if s.appointment.is_active)
+
+
+def my_day(db: Database, staff_id: int, day: dt.date, *, catalog: Catalog | None = None) -> MyDay:
+    """A staff member's sessions on the clinic's local ``day``, in order, with their part in
+    each.  Raises KeyError for a staff id the clinic does not have."""
+    with _core_queries(db) as queries:
+        rows = _read_day_rows(queries, day, catalog, "staff")
+    schedule = _day_schedule(rows, always_staff=frozenset({staff_id}))
+    column = next((c for c in schedule.rooms if c.id == staff_id), None)
+    if column is None:
+        raise KeyError(f"no staff member #{staff_id}")
+    tz = ZoneInfo(schedule.timezone)
+    spans = {
+        appointment_id: (_utc(start).astimezone(tz), _utc(end).astimezone(tz))
+        for appointment_id, resource_id, start, end in rows.staff_holds
+        if resource_id == staff_id
+    }
+    real_room = {row[0]: row[1] for row in rows.appointments}
+    sessions = tuple(
+        MyDaySession(dataclasses.replace(a, room_id=real_room[a.id]), *spans[a.id])
+        for a in schedule.appointments
+        if a.room_id == staff_id
+    )
+    calendar = CachedHolidaysCalendar(
+        rows.catalog.settings,
+        shifts=tuple(
+            ShiftPattern(rid, wd, sm, em, _date(vf), _date(vu))
+            for rid, wd, sm, em, vf, vu in rows.shifts
+            if rid == staff_id
+        ),
+    )
+    return MyDay(
+        day=day,
+        staff_id=staff_id,
+        staff_name=column.name,
+        role=column.subkind,
+        timezone=schedule.timezone,
+        closed_reason=schedule.closed_reason,
+        shifts=tuple(
+            (i.start.astimezone(tz), i.end.astimezone(tz))
+            for i in calendar.shift_intervals(staff_id, day)
+        ),
+        sessions=sessions,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,7 +746,9 @@ class SqliteFileDays:
 # Rows into a DaySchedule
 
 
-def _day_schedule(rows: _DayRows) -> DaySchedule:
+def _day_schedule(rows: _DayRows, *, always_staff: frozenset[int] = frozenset()) -> DaySchedule:
+    """``always_staff``: staff members who get a column by staff even on a day they neither
+    work nor hold a session (the week of one staff member)."""
     day, catalog, bounds = rows.day, rows.catalog, rows.bounds
     closures = tuple(
         ClosureSpan(
@@ -418,8 +759,20 @@ def _day_schedule(rows: _DayRows) -> DaySchedule:
         )
         for resource_id, kind, starts_at, ends_at, reason in rows.closures
     )
-    calendar = CachedHolidaysCalendar(catalog.settings, closures=closures)
+    shifts = tuple(
+        ShiftPattern(
+            resource_id=resource_id,
+            weekday=weekday,
+            start_minute=start_minute,
+            end_minute=end_minute,
+            valid_from=_date(valid_from),
+            valid_until=_date(valid_until),
+        )
+        for resource_id, weekday, start_minute, end_minute, valid_from, valid_until in rows.shifts
+    )
+    calendar = CachedHolidaysCalendar(catalog.settings, closures=closures, shifts=shifts)
     tz = calendar.tz
+    room_names = {row[0]: row[1] for row in rows.rooms}
 
     appointments = []
     for (
@@ -455,9 +808,47 @@ def _day_schedule(rows: _DayRows) -> DaySchedule:
                 series_count=planned_count if series_index is not None else None,
                 status=status,
                 phases=_phases(spec, start, end, tz),
+                room_name=room_names.get(room_id, "") if room_id is not None else "",
             )
         )
 
+    hours = calendar.opening_hours(day)
+    closed_reason = _sentence(calendar.closed_reason(day))
+    if rows.grouping == "staff":
+        columns, appointments, off_shift = _by_staff(
+            rows, appointments, calendar, None if closed_reason else hours, always_staff
+        )
+    else:
+        columns, off_shift = _by_room(rows, appointments), []
+    column_ids = {c.id for c in columns}
+    bands = tuple(
+        ClosureBand(
+            room_id=c.resource_id,
+            start=max(c.span.start, bounds.start).astimezone(tz),
+            end=min(c.span.end, bounds.end).astimezone(tz),
+            reason=c.reason or c.kind.replace("_", " "),
+        )
+        for c in closures
+        if c.resource_id is None or c.resource_id in column_ids
+    )
+    return DaySchedule(
+        day=day,
+        clinic_name=catalog.settings.name,
+        timezone=catalog.settings.timezone,
+        day_start=bounds.start.astimezone(tz),
+        day_end=bounds.end.astimezone(tz),
+        opens=hours.start.astimezone(tz) if hours else None,
+        closes=hours.end.astimezone(tz) if hours else None,
+        closed_reason=closed_reason,
+        rooms=tuple(columns),
+        appointments=tuple(appointments),
+        closures=bands + tuple(off_shift),
+        grouping=rows.grouping,
+        slot_minutes=catalog.settings.slot_minutes,
+    )
+
+
+def _by_room(rows: _DayRows, appointments: Sequence[DayAppointment]) -> list[RoomColumn]:
     used_rooms = {a.room_id for a in appointments}
     rooms = [
         RoomColumn(
@@ -473,32 +864,66 @@ def _day_schedule(rows: _DayRows) -> DaySchedule:
     ]
     if None in used_rooms:
         rooms.append(NO_ROOM)
+    return rooms
 
-    hours = calendar.opening_hours(day)
-    room_ids = {r.id for r in rooms}
-    bands = tuple(
-        ClosureBand(
-            room_id=c.resource_id,
-            start=max(c.span.start, bounds.start).astimezone(tz),
-            end=min(c.span.end, bounds.end).astimezone(tz),
-            reason=c.reason or c.kind.replace("_", " "),
+
+#: Staff columns come by role in this order, then by the clinic's sort order.
+ROLE_ORDER = ("prescriber", "nurse", "therapist", "front_desk")
+OFF_SHIFT = "Off shift"
+
+
+def _by_staff(
+    rows: _DayRows,
+    appointments: Sequence[DayAppointment],
+    calendar: ClinicCalendar,
+    hours: Interval | None,
+    always: frozenset[int],
+) -> tuple[list[RoomColumn], list[DayAppointment], list[ClosureBand]]:
+    """The day's columns by staff, each session copied under each staff member it holds, and
+    the off-shift parts of the opening hours (``hours`` None on a closed day)."""
+    holders: dict[int, list[int]] = {}
+    for appointment_id, resource_id, *_span in rows.staff_holds:
+        holders.setdefault(appointment_id, []).append(resource_id)
+    for ids in holders.values():
+        ids.sort()  # the rows come in no particular order
+    booked = {rid for ids in holders.values() for rid in ids}
+    day = rows.day
+    columns = [
+        RoomColumn(
+            id=id_, name=name, short_name=short_name or name, subkind=subkind, active=bool(active)
         )
-        for c in closures
-        if c.resource_id is None or c.resource_id in room_ids
-    )
-    return DaySchedule(
-        day=day,
-        clinic_name=catalog.settings.name,
-        timezone=catalog.settings.timezone,
-        day_start=bounds.start.astimezone(tz),
-        day_end=bounds.end.astimezone(tz),
-        opens=hours.start.astimezone(tz) if hours else None,
-        closes=hours.end.astimezone(tz) if hours else None,
-        closed_reason=_sentence(calendar.closed_reason(day)),
-        rooms=tuple(rooms),
-        appointments=tuple(appointments),
-        closures=bands,
-    )
+        for id_, name, short_name, subkind, active in rows.staff
+        if id_ in booked or id_ in always or (active and calendar.shift_intervals(id_, day))
+    ]
+    rank = {role: i for i, role in enumerate(ROLE_ORDER)}
+    columns.sort(key=lambda c: rank.get(c.subkind, len(rank)))  # stable: sort order kept
+    placed: list[DayAppointment] = []
+    for a in appointments:
+        for staff_id in holders.get(a.id, (None,)):
+            placed.append(dataclasses.replace(a, room_id=staff_id))
+    if any(a.room_id is None for a in placed):
+        columns.append(NO_STAFF)
+    placed.sort(key=lambda a: (a.start, a.id))
+    off_shift: list[ClosureBand] = []
+    if hours is not None:
+        tz = calendar.tz
+        for column in columns:
+            if column.id is None:
+                continue
+            for gap in subtract([hours], calendar.shift_intervals(column.id, day)):
+                off_shift.append(
+                    ClosureBand(
+                        column.id, gap.start.astimezone(tz), gap.end.astimezone(tz), OFF_SHIFT
+                    )
+                )
+    return columns, placed, off_shift
+
+
+def _date(value: dt.date | str | None) -> dt.date | None:
+    """A stored date: text on SQLite, a date on PostgreSQL."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value)
 
 
 def _short_name(spec: SessionTypeSpec | None, code: str) -> str:

@@ -152,7 +152,7 @@ def move_series(
     now: dt.datetime | None = None,
 ) -> int:
     """Write a proposed re-flow, all or nothing; returns how many appointments moved."""
-    require(actor, "move")
+    require(actor, "move", db, now=now)
     now = now or utcnow()
     unplaced = [s for _, s in proposal.moves if not s.placed]
     if unplaced:
@@ -167,7 +167,7 @@ def move_series(
                 + "; ".join(proposal.plan.problems)
                 + " (a nurse or prescriber may override this with a reason)"
             )
-        require(actor, "override_gate")
+        require(actor, "override_gate", db, now=now)
     moving = {appointment_id for appointment_id, _ in proposal.moves}
     sessions = [s for _, s in proposal.moves]
     try:

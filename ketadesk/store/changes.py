@@ -7,12 +7,15 @@ moved.  On PostgreSQL the bump also sends a NOTIFY, so listeners hear of it at o
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from ketadesk.store.models import ChangeCounter
+
+if TYPE_CHECKING:
+    from ketadesk.store.database import Database
 
 COUNTER_ID = 1
 NOTIFY_CHANNEL = "ketadesk_changes"
@@ -54,3 +57,9 @@ def bump(session: Session, now: dt.datetime | None = None) -> None:
 def current(session: Session) -> int:
     value = session.scalar(select(ChangeCounter.value).where(ChangeCounter.id == COUNTER_ID))
     return value or 0
+
+
+def change_counter(db: Database) -> int:
+    """The counter as committed now, in a read of its own: what open views poll (~2 s)."""
+    with db.read() as session:
+        return current(session)

@@ -26,6 +26,8 @@ DEFAULT_RANGE = (8 * 60, 18 * 60)
 INACTIVE_LANE_WEIGHT = 0.4
 #: The no-room column widens for up to this many sessions at once.
 MAX_NO_ROOM_LANES = 3
+#: The status of a session that can run past its planned end (an overrun).
+OVERRUN_STATUS = "in_progress"
 
 
 class Metrics(NamedTuple):
@@ -107,6 +109,10 @@ class BlockBox(NamedTuple):
     lanes: int
     clipped_before: bool = False
     clipped_after: bool = False
+    #: For a session still in progress past its planned end: the body y of that end (the
+    #: block runs on below it to now); None otherwise.
+    overrun_from: float | None = None
+    overrun_minutes: int = 0
 
 
 class Band(NamedTuple):
@@ -142,6 +148,23 @@ class DayLayout(NamedTuple):
     def blocks_in(self, area: Rect) -> list[BlockBox]:
         """Blocks that show in a body area: the painter draws only these."""
         return [b for b in self.blocks if b.rect.intersects(area)]
+
+    def minute_at(self, y: float) -> float:
+        """The wall-clock minute at a body y (the inverse of ``y_of``)."""
+        return self.range.first + y / self.pixels_per_minute
+
+    def column_at(self, x: float) -> int | None:
+        """The index of the column under a body x, or None beside them all."""
+        for i, column in enumerate(self.columns):
+            if column.x <= x < column.x + column.w:
+                return i
+        return None
+
+    def block_of(self, appointment_id: int) -> BlockBox | None:
+        return next((b for b in self.blocks if b.appointment.id == appointment_id), None)
+
+    def column_of(self, room_id: int | None) -> int | None:
+        return next((i for i, c in enumerate(self.columns) if c.room.id == room_id), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,6 +300,83 @@ def _lanes_and_clusters(
     return result, clusters
 
 
+class DropTarget(NamedTuple):
+    """Where a dragged block would go: a column (its index) and a start on the slot grid."""
+
+    column: int
+    minute: int  # local wall-clock minute of the new start
+
+
+def snap_minute(minute: float, slot: int, anchor: int = 0) -> int:
+    """The nearest start on the grid of ``slot`` minutes laid from ``anchor`` (the opening
+    time: the clinic's slots count from there)."""
+    step = max(1, slot)
+    return anchor + round((minute - anchor) / step) * step
+
+
+def grid_bounds(shown: TimeRange, duration: int, slot: int, anchor: int) -> tuple[int, int]:
+    """The first and last grid starts that keep a ``duration``-minute block inside the range
+    shown (the first when it cannot fit at all)."""
+    step = max(1, slot)
+    first = anchor + -(-(shown.first - anchor) // step) * step
+    last = anchor + (shown.last - duration - anchor) // step * step
+    return first, max(first, last)
+
+
+def drop_target(
+    layout: DayLayout,
+    x: float,
+    y: float,
+    *,
+    grab_minutes: float,
+    duration: int,
+    slot: int,
+    anchor: int,
+) -> DropTarget | None:
+    """Where a block held ``grab_minutes`` below its top goes when the pointer is at body
+    ``(x, y)``: the column under the pointer (the nearest one at either side), the start
+    snapped to the slot grid and kept within the range shown.  None without columns."""
+    if not layout.columns:
+        return None
+    column = layout.column_at(x)
+    if column is None:
+        column = 0 if x < layout.columns[0].x else len(layout.columns) - 1
+    start = snap_minute(layout.minute_at(y) - grab_minutes, slot, anchor)
+    lo, hi = grid_bounds(layout.range, duration, slot, anchor)
+    return DropTarget(column, min(max(start, lo), hi))
+
+
+def step_target(
+    layout: DayLayout,
+    target: DropTarget,
+    *,
+    slots: int = 0,
+    columns: int = 0,
+    duration: int,
+    slot: int,
+    anchor: int,
+) -> DropTarget:
+    """``target`` moved by whole slots and columns (the keyboard's way to drag), kept inside
+    the columns and the range shown."""
+    column = min(max(target.column + columns, 0), max(len(layout.columns) - 1, 0))
+    lo, hi = grid_bounds(layout.range, duration, slot, anchor)
+    minute = snap_minute(target.minute, slot, anchor) + slots * max(1, slot)
+    return DropTarget(column, min(max(minute, lo), hi))
+
+
+def ghost_rect(layout: DayLayout, target: DropTarget, duration: int, metrics: Metrics) -> Rect:
+    """The rectangle of a dragged block's ghost: the whole inner width of its column."""
+    column = layout.columns[target.column]
+    top = round(layout.y_of(target.minute))
+    bottom = round(layout.y_of(target.minute + duration))
+    return Rect(
+        column.x + metrics.column_padding,
+        top,
+        column.w - 2 * metrics.column_padding,
+        max(bottom - top, 1),
+    )
+
+
 def block_lines(
     appointment: DayAppointment, max_lines: int, *, with_status: bool = True
 ) -> list[str]:
@@ -325,14 +425,26 @@ def layout_day(
     height: float,
     show_cancelled: bool = True,
     metrics: Metrics | None = None,
+    now: dt.datetime | None = None,
 ) -> DayLayout:
-    """Lay out a day for a viewport of ``width`` x ``height`` (header and axis included)."""
+    """Lay out a day for a viewport of ``width`` x ``height`` (header and axis included).
+
+    ``now`` (aware) draws a session still in progress past its planned end running on to now.
+    """
     m = metrics or Metrics()
     day = schedule.day
     shown_appointments = [a for a in schedule.appointments if show_cancelled or a.is_active]
     spans = {
         a.id: (wall_minute(a.start, day), wall_minute(a.end, day)) for a in schedule.appointments
     }
+    planned_ends: dict[int, int] = {}
+    if now is not None:
+        now_minute = wall_minute(now.astimezone(schedule.day_start.tzinfo), day)
+        for a in schedule.appointments:
+            start, end = spans[a.id]
+            if a.status == OVERRUN_STATUS and end < now_minute <= MINUTES_PER_DAY:
+                planned_ends[a.id] = end
+                spans[a.id] = (start, now_minute)
     opens = wall_minute(schedule.opens, day) if schedule.opens else None
     closes = wall_minute(schedule.closes, day) if schedule.closes else None
     shown = visible_range(
@@ -399,6 +511,10 @@ def layout_day(
                 if p_bottom > p_top:
                     phases.append(PhaseBox(phase, Rect(rect.x, p_top, rect.w, p_bottom - p_top)))
             start, end = spans[a.id]
+            planned_end = planned_ends.get(a.id)
+            overrun_from = None
+            if planned_end is not None and shown.first <= planned_end <= shown.last:
+                overrun_from = float(round(minute_to_y(planned_end, shown, ppm)))
             blocks.append(
                 BlockBox(
                     appointment=a,
@@ -408,6 +524,8 @@ def layout_day(
                     lanes=lane_count,
                     clipped_before=start < shown.first,
                     clipped_after=end > shown.last,
+                    overrun_from=overrun_from,
+                    overrun_minutes=end - planned_end if planned_end is not None else 0,
                 )
             )
 

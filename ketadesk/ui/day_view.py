@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QContextMenuEvent,
     QFont,
     QFontMetrics,
     QHelpEvent,
+    QKeyEvent,
+    QMouseEvent,
     QPainter,
     QPainterPath,
     QPaintEvent,
@@ -25,22 +30,39 @@ from PySide6.QtGui import (
     QPen,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QAbstractScrollArea, QFrame, QToolTip, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
+    QFrame,
+    QInputDialog,
+    QMenu,
+    QToolTip,
+    QWidget,
+)
 
-from ketadesk.services.schedule import DaySchedule
+from ketadesk.services.schedule import DayAppointment, DaySchedule
+from ketadesk.ui.background import BackgroundCall
 from ketadesk.ui.day_layout import (
+    OVERRUN_STATUS,
     BlockBox,
     DayLayout,
+    DropTarget,
     Metrics,
     Rect,
     block_lines,
     day_message,
+    drop_target,
+    ghost_rect,
     layout_day,
+    step_target,
+    wall_minute,
 )
 from ketadesk.ui.qt_workarounds import keep_none_alive
 
 if TYPE_CHECKING:
     from typing_extensions import override
+
+    from ketadesk.ui.desk import Desk  # its import reaches the store: not needed at start-up
 else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
     _F = TypeVar("_F")
 
@@ -57,6 +79,18 @@ BADGE_MIN_WIDTH = 150  # narrower blocks say the status in words on their second
 LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 #: Statuses that need the front desk's eye, and their colour (badge, or dot on narrow blocks).
 STATUS_COLORS = {"checked_in": "#f2c94c", "in_progress": "#1e8e3e", "no_show": "#d93025"}
+#: The ghost of a moved block: where it fits, where it is refused (light and dark palettes).
+FITS_COLORS = ("#1e8e3e", "#5bd07a")
+REFUSED_COLORS = ("#d93025", "#ff6b5e")
+OVERRUN_COLORS = ("#b3261e", "#ff8a80")
+#: The context menu's status changes: (service action, menu text).
+STATUS_ACTIONS = (
+    ("check_in", "Check in"),
+    ("start", "Start session"),
+    ("complete", "Complete"),
+    ("no_show", "No-show"),
+    ("cancel", "Cancel…"),
+)
 
 
 def mix(color: QColor, background: QColor, amount: float) -> QColor:
@@ -77,11 +111,39 @@ class DayView(QAbstractScrollArea):
     """The clinic's day by room.
 
     The room header stays at the top and the time axis at the left while the body scrolls.
-    Hovering a block shows the session's details.
+    Hovering a block shows the session's details; clicking selects it (Tab and Shift+Tab go
+    from block to block), double-click or Enter opens it, the context menu (right click, the
+    Menu key or Shift+F10) changes its status.
+
+    A block can be moved by dragging it to another time and/or room, or with Alt+arrows (one
+    slot, one room) then Enter; the ghost snaps to the clinic's slot grid and is green where the
+    session fits and red, with the reason, where it does not (asked of
+    ``services.move_check`` on the snapshot read when the drag begins).  Esc cancels; a drop on
+    a refused place leaves the block where it was.  The view never writes: it asks its owner.
+    Moving needs a desk (``set_desk``) and a day by room.
+
+    Signals:
+        move_requested(int, object, object): appointment id, new start (aware datetime), new
+            room id (None: no room).  Emitted on a drop the check accepted.
+        move_refused(str): a drop (or keyboard move) was refused: why, in the desk's words.
+        status_requested(int, str, str): appointment id, action ("check_in", "start",
+            "complete", "no_show", "cancel"), reason (a cancellation's; else empty).
+        series_move_requested(int): "Move rest of series..." on this appointment.
+        appointment_activated(int): open this appointment (double-click, Enter, menu).
+        selection_changed(object): the selected appointment's id, or None.
+        feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...").
 
     Attributes:
         metrics: the sizes the layout works with.
     """
+
+    move_requested = Signal(int, object, object)
+    move_refused = Signal(str)
+    status_requested = Signal(int, str, str)
+    series_move_requested = Signal(int)
+    appointment_activated = Signal(int)
+    selection_changed = Signal(object)
+    feedback = Signal(str)
 
     def __init__(
         self,
@@ -89,6 +151,7 @@ class DayView(QAbstractScrollArea):
         *,
         now: Callable[[], dt.datetime] | None = None,
         metrics: Metrics | None = None,
+        desk: Desk | None = None,
     ) -> None:
         super().__init__(parent)
         keep_none_alive()  # painting makes thousands of calls: see qt_workarounds
@@ -97,39 +160,71 @@ class DayView(QAbstractScrollArea):
         self._schedule: DaySchedule | None = None
         self._layout: DayLayout | None = None
         self._show_cancelled = True
+        self._desk: Desk | None = None
+        self._selected: int | None = None
+        self._drag: _Drag | None = None
         # The viewport is made here and kept: asking Qt for it (viewport()) makes PySide work out
         # its Python type, which builds every QWidget subclass it knows (40 ms at start-up).
         self._canvas = QWidget(self)
         self._canvas.setMouseTracking(True)
         self._canvas.setAutoFillBackground(False)
+        self._canvas.setAccessibleName("Day schedule")
         self.setViewport(self._canvas)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustIgnored)
+        self.setAccessibleName("Day by room")
         # The "now" line moves; repaint once a minute while it can be on screen.
         self._minute_timer = QTimer(self)
         self._minute_timer.setInterval(60_000)
-        self._minute_timer.timeout.connect(self._canvas.update)
+        self._minute_timer.timeout.connect(self._on_minute_timer_timeout)
+        if desk is not None:
+            self.set_desk(desk)
 
     # -- state ------------------------------------------------------------------------------
 
     def schedule(self) -> DaySchedule | None:
         return self._schedule
 
-    def set_schedule(self, schedule: DaySchedule | None) -> None:
+    def set_schedule(self, schedule: DaySchedule | None, *, keep_place: bool | None = None) -> None:
+        """Show ``schedule``.  A new copy of the day shown (a reload after a change here or at
+        another workstation) keeps the scroll position, the selection and a drag in progress
+        (unless its session changed); another day starts at its first session.
+        ``keep_place=False`` starts the day shown afresh as well."""
         same_day = (
             schedule is not None
             and self._schedule is not None
             and schedule.day == self._schedule.day
+            and keep_place is not False
         )
+        h_value = self.horizontalScrollBar().value()
+        v_value = self.verticalScrollBar().value()
         self._schedule = schedule
         self._relayout()
-        if not same_day:
+        if same_day:
+            self.horizontalScrollBar().setValue(h_value)
+            self.verticalScrollBar().setValue(v_value)
+            self._keep_drag_if_unchanged()
+        else:
             self._scroll_to_start()
+            self._cancel_drag(quiet=True)
+        ids = {a.id for a in schedule.appointments} if schedule is not None else set()
+        if self._selected is not None and (not same_day or self._selected not in ids):
+            self._select(None)
         if schedule is not None and schedule.day == self._local_now(schedule).date():
             self._minute_timer.start()
         else:
             self._minute_timer.stop()
+
+    def set_desk(self, desk: Desk | None) -> None:
+        """The open clinic, who acts and the clock: what checking a move needs.  Without a
+        desk blocks can be selected but not moved."""
+        self._desk = desk
+        if desk is not None:
+            self._now = desk.now
+
+    def desk(self) -> Desk | None:
+        return self._desk
 
     def show_cancelled(self) -> bool:
         return self._show_cancelled
@@ -146,6 +241,35 @@ class DayView(QAbstractScrollArea):
         """The current geometry (what is painted), for tests and hit-testing."""
         return self._layout
 
+    def selected_id(self) -> int | None:
+        """The selected appointment's id (None: nothing selected)."""
+        return self._selected
+
+    def select_appointment(self, appointment_id: int | None) -> None:
+        """Select a session shown (None: none) and scroll it into view."""
+        self._select(appointment_id, scroll=True)
+
+    def drag_state(self) -> DragState | None:
+        """The move in progress (mouse or keyboard), as painted; None when nothing moves."""
+        drag = self._drag
+        if drag is None or not drag.started or drag.target is None:
+            return None
+        return DragState(
+            appointment_id=drag.appointment.id,
+            start=self._start_of(drag.target.minute),
+            room_id=self._room_of(drag.target),
+            reasons=None if drag.verdict is None else tuple(drag.verdict),
+            keyboard=drag.keyboard,
+        )
+
+    def can_move(self) -> bool:
+        """Whether blocks can be moved here: a desk to check with, and columns that are rooms."""
+        return (
+            self._desk is not None
+            and self._schedule is not None
+            and self._schedule.grouping == "room"
+        )
+
     # -- geometry ---------------------------------------------------------------------------
 
     def _relayout(self) -> None:
@@ -159,6 +283,7 @@ class DayView(QAbstractScrollArea):
                 height=size.height(),
                 show_cancelled=self._show_cancelled,
                 metrics=self.metrics,
+                now=self._now(),
             )
         self._update_scroll_bars()
         self._canvas.update()
@@ -184,6 +309,21 @@ class DayView(QAbstractScrollArea):
         first = min((b.rect.y for b in layout.blocks), default=0.0)
         self.verticalScrollBar().setValue(round(max(0.0, first - 30 * layout.pixels_per_minute)))
 
+    def _ensure_visible(self, rect: Rect) -> None:
+        """Scroll so that a body rectangle is in view (as much of it as fits)."""
+        m, size = self.metrics, self._canvas.size()
+        body_w = size.width() - m.axis_width
+        body_h = size.height() - m.header_height
+        h_bar, v_bar = self.horizontalScrollBar(), self.verticalScrollBar()
+        if rect.x < h_bar.value():
+            h_bar.setValue(round(rect.x))
+        elif rect.right > h_bar.value() + body_w:
+            h_bar.setValue(round(min(rect.x, rect.right - body_w)))
+        if rect.y < v_bar.value():
+            v_bar.setValue(round(rect.y))
+        elif rect.bottom > v_bar.value() + body_h:
+            v_bar.setValue(round(min(rect.y, rect.bottom - body_h)))
+
     def body_origin(self) -> QPointF:
         """Where body (0, 0) is in viewport coordinates."""
         return QPointF(
@@ -200,8 +340,277 @@ class DayView(QAbstractScrollArea):
         origin = self.body_origin()
         return self._layout.block_at(viewport_pos.x() - origin.x(), viewport_pos.y() - origin.y())
 
+    def block_center(self, appointment_id: int) -> QPoint | None:
+        """Where a session's block shows, in viewport coordinates (None: not shown)."""
+        layout = self._layout
+        block = layout.block_of(appointment_id) if layout else None
+        if block is None:
+            return None
+        origin = self.body_origin()
+        r = block.rect
+        return QPoint(round(origin.x() + r.x + r.w / 2), round(origin.y() + r.y + r.h / 2))
+
+    def slot_point(self, room_id: int | None, start: dt.datetime) -> QPoint | None:
+        """The viewport point of a room's column at a time (where to drop a block's top)."""
+        layout, schedule = self._layout, self._schedule
+        if layout is None or schedule is None:
+            return None
+        column = layout.column_of(room_id)
+        if column is None:
+            return None
+        c = layout.columns[column]
+        minute = wall_minute(start.astimezone(schedule.day_start.tzinfo), schedule.day)
+        origin = self.body_origin()
+        return QPoint(round(origin.x() + c.x + c.w / 2), round(origin.y() + layout.y_of(minute)))
+
     def _local_now(self, schedule: DaySchedule) -> dt.datetime:
         return self._now().astimezone(schedule.day_start.tzinfo)
+
+    def _start_of(self, minute: int) -> dt.datetime:
+        """The aware instant of a wall-clock minute of the day shown."""
+        schedule = self._schedule
+        assert schedule is not None
+        midnight = dt.datetime.combine(schedule.day, dt.time(), schedule.day_start.tzinfo)
+        local = midnight + dt.timedelta(minutes=minute)  # wall-clock arithmetic in the zone
+        return local.astimezone(dt.UTC)
+
+    def _room_of(self, target: DropTarget) -> int | None:
+        assert self._layout is not None
+        return self._layout.columns[target.column].room.id
+
+    def _grid(self) -> tuple[int, int]:
+        """The slot grid: (slot minutes, the minute it is laid from: the opening time)."""
+        schedule = self._schedule
+        assert schedule is not None
+        anchor = wall_minute(schedule.opens, schedule.day) if schedule.opens else 0
+        return schedule.slot_minutes, anchor
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def _select(self, appointment_id: int | None, *, scroll: bool = False) -> None:
+        layout = self._layout
+        block = layout.block_of(appointment_id) if layout and appointment_id is not None else None
+        if appointment_id is not None and block is None:
+            appointment_id = None
+        if scroll and block is not None:
+            self._ensure_visible(block.rect)
+        if appointment_id == self._selected:
+            return
+        self._selected = appointment_id
+        self.setAccessibleDescription(
+            _accessible_text(block.appointment) if block is not None else ""
+        )
+        self._canvas.update()
+        self.selection_changed.emit(appointment_id)
+
+    def _selected_block(self) -> BlockBox | None:
+        layout = self._layout
+        if layout is None or self._selected is None:
+            return None
+        return layout.block_of(self._selected)
+
+    def _blocks_in_order(self) -> list[BlockBox]:
+        layout = self._layout
+        if layout is None:
+            return []
+        return sorted(layout.blocks, key=lambda b: (b.rect.y, b.rect.x))
+
+    # -- moving: mouse and keyboard ---------------------------------------------------------------
+
+    def _begin(self, block: BlockBox, press: QPointF, *, keyboard: bool) -> _Drag | None:
+        layout, schedule = self._layout, self._schedule
+        if layout is None or schedule is None or not self.can_move():
+            return None
+        a = block.appointment
+        column = layout.column_of(a.room_id)
+        if column is None:
+            return None
+        start = wall_minute(a.start, schedule.day)
+        grab = 0.0
+        if not keyboard:
+            grab = layout.minute_at(press.y() - self.body_origin().y()) - start
+        drag = _Drag(
+            appointment=a,
+            origin=DropTarget(column, start),
+            press=press,
+            grab_minutes=grab,
+            duration=max(1, wall_minute(a.end, schedule.day) - start),
+            keyboard=keyboard,
+        )
+        self._drag = drag
+        self._prepare(drag)
+        return drag
+
+    def _prepare(self, drag: _Drag) -> None:
+        """Read what the checks need, on a worker: the pointer keeps moving meanwhile."""
+        desk, schedule = self._desk, self._schedule
+        assert desk is not None
+        assert schedule is not None
+        db, appointment_id, day, now = desk.db, drag.appointment.id, schedule.day, desk.now()
+
+        def work() -> tuple[_Drag, object]:
+            from ketadesk.services.move_check import prepare_move
+
+            try:
+                return drag, prepare_move(db, appointment_id, day=day, now=now)
+            except Exception as err:  # said on the ghost: the move cannot be checked
+                return drag, err
+
+        # Parentless and kept alive until it reports, so a view closed meanwhile leaves no
+        # worker signalling a deleted object; the bound slot goes with the view.
+        call: BackgroundCall[tuple[_Drag, object]] = BackgroundCall(work)
+        _RUNNING.add(call)
+        call.succeeded.connect(self._on_prepare_succeeded)
+        call.succeeded.connect(partial(_forget, call))
+        drag.loading = call
+        call.start()
+
+    def _on_prepare_succeeded(self, result: tuple[_Drag, object]) -> None:
+        drag, outcome = result
+        self._take_outcome(drag, outcome)
+        if drag is self._drag:
+            self._judge(drag)
+
+    @staticmethod
+    def _take_outcome(drag: _Drag, outcome: object) -> None:
+        drag.loading = None
+        if drag.check is not None or drag.error is not None:
+            return
+        if isinstance(outcome, Exception):
+            drag.error = f"the move cannot be checked: {outcome}"
+        else:
+            drag.check = outcome
+
+    def _wait_for_check(self, drag: _Drag) -> None:
+        """At a drop before the check's snapshot arrived: wait for it (a short read)."""
+        call = drag.loading
+        if call is not None and drag.check is None and drag.error is None:
+            result = call.wait()
+            self._take_outcome(drag, result[1] if result else RuntimeError("no answer"))
+
+    def _set_target(self, drag: _Drag, target: DropTarget) -> None:
+        if target == drag.target:
+            return
+        drag.target = target
+        drag.verdict = None
+        self._judge(drag)
+
+    def _judge(self, drag: _Drag) -> None:
+        """The verdict on the current target: asked of the check (cached per place)."""
+        target = drag.target
+        if target is None or not drag.started:
+            return
+        if target == drag.origin:
+            drag.verdict = []
+        elif drag.error is not None:
+            drag.verdict = [drag.error]
+        elif drag.check is not None:
+            check = drag.check
+            assert hasattr(check, "check")
+            drag.verdict = list(check.check(self._start_of(target.minute), self._room_of(target)))
+        self._canvas.update()
+        self._tell(drag)
+
+    def _tell(self, drag: _Drag) -> None:
+        """Say what the ghost means in the status line (the ghost itself shows it too: its
+        colour, and the reason written in it)."""
+        self.feedback.emit(self._feedback_text(drag))
+
+    def _feedback_text(self, drag: _Drag) -> str:
+        target = drag.target
+        if target is None:
+            return ""
+        layout, schedule = self._layout, self._schedule
+        assert layout is not None
+        assert schedule is not None
+        start = self._start_of(target.minute).astimezone(schedule.day_start.tzinfo)
+        end = start + dt.timedelta(minutes=drag.duration)
+        where = f"{layout.columns[target.column].room.name} {start:%H:%M}–{end:%H:%M}"
+        if drag.verdict is None:
+            return f"Checking {where}…"
+        if target == drag.origin:
+            return f"{drag.appointment.patient_name}: where it is now ({where})"
+        if drag.verdict:
+            return f"Refused: {where}: {'; '.join(drag.verdict)}"
+        return f"Fits: {drag.appointment.patient_name} to {where}"
+
+    def _drop(self) -> None:
+        """End a move: ask the owner to write it if it fits, else put the block back."""
+        drag = self._drag
+        if drag is None:
+            return
+        self._drag = None
+        self._canvas.unsetCursor()
+        self._canvas.update()
+        target = drag.target
+        if not drag.started or target is None or target == drag.origin:
+            if drag.started:
+                self.feedback.emit("")
+            return
+        self._wait_for_check(drag)
+        drag.verdict = None
+        self._drag = drag  # judged as if still moving, then let go
+        self._judge(drag)
+        self._drag = None
+        QToolTip.hideText()
+        verdict: list[str] = drag.verdict or []
+        if verdict:
+            text = f"{drag.appointment.patient_name} stays where it was: {'; '.join(verdict)}"
+            self.feedback.emit(text)
+            self.move_refused.emit(text)
+            return
+        self.feedback.emit("")
+        self.move_requested.emit(
+            drag.appointment.id, self._start_of(target.minute), self._room_of(target)
+        )
+
+    def _cancel_drag(self, *, quiet: bool = False) -> None:
+        drag, self._drag = self._drag, None
+        if drag is None:
+            return
+        self._canvas.unsetCursor()
+        QToolTip.hideText()
+        self._canvas.update()
+        if drag.started and not quiet:
+            self.feedback.emit("Move cancelled")
+
+    def _keep_drag_if_unchanged(self) -> None:
+        drag, layout = self._drag, self._layout
+        if drag is None:
+            return
+        block = layout.block_of(drag.appointment.id) if layout else None
+        if block is None or block.appointment != drag.appointment:
+            self._cancel_drag(quiet=True)
+            self.feedback.emit("The session changed meanwhile; move cancelled")
+
+    def _key_move(self, slots: int, columns: int) -> None:
+        """Alt+arrows: move the selected block's ghost by a slot or a room; Enter drops."""
+        drag = self._drag
+        if drag is None:
+            block = self._selected_block()
+            if block is None:
+                return
+            drag = self._begin(block, QPointF(), keyboard=True)
+            if drag is None:
+                self.feedback.emit("Sessions are moved in the day by room")
+                return
+            drag.started = True
+            drag.target = drag.origin
+        layout = self._layout
+        assert layout is not None
+        slot, anchor = self._grid()
+        start = drag.target or drag.origin
+        target = step_target(
+            layout,
+            start,
+            slots=slots,
+            columns=columns,
+            duration=drag.duration,
+            slot=slot,
+            anchor=anchor,
+        )
+        self._set_target(drag, target)
+        self._ensure_visible(ghost_rect(layout, target, drag.duration, self.metrics))
 
     # -- Qt overrides ------------------------------------------------------------------------
 
@@ -222,6 +631,8 @@ class DayView(QAbstractScrollArea):
     def viewportEvent(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ToolTip:
             assert isinstance(event, QHelpEvent)
+            if self._drag is not None and self._drag.started:
+                return True  # the drag says what it means itself
             block = self.block_at(QPointF(event.pos()))
             if block is None:
                 QToolTip.hideText()
@@ -230,6 +641,190 @@ class DayView(QAbstractScrollArea):
                 QToolTip.showText(event.globalPos(), self._tooltip(block), self._canvas)
             return True
         return super().viewportEvent(event)
+
+    @override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            if self._drag is not None and self._drag.started:
+                self._cancel_drag()  # another button while dragging: let it go
+            super().mousePressEvent(event)
+            return
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        if self._drag is not None:
+            self._cancel_drag(quiet=True)
+        pos = event.position()
+        block = self.block_at(pos)
+        self._select(block.appointment.id if block is not None else None)
+        if block is not None and block.appointment.is_active:
+            self._begin(block, pos, keyboard=False)
+        event.accept()
+
+    @override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        drag = self._drag
+        if drag is None or drag.keyboard or not event.buttons() & Qt.MouseButton.LeftButton:
+            super().mouseMoveEvent(event)
+            return
+        pos = event.position()
+        if not drag.started:
+            if (pos - drag.press).manhattanLength() < QApplication.startDragDistance():
+                return
+            drag.started = True
+            self._canvas.setCursor(Qt.CursorShape.ClosedHandCursor)
+        layout = self._layout
+        assert layout is not None
+        slot, anchor = self._grid()
+        origin = self.body_origin()
+        target = drop_target(
+            layout,
+            pos.x() - origin.x(),
+            pos.y() - origin.y(),
+            grab_minutes=drag.grab_minutes,
+            duration=drag.duration,
+            slot=slot,
+            anchor=anchor,
+        )
+        if target is not None:
+            self._set_target(drag, target)
+        event.accept()
+
+    @override
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        drag = self._drag
+        if event.button() == Qt.MouseButton.LeftButton and drag is not None and not drag.keyboard:
+            self._drop()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    @override
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        block = self.block_at(event.position())
+        if event.button() == Qt.MouseButton.LeftButton and block is not None:
+            self._cancel_drag(quiet=True)
+            self._select(block.appointment.id)
+            self.appointment_activated.emit(block.appointment.id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, mods = event.key(), event.modifiers()
+        alt = mods & Qt.KeyboardModifier.AltModifier
+        steps = {
+            Qt.Key.Key_Up: (-1, 0),
+            Qt.Key.Key_Down: (1, 0),
+            Qt.Key.Key_Left: (0, -1),
+            Qt.Key.Key_Right: (0, 1),
+        }
+        if alt and key in steps:
+            self._key_move(*steps[Qt.Key(key)])
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape:
+            if self._drag is not None:
+                self._cancel_drag()
+            else:
+                self._select(None)
+            event.accept()
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if self._drag is not None and self._drag.keyboard:
+                self._drop()
+            elif self._selected is not None:
+                self.appointment_activated.emit(self._selected)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    @override
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab and Shift+Tab go from block to block, then on to the next widget."""
+        if self._drag is not None:
+            return True
+        blocks = self._blocks_in_order()
+        ids = [b.appointment.id for b in blocks]
+        if not ids:
+            return super().focusNextPrevChild(next)
+        if self._selected in ids:
+            i = ids.index(self._selected) + (1 if next else -1)
+        else:
+            i = 0 if next else len(ids) - 1
+        if not 0 <= i < len(ids):
+            self._select(None)
+            return super().focusNextPrevChild(next)
+        self._select(ids[i], scroll=True)
+        return True
+
+    @override
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        if self._drag is not None and self._drag.started:
+            return
+        if event.reason() == QContextMenuEvent.Reason.Mouse:
+            block = self.block_at(QPointF(event.pos()))
+            if block is not None:
+                self._select(block.appointment.id)
+            at = event.globalPos()
+        else:
+            block = self._selected_block()
+            center = self.block_center(block.appointment.id) if block is not None else None
+            at = self._canvas.mapToGlobal(center) if center is not None else event.globalPos()
+        if block is None:
+            return
+        menu = self.context_menu(block.appointment)
+        menu.exec(at)
+        menu.deleteLater()
+
+    def context_menu(self, appointment: DayAppointment) -> QMenu:
+        """The menu of what can be done with a session, enabled by its status."""
+        from ketadesk.services.booking import TRANSITIONS  # not needed at start-up
+
+        menu = QMenu(self)
+        menu.setAccessibleName(f"Session of {appointment.patient_name}")
+        for action, text in STATUS_ACTIONS:
+            item = menu.addAction(text)
+            item.setObjectName(action)
+            sources, _target = TRANSITIONS[action]
+            item.setEnabled(appointment.status in sources)
+            item.triggered.connect(partial(self._on_status_action_triggered, appointment, action))
+        menu.addSeparator()
+        series = menu.addAction("Move rest of series…")
+        series.setObjectName("move_series")
+        series.setEnabled(appointment.series_index is not None and appointment.is_active)
+        series.triggered.connect(partial(self.series_move_requested.emit, appointment.id))
+        menu.addSeparator()
+        open_item = menu.addAction("Open")
+        open_item.setObjectName("open")
+        open_item.triggered.connect(partial(self.appointment_activated.emit, appointment.id))
+        return menu
+
+    def _on_status_action_triggered(self, appointment: DayAppointment, action: str) -> None:
+        reason = ""
+        if action == "cancel":
+            asked = self.ask_cancel_reason(appointment)
+            if asked is None:
+                return
+            reason = asked
+        self.status_requested.emit(appointment.id, action, reason)
+
+    def ask_cancel_reason(self, appointment: DayAppointment) -> str | None:
+        """Why the session is cancelled (None: the user thought better of it).  Tests
+        replace this; the service refuses an empty reason."""
+        text, ok = QInputDialog.getText(
+            self,
+            "Cancel session",
+            f"Why is {appointment.patient_name}'s {appointment.session_type_name} session "
+            f"at {appointment.start:%H:%M} cancelled?",
+        )
+        return text.strip() if ok and text.strip() else None
+
+    def _on_minute_timer_timeout(self) -> None:
+        schedule = self._schedule
+        if schedule is not None and any(a.status == OVERRUN_STATUS for a in schedule.appointments):
+            self._relayout()  # a session running over grows with the clock
+        else:
+            self._canvas.update()
 
     @override
     def changeEvent(self, event: QEvent) -> None:
@@ -272,10 +867,64 @@ class DayView(QAbstractScrollArea):
             html.escape(f"{a.start:%H:%M}–{a.end:%H:%M}" + (f" · {room}" if room else "")),
             f"Status: {html.escape(a.status_label)}",
         ]
+        if block.overrun_minutes:
+            lines.append(f"<b>Running over by {block.overrun_minutes} min</b>")
         if len(a.phases) > 1:
             lines.append("")
             lines.extend(html.escape(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}") for p in a.phases)
         return "<br>".join(lines)
+
+
+@dataclass(frozen=True)
+class DragState:
+    """A move in progress as the view shows it.
+
+    Attributes:
+        appointment_id: the session being moved.
+        start: where its ghost starts (aware, UTC).
+        room_id: the ghost's room (None: no room).
+        reasons: why it cannot go there; empty: it fits; None: still being checked.
+        keyboard: moved with Alt+arrows (Enter drops) rather than the mouse.
+    """
+
+    appointment_id: int
+    start: dt.datetime
+    room_id: int | None
+    reasons: tuple[str, ...] | None
+    keyboard: bool
+
+    @property
+    def fits(self) -> bool:
+        return self.reasons is not None and not self.reasons
+
+
+@dataclass(eq=False)
+class _Drag:
+    appointment: DayAppointment
+    origin: DropTarget  # where the block is
+    press: QPointF  # viewport point of the press
+    grab_minutes: float  # how far below the block's top it was grabbed
+    duration: int  # minutes
+    keyboard: bool = False
+    started: bool = False  # past the drag distance (always, for the keyboard)
+    target: DropTarget | None = None
+    verdict: list[str] | None = None  # None: not known yet
+    check: object | None = None  # a services.move_check.MoveCheck, once read
+    error: str | None = None
+    loading: BackgroundCall[tuple[_Drag, object]] | None = None
+
+
+#: Move checks being read on workers (see DayView._prepare).
+_RUNNING: set[BackgroundCall[tuple[_Drag, object]]] = set()
+
+
+def _forget(call: BackgroundCall[tuple[_Drag, object]], _result: object) -> None:
+    _RUNNING.discard(call)
+
+
+def _accessible_text(a: DayAppointment) -> str:
+    parts = [a.patient_name, a.session_type_name, a.series_label, f"{a.start:%H:%M}–{a.end:%H:%M}"]
+    return ", ".join(p for p in parts if p) + f", {a.status_label}"
 
 
 class _DayPainter:
@@ -363,10 +1012,21 @@ class _DayPainter:
             x = round(column.x)
             p.drawLine(x, 0, x, round(layout.height))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        drag = self.view.drag_state()
+        selected = self.view.selected_id()
         for block in layout.blocks_in(self.visible):
+            moving = drag is not None and drag.appointment_id == block.appointment.id
+            if moving:
+                p.setOpacity(0.45)  # the block stays put, faded, until the drop
             self._paint_block(block)
+            if moving:
+                p.setOpacity(1.0)
+            if block.appointment.id == selected:
+                self._paint_selection(block)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         self._paint_now_line()
+        if drag is not None:
+            self._paint_ghost(drag)
         p.restore()
         self._paint_message()
 
@@ -406,7 +1066,109 @@ class _DayPainter:
         p.drawPath(path)
         if block.clipped_before or block.clipped_after:
             self._paint_clip_marks(block, border)
+        if block.overrun_from is not None:
+            self._paint_overrun(block, path)
         self._paint_block_text(block, text_color)
+
+    def _paint_overrun(self, block: BlockBox, outline: QPainterPath) -> None:
+        """A session still in progress past its planned end: the part after it hatched red,
+        a line at the planned end, and how long it has run over."""
+        assert block.overrun_from is not None
+        p, r = self.p, block.rect
+        red = QColor(OVERRUN_COLORS[self.dark])
+        top = block.overrun_from
+        over = QRectF(r.x, top, r.w, r.bottom - top)
+        p.save()
+        p.setClipPath(outline)
+        p.fillRect(over, mix(red, self.base, 0.18))
+        p.fillRect(over, QBrush(mix(red, self.base, 0.55), Qt.BrushStyle.FDiagPattern))
+        p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(r.x, top), QPointF(r.right, top))
+        p.restore()
+        label = f"Overrun +{block.overrun_minutes} min"
+        fm = QFontMetrics(self.badge_font)
+        w = fm.horizontalAdvance(label) + 10
+        h = fm.height() + 2
+        if over.height() >= h and r.w >= w + 2 * TEXT_PADDING:
+            badge = QRectF(r.right - TEXT_PADDING - w, r.bottom - h - 2, w, h)
+        else:  # too short to hold it: hang it just under the planned end
+            badge = QRectF(r.right - TEXT_PADDING - w, top + 1, w, h)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(red)
+        p.drawRoundedRect(badge, 3, 3)
+        p.setPen(QColor("#ffffff"))
+        p.setFont(self.badge_font)
+        p.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+
+    def _paint_selection(self, block: BlockBox) -> None:
+        p = self.p
+        ring = self.view.palette().color(QPalette.ColorRole.Highlight)
+        p.setPen(QPen(ring, 2))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRoundedRect(_qrectf(block.rect).adjusted(-1.0, -1.0, 1.0, 1.0), 4, 4)
+
+    def _paint_ghost(self, drag: DragState) -> None:
+        """Where the dragged block would go: green where it fits, red where it is refused,
+        grey while that is being worked out; its time and room, or why not."""
+        layout, schedule, m = self.layout, self.schedule, self.m
+        column = layout.column_of(drag.room_id)
+        if column is None:
+            return
+        a = next((x for x in schedule.appointments if x.id == drag.appointment_id), None)
+        if a is None:
+            return
+        tz = schedule.day_start.tzinfo
+        start = drag.start.astimezone(tz)
+        minute = wall_minute(start, schedule.day)
+        duration = max(1, wall_minute(a.end, schedule.day) - wall_minute(a.start, schedule.day))
+        rect = _qrectf(ghost_rect(layout, DropTarget(column, minute), duration, m))
+        if drag.reasons is None:
+            color = self.muted
+        elif drag.reasons:
+            color = QColor(REFUSED_COLORS[self.dark])
+        else:
+            color = QColor(FITS_COLORS[self.dark])
+        p = self.p
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        # Opaque, so its words read cleanly over a block it lands on.
+        p.setBrush(mix(color, self.base, 0.2))
+        p.setPen(QPen(color, 2, Qt.PenStyle.DashLine))
+        p.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
+        p.fillRect(QRectF(rect.x() + 1, rect.y() + 1, STRIPE_WIDTH, rect.height() - 2), color)
+        end = start + dt.timedelta(minutes=duration)
+        if drag.reasons is None:
+            verdict = "Checking…"
+        elif drag.reasons:
+            verdict = "✕ " + "; ".join(drag.reasons)
+        else:
+            verdict = f"✓ Fits in {layout.columns[column].room.name}"
+        lines = [
+            (f"{start:%H:%M}–{end:%H:%M}", self.bold, self.bold_fm),
+            (verdict, self.small, self.small_fm),
+        ]
+        x = rect.x() + STRIPE_WIDTH + TEXT_PADDING + 1
+        width = rect.width() - STRIPE_WIDTH - 2 * TEXT_PADDING - 2
+        y = rect.y() + 3
+        if width >= MIN_TEXT_WIDTH:
+            for text, font, fm in lines:
+                if y + fm.height() > rect.bottom():
+                    break
+                p.setFont(font)
+                p.setPen(self.text)
+                if text is verdict and drag.reasons:
+                    # A refusal wraps over the lines the ghost has room for.
+                    box = QRectF(x, y, width, rect.bottom() - y - 2)
+                    p.setPen(color if not self.dark else self.text)
+                    p.drawText(box, Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignTop, text)
+                    break
+                p.drawText(
+                    QRectF(x, y, width, fm.height()),
+                    LEFT_MIDDLE,
+                    fm.elidedText(text, Qt.TextElideMode.ElideRight, int(width)),
+                )
+                y += fm.height()
+        p.restore()
 
     def _paint_clip_marks(self, block: BlockBox, color: QColor) -> None:
         """A small arrow where a block runs past the range shown."""
@@ -566,9 +1328,7 @@ class _DayPainter:
                 LEFT_MIDDLE,
                 bold_fm.elidedText(column.room.name, Qt.TextElideMode.ElideRight, int(r.width())),
             )
-            kind = {"treatment": "Treatment room", "office": "Office"}.get(
-                column.room.subkind, "Telehealth"
-            )
+            kind = column.room.kind_label
             if not column.room.active:
                 kind += " · out of use"
             p.setFont(self.small)

@@ -65,7 +65,12 @@ def test_booking_writes_appointment_holds_event_and_audit(clinic: SmallClinic) -
             ("room", "exclusive"),
         ]
         assert [e.action for e in appt.events] == ["book"]
-        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        audits = s.scalars(select(AuditEvent)).all()
+        # The booking, and the before-session PHQ-9 it owes (audited as the follow-up it is).
+        assert sorted((a.entity, a.action) for a in audits) == [
+            ("appointment", "book"),
+            ("follow_up", "open_follow_up"),
+        ]
         assert changes.current(s) == 1
 
 
@@ -386,7 +391,10 @@ def test_a_series_writes_every_row_in_one_transaction(clinic: SmallClinic) -> No
             assert clinic.calendar.local_date(appt.starts_at) == day
             assert len(appt.holds) == 4
             assert [e.action for e in appt.events] == ["book"]
-        audits = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        # One audit event per appointment (the follow-ups they owe are audited on their own).
+        audits = s.scalars(
+            select(AuditEvent).where(AuditEvent.entity == "appointment").order_by(AuditEvent.id)
+        ).all()
         assert [a.entity_id for a in audits] == list(result.appointment_ids)
         assert {a.username for a in audits} == {"kim"}
         assert audits[0].after is not None
@@ -407,6 +415,8 @@ def test_a_refused_booking_writes_nothing_and_names_the_holder(clinic: SmallClin
     )
     with pytest.raises(BookingConflict) as refused:
         booking.book(clinic.db, FRONT_DESK, request, now=NOW)
+    with clinic.db.read() as s:
+        audits_before = s.scalar(select(func.count()).select_from(AuditEvent))
     holder = f"Lovelace, A. (IV ketamine infusion, appointment #{first})"
     assert refused.value.reasons == (
         f"Room 1 was just taken by {holder} Wed 2 Dec 10:00-11:40",
@@ -414,5 +424,7 @@ def test_a_refused_booking_writes_nothing_and_names_the_holder(clinic: SmallClin
     )
     with clinic.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Appointment)) == 1
-        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        appointment_audits = select(func.count()).where(AuditEvent.entity == "appointment")
+        assert s.scalar(appointment_audits) == 1
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == audits_before
         assert changes.current(s) == 1

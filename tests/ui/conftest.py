@@ -27,6 +27,22 @@ def holiday_cache_in_tmp(
     return folder
 
 
+@pytest.fixture(autouse=True)
+def settings_and_backups_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Keep window settings and scheduled backups out of the user's real folders."""
+    from PySide6.QtCore import QSettings
+
+    from ketadesk.ui import session
+
+    folder = tmp_path_factory.mktemp("user")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder / "config"))
+    monkeypatch.setattr(session, "default_backup_dir", lambda: folder / "backups")
+    return folder
+
+
 @pytest.fixture
 def clinic(tmp_path: Path) -> Iterator[SmallClinic]:
     c = build_clinic_day(f"sqlite:///{tmp_path / 'clinic.sqlite'}")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 from sqlalchemy import text
 
 from ketadesk.cli import main
+from ketadesk.services.context import Actor
 from ketadesk.services.schedule import day_schedule
 from ketadesk.ui.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
@@ -26,6 +27,44 @@ from tests.ui.clinic_day import build_clinic_day
 
 def url_of(clinic: SmallClinic) -> str:
     return clinic.db.url.render_as_string(hide_password=False)
+
+
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+
+
+def close_all(qapp: QApplication) -> None:
+    """End `ketadesk run`'s event loop as a user does, by closing its windows.  Not
+    ``qapp.quit()``: a quit still queued when the loop has already ended would end the event
+    loops of the tests that come after (pytest-qt's waits), and stall their worker results."""
+    for w in qapp.topLevelWidgets():
+        w.close()
+
+
+BOSS = Actor(user_id=None, username="boss", role="admin")
+
+
+@pytest.fixture(autouse=True)
+def sign_in_answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """`ketadesk run` asks who is there: here the nurse answers at once.  Each answer notes
+    which dialog asked, and whether the window was still covered (signed out) when it did."""
+    from ketadesk.ui.sign_in import FirstAdminDialog, SignInDialog
+
+    answers: list[tuple[str, bool]] = []
+
+    def covered(parent: object) -> bool:
+        return isinstance(parent, MainWindow) and parent.is_signed_out()
+
+    def sign_in(db: object, parent: object = None, **_: object) -> Actor:
+        answers.append(("sign in", covered(parent)))
+        return NURSE
+
+    def first_admin(db: object, parent: object = None) -> Actor:
+        answers.append(("first admin", covered(parent)))
+        return BOSS
+
+    monkeypatch.setattr(SignInDialog, "ask", sign_in)
+    monkeypatch.setattr(FirstAdminDialog, "ask", first_admin)
+    return answers
 
 
 def test_screenshot_writes_a_png_of_the_requested_size(
@@ -140,9 +179,7 @@ def test_run_opens_the_window_on_the_date_asked(
     def look_and_quit() -> None:
         windows = [w for w in qapp.topLevelWidgets() if isinstance(w, QMainWindow)]
         seen.extend(w.windowTitle() for w in windows if w.isVisible())
-        for w in windows:
-            w.close()
-        qapp.quit()
+        close_all(qapp)
 
     QTimer.singleShot(0, look_and_quit)
     assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
@@ -196,9 +233,7 @@ def test_run_builds_the_demo_clinic_when_asked_and_missing(
 
     def look_and_quit() -> None:
         titles.extend(w.windowTitle() for w in qapp.topLevelWidgets() if isinstance(w, QMainWindow))
-        for w in qapp.topLevelWidgets():
-            w.close()
-        qapp.quit()
+        close_all(qapp)
 
     QTimer.singleShot(0, look_and_quit)
     args = ["run", "--db", str(target), "--demo-if-missing", "--date", "2026-11-24"]
@@ -274,9 +309,7 @@ def quit_when(qapp: QApplication, ready: Callable[[], bool], then: Callable[[], 
     def check() -> None:
         if ready() or time.monotonic() > deadline:
             then()
-            for w in qapp.topLevelWidgets():
-                w.close()
-            qapp.quit()
+            close_all(qapp)
         else:
             QTimer.singleShot(20, check)
 
@@ -315,11 +348,12 @@ def test_run_paints_the_first_day_from_the_file_then_reads_through_the_opened_cl
     ]
 
 
-def test_run_keeps_reading_the_file_when_the_clinic_cannot_be_opened_after_the_first_paint(
+def test_run_says_why_and_closes_when_the_clinic_cannot_be_opened_after_the_first_paint(
     qapp: QApplication,
     clinic: SmallClinic,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    sign_in_answers: list[tuple[str, bool]],
 ) -> None:
     from ketadesk.services import clinic_setup
     from ketadesk.store.database import DatabaseOpenError
@@ -331,22 +365,47 @@ def test_run_keeps_reading_the_file_when_the_clinic_cannot_be_opened_after_the_f
         raise DatabaseOpenError(f"cannot open {url}: the disk went away")
 
     monkeypatch.setattr(clinic_setup, "open_clinic", refuse)
-    titles: list[str] = []
-
-    def next_day() -> None:
-        (window,) = [
-            w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
-        ]
-        window.actions_by_name["next_day"].trigger()
-        titles.append(window.windowTitle())
-
-    def reported() -> bool:
-        return "the disk went away" in capsys.readouterr().err
-
-    quit_when(qapp, reported, next_day)
-    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    safety = QTimer()  # the window closes itself; this only stops a hang if it does not
+    safety.setSingleShot(True)
+    safety.timeout.connect(qapp.quit)
+    safety.start(20_000)
+    try:
+        assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    finally:
+        safety.stop()
     assert attempts == [url_of(clinic)]
-    assert titles == ["KetaDesk Clinic — Wed 25 Nov 2026 — KetaDesk"]
+    assert "the disk went away" in capsys.readouterr().err
+    # Nobody could sign in, so nobody was asked, and the window closed.
+    assert sign_in_answers == []
+    assert not [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+
+
+def test_run_covers_the_clinic_until_its_first_administrator_signs_in(
+    qapp: QApplication, clinic: SmallClinic, sign_in_answers: list[tuple[str, bool]]
+) -> None:
+    from ketadesk.ui import pages
+
+    state: list[object] = []
+
+    def signed_in() -> bool:
+        return bool(sign_in_answers)
+
+    def look() -> None:
+        windows = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if len(windows) != 1:
+            state.append(f"{len(windows)} windows")
+            return
+        window = windows[0]
+        desk = window.desk()
+        state.extend([window.is_signed_out(), desk.actor if desk else None])
+        state.append(pages.controller(window).desk.actor)
+
+    quit_when(qapp, signed_in, look)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    # A clinic with no accounts yet asks for its administrator first, over a covered window;
+    # once answered, the clinic showed, signed in as them.
+    assert sign_in_answers == [("first admin", True)]
+    assert state == [False, BOSS, BOSS]
 
 
 def test_screenshot_refuses_a_name_that_is_not_png(
