@@ -591,7 +591,7 @@ def book(
                     )
                 ],
             )
-            followups.sync_follow_ups(session, actor, appointment_ids, now=now)
+            followups.sync_follow_ups(session, actor, appointment_ids, now=now, config=config)
             changes.bump(session, now)
             return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
     except IntegrityError as err:

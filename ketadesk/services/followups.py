@@ -56,7 +56,7 @@ from ketadesk.services.context import (
     utcnow,
 )
 from ketadesk.store import changes
-from ketadesk.store.clinic_config import load_catalog, load_config
+from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     RELEASED_STATUSES,
@@ -176,17 +176,18 @@ def sync_follow_ups(
     appointment_ids: Iterable[int],
     *,
     now: dt.datetime,
+    config: StoredConfig | None = None,
 ) -> int:
     """Bring the follow-ups of these appointments (and of their series' stages) in line with
     what they owe now; returns how many follow-ups were created, re-dated, cancelled,
     re-opened or settled.  Runs in the caller's transaction and writes an audit event per
-    change."""
+    change.  ``config``: the stored configuration, when the caller has already read it."""
     ids = set(appointment_ids)
     if not ids:
         return 0
     autoflush(session)
     conn = session.connection()
-    config = load_config(session)
+    config = config or load_config(session)
     catalog = config.catalog
     codes = {tid: code for code, tid in config.session_type_ids.items()}
     appointments = _load_appointments(session, ids, codes)

@@ -92,7 +92,7 @@ class SidePanel(QWidget):
             inner.addWidget(lst)
             layout.addWidget(group, 1)
             self.filter_groups.append(group)
-        layout.addStretch(0)
+        layout.addStretch(1)  # the calendar keeps its size when the filters are hidden
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
     def _checklist(self, name: str, object_name: str) -> QListWidget:
