@@ -551,7 +551,7 @@ class MainWindow(QMainWindow):
             self._stack.addWidget(page)
         self._view = name
         self._stack.setCurrentWidget(page)
-        self.side_panel.set_filters_visible(name == "rooms")
+        self.side_panel.set_filters_visible(name in ("rooms", "week"))
         self.actions_by_name[f"view_{name}"].setChecked(True)
         self._view_combo.setCurrentIndex(self._view_combo.findData(name))
         if self._day is not None:
@@ -756,6 +756,8 @@ class MainWindow(QMainWindow):
         self._filter = schedule_filter
         if self._schedule is not None:
             self._show_schedule(self._schedule, keep_place=True)
+        if self._view == "week" and self._day is not None:
+            self._show_day_on_page(self._day)  # the week shows the rooms ticked
 
     def _on_legend_triggered(self) -> None:
         from ketadesk.ui.legend import show_legend

@@ -380,7 +380,9 @@ def show_day(window: MainWindow, name: str, page: QWidget, day: dt.date) -> None
         from ketadesk.services.schedule import week_schedule
 
         monday = day - dt.timedelta(days=day.weekday())
-        page.set_week(week_schedule(desk.db, monday))  # type: ignore[attr-defined]
+        # The rooms ticked in the left panel (all of them when none is unticked).
+        rooms = window.side_panel.current_filter().column_ids
+        page.set_week(week_schedule(desk.db, monday, room_ids=rooms))  # type: ignore[attr-defined]
     elif hasattr(page, "set_day"):
         page.set_day(day)
     elif hasattr(page, "refresh"):

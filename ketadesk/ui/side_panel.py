@@ -131,7 +131,7 @@ class SidePanel(QWidget):
         self._fill(self.types_list, ordered, hidden)
 
     def set_filters_visible(self, visible: bool) -> None:
-        """The filters apply to the day by room; other views hide them."""
+        """The filters apply to the day by room and the week; other views hide them."""
         for group in self.filter_groups:
             group.setVisible(visible)
 

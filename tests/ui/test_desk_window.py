@@ -130,3 +130,53 @@ def test_switching_user_rebuilds_the_views_for_the_new_role(
     label = window.findChild(QLabel, "signed_in_user")
     assert label is not None
     assert label.text() == "jo (front desk)"
+
+
+def test_the_week_shows_the_rooms_ticked_in_the_left_panel(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    window.set_view("week")
+    week = window.page("week")
+    assert isinstance(week, WeekView)
+    panel = window.side_panel
+    assert not panel.filter_groups[0].isHidden()
+    for i in range(panel.columns_list.count()):
+        item = panel.columns_list.item(i)
+        assert item is not None
+        if item.text() != "Room 1":
+            item.setCheckState(Qt.CheckState.Unchecked)
+    shown = week.week()
+    assert shown is not None
+    assert shown.room_ids is not None
+    assert set(shown.room_ids) == {clinic.ids["Room 1"]}
+    tuesday = next(d for d in shown.days if d.day == TUESDAY)
+    assert {a.patient_name for a in tuesday.appointments} == {"Lovelace, Ada", "Hopper, Grace"}
+    window.set_view("chairs")
+    assert panel.filter_groups[0].isHidden()
+
+
+def test_closing_the_session_writes_the_scheduled_backup(
+    qtbot: QtBot, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    from ketadesk.ui.session import SignedInSession
+
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW)
+    qtbot.addWidget(win)
+    folder = tmp_path / "backups"
+    session = SignedInSession(
+        win,
+        clinic.db,
+        now=lambda: NOW,
+        ask_first_admin=lambda db, parent: NURSE,
+        backup_dir=folder,
+    )
+    assert session.start()
+    assert not win.is_signed_out()
+    desk = win.desk()
+    assert desk is not None
+    assert desk.actor == NURSE
+    session.close()
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == ["clinic-20261124T181500Z.sqlite"]
+    assert (folder / written[0]).stat().st_mode & 0o077 == 0  # owner only
+    assert win.desk() is None
