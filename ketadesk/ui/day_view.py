@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
-    QContextMenuEvent,
     QFont,
     QFontMetrics,
     QHelpEvent,
@@ -32,16 +29,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
-    QApplication,
     QFrame,
     QInputDialog,
-    QMenu,
     QToolTip,
     QWidget,
 )
 
 from ketadesk.services.schedule import DayAppointment, DaySchedule
-from ketadesk.ui.background import BackgroundCall
 from ketadesk.ui.day_layout import (
     OVERRUN_STATUS,
     BlockBox,
@@ -56,6 +50,16 @@ from ketadesk.ui.day_layout import (
     layout_day,
     step_target,
     wall_minute,
+)
+from ketadesk.ui.drag import (
+    KEY_STEPS,
+    Drag,
+    DragMixin,
+    DragState,
+    ghost_color,
+    ghost_verdict,
+    paint_blocks,
+    paint_ghost_frame,
 )
 from ketadesk.ui.qt_workarounds import keep_none_alive
 
@@ -79,18 +83,7 @@ BADGE_MIN_WIDTH = 150  # narrower blocks say the status in words on their second
 LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 #: Statuses that need the front desk's eye, and their colour (badge, or dot on narrow blocks).
 STATUS_COLORS = {"checked_in": "#f2c94c", "in_progress": "#1e8e3e", "no_show": "#d93025"}
-#: The ghost of a moved block: where it fits, where it is refused (light and dark palettes).
-FITS_COLORS = ("#1e8e3e", "#5bd07a")
-REFUSED_COLORS = ("#d93025", "#ff6b5e")
 OVERRUN_COLORS = ("#b3261e", "#ff8a80")
-#: The context menu's status changes: (service action, menu text).
-STATUS_ACTIONS = (
-    ("check_in", "Check in"),
-    ("start", "Start session"),
-    ("complete", "Complete"),
-    ("no_show", "No-show"),
-    ("cancel", "Cancel…"),
-)
 
 
 def mix(color: QColor, background: QColor, amount: float) -> QColor:
@@ -107,7 +100,7 @@ def is_dark(palette: QPalette) -> bool:
     return palette.color(QPalette.ColorRole.Base).lightness() < 128
 
 
-class DayView(QAbstractScrollArea):
+class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     """The clinic's day by room.
 
     The room header stays at the top and the time axis at the left while the body scrolls.
@@ -162,7 +155,7 @@ class DayView(QAbstractScrollArea):
         self._show_cancelled = True
         self._desk: Desk | None = None
         self._selected: int | None = None
-        self._drag: _Drag | None = None
+        self._drag: Drag[DropTarget] | None = None
         # The viewport is made here and kept: asking Qt for it (viewport()) makes PySide work out
         # its Python type, which builds every QWidget subclass it knows (40 ms at start-up).
         self._canvas = QWidget(self)
@@ -216,16 +209,6 @@ class DayView(QAbstractScrollArea):
         else:
             self._minute_timer.stop()
 
-    def set_desk(self, desk: Desk | None) -> None:
-        """The open clinic, who acts and the clock: what checking a move needs.  Without a
-        desk blocks can be selected but not moved."""
-        self._desk = desk
-        if desk is not None:
-            self._now = desk.now
-
-    def desk(self) -> Desk | None:
-        return self._desk
-
     def show_cancelled(self) -> bool:
         return self._show_cancelled
 
@@ -240,27 +223,6 @@ class DayView(QAbstractScrollArea):
     def day_layout(self) -> DayLayout | None:
         """The current geometry (what is painted), for tests and hit-testing."""
         return self._layout
-
-    def selected_id(self) -> int | None:
-        """The selected appointment's id (None: nothing selected)."""
-        return self._selected
-
-    def select_appointment(self, appointment_id: int | None) -> None:
-        """Select a session shown (None: none) and scroll it into view."""
-        self._select(appointment_id, scroll=True)
-
-    def drag_state(self) -> DragState | None:
-        """The move in progress (mouse or keyboard), as painted; None when nothing moves."""
-        drag = self._drag
-        if drag is None or not drag.started or drag.target is None:
-            return None
-        return DragState(
-            appointment_id=drag.appointment.id,
-            start=self._start_of(drag.target.minute),
-            room_id=self._room_of(drag.target),
-            reasons=None if drag.verdict is None else tuple(drag.verdict),
-            keyboard=drag.keyboard,
-        )
 
     def can_move(self) -> bool:
         """Whether blocks can be moved here: a desk to check with, and columns that are rooms."""
@@ -308,37 +270,6 @@ class DayView(QAbstractScrollArea):
             return
         first = min((b.rect.y for b in layout.blocks), default=0.0)
         self.verticalScrollBar().setValue(round(max(0.0, first - 30 * layout.pixels_per_minute)))
-
-    def _ensure_visible(self, rect: Rect) -> None:
-        """Scroll so that a body rectangle is in view (as much of it as fits)."""
-        m, size = self.metrics, self._canvas.size()
-        body_w = size.width() - m.axis_width
-        body_h = size.height() - m.header_height
-        h_bar, v_bar = self.horizontalScrollBar(), self.verticalScrollBar()
-        if rect.x < h_bar.value():
-            h_bar.setValue(round(rect.x))
-        elif rect.right > h_bar.value() + body_w:
-            h_bar.setValue(round(min(rect.x, rect.right - body_w)))
-        if rect.y < v_bar.value():
-            v_bar.setValue(round(rect.y))
-        elif rect.bottom > v_bar.value() + body_h:
-            v_bar.setValue(round(min(rect.y, rect.bottom - body_h)))
-
-    def body_origin(self) -> QPointF:
-        """Where body (0, 0) is in viewport coordinates."""
-        return QPointF(
-            self.metrics.axis_width - self.horizontalScrollBar().value(),
-            self.metrics.header_height - self.verticalScrollBar().value(),
-        )
-
-    def block_at(self, viewport_pos: QPointF) -> BlockBox | None:
-        if self._layout is None:
-            return None
-        m = self.metrics
-        if viewport_pos.x() < m.axis_width or viewport_pos.y() < m.header_height:
-            return None
-        origin = self.body_origin()
-        return self._layout.block_at(viewport_pos.x() - origin.x(), viewport_pos.y() - origin.y())
 
     def block_center(self, appointment_id: int) -> QPoint | None:
         """Where a session's block shows, in viewport coordinates (None: not shown)."""
@@ -403,12 +334,6 @@ class DayView(QAbstractScrollArea):
         self._canvas.update()
         self.selection_changed.emit(appointment_id)
 
-    def _selected_block(self) -> BlockBox | None:
-        layout = self._layout
-        if layout is None or self._selected is None:
-            return None
-        return layout.block_of(self._selected)
-
     def _blocks_in_order(self) -> list[BlockBox]:
         layout = self._layout
         if layout is None:
@@ -417,171 +342,80 @@ class DayView(QAbstractScrollArea):
 
     # -- moving: mouse and keyboard ---------------------------------------------------------------
 
-    def _begin(self, block: BlockBox, press: QPointF, *, keyboard: bool) -> _Drag | None:
+    def _drag_origin(self, block: BlockBox) -> tuple[DropTarget, dt.date] | None:
         layout, schedule = self._layout, self._schedule
-        if layout is None or schedule is None or not self.can_move():
-            return None
+        assert layout is not None
+        assert schedule is not None
         a = block.appointment
         column = layout.column_of(a.room_id)
         if column is None:
             return None
-        start = wall_minute(a.start, schedule.day)
-        grab = 0.0
-        if not keyboard:
-            grab = layout.minute_at(press.y() - self.body_origin().y()) - start
-        drag = _Drag(
-            appointment=a,
-            origin=DropTarget(column, start),
-            press=press,
-            grab_minutes=grab,
-            duration=max(1, wall_minute(a.end, schedule.day) - start),
-            keyboard=keyboard,
-        )
-        self._drag = drag
-        self._prepare(drag)
-        return drag
+        return DropTarget(column, wall_minute(a.start, schedule.day)), schedule.day
 
-    def _prepare(self, drag: _Drag) -> None:
-        """Read what the checks need, on a worker: the pointer keeps moving meanwhile."""
+    def _check_loader(self, drag: Drag[DropTarget]) -> Callable[[], object]:
         desk, schedule = self._desk, self._schedule
         assert desk is not None
         assert schedule is not None
         db, appointment_id, day, now = desk.db, drag.appointment.id, schedule.day, desk.now()
 
-        def work() -> tuple[_Drag, object]:
+        def load() -> object:
             from ketadesk.services.move_check import prepare_move
 
-            try:
-                return drag, prepare_move(db, appointment_id, day=day, now=now)
-            except Exception as err:  # said on the ghost: the move cannot be checked
-                return drag, err
+            return prepare_move(db, appointment_id, day=day, now=now)
 
-        # Parentless and kept alive until it reports, so a view closed meanwhile leaves no
-        # worker signalling a deleted object; the bound slot goes with the view.
-        call: BackgroundCall[tuple[_Drag, object]] = BackgroundCall(work)
-        _RUNNING.add(call)
-        call.succeeded.connect(self._on_prepare_succeeded)
-        call.succeeded.connect(partial(_forget, call))
-        drag.loading = call
-        call.start()
+        return load
 
-    def _on_prepare_succeeded(self, result: tuple[_Drag, object]) -> None:
-        drag, outcome = result
-        self._take_outcome(drag, outcome)
-        if drag is self._drag:
-            self._judge(drag)
+    def _target_start(self, target: DropTarget) -> dt.datetime:
+        return self._start_of(target.minute)
 
-    @staticmethod
-    def _take_outcome(drag: _Drag, outcome: object) -> None:
-        drag.loading = None
-        if drag.check is not None or drag.error is not None:
-            return
-        if isinstance(outcome, Exception):
-            drag.error = f"the move cannot be checked: {outcome}"
-        else:
-            drag.check = outcome
+    def _drag_room(self, drag: Drag[DropTarget]) -> int | None:
+        assert drag.target is not None
+        return self._room_of(drag.target)
 
-    def _wait_for_check(self, drag: _Drag) -> None:
-        """At a drop before the check's snapshot arrived: wait for it (a short read)."""
-        call = drag.loading
-        if call is not None and drag.check is None and drag.error is None:
-            result = call.wait()
-            self._take_outcome(drag, result[1] if result else RuntimeError("no answer"))
+    def _verdict(self, drag: Drag[DropTarget], target: DropTarget) -> list[str]:
+        check = drag.check
+        assert hasattr(check, "check")
+        return list(check.check(self._start_of(target.minute), self._room_of(target)))
 
-    def _set_target(self, drag: _Drag, target: DropTarget) -> None:
-        if target == drag.target:
-            return
-        drag.target = target
-        drag.verdict = None
-        self._judge(drag)
-
-    def _judge(self, drag: _Drag) -> None:
-        """The verdict on the current target: asked of the check (cached per place)."""
-        target = drag.target
-        if target is None or not drag.started:
-            return
-        if target == drag.origin:
-            drag.verdict = []
-        elif drag.error is not None:
-            drag.verdict = [drag.error]
-        elif drag.check is not None:
-            check = drag.check
-            assert hasattr(check, "check")
-            drag.verdict = list(check.check(self._start_of(target.minute), self._room_of(target)))
-        self._canvas.update()
-        self._tell(drag)
-
-    def _tell(self, drag: _Drag) -> None:
-        """Say what the ghost means in the status line (the ghost itself shows it too: its
-        colour, and the reason written in it)."""
-        self.feedback.emit(self._feedback_text(drag))
-
-    def _feedback_text(self, drag: _Drag) -> str:
-        target = drag.target
-        if target is None:
-            return ""
+    def _where(self, drag: Drag[DropTarget], target: DropTarget) -> str:
         layout, schedule = self._layout, self._schedule
         assert layout is not None
         assert schedule is not None
         start = self._start_of(target.minute).astimezone(schedule.day_start.tzinfo)
         end = start + dt.timedelta(minutes=drag.duration)
-        where = f"{layout.columns[target.column].room.name} {start:%H:%M}–{end:%H:%M}"
-        if drag.verdict is None:
-            return f"Checking {where}…"
-        if target == drag.origin:
-            return f"{drag.appointment.patient_name}: where it is now ({where})"
-        if drag.verdict:
-            return f"Refused: {where}: {'; '.join(drag.verdict)}"
-        return f"Fits: {drag.appointment.patient_name} to {where}"
+        return f"{layout.columns[target.column].room.name} {start:%H:%M}–{end:%H:%M}"
 
-    def _drop(self) -> None:
-        """End a move: ask the owner to write it if it fits, else put the block back."""
-        drag = self._drag
-        if drag is None:
-            return
-        self._drag = None
-        self._canvas.unsetCursor()
-        self._canvas.update()
-        target = drag.target
-        if not drag.started or target is None or target == drag.origin:
-            if drag.started:
-                self.feedback.emit("")
-            return
-        self._wait_for_check(drag)
-        drag.verdict = None
-        self._drag = drag  # judged as if still moving, then let go
-        self._judge(drag)
-        self._drag = None
-        QToolTip.hideText()
-        verdict: list[str] = drag.verdict or []
-        if verdict:
-            text = f"{drag.appointment.patient_name} stays where it was: {'; '.join(verdict)}"
-            self.feedback.emit(text)
-            self.move_refused.emit(text)
-            return
-        self.feedback.emit("")
-        self.move_requested.emit(
-            drag.appointment.id, self._start_of(target.minute), self._room_of(target)
+    def _target_at(self, drag: Drag[DropTarget], x: float, y: float) -> DropTarget | None:
+        layout = self._layout
+        assert layout is not None
+        slot, anchor = self._grid()
+        return drop_target(
+            layout,
+            x,
+            y,
+            grab_minutes=drag.grab_minutes,
+            duration=drag.duration,
+            slot=slot,
+            anchor=anchor,
         )
 
-    def _cancel_drag(self, *, quiet: bool = False) -> None:
-        drag, self._drag = self._drag, None
-        if drag is None:
-            return
-        self._canvas.unsetCursor()
-        QToolTip.hideText()
-        self._canvas.update()
-        if drag.started and not quiet:
-            self.feedback.emit("Move cancelled")
+    def _step_target(self, drag: Drag[DropTarget], slots: int, columns: int) -> DropTarget:
+        layout = self._layout
+        assert layout is not None
+        slot, anchor = self._grid()
+        return step_target(
+            layout,
+            drag.target or drag.origin,
+            slots=slots,
+            columns=columns,
+            duration=drag.duration,
+            slot=slot,
+            anchor=anchor,
+        )
 
-    def _keep_drag_if_unchanged(self) -> None:
-        drag, layout = self._drag, self._layout
-        if drag is None:
-            return
-        block = layout.block_of(drag.appointment.id) if layout else None
-        if block is None or block.appointment != drag.appointment:
-            self._cancel_drag(quiet=True)
-            self.feedback.emit("The session changed meanwhile; move cancelled")
+    def _ghost_rect(self, target: DropTarget, duration: int) -> Rect:
+        assert self._layout is not None
+        return ghost_rect(self._layout, target, duration, self.metrics)
 
     def _key_move(self, slots: int, columns: int) -> None:
         """Alt+arrows: move the selected block's ghost by a slot or a room; Enter drops."""
@@ -590,27 +424,11 @@ class DayView(QAbstractScrollArea):
             block = self._selected_block()
             if block is None:
                 return
-            drag = self._begin(block, QPointF(), keyboard=True)
+            drag = self._begin_key_move(block)
             if drag is None:
                 self.feedback.emit("Sessions are moved in the day by room")
                 return
-            drag.started = True
-            drag.target = drag.origin
-        layout = self._layout
-        assert layout is not None
-        slot, anchor = self._grid()
-        start = drag.target or drag.origin
-        target = step_target(
-            layout,
-            start,
-            slots=slots,
-            columns=columns,
-            duration=drag.duration,
-            slot=slot,
-            anchor=anchor,
-        )
-        self._set_target(drag, target)
-        self._ensure_visible(ghost_rect(layout, target, drag.duration, self.metrics))
+        self._step_ghost(drag, slots, columns)
 
     # -- Qt overrides ------------------------------------------------------------------------
 
@@ -643,61 +461,6 @@ class DayView(QAbstractScrollArea):
         return super().viewportEvent(event)
 
     @override
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            if self._drag is not None and self._drag.started:
-                self._cancel_drag()  # another button while dragging: let it go
-            super().mousePressEvent(event)
-            return
-        self.setFocus(Qt.FocusReason.MouseFocusReason)
-        if self._drag is not None:
-            self._cancel_drag(quiet=True)
-        pos = event.position()
-        block = self.block_at(pos)
-        self._select(block.appointment.id if block is not None else None)
-        if block is not None and block.appointment.is_active:
-            self._begin(block, pos, keyboard=False)
-        event.accept()
-
-    @override
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        drag = self._drag
-        if drag is None or drag.keyboard or not event.buttons() & Qt.MouseButton.LeftButton:
-            super().mouseMoveEvent(event)
-            return
-        pos = event.position()
-        if not drag.started:
-            if (pos - drag.press).manhattanLength() < QApplication.startDragDistance():
-                return
-            drag.started = True
-            self._canvas.setCursor(Qt.CursorShape.ClosedHandCursor)
-        layout = self._layout
-        assert layout is not None
-        slot, anchor = self._grid()
-        origin = self.body_origin()
-        target = drop_target(
-            layout,
-            pos.x() - origin.x(),
-            pos.y() - origin.y(),
-            grab_minutes=drag.grab_minutes,
-            duration=drag.duration,
-            slot=slot,
-            anchor=anchor,
-        )
-        if target is not None:
-            self._set_target(drag, target)
-        event.accept()
-
-    @override
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        drag = self._drag
-        if event.button() == Qt.MouseButton.LeftButton and drag is not None and not drag.keyboard:
-            self._drop()
-            event.accept()
-            return
-        super().mouseReleaseEvent(event)
-
-    @override
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         block = self.block_at(event.position())
         if event.button() == Qt.MouseButton.LeftButton and block is not None:
@@ -712,101 +475,19 @@ class DayView(QAbstractScrollArea):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, mods = event.key(), event.modifiers()
         alt = mods & Qt.KeyboardModifier.AltModifier
-        steps = {
-            Qt.Key.Key_Up: (-1, 0),
-            Qt.Key.Key_Down: (1, 0),
-            Qt.Key.Key_Left: (0, -1),
-            Qt.Key.Key_Right: (0, 1),
-        }
-        if alt and key in steps:
-            self._key_move(*steps[Qt.Key(key)])
+        if alt and key in KEY_STEPS:
+            self._key_move(*KEY_STEPS[Qt.Key(key)])
             event.accept()
             return
         if key == Qt.Key.Key_Escape:
-            if self._drag is not None:
-                self._cancel_drag()
-            else:
-                self._select(None)
+            self._escape()
             event.accept()
             return
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            if self._drag is not None and self._drag.keyboard:
-                self._drop()
-            elif self._selected is not None:
-                self.appointment_activated.emit(self._selected)
+            self._drop_or_activate()
             event.accept()
             return
         super().keyPressEvent(event)
-
-    @override
-    def focusNextPrevChild(self, next: bool) -> bool:
-        """Tab and Shift+Tab go from block to block, then on to the next widget."""
-        if self._drag is not None:
-            return True
-        blocks = self._blocks_in_order()
-        ids = [b.appointment.id for b in blocks]
-        if not ids:
-            return super().focusNextPrevChild(next)
-        if self._selected in ids:
-            i = ids.index(self._selected) + (1 if next else -1)
-        else:
-            i = 0 if next else len(ids) - 1
-        if not 0 <= i < len(ids):
-            self._select(None)
-            return super().focusNextPrevChild(next)
-        self._select(ids[i], scroll=True)
-        return True
-
-    @override
-    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
-        if self._drag is not None and self._drag.started:
-            return
-        if event.reason() == QContextMenuEvent.Reason.Mouse:
-            block = self.block_at(QPointF(event.pos()))
-            if block is not None:
-                self._select(block.appointment.id)
-            at = event.globalPos()
-        else:
-            block = self._selected_block()
-            center = self.block_center(block.appointment.id) if block is not None else None
-            at = self._canvas.mapToGlobal(center) if center is not None else event.globalPos()
-        if block is None:
-            return
-        menu = self.context_menu(block.appointment)
-        menu.exec(at)
-        menu.deleteLater()
-
-    def context_menu(self, appointment: DayAppointment) -> QMenu:
-        """The menu of what can be done with a session, enabled by its status."""
-        from ketadesk.services.booking import TRANSITIONS  # not needed at start-up
-
-        menu = QMenu(self)
-        menu.setAccessibleName(f"Session of {appointment.patient_name}")
-        for action, text in STATUS_ACTIONS:
-            item = menu.addAction(text)
-            item.setObjectName(action)
-            sources, _target = TRANSITIONS[action]
-            item.setEnabled(appointment.status in sources)
-            item.triggered.connect(partial(self._on_status_action_triggered, appointment, action))
-        menu.addSeparator()
-        series = menu.addAction("Move rest of series…")
-        series.setObjectName("move_series")
-        series.setEnabled(appointment.series_index is not None and appointment.is_active)
-        series.triggered.connect(partial(self.series_move_requested.emit, appointment.id))
-        menu.addSeparator()
-        open_item = menu.addAction("Open")
-        open_item.setObjectName("open")
-        open_item.triggered.connect(partial(self.appointment_activated.emit, appointment.id))
-        return menu
-
-    def _on_status_action_triggered(self, appointment: DayAppointment, action: str) -> None:
-        reason = ""
-        if action == "cancel":
-            asked = self.ask_cancel_reason(appointment)
-            if asked is None:
-                return
-            reason = asked
-        self.status_requested.emit(appointment.id, action, reason)
 
     def ask_cancel_reason(self, appointment: DayAppointment) -> str | None:
         """Why the session is cancelled (None: the user thought better of it).  Tests
@@ -873,53 +554,6 @@ class DayView(QAbstractScrollArea):
             lines.append("")
             lines.extend(html.escape(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}") for p in a.phases)
         return "<br>".join(lines)
-
-
-@dataclass(frozen=True)
-class DragState:
-    """A move in progress as the view shows it.
-
-    Attributes:
-        appointment_id: the session being moved.
-        start: where its ghost starts (aware, UTC).
-        room_id: the ghost's room (None: no room).
-        reasons: why it cannot go there; empty: it fits; None: still being checked.
-        keyboard: moved with Alt+arrows (Enter drops) rather than the mouse.
-    """
-
-    appointment_id: int
-    start: dt.datetime
-    room_id: int | None
-    reasons: tuple[str, ...] | None
-    keyboard: bool
-
-    @property
-    def fits(self) -> bool:
-        return self.reasons is not None and not self.reasons
-
-
-@dataclass(eq=False)
-class _Drag:
-    appointment: DayAppointment
-    origin: DropTarget  # where the block is
-    press: QPointF  # viewport point of the press
-    grab_minutes: float  # how far below the block's top it was grabbed
-    duration: int  # minutes
-    keyboard: bool = False
-    started: bool = False  # past the drag distance (always, for the keyboard)
-    target: DropTarget | None = None
-    verdict: list[str] | None = None  # None: not known yet
-    check: object | None = None  # a services.move_check.MoveCheck, once read
-    error: str | None = None
-    loading: BackgroundCall[tuple[_Drag, object]] | None = None
-
-
-#: Move checks being read on workers (see DayView._prepare).
-_RUNNING: set[BackgroundCall[tuple[_Drag, object]]] = set()
-
-
-def _forget(call: BackgroundCall[tuple[_Drag, object]], _result: object) -> None:
-    _RUNNING.discard(call)
 
 
 def _accessible_text(a: DayAppointment) -> str:
@@ -1014,15 +648,8 @@ class _DayPainter:
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         drag = self.view.drag_state()
         selected = self.view.selected_id()
-        for block in layout.blocks_in(self.visible):
-            moving = drag is not None and drag.appointment_id == block.appointment.id
-            if moving:
-                p.setOpacity(0.45)  # the block stays put, faded, until the drop
-            self._paint_block(block)
-            if moving:
-                p.setOpacity(1.0)
-            if block.appointment.id == selected:
-                self._paint_selection(block)
+        blocks = layout.blocks_in(self.visible)
+        paint_blocks(p, blocks, drag, selected, self._paint_block, self._paint_selection)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         self._paint_now_line()
         if drag is not None:
@@ -1122,27 +749,12 @@ class _DayPainter:
         minute = wall_minute(start, schedule.day)
         duration = max(1, wall_minute(a.end, schedule.day) - wall_minute(a.start, schedule.day))
         rect = _qrectf(ghost_rect(layout, DropTarget(column, minute), duration, m))
-        if drag.reasons is None:
-            color = self.muted
-        elif drag.reasons:
-            color = QColor(REFUSED_COLORS[self.dark])
-        else:
-            color = QColor(FITS_COLORS[self.dark])
+        color = ghost_color(drag.reasons, self.dark, self.muted)
         p = self.p
-        p.save()
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        # Opaque, so its words read cleanly over a block it lands on.
-        p.setBrush(mix(color, self.base, 0.2))
-        p.setPen(QPen(color, 2, Qt.PenStyle.DashLine))
-        p.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
-        p.fillRect(QRectF(rect.x() + 1, rect.y() + 1, STRIPE_WIDTH, rect.height() - 2), color)
+        fill = mix(color, self.base, 0.2)
+        paint_ghost_frame(p, rect, color, fill, stripe=STRIPE_WIDTH, radius=4)
         end = start + dt.timedelta(minutes=duration)
-        if drag.reasons is None:
-            verdict = "Checking…"
-        elif drag.reasons:
-            verdict = "✕ " + "; ".join(drag.reasons)
-        else:
-            verdict = f"✓ Fits in {layout.columns[column].room.name}"
+        verdict = ghost_verdict(drag.reasons, f"✓ Fits in {layout.columns[column].room.name}")
         lines = [
             (f"{start:%H:%M}–{end:%H:%M}", self.bold, self.bold_fm),
             (verdict, self.small, self.small_fm),

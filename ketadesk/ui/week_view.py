@@ -10,15 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
-    QContextMenuEvent,
     QFont,
     QFontMetrics,
     QHelpEvent,
@@ -32,26 +29,24 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
-    QApplication,
     QFrame,
     QInputDialog,
-    QMenu,
     QToolTip,
     QWidget,
 )
 
 from ketadesk.services.schedule import DayAppointment, WeekSchedule
-from ketadesk.ui.background import BackgroundCall
 from ketadesk.ui.day_layout import Rect, wall_minute
-from ketadesk.ui.day_view import (
-    FITS_COLORS,
-    REFUSED_COLORS,
-    SHADE_STRENGTH,
-    STATUS_ACTIONS,
-    STATUS_COLORS,
+from ketadesk.ui.day_view import SHADE_STRENGTH, STATUS_COLORS, is_dark, mix
+from ketadesk.ui.drag import (
+    KEY_STEPS,
+    Drag,
+    DragMixin,
     DragState,
-    is_dark,
-    mix,
+    ghost_color,
+    ghost_verdict,
+    paint_blocks,
+    paint_ghost_frame,
 )
 from ketadesk.ui.qt_workarounds import keep_none_alive
 from ketadesk.ui.week_layout import (
@@ -88,7 +83,7 @@ NARROW_TEXT_WIDTH = 90  # narrower blocks say time, type and surname on lines of
 LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
-class WeekView(QAbstractScrollArea):
+class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
     """Seven days of the clinic side by side, for some rooms or for one staff member.
 
     The day header stays at the top and the time axis at the left while the body scrolls.
@@ -149,7 +144,7 @@ class WeekView(QAbstractScrollArea):
         self._current_day = 0  # the day Enter opens
         self._desk: Desk | None = None
         self._selected: int | None = None
-        self._drag: _WeekDrag | None = None
+        self._drag: Drag[WeekDropTarget] | None = None
         self._canvas = QWidget(self)
         self._canvas.setMouseTracking(True)
         self._canvas.setAutoFillBackground(False)
@@ -206,41 +201,9 @@ class WeekView(QAbstractScrollArea):
             self._minute_timer.stop()
         self._update_accessible_description()
 
-    def set_desk(self, desk: Desk | None) -> None:
-        """The open clinic, who acts and the clock: what checking a move needs.  Without a
-        desk blocks can be selected but not moved."""
-        self._desk = desk
-        if desk is not None:
-            self._now = desk.now
-
-    def desk(self) -> Desk | None:
-        return self._desk
-
     def can_move(self) -> bool:
         """Whether blocks can be moved here: a desk to check with and a week to move in."""
         return self._desk is not None and self._week is not None and bool(self._week.days)
-
-    def selected_id(self) -> int | None:
-        """The selected appointment's id (None: nothing selected)."""
-        return self._selected
-
-    def select_appointment(self, appointment_id: int | None) -> None:
-        """Select a session shown (None: none) and scroll it into view."""
-        self._select(appointment_id, scroll=True)
-
-    def drag_state(self) -> DragState | None:
-        """The move in progress (mouse or keyboard), as painted; None when nothing moves.
-        ``room_id`` is the session's own room (known once the check's snapshot is read)."""
-        drag = self._drag
-        if drag is None or not drag.started or drag.target is None:
-            return None
-        return DragState(
-            appointment_id=drag.appointment.id,
-            start=self._start_of(drag.target),
-            room_id=self._room_of(drag),
-            reasons=None if drag.verdict is None else tuple(drag.verdict),
-            keyboard=drag.keyboard,
-        )
 
     def drag_target(self) -> WeekDropTarget | None:
         """Where the ghost is: a day's index and a wall-clock minute (None: nothing moves)."""
@@ -324,22 +287,6 @@ class WeekView(QAbstractScrollArea):
         first = min((b.rect.y for b in layout.blocks), default=0.0)
         self.verticalScrollBar().setValue(round(max(0.0, first - 30 * layout.pixels_per_minute)))
 
-    def body_origin(self) -> QPointF:
-        """Where body (0, 0) is in viewport coordinates."""
-        return QPointF(
-            self.metrics.axis_width - self.horizontalScrollBar().value(),
-            self.metrics.header_height - self.verticalScrollBar().value(),
-        )
-
-    def block_at(self, viewport_pos: QPointF) -> WeekBlock | None:
-        if self._layout is None:
-            return None
-        m = self.metrics
-        if viewport_pos.x() < m.axis_width or viewport_pos.y() < m.header_height:
-            return None
-        origin = self.body_origin()
-        return self._layout.block_at(viewport_pos.x() - origin.x(), viewport_pos.y() - origin.y())
-
     def header_day_at(self, viewport_pos: QPointF) -> dt.date | None:
         """The day whose header is at a viewport point, or None."""
         if self._layout is None:
@@ -371,22 +318,7 @@ class WeekView(QAbstractScrollArea):
                 )
         return None
 
-    def _ensure_visible(self, rect: Rect) -> None:
-        """Scroll so that a body rectangle is in view (as much of it as fits)."""
-        m, size = self.metrics, self._canvas.size()
-        body_w = size.width() - m.axis_width
-        body_h = size.height() - m.header_height
-        h_bar, v_bar = self.horizontalScrollBar(), self.verticalScrollBar()
-        if rect.x < h_bar.value():
-            h_bar.setValue(round(rect.x))
-        elif rect.right > h_bar.value() + body_w:
-            h_bar.setValue(round(min(rect.x, rect.right - body_w)))
-        if rect.y < v_bar.value():
-            v_bar.setValue(round(rect.y))
-        elif rect.bottom > v_bar.value() + body_h:
-            v_bar.setValue(round(min(rect.y, rect.bottom - body_h)))
-
-    def _start_of(self, target: WeekDropTarget) -> dt.datetime:
+    def _target_start(self, target: WeekDropTarget) -> dt.datetime:
         """The aware instant (UTC) of a target's wall-clock minute on its day."""
         week = self._week
         assert week is not None
@@ -395,12 +327,13 @@ class WeekView(QAbstractScrollArea):
         local = midnight + dt.timedelta(minutes=target.minute)  # wall-clock arithmetic
         return local.astimezone(dt.UTC)
 
-    def _room_of(self, drag: _WeekDrag) -> int | None:
+    def _drag_room(self, drag: Drag[WeekDropTarget]) -> int | None:
         """The session's own room: it goes with the session to its new day.  In a staff
         member's week the block's column is the staff member, so the room is the one the
         check read (until then, unknown: None)."""
-        if drag.checks:
-            return drag.checks[0].placement.room_id
+        checks = _checks(drag)
+        if checks:
+            return checks[0].placement.room_id
         week = self._week
         if week is not None and week.staff_id is None:
             return drag.appointment.room_id
@@ -430,12 +363,6 @@ class WeekView(QAbstractScrollArea):
         self._canvas.update()
         self.selection_changed.emit(appointment_id)
 
-    def _selected_block(self) -> WeekBlock | None:
-        layout = self._layout
-        if layout is None or self._selected is None:
-            return None
-        return layout.block_of(self._selected)
-
     def _blocks_in_order(self) -> list[WeekBlock]:
         layout = self._layout
         if layout is None:
@@ -444,159 +371,75 @@ class WeekView(QAbstractScrollArea):
 
     # -- moving: mouse and keyboard ---------------------------------------------------------------
 
-    def _begin(self, block: WeekBlock, press: QPointF, *, keyboard: bool) -> _WeekDrag | None:
-        layout, week = self._layout, self._week
-        if layout is None or week is None or not self.can_move():
-            return None
-        a = block.appointment
+    def _drag_origin(self, block: WeekBlock) -> tuple[WeekDropTarget, dt.date] | None:
+        week = self._week
+        assert week is not None
         day = week.days[block.day_index].day
-        start = wall_minute(a.start, day)
-        grab = 0.0
-        if not keyboard:
-            grab = layout.minute_at(press.y() - self.body_origin().y()) - start
-        drag = _WeekDrag(
-            appointment=a,
-            origin=WeekDropTarget(block.day_index, start),
-            press=press,
-            grab_minutes=grab,
-            duration=max(1, wall_minute(a.end, day) - start),
-            keyboard=keyboard,
-        )
-        self._drag = drag
-        self._prepare(drag)
-        return drag
+        return WeekDropTarget(block.day_index, wall_minute(block.appointment.start, day)), day
 
-    def _prepare(self, drag: _WeekDrag) -> None:
-        """Read what the checks need, on a worker: the pointer keeps moving meanwhile.  A
-        check's window runs from the session's own day to the day asked for, so two reads
-        (to the week's first day and to its last) cover every day of the week."""
+    def _check_loader(self, drag: Drag[WeekDropTarget]) -> Callable[[], object]:
+        """A check's window runs from the session's own day to the day asked for, so two
+        reads (to the week's first day and to its last) cover every day of the week."""
         desk, week = self._desk, self._week
         assert desk is not None
         assert week is not None
         db, appointment_id, now = desk.db, drag.appointment.id, desk.now()
         ends = (week.first_day, week.last_day)
 
-        def work() -> tuple[_WeekDrag, object]:
+        def load() -> object:
             from ketadesk.services.move_check import prepare_move
 
-            try:
-                return drag, tuple(
-                    prepare_move(db, appointment_id, day=end, now=now) for end in ends
-                )
-            except Exception as err:  # said on the ghost: the move cannot be checked
-                return drag, err
+            return tuple(prepare_move(db, appointment_id, day=end, now=now) for end in ends)
 
-        # Parentless and kept alive until it reports, so a view closed meanwhile leaves no
-        # worker signalling a deleted object; the bound slot goes with the view.
-        call: BackgroundCall[tuple[_WeekDrag, object]] = BackgroundCall(work)
-        _RUNNING.add(call)
-        call.succeeded.connect(self._on_prepare_succeeded)
-        call.succeeded.connect(partial(_forget, call))
-        drag.loading = call
-        call.start()
+        return load
 
-    def _on_prepare_succeeded(self, result: tuple[_WeekDrag, object]) -> None:
-        drag, outcome = result
-        _take_outcome(drag, outcome)
-        if drag is self._drag:
-            self._judge(drag)
+    def _verdict(self, drag: Drag[WeekDropTarget], target: WeekDropTarget) -> list[str]:
+        start = self._target_start(target)
+        check = next((c for c in _checks(drag) if c.covers(start)), None)
+        if check is None:
+            return ["the move cannot be checked: outside the week read"]
+        return list(check.check(start, self._drag_room(drag)))
 
-    def _wait_for_check(self, drag: _WeekDrag) -> None:
-        """At a drop before the check's snapshot arrived: wait for it (a short read)."""
-        call = drag.loading
-        if call is not None and not drag.checks and drag.error is None:
-            result = call.wait()
-            _take_outcome(drag, result[1] if result else RuntimeError("no answer"))
-
-    def _set_target(self, drag: _WeekDrag, target: WeekDropTarget) -> None:
-        if target == drag.target:
-            return
-        drag.target = target
-        drag.verdict = None
-        self._judge(drag)
-
-    def _judge(self, drag: _WeekDrag) -> None:
-        """The verdict on the current target: asked of the check (cached per place)."""
-        target = drag.target
-        if target is None or not drag.started:
-            return
-        if target == drag.origin:
-            drag.verdict = []
-        elif drag.error is not None:
-            drag.verdict = [drag.error]
-        elif drag.checks:
-            start = self._start_of(target)
-            check = next((c for c in drag.checks if c.covers(start)), None)
-            if check is None:
-                drag.verdict = ["the move cannot be checked: outside the week read"]
-            else:
-                drag.verdict = list(check.check(start, self._room_of(drag)))
-        self._canvas.update()
-        self.feedback.emit(self._feedback_text(drag))
-
-    def _feedback_text(self, drag: _WeekDrag) -> str:
-        target, week = drag.target, self._week
-        if target is None or week is None:
-            return ""
+    def _where(self, drag: Drag[WeekDropTarget], target: WeekDropTarget) -> str | None:
+        week = self._week
+        if week is None:
+            return None
         tz = week.days[target.day].day_start.tzinfo
-        start = self._start_of(target).astimezone(tz)
+        start = self._target_start(target).astimezone(tz)
         end = start + dt.timedelta(minutes=drag.duration)
-        where = f"{start:%a} {start.day} {start:%b} {start:%H:%M}–{end:%H:%M}"
-        if drag.verdict is None:
-            return f"Checking {where}…"
-        if target == drag.origin:
-            return f"{drag.appointment.patient_name}: where it is now ({where})"
-        if drag.verdict:
-            return f"Refused: {where}: {'; '.join(drag.verdict)}"
-        return f"Fits: {drag.appointment.patient_name} to {where}"
+        return f"{start:%a} {start.day} {start:%b} {start:%H:%M}–{end:%H:%M}"
 
-    def _drop(self) -> None:
-        """End a move: ask the owner to write it if it fits, else put the block back."""
-        drag = self._drag
-        if drag is None:
-            return
-        self._drag = None
-        self._canvas.unsetCursor()
-        self._canvas.update()
-        target = drag.target
-        if not drag.started or target is None or target == drag.origin:
-            if drag.started:
-                self.feedback.emit("")
-            return
-        self._wait_for_check(drag)
-        drag.verdict = None
-        self._drag = drag  # judged as if still moving, then let go
-        self._judge(drag)
-        self._drag = None
-        self._canvas.update()
-        QToolTip.hideText()
-        verdict: list[str] = drag.verdict or []
-        if verdict:
-            text = f"{drag.appointment.patient_name} stays where it was: {'; '.join(verdict)}"
-            self.feedback.emit(text)
-            self.move_refused.emit(text)
-            return
-        self.feedback.emit("")
-        self.move_requested.emit(drag.appointment.id, self._start_of(target), self._room_of(drag))
+    def _target_at(self, drag: Drag[WeekDropTarget], x: float, y: float) -> WeekDropTarget | None:
+        layout = self._layout
+        assert layout is not None
+        slot, anchors = self._grid()
+        return week_drop_target(
+            layout,
+            x,
+            y,
+            grab_minutes=drag.grab_minutes,
+            duration=drag.duration,
+            slot=slot,
+            anchors=anchors,
+        )
 
-    def _cancel_drag(self, *, quiet: bool = False) -> None:
-        drag, self._drag = self._drag, None
-        if drag is None:
-            return
-        self._canvas.unsetCursor()
-        QToolTip.hideText()
-        self._canvas.update()
-        if drag.started and not quiet:
-            self.feedback.emit("Move cancelled")
+    def _step_target(self, drag: Drag[WeekDropTarget], slots: int, columns: int) -> WeekDropTarget:
+        layout = self._layout
+        assert layout is not None
+        slot, anchors = self._grid()
+        return week_step_target(
+            layout,
+            drag.target or drag.origin,
+            slots=slots,
+            days=columns,
+            duration=drag.duration,
+            slot=slot,
+            anchors=anchors,
+        )
 
-    def _keep_drag_if_unchanged(self) -> None:
-        drag, layout = self._drag, self._layout
-        if drag is None:
-            return
-        block = layout.block_of(drag.appointment.id) if layout else None
-        if block is None or block.appointment != drag.appointment:
-            self._cancel_drag(quiet=True)
-            self.feedback.emit("The session changed meanwhile; move cancelled")
+    def _ghost_rect(self, target: WeekDropTarget, duration: int) -> Rect:
+        assert self._layout is not None
+        return week_ghost_rect(self._layout, target, duration, self.metrics)
 
     def _key_move(self, slots: int, days: int) -> bool:
         """Alt+arrows: move the selected block's ghost by a slot or a day; Enter drops.
@@ -606,27 +449,12 @@ class WeekView(QAbstractScrollArea):
             block = self._selected_block()
             if block is None or not block.appointment.is_active:
                 return False
-            drag = self._begin(block, QPointF(), keyboard=True)
+            drag = self._begin_key_move(block)
             if drag is None:
                 return False
-            drag.started = True
-            drag.target = drag.origin
         elif not drag.keyboard:
             return True  # the mouse is moving it
-        layout = self._layout
-        assert layout is not None
-        slot, anchors = self._grid()
-        target = week_step_target(
-            layout,
-            drag.target or drag.origin,
-            slots=slots,
-            days=days,
-            duration=drag.duration,
-            slot=slot,
-            anchors=anchors,
-        )
-        self._set_target(drag, target)
-        self._ensure_visible(week_ghost_rect(layout, target, drag.duration, self.metrics))
+        self._step_ghost(drag, slots, days)
         return True
 
     def _update_accessible_description(self) -> None:
@@ -693,61 +521,6 @@ class WeekView(QAbstractScrollArea):
         return super().viewportEvent(event)
 
     @override
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            if self._drag is not None and self._drag.started:
-                self._cancel_drag()  # another button while dragging: let it go
-            super().mousePressEvent(event)
-            return
-        self.setFocus(Qt.FocusReason.MouseFocusReason)
-        if self._drag is not None:
-            self._cancel_drag(quiet=True)
-        pos = event.position()
-        block = self.block_at(pos)
-        self._select(block.appointment.id if block is not None else None)
-        if block is not None and block.appointment.is_active:
-            self._begin(block, pos, keyboard=False)
-        event.accept()
-
-    @override
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        drag = self._drag
-        if drag is None or drag.keyboard or not event.buttons() & Qt.MouseButton.LeftButton:
-            super().mouseMoveEvent(event)
-            return
-        pos = event.position()
-        if not drag.started:
-            if (pos - drag.press).manhattanLength() < QApplication.startDragDistance():
-                return
-            drag.started = True
-            self._canvas.setCursor(Qt.CursorShape.ClosedHandCursor)
-        layout = self._layout
-        assert layout is not None
-        slot, anchors = self._grid()
-        origin = self.body_origin()
-        target = week_drop_target(
-            layout,
-            pos.x() - origin.x(),
-            pos.y() - origin.y(),
-            grab_minutes=drag.grab_minutes,
-            duration=drag.duration,
-            slot=slot,
-            anchors=anchors,
-        )
-        if target is not None:
-            self._set_target(drag, target)
-        event.accept()
-
-    @override
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        drag = self._drag
-        if event.button() == Qt.MouseButton.LeftButton and drag is not None and not drag.keyboard:
-            self._drop()
-            event.accept()
-            return
-        super().mouseReleaseEvent(event)
-
-    @override
     def keyPressEvent(self, event: QKeyEvent) -> None:
         count = len(self._week.days) if self._week else 0
         key = event.key()
@@ -755,14 +528,8 @@ class WeekView(QAbstractScrollArea):
         # Plain Left/Right belong to the window (previous/next week).  Alt+arrows move the
         # selected block (Left/Right a day, Up/Down a slot); with none selected, Alt+Left/Right
         # choose a day, as Home/End do.
-        steps = {
-            Qt.Key.Key_Up: (-1, 0),
-            Qt.Key.Key_Down: (1, 0),
-            Qt.Key.Key_Left: (0, -1),
-            Qt.Key.Key_Right: (0, 1),
-        }
-        if alt and key in steps and (self._drag is not None or self._selected is not None):
-            if not self._key_move(*steps[Qt.Key(key)]):
+        if alt and key in KEY_STEPS and (self._drag is not None or self._selected is not None):
+            if not self._key_move(*KEY_STEPS[Qt.Key(key)]):
                 self.feedback.emit(
                     "Sessions are moved with a desk open"
                     if self._desk is None
@@ -771,10 +538,7 @@ class WeekView(QAbstractScrollArea):
             event.accept()
             return
         if key == Qt.Key.Key_Escape:
-            if self._drag is not None:
-                self._cancel_drag()
-            else:
-                self._select(None)
+            self._escape()
             event.accept()
             return
         chosen: int | None = None
@@ -791,89 +555,12 @@ class WeekView(QAbstractScrollArea):
             self._canvas.update()
             self._update_accessible_description()
         elif count and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            if self._drag is not None and self._drag.keyboard:
-                self._drop()
-            elif self._selected is not None:
-                self.appointment_activated.emit(self._selected)
-            else:
+            if not self._drop_or_activate():
                 day = self.current_day()
                 if day is not None:
                     self.day_activated.emit(day)
         else:
             super().keyPressEvent(event)
-
-    @override
-    def focusNextPrevChild(self, next: bool) -> bool:
-        """Tab and Shift+Tab go from block to block, then on to the next widget."""
-        if self._drag is not None:
-            return True
-        ids = [b.appointment.id for b in self._blocks_in_order()]
-        if not ids:
-            return super().focusNextPrevChild(next)
-        if self._selected in ids:
-            i = ids.index(self._selected) + (1 if next else -1)
-        else:
-            i = 0 if next else len(ids) - 1
-        if not 0 <= i < len(ids):
-            self._select(None)
-            return super().focusNextPrevChild(next)
-        self._select(ids[i], scroll=True)
-        return True
-
-    @override
-    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
-        if self._drag is not None and self._drag.started:
-            return
-        if event.reason() == QContextMenuEvent.Reason.Mouse:
-            block = self.block_at(QPointF(event.pos()))
-            if block is not None:
-                self._select(block.appointment.id)
-            at = event.globalPos()
-        else:
-            block = self._selected_block()
-            center = self.block_center(block.appointment.id) if block is not None else None
-            at = (
-                self._canvas.mapToGlobal(center.toPoint())
-                if center is not None
-                else event.globalPos()
-            )
-        if block is None:
-            return
-        menu = self.context_menu(block.appointment)
-        menu.exec(at)
-        menu.deleteLater()
-
-    def context_menu(self, appointment: DayAppointment) -> QMenu:
-        """The menu of what can be done with a session, enabled by its status."""
-        from ketadesk.services.booking import TRANSITIONS  # not needed at start-up
-
-        menu = QMenu(self)
-        menu.setAccessibleName(f"Session of {appointment.patient_name}")
-        for action, text in STATUS_ACTIONS:
-            item = menu.addAction(text)
-            item.setObjectName(action)
-            sources, _target = TRANSITIONS[action]
-            item.setEnabled(appointment.status in sources)
-            item.triggered.connect(partial(self._on_status_action_triggered, appointment, action))
-        menu.addSeparator()
-        series = menu.addAction("Move rest of series…")
-        series.setObjectName("move_series")
-        series.setEnabled(appointment.series_index is not None and appointment.is_active)
-        series.triggered.connect(partial(self.series_move_requested.emit, appointment.id))
-        menu.addSeparator()
-        open_item = menu.addAction("Open")
-        open_item.setObjectName("open")
-        open_item.triggered.connect(partial(self.appointment_activated.emit, appointment.id))
-        return menu
-
-    def _on_status_action_triggered(self, appointment: DayAppointment, action: str) -> None:
-        reason = ""
-        if action == "cancel":
-            asked = self.ask_cancel_reason(appointment)
-            if asked is None:
-                return
-            reason = asked
-        self.status_requested.emit(appointment.id, action, reason)
 
     def ask_cancel_reason(self, appointment: DayAppointment) -> str | None:
         """Why the session is cancelled (None: the user thought better of it).  Tests
@@ -931,39 +618,11 @@ class WeekView(QAbstractScrollArea):
         return "<br>".join(lines)
 
 
-@dataclass(eq=False)
-class _WeekDrag:
-    appointment: DayAppointment
-    origin: WeekDropTarget  # where the block is
-    press: QPointF  # viewport point of the press
-    grab_minutes: float  # how far below the block's top it was grabbed
-    duration: int  # minutes
-    keyboard: bool = False
-    started: bool = False  # past the drag distance (always, for the keyboard)
-    target: WeekDropTarget | None = None
-    verdict: list[str] | None = None  # None: not known yet
-    # Once read: from its own day back to the week's first day, and on to its last.
-    checks: tuple[MoveCheck, ...] = ()
-    error: str | None = None
-    loading: BackgroundCall[tuple[_WeekDrag, object]] | None = None
-
-
-#: Move checks being read on workers (see WeekView._prepare).
-_RUNNING: set[BackgroundCall[tuple[_WeekDrag, object]]] = set()
-
-
-def _forget(call: BackgroundCall[tuple[_WeekDrag, object]], _result: object) -> None:
-    _RUNNING.discard(call)
-
-
-def _take_outcome(drag: _WeekDrag, outcome: object) -> None:
-    drag.loading = None
-    if drag.checks or drag.error is not None:
-        return
-    if isinstance(outcome, Exception):
-        drag.error = f"the move cannot be checked: {outcome}"
-    elif isinstance(outcome, tuple):
-        drag.checks = outcome
+def _checks(drag: Drag[WeekDropTarget]) -> tuple[MoveCheck, ...]:
+    """The checks read for a move: from its own day back to the week's first day, and on
+    to its last (none until read)."""
+    checks = drag.check
+    return checks if isinstance(checks, tuple) else ()
 
 
 def _accessible_text(a: DayAppointment) -> str:
@@ -1068,15 +727,8 @@ class _WeekPainter:
         drag = self.view.drag_state()
         target = self.view.drag_target()
         selected = self.view.selected_id()
-        for block in layout.blocks_in(self.visible):
-            moving = drag is not None and drag.appointment_id == block.appointment.id
-            if moving:
-                p.setOpacity(0.45)  # the block stays put, faded, until the drop
-            self._paint_block(block)
-            if moving:
-                p.setOpacity(1.0)
-            if block.appointment.id == selected:
-                self._paint_selection(block)
+        blocks = layout.blocks_in(self.visible)
+        paint_blocks(p, blocks, drag, selected, self._paint_block, self._paint_selection)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         self._paint_now_line()
         if drag is not None and target is not None:
@@ -1149,28 +801,15 @@ class _WeekPainter:
         duration = max(1, wall_minute(a.end, day) - wall_minute(a.start, day))
         r = week_ghost_rect(layout, target, duration, self.m)
         rect = QRectF(r.x, r.y, r.w, r.h)
-        if drag.reasons is None:
-            color = self.muted
-        elif drag.reasons:
-            color = QColor(REFUSED_COLORS[self.dark])
-        else:
-            color = QColor(FITS_COLORS[self.dark])
+        color = ghost_color(drag.reasons, self.dark, self.muted)
         p = self.p
-        p.save()
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        # Opaque, so its words read cleanly over a block it lands on.
-        p.setBrush(mix(color, self.base, 0.2))
-        p.setPen(QPen(color, 2, Qt.PenStyle.DashLine))
-        p.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
-        p.fillRect(QRectF(rect.x() + 1, rect.y() + 1, STRIPE_WIDTH + 1, rect.height() - 2), color)
+        fill = mix(color, self.base, 0.2)
+        paint_ghost_frame(p, rect, color, fill, stripe=STRIPE_WIDTH + 1, radius=3)
         start = drag.start.astimezone(week.days[target.day].day_start.tzinfo)
         end = start + dt.timedelta(minutes=duration)
-        if drag.reasons is None:
-            verdict = "Checking…"
-        elif drag.reasons:
-            verdict = "✕ " + "; ".join(drag.reasons)
-        else:
-            verdict = "✓ Fits" + (f" in {a.room_name}" if a.room_name else "")
+        verdict = ghost_verdict(
+            drag.reasons, "✓ Fits" + (f" in {a.room_name}" if a.room_name else "")
+        )
         x = rect.x() + STRIPE_WIDTH + TEXT_PADDING + 2
         width = rect.width() - STRIPE_WIDTH - 2 * TEXT_PADDING - 3
         y = rect.y() + 3
@@ -1239,9 +878,7 @@ class _WeekPainter:
             if drag is not None and target is not None and target.day == index:
                 # The day the ghost is on, marked where the eye looks for days (it may be
                 # scrolled out of sight below).
-                mark = self.muted
-                if drag.reasons is not None:
-                    mark = QColor((REFUSED_COLORS if drag.reasons else FITS_COLORS)[self.dark])
+                mark = ghost_color(drag.reasons, self.dark, self.muted)
                 p.fillRect(QRectF(column.x, m.header_height - 4, column.w, 4), mark)
             if column.day == chosen:
                 p.setPen(QPen(self.highlight, 1, Qt.PenStyle.DotLine))
