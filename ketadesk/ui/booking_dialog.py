@@ -59,6 +59,7 @@ from ketadesk.scheduling.model import PlannedSession
 from ketadesk.services import booking
 from ketadesk.services.booking import BookingConflict, BookingRequest, BookingResult, GateRefused
 from ketadesk.services.context import ServiceError, may
+from ketadesk.services.listen import server_errors
 from ketadesk.services.patients import PatientMatch, patient_match
 from ketadesk.services.planning import (
     BookingChoices,
@@ -844,7 +845,11 @@ class BookingDialog(QDialog):
         done: Callable[[T], None],
         on_error: Callable[[BaseException], bool] | None = None,
     ) -> None:
-        call: BackgroundCall[T] = BackgroundCall(work, self)
+        def guarded() -> T:
+            with server_errors():  # a server out of reach is said in words; the draft stays
+                return work()
+
+        call: BackgroundCall[T] = BackgroundCall(guarded, self)
 
         def succeeded(result: object) -> None:
             self._finish(call)

@@ -407,3 +407,23 @@ def test_enter_on_a_session_offers_its_other_times(
     assert (after.date, after.time) != (before.date, before.time)
     assert after.warnings.startswith("moved from ")
     assert dialog.alternatives.isHidden()
+
+
+def test_a_server_out_of_reach_is_said_in_words_and_the_draft_stays(
+    qtbot: QtBot, clinic: SmallClinic, open_dialog: list[BookingDialog]
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    dialog = _dialog(qtbot, clinic, open_dialog, patient_id=clinic.ids["Ada Lovelace"])
+    _choose_protocol(dialog, "iv_induction")
+
+    def unreachable() -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    with qtbot.waitSignal(dialog.settled, timeout=10_000):
+        dialog._run(unreachable, lambda _result: None)
+    text = dialog.message.text()
+    assert text.startswith("Not done: ")
+    assert "OperationalError" not in text
+    assert text == "Not done: the clinic database cannot be reached: connection refused"
+    assert dialog.protocol.currentData() == "iv_induction"  # the draft is as it was
