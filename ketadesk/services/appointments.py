@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ketadesk.services.booking import TRANSITIONS
+from ketadesk.services.booking import ACTION_NAMES, TRANSITIONS
 from ketadesk.services.context import NotFound
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -25,15 +25,6 @@ from ketadesk.store.models import (
     SessionType,
     User,
 )
-
-#: What each action is called on a button, in the order the buttons appear.
-ACTION_WORDS = {
-    "check_in": "Check in",
-    "start": "Start",
-    "complete": "Complete",
-    "no_show": "No-show",
-    "cancel": "Cancel…",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +74,7 @@ class AppointmentDetail:
     @property
     def actions(self) -> tuple[str, ...]:
         """The status changes open from the current status, in button order."""
-        return tuple(a for a in ACTION_WORDS if self.status in TRANSITIONS[a][0])
+        return tuple(a for a in ACTION_NAMES if self.status in TRANSITIONS[a][0])
 
     @property
     def status_label(self) -> str:

@@ -117,6 +117,21 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "cancel": (frozenset({"booked", "checked_in"}), "cancelled"),
 }
 RELEASING = RELEASED_STATUSES
+#: What each action is called wherever a person sees it (buttons, menus, the undo stack), in
+#: the order they are offered; one that asks for a reason (cancel) gets "…" on buttons.
+ACTION_NAMES: dict[str, str] = {
+    "check_in": "Check in",
+    "start": "Start session",
+    "complete": "Complete",
+    "no_show": "No-show",
+    "cancel": "Cancel",
+}
+ASKS_REASON = frozenset({"cancel"})
+
+
+def action_button_text(action: str) -> str:
+    """The action's name on a button or menu item ("Cancel…" when it will ask why)."""
+    return ACTION_NAMES[action] + ("…" if action in ASKS_REASON else "")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -843,32 +843,16 @@ def complete_follow_up(
     require(actor, "work_follow_up", db, now=now)
     if not outcome.strip():
         raise InvalidFields({"outcome": "say what came of it (the outcome is required)"})
-    try:
-        with db.write() as session:
-            row, _catalog = _live_follow_up(session, actor, follow_up_id)
-            before = _state(row)
-            row.status = "done"
-            row.outcome = outcome.strip()
-            row.completed_at = now
-            row.completed_by_id = actor.user_id
-            row.snoozed_until = None
-            session.flush()
-            audit.record(
-                session,
-                actor,
-                "complete_follow_up",
-                "follow_up",
-                row.id,
-                patient_id=row.patient_id,
-                before=before,
-                after=_state(row),
-                detail=outcome.strip(),
-                now=now,
-            )
-            changes.bump(session, now)
-    except PermissionDenied as err:
-        _refused(db, err, follow_up_id, now)
-        raise
+    text = outcome.strip()
+
+    def done(row: FollowUp) -> None:
+        row.status = "done"
+        row.outcome = text
+        row.completed_at = now
+        row.completed_by_id = actor.user_id
+        row.snoozed_until = None
+
+    _change_follow_up(db, actor, follow_up_id, "complete_follow_up", text, done, now=now)
 
 
 def snooze_follow_up(
@@ -892,24 +876,44 @@ def snooze_follow_up(
         errors["reason"] = "say why it can wait (the reason is required)"
     if errors:
         raise InvalidFields(errors)
+    text = reason.strip()
+
+    def snoozed(row: FollowUp) -> None:
+        row.status = "snoozed"
+        row.snoozed_until = until
+        row.outcome = text
+
+    _change_follow_up(db, actor, follow_up_id, "snooze_follow_up", text, snoozed, now=now)
+
+
+def _change_follow_up(
+    db: Database,
+    actor: Actor,
+    follow_up_id: int,
+    action: str,
+    detail: str,
+    change: Callable[[FollowUp], None],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Apply ``change`` to a live follow-up the actor may work, audited before and after, in
+    one transaction; a refusal of the follow-up's kind is audited on its own."""
     try:
         with db.write() as session:
             row, _catalog = _live_follow_up(session, actor, follow_up_id)
             before = _state(row)
-            row.status = "snoozed"
-            row.snoozed_until = until
-            row.outcome = reason.strip()
+            change(row)
             session.flush()
             audit.record(
                 session,
                 actor,
-                "snooze_follow_up",
+                action,
                 "follow_up",
                 row.id,
                 patient_id=row.patient_id,
                 before=before,
                 after=_state(row),
-                detail=reason.strip(),
+                detail=detail,
                 now=now,
             )
             changes.bump(session, now)

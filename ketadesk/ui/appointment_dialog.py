@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.appointments import ACTION_WORDS, AppointmentDetail, appointment_detail
+from ketadesk.services.appointments import AppointmentDetail, appointment_detail
+from ketadesk.services.booking import action_button_text
 from ketadesk.services.context import may
 from ketadesk.ui.desk import Desk
 
@@ -139,7 +140,7 @@ class AppointmentDialog(QDialog):
         for action in d.actions:
             if not may(actor, action):
                 continue
-            self._add_button(self._status_row, action, ACTION_WORDS[action], self._on_status)
+            self._add_button(self._status_row, action, action_button_text(action), self._on_status)
         self._status_row.addStretch(1)
         if d.has_bp_checks or d.dosing:
             if may(actor, "record_monitoring"):

@@ -55,13 +55,6 @@ BlockT = TypeVar("BlockT", bound=_Block)
 FITS_COLORS = ("#1e8e3e", "#5bd07a")
 REFUSED_COLORS = ("#d93025", "#ff6b5e")
 #: The context menu's status changes: (service action, menu text).
-STATUS_ACTIONS = (
-    ("check_in", "Check in"),
-    ("start", "Start session"),
-    ("complete", "Complete"),
-    ("no_show", "No-show"),
-    ("cancel", "Cancel…"),
-)
 #: Alt+arrows: (slots, columns) a keyboard move steps by.
 KEY_STEPS = {
     Qt.Key.Key_Up: (-1, 0),
@@ -552,12 +545,13 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
 
     def context_menu(self, appointment: DayAppointment) -> QMenu:
         """The menu of what can be done with a session, enabled by its status."""
-        from ketadesk.services.booking import TRANSITIONS  # not needed at start-up
+        # Not needed at start-up: the booking service is imported on the first menu.
+        from ketadesk.services.booking import ACTION_NAMES, TRANSITIONS, action_button_text
 
         menu = QMenu(self)
         menu.setAccessibleName(f"Session of {appointment.patient_name}")
-        for action, text in STATUS_ACTIONS:
-            item = menu.addAction(text)
+        for action in ACTION_NAMES:
+            item = menu.addAction(action_button_text(action))
             item.setObjectName(action)
             sources, _target = TRANSITIONS[action]
             item.setEnabled(appointment.status in sources)

@@ -47,7 +47,7 @@ class DeskController(QObject):
         self.editor.changed.connect(self._on_own_change)
         self.editor.refused.connect(self._on_refused)
         self.watcher = ChangeWatcher(desk, parent=self)
-        self.watcher.changed.connect(self._on_changed_elsewhere)
+        self.watcher.changed.connect(self._on_changed)
         from ketadesk.ui.connection_banner import ConnectionBanner
 
         # Shown while the clinic server cannot be reached; "Retry now" asks the watcher.
@@ -128,15 +128,12 @@ class DeskController(QObject):
     # -- after changes ----------------------------------------------------------------------
 
     def _on_changed(self) -> None:
+        """A change made here or at another workstation: read what is shown again."""
         self.window.refresh()
         self.refresh_counts()
 
     def _on_own_change(self) -> None:
         self.watcher.acknowledge()  # our own write is not news from another workstation
-
-    def _on_changed_elsewhere(self) -> None:
-        self.window.refresh()
-        self.refresh_counts()
 
     def _on_refused(self, message: str) -> None:
         """A refused edit: said in the status bar and, where there is a screen, in a box the
@@ -350,7 +347,8 @@ def build(name: str, window: MainWindow, desk: Desk) -> QWidget:
         queue = FollowUpQueueView(desk, window)
         queue.patient_requested.connect(ctl.open_patient)
         queue.appointment_requested.connect(ctl.open_appointment)
-        queue.counts_changed.connect(lambda _c: ctl.refresh_counts())
+        # The queue read the counts with the queue itself: no second query for the panel.
+        queue.counts_changed.connect(window.side_panel.set_counts)
         return queue
     if name == "recall":
         from ketadesk.ui.recall_lists import RecallListsView

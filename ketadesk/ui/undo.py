@@ -44,13 +44,7 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 
 #: What a status change is called on the undo stack ("Undo No-show").
-ACTION_LABELS = {
-    "check_in": "Check in",
-    "start": "Start session",
-    "complete": "Complete",
-    "no_show": "No-show",
-    "cancel": "Cancel",
-}
+ACTION_LABELS = booking.ACTION_NAMES
 #: The action leading to each status, so callers may name either ("check_in" or "checked_in").
 ACTION_OF_STATUS = {target: action for action, (_, target) in booking.TRANSITIONS.items()}
 
