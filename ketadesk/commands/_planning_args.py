@@ -53,7 +53,10 @@ def add_wishes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--staff", metavar="NAME", help="preferred staff member")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
-        "--today", type=iso_date, metavar="YYYY-MM-DD", help="treat this day as today"
+        "--today",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="act as at the start of this day at the clinic (for scripts and tests)",
     )
 
 
@@ -70,14 +73,22 @@ def wishes_from(args: argparse.Namespace) -> Any:
     )
 
 
-def clinic_today(db: Any, override: dt.date | None) -> dt.date:
-    """Today in the clinic's time zone (or the --today given)."""
-    if override is not None:
-        return override
+def clinic_now(db: Any, override: dt.date | None) -> tuple[dt.date, dt.datetime]:
+    """The command's clock: today at the clinic and the instant "now", both from the real clock,
+    or with ``--today D`` the start of D at the clinic, so a script (or a test) that plans and
+    books against a given day means the same thing whatever day it runs on."""
     from zoneinfo import ZoneInfo
 
     from ketadesk.store.clinic_config import load_catalog
 
     with db.read() as session:
         tz = ZoneInfo(load_catalog(session).settings.timezone)
-    return dt.datetime.now(tz).date()
+    if override is None:
+        now = dt.datetime.now(tz)
+        return now.date(), now.astimezone(dt.UTC)
+    return override, dt.datetime.combine(override, dt.time(), tz).astimezone(dt.UTC)
+
+
+def clinic_today(db: Any, override: dt.date | None) -> dt.date:
+    """Today in the clinic's time zone (or the --today given)."""
+    return clinic_now(db, override)[0]

@@ -24,13 +24,13 @@ def register(sub: Any) -> None:
         parser.set_defaults(handler=handler)
 
 
-def _propose(args: argparse.Namespace) -> tuple[Any, Any]:
-    from ketadesk.commands._planning_args import clinic_today, wishes_from
+def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from ketadesk.commands._planning_args import clinic_now, wishes_from
     from ketadesk.services.clinic_setup import open_clinic
     from ketadesk.services.planning import propose_series
 
     opened = open_clinic(args.db)
-    today = clinic_today(opened.db, args.today)
+    today, now = clinic_now(opened.db, args.today)
     proposal = propose_series(
         opened.db,
         chart=args.patient,
@@ -39,7 +39,7 @@ def _propose(args: argparse.Namespace) -> tuple[Any, Any]:
         wishes=wishes_from(args),
         today=today,
     )
-    return opened.db, proposal
+    return opened.db, proposal, now
 
 
 def _print(proposal: Any, args: argparse.Namespace, booked: Any = None) -> None:
@@ -86,7 +86,7 @@ def _print(proposal: Any, args: argparse.Namespace, booked: Any = None) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    db, proposal = _propose(args)
+    db, proposal, _now = _propose(args)
     try:
         _print(proposal, args)
     finally:
@@ -99,7 +99,7 @@ def _book(args: argparse.Namespace) -> int:
     from ketadesk.services import booking
     from ketadesk.services.context import SYSTEM
 
-    db, proposal = _propose(args)
+    db, proposal, now = _propose(args)
     try:
         if not proposal.plan.complete:
             _print(proposal, args)
@@ -113,6 +113,7 @@ def _book(args: argparse.Namespace) -> int:
                 protocol=proposal.protocol,
                 preferences={"weekdays": list(args.weekdays), "room": args.room},
             ),
+            now=now,
         )
         _print(proposal, args, booked=result)
     finally:
