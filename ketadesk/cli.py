@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ketadesk import APP_NAME, __version__
 
 if TYPE_CHECKING:
-    from ketadesk.services.context import Actor
+    from ketadesk.services.common.context import Actor
 
 # Order is the order of `ketadesk --help`.  A module may register more than one command
 # (``plan`` registers plan and book, which share their arguments).
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from ketadesk.scheduling.catalog import ConfigError
-    from ketadesk.services.context import ServiceError
+    from ketadesk.services.common.context import ServiceError
     from ketadesk.store.database import StoreError
 
     try:
@@ -105,7 +105,7 @@ def command_line_actor() -> Actor:
     with the administrator's rights, named as such in the audit trail."""
     import getpass
 
-    from ketadesk.services.context import Actor
+    from ketadesk.services.common.context import Actor
 
     try:
         who = getpass.getuser()

@@ -32,10 +32,10 @@ def main(out: Path) -> None:
     from PySide6.QtCore import QCoreApplication
 
     from ketadesk.commands.run import open_day_window
-    from ketadesk.services.clinic_setup import open_clinic
-    from ketadesk.services.context import Actor
-    from ketadesk.services.demo import build_demo
-    from ketadesk.ui.app import create_application
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.common.context import Actor
+    from ketadesk.services.demo.clinic import build_demo
+    from ketadesk.ui.common.app import create_application
 
     app = create_application(["ketadesk"])
     folder = Path(tempfile.mkdtemp(prefix="ketadesk-shots-"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.model import PlannedSession, session_holds
-from ketadesk.services.clinic_setup import open_clinic
+from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import ClinicSetting, Patient, Resource, StaffMember, StaffShift

@@ -61,7 +61,7 @@ def add_wishes(parser: argparse.ArgumentParser) -> None:
 
 
 def wishes_from(args: argparse.Namespace) -> Any:
-    from ketadesk.services.planning import PlanWishes
+    from ketadesk.services.booking.planning import PlanWishes
 
     return PlanWishes(
         weekdays=tuple(args.weekdays),

@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
 def _backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ketadesk.services import backup as svc
+    from ketadesk.services.clinic import backup as svc
 
     out = Path(args.out).expanduser()
     force = args.force or _confirmed(out.exists(), f"replace the existing file {out}?")
@@ -58,7 +58,7 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ketadesk.services import backup as svc
+    from ketadesk.services.clinic import backup as svc
     from ketadesk.store.database import plain_sqlite_path
 
     target = plain_sqlite_path(args.db)

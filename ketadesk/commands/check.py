@@ -25,8 +25,8 @@ def register(sub: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ketadesk.services.clinic_setup import open_clinic
-    from ketadesk.services.integrity import check_integrity
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.clinic.integrity import check_integrity
 
     # upgrade=False: an outdated database is reported, never converted by a check.
     opened = open_clinic(args.db, upgrade=False)

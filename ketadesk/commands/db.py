@@ -30,7 +30,7 @@ def _upgrade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ketadesk.config import build_catalog, read_raw_config
-    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.services.clinic.clinic_setup import open_clinic
 
     raw = None
     if args.config:

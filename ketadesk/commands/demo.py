@@ -65,8 +65,8 @@ def _check(args: argparse.Namespace) -> dt.date | None:
 
 def _demo(args: argparse.Namespace) -> int:
     today = _check(args)
-    from ketadesk.services.context import ServiceError
-    from ketadesk.services.demo import build_demo
+    from ketadesk.services.common.context import ServiceError
+    from ketadesk.services.demo.clinic import build_demo
 
     def progress(message: str) -> None:
         if not args.quiet:

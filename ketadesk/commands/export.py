@@ -59,7 +59,7 @@ def _check_writable(path: Path) -> None:
 
 def _disclose(db: Any, what: str, detail: str, chart: str | None) -> None:
     from ketadesk.cli import command_line_actor
-    from ketadesk.services.audit import record_disclosure
+    from ketadesk.services.access.audit import record_disclosure
 
     record_disclosure(db, command_line_actor(), what, None, detail, chart=chart)
 
@@ -70,8 +70,8 @@ def _sessions(n: int) -> str:
 
 def _ics(args: argparse.Namespace) -> int:
     from ketadesk.cli import CommandError
-    from ketadesk.services import export
-    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.printing import export
 
     if args.patient is not None and (args.first or args.last):
         raise CommandError("--from/--to go with --resource; --patient exports upcoming sessions")
@@ -98,8 +98,8 @@ def _csv(args: argparse.Namespace) -> int:
     import csv
     import io
 
-    from ketadesk.services import export
-    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.printing import export
 
     _check_writable(args.out)
     db = open_clinic(args.db).db

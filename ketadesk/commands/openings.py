@@ -25,8 +25,8 @@ def register(sub: Any) -> None:
 def _openings(args: argparse.Namespace) -> int:
     from ketadesk.cli import CommandError
     from ketadesk.commands._planning_args import clinic_today, wishes_from
-    from ketadesk.services.clinic_setup import open_clinic
-    from ketadesk.services.planning import search_openings
+    from ketadesk.services.booking.planning import search_openings
+    from ketadesk.services.clinic.clinic_setup import open_clinic
 
     opened = open_clinic(args.db)
     try:

@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
 
 def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from ketadesk.commands._planning_args import clinic_now, wishes_from
-    from ketadesk.services.clinic_setup import open_clinic
-    from ketadesk.services.planning import propose_series
+    from ketadesk.services.booking.planning import propose_series
+    from ketadesk.services.clinic.clinic_setup import open_clinic
 
     opened = open_clinic(args.db)
     today, now = clinic_now(opened.db, args.today)
@@ -43,7 +43,7 @@ def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _print(proposal: Any, args: argparse.Namespace, booked: Any = None) -> None:
-    from ketadesk.services.planning import session_json
+    from ketadesk.services.booking.planning import session_json
 
     cal, names = proposal.calendar, proposal.resource_names
     sessions = [session_json(s, cal, names) for s in proposal.sessions]
@@ -96,8 +96,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _book(args: argparse.Namespace) -> int:
     from ketadesk.cli import CommandError
-    from ketadesk.services import booking
-    from ketadesk.services.context import SYSTEM
+    from ketadesk.services.booking import booking
+    from ketadesk.services.common.context import SYSTEM
 
     db, proposal, now = _propose(args)
     try:

@@ -71,7 +71,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def check_output(path: Path) -> None:
     """Refuse an output path that cannot be written, before any work is done."""
-    from ketadesk.services.documents import output_problem
+    from ketadesk.services.printing.documents import output_problem
 
     problem = output_problem(path)
     if problem is not None:
@@ -79,7 +79,7 @@ def check_output(path: Path) -> None:
 
 
 def _open(url: str) -> Any:
-    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.services.clinic.clinic_setup import open_clinic
 
     return open_clinic(url).db
 
@@ -98,7 +98,7 @@ def _print(
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QGuiApplication
 
-    from ketadesk.ui.printing import PrintError, print_pdf
+    from ketadesk.ui.printing.printing import PrintError, print_pdf
 
     _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0] if sys.argv else "ketadesk"])
     try:
@@ -108,7 +108,7 @@ def _print(
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     from ketadesk.cli import command_line_actor
-    from ketadesk.services.audit import record_disclosure
+    from ketadesk.services.access.audit import record_disclosure
 
     record_disclosure(
         db, command_line_actor(), what, None, f"{detail}; saved to {args.out}", **patient
@@ -122,7 +122,7 @@ def _print(
 def _day(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     check_output(args.out)
-    from ketadesk.services.documents import day_sheet, day_sheet_layout
+    from ketadesk.services.printing.documents import day_sheet, day_sheet_layout
 
     db = _open(args.db)
     sheet = day_sheet(db, args.date, by=args.by, use_initials=args.initials)
@@ -133,8 +133,8 @@ def _day(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     check_output(args.out)
-    from ketadesk.services.context import NotFound
-    from ketadesk.services.documents import appointment_card, card_layout
+    from ketadesk.services.common.context import NotFound
+    from ketadesk.services.printing.documents import appointment_card, card_layout
 
     db = _open(args.db)
     try:
@@ -150,7 +150,7 @@ def _card(args: argparse.Namespace) -> int:
 def _calls(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     check_output(args.out)
-    from ketadesk.services.documents import call_list, calls_layout
+    from ketadesk.services.printing.documents import call_list, calls_layout
 
     db = _open(args.db)
     calls = call_list(db, args.date)
@@ -165,8 +165,8 @@ def _record(args: argparse.Namespace) -> int:
     if args.patient is not None and args.date is None:
         raise CommandError("--patient needs --date YYYY-MM-DD: the day of the session")
     check_output(args.out)
-    from ketadesk.services.context import ServiceError
-    from ketadesk.services.documents import (
+    from ketadesk.services.common.context import ServiceError
+    from ketadesk.services.printing.documents import (
         find_session,
         session_record_layout,
         session_record_sheet,

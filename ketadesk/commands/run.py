@@ -23,12 +23,12 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from ketadesk.services.clinic_setup import OpenedClinic
-    from ketadesk.services.context import Actor
-    from ketadesk.services.schedule import DaySchedule, SqliteFileDays
+    from ketadesk.services.clinic.clinic_setup import OpenedClinic
+    from ketadesk.services.common.context import Actor
+    from ketadesk.services.schedule.schedule import DaySchedule, SqliteFileDays
     from ketadesk.store.database import Database
-    from ketadesk.ui.main_window import MainWindow
-    from ketadesk.ui.session import SignedInSession
+    from ketadesk.ui.shell.main_window import MainWindow
+    from ketadesk.ui.shell.session import SignedInSession
 
 
 def register(sub: Any) -> None:
@@ -65,10 +65,10 @@ def open_day_window(
     with ``actor``, signed in as them (every view, booking, undo)."""
     from functools import partial
 
-    from ketadesk.services.context import utcnow
-    from ketadesk.services.schedule import clinic_today, day_schedule
-    from ketadesk.ui.desk import Desk
-    from ketadesk.ui.main_window import MainWindow
+    from ketadesk.services.common.context import utcnow
+    from ketadesk.services.schedule.schedule import clinic_today, day_schedule
+    from ketadesk.ui.common.desk import Desk
+    from ketadesk.ui.shell.main_window import MainWindow
 
     def today() -> dt.date:
         return clinic_today(db, now=now() if now else None)
@@ -90,7 +90,7 @@ def file_day_window(
 ) -> MainWindow:
     """The main window on ``first``, a day read straight from a SQLite file, reading further
     days the same way until it is given an open clinic (``MainWindow.set_day_source``)."""
-    from ketadesk.ui.main_window import MainWindow
+    from ketadesk.ui.shell.main_window import MainWindow
 
     return MainWindow(
         load_day=days,
@@ -104,7 +104,7 @@ def file_day_window(
 def read_first_day(url: str, day: dt.date | None) -> tuple[SqliteFileDays, DaySchedule] | None:
     """Start-up's quick way to its first day: straight from a SQLite file, without SQLAlchemy.
     None when it does not apply; then the clinic is opened the usual way (``open_clinic``)."""
-    from ketadesk.services.schedule import SqliteFileDays
+    from ketadesk.services.schedule.schedule import SqliteFileDays
 
     days = SqliteFileDays.of(url)
     first = days.first_day(day) if days is not None else None
@@ -121,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from PySide6.QtCore import QSettings
 
-    from ketadesk.ui.app import create_application
+    from ketadesk.ui.common.app import create_application
 
     quick = read_first_day(url, day)
     app = create_application(sys.argv[:1])
@@ -143,11 +143,11 @@ def _run_opened(
     from functools import partial
 
     from ketadesk.scheduling.catalog import ConfigError
-    from ketadesk.services.clinic_setup import open_clinic
-    from ketadesk.services.schedule import clinic_today, day_schedule
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.schedule.schedule import clinic_today, day_schedule
     from ketadesk.store.database import StoreError
-    from ketadesk.ui.app import show_error
-    from ketadesk.ui.main_window import MainWindow
+    from ketadesk.ui.common.app import show_error
+    from ketadesk.ui.shell.main_window import MainWindow
 
     try:
         opened = open_clinic(url, create=False)
@@ -212,8 +212,8 @@ def _run_from_file(app: QApplication, url: str, window: MainWindow) -> int:
     there, and read days through the open clinic from then on."""
     from functools import partial
 
-    from ketadesk.services.clinic_setup import open_clinic
-    from ketadesk.ui.background import BackgroundCall, call_after_first_paint
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
 
     window.set_signed_out(True)
     sessions: list[SignedInSession] = []
@@ -241,7 +241,7 @@ def _start_session(
     window: MainWindow, opened: OpenedClinic, settings: QSettings | None
 ) -> SignedInSession | None:
     """Ask who is there (or, on a new clinic, for its administrator); None if cancelled."""
-    from ketadesk.ui.session import SignedInSession, default_backup_dir
+    from ketadesk.ui.shell.session import SignedInSession, default_backup_dir
 
     session = SignedInSession(window, opened.db, settings=settings, backup_dir=default_backup_dir())
     if not session.start():
@@ -255,7 +255,7 @@ def _on_clinic_opened(
 ) -> None:
     from functools import partial
 
-    from ketadesk.services.schedule import clinic_today, day_schedule
+    from ketadesk.services.schedule.schedule import clinic_today, day_schedule
 
     _report_upgrade(opened)
     window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))
@@ -267,7 +267,7 @@ def _on_clinic_opened(
 def _on_clinic_not_opened(window: MainWindow, err: Exception) -> None:
     from ketadesk.scheduling.catalog import ConfigError
     from ketadesk.store.database import StoreError
-    from ketadesk.ui.app import show_error
+    from ketadesk.ui.common.app import show_error
 
     if not isinstance(err, StoreError | ConfigError):
         raise err
@@ -310,8 +310,8 @@ def build_demo_if_missing(url: str) -> None:
     elif not _is_empty_database(url):
         return
     where = describe_url(parsed)
-    from ketadesk.services.context import ServiceError
-    from ketadesk.services.demo import build_demo
+    from ketadesk.services.common.context import ServiceError
+    from ketadesk.services.demo.clinic import build_demo
 
     print(f"ketadesk: no clinic database at {where} yet: building a demo clinic there...")
     sys.stdout.flush()

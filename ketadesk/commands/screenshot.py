@@ -60,11 +60,11 @@ def _screenshot(args: argparse.Namespace) -> int:
     quick = read_first_day(args.db, day)
     opened = None
     if quick is None:  # not a SQLite file at the current schema: open the clinic properly
-        from ketadesk.services.clinic_setup import open_clinic
+        from ketadesk.services.clinic.clinic_setup import open_clinic
 
         opened = open_clinic(args.db)
     try:
-        from ketadesk.ui.app import create_application
+        from ketadesk.ui.common.app import create_application
 
         app = create_application()
         if quick is not None:

@@ -27,7 +27,7 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from ketadesk.commands.run import open_day_window
-from ketadesk.services.clinic_setup import open_clinic
+from ketadesk.services.clinic.clinic_setup import open_clinic
 from tests.benchmarks.test_desk_bench import TODAY, _demo
 
 SWITCHES = 30

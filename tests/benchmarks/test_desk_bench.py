@@ -26,12 +26,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ketadesk.services import booking
-from ketadesk.services.booking import BookingRequest
-from ketadesk.services.clinic_setup import open_clinic
-from ketadesk.services.context import SYSTEM, ServiceError
-from ketadesk.services.demo import build_demo
-from ketadesk.services.planning import _window, propose_series, search_openings
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.booking.planning import _window, propose_series, search_openings
+from ketadesk.services.clinic.clinic_setup import open_clinic
+from ketadesk.services.common.context import SYSTEM, ServiceError
+from ketadesk.services.demo.clinic import build_demo
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import Patient

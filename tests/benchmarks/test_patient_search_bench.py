@@ -20,8 +20,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from ketadesk.services import patients
-from ketadesk.services.clinic_setup import open_clinic
+from ketadesk.services.clinic.clinic_setup import open_clinic
+from ketadesk.services.patients import patients
 from ketadesk.store.models import Patient
 from tests.benchmarks.test_desk_bench import _demo
 

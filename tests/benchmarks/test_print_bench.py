@@ -8,8 +8,8 @@ import statistics
 import time
 from pathlib import Path
 
-from ketadesk.services.documents import day_sheet_layout
-from ketadesk.ui.printing import print_pdf
+from ketadesk.services.printing.documents import day_sheet_layout
+from ketadesk.ui.printing.printing import print_pdf
 from tests.printing.test_print import _busy_sheet
 
 RUNS = 7

@@ -87,7 +87,7 @@ def ketadesk_argv() -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from ketadesk.services.demo import build_demo
+    from ketadesk.services.demo.clinic import build_demo
 
     url = f"sqlite:///{tmp_path_factory.mktemp('startup') / 'demo.sqlite'}"
     build_demo(url, today=DAY)

@@ -14,9 +14,9 @@ from PySide6.QtGui import QColor, QImage
 from sqlalchemy import select
 
 from ketadesk.cli import main
-from ketadesk.services.clinic_setup import open_clinic
-from ketadesk.services.demo import build_demo
-from ketadesk.services.documents import (
+from ketadesk.services.clinic.clinic_setup import open_clinic
+from ketadesk.services.demo.clinic import build_demo
+from ketadesk.services.printing.documents import (
     SheetSession,
     clinic_logo,
     day_sheet,
@@ -31,7 +31,7 @@ from ketadesk.store.models import (
     Patient,
     SessionType,
 )
-from ketadesk.ui.printing import print_pdf
+from ketadesk.ui.printing.printing import print_pdf
 from tests.printing.test_print import pdf_pages
 
 TODAY = dt.date(2026, 11, 24)
@@ -40,7 +40,7 @@ NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from ketadesk.services import schedule
+    from ketadesk.services.schedule import schedule
 
     folder = tmp_path_factory.mktemp("extras")
     with pytest.MonkeyPatch.context() as mp:
@@ -227,7 +227,7 @@ def test_logo_printed_in_the_header_of_every_page(
 def test_relative_logo_is_found_in_the_config_folder(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ketadesk.services import documents
+    from ketadesk.services.printing import documents
 
     (tmp_path / "logo.png").write_bytes(b"\x89PNG")
     monkeypatch.setattr(documents, "config_dir", lambda: tmp_path)

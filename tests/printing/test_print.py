@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.cli import main
-from ketadesk.services.clinic_setup import open_clinic
-from ketadesk.services.demo import build_demo
-from ketadesk.services.documents import (
+from ketadesk.services.clinic.clinic_setup import open_clinic
+from ketadesk.services.demo.clinic import build_demo
+from ketadesk.services.printing.documents import (
     BY_ROOM,
     DaySheet,
     SheetGroup,
@@ -25,10 +25,10 @@ from ketadesk.services.documents import (
     card_layout,
     day_sheet_layout,
 )
-from ketadesk.services.schedule import day_schedule
+from ketadesk.services.schedule.schedule import day_schedule
 from ketadesk.store.database import Database
 from ketadesk.store.models import RELEASED_STATUSES, Appointment, Patient
-from ketadesk.ui.printing import print_pdf
+from ketadesk.ui.printing.printing import print_pdf
 
 TODAY = dt.date(2026, 11, 24)
 NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)  # 10:15 in San Diego
@@ -36,7 +36,7 @@ NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)  # 10:15 in San Diego
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from ketadesk.services import schedule
+    from ketadesk.services.schedule import schedule
 
     folder = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:

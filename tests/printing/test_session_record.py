@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.cli import main
-from ketadesk.services.clinic_setup import open_clinic
-from ketadesk.services.context import InvalidRequest, NotFound
-from ketadesk.services.demo import build_demo
-from ketadesk.services.documents import (
+from ketadesk.services.clinic.clinic_setup import open_clinic
+from ketadesk.services.common.context import InvalidRequest, NotFound
+from ketadesk.services.demo.clinic import build_demo
+from ketadesk.services.printing.documents import (
     find_session,
     session_record_layout,
     session_record_sheet,
@@ -34,7 +34,7 @@ from ketadesk.store.models import (
     StaffMember,
     VitalReading,
 )
-from ketadesk.ui.printing import print_pdf
+from ketadesk.ui.printing.printing import print_pdf
 from tests.printing.test_print import pdf_pages
 
 TODAY = dt.date(2026, 11, 24)
@@ -64,7 +64,7 @@ def _spravato(db: Database, status: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordedClinic]:
-    from ketadesk.services import schedule
+    from ketadesk.services.schedule import schedule
 
     folder = tmp_path_factory.mktemp("record")
     with pytest.MonkeyPatch.context() as mp:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete
 
-from ketadesk.services.booking import BookingRequest, book
-from ketadesk.services.context import SYSTEM
+from ketadesk.services.booking.booking import BookingRequest, book
+from ketadesk.services.common.context import SYSTEM
 from ketadesk.store.models import Closure, Resource, StaffMember, StaffShift
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 

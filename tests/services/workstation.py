@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from ketadesk.services.context import Actor
+from ketadesk.services.common.context import Actor
 
 TUESDAY_TEXT = "2026-11-24"
 NOW_TEXT = "2026-11-24T16:00:00+00:00"
@@ -30,7 +30,7 @@ def _say(line: str) -> None:
 
 
 def _clinic(url: str, ids_json: str):  # type: ignore[no-untyped-def]
-    from ketadesk.services.clinic_setup import open_clinic
+    from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.store.clinic_config import load_catalog
     from tests.clinic_fixtures import SmallClinic
 
@@ -46,11 +46,11 @@ def watch(url: str, ids_json: str, patient: str) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
 
-    from ketadesk.services.schedule import day_schedule
-    from ketadesk.ui.app import create_application
-    from ketadesk.ui.change_watch import ChangeWatcher
-    from ketadesk.ui.day_view import DayView
-    from ketadesk.ui.desk import Desk
+    from ketadesk.services.schedule.schedule import day_schedule
+    from ketadesk.ui.common.app import create_application
+    from ketadesk.ui.common.desk import Desk
+    from ketadesk.ui.shell.change_watch import ChangeWatcher
+    from ketadesk.ui.timeline.day_view import DayView
 
     app = create_application(["workstation-b"])
     clinic = _clinic(url, ids_json)
@@ -89,8 +89,8 @@ def watch(url: str, ids_json: str, patient: str) -> int:
 def book(url: str, ids_json: str, patient: str, hhmm: str, go_file: str) -> int:
     import datetime as dt
 
-    from ketadesk.services import booking
-    from ketadesk.services.booking import BookingConflict, BookingRequest
+    from ketadesk.services.booking import booking
+    from ketadesk.services.booking.booking import BookingConflict, BookingRequest
 
     clinic = _clinic(url, ids_json)
     tuesday = dt.date.fromisoformat(TUESDAY_TEXT)

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from ketadesk.paths import migrations_dir
-from ketadesk.services.clinic_setup import open_clinic
+from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.store import migrate
 from ketadesk.store.database import (
     DatabaseOpenError,

@@ -20,7 +20,7 @@ def holiday_cache_in_tmp(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """Keep the holiday name cache out of the user's real cache folder."""
-    from ketadesk.services import schedule
+    from ketadesk.services.schedule import schedule
 
     folder = tmp_path_factory.mktemp("holidays")
     monkeypatch.setattr(schedule, "holiday_cache_dir", lambda: folder)
@@ -34,7 +34,7 @@ def settings_and_backups_in_tmp(
     """Keep window settings and scheduled backups out of the user's real folders."""
     from PySide6.QtCore import QSettings
 
-    from ketadesk.ui import session
+    from ketadesk.ui.shell import session
 
     folder = tmp_path_factory.mktemp("user")
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):

@@ -1,0 +1,608 @@
+"""User accounts: the first administrator, users and passwords, signing in and unlocking.
+
+Passwords are kept as argon2id hashes (argon2-cffi); the plain text is never stored, logged
+or audited.  Repeated wrong passwords slow further attempts down: after the clinic's
+``[accounts] free_failures`` the next attempt must wait ``failure_delay_seconds``, doubling
+with every further failure up to ``failure_delay_max_seconds``.  A refused attempt is answered
+"try again in N s" at once rather than by sleeping, so nothing blocks.  The messages never say
+whether a username exists, and an unknown username is slowed down the same way (its failures
+are counted from the audit trail, as there is no user row to count them in).
+
+Every sign-in, failure, refusal and account change is an audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.catalog import AccountSettings
+from ketadesk.services.access import audit
+from ketadesk.services.common.context import (
+    ROLES,
+    Actor,
+    Database,
+    InvalidFields,
+    InvalidRequest,
+    NotFound,
+    ServiceError,
+    require,
+    utcnow,
+)
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.models import AuditEvent, StaffMember, User
+
+__all__ = [
+    "SignInRefused",
+    "UserInfo",
+    "account_settings",
+    "clinic_name",
+    "create_first_admin",
+    "create_user",
+    "deactivate_user",
+    "list_users",
+    "needs_first_admin",
+    "password_problem",
+    "set_password",
+    "sign_in",
+    "verify_password",
+]
+
+WRONG = "wrong username or password"
+_USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_USERNAME_MAX = 64  # the column's width
+_DISPLAY_MAX = 120
+
+
+class SignInRefused(ServiceError):
+    """A sign-in or unlock that did not succeed: a wrong password, or too many of them.
+
+    ``retry_after`` is the number of seconds to wait before the next attempt (0: at once).
+    """
+
+    def __init__(self, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    staff_id: int | None
+    active: bool
+    has_password: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    """What signing in needs of a user row, read in one transaction and used after it."""
+
+    id: int
+    username: str
+    role: str
+    usable: bool  # active and with a password
+    password_hash: str
+    failed_attempts: int
+    last_failed_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> _Account:
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            usable=user.active and bool(user.password_hash),
+            password_hash=user.password_hash,
+            failed_attempts=user.failed_attempts,
+            last_failed_at=user.last_failed_at,
+        )
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+@cache
+def _decoy_hash() -> str:
+    # Verified against when the username is unknown, so that both answers take as long.
+    return _hasher().hash("no such user: a decoy to keep the timing even")
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def _settings(session: Session) -> AccountSettings:
+    return load_catalog(session).settings.accounts
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+def normalize_username(text: str) -> str:
+    return text.strip().lower()
+
+
+def password_problem(password: str, settings: AccountSettings, *, username: str = "") -> str:
+    """What is wrong with a new password ("" when nothing)."""
+    if len(password) < settings.min_password_length:
+        return f"must be at least {settings.min_password_length} characters long"
+    if not password.strip():
+        return "cannot be only spaces"
+    if username and password.strip().lower() == username.lower():
+        return "cannot be the username"
+    return ""
+
+
+def _check_new_user(
+    session: Session,
+    settings: AccountSettings,
+    username: str,
+    display_name: str,
+    password: str,
+    role: str,
+    *,
+    password_again: str | None = None,
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "is required"
+    elif len(username) > _USERNAME_MAX:
+        errors["username"] = f"must be at most {_USERNAME_MAX} characters"
+    elif not _USERNAME_RE.match(username):
+        errors["username"] = (
+            "may hold only letters, digits, dots, dashes and underscores, starting with a letter "
+            "or digit"
+        )
+    elif session.scalar(select(User.id).where(func.lower(User.username) == username)):
+        errors["username"] = f"{username!r} is already taken"
+    if not display_name.strip():
+        errors["display_name"] = "is required"
+    elif len(display_name.strip()) > _DISPLAY_MAX:
+        errors["display_name"] = f"must be at most {_DISPLAY_MAX} characters"
+    if role not in ROLES:
+        errors["role"] = f"must be one of {', '.join(ROLES)}"
+    problem = password_problem(password, settings, username=username)
+    if problem:
+        errors["password"] = problem
+    elif password_again is not None and password_again != password:
+        errors["password_again"] = "does not match the password"
+    return errors
+
+
+def _snapshot(user: User) -> dict[str, object]:
+    # Never the hash: the audit trail says that a password changed, not what it became.
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "staff_id": user.staff_id,
+        "active": user.active,
+        "password_set": bool(user.password_hash),
+    }
+
+
+def _info(user: User) -> UserInfo:
+    return UserInfo(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        staff_id=user.staff_id,
+        active=user.active,
+        has_password=bool(user.password_hash),
+    )
+
+
+def _actor(user: User | _Account) -> Actor:
+    return Actor(user_id=user.id, username=user.username, role=user.role)
+
+
+# --------------------------------------------------------------------------------------------
+# Accounts
+
+
+def needs_first_admin(db: Database) -> bool:
+    """True for a new clinic: no active user can sign in yet, so an administrator is needed."""
+    with db.read() as session:
+        return not session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.active.is_(True), User.password_hash != "")
+        )
+
+
+def create_first_admin(
+    db: Database,
+    username: str,
+    display_name: str,
+    password: str,
+    *,
+    password_again: str | None = None,
+    now: dt.datetime | None = None,
+) -> Actor:
+    """Create the clinic's first administrator and return it, signed in.
+
+    Only while no active user with a password exists (InvalidRequest otherwise); mistakes in
+    the form are reported per field (InvalidFields: username, display_name, password,
+    password_again).
+    """
+    now = now or utcnow()
+    username = normalize_username(username)
+    # Hashed before the transaction: the slow hash must not hold the write lock.
+    new_hash = hash_password(password)
+    with db.write() as session:
+        if session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.active.is_(True), User.password_hash != "")
+        ):
+            raise InvalidRequest("this clinic already has users; an administrator must add you")
+        settings = _settings(session)
+        errors = _check_new_user(
+            session,
+            settings,
+            username,
+            display_name,
+            password,
+            "admin",
+            password_again=password_again,
+        )
+        if errors:
+            raise InvalidFields(errors)
+        user = User(
+            username=username,
+            display_name=display_name.strip(),
+            role="admin",
+            password_hash=new_hash,
+            active=True,
+            failed_attempts=0,
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+        actor = _actor(user)
+        audit.record(session, actor, "create_user", "user", user.id, after=_snapshot(user), now=now)
+        return actor
+
+
+def create_user(
+    db: Database,
+    actor: Actor,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    *,
+    staff_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> UserInfo:
+    """Add a user (administrators only); per-field mistakes raise InvalidFields."""
+    require(actor, "manage_users", db, now=now)
+    now = now or utcnow()
+    username = normalize_username(username)
+    new_hash = hash_password(password)  # before the transaction, as above
+    with db.write() as session:
+        errors = _check_new_user(
+            session, _settings(session), username, display_name, password, role
+        )
+        if staff_id is not None and session.get(StaffMember, staff_id) is None:
+            errors["staff_id"] = f"there is no staff member #{staff_id}"
+        if errors:
+            raise InvalidFields(errors)
+        user = User(
+            username=username,
+            display_name=display_name.strip(),
+            role=role,
+            password_hash=new_hash,
+            staff_id=staff_id,
+            active=True,
+            failed_attempts=0,
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+        audit.record(session, actor, "create_user", "user", user.id, after=_snapshot(user), now=now)
+        return _info(user)
+
+
+def set_password(
+    db: Database,
+    actor: Actor,
+    user_id: int,
+    new_password: str,
+    *,
+    current_password: str | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Change a password: an administrator for anyone, a user for themselves (with the current
+    password).  Clears the failed attempts."""
+    now = now or utcnow()
+    own = actor.user_id == user_id
+    if not own:
+        require(actor, "manage_users", db, now=now)
+    with db.read() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user #{user_id}")
+        settings = _settings(session)
+        stored = user.password_hash
+        username = user.username
+    if (
+        own
+        and actor.role != "admin"
+        and (current_password is None or not _matches(stored, current_password))
+    ):
+        raise InvalidFields({"current_password": "is not your current password"})
+    problem = password_problem(new_password, settings, username=username)
+    if problem:
+        raise InvalidFields({"password": problem})
+    new_hash = hash_password(new_password)
+    with db.write() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user #{user_id}")
+        before = _snapshot(user)
+        user.password_hash = new_hash
+        user.failed_attempts = 0
+        user.last_failed_at = None
+        audit.record(
+            session,
+            actor,
+            "set_password",
+            "user",
+            user.id,
+            before=before,
+            after={**_snapshot(user), "password_changed": True},
+            now=now,
+        )
+
+
+def deactivate_user(
+    db: Database, actor: Actor, user_id: int, *, now: dt.datetime | None = None
+) -> UserInfo:
+    """Take a user's access away (the row stays: the audit trail names it).  The last active
+    administrator cannot be deactivated, nor can administrators deactivate themselves."""
+    require(actor, "manage_users", db, now=now)
+    now = now or utcnow()
+    if actor.user_id == user_id:
+        raise InvalidRequest("you cannot deactivate your own account")
+    with db.write() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user #{user_id}")
+        if not user.active:
+            return _info(user)
+        if user.role == "admin":
+            admins = session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+            )
+            if not admins:
+                raise InvalidRequest(f"{user.username} is the last active administrator")
+        before = _snapshot(user)
+        user.active = False
+        audit.record(
+            session,
+            actor,
+            "deactivate_user",
+            "user",
+            user.id,
+            before=before,
+            after=_snapshot(user),
+            now=now,
+        )
+        return _info(user)
+
+
+def clinic_name(db: Database) -> str:
+    """The clinic's name, for the sign-in dialog (readable before anyone signs in)."""
+    with db.read() as session:
+        return load_catalog(session).settings.name
+
+
+def demo_accounts_hint(db: Database) -> str:
+    """For a demo clinic (built by ``ketadesk demo``), the demo sign-ins in one line; "" for a
+    real clinic, whose passwords are nobody's business but their owners'."""
+    from ketadesk.services.demo.users import ROLE_WORDS, demo_password
+
+    with db.read() as session:
+        built = session.scalar(
+            select(AuditEvent.id).where(AuditEvent.action == "build_demo").limit(1)
+        )
+    if built is None:
+        return ""
+    pairs = ", ".join(f"{word} / {demo_password(role)}" for role, word in ROLE_WORDS.items())
+    return f"Demo clinic: sign in as {pairs}."
+
+
+def account_settings(db: Database) -> AccountSettings:
+    """The clinic's [accounts] settings (the idle lock's minutes, password length, delays)."""
+    with db.read() as session:
+        return _settings(session)
+
+
+def list_users(db: Database) -> list[UserInfo]:
+    """Every account, active first, by username."""
+    with db.read() as session:
+        users = session.scalars(select(User).order_by(User.active.desc(), User.username)).all()
+        return [_info(u) for u in users]
+
+
+# --------------------------------------------------------------------------------------------
+# Signing in and unlocking
+
+
+def _matches(stored: str, password: str) -> bool:
+    if not stored:
+        return False
+    try:
+        return _hasher().verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _wait_left(
+    settings: AccountSettings, failures: int, last: dt.datetime | None, now: dt.datetime
+) -> int:
+    if last is None:
+        return 0
+    ready = last + dt.timedelta(seconds=settings.delay_after(failures))
+    return max(0, math.ceil((ready - now).total_seconds()))
+
+
+def _too_soon(wait: int) -> SignInRefused:
+    return SignInRefused(f"too many wrong passwords: try again in {wait} s", retry_after=wait)
+
+
+def _after_failure(settings: AccountSettings, failures: int) -> SignInRefused:
+    wait = settings.delay_after(failures)
+    if wait:
+        return SignInRefused(f"{WRONG}; try again in {wait} s", retry_after=wait)
+    return SignInRefused(WRONG)
+
+
+def _record(session: Session, row: dict[str, object]) -> None:
+    audit.write(session, [row])
+
+
+def _visitor(username: str) -> Actor:
+    # Who an attempt was made as, for the audit event, when no such user can sign in.
+    return Actor(user_id=None, username=username[:_USERNAME_MAX], role="")
+
+
+def sign_in(db: Database, username: str, password: str, *, now: dt.datetime | None = None) -> Actor:
+    """The user ``username`` signed in, or SignInRefused saying only what the user may know:
+    a wrong username or password, or how long to wait before trying again."""
+    now = now or utcnow()
+    name = normalize_username(username)
+    with db.read() as session:
+        settings = _settings(session)
+        row = session.scalar(select(User).where(func.lower(User.username) == name))
+        user = _Account.of(row) if row is not None else None
+        if user is not None and not user.usable:
+            user = None  # a deactivated account answers like an unknown one
+        if user is None:
+            failures, last = _unknown_failures(session, name, settings, now)
+    if user is None:
+        wait = _wait_left(settings, failures, last, now)
+        if wait:
+            with db.write() as session:
+                _record(session, _attempt_row(_visitor(name), "sign_in_refused", None, now))
+            raise _too_soon(wait)
+        _matches(_decoy_hash(), password)
+        with db.write() as session:
+            _record(session, _attempt_row(_visitor(name), "sign_in_failed", None, now))
+        raise _after_failure(settings, failures + 1)
+    return _attempt(db, settings, user, password, now, purpose="sign_in")
+
+
+def verify_password(
+    db: Database, user_id: int, password: str, *, now: dt.datetime | None = None
+) -> Actor:
+    """Unlock the idle lock: the user's password again.  Returns the user (its role as it is
+    now); SignInRefused when wrong, slowed down like a sign-in; a deactivated user is refused."""
+    now = now or utcnow()
+    with db.read() as session:
+        settings = _settings(session)
+        row = session.get(User, user_id)
+        user = _Account.of(row) if row is not None else None
+    if user is None or not user.usable:
+        raise SignInRefused("this account can no longer sign in; switch user")
+    return _attempt(db, settings, user, password, now, purpose="unlock")
+
+
+def _attempt(
+    db: Database,
+    settings: AccountSettings,
+    user: _Account,
+    password: str,
+    now: dt.datetime,
+    *,
+    purpose: str,
+) -> Actor:
+    actor = _actor(user)
+    wait = _wait_left(settings, user.failed_attempts, user.last_failed_at, now)
+    if wait:
+        with db.write() as session:
+            _record(session, _attempt_row(actor, f"{purpose}_refused", user.id, now))
+        raise _too_soon(wait)
+    # The slow hash is checked outside any transaction: it must not hold the write lock.
+    if not _matches(user.password_hash, password):
+        with db.write() as session:
+            failures = session.scalar(
+                update(User)
+                .where(User.id == user.id)
+                .values(failed_attempts=User.failed_attempts + 1, last_failed_at=now)
+                .returning(User.failed_attempts)
+            )
+            _record(
+                session,
+                _attempt_row(actor, f"{purpose}_failed", user.id, now, failures=failures),
+            )
+        raise _after_failure(settings, failures or 0)
+    rehash = _hasher().check_needs_rehash(user.password_hash)
+    new_hash = hash_password(password) if rehash else None
+    with db.write() as session:
+        values: dict[str, object] = {"failed_attempts": 0, "last_failed_at": None}
+        if new_hash is not None:
+            values["password_hash"] = new_hash
+        session.execute(update(User).where(User.id == user.id).values(**values))
+        # Failures before this success are worth seeing; none, not worth a line.
+        _record(
+            session,
+            _attempt_row(actor, purpose, user.id, now, failures=user.failed_attempts or None),
+        )
+    return actor
+
+
+def _attempt_row(
+    actor: Actor,
+    action: str,
+    user_id: int | None,
+    now: dt.datetime,
+    *,
+    failures: int | None = None,
+) -> dict[str, object]:
+    return audit.entry(
+        actor,
+        action,
+        "user",
+        user_id,
+        after=None if failures is None else {"failed_attempts": failures},
+        now=now,
+    )
+
+
+def _unknown_failures(
+    session: Session, username: str, settings: AccountSettings, now: dt.datetime
+) -> tuple[int, dt.datetime | None]:
+    """Failures in a row for a username no user has, read from the trail: those within the
+    longest delay of each other, back from the latest."""
+    horizon = now - dt.timedelta(seconds=max(settings.failure_delay_max_seconds, 1) * 2)
+    times = session.scalars(
+        select(AuditEvent.at)
+        .where(
+            AuditEvent.action == "sign_in_failed",
+            AuditEvent.user_id.is_(None),
+            AuditEvent.username == username[:_USERNAME_MAX],
+            AuditEvent.at >= horizon,
+        )
+        .order_by(AuditEvent.at.desc())
+        .limit(64)
+    ).all()
+    return len(times), (times[0] if times else None)

@@ -1,0 +1,1 @@
+"""Booking, moving and changing the status of appointments, and planning series."""

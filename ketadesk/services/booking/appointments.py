@@ -1,0 +1,184 @@
+"""One appointment as the front desk and clinicians open it: who, what, where, its series, the
+resources it holds, what happened to it so far, and what can be done next."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from ketadesk.services.booking.booking import ACTION_NAMES, TRANSITIONS
+from ketadesk.services.common.context import NotFound
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    Appointment,
+    AppointmentEvent,
+    Patient,
+    Protocol,
+    Resource,
+    ResourceHold,
+    Series,
+    SessionRecord,
+    SessionType,
+    User,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldResource:
+    need: str  # the session type's need key: "room", "monitor", "nurse"...
+    name: str
+    kind: str
+    start: dt.datetime  # local
+    end: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    at: dt.datetime  # local
+    who: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentDetail:
+    id: int
+    version: int
+    patient_id: int
+    patient_name: str
+    chart_number: str
+    phone: str
+    session_type_code: str
+    session_type_name: str
+    dosing: bool
+    has_bp_checks: bool
+    start: dt.datetime  # local, in the clinic's zone
+    end: dt.datetime
+    status: str
+    late_cancel: bool
+    series_label: str  # "3/6", or "" outside a series
+    protocol_name: str
+    room: str
+    held: tuple[HeldResource, ...]
+    history: tuple[HistoryLine, ...]
+    notes: str
+    has_record: bool
+    timezone: str
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The status changes open from the current status, in button order."""
+        return tuple(a for a in ACTION_NAMES if self.status in TRANSITIONS[a][0])
+
+    @property
+    def status_label(self) -> str:
+        return self.status.replace("_", " ").capitalize()
+
+
+def appointment_detail(db: Database, appointment_id: int) -> AppointmentDetail:
+    with db.read() as session:
+        row = session.execute(
+            select(Appointment, Patient, SessionType)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(Appointment.id == appointment_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no appointment #{appointment_id}")
+        appointment, patient, session_type = row
+        catalog = load_catalog(session)
+        zone = ZoneInfo(catalog.settings.timezone)
+
+        series_label = protocol_name = ""
+        if appointment.series_id is not None:
+            series_row = session.execute(
+                select(Series.planned_count, Protocol.name)
+                .join(Protocol, Protocol.id == Series.protocol_id)
+                .where(Series.id == appointment.series_id)
+            ).one()
+            count, protocol_name = series_row
+            series_label = f"{appointment.series_index}/{count}"
+
+        holds = session.execute(
+            select(
+                ResourceHold.need,
+                Resource.name,
+                Resource.kind,
+                ResourceHold.starts_at,
+                ResourceHold.ends_at,
+            )
+            .join(Resource, Resource.id == ResourceHold.resource_id)
+            .where(ResourceHold.appointment_id == appointment_id)
+            .order_by(ResourceHold.starts_at, Resource.sort_order)
+        ).all()
+        held: list[HeldResource] = []
+        seen: set[tuple[str, str]] = set()
+        for need, name, kind, start, end in holds:
+            if (need, name) in seen:  # a need held in two stretches (exclusive, then shared)
+                continue
+            seen.add((need, name))
+            held.append(
+                HeldResource(need, name, kind, start.astimezone(zone), end.astimezone(zone))
+            )
+        room = ""
+        if appointment.room_id is not None:
+            room = (
+                session.scalar(select(Resource.name).where(Resource.id == appointment.room_id))
+                or ""
+            )
+
+        events = session.execute(
+            select(AppointmentEvent, User.display_name)
+            .outerjoin(User, User.id == AppointmentEvent.user_id)
+            .where(AppointmentEvent.appointment_id == appointment_id)
+            .order_by(AppointmentEvent.at, AppointmentEvent.id)
+        ).all()
+        history = tuple(
+            HistoryLine(
+                e.at.astimezone(zone),
+                who or "system",
+                e.action,
+                e.from_status,
+                e.to_status,
+                e.reason,
+            )
+            for e, who in events
+        )
+        has_record = bool(
+            session.scalar(
+                select(func.count())
+                .select_from(SessionRecord)
+                .where(SessionRecord.appointment_id == appointment_id)
+            )
+        )
+        spec = catalog.session_types.get(session_type.code)
+        return AppointmentDetail(
+            id=appointment.id,
+            version=appointment.version,
+            patient_id=patient.id,
+            patient_name=f"{patient.first_name} {patient.last_name}",
+            chart_number=patient.chart_number,
+            phone=patient.phone,
+            session_type_code=session_type.code,
+            session_type_name=session_type.name,
+            dosing=session_type.dosing,
+            has_bp_checks=bool(spec and spec.bp_checks),
+            start=appointment.starts_at.astimezone(zone),
+            end=appointment.ends_at.astimezone(zone),
+            status=appointment.status,
+            late_cancel=appointment.late_cancel,
+            series_label=series_label,
+            protocol_name=protocol_name,
+            room=room,
+            held=tuple(held),
+            history=history,
+            notes=appointment.notes,
+            has_record=has_record,
+            timezone=catalog.settings.timezone,
+        )

@@ -1,0 +1,545 @@
+"""Planning questions asked of the database: openings for a session type, a series plan for a
+patient.  Read-only: a plan is a proposal until ``booking.book`` commits it.
+
+The snapshot each question loads covers only the days it looks at, so the cost follows the
+window, not the length of the clinic's history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import String, Table, bindparam, case, func, literal, null, select
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import (
+    WEEKDAYS,
+    ClinicSettings,
+    ProtocolSpec,
+    ResourceKind,
+    SessionTypeSpec,
+)
+from ketadesk.scheduling.gating import GateResult, PatientFacts, ScreeningStatus, check_gates
+from ketadesk.scheduling.model import PlannedSession
+from ketadesk.scheduling.openings import OpeningSearch, Preferences, find_openings
+from ketadesk.scheduling.planner import (
+    DEFAULT_SEARCH_DAYS,
+    SeriesPlan,
+    plan_series,
+    spacing_problems,
+)
+from ketadesk.services.common.context import InvalidRequest, NotFound
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    MOVABLE_STATUSES,
+    RELEASED_STATUSES,
+    Appointment,
+    Patient,
+    Resource,
+    SessionType,
+)
+from ketadesk.store.queries import overlapping
+from ketadesk.store.snapshot import autoflush, load_snapshot
+
+
+@dataclass(frozen=True)
+class PlanWishes:
+    """What the desk asks for, in the words of the command line or the booking dialog."""
+
+    weekdays: tuple[str, ...] = ()
+    time: dt.time | None = None  # preferred local start time
+    earliest: dt.time | None = None
+    latest: dt.time | None = None
+    room: str | None = None  # a room's name
+    staff: str | None = None  # a staff member's name
+
+
+@dataclass(frozen=True)
+class SeriesProposal:
+    """A planned series for one patient, with everything the desk needs to decide."""
+
+    patient_id: int
+    patient_name: str
+    protocol: str
+    plan: SeriesPlan
+    gates: tuple[GateResult, ...]
+    resource_names: Mapping[int, str]
+    calendar: ClinicCalendar = field(repr=False)
+
+    @property
+    def sessions(self) -> tuple[PlannedSession, ...]:
+        return self.plan.sessions
+
+
+@dataclass(frozen=True)
+class OpeningsAnswer:
+    session_type: str
+    search: OpeningSearch
+    resource_names: Mapping[int, str]
+    calendar: ClinicCalendar = field(repr=False)
+
+
+def _resource_id(session: Session, name: str, kind: ResourceKind) -> int:
+    found = session.scalar(
+        select(Resource.id).where(Resource.name == name, Resource.kind == kind.value)
+    )
+    if found is None:
+        known = session.scalars(
+            select(Resource.name)
+            .where(Resource.kind == kind.value, Resource.active.is_(True))
+            .order_by(Resource.sort_order, Resource.name)
+        ).all()
+        # "; " between names: staff names carry commas ("Maria Reyes, RN").
+        raise NotFound(f"no {kind.value} called {name!r}; known: {'; '.join(known)}")
+    return found
+
+
+def _preferences(
+    session: Session,
+    wishes: PlanWishes,
+    default_weekdays: Sequence[str],
+    specs: Sequence[SessionTypeSpec],
+    settings: ClinicSettings,
+) -> Preferences:
+    for day in wishes.weekdays:
+        if day not in WEEKDAYS:
+            raise InvalidRequest(f"{day!r} is not a weekday; use {', '.join(WEEKDAYS)}")
+    if wishes.earliest and wishes.latest and wishes.earliest > wishes.latest:
+        raise InvalidRequest(
+            f"the earliest start ({wishes.earliest:%H:%M}) is after the latest "
+            f"({wishes.latest:%H:%M})"
+        )
+    room = _resource_id(session, wishes.room, ResourceKind.ROOM) if wishes.room else None
+    staff = _resource_id(session, wishes.staff, ResourceKind.STAFF) if wishes.staff else None
+    _check_wishes_fit(session, wishes, room, staff, specs, settings)
+    return Preferences(
+        weekdays=tuple(wishes.weekdays) or tuple(default_weekdays),
+        earliest_start=wishes.earliest,
+        latest_start=wishes.latest,
+        preferred_room=room,
+        preferred_staff=staff,
+        preferred_start=wishes.time,
+    )
+
+
+def _check_wishes_fit(
+    session: Session,
+    wishes: PlanWishes,
+    room: int | None,
+    staff: int | None,
+    specs: Sequence[SessionTypeSpec],
+    settings: ClinicSettings,
+) -> None:
+    """Refuse a wish the sessions can never meet, rather than quietly plan around it."""
+    names = " / ".join(spec.name for spec in specs)
+    for wished, kind, label in ((room, ResourceKind.ROOM, "room"), (staff, ResourceKind.STAFF, "")):
+        if wished is None:
+            continue
+        subkind = session.scalar(select(Resource.subkind).where(Resource.id == wished))
+        wanted = {n.subkind for spec in specs for n in spec.needs if n.kind is kind}
+        if subkind not in wanted:
+            needs = " or ".join(sorted(w.replace("_", " ") for w in wanted)) or "none"
+            name = wishes.room if kind is ResourceKind.ROOM else wishes.staff
+            what = (subkind or "").replace("_", " ")
+            if kind is ResourceKind.ROOM and what != "office":
+                what = f"{what} room"
+            article = "an" if what[:1] in "aeiou" else "a"
+            raise InvalidRequest(
+                f"{name} is {article} {what}; {names} needs a {needs} {label}".rstrip()
+            )
+    if wishes.time is not None:
+        opening = [h for h in settings.hours.values() if h is not None]
+        start = wishes.time.hour * 60 + wishes.time.minute
+        longest = max(spec.total_minutes for spec in specs)
+        if not any(
+            o.hour * 60 + o.minute <= start and start + longest <= c.hour * 60 + c.minute
+            for o, c in opening
+        ):
+            raise InvalidRequest(
+                f"a session at {wishes.time:%H:%M} does not fit the opening hours on any day "
+                f"({names} takes up to {longest} minutes)"
+            )
+
+
+def _protocol_types(protocol: ProtocolSpec, catalog: Catalog) -> list[SessionTypeSpec]:
+    """The session types a protocol's dosing stages book (what a room or time wish is about)."""
+    codes = [stage.session_type for stage in protocol.stages]
+    dosing = [catalog.session_types[c] for c in codes if catalog.session_types[c].dosing]
+    return dosing or [catalog.session_types[c] for c in codes]
+
+
+def find_patient(session: Session, chart: str) -> Patient:
+    patient = session.scalar(select(Patient).where(Patient.chart_number == chart))
+    if patient is None:
+        raise NotFound(f"no patient with chart number {chart!r}")
+    return patient
+
+
+_APPOINTMENT = cast(Table, Appointment.__table__)
+_SESSION_TYPE = cast(Table, SessionType.__table__)
+_PATIENT = cast(Table, Patient.__table__)
+# Prior-authorized sessions already booked ahead (they count against the authorization).
+_BOOKED_UNDER_PRIOR_AUTH = (
+    select(func.count(_APPOINTMENT.c.id))
+    .join(_SESSION_TYPE, _SESSION_TYPE.c.id == _APPOINTMENT.c.session_type_id)
+    .where(
+        _APPOINTMENT.c.patient_id == bindparam("patient_id"),
+        _SESSION_TYPE.c.code.in_(bindparam("codes", expanding=True)),
+        _APPOINTMENT.c.status.in_([literal(s, String) for s in sorted(MOVABLE_STATUSES)]),
+    )
+)
+# A patient's gating facts in one statement, the count only when there is an authorization.
+_PATIENT_FACTS = select(
+    _PATIENT.c.screening_status,
+    _PATIENT.c.screening_cleared_on,
+    _PATIENT.c.consent_signed_on,
+    _PATIENT.c.rems_enrolled_on,
+    _PATIENT.c.prior_auth_expires_on,
+    _PATIENT.c.prior_auth_sessions,
+    _PATIENT.c.driver_name,
+    case(
+        (_PATIENT.c.prior_auth_sessions.is_(None), null()),
+        else_=_BOOKED_UNDER_PRIOR_AUTH.scalar_subquery(),
+    ),
+).where(_PATIENT.c.id == bindparam("patient_id"))
+
+
+def _prior_auth_codes(catalog: Catalog) -> list[str]:
+    return [c for c, t in catalog.session_types.items() if "prior_auth_valid" in t.gating]
+
+
+def _facts(
+    screening_status: str,
+    screening_cleared_on: dt.date | None,
+    consent_signed_on: dt.date | None,
+    rems_enrolled_on: dt.date | None,
+    prior_auth_expires_on: dt.date | None,
+    prior_auth_sessions: int | None,
+    driver_name: str,
+    booked_under_prior_auth: int | None,
+) -> PatientFacts:
+    left = prior_auth_sessions
+    if left is not None:
+        left = max(0, left - (booked_under_prior_auth or 0))
+    return PatientFacts(
+        screening_status=ScreeningStatus(screening_status),
+        screening_cleared_on=screening_cleared_on,
+        consent_signed_on=consent_signed_on,
+        rems_enrolled_on=rems_enrolled_on,
+        prior_auth_expires_on=prior_auth_expires_on,
+        prior_auth_sessions_left=left,
+        driver_name=driver_name,
+    )
+
+
+def patient_facts(session: Session, patient: Patient, catalog: Catalog) -> PatientFacts:
+    """The gating facts of a patient's record; prior-authorized sessions already booked ahead
+    count against the authorization."""
+    booked = None
+    if patient.prior_auth_sessions is not None:
+        autoflush(session)
+        booked = session.connection().scalar(
+            _BOOKED_UNDER_PRIOR_AUTH,
+            {"patient_id": patient.id, "codes": _prior_auth_codes(catalog)},
+        )
+    return _facts(
+        patient.screening_status,
+        patient.screening_cleared_on,
+        patient.consent_signed_on,
+        patient.rems_enrolled_on,
+        patient.prior_auth_expires_on,
+        patient.prior_auth_sessions,
+        patient.driver_name,
+        booked,
+    )
+
+
+def load_patient_facts(session: Session, patient_id: int, catalog: Catalog) -> PatientFacts | None:
+    """``patient_facts`` of a patient by id, in one statement (None: no such patient)."""
+    autoflush(session)
+    row = (
+        session.connection()
+        .execute(_PATIENT_FACTS, {"patient_id": patient_id, "codes": _prior_auth_codes(catalog)})
+        .one_or_none()
+    )
+    if row is None:
+        return None
+    return _facts(*row)
+
+
+def gate_sessions(
+    catalog: Catalog,
+    facts: PatientFacts,
+    sessions: Sequence[PlannedSession],
+    calendar: ClinicCalendar,
+    overrides: Mapping[str, str] | None = None,
+) -> list[GateResult]:
+    """The gating results of a plan, session type by session type."""
+    by_type: dict[str, list[dt.date]] = {}
+    for s in sessions:
+        by_type.setdefault(s.session_type, []).append(calendar.local_date(s.start))
+    results: list[GateResult] = []
+    for code, dates in by_type.items():
+        for result in check_gates(
+            catalog.session_types[code], facts, dates, catalog.settings, overrides or {}
+        ):
+            if result not in results:
+                results.append(result)
+    return results
+
+
+def horizon_days(protocol: ProtocolSpec, search_days: int = DEFAULT_SEARCH_DAYS) -> int:
+    """How many days a plan of ``protocol`` can reach, so its snapshot covers all of it: the
+    first session's search, then each stage's window (or its sessions at the widest gap), with
+    room for a last session's alternatives."""
+    days = search_days
+    for stage in protocol.stages:
+        reach = stage.count * max(stage.max_gap_days, 1)
+        days += min(reach, stage.window_days) if stage.window_days else reach
+        if stage.followed_by:
+            days += stage.followed_by.max_days
+    return days + search_days
+
+
+def _window(catalog: Catalog, first: dt.date, days: int) -> Interval:
+    calendar = ClinicCalendar(catalog.settings)
+    return Interval(
+        calendar.day_bounds(first).start,
+        calendar.day_bounds(first + dt.timedelta(days=days)).end,
+    )
+
+
+def _patient_busy(
+    session: Session,
+    patient_id: int,
+    window: Interval,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+) -> list[Interval]:
+    """When the patient cannot be planned: their other sessions, and whole days on which they
+    already have as many dosing sessions as the clinic allows (a series plan is all dosing or
+    follows dosing, so a full day is no day for it)."""
+    rows = session.execute(
+        select(Appointment.starts_at, Appointment.ends_at, SessionType.code)
+        .join(SessionType, SessionType.id == Appointment.session_type_id)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.not_in(tuple(RELEASED_STATUSES)),
+            *overlapping(Appointment.starts_at, Appointment.ends_at, window),
+        )
+    ).all()
+    busy = [Interval(a, b) for a, b, _ in rows]
+    dosing_per_day: dict[dt.date, int] = {}
+    for starts, _, code in rows:
+        spec = catalog.session_types.get(code)
+        if spec is not None and spec.dosing:
+            day = calendar.local_date(starts)
+            dosing_per_day[day] = dosing_per_day.get(day, 0) + 1
+    limit = catalog.settings.dosing_sessions_per_patient_day
+    busy.extend(calendar.day_bounds(d) for d, n in dosing_per_day.items() if n >= limit)
+    return busy
+
+
+def _names(session: Session) -> dict[int, str]:
+    rows = session.execute(select(Resource.id, Resource.name))
+    return {row[0]: row[1] for row in rows}
+
+
+def propose_series(
+    db: Database,
+    *,
+    chart: str,
+    protocol: str,
+    start: dt.date,
+    wishes: PlanWishes = PlanWishes(),
+    today: dt.date,
+) -> SeriesProposal:
+    """Plan a whole series for a patient from ``start`` (a dry run: nothing is written)."""
+    if start < today:
+        raise InvalidRequest(f"the start date {start:%Y-%m-%d} is in the past")
+    with db.read() as session:
+        catalog = load_catalog(session)
+        spec = catalog.protocols.get(protocol)
+        if spec is None:
+            raise NotFound(
+                f"no protocol {protocol!r}; known: {', '.join(sorted(catalog.protocols))}"
+            )
+        patient = find_patient(session, chart)
+        prefs = _preferences(
+            session, wishes, spec.default_weekdays, _protocol_types(spec, catalog), catalog.settings
+        )
+        window = _window(catalog, start, horizon_days(spec))
+        snapshot = load_snapshot(session, window, catalog)
+        availability = snapshot.availability()
+        plan = plan_series(
+            spec,
+            start,
+            prefs,
+            availability,
+            catalog.session_types,
+            patient_busy=_patient_busy(session, patient.id, window, catalog, snapshot.calendar),
+        )
+        facts = patient_facts(session, patient, catalog)
+        gates = gate_sessions(
+            catalog, facts, [s for s in plan.sessions if s.placed], snapshot.calendar
+        )
+        return SeriesProposal(
+            patient_id=patient.id,
+            patient_name=f"{patient.last_name}, {patient.first_name}",
+            protocol=protocol,
+            plan=plan,
+            gates=tuple(gates),
+            resource_names=_names(session),
+            calendar=snapshot.calendar,
+        )
+
+
+def search_openings(
+    db: Database,
+    *,
+    session_type: str,
+    first: dt.date,
+    days: int,
+    wishes: PlanWishes = PlanWishes(),
+    today: dt.date,
+    limit: int | None = None,
+) -> OpeningsAnswer:
+    """Every feasible start of a session type over ``days`` days from ``first``."""
+    if days < 1:
+        raise InvalidRequest("the search needs at least one day")
+    if first < today:
+        raise InvalidRequest(f"the first day {first:%Y-%m-%d} is in the past")
+    with db.read() as session:
+        catalog = load_catalog(session)
+        spec = catalog.session_types.get(session_type)
+        if spec is None:
+            known = ", ".join(sorted(catalog.session_types))
+            raise NotFound(f"no session type {session_type!r}; known: {known}")
+        prefs = _preferences(session, wishes, (), [spec], catalog.settings)
+        window = _window(catalog, first, days)
+        snapshot = load_snapshot(session, window, catalog)
+        availability = snapshot.availability()
+        search = find_openings(
+            availability, spec, first, first + dt.timedelta(days=days - 1), prefs, limit=limit
+        )
+        return OpeningsAnswer(session_type, search, _names(session), snapshot.calendar)
+
+
+def session_json(
+    s: PlannedSession, calendar: ClinicCalendar, names: Mapping[int, str]
+) -> dict[str, Any]:
+    """One planned session as the command line's JSON prints it (times in the clinic's zone)."""
+    room = next((names[h.resource_id] for h in s.holds if h.need in ("room", "office")), None)
+    resources = list(dict.fromkeys(names[h.resource_id] for h in s.holds))
+    return {
+        "index": s.index,
+        "session_type": s.session_type,
+        "start": calendar.local(s.start).isoformat(),
+        "end": calendar.local(s.end).isoformat(),
+        "room": room,
+        "resources": resources,
+        "problems": list(s.problems),
+        "alternatives": [calendar.local(a).isoformat() for a in s.alternatives],
+    }
+
+
+# How many days either side of a session its alternatives are looked for (a search horizon).
+ALTERNATIVE_DAYS = DEFAULT_SEARCH_DAYS // 2
+
+
+def session_alternatives(
+    db: Database,
+    *,
+    patient_id: int,
+    protocol: str,
+    sessions: Sequence[PlannedSession],
+    index: int,
+    wishes: PlanWishes = PlanWishes(),
+    today: dt.date,
+    per_day: int = 2,
+    limit: int = 8,
+) -> list[PlannedSession]:
+    """Other places for session ``index`` of a proposed series (for the desk to swap it): the
+    best openings of its session type within ``ALTERNATIVE_DAYS`` of it, on days the rest of the
+    plan and the patient's other bookings leave free, that keep the protocol's spacing."""
+    target = next((s for s in sessions if s.index == index), None)
+    if target is None:
+        raise NotFound(f"the plan has no session {index}")
+    with db.read() as session:
+        catalog = load_catalog(session)
+        spec = catalog.protocols.get(protocol)
+        if spec is None:
+            raise NotFound(f"no protocol {protocol!r}")
+        type_spec = catalog.session_types[target.session_type]
+        prefs = _preferences(session, wishes, spec.default_weekdays, [type_spec], catalog.settings)
+        calendar = ClinicCalendar(catalog.settings)
+        day = calendar.local_date(target.start)
+        first = max(today + dt.timedelta(days=1), day - dt.timedelta(days=ALTERNATIVE_DAYS))
+        last = day + dt.timedelta(days=ALTERNATIVE_DAYS)
+        window = _window(catalog, first, (last - first).days + 1)
+        snapshot = load_snapshot(session, window, catalog)
+        availability = snapshot.availability()
+        others = [s for s in sessions if s.index != index and s.placed]
+        availability.add(h for s in others for h in s.holds)
+        taken_days = {snapshot.calendar.local_date(s.start) for s in others}
+        busy = _patient_busy(session, patient_id, window, catalog, snapshot.calendar)
+        found = find_openings(
+            availability,
+            type_spec,
+            first,
+            last,
+            dataclasses.replace(prefs, weekdays=()),
+            per_day=per_day,
+            patient_busy=busy,
+        )
+    out: list[PlannedSession] = []
+    for opening in found.openings:
+        if opening.start == target.start and target.placed:
+            continue
+        if snapshot.calendar.local_date(opening.start) in taken_days:
+            continue
+        candidate = opening.as_session(type_spec, index)
+        trial = [candidate if s.index == index else s for s in sessions]
+        if spacing_problems(spec, trial, snapshot.calendar, catalog.session_types):
+            continue
+        out.append(candidate)
+        if len(out) == limit:
+            break
+    return sorted(out, key=lambda s: s.start)
+
+
+@dataclass(frozen=True)
+class BookingChoices:
+    """What the booking dialog offers: the stored protocols and rooms, and the catalogue to name
+    what a plan holds."""
+
+    protocols: tuple[tuple[str, str], ...]  # (code, name), in the clinic's order
+    rooms: tuple[str, ...]  # active rooms' names
+    resource_kinds: Mapping[int, str]  # resource id -> "room" | "equipment" | "staff"
+    catalog: Catalog
+
+
+def booking_choices(db: Database) -> BookingChoices:
+    with db.read() as session:
+        catalog = load_catalog(session)
+        rooms = session.scalars(
+            select(Resource.name)
+            .where(Resource.kind == ResourceKind.ROOM.value, Resource.active.is_(True))
+            .order_by(Resource.sort_order, Resource.name)
+        ).all()
+        kinds: dict[int, str] = {}
+        for rid, kind in session.execute(select(Resource.id, Resource.kind)):
+            kinds[rid] = kind
+    return BookingChoices(
+        protocols=tuple((code, spec.name) for code, spec in catalog.protocols.items()),
+        rooms=tuple(rooms),
+        resource_kinds=kinds,
+        catalog=catalog,
+    )

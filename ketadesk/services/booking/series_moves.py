@@ -1,0 +1,212 @@
+"""Moving a session and re-flowing the rest of its series, so the protocol's spacing holds.
+
+``propose_series_move`` is a dry run (the planner's ``reflow`` over the window's snapshot);
+``move_series`` writes the proposal in one transaction, re-checked like any booking, all or
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import HoldMode
+from ketadesk.scheduling.model import PlannedHold, PlannedSession
+from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, reflow
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.planning import horizon_days
+from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, require, utcnow
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    MOVABLE_STATUSES,
+    RELEASED_STATUSES,
+    Appointment,
+    GatingOverride,
+    Protocol,
+    ResourceHold,
+    Series,
+    SessionType,
+)
+from ketadesk.store.snapshot import load_calendar, load_snapshot
+
+
+@dataclass(frozen=True)
+class SeriesMove:
+    """A proposed re-flow: which appointments move where (unchanged ones are left out)."""
+
+    series_id: int
+    moves: tuple[tuple[int, PlannedSession], ...]  # (appointment id, where it goes)
+    plan: SeriesPlan
+    calendar: ClinicCalendar
+
+    @property
+    def complete(self) -> bool:
+        return self.plan.complete
+
+
+def _series_plan(
+    session: Session, appointment_id: int
+) -> tuple[Appointment, Series, str, SeriesPlan, dict[int, int]]:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"no appointment #{appointment_id}")
+    if appointment.series_id is None or appointment.series_index is None:
+        raise InvalidRequest(f"appointment #{appointment_id} is not part of a series")
+    series = session.get(Series, appointment.series_id)
+    assert series is not None
+    protocol = session.scalar(select(Protocol.code).where(Protocol.id == series.protocol_id))
+    assert protocol is not None
+    types = dict(session.execute(select(SessionType.id, SessionType.code)).all())
+    rows = session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.series_id == series.id,
+            Appointment.status.not_in(tuple(RELEASED_STATUSES)),
+        )
+        .order_by(Appointment.series_index)
+    ).all()
+    sessions, ids = [], {}
+    for row in rows:
+        assert row.series_index is not None
+        holds = tuple(
+            PlannedHold(
+                need=h.need,
+                resource_id=h.resource_id,
+                mode=HoldMode(h.mode),
+                span=Interval(h.starts_at, h.ends_at),
+                units=h.units,
+            )
+            for h in row.holds
+            if h.active
+        )
+        sessions.append(
+            PlannedSession(
+                index=row.series_index,
+                session_type=types[row.session_type_id],
+                start=row.starts_at,
+                end=row.ends_at,
+                holds=holds,
+            )
+        )
+        ids[row.series_index] = row.id
+    return appointment, series, protocol, SeriesPlan(protocol, tuple(sessions)), ids
+
+
+def propose_series_move(
+    db: Database, appointment_id: int, new_start: dt.datetime, *, now: dt.datetime | None = None
+) -> SeriesMove:
+    """Where the rest of the series goes if this appointment moves to ``new_start``."""
+    now = now or utcnow()
+    if new_start < now:
+        raise InvalidRequest("an appointment cannot be moved into the past")
+    with db.read() as session:
+        catalog = load_catalog(session)
+        appointment, series, protocol, plan, ids = _series_plan(session, appointment_id)
+        if appointment.status not in MOVABLE_STATUSES:
+            raise InvalidRequest(
+                f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')} "
+                "and cannot be moved"
+            )
+        spec = catalog.protocols[protocol]
+        assert appointment.series_index is not None
+        later = [s for s in plan.sessions if s.index >= appointment.series_index]
+        first = min(new_start, *(s.start for s in later))
+        last = max(new_start, *(s.end for s in later))
+        window = Interval(
+            first - dt.timedelta(days=1),
+            last + dt.timedelta(days=horizon_days(spec)),
+        )
+        snapshot = load_snapshot(session, window, catalog)
+        proposal = reflow(
+            plan,
+            SeriesChange(appointment.series_index, ChangeKind.MOVED, new_start=new_start),
+            spec,
+            snapshot.availability(),
+            catalog.session_types,
+        )
+        before = {s.index: s for s in plan.sessions}
+        moves = tuple(
+            (ids[s.index], s)
+            for s in proposal.sessions
+            if s.index in ids
+            and s.index >= appointment.series_index
+            and (s.start != before[s.index].start or s.holds != before[s.index].holds)
+        )
+        return SeriesMove(series.id, moves, proposal, snapshot.calendar)
+
+
+def move_series(
+    db: Database,
+    actor: Actor,
+    proposal: SeriesMove,
+    *,
+    reason: str = "",
+    spacing_reason: str = "",
+    now: dt.datetime | None = None,
+) -> int:
+    """Write a proposed re-flow, all or nothing; returns how many appointments moved."""
+    require(actor, "move", db, now=now)
+    now = now or utcnow()
+    unplaced = [s for _, s in proposal.moves if not s.placed]
+    if unplaced:
+        problems = [p for s in unplaced for p in s.problems]
+        raise InvalidRequest("the re-flowed series does not fit: " + "; ".join(problems))
+    if proposal.plan.problems:
+        # Every session has its place, but the protocol's spacing is broken: a clinician may
+        # go ahead with a reason, which is recorded like any gating override.
+        if not spacing_reason.strip():
+            raise InvalidRequest(
+                "the move breaks the protocol's spacing: "
+                + "; ".join(proposal.plan.problems)
+                + " (a nurse or prescriber may override this with a reason)"
+            )
+        require(actor, "override_gate", db, now=now)
+    moving = {appointment_id for appointment_id, _ in proposal.moves}
+    sessions = [s for _, s in proposal.moves]
+    try:
+        with db.write() as session:
+            catalog = load_catalog(session)
+            window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
+            calendar = load_calendar(session, window, catalog)
+            resources = booking.verify_plan(session, calendar, sessions, ignore_appointments=moving)
+            # All the old holds go first: a session may move into the slot the next one leaves,
+            # and PostgreSQL's exclusion constraint judges every row as it is written.
+            session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+            for appointment_id, planned in proposal.moves:
+                appointment = session.get(Appointment, appointment_id)
+                if appointment is None or appointment.status not in MOVABLE_STATUSES:
+                    raise InvalidRequest(
+                        f"appointment #{appointment_id} changed at another workstation; "
+                        "plan the move again"
+                    )
+                booking.relocate(
+                    session,
+                    actor,
+                    appointment,
+                    planned,
+                    resources,
+                    reason=reason,
+                    now=now,
+                    detail={"series_reflow": True},
+                )
+            if proposal.plan.problems:
+                session.add(
+                    GatingOverride(
+                        series_id=proposal.series_id,
+                        rule=booking.SPACING_RULE,
+                        reason=spacing_reason,
+                        user_id=actor.user_id,
+                        at=now,
+                    )
+                )
+            changes.bump(session, now)
+    except IntegrityError as err:
+        raise booking.conflict_from(err) from None
+    return len(proposal.moves)

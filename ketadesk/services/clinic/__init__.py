@@ -1,0 +1,1 @@
+"""Opening a clinic, backups, the integrity check and the server connection."""

@@ -1,0 +1,135 @@
+"""Who is acting, what they may do, and the errors services report.
+
+Every service call takes an ``Actor``; permissions are checked here, in the services, so a role
+the UI forgot to hide is still refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+# Re-exported for the ui layer, which may not import the store: views hold a Database only to
+# hand it back to the services.
+from ketadesk.store.database import Database
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "Database",
+    "InvalidFields",
+    "InvalidRequest",
+    "NotFound",
+    "PermissionDenied",
+    "ServiceError",
+    "may",
+    "require",
+    "utcnow",
+]
+
+ROLES = ("admin", "prescriber", "nurse", "therapist", "front_desk")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The signed-in user a service acts for."""
+
+    user_id: int | None
+    username: str
+    role: str
+
+
+# Command-line tools and the demo builder act as the system administrator.
+SYSTEM = Actor(user_id=None, username="system", role="admin")
+
+# What each role may do.  Actions not listed are open to every signed-in user.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "book": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "move": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "cancel": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "check_in": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "no_show": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "start": frozenset({"admin", "nurse", "prescriber", "therapist"}),
+    "complete": frozenset({"admin", "nurse", "prescriber", "therapist"}),
+    "override_gate": frozenset({"nurse", "prescriber"}),
+    # Patients: front desk keeps contact details; clinicians keep the clinical gating facts.
+    "register_patient": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "edit_patient_contact": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "edit_patient_clinical": frozenset({"nurse", "prescriber"}),
+    # After the session.  Who may work a given follow-up also depends on its kind (a clinical
+    # call is for nurses and prescribers; the front desk makes the non-clinical ones).
+    "work_follow_up": frozenset({"admin", "front_desk", "nurse", "prescriber", "therapist"}),
+    "record_monitoring": frozenset({"nurse", "prescriber"}),
+    "enter_measure": frozenset({"nurse", "prescriber", "therapist"}),
+    "integration_note": frozenset({"therapist", "prescriber"}),
+    # Administration.
+    "manage_users": frozenset({"admin"}),
+    "configure": frozenset({"admin"}),
+    "view_audit": frozenset({"admin"}),
+    "backup": frozenset({"admin"}),
+}
+
+
+class ServiceError(Exception):
+    """A refusal or failure worth showing to the user as it is."""
+
+
+class PermissionDenied(ServiceError):
+    """A role asked for an action it may not take; ``actor`` and ``action`` say which."""
+
+    def __init__(self, message: str, *, actor: Actor | None = None, action: str = "") -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.action = action
+        self.audited = False  # set once the refusal is in the audit trail
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class InvalidRequest(ServiceError):
+    pass
+
+
+class InvalidFields(InvalidRequest):
+    """A form with mistakes: ``errors`` maps each bad field's name to what is wrong with it,
+    so the UI can mark the field; nothing was saved."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {message}" for name, message in self.errors.items()))
+
+
+def require(
+    actor: Actor, action: str, db: Database | None = None, *, now: dt.datetime | None = None
+) -> None:
+    """Refuse ``actor`` an ``action`` its role may not take.
+
+    With ``db``, a refusal is first recorded in the audit trail in its own short transaction
+    (so call it before opening the service's own write transaction; inside one, catch the
+    PermissionDenied after that transaction has ended and pass it to ``audit.record_refusal``).
+    """
+    allowed = PERMISSIONS.get(action)
+    if allowed is not None and actor.role not in allowed:
+        err = PermissionDenied(
+            f"{actor.username} ({actor.role.replace('_', ' ')}) may not {action.replace('_', ' ')}",
+            actor=actor,
+            action=action,
+        )
+        if db is not None:
+            from ketadesk.services.access import audit  # audit imports this module
+
+            audit.record_refusal(db, err, now=now)
+        raise err
+
+
+def may(actor: Actor, action: str) -> bool:
+    """Whether ``actor``'s role may take ``action`` (for the UI, to hide what would be refused)."""
+    allowed = PERMISSIONS.get(action)
+    return allowed is None or actor.role in allowed
+
+
+def utcnow() -> dt.datetime:
+    """The wall clock, read only at the service boundary; logic below takes ``now`` as input."""
+    return dt.datetime.now(dt.UTC)

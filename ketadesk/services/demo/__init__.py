@@ -1,0 +1,1 @@
+"""The demo clinic, Harbor Ketamine & Wellness."""

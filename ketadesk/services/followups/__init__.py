@@ -1,0 +1,1 @@
+"""Follow-ups owed after each session, and the recall lists."""

@@ -1,0 +1,1 @@
+"""Monitoring records, REMS forms, outcome measures and the chair board."""

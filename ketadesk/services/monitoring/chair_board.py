@@ -1,0 +1,527 @@
+"""The chair board: who is in each treatment room now, which phase, and what is due or late.
+
+Read-only.  For every treatment room: the session in it now (in progress, checked in and
+waiting, or booked and due without having arrived), its phase by the session type's phases laid
+from the actual start (and the recorded dose start when there is one), minutes since dosing, the
+next blood-pressure check the session type asks for (``bp_checks``) that is not recorded yet
+(as the monitoring record counts them), when discharge becomes allowed (the dose start plus
+``observation_minutes``), and what is late: a BP check ``reading_late_minutes`` past due, a
+patient still in the chair after discharge was allowed and the session's end, a session past
+its planned end, a patient past their start who has not arrived.
+Every duration comes from the clinic's configuration; the clock is passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.services.common.context import Database, utcnow
+from ketadesk.services.monitoring.monitoring import readings_due
+from ketadesk.services.schedule.schedule import STATUS_LABELS
+from ketadesk.store.clinic_config import load_config
+from ketadesk.store.models import (
+    Appointment,
+    AppointmentEvent,
+    Patient,
+    Resource,
+    Series,
+    SessionRecord,
+    SessionType,
+)
+from ketadesk.store.queries import overlapping
+
+#: clinic.toml [monitoring]: minutes after a BP check falls due before it shows as late.
+READING_LATE_KEY = "reading_late_minutes"
+#: Statuses of a session that may be in a chair now, best first.
+IN_CHAIR_RANK = {"in_progress": 0, "checked_in": 1, "booked": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseTime:
+    """One phase of a session as it is actually running (aware datetimes, clinic zone)."""
+
+    key: str
+    name: str
+    shade: str
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BpDue:
+    """A blood-pressure check the session type asks for: due from ``due_at`` (``due_now``
+    once that has passed), late once the clinic's ``reading_late_minutes`` have passed too."""
+
+    label: str
+    due_at: dt.datetime
+    late: bool
+    due_now: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NextUp:
+    """The next session booked in a room today."""
+
+    appointment_id: int
+    start: dt.datetime
+    patient_name: str
+    session_type_short: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChairCard:
+    """One treatment room on the board.
+
+    Attributes:
+        appointment_id: the session in the room now; None when the room is free.
+        stage: "in_session", "waiting" (checked in, not started), "due" (booked, start time
+            passed, not checked in) or "free".
+        phase: the phase's name ("Observation"), or what the stage says ("Waiting to start").
+        phase_ends_at: when the current phase ends as things are running.
+        dose_started_at: the recorded dose start, else the planned one once the session runs.
+        minutes_since_dose: whole minutes since the dose started (None before it).
+        next_bp: the first configured BP check not recorded yet; None when all are done or the
+            session type asks for none.
+        bp_recorded: labels of the BP checks already recorded.
+        discharge_allowed_at: the dose start plus the configured observation minutes (or the
+            end of the observation phases for a type that sets no minimum).
+        late: what is late, in words, most urgent first ("BP +40 min overdue since 10:55").
+        next_up: the next session booked in the room today after this one.
+    """
+
+    room_id: int
+    room_name: str
+    stage: str
+    appointment_id: int | None = None
+    patient_name: str = ""
+    chart_number: str = ""
+    session_type_code: str = ""
+    session_type_name: str = ""
+    session_type_short: str = ""
+    color: str = ""
+    series_label: str = ""
+    status: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    phase: str = ""
+    phase_key: str = ""
+    phase_ends_at: dt.datetime | None = None
+    dose_started_at: dt.datetime | None = None
+    minutes_since_dose: int | None = None
+    next_bp: BpDue | None = None
+    bp_recorded: tuple[str, ...] = ()
+    discharge_allowed_at: dt.datetime | None = None
+    discharge_ready: bool = False
+    bp_late: bool = False
+    discharge_late: bool = False
+    overrun: bool = False
+    late: tuple[str, ...] = ()
+    next_up: NextUp | None = None
+
+    @property
+    def is_free(self) -> bool:
+        return self.appointment_id is None
+
+    @property
+    def is_late(self) -> bool:
+        return bool(self.late)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class ChairBoard:
+    """Every active treatment room at ``now`` (clinic zone), in the clinic's room order."""
+
+    now: dt.datetime
+    day: dt.date
+    clinic_name: str
+    cards: tuple[ChairCard, ...]
+
+    @property
+    def late_count(self) -> int:
+        return sum(1 for c in self.cards if c.late)
+
+    @property
+    def busy_count(self) -> int:
+        return sum(1 for c in self.cards if not c.is_free)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain functions: a session's timeline, checks and discharge, given the facts
+
+
+def session_timeline(
+    spec: SessionTypeSpec,
+    start: dt.datetime,
+    *,
+    dose_started_at: dt.datetime | None = None,
+) -> tuple[PhaseTime, ...]:
+    """The session's phases laid from ``start`` (the actual start when it has started).
+
+    A recorded dose start moves the dosing phase there: the phase before it stretches or
+    shrinks to meet it, and the phases after follow on.
+    """
+    tz = start.tzinfo
+    dose_index = _dose_index(spec)
+    starts: list[dt.datetime] = []
+    for i in range(len(spec.phases)):
+        if i == 0:
+            at = start
+        elif i == dose_index and dose_started_at is not None:
+            at = max(dose_started_at, starts[-1])
+        else:
+            at = starts[-1] + dt.timedelta(minutes=spec.phases[i - 1].minutes)
+        starts.append(at)
+    ends = [*starts[1:], starts[-1] + dt.timedelta(minutes=spec.phases[-1].minutes)]
+    return tuple(
+        PhaseTime(p.key, p.name, p.shade, s.astimezone(tz), e.astimezone(tz))
+        for p, s, e in zip(spec.phases, starts, ends, strict=True)
+    )
+
+
+def _dose_index(spec: SessionTypeSpec) -> int | None:
+    """The phase that is the dose: the one observation is counted from, else the first dosing
+    phase; None for a session type without one."""
+    keys = [p.key for p in spec.phases]
+    if spec.observation_from in keys:
+        return keys.index(spec.observation_from)
+    return next((i for i, p in enumerate(spec.phases) if p.shade == "dosing"), None)
+
+
+def phase_at(timeline: Sequence[PhaseTime], moment: dt.datetime) -> PhaseTime | None:
+    """The phase running at ``moment``; None before the first or after the last."""
+    return next((p for p in timeline if p.start <= moment < p.end), None)
+
+
+def bp_due_times(
+    spec: SessionTypeSpec, timeline: Sequence[PhaseTime]
+) -> tuple[tuple[str, dt.datetime], ...]:
+    """When each configured BP check falls: its phase's start plus its offset."""
+    starts = {p.key: p.start for p in timeline}
+    return tuple(
+        (check.label, starts[check.phase] + dt.timedelta(minutes=check.offset_minutes))
+        for check in spec.bp_checks
+        if check.phase in starts
+    )
+
+
+def discharge_allowed(spec: SessionTypeSpec, timeline: Sequence[PhaseTime]) -> dt.datetime | None:
+    """The earliest discharge: ``observation_minutes`` after the start of ``observation_from``
+    (the first device); for a type without a minimum, the end of its last observation phase;
+    None for a type without dosing."""
+    dose_index = _dose_index(spec)
+    if dose_index is None:
+        return None
+    if spec.observation_minutes is not None:
+        return timeline[dose_index].start + dt.timedelta(minutes=spec.observation_minutes)
+    observed = [p.end for p in timeline if p.shade == "observation"]
+    return observed[-1] if observed else timeline[-1].end
+
+
+# ---------------------------------------------------------------------------------------------
+# The board
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    room_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    status: str
+    series_index: int | None
+    planned_count: int | None
+    first_name: str
+    last_name: str
+    chart_number: str
+    code: str
+    type_name: str
+    color: str
+
+    @property
+    def patient_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+    @property
+    def series_label(self) -> str:
+        if self.series_index is None:
+            return ""
+        if self.planned_count is None:
+            return str(self.series_index)
+        return f"{self.series_index}/{self.planned_count}"
+
+
+def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
+    """The board at ``now`` (default: the wall clock), one card per active treatment room."""
+    now = now or utcnow()
+    with db.read() as session:
+        config = load_config(session)
+        catalog = config.catalog
+        calendar = ClinicCalendar(catalog.settings)
+        tz = calendar.tz
+        # A BP check counts as late this long after it falls due (the monitoring record's rule).
+        grace = dt.timedelta(minutes=catalog.settings.monitoring.get(READING_LATE_KEY, 0))
+        day = calendar.local_date(now)
+        bounds = calendar.day_bounds(day)
+        rooms = session.execute(
+            select(Resource.id, Resource.name)
+            .where(
+                Resource.kind == "room", Resource.subkind == "treatment", Resource.active.is_(True)
+            )
+            .order_by(Resource.sort_order, Resource.name)
+        ).all()
+        rows = _rows(session, [r.id for r in rooms], bounds.start, bounds.end)
+        current: dict[int, _Row] = {}
+        for candidate in rows:
+            if not _may_be_in_chair(candidate, now):
+                continue
+            best = current.get(candidate.room_id)
+            if best is None or _rank(candidate) < _rank(best):
+                current[candidate.room_id] = candidate
+        ids = [r.id for r in current.values()]
+        started = _started_at(session, ids)
+        doses = _dose_starts(session, ids)
+        recorded = _recorded_checks(session, ids, now)
+    cards = []
+    for room_id, room_name in rooms:
+        row = current.get(room_id)
+        after = row.starts_at if row is not None else now
+        next_row = next(
+            (
+                r
+                for r in rows
+                if r.room_id == room_id
+                and r is not row
+                and r.starts_at >= after
+                # Booked for later, or already here and waiting for the chair.
+                and (r.status == "checked_in" or (r.status == "booked" and r.starts_at > now))
+            ),
+            None,
+        )
+        next_up = (
+            NextUp(
+                next_row.id,
+                next_row.starts_at.astimezone(tz),
+                next_row.patient_name,
+                _short(catalog.session_types.get(next_row.code), next_row.code),
+            )
+            if next_row is not None
+            else None
+        )
+        if row is None:
+            cards.append(
+                ChairCard(room_id=room_id, room_name=room_name, stage="free", next_up=next_up)
+            )
+            continue
+        cards.append(
+            _card(
+                room_name,
+                row,
+                catalog.session_types.get(row.code),
+                now.astimezone(tz),
+                started.get(row.id),
+                doses.get(row.id),
+                recorded.get(row.id, frozenset()),
+                next_up,
+                grace,
+            )
+        )
+    return ChairBoard(
+        now=now.astimezone(tz), day=day, clinic_name=catalog.settings.name, cards=tuple(cards)
+    )
+
+
+def _rows(
+    session: Session, room_ids: Sequence[int], start: dt.datetime, end: dt.datetime
+) -> list[_Row]:
+    if not room_ids:
+        return []
+    window = Interval(start, end)
+    stmt = (
+        select(
+            Appointment.id,
+            Appointment.room_id,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+            Appointment.series_index,
+            Series.planned_count,
+            Patient.first_name,
+            Patient.last_name,
+            Patient.chart_number,
+            SessionType.code,
+            SessionType.name,
+            SessionType.color,
+        )
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .join(SessionType, SessionType.id == Appointment.session_type_id)
+        .outerjoin(Series, Series.id == Appointment.series_id)
+        .where(
+            *overlapping(Appointment.starts_at, Appointment.ends_at, window),
+            Appointment.room_id.in_(room_ids),
+            Appointment.status.in_(tuple(IN_CHAIR_RANK)),
+        )
+        .order_by(Appointment.starts_at, Appointment.id)
+    )
+    return [_Row(*cast(tuple[Any, ...], row)) for row in session.execute(stmt)]
+
+
+def _may_be_in_chair(row: _Row, now: dt.datetime) -> bool:
+    """In progress or checked in (whatever the clock says: they are there), or booked and due
+    now without having arrived."""
+    if row.status in ("in_progress", "checked_in"):
+        return True
+    return row.starts_at <= now < row.ends_at
+
+
+def _rank(row: _Row) -> tuple[int, dt.datetime, int]:
+    return (IN_CHAIR_RANK[row.status], row.starts_at, row.id)
+
+
+def _started_at(session: Session, ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """When each session was last started (its latest move to "in progress")."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(AppointmentEvent.appointment_id, func.max(AppointmentEvent.at))
+        .where(
+            AppointmentEvent.appointment_id.in_(ids), AppointmentEvent.to_status == "in_progress"
+        )
+        .group_by(AppointmentEvent.appointment_id)
+    )
+    return {aid: _aware(at) for aid, at in session.execute(stmt)}
+
+
+def _dose_starts(session: Session, ids: Iterable[int]) -> dict[int, dt.datetime]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    stmt = select(SessionRecord.appointment_id, SessionRecord.dose_started_at).where(
+        SessionRecord.appointment_id.in_(ids), SessionRecord.dose_started_at.is_not(None)
+    )
+    return {aid: at for aid, at in session.execute(stmt) if at is not None}
+
+
+def _recorded_checks(
+    session: Session, ids: Sequence[int], now: dt.datetime
+) -> dict[int, frozenset[str]]:
+    """The BP checks already recorded for each session, as the monitoring record counts them
+    (``monitoring.readings_due``), so the board and the record always agree."""
+    due = readings_due(session, ids, now=now)
+    return {
+        aid: frozenset(c.label for c in state.checks if c.state == "done")
+        for aid, state in due.items()
+    }
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _short(spec: SessionTypeSpec | None, code: str) -> str:
+    return spec.short if spec is not None else code.upper()[:4]
+
+
+def _hhmm(moment: dt.datetime) -> str:
+    return f"{moment:%H:%M}"
+
+
+STAGE_PHASES = {"waiting": "Waiting to start", "due": "Not checked in"}
+
+
+def _card(
+    room_name: str,
+    row: _Row,
+    spec: SessionTypeSpec | None,
+    now: dt.datetime,
+    started_at: dt.datetime | None,
+    dose_recorded: dt.datetime | None,
+    recorded: frozenset[str],
+    next_up: NextUp | None,
+    grace: dt.timedelta,
+) -> ChairCard:
+    tz = now.tzinfo
+    start, end = row.starts_at.astimezone(tz), row.ends_at.astimezone(tz)
+    stage = {"in_progress": "in_session", "checked_in": "waiting"}.get(row.status, "due")
+    common: dict[str, Any] = {
+        "room_id": row.room_id,
+        "room_name": room_name,
+        "stage": stage,
+        "appointment_id": row.id,
+        "patient_name": row.patient_name,
+        "chart_number": row.chart_number,
+        "session_type_code": row.code,
+        "session_type_name": row.type_name,
+        "session_type_short": _short(spec, row.code),
+        "color": row.color,
+        "series_label": row.series_label,
+        "status": row.status,
+        "start": start,
+        "end": end,
+        "next_up": next_up,
+    }
+    late: list[str] = []
+    overrun = stage == "in_session" and now > end
+    if spec is None:  # a type no longer in the catalogue: say what we know
+        return ChairCard(**common, phase=STATUS_LABELS.get(row.status, row.status), overrun=overrun)
+    running = stage == "in_session"
+    anchor = (started_at.astimezone(tz) if started_at else start) if running else start
+    dose = dose_recorded.astimezone(tz) if dose_recorded else None
+    timeline = session_timeline(spec, anchor, dose_started_at=dose)
+    dose_index = _dose_index(spec)
+    dose_at = dose or (timeline[dose_index].start if dose_index is not None else None)
+    dosed = dose_at is not None and (dose is not None or running) and now >= dose_at
+    if running:
+        current = phase_at(timeline, now)
+        if current is None:
+            current = timeline[-1] if now >= timeline[-1].end else timeline[0]
+        phase, phase_key, phase_ends = current.name, current.key, current.end
+    else:
+        phase, phase_key, phase_ends = STAGE_PHASES[stage], "", None
+        if stage == "due":
+            late.append(f"Not checked in (due {_hhmm(start)})")
+    checks = bp_due_times(spec, timeline)
+    pending = [(label, due) for label, due in checks if label not in recorded]
+    next_bp = None
+    if pending and stage != "due":  # a patient who has not arrived has no BP to take yet
+        label, due = pending[0]
+        next_bp = BpDue(label, due, late=now > due + grace, due_now=now >= due)
+        if next_bp.late:
+            late.insert(0, f"BP {label} overdue since {_hhmm(due)}")
+    allowed = discharge_allowed(spec, timeline) if dose_at is not None else None
+    ready = running and dosed and allowed is not None and now >= allowed
+    discharge_late = ready and allowed is not None and now > max(allowed, timeline[-1].end)
+    if discharge_late and allowed is not None:
+        late.append(f"Still in the chair; discharge allowed since {_hhmm(allowed)}")
+    if overrun:
+        late.append(f"Running past the planned end ({_hhmm(end)})")
+    return ChairCard(
+        **common,
+        phase=phase,
+        phase_key=phase_key,
+        phase_ends_at=phase_ends,
+        dose_started_at=dose_at if (dose is not None or running) else None,
+        minutes_since_dose=int((now - dose_at).total_seconds() // 60)
+        if dosed and dose_at
+        else None,
+        next_bp=next_bp,
+        bp_recorded=tuple(label for label, _ in checks if label in recorded),
+        discharge_allowed_at=allowed,
+        discharge_ready=ready,
+        bp_late=next_bp is not None and next_bp.late,
+        discharge_late=discharge_late,
+        overrun=overrun,
+        late=tuple(late),
+    )

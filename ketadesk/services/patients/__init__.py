@@ -1,0 +1,1 @@
+"""Patients: search, register, edit, and the patient record."""

@@ -1,0 +1,590 @@
+"""The patient record: who the patient is, their gating facts, each series with its progress and
+gaps, past and upcoming sessions, open follow-ups and recent outcome measures.
+
+Read-only, one transaction.  Everything comes back as frozen dataclasses with times in the
+clinic's zone; the record view (ui/patients/patient_record.py) only lays it out.  A series'
+gaps are the
+days between its sessions held against the protocol's spacing (protocols.toml), so a missed
+session shows as a gap instead of disappearing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.catalog import ProtocolSpec
+from ketadesk.scheduling.followup_rules import kind_label
+from ketadesk.scheduling.gating import check_gates
+from ketadesk.scheduling.planner import series_slots
+from ketadesk.services.booking.planning import load_patient_facts
+from ketadesk.services.common.context import Database, NotFound, utcnow
+from ketadesk.services.schedule.schedule import STATUS_LABELS
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.models import (
+    RELEASED_STATUSES,
+    Appointment,
+    FollowUp,
+    GatingOverride,
+    Measurement,
+    Patient,
+    Protocol,
+    Resource,
+    Series,
+    SessionType,
+)
+
+RECENT_MEASURES = 12  # how many of the latest scores the record lists
+
+SCREENING_LABELS = {
+    "pending": "Pending",
+    "cleared": "Cleared",
+    "not_eligible": "Not eligible",
+}
+SERIES_STATUS_LABELS = {
+    "planned": "Planned",
+    "active": "Active",
+    "completed": "Completed",
+    "dropped": "Dropped",
+    "cancelled": "Cancelled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDetails:
+    """Contact details as the record shows them ("" where nothing is on file)."""
+
+    id: int
+    chart_number: str
+    first_name: str
+    last_name: str
+    preferred_name: str
+    date_of_birth: dt.date | None
+    phone: str
+    email: str
+    address: str
+    emergency_contact: str  # "Name, phone"
+    driver: str  # "Name, phone"
+    notes: str
+    active: bool
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+    def age_on(self, day: dt.date) -> int | None:
+        born = self.date_of_birth
+        if born is None:
+            return None
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True, slots=True)
+class GatingFact:
+    """One gating fact in words, and whether it is in order (``ok``; None when none of the
+    patient's session types asks for it, so nothing is wrong with its absence)."""
+
+    label: str  # "Screening"
+    value: str  # "Cleared 2 Oct 2026"
+    ok: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSession:
+    """One appointment of the patient (times local to the clinic)."""
+
+    appointment_id: int
+    start: dt.datetime
+    end: dt.datetime
+    session_type_code: str
+    session_type: str
+    short: str
+    color: str
+    status: str
+    series_id: int | None
+    series_index: int | None
+    series_count: int | None
+    room: str
+    dosing: bool
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status.replace("_", " ").capitalize())
+
+    @property
+    def series_label(self) -> str:
+        if self.series_index is None:
+            return ""
+        if self.series_count is None:
+            return str(self.series_index)
+        return f"{self.series_index}/{self.series_count}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status not in RELEASED_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesGap:
+    """The days between two sessions of a series, held against the protocol's rule."""
+
+    from_index: int
+    to_index: int
+    from_day: dt.date
+    to_day: dt.date
+    min_days: int
+    max_days: int
+    rule: str  # "Induction asks for 1-5 days"
+    missed: tuple[int, ...] = ()  # places skipped between the two (no session held there)
+
+    @property
+    def days(self) -> int:
+        return (self.to_day - self.from_day).days
+
+    @property
+    def within_rule(self) -> bool:
+        return not self.missed and self.min_days <= self.days <= self.max_days
+
+    @property
+    def description(self) -> str:
+        """ "2 → 3: 2 days" or "3 → 5: 9 days, no session 4 (Induction asks for 1-5 days)"."""
+        text = f"{self.from_index} → {self.to_index}: {_days(self.days)}"
+        notes = []
+        if self.missed:
+            places = ", ".join(str(i) for i in self.missed)
+            notes.append(f"no session{'s' if len(self.missed) > 1 else ''} {places}")
+        if not self.min_days <= self.days <= self.max_days:
+            notes.append(f"too {'close' if self.days < self.min_days else 'far apart'}")
+        if notes:
+            text += f", {', '.join(notes)} ({self.rule})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesProgress:
+    """One series: where it stands, its sessions in series order, the gaps between them."""
+
+    series_id: int
+    protocol: str
+    protocol_name: str
+    status: str
+    planned_count: int
+    done: int
+    missed: int  # no-shows
+    cancelled: int
+    booked: int  # still to come
+    next_start: dt.datetime | None
+    sessions: tuple[RecordSession, ...]
+    gaps: tuple[SeriesGap, ...]
+
+    @property
+    def status_label(self) -> str:
+        return SERIES_STATUS_LABELS.get(self.status, self.status.capitalize())
+
+    @property
+    def summary(self) -> str:
+        """ "4 of 6 done, 1 missed, next Tue 1 Dec"."""
+        parts = [f"{self.done} of {self.planned_count} done"]
+        if self.missed:
+            parts.append(f"{self.missed} missed")
+        if self.cancelled:
+            parts.append(f"{self.cancelled} cancelled")
+        if self.next_start is not None:
+            n = self.next_start
+            parts.append(f"next {n:%a} {n.day} {n:%b}")
+        elif self.status in ("active", "planned") and self.done < self.planned_count:
+            parts.append("nothing booked")
+        return ", ".join(parts)
+
+    @property
+    def gaps_outside_rule(self) -> tuple[SeriesGap, ...]:
+        return tuple(g for g in self.gaps if not g.within_rule)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFollowUp:
+    id: int
+    kind: str
+    kind_label: str
+    due: dt.datetime  # local
+    deadline: dt.datetime | None
+    overdue: bool
+    priority: str
+    assignee_role: str
+    session: str  # "Spravato (esketamine), Tue 24 Nov", or ""
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureEntry:
+    instrument: str
+    score: int
+    taken_at: dt.datetime  # local
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """Everything the patient record shows, read at ``as_of``."""
+
+    patient: PatientDetails
+    gating: tuple[GatingFact, ...]
+    contraindications: str
+    # Gating rules the next dosing sessions do not meet (nobody overrode them).
+    gate_problems: tuple[str, ...]
+    series: tuple[SeriesProgress, ...]  # newest first
+    history: tuple[RecordSession, ...]  # before ``as_of``, most recent first
+    upcoming: tuple[RecordSession, ...]  # from ``as_of`` on, soonest first
+    follow_ups: tuple[OpenFollowUp, ...]  # open (or snoozed), soonest due first
+    measures: tuple[MeasureEntry, ...]  # most recent first
+    instruments: tuple[str, ...]  # instruments the patient has scores for, most used first
+    timezone: str
+    as_of: dt.datetime  # local
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if abs(n) == 1 else f"{n} days"
+
+
+def _short_date(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def patient_record(
+    db: Database, patient_id: int, *, now: dt.datetime | None = None
+) -> PatientRecord:
+    """The patient's record as of ``now``.  Raises NotFound for an unknown patient."""
+    moment = now or utcnow()
+    with db.read() as session:
+        catalog = load_catalog(session)
+        tz = ZoneInfo(catalog.settings.timezone)
+        patient = session.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound(f"patient #{patient_id} does not exist")
+        rows = session.execute(
+            select(
+                Appointment.id,
+                Appointment.starts_at,
+                Appointment.ends_at,
+                Appointment.status,
+                Appointment.series_id,
+                Appointment.series_index,
+                Series.planned_count,
+                SessionType.code,
+                SessionType.name,
+                SessionType.color,
+                SessionType.dosing,
+                Resource.name,
+            )
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .outerjoin(Series, Series.id == Appointment.series_id)
+            .outerjoin(Resource, Resource.id == Appointment.room_id)
+            .where(Appointment.patient_id == patient_id)
+            .order_by(Appointment.starts_at, Appointment.id)
+        ).all()
+        series_rows = session.execute(
+            select(Series.id, Series.status, Series.planned_count, Protocol.code, Protocol.name)
+            .join(Protocol, Protocol.id == Series.protocol_id)
+            .where(Series.patient_id == patient_id)
+            .order_by(Series.created_at.desc(), Series.id.desc())
+        ).all()
+        follow_rows = session.execute(
+            select(
+                FollowUp.id,
+                FollowUp.kind,
+                FollowUp.due_at,
+                FollowUp.deadline_at,
+                FollowUp.priority,
+                FollowUp.assignee_role,
+                FollowUp.status,
+                Appointment.starts_at,
+                SessionType.name,
+            )
+            .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
+            .outerjoin(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(FollowUp.patient_id == patient_id, FollowUp.status.in_(("open", "snoozed")))
+            .order_by(FollowUp.due_at, FollowUp.id)
+        ).all()
+        measure_rows = session.execute(
+            select(Measurement.instrument, Measurement.score, Measurement.taken_at)
+            .where(Measurement.patient_id == patient_id)
+            .order_by(Measurement.taken_at.desc(), Measurement.id.desc())
+        ).all()
+        facts = load_patient_facts(session, patient_id, catalog)
+        overrides: dict[str, str] = {}
+        for rule, reason in session.execute(
+            select(GatingOverride.rule, GatingOverride.reason).where(
+                GatingOverride.series_id.in_([r[0] for r in series_rows])
+                | GatingOverride.appointment_id.in_([r[0] for r in rows])
+            )
+        ):
+            overrides[rule] = reason
+        details = _details(patient)
+        used = {r[7] for r in rows}
+        needed = {
+            rule
+            for code, spec in catalog.session_types.items()
+            if code in used or not used
+            for rule in spec.gating
+        }
+        gating = _gating_facts(patient, catalog, needed)
+        contraindications = patient.contraindications
+
+    sessions = [
+        RecordSession(
+            appointment_id=a_id,
+            start=starts.astimezone(tz),
+            end=ends.astimezone(tz),
+            session_type_code=code,
+            session_type=name,
+            short=(catalog.session_types[code].short if code in catalog.session_types else code),
+            color=color,
+            status=status,
+            series_id=series_id,
+            series_index=index,
+            series_count=count,
+            room=room or "",
+            dosing=bool(dosing),
+        )
+        for (
+            a_id,
+            starts,
+            ends,
+            status,
+            series_id,
+            index,
+            count,
+            code,
+            name,
+            color,
+            dosing,
+            room,
+        ) in rows
+    ]
+    local_now = moment.astimezone(tz)
+    history = tuple(reversed([s for s in sessions if s.start < local_now]))
+    upcoming = tuple(s for s in sessions if s.start >= local_now and s.is_active)
+
+    gate_problems: list[str] = []
+    if facts is not None:
+        dosing_ahead: dict[str, list[dt.date]] = {}
+        for s in upcoming:
+            if s.dosing and s.session_type_code in catalog.session_types:
+                dosing_ahead.setdefault(s.session_type_code, []).append(s.start.date())
+        for code, dates in dosing_ahead.items():
+            spec = catalog.session_types[code]
+            for result in check_gates(spec, facts, dates, catalog.settings, overrides):
+                if result.stops_booking and result.message not in gate_problems:
+                    gate_problems.append(result.message)
+
+    series = tuple(
+        _progress(
+            series_id,
+            status,
+            planned,
+            code,
+            name,
+            [s for s in sessions if s.series_id == series_id],
+            catalog.protocols.get(code),
+            local_now,
+        )
+        for series_id, status, planned, code, name in series_rows
+    )
+    follow_ups = tuple(
+        OpenFollowUp(
+            id=f_id,
+            kind=kind,
+            kind_label=kind_label(kind),
+            due=due.astimezone(tz),
+            deadline=deadline.astimezone(tz) if deadline is not None else None,
+            overdue=(deadline or due) < moment,
+            priority=priority,
+            assignee_role=role,
+            session=(
+                f"{type_name}, {starts.astimezone(tz):%a} {starts.astimezone(tz).day} "
+                f"{starts.astimezone(tz):%b}"
+                if starts is not None and type_name
+                else ""
+            ),
+            status=status,
+        )
+        for f_id, kind, due, deadline, priority, role, status, starts, type_name in follow_rows
+    )
+    counts = Counter(instrument for instrument, _score, _taken in measure_rows)
+    measures = tuple(
+        MeasureEntry(instrument, score, taken.astimezone(tz))
+        for instrument, score, taken in measure_rows[:RECENT_MEASURES]
+    )
+    return PatientRecord(
+        patient=details,
+        gating=gating,
+        contraindications=contraindications,
+        gate_problems=tuple(gate_problems),
+        series=series,
+        history=history,
+        upcoming=upcoming,
+        follow_ups=follow_ups,
+        measures=measures,
+        instruments=tuple(code for code, _n in counts.most_common()),
+        timezone=catalog.settings.timezone,
+        as_of=local_now,
+    )
+
+
+def _joined(name: str, phone: str) -> str:
+    return ", ".join(p for p in (name.strip(), phone.strip()) if p)
+
+
+def _details(p: Patient) -> PatientDetails:
+    return PatientDetails(
+        id=p.id,
+        chart_number=p.chart_number,
+        first_name=p.first_name,
+        last_name=p.last_name,
+        preferred_name=p.preferred_name,
+        date_of_birth=p.date_of_birth,
+        phone=p.phone,
+        email=p.email,
+        address=p.address,
+        emergency_contact=_joined(p.emergency_contact_name, p.emergency_contact_phone),
+        driver=_joined(p.driver_name, p.driver_phone),
+        notes=p.notes,
+        active=p.active,
+    )
+
+
+def _gating_facts(p: Patient, catalog: Catalog, needed: set[str]) -> tuple[GatingFact, ...]:
+    """The gating facts in words, in the order the rules are checked; ``needed``: the rules
+    the patient's session types apply."""
+
+    def ok(rule: str, met: bool) -> bool | None:
+        return met if met or rule in needed else None
+
+    screening = SCREENING_LABELS.get(p.screening_status, p.screening_status)
+    if p.screening_status == "cleared" and p.screening_cleared_on:
+        screening += f" {_short_date(p.screening_cleared_on)}"
+    facts = [
+        GatingFact(
+            "Screening", screening, ok("screening_cleared", p.screening_status == "cleared")
+        ),
+        GatingFact(
+            "Consent",
+            f"Signed {_short_date(p.consent_signed_on)}" if p.consent_signed_on else "Not on file",
+            ok("consent_signed", p.consent_signed_on is not None),
+        ),
+    ]
+    rems_used = any("rems_patient_enrolled" in t.gating for t in catalog.session_types.values())
+    if rems_used:
+        if p.rems_enrolled_on:
+            text = f"Enrolled {_short_date(p.rems_enrolled_on)}"
+            if p.rems_patient_id:
+                text += f", ID {p.rems_patient_id}"
+        else:
+            text = "Not enrolled"
+        facts.append(
+            GatingFact("REMS", text, ok("rems_patient_enrolled", p.rems_enrolled_on is not None))
+        )
+    if p.prior_auth_number or p.prior_auth_expires_on or p.prior_auth_sessions is not None:
+        parts = [p.prior_auth_number] if p.prior_auth_number else []
+        if p.prior_auth_expires_on:
+            parts.append(f"expires {_short_date(p.prior_auth_expires_on)}")
+        if p.prior_auth_sessions is not None:
+            parts.append(f"{p.prior_auth_sessions} sessions")
+        facts.append(GatingFact("Prior authorization", ", ".join(parts), True))
+    else:
+        facts.append(
+            GatingFact("Prior authorization", "None on file", ok("prior_auth_valid", False))
+        )
+    driver = _joined(p.driver_name, p.driver_phone)
+    facts.append(
+        GatingFact(
+            "Driver", driver or "None arranged", ok("driver_arranged", bool(p.driver_name.strip()))
+        )
+    )
+    return tuple(facts)
+
+
+def _progress(
+    series_id: int,
+    status: str,
+    planned: int,
+    code: str,
+    name: str,
+    sessions: Sequence[RecordSession],
+    protocol: ProtocolSpec | None,
+    now: dt.datetime,
+) -> SeriesProgress:
+    ordered = sorted(sessions, key=lambda s: (s.series_index or 0, s.start))
+    live = [s for s in ordered if s.is_active]
+    ahead = [s for s in live if s.start >= now and s.status != "completed"]
+    return SeriesProgress(
+        series_id=series_id,
+        protocol=code,
+        protocol_name=name,
+        status=status,
+        planned_count=planned,
+        done=sum(1 for s in ordered if s.status == "completed"),
+        missed=sum(1 for s in ordered if s.status == "no_show"),
+        cancelled=sum(1 for s in ordered if s.status == "cancelled"),
+        booked=len(ahead),
+        next_start=min((s.start for s in ahead), default=None),
+        sessions=tuple(ordered),
+        gaps=series_gaps(live, protocol) if protocol is not None else (),
+    )
+
+
+def series_gaps(sessions: Sequence[RecordSession], protocol: ProtocolSpec) -> tuple[SeriesGap, ...]:
+    """The gaps between a series' live sessions by their places in the protocol: a main session
+    against the main session before it (the stage's gap rule), a follow-on session (KAP
+    integration) against the session it follows.  Places with no live session between two main
+    sessions are named as missed."""
+    by_index = {s.series_index: s for s in sessions if s.series_index is not None}
+    slots = series_slots(protocol)
+    gaps: list[SeriesGap] = []
+    prev: tuple[int, dt.date] | None = None
+    skipped: list[int] = []
+    for slot in slots:
+        stage = protocol.stages[slot.stage]
+        s = by_index.get(slot.index)
+        if slot.follows is not None:
+            parent = by_index.get(slot.follows)
+            follow = stage.followed_by
+            if s is not None and parent is not None and follow is not None:
+                gaps.append(
+                    SeriesGap(
+                        from_index=slot.follows,
+                        to_index=slot.index,
+                        from_day=parent.start.date(),
+                        to_day=s.start.date(),
+                        min_days=follow.min_days,
+                        max_days=follow.max_days,
+                        rule=f"{follow.min_days}-{follow.max_days} days after its session",
+                    )
+                )
+            continue
+        if s is None:
+            if prev is not None:
+                skipped.append(slot.index)
+            continue
+        day = s.start.date()
+        if prev is not None:
+            gaps.append(
+                SeriesGap(
+                    from_index=prev[0],
+                    to_index=slot.index,
+                    from_day=prev[1],
+                    to_day=day,
+                    min_days=stage.min_gap_days,
+                    max_days=stage.max_gap_days,
+                    rule=f"{stage.name} asks for {stage.min_gap_days}-{stage.max_gap_days} days",
+                    missed=tuple(skipped),
+                )
+            )
+        prev = (slot.index, day)
+        skipped = []
+    return tuple(gaps)

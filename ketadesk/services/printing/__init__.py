@@ -1,0 +1,1 @@
+"""Printable documents and iCalendar/CSV export."""

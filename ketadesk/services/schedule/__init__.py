@@ -1,0 +1,1 @@
+"""The day, staff and week schedules the views draw."""

@@ -1,0 +1,1 @@
+"""Sign-in, idle lock and the audit viewer."""

@@ -1,0 +1,453 @@
+"""Signing in: the sign-in dialog, and the first administrator's account for a new clinic.
+
+Both check passwords through ``ketadesk.services.access.accounts`` on a worker thread (an
+argon2 hash
+takes tens of milliseconds on purpose), so the dialog never freezes.  A refusal after too many
+wrong passwords disables "Sign in" and counts the wait down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk import APP_NAME
+from ketadesk.services.access import accounts
+from ketadesk.services.access.accounts import SignInRefused
+from ketadesk.services.common.context import Actor, Database, InvalidFields, ServiceError
+from ketadesk.ui.common.background import BackgroundCall
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+Clock = Callable[[], dt.datetime]
+
+
+def error_color(palette: QPalette) -> QColor:
+    """A red that reads on the palette's window colour, light or dark."""
+    dark = palette.color(QPalette.ColorRole.Window).lightness() < 128
+    return QColor("#ff8a80") if dark else QColor("#b00020")
+
+
+def error_label(parent: QWidget | None = None) -> QLabel:
+    """A label for an error message: red for the palette, wrapped, hidden while empty."""
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, error_color(palette))
+    label.setPalette(palette)
+    label.hide()
+    return label
+
+
+def show_error(label: QLabel, message: str) -> None:
+    label.setText(message)
+    label.setVisible(bool(message))
+    label.setAccessibleDescription(message)
+
+
+def mark_invalid(edit: QLineEdit, message: str) -> None:
+    """Mark a field as wrong (or clear the mark with ""): a red frame and the message as its
+    tooltip and accessible description."""
+    edit.setProperty("invalid", bool(message))
+    edit.setToolTip(message)
+    edit.setAccessibleDescription(message)
+    if message:
+        color = error_color(edit.palette()).name()
+        edit.setStyleSheet(f"QLineEdit {{ border: 1px solid {color}; padding: 2px; }}")
+    else:
+        edit.setStyleSheet("")
+
+
+def fit_dialog(dialog: QDialog, width: int) -> None:
+    """Size a dialog once to ``width`` and the height its content needs there.
+
+    The layout is told not to impose a minimum size on the window afterwards: an error message
+    appearing would otherwise resize the window under the user (and the offscreen platform of
+    the tests warns about every such change).
+    """
+    layout = dialog.layout()
+    assert layout is not None
+    layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+    height = layout.heightForWidth(width) if layout.hasHeightForWidth() else -1
+    dialog.resize(width, max(height, layout.sizeHint().height()))
+
+
+class SignInDialog(QDialog):
+    """Username and password; on success ``actor()`` is the signed-in user.
+
+    Signals:
+        signed_in(object): the Actor, just before the dialog is accepted.
+
+    Attributes:
+        username_edit, password_edit: the two fields.
+        sign_in_button: the default button; disabled while checking or while a wait runs.
+    """
+
+    signed_in = Signal(object)
+
+    def __init__(
+        self,
+        db: Database,
+        parent: QWidget | None = None,
+        *,
+        username: str = "",
+        now: Clock | None = None,
+        title: str = "Sign in",
+        hint: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._now = now
+        self._actor: Actor | None = None
+        self._call: BackgroundCall[Actor] | None = None
+        self._wait_left = 0
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self.setWindowTitle(f"{title} — {APP_NAME}")
+        self.setModal(True)
+
+        heading = QLabel(f"<b>{html.escape(accounts.clinic_name(db))}</b>", self)
+        heading.setWordWrap(True)
+        heading.setTextFormat(Qt.TextFormat.RichText)
+        heading.setToolTip(db.label)
+        heading.setAccessibleName("Clinic")
+        self.username_edit = QLineEdit(username, self)
+        self.username_edit.setAccessibleName("Username")
+        self.username_edit.setMaxLength(64)
+        self.password_edit = QLineEdit(self)
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setAccessibleName("Password")
+        self.error_label = error_label(self)
+        self.error_label.setAccessibleName("Sign-in problem")
+
+        form = QFormLayout()
+        form.addRow("&Username:", self.username_edit)
+        form.addRow("&Password:", self.password_edit)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.sign_in_button = QPushButton("&Sign in", self)
+        self.sign_in_button.setAccessibleName("Sign in")
+        self.sign_in_button.setDefault(True)
+        self.buttons.addButton(self.sign_in_button, QDialogButtonBox.ButtonRole.AcceptRole)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        if hint:
+            self.hint_label = QLabel(html.escape(hint), self)
+            self.hint_label.setObjectName("sign_in_hint")
+            self.hint_label.setWordWrap(True)
+            self.hint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(self.hint_label)
+        layout.addWidget(self.buttons)
+        fit_dialog(self, 380)
+
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        self._countdown.timeout.connect(self._on_countdown_timeout)
+        (self.password_edit if username else self.username_edit).setFocus()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def actor(self) -> Actor | None:
+        return self._actor
+
+    @classmethod
+    def ask(
+        cls, db: Database, parent: QWidget | None = None, *, username: str = "", hint: str = ""
+    ) -> Actor | None:
+        """Show the dialog and wait: the signed-in user, or None if cancelled.  Tests may
+        replace this entry point."""
+        dialog = cls(db, parent, username=username, hint=hint)
+        try:
+            return dialog.actor() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
+
+    def submit(self) -> None:
+        """Check the password (as pressing "Sign in" does)."""
+        if self._call is not None or self._wait_left:
+            return
+        username = self.username_edit.text().strip()
+        password = self.password_edit.text()
+        if not username:
+            show_error(self.error_label, "Enter your username.")
+            self.username_edit.setFocus()
+            return
+        if not password:
+            show_error(self.error_label, "Enter your password.")
+            self.password_edit.setFocus()
+            return
+        now = self._now() if self._now else None
+        db = self._db
+        self._set_busy(True)
+        show_error(self.error_label, "")
+        call: BackgroundCall[Actor] = BackgroundCall(
+            lambda: accounts.sign_in(db, username, password, now=now), self
+        )
+        call.succeeded.connect(self._on_call_succeeded)
+        call.failed.connect(self._on_call_failed)
+        self._call = call
+        call.start()
+
+    # -- slots -------------------------------------------------------------------------------
+
+    def _on_buttons_accepted(self) -> None:
+        self.submit()
+
+    def _on_call_succeeded(self, actor: object) -> None:
+        self._finish_call()
+        assert isinstance(actor, Actor)
+        self._actor = actor
+        self.password_edit.clear()
+        self.signed_in.emit(actor)
+        self.accept()
+
+    def _on_call_failed(self, error: object) -> None:
+        self._finish_call()
+        self.password_edit.clear()
+        self.password_edit.setFocus()
+        if isinstance(error, SignInRefused):
+            show_error(self.error_label, _sentence(str(error)))
+            if error.retry_after:
+                self._start_wait(error.retry_after)
+        elif isinstance(error, ServiceError):
+            show_error(self.error_label, _sentence(str(error)))
+        else:
+            show_error(self.error_label, f"Could not sign in: {error}")
+
+    def _on_countdown_timeout(self) -> None:
+        self._wait_left -= 1
+        if self._wait_left <= 0:
+            self._countdown.stop()
+            self._wait_left = 0
+            self.sign_in_button.setEnabled(True)
+            self.sign_in_button.setText("&Sign in")
+        else:
+            self.sign_in_button.setText(f"Wait {self._wait_left} s")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _start_wait(self, seconds: int) -> None:
+        self._wait_left = seconds
+        self.sign_in_button.setEnabled(False)
+        self.sign_in_button.setText(f"Wait {seconds} s")
+        self._countdown.start()
+
+    def _finish_call(self) -> None:
+        if self._call is not None:
+            self._call.deleteLater()
+        self._call = None
+        self._set_busy(False)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.username_edit.setEnabled(not busy)
+        self.password_edit.setEnabled(not busy)
+        self.sign_in_button.setEnabled(not busy and not self._wait_left)
+        if busy:
+            self.setCursor(Qt.CursorShape.BusyCursor)
+        else:
+            self.unsetCursor()
+
+    @override
+    def reject(self) -> None:
+        if self._call is not None:
+            self._call.wait()  # let the check end; its outcome is dropped with the dialog
+        self._countdown.stop()
+        super().reject()
+
+
+class FirstAdminDialog(QDialog):
+    """A new clinic's first account: the administrator (username, name, password twice).
+
+    Mistakes are shown at the fields; ``actor()`` is the new administrator, signed in.
+
+    Signals:
+        created(object): the new administrator's Actor.
+    """
+
+    created = Signal(object)
+    FIELDS = ("username", "display_name", "password", "password_again")
+
+    def __init__(
+        self, db: Database, parent: QWidget | None = None, *, now: Clock | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._now = now
+        self._actor: Actor | None = None
+        self._call: BackgroundCall[Actor] | None = None
+        self.setWindowTitle(f"New clinic — {APP_NAME}")
+        self.setModal(True)
+
+        intro = QLabel(
+            f"<b>Welcome to {APP_NAME}.</b><br>This clinic has no users yet. Create the "
+            "administrator's account: the administrator adds everyone else, manages backups "
+            "and reads the audit trail.",
+            self,
+        )
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.RichText)
+        self.edits: dict[str, QLineEdit] = {}
+        self.field_errors: dict[str, QLabel] = {}
+        form = QFormLayout()
+        labels = {
+            "username": ("&Username:", "Username"),
+            "display_name": ("&Full name:", "Full name"),
+            "password": ("&Password:", "Password"),
+            "password_again": ("Password &again:", "Password again"),
+        }
+        for name in self.FIELDS:
+            text, accessible = labels[name]
+            edit = QLineEdit(self)
+            edit.setAccessibleName(accessible)
+            if name.startswith("password"):
+                edit.setEchoMode(QLineEdit.EchoMode.Password)
+            problem = error_label(self)
+            problem.setAccessibleName(f"{accessible} problem")
+            box = QVBoxLayout()
+            box.setSpacing(2)
+            box.addWidget(edit)
+            box.addWidget(problem)
+            label = QLabel(text, self)
+            label.setBuddy(edit)
+            form.addRow(label, box)
+            self.edits[name] = edit
+            self.field_errors[name] = problem
+        self.error_label = error_label(self)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.create_button = QPushButton("&Create administrator", self)
+        self.create_button.setAccessibleName("Create administrator")
+        self.create_button.setDefault(True)
+        self.buttons.addButton(self.create_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        fit_dialog(self, 460)
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        self.edits["username"].setFocus()
+
+    def actor(self) -> Actor | None:
+        return self._actor
+
+    @classmethod
+    def ask(cls, db: Database, parent: QWidget | None = None) -> Actor | None:
+        dialog = cls(db, parent)
+        try:
+            return dialog.actor() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
+
+    def submit(self) -> None:
+        if self._call is not None:
+            return
+        values = {name: edit.text() for name, edit in self.edits.items()}
+        errors = {}
+        if values["password"] != values["password_again"]:
+            errors["password_again"] = "does not match the password"
+        for name in ("username", "display_name", "password"):
+            if not values[name].strip():
+                errors[name] = "is required"
+        if errors:
+            self._show_errors(errors)
+            return
+        self._show_errors({})
+        db = self._db
+        now = self._now() if self._now else None
+        call: BackgroundCall[Actor] = BackgroundCall(
+            lambda: accounts.create_first_admin(
+                db,
+                values["username"],
+                values["display_name"],
+                values["password"],
+                password_again=values["password_again"],
+                now=now,
+            ),
+            self,
+        )
+        call.succeeded.connect(self._on_call_succeeded)
+        call.failed.connect(self._on_call_failed)
+        self._call = call
+        self.create_button.setEnabled(False)
+        call.start()
+
+    def _on_buttons_accepted(self) -> None:
+        self.submit()
+
+    def _on_call_succeeded(self, actor: object) -> None:
+        self._end_call()
+        assert isinstance(actor, Actor)
+        self._actor = actor
+        self.created.emit(actor)
+        self.accept()
+
+    def _on_call_failed(self, error: object) -> None:
+        self._end_call()
+        if isinstance(error, InvalidFields):
+            self._show_errors(error.errors)
+        elif isinstance(error, ServiceError):
+            show_error(self.error_label, _sentence(str(error)))
+        else:
+            show_error(self.error_label, f"Could not create the account: {error}")
+
+    def _end_call(self) -> None:
+        if self._call is not None:
+            self._call.deleteLater()
+        self._call = None
+        self.create_button.setEnabled(True)
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        first: QLineEdit | None = None
+        for name in self.FIELDS:
+            message = errors.get(name, "")
+            label = self.field_errors[name]
+            show_error(label, _sentence(message) if message else "")
+            mark_invalid(self.edits[name], message)
+            if message and first is None:
+                first = self.edits[name]
+        other = [f"{k}: {v}" for k, v in errors.items() if k not in self.FIELDS]
+        show_error(self.error_label, "; ".join(other))
+        if first is not None:
+            first.setFocus()
+
+    @override
+    def reject(self) -> None:
+        if self._call is not None:
+            self._call.wait()
+        super().reject()
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."

@@ -1,0 +1,1 @@
+"""The booking, series-move and appointment dialogs."""

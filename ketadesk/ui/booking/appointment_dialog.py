@@ -1,0 +1,191 @@
+"""An appointment opened (double-click a block, Enter on a row): what it is, what happened to
+it, and buttons for what can be done next.
+
+The dialog decides nothing itself: it shows ``services.appointments.AppointmentDetail`` and
+asks its owner (through signals) to change the status, open the monitoring record, take a
+measure, print the session record or open the patient, so every change goes through the same
+undoable path as the views' context menus.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
+from ketadesk.services.booking.booking import action_button_text
+from ketadesk.services.common.context import may
+from ketadesk.ui.common.desk import Desk
+
+
+class AppointmentDialog(QDialog):
+    """One appointment, with its next steps.
+
+    Signals:
+        status_requested(int appointment_id, str action, str reason)
+        monitoring_requested(int appointment_id)
+        measure_requested(int patient_id, str instrument, int appointment_id)
+        patient_requested(int patient_id)
+        print_record_requested(int appointment_id)
+    """
+
+    status_requested = Signal(int, str, str)
+    monitoring_requested = Signal(int)
+    measure_requested = Signal(int, str, int)
+    patient_requested = Signal(int)
+    print_record_requested = Signal(int)
+
+    def __init__(self, desk: Desk, appointment_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self._id = appointment_id
+        self.setObjectName("appointment_dialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._title = QLabel(self)
+        self._title.setObjectName("appointment_title")
+        font = self._title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self._title.setFont(font)
+        self._title.setWordWrap(True)
+        self._form = QFormLayout()
+        self._history = QListWidget(self)
+        self._history.setObjectName("appointment_history")
+        self._history.setAccessibleName("What happened to this appointment")
+        self._status_row = QHBoxLayout()
+        self._tools_row = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        close.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._title)
+        layout.addLayout(self._form)
+        layout.addWidget(QLabel("History", self))
+        layout.addWidget(self._history, 1)
+        layout.addLayout(self._status_row)
+        layout.addLayout(self._tools_row)
+        layout.addWidget(close)
+        self.resize(560, 520)
+        self.reload()
+
+    def detail(self) -> AppointmentDetail:
+        return self._detail
+
+    def reload(self) -> None:
+        """Read the appointment again (after a change made here or elsewhere)."""
+        d = appointment_detail(self._desk.db, self._id)
+        self._detail = d
+        series = f" {d.series_label}" if d.series_label else ""
+        self._title.setText(f"{d.patient_name} — {d.session_type_name}{series}")
+        self.setWindowTitle(f"{d.patient_name}, {d.start:%a %d %b %H:%M}")
+        while self._form.rowCount():
+            self._form.removeRow(0)
+        when = f"{d.start:%A %d %B %Y}, {d.start:%H:%M}–{d.end:%H:%M}"
+        status = d.status_label + (" (late cancellation)" if d.late_cancel else "")
+        rows = [
+            ("When", when),
+            ("Room", d.room or "none (telehealth)"),
+            ("Status", status),
+            ("Chart", d.chart_number),
+            ("Phone", d.phone or "—"),
+        ]
+        if d.protocol_name:
+            rows.append(("Series", f"{d.protocol_name}, session {d.series_label}"))
+        others = [h for h in d.held if h.need != "room"]
+        if others:
+            rows.append(
+                ("Also holds", ", ".join(f"{h.name} ({h.need.replace('_', ' ')})" for h in others))
+            )
+        if d.notes:
+            rows.append(("Notes", d.notes))
+        for label, value in rows:
+            text = QLabel(escape(value), self)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            text.setWordWrap(True)
+            text.setObjectName(f"field_{label.lower().replace(' ', '_')}")
+            self._form.addRow(f"{label}:", text)
+        self._history.clear()
+        for h in d.history:
+            change = f"{h.from_status or '—'} → {h.to_status}" if h.to_status else ""
+            why = f": {h.reason}" if h.reason else ""
+            self._history.addItem(
+                f"{h.at:%d %b %H:%M}  {h.who}  {h.action.replace('_', ' ')} {change}{why}"
+            )
+        if not d.history:
+            self._history.addItem("Booked; nothing has happened to it yet.")
+        self._build_buttons(d)
+
+    def _build_buttons(self, d: AppointmentDetail) -> None:
+        for row in (self._status_row, self._tools_row):
+            while row.count():
+                item = row.takeAt(0)
+                widget = item.widget() if item is not None else None
+                if widget is not None:
+                    widget.deleteLater()
+        self.buttons = {}
+        actor = self._desk.actor
+        for action in d.actions:
+            if not may(actor, action):
+                continue
+            self._add_button(self._status_row, action, action_button_text(action), self._on_status)
+        self._status_row.addStretch(1)
+        if d.has_bp_checks or d.dosing:
+            if may(actor, "record_monitoring"):
+                self._add_button(
+                    self._tools_row, "monitoring", "Monitoring record…", self._on_monitoring
+                )
+            self._add_button(
+                self._tools_row, "print_record", "Print session record…", self._on_print_record
+            )
+        if d.dosing and may(actor, "enter_measure"):
+            self._add_button(self._tools_row, "phq9", "PHQ-9…", self._on_phq9)
+            self._add_button(self._tools_row, "gad7", "GAD-7…", self._on_gad7)
+        self._add_button(self._tools_row, "patient", "Patient record…", self._on_patient)
+        self._tools_row.addStretch(1)
+
+    def _add_button(self, row: QHBoxLayout, name: str, text: str, slot: object) -> None:
+        button = QPushButton(text, self)
+        button.setObjectName(f"action_{name}")
+        button.setAutoDefault(False)
+        button.clicked.connect(lambda _=False, n=name: slot(n))  # type: ignore[operator]
+        row.addWidget(button)
+        self.buttons[name] = button
+
+    def _on_status(self, action: str) -> None:
+        reason = ""
+        if action == "cancel":
+            prompt = "Why is it cancelled? (kept with the appointment)"
+            while not reason.strip():
+                reason, ok = QInputDialog.getText(self, "Cancel appointment", prompt)
+                if not ok:
+                    return
+                prompt = "A cancellation needs a reason. Why is it cancelled?"
+        self.status_requested.emit(self._id, action, reason.strip())
+
+    def _on_monitoring(self, _name: str) -> None:
+        self.monitoring_requested.emit(self._id)
+
+    def _on_print_record(self, _name: str) -> None:
+        self.print_record_requested.emit(self._id)
+
+    def _on_phq9(self, _name: str) -> None:
+        self.measure_requested.emit(self._detail.patient_id, "phq9", self._id)
+
+    def _on_gad7(self, _name: str) -> None:
+        self.measure_requested.emit(self._detail.patient_id, "gad7", self._id)
+
+    def _on_patient(self, _name: str) -> None:
+        self.patient_requested.emit(self._detail.patient_id)

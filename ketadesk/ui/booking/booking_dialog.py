@@ -1,0 +1,912 @@
+"""Booking a treatment series in one dialog: find or register the patient, choose a protocol
+and preferences, see the plan, swap sessions, deal with gating, confirm.
+
+The dialog decides nothing itself.  ``services.planning`` proposes the plan and the
+alternatives for a session, ``services.booking.book`` writes it all or nothing and re-checks
+everything (gating, overrides, resources) in its own transaction.  Planning, alternatives and
+booking run on a worker with a busy indicator.  A booking that lost a race with another
+workstation keeps the draft on screen, says what was taken, and offers to re-plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDate,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    QTime,
+    Signal,
+)
+from PySide6.QtGui import QGuiApplication, QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.catalog import WEEKDAYS
+from ketadesk.scheduling.gating import GateResult, Severity
+from ketadesk.scheduling.model import PlannedSession
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import (
+    BookingConflict,
+    BookingRequest,
+    BookingResult,
+    GateRefused,
+)
+from ketadesk.services.booking.planning import (
+    BookingChoices,
+    PlanWishes,
+    SeriesProposal,
+    booking_choices,
+    propose_series,
+    session_alternatives,
+)
+from ketadesk.services.clinic.listen import server_errors
+from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.patients.patients import PatientMatch, patient_match
+from ketadesk.services.schedule.schedule import clinic_today
+from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.patients.patient_form import error_color
+from ketadesk.ui.patients.patient_search import PatientPicker, fixed_minimum
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+_Index = QModelIndex | QPersistentModelIndex
+T = TypeVar("T")
+DIALOG_MINIMUM = QSize(900, 560)
+LEFT_WIDTH = 400  # the patient, wishes and gating column, at first
+ALTERNATIVE_ROWS = 6  # the alternatives list grows to this many rows, then scrolls
+
+
+# --------------------------------------------------------------------------------------------
+# What the table shows, worked out without widgets
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    index: int
+    date: str  # "Mon 30 Nov 2026"
+    time: str  # "09:00–10:40"
+    room: str
+    monitor: str
+    staff: str
+    warnings: str
+    placed: bool
+
+
+def plan_rows(
+    sessions: Sequence[PlannedSession],
+    calendar: ClinicCalendar,
+    names: Mapping[int, str],
+    kinds: Mapping[int, str],
+    notes: Mapping[int, str] | None = None,
+) -> list[PlanRow]:
+    """One row per proposed session: when, which room, monitor and staff, and what is wrong.
+    ``notes`` adds a remark to a session (by index), e.g. what it was before a re-plan."""
+    rows: list[PlanRow] = []
+    for s in sorted(sessions, key=lambda s: s.index):
+        held: dict[str, list[str]] = {"room": [], "equipment": [], "staff": []}
+        for hold in s.holds:
+            bucket = held.setdefault(kinds.get(hold.resource_id, ""), [])
+            name = names.get(hold.resource_id, f"#{hold.resource_id}")
+            if name not in bucket:
+                bucket.append(name)
+        start, end = calendar.local(s.start), calendar.local(s.end)
+        warnings = list(s.problems)
+        if notes and notes.get(s.index):
+            warnings.append(notes[s.index])
+        rows.append(
+            PlanRow(
+                index=s.index,
+                date=f"{start:%a} {start.day} {start:%b %Y}",
+                time=f"{start:%H:%M}–{end:%H:%M}",
+                room=", ".join(held["room"]),
+                monitor=", ".join(held["equipment"]),
+                staff=", ".join(held["staff"]),
+                warnings="; ".join(warnings),
+                placed=s.placed,
+            )
+        )
+    return rows
+
+
+def confirm_blocker(
+    sessions: Sequence[PlannedSession],
+    gates: Sequence[GateResult],
+    overrides: Mapping[str, str],
+    may_override: bool,
+) -> str:
+    """Why the plan cannot be confirmed yet ("" when it can)."""
+    if not sessions:
+        return "Plan first."
+    unplaced = [s.index for s in sessions if not s.placed]
+    if unplaced:
+        listed = ", ".join(str(i) for i in unplaced)
+        return f"Session {listed} could not be placed: choose another time for it."
+    blocks = [g for g in gates if g.severity is Severity.BLOCK]
+    if blocks:
+        return "A gating rule blocks this booking (see Gating)."
+    open_warnings = [g for g in gates if not overrides.get(g.rule, "").strip()]
+    if open_warnings:
+        if not may_override:
+            return "Gating warnings need a nurse or prescriber to override them."
+        return "Override each gating warning with a reason, or fix the patient's record."
+    return ""
+
+
+def _when(calendar: ClinicCalendar, s: PlannedSession) -> str:
+    start = calendar.local(s.start)
+    return f"{start:%a} {start.day} {start:%b} {start:%H:%M}"
+
+
+class PlanTableModel(QAbstractTableModel):
+    """The proposed sessions, one row each."""
+
+    HEADERS = ("#", "Date", "Time", "Room", "Monitor", "Staff", "Warnings")
+    STAFF_COLUMN = HEADERS.index("Staff")
+    WARNINGS_COLUMN = HEADERS.index("Warnings")
+    SESSION_INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[PlanRow] = []
+
+    def set_rows(self, rows: list[PlanRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def rows(self) -> list[PlanRow]:
+        return list(self._rows)
+
+    @override
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._rows)
+
+    @override
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    @override
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.HEADERS)
+        ):
+            return self.HEADERS[section]
+        return None
+
+    @override
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            values = (
+                str(row.index),
+                row.date,
+                row.time,
+                row.room,
+                row.monitor,
+                row.staff,
+                row.warnings,
+            )
+            return values[index.column()] if 0 <= index.column() < len(values) else None
+        warned = row.warnings or not row.placed
+        last = index.column() == self.WARNINGS_COLUMN
+        if role == Qt.ItemDataRole.ForegroundRole and warned and (last or not row.placed):
+            return error_color(QGuiApplication.palette())
+        if role == self.SESSION_INDEX_ROLE:
+            return row.index
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# The dialog
+
+
+class _GateRow:
+    """One gating result: its explanation, and for a warning the override box and reason."""
+
+    def __init__(self, result: GateResult, parent: QWidget, can_override: bool) -> None:
+        self.result = result
+        word = "Blocks" if result.severity is Severity.BLOCK else "Warning"
+        self.label = QLabel(f"<b>{word}:</b> {result.message}", parent)
+        self.label.setWordWrap(True)
+        self.label.setAccessibleName(f"{word}: {result.message}")
+        self.override = QCheckBox("Override", parent)
+        self.override.setObjectName(f"override_{result.rule}")
+        self.override.setAccessibleName(f"Override: {result.message}")
+        self.reason = QLineEdit(parent)
+        self.reason.setObjectName(f"override_reason_{result.rule}")
+        self.reason.setPlaceholderText("Reason (required to override)")
+        self.reason.setAccessibleName(f"Reason for overriding: {result.message}")
+        self.reason.setEnabled(False)
+        warn = result.severity is Severity.WARN
+        self.override.setVisible(warn and can_override)
+        self.reason.setVisible(warn and can_override)
+        self.override.toggled.connect(self.reason.setEnabled)
+
+    def overridden_reason(self) -> str:
+        if self.override.isChecked() and not self.override.isHidden():
+            return self.reason.text().strip()
+        return ""
+
+
+class BookingDialog(QDialog):
+    """Book a series (or a single session) for a patient.
+
+    Signals:
+        booked(list[int] appointment_ids, dt.date first_day): the booking is in the database.
+        busy_changed(bool): planning or booking started (True) or ended (False).
+        settled(): a plan, alternatives or booking answer has been shown (tests wait for it).
+    """
+
+    booked = Signal(list, object)
+    busy_changed = Signal(bool)
+    settled = Signal()
+
+    def __init__(
+        self, desk: Desk, patient_id: int | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self._choices: BookingChoices = booking_choices(desk.db)
+        self._today = clinic_today(desk.db, now=desk.now())
+        self._may_override = may(desk.actor, "override_gate")
+        self._calls: list[BackgroundCall[Any]] = []
+        self.patient_id: int | None = None
+        self._patient_label = ""
+        self._chart = ""
+        self._proposal: SeriesProposal | None = None
+        self._sessions: list[PlannedSession] = []
+        self._notes: dict[int, str] = {}
+        self._gate_rows: list[_GateRow] = []
+        self._alternatives: list[PlannedSession] = []
+        self.setObjectName("booking_dialog")
+        self.setWindowTitle("New booking")
+        self.setAccessibleName("New booking")
+
+        # Patient: a search (with New patient…) until one is chosen, then their name.
+        self.picker = PatientPicker(desk, self)
+        self.picker.results.setMaximumHeight(140)
+        self.chosen_patient = QWidget(self)
+        self.patient_name = QLabel(self.chosen_patient)
+        self.patient_name.setObjectName("booking_patient")
+        self.patient_name.setAccessibleName("Patient")
+        self.change_patient = QPushButton("C&hange patient…", self.chosen_patient)
+        self.change_patient.setAccessibleName("Choose another patient")
+        row = QHBoxLayout(self.chosen_patient)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.patient_name, 1)
+        row.addWidget(self.change_patient)
+        self.chosen_patient.setVisible(False)
+
+        # What to book and how the patient would like it.
+        self.protocol = QComboBox(self)
+        self.protocol.setObjectName("booking_protocol")
+        self.protocol.setAccessibleName("Protocol")
+        for code, name in self._choices.protocols:
+            self.protocol.addItem(name, code)
+        self.start = QDateEdit(self)
+        self.start.setObjectName("booking_start")
+        self.start.setAccessibleName("First day")
+        self.start.setCalendarPopup(True)
+        self.start.setDisplayFormat("ddd d MMM yyyy")
+        first = self._today + dt.timedelta(days=1)
+        self.start.setMinimumDate(QDate(self._today.year, self._today.month, self._today.day))
+        self.start.setDate(QDate(first.year, first.month, first.day))
+        self.weekday_boxes: dict[str, QCheckBox] = {}
+        weekdays = QHBoxLayout()
+        weekdays.setSpacing(6)
+        for code in WEEKDAYS:
+            box = QCheckBox(code.capitalize(), self)
+            box.setObjectName(f"weekday_{code}")
+            box.setAccessibleName(f"Prefer {code.capitalize()}")
+            weekdays.addWidget(box)
+            self.weekday_boxes[code] = box
+        weekdays.addStretch(1)
+        self.weekday_hint = QLabel(self)
+        self.use_time = QCheckBox("Start at", self)
+        self.use_time.setAccessibleName("Prefer a start time")
+        self.time = QTimeEdit(self)
+        self.time.setObjectName("booking_time")
+        self.time.setAccessibleName("Preferred start time")
+        self.time.setDisplayFormat("HH:mm")
+        self.time.setTime(QTime(9, 0))
+        self.time.setEnabled(False)
+        time_row = QHBoxLayout()
+        time_row.addWidget(self.use_time)
+        time_row.addWidget(self.time)
+        time_row.addStretch(1)
+        self.room = QComboBox(self)
+        self.room.setObjectName("booking_room")
+        self.room.setAccessibleName("Preferred room")
+        self.room.addItem("Any room", "")
+        for name in self._choices.rooms:
+            self.room.addItem(name, name)
+        self.plan_button = QPushButton("&Plan", self)
+        self.plan_button.setObjectName("plan_button")
+        self.plan_button.setAccessibleName("Plan the series")
+        self.plan_button.setToolTip("Propose every session of the series (Ctrl+Enter)")
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("booking_busy")
+        self.progress.setAccessibleName("Working")
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        plan_row = QHBoxLayout()
+        plan_row.addWidget(self.plan_button)
+        plan_row.addWidget(self.progress)
+        plan_row.addStretch(1)
+
+        wishes = QGroupBox("What and when", self)
+        form = QFormLayout(wishes)
+        form.addRow("&Protocol:", self.protocol)
+        form.addRow("&First day:", self.start)
+        form.addRow("Weekdays:", weekdays)
+        form.addRow("", self.weekday_hint)
+        form.addRow("Time:", time_row)
+        form.addRow("&Room:", self.room)
+        form.addRow("", plan_row)
+        self.gating = QGroupBox("Gating", self)
+        self.gating.setObjectName("gating_box")
+        self.gating_layout = QGridLayout(self.gating)
+        self.gating_layout.setColumnStretch(1, 1)
+        self.gating.setVisible(False)
+        patient_box = QGroupBox("Patient", self)
+        patient_layout = QVBoxLayout(patient_box)
+        patient_layout.addWidget(self.picker)
+        patient_layout.addWidget(self.chosen_patient)
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(patient_box)
+        left_layout.addWidget(wishes)
+        left_layout.addWidget(self.gating)
+        left_layout.addStretch(1)
+
+        # The plan, its alternatives, gating.
+        self.model = PlanTableModel(self)
+        self.table = QTableView(self)
+        self.table.setObjectName("plan_table")
+        self.table.setAccessibleName("Proposed sessions")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Staff takes what is left (elided when warnings need the room; the tooltip has it all).
+        header.setSectionResizeMode(PlanTableModel.STAFF_COLUMN, QHeaderView.ResizeMode.Stretch)
+        self.plan_notes = QLabel(self)
+        self.plan_notes.setObjectName("plan_notes")
+        self.plan_notes.setWordWrap(True)
+        self.plan_notes.setAccessibleName("Notes on the plan")
+        self.other_times = QPushButton("&Other times…", self)
+        self.other_times.setObjectName("other_times_button")
+        self.other_times.setAccessibleName("Other times for the selected session")
+        self.other_times.setEnabled(False)
+        self.alternatives = QListWidget(self)
+        self.alternatives.setObjectName("alternatives")
+        self.alternatives.setAccessibleName("Other times for the session")
+        self.alternatives.setVisible(False)
+        self.alternatives_heading = QLabel(self)
+        self.alternatives_heading.setObjectName("alternatives_heading")
+        self.alternatives_heading.setVisible(False)
+        self.use_alternative = QPushButton("&Use this time", self)
+        self.use_alternative.setObjectName("use_alternative_button")
+        self.use_alternative.setAccessibleName("Use the chosen time")
+        self.use_alternative.setVisible(False)
+        swap_row = QHBoxLayout()
+        swap_row.addWidget(self.other_times)
+        swap_row.addWidget(self.use_alternative)
+        swap_row.addStretch(1)
+
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(QLabel("<b>Proposed sessions</b>", self))
+        right_layout.addWidget(self.table, 3)
+        right_layout.addWidget(self.plan_notes)
+        right_layout.addLayout(swap_row)
+        right_layout.addWidget(self.alternatives_heading)
+        right_layout.addWidget(self.alternatives)
+
+        splitter = QSplitter(self)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 5)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([LEFT_WIDTH, DIALOG_MINIMUM.width() * 2])
+
+        # What went wrong, and what to do next.
+        self.message = QLabel(self)
+        self.message.setObjectName("booking_message")
+        self.message.setWordWrap(True)
+        self.message.setAccessibleName("Booking message")
+        self.message.setVisible(False)
+        self.replan = QPushButton("Re-&plan with what is free now", self)
+        self.replan.setObjectName("replan_button")
+        self.replan.setAccessibleName("Re-plan with what is free now")
+        self.replan.setVisible(False)
+        message_row = QHBoxLayout()
+        message_row.addWidget(self.message, 1)
+        message_row.addWidget(self.replan)
+        self.blocker = QLabel(self)
+        self.blocker.setObjectName("confirm_blocker")
+        self.blocker.setWordWrap(True)
+        self.buttons = QDialogButtonBox(self)
+        self.confirm = self.buttons.addButton(
+            "&Confirm booking", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.confirm.setObjectName("confirm_button")
+        self.confirm.setAccessibleName("Confirm the booking")
+        self.confirm.setEnabled(False)
+        cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setAccessibleName("Cancel")
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.blocker, 1)
+        bottom.addWidget(self.buttons)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(message_row)
+        layout.addLayout(bottom)
+        self.resize(1180, 720)
+
+        plan_shortcut = QShortcut(QKeySequence("Ctrl+Return"), self)
+        plan_shortcut.activated.connect(self.plan)
+        self.picker.patient_chosen.connect(self._on_picker_patient_chosen)
+        self.change_patient.clicked.connect(self._on_change_patient_clicked)
+        self.protocol.currentIndexChanged.connect(self._on_protocol_changed)
+        self.use_time.toggled.connect(self.time.setEnabled)
+        self.plan_button.clicked.connect(self.plan)
+        self.replan.clicked.connect(self.plan)
+        self.table.selectionModel().currentRowChanged.connect(self._on_table_row_changed)
+        self.other_times.clicked.connect(self.find_alternatives)
+        self.table.activated.connect(self._on_table_activated)
+        self.alternatives.itemActivated.connect(self._on_alternative_activated)
+        self.use_alternative.clicked.connect(self._on_use_alternative_clicked)
+        self.confirm.clicked.connect(self.confirm_booking)
+        cancel.clicked.connect(self.reject)
+
+        self._on_protocol_changed()
+        if patient_id is not None:
+            self.set_patient(patient_id)
+        else:
+            self.picker.setFocus()
+        self._update_confirm()
+        fixed_minimum(self, DIALOG_MINIMUM)
+        # Enter must never book by accident (nor re-plan over the user's swaps): no default.
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+
+    # -- the patient ---------------------------------------------------------------------------
+
+    def set_patient(self, patient_id: int) -> None:
+        match = self._find_match(patient_id)
+        if match is None:
+            self._show_message(f"No patient #{patient_id}.", error=True)
+            return
+        self.patient_id = patient_id
+        self._chart = match.chart_number
+        self._patient_label = match.display_name
+        born = f", born {match.date_of_birth:%Y-%m-%d}" if match.date_of_birth else ""
+        self.patient_name.setText(f"<b>{match.display_name}</b> · {match.chart_number}{born}")
+        self.picker.setVisible(False)
+        self.chosen_patient.setVisible(True)
+        self._clear_plan()
+        self.protocol.setFocus()
+
+    def _find_match(self, patient_id: int) -> PatientMatch | None:
+        try:
+            return patient_match(self._desk.db, patient_id)
+        except ServiceError:
+            return None
+
+    def _on_picker_patient_chosen(self, patient_id: int) -> None:
+        self.set_patient(patient_id)
+
+    def _on_change_patient_clicked(self) -> None:
+        self.patient_id = None
+        self.chosen_patient.setVisible(False)
+        self.picker.setVisible(True)
+        self._clear_plan()
+        self.picker.setFocus()
+
+    def _on_protocol_changed(self) -> None:
+        code = self.protocol.currentData()
+        spec = self._choices.catalog.protocols.get(code) if code else None
+        days = ", ".join(d.capitalize() for d in spec.default_weekdays) if spec else ""
+        hint = f"With none ticked: the protocol's days ({days})." if days else ""
+        self.weekday_hint.setText(hint)
+        self._clear_plan()
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def wishes(self) -> PlanWishes:
+        qtime = self.time.time()
+        return PlanWishes(
+            weekdays=tuple(code for code, box in self.weekday_boxes.items() if box.isChecked()),
+            time=dt.time(qtime.hour(), qtime.minute()) if self.use_time.isChecked() else None,
+            room=self.room.currentData() or None,
+        )
+
+    def plan(self) -> None:
+        if self.patient_id is None:
+            self._show_message("Choose or register the patient first.", error=True)
+            self.picker.setFocus()
+            return
+        if self._calls:
+            return
+        db, chart, code = self._desk.db, self._chart, str(self.protocol.currentData())
+        qdate = self.start.date()
+        start = dt.date(qdate.year(), qdate.month(), qdate.day())
+        wishes, today = self.wishes(), self._today
+        previous = list(self._sessions) if self.replan.isVisible() else []
+        self._show_message("")
+        self._run(
+            lambda: propose_series(
+                db, chart=chart, protocol=code, start=start, wishes=wishes, today=today
+            ),
+            lambda proposal: self._on_planned(proposal, previous),
+        )
+
+    def _on_planned(self, proposal: SeriesProposal, previous: list[PlannedSession]) -> None:
+        self._proposal = proposal
+        self._sessions = list(proposal.sessions)
+        self._notes = {}
+        calendar = proposal.calendar
+        before = {s.index: s for s in previous}
+        for s in self._sessions:
+            old = before.get(s.index)
+            if old is not None and (old.start, old.holds) != (s.start, s.holds):
+                self._notes[s.index] = f"changed (was {_when(calendar, old)})"
+        self._show_rows()
+        notes = list(proposal.plan.notes) + list(proposal.plan.problems)
+        self.plan_notes.setText("\n".join(notes))
+        self.plan_notes.setVisible(bool(notes))
+        self._show_gates(proposal.gates)
+        if self._sessions:
+            self.table.selectRow(0)
+        if previous:
+            self._show_message(
+                "Re-planned with what is free now; sessions that changed say what they were."
+            )
+        self.replan.setVisible(False)
+        self._update_confirm()
+
+    def _show_rows(self) -> None:
+        if self._proposal is None:
+            self.model.set_rows([])
+            return
+        self.model.set_rows(
+            plan_rows(
+                self._sessions,
+                self._proposal.calendar,
+                self._proposal.resource_names,
+                self._choices.resource_kinds,
+                self._notes,
+            )
+        )
+
+    def _clear_plan(self) -> None:
+        self._proposal = None
+        self._sessions = []
+        self._notes = {}
+        self.model.set_rows([])
+        self.plan_notes.setVisible(False)
+        self._show_alternatives([])
+        self._show_gates(())
+        self.replan.setVisible(False)
+        self._update_confirm()
+
+    # -- alternatives --------------------------------------------------------------------------
+
+    def selected_index(self) -> int | None:
+        row = self.table.currentIndex().row()
+        rows = self.model.rows()
+        return rows[row].index if 0 <= row < len(rows) else None
+
+    def _on_table_row_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        self.other_times.setEnabled(self.selected_index() is not None and not self._calls)
+        self._show_alternatives([])
+
+    def _on_table_activated(self, _index: QModelIndex) -> None:
+        self.find_alternatives()  # Enter (or a double-click) on a session: its other times
+
+    def find_alternatives(self) -> None:
+        index = self.selected_index()
+        if index is None or self._proposal is None or self.patient_id is None or self._calls:
+            return
+        db, pid, code = self._desk.db, self.patient_id, self._proposal.protocol
+        sessions, wishes, today = tuple(self._sessions), self.wishes(), self._today
+        self._run(
+            lambda: session_alternatives(
+                db,
+                patient_id=pid,
+                protocol=code,
+                sessions=sessions,
+                index=index,
+                wishes=wishes,
+                today=today,
+            ),
+            self._on_alternatives_found,
+        )
+
+    def _on_alternatives_found(self, found: list[PlannedSession]) -> None:
+        self._show_alternatives(found)
+        if not found:
+            self._show_message(
+                "No other time keeps the protocol's spacing within a week of this session.",
+                error=True,
+            )
+
+    def _show_alternatives(self, found: list[PlannedSession]) -> None:
+        self._alternatives = list(found)
+        self.alternatives.clear()
+        if self._proposal is not None:
+            calendar, names = self._proposal.calendar, self._proposal.resource_names
+            for row in plan_rows(found, calendar, names, self._choices.resource_kinds):
+                text = f"{row.date}  {row.time}  {row.room}  {row.monitor}  {row.staff}"
+                item = QListWidgetItem(text.strip(), self.alternatives)
+                item.setData(Qt.ItemDataRole.AccessibleTextRole, text.strip())
+        shown = bool(found)
+        if shown:
+            rows = min(len(found), ALTERNATIVE_ROWS)
+            frame = 2 * self.alternatives.frameWidth()
+            self.alternatives.setFixedHeight(rows * self.alternatives.sizeHintForRow(0) + frame)
+            index = found[0].index
+            self.alternatives_heading.setText(f"Other times for session {index}:")
+        self.alternatives_heading.setVisible(shown)
+        self.alternatives.setVisible(shown)
+        self.use_alternative.setVisible(shown)
+        if shown:
+            self.alternatives.setCurrentRow(0)
+            self.alternatives.setFocus()
+
+    def swap(self, alternative: PlannedSession) -> None:
+        """Put ``alternative`` in its session's place in the draft."""
+        self._sessions = [
+            alternative if s.index == alternative.index else s for s in self._sessions
+        ]
+        if self._proposal is not None:
+            old = self._proposal.plan.session(alternative.index)
+            if old is not None and old.start != alternative.start:
+                self._notes[alternative.index] = f"moved from {_when(self._proposal.calendar, old)}"
+        self._show_rows()
+        self._show_alternatives([])
+        for row, plan_row in enumerate(self.model.rows()):
+            if plan_row.index == alternative.index:
+                self.table.selectRow(row)
+        self.table.setFocus()
+        self._update_confirm()
+
+    def _on_alternative_activated(self, item: QListWidgetItem) -> None:
+        row = self.alternatives.row(item)
+        if 0 <= row < len(self._alternatives):
+            self.swap(self._alternatives[row])
+
+    def _on_use_alternative_clicked(self) -> None:
+        row = self.alternatives.currentRow()
+        if 0 <= row < len(self._alternatives):
+            self.swap(self._alternatives[row])
+
+    # -- gating --------------------------------------------------------------------------------
+
+    def _show_gates(self, gates: Sequence[GateResult]) -> None:
+        for gate_row in self._gate_rows:
+            for widget in (gate_row.label, gate_row.override, gate_row.reason):
+                self.gating_layout.removeWidget(widget)
+                widget.deleteLater()
+        self._gate_rows = []
+        while self.gating_layout.count():
+            item = self.gating_layout.takeAt(0)
+            leftover = item.widget() if item is not None else None
+            if leftover is not None:
+                leftover.deleteLater()
+        for n, result in enumerate(gates):
+            gate_row = _GateRow(result, self.gating, self._may_override)
+            self.gating_layout.addWidget(gate_row.label, 2 * n, 0, 1, 2)
+            self.gating_layout.addWidget(gate_row.override, 2 * n + 1, 0)
+            self.gating_layout.addWidget(gate_row.reason, 2 * n + 1, 1)
+            gate_row.override.toggled.connect(self._update_confirm)
+            gate_row.reason.textChanged.connect(self._update_confirm)
+            self._gate_rows.append(gate_row)
+        if gates and not self._may_override and any(g.severity is Severity.WARN for g in gates):
+            note = QLabel("A nurse or prescriber can override warnings with a reason.", self.gating)
+            note.setWordWrap(True)
+            self.gating_layout.addWidget(note, 2 * len(gates), 0, 1, 2)
+        self.gating.setVisible(bool(gates))
+
+    def overrides(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for gate_row in self._gate_rows:
+            reason = gate_row.overridden_reason()
+            if reason and gate_row.result.severity is Severity.WARN:
+                out[gate_row.result.rule] = reason
+        return out
+
+    def gate_row(self, rule: str) -> tuple[QCheckBox, QLineEdit] | None:
+        """The override box and reason field of a gating rule (None if it is not shown)."""
+        for gate_row in self._gate_rows:
+            if gate_row.result.rule == rule:
+                return gate_row.override, gate_row.reason
+        return None
+
+    # -- confirming ----------------------------------------------------------------------------
+
+    def _update_confirm(self) -> None:
+        gates = self._proposal.gates if self._proposal is not None else ()
+        problem = confirm_blocker(self._sessions, gates, self.overrides(), self._may_override)
+        if self._proposal is None and self.patient_id is None:
+            problem = "Choose or register the patient, then plan."
+        self.confirm.setEnabled(not problem and not self._calls)
+        self.blocker.setText(problem)
+
+    def confirm_booking(self) -> None:
+        if self._proposal is None or self.patient_id is None or self._calls:
+            return
+        if not self.confirm.isEnabled():
+            return
+        desk, proposal = self._desk, self._proposal
+        request = BookingRequest(
+            patient_id=self.patient_id,
+            sessions=tuple(self._sessions),
+            protocol=proposal.protocol,
+            preferences=self._preferences_record(),
+            overrides=self.overrides(),
+        )
+        self._run(
+            lambda: booking.book(desk.db, desk.actor, request, now=desk.now()),
+            self._on_booked_ok,
+            on_error=self._on_book_failed,
+        )
+
+    def _preferences_record(self) -> dict[str, Any]:
+        wishes = self.wishes()
+        return {
+            "weekdays": list(wishes.weekdays),
+            "time": wishes.time.strftime("%H:%M") if wishes.time else None,
+            "room": wishes.room,
+        }
+
+    def _on_booked_ok(self, result: BookingResult) -> None:
+        first = min(self._sessions, key=lambda s: s.start)
+        assert self._proposal is not None
+        first_day = self._proposal.calendar.local_date(first.start)
+        self.booked.emit(list(result.appointment_ids), first_day)
+        self.accept()
+
+    def _on_book_failed(self, err: BaseException) -> bool:
+        if isinstance(err, BookingConflict):
+            reasons = "\n".join(f"• {r}" for r in err.reasons)
+            self._show_message(
+                "Not booked: another workstation took part of this plan a moment ago. "
+                f"Your draft is kept below.\n{reasons}",
+                error=True,
+            )
+            self.replan.setVisible(True)
+            self.replan.setFocus()
+            return True
+        if isinstance(err, GateRefused):
+            self._show_gates(err.results)
+            self._show_message(f"Not booked: {err}", error=True)
+            return True
+        return False
+
+    # -- running work off the GUI thread --------------------------------------------------------
+
+    def _run(
+        self,
+        work: Callable[[], T],
+        done: Callable[[T], None],
+        on_error: Callable[[BaseException], bool] | None = None,
+    ) -> None:
+        def guarded() -> T:
+            with server_errors():  # a server out of reach is said in words; the draft stays
+                return work()
+
+        call: BackgroundCall[T] = BackgroundCall(guarded, self)
+
+        def succeeded(result: object) -> None:
+            self._finish(call)
+            done(result)  # type: ignore[arg-type]
+            self.settled.emit()
+
+        def failed(err: object) -> None:
+            self._finish(call)
+            assert isinstance(err, BaseException)
+            if on_error is None or not on_error(err):
+                text = str(err) if isinstance(err, ServiceError) else f"something failed: {err!r}"
+                self._show_message(f"Not done: {text}", error=True)
+            self.settled.emit()
+
+        call.succeeded.connect(succeeded)
+        call.failed.connect(failed)
+        self._calls.append(call)
+        self._set_busy(True)
+        call.start()
+
+    def _finish(self, call: BackgroundCall[Any]) -> None:
+        if call in self._calls:
+            self._calls.remove(call)
+        call.deleteLater()
+        self._set_busy(bool(self._calls))
+
+    def _set_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.plan_button.setEnabled(not busy)
+        self.replan.setEnabled(not busy)
+        self.other_times.setEnabled(not busy and self.selected_index() is not None)
+        self._update_confirm()
+        self.busy_changed.emit(busy)
+
+    def is_busy(self) -> bool:
+        return bool(self._calls)
+
+    def _show_message(self, text: str, *, error: bool = False) -> None:
+        palette = self.message.palette()
+        color = (
+            error_color(self.palette())
+            if error
+            else self.palette().color(QPalette.ColorRole.WindowText)
+        )
+        palette.setColor(QPalette.ColorRole.WindowText, color)
+        self.message.setPalette(palette)
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    @override
+    def done(self, result: int) -> None:
+        for call in list(self._calls):
+            call.wait()
+        self.picker.wait_idle()
+        super().done(result)

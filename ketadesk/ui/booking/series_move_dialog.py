@@ -1,0 +1,167 @@
+"""Move the rest of a series: pick the session's new start, see where every later session of
+the series goes (the planner re-flows them to keep the protocol's spacing), then confirm.
+
+The dialog only asks and shows; the move itself is made by the owner through the undoable
+``ScheduleEditor.apply_series_move``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QDateTime, Qt, QTimeZone
+from PySide6.QtWidgets import (
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.booking.appointments import appointment_detail
+from ketadesk.services.booking.series_moves import SeriesMove, propose_series_move
+from ketadesk.services.common.context import ServiceError
+from ketadesk.ui.common.desk import Desk
+
+
+class SeriesMoveDialog(QDialog):
+    def __init__(self, desk: Desk, appointment_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self._id = appointment_id
+        self._proposal: SeriesMove | None = None
+        detail = appointment_detail(desk.db, appointment_id)
+        self._zone = ZoneInfo(detail.timezone)
+        self.setObjectName("series_move_dialog")
+        self.setWindowTitle(f"Move the rest of the series — {detail.patient_name}")
+        intro = QLabel(
+            f"{detail.session_type_name} {detail.series_label} is booked for "
+            f"{detail.start:%a %d %b %H:%M}. Choose its new start; the later sessions of the "
+            "series follow, keeping the protocol's spacing.",
+            self,
+        )
+        intro.setWordWrap(True)
+        self.start_edit = QDateTimeEdit(self)
+        self.start_edit.setObjectName("new_start")
+        self.start_edit.setAccessibleName("New start")
+        self.start_edit.setCalendarPopup(True)
+        self.start_edit.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        zone = QTimeZone(detail.timezone.encode())
+        self.start_edit.setTimeZone(zone)
+        moved = detail.start + dt.timedelta(days=1)
+        self.start_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(moved.timestamp()), zone))
+        self.plan_button = QPushButton("Show the new plan", self)
+        self.plan_button.setObjectName("show_plan")
+        self.plan_button.clicked.connect(self.show_plan)
+        self.table = QTableWidget(0, 3, self)
+        self.table.setObjectName("series_moves")
+        self.table.setAccessibleName("Where each session goes")
+        self.table.setHorizontalHeaderLabels(["Session", "New time", "Notes"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.message = QLabel(self)
+        self.message.setObjectName("series_move_message")
+        self.message.setWordWrap(True)
+        self.reason_edit = QLineEdit(self)
+        self.reason_edit.setObjectName("reason")
+        self.reason_edit.setAccessibleName("Reason for the move")
+        self.reason_edit.setPlaceholderText("Why it moves (needed when the spacing is off)")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Move the sessions")
+        ok.setEnabled(False)
+        self.buttons.accepted.connect(self._on_accepted)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("New start:", self.start_edit)
+        form.addRow("", self.plan_button)
+        form.addRow("Reason:", self.reason_edit)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.start_edit.dateTimeChanged.connect(self._forget_plan)
+        self.resize(620, 420)
+
+    def new_start(self) -> dt.datetime:
+        secs = self.start_edit.dateTime().toSecsSinceEpoch()
+        return dt.datetime.fromtimestamp(secs, dt.UTC)
+
+    def set_new_start(self, start: dt.datetime) -> None:
+        self.start_edit.setDateTime(
+            QDateTime.fromSecsSinceEpoch(int(start.timestamp()), self.start_edit.timeZone())
+        )
+
+    def proposal(self) -> SeriesMove | None:
+        return self._proposal
+
+    def reason(self) -> str:
+        return self.reason_edit.text().strip()
+
+    def show_plan(self) -> None:
+        self._forget_plan()
+        try:
+            proposal = propose_series_move(
+                self._desk.db, self._id, self.new_start(), now=self._desk.now()
+            )
+        except ServiceError as err:
+            self._say(str(err), error=True)
+            return
+        self._proposal = proposal
+        self.table.setRowCount(len(proposal.moves))
+        for row, (_aid, planned) in enumerate(proposal.moves):
+            local = planned.start.astimezone(self._zone)
+            cells = [
+                f"{planned.index}",
+                f"{local:%a %d %b %H:%M}",
+                "; ".join(planned.problems),
+            ]
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        problems = list(proposal.plan.problems)
+        unplaced = [p for s in proposal.plan.sessions if not s.placed for p in s.problems]
+        if unplaced:
+            self._say("Not every session finds a place: " + "; ".join(unplaced), error=True)
+            return
+        if problems:
+            self._say(
+                "The spacing is off: "
+                + "; ".join(problems)
+                + ". A nurse or prescriber may go ahead with a reason.",
+                error=True,
+            )
+        else:
+            n = len(proposal.moves)
+            self._say(f"{n} session{'s' if n != 1 else ''} move; the spacing holds.")
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(True)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #d93025;" if error else "")
+
+    def _forget_plan(self) -> None:
+        self._proposal = None
+        self.table.setRowCount(0)
+        self.message.setText("")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+
+    def _on_accepted(self) -> None:
+        if self._proposal is None:
+            return
+        if self._proposal.plan.problems and not self.reason():
+            self._say("Give a reason: the new spacing is outside the protocol.", error=True)
+            self.reason_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        self.accept()

@@ -1,0 +1,1 @@
+"""What every window shares: the application, background work, icons, Qt workarounds."""

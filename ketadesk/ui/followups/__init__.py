@@ -1,0 +1,1 @@
+"""The follow-up queue and the recall lists."""

@@ -1,0 +1,906 @@
+"""The follow-up queue: what the clinic owes its patients after (and before) their sessions.
+
+Overdue, due today and upcoming follow-ups (``services.followups.follow_up_queue``) in a tree,
+filtered by kind and assignee; a call attempt, completing with an outcome and snoozing with a
+reason are dialogs whose mistakes are shown at their fields (the service refuses them whole, so
+nothing is saved until they are fixed).  Overdue items are red, urgent ones bold on a tinted
+row, and the REMS form shows its countdown and what its monitoring record still lacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QDateTime,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, StaffRole
+from ketadesk.scheduling.followup_rules import Section, kind_label, moment_text
+from ketadesk.services.common.context import InvalidFields, ServiceError
+from ketadesk.services.followups.followups import (
+    ATTEMPT_RESULTS,
+    Assignee,
+    AttemptResult,
+    FollowUpItem,
+    FollowUpQueue,
+    assignees,
+    complete_follow_up,
+    follow_up_queue,
+    queue_counts,
+    record_attempt,
+    snooze_follow_up,
+)
+from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.timeline.day_view import is_dark, mix
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+
+    from ketadesk.ui.common.desk import Desk
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+#: Overdue red and urgent tint, readable on light and on dark palettes.
+OVERDUE_COLORS = {False: "#b3261e", True: "#f2b8b5"}
+HIGH_COLORS = {False: "#8a5300", True: "#ffcf7a"}
+URGENT_TINT = 0.16
+ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
+_READ_FAILED = "The follow-up queue could not be read"
+_ROOT = QModelIndex()
+_SECTION_ROW = 0  # internal id of a section row; an item's is its section's row + 1
+
+
+class Column(enum.IntEnum):
+    PATIENT = 0
+    PHONE = 1
+    FOLLOW_UP = 2
+    DUE = 3
+    COUNTDOWN = 4
+    ATTEMPTS = 5
+    ASSIGNED = 6
+    DETAILS = 7
+
+
+HEADERS = {
+    Column.PATIENT: "Patient",
+    Column.PHONE: "Phone",
+    Column.FOLLOW_UP: "Follow-up",
+    Column.DUE: "Due",
+    Column.COUNTDOWN: "When",
+    Column.ATTEMPTS: "Calls",
+    Column.ASSIGNED: "Assigned",
+    Column.DETAILS: "Details",
+}
+
+
+_when = moment_text
+
+
+def details_text(item: FollowUpItem) -> str:
+    """The details column: what the REMS form lacks, the note, the session it is about."""
+    parts: list[str] = []
+    if item.missing:
+        parts.append("Form still needs: " + ", ".join(item.missing))
+    elif item.kind == "rems_form":
+        parts.append("Record complete: ready to submit")
+    if item.snoozed_until is not None:
+        parts.append(f"Snoozed until {_when(item.snoozed_until)}: {item.note}")
+    elif item.note:
+        parts.append(item.note)
+    if item.session_label:
+        parts.append(item.session_label)
+    return " · ".join(parts)
+
+
+def attempts_text(item: FollowUpItem) -> str:
+    if not item.attempts:
+        return ""
+    text = f"{item.attempts} · {item.last_attempt}"
+    if item.attempts_left == 0 and item.last_attempt.split(" ")[0] != "Reached":
+        text += " · no calls left"
+    return text
+
+
+def item_text(item: FollowUpItem, column: Column) -> str:
+    if column is Column.PATIENT:
+        return f"{item.patient_name} ({item.chart_number})"
+    if column is Column.FOLLOW_UP:
+        return ("URGENT · " if item.urgent else "") + item.kind_label
+    if column is Column.DUE:
+        return _when(item.due)
+    if column is Column.COUNTDOWN:
+        return item.countdown
+    if column is Column.ATTEMPTS:
+        return attempts_text(item)
+    if column is Column.ASSIGNED:
+        role = item.assignee_role.replace("_", " ")
+        return item.assignee_name or f"any {role}"
+    if column is Column.PHONE:
+        return item.phone
+    return details_text(item)
+
+
+class FollowUpQueueModel(QAbstractItemModel):
+    """Sections (overdue, due today, upcoming) with their follow-ups as children.
+
+    ``ITEM_ROLE`` gives an item row's FollowUpItem (None on section rows).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._sections: list[tuple[Section, str, tuple[FollowUpItem, ...]]] = []
+        self._dark = False
+
+    def set_queue(self, queue: FollowUpQueue | None, *, dark: bool = False) -> None:
+        self.beginResetModel()
+        self._sections = list(queue.sections()) if queue is not None else []
+        self._dark = dark
+        self.endResetModel()
+
+    def item(self, index: QModelIndex | QPersistentModelIndex) -> FollowUpItem | None:
+        if not index.isValid() or index.internalId() == _SECTION_ROW:
+            return None
+        return self._sections[index.internalId() - 1][2][index.row()]
+
+    def section_index(self, section: Section) -> QModelIndex:
+        for row, (key, _, _) in enumerate(self._sections):
+            if key is section:
+                return self.index(row, 0)
+        return QModelIndex()
+
+    def index_of(self, follow_up_id: int) -> QModelIndex:
+        for row, (_, _, items) in enumerate(self._sections):
+            for child, item in enumerate(items):
+                if item.id == follow_up_id:
+                    return self.createIndex(child, 0, row + 1)
+        return QModelIndex()
+
+    # -- QAbstractItemModel ---------------------------------------------------------------------
+
+    @override
+    def index(
+        self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = _ROOT
+    ) -> QModelIndex:
+        if not self.hasIndex(row, column, parent):
+            return QModelIndex()
+        if not parent.isValid():
+            return self.createIndex(row, column, _SECTION_ROW)
+        return self.createIndex(row, column, parent.row() + 1)
+
+    @override
+    def parent(self, child: QModelIndex | QPersistentModelIndex = _ROOT) -> Any:
+        if not child.isValid() or child.internalId() == _SECTION_ROW:
+            return QModelIndex()
+        return self.createIndex(child.internalId() - 1, 0, _SECTION_ROW)
+
+    @override
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        if not parent.isValid():
+            return len(self._sections)
+        if parent.internalId() == _SECTION_ROW and parent.column() == 0:
+            return len(self._sections[parent.row()][2])
+        return 0
+
+    @override
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return len(Column)
+
+    @override
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        return None
+
+    @override
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        if index.internalId() == _SECTION_ROW:
+            return Qt.ItemFlag.ItemIsEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    @override
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        if index.internalId() == _SECTION_ROW:
+            return self._section_data(index, role)
+        item = self.item(index)
+        assert item is not None
+        column = Column(index.column())
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return item_text(item, column)
+        if role == ITEM_ROLE:
+            return item
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(item)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if item.overdue and column in (Column.DUE, Column.COUNTDOWN, Column.FOLLOW_UP):
+                return QColor(OVERDUE_COLORS[self._dark])
+            if item.urgent and column is Column.FOLLOW_UP:
+                return QColor(OVERDUE_COLORS[self._dark])
+            if item.priority == "high" and column is Column.FOLLOW_UP:
+                return QColor(HIGH_COLORS[self._dark])
+            return None
+        if role == Qt.ItemDataRole.FontRole:
+            if (
+                item.urgent
+                or item.priority == "high"
+                or (item.overdue and column is Column.COUNTDOWN)
+            ):
+                font = QFont()
+                font.setBold(True)
+                return font
+            return None
+        if role == Qt.ItemDataRole.BackgroundRole and item.urgent:
+            # Tinted against the view's base colour, set by the view (see _tint_base).
+            return self._urgent_brush
+        return None
+
+    _urgent_brush: QColor | None = None
+
+    def set_urgent_background(self, color: QColor) -> None:
+        self._urgent_brush = color
+
+    def _section_data(self, index: QModelIndex | QPersistentModelIndex, role: int) -> Any:
+        section, title, items = self._sections[index.row()]
+        if index.column() != 0:
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return f"{title} ({len(items)})"
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ForegroundRole and section is Section.OVERDUE and items:
+            return QColor(OVERDUE_COLORS[self._dark])
+        return None
+
+    def _tooltip(self, item: FollowUpItem) -> str:
+        lines = [f"{item.kind_label} for {item.patient_name} ({item.chart_number})"]
+        lines.append(f"Due {_when(item.due)}")
+        if item.deadline is not None:
+            lines.append(f"Deadline {_when(item.deadline)} ({item.countdown})")
+        if item.phone:
+            lines.append(f"Phone {item.phone}")
+        if item.attempts:
+            lines.append(f"Calls: {attempts_text(item)}")
+        details = details_text(item)
+        if details:
+            lines.append(details)
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dialogs
+
+
+class _FollowUpDialog(QDialog):
+    """One follow-up's form: its fields with the mistake under each, Save and Cancel.
+
+    ``save`` calls the service; refused input is shown at its fields and nothing is saved.
+    """
+
+    def __init__(self, desk: Desk, item: FollowUpItem, title: str, parent: QWidget | None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.item = item
+        self.setWindowTitle(f"{title} — {item.patient_name}")
+        layout = QVBoxLayout(self)
+        heading = QLabel(
+            f"<b>{item.kind_label}</b> for <b>{item.patient_name}</b> ({item.chart_number})"
+            + (f" · {item.phone}" if item.phone else ""),
+            self,
+        )
+        layout.addWidget(heading)
+        about = QLabel(f"{item.countdown} · {details_text(item)}".strip(" ·"), self)
+        about.setWordWrap(True)
+        layout.addWidget(about)
+        self.form = QFormLayout()
+        layout.addLayout(self.form)
+        self.message = QLabel(self)
+        self.message.setObjectName("dialog_message")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self._paint_error(self.message)
+        layout.addWidget(self.message)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._errors: dict[str, QLabel] = {}
+        self._editors: dict[str, QWidget] = {}
+
+    def _add_field(self, name: str, label: str, editor: QWidget) -> None:
+        box = QWidget(self)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(editor)
+        error = QLabel(box)
+        error.setObjectName(f"{name}_error")
+        error.setWordWrap(True)
+        error.hide()
+        self._paint_error(error)
+        column.addWidget(error)
+        editor.setAccessibleName(label.rstrip(":"))
+        self.form.addRow(label, box)
+        self._errors[name] = error
+        self._editors[name] = editor
+
+    def _paint_error(self, label: QLabel) -> None:
+        palette = label.palette()
+        palette.setColor(
+            QPalette.ColorRole.WindowText, QColor(OVERDUE_COLORS[is_dark(self.palette())])
+        )
+        label.setPalette(palette)
+
+    def errors(self) -> dict[str, str]:
+        """The mistakes shown now, by field."""
+        return {name: label.text() for name, label in self._errors.items() if label.text()}
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for name, label in self._errors.items():
+            message = errors.get(name, "")
+            label.setText(message)
+            label.setVisible(bool(message))
+            self._editors[name].setProperty("invalid", bool(message))
+        self._say("Nothing has been saved: fix the marked fields." if errors else "")
+        if errors:
+            first = next(n for n in self._errors if n in errors)
+            self._editors[first].setFocus()
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def save(self) -> bool:
+        """Submit the form; True when saved (the dialog is then accepted)."""
+        try:
+            self._submit()
+        except InvalidFields as err:
+            self.show_errors(err.errors)
+            return False
+        except ServiceError as err:
+            self.show_errors({})
+            self._say(str(err))
+            return False
+        self.accept()
+        return True
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def _on_buttons_accepted(self) -> None:
+        self.save()
+
+
+class AttemptDialog(_FollowUpDialog):
+    """Record a call: reached, no answer or voicemail, with notes.
+
+    Attributes:
+        attempt: the service's AttemptResult once saved.
+    """
+
+    def __init__(self, desk: Desk, item: FollowUpItem, parent: QWidget | None = None) -> None:
+        super().__init__(desk, item, "Record a call", parent)
+        self.attempt: AttemptResult | None = None
+        choices = QWidget(self)
+        row = QHBoxLayout(choices)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.result_group = QButtonGroup(self)
+        self.result_buttons: dict[str, QRadioButton] = {}
+        for key, text in ATTEMPT_RESULTS.items():
+            button = QRadioButton(text, choices)
+            button.setObjectName(f"result_{key}")
+            button.setAccessibleName(text)
+            self.result_group.addButton(button)
+            self.result_buttons[key] = button
+            row.addWidget(button)
+        self._add_field("result", "Result:", choices)
+        self.notes = QPlainTextEdit(self)
+        self.notes.setObjectName("notes")
+        self.notes.setTabChangesFocus(True)
+        self.notes.setFixedHeight(self.notes.fontMetrics().lineSpacing() * 4)
+        self._add_field("notes", "Notes:", self.notes)
+        if item.attempts:
+            self.form.addRow("Before:", QLabel(attempts_text(item), self))
+
+    def choose(self, result: str) -> None:
+        self.result_buttons[result].setChecked(True)
+
+    def chosen(self) -> str:
+        return next((k for k, b in self.result_buttons.items() if b.isChecked()), "")
+
+    @override
+    def _submit(self) -> None:
+        self.attempt = record_attempt(
+            self.desk.db,
+            self.desk.actor,
+            self.item.id,
+            self.chosen(),
+            self.notes.toPlainText(),
+            now=self.desk.now(),
+        )
+
+    @classmethod
+    def ask(cls, desk: Desk, item: FollowUpItem, parent: QWidget | None) -> AttemptResult | None:
+        dialog = cls(desk, item, parent)
+        dialog.exec()
+        return dialog.attempt
+
+
+class CompleteDialog(_FollowUpDialog):
+    """Mark a follow-up done with its outcome (required)."""
+
+    def __init__(self, desk: Desk, item: FollowUpItem, parent: QWidget | None = None) -> None:
+        super().__init__(desk, item, "Complete a follow-up", parent)
+        self.outcome = QPlainTextEdit(self)
+        self.outcome.setObjectName("outcome")
+        self.outcome.setTabChangesFocus(True)
+        self.outcome.setPlaceholderText("What came of it")
+        self.outcome.setFixedHeight(self.outcome.fontMetrics().lineSpacing() * 4)
+        self._add_field("outcome", "Outcome:", self.outcome)
+
+    @override
+    def _submit(self) -> None:
+        complete_follow_up(
+            self.desk.db,
+            self.desk.actor,
+            self.item.id,
+            self.outcome.toPlainText(),
+            now=self.desk.now(),
+        )
+
+    @classmethod
+    def ask(cls, desk: Desk, item: FollowUpItem, parent: QWidget | None) -> bool:
+        return cls(desk, item, parent).exec() == QDialog.DialogCode.Accepted
+
+
+class SnoozeDialog(_FollowUpDialog):
+    """Put a follow-up aside until a later time, with a reason (both required)."""
+
+    def __init__(self, desk: Desk, item: FollowUpItem, parent: QWidget | None = None) -> None:
+        super().__init__(desk, item, "Snooze a follow-up", parent)
+        self.zone = item.due.tzinfo
+        self.until = QDateTimeEdit(self)
+        self.until.setObjectName("until")
+        self.until.setCalendarPopup(True)
+        self.until.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        tomorrow = (desk.now().astimezone(self.zone) + dt.timedelta(days=1)).replace(
+            hour=9, minute=0, second=0, microsecond=0, tzinfo=None
+        )
+        self.set_until(tomorrow)
+        self._add_field("until", "Until:", self.until)
+        self.reason = QLineEdit(self)
+        self.reason.setObjectName("reason")
+        self.reason.setPlaceholderText("Why it can wait")
+        self._add_field("reason", "Reason:", self.reason)
+
+    def set_until(self, local: dt.datetime) -> None:
+        """Show a local wall-clock time (naive, in the clinic's zone)."""
+        self.until.setDateTime(
+            QDateTime(local.year, local.month, local.day, local.hour, local.minute, 0)
+        )
+
+    def until_instant(self) -> dt.datetime:
+        q = self.until.dateTime()
+        d, t = q.date(), q.time()
+        return dt.datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=self.zone)
+
+    @override
+    def _submit(self) -> None:
+        snooze_follow_up(
+            self.desk.db,
+            self.desk.actor,
+            self.item.id,
+            self.until_instant(),
+            self.reason.text(),
+            now=self.desk.now(),
+        )
+
+    @classmethod
+    def ask(cls, desk: Desk, item: FollowUpItem, parent: QWidget | None) -> bool:
+        return cls(desk, item, parent).exec() == QDialog.DialogCode.Accepted
+
+
+# ---------------------------------------------------------------------------------------------
+# The view
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One user action of the queue, declared once (button, shortcut, tooltip)."""
+
+    name: str
+    text: str
+    tip: str
+    shortcut: str = ""
+
+
+ACTIONS = (
+    ActionSpec("record_attempt", "Record call…", "Record a call attempt (Ctrl+R)", "Ctrl+R"),
+    ActionSpec("complete", "Complete…", "Mark done with its outcome (Ctrl+D)", "Ctrl+D"),
+    ActionSpec(
+        "snooze", "Snooze…", "Put aside until later, with a reason (Ctrl+Shift+D)", "Ctrl+Shift+D"
+    ),
+    ActionSpec("open_patient", "Open patient", "Open the patient's record (Ctrl+O)", "Ctrl+O"),
+    ActionSpec(
+        "open_session",
+        "Open session…",
+        "Open the session this follow-up belongs to: its monitoring record, measures (Ctrl+E)",
+        "Ctrl+E",
+    ),
+    # No key of its own: inside the main window, F5 (the window's Refresh) reads it again.
+    ActionSpec("refresh", "Refresh", "Read the queue again (F5)", ""),
+)
+_Read = BackgroundCall[tuple[FollowUpQueue, dict[str, int], list[Assignee]]]
+ASSIGNEE_CHOICES: tuple[tuple[str, str], ...] = (
+    ("", "Anyone"),
+    *((role.value, f"{role.value.replace('_', ' ').capitalize()}s") for role in StaffRole),
+)
+
+
+class FollowUpQueueView(QWidget):
+    """The follow-up queue with its filters and actions.
+
+    Signals:
+        patient_requested(int): open this patient's record.
+        appointment_requested(int): open the session the follow-up belongs to.
+        counts_changed(dict): overdue / due_today / upcoming / urgent counts of the whole
+            queue (unfiltered), for the main window's left panel.
+        refreshed(): the queue shown was read again.
+
+    Attributes:
+        model: the FollowUpQueueModel shown.
+        tree: the QTreeView.
+        queue: the FollowUpQueue shown (None before the first read).
+        counts: the latest unfiltered counts.
+    """
+
+    patient_requested = Signal(int)
+    appointment_requested = Signal(int)
+    counts_changed = Signal(dict)
+    refreshed = Signal()
+
+    # Dialog entry points, replaceable in tests.
+    attempt_dialog: Callable[[Desk, FollowUpItem, QWidget | None], AttemptResult | None] = (
+        AttemptDialog.ask
+    )
+    complete_dialog: Callable[[Desk, FollowUpItem, QWidget | None], bool] = CompleteDialog.ask
+    snooze_dialog: Callable[[Desk, FollowUpItem, QWidget | None], bool] = SnoozeDialog.ask
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.queue: FollowUpQueue | None = None
+        self.counts: dict[str, int] = {}
+        self._call: _Read | None = None
+        self._again = False
+        self._selected_id: int | None = None
+        self.setObjectName("follow_up_queue")
+        self.setAccessibleName("Follow-up queue")
+
+        self.kind_filter = QComboBox(self)
+        self.kind_filter.setObjectName("kind_filter")
+        self.kind_filter.setAccessibleName("Show follow-ups of kind")
+        self.kind_filter.addItem("All follow-ups", "")
+        for kind in FOLLOWUP_KINDS:
+            self.kind_filter.addItem(kind_label(kind), kind)
+        self.assignee_filter = QComboBox(self)
+        self.assignee_filter.setObjectName("assignee_filter")
+        self.assignee_filter.setAccessibleName("Show follow-ups assigned to")
+        for value, text in ASSIGNEE_CHOICES:
+            self.assignee_filter.addItem(text, value)
+        self._staff_added = False
+        self.summary = QLabel(self)
+        self.summary.setObjectName("queue_summary")
+
+        self.model = FollowUpQueueModel(self)
+        self.tree = QTreeView(self)
+        self.tree.setObjectName("follow_up_tree")
+        self.tree.setAccessibleName("Follow-ups")
+        self.tree.setModel(self.model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setAllColumnsShowFocus(True)
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+
+        self.detail = QLabel(self)
+        self.detail.setObjectName("follow_up_detail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = QLabel(self)
+        self.status.setObjectName("queue_status")
+        self.status.setWordWrap(True)
+
+        self.actions_by_name: dict[str, QAction] = {}
+        self.buttons: dict[str, QPushButton] = {}
+        self._build()
+        self._connect()
+        self._update_actions()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Show:", self))
+        filters.addWidget(self.kind_filter)
+        filters.addWidget(QLabel("for", self))
+        filters.addWidget(self.assignee_filter)
+        filters.addStretch(1)
+        filters.addWidget(self.summary)
+        buttons = QHBoxLayout()
+        for spec in ACTIONS:
+            action = QAction(spec.text, self)
+            action.setObjectName(spec.name)
+            action.setToolTip(spec.tip)
+            if spec.shortcut:
+                action.setShortcut(QKeySequence(spec.shortcut))
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+            self.actions_by_name[spec.name] = action
+            button = QPushButton(spec.text, self)
+            button.setObjectName(f"{spec.name}_button")
+            button.setToolTip(spec.tip)
+            button.setAccessibleName(spec.text.rstrip("…"))
+            button.clicked.connect(action.trigger)
+            self.buttons[spec.name] = button
+            if spec.name == "refresh":
+                buttons.addStretch(1)
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+
+    def _connect(self) -> None:
+        a = self.actions_by_name
+        a["record_attempt"].triggered.connect(self._on_record_attempt_triggered)
+        a["complete"].triggered.connect(self._on_complete_triggered)
+        a["snooze"].triggered.connect(self._on_snooze_triggered)
+        a["open_patient"].triggered.connect(self._on_open_patient_triggered)
+        a["open_session"].triggered.connect(self._on_open_session_triggered)
+        a["refresh"].triggered.connect(self.refresh)
+        self.kind_filter.currentIndexChanged.connect(self._on_filter_changed)
+        self.assignee_filter.currentIndexChanged.connect(self._on_filter_changed)
+        self.tree.activated.connect(self._on_tree_activated)
+        selection = self.tree.selectionModel()
+        selection.currentRowChanged.connect(self._on_tree_current_changed)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the queue again on a worker thread; ``refreshed`` says when it is shown."""
+        if self._call is not None:
+            self._again = True
+            return
+        db, now = self.desk.db, self.desk.now()
+        kind = self.kind_filter.currentData() or None
+        chosen = self.assignee_filter.currentData() or None
+        role = chosen if isinstance(chosen, str) else None
+        staff_id = chosen if isinstance(chosen, int) else None
+        want_staff = not self._staff_added
+
+        def work() -> tuple[FollowUpQueue, dict[str, int], list[Assignee]]:
+            queue = follow_up_queue(
+                db, now=now, kind=kind, assignee_role=role, assignee_id=staff_id
+            )
+            counts = queue.counts() if not (kind or chosen) else queue_counts(db, now=now)
+            return queue, counts, assignees(db) if want_staff else []
+
+        call: _Read = BackgroundCall(work, self)
+        call.succeeded.connect(self._on_call_succeeded)
+        call.failed.connect(self._on_call_failed)
+        self._call = call
+        self.setCursor(Qt.CursorShape.BusyCursor)
+        call.start()
+
+    def show_queue(self, queue: FollowUpQueue, counts: dict[str, int]) -> None:
+        """Show a queue read elsewhere, keeping the selection and scroll position."""
+        keep = self._selected_id
+        scroll = self.tree.verticalScrollBar().value()
+        self.queue = queue
+        self.model.set_urgent_background(
+            mix(
+                QColor(OVERDUE_COLORS[False]),
+                self.palette().color(QPalette.ColorRole.Base),
+                URGENT_TINT,
+            )
+        )
+        self.model.set_queue(queue, dark=is_dark(self.palette()))
+        for row in range(self.model.rowCount()):
+            self.tree.setFirstColumnSpanned(row, QModelIndex(), True)
+        self.tree.expandAll()
+        self._fit_columns()
+        self.tree.verticalScrollBar().setValue(scroll)
+        if keep is not None:
+            self.select_follow_up(keep)
+        self.summary.setText(
+            f"{len(queue.overdue)} overdue · {len(queue.due_today)} due today · "
+            f"{len(queue.upcoming)} upcoming"
+        )
+        if counts != self.counts:
+            self.counts = dict(counts)
+            self.counts_changed.emit(dict(counts))
+        self._update_actions()
+
+    def _add_staff(self, staff: Sequence[Assignee]) -> None:
+        """Each staff member as a choice of the assignee filter, after the roles."""
+        self._staff_added = True
+        self.assignee_filter.blockSignals(True)
+        self.assignee_filter.insertSeparator(self.assignee_filter.count())
+        for person in staff:
+            self.assignee_filter.addItem(
+                f"{person.name} ({person.role.replace('_', ' ')})", person.id
+            )
+        self.assignee_filter.blockSignals(False)
+
+    def _fit_columns(self) -> None:
+        header = self.tree.header()
+        for column in Column:
+            if column is not Column.DETAILS:
+                self.tree.resizeColumnToContents(column)
+        width = header.sectionSize(Column.PATIENT)
+        header.resizeSection(Column.PATIENT, min(width, 260))
+
+    def _finish_call(self) -> None:
+        if self._call is not None:
+            self._call.deleteLater()
+        self._call = None
+        self.unsetCursor()
+
+    def _on_call_succeeded(self, result: object) -> None:
+        self._finish_call()
+        assert isinstance(result, tuple)
+        queue, counts, staff = result
+        if staff and not self._staff_added:
+            self._add_staff(staff)
+        if self.status.text().startswith(_READ_FAILED):
+            self.status.setText("")
+        self.show_queue(queue, counts)
+        self.refreshed.emit()
+        if self._again:
+            self._again = False
+            self.refresh()
+
+    def _on_call_failed(self, error: object) -> None:
+        self._finish_call()
+        self.status.setText(f"{_READ_FAILED}: {error}")
+        if self._again:
+            self._again = False
+            self.refresh()
+
+    # -- selection --------------------------------------------------------------------------
+
+    def selected_item(self) -> FollowUpItem | None:
+        return self.model.item(self.tree.currentIndex())
+
+    def select_follow_up(self, follow_up_id: int) -> bool:
+        index = self.model.index_of(follow_up_id)
+        if not index.isValid():
+            self._selected_id = None
+            self.tree.setCurrentIndex(QModelIndex())
+            self._update_actions()
+            return False
+        self.tree.setCurrentIndex(index)
+        self.tree.scrollTo(index)
+        return True
+
+    def _update_actions(self) -> None:
+        item = self.selected_item()
+        for name in ("record_attempt", "complete", "snooze", "open_patient"):
+            enabled = item is not None
+            self.actions_by_name[name].setEnabled(enabled)
+            self.buttons[name].setEnabled(enabled)
+        has_session = item is not None and item.appointment_id is not None
+        self.actions_by_name["open_session"].setEnabled(has_session)
+        self.buttons["open_session"].setEnabled(has_session)
+        self.detail.setText(self.model._tooltip(item).replace("\n", " · ") if item else "")
+
+    # -- slots ------------------------------------------------------------------------------
+
+    def _on_filter_changed(self, _index: int) -> None:
+        self.refresh()
+
+    def _on_tree_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        item = self.model.item(current)
+        self._selected_id = item.id if item is not None else self._selected_id
+        self._update_actions()
+
+    def _on_tree_activated(self, index: QModelIndex) -> None:
+        item = self.model.item(index)
+        if item is not None:
+            self.patient_requested.emit(item.patient_id)
+
+    def _work(self, dialog: Callable[[Desk, FollowUpItem, QWidget | None], Any]) -> None:
+        item = self.selected_item()
+        if item is None:
+            return
+        if dialog(self.desk, item, self):
+            self.status.setText("")
+            self.refresh()
+
+    def _on_record_attempt_triggered(self) -> None:
+        item = self.selected_item()
+        if item is None:
+            return
+        result = type(self).attempt_dialog(self.desk, item, self)
+        if result is None:
+            return
+        if result.reached:
+            self.status.setText(
+                f"{item.patient_name} reached: complete the {item.kind_label} with its outcome."
+            )
+        elif result.next_attempt_at is not None:
+            when = result.next_attempt_at.astimezone(item.due.tzinfo)
+            self.status.setText(f"Call {item.patient_name} again {_when(when)}.")
+        else:
+            self.status.setText(
+                f"No calls left for {item.patient_name} after {result.attempts}: "
+                "complete it with what was done."
+            )
+        self.refresh()
+
+    def _on_complete_triggered(self) -> None:
+        self._work(type(self).complete_dialog)
+
+    def _on_snooze_triggered(self) -> None:
+        self._work(type(self).snooze_dialog)
+
+    def _on_open_patient_triggered(self) -> None:
+        item = self.selected_item()
+        if item is not None:
+            self.patient_requested.emit(item.patient_id)
+
+    def _on_open_session_triggered(self) -> None:
+        item = self.selected_item()
+        if item is not None and item.appointment_id is not None:
+            self.appointment_requested.emit(item.appointment_id)
+
+    def items(self) -> Sequence[FollowUpItem]:
+        return self.queue.items if self.queue is not None else ()

@@ -1,0 +1,256 @@
+"""Recall and dropout lists: patients to call so they book again, one click into booking.
+
+Recall: an induction ended and nothing is booked inside its booster window.  Dropout: a series
+session was missed and nothing is booked since (``services.recall``).  Each row has a "Book…"
+button that asks the main window to open the booking dialog for that patient.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.followups.recall import RecallRow, dropout_list, recall_list
+from ketadesk.ui.common.background import BackgroundCall
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+
+    from ketadesk.ui.common.desk import Desk
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+_ROOT = QModelIndex()
+
+
+class Column(enum.IntEnum):
+    PATIENT = 0
+    PHONE = 1
+    WHY = 2
+    SINCE = 3
+    BOOK = 4
+
+
+HEADERS = {
+    Column.PATIENT: "Patient",
+    Column.PHONE: "Phone",
+    Column.WHY: "Why",
+    Column.SINCE: "Since",
+    Column.BOOK: "",
+}
+
+
+class RecallModel(QAbstractTableModel):
+    """One list of RecallRows; ``ROW_ROLE`` gives a row's RecallRow."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[RecallRow] = []
+
+    def set_rows(self, rows: list[RecallRow]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    @override
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    @override
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(Column)
+
+    @override
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        return None
+
+    @override
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = Column(index.column())
+        if role == ROW_ROLE:
+            return row
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if column is Column.PATIENT:
+                return f"{row.patient_name} ({row.chart_number})"
+            if column is Column.PHONE:
+                return row.phone
+            if column is Column.WHY:
+                return row.why
+            if column is Column.SINCE:
+                return f"{row.since:%a} {row.since.day} {row.since:%b %Y}"
+            return "Book…" if role == Qt.ItemDataRole.AccessibleTextRole else ""
+        if role == Qt.ItemDataRole.ToolTipRole and column is Column.WHY:
+            return row.why
+        return None
+
+
+class RecallListsView(QWidget):
+    """The recall and dropout lists, each row with a "Book…" button.
+
+    Signals:
+        book_requested(int): open the booking dialog for this patient.
+        patient_requested(int): open this patient's record (a row activated).
+        refreshed(): both lists were read again.
+
+    Attributes:
+        recall_model, dropout_model: the RecallModels shown.
+        recall_table, dropout_table: their QTableViews.
+    """
+
+    book_requested = Signal(int)
+    patient_requested = Signal(int)
+    refreshed = Signal()
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self._call: BackgroundCall[tuple[list[RecallRow], list[RecallRow]]] | None = None
+        self.setObjectName("recall_lists")
+        self.setAccessibleName("Recall and dropout lists")
+        self.recall_model = RecallModel(self)
+        self.dropout_model = RecallModel(self)
+        self.recall_table = self._table("recall_table", "Induction over, nothing booked")
+        self.dropout_table = self._table("dropout_table", "Missed a session, nothing booked since")
+        for table, model in (
+            (self.recall_table, self.recall_model),
+            (self.dropout_table, self.dropout_model),
+        ):
+            table.setModel(model)
+            self._size_columns(table)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("recall_tabs")
+        self.tabs.addTab(self.recall_table, "Recall")
+        self.tabs.addTab(self.dropout_table, "Dropped out")
+        self.status = QLabel(self)
+        self.status.setObjectName("recall_status")
+        self.status.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        hint = QLabel(
+            "Patients to call so they book again: an induction ended with nothing booked in its "
+            "booster window, or a series session was missed with nothing booked since.",
+            self,
+        )
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.status)
+        refresh = QAction("Refresh", self)
+        refresh.setToolTip("Read the lists again (F5 in the main window)")
+        refresh.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        refresh.triggered.connect(self.refresh)
+        self.addAction(refresh)
+        for table in (self.recall_table, self.dropout_table):
+            table.activated.connect(self._on_table_activated)
+
+    def _table(self, name: str, accessible: str) -> QTableView:
+        table = QTableView(self)
+        table.setObjectName(name)
+        table.setAccessibleName(accessible)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setAlternatingRowColors(True)
+        table.verticalHeader().hide()
+        table.setWordWrap(False)
+        return table
+
+    def _size_columns(self, table: QTableView) -> None:
+        # After setModel: a new model gives the header new sections, with default modes.
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(Column.WHY, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(Column.BOOK, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(Column.BOOK, QPushButton("Book…").sizeHint().width() + 8)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read both lists again on a worker thread; ``refreshed`` says when they are shown."""
+        if self._call is not None:
+            return
+        db, now = self.desk.db, self.desk.now()
+        call: BackgroundCall[tuple[list[RecallRow], list[RecallRow]]] = BackgroundCall(
+            lambda: (recall_list(db, now=now), dropout_list(db, now=now)), self
+        )
+        call.succeeded.connect(self._on_call_succeeded)
+        call.failed.connect(self._on_call_failed)
+        self._call = call
+        self.setCursor(Qt.CursorShape.BusyCursor)
+        call.start()
+
+    def show_lists(self, recall: list[RecallRow], dropout: list[RecallRow]) -> None:
+        for table, model, rows in (
+            (self.recall_table, self.recall_model, recall),
+            (self.dropout_table, self.dropout_model, dropout),
+        ):
+            model.set_rows(rows)
+            for number, row in enumerate(rows):
+                button = QPushButton("Book…", table)
+                button.setObjectName(f"book_{row.patient_id}")
+                button.setAccessibleName(f"Book {row.patient_name}")
+                button.setToolTip(f"Open the booking dialog for {row.patient_name}")
+                button.clicked.connect(
+                    lambda _checked=False, pid=row.patient_id: self.book_requested.emit(pid)
+                )
+                table.setIndexWidget(model.index(number, Column.BOOK), button)
+        self.tabs.setTabText(0, f"Recall ({len(recall)})")
+        self.tabs.setTabText(1, f"Dropped out ({len(dropout)})")
+
+    def book_button(self, table: QTableView, row: int) -> QPushButton:
+        widget = table.indexWidget(table.model().index(row, Column.BOOK))
+        assert isinstance(widget, QPushButton)
+        return widget
+
+    def _finish_call(self) -> None:
+        if self._call is not None:
+            self._call.deleteLater()
+        self._call = None
+        self.unsetCursor()
+
+    def _on_call_succeeded(self, result: object) -> None:
+        self._finish_call()
+        assert isinstance(result, tuple)
+        recall, dropout = result
+        self.status.setText("")
+        self.show_lists(recall, dropout)
+        self.refreshed.emit()
+
+    def _on_call_failed(self, error: object) -> None:
+        self._finish_call()
+        self.status.setText(f"The lists could not be read: {error}")
+
+    def _on_table_activated(self, index: QModelIndex) -> None:
+        model = index.model()
+        row = model.data(index, ROW_ROLE) if model is not None else None
+        if isinstance(row, RecallRow):
+            self.patient_requested.emit(row.patient_id)

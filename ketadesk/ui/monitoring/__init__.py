@@ -1,0 +1,1 @@
+"""The chair board, My day, monitoring records and measures."""

@@ -1,0 +1,388 @@
+"""The chair board: a card per treatment room, large enough to read across the nurses' station.
+
+What each card says comes from ``services.chair_board`` (phase, minutes since dosing, next BP
+check, discharge); this widget only lays it out, highlights what is late, and asks again every
+minute.  The clock is the Desk's, so tests move time by handing it another one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QMouseEvent, QPalette, QResizeEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.common.context import ServiceError
+from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, chair_board
+from ketadesk.ui.common.desk import Desk
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+REFRESH_MS = 60_000
+CARD_MIN_WIDTH = 380
+LATE_COLORS = ("#c5221f", "#ff8a80")  # light, dark palette
+READY_COLORS = ("#137333", "#81c995")
+DUE_COLORS = ("#b06000", "#fdd663")
+STAGE_LABELS = {
+    "in_session": "In session",
+    "waiting": "Waiting",
+    "due": "Not arrived",
+    "free": "Free",
+}
+
+
+def _hhmm(moment: dt.datetime | None) -> str:
+    return "" if moment is None else f"{moment:%H:%M}"
+
+
+def card_lines(card: ChairCard) -> dict[str, str]:
+    """What a card says, line by line (empty lines are hidden): the words, decided here once,
+    so the widget and its accessible text agree."""
+    if card.is_free:
+        nxt = card.next_up
+        return {
+            "patient": "Free",
+            "next": f"Next: {_hhmm(nxt.start)} {nxt.patient_name} · {nxt.session_type_short}"
+            if nxt
+            else "Nothing more booked today",
+        }
+    kind = " ".join(p for p in (card.session_type_short, card.series_label) if p)
+    phase = card.phase
+    until = f"until {_hhmm(card.phase_ends_at)}" if card.phase_ends_at is not None else ""
+    dose = ""
+    if card.minutes_since_dose is not None:
+        dose = f"Dosed {card.minutes_since_dose} min ago ({_hhmm(card.dose_started_at)})"
+    elif card.stage == "in_session" and card.dose_started_at is not None:
+        dose = f"Dosing due {_hhmm(card.dose_started_at)}"
+    bp = ""
+    late = card.late
+    if card.next_bp is not None:
+        due = card.next_bp
+        if due.late:
+            bp = f"BP {due.label} overdue since {_hhmm(due.due_at)}"
+        elif due.due_now:
+            bp = f"BP {due.label} due now ({_hhmm(due.due_at)})"
+        else:
+            bp = f"BP {due.label} due {_hhmm(due.due_at)}"
+        if card.bp_late:  # the service lists the overdue check first; this line says it
+            bp, late = f"⚠ {bp}", late[1:]
+    elif card.bp_recorded:
+        bp = "BP checks all recorded"
+    discharge = ""
+    if card.discharge_allowed_at is not None:
+        if card.discharge_ready:
+            discharge = f"May be discharged (from {_hhmm(card.discharge_allowed_at)})"
+        else:
+            discharge = f"Discharge from {_hhmm(card.discharge_allowed_at)}"
+    nxt = card.next_up
+    return {
+        "patient": card.patient_name,
+        "kind": f"{kind} · {card.session_type_name} · {_hhmm(card.start)}–{_hhmm(card.end)}",
+        "phase": phase,
+        "until": until,
+        "dose": dose,
+        "bp": bp,
+        "discharge": discharge,
+        "late": "\n".join(f"⚠ {line}" for line in late),
+        "next": f"Next: {_hhmm(nxt.start)} {nxt.patient_name} · {nxt.session_type_short}"
+        if nxt
+        else "",
+    }
+
+
+class ChairCardWidget(QFrame):
+    """One room's card.  Double-click or Enter opens the session.
+
+    Signals:
+        activated(int): the id of the session on the card.
+    """
+
+    activated = Signal(int)
+    LINES = ("patient", "kind", "phase", "until", "dose", "bp", "discharge", "late", "next")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chair_card")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        self.setMinimumWidth(CARD_MIN_WIDTH - 20)
+        self._card: ChairCard | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 12)
+        layout.setSpacing(3)
+        top = QHBoxLayout()
+        self.room_label = QLabel(self)
+        self.room_label.setObjectName("room")
+        self.stage_label = QLabel(self)
+        self.stage_label.setObjectName("stage")
+        self.stage_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        top.addWidget(self.room_label, 1)
+        top.addWidget(self.stage_label)
+        layout.addLayout(top)
+        self.labels: dict[str, QLabel] = {}
+        for name in self.LINES:
+            label = QLabel(self)
+            label.setObjectName(name)
+            label.setWordWrap(True)
+            layout.addWidget(label)
+            self.labels[name] = label
+        layout.addStretch(1)
+        base = self.font().pointSizeF()
+        self._fonts = {
+            "room": _font(self.font(), base * 1.25, bold=True),
+            "patient": _font(self.font(), base * 1.6, bold=True),
+            "phase": _font(self.font(), base * 1.45, bold=True),
+            "body": _font(self.font(), base * 1.15),
+            "strong": _font(self.font(), base * 1.15, bold=True),
+        }
+        self.room_label.setFont(self._fonts["room"])
+        self.stage_label.setFont(self._fonts["body"])
+        for name, label in self.labels.items():
+            label.setFont(self._fonts.get(name, self._fonts["body"]))
+        self.labels["late"].setFont(self._fonts["strong"])
+        self.labels["bp"].setFont(self._fonts["strong"])
+
+    def card(self) -> ChairCard | None:
+        return self._card
+
+    def set_card(self, card: ChairCard) -> None:
+        self._card = card
+        self.room_label.setText(card.room_name)
+        self.stage_label.setText(STAGE_LABELS.get(card.stage, card.stage))
+        lines = card_lines(card)
+        for name, label in self.labels.items():
+            text = lines.get(name, "")
+            label.setText(text)
+            label.setVisible(bool(text))
+        self._colour(card)
+        words = ". ".join(t for t in (card.room_name, *lines.values()) if t)
+        self.setAccessibleName(f"Chair {card.room_name}")
+        self.setAccessibleDescription(words)
+        self.setToolTip(
+            "Double-click or press Enter to open the session" if not card.is_free else ""
+        )
+
+    def _colour(self, card: ChairCard) -> None:
+        palette = self.palette()
+        parent = self.parentWidget()
+        app_palette = parent.palette() if parent is not None else palette
+        base = app_palette.color(QPalette.ColorRole.Base)
+        text = app_palette.color(QPalette.ColorRole.Text)
+        dark = base.lightness() < 128
+        late, ready = QColor(LATE_COLORS[dark]), QColor(READY_COLORS[dark])
+        due = QColor(DUE_COLORS[dark])
+        muted = app_palette.color(QPalette.ColorRole.PlaceholderText)
+        if card.late:
+            background = _mix(late, base, 0.10)
+        elif card.is_free:
+            background = _mix(text, base, 0.03)
+        else:
+            background = base
+        palette.setColor(QPalette.ColorRole.Window, background)
+        self.setPalette(palette)
+        accent = QColor(card.color) if card.color else muted
+        border = late if card.late else (accent if not card.is_free else _mix(text, base, 0.2))
+        width = 3 if card.late else 2
+        self.setStyleSheet(
+            f"QFrame#chair_card {{ border: {width}px solid {border.name()}; border-radius: 6px;"
+            f" background: {background.name()}; }}"
+            f" QFrame#chair_card:focus {{ border-style: dashed; }}"
+        )
+        self._ink(self.labels["late"], late)
+        due_now = card.next_bp is not None and card.next_bp.due_now
+        self._ink(self.labels["bp"], late if card.bp_late else (due if due_now else text))
+        self._ink(self.labels["discharge"], ready if card.discharge_ready else text)
+        if card.discharge_late:
+            self._ink(self.labels["discharge"], late)
+        self._ink(self.labels["patient"], muted if card.is_free else text)
+        self._ink(self.stage_label, muted)
+        self._ink(self.labels["next"], muted)
+        self._ink(self.labels["kind"], muted)
+        self._ink(self.labels["until"], muted)
+
+    @staticmethod
+    def _ink(label: QLabel, color: QColor) -> None:
+        palette = label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, color)
+        label.setPalette(palette)
+
+    def _activate(self) -> None:
+        if self._card is not None and self._card.appointment_id is not None:
+            self.activated.emit(self._card.appointment_id)
+
+    @override
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._activate()
+        else:
+            super().mouseDoubleClickEvent(event)
+
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._activate()
+        else:
+            super().keyPressEvent(event)
+
+
+class ChairBoardView(QWidget):
+    """The live chair board for a Desk: refreshes every minute, and on ``refresh()``.
+
+    Signals:
+        appointment_activated(int): a session to open (a card double-clicked or Enter).
+        refreshed(): the board was read again.
+
+    Attributes:
+        cards: the card widgets, in the clinic's room order.
+    """
+
+    appointment_activated = Signal(int)
+    refreshed = Signal()
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self._board: ChairBoard | None = None
+        self.cards: list[ChairCardWidget] = []
+        self.setAccessibleName("Chair board")
+        self._summary = QLabel(self)
+        self._summary.setObjectName("board_summary")
+        self._summary.setFont(_font(self.font(), self.font().pointSizeF() * 1.2, bold=True))
+        self._error = QLabel(self)
+        self._error.setObjectName("board_error")
+        self._error.setWordWrap(True)
+        self._error.hide()
+        self._grid_host = QWidget(self)
+        self._grid = QGridLayout(self._grid_host)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(12)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self._grid_host)
+        scroll.viewport().installEventFilter(self)
+        self._scroll = scroll
+        layout = QVBoxLayout(self)
+        # As the main window does: a layout-driven minimum size is pushed to a top-level
+        # window on every change, which the offscreen platform answers with a warning.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addWidget(self._summary)
+        layout.addWidget(self._error)
+        layout.addWidget(scroll, 1)
+        self._columns = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+        self.refresh()
+
+    def board(self) -> ChairBoard | None:
+        return self._board
+
+    def timer(self) -> QTimer:
+        """The minute timer (tests and the main window may stop it when the board is hidden)."""
+        return self._timer
+
+    def refresh(self) -> None:
+        """Read the board again at the Desk's ``now``."""
+        try:
+            board = chair_board(self._desk.db, now=self._desk.now())
+        except ServiceError as err:
+            self._error.setText(f"The chair board could not be read: {err}")
+            self._error.show()
+            return
+        self._error.hide()
+        self._board = board
+        if len(self.cards) != len(board.cards):
+            self._rebuild(len(board.cards))
+        for widget, card in zip(self.cards, board.cards, strict=True):
+            widget.set_card(card)
+        late = board.late_count
+        parts = [
+            f"{board.now:%H:%M}",
+            f"{board.busy_count} of {len(board.cards)} chairs in use",
+        ]
+        if late:
+            parts.append(f"{late} need{'s' if late == 1 else ''} attention")
+        self._summary.setText(" · ".join(parts))
+        self.refreshed.emit()
+
+    def card_for_room(self, room_name: str) -> ChairCardWidget | None:
+        return next(
+            (w for w in self.cards if (c := w.card()) is not None and c.room_name == room_name),
+            None,
+        )
+
+    def _rebuild(self, count: int) -> None:
+        for widget in self.cards:
+            self._grid.removeWidget(widget)
+            widget.deleteLater()
+        self.cards = []
+        for _ in range(count):
+            widget = ChairCardWidget(self._grid_host)
+            widget.activated.connect(self.appointment_activated)
+            self.cards.append(widget)
+        self._columns = 0
+        self._place()
+
+    def _place(self) -> None:
+        width = self._scroll.viewport().width()
+        columns = max(1, min(len(self.cards) or 1, width // CARD_MIN_WIDTH))
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for widget in self.cards:
+            self._grid.removeWidget(widget)
+        for i, widget in enumerate(self.cards):
+            self._grid.addWidget(widget, i // columns, i % columns)
+        for column in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
+        rows = -(-len(self.cards) // columns)
+        for row in range(self._grid.rowCount()):
+            self._grid.setRowStretch(row, 0)
+        self._grid.setRowStretch(rows, 1)  # cards keep their height; the space stays below
+
+    @override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self._scroll.viewport():
+            assert isinstance(event, QResizeEvent)
+            self._place()
+        return False
+
+
+def _font(font: QFont, size: float, *, bold: bool = False) -> QFont:
+    out = QFont(font)
+    out.setPointSizeF(size)
+    out.setBold(bold)
+    return out
+
+
+def _mix(color: QColor, background: QColor, amount: float) -> QColor:
+    keep = 1.0 - amount
+    return QColor(
+        round(color.red() * amount + background.red() * keep),
+        round(color.green() * amount + background.green() * keep),
+        round(color.blue() * amount + background.blue() * keep),
+    )

@@ -1,0 +1,336 @@
+"""Entering an outcome measure (PHQ-9, GAD-7): every item with its answers, a live total and
+severity band, and an urgent answer (PHQ-9 item 9) shown where nobody can miss it.
+
+Each item's answers are radio buttons in their own group: Tab moves from item to item, the
+arrow keys choose within one, and the digit keys answer the item that has the focus.  The
+instrument (items, answers, bands, urgent rules) comes from measures.toml through the services.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QLayout,
+    QRadioButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.scheduling.measures import InstrumentSpec, MeasureError, score
+from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.monitoring import measurements
+from ketadesk.services.monitoring.measurements import SavedMeasure, item_field
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.qt_workarounds import keep_none_alive
+from ketadesk.ui.monitoring.monitoring_dialog import message_colors
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+def urgent_messages(spec: InstrumentSpec, answers: list[int | None]) -> list[str]:
+    """The urgent answers given so far (before every item is answered), in plain words."""
+    found = []
+    for rule in spec.urgent:
+        answer = answers[rule.item - 1]
+        if answer is not None and answer > rule.above:
+            found.append(f"{spec.name} item {rule.item} answered {answer}: {rule.reason}")
+    return found
+
+
+class _AnswerButton(QRadioButton):
+    """A radio button that lets a digit key answer its item (the button's group decides)."""
+
+    def __init__(self, text: str, dialog: MeasureDialog, item: int) -> None:
+        super().__init__(text)
+        self._dialog = dialog
+        self._item = item
+
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        text = event.text()
+        if text.isdigit() and self._dialog.answer_by_key(self._item, int(text)):
+            return
+        super().keyPressEvent(event)
+
+
+class MeasureDialog(QDialog):
+    """One questionnaire for one patient (optionally for one appointment).
+
+    Signals:
+        saved(object): the SavedMeasure the service returned.
+
+    Attributes:
+        spec: the instrument.
+        item_errors: the message shown at each item now, by item number (1-based).
+        saved_measure: the SavedMeasure once saved, else None.
+    """
+
+    saved = Signal(object)
+
+    def __init__(
+        self,
+        desk: Desk,
+        patient_id: int,
+        instrument: str,
+        appointment_id: int | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        keep_none_alive()
+        self._desk = desk
+        self._patient_id = patient_id
+        self._appointment_id = appointment_id
+        self.spec: InstrumentSpec = measurements.instrument(instrument)
+        self.item_errors: dict[int, str] = {}
+        self.saved_measure: SavedMeasure | None = None
+        spec = self.spec
+        self.setObjectName("measure_dialog")
+        self.setWindowTitle(f"{spec.name} — {spec.title}")
+
+        title = QLabel(f"<b>{spec.name}</b> — {spec.title}", self)
+        title.setWordWrap(True)
+        period = QLabel(spec.period, self)
+        period.setWordWrap(True)
+
+        self._urgent = QLabel(self)
+        self._urgent.setObjectName("measure_urgent")
+        self._urgent.setWordWrap(True)
+        self._urgent.setVisible(False)
+        self._urgent.setFrameShape(QFrame.Shape.Box)
+        self._urgent.setMargin(8)
+
+        items = QWidget(self)
+        grid = QGridLayout(items)
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(4)
+        labels = spec.answers or tuple(str(v) for v in range(spec.item_min, spec.item_max + 1))
+        for column, words in enumerate(labels, start=1):
+            header = QLabel(f"<b>{words}</b>", items)
+            header.setWordWrap(True)
+            header.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grid.addWidget(header, 0, column)
+        self._groups: list[QButtonGroup] = []
+        self._messages: list[QLabel] = []
+        self._prompts: list[QLabel] = []
+        urgent_items = {rule.item for rule in spec.urgent}
+        for number, prompt in enumerate(spec.items, start=1):
+            row = 1 + (number - 1) * 2
+            text = QLabel(f"{number}. {prompt}", items)
+            text.setWordWrap(True)
+            if number in urgent_items:
+                font = text.font()
+                font.setBold(True)
+                text.setFont(font)
+            grid.addWidget(text, row, 0)
+            self._prompts.append(text)
+            group = QButtonGroup(self)
+            group.setExclusive(True)
+            for column, value in enumerate(range(spec.item_min, spec.item_max + 1), start=1):
+                button = _AnswerButton("", self, number)
+                button.setAccessibleName(f"Item {number}, {labels[column - 1]} ({value})")
+                button.setToolTip(f"{labels[column - 1]} ({value})")
+                group.addButton(button, value)
+                grid.addWidget(button, row, column, Qt.AlignmentFlag.AlignCenter)
+            group.idToggled.connect(self._on_group_id_toggled)
+            self._groups.append(group)
+            message = QLabel(items)
+            message.setVisible(False)
+            message.setObjectName(f"message_item{number}")
+            grid.addWidget(message, row + 1, 0, 1, 1 + len(labels))
+            self._messages.append(message)
+        grid.setColumnStretch(0, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(items)
+
+        self._total = QLabel(self)
+        self._total.setObjectName("measure_total")
+        font = self._total.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self._total.setFont(font)
+        self._status = QLabel(self)
+        self._status.setWordWrap(True)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self._save = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self._save.setAccessibleName(f"Save the {spec.name}")
+        buttons.accepted.connect(self._on_save_clicked)
+        buttons.rejected.connect(self.reject)
+        if not may(desk.actor, "enter_measure"):
+            self._save.setEnabled(False)
+            self._save.setToolTip("Only clinicians enter outcome measures")
+        QShortcut(QKeySequence.StandardKey.Save, self, self._on_save_clicked)
+
+        layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.addWidget(title)
+        layout.addWidget(period)
+        layout.addWidget(self._urgent)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self._total)
+        layout.addWidget(self._status)
+        layout.addWidget(buttons)
+        self._refresh()
+        self.resize(820, 640)
+
+    @classmethod
+    def enter(
+        cls,
+        desk: Desk,
+        patient_id: int,
+        instrument: str,
+        appointment_id: int | None = None,
+        parent: QWidget | None = None,
+    ) -> SavedMeasure | None:
+        """Open the questionnaire modally; the saved measure, or None.  Tests may replace it."""
+        dialog = cls(desk, patient_id, instrument, appointment_id, parent)
+        dialog.exec()
+        return dialog.saved_measure
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def answers(self) -> list[int | None]:
+        return [g.checkedId() if g.checkedId() >= 0 else None for g in self._groups]
+
+    def set_answer(self, item: int, value: int) -> None:
+        """Answer item ``item`` (1-based) with ``value``."""
+        button = self._groups[item - 1].button(value)
+        if button is not None:
+            button.setChecked(True)
+
+    def answer_by_key(self, item: int, value: int) -> bool:
+        """A digit typed on an item's answers: choose that answer if it is one."""
+        if not self.spec.item_min <= value <= self.spec.item_max:
+            return False
+        self.set_answer(item, value)
+        button = self._groups[item - 1].button(value)
+        if button is not None:
+            button.setFocus()
+        return True
+
+    def _on_group_id_toggled(self, _id: int, checked: bool) -> None:
+        if checked:
+            self.item_errors = {
+                n: m for n, m in self.item_errors.items() if self.answers()[n - 1] is None
+            }
+            self._refresh()
+
+    # -- showing -----------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        spec = self.spec
+        answers = self.answers()
+        unanswered = sum(1 for a in answers if a is None)
+        if unanswered:
+            partial = sum(a for a in answers if a is not None)
+            self._total.setText(
+                f"Total so far {partial} of {spec.total_max} — "
+                f"{unanswered} item{'s' if unanswered != 1 else ''} unanswered"
+            )
+        else:
+            try:
+                scored = score(spec, answers)
+            except MeasureError as err:
+                self._total.setText(str(err))
+            else:
+                self._total.setText(f"Total {scored.total} of {spec.total_max} — {scored.band}")
+        self._total.setAccessibleName(self._total.text())
+        red, _amber = message_colors(self.palette())
+        urgent = urgent_messages(spec, answers)
+        if urgent:
+            self._urgent.setText("⚠ " + "\n⚠ ".join(urgent))
+            self._urgent.setStyleSheet(
+                f"color: {red.name()}; border: 2px solid {red.name()}; font-weight: bold;"
+            )
+            self._urgent.setAccessibleName("Urgent: " + " ".join(urgent))
+            self._urgent.setVisible(True)
+        else:
+            self._urgent.setVisible(False)
+        for number, message in enumerate(self._messages, start=1):
+            text = self.item_errors.get(number)
+            message.setVisible(text is not None)
+            message.setText(f"✖ {text}" if text else "")
+            message.setStyleSheet(f"color: {red.name()};" if text else "")
+            message.setAccessibleName(text or "")
+
+    def urgent_text(self) -> str:
+        return self._urgent.text() if self._urgent.isVisibleTo(self) else ""
+
+    def total_text(self) -> str:
+        return self._total.text()
+
+    def status_text(self) -> str:
+        return self._status.text()
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def _on_save_clicked(self) -> None:
+        if not self._save.isEnabled():
+            return
+        answers = self.answers()
+        missing = {n: f"item {n} has no answer" for n, a in enumerate(answers, 1) if a is None}
+        if missing:
+            self.item_errors = missing
+            self._say(
+                f"Answer every item before saving ({len(missing)} left); nothing was saved.",
+                error=True,
+            )
+            self._refresh()
+            first = self._groups[min(missing) - 1].buttons()[0]
+            first.setFocus()
+            return
+        try:
+            result = measurements.save_measurement(
+                self._desk.db,
+                self._desk.actor,
+                self._patient_id,
+                self.spec.code,
+                answers,
+                appointment_id=self._appointment_id,
+                now=self._desk.now(),
+            )
+        except InvalidFields as refused:
+            self.item_errors = {
+                n: refused.errors[item_field(n)]
+                for n in range(1, self.spec.item_count + 1)
+                if item_field(n) in refused.errors
+            }
+            self._say(str(refused) + "; nothing was saved.", error=True)
+            self._refresh()
+            return
+        except ServiceError as err:
+            self._say(str(err), error=True)
+            return
+        self.saved_measure = result
+        self.saved.emit(result)
+        self.accept()
+
+    def _say(self, text: str, *, error: bool) -> None:
+        red, _ = message_colors(self.palette())
+        color = red.name() if error else self.palette().color(QPalette.ColorRole.WindowText).name()
+        self._status.setStyleSheet(f"color: {color};")
+        self._status.setText(text)
+        self._status.setAccessibleName(text)
+
+
+__all__ = ["MeasureDialog", "urgent_messages"]

@@ -1,0 +1,623 @@
+"""The monitoring record of one dosing session: BP checks, dose and lot, observations, discharge.
+
+The dialog checks what is typed with ``services.monitoring.validate_record`` (no database) as
+the nurse works: warnings (a high BP, a low SpO2) appear beside the field in amber at once;
+refusals (a BP that cannot be real, a discharge before the dose) appear in red at the field
+once it has been left, or on Save, and nothing is saved until they are fixed.  A line at the
+bottom says what the REMS Patient Monitoring Form still lacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPalette, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.monitoring import monitoring
+from ketadesk.services.monitoring.monitoring import (
+    DISSOCIATION_CHOICES,
+    SEDATION_CHOICES,
+    Checked,
+    ReadingForm,
+    RecordForm,
+    RecordSheet,
+    SaveResult,
+    reading_field,
+)
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.qt_workarounds import keep_none_alive
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+READING_COLUMNS = (
+    ("time", "Time", "HH:MM"),
+    ("systolic", "Systolic", "mmHg"),
+    ("diastolic", "Diastolic", "mmHg"),
+    ("heart_rate", "HR", "/min"),
+    ("spo2", "SpO2", "%"),
+)
+COLUMN_WORDS = {key: words for key, words, _ in READING_COLUMNS}
+
+
+def message_colors(palette: QPalette) -> tuple[QColor, QColor]:
+    """Red for refusals and amber for warnings, readable on the palette's window colour."""
+    dark = palette.color(QPalette.ColorRole.Window).lightness() < 128
+    if dark:
+        return QColor("#ff7b72"), QColor("#f2b84b")
+    return QColor("#b3261e"), QColor("#8a5300")
+
+
+class _ReadingRow:
+    """The editors of one reading (a configured check, or an extra one with its own label)."""
+
+    def __init__(self, dialog: MonitoringDialog, form: ReadingForm, due: str) -> None:
+        self.scheduled = form.scheduled
+        self.label_edit: QLineEdit | None = None
+        if form.scheduled:
+            self.label: QLabel | QLineEdit = QLabel(form.label, dialog)
+        else:
+            self.label_edit = QLineEdit(form.label, dialog)
+            self.label_edit.setPlaceholderText("Reading name")
+            self.label_edit.setAccessibleName("Name of the extra reading")
+            self.label = self.label_edit
+        self.due = QLabel(due, dialog)
+        self.edits: dict[str, QLineEdit] = {}
+        name = form.label or "extra reading"
+        for key, words, unit in READING_COLUMNS:
+            edit = QLineEdit(getattr(form, key), dialog)
+            edit.setPlaceholderText(unit)
+            edit.setAccessibleName(f"{name}: {words}")
+            edit.setMaximumWidth(90 if key == "time" else 80)
+            self.edits[key] = edit
+        self.now_button = QPushButton("Now", dialog)
+        self.now_button.setAccessibleName(f"{name}: time now")
+        self.now_button.setToolTip("Fill in the current time")
+        self.now_button.setAutoDefault(False)
+        self.message = QLabel(dialog)
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+
+    def form(self) -> ReadingForm:
+        label = self.label_edit.text() if self.label_edit is not None else self.label.text()
+        values = {key: edit.text() for key, edit in self.edits.items()}
+        return ReadingForm(label=label, scheduled=self.scheduled, **values)
+
+    def editors(self) -> list[QLineEdit]:
+        return ([self.label_edit] if self.label_edit is not None else []) + list(
+            self.edits.values()
+        )
+
+
+class MonitoringDialog(QDialog):
+    """The monitoring record of one dosing session.
+
+    Signals:
+        saved(int): the appointment whose record was saved.
+
+    Attributes:
+        sheet: what the service returned for the session when the dialog opened.
+        field_messages: the message shown at each field now, by field key (for tests).
+    """
+
+    saved = Signal(int)
+
+    def __init__(self, desk: Desk, appointment_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self._id = appointment_id
+        self.setObjectName("monitoring_dialog")
+        self.sheet: RecordSheet = monitoring.open_record(desk.db, appointment_id, now=desk.now())
+        self.field_messages: dict[str, tuple[str, str]] = {}  # key -> (kind, message)
+        self._touched: set[str] = set()
+        self.save_result: SaveResult | None = None
+        self._show_all_errors = False
+        self._version = self.sheet.form.version
+        sheet = self.sheet
+        day = sheet.rules.calendar.local(sheet.starts_at)
+        self.setWindowTitle(f"Monitoring record — {sheet.patient_name}")
+
+        title = QLabel(
+            f"<b>{sheet.patient_name}</b> ({sheet.chart_number}) · {sheet.session_name} · "
+            f"{day:%a %d %b %Y, %H:%M}",
+            self,
+        )
+        title.setTextFormat(Qt.TextFormat.RichText)
+        title.setObjectName("monitoring_title")
+        self._schedule_label = QLabel(self)
+        self._schedule_label.setObjectName("monitoring_schedule")
+        self._schedule_label.setWordWrap(True)
+
+        # Readings -------------------------------------------------------------------------
+        self._readings_box = QGroupBox("Blood pressure, heart rate and SpO2", self)
+        self._grid = QGridLayout(self._readings_box)
+        self._grid.setHorizontalSpacing(8)
+        self._grid.setColumnStretch(3 + len(COLUMN_WORDS), 1)  # spare width goes right
+        for column, words in enumerate(["Check", "Due", *COLUMN_WORDS.values()]):
+            header = QLabel(f"<b>{words}</b>", self._readings_box)
+            self._grid.addWidget(header, 0, column)
+        self._rows: list[_ReadingRow] = []
+        due_by_label = {c.label: c for c in sheet.schedule.checks}
+        for reading in sheet.form.readings:
+            check = due_by_label.get(reading.label)
+            due = sheet.rules.hhmm(check.due_at) if check is not None else ""
+            self._add_row(reading, due)
+        self._add_reading = QPushButton("Add reading", self._readings_box)
+        self._add_reading.setAccessibleName("Add an extra reading")
+        self._add_reading.setAutoDefault(False)
+        self._add_reading.clicked.connect(self._on_add_reading_clicked)
+
+        # Dose -----------------------------------------------------------------------------
+        form = sheet.form
+        self._dose_mg = self._line(form.dose_mg, "Dose (mg)", "mg")
+        self._devices = self._line(form.devices, "Devices", "number of devices")
+        self._lot = self._line(form.lot_number, "Lot number", "as printed on the device")
+        self._dose_started = self._line(form.dose_started, "Dose started", "HH:MM")
+        self._dose_now = QPushButton("Now", self)
+        self._dose_now.setAccessibleName("Dose started: time now")
+        self._dose_now.setAutoDefault(False)
+        self._dose_now.clicked.connect(lambda: self._fill_now(self._dose_started))
+
+        # Observations ---------------------------------------------------------------------
+        self._sedation = self._combo("Sedation", SEDATION_CHOICES, form.sedation)
+        self._dissociation = self._combo("Dissociation", DISSOCIATION_CHOICES, form.dissociation)
+        self._respiratory = QCheckBox("Respiratory depression", self)
+        self._respiratory.setChecked(form.respiratory_depression)
+        self._respiratory.setAccessibleName("Respiratory depression")
+        self._events = QPlainTextEdit(form.events, self)
+        self._events.setAccessibleName("Events")
+        self._events.setPlaceholderText("Adverse events, interventions, how they resolved")
+        self._events.setMaximumHeight(70)
+
+        # Discharge ------------------------------------------------------------------------
+        self._discharged = self._line(form.discharged, "Discharged at", "HH:MM")
+        self._discharge_now = QPushButton("Now", self)
+        self._discharge_now.setAccessibleName("Discharged at: time now")
+        self._discharge_now.setAutoDefault(False)
+        self._discharge_now.clicked.connect(lambda: self._fill_now(self._discharged))
+        self._minutes = QLabel(self)
+        self._minutes.setObjectName("monitoring_minutes")
+        self._monitored_by = QComboBox(self)
+        self._monitored_by.setAccessibleName("Monitored by")
+        self._monitored_by.addItem("—", None)
+        for staff in sheet.staff:
+            self._monitored_by.addItem(f"{staff.name} ({staff.role})", staff.id)
+        found = self._monitored_by.findData(form.monitored_by_id)
+        self._monitored_by.setCurrentIndex(max(found, 0))
+
+        self._messages: dict[str, QLabel] = {}
+        dose_box = QGroupBox("Dose", self)
+        dose_form = QFormLayout(dose_box)
+        self._form_row(dose_form, "Dose (mg)", self._dose_mg, "dose_mg")
+        self._form_row(dose_form, "Devices", self._devices, "devices")
+        self._form_row(dose_form, "Lot number", self._lot, "lot_number")
+        self._form_row(
+            dose_form, "Dose started", self._dose_started, "dose_started", self._dose_now
+        )
+        obs_box = QGroupBox("Observations", self)
+        obs_form = QFormLayout(obs_box)
+        self._form_row(obs_form, "Sedation", self._sedation, "sedation")
+        self._form_row(obs_form, "Dissociation", self._dissociation, "dissociation")
+        obs_form.addRow("", self._respiratory)
+        obs_form.addRow("Events", self._events)
+        discharge_box = QGroupBox("Discharge", self)
+        discharge_form = QFormLayout(discharge_box)
+        self._form_row(
+            discharge_form, "Discharged at", self._discharged, "discharged", self._discharge_now
+        )
+        discharge_form.addRow("Minutes monitored", self._minutes)
+        self._form_row(discharge_form, "Monitored by", self._monitored_by, "monitored_by_id")
+
+        self._rems = QLabel(self)
+        self._rems.setObjectName("monitoring_rems")
+        self._rems.setWordWrap(True)
+        self._rems.setVisible(sheet.rems)
+        self._status = QLabel(self)
+        self._status.setObjectName("monitoring_status")
+        self._status.setWordWrap(True)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self._save = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self._save.setAccessibleName("Save the monitoring record")
+        buttons.accepted.connect(self._on_save_clicked)
+        buttons.rejected.connect(self.reject)
+        if not may(desk.actor, "record_monitoring"):
+            self._save.setEnabled(False)
+            self._save.setToolTip("Only nurses and prescribers record monitoring")
+        QShortcut(QKeySequence.StandardKey.Save, self, self._on_save_clicked)
+
+        body = QWidget(self)
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addWidget(self._readings_box)
+        columns = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addWidget(dose_box)
+        left.addWidget(discharge_box)
+        left.addStretch(1)
+        columns.addLayout(left, 1)
+        right = QVBoxLayout()
+        right.addWidget(obs_box)
+        right.addStretch(1)
+        columns.addLayout(right, 1)
+        body_layout.addLayout(columns)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        layout = QVBoxLayout(self)
+        # Messages come and go as the nurse types; the window keeps its size meanwhile (and
+        # the offscreen platform has no size hints to pass on).
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.addWidget(title)
+        layout.addWidget(self._schedule_label)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self._rems)
+        layout.addWidget(self._status)
+        layout.addWidget(buttons)
+
+        keep_none_alive()  # many small calls while typing: see qt_workarounds
+        self._connect_editors()
+        self._place_add_button()
+        self._refresh()
+        self.resize(880, 640)
+
+    # -- entry point -------------------------------------------------------------------------
+
+    @classmethod
+    def edit(cls, desk: Desk, appointment_id: int, parent: QWidget | None = None) -> bool:
+        """Open the record modally; True when it was saved.  Tests may replace this."""
+        dialog = cls(desk, appointment_id, parent)
+        return dialog.exec() == QDialog.DialogCode.Accepted
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _line(self, text: str, name: str, placeholder: str) -> QLineEdit:
+        edit = QLineEdit(text, self)
+        edit.setAccessibleName(name)
+        edit.setPlaceholderText(placeholder)
+        return edit
+
+    def _combo(self, name: str, choices: tuple[str, ...], current: str) -> QComboBox:
+        combo = QComboBox(self)
+        combo.setAccessibleName(name)
+        combo.addItem("— not recorded —", "")
+        for choice in choices:
+            combo.addItem(choice.capitalize(), choice)
+        combo.setCurrentIndex(max(combo.findData(current), 0))
+        return combo
+
+    def _form_row(
+        self,
+        form: QFormLayout,
+        words: str,
+        editor: QWidget,
+        key: str,
+        extra: QWidget | None = None,
+    ) -> None:
+        holder = QWidget(self)
+        holder.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        line = QHBoxLayout()
+        line.addWidget(editor, 1)
+        if extra is not None:
+            line.addWidget(extra)
+        column.addLayout(line)
+        message = QLabel(holder)
+        message.setWordWrap(True)
+        message.setVisible(False)
+        message.setObjectName(f"message_{key}")
+        column.addWidget(message)
+        self._messages[key] = message
+        form.addRow(words, holder)
+
+    def _add_row(self, reading: ReadingForm, due: str) -> _ReadingRow:
+        row = _ReadingRow(self, reading, due)
+        index = len(self._rows)
+        grid_row = 1 + index * 2
+        self._grid.addWidget(row.label, grid_row, 0)
+        self._grid.addWidget(row.due, grid_row, 1)
+        for column, key in enumerate(COLUMN_WORDS, start=2):
+            self._grid.addWidget(row.edits[key], grid_row, column)
+        self._grid.addWidget(row.now_button, grid_row, 2 + len(COLUMN_WORDS))
+        self._grid.addWidget(row.message, grid_row + 1, 0, 1, 3 + len(COLUMN_WORDS))
+        row.now_button.clicked.connect(lambda: self._fill_now(row.edits["time"]))
+        self._rows.append(row)
+        return row
+
+    def _place_add_button(self) -> None:
+        self._grid.addWidget(self._add_reading, 1 + len(self._rows) * 2, 0, 1, 2)
+
+    def _connect_editors(self) -> None:
+        for edit, key in self._field_editors():
+            self._watch(edit, key)
+        for combo in (self._sedation, self._dissociation, self._monitored_by):
+            combo.currentIndexChanged.connect(self._refresh)
+        self._respiratory.toggled.connect(self._refresh)
+        self._events.textChanged.connect(self._refresh)
+
+    def _field_editors(self) -> list[tuple[QLineEdit, str]]:
+        pairs = [
+            (self._dose_mg, "dose_mg"),
+            (self._devices, "devices"),
+            (self._lot, "lot_number"),
+            (self._dose_started, "dose_started"),
+            (self._discharged, "discharged"),
+        ]
+        for i, row in enumerate(self._rows):
+            pairs.extend((edit, reading_field(i, key)) for key, edit in row.edits.items())
+            if row.label_edit is not None:
+                pairs.append((row.label_edit, reading_field(i, "label")))
+        return pairs
+
+    def _watch(self, edit: QLineEdit, key: str) -> None:
+        edit.setProperty("field_key", key)
+        edit.textChanged.connect(self._refresh)
+        # A bound slot, not a lambda: Qt drops it when the dialog goes, so an editor losing
+        # focus while the dialog is torn down calls nothing.
+        edit.editingFinished.connect(self._on_editor_editing_finished)
+
+    # -- the form ----------------------------------------------------------------------------
+
+    def form(self) -> RecordForm:
+        """What is typed now, as the service's form."""
+        return RecordForm(
+            readings=tuple(row.form() for row in self._rows),
+            dose_mg=self._dose_mg.text(),
+            devices=self._devices.text(),
+            lot_number=self._lot.text(),
+            dose_started=self._dose_started.text(),
+            discharged=self._discharged.text(),
+            monitored_by_id=self._monitored_by.currentData(),
+            sedation=self._sedation.currentData() or "",
+            dissociation=self._dissociation.currentData() or "",
+            respiratory_depression=self._respiratory.isChecked(),
+            events=self._events.toPlainText(),
+            version=self._version,
+        )
+
+    def _check(self) -> Checked:
+        return monitoring.validate_record(self.form(), self.sheet.rules, now=self._desk.now())
+
+    def _refresh(self) -> None:
+        checked = self._check()
+        shown: dict[str, tuple[str, str]] = {}
+        for key, message in checked.warnings.items():
+            shown[key] = ("warning", message)
+        for key, message in checked.errors.items():
+            if self._show_all_errors or key in self._touched or self._always_shown(key):
+                shown[key] = ("error", message)
+        self.field_messages = shown
+        self._show_messages(shown)
+        self._show_minutes(checked)
+        self._show_schedule(checked)
+        missing = monitoring.missing_from_form(self.form(), self.sheet.rules, checked)
+        if missing:
+            self._rems.setText("<b>REMS form:</b> still missing " + ", ".join(missing))
+        else:
+            self._rems.setText("<b>REMS form:</b> complete — nothing missing")
+        self._rems.setAccessibleName(self._rems.text().replace("<b>", "").replace("</b>", ""))
+
+    def _always_shown(self, key: str) -> bool:
+        # A discharge the rules forbid is worth saying at once, whatever field was typed last.
+        return key == "discharged" and "discharged" in self._touched
+
+    def _show_messages(self, shown: dict[str, tuple[str, str]]) -> None:
+        red, amber = message_colors(self.palette())
+
+        def paint(label: QLabel, items: list[tuple[str, str]]) -> None:
+            if not items:
+                label.setVisible(False)
+                label.clear()
+                return
+            worst = "error" if any(kind == "error" for kind, _ in items) else "warning"
+            color = red if worst == "error" else amber
+            label.setStyleSheet(f"color: {color.name()};")
+            label.setText("\n".join(("✖ " if kind == "error" else "⚠ ") + m for kind, m in items))
+            label.setAccessibleName(label.text())
+            label.setVisible(True)
+
+        for key, label in self._messages.items():
+            paint(label, [shown[key]] if key in shown else [])
+        for i, row in enumerate(self._rows):
+            items = []
+            for key in ("label", *COLUMN_WORDS):
+                found = shown.get(reading_field(i, key))
+                if found is not None:
+                    kind, message = found
+                    words = "Name" if key == "label" else COLUMN_WORDS[key]
+                    items.append((kind, f"{words}: {message}"))
+            paint(row.message, items)
+        for edit, key in self._field_editors():
+            kind = shown.get(key, ("", ""))[0]
+            edit.setStyleSheet(
+                f"border: 1px solid {(red if kind == 'error' else amber).name()};" if kind else ""
+            )
+            edit.setToolTip(shown[key][1] if kind else "")
+
+    def _show_minutes(self, checked: Checked) -> None:
+        allowed = self.sheet.schedule.discharge_allowed_at
+        dose_text = self._dose_started.text().strip()
+        if checked.record is not None and checked.record.dose_started_at is not None:
+            need = self.sheet.rules.observation_minutes
+            if need is not None:
+                allowed = checked.record.dose_started_at + dt.timedelta(minutes=need)
+        hint = f"discharge allowed from {self.sheet.rules.hhmm(allowed)}" if allowed else ""
+        minutes = checked.record.monitored_minutes if checked.record is not None else None
+        if minutes is not None:
+            self._minutes.setText(f"{minutes} min" + (f" ({hint})" if hint else ""))
+        elif hint:
+            self._minutes.setText(
+                ("planned: " if not dose_text else "") + hint[0].upper() + hint[1:]
+            )
+        else:
+            self._minutes.setText("—")
+
+    def _show_schedule(self, checked: Checked) -> None:
+        """The next BP check not yet typed in, and whether one is late (as the form stands)."""
+        checks = self.sheet.schedule.checks
+        if not checks:
+            self._schedule_label.setText(
+                f"No timed BP checks are configured for {self.sheet.session_name}: "
+                "add readings as they are taken."
+            )
+            return
+        typed = {
+            row.label.strip()
+            for i, row in enumerate(self.form().readings)
+            if row.time.strip()
+            and row.systolic.strip()
+            and row.diastolic.strip()
+            and not any(reading_field(i, k) in checked.errors for k in ("time", "systolic"))
+        }
+        pending = [c for c in checks if c.label not in typed]
+        if not pending:
+            self._schedule_label.setStyleSheet("")
+            self._schedule_label.setText("All blood-pressure checks are recorded.")
+            return
+        if self.sheet.status == "completed":
+            red, _ = message_colors(self.palette())
+            self._schedule_label.setStyleSheet(f"color: {red.name()};")
+            words = "Not recorded: " + ", ".join(
+                f"{c.label} (due {self.sheet.rules.hhmm(c.due_at)})" for c in pending
+            )
+            self._schedule_label.setText(words)
+            self._schedule_label.setAccessibleName(words)
+            return
+        now = self._desk.now()
+        grace = dt.timedelta(minutes=self.sheet.rules.monitoring.get("reading_late_minutes", 0))
+        late = [c for c in pending if now > c.due_at + grace]
+        first = pending[0]
+        words = f"Next check: {first.label} due {self.sheet.rules.hhmm(first.due_at)}"
+        if late:
+            red, _ = message_colors(self.palette())
+            self._schedule_label.setStyleSheet(f"color: {red.name()};")
+            words += " — late"
+        else:
+            self._schedule_label.setStyleSheet("")
+        self._schedule_label.setText(words)
+        self._schedule_label.setAccessibleName(words)
+
+    # -- slots -------------------------------------------------------------------------------
+
+    def _on_editor_editing_finished(self) -> None:
+        sender = self.sender()
+        key = sender.property("field_key") if sender is not None else None
+        if isinstance(key, str):
+            self._on_field_left(key)
+
+    def _on_field_left(self, key: str) -> None:
+        self._touched.add(key)
+        self._refresh()
+
+    def _fill_now(self, edit: QLineEdit) -> None:
+        edit.setText(self.sheet.rules.hhmm(self._desk.now()))
+        edit.setFocus()
+
+    def _on_add_reading_clicked(self) -> None:
+        number = sum(1 for row in self._rows if not row.scheduled) + 1
+        row = self._add_row(ReadingForm(label=f"Extra {number}", scheduled=False), "")
+        index = len(self._rows) - 1
+        for key, edit in row.edits.items():
+            self._watch(edit, reading_field(index, key))
+        if row.label_edit is not None:
+            self._watch(row.label_edit, reading_field(index, "label"))
+        self._place_add_button()
+        row.edits["time"].setFocus()
+        self._refresh()
+
+    def _on_save_clicked(self) -> None:
+        if not self._save.isEnabled():
+            return
+        self._show_all_errors = True
+        self._refresh()
+        if any(kind == "error" for kind, _ in self.field_messages.values()):
+            self._status_error("Fix the fields marked in red; nothing was saved.")
+            return
+        try:
+            result = monitoring.save_record(
+                self._desk.db, self._desk.actor, self._id, self.form(), now=self._desk.now()
+            )
+        except InvalidFields as refused:
+            self.field_messages.update({k: ("error", m) for k, m in refused.errors.items()})
+            self._show_messages(self.field_messages)
+            self._status_error("Fix the fields marked in red; nothing was saved.")
+            return
+        except ServiceError as err:
+            self._status_error(str(err))
+            return
+        self.save_result = result
+        self.saved.emit(self._id)
+        self.accept()
+
+    def _status_error(self, text: str) -> None:
+        red, _ = message_colors(self.palette())
+        self._status.setStyleSheet(f"color: {red.name()};")
+        self._status.setText(text)
+        self._status.setAccessibleName(text)
+
+    # -- for tests ---------------------------------------------------------------------------
+
+    def reading_editor(self, index: int, key: str) -> QLineEdit:
+        return self._rows[index].edits[key]
+
+    def editor(self, key: str) -> QWidget:
+        editors: dict[str, QWidget] = {
+            "dose_mg": self._dose_mg,
+            "devices": self._devices,
+            "lot_number": self._lot,
+            "dose_started": self._dose_started,
+            "discharged": self._discharged,
+            "monitored_by_id": self._monitored_by,
+            "sedation": self._sedation,
+            "dissociation": self._dissociation,
+            "respiratory_depression": self._respiratory,
+            "events": self._events,
+        }
+        return editors[key]
+
+    def rems_text(self) -> str:
+        return self._rems.accessibleName()
+
+    def status_text(self) -> str:
+        return self._status.text()
+
+    @override
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._refresh()
+
+
+__all__ = ["MonitoringDialog", "message_colors"]

@@ -1,0 +1,333 @@
+"""My day: one clinician's sessions today, in order, with their part in each.
+
+The staff member is chosen from a list (by default the signed-in user's own staff record); the
+rows come from ``services.schedule.my_day``.  Double-click or Enter opens a session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QKeyEvent, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLayout,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.schedule.schedule import (
+    MyDay,
+    MyDaySession,
+    StaffChoice,
+    clinic_today,
+    my_day,
+    staff_members,
+    staff_of_user,
+)
+from ketadesk.ui.common.desk import Desk
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class Column(enum.IntEnum):
+    TIME = 0
+    PATIENT = 1
+    SESSION = 2
+    ROOM = 3
+    STATUS = 4
+    PHASE = 5
+    NEEDED = 6
+
+
+HEADERS = {
+    Column.TIME: "Time",
+    Column.PATIENT: "Patient",
+    Column.SESSION: "Session",
+    Column.ROOM: "Room",
+    Column.STATUS: "Status",
+    Column.PHASE: "Phase now",
+    Column.NEEDED: "You are needed",
+}
+#: How often "phase now" moves on.
+TICK_MS = 60_000
+#: The appointment id of a row.
+APPOINTMENT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def phase_now(session: MyDaySession, now: dt.datetime) -> str:
+    """The phase a session is in at ``now`` by its plan: "Observation", "Starts 10:00" before,
+    "Ended" after; cancelled and no-show sessions say so."""
+    a = session.appointment
+    if not a.is_active:
+        return a.status_label
+    if a.status == "completed":
+        return "Completed"
+    moment = now.astimezone(a.start.tzinfo)
+    if moment < a.start:
+        return f"Starts {a.start:%H:%M}"
+    for phase in a.phases:
+        if phase.start <= moment < phase.end:
+            return phase.name
+    return "Ended"
+
+
+class MyDayModel(QAbstractTableModel):
+    """The rows of one staff member's day (read-only)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._sessions: tuple[MyDaySession, ...] = ()
+        self._now = dt.datetime.now(dt.UTC)
+
+    def set_day(self, day: MyDay | None, now: dt.datetime) -> None:
+        self.beginResetModel()
+        self._sessions = day.sessions if day is not None else ()
+        self._now = now
+        self.endResetModel()
+
+    def set_now(self, now: dt.datetime) -> None:
+        """Move the clock: only the "phase now" column changes (selection and scroll stay)."""
+        self._now = now
+        if self._sessions:
+            column = Column.PHASE
+            self.dataChanged.emit(
+                self.index(0, column),
+                self.index(len(self._sessions) - 1, column),
+                [Qt.ItemDataRole.DisplayRole],
+            )
+
+    def session(self, row: int) -> MyDaySession:
+        return self._sessions[row]
+
+    @override
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._sessions)
+
+    @override
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    @override
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(Column)
+        ):
+            return HEADERS[Column(section)]
+        return None
+
+    @override
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._sessions):
+            return None
+        s = self._sessions[index.row()]
+        a = s.appointment
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(s, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            phases = "\n".join(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}" for p in a.phases)
+            return f"{a.patient_name} · chart {a.chart_number}\n{a.session_type_name}\n{phases}"
+        if role == APPOINTMENT_ROLE:
+            return a.id
+        if role == Qt.ItemDataRole.ForegroundRole and not a.is_active:
+            return QPalette().color(QPalette.ColorRole.PlaceholderText)
+        return None
+
+    def _text(self, s: MyDaySession, column: Column) -> str:
+        a = s.appointment
+        if column is Column.TIME:
+            return f"{a.start:%H:%M}–{a.end:%H:%M}"
+        if column is Column.PATIENT:
+            return a.patient_name
+        if column is Column.SESSION:
+            return " ".join(p for p in (a.session_type_name, a.series_label) if p)
+        if column is Column.ROOM:
+            return a.room_name or "No room"
+        if column is Column.STATUS:
+            return a.status_label
+        if column is Column.PHASE:
+            return phase_now(s, self._now)
+        part = f"{s.needed_from:%H:%M}–{s.needed_until:%H:%M}"
+        return f"{part} · {s.needed_phases}" if s.needed_phases else part
+
+
+class _Table(QTableView):
+    """The sessions table; Enter opens the current row, as a double-click does."""
+
+    activated_row = Signal(int)
+
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.activated_row.emit(self.currentIndex().row())
+        else:
+            super().keyPressEvent(event)
+
+
+class MyDayView(QWidget):
+    """A staff member's day: choose who, see their sessions in order.
+
+    Signals:
+        appointment_activated(int): a session to open (double-click or Enter on its row).
+
+    Attributes:
+        staff_combo: who the day is for.
+        table: the sessions.
+        model: the table's model.
+        timer: moves "phase now" on every minute (by the Desk's clock).
+    """
+
+    appointment_activated = Signal(int)
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self._day: dt.date = clinic_today(desk.db, now=desk.now())
+        self._my_day: MyDay | None = None
+        self.setAccessibleName("My day")
+        self.staff_combo = QComboBox(self)
+        self.staff_combo.setObjectName("staff_combo")
+        self.staff_combo.setAccessibleName("Staff member")
+        self.staff_combo.setMinimumContentsLength(24)
+        who = QLabel("&Staff member:", self)
+        who.setBuddy(self.staff_combo)
+        self.heading = QLabel(self)
+        self.heading.setObjectName("my_day_heading")
+        font = self.heading.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.heading.setFont(font)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("my_day_summary")
+        self.model = MyDayModel(self)
+        self.table = _Table(self)
+        self.table.setObjectName("my_day_table")
+        self.table.setAccessibleName("Sessions")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        top = QHBoxLayout()
+        top.addWidget(who)
+        top.addWidget(self.staff_combo)
+        top.addSpacing(16)
+        top.addWidget(self.heading)
+        top.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        self._fill_staff()
+        self.staff_combo.currentIndexChanged.connect(self._on_staff_combo_current_index_changed)
+        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        self.table.activated_row.connect(self._on_table_activated_row)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._on_timer_timeout)
+        self.timer.start()
+        self.refresh()
+
+    # -- public -----------------------------------------------------------------------------
+
+    def day(self) -> dt.date:
+        return self._day
+
+    def set_day(self, day: dt.date) -> None:
+        self._day = day
+        self.refresh()
+
+    def staff_id(self) -> int | None:
+        value = self.staff_combo.currentData()
+        return int(value) if value is not None else None
+
+    def set_staff(self, staff_id: int) -> None:
+        index = self.staff_combo.findData(staff_id)
+        if index >= 0:
+            self.staff_combo.setCurrentIndex(index)
+
+    def my_day(self) -> MyDay | None:
+        return self._my_day
+
+    def refresh(self) -> None:
+        """Read the day again (the staff list stays as it is)."""
+        staff_id = self.staff_id()
+        now = self._desk.now()
+        self._my_day = my_day(self._desk.db, staff_id, self._day) if staff_id else None
+        self.model.set_day(self._my_day, now)
+        self.heading.setText(f"{self._day:%A} {self._day.day} {self._day:%B %Y}")
+        self.summary.setText(self._summary())
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _fill_staff(self) -> None:
+        staff: tuple[StaffChoice, ...] = staff_members(self._desk.db)
+        for s in staff:
+            self.staff_combo.addItem(f"{s.name} ({s.role_label})", s.id)
+        own = staff_of_user(self._desk.db, self._desk.actor.user_id)
+        if own is not None:
+            self.set_staff(own)
+
+    def _summary(self) -> str:
+        day = self._my_day
+        if day is None:
+            return "No staff yet: add staff in Settings"
+        count = day.active_count
+        parts = [f"{count} session{'s' if count != 1 else ''}"]
+        if day.closed_reason:
+            parts.append(day.closed_reason)
+        if day.shifts:
+            hours = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in day.shifts)
+            parts.append(f"works {hours}")
+        else:
+            parts.append("not on shift")
+        return " · ".join(parts)
+
+    # -- slots ------------------------------------------------------------------------------
+
+    def _on_staff_combo_current_index_changed(self, _index: int) -> None:
+        self.refresh()
+
+    def _on_timer_timeout(self) -> None:
+        self.model.set_now(self._desk.now())
+
+    def _on_table_double_clicked(self, index: QModelIndex) -> None:
+        self._on_table_activated_row(index.row())
+
+    def _on_table_activated_row(self, row: int) -> None:
+        if 0 <= row < self.model.rowCount():
+            self.appointment_activated.emit(self.model.session(row).appointment.id)

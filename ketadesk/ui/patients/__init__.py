@@ -1,0 +1,1 @@
+"""Patient search, form, record and measure trend."""

@@ -1,0 +1,317 @@
+"""Registering or editing a patient: one field per fact, each mistake shown at its field.
+
+The dialog holds no rules: ``services.patients`` checks the form (``validate_patient``) and saves
+it (``register_patient`` / ``update_patient``), which refuse the whole form when any field is
+wrong, so nothing is saved until every marked field is fixed.  Clinical gating facts are
+read-only for roles that may not edit them (the service would refuse them anyway).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.patients.patients import (
+    CLINICAL_FIELDS,
+    CONTACT_FIELDS,
+    DATE_FIELDS,
+    FIELD_LABELS,
+    SCREENING_STATUSES,
+    PatientForm,
+    patient_form,
+    register_patient,
+    update_patient,
+    validate_patient,
+)
+from ketadesk.services.schedule.schedule import clinic_today
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.patients.patient_search import fixed_minimum
+from ketadesk.ui.timeline.day_view import is_dark
+
+#: Fields typed over several lines.
+MULTILINE_FIELDS = frozenset({"address", "notes", "contraindications"})
+DATE_HINT = "YYYY-MM-DD or MM/DD/YYYY"
+#: Error text: a red that reads on light and on dark backgrounds.
+ERROR_COLORS = {"light": "#b3261e", "dark": "#f2b8b5"}
+MULTILINE_ROWS = 3
+FORM_MINIMUM = QSize(640, 420)
+
+
+def error_color(palette: QPalette) -> QColor:
+    return QColor(ERROR_COLORS["dark" if is_dark(palette) else "light"])
+
+
+def names_from_hint(text: str) -> tuple[str, str]:
+    """(first, last) from what was typed in a search: "Lovelace, Ada" or "Ada Lovelace";
+    nothing from a chart number, phone or date."""
+    text = text.strip()
+    if not text or re.search(r"\d", text):
+        return "", ""
+    if "," in text:
+        last, _, first = text.partition(",")
+        return first.strip(), last.strip()
+    words = text.split()
+    if len(words) == 1:
+        return "", words[0]
+    return " ".join(words[:-1]), words[-1]
+
+
+class _Field:
+    """One form field: its editor and the label under it that names what is wrong."""
+
+    def __init__(self, name: str, editor: QWidget, error: QLabel) -> None:
+        self.name = name
+        self.editor = editor
+        self.error = error
+
+    def text(self) -> str:
+        if isinstance(self.editor, QComboBox):
+            return str(self.editor.currentData())
+        if isinstance(self.editor, QPlainTextEdit):
+            return self.editor.toPlainText()
+        assert isinstance(self.editor, QLineEdit)
+        return self.editor.text()
+
+    def set_text(self, value: str) -> None:
+        if isinstance(self.editor, QComboBox):
+            at = self.editor.findData(value)
+            self.editor.setCurrentIndex(max(at, 0))
+        elif isinstance(self.editor, QPlainTextEdit):
+            self.editor.setPlainText(value)
+        else:
+            assert isinstance(self.editor, QLineEdit)
+            self.editor.setText(value)
+
+    def set_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+        label = FIELD_LABELS[self.name]
+        self.editor.setAccessibleDescription(f"{label}: {message}" if message else "")
+        self.editor.setProperty("invalid", bool(message))
+
+
+class PatientFormDialog(QDialog):
+    """Register a new patient (``patient_id`` None) or edit one.
+
+    Signals:
+        saved(int): the patient's id, once the form has been saved.
+
+    Attributes:
+        patient_id: the registered or edited patient (None until a new one is saved).
+    """
+
+    saved = Signal(int)
+
+    def __init__(
+        self, desk: Desk, patient_id: int | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self.patient_id = patient_id
+        self._original: PatientForm | None = None
+        self._today: dt.date | None = None  # set once a save has found mistakes
+        self.setObjectName("patient_form_dialog")
+        self.setWindowTitle("New patient" if patient_id is None else "Edit patient")
+        self.setAccessibleName(self.windowTitle())
+        self.fields: dict[str, _Field] = {}
+        self.message = QLabel(self)
+        self.message.setObjectName("patient_form_message")
+        self.message.setWordWrap(True)
+        self.message.setAccessibleName("Problems with the form")
+        self.message.setVisible(False)
+        self._color_errors(self.message)
+
+        contact = QGroupBox("Patient and contact", self)
+        contact_form = QFormLayout(contact)
+        for name in CONTACT_FIELDS:
+            self._add_field(contact_form, name, contact)
+        clinical = QGroupBox("Clinical gating facts", self)
+        clinical_form = QFormLayout(clinical)
+        for name in CLINICAL_FIELDS:
+            self._add_field(clinical_form, name, clinical)
+        self._clinical_allowed = may(desk.actor, "edit_patient_clinical")
+        if not self._clinical_allowed:
+            note = QLabel("Kept by nurses and prescribers; shown here read-only.", clinical)
+            note.setWordWrap(True)
+            clinical_form.insertRow(0, note)
+            for name in CLINICAL_FIELDS:
+                self.fields[name].editor.setEnabled(False)
+
+        columns = QHBoxLayout()
+        columns.addWidget(contact, 1, Qt.AlignmentFlag.AlignTop)
+        columns.addWidget(clinical, 1, Qt.AlignmentFlag.AlignTop)
+        body = QWidget(self)
+        body.setLayout(columns)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        save.setText("&Register" if patient_id is None else "&Save")
+        save.setAccessibleName("Register the patient" if patient_id is None else "Save changes")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.buttons)
+        self.resize(900, 640)
+
+        if patient_id is not None:
+            self._original = patient_form(desk.db, patient_id)
+            self.set_form(self._original)
+        self.fields["first_name"].editor.setFocus()
+
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        fixed_minimum(self, FORM_MINIMUM)
+
+    @classmethod
+    def register(cls, desk: Desk, parent: QWidget | None = None, name_hint: str = "") -> int | None:
+        """Ask for a new patient (modal); their id once registered, None when cancelled."""
+        dialog = cls(desk, None, parent)
+        first, last = names_from_hint(name_hint)
+        dialog.set_form(dataclasses.replace(dialog.form(), first_name=first, last_name=last))
+        try:
+            return dialog.patient_id if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
+
+    # -- the form -----------------------------------------------------------------------------
+
+    def _add_field(self, form: QFormLayout, name: str, parent: QWidget) -> None:
+        label = FIELD_LABELS[name]
+        editor: QWidget
+        if name == "screening_status":
+            combo = QComboBox(parent)
+            for status in SCREENING_STATUSES:
+                combo.addItem(status.replace("_", " ").capitalize(), status)
+            combo.currentIndexChanged.connect(self._on_any_field_changed)
+            editor = combo
+        elif name in MULTILINE_FIELDS:
+            text = QPlainTextEdit(parent)
+            text.setTabChangesFocus(True)
+            rows = text.fontMetrics().lineSpacing() * MULTILINE_ROWS
+            text.setFixedHeight(rows + 2 * text.frameWidth() + 8)
+            text.textChanged.connect(self._on_any_field_changed)
+            editor = text
+        else:
+            line = QLineEdit(parent)
+            if name in DATE_FIELDS:
+                line.setPlaceholderText(DATE_HINT)
+            line.textChanged.connect(self._on_any_field_changed)
+            editor = line
+        editor.setObjectName(f"field_{name}")
+        editor.setAccessibleName(label)
+        error = QLabel(parent)
+        error.setObjectName(f"error_{name}")
+        error.setAccessibleName(f"{label} problem")
+        error.setWordWrap(True)
+        error.setVisible(False)
+        self._color_errors(error)
+        cell = QWidget(parent)
+        stack = QVBoxLayout(cell)
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.setSpacing(2)
+        stack.addWidget(editor)
+        stack.addWidget(error)
+        caption = QLabel(f"{label}:", parent)
+        caption.setBuddy(editor)
+        form.addRow(caption, cell)
+        self.fields[name] = _Field(name, editor, error)
+
+    def _color_errors(self, label: QLabel) -> None:
+        palette = label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, error_color(self.palette()))
+        label.setPalette(palette)
+
+    def form(self) -> PatientForm:
+        return PatientForm(**{name: field.text() for name, field in self.fields.items()})
+
+    def set_form(self, form: PatientForm) -> None:
+        for name, field in self.fields.items():
+            field.set_text(getattr(form, name))
+
+    def errors(self) -> dict[str, str]:
+        """The messages shown at the fields now."""
+        return {n: f.error.text() for n, f in self.fields.items() if f.error.isVisibleTo(self)}
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for name, field in self.fields.items():
+            field.set_error(errors.get(name, ""))
+        if errors:
+            count = len(errors)
+            self._show_message(
+                f"{count} field{'s' if count > 1 else ''} to fix before saving "
+                f"(nothing has been saved): {', '.join(FIELD_LABELS[n] for n in errors)}."
+            )
+            first = next(iter(errors))
+            self.fields[first].editor.setFocus()
+        else:
+            self._show_message("")
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def _on_any_field_changed(self) -> None:
+        # Once the user has seen the marks, clear each as soon as its field is right.
+        if self._today is not None:
+            current = validate_patient(self.form(), today=self._today)
+            shown = self.errors()
+            self.show_errors({n: m for n, m in current.items() if n in shown})
+
+    # -- saving -------------------------------------------------------------------------------
+
+    def _on_buttons_accepted(self) -> None:
+        self.save()
+
+    def save(self) -> bool:
+        """Save the form; on mistakes mark the fields and keep the dialog open."""
+        form = self.form()
+        desk = self._desk
+        try:
+            if self.patient_id is None:
+                self.patient_id = register_patient(desk.db, desk.actor, form, now=desk.now())
+            else:
+                update_patient(
+                    desk.db,
+                    desk.actor,
+                    self.patient_id,
+                    form,
+                    original=self._original,
+                    now=desk.now(),
+                )
+        except InvalidFields as err:
+            self._today = clinic_today(desk.db, now=desk.now())
+            self.show_errors(err.errors)
+            return False
+        except ServiceError as err:
+            self._show_message(f"Not saved: {err}")
+            return False
+        self.show_errors({})
+        self.saved.emit(self.patient_id)
+        self.accept()
+        return True

@@ -1,0 +1,628 @@
+"""The patient record: contact and gating facts, each series with its progress and gaps, upcoming
+sessions, history, open follow-ups and recent outcome measures, with the record's actions.
+
+``PatientRecordView`` fits in a tab or a dialog.  It reads the record through
+``services.patient_record.patient_record`` on a worker thread and lays it out; decisions (what
+counts as done, which gap breaks the protocol) are the service's.  Editing goes through
+``PatientFormDialog``; printing through ``DocumentPrinter``; the calendar export through
+``services.export.patient_calendar``.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.common.context import ServiceError
+from ketadesk.services.monitoring.measurements import instruments, measure_trend
+from ketadesk.services.patients.patient_record import (
+    PatientRecord,
+    RecordSession,
+    SeriesProgress,
+    patient_record,
+)
+from ketadesk.services.printing.export import patient_calendar
+from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.patients.patient_form import PatientFormDialog
+from ketadesk.ui.patients.trend_chart import TrendChart
+from ketadesk.ui.printing.print_dialogs import DocumentPrinter
+from ketadesk.ui.timeline.day_view import is_dark, mix
+
+#: Good / wrong / not needed marks of the gating facts, for light and dark palettes.
+OK_COLORS = ("#1e7e34", "#5bd07a")
+WRONG_COLORS = ("#c5221f", "#ff8a80")
+SESSION_COLUMNS = ("Date", "Time", "Session", "Series", "Room", "Status")
+APPOINTMENT_ROLE = Qt.ItemDataRole.UserRole
+
+
+def session_row(s: RecordSession) -> list[str]:
+    """One session as the record's tables show it."""
+    return [
+        f"{s.start:%a} {s.start.day} {s.start:%b %Y}",
+        f"{s.start:%H:%M}–{s.end:%H:%M}",
+        s.session_type,
+        s.series_label,
+        s.room or "—",
+        s.status_label,
+    ]
+
+
+class PatientRecordView(QWidget):
+    """One patient's record.
+
+    Signals:
+        book_requested(int): the patient's id; the user asked to book a series.
+        appointment_activated(int): an appointment's id; the user asked to open the session.
+        loaded(): the record was read and laid out.
+        problem(str): something the user should know went wrong (also shown in the view).
+
+    Attributes:
+        record: the record shown (None until read).
+        patient_id: whose record this is.
+    """
+
+    book_requested = Signal(int)
+    appointment_activated = Signal(int)
+    loaded = Signal()
+    problem = Signal(str)
+
+    def __init__(self, desk: Desk, patient_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self.patient_id = patient_id
+        self.record: PatientRecord | None = None
+        self._call: BackgroundCall[PatientRecord] | None = None
+        self.setObjectName("patient_record")
+        self.setAccessibleName("Patient record")
+        self.printer = DocumentPrinter(desk, self, show_problems=False)
+        self.printer.problem.connect(self._on_printer_problem)
+
+        self._build()
+        self._connect()
+        self.reload()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.name_label = QLabel("Loading…", self)
+        self.name_label.setObjectName("patient_name")
+        font = self.name_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.name_label.setFont(font)
+        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sub_label = QLabel(self)
+        self.sub_label.setObjectName("patient_summary")
+        self.message = QLabel(self)
+        self.message.setObjectName("record_message")
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+
+        self.edit_button = self._button("&Edit…", "Edit the patient's details")
+        self.book_button = self._button("&Book series…", "Book a series for this patient")
+        self.card_button = self._button("Print &card…", "Preview the patient's appointment card")
+        self.ics_button = self._button("E&xport calendar…", "Save upcoming sessions as .ics")
+        self.open_button = self._button("&Open session", "Open the selected session")
+        self.record_button = self._button(
+            "Print session &record…", "Preview the monitoring record of the selected session"
+        )
+        header = QHBoxLayout()
+        names = QVBoxLayout()
+        names.addWidget(self.name_label)
+        names.addWidget(self.sub_label)
+        header.addLayout(names, 1)
+        for button in (self.edit_button, self.book_button, self.card_button, self.ics_button):
+            header.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+
+        # Left: contact, gating, follow-ups.
+        self.contact_box = QGroupBox("Contact", self)
+        self.contact_form = QFormLayout(self.contact_box)
+        self.gating_box = QGroupBox("Gating", self)
+        self.gating_form = QFormLayout(self.gating_box)
+        self.gate_problems: QLabel | None = None
+        self.follow_ups = self._tree(("Due", "Follow-up", "Session"), "Open follow-ups")
+        follow_box = QGroupBox("Open follow-ups", self)
+        QVBoxLayout(follow_box).addWidget(self.follow_ups)
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.contact_box)
+        left_layout.addWidget(self.gating_box)
+        left_layout.addWidget(follow_box, 1)
+
+        # Right: series, then upcoming / history / measures.
+        self.series_box = QGroupBox("Series", self)
+        self.series_layout = QVBoxLayout(self.series_box)
+        series_scroll = QScrollArea(self)
+        series_scroll.setWidgetResizable(True)
+        series_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        series_scroll.setWidget(self.series_box)
+        series_scroll.setMinimumHeight(160)
+
+        self.upcoming = self._tree(SESSION_COLUMNS, "Upcoming sessions")
+        self.history = self._tree(SESSION_COLUMNS, "Past sessions")
+        self.measures = self._tree(("Date", "Measure", "Score"), "Recent outcome measures")
+        self.instrument_box = QComboBox(self)
+        self.instrument_box.setAccessibleName("Measure shown in the trend")
+        self.trend_area = QWidget(self)
+        self.trend_area.setObjectName("trend_area")
+        self.trend_area.setMinimumHeight(140)
+        trend_layout = QVBoxLayout(self.trend_area)
+        trend_layout.setContentsMargins(0, 0, 0, 0)
+        self.trend_chart = TrendChart(self.trend_area)
+        trend_layout.addWidget(self.trend_chart)
+        measures_page = QWidget(self)
+        measures_layout = QVBoxLayout(measures_page)
+        measures_top = QHBoxLayout()
+        measures_top.addWidget(QLabel("Trend of", measures_page))
+        measures_top.addWidget(self.instrument_box)
+        measures_top.addStretch(1)
+        measures_layout.addLayout(measures_top)
+        split = QSplitter(Qt.Orientation.Horizontal, measures_page)
+        split.addWidget(self.measures)
+        split.addWidget(self.trend_area)
+        split.setStretchFactor(1, 2)
+        measures_layout.addWidget(split, 1)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("record_tabs")
+        self.tabs.setAccessibleName("Sessions and measures")
+        self.tabs.addTab(self.upcoming, "Upcoming")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(measures_page, "Measures")
+        session_buttons = QHBoxLayout()
+        session_buttons.addStretch(1)
+        session_buttons.addWidget(self.record_button)
+        session_buttons.addWidget(self.open_button)
+
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(series_scroll, 1)
+        right_layout.addWidget(self.tabs, 2)
+        right_layout.addLayout(session_buttons)
+
+        body = QSplitter(Qt.Orientation.Horizontal, self)
+        body.setObjectName("record_body")
+        body.addWidget(left)
+        body.addWidget(right)
+        body.setStretchFactor(0, 2)
+        body.setStretchFactor(1, 3)
+        body.setSizes([440, 760])
+        body.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        # Shown on its own (a window), a layout-driven minimum size would be pushed to the
+        # platform window on every change, which the offscreen platform answers with a warning.
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetNoConstraint)
+        layout.addLayout(header)
+        layout.addWidget(self.message)
+        layout.addWidget(body, 1)
+        for button in (self.open_button, self.record_button):
+            button.setEnabled(False)
+
+    def _button(self, text: str, name: str) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setAccessibleName(name)
+        button.setToolTip(name)
+        button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        return button
+
+    def _tree(self, columns: tuple[str, ...], name: str) -> QTreeWidget:
+        tree = QTreeWidget(self)
+        tree.setAccessibleName(name)
+        tree.setColumnCount(len(columns))
+        tree.setHeaderLabels(list(columns))
+        tree.setRootIsDecorated(False)
+        tree.setUniformRowHeights(True)
+        tree.setAlternatingRowColors(True)
+        tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        tree.header().setStretchLastSection(True)
+        tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        return tree
+
+    def _connect(self) -> None:
+        self.edit_button.clicked.connect(self._on_edit_button_clicked)
+        self.book_button.clicked.connect(self._on_book_button_clicked)
+        self.card_button.clicked.connect(self._on_card_button_clicked)
+        self.ics_button.clicked.connect(self._on_ics_button_clicked)
+        self.open_button.clicked.connect(self._on_open_button_clicked)
+        self.record_button.clicked.connect(self._on_record_button_clicked)
+        for tree in (self.upcoming, self.history):
+            tree.itemActivated.connect(self._on_session_item_activated)
+            tree.itemSelectionChanged.connect(self._on_session_selection_changed)
+        self.tabs.currentChanged.connect(self._on_session_selection_changed)
+        self.instrument_box.currentTextChanged.connect(self._on_instrument_box_changed)
+        reload = QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self)
+        reload.activated.connect(self.reload)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the record again (on a worker thread) and show it."""
+        if self._call is not None:
+            return  # a read is under way; it shows the newest state anyway
+        db, patient_id, now = self._desk.db, self.patient_id, self._desk.now()
+        call: BackgroundCall[PatientRecord] = BackgroundCall(
+            lambda: patient_record(db, patient_id, now=now), self
+        )
+        call.succeeded.connect(self._on_call_succeeded)
+        call.failed.connect(self._on_call_failed)
+        self._call = call
+        self.setCursor(Qt.CursorShape.BusyCursor)
+        call.start()
+
+    def _finish_call(self) -> None:
+        if self._call is not None:
+            self._call.deleteLater()
+        self._call = None
+        self.unsetCursor()
+
+    def _on_call_succeeded(self, record: object) -> None:
+        self._finish_call()
+        assert isinstance(record, PatientRecord)
+        self.show_record(record)
+        self.loaded.emit()
+
+    def _on_call_failed(self, error: object) -> None:
+        self._finish_call()
+        self._say(f"The record could not be read: {error}")
+
+    # -- showing ----------------------------------------------------------------------------
+
+    def show_record(self, record: PatientRecord) -> None:
+        self.record = record
+        p = record.patient
+        self.name_label.setText(p.display_name + ("" if p.active else " (inactive)"))
+        bits = [f"Chart {p.chart_number}"]
+        if p.preferred_name:
+            bits.append(f"prefers “{p.preferred_name}”")
+        if p.date_of_birth is not None:
+            age = p.age_on(record.as_of.date())
+            bits.append(f"born {p.date_of_birth.day} {p.date_of_birth:%b %Y} ({age})")
+        self.sub_label.setText(" · ".join(bits))
+        self.setWindowTitle(f"{p.display_name} — patient record")
+        self._show_contact(record)
+        self._show_gating(record)
+        self._show_series(record)
+        self._fill_sessions(self.upcoming, record.upcoming)
+        self._fill_sessions(self.history, record.history)
+        self.tabs.setTabText(0, f"Upcoming ({len(record.upcoming)})")
+        self.tabs.setTabText(1, f"History ({len(record.history)})")
+        self._show_follow_ups(record)
+        self._show_measures(record)
+        self.card_button.setEnabled(bool(record.upcoming))
+        self.ics_button.setEnabled(bool(record.upcoming))
+        self._on_session_selection_changed()
+
+    def _show_contact(self, record: PatientRecord) -> None:
+        p = record.patient
+        _clear_form(self.contact_form)
+        for label, value in (
+            ("Phone", p.phone),
+            ("Email", p.email),
+            ("Address", p.address),
+            ("Emergency", p.emergency_contact),
+            ("Notes", p.notes),
+        ):
+            self.contact_form.addRow(f"{label}:", self._value_label(value or "—"))
+
+    def _show_gating(self, record: PatientRecord) -> None:
+        _clear_form(self.gating_form)
+        dark = is_dark(self.palette())
+        muted = self._muted()
+        for fact in record.gating:
+            value = self._value_label(fact.value)
+            if fact.ok is True:
+                mark, color = "✓", QColor(OK_COLORS[dark])
+            elif fact.ok is False:
+                mark, color = "✗", QColor(WRONG_COLORS[dark])
+            else:
+                mark, color = "–", muted
+            value.setText(f"{mark} {fact.value}")
+            value.setAccessibleName(
+                f"{fact.label}: {fact.value}"
+                + {True: " (in order)", False: " (missing)", None: ""}[fact.ok]
+            )
+            _set_text_color(value, color)
+            self.gating_form.addRow(f"{fact.label}:", value)
+        if record.contraindications:
+            self.gating_form.addRow("Flags:", self._value_label(record.contraindications))
+        self.gate_problems = None
+        if record.gate_problems:
+            problems = QLabel(
+                "Before the next dosing session: " + "; ".join(record.gate_problems) + ".",
+                self.gating_box,
+            )
+            problems.setObjectName("gate_problems")
+            problems.setWordWrap(True)
+            _set_text_color(problems, QColor(WRONG_COLORS[dark]))
+            self.gating_form.addRow(problems)
+            self.gate_problems = problems
+
+    def _muted(self) -> QColor:
+        """Text for what no longer counts (a cancelled session), readable on light and dark."""
+        palette = self.palette()
+        return mix(
+            palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base), 0.55
+        )
+
+    def _value_label(self, text: str) -> QLabel:
+        label = QLabel(text, self)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return label
+
+    def _show_series(self, record: PatientRecord) -> None:
+        while self.series_layout.count():
+            item = self.series_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        if not record.series:
+            self.series_layout.addWidget(QLabel("No series yet.", self.series_box))
+        for progress in record.series:
+            self.series_layout.addWidget(self._series_panel(progress))
+        self.series_layout.addStretch(1)
+        self.series_box.setTitle(f"Series ({len(record.series)})")
+
+    def _series_panel(self, s: SeriesProgress) -> QWidget:
+        panel = QFrame(self.series_box)
+        panel.setObjectName(f"series_{s.series_id}")
+        panel.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(3)
+        title = QLabel(f"<b>{html.escape(s.protocol_name)}</b> · {s.status_label}", panel)
+        layout.addWidget(title)
+        row = QHBoxLayout()
+        bar = QProgressBar(panel)
+        bar.setRange(0, max(1, s.planned_count))
+        bar.setValue(min(s.done, s.planned_count))
+        bar.setFormat(f"{s.done}/{s.planned_count}")
+        bar.setMaximumWidth(160)
+        bar.setAccessibleName(f"{s.protocol_name}: {s.summary}")
+        row.addWidget(bar)
+        summary = QLabel(s.summary, panel)
+        summary.setObjectName("series_summary")
+        row.addWidget(summary, 1)
+        layout.addLayout(row)
+        if s.gaps:
+            dark = is_dark(self.palette())
+            outside = s.gaps_outside_rule
+            within = [g for g in s.gaps if g.within_rule]
+            parts = []
+            if within:
+                days = sorted({g.days for g in within})
+                span = f"{days[0]}" if len(days) == 1 else f"{days[0]}–{days[-1]}"
+                parts.append(f"Gaps: {span} days, within the protocol")
+            gaps = QLabel(" · ".join(parts), panel)
+            gaps.setObjectName("series_gaps")
+            gaps.setWordWrap(True)
+            layout.addWidget(gaps)
+            if not parts:
+                gaps.setVisible(False)
+            for gap in outside:
+                warn = QLabel(f"⚠ {gap.description}", panel)
+                warn.setObjectName("series_gap_outside")
+                warn.setWordWrap(True)
+                _set_text_color(warn, QColor(WRONG_COLORS[dark]))
+                layout.addWidget(warn)
+        return panel
+
+    def _fill_sessions(self, tree: QTreeWidget, sessions: tuple[RecordSession, ...]) -> None:
+        tree.clear()
+        muted = self._muted()
+        items = []
+        for s in sessions:
+            item = QTreeWidgetItem(session_row(s))
+            item.setData(0, APPOINTMENT_ROLE, s.appointment_id)
+            item.setData(1, APPOINTMENT_ROLE, s.dosing)
+            item.setForeground(2, QColor(s.color))
+            if not s.is_active:
+                for column in range(len(SESSION_COLUMNS)):
+                    item.setForeground(column, muted)
+                font = item.font(5)
+                font.setItalic(True)
+                item.setFont(5, font)
+            items.append(item)
+        tree.addTopLevelItems(items)
+
+    def _show_follow_ups(self, record: PatientRecord) -> None:
+        self.follow_ups.clear()
+        dark = is_dark(self.palette())
+        for f in record.follow_ups:
+            item = QTreeWidgetItem(
+                [
+                    f"{f.due:%a} {f.due.day} {f.due:%b}" + (" (overdue)" if f.overdue else ""),
+                    f.kind_label + ("" if f.priority == "normal" else f" ({f.priority})"),
+                    f.session or "—",
+                ]
+            )
+            item.setData(0, APPOINTMENT_ROLE, f.id)
+            who = f.assignee_role.replace("_", " ")
+            for column in range(3):
+                item.setToolTip(column, f"{f.kind_label}, for the {who}; {f.session}".rstrip("; "))
+            if f.overdue or f.priority != "normal":
+                for column in range(3):
+                    item.setForeground(column, QColor(WRONG_COLORS[dark]))
+            self.follow_ups.addTopLevelItem(item)
+        if not record.follow_ups:
+            self.follow_ups.addTopLevelItem(QTreeWidgetItem(["", "Nothing open", ""]))
+
+    def _show_measures(self, record: PatientRecord) -> None:
+        self.measures.clear()
+        for m in record.measures:
+            self.measures.addTopLevelItem(
+                QTreeWidgetItem(
+                    [
+                        f"{m.taken_at.day} {m.taken_at:%b %Y}",
+                        _measure_name(m.instrument),
+                        str(m.score),
+                    ]
+                )
+            )
+        self.instrument_box.blockSignals(True)
+        current = self.instrument_box.currentData()
+        self.instrument_box.clear()
+        for code in record.instruments:
+            self.instrument_box.addItem(_measure_name(code), code)
+        if current:
+            self.instrument_box.setCurrentIndex(max(0, self.instrument_box.findData(current)))
+        self.instrument_box.blockSignals(False)
+        self.instrument_box.setEnabled(bool(record.instruments))
+        self._show_trend()
+
+    def _show_trend(self) -> None:
+        code = self.instrument_box.currentData()
+        if not code:
+            self.trend_chart.set_trend(None)
+            return
+        try:
+            # One small indexed query: quick enough for the GUI thread.
+            trend = measure_trend(self._desk.db, self.patient_id, code)
+        except ServiceError as err:  # an instrument the clinic no longer has
+            self.trend_chart.set_trend(None)
+            self._say(f"No trend for {_measure_name(code)}: {err}")
+            return
+        self.trend_chart.set_trend(trend)
+
+    # -- acting -----------------------------------------------------------------------------
+
+    def selected_session(self) -> tuple[int, bool] | None:
+        """The selected session of the tab shown: (appointment id, is a dosing session)."""
+        tree = self.tabs.currentWidget()
+        if not isinstance(tree, QTreeWidget):
+            return None
+        items = tree.selectedItems()
+        if not items:
+            return None
+        return int(items[0].data(0, APPOINTMENT_ROLE)), bool(items[0].data(1, APPOINTMENT_ROLE))
+
+    def export_calendar(self, path: Path | None = None) -> str | None:
+        """Save the patient's upcoming sessions as an .ics file (asking where when ``path`` is
+        None): None when written or cancelled, else what went wrong (also shown)."""
+        if self.record is None:
+            return None
+        chart = self.record.patient.chart_number
+        if path is None:
+            name, _filter = QFileDialog.getSaveFileName(
+                self, "Export calendar", f"{chart}.ics", "iCalendar files (*.ics)"
+            )
+            if not name:
+                return None
+            path = Path(name)
+        from ketadesk.services.printing.documents import output_problem
+
+        problem = output_problem(path)
+        if problem is None:
+            try:
+                path.write_bytes(patient_calendar(self._desk.db, chart, now=self._desk.now()))
+            except OSError as err:
+                problem = f"cannot write {path}: {err.strerror or err}"
+            except ServiceError as err:  # a refusal, said as it is
+                problem = str(err)
+        if problem is not None:
+            self._say(f"The calendar was not exported: {problem}.")
+            return problem
+        self._say(f"Saved {len(self.record.upcoming)} upcoming sessions to {path}.", error=False)
+        return None
+
+    @classmethod
+    def edit_dialog(cls, desk: Desk, patient_id: int, parent: QWidget) -> PatientFormDialog:
+        """The dialog that edits the patient (an entry point tests can replace)."""
+        return PatientFormDialog(desk, patient_id, parent)
+
+    def _say(self, text: str, *, error: bool = True) -> None:
+        self.message.setText(text)
+        self.message.setVisible(True)
+        dark = is_dark(self.palette())
+        color = QColor(WRONG_COLORS[dark]) if error else QColor(OK_COLORS[dark])
+        _set_text_color(self.message, color)
+        if error:
+            self.problem.emit(text)
+
+    def _on_edit_button_clicked(self) -> None:
+        dialog = self.edit_dialog(self._desk, self.patient_id, self)
+        dialog.saved.connect(self._on_dialog_saved)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def _on_dialog_saved(self, _patient_id: int) -> None:
+        self.reload()
+
+    def _on_book_button_clicked(self) -> None:
+        self.book_requested.emit(self.patient_id)
+
+    def _on_card_button_clicked(self) -> None:
+        if self.record is not None:
+            self.printer.appointment_card(self.record.patient.chart_number)
+
+    def _on_ics_button_clicked(self) -> None:
+        self.export_calendar()
+
+    def _on_open_button_clicked(self) -> None:
+        chosen = self.selected_session()
+        if chosen is not None:
+            self.appointment_activated.emit(chosen[0])
+
+    def _on_record_button_clicked(self) -> None:
+        chosen = self.selected_session()
+        if chosen is not None and chosen[1]:
+            self.printer.session_record(chosen[0])
+
+    def _on_session_item_activated(self, item: QTreeWidgetItem, _column: int) -> None:
+        self.appointment_activated.emit(int(item.data(0, APPOINTMENT_ROLE)))
+
+    def _on_session_selection_changed(self, *_args: object) -> None:
+        chosen = self.selected_session()
+        self.open_button.setEnabled(chosen is not None)
+        self.record_button.setEnabled(chosen is not None and chosen[1])
+
+    def _on_instrument_box_changed(self, _text: str) -> None:
+        self._show_trend()
+
+    def _on_printer_problem(self, message: str) -> None:
+        self._say(message)
+
+
+def _measure_name(code: str) -> str:
+    """ "phq9" -> "PHQ-9" (the configured instrument's name)."""
+    spec = instruments().get(code)
+    return spec.name if spec is not None else code.upper()
+
+
+def _clear_form(form: QFormLayout) -> None:
+    while form.rowCount():
+        form.removeRow(0)
+
+
+def _set_text_color(label: QLabel, color: QColor) -> None:
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, color)
+    label.setPalette(palette)

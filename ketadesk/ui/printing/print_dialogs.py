@@ -1,0 +1,417 @@
+"""Print preview, the system print dialog and "save as PDF" for the clinic's documents.
+
+Three plain functions take a finished ``PrintLayout`` (services/documents) and report a failure
+as a message instead of raising, so the caller shows it and nothing the user was doing is lost:
+
+- ``preview(parent, layout)``: Qt's print preview, from which the user may print;
+- ``print_with_dialog(parent, layout)``: the system print dialog, then the printer;
+- ``save_pdf(parent, layout, path)``: a PDF file (the path is checked before any work).
+
+``DocumentPrinter`` is what the main window and the patient record call: it reads a document
+(day sheet, call list, appointment card, session record) on a worker thread, then previews,
+prints or saves it.  ``DocumentMenu`` is a ready-made "Print" menu for the main window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QMarginsF, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QPageLayout
+from PySide6.QtPrintSupport import (
+    QPrintDialog,
+    QPrinter,
+    QPrintPreviewDialog,
+    QPrintPreviewWidget,
+)
+from PySide6.QtWidgets import QDialog, QFileDialog, QLayout, QMenu, QMessageBox, QWidget
+
+from ketadesk.services.access.audit import record_disclosure
+from ketadesk.services.common.context import ServiceError
+from ketadesk.services.printing.documents import (
+    BY_ROOM,
+    BY_STAFF,
+    PrintLayout,
+    appointment_card,
+    call_list,
+    calls_layout,
+    card_layout,
+    day_sheet,
+    day_sheet_layout,
+    output_problem,
+    session_record_layout,
+    session_record_sheet,
+)
+from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.qt_workarounds import keep_none_alive
+from ketadesk.ui.printing.printing import MARGIN_MM, PrintError, pdf_printer, render
+
+if TYPE_CHECKING:
+    from ketadesk.ui.common.desk import Desk
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What a document holds, for the audit trail's record of prints and exports."""
+
+    what: str
+    detail: str
+    chart: str | None = None
+    appointment_id: int | None = None
+
+
+PREVIEW = "preview"
+PRINT = "print"
+PDF = "pdf"
+
+
+def _printer() -> QPrinter:
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setPageMargins(
+        QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM), QPageLayout.Unit.Millimeter
+    )
+    return printer
+
+
+def print_to(printer: QPrinter, layout: PrintLayout) -> str | None:
+    """Paint ``layout`` on ``printer``: None when it went well, else what went wrong."""
+    try:
+        render(layout, printer)
+    except PrintError as err:
+        return f"The document was not printed: {err}."
+    return None
+
+
+class DocumentPreview(QPrintPreviewDialog):
+    """Qt's print preview of one document; printing from it goes to the chosen printer.
+
+    Attributes:
+        layout: the document shown.
+        problem: what went wrong the last time the document was painted, or None.
+    """
+
+    def __init__(self, layout: PrintLayout, parent: QWidget | None = None) -> None:
+        printer = _printer()
+        super().__init__(printer, parent)
+        self._printer = printer  # the dialog does not own it: keep it alive as long as itself
+        keep_none_alive()  # painting pages makes thousands of calls: see qt_workarounds
+        # A layout-driven minimum size is pushed to the platform window on every change, which
+        # the offscreen platform answers with a warning (as in the main window).
+        own = self.layout()
+        if own is not None:
+            own.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self.layout_ = layout
+        self.problem: str | None = None
+        self.setWindowTitle(f"Print preview: {layout.title}")
+        self.setAccessibleName(f"Print preview of {layout.title}")
+        self.resize(900, 1000)
+        self.paintRequested.connect(self._on_self_paint_requested)
+
+    def preview_widget(self) -> QPrintPreviewWidget:
+        widget = self.findChild(QPrintPreviewWidget)
+        assert widget is not None
+        return widget
+
+    def page_count(self) -> int:
+        return self.preview_widget().pageCount()
+
+    def _on_self_paint_requested(self, printer: QPrinter) -> None:
+        self.problem = print_to(printer, self.layout_)
+
+    @classmethod
+    def show_for(cls, parent: QWidget | None, layout: PrintLayout) -> str | None:
+        """Show the preview (modal) until the user closes it; what went wrong, or None.
+
+        The one entry point the rest of the UI uses, so tests can replace it."""
+        dialog = cls(layout, parent)
+        try:
+            dialog.exec()
+            return dialog.problem
+        finally:
+            dialog.deleteLater()
+
+
+def preview(parent: QWidget | None, layout: PrintLayout) -> str | None:
+    """Preview ``layout`` (the user may print from the preview); None, or what went wrong."""
+    return DocumentPreview.show_for(parent, layout)
+
+
+def print_with_dialog(
+    parent: QWidget | None, layout: PrintLayout, printer: QPrinter | None = None
+) -> str | None:
+    """The system print dialog, then the printer chosen there; None when printed or when the
+    user cancelled, else what went wrong (the printer's error state included)."""
+    printer = printer or _printer()
+    dialog = QPrintDialog(printer, parent)
+    dialog.setWindowTitle(f"Print {layout.title}")
+    try:
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+    finally:
+        dialog.deleteLater()
+    return print_to(printer, layout)
+
+
+def save_pdf(parent: QWidget | None, layout: PrintLayout, path: Path) -> str | None:
+    """Write ``layout`` as a PDF file at ``path``: None when written, else why not.
+
+    ``parent`` is unused; it keeps the three entry points alike for callers."""
+    del parent
+    problem = output_problem(path)
+    if problem is not None:
+        return f"The PDF was not saved: {problem}."
+    try:
+        render(layout, pdf_printer(path))
+    except PrintError as err:
+        return f"The PDF was not saved: {err}."
+    return None
+
+
+def choose_pdf_path(parent: QWidget | None, suggested: str) -> Path | None:
+    """Ask where to save a PDF (None: the user cancelled)."""
+    name, _filter = QFileDialog.getSaveFileName(
+        parent, "Save as PDF", suggested, "PDF files (*.pdf)"
+    )
+    if not name:
+        return None
+    path = Path(name)
+    return path if path.suffix.lower() == ".pdf" else path.with_suffix(".pdf")
+
+
+class DocumentPrinter(QObject):
+    """Builds the clinic's documents off the GUI thread, then previews, prints or saves them.
+
+    Signals:
+        busy(bool): a document is being read (True) or is done (False).
+        problem(str): what went wrong, in words for the user (also shown in a message box
+            when ``show_problems`` is set).
+        finished(str): what was done ("Saved day-2026-11-24.pdf").
+
+    Attributes:
+        last_layout: the last document built (kept so a failed print loses nothing).
+    """
+
+    busy = Signal(bool)
+    problem = Signal(str)
+    finished = Signal(str)
+
+    def __init__(self, desk: Desk, parent: QWidget, *, show_problems: bool = True) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self._parent = parent
+        self._calls: list[BackgroundCall[PrintLayout]] = []
+        self.last_layout: PrintLayout | None = None
+        if show_problems:
+            self.problem.connect(self._on_self_problem)
+
+    # -- the documents ----------------------------------------------------------------------
+
+    def day_sheet(
+        self,
+        day: dt.date,
+        *,
+        by: str = BY_ROOM,
+        initials: bool = False,
+        mode: str = PREVIEW,
+        path: Path | None = None,
+    ) -> BackgroundCall[PrintLayout]:
+        db, now = self._desk.db, self._desk.now()
+        return self.run(
+            lambda: day_sheet_layout(day_sheet(db, day, by=by, use_initials=initials, now=now)),
+            mode,
+            path,
+            f"day-sheet-{day.isoformat()}.pdf",
+            about=Disclosure(
+                "day sheet", f"{day:%a %d %b %Y}, by {by}" + (", initials" if initials else "")
+            ),
+        )
+
+    def call_list(
+        self, day: dt.date, *, mode: str = PREVIEW, path: Path | None = None
+    ) -> BackgroundCall[PrintLayout]:
+        db, now = self._desk.db, self._desk.now()
+        return self.run(
+            lambda: calls_layout(call_list(db, day, now=now)),
+            mode,
+            path,
+            f"calls-{day.isoformat()}.pdf",
+            about=Disclosure("call list", f"{day:%a %d %b %Y}"),
+        )
+
+    def appointment_card(
+        self, chart: str, *, mode: str = PREVIEW, path: Path | None = None
+    ) -> BackgroundCall[PrintLayout]:
+        db, now = self._desk.db, self._desk.now()
+        return self.run(
+            lambda: card_layout(appointment_card(db, chart, now=now)),
+            mode,
+            path,
+            f"card-{chart}.pdf",
+            about=Disclosure("appointment card", f"chart {chart}", chart=chart),
+        )
+
+    def session_record(
+        self, appointment_id: int, *, mode: str = PREVIEW, path: Path | None = None
+    ) -> BackgroundCall[PrintLayout]:
+        db, now = self._desk.db, self._desk.now()
+        return self.run(
+            lambda: session_record_layout(session_record_sheet(db, appointment_id, now=now)),
+            mode,
+            path,
+            f"session-record-{appointment_id}.pdf",
+            about=Disclosure(
+                "session record", f"appointment #{appointment_id}", appointment_id=appointment_id
+            ),
+        )
+
+    # -- doing it ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        build: Callable[[], PrintLayout],
+        mode: str = PREVIEW,
+        path: Path | None = None,
+        suggested: str = "document.pdf",
+        *,
+        about: Disclosure | None = None,
+    ) -> BackgroundCall[PrintLayout]:
+        """Build a document on a worker thread, then ``mode`` it: PREVIEW, PRINT (the print
+        dialog) or PDF (to ``path``, or where the user chooses).  A document that was shown,
+        printed or saved is recorded in the audit trail (``about`` says what it is)."""
+        if mode not in (PREVIEW, PRINT, PDF):
+            raise ValueError(f"mode must be {PREVIEW!r}, {PRINT!r} or {PDF!r}, not {mode!r}")
+        call: BackgroundCall[PrintLayout] = BackgroundCall(build, self)
+        self._calls.append(call)
+
+        def done(layout: object) -> None:
+            self._forget(call)
+            assert isinstance(layout, PrintLayout)
+            self.last_layout = layout
+            self._deliver(layout, mode, path, suggested, about)
+
+        def failed(error: object) -> None:
+            self._forget(call)
+            self.problem.emit(f"The document could not be prepared: {error}")
+
+        call.succeeded.connect(done)
+        call.failed.connect(failed)
+        self.busy.emit(True)
+        call.start()
+        return call
+
+    def _forget(self, call: BackgroundCall[PrintLayout]) -> None:
+        if call in self._calls:
+            self._calls.remove(call)
+        call.deleteLater()
+        self.busy.emit(bool(self._calls))
+
+    def _deliver(
+        self,
+        layout: PrintLayout,
+        mode: str,
+        path: Path | None,
+        suggested: str,
+        about: Disclosure | None = None,
+    ) -> None:
+        for warning in layout.warnings:
+            self.problem.emit(warning[:1].upper() + warning[1:] + ".")
+        if mode == PREVIEW:
+            problem = DocumentPreview.show_for(self._parent, layout)
+            done = f"Previewed {layout.title}"
+        elif mode == PRINT:
+            problem = print_with_dialog(self._parent, layout)
+            done = f"Printed {layout.title}"
+        else:
+            target = path or choose_pdf_path(self._parent, suggested)
+            if target is None:
+                return
+            problem = save_pdf(self._parent, layout, target)
+            done = f"Saved {target}"
+        if problem is not None:
+            self.problem.emit(problem)
+            return
+        if about is not None:
+            self._disclose(about, mode, path)
+        self.finished.emit(done)
+
+    def _disclose(self, about: Disclosure, mode: str, path: Path | None) -> None:
+        """Who printed, previewed or saved which patient data: one audit event."""
+        how = {PREVIEW: "previewed", PRINT: "printed", PDF: "saved as PDF"}[mode]
+        detail = f"{about.detail}; {how}" + (f" to {path}" if path is not None else "")
+        try:
+            record_disclosure(
+                self._desk.db,
+                self._desk.actor,
+                about.what,
+                None,
+                detail,
+                chart=about.chart,
+                appointment_id=about.appointment_id,
+                now=self._desk.now(),
+            )
+        except ServiceError as err:  # the paper is out; say the trail missed it
+            self.problem.emit(f"The print was not recorded in the audit trail: {err}")
+
+    def _on_self_problem(self, message: str) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Printing", message, QMessageBox.StandardButton.Ok
+        )
+        box.setParent(self._parent, box.windowFlags())
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, not blocking: the user's work stays as it was
+
+
+class DocumentMenu(QMenu):
+    """The main window's "Print" menu for the day shown: day sheets and the call list.
+
+    ``day`` says which day the window shows when an action is chosen.
+    """
+
+    def __init__(
+        self, printer: DocumentPrinter, day: Callable[[], dt.date], parent: QWidget | None = None
+    ) -> None:
+        super().__init__("&Print", parent)
+        self.setObjectName("print_menu")
+        self._printer = printer
+        self._day = day
+        self.actions_by_name: dict[str, QAction] = {}
+        for name, text, shortcut, handler in (
+            ("day_sheet_room", "Day sheet by room…", "Ctrl+P", self._on_day_sheet_room),
+            ("day_sheet_staff", "Day sheet by staff…", "", self._on_day_sheet_staff),
+            (
+                "day_sheet_public",
+                "Day sheet with initials (public view)…",
+                "",
+                self._on_day_sheet_public,
+            ),
+            ("call_list", "Follow-up call list…", "", self._on_call_list),
+            ("day_sheet_pdf", "Save day sheet as PDF…", "", self._on_day_sheet_pdf),
+        ):
+            action = QAction(text, self)
+            action.setObjectName(name)
+            if shortcut:
+                action.setShortcut(shortcut)
+            action.triggered.connect(handler)
+            if name == "day_sheet_pdf":
+                self.addSeparator()
+            self.addAction(action)
+            self.actions_by_name[name] = action
+
+    def _on_day_sheet_room(self) -> None:
+        self._printer.day_sheet(self._day(), by=BY_ROOM)
+
+    def _on_day_sheet_staff(self) -> None:
+        self._printer.day_sheet(self._day(), by=BY_STAFF)
+
+    def _on_day_sheet_public(self) -> None:
+        self._printer.day_sheet(self._day(), by=BY_ROOM, initials=True)
+
+    def _on_call_list(self) -> None:
+        self._printer.call_list(self._day())
+
+    def _on_day_sheet_pdf(self) -> None:
+        self._printer.day_sheet(self._day(), mode=PDF)

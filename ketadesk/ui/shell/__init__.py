@@ -1,0 +1,1 @@
+"""The main window, its pages, side panel, sign-in session and change watcher."""

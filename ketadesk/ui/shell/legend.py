@@ -1,0 +1,84 @@
+"""The legend (F1): what the colours, abbreviations, shades and marks of the views mean."""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+from ketadesk.services.schedule.schedule import DaySchedule
+from ketadesk.ui.timeline.day_view import STATUS_COLORS
+
+STATUS_WORDS = {
+    "checked_in": "Checked in: the patient is here",
+    "in_progress": "In progress: dosing or observation under way",
+    "no_show": "No-show: the patient did not come",
+}
+MARKS = (
+    (
+        "Shades inside a block",
+        "lightest: check-in and discharge; darkest: dosing; middle: observation or therapy",
+    ),
+    (
+        "Hatched block",
+        "cancelled or no-show; it no longer holds the room (hide with View ▸ Show cancelled)",
+    ),
+    ("Grey band", "closed: outside opening hours, a holiday, maintenance or time off"),
+    ("Red line", "now"),
+    ("3/6", "the session's place in its series: the third of six"),
+)
+
+
+def legend_html(schedule: DaySchedule | None) -> str:
+    rows = []
+    if schedule is not None:
+        seen: dict[str, tuple[str, str]] = {}
+        for a in schedule.appointments:
+            seen.setdefault(a.session_type_short, (a.session_type_name, a.color))
+        for short, (name, color) in sorted(seen.items()):
+            rows.append(
+                f"<tr><td><span style='background:{escape(color)}'>&nbsp;&nbsp;&nbsp;&nbsp;"
+                f"</span> <b>{escape(short)}</b></td><td>{escape(name)}</td></tr>"
+            )
+    types = (
+        "<h3>Session types on this day</h3><table cellpadding='3'>" + "".join(rows) + "</table>"
+        if rows
+        else ""
+    )
+    status_rows = "".join(
+        f"<tr><td><span style='background:{color}'>&nbsp;&nbsp;&nbsp;&nbsp;</span></td>"
+        f"<td>{escape(STATUS_WORDS.get(status, status))}</td></tr>"
+        for status, color in STATUS_COLORS.items()
+    )
+    mark_rows = "".join(
+        f"<tr><td><b>{escape(k)}</b></td><td>{escape(v)}</td></tr>" for k, v in MARKS
+    )
+    return (
+        f"{types}<h3>Status marks</h3><table cellpadding='3'>{status_rows}</table>"
+        f"<h3>Other marks</h3><table cellpadding='3'>{mark_rows}</table>"
+    )
+
+
+class LegendDialog(QDialog):
+    def __init__(self, schedule: DaySchedule | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Legend")
+        self.setObjectName("legend")
+        text = QTextBrowser(self)
+        text.setObjectName("legend_text")
+        text.setAccessibleName("Legend")
+        text.setHtml(legend_html(schedule))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        self.resize(460, 480)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+
+def show_legend(parent: QWidget, schedule: DaySchedule | None) -> LegendDialog:
+    dialog = LegendDialog(schedule, parent)
+    dialog.show()
+    return dialog

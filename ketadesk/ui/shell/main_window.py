@@ -1,0 +1,765 @@
+"""The main window: menus and toolbar built from one table of actions, a left panel, the
+central views, and a status bar.
+
+The window knows nothing of databases.  To paint its first day it is given a function that
+returns a day's schedule (services.schedule.day_schedule bound to an open clinic, or read
+straight from the file at start-up) and a function that says what day it is at the clinic.
+Everything else (booking, the other views, undo, follow-ups) arrives with ``attach_desk`` once
+the clinic is open and someone has signed in; ``ketadesk.ui.shell.pages`` builds those views.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import QByteArray, QDate, QSettings, QSize, Qt
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QKeySequence,
+    QPalette,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDockWidget,
+    QLabel,
+    QLayout,
+    QMainWindow,
+    QMenu,
+    QSizePolicy,
+    QStackedWidget,
+    QStatusBar,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
+
+from ketadesk import APP_NAME
+from ketadesk.services.common.context import may
+from ketadesk.services.schedule.schedule import DaySchedule
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.icons import chevron
+from ketadesk.ui.shell.side_panel import SidePanel
+from ketadesk.ui.timeline.day_view import DayView
+from ketadesk.ui.timeline.schedule_filter import ScheduleFilter
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+MINIMUM_SIZE = QSize(720, 480)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One user action, declared once: menus, toolbar and shortcuts are built from these.
+
+    ``menu`` names the menu it sits in; ``needs_desk`` actions stay disabled until the clinic is
+    open and someone is signed in; ``permission`` (services.context.PERMISSIONS) hides the
+    action from roles the services would refuse anyway.
+    """
+
+    name: str
+    text: str
+    tip: str
+    shortcuts: tuple[str, ...] = ()
+    icon: str = ""  # a chevron direction: "left" or "right"
+    checkable: bool = False
+    checked: bool = False
+    menu: str = ""
+    needs_desk: bool = False
+    permission: str = ""
+
+
+ACTIONS = (
+    ActionSpec("today", "Today", "Go to today (T)", ("T",), menu="Go"),
+    ActionSpec(
+        "previous_day",
+        "Previous day",
+        "Previous day (Left arrow; a week back on the week view)",
+        ("Left",),
+        "left",
+        menu="Go",
+    ),
+    ActionSpec(
+        "next_day",
+        "Next day",
+        "Next day (Right arrow; a week on on the week view)",
+        ("Right",),
+        "right",
+        menu="Go",
+    ),
+    ActionSpec(
+        "show_cancelled",
+        "Show cancelled",
+        "Show cancelled and no-show sessions, hatched",
+        checkable=True,
+        checked=True,
+        menu="View",
+    ),
+    ActionSpec(
+        "new_booking",
+        "New booking…",
+        "Book a treatment series or a single session (Ctrl+N)",
+        ("Ctrl+N",),
+        menu="Patient",
+        needs_desk=True,
+        permission="book",
+    ),
+    ActionSpec(
+        "find_patient",
+        "Find patient…",
+        "Find a patient by name, chart number, phone or date of birth (Ctrl+F)",
+        ("Ctrl+F",),
+        menu="Patient",
+        needs_desk=True,
+    ),
+    ActionSpec(
+        "print",
+        "Print…",
+        "Print the day sheet of the day shown (Ctrl+P)",
+        ("Ctrl+P",),
+        menu="File",
+        needs_desk=True,
+    ),
+    ActionSpec(
+        "print_preview",
+        "Print preview…",
+        "Preview the day sheet of the day shown (Ctrl+Shift+P)",
+        ("Ctrl+Shift+P",),
+        menu="File",
+        needs_desk=True,
+    ),
+    ActionSpec(
+        "print_calls",
+        "Print call list…",
+        "Preview and print the follow-up call list of the day shown",
+        menu="File",
+        needs_desk=True,
+    ),
+    ActionSpec(
+        "undo",
+        "Undo",
+        "Undo the last change to the schedule (Ctrl+Z)",
+        ("Ctrl+Z",),
+        menu="Edit",
+        needs_desk=True,
+    ),
+    ActionSpec(
+        "redo",
+        "Redo",
+        "Redo the change just undone (Ctrl+Shift+Z)",
+        ("Ctrl+Shift+Z", "Ctrl+Y"),
+        menu="Edit",
+        needs_desk=True,
+    ),
+    ActionSpec(
+        "refresh",
+        "Refresh",
+        "Read the schedule again now (F5)",
+        ("F5",),
+        menu="View",
+    ),
+    ActionSpec(
+        "audit_trail",
+        "Audit trail…",
+        "Who changed what, and when",
+        menu="Clinic",
+        needs_desk=True,
+        permission="view_audit",
+    ),
+    ActionSpec(
+        "lock",
+        "Lock",
+        "Lock the screen now; your password opens it again (Ctrl+L)",
+        ("Ctrl+L",),
+        menu="Clinic",
+        needs_desk=True,
+    ),
+    ActionSpec(
+        "switch_user",
+        "Switch user…",
+        "Sign in as someone else on this workstation",
+        menu="Clinic",
+        needs_desk=True,
+    ),
+    ActionSpec("legend", "Legend", "What the colours and abbreviations mean", ("F1",), menu="Help"),
+    ActionSpec("quit", "Quit", "Close KetaDesk (Ctrl+Q)", ("Ctrl+Q",), menu="File"),
+)
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One central view the user can switch to."""
+
+    name: str
+    text: str
+    shortcut: str
+    tip: str
+    needs_desk: bool = True
+
+
+VIEWS = (
+    ViewSpec("rooms", "Day by room", "Ctrl+1", "The day, a column per room", needs_desk=False),
+    ViewSpec("staff", "Day by staff", "Ctrl+2", "The day, a column per staff member"),
+    ViewSpec("week", "Week", "Ctrl+3", "Seven days of the chosen rooms or staff member"),
+    ViewSpec("chairs", "Chair board", "Ctrl+4", "Live: who is in each chair, phase, BP due"),
+    ViewSpec("follow_ups", "Follow-ups", "Ctrl+5", "Calls, forms and measures owed to patients"),
+    ViewSpec("recall", "Recall", "Ctrl+6", "Patients due a booster, and those who dropped out"),
+    ViewSpec("my_day", "My day", "Ctrl+7", "One clinician's own sessions today"),
+)
+DAY_VIEWS = frozenset({"rooms", "staff"})
+
+
+class MainWindow(QMainWindow):
+    """KetaDesk's main window: the day by room at first, and every other view once the clinic
+    is open and someone is signed in (``attach_desk``).
+
+    Attributes:
+        day_view: the day by room (always there: it is what start-up paints first).
+        date_edit: the toolbar's date picker.
+        side_panel: the left panel (month calendar, follow-ups due, filters).
+        actions_by_name: the QActions built from ACTIONS, and "view_<name>" for VIEWS.
+    """
+
+    def __init__(
+        self,
+        *,
+        load_day: Callable[[dt.date], DaySchedule],
+        today: Callable[[], dt.date],
+        database_label: str,
+        start_day: dt.date | None = None,
+        schedule: DaySchedule | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """``schedule``, when given, is the first day to show, already read (its day is the
+        start day); otherwise ``load_day`` reads ``start_day``, by default today.
+        ``settings``, when given, keeps the window's geometry and last view between runs."""
+        super().__init__(parent)
+        self._load_day = load_day
+        self._today = today
+        self._now = now
+        self._settings = settings
+        self._day: dt.date | None = None
+        self._schedule: DaySchedule | None = None
+        self._desk: Desk | None = None
+        self._pages: dict[str, QWidget] = {}
+        self._view = "rooms"
+        self._filter = ScheduleFilter()
+        self.setWindowTitle(APP_NAME)
+        # The window's minimum size is fixed here rather than derived from the layout: a
+        # layout-driven minimum is pushed to the platform window on every change, which the
+        # offscreen platform (screenshots, tests) answers with a warning.
+        layout = self.layout()
+        if layout is not None:
+            layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self.setMinimumSize(MINIMUM_SIZE)
+
+        self.day_view = DayView(self, now=now)
+        self.day_view.setAccessibleName("Day by room")
+        self._stack = QStackedWidget(self)
+        self._stack.setObjectName("views")
+        self._stack.addWidget(self.day_view)
+        self._pages["rooms"] = self.day_view
+        self.setCentralWidget(self._stack)
+        self.actions_by_name = self._create_actions()
+        self._view_group = self._create_view_actions()
+        self.date_edit = self._create_date_edit()
+        self._heading = QLabel(self)
+        self._status_label = QLabel(self)
+        self._user_label = QLabel(self)
+        self._user_label.setObjectName("signed_in_user")
+        self._database_label = QLabel(f"Database: {database_label}", self)
+        self._database_label.setToolTip(database_label)
+        self.side_panel = SidePanel(self)
+        self._build_menus()
+        self._build_toolbar()
+        self._build_side_panel()
+        self._build_status_bar()
+        self._connect()
+        self._enable_desk_actions()
+        if schedule is not None:
+            self._show_schedule(schedule)
+        else:
+            self.set_day(start_day or today())
+        self._restore_settings()
+        self.day_view.setFocus()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _create_actions(self) -> dict[str, QAction]:
+        actions: dict[str, QAction] = {}
+        ink = self.palette().color(QPalette.ColorRole.ButtonText)
+        for spec in ACTIONS:
+            action = QAction(spec.text, self)
+            action.setObjectName(spec.name)
+            action.setToolTip(spec.tip)
+            action.setStatusTip(spec.tip)
+            if spec.shortcuts:
+                action.setShortcuts([QKeySequence(s) for s in spec.shortcuts])
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            if spec.icon:
+                action.setIcon(chevron(spec.icon, ink))
+            if spec.checkable:
+                action.setCheckable(True)
+                action.setChecked(spec.checked)
+            self.addAction(action)
+            actions[spec.name] = action
+        return actions
+
+    def _create_view_actions(self) -> QActionGroup:
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for view in VIEWS:
+            action = QAction(view.text, self)
+            action.setObjectName(f"view_{view.name}")
+            action.setCheckable(True)
+            action.setChecked(view.name == "rooms")
+            action.setShortcut(QKeySequence(view.shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setToolTip(f"{view.tip} ({view.shortcut})")
+            action.setStatusTip(view.tip)
+            action.setData(view.name)
+            group.addAction(action)
+            self.addAction(action)
+            self.actions_by_name[f"view_{view.name}"] = action
+        return group
+
+    def _create_date_edit(self) -> QDateEdit:
+        edit = QDateEdit(self)
+        edit.setObjectName("date_edit")
+        edit.setAccessibleName("Date shown")
+        edit.setCalendarPopup(True)
+        edit.setDisplayFormat("ddd d MMM yyyy")
+        edit.setToolTip("Go to a date")
+        edit.setMinimumDate(QDate(2000, 1, 1))
+        edit.setMaximumDate(QDate(2100, 12, 31))
+        return edit
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        menus: dict[str, QMenu] = {}
+        for title in ("File", "Edit", "View", "Go", "Patient", "Clinic", "Help"):
+            menus[title] = bar.addMenu(f"&{title}")
+        for spec in ACTIONS:
+            if spec.menu == "View" and spec.name == "show_cancelled":
+                continue  # added after the views
+            if spec.menu:
+                menus[spec.menu].addAction(self.actions_by_name[spec.name])
+        view_menu = menus["View"]
+        view_menu.addSeparator()
+        for view in VIEWS:
+            view_menu.addAction(self.actions_by_name[f"view_{view.name}"])
+        view_menu.addSeparator()
+        view_menu.addAction(self.actions_by_name["show_cancelled"])
+        self._menus = menus
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Navigation", self)
+        bar.setObjectName("navigation")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.setIconSize(QSize(16, 16))
+        a = self.actions_by_name
+        bar.addAction(a["today"])
+        bar.addAction(a["previous_day"])
+        bar.addAction(a["next_day"])
+        bar.addWidget(self.date_edit)
+        self._heading.setObjectName("day_heading")
+        font = self._heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self._heading.setFont(font)
+        self._heading.setContentsMargins(12, 0, 12, 0)
+        bar.addWidget(self._heading)
+        spacer = QWidget(bar)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self._view_combo = QComboBox(bar)
+        self._view_combo.setObjectName("view_switch")
+        self._view_combo.setAccessibleName("View")
+        self._view_combo.setToolTip("Switch view (Ctrl+1 … Ctrl+7)")
+        for spec in VIEWS:
+            self._view_combo.addItem(spec.text, spec.name)
+        bar.addWidget(self._view_combo)
+        bar.addAction(a["new_booking"])
+        bar.addAction(a["find_patient"])
+        bar.addAction(a["print"])
+        bar.addAction(a["show_cancelled"])
+        for name in ("previous_day", "next_day"):  # arrows alone; the words are in the tooltip
+            button = bar.widgetForAction(a[name])
+            if isinstance(button, QToolButton):
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.addToolBar(bar)
+
+    def _build_side_panel(self) -> None:
+        dock = QDockWidget("Calendar and filters", self)
+        dock.setObjectName("side_dock")
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        dock.setAllowedAreas(
+            Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        dock.setWidget(self.side_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        toggle = dock.toggleViewAction()
+        toggle.setText("Side panel")
+        toggle.setShortcut(QKeySequence("Ctrl+B"))
+        self._menus["View"].addAction(toggle)
+        self._dock = dock
+
+    def _build_status_bar(self) -> None:
+        bar = QStatusBar(self)
+        bar.setSizeGripEnabled(False)
+        self._status_label.setObjectName("day_summary")
+        bar.addWidget(self._status_label, 1)
+        bar.addPermanentWidget(self._user_label)
+        bar.addPermanentWidget(self._database_label)
+        self.setStatusBar(bar)
+
+    def _connect(self) -> None:
+        a = self.actions_by_name
+        a["today"].triggered.connect(self._on_today_triggered)
+        a["previous_day"].triggered.connect(self._on_previous_day_triggered)
+        a["next_day"].triggered.connect(self._on_next_day_triggered)
+        a["show_cancelled"].toggled.connect(self._on_show_cancelled_toggled)
+        a["refresh"].triggered.connect(self.refresh)
+        a["legend"].triggered.connect(self._on_legend_triggered)
+        a["quit"].triggered.connect(self.close)
+        self.date_edit.dateChanged.connect(self._on_date_edit_date_changed)
+        self._view_group.triggered.connect(self._on_view_action_triggered)
+        self._view_combo.activated.connect(self._on_view_combo_activated)
+        self.side_panel.day_picked.connect(self.set_day)
+        self.side_panel.filter_changed.connect(self._on_filter_changed)
+
+    # -- the open clinic ----------------------------------------------------------------------
+
+    def desk(self) -> Desk | None:
+        return self._desk
+
+    def attach_desk(self, desk: Desk) -> None:
+        """The clinic is open and ``desk.actor`` is signed in: offer everything they may do."""
+        self._desk = desk
+        self._user_label.setText(f"{desk.actor.username} ({desk.actor.role.replace('_', ' ')})")
+        self._enable_desk_actions()
+        for name, page in list(self._pages.items()):
+            if name != "rooms":  # views of the previous user are rebuilt for the new one
+                self._stack.removeWidget(page)
+                page.deleteLater()
+                del self._pages[name]
+        self._desk_attached(desk)
+
+    def detach_desk(self) -> None:
+        """Nobody is signed in any more (switch of user): back to what needs no one."""
+        self._desk = None
+        self._user_label.setText("")
+        self.set_view("rooms")
+        self._enable_desk_actions()
+        from ketadesk.ui.shell import pages
+
+        pages.detach(self)
+
+    def set_signed_out(self, signed_out: bool) -> None:
+        """Cover the clinic while nobody is signed in: no patient is shown before a sign-in."""
+        if signed_out:
+            page = getattr(self, "_signed_out_page", None)
+            if page is None:
+                page = QLabel("Sign in to see the clinic.", self._stack)
+                page.setObjectName("signed_out")
+                page.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                page.setAccessibleName("Signed out")
+                self._signed_out_page = page
+                self._stack.addWidget(page)
+            self._stack.setCurrentWidget(page)
+            self._dock.hide()
+            self._status_label.setText("")
+        else:
+            self._stack.setCurrentWidget(self._pages[self._view])
+            self._dock.show()
+            self._status_label.setText(self.summary())
+
+    def is_signed_out(self) -> bool:
+        page = getattr(self, "_signed_out_page", None)
+        return page is not None and self._stack.currentWidget() is page
+
+    def _desk_attached(self, desk: Desk) -> None:
+        """Hook for the parts of the window wired in ``ui.pages`` (undo, refresh, counts)."""
+        from ketadesk.ui.shell import pages
+
+        pages.attach(self, desk)
+
+    def _enable_desk_actions(self) -> None:
+        desk = self._desk
+        for spec in ACTIONS:
+            action = self.actions_by_name[spec.name]
+            if spec.needs_desk:
+                action.setEnabled(desk is not None)
+            if spec.permission:
+                action.setVisible(desk is None or may(desk.actor, spec.permission))
+        for view in VIEWS:
+            self.actions_by_name[f"view_{view.name}"].setEnabled(
+                desk is not None or not view.needs_desk
+            )
+        model = self._view_combo.model()
+        if isinstance(model, QStandardItemModel):
+            for row, view in enumerate(VIEWS):
+                item = model.item(row)
+                if item is not None:
+                    item.setEnabled(desk is not None or not view.needs_desk)
+
+    # -- views --------------------------------------------------------------------------------
+
+    def view(self) -> str:
+        """The name of the view shown (a ViewSpec name)."""
+        return self._view
+
+    def page(self, name: str) -> QWidget | None:
+        """The widget of view ``name``, if it has been built."""
+        return self._pages.get(name)
+
+    def set_view(self, name: str) -> None:
+        spec = next((v for v in VIEWS if v.name == name), None)
+        if spec is None:
+            raise ValueError(f"no view called {name!r}")
+        if spec.needs_desk and self._desk is None:
+            return
+        page = self._pages.get(name)
+        if self.is_signed_out():
+            return
+        if page is None:
+            from ketadesk.ui.shell import pages
+
+            assert self._desk is not None
+            page = pages.build(name, self, self._desk)
+            self._pages[name] = page
+            self._stack.addWidget(page)
+        self._view = name
+        self._stack.setCurrentWidget(page)
+        self.side_panel.set_filters_visible(name in ("rooms", "week"))
+        self.actions_by_name[f"view_{name}"].setChecked(True)
+        self._view_combo.setCurrentIndex(self._view_combo.findData(name))
+        if self._day is not None:
+            self._show_day_on_page(self._day)
+        page.setFocus()
+
+    def _show_day_on_page(self, day: dt.date) -> None:
+        if self._view == "rooms":
+            return
+        from ketadesk.ui.shell import pages
+
+        pages.show_day(self, self._view, self._pages[self._view], day)
+
+    # -- the day shown ----------------------------------------------------------------------
+
+    def day(self) -> dt.date:
+        assert self._day is not None
+        return self._day
+
+    def schedule(self) -> DaySchedule | None:
+        return self._schedule
+
+    def set_day(self, day: dt.date) -> None:
+        """Show ``day`` (reloaded even when it is the day already shown)."""
+        if self._view == "rooms" or self._desk is None:
+            self._show_schedule(self._load_day(day))
+        else:
+            self._set_day_heading(day)
+            self._show_day_on_page(day)
+
+    def refresh(self) -> None:
+        """Read what is shown again (another workstation may have changed it)."""
+        if self._day is None:
+            return
+        if self._view == "rooms" or self._desk is None:
+            self._show_schedule(self._load_day(self._day), keep_place=True)
+        else:
+            self._show_day_on_page(self._day)
+
+    def set_day_source(
+        self, load_day: Callable[[dt.date], DaySchedule], today: Callable[[], dt.date]
+    ) -> None:
+        """Read days with these from now on (the day shown stays as it is)."""
+        self._load_day = load_day
+        self._today = today
+
+    def _set_day_heading(self, day: dt.date) -> None:
+        self._day = day
+        self.date_edit.blockSignals(True)
+        self.date_edit.setDate(QDate(day.year, day.month, day.day))
+        self.date_edit.blockSignals(False)
+        self.side_panel.set_day(day)
+        self._heading.setText(f"{day:%A} {day.day} {day:%B %Y}")
+        clinic = self._schedule.clinic_name if self._schedule is not None else APP_NAME
+        self.setWindowTitle(f"{clinic} — {day:%a} {day.day} {day:%b %Y} — {APP_NAME}")
+
+    def _show_schedule(self, schedule: DaySchedule, *, keep_place: bool = False) -> None:
+        self._schedule = schedule
+        self._set_day_heading(schedule.day)
+        self.side_panel.set_columns((c.id, c.name) for c in schedule.rooms)
+        self.side_panel.add_session_types(
+            {a.session_type_code: a.session_type_name for a in schedule.appointments}
+        )
+        self.day_view.set_schedule(self._filter.apply(schedule), keep_place=keep_place)
+        self._status_label.setText(self.summary())
+
+    def summary(self) -> str:
+        """The status bar's account of the day: sessions, cancellations, opening hours."""
+        s = self._schedule
+        if s is None:
+            return ""
+        active = s.active_count
+        parts = [f"{active} session{'s' if active != 1 else ''}"]
+        cancelled, no_show = s.count_by_status("cancelled"), s.count_by_status("no_show")
+        if cancelled:
+            parts.append(f"{cancelled} cancelled")
+        if no_show:
+            parts.append(f"{no_show} no-show{'s' if no_show != 1 else ''}")
+        if s.closed_reason:
+            parts.append(s.closed_reason)
+        elif s.opens and s.closes:
+            parts.append(f"open {s.opens:%H:%M}–{s.closes:%H:%M}")
+        if not self.day_view.show_cancelled() and (cancelled or no_show):
+            parts.append("cancelled sessions hidden")
+        filtered = self._filter.describe(s)
+        if filtered:
+            parts.append(filtered)
+        return " · ".join(parts)
+
+    def set_print_menu(self, menu: QMenu) -> None:
+        """The documents the signed-in user can print, as a submenu of File."""
+        old = getattr(self, "_print_menu_action", None)
+        if isinstance(old, QAction):
+            self._menus["File"].removeAction(old)
+        file_menu = self._menus["File"]
+        actions = file_menu.actions()
+        if actions:
+            self._print_menu_action = file_menu.insertMenu(actions[0], menu)
+        else:
+            self._print_menu_action = file_menu.addMenu(menu)
+
+    def show_message(self, text: str, msecs: int = 8000) -> None:
+        """A passing message in the status bar (a refusal, a saved change)."""
+        bar = self.statusBar()
+        bar.showMessage(text, msecs)
+
+    def set_banner(self, banner: QWidget) -> None:
+        """Put ``banner`` (the lost-connection banner) above the central views, replacing the
+        one set before; it shows and hides itself."""
+        from PySide6.QtWidgets import QVBoxLayout
+
+        container = self.centralWidget()
+        if container is self._stack:  # the first banner: wrap the views in a column
+            self.takeCentralWidget()
+            container = QWidget(self)
+            container.setObjectName("central")
+            column = QVBoxLayout(container)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(0)
+            column.addWidget(self._stack, 1)
+            self.setCentralWidget(container)
+        old = getattr(self, "_banner", None)
+        if isinstance(old, QWidget) and old is not banner:
+            old.hide()
+            old.deleteLater()
+        layout = container.layout() if container is not None else None
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(0, banner)
+        self._banner = banner
+
+    def banner(self) -> QWidget | None:
+        return getattr(self, "_banner", None)
+
+    # -- remembering the window ----------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = self._settings
+        if s is None:
+            return
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        show_cancelled = s.value("view/show_cancelled")
+        if show_cancelled is not None:
+            self.actions_by_name["show_cancelled"].setChecked(str(show_cancelled) == "true")
+
+    def settings(self) -> QSettings | None:
+        return self._settings
+
+    def remembered_view(self) -> str:
+        """The view the user last had open, to return to once signed in."""
+        if self._settings is None:
+            return "rooms"
+        name = str(self._settings.value("view/last", "rooms"))
+        return name if any(v.name == name for v in VIEWS) else "rooms"
+
+    @override
+    def closeEvent(self, event: QCloseEvent) -> None:
+        s = self._settings
+        if s is not None:
+            s.setValue("window/geometry", self.saveGeometry())
+            s.setValue("window/state", self.saveState())
+            s.setValue("view/last", self._view)
+            s.setValue(
+                "view/show_cancelled",
+                "true" if self.actions_by_name["show_cancelled"].isChecked() else "false",
+            )
+            s.sync()
+        super().closeEvent(event)
+
+    # -- slots ------------------------------------------------------------------------------
+
+    def _step(self) -> dt.timedelta:
+        return dt.timedelta(days=7 if self._view == "week" else 1)
+
+    def _on_today_triggered(self) -> None:
+        self.set_day(self._today())
+
+    def _on_previous_day_triggered(self) -> None:
+        self.set_day(self.day() - self._step())
+
+    def _on_next_day_triggered(self) -> None:
+        self.set_day(self.day() + self._step())
+
+    def _on_show_cancelled_toggled(self, checked: bool) -> None:
+        self.day_view.set_show_cancelled(checked)
+        self._status_label.setText(self.summary())
+
+    def _on_date_edit_date_changed(self, date: QDate) -> None:
+        self.set_day(dt.date(date.year(), date.month(), date.day()))
+
+    def _on_view_action_triggered(self, action: QAction) -> None:
+        self.set_view(str(action.data()))
+
+    def _on_view_combo_activated(self, index: int) -> None:
+        self.set_view(str(self._view_combo.itemData(index)))
+
+    def _on_filter_changed(self, schedule_filter: ScheduleFilter) -> None:
+        self._filter = schedule_filter
+        if self._schedule is not None:
+            self._show_schedule(self._schedule, keep_place=True)
+        if self._view == "week" and self._day is not None:
+            self._show_day_on_page(self._day)  # the week shows the rooms ticked
+
+    def _on_legend_triggered(self) -> None:
+        from ketadesk.ui.shell.legend import show_legend
+
+        show_legend(self, self._schedule)

@@ -1,0 +1,132 @@
+"""Signing in at start-up, switching user, the idle lock, and the backups a workstation makes.
+
+The window opens signed out (nothing of the clinic shown).  Once the clinic is open, the first
+start of a new clinic asks for its administrator; otherwise the sign-in dialog asks who is
+there.  The signed-in user's Desk is attached to the window, and an ``IdleLock`` covers it
+after the configured idle minutes (Lock and Switch user are the same curtain).  On a SQLite
+clinic, a backup is written every day the application runs and when it closes, kept 7 daily
+and 4 weekly (services.backup).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtWidgets import QWidget
+
+from ketadesk.services.access import accounts
+from ketadesk.services.common.context import Actor, Database, ServiceError, utcnow
+from ketadesk.ui.access.idle_lock import IdleLock
+from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.shell.main_window import MainWindow
+
+AskSignIn = Callable[..., Actor | None]
+AskFirstAdmin = Callable[[Database, QWidget | None], Actor | None]
+#: How often a running workstation writes its scheduled backup of a SQLite clinic.
+BACKUP_INTERVAL_MS = 24 * 60 * 60 * 1000
+
+
+def default_backup_dir() -> Path:
+    from ketadesk.paths import user_data_dir
+
+    return user_data_dir() / "backups"
+
+
+class SignedInSession(QObject):
+    """Who is at the window, from sign-in to close."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        db: Database,
+        *,
+        settings: QSettings | None = None,
+        now: Callable[[], dt.datetime] = utcnow,
+        ask_sign_in: AskSignIn | None = None,
+        ask_first_admin: AskFirstAdmin | None = None,
+        backup_dir: Path | None = None,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.db = db
+        self._settings = settings
+        self._now = now
+        self._ask_sign_in = ask_sign_in or SignInDialog.ask
+        self._ask_first_admin = ask_first_admin or FirstAdminDialog.ask
+        self._backup_dir = backup_dir
+        self.lock: IdleLock | None = None
+        self._backup_timer = QTimer(self)
+        self._backup_timer.setInterval(BACKUP_INTERVAL_MS)
+        self._backup_timer.timeout.connect(self.back_up)
+        a = window.actions_by_name
+        a["lock"].triggered.connect(self._on_lock_triggered)
+        a["switch_user"].triggered.connect(self._on_lock_triggered)
+
+    def start(self) -> bool:
+        """Ask who is there; False when they cancelled (the application then closes)."""
+        self.window.set_signed_out(True)
+        if accounts.needs_first_admin(self.db):
+            actor = self._ask_first_admin(self.db, self.window)
+        else:
+            last = str(self._settings.value("session/last_user", "")) if self._settings else ""
+            actor = self._ask_sign_in(
+                self.db, self.window, username=last, hint=accounts.demo_accounts_hint(self.db)
+            )
+        if actor is None:
+            return False
+        self.sign_in_as(actor)
+        if self.db.is_sqlite and self._backup_dir is not None:
+            self._backup_timer.start()
+        return True
+
+    def sign_in_as(self, actor: Actor) -> None:
+        first = self.window.desk() is None
+        self.window.attach_desk(Desk(self.db, actor, self._now))
+        self.window.set_signed_out(False)
+        if first:
+            self.window.set_view(self.window.remembered_view())
+        if self._settings is not None:
+            self._settings.setValue("session/last_user", actor.username)
+        if self.lock is None:
+            minutes = accounts.account_settings(self.db).idle_lock_minutes
+            self.lock = IdleLock(self._current_desk, minutes, self.window)
+            self.lock.user_switched.connect(self.sign_in_as)
+
+    def _current_desk(self) -> Desk:
+        desk = self.window.desk()
+        assert desk is not None, "the idle lock runs only while someone is signed in"
+        return desk
+
+    def _on_lock_triggered(self) -> None:
+        if self.lock is not None:
+            self.lock.lock()
+
+    def back_up(self) -> Path | None:
+        """The scheduled backup of a SQLite clinic (also at exit); None when there is none to
+        make.  A failure is reported on stderr and in the status bar; it stops nothing."""
+        if self._backup_dir is None or not self.db.is_sqlite:
+            return None
+        from ketadesk.services.clinic.backup import scheduled_backup
+
+        try:
+            result = scheduled_backup(self.db, self._backup_dir, self._now())
+        except (ServiceError, OSError) as err:
+            message = f"The scheduled backup failed: {err}"
+            print(f"ketadesk: {message}", file=sys.stderr)
+            self.window.show_message(message, 20000)
+            return None
+        return result.path
+
+    def close(self) -> None:
+        """At exit: stop the lock and the timer, and write the closing backup."""
+        self._backup_timer.stop()
+        if self.lock is not None:
+            self.lock.dispose()
+        if self.window.desk() is not None:
+            self.back_up()
+        self.window.detach_desk()  # stops the change watcher's threads

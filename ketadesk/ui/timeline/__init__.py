@@ -1,0 +1,1 @@
+"""The day and week views, their geometry, drag and drop, and undo."""

@@ -1,0 +1,581 @@
+"""Geometry of the day view: where each room column, time tick and session block goes.
+
+Plain functions on plain numbers, no Qt, so the layout is tested without a window; the widget
+paints what these return and decides nothing.  Body coordinates are pixels from the top-left
+corner of the first room column at the first minute shown; the widget draws the room header
+above and the time axis to the left, and scrolls the body under them.
+
+Minutes are local wall-clock minutes after the day's midnight (08:30 is 510), which is what the
+time axis is labelled in, also on a daylight-saving day.  The records are named tuples: immutable,
+and cheap to define and to make by the thousand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from ketadesk.services.schedule.schedule import DayAppointment, DaySchedule, PhaseSpan, RoomColumn
+
+MINUTES_PER_DAY = 24 * 60
+#: The hours shown on a day without opening hours and without sessions.
+DEFAULT_RANGE = (8 * 60, 18 * 60)
+#: How wide a lane of only cancelled or no-show sessions is next to one of booked sessions.
+INACTIVE_LANE_WEIGHT = 0.4
+#: The no-room column widens for up to this many sessions at once.
+MAX_NO_ROOM_LANES = 3
+#: The status of a session that can run past its planned end (an overrun).
+OVERRUN_STATUS = "in_progress"
+
+
+class Metrics(NamedTuple):
+    """Sizes in device-independent pixels."""
+
+    header_height: int = 44
+    axis_width: int = 56
+    min_column_width: int = 104
+    min_pixels_per_minute: float = 1.2
+    max_pixels_per_minute: float = 3.0
+    column_padding: int = 3  # between a column's edge and its blocks
+    lane_gap: int = 2  # between side-by-side blocks in one column
+    snap_minutes: int = 30  # the range shown starts and ends on this grid
+
+
+class Rect(NamedTuple):
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def right(self) -> float:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.h
+
+    def contains(self, px: float, py: float) -> bool:
+        return self.x <= px < self.right and self.y <= py < self.bottom
+
+    def intersects(self, other: Rect) -> bool:
+        return (
+            self.x < other.right
+            and other.x < self.right
+            and self.y < other.bottom
+            and other.y < self.bottom
+        )
+
+
+class TimeRange(NamedTuple):
+    """The minutes shown, [first, last)."""
+
+    first: int
+    last: int
+
+    @property
+    def minutes(self) -> int:
+        return self.last - self.first
+
+
+class Tick(NamedTuple):
+    minute: int
+    y: float
+    label: str  # "08:00"; empty for a minor tick
+    major: bool  # on the hour
+
+
+class ColumnBox(NamedTuple):
+    room: RoomColumn
+    x: float
+    w: float
+
+
+class PhaseBox(NamedTuple):
+    phase: PhaseSpan
+    rect: Rect
+
+
+class BlockBox(NamedTuple):
+    """One session's block: its rectangle, its phases' slices, and whether it was cut short
+    at the top or bottom of the range shown."""
+
+    appointment: DayAppointment
+    rect: Rect
+    phases: tuple[PhaseBox, ...]
+    lane: int
+    lanes: int
+    clipped_before: bool = False
+    clipped_after: bool = False
+    #: For a session still in progress past its planned end: the body y of that end (the
+    #: block runs on below it to now); None otherwise.
+    overrun_from: float | None = None
+    overrun_minutes: int = 0
+
+
+class Band(NamedTuple):
+    """A stretch of a column (or of all columns, ``column`` None) that cannot be booked."""
+
+    column: int | None
+    rect: Rect
+    kind: str  # "outside_hours" | "closure"
+    reason: str = ""
+
+
+class DayLayout(NamedTuple):
+    range: TimeRange
+    pixels_per_minute: float
+    column_width: float  # of an ordinary room column
+    width: float  # of the body
+    height: float
+    columns: tuple[ColumnBox, ...]
+    blocks: tuple[BlockBox, ...]
+    ticks: tuple[Tick, ...]
+    bands: tuple[Band, ...]
+
+    def y_of(self, minute: float) -> float:
+        return minute_to_y(minute, self.range, self.pixels_per_minute)
+
+    def block_at(self, x: float, y: float) -> BlockBox | None:
+        """The block under a body point (the one drawn on top when blocks touch)."""
+        for block in reversed(self.blocks):
+            if block.rect.contains(x, y):
+                return block
+        return None
+
+    def blocks_in(self, area: Rect) -> list[BlockBox]:
+        """Blocks that show in a body area: the painter draws only these."""
+        return [b for b in self.blocks if b.rect.intersects(area)]
+
+    def minute_at(self, y: float) -> float:
+        """The wall-clock minute at a body y (the inverse of ``y_of``)."""
+        return self.range.first + y / self.pixels_per_minute
+
+    def column_at(self, x: float) -> int | None:
+        """The index of the column under a body x, or None beside them all."""
+        for i, column in enumerate(self.columns):
+            if column.x <= x < column.x + column.w:
+                return i
+        return None
+
+    def block_of(self, appointment_id: int) -> BlockBox | None:
+        return next((b for b in self.blocks if b.appointment.id == appointment_id), None)
+
+    def column_of(self, room_id: int | None) -> int | None:
+        return next((i for i, c in enumerate(self.columns) if c.room.id == room_id), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The plain functions
+
+
+def wall_minute(instant: dt.datetime, day: dt.date) -> int:
+    """Local wall-clock minutes after ``day``'s midnight (negative before it, past 1440 after).
+
+    ``instant`` must already be in the clinic's zone, as the schedule service gives it.
+    """
+    return (instant.date() - day).days * MINUTES_PER_DAY + instant.hour * 60 + instant.minute
+
+
+def visible_range(
+    opens: int | None,
+    closes: int | None,
+    spans: Iterable[tuple[int, int]] = (),
+    *,
+    snap: int = 30,
+    default: tuple[int, int] = DEFAULT_RANGE,
+) -> TimeRange:
+    """The minutes to show: the opening hours, widened to any session outside them so nothing
+    booked is ever out of sight, on a ``snap``-minute grid, within the day."""
+    starts: list[int] = []
+    ends: list[int] = []
+    if opens is not None and closes is not None and closes > opens:
+        starts.append(opens)
+        ends.append(closes)
+    for start, end in spans:
+        if end > start:
+            starts.append(start)
+            ends.append(end)
+    if not starts:
+        starts, ends = [default[0]], [default[1]]
+    first = max(0, min(starts) // snap * snap)
+    last = min(MINUTES_PER_DAY, -(-max(ends) // snap) * snap)
+    if last <= first:  # everything lies outside the day: show the default hours
+        return TimeRange(*default)
+    return TimeRange(first, last)
+
+
+def clip_span(start: int, end: int, shown: TimeRange) -> tuple[int, int] | None:
+    """The part of [start, end) inside the range shown, or None when none of it is."""
+    lo, hi = max(start, shown.first), min(end, shown.last)
+    return (lo, hi) if lo < hi else None
+
+
+def pixels_per_minute(shown: TimeRange, body_height: float, metrics: Metrics) -> float:
+    """Fit the range to the height when that stays readable; otherwise scroll."""
+    if shown.minutes <= 0:
+        return metrics.min_pixels_per_minute
+    fit = body_height / shown.minutes
+    return min(metrics.max_pixels_per_minute, max(metrics.min_pixels_per_minute, fit))
+
+
+def column_width(count: int, body_width: float, metrics: Metrics) -> float:
+    """Share the width between the columns, but never below the readable minimum."""
+    if count <= 0:
+        return float(metrics.min_column_width)
+    return float(max(metrics.min_column_width, math.floor(body_width / count)))
+
+
+def minute_to_y(minute: float, shown: TimeRange, ppm: float) -> float:
+    return (minute - shown.first) * ppm
+
+
+def time_ticks(shown: TimeRange, ppm: float, step: int = 30) -> list[Tick]:
+    """A tick every ``step`` minutes; hours are major and labelled "HH:00"."""
+    ticks: list[Tick] = []
+    minute = -(-shown.first // step) * step
+    while minute <= shown.last:
+        major = minute % 60 == 0
+        label = f"{minute // 60 % 24:02d}:00" if major else ""
+        ticks.append(Tick(minute, minute_to_y(minute, shown, ppm), label, major))
+        minute += step
+    return ticks
+
+
+def assign_lanes(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Side-by-side lanes for overlapping spans: ``(lane, lanes)`` for each span, in order.
+
+    Spans that overlap, directly or through others, form a cluster sharing one lane count, so
+    the blocks of a cluster line up; a span takes the lowest lane free at its start.  Touching
+    spans (one ends when the next starts) do not overlap.
+    """
+    lanes, clusters = _lanes_and_clusters(spans)
+    return [(lane, len(clusters[cluster])) for lane, cluster in lanes]
+
+
+def lane_fractions(
+    spans: Sequence[tuple[int, int]], weights: Sequence[float]
+) -> list[tuple[float, float]]:
+    """Where each span sits across its column: ``(left, width)`` as fractions of the width.
+
+    Lanes are as ``assign_lanes`` gives them; a lane is as wide as the heaviest span in it
+    (in its cluster), so a cancelled session (light) beside a booked one (heavy) takes a
+    sliver and leaves the booked one readable.
+    """
+    lanes, clusters = _lanes_and_clusters(spans)
+    widths = [[0.0] * len(c) for c in clusters]
+    for (lane, cluster), weight in zip(lanes, weights, strict=True):
+        widths[cluster][lane] = max(widths[cluster][lane], weight)
+    result: list[tuple[float, float]] = []
+    for lane, cluster in lanes:
+        total = sum(widths[cluster])
+        result.append((sum(widths[cluster][:lane]) / total, widths[cluster][lane] / total))
+    return result
+
+
+def _lanes_and_clusters(
+    spans: Sequence[tuple[int, int]],
+) -> tuple[list[tuple[int, int]], list[list[int]]]:
+    """Each span's ``(lane, cluster)``, and per cluster the end of each of its lanes."""
+    order = sorted(range(len(spans)), key=lambda i: (spans[i][0], -spans[i][1], i))
+    result: list[tuple[int, int]] = [(0, 0)] * len(spans)
+    clusters: list[list[int]] = []
+    cluster_end = -math.inf
+    for i in order:
+        start, end = spans[i]
+        if not clusters or start >= cluster_end:
+            clusters.append([])
+            cluster_end = end
+        lane_ends = clusters[-1]
+        lane = next((n for n, lane_end in enumerate(lane_ends) if lane_end <= start), None)
+        if lane is None:
+            lane = len(lane_ends)
+            lane_ends.append(end)
+        else:
+            lane_ends[lane] = end
+        result[i] = (lane, len(clusters) - 1)
+        cluster_end = max(cluster_end, end)
+    return result, clusters
+
+
+class DropTarget(NamedTuple):
+    """Where a dragged block would go: a column (its index) and a start on the slot grid."""
+
+    column: int
+    minute: int  # local wall-clock minute of the new start
+
+
+def snap_minute(minute: float, slot: int, anchor: int = 0) -> int:
+    """The nearest start on the grid of ``slot`` minutes laid from ``anchor`` (the opening
+    time: the clinic's slots count from there)."""
+    step = max(1, slot)
+    return anchor + round((minute - anchor) / step) * step
+
+
+def grid_bounds(shown: TimeRange, duration: int, slot: int, anchor: int) -> tuple[int, int]:
+    """The first and last grid starts that keep a ``duration``-minute block inside the range
+    shown (the first when it cannot fit at all)."""
+    step = max(1, slot)
+    first = anchor + -(-(shown.first - anchor) // step) * step
+    last = anchor + (shown.last - duration - anchor) // step * step
+    return first, max(first, last)
+
+
+def drop_target(
+    layout: DayLayout,
+    x: float,
+    y: float,
+    *,
+    grab_minutes: float,
+    duration: int,
+    slot: int,
+    anchor: int,
+) -> DropTarget | None:
+    """Where a block held ``grab_minutes`` below its top goes when the pointer is at body
+    ``(x, y)``: the column under the pointer (the nearest one at either side), the start
+    snapped to the slot grid and kept within the range shown.  None without columns."""
+    if not layout.columns:
+        return None
+    column = layout.column_at(x)
+    if column is None:
+        column = 0 if x < layout.columns[0].x else len(layout.columns) - 1
+    start = snap_minute(layout.minute_at(y) - grab_minutes, slot, anchor)
+    lo, hi = grid_bounds(layout.range, duration, slot, anchor)
+    return DropTarget(column, min(max(start, lo), hi))
+
+
+def step_target(
+    layout: DayLayout,
+    target: DropTarget,
+    *,
+    slots: int = 0,
+    columns: int = 0,
+    duration: int,
+    slot: int,
+    anchor: int,
+) -> DropTarget:
+    """``target`` moved by whole slots and columns (the keyboard's way to drag), kept inside
+    the columns and the range shown."""
+    column = min(max(target.column + columns, 0), max(len(layout.columns) - 1, 0))
+    lo, hi = grid_bounds(layout.range, duration, slot, anchor)
+    minute = snap_minute(target.minute, slot, anchor) + slots * max(1, slot)
+    return DropTarget(column, min(max(minute, lo), hi))
+
+
+def ghost_rect(layout: DayLayout, target: DropTarget, duration: int, metrics: Metrics) -> Rect:
+    """The rectangle of a dragged block's ghost: the whole inner width of its column."""
+    column = layout.columns[target.column]
+    top = round(layout.y_of(target.minute))
+    bottom = round(layout.y_of(target.minute + duration))
+    return Rect(
+        column.x + metrics.column_padding,
+        top,
+        column.w - 2 * metrics.column_padding,
+        max(bottom - top, 1),
+    )
+
+
+def block_lines(
+    appointment: DayAppointment, max_lines: int, *, with_status: bool = True
+) -> list[str]:
+    """What a block says, most important first, in at most ``max_lines`` lines.
+
+    The patient; the type and place in the series, then the status unless it is simply booked
+    (or ``with_status`` is off because the painter shows it as a badge); the time; the chart
+    number; the session type's full name.  A single line says patient and type.
+    """
+    if max_lines <= 0:
+        return []
+    a = appointment
+    kind = " ".join(part for part in (a.session_type_short, a.series_label) if part)
+    if max_lines == 1:
+        return [f"{a.patient_name} · {kind}"]
+    status = a.status_label if with_status and a.status != "booked" else ""
+    lines = [
+        a.patient_name,
+        " · ".join(part for part in (kind, status) if part),
+        f"{a.start:%H:%M}–{a.end:%H:%M}",
+        f"Chart {a.chart_number}",
+        a.session_type_name,
+    ]
+    return lines[:max_lines]
+
+
+def day_message(schedule: DaySchedule, shown_blocks: int) -> tuple[str, str] | None:
+    """The heading (and a detail line) a day shows over its grid, if any: why the clinic is
+    closed, that there are no rooms yet, or that nothing is booked."""
+    if schedule.closed_reason:
+        if shown_blocks:
+            plural = "s" if shown_blocks != 1 else ""
+            return schedule.closed_reason, f"{shown_blocks} session{plural} booked on this day"
+        return schedule.closed_reason, "No sessions on this day"
+    if not schedule.rooms:
+        return "No rooms yet", "Add treatment rooms and offices in Settings"
+    if shown_blocks == 0:
+        return "No sessions booked", ""
+    return None
+
+
+def layout_day(
+    schedule: DaySchedule,
+    *,
+    width: float,
+    height: float,
+    show_cancelled: bool = True,
+    metrics: Metrics | None = None,
+    now: dt.datetime | None = None,
+) -> DayLayout:
+    """Lay out a day for a viewport of ``width`` x ``height`` (header and axis included).
+
+    ``now`` (aware) draws a session still in progress past its planned end running on to now.
+    """
+    m = metrics or Metrics()
+    day = schedule.day
+    shown_appointments = [a for a in schedule.appointments if show_cancelled or a.is_active]
+    spans = {
+        a.id: (wall_minute(a.start, day), wall_minute(a.end, day)) for a in schedule.appointments
+    }
+    planned_ends: dict[int, int] = {}
+    if now is not None:
+        now_minute = wall_minute(now.astimezone(schedule.day_start.tzinfo), day)
+        for a in schedule.appointments:
+            start, end = spans[a.id]
+            if a.status == OVERRUN_STATUS and end < now_minute <= MINUTES_PER_DAY:
+                planned_ends[a.id] = end
+                spans[a.id] = (start, now_minute)
+    opens = wall_minute(schedule.opens, day) if schedule.opens else None
+    closes = wall_minute(schedule.closes, day) if schedule.closes else None
+    shown = visible_range(
+        None if schedule.is_closed else opens,
+        None if schedule.is_closed else closes,
+        (spans[a.id] for a in shown_appointments),
+        snap=m.snap_minutes,
+    )
+    ppm = pixels_per_minute(shown, height - m.header_height, m)
+    body_h = math.ceil(shown.minutes * ppm)
+    index_of_room = {room.id: i for i, room in enumerate(schedule.rooms)}
+
+    # Each column's sessions, in view, with where they sit across it.
+    placed: list[list[tuple[DayAppointment, tuple[int, int], int, int, tuple[float, float]]]] = []
+    weights: list[float] = []
+    for room in schedule.rooms:
+        mine = [a for a in shown_appointments if a.room_id == room.id]
+        # Sessions still on take the left lanes; a cancelled one takes a sliver beside them.
+        mine.sort(key=lambda a: (spans[a.id][0], not a.is_active, a.id))
+        kept = [(a, span) for a in mine if (span := clip_span(*spans[a.id], shown))]
+        kept_spans = [span for _, span in kept]
+        lanes = assign_lanes(kept_spans)
+        fractions = lane_fractions(
+            kept_spans, [1.0 if a.is_active else INACTIVE_LANE_WEIGHT for a, _ in kept]
+        )
+        placed.append(
+            [
+                (a, span, lane, count, fraction)
+                for (a, span), (lane, count), fraction in zip(kept, lanes, fractions, strict=True)
+            ]
+        )
+        # Sessions without a room overlap as a matter of course: widen their column instead
+        # of squeezing them (in a real room an overlap is a conflict, and should look cramped).
+        busiest = max((count for _, _, _, count, _ in placed[-1]), default=1)
+        weights.append(float(min(busiest, MAX_NO_ROOM_LANES)) if room.id is None else 1.0)
+
+    unit = column_width(1, (width - m.axis_width) / sum(weights), m) if weights else 0.0
+    columns: list[ColumnBox] = []
+    x = 0.0
+    for room, weight in zip(schedule.rooms, weights, strict=True):
+        columns.append(ColumnBox(room, x, unit * weight))
+        x += unit * weight
+
+    blocks: list[BlockBox] = []
+    for column, column_blocks in zip(columns, placed, strict=True):
+        inner_x = column.x + m.column_padding
+        inner_w = column.w - 2 * m.column_padding
+        for a, (lo, hi), lane, lane_count, (left, share) in column_blocks:
+            gap = m.lane_gap if lane_count > 1 else 0
+            x0 = round(inner_x + left * (inner_w + gap))
+            x1 = round(inner_x + (left + share) * (inner_w + gap) - gap)
+            top = round(minute_to_y(lo, shown, ppm))
+            bottom = round(minute_to_y(hi, shown, ppm))
+            rect = Rect(x0, top, x1 - x0, max(bottom - top, 1))
+            phases = []
+            for phase in a.phases:
+                clipped = clip_span(
+                    wall_minute(phase.start, day), wall_minute(phase.end, day), shown
+                )
+                if clipped is None:
+                    continue
+                p_top = round(minute_to_y(clipped[0], shown, ppm))
+                p_bottom = round(minute_to_y(clipped[1], shown, ppm))
+                if p_bottom > p_top:
+                    phases.append(PhaseBox(phase, Rect(rect.x, p_top, rect.w, p_bottom - p_top)))
+            start, end = spans[a.id]
+            planned_end = planned_ends.get(a.id)
+            overrun_from = None
+            if planned_end is not None and shown.first <= planned_end <= shown.last:
+                overrun_from = float(round(minute_to_y(planned_end, shown, ppm)))
+            blocks.append(
+                BlockBox(
+                    appointment=a,
+                    rect=rect,
+                    phases=tuple(phases),
+                    lane=lane,
+                    lanes=lane_count,
+                    clipped_before=start < shown.first,
+                    clipped_after=end > shown.last,
+                    overrun_from=overrun_from,
+                    overrun_minutes=end - planned_end if planned_end is not None else 0,
+                )
+            )
+
+    bands = _bands(schedule, shown, ppm, columns, index_of_room, opens, closes)
+    return DayLayout(
+        range=shown,
+        pixels_per_minute=ppm,
+        column_width=unit,
+        width=x,
+        height=body_h,
+        columns=tuple(columns),
+        blocks=tuple(blocks),
+        ticks=tuple(time_ticks(shown, ppm)),
+        bands=bands,
+    )
+
+
+def _bands(
+    schedule: DaySchedule,
+    shown: TimeRange,
+    ppm: float,
+    columns: Sequence[ColumnBox],
+    index_of_room: dict[int | None, int],
+    opens: int | None,
+    closes: int | None,
+) -> tuple[Band, ...]:
+    width = columns[-1].x + columns[-1].w if columns else 0
+    bands: list[Band] = []
+
+    def band(column: int | None, lo: int, hi: int, kind: str, reason: str = "") -> None:
+        clipped = clip_span(lo, hi, shown)
+        if clipped is None:
+            return
+        top = round(minute_to_y(clipped[0], shown, ppm))
+        bottom = round(minute_to_y(clipped[1], shown, ppm))
+        if column is None:
+            rect = Rect(0, top, width, bottom - top)
+        else:
+            rect = Rect(columns[column].x, top, columns[column].w, bottom - top)
+        bands.append(Band(column, rect, kind, reason))
+
+    if schedule.is_closed or opens is None or closes is None:
+        band(None, shown.first, shown.last, "outside_hours", schedule.closed_reason or "")
+    else:
+        band(None, shown.first, opens, "outside_hours")
+        band(None, closes, shown.last, "outside_hours")
+    for closure in schedule.closures:
+        lo, hi = wall_minute(closure.start, schedule.day), wall_minute(closure.end, schedule.day)
+        if closure.room_id is None:
+            band(None, lo, hi, "closure", closure.reason)
+        elif closure.room_id in index_of_room:
+            band(index_of_room[closure.room_id], lo, hi, "closure", closure.reason)
+    return tuple(bands)

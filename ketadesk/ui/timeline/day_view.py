@@ -1,0 +1,1002 @@
+"""The day by room: a column per room, a block per session, phases shaded, painted by hand.
+
+Painting is thin: ``day_layout.layout_day`` decides where everything goes, this widget turns the
+result into pixels, and only what is in view is drawn, so fifteen rooms over twelve hours
+scroll smoothly.  Colours come from the session types and the palette (light or dark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QHelpEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFrame,
+    QInputDialog,
+    QToolTip,
+    QWidget,
+)
+
+from ketadesk.services.schedule.schedule import DayAppointment, DaySchedule
+from ketadesk.ui.common.qt_workarounds import keep_none_alive
+from ketadesk.ui.timeline.day_layout import (
+    OVERRUN_STATUS,
+    BlockBox,
+    DayLayout,
+    DropTarget,
+    Metrics,
+    Rect,
+    block_lines,
+    day_message,
+    drop_target,
+    ghost_rect,
+    layout_day,
+    step_target,
+    wall_minute,
+)
+from ketadesk.ui.timeline.drag import (
+    KEY_STEPS,
+    Drag,
+    DragMixin,
+    DragState,
+    ghost_color,
+    ghost_verdict,
+    paint_blocks,
+    paint_ghost_frame,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+
+    from ketadesk.ui.common.desk import Desk  # its import reaches the store: not needed at start-up
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+#: How much of the session type's colour each phase shade gets (the rest is the background).
+SHADE_STRENGTH = {"checkin": 0.22, "dosing": 0.62, "observation": 0.40, "therapy": 0.36}
+STRIPE_WIDTH = 4
+TEXT_PADDING = 4
+MIN_TEXT_WIDTH = 30  # below this a block shows no text at all, rather than "..."
+BADGE_MIN_WIDTH = 150  # narrower blocks say the status in words on their second line
+LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+#: Statuses that need the front desk's eye, and their colour (badge, or dot on narrow blocks).
+STATUS_COLORS = {"checked_in": "#f2c94c", "in_progress": "#1e8e3e", "no_show": "#d93025"}
+OVERRUN_COLORS = ("#b3261e", "#ff8a80")
+
+
+def mix(color: QColor, background: QColor, amount: float) -> QColor:
+    """``amount`` of ``color`` over ``background`` (0 = background, 1 = color)."""
+    keep = 1.0 - amount
+    return QColor(
+        round(color.red() * amount + background.red() * keep),
+        round(color.green() * amount + background.green() * keep),
+        round(color.blue() * amount + background.blue() * keep),
+    )
+
+
+def is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Base).lightness() < 128
+
+
+class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
+    """The clinic's day by room.
+
+    The room header stays at the top and the time axis at the left while the body scrolls.
+    Hovering a block shows the session's details; clicking selects it (Tab and Shift+Tab go
+    from block to block), double-click or Enter opens it, the context menu (right click, the
+    Menu key or Shift+F10) changes its status.
+
+    A block can be moved by dragging it to another time and/or room, or with Alt+arrows (one
+    slot, one room) then Enter; the ghost snaps to the clinic's slot grid and is green where the
+    session fits and red, with the reason, where it does not (asked of
+    ``services.move_check`` on the snapshot read when the drag begins).  Esc cancels; a drop on
+    a refused place leaves the block where it was.  The view never writes: it asks its owner.
+    Moving needs a desk (``set_desk``) and a day by room.
+
+    Signals:
+        move_requested(int, object, object): appointment id, new start (aware datetime), new
+            room id (None: no room).  Emitted on a drop the check accepted.
+        move_refused(str): a drop (or keyboard move) was refused: why, in the desk's words.
+        status_requested(int, str, str): appointment id, action ("check_in", "start",
+            "complete", "no_show", "cancel"), reason (a cancellation's; else empty).
+        series_move_requested(int): "Move rest of series..." on this appointment.
+        appointment_activated(int): open this appointment (double-click, Enter, menu).
+        selection_changed(object): the selected appointment's id, or None.
+        feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...").
+
+    Attributes:
+        metrics: the sizes the layout works with.
+    """
+
+    move_requested = Signal(int, object, object)
+    move_refused = Signal(str)
+    status_requested = Signal(int, str, str)
+    series_move_requested = Signal(int)
+    appointment_activated = Signal(int)
+    selection_changed = Signal(object)
+    feedback = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        now: Callable[[], dt.datetime] | None = None,
+        metrics: Metrics | None = None,
+        desk: Desk | None = None,
+    ) -> None:
+        super().__init__(parent)
+        keep_none_alive()  # painting makes thousands of calls: see qt_workarounds
+        self.metrics = metrics or Metrics()
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._schedule: DaySchedule | None = None
+        self._layout: DayLayout | None = None
+        self._show_cancelled = True
+        self._desk: Desk | None = None
+        self._selected: int | None = None
+        self._drag: Drag[DropTarget] | None = None
+        # The viewport is made here and kept: asking Qt for it (viewport()) makes PySide work out
+        # its Python type, which builds every QWidget subclass it knows (40 ms at start-up).
+        self._canvas = QWidget(self)
+        self._canvas.setMouseTracking(True)
+        self._canvas.setAutoFillBackground(False)
+        self._canvas.setAccessibleName("Day schedule")
+        self.setViewport(self._canvas)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustIgnored)
+        self.setAccessibleName("Day by room")
+        # The "now" line moves; repaint once a minute while it can be on screen.
+        self._minute_timer = QTimer(self)
+        self._minute_timer.setInterval(60_000)
+        self._minute_timer.timeout.connect(self._on_minute_timer_timeout)
+        if desk is not None:
+            self.set_desk(desk)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def schedule(self) -> DaySchedule | None:
+        return self._schedule
+
+    def set_schedule(self, schedule: DaySchedule | None, *, keep_place: bool | None = None) -> None:
+        """Show ``schedule``.  A new copy of the day shown (a reload after a change here or at
+        another workstation) keeps the scroll position, the selection and a drag in progress
+        (unless its session changed); another day starts at its first session.
+        ``keep_place=False`` starts the day shown afresh as well."""
+        same_day = (
+            schedule is not None
+            and self._schedule is not None
+            and schedule.day == self._schedule.day
+            and keep_place is not False
+        )
+        h_value = self.horizontalScrollBar().value()
+        v_value = self.verticalScrollBar().value()
+        self._schedule = schedule
+        self._relayout()
+        if same_day:
+            self.horizontalScrollBar().setValue(h_value)
+            self.verticalScrollBar().setValue(v_value)
+            self._keep_drag_if_unchanged()
+        else:
+            self._scroll_to_start()
+            self._cancel_drag(quiet=True)
+        ids = {a.id for a in schedule.appointments} if schedule is not None else set()
+        if self._selected is not None and (not same_day or self._selected not in ids):
+            self._select(None)
+        if schedule is not None and schedule.day == self._local_now(schedule).date():
+            self._minute_timer.start()
+        else:
+            self._minute_timer.stop()
+
+    def show_cancelled(self) -> bool:
+        return self._show_cancelled
+
+    def set_show_cancelled(self, show: bool) -> None:
+        self._show_cancelled = show
+        self._relayout()
+
+    def canvas(self) -> QWidget:
+        """The viewport, where the day is painted."""
+        return self._canvas
+
+    def day_layout(self) -> DayLayout | None:
+        """The current geometry (what is painted), for tests and hit-testing."""
+        return self._layout
+
+    def can_move(self) -> bool:
+        """Whether blocks can be moved here: a desk to check with, and columns that are rooms."""
+        return (
+            self._desk is not None
+            and self._schedule is not None
+            and self._schedule.grouping == "room"
+        )
+
+    # -- geometry ---------------------------------------------------------------------------
+
+    def _relayout(self) -> None:
+        if self._schedule is None:
+            self._layout = None
+        else:
+            size = self._canvas.size()
+            self._layout = layout_day(
+                self._schedule,
+                width=size.width(),
+                height=size.height(),
+                show_cancelled=self._show_cancelled,
+                metrics=self.metrics,
+                now=self._now(),
+            )
+        self._update_scroll_bars()
+        self._canvas.update()
+
+    def _update_scroll_bars(self) -> None:
+        m, size, layout = self.metrics, self._canvas.size(), self._layout
+        body_w = size.width() - m.axis_width
+        body_h = size.height() - m.header_height
+        h_bar, v_bar = self.horizontalScrollBar(), self.verticalScrollBar()
+        h_bar.setRange(0, max(0, round(layout.width - body_w)) if layout else 0)
+        v_bar.setRange(0, max(0, round(layout.height - body_h)) if layout else 0)
+        h_bar.setPageStep(max(1, body_w))
+        v_bar.setPageStep(max(1, body_h))
+        h_bar.setSingleStep(round(layout.column_width / 4) if layout else 20)
+        v_bar.setSingleStep(round(15 * layout.pixels_per_minute) if layout else 20)
+
+    def _scroll_to_start(self) -> None:
+        """Open a day at its first session (or opening time), not at midnight."""
+        self.horizontalScrollBar().setValue(0)
+        layout = self._layout
+        if layout is None:
+            return
+        first = min((b.rect.y for b in layout.blocks), default=0.0)
+        self.verticalScrollBar().setValue(round(max(0.0, first - 30 * layout.pixels_per_minute)))
+
+    def block_center(self, appointment_id: int) -> QPoint | None:
+        """Where a session's block shows, in viewport coordinates (None: not shown)."""
+        layout = self._layout
+        block = layout.block_of(appointment_id) if layout else None
+        if block is None:
+            return None
+        origin = self.body_origin()
+        r = block.rect
+        return QPoint(round(origin.x() + r.x + r.w / 2), round(origin.y() + r.y + r.h / 2))
+
+    def slot_point(self, room_id: int | None, start: dt.datetime) -> QPoint | None:
+        """The viewport point of a room's column at a time (where to drop a block's top)."""
+        layout, schedule = self._layout, self._schedule
+        if layout is None or schedule is None:
+            return None
+        column = layout.column_of(room_id)
+        if column is None:
+            return None
+        c = layout.columns[column]
+        minute = wall_minute(start.astimezone(schedule.day_start.tzinfo), schedule.day)
+        origin = self.body_origin()
+        return QPoint(round(origin.x() + c.x + c.w / 2), round(origin.y() + layout.y_of(minute)))
+
+    def _local_now(self, schedule: DaySchedule) -> dt.datetime:
+        return self._now().astimezone(schedule.day_start.tzinfo)
+
+    def _start_of(self, minute: int) -> dt.datetime:
+        """The aware instant of a wall-clock minute of the day shown."""
+        schedule = self._schedule
+        assert schedule is not None
+        midnight = dt.datetime.combine(schedule.day, dt.time(), schedule.day_start.tzinfo)
+        local = midnight + dt.timedelta(minutes=minute)  # wall-clock arithmetic in the zone
+        return local.astimezone(dt.UTC)
+
+    def _room_of(self, target: DropTarget) -> int | None:
+        assert self._layout is not None
+        return self._layout.columns[target.column].room.id
+
+    def _grid(self) -> tuple[int, int]:
+        """The slot grid: (slot minutes, the minute it is laid from: the opening time)."""
+        schedule = self._schedule
+        assert schedule is not None
+        anchor = wall_minute(schedule.opens, schedule.day) if schedule.opens else 0
+        return schedule.slot_minutes, anchor
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def _select(self, appointment_id: int | None, *, scroll: bool = False) -> None:
+        layout = self._layout
+        block = layout.block_of(appointment_id) if layout and appointment_id is not None else None
+        if appointment_id is not None and block is None:
+            appointment_id = None
+        if scroll and block is not None:
+            self._ensure_visible(block.rect)
+        if appointment_id == self._selected:
+            return
+        self._selected = appointment_id
+        self.setAccessibleDescription(
+            _accessible_text(block.appointment) if block is not None else ""
+        )
+        self._canvas.update()
+        self.selection_changed.emit(appointment_id)
+
+    def _blocks_in_order(self) -> list[BlockBox]:
+        layout = self._layout
+        if layout is None:
+            return []
+        return sorted(layout.blocks, key=lambda b: (b.rect.y, b.rect.x))
+
+    # -- moving: mouse and keyboard ---------------------------------------------------------------
+
+    def _drag_origin(self, block: BlockBox) -> tuple[DropTarget, dt.date] | None:
+        layout, schedule = self._layout, self._schedule
+        assert layout is not None
+        assert schedule is not None
+        a = block.appointment
+        column = layout.column_of(a.room_id)
+        if column is None:
+            return None
+        return DropTarget(column, wall_minute(a.start, schedule.day)), schedule.day
+
+    def _check_loader(self, drag: Drag[DropTarget]) -> Callable[[], object]:
+        desk, schedule = self._desk, self._schedule
+        assert desk is not None
+        assert schedule is not None
+        db, appointment_id, day, now = desk.db, drag.appointment.id, schedule.day, desk.now()
+
+        def load() -> object:
+            from ketadesk.services.booking.move_check import prepare_move
+
+            return prepare_move(db, appointment_id, day=day, now=now)
+
+        return load
+
+    def _target_start(self, target: DropTarget) -> dt.datetime:
+        return self._start_of(target.minute)
+
+    def _drag_room(self, drag: Drag[DropTarget]) -> int | None:
+        assert drag.target is not None
+        return self._room_of(drag.target)
+
+    def _verdict(self, drag: Drag[DropTarget], target: DropTarget) -> list[str]:
+        check = drag.check
+        assert hasattr(check, "check")
+        return list(check.check(self._start_of(target.minute), self._room_of(target)))
+
+    def _where(self, drag: Drag[DropTarget], target: DropTarget) -> str:
+        layout, schedule = self._layout, self._schedule
+        assert layout is not None
+        assert schedule is not None
+        start = self._start_of(target.minute).astimezone(schedule.day_start.tzinfo)
+        end = start + dt.timedelta(minutes=drag.duration)
+        return f"{layout.columns[target.column].room.name} {start:%H:%M}–{end:%H:%M}"
+
+    def _target_at(self, drag: Drag[DropTarget], x: float, y: float) -> DropTarget | None:
+        layout = self._layout
+        assert layout is not None
+        slot, anchor = self._grid()
+        return drop_target(
+            layout,
+            x,
+            y,
+            grab_minutes=drag.grab_minutes,
+            duration=drag.duration,
+            slot=slot,
+            anchor=anchor,
+        )
+
+    def _step_target(self, drag: Drag[DropTarget], slots: int, columns: int) -> DropTarget:
+        layout = self._layout
+        assert layout is not None
+        slot, anchor = self._grid()
+        return step_target(
+            layout,
+            drag.target or drag.origin,
+            slots=slots,
+            columns=columns,
+            duration=drag.duration,
+            slot=slot,
+            anchor=anchor,
+        )
+
+    def _ghost_rect(self, target: DropTarget, duration: int) -> Rect:
+        assert self._layout is not None
+        return ghost_rect(self._layout, target, duration, self.metrics)
+
+    def _key_move(self, slots: int, columns: int) -> None:
+        """Alt+arrows: move the selected block's ghost by a slot or a room; Enter drops."""
+        drag = self._drag
+        if drag is None:
+            block = self._selected_block()
+            if block is None:
+                return
+            drag = self._begin_key_move(block)
+            if drag is None:
+                self.feedback.emit("Sessions are moved in the day by room")
+                return
+        self._step_ghost(drag, slots, columns)
+
+    # -- Qt overrides ------------------------------------------------------------------------
+
+    @override
+    def sizeHint(self) -> QSize:
+        return QSize(960, 640)
+
+    @override
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._relayout()
+
+    @override
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        self._canvas.update()
+
+    @override
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            assert isinstance(event, QHelpEvent)
+            if self._drag is not None and self._drag.started:
+                return True  # the drag says what it means itself
+            block = self.block_at(QPointF(event.pos()))
+            if block is None:
+                QToolTip.hideText()
+                event.ignore()
+            else:
+                QToolTip.showText(event.globalPos(), self._tooltip(block), self._canvas)
+            return True
+        return super().viewportEvent(event)
+
+    @override
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        block = self.block_at(event.position())
+        if event.button() == Qt.MouseButton.LeftButton and block is not None:
+            self._cancel_drag(quiet=True)
+            self._select(block.appointment.id)
+            self.appointment_activated.emit(block.appointment.id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, mods = event.key(), event.modifiers()
+        alt = mods & Qt.KeyboardModifier.AltModifier
+        if alt and key in KEY_STEPS:
+            self._key_move(*KEY_STEPS[Qt.Key(key)])
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape:
+            self._escape()
+            event.accept()
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._drop_or_activate()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def ask_cancel_reason(self, appointment: DayAppointment) -> str | None:
+        """Why the session is cancelled (None: the user thought better of it).  Tests
+        replace this; the service refuses an empty reason."""
+        text, ok = QInputDialog.getText(
+            self,
+            "Cancel session",
+            f"Why is {appointment.patient_name}'s {appointment.session_type_name} session "
+            f"at {appointment.start:%H:%M} cancelled?",
+        )
+        return text.strip() if ok and text.strip() else None
+
+    def _on_minute_timer_timeout(self) -> None:
+        schedule = self._schedule
+        if schedule is not None and any(a.status == OVERRUN_STATUS for a in schedule.appointments):
+            self._relayout()  # a session running over grows with the clock
+        else:
+            self._canvas.update()
+
+    @override
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            self._canvas.update()
+
+    @override
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self._canvas)
+        try:
+            if self._layout is None or self._schedule is None:
+                painter.fillRect(self._canvas.rect(), self.palette().color(QPalette.ColorRole.Base))
+            else:
+                _DayPainter(self, painter, self._layout, self._schedule).paint()
+        finally:
+            painter.end()
+
+    def _tooltip(self, block: BlockBox) -> str:
+        import html  # tooltips come long after start-up
+
+        a = block.appointment
+        room = next(
+            (
+                c.room.name
+                for c in (self._layout.columns if self._layout else ())
+                if c.room.id == a.room_id
+            ),
+            "",
+        )
+        lines = [
+            f"<b>{html.escape(a.patient_name)}</b> · chart {html.escape(a.chart_number)}",
+            html.escape(
+                " · ".join(
+                    p
+                    for p in (a.session_type_name, a.series_label and f"session {a.series_label}")
+                    if p
+                )
+            ),
+            html.escape(f"{a.start:%H:%M}–{a.end:%H:%M}" + (f" · {room}" if room else "")),
+            f"Status: {html.escape(a.status_label)}",
+        ]
+        if block.overrun_minutes:
+            lines.append(f"<b>Running over by {block.overrun_minutes} min</b>")
+        if len(a.phases) > 1:
+            lines.append("")
+            lines.extend(html.escape(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}") for p in a.phases)
+        return "<br>".join(lines)
+
+
+def _accessible_text(a: DayAppointment) -> str:
+    parts = [a.patient_name, a.session_type_name, a.series_label, f"{a.start:%H:%M}–{a.end:%H:%M}"]
+    return ", ".join(p for p in parts if p) + f", {a.status_label}"
+
+
+class _DayPainter:
+    """One paint of a DayView: palette, fonts and the visible area, worked out once."""
+
+    def __init__(
+        self, view: DayView, painter: QPainter, layout: DayLayout, schedule: DaySchedule
+    ) -> None:
+        self.view = view
+        self.p = painter
+        self.m = view.metrics
+        self.layout = layout
+        self.schedule = schedule
+        palette = view.palette()
+        self.dark = is_dark(palette)
+        self.base = palette.color(QPalette.ColorRole.Base)
+        self.text = palette.color(QPalette.ColorRole.Text)
+        self.window = palette.color(QPalette.ColorRole.Window)
+        self.window_text = palette.color(QPalette.ColorRole.WindowText)
+        self.muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        self.grid = mix(self.text, self.base, 0.16)
+        self.grid_minor = mix(self.text, self.base, 0.07)
+        self.closed_fill = mix(self.text, self.base, 0.06)
+        self.font = QFont(view.font())
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+        self.small = QFont(self.font)
+        self.small.setPointSizeF(max(7.0, self.font.pointSizeF() * 0.9))
+        self.badge_font = QFont(self.small)
+        self.badge_font.setBold(True)
+        self.bold_fm = QFontMetrics(self.bold)
+        self.small_fm = QFontMetrics(self.small)
+        self.size = view.canvas().size()
+        self.origin = view.body_origin()
+        # The body area in view, in body coordinates.
+        self.visible = Rect(
+            -self.origin.x() + self.m.axis_width,
+            -self.origin.y() + self.m.header_height,
+            self.size.width() - self.m.axis_width,
+            self.size.height() - self.m.header_height,
+        )
+
+    def paint(self) -> None:
+        p = self.p
+        p.fillRect(QRect(0, 0, self.size.width(), self.size.height()), self.base)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        self._paint_body()
+        self._paint_header()
+        self._paint_axis()
+        self._paint_corner()
+
+    # -- body -------------------------------------------------------------------------------
+
+    def _paint_body(self) -> None:
+        p, m, layout = self.p, self.m, self.layout
+        p.save()
+        p.setClipRect(
+            QRect(
+                m.axis_width,
+                m.header_height,
+                self.size.width() - m.axis_width,
+                self.size.height() - m.header_height,
+            )
+        )
+        p.translate(self.origin)
+        for band in layout.bands:
+            r = _qrect(band.rect)
+            p.fillRect(r, self.closed_fill)
+            if band.kind == "closure":
+                p.fillRect(r, QBrush(self.grid, Qt.BrushStyle.BDiagPattern))
+                if band.reason and band.rect.h >= 16:
+                    p.setFont(self.small)
+                    p.setPen(self.muted)
+                    p.drawText(
+                        r.adjusted(6, 2, -6, -2),
+                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                        band.reason,
+                    )
+        for tick in layout.ticks:
+            p.setPen(QPen(self.grid if tick.major else self.grid_minor, 1))
+            y = round(tick.y)
+            p.drawLine(0, y, round(layout.width), y)
+        p.setPen(QPen(self.grid, 1))
+        for column in layout.columns[1:]:
+            x = round(column.x)
+            p.drawLine(x, 0, x, round(layout.height))
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        drag = self.view.drag_state()
+        selected = self.view.selected_id()
+        blocks = layout.blocks_in(self.visible)
+        paint_blocks(p, blocks, drag, selected, self._paint_block, self._paint_selection)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        self._paint_now_line()
+        if drag is not None:
+            self._paint_ghost(drag)
+        p.restore()
+        self._paint_message()
+
+    def _paint_block(self, block: BlockBox) -> None:
+        p, a = self.p, block.appointment
+        rect = _qrectf(block.rect)
+        path = QPainterPath()
+        path.addRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
+        color = QColor(a.color)
+        if not color.isValid():
+            color = self.muted
+        p.save()
+        p.setClipPath(path)
+        if a.is_active:
+            p.fillRect(rect, mix(color, self.base, SHADE_STRENGTH["observation"]))
+            for phase in block.phases:
+                strength = SHADE_STRENGTH.get(phase.phase.shade, 0.36)
+                p.fillRect(_qrectf(phase.rect), mix(color, self.base, strength))
+            p.fillRect(QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), color)
+            border = color.darker(135) if not self.dark else color.lighter(125)
+            text_color = self.text
+        else:
+            # Cancelled or no-show: hatched and grey, the slot visibly free again.
+            p.fillRect(rect, self.base)
+            p.fillRect(rect, QBrush(mix(self.text, self.base, 0.22), Qt.BrushStyle.BDiagPattern))
+            p.fillRect(
+                QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), mix(color, self.base, 0.45)
+            )
+            border = mix(self.text, self.base, 0.45)
+            text_color = mix(self.text, self.base, 0.72)
+        p.restore()
+        pen = QPen(border, 1)
+        if not a.is_active:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawPath(path)
+        if block.clipped_before or block.clipped_after:
+            self._paint_clip_marks(block, border)
+        if block.overrun_from is not None:
+            self._paint_overrun(block, path)
+        self._paint_block_text(block, text_color)
+
+    def _paint_overrun(self, block: BlockBox, outline: QPainterPath) -> None:
+        """A session still in progress past its planned end: the part after it hatched red,
+        a line at the planned end, and how long it has run over."""
+        assert block.overrun_from is not None
+        p, r = self.p, block.rect
+        red = QColor(OVERRUN_COLORS[self.dark])
+        top = block.overrun_from
+        over = QRectF(r.x, top, r.w, r.bottom - top)
+        p.save()
+        p.setClipPath(outline)
+        p.fillRect(over, mix(red, self.base, 0.18))
+        p.fillRect(over, QBrush(mix(red, self.base, 0.55), Qt.BrushStyle.FDiagPattern))
+        p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(r.x, top), QPointF(r.right, top))
+        p.restore()
+        label = f"Overrun +{block.overrun_minutes} min"
+        fm = QFontMetrics(self.badge_font)
+        w = fm.horizontalAdvance(label) + 10
+        h = fm.height() + 2
+        if over.height() >= h and r.w >= w + 2 * TEXT_PADDING:
+            badge = QRectF(r.right - TEXT_PADDING - w, r.bottom - h - 2, w, h)
+        else:  # too short to hold it: hang it just under the planned end
+            badge = QRectF(r.right - TEXT_PADDING - w, top + 1, w, h)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(red)
+        p.drawRoundedRect(badge, 3, 3)
+        p.setPen(QColor("#ffffff"))
+        p.setFont(self.badge_font)
+        p.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+
+    def _paint_selection(self, block: BlockBox) -> None:
+        p = self.p
+        ring = self.view.palette().color(QPalette.ColorRole.Highlight)
+        p.setPen(QPen(ring, 2))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRoundedRect(_qrectf(block.rect).adjusted(-1.0, -1.0, 1.0, 1.0), 4, 4)
+
+    def _paint_ghost(self, drag: DragState) -> None:
+        """Where the dragged block would go: green where it fits, red where it is refused,
+        grey while that is being worked out; its time and room, or why not."""
+        layout, schedule, m = self.layout, self.schedule, self.m
+        column = layout.column_of(drag.room_id)
+        if column is None:
+            return
+        a = next((x for x in schedule.appointments if x.id == drag.appointment_id), None)
+        if a is None:
+            return
+        tz = schedule.day_start.tzinfo
+        start = drag.start.astimezone(tz)
+        minute = wall_minute(start, schedule.day)
+        duration = max(1, wall_minute(a.end, schedule.day) - wall_minute(a.start, schedule.day))
+        rect = _qrectf(ghost_rect(layout, DropTarget(column, minute), duration, m))
+        color = ghost_color(drag.reasons, self.dark, self.muted)
+        p = self.p
+        fill = mix(color, self.base, 0.2)
+        paint_ghost_frame(p, rect, color, fill, stripe=STRIPE_WIDTH, radius=4)
+        end = start + dt.timedelta(minutes=duration)
+        verdict = ghost_verdict(drag.reasons, f"✓ Fits in {layout.columns[column].room.name}")
+        lines = [
+            (f"{start:%H:%M}–{end:%H:%M}", self.bold, self.bold_fm),
+            (verdict, self.small, self.small_fm),
+        ]
+        x = rect.x() + STRIPE_WIDTH + TEXT_PADDING + 1
+        width = rect.width() - STRIPE_WIDTH - 2 * TEXT_PADDING - 2
+        y = rect.y() + 3
+        if width >= MIN_TEXT_WIDTH:
+            for text, font, fm in lines:
+                if y + fm.height() > rect.bottom():
+                    break
+                p.setFont(font)
+                p.setPen(self.text)
+                if text is verdict and drag.reasons:
+                    # A refusal wraps over the lines the ghost has room for.
+                    box = QRectF(x, y, width, rect.bottom() - y - 2)
+                    p.setPen(color if not self.dark else self.text)
+                    p.drawText(box, Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignTop, text)
+                    break
+                p.drawText(
+                    QRectF(x, y, width, fm.height()),
+                    LEFT_MIDDLE,
+                    fm.elidedText(text, Qt.TextElideMode.ElideRight, int(width)),
+                )
+                y += fm.height()
+        p.restore()
+
+    def _paint_clip_marks(self, block: BlockBox, color: QColor) -> None:
+        """A small arrow where a block runs past the range shown."""
+        p, r = self.p, block.rect
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        cx = r.right - 10
+        if block.clipped_before:
+            p.drawPolygon(
+                [QPointF(cx - 5, r.y + 7), QPointF(cx + 5, r.y + 7), QPointF(cx, r.y + 2)]
+            )
+        if block.clipped_after:
+            b = r.bottom
+            p.drawPolygon([QPointF(cx - 5, b - 7), QPointF(cx + 5, b - 7), QPointF(cx, b - 2)])
+
+    def _paint_block_text(self, block: BlockBox, color: QColor) -> None:
+        a, r = block.appointment, block.rect
+        left = r.x + STRIPE_WIDTH + TEXT_PADDING
+        width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING)
+        bold_fm, small_fm = self.bold_fm, self.small_fm
+        # As many lines as fit: the name in bold, the rest smaller.
+        available = r.h - 3
+        heights = [bold_fm.height()] + [small_fm.height()] * 4
+        max_lines = 0
+        for h in heights:
+            if available < h:
+                break
+            available -= h
+            max_lines += 1
+        badge = self._badge(a.status) if width >= BADGE_MIN_WIDTH and max_lines >= 2 else None
+        lines = block_lines(a, max(max_lines, 1), with_status=badge is None)
+        p = self.p
+        dot = STATUS_COLORS.get(a.status) if badge is None else None
+        if dot is not None:  # narrow blocks: a coloured dot says "here" / "in the chair" / "missed"
+            width -= 10
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(dot))
+            p.drawEllipse(QPointF(r.right - 8, r.y + 2 + bold_fm.height() / 2), 4, 4)
+        if width < MIN_TEXT_WIDTH:  # a sliver: its colour, hatching and tooltip say enough
+            return
+        y = r.y + 2
+        for i, line in enumerate(lines):
+            font, fm = (self.bold, bold_fm) if i == 0 else (self.small, small_fm)
+            line_width = width
+            if i == 0 and badge is not None:
+                line_width -= self._paint_badge(badge, r.right - TEXT_PADDING, y, fm.height()) + 4
+            p.setFont(font)
+            p.setPen(color)
+            p.drawText(
+                QRectF(left, y, line_width, fm.height()),
+                LEFT_MIDDLE,
+                fm.elidedText(line, Qt.TextElideMode.ElideRight, line_width),
+            )
+            y += fm.height()
+
+    def _badge(self, status: str) -> tuple[str, QColor, QColor] | None:
+        """Label, fill and text colour of a status badge; none for a plain booking."""
+        light_text, dark_text = QColor("#ffffff"), QColor("#1f1f1f")
+        neutral = mix(self.text, self.base, 0.16)
+        return {
+            "checked_in": ("Checked in", QColor(STATUS_COLORS["checked_in"]), dark_text),
+            "in_progress": ("In session", QColor(STATUS_COLORS["in_progress"]), light_text),
+            "completed": ("✓ Done", neutral, self.text),
+            "no_show": ("No-show", QColor(STATUS_COLORS["no_show"]), light_text),
+            "cancelled": ("Cancelled", neutral, self.text),
+        }.get(status)
+
+    def _paint_badge(
+        self, badge: tuple[str, QColor, QColor], right: float, y: float, h: float
+    ) -> int:
+        """Draw a badge right-aligned at ``right``; returns its width."""
+        text, fill, ink = badge
+        fm = QFontMetrics(self.badge_font)
+        w = fm.horizontalAdvance(text) + 10
+        rect = QRectF(right - w, y + 1, w, h - 2)
+        p = self.p
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(fill)
+        p.drawRoundedRect(rect, 3, 3)
+        p.setPen(ink)
+        p.setFont(self.badge_font)
+        p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        return w
+
+    def _paint_now_line(self) -> None:
+        layout, schedule = self.layout, self.schedule
+        now = self.view._local_now(schedule)
+        if now.date() != schedule.day:
+            return
+        minute = now.hour * 60 + now.minute + now.second / 60
+        if not layout.range.first <= minute <= layout.range.last:
+            return
+        y = round(layout.y_of(minute))
+        red = QColor("#d93025") if not self.dark else QColor("#ff6b5e")
+        self.p.setPen(QPen(red, 2))
+        self.p.drawLine(0, y, round(layout.width), y)
+
+    def _paint_message(self) -> None:
+        """Closed days say why; an empty day says so."""
+        schedule, layout = self.schedule, self.layout
+        message = day_message(schedule, len(layout.blocks))
+        if message is None:
+            return
+        title, detail = message
+        p, m = self.p, self.m
+        area = QRectF(
+            m.axis_width,
+            m.header_height,
+            self.size.width() - m.axis_width,
+            self.size.height() - m.header_height,
+        )
+        title_font = QFont(self.bold)
+        title_font.setPointSizeF(self.font.pointSizeF() * 1.6)
+        tf, df = QFontMetrics(title_font), QFontMetrics(self.font)
+        w = max(tf.horizontalAdvance(title), df.horizontalAdvance(detail)) + 48
+        h = tf.height() + (df.height() + 6 if detail else 0) + 28
+        box = QRectF(area.center().x() - w / 2, area.y() + min(120, area.height() / 3), w, h)
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setPen(QPen(self.grid, 1))
+        p.setBrush(self.window)
+        p.drawRoundedRect(box, 8, 8)
+        p.setPen(self.window_text)
+        p.setFont(title_font)
+        p.drawText(
+            QRectF(box.x(), box.y() + 14, w, tf.height()), Qt.AlignmentFlag.AlignCenter, title
+        )
+        if detail:
+            p.setFont(self.font)
+            p.setPen(self.muted)
+            p.drawText(
+                QRectF(box.x(), box.y() + 20 + tf.height(), w, df.height()),
+                Qt.AlignmentFlag.AlignCenter,
+                detail,
+            )
+        p.restore()
+
+    # -- header, axis, corner ----------------------------------------------------------------
+
+    def _paint_header(self) -> None:
+        p, m, layout = self.p, self.m, self.layout
+        p.save()
+        p.setClipRect(QRect(m.axis_width, 0, self.size.width() - m.axis_width, m.header_height))
+        p.fillRect(QRect(0, 0, self.size.width(), m.header_height), self.window)
+        p.translate(self.origin.x(), 0)
+        bold_fm, small_fm = self.bold_fm, self.small_fm
+        for column in layout.columns:
+            if column.x + column.w < self.visible.x or column.x > self.visible.right:
+                continue
+            r = QRectF(column.x + 6, 0, column.w - 12, m.header_height)
+            name_h, kind_h = bold_fm.height(), small_fm.height()
+            top = (m.header_height - name_h - kind_h) / 2
+            p.setFont(self.bold)
+            p.setPen(self.window_text)
+            p.drawText(
+                QRectF(r.x(), top, r.width(), name_h),
+                LEFT_MIDDLE,
+                bold_fm.elidedText(column.room.name, Qt.TextElideMode.ElideRight, int(r.width())),
+            )
+            kind = column.room.kind_label
+            if not column.room.active:
+                kind += " · out of use"
+            p.setFont(self.small)
+            p.setPen(self.muted)
+            p.drawText(
+                QRectF(r.x(), top + name_h, r.width(), kind_h),
+                LEFT_MIDDLE,
+                small_fm.elidedText(kind, Qt.TextElideMode.ElideRight, int(r.width())),
+            )
+            if column.x > 0:
+                p.setPen(QPen(self.grid, 1))
+                p.drawLine(round(column.x), 6, round(column.x), m.header_height - 6)
+        p.restore()
+        p.setPen(QPen(self.grid, 1))
+        p.drawLine(0, m.header_height - 1, self.size.width(), m.header_height - 1)
+
+    def _paint_axis(self) -> None:
+        p, m, layout = self.p, self.m, self.layout
+        p.save()
+        p.setClipRect(QRect(0, m.header_height, m.axis_width, self.size.height() - m.header_height))
+        p.fillRect(QRect(0, 0, m.axis_width, self.size.height()), self.window)
+        p.translate(0, self.origin.y())
+        fm = QFontMetrics(self.small)
+        p.setFont(self.small)
+        p.setPen(self.window_text)
+        for tick in layout.ticks:
+            if not tick.label:
+                continue
+            y = tick.y
+            # Labels at the very top or bottom of the day sit inside it, not cut in half.
+            r = QRectF(0, y - fm.height() / 2, m.axis_width - 8, fm.height())
+            if r.y() < 0:
+                r.moveTop(y + 1)
+            elif r.bottom() > layout.height:
+                r.moveBottom(y - 1)
+            p.drawText(r, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tick.label)
+        p.restore()
+        p.setPen(QPen(self.grid, 1))
+        p.drawLine(m.axis_width - 1, 0, m.axis_width - 1, self.size.height())
+
+    def _paint_corner(self) -> None:
+        p, m, schedule = self.p, self.m, self.schedule
+        p.fillRect(QRect(0, 0, m.axis_width - 1, m.header_height - 1), self.window)
+        p.setFont(self.small)
+        p.setPen(self.muted)
+        zone = schedule.day_start.tzname() or ""
+        p.drawText(
+            QRect(0, 0, m.axis_width - 8, m.header_height),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+            zone,
+        )
+
+
+def _qrect(r: Rect) -> QRect:
+    return QRect(round(r.x), round(r.y), round(r.w), round(r.h))
+
+
+def _qrectf(r: Rect) -> QRectF:
+    return QRectF(r.x, r.y, r.w, r.h)

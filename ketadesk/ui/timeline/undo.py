@@ -1,0 +1,407 @@
+"""Edits the desk makes by hand on the schedule, undoable: moves, status changes, series moves.
+
+``ScheduleEditor`` is what views hand their requests to (a block dropped on a new place, "No-show"
+from a context menu).  Each edit calls the services with the desk's actor, and on success goes on
+a ``QUndoStack`` as a command that knows how to take it back, again through the services:
+
+- a move is undone by moving the session back to its place as it was booked (same room, monitor
+  and nurse) with ``booking.move``;
+- a status change by ``booking.undo_status``, which takes back the latest change (a released
+  room is taken again only if it is still free); redo makes the change again;
+- a series move by ``move_series`` with the sessions' old places.
+
+The database decides: when the old place was taken meanwhile (at this or another workstation),
+the undo is refused with the reason, the command stays where it was on the stack, and the user
+is told (``refused``).  Nothing is half-done: each step is one service transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QWidget
+
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
+from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
+from ketadesk.services.clinic.listen import server_errors
+from ketadesk.services.common.context import InvalidRequest, ServiceError
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+
+    from ketadesk.scheduling.model import PlannedSession
+    from ketadesk.ui.common.desk import Desk
+    from ketadesk.ui.timeline.day_view import DayView
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+#: What a status change is called on the undo stack ("Undo No-show").
+ACTION_LABELS = booking.ACTION_NAMES
+#: The action leading to each status, so callers may name either ("check_in" or "checked_in").
+ACTION_OF_STATUS = {target: action for action, (_, target) in booking.TRANSITIONS.items()}
+
+UNDO_SHORTCUTS = ("Ctrl+Z",)
+REDO_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y")
+
+
+class _EditCommand(QUndoCommand):
+    """An edit already made once; ``undo``/``redo`` make it again through the services.
+
+    ``apply(forward)`` raises ServiceError when the database refuses.  When the stack itself
+    calls ``undo``/``redo`` (not through ``ScheduleEditor``), a refusal is reported and the
+    stack's index put back on the next turn of the event loop.
+    """
+
+    def __init__(self, editor: ScheduleEditor, text: str) -> None:
+        super().__init__(text)
+        self.editor = editor
+        self._skip = True  # the first redo (QUndoStack.push) is the edit already made
+
+    def apply(self, forward: bool) -> None:
+        raise NotImplementedError
+
+    def run(self, forward: bool) -> None:
+        """Make the change now; the stack's own call that follows only moves its index."""
+        self.apply(forward)
+        self._skip = True
+
+    @override
+    def redo(self) -> None:
+        self._step(forward=True)
+
+    @override
+    def undo(self) -> None:
+        self._step(forward=False)
+
+    def _step(self, *, forward: bool) -> None:
+        if self._skip:
+            self._skip = False
+            return
+        try:
+            with server_errors():  # a server out of reach is said, not raised
+                self.apply(forward)
+        except ServiceError as err:
+            self.editor._report(self, forward, err)
+            # The stack already moved its index: move it back, without running this again.
+            self._skip = True
+            stack = self.editor.stack
+            QTimer.singleShot(0, stack.redo if not forward else stack.undo)
+            return
+        self.editor.changed.emit()
+
+
+class MoveCommand(_EditCommand):
+    """One session moved to another time and/or room."""
+
+    def __init__(
+        self,
+        editor: ScheduleEditor,
+        before: Placement,
+        after: PlannedSession,
+        after_room: int | None,
+        text: str,
+    ) -> None:
+        super().__init__(editor, text)
+        self.appointment_id = before.appointment_id
+        self.before = before.session
+        self.after = after
+        self.places = {False: (before.start, before.room_id), True: (after.start, after_room)}
+
+    def apply(self, forward: bool) -> None:
+        desk = self.editor.desk
+        # Only a session still where this edit left it is taken back (or moved again): one
+        # moved since, here or at another workstation, is not pulled away from its new place.
+        now_at = placement_of(desk.db, self.appointment_id)
+        if (now_at.start, now_at.room_id) != self.places[not forward]:
+            raise InvalidRequest("the session was moved since; reload to see where it is")
+        booking.move(
+            desk.db,
+            desk.actor,
+            self.appointment_id,
+            self.after if forward else self.before,
+            reason="redo" if forward else "undo",
+            now=desk.now(),
+        )
+
+
+class StatusCommand(_EditCommand):
+    """A status change: check in, start, complete, no-show, cancel."""
+
+    def __init__(
+        self, editor: ScheduleEditor, appointment_id: int, action: str, reason: str, text: str
+    ) -> None:
+        super().__init__(editor, text)
+        self.appointment_id = appointment_id
+        self.action = action
+        self.reason = reason
+
+    def apply(self, forward: bool) -> None:
+        desk = self.editor.desk
+        if forward:
+            booking.change_status(
+                desk.db,
+                desk.actor,
+                self.appointment_id,
+                self.action,
+                reason=self.reason,
+                now=desk.now(),
+            )
+        else:
+            # undo_status takes back the latest change: make sure it is still this one.
+            status = placement_of(desk.db, self.appointment_id).status
+            target = booking.TRANSITIONS[self.action][1]
+            if status != target:
+                raise InvalidRequest(
+                    f"the session is {status.replace('_', ' ')} now, changed since; "
+                    "it is no longer this change to take back"
+                )
+            booking.undo_status(desk.db, desk.actor, self.appointment_id, now=desk.now())
+
+
+class SeriesMoveCommand(_EditCommand):
+    """The rest of a series re-flowed from one session's new start."""
+
+    def __init__(
+        self,
+        editor: ScheduleEditor,
+        proposal: SeriesMove,
+        before: tuple[Placement, ...],
+        text: str,
+        *,
+        reason: str,
+        spacing_reason: str,
+    ) -> None:
+        super().__init__(editor, text)
+        self.proposal = proposal
+        self.before = before
+        self.reason = reason
+        self.spacing_reason = spacing_reason
+
+    def apply(self, forward: bool) -> None:
+        desk = self.editor.desk
+        if forward:
+            proposal = self.proposal
+        else:
+            from ketadesk.scheduling.planner import SeriesPlan
+
+            # The old places as a proposal of their own: they kept the protocol's spacing once
+            # (or a clinician overrode it then, which is on record); the database re-checks them.
+            proposal = SeriesMove(
+                series_id=self.proposal.series_id,
+                moves=tuple((p.appointment_id, p.session) for p in self.before),
+                plan=SeriesPlan(self.proposal.plan.protocol, tuple(p.session for p in self.before)),
+                calendar=self.proposal.calendar,
+            )
+        move_series(
+            desk.db,
+            desk.actor,
+            proposal,
+            reason=self.reason if forward else "undo",
+            spacing_reason=self.spacing_reason if forward else "",
+            now=desk.now(),
+        )
+
+
+class ScheduleEditor(QObject):
+    """Makes the desk's hand edits through the services and keeps them undoable.
+
+    Signals:
+        changed(): the schedule was written (an edit, an undo or a redo): views reload.
+        refused(str): an edit, undo or redo the database refused, and why, for the user.
+
+    Attributes:
+        desk: the open clinic, the acting user and the clock.
+        stack: the undo stack (its commands are this module's).
+    """
+
+    changed = Signal()
+    refused = Signal(str)
+
+    def __init__(
+        self, desk: Desk, undo_stack: QUndoStack | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.stack = undo_stack if undo_stack is not None else QUndoStack(self)
+
+    # -- edits ------------------------------------------------------------------------------
+
+    def move(self, appointment_id: int, new_start: dt.datetime, new_room_id: int | None) -> bool:
+        """Move a session to ``new_start`` in ``new_room_id`` (None: no room); False, with
+        ``refused`` emitted, when it cannot go there."""
+        desk = self.desk
+        try:
+            with server_errors():  # a server out of reach is said, not raised
+                before = placement_of(desk.db, appointment_id)
+                after = plan_move(desk.db, appointment_id, new_start, new_room_id, now=desk.now())
+                booking.move(desk.db, desk.actor, appointment_id, after, now=desk.now())
+        except ServiceError as err:
+            self.refused.emit(f"The session was not moved: {err}")
+            return False
+        text = f"Move session #{appointment_id}"
+        self._push(MoveCommand(self, before, after, new_room_id, text))
+        return True
+
+    def set_status(self, appointment_id: int, status: str, reason: str = "") -> bool:
+        """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
+        "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
+        needs ``reason``.  False, with ``refused`` emitted, when the service refuses."""
+        action = status if status in booking.TRANSITIONS else ACTION_OF_STATUS.get(status, status)
+        desk = self.desk
+        try:
+            with server_errors():  # a server out of reach is said, not raised
+                booking.change_status(
+                    desk.db, desk.actor, appointment_id, action, reason=reason, now=desk.now()
+                )
+        except ServiceError as err:
+            self.refused.emit(f"The status was not changed: {err}")
+            return False
+        label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
+        self._push(StatusCommand(self, appointment_id, action, reason, label))
+        return True
+
+    def move_series(
+        self,
+        appointment_id: int,
+        new_start: dt.datetime,
+        *,
+        reason: str = "",
+        spacing_reason: str = "",
+    ) -> bool:
+        """Move a session to ``new_start`` and re-flow the rest of its series so the
+        protocol's spacing holds; one undo step for all of it."""
+        desk = self.desk
+        try:
+            with server_errors():  # a server out of reach is said, not raised
+                proposal = propose_series_move(desk.db, appointment_id, new_start, now=desk.now())
+                return self.apply_series_move(
+                    proposal, reason=reason, spacing_reason=spacing_reason
+                )
+        except ServiceError as err:
+            self.refused.emit(f"The series was not moved: {err}")
+            return False
+
+    def apply_series_move(
+        self, proposal: SeriesMove, *, reason: str = "", spacing_reason: str = ""
+    ) -> bool:
+        """Write a series move the user has seen (``propose_series_move``), undoably."""
+        desk = self.desk
+        try:
+            with server_errors():  # a server out of reach is said, not raised
+                before = tuple(placement_of(desk.db, a) for a, _ in proposal.moves)
+                move_series(
+                    desk.db,
+                    desk.actor,
+                    proposal,
+                    reason=reason,
+                    spacing_reason=spacing_reason,
+                    now=desk.now(),
+                )
+        except ServiceError as err:
+            self.refused.emit(f"The series was not moved: {err}")
+            return False
+        n = len(proposal.moves)
+        text = f"Move {n} session{'s' if n != 1 else ''} of the series"
+        command = SeriesMoveCommand(
+            self, proposal, before, text, reason=reason, spacing_reason=spacing_reason
+        )
+        self._push(command)
+        return True
+
+    # -- undo and redo ----------------------------------------------------------------------
+
+    def undo(self) -> bool:
+        """Take back the latest edit; False (and ``refused``) when the database refuses."""
+        return self._step(forward=False)
+
+    def redo(self) -> bool:
+        """Make the latest undone edit again; False (and ``refused``) when refused."""
+        return self._step(forward=True)
+
+    def undo_action(self, parent: QObject) -> QAction:
+        """An "Undo" action (Ctrl+Z) following the stack: its text names the edit."""
+        return self._action(parent, forward=False)
+
+    def redo_action(self, parent: QObject) -> QAction:
+        """A "Redo" action (Ctrl+Shift+Z, Ctrl+Y) following the stack."""
+        return self._action(parent, forward=True)
+
+    def attach(self, view: DayView) -> None:
+        """Let a day view's requests (drops, context menu) be made by this editor."""
+        view.move_requested.connect(self.move)
+        view.status_requested.connect(self._on_view_status_requested)
+
+    # -- inside -----------------------------------------------------------------------------
+
+    def _on_view_status_requested(self, appointment_id: int, action: str, reason: str) -> None:
+        self.set_status(appointment_id, action, reason)
+
+    def _push(self, command: _EditCommand) -> None:
+        self.stack.push(command)  # its first redo is skipped: the edit is made
+        self.changed.emit()
+
+    def _step(self, *, forward: bool) -> bool:
+        stack = self.stack
+        if not (stack.canRedo() if forward else stack.canUndo()):
+            return False
+        command = stack.command(stack.index() if forward else stack.index() - 1)
+        if isinstance(command, _EditCommand):
+            try:
+                with server_errors():  # a server out of reach is said, not raised
+                    command.run(forward)
+            except ServiceError as err:
+                self._report(command, forward, err)
+                return False
+        if forward:
+            stack.redo()
+        else:
+            stack.undo()
+        self.changed.emit()
+        return True
+
+    def _report(self, command: QUndoCommand, forward: bool, err: ServiceError) -> None:
+        what = "redo" if forward else "undo"
+        self.refused.emit(f"Cannot {what} “{command.text()}”: {err}")
+
+    def _action(self, parent: QObject, *, forward: bool) -> QAction:
+        stack = self.stack
+        action = _StackAction("Redo" if forward else "Undo", parent)
+        shortcuts = REDO_SHORTCUTS if forward else UNDO_SHORTCUTS
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setToolTip(f"{action.name} ({shortcuts[0]})")
+        # The stack's signals carry what they say, and bound slots of the action are let go
+        # when it is deleted: nothing asks an object that has gone away.
+        if forward:
+            action.setEnabled(stack.canRedo())
+            action.show_edit(stack.redoText())
+            stack.canRedoChanged.connect(action.setEnabled)
+            stack.redoTextChanged.connect(action.show_edit)
+        else:
+            action.setEnabled(stack.canUndo())
+            action.show_edit(stack.undoText())
+            stack.canUndoChanged.connect(action.setEnabled)
+            stack.undoTextChanged.connect(action.show_edit)
+        action.triggered.connect(self.redo if forward else self.undo)
+        if isinstance(parent, QWidget):
+            parent.addAction(action)
+        return action
+
+
+class _StackAction(QAction):
+    """ "Undo" or "Redo", its text naming the edit it would take back or make again."""
+
+    def __init__(self, name: str, parent: QObject) -> None:
+        super().__init__(name, parent)
+        self.name = name
+        self.setObjectName(name.lower())
+
+    def show_edit(self, text: str) -> None:
+        self.setText(f"{self.name} {text}" if text else self.name)

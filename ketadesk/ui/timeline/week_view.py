@@ -1,0 +1,945 @@
+"""The week: seven day columns of compact session blocks, painted by hand.
+
+Painting is thin: ``week_layout.layout_week`` decides where everything goes and only what is in
+view is drawn, so a week of fifteen busy rooms scrolls smoothly.  Colours come from the session
+types and the palette (light or dark); today's column is tinted with the palette's highlight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QHelpEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFrame,
+    QInputDialog,
+    QToolTip,
+    QWidget,
+)
+
+from ketadesk.services.schedule.schedule import DayAppointment, WeekSchedule
+from ketadesk.ui.common.qt_workarounds import keep_none_alive
+from ketadesk.ui.timeline.day_layout import Rect, wall_minute
+from ketadesk.ui.timeline.day_view import SHADE_STRENGTH, STATUS_COLORS, is_dark, mix
+from ketadesk.ui.timeline.drag import (
+    KEY_STEPS,
+    Drag,
+    DragMixin,
+    DragState,
+    ghost_color,
+    ghost_verdict,
+    paint_blocks,
+    paint_ghost_frame,
+)
+from ketadesk.ui.timeline.week_layout import (
+    WeekBlock,
+    WeekDropTarget,
+    WeekLayout,
+    WeekMetrics,
+    day_detail,
+    grid_anchors,
+    layout_week,
+    week_block_lines,
+    week_drop_target,
+    week_ghost_rect,
+    week_step_target,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+
+    from ketadesk.services.booking.move_check import MoveCheck
+    from ketadesk.ui.common.desk import Desk  # its import reaches the store: not needed at start-up
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+STRIPE_WIDTH = 2
+TEXT_PADDING = 2
+STATUS_BAR = 3  # the status colour across the top of a block (checked in, in session, no-show)
+MIN_TEXT_WIDTH = 20  # narrower blocks show no text: colour, dot and tooltip say enough
+NARROW_TEXT_WIDTH = 90  # narrower blocks say time, type and surname on lines of their own
+LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+
+class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
+    """Seven days of the clinic side by side, for some rooms or for one staff member.
+
+    The day header stays at the top and the time axis at the left while the body scrolls.
+    Hovering a block shows the session's details; clicking selects it (Tab and Shift+Tab go
+    from block to block); double-clicking a day's header opens that day, double-clicking a
+    block (or Enter on the selected one) opens the session; the context menu (right click, the
+    Menu key or Shift+F10) changes its status.  Home/End choose the first and last day (and
+    Alt+Left/Alt+Right when no block is selected); Enter with no block selected opens the day.
+
+    With a desk (``set_desk``) a block can be dragged to another day and/or time, or moved with
+    Alt+arrows (Left/Right a day, Up/Down a slot) then Enter.  The ghost snaps to the day's slot
+    grid and is green where the session fits and red, with the reason, where it does not (asked
+    of ``services.move_check`` on a snapshot of the week read when the move begins).  The
+    session keeps its own room, also in a staff member's week.  Esc cancels; a drop on a
+    refused place leaves the block where it was.  The view never writes: it asks its owner
+    (the signals are those of ``DayView``, so the same wiring serves both).
+
+    Signals:
+        day_activated(object): a ``datetime.date`` whose day should open.
+        appointment_activated(int): the id of a session to open.
+        move_requested(int, object, object): appointment id, new start (aware datetime), its
+            room id (unchanged; None: no room).  Emitted on a drop the check accepted.
+        move_refused(str): a drop (or keyboard move) was refused: why, in the desk's words.
+        status_requested(int, str, str): appointment id, action ("check_in", "start",
+            "complete", "no_show", "cancel"), reason (a cancellation's; else empty).
+        series_move_requested(int): "Move rest of series..." on this appointment.
+        selection_changed(object): the selected appointment's id, or None.
+        feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...").
+
+    Attributes:
+        metrics: the sizes the layout works with.
+    """
+
+    day_activated = Signal(object)
+    appointment_activated = Signal(int)
+    move_requested = Signal(int, object, object)
+    move_refused = Signal(str)
+    status_requested = Signal(int, str, str)
+    series_move_requested = Signal(int)
+    selection_changed = Signal(object)
+    feedback = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        now: Callable[[], dt.datetime] | None = None,
+        metrics: WeekMetrics | None = None,
+        desk: Desk | None = None,
+    ) -> None:
+        super().__init__(parent)
+        keep_none_alive()  # painting makes thousands of calls: see qt_workarounds
+        self.metrics = metrics or WeekMetrics()
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._week: WeekSchedule | None = None
+        self._layout: WeekLayout | None = None
+        self._show_cancelled = True
+        self._current_day = 0  # the day Enter opens
+        self._desk: Desk | None = None
+        self._selected: int | None = None
+        self._drag: Drag[WeekDropTarget] | None = None
+        self._canvas = QWidget(self)
+        self._canvas.setMouseTracking(True)
+        self._canvas.setAutoFillBackground(False)
+        self.setViewport(self._canvas)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustIgnored)
+        self.setAccessibleName("Week view")
+        self._minute_timer = QTimer(self)
+        self._minute_timer.setInterval(60_000)
+        self._minute_timer.timeout.connect(self._canvas.update)
+        if desk is not None:
+            self.set_desk(desk)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def week(self) -> WeekSchedule | None:
+        return self._week
+
+    def set_week(self, week: WeekSchedule | None) -> None:
+        """Show ``week``.  The same week again (a reload after a change here or at another
+        workstation) keeps the scroll position, the selection and a move in progress (unless
+        its session changed); another week starts afresh."""
+        same = (
+            week is not None
+            and self._week is not None
+            and week.first_day == self._week.first_day
+            and week.staff_id == self._week.staff_id
+            and week.room_ids == self._week.room_ids
+        )
+        h_value = self.horizontalScrollBar().value()
+        v_value = self.verticalScrollBar().value()
+        self._week = week
+        if not same:
+            today = self._today()
+            days = [d.day for d in week.days] if week else []
+            self._current_day = days.index(today) if today in days else 0
+        self._relayout()
+        if same:
+            self.horizontalScrollBar().setValue(h_value)
+            self.verticalScrollBar().setValue(v_value)
+            self._keep_drag_if_unchanged()
+        else:
+            self._scroll_to_start()
+            self._cancel_drag(quiet=True)
+        layout = self._layout
+        if self._selected is not None and (
+            not same or layout is None or layout.block_of(self._selected) is None
+        ):
+            self._select(None)
+        if week is not None and self._today() in [d.day for d in week.days]:
+            self._minute_timer.start()
+        else:
+            self._minute_timer.stop()
+        self._update_accessible_description()
+
+    def can_move(self) -> bool:
+        """Whether blocks can be moved here: a desk to check with and a week to move in."""
+        return self._desk is not None and self._week is not None and bool(self._week.days)
+
+    def drag_target(self) -> WeekDropTarget | None:
+        """Where the ghost is: a day's index and a wall-clock minute (None: nothing moves)."""
+        drag = self._drag
+        return drag.target if drag is not None and drag.started else None
+
+    def slot_point(self, day: dt.date, start: dt.datetime) -> QPointF | None:
+        """The viewport point of a day's column at a time of that day (where to drop a
+        block's top)."""
+        layout, week = self._layout, self._week
+        if layout is None or week is None:
+            return None
+        index = next((i for i, c in enumerate(layout.days) if c.day == day), None)
+        if index is None:
+            return None
+        column = layout.days[index]
+        minute = wall_minute(start.astimezone(week.days[index].day_start.tzinfo), day)
+        origin = self.body_origin()
+        return QPointF(origin.x() + column.x + column.w / 2, origin.y() + layout.y_of(minute))
+
+    def show_cancelled(self) -> bool:
+        return self._show_cancelled
+
+    def set_show_cancelled(self, show: bool) -> None:
+        self._show_cancelled = show
+        self._relayout()
+
+    def canvas(self) -> QWidget:
+        return self._canvas
+
+    def week_layout(self) -> WeekLayout | None:
+        """The current geometry (what is painted), for tests and hit-testing."""
+        return self._layout
+
+    def current_day(self) -> dt.date | None:
+        """The day the keyboard has chosen (Enter opens it)."""
+        if self._week is None or not self._week.days:
+            return None
+        return self._week.days[self._current_day].day
+
+    # -- geometry ---------------------------------------------------------------------------
+
+    def _today(self) -> dt.date | None:
+        if self._week is None or not self._week.days:
+            return None
+        return self._now().astimezone(self._week.days[0].day_start.tzinfo).date()
+
+    def _relayout(self) -> None:
+        if self._week is None:
+            self._layout = None
+        else:
+            size = self._canvas.size()
+            self._layout = layout_week(
+                self._week,
+                width=size.width(),
+                height=size.height(),
+                today=self._today(),
+                show_cancelled=self._show_cancelled,
+                metrics=self.metrics,
+            )
+        self._update_scroll_bars()
+        self._canvas.update()
+
+    def _update_scroll_bars(self) -> None:
+        m, size, layout = self.metrics, self._canvas.size(), self._layout
+        body_w = size.width() - m.axis_width
+        body_h = size.height() - m.header_height
+        h_bar, v_bar = self.horizontalScrollBar(), self.verticalScrollBar()
+        h_bar.setRange(0, max(0, round(layout.width - body_w)) if layout else 0)
+        v_bar.setRange(0, max(0, round(layout.height - body_h)) if layout else 0)
+        h_bar.setPageStep(max(1, body_w))
+        v_bar.setPageStep(max(1, body_h))
+        h_bar.setSingleStep(round(layout.day_width / 2) if layout else 20)
+        v_bar.setSingleStep(round(30 * layout.pixels_per_minute) if layout else 20)
+
+    def _scroll_to_start(self) -> None:
+        self.horizontalScrollBar().setValue(0)
+        layout = self._layout
+        if layout is None:
+            return
+        first = min((b.rect.y for b in layout.blocks), default=0.0)
+        self.verticalScrollBar().setValue(round(max(0.0, first - 30 * layout.pixels_per_minute)))
+
+    def header_day_at(self, viewport_pos: QPointF) -> dt.date | None:
+        """The day whose header is at a viewport point, or None."""
+        if self._layout is None:
+            return None
+        m = self.metrics
+        if viewport_pos.y() >= m.header_height or viewport_pos.x() < m.axis_width:
+            return None
+        index = self._layout.day_at(viewport_pos.x() - self.body_origin().x())
+        return self._layout.days[index].day if index is not None else None
+
+    def block_center(self, appointment_id: int) -> QPointF | None:
+        """Where a session's block is in the viewport (for tests and accessibility)."""
+        if self._layout is None:
+            return None
+        origin = self.body_origin()
+        for block in self._layout.blocks:
+            if block.appointment.id == appointment_id:
+                r = block.rect
+                return QPointF(origin.x() + r.x + r.w / 2, origin.y() + r.y + min(r.h / 2, 8))
+        return None
+
+    def header_center(self, day: dt.date) -> QPointF | None:
+        if self._layout is None:
+            return None
+        for column in self._layout.days:
+            if column.day == day:
+                return QPointF(
+                    self.body_origin().x() + column.x + column.w / 2, self.metrics.header_height / 2
+                )
+        return None
+
+    def _target_start(self, target: WeekDropTarget) -> dt.datetime:
+        """The aware instant (UTC) of a target's wall-clock minute on its day."""
+        week = self._week
+        assert week is not None
+        day = week.days[target.day]
+        midnight = dt.datetime.combine(day.day, dt.time(), day.day_start.tzinfo)
+        local = midnight + dt.timedelta(minutes=target.minute)  # wall-clock arithmetic
+        return local.astimezone(dt.UTC)
+
+    def _drag_room(self, drag: Drag[WeekDropTarget]) -> int | None:
+        """The session's own room: it goes with the session to its new day.  In a staff
+        member's week the block's column is the staff member, so the room is the one the
+        check read (until then, unknown: None)."""
+        checks = _checks(drag)
+        if checks:
+            return checks[0].placement.room_id
+        week = self._week
+        if week is not None and week.staff_id is None:
+            return drag.appointment.room_id
+        return None
+
+    def _grid(self) -> tuple[int, tuple[int, ...]]:
+        """The slot grid: slot minutes, and each day's anchor (its opening minute)."""
+        week = self._week
+        assert week is not None
+        return week.days[0].slot_minutes, grid_anchors(week)
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def _select(self, appointment_id: int | None, *, scroll: bool = False) -> None:
+        layout = self._layout
+        block = layout.block_of(appointment_id) if layout and appointment_id is not None else None
+        if appointment_id is not None and block is None:
+            appointment_id = None
+        if scroll and block is not None:
+            self._ensure_visible(block.rect)
+        if appointment_id == self._selected:
+            return
+        self._selected = appointment_id
+        if block is not None:
+            self._current_day = block.day_index
+        self._update_accessible_description()
+        self._canvas.update()
+        self.selection_changed.emit(appointment_id)
+
+    def _blocks_in_order(self) -> list[WeekBlock]:
+        layout = self._layout
+        if layout is None:
+            return []
+        return sorted(layout.blocks, key=lambda b: (b.day_index, b.rect.y, b.rect.x))
+
+    # -- moving: mouse and keyboard ---------------------------------------------------------------
+
+    def _drag_origin(self, block: WeekBlock) -> tuple[WeekDropTarget, dt.date] | None:
+        week = self._week
+        assert week is not None
+        day = week.days[block.day_index].day
+        return WeekDropTarget(block.day_index, wall_minute(block.appointment.start, day)), day
+
+    def _check_loader(self, drag: Drag[WeekDropTarget]) -> Callable[[], object]:
+        """A check's window runs from the session's own day to the day asked for, so two
+        reads (to the week's first day and to its last) cover every day of the week."""
+        desk, week = self._desk, self._week
+        assert desk is not None
+        assert week is not None
+        db, appointment_id, now = desk.db, drag.appointment.id, desk.now()
+        ends = (week.first_day, week.last_day)
+
+        def load() -> object:
+            from ketadesk.services.booking.move_check import prepare_move
+
+            return tuple(prepare_move(db, appointment_id, day=end, now=now) for end in ends)
+
+        return load
+
+    def _verdict(self, drag: Drag[WeekDropTarget], target: WeekDropTarget) -> list[str]:
+        start = self._target_start(target)
+        check = next((c for c in _checks(drag) if c.covers(start)), None)
+        if check is None:
+            return ["the move cannot be checked: outside the week read"]
+        return list(check.check(start, self._drag_room(drag)))
+
+    def _where(self, drag: Drag[WeekDropTarget], target: WeekDropTarget) -> str | None:
+        week = self._week
+        if week is None:
+            return None
+        tz = week.days[target.day].day_start.tzinfo
+        start = self._target_start(target).astimezone(tz)
+        end = start + dt.timedelta(minutes=drag.duration)
+        return f"{start:%a} {start.day} {start:%b} {start:%H:%M}–{end:%H:%M}"
+
+    def _target_at(self, drag: Drag[WeekDropTarget], x: float, y: float) -> WeekDropTarget | None:
+        layout = self._layout
+        assert layout is not None
+        slot, anchors = self._grid()
+        return week_drop_target(
+            layout,
+            x,
+            y,
+            grab_minutes=drag.grab_minutes,
+            duration=drag.duration,
+            slot=slot,
+            anchors=anchors,
+        )
+
+    def _step_target(self, drag: Drag[WeekDropTarget], slots: int, columns: int) -> WeekDropTarget:
+        layout = self._layout
+        assert layout is not None
+        slot, anchors = self._grid()
+        return week_step_target(
+            layout,
+            drag.target or drag.origin,
+            slots=slots,
+            days=columns,
+            duration=drag.duration,
+            slot=slot,
+            anchors=anchors,
+        )
+
+    def _ghost_rect(self, target: WeekDropTarget, duration: int) -> Rect:
+        assert self._layout is not None
+        return week_ghost_rect(self._layout, target, duration, self.metrics)
+
+    def _key_move(self, slots: int, days: int) -> bool:
+        """Alt+arrows: move the selected block's ghost by a slot or a day; Enter drops.
+        False when there is nothing to move (no block selected, or no desk)."""
+        drag = self._drag
+        if drag is None:
+            block = self._selected_block()
+            if block is None or not block.appointment.is_active:
+                return False
+            drag = self._begin_key_move(block)
+            if drag is None:
+                return False
+        elif not drag.keyboard:
+            return True  # the mouse is moving it
+        self._step_ghost(drag, slots, days)
+        return True
+
+    def _update_accessible_description(self) -> None:
+        week = self._week
+        if week is None:
+            self.setAccessibleDescription("")
+            return
+        chosen = self.current_day()
+        day = week.days[self._current_day] if week.days else None
+        chosen_text = (
+            f"; chosen: {chosen:%A} {chosen.day}, {day_detail(day, day.active_count)}"
+            if chosen is not None and day is not None
+            else ""
+        )
+        block = self._selected_block()
+        selected_text = f"; selected: {_accessible_text(block.appointment)}" if block else ""
+        self.setAccessibleDescription(
+            f"{week.label}, week of {week.first_day:%A} {week.first_day.day} "
+            f"{week.first_day:%B %Y}: {week.active_count} sessions{chosen_text}{selected_text}"
+        )
+
+    # -- Qt overrides ------------------------------------------------------------------------
+
+    @override
+    def sizeHint(self) -> QSize:
+        return QSize(960, 640)
+
+    @override
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._relayout()
+
+    @override
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        self._canvas.update()
+
+    @override
+    def viewportEvent(self, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.ToolTip:
+            assert isinstance(event, QHelpEvent)
+            if self._drag is not None and self._drag.started:
+                return True  # the ghost says what it means itself
+            pos = QPointF(event.pos())
+            block = self.block_at(pos)
+            day = self.header_day_at(pos)
+            if block is not None:
+                QToolTip.showText(event.globalPos(), self._tooltip(block), self._canvas)
+            elif day is not None:
+                QToolTip.showText(
+                    event.globalPos(),
+                    f"{day:%A} {day.day} {day:%B}: double-click to open the day",
+                    self._canvas,
+                )
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        if kind == QEvent.Type.MouseButtonDblClick:
+            assert isinstance(event, QMouseEvent)
+            if event.button() == Qt.MouseButton.LeftButton:
+                self._on_double_click(event.position())
+                return True
+        return super().viewportEvent(event)
+
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        count = len(self._week.days) if self._week else 0
+        key = event.key()
+        alt = event.modifiers() & Qt.KeyboardModifier.AltModifier
+        # Plain Left/Right belong to the window (previous/next week).  Alt+arrows move the
+        # selected block (Left/Right a day, Up/Down a slot); with none selected, Alt+Left/Right
+        # choose a day, as Home/End do.
+        if alt and key in KEY_STEPS and (self._drag is not None or self._selected is not None):
+            if not self._key_move(*KEY_STEPS[Qt.Key(key)]):
+                self.feedback.emit(
+                    "Sessions are moved with a desk open"
+                    if self._desk is None
+                    else "Cancelled and missed sessions stay where they were"
+                )
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape:
+            self._escape()
+            event.accept()
+            return
+        chosen: int | None = None
+        if key == Qt.Key.Key_Home:
+            chosen = 0
+        elif key == Qt.Key.Key_End:
+            chosen = count - 1
+        elif key == Qt.Key.Key_Left and alt:
+            chosen = self._current_day - 1
+        elif key == Qt.Key.Key_Right and alt:
+            chosen = self._current_day + 1
+        if count and chosen is not None:
+            self._current_day = max(0, min(count - 1, chosen))
+            self._canvas.update()
+            self._update_accessible_description()
+        elif count and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if not self._drop_or_activate():
+                day = self.current_day()
+                if day is not None:
+                    self.day_activated.emit(day)
+        else:
+            super().keyPressEvent(event)
+
+    def ask_cancel_reason(self, appointment: DayAppointment) -> str | None:
+        """Why the session is cancelled (None: the user thought better of it).  Tests
+        replace this; the service refuses an empty reason."""
+        text, ok = QInputDialog.getText(
+            self,
+            "Cancel session",
+            f"Why is {appointment.patient_name}'s {appointment.session_type_name} session "
+            f"on {appointment.start:%a %d %b} at {appointment.start:%H:%M} cancelled?",
+        )
+        return text.strip() if ok and text.strip() else None
+
+    @override
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            self._canvas.update()
+
+    @override
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self._canvas)
+        try:
+            if self._layout is None or self._week is None:
+                painter.fillRect(self._canvas.rect(), self.palette().color(QPalette.ColorRole.Base))
+            else:
+                _WeekPainter(self, painter, self._layout).paint()
+        finally:
+            painter.end()
+
+    # -- slots ------------------------------------------------------------------------------
+
+    def _on_double_click(self, pos: QPointF) -> None:
+        block = self.block_at(pos)
+        if block is not None:
+            self._cancel_drag(quiet=True)
+            self._select(block.appointment.id)
+            self.appointment_activated.emit(block.appointment.id)
+            return
+        day = self.header_day_at(pos)
+        if day is not None:
+            self.day_activated.emit(day)
+
+    def _tooltip(self, block: WeekBlock) -> str:
+        a = block.appointment
+        kind = " · ".join(
+            p for p in (a.session_type_name, a.series_label and f"session {a.series_label}") if p
+        )
+        where = a.room_name or "No room"
+        lines = [
+            f"<b>{html.escape(a.patient_name)}</b> · chart {html.escape(a.chart_number)}",
+            html.escape(kind),
+            html.escape(f"{a.start:%a %d %b} · {a.start:%H:%M}–{a.end:%H:%M} · {where}"),
+            f"Status: {html.escape(a.status_label)}",
+        ]
+        return "<br>".join(lines)
+
+
+def _checks(drag: Drag[WeekDropTarget]) -> tuple[MoveCheck, ...]:
+    """The checks read for a move: from its own day back to the week's first day, and on
+    to its last (none until read)."""
+    checks = drag.check
+    return checks if isinstance(checks, tuple) else ()
+
+
+def _accessible_text(a: DayAppointment) -> str:
+    parts = [
+        a.patient_name,
+        a.session_type_name,
+        a.series_label,
+        f"{a.start:%A %d %B} {a.start:%H:%M}–{a.end:%H:%M}",
+        a.room_name,
+    ]
+    return ", ".join(p for p in parts if p) + f", {a.status_label}"
+
+
+class _WeekPainter:
+    """One paint of a WeekView: palette, fonts and the visible area, worked out once."""
+
+    def __init__(self, view: WeekView, painter: QPainter, layout: WeekLayout) -> None:
+        self.view = view
+        self.p = painter
+        self.m = view.metrics
+        self.layout = layout
+        palette = view.palette()
+        self.dark = is_dark(palette)
+        self.base = palette.color(QPalette.ColorRole.Base)
+        self.text = palette.color(QPalette.ColorRole.Text)
+        self.window = palette.color(QPalette.ColorRole.Window)
+        self.window_text = palette.color(QPalette.ColorRole.WindowText)
+        self.muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        self.highlight = palette.color(QPalette.ColorRole.Highlight)
+        self.grid = mix(self.text, self.base, 0.16)
+        self.grid_minor = mix(self.text, self.base, 0.07)
+        self.closed_fill = mix(self.text, self.base, 0.06)
+        self.today_fill = mix(self.highlight, self.base, 0.07)
+        self.font = QFont(view.font())
+        self.small = QFont(self.font)
+        self.small.setPointSizeF(max(7.0, self.font.pointSizeF() * 0.85))
+        self.small_bold = QFont(self.small)
+        self.small_bold.setBold(True)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+        self.small_fm = QFontMetrics(self.small)
+        self.bold_fm = QFontMetrics(self.bold)
+        self.size = view.canvas().size()
+        self.origin = view.body_origin()
+        self.visible = Rect(
+            -self.origin.x() + self.m.axis_width,
+            -self.origin.y() + self.m.header_height,
+            self.size.width() - self.m.axis_width,
+            self.size.height() - self.m.header_height,
+        )
+
+    def paint(self) -> None:
+        p = self.p
+        p.fillRect(QRect(0, 0, self.size.width(), self.size.height()), self.base)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        self._paint_body()
+        self._paint_header()
+        self._paint_axis()
+        self._paint_corner()
+
+    # -- body -------------------------------------------------------------------------------
+
+    def _paint_body(self) -> None:
+        p, m, layout = self.p, self.m, self.layout
+        p.save()
+        p.setClipRect(
+            QRect(
+                m.axis_width,
+                m.header_height,
+                self.size.width() - m.axis_width,
+                self.size.height() - m.header_height,
+            )
+        )
+        p.translate(self.origin)
+        for column in layout.days:
+            if column.is_today:
+                p.fillRect(QRectF(column.x, 0, column.w, layout.height), self.today_fill)
+        for band in layout.bands:
+            r = QRectF(band.rect.x, band.rect.y, band.rect.w, band.rect.h)
+            p.fillRect(r, self.closed_fill)
+            if band.kind == "closure":
+                p.fillRect(r, QBrush(self.grid, Qt.BrushStyle.BDiagPattern))
+            if band.reason and band.rect.h >= 16:
+                p.setFont(self.small)
+                p.setPen(self.muted)
+                p.drawText(
+                    r.adjusted(4, 2, -4, -2),
+                    Qt.AlignmentFlag.AlignLeft
+                    | Qt.AlignmentFlag.AlignTop
+                    | Qt.TextFlag.TextWordWrap,
+                    band.reason,
+                )
+        for tick in layout.ticks:
+            p.setPen(QPen(self.grid if tick.major else self.grid_minor, 1))
+            y = round(tick.y)
+            p.drawLine(0, y, round(layout.width), y)
+        p.setPen(QPen(self.grid, 1))
+        for column in layout.days[1:]:
+            x = round(column.x)
+            p.drawLine(x, 0, x, round(layout.height))
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        drag = self.view.drag_state()
+        target = self.view.drag_target()
+        selected = self.view.selected_id()
+        blocks = layout.blocks_in(self.visible)
+        paint_blocks(p, blocks, drag, selected, self._paint_block, self._paint_selection)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        self._paint_now_line()
+        if drag is not None and target is not None:
+            self._paint_ghost(drag, target)
+        p.restore()
+
+    def _paint_block(self, block: WeekBlock) -> None:
+        p, a = self.p, block.appointment
+        r = block.rect
+        rect = QRectF(r.x, r.y, r.w, r.h)
+        color = QColor(a.color)
+        if not color.isValid():
+            color = self.muted
+        if a.is_active:
+            p.fillRect(rect, mix(color, self.base, SHADE_STRENGTH["observation"]))
+            p.fillRect(QRectF(r.x, r.y, min(STRIPE_WIDTH, r.w), r.h), color)
+            border = color.darker(135) if not self.dark else color.lighter(125)
+            ink = self.text
+        else:
+            p.fillRect(rect, self.base)
+            p.fillRect(rect, QBrush(mix(self.text, self.base, 0.22), Qt.BrushStyle.BDiagPattern))
+            border = mix(self.text, self.base, 0.45)
+            ink = mix(self.text, self.base, 0.72)
+        pen = QPen(border, 1)
+        if not a.is_active:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
+        width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING)
+        status = STATUS_COLORS.get(a.status)
+        top = 1.0
+        if status is not None:  # a bar, not a dot: it costs a narrow block no text width
+            p.fillRect(QRectF(r.x, r.y, r.w, min(STATUS_BAR, r.h)), QColor(status))
+            top += STATUS_BAR
+        if width < MIN_TEXT_WIDTH:
+            return
+        fm = self.small_fm
+        lines = week_block_lines(
+            a, max(0, int((r.h - top - 1) // fm.height())), narrow=width < NARROW_TEXT_WIDTH
+        )
+        y = r.y + top
+        bold_line = 0 if width < NARROW_TEXT_WIDTH else 1  # the time when narrow, else the name
+        for i, line in enumerate(lines):
+            p.setFont(self.small_bold if i == bold_line else self.small)
+            p.setPen(ink)
+            p.drawText(
+                QRectF(r.x + STRIPE_WIDTH + TEXT_PADDING, y, width, fm.height()),
+                LEFT_MIDDLE,
+                fm.elidedText(line, Qt.TextElideMode.ElideRight, width),
+            )
+            y += fm.height()
+
+    def _paint_selection(self, block: WeekBlock) -> None:
+        p = self.p
+        p.setPen(QPen(self.highlight, 2))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        r = block.rect
+        p.drawRoundedRect(QRectF(r.x, r.y, r.w, r.h).adjusted(-1.0, -1.0, 1.0, 1.0), 3, 3)
+
+    def _paint_ghost(self, drag: DragState, target: WeekDropTarget) -> None:
+        """Where the dragged block would go: green where it fits, red where it is refused,
+        grey while that is being worked out; its day and time, or why not."""
+        layout, week = self.layout, self.view.week()
+        block = layout.block_of(drag.appointment_id)
+        if week is None or block is None:
+            return
+        a = block.appointment
+        day = week.days[block.day_index].day
+        duration = max(1, wall_minute(a.end, day) - wall_minute(a.start, day))
+        r = week_ghost_rect(layout, target, duration, self.m)
+        rect = QRectF(r.x, r.y, r.w, r.h)
+        color = ghost_color(drag.reasons, self.dark, self.muted)
+        p = self.p
+        fill = mix(color, self.base, 0.2)
+        paint_ghost_frame(p, rect, color, fill, stripe=STRIPE_WIDTH + 1, radius=3)
+        start = drag.start.astimezone(week.days[target.day].day_start.tzinfo)
+        end = start + dt.timedelta(minutes=duration)
+        verdict = ghost_verdict(
+            drag.reasons, "✓ Fits" + (f" in {a.room_name}" if a.room_name else "")
+        )
+        x = rect.x() + STRIPE_WIDTH + TEXT_PADDING + 2
+        width = rect.width() - STRIPE_WIDTH - 2 * TEXT_PADDING - 3
+        y = rect.y() + 3
+        fm = self.small_fm
+        when = (
+            f"{start:%a} {start:%H:%M}–{end:%H:%M}"
+            if width >= NARROW_TEXT_WIDTH
+            else f"{start:%a} {start:%H:%M}"  # a closed day's narrow column: the start says it
+        )
+        if width >= MIN_TEXT_WIDTH and y + fm.height() <= rect.bottom():
+            p.setFont(self.small_bold)
+            p.setPen(self.text)
+            p.drawText(
+                QRectF(x, y, width, fm.height()),
+                LEFT_MIDDLE,
+                fm.elidedText(when, Qt.TextElideMode.ElideRight, int(width)),
+            )
+            y += fm.height()
+            if y + fm.height() <= rect.bottom():
+                # A refusal wraps over the lines the ghost has room for.
+                p.setFont(self.small)
+                p.setPen(color if drag.reasons and not self.dark else self.text)
+                p.drawText(
+                    QRectF(x, y, width, rect.bottom() - y - 2),
+                    Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignTop,
+                    verdict,
+                )
+        p.restore()
+
+    def _paint_now_line(self) -> None:
+        layout = self.layout
+        today = next((c for c in layout.days if c.is_today), None)
+        week = self.view.week()
+        if today is None or week is None:
+            return
+        now = self.view._now().astimezone(week.days[0].day_start.tzinfo)
+        minute = now.hour * 60 + now.minute + now.second / 60
+        if not layout.range.first <= minute <= layout.range.last:
+            return
+        y = round(layout.y_of(minute))
+        red = QColor("#d93025") if not self.dark else QColor("#ff6b5e")
+        self.p.setPen(QPen(red, 2))
+        self.p.drawLine(round(today.x), y, round(today.x + today.w), y)
+
+    # -- header, axis, corner ----------------------------------------------------------------
+
+    def _paint_header(self) -> None:
+        p, m, layout = self.p, self.m, self.layout
+        p.save()
+        p.setClipRect(QRect(m.axis_width, 0, self.size.width() - m.axis_width, m.header_height))
+        p.fillRect(QRect(0, 0, self.size.width(), m.header_height), self.window)
+        p.translate(self.origin.x(), 0)
+        bold_fm, small_fm = self.bold_fm, self.small_fm
+        chosen = self.view.current_day() if self.view.hasFocus() else None
+        target = self.view.drag_target()
+        drag = self.view.drag_state() if target is not None else None
+        for index, column in enumerate(layout.days):
+            if column.x + column.w < self.visible.x or column.x > self.visible.right:
+                continue
+            if column.is_today:
+                p.fillRect(
+                    QRectF(column.x, 0, column.w, m.header_height),
+                    mix(self.highlight, self.window, 0.18),
+                )
+                p.fillRect(QRectF(column.x, m.header_height - 3, column.w, 3), self.highlight)
+            if drag is not None and target is not None and target.day == index:
+                # The day the ghost is on, marked where the eye looks for days (it may be
+                # scrolled out of sight below).
+                mark = ghost_color(drag.reasons, self.dark, self.muted)
+                p.fillRect(QRectF(column.x, m.header_height - 4, column.w, 4), mark)
+            if column.day == chosen:
+                p.setPen(QPen(self.highlight, 1, Qt.PenStyle.DotLine))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(QRectF(column.x + 2, 2, column.w - 4, m.header_height - 6))
+            r = QRectF(column.x + 6, 0, column.w - 12, m.header_height)
+            name_h, detail_h = bold_fm.height(), small_fm.height()
+            top = (m.header_height - name_h - detail_h) / 2
+            p.setFont(self.bold)
+            p.setPen(self.window_text)
+            p.drawText(
+                QRectF(r.x(), top, r.width(), name_h),
+                LEFT_MIDDLE,
+                bold_fm.elidedText(column.title, Qt.TextElideMode.ElideRight, int(r.width())),
+            )
+            p.setFont(self.small)
+            p.setPen(self.muted)
+            p.drawText(
+                QRectF(r.x(), top + name_h, r.width(), detail_h),
+                LEFT_MIDDLE,
+                small_fm.elidedText(column.detail, Qt.TextElideMode.ElideRight, int(r.width())),
+            )
+            if column.x > 0:
+                p.setPen(QPen(self.grid, 1))
+                p.drawLine(round(column.x), 6, round(column.x), m.header_height - 6)
+        p.restore()
+        p.setPen(QPen(self.grid, 1))
+        p.drawLine(0, m.header_height - 1, self.size.width(), m.header_height - 1)
+
+    def _paint_axis(self) -> None:
+        p, m, layout = self.p, self.m, self.layout
+        p.save()
+        p.setClipRect(QRect(0, m.header_height, m.axis_width, self.size.height() - m.header_height))
+        p.fillRect(QRect(0, 0, m.axis_width, self.size.height()), self.window)
+        p.translate(0, self.origin.y())
+        fm = self.small_fm
+        p.setFont(self.small)
+        p.setPen(self.window_text)
+        for tick in layout.ticks:
+            if not tick.label:
+                continue
+            r = QRectF(0, tick.y - fm.height() / 2, m.axis_width - 8, fm.height())
+            if r.y() < 0:
+                r.moveTop(tick.y + 1)
+            elif r.bottom() > layout.height:
+                r.moveBottom(tick.y - 1)
+            p.drawText(r, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tick.label)
+        p.restore()
+        p.setPen(QPen(self.grid, 1))
+        p.drawLine(m.axis_width - 1, 0, m.axis_width - 1, self.size.height())
+
+    def _paint_corner(self) -> None:
+        p, m = self.p, self.m
+        week = self.view.week()
+        p.fillRect(QRect(0, 0, m.axis_width - 1, m.header_height - 1), self.window)
+        if week is None or not week.days:
+            return
+        p.setFont(self.small)
+        p.setPen(self.muted)
+        p.drawText(
+            QRect(0, 0, m.axis_width - 8, m.header_height),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+            week.days[0].day_start.tzname() or "",
+        )

@@ -1,0 +1,146 @@
+"""Moving one session of a series re-flows the rest so the protocol's spacing still holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from ketadesk.scheduling.planner import spacing_problems
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.booking.planning import PlanWishes, propose_series
+from ketadesk.services.booking.series_moves import move_series, propose_series_move
+from ketadesk.services.clinic.integrity import find_problems
+from ketadesk.services.common.context import SYSTEM, Actor, InvalidRequest
+from ketadesk.store.models import Appointment, AppointmentEvent, GatingOverride
+from tests.clinic_fixtures import SmallClinic, build_small_clinic
+
+TODAY = dt.date(2026, 12, 1)
+NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clinic(db_url: str) -> Iterator[SmallClinic]:
+    c = build_small_clinic(db_url)
+    yield c
+    c.db.dispose()
+
+
+def _book_induction(clinic: SmallClinic) -> list[int]:
+    proposal = propose_series(
+        clinic.db,
+        chart="BT-1",
+        protocol="iv_induction",
+        start=dt.date(2026, 12, 2),
+        wishes=PlanWishes(weekdays=("mon", "wed", "fri"), time=dt.time(10)),
+        today=TODAY,
+    )
+    assert proposal.plan.complete
+    result = booking.book(
+        clinic.db,
+        SYSTEM,
+        BookingRequest(
+            patient_id=proposal.patient_id, sessions=proposal.sessions, protocol="iv_induction"
+        ),
+        now=NOW,
+    )
+    return list(result.appointment_ids)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    starts_at: dt.datetime
+    series_index: int | None
+
+
+def _series(clinic: SmallClinic, ids: list[int]) -> list[Row]:
+    with clinic.db.read() as s:
+        rows = s.execute(
+            select(Appointment.id, Appointment.starts_at, Appointment.series_index)
+            .where(Appointment.id.in_(ids))
+            .order_by(Appointment.series_index)
+        ).all()
+        return [Row(*row) for row in rows]
+
+
+def test_moving_the_second_infusion_later_shifts_the_rest(clinic: SmallClinic) -> None:
+    ids = _book_induction(clinic)
+    before = _series(clinic, ids)
+    second = before[1]
+    new_start = clinic.at(
+        clinic.calendar.local_date(second.starts_at) + dt.timedelta(days=3), "10:00"
+    )
+    proposal = propose_series_move(clinic.db, second.id, new_start, now=NOW)
+    assert proposal.complete
+    moved_ids = [a for a, _ in proposal.moves]
+    assert moved_ids[0] == second.id
+    count = move_series(clinic.db, SYSTEM, proposal, reason="patient away", now=NOW)
+    assert count == len(proposal.moves)
+    after = _series(clinic, ids)
+    assert after[1].starts_at == new_start
+    assert after[0].starts_at == before[0].starts_at  # earlier sessions stay
+    sessions = [
+        clinic.session(
+            "iv_infusion",
+            clinic.calendar.local_date(a.starts_at),
+            clinic.calendar.local(a.starts_at).strftime("%H:%M"),
+            {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"},
+            index=a.series_index or 0,
+        )
+        for a in after
+    ]
+    protocol = clinic.catalog.protocols["iv_induction"]
+    assert spacing_problems(protocol, sessions, clinic.calendar) == ()
+    assert find_problems(clinic.db) == []
+    with clinic.db.read() as s:
+        events = s.scalars(select(AppointmentEvent).where(AppointmentEvent.action == "move")).all()
+        assert len(events) == count
+        assert all(e.reason == "patient away" for e in events)
+
+
+def test_a_move_that_breaks_spacing_needs_a_clinicians_reason(clinic: SmallClinic) -> None:
+    ids = _book_induction(clinic)
+    second = _series(clinic, ids)[1]
+    too_late = clinic.at(
+        clinic.calendar.local_date(second.starts_at) + dt.timedelta(days=4), "10:00"
+    )
+    proposal = propose_series_move(clinic.db, second.id, too_late, now=NOW)
+    assert any("6 days apart" in p for p in proposal.plan.problems)
+    with pytest.raises(InvalidRequest, match="breaks the protocol's spacing"):
+        move_series(clinic.db, SYSTEM, proposal, now=NOW)
+    nurse = Actor(user_id=None, username="kim", role="nurse")
+    move_series(clinic.db, nurse, proposal, spacing_reason="family emergency", now=NOW)
+    with clinic.db.read() as s:
+        override = s.scalars(select(GatingOverride)).one()
+        assert (override.rule, override.reason) == ("spacing", "family emergency")
+    assert find_problems(clinic.db) == []
+
+
+def test_a_series_move_into_the_past_is_refused(clinic: SmallClinic) -> None:
+    ids = _book_induction(clinic)
+    with pytest.raises(InvalidRequest, match="into the past"):
+        propose_series_move(clinic.db, ids[1], NOW - dt.timedelta(days=1), now=NOW)
+
+
+def test_a_single_session_has_no_series_to_reflow(clinic: SmallClinic) -> None:
+    plan = clinic.session(
+        "iv_infusion",
+        dt.date(2026, 12, 2),
+        "10:00",
+        {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"},
+    )
+    result = booking.book(
+        clinic.db,
+        SYSTEM,
+        BookingRequest(patient_id=clinic.ids["Ada Lovelace"], sessions=(plan,)),
+        now=NOW,
+    )
+    with pytest.raises(InvalidRequest, match="not part of a series"):
+        propose_series_move(
+            clinic.db, result.appointment_ids[0], NOW + dt.timedelta(days=3), now=NOW
+        )

@@ -1,0 +1,582 @@
+"""Follow-ups kept in step with the sessions that owe them, and the queue worked off.
+
+Bayside Test Clinic (tests/clinic_fixtures.py) in Thanksgiving week 2026: Ada Lovelace's
+Spravato session on Wednesday 25 November, the day before the holiday.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from ketadesk.paths import config_dir
+from ketadesk.scheduling.catalog import FOLLOW_UP_DEFAULTS, ConfigError, parse_clinic_settings
+from ketadesk.scheduling.followup_rules import Section
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.common.context import Actor, InvalidFields, PermissionDenied
+from ketadesk.services.followups import followups
+from ketadesk.store.models import Appointment, AuditEvent, FollowUp, FollowUpAttempt
+from tests.clinic_fixtures import SmallClinic, build_small_clinic
+
+NOW = dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC)  # Monday 23 Nov 2026, 08:00 local
+WED = dt.date(2026, 11, 25)
+FRI = dt.date(2026, 11, 27)
+MON = dt.date(2026, 11, 30)
+SPRAVATO = {
+    "room": "Room 1",
+    "monitor": "Monitor 1",
+    "oximeter": "Oximeter 1",
+    "nurse": "Nurse Kim",
+    "prescriber": "Dr Patel",
+}
+IV = {"room": "Room 2", "monitor": "Monitor 2", "nurse": "Nurse Kim"}
+KAP = {"room": "Room 3", "monitor": "Monitor 3", "therapist": "Sam Rivera"}
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+THERAPIST = Actor(user_id=None, username="sam", role="therapist")
+
+
+@pytest.fixture
+def clinic(sqlite_url: str) -> Iterator[SmallClinic]:
+    c = build_small_clinic(sqlite_url)
+    yield c
+    c.db.dispose()
+
+
+def _book(
+    clinic: SmallClinic,
+    code: str,
+    day: dt.date,
+    assignment: dict[str, str],
+    hhmm: str = "10:00",
+    protocol: str | None = None,
+) -> int:
+    request = BookingRequest(
+        patient_id=clinic.ids["Ada Lovelace"],
+        sessions=(clinic.session(code, day, hhmm, assignment),),
+        protocol=protocol,
+    )
+    return booking.book(clinic.db, FRONT_DESK, request, now=NOW).appointment_ids[0]
+
+
+def _complete(clinic: SmallClinic, appointment_id: int, day: dt.date) -> None:
+    for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
+        booking.change_status(clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm))
+
+
+def _rows(clinic: SmallClinic) -> dict[str, FollowUp]:
+    """The follow-ups by kind (one each in these tests), detached for reading."""
+    with clinic.db.read() as session:
+        rows = session.scalars(select(FollowUp).order_by(FollowUp.id)).all()
+        session.expunge_all()
+    found: dict[str, FollowUp] = {}
+    for row in rows:
+        assert row.kind not in found, f"two {row.kind} follow-ups"
+        found[row.kind] = row
+    return found
+
+
+def _local(clinic: SmallClinic, instant: dt.datetime | None) -> str:
+    assert instant is not None
+    return f"{clinic.calendar.local(instant):%a %Y-%m-%d %H:%M}"
+
+
+def _audit_actions(clinic: SmallClinic) -> list[str]:
+    with clinic.db.read() as session:
+        return list(
+            session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.entity.in_(("follow_up", "permission")))
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+# -- created, re-dated, cancelled, re-opened ---------------------------------------------------
+
+
+def test_booking_a_dosing_session_creates_its_phq9_for_its_nurse(clinic: SmallClinic) -> None:
+    appt = _book(clinic, "spravato", WED, SPRAVATO)
+    rows = _rows(clinic)
+    assert set(rows) == {"phq9"}
+    phq9 = rows["phq9"]
+    assert phq9.appointment_id == appt
+    assert phq9.status == "open"
+    assert _local(clinic, phq9.due_at) == "Wed 2026-11-25 10:00"
+    assert phq9.assignee_role == "nurse"
+    assert phq9.assignee_id == clinic.ids["Nurse Kim"]
+    assert _audit_actions(clinic) == ["open_follow_up"]
+
+
+def test_completing_owes_a_call_on_the_next_business_day_and_the_rems_form_in_7_days(
+    clinic: SmallClinic,
+) -> None:
+    appt = _book(clinic, "spravato", WED, SPRAVATO)
+    _complete(clinic, appt, WED)
+    rows = _rows(clinic)
+    assert set(rows) == {"phq9", "next_day_call", "rems_form"}
+    call = rows["next_day_call"]
+    # Thursday is Thanksgiving: the call is due on Friday, within Friday's hours.
+    assert _local(clinic, call.due_at) == "Fri 2026-11-27 07:30"
+    assert _local(clinic, call.deadline_at) == "Fri 2026-11-27 17:00"
+    assert call.assignee_id == clinic.ids["Nurse Kim"]
+    form = rows["rems_form"]
+    # Seven calendar days, the holiday and the weekend included: the end of Wed 2 December.
+    assert _local(clinic, form.deadline_at) == "Thu 2026-12-03 00:00"
+
+
+def test_sync_is_idempotent(db_url: str) -> None:
+    clinic = build_small_clinic(db_url)
+    try:
+        appt = _book(clinic, "spravato", WED, SPRAVATO)
+        _complete(clinic, appt, WED)
+        before = _rows(clinic)
+        with clinic.db.write() as session:
+            changed = followups.sync_follow_ups(session, NURSE, [appt], now=clinic.at(WED, "13:00"))
+            again = followups.sync_follow_ups(session, NURSE, [appt], now=clinic.at(WED, "13:00"))
+        assert (changed, again) == (0, 0)
+        after = _rows(clinic)
+        assert {k: (r.id, r.due_at, r.status) for k, r in after.items()} == {
+            k: (r.id, r.due_at, r.status) for k, r in before.items()
+        }
+        # And the rest of a follow-up's life, on this database too.
+        booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "13:05"))
+        assert _rows(clinic)["rems_form"].status == "cancelled"
+        booking.change_status(clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "13:10"))
+        call = _rows(clinic)["next_day_call"]
+        assert (call.id, call.status) == (before["next_day_call"].id, "open")
+        tried = followups.record_attempt(
+            clinic.db, NURSE, call.id, "no_answer", now=clinic.at(FRI, "09:00")
+        )
+        assert tried.next_attempt_at == clinic.at(FRI, "13:00")
+        queue = followups.follow_up_queue(clinic.db, now=clinic.at(FRI, "09:30"))
+        assert [(i.kind, i.attempts) for i in queue.due_today] == [
+            ("next_day_call", 1),
+            ("rems_form", 0),
+        ]
+    finally:
+        clinic.db.dispose()
+
+
+def test_moving_a_session_re_dates_its_phq9(clinic: SmallClinic) -> None:
+    appt = _book(clinic, "spravato", WED, SPRAVATO)
+    first = _rows(clinic)["phq9"]
+    booking.move(
+        clinic.db, FRONT_DESK, appt, clinic.session("spravato", MON, "11:00", SPRAVATO), now=NOW
+    )
+    moved = _rows(clinic)["phq9"]
+    assert moved.id == first.id
+    assert _local(clinic, moved.due_at) == "Mon 2026-11-30 11:00"
+    assert "redate_follow_up" in _audit_actions(clinic)
+
+
+@pytest.mark.parametrize(
+    ("action", "outcome"),
+    [("cancel", "Session cancelled"), ("no_show", "Session missed (no-show)")],
+)
+def test_a_session_not_held_cancels_its_follow_ups_and_undo_reopens_them(
+    clinic: SmallClinic, action: str, outcome: str
+) -> None:
+    appt = _book(clinic, "spravato", WED, SPRAVATO)
+    booking.change_status(clinic.db, FRONT_DESK, appt, action, reason="ill", now=NOW)
+    cancelled = _rows(clinic)["phq9"]
+    assert (cancelled.status, cancelled.outcome) == ("cancelled", outcome)
+    booking.undo_status(clinic.db, FRONT_DESK, appt, now=NOW)
+    reopened = _rows(clinic)["phq9"]
+    assert reopened.id == cancelled.id
+    assert (reopened.status, reopened.outcome) == ("open", "")
+    assert _audit_actions(clinic) == ["open_follow_up", "cancel_follow_up", "reopen_follow_up"]
+
+
+def test_undoing_a_completion_cancels_the_call_and_completing_again_reopens_it(
+    clinic: SmallClinic,
+) -> None:
+    appt = _book(clinic, "iv_infusion", WED, IV)
+    _complete(clinic, appt, WED)
+    call = _rows(clinic)["next_day_call"]
+    booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
+    assert _rows(clinic)["next_day_call"].status == "cancelled"
+    booking.change_status(clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "12:40"))
+    again = _rows(clinic)["next_day_call"]
+    assert (again.id, again.status) == (call.id, "open")
+
+
+def test_a_done_follow_up_is_not_created_again(clinic: SmallClinic) -> None:
+    appt = _book(clinic, "iv_infusion", WED, IV)
+    phq9 = _rows(clinic)["phq9"]
+    followups.complete_follow_up(clinic.db, NURSE, phq9.id, "Score 14", now=NOW)
+    _complete(clinic, appt, WED)
+    rows = _rows(clinic)
+    assert rows["phq9"].status == "done"
+    assert rows["next_day_call"].status == "open"
+
+
+def test_integration_after_a_kap_dose_goes_to_its_therapist(clinic: SmallClinic) -> None:
+    appt = _book(clinic, "kap", WED, KAP, hhmm="09:00")
+    _complete(clinic, appt, WED)
+    integration = _rows(clinic)["integration"]
+    assert integration.assignee_role == "therapist"
+    assert integration.assignee_id == clinic.ids["Sam Rivera"]
+    # Due from the next day, Thanksgiving, when the clinic is closed: from Friday's opening.
+    assert _local(clinic, integration.due_at) == "Fri 2026-11-27 07:30"
+    assert _local(clinic, integration.deadline_at) == "Sun 2026-11-29 00:00"
+
+
+def test_an_integration_session_held_in_its_window_settles_the_follow_up(
+    clinic: SmallClinic,
+) -> None:
+    kap = _book(clinic, "kap", WED, KAP, hhmm="09:00")
+    _complete(clinic, kap, WED)
+    therapy = _book(clinic, "integration", FRI, {"therapist": "Sam Rivera", "office": "Office A"})
+    assert _rows(clinic)["integration"].status == "open"  # booked is not held yet
+    _complete(clinic, therapy, FRI)
+    done = _rows(clinic)["integration"]
+    assert done.status == "done"
+    assert done.outcome == f"Integration therapy held (appointment #{therapy})"
+
+
+def test_an_integration_session_after_the_window_does_not_settle_it(
+    clinic: SmallClinic,
+) -> None:
+    kap = _book(clinic, "kap", WED, KAP, hhmm="09:00")
+    _complete(clinic, kap, WED)
+    therapy = _book(clinic, "integration", MON, {"therapist": "Sam Rivera", "office": "Office A"})
+    _complete(clinic, therapy, MON)
+    assert _rows(clinic)["integration"].status == "open"
+
+
+def test_the_last_session_of_a_stage_owes_the_booster_review(clinic: SmallClinic) -> None:
+    appt = _book(clinic, "iv_infusion", WED, IV, protocol="iv_booster")
+    assert "booster_review" not in _rows(clinic)
+    _complete(clinic, appt, WED)
+    review = _rows(clinic)["booster_review"]
+    assert review.assignee_role == "prescriber"
+    assert _local(clinic, review.due_at) == "Wed 2026-12-09 07:30"
+    assert _local(clinic, review.deadline_at) == "Thu 2027-01-07 00:00"
+    booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
+    assert _rows(clinic)["booster_review"].status == "cancelled"
+
+
+# -- the queue ---------------------------------------------------------------------------------
+
+
+def _completed_spravato(clinic: SmallClinic) -> int:
+    appt = _book(clinic, "spravato", WED, SPRAVATO)
+    _complete(clinic, appt, WED)
+    phq9 = _rows(clinic)["phq9"]
+    followups.complete_follow_up(clinic.db, NURSE, phq9.id, "Score 12", now=clinic.at(WED, "10:00"))
+    return appt
+
+
+def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
+    _completed_spravato(clinic)
+    queue = followups.follow_up_queue(clinic.db, now=clinic.at(FRI, "09:00"))
+    assert queue.overdue == ()
+    assert [(i.kind, i.countdown) for i in queue.due_today] == [
+        ("next_day_call", "due today by 17:00"),
+        ("rems_form", "due in 5 days"),
+    ]
+    call, form = queue.due_today
+    assert call.patient_name == "Lovelace, Ada"
+    assert call.chart_number == "BT-1"
+    assert call.assignee_name == "Nurse Kim"
+    assert call.session_label == "Spravato (esketamine), Wed 25 Nov 10:00"
+    assert call.attempts == 0
+    assert call.attempts_left == 3
+    assert "discharge time" in form.missing
+    assert followups.queue_counts(clinic.db, now=clinic.at(FRI, "09:00")) == {
+        "overdue": 0,
+        "due_today": 2,
+        "upcoming": 0,
+        "urgent": 0,
+    }
+
+
+def test_a_phq9_joins_the_queue_on_the_day_of_its_session(clinic: SmallClinic) -> None:
+    _book(clinic, "spravato", WED, SPRAVATO)
+    assert followups.follow_up_queue(clinic.db, now=NOW).items == ()
+    queue = followups.follow_up_queue(clinic.db, now=clinic.at(WED, "08:00"))
+    assert [(i.kind, i.section, i.countdown) for i in queue.items] == [
+        ("phq9", Section.DUE_TODAY, "due today by 10:00")
+    ]
+    late = followups.follow_up_queue(clinic.db, now=clinic.at(WED, "10:20"))
+    assert [(i.section, i.countdown) for i in late.items] == [
+        (Section.OVERDUE, "overdue by 20 mins")
+    ]
+
+
+def test_the_rems_form_turns_overdue_after_its_seventh_day(clinic: SmallClinic) -> None:
+    _completed_spravato(clinic)
+    queue = followups.follow_up_queue(
+        clinic.db, now=clinic.at(dt.date(2026, 12, 3), "08:00"), kind="rems_form"
+    )
+    assert [(i.kind, i.section, i.countdown) for i in queue.items] == [
+        ("rems_form", Section.OVERDUE, "overdue by 1 day")
+    ]
+
+
+def test_the_queue_filters_by_assignee(clinic: SmallClinic) -> None:
+    _completed_spravato(clinic)
+    now = clinic.at(FRI, "09:00")
+    assert len(followups.follow_up_queue(clinic.db, now=now, assignee_role="nurse").items) == 2
+    assert followups.follow_up_queue(clinic.db, now=now, assignee_role="therapist").items == ()
+    kim = followups.follow_up_queue(clinic.db, now=now, assignee_id=clinic.ids["Nurse Kim"])
+    assert len(kim.items) == 2
+
+
+# -- working it --------------------------------------------------------------------------------
+
+
+def test_unreached_calls_are_tried_again_until_no_calls_are_left(clinic: SmallClinic) -> None:
+    _completed_spravato(clinic)
+    call = _rows(clinic)["next_day_call"]
+    first = followups.record_attempt(
+        clinic.db, NURSE, call.id, "no_answer", "rang out", now=clinic.at(FRI, "09:00")
+    )
+    assert first.next_attempt_at is not None
+    assert _local(clinic, first.next_attempt_at) == "Fri 2026-11-27 13:00"
+    assert first.attempts_left == 2
+    item = followups.follow_up_queue(clinic.db, now=clinic.at(FRI, "09:05")).item(call.id)
+    assert item is not None
+    assert item.attempts == 1
+    assert item.last_attempt == "No answer Fri 09:00"
+    assert _local(clinic, item.due) == "Fri 2026-11-27 13:00"
+    second = followups.record_attempt(
+        clinic.db, NURSE, call.id, "voicemail", now=clinic.at(FRI, "13:00")
+    )
+    # 17:00 is closing time on Fridays: the weekend is closed, so Monday's opening.
+    assert _local(clinic, second.next_attempt_at) == "Mon 2026-11-30 07:30"
+    third = followups.record_attempt(
+        clinic.db, NURSE, call.id, "no_answer", now=clinic.at(MON, "08:00")
+    )
+    assert (third.next_attempt_at, third.attempts_left) == (None, 0)
+    followups.complete_follow_up(
+        clinic.db, NURSE, call.id, "Letter sent after three calls", now=clinic.at(MON, "08:05")
+    )
+    done = _rows(clinic)["next_day_call"]
+    assert (done.status, done.outcome) == ("done", "Letter sent after three calls")
+    assert followups.follow_up_queue(clinic.db, now=clinic.at(MON, "08:10")).item(call.id) is None
+    with clinic.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(FollowUpAttempt)) == 3
+
+
+def test_completing_needs_an_outcome_and_saves_nothing_without_one(clinic: SmallClinic) -> None:
+    _completed_spravato(clinic)
+    call = _rows(clinic)["next_day_call"]
+    with pytest.raises(InvalidFields) as err:
+        followups.complete_follow_up(clinic.db, NURSE, call.id, "  ", now=clinic.at(FRI, "09:00"))
+    assert set(err.value.errors) == {"outcome"}
+    assert _rows(clinic)["next_day_call"].status == "open"
+
+
+def test_snoozing_needs_a_future_time_and_a_reason(clinic: SmallClinic) -> None:
+    _completed_spravato(clinic)
+    call = _rows(clinic)["next_day_call"]
+    now = clinic.at(FRI, "09:00")
+    with pytest.raises(InvalidFields) as err:
+        followups.snooze_follow_up(
+            clinic.db, NURSE, call.id, now - dt.timedelta(hours=1), "", now=now
+        )
+    assert set(err.value.errors) == {"until", "reason"}
+    assert _rows(clinic)["next_day_call"].status == "open"
+    followups.snooze_follow_up(
+        clinic.db, NURSE, call.id, clinic.at(MON, "10:00"), "Patient asked for Monday", now=now
+    )
+    item = followups.follow_up_queue(clinic.db, now=now).item(call.id)
+    assert item is not None
+    assert item.section is Section.UPCOMING
+    assert item.note == "Patient asked for Monday"
+    assert item.status == "snoozed"
+
+
+def test_front_desk_may_not_work_a_clinical_follow_up_and_the_refusal_is_audited(
+    clinic: SmallClinic,
+) -> None:
+    _completed_spravato(clinic)
+    call = _rows(clinic)["next_day_call"]
+    with pytest.raises(PermissionDenied, match="Next-day call"):
+        followups.complete_follow_up(
+            clinic.db, FRONT_DESK, call.id, "Fine", now=clinic.at(FRI, "09:00")
+        )
+    assert _rows(clinic)["next_day_call"].status == "open"
+    with clinic.db.read() as session:
+        refused = session.execute(
+            select(AuditEvent.action, AuditEvent.entity, AuditEvent.entity_id).where(
+                AuditEvent.action == "refused"
+            )
+        ).all()
+    assert refused == [("refused", "follow_up", call.id)]
+
+
+def test_front_desk_may_book_the_booster_review_call(clinic: SmallClinic) -> None:
+    appt = _book(clinic, "iv_infusion", WED, IV, protocol="iv_booster")
+    _complete(clinic, appt, WED)
+    review = _rows(clinic)["booster_review"]
+    followups.record_attempt(
+        clinic.db, FRONT_DESK, review.id, "reached", now=clinic.at(dt.date(2026, 12, 9), "09:00")
+    )
+    followups.complete_follow_up(
+        clinic.db, FRONT_DESK, review.id, "Review booked for 14 Dec", now=NOW
+    )
+    assert _rows(clinic)["booster_review"].status == "done"
+
+
+def test_a_bad_attempt_result_is_refused_at_its_field(clinic: SmallClinic) -> None:
+    _completed_spravato(clinic)
+    call = _rows(clinic)["next_day_call"]
+    with pytest.raises(InvalidFields) as err:
+        followups.record_attempt(clinic.db, NURSE, call.id, "busy", now=NOW)
+    assert set(err.value.errors) == {"result"}
+
+
+def test_an_adverse_event_opens_a_follow_up_for_the_prescriber(clinic: SmallClinic) -> None:
+    appt = _completed_spravato(clinic)
+    at = clinic.at(WED, "11:20")
+    fid = followups.record_adverse_event(clinic.db, NURSE, appt, "BP 182/104 at +40 min", now=at)
+    again = followups.record_adverse_event(clinic.db, NURSE, appt, "still high", now=at)
+    assert again == fid
+    event = _rows(clinic)["adverse_event"]
+    assert (event.priority, event.assignee_role) == ("high", "prescriber")
+    assert _local(clinic, event.deadline_at) == "Fri 2026-11-27 17:00"
+    assert event.outcome == "BP 182/104 at +40 min"
+    with pytest.raises(PermissionDenied):
+        followups.record_adverse_event(clinic.db, FRONT_DESK, appt, "dizzy", now=at)
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_the_defaults_match_clinic_toml() -> None:
+    with (config_dir() / "clinic.toml").open("rb") as fh:
+        shipped = tomllib.load(fh)["followups"]
+    assert dict(FOLLOW_UP_DEFAULTS) == shipped
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("retry_hours", 0, "clinic.toml: followups.retry_hours: must be at least 1, got 0"),
+        ("max_attempts", "3", "clinic.toml: followups.max_attempts: must be a whole number"),
+        ("clinical_kinds", ["calls"], "clinic.toml: followups.clinical_kinds: 'calls' is not"),
+    ],
+)
+def test_a_bad_followups_setting_is_named(key: str, value: object, message: str) -> None:
+    with (config_dir() / "clinic.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    data["followups"][key] = value
+    with pytest.raises(ConfigError) as err:
+        parse_clinic_settings(data, "clinic.toml")
+    assert str(err.value).startswith(message)
+
+
+# -- a whole series ------------------------------------------------------------------------------
+
+
+def _book_induction(clinic: SmallClinic) -> list[int]:
+    from ketadesk.services.booking.planning import PlanWishes, propose_series
+
+    proposal = propose_series(
+        clinic.db,
+        chart="BT-1",
+        protocol="iv_induction",
+        start=dt.date(2026, 12, 2),
+        wishes=PlanWishes(weekdays=("mon", "wed", "fri"), time=dt.time(10)),
+        today=NOW.date(),
+    )
+    assert proposal.plan.complete
+    request = BookingRequest(
+        patient_id=proposal.patient_id, sessions=proposal.sessions, protocol="iv_induction"
+    )
+    return list(booking.book(clinic.db, FRONT_DESK, request, now=NOW).appointment_ids)
+
+
+def _phq9_due(clinic: SmallClinic) -> dict[int, tuple[dt.datetime, dt.datetime]]:
+    """Each appointment's start, and its open PHQ-9's due time."""
+    with clinic.db.read() as session:
+        rows = session.execute(
+            select(FollowUp.appointment_id, FollowUp.due_at).where(
+                FollowUp.kind == "phq9", FollowUp.status == "open"
+            )
+        ).all()
+        starts = dict(session.execute(select(Appointment.id, Appointment.starts_at)).all())
+    return {appt: (starts[appt], due) for appt, due in rows if appt is not None}
+
+
+def test_a_series_move_re_dates_every_moved_sessions_phq9(clinic: SmallClinic) -> None:
+    from ketadesk.services.booking.series_moves import move_series, propose_series_move
+
+    ids = _book_induction(clinic)
+    assert sorted(_phq9_due(clinic)) == sorted(ids)
+    second = ids[1]
+    start, _ = _phq9_due(clinic)[second]
+    new_start = clinic.at(clinic.calendar.local_date(start) + dt.timedelta(days=3), "10:00")
+    proposal = propose_series_move(clinic.db, second, new_start, now=NOW)
+    assert move_series(clinic.db, FRONT_DESK, proposal, reason="away", now=NOW) >= 1
+    due = _phq9_due(clinic)
+    assert due[second][1] == new_start
+    assert all(starts == owed for starts, owed in due.values())
+    assert len(due) == len(ids)
+
+
+def test_the_booster_review_waits_for_the_whole_induction(clinic: SmallClinic) -> None:
+    ids = _book_induction(clinic)
+    for n, appt in enumerate(ids):
+        start, _ = _phq9_due(clinic)[appt]
+        day = clinic.calendar.local_date(start)
+        _complete(clinic, appt, day)
+        kinds = {r.kind for r in _all(clinic)}
+        assert ("booster_review" in kinds) is (n == len(ids) - 1)
+    (review,) = [r for r in _all(clinic) if r.kind == "booster_review"]
+    assert review.appointment_id == ids[-1]
+    assert review.status == "open"
+
+
+def test_a_dropped_induction_owes_no_booster_review(clinic: SmallClinic) -> None:
+    ids = _book_induction(clinic)
+    start, _ = _phq9_due(clinic)[ids[0]]
+    _complete(clinic, ids[0], clinic.calendar.local_date(start))
+    for appt in ids[1:]:
+        booking.change_status(clinic.db, FRONT_DESK, appt, "cancel", reason="moved away", now=NOW)
+    assert not any(r.kind == "booster_review" for r in _all(clinic))
+
+
+def _all(clinic: SmallClinic) -> list[FollowUp]:
+    with clinic.db.read() as session:
+        rows = list(session.scalars(select(FollowUp).order_by(FollowUp.id)))
+        session.expunge_all()
+    return rows
+
+
+# -- the demo clinic keeps these rules ----------------------------------------------------------
+
+
+def test_the_demo_clinics_follow_ups_are_what_the_rules_owe(sqlite_url: str) -> None:
+    from ketadesk.services.demo.clinic import build_demo
+    from ketadesk.store.database import open_database
+
+    summary = build_demo(
+        sqlite_url,
+        seed=7,
+        today=dt.date(2025, 12, 3),
+        rooms=3,
+        weeks_back=2,
+        weeks_ahead=1,
+        patients=30,
+    )
+    db = open_database(sqlite_url)
+    try:
+        with db.write() as session:
+            ids = session.scalars(select(Appointment.id)).all()
+            assert len(ids) == summary.appointments
+            changed = followups.sync_follow_ups(
+                session, NURSE, ids, now=dt.datetime(2025, 12, 3, 18, 40, tzinfo=dt.UTC)
+            )
+            session.rollback()
+        assert changed == 0
+    finally:
+        db.dispose()

@@ -1,0 +1,278 @@
+"""The chair board as the clock moves through a Spravato session (Tuesday 24 November 2026).
+
+Mary Seacole's Spravato is booked 10:00-12:30 in Room 2: check-in 15, dosing 10, observation
+120, discharge 5 (session_types.toml), BP checks Pre-dose (dosing - 5), +40 min (dosing + 40)
+and Before discharge (discharge + 0); discharge allowed 120 minutes after the first device; a
+check is late 10 minutes after it falls due (clinic.toml reading_late_minutes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ketadesk.services.booking.booking import change_status
+from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.monitoring.chair_board import (
+    ChairBoard,
+    ChairCard,
+    chair_board,
+    discharge_allowed,
+    session_timeline,
+)
+from ketadesk.services.schedule import schedule
+from ketadesk.store.models import Appointment, ClinicSetting, SessionRecord, VitalReading
+from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
+
+
+@pytest.fixture(autouse=True)
+def holiday_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schedule, "holiday_cache_dir", lambda: tmp_path / "holidays")
+
+
+@pytest.fixture
+def staffed(db_url: str) -> Iterator[StaffedDay]:
+    built = build_staffed_day(db_url)
+    yield built
+    built.clinic.db.dispose()
+
+
+def at(staffed: StaffedDay, hhmm: str) -> dt.datetime:
+    return staffed.clinic.at(TUESDAY, hhmm)
+
+
+def hhmm(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%H:%M")
+
+
+def card(board: ChairBoard, room: str) -> ChairCard:
+    return next(c for c in board.cards if c.room_name == room)
+
+
+def status(staffed: StaffedDay, key: str, action: str, when: str) -> None:
+    change_status(
+        staffed.clinic.db, SYSTEM, staffed.appointments[key], action, now=at(staffed, when)
+    )
+
+
+def record(
+    staffed: StaffedDay, *, dose: str | None = None, readings: tuple[tuple[str, str], ...] = ()
+) -> None:
+    """The nurse's monitoring record for Mary's session: the dose start and BP readings."""
+    with staffed.clinic.db.write() as session:
+        rec = (
+            session.query(SessionRecord)
+            .filter_by(appointment_id=staffed.appointments["spravato"])
+            .one_or_none()
+        )
+        if rec is None:
+            rec = SessionRecord(appointment_id=staffed.appointments["spravato"])
+            session.add(rec)
+            session.flush()
+        if dose is not None:
+            rec.dose_started_at = at(staffed, dose)
+        for label, when in readings:
+            session.add(
+                VitalReading(
+                    record_id=rec.id,
+                    label=label,
+                    taken_at=at(staffed, when),
+                    systolic=128,
+                    diastolic=82,
+                )
+            )
+
+
+def mary(staffed: StaffedDay, when: str) -> ChairCard:
+    return card(chair_board(staffed.clinic.db, now=at(staffed, when)), "Room 2")
+
+
+def test_a_card_per_treatment_room_in_order(staffed: StaffedDay) -> None:
+    board = chair_board(staffed.clinic.db, now=at(staffed, "08:00"))
+    assert [c.room_name for c in board.cards] == ["Room 1", "Room 2", "Room 3", "Room 4"]
+    assert board.day == TUESDAY
+    assert hhmm(board.now) == "08:00"
+    assert all(c.is_free for c in board.cards)
+    room3 = card(board, "Room 3")
+    assert room3.next_up is not None
+    assert (hhmm(room3.next_up.start), room3.next_up.patient_name) == (
+        "13:00",
+        "Franklin, Rosalind",
+    )
+    assert room3.next_up.session_type_short == "KAP"
+    assert card(board, "Room 4").next_up is None
+
+
+def test_a_patient_past_their_start_who_has_not_arrived_is_late(staffed: StaffedDay) -> None:
+    ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:05")), "Room 1")
+    assert (ada.stage, ada.patient_name, ada.phase) == ("due", "Lovelace, Ada", "Not checked in")
+    assert ada.late == ("Not checked in (due 09:00)",)
+    assert ada.next_bp is None  # no BP to take from someone who is not here
+
+
+def test_checked_in_and_waiting(staffed: StaffedDay) -> None:
+    status(staffed, "spravato", "check_in", "09:50")
+    waiting = mary(staffed, "09:55")
+    assert (waiting.stage, waiting.phase, waiting.status_label) == (
+        "waiting",
+        "Waiting to start",
+        "Checked in",
+    )
+    assert waiting.minutes_since_dose is None
+    assert waiting.next_bp is not None
+    assert (waiting.next_bp.label, hhmm(waiting.next_bp.due_at)) == ("Pre-dose", "10:10")
+    assert not waiting.late
+
+
+def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
+    staffed: StaffedDay,
+) -> None:
+    status(staffed, "spravato", "check_in", "09:50")
+    status(staffed, "spravato", "start", "10:00")
+
+    checkin = mary(staffed, "10:05")
+    assert (checkin.stage, checkin.phase, checkin.phase_key) == (
+        "in_session",
+        "Check-in, BP & checklist",
+        "checkin",
+    )
+    assert hhmm(checkin.phase_ends_at) == "10:15"
+    assert checkin.next_bp is not None
+    assert (checkin.next_bp.label, hhmm(checkin.next_bp.due_at)) == ("Pre-dose", "10:10")
+    assert not checkin.next_bp.late
+    assert checkin.minutes_since_dose is None
+    assert hhmm(checkin.discharge_allowed_at) == "12:15"
+
+    record(staffed, readings=(("Pre-dose", "10:09"),))
+    dosing = mary(staffed, "10:15")  # +0: the first device
+    assert dosing.phase == "Dosing"
+    assert dosing.minutes_since_dose == 0
+    assert hhmm(dosing.dose_started_at) == "10:15"
+    assert dosing.bp_recorded == ("Pre-dose",)
+    assert dosing.next_bp is not None
+    assert (dosing.next_bp.label, hhmm(dosing.next_bp.due_at)) == ("+40 min", "10:55")
+    assert not dosing.late
+
+    due = mary(staffed, "10:56")  # +41: the +40 check is due, not recorded yet
+    assert due.phase == "Observation"
+    assert due.minutes_since_dose == 41
+    assert due.next_bp is not None
+    assert (due.next_bp.label, due.next_bp.due_now, due.next_bp.late) == ("+40 min", True, False)
+    assert not due.late
+
+    late = mary(staffed, "11:06")  # +51: ten minutes past due, still not recorded
+    assert late.next_bp is not None
+    assert late.next_bp.late
+    assert late.bp_late
+    assert late.late == ("BP +40 min overdue since 10:55",)
+    assert not late.discharge_ready
+
+    record(staffed, readings=(("+40 min", "11:07"),))
+    caught_up = mary(staffed, "11:08")
+    assert caught_up.next_bp is not None
+    assert (caught_up.next_bp.label, hhmm(caught_up.next_bp.due_at)) == (
+        "Before discharge",
+        "12:25",
+    )
+    assert not caught_up.late
+
+    ready = mary(staffed, "12:15")  # +120 from the first device
+    assert ready.minutes_since_dose == 120
+    assert ready.discharge_ready
+    assert not ready.discharge_late
+    assert ready.phase == "Observation"
+    assert not ready.late
+    assert not mary(staffed, "12:14").discharge_ready
+
+    still_there = mary(staffed, "12:40")
+    assert still_there.discharge_late
+    assert still_there.overrun
+    assert still_there.phase == "Discharge"
+    assert still_there.late == (
+        "BP Before discharge overdue since 12:25",  # late from 12:35
+        "Still in the chair; discharge allowed since 12:15",
+        "Running past the planned end (12:30)",
+    )
+
+
+def test_a_late_start_moves_the_whole_timeline(staffed: StaffedDay) -> None:
+    status(staffed, "spravato", "start", "10:20")
+    c = mary(staffed, "10:30")
+    assert c.phase == "Check-in, BP & checklist"
+    assert hhmm(c.dose_started_at) == "10:35"
+    assert hhmm(c.discharge_allowed_at) == "12:35"
+    assert c.next_bp is not None
+    assert hhmm(c.next_bp.due_at) == "10:30"
+
+
+def test_the_recorded_dose_start_counts(staffed: StaffedDay) -> None:
+    status(staffed, "spravato", "start", "10:00")
+    record(staffed, dose="10:22", readings=(("Pre-dose", "10:18"),))
+    c = mary(staffed, "10:30")
+    assert (c.phase, c.minutes_since_dose) == ("Dosing", 8)
+    assert hhmm(c.discharge_allowed_at) == "12:22"
+    assert c.next_bp is not None
+    assert (c.next_bp.label, hhmm(c.next_bp.due_at)) == ("+40 min", "11:02")
+
+
+def test_a_completed_session_leaves_the_chair(staffed: StaffedDay) -> None:
+    status(staffed, "spravato", "start", "10:00")
+    status(staffed, "spravato", "complete", "12:20")
+    c = mary(staffed, "12:21")
+    assert c.is_free
+
+
+def test_an_iv_infusion_without_a_minimum_is_discharged_after_recovery(
+    staffed: StaffedDay,
+) -> None:
+    status(staffed, "iv", "start", "09:00")
+    ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:30")), "Room 1")
+    assert (ada.phase, ada.minutes_since_dose) == ("Infusion", 15)
+    assert ada.next_bp is None  # the IV type asks for no fixed BP checks
+    assert hhmm(ada.discharge_allowed_at) == "10:40"
+
+
+def test_timeline_and_discharge_come_from_the_configuration(staffed: StaffedDay) -> None:
+    spec = staffed.clinic.catalog.session_types["spravato"]
+    start = at(staffed, "10:00").astimezone(staffed.clinic.calendar.tz)
+    timeline = session_timeline(spec, start)
+    assert [(p.key, hhmm(p.start), hhmm(p.end)) for p in timeline] == [
+        ("checkin", "10:00", "10:15"),
+        ("dosing", "10:15", "10:25"),
+        ("observation", "10:25", "12:25"),
+        ("discharge", "12:25", "12:30"),
+    ]
+    assert spec.observation_minutes is not None
+    allowed = discharge_allowed(spec, timeline)
+    assert allowed == timeline[1].start + dt.timedelta(minutes=spec.observation_minutes)
+
+
+def test_the_clinic_decides_when_a_check_is_late(staffed: StaffedDay) -> None:
+    with staffed.clinic.db.write() as session:
+        monitoring = session.get(ClinicSetting, "monitoring")
+        assert monitoring is not None
+        monitoring.value = {**monitoring.value, "reading_late_minutes": 0}
+    status(staffed, "spravato", "start", "10:00")
+    record(staffed, readings=(("Pre-dose", "10:09"),))
+    c = mary(staffed, "10:56")  # +41, with no grace at all
+    assert c.bp_late
+    assert c.late == ("BP +40 min overdue since 10:55",)
+
+
+def test_the_next_patient_already_waiting_shows_as_next(staffed: StaffedDay) -> None:
+    with staffed.clinic.db.write() as session:
+        kap = session.get(Appointment, staffed.appointments["kap"])
+        assert kap is not None
+        spravato = session.get(Appointment, staffed.appointments["spravato"])
+        assert spravato is not None
+        # Rosalind's KAP moved (by hand, for the test) to Room 2 after Mary's Spravato.
+        kap.room_id = spravato.room_id
+    status(staffed, "spravato", "start", "10:00")
+    status(staffed, "kap", "check_in", "12:20")
+    c = mary(staffed, "12:25")
+    assert c.patient_name == "Seacole, Mary"
+    assert c.next_up is not None
+    assert (c.next_up.patient_name, hhmm(c.next_up.start)) == ("Franklin, Rosalind", "13:00")

@@ -1,0 +1,138 @@
+"""The sign-in dialog and the first administrator's dialog, on a real clinic database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDialog
+from pytestqt.qtbot import QtBot
+
+from ketadesk.services.access import accounts
+from ketadesk.services.clinic.clinic_setup import open_clinic
+from ketadesk.services.common.context import Actor, Database
+from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
+from tests.ui.conftest import NOW
+
+PASSWORD = "front desk rules"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    opened = open_clinic(f"sqlite:///{tmp_path / 'clinic.sqlite'}", create=True)
+    yield opened.db
+    opened.db.dispose()
+
+
+@pytest.fixture
+def maria(db: Database) -> Actor:
+    admin = accounts.create_first_admin(db, "admin", "Admin", "administrator!", now=NOW)
+    info = accounts.create_user(db, admin, "maria", "Maria Lopez", "front_desk", PASSWORD, now=NOW)
+    return Actor(info.id, info.username, info.role)
+
+
+def _dialog(qtbot: QtBot, db: Database, clock: list[dt.datetime]) -> SignInDialog:
+    dialog = SignInDialog(db, now=lambda: clock[0])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def _type(qtbot: QtBot, dialog: SignInDialog, username: str, password: str) -> None:
+    dialog.username_edit.clear()
+    QTest.keyClicks(dialog.username_edit, username)
+    dialog.password_edit.clear()
+    QTest.keyClicks(dialog.password_edit, password)
+
+
+def test_the_right_password_signs_in_with_enter(qtbot: QtBot, db: Database, maria: Actor) -> None:
+    dialog = _dialog(qtbot, db, [NOW])
+    _type(qtbot, dialog, "Maria", PASSWORD)
+    with qtbot.waitSignal(dialog.signed_in, timeout=10_000) as blocker:
+        QTest.keyClick(dialog.password_edit, Qt.Key.Key_Return)
+    assert blocker.args == [maria]
+    assert dialog.actor() == maria
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.password_edit.text() == ""
+
+
+def test_a_wrong_password_says_so_and_too_many_make_the_user_wait(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    clock = [NOW]
+    dialog = _dialog(qtbot, db, clock)
+    for n in range(4):
+        _type(qtbot, dialog, "maria", "not it at all")
+        dialog.submit()
+        assert not dialog.sign_in_button.isEnabled()  # busy while the hash is checked
+        qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: dialog.username_edit.isEnabled(), timeout=10_000)
+        if n < 3:
+            assert dialog.error_label.text() == "Wrong username or password."
+            assert dialog.sign_in_button.isEnabled()
+        dialog.error_label.hide()
+    assert dialog.error_label.text() == "Wrong username or password; try again in 2 s."
+    assert not dialog.sign_in_button.isEnabled()
+    assert dialog.sign_in_button.text() == "Wait 2 s"
+    assert dialog.actor() is None
+    # The button comes back once the wait is over.
+    qtbot.waitUntil(lambda: dialog.sign_in_button.isEnabled(), timeout=5_000)
+    assert dialog.sign_in_button.text() == "&Sign in"
+    clock[0] = NOW + dt.timedelta(seconds=3)
+    _type(qtbot, dialog, "maria", PASSWORD)
+    with qtbot.waitSignal(dialog.signed_in, timeout=10_000):
+        dialog.submit()
+    assert dialog.actor() == maria
+
+
+def test_an_empty_field_is_named_without_asking_the_database(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    dialog = _dialog(qtbot, db, [NOW])
+    dialog.submit()
+    assert dialog.error_label.text() == "Enter your username."
+    QTest.keyClicks(dialog.username_edit, "maria")
+    dialog.submit()
+    assert dialog.error_label.text() == "Enter your password."
+    assert dialog.sign_in_button.isEnabled()
+
+
+def test_first_administrator_marks_the_wrong_fields_then_creates_the_account(
+    qtbot: QtBot, db: Database
+) -> None:
+    dialog = FirstAdminDialog(db, now=lambda: NOW)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    QTest.keyClicks(dialog.edits["username"], "bad name")
+    QTest.keyClicks(dialog.edits["display_name"], "Clinic Admin")
+    QTest.keyClicks(dialog.edits["password"], "short")
+    QTest.keyClicks(dialog.edits["password_again"], "short")
+    dialog.submit()
+    qtbot.waitUntil(lambda: dialog.field_errors["password"].isVisible(), timeout=10_000)
+    assert dialog.field_errors["username"].text().startswith("May hold only letters")
+    assert dialog.field_errors["password"].text() == "Must be at least 10 characters long."
+    assert not dialog.field_errors["display_name"].isVisible()
+    assert dialog.edits["password"].property("invalid") is True
+    assert dialog.edits["display_name"].property("invalid") is False
+    assert accounts.needs_first_admin(db)
+    # Passwords that differ are caught at once.
+    dialog.edits["password_again"].setText("something else")
+    dialog.submit()
+    assert dialog.field_errors["password_again"].text() == "Does not match the password."
+    for name, text in (("username", "admin"), ("password", "a long password")):
+        dialog.edits[name].setText(text)
+    dialog.edits["password_again"].setText("a long password")
+    with qtbot.waitSignal(dialog.created, timeout=10_000) as blocker:
+        dialog.submit()
+    actor = blocker.args[0]
+    assert isinstance(actor, Actor)
+    assert actor.role == "admin"
+    assert dialog.actor() == actor
+    assert not accounts.needs_first_admin(db)
+    assert not any(label.isVisible() for label in dialog.field_errors.values())

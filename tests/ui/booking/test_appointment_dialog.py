@@ -1,0 +1,76 @@
+"""An appointment opened from a view: what it shows, and which next steps it offers to whom."""
+
+from __future__ import annotations
+
+import pytest
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from ketadesk.services.booking.appointments import appointment_detail
+from ketadesk.services.booking.booking import change_status
+from ketadesk.services.common.context import Actor, NotFound
+from ketadesk.store.models import Appointment, Patient
+from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
+from ketadesk.ui.common.desk import Desk
+from tests.clinic_fixtures import SmallClinic
+from tests.ui.conftest import NOW
+
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
+
+
+def _appointment(clinic: SmallClinic, last_name: str, status: str) -> int:
+    with clinic.db.read() as session:
+        return session.scalars(
+            select(Appointment.id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(Patient.last_name == last_name, Appointment.status == status)
+        ).one()
+
+
+def test_detail_reads_the_appointment_with_its_series_and_history(clinic: SmallClinic) -> None:
+    aid = _appointment(clinic, "Hopper", "checked_in")
+    detail = appointment_detail(clinic.db, aid)
+    assert (detail.patient_name, detail.session_type_code, detail.series_label) == (
+        "Grace Hopper",
+        "spravato",
+        "2/12",
+    )
+    assert detail.room == "Room 1"
+    assert f"{detail.start:%H:%M}" == "11:00"  # local time at the clinic
+    assert detail.actions == ("start", "complete", "cancel")
+    assert detail.history == ()
+    change_status(clinic.db, NURSE, aid, "start", now=NOW)
+    after = appointment_detail(clinic.db, aid)
+    assert after.status == "in_progress"
+    assert [(h.from_status, h.to_status) for h in after.history] == [("checked_in", "in_progress")]
+    assert after.actions == ("complete",)
+
+
+def test_detail_of_a_missing_appointment_says_so(clinic: SmallClinic) -> None:
+    with pytest.raises(NotFound, match="no appointment #9999"):
+        appointment_detail(clinic.db, 9999)
+
+
+def test_dialog_offers_what_the_role_may_do(qtbot: QtBot, clinic: SmallClinic) -> None:
+    aid = _appointment(clinic, "Hopper", "checked_in")
+    nurse = AppointmentDialog(Desk(clinic.db, NURSE, lambda: NOW), aid)
+    qtbot.addWidget(nurse)
+    assert set(nurse.buttons) >= {"start", "complete", "cancel", "monitoring", "phq9", "patient"}
+    front = AppointmentDialog(Desk(clinic.db, FRONT_DESK, lambda: NOW), aid)
+    qtbot.addWidget(front)
+    # The front desk may cancel but not start or complete, nor open clinical records.
+    assert "cancel" in front.buttons
+    assert not {"start", "complete", "monitoring", "phq9"} & set(front.buttons)
+
+
+def test_dialog_asks_its_owner_to_change_the_status(qtbot: QtBot, clinic: SmallClinic) -> None:
+    aid = _appointment(clinic, "Hopper", "checked_in")
+    dialog = AppointmentDialog(Desk(clinic.db, NURSE, lambda: NOW), aid)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.status_requested) as blocker:
+        dialog.buttons["start"].click()
+    assert blocker.args == [aid, "start", ""]
+    with qtbot.waitSignal(dialog.patient_requested) as blocker:
+        dialog.buttons["patient"].click()
+    assert blocker.args == [clinic.ids["Grace Hopper"]]

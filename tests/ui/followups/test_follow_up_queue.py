@@ -1,0 +1,315 @@
+"""Working the follow-up queue as a nurse would, and the recall and dropout lists.
+
+The clinic day of clinic_day.py (Tuesday 24 November 2026) with its follow-ups brought in line
+by ``sync_follow_ups``: Alan Turing's IM session this morning owes a next-day call on
+Wednesday; Ada Lovelace's 09:00 infusion and the two Spravato sessions owe their PHQ-9 today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from ketadesk.scheduling.followup_rules import Section
+from ketadesk.services.booking import booking
+from ketadesk.services.common.context import Actor
+from ketadesk.services.followups import followups
+from ketadesk.services.followups.followups import AttemptResult, FollowUpItem
+from ketadesk.store.models import Appointment, FollowUp
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.followups.follow_up_queue import (
+    OVERDUE_COLORS,
+    AttemptDialog,
+    Column,
+    CompleteDialog,
+    FollowUpQueueView,
+    SnoozeDialog,
+)
+from ketadesk.ui.followups.recall_lists import RecallListsView
+from tests.clinic_fixtures import SmallClinic
+from tests.ui.clinic_day import TUESDAY, WEDNESDAY
+from tests.ui.conftest import NOW
+
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def owed(clinic: SmallClinic) -> SmallClinic:
+    """The clinic day with the follow-ups its sessions owe."""
+    with clinic.db.write() as session:
+        ids = session.scalars(select(Appointment.id)).all()
+        followups.sync_follow_ups(session, NURSE, ids, now=NOW)
+    return clinic
+
+
+def _view(
+    qtbot: QtBot, clinic: SmallClinic, clock: Clock, actor: Actor = NURSE
+) -> FollowUpQueueView:
+    view = FollowUpQueueView(Desk(clinic.db, actor, clock))
+    qtbot.addWidget(view)
+    view.resize(1100, 600)
+    _refresh(qtbot, view)
+    return view
+
+
+def _refresh(qtbot: QtBot, view: FollowUpQueueView) -> None:
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.refresh()
+
+
+def _wait(qtbot: QtBot, view: FollowUpQueueView) -> None:
+    """Wait for the read a filter change started."""
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        pass
+
+
+def _rows(view: FollowUpQueueView, section: Section) -> list[tuple[str, str, str]]:
+    model = view.model
+    parent = model.section_index(section)
+    return [
+        (
+            model.index(r, Column.PATIENT, parent).data(),
+            model.index(r, Column.FOLLOW_UP, parent).data(),
+            model.index(r, Column.COUNTDOWN, parent).data(),
+        )
+        for r in range(model.rowCount(parent))
+    ]
+
+
+def _item(view: FollowUpQueueView, patient: str, kind: str) -> FollowUpItem:
+    return next(i for i in view.items() if i.patient_name == patient and i.kind == kind)
+
+
+def test_the_model_passes_the_model_tester(qtmodeltester, owed: SmallClinic) -> None:  # type: ignore[no-untyped-def]
+    from ketadesk.ui.followups.follow_up_queue import FollowUpQueueModel
+
+    model = FollowUpQueueModel()
+    model.set_queue(followups.follow_up_queue(owed.db, now=NOW))
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
+    # Grace Hopper's Spravato session is done: her REMS form joins the queue with its countdown.
+    booking.change_status(owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW)
+    counts: list[dict[str, int]] = []
+    view = FollowUpQueueView(Desk(owed.db, NURSE, Clock(NOW)))
+    qtbot.addWidget(view)
+    view.counts_changed.connect(counts.append)
+    _refresh(qtbot, view)
+    assert _rows(view, Section.OVERDUE) == [
+        ("Lovelace, Ada (BT-1)", "PHQ-9", "overdue by 1 hour"),
+    ]
+    assert _rows(view, Section.DUE_TODAY) == [
+        ("Hopper, Grace (BT-2)", "PHQ-9", "due today by 11:00"),
+        ("Turing, Alan (DAY-1)", "PHQ-9", "due today by 13:30"),
+        ("Hopper, Grace (BT-2)", "REMS monitoring form", "due in 7 days"),
+    ]
+    assert ("Turing, Alan (DAY-1)", "Next-day call", "due tomorrow") in _rows(
+        view, Section.UPCOMING
+    )
+    assert counts == [{"overdue": 1, "due_today": 3, "upcoming": 2, "urgent": 0}]
+    # Overdue reads red; the REMS form says what its monitoring record still lacks.
+    overdue = view.model.section_index(Section.OVERDUE)
+    color = view.model.index(0, Column.COUNTDOWN, overdue).data(Qt.ItemDataRole.ForegroundRole)
+    assert color == QColor(OVERDUE_COLORS[False])
+    form = view.model.index(2, Column.DETAILS, view.model.section_index(Section.DUE_TODAY))
+    assert form.data().startswith("Form still needs: ")
+    assert "discharge time" in form.data()
+
+
+def _grace_spravato(clinic: SmallClinic) -> int:
+    with clinic.db.read() as session:
+        found = session.scalar(
+            select(Appointment.id).where(
+                Appointment.patient_id == clinic.ids["Grace Hopper"],
+                Appointment.status == "checked_in",
+            )
+        )
+    assert found is not None
+    return found
+
+
+def test_a_nurse_records_an_unreached_call_sees_the_reattempt_and_completes_it(
+    qtbot: QtBot, owed: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(owed.at(WEDNESDAY, "09:00"))
+    view = _view(qtbot, owed, clock)
+    call = _item(view, "Turing, Alan", "next_day_call")
+    assert call.section is Section.DUE_TODAY
+    assert view.select_follow_up(call.id)
+    assert view.buttons["record_attempt"].isEnabled()
+
+    def no_answer(desk: Desk, item: FollowUpItem, parent: object) -> AttemptResult | None:
+        dialog = AttemptDialog(desk, item)
+        qtbot.addWidget(dialog)
+        assert not dialog.save()  # no result chosen: marked at the field, nothing saved
+        assert set(dialog.errors()) == {"result"}
+        dialog.choose("no_answer")
+        dialog.notes.setPlainText("Rang out, no voicemail")
+        assert dialog.save()
+        return dialog.attempt
+
+    monkeypatch.setattr(FollowUpQueueView, "attempt_dialog", no_answer)
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.actions_by_name["record_attempt"].trigger()
+    assert view.status.text() == "Call Turing, Alan again Wed 25 Nov 13:00."
+    again = _item(view, "Turing, Alan", "next_day_call")
+    assert (again.attempts, again.last_attempt) == (1, "No answer Wed 09:00")
+    assert f"{again.due:%H:%M}" == "13:00"
+    assert view.model.index_of(call.id).isValid()
+    selected = view.selected_item()
+    assert selected is not None
+    assert selected.id == call.id
+
+    clock.now = owed.at(WEDNESDAY, "13:05")
+
+    def complete(desk: Desk, item: FollowUpItem, parent: object) -> bool:
+        dialog = CompleteDialog(desk, item)
+        qtbot.addWidget(dialog)
+        assert not dialog.save()  # the outcome is required
+        assert set(dialog.errors()) == {"outcome"}
+        assert dialog.message.text() == "Nothing has been saved: fix the marked fields."
+        dialog.outcome.setPlainText("Reached at 13:05: sleeping well, no side effects")
+        return dialog.save()
+
+    monkeypatch.setattr(FollowUpQueueView, "complete_dialog", complete)
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.actions_by_name["complete"].trigger()
+    assert all(i.id != call.id for i in view.items())
+    with owed.db.read() as session:
+        done = session.get(FollowUp, call.id)
+        assert done is not None
+        assert (done.status, done.outcome) == (
+            "done",
+            "Reached at 13:05: sleeping well, no side effects",
+        )
+
+
+def test_a_snooze_in_the_past_without_a_reason_is_marked_and_nothing_saved(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    clock = Clock(owed.at(WEDNESDAY, "09:00"))
+    view = _view(qtbot, owed, clock)
+    call = _item(view, "Turing, Alan", "next_day_call")
+    dialog = SnoozeDialog(view.desk, call)
+    qtbot.addWidget(dialog)
+    dialog.set_until(dt.datetime(2026, 11, 25, 8, 0))
+    assert not dialog.save()
+    assert dialog.errors() == {
+        "until": "must be in the future",
+        "reason": "say why it can wait (the reason is required)",
+    }
+    assert dialog.until.property("invalid") is True
+    with owed.db.read() as session:
+        row = session.get(FollowUp, call.id)
+        assert row is not None
+        assert row.status == "open"
+    dialog.set_until(dt.datetime(2026, 11, 27, 9, 0))
+    dialog.reason.setText("Asked to be called on Friday")
+    assert dialog.save()
+    _refresh(qtbot, view)
+    snoozed = _item(view, "Turing, Alan", "next_day_call")
+    assert snoozed.status == "snoozed"
+    assert snoozed.section is Section.UPCOMING
+    details = view.model.index_of(call.id).siblingAtColumn(Column.DETAILS).data()
+    assert details.startswith("Snoozed until Fri 27 Nov 09:00: Asked to be called on Friday")
+
+
+def test_the_front_desk_is_refused_a_clinical_call_at_the_dialog(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    clock = Clock(owed.at(WEDNESDAY, "09:00"))
+    view = _view(qtbot, owed, clock, actor=FRONT_DESK)
+    call = _item(view, "Turing, Alan", "next_day_call")
+    dialog = CompleteDialog(view.desk, call)
+    qtbot.addWidget(dialog)
+    dialog.outcome.setPlainText("Fine")
+    assert not dialog.save()
+    assert "may not work a Next-day call" in dialog.message.text()
+
+
+def test_filters_and_opening_a_patient(qtbot: QtBot, owed: SmallClinic) -> None:
+    view = _view(qtbot, owed, Clock(NOW))
+    view.kind_filter.setCurrentIndex(view.kind_filter.findData("next_day_call"))
+    _wait(qtbot, view)
+    assert [i.kind for i in view.items()] == ["next_day_call"]
+    view.assignee_filter.setCurrentIndex(view.assignee_filter.findData("therapist"))
+    _wait(qtbot, view)
+    assert view.items() == ()
+    assert view.counts["due_today"] == 2  # the left panel's counts stay unfiltered
+    view.assignee_filter.setCurrentIndex(0)
+    _wait(qtbot, view)
+    (call,) = view.items()
+    view.select_follow_up(call.id)
+    with qtbot.waitSignal(view.patient_requested) as opened:
+        view.actions_by_name["open_patient"].trigger()
+    assert opened.args == [owed.ids["Alan Turing"]]
+
+
+def test_filtering_by_staff_member(qtbot: QtBot, owed: SmallClinic) -> None:
+    kim = owed.ids["Nurse Kim"]
+    with owed.db.write() as session:
+        call = session.scalars(select(FollowUp).where(FollowUp.kind == "next_day_call")).one()
+        call.assignee_id = kim
+    view = _view(qtbot, owed, Clock(NOW))
+    choice = view.assignee_filter.findData(kim)
+    assert view.assignee_filter.itemText(choice) == "Nurse Kim (nurse)"
+    view.assignee_filter.setCurrentIndex(choice)
+    _wait(qtbot, view)
+    assert [(i.kind, i.assignee_name) for i in view.items()] == [("next_day_call", "Nurse Kim")]
+
+
+def test_urgent_items_come_first_and_stand_out(qtbot: QtBot, owed: SmallClinic) -> None:
+    with owed.db.write() as session:
+        session.add(
+            FollowUp(
+                patient_id=owed.ids["Mary Seacole"],
+                kind="urgent_review",
+                due_at=NOW - dt.timedelta(minutes=5),
+                deadline_at=NOW + dt.timedelta(hours=2),
+                assignee_role="prescriber",
+                priority="urgent",
+                status="open",
+            )
+        )
+    view = _view(qtbot, owed, Clock(NOW))
+    today = view.model.section_index(Section.DUE_TODAY)
+    first = view.model.index(0, Column.FOLLOW_UP, today)
+    assert first.data() == "URGENT · Urgent review"
+    assert first.data(Qt.ItemDataRole.FontRole).bold()
+    assert first.data(Qt.ItemDataRole.BackgroundRole) is not None
+    assert view.counts["urgent"] == 1
+
+
+# -- recall and dropout ------------------------------------------------------------------------
+
+
+def test_the_dropout_list_offers_booking(qtbot: QtBot, owed: SmallClinic) -> None:
+    # Katherine Johnson cancelled her first KAP session this afternoon and has nothing booked.
+    view = RecallListsView(Desk(owed.db, FRONT_DESK, Clock(owed.at(TUESDAY, "17:00"))))
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.refresh()
+    assert view.tabs.tabText(1) == "Dropped out (1)"
+    (row,) = view.dropout_model.rows
+    assert row.patient_name == "Johnson, Katherine"
+    assert row.why.startswith("Missed Ketamine-assisted psychotherapy 1/3 (cancelled) Tue 24 Nov")
+    button = view.book_button(view.dropout_table, 0)
+    assert button.accessibleName() == "Book Johnson, Katherine"
+    with qtbot.waitSignal(view.book_requested) as booked:
+        button.click()
+    assert booked.args == [owed.ids["Katherine Johnson"]]

@@ -1,0 +1,169 @@
+"""The chair board on screen: phase and "BP due" change as the injected clock moves on.
+
+Bayside's staffed Tuesday (tests/services/staffed_day.py): Mary Seacole's Spravato 10:00-12:30
+in Room 2, started at 10:00; dosing at 10:15; the +40 min BP check due at 10:55.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
+
+from ketadesk.services.booking.booking import change_status
+from ketadesk.services.common.context import SYSTEM
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.monitoring.chair_board import REFRESH_MS, ChairBoardView, ChairCardWidget
+from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def staffed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffedDay]:
+    folder = tmp_path_factory.mktemp("board")
+    built = build_staffed_day(f"sqlite:///{folder / 'clinic.sqlite'}")
+    yield built
+    built.clinic.db.dispose()
+
+
+@pytest.fixture
+def clock(staffed: StaffedDay) -> Clock:
+    return Clock(staffed.clinic.at(TUESDAY, "10:05"))
+
+
+@pytest.fixture
+def board(qtbot: QtBot, staffed: StaffedDay, clock: Clock) -> ChairBoardView:
+    for action, hhmm in (("check_in", "09:50"), ("start", "10:00")):
+        change_status(
+            staffed.clinic.db,
+            SYSTEM,
+            staffed.appointments["spravato"],
+            action,
+            now=staffed.clinic.at(TUESDAY, hhmm),
+        )
+    view = ChairBoardView(Desk(staffed.clinic.db, SYSTEM, clock))
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def room2(board: ChairBoardView) -> ChairCardWidget:
+    card = board.card_for_room("Room 2")
+    assert card is not None
+    return card
+
+
+def text(card: ChairCardWidget, line: str) -> str:
+    label = card.labels[line]
+    return label.text() if label.isVisible() else ""
+
+
+def test_a_card_per_treatment_room(board: ChairBoardView) -> None:
+    assert [c.room_label.text() for c in board.cards] == ["Room 1", "Room 2", "Room 3", "Room 4"]
+    assert board.timer().interval() == REFRESH_MS
+    assert board.timer().isActive()
+
+
+def test_the_phase_and_bp_due_change_as_time_passes(
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
+) -> None:
+    card = room2(board)
+    assert text(card, "patient") == "Seacole, Mary"
+    assert text(card, "phase") == "Check-in, BP & checklist"
+    assert text(card, "bp") == "BP Pre-dose due 10:10"
+    assert text(card, "late") == ""
+    assert card.stage_label.text() == "In session"
+
+    clock.now = staffed.clinic.at(TUESDAY, "10:15")  # +0: the first device
+    with qtbot.waitSignal(board.refreshed):
+        board.refresh()
+    assert text(card, "phase") == "Dosing"
+    assert text(card, "dose") == "Dosed 0 min ago (10:15)"
+    assert text(card, "bp") == "BP Pre-dose due now (10:10)"
+    assert text(card, "discharge") == "Discharge from 12:15"
+
+    clock.now = staffed.clinic.at(TUESDAY, "10:56")  # +41
+    board.refresh()
+    assert text(card, "phase") == "Observation"
+    assert text(card, "dose") == "Dosed 41 min ago (10:15)"
+    assert text(card, "bp") == "⚠ BP Pre-dose overdue since 10:10"
+    card_data = card.card()
+    assert card_data is not None
+    assert card_data.late == ("BP Pre-dose overdue since 10:10",)
+    summary = board.findChild(QLabel, "board_summary")
+    assert summary is not None
+    assert "1 needs attention" in summary.text()
+
+    clock.now = staffed.clinic.at(TUESDAY, "12:16")  # past +120
+    board.refresh()
+    assert text(card, "discharge") == "May be discharged (from 12:15)"
+
+
+def test_the_minute_timer_reads_the_board_again(
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
+) -> None:
+    board.timer().setInterval(10)
+    clock.now = staffed.clinic.at(TUESDAY, "10:30")
+    qtbot.waitUntil(lambda: text(room2(board), "phase") == "Observation", timeout=3000)
+    board.timer().stop()
+
+
+def test_a_late_card_is_highlighted_and_a_calm_one_is_not(
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay
+) -> None:
+    calm = room2(board)
+    assert "solid #c5221f" not in calm.styleSheet()
+    clock.now = staffed.clinic.at(TUESDAY, "10:56")
+    board.refresh()
+    assert "3px solid #c5221f" in room2(board).styleSheet()
+    # Ada's IV in Room 1 was due at 09:00 and she has not arrived.
+    clock.now = staffed.clinic.at(TUESDAY, "09:05")
+    board.refresh()
+    ada = board.card_for_room("Room 1")
+    assert ada is not None
+    assert text(ada, "late") == "⚠ Not checked in (due 09:00)"
+    free = board.card_for_room("Room 4")
+    assert free is not None
+    assert text(free, "patient") == "Free"
+    assert text(free, "next") == "Nothing more booked today"
+
+
+def test_double_click_or_enter_opens_the_session(
+    board: ChairBoardView, staffed: StaffedDay, qtbot: QtBot
+) -> None:
+    card = room2(board)
+    with qtbot.waitSignal(board.appointment_activated) as blocker:
+        QTest.mouseDClick(card, Qt.MouseButton.LeftButton)
+    assert blocker.args == [staffed.appointments["spravato"]]
+    card.setFocus()
+    with qtbot.waitSignal(board.appointment_activated) as blocker:
+        QTest.keyClick(card, Qt.Key.Key_Return)
+    assert blocker.args == [staffed.appointments["spravato"]]
+    free = board.card_for_room("Room 4")
+    assert free is not None
+    with qtbot.assertNotEmitted(board.appointment_activated):
+        QTest.mouseDClick(free, Qt.MouseButton.LeftButton)
+
+
+def test_cards_say_it_all_to_a_screen_reader(board: ChairBoardView) -> None:
+    card = room2(board)
+    assert card.accessibleName() == "Chair Room 2"
+    assert "Seacole, Mary" in card.accessibleDescription()
+    assert "Check-in, BP & checklist" in card.accessibleDescription()
+    assert card.focusPolicy() == Qt.FocusPolicy.StrongFocus

@@ -1,0 +1,102 @@
+"""The PHQ-9 form as a clinician fills it: live total and band, item 9 shown prominently,
+unanswered items refused at the item, and the saved measure closing the PHQ-9 follow-up."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+from sqlalchemy import func, select
+
+from ketadesk.services.common.context import Actor
+from ketadesk.store.models import FollowUp, Measurement
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.monitoring.measure_dialog import MeasureDialog
+from tests.clinic_fixtures import SmallClinic
+from tests.ui.conftest import NOW
+
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+
+
+def _dialog(
+    qtbot: QtBot, clinic: SmallClinic, instrument: str = "phq9", actor: Actor = NURSE
+) -> MeasureDialog:
+    dialog = MeasureDialog(
+        Desk(clinic.db, actor, lambda: NOW), clinic.ids["Ada Lovelace"], instrument
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def _count(clinic: SmallClinic, model: type[Measurement] | type[FollowUp]) -> int:
+    with clinic.db.read() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_total_and_band_follow_the_answers(qtbot: QtBot, clinic: SmallClinic) -> None:
+    dialog = _dialog(qtbot, clinic)
+    assert dialog.total_text() == "Total so far 0 of 27 — 9 items unanswered"
+    for item, value in enumerate([2, 2, 1, 2, 1, 1, 1, 0, 0], start=1):
+        dialog.set_answer(item, value)
+    assert dialog.total_text() == "Total 10 of 27 — moderate"
+    assert dialog.urgent_text() == ""
+
+
+def test_item9_above_zero_is_shown_prominently_at_once(qtbot: QtBot, clinic: SmallClinic) -> None:
+    dialog = _dialog(qtbot, clinic)
+    dialog.set_answer(9, 1)
+    assert "PHQ-9 item 9 answered 1: thoughts of self-harm" in dialog.urgent_text()
+    dialog.set_answer(9, 0)
+    assert dialog.urgent_text() == ""
+
+
+def test_digit_keys_answer_the_focused_item(qtbot: QtBot, clinic: SmallClinic) -> None:
+    dialog = _dialog(qtbot, clinic)
+    button = dialog._groups[0].buttons()[0]
+    button.setFocus()
+    QTest.keyClick(button, Qt.Key.Key_3)
+    assert dialog.answers()[0] == 3
+    QTest.keyClick(dialog._groups[0].button(3), Qt.Key.Key_7)  # not an answer: ignored
+    assert dialog.answers()[0] == 3
+
+
+def test_save_refuses_unanswered_items_at_the_item(qtbot: QtBot, clinic: SmallClinic) -> None:
+    dialog = _dialog(qtbot, clinic)
+    for item in range(1, 8):
+        dialog.set_answer(item, 1)
+    dialog._save.click()
+    assert dialog.isVisible()
+    assert dialog.item_errors == {8: "item 8 has no answer", 9: "item 9 has no answer"}
+    assert "nothing was saved" in dialog.status_text()
+    assert _count(clinic, Measurement) == 0
+    dialog.set_answer(8, 0)
+    assert set(dialog.item_errors) == {9}
+
+
+def test_saving_an_urgent_phq9_opens_an_urgent_review(qtbot: QtBot, clinic: SmallClinic) -> None:
+    dialog = _dialog(qtbot, clinic)
+    for item, value in enumerate([3, 3, 2, 2, 2, 1, 1, 1, 2], start=1):
+        dialog.set_answer(item, value)
+    with qtbot.waitSignal(dialog.saved) as saved:
+        dialog._save.click()
+    result = saved.args[0]
+    assert (result.total, result.band) == (17, "moderately severe")
+    assert result.urgent_follow_up_id is not None
+    with clinic.db.read() as session:
+        urgent = session.get(FollowUp, result.urgent_follow_up_id)
+        assert urgent is not None
+        assert (urgent.kind, urgent.priority) == ("urgent_review", "urgent")
+        assert urgent.due_at == NOW
+
+
+def test_gad7_has_seven_items(qtbot: QtBot, clinic: SmallClinic) -> None:
+    dialog = _dialog(qtbot, clinic, "gad7")
+    assert len(dialog.answers()) == 7
+    assert dialog.urgent_text() == ""
+
+
+def test_front_desk_cannot_save(qtbot: QtBot, clinic: SmallClinic) -> None:
+    dialog = _dialog(qtbot, clinic, actor=FRONT_DESK)
+    assert not dialog._save.isEnabled()

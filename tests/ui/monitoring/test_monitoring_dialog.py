@@ -1,0 +1,178 @@
+"""The monitoring dialog as a nurse works it: readings typed, a warning in amber at once, an
+impossible BP refused at the field and nothing saved, then the record saved and the REMS line
+going from "still missing" to "complete"."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+from sqlalchemy import func, select
+
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.common.context import SYSTEM, Actor
+from ketadesk.services.monitoring import monitoring
+from ketadesk.store.models import SessionRecord
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
+from tests.clinic_fixtures import SmallClinic
+
+WED = dt.date(2026, 11, 25)
+SPR = {
+    "room": "Room 3",
+    "monitor": "Monitor 3",
+    "oximeter": "Oximeter 1",
+    "nurse": "Nurse Kim",
+    "prescriber": "Dr Patel",
+}
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+
+
+@pytest.fixture
+def spravato(clinic: SmallClinic) -> int:
+    """Mary Seacole's Spravato session on Wednesday 25 Nov at 10:00 (dose 10:15)."""
+    result = booking.book(
+        clinic.db,
+        SYSTEM,
+        BookingRequest(
+            patient_id=clinic.ids["Mary Seacole"],
+            sessions=(clinic.session("spravato", WED, "10:00", SPR),),
+        ),
+        now=dt.datetime(2026, 11, 24, 18, 0, tzinfo=dt.UTC),
+    )
+    return result.appointment_ids[0]
+
+
+def _dialog(
+    qtbot: QtBot, clinic: SmallClinic, appointment: int, hhmm: str, actor: Actor = NURSE
+) -> MonitoringDialog:
+    now = clinic.at(WED, hhmm)
+    dialog = MonitoringDialog(Desk(clinic.db, actor, lambda: now), appointment)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def _type(qtbot: QtBot, dialog: MonitoringDialog, edit_text: dict[tuple[int, str], str]) -> None:
+    for (index, key), text in edit_text.items():
+        edit = dialog.reading_editor(index, key)
+        edit.setFocus()
+        edit.clear()
+        QTest.keyClicks(edit, text)
+        edit.editingFinished.emit()
+
+
+def _records(clinic: SmallClinic) -> int:
+    with clinic.db.read() as session:
+        return session.scalar(select(func.count()).select_from(SessionRecord)) or 0
+
+
+def test_high_pre_dose_bp_shows_an_amber_warning_at_once(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    dialog = _dialog(qtbot, clinic, spravato, "10:12")
+    assert "Next check: Pre-dose due 10:10" in dialog._schedule_label.text()
+    _type(qtbot, dialog, {(0, "time"): "10:10", (0, "systolic"): "156", (0, "diastolic"): "92"})
+    kind, message = dialog.field_messages["readings[0].systolic"]
+    assert kind == "warning"
+    assert message == "BP 156/92 is above 140/90: consider delaying the dose"
+    assert "BP Pre-dose" not in dialog.rems_text()
+    assert "BP +40 min" in dialog.rems_text()
+
+
+def test_impossible_bp_is_refused_at_the_field_and_nothing_is_saved(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    dialog = _dialog(qtbot, clinic, spravato, "10:12")
+    _type(qtbot, dialog, {(0, "time"): "10:10", (0, "systolic"): "400", (0, "diastolic"): "20"})
+    kind, message = dialog.field_messages["readings[0].systolic"]
+    assert kind == "error"
+    assert "systolic 400 cannot be real" in message
+    dialog._save.click()
+    assert dialog.isVisible()
+    assert "nothing was saved" in dialog.status_text()
+    assert _records(clinic) == 0
+    assert dialog.reading_editor(0, "systolic").toolTip().startswith("systolic 400")
+
+
+def test_discharge_before_the_dose_is_refused_at_the_discharge_field(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    dialog = _dialog(qtbot, clinic, spravato, "12:40")
+    for key, text in (("dose_started", "10:15"), ("discharged", "10:05")):
+        edit = dialog.editor(key)
+        assert isinstance(edit, type(dialog._dose_started))
+        edit.setFocus()
+        QTest.keyClicks(edit, text)
+        edit.editingFinished.emit()
+    assert dialog.field_messages["discharged"] == (
+        "error",
+        "discharge at 10:05 is before the dose started (10:15)",
+    )
+
+
+def test_a_nurse_fills_the_whole_record_and_the_rems_form_becomes_complete(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    dialog = _dialog(qtbot, clinic, spravato, "12:40")
+    assert dialog.rems_text().startswith("REMS form: still missing dose, devices and lot")
+    _type(
+        qtbot,
+        dialog,
+        {
+            (0, "time"): "10:10",
+            (0, "systolic"): "128",
+            (0, "diastolic"): "82",
+            (0, "heart_rate"): "72",
+            (0, "spo2"): "98",
+            (1, "time"): "10:55",
+            (1, "systolic"): "138",
+            (1, "diastolic"): "86",
+            (2, "time"): "12:25",
+            (2, "systolic"): "126",
+            (2, "diastolic"): "80",
+        },
+    )
+    for key, text in (
+        ("dose_mg", "56"),
+        ("devices", "2"),
+        ("lot_number", "LOT-77"),
+        ("dose_started", "10:15"),
+        ("discharged", "12:30"),
+    ):
+        QTest.keyClicks(dialog.editor(key), text)
+    dialog._sedation.setCurrentIndex(dialog._sedation.findData("mild"))
+    dialog._dissociation.setCurrentIndex(dialog._dissociation.findData("none"))
+    dialog._monitored_by.setCurrentIndex(dialog._monitored_by.findData(clinic.ids["Nurse Kim"]))
+    assert dialog.rems_text() == "REMS form: complete — nothing missing"
+    assert dialog._minutes.text().startswith("135 min")
+    with qtbot.waitSignal(dialog.saved) as saved:
+        dialog._save.click()
+    assert saved.args == [spravato]
+    with clinic.db.read() as session:
+        assert monitoring.rems_missing(session, spravato) == []
+
+
+def test_front_desk_sees_the_record_but_cannot_save(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    dialog = _dialog(qtbot, clinic, spravato, "12:40", actor=FRONT_DESK)
+    assert not dialog._save.isEnabled()
+    assert "nurses and prescribers" in dialog._save.toolTip()
+
+
+def test_an_extra_reading_can_be_added_and_is_saved(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    dialog = _dialog(qtbot, clinic, spravato, "11:30")
+    dialog._add_reading.click()
+    _type(qtbot, dialog, {(3, "time"): "11:20", (3, "systolic"): "150", (3, "diastolic"): "95"})
+    assert dialog.field_messages["readings[3].systolic"][0] == "warning"
+    dialog._save.click()
+    assert not dialog.isVisible()
+    form = monitoring.load_record(clinic.db, spravato)
+    assert [(r.label, r.systolic) for r in form.readings if not r.scheduled] == [("Extra 1", "150")]

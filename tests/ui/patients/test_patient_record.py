@@ -1,0 +1,213 @@
+"""The patient record view on the Bayside Test Clinic: what it shows and what its buttons do.
+
+Mary Seacole's IV induction (tests/services/test_patient_record.py: 1-3 done, 4 a no-show, 5
+done this morning, 6 booked for Friday) and an integration session next week.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import icalendar
+import pytest
+from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QWidget
+from pytestqt.qtbot import QtBot
+
+from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.printing.documents import PrintLayout
+from ketadesk.store.models import Measurement, Patient
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.patients.patient_form import PatientFormDialog
+from ketadesk.ui.patients.patient_record import PatientRecordView
+from ketadesk.ui.printing.print_dialogs import DocumentPreview
+from tests.clinic_fixtures import SmallClinic
+from tests.services.patients.test_patient_record import NOW, _add, _iv_series
+
+NEXT_TUESDAY = dt.date(2026, 12, 1)
+
+
+@pytest.fixture
+def ids(clinic: SmallClinic) -> dict[int, int]:
+    _series, by_index = _iv_series(clinic)
+    by_index[0] = _add(
+        clinic, "Mary Seacole", "integration", NEXT_TUESDAY, "15:00", "booked", room="Office A"
+    )
+    return by_index
+
+
+@pytest.fixture
+def view(qtbot: QtBot, clinic: SmallClinic, ids: dict[int, int]) -> PatientRecordView:
+    desk = Desk(clinic.db, SYSTEM, now=lambda: NOW)
+    widget = PatientRecordView(desk, clinic.ids["Mary Seacole"])
+    qtbot.addWidget(widget)
+    # The record is read on a worker thread; its answer arrives through the event loop.
+    with qtbot.waitSignal(widget.loaded, timeout=10000):
+        pass
+    widget.resize(1200, 760)
+    widget.show()
+    return widget
+
+
+def _item(tree: QTreeWidget, row: int) -> QTreeWidgetItem:
+    item = tree.topLevelItem(row)
+    assert item is not None
+    return item
+
+
+def _rows(tree: QTreeWidget) -> list[list[str]]:
+    return [
+        [tree.topLevelItem(i).text(c) for c in range(tree.columnCount())]  # type: ignore[union-attr]
+        for i in range(tree.topLevelItemCount())
+    ]
+
+
+def _labels(widget: QWidget, name: str) -> list[str]:
+    return [label.text() for label in widget.findChildren(QLabel, name)]
+
+
+def test_record_shows_the_series_progress_and_its_gap(view: PatientRecordView) -> None:
+    assert view.name_label.text() == "Seacole, Mary"
+    assert "Chart BT-3" in view.sub_label.text()
+    assert _labels(view, "series_summary") == ["4 of 6 done, 1 missed, next Fri 27 Nov"]
+    assert _labels(view, "series_gap_outside") == [
+        "⚠ 3 → 5: 4 days, no session 4 (Induction asks for 1-5 days)"
+    ]
+    assert view.series_box.title() == "Series (1)"
+
+
+def test_upcoming_and_history_are_listed_in_order(
+    view: PatientRecordView, ids: dict[int, int]
+) -> None:
+    upcoming = _rows(view.upcoming)
+    assert [r[0] for r in upcoming] == ["Fri 27 Nov 2026", "Tue 1 Dec 2026"]
+    assert upcoming[0][2:4] == ["IV ketamine infusion", "6/6"]
+    assert upcoming[1][4] == "Office A"
+    history = _rows(view.history)
+    assert [r[3] for r in history] == ["5/6", "4/6", "3/6", "2/6", "1/6"]
+    assert history[1][5] == "No-show"
+    assert view.tabs.tabText(0) == "Upcoming (2)"
+    assert view.tabs.tabText(1) == "History (5)"
+
+
+def test_opening_a_session_and_asking_to_book(
+    qtbot: QtBot, view: PatientRecordView, clinic: SmallClinic, ids: dict[int, int]
+) -> None:
+    assert not view.open_button.isEnabled()
+    item = view.upcoming.topLevelItem(0)
+    assert item is not None
+    with qtbot.waitSignal(view.appointment_activated) as opened:
+        view.upcoming.itemActivated.emit(item, 0)
+    assert opened.args == [ids[6]]
+    view.upcoming.setCurrentItem(_item(view.upcoming, 1))
+    assert view.open_button.isEnabled()
+    with qtbot.waitSignal(view.appointment_activated) as opened:
+        view.open_button.click()
+    assert opened.args == [ids[0]]
+    with qtbot.waitSignal(view.book_requested) as book:
+        view.book_button.click()
+    assert book.args == [clinic.ids["Mary Seacole"]]
+
+
+def test_print_card_and_session_record_preview(
+    qtbot: QtBot, view: PatientRecordView, ids: dict[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[PrintLayout] = []
+
+    def fake_show(cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout) -> None:
+        shown.append(layout)
+
+    monkeypatch.setattr(DocumentPreview, "show_for", classmethod(fake_show))
+    with qtbot.waitSignal(view.printer.finished, timeout=10000):
+        view.card_button.click()
+    assert shown[-1].title == "Appointment card: Mary Seacole"
+    card = " ".join(b.html for b in shown[-1].blocks)
+    assert "Integration therapy" in card
+    assert "IV ketamine infusion" in card
+
+    view.tabs.setCurrentIndex(1)
+    view.history.setCurrentItem(_item(view.history, 0))  # this morning's infusion
+    assert view.record_button.isEnabled()
+    with qtbot.waitSignal(view.printer.finished, timeout=10000):
+        view.record_button.click()
+    assert shown[-1].title == "Session monitoring record: Seacole, Mary, Tuesday 24 November 2026"
+
+    view.tabs.setCurrentIndex(0)
+    view.upcoming.setCurrentItem(_item(view.upcoming, 1))  # integration: not dosing
+    assert view.open_button.isEnabled()
+    assert not view.record_button.isEnabled()
+
+
+def test_export_calendar_writes_the_upcoming_sessions(
+    view: PatientRecordView, tmp_path: Path
+) -> None:
+    out = tmp_path / "mary.ics"
+    assert view.export_calendar(out) is None
+    events = icalendar.Calendar.from_ical(out.read_bytes()).walk("VEVENT")
+    assert len(events) == 2
+    assert "Saved 2 upcoming sessions" in view.message.text()
+
+    problem = view.export_calendar(tmp_path / "missing" / "mary.ics")
+    assert problem is not None
+    assert "does not exist" in problem
+    assert view.message.isVisibleTo(view)
+    assert "The calendar was not exported" in view.message.text()
+
+
+# PatientFormDialog (ui/patients/patient_form.py) does not yet keep its minimum size off the
+# platform
+# window, which the offscreen platform answers with this warning when the dialog opens.
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+def test_gating_facts_marked_and_edit_reloads(
+    qtbot: QtBot, view: PatientRecordView, clinic: SmallClinic
+) -> None:
+    texts = [label.text() for label in view.gating_box.findChildren(QLabel)]
+    assert "✓ Signed 5 Jan 2026" in texts
+    assert view.gate_problems is None
+
+    with clinic.db.write() as session:
+        p = session.get(Patient, clinic.ids["Mary Seacole"])
+        assert p is not None
+        p.consent_signed_on = None
+    with qtbot.waitSignal(view.loaded, timeout=10000):
+        view.reload()
+    texts = [label.text() for label in view.gating_box.findChildren(QLabel)]
+    assert "✗ Not on file" in texts
+    assert view.gate_problems is not None
+    assert "no signed informed consent on file" in view.gate_problems.text()
+
+    view.edit_button.click()
+    dialog = view.findChild(QWidget, "patient_form_dialog")
+    assert dialog is not None
+    assert isinstance(dialog, PatientFormDialog)
+    dialog.fields["phone"].set_text("(619) 555-0199")
+    with qtbot.waitSignal(view.loaded, timeout=10000):
+        assert dialog.save()
+    texts = [label.text() for label in view.contact_box.findChildren(QLabel)]
+    assert "(619) 555-0199" in texts
+
+
+def test_measures_listed_and_their_trend_charted(
+    qtbot: QtBot, view: PatientRecordView, clinic: SmallClinic
+) -> None:
+    assert view.measures.topLevelItemCount() == 0
+    assert view.trend_chart.trend is None
+    with clinic.db.write() as session:
+        for score, day in ((19, dt.date(2026, 11, 16)), (14, dt.date(2026, 11, 18))):
+            session.add(
+                Measurement(
+                    patient_id=clinic.ids["Mary Seacole"],
+                    instrument="phq9",
+                    score=score,
+                    items=[],
+                    taken_at=clinic.at(day, "08:45"),
+                )
+            )
+    with qtbot.waitSignal(view.loaded, timeout=10000):
+        view.reload()
+    view.tabs.setCurrentIndex(2)
+    assert _rows(view.measures) == [["18 Nov 2026", "PHQ-9", "14"], ["16 Nov 2026", "PHQ-9", "19"]]
+    assert view.instrument_box.currentText() == "PHQ-9"
+    trend = view.trend_chart.trend
+    assert trend is not None
+    assert [p.total for p in trend.points] == [19, 14]

@@ -1,0 +1,212 @@
+"""Print preview, printing and "save as PDF": the right pages, and failures said, not raised."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from PySide6.QtPrintSupport import QPrinter
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.printing.documents import PrintLayout, day_sheet, day_sheet_layout
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.printing import print_dialogs
+from ketadesk.ui.printing.print_dialogs import (
+    PDF,
+    DocumentMenu,
+    DocumentPreview,
+    DocumentPrinter,
+    print_to,
+    save_pdf,
+)
+from ketadesk.ui.printing.printing import pdf_printer, render
+from tests.clinic_fixtures import SmallClinic
+from tests.printing.test_print import _busy_sheet, pdf_pages
+from tests.ui.clinic_day import TUESDAY
+from tests.ui.conftest import NOW
+
+
+def _pdf_pages_like(layout: PrintLayout, printer: QPrinter, path: Path) -> int:
+    """How many pages ``layout`` takes on paper laid out as ``printer``'s."""
+    pdf = pdf_printer(path)
+    pdf.setPageLayout(printer.pageLayout())
+    return render(layout, pdf).pages
+
+
+def test_preview_shows_every_page_of_a_busy_day(qtbot: QtBot, tmp_path: Path) -> None:
+    layout = day_sheet_layout(_busy_sheet(60))
+    dialog = DocumentPreview(layout)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.preview_widget().updatePreview()
+    expected = _pdf_pages_like(layout, dialog.printer(), tmp_path / "same.pdf")
+    assert expected >= 8
+    assert dialog.page_count() == expected
+    assert dialog.problem is None
+    assert "Day sheet by room" in dialog.windowTitle()
+    dialog.close()
+
+
+def test_preview_of_a_short_document_has_one_page(qtbot: QtBot, clinic: SmallClinic) -> None:
+    layout = day_sheet_layout(day_sheet(clinic.db, TUESDAY, now=NOW))
+    dialog = DocumentPreview(layout)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.preview_widget().updatePreview()
+    assert dialog.page_count() == 1
+    dialog.close()
+
+
+def test_save_pdf_refuses_an_unwritable_path_and_keeps_nothing_half_done(
+    qapp: object, tmp_path: Path
+) -> None:
+    layout = day_sheet_layout(_busy_sheet(12))
+    missing = tmp_path / "no-such-folder" / "day.pdf"
+    problem = save_pdf(None, layout, missing)
+    assert problem is not None
+    assert "The PDF was not saved" in problem
+    assert "does not exist" in problem
+    assert not missing.parent.exists()
+    problem = save_pdf(None, layout, tmp_path)  # a folder, not a file
+    assert problem is not None
+    assert "it is a folder" in problem
+    good = tmp_path / "day.pdf"
+    assert save_pdf(None, layout, good) is None
+    assert "Patient0x00, Test" in "\n".join(pdf_pages(good))
+
+
+@pytest.mark.qt_log_ignore(r"QPainter::begin\(\): Returned false")  # the failure under test
+def test_a_printer_that_cannot_start_reports_why(qapp: object, tmp_path: Path) -> None:
+    layout = day_sheet_layout(_busy_sheet(6))
+    printer = pdf_printer(tmp_path / "gone" / "out.pdf")  # its device cannot be opened
+    problem = print_to(printer, layout)
+    assert problem is not None
+    assert problem.startswith("The document was not printed: cannot write to")
+    assert "gone" in problem
+
+
+@pytest.fixture
+def parent(qtbot: QtBot) -> QWidget:
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    return widget
+
+
+@pytest.fixture
+def printer(clinic: SmallClinic, parent: QWidget) -> DocumentPrinter:
+    desk = Desk(clinic.db, SYSTEM, now=lambda: NOW)
+    return DocumentPrinter(desk, parent, show_problems=False)
+
+
+def test_document_printer_saves_a_day_sheet_off_the_gui_thread(
+    qtbot: QtBot, printer: DocumentPrinter, tmp_path: Path
+) -> None:
+    out = tmp_path / "tuesday.pdf"
+    with qtbot.waitSignal(printer.finished, timeout=10000) as done:
+        printer.day_sheet(TUESDAY, mode=PDF, path=out)
+    assert done.args == [f"Saved {out}"]
+    text = "\n".join(pdf_pages(out))
+    assert "Lovelace, Ada" in text
+    assert "Day sheet by room: Tuesday 24 November 2026" in text
+
+
+def test_document_printer_reports_a_failed_save_and_keeps_the_document(
+    qtbot: QtBot, printer: DocumentPrinter, tmp_path: Path
+) -> None:
+    out = tmp_path / "missing" / "calls.pdf"
+    with qtbot.waitSignal(printer.problem, timeout=10000) as failed:
+        printer.call_list(TUESDAY, mode=PDF, path=out)
+    assert "does not exist" in failed.args[0]
+    assert printer.last_layout is not None  # nothing lost: it can be saved elsewhere
+    assert printer.last_layout.title == "Follow-up calls: Tuesday 24 November 2026"
+    assert save_pdf(None, printer.last_layout, tmp_path / "calls.pdf") is None
+
+
+def test_document_printer_reports_an_unknown_patient(
+    qtbot: QtBot, printer: DocumentPrinter
+) -> None:
+    with qtbot.waitSignal(printer.problem, timeout=10000) as failed:
+        printer.appointment_card("NO-SUCH")
+    assert "no patient with chart number 'NO-SUCH'" in failed.args[0]
+
+
+def test_print_menu_previews_the_day_shown(
+    qtbot: QtBot,
+    printer: DocumentPrinter,
+    parent: QWidget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shown: list[PrintLayout] = []
+
+    def fake_show(cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout) -> None:
+        shown.append(layout)
+
+    monkeypatch.setattr(DocumentPreview, "show_for", classmethod(fake_show))
+    menu = DocumentMenu(printer, lambda: TUESDAY, parent)
+    assert menu.actions_by_name["day_sheet_room"].shortcut().toString() == "Ctrl+P"
+    for name, title in (
+        ("day_sheet_room", "Day sheet by room: Tuesday 24 November 2026"),
+        ("day_sheet_staff", "Day sheet by staff member: Tuesday 24 November 2026"),
+        ("call_list", "Follow-up calls: Tuesday 24 November 2026"),
+    ):
+        with qtbot.waitSignal(printer.finished, timeout=10000):
+            menu.actions_by_name[name].trigger()
+        assert shown[-1].title == title
+    with qtbot.waitSignal(printer.finished, timeout=10000):
+        menu.actions_by_name["day_sheet_public"].trigger()
+    public = " ".join(block.html for block in shown[-1].blocks)
+    assert "Lovelace" not in public
+    assert "A. L." in public
+    assert print_dialogs.PREVIEW == "preview"
+    assert dt.date(2026, 11, 24) == TUESDAY
+
+
+def _disclosures(clinic: SmallClinic) -> list[tuple[str, int | None, str, str]]:
+    from sqlalchemy import select
+
+    from ketadesk.store.models import AuditEvent
+
+    with clinic.db.read() as session:
+        rows = session.execute(
+            select(AuditEvent.username, AuditEvent.patient_id, AuditEvent.after, AuditEvent.detail)
+            .where(AuditEvent.action == "disclose")
+            .order_by(AuditEvent.id)
+        ).all()
+    return [
+        (who, patient, (after or {})["document"], detail) for who, patient, after, detail in rows
+    ]
+
+
+def test_printed_and_saved_documents_are_recorded_in_the_audit_trail(
+    qtbot: QtBot, printer: DocumentPrinter, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    out = tmp_path / "card.pdf"
+    with qtbot.waitSignal(printer.finished, timeout=10000):
+        printer.appointment_card("BT-1", mode=PDF, path=out)
+    with qtbot.waitSignal(printer.finished, timeout=10000):
+        printer.day_sheet(TUESDAY, mode=PDF, path=tmp_path / "day.pdf")
+    assert _disclosures(clinic) == [
+        (
+            "system",
+            clinic.ids["Ada Lovelace"],
+            "appointment card",
+            f"chart BT-1; saved as PDF to {out}",
+        ),
+        (
+            "system",
+            None,
+            "day sheet",
+            f"Tue 24 Nov 2026, by room; saved as PDF to {tmp_path / 'day.pdf'}",
+        ),
+    ]
+
+
+def test_a_failed_save_records_no_disclosure(
+    qtbot: QtBot, printer: DocumentPrinter, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    with qtbot.waitSignal(printer.problem, timeout=10000):
+        printer.call_list(TUESDAY, mode=PDF, path=tmp_path / "missing" / "calls.pdf")
+    assert _disclosures(clinic) == []

@@ -1,0 +1,109 @@
+"""Several workstations: a change written through a second connection to the clinic shows in an
+open day view within the poll interval, and the view keeps its scroll position and selection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.common.context import Actor
+from ketadesk.services.schedule.schedule import change_counter, day_schedule
+from ketadesk.store.database import open_database
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.shell.change_watch import ChangeWatcher
+from ketadesk.ui.timeline.day_view import DayView
+from tests.clinic_fixtures import SmallClinic
+from tests.ui.clinic_day import TUESDAY, build_clinic_day
+from tests.ui.conftest import NOW
+
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+POLL_MS = 200
+
+
+@pytest.fixture
+def shared_clinic(db_url: str) -> Iterator[tuple[SmallClinic, str]]:
+    c = build_clinic_day(db_url)
+    yield c, db_url
+    c.db.dispose()
+
+
+def test_a_change_at_another_workstation_appears_in_an_open_day_view(
+    qtbot: QtBot, shared_clinic: tuple[SmallClinic, str]
+) -> None:
+    clinic, url = shared_clinic
+    desk = Desk(clinic.db, FRONT_DESK, now=lambda: NOW)
+    view = DayView(desk=desk)
+    qtbot.addWidget(view)
+    view.resize(700, 420)  # small: the day scrolls
+    view.set_schedule(day_schedule(clinic.db, TUESDAY))
+    view.show()
+    qtbot.waitExposed(view)
+    watcher = ChangeWatcher(desk, interval_ms=POLL_MS)
+    watcher.changed.connect(lambda: view.set_schedule(day_schedule(clinic.db, TUESDAY)))
+    assert watcher.is_running()
+
+    bar = view.verticalScrollBar()
+    assert bar.maximum() > 0
+    bar.setValue(bar.maximum() // 2)
+    scrolled = bar.value()
+    schedule = view.schedule()
+    assert schedule is not None
+    ada = next(a.id for a in schedule.appointments if a.patient_name == "Lovelace, Ada")
+    view.select_appointment(ada)
+    bar.setValue(scrolled)
+    assert not any(a.patient_name == "Seacole, Mary" for a in schedule.appointments)
+
+    # The front desk's other workstation: its own connection to the same clinic.
+    other = open_database(url)
+    try:
+        request = BookingRequest(
+            patient_id=clinic.ids["Mary Seacole"],
+            sessions=(
+                clinic.session(
+                    "iv_infusion",
+                    TUESDAY,
+                    "12:00",
+                    {"room": "Room 3", "monitor": "Monitor 3", "nurse": "Nurse Kim"},
+                ),
+            ),
+        )
+        with qtbot.waitSignal(watcher.changed, timeout=POLL_MS * 5):
+            booking.book(other, FRONT_DESK, request, now=NOW)
+    finally:
+        other.dispose()
+
+    shown = view.schedule()
+    assert shown is not None
+    assert any(a.patient_name == "Seacole, Mary" for a in shown.appointments)
+    layout = view.day_layout()
+    assert layout is not None
+    assert any(b.appointment.patient_name == "Seacole, Mary" for b in layout.blocks)
+    assert bar.value() == scrolled
+    assert view.selected_id() == ada
+    watcher.stop()
+
+
+def test_no_change_no_signal_and_own_writes_can_be_acknowledged(
+    qtbot: QtBot, shared_clinic: tuple[SmallClinic, str]
+) -> None:
+    clinic, _url = shared_clinic
+    desk = Desk(clinic.db, FRONT_DESK, now=lambda: NOW)
+    watcher = ChangeWatcher(desk, interval_ms=POLL_MS, start=False)
+    watcher.start()
+    assert not watcher.check_now()
+    before = change_counter(clinic.db)
+    schedule = day_schedule(clinic.db, TUESDAY)
+    turing = next(a.id for a in schedule.appointments if a.status == "booked" and a.room_id)
+    booking.change_status(clinic.db, FRONT_DESK, turing, "check_in", now=NOW)
+    assert change_counter(clinic.db) == before + 1
+    watcher.acknowledge()  # this workstation's own write, already reloaded
+    assert not watcher.check_now()
+    booking.undo_status(clinic.db, FRONT_DESK, turing, now=NOW)
+    with qtbot.waitSignal(watcher.changed, timeout=100):
+        assert watcher.check_now()
+    watcher.stop()
+    assert not watcher.is_running()

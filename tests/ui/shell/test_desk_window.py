@@ -1,0 +1,182 @@
+"""The main window signed in: every view reachable by key, undo through the menu, the left
+panel's counts, and what a role may not do hidden."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from ketadesk.commands.run import open_day_window
+from ketadesk.services.clinic.integrity import check_integrity
+from ketadesk.services.common.context import Actor
+from ketadesk.store.database import Database
+from ketadesk.store.models import Appointment
+from ketadesk.ui.shell import pages
+from ketadesk.ui.shell.main_window import VIEWS, MainWindow
+from ketadesk.ui.timeline.day_view import DayView
+from ketadesk.ui.timeline.week_view import WeekView
+from tests.clinic_fixtures import SmallClinic
+from tests.services.staffed_day import build_staffed_day
+from tests.ui.clinic_day import TUESDAY
+from tests.ui.conftest import NOW
+
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
+
+
+@pytest.fixture
+def window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=NURSE)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def _status(db: Database, appointment_id: int) -> str:
+    with db.read() as session:
+        return session.scalars(
+            select(Appointment.status).where(Appointment.id == appointment_id)
+        ).one()
+
+
+def test_every_view_opens_from_its_shortcut(qtbot: QtBot, window: MainWindow) -> None:
+    for n, spec in enumerate(VIEWS, start=1):
+        QTest.keyClick(window, Qt.Key(Qt.Key.Key_0 + n), Qt.KeyboardModifier.ControlModifier)
+        assert window.view() == spec.name
+        page = window.page(spec.name)
+        assert page is not None
+        assert page.isVisible()
+    # The staff day has a column per staff member, the week seven days around Tuesday.
+    window.set_view("staff")
+    staff = window.page("staff")
+    assert isinstance(staff, DayView)
+    assert staff is not window.day_view
+    schedule = staff.schedule()
+    assert schedule is not None
+    assert schedule.grouping == "staff"
+    assert {c.name for c in schedule.rooms} >= {"Nurse Kim", "Dr Patel"}
+    window.set_view("week")
+    week = window.page("week")
+    assert isinstance(week, WeekView)
+    shown = week.week()
+    assert shown is not None
+    days = [d.day for d in shown.days]
+    assert days[0] == dt.date(2026, 11, 23)
+    assert len(days) == 7
+    window.actions_by_name["next_day"].trigger()  # a week on, on the week view
+    assert window.day() == TUESDAY + dt.timedelta(days=7)
+
+
+def test_no_show_then_undo_and_redo_from_the_edit_menu(qtbot: QtBot, tmp_path: Path) -> None:
+    staffed = build_staffed_day(f"sqlite:///{tmp_path / 'staffed.sqlite'}")
+    db = staffed.clinic.db
+    win = open_day_window(db, TUESDAY, now=lambda: NOW, actor=NURSE)
+    qtbot.addWidget(win)
+    ada = staffed.appointments["iv"]
+    win.day_view.status_requested.emit(ada, "no_show", "")
+    assert _status(db, ada) == "no_show"
+    assert "no-show" in win.summary()
+    undo = win.actions_by_name["undo"]
+    assert undo.isEnabled()
+    assert "no-show" in undo.text().lower()
+    undo.trigger()
+    assert pages.controller(win).last_refusal == ""
+    assert _status(db, ada) == "booked"
+    win.actions_by_name["redo"].trigger()
+    assert _status(db, ada) == "no_show"
+    assert check_integrity(db).problems == ()
+    db.dispose()
+
+
+def test_front_desk_does_not_see_the_audit_trail(qtbot: QtBot, clinic: SmallClinic) -> None:
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK)
+    qtbot.addWidget(win)
+    assert not win.actions_by_name["audit_trail"].isVisible()
+    assert win.actions_by_name["new_booking"].isVisible()
+    assert win.actions_by_name["find_patient"].isEnabled()
+
+
+def test_without_anyone_signed_in_only_the_day_is_offered(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW)
+    qtbot.addWidget(win)
+    assert not win.actions_by_name["new_booking"].isEnabled()
+    assert not win.actions_by_name["view_week"].isEnabled()
+    win.set_view("week")
+    assert win.view() == "rooms"
+
+
+def test_switching_user_rebuilds_the_views_for_the_new_role(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    window.set_view("chairs")
+    first = window.page("chairs")
+    controller = pages.controller(window)
+    from ketadesk.ui.common.desk import Desk
+
+    window.attach_desk(Desk(clinic.db, FRONT_DESK, lambda: NOW))
+    assert pages.controller(window) is not controller
+    assert window.page("chairs") is not first
+    label = window.findChild(QLabel, "signed_in_user")
+    assert label is not None
+    assert label.text() == "jo (front desk)"
+
+
+def test_the_week_shows_the_rooms_ticked_in_the_left_panel(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    window.set_view("week")
+    week = window.page("week")
+    assert isinstance(week, WeekView)
+    panel = window.side_panel
+    assert not panel.filter_groups[0].isHidden()
+    for i in range(panel.columns_list.count()):
+        item = panel.columns_list.item(i)
+        assert item is not None
+        if item.text() != "Room 1":
+            item.setCheckState(Qt.CheckState.Unchecked)
+    shown = week.week()
+    assert shown is not None
+    assert shown.room_ids is not None
+    assert set(shown.room_ids) == {clinic.ids["Room 1"]}
+    tuesday = next(d for d in shown.days if d.day == TUESDAY)
+    assert {a.patient_name for a in tuesday.appointments} == {"Lovelace, Ada", "Hopper, Grace"}
+    window.set_view("chairs")
+    assert panel.filter_groups[0].isHidden()
+
+
+def test_closing_the_session_writes_the_scheduled_backup(
+    qtbot: QtBot, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    from ketadesk.ui.shell.session import SignedInSession
+
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW)
+    qtbot.addWidget(win)
+    folder = tmp_path / "backups"
+    session = SignedInSession(
+        win,
+        clinic.db,
+        now=lambda: NOW,
+        ask_first_admin=lambda db, parent: NURSE,
+        backup_dir=folder,
+    )
+    assert session.start()
+    assert not win.is_signed_out()
+    desk = win.desk()
+    assert desk is not None
+    assert desk.actor == NURSE
+    session.close()
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == ["clinic-20261124T181500Z.sqlite"]
+    assert (folder / written[0]).stat().st_mode & 0o077 == 0  # owner only
+    assert win.desk() is None

@@ -1,0 +1,309 @@
+"""The week view's geometry, as plain functions: no window, no database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from ketadesk.services.schedule.schedule import (
+    ClosureBand,
+    DayAppointment,
+    DaySchedule,
+    PhaseSpan,
+    RoomColumn,
+    WeekSchedule,
+)
+from ketadesk.ui.timeline.week_layout import (
+    WeekDropTarget,
+    WeekMetrics,
+    day_detail,
+    day_title,
+    grid_anchors,
+    layout_week,
+    week_block_lines,
+    week_drop_target,
+    week_ghost_rect,
+    week_step_target,
+)
+
+LA = ZoneInfo("America/Los_Angeles")
+MONDAY = dt.date(2026, 11, 23)
+THANKSGIVING = dt.date(2026, 11, 26)
+ROOMS = (RoomColumn(1, "Room 1", "R1", "treatment"), RoomColumn(2, "Room 2", "R2", "treatment"))
+METRICS = WeekMetrics()
+WIDTH, HEIGHT = 1400, 900
+
+
+def at(day: dt.date, hhmm: str) -> dt.datetime:
+    hh, mm = hhmm.split(":")
+    return dt.datetime(day.year, day.month, day.day, int(hh), int(mm), tzinfo=LA)
+
+
+def session(
+    id: int, day: dt.date, start: str, end: str, room: int = 1, *, status: str = "booked"
+) -> DayAppointment:
+    s, e = at(day, start), at(day, end)
+    return DayAppointment(
+        id=id,
+        room_id=room,
+        start=s,
+        end=e,
+        patient_name=f"Patient{id}, Pat",
+        chart_number=f"C-{id}",
+        session_type_code="spravato",
+        session_type_name="Spravato (esketamine)",
+        session_type_short="SPR",
+        color="#8e5bd6",
+        series_index=3,
+        series_count=12,
+        status=status,
+        phases=(PhaseSpan("session", "Session", "therapy", s, e),),
+        room_name=f"Room {room}",
+    )
+
+
+def day_of(
+    day: dt.date,
+    appointments: tuple[DayAppointment, ...] = (),
+    *,
+    closed: str | None = None,
+    closures: tuple[ClosureBand, ...] = (),
+    rooms: tuple[RoomColumn, ...] = ROOMS,
+) -> DaySchedule:
+    open_ = closed is None and day.weekday() < 5
+    return DaySchedule(
+        day=day,
+        clinic_name="Bayside",
+        timezone="America/Los_Angeles",
+        day_start=at(day, "00:00"),
+        day_end=at(day + dt.timedelta(days=1), "00:00"),
+        opens=at(day, "07:30") if open_ else None,
+        closes=at(day, "18:00") if open_ else None,
+        closed_reason=closed if closed else (None if open_ else f"Clinic closed on {day:%A}s"),
+        rooms=rooms,
+        appointments=appointments,
+        closures=closures,
+    )
+
+
+def week_of(
+    by_day: dict[int, tuple[DayAppointment, ...]] | None = None,
+    *,
+    closures: dict[int, tuple[ClosureBand, ...]] | None = None,
+    rooms: tuple[RoomColumn, ...] = ROOMS,
+) -> WeekSchedule:
+    by_day, closures = by_day or {}, closures or {}
+    days = []
+    for i in range(7):
+        day = MONDAY + dt.timedelta(days=i)
+        closed = "Clinic closed: Thanksgiving Day" if day == THANKSGIVING else None
+        days.append(
+            day_of(day, by_day.get(i, ()), closed=closed, closures=closures.get(i, ()), rooms=rooms)
+        )
+    return WeekSchedule(first_day=MONDAY, days=tuple(days), label="All rooms")
+
+
+def test_seven_day_columns_side_by_side_closed_days_narrow() -> None:
+    layout = layout_week(week_of(), width=WIDTH, height=HEIGHT, metrics=METRICS)
+    assert [c.day for c in layout.days] == [MONDAY + dt.timedelta(days=i) for i in range(7)]
+    assert [c.title for c in layout.days][:2] == ["Mon 23 Nov", "Tue 24 Nov"]
+    # Thursday (Thanksgiving), Saturday and Sunday are closed with nothing booked: narrow.
+    widths = [c.w for c in layout.days]
+    assert widths[0] == widths[1] == widths[2] == widths[4]
+    assert widths[3] == widths[5] == widths[6] < widths[0] / 2
+    # Columns touch, and fill the body.
+    for left, right in zip(layout.days, layout.days[1:], strict=False):
+        assert right.x == left.x + left.w
+    assert layout.width <= WIDTH - METRICS.axis_width
+    assert layout.width > WIDTH - METRICS.axis_width - 10
+
+
+def test_the_hours_shown_are_the_opening_hours_widened_to_every_session() -> None:
+    week = week_of({0: (session(1, MONDAY, "06:40", "08:00"),)})
+    layout = layout_week(week, width=WIDTH, height=HEIGHT, metrics=METRICS)
+    assert (layout.range.first, layout.range.last) == (6 * 60, 18 * 60)
+    assert [t.label for t in layout.ticks if t.label][:3] == ["06:00", "07:00", "08:00"]
+
+
+def test_a_block_sits_in_its_day_at_its_time() -> None:
+    tuesday = MONDAY + dt.timedelta(days=1)
+    week = week_of({1: (session(7, tuesday, "10:00", "12:30"),)})
+    layout = layout_week(week, width=WIDTH, height=HEIGHT, metrics=METRICS)
+    (block,) = layout.blocks
+    column = layout.days[1]
+    assert block.day_index == 1
+    assert column.x < block.rect.x < block.rect.right <= column.x + column.w
+    assert block.rect.y == round(layout.y_of(10 * 60))
+    assert block.rect.bottom == round(layout.y_of(12 * 60 + 30))
+    assert layout.block_at(block.rect.x + 2, block.rect.y + 2) == block
+    assert layout.block_at(block.rect.x + 2, block.rect.y - 2) is None
+    assert layout.day_at(column.x + 1) == 1
+    assert layout.day_at(layout.width + 5) is None
+
+
+def test_overlapping_sessions_share_their_day_in_lanes() -> None:
+    week = week_of(
+        {
+            0: (
+                session(1, MONDAY, "09:00", "11:30", 1),
+                session(2, MONDAY, "10:00", "12:30", 2),
+                session(3, MONDAY, "13:00", "14:00", 1),
+            )
+        }
+    )
+    layout = layout_week(week, width=WIDTH, height=HEIGHT, metrics=METRICS)
+    first, second, third = sorted(layout.blocks, key=lambda b: b.appointment.id)
+    assert (first.lane, first.lanes, second.lane, second.lanes) == (0, 2, 1, 2)
+    assert first.rect.right <= second.rect.x
+    assert (third.lane, third.lanes) == (0, 1)  # on its own again: the whole day's width
+    assert third.rect.w > first.rect.w * 1.8
+
+
+def test_many_sessions_at_once_widen_the_days_rather_than_squeeze_them() -> None:
+    crowd = tuple(session(i, MONDAY, "10:00", "12:30", i) for i in range(1, 16))
+    layout = layout_week(week_of({0: crowd}), width=WIDTH, height=HEIGHT, metrics=METRICS)
+    assert min(b.rect.w for b in layout.blocks) >= METRICS.min_lane_width - METRICS.lane_gap
+    assert layout.width > WIDTH - METRICS.axis_width  # the view scrolls sideways
+
+
+def test_closed_days_and_hours_outside_opening_are_shaded() -> None:
+    layout = layout_week(week_of(), width=WIDTH, height=HEIGHT, metrics=METRICS)
+    thanksgiving = [b for b in layout.bands if b.column == 3]
+    assert [(b.kind, b.reason) for b in thanksgiving] == [
+        ("outside_hours", "Clinic closed: Thanksgiving Day")
+    ]
+    assert thanksgiving[0].rect.h == layout.height
+    monday = [b for b in layout.bands if b.column == 0]
+    # The hours shown are 07:00-18:00 on the hour grid; the clinic opens at 07:30.
+    assert [(b.kind, b.rect.y, b.rect.h) for b in monday] == [
+        ("outside_hours", 0, round(30 * layout.pixels_per_minute))
+    ]
+
+
+def test_a_room_closure_shows_only_in_a_week_of_that_room() -> None:
+    repair = ClosureBand(1, at(MONDAY, "14:00"), at(MONDAY, "16:00"), "Recliner repair")
+    staff_training = ClosureBand(None, at(MONDAY, "08:00"), at(MONDAY, "09:00"), "Training")
+    both_rooms = layout_week(
+        week_of(closures={0: (repair, staff_training)}), width=WIDTH, height=HEIGHT
+    )
+    assert [b.reason for b in both_rooms.bands if b.kind == "closure"] == ["Training"]
+    one_room = layout_week(
+        week_of(closures={0: (repair, staff_training)}, rooms=ROOMS[:1]), width=WIDTH, height=HEIGHT
+    )
+    assert sorted(b.reason for b in one_room.bands if b.kind == "closure") == [
+        "Recliner repair",
+        "Training",
+    ]
+
+
+def test_today_is_marked_and_cancelled_sessions_can_be_hidden() -> None:
+    cancelled = session(2, MONDAY, "10:00", "11:00", status="cancelled")
+    week = week_of({0: (session(1, MONDAY, "09:00", "10:00"), cancelled)})
+    layout = layout_week(week, width=WIDTH, height=HEIGHT, today=MONDAY + dt.timedelta(days=2))
+    assert [c.is_today for c in layout.days] == [False, False, True, False, False, False, False]
+    assert len(layout.blocks) == 2
+    hidden = layout_week(week, width=WIDTH, height=HEIGHT, show_cancelled=False)
+    assert [b.appointment.id for b in hidden.blocks] == [1]
+    assert hidden.days[0].detail == "1 session"
+
+
+def test_what_a_compact_block_says() -> None:
+    a = session(4, MONDAY, "09:05", "11:35", status="checked_in")
+    assert week_block_lines(a, 5) == ["09:05 SPR 3/12", "Patient4, Pat", "Checked in", "Room 1"]
+    assert week_block_lines(a, 2) == ["09:05 SPR 3/12", "Patient4, Pat"]
+    assert week_block_lines(a, 1) == ["09:05 Patient4, Pat"]
+    assert week_block_lines(a, 5, narrow=True) == ["9:05", "SPR 3/12", "Patient4"]
+    assert week_block_lines(a, 0) == []
+
+
+def test_what_a_day_header_says() -> None:
+    assert day_title(THANKSGIVING) == "Thu 26 Nov"
+    closed = day_of(THANKSGIVING, closed="Clinic closed: Thanksgiving Day")
+    assert day_detail(closed, 0) == "Thanksgiving Day"
+    assert day_detail(closed, 2) == "Thanksgiving Day · 2 booked"
+    assert day_detail(day_of(MONDAY + dt.timedelta(days=6)), 0) == "Closed"
+    assert day_detail(day_of(MONDAY), 0) == "Nothing booked"
+    assert day_detail(day_of(MONDAY), 12) == "12 sessions"
+
+
+def test_the_empty_week_lays_out() -> None:
+    empty = WeekSchedule(first_day=MONDAY, days=(), label="No rooms")
+    layout = layout_week(empty, width=WIDTH, height=HEIGHT)
+    assert layout.days == ()
+    assert layout.width == 0
+
+
+# -- moving a block: where the ghost goes -----------------------------------------------------
+
+
+def test_a_dragged_block_lands_on_the_day_under_the_pointer_snapped_to_the_grid() -> None:
+    week = week_of({0: (session(1, MONDAY, "09:00", "11:30"),)})
+    layout = layout_week(week, width=WIDTH, height=HEIGHT)
+    anchors = grid_anchors(week_of())
+    wednesday = layout.days[2]
+    # Held 10 minutes below its top; the pointer 2 minutes past 13:10 on Wednesday.
+    y = layout.y_of(13 * 60 + 12)
+    target = week_drop_target(
+        layout, wednesday.x + 5, y, grab_minutes=10, duration=150, slot=15, anchors=anchors
+    )
+    assert target == WeekDropTarget(2, 13 * 60)  # 13:02 snaps to 13:00 (grid from 07:30)
+    # Left of the first day and right of the last: the nearest day.
+    left = week_drop_target(layout, -40, y, grab_minutes=0, duration=150, slot=15, anchors=anchors)
+    right = week_drop_target(
+        layout, layout.width + 40, y, grab_minutes=0, duration=150, slot=15, anchors=anchors
+    )
+    assert (left and left.day, right and right.day) == (0, 6)
+
+
+def test_the_ghost_stays_inside_the_hours_shown() -> None:
+    layout = layout_week(week_of(), width=WIDTH, height=HEIGHT)
+    anchors = grid_anchors(week_of())
+    shown = layout.range
+    top = week_drop_target(layout, 10, -500, grab_minutes=0, duration=60, slot=15, anchors=anchors)
+    bottom = week_drop_target(
+        layout, 10, layout.height + 500, grab_minutes=0, duration=60, slot=15, anchors=anchors
+    )
+    assert top is not None
+    assert bottom is not None
+    assert top.minute >= shown.first
+    assert bottom.minute + 60 <= shown.last
+    assert (top.minute - anchors[0]) % 15 == 0
+    assert (bottom.minute - anchors[0]) % 15 == 0
+
+
+def test_the_keyboard_moves_the_ghost_by_days_and_slots_within_the_week() -> None:
+    layout = layout_week(week_of(), width=WIDTH, height=HEIGHT)
+    anchors = grid_anchors(week_of())
+    start = WeekDropTarget(1, 9 * 60)
+
+    def step(slots: int = 0, days: int = 0) -> WeekDropTarget:
+        return week_step_target(
+            layout, start, slots=slots, days=days, duration=100, slot=15, anchors=anchors
+        )
+
+    assert step(days=1) == WeekDropTarget(2, 9 * 60)
+    assert step(slots=-2) == WeekDropTarget(1, 8 * 60 + 30)
+    assert step(days=-5).day == 0
+    assert step(days=9).day == 6
+
+
+def test_a_closed_day_keeps_the_grid_of_the_open_days() -> None:
+    anchors = grid_anchors(week_of())
+    assert anchors[0] == 7 * 60 + 30  # opens 07:30
+    assert anchors[3] == anchors[0]  # Thanksgiving: closed, same grid
+    assert anchors[5] == anchors[0]  # Saturday
+    closed_week = WeekSchedule(
+        first_day=MONDAY, days=(day_of(MONDAY, closed="Closed"),), label="All rooms"
+    )
+    assert grid_anchors(closed_week) == (0,)
+
+
+def test_the_ghost_takes_its_day_s_whole_width() -> None:
+    layout = layout_week(week_of(), width=WIDTH, height=HEIGHT)
+    target = WeekDropTarget(4, 10 * 60)
+    ghost = week_ghost_rect(layout, target, 90, METRICS)
+    friday = layout.days[4]
+    assert ghost.x == friday.x + METRICS.column_padding
+    assert ghost.w == friday.w - 2 * METRICS.column_padding
+    assert ghost.y == round(layout.y_of(10 * 60))
+    assert ghost.h == round(layout.y_of(11 * 60 + 30)) - ghost.y
