@@ -52,6 +52,11 @@ def add_wishes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--room", metavar="NAME", help="preferred room")
     parser.add_argument("--staff", metavar="NAME", help="preferred staff member")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_today(parser)
+
+
+def add_today(parser: argparse.ArgumentParser) -> None:
+    """``--today D``: the command acts as at the start of D at the clinic (see clinic_now)."""
     parser.add_argument(
         "--today",
         type=iso_date,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shlex
 import sys
 from typing import Any
 
@@ -87,5 +88,43 @@ def _demo(args: argparse.Namespace) -> int:
         raise CommandError(str(err)) from None
     for line in summary.lines():
         print(line)
+    for line in _try_lines(args.db, summary.today):
+        print(line)
     sys.stdout.flush()
     return 0
+
+
+def _try_lines(db: str, today: dt.date) -> list[str]:
+    """Commands to paste next, with dates from this demo's today (so they work on any day) and
+    a cleared patient with nothing booked."""
+    from sqlalchemy import exists, select
+
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.store.models import Appointment, Patient
+
+    opened = open_clinic(db)
+    try:
+        with opened.db.read() as session:
+            chart = session.scalar(
+                select(Patient.chart_number)
+                .where(
+                    Patient.screening_status == "cleared",
+                    ~exists().where(Appointment.patient_id == Patient.id),
+                )
+                .order_by(Patient.id)
+                .limit(1)
+            )
+    finally:
+        opened.db.dispose()
+    if chart is None:
+        return []
+    monday = today + dt.timedelta(days=7 - today.weekday())
+    quoted = shlex.quote(db)
+    return [
+        "Try:",
+        f"  ketadesk run --db {quoted}",
+        f"  ketadesk plan --db {quoted} --patient {chart} --protocol iv_induction"
+        f" --start {monday} --weekdays mon,wed,fri --time 10:00",
+        f"  ketadesk print day --db {quoted} --date {today} --out day-sheet.pdf",
+        f"  ketadesk check --db {quoted}",
+    ]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ketadesk.cli import add_db_argument
-from ketadesk.commands._planning_args import iso_date
+from ketadesk.commands._planning_args import add_today, iso_date
 
 
 def register(sub: Any) -> None:
@@ -26,6 +26,7 @@ def register(sub: Any) -> None:
     ics.add_argument("--from", dest="first", type=iso_date, metavar="YYYY-MM-DD")
     ics.add_argument("--to", dest="last", type=iso_date, metavar="YYYY-MM-DD")
     ics.add_argument("--out", required=True, type=Path, metavar="FILE.ics")
+    add_today(ics)
     ics.set_defaults(handler=_ics)
 
     csv_text = "a CSV of the appointments in a date range (inclusive)"
@@ -70,6 +71,7 @@ def _sessions(n: int) -> str:
 
 def _ics(args: argparse.Namespace) -> int:
     from ketadesk.cli import CommandError
+    from ketadesk.commands._planning_args import clinic_now
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.printing import export
 
@@ -81,7 +83,8 @@ def _ics(args: argparse.Namespace) -> int:
     db = open_clinic(args.db).db
     try:
         if args.patient is not None:
-            content = export.patient_calendar(db, args.patient)
+            _today, now = clinic_now(db, args.today)
+            content = export.patient_calendar(db, args.patient, now=now)
             about = f"chart {args.patient}"
         else:
             content = export.resource_calendar(db, args.resource, first=args.first, last=args.last)

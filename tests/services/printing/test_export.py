@@ -370,8 +370,9 @@ def test_export_commands_write_files_and_say_how_many(
     db = str(clinic.db.url.database)
     ics = tmp_path / "ada.ics"
     status, out, err = _run(
-        capsys, "export", "ics", "--db", db, "--patient", "BT-1", "--out", str(ics)
-    )
+        capsys, "export", "ics", "--db", db, "--patient", "BT-1", "--out", str(ics),
+        "--today", NOW.date().isoformat(),
+    )  # fmt: skip
     assert (status, err) == (0, "")
     assert out == f"wrote 5 sessions to {ics}\n"
     assert len(_events(ics.read_bytes())) == 5
