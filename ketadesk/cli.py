@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         status: int = args.handler(args)
+        sys.stdout.flush()  # here, so that a reader gone away is caught below
     except CommandError as err:
         print(f"ketadesk {args.command}: {err}", file=sys.stderr)
         return err.status
@@ -97,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"ketadesk {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`ketadesk openings ... | head`): that is no error of ours. Point
+        # stdout at /dev/null so that Python's own flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return status
 
 

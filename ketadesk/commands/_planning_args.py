@@ -6,12 +6,21 @@ import argparse
 import datetime as dt
 from typing import Any
 
+# Dates a command accepts: a clinic's records and plans lie well inside these, and date arithmetic
+# near the ends of Python's calendar (year 1 or 9999) would overflow mid-plan.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+
 
 def iso_date(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range; use a date from {EARLIEST_YEAR} to {LATEST_YEAR}"
+        )
+    return day
 
 
 def clock_time(text: str) -> dt.time:
@@ -42,6 +51,18 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def day_count(text: str) -> int:
+    """A number of days to search: at least 1, at most a year (a longer search would run for
+    minutes and list more starts than anyone reads)."""
+    value = positive_int(text)
+    if value > MAX_SEARCH_DAYS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SEARCH_DAYS} days, got {value}")
+    return value
+
+
+MAX_SEARCH_DAYS = 366
 
 
 def add_wishes(parser: argparse.ArgumentParser) -> None:

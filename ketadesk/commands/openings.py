@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ketadesk.cli import add_db_argument
-from ketadesk.commands._planning_args import add_wishes, iso_date, positive_int
+from ketadesk.commands._planning_args import add_wishes, day_count, iso_date, positive_int
 
 
 def register(sub: Any) -> None:
@@ -16,7 +16,9 @@ def register(sub: Any) -> None:
     add_db_argument(parser)
     parser.add_argument("--session-type", required=True, metavar="NAME", help="e.g. iv_infusion")
     parser.add_argument("--from", dest="first", required=True, type=iso_date, metavar="YYYY-MM-DD")
-    parser.add_argument("--days", type=positive_int, default=7, metavar="N")
+    parser.add_argument(
+        "--days", type=day_count, default=7, metavar="N", help="days to search (1-366)"
+    )
     parser.add_argument("--limit", type=positive_int, metavar="N", help="show at most N")
     add_wishes(parser)
     parser.set_defaults(handler=_openings)

@@ -95,9 +95,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from ketadesk.cli import CommandError
+    from ketadesk.cli import CommandError, command_line_actor
     from ketadesk.services.booking import booking
-    from ketadesk.services.common.context import SYSTEM
 
     db, proposal, now = _propose(args)
     try:
@@ -106,7 +105,7 @@ def _book(args: argparse.Namespace) -> int:
             raise CommandError("the plan is not complete; nothing was booked", status=1)
         result = booking.book(
             db,
-            SYSTEM,
+            command_line_actor(),
             booking.BookingRequest(
                 patient_id=proposal.patient_id,
                 sessions=proposal.sessions,
