@@ -49,6 +49,13 @@ def test_broken_toml_syntax_is_named_with_its_line(config_copy: Path) -> None:
         load_default_catalog(config_copy)
 
 
+def test_bytes_that_are_not_utf8_are_named_with_their_file(config_copy: Path) -> None:
+    path = config_copy / "protocols.toml"
+    path.write_bytes(path.read_bytes().replace(b"IV booster", b"IV b\xf6oster", 1))
+    with pytest.raises(ConfigError, match=r"protocols.toml: not UTF-8 text \(byte \d+ is 0xf6\)"):
+        load_default_catalog(config_copy)
+
+
 def test_protocol_naming_an_unknown_session_type_is_named(config_copy: Path) -> None:
     _edit(config_copy / "protocols.toml", 'session_type = "iv_infusion"', 'session_type = "iv"')
     with pytest.raises(ConfigError, match=r"protocols.iv_induction.stages\[0\].session_type"):

@@ -179,7 +179,9 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
     from sqlalchemy import create_engine, event, exc
 
     url = parse_db_url(url_text)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # hide_parameters: a statement that fails prints without its values, which are patient data
+    # (names, dates of birth, phones) and have no place on stderr or in a log.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         path = url.database
         if not path or path == ":memory:":

@@ -93,7 +93,16 @@ def schema_state(db: Database) -> tuple[SchemaState, str | None]:
             if "alembic_version" not in names:
                 return SchemaState.FOREIGN, None
             raise
-    return state_of_revision(rev), rev
+        state = state_of_revision(rev)
+        if state is SchemaState.NEWER and not set(inspect(conn).get_table_names()) >= OUR_TABLES:
+            # Another application that also keeps its schema with Alembic, not a newer us.
+            return SchemaState.FOREIGN, rev
+    return state, rev
+
+
+# Tables every KetaDesk schema has had and will keep: what tells a newer KetaDesk's database
+# from another Alembic application's.
+OUR_TABLES = frozenset({"patient", "appointment", "resource_hold", "clinic_setting"})
 
 
 def state_of_revision(rev: str | None) -> SchemaState:

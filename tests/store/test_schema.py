@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from ketadesk.paths import migrations_dir
 from ketadesk.services.clinic.clinic_setup import open_clinic
@@ -109,6 +110,32 @@ def test_database_from_a_newer_version_is_refused_untouched(sqlite_url: str) -> 
     with pytest.raises(SchemaError, match="newer version of KetaDesk"):
         open_clinic(sqlite_url)
     assert path.read_bytes() == before
+
+
+def test_another_alembic_application_is_not_called_a_newer_ketadesk(tmp_path: Path) -> None:
+    target = tmp_path / "billing.sqlite"
+    with sqlite3.connect(target) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('ae1027a6acf')")
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    before = target.read_bytes()
+    with pytest.raises(SchemaError, match="not a KetaDesk database") as err:
+        open_clinic(str(target))
+    assert "newer" not in str(err.value)
+    assert target.read_bytes() == before
+
+
+def test_a_failing_statement_never_prints_its_values(db_url: str) -> None:
+    """Patient data stays out of tracebacks and logs: SQLAlchemy is told to hide parameters."""
+    opened = open_clinic(db_url, create=True)
+    statement = text("SELECT :chart FROM no_such_table")
+    try:
+        with pytest.raises(DBAPIError) as err, opened.db.read() as session:
+            session.execute(statement, {"chart": "Lovelace 1815-12-10 555-0100"})
+    finally:
+        opened.db.dispose()
+    assert "Lovelace" not in str(err.value)
+    assert "hidden due to hide_parameters" in str(err.value)
 
 
 def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
