@@ -40,9 +40,10 @@ def register(sub: Any) -> None:
 
 def _write(path: Path, content: bytes) -> None:
     from ketadesk.cli import CommandError
+    from ketadesk.services.common.files import write_private
 
     try:
-        path.write_bytes(content)
+        write_private(path, content)
     except OSError as err:
         raise CommandError(f"cannot write {path}: {err.strerror or err}") from None
 
@@ -89,8 +90,9 @@ def _ics(args: argparse.Namespace) -> int:
         else:
             content = export.resource_calendar(db, args.resource, first=args.first, last=args.last)
             about = f"{args.resource}, {args.first} to {args.last}"
-        _write(args.out, content)
+        # The disclosure is recorded first: a file with patient data never exists unrecorded.
         _disclose(db, "calendar export (.ics)", f"{about}; saved to {args.out}", args.patient)
+        _write(args.out, content)
     finally:
         db.dispose()
     print(f"wrote {_sessions(content.count(b'BEGIN:VEVENT'))} to {args.out}")
@@ -108,9 +110,9 @@ def _csv(args: argparse.Namespace) -> int:
     db = open_clinic(args.db).db
     try:
         text = export.appointments_csv(db, args.first, args.last)
-        _write(args.out, text.encode("utf-8"))
         detail = f"{args.first} to {args.last}; saved to {args.out}"
-        _disclose(db, "appointments export (.csv)", detail, None)
+        _disclose(db, "appointments export (.csv)", detail, None)  # first, as for .ics
+        _write(args.out, text.encode("utf-8"))
     finally:
         db.dispose()
     rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1  # less the header

@@ -98,21 +98,27 @@ def _print(
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QGuiApplication
 
+    from ketadesk.cli import command_line_actor
+    from ketadesk.services.access.audit import record_disclosure
+    from ketadesk.services.common.files import prepare_private
     from ketadesk.ui.printing.printing import PrintError, print_pdf
 
     _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0] if sys.argv else "ketadesk"])
-    try:
-        result = print_pdf(layout, args.out, args.paper)
-    except PrintError as err:
-        raise CommandError(str(err)) from None
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    from ketadesk.cli import command_line_actor
-    from ketadesk.services.access.audit import record_disclosure
-
+    # The disclosure is recorded before the file exists, and the file is owner-only before Qt
+    # writes a byte into it: patient data never lies in a file nobody recorded or anyone reads.
     record_disclosure(
         db, command_line_actor(), what, None, f"{detail}; saved to {args.out}", **patient
     )
+    try:
+        prepare_private(args.out)
+        result = print_pdf(layout, args.out, args.paper)
+    except OSError as err:
+        raise CommandError(f"cannot write {args.out}: {err.strerror or err}") from None
+    except PrintError as err:
+        args.out.unlink(missing_ok=True)
+        raise CommandError(str(err)) from None
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     elapsed = time.perf_counter() - began
     pages = f"{result.pages} page{'s' if result.pages != 1 else ''}"
     print(f"{args.out}: {pages} in {elapsed:.2f} s")

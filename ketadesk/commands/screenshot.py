@@ -78,6 +78,9 @@ def _screenshot(args: argparse.Namespace) -> int:
         # and its backing store (5 MB at 1400x900), and with no mouse hovering a button.
         app.processEvents()
         image = window.grab()
+        from ketadesk.services.common.files import prepare_private
+
+        prepare_private(out)  # the day's patients are in the picture: owner-only
         if not image.save(str(out), "PNG"):
             raise CommandError(f"--out {out}: the PNG could not be written")
     finally:

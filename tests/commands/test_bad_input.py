@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ketadesk.cli import main
 from ketadesk.store.models import AuditEvent
@@ -87,3 +87,49 @@ def test_a_command_line_booking_is_audited_as_the_operating_system_user(
     (name,) = who
     assert name.endswith("(command line)")
     assert name != "system"
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_exports_and_prints_are_private_to_their_owner(
+    qapp: object, clinic: SmallClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = os.umask(0o022)
+    try:
+        ics, table, sheet = tmp_path / "ada.ics", tmp_path / "all.csv", tmp_path / "day.pdf"
+        table.write_bytes(b"an older export, readable by all\n")
+        table.chmod(0o644)
+        monday = _next_monday().isoformat()
+        assert main(["export", "ics", "--db", _db(clinic), "--patient", "BT-1",
+                     "--out", str(ics)]) == 0  # fmt: skip
+        assert main(["export", "csv", "--db", _db(clinic), "--from", monday, "--to", monday,
+                     "--out", str(table)]) == 0  # fmt: skip
+        assert main(["print", "day", "--db", _db(clinic), "--date", monday,
+                     "--out", str(sheet)]) == 0  # fmt: skip
+    finally:
+        os.umask(old)
+    assert [_mode(p) for p in (ics, table, sheet)] == [0o600, 0o600, 0o600]
+    assert sheet.read_bytes().startswith(b"%PDF")
+
+
+def test_an_export_whose_disclosure_cannot_be_recorded_writes_no_file(
+    qapp: object, clinic: SmallClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with clinic.db.write() as session:
+        session.execute(
+            text(
+                "CREATE TRIGGER no_more_audit BEFORE INSERT ON audit_event "
+                "BEGIN SELECT RAISE(ABORT, 'audit trail unavailable'); END"
+            )
+        )
+    monday = _next_monday().isoformat()
+    for argv in (
+        ["export", "csv", "--from", monday, "--to", monday, "--out", str(tmp_path / "a.csv")],
+        ["export", "ics", "--patient", "BT-1", "--out", str(tmp_path / "a.ics")],
+        ["print", "day", "--date", monday, "--out", str(tmp_path / "a.pdf")],
+    ):
+        with pytest.raises(Exception, match="audit trail unavailable"):
+            main([*argv, "--db", _db(clinic)])
+    assert sorted(p.name for p in tmp_path.glob("a.*")) == []

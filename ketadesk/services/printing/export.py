@@ -286,6 +286,19 @@ def resource_calendar(
     return _calendar_bytes(catalog, events, name=name, now=now)
 
 
+# A cell a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, or a tab or
+# carriage return before one of them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell that starts like a formula, quoted with a leading apostrophe so spreadsheets
+    show it as text; numbers and other cells as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def appointments_csv(db: Database, first: dt.date, last: dt.date) -> str:
     """A CSV of every appointment starting on the local dates ``first`` to ``last`` (inclusive),
     cancelled and no-show ones included (the status column says which), in time order."""
@@ -333,7 +346,8 @@ def appointments_csv(db: Database, first: dt.date, last: dt.date) -> str:
     ) in rows:
         local_start, local_end = calendar.local(start), calendar.local(end)
         writer.writerow(
-            (
+            spreadsheet_safe(cell)
+            for cell in (
                 appt_id,
                 local_start.date().isoformat(),
                 f"{local_start:%H:%M}",
@@ -359,4 +373,5 @@ __all__ = [
     "initials",
     "patient_calendar",
     "resource_calendar",
+    "spreadsheet_safe",
 ]

