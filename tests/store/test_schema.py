@@ -293,3 +293,43 @@ def test_a_clinic_file_uses_the_wal_journal(sqlite_url: str) -> None:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     finally:
         opened.db.dispose()
+
+
+def test_the_database_itself_refuses_to_change_or_delete_audit_events(db_url: str) -> None:
+    from ketadesk.services.access.audit import entry, write
+    from ketadesk.services.common.context import SYSTEM
+
+    opened = open_clinic(db_url, create=True)
+    db = opened.db
+    try:
+        with db.write() as session:
+            write(session, [entry(SYSTEM, "book", "appointment", 1, detail="kept")])
+        for statement in (
+            "UPDATE audit_event SET detail = 'rewritten'",
+            "DELETE FROM audit_event",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
+                session.execute(text(statement))
+        if db.engine.dialect.name == "postgresql":
+            with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
+                session.execute(text("TRUNCATE audit_event"))
+        with db.read() as session:
+            kept = session.execute(text("SELECT detail FROM audit_event")).scalars().all()
+        assert "kept" in kept
+        assert "rewritten" not in kept
+    finally:
+        db.dispose()
+
+
+def test_a_sqlite3_shell_cannot_delete_the_audit_trail_either(sqlite_url: str) -> None:
+    opened = open_clinic(sqlite_url, create=True)
+    path = opened.db.sqlite_path
+    opened.db.dispose()
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO audit_event (at, username, action, entity, detail) "
+            "VALUES ('2026-01-01 00:00:00', 'x', 'book', 'appointment', '')"
+        )
+    with sqlite3.connect(path) as conn, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM audit_event")
