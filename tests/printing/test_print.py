@@ -15,14 +15,13 @@ from sqlalchemy import select
 from ketadesk.cli import main
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.demo.clinic import build_demo
-from ketadesk.services.printing.documents import (
+from ketadesk.services.printing.card import appointment_card, card_layout
+from ketadesk.services.printing.day_sheet import (
     BY_ROOM,
     DaySheet,
     SheetGroup,
     SheetPhase,
     SheetSession,
-    appointment_card,
-    card_layout,
     day_sheet_layout,
 )
 from ketadesk.services.schedule.schedule import day_schedule

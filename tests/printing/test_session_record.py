@@ -18,7 +18,7 @@ from ketadesk.cli import main
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import InvalidRequest, NotFound
 from ketadesk.services.demo.clinic import build_demo
-from ketadesk.services.printing.documents import (
+from ketadesk.services.printing.session_record import (
     find_session,
     session_record_layout,
     session_record_sheet,

@@ -265,7 +265,7 @@ class DeskController(QObject):
     # -- printing ---------------------------------------------------------------------------
 
     def _day_sheet_by(self) -> str:
-        from ketadesk.services.printing.documents import BY_ROOM, BY_STAFF
+        from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF
 
         return BY_STAFF if self.window.view() in ("staff", "my_day") else BY_ROOM
 
