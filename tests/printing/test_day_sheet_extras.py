@@ -36,11 +36,11 @@ NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from ketadesk.services.schedule import schedule
+    from ketadesk.services.schedule import public_holidays
 
     folder = tmp_path_factory.mktemp("extras")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(schedule, "holiday_cache_dir", lambda: folder / "holidays")
+        mp.setattr(public_holidays, "holiday_cache_dir", lambda: folder / "holidays")
         path = folder / "demo.sqlite"
         build_demo(f"sqlite:///{path}", rooms=6, weeks_back=1, weeks_ahead=1, today=TODAY)
         yield path

@@ -24,7 +24,7 @@ from ketadesk.services.printing.day_sheet import (
     SheetSession,
     day_sheet_layout,
 )
-from ketadesk.services.schedule.schedule import day_schedule
+from ketadesk.services.schedule.day import day_schedule
 from ketadesk.store.database import Database
 from ketadesk.store.models import RELEASED_STATUSES, Appointment, Patient
 from ketadesk.ui.printing.printing import print_pdf
@@ -35,11 +35,11 @@ NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)  # 10:15 in San Diego
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from ketadesk.services.schedule import schedule
+    from ketadesk.services.schedule import public_holidays
 
     folder = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(schedule, "holiday_cache_dir", lambda: folder / "holidays")
+        mp.setattr(public_holidays, "holiday_cache_dir", lambda: folder / "holidays")
         url = f"sqlite:///{folder / 'demo.sqlite'}"
         build_demo(url, rooms=3, weeks_back=1, weeks_ahead=1, today=TODAY)
         yield url

@@ -64,11 +64,11 @@ def _spravato(db: Database, status: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordedClinic]:
-    from ketadesk.services.schedule import schedule
+    from ketadesk.services.schedule import public_holidays
 
     folder = tmp_path_factory.mktemp("record")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(schedule, "holiday_cache_dir", lambda: folder / "holidays")
+        mp.setattr(public_holidays, "holiday_cache_dir", lambda: folder / "holidays")
         url = f"sqlite:///{folder / 'demo.sqlite'}"
         build_demo(url, rooms=3, weeks_back=1, weeks_ahead=1, today=TODAY)
         db = open_clinic(url).db

@@ -32,7 +32,8 @@ from ketadesk.services.printing.layout import (
     staff_label,
     template,
 )
-from ketadesk.services.schedule.schedule import DayAppointment, DaySchedule, day_schedule
+from ketadesk.services.schedule.day import day_schedule
+from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (

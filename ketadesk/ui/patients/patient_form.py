@@ -42,7 +42,7 @@ from ketadesk.services.patients.patients import (
     update_patient,
     validate_patient,
 )
-from ketadesk.services.schedule.schedule import clinic_today
+from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_search import fixed_minimum
 from ketadesk.ui.timeline.day_view import is_dark
