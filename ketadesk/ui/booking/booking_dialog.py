@@ -73,7 +73,7 @@ from ketadesk.services.booking.planning import (
 )
 from ketadesk.services.clinic.listen import server_errors
 from ketadesk.services.common.context import ServiceError, may
-from ketadesk.services.patients.patients import PatientMatch, patient_match
+from ketadesk.services.patients.search import PatientMatch, patient_match
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk

@@ -32,7 +32,7 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.followups import followups
 from ketadesk.services.monitoring import measurements, monitoring
-from ketadesk.services.patients import patients as patient_service
+from ketadesk.services.patients import registration as patient_service
 from ketadesk.store.models import AuditEvent
 from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic
 
