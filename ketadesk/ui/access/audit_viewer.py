@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.access import audit
 from ketadesk.services.access.audit import AuditRow
-from ketadesk.services.schedule import schedule
+from ketadesk.services.schedule import day as schedule
 from ketadesk.ui.access.sign_in import error_label, show_error
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk

@@ -73,8 +73,8 @@ from ketadesk.services.booking.planning import (
 )
 from ketadesk.services.clinic.listen import server_errors
 from ketadesk.services.common.context import ServiceError, may
-from ketadesk.services.patients.patients import PatientMatch, patient_match
-from ketadesk.services.schedule.schedule import clinic_today
+from ketadesk.services.patients.search import PatientMatch, patient_match
+from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import error_color

@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.schedule.schedule import (
+from ketadesk.services.schedule.day import clinic_today
+from ketadesk.services.schedule.staff import (
     MyDay,
     MyDaySession,
     StaffChoice,
-    clinic_today,
     my_day,
     staff_members,
     staff_of_user,

@@ -537,7 +537,7 @@ class PatientRecordView(QWidget):
             if not name:
                 return None
             path = Path(name)
-        from ketadesk.services.printing.documents import output_problem
+        from ketadesk.services.printing.layout import output_problem
 
         problem = output_problem(path)
         if problem is None:

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError, may
-from ketadesk.services.patients.patients import PatientMatch, prepare_search, search_patients
+from ketadesk.services.patients.search import PatientMatch, prepare_search, search_patients
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive

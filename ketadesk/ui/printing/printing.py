@@ -29,7 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtPrintSupport import QPrinter
 
-from ketadesk.services.printing.documents import PrintLayout
+from ketadesk.services.printing.layout import PrintLayout
 
 PAGE_SIZES = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
 RESOLUTION = 300  # dots per inch of the PDF's layout; text stays vector

@@ -7,7 +7,7 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from ketadesk.services.schedule.schedule import DaySchedule
+from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.timeline.day_view import STATUS_COLORS
 
 STATUS_WORDS = {

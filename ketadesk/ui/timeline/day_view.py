@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.schedule.schedule import DayAppointment, DaySchedule
+from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.timeline.day_layout import (
     OVERRUN_STATUS,

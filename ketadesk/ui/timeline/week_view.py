@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.schedule.schedule import DayAppointment, WeekSchedule
+from ketadesk.services.schedule.day_schedule import DayAppointment
+from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.timeline.day_layout import Rect, wall_minute
 from ketadesk.ui.timeline.day_view import SHADE_STRENGTH, STATUS_COLORS, is_dark, mix

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import SYSTEM
-from ketadesk.services.printing.documents import PrintLayout
+from ketadesk.services.printing.layout import PrintLayout
 from ketadesk.store.models import Measurement, Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
 from ketadesk.services.common.context import Actor
-from ketadesk.services.patients.patients import patient_form
+from ketadesk.services.patients.registration import patient_form
 from ketadesk.store.models import Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog, names_from_hint
