@@ -8,7 +8,8 @@ header (the clinic's logo when the settings name one, clinic name, document titl
 and "Page n of N" at the bottom.  A logo that cannot be drawn leaves the header without it and
 says so in ``PrintResult.warnings``: the document itself still prints.
 
-Nothing here knows the database: the blocks come from ketadesk.services.printing.documents.
+Nothing here knows the database: the blocks come from the document modules of
+ketadesk.services.printing.
 """
 
 from __future__ import annotations
