@@ -77,8 +77,9 @@ from ketadesk.services.patients.patients import PatientMatch, patient_match
 from ketadesk.services.schedule.schedule import clinic_today
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.sizing import fixed_minimum
 from ketadesk.ui.patients.patient_form import error_color
-from ketadesk.ui.patients.patient_search import PatientPicker, fixed_minimum
+from ketadesk.ui.patients.patient_search import PatientPicker
 
 if TYPE_CHECKING:
     from typing_extensions import override

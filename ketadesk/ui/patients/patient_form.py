@@ -43,9 +43,9 @@ from ketadesk.services.patients.patients import (
     validate_patient,
 )
 from ketadesk.services.schedule.schedule import clinic_today
+from ketadesk.ui.common.colors import is_dark
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.patients.patient_search import fixed_minimum
-from ketadesk.ui.timeline.day_view import is_dark
+from ketadesk.ui.common.sizing import fixed_minimum
 
 #: Fields typed over several lines.
 MULTILINE_FIELDS = frozenset({"address", "notes", "contraindications"})

@@ -47,11 +47,11 @@ from ketadesk.services.patients.patient_record import (
 )
 from ketadesk.services.printing.export import patient_calendar
 from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.colors import is_dark, mix
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from ketadesk.ui.patients.trend_chart import TrendChart
 from ketadesk.ui.printing.print_dialogs import DocumentPrinter
-from ketadesk.ui.timeline.day_view import is_dark, mix
 
 #: Good / wrong / not needed marks of the gating facts, for light and dark palettes.
 OK_COLORS = ("#1e7e34", "#5bd07a")

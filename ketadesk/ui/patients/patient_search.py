@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QLineEdit,
     QListView,
     QPushButton,
@@ -41,6 +40,8 @@ from ketadesk.services.patients.patients import PatientMatch, prepare_search, se
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
+from ketadesk.ui.common.sizing import fixed_minimum
+from ketadesk.ui.patients.patient_form import PatientFormDialog
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -59,16 +60,6 @@ RESULT_LIMIT = 50
 _Index = QModelIndex | QPersistentModelIndex
 PICKER_MINIMUM = QSize(320, 200)
 FIND_MINIMUM = QSize(420, 300)
-
-
-def fixed_minimum(widget: QWidget, size: QSize) -> None:
-    """Fix a window's minimum size instead of deriving it from the layout: a layout-driven
-    minimum is pushed to the platform window on every change (a message or an error label
-    appearing), which the offscreen platform (screenshots, tests) answers with a warning."""
-    layout = widget.layout()
-    if layout is not None:
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
-    widget.setMinimumSize(size)
 
 
 def match_text(match: PatientMatch) -> str:
@@ -291,8 +282,6 @@ class PatientPicker(QWidget):
             self.patient_chosen.emit(match.id)
 
     def _on_new_button_clicked(self) -> None:
-        from ketadesk.ui.patients.patient_form import PatientFormDialog
-
         pid = PatientFormDialog.register(self._desk, self, name_hint=self.field.text())
         if pid is not None:
             self.patient_chosen.emit(pid)
