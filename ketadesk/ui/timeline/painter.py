@@ -71,9 +71,11 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
     """One paint of a timeline view: the palette's colours, the fonts and the body area in view,
     worked out once; ``paint`` lays the layers in order and calls the view's own parts.
 
-    Subclasses give ``_paint_body`` (inside the body's clip and scroll), ``_header_lines``,
-    ``_paint_block`` and ``_paint_selection``, and may add ``_paint_header_marks`` (behind a
-    column's title) and ``_paint_over_body`` (above the body, under the header).
+    Subclasses give ``_paint_body`` (inside the body's clip and scroll), ``_paint_block`` and
+    ``_paint_selection`` (called by ``_paint_blocks``), the header's ``_header_columns`` and
+    ``_header_lines``, the axis's ``_ticks`` and ``_body_height``, the corner's ``_zone``; they
+    may add ``_paint_header_marks`` (behind a column's title) and ``_paint_over_body`` (above
+    the body, under the header).
 
     Attributes:
         p: the QPainter.
