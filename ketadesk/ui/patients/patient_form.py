@@ -41,9 +41,9 @@ from ketadesk.services.patients.patient_fields import (
 )
 from ketadesk.services.patients.registration import patient_form, register_patient, update_patient
 from ketadesk.services.schedule.day import clinic_today
+from ketadesk.ui.common.colors import is_dark
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.patients.patient_search import fixed_minimum
-from ketadesk.ui.timeline.day_view import is_dark
+from ketadesk.ui.common.sizing import fixed_minimum
 
 #: Fields typed over several lines.
 MULTILINE_FIELDS = frozenset({"address", "notes", "contraindications"})
