@@ -71,7 +71,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def check_output(path: Path) -> None:
     """Refuse an output path that cannot be written, before any work is done."""
-    from ketadesk.services.printing.documents import output_problem
+    from ketadesk.services.printing.layout import output_problem
 
     problem = output_problem(path)
     if problem is not None:
@@ -128,7 +128,7 @@ def _print(
 def _day(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     check_output(args.out)
-    from ketadesk.services.printing.documents import day_sheet, day_sheet_layout
+    from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
 
     db = _open(args.db)
     sheet = day_sheet(db, args.date, by=args.by, use_initials=args.initials)
@@ -140,7 +140,7 @@ def _card(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     check_output(args.out)
     from ketadesk.services.common.context import NotFound
-    from ketadesk.services.printing.documents import appointment_card, card_layout
+    from ketadesk.services.printing.card import appointment_card, card_layout
 
     db = _open(args.db)
     try:
@@ -156,7 +156,7 @@ def _card(args: argparse.Namespace) -> int:
 def _calls(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     check_output(args.out)
-    from ketadesk.services.printing.documents import call_list, calls_layout
+    from ketadesk.services.printing.call_list import call_list, calls_layout
 
     db = _open(args.db)
     calls = call_list(db, args.date)
@@ -172,7 +172,7 @@ def _record(args: argparse.Namespace) -> int:
         raise CommandError("--patient needs --date YYYY-MM-DD: the day of the session")
     check_output(args.out)
     from ketadesk.services.common.context import ServiceError
-    from ketadesk.services.printing.documents import (
+    from ketadesk.services.printing.session_record import (
         find_session,
         session_record_layout,
         session_record_sheet,

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from ketadesk.services.clinic.clinic_setup import OpenedClinic
     from ketadesk.services.common.context import Actor
-    from ketadesk.services.schedule.schedule import DaySchedule, SqliteFileDays
+    from ketadesk.services.schedule.day_schedule import DaySchedule
+    from ketadesk.services.schedule.sqlite_file import SqliteFileDays
     from ketadesk.store.database import Database
     from ketadesk.ui.shell.main_window import MainWindow
     from ketadesk.ui.shell.session import SignedInSession
@@ -66,7 +67,7 @@ def open_day_window(
     from functools import partial
 
     from ketadesk.services.common.context import utcnow
-    from ketadesk.services.schedule.schedule import clinic_today, day_schedule
+    from ketadesk.services.schedule.day import clinic_today, day_schedule
     from ketadesk.ui.common.desk import Desk
     from ketadesk.ui.shell.main_window import MainWindow
 
@@ -104,7 +105,7 @@ def file_day_window(
 def read_first_day(url: str, day: dt.date | None) -> tuple[SqliteFileDays, DaySchedule] | None:
     """Start-up's quick way to its first day: straight from a SQLite file, without SQLAlchemy.
     None when it does not apply; then the clinic is opened the usual way (``open_clinic``)."""
-    from ketadesk.services.schedule.schedule import SqliteFileDays
+    from ketadesk.services.schedule.sqlite_file import SqliteFileDays
 
     days = SqliteFileDays.of(url)
     first = days.first_day(day) if days is not None else None
@@ -144,7 +145,7 @@ def _run_opened(
 
     from ketadesk.scheduling.catalog import ConfigError
     from ketadesk.services.clinic.clinic_setup import open_clinic
-    from ketadesk.services.schedule.schedule import clinic_today, day_schedule
+    from ketadesk.services.schedule.day import clinic_today, day_schedule
     from ketadesk.store.database import StoreError
     from ketadesk.ui.common.app import show_error
     from ketadesk.ui.shell.main_window import MainWindow
@@ -255,7 +256,7 @@ def _on_clinic_opened(
 ) -> None:
     from functools import partial
 
-    from ketadesk.services.schedule.schedule import clinic_today, day_schedule
+    from ketadesk.services.schedule.day import clinic_today, day_schedule
 
     _report_upgrade(opened)
     window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))

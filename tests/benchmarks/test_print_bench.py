@@ -8,7 +8,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ketadesk.services.printing.documents import day_sheet_layout
+from ketadesk.services.printing.day_sheet import day_sheet_layout
 from ketadesk.ui.printing.printing import print_pdf
 from tests.printing.test_print import _busy_sheet
 

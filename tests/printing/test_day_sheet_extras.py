@@ -16,12 +16,8 @@ from sqlalchemy import select
 from ketadesk.cli import main
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.demo.clinic import build_demo
-from ketadesk.services.printing.documents import (
-    SheetSession,
-    clinic_logo,
-    day_sheet,
-    day_sheet_layout,
-)
+from ketadesk.services.printing.day_sheet import SheetSession, day_sheet, day_sheet_layout
+from ketadesk.services.printing.layout import clinic_logo
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
@@ -40,11 +36,11 @@ NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from ketadesk.services.schedule import schedule
+    from ketadesk.services.schedule import public_holidays
 
     folder = tmp_path_factory.mktemp("extras")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(schedule, "holiday_cache_dir", lambda: folder / "holidays")
+        mp.setattr(public_holidays, "holiday_cache_dir", lambda: folder / "holidays")
         path = folder / "demo.sqlite"
         build_demo(f"sqlite:///{path}", rooms=6, weeks_back=1, weeks_ahead=1, today=TODAY)
         yield path
@@ -227,10 +223,10 @@ def test_logo_printed_in_the_header_of_every_page(
 def test_relative_logo_is_found_in_the_config_folder(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ketadesk.services.printing import documents
+    from ketadesk.services.printing import layout
 
     (tmp_path / "logo.png").write_bytes(b"\x89PNG")
-    monkeypatch.setattr(documents, "config_dir", lambda: tmp_path)
+    monkeypatch.setattr(layout, "config_dir", lambda: tmp_path)
     _set_logo(db, "logo.png")
     with db.read() as session:
         settings = load_catalog(session).settings

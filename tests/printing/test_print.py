@@ -15,17 +15,16 @@ from sqlalchemy import select
 from ketadesk.cli import main
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.demo.clinic import build_demo
-from ketadesk.services.printing.documents import (
+from ketadesk.services.printing.card import appointment_card, card_layout
+from ketadesk.services.printing.day_sheet import (
     BY_ROOM,
     DaySheet,
     SheetGroup,
     SheetPhase,
     SheetSession,
-    appointment_card,
-    card_layout,
     day_sheet_layout,
 )
-from ketadesk.services.schedule.schedule import day_schedule
+from ketadesk.services.schedule.day import day_schedule
 from ketadesk.store.database import Database
 from ketadesk.store.models import RELEASED_STATUSES, Appointment, Patient
 from ketadesk.ui.printing.printing import print_pdf
@@ -36,11 +35,11 @@ NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)  # 10:15 in San Diego
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from ketadesk.services.schedule import schedule
+    from ketadesk.services.schedule import public_holidays
 
     folder = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(schedule, "holiday_cache_dir", lambda: folder / "holidays")
+        mp.setattr(public_holidays, "holiday_cache_dir", lambda: folder / "holidays")
         url = f"sqlite:///{folder / 'demo.sqlite'}"
         build_demo(url, rooms=3, weeks_back=1, weeks_ahead=1, today=TODAY)
         yield url

@@ -18,7 +18,7 @@ from ketadesk.cli import main
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import InvalidRequest, NotFound
 from ketadesk.services.demo.clinic import build_demo
-from ketadesk.services.printing.documents import (
+from ketadesk.services.printing.session_record import (
     find_session,
     session_record_layout,
     session_record_sheet,
@@ -64,11 +64,11 @@ def _spravato(db: Database, status: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordedClinic]:
-    from ketadesk.services.schedule import schedule
+    from ketadesk.services.schedule import public_holidays
 
     folder = tmp_path_factory.mktemp("record")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(schedule, "holiday_cache_dir", lambda: folder / "holidays")
+        mp.setattr(public_holidays, "holiday_cache_dir", lambda: folder / "holidays")
         url = f"sqlite:///{folder / 'demo.sqlite'}"
         build_demo(url, rooms=3, weeks_back=1, weeks_ahead=1, today=TODAY)
         db = open_clinic(url).db

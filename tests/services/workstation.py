@@ -46,7 +46,7 @@ def watch(url: str, ids_json: str, patient: str) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
 
-    from ketadesk.services.schedule.schedule import day_schedule
+    from ketadesk.services.schedule.day import day_schedule
     from ketadesk.ui.common.app import create_application
     from ketadesk.ui.common.desk import Desk
     from ketadesk.ui.shell.change_watch import ChangeWatcher

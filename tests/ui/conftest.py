@@ -20,10 +20,10 @@ def holiday_cache_in_tmp(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """Keep the holiday name cache out of the user's real cache folder."""
-    from ketadesk.services.schedule import schedule
+    from ketadesk.services.schedule import public_holidays
 
     folder = tmp_path_factory.mktemp("holidays")
-    monkeypatch.setattr(schedule, "holiday_cache_dir", lambda: folder)
+    monkeypatch.setattr(public_holidays, "holiday_cache_dir", lambda: folder)
     return folder
 
 

@@ -12,10 +12,8 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDate,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
@@ -41,10 +39,11 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.access import audit
 from ketadesk.services.access.audit import AuditRow
-from ketadesk.services.schedule import schedule
+from ketadesk.services.schedule import day as schedule
 from ketadesk.ui.access.sign_in import error_label, show_error
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.table_model import AnyIndex, RowTableModel, TableColumn
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -58,7 +57,6 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 PAGE_SIZE = 200
 ALL_USERS = "All users"
 ALL_ACTIONS = "All actions"
-_Index = QModelIndex | QPersistentModelIndex
 
 
 class AuditColumn(IntEnum):
@@ -80,9 +78,6 @@ HEADERS = {
     AuditColumn.CHANGES: "Before → after",
     AuditColumn.DETAIL: "Detail",
 }
-
-#: The row object behind an index (an AuditRow).
-ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def action_text(action: str) -> str:
@@ -135,17 +130,29 @@ def _plain(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-class AuditTableModel(QAbstractTableModel):
+def _audit_column(column: AuditColumn) -> TableColumn[AuditRow]:
+    def text(row: AuditRow) -> str:
+        return cell_text(row, column)
+
+    whole = column in (AuditColumn.CHANGES, AuditColumn.DETAIL)  # too long for their cells
+    return TableColumn(
+        HEADERS[column],
+        text,
+        sort_key=(lambda row: row.at) if column is AuditColumn.WHEN else None,
+        tooltip=describe if whole else None,
+    )
+
+
+AUDIT_COLUMNS = tuple(_audit_column(column) for column in AuditColumn)
+
+
+class AuditTableModel(RowTableModel[AuditRow]):
     """Audit events, newest first; read-only."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[AuditRow] = []
+    TEXT_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole)
 
-    def set_rows(self, rows: list[AuditRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(AUDIT_COLUMNS, parent)
 
     def append_rows(self, rows: list[AuditRow]) -> None:
         if not rows:
@@ -155,48 +162,8 @@ class AuditTableModel(QAbstractTableModel):
         self._rows.extend(rows)
         self.endInsertRows()
 
-    def row_at(self, row: int) -> AuditRow:
-        return self._rows[row]
-
     @override
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    @override
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(AuditColumn)
-
-    @override
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        column = AuditColumn(index.column())
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return cell_text(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole and column in (
-            AuditColumn.CHANGES,
-            AuditColumn.DETAIL,
-        ):
-            return describe(row)
-        if role == ROW_ROLE:
-            return row
-        return None
-
-    @override
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(AuditColumn)
-        ):
-            return HEADERS[AuditColumn(section)]
-        return None
-
-    @override
-    def flags(self, index: _Index) -> Qt.ItemFlag:
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable  # never editable

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDate,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSize,
     Qt,
     QTime,
@@ -73,12 +71,14 @@ from ketadesk.services.booking.planning import (
 )
 from ketadesk.services.clinic.listen import server_errors
 from ketadesk.services.common.context import ServiceError, may
-from ketadesk.services.patients.patients import PatientMatch, patient_match
-from ketadesk.services.schedule.schedule import clinic_today
+from ketadesk.services.patients.search import PatientMatch, patient_match
+from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.sizing import fixed_minimum
+from ketadesk.ui.common.table_model import RowTableModel, TableColumn
 from ketadesk.ui.patients.patient_form import error_color
-from ketadesk.ui.patients.patient_search import PatientPicker, fixed_minimum
+from ketadesk.ui.patients.patient_search import PatientPicker
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -89,7 +89,6 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
         return method
 
 
-_Index = QModelIndex | QPersistentModelIndex
 T = TypeVar("T")
 DIALOG_MINIMUM = QSize(900, 560)
 LEFT_WIDTH = 400  # the patient, wishes and gating column, at first
@@ -177,64 +176,34 @@ def _when(calendar: ClinicCalendar, s: PlannedSession) -> str:
     return f"{start:%a} {start.day} {start:%b} {start:%H:%M}"
 
 
-class PlanTableModel(QAbstractTableModel):
-    """The proposed sessions, one row each."""
+PLAN_COLUMNS: tuple[TableColumn[PlanRow], ...] = (
+    TableColumn("#", lambda row: str(row.index), sort_key=lambda row: row.index),
+    TableColumn("Date", lambda row: row.date),
+    TableColumn("Time", lambda row: row.time),
+    TableColumn("Room", lambda row: row.room),
+    TableColumn("Monitor", lambda row: row.monitor),
+    TableColumn("Staff", lambda row: row.staff),
+    TableColumn("Warnings", lambda row: row.warnings),
+)
 
-    HEADERS = ("#", "Date", "Time", "Room", "Monitor", "Staff", "Warnings")
+
+class PlanTableModel(RowTableModel[PlanRow]):
+    """The proposed sessions, one row each; ``SESSION_INDEX_ROLE`` gives a row's session
+    number.  What is wrong shows in the error colour."""
+
+    HEADERS = tuple(column.header for column in PLAN_COLUMNS)
     STAFF_COLUMN = HEADERS.index("Staff")
     WARNINGS_COLUMN = HEADERS.index("Warnings")
     SESSION_INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
+    TEXT_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[PlanRow] = []
-
-    def set_rows(self, rows: list[PlanRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def rows(self) -> list[PlanRow]:
-        return list(self._rows)
+        super().__init__(PLAN_COLUMNS, parent)
 
     @override
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        return 0 if parent.isValid() else len(self._rows)
-
-    @override
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    @override
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.HEADERS)
-        ):
-            return self.HEADERS[section]
-        return None
-
-    @override
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            values = (
-                str(row.index),
-                row.date,
-                row.time,
-                row.room,
-                row.monitor,
-                row.staff,
-                row.warnings,
-            )
-            return values[index.column()] if 0 <= index.column() < len(values) else None
+    def cell_data(self, row: PlanRow, column: int, role: int) -> object:
         warned = row.warnings or not row.placed
-        last = index.column() == self.WARNINGS_COLUMN
+        last = column == self.WARNINGS_COLUMN
         if role == Qt.ItemDataRole.ForegroundRole and warned and (last or not row.placed):
             return error_color(QGuiApplication.palette())
         if role == self.SESSION_INDEX_ROLE:

@@ -1,1 +1,2 @@
-"""What every window shares: the application, background work, icons, Qt workarounds."""
+"""What every window shares: the application, background work, icons, colours, sizing, table
+models, Qt workarounds."""

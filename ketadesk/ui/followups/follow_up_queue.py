@@ -61,7 +61,7 @@ from ketadesk.services.followups.followups import (
     snooze_follow_up,
 )
 from ketadesk.ui.common.background import BackgroundCall
-from ketadesk.ui.timeline.day_view import is_dark, mix
+from ketadesk.ui.common.colors import is_dark, mix
 
 if TYPE_CHECKING:
     from typing_extensions import override

@@ -8,12 +8,10 @@ button that asks the main window to open the booking dialog for that patient.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     Signal,
 )
@@ -31,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.followups.recall import RecallRow, dropout_list, recall_list
 from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.table_model import ROW_ROLE, AnyIndex, RowTableModel, TableColumn
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -43,10 +42,6 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
         return method
 
 
-ROW_ROLE = Qt.ItemDataRole.UserRole + 1
-_ROOT = QModelIndex()
-
-
 class Column(enum.IntEnum):
     PATIENT = 0
     PHONE = 1
@@ -55,64 +50,33 @@ class Column(enum.IntEnum):
     BOOK = 4
 
 
-HEADERS = {
-    Column.PATIENT: "Patient",
-    Column.PHONE: "Phone",
-    Column.WHY: "Why",
-    Column.SINCE: "Since",
-    Column.BOOK: "",
-}
+RECALL_COLUMNS: tuple[TableColumn[RecallRow], ...] = (
+    TableColumn("Patient", lambda row: f"{row.patient_name} ({row.chart_number})"),
+    TableColumn("Phone", lambda row: row.phone),
+    TableColumn("Why", lambda row: row.why, tooltip=lambda row: row.why),
+    TableColumn(
+        "Since",
+        lambda row: f"{row.since:%a} {row.since.day} {row.since:%b %Y}",
+        sort_key=lambda row: row.since,
+    ),
+    TableColumn("", lambda row: ""),  # the "Book…" button's cell
+)
 
 
-class RecallModel(QAbstractTableModel):
+class RecallModel(RowTableModel[RecallRow]):
     """One list of RecallRows; ``ROW_ROLE`` gives a row's RecallRow."""
 
+    TEXT_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole)
+
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[RecallRow] = []
-
-    def set_rows(self, rows: list[RecallRow]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
+        super().__init__(RECALL_COLUMNS, parent)
 
     @override
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    @override
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(Column)
-
-    @override
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[Column(section)]
-        return None
-
-    @override
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        column = Column(index.column())
-        if role == ROW_ROLE:
-            return row
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            if column is Column.PATIENT:
-                return f"{row.patient_name} ({row.chart_number})"
-            if column is Column.PHONE:
-                return row.phone
-            if column is Column.WHY:
-                return row.why
-            if column is Column.SINCE:
-                return f"{row.since:%a} {row.since.day} {row.since:%b %Y}"
-            return "Book…" if role == Qt.ItemDataRole.AccessibleTextRole else ""
-        if role == Qt.ItemDataRole.ToolTipRole and column is Column.WHY:
-            return row.why
-        return None
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        # The button's cell is blank on screen but says what it does to a screen reader.
+        if role == Qt.ItemDataRole.AccessibleTextRole and index.column() == Column.BOOK:
+            return "Book…" if 0 <= index.row() < self.rowCount() else None
+        return super().data(index, role)
 
 
 class RecallListsView(QWidget):

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
@@ -31,16 +30,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.schedule.schedule import (
+from ketadesk.services.schedule.day import clinic_today
+from ketadesk.services.schedule.staff import (
     MyDay,
     MyDaySession,
     StaffChoice,
-    clinic_today,
     my_day,
     staff_members,
     staff_of_user,
 )
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.table_model import RowTableModel, TableColumn
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -49,9 +49,6 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
     def override(method: _F) -> _F:
         return method
-
-
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 class Column(enum.IntEnum):
@@ -96,88 +93,74 @@ def phase_now(session: MyDaySession, now: dt.datetime) -> str:
     return "Ended"
 
 
-class MyDayModel(QAbstractTableModel):
-    """The rows of one staff member's day (read-only)."""
+def _time_text(s: MyDaySession) -> str:
+    return f"{s.appointment.start:%H:%M}–{s.appointment.end:%H:%M}"
+
+
+def _session_text(s: MyDaySession) -> str:
+    a = s.appointment
+    return " ".join(p for p in (a.session_type_name, a.series_label) if p)
+
+
+def _needed_text(s: MyDaySession) -> str:
+    part = f"{s.needed_from:%H:%M}–{s.needed_until:%H:%M}"
+    return f"{part} · {s.needed_phases}" if s.needed_phases else part
+
+
+def _session_tooltip(s: MyDaySession) -> str:
+    a = s.appointment
+    phases = "\n".join(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}" for p in a.phases)
+    return f"{a.patient_name} · chart {a.chart_number}\n{a.session_type_name}\n{phases}"
+
+
+class MyDayModel(RowTableModel[MyDaySession]):
+    """The rows of one staff member's day (read-only); ``APPOINTMENT_ROLE`` gives a row's
+    appointment id."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._sessions: tuple[MyDaySession, ...] = ()
+        def column(
+            key: Column, text: Callable[[MyDaySession], str], sort_key: Any = None
+        ) -> TableColumn[MyDaySession]:
+            return TableColumn(HEADERS[key], text, sort_key=sort_key, tooltip=_session_tooltip)
+
+        columns = (
+            column(Column.TIME, _time_text, lambda s: s.appointment.start),
+            column(Column.PATIENT, lambda s: s.appointment.patient_name),
+            column(Column.SESSION, _session_text),
+            column(Column.ROOM, lambda s: s.appointment.room_name or "No room"),
+            column(Column.STATUS, lambda s: s.appointment.status_label),
+            # The phase moves with the clock the model is given (set_now).
+            column(Column.PHASE, lambda s: phase_now(s, self._now)),
+            column(Column.NEEDED, _needed_text, lambda s: s.needed_from),
+        )
+        super().__init__(columns, parent)
         self._now = dt.datetime.now(dt.UTC)
 
     def set_day(self, day: MyDay | None, now: dt.datetime) -> None:
-        self.beginResetModel()
-        self._sessions = day.sessions if day is not None else ()
         self._now = now
-        self.endResetModel()
+        self.set_rows(day.sessions if day is not None else ())
 
     def set_now(self, now: dt.datetime) -> None:
         """Move the clock: only the "phase now" column changes (selection and scroll stay)."""
         self._now = now
-        if self._sessions:
+        if self._rows:
             column = Column.PHASE
             self.dataChanged.emit(
                 self.index(0, column),
-                self.index(len(self._sessions) - 1, column),
+                self.index(len(self._rows) - 1, column),
                 [Qt.ItemDataRole.DisplayRole],
             )
 
     def session(self, row: int) -> MyDaySession:
-        return self._sessions[row]
+        return self.row_at(row)
 
     @override
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._sessions)
-
-    @override
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
-
-    @override
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(Column)
-        ):
-            return HEADERS[Column(section)]
-        return None
-
-    @override
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._sessions):
-            return None
-        s = self._sessions[index.row()]
-        a = s.appointment
-        column = Column(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(s, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            phases = "\n".join(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}" for p in a.phases)
-            return f"{a.patient_name} · chart {a.chart_number}\n{a.session_type_name}\n{phases}"
+    def cell_data(self, row: MyDaySession, column: int, role: int) -> object:
         if role == APPOINTMENT_ROLE:
-            return a.id
-        if role == Qt.ItemDataRole.ForegroundRole and not a.is_active:
+            return row.appointment.id
+        if role == Qt.ItemDataRole.ForegroundRole and not row.appointment.is_active:
             return QPalette().color(QPalette.ColorRole.PlaceholderText)
         return None
-
-    def _text(self, s: MyDaySession, column: Column) -> str:
-        a = s.appointment
-        if column is Column.TIME:
-            return f"{a.start:%H:%M}–{a.end:%H:%M}"
-        if column is Column.PATIENT:
-            return a.patient_name
-        if column is Column.SESSION:
-            return " ".join(p for p in (a.session_type_name, a.series_label) if p)
-        if column is Column.ROOM:
-            return a.room_name or "No room"
-        if column is Column.STATUS:
-            return a.status_label
-        if column is Column.PHASE:
-            return phase_now(s, self._now)
-        part = f"{s.needed_from:%H:%M}–{s.needed_until:%H:%M}"
-        return f"{part} · {s.needed_phases}" if s.needed_phases else part
 
 
 class _Table(QTableView):

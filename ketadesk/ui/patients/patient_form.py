@@ -30,22 +30,20 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
-from ketadesk.services.patients.patients import (
+from ketadesk.services.patients.patient_fields import (
     CLINICAL_FIELDS,
     CONTACT_FIELDS,
     DATE_FIELDS,
     FIELD_LABELS,
     SCREENING_STATUSES,
     PatientForm,
-    patient_form,
-    register_patient,
-    update_patient,
     validate_patient,
 )
-from ketadesk.services.schedule.schedule import clinic_today
+from ketadesk.services.patients.registration import patient_form, register_patient, update_patient
+from ketadesk.services.schedule.day import clinic_today
+from ketadesk.ui.common.colors import is_dark
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.patients.patient_search import fixed_minimum
-from ketadesk.ui.timeline.day_view import is_dark
+from ketadesk.ui.common.sizing import fixed_minimum
 
 #: Fields typed over several lines.
 MULTILINE_FIELDS = frozenset({"address", "notes", "contraindications"})

@@ -47,11 +47,11 @@ from ketadesk.services.patients.patient_record import (
 )
 from ketadesk.services.printing.export import patient_calendar
 from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.colors import is_dark, mix
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from ketadesk.ui.patients.trend_chart import TrendChart
 from ketadesk.ui.printing.print_dialogs import DocumentPrinter
-from ketadesk.ui.timeline.day_view import is_dark, mix
 
 #: Good / wrong / not needed marks of the gating facts, for light and dark palettes.
 OK_COLORS = ("#1e7e34", "#5bd07a")
@@ -109,6 +109,30 @@ class PatientRecordView(QWidget):
     # -- building ---------------------------------------------------------------------------
 
     def _build(self) -> None:
+        header = self._build_header()
+        left = self._build_left()
+        right = self._build_right()
+        body = QSplitter(Qt.Orientation.Horizontal, self)
+        body.setObjectName("record_body")
+        body.addWidget(left)
+        body.addWidget(right)
+        body.setStretchFactor(0, 2)
+        body.setStretchFactor(1, 3)
+        body.setSizes([440, 760])
+        body.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        # Shown on its own (a window), a layout-driven minimum size would be pushed to the
+        # platform window on every change, which the offscreen platform answers with a warning.
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetNoConstraint)
+        layout.addLayout(header)
+        layout.addWidget(self.message)
+        layout.addWidget(body, 1)
+        for button in (self.open_button, self.record_button):
+            button.setEnabled(False)
+
+    def _build_header(self) -> QHBoxLayout:
+        """The patient's name and summary, the message line, and the record's buttons."""
         self.name_label = QLabel("Loading…", self)
         self.name_label.setObjectName("patient_name")
         font = self.name_label.font()
@@ -138,8 +162,10 @@ class PatientRecordView(QWidget):
         header.addLayout(names, 1)
         for button in (self.edit_button, self.book_button, self.card_button, self.ics_button):
             header.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        return header
 
-        # Left: contact, gating, follow-ups.
+    def _build_left(self) -> QWidget:
+        """Contact, gating, follow-ups."""
         self.contact_box = QGroupBox("Contact", self)
         self.contact_form = QFormLayout(self.contact_box)
         self.gating_box = QGroupBox("Gating", self)
@@ -154,8 +180,10 @@ class PatientRecordView(QWidget):
         left_layout.addWidget(self.contact_box)
         left_layout.addWidget(self.gating_box)
         left_layout.addWidget(follow_box, 1)
+        return left
 
-        # Right: series, then upcoming / history / measures.
+    def _build_right(self) -> QWidget:
+        """The series, then the upcoming and past sessions and the measures, in tabs."""
         self.series_box = QGroupBox("Series", self)
         self.series_layout = QVBoxLayout(self.series_box)
         series_scroll = QScrollArea(self)
@@ -166,6 +194,29 @@ class PatientRecordView(QWidget):
 
         self.upcoming = self._tree(SESSION_COLUMNS, "Upcoming sessions")
         self.history = self._tree(SESSION_COLUMNS, "Past sessions")
+        measures_page = self._build_measures_page()
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("record_tabs")
+        self.tabs.setAccessibleName("Sessions and measures")
+        self.tabs.addTab(self.upcoming, "Upcoming")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(measures_page, "Measures")
+        session_buttons = QHBoxLayout()
+        session_buttons.addStretch(1)
+        session_buttons.addWidget(self.record_button)
+        session_buttons.addWidget(self.open_button)
+
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(series_scroll, 1)
+        right_layout.addWidget(self.tabs, 2)
+        right_layout.addLayout(session_buttons)
+        return right
+
+    def _build_measures_page(self) -> QWidget:
+        """Recent outcome measures beside the trend of the one chosen."""
         self.measures = self._tree(("Date", "Measure", "Score"), "Recent outcome measures")
         self.instrument_box = QComboBox(self)
         self.instrument_box.setAccessibleName("Measure shown in the trend")
@@ -188,43 +239,7 @@ class PatientRecordView(QWidget):
         split.addWidget(self.trend_area)
         split.setStretchFactor(1, 2)
         measures_layout.addWidget(split, 1)
-
-        self.tabs = QTabWidget(self)
-        self.tabs.setObjectName("record_tabs")
-        self.tabs.setAccessibleName("Sessions and measures")
-        self.tabs.addTab(self.upcoming, "Upcoming")
-        self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(measures_page, "Measures")
-        session_buttons = QHBoxLayout()
-        session_buttons.addStretch(1)
-        session_buttons.addWidget(self.record_button)
-        session_buttons.addWidget(self.open_button)
-
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(series_scroll, 1)
-        right_layout.addWidget(self.tabs, 2)
-        right_layout.addLayout(session_buttons)
-
-        body = QSplitter(Qt.Orientation.Horizontal, self)
-        body.setObjectName("record_body")
-        body.addWidget(left)
-        body.addWidget(right)
-        body.setStretchFactor(0, 2)
-        body.setStretchFactor(1, 3)
-        body.setSizes([440, 760])
-        body.setChildrenCollapsible(False)
-
-        layout = QVBoxLayout(self)
-        # Shown on its own (a window), a layout-driven minimum size would be pushed to the
-        # platform window on every change, which the offscreen platform answers with a warning.
-        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetNoConstraint)
-        layout.addLayout(header)
-        layout.addWidget(self.message)
-        layout.addWidget(body, 1)
-        for button in (self.open_button, self.record_button):
-            button.setEnabled(False)
+        return measures_page
 
     def _button(self, text: str, name: str) -> QPushButton:
         button = QPushButton(text, self)
@@ -537,7 +552,7 @@ class PatientRecordView(QWidget):
             if not name:
                 return None
             path = Path(name)
-        from ketadesk.services.printing.documents import output_problem
+        from ketadesk.services.printing.layout import output_problem
 
         problem = output_problem(path)
         if problem is None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import (
-    QAbstractListModel,
     QEvent,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSize,
     Qt,
     QTimer,
@@ -27,7 +25,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QLineEdit,
     QListView,
     QPushButton,
@@ -37,10 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError, may
-from ketadesk.services.patients.patients import PatientMatch, prepare_search, search_patients
+from ketadesk.services.patients.search import PatientMatch, prepare_search, search_patients
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
+from ketadesk.ui.common.sizing import fixed_minimum
+from ketadesk.ui.common.table_model import RowTableModel, TableColumn
+from ketadesk.ui.patients.patient_form import PatientFormDialog
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -56,19 +56,8 @@ DEBOUNCE_MS = 120
 #: How many matches the list shows.
 RESULT_LIMIT = 50
 
-_Index = QModelIndex | QPersistentModelIndex
 PICKER_MINIMUM = QSize(320, 200)
 FIND_MINIMUM = QSize(420, 300)
-
-
-def fixed_minimum(widget: QWidget, size: QSize) -> None:
-    """Fix a window's minimum size instead of deriving it from the layout: a layout-driven
-    minimum is pushed to the platform window on every change (a message or an error label
-    appearing), which the offscreen platform (screenshots, tests) answers with a warning."""
-    layout = widget.layout()
-    if layout is not None:
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
-    widget.setMinimumSize(size)
 
 
 def match_text(match: PatientMatch) -> str:
@@ -83,39 +72,27 @@ def match_text(match: PatientMatch) -> str:
     return " · ".join(parts)
 
 
-class PatientMatchModel(QAbstractListModel):
+def _match_tooltip(match: PatientMatch) -> str:
+    return f"{match.display_name}, chart {match.chart_number}"
+
+
+MATCH_COLUMNS: tuple[TableColumn[PatientMatch], ...] = (
+    TableColumn("Patient", match_text, tooltip=_match_tooltip),
+)
+
+
+class PatientMatchModel(RowTableModel[PatientMatch]):
     """The matches of the last search, one row each; ``PATIENT_ID_ROLE`` gives a row's id."""
 
     PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+    TEXT_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole)
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._matches: list[PatientMatch] = []
-
-    def set_matches(self, matches: list[PatientMatch]) -> None:
-        self.beginResetModel()
-        self._matches = list(matches)
-        self.endResetModel()
-
-    def match_at(self, row: int) -> PatientMatch | None:
-        return self._matches[row] if 0 <= row < len(self._matches) else None
+        super().__init__(MATCH_COLUMNS, parent)
 
     @override
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        return 0 if parent.isValid() else len(self._matches)
-
-    @override
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._matches):
-            return None
-        match = self._matches[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return match_text(match)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{match.display_name}, chart {match.chart_number}"
-        if role == self.PATIENT_ID_ROLE:
-            return match.id
-        return None
+    def cell_data(self, row: PatientMatch, column: int, role: int) -> object:
+        return row.id if role == self.PATIENT_ID_ROLE else None
 
 
 class PatientPicker(QWidget):
@@ -194,7 +171,7 @@ class PatientPicker(QWidget):
         self._start_search()
 
     def current_patient(self) -> int | None:
-        match = self.model.match_at(self.results.currentIndex().row())
+        match = self.model.row_or_none(self.results.currentIndex().row())
         return match.id if match else None
 
     def choose_current(self) -> bool:
@@ -223,7 +200,7 @@ class PatientPicker(QWidget):
         text = self.field.text().strip()
         self._wanted = text
         if not text:
-            self.model.set_matches([])
+            self.model.set_rows([])
             self._shown = text
             self._show_status("")
             self.searched.emit(text)
@@ -250,7 +227,7 @@ class PatientPicker(QWidget):
         if text != self._wanted:
             return  # the field has moved on; a newer search is coming
         matches = found if isinstance(found, list) else []
-        self.model.set_matches(matches)
+        self.model.set_rows(matches)
         self._shown = text
         if matches:
             self.results.setCurrentIndex(self.model.index(0, 0))
@@ -266,7 +243,7 @@ class PatientPicker(QWidget):
         self._forget(call)
         if text != self._wanted:
             return
-        self.model.set_matches([])
+        self.model.set_rows([])
         self._shown = text
         reason = str(err) if isinstance(err, ServiceError) else f"the search failed: {err}"
         self._show_status(reason)
@@ -286,13 +263,11 @@ class PatientPicker(QWidget):
     # -- choosing -----------------------------------------------------------------------------
 
     def _on_results_activated(self, index: QModelIndex) -> None:
-        match = self.model.match_at(index.row())
+        match = self.model.row_or_none(index.row())
         if match is not None:
             self.patient_chosen.emit(match.id)
 
     def _on_new_button_clicked(self) -> None:
-        from ketadesk.ui.patients.patient_form import PatientFormDialog
-
         pid = PatientFormDialog.register(self._desk, self, name_hint=self.field.text())
         if pid is not None:
             self.patient_chosen.emit(pid)

@@ -32,20 +32,11 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QLayout, QMenu, QMessageBox,
 
 from ketadesk.services.access.audit import record_disclosure
 from ketadesk.services.common.context import ServiceError
-from ketadesk.services.printing.documents import (
-    BY_ROOM,
-    BY_STAFF,
-    PrintLayout,
-    appointment_card,
-    call_list,
-    calls_layout,
-    card_layout,
-    day_sheet,
-    day_sheet_layout,
-    output_problem,
-    session_record_layout,
-    session_record_sheet,
-)
+from ketadesk.services.printing.call_list import call_list, calls_layout
+from ketadesk.services.printing.card import appointment_card, card_layout
+from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF, day_sheet, day_sheet_layout
+from ketadesk.services.printing.layout import PrintLayout, output_problem
+from ketadesk.services.printing.session_record import session_record_layout, session_record_sheet
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.printing.printing import MARGIN_MM, PrintError, pdf_printer, render

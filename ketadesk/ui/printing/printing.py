@@ -8,7 +8,8 @@ header (the clinic's logo when the settings name one, clinic name, document titl
 and "Page n of N" at the bottom.  A logo that cannot be drawn leaves the header without it and
 says so in ``PrintResult.warnings``: the document itself still prints.
 
-Nothing here knows the database: the blocks come from ketadesk.services.printing.documents.
+Nothing here knows the database: the blocks come from the document modules of
+ketadesk.services.printing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtPrintSupport import QPrinter
 
-from ketadesk.services.printing.documents import PrintLayout
+from ketadesk.services.printing.layout import PrintLayout
 
 PAGE_SIZES = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
 RESOLUTION = 300  # dots per inch of the PDF's layout; text stays vector

@@ -7,8 +7,8 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from ketadesk.services.schedule.schedule import DaySchedule
-from ketadesk.ui.timeline.day_view import STATUS_COLORS
+from ketadesk.services.schedule.day_schedule import DaySchedule
+from ketadesk.ui.timeline.painter import STATUS_COLORS
 
 STATUS_WORDS = {
     "checked_in": "Checked in: the patient is here",

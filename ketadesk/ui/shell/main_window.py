@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk import APP_NAME
 from ketadesk.services.common.context import may
-from ketadesk.services.schedule.schedule import DaySchedule
+from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.icons import chevron
 from ketadesk.ui.shell.side_panel import SidePanel

@@ -265,7 +265,7 @@ class DeskController(QObject):
     # -- printing ---------------------------------------------------------------------------
 
     def _day_sheet_by(self) -> str:
-        from ketadesk.services.printing.documents import BY_ROOM, BY_STAFF
+        from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF
 
         return BY_STAFF if self.window.view() in ("staff", "my_day") else BY_ROOM
 
@@ -369,13 +369,13 @@ def show_day(window: MainWindow, name: str, page: QWidget, day: dt.date) -> None
     """Point view ``name`` at ``day`` (the week view shows the week around it)."""
     desk = controller(window).desk
     if name == "staff":
-        from ketadesk.services.schedule.schedule import day_schedule
+        from ketadesk.services.schedule.day import day_schedule
 
         page.set_schedule(  # type: ignore[attr-defined]
             day_schedule(desk.db, day, by="staff"), keep_place=True
         )
     elif name == "week":
-        from ketadesk.services.schedule.schedule import week_schedule
+        from ketadesk.services.schedule.week import week_schedule
 
         monday = day - dt.timedelta(days=day.weekday())
         # The rooms ticked in the left panel (all of them when none is unticked).

@@ -17,7 +17,12 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from ketadesk.services.schedule.schedule import DayAppointment, DaySchedule, PhaseSpan, RoomColumn
+from ketadesk.services.schedule.day_schedule import (
+    DayAppointment,
+    DaySchedule,
+    PhaseSpan,
+    RoomColumn,
+)
 
 MINUTES_PER_DAY = 24 * 60
 #: The hours shown on a day without opening hours and without sessions.

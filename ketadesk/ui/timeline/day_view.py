@@ -8,7 +8,7 @@ scroll smoothly.  Colours come from the session types and the palette (light or 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
@@ -35,15 +35,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.schedule.schedule import DayAppointment, DaySchedule
+from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
+from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.timeline.day_layout import (
     OVERRUN_STATUS,
     BlockBox,
+    ColumnBox,
     DayLayout,
     DropTarget,
     Metrics,
     Rect,
+    Tick,
     block_lines,
     day_message,
     drop_target,
@@ -59,8 +62,14 @@ from ketadesk.ui.timeline.drag import (
     DragState,
     ghost_color,
     ghost_verdict,
-    paint_blocks,
     paint_ghost_frame,
+)
+from ketadesk.ui.timeline.painter import (
+    LEFT_MIDDLE,
+    SHADE_STRENGTH,
+    STATUS_COLORS,
+    TimelinePainter,
+    qrectf,
 )
 
 if TYPE_CHECKING:
@@ -74,30 +83,11 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
         return method
 
 
-#: How much of the session type's colour each phase shade gets (the rest is the background).
-SHADE_STRENGTH = {"checkin": 0.22, "dosing": 0.62, "observation": 0.40, "therapy": 0.36}
 STRIPE_WIDTH = 4
 TEXT_PADDING = 4
 MIN_TEXT_WIDTH = 30  # below this a block shows no text at all, rather than "..."
 BADGE_MIN_WIDTH = 150  # narrower blocks say the status in words on their second line
-LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-#: Statuses that need the front desk's eye, and their colour (badge, or dot on narrow blocks).
-STATUS_COLORS = {"checked_in": "#f2c94c", "in_progress": "#1e8e3e", "no_show": "#d93025"}
 OVERRUN_COLORS = ("#b3261e", "#ff8a80")
-
-
-def mix(color: QColor, background: QColor, amount: float) -> QColor:
-    """``amount`` of ``color`` over ``background`` (0 = background, 1 = color)."""
-    keep = 1.0 - amount
-    return QColor(
-        round(color.red() * amount + background.red() * keep),
-        round(color.green() * amount + background.green() * keep),
-        round(color.blue() * amount + background.blue() * keep),
-    )
-
-
-def is_dark(palette: QPalette) -> bool:
-    return palette.color(QPalette.ColorRole.Base).lightness() < 128
 
 
 class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
@@ -561,69 +551,23 @@ def _accessible_text(a: DayAppointment) -> str:
     return ", ".join(p for p in parts if p) + f", {a.status_label}"
 
 
-class _DayPainter:
-    """One paint of a DayView: palette, fonts and the visible area, worked out once."""
+class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
+    """One paint of a DayView: a column per room, blocks with their phases and badges."""
+
+    m: Metrics
 
     def __init__(
         self, view: DayView, painter: QPainter, layout: DayLayout, schedule: DaySchedule
     ) -> None:
+        super().__init__(view, painter, view.metrics, small_scale=0.9)
         self.view = view
-        self.p = painter
-        self.m = view.metrics
         self.layout = layout
         self.schedule = schedule
-        palette = view.palette()
-        self.dark = is_dark(palette)
-        self.base = palette.color(QPalette.ColorRole.Base)
-        self.text = palette.color(QPalette.ColorRole.Text)
-        self.window = palette.color(QPalette.ColorRole.Window)
-        self.window_text = palette.color(QPalette.ColorRole.WindowText)
-        self.muted = palette.color(QPalette.ColorRole.PlaceholderText)
-        self.grid = mix(self.text, self.base, 0.16)
-        self.grid_minor = mix(self.text, self.base, 0.07)
-        self.closed_fill = mix(self.text, self.base, 0.06)
-        self.font = QFont(view.font())
-        self.bold = QFont(self.font)
-        self.bold.setBold(True)
-        self.small = QFont(self.font)
-        self.small.setPointSizeF(max(7.0, self.font.pointSizeF() * 0.9))
-        self.badge_font = QFont(self.small)
-        self.badge_font.setBold(True)
-        self.bold_fm = QFontMetrics(self.bold)
-        self.small_fm = QFontMetrics(self.small)
-        self.size = view.canvas().size()
-        self.origin = view.body_origin()
-        # The body area in view, in body coordinates.
-        self.visible = Rect(
-            -self.origin.x() + self.m.axis_width,
-            -self.origin.y() + self.m.header_height,
-            self.size.width() - self.m.axis_width,
-            self.size.height() - self.m.header_height,
-        )
-
-    def paint(self) -> None:
-        p = self.p
-        p.fillRect(QRect(0, 0, self.size.width(), self.size.height()), self.base)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        self._paint_body()
-        self._paint_header()
-        self._paint_axis()
-        self._paint_corner()
 
     # -- body -------------------------------------------------------------------------------
 
     def _paint_body(self) -> None:
-        p, m, layout = self.p, self.m, self.layout
-        p.save()
-        p.setClipRect(
-            QRect(
-                m.axis_width,
-                m.header_height,
-                self.size.width() - m.axis_width,
-                self.size.height() - m.header_height,
-            )
-        )
-        p.translate(self.origin)
+        p, layout = self.p, self.layout
         for band in layout.bands:
             r = _qrect(band.rect)
             p.fillRect(r, self.closed_fill)
@@ -637,58 +581,38 @@ class _DayPainter:
                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                         band.reason,
                     )
-        for tick in layout.ticks:
-            p.setPen(QPen(self.grid if tick.major else self.grid_minor, 1))
-            y = round(tick.y)
-            p.drawLine(0, y, round(layout.width), y)
-        p.setPen(QPen(self.grid, 1))
-        for column in layout.columns[1:]:
-            x = round(column.x)
-            p.drawLine(x, 0, x, round(layout.height))
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        drag = self.view.drag_state()
-        selected = self.view.selected_id()
-        blocks = layout.blocks_in(self.visible)
-        paint_blocks(p, blocks, drag, selected, self._paint_block, self._paint_selection)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        self._paint_now_line()
-        if drag is not None:
-            self._paint_ghost(drag)
-        p.restore()
+        self._paint_grid(layout.width, layout.height, (c.x for c in layout.columns[1:]))
+        self._paint_blocks(layout.blocks_in(self.visible))
+        self._paint_day_now_line()
+        if self.drag is not None:
+            self._paint_ghost(self.drag)
+
+    def _paint_over_body(self) -> None:
         self._paint_message()
 
     def _paint_block(self, block: BlockBox) -> None:
         p, a = self.p, block.appointment
-        rect = _qrectf(block.rect)
+        rect = qrectf(block.rect)
         path = QPainterPath()
         path.addRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
-        color = QColor(a.color)
-        if not color.isValid():
-            color = self.muted
+        color = self._block_color(a)
         p.save()
         p.setClipPath(path)
         if a.is_active:
             p.fillRect(rect, mix(color, self.base, SHADE_STRENGTH["observation"]))
             for phase in block.phases:
                 strength = SHADE_STRENGTH.get(phase.phase.shade, 0.36)
-                p.fillRect(_qrectf(phase.rect), mix(color, self.base, strength))
+                p.fillRect(qrectf(phase.rect), mix(color, self.base, strength))
             p.fillRect(QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), color)
-            border = color.darker(135) if not self.dark else color.lighter(125)
+            border = self._active_border(color)
             text_color = self.text
         else:
-            # Cancelled or no-show: hatched and grey, the slot visibly free again.
-            p.fillRect(rect, self.base)
-            p.fillRect(rect, QBrush(mix(self.text, self.base, 0.22), Qt.BrushStyle.BDiagPattern))
+            border, text_color = self._paint_struck_out(rect)
             p.fillRect(
                 QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), mix(color, self.base, 0.45)
             )
-            border = mix(self.text, self.base, 0.45)
-            text_color = mix(self.text, self.base, 0.72)
         p.restore()
-        pen = QPen(border, 1)
-        if not a.is_active:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        p.setPen(pen)
+        p.setPen(self._outline_pen(border, a.is_active))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawPath(path)
         if block.clipped_before or block.clipped_after:
@@ -713,7 +637,7 @@ class _DayPainter:
         p.drawLine(QPointF(r.x, top), QPointF(r.right, top))
         p.restore()
         label = f"Overrun +{block.overrun_minutes} min"
-        fm = QFontMetrics(self.badge_font)
+        fm = self.small_bold_fm
         w = fm.horizontalAdvance(label) + 10
         h = fm.height() + 2
         if over.height() >= h and r.w >= w + 2 * TEXT_PADDING:
@@ -724,15 +648,11 @@ class _DayPainter:
         p.setBrush(red)
         p.drawRoundedRect(badge, 3, 3)
         p.setPen(QColor("#ffffff"))
-        p.setFont(self.badge_font)
+        p.setFont(self.small_bold)
         p.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
 
     def _paint_selection(self, block: BlockBox) -> None:
-        p = self.p
-        ring = self.view.palette().color(QPalette.ColorRole.Highlight)
-        p.setPen(QPen(ring, 2))
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawRoundedRect(_qrectf(block.rect).adjusted(-1.0, -1.0, 1.0, 1.0), 4, 4)
+        self._paint_ring(qrectf(block.rect), 4)
 
     def _paint_ghost(self, drag: DragState) -> None:
         """Where the dragged block would go: green where it fits, red where it is refused,
@@ -748,7 +668,7 @@ class _DayPainter:
         start = drag.start.astimezone(tz)
         minute = wall_minute(start, schedule.day)
         duration = max(1, wall_minute(a.end, schedule.day) - wall_minute(a.start, schedule.day))
-        rect = _qrectf(ghost_rect(layout, DropTarget(column, minute), duration, m))
+        rect = qrectf(ghost_rect(layout, DropTarget(column, minute), duration, m))
         color = ghost_color(drag.reasons, self.dark, self.muted)
         p = self.p
         fill = mix(color, self.base, 0.2)
@@ -853,7 +773,7 @@ class _DayPainter:
     ) -> int:
         """Draw a badge right-aligned at ``right``; returns its width."""
         text, fill, ink = badge
-        fm = QFontMetrics(self.badge_font)
+        fm = self.small_bold_fm
         w = fm.horizontalAdvance(text) + 10
         rect = QRectF(right - w, y + 1, w, h - 2)
         p = self.p
@@ -861,11 +781,11 @@ class _DayPainter:
         p.setBrush(fill)
         p.drawRoundedRect(rect, 3, 3)
         p.setPen(ink)
-        p.setFont(self.badge_font)
+        p.setFont(self.small_bold)
         p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         return w
 
-    def _paint_now_line(self) -> None:
+    def _paint_day_now_line(self) -> None:
         layout, schedule = self.layout, self.schedule
         now = self.view._local_now(schedule)
         if now.date() != schedule.day:
@@ -873,10 +793,7 @@ class _DayPainter:
         minute = now.hour * 60 + now.minute + now.second / 60
         if not layout.range.first <= minute <= layout.range.last:
             return
-        y = round(layout.y_of(minute))
-        red = QColor("#d93025") if not self.dark else QColor("#ff6b5e")
-        self.p.setPen(QPen(red, 2))
-        self.p.drawLine(0, y, round(layout.width), y)
+        self._paint_now_line(round(layout.y_of(minute)), 0, layout.width)
 
     def _paint_message(self) -> None:
         """Closed days say why; an empty day says so."""
@@ -920,83 +837,24 @@ class _DayPainter:
 
     # -- header, axis, corner ----------------------------------------------------------------
 
-    def _paint_header(self) -> None:
-        p, m, layout = self.p, self.m, self.layout
-        p.save()
-        p.setClipRect(QRect(m.axis_width, 0, self.size.width() - m.axis_width, m.header_height))
-        p.fillRect(QRect(0, 0, self.size.width(), m.header_height), self.window)
-        p.translate(self.origin.x(), 0)
-        bold_fm, small_fm = self.bold_fm, self.small_fm
-        for column in layout.columns:
-            if column.x + column.w < self.visible.x or column.x > self.visible.right:
-                continue
-            r = QRectF(column.x + 6, 0, column.w - 12, m.header_height)
-            name_h, kind_h = bold_fm.height(), small_fm.height()
-            top = (m.header_height - name_h - kind_h) / 2
-            p.setFont(self.bold)
-            p.setPen(self.window_text)
-            p.drawText(
-                QRectF(r.x(), top, r.width(), name_h),
-                LEFT_MIDDLE,
-                bold_fm.elidedText(column.room.name, Qt.TextElideMode.ElideRight, int(r.width())),
-            )
-            kind = column.room.kind_label
-            if not column.room.active:
-                kind += " · out of use"
-            p.setFont(self.small)
-            p.setPen(self.muted)
-            p.drawText(
-                QRectF(r.x(), top + name_h, r.width(), kind_h),
-                LEFT_MIDDLE,
-                small_fm.elidedText(kind, Qt.TextElideMode.ElideRight, int(r.width())),
-            )
-            if column.x > 0:
-                p.setPen(QPen(self.grid, 1))
-                p.drawLine(round(column.x), 6, round(column.x), m.header_height - 6)
-        p.restore()
-        p.setPen(QPen(self.grid, 1))
-        p.drawLine(0, m.header_height - 1, self.size.width(), m.header_height - 1)
+    def _header_columns(self) -> Sequence[ColumnBox]:
+        return self.layout.columns
 
-    def _paint_axis(self) -> None:
-        p, m, layout = self.p, self.m, self.layout
-        p.save()
-        p.setClipRect(QRect(0, m.header_height, m.axis_width, self.size.height() - m.header_height))
-        p.fillRect(QRect(0, 0, m.axis_width, self.size.height()), self.window)
-        p.translate(0, self.origin.y())
-        fm = QFontMetrics(self.small)
-        p.setFont(self.small)
-        p.setPen(self.window_text)
-        for tick in layout.ticks:
-            if not tick.label:
-                continue
-            y = tick.y
-            # Labels at the very top or bottom of the day sit inside it, not cut in half.
-            r = QRectF(0, y - fm.height() / 2, m.axis_width - 8, fm.height())
-            if r.y() < 0:
-                r.moveTop(y + 1)
-            elif r.bottom() > layout.height:
-                r.moveBottom(y - 1)
-            p.drawText(r, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tick.label)
-        p.restore()
-        p.setPen(QPen(self.grid, 1))
-        p.drawLine(m.axis_width - 1, 0, m.axis_width - 1, self.size.height())
+    def _header_lines(self, column: ColumnBox) -> tuple[str, str]:
+        kind = column.room.kind_label
+        if not column.room.active:
+            kind += " · out of use"
+        return column.room.name, kind
 
-    def _paint_corner(self) -> None:
-        p, m, schedule = self.p, self.m, self.schedule
-        p.fillRect(QRect(0, 0, m.axis_width - 1, m.header_height - 1), self.window)
-        p.setFont(self.small)
-        p.setPen(self.muted)
-        zone = schedule.day_start.tzname() or ""
-        p.drawText(
-            QRect(0, 0, m.axis_width - 8, m.header_height),
-            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-            zone,
-        )
+    def _ticks(self) -> Sequence[Tick]:
+        return self.layout.ticks
+
+    def _body_height(self) -> float:
+        return self.layout.height
+
+    def _zone(self) -> str | None:
+        return self.schedule.day_start.tzname() or ""
 
 
 def _qrect(r: Rect) -> QRect:
     return QRect(round(r.x), round(r.y), round(r.w), round(r.h))
-
-
-def _qrectf(r: Rect) -> QRectF:
-    return QRectF(r.x, r.y, r.w, r.h)

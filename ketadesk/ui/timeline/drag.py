@@ -21,7 +21,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QToolTip, QWidget
 
-from ketadesk.services.schedule.schedule import DayAppointment
+from ketadesk.services.schedule.day_schedule import DayAppointment
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.timeline.day_layout import Rect, wall_minute
 

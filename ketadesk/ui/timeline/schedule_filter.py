@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ketadesk.services.schedule.schedule import DaySchedule
+from ketadesk.services.schedule.day_schedule import DaySchedule
 
 
 @dataclass(frozen=True, slots=True)

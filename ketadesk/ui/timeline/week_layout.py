@@ -14,7 +14,8 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ketadesk.services.schedule.schedule import DayAppointment, DaySchedule, WeekSchedule
+from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
+from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.timeline.day_layout import (
     INACTIVE_LANE_WEIGHT,
     Band,

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
-    QFont,
-    QFontMetrics,
     QHelpEvent,
     QKeyEvent,
     QMouseEvent,
@@ -35,10 +33,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.schedule.schedule import DayAppointment, WeekSchedule
+from ketadesk.services.schedule.day_schedule import DayAppointment
+from ketadesk.services.schedule.week import WeekSchedule
+from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
-from ketadesk.ui.timeline.day_layout import Rect, wall_minute
-from ketadesk.ui.timeline.day_view import SHADE_STRENGTH, STATUS_COLORS, is_dark, mix
+from ketadesk.ui.timeline.day_layout import Rect, Tick, wall_minute
 from ketadesk.ui.timeline.drag import (
     KEY_STEPS,
     Drag,
@@ -46,10 +45,17 @@ from ketadesk.ui.timeline.drag import (
     DragState,
     ghost_color,
     ghost_verdict,
-    paint_blocks,
     paint_ghost_frame,
 )
+from ketadesk.ui.timeline.painter import (
+    LEFT_MIDDLE,
+    SHADE_STRENGTH,
+    STATUS_COLORS,
+    TimelinePainter,
+    qrectf,
+)
 from ketadesk.ui.timeline.week_layout import (
+    DayColumn,
     WeekBlock,
     WeekDropTarget,
     WeekLayout,
@@ -80,7 +86,6 @@ TEXT_PADDING = 2
 STATUS_BAR = 3  # the status colour across the top of a block (checked in, in session, no-show)
 MIN_TEXT_WIDTH = 20  # narrower blocks show no text: colour, dot and tooltip say enough
 NARROW_TEXT_WIDTH = 90  # narrower blocks say time, type and surname on lines of their own
-LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
 class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
@@ -636,72 +641,29 @@ def _accessible_text(a: DayAppointment) -> str:
     return ", ".join(p for p in parts if p) + f", {a.status_label}"
 
 
-class _WeekPainter:
-    """One paint of a WeekView: palette, fonts and the visible area, worked out once."""
+class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
+    """One paint of a WeekView: seven day columns, today tinted, compact blocks."""
+
+    m: WeekMetrics
 
     def __init__(self, view: WeekView, painter: QPainter, layout: WeekLayout) -> None:
+        super().__init__(view, painter, view.metrics, small_scale=0.85)
         self.view = view
-        self.p = painter
-        self.m = view.metrics
         self.layout = layout
-        palette = view.palette()
-        self.dark = is_dark(palette)
-        self.base = palette.color(QPalette.ColorRole.Base)
-        self.text = palette.color(QPalette.ColorRole.Text)
-        self.window = palette.color(QPalette.ColorRole.Window)
-        self.window_text = palette.color(QPalette.ColorRole.WindowText)
-        self.muted = palette.color(QPalette.ColorRole.PlaceholderText)
-        self.highlight = palette.color(QPalette.ColorRole.Highlight)
-        self.grid = mix(self.text, self.base, 0.16)
-        self.grid_minor = mix(self.text, self.base, 0.07)
-        self.closed_fill = mix(self.text, self.base, 0.06)
+        self.week = view.week()
+        self.target = view.drag_target()
+        self.chosen = view.current_day() if view.hasFocus() else None
         self.today_fill = mix(self.highlight, self.base, 0.07)
-        self.font = QFont(view.font())
-        self.small = QFont(self.font)
-        self.small.setPointSizeF(max(7.0, self.font.pointSizeF() * 0.85))
-        self.small_bold = QFont(self.small)
-        self.small_bold.setBold(True)
-        self.bold = QFont(self.font)
-        self.bold.setBold(True)
-        self.small_fm = QFontMetrics(self.small)
-        self.bold_fm = QFontMetrics(self.bold)
-        self.size = view.canvas().size()
-        self.origin = view.body_origin()
-        self.visible = Rect(
-            -self.origin.x() + self.m.axis_width,
-            -self.origin.y() + self.m.header_height,
-            self.size.width() - self.m.axis_width,
-            self.size.height() - self.m.header_height,
-        )
-
-    def paint(self) -> None:
-        p = self.p
-        p.fillRect(QRect(0, 0, self.size.width(), self.size.height()), self.base)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        self._paint_body()
-        self._paint_header()
-        self._paint_axis()
-        self._paint_corner()
 
     # -- body -------------------------------------------------------------------------------
 
     def _paint_body(self) -> None:
-        p, m, layout = self.p, self.m, self.layout
-        p.save()
-        p.setClipRect(
-            QRect(
-                m.axis_width,
-                m.header_height,
-                self.size.width() - m.axis_width,
-                self.size.height() - m.header_height,
-            )
-        )
-        p.translate(self.origin)
+        p, layout = self.p, self.layout
         for column in layout.days:
             if column.is_today:
                 p.fillRect(QRectF(column.x, 0, column.w, layout.height), self.today_fill)
         for band in layout.bands:
-            r = QRectF(band.rect.x, band.rect.y, band.rect.w, band.rect.h)
+            r = qrectf(band.rect)
             p.fillRect(r, self.closed_fill)
             if band.kind == "closure":
                 p.fillRect(r, QBrush(self.grid, Qt.BrushStyle.BDiagPattern))
@@ -715,47 +677,25 @@ class _WeekPainter:
                     | Qt.TextFlag.TextWordWrap,
                     band.reason,
                 )
-        for tick in layout.ticks:
-            p.setPen(QPen(self.grid if tick.major else self.grid_minor, 1))
-            y = round(tick.y)
-            p.drawLine(0, y, round(layout.width), y)
-        p.setPen(QPen(self.grid, 1))
-        for column in layout.days[1:]:
-            x = round(column.x)
-            p.drawLine(x, 0, x, round(layout.height))
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        drag = self.view.drag_state()
-        target = self.view.drag_target()
-        selected = self.view.selected_id()
-        blocks = layout.blocks_in(self.visible)
-        paint_blocks(p, blocks, drag, selected, self._paint_block, self._paint_selection)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        self._paint_now_line()
-        if drag is not None and target is not None:
-            self._paint_ghost(drag, target)
-        p.restore()
+        self._paint_grid(layout.width, layout.height, (c.x for c in layout.days[1:]))
+        self._paint_blocks(layout.blocks_in(self.visible))
+        self._paint_week_now_line()
+        if self.drag is not None and self.target is not None:
+            self._paint_ghost(self.drag, self.target)
 
     def _paint_block(self, block: WeekBlock) -> None:
         p, a = self.p, block.appointment
         r = block.rect
-        rect = QRectF(r.x, r.y, r.w, r.h)
-        color = QColor(a.color)
-        if not color.isValid():
-            color = self.muted
+        rect = qrectf(r)
+        color = self._block_color(a)
         if a.is_active:
             p.fillRect(rect, mix(color, self.base, SHADE_STRENGTH["observation"]))
             p.fillRect(QRectF(r.x, r.y, min(STRIPE_WIDTH, r.w), r.h), color)
-            border = color.darker(135) if not self.dark else color.lighter(125)
+            border = self._active_border(color)
             ink = self.text
         else:
-            p.fillRect(rect, self.base)
-            p.fillRect(rect, QBrush(mix(self.text, self.base, 0.22), Qt.BrushStyle.BDiagPattern))
-            border = mix(self.text, self.base, 0.45)
-            ink = mix(self.text, self.base, 0.72)
-        pen = QPen(border, 1)
-        if not a.is_active:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        p.setPen(pen)
+            border, ink = self._paint_struck_out(rect)
+        p.setPen(self._outline_pen(border, a.is_active))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
         width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING)
@@ -783,24 +723,19 @@ class _WeekPainter:
             y += fm.height()
 
     def _paint_selection(self, block: WeekBlock) -> None:
-        p = self.p
-        p.setPen(QPen(self.highlight, 2))
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        r = block.rect
-        p.drawRoundedRect(QRectF(r.x, r.y, r.w, r.h).adjusted(-1.0, -1.0, 1.0, 1.0), 3, 3)
+        self._paint_ring(qrectf(block.rect), 3)
 
     def _paint_ghost(self, drag: DragState, target: WeekDropTarget) -> None:
         """Where the dragged block would go: green where it fits, red where it is refused,
         grey while that is being worked out; its day and time, or why not."""
-        layout, week = self.layout, self.view.week()
+        layout, week = self.layout, self.week
         block = layout.block_of(drag.appointment_id)
         if week is None or block is None:
             return
         a = block.appointment
         day = week.days[block.day_index].day
         duration = max(1, wall_minute(a.end, day) - wall_minute(a.start, day))
-        r = week_ghost_rect(layout, target, duration, self.m)
-        rect = QRectF(r.x, r.y, r.w, r.h)
+        rect = qrectf(week_ghost_rect(layout, target, duration, self.m))
         color = ghost_color(drag.reasons, self.dark, self.muted)
         p = self.p
         fill = mix(color, self.base, 0.2)
@@ -839,107 +774,51 @@ class _WeekPainter:
                 )
         p.restore()
 
-    def _paint_now_line(self) -> None:
-        layout = self.layout
+    def _paint_week_now_line(self) -> None:
+        layout, week = self.layout, self.week
         today = next((c for c in layout.days if c.is_today), None)
-        week = self.view.week()
         if today is None or week is None:
             return
         now = self.view._now().astimezone(week.days[0].day_start.tzinfo)
         minute = now.hour * 60 + now.minute + now.second / 60
         if not layout.range.first <= minute <= layout.range.last:
             return
-        y = round(layout.y_of(minute))
-        red = QColor("#d93025") if not self.dark else QColor("#ff6b5e")
-        self.p.setPen(QPen(red, 2))
-        self.p.drawLine(round(today.x), y, round(today.x + today.w), y)
+        self._paint_now_line(round(layout.y_of(minute)), today.x, today.x + today.w)
 
     # -- header, axis, corner ----------------------------------------------------------------
 
-    def _paint_header(self) -> None:
-        p, m, layout = self.p, self.m, self.layout
-        p.save()
-        p.setClipRect(QRect(m.axis_width, 0, self.size.width() - m.axis_width, m.header_height))
-        p.fillRect(QRect(0, 0, self.size.width(), m.header_height), self.window)
-        p.translate(self.origin.x(), 0)
-        bold_fm, small_fm = self.bold_fm, self.small_fm
-        chosen = self.view.current_day() if self.view.hasFocus() else None
-        target = self.view.drag_target()
-        drag = self.view.drag_state() if target is not None else None
-        for index, column in enumerate(layout.days):
-            if column.x + column.w < self.visible.x or column.x > self.visible.right:
-                continue
-            if column.is_today:
-                p.fillRect(
-                    QRectF(column.x, 0, column.w, m.header_height),
-                    mix(self.highlight, self.window, 0.18),
-                )
-                p.fillRect(QRectF(column.x, m.header_height - 3, column.w, 3), self.highlight)
-            if drag is not None and target is not None and target.day == index:
-                # The day the ghost is on, marked where the eye looks for days (it may be
-                # scrolled out of sight below).
-                mark = ghost_color(drag.reasons, self.dark, self.muted)
-                p.fillRect(QRectF(column.x, m.header_height - 4, column.w, 4), mark)
-            if column.day == chosen:
-                p.setPen(QPen(self.highlight, 1, Qt.PenStyle.DotLine))
-                p.setBrush(Qt.BrushStyle.NoBrush)
-                p.drawRect(QRectF(column.x + 2, 2, column.w - 4, m.header_height - 6))
-            r = QRectF(column.x + 6, 0, column.w - 12, m.header_height)
-            name_h, detail_h = bold_fm.height(), small_fm.height()
-            top = (m.header_height - name_h - detail_h) / 2
-            p.setFont(self.bold)
-            p.setPen(self.window_text)
-            p.drawText(
-                QRectF(r.x(), top, r.width(), name_h),
-                LEFT_MIDDLE,
-                bold_fm.elidedText(column.title, Qt.TextElideMode.ElideRight, int(r.width())),
-            )
-            p.setFont(self.small)
-            p.setPen(self.muted)
-            p.drawText(
-                QRectF(r.x(), top + name_h, r.width(), detail_h),
-                LEFT_MIDDLE,
-                small_fm.elidedText(column.detail, Qt.TextElideMode.ElideRight, int(r.width())),
-            )
-            if column.x > 0:
-                p.setPen(QPen(self.grid, 1))
-                p.drawLine(round(column.x), 6, round(column.x), m.header_height - 6)
-        p.restore()
-        p.setPen(QPen(self.grid, 1))
-        p.drawLine(0, m.header_height - 1, self.size.width(), m.header_height - 1)
+    def _header_columns(self) -> Sequence[DayColumn]:
+        return self.layout.days
 
-    def _paint_axis(self) -> None:
-        p, m, layout = self.p, self.m, self.layout
-        p.save()
-        p.setClipRect(QRect(0, m.header_height, m.axis_width, self.size.height() - m.header_height))
-        p.fillRect(QRect(0, 0, m.axis_width, self.size.height()), self.window)
-        p.translate(0, self.origin.y())
-        fm = self.small_fm
-        p.setFont(self.small)
-        p.setPen(self.window_text)
-        for tick in layout.ticks:
-            if not tick.label:
-                continue
-            r = QRectF(0, tick.y - fm.height() / 2, m.axis_width - 8, fm.height())
-            if r.y() < 0:
-                r.moveTop(tick.y + 1)
-            elif r.bottom() > layout.height:
-                r.moveBottom(tick.y - 1)
-            p.drawText(r, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tick.label)
-        p.restore()
-        p.setPen(QPen(self.grid, 1))
-        p.drawLine(m.axis_width - 1, 0, m.axis_width - 1, self.size.height())
+    def _header_lines(self, column: DayColumn) -> tuple[str, str]:
+        return column.title, column.detail
 
-    def _paint_corner(self) -> None:
+    def _paint_header_marks(self, index: int, column: DayColumn) -> None:
         p, m = self.p, self.m
-        week = self.view.week()
-        p.fillRect(QRect(0, 0, m.axis_width - 1, m.header_height - 1), self.window)
+        if column.is_today:
+            p.fillRect(
+                QRectF(column.x, 0, column.w, m.header_height),
+                mix(self.highlight, self.window, 0.18),
+            )
+            p.fillRect(QRectF(column.x, m.header_height - 3, column.w, 3), self.highlight)
+        if self.drag is not None and self.target is not None and self.target.day == index:
+            # The day the ghost is on, marked where the eye looks for days (it may be
+            # scrolled out of sight below).
+            mark = ghost_color(self.drag.reasons, self.dark, self.muted)
+            p.fillRect(QRectF(column.x, m.header_height - 4, column.w, 4), mark)
+        if column.day == self.chosen:
+            p.setPen(QPen(self.highlight, 1, Qt.PenStyle.DotLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(column.x + 2, 2, column.w - 4, m.header_height - 6))
+
+    def _ticks(self) -> Sequence[Tick]:
+        return self.layout.ticks
+
+    def _body_height(self) -> float:
+        return self.layout.height
+
+    def _zone(self) -> str | None:
+        week = self.week
         if week is None or not week.days:
-            return
-        p.setFont(self.small)
-        p.setPen(self.muted)
-        p.drawText(
-            QRect(0, 0, m.axis_width - 8, m.header_height),
-            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-            week.days[0].day_start.tzname() or "",
-        )
+            return None
+        return week.days[0].day_start.tzname() or ""

@@ -32,7 +32,8 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.followups import followups
 from ketadesk.services.monitoring import measurements, monitoring
-from ketadesk.services.patients import patients as patient_service
+from ketadesk.services.patients import registration as patient_service
+from ketadesk.services.patients.patient_fields import PatientForm
 from ketadesk.store.models import AuditEvent
 from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic
 
@@ -140,7 +141,7 @@ CASES: dict[str, Case] = {
         lambda c, a: patient_service.register_patient(
             c.c.db,
             a,
-            patient_service.PatientForm(first_name="Test", last_name=c.name().title()),
+            PatientForm(first_name="Test", last_name=c.name().title()),
             now=NOW,
         ),
     ),

@@ -19,11 +19,11 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.model import session_holds
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.clinic.integrity import (
-    Problem,
     _read_only_snapshot,
     check_integrity,
     find_problems,
 )
+from ketadesk.services.clinic.integrity_report import Problem
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (

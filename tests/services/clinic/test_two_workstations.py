@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ketadesk.services.clinic.integrity import check_integrity
-from ketadesk.services.schedule.schedule import day_schedule
+from ketadesk.services.schedule.day import day_schedule
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, build_clinic_day
 

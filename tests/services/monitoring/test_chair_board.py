@@ -23,14 +23,14 @@ from ketadesk.services.monitoring.chair_board import (
     discharge_allowed,
     session_timeline,
 )
-from ketadesk.services.schedule import schedule
+from ketadesk.services.schedule import public_holidays
 from ketadesk.store.models import Appointment, ClinicSetting, SessionRecord, VitalReading
 from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
 
 
 @pytest.fixture(autouse=True)
 def holiday_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schedule, "holiday_cache_dir", lambda: tmp_path / "holidays")
+    monkeypatch.setattr(public_holidays, "holiday_cache_dir", lambda: tmp_path / "holidays")
 
 
 @pytest.fixture

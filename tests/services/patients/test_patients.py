@@ -17,16 +17,9 @@ from ketadesk.services.common.context import (
     NotFound,
     PermissionDenied,
 )
-from ketadesk.services.patients.patients import (
-    PatientForm,
-    parse_date,
-    patient_form,
-    patient_match,
-    register_patient,
-    search_patients,
-    update_patient,
-    validate_patient,
-)
+from ketadesk.services.patients.patient_fields import PatientForm, parse_date, validate_patient
+from ketadesk.services.patients.registration import patient_form, register_patient, update_patient
+from ketadesk.services.patients.search import patient_match, search_patients
 from ketadesk.store.models import AuditEvent, Patient
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 

@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text, update
 
-from ketadesk.services.schedule import schedule
-from ketadesk.services.schedule.schedule import (
-    NO_ROOM,
-    SqliteFileDays,
-    clinic_today,
-    day_schedule,
-    holiday_names,
-)
+from ketadesk.services.schedule import public_holidays
+from ketadesk.services.schedule.day import clinic_today, core_queries, day_schedule
+from ketadesk.services.schedule.day_rows import read_catalog
+from ketadesk.services.schedule.day_schedule import NO_ROOM
+from ketadesk.services.schedule.public_holidays import holiday_names
+from ketadesk.services.schedule.sqlite_file import SqliteFileDays
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import SchemaError
 from ketadesk.store.models import Resource
@@ -31,7 +29,7 @@ from tests.ui.clinic_day import SUNDAY, THANKSGIVING, TUESDAY, WEDNESDAY, build_
 @pytest.fixture(autouse=True)
 def holiday_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "holidays"
-    monkeypatch.setattr(schedule, "holiday_cache_dir", lambda: folder)
+    monkeypatch.setattr(public_holidays, "holiday_cache_dir", lambda: folder)
     return folder
 
 
@@ -171,8 +169,8 @@ def test_the_day_view_reads_the_catalogue_the_services_read(clinic: SmallClinic)
     # day_schedule reads the stored configuration with plain SQL, not through the ORM.
     with clinic.db.read() as session:
         expected = load_catalog(session)
-    with schedule._core_queries(clinic.db) as queries:
-        assert schedule._read_catalog(queries) == expected
+    with core_queries(clinic.db) as queries:
+        assert read_catalog(queries) == expected
 
 
 # -- straight from the SQLite file, as start-up reads its first day ----------------------------
@@ -251,7 +249,7 @@ def test_today_is_the_clinic_s_date_not_the_workstation_s(clinic: SmallClinic) -
 def test_holiday_names_are_kept_between_runs(
     holiday_cache_in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(schedule, "_holidays_package_stamp", lambda: "v1")
+    monkeypatch.setattr(public_holidays, "_holidays_package_stamp", lambda: "v1")
     holiday_names.cache_clear()
     try:
         assert holiday_names("US", 2031)["2031-11-27"] == "Thanksgiving Day"
@@ -275,7 +273,7 @@ def test_an_unwritable_holiday_cache_is_no_obstacle(
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
-    monkeypatch.setattr(schedule, "holiday_cache_dir", lambda: blocker / "holidays")
+    monkeypatch.setattr(public_holidays, "holiday_cache_dir", lambda: blocker / "holidays")
     holiday_names.cache_clear()
     try:
         assert holiday_names("US", 2032)["2032-07-04"] == "Independence Day"

@@ -13,17 +13,11 @@ from sqlalchemy import event
 
 from ketadesk.services.booking.booking import change_status
 from ketadesk.services.common.context import SYSTEM
-from ketadesk.services.schedule import schedule
-from ketadesk.services.schedule.schedule import (
-    NO_STAFF,
-    DaySchedule,
-    day_schedule,
-    my_day,
-    staff_day_schedule,
-    staff_members,
-    staff_of_user,
-    week_schedule,
-)
+from ketadesk.services.schedule import public_holidays
+from ketadesk.services.schedule.day import day_schedule, staff_day_schedule
+from ketadesk.services.schedule.day_schedule import NO_STAFF, DaySchedule
+from ketadesk.services.schedule.staff import my_day, staff_members, staff_of_user
+from ketadesk.services.schedule.week import week_schedule
 from ketadesk.store.models import User
 from tests.services.staffed_day import (
     MONDAY,
@@ -37,7 +31,7 @@ from tests.services.staffed_day import (
 
 @pytest.fixture(autouse=True)
 def holiday_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schedule, "holiday_cache_dir", lambda: tmp_path / "holidays")
+    monkeypatch.setattr(public_holidays, "holiday_cache_dir", lambda: tmp_path / "holidays")
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ from ketadesk.services.booking.appointments import appointment_detail
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.planning import booking_choices, propose_series, session_alternatives
 from ketadesk.services.common.context import SYSTEM, Actor
-from ketadesk.services.patients.patients import PatientForm, register_patient
-from ketadesk.services.schedule.schedule import day_schedule
+from ketadesk.services.patients.patient_fields import PatientForm
+from ketadesk.services.patients.registration import register_patient
+from ketadesk.services.schedule.day import day_schedule
 from ketadesk.store.database import open_database
 from ketadesk.store.models import GatingOverride, Patient
 from ketadesk.ui.booking.booking_dialog import BookingDialog, confirm_blocker

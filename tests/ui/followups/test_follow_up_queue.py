@@ -12,6 +12,7 @@ import datetime as dt
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ from ketadesk.services.followups import followups
 from ketadesk.services.followups.followups import AttemptResult, FollowUpItem
 from ketadesk.store.models import Appointment, FollowUp
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.table_model import ROW_ROLE, SORT_ROLE
 from ketadesk.ui.followups.follow_up_queue import (
     OVERDUE_COLORS,
     AttemptDialog,
@@ -305,7 +307,7 @@ def test_the_dropout_list_offers_booking(qtbot: QtBot, owed: SmallClinic) -> Non
     with qtbot.waitSignal(view.refreshed, timeout=10_000):
         view.refresh()
     assert view.tabs.tabText(1) == "Dropped out (1)"
-    (row,) = view.dropout_model.rows
+    (row,) = view.dropout_model.rows()
     assert row.patient_name == "Johnson, Katherine"
     assert row.why.startswith("Missed Ketamine-assisted psychotherapy 1/3 (cancelled) Tue 24 Nov")
     button = view.book_button(view.dropout_table, 0)
@@ -313,3 +315,21 @@ def test_the_dropout_list_offers_booking(qtbot: QtBot, owed: SmallClinic) -> Non
     with qtbot.waitSignal(view.book_requested) as booked:
         button.click()
     assert booked.args == [owed.ids["Katherine Johnson"]]
+
+
+def test_the_recall_models_pass_the_model_tester(
+    qtbot: QtBot, qtmodeltester: ModelTester, owed: SmallClinic
+) -> None:
+    view = RecallListsView(Desk(owed.db, FRONT_DESK, Clock(owed.at(TUESDAY, "17:00"))))
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.refresh()
+    model = view.dropout_model
+    assert model.rowCount() == 1
+    (row,) = model.rows()
+    assert model.index(0, 0).data(ROW_ROLE) == row
+    assert model.index(0, 3).data(SORT_ROLE) == row.since.toordinal()  # sorts by the date
+    assert model.index(0, 4).data() == ""
+    assert model.index(0, 4).data(Qt.ItemDataRole.AccessibleTextRole) == "Book…"
+    qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
+    qtmodeltester.check(view.recall_model, force_py=True)  # type: ignore[no-untyped-call]

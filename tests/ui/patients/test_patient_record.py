@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import SYSTEM
-from ketadesk.services.printing.documents import PrintLayout
+from ketadesk.services.printing.layout import PrintLayout
 from ketadesk.store.models import Measurement, Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
@@ -154,10 +154,6 @@ def test_export_calendar_writes_the_upcoming_sessions(
     assert "The calendar was not exported" in view.message.text()
 
 
-# PatientFormDialog (ui/patients/patient_form.py) does not yet keep its minimum size off the
-# platform
-# window, which the offscreen platform answers with this warning when the dialog opens.
-@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 def test_gating_facts_marked_and_edit_reloads(
     qtbot: QtBot, view: PatientRecordView, clinic: SmallClinic
 ) -> None:

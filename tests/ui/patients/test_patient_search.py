@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
 from ketadesk.services.common.context import Actor
-from ketadesk.services.patients.patients import patient_form
+from ketadesk.services.patients.registration import patient_form
 from ketadesk.store.models import Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog, names_from_hint
@@ -77,7 +77,7 @@ def test_arrows_and_enter_choose_from_the_field(
     QTest.keyClick(picker.field, Qt.Key.Key_Down)
     QTest.keyClick(picker.field, Qt.Key.Key_Down)
     QTest.keyClick(picker.field, Qt.Key.Key_Up)
-    chosen = picker.model.match_at(picker.results.currentIndex().row())
+    chosen = picker.model.row_or_none(picker.results.currentIndex().row())
     assert chosen is not None
     with qtbot.waitSignal(picker.patient_chosen) as blocker:
         QTest.keyClick(picker.field, Qt.Key.Key_Return)

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import SYSTEM
-from ketadesk.services.printing.documents import PrintLayout, day_sheet, day_sheet_layout
+from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
+from ketadesk.services.printing.layout import PrintLayout
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.printing import print_dialogs
 from ketadesk.ui.printing.print_dialogs import (

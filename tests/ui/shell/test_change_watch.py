@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor
-from ketadesk.services.schedule.schedule import change_counter, day_schedule
+from ketadesk.services.schedule.day import change_counter, day_schedule
 from ketadesk.store.database import open_database
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.change_watch import ChangeWatcher

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from ketadesk.cli import main
 from ketadesk.services.common.context import Actor
-from ketadesk.services.schedule.schedule import day_schedule
+from ketadesk.services.schedule.day import day_schedule
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import build_clinic_day

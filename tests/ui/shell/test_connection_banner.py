@@ -18,7 +18,7 @@ from ketadesk.commands.run import open_day_window
 from ketadesk.services.booking import booking
 from ketadesk.services.clinic.listen import ServerUnavailable, server_errors
 from ketadesk.services.common.context import Actor
-from ketadesk.services.schedule.schedule import day_schedule
+from ketadesk.services.schedule.day import day_schedule
 from ketadesk.store.database import open_database, parse_db_url
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.change_watch import ChangeWatcher, retry_delays

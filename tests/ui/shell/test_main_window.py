@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from ketadesk.commands.run import open_day_window
-from ketadesk.services.schedule.schedule import DaySchedule, day_schedule
+from ketadesk.services.schedule.day import day_schedule
+from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.shell.main_window import MainWindow
 from ketadesk.ui.timeline.day_layout import day_message
 from tests.clinic_fixtures import SmallClinic

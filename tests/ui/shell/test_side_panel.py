@@ -7,7 +7,7 @@ import datetime as dt
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.schedule.schedule import day_schedule
+from ketadesk.services.schedule.day import day_schedule
 from ketadesk.ui.shell.side_panel import SidePanel
 from ketadesk.ui.timeline.schedule_filter import ScheduleFilter
 from tests.clinic_fixtures import SmallClinic

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ketadesk.services.schedule.schedule import (
+from ketadesk.services.schedule.day_schedule import (
     NO_ROOM,
     ClosureBand,
     DayAppointment,

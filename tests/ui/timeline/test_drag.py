@@ -17,7 +17,7 @@ from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.move_check import placement_of
 from ketadesk.services.common.context import Actor
-from ketadesk.services.schedule.schedule import day_schedule
+from ketadesk.services.schedule.day import day_schedule
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.undo import ScheduleEditor

@@ -18,7 +18,7 @@ from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.move_check import placement_of
 from ketadesk.services.common.context import Actor
-from ketadesk.services.schedule.schedule import week_schedule
+from ketadesk.services.schedule.week import week_schedule
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.timeline.undo import ScheduleEditor
 from ketadesk.ui.timeline.week_view import WeekView

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from ketadesk.services.schedule.schedule import (
+from ketadesk.services.schedule.day_schedule import (
     ClosureBand,
     DayAppointment,
     DaySchedule,
     PhaseSpan,
     RoomColumn,
-    WeekSchedule,
 )
+from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.timeline.week_layout import (
     WeekDropTarget,
     WeekMetrics,

@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.schedule.schedule import week_schedule
+from ketadesk.services.schedule.week import week_schedule
 from ketadesk.ui.timeline.week_view import WeekView
 from tests.services.staffed_day import MONDAY, TUESDAY, StaffedDay, build_staffed_day
 

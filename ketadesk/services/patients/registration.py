@@ -1,0 +1,251 @@
+"""Registering and editing patients from a form: nothing is written until the whole form is
+right, and each role changes only the fields it keeps (the front desk contact details,
+clinicians the gating facts)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ketadesk.services.access import audit
+from ketadesk.services.common.context import (
+    Actor,
+    InvalidFields,
+    NotFound,
+    PermissionDenied,
+    require,
+    utcnow,
+)
+from ketadesk.services.patients.patient_fields import (
+    CLINICAL_FIELDS,
+    CONTACT_FIELDS,
+    DATE_FIELDS,
+    REQUIRED_FIELDS,
+    PatientForm,
+    format_date,
+    parse_date,
+    validate_patient,
+)
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import Patient
+
+
+def _values(form: PatientForm) -> dict[str, Any]:
+    """A valid form as column values."""
+    values: dict[str, Any] = {}
+    for name in CONTACT_FIELDS + CLINICAL_FIELDS:
+        text = getattr(form, name).strip()
+        if name in DATE_FIELDS:
+            values[name] = parse_date(text) if text else None
+        elif name == "prior_auth_sessions":
+            values[name] = int(text) if text else None
+        else:
+            values[name] = text
+    return values
+
+
+def _defaults() -> dict[str, Any]:
+    return _values(PatientForm())
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _clinic_today(session: Session, now: dt.datetime) -> dt.date:
+    zone = ZoneInfo(load_catalog(session).settings.timezone)
+    return now.astimezone(zone).date()
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+_CHART_PARTS = re.compile(r"(.*?)(\d+)")
+
+
+def next_chart_number(session: Session) -> str:
+    """The next chart number in the clinic's own pattern: the prefix and width of the most
+    recently registered patient's number, one past the highest number with that prefix."""
+    latest = session.scalar(select(Patient.chart_number).order_by(Patient.id.desc()).limit(1))
+    match = _CHART_PARTS.fullmatch(latest or "")
+    if match is None:
+        # No patient yet (or the latest one has a hand-made chart number): plain numbers.
+        prefix, width = "", 1
+    else:
+        prefix, width = match.group(1), len(match.group(2))
+    highest = 0
+    for (chart,) in session.execute(
+        select(Patient.chart_number).where(Patient.chart_number.startswith(prefix, autoescape=True))
+    ):
+        rest = chart[len(prefix) :]
+        if rest.isdigit():
+            highest = max(highest, int(rest))
+    return f"{prefix}{highest + 1:0{width}d}"
+
+
+_CHART_ATTEMPTS = 10
+
+
+def register_patient(
+    db: Database, actor: Actor, form: PatientForm, *, now: dt.datetime | None = None
+) -> int:
+    """Register a new patient from a form; returns the new patient's id.
+
+    Raises InvalidFields (nothing saved) for a form with mistakes; PermissionDenied when the
+    actor may not register patients, or fills in clinical facts without the right to edit them.
+    """
+    require(actor, "register_patient", db, now=now)
+    now = now or utcnow()
+    defaults = _defaults()
+    for attempt in range(_CHART_ATTEMPTS):
+        try:
+            with db.write() as session:
+                errors = validate_patient(form, today=_clinic_today(session, now))
+                if errors:
+                    raise InvalidFields(errors)
+                values = _values(form)
+                if any(values[n] != defaults[n] for n in CLINICAL_FIELDS):
+                    require(actor, "edit_patient_clinical")
+                patient = Patient(chart_number=next_chart_number(session), created_at=now, **values)
+                session.add(patient)
+                session.flush()
+                after = {
+                    name: _jsonable(value)
+                    for name, value in values.items()
+                    if value != defaults[name] or name in REQUIRED_FIELDS
+                }
+                after["chart_number"] = patient.chart_number
+                audit.record(
+                    session,
+                    actor,
+                    "register_patient",
+                    "patient",
+                    patient.id,
+                    patient_id=patient.id,
+                    after=after,
+                    now=now,
+                )
+                changes.bump(session, now)
+                return patient.id
+        except IntegrityError:
+            # Another workstation took the same chart number a moment ago: take the next one.
+            if attempt == _CHART_ATTEMPTS - 1:
+                raise
+        except PermissionDenied as err:  # checked inside the transaction, now rolled back
+            audit.record_refusal(db, err, entity="patient", now=now)
+            raise
+    raise AssertionError("unreachable")
+
+
+def update_patient(
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    form: PatientForm,
+    *,
+    original: PatientForm | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[str, ...]:
+    """Save an edited form; returns the names of the fields that changed (empty: nothing to do).
+
+    With ``original`` (the form as it was loaded) only the fields the user changed are written,
+    so an edit made meanwhile at another workstation to another field is kept.  Contact fields
+    need "edit_patient_contact", clinical fields "edit_patient_clinical", each checked only when
+    such a field changes.  Raises InvalidFields (nothing saved), NotFound, PermissionDenied.
+    """
+    now = now or utcnow()
+    try:
+        return _update(db, actor, patient_id, form, original, now)
+    except PermissionDenied as err:  # checked inside the transaction, now rolled back
+        audit.record_refusal(
+            db, err, entity="patient", entity_id=patient_id, patient_id=patient_id, now=now
+        )
+        raise
+
+
+def _update(
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    form: PatientForm,
+    original: PatientForm | None,
+    now: dt.datetime,
+) -> tuple[str, ...]:
+    with db.write() as session:
+        patient = session.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound(f"no patient with id {patient_id}")
+        if original is not None:
+            # Fields the user did not touch take their stored value before checking.
+            stored = _form_of(patient)
+            form = dataclasses.replace(
+                form,
+                **{
+                    n: getattr(stored, n)
+                    for n in CONTACT_FIELDS + CLINICAL_FIELDS
+                    if getattr(form, n) == getattr(original, n)
+                },
+            )
+        errors = validate_patient(form, today=_clinic_today(session, now))
+        if errors:
+            raise InvalidFields(errors)
+        values = _values(form)
+        changed = tuple(
+            name
+            for name in CONTACT_FIELDS + CLINICAL_FIELDS
+            if getattr(patient, name) != values[name]
+        )
+        if not changed:
+            return ()
+        if any(n in CONTACT_FIELDS for n in changed):
+            require(actor, "edit_patient_contact")
+        if any(n in CLINICAL_FIELDS for n in changed):
+            require(actor, "edit_patient_clinical")
+        before = {n: _jsonable(getattr(patient, n)) for n in changed}
+        for name in changed:
+            setattr(patient, name, values[name])
+        audit.record(
+            session,
+            actor,
+            "edit_patient",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            before=before,
+            after={n: _jsonable(values[n]) for n in changed},
+            now=now,
+        )
+        changes.bump(session, now)
+        return changed
+
+
+def _form_of(patient: Patient) -> PatientForm:
+    texts: dict[str, str] = {}
+    for name in CONTACT_FIELDS + CLINICAL_FIELDS:
+        value = getattr(patient, name)
+        if isinstance(value, dt.date):
+            texts[name] = format_date(value)
+        elif value is None:
+            texts[name] = ""
+        else:
+            texts[name] = str(value)
+    return PatientForm(**texts)
+
+
+def patient_form(db: Database, patient_id: int) -> PatientForm:
+    """A patient's current values as a form (dates as ISO text); NotFound if there is none."""
+    with db.read() as session:
+        patient = session.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound(f"no patient with id {patient_id}")
+        return _form_of(patient)

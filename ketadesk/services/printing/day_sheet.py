@@ -1,0 +1,422 @@
+"""The day sheet: the clinic's sessions of one day grouped by room or by staff member, with
+what the station checks before each (monitor, driver, fasting, open gating rules).
+
+``day_sheet`` reads the database into a frozen ``DaySheet`` (times in the clinic's zone);
+``day_sheet_layout`` turns it into a ``PrintLayout``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.gating import PatientFacts, ScreeningStatus, check_gates
+from ketadesk.services.common.context import utcnow
+from ketadesk.services.printing.layout import (
+    Logo,
+    PrintBlock,
+    PrintLayout,
+    clinic_logo,
+    fill,
+    hour_minute,
+    long_date,
+    staff_label,
+    template,
+)
+from ketadesk.services.schedule.day import day_schedule
+from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    MOVABLE_STATUSES,
+    Appointment,
+    GatingOverride,
+    Patient,
+    Resource,
+    ResourceHold,
+    SessionType,
+    StaffMember,
+)
+
+BY_ROOM = "room"
+BY_STAFF = "staff"
+
+
+@dataclass(frozen=True, slots=True)
+class SheetPhase:
+    name: str
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SheetSession:
+    """One session on the day sheet (times local to the clinic)."""
+
+    appointment_id: int
+    start: dt.datetime
+    end: dt.datetime
+    patient: str  # "Lovelace, Ada", or "A. L." when the sheet prints initials
+    chart_number: str
+    session_type: str
+    series: str  # "3/6", or ""
+    status: str
+    room: str
+    phases: tuple[SheetPhase, ...]
+    monitor: str  # the vital-signs monitor held (need "monitor"), "" when none
+    staff: tuple[str, ...]
+    driver: str  # who drives the patient home ("" when nobody is recorded)
+    pickup: dt.datetime  # the planned end of the session
+    fasting_confirmed: bool
+    needs_driver: bool  # a dosing session: the patient may not drive home
+    # Gating rules the session does not meet and nobody overrode ("no signed consent on file").
+    gate_warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SheetGroup:
+    """One room's (or one staff member's) sessions, in time order."""
+
+    title: str
+    sessions: tuple[SheetSession, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DaySheet:
+    clinic_name: str
+    day: dt.date
+    by: str  # BY_ROOM | BY_STAFF
+    initials: bool
+    closed_reason: str | None
+    groups: tuple[SheetGroup, ...]
+    printed_at: dt.datetime  # local
+    logo: Logo | None = None
+
+    @property
+    def session_count(self) -> int:
+        return sum(len(g.sessions) for g in self.groups)
+
+
+def initials(first_name: str, last_name: str) -> str:
+    """ "Ada", "Lovelace" -> "A. L." (what a sheet in public view shows)."""
+    parts = [p for p in (*first_name.split(), *last_name.split()) if p]
+    return " ".join(f"{p[0].upper()}." for p in parts)
+
+
+def day_sheet(
+    db: Database,
+    day: dt.date,
+    *,
+    by: str = BY_ROOM,
+    use_initials: bool = False,
+    now: dt.datetime | None = None,
+) -> DaySheet:
+    """The day sheet of the clinic's local ``day``, grouped by room or by staff member.
+
+    Cancelled and no-show sessions are left out: the sheet is what the station works from.
+    """
+    if by not in (BY_ROOM, BY_STAFF):
+        raise ValueError(f"by must be {BY_ROOM!r} or {BY_STAFF!r}, not {by!r}")
+    schedule = day_schedule(db, day)
+    tz = ZoneInfo(schedule.timezone)
+    active = [a for a in schedule.appointments if a.is_active]
+    ids = [a.id for a in active]
+    with db.read() as session:
+        catalog = load_catalog(session)
+        holds = (
+            session.execute(
+                select(
+                    ResourceHold.appointment_id,
+                    ResourceHold.need,
+                    Resource.id,
+                    Resource.name,
+                    Resource.kind,
+                    StaffMember.first_name,
+                    StaffMember.last_name,
+                    StaffMember.credentials,
+                )
+                .join(Resource, Resource.id == ResourceHold.resource_id)
+                .outerjoin(StaffMember, StaffMember.resource_id == Resource.id)
+                .where(ResourceHold.appointment_id.in_(ids), ResourceHold.active)
+                .order_by(ResourceHold.starts_at, ResourceHold.id)
+            ).all()
+            if ids
+            else []
+        )
+        people = (
+            session.execute(
+                select(
+                    Appointment.id,
+                    Appointment.checklist,
+                    Patient.first_name,
+                    Patient.last_name,
+                    Patient.driver_name,
+                    Patient.driver_phone,
+                    SessionType.dosing,
+                    Appointment.patient_id,
+                    Appointment.series_id,
+                )
+                .join(Patient, Patient.id == Appointment.patient_id)
+                .join(SessionType, SessionType.id == Appointment.session_type_id)
+                .where(Appointment.id.in_(ids))
+            ).all()
+            if ids
+            else []
+        )
+        gates = _open_gates(session, catalog, active, people) if ids else {}
+    monitor: dict[int, str] = {}
+    staff: dict[int, dict[int, str]] = defaultdict(dict)  # appointment -> {resource id: label}
+    for appointment_id, need, resource_id, name, kind, first, last, credentials in holds:
+        if need == "monitor":
+            monitor.setdefault(appointment_id, name)
+        if kind == "staff":
+            staff[appointment_id][resource_id] = staff_label(name, first, last, credentials)
+    facts = {row[0]: row for row in people}
+    rooms = {r.id: r.name for r in schedule.rooms}
+
+    sessions: dict[int, SheetSession] = {}
+    for a in active:
+        _id, checklist, first, last, driver, driver_phone, dosing, _patient, _series = facts[a.id]
+        if use_initials:
+            patient = initials(first, last)
+            driver_label = initials(*_split_name(driver)) if driver else ""
+        else:
+            patient = a.patient_name
+            driver_label = f"{driver}, {driver_phone}" if driver and driver_phone else driver
+        sessions[a.id] = SheetSession(
+            appointment_id=a.id,
+            start=a.start,
+            end=a.end,
+            patient=patient,
+            chart_number=a.chart_number,
+            session_type=a.session_type_name,
+            series=a.series_label,
+            status=a.status_label,
+            room=rooms.get(a.room_id, "No room"),
+            phases=tuple(SheetPhase(p.name, p.start, p.end) for p in a.phases),
+            monitor=monitor.get(a.id, ""),
+            staff=tuple(staff[a.id].values()),
+            driver=driver_label,
+            pickup=a.end,
+            fasting_confirmed=bool((checklist or {}).get("fasting_confirmed")),
+            needs_driver=bool(dosing),
+            gate_warnings=gates.get(a.id, ()),
+        )
+    groups = (
+        _by_room(schedule, active, sessions)
+        if by == BY_ROOM
+        else _by_staff(active, staff, sessions)
+    )
+    spec_names = catalog.settings.name
+    return DaySheet(
+        clinic_name=spec_names,
+        day=day,
+        by=by,
+        initials=use_initials,
+        closed_reason=schedule.closed_reason,
+        groups=groups,
+        printed_at=(now or utcnow()).astimezone(tz),
+        logo=clinic_logo(catalog.settings),
+    )
+
+
+# The day sheet shows a missing driver in its own words ("NO DRIVER RECORDED").
+_SHOWN_ELSEWHERE = frozenset({"driver_arranged"})
+
+
+def _open_gates(
+    session: Session,
+    catalog: Catalog,
+    active: Sequence[DayAppointment],
+    people: Sequence[Any],
+) -> dict[int, tuple[str, ...]]:
+    """Per appointment of the day, the gating rules it does not meet that no clinician has
+    overridden (for that appointment or its series).
+
+    Prior-authorized sessions count in time order: a session is covered when it is among the
+    first the authorization's remaining sessions pay for."""
+    facts_of = {row[0]: row for row in people}
+    patient_ids = sorted({row[7] for row in people})
+    series_ids = sorted({row[8] for row in people if row[8] is not None})
+    patients = {
+        p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))
+    }
+    overrides: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
+    rows = session.execute(
+        select(
+            GatingOverride.appointment_id,
+            GatingOverride.series_id,
+            GatingOverride.rule,
+            GatingOverride.reason,
+        ).where(
+            GatingOverride.appointment_id.in_([a.id for a in active])
+            | GatingOverride.series_id.in_(series_ids)
+        )
+    ).all()
+    for appointment_id, series_id, rule, reason in rows:
+        if appointment_id is not None:
+            overrides[("a", appointment_id)][rule] = reason
+        if series_id is not None:
+            overrides[("s", series_id)][rule] = reason
+    prior_auth_codes = [
+        c for c, t in catalog.session_types.items() if "prior_auth_valid" in t.gating
+    ]
+    # Each patient's prior-authorized sessions still to come, in time order (ids).
+    ahead: dict[int, list[int]] = defaultdict(list)
+    if prior_auth_codes:
+        for appointment_id, patient_id in session.execute(
+            select(Appointment.id, Appointment.patient_id)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(
+                Appointment.patient_id.in_(patient_ids),
+                SessionType.code.in_(prior_auth_codes),
+                Appointment.status.in_(sorted(MOVABLE_STATUSES)),
+            )
+            .order_by(Appointment.starts_at, Appointment.id)
+        ):
+            ahead[patient_id].append(appointment_id)
+    out: dict[int, tuple[str, ...]] = {}
+    for a in active:
+        spec = catalog.session_types.get(a.session_type_code)
+        row = facts_of.get(a.id)
+        if spec is None or row is None or not spec.gating:
+            continue
+        patient = patients[row[7]]
+        left = patient.prior_auth_sessions
+        if left is not None:
+            queue = ahead.get(patient.id, [])
+            place = queue.index(a.id) if a.id in queue else 0
+            left = max(0, left - place)
+        facts = PatientFacts(
+            screening_status=ScreeningStatus(patient.screening_status),
+            screening_cleared_on=patient.screening_cleared_on,
+            consent_signed_on=patient.consent_signed_on,
+            rems_enrolled_on=patient.rems_enrolled_on,
+            prior_auth_expires_on=patient.prior_auth_expires_on,
+            prior_auth_sessions_left=left,
+            driver_name=patient.driver_name,
+        )
+        given = dict(overrides.get(("s", row[8]), {})) if row[8] is not None else {}
+        given.update(overrides.get(("a", a.id), {}))
+        results = check_gates(spec, facts, [a.start.date()], catalog.settings, given)
+        open_ = tuple(
+            r.message for r in results if r.stops_booking and r.rule not in _SHOWN_ELSEWHERE
+        )
+        if open_:
+            out[a.id] = open_
+    return out
+
+
+def _split_name(full: str) -> tuple[str, str]:
+    first, _, last = full.strip().partition(" ")
+    return first, last
+
+
+def _by_room(
+    schedule: DaySchedule, active: Sequence[DayAppointment], sessions: dict[int, SheetSession]
+) -> tuple[SheetGroup, ...]:
+    groups = []
+    for room in schedule.rooms:
+        mine = tuple(sessions[a.id] for a in active if a.room_id == room.id)
+        if mine:
+            groups.append(SheetGroup(room.name, mine))
+    return tuple(groups)
+
+
+def _by_staff(
+    active: Sequence[DayAppointment],
+    staff: dict[int, dict[int, str]],
+    sessions: dict[int, SheetSession],
+) -> tuple[SheetGroup, ...]:
+    per: dict[str, list[SheetSession]] = defaultdict(list)
+    unstaffed: list[SheetSession] = []
+    for a in active:  # already in time order
+        if not staff[a.id]:
+            unstaffed.append(sessions[a.id])
+        for label in staff[a.id].values():
+            per[label].append(sessions[a.id])
+    groups = [SheetGroup(label, tuple(per[label])) for label in sorted(per)]
+    if unstaffed:
+        groups.append(SheetGroup("No staff assigned", tuple(unstaffed)))
+    return tuple(groups)
+
+
+def day_sheet_layout(sheet: DaySheet) -> PrintLayout:
+    by = "room" if sheet.by == BY_ROOM else "staff member"
+    blocks: list[PrintBlock] = []
+    if sheet.closed_reason:
+        blocks.append(PrintBlock(fill("notice.html", text=sheet.closed_reason)))
+    if not sheet.groups:
+        blocks.append(
+            PrintBlock(fill("notice.html", text=f"No appointments on {long_date(sheet.day)}."))
+        )
+    for group in sheet.groups:
+        count = len(group.sessions)
+        blocks.append(
+            PrintBlock(
+                fill(
+                    "group_heading.html",
+                    title=group.title,
+                    detail=f"{count} session{'s' if count != 1 else ''}",
+                ),
+                keep_with_next=True,
+            )
+        )
+        for s in group.sessions:
+            blocks.append(PrintBlock(_session_row(s, sheet.by)))
+    return PrintLayout(
+        clinic_name=sheet.clinic_name,
+        title=f"Day sheet by {by}: {long_date(sheet.day)}",
+        printed_at=sheet.printed_at,
+        css=template("style.css").template,
+        blocks=tuple(blocks),
+        logo=sheet.logo.path if sheet.logo else None,
+        warnings=(sheet.logo.problem,) if sheet.logo and sheet.logo.problem else (),
+    )
+
+
+def _lines(items: Iterable[str]) -> str:
+    return "<br/>".join(html.escape(i) for i in items)
+
+
+def _session_row(s: SheetSession, by: str) -> str:
+    phases = _lines(f"{hour_minute(p.start)} {p.name}" for p in s.phases)
+    where = s.room if by == BY_STAFF else ", ".join(s.staff)
+    checks: list[str] = []
+    if s.monitor:
+        checks.append(f"Monitor: <b>{html.escape(s.monitor)}</b>")
+    if where:
+        checks.append(f'<span class="small">{html.escape(where)}</span>')
+    if s.needs_driver:
+        if s.driver:
+            checks.append(f"Driver: <b>{html.escape(s.driver)}</b>")
+        else:
+            checks.append("<b>NO DRIVER RECORDED</b>")
+        checks.append(f"Pickup <b>{hour_minute(s.pickup)}</b>")
+        box = "&#9746;" if s.fasting_confirmed else "&#9744;"
+        checks.append(f"{box} fasting confirmed")
+    else:
+        checks.append(f"Ends {hour_minute(s.pickup)}")
+    for warning in s.gate_warnings:
+        checks.append(f'<span class="warn">&#9888; {html.escape(warning)}</span>')
+    return fill(
+        "session_row.html",
+        time=f"{hour_minute(s.start)}",
+        end=f"to {hour_minute(s.end)}",
+        patient=s.patient,
+        chart=s.chart_number,
+        session_type=s.session_type,
+        series=f"Series {s.series}" if s.series else "",
+        status=s.status,
+        phases_html=phases,
+        checklist_html="<br/>".join(checks),
+    )

@@ -1,0 +1,114 @@
+"""What every printed document shares: the ``PrintLayout`` handed to ui/printing, the HTML
+templates in ``resources/print`` that fill it, and the clinic logo in its header.
+
+A block is never split across pages (ui/printing paginates block by block), so one session is
+one block.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from ketadesk.paths import config_dir, resources_dir
+from ketadesk.scheduling.catalog import ClinicSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Logo:
+    """The clinic's logo as the settings name it: ``path`` when the file can be read, else
+    ``problem`` says why it is left off (the document prints without it)."""
+
+    path: Path | None
+    problem: str = ""
+
+
+def clinic_logo(settings: ClinicSettings) -> Logo | None:
+    """The logo file the settings name (relative to the configuration folder), or None when
+    they name none."""
+    name = settings.logo.strip()
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        path = config_dir() / path
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        return Logo(None, f"the clinic logo {path} cannot be read ({reason}); printed without it")
+    return Logo(path)
+
+
+def staff_label(name: str, first: str | None, last: str | None, credentials: str | None) -> str:
+    """How a staff member is named on paper: "Grace Hopper, RN" (the resource name if no person)."""
+    full = f"{first or ''} {last or ''}".strip() or name
+    return f"{full}, {credentials}" if credentials else full
+
+
+@dataclass(frozen=True, slots=True)
+class PrintBlock:
+    """A piece of HTML printed whole on one page; ``keep_with_next`` keeps a heading with the
+    first block under it."""
+
+    html: str
+    keep_with_next: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PrintLayout:
+    """A document ready to paginate: the header of every page, then its blocks in order."""
+
+    clinic_name: str
+    title: str  # "Day sheet by room: Tuesday 24 November 2026"
+    printed_at: dt.datetime
+    css: str
+    blocks: tuple[PrintBlock, ...]
+    logo: Path | None = None  # printed at the left of every page's header
+    # What the printed document leaves out and why ("the clinic logo ... cannot be read").
+    warnings: tuple[str, ...] = ()
+
+
+def output_problem(path: Path) -> str | None:
+    """Why a file cannot be written at ``path`` (asked before any work is done), or None."""
+    if path.is_dir():
+        return f"cannot write {path}: it is a folder"
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return f"cannot write {path}: the folder {folder} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"cannot write {path}: the file is read-only"
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write {path}: the folder {folder} cannot be written to"
+    return None
+
+
+def print_dir() -> Path:
+    return resources_dir() / "print"
+
+
+@functools.cache
+def template(name: str) -> string.Template:
+    """The template ``name`` from resources/print, read once."""
+    return string.Template((print_dir() / name).read_text(encoding="utf-8"))
+
+
+def fill(name: str, **values: str) -> str:
+    """Fill a template; every value is escaped unless its name ends in ``_html``."""
+    return template(name).substitute(
+        {k: v if k.endswith("_html") else html.escape(v) for k, v in values.items()}
+    )
+
+
+def hour_minute(moment: dt.datetime) -> str:
+    return f"{moment:%H:%M}"
+
+
+def long_date(day: dt.date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"

@@ -1,0 +1,400 @@
+"""The monitoring record of one dosing session, laid out for filling the Spravato REMS Patient
+Monitoring Form.
+
+``find_session`` finds a patient's dosing session on a day; ``session_record_sheet`` reads it
+into a frozen ``SessionRecordSheet`` (None or "" where nothing is recorded yet);
+``session_record_layout`` turns that into a ``PrintLayout``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
+from ketadesk.services.printing.layout import (
+    Logo,
+    PrintBlock,
+    PrintLayout,
+    clinic_logo,
+    fill,
+    hour_minute,
+    long_date,
+    staff_label,
+    template,
+)
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    RELEASED_STATUSES,
+    Appointment,
+    FollowUp,
+    Patient,
+    Resource,
+    Series,
+    SessionRecord,
+    SessionType,
+    StaffMember,
+    VitalReading,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReading:
+    """One vital-signs line of the record: a configured check (``planned`` set) or a recheck.
+    Every value is None while nobody has recorded it."""
+
+    label: str
+    planned: dt.datetime | None  # local, from the session's schedule
+    taken_at: dt.datetime | None  # local
+    systolic: int | None = None
+    diastolic: int | None = None
+    heart_rate: int | None = None
+    spo2: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecordSheet:
+    """A dosing session's monitoring record, with None (or "") where nothing is recorded yet."""
+
+    clinic_name: str
+    appointment_id: int
+    patient_name: str
+    chart_number: str
+    date_of_birth: dt.date | None
+    rems_patient_id: str
+    rems: bool  # the session type is gated by the REMS (Spravato)
+    session_type: str
+    series: str
+    room: str
+    start: dt.datetime  # local, as booked
+    end: dt.datetime
+    status: str
+    observation_minutes: int  # what the session type plans for observation
+    has_record: bool
+    dose_mg: int | None
+    devices: int | None
+    lot_number: str
+    dose_started_at: dt.datetime | None
+    readings: tuple[RecordReading, ...]
+    sedation: str
+    dissociation: str
+    respiratory_depression: bool | None  # None: no record yet
+    events: str
+    discharged_at: dt.datetime | None
+    monitored_minutes: int | None
+    monitored_by: str
+    printed_at: dt.datetime
+    logo: Logo | None = None
+    # The REMS form's follow-up for this session: its deadline (local) and whether it is done.
+    rems_form_deadline: dt.datetime | None = None
+    rems_form_done: bool = False
+
+
+def find_session(db: Database, chart: str, day: dt.date) -> int:
+    """The id of the patient's dosing session on the clinic's local ``day`` (the first, if
+    several).  Raises NotFound for an unknown chart number or a day without one."""
+    with db.read() as session:
+        catalog = load_catalog(session)
+        tz = ZoneInfo(catalog.settings.timezone)
+        patient_id = session.scalar(select(Patient.id).where(Patient.chart_number == chart))
+        if patient_id is None:
+            raise NotFound(f"no patient with chart number {chart!r}")
+        start = dt.datetime.combine(day, dt.time(), tz)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
+        found = session.scalar(
+            select(Appointment.id)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(
+                Appointment.patient_id == patient_id,
+                SessionType.dosing.is_(True),
+                Appointment.starts_at >= start,
+                Appointment.starts_at < end,
+            )
+            .order_by(Appointment.status.in_(sorted(RELEASED_STATUSES)), Appointment.starts_at)
+            .limit(1)
+        )
+    if found is None:
+        raise NotFound(f"{chart} has no dosing session on {long_date(day)}")
+    return found
+
+
+def session_record_sheet(
+    db: Database, appointment_id: int, *, now: dt.datetime | None = None
+) -> SessionRecordSheet:
+    """The monitoring record of a dosing session, laid out by the session type's configured
+    blood-pressure checks.  Raises NotFound for an unknown appointment and InvalidRequest for a
+    session that is not a dosing session (it has no monitoring record)."""
+    with db.read() as session:
+        catalog = load_catalog(session)
+        row = session.execute(
+            select(Appointment, Patient, SessionType.code, SessionType.name, Series.planned_count)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .outerjoin(Series, Series.id == Appointment.series_id)
+            .where(Appointment.id == appointment_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no appointment {appointment_id}")
+        appointment, patient, code, type_name, planned_count = row
+        spec = catalog.session_types.get(code)
+        if spec is None or not spec.dosing:
+            raise InvalidRequest(
+                f"{type_name} is not a dosing session: it has no monitoring record"
+            )
+        room = (
+            session.scalar(select(Resource.name).where(Resource.id == appointment.room_id))
+            if appointment.room_id is not None
+            else None
+        )
+        record = session.scalar(
+            select(SessionRecord).where(SessionRecord.appointment_id == appointment_id)
+        )
+        readings: list[VitalReading] = list(record.readings) if record is not None else []
+        rems_form = session.execute(
+            select(FollowUp.deadline_at, FollowUp.due_at, FollowUp.status)
+            .where(FollowUp.appointment_id == appointment_id, FollowUp.kind == "rems_form")
+            .order_by(FollowUp.id.desc())
+            .limit(1)
+        ).one_or_none()
+        monitored_by = ""
+        if record is not None and record.monitored_by_id is not None:
+            staff = session.execute(
+                select(
+                    Resource.name,
+                    StaffMember.first_name,
+                    StaffMember.last_name,
+                    StaffMember.credentials,
+                )
+                .outerjoin(StaffMember, StaffMember.resource_id == Resource.id)
+                .where(Resource.id == record.monitored_by_id)
+            ).one_or_none()
+            if staff is not None:
+                monitored_by = staff_label(*staff)
+        settings = catalog.settings
+        tz = ZoneInfo(settings.timezone)
+        start = appointment.starts_at.astimezone(tz)
+        offsets = spec.phase_offsets()
+        # The checks follow the dose: once its start is recorded, they are planned from it.
+        shift = dt.timedelta()
+        dosing = next((p.key for p in spec.phases if p.shade == "dosing"), None)
+        if record is not None and record.dose_started_at is not None and dosing is not None:
+            shift = record.dose_started_at - (
+                appointment.starts_at + dt.timedelta(minutes=offsets[dosing][0])
+            )
+        used: set[int] = set()
+        lines: list[RecordReading] = []
+        for check in spec.bp_checks:
+            planned = (
+                start + shift + dt.timedelta(minutes=offsets[check.phase][0] + check.offset_minutes)
+            )
+            match = next(
+                (
+                    r
+                    for r in readings
+                    if id(r) not in used and r.label.strip().lower() == check.label.lower()
+                ),
+                None,
+            )
+            if match is not None:
+                used.add(id(match))
+            lines.append(_reading_line(check.label, planned, match, tz))
+        for r in readings:  # rechecks (while BP was raised) and readings under other labels
+            if id(r) not in used:
+                lines.append(_reading_line(r.label or "Recheck", None, r, tz))
+        series = ""
+        if appointment.series_index is not None:
+            series = (
+                f"{appointment.series_index}/{planned_count}"
+                if planned_count
+                else str(appointment.series_index)
+            )
+        observation = sum(p.minutes for p in spec.phases if p.shade == "observation")
+
+        def local(moment: dt.datetime | None) -> dt.datetime | None:
+            return moment.astimezone(tz) if moment is not None else None
+
+        return SessionRecordSheet(
+            clinic_name=settings.name,
+            appointment_id=appointment.id,
+            patient_name=f"{patient.last_name}, {patient.first_name}",
+            chart_number=patient.chart_number,
+            date_of_birth=patient.date_of_birth,
+            rems_patient_id=patient.rems_patient_id,
+            rems="rems_patient_enrolled" in spec.gating,
+            session_type=type_name,
+            series=series,
+            room=room or "",
+            start=start,
+            end=appointment.ends_at.astimezone(tz),
+            status=appointment.status,
+            observation_minutes=observation,
+            has_record=record is not None,
+            dose_mg=record.dose_mg if record else None,
+            devices=record.devices if record else None,
+            lot_number=record.lot_number if record else "",
+            dose_started_at=local(record.dose_started_at) if record else None,
+            readings=tuple(lines),
+            sedation=record.sedation if record else "",
+            dissociation=record.dissociation if record else "",
+            respiratory_depression=record.respiratory_depression if record else None,
+            events=record.events if record else "",
+            discharged_at=local(record.discharged_at) if record else None,
+            monitored_minutes=record.monitored_minutes if record else None,
+            monitored_by=monitored_by,
+            printed_at=(now or utcnow()).astimezone(tz),
+            logo=clinic_logo(settings),
+            rems_form_deadline=(
+                local(rems_form[0] or rems_form[1]) if rems_form is not None else None
+            ),
+            rems_form_done=rems_form is not None and rems_form[2] == "done",
+        )
+
+
+def _reading_line(
+    label: str, planned: dt.datetime | None, r: VitalReading | None, tz: ZoneInfo
+) -> RecordReading:
+    if r is None:
+        return RecordReading(label, planned, None)
+    return RecordReading(
+        label=label,
+        planned=planned,
+        taken_at=r.taken_at.astimezone(tz),
+        systolic=r.systolic,
+        diastolic=r.diastolic,
+        heart_rate=r.heart_rate,
+        spo2=r.spo2,
+    )
+
+
+_BLANK = '<span class="blank">______________</span>'
+_SHORT_BLANK = '<span class="blank">________</span>'
+
+
+def _value(value: object | None, unit: str = "", blank: str = _BLANK) -> str:
+    """A recorded value, or a line to write on."""
+    if value is None or value == "":
+        return blank
+    return f"<b>{html.escape(str(value))}</b>{html.escape(unit)}"
+
+
+def _time_value(moment: dt.datetime | None, blank: str = _SHORT_BLANK) -> str:
+    return _value(f"{moment:%H:%M}" if moment is not None else None, blank=blank)
+
+
+def _box(checked: bool) -> str:
+    return "&#9746;" if checked else "&#9744;"
+
+
+def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
+    dob = f"{sheet.date_of_birth:%d %b %Y}" if sheet.date_of_birth else None
+    rems_id = _value(sheet.rems_patient_id or None) if sheet.rems else "not a REMS session"
+    blocks = [
+        PrintBlock(
+            fill(
+                "record_patient.html",
+                patient=sheet.patient_name,
+                chart=sheet.chart_number,
+                dob_html=_value(dob),
+                rems_id_html=rems_id,
+                date=long_date(sheet.start.date()),
+                session_type=sheet.session_type,
+                series=f"Series {sheet.series}" if sheet.series else "",
+                booked=f"{hour_minute(sheet.start)} to {hour_minute(sheet.end)}",
+                room=sheet.room or "no room",
+            )
+        ),
+        PrintBlock(
+            fill(
+                "record_dose.html",
+                dose_html=_value(sheet.dose_mg, " mg"),
+                devices_html=_value(sheet.devices, blank=_SHORT_BLANK),
+                lot_html=_value(sheet.lot_number or None),
+                dose_start_html=_time_value(sheet.dose_started_at),
+            )
+        ),
+    ]
+    rows = []
+    for r in sheet.readings:
+        bp = (
+            f"{r.systolic}/{r.diastolic}"
+            if r.systolic is not None and r.diastolic is not None
+            else None
+        )
+        rows.append(
+            fill(
+                "record_reading.html",
+                label=r.label,
+                planned=f"{hour_minute(r.planned)}" if r.planned else "",
+                taken_html=_time_value(r.taken_at),
+                bp_html=_value(bp, blank=_SHORT_BLANK),
+                hr_html=_value(r.heart_rate, blank="_____"),
+                spo2_html=_value(r.spo2, " %", blank="_____"),
+            )
+        )
+    for _ in range(2):  # room to write rechecks while blood pressure stays raised
+        rows.append(
+            fill(
+                "record_reading.html",
+                label="Recheck",
+                planned="",
+                taken_html=_SHORT_BLANK,
+                bp_html=_SHORT_BLANK,
+                hr_html="_____",
+                spo2_html="_____",
+            )
+        )
+    blocks.append(PrintBlock(fill("record_vitals.html", rows_html="".join(rows))))
+    resp = sheet.respiratory_depression
+    blocks.append(
+        PrintBlock(
+            fill(
+                "record_assessment.html",
+                sedation_html=_value(sheet.sedation or None),
+                dissociation_html=_value(sheet.dissociation or None),
+                resp_html=(
+                    f"{_box(resp is True)} Yes &nbsp; {_box(resp is False)} No"
+                    if resp is not None
+                    else f"{_box(False)} Yes &nbsp; {_box(False)} No"
+                ),
+                events_html=(
+                    html.escape(sheet.events).replace("\n", "<br/>")
+                    if sheet.events
+                    else ("None recorded" if sheet.has_record else _BLANK * 3)
+                ),
+            )
+        )
+    )
+    blocks.append(
+        PrintBlock(
+            fill(
+                "record_discharge.html",
+                discharge_html=_time_value(sheet.discharged_at),
+                minutes_html=_value(sheet.monitored_minutes, " min", blank=_SHORT_BLANK),
+                required=str(sheet.observation_minutes),
+                monitored_by_html=_value(sheet.monitored_by or None),
+            )
+        )
+    )
+    if sheet.rems:
+        text = "Transcribe onto the Spravato REMS Patient Monitoring Form"
+        due = sheet.rems_form_deadline
+        if sheet.rems_form_done:
+            text += " (marked as sent)"
+        elif due is not None:
+            text += f" by {due:%a} {due.day} {due:%b %Y}"
+        blocks.append(PrintBlock(fill("notice_small.html", text=text + ".")))
+    what = "Spravato session record" if sheet.rems else "Session monitoring record"
+    return PrintLayout(
+        clinic_name=sheet.clinic_name,
+        title=f"{what}: {sheet.patient_name}, {long_date(sheet.start.date())}",
+        printed_at=sheet.printed_at,
+        css=template("style.css").template,
+        blocks=tuple(blocks),
+        logo=sheet.logo.path if sheet.logo else None,
+        warnings=(sheet.logo.problem,) if sheet.logo and sheet.logo.problem else (),
+    )

@@ -1,0 +1,173 @@
+"""One clinic day as the day view draws it: rooms (or staff) as columns, opening hours,
+closures and appointments, as frozen dataclasses with times already in the clinic's zone.
+
+Nothing here reads the database (day_rows.py fills these in), so the UI imports them at no cost
+at start-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+#: Statuses of an appointment that no longer holds its room.
+# The same as store.models.RELEASED_STATUSES; spelt out so start-up need not load the ORM.
+INACTIVE_STATUSES = frozenset({"cancelled", "no_show"})
+
+STATUS_LABELS = {
+    "booked": "Booked",
+    "checked_in": "Checked in",
+    "in_progress": "In session",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "no_show": "No-show",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RoomColumn:
+    """One column of the day view: a treatment room, an office, or (id None) no room at all."""
+
+    id: int | None
+    name: str
+    short_name: str
+    # "treatment", "office", "" for the no-room column; in a staff schedule the staff member's
+    # role ("nurse", "prescriber", ...), or "unassigned" for sessions holding no staff.
+    subkind: str
+    active: bool = True
+
+    @property
+    def is_office(self) -> bool:
+        return self.subkind == "office"
+
+    @property
+    def kind_label(self) -> str:
+        """What the column is, for its header: "Treatment room", "Nurse", "Telehealth"..."""
+        return COLUMN_KINDS.get(self.subkind) or self.subkind.replace("_", " ").capitalize()
+
+
+COLUMN_KINDS = {
+    "treatment": "Treatment room",
+    "office": "Office",
+    "": "Telehealth",
+    "unassigned": "No staff held",
+    "front_desk": "Front desk",
+}
+
+
+#: The column for sessions that hold no room (telehealth integration, booster reviews).
+NO_ROOM = RoomColumn(id=None, name="No room", short_name="Telehealth", subkind="")
+#: In a day by staff, the column for sessions that hold no staff member.
+NO_STAFF = RoomColumn(id=None, name="No staff", short_name="No staff", subkind="unassigned")
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpan:
+    """One phase of a session (check-in, dosing, observation...), in local time."""
+
+    key: str
+    name: str
+    shade: str  # "checkin" | "dosing" | "observation" | "therapy"
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DayAppointment:
+    """One appointment as the day view shows it; times are aware, in the clinic's zone."""
+
+    id: int
+    room_id: int | None
+    start: dt.datetime
+    end: dt.datetime
+    patient_name: str
+    chart_number: str
+    session_type_code: str
+    session_type_name: str
+    session_type_short: str
+    color: str  # "#rrggbb", from the clinic's catalogue
+    series_index: int | None
+    series_count: int | None
+    status: str
+    phases: tuple[PhaseSpan, ...]
+    room_name: str = ""  # the room it is in ("" for none), also in a day by staff
+
+    @property
+    def series_label(self) -> str:
+        """The session's place in its series, "3/6"; empty for a session outside a series."""
+        if self.series_index is None:
+            return ""
+        if self.series_count is None:
+            return str(self.series_index)
+        return f"{self.series_index}/{self.series_count}"
+
+    @property
+    def is_active(self) -> bool:
+        """False for cancelled and no-show sessions, which no longer hold their room."""
+        return self.status not in INACTIVE_STATUSES
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status.replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True, slots=True)
+class ClosureBand:
+    """Part of the day when the clinic (``room_id`` None) or one room is unavailable."""
+
+    room_id: int | None
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DaySchedule:
+    """One local day of the clinic, ready to draw.
+
+    Attributes:
+        day: the local date.
+        timezone: the clinic's IANA zone name; every datetime here is aware, in that zone.
+        day_start, day_end: local midnight and the next local midnight (23 or 25 hours apart on
+            a daylight-saving change).
+        opens, closes: the opening hours by the weekly pattern (None on a day it never opens).
+        closed_reason: why the clinic is closed all day (holiday, weekday, closure), or None.
+        rooms: the columns.  By room: treatment rooms then offices, each in the clinic's sort
+            order; NO_ROOM is added at the end when a session of the day holds no room.  By
+            staff: everyone who works that day or holds a session, by role (prescribers,
+            nurses, therapists, front desk) then sort order; NO_STAFF at the end when needed.
+        appointments: ordered by start, cancelled and no-show sessions included.  By staff, a
+            session appears once under each staff member it holds, its ``room_id`` naming that
+            column (the staff member's resource id); ``room_name`` still says the real room.
+        closures: partial-day closures of the clinic or of a column; by staff also the parts
+            of the opening hours a staff member is off shift, and their time off.
+        grouping: "room" or "staff": what the columns are.  Moving a block to another column
+            only means "another room" by room.
+    """
+
+    day: dt.date
+    clinic_name: str
+    timezone: str
+    day_start: dt.datetime
+    day_end: dt.datetime
+    opens: dt.datetime | None
+    closes: dt.datetime | None
+    closed_reason: str | None
+    rooms: tuple[RoomColumn, ...]
+    appointments: tuple[DayAppointment, ...]
+    closures: tuple[ClosureBand, ...] = ()
+    grouping: str = "room"
+    #: The clinic's slot grid (ClinicSettings.slot_minutes): where a dragged block may start.
+    slot_minutes: int = 1
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_reason is not None
+
+    @property
+    def active_count(self) -> int:
+        """Sessions still on (not cancelled, not no-show)."""
+        return sum(1 for a in self.appointments if a.is_active)
+
+    def count_by_status(self, status: str) -> int:
+        return sum(1 for a in self.appointments if a.status == status)
