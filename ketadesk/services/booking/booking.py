@@ -47,6 +47,7 @@ from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.planner import spacing_problems
 from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
 from ketadesk.services.booking.planning import gate_sessions, load_patient_facts
 from ketadesk.services.common.context import (
     Actor,
@@ -54,7 +55,6 @@ from ketadesk.services.common.context import (
     NotFound,
     PermissionDenied,
     ServiceError,
-    require,
     utcnow,
 )
 from ketadesk.services.followups import followups

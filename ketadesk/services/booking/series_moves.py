@@ -18,9 +18,10 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, reflow
+from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.planning import horizon_days
-from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, require, utcnow
+from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database

@@ -46,15 +46,16 @@ from ketadesk.scheduling.followup_rules import (
     stage_ranges,
 )
 from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
     Actor,
     InvalidFields,
     InvalidRequest,
     NotFound,
     PermissionDenied,
-    require,
     utcnow,
 )
+from ketadesk.services.monitoring.rems import rems_missing_many
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.database import Database
@@ -599,9 +600,6 @@ def _queue(
     assignee: int | None = None,
     details: bool,
 ) -> FollowUpQueue:
-    # Imported here: the monitoring record opens adverse-event follow-ups through this module.
-    from ketadesk.services.monitoring.monitoring import rems_missing
-
     catalog = load_catalog(session)
     settings = _settings(catalog)
     today = ClinicCalendar(catalog.settings).local_date(now)
@@ -650,6 +648,17 @@ def _queue(
             .order_by(FollowUpAttempt.at, FollowUpAttempt.id)
         ):
             attempts.setdefault(fid, []).append((at, result))
+    # What each REMS form still lacks, for the whole queue at once.
+    rems_gaps: dict[int, list[str]] = {}
+    if details:
+        rems_gaps = rems_missing_many(
+            session,
+            (
+                r[0].appointment_id
+                for r in rows
+                if r[0].kind == "rems_form" and r[0].appointment_id is not None
+            ),
+        )
     sections: dict[Section, list[FollowUpItem]] = {s: [] for s in Section}
     for f, first, last, chart, phone, type_name, starts_at, staff_name in rows:
         due = f.due_at
@@ -660,8 +669,8 @@ def _queue(
             continue
         tried = attempts.get(f.id, [])
         missing: tuple[str, ...] = ()
-        if details and f.kind == "rems_form" and f.appointment_id is not None:
-            missing = tuple(rems_missing(session, f.appointment_id))
+        if f.kind == "rems_form" and f.appointment_id is not None:
+            missing = tuple(rems_gaps.get(f.appointment_id, ()))
         last_try = ""
         if tried:
             at, result = tried[-1]

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ketadesk.scheduling.model import PlannedSession
-from ketadesk.services.access import accounts, audit
+from ketadesk.services.access import accounts, audit_log
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import (
@@ -31,7 +31,7 @@ from ketadesk.services.common.context import (
     ServiceError,
 )
 from ketadesk.services.followups import followups
-from ketadesk.services.monitoring import measurements, monitoring
+from ketadesk.services.monitoring import measurements, records
 from ketadesk.services.patients import patients as patient_service
 from ketadesk.store.models import AuditEvent
 from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic
@@ -183,8 +183,8 @@ CASES: dict[str, Case] = {
     ),
     "save a monitoring record": Case(
         ("record_monitoring",),
-        lambda c, a: monitoring.save_record(
-            c.c.db, a, (appt := c.appointment()), monitoring.load_record(c.c.db, appt), now=NOW
+        lambda c, a: records.save_record(
+            c.c.db, a, (appt := c.appointment()), records.load_record(c.c.db, appt), now=NOW
         ),
     ),
     "enter an outcome measure": Case(
@@ -199,7 +199,7 @@ CASES: dict[str, Case] = {
             c.c.db, a, c.name(), "New User", "front_desk", "a long password", now=NOW
         ),
     ),
-    "read the audit trail": Case(("view_audit",), lambda c, a: audit.audit_events(c.c.db, a)),
+    "read the audit trail": Case(("view_audit",), lambda c, a: audit_log.audit_events(c.c.db, a)),
 }
 
 
@@ -275,5 +275,5 @@ def test_a_refusal_writes_nothing_but_its_audit_event(clinic: Clinic) -> None:
     with pytest.raises(PermissionDenied):
         booking.book(clinic.c.db, therapist, clinic.request(), now=NOW)
     assert count() == before + 1
-    (event,) = audit.audit_events(clinic.c.db, SYSTEM, action="refused")
+    (event,) = audit_log.audit_events(clinic.c.db, SYSTEM, action="refused")
     assert event.username == "sam"

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QPushButton
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.access import audit
+from ketadesk.services.access import audit, audit_log
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor, PermissionDenied
@@ -166,7 +166,7 @@ def test_events_come_a_page_at_a_time(
     while viewer.more_button.isEnabled():
         _reload(qtbot, viewer, viewer.more_button.click)
     ids = [viewer.model.row_at(r).id for r in range(viewer.model.rowCount())]
-    assert len(ids) == len(set(ids)) == len(audit.audit_events(c.db, ADMIN))
+    assert len(ids) == len(set(ids)) == len(audit_log.audit_events(c.db, ADMIN))
     times = [viewer.model.row_at(r).at for r in range(viewer.model.rowCount())]
     assert times == sorted(times, reverse=True)
 
@@ -215,7 +215,7 @@ def test_the_model_passes_the_model_tester(
 ) -> None:
     c, _ = clinic
     model = AuditTableModel()
-    model.set_rows(audit.audit_events(c.db, ADMIN))
+    model.set_rows(audit_log.audit_events(c.db, ADMIN))
     qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
     assert model.rowCount(QModelIndex()) > 0
     assert model.headerData(AuditColumn.CHANGES, Qt.Orientation.Horizontal) == "Before → after"

@@ -146,14 +146,14 @@ def test_an_adverse_event_in_the_record_opens_its_follow_up_once(
 ) -> None:
     import dataclasses
 
-    from ketadesk.services.monitoring import monitoring
+    from ketadesk.services.monitoring import records
 
     at = clinic.at(WED, "12:50")
-    form = monitoring.load_record(clinic.db, held)
+    form = records.load_record(clinic.db, held)
     form = dataclasses.replace(form, events="Vomited once at 10:40; settled with ondansetron")
-    monitoring.save_record(clinic.db, NURSE, held, form, now=at)
-    again = dataclasses.replace(monitoring.load_record(clinic.db, held), dose_mg="56")
-    monitoring.save_record(clinic.db, NURSE, held, again, now=at + dt.timedelta(minutes=5))
+    records.save_record(clinic.db, NURSE, held, form, now=at)
+    again = dataclasses.replace(records.load_record(clinic.db, held), dose_mg="56")
+    records.save_record(clinic.db, NURSE, held, again, now=at + dt.timedelta(minutes=5))
     with clinic.db.read() as session:
         owed = session.execute(
             select(FollowUp.appointment_id, FollowUp.status).where(FollowUp.kind == "adverse_event")
