@@ -46,6 +46,7 @@ from ketadesk.scheduling.catalog import HoldMode, ResourceKind
 from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.planner import spacing_problems
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking.planning import gate_sessions, load_patient_facts
@@ -62,8 +63,6 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
-    MOVABLE_STATUSES,
-    RELEASED_STATUSES,
     Appointment,
     AppointmentEvent,
     GatingOverride,
@@ -109,15 +108,6 @@ class StatusChange:
     event_id: int
 
 
-# action -> (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "check_in": (frozenset({"booked"}), "checked_in"),
-    "start": (frozenset({"booked", "checked_in"}), "in_progress"),
-    "complete": (frozenset({"checked_in", "in_progress"}), "completed"),
-    "no_show": (frozenset({"booked"}), "no_show"),
-    "cancel": (frozenset({"booked", "checked_in"}), "cancelled"),
-}
-RELEASING = RELEASED_STATUSES
 #: What each action is called wherever a person sees it (buttons, menus, the undo stack), in
 #: the order they are offered; one that asks for a reason (cancel) gets "…" on buttons.
 ACTION_NAMES: dict[str, str] = {
@@ -204,7 +194,7 @@ _PATIENT_BOOKED = select(
 ).where(
     _APPOINTMENT.c.patient_id == bindparam("patient_id"),
     # Constants written into the statement: nothing to expand at every execution.
-    _APPOINTMENT.c.status.not_in([literal(s, String) for s in sorted(RELEASING)]),
+    _APPOINTMENT.c.status.not_in([literal(s, String) for s in sorted(RELEASED_STATUSES)]),
     *_overlapping_bound(_APPOINTMENT.c.starts_at, _APPOINTMENT.c.ends_at),
 )
 
@@ -819,7 +809,7 @@ def change_status(
         appointment.status = target
         appointment.updated_at = now
         detail: dict[str, Any] = {}
-        if target in RELEASING:
+        if target in RELEASED_STATUSES:
             for hold in appointment.holds:
                 hold.active = False
         if action == "cancel":
@@ -888,7 +878,10 @@ def undo_status(
             if last.to_status != appointment.status:
                 raise InvalidRequest(f"appointment #{appointment_id} changed since; reload it")
             before = snapshot_of(appointment)
-            if appointment.status in RELEASING and last.from_status not in RELEASING:
+            if (
+                appointment.status in RELEASED_STATUSES
+                and last.from_status not in RELEASED_STATUSES
+            ):
                 config = load_config(session)
                 catalog = config.catalog
                 held = [

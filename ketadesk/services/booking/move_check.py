@@ -27,17 +27,12 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import SessionSearch
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.booking.booking import BookingConflict
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
-from ketadesk.store.models import (
-    MOVABLE_STATUSES,
-    RELEASED_STATUSES,
-    Appointment,
-    Patient,
-    SessionType,
-)
+from ketadesk.store.models import Appointment, Patient, SessionType
 from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import load_snapshot
 

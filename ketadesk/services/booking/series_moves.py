@@ -18,6 +18,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, reflow
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.planning import horizon_days
@@ -26,8 +27,6 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
-    MOVABLE_STATUSES,
-    RELEASED_STATUSES,
     Appointment,
     GatingOverride,
     Protocol,

@@ -24,10 +24,10 @@ from sqlalchemy.types import NullType
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, covered
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database, DatabaseOpenError
 from ketadesk.store.models import (
-    RELEASED_STATUSES,
     Appointment,
     Closure,
     FollowUp,
@@ -39,9 +39,6 @@ from ketadesk.store.models import (
     UTCDateTime,
 )
 from ketadesk.store.snapshot import load_resources, load_shifts
-
-# Appointments in these states hold nothing: their holds must be released.
-INACTIVE_STATUSES = RELEASED_STATUSES
 
 _STREAM_BATCH = 20_000
 _EXCLUSIVE = HoldMode.EXCLUSIVE.value
@@ -244,7 +241,7 @@ class _Checker:
         self._load_appointments()
         self.calendar = self._load_calendar()
         for appt in self.appointments.values():
-            if appt.status not in INACTIVE_STATUSES:
+            if appt.status not in RELEASED_STATUSES:
                 self._check_appointment_day(appt)
         self._check_holds()
         self._report_appointment_days()
@@ -460,7 +457,7 @@ class _Checker:
             if not (
                 # The usual case: its time was checked with its appointment's.
                 appt is not None
-                and appt.status not in INACTIVE_STATUSES
+                and appt.status not in RELEASED_STATUSES
                 and appt.starts_at <= starts
                 and ends <= appt.ends_at
                 and not (current.closures and current.in_closure(hold))
@@ -514,7 +511,7 @@ class _Checker:
         span = Interval(hold.starts_at, hold.ends_at)
         if appt is None:
             return
-        if appt.status in INACTIVE_STATUSES:
+        if appt.status in RELEASED_STATUSES:
             self._gather(ProblemCode.STATUS, (hold.appointment_id,), None, span)
             return
         inside = appt.span.contains(span)
@@ -568,7 +565,7 @@ class _Checker:
     # -- appointments ---------------------------------------------------------------------------
 
     def _check_appointment_rows(self, appt: _Appt) -> None:
-        if appt.status not in INACTIVE_STATUSES and not self.held.get(appt.id):
+        if appt.status not in RELEASED_STATUSES and not self.held.get(appt.id):
             self._add(
                 ProblemCode.STATUS,
                 f"status: {self._appointment_label(appt)} on {self._when(appt.span)} is "
@@ -631,7 +628,7 @@ class _Checker:
         counted = (
             a.series_id.is_not(None),
             a.series_index.is_not(None),
-            a.status.not_in(sorted(INACTIVE_STATUSES)),
+            a.status.not_in(sorted(RELEASED_STATUSES)),
         )
         scope = (
             []
@@ -981,7 +978,6 @@ def _problem_order(p: Problem) -> tuple[bool, dt.datetime, int, str]:
 
 
 __all__ = [
-    "INACTIVE_STATUSES",
     "IntegrityReport",
     "Problem",
     "ProblemCode",

@@ -43,6 +43,7 @@ from ketadesk.scheduling.catalog import (
 )
 from ketadesk.scheduling.followup_rules import reattempt_at
 from ketadesk.scheduling.model import hold_units, session_holds
+from ketadesk.scheduling.statuses import ATTENDED_STATUSES, RELEASED_STATUSES
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.demo import monitoring as demo_monitoring
@@ -52,7 +53,6 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
-    RELEASED_STATUSES,
     Appointment,
     AppointmentEvent,
     AuditEvent,
@@ -165,8 +165,6 @@ ROLE_USERNAMES = {
     "therapist": "therapist",
     "front_desk": "frontdesk",
 }
-ATTENDED = frozenset({"completed", "checked_in", "in_progress"})
-MISSED = RELEASED_STATUSES
 
 _Row = dict[str, Any]
 
@@ -865,7 +863,7 @@ class _SeriesPlan:
     id: int = 0
 
     def last_active_day(self) -> dt.date | None:
-        days = [v.day for v in self.visits if v.status in ATTENDED or v.status == "booked"]
+        days = [v.day for v in self.visits if v.status in ATTENDED_STATUSES or v.status == "booked"]
         return max(days) if days else None
 
 
@@ -890,7 +888,7 @@ class _Visit:
 
     @property
     def active(self) -> bool:
-        return self.status not in MISSED
+        return self.status not in RELEASED_STATUSES
 
 
 @dataclass(slots=True)
@@ -1213,7 +1211,7 @@ class _DemoPlan:
         for p in self.patients:
             number = 0
             for v in sorted(p.visits, key=lambda v: v.start):
-                if v.status in ATTENDED and self.types[v.code].dosing:
+                if v.status in ATTENDED_STATUSES and self.types[v.code].dosing:
                     number += 1
                     v.dose_number = number
         if self.unplaced:
@@ -1995,7 +1993,7 @@ class _Writer:
             return "dropped"
         if s.finished and statuses == {"completed"}:
             return "completed"
-        return "active" if statuses & ATTENDED else "planned"
+        return "active" if statuses & ATTENDED_STATUSES else "planned"
 
     def _series_row(self, s: _SeriesPlan) -> _Row:
         first = min(s.visits, key=lambda v: v.start)
@@ -2032,7 +2030,7 @@ class _Writer:
         spec = self.plan.types[v.code]
         events = self._events(v, spec)
         checklist: _Row = {}
-        if spec.dosing and v.status in ATTENDED:
+        if spec.dosing and v.status in ATTENDED_STATUSES:
             checklist = {"fasting_confirmed": True, "driver_confirmed": True, "vitals_taken": True}
         in_series = v.series is not None and v.series.id > 0
         self._add(
@@ -2097,14 +2095,14 @@ class _Writer:
 
         event(v.booked_at, self._front_desk(), "book", "booked", "make-up" if v.makeup else "")
         clinician = self._user(v.slot.clinician, "nurse")
-        if v.status in ATTENDED:
+        if v.status in ATTENDED_STATUSES:
             arrived = v.start - _MINUTE * self.rng.randint(2, EARLY_CHECK_IN_MINUTES)
             event(min(arrived, self.now), self._front_desk(), "check_in", "checked_in")
             if v.status != "checked_in":
                 event(_started_at(v, spec), clinician, "start", "in_progress")
             if v.status == "completed":
                 event(v.end, clinician, "complete", "completed")
-        elif v.status in MISSED and v.changed_at is not None:
+        elif v.status in RELEASED_STATUSES and v.changed_at is not None:
             action = "cancel" if v.status == "cancelled" else "no_show"
             event(v.changed_at, self._front_desk(), action, v.status, v.reason)
         return events
@@ -2184,10 +2182,10 @@ class _Writer:
         """A measure taken at check-in: done for sessions attended, open for today's."""
         v = task.visit
         taken = min(v.start - _MINUTE * 5, self.now)
-        if v.status in ATTENDED and (v is self.urgent or self.rng.random() > 0.04):
+        if v.status in ATTENDED_STATUSES and (v is self.urgent or self.rng.random() > 0.04):
             self._follow_up(task, v.booked_at, done_at=taken, outcome="Collected at check-in")
             self._measure(v, taken, self._user(task.assignee, task.role))
-        elif v.status in ATTENDED:
+        elif v.status in ATTENDED_STATUSES:
             self._follow_up(task, v.booked_at)  # missed: overdue (or closed, when long ago)
         elif v.status == "booked" and v.day >= self.today:
             self._follow_up(task, v.booked_at)  # owed since booking (services.followups)
@@ -2296,7 +2294,7 @@ class _Writer:
         candidates = [
             v
             for v in visits
-            if v.status in ATTENDED
+            if v.status in ATTENDED_STATUSES
             and not v.patient.historical
             and any(r.before_session for r in self.plan.types[v.code].followups)
         ]

@@ -30,7 +30,6 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, FollowUpSettings, ResourceKind
 from ketadesk.scheduling.followup_rules import (
-    AFTER_SESSION_STATUSES,
     SECTION_TITLES,
     URGENT,
     OwedFollowUp,
@@ -45,6 +44,7 @@ from ketadesk.scheduling.followup_rules import (
     stage_finished,
     stage_ranges,
 )
+from ketadesk.scheduling.statuses import AFTER_SESSION_STATUSES, RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -60,7 +60,6 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
-    RELEASED_STATUSES,
     Appointment,
     FollowUp,
     FollowUpAttempt,

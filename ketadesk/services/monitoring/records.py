@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -52,7 +53,6 @@ from ketadesk.services.monitoring.validation import validate_record
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import (
-    RELEASED_STATUSES,
     Appointment,
     Patient,
     Resource,

@@ -33,13 +33,12 @@ from ketadesk.config import Catalog
 from ketadesk.paths import config_dir, resources_dir
 from ketadesk.scheduling.catalog import ClinicSettings
 from ketadesk.scheduling.gating import PatientFacts, ScreeningStatus, check_gates
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
 from ketadesk.services.schedule.schedule import DayAppointment, DaySchedule, day_schedule
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
-    MOVABLE_STATUSES,
-    RELEASED_STATUSES,
     Appointment,
     FollowUp,
     GatingOverride,

@@ -41,15 +41,13 @@ from ketadesk.scheduling.calendar import (
     ShiftPattern,
     subtract,
 )
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 
 if TYPE_CHECKING:
     from ketadesk.config import Catalog
     from ketadesk.scheduling.catalog import SessionTypeSpec
     from ketadesk.store.database import Database
 
-#: Statuses of an appointment that no longer holds its room.
-# The same as store.models.RELEASED_STATUSES; spelt out so start-up need not load the ORM.
-INACTIVE_STATUSES = frozenset({"cancelled", "no_show"})
 #: A session lies inside one clinic day (store.queries.LONGEST_BOOKING, which imports SQLAlchemy).
 LONGEST_BOOKING = dt.timedelta(days=1)
 
@@ -143,7 +141,7 @@ class DayAppointment:
     @property
     def is_active(self) -> bool:
         """False for cancelled and no-show sessions, which no longer hold their room."""
-        return self.status not in INACTIVE_STATUSES
+        return self.status not in RELEASED_STATUSES
 
     @property
     def status_label(self) -> str:

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QWidget
 
+from ketadesk.scheduling.statuses import ACTION_OF_STATUS, TRANSITIONS
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
@@ -45,8 +46,6 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 #: What a status change is called on the undo stack ("Undo No-show").
 ACTION_LABELS = booking.ACTION_NAMES
-#: The action leading to each status, so callers may name either ("check_in" or "checked_in").
-ACTION_OF_STATUS = {target: action for action, (_, target) in booking.TRANSITIONS.items()}
 
 UNDO_SHORTCUTS = ("Ctrl+Z",)
 REDO_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y")
@@ -157,7 +156,7 @@ class StatusCommand(_EditCommand):
         else:
             # undo_status takes back the latest change: make sure it is still this one.
             status = placement_of(desk.db, self.appointment_id).status
-            target = booking.TRANSITIONS[self.action][1]
+            target = TRANSITIONS[self.action][1]
             if status != target:
                 raise InvalidRequest(
                     f"the session is {status.replace('_', ' ')} now, changed since; "
@@ -254,7 +253,7 @@ class ScheduleEditor(QObject):
         """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
         "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
         needs ``reason``.  False, with ``refused`` emitted, when the service refuses."""
-        action = status if status in booking.TRANSITIONS else ACTION_OF_STATUS.get(status, status)
+        action = status if status in TRANSITIONS else ACTION_OF_STATUS.get(status, status)
         desk = self.desk
         try:
             with server_errors():  # a server out of reach is said, not raised
