@@ -32,17 +32,18 @@ from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
+from ketadesk.scheduling.availability import Availability
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import (
     WEEKDAYS,
     ClinicSettings,
-    HoldMode,
     ProtocolSpec,
     ResourceKind,
+    ResourceNeed,
     SessionTypeSpec,
 )
 from ketadesk.scheduling.followup_rules import reattempt_at
-from ketadesk.scheduling.model import hold_units, session_holds
+from ketadesk.scheduling.model import PlannedHold, ResourceInfo, hold_units, session_holds
 from ketadesk.scheduling.statuses import ATTENDED_STATUSES, RELEASED_STATUSES
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import ServiceError
@@ -99,6 +100,8 @@ NURSE_SETUP_MINUTES = 15  # nurses come in before opening to set up the rooms
 FRONT_DESK_SHIFT_MINUTES = 8 * 60 + 30  # one early and one late shift cover the day
 TRAINING_FROM = 13 * 60  # the staff-training afternoon starts then
 INSPECTION_UNTIL = 12 * 60  # a monitor's inspection takes the morning
+# The Monday of the week the weekday templates are laid out on: a winter week, no clock change.
+_TEMPLATE_WEEK = dt.date(2001, 1, 8)
 PATIENCE_MINUTES = 30  # a room waits this long for its next planned kind of session
 ODD_ROOM_DELAY_MINUTES = 15  # every other room starts later, so arrivals are spread out
 EARLY_CHECK_IN_MINUTES = 10
@@ -398,6 +401,20 @@ class _Layout:
     def users_of_role(self, role: str) -> list[int]:
         return [self.user_of[s] for s in self.staff(role) if s in self.user_of]
 
+    def resource_infos(self) -> list[ResourceInfo]:
+        return [
+            ResourceInfo(
+                id=r["id"],
+                kind=ResourceKind(r["kind"]),
+                subkind=r["subkind"],
+                name=r["name"],
+                capacity=r["capacity"],
+                active=r["active"],
+                sort_order=r["sort_order"],
+            )
+            for r in self.resource_rows
+        ]
+
     def shift_patterns(self) -> list[ShiftPattern]:
         return [
             ShiftPattern(resource_id=rid, weekday=wd, start_minute=s, end_minute=e)
@@ -628,7 +645,13 @@ class _Slot:
 
 
 class _TemplateBuilder:
-    """Places one weekday's slots with the checks a booking makes, on minutes of the day."""
+    """Places one weekday's slots on minutes of the day, asking the scheduling engine
+    (``Availability``, the rules every booking is checked by) whether each session's holds fit.
+
+    The engine answers for real instants, so the weekday is played on a reference date of that
+    weekday with no holidays, closures or clock change: a template that fits there fits every
+    ordinary week (the days' own closures are taken out later, per day).
+    """
 
     def __init__(self, catalog: Catalog, layout: _Layout, weekday: int) -> None:
         self.types = catalog.session_types
@@ -637,42 +660,31 @@ class _TemplateBuilder:
         self.step = catalog.settings.slot_minutes
         hours = _open_minutes(catalog, weekday)
         self.opens, self.closes = hours if hours is not None else (0, 0)
-        self.held: dict[int, list[tuple[int, int, bool, int]]] = {}
+        calendar = ClinicCalendar(
+            replace(catalog.settings, holiday_country=""), shifts=tuple(layout.shift_patterns())
+        )
+        self.day = _TEMPLATE_WEEK + _days(weekday)
+        self.availability = Availability(calendar, layout.resource_infos())
         self.slots: list[_Slot] = []
 
-    def _fits(self, rid: int, begins: int, ends: int, mode: HoldMode) -> bool:
-        if rid in self.layout.role:
-            shift = self.layout.shifts.get(rid, {}).get(self.weekday)
-            if shift is None or not (shift[0] <= begins and ends <= shift[1]):
-                return False
-        held = self.held.get(rid, [])
-        exclusive = mode is HoldMode.EXCLUSIVE
-        if exclusive and any(x and b < ends and begins < e for b, e, x, _ in held):
-            return False
-        units = hold_units(mode)
-        if units:
-            capacity = self.layout.capacity[rid]
-            for t in [begins] + [b for b, _, _, _ in held if begins < b < ends]:
-                if units + sum(u for b, e, _, u in held if b <= t < e) > capacity:
-                    return False
-        return True
+    def _at(self, minute: int) -> dt.datetime:
+        return self.availability.calendar.at_local(self.day, minute)
+
+    def _fits(self, holds: Sequence[PlannedHold]) -> bool:
+        return not self.availability.refusals(holds)
 
     def _assign(
         self, spec: SessionTypeSpec, start: int, candidates: Mapping[tuple[str, str], list[int]]
     ) -> dict[str, int] | None:
         if start < self.opens or start + spec.total_minutes > self.closes:
             return None
+        at = self._at(start)
         assignment: dict[str, int] = {}
         for need in spec.needs:
             key = (need.kind.value, need.subkind)
             options = candidates.get(key, self.layout.by_subkind.get(key, []))
-            windows = [(spec.hold_window(h), h.mode) for h in need.holds]
             chosen = next(
-                (
-                    rid
-                    for rid in options
-                    if all(self._fits(rid, start + b, start + e, m) for (b, e), m in windows)
-                ),
+                (rid for rid in options if self._fits(_need_holds(spec, need, at, rid))),
                 None,
             )
             if chosen is None:
@@ -688,15 +700,9 @@ class _TemplateBuilder:
         clinician = None
         for need in spec.needs:
             rid = assignment.get(need.key)
-            if rid is None:
-                continue
-            if need.kind is ResourceKind.ROOM:
+            if rid is not None and need.kind is ResourceKind.ROOM:
                 room_id = rid
-            for hold in need.holds:
-                b, e = spec.hold_window(hold)
-                self.held.setdefault(rid, []).append(
-                    (start + b, start + e, hold.mode is HoldMode.EXCLUSIVE, hold_units(hold.mode))
-                )
+        self.availability.add(session_holds(spec, self._at(start), assignment))
         for role in ("nurse", "therapist", "prescriber"):
             clinician = next(
                 (r for r in assignment.values() if self.layout.role.get(r) == role), None
@@ -763,6 +769,24 @@ class _TemplateBuilder:
             self._commit(code, begins, lane, assignment)
             t = begins + self.types[code].total_minutes + gap
             position = (position + k + 1) % len(cycle)
+
+
+def _need_holds(
+    spec: SessionTypeSpec, need: ResourceNeed, start: dt.datetime, resource_id: int
+) -> list[PlannedHold]:
+    """The holds one need of a session starting at ``start`` takes on ``resource_id`` (what
+    ``session_holds`` gives for that need; the template chooses needs one at a time)."""
+    return [
+        PlannedHold(
+            need=need.key,
+            resource_id=resource_id,
+            mode=hold.mode,
+            span=Interval(start + begins * _MINUTE, start + ends * _MINUTE),
+            units=hold_units(hold.mode),
+        )
+        for hold in need.holds
+        for begins, ends in (spec.hold_window(hold),)
+    ]
 
 
 def _weekday_template(catalog: Catalog, layout: _Layout, weekday: int) -> list[_Slot]:
