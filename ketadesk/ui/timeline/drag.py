@@ -547,7 +547,7 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         """The menu of what can be done with a session, enabled by its status."""
         # Not needed at start-up: the booking service is imported on the first menu.
         from ketadesk.scheduling.statuses import TRANSITIONS
-        from ketadesk.services.booking.booking import ACTION_NAMES, action_button_text
+        from ketadesk.services.booking.appointment_changes import ACTION_NAMES, action_button_text
 
         menu = QMenu(self)
         menu.setAccessibleName(f"Session of {appointment.patient_name}")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 import ketadesk
 from ketadesk.services.access import audit, audit_log
 from ketadesk.services.access.audit_log import AuditRow
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
 from ketadesk.store.models import AuditEvent
@@ -49,7 +49,7 @@ def test_an_appointments_history_has_every_change_with_before_and_after(
 ) -> None:
     appt = _book(clinic, "Ada Lovelace", MARIA, WED, NOW)
     later = NOW + dt.timedelta(minutes=5)
-    booking.move(
+    appointment_changes.move(
         clinic.db,
         JO,
         appt,
@@ -57,8 +57,8 @@ def test_an_appointments_history_has_every_change_with_before_and_after(
         reason="patient asked",
         now=later,
     )
-    booking.change_status(clinic.db, MARIA, appt, "cancel", reason="flu", now=later)
-    booking.undo_status(clinic.db, MARIA, appt, now=later + dt.timedelta(minutes=1))
+    appointment_changes.change_status(clinic.db, MARIA, appt, "cancel", reason="flu", now=later)
+    appointment_changes.undo_status(clinic.db, MARIA, appt, now=later + dt.timedelta(minutes=1))
     history = audit_log.appointment_history(clinic.db, ADMIN, appt)
     assert [(r.action, r.username) for r in history] == [
         ("book", "maria"),
@@ -83,7 +83,7 @@ def test_an_appointments_history_has_every_change_with_before_and_after(
 def _seed(clinic: SmallClinic) -> tuple[int, int]:
     ada = _book(clinic, "Ada Lovelace", MARIA, WED, NOW)
     mary = _book(clinic, "Mary Seacole", JO, THU, NOW + dt.timedelta(days=1))
-    booking.change_status(
+    appointment_changes.change_status(
         clinic.db, JO, mary, "cancel", reason="no ride", now=NOW + dt.timedelta(days=1, hours=1)
     )
     return ada, mary
@@ -172,7 +172,7 @@ def test_each_booking_write_produces_one_event(clinic: SmallClinic) -> None:
     before = count()
     appt = _book(clinic, "Ada Lovelace", MARIA, WED, NOW)
     assert count() == before + 1
-    booking.change_status(clinic.db, MARIA, appt, "check_in", now=NOW)
+    appointment_changes.change_status(clinic.db, MARIA, appt, "check_in", now=NOW)
     assert count() == before + 2
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.services.access import accounts, audit_log
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import (
     PERMISSIONS,
@@ -83,7 +83,9 @@ class Clinic:
         """A new booked appointment, taken through ``walk`` (status actions) by the system."""
         appt = booking.book(self.c.db, SYSTEM, self.request(), now=NOW).appointment_ids[0]
         for action in walk:
-            booking.change_status(self.c.db, SYSTEM, appt, action, reason="test", now=NOW)
+            appointment_changes.change_status(
+                self.c.db, SYSTEM, appt, action, reason="test", now=NOW
+            )
         return appt
 
     def move_target(self) -> PlannedSession:
@@ -114,12 +116,12 @@ CASES: dict[str, Case] = {
     ),
     "move": Case(
         ("move",),
-        lambda c, a: booking.move(c.c.db, a, c.appointment(), c.move_target(), now=NOW),
+        lambda c, a: appointment_changes.move(c.c.db, a, c.appointment(), c.move_target(), now=NOW),
     ),
     **{
         action: Case(
             (action,),
-            lambda c, a, action=action, walk=walk: booking.change_status(  # type: ignore[misc]
+            lambda c, a, action=action, walk=walk: appointment_changes.change_status(  # type: ignore[misc]
                 c.c.db, a, c.appointment(*walk), action, reason="patient asked", now=NOW
             ),
         )
@@ -133,7 +135,7 @@ CASES: dict[str, Case] = {
     },
     "undo a no-show": Case(
         ("no_show",),
-        lambda c, a: booking.undo_status(c.c.db, a, c.appointment("no_show"), now=NOW),
+        lambda c, a: appointment_changes.undo_status(c.c.db, a, c.appointment("no_show"), now=NOW),
     ),
     "register a patient": Case(
         ("register_patient",),

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from ketadesk.paths import config_dir
 from ketadesk.scheduling.catalog import FOLLOW_UP_DEFAULTS, ConfigError, parse_clinic_settings
 from ketadesk.scheduling.followup_rules import Section
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor, InvalidFields, PermissionDenied
 from ketadesk.services.followups import followups
@@ -66,7 +66,9 @@ def _book(
 
 def _complete(clinic: SmallClinic, appointment_id: int, day: dt.date) -> None:
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
-        booking.change_status(clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm)
+        )
 
 
 def _rows(clinic: SmallClinic) -> dict[str, FollowUp]:
@@ -145,9 +147,11 @@ def test_sync_is_idempotent(db_url: str) -> None:
             k: (r.id, r.due_at, r.status) for k, r in before.items()
         }
         # And the rest of a follow-up's life, on this database too.
-        booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "13:05"))
+        appointment_changes.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "13:05"))
         assert _rows(clinic)["rems_form"].status == "cancelled"
-        booking.change_status(clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "13:10"))
+        appointment_changes.change_status(
+            clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "13:10")
+        )
         call = _rows(clinic)["next_day_call"]
         assert (call.id, call.status) == (before["next_day_call"].id, "open")
         tried = followups.record_attempt(
@@ -166,7 +170,7 @@ def test_sync_is_idempotent(db_url: str) -> None:
 def test_moving_a_session_re_dates_its_phq9(clinic: SmallClinic) -> None:
     appt = _book(clinic, "spravato", WED, SPRAVATO)
     first = _rows(clinic)["phq9"]
-    booking.move(
+    appointment_changes.move(
         clinic.db, FRONT_DESK, appt, clinic.session("spravato", MON, "11:00", SPRAVATO), now=NOW
     )
     moved = _rows(clinic)["phq9"]
@@ -183,10 +187,10 @@ def test_a_session_not_held_cancels_its_follow_ups_and_undo_reopens_them(
     clinic: SmallClinic, action: str, outcome: str
 ) -> None:
     appt = _book(clinic, "spravato", WED, SPRAVATO)
-    booking.change_status(clinic.db, FRONT_DESK, appt, action, reason="ill", now=NOW)
+    appointment_changes.change_status(clinic.db, FRONT_DESK, appt, action, reason="ill", now=NOW)
     cancelled = _rows(clinic)["phq9"]
     assert (cancelled.status, cancelled.outcome) == ("cancelled", outcome)
-    booking.undo_status(clinic.db, FRONT_DESK, appt, now=NOW)
+    appointment_changes.undo_status(clinic.db, FRONT_DESK, appt, now=NOW)
     reopened = _rows(clinic)["phq9"]
     assert reopened.id == cancelled.id
     assert (reopened.status, reopened.outcome) == ("open", "")
@@ -199,9 +203,11 @@ def test_undoing_a_completion_cancels_the_call_and_completing_again_reopens_it(
     appt = _book(clinic, "iv_infusion", WED, IV)
     _complete(clinic, appt, WED)
     call = _rows(clinic)["next_day_call"]
-    booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
+    appointment_changes.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
     assert _rows(clinic)["next_day_call"].status == "cancelled"
-    booking.change_status(clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "12:40"))
+    appointment_changes.change_status(
+        clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "12:40")
+    )
     again = _rows(clinic)["next_day_call"]
     assert (again.id, again.status) == (call.id, "open")
 
@@ -258,7 +264,7 @@ def test_the_last_session_of_a_stage_owes_the_booster_review(clinic: SmallClinic
     assert review.assignee_role == "prescriber"
     assert _local(clinic, review.due_at) == "Wed 2026-12-09 07:30"
     assert _local(clinic, review.deadline_at) == "Thu 2027-01-07 00:00"
-    booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
+    appointment_changes.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
     assert _rows(clinic)["booster_review"].status == "cancelled"
 
 
@@ -541,7 +547,9 @@ def test_a_dropped_induction_owes_no_booster_review(clinic: SmallClinic) -> None
     start, _ = _phq9_due(clinic)[ids[0]]
     _complete(clinic, ids[0], clinic.calendar.local_date(start))
     for appt in ids[1:]:
-        booking.change_status(clinic.db, FRONT_DESK, appt, "cancel", reason="moved away", now=NOW)
+        appointment_changes.change_status(
+            clinic.db, FRONT_DESK, appt, "cancel", reason="moved away", now=NOW
+        )
     assert not any(r.kind == "booster_review" for r in _all(clinic))
 
 

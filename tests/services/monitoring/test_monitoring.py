@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import (
     SYSTEM,
@@ -407,7 +407,7 @@ def test_rems_follow_up_shows_nothing_missing_once_complete_and_stays_open(
     clinic: SmallClinic, spravato: int
 ) -> None:
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
-        booking.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
     with clinic.db.read() as session:
         form = session.scalars(
             select(FollowUp).where(

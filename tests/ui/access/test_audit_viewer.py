@@ -14,7 +14,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.access import audit, audit_log
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor, PermissionDenied
 from ketadesk.ui.access import audit_viewer
@@ -44,11 +44,11 @@ def clinic(tmp_path: Path) -> Iterator[tuple[SmallClinic, list[int]]]:
         )
         at = NOW + dt.timedelta(minutes=n)
         appointments.append(booking.book(c.db, actor, request, now=at).appointment_ids[0])
-    booking.change_status(
+    appointment_changes.change_status(
         c.db, MARIA, appointments[2], "cancel", reason="no ride", now=NOW + dt.timedelta(hours=1)
     )
     with pytest.raises(PermissionDenied):
-        booking.change_status(
+        appointment_changes.change_status(
             c.db, SAM, appointments[0], "cancel", reason="x", now=NOW + dt.timedelta(hours=2)
         )
     audit.record_disclosure(

@@ -16,7 +16,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from ketadesk.scheduling.followup_rules import Section
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes
 from ketadesk.services.common.context import Actor
 from ketadesk.services.followups import followups
 from ketadesk.services.followups.followups import AttemptResult, FollowUpItem
@@ -104,7 +104,7 @@ def test_the_model_passes_the_model_tester(qtmodeltester, owed: SmallClinic) -> 
 
 def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     # Grace Hopper's Spravato session is done: her REMS form joins the queue with its countdown.
-    booking.change_status(owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW)
+    appointment_changes.change_status(owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW)
     counts: list[dict[str, int]] = []
     view = FollowUpQueueView(Desk(owed.db, NURSE, Clock(NOW)))
     qtbot.addWidget(view)

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.followups.followups import FollowUpItem
@@ -55,7 +55,9 @@ def held(clinic: SmallClinic) -> int:
     )
     (appointment,) = result.appointment_ids
     for action, hhmm in (("check_in", "09:55"), ("start", "10:05"), ("complete", "12:35")):
-        booking.change_status(clinic.db, NURSE, appointment, action, now=clinic.at(WED, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, appointment, action, now=clinic.at(WED, hhmm)
+        )
     return appointment
 
 
