@@ -38,7 +38,7 @@ from ketadesk.services.common.context import (
     PermissionDenied,
     utcnow,
 )
-from ketadesk.services.followups import followups
+from ketadesk.services.followups import sync
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
@@ -179,7 +179,7 @@ def relocate(
         detail=reason,
         now=now,
     )
-    followups.sync_follow_ups(session, actor, [appointment.id], now=now)
+    sync.sync_follow_ups(session, actor, [appointment.id], now=now)
     return event
 
 
@@ -260,7 +260,7 @@ def change_status(
             detail=reason,
             now=now,
         )
-        followups.sync_follow_ups(session, actor, [appointment.id], now=now)
+        sync.sync_follow_ups(session, actor, [appointment.id], now=now)
         changes.bump(session, now)
         return StatusChange(appointment.id, previous, target, appointment.version, event.id)
 
@@ -355,7 +355,7 @@ def undo_status(
                 after=snapshot_of(appointment),
                 now=now,
             )
-            followups.sync_follow_ups(session, actor, [appointment.id], now=now)
+            sync.sync_follow_ups(session, actor, [appointment.id], now=now)
             changes.bump(session, now)
             return StatusChange(
                 appointment.id,

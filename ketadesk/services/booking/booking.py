@@ -39,7 +39,7 @@ from ketadesk.services.common.context import (
     ServiceError,
     utcnow,
 )
-from ketadesk.services.followups import followups
+from ketadesk.services.followups import sync
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
@@ -266,7 +266,7 @@ def book(
                     )
                 ],
             )
-            followups.sync_follow_ups(session, actor, appointment_ids, now=now, config=config)
+            sync.sync_follow_ups(session, actor, appointment_ids, now=now, config=config)
             changes.bump(session, now)
             return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
     except IntegrityError as err:

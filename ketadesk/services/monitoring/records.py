@@ -27,7 +27,7 @@ from ketadesk.services.common.context import (
     InvalidRequest,
     utcnow,
 )
-from ketadesk.services.followups.followups import open_adverse_event_follow_up
+from ketadesk.services.followups.actions import open_adverse_event_follow_up
 from ketadesk.services.monitoring.reading_schedule import (
     late_minutes,
     pre_dose_labels,

@@ -30,7 +30,7 @@ from ketadesk.services.common.context import (
     PermissionDenied,
     ServiceError,
 )
-from ketadesk.services.followups import followups
+from ketadesk.services.followups import actions
 from ketadesk.services.monitoring import measurements, records
 from ketadesk.services.patients import patients as patient_service
 from ketadesk.store.models import AuditEvent
@@ -174,12 +174,12 @@ CASES: dict[str, Case] = {
     ),
     "work a follow-up": Case(
         ("work_follow_up",),
-        lambda c, a: followups.record_attempt(c.c.db, a, 10**9, "reached", now=NOW),
+        lambda c, a: actions.record_attempt(c.c.db, a, 10**9, "reached", now=NOW),
         succeeds=False,  # no such follow-up: NotFound once past the gate
     ),
     "record an adverse event": Case(
         ("record_monitoring",),
-        lambda c, a: followups.record_adverse_event(
+        lambda c, a: actions.record_adverse_event(
             c.c.db, a, c.appointment("check_in", "start"), "nausea", now=NOW
         ),
     ),

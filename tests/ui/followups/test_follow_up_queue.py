@@ -18,8 +18,9 @@ from sqlalchemy import select
 from ketadesk.scheduling.followup_rules import Section
 from ketadesk.services.booking import appointment_changes
 from ketadesk.services.common.context import Actor
-from ketadesk.services.followups import followups
-from ketadesk.services.followups.followups import AttemptResult, FollowUpItem
+from ketadesk.services.followups import sync
+from ketadesk.services.followups.actions import AttemptResult
+from ketadesk.services.followups.queue import FollowUpItem, follow_up_queue
 from ketadesk.store.models import Appointment, FollowUp
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import (
@@ -52,7 +53,7 @@ def owed(clinic: SmallClinic) -> SmallClinic:
     """The clinic day with the follow-ups its sessions owe."""
     with clinic.db.write() as session:
         ids = session.scalars(select(Appointment.id)).all()
-        followups.sync_follow_ups(session, NURSE, ids, now=NOW)
+        sync.sync_follow_ups(session, NURSE, ids, now=NOW)
     return clinic
 
 
@@ -98,7 +99,7 @@ def test_the_model_passes_the_model_tester(qtmodeltester, owed: SmallClinic) -> 
     from ketadesk.ui.followups.follow_up_queue import FollowUpQueueModel
 
     model = FollowUpQueueModel()
-    model.set_queue(followups.follow_up_queue(owed.db, now=NOW))
+    model.set_queue(follow_up_queue(owed.db, now=NOW))
     qtmodeltester.check(model, force_py=True)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
-from ketadesk.services.followups.followups import FollowUpItem
+from ketadesk.services.followups.queue import FollowUpItem
 from ketadesk.store.models import FollowUp
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import CompleteDialog, FollowUpQueueView
