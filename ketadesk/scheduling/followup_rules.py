@@ -27,14 +27,11 @@ from ketadesk.scheduling.catalog import (
     ProtocolStage,
     SessionTypeSpec,
 )
-
-# Appointment statuses that still owe a "before the session" follow-up (a PHQ-9 at check-in):
-# anything but a cancelled or missed session.
-BEFORE_SESSION_STATUSES = frozenset({"booked", "checked_in", "in_progress", "completed"})
-# Only a session that took place owes what comes after it.
-AFTER_SESSION_STATUSES = frozenset({"completed"})
-# A session in one of these did not take place and never will (it may be made up).
-NOT_HELD_STATUSES = frozenset({"cancelled", "no_show"})
+from ketadesk.scheduling.statuses import (
+    AFTER_SESSION_STATUSES,
+    BEFORE_SESSION_STATUSES,
+    NOT_HELD_STATUSES,
+)
 
 NORMAL, HIGH, URGENT = "normal", "high", "urgent"
 _INSTANT = dt.timedelta(microseconds=1)

@@ -29,6 +29,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from ketadesk.scheduling.statuses import RELEASED_STATUSES, STATUSES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -251,18 +253,9 @@ class Patient(Base):
 # ---------------------------------------------------------------------------------------------
 # Series, appointments and the holds that protect them
 
-APPOINTMENT_STATUSES = (
-    "booked",
-    "checked_in",
-    "in_progress",
-    "completed",
-    "cancelled",
-    "no_show",
-)
-# An appointment in one of these no longer holds anything: its holds are kept, inactive.
-RELEASED_STATUSES = frozenset({"cancelled", "no_show"})
-# An appointment in one of these has not happened yet: it may still be moved or re-flowed.
-MOVABLE_STATUSES = frozenset({"booked", "checked_in"})
+# The statuses as SQL lists, for the constraint and the partial index below.
+_STATUS_SQL = ", ".join(f"'{status}'" for status in STATUSES)
+_RELEASED_SQL = ", ".join(f"'{status}'" for status in sorted(RELEASED_STATUSES))
 
 
 class Series(Base):
@@ -291,11 +284,7 @@ class Appointment(Base):
     __tablename__ = "appointment"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="order"),
-        CheckConstraint(
-            "status IN ('booked', 'checked_in', 'in_progress', 'completed', 'cancelled', "
-            "'no_show')",
-            name="status",
-        ),
+        CheckConstraint(f"status IN ({_STATUS_SQL})", name="status"),
         Index("ix_appointment_span", "starts_at", "ends_at"),
         Index("ix_appointment_patient", "patient_id", "starts_at"),
         # One live appointment per place in a series; a missed one may be made up under the
@@ -305,10 +294,8 @@ class Appointment(Base):
             "series_id",
             "series_index",
             unique=True,
-            sqlite_where=text("series_id IS NOT NULL AND status NOT IN ('cancelled', 'no_show')"),
-            postgresql_where=text(
-                "series_id IS NOT NULL AND status NOT IN ('cancelled', 'no_show')"
-            ),
+            sqlite_where=text(f"series_id IS NOT NULL AND status NOT IN ({_RELEASED_SQL})"),
+            postgresql_where=text(f"series_id IS NOT NULL AND status NOT IN ({_RELEASED_SQL})"),
         ),
     )
 
@@ -580,9 +567,6 @@ class ChangeCounter(Base):
 
 
 __all__ = [
-    "APPOINTMENT_STATUSES",
-    "MOVABLE_STATUSES",
-    "RELEASED_STATUSES",
     "Appointment",
     "AppointmentEvent",
     "AuditEvent",

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.cli import main
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.demo.clinic import build_demo
 from ketadesk.services.printing.card import appointment_card, card_layout
@@ -26,7 +27,7 @@ from ketadesk.services.printing.day_sheet import (
 )
 from ketadesk.services.schedule.day import day_schedule
 from ketadesk.store.database import Database
-from ketadesk.store.models import RELEASED_STATUSES, Appointment, Patient
+from ketadesk.store.models import Appointment, Patient
 from ketadesk.ui.printing.printing import print_pdf
 
 TODAY = dt.date(2026, 11, 24)

@@ -90,7 +90,8 @@ def book(url: str, ids_json: str, patient: str, hhmm: str, go_file: str) -> int:
     import datetime as dt
 
     from ketadesk.services.booking import booking
-    from ketadesk.services.booking.booking import BookingConflict, BookingRequest
+    from ketadesk.services.booking.booking import BookingRequest
+    from ketadesk.services.booking.plan_check import BookingConflict
 
     clinic = _clinic(url, ids_json)
     tuesday = dt.date.fromisoformat(TUESDAY_TEXT)

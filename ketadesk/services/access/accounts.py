@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import AccountSettings
 from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
     ROLES,
     Actor,
@@ -34,7 +35,6 @@ from ketadesk.services.common.context import (
     InvalidRequest,
     NotFound,
     ServiceError,
-    require,
     utcnow,
 )
 from ketadesk.store.clinic_config import load_catalog

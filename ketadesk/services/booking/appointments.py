@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ketadesk.services.booking.booking import ACTION_NAMES, TRANSITIONS
+from ketadesk.scheduling.statuses import TRANSITIONS
+from ketadesk.services.booking.appointment_changes import ACTION_NAMES
 from ketadesk.services.common.context import NotFound
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database

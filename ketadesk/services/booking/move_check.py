@@ -5,10 +5,11 @@ within a window (a clinic day) depends on: the window's holds without the appoin
 calendar, the patient's other sessions and who sits in each room.  Every check after that
 (``MoveCheck.check``) is plain computation on that snapshot through the scheduling package, a
 fraction of a millisecond, so a drag can ask at every slot it crosses.  A check is advice: the
-write (``booking.move``) re-checks inside its own transaction, as every booking does.
+write (``appointment_changes.move``) re-checks inside its own transaction, as every booking does.
 
-``plan_move`` turns an accepted place into the ``PlannedSession`` that ``booking.move`` writes
-(the room asked for, the other resources kept where they are still free), and
+``plan_move`` turns an accepted place into the ``PlannedSession`` that
+``appointment_changes.move`` writes (the room asked for, the other resources kept where they are
+still free), and
 ``placement_of`` captures an appointment's place exactly as booked, holds and all, so that an
 undo can put it back.
 """
@@ -27,17 +28,12 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import SessionSearch
-from ketadesk.services.booking.booking import BookingConflict
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
+from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
-from ketadesk.store.models import (
-    MOVABLE_STATUSES,
-    RELEASED_STATUSES,
-    Appointment,
-    Patient,
-    SessionType,
-)
+from ketadesk.store.models import Appointment, Patient, SessionType
 from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import load_snapshot
 
@@ -50,7 +46,7 @@ class Placement:
         appointment_id: the appointment.
         status: its status now.
         room_id: its room (None: no room, e.g. telehealth).
-        session: its time and holds as a plan ``booking.move`` can write back.
+        session: its time and holds as a plan ``appointment_changes.move`` can write back.
         series_id: its series, if any.
     """
 
@@ -399,7 +395,7 @@ def plan_move(
     *,
     now: dt.datetime | None = None,
 ) -> PlannedSession:
-    """The session ``booking.move`` writes to put ``appointment_id`` at ``new_start`` in
+    """The session ``appointment_changes.move`` writes to put ``appointment_id`` at ``new_start`` in
     ``new_room_id`` (its other resources kept where they are still free); raises
     BookingConflict with the reasons when it does not fit."""
     planned = prepare_move(db, appointment_id, around=new_start, now=now).plan(

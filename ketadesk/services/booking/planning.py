@@ -34,17 +34,11 @@ from ketadesk.scheduling.planner import (
     plan_series,
     spacing_problems,
 )
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.common.context import InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
-from ketadesk.store.models import (
-    MOVABLE_STATUSES,
-    RELEASED_STATUSES,
-    Appointment,
-    Patient,
-    Resource,
-    SessionType,
-)
+from ketadesk.store.models import Appointment, Patient, Resource, SessionType
 from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import autoflush, load_snapshot
 

@@ -18,15 +18,15 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, reflow
-from ketadesk.services.booking import booking
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
+from ketadesk.services.access.permissions import require
+from ketadesk.services.booking import appointment_changes, booking, plan_check
 from ketadesk.services.booking.planning import horizon_days
-from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, require, utcnow
+from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
-    MOVABLE_STATUSES,
-    RELEASED_STATUSES,
     Appointment,
     GatingOverride,
     Protocol,
@@ -175,7 +175,9 @@ def move_series(
             catalog = load_catalog(session)
             window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
             calendar = load_calendar(session, window, catalog)
-            resources = booking.verify_plan(session, calendar, sessions, ignore_appointments=moving)
+            resources = plan_check.verify_plan(
+                session, calendar, sessions, ignore_appointments=moving
+            )
             # All the old holds go first: a session may move into the slot the next one leaves,
             # and PostgreSQL's exclusion constraint judges every row as it is written.
             session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
@@ -186,7 +188,7 @@ def move_series(
                         f"appointment #{appointment_id} changed at another workstation; "
                         "plan the move again"
                     )
-                booking.relocate(
+                appointment_changes.relocate(
                     session,
                     actor,
                     appointment,
@@ -208,5 +210,5 @@ def move_series(
                 )
             changes.bump(session, now)
     except IntegrityError as err:
-        raise booking.conflict_from(err) from None
+        raise plan_check.conflict_from(err) from None
     return len(proposal.moves)

@@ -23,13 +23,13 @@ from sqlalchemy.types import NullType
 from ketadesk.scheduling.calendar import Interval, covered
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.clinic.integrity_calendar import ClinicDays
 from ketadesk.services.clinic.integrity_findings import Appt, Findings, Hold
 from ketadesk.services.clinic.integrity_report import IntegrityReport, Problem, ProblemCode
 from ketadesk.services.clinic.integrity_sweep import ResourcePass
 from ketadesk.store.database import Database, DatabaseOpenError
 from ketadesk.store.models import (
-    RELEASED_STATUSES,
     Appointment,
     FollowUp,
     Measurement,
@@ -40,9 +40,6 @@ from ketadesk.store.models import (
     UTCDateTime,
 )
 from ketadesk.store.snapshot import load_resources
-
-# Appointments in these states hold nothing: their holds must be released.
-INACTIVE_STATUSES = RELEASED_STATUSES
 
 _STREAM_BATCH = 20_000
 _EXCLUSIVE = HoldMode.EXCLUSIVE.value
@@ -142,7 +139,7 @@ class _Checker:
         self.days = ClinicDays.load(self.session, self._closures_reach())
         self.findings = Findings(self.days, self.resources, self.appointments, self.held)
         for appt in self.appointments.values():
-            if appt.status not in INACTIVE_STATUSES:
+            if appt.status not in RELEASED_STATUSES:
                 self._check_appointment_day(appt)
         self._check_holds()
         self._report_appointment_days()
@@ -279,7 +276,7 @@ class _Checker:
             if not (
                 # The usual case: its time was checked with its appointment's.
                 appt is not None
-                and appt.status not in INACTIVE_STATUSES
+                and appt.status not in RELEASED_STATUSES
                 and appt.starts_at <= starts
                 and ends <= appt.ends_at
                 and not (current.closures and current.in_closure(hold))
@@ -333,7 +330,7 @@ class _Checker:
         span = Interval(hold.starts_at, hold.ends_at)
         if appt is None:
             return
-        if appt.status in INACTIVE_STATUSES:
+        if appt.status in RELEASED_STATUSES:
             self.findings.gather(ProblemCode.STATUS, (hold.appointment_id,), None, span)
             return
         inside = appt.span.contains(span)
@@ -379,7 +376,7 @@ class _Checker:
     # -- appointments ---------------------------------------------------------------------------
 
     def _check_appointment_rows(self, appt: Appt) -> None:
-        if appt.status not in INACTIVE_STATUSES and not self.held.get(appt.id):
+        if appt.status not in RELEASED_STATUSES and not self.held.get(appt.id):
             label = self.findings.appointment_label(appt)
             self.findings.add(
                 ProblemCode.STATUS,
@@ -443,7 +440,7 @@ class _Checker:
         counted = (
             a.series_id.is_not(None),
             a.series_index.is_not(None),
-            a.status.not_in(sorted(INACTIVE_STATUSES)),
+            a.status.not_in(sorted(RELEASED_STATUSES)),
         )
         scope = (
             []
@@ -560,7 +557,6 @@ def _a(kind: ResourceKind) -> str:
 
 
 __all__ = [
-    "INACTIVE_STATUSES",
     "check_integrity",
     "find_problems",
 ]

@@ -1,7 +1,7 @@
 """Who is acting, what they may do, and the errors services report.
 
-Every service call takes an ``Actor``; permissions are checked here, in the services, so a role
-the UI forgot to hide is still refused.
+Every service call takes an ``Actor``; permissions are checked in the services (with
+``access/permissions.require``), so a role the UI forgot to hide is still refused.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ __all__ = [
     "PermissionDenied",
     "ServiceError",
     "may",
-    "require",
     "utcnow",
 ]
 
@@ -99,29 +98,6 @@ class InvalidFields(InvalidRequest):
     def __init__(self, errors: dict[str, str]) -> None:
         self.errors = dict(errors)
         super().__init__("; ".join(f"{name}: {message}" for name, message in self.errors.items()))
-
-
-def require(
-    actor: Actor, action: str, db: Database | None = None, *, now: dt.datetime | None = None
-) -> None:
-    """Refuse ``actor`` an ``action`` its role may not take.
-
-    With ``db``, a refusal is first recorded in the audit trail in its own short transaction
-    (so call it before opening the service's own write transaction; inside one, catch the
-    PermissionDenied after that transaction has ended and pass it to ``audit.record_refusal``).
-    """
-    allowed = PERMISSIONS.get(action)
-    if allowed is not None and actor.role not in allowed:
-        err = PermissionDenied(
-            f"{actor.username} ({actor.role.replace('_', ' ')}) may not {action.replace('_', ' ')}",
-            actor=actor,
-            action=action,
-        )
-        if db is not None:
-            from ketadesk.services.access import audit  # audit imports this module
-
-            audit.record_refusal(db, err, now=now)
-        raise err
 
 
 def may(actor: Actor, action: str) -> bool:

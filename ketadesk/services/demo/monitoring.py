@@ -23,7 +23,7 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import SessionTypeSpec
-from ketadesk.services.monitoring.monitoring import MONITORING_ROLES, REMS_FOLLOW_UP
+from ketadesk.services.monitoring.record_forms import MONITORING_ROLES, REMS_FOLLOW_UP
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.models import (
     Appointment,

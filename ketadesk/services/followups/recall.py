@@ -16,20 +16,12 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.followup_rules import stage_finished, stage_ranges
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.common.context import utcnow
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
-from ketadesk.store.models import (
-    RELEASED_STATUSES,
-    Appointment,
-    FollowUp,
-    Patient,
-    Protocol,
-    Series,
-    SessionType,
-)
+from ketadesk.store.models import Appointment, FollowUp, Patient, Protocol, Series, SessionType
 
-_RELEASED = tuple(sorted(RELEASED_STATUSES))
 _MISSED_WORDS = {"no_show": "no-show", "cancelled": "cancelled"}
 
 
@@ -58,7 +50,7 @@ def _latest_live_start(session: Session, patient_ids: Collection[int]) -> dict[i
             select(Appointment.patient_id, func.max(Appointment.starts_at))
             .where(
                 Appointment.patient_id.in_(sorted(patient_ids)),
-                Appointment.status.not_in(_RELEASED),
+                Appointment.status.not_in(sorted(RELEASED_STATUSES)),
             )
             .group_by(Appointment.patient_id)
         ).all()
@@ -121,7 +113,7 @@ def recall_list(db: Database, *, now: dt.datetime | None = None) -> list[RecallR
                 Series.status != "cancelled",
                 # A stage that ended in the look-back period may have begun before it.
                 Appointment.starts_at >= since - (now - since),
-                Appointment.status.not_in(_RELEASED),
+                Appointment.status.not_in(sorted(RELEASED_STATUSES)),
             )
         ).all()
         by_series: dict[int, list[tuple[int, int, int, str, dt.datetime, str, int]]] = {}
@@ -200,7 +192,7 @@ def dropout_list(db: Database, *, now: dt.datetime | None = None) -> list[Recall
             .join(Series, Series.id == Appointment.series_id)
             .join(SessionType, SessionType.id == Appointment.session_type_id)
             .where(
-                Appointment.status.in_(_RELEASED),
+                Appointment.status.in_(sorted(RELEASED_STATUSES)),
                 Appointment.starts_at >= since,
                 Appointment.starts_at <= now,
             )

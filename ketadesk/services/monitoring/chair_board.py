@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.services.common.context import Database, utcnow
-from ketadesk.services.monitoring.monitoring import readings_due
+from ketadesk.services.monitoring.reading_schedule import readings_due
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.models import (

@@ -20,12 +20,12 @@ from ketadesk.config import load_measures
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.measures import Band, InstrumentSpec, Trend, score, trend
 from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
     Actor,
     Database,
     InvalidFields,
     NotFound,
-    require,
     utcnow,
 )
 from ketadesk.store import changes

@@ -23,12 +23,12 @@ from ketadesk.scheduling.catalog import ProtocolSpec
 from ketadesk.scheduling.followup_rules import kind_label
 from ketadesk.scheduling.gating import check_gates
 from ketadesk.scheduling.planner import series_slots
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.booking.planning import load_patient_facts
 from ketadesk.services.common.context import Database, NotFound, utcnow
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
-    RELEASED_STATUSES,
     Appointment,
     FollowUp,
     GatingOverride,

@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
     Actor,
     InvalidFields,
     NotFound,
     PermissionDenied,
-    require,
     utcnow,
 )
 from ketadesk.services.patients.patient_fields import (

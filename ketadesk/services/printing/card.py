@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.common.context import NotFound, utcnow
 from ketadesk.services.printing.layout import (
     Logo,
@@ -28,7 +29,6 @@ from ketadesk.services.printing.layout import (
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
-    RELEASED_STATUSES,
     Appointment,
     Patient,
     Resource,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.gating import PatientFacts, ScreeningStatus, check_gates
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.printing.layout import (
     Logo,
@@ -37,7 +38,6 @@ from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
-    MOVABLE_STATUSES,
     Appointment,
     GatingOverride,
     Patient,

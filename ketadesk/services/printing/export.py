@@ -20,19 +20,12 @@ from sqlalchemy.orm import Session, aliased
 from ketadesk import __version__
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.booking.planning import find_patient
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
-from ketadesk.store.models import (
-    RELEASED_STATUSES,
-    Appointment,
-    Patient,
-    Resource,
-    ResourceHold,
-    Series,
-    SessionType,
-)
+from ketadesk.store.models import Appointment, Patient, Resource, ResourceHold, Series, SessionType
 from ketadesk.store.queries import overlapping
 
 PRODID = f"-//KetaDesk//KetaDesk {__version__}//EN"

@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-#: Statuses of an appointment that no longer holds its room.
-# The same as store.models.RELEASED_STATUSES; spelt out so start-up need not load the ORM.
-INACTIVE_STATUSES = frozenset({"cancelled", "no_show"})
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
 
 STATUS_LABELS = {
     "booked": "Booked",
@@ -104,7 +102,7 @@ class DayAppointment:
     @property
     def is_active(self) -> bool:
         """False for cancelled and no-show sessions, which no longer hold their room."""
-        return self.status not in INACTIVE_STATUSES
+        return self.status not in RELEASED_STATUSES
 
     @property
     def status_label(self) -> str:

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.access import audit
-from ketadesk.services.access.audit import AuditRow
+from ketadesk.services.access import audit_log
+from ketadesk.services.access.audit_log import AuditRow
 from ketadesk.services.schedule import day as schedule
 from ketadesk.ui.access.sign_in import error_label, show_error
 from ketadesk.ui.common.background import BackgroundCall
@@ -382,7 +382,7 @@ class AuditViewer(QWidget):
         desk = self._desk
 
         def work() -> tuple[list[str], list[str], dt.date]:
-            users, actions = audit.audit_choices(desk.db, desk.actor)
+            users, actions = audit_log.audit_choices(desk.db, desk.actor)
             return users, actions, schedule.clinic_today(desk.db, now=desk.now())
 
         self._generation += 1
@@ -415,7 +415,7 @@ class AuditViewer(QWidget):
         self.status_label.setText("Loading…")
 
         def work() -> list[AuditRow]:
-            return audit.audit_events(
+            return audit_log.audit_events(
                 desk.db, desk.actor, limit=PAGE_SIZE + 1, offset=offset, **kwargs
             )
 

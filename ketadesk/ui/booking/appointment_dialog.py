@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.services.booking.appointment_changes import action_button_text
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
-from ketadesk.services.booking.booking import action_button_text
 from ketadesk.services.common.context import may
 from ketadesk.ui.common.desk import Desk
 

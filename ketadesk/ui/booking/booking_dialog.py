@@ -55,12 +55,8 @@ from ketadesk.scheduling.catalog import WEEKDAYS
 from ketadesk.scheduling.gating import GateResult, Severity
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.services.booking import booking
-from ketadesk.services.booking.booking import (
-    BookingConflict,
-    BookingRequest,
-    BookingResult,
-    GateRefused,
-)
+from ketadesk.services.booking.booking import BookingRequest, BookingResult, GateRefused
+from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.booking.planning import (
     BookingChoices,
     PlanWishes,

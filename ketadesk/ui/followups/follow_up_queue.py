@@ -47,18 +47,20 @@ from PySide6.QtWidgets import (
 from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, StaffRole
 from ketadesk.scheduling.followup_rules import Section, kind_label, moment_text
 from ketadesk.services.common.context import InvalidFields, ServiceError
-from ketadesk.services.followups.followups import (
+from ketadesk.services.followups.actions import (
     ATTEMPT_RESULTS,
-    Assignee,
     AttemptResult,
+    complete_follow_up,
+    record_attempt,
+    snooze_follow_up,
+)
+from ketadesk.services.followups.queue import (
+    Assignee,
     FollowUpItem,
     FollowUpQueue,
     assignees,
-    complete_follow_up,
     follow_up_queue,
     queue_counts,
-    record_attempt,
-    snooze_follow_up,
 )
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.colors import is_dark, mix

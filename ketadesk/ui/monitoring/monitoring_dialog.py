@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
-from ketadesk.services.monitoring import monitoring
-from ketadesk.services.monitoring.monitoring import (
+from ketadesk.services.monitoring import records, rems, validation
+from ketadesk.services.monitoring.record_forms import (
     DISSOCIATION_CHOICES,
     SEDATION_CHOICES,
     Checked,
@@ -135,7 +135,7 @@ class MonitoringDialog(QDialog):
         self._desk = desk
         self._id = appointment_id
         self.setObjectName("monitoring_dialog")
-        self.sheet: RecordSheet = monitoring.open_record(desk.db, appointment_id, now=desk.now())
+        self.sheet: RecordSheet = records.open_record(desk.db, appointment_id, now=desk.now())
         self.field_messages: dict[str, tuple[str, str]] = {}  # key -> (kind, message)
         self._touched: set[str] = set()
         self.save_result: SaveResult | None = None
@@ -409,7 +409,7 @@ class MonitoringDialog(QDialog):
         )
 
     def _check(self) -> Checked:
-        return monitoring.validate_record(self.form(), self.sheet.rules, now=self._desk.now())
+        return validation.validate_record(self.form(), self.sheet.rules, now=self._desk.now())
 
     def _refresh(self) -> None:
         checked = self._check()
@@ -423,7 +423,7 @@ class MonitoringDialog(QDialog):
         self._show_messages(shown)
         self._show_minutes(checked)
         self._show_schedule(checked)
-        missing = monitoring.missing_from_form(self.form(), self.sheet.rules, checked)
+        missing = rems.missing_from_form(self.form(), self.sheet.rules, checked)
         if missing:
             self._rems.setText("<b>REMS form:</b> still missing " + ", ".join(missing))
         else:
@@ -567,7 +567,7 @@ class MonitoringDialog(QDialog):
             self._status_error("Fix the fields marked in red; nothing was saved.")
             return
         try:
-            result = monitoring.save_record(
+            result = records.save_record(
                 self._desk.db, self._desk.actor, self._id, self.form(), now=self._desk.now()
             )
         except InvalidFields as refused:

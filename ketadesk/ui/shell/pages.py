@@ -158,7 +158,7 @@ class DeskController(QObject):
         self.window.actions_by_name["redo"].setText(f"Redo {text}" if text else "Redo")
 
     def refresh_counts(self) -> None:
-        from ketadesk.services.followups.followups import queue_counts
+        from ketadesk.services.followups.queue import queue_counts
 
         try:
             counts = queue_counts(self.desk.db, now=self.desk.now())

@@ -546,7 +546,8 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
     def context_menu(self, appointment: DayAppointment) -> QMenu:
         """The menu of what can be done with a session, enabled by its status."""
         # Not needed at start-up: the booking service is imported on the first menu.
-        from ketadesk.services.booking.booking import ACTION_NAMES, TRANSITIONS, action_button_text
+        from ketadesk.scheduling.statuses import TRANSITIONS
+        from ketadesk.services.booking.appointment_changes import ACTION_NAMES, action_button_text
 
         menu = QMenu(self)
         menu.setAccessibleName(f"Session of {appointment.patient_name}")

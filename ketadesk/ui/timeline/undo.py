@@ -5,9 +5,9 @@ from a context menu).  Each edit calls the services with the desk's actor, and o
 a ``QUndoStack`` as a command that knows how to take it back, again through the services:
 
 - a move is undone by moving the session back to its place as it was booked (same room, monitor
-  and nurse) with ``booking.move``;
-- a status change by ``booking.undo_status``, which takes back the latest change (a released
-  room is taken again only if it is still free); redo makes the change again;
+  and nurse) with ``appointment_changes.move``;
+- a status change by ``appointment_changes.undo_status``, which takes back the latest change (a
+  released room is taken again only if it is still free); redo makes the change again;
 - a series move by ``move_series`` with the sessions' old places.
 
 The database decides: when the old place was taken meanwhile (at this or another workstation),
@@ -24,7 +24,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QWidget
 
-from ketadesk.services.booking import booking
+from ketadesk.scheduling.statuses import ACTION_OF_STATUS, TRANSITIONS
+from ketadesk.services.booking import appointment_changes
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
 from ketadesk.services.clinic.listen import server_errors
@@ -44,9 +45,7 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 
 #: What a status change is called on the undo stack ("Undo No-show").
-ACTION_LABELS = booking.ACTION_NAMES
-#: The action leading to each status, so callers may name either ("check_in" or "checked_in").
-ACTION_OF_STATUS = {target: action for action, (_, target) in booking.TRANSITIONS.items()}
+ACTION_LABELS = appointment_changes.ACTION_NAMES
 
 UNDO_SHORTCUTS = ("Ctrl+Z",)
 REDO_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y")
@@ -122,7 +121,7 @@ class MoveCommand(_EditCommand):
         now_at = placement_of(desk.db, self.appointment_id)
         if (now_at.start, now_at.room_id) != self.places[not forward]:
             raise InvalidRequest("the session was moved since; reload to see where it is")
-        booking.move(
+        appointment_changes.move(
             desk.db,
             desk.actor,
             self.appointment_id,
@@ -146,7 +145,7 @@ class StatusCommand(_EditCommand):
     def apply(self, forward: bool) -> None:
         desk = self.editor.desk
         if forward:
-            booking.change_status(
+            appointment_changes.change_status(
                 desk.db,
                 desk.actor,
                 self.appointment_id,
@@ -157,13 +156,15 @@ class StatusCommand(_EditCommand):
         else:
             # undo_status takes back the latest change: make sure it is still this one.
             status = placement_of(desk.db, self.appointment_id).status
-            target = booking.TRANSITIONS[self.action][1]
+            target = TRANSITIONS[self.action][1]
             if status != target:
                 raise InvalidRequest(
                     f"the session is {status.replace('_', ' ')} now, changed since; "
                     "it is no longer this change to take back"
                 )
-            booking.undo_status(desk.db, desk.actor, self.appointment_id, now=desk.now())
+            appointment_changes.undo_status(
+                desk.db, desk.actor, self.appointment_id, now=desk.now()
+            )
 
 
 class SeriesMoveCommand(_EditCommand):
@@ -242,7 +243,7 @@ class ScheduleEditor(QObject):
             with server_errors():  # a server out of reach is said, not raised
                 before = placement_of(desk.db, appointment_id)
                 after = plan_move(desk.db, appointment_id, new_start, new_room_id, now=desk.now())
-                booking.move(desk.db, desk.actor, appointment_id, after, now=desk.now())
+                appointment_changes.move(desk.db, desk.actor, appointment_id, after, now=desk.now())
         except ServiceError as err:
             self.refused.emit(f"The session was not moved: {err}")
             return False
@@ -254,11 +255,11 @@ class ScheduleEditor(QObject):
         """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
         "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
         needs ``reason``.  False, with ``refused`` emitted, when the service refuses."""
-        action = status if status in booking.TRANSITIONS else ACTION_OF_STATUS.get(status, status)
+        action = status if status in TRANSITIONS else ACTION_OF_STATUS.get(status, status)
         desk = self.desk
         try:
             with server_errors():  # a server out of reach is said, not raised
-                booking.change_status(
+                appointment_changes.change_status(
                     desk.db, desk.actor, appointment_id, action, reason=reason, now=desk.now()
                 )
         except ServiceError as err:

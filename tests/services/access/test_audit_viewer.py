@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 import ketadesk
-from ketadesk.services.access import audit
-from ketadesk.services.access.audit import AuditRow
-from ketadesk.services.booking import booking
+from ketadesk.services.access import audit, audit_log
+from ketadesk.services.access.audit_log import AuditRow
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
 from ketadesk.store.models import AuditEvent
@@ -49,7 +49,7 @@ def test_an_appointments_history_has_every_change_with_before_and_after(
 ) -> None:
     appt = _book(clinic, "Ada Lovelace", MARIA, WED, NOW)
     later = NOW + dt.timedelta(minutes=5)
-    booking.move(
+    appointment_changes.move(
         clinic.db,
         JO,
         appt,
@@ -57,9 +57,9 @@ def test_an_appointments_history_has_every_change_with_before_and_after(
         reason="patient asked",
         now=later,
     )
-    booking.change_status(clinic.db, MARIA, appt, "cancel", reason="flu", now=later)
-    booking.undo_status(clinic.db, MARIA, appt, now=later + dt.timedelta(minutes=1))
-    history = audit.appointment_history(clinic.db, ADMIN, appt)
+    appointment_changes.change_status(clinic.db, MARIA, appt, "cancel", reason="flu", now=later)
+    appointment_changes.undo_status(clinic.db, MARIA, appt, now=later + dt.timedelta(minutes=1))
+    history = audit_log.appointment_history(clinic.db, ADMIN, appt)
     assert [(r.action, r.username) for r in history] == [
         ("book", "maria"),
         ("move", "jo"),
@@ -83,7 +83,7 @@ def test_an_appointments_history_has_every_change_with_before_and_after(
 def _seed(clinic: SmallClinic) -> tuple[int, int]:
     ada = _book(clinic, "Ada Lovelace", MARIA, WED, NOW)
     mary = _book(clinic, "Mary Seacole", JO, THU, NOW + dt.timedelta(days=1))
-    booking.change_status(
+    appointment_changes.change_status(
         clinic.db, JO, mary, "cancel", reason="no ride", now=NOW + dt.timedelta(days=1, hours=1)
     )
     return ada, mary
@@ -97,40 +97,40 @@ def _actions(rows: list[AuditRow]) -> list[tuple[str, str]]:
 def test_filters_narrow_the_events_newest_first(clinic: SmallClinic) -> None:
     _ada, mary = _seed(clinic)
     db = clinic.db
-    everything = audit.audit_events(db, ADMIN)
+    everything = audit_log.audit_events(db, ADMIN)
     assert _actions(everything) == [("jo", "cancel"), ("jo", "book"), ("maria", "book")]
-    assert _actions(audit.audit_events(db, ADMIN, user="maria")) == [("maria", "book")]
-    assert _actions(audit.audit_events(db, ADMIN, action="cancel")) == [("jo", "cancel")]
-    by_id = audit.audit_events(db, ADMIN, patient_id=clinic.ids["Mary Seacole"])
+    assert _actions(audit_log.audit_events(db, ADMIN, user="maria")) == [("maria", "book")]
+    assert _actions(audit_log.audit_events(db, ADMIN, action="cancel")) == [("jo", "cancel")]
+    by_id = audit_log.audit_events(db, ADMIN, patient_id=clinic.ids["Mary Seacole"])
     assert {r.entity_id for r in by_id} == {mary}
-    assert len(_actions(audit.audit_events(db, ADMIN, patient="seaco"))) == 2
-    assert len(_actions(audit.audit_events(db, ADMIN, patient="Mary Seacole"))) == 2
-    assert _actions(audit.audit_events(db, ADMIN, patient="BT-1")) == [("maria", "book")]
-    assert {r.patient_id for r in audit.audit_events(db, ADMIN, patient="seaco")} == {
+    assert len(_actions(audit_log.audit_events(db, ADMIN, patient="seaco"))) == 2
+    assert len(_actions(audit_log.audit_events(db, ADMIN, patient="Mary Seacole"))) == 2
+    assert _actions(audit_log.audit_events(db, ADMIN, patient="BT-1")) == [("maria", "book")]
+    assert {r.patient_id for r in audit_log.audit_events(db, ADMIN, patient="seaco")} == {
         clinic.ids["Mary Seacole"]
     }
-    assert audit.audit_events(db, ADMIN, patient="BT-") == []  # a chart number matches whole
-    assert audit.audit_events(db, ADMIN, patient="%") == []  # no wildcards from the user
-    day_two = audit.audit_events(
+    assert audit_log.audit_events(db, ADMIN, patient="BT-") == []  # a chart number matches whole
+    assert audit_log.audit_events(db, ADMIN, patient="%") == []  # no wildcards from the user
+    day_two = audit_log.audit_events(
         db, ADMIN, since=NOW + dt.timedelta(hours=12), until=NOW + dt.timedelta(days=2)
     )
     assert _actions(day_two) == [("jo", "cancel"), ("jo", "book")]
-    local_day = audit.audit_events(db, ADMIN, first_day=WED, last_day=WED)
+    local_day = audit_log.audit_events(db, ADMIN, first_day=WED, last_day=WED)
     assert _actions(local_day) == [("jo", "cancel"), ("jo", "book")]
-    assert _actions(audit.audit_events(db, ADMIN, last_day=WED - dt.timedelta(days=1))) == [
+    assert _actions(audit_log.audit_events(db, ADMIN, last_day=WED - dt.timedelta(days=1))) == [
         ("maria", "book")
     ]
     assert everything[-1].local_at.strftime("%Y-%m-%d %H:%M") == "2026-12-01 08:00"
-    appointments = audit.audit_events(db, ADMIN, entity="appointment")
+    appointments = audit_log.audit_events(db, ADMIN, entity="appointment")
     assert _actions(appointments) == _actions(everything)
-    page = audit.audit_events(db, ADMIN, entity="appointment", limit=2, offset=1)
+    page = audit_log.audit_events(db, ADMIN, entity="appointment", limit=2, offset=1)
     assert _actions(page) == [("jo", "book"), ("maria", "book")]
-    users, actions = audit.audit_choices(db, ADMIN)
+    users, actions = audit_log.audit_choices(db, ADMIN)
     assert users == ["jo", "maria"]
     assert {"book", "cancel"} <= set(actions)
     assert actions == sorted(actions)
     with pytest.raises(InvalidRequest, match="not after its start"):
-        audit.audit_events(db, ADMIN, since=NOW, until=NOW)
+        audit_log.audit_events(db, ADMIN, since=NOW, until=NOW)
 
 
 def test_only_administrators_read_the_trail_and_refusals_are_recorded(
@@ -139,10 +139,10 @@ def test_only_administrators_read_the_trail_and_refusals_are_recorded(
     _seed(clinic)
     for actor in (MARIA, JO):
         with pytest.raises(PermissionDenied, match="may not view audit"):
-            audit.audit_events(clinic.db, actor)
+            audit_log.audit_events(clinic.db, actor)
     with pytest.raises(PermissionDenied):
-        audit.appointment_history(clinic.db, MARIA, 1)
-    refused = audit.audit_events(clinic.db, ADMIN, action="refused")
+        audit_log.appointment_history(clinic.db, MARIA, 1)
+    refused = audit_log.audit_events(clinic.db, ADMIN, action="refused")
     # Newest first: the history asked for last.
     assert [(r.username, r.after) for r in refused] == [
         ("maria", {"action": "view_audit", "role": "front_desk"}),
@@ -155,12 +155,12 @@ def test_prints_and_exports_are_recorded_as_disclosures(clinic: SmallClinic) -> 
     ada = clinic.ids["Ada Lovelace"]
     audit.record_disclosure(clinic.db, MARIA, "appointment card", ada, "printed", now=NOW)
     audit.record_disclosure(clinic.db, MARIA, "day sheet", None, "12 patients", now=NOW)
-    rows = audit.audit_events(clinic.db, ADMIN, action="disclose")
+    rows = audit_log.audit_events(clinic.db, ADMIN, action="disclose")
     assert [(r.patient_id, r.after, r.detail) for r in rows] == [
         (None, {"document": "day sheet"}, "12 patients"),
         (ada, {"document": "appointment card"}, "printed"),
     ]
-    assert audit.audit_events(clinic.db, ADMIN, patient="Lovelace")[0].action == "disclose"
+    assert audit_log.audit_events(clinic.db, ADMIN, patient="Lovelace")[0].action == "disclose"
 
 
 def test_each_booking_write_produces_one_event(clinic: SmallClinic) -> None:
@@ -172,7 +172,7 @@ def test_each_booking_write_produces_one_event(clinic: SmallClinic) -> None:
     before = count()
     appt = _book(clinic, "Ada Lovelace", MARIA, WED, NOW)
     assert count() == before + 1
-    booking.change_status(clinic.db, MARIA, appt, "check_in", now=NOW)
+    appointment_changes.change_status(clinic.db, MARIA, appt, "check_in", now=NOW)
     assert count() == before + 2
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import ketadesk
 from ketadesk.services.access import audit
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor, PermissionDenied
@@ -96,11 +96,11 @@ def test_desk_work_logs_no_patient_name(tmp_path: Path, caplog: pytest.LogCaptur
         )
         appt = booking.book(clinic.db, front, request, now=NOW).appointment_ids[0]
         with pytest.raises(PermissionDenied):
-            booking.change_status(
+            appointment_changes.change_status(
                 clinic.db, Actor(None, "sam", "therapist"), appt, "cancel", reason="x", now=NOW
             )
         audit.record_disclosure(clinic.db, front, "appointment card", clinic.ids["Ada Lovelace"])
-        booking.change_status(clinic.db, front, appt, "cancel", reason="flu", now=NOW)
+        appointment_changes.change_status(clinic.db, front, appt, "cancel", reason="flu", now=NOW)
     finally:
         clinic.db.dispose()
     text = caplog.text

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import func, select
 
 from ketadesk.scheduling.model import PlannedSession
-from ketadesk.services.access import accounts, audit
-from ketadesk.services.booking import booking
+from ketadesk.services.access import accounts, audit_log
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import (
     PERMISSIONS,
@@ -30,8 +30,8 @@ from ketadesk.services.common.context import (
     PermissionDenied,
     ServiceError,
 )
-from ketadesk.services.followups import followups
-from ketadesk.services.monitoring import measurements, monitoring
+from ketadesk.services.followups import actions
+from ketadesk.services.monitoring import measurements, records
 from ketadesk.services.patients import registration as patient_service
 from ketadesk.services.patients.patient_fields import PatientForm
 from ketadesk.store.models import AuditEvent
@@ -84,7 +84,9 @@ class Clinic:
         """A new booked appointment, taken through ``walk`` (status actions) by the system."""
         appt = booking.book(self.c.db, SYSTEM, self.request(), now=NOW).appointment_ids[0]
         for action in walk:
-            booking.change_status(self.c.db, SYSTEM, appt, action, reason="test", now=NOW)
+            appointment_changes.change_status(
+                self.c.db, SYSTEM, appt, action, reason="test", now=NOW
+            )
         return appt
 
     def move_target(self) -> PlannedSession:
@@ -115,12 +117,12 @@ CASES: dict[str, Case] = {
     ),
     "move": Case(
         ("move",),
-        lambda c, a: booking.move(c.c.db, a, c.appointment(), c.move_target(), now=NOW),
+        lambda c, a: appointment_changes.move(c.c.db, a, c.appointment(), c.move_target(), now=NOW),
     ),
     **{
         action: Case(
             (action,),
-            lambda c, a, action=action, walk=walk: booking.change_status(  # type: ignore[misc]
+            lambda c, a, action=action, walk=walk: appointment_changes.change_status(  # type: ignore[misc]
                 c.c.db, a, c.appointment(*walk), action, reason="patient asked", now=NOW
             ),
         )
@@ -134,7 +136,7 @@ CASES: dict[str, Case] = {
     },
     "undo a no-show": Case(
         ("no_show",),
-        lambda c, a: booking.undo_status(c.c.db, a, c.appointment("no_show"), now=NOW),
+        lambda c, a: appointment_changes.undo_status(c.c.db, a, c.appointment("no_show"), now=NOW),
     ),
     "register a patient": Case(
         ("register_patient",),
@@ -173,19 +175,19 @@ CASES: dict[str, Case] = {
     ),
     "work a follow-up": Case(
         ("work_follow_up",),
-        lambda c, a: followups.record_attempt(c.c.db, a, 10**9, "reached", now=NOW),
+        lambda c, a: actions.record_attempt(c.c.db, a, 10**9, "reached", now=NOW),
         succeeds=False,  # no such follow-up: NotFound once past the gate
     ),
     "record an adverse event": Case(
         ("record_monitoring",),
-        lambda c, a: followups.record_adverse_event(
+        lambda c, a: actions.record_adverse_event(
             c.c.db, a, c.appointment("check_in", "start"), "nausea", now=NOW
         ),
     ),
     "save a monitoring record": Case(
         ("record_monitoring",),
-        lambda c, a: monitoring.save_record(
-            c.c.db, a, (appt := c.appointment()), monitoring.load_record(c.c.db, appt), now=NOW
+        lambda c, a: records.save_record(
+            c.c.db, a, (appt := c.appointment()), records.load_record(c.c.db, appt), now=NOW
         ),
     ),
     "enter an outcome measure": Case(
@@ -200,7 +202,7 @@ CASES: dict[str, Case] = {
             c.c.db, a, c.name(), "New User", "front_desk", "a long password", now=NOW
         ),
     ),
-    "read the audit trail": Case(("view_audit",), lambda c, a: audit.audit_events(c.c.db, a)),
+    "read the audit trail": Case(("view_audit",), lambda c, a: audit_log.audit_events(c.c.db, a)),
 }
 
 
@@ -276,5 +278,5 @@ def test_a_refusal_writes_nothing_but_its_audit_event(clinic: Clinic) -> None:
     with pytest.raises(PermissionDenied):
         booking.book(clinic.c.db, therapist, clinic.request(), now=NOW)
     assert count() == before + 1
-    (event,) = audit.audit_events(clinic.c.db, SYSTEM, action="refused")
+    (event,) = audit_log.audit_events(clinic.c.db, SYSTEM, action="refused")
     assert event.username == "sam"

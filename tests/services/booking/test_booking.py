@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from ketadesk.scheduling.model import PlannedSession
-from ketadesk.services.booking import booking
-from ketadesk.services.booking.booking import BookingConflict, BookingRequest
+from ketadesk.services.booking import appointment_changes, booking
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.common.context import SYSTEM, Actor, InvalidRequest, PermissionDenied
 from ketadesk.store import changes
 from ketadesk.store.models import (
@@ -157,7 +158,7 @@ def test_therapist_may_not_book(clinic: SmallClinic) -> None:
 
 def test_cancel_frees_the_room_and_undo_takes_it_back(clinic: SmallClinic) -> None:
     first = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
-    change = booking.change_status(
+    change = appointment_changes.change_status(
         clinic.db, FRONT_DESK, first, "cancel", reason="patient has the flu", now=NOW
     )
     assert change.to_status == "cancelled"
@@ -166,7 +167,7 @@ def test_cancel_frees_the_room_and_undo_takes_it_back(clinic: SmallClinic) -> No
         assert appt is not None
         assert appt.late_cancel is False  # more than 24 h ahead
         assert not any(h.active for h in appt.holds)
-    undone = booking.undo_status(clinic.db, FRONT_DESK, first, now=NOW)
+    undone = appointment_changes.undo_status(clinic.db, FRONT_DESK, first, now=NOW)
     assert undone.to_status == "booked"
     with pytest.raises(BookingConflict):
         _book(clinic, clinic.session("iv_infusion", WED, "10:30", IV_A))
@@ -174,10 +175,12 @@ def test_cancel_frees_the_room_and_undo_takes_it_back(clinic: SmallClinic) -> No
 
 def test_undo_of_cancel_is_refused_once_the_slot_is_taken(clinic: SmallClinic) -> None:
     first = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
-    booking.change_status(clinic.db, FRONT_DESK, first, "cancel", reason="moved away", now=NOW)
+    appointment_changes.change_status(
+        clinic.db, FRONT_DESK, first, "cancel", reason="moved away", now=NOW
+    )
     _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
     with pytest.raises(BookingConflict, match="Room 1 was just taken"):
-        booking.undo_status(clinic.db, FRONT_DESK, first, now=NOW)
+        appointment_changes.undo_status(clinic.db, FRONT_DESK, first, now=NOW)
     with clinic.db.read() as s:
         appt = s.get(Appointment, first)
         assert appt is not None
@@ -186,8 +189,8 @@ def test_undo_of_cancel_is_refused_once_the_slot_is_taken(clinic: SmallClinic) -
 
 def test_no_show_then_undo(clinic: SmallClinic) -> None:
     appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
-    booking.change_status(clinic.db, SYSTEM, appt_id, "no_show", now=NOW)
-    booking.undo_status(clinic.db, SYSTEM, appt_id, now=NOW)
+    appointment_changes.change_status(clinic.db, SYSTEM, appt_id, "no_show", now=NOW)
+    appointment_changes.undo_status(clinic.db, SYSTEM, appt_id, now=NOW)
     with clinic.db.read() as s:
         appt = s.get(Appointment, appt_id)
         assert appt is not None
@@ -199,7 +202,9 @@ def test_no_show_then_undo(clinic: SmallClinic) -> None:
 def test_late_cancel_is_flagged(clinic: SmallClinic) -> None:
     appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
     late = NOW + dt.timedelta(hours=20)
-    booking.change_status(clinic.db, SYSTEM, appt_id, "cancel", reason="no ride", now=late)
+    appointment_changes.change_status(
+        clinic.db, SYSTEM, appt_id, "cancel", reason="no ride", now=late
+    )
     with clinic.db.read() as s:
         appt = s.get(Appointment, appt_id)
         assert appt is not None
@@ -209,15 +214,15 @@ def test_late_cancel_is_flagged(clinic: SmallClinic) -> None:
 def test_status_walks_forward_only(clinic: SmallClinic) -> None:
     appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
     for action in ("check_in", "start", "complete"):
-        booking.change_status(clinic.db, SYSTEM, appt_id, action, now=NOW)
+        appointment_changes.change_status(clinic.db, SYSTEM, appt_id, action, now=NOW)
     with pytest.raises(InvalidRequest, match="is completed; it cannot be cancelled"):
-        booking.change_status(clinic.db, SYSTEM, appt_id, "cancel", reason="x", now=NOW)
+        appointment_changes.change_status(clinic.db, SYSTEM, appt_id, "cancel", reason="x", now=NOW)
 
 
 def test_move_to_a_free_time_and_refuse_a_taken_one(clinic: SmallClinic) -> None:
     a = _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A)).appointment_ids[0]
     _book(clinic, clinic.session("iv_infusion", WED, "13:00", IV_B), who="Mary Seacole")
-    moved = booking.move(
+    moved = appointment_changes.move(
         clinic.db, FRONT_DESK, a, clinic.session("iv_infusion", WED, "10:00", IV_A), now=NOW
     )
     with clinic.db.read() as s:
@@ -227,7 +232,7 @@ def test_move_to_a_free_time_and_refuse_a_taken_one(clinic: SmallClinic) -> None
         assert len(appt.holds) == 4
         assert s.scalar(select(func.count()).select_from(ResourceHold)) == 8
     with pytest.raises(BookingConflict, match="Room 2 was just taken"):
-        booking.move(
+        appointment_changes.move(
             clinic.db,
             FRONT_DESK,
             a,
@@ -239,9 +244,9 @@ def test_move_to_a_free_time_and_refuse_a_taken_one(clinic: SmallClinic) -> None
 
 def test_move_with_a_stale_version_is_refused(clinic: SmallClinic) -> None:
     a = _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A)).appointment_ids[0]
-    booking.change_status(clinic.db, SYSTEM, a, "check_in", now=NOW)
+    appointment_changes.change_status(clinic.db, SYSTEM, a, "check_in", now=NOW)
     with pytest.raises(BookingConflict, match="changed at another workstation"):
-        booking.move(
+        appointment_changes.move(
             clinic.db,
             FRONT_DESK,
             a,

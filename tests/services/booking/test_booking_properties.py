@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, ServiceError
 from tests.clinic_fixtures import build_small_clinic
@@ -86,7 +86,7 @@ def test_random_desk_work_never_breaks_the_calendar(ops: list[Any]) -> None:
                     elif op[0] == "move":
                         target = booked[op[1] % len(booked)]
                         kind, day, hhmm, assign, _ = op[2]
-                        booking.move(
+                        appointment_changes.move(
                             clinic.db,
                             SYSTEM,
                             target,
@@ -94,14 +94,14 @@ def test_random_desk_work_never_breaks_the_calendar(ops: list[Any]) -> None:
                             now=NOW,
                         )
                     elif op[0] == "undo":
-                        booking.undo_status(
+                        appointment_changes.undo_status(
                             clinic.db,
                             SYSTEM,
                             booked[op[1] % len(booked)],
                             now=NOW,
                         )
                     else:
-                        booking.change_status(
+                        appointment_changes.change_status(
                             clinic.db,
                             SYSTEM,
                             booked[op[1] % len(booked)],

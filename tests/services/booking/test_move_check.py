@@ -1,5 +1,5 @@
 """The read-only move check behind dragging a block: it says why a place is refused, in the
-desk's words, writes nothing, and agrees with what ``booking.move`` then writes."""
+desk's words, writes nothing, and agrees with what ``appointment_changes.move`` then writes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ketadesk.services.booking import booking
-from ketadesk.services.booking.booking import BookingConflict, BookingRequest
+from ketadesk.services.booking import appointment_changes, booking
+from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.move_check import check_move, placement_of, plan_move, prepare_move
+from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import Actor
 from ketadesk.store import changes
@@ -87,7 +88,7 @@ def test_a_second_dosing_session_on_a_day_is_refused(clinic: SmallClinic) -> Non
 def test_a_completed_session_cannot_be_moved(clinic: SmallClinic) -> None:
     ada = _book(clinic, "Ada Lovelace", WED, "08:00", IV_A)
     for action in ("check_in", "start", "complete"):
-        booking.change_status(clinic.db, NURSE, ada, action, now=NOW)
+        appointment_changes.change_status(clinic.db, NURSE, ada, action, now=NOW)
     reasons = check_move(clinic.db, ada, clinic.at(WED, "10:00"), clinic.ids["Room 1"], now=NOW)
     assert reasons == ["the session is completed and cannot be moved"]
 
@@ -109,7 +110,7 @@ def test_the_planned_move_is_what_booking_writes(clinic: SmallClinic) -> None:
     assert planned.resource_for("room") == room3
     assert planned.resource_for("monitor") == clinic.ids["Monitor 1"]
     assert planned.resource_for("nurse") == clinic.ids["Nurse Kim"]
-    booking.move(clinic.db, FRONT_DESK, ada, planned, now=NOW)
+    appointment_changes.move(clinic.db, FRONT_DESK, ada, planned, now=NOW)
     placed = placement_of(clinic.db, ada)
     assert placed.room_id == room3
     assert clinic.calendar.local(placed.start).strftime("%H:%M") == "10:00"

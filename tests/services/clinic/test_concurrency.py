@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.services.booking import booking
-from ketadesk.services.booking.booking import BookingConflict, BookingRequest
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor, InvalidRequest
 from ketadesk.store.clinic_config import load_catalog

@@ -21,7 +21,8 @@ from ketadesk.cli import main
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.services.clinic.integrity import find_problems
-from ketadesk.services.demo.clinic import STATES, DemoError, DemoSummary, build_demo
+from ketadesk.services.demo.clinic import DemoError, DemoSummary, build_demo
+from ketadesk.services.demo.facts import STATES
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database, open_database
 from ketadesk.store.models import (

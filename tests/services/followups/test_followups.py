@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 from ketadesk.paths import config_dir
 from ketadesk.scheduling.catalog import FOLLOW_UP_DEFAULTS, ConfigError, parse_clinic_settings
 from ketadesk.scheduling.followup_rules import Section
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor, InvalidFields, PermissionDenied
-from ketadesk.services.followups import followups
+from ketadesk.services.followups import actions, sync
+from ketadesk.services.followups.queue import follow_up_queue, queue_counts
 from ketadesk.store.models import Appointment, AuditEvent, FollowUp, FollowUpAttempt
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
@@ -66,7 +67,9 @@ def _book(
 
 def _complete(clinic: SmallClinic, appointment_id: int, day: dt.date) -> None:
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
-        booking.change_status(clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm)
+        )
 
 
 def _rows(clinic: SmallClinic) -> dict[str, FollowUp]:
@@ -137,24 +140,26 @@ def test_sync_is_idempotent(db_url: str) -> None:
         _complete(clinic, appt, WED)
         before = _rows(clinic)
         with clinic.db.write() as session:
-            changed = followups.sync_follow_ups(session, NURSE, [appt], now=clinic.at(WED, "13:00"))
-            again = followups.sync_follow_ups(session, NURSE, [appt], now=clinic.at(WED, "13:00"))
+            changed = sync.sync_follow_ups(session, NURSE, [appt], now=clinic.at(WED, "13:00"))
+            again = sync.sync_follow_ups(session, NURSE, [appt], now=clinic.at(WED, "13:00"))
         assert (changed, again) == (0, 0)
         after = _rows(clinic)
         assert {k: (r.id, r.due_at, r.status) for k, r in after.items()} == {
             k: (r.id, r.due_at, r.status) for k, r in before.items()
         }
         # And the rest of a follow-up's life, on this database too.
-        booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "13:05"))
+        appointment_changes.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "13:05"))
         assert _rows(clinic)["rems_form"].status == "cancelled"
-        booking.change_status(clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "13:10"))
+        appointment_changes.change_status(
+            clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "13:10")
+        )
         call = _rows(clinic)["next_day_call"]
         assert (call.id, call.status) == (before["next_day_call"].id, "open")
-        tried = followups.record_attempt(
+        tried = actions.record_attempt(
             clinic.db, NURSE, call.id, "no_answer", now=clinic.at(FRI, "09:00")
         )
         assert tried.next_attempt_at == clinic.at(FRI, "13:00")
-        queue = followups.follow_up_queue(clinic.db, now=clinic.at(FRI, "09:30"))
+        queue = follow_up_queue(clinic.db, now=clinic.at(FRI, "09:30"))
         assert [(i.kind, i.attempts) for i in queue.due_today] == [
             ("next_day_call", 1),
             ("rems_form", 0),
@@ -166,7 +171,7 @@ def test_sync_is_idempotent(db_url: str) -> None:
 def test_moving_a_session_re_dates_its_phq9(clinic: SmallClinic) -> None:
     appt = _book(clinic, "spravato", WED, SPRAVATO)
     first = _rows(clinic)["phq9"]
-    booking.move(
+    appointment_changes.move(
         clinic.db, FRONT_DESK, appt, clinic.session("spravato", MON, "11:00", SPRAVATO), now=NOW
     )
     moved = _rows(clinic)["phq9"]
@@ -183,10 +188,10 @@ def test_a_session_not_held_cancels_its_follow_ups_and_undo_reopens_them(
     clinic: SmallClinic, action: str, outcome: str
 ) -> None:
     appt = _book(clinic, "spravato", WED, SPRAVATO)
-    booking.change_status(clinic.db, FRONT_DESK, appt, action, reason="ill", now=NOW)
+    appointment_changes.change_status(clinic.db, FRONT_DESK, appt, action, reason="ill", now=NOW)
     cancelled = _rows(clinic)["phq9"]
     assert (cancelled.status, cancelled.outcome) == ("cancelled", outcome)
-    booking.undo_status(clinic.db, FRONT_DESK, appt, now=NOW)
+    appointment_changes.undo_status(clinic.db, FRONT_DESK, appt, now=NOW)
     reopened = _rows(clinic)["phq9"]
     assert reopened.id == cancelled.id
     assert (reopened.status, reopened.outcome) == ("open", "")
@@ -199,9 +204,11 @@ def test_undoing_a_completion_cancels_the_call_and_completing_again_reopens_it(
     appt = _book(clinic, "iv_infusion", WED, IV)
     _complete(clinic, appt, WED)
     call = _rows(clinic)["next_day_call"]
-    booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
+    appointment_changes.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
     assert _rows(clinic)["next_day_call"].status == "cancelled"
-    booking.change_status(clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "12:40"))
+    appointment_changes.change_status(
+        clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "12:40")
+    )
     again = _rows(clinic)["next_day_call"]
     assert (again.id, again.status) == (call.id, "open")
 
@@ -209,7 +216,7 @@ def test_undoing_a_completion_cancels_the_call_and_completing_again_reopens_it(
 def test_a_done_follow_up_is_not_created_again(clinic: SmallClinic) -> None:
     appt = _book(clinic, "iv_infusion", WED, IV)
     phq9 = _rows(clinic)["phq9"]
-    followups.complete_follow_up(clinic.db, NURSE, phq9.id, "Score 14", now=NOW)
+    actions.complete_follow_up(clinic.db, NURSE, phq9.id, "Score 14", now=NOW)
     _complete(clinic, appt, WED)
     rows = _rows(clinic)
     assert rows["phq9"].status == "done"
@@ -258,7 +265,7 @@ def test_the_last_session_of_a_stage_owes_the_booster_review(clinic: SmallClinic
     assert review.assignee_role == "prescriber"
     assert _local(clinic, review.due_at) == "Wed 2026-12-09 07:30"
     assert _local(clinic, review.deadline_at) == "Thu 2027-01-07 00:00"
-    booking.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
+    appointment_changes.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
     assert _rows(clinic)["booster_review"].status == "cancelled"
 
 
@@ -269,13 +276,13 @@ def _completed_spravato(clinic: SmallClinic) -> int:
     appt = _book(clinic, "spravato", WED, SPRAVATO)
     _complete(clinic, appt, WED)
     phq9 = _rows(clinic)["phq9"]
-    followups.complete_follow_up(clinic.db, NURSE, phq9.id, "Score 12", now=clinic.at(WED, "10:00"))
+    actions.complete_follow_up(clinic.db, NURSE, phq9.id, "Score 12", now=clinic.at(WED, "10:00"))
     return appt
 
 
 def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     _completed_spravato(clinic)
-    queue = followups.follow_up_queue(clinic.db, now=clinic.at(FRI, "09:00"))
+    queue = follow_up_queue(clinic.db, now=clinic.at(FRI, "09:00"))
     assert queue.overdue == ()
     assert [(i.kind, i.countdown) for i in queue.due_today] == [
         ("next_day_call", "due today by 17:00"),
@@ -289,7 +296,7 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     assert call.attempts == 0
     assert call.attempts_left == 3
     assert "discharge time" in form.missing
-    assert followups.queue_counts(clinic.db, now=clinic.at(FRI, "09:00")) == {
+    assert queue_counts(clinic.db, now=clinic.at(FRI, "09:00")) == {
         "overdue": 0,
         "due_today": 2,
         "upcoming": 0,
@@ -299,12 +306,12 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
 
 def test_a_phq9_joins_the_queue_on_the_day_of_its_session(clinic: SmallClinic) -> None:
     _book(clinic, "spravato", WED, SPRAVATO)
-    assert followups.follow_up_queue(clinic.db, now=NOW).items == ()
-    queue = followups.follow_up_queue(clinic.db, now=clinic.at(WED, "08:00"))
+    assert follow_up_queue(clinic.db, now=NOW).items == ()
+    queue = follow_up_queue(clinic.db, now=clinic.at(WED, "08:00"))
     assert [(i.kind, i.section, i.countdown) for i in queue.items] == [
         ("phq9", Section.DUE_TODAY, "due today by 10:00")
     ]
-    late = followups.follow_up_queue(clinic.db, now=clinic.at(WED, "10:20"))
+    late = follow_up_queue(clinic.db, now=clinic.at(WED, "10:20"))
     assert [(i.section, i.countdown) for i in late.items] == [
         (Section.OVERDUE, "overdue by 20 mins")
     ]
@@ -312,7 +319,7 @@ def test_a_phq9_joins_the_queue_on_the_day_of_its_session(clinic: SmallClinic) -
 
 def test_the_rems_form_turns_overdue_after_its_seventh_day(clinic: SmallClinic) -> None:
     _completed_spravato(clinic)
-    queue = followups.follow_up_queue(
+    queue = follow_up_queue(
         clinic.db, now=clinic.at(dt.date(2026, 12, 3), "08:00"), kind="rems_form"
     )
     assert [(i.kind, i.section, i.countdown) for i in queue.items] == [
@@ -323,9 +330,9 @@ def test_the_rems_form_turns_overdue_after_its_seventh_day(clinic: SmallClinic) 
 def test_the_queue_filters_by_assignee(clinic: SmallClinic) -> None:
     _completed_spravato(clinic)
     now = clinic.at(FRI, "09:00")
-    assert len(followups.follow_up_queue(clinic.db, now=now, assignee_role="nurse").items) == 2
-    assert followups.follow_up_queue(clinic.db, now=now, assignee_role="therapist").items == ()
-    kim = followups.follow_up_queue(clinic.db, now=now, assignee_id=clinic.ids["Nurse Kim"])
+    assert len(follow_up_queue(clinic.db, now=now, assignee_role="nurse").items) == 2
+    assert follow_up_queue(clinic.db, now=now, assignee_role="therapist").items == ()
+    kim = follow_up_queue(clinic.db, now=now, assignee_id=clinic.ids["Nurse Kim"])
     assert len(kim.items) == 2
 
 
@@ -335,32 +342,32 @@ def test_the_queue_filters_by_assignee(clinic: SmallClinic) -> None:
 def test_unreached_calls_are_tried_again_until_no_calls_are_left(clinic: SmallClinic) -> None:
     _completed_spravato(clinic)
     call = _rows(clinic)["next_day_call"]
-    first = followups.record_attempt(
+    first = actions.record_attempt(
         clinic.db, NURSE, call.id, "no_answer", "rang out", now=clinic.at(FRI, "09:00")
     )
     assert first.next_attempt_at is not None
     assert _local(clinic, first.next_attempt_at) == "Fri 2026-11-27 13:00"
     assert first.attempts_left == 2
-    item = followups.follow_up_queue(clinic.db, now=clinic.at(FRI, "09:05")).item(call.id)
+    item = follow_up_queue(clinic.db, now=clinic.at(FRI, "09:05")).item(call.id)
     assert item is not None
     assert item.attempts == 1
     assert item.last_attempt == "No answer Fri 09:00"
     assert _local(clinic, item.due) == "Fri 2026-11-27 13:00"
-    second = followups.record_attempt(
+    second = actions.record_attempt(
         clinic.db, NURSE, call.id, "voicemail", now=clinic.at(FRI, "13:00")
     )
     # 17:00 is closing time on Fridays: the weekend is closed, so Monday's opening.
     assert _local(clinic, second.next_attempt_at) == "Mon 2026-11-30 07:30"
-    third = followups.record_attempt(
+    third = actions.record_attempt(
         clinic.db, NURSE, call.id, "no_answer", now=clinic.at(MON, "08:00")
     )
     assert (third.next_attempt_at, third.attempts_left) == (None, 0)
-    followups.complete_follow_up(
+    actions.complete_follow_up(
         clinic.db, NURSE, call.id, "Letter sent after three calls", now=clinic.at(MON, "08:05")
     )
     done = _rows(clinic)["next_day_call"]
     assert (done.status, done.outcome) == ("done", "Letter sent after three calls")
-    assert followups.follow_up_queue(clinic.db, now=clinic.at(MON, "08:10")).item(call.id) is None
+    assert follow_up_queue(clinic.db, now=clinic.at(MON, "08:10")).item(call.id) is None
     with clinic.db.read() as session:
         assert session.scalar(select(func.count()).select_from(FollowUpAttempt)) == 3
 
@@ -369,7 +376,7 @@ def test_completing_needs_an_outcome_and_saves_nothing_without_one(clinic: Small
     _completed_spravato(clinic)
     call = _rows(clinic)["next_day_call"]
     with pytest.raises(InvalidFields) as err:
-        followups.complete_follow_up(clinic.db, NURSE, call.id, "  ", now=clinic.at(FRI, "09:00"))
+        actions.complete_follow_up(clinic.db, NURSE, call.id, "  ", now=clinic.at(FRI, "09:00"))
     assert set(err.value.errors) == {"outcome"}
     assert _rows(clinic)["next_day_call"].status == "open"
 
@@ -379,15 +386,15 @@ def test_snoozing_needs_a_future_time_and_a_reason(clinic: SmallClinic) -> None:
     call = _rows(clinic)["next_day_call"]
     now = clinic.at(FRI, "09:00")
     with pytest.raises(InvalidFields) as err:
-        followups.snooze_follow_up(
+        actions.snooze_follow_up(
             clinic.db, NURSE, call.id, now - dt.timedelta(hours=1), "", now=now
         )
     assert set(err.value.errors) == {"until", "reason"}
     assert _rows(clinic)["next_day_call"].status == "open"
-    followups.snooze_follow_up(
+    actions.snooze_follow_up(
         clinic.db, NURSE, call.id, clinic.at(MON, "10:00"), "Patient asked for Monday", now=now
     )
-    item = followups.follow_up_queue(clinic.db, now=now).item(call.id)
+    item = follow_up_queue(clinic.db, now=now).item(call.id)
     assert item is not None
     assert item.section is Section.UPCOMING
     assert item.note == "Patient asked for Monday"
@@ -400,7 +407,7 @@ def test_front_desk_may_not_work_a_clinical_follow_up_and_the_refusal_is_audited
     _completed_spravato(clinic)
     call = _rows(clinic)["next_day_call"]
     with pytest.raises(PermissionDenied, match="Next-day call"):
-        followups.complete_follow_up(
+        actions.complete_follow_up(
             clinic.db, FRONT_DESK, call.id, "Fine", now=clinic.at(FRI, "09:00")
         )
     assert _rows(clinic)["next_day_call"].status == "open"
@@ -417,10 +424,10 @@ def test_front_desk_may_book_the_booster_review_call(clinic: SmallClinic) -> Non
     appt = _book(clinic, "iv_infusion", WED, IV, protocol="iv_booster")
     _complete(clinic, appt, WED)
     review = _rows(clinic)["booster_review"]
-    followups.record_attempt(
+    actions.record_attempt(
         clinic.db, FRONT_DESK, review.id, "reached", now=clinic.at(dt.date(2026, 12, 9), "09:00")
     )
-    followups.complete_follow_up(
+    actions.complete_follow_up(
         clinic.db, FRONT_DESK, review.id, "Review booked for 14 Dec", now=NOW
     )
     assert _rows(clinic)["booster_review"].status == "done"
@@ -430,22 +437,22 @@ def test_a_bad_attempt_result_is_refused_at_its_field(clinic: SmallClinic) -> No
     _completed_spravato(clinic)
     call = _rows(clinic)["next_day_call"]
     with pytest.raises(InvalidFields) as err:
-        followups.record_attempt(clinic.db, NURSE, call.id, "busy", now=NOW)
+        actions.record_attempt(clinic.db, NURSE, call.id, "busy", now=NOW)
     assert set(err.value.errors) == {"result"}
 
 
 def test_an_adverse_event_opens_a_follow_up_for_the_prescriber(clinic: SmallClinic) -> None:
     appt = _completed_spravato(clinic)
     at = clinic.at(WED, "11:20")
-    fid = followups.record_adverse_event(clinic.db, NURSE, appt, "BP 182/104 at +40 min", now=at)
-    again = followups.record_adverse_event(clinic.db, NURSE, appt, "still high", now=at)
+    fid = actions.record_adverse_event(clinic.db, NURSE, appt, "BP 182/104 at +40 min", now=at)
+    again = actions.record_adverse_event(clinic.db, NURSE, appt, "still high", now=at)
     assert again == fid
     event = _rows(clinic)["adverse_event"]
     assert (event.priority, event.assignee_role) == ("high", "prescriber")
     assert _local(clinic, event.deadline_at) == "Fri 2026-11-27 17:00"
     assert event.outcome == "BP 182/104 at +40 min"
     with pytest.raises(PermissionDenied):
-        followups.record_adverse_event(clinic.db, FRONT_DESK, appt, "dizzy", now=at)
+        actions.record_adverse_event(clinic.db, FRONT_DESK, appt, "dizzy", now=at)
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -541,7 +548,9 @@ def test_a_dropped_induction_owes_no_booster_review(clinic: SmallClinic) -> None
     start, _ = _phq9_due(clinic)[ids[0]]
     _complete(clinic, ids[0], clinic.calendar.local_date(start))
     for appt in ids[1:]:
-        booking.change_status(clinic.db, FRONT_DESK, appt, "cancel", reason="moved away", now=NOW)
+        appointment_changes.change_status(
+            clinic.db, FRONT_DESK, appt, "cancel", reason="moved away", now=NOW
+        )
     assert not any(r.kind == "booster_review" for r in _all(clinic))
 
 
@@ -573,7 +582,7 @@ def test_the_demo_clinics_follow_ups_are_what_the_rules_owe(sqlite_url: str) -> 
         with db.write() as session:
             ids = session.scalars(select(Appointment.id)).all()
             assert len(ids) == summary.appointments
-            changed = followups.sync_follow_ups(
+            changed = sync.sync_follow_ups(
                 session, NURSE, ids, now=dt.datetime(2025, 12, 3, 18, 40, tzinfo=dt.UTC)
             )
             session.rollback()

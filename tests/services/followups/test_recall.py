@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor
-from ketadesk.services.followups import followups, recall
+from ketadesk.services.followups import actions, recall
+from ketadesk.services.followups.queue import follow_up_queue
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
 NOW = dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC)  # Monday 23 Nov 2026, 08:00 local
@@ -48,7 +49,9 @@ def _book(
 
 def _held(clinic: SmallClinic, appointment_id: int, day: dt.date) -> None:
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "11:40")):
-        booking.change_status(clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm)
+        )
 
 
 def _summary(rows: list[recall.RecallRow]) -> list[tuple[str, str, str, dt.date]]:
@@ -88,9 +91,9 @@ def test_a_settled_booster_review_takes_the_patient_off_the_recall_list(
     appt = _book(clinic, "iv_infusion", WED, IV, protocol="iv_booster")
     _held(clinic, appt, WED)
     later = clinic.at(dt.date(2026, 12, 9), "09:00")
-    queue = followups.follow_up_queue(clinic.db, now=later, kind="booster_review")
+    queue = follow_up_queue(clinic.db, now=later, kind="booster_review")
     (review,) = queue.items
-    followups.complete_follow_up(clinic.db, FRONT_DESK, review.id, "Declined a booster", now=later)
+    actions.complete_follow_up(clinic.db, FRONT_DESK, review.id, "Declined a booster", now=later)
     assert recall.recall_list(clinic.db, now=later) == []
 
 
@@ -109,7 +112,9 @@ def test_a_missed_series_session_with_nothing_since_is_a_dropout(clinic: SmallCl
         who="Mary Seacole",
         protocol="iv_booster",
     )  # held as planned: not a dropout
-    booking.change_status(clinic.db, FRONT_DESK, appt, "no_show", now=clinic.at(WED, "10:30"))
+    appointment_changes.change_status(
+        clinic.db, FRONT_DESK, appt, "no_show", now=clinic.at(WED, "10:30")
+    )
     assert recall.dropout_list(clinic.db, now=clinic.at(WED, "09:00")) == []  # not yet missed
     rows = recall.dropout_list(clinic.db, now=clinic.at(WED, "11:00"))
     assert _summary(rows) == [
@@ -124,7 +129,7 @@ def test_a_missed_series_session_with_nothing_since_is_a_dropout(clinic: SmallCl
 
 def test_a_make_up_session_takes_the_patient_off_the_dropout_list(clinic: SmallClinic) -> None:
     appt = _book(clinic, "iv_infusion", WED, IV, protocol="iv_booster")
-    booking.change_status(
+    appointment_changes.change_status(
         clinic.db, FRONT_DESK, appt, "cancel", reason="no ride", now=clinic.at(WED, "08:00")
     )
     after = clinic.at(WED, "11:00")
@@ -137,7 +142,9 @@ def test_a_make_up_session_takes_the_patient_off_the_dropout_list(clinic: SmallC
 
 def test_a_miss_before_the_look_back_is_forgotten(clinic: SmallClinic) -> None:
     appt = _book(clinic, "iv_infusion", WED, IV, protocol="iv_booster")
-    booking.change_status(clinic.db, FRONT_DESK, appt, "no_show", now=clinic.at(WED, "10:30"))
+    appointment_changes.change_status(
+        clinic.db, FRONT_DESK, appt, "no_show", now=clinic.at(WED, "10:30")
+    )
     days = clinic.catalog.settings.followups.recall_lookback_days
     late = clinic.at(WED + dt.timedelta(days=days + 1), "11:00")
     assert recall.dropout_list(clinic.db, now=late) == []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ketadesk.services.booking.booking import change_status
+from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.monitoring.chair_board import (
     ChairBoard,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import (
     SYSTEM,
@@ -21,8 +21,8 @@ from ketadesk.services.common.context import (
     PermissionDenied,
 )
 from ketadesk.services.demo.clinic import build_demo
-from ketadesk.services.monitoring import monitoring
-from ketadesk.services.monitoring.monitoring import RecordForm, reading_field, with_reading
+from ketadesk.services.monitoring import reading_schedule, record_forms, records, rems, validation
+from ketadesk.services.monitoring.record_forms import RecordForm, reading_field, with_reading
 from ketadesk.store.database import open_database
 from ketadesk.store.models import AuditEvent, FollowUp, SessionRecord, VitalReading
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -75,7 +75,7 @@ def spravato(clinic: SmallClinic) -> int:
 
 
 def _complete_form(clinic: SmallClinic, appointment_id: int) -> RecordForm:
-    form = monitoring.load_record(clinic.db, appointment_id)
+    form = records.load_record(clinic.db, appointment_id)
     form = with_reading(
         form, 0, time="10:10", systolic="128", diastolic="82", heart_rate="72", spo2="98"
     )
@@ -114,7 +114,7 @@ def test_new_spravato_session_misses_everything_on_the_rems_form(
     clinic: SmallClinic, spravato: int
 ) -> None:
     with clinic.db.read() as session:
-        missing = monitoring.rems_missing(session, spravato)
+        missing = rems.rems_missing(session, spravato)
     assert missing == [
         "dose, devices and lot",
         "dose start time",
@@ -130,13 +130,13 @@ def test_new_spravato_session_misses_everything_on_the_rems_form(
 def test_complete_record_leaves_nothing_missing_and_is_audited(
     clinic: SmallClinic, spravato: int
 ) -> None:
-    result = monitoring.save_record(
+    result = records.save_record(
         clinic.db, NURSE, spravato, _complete_form(clinic, spravato), now=_at(clinic, "12:30")
     )
     assert result.missing == ()
     assert result.warnings == {}
     with clinic.db.read() as session:
-        assert monitoring.rems_missing(session, spravato) == []
+        assert rems.rems_missing(session, spravato) == []
         record = session.scalars(select(SessionRecord)).one()
         assert record.monitored_minutes == 130
         assert record.dose_started_at == _at(clinic, "10:15")
@@ -148,7 +148,7 @@ def test_complete_record_leaves_nothing_missing_and_is_audited(
         assert event.after is not None
         assert event.after["dose_mg"] == 56
         assert event.patient_id == clinic.ids["Ada Lovelace"]
-    form = monitoring.rems_form(clinic.db, spravato)
+    form = rems.rems_form(clinic.db, spravato)
     assert form.complete
     assert form.lot_number == "LOT-4471A"
     assert form.monitored_by == "Nurse Kim"
@@ -168,14 +168,14 @@ def test_partial_record_lists_exactly_what_is_still_missing(
         lot_number="",
         discharged="",
     )
-    result = monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:22"))
+    result = records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:22"))
     assert result.missing == ("lot", "BP +40 min", "discharge time")
     # Filling in the rest empties the list; the second save is checked against the first.
     form = dataclasses.replace(
         _complete_form(clinic, spravato),
-        version=monitoring.load_record(clinic.db, spravato).version,
+        version=records.load_record(clinic.db, spravato).version,
     )
-    result = monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+    result = records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert result.missing == ()
     assert _records(clinic) == (1, 3)
 
@@ -196,7 +196,7 @@ def test_blood_pressure_that_cannot_be_real_is_refused_at_the_field_and_nothing_
 ) -> None:
     form = with_reading(_complete_form(clinic, spravato), 1, systolic=systolic, diastolic=diastolic)
     with pytest.raises(InvalidFields) as refused:
-        monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert words in refused.value.errors[reading_field(1, field)]
     assert _records(clinic) == (0, 0)
 
@@ -206,7 +206,7 @@ def test_spo2_and_heart_rate_outside_the_configured_limits_are_refused(
 ) -> None:
     form = with_reading(_complete_form(clinic, spravato), 0, spo2="101", heart_rate="5")
     with pytest.raises(InvalidFields) as refused:
-        monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert refused.value.errors == {
         reading_field(0, "spo2"): "SpO2 101 cannot be real: it must be between 50 and 100",
         reading_field(
@@ -221,7 +221,7 @@ def test_high_bp_and_low_spo2_are_warnings_and_the_record_is_saved(
     form = _complete_form(clinic, spravato)
     form = with_reading(form, 0, systolic="152", diastolic="94")
     form = with_reading(form, 1, systolic="146", diastolic="88", spo2="91")
-    result = monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+    result = records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert result.warnings == {
         reading_field(0, "systolic"): "BP 152/94 is above 140/90: consider delaying the dose",
         reading_field(1, "systolic"): "BP 146/88 is above 140/90: recheck while it stays elevated",
@@ -231,7 +231,7 @@ def test_high_bp_and_low_spo2_are_warnings_and_the_record_is_saved(
 
 
 def test_warn_threshold_comes_from_configuration(clinic: SmallClinic, spravato: int) -> None:
-    sheet = monitoring.open_record(clinic.db, spravato, now=_at(clinic, "12:30"))
+    sheet = records.open_record(clinic.db, spravato, now=_at(clinic, "12:30"))
     form = with_reading(_complete_form(clinic, spravato), 0, systolic="145", diastolic="85")
     strict = dataclasses.replace(
         sheet.rules,
@@ -242,15 +242,15 @@ def test_warn_threshold_comes_from_configuration(clinic: SmallClinic, spravato: 
     )
     assert (
         reading_field(0, "systolic")
-        in monitoring.validate_record(form, sheet.rules, now=_at(clinic, "12:30")).warnings
+        in validation.validate_record(form, sheet.rules, now=_at(clinic, "12:30")).warnings
     )
-    assert monitoring.validate_record(form, strict, now=_at(clinic, "12:30")).warnings == {}
+    assert validation.validate_record(form, strict, now=_at(clinic, "12:30")).warnings == {}
 
 
 def test_discharge_before_the_dose_is_refused(clinic: SmallClinic, spravato: int) -> None:
     form = dataclasses.replace(_complete_form(clinic, spravato), discharged="10:05")
     with pytest.raises(InvalidFields) as refused:
-        monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert refused.value.errors == {
         "discharged": "discharge at 10:05 is before the dose started (10:15)"
     }
@@ -262,20 +262,20 @@ def test_discharge_before_the_observation_minutes_is_refused(
 ) -> None:
     form = dataclasses.replace(_complete_form(clinic, spravato), discharged="12:14")
     with pytest.raises(InvalidFields) as refused:
-        monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert refused.value.errors["discharged"] == (
         "only 119 min after the dose: Spravato (esketamine) needs at least 120 min of "
         "observation before discharge (earliest 12:15)"
     )
     form = dataclasses.replace(form, discharged="12:15")
-    assert monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+    assert records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
 
 
 def test_times_later_than_now_or_not_times_are_refused(clinic: SmallClinic, spravato: int) -> None:
     form = dataclasses.replace(_complete_form(clinic, spravato), dose_started="25:10")
     form = with_reading(form, 2, time="12:20")
     with pytest.raises(InvalidFields) as refused:
-        monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:00"))
+        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:00"))
     assert refused.value.errors[reading_field(2, "time")] == "12:20 is later than now (12:00)"
     assert refused.value.errors["dose_started"] == "“25:10” is not a time of day (00:00-23:59)"
 
@@ -283,7 +283,7 @@ def test_times_later_than_now_or_not_times_are_refused(clinic: SmallClinic, spra
 def test_dose_and_devices_must_be_positive(clinic: SmallClinic, spravato: int) -> None:
     form = dataclasses.replace(_complete_form(clinic, spravato), dose_mg="0", devices="-2")
     with pytest.raises(InvalidFields) as refused:
-        monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert refused.value.errors == {
         "dose_mg": "the dose must be more than 0, not 0",
         "devices": "the number of devices must be more than 0, not -2",
@@ -295,7 +295,7 @@ def test_only_nurses_and_prescribers_record_monitoring(
     clinic: SmallClinic, spravato: int, actor: Actor
 ) -> None:
     with pytest.raises(PermissionDenied):
-        monitoring.save_record(
+        records.save_record(
             clinic.db, actor, spravato, _complete_form(clinic, spravato), now=_at(clinic, "12:30")
         )
     assert _records(clinic) == (0, 0)
@@ -303,9 +303,9 @@ def test_only_nurses_and_prescribers_record_monitoring(
 
 def test_a_save_over_a_newer_save_is_refused(clinic: SmallClinic, spravato: int) -> None:
     stale = _complete_form(clinic, spravato)
-    monitoring.save_record(clinic.db, NURSE, spravato, stale, now=_at(clinic, "12:30"))
+    records.save_record(clinic.db, NURSE, spravato, stale, now=_at(clinic, "12:30"))
     with pytest.raises(InvalidRequest, match="someone else saved this monitoring record"):
-        monitoring.save_record(
+        records.save_record(
             clinic.db,
             NURSE,
             spravato,
@@ -317,64 +317,64 @@ def test_a_save_over_a_newer_save_is_refused(clinic: SmallClinic, spravato: int)
 def test_bp_checks_fall_due_and_late_from_the_planned_then_actual_dose(
     clinic: SmallClinic, spravato: int
 ) -> None:
-    due = monitoring.readings_due(clinic.db, [spravato], now=_at(clinic, "10:05"))[spravato]
+    due = reading_schedule.readings_due(clinic.db, [spravato], now=_at(clinic, "10:05"))[spravato]
     assert (due.next_label, due.next_due_at, due.late) == ("Pre-dose", _at(clinic, "10:10"), False)
     assert [c.state for c in due.checks] == ["upcoming", "upcoming", "upcoming"]
     assert due.discharge_allowed_at == _at(clinic, "12:15")
-    due = monitoring.readings_due(clinic.db, [spravato], now=_at(clinic, "10:21"))[spravato]
+    due = reading_schedule.readings_due(clinic.db, [spravato], now=_at(clinic, "10:21"))[spravato]
     assert due.late
     assert due.checks[0].state == "late"
     # The pre-dose reading is taken and the dose starts late, at 10:20: the +40 check and the
     # discharge move with it.
     form = with_reading(
-        monitoring.load_record(clinic.db, spravato),
+        records.load_record(clinic.db, spravato),
         0,
         time="10:18",
         systolic="130",
         diastolic="84",
     )
     form = dataclasses.replace(form, dose_started="10:20")
-    monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "10:22"))
-    due = monitoring.readings_due(clinic.db, [spravato], now=_at(clinic, "11:05"))[spravato]
+    records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "10:22"))
+    due = reading_schedule.readings_due(clinic.db, [spravato], now=_at(clinic, "11:05"))[spravato]
     assert [c.state for c in due.checks] == ["done", "due", "upcoming"]
     assert (due.next_label, due.next_due_at) == ("+40 min", _at(clinic, "11:00"))
     assert not due.late
     assert due.discharge_allowed_at == _at(clinic, "12:20")
-    due = monitoring.readings_due(clinic.db, [spravato], now=_at(clinic, "11:11"))[spravato]
+    due = reading_schedule.readings_due(clinic.db, [spravato], now=_at(clinic, "11:11"))[spravato]
     assert due.late
 
 
 def test_iv_infusion_keeps_extra_readings_and_has_no_rems_checks(clinic: SmallClinic) -> None:
     iv = _book(clinic, "iv_infusion", "13:00", IV)
-    form = monitoring.load_record(clinic.db, iv)
+    form = records.load_record(clinic.db, iv)
     assert form.readings == ()
     form = dataclasses.replace(
         form,
         readings=(
-            monitoring.ReadingForm("Start", "13:16", "118", "76", "70", "99", scheduled=False),
-            monitoring.ReadingForm("+15 min", "13:31", "", "", "", "98", scheduled=False),
+            record_forms.ReadingForm("Start", "13:16", "118", "76", "70", "99", scheduled=False),
+            record_forms.ReadingForm("+15 min", "13:31", "", "", "", "98", scheduled=False),
         ),
         dose_mg="35",
         dose_started="13:15",
     )
-    monitoring.save_record(clinic.db, NURSE, iv, form, now=_at(clinic, "13:40"))
-    again = monitoring.load_record(clinic.db, iv)
+    records.save_record(clinic.db, NURSE, iv, form, now=_at(clinic, "13:40"))
+    again = records.load_record(clinic.db, iv)
     assert [(r.label, r.spo2) for r in again.readings] == [("Start", "99"), ("+15 min", "98")]
-    assert monitoring.readings_due(clinic.db, [iv], now=_at(clinic, "13:40"))[iv].checks == ()
+    assert reading_schedule.readings_due(clinic.db, [iv], now=_at(clinic, "13:40"))[iv].checks == ()
 
 
 def test_readings_due_accepts_a_session_and_skips_unknown_ids(
     clinic: SmallClinic, spravato: int
 ) -> None:
     with clinic.db.read() as session:
-        found = monitoring.readings_due(session, [spravato, 999], now=_at(clinic, "10:00"))
+        found = reading_schedule.readings_due(session, [spravato, 999], now=_at(clinic, "10:00"))
     assert list(found) == [spravato]
 
 
 def test_a_session_type_without_a_rems_form_misses_nothing(clinic: SmallClinic) -> None:
     iv = _book(clinic, "iv_infusion", "13:00", IV)
     with clinic.db.read() as session:
-        assert monitoring.rems_missing(session, iv) == []
+        assert rems.rems_missing(session, iv) == []
 
 
 def test_demo_clinic_records_its_sessions_and_leaves_one_rems_form_incomplete(
@@ -390,8 +390,7 @@ def test_demo_clinic_records_its_sessions_and_leaves_one_rems_form_incomplete(
             records = session.scalars(select(SessionRecord)).all()
             assert records
             missing = {
-                r.appointment_id: monitoring.rems_missing(session, r.appointment_id)
-                for r in records
+                r.appointment_id: rems.rems_missing(session, r.appointment_id) for r in records
             }
             high = session.scalar(
                 select(func.count()).select_from(VitalReading).where(VitalReading.systolic > 140)
@@ -408,7 +407,7 @@ def test_rems_follow_up_shows_nothing_missing_once_complete_and_stays_open(
     clinic: SmallClinic, spravato: int
 ) -> None:
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
-        booking.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
     with clinic.db.read() as session:
         form = session.scalars(
             select(FollowUp).where(
@@ -416,8 +415,8 @@ def test_rems_follow_up_shows_nothing_missing_once_complete_and_stays_open(
             )
         ).one()
         assert form.status == "open"
-        assert monitoring.rems_missing(session, spravato)
-    monitoring.save_record(
+        assert rems.rems_missing(session, spravato)
+    records.save_record(
         clinic.db, NURSE, spravato, _complete_form(clinic, spravato), now=_at(clinic, "12:40")
     )
     with clinic.db.read() as session:
@@ -427,12 +426,12 @@ def test_rems_follow_up_shows_nothing_missing_once_complete_and_stays_open(
             )
         ).one()
         assert form.status == "open"  # open until someone submits it
-        assert monitoring.rems_missing(session, spravato) == []
+        assert rems.rems_missing(session, spravato) == []
 
 
 def test_a_refused_role_is_recorded_in_the_audit_trail(clinic: SmallClinic, spravato: int) -> None:
     with pytest.raises(PermissionDenied):
-        monitoring.save_record(
+        records.save_record(
             clinic.db,
             FRONT_DESK,
             spravato,
@@ -448,11 +447,11 @@ def test_a_refused_role_is_recorded_in_the_audit_trail(clinic: SmallClinic, spra
 def test_rems_missing_many_agrees_with_one_at_a_time(clinic: SmallClinic, spravato: int) -> None:
     iv = _book(clinic, "iv_infusion", "13:00", IV, who="Mary Seacole")
     form = dataclasses.replace(_complete_form(clinic, spravato), lot_number="")
-    monitoring.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+    records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     with clinic.db.read() as session:
-        many = monitoring.rems_missing_many(session, [spravato, iv, 12345])
+        many = rems.rems_missing_many(session, [spravato, iv, 12345])
         assert many == {
-            spravato: monitoring.rems_missing(session, spravato),
+            spravato: rems.rems_missing(session, spravato),
             iv: [],
         }
         assert many[spravato] == ["lot"]

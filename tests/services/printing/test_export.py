@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.cli import main
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, InvalidRequest, NotFound
 from ketadesk.services.printing import export
@@ -63,7 +63,7 @@ def _book_everyone(clinic: SmallClinic) -> dict[str, list[int]]:
         ),
         now=NOW,
     ).appointment_ids
-    booking.change_status(clinic.db, SYSTEM, ada[2], "cancel", reason="away", now=NOW)
+    appointment_changes.change_status(clinic.db, SYSTEM, ada[2], "cancel", reason="away", now=NOW)
     mary = booking.book(
         clinic.db,
         SYSTEM,
@@ -163,7 +163,7 @@ def test_patient_calendar_leaves_out_cancelled_past_and_other_patients_sessions(
     assert dt.date(2027, 3, 15) not in days  # cancelled
     assert dt.date(2027, 3, 11) not in days  # Mary's
     assert len(days) == 5
-    booking.change_status(clinic.db, SYSTEM, ids["ada"][3], "no_show", now=NOW)
+    appointment_changes.change_status(clinic.db, SYSTEM, ids["ada"][3], "no_show", now=NOW)
     # On the 17th at noon local: the 17th's session is over, only the 19th and 22nd are ahead.
     later = dt.datetime(2027, 3, 17, 19, 0, tzinfo=dt.UTC)
     days = [

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from ketadesk.services.booking.booking import change_status
+from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.schedule import public_holidays
 from ketadesk.services.schedule.day import day_schedule, staff_day_schedule

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QAbstractItemView, QPushButton
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.access import audit
-from ketadesk.services.booking import booking
+from ketadesk.services.access import audit, audit_log
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor, PermissionDenied
 from ketadesk.ui.access import audit_viewer
@@ -44,11 +44,11 @@ def clinic(tmp_path: Path) -> Iterator[tuple[SmallClinic, list[int]]]:
         )
         at = NOW + dt.timedelta(minutes=n)
         appointments.append(booking.book(c.db, actor, request, now=at).appointment_ids[0])
-    booking.change_status(
+    appointment_changes.change_status(
         c.db, MARIA, appointments[2], "cancel", reason="no ride", now=NOW + dt.timedelta(hours=1)
     )
     with pytest.raises(PermissionDenied):
-        booking.change_status(
+        appointment_changes.change_status(
             c.db, SAM, appointments[0], "cancel", reason="x", now=NOW + dt.timedelta(hours=2)
         )
     audit.record_disclosure(
@@ -166,7 +166,7 @@ def test_events_come_a_page_at_a_time(
     while viewer.more_button.isEnabled():
         _reload(qtbot, viewer, viewer.more_button.click)
     ids = [viewer.model.row_at(r).id for r in range(viewer.model.rowCount())]
-    assert len(ids) == len(set(ids)) == len(audit.audit_events(c.db, ADMIN))
+    assert len(ids) == len(set(ids)) == len(audit_log.audit_events(c.db, ADMIN))
     times = [viewer.model.row_at(r).at for r in range(viewer.model.rowCount())]
     assert times == sorted(times, reverse=True)
 
@@ -215,7 +215,7 @@ def test_the_model_passes_the_model_tester(
 ) -> None:
     c, _ = clinic
     model = AuditTableModel()
-    model.set_rows(audit.audit_events(c.db, ADMIN))
+    model.set_rows(audit_log.audit_events(c.db, ADMIN))
     qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
     assert model.rowCount(QModelIndex()) > 0
     assert model.headerData(AuditColumn.CHANGES, Qt.Orientation.Horizontal) == "Before → after"

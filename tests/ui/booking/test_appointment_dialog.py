@@ -6,8 +6,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.booking.appointments import appointment_detail
-from ketadesk.services.booking.booking import change_status
 from ketadesk.services.common.context import Actor, NotFound
 from ketadesk.store.models import Appointment, Patient
 from ketadesk.ui.booking.appointment_dialog import AppointmentDialog

@@ -17,10 +17,11 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from ketadesk.scheduling.followup_rules import Section
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes
 from ketadesk.services.common.context import Actor
-from ketadesk.services.followups import followups
-from ketadesk.services.followups.followups import AttemptResult, FollowUpItem
+from ketadesk.services.followups import sync
+from ketadesk.services.followups.actions import AttemptResult
+from ketadesk.services.followups.queue import FollowUpItem, follow_up_queue
 from ketadesk.store.models import Appointment, FollowUp
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import ROW_ROLE, SORT_ROLE
@@ -54,7 +55,7 @@ def owed(clinic: SmallClinic) -> SmallClinic:
     """The clinic day with the follow-ups its sessions owe."""
     with clinic.db.write() as session:
         ids = session.scalars(select(Appointment.id)).all()
-        followups.sync_follow_ups(session, NURSE, ids, now=NOW)
+        sync.sync_follow_ups(session, NURSE, ids, now=NOW)
     return clinic
 
 
@@ -100,13 +101,13 @@ def test_the_model_passes_the_model_tester(qtmodeltester, owed: SmallClinic) -> 
     from ketadesk.ui.followups.follow_up_queue import FollowUpQueueModel
 
     model = FollowUpQueueModel()
-    model.set_queue(followups.follow_up_queue(owed.db, now=NOW))
+    model.set_queue(follow_up_queue(owed.db, now=NOW))
     qtmodeltester.check(model, force_py=True)
 
 
 def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     # Grace Hopper's Spravato session is done: her REMS form joins the queue with its countdown.
-    booking.change_status(owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW)
+    appointment_changes.change_status(owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW)
     counts: list[dict[str, int]] = []
     view = FollowUpQueueView(Desk(owed.db, NURSE, Clock(NOW)))
     qtbot.addWidget(view)

@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.booking.booking import change_status
+from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.chair_board import REFRESH_MS, ChairBoardView, ChairCardWidget

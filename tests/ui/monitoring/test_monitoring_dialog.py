@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
-from ketadesk.services.monitoring import monitoring
+from ketadesk.services.monitoring import records, rems
 from ketadesk.store.models import SessionRecord
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
@@ -154,7 +154,7 @@ def test_a_nurse_fills_the_whole_record_and_the_rems_form_becomes_complete(
         dialog._save.click()
     assert saved.args == [spravato]
     with clinic.db.read() as session:
-        assert monitoring.rems_missing(session, spravato) == []
+        assert rems.rems_missing(session, spravato) == []
 
 
 def test_front_desk_sees_the_record_but_cannot_save(
@@ -174,5 +174,5 @@ def test_an_extra_reading_can_be_added_and_is_saved(
     assert dialog.field_messages["readings[3].systolic"][0] == "warning"
     dialog._save.click()
     assert not dialog.isVisible()
-    form = monitoring.load_record(clinic.db, spravato)
+    form = records.load_record(clinic.db, spravato)
     assert [(r.label, r.systolic) for r in form.readings if not r.scheduled] == [("Extra 1", "150")]

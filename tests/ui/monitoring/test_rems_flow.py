@@ -12,10 +12,10 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
-from ketadesk.services.followups.followups import FollowUpItem
+from ketadesk.services.followups.queue import FollowUpItem
 from ketadesk.store.models import FollowUp
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import CompleteDialog, FollowUpQueueView
@@ -55,7 +55,9 @@ def held(clinic: SmallClinic) -> int:
     )
     (appointment,) = result.appointment_ids
     for action, hhmm in (("check_in", "09:55"), ("start", "10:05"), ("complete", "12:35")):
-        booking.change_status(clinic.db, NURSE, appointment, action, now=clinic.at(WED, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, appointment, action, now=clinic.at(WED, hhmm)
+        )
     return appointment
 
 
@@ -146,14 +148,14 @@ def test_an_adverse_event_in_the_record_opens_its_follow_up_once(
 ) -> None:
     import dataclasses
 
-    from ketadesk.services.monitoring import monitoring
+    from ketadesk.services.monitoring import records
 
     at = clinic.at(WED, "12:50")
-    form = monitoring.load_record(clinic.db, held)
+    form = records.load_record(clinic.db, held)
     form = dataclasses.replace(form, events="Vomited once at 10:40; settled with ondansetron")
-    monitoring.save_record(clinic.db, NURSE, held, form, now=at)
-    again = dataclasses.replace(monitoring.load_record(clinic.db, held), dose_mg="56")
-    monitoring.save_record(clinic.db, NURSE, held, again, now=at + dt.timedelta(minutes=5))
+    records.save_record(clinic.db, NURSE, held, form, now=at)
+    again = dataclasses.replace(records.load_record(clinic.db, held), dose_mg="56")
+    records.save_record(clinic.db, NURSE, held, again, now=at + dt.timedelta(minutes=5))
     with clinic.db.read() as session:
         owed = session.execute(
             select(FollowUp.appointment_id, FollowUp.status).where(FollowUp.kind == "adverse_event")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor
 from ketadesk.services.schedule.day import change_counter, day_schedule
@@ -98,11 +98,11 @@ def test_no_change_no_signal_and_own_writes_can_be_acknowledged(
     before = change_counter(clinic.db)
     schedule = day_schedule(clinic.db, TUESDAY)
     turing = next(a.id for a in schedule.appointments if a.status == "booked" and a.room_id)
-    booking.change_status(clinic.db, FRONT_DESK, turing, "check_in", now=NOW)
+    appointment_changes.change_status(clinic.db, FRONT_DESK, turing, "check_in", now=NOW)
     assert change_counter(clinic.db) == before + 1
     watcher.acknowledge()  # this workstation's own write, already reloaded
     assert not watcher.check_now()
-    booking.undo_status(clinic.db, FRONT_DESK, turing, now=NOW)
+    appointment_changes.undo_status(clinic.db, FRONT_DESK, turing, now=NOW)
     with qtbot.waitSignal(watcher.changed, timeout=100):
         assert watcher.check_now()
     watcher.stop()

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import create_engine, text
 
 from ketadesk.commands.run import open_day_window
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes
 from ketadesk.services.clinic.listen import ServerUnavailable, server_errors
 from ketadesk.services.common.context import Actor
 from ketadesk.services.schedule.day import day_schedule
@@ -172,7 +172,7 @@ def test_a_lost_server_shows_the_banner_retries_and_hides_it_when_back(
             pytest.raises(ServerUnavailable, match="not currently accepting connections"),
             server_errors(),
         ):
-            booking.change_status(clinic.db, FRONT_DESK, ada, "check_in", now=NOW)
+            appointment_changes.change_status(clinic.db, FRONT_DESK, ada, "check_in", now=NOW)
 
         with qtbot.waitSignals(
             [watcher.connection_restored, watcher.changed], timeout=5000, order="strict"
@@ -224,7 +224,7 @@ def test_a_notify_from_another_workstation_wakes_the_watcher_before_the_poll(
         try:
             started = time.monotonic()
             with qtbot.waitSignal(watcher.changed, timeout=2000):
-                booking.change_status(other, FRONT_DESK, ada, "check_in", now=NOW)
+                appointment_changes.change_status(other, FRONT_DESK, ada, "check_in", now=NOW)
             assert time.monotonic() - started < 1.5  # the poll alone: a minute
         finally:
             other.dispose()

@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.move_check import placement_of
 from ketadesk.services.common.context import Actor
@@ -279,7 +279,7 @@ def test_an_in_progress_session_past_its_end_shows_an_overrun(
     grace = next(
         a for a in schedule.appointments if a.patient_name == "Hopper, Grace" and a.room_id
     )
-    booking.change_status(clinic.db, nurse, grace.id, "start", now=NOW)
+    appointment_changes.change_status(clinic.db, nurse, grace.id, "start", now=NOW)
     late = clinic.at(TUESDAY, "13:50")
     v = DayView(now=lambda: late)
     qtbot.addWidget(v)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.booking import booking
+from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.move_check import placement_of
 from ketadesk.services.booking.planning import PlanWishes, propose_series
@@ -223,7 +223,7 @@ def test_undo_leaves_alone_what_another_workstation_changed_since(
     assert editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
     # Someone else moves it on to Room 4 at 13:00.
     elsewhere = plan_move(clinic.db, ada, clinic.at(WED, "13:00"), clinic.ids["Room 4"], now=NOW)
-    booking.move(clinic.db, FRONT_DESK, ada, elsewhere, now=NOW)
+    appointment_changes.move(clinic.db, FRONT_DESK, ada, elsewhere, now=NOW)
     with qtbot.waitSignal(editor.refused) as told:
         assert not editor.undo()
     assert "moved since" in told.args[0]
@@ -231,7 +231,7 @@ def test_undo_leaves_alone_what_another_workstation_changed_since(
 
     nurse = Actor(user_id=None, username="kim", role="nurse")
     assert editor.set_status(ada, "check_in")
-    booking.change_status(clinic.db, nurse, ada, "start", now=NOW)
+    appointment_changes.change_status(clinic.db, nurse, ada, "start", now=NOW)
     with qtbot.waitSignal(editor.refused) as told:
         assert not editor.undo()  # would otherwise take back the nurse's "start"
     assert "in progress now, changed since" in told.args[0]

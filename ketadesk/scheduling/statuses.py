@@ -1,0 +1,53 @@
+"""The life of an appointment: its statuses, the actions that move it from one to the next, and
+the sets of statuses the rest of the clinic asks about, each written once, here.
+
+Pure data (the scheduling layer), so the store, the services, the demo and the views all read
+the same sets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACTION_OF_STATUS",
+    "AFTER_SESSION_STATUSES",
+    "ATTENDED_STATUSES",
+    "BEFORE_SESSION_STATUSES",
+    "MOVABLE_STATUSES",
+    "NOT_HELD_STATUSES",
+    "RELEASED_STATUSES",
+    "STATUSES",
+    "STATUS_OF_ACTION",
+    "TRANSITIONS",
+]
+
+# Every status an appointment can have, in the order of a session's life.
+STATUSES = ("booked", "checked_in", "in_progress", "completed", "cancelled", "no_show")
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "check_in": (frozenset({"booked"}), "checked_in"),
+    "start": (frozenset({"booked", "checked_in"}), "in_progress"),
+    "complete": (frozenset({"checked_in", "in_progress"}), "completed"),
+    "no_show": (frozenset({"booked"}), "no_show"),
+    "cancel": (frozenset({"booked", "checked_in"}), "cancelled"),
+}
+# The status each action leads to, and the action that leads to each status (one per status),
+# so an event or an undo can be named by either.
+STATUS_OF_ACTION = {action: target for action, (_, target) in TRANSITIONS.items()}
+ACTION_OF_STATUS = {target: action for action, target in STATUS_OF_ACTION.items()}
+
+# An appointment in one of these no longer holds anything: its holds are kept, inactive.
+RELEASED_STATUSES = frozenset({"cancelled", "no_show"})
+# An appointment in one of these has not happened yet: it may still be moved or re-flowed.
+MOVABLE_STATUSES = frozenset({"booked", "checked_in"})
+# The patient came: the session is under way or done (a booked one is still to come).
+ATTENDED_STATUSES = frozenset({"checked_in", "in_progress", "completed"})
+
+# Appointment statuses that still owe a "before the session" follow-up (a PHQ-9 at check-in):
+# anything but a cancelled or missed session.
+BEFORE_SESSION_STATUSES = frozenset(STATUSES) - RELEASED_STATUSES
+# Only a session that took place owes what comes after it.
+AFTER_SESSION_STATUSES = frozenset({"completed"})
+# A session in one of these did not take place and never will (it may be made up): the
+# released ones, seen from the protocol's side.
+NOT_HELD_STATUSES = RELEASED_STATUSES

@@ -1,0 +1,373 @@
+"""The life of an appointment after it is booked: moving it, and its status changes (check in,
+start, complete, no-show, cancel) and their undo, one short transaction each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import (
+    Table,
+    delete,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.catalog import HoldMode
+from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
+from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
+from ketadesk.services.booking.booking import room_of, snapshot_of, write_holds
+from ketadesk.services.booking.plan_check import (
+    BookingConflict,
+    calendar_for,
+    check_patient_free,
+    conflict_from,
+    verify_plan,
+)
+from ketadesk.services.common.context import (
+    Actor,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    utcnow,
+)
+from ketadesk.services.followups import sync
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_catalog, load_config
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    Appointment,
+    AppointmentEvent,
+    ResourceHold,
+)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    appointment_id: int
+    from_status: str
+    to_status: str
+    version: int
+    event_id: int
+
+
+#: What each action is called wherever a person sees it (buttons, menus, the undo stack), in
+#: the order they are offered; one that asks for a reason (cancel) gets "…" on buttons.
+ACTION_NAMES: dict[str, str] = {
+    "check_in": "Check in",
+    "start": "Start session",
+    "complete": "Complete",
+    "no_show": "No-show",
+    "cancel": "Cancel",
+}
+ASKS_REASON = frozenset({"cancel"})
+
+
+def action_button_text(action: str) -> str:
+    """The action's name on a button or menu item ("Cancel…" when it will ask why)."""
+    return ACTION_NAMES[action] + ("…" if action in ASKS_REASON else "")
+
+
+_HOLD = cast(Table, ResourceHold.__table__)
+
+
+def move(
+    db: Database,
+    actor: Actor,
+    appointment_id: int,
+    new: PlannedSession,
+    *,
+    expected_version: int | None = None,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> StatusChange:
+    """Move one appointment to a new time and resources (given by the planner)."""
+    require(actor, "move", db, now=now)
+    now = now or utcnow()
+    if not new.placed:
+        raise InvalidRequest("the new time is not placed: " + ", ".join(new.problems))
+    if new.start < now:
+        raise InvalidRequest("an appointment cannot be moved into the past")
+    try:
+        with db.write() as session:
+            appointment = _get_appointment(session, appointment_id, expected_version)
+            if appointment.status not in MOVABLE_STATUSES:
+                raise InvalidRequest(
+                    f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')} "
+                    "and cannot be moved"
+                )
+            config = load_config(session)
+            catalog = config.catalog
+            type_code = config.session_type_code(appointment.session_type_id)
+            if new.session_type != type_code:
+                raise InvalidRequest(
+                    f"appointment #{appointment_id} is a {type_code} session; a move keeps the "
+                    f"session type (got {new.session_type})"
+                )
+            calendar = calendar_for(session, catalog, [new])
+            resources = verify_plan(session, calendar, [new], ignore_appointments=[appointment.id])
+            check_patient_free(
+                session, calendar, appointment.patient_id, [new], config, ignore=appointment.id
+            )
+            session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
+            event = relocate(session, actor, appointment, new, resources, reason=reason, now=now)
+            changes.bump(session, now)
+            session.flush()
+            return StatusChange(
+                appointment.id,
+                appointment.status,
+                appointment.status,
+                appointment.version,
+                event.id,
+            )
+    except IntegrityError as err:
+        raise conflict_from(err) from None
+
+
+def relocate(
+    session: Session,
+    actor: Actor,
+    appointment: Appointment,
+    planned: PlannedSession,
+    resources: Mapping[int, ResourceInfo],
+    *,
+    reason: str,
+    now: dt.datetime,
+    detail: Mapping[str, Any] | None = None,
+) -> AppointmentEvent:
+    """Put an appointment at its new time and resources, with its event and audit.
+
+    Its old holds must already be deleted (a series move deletes all of its sessions' holds
+    first, so one session may take the slot the next one leaves).
+    """
+    before = snapshot_of(appointment)
+    session.expire(appointment, ["holds"])
+    write_holds(session, appointment.id, planned.holds)
+    appointment.starts_at = planned.start
+    appointment.ends_at = planned.end
+    appointment.room_id = room_of(planned, resources)
+    appointment.updated_at = now
+    session.flush()
+    after = snapshot_of(appointment)
+    event = AppointmentEvent(
+        appointment_id=appointment.id,
+        at=now,
+        user_id=actor.user_id,
+        action="move",
+        from_status=appointment.status,
+        to_status=appointment.status,
+        reason=reason,
+        detail={"before": before, "after": after, **(detail or {})},
+    )
+    session.add(event)
+    audit.record(
+        session,
+        actor,
+        "move",
+        "appointment",
+        appointment.id,
+        patient_id=appointment.patient_id,
+        before=before,
+        after=after,
+        detail=reason,
+        now=now,
+    )
+    sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+    return event
+
+
+def _get_appointment(
+    session: Session, appointment_id: int, expected_version: int | None
+) -> Appointment:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"no appointment #{appointment_id}")
+    if expected_version is not None and appointment.version != expected_version:
+        raise BookingConflict(
+            [f"appointment #{appointment_id} was changed at another workstation; reload it"]
+        )
+    return appointment
+
+
+def change_status(
+    db: Database,
+    actor: Actor,
+    appointment_id: int,
+    action: str,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> StatusChange:
+    """Check in, start, complete, mark a no-show or cancel an appointment."""
+    if action not in TRANSITIONS:
+        raise InvalidRequest(f"unknown action {action!r}")
+    require(actor, action, db, now=now)
+    now = now or utcnow()
+    sources, target = TRANSITIONS[action]
+    if action == "cancel" and not reason.strip():
+        raise InvalidRequest("a cancellation needs a reason")
+    with db.write() as session:
+        appointment = _get_appointment(session, appointment_id, expected_version)
+        if appointment.status not in sources:
+            raise InvalidRequest(
+                f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}; "
+                f"it cannot be {target.replace('_', ' ')}"
+            )
+        before = snapshot_of(appointment)
+        previous = appointment.status
+        appointment.status = target
+        appointment.updated_at = now
+        detail: dict[str, Any] = {}
+        if target in RELEASED_STATUSES:
+            for hold in appointment.holds:
+                hold.active = False
+        if action == "cancel":
+            catalog = load_catalog(session)
+            late = appointment.starts_at - now < dt.timedelta(
+                hours=catalog.settings.late_cancel_hours
+            )
+            appointment.late_cancel = late
+            detail["late_cancel"] = late
+        event = AppointmentEvent(
+            appointment_id=appointment.id,
+            at=now,
+            user_id=actor.user_id,
+            action=action,
+            from_status=previous,
+            to_status=target,
+            reason=reason,
+            detail=detail,
+        )
+        session.add(event)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            action,
+            "appointment",
+            appointment.id,
+            patient_id=appointment.patient_id,
+            before=before,
+            after=snapshot_of(appointment),
+            detail=reason,
+            now=now,
+        )
+        sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+        changes.bump(session, now)
+        return StatusChange(appointment.id, previous, target, appointment.version, event.id)
+
+
+def undo_status(
+    db: Database,
+    actor: Actor,
+    appointment_id: int,
+    *,
+    now: dt.datetime | None = None,
+) -> StatusChange:
+    """Take back the latest status change (a no-show marked by mistake, a cancel).
+
+    Released holds are taken again only if nobody booked the slot in the meantime.
+    """
+    now = now or utcnow()
+    try:
+        with db.write() as session:
+            appointment = _get_appointment(session, appointment_id, None)
+            last = session.scalar(
+                select(AppointmentEvent)
+                .where(
+                    AppointmentEvent.appointment_id == appointment.id,
+                    AppointmentEvent.action.in_((*TRANSITIONS, "undo")),
+                )
+                .order_by(AppointmentEvent.at.desc(), AppointmentEvent.id.desc())
+                .limit(1)
+            )
+            if last is None or last.action == "undo" or last.from_status is None:
+                raise InvalidRequest(f"appointment #{appointment_id} has no change to undo")
+            require(actor, last.action)
+            if last.to_status != appointment.status:
+                raise InvalidRequest(f"appointment #{appointment_id} changed since; reload it")
+            before = snapshot_of(appointment)
+            if (
+                appointment.status in RELEASED_STATUSES
+                and last.from_status not in RELEASED_STATUSES
+            ):
+                config = load_config(session)
+                catalog = config.catalog
+                held = [
+                    PlannedHold(
+                        need=h.need,
+                        resource_id=h.resource_id,
+                        mode=HoldMode(h.mode),
+                        span=Interval(h.starts_at, h.ends_at),
+                        units=h.units,
+                    )
+                    for h in appointment.holds
+                ]
+                planned = PlannedSession(
+                    index=appointment.series_index or 1,
+                    session_type=config.session_type_code(appointment.session_type_id),
+                    start=appointment.starts_at,
+                    end=appointment.ends_at,
+                    holds=tuple(held),
+                )
+                calendar = calendar_for(session, catalog, [planned])
+                verify_plan(session, calendar, [planned], ignore_appointments=[appointment.id])
+                check_patient_free(
+                    session,
+                    calendar,
+                    appointment.patient_id,
+                    [planned],
+                    config,
+                    ignore=appointment.id,
+                )
+                for hold in appointment.holds:
+                    hold.active = True
+                appointment.late_cancel = False
+            appointment.status = last.from_status
+            appointment.updated_at = now
+            event = AppointmentEvent(
+                appointment_id=appointment.id,
+                at=now,
+                user_id=actor.user_id,
+                action="undo",
+                from_status=last.to_status,
+                to_status=last.from_status,
+                detail={"undoes": last.id},
+            )
+            session.add(event)
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                f"undo_{last.action}",
+                "appointment",
+                appointment.id,
+                patient_id=appointment.patient_id,
+                before=before,
+                after=snapshot_of(appointment),
+                now=now,
+            )
+            sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+            changes.bump(session, now)
+            return StatusChange(
+                appointment.id,
+                last.to_status or "",
+                appointment.status,
+                appointment.version,
+                event.id,
+            )
+    except IntegrityError as err:
+        raise conflict_from(err) from None
+    except PermissionDenied as err:
+        # Checked inside the write transaction (the action undone decides who may undo it):
+        # the refusal is recorded now that the transaction is over.
+        audit.record_refusal(db, err, entity="appointment", entity_id=appointment_id, now=now)
+        raise

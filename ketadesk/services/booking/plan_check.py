@@ -1,0 +1,347 @@
+"""Checking a plan against what is in the database, inside the writing transaction.
+
+The no-double-booking guarantee lives here and in the database:
+- every write re-reads the holds it competes with *inside* its transaction and writes only if the
+  plan still fits (SQLite: the transaction began IMMEDIATE, so no other writer can slip in between;
+  PostgreSQL: the resources involved are row-locked in id order first, which also serializes the
+  capacity count for shared resources);
+- on PostgreSQL an exclusion constraint refuses overlapping exclusive holds whatever the code does.
+A plan that lost the race raises ``BookingConflict`` naming what took the slot; nothing is written,
+and the caller still holds its draft to re-plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.availability import (
+    Availability,
+    HoldRow,
+    Refusal,
+    RefusalKind,
+    instant,
+    seconds,
+)
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.services.common.context import (
+    InvalidRequest,
+    ServiceError,
+)
+from ketadesk.store.clinic_config import StoredConfig
+from ketadesk.store.models import (
+    Appointment,
+    Patient,
+    Resource,
+    ResourceHold,
+    SessionType,
+)
+from ketadesk.store.queries import LONGEST_BOOKING
+from ketadesk.store.snapshot import autoflush, epoch_seconds, load_calendar
+
+
+class BookingConflict(ServiceError):
+    """The plan no longer fits; ``reasons`` says what is in the way, one line each."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__("; ".join(self.reasons))
+
+
+# The statements a check runs, built once: a booking is a dozen short statements, and building,
+# keying and ORM-processing each anew would cost more than running it.  Plain Core on the tables,
+# parameters bound at execution.
+_RESOURCE = cast(Table, Resource.__table__)
+_APPOINTMENT = cast(Table, Appointment.__table__)
+_HOLD = cast(Table, ResourceHold.__table__)
+
+
+def _overlapping_bound(starts_at: Any, ends_at: Any) -> tuple[ColumnElement[bool], ...]:
+    """``store.queries.overlapping`` with the window bound at execution (see ``_window``)."""
+    return (
+        starts_at >= bindparam("since"),
+        starts_at < bindparam("until"),
+        ends_at > bindparam("begins"),
+    )
+
+
+def _window(window: Interval) -> dict[str, dt.datetime]:
+    return {
+        "since": window.start - LONGEST_BOOKING,
+        "until": window.end,
+        "begins": window.start,
+    }
+
+
+_LOCK_RESOURCES = (
+    select(
+        _RESOURCE.c.id,
+        _RESOURCE.c.kind,
+        _RESOURCE.c.subkind,
+        _RESOURCE.c.name,
+        _RESOURCE.c.capacity,
+        _RESOURCE.c.active,
+    )
+    .where(_RESOURCE.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_RESOURCE.c.id)
+)
+# PostgreSQL: row locks in id order.  Concurrent bookings of the same resources queue up here,
+# and the capacity count cannot be raced; id order keeps it free of deadlocks.
+_LOCK_RESOURCES_FOR_UPDATE = _LOCK_RESOURCES.with_for_update()
+
+_EXISTING_HOLDS = select(
+    _HOLD.c.appointment_id,
+    _HOLD.c.resource_id,
+    epoch_seconds(_HOLD.c.starts_at),
+    epoch_seconds(_HOLD.c.ends_at),
+    _HOLD.c.exclusive,
+    _HOLD.c.units,
+).where(
+    _HOLD.c.active.is_(True),
+    _HOLD.c.resource_id.in_(bindparam("ids", expanding=True)),
+    *_overlapping_bound(_HOLD.c.starts_at, _HOLD.c.ends_at),
+)
+
+_PATIENT_BOOKED = select(
+    _APPOINTMENT.c.id,
+    _APPOINTMENT.c.starts_at,
+    _APPOINTMENT.c.ends_at,
+    _APPOINTMENT.c.session_type_id,
+).where(
+    _APPOINTMENT.c.patient_id == bindparam("patient_id"),
+    # Constants written into the statement: nothing to expand at every execution.
+    _APPOINTMENT.c.status.not_in([literal(s, String) for s in sorted(RELEASED_STATUSES)]),
+    *_overlapping_bound(_APPOINTMENT.c.starts_at, _APPOINTMENT.c.ends_at),
+)
+
+
+def _lock_resources(session: Session, ids: Iterable[int]) -> dict[int, ResourceInfo]:
+    autoflush(session)
+    conn = session.connection()
+    stmt = _LOCK_RESOURCES_FOR_UPDATE if conn.dialect.name == "postgresql" else _LOCK_RESOURCES
+    return {
+        rid: ResourceInfo(
+            id=rid,
+            kind=ResourceKind(kind),
+            subkind=subkind,
+            name=name,
+            capacity=capacity,
+            active=active,
+        )
+        for rid, kind, subkind, name, capacity, active in conn.execute(
+            stmt, {"ids": sorted(set(ids))}
+        )
+    }
+
+
+# An active hold in the way of a plan: the appointment holding it, and the hold as
+# ``Availability`` reads it (resource id, start and end in epoch seconds, exclusive, units).
+_Existing = tuple[int, HoldRow]
+
+
+def _existing_holds(
+    session: Session, resource_ids: Iterable[int], window: Interval, ignore: set[int]
+) -> list[_Existing]:
+    rows = session.connection().execute(
+        _EXISTING_HOLDS, {"ids": sorted(set(resource_ids)), **_window(window)}
+    )
+    return [
+        (appointment_id, (rid, start, end, bool(exclusive), units))
+        for appointment_id, rid, start, end, exclusive, units in rows
+        if appointment_id not in ignore
+    ]
+
+
+def _holder_labels(session: Session, appointment_ids: Iterable[int]) -> dict[int, str]:
+    """Who holds what, for messages: read only when a plan was refused because of them."""
+    stmt = (
+        select(Appointment.id, Patient.last_name, Patient.first_name, SessionType.name)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .join(SessionType, SessionType.id == Appointment.session_type_id)
+        .where(Appointment.id.in_(sorted(set(appointment_ids))))
+    )
+    return {
+        id_: f"{last}, {first[:1]}. ({type_name}, appointment #{id_})"
+        for id_, last, first, type_name in session.execute(stmt)
+    }
+
+
+def _fmt(calendar: ClinicCalendar, span: Interval) -> str:
+    a, b = calendar.local(span.start), calendar.local(span.end)
+    return f"{a:%a %-d %b %H:%M}-{b:%H:%M}"
+
+
+def verify_plan(
+    session: Session,
+    calendar: ClinicCalendar,
+    sessions: Sequence[PlannedSession],
+    *,
+    ignore_appointments: Iterable[int] = (),
+) -> dict[int, ResourceInfo]:
+    """Raise BookingConflict unless every hold of ``sessions`` fits the database right now;
+    return the resources involved, locked for the rest of the transaction.
+
+    The rules are the scheduling package's (``Availability``), applied to the holds read inside
+    this transaction; this function adds only who is in the way, for the message.
+    """
+    holds = [h for s in sessions for h in s.holds]
+    if not holds:
+        raise InvalidRequest("nothing to book: the plan holds no resources")
+    locked = _lock_resources(session, (h.resource_id for h in holds))
+    window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
+    existing = _existing_holds(session, locked, window, set(ignore_appointments))
+    availability = Availability(
+        calendar, list(locked.values()), hold_rows=[row for _, row in existing]
+    )
+    refused: list[tuple[Refusal, _Existing | None]] = []
+    for planned in sessions:
+        for refusal in availability.refusals(planned.holds):
+            refused.append((refusal, _taken_by(refusal, planned.holds, existing)))
+        availability.add(planned.holds)
+    if refused:
+        labels = _holder_labels(session, (by[0] for _, by in refused if by is not None))
+        reasons = [_explain(refusal, by, labels, locked, calendar) for refusal, by in refused]
+        raise BookingConflict(list(dict.fromkeys(reasons)))
+    return locked
+
+
+def _taken_by(
+    refusal: Refusal, holds: Sequence[PlannedHold], existing: Sequence[_Existing]
+) -> _Existing | None:
+    """The exclusive hold another booking has where a plan's exclusive hold was refused."""
+    if refusal.kind is not RefusalKind.TAKEN:
+        return None
+    for hold in holds:
+        if hold.resource_id != refusal.resource_id or not hold.exclusive:
+            continue
+        start, end = seconds(hold.span.start), seconds(hold.span.end)
+        for other in existing:
+            rid, other_start, other_end, exclusive, _units = other[1]
+            if rid == hold.resource_id and exclusive and other_start < end and start < other_end:
+                return other
+    return None
+
+
+def _explain(
+    refusal: Refusal,
+    taken_by: _Existing | None,
+    labels: Mapping[int, str],
+    resources: Mapping[int, ResourceInfo],
+    calendar: ClinicCalendar,
+) -> str:
+    """A refusal in words, naming the appointment in the way when another booking took it."""
+    if taken_by is not None:
+        appointment_id, (rid, start, end, _exclusive, _units) = taken_by
+        label = labels.get(appointment_id, f"appointment #{appointment_id}")
+        span = Interval(instant(start), instant(end))
+        return f"{resources[rid].name} was just taken by {label} {_fmt(calendar, span)}"
+    return refusal.message
+
+
+_LOCK_PATIENT = text("SELECT id FROM patient WHERE id = :patient_id FOR UPDATE")
+
+
+def check_patient_free(
+    session: Session,
+    calendar: ClinicCalendar,
+    patient_id: int,
+    sessions: Sequence[PlannedSession],
+    config: StoredConfig,
+    *,
+    ignore: int | None = None,
+) -> None:
+    """A patient is in one session at a time, and has at most the clinic's number of dosing
+    sessions on one day: refuse a plan that breaks either against the patient's bookings."""
+    catalog = config.catalog
+    spans = sorted((s.start, s.end) for s in sessions)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        if start < end:
+            raise InvalidRequest("two sessions of the plan overlap each other")
+    autoflush(session)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two workstations booking the same patient on different resources would not meet on
+        # any resource lock; this one (always taken after the resources) makes them queue.
+        session.connection().execute(_LOCK_PATIENT, {"patient_id": patient_id})
+    days = Interval(
+        calendar.day_bounds(calendar.local_date(spans[0][0])).start,
+        calendar.day_bounds(calendar.local_date(spans[-1][1])).end,
+    )
+    rows = (
+        session.connection()
+        .execute(_PATIENT_BOOKED, {"patient_id": patient_id, **_window(days)})
+        .all()
+    )
+    dosing_ids = {
+        type_id
+        for code, type_id in config.session_type_ids.items()
+        if catalog.session_types[code].dosing
+    }
+    limit = catalog.settings.dosing_sessions_per_patient_day
+    per_day: dict[dt.date, list[str]] = {}
+    for s in sessions:
+        if catalog.session_types[s.session_type].dosing:
+            per_day.setdefault(calendar.local_date(s.start), []).append("")
+    for appt_id, starts, ends, type_id in rows:
+        if appt_id == ignore:
+            continue
+        other = Interval(starts, ends)
+        for s in sessions:
+            if other.overlaps(Interval(s.start, s.end)):
+                raise BookingConflict(
+                    [f"the patient already has appointment #{appt_id} {_fmt(calendar, other)}"]
+                )
+        day = calendar.local_date(starts)
+        if type_id in dosing_ids and day in per_day:
+            per_day[day].append(f"#{appt_id} {_fmt(calendar, other)}")
+    for day, entries in per_day.items():
+        if len(entries) > limit:
+            booked = ", ".join(e for e in entries if e)
+            raise BookingConflict(
+                [
+                    f"the patient would have {len(entries)} dosing sessions on "
+                    f"{day:%a %-d %b} (at most {limit}); already booked: {booked}"
+                ]
+            )
+
+
+def calendar_for(
+    session: Session, catalog: Catalog, sessions: Sequence[PlannedSession]
+) -> ClinicCalendar:
+    """The calendar a plan is checked against: its window's closures, and the closures and
+    shifts of the resources it holds (nothing else can refuse it)."""
+    window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
+    for s in sessions:
+        for h in s.holds:
+            window = Interval(min(window.start, h.span.start), max(window.end, h.span.end))
+    resource_ids = {h.resource_id for s in sessions for h in s.holds}
+    return load_calendar(session, window, catalog, resource_ids=resource_ids)
+
+
+def conflict_from(err: IntegrityError) -> ServiceError:
+    sqlstate = getattr(err.orig, "sqlstate", None)
+    if sqlstate == "23P01":  # PostgreSQL exclusion_violation: another workstation won the race
+        return BookingConflict(
+            [
+                "a room, monitor or staff member was just taken at another "
+                "workstation; re-plan to see what is free"
+            ]
+        )
+    return ServiceError(f"the database refused the change: {str(err.orig).splitlines()[0]}")

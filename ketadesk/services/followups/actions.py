@@ -1,0 +1,337 @@
+"""Working the follow-up queue: recording a call attempt, completing, snoozing, and opening the
+follow-up an adverse event is owed.
+
+Each action checks the role twice: ``work_follow_up``, and for clinical kinds the clinical roles
+of clinic.toml ``[followups]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.catalog import FollowUpSettings
+from ketadesk.scheduling.followup_rules import (
+    adverse_event_follow_up,
+    kind_label,
+    reattempt_at,
+)
+from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
+from ketadesk.services.common.context import (
+    Actor,
+    InvalidFields,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    utcnow,
+)
+from ketadesk.services.followups.sync import (
+    CALENDAR_DAYS_AHEAD,
+    LIVE_STATUSES,
+    clinic_calendar,
+    follow_up_state,
+    followup_settings,
+)
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    Appointment,
+    FollowUp,
+    FollowUpAttempt,
+)
+
+# How a call attempt went, in words.
+ATTEMPT_RESULTS = {"reached": "Reached", "no_answer": "No answer", "voicemail": "Left voicemail"}
+UNREACHED = frozenset({"no_answer", "voicemail"})
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    follow_up_id: int
+    attempts: int
+    reached: bool
+    next_attempt_at: dt.datetime | None  # None: reached, or no calls left
+    attempts_left: int
+
+
+def _check_kind(actor: Actor, kind: str, settings: FollowUpSettings) -> None:
+    if kind in settings.clinical_kinds and actor.role not in settings.clinical_roles:
+        roles = " or ".join(r.replace("_", " ") for r in settings.clinical_roles)
+        raise PermissionDenied(
+            f"{actor.username} ({actor.role.replace('_', ' ')}) may not work a "
+            f"{kind_label(kind)}: it is for a {roles}",
+            actor=actor,
+            action="work_follow_up",
+        )
+
+
+def _live_follow_up(session: Session, actor: Actor, follow_up_id: int) -> tuple[FollowUp, Catalog]:
+    """The follow-up to work on, refused unless it is live and the actor may work its kind."""
+    row = session.get(FollowUp, follow_up_id)
+    if row is None:
+        raise NotFound(f"no follow-up #{follow_up_id}")
+    catalog = load_catalog(session)
+    _check_kind(actor, row.kind, followup_settings(catalog))
+    if row.status not in LIVE_STATUSES:
+        raise InvalidRequest(
+            f"the {kind_label(row.kind)} (#{follow_up_id}) is already {row.status}; "
+            "reload the queue"
+        )
+    return row, catalog
+
+
+def _or(words: Sequence[str]) -> str:
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def _refused(db: Database, err: PermissionDenied, follow_up_id: int, now: dt.datetime) -> None:
+    patient_id = None
+    with db.read() as session:
+        patient_id = session.scalar(select(FollowUp.patient_id).where(FollowUp.id == follow_up_id))
+    audit.record_refusal(
+        db, err, entity="follow_up", entity_id=follow_up_id, patient_id=patient_id, now=now
+    )
+
+
+def record_attempt(
+    db: Database,
+    actor: Actor,
+    follow_up_id: int,
+    result: str,
+    notes: str = "",
+    *,
+    now: dt.datetime | None = None,
+) -> AttemptResult:
+    """Record one call: reached, no answer or voicemail.  An unreached call is tried again
+    ``retry_hours`` later (clinic.toml [followups]) while calls are left."""
+    now = now or utcnow()
+    require(actor, "work_follow_up", db, now=now)
+    if result not in ATTEMPT_RESULTS:
+        raise InvalidFields(
+            {"result": "say how the call went: " + _or(list(ATTEMPT_RESULTS.values())).lower()}
+        )
+    try:
+        with db.write() as session:
+            row, catalog = _live_follow_up(session, actor, follow_up_id)
+            settings = followup_settings(catalog)
+            before = follow_up_state(row)
+            tried = (
+                session.scalar(select(func.count()).where(FollowUpAttempt.follow_up_id == row.id))
+                or 0
+            )
+            session.add(
+                FollowUpAttempt(
+                    follow_up_id=row.id,
+                    at=now,
+                    user_id=actor.user_id,
+                    result=result,
+                    notes=notes.strip(),
+                )
+            )
+            attempts = tried + 1
+            left = max(0, settings.max_attempts - attempts)
+            next_at = None
+            if result in UNREACHED and left > 0:
+                calendar = clinic_calendar(
+                    session, catalog, Interval(now, now + dt.timedelta(days=CALENDAR_DAYS_AHEAD))
+                )
+                next_at = reattempt_at(calendar, now, settings.retry_hours)
+                row.due_at = next_at
+            if row.status == "snoozed":
+                row.status, row.snoozed_until, row.outcome = "open", None, ""
+            session.flush()
+            after = {**follow_up_state(row), "attempts": attempts, "result": result}
+            audit.record(
+                session,
+                actor,
+                "record_call",
+                "follow_up",
+                row.id,
+                patient_id=row.patient_id,
+                before={**before, "attempts": tried},
+                after=after,
+                detail=notes.strip(),
+                now=now,
+            )
+            changes.bump(session, now)
+            return AttemptResult(row.id, attempts, result == "reached", next_at, left)
+    except PermissionDenied as err:
+        _refused(db, err, follow_up_id, now)
+        raise
+
+
+def complete_follow_up(
+    db: Database,
+    actor: Actor,
+    follow_up_id: int,
+    outcome: str,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Mark a follow-up done with its outcome (required: what came of it)."""
+    now = now or utcnow()
+    require(actor, "work_follow_up", db, now=now)
+    if not outcome.strip():
+        raise InvalidFields({"outcome": "say what came of it (the outcome is required)"})
+    text = outcome.strip()
+
+    def done(row: FollowUp) -> None:
+        row.status = "done"
+        row.outcome = text
+        row.completed_at = now
+        row.completed_by_id = actor.user_id
+        row.snoozed_until = None
+
+    _change_follow_up(db, actor, follow_up_id, "complete_follow_up", text, done, now=now)
+
+
+def snooze_follow_up(
+    db: Database,
+    actor: Actor,
+    follow_up_id: int,
+    until: dt.datetime,
+    reason: str,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Put a follow-up aside until a later time, with a reason (both required)."""
+    now = now or utcnow()
+    require(actor, "work_follow_up", db, now=now)
+    errors: dict[str, str] = {}
+    if until.tzinfo is None:
+        errors["until"] = "needs a time zone"
+    elif until <= now:
+        errors["until"] = "must be in the future"
+    if not reason.strip():
+        errors["reason"] = "say why it can wait (the reason is required)"
+    if errors:
+        raise InvalidFields(errors)
+    text = reason.strip()
+
+    def snoozed(row: FollowUp) -> None:
+        row.status = "snoozed"
+        row.snoozed_until = until
+        row.outcome = text
+
+    _change_follow_up(db, actor, follow_up_id, "snooze_follow_up", text, snoozed, now=now)
+
+
+def _change_follow_up(
+    db: Database,
+    actor: Actor,
+    follow_up_id: int,
+    action: str,
+    detail: str,
+    change: Callable[[FollowUp], None],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Apply ``change`` to a live follow-up the actor may work, audited before and after, in
+    one transaction; a refusal of the follow-up's kind is audited on its own."""
+    try:
+        with db.write() as session:
+            row, _catalog = _live_follow_up(session, actor, follow_up_id)
+            before = follow_up_state(row)
+            change(row)
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                action,
+                "follow_up",
+                row.id,
+                patient_id=row.patient_id,
+                before=before,
+                after=follow_up_state(row),
+                detail=detail,
+                now=now,
+            )
+            changes.bump(session, now)
+    except PermissionDenied as err:
+        _refused(db, err, follow_up_id, now)
+        raise
+
+
+def open_adverse_event_follow_up(
+    session: Session,
+    actor: Actor,
+    appointment_id: int,
+    description: str,
+    *,
+    now: dt.datetime,
+) -> int:
+    """Create the adverse-event follow-up of a session in the caller's transaction (the
+    monitoring record calls this when it records an event); one per appointment while open."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"no appointment #{appointment_id}")
+    live = session.scalar(
+        select(FollowUp).where(
+            FollowUp.appointment_id == appointment_id,
+            FollowUp.kind == "adverse_event",
+            FollowUp.status.in_(LIVE_STATUSES),
+        )
+    )
+    if live is not None:
+        return live.id
+    catalog = load_catalog(session)
+    calendar = clinic_calendar(
+        session, catalog, Interval(now, now + dt.timedelta(days=CALENDAR_DAYS_AHEAD))
+    )
+    owed = adverse_event_follow_up(now, calendar, followup_settings(catalog))
+    row = FollowUp(
+        patient_id=appointment.patient_id,
+        appointment_id=appointment_id,
+        kind=owed.kind,
+        due_at=owed.due,
+        deadline_at=owed.deadline,
+        assignee_role=owed.assignee_role,
+        priority=owed.priority,
+        status="open",
+        outcome=description.strip(),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "create_follow_up",
+        "follow_up",
+        row.id,
+        patient_id=appointment.patient_id,
+        after=follow_up_state(row),
+        detail=f"adverse event: {description.strip()}",
+        now=now,
+    )
+    return row.id
+
+
+def record_adverse_event(
+    db: Database,
+    actor: Actor,
+    appointment_id: int,
+    description: str,
+    *,
+    now: dt.datetime | None = None,
+) -> int:
+    """Record that a session had an adverse event: opens its follow-up for the configured
+    role (a prescriber by default), due at once; returns the follow-up's id."""
+    now = now or utcnow()
+    require(actor, "record_monitoring", db, now=now)
+    if not description.strip():
+        raise InvalidFields({"description": "say what happened"})
+    with db.write() as session:
+        follow_up_id = open_adverse_event_follow_up(
+            session, actor, appointment_id, description, now=now
+        )
+        changes.bump(session, now)
+        return follow_up_id

@@ -1,0 +1,282 @@
+"""The follow-up queue: open and snoozed follow-ups in sections (overdue, due today, upcoming),
+with what each still needs, for the queue view and the counts on the navigation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.followup_rules import (
+    SECTION_TITLES,
+    URGENT,
+    Section,
+    countdown_text,
+    kind_label,
+    section_of,
+)
+from ketadesk.services.common.context import (
+    utcnow,
+)
+from ketadesk.services.followups.actions import ATTEMPT_RESULTS
+from ketadesk.services.followups.sync import LIVE_STATUSES, clinic_calendar, followup_settings
+from ketadesk.services.monitoring.rems import rems_missing_many
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    Appointment,
+    FollowUp,
+    FollowUpAttempt,
+    Patient,
+    Resource,
+    SessionType,
+)
+
+
+@dataclass(frozen=True)
+class FollowUpItem:
+    """One follow-up as the queue shows it (times in the clinic's zone)."""
+
+    id: int
+    patient_id: int
+    patient_name: str
+    chart_number: str
+    phone: str
+    kind: str
+    kind_label: str
+    section: Section
+    due: dt.datetime
+    deadline: dt.datetime | None
+    countdown: str
+    priority: str
+    status: str
+    assignee_role: str
+    assignee_name: str
+    appointment_id: int | None
+    session_label: str
+    attempts: int
+    last_attempt: str  # "No answer Tue 14:10", or ""
+    attempts_left: int
+    note: str  # why it was snoozed, what the adverse event was
+    snoozed_until: dt.datetime | None
+    missing: tuple[str, ...]  # REMS form: what the monitoring record still lacks
+
+    @property
+    def overdue(self) -> bool:
+        return self.section is Section.OVERDUE
+
+    @property
+    def urgent(self) -> bool:
+        return self.priority == URGENT
+
+
+@dataclass(frozen=True)
+class FollowUpQueue:
+    now: dt.datetime
+    overdue: tuple[FollowUpItem, ...]
+    due_today: tuple[FollowUpItem, ...]
+    upcoming: tuple[FollowUpItem, ...]
+
+    def sections(self) -> tuple[tuple[Section, str, tuple[FollowUpItem, ...]], ...]:
+        return (
+            (Section.OVERDUE, SECTION_TITLES[Section.OVERDUE], self.overdue),
+            (Section.DUE_TODAY, SECTION_TITLES[Section.DUE_TODAY], self.due_today),
+            (Section.UPCOMING, SECTION_TITLES[Section.UPCOMING], self.upcoming),
+        )
+
+    @property
+    def items(self) -> tuple[FollowUpItem, ...]:
+        return self.overdue + self.due_today + self.upcoming
+
+    def item(self, follow_up_id: int) -> FollowUpItem | None:
+        return next((i for i in self.items if i.id == follow_up_id), None)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "overdue": len(self.overdue),
+            "due_today": len(self.due_today),
+            "upcoming": len(self.upcoming),
+            "urgent": sum(1 for i in self.items if i.urgent),
+        }
+
+
+_PRIORITY_RANK = {URGENT: 0, "high": 1}
+
+
+def follow_up_queue(
+    db: Database,
+    *,
+    now: dt.datetime | None = None,
+    kind: str | None = None,
+    assignee_role: str | None = None,
+    assignee_id: int | None = None,
+) -> FollowUpQueue:
+    """Open and snoozed follow-ups up to the configured horizon, in sections, urgent first,
+    then by when they are due; filtered by kind, assignee role and assignee when given.
+    Follow-ups collected at check-in (a PHQ-9 before a session) show from their day on."""
+    now = now or utcnow()
+    with db.read() as session:
+        return _queue(
+            session, now, kind=kind, role=assignee_role, assignee=assignee_id, details=True
+        )
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """A staff member follow-ups may be assigned to, for the queue's filter."""
+
+    id: int
+    name: str
+    role: str
+
+
+def assignees(db: Database) -> list[Assignee]:
+    """The clinic's active staff, by role then name."""
+    with db.read() as session:
+        rows = session.execute(
+            select(Resource.id, Resource.name, Resource.subkind)
+            .where(Resource.kind == ResourceKind.STAFF.value, Resource.active.is_(True))
+            .order_by(Resource.subkind, Resource.sort_order, Resource.name)
+        ).all()
+    return [Assignee(rid, name, role) for rid, name, role in rows]
+
+
+def queue_counts(db: Database, *, now: dt.datetime | None = None) -> dict[str, int]:
+    """How many follow-ups are overdue, due today, upcoming, and urgent (the left panel)."""
+    now = now or utcnow()
+    with db.read() as session:
+        return _queue(session, now, details=False).counts()
+
+
+def _queue(
+    session: Session,
+    now: dt.datetime,
+    *,
+    kind: str | None = None,
+    role: str | None = None,
+    assignee: int | None = None,
+    details: bool,
+) -> FollowUpQueue:
+    catalog = load_catalog(session)
+    settings = followup_settings(catalog)
+    today = ClinicCalendar(catalog.settings).local_date(now)
+    calendar = clinic_calendar(
+        session,
+        catalog,
+        Interval(now - dt.timedelta(days=1), now + dt.timedelta(days=settings.upcoming_days + 2)),
+    )
+    horizon = calendar.day_bounds(today + dt.timedelta(days=settings.upcoming_days)).end
+    # What is collected at check-in (a PHQ-9) joins the queue on its day, not a week ahead.
+    at_check_in = {
+        rule.kind
+        for spec in catalog.session_types.values()
+        for rule in spec.followups
+        if rule.before_session
+    }
+    stmt = (
+        select(
+            FollowUp,
+            Patient.first_name,
+            Patient.last_name,
+            Patient.chart_number,
+            Patient.phone,
+            SessionType.name,
+            Appointment.starts_at,
+            Resource.name,
+        )
+        .join(Patient, Patient.id == FollowUp.patient_id)
+        .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
+        .outerjoin(SessionType, SessionType.id == Appointment.session_type_id)
+        .outerjoin(Resource, Resource.id == FollowUp.assignee_id)
+        .where(FollowUp.status.in_(LIVE_STATUSES), FollowUp.due_at < horizon)
+    )
+    if kind:
+        stmt = stmt.where(FollowUp.kind == kind)
+    if role:
+        stmt = stmt.where(FollowUp.assignee_role == role)
+    if assignee is not None:
+        stmt = stmt.where(FollowUp.assignee_id == assignee)
+    rows = session.execute(stmt).all()
+    attempts: dict[int, list[tuple[dt.datetime, str]]] = {}
+    if details and rows:
+        for fid, at, result in session.execute(
+            select(FollowUpAttempt.follow_up_id, FollowUpAttempt.at, FollowUpAttempt.result)
+            .where(FollowUpAttempt.follow_up_id.in_(sorted(r[0].id for r in rows)))
+            .order_by(FollowUpAttempt.at, FollowUpAttempt.id)
+        ):
+            attempts.setdefault(fid, []).append((at, result))
+    # What each REMS form still lacks, for the whole queue at once.
+    rems_gaps: dict[int, list[str]] = {}
+    if details:
+        rems_gaps = rems_missing_many(
+            session,
+            (
+                r[0].appointment_id
+                for r in rows
+                if r[0].kind == "rems_form" and r[0].appointment_id is not None
+            ),
+        )
+    sections: dict[Section, list[FollowUpItem]] = {s: [] for s in Section}
+    for f, first, last, chart, phone, type_name, starts_at, staff_name in rows:
+        due = f.due_at
+        if f.status == "snoozed" and f.snoozed_until is not None and f.snoozed_until > due:
+            due = f.snoozed_until
+        section = section_of(now, due, f.deadline_at, calendar, settings.upcoming_days)
+        if section is Section.LATER or (section is Section.UPCOMING and f.kind in at_check_in):
+            continue
+        tried = attempts.get(f.id, [])
+        missing: tuple[str, ...] = ()
+        if f.kind == "rems_form" and f.appointment_id is not None:
+            missing = tuple(rems_gaps.get(f.appointment_id, ()))
+        last_try = ""
+        if tried:
+            at, result = tried[-1]
+            last_try = f"{ATTEMPT_RESULTS.get(result, result)} {calendar.local(at):%a %H:%M}"
+        sections[section].append(
+            FollowUpItem(
+                id=f.id,
+                patient_id=f.patient_id,
+                patient_name=f"{last}, {first}",
+                chart_number=chart,
+                phone=phone,
+                kind=f.kind,
+                kind_label=kind_label(f.kind),
+                section=section,
+                due=calendar.local(due),
+                deadline=calendar.local(f.deadline_at) if f.deadline_at else None,
+                countdown=countdown_text(now, due, f.deadline_at, calendar),
+                priority=f.priority,
+                status=f.status,
+                assignee_role=f.assignee_role,
+                assignee_name=staff_name or "",
+                appointment_id=f.appointment_id,
+                session_label=(
+                    f"{type_name}, {calendar.local(starts_at):%a %-d %b %H:%M}"
+                    if type_name and starts_at
+                    else ""
+                ),
+                attempts=len(tried),
+                last_attempt=last_try,
+                attempts_left=max(0, settings.max_attempts - sum(1 for _ in tried)),
+                note=f.outcome,
+                snoozed_until=(
+                    calendar.local(f.snoozed_until)
+                    if f.status == "snoozed" and f.snoozed_until
+                    else None
+                ),
+                missing=missing,
+            )
+        )
+    for items in sections.values():
+        items.sort(key=lambda i: (_PRIORITY_RANK.get(i.priority, 9), i.deadline or i.due, i.due))
+    return FollowUpQueue(
+        now=now,
+        overdue=tuple(sections[Section.OVERDUE]),
+        due_today=tuple(sections[Section.DUE_TODAY]),
+        upcoming=tuple(sections[Section.UPCOMING]),
+    )

@@ -1,0 +1,158 @@
+"""When a session's BP checks fall due (session_types.toml ``bp_checks``), shifted with the
+actual dose start, and which are taken, due or late: for the monitoring dialog and the chair board.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.services.common.context import (
+    Database,
+)
+from ketadesk.services.monitoring.record_forms import CheckDue, ReadingsDue
+from ketadesk.store.clinic_config import StoredConfig, load_config
+from ketadesk.store.models import (
+    Appointment,
+    SessionRecord,
+)
+
+
+def _anchor_phase(spec: SessionTypeSpec) -> str | None:
+    """The phase observation is counted from: configured, else the first dosing phase."""
+    if spec.observation_from is not None:
+        return spec.observation_from
+    return next((p.key for p in spec.phases if p.shade == "dosing"), None)
+
+
+def _planned_dose(spec: SessionTypeSpec, starts_at: dt.datetime) -> dt.datetime | None:
+    anchor = _anchor_phase(spec)
+    if anchor is None:
+        return None
+    return starts_at + dt.timedelta(minutes=spec.phase_offsets()[anchor][0])
+
+
+def pre_dose_labels(spec: SessionTypeSpec) -> frozenset[str]:
+    anchor = _anchor_phase(spec)
+    offsets = spec.phase_offsets()
+    if anchor is None:
+        return frozenset()
+    dose = offsets[anchor][0]
+    return frozenset(
+        c.label for c in spec.bp_checks if offsets[c.phase][0] + c.offset_minutes < dose
+    )
+
+
+def reading_schedule(
+    appointment_id: int,
+    spec: SessionTypeSpec,
+    starts_at: dt.datetime,
+    dose_started_at: dt.datetime | None,
+    taken: Mapping[str, dt.datetime],
+    *,
+    now: dt.datetime,
+    late_minutes: int,
+) -> ReadingsDue:
+    """When each configured BP check is due (shifted with the actual dose start, if recorded),
+    which were taken (``taken``: label -> time) and which are due or late at ``now``."""
+    planned = _planned_dose(spec, starts_at)
+    shift = (
+        dose_started_at - planned
+        if dose_started_at is not None and planned is not None
+        else dt.timedelta()
+    )
+    offsets = spec.phase_offsets()
+    grace = dt.timedelta(minutes=late_minutes)
+    checks: list[CheckDue] = []
+    for check in spec.bp_checks:
+        due = starts_at + dt.timedelta(minutes=offsets[check.phase][0] + check.offset_minutes)
+        due += shift
+        at = taken.get(check.label)
+        if at is not None:
+            state = "done"
+        elif now < due:
+            state = "upcoming"
+        elif now <= due + grace:
+            state = "due"
+        else:
+            state = "late"
+        checks.append(CheckDue(check.label, due, at, state))
+    pending = [c for c in checks if c.state != "done"]
+    dose = dose_started_at if dose_started_at is not None else planned
+    allowed = (
+        dose + dt.timedelta(minutes=spec.observation_minutes)
+        if dose is not None and spec.observation_minutes is not None
+        else None
+    )
+    return ReadingsDue(
+        appointment_id=appointment_id,
+        checks=tuple(checks),
+        next_label=pending[0].label if pending else None,
+        next_due_at=pending[0].due_at if pending else None,
+        late=any(c.state == "late" for c in checks),
+        dose_started_at=dose_started_at,
+        discharge_allowed_at=allowed,
+    )
+
+
+def late_minutes(config: StoredConfig) -> int:
+    return config.catalog.settings.monitoring.get("reading_late_minutes", 0)
+
+
+def readings_due(
+    db_or_session: Database | Session, appointment_ids: Iterable[int], *, now: dt.datetime
+) -> dict[int, ReadingsDue]:
+    """The BP-check state of each appointment (unknown ids are left out)."""
+    ids = sorted(set(appointment_ids))
+    if isinstance(db_or_session, Session):
+        return _readings_due(db_or_session, ids, now)
+    with db_or_session.read() as session:
+        return _readings_due(session, ids, now)
+
+
+def _readings_due(session: Session, ids: list[int], now: dt.datetime) -> dict[int, ReadingsDue]:
+    if not ids:
+        return {}
+    config = load_config(session)
+    late = late_minutes(config)
+    appointments = session.execute(
+        select(Appointment.id, Appointment.session_type_id, Appointment.starts_at).where(
+            Appointment.id.in_(ids)
+        )
+    ).all()
+    records = {
+        r.appointment_id: r
+        for r in session.scalars(
+            select(SessionRecord)
+            .where(SessionRecord.appointment_id.in_(ids))
+            .options(selectinload(SessionRecord.readings))
+        )
+    }
+    result: dict[int, ReadingsDue] = {}
+    for appointment_id, type_id, starts_at in appointments:
+        spec = config.catalog.session_types[config.session_type_code(type_id)]
+        record = records.get(appointment_id)
+        result[appointment_id] = reading_schedule(
+            appointment_id,
+            spec,
+            starts_at,
+            record.dose_started_at if record is not None else None,
+            taken_readings(record),
+            now=now,
+            late_minutes=late,
+        )
+    return result
+
+
+def taken_readings(record: SessionRecord | None) -> dict[str, dt.datetime]:
+    if record is None:
+        return {}
+    return {
+        r.label: r.taken_at
+        for r in record.readings
+        if r.systolic is not None and r.diastolic is not None
+    }

@@ -1,0 +1,241 @@
+"""The monitoring record's forms and what the dialog shows around them: a record as typed, the
+rules it is checked against, what a check says, the BP checks due, and the REMS form's fields.
+
+A form holds what the nurse typed (times as local "HH:MM" on the session's day, numbers as
+text); ``validation.validate_record`` checks it without the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.catalog import ClinicSettings
+
+# What the REMS Patient Monitoring Form asks about sedation and dissociation.  Words, not clinic
+# numbers: the form records whether the effect was seen and how strong.
+SEDATION_CHOICES = ("none", "mild", "moderate", "severe")
+DISSOCIATION_CHOICES = ("none", "mild", "moderate", "severe")
+# Roles whose staff may be named as having monitored a session.
+MONITORING_ROLES = ("nurse", "prescriber")
+# The follow-up kind of the REMS Patient Monitoring Form (session_types.toml followups).
+REMS_FOLLOW_UP = "rems_form"
+LOT_MAX = 40
+
+
+@dataclass(frozen=True)
+class ReadingForm:
+    """One row of readings as typed: a configured check ("+40 min") or an extra reading."""
+
+    label: str
+    time: str = ""  # local "HH:MM" on the session's day
+    systolic: str = ""
+    diastolic: str = ""
+    heart_rate: str = ""
+    spo2: str = ""
+    scheduled: bool = True  # one of the session type's configured BP checks
+
+    @property
+    def is_blank(self) -> bool:
+        return not any(
+            v.strip()
+            for v in (self.time, self.systolic, self.diastolic, self.heart_rate, self.spo2)
+        )
+
+
+@dataclass(frozen=True)
+class RecordForm:
+    """A monitoring record as the user typed it.
+
+    ``version`` is the stored record's last-saved stamp when the form was loaded ("" for a new
+    record): a save over someone else's newer save is refused rather than overwriting it.
+    """
+
+    readings: tuple[ReadingForm, ...] = ()
+    dose_mg: str = ""
+    devices: str = ""
+    lot_number: str = ""
+    dose_started: str = ""
+    discharged: str = ""
+    monitored_by_id: int | None = None
+    sedation: str = ""
+    dissociation: str = ""
+    respiratory_depression: bool = False
+    events: str = ""
+    version: str = ""
+
+
+def reading_field(index: int, name: str) -> str:
+    """The error/warning key of one reading's field: ``readings[1].systolic``."""
+    return f"readings[{index}].{name}"
+
+
+@dataclass(frozen=True)
+class RecordRules:
+    """What checking a record needs, without the database: the day, the limits, the checks."""
+
+    day: dt.date
+    settings: ClinicSettings
+    session_name: str
+    observation_minutes: int | None
+    check_labels: tuple[str, ...]
+    pre_dose_labels: frozenset[str] = frozenset()
+
+    @property
+    def monitoring(self) -> Mapping[str, int]:
+        return self.settings.monitoring
+
+    @property
+    def calendar(self) -> ClinicCalendar:
+        return ClinicCalendar(self.settings)
+
+    def at(self, minute_of_day: int) -> dt.datetime:
+        return self.calendar.at_local(self.day, minute_of_day)
+
+    def hhmm(self, instant: dt.datetime) -> str:
+        return self.calendar.local(instant).strftime("%H:%M")
+
+
+@dataclass(frozen=True)
+class ParsedReading:
+    label: str
+    taken_at: dt.datetime
+    systolic: int | None
+    diastolic: int | None
+    heart_rate: int | None
+    spo2: int | None
+
+
+@dataclass(frozen=True)
+class ParsedRecord:
+    dose_mg: int | None
+    devices: int | None
+    lot_number: str
+    dose_started_at: dt.datetime | None
+    discharged_at: dt.datetime | None
+    monitored_minutes: int | None
+    monitored_by_id: int | None
+    sedation: str
+    dissociation: str
+    respiratory_depression: bool
+    events: str
+    readings: tuple[ParsedReading, ...]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A form checked: refusals and warnings by field; ``record`` only when nothing is refused."""
+
+    errors: dict[str, str]
+    warnings: dict[str, str]
+    record: ParsedRecord | None
+
+
+@dataclass(frozen=True)
+class CheckDue:
+    """One configured BP check of a session: when it is due and whether it was taken."""
+
+    label: str
+    due_at: dt.datetime
+    taken_at: dt.datetime | None
+    state: str  # "done" | "upcoming" | "due" | "late"
+
+
+@dataclass(frozen=True)
+class ReadingsDue:
+    """Where a session stands with its BP checks at ``now`` (the chair board shows this).
+
+    ``next_label``/``next_due_at`` name the first check not yet taken (None when all are);
+    ``late`` says whether any check is more than the configured grace past due.
+    ``discharge_allowed_at`` is the dose start (actual, else planned) plus the observation
+    minutes, None where the session type sets none.
+    """
+
+    appointment_id: int
+    checks: tuple[CheckDue, ...]
+    next_label: str | None
+    next_due_at: dt.datetime | None
+    late: bool
+    dose_started_at: dt.datetime | None
+    discharge_allowed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class StaffChoice:
+    id: int
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class RecordSheet:
+    """Everything the monitoring dialog shows for one session."""
+
+    appointment_id: int
+    patient_id: int
+    patient_name: str
+    chart_number: str
+    session_name: str
+    status: str
+    starts_at: dt.datetime
+    rules: RecordRules
+    form: RecordForm
+    schedule: ReadingsDue
+    staff: tuple[StaffChoice, ...]
+    missing: tuple[str, ...]
+    rems: bool  # the session type owes a REMS Patient Monitoring Form
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    record_id: int
+    warnings: dict[str, str]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemsReading:
+    label: str
+    taken_at: dt.datetime | None
+    systolic: int | None
+    diastolic: int | None
+    heart_rate: int | None
+    spo2: int | None
+
+
+@dataclass(frozen=True)
+class RemsForm:
+    """The fields of the REMS Patient Monitoring Form for one session, from its record."""
+
+    appointment_id: int
+    patient_name: str
+    rems_patient_id: str
+    session_date: dt.date
+    dose_mg: int | None
+    devices: int | None
+    lot_number: str
+    dose_started_at: dt.datetime | None
+    discharged_at: dt.datetime | None
+    monitored_minutes: int | None
+    monitored_by: str
+    readings: tuple[RemsReading, ...]
+    sedation: str
+    dissociation: str
+    respiratory_depression: bool | None  # None when no record exists yet
+    events: str
+    missing: tuple[str, ...] = field(default=())
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def with_reading(form: RecordForm, index: int, **values: Any) -> RecordForm:
+    """A copy of ``form`` with reading ``index`` changed (tests and the dialog use it)."""
+    rows = list(form.readings)
+    rows[index] = dataclasses.replace(rows[index], **values)
+    return dataclasses.replace(form, readings=tuple(rows))

@@ -1,0 +1,339 @@
+"""Session monitoring records: opening one as a form, and saving it (checked, audited, and
+an adverse event opening its follow-up).
+
+DOMAIN.md "Monitoring during the session".  The checks a session type asks for and when they
+fall due (session_types.toml ``bp_checks``), the observation time before discharge
+(``observation_from`` / ``observation_minutes``) and the limits of a believable or worrying
+reading (clinic.toml ``[monitoring]``) all come from configuration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
+from ketadesk.services.common.context import (
+    Actor,
+    Database,
+    InvalidFields,
+    InvalidRequest,
+    utcnow,
+)
+from ketadesk.services.followups.actions import open_adverse_event_follow_up
+from ketadesk.services.monitoring.reading_schedule import (
+    late_minutes,
+    pre_dose_labels,
+    reading_schedule,
+    taken_readings,
+)
+from ketadesk.services.monitoring.record_forms import (
+    MONITORING_ROLES,
+    ReadingForm,
+    RecordForm,
+    RecordRules,
+    RecordSheet,
+    SaveResult,
+    StaffChoice,
+)
+from ketadesk.services.monitoring.rems import owes_rems, rems_gaps
+from ketadesk.services.monitoring.stored_records import (
+    find_appointment,
+    find_record,
+    session_type_of,
+)
+from ketadesk.services.monitoring.validation import validate_record
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import StoredConfig, load_config
+from ketadesk.store.models import (
+    Appointment,
+    Patient,
+    Resource,
+    SessionRecord,
+    StaffMember,
+    VitalReading,
+)
+
+
+def _rules(config: StoredConfig, spec: SessionTypeSpec, appointment: Appointment) -> RecordRules:
+    settings = config.catalog.settings
+    calendar = ClinicCalendar(settings)
+    return RecordRules(
+        day=calendar.local_date(appointment.starts_at),
+        settings=settings,
+        session_name=spec.name,
+        observation_minutes=spec.observation_minutes,
+        check_labels=tuple(c.label for c in spec.bp_checks),
+        pre_dose_labels=pre_dose_labels(spec),
+    )
+
+
+def _version(record: SessionRecord | None) -> str:
+    return "" if record is None else record.updated_at.isoformat()
+
+
+def _form_of(record: SessionRecord | None, spec: SessionTypeSpec, rules: RecordRules) -> RecordForm:
+    local = rules
+
+    def hhmm(value: dt.datetime | None) -> str:
+        return "" if value is None else local.hhmm(value)
+
+    def text(value: int | None) -> str:
+        return "" if value is None else str(value)
+
+    stored = {r.label: r for r in record.readings} if record is not None else {}
+    rows = [
+        _reading_form(stored.pop(c.label, None), c.label, True, hhmm, text) for c in spec.bp_checks
+    ]
+    extra = sorted(stored.values(), key=lambda r: r.taken_at)
+    rows.extend(_reading_form(r, r.label, False, hhmm, text) for r in extra)
+    if record is None:
+        return RecordForm(readings=tuple(rows))
+    return RecordForm(
+        readings=tuple(rows),
+        dose_mg=text(record.dose_mg),
+        devices=text(record.devices),
+        lot_number=record.lot_number,
+        dose_started=hhmm(record.dose_started_at),
+        discharged=hhmm(record.discharged_at),
+        monitored_by_id=record.monitored_by_id,
+        sedation=record.sedation,
+        dissociation=record.dissociation,
+        respiratory_depression=record.respiratory_depression,
+        events=record.events,
+        version=_version(record),
+    )
+
+
+def _reading_form(
+    reading: VitalReading | None, label: str, scheduled: bool, hhmm: Any, text: Any
+) -> ReadingForm:
+    if reading is None:
+        return ReadingForm(label=label, scheduled=scheduled)
+    return ReadingForm(
+        label=label,
+        time=hhmm(reading.taken_at),
+        systolic=text(reading.systolic),
+        diastolic=text(reading.diastolic),
+        heart_rate=text(reading.heart_rate),
+        spo2=text(reading.spo2),
+        scheduled=scheduled,
+    )
+
+
+def _staff(session: Session) -> tuple[StaffChoice, ...]:
+    rows = session.execute(
+        select(Resource.id, Resource.name, StaffMember.role)
+        .join(StaffMember, StaffMember.resource_id == Resource.id)
+        .where(Resource.active, StaffMember.role.in_(MONITORING_ROLES))
+        .order_by(Resource.sort_order, Resource.name)
+    ).all()
+    return tuple(StaffChoice(id_, name, role) for id_, name, role in rows)
+
+
+def open_record(
+    db: Database, appointment_id: int, *, now: dt.datetime | None = None
+) -> RecordSheet:
+    """The session's monitoring record as a form, with what the dialog shows around it."""
+    now = now or utcnow()
+    with db.read() as session:
+        appointment = find_appointment(session, appointment_id)
+        config = load_config(session)
+        spec = session_type_of(config, appointment)
+        record = find_record(session, appointment_id)
+        patient = session.get(Patient, appointment.patient_id)
+        assert patient is not None
+        rules = _rules(config, spec, appointment)
+        return RecordSheet(
+            appointment_id=appointment_id,
+            patient_id=patient.id,
+            patient_name=patient.display_name,
+            chart_number=patient.chart_number,
+            session_name=spec.name,
+            status=appointment.status,
+            starts_at=appointment.starts_at,
+            rules=rules,
+            form=_form_of(record, spec, rules),
+            schedule=reading_schedule(
+                appointment_id,
+                spec,
+                appointment.starts_at,
+                record.dose_started_at if record is not None else None,
+                taken_readings(record),
+                now=now,
+                late_minutes=late_minutes(config),
+            ),
+            staff=_staff(session),
+            missing=tuple(rems_gaps(record, spec)),
+            rems=owes_rems(spec),
+        )
+
+
+def load_record(db: Database, appointment_id: int) -> RecordForm:
+    """The session's monitoring record as a form (an empty one with its checks if none yet)."""
+    with db.read() as session:
+        appointment = find_appointment(session, appointment_id)
+        config = load_config(session)
+        spec = session_type_of(config, appointment)
+        return _form_of(
+            find_record(session, appointment_id), spec, _rules(config, spec, appointment)
+        )
+
+
+def _snapshot(record: SessionRecord) -> dict[str, Any]:
+    def iso(value: dt.datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "dose_mg": record.dose_mg,
+        "devices": record.devices,
+        "lot_number": record.lot_number,
+        "dose_started_at": iso(record.dose_started_at),
+        "discharged_at": iso(record.discharged_at),
+        "monitored_minutes": record.monitored_minutes,
+        "monitored_by_id": record.monitored_by_id,
+        "sedation": record.sedation,
+        "dissociation": record.dissociation,
+        "respiratory_depression": record.respiratory_depression,
+        "events": record.events,
+        "readings": [
+            {
+                "label": r.label,
+                "taken_at": iso(r.taken_at),
+                "systolic": r.systolic,
+                "diastolic": r.diastolic,
+                "heart_rate": r.heart_rate,
+                "spo2": r.spo2,
+            }
+            for r in sorted(record.readings, key=lambda r: r.taken_at)
+        ],
+    }
+
+
+def save_record(
+    db: Database,
+    actor: Actor,
+    appointment_id: int,
+    form: RecordForm,
+    *,
+    now: dt.datetime | None = None,
+) -> SaveResult:
+    """Check and save a session's monitoring record, whole or not at all.
+
+    Refusals raise InvalidFields (by field); warnings (a BP above the configured thresholds, a
+    low SpO2) come back in the result.  Audited with the record before and after.
+    """
+    now = now or utcnow()
+    require(actor, "record_monitoring", db, now=now)
+    with db.write() as session:
+        appointment = find_appointment(session, appointment_id)
+        config = load_config(session)
+        spec = session_type_of(config, appointment)
+        if not spec.dosing:
+            raise InvalidRequest(
+                f"{spec.name} is not a dosing session: it has no monitoring record"
+            )
+        if appointment.status in RELEASED_STATUSES:
+            raise InvalidRequest(
+                f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}: "
+                "there is no session to record"
+            )
+        checked = validate_record(form, _rules(config, spec, appointment), now=now)
+        errors = dict(checked.errors)
+        if form.monitored_by_id is not None and form.monitored_by_id not in {
+            s.id for s in _staff(session)
+        }:
+            errors["monitored_by_id"] = "choose a nurse or prescriber of the clinic"
+        if errors:
+            raise InvalidFields(errors)
+        parsed = checked.record
+        assert parsed is not None
+        record = find_record(session, appointment_id)
+        if _version(record) != form.version:
+            when = (
+                _rules(config, spec, appointment).hhmm(record.updated_at)
+                if record is not None
+                else "meanwhile"
+            )
+            raise InvalidRequest(
+                f"someone else saved this monitoring record ({when}) after you opened it: "
+                "close it and open it again to see their changes"
+            )
+        before = _snapshot(record) if record is not None else None
+        if record is None:
+            record = SessionRecord(appointment_id=appointment_id)
+            session.add(record)
+        record.dose_mg = parsed.dose_mg
+        record.devices = parsed.devices
+        record.lot_number = parsed.lot_number
+        record.dose_started_at = parsed.dose_started_at
+        record.discharged_at = parsed.discharged_at
+        record.monitored_minutes = parsed.monitored_minutes
+        record.monitored_by_id = parsed.monitored_by_id
+        record.sedation = parsed.sedation
+        record.dissociation = parsed.dissociation
+        record.respiratory_depression = parsed.respiratory_depression
+        record.events = parsed.events
+        record.updated_at = now
+        record.readings[:] = [
+            VitalReading(
+                label=r.label,
+                taken_at=r.taken_at,
+                systolic=r.systolic,
+                diastolic=r.diastolic,
+                heart_rate=r.heart_rate,
+                spo2=r.spo2,
+            )
+            for r in parsed.readings
+        ]
+        session.flush()
+        missing = rems_gaps(record, spec)
+        adverse = _adverse_event(parsed.events, parsed.respiratory_depression)
+        if adverse and (
+            before is None
+            or _adverse_event(
+                str(before.get("events") or ""), bool(before.get("respiratory_depression"))
+            )
+            != adverse
+        ):
+            # A new or changed adverse event is owed a follow-up (one per session while open).
+            open_adverse_event_follow_up(session, actor, appointment_id, adverse, now=now)
+        audit.record(
+            session,
+            actor,
+            "record_monitoring",
+            "session_record",
+            record.id,
+            patient_id=appointment.patient_id,
+            before=before,
+            after=_snapshot(record),
+            detail=(
+                f"monitoring record of appointment #{appointment_id}"
+                + (f"; REMS form still missing: {', '.join(missing)}" if missing else "")
+            ),
+            now=now,
+        )
+        changes.bump(session, now)
+        return SaveResult(record.id, dict(checked.warnings), tuple(missing))
+
+
+def _adverse_event(events: str, respiratory_depression: bool) -> str:
+    """The adverse event a record describes, in words; "" when it describes none."""
+    parts = []
+    if respiratory_depression:
+        parts.append("respiratory depression")
+    text = events.strip()
+    if text and text.lower() not in NO_EVENT_WORDS:
+        parts.append(text)
+    return "; ".join(parts)
+
+
+#: What nurses write in the events box when nothing happened (no follow-up is owed).
+NO_EVENT_WORDS = frozenset({"none", "none.", "nil", "no", "n/a", "none recorded", "-", "—"})

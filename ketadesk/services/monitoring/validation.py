@@ -1,0 +1,239 @@
+"""Checking a monitoring form without the database (pure), so a dialog can mark fields as
+the user types; ``records.save_record`` checks it again inside the writing transaction.
+
+The limits of a believable or worrying reading come from clinic.toml ``[monitoring]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from ketadesk.services.monitoring.record_forms import (
+    DISSOCIATION_CHOICES,
+    LOT_MAX,
+    SEDATION_CHOICES,
+    Checked,
+    ParsedReading,
+    ParsedRecord,
+    RecordForm,
+    RecordRules,
+    reading_field,
+)
+
+_TIME_RE = re.compile(r"^\s*(\d{1,2})[:.h]?(\d{2})\s*$")
+
+
+def _parse_time(text: str, rules: RecordRules) -> dt.datetime | str:
+    """The instant of a local "HH:MM" on the session's day, or what is wrong with the text."""
+    m = _TIME_RE.match(text)
+    if not m:
+        return f"“{text.strip()}” is not a time: type it as HH:MM"
+    hour, minute = int(m.group(1)), int(m.group(2))
+    if hour > 23 or minute > 59:
+        return f"“{text.strip()}” is not a time of day (00:00-23:59)"
+    return rules.at(hour * 60 + minute)
+
+
+def _parse_int(text: str) -> int | str | None:
+    cleaned = text.strip()
+    if not cleaned:
+        return None
+    if not re.fullmatch(r"[+-]?\d+", cleaned):
+        return f"“{cleaned}” is not a whole number"
+    return int(cleaned)
+
+
+def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -> Checked:
+    """Refusals (impossible values) and warnings (worrying values) for a form, by field."""
+    errors: dict[str, str] = {}
+    warnings: dict[str, str] = {}
+    mon = rules.monitoring
+    local = rules
+
+    def when(key: str, text: str) -> dt.datetime | None:
+        if not text.strip():
+            return None
+        value = _parse_time(text, rules)
+        if isinstance(value, str):
+            errors[key] = value
+            return None
+        if value > now:
+            errors[key] = f"{text.strip()} is later than now ({local.hhmm(now)})"
+            return None
+        return value
+
+    def number(key: str, text: str, what: str, low: str | None, high: str | None) -> int | None:
+        value = _parse_int(text)
+        if isinstance(value, str):
+            errors[key] = value
+            return None
+        if value is None:
+            return None
+        lowest = mon.get(low) if low else None
+        highest = mon.get(high) if high else None
+        if (lowest is not None and value < lowest) or (highest is not None and value > highest):
+            if lowest is None:
+                bounds = f"at most {highest}"
+            elif highest is None:
+                bounds = f"at least {lowest}"
+            else:
+                bounds = f"between {lowest} and {highest}"
+            errors[key] = f"{what} {value} cannot be real: it must be {bounds}"
+            return None
+        return value
+
+    def positive(key: str, text: str, what: str) -> int | None:
+        value = _parse_int(text)
+        if isinstance(value, str):
+            errors[key] = value
+            return None
+        if value is not None and value <= 0:
+            errors[key] = f"{what} must be more than 0, not {value}"
+            return None
+        return value
+
+    dose_mg = positive("dose_mg", form.dose_mg, "the dose")
+    devices = positive("devices", form.devices, "the number of devices")
+    lot = form.lot_number.strip()
+    if len(lot) > LOT_MAX:
+        errors["lot_number"] = f"a lot number has at most {LOT_MAX} characters"
+    for key, value, choices in (
+        ("sedation", form.sedation, SEDATION_CHOICES),
+        ("dissociation", form.dissociation, DISSOCIATION_CHOICES),
+    ):
+        if value and value not in choices:
+            errors[key] = f"choose one of: {', '.join(choices)}"
+    dose_at = when("dose_started", form.dose_started)
+    discharged_at = when("discharged", form.discharged)
+
+    readings: list[ParsedReading] = []
+    for i, row in enumerate(form.readings):
+        if row.is_blank:
+            continue
+        label = row.label.strip()
+        if not label:
+            errors[reading_field(i, "label")] = "name this reading (for example “+60 min”)"
+        taken = when(reading_field(i, "time"), row.time)
+        if not row.time.strip():
+            errors[reading_field(i, "time")] = f"enter the time of the {label or 'reading'}"
+        sys_ = number(
+            reading_field(i, "systolic"),
+            row.systolic,
+            "systolic",
+            "bp_min_systolic",
+            "bp_max_systolic",
+        )
+        dia = number(
+            reading_field(i, "diastolic"),
+            row.diastolic,
+            "diastolic",
+            "bp_min_diastolic",
+            "bp_max_diastolic",
+        )
+        hr = number(
+            reading_field(i, "heart_rate"),
+            row.heart_rate,
+            "heart rate",
+            "heart_rate_min",
+            "heart_rate_max",
+        )
+        spo2 = number(reading_field(i, "spo2"), row.spo2, "SpO2", "spo2_min", "spo2_max")
+        has_sys, has_dia = bool(row.systolic.strip()), bool(row.diastolic.strip())
+        if has_sys != has_dia:
+            missing_key = "diastolic" if has_sys else "systolic"
+            errors.setdefault(
+                reading_field(i, missing_key),
+                f"a blood pressure needs both numbers: enter the {missing_key}",
+            )
+        if sys_ is not None and dia is not None:
+            if sys_ <= dia:
+                errors[reading_field(i, "systolic")] = (
+                    f"{sys_}/{dia} cannot be real: the systolic must be higher than the diastolic"
+                )
+            else:
+                high_sys, high_dia = mon.get("bp_warn_systolic"), mon.get("bp_warn_diastolic")
+                if (high_sys is not None and sys_ > high_sys) or (
+                    high_dia is not None and dia > high_dia
+                ):
+                    advice = (
+                        "consider delaying the dose"
+                        if label in rules.pre_dose_labels
+                        else "recheck while it stays elevated"
+                    )
+                    warnings[reading_field(i, "systolic")] = (
+                        f"BP {sys_}/{dia} is above {high_sys}/{high_dia}: {advice}"
+                    )
+        low_spo2 = mon.get("spo2_warn_below")
+        if spo2 is not None and low_spo2 is not None and spo2 < low_spo2:
+            warnings[reading_field(i, "spo2")] = f"SpO2 {spo2}% is below {low_spo2}%"
+        if taken is not None and not errors.get(reading_field(i, "label")):
+            readings.append(ParsedReading(label, taken, sys_, dia, hr, spo2))
+
+    labels = [r.label for r in readings]
+    for i, row in enumerate(form.readings):
+        if not row.is_blank and labels.count(row.label.strip()) > 1:
+            errors.setdefault(reading_field(i, "label"), f"“{row.label.strip()}” is recorded twice")
+
+    minutes: int | None = None
+    if discharged_at is not None:
+        if dose_at is None:
+            if "dose_started" not in errors:
+                errors["dose_started"] = "enter when the dose started, to check the discharge"
+        elif discharged_at < dose_at:
+            errors["discharged"] = (
+                f"discharge at {local.hhmm(discharged_at)} is before the dose started "
+                f"({local.hhmm(dose_at)})"
+            )
+        else:
+            minutes = int((discharged_at - dose_at).total_seconds() // 60)
+            need = rules.observation_minutes
+            if need is not None and minutes < need:
+                # DOMAIN.md: discharge only after at least the observation minutes.  A refusal:
+                # the record may not show a discharge the clinic's rules do not allow.
+                errors["discharged"] = (
+                    f"only {minutes} min after the dose: {rules.session_name} needs at least "
+                    f"{need} min of observation before discharge (earliest "
+                    f"{local.hhmm(dose_at + dt.timedelta(minutes=need))})"
+                )
+    if discharged_at is not None and not errors:
+        last = max(
+            (r for r in readings if r.systolic is not None and r.diastolic is not None),
+            key=lambda r: r.taken_at,
+            default=None,
+        )
+        high_sys, high_dia = mon.get("bp_warn_systolic"), mon.get("bp_warn_diastolic")
+        if (
+            last is not None
+            and last.systolic is not None
+            and last.diastolic is not None
+            and (
+                (high_sys is not None and last.systolic > high_sys)
+                or (high_dia is not None and last.diastolic > high_dia)
+            )
+        ):
+            warnings["discharged"] = (
+                f"the last BP ({last.systolic}/{last.diastolic} at {local.hhmm(last.taken_at)}) "
+                "is still elevated"
+            )
+
+    if errors:
+        return Checked(errors, warnings, None)
+    return Checked(
+        errors,
+        warnings,
+        ParsedRecord(
+            dose_mg=dose_mg,
+            devices=devices,
+            lot_number=lot,
+            dose_started_at=dose_at,
+            discharged_at=discharged_at,
+            monitored_minutes=minutes,
+            monitored_by_id=form.monitored_by_id,
+            sedation=form.sedation,
+            dissociation=form.dissociation,
+            respiratory_depression=form.respiratory_depression,
+            events=form.events.strip(),
+            readings=tuple(readings),
+        ),
+    )
