@@ -56,8 +56,6 @@ KNOWN_OFFENDERS: frozenset[str] = frozenset(
         "ketadesk.ui.shell.main_window:MainWindow._on_today_triggered",
         "ketadesk.ui.shell.main_window:MainWindow.refresh",
         "ketadesk.ui.shell.main_window:MainWindow.set_day",
-        "ketadesk.ui.shell.pages:DeskController.refresh_counts",
-        "ketadesk.ui.shell.pages:show_day",
         "ketadesk.ui.shell.session:SignedInSession.sign_in_as",
         "ketadesk.ui.shell.session:SignedInSession.start",
         "ketadesk.ui.timeline.undo:MoveCommand.apply",

@@ -215,6 +215,7 @@ def run_service(
     failed: Callable[[ServiceError], None] | None = None,
     busy: str = "Working…",
     writes: bool = False,
+    settled: Callable[[], None] | None = None,
 ) -> BackgroundCall[T]:
     """Call the services off the GUI thread: ``work`` on a worker, then ``done(result)`` or
     ``failed(error)`` on the GUI thread (while ``parent`` still exists).
@@ -222,7 +223,8 @@ def run_service(
     ``writes`` puts the work on the single writer worker, after the writes asked for before
     it.  Without ``failed``, a ServiceError is shown to the user (``report_error``); any other
     exception is shown too, as a defect.  ``busy`` is the status-bar message shown after
-    ``BUSY_AFTER_MS``.  The call is returned started.
+    ``BUSY_AFTER_MS``.  ``settled`` is called after either, whatever happened.  The call is
+    returned started.
     """
 
     def guarded() -> T:
@@ -242,22 +244,76 @@ def run_service(
         return shiboken6.isValid(parent)
 
     def on_succeeded(result: object) -> None:
-        if settle():
-            done(result)  # type: ignore[arg-type]
+        try:
+            if settle():
+                done(result)  # type: ignore[arg-type]
+        finally:
+            if settled is not None:
+                settled()
 
     def on_failed(err: object) -> None:
-        if not settle():
-            return
-        assert isinstance(err, BaseException)
-        if failed is not None and isinstance(err, ServiceError):
-            failed(err)
-        else:
-            report_error(parent, err)
+        try:
+            if not settle():
+                return
+            assert isinstance(err, BaseException)
+            if failed is not None and isinstance(err, ServiceError):
+                failed(err)
+            else:
+                report_error(parent, err)
+        finally:
+            if settled is not None:
+                settled()
 
     call.succeeded.connect(on_succeeded)
     call.failed.connect(on_failed)
     call.start()
     return call
+
+
+class LatestOnly:
+    """Reads for one view through ``run_service``, where only the latest answer counts: the
+    user went on to the next day before the last one arrived, so an older answer is dropped.
+    """
+
+    def __init__(self, parent: QWidget, *, busy: str = "Reading…") -> None:
+        self._parent = parent
+        self._busy = busy
+        self._latest = 0
+        self._running = 0
+
+    def run(
+        self,
+        work: Callable[[], T],
+        done: Callable[[T], None],
+        *,
+        failed: Callable[[ServiceError], None] | None = None,
+    ) -> BackgroundCall[T]:
+        self._latest += 1
+        ticket = self._latest
+        self._running += 1
+
+        def on_done(result: T) -> None:
+            if ticket == self._latest:
+                done(result)
+
+        def on_failed(err: ServiceError) -> None:
+            if ticket != self._latest:
+                return
+            if failed is not None:
+                failed(err)
+            else:
+                report_error(self._parent, err)
+
+        def on_settled() -> None:
+            self._running -= 1
+
+        return run_service(
+            self._parent, work, on_done, failed=on_failed, busy=self._busy, settled=on_settled
+        )
+
+    def is_busy(self) -> bool:
+        """Whether an answer is still to come."""
+        return self._running > 0
 
 
 class _FirstPaintWatch(QObject):

@@ -18,7 +18,6 @@ from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import Actor
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment
-from ketadesk.ui.shell import pages
 from ketadesk.ui.shell.main_window import VIEWS, MainWindow
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.week_view import WeekView
@@ -26,6 +25,7 @@ from tests.clinic_fixtures import SmallClinic
 from tests.services.staffed_day import build_staffed_day
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
+from tests.ui.shell.desk_helpers import desk_controller_of
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
@@ -60,6 +60,7 @@ def test_every_view_opens_from_its_shortcut(qtbot: QtBot, window: MainWindow) ->
     staff = window.page("staff")
     assert isinstance(staff, DayView)
     assert staff is not window.day_view
+    qtbot.waitUntil(lambda: staff.schedule() is not None)  # read on a worker
     schedule = staff.schedule()
     assert schedule is not None
     assert schedule.grouping == "staff"
@@ -67,6 +68,7 @@ def test_every_view_opens_from_its_shortcut(qtbot: QtBot, window: MainWindow) ->
     window.set_view("week")
     week = window.page("week")
     assert isinstance(week, WeekView)
+    qtbot.waitUntil(lambda: week.week() is not None)
     shown = week.week()
     assert shown is not None
     days = [d.day for d in shown.days]
@@ -89,7 +91,7 @@ def test_no_show_then_undo_and_redo_from_the_edit_menu(qtbot: QtBot, tmp_path: P
     assert undo.isEnabled()
     assert "no-show" in undo.text().lower()
     undo.trigger()
-    assert pages.controller(win).last_refusal == ""
+    assert desk_controller_of(win).last_refusal == ""
     assert _status(db, ada) == "booked"
     win.actions_by_name["redo"].trigger()
     assert _status(db, ada) == "no_show"
@@ -121,11 +123,11 @@ def test_switching_user_rebuilds_the_views_for_the_new_role(
 ) -> None:
     window.set_view("chairs")
     first = window.page("chairs")
-    controller = pages.controller(window)
+    controller = desk_controller_of(window)
     from ketadesk.ui.common.desk import Desk
 
     window.attach_desk(Desk(clinic.db, FRONT_DESK, lambda: NOW))
-    assert pages.controller(window) is not controller
+    assert desk_controller_of(window) is not controller
     assert window.page("chairs") is not first
     label = window.findChild(QLabel, "signed_in_user")
     assert label is not None
@@ -145,6 +147,12 @@ def test_the_week_shows_the_rooms_ticked_in_the_left_panel(
         assert item is not None
         if item.text() != "Room 1":
             item.setCheckState(Qt.CheckState.Unchecked)
+
+    def filtered() -> bool:
+        shown = week.week()
+        return shown is not None and shown.room_ids is not None and len(shown.room_ids) == 1
+
+    qtbot.waitUntil(filtered)  # read again on a worker
     shown = week.week()
     assert shown is not None
     assert shown.room_ids is not None
