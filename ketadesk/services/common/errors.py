@@ -10,6 +10,7 @@ workstation changed or deleted meanwhile, and any other database failure come ou
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 from ketadesk.services.clinic.listen import server_errors, short_reason
@@ -38,12 +39,20 @@ class DatabaseFailure(ServiceError):
 def service_errors() -> Iterator[None]:
     """Inside, driver and ORM errors are raised as ServiceErrors (see the module docstring)."""
     from sqlalchemy.exc import SQLAlchemyError
-    from sqlalchemy.orm.exc import StaleDataError
 
     try:
         with server_errors():
             yield
-    except StaleDataError as err:  # an UPDATE/DELETE by version or key found no row any more
-        raise ChangedElsewhere(str(err)) from err
     except SQLAlchemyError as err:
+        if _is_stale_data(err):
+            raise ChangedElsewhere(str(err)) from err
         raise DatabaseFailure(short_reason(err)) from err
+
+
+def _is_stale_data(err: BaseException) -> bool:
+    """Whether ``err`` is the ORM's StaleDataError: an UPDATE or DELETE by key (or version)
+    found no row any more.  Without the ORM loaded (reading a day needs only the engine) it
+    cannot be one, and the ORM is not loaded just to ask."""
+    orm_exc = sys.modules.get("sqlalchemy.orm.exc")
+    stale = getattr(orm_exc, "StaleDataError", None)
+    return isinstance(stale, type) and isinstance(err, stale)

@@ -208,7 +208,7 @@ def report_error(widget: QWidget | None, err: BaseException, *, title: str = "No
 
 
 def run_service(
-    parent: QWidget,
+    parent: QWidget | None,
     work: Callable[[], T],
     done: Callable[[T], None],
     *,
@@ -218,7 +218,7 @@ def run_service(
     settled: Callable[[], None] | None = None,
 ) -> BackgroundCall[T]:
     """Call the services off the GUI thread: ``work`` on a worker, then ``done(result)`` or
-    ``failed(error)`` on the GUI thread (while ``parent`` still exists).
+    ``failed(error)`` on the GUI thread (while ``parent``, when given, still exists).
 
     ``writes`` puts the work on the single writer worker, after the writes asked for before
     it.  Without ``failed``, a ServiceError is shown to the user (``report_error``); any other
@@ -241,7 +241,7 @@ def run_service(
         indicator.end()
         _DELIVERING.discard(call)
         call.deleteLater()
-        return shiboken6.isValid(parent)
+        return parent is None or shiboken6.isValid(parent)
 
     def on_succeeded(result: object) -> None:
         try:

@@ -42,8 +42,9 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk import APP_NAME
-from ketadesk.services.common.context import may
+from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.schedule.schedule import DaySchedule
+from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.icons import chevron
 from ketadesk.ui.shell.page_registry import Page, PageRegistry
@@ -265,6 +266,9 @@ class MainWindow(QMainWindow):
         self._pages: dict[str, Page] = {}
         self._view = "rooms"
         self._filter = ScheduleFilter()
+        # Days are read on a worker; only the latest day asked for is shown.
+        self._day_reads = LatestOnly(self, busy="Reading the day…")
+        self._today_reads = 0
         self.setWindowTitle(APP_NAME)
         # The window's minimum size is fixed here rather than derived from the layout: a
         # layout-driven minimum is pushed to the platform window on every change, which the
@@ -300,8 +304,10 @@ class MainWindow(QMainWindow):
         self._enable_desk_actions()
         if schedule is not None:
             self._show_schedule(schedule)
+        elif start_day is not None:
+            self.set_day(start_day)
         else:
-            self.set_day(start_day or today())
+            self._on_today_triggered()
         self._restore_settings()
         self.day_view.setFocus()
 
@@ -583,11 +589,14 @@ class MainWindow(QMainWindow):
         return self._schedule
 
     def set_day(self, day: dt.date) -> None:
-        """Show ``day`` (reloaded even when it is the day already shown)."""
+        """Show ``day`` (reloaded even when it is the day already shown).
+
+        The heading says the new day at once; the day itself is read on a worker and shown
+        when it arrives (``is_reading`` until then)."""
+        self._set_day_heading(day)
         if self._view == "rooms" or self._desk is None:
-            self._show_schedule(self._load_day(day))
+            self._read_rooms_day(day)
         else:
-            self._set_day_heading(day)
             self._show_day_on_page(day)
 
     def refresh(self) -> None:
@@ -595,9 +604,24 @@ class MainWindow(QMainWindow):
         if self._day is None:
             return
         if self._view == "rooms" or self._desk is None:
-            self._show_schedule(self._load_day(self._day), keep_place=True)
+            self._read_rooms_day(self._day, keep_place=True)
         else:
             self._show_day_on_page(self._day)
+
+    def is_reading(self) -> bool:
+        """Whether the day by room is still reading a day (or what day it is today)."""
+        return self._today_reads > 0 or self._day_reads.is_busy()
+
+    def _read_rooms_day(self, day: dt.date, *, keep_place: bool = False) -> None:
+        load = self._load_day
+
+        def show(schedule: DaySchedule) -> None:
+            self._show_schedule(schedule, keep_place=keep_place)
+
+        self._day_reads.run(lambda: load(day), show, failed=self._on_day_not_read)
+
+    def _on_day_not_read(self, err: ServiceError) -> None:
+        self.show_message(f"The day could not be read: {err}", 20000)
 
     def set_day_source(
         self, load_day: Callable[[dt.date], DaySchedule], today: Callable[[], dt.date]
@@ -742,7 +766,14 @@ class MainWindow(QMainWindow):
         return dt.timedelta(days=7 if self._view == "week" else 1)
 
     def _on_today_triggered(self) -> None:
-        self.set_day(self._today())
+        # What day it is at the clinic is the clinic's setting: read on a worker too.
+        self._today_reads += 1
+        run_service(
+            self, self._today, self.set_day, busy="Reading the day…", settled=self._on_today_read
+        )
+
+    def _on_today_read(self) -> None:
+        self._today_reads -= 1
 
     def _on_previous_day_triggered(self) -> None:
         self.set_day(self.day() - self._step())

@@ -46,7 +46,7 @@ class DeskController(QObject):
         from ketadesk.ui.shell.change_watch import ChangeWatcher
         from ketadesk.ui.timeline.undo import ScheduleEditor
 
-        self.editor = ScheduleEditor(desk, self.undo_stack, self)
+        self.editor = ScheduleEditor(desk, self.undo_stack, self, host=self.parent_widget)
         self.editor.changed.connect(self._on_changed)
         self.editor.changed.connect(self._on_own_change)
         self.editor.refused.connect(self._on_refused)
@@ -280,8 +280,7 @@ class DeskController(QObject):
             return
 
         def set_status(aid: int, action: str, reason: str) -> None:
-            if self.editor.set_status(aid, action, reason):
-                dialog.reload()
+            self.editor.set_status(aid, action, reason, then=dialog.reload)
 
         dialog.status_requested.connect(set_status)
         dialog.monitoring_requested.connect(self.open_monitoring)

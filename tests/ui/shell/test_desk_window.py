@@ -25,7 +25,7 @@ from tests.clinic_fixtures import SmallClinic
 from tests.services.staffed_day import build_staffed_day
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of
+from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
@@ -78,22 +78,33 @@ def test_every_view_opens_from_its_shortcut(qtbot: QtBot, window: MainWindow) ->
     assert window.day() == TUESDAY + dt.timedelta(days=7)
 
 
+def _wait_for_edit(qtbot: QtBot, window: MainWindow) -> None:
+    """Wait for the edit to be written and the day read again (both on workers)."""
+    editor = desk_controller_of(window).editor
+    qtbot.waitUntil(lambda: not editor.is_busy())
+    wait_for_day(qtbot, window)
+
+
 def test_no_show_then_undo_and_redo_from_the_edit_menu(qtbot: QtBot, tmp_path: Path) -> None:
     staffed = build_staffed_day(f"sqlite:///{tmp_path / 'staffed.sqlite'}")
     db = staffed.clinic.db
     win = open_day_window(db, TUESDAY, now=lambda: NOW, actor=NURSE)
     qtbot.addWidget(win)
+    editor = desk_controller_of(win).editor
     ada = staffed.appointments["iv"]
     win.day_view.status_requested.emit(ada, "no_show", "")
+    _wait_for_edit(qtbot, win)
     assert _status(db, ada) == "no_show"
     assert "no-show" in win.summary()
     undo = win.actions_by_name["undo"]
     assert undo.isEnabled()
     assert "no-show" in undo.text().lower()
     undo.trigger()
+    _wait_for_edit(qtbot, win)
     assert desk_controller_of(win).last_refusal == ""
     assert _status(db, ada) == "booked"
     win.actions_by_name["redo"].trigger()
+    qtbot.waitUntil(lambda: not editor.is_busy())
     assert _status(db, ada) == "no_show"
     assert check_integrity(db).problems == ()
     db.dispose()
