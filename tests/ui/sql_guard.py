@@ -53,9 +53,6 @@ KNOWN_OFFENDERS: frozenset[str] = frozenset(
         "ketadesk.ui.patients.patient_record:PatientRecordView._show_trend",
         "ketadesk.ui.patients.patient_record:PatientRecordView.export_calendar",
         "ketadesk.ui.printing.print_dialogs:DocumentPrinter._disclose",
-        "ketadesk.ui.shell.change_watch:ChangeWatcher._on_value",
-        "ketadesk.ui.shell.change_watch:ChangeWatcher._read",
-        "ketadesk.ui.shell.session:SignedInSession.sign_in_as",
         "ketadesk.ui.shell.session:SignedInSession.start",
     }
 )

@@ -38,6 +38,7 @@ def window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
     win.resize(1400, 900)
     win.show()
     qtbot.waitExposed(win)
+    wait_for_day(qtbot, win)
     return win
 
 
@@ -199,3 +200,26 @@ def test_closing_the_session_writes_the_scheduled_backup(
     assert written == ["clinic-20261124T181500Z.sqlite"]
     assert (folder / written[0]).stat().st_mode & 0o077 == 0  # owner only
     assert win.desk() is None
+
+
+def test_the_daily_backup_is_written_on_a_worker_while_the_window_is_open(
+    qtbot: QtBot, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    from ketadesk.ui.shell.session import SignedInSession
+
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW)
+    qtbot.addWidget(win)
+    folder = tmp_path / "backups"
+    session = SignedInSession(
+        win,
+        clinic.db,
+        now=lambda: NOW,
+        ask_first_admin=lambda db, parent: NURSE,
+        backup_dir=folder,
+    )
+    assert session.start()
+    session._backup_timer.timeout.emit()  # a day has passed
+    qtbot.waitUntil(lambda: session.last_backup is not None, timeout=10_000)
+    assert session.last_backup == folder / "clinic-20261124T181500Z.sqlite"
+    assert session.last_backup.exists()
+    session.close()
