@@ -15,7 +15,7 @@ import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMessageBox
 
@@ -26,6 +26,7 @@ from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.page_registry import DeskWindow, Page
 
 if TYPE_CHECKING:
+    from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
     from ketadesk.ui.timeline.day_view import DayView
     from ketadesk.ui.timeline.week_view import WeekView
 
@@ -34,7 +35,13 @@ COUNTS_INTERVAL_MS = 60_000
 
 
 class DeskController(QObject):
-    """The signed-in user's desk, wired into one main window."""
+    """The signed-in user's desk, wired into one main window.
+
+    Signals:
+        appointment_opened(AppointmentDialog): an appointment's dialog was read and shown.
+    """
+
+    appointment_opened = Signal(object)
 
     def __init__(self, window: DeskWindow, desk: Desk) -> None:
         super().__init__(window.widget())
@@ -271,14 +278,21 @@ class DeskController(QObject):
     # -- dialogs ----------------------------------------------------------------------------
 
     def open_appointment(self, appointment_id: int) -> None:
+        """Open the appointment's dialog once it is read (on a worker)."""
         from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
 
-        try:
-            dialog = AppointmentDialog(self.desk, appointment_id, self.parent_widget)
-        except ServiceError as err:
-            self.window.show_message(str(err))
-            return
+        AppointmentDialog.open_for(
+            self.desk,
+            appointment_id,
+            self.parent_widget,
+            self._show_appointment,
+            failed=self._on_appointment_not_opened,
+        )
 
+    def _on_appointment_not_opened(self, err: ServiceError) -> None:
+        self.window.show_message(str(err))
+
+    def _show_appointment(self, dialog: AppointmentDialog) -> None:
         def set_status(aid: int, action: str, reason: str) -> None:
             self.editor.set_status(aid, action, reason, then=dialog.reload)
 
@@ -288,6 +302,7 @@ class DeskController(QObject):
         dialog.patient_requested.connect(self.open_patient)
         dialog.print_record_requested.connect(self.print_record)
         dialog.show()
+        self.appointment_opened.emit(dialog)
 
     def open_monitoring(self, appointment_id: int) -> None:
         from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog

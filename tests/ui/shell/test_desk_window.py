@@ -223,3 +223,20 @@ def test_the_daily_backup_is_written_on_a_worker_while_the_window_is_open(
     assert session.last_backup == folder / "clinic-20261124T181500Z.sqlite"
     assert session.last_backup.exists()
     session.close()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_an_appointment_opens_once_it_is_read(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    schedule = window.schedule()
+    assert schedule is not None
+    ada = next(a for a in schedule.appointments if a.patient_name == "Lovelace, Ada")
+    controller = desk_controller_of(window)
+    with qtbot.waitSignal(controller.appointment_opened, timeout=10_000) as opened:
+        window.day_view.appointment_activated.emit(ada.id)
+    dialog = opened.args[0]
+    assert dialog.is_loaded()
+    assert dialog.isVisible()
+    assert dialog.detail().patient_name == "Ada Lovelace"
+    dialog.close()
