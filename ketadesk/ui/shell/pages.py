@@ -27,6 +27,7 @@ from ketadesk.ui.shell.page_registry import DeskWindow, Page
 
 if TYPE_CHECKING:
     from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
+    from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
     from ketadesk.ui.timeline.day_view import DayView
     from ketadesk.ui.timeline.week_view import WeekView
 
@@ -307,7 +308,11 @@ class DeskController(QObject):
     def open_monitoring(self, appointment_id: int) -> None:
         from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
 
-        dialog = MonitoringDialog(self.desk, appointment_id, self.parent_widget)
+        MonitoringDialog.open_for(
+            self.desk, appointment_id, self.parent_widget, self._show_monitoring
+        )
+
+    def _show_monitoring(self, dialog: MonitoringDialog) -> None:
         dialog.finished.connect(lambda _r: self._on_changed())
         dialog.open()
 

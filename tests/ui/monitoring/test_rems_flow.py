@@ -16,6 +16,7 @@ from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.followups.followups import FollowUpItem
+from ketadesk.services.monitoring.monitoring import open_record
 from ketadesk.store.models import FollowUp
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import CompleteDialog, FollowUpQueueView
@@ -85,7 +86,7 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
         view.actions_by_name["open_session"].trigger()
     assert opened.args == [held]
 
-    dialog = MonitoringDialog(desk, held)
+    dialog = MonitoringDialog(desk, held, sheet=open_record(desk.db, held, now=desk.now()))
     qtbot.addWidget(dialog)
     dialog.show()
     readings = {
