@@ -127,7 +127,9 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
         complete = CompleteDialog(desk, item)
         qtbot.addWidget(complete)
         complete.outcome.setPlainText("Submitted to the Spravato REMS portal")
-        return complete.save()
+        with qtbot.waitSignal(complete.settled, timeout=10_000):  # written on a worker
+            complete.save()
+        return complete.is_saved()
 
     monkeypatch.setattr(FollowUpQueueView, "complete_dialog", submitted)
     with qtbot.waitSignal(view.refreshed, timeout=10_000):
