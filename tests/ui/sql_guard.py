@@ -41,7 +41,6 @@ KNOWN_OFFENDERS: frozenset[str] = frozenset(
         "ketadesk.ui.patients.patient_form:PatientFormDialog.save",
         "ketadesk.ui.patients.patient_record:PatientRecordView._show_trend",
         "ketadesk.ui.patients.patient_record:PatientRecordView.export_calendar",
-        "ketadesk.ui.printing.print_dialogs:DocumentPrinter._disclose",
         "ketadesk.ui.shell.session:SignedInSession.start",
     }
 )
