@@ -39,8 +39,6 @@ KNOWN_OFFENDERS: frozenset[str] = frozenset(
         "ketadesk.ui.patients.patient_form:PatientFormDialog.__init__",
         "ketadesk.ui.patients.patient_form:PatientFormDialog.register",
         "ketadesk.ui.patients.patient_form:PatientFormDialog.save",
-        "ketadesk.ui.patients.patient_record:PatientRecordView._show_trend",
-        "ketadesk.ui.patients.patient_record:PatientRecordView.export_calendar",
         "ketadesk.ui.shell.session:SignedInSession.start",
     }
 )
