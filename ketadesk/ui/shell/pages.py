@@ -27,6 +27,7 @@ from ketadesk.ui.shell.page_registry import DeskWindow, Page
 
 if TYPE_CHECKING:
     from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
+    from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
     from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
     from ketadesk.ui.timeline.day_view import DayView
     from ketadesk.ui.timeline.week_view import WeekView
@@ -362,10 +363,14 @@ class DeskController(QObject):
         dialog.open()
 
     def move_series(self, appointment_id: int) -> None:
+        """Ask where the rest of the series goes (the dialog opens once the session is read)."""
         from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
 
-        dialog = SeriesMoveDialog(self.desk, appointment_id, self.parent_widget)
+        SeriesMoveDialog.open_for(
+            self.desk, appointment_id, self.parent_widget, self._show_series_move
+        )
 
+    def _show_series_move(self, dialog: SeriesMoveDialog) -> None:
         def apply() -> None:
             proposal = dialog.proposal()
             if proposal is not None:

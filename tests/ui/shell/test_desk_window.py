@@ -240,3 +240,37 @@ def test_an_appointment_opens_once_it_is_read(
     assert dialog.isVisible()
     assert dialog.detail().patient_name == "Ada Lovelace"
     dialog.close()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_the_series_move_dialog_opens_with_its_session_and_plans_on_a_worker(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
+
+    schedule = window.schedule()
+    assert schedule is not None
+    ada = next(a for a in schedule.appointments if a.patient_name == "Lovelace, Ada")
+    desk_controller_of(window).move_series(ada.id)
+
+    def opened() -> SeriesMoveDialog | None:
+        found = window.findChild(SeriesMoveDialog, "series_move_dialog")
+        return found if isinstance(found, SeriesMoveDialog) else None
+
+    qtbot.waitUntil(lambda: opened() is not None, timeout=10_000)
+    dialog = opened()
+    assert dialog is not None
+    assert "Lovelace" in dialog.windowTitle() or "Ada" in dialog.windowTitle()
+    dialog.show_plan()
+    qtbot.waitUntil(
+        lambda: (
+            dialog.proposal() is not None
+            or "red" in dialog.message.styleSheet()
+            or "#d93025" in dialog.message.styleSheet()
+        ),
+        timeout=10_000,
+    )
+    proposal = dialog.proposal()
+    assert proposal is not None, dialog.message.text()
+    assert proposal.moves
+    dialog.reject()
