@@ -64,6 +64,8 @@ def _screenshot(args: argparse.Namespace) -> int:
 
         opened = open_clinic(args.db)
     try:
+        from PySide6.QtCore import QEventLoop
+
         from ketadesk.ui.common.app import create_application
 
         app = create_application()
@@ -76,6 +78,9 @@ def _screenshot(args: argparse.Namespace) -> int:
         window.resize(args.width, args.height)
         # Not shown: grab() renders a hidden window just the same, without a platform window
         # and its backing store (5 MB at 1400x900), and with no mouse hovering a button.
+        # The window reads its day on a worker: wait for it before taking the picture.
+        while window.is_reading():
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
         app.processEvents()
         image = window.grab()
         from ketadesk.services.common.files import prepare_private

@@ -1,8 +1,10 @@
-"""Fixtures for the UI tests: the clinic day of clinic_day.py, and a holiday cache in tmp."""
+"""Fixtures for the UI tests: the clinic day of clinic_day.py, a holiday cache in tmp, and the
+guard that fails a test whose widgets ran SQL on the GUI thread (tests/ui/sql_guard.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import build_clinic_day
+from tests.ui.sql_guard import GUARD
 
 #: "Now" in the tests: Tuesday 24 November 2026, 10:15 at the clinic (PST = UTC-8).
 NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)
@@ -48,3 +51,31 @@ def clinic(tmp_path: Path) -> Iterator[SmallClinic]:
     c = build_clinic_day(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
     yield c
     c.db.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_sql_on_the_gui_thread() -> Iterator[None]:
+    """Fail the test when a widget ran SQL on the GUI thread (tests/ui/sql_guard.py).
+
+    Armed for the whole test, fixtures included: building a clinic runs no widget code and is
+    not recorded.  With KETADESK_SQL_GUARD_REPORT set to a file, the sites are appended there
+    instead of failing (to take stock)."""
+    from ketadesk.ui.common.background import wait_for_background_work
+
+    GUARD.listen()
+    GUARD.found.clear()
+    GUARD.armed = True
+    try:
+        yield
+    finally:
+        GUARD.armed = False
+        wait_for_background_work()
+    report = GUARD.report()
+    GUARD.found.clear()
+    if report:
+        stock = os.environ.get("KETADESK_SQL_GUARD_REPORT")
+        if stock:
+            with open(stock, "a", encoding="utf-8") as out:
+                out.write(report + "\n=====\n")
+        else:
+            pytest.fail(report, pytrace=False)

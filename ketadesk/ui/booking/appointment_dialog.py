@@ -9,6 +9,7 @@ undoable path as the views' context menus.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
@@ -27,7 +28,8 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.booking.appointment_changes import action_button_text
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
-from ketadesk.services.common.context import may
+from ketadesk.services.common.context import ServiceError, may
+from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
 
 
@@ -40,6 +42,7 @@ class AppointmentDialog(QDialog):
         measure_requested(int patient_id, str instrument, int appointment_id)
         patient_requested(int patient_id)
         print_record_requested(int appointment_id)
+        loaded(): the appointment was read and is shown (again).
     """
 
     status_requested = Signal(int, str, str)
@@ -47,11 +50,22 @@ class AppointmentDialog(QDialog):
     measure_requested = Signal(int, str, int)
     patient_requested = Signal(int)
     print_record_requested = Signal(int)
+    loaded = Signal()
 
-    def __init__(self, desk: Desk, appointment_id: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        appointment_id: int,
+        parent: QWidget | None = None,
+        *,
+        detail: AppointmentDetail | None = None,
+    ) -> None:
+        """``detail``, when given, is the appointment already read (``open_for``); otherwise
+        it is read on a worker and shown when it arrives (``loaded``)."""
         super().__init__(parent)
         self._desk = desk
         self._id = appointment_id
+        self._reads = LatestOnly(self, busy="Reading the appointment…")
         self.setObjectName("appointment_dialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._title = QLabel(self)
@@ -79,14 +93,51 @@ class AppointmentDialog(QDialog):
         layout.addLayout(self._tools_row)
         layout.addWidget(close)
         self.resize(560, 520)
-        self.reload()
+        self._detail: AppointmentDetail | None = None
+        if detail is not None:
+            self._show(detail)
+        else:
+            self._title.setText("Loading…")
+            self.reload()
+
+    @classmethod
+    def open_for(
+        cls,
+        desk: Desk,
+        appointment_id: int,
+        parent: QWidget | None,
+        then: Callable[[AppointmentDialog], None],
+        *,
+        failed: Callable[[ServiceError], None] | None = None,
+    ) -> None:
+        """Read the appointment on a worker, then make its dialog and hand it to ``then``
+        (which shows it): the dialog opens with its data."""
+        db = desk.db
+
+        def opened(detail: AppointmentDetail) -> None:
+            then(cls(desk, appointment_id, parent, detail=detail))
+
+        run_service(
+            parent,
+            lambda: appointment_detail(db, appointment_id),
+            opened,
+            failed=failed,
+            busy="Opening the appointment…",
+        )
 
     def detail(self) -> AppointmentDetail:
+        assert self._detail is not None, "not loaded yet"
         return self._detail
 
+    def is_loaded(self) -> bool:
+        return self._detail is not None
+
     def reload(self) -> None:
-        """Read the appointment again (after a change made here or elsewhere)."""
-        d = appointment_detail(self._desk.db, self._id)
+        """Read the appointment again on a worker (after a change made here or elsewhere)."""
+        db, appointment_id = self._desk.db, self._id
+        self._reads.run(lambda: appointment_detail(db, appointment_id), self._show)
+
+    def _show(self, d: AppointmentDetail) -> None:
         self._detail = d
         series = f" {d.series_label}" if d.series_label else ""
         self._title.setText(f"{d.patient_name} — {d.session_type_name}{series}")
@@ -127,6 +178,7 @@ class AppointmentDialog(QDialog):
         if not d.history:
             self._history.addItem("Booked; nothing has happened to it yet.")
         self._build_buttons(d)
+        self.loaded.emit()
 
     def _build_buttons(self, d: AppointmentDetail) -> None:
         for row in (self._status_row, self._tools_row):
@@ -182,10 +234,10 @@ class AppointmentDialog(QDialog):
         self.print_record_requested.emit(self._id)
 
     def _on_phq9(self, _name: str) -> None:
-        self.measure_requested.emit(self._detail.patient_id, "phq9", self._id)
+        self.measure_requested.emit(self.detail().patient_id, "phq9", self._id)
 
     def _on_gad7(self, _name: str) -> None:
-        self.measure_requested.emit(self._detail.patient_id, "gad7", self._id)
+        self.measure_requested.emit(self.detail().patient_id, "gad7", self._id)
 
     def _on_patient(self, _name: str) -> None:
-        self.patient_requested.emit(self._detail.patient_id)
+        self.patient_requested.emit(self.detail().patient_id)

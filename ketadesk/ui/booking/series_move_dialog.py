@@ -8,6 +8,7 @@ The dialog only asks and shows; the move itself is made by the owner through the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDateTime, Qt, QTimeZone
@@ -25,19 +26,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.booking.appointments import appointment_detail
+from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
 from ketadesk.services.booking.series_moves import SeriesMove, propose_series_move
 from ketadesk.services.common.context import ServiceError
+from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
 
 
 class SeriesMoveDialog(QDialog):
-    def __init__(self, desk: Desk, appointment_id: int, parent: QWidget | None = None) -> None:
+    """Where the rest of a series goes when one session moves; the plan is worked out on a
+    worker (``show_plan``) and written by the caller once accepted."""
+
+    def __init__(
+        self,
+        desk: Desk,
+        appointment_id: int,
+        parent: QWidget | None = None,
+        *,
+        detail: AppointmentDetail,
+    ) -> None:
+        """``detail`` is the session that moves, as read by ``open_for``."""
         super().__init__(parent)
         self._desk = desk
         self._id = appointment_id
         self._proposal: SeriesMove | None = None
-        detail = appointment_detail(desk.db, appointment_id)
+        self._plans = LatestOnly(self, busy="Working out the new plan…")
         self._zone = ZoneInfo(detail.timezone)
         self.setObjectName("series_move_dialog")
         self.setWindowTitle(f"Move the rest of the series — {detail.patient_name}")
@@ -94,6 +107,22 @@ class SeriesMoveDialog(QDialog):
         self.start_edit.dateTimeChanged.connect(self._forget_plan)
         self.resize(620, 420)
 
+    @classmethod
+    def open_for(
+        cls,
+        desk: Desk,
+        appointment_id: int,
+        parent: QWidget | None,
+        then: Callable[[SeriesMoveDialog], None],
+    ) -> None:
+        """Read the session on a worker, then make the dialog and hand it to ``then``."""
+        db = desk.db
+
+        def opened(detail: AppointmentDetail) -> None:
+            then(cls(desk, appointment_id, parent, detail=detail))
+
+        run_service(parent, lambda: appointment_detail(db, appointment_id), opened)
+
     def new_start(self) -> dt.datetime:
         secs = self.start_edit.dateTime().toSecsSinceEpoch()
         return dt.datetime.fromtimestamp(secs, dt.UTC)
@@ -110,14 +139,25 @@ class SeriesMoveDialog(QDialog):
         return self.reason_edit.text().strip()
 
     def show_plan(self) -> None:
+        """Work out the plan for the start chosen, on a worker; shown when it arrives."""
         self._forget_plan()
-        try:
-            proposal = propose_series_move(
-                self._desk.db, self._id, self.new_start(), now=self._desk.now()
-            )
-        except ServiceError as err:
+        db, appointment_id, start, now = self._desk.db, self._id, self.new_start(), self._desk.now()
+
+        def planned(proposal: SeriesMove) -> None:
+            if self.new_start() == start:  # not another start chosen meanwhile
+                self._show_proposal(proposal)
+
+        def refused(err: ServiceError) -> None:
             self._say(str(err), error=True)
-            return
+
+        self._say("Working out the new plan…")
+        self._plans.run(
+            lambda: propose_series_move(db, appointment_id, start, now=now),
+            planned,
+            failed=refused,
+        )
+
+    def _show_proposal(self, proposal: SeriesMove) -> None:
         self._proposal = proposal
         self.table.setRowCount(len(proposal.moves))
         for row, (_aid, planned) in enumerate(proposal.moves):

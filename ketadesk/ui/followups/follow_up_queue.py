@@ -62,7 +62,7 @@ from ketadesk.services.followups.queue import (
     follow_up_queue,
     queue_counts,
 )
-from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.colors import is_dark, mix
 
 if TYPE_CHECKING:
@@ -316,8 +316,14 @@ class FollowUpQueueModel(QAbstractItemModel):
 class _FollowUpDialog(QDialog):
     """One follow-up's form: its fields with the mistake under each, Save and Cancel.
 
-    ``save`` calls the service; refused input is shown at its fields and nothing is saved.
+    ``save`` calls the service on the writer worker; refused input is shown at its fields and
+    nothing is saved.
+
+    Signals:
+        settled(): a save ended: the dialog was accepted, or it shows why not.
     """
+
+    settled = Signal()
 
     def __init__(self, desk: Desk, item: FollowUpItem, title: str, parent: QWidget | None) -> None:
         super().__init__(parent)
@@ -394,22 +400,45 @@ class _FollowUpDialog(QDialog):
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
-    def save(self) -> bool:
-        """Submit the form; True when saved (the dialog is then accepted)."""
-        try:
-            self._submit()
-        except InvalidFields as err:
+    def save(self) -> None:
+        """Submit the form on the writer worker: once saved the dialog is accepted; refused,
+        it shows why (``settled`` either way)."""
+        self.buttons.setEnabled(False)  # one save at a time
+        run_service(
+            self,
+            self._submission(),
+            self._on_saved,
+            failed=self._on_refused,
+            busy="Saving…",
+            writes=True,
+            settled=self._on_settled,
+        )
+
+    def is_saved(self) -> bool:
+        return self.result() == QDialog.DialogCode.Accepted
+
+    def _submission(self) -> Callable[[], object]:
+        """The service call to make, with what the form says now (read here, on the GUI
+        thread; the call runs on the worker)."""
+        raise NotImplementedError
+
+    def _keep(self, _result: object) -> None:
+        """What a subclass keeps of the service's answer."""
+
+    def _on_saved(self, result: object) -> None:
+        self._keep(result)
+        self.accept()
+
+    def _on_refused(self, err: ServiceError) -> None:
+        if isinstance(err, InvalidFields):
             self.show_errors(err.errors)
-            return False
-        except ServiceError as err:
+        else:
             self.show_errors({})
             self._say(str(err))
-            return False
-        self.accept()
-        return True
 
-    def _submit(self) -> None:
-        raise NotImplementedError
+    def _on_settled(self) -> None:
+        self.buttons.setEnabled(True)
+        self.settled.emit()
 
     def _on_buttons_accepted(self) -> None:
         self.save()
@@ -453,15 +482,19 @@ class AttemptDialog(_FollowUpDialog):
         return next((k for k, b in self.result_buttons.items() if b.isChecked()), "")
 
     @override
-    def _submit(self) -> None:
-        self.attempt = record_attempt(
-            self.desk.db,
-            self.desk.actor,
+    def _submission(self) -> Callable[[], object]:
+        desk, item_id, chosen, notes = (
+            self.desk,
             self.item.id,
             self.chosen(),
             self.notes.toPlainText(),
-            now=self.desk.now(),
         )
+        return lambda: record_attempt(desk.db, desk.actor, item_id, chosen, notes, now=desk.now())
+
+    @override
+    def _keep(self, result: object) -> None:
+        assert isinstance(result, AttemptResult)
+        self.attempt = result
 
     @classmethod
     def ask(cls, desk: Desk, item: FollowUpItem, parent: QWidget | None) -> AttemptResult | None:
@@ -483,14 +516,9 @@ class CompleteDialog(_FollowUpDialog):
         self._add_field("outcome", "Outcome:", self.outcome)
 
     @override
-    def _submit(self) -> None:
-        complete_follow_up(
-            self.desk.db,
-            self.desk.actor,
-            self.item.id,
-            self.outcome.toPlainText(),
-            now=self.desk.now(),
-        )
+    def _submission(self) -> Callable[[], object]:
+        desk, item_id, outcome = self.desk, self.item.id, self.outcome.toPlainText()
+        return lambda: complete_follow_up(desk.db, desk.actor, item_id, outcome, now=desk.now())
 
     @classmethod
     def ask(cls, desk: Desk, item: FollowUpItem, parent: QWidget | None) -> bool:
@@ -529,15 +557,14 @@ class SnoozeDialog(_FollowUpDialog):
         return dt.datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=self.zone)
 
     @override
-    def _submit(self) -> None:
-        snooze_follow_up(
-            self.desk.db,
-            self.desk.actor,
+    def _submission(self) -> Callable[[], object]:
+        desk, item_id, until, reason = (
+            self.desk,
             self.item.id,
             self.until_instant(),
             self.reason.text(),
-            now=self.desk.now(),
         )
+        return lambda: snooze_follow_up(desk.db, desk.actor, item_id, until, reason, now=desk.now())
 
     @classmethod
     def ask(cls, desk: Desk, item: FollowUpItem, parent: QWidget | None) -> bool:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, chair_board
+from ketadesk.ui.common.background import LatestOnly
 from ketadesk.ui.common.desk import Desk
 
 if TYPE_CHECKING:
@@ -296,6 +297,7 @@ class ChairBoardView(QWidget):
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
+        self._reads = LatestOnly(self, busy="")  # every minute: no busy cursor for that
         self.refresh()
 
     def board(self) -> ChairBoard | None:
@@ -306,13 +308,18 @@ class ChairBoardView(QWidget):
         return self._timer
 
     def refresh(self) -> None:
-        """Read the board again at the Desk's ``now``."""
-        try:
-            board = chair_board(self._desk.db, now=self._desk.now())
-        except ServiceError as err:
-            self._error.setText(f"The chair board could not be read: {err}")
-            self._error.show()
-            return
+        """Read the board again at the Desk's ``now``, on a worker (``refreshed`` once shown)."""
+        db, now = self._desk.db, self._desk.now()
+        self._reads.run(lambda: chair_board(db, now=now), self._show, failed=self._on_not_read)
+
+    def is_reading(self) -> bool:
+        return self._reads.is_busy()
+
+    def _on_not_read(self, err: ServiceError) -> None:
+        self._error.setText(f"The chair board could not be read: {err}")
+        self._error.show()
+
+    def _show(self, board: ChairBoard) -> None:
         self._error.hide()
         self._board = board
         if len(self.cards) != len(board.cards):

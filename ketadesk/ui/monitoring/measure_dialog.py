@@ -30,6 +30,7 @@ from ketadesk.scheduling.measures import InstrumentSpec, MeasureError, score
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
 from ketadesk.services.monitoring import measurements
 from ketadesk.services.monitoring.measurements import SavedMeasure, item_field
+from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.monitoring.monitoring_dialog import message_colors
@@ -299,31 +300,47 @@ class MeasureDialog(QDialog):
             first = self._groups[min(missing) - 1].buttons()[0]
             first.setFocus()
             return
-        try:
-            result = measurements.save_measurement(
-                self._desk.db,
-                self._desk.actor,
-                self._patient_id,
-                self.spec.code,
+        desk, patient_id, code, appointment_id = (
+            self._desk,
+            self._patient_id,
+            self.spec.code,
+            self._appointment_id,
+        )
+        self._save.setEnabled(False)  # one save at a time
+        run_service(
+            self,
+            lambda: measurements.save_measurement(
+                desk.db,
+                desk.actor,
+                patient_id,
+                code,
                 answers,
-                appointment_id=self._appointment_id,
-                now=self._desk.now(),
-            )
-        except InvalidFields as refused:
-            self.item_errors = {
-                n: refused.errors[item_field(n)]
-                for n in range(1, self.spec.item_count + 1)
-                if item_field(n) in refused.errors
-            }
-            self._say(str(refused) + "; nothing was saved.", error=True)
-            self._refresh()
-            return
-        except ServiceError as err:
-            self._say(str(err), error=True)
-            return
+                appointment_id=appointment_id,
+                now=desk.now(),
+            ),
+            self._on_saved,
+            failed=self._on_save_refused,
+            busy="Saving…",
+            writes=True,
+        )
+
+    def _on_saved(self, result: SavedMeasure) -> None:
         self.saved_measure = result
         self.saved.emit(result)
         self.accept()
+
+    def _on_save_refused(self, err: ServiceError) -> None:
+        self._save.setEnabled(True)
+        if isinstance(err, InvalidFields):
+            self.item_errors = {
+                n: err.errors[item_field(n)]
+                for n in range(1, self.spec.item_count + 1)
+                if item_field(n) in err.errors
+            }
+            self._say(str(err) + "; nothing was saved.", error=True)
+            self._refresh()
+        else:
+            self._say(str(err), error=True)
 
     def _say(self, text: str, *, error: bool) -> None:
         red, _ = message_colors(self.palette())

@@ -10,6 +10,7 @@ bottom says what the REMS Patient Monitoring Form still lacks.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, Signal
@@ -46,6 +47,7 @@ from ketadesk.services.monitoring.record_forms import (
     SaveResult,
     reading_field,
 )
+from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 
@@ -130,15 +132,24 @@ class MonitoringDialog(QDialog):
 
     saved = Signal(int)
 
-    def __init__(self, desk: Desk, appointment_id: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        appointment_id: int,
+        parent: QWidget | None = None,
+        *,
+        sheet: RecordSheet,
+    ) -> None:
+        """``sheet`` is the record as ``monitoring.open_record`` read it (``open_for``)."""
         super().__init__(parent)
         self._desk = desk
         self._id = appointment_id
         self.setObjectName("monitoring_dialog")
-        self.sheet: RecordSheet = records.open_record(desk.db, appointment_id, now=desk.now())
+        self.sheet: RecordSheet = sheet
         self.field_messages: dict[str, tuple[str, str]] = {}  # key -> (kind, message)
         self._touched: set[str] = set()
         self.save_result: SaveResult | None = None
+        self._saving = False
         self._show_all_errors = False
         self._version = self.sheet.form.version
         sheet = self.sheet
@@ -295,10 +306,26 @@ class MonitoringDialog(QDialog):
     # -- entry point -------------------------------------------------------------------------
 
     @classmethod
-    def edit(cls, desk: Desk, appointment_id: int, parent: QWidget | None = None) -> bool:
-        """Open the record modally; True when it was saved.  Tests may replace this."""
-        dialog = cls(desk, appointment_id, parent)
-        return dialog.exec() == QDialog.DialogCode.Accepted
+    def open_for(
+        cls,
+        desk: Desk,
+        appointment_id: int,
+        parent: QWidget | None,
+        then: Callable[[MonitoringDialog], None],
+    ) -> None:
+        """Read the record on a worker, then make its dialog and hand it to ``then`` (which
+        opens it): the dialog opens with its data.  Tests may replace this."""
+        db, now = desk.db, desk.now()
+
+        def opened(sheet: RecordSheet) -> None:
+            then(cls(desk, appointment_id, parent, sheet=sheet))
+
+        run_service(
+            parent,
+            lambda: records.open_record(db, appointment_id, now=now),
+            opened,
+            busy="Opening the monitoring record…",
+        )
 
     # -- building ----------------------------------------------------------------------------
 
@@ -566,21 +593,36 @@ class MonitoringDialog(QDialog):
         if any(kind == "error" for kind, _ in self.field_messages.values()):
             self._status_error("Fix the fields marked in red; nothing was saved.")
             return
-        try:
-            result = records.save_record(
-                self._desk.db, self._desk.actor, self._id, self.form(), now=self._desk.now()
-            )
-        except InvalidFields as refused:
-            self.field_messages.update({k: ("error", m) for k, m in refused.errors.items()})
-            self._show_messages(self.field_messages)
-            self._status_error("Fix the fields marked in red; nothing was saved.")
-            return
-        except ServiceError as err:
-            self._status_error(str(err))
-            return
+        desk, appointment_id, form = self._desk, self._id, self.form()
+        self._save.setEnabled(False)  # one save at a time
+        self._saving = True
+        run_service(
+            self,
+            lambda: records.save_record(desk.db, desk.actor, appointment_id, form, now=desk.now()),
+            self._on_saved,
+            failed=self._on_save_refused,
+            busy="Saving the record…",
+            writes=True,
+        )
+
+    def is_saving(self) -> bool:
+        return self._saving
+
+    def _on_saved(self, result: SaveResult) -> None:
+        self._saving = False
         self.save_result = result
         self.saved.emit(self._id)
         self.accept()
+
+    def _on_save_refused(self, err: ServiceError) -> None:
+        self._saving = False
+        self._save.setEnabled(True)
+        if isinstance(err, InvalidFields):
+            self.field_messages.update({k: ("error", m) for k, m in err.errors.items()})
+            self._show_messages(self.field_messages)
+            self._status_error("Fix the fields marked in red; nothing was saved.")
+        else:
+            self._status_error(str(err))
 
     def _status_error(self, text: str) -> None:
         red, _ = message_colors(self.palette())

@@ -39,6 +39,7 @@ from ketadesk.services.schedule.staff import (
     staff_members,
     staff_of_user,
 )
+from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import RowTableModel, TableColumn
 
@@ -194,7 +195,11 @@ class MyDayView(QWidget):
     def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._desk = desk
-        self._day: dt.date = clinic_today(desk.db, now=desk.now())
+        # Until the clinic's own today is read (on a worker), the day of the wall clock.
+        self._day: dt.date = desk.now().date()
+        self._day_chosen = False
+        self._ready = False
+        self._reads = LatestOnly(self, busy="Reading the day…")
         self._my_day: MyDay | None = None
         self.setAccessibleName("My day")
         self.staff_combo = QComboBox(self)
@@ -235,7 +240,8 @@ class MyDayView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
-        self._fill_staff()
+        self.summary.setText("Loading…")
+        self._load_staff()
         self.staff_combo.currentIndexChanged.connect(self._on_staff_combo_current_index_changed)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.table.activated_row.connect(self._on_table_activated_row)
@@ -243,7 +249,6 @@ class MyDayView(QWidget):
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_timer_timeout)
         self.timer.start()
-        self.refresh()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -252,7 +257,12 @@ class MyDayView(QWidget):
 
     def set_day(self, day: dt.date) -> None:
         self._day = day
+        self._day_chosen = True
         self.refresh()
+
+    def is_reading(self) -> bool:
+        """Whether the staff list or a day is still being read (on a worker)."""
+        return not self._ready or self._reads.is_busy()
 
     def staff_id(self) -> int | None:
         value = self.staff_combo.currentData()
@@ -267,23 +277,42 @@ class MyDayView(QWidget):
         return self._my_day
 
     def refresh(self) -> None:
-        """Read the day again (the staff list stays as it is)."""
+        """Read the day again on a worker (the staff list stays as it is)."""
+        if not self._ready:
+            return  # the staff list is on its way; the day is read once it is here
         staff_id = self.staff_id()
-        now = self._desk.now()
-        self._my_day = my_day(self._desk.db, staff_id, self._day) if staff_id else None
-        self.model.set_day(self._my_day, now)
-        self.heading.setText(f"{self._day:%A} {self._day.day} {self._day:%B %Y}")
+        db, day = self._desk.db, self._day
+        self.heading.setText(f"{day:%A} {day.day} {day:%B %Y}")
+        self._reads.run(lambda: my_day(db, staff_id, day) if staff_id else None, self._show)
+
+    def _show(self, day: MyDay | None) -> None:
+        self._my_day = day
+        self.model.set_day(day, self._desk.now())
         self.summary.setText(self._summary())
 
     # -- building ---------------------------------------------------------------------------
 
-    def _fill_staff(self) -> None:
-        staff: tuple[StaffChoice, ...] = staff_members(self._desk.db)
+    def _load_staff(self) -> None:
+        desk = self._desk
+
+        def work() -> tuple[dt.date, tuple[StaffChoice, ...], int | None]:
+            today = clinic_today(desk.db, now=desk.now())
+            return today, staff_members(desk.db), staff_of_user(desk.db, desk.actor.user_id)
+
+        run_service(self, work, self._fill_staff, busy="Reading the staff…")
+
+    def _fill_staff(self, loaded: tuple[dt.date, tuple[StaffChoice, ...], int | None]) -> None:
+        today, staff, own = loaded
+        if not self._day_chosen:
+            self._day = today
+        self.staff_combo.blockSignals(True)  # one read once filled, not one per name
         for s in staff:
             self.staff_combo.addItem(f"{s.name} ({s.role_label})", s.id)
-        own = staff_of_user(self._desk.db, self._desk.actor.user_id)
         if own is not None:
             self.set_staff(own)
+        self.staff_combo.blockSignals(False)
+        self._ready = True
+        self.refresh()
 
     def _summary(self) -> str:
         day = self._my_day

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError
-from ketadesk.services.monitoring.measurements import instruments, measure_trend
+from ketadesk.services.monitoring.measurements import MeasureTrend, instruments, measure_trend
 from ketadesk.services.patients.patient_record import (
     PatientRecord,
     RecordSession,
@@ -46,7 +46,7 @@ from ketadesk.services.patients.patient_record import (
     patient_record,
 )
 from ketadesk.services.printing.export import patient_calendar
-from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.background import BackgroundCall, LatestOnly, run_service
 from ketadesk.ui.common.colors import is_dark, mix
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
@@ -80,6 +80,9 @@ class PatientRecordView(QWidget):
         appointment_activated(int): an appointment's id; the user asked to open the session.
         loaded(): the record was read and laid out.
         problem(str): something the user should know went wrong (also shown in the view).
+        trend_shown(): the trend of the chosen instrument was read and charted.
+        calendar_exported(str): the calendar export ended: "" when written, else what went
+            wrong (also shown).
 
     Attributes:
         record: the record shown (None until read).
@@ -90,6 +93,8 @@ class PatientRecordView(QWidget):
     appointment_activated = Signal(int)
     loaded = Signal()
     problem = Signal(str)
+    trend_shown = Signal()
+    calendar_exported = Signal(str)
 
     def __init__(self, desk: Desk, patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +102,7 @@ class PatientRecordView(QWidget):
         self.patient_id = patient_id
         self.record: PatientRecord | None = None
         self._call: BackgroundCall[PatientRecord] | None = None
+        self._trends = LatestOnly(self, busy="Reading the trend…")
         self.setObjectName("patient_record")
         self.setAccessibleName("Patient record")
         self.printer = DocumentPrinter(desk, self, show_problems=False)
@@ -518,14 +524,17 @@ class PatientRecordView(QWidget):
         if not code:
             self.trend_chart.set_trend(None)
             return
-        try:
-            # One small indexed query: quick enough for the GUI thread.
-            trend = measure_trend(self._desk.db, self.patient_id, code)
-        except ServiceError as err:  # an instrument the clinic no longer has
+        db, patient_id = self._desk.db, self.patient_id
+
+        def shown(trend: MeasureTrend) -> None:
+            self.trend_chart.set_trend(trend)
+            self.trend_shown.emit()
+
+        def refused(err: ServiceError) -> None:  # an instrument the clinic no longer has
             self.trend_chart.set_trend(None)
             self._say(f"No trend for {_measure_name(code)}: {err}")
-            return
-        self.trend_chart.set_trend(trend)
+
+        self._trends.run(lambda: measure_trend(db, patient_id, code), shown, failed=refused)
 
     # -- acting -----------------------------------------------------------------------------
 
@@ -539,34 +548,46 @@ class PatientRecordView(QWidget):
             return None
         return int(items[0].data(0, APPOINTMENT_ROLE)), bool(items[0].data(1, APPOINTMENT_ROLE))
 
-    def export_calendar(self, path: Path | None = None) -> str | None:
+    def export_calendar(self, path: Path | None = None) -> None:
         """Save the patient's upcoming sessions as an .ics file (asking where when ``path`` is
-        None): None when written or cancelled, else what went wrong (also shown)."""
+        None), read and written on a worker; ``calendar_exported`` says how it went."""
         if self.record is None:
-            return None
+            return
         chart = self.record.patient.chart_number
+        upcoming = len(self.record.upcoming)
         if path is None:
             name, _filter = QFileDialog.getSaveFileName(
                 self, "Export calendar", f"{chart}.ics", "iCalendar files (*.ics)"
             )
             if not name:
-                return None
+                return
             path = Path(name)
         from ketadesk.services.printing.layout import output_problem
 
         problem = output_problem(path)
-        if problem is None:
-            try:
-                path.write_bytes(patient_calendar(self._desk.db, chart, now=self._desk.now()))
-            except OSError as err:
-                problem = f"cannot write {path}: {err.strerror or err}"
-            except ServiceError as err:  # a refusal, said as it is
-                problem = str(err)
         if problem is not None:
-            self._say(f"The calendar was not exported: {problem}.")
-            return problem
-        self._say(f"Saved {len(self.record.upcoming)} upcoming sessions to {path}.", error=False)
-        return None
+            self._on_calendar_not_exported(problem)
+            return
+        target, db, now = path, self._desk.db, self._desk.now()
+
+        def work() -> None:
+            try:
+                target.write_bytes(patient_calendar(db, chart, now=now))
+            except OSError as err:
+                raise ServiceError(f"cannot write {target}: {err.strerror or err}") from err
+
+        def written(_none: None) -> None:
+            self._say(f"Saved {upcoming} upcoming sessions to {target}.", error=False)
+            self.calendar_exported.emit("")
+
+        def refused(err: ServiceError) -> None:  # a refusal, said as it is
+            self._on_calendar_not_exported(str(err))
+
+        run_service(self, work, written, failed=refused, busy="Exporting the calendar…")
+
+    def _on_calendar_not_exported(self, problem: str) -> None:
+        self._say(f"The calendar was not exported: {problem}.")
+        self.calendar_exported.emit(problem)
 
     @classmethod
     def edit_dialog(cls, desk: Desk, patient_id: int, parent: QWidget) -> PatientFormDialog:

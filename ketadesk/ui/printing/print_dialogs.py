@@ -37,7 +37,7 @@ from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF, day_sheet, day_sheet_layout
 from ketadesk.services.printing.layout import PrintLayout, output_problem
 from ketadesk.services.printing.session_record import session_record_layout, session_record_sheet
-from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.printing.printing import MARGIN_MM, PrintError, pdf_printer, render
 
@@ -325,27 +325,41 @@ class DocumentPrinter(QObject):
         if problem is not None:
             self.problem.emit(problem)
             return
-        if about is not None:
-            self._disclose(about, mode, path)
-        self.finished.emit(done)
+        if about is None:
+            self.finished.emit(done)
+        else:  # ``finished`` once the trail has it (or says it missed it)
+            self._disclose(about, mode, path, lambda: self.finished.emit(done))
 
-    def _disclose(self, about: Disclosure, mode: str, path: Path | None) -> None:
-        """Who printed, previewed or saved which patient data: one audit event."""
+    def _disclose(
+        self, about: Disclosure, mode: str, path: Path | None, then: Callable[[], None]
+    ) -> None:
+        """Who printed, previewed or saved which patient data: one audit event, written on
+        the writer worker; ``then`` is called after it, written or not."""
         how = {PREVIEW: "previewed", PRINT: "printed", PDF: "saved as PDF"}[mode]
         detail = f"{about.detail}; {how}" + (f" to {path}" if path is not None else "")
-        try:
-            record_disclosure(
-                self._desk.db,
-                self._desk.actor,
+        desk = self._desk
+
+        def refused(err: ServiceError) -> None:  # the paper is out; say the trail missed it
+            self.problem.emit(f"The print was not recorded in the audit trail: {err}")
+
+        run_service(
+            self._parent,
+            lambda: record_disclosure(
+                desk.db,
+                desk.actor,
                 about.what,
                 None,
                 detail,
                 chart=about.chart,
                 appointment_id=about.appointment_id,
-                now=self._desk.now(),
-            )
-        except ServiceError as err:  # the paper is out; say the trail missed it
-            self.problem.emit(f"The print was not recorded in the audit trail: {err}")
+                now=desk.now(),
+            ),
+            lambda _event: None,
+            failed=refused,
+            busy="",
+            writes=True,
+            settled=then,
+        )
 
     def _on_self_problem(self, message: str) -> None:
         box = QMessageBox(

@@ -19,7 +19,6 @@ reloads what it may have missed.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -99,6 +98,7 @@ class ChangeWatcher(QObject):
         self._retry_first_ms = retry_first_ms
         self._retry_max_ms = retry_max_ms
         self._seen: int | None = None
+        self._acknowledging = False
         self._lost_reason: str | None = None
         self._retry_ms = 0
         self._next_try = 0.0
@@ -121,12 +121,11 @@ class ChangeWatcher(QObject):
     # -- running ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Note the counter as it is now, then look again every interval (and on NOTIFY)."""
+        """Note the counter as it is now (read on the reading thread: the first value read is
+        the one changes are counted from), then look again every interval (and on NOTIFY)."""
         self._running = True
-        self._seen = self._read_or_fail()
-        if self._lost_reason is None:
-            self._schedule(self._interval_ms)
-        self._start_listening()
+        self._seen = None
+        self._poll()
 
     def stop(self) -> None:
         """Stop looking; waits for a read in flight and the listening thread to end."""
@@ -172,12 +171,15 @@ class ChangeWatcher(QObject):
     # -- reading ----------------------------------------------------------------------------
 
     def acknowledge(self) -> None:
-        """Take the counter as seen (after this workstation's own write and reload)."""
-        with contextlib.suppress(ServiceError):  # the next poll notices
-            self._seen = self._read()
+        """Take the counter as seen (after this workstation's own write and reload): the next
+        value read, on the reading thread, is noted without a ``changed``."""
+        self._acknowledging = True
+        self._poll()
 
     def check_now(self) -> bool:
-        """Look at once, on this thread; True (and ``changed``) when the counter moved."""
+        """Look at once, on this thread; True (and ``changed``) when the counter moved.
+
+        For tests and tools: the window's own looks run on the reading thread."""
         try:
             value = self._read()
         except ServiceError as err:
@@ -189,13 +191,6 @@ class ChangeWatcher(QObject):
         from ketadesk.services.clinic.listen import read_change_counter
 
         return read_change_counter(self.desk.db)
-
-    def _read_or_fail(self) -> int | None:
-        try:
-            return self._read()
-        except ServiceError as err:
-            self._on_failure(err)
-            return None
 
     def _poll(self) -> None:
         """Ask the reading thread for a read (requests while one is running make one more)."""
@@ -246,7 +241,8 @@ class ChangeWatcher(QObject):
 
     def _on_value(self, value: int) -> bool:
         was_lost = self._lost_reason is not None
-        moved = self._seen is not None and value != self._seen
+        moved = self._seen is not None and value != self._seen and not self._acknowledging
+        self._acknowledging = False
         self._seen = value
         self._lost_reason = None
         self._retry_ms = 0

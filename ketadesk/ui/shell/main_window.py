@@ -5,7 +5,8 @@ The window knows nothing of databases.  To paint its first day it is given a fun
 returns a day's schedule (services.schedule.day_schedule bound to an open clinic, or read
 straight from the file at start-up) and a function that says what day it is at the clinic.
 Everything else (booking, the other views, undo, follow-ups) arrives with ``attach_desk`` once
-the clinic is open and someone has signed in; ``ketadesk.ui.shell.pages`` builds those views.
+the clinic is open and someone has signed in: a ``ketadesk.ui.shell.pages.DeskController``
+registers those views into the window's ``PageRegistry``.
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk import APP_NAME
-from ketadesk.services.common.context import may
+from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.schedule.day_schedule import DaySchedule
+from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.icons import chevron
+from ketadesk.ui.shell.page_registry import Page, PageRegistry
+from ketadesk.ui.shell.pages import DeskController
 from ketadesk.ui.shell.side_panel import SidePanel
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.schedule_filter import ScheduleFilter
@@ -256,9 +260,15 @@ class MainWindow(QMainWindow):
         self._day: dt.date | None = None
         self._schedule: DaySchedule | None = None
         self._desk: Desk | None = None
-        self._pages: dict[str, QWidget] = {}
+        self._controller: DeskController | None = None
+        #: The views the signed-in desk offers; built on first use into ``_pages``.
+        self.pages = PageRegistry()
+        self._pages: dict[str, Page] = {}
         self._view = "rooms"
         self._filter = ScheduleFilter()
+        # Days are read on a worker; only the latest day asked for is shown.
+        self._day_reads = LatestOnly(self, busy="Reading the day…")
+        self._today_reads = 0
         self.setWindowTitle(APP_NAME)
         # The window's minimum size is fixed here rather than derived from the layout: a
         # layout-driven minimum is pushed to the platform window on every change, which the
@@ -273,7 +283,8 @@ class MainWindow(QMainWindow):
         self._stack = QStackedWidget(self)
         self._stack.setObjectName("views")
         self._stack.addWidget(self.day_view)
-        self._pages["rooms"] = self.day_view
+        # The day by room is the window's own: it reads days through ``load_day``.
+        self._pages["rooms"] = Page(self.day_view, self._on_rooms_day)
         self.setCentralWidget(self._stack)
         self.actions_by_name = self._create_actions()
         self._view_group = self._create_view_actions()
@@ -293,8 +304,10 @@ class MainWindow(QMainWindow):
         self._enable_desk_actions()
         if schedule is not None:
             self._show_schedule(schedule)
+        elif start_day is not None:
+            self.set_day(start_day)
         else:
-            self.set_day(start_day or today())
+            self._on_today_triggered()
         self._restore_settings()
         self.day_view.setFocus()
 
@@ -453,6 +466,14 @@ class MainWindow(QMainWindow):
     def desk(self) -> Desk | None:
         return self._desk
 
+    def desk_controller(self) -> DeskController | None:
+        """What the signed-in desk wired into this window (None while nobody is signed in)."""
+        return self._controller
+
+    def widget(self) -> QWidget:
+        """The window as a plain widget (``DeskWindow``): the parent of the desk's dialogs."""
+        return self
+
     def attach_desk(self, desk: Desk) -> None:
         """The clinic is open and ``desk.actor`` is signed in: offer everything they may do."""
         self._desk = desk
@@ -460,10 +481,12 @@ class MainWindow(QMainWindow):
         self._enable_desk_actions()
         for name, page in list(self._pages.items()):
             if name != "rooms":  # views of the previous user are rebuilt for the new one
-                self._stack.removeWidget(page)
-                page.deleteLater()
+                self._stack.removeWidget(page.widget)
+                page.widget.deleteLater()
                 del self._pages[name]
-        self._desk_attached(desk)
+        if self._controller is not None:
+            self._controller.dispose()
+        self._controller = DeskController(self, desk)
 
     def detach_desk(self) -> None:
         """Nobody is signed in any more (switch of user): back to what needs no one."""
@@ -471,9 +494,9 @@ class MainWindow(QMainWindow):
         self._user_label.setText("")
         self.set_view("rooms")
         self._enable_desk_actions()
-        from ketadesk.ui.shell import pages
-
-        pages.detach(self)
+        if self._controller is not None:  # stop what the desk was running (watcher, timers)
+            self._controller.dispose()
+            self._controller = None
 
     def set_signed_out(self, signed_out: bool) -> None:
         """Cover the clinic while nobody is signed in: no patient is shown before a sign-in."""
@@ -490,19 +513,13 @@ class MainWindow(QMainWindow):
             self._dock.hide()
             self._status_label.setText("")
         else:
-            self._stack.setCurrentWidget(self._pages[self._view])
+            self._stack.setCurrentWidget(self._pages[self._view].widget)
             self._dock.show()
             self._status_label.setText(self.summary())
 
     def is_signed_out(self) -> bool:
         page = getattr(self, "_signed_out_page", None)
         return page is not None and self._stack.currentWidget() is page
-
-    def _desk_attached(self, desk: Desk) -> None:
-        """Hook for the parts of the window wired in ``ui.pages`` (undo, refresh, counts)."""
-        from ketadesk.ui.shell import pages
-
-        pages.attach(self, desk)
 
     def _enable_desk_actions(self) -> None:
         desk = self._desk
@@ -531,7 +548,8 @@ class MainWindow(QMainWindow):
 
     def page(self, name: str) -> QWidget | None:
         """The widget of view ``name``, if it has been built."""
-        return self._pages.get(name)
+        page = self._pages.get(name)
+        return page.widget if page is not None else None
 
     def set_view(self, name: str) -> None:
         spec = next((v for v in VIEWS if v.name == name), None)
@@ -543,27 +561,23 @@ class MainWindow(QMainWindow):
         if self.is_signed_out():
             return
         if page is None:
-            from ketadesk.ui.shell import pages
-
-            assert self._desk is not None
-            page = pages.build(name, self, self._desk)
+            page = self.pages.build(name)
             self._pages[name] = page
-            self._stack.addWidget(page)
+            self._stack.addWidget(page.widget)
         self._view = name
-        self._stack.setCurrentWidget(page)
+        self._stack.setCurrentWidget(page.widget)
         self.side_panel.set_filters_visible(name in ("rooms", "week"))
         self.actions_by_name[f"view_{name}"].setChecked(True)
         self._view_combo.setCurrentIndex(self._view_combo.findData(name))
         if self._day is not None:
             self._show_day_on_page(self._day)
-        page.setFocus()
+        page.widget.setFocus()
 
     def _show_day_on_page(self, day: dt.date) -> None:
-        if self._view == "rooms":
-            return
-        from ketadesk.ui.shell import pages
+        self._pages[self._view].show_day(day)
 
-        pages.show_day(self, self._view, self._pages[self._view], day)
+    def _on_rooms_day(self, _day: dt.date) -> None:
+        """The day by room shows the day it read last (``set_day`` reads it)."""
 
     # -- the day shown ----------------------------------------------------------------------
 
@@ -575,11 +589,14 @@ class MainWindow(QMainWindow):
         return self._schedule
 
     def set_day(self, day: dt.date) -> None:
-        """Show ``day`` (reloaded even when it is the day already shown)."""
+        """Show ``day`` (reloaded even when it is the day already shown).
+
+        The heading says the new day at once; the day itself is read on a worker and shown
+        when it arrives (``is_reading`` until then)."""
+        self._set_day_heading(day)
         if self._view == "rooms" or self._desk is None:
-            self._show_schedule(self._load_day(day))
+            self._read_rooms_day(day)
         else:
-            self._set_day_heading(day)
             self._show_day_on_page(day)
 
     def refresh(self) -> None:
@@ -587,9 +604,24 @@ class MainWindow(QMainWindow):
         if self._day is None:
             return
         if self._view == "rooms" or self._desk is None:
-            self._show_schedule(self._load_day(self._day), keep_place=True)
+            self._read_rooms_day(self._day, keep_place=True)
         else:
             self._show_day_on_page(self._day)
+
+    def is_reading(self) -> bool:
+        """Whether the day by room is still reading a day (or what day it is today)."""
+        return self._today_reads > 0 or self._day_reads.is_busy()
+
+    def _read_rooms_day(self, day: dt.date, *, keep_place: bool = False) -> None:
+        load = self._load_day
+
+        def show(schedule: DaySchedule) -> None:
+            self._show_schedule(schedule, keep_place=keep_place)
+
+        self._day_reads.run(lambda: load(day), show, failed=self._on_day_not_read)
+
+    def _on_day_not_read(self, err: ServiceError) -> None:
+        self.show_message(f"The day could not be read: {err}", 20000)
 
     def set_day_source(
         self, load_day: Callable[[dt.date], DaySchedule], today: Callable[[], dt.date]
@@ -657,6 +689,9 @@ class MainWindow(QMainWindow):
         """A passing message in the status bar (a refusal, a saved change)."""
         bar = self.statusBar()
         bar.showMessage(text, msecs)
+
+    def clear_message(self) -> None:
+        self.statusBar().clearMessage()
 
     def set_banner(self, banner: QWidget) -> None:
         """Put ``banner`` (the lost-connection banner) above the central views, replacing the
@@ -731,7 +766,14 @@ class MainWindow(QMainWindow):
         return dt.timedelta(days=7 if self._view == "week" else 1)
 
     def _on_today_triggered(self) -> None:
-        self.set_day(self._today())
+        # What day it is at the clinic is the clinic's setting: read on a worker too.
+        self._today_reads += 1
+        run_service(
+            self, self._today, self.set_day, busy="Reading the day…", settled=self._on_today_read
+        )
+
+    def _on_today_read(self) -> None:
+        self._today_reads -= 1
 
     def _on_previous_day_triggered(self) -> None:
         self.set_day(self.day() - self._step())

@@ -1,10 +1,12 @@
 """What the main window offers once the clinic is open and someone is signed in.
 
 ``MainWindow`` paints its first day knowing nothing of the clinic (start-up must be quick).
-When ``attach_desk`` is called, this module builds the rest around it: the other views, undo
-and redo, booking and finding patients, printing, the follow-up counts, the refresh when
-another workstation changes the schedule, and the dialogs each of those opens.  It wires
-widgets to services; it holds no clinic rule and no SQL.
+When ``attach_desk`` is called, it makes a ``DeskController``, which builds the rest around it:
+the other views (registered into the window's ``PageRegistry``), undo and redo, booking and
+finding patients, printing, the follow-up counts, the refresh when another workstation changes
+the schedule, and the dialogs each of those opens.  It sees the window only as a ``DeskWindow``
+and wires widgets to services off the GUI thread (``run_service``); it holds no clinic rule and
+no SQL.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.app import has_screen
+from ketadesk.ui.common.background import LatestOnly
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.shell.page_registry import DeskWindow, Page
 
 if TYPE_CHECKING:
-    from ketadesk.ui.shell.main_window import MainWindow
+    from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
+    from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
+    from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
     from ketadesk.ui.timeline.day_view import DayView
     from ketadesk.ui.timeline.week_view import WeekView
 
@@ -31,18 +37,25 @@ COUNTS_INTERVAL_MS = 60_000
 
 
 class DeskController(QObject):
-    """The signed-in user's desk, wired into one main window."""
+    """The signed-in user's desk, wired into one main window.
 
-    def __init__(self, window: MainWindow, desk: Desk) -> None:
-        super().__init__(window)
+    Signals:
+        appointment_opened(AppointmentDialog): an appointment's dialog was read and shown.
+    """
+
+    appointment_opened = Signal(object)
+
+    def __init__(self, window: DeskWindow, desk: Desk) -> None:
+        super().__init__(window.widget())
         self.window = window
+        self.parent_widget = window.widget()
         self.desk = desk
         self.undo_stack = QUndoStack(self)
         self.last_refusal = ""
         from ketadesk.ui.shell.change_watch import ChangeWatcher
         from ketadesk.ui.timeline.undo import ScheduleEditor
 
-        self.editor = ScheduleEditor(desk, self.undo_stack, self)
+        self.editor = ScheduleEditor(desk, self.undo_stack, self, host=self.parent_widget)
         self.editor.changed.connect(self._on_changed)
         self.editor.changed.connect(self._on_own_change)
         self.editor.refused.connect(self._on_refused)
@@ -51,10 +64,11 @@ class DeskController(QObject):
         from ketadesk.ui.shell.connection_banner import ConnectionBanner
 
         # Shown while the clinic server cannot be reached; "Retry now" asks the watcher.
-        self.banner = ConnectionBanner(window)
+        self.banner = ConnectionBanner(self.parent_widget)
         self.banner.follow(self.watcher)
         window.set_banner(self.banner)
         self.destroyed.connect(self.banner.hide)  # signed out: no watcher, no banner
+        self._counts = LatestOnly(self.parent_widget, busy="")
         self._counts_timer = QTimer(self)
         self._counts_timer.setInterval(COUNTS_INTERVAL_MS)
         self._counts_timer.timeout.connect(self.refresh_counts)
@@ -81,13 +95,14 @@ class DeskController(QObject):
         self._connect(window.side_panel.follow_ups_requested, self._on_follow_ups_requested)
         from ketadesk.ui.printing.print_dialogs import DocumentMenu, DocumentPrinter
 
-        self.printer = DocumentPrinter(desk, window)
+        self.printer = DocumentPrinter(desk, self.parent_widget)
         self._connect(self.printer.busy, self._on_printer_busy)
-        self.print_menu = DocumentMenu(self.printer, window.day, window)
+        self.print_menu = DocumentMenu(self.printer, window.day, self.parent_widget)
         for action in self.print_menu.actions_by_name.values():
             action.setShortcut("")  # Ctrl+P is the window's Print action
         window.set_print_menu(self.print_menu)
         self.wire_day_view(window.day_view)
+        self._register_pages()
         self.refresh_counts()
 
     # -- connections that end with this controller ------------------------------------------
@@ -103,7 +118,90 @@ class DeskController(QObject):
         self._connections.clear()
         self._counts_timer.stop()
         self.watcher.stop()
+        self.window.pages.clear()
         self.deleteLater()
+
+    # -- the views ----------------------------------------------------------------------------
+
+    def _register_pages(self) -> None:
+        pages = self.window.pages
+        for name in ("staff", "week", "chairs", "follow_ups", "recall", "my_day"):
+            pages.register(name, getattr(self, f"_build_{name}"))
+
+    def _build_staff(self) -> Page:
+        from ketadesk.services.schedule.day import day_schedule
+        from ketadesk.ui.timeline.day_view import DayView
+
+        view = DayView(self.parent_widget, now=self.desk.now)
+        view.setAccessibleName("Day by staff")
+        self.wire_day_view(view)
+        reads = LatestOnly(view, busy="Reading the day…")
+        db = self.desk.db
+
+        def show_day(day: dt.date) -> None:
+            reads.run(
+                lambda: day_schedule(db, day, by="staff"),
+                lambda schedule: view.set_schedule(schedule, keep_place=True),
+            )
+
+        return Page(view, show_day)
+
+    def _build_week(self) -> Page:
+        from ketadesk.services.schedule.week import week_schedule
+        from ketadesk.ui.timeline.week_view import WeekView
+
+        window = self.window
+        week = WeekView(self.parent_widget, now=self.desk.now)
+        week.set_show_cancelled(window.actions_by_name["show_cancelled"].isChecked())
+        window.actions_by_name["show_cancelled"].toggled.connect(week.set_show_cancelled)
+        week.setAccessibleName("Week")
+        week.day_activated.connect(self._on_week_day_activated)
+        self.wire_day_view(week)
+        reads = LatestOnly(week, busy="Reading the week…")
+        db = self.desk.db
+
+        def show_day(day: dt.date) -> None:
+            monday = day - dt.timedelta(days=day.weekday())
+            # The rooms ticked in the left panel (all of them when none is unticked).
+            rooms = window.side_panel.current_filter().column_ids
+            reads.run(lambda: week_schedule(db, monday, room_ids=rooms), week.set_week)
+
+        return Page(week, show_day)
+
+    def _on_week_day_activated(self, day: dt.date) -> None:
+        self.window.set_view("rooms")
+        self.window.set_day(day)
+
+    def _build_chairs(self) -> Page:
+        from ketadesk.ui.monitoring.chair_board import ChairBoardView
+
+        board = ChairBoardView(self.desk, self.parent_widget)
+        board.appointment_activated.connect(self.open_appointment)
+        return Page(board, lambda _day: board.refresh())
+
+    def _build_follow_ups(self) -> Page:
+        from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
+
+        queue = FollowUpQueueView(self.desk, self.parent_widget)
+        queue.patient_requested.connect(self.open_patient)
+        queue.appointment_requested.connect(self.open_appointment)
+        # The queue read the counts with the queue itself: no second query for the panel.
+        queue.counts_changed.connect(self.window.side_panel.set_counts)
+        return Page(queue, lambda _day: queue.refresh())
+
+    def _build_recall(self) -> Page:
+        from ketadesk.ui.followups.recall_lists import RecallListsView
+
+        recall = RecallListsView(self.desk, self.parent_widget)
+        recall.book_requested.connect(self.new_booking_for)
+        return Page(recall, lambda _day: recall.refresh())
+
+    def _build_my_day(self) -> Page:
+        from ketadesk.ui.monitoring.my_day import MyDayView
+
+        mine = MyDayView(self.desk, self.parent_widget)
+        mine.appointment_activated.connect(self.open_appointment)
+        return Page(mine, mine.set_day)
 
     def wire_day_view(self, view: DayView | WeekView) -> None:
         """Drag, context menu and double-click of a DayView (by room or by staff) or of the
@@ -123,7 +221,7 @@ class DeskController(QObject):
         if text:
             self.window.show_message(text, 0)
         else:
-            self.window.statusBar().clearMessage()
+            self.window.clear_message()
 
     # -- after changes ----------------------------------------------------------------------
 
@@ -141,7 +239,9 @@ class DeskController(QObject):
         self.last_refusal = message
         self.window.show_message(message, 12000)
         if has_screen():
-            box = QMessageBox(QMessageBox.Icon.Warning, "Not done", message, parent=self.window)
+            box = QMessageBox(
+                QMessageBox.Icon.Warning, "Not done", message, parent=self.parent_widget
+            )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
 
@@ -149,7 +249,7 @@ class DeskController(QObject):
         if busy:
             self.window.show_message("Preparing the document…", 0)
         else:
-            self.window.statusBar().clearMessage()
+            self.window.clear_message()
 
     def _on_undo_text(self, text: str) -> None:
         self.window.actions_by_name["undo"].setText(f"Undo {text}" if text else "Undo")
@@ -158,13 +258,21 @@ class DeskController(QObject):
         self.window.actions_by_name["redo"].setText(f"Redo {text}" if text else "Redo")
 
     def refresh_counts(self) -> None:
+        """Read the follow-up counts of the left panel again (on a worker)."""
         from ketadesk.services.followups.queue import queue_counts
 
-        try:
-            counts = queue_counts(self.desk.db, now=self.desk.now())
-        except ServiceError:
-            counts = None
+        desk = self.desk
+        self._counts.run(
+            lambda: queue_counts(desk.db, now=desk.now()),
+            self._on_counts_read,
+            failed=self._on_counts_failed,
+        )
+
+    def _on_counts_read(self, counts: dict[str, int]) -> None:
         self.window.side_panel.set_counts(counts)
+
+    def _on_counts_failed(self, _err: ServiceError) -> None:
+        self.window.side_panel.set_counts(None)
 
     def _on_follow_ups_requested(self, _which: str) -> None:
         self.window.set_view("follow_ups")
@@ -172,17 +280,23 @@ class DeskController(QObject):
     # -- dialogs ----------------------------------------------------------------------------
 
     def open_appointment(self, appointment_id: int) -> None:
+        """Open the appointment's dialog once it is read (on a worker)."""
         from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
 
-        try:
-            dialog = AppointmentDialog(self.desk, appointment_id, self.window)
-        except ServiceError as err:
-            self.window.show_message(str(err))
-            return
+        AppointmentDialog.open_for(
+            self.desk,
+            appointment_id,
+            self.parent_widget,
+            self._show_appointment,
+            failed=self._on_appointment_not_opened,
+        )
 
+    def _on_appointment_not_opened(self, err: ServiceError) -> None:
+        self.window.show_message(str(err))
+
+    def _show_appointment(self, dialog: AppointmentDialog) -> None:
         def set_status(aid: int, action: str, reason: str) -> None:
-            if self.editor.set_status(aid, action, reason):
-                dialog.reload()
+            self.editor.set_status(aid, action, reason, then=dialog.reload)
 
         dialog.status_requested.connect(set_status)
         dialog.monitoring_requested.connect(self.open_monitoring)
@@ -190,11 +304,16 @@ class DeskController(QObject):
         dialog.patient_requested.connect(self.open_patient)
         dialog.print_record_requested.connect(self.print_record)
         dialog.show()
+        self.appointment_opened.emit(dialog)
 
     def open_monitoring(self, appointment_id: int) -> None:
         from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
 
-        dialog = MonitoringDialog(self.desk, appointment_id, self.window)
+        MonitoringDialog.open_for(
+            self.desk, appointment_id, self.parent_widget, self._show_monitoring
+        )
+
+    def _show_monitoring(self, dialog: MonitoringDialog) -> None:
         dialog.finished.connect(lambda _r: self._on_changed())
         dialog.open()
 
@@ -202,7 +321,11 @@ class DeskController(QObject):
         from ketadesk.ui.monitoring.measure_dialog import MeasureDialog
 
         dialog = MeasureDialog(
-            self.desk, patient_id, instrument, appointment_id=appointment_id, parent=self.window
+            self.desk,
+            patient_id,
+            instrument,
+            appointment_id=appointment_id,
+            parent=self.parent_widget,
         )
         dialog.finished.connect(lambda _r: self.refresh_counts())
         dialog.open()
@@ -224,7 +347,7 @@ class DeskController(QObject):
     def new_booking_for(self, patient_id: int | None) -> None:
         from ketadesk.ui.booking.booking_dialog import BookingDialog
 
-        dialog = BookingDialog(self.desk, patient_id, self.window)
+        dialog = BookingDialog(self.desk, patient_id, self.parent_widget)
         dialog.booked.connect(self._on_booked)
         dialog.open()
 
@@ -235,15 +358,19 @@ class DeskController(QObject):
     def find_patient(self) -> None:
         from ketadesk.ui.patients.patient_search import FindPatientDialog
 
-        dialog = FindPatientDialog(self.desk, self.window)
+        dialog = FindPatientDialog(self.desk, self.parent_widget)
         dialog.patient_chosen.connect(self.open_patient)
         dialog.open()
 
     def move_series(self, appointment_id: int) -> None:
+        """Ask where the rest of the series goes (the dialog opens once the session is read)."""
         from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
 
-        dialog = SeriesMoveDialog(self.desk, appointment_id, self.window)
+        SeriesMoveDialog.open_for(
+            self.desk, appointment_id, self.parent_widget, self._show_series_move
+        )
 
+    def _show_series_move(self, dialog: SeriesMoveDialog) -> None:
         def apply() -> None:
             proposal = dialog.proposal()
             if proposal is not None:
@@ -286,102 +413,3 @@ class DeskController(QObject):
 
     def print_record(self, appointment_id: int) -> None:
         self.printer.session_record(appointment_id)
-
-
-def attach(window: MainWindow, desk: Desk) -> None:
-    old = getattr(window, "controller", None)
-    if isinstance(old, DeskController):
-        old.dispose()
-    window.controller = desk_controller = DeskController(window, desk)  # type: ignore[attr-defined]
-    del desk_controller
-
-
-def detach(window: MainWindow) -> None:
-    """Nobody is signed in any more: stop what the desk was running (watcher, timers)."""
-    old = getattr(window, "controller", None)
-    if isinstance(old, DeskController):
-        old.dispose()
-    window.controller = None  # type: ignore[attr-defined]
-
-
-def controller(window: MainWindow) -> DeskController:
-    found = getattr(window, "controller", None)
-    assert isinstance(found, DeskController), "no clinic attached to the window"
-    return found
-
-
-def build(name: str, window: MainWindow, desk: Desk) -> QWidget:
-    """The widget of view ``name`` (a ViewSpec name other than "rooms")."""
-    ctl = controller(window)
-    if name == "staff":
-        from ketadesk.ui.timeline.day_view import DayView
-
-        view = DayView(window, now=desk.now)
-        view.setAccessibleName("Day by staff")
-        ctl.wire_day_view(view)
-        return view
-    if name == "week":
-        from ketadesk.ui.timeline.week_view import WeekView
-
-        week = WeekView(window, now=desk.now)
-        week.set_show_cancelled(window.actions_by_name["show_cancelled"].isChecked())
-        window.actions_by_name["show_cancelled"].toggled.connect(week.set_show_cancelled)
-        week.setAccessibleName("Week")
-
-        def open_day(day: dt.date) -> None:
-            window.set_view("rooms")
-            window.set_day(day)
-
-        week.day_activated.connect(open_day)
-        ctl.wire_day_view(week)
-        return week
-    if name == "chairs":
-        from ketadesk.ui.monitoring.chair_board import ChairBoardView
-
-        board = ChairBoardView(desk, window)
-        board.appointment_activated.connect(ctl.open_appointment)
-        return board
-    if name == "follow_ups":
-        from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
-
-        queue = FollowUpQueueView(desk, window)
-        queue.patient_requested.connect(ctl.open_patient)
-        queue.appointment_requested.connect(ctl.open_appointment)
-        # The queue read the counts with the queue itself: no second query for the panel.
-        queue.counts_changed.connect(window.side_panel.set_counts)
-        return queue
-    if name == "recall":
-        from ketadesk.ui.followups.recall_lists import RecallListsView
-
-        recall = RecallListsView(desk, window)
-        recall.book_requested.connect(ctl.new_booking_for)
-        return recall
-    if name == "my_day":
-        from ketadesk.ui.monitoring.my_day import MyDayView
-
-        mine = MyDayView(desk, window)
-        mine.appointment_activated.connect(ctl.open_appointment)
-        return mine
-    raise ValueError(f"no view called {name!r}")
-
-
-def show_day(window: MainWindow, name: str, page: QWidget, day: dt.date) -> None:
-    """Point view ``name`` at ``day`` (the week view shows the week around it)."""
-    desk = controller(window).desk
-    if name == "staff":
-        from ketadesk.services.schedule.day import day_schedule
-
-        page.set_schedule(  # type: ignore[attr-defined]
-            day_schedule(desk.db, day, by="staff"), keep_place=True
-        )
-    elif name == "week":
-        from ketadesk.services.schedule.week import week_schedule
-
-        monday = day - dt.timedelta(days=day.weekday())
-        # The rooms ticked in the left panel (all of them when none is unticked).
-        rooms = window.side_panel.current_filter().column_ids
-        page.set_week(week_schedule(desk.db, monday, room_ids=rooms))  # type: ignore[attr-defined]
-    elif hasattr(page, "set_day"):
-        page.set_day(day)
-    elif hasattr(page, "refresh"):
-        page.refresh()

@@ -5,7 +5,7 @@ start of a new clinic asks for its administrator; otherwise the sign-in dialog a
 there.  The signed-in user's Desk is attached to the window, and an ``IdleLock`` covers it
 after the configured idle minutes (Lock and Switch user are the same curtain).  On a SQLite
 clinic, a backup is written every day the application runs and when it closes, kept 7 daily
-and 4 weekly (services.backup).
+and 4 weekly (services.backup), on a worker while the window is open.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ketadesk.services.access import accounts
 from ketadesk.services.common.context import Actor, Database, ServiceError, utcnow
 from ketadesk.ui.access.idle_lock import IdleLock
 from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
+from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.main_window import MainWindow
 
@@ -60,9 +61,12 @@ class SignedInSession(QObject):
         self._ask_first_admin = ask_first_admin or FirstAdminDialog.ask
         self._backup_dir = backup_dir
         self.lock: IdleLock | None = None
+        #: Where the last scheduled backup went (None before the first).
+        self.last_backup: Path | None = None
         self._backup_timer = QTimer(self)
         self._backup_timer.setInterval(BACKUP_INTERVAL_MS)
-        self._backup_timer.timeout.connect(self.back_up)
+        self._backup_timer.timeout.connect(self._on_backup_timer_timeout)
+        self._lock_pending = False
         a = window.actions_by_name
         a["lock"].triggered.connect(self._on_lock_triggered)
         a["switch_user"].triggered.connect(self._on_lock_triggered)
@@ -92,10 +96,26 @@ class SignedInSession(QObject):
             self.window.set_view(self.window.remembered_view())
         if self._settings is not None:
             self._settings.setValue("session/last_user", actor.username)
+        if self.lock is None and not self._lock_pending:
+            self._lock_pending = True
+            db = self.db
+            run_service(
+                self.window,
+                lambda: accounts.account_settings(db).idle_lock_minutes,
+                self._start_idle_lock,
+                failed=self._on_idle_lock_not_started,
+                busy="",
+            )
+
+    def _start_idle_lock(self, minutes: int) -> None:
+        self._lock_pending = False
         if self.lock is None:
-            minutes = accounts.account_settings(self.db).idle_lock_minutes
             self.lock = IdleLock(self._current_desk, minutes, self.window)
             self.lock.user_switched.connect(self.sign_in_as)
+
+    def _on_idle_lock_not_started(self, err: ServiceError) -> None:
+        self._lock_pending = False  # the next sign-in tries again
+        self.window.show_message(f"The idle lock could not start: {err}", 20000)
 
     def _current_desk(self) -> Desk:
         desk = self.window.desk()
@@ -107,20 +127,47 @@ class SignedInSession(QObject):
             self.lock.lock()
 
     def back_up(self) -> Path | None:
-        """The scheduled backup of a SQLite clinic (also at exit); None when there is none to
-        make.  A failure is reported on stderr and in the status bar; it stops nothing."""
+        """The scheduled backup of a SQLite clinic, written now on this thread (at exit, when
+        the window is closing and nothing waits on it); None when there is none to make.  A
+        failure is reported on stderr and in the status bar; it stops nothing."""
         if self._backup_dir is None or not self.db.is_sqlite:
             return None
+        try:
+            self.last_backup = self._write_backup(self._backup_dir)
+        except (ServiceError, OSError) as err:
+            self._on_backup_failed(err)
+            return None
+        return self.last_backup
+
+    def _on_backup_timer_timeout(self) -> None:
+        """The daily backup while the window is open: a whole copy of the file and an
+        integrity check, so on a worker; said in the status bar when it fails."""
+        folder = self._backup_dir
+        if folder is None or not self.db.is_sqlite:
+            return
+
+        def work() -> Path:
+            try:
+                return self._write_backup(folder)
+            except OSError as err:  # a full or missing disk: said like a refusal
+                raise ServiceError(str(err)) from err
+
+        run_service(
+            self.window, work, self._on_backed_up, failed=self._on_backup_failed, busy="Backing up…"
+        )
+
+    def _write_backup(self, folder: Path) -> Path:
         from ketadesk.services.clinic.backup import scheduled_backup
 
-        try:
-            result = scheduled_backup(self.db, self._backup_dir, self._now())
-        except (ServiceError, OSError) as err:
-            message = f"The scheduled backup failed: {err}"
-            print(f"ketadesk: {message}", file=sys.stderr)
-            self.window.show_message(message, 20000)
-            return None
-        return result.path
+        return scheduled_backup(self.db, folder, self._now()).path
+
+    def _on_backed_up(self, path: Path) -> None:
+        self.last_backup = path
+
+    def _on_backup_failed(self, err: Exception) -> None:
+        message = f"The scheduled backup failed: {err}"
+        print(f"ketadesk: {message}", file=sys.stderr)
+        self.window.show_message(message, 20000)
 
     def close(self) -> None:
         """At exit: stop the lock and the timer, and write the closing backup."""

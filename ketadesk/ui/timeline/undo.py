@@ -13,11 +13,17 @@ a ``QUndoStack`` as a command that knows how to take it back, again through the 
 The database decides: when the old place was taken meanwhile (at this or another workstation),
 the undo is refused with the reason, the command stays where it was on the stack, and the user
 is told (``refused``).  Nothing is half-done: each step is one service transaction.
+
+The window never waits on the database: every edit, undo and redo runs on the single writer
+worker (``run_service(writes=True)``), in the order asked for; the command goes on the stack,
+and ``changed`` or ``refused`` is emitted, when the outcome is back.  An undo or redo asked for
+while an edit is still being written waits for it (``is_busy``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -28,8 +34,8 @@ from ketadesk.scheduling.statuses import ACTION_OF_STATUS, TRANSITIONS
 from ketadesk.services.booking import appointment_changes
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
-from ketadesk.services.clinic.listen import server_errors
 from ketadesk.services.common.context import InvalidRequest, ServiceError
+from ketadesk.ui.common.background import run_service
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -47,6 +53,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 #: What a status change is called on the undo stack ("Undo No-show").
 ACTION_LABELS = appointment_changes.ACTION_NAMES
 
+T = TypeVar("T")
+
 UNDO_SHORTCUTS = ("Ctrl+Z",)
 REDO_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y")
 
@@ -54,9 +62,9 @@ REDO_SHORTCUTS = ("Ctrl+Shift+Z", "Ctrl+Y")
 class _EditCommand(QUndoCommand):
     """An edit already made once; ``undo``/``redo`` make it again through the services.
 
-    ``apply(forward)`` raises ServiceError when the database refuses.  When the stack itself
-    calls ``undo``/``redo`` (not through ``ScheduleEditor``), a refusal is reported and the
-    stack's index put back on the next turn of the event loop.
+    ``apply(forward)`` runs on the writer worker and raises ServiceError when the database
+    refuses.  When the stack itself calls ``undo``/``redo`` (not through ``ScheduleEditor``),
+    the change is written on the worker; a refusal is reported and the stack's index put back.
     """
 
     def __init__(self, editor: ScheduleEditor, text: str) -> None:
@@ -67,9 +75,8 @@ class _EditCommand(QUndoCommand):
     def apply(self, forward: bool) -> None:
         raise NotImplementedError
 
-    def run(self, forward: bool) -> None:
-        """Make the change now; the stack's own call that follows only moves its index."""
-        self.apply(forward)
+    def skip_next(self) -> None:
+        """The change is made already: the stack's own call that follows only moves its index."""
         self._skip = True
 
     @override
@@ -84,17 +91,16 @@ class _EditCommand(QUndoCommand):
         if self._skip:
             self._skip = False
             return
-        try:
-            with server_errors():  # a server out of reach is said, not raised
-                self.apply(forward)
-        except ServiceError as err:
-            self.editor._report(self, forward, err)
+        editor = self.editor
+
+        def refused(err: ServiceError) -> None:
+            editor._report(self, forward, err)
             # The stack already moved its index: move it back, without running this again.
             self._skip = True
-            stack = self.editor.stack
+            stack = editor.stack
             QTimer.singleShot(0, stack.redo if not forward else stack.undo)
-            return
-        self.editor.changed.emit()
+
+        editor._write(lambda: self.apply(forward), lambda _none: editor.changed.emit(), refused)
 
 
 class MoveCommand(_EditCommand):
@@ -227,47 +233,69 @@ class ScheduleEditor(QObject):
     refused = Signal(str)
 
     def __init__(
-        self, desk: Desk, undo_stack: QUndoStack | None = None, parent: QObject | None = None
+        self,
+        desk: Desk,
+        undo_stack: QUndoStack | None = None,
+        parent: QObject | None = None,
+        *,
+        host: QWidget | None = None,
     ) -> None:
+        """``host``: the widget whose window shows the work in progress and the failures."""
         super().__init__(parent)
         self.desk = desk
         self.stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self._writing = 0
+        # Undo and redo asked for while an edit is being written: run once it is on the stack.
+        self._waiting: list[Callable[[], None]] = []
+        self._host = host if host is not None else parent if isinstance(parent, QWidget) else None
 
     # -- edits ------------------------------------------------------------------------------
 
-    def move(self, appointment_id: int, new_start: dt.datetime, new_room_id: int | None) -> bool:
-        """Move a session to ``new_start`` in ``new_room_id`` (None: no room); False, with
-        ``refused`` emitted, when it cannot go there."""
+    def move(self, appointment_id: int, new_start: dt.datetime, new_room_id: int | None) -> None:
+        """Move a session to ``new_start`` in ``new_room_id`` (None: no room); ``refused`` is
+        emitted when it cannot go there."""
         desk = self.desk
-        try:
-            with server_errors():  # a server out of reach is said, not raised
-                before = placement_of(desk.db, appointment_id)
-                after = plan_move(desk.db, appointment_id, new_start, new_room_id, now=desk.now())
-                appointment_changes.move(desk.db, desk.actor, appointment_id, after, now=desk.now())
-        except ServiceError as err:
-            self.refused.emit(f"The session was not moved: {err}")
-            return False
-        text = f"Move session #{appointment_id}"
-        self._push(MoveCommand(self, before, after, new_room_id, text))
-        return True
 
-    def set_status(self, appointment_id: int, status: str, reason: str = "") -> bool:
+        def work() -> tuple[Placement, PlannedSession]:
+            before = placement_of(desk.db, appointment_id)
+            after = plan_move(desk.db, appointment_id, new_start, new_room_id, now=desk.now())
+            appointment_changes.move(desk.db, desk.actor, appointment_id, after, now=desk.now())
+            return before, after
+
+        def moved(result: tuple[Placement, PlannedSession]) -> None:
+            before, after = result
+            text = f"Move session #{appointment_id}"
+            self._push(MoveCommand(self, before, after, new_room_id, text))
+
+        self._write(work, moved, self._refusal("The session was not moved"))
+
+    def set_status(
+        self,
+        appointment_id: int,
+        status: str,
+        reason: str = "",
+        *,
+        then: Callable[[], None] | None = None,
+    ) -> None:
         """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
         "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
-        needs ``reason``.  False, with ``refused`` emitted, when the service refuses."""
+        needs ``reason``.  ``refused`` is emitted when the service refuses; ``then`` is called
+        once the change is made."""
         action = status if status in TRANSITIONS else ACTION_OF_STATUS.get(status, status)
         desk = self.desk
-        try:
-            with server_errors():  # a server out of reach is said, not raised
-                appointment_changes.change_status(
-                    desk.db, desk.actor, appointment_id, action, reason=reason, now=desk.now()
-                )
-        except ServiceError as err:
-            self.refused.emit(f"The status was not changed: {err}")
-            return False
-        label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
-        self._push(StatusCommand(self, appointment_id, action, reason, label))
-        return True
+
+        def work() -> None:
+            appointment_changes.change_status(
+                desk.db, desk.actor, appointment_id, action, reason=reason, now=desk.now()
+            )
+
+        def changed(_none: None) -> None:
+            label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
+            self._push(StatusCommand(self, appointment_id, action, reason, label))
+            if then is not None:
+                then()
+
+        self._write(work, changed, self._refusal("The status was not changed"))
 
     def move_series(
         self,
@@ -276,56 +304,78 @@ class ScheduleEditor(QObject):
         *,
         reason: str = "",
         spacing_reason: str = "",
-    ) -> bool:
+    ) -> None:
         """Move a session to ``new_start`` and re-flow the rest of its series so the
         protocol's spacing holds; one undo step for all of it."""
         desk = self.desk
-        try:
-            with server_errors():  # a server out of reach is said, not raised
-                proposal = propose_series_move(desk.db, appointment_id, new_start, now=desk.now())
-                return self.apply_series_move(
-                    proposal, reason=reason, spacing_reason=spacing_reason
-                )
-        except ServiceError as err:
-            self.refused.emit(f"The series was not moved: {err}")
-            return False
+
+        def work() -> tuple[SeriesMove, tuple[Placement, ...]]:
+            proposal = propose_series_move(desk.db, appointment_id, new_start, now=desk.now())
+            return proposal, self._write_series_move(proposal, reason, spacing_reason)
+
+        def moved(result: tuple[SeriesMove, tuple[Placement, ...]]) -> None:
+            self._push_series_move(*result, reason=reason, spacing_reason=spacing_reason)
+
+        self._write(work, moved, self._refusal("The series was not moved"))
 
     def apply_series_move(
         self, proposal: SeriesMove, *, reason: str = "", spacing_reason: str = ""
-    ) -> bool:
+    ) -> None:
         """Write a series move the user has seen (``propose_series_move``), undoably."""
+
+        def moved(before: tuple[Placement, ...]) -> None:
+            self._push_series_move(proposal, before, reason=reason, spacing_reason=spacing_reason)
+
+        self._write(
+            lambda: self._write_series_move(proposal, reason, spacing_reason),
+            moved,
+            self._refusal("The series was not moved"),
+        )
+
+    def _write_series_move(
+        self, proposal: SeriesMove, reason: str, spacing_reason: str
+    ) -> tuple[Placement, ...]:
+        """On the worker: the series move written; the sessions' places before it."""
         desk = self.desk
-        try:
-            with server_errors():  # a server out of reach is said, not raised
-                before = tuple(placement_of(desk.db, a) for a, _ in proposal.moves)
-                move_series(
-                    desk.db,
-                    desk.actor,
-                    proposal,
-                    reason=reason,
-                    spacing_reason=spacing_reason,
-                    now=desk.now(),
-                )
-        except ServiceError as err:
-            self.refused.emit(f"The series was not moved: {err}")
-            return False
+        before = tuple(placement_of(desk.db, a) for a, _ in proposal.moves)
+        move_series(
+            desk.db,
+            desk.actor,
+            proposal,
+            reason=reason,
+            spacing_reason=spacing_reason,
+            now=desk.now(),
+        )
+        return before
+
+    def _push_series_move(
+        self,
+        proposal: SeriesMove,
+        before: tuple[Placement, ...],
+        *,
+        reason: str,
+        spacing_reason: str,
+    ) -> None:
         n = len(proposal.moves)
         text = f"Move {n} session{'s' if n != 1 else ''} of the series"
         command = SeriesMoveCommand(
             self, proposal, before, text, reason=reason, spacing_reason=spacing_reason
         )
         self._push(command)
-        return True
 
     # -- undo and redo ----------------------------------------------------------------------
 
-    def undo(self) -> bool:
-        """Take back the latest edit; False (and ``refused``) when the database refuses."""
-        return self._step(forward=False)
+    def undo(self) -> None:
+        """Take back the latest edit (``refused`` when the database refuses)."""
+        self._step(forward=False)
 
-    def redo(self) -> bool:
-        """Make the latest undone edit again; False (and ``refused``) when refused."""
-        return self._step(forward=True)
+    def redo(self) -> None:
+        """Make the latest undone edit again (``refused`` when refused)."""
+        self._step(forward=True)
+
+    def is_busy(self) -> bool:
+        """Whether an edit, undo or redo is still being written."""
+        return self._writing > 0
 
     def undo_action(self, parent: QObject) -> QAction:
         """An "Undo" action (Ctrl+Z) following the stack: its text names the edit."""
@@ -349,24 +399,59 @@ class ScheduleEditor(QObject):
         self.stack.push(command)  # its first redo is skipped: the edit is made
         self.changed.emit()
 
-    def _step(self, *, forward: bool) -> bool:
+    def _step(self, *, forward: bool) -> None:
+        if self._writing:
+            self._waiting.append(lambda: self._step(forward=forward))
+            return
         stack = self.stack
         if not (stack.canRedo() if forward else stack.canUndo()):
-            return False
+            return
         command = stack.command(stack.index() if forward else stack.index() - 1)
-        if isinstance(command, _EditCommand):
-            try:
-                with server_errors():  # a server out of reach is said, not raised
-                    command.run(forward)
-            except ServiceError as err:
-                self._report(command, forward, err)
-                return False
-        if forward:
-            stack.redo()
-        else:
-            stack.undo()
-        self.changed.emit()
-        return True
+        if not isinstance(command, _EditCommand):
+            stack.redo() if forward else stack.undo()
+            return
+
+        def made(_none: None) -> None:
+            command.skip_next()
+            if forward:
+                stack.redo()
+            else:
+                stack.undo()
+            self.changed.emit()
+
+        def refused(err: ServiceError) -> None:
+            self._report(command, forward, err)
+
+        self._write(lambda: command.apply(forward), made, refused)
+
+    def _refusal(self, what: str) -> Callable[[ServiceError], None]:
+        def refused(err: ServiceError) -> None:
+            self.refused.emit(f"{what}: {err}")
+
+        return refused
+
+    def _write(
+        self,
+        work: Callable[[], T],
+        done: Callable[[T], None],
+        refused: Callable[[ServiceError], None],
+    ) -> None:
+        """``work`` on the writer worker; ``done`` or ``refused`` back on the GUI thread."""
+        self._writing += 1
+        run_service(
+            self._host,
+            work,
+            done,
+            failed=refused,
+            busy="Saving…",
+            writes=True,
+            settled=self._on_written,
+        )
+
+    def _on_written(self) -> None:
+        self._writing -= 1
+        if not self._writing and self._waiting:
+            self._waiting.pop(0)()
 
     def _report(self, command: QUndoCommand, forward: bool, err: ServiceError) -> None:
         what = "redo" if forward else "undo"

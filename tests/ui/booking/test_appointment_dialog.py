@@ -56,9 +56,11 @@ def test_dialog_offers_what_the_role_may_do(qtbot: QtBot, clinic: SmallClinic) -
     aid = _appointment(clinic, "Hopper", "checked_in")
     nurse = AppointmentDialog(Desk(clinic.db, NURSE, lambda: NOW), aid)
     qtbot.addWidget(nurse)
+    qtbot.waitUntil(nurse.is_loaded)  # read on a worker
     assert set(nurse.buttons) >= {"start", "complete", "cancel", "monitoring", "phq9", "patient"}
     front = AppointmentDialog(Desk(clinic.db, FRONT_DESK, lambda: NOW), aid)
     qtbot.addWidget(front)
+    qtbot.waitUntil(front.is_loaded)
     # The front desk may cancel but not start or complete, nor open clinical records.
     assert "cancel" in front.buttons
     assert not {"start", "complete", "monitoring", "phq9"} & set(front.buttons)
@@ -68,6 +70,7 @@ def test_dialog_asks_its_owner_to_change_the_status(qtbot: QtBot, clinic: SmallC
     aid = _appointment(clinic, "Hopper", "checked_in")
     dialog = AppointmentDialog(Desk(clinic.db, NURSE, lambda: NOW), aid)
     qtbot.addWidget(dialog)
+    qtbot.waitUntil(dialog.is_loaded)
     with qtbot.waitSignal(dialog.status_requested) as blocker:
         dialog.buttons["start"].click()
     assert blocker.args == [aid, "start", ""]

@@ -1,13 +1,22 @@
-"""Work off the GUI thread: the outcome comes back on the GUI thread, and after the first paint."""
+"""Work off the GUI thread: the outcome comes back on the GUI thread, errors in words, a busy
+indicator only for slow work, and work after the first paint."""
 
 from __future__ import annotations
 
 import threading
 
-from PySide6.QtWidgets import QLabel
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel, QMainWindow
 from pytestqt.qtbot import QtBot
 
-from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
+from ketadesk.services.common.context import ServiceError
+from ketadesk.ui.common.background import (
+    BUSY_AFTER_MS,
+    BackgroundCall,
+    LatestOnly,
+    call_after_first_paint,
+    run_service,
+)
 
 
 def test_the_result_comes_back_on_the_gui_thread(qtbot: QtBot) -> None:
@@ -56,3 +65,65 @@ def test_after_first_paint_runs_once_the_widget_is_painted(qtbot: QtBot) -> None
     label.update()
     qtbot.wait(50)
     assert calls == [True]  # once
+
+
+def test_a_service_call_comes_back_to_its_callback(qtbot: QtBot) -> None:
+    host = QLabel()
+    qtbot.addWidget(host)
+    got: list[int] = []
+    run_service(host, lambda: 6 * 7, got.append)
+    qtbot.waitUntil(lambda: got == [42], timeout=5000)
+
+
+def test_a_refusal_comes_back_as_a_service_error_in_words(qtbot: QtBot) -> None:
+    from sqlalchemy.orm.exc import StaleDataError
+
+    def work() -> int:
+        raise StaleDataError("0 rows matched")
+
+    host = QLabel()
+    qtbot.addWidget(host)
+    failures: list[ServiceError] = []
+    run_service(host, work, lambda _r: None, failed=failures.append)
+    qtbot.waitUntil(lambda: len(failures) == 1, timeout=5000)
+    assert str(failures[0]) == "changed at another workstation meanwhile; reloaded"
+
+
+def test_slow_work_shows_a_busy_cursor_and_says_so_in_the_status_bar(qtbot: QtBot) -> None:
+    release = threading.Event()
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    done: list[str] = []
+
+    def work() -> str:
+        release.wait(5)
+        return "read"
+
+    run_service(window, work, done.append, busy="Reading the day…")
+    qtbot.wait(BUSY_AFTER_MS // 3)
+    assert QGuiApplication.overrideCursor() is None  # quick work would only flicker
+    qtbot.waitUntil(lambda: QGuiApplication.overrideCursor() is not None, timeout=5000)
+    assert window.statusBar().currentMessage() == "Reading the day…"
+    release.set()
+    qtbot.waitUntil(lambda: done == ["read"], timeout=5000)
+    assert QGuiApplication.overrideCursor() is None
+    assert window.statusBar().currentMessage() == ""
+
+
+def test_only_the_latest_read_is_shown(qtbot: QtBot) -> None:
+    host = QLabel()
+    qtbot.addWidget(host)
+    slow = threading.Event()
+    reads = LatestOnly(host)
+    shown: list[str] = []
+
+    def monday() -> str:
+        slow.wait(5)
+        return "Monday"
+
+    reads.run(monday, shown.append)
+    reads.run(lambda: "Tuesday", shown.append)
+    qtbot.waitUntil(lambda: shown == ["Tuesday"], timeout=5000)
+    slow.set()
+    qtbot.waitUntil(lambda: not reads.is_busy(), timeout=5000)
+    assert shown == ["Tuesday"]  # Monday's answer came too late and was dropped

@@ -97,6 +97,13 @@ def _item(view: FollowUpQueueView, patient: str, kind: str) -> FollowUpItem:
     return next(i for i in view.items() if i.patient_name == patient and i.kind == kind)
 
 
+def saved(qtbot: QtBot, dialog: AttemptDialog | CompleteDialog | SnoozeDialog) -> bool:
+    """Save the dialog and wait for the answer (written on a worker): whether it was saved."""
+    with qtbot.waitSignal(dialog.settled, timeout=10_000):
+        dialog.save()
+    return dialog.is_saved()
+
+
 def test_the_model_passes_the_model_tester(qtmodeltester, owed: SmallClinic) -> None:  # type: ignore[no-untyped-def]
     from ketadesk.ui.followups.follow_up_queue import FollowUpQueueModel
 
@@ -159,11 +166,11 @@ def test_a_nurse_records_an_unreached_call_sees_the_reattempt_and_completes_it(
     def no_answer(desk: Desk, item: FollowUpItem, parent: object) -> AttemptResult | None:
         dialog = AttemptDialog(desk, item)
         qtbot.addWidget(dialog)
-        assert not dialog.save()  # no result chosen: marked at the field, nothing saved
+        assert not saved(qtbot, dialog)  # no result chosen: marked at the field, nothing saved
         assert set(dialog.errors()) == {"result"}
         dialog.choose("no_answer")
         dialog.notes.setPlainText("Rang out, no voicemail")
-        assert dialog.save()
+        assert saved(qtbot, dialog)
         return dialog.attempt
 
     monkeypatch.setattr(FollowUpQueueView, "attempt_dialog", no_answer)
@@ -183,11 +190,11 @@ def test_a_nurse_records_an_unreached_call_sees_the_reattempt_and_completes_it(
     def complete(desk: Desk, item: FollowUpItem, parent: object) -> bool:
         dialog = CompleteDialog(desk, item)
         qtbot.addWidget(dialog)
-        assert not dialog.save()  # the outcome is required
+        assert not saved(qtbot, dialog)  # the outcome is required
         assert set(dialog.errors()) == {"outcome"}
         assert dialog.message.text() == "Nothing has been saved: fix the marked fields."
         dialog.outcome.setPlainText("Reached at 13:05: sleeping well, no side effects")
-        return dialog.save()
+        return saved(qtbot, dialog)
 
     monkeypatch.setattr(FollowUpQueueView, "complete_dialog", complete)
     with qtbot.waitSignal(view.refreshed, timeout=10_000):
@@ -211,7 +218,7 @@ def test_a_snooze_in_the_past_without_a_reason_is_marked_and_nothing_saved(
     dialog = SnoozeDialog(view.desk, call)
     qtbot.addWidget(dialog)
     dialog.set_until(dt.datetime(2026, 11, 25, 8, 0))
-    assert not dialog.save()
+    assert not saved(qtbot, dialog)
     assert dialog.errors() == {
         "until": "must be in the future",
         "reason": "say why it can wait (the reason is required)",
@@ -223,7 +230,7 @@ def test_a_snooze_in_the_past_without_a_reason_is_marked_and_nothing_saved(
         assert row.status == "open"
     dialog.set_until(dt.datetime(2026, 11, 27, 9, 0))
     dialog.reason.setText("Asked to be called on Friday")
-    assert dialog.save()
+    assert saved(qtbot, dialog)
     _refresh(qtbot, view)
     snoozed = _item(view, "Turing, Alan", "next_day_call")
     assert snoozed.status == "snoozed"
@@ -241,7 +248,7 @@ def test_the_front_desk_is_refused_a_clinical_call_at_the_dialog(
     dialog = CompleteDialog(view.desk, call)
     qtbot.addWidget(dialog)
     dialog.outcome.setPlainText("Fine")
-    assert not dialog.save()
+    assert not saved(qtbot, dialog)
     assert "may not work a Next-day call" in dialog.message.text()
 
 

@@ -60,7 +60,14 @@ def board(qtbot: QtBot, staffed: StaffedDay, clock: Clock) -> ChairBoardView:
     view.resize(1200, 800)
     view.show()
     qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: not view.is_reading())  # the board is read on a worker
     return view
+
+
+def refresh(qtbot: QtBot, board: ChairBoardView) -> None:
+    """Read the board again and wait for it to be shown (it is read on a worker)."""
+    with qtbot.waitSignal(board.refreshed):
+        board.refresh()
 
 
 def room2(board: ChairBoardView) -> ChairCardWidget:
@@ -91,15 +98,14 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     assert card.stage_label.text() == "In session"
 
     clock.now = staffed.clinic.at(TUESDAY, "10:15")  # +0: the first device
-    with qtbot.waitSignal(board.refreshed):
-        board.refresh()
+    refresh(qtbot, board)
     assert text(card, "phase") == "Dosing"
     assert text(card, "dose") == "Dosed 0 min ago (10:15)"
     assert text(card, "bp") == "BP Pre-dose due now (10:10)"
     assert text(card, "discharge") == "Discharge from 12:15"
 
     clock.now = staffed.clinic.at(TUESDAY, "10:56")  # +41
-    board.refresh()
+    refresh(qtbot, board)
     assert text(card, "phase") == "Observation"
     assert text(card, "dose") == "Dosed 41 min ago (10:15)"
     assert text(card, "bp") == "⚠ BP Pre-dose overdue since 10:10"
@@ -111,7 +117,7 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     assert "1 needs attention" in summary.text()
 
     clock.now = staffed.clinic.at(TUESDAY, "12:16")  # past +120
-    board.refresh()
+    refresh(qtbot, board)
     assert text(card, "discharge") == "May be discharged (from 12:15)"
 
 
@@ -125,16 +131,16 @@ def test_the_minute_timer_reads_the_board_again(
 
 
 def test_a_late_card_is_highlighted_and_a_calm_one_is_not(
-    board: ChairBoardView, clock: Clock, staffed: StaffedDay
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
 ) -> None:
     calm = room2(board)
     assert "solid #c5221f" not in calm.styleSheet()
     clock.now = staffed.clinic.at(TUESDAY, "10:56")
-    board.refresh()
+    refresh(qtbot, board)
     assert "3px solid #c5221f" in room2(board).styleSheet()
     # Ada's IV in Room 1 was due at 09:00 and she has not arrived.
     clock.now = staffed.clinic.at(TUESDAY, "09:05")
-    board.refresh()
+    refresh(qtbot, board)
     ada = board.card_for_room("Room 1")
     assert ada is not None
     assert text(ada, "late") == "⚠ Not checked in (due 09:00)"

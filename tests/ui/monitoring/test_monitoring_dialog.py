@@ -51,7 +51,8 @@ def _dialog(
     qtbot: QtBot, clinic: SmallClinic, appointment: int, hhmm: str, actor: Actor = NURSE
 ) -> MonitoringDialog:
     now = clinic.at(WED, hhmm)
-    dialog = MonitoringDialog(Desk(clinic.db, actor, lambda: now), appointment)
+    sheet = records.open_record(clinic.db, appointment, now=now)
+    dialog = MonitoringDialog(Desk(clinic.db, actor, lambda: now), appointment, sheet=sheet)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -172,7 +173,8 @@ def test_an_extra_reading_can_be_added_and_is_saved(
     dialog._add_reading.click()
     _type(qtbot, dialog, {(3, "time"): "11:20", (3, "systolic"): "150", (3, "diastolic"): "95"})
     assert dialog.field_messages["readings[3].systolic"][0] == "warning"
-    dialog._save.click()
+    with qtbot.waitSignal(dialog.saved):  # written on a worker
+        dialog._save.click()
     assert not dialog.isVisible()
     form = records.load_record(clinic.db, spravato)
     assert [(r.label, r.systolic) for r in form.readings if not r.scheduled] == [("Extra 1", "150")]

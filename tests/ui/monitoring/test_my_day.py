@@ -54,7 +54,13 @@ def view(qtbot: QtBot, staffed: StaffedDay) -> MyDayView:
     widget.resize(1100, 500)
     widget.show()
     qtbot.waitExposed(widget)
+    settle(qtbot, widget)
     return widget
+
+
+def settle(qtbot: QtBot, view: MyDayView) -> None:
+    """Wait for what the view reads on a worker (the staff list, the day)."""
+    qtbot.waitUntil(lambda: not view.is_reading(), timeout=10_000)
 
 
 def test_it_opens_on_the_signed_in_nurse_s_own_day(view: MyDayView, staffed: StaffedDay) -> None:
@@ -74,18 +80,22 @@ def test_it_opens_on_the_signed_in_nurse_s_own_day(view: MyDayView, staffed: Sta
     ]
 
 
-def test_another_clinician_s_day(view: MyDayView, staffed: StaffedDay) -> None:
+def test_another_clinician_s_day(qtbot: QtBot, view: MyDayView, staffed: StaffedDay) -> None:
     view.set_staff(staffed.id("Sam Rivera"))
+    settle(qtbot, view)
     assert rows(view, Column.TIME, Column.SESSION, Column.ROOM, Column.PHASE) == [
         ("13:00–15:30", "Ketamine-assisted psychotherapy", "Room 3", "Starts 13:00"),
         ("15:45–16:35", "Integration therapy", "Office A", "Starts 15:45"),
     ]
     view.set_staff(staffed.id("Dr Patel"))
+    settle(qtbot, view)
     assert view.summary.text() == "1 session · works 09:00–13:00"
     view.set_staff(staffed.id("Jo Weekend"))
+    settle(qtbot, view)
     assert view.model.rowCount() == 0
     assert view.summary.text() == "0 sessions · not on shift"
     view.set_day(dt.date(2026, 11, 28))
+    settle(qtbot, view)
     assert view.summary.text() == "0 sessions · Clinic closed on Saturdays · works 08:00–17:00"
 
 
@@ -94,6 +104,7 @@ def test_a_user_who_is_not_staff_starts_on_the_first_staff_member(
 ) -> None:
     widget = MyDayView(desk_for(staffed, None))
     qtbot.addWidget(widget)
+    settle(qtbot, widget)
     assert widget.staff_id() == staffed.id("Dr Patel")
     assert [widget.staff_combo.itemText(i) for i in range(widget.staff_combo.count())] == [
         "Dr Patel (Prescriber)",
@@ -139,6 +150,7 @@ def test_phase_now_moves_on_with_the_clock(qtbot: QtBot, staffed: StaffedDay) ->
     desk.now = lambda: clock["now"]
     widget = MyDayView(desk)
     qtbot.addWidget(widget)
+    settle(qtbot, widget)
     assert rows(widget, Column.PHASE) == [("Check-in & vitals",), ("Starts 10:00",)]
     widget.table.selectRow(1)
     clock["now"] = staffed.clinic.at(TUESDAY, "10:20")

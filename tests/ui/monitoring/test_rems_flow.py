@@ -16,6 +16,7 @@ from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.followups.queue import FollowUpItem
+from ketadesk.services.monitoring.records import open_record
 from ketadesk.store.models import FollowUp
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import CompleteDialog, FollowUpQueueView
@@ -87,7 +88,7 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
         view.actions_by_name["open_session"].trigger()
     assert opened.args == [held]
 
-    dialog = MonitoringDialog(desk, held)
+    dialog = MonitoringDialog(desk, held, sheet=open_record(desk.db, held, now=desk.now()))
     qtbot.addWidget(dialog)
     dialog.show()
     readings = {
@@ -128,7 +129,9 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
         complete = CompleteDialog(desk, item)
         qtbot.addWidget(complete)
         complete.outcome.setPlainText("Submitted to the Spravato REMS portal")
-        return complete.save()
+        with qtbot.waitSignal(complete.settled, timeout=10_000):  # written on a worker
+            complete.save()
+        return complete.is_saved()
 
     monkeypatch.setattr(FollowUpQueueView, "complete_dialog", submitted)
     with qtbot.waitSignal(view.refreshed, timeout=10_000):

@@ -139,16 +139,20 @@ def test_print_card_and_session_record_preview(
 
 
 def test_export_calendar_writes_the_upcoming_sessions(
-    view: PatientRecordView, tmp_path: Path
+    qtbot: QtBot, view: PatientRecordView, tmp_path: Path
 ) -> None:
     out = tmp_path / "mary.ics"
-    assert view.export_calendar(out) is None
+    with qtbot.waitSignal(view.calendar_exported, timeout=10_000) as exported:
+        view.export_calendar(out)  # read and written on a worker
+    assert exported.args == [""]
     events = icalendar.Calendar.from_ical(out.read_bytes()).walk("VEVENT")
     assert len(events) == 2
     assert "Saved 2 upcoming sessions" in view.message.text()
 
-    problem = view.export_calendar(tmp_path / "missing" / "mary.ics")
-    assert problem is not None
+    with qtbot.waitSignal(view.calendar_exported, timeout=10_000) as exported:
+        view.export_calendar(tmp_path / "missing" / "mary.ics")
+    problem = exported.args[0]
+    assert problem
     assert "does not exist" in problem
     assert view.message.isVisibleTo(view)
     assert "The calendar was not exported" in view.message.text()
@@ -204,6 +208,7 @@ def test_measures_listed_and_their_trend_charted(
     view.tabs.setCurrentIndex(2)
     assert _rows(view.measures) == [["18 Nov 2026", "PHQ-9", "14"], ["16 Nov 2026", "PHQ-9", "19"]]
     assert view.instrument_box.currentText() == "PHQ-9"
+    qtbot.waitUntil(lambda: view.trend_chart.trend is not None)  # read on a worker
     trend = view.trend_chart.trend
     assert trend is not None
     assert [p.total for p in trend.points] == [19, 14]

@@ -19,6 +19,7 @@ from ketadesk.ui.timeline.day_view import DayView
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, build_clinic_day
 from tests.ui.conftest import NOW
+from tests.ui.sql_guard import allow_gui_thread_sql
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 POLL_MS = 200
@@ -94,16 +95,19 @@ def test_no_change_no_signal_and_own_writes_can_be_acknowledged(
     desk = Desk(clinic.db, FRONT_DESK, now=lambda: NOW)
     watcher = ChangeWatcher(desk, interval_ms=POLL_MS, start=False)
     watcher.start()
-    assert not watcher.check_now()
+    # check_now reads on this thread on purpose (the window's own looks run on a worker).
+    with allow_gui_thread_sql():
+        assert not watcher.check_now()
     before = change_counter(clinic.db)
     schedule = day_schedule(clinic.db, TUESDAY)
     turing = next(a.id for a in schedule.appointments if a.status == "booked" and a.room_id)
     appointment_changes.change_status(clinic.db, FRONT_DESK, turing, "check_in", now=NOW)
     assert change_counter(clinic.db) == before + 1
     watcher.acknowledge()  # this workstation's own write, already reloaded
-    assert not watcher.check_now()
+    with allow_gui_thread_sql():
+        assert not watcher.check_now()
     appointment_changes.undo_status(clinic.db, FRONT_DESK, turing, now=NOW)
-    with qtbot.waitSignal(watcher.changed, timeout=100):
+    with qtbot.waitSignal(watcher.changed, timeout=100), allow_gui_thread_sql():
         assert watcher.check_now()
     watcher.stop()
     assert not watcher.is_running()

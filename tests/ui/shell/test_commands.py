@@ -23,6 +23,7 @@ from ketadesk.services.schedule.day import day_schedule
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import build_clinic_day
+from tests.ui.shell.desk_helpers import desk_controller_of
 
 
 def url_of(clinic: SmallClinic) -> str:
@@ -383,7 +384,6 @@ def test_run_says_why_and_closes_when_the_clinic_cannot_be_opened_after_the_firs
 def test_run_covers_the_clinic_until_its_first_administrator_signs_in(
     qapp: QApplication, clinic: SmallClinic, sign_in_answers: list[tuple[str, bool]]
 ) -> None:
-    from ketadesk.ui.shell import pages
 
     state: list[object] = []
 
@@ -398,7 +398,7 @@ def test_run_covers_the_clinic_until_its_first_administrator_signs_in(
         window = windows[0]
         desk = window.desk()
         state.extend([window.is_signed_out(), desk.actor if desk else None])
-        state.append(pages.controller(window).desk.actor)
+        state.append(desk_controller_of(window).desk.actor)
 
     quit_when(qapp, signed_in, look)
     assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0

@@ -26,6 +26,7 @@ from ketadesk.ui.shell.connection_banner import ConnectionBanner, banner_colors,
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, build_clinic_day
 from tests.ui.conftest import NOW
+from tests.ui.shell.desk_helpers import desk_controller_of
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 
@@ -237,7 +238,6 @@ def test_a_notify_from_another_workstation_wakes_the_watcher_before_the_poll(
 def test_the_main_window_shows_the_banner_above_its_views(
     qtbot: QtBot, pg_clinic: tuple[SmallClinic, str]
 ) -> None:
-    from ketadesk.ui.shell import pages
 
     clinic, url = pg_clinic
     switch = ServerSwitch(url)
@@ -246,7 +246,7 @@ def test_the_main_window_shows_the_banner_above_its_views(
     window.resize(1200, 700)
     window.show()
     qtbot.waitExposed(window)
-    ctl = pages.controller(window)
+    ctl = desk_controller_of(window)
     banner = window.banner()
     assert isinstance(banner, ConnectionBanner)
     assert banner is ctl.banner
@@ -281,14 +281,13 @@ def render_lost_connection(url: str, out: Path) -> ConnectionBanner:
     from PySide6.QtCore import QCoreApplication
 
     from ketadesk.services.clinic.clinic_setup import open_clinic
-    from ketadesk.ui.shell import pages
 
     db = open_clinic(url).db
     nurse = Actor(user_id=2, username="nurse", role="nurse")
     window = open_day_window(db, SHOT_DAY, now=lambda: SHOT_NOW, actor=nurse)
     window.resize(1400, 900)
     window.show()
-    ctl = pages.controller(window)
+    ctl = desk_controller_of(window)
     ctl.watcher.stop()  # the picture, not the (working) file: nothing to retry here
     ctl.banner.show_lost(
         'connection to server at "clinic-db.bayside.lan" (10.0.0.20), port 5432 failed: '

@@ -18,7 +18,6 @@ from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import Actor
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment
-from ketadesk.ui.shell import pages
 from ketadesk.ui.shell.main_window import VIEWS, MainWindow
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.week_view import WeekView
@@ -26,6 +25,7 @@ from tests.clinic_fixtures import SmallClinic
 from tests.services.staffed_day import build_staffed_day
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
+from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
@@ -38,6 +38,7 @@ def window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
     win.resize(1400, 900)
     win.show()
     qtbot.waitExposed(win)
+    wait_for_day(qtbot, win)
     return win
 
 
@@ -60,6 +61,7 @@ def test_every_view_opens_from_its_shortcut(qtbot: QtBot, window: MainWindow) ->
     staff = window.page("staff")
     assert isinstance(staff, DayView)
     assert staff is not window.day_view
+    qtbot.waitUntil(lambda: staff.schedule() is not None)  # read on a worker
     schedule = staff.schedule()
     assert schedule is not None
     assert schedule.grouping == "staff"
@@ -67,6 +69,7 @@ def test_every_view_opens_from_its_shortcut(qtbot: QtBot, window: MainWindow) ->
     window.set_view("week")
     week = window.page("week")
     assert isinstance(week, WeekView)
+    qtbot.waitUntil(lambda: week.week() is not None)
     shown = week.week()
     assert shown is not None
     days = [d.day for d in shown.days]
@@ -76,22 +79,33 @@ def test_every_view_opens_from_its_shortcut(qtbot: QtBot, window: MainWindow) ->
     assert window.day() == TUESDAY + dt.timedelta(days=7)
 
 
+def _wait_for_edit(qtbot: QtBot, window: MainWindow) -> None:
+    """Wait for the edit to be written and the day read again (both on workers)."""
+    editor = desk_controller_of(window).editor
+    qtbot.waitUntil(lambda: not editor.is_busy())
+    wait_for_day(qtbot, window)
+
+
 def test_no_show_then_undo_and_redo_from_the_edit_menu(qtbot: QtBot, tmp_path: Path) -> None:
     staffed = build_staffed_day(f"sqlite:///{tmp_path / 'staffed.sqlite'}")
     db = staffed.clinic.db
     win = open_day_window(db, TUESDAY, now=lambda: NOW, actor=NURSE)
     qtbot.addWidget(win)
+    editor = desk_controller_of(win).editor
     ada = staffed.appointments["iv"]
     win.day_view.status_requested.emit(ada, "no_show", "")
+    _wait_for_edit(qtbot, win)
     assert _status(db, ada) == "no_show"
     assert "no-show" in win.summary()
     undo = win.actions_by_name["undo"]
     assert undo.isEnabled()
     assert "no-show" in undo.text().lower()
     undo.trigger()
-    assert pages.controller(win).last_refusal == ""
+    _wait_for_edit(qtbot, win)
+    assert desk_controller_of(win).last_refusal == ""
     assert _status(db, ada) == "booked"
     win.actions_by_name["redo"].trigger()
+    qtbot.waitUntil(lambda: not editor.is_busy())
     assert _status(db, ada) == "no_show"
     assert check_integrity(db).problems == ()
     db.dispose()
@@ -121,11 +135,11 @@ def test_switching_user_rebuilds_the_views_for_the_new_role(
 ) -> None:
     window.set_view("chairs")
     first = window.page("chairs")
-    controller = pages.controller(window)
+    controller = desk_controller_of(window)
     from ketadesk.ui.common.desk import Desk
 
     window.attach_desk(Desk(clinic.db, FRONT_DESK, lambda: NOW))
-    assert pages.controller(window) is not controller
+    assert desk_controller_of(window) is not controller
     assert window.page("chairs") is not first
     label = window.findChild(QLabel, "signed_in_user")
     assert label is not None
@@ -145,6 +159,12 @@ def test_the_week_shows_the_rooms_ticked_in_the_left_panel(
         assert item is not None
         if item.text() != "Room 1":
             item.setCheckState(Qt.CheckState.Unchecked)
+
+    def filtered() -> bool:
+        shown = week.week()
+        return shown is not None and shown.room_ids is not None and len(shown.room_ids) == 1
+
+    qtbot.waitUntil(filtered)  # read again on a worker
     shown = week.week()
     assert shown is not None
     assert shown.room_ids is not None
@@ -180,3 +200,77 @@ def test_closing_the_session_writes_the_scheduled_backup(
     assert written == ["clinic-20261124T181500Z.sqlite"]
     assert (folder / written[0]).stat().st_mode & 0o077 == 0  # owner only
     assert win.desk() is None
+
+
+def test_the_daily_backup_is_written_on_a_worker_while_the_window_is_open(
+    qtbot: QtBot, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    from ketadesk.ui.shell.session import SignedInSession
+
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW)
+    qtbot.addWidget(win)
+    folder = tmp_path / "backups"
+    session = SignedInSession(
+        win,
+        clinic.db,
+        now=lambda: NOW,
+        ask_first_admin=lambda db, parent: NURSE,
+        backup_dir=folder,
+    )
+    assert session.start()
+    session._backup_timer.timeout.emit()  # a day has passed
+    qtbot.waitUntil(lambda: session.last_backup is not None, timeout=10_000)
+    assert session.last_backup == folder / "clinic-20261124T181500Z.sqlite"
+    assert session.last_backup.exists()
+    session.close()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_an_appointment_opens_once_it_is_read(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    schedule = window.schedule()
+    assert schedule is not None
+    ada = next(a for a in schedule.appointments if a.patient_name == "Lovelace, Ada")
+    controller = desk_controller_of(window)
+    with qtbot.waitSignal(controller.appointment_opened, timeout=10_000) as opened:
+        window.day_view.appointment_activated.emit(ada.id)
+    dialog = opened.args[0]
+    assert dialog.is_loaded()
+    assert dialog.isVisible()
+    assert dialog.detail().patient_name == "Ada Lovelace"
+    dialog.close()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_the_series_move_dialog_opens_with_its_session_and_plans_on_a_worker(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
+
+    schedule = window.schedule()
+    assert schedule is not None
+    ada = next(a for a in schedule.appointments if a.patient_name == "Lovelace, Ada")
+    desk_controller_of(window).move_series(ada.id)
+
+    def opened() -> SeriesMoveDialog | None:
+        found = window.findChild(SeriesMoveDialog, "series_move_dialog")
+        return found if isinstance(found, SeriesMoveDialog) else None
+
+    qtbot.waitUntil(lambda: opened() is not None, timeout=10_000)
+    dialog = opened()
+    assert dialog is not None
+    assert "Lovelace" in dialog.windowTitle() or "Ada" in dialog.windowTitle()
+    dialog.show_plan()
+    qtbot.waitUntil(
+        lambda: (
+            dialog.proposal() is not None
+            or "red" in dialog.message.styleSheet()
+            or "#d93025" in dialog.message.styleSheet()
+        ),
+        timeout=10_000,
+    )
+    proposal = dialog.proposal()
+    assert proposal is not None, dialog.message.text()
+    assert proposal.moves
+    dialog.reject()

@@ -20,6 +20,7 @@ from ketadesk.ui.timeline.day_layout import day_message
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import SUNDAY, THANKSGIVING, TUESDAY, WEDNESDAY
 from tests.ui.conftest import NOW
+from tests.ui.shell.desk_helpers import wait_for_day
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
     win.resize(1400, 900)
     win.show()
     qtbot.waitExposed(win)
+    wait_for_day(qtbot, win)
     return win
 
 
@@ -88,8 +90,9 @@ def test_hiding_cancelled_sessions_drops_their_blocks(window: MainWindow) -> Non
     assert "Johnson, Katherine" in block_names(window)
 
 
-def test_next_previous_and_today_move_the_day(window: MainWindow) -> None:
+def test_next_previous_and_today_move_the_day(qtbot: QtBot, window: MainWindow) -> None:
     window.actions_by_name["next_day"].trigger()
+    wait_for_day(qtbot, window)
     assert window.day() == WEDNESDAY
     assert block_names(window) == []
     assert window.date_edit.date() == QDate(2026, 11, 25)
@@ -97,28 +100,36 @@ def test_next_previous_and_today_move_the_day(window: MainWindow) -> None:
     assert schedule is not None
     assert day_message(schedule, 0) == ("No sessions booked", "")
     window.actions_by_name["previous_day"].trigger()
+    wait_for_day(qtbot, window)
     window.actions_by_name["previous_day"].trigger()
+    wait_for_day(qtbot, window)
     assert window.day() == dt.date(2026, 11, 23)
     window.actions_by_name["today"].trigger()
+    wait_for_day(qtbot, window)
     assert window.day() == TUESDAY  # NOW is Tuesday morning at the clinic
     assert len(block_names(window)) == 7
 
 
-def test_keys_t_and_arrows_move_the_day(window: MainWindow) -> None:
+def test_keys_t_and_arrows_move_the_day(qtbot: QtBot, window: MainWindow) -> None:
     window.activateWindow()
     window.day_view.setFocus()
     QTest.keyClick(window.day_view, Qt.Key.Key_Right)
+    wait_for_day(qtbot, window)
     assert window.day() == WEDNESDAY
     QTest.keyClick(window.day_view, Qt.Key.Key_Right)
+    wait_for_day(qtbot, window)
     assert window.day() == THANKSGIVING
     QTest.keyClick(window.day_view, Qt.Key.Key_Left)
+    wait_for_day(qtbot, window)
     assert window.day() == WEDNESDAY
     QTest.keyClick(window.day_view, Qt.Key.Key_T)
+    wait_for_day(qtbot, window)
     assert window.day() == TUESDAY
 
 
-def test_date_picker_goes_to_the_date(window: MainWindow) -> None:
+def test_date_picker_goes_to_the_date(qtbot: QtBot, window: MainWindow) -> None:
     window.date_edit.setDate(QDate(2026, 11, 29))
+    wait_for_day(qtbot, window)
     assert window.day() == SUNDAY
     assert block_names(window) == []
 
@@ -130,8 +141,11 @@ def test_date_picker_goes_to_the_date(window: MainWindow) -> None:
         (SUNDAY, "Clinic closed on Sundays"),
     ],
 )
-def test_closed_day_shows_the_reason(window: MainWindow, day: dt.date, reason: str) -> None:
+def test_closed_day_shows_the_reason(
+    qtbot: QtBot, window: MainWindow, day: dt.date, reason: str
+) -> None:
     window.set_day(day)
+    wait_for_day(qtbot, window)
     schedule = window.schedule()
     assert schedule is not None
     assert schedule.closed_reason == reason
@@ -195,7 +209,10 @@ def test_window_handed_its_first_day_shows_it_and_reads_on_from_its_new_source(
     win.set_day_source(partial(day_schedule, clinic.db), lambda: WEDNESDAY)
     assert win.day() == TUESDAY  # the day shown stays
     win.actions_by_name["next_day"].trigger()
+    wait_for_day(qtbot, win)
     assert win.day() == WEDNESDAY
     win.actions_by_name["previous_day"].trigger()
+    wait_for_day(qtbot, win)
     win.actions_by_name["today"].trigger()
+    wait_for_day(qtbot, win)
     assert win.day() == WEDNESDAY

@@ -153,6 +153,7 @@ def test_a_drag_to_a_free_slot_moves_the_session(
         _mouse(view, QEvent.Type.MouseButtonRelease, target + QPoint(0, 2), held=False)
     appointment_id, start, room = requested.args
     assert (appointment_id, room, _local(clinic, start)) == (mary, room2, "10:30")
+    qtbot.waitUntil(lambda: not editor.is_busy())  # written on a worker
     placed = placement_of(clinic.db, mary)
     assert (placed.room_id, _local(clinic, placed.start)) == (room2, "10:30")
     assert editor.stack.count() == 1

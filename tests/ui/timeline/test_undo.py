@@ -5,7 +5,7 @@ the old place was taken meanwhile (the command stays on the stack, the user is t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -54,6 +54,18 @@ def _where(clinic: SmallClinic, appointment_id: int) -> tuple[str, str, str]:
     return room, clinic.calendar.local(placed.start).strftime("%H:%M"), monitor
 
 
+def made(qtbot: QtBot, editor: ScheduleEditor, request: Callable[[], None]) -> bool:
+    """Ask ``editor`` for an edit, undo or redo, and wait for it to be written (or refused)."""
+    refused: list[str] = []
+    editor.refused.connect(refused.append)
+    try:
+        request()
+        qtbot.waitUntil(lambda: not editor.is_busy(), timeout=10_000)
+    finally:
+        editor.refused.disconnect(refused.append)
+    return not refused
+
+
 def _consistent(clinic: SmallClinic) -> None:
     report = check_integrity(clinic.db)
     assert report.clean, [str(p) for p in report.problems]
@@ -63,42 +75,48 @@ def _status(clinic: SmallClinic, appointment_id: int) -> str:
     return placement_of(clinic.db, appointment_id).status
 
 
-def test_move_then_undo_then_redo(clinic: SmallClinic, editor: ScheduleEditor) -> None:
+def test_move_then_undo_then_redo(
+    clinic: SmallClinic, editor: ScheduleEditor, qtbot: QtBot
+) -> None:
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
     changed: list[bool] = []
     editor.changed.connect(lambda: changed.append(True))
 
-    assert editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
+    assert made(
+        qtbot, editor, lambda: editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
+    )
     assert _where(clinic, ada) == ("Room 3", "10:00", "Monitor 1")
     _consistent(clinic)
     assert editor.stack.undoText() == f"Move session #{ada}"
 
-    assert editor.undo()
+    assert made(qtbot, editor, lambda: editor.undo())
     assert _where(clinic, ada) == ("Room 1", "08:00", "Monitor 1")
     _consistent(clinic)
 
-    assert editor.redo()
+    assert made(qtbot, editor, lambda: editor.redo())
     assert _where(clinic, ada) == ("Room 3", "10:00", "Monitor 1")
     _consistent(clinic)
     assert len(changed) == 3
 
 
-def test_no_show_then_undo_then_redo(clinic: SmallClinic, editor: ScheduleEditor) -> None:
+def test_no_show_then_undo_then_redo(
+    clinic: SmallClinic, editor: ScheduleEditor, qtbot: QtBot
+) -> None:
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
-    assert editor.set_status(ada, "no_show")
+    assert made(qtbot, editor, lambda: editor.set_status(ada, "no_show"))
     assert _status(clinic, ada) == "no_show"
     assert placement_of(clinic.db, ada).session.holds == ()  # the room is free again
     _consistent(clinic)
 
-    assert editor.undo()
+    assert made(qtbot, editor, lambda: editor.undo())
     assert _status(clinic, ada) == "booked"
     assert _where(clinic, ada) == ("Room 1", "08:00", "Monitor 1")
     _consistent(clinic)
 
-    assert editor.redo()
+    assert made(qtbot, editor, lambda: editor.redo())
     assert _status(clinic, ada) == "no_show"
     _consistent(clinic)
-    assert editor.undo()
+    assert made(qtbot, editor, lambda: editor.undo())
     assert _status(clinic, ada) == "booked"
     _consistent(clinic)
 
@@ -107,12 +125,14 @@ def test_undo_is_refused_when_the_old_place_was_taken_meanwhile(
     clinic: SmallClinic, editor: ScheduleEditor, qtbot: QtBot
 ) -> None:
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
-    assert editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
+    assert made(
+        qtbot, editor, lambda: editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
+    )
     # Another workstation books Room 1 at 08:00 for Mary Seacole.
     _book(clinic, "Mary Seacole", "08:00", IV_C)
 
     with qtbot.waitSignal(editor.refused) as told:
-        assert not editor.undo()
+        assert not made(qtbot, editor, lambda: editor.undo())
     assert f"Cannot undo “Move session #{ada}”" in told.args[0]
     assert "Room 1" in told.args[0]
     # Nothing changed, and the move is still there to undo once the room is free.
@@ -126,7 +146,9 @@ def test_a_refused_undo_through_the_stack_puts_its_index_back(
     clinic: SmallClinic, editor: ScheduleEditor, qtbot: QtBot
 ) -> None:
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
-    assert editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
+    assert made(
+        qtbot, editor, lambda: editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
+    )
     _book(clinic, "Mary Seacole", "08:00", IV_C)
     with qtbot.waitSignal(editor.refused):
         editor.stack.undo()  # e.g. from a QUndoView: not through the editor
@@ -144,17 +166,23 @@ def test_an_edit_the_service_refuses_is_not_on_the_stack(
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
     _book(clinic, "Mary Seacole", "10:00", {**IV_C, "room": "Room 2"})
     with qtbot.waitSignal(editor.refused) as told:
-        assert not editor.move(ada, clinic.at(WED, "10:30"), clinic.ids["Room 2"])
+        assert not made(
+            qtbot, editor, lambda: editor.move(ada, clinic.at(WED, "10:30"), clinic.ids["Room 2"])
+        )
     assert "Room 2 is taken by Seacole, M." in told.args[0]
     with qtbot.waitSignal(editor.refused) as told:
-        assert not editor.set_status(ada, "cancel")  # a cancellation needs a reason
+        assert not made(
+            qtbot, editor, lambda: editor.set_status(ada, "cancel")
+        )  # a cancellation needs a reason
     assert "needs a reason" in told.args[0]
     assert editor.stack.count() == 0
-    assert editor.set_status(ada, "cancelled", "no ride")
+    assert made(qtbot, editor, lambda: editor.set_status(ada, "cancelled", "no ride"))
     assert editor.stack.undoText() == "Cancel"
 
 
-def test_a_series_move_is_one_undo_step(clinic: SmallClinic, editor: ScheduleEditor) -> None:
+def test_a_series_move_is_one_undo_step(
+    clinic: SmallClinic, editor: ScheduleEditor, qtbot: QtBot
+) -> None:
     proposal = propose_series(
         clinic.db,
         chart="BT-1",
@@ -176,18 +204,18 @@ def test_a_series_move_is_one_undo_step(clinic: SmallClinic, editor: ScheduleEdi
     second = ids[1]
     later = clinic.at(clinic.calendar.local_date(before[second]) + dt.timedelta(days=3), "10:00")
 
-    assert editor.move_series(second, later)
+    assert made(qtbot, editor, lambda: editor.move_series(second, later))
     moved = {a for a in ids if placement_of(clinic.db, a).start != before[a]}
     assert second in moved
     assert len(moved) >= 2  # the rest followed
     assert editor.stack.count() == 1
     _consistent(clinic)
 
-    assert editor.undo()
+    assert made(qtbot, editor, lambda: editor.undo())
     assert {a: placement_of(clinic.db, a).start for a in ids} == before
     _consistent(clinic)
 
-    assert editor.redo()
+    assert made(qtbot, editor, lambda: editor.redo())
     assert {a for a in ids if placement_of(clinic.db, a).start != before[a]} == moved
     _consistent(clinic)
 
@@ -204,10 +232,11 @@ def test_undo_and_redo_actions_follow_the_stack(
     assert [s.toString() for s in redo.shortcuts()] == ["Ctrl+Shift+Z", "Ctrl+Y"]
     assert not undo.isEnabled()
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
-    assert editor.set_status(ada, "check_in")
+    assert made(qtbot, editor, lambda: editor.set_status(ada, "check_in"))
     assert undo.isEnabled()
     assert undo.text() == "Undo Check in"
     undo.trigger()
+    qtbot.waitUntil(lambda: not editor.is_busy())
     assert _status(clinic, ada) == "booked"
     assert redo.isEnabled()
     assert redo.text() == "Redo Check in"
@@ -220,20 +249,24 @@ def test_undo_leaves_alone_what_another_workstation_changed_since(
     from ketadesk.services.booking.move_check import plan_move
 
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
-    assert editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
+    assert made(
+        qtbot, editor, lambda: editor.move(ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"])
+    )
     # Someone else moves it on to Room 4 at 13:00.
     elsewhere = plan_move(clinic.db, ada, clinic.at(WED, "13:00"), clinic.ids["Room 4"], now=NOW)
     appointment_changes.move(clinic.db, FRONT_DESK, ada, elsewhere, now=NOW)
     with qtbot.waitSignal(editor.refused) as told:
-        assert not editor.undo()
+        assert not made(qtbot, editor, lambda: editor.undo())
     assert "moved since" in told.args[0]
     assert _where(clinic, ada)[:2] == ("Room 4", "13:00")
 
     nurse = Actor(user_id=None, username="kim", role="nurse")
-    assert editor.set_status(ada, "check_in")
+    assert made(qtbot, editor, lambda: editor.set_status(ada, "check_in"))
     appointment_changes.change_status(clinic.db, nurse, ada, "start", now=NOW)
     with qtbot.waitSignal(editor.refused) as told:
-        assert not editor.undo()  # would otherwise take back the nurse's "start"
+        assert not made(
+            qtbot, editor, lambda: editor.undo()
+        )  # would otherwise take back the nurse's "start"
     assert "in progress now, changed since" in told.args[0]
     assert _status(clinic, ada) == "in_progress"
     _consistent(clinic)
