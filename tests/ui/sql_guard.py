@@ -34,8 +34,6 @@ TESTS_DIR = str(Path(__file__).parent.parent)
 KNOWN_OFFENDERS: frozenset[str] = frozenset(
     {
         "ketadesk.ui.access.sign_in:SignInDialog.__init__",
-        "ketadesk.ui.booking.booking_dialog:BookingDialog.__init__",
-        "ketadesk.ui.booking.booking_dialog:BookingDialog._find_match",
         "ketadesk.ui.patients.patient_form:PatientFormDialog.__init__",
         "ketadesk.ui.patients.patient_form:PatientFormDialog.register",
         "ketadesk.ui.patients.patient_form:PatientFormDialog.save",
