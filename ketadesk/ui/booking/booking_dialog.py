@@ -65,11 +65,11 @@ from ketadesk.services.booking.planning import (
     propose_series,
     session_alternatives,
 )
-from ketadesk.services.clinic.listen import server_errors
 from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.errors import service_errors
 from ketadesk.services.patients.search import PatientMatch, patient_match
 from ketadesk.services.schedule.day import clinic_today
-from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.sizing import fixed_minimum
 from ketadesk.ui.common.table_model import RowTableModel, TableColumn
@@ -239,6 +239,19 @@ class _GateRow:
         return ""
 
 
+@dataclass(frozen=True)
+class BookingSetup:
+    """What the booking form offers: the clinic's choices, and today at the clinic."""
+
+    choices: BookingChoices
+    today: dt.date
+
+
+def read_setup(desk: Desk) -> BookingSetup:
+    """Read what the booking form offers (on a worker: ``BookingDialog.open_for``)."""
+    return BookingSetup(booking_choices(desk.db), clinic_today(desk.db, now=desk.now()))
+
+
 class BookingDialog(QDialog):
     """Book a series (or a single session) for a patient.
 
@@ -253,12 +266,18 @@ class BookingDialog(QDialog):
     settled = Signal()
 
     def __init__(
-        self, desk: Desk, patient_id: int | None = None, parent: QWidget | None = None
+        self,
+        desk: Desk,
+        patient_id: int | None = None,
+        parent: QWidget | None = None,
+        *,
+        setup: BookingSetup,
     ) -> None:
+        """``setup`` is what the form offers, read by ``read_setup`` (``open_for``)."""
         super().__init__(parent)
         self._desk = desk
-        self._choices: BookingChoices = booking_choices(desk.db)
-        self._today = clinic_today(desk.db, now=desk.now())
+        self._choices: BookingChoices = setup.choices
+        self._today = setup.today
         self._may_override = may(desk.actor, "override_gate")
         self._calls: list[BackgroundCall[Any]] = []
         self.patient_id: int | None = None
@@ -495,11 +514,34 @@ class BookingDialog(QDialog):
 
     # -- the patient ---------------------------------------------------------------------------
 
+    @classmethod
+    def open_for(
+        cls,
+        desk: Desk,
+        patient_id: int | None,
+        parent: QWidget | None,
+        then: Callable[[BookingDialog], None],
+    ) -> None:
+        """Read what the form offers on a worker, then make the dialog and hand it to ``then``
+        (which opens it)."""
+
+        def opened(setup: BookingSetup) -> None:
+            then(cls(desk, patient_id, parent, setup=setup))
+
+        run_service(parent, lambda: read_setup(desk), opened, busy="Opening the booking…")
+
     def set_patient(self, patient_id: int) -> None:
-        match = self._find_match(patient_id)
-        if match is None:
+        """Book for this patient (read on a worker, then shown)."""
+        db = self._desk.db
+
+        def not_found(_err: BaseException) -> bool:
             self._show_message(f"No patient #{patient_id}.", error=True)
-            return
+            return True
+
+        self._run(lambda: patient_match(db, patient_id), self._show_patient, not_found)
+
+    def _show_patient(self, match: PatientMatch) -> None:
+        patient_id = match.id
         self.patient_id = patient_id
         self._chart = match.chart_number
         self._patient_label = match.display_name
@@ -509,12 +551,6 @@ class BookingDialog(QDialog):
         self.chosen_patient.setVisible(True)
         self._clear_plan()
         self.protocol.setFocus()
-
-    def _find_match(self, patient_id: int) -> PatientMatch | None:
-        try:
-            return patient_match(self._desk.db, patient_id)
-        except ServiceError:
-            return None
 
     def _on_picker_patient_chosen(self, patient_id: int) -> None:
         self.set_patient(patient_id)
@@ -816,7 +852,7 @@ class BookingDialog(QDialog):
         on_error: Callable[[BaseException], bool] | None = None,
     ) -> None:
         def guarded() -> T:
-            with server_errors():  # a server out of reach is said in words; the draft stays
+            with service_errors():  # a database failure is said in words; the draft stays
                 return work()
 
         call: BackgroundCall[T] = BackgroundCall(guarded, self)

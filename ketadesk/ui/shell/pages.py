@@ -27,6 +27,7 @@ from ketadesk.ui.shell.page_registry import DeskWindow, Page
 
 if TYPE_CHECKING:
     from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
+    from ketadesk.ui.booking.booking_dialog import BookingDialog
     from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
     from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
     from ketadesk.ui.timeline.day_view import DayView
@@ -347,7 +348,9 @@ class DeskController(QObject):
     def new_booking_for(self, patient_id: int | None) -> None:
         from ketadesk.ui.booking.booking_dialog import BookingDialog
 
-        dialog = BookingDialog(self.desk, patient_id, self.parent_widget)
+        BookingDialog.open_for(self.desk, patient_id, self.parent_widget, self._show_booking)
+
+    def _show_booking(self, dialog: BookingDialog) -> None:
         dialog.booked.connect(self._on_booked)
         dialog.open()
 

@@ -28,11 +28,12 @@ from ketadesk.services.patients.registration import register_patient
 from ketadesk.services.schedule.day import day_schedule
 from ketadesk.store.database import open_database
 from ketadesk.store.models import GatingOverride, Patient
-from ketadesk.ui.booking.booking_dialog import BookingDialog, confirm_blocker
+from ketadesk.ui.booking.booking_dialog import BookingDialog, confirm_blocker, read_setup
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.conftest import NOW
+from tests.ui.sql_guard import allow_gui_thread_sql
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
@@ -59,10 +60,14 @@ def _dialog(
     actor: Actor = NURSE,
     patient_id: int | None = None,
 ) -> BookingDialog:
-    dialog = BookingDialog(_desk(clinic, actor), patient_id)
+    desk = _desk(clinic, actor)
+    with allow_gui_thread_sql():  # what open_for reads on a worker, read here by the test
+        setup = read_setup(desk)
+    dialog = BookingDialog(desk, patient_id, setup=setup)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
+    qtbot.waitUntil(lambda: not dialog.is_busy())  # the patient is read on a worker
     shown.append(dialog)
     return dialog
 
@@ -143,7 +148,7 @@ def test_register_a_new_patient_and_book_an_iv_induction(
         "email": "not an email address (name@example.com)",
     }
     assert _patients(clinic) == before + 1
-    assert dialog.patient_id is not None
+    qtbot.waitUntil(lambda: dialog.patient_id is not None)  # read on a worker
     assert dialog.patient_name.text().startswith("<b>Butler, Octavia</b>")
 
     _choose_protocol(dialog, "iv_induction")
