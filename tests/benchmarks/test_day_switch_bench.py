@@ -22,8 +22,9 @@ import statistics
 import time
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEventLoop, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from ketadesk.commands.run import open_day_window
@@ -59,6 +60,9 @@ def test_switching_days_paints_the_next_day_within_50_ms(qtbot: QtBot) -> None:
             before = window.day()
             t0 = time.perf_counter()
             QTest.keyClick(view, Qt.Key.Key_Right)
+            # The day is read on a worker: the switch is done once its answer is painted.
+            while window.is_reading():
+                QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 1)
             canvas.repaint()
             elapsed = (time.perf_counter() - t0) * 1000
             assert window.day() == before + dt.timedelta(days=1)

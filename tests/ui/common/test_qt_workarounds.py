@@ -7,6 +7,7 @@ import sys
 from pytestqt.qtbot import QtBot
 
 from ketadesk.commands.run import open_day_window
+from ketadesk.ui.common.background import wait_for_background_work
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY
@@ -19,6 +20,10 @@ def test_none_outlives_a_long_session_of_repaints(qtbot: QtBot, clinic: SmallCli
     window.resize(1400, 900)
     window.show()
     qtbot.waitExposed(window)
+    # The day is read on a worker: let it finish, so that no other thread drops references to
+    # None while the repaints are counted.
+    qtbot.waitUntil(lambda: not window.is_reading())
+    assert wait_for_background_work()
     keep_none_alive()
     before = sys.getrefcount(None)
     # Without the workaround, PySide6 6.12.0 on Python 3.11 aborts the interpreter after a
