@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from ketadesk.services.access.accounts import SignInScreen
     from ketadesk.services.clinic.clinic_setup import OpenedClinic
     from ketadesk.services.common.context import Actor
     from ketadesk.services.schedule.day_schedule import DaySchedule
@@ -144,14 +145,14 @@ def _run_opened(
     from functools import partial
 
     from ketadesk.scheduling.catalog import ConfigError
-    from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.schedule.day import clinic_today, day_schedule
     from ketadesk.store.database import StoreError
     from ketadesk.ui.common.app import show_error
     from ketadesk.ui.shell.main_window import MainWindow
 
     try:
-        opened = open_clinic(url, create=False)
+        # Before the window exists: nobody waits on these reads.
+        opened, screen = _open_for_sign_in(url)
     except (StoreError, ConfigError) as err:
         message = _server_hint(str(err))
         if message.startswith("no database at") and not demo_if_missing:
@@ -179,7 +180,7 @@ def _run_opened(
             return 2
         window.set_signed_out(True)
         _show(app, window)
-        session = _start_session(window, opened, settings)
+        session = _start_session(window, opened, screen, settings)
         if session is None:
             return 0
         try:
@@ -213,12 +214,11 @@ def _run_from_file(app: QApplication, url: str, window: MainWindow) -> int:
     there, and read days through the open clinic from then on."""
     from functools import partial
 
-    from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
 
     window.set_signed_out(True)
     sessions: list[SignedInSession] = []
-    opening = BackgroundCall(partial(open_clinic, url, create=False), window)
+    opening = BackgroundCall(partial(_open_for_sign_in, url), window)
     opening.succeeded.connect(partial(_on_clinic_opened, window, sessions))
     opening.failed.connect(partial(_on_clinic_not_opened, window))
     call_after_first_paint(window, opening.start)
@@ -233,34 +233,51 @@ def _run_from_file(app: QApplication, url: str, window: MainWindow) -> int:
                 signal.disconnect()
         for session in sessions:
             session.close()
-        opened = opening.wait()
-        if opened is not None:
-            opened.db.dispose()
+        answer = opening.wait()
+        if answer is not None:
+            answer[0].db.dispose()
+
+
+def _open_for_sign_in(url: str) -> tuple[OpenedClinic, SignInScreen]:
+    """On the worker: open the clinic and read what the sign-in asks, so that the GUI thread
+    never waits on the database before anyone has signed in."""
+    from ketadesk.services.access.accounts import sign_in_screen
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+
+    opened = open_clinic(url, create=False)
+    try:
+        return opened, sign_in_screen(opened.db)
+    except BaseException:
+        opened.db.dispose()
+        raise
 
 
 def _start_session(
-    window: MainWindow, opened: OpenedClinic, settings: QSettings | None
+    window: MainWindow, opened: OpenedClinic, screen: SignInScreen, settings: QSettings | None
 ) -> SignedInSession | None:
     """Ask who is there (or, on a new clinic, for its administrator); None if cancelled."""
     from ketadesk.ui.shell.session import SignedInSession, default_backup_dir
 
     session = SignedInSession(window, opened.db, settings=settings, backup_dir=default_backup_dir())
-    if not session.start():
+    if not session.start(screen):
         window.close()
         return None
     return session
 
 
 def _on_clinic_opened(
-    window: MainWindow, sessions: list[SignedInSession], opened: OpenedClinic
+    window: MainWindow,
+    sessions: list[SignedInSession],
+    answer: tuple[OpenedClinic, SignInScreen],
 ) -> None:
     from functools import partial
 
     from ketadesk.services.schedule.day import clinic_today, day_schedule
 
+    opened, screen = answer
     _report_upgrade(opened)
     window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))
-    session = _start_session(window, opened, window.settings())
+    session = _start_session(window, opened, screen, window.settings())
     if session is not None:  # else the window closed, which ends the event loop
         sessions.append(session)
 

@@ -30,19 +30,8 @@ UI_DIR = str(Path(ketadesk.__file__).parent / "ui")
 TESTS_DIR = str(Path(__file__).parent.parent)
 
 #: Widget code still known to read or write on the GUI thread, as "module:function" of the
-#: innermost ui frame.  Each one is a debt; the goal is an empty set.  Left: the start-up
-#: sign-in (session.start asks needs_first_admin and the demo hint, and SignInDialog reads the
-#: clinic's name, before a modal dialog that run.py waits on), and the patient form, whose
-#: save/register return their outcome to callers (booking's New patient…, the record's Edit).
-KNOWN_OFFENDERS: frozenset[str] = frozenset(
-    {
-        "ketadesk.ui.access.sign_in:SignInDialog.__init__",
-        "ketadesk.ui.patients.patient_form:PatientFormDialog.__init__",
-        "ketadesk.ui.patients.patient_form:PatientFormDialog.register",
-        "ketadesk.ui.patients.patient_form:PatientFormDialog.save",
-        "ketadesk.ui.shell.session:SignedInSession.start",
-    }
-)
+#: innermost ui frame.  Each one would be a debt; there is none left.
+KNOWN_OFFENDERS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

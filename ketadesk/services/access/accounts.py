@@ -409,6 +409,19 @@ def deactivate_user(
         return _info(user)
 
 
+@dataclass(frozen=True, slots=True)
+class SignInScreen:
+    """What the window asks before anyone signs in, read in one go off the GUI thread."""
+
+    needs_first_admin: bool
+    demo_hint: str
+
+
+def sign_in_screen(db: Database) -> SignInScreen:
+    """Whether a new clinic needs its first administrator, and the demo's sign-ins (if any)."""
+    return SignInScreen(needs_first_admin(db), demo_accounts_hint(db))
+
+
 def clinic_name(db: Database) -> str:
     """The clinic's name, for the sign-in dialog (readable before anyone signs in)."""
     with db.read() as session:

@@ -31,7 +31,7 @@ from ketadesk import APP_NAME
 from ketadesk.services.access import accounts
 from ketadesk.services.access.accounts import SignInRefused
 from ketadesk.services.common.context import Actor, Database, InvalidFields, ServiceError
-from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.background import BackgroundCall, run_service
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -130,7 +130,9 @@ class SignInDialog(QDialog):
         self.setWindowTitle(f"{title} — {APP_NAME}")
         self.setModal(True)
 
-        heading = QLabel(f"<b>{html.escape(accounts.clinic_name(db))}</b>", self)
+        # The file or server until the clinic's name is read (on a worker, a moment later).
+        heading = QLabel(f"<b>{html.escape(db.label)}</b>", self)
+        self.heading = heading
         heading.setWordWrap(True)
         heading.setTextFormat(Qt.TextFormat.RichText)
         heading.setToolTip(db.label)
@@ -171,6 +173,16 @@ class SignInDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._countdown.timeout.connect(self._on_countdown_timeout)
         (self.password_edit if username else self.username_edit).setFocus()
+        run_service(
+            self,
+            lambda: accounts.clinic_name(db),
+            self._on_clinic_name_read,
+            failed=lambda _err: None,  # the heading keeps the database's label
+            busy="",
+        )
+
+    def _on_clinic_name_read(self, name: str) -> None:
+        self.heading.setText(f"<b>{html.escape(name)}</b>")
 
     # -- public ------------------------------------------------------------------------------
 

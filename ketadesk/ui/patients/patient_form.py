@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
@@ -41,6 +42,7 @@ from ketadesk.services.patients.patient_fields import (
 )
 from ketadesk.services.patients.registration import patient_form, register_patient, update_patient
 from ketadesk.services.schedule.day import clinic_today
+from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.colors import is_dark
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.sizing import fixed_minimum
@@ -118,14 +120,26 @@ class PatientFormDialog(QDialog):
     """
 
     saved = Signal(int)
+    # A save that ended without saving (mistakes marked, or refused with a message).
+    not_saved = Signal()
 
     def __init__(
-        self, desk: Desk, patient_id: int | None = None, parent: QWidget | None = None
+        self,
+        desk: Desk,
+        patient_id: int | None = None,
+        parent: QWidget | None = None,
+        *,
+        original: PatientForm | None = None,
     ) -> None:
+        """A new patient (``patient_id`` None), or ``patient_id`` as ``original`` has it (read
+        by the caller off the GUI thread: see ``open_for``)."""
         super().__init__(parent)
+        if patient_id is not None and original is None:
+            raise ValueError("editing a patient needs the form as read: use open_for")
         self._desk = desk
         self.patient_id = patient_id
-        self._original: PatientForm | None = None
+        self._original: PatientForm | None = original
+        self._saving = False
         self._today: dt.date | None = None  # set once a save has found mistakes
         self.setObjectName("patient_form_dialog")
         self.setWindowTitle("New patient" if patient_id is None else "Edit patient")
@@ -177,14 +191,34 @@ class PatientFormDialog(QDialog):
         layout.addWidget(self.buttons)
         self.resize(900, 640)
 
-        if patient_id is not None:
-            self._original = patient_form(desk.db, patient_id)
-            self.set_form(self._original)
+        if original is not None:
+            self.set_form(original)
         self.fields["first_name"].editor.setFocus()
 
         self.buttons.accepted.connect(self._on_buttons_accepted)
         self.buttons.rejected.connect(self.reject)
         fixed_minimum(self, FORM_MINIMUM)
+
+    @classmethod
+    def open_for(
+        cls,
+        desk: Desk,
+        patient_id: int,
+        parent: QWidget | None,
+        then: Callable[[PatientFormDialog], None],
+    ) -> None:
+        """Read the patient on a worker, then ``then(dialog)`` with the dialog that edits them."""
+        db = desk.db
+
+        def opened(original: PatientForm) -> None:
+            then(cls(desk, patient_id, parent, original=original))
+
+        run_service(
+            parent,
+            lambda: patient_form(db, patient_id),
+            opened,
+            busy="Opening the patient's details…",
+        )
 
     @classmethod
     def register(cls, desk: Desk, parent: QWidget | None = None, name_hint: str = "") -> int | None:
@@ -286,30 +320,63 @@ class PatientFormDialog(QDialog):
     def _on_buttons_accepted(self) -> None:
         self.save()
 
-    def save(self) -> bool:
-        """Save the form; on mistakes mark the fields and keep the dialog open."""
+    def is_saving(self) -> bool:
+        return self._saving
+
+    def save(self) -> None:
+        """Save the form on the writer worker: then ``saved`` and the dialog closes, or the
+        mistakes are marked at their fields (``not_saved``) and the dialog stays open."""
+        if self._saving:
+            return
         form = self.form()
-        desk = self._desk
-        try:
-            if self.patient_id is None:
-                self.patient_id = register_patient(desk.db, desk.actor, form, now=desk.now())
-            else:
+        desk, patient_id, original = self._desk, self.patient_id, self._original
+
+        def work() -> int | _Mistakes:
+            try:
+                if patient_id is None:
+                    return register_patient(desk.db, desk.actor, form, now=desk.now())
                 update_patient(
-                    desk.db,
-                    desk.actor,
-                    self.patient_id,
-                    form,
-                    original=self._original,
-                    now=desk.now(),
+                    desk.db, desk.actor, patient_id, form, original=original, now=desk.now()
                 )
-        except InvalidFields as err:
-            self._today = clinic_today(desk.db, now=desk.now())
-            self.show_errors(err.errors)
-            return False
-        except ServiceError as err:
-            self._show_message(f"Not saved: {err}")
-            return False
+                return patient_id
+            except InvalidFields as err:
+                # The day the date checks measure against, for marks cleared while typing.
+                return _Mistakes(err.errors, clinic_today(desk.db, now=desk.now()))
+
+        self._saving = True
+        self.buttons.setEnabled(False)
+        run_service(
+            self,
+            work,
+            self._on_save_done,
+            failed=self._on_save_refused,
+            busy="Saving the patient…",
+            writes=True,
+        )
+
+    def _on_save_done(self, outcome: int | _Mistakes) -> None:
+        self._saving = False
+        self.buttons.setEnabled(True)
+        if isinstance(outcome, _Mistakes):
+            self._today = outcome.today
+            self.show_errors(outcome.errors)
+            self.not_saved.emit()
+            return
+        self.patient_id = outcome
         self.show_errors({})
-        self.saved.emit(self.patient_id)
+        self.saved.emit(outcome)
         self.accept()
-        return True
+
+    def _on_save_refused(self, err: ServiceError) -> None:
+        self._saving = False
+        self.buttons.setEnabled(True)
+        self._show_message(f"Not saved: {err}")
+        self.not_saved.emit()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Mistakes:
+    """A save the services refused field by field, and the clinic's today to check against."""
+
+    errors: dict[str, str]
+    today: dt.date

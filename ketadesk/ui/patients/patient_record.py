@@ -11,6 +11,7 @@ counts as done, which gap breaks the protocol) are the service's.  Editing goes 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -590,9 +591,16 @@ class PatientRecordView(QWidget):
         self.calendar_exported.emit(problem)
 
     @classmethod
-    def edit_dialog(cls, desk: Desk, patient_id: int, parent: QWidget) -> PatientFormDialog:
-        """The dialog that edits the patient (an entry point tests can replace)."""
-        return PatientFormDialog(desk, patient_id, parent)
+    def edit_dialog(
+        cls,
+        desk: Desk,
+        patient_id: int,
+        parent: QWidget,
+        then: Callable[[PatientFormDialog], None],
+    ) -> None:
+        """Open the dialog that edits the patient once their details are read (an entry point
+        tests can replace)."""
+        PatientFormDialog.open_for(desk, patient_id, parent, then)
 
     def _say(self, text: str, *, error: bool = True) -> None:
         self.message.setText(text)
@@ -604,7 +612,9 @@ class PatientRecordView(QWidget):
             self.problem.emit(text)
 
     def _on_edit_button_clicked(self) -> None:
-        dialog = self.edit_dialog(self._desk, self.patient_id, self)
+        self.edit_dialog(self._desk, self.patient_id, self, self._show_edit_dialog)
+
+    def _show_edit_dialog(self, dialog: PatientFormDialog) -> None:
         dialog.saved.connect(self._on_dialog_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QWidget
 
 from ketadesk.services.access import accounts
+from ketadesk.services.access.accounts import SignInScreen
 from ketadesk.services.common.context import Actor, Database, ServiceError, utcnow
 from ketadesk.ui.access.idle_lock import IdleLock
 from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
@@ -71,16 +72,15 @@ class SignedInSession(QObject):
         a["lock"].triggered.connect(self._on_lock_triggered)
         a["switch_user"].triggered.connect(self._on_lock_triggered)
 
-    def start(self) -> bool:
-        """Ask who is there; False when they cancelled (the application then closes)."""
+    def start(self, screen: SignInScreen) -> bool:
+        """Ask who is there (``screen``, read off the GUI thread, says whether a new clinic needs
+        its administrator); False when they cancelled (the application then closes)."""
         self.window.set_signed_out(True)
-        if accounts.needs_first_admin(self.db):
+        if screen.needs_first_admin:
             actor = self._ask_first_admin(self.db, self.window)
         else:
             last = str(self._settings.value("session/last_user", "")) if self._settings else ""
-            actor = self._ask_sign_in(
-                self.db, self.window, username=last, hint=accounts.demo_accounts_hint(self.db)
-            )
+            actor = self._ask_sign_in(self.db, self.window, username=last, hint=screen.demo_hint)
         if actor is None:
             return False
         self.sign_in_as(actor)

@@ -123,6 +123,7 @@ def test_register_a_new_patient_and_book_an_iv_induction(
             email="octavia@",
         )
         QTest.mouseClick(_save_button(form), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not form.is_saving())  # saved on the writer worker
         seen["errors"] = form.errors()
         seen["saved"] = _patients(clinic) - before
         # Then right, with the gating facts a nurse keeps.

@@ -177,12 +177,12 @@ def test_gating_facts_marked_and_edit_reloads(
     assert "no signed informed consent on file" in view.gate_problems.text()
 
     view.edit_button.click()
+    qtbot.waitUntil(lambda: view.findChild(QWidget, "patient_form_dialog") is not None)
     dialog = view.findChild(QWidget, "patient_form_dialog")
-    assert dialog is not None
     assert isinstance(dialog, PatientFormDialog)
     dialog.fields["phone"].set_text("(619) 555-0199")
-    with qtbot.waitSignal(view.loaded, timeout=10000):
-        assert dialog.save()
+    with qtbot.waitSignal(dialog.saved), qtbot.waitSignal(view.loaded, timeout=10000):
+        dialog.save()
     texts = [label.text() for label in view.contact_box.findChildren(QLabel)]
     assert "(619) 555-0199" in texts
 

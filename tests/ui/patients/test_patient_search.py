@@ -138,6 +138,7 @@ def _save(qtbot: QtBot, dialog: PatientFormDialog) -> None:
     save = dialog.buttons.buttons()[0]
     assert isinstance(save, QPushButton)
     QTest.mouseClick(save, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.is_saving())  # saved on the writer worker
 
 
 def test_bad_fields_are_marked_and_nothing_is_saved(qtbot: QtBot, clinic: SmallClinic) -> None:
@@ -173,7 +174,8 @@ def test_bad_fields_are_marked_and_nothing_is_saved(qtbot: QtBot, clinic: SmallC
 
 
 def test_front_desk_sees_clinical_facts_read_only(qtbot: QtBot, clinic: SmallClinic) -> None:
-    dialog = PatientFormDialog(_desk(clinic), clinic.ids["Ada Lovelace"])
+    ada = clinic.ids["Ada Lovelace"]
+    dialog = PatientFormDialog(_desk(clinic), ada, original=patient_form(clinic.db, ada))
     qtbot.addWidget(dialog)
     assert dialog.fields["last_name"].text() == "Lovelace"
     assert dialog.fields["screening_status"].text() == "cleared"
@@ -187,7 +189,7 @@ def test_front_desk_sees_clinical_facts_read_only(qtbot: QtBot, clinic: SmallCli
 
 def test_a_nurse_edits_clinical_facts(qtbot: QtBot, clinic: SmallClinic) -> None:
     pid = clinic.ids["Grace Hopper"]
-    dialog = PatientFormDialog(_desk(clinic, NURSE), pid)
+    dialog = PatientFormDialog(_desk(clinic, NURSE), pid, original=patient_form(clinic.db, pid))
     qtbot.addWidget(dialog)
     _fill(dialog, screening_status="cleared")
     _save(qtbot, dialog)

@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from ketadesk.commands.run import open_day_window
+from ketadesk.services.access.accounts import sign_in_screen
 from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import Actor
 from ketadesk.store.database import Database
@@ -190,7 +191,7 @@ def test_closing_the_session_writes_the_scheduled_backup(
         ask_first_admin=lambda db, parent: NURSE,
         backup_dir=folder,
     )
-    assert session.start()
+    assert session.start(sign_in_screen(clinic.db))
     assert not win.is_signed_out()
     desk = win.desk()
     assert desk is not None
@@ -217,7 +218,7 @@ def test_the_daily_backup_is_written_on_a_worker_while_the_window_is_open(
         ask_first_admin=lambda db, parent: NURSE,
         backup_dir=folder,
     )
-    assert session.start()
+    assert session.start(sign_in_screen(clinic.db))
     session._backup_timer.timeout.emit()  # a day has passed
     qtbot.waitUntil(lambda: session.last_backup is not None, timeout=10_000)
     assert session.last_backup == folder / "clinic-20261124T181500Z.sqlite"
