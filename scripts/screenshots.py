@@ -36,6 +36,7 @@ def main(out: Path) -> None:
     from ketadesk.services.common.context import Actor
     from ketadesk.services.demo.clinic import build_demo
     from ketadesk.ui.common.app import create_application
+    from ketadesk.ui.common.background import wait_for_background_work
 
     app = create_application(["ketadesk"])
     folder = Path(tempfile.mkdtemp(prefix="ketadesk-shots-"))
@@ -48,9 +49,14 @@ def main(out: Path) -> None:
     window.show()
     for name, file in VIEWS.items():
         window.set_view(name)
-        for _ in range(40):  # views that read on a worker thread settle within a few rounds
+        # Views read on worker threads: wait until every answer is in and painted.
+        for _ in range(400):
             QCoreApplication.processEvents()
+            if not window.is_reading() and wait_for_background_work(0.0):
+                break
             app.thread().msleep(25)
+        for _ in range(4):
+            QCoreApplication.processEvents()
         window.grab().save(str(out / file))
         print(out / file)
     window.close()
