@@ -46,6 +46,16 @@ def settings_and_backups_in_tmp(
     return folder
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Let the widgets' background work finish before any fixture is torn down: a clinic
+    disposed while a worker still holds one of its connections leaves that connection to the
+    garbage collector, whose ResourceWarning then fails some later test."""
+    from ketadesk.ui.common.background import wait_for_background_work
+
+    wait_for_background_work()
+
+
 @pytest.fixture
 def clinic(tmp_path: Path) -> Iterator[SmallClinic]:
     c = build_clinic_day(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
