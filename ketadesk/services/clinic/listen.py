@@ -11,10 +11,10 @@ banner.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ketadesk.services.common.context import Database, ServiceError
+from ketadesk.services.common.context import Database
+from ketadesk.services.common.errors import ServerUnavailable, short_reason
 
 if TYPE_CHECKING:
     import psycopg
@@ -28,44 +28,6 @@ KEEPALIVE = {
     "keepalives_count": 3,
 }
 CONNECT_TIMEOUT_S = 5
-
-
-class ServerUnavailable(ServiceError):
-    """The clinic database cannot be reached now; ``reason`` says why in a few words."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"the clinic database cannot be reached: {reason}")
-
-
-def short_reason(err: BaseException) -> str:
-    """The driver's own first line (without SQLAlchemy's wrapping), for a banner."""
-    orig = getattr(err, "orig", None) or err
-    text = str(orig).strip()
-    line = text.splitlines()[0].strip() if text else type(orig).__name__
-    for prefix in ("connection failed: ", "FATAL:  ", "FATAL: "):
-        if line.startswith(prefix):
-            line = line[len(prefix) :]
-    line = line.replace("failed: FATAL:  ", "failed: ")
-    return line or type(orig).__name__
-
-
-@contextlib.contextmanager
-def server_errors() -> Iterator[None]:
-    """Inside, a database that cannot be reached (server down, connection cut, login refused)
-    raises ServerUnavailable, a ServiceError, instead of the driver's error: callers that tell
-    the user about ServiceErrors (the schedule editor, dialogs) then say what happened.  Nothing
-    was written: the failed transaction rolled back."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    try:
-        yield
-    except (OperationalError, InterfaceError) as err:
-        raise ServerUnavailable(short_reason(err)) from err
-    except DBAPIError as err:
-        if err.connection_invalidated:
-            raise ServerUnavailable(short_reason(err)) from err
-        raise
 
 
 def read_change_counter(db: Database) -> int:

@@ -13,8 +13,45 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-from ketadesk.services.clinic.listen import server_errors, short_reason
 from ketadesk.services.common.context import ServiceError
+
+
+class ServerUnavailable(ServiceError):
+    """The clinic database cannot be reached now; ``reason`` says why in a few words."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the clinic database cannot be reached: {reason}")
+
+
+def short_reason(err: BaseException) -> str:
+    """The driver's own first line (without SQLAlchemy's wrapping), for a banner."""
+    orig = getattr(err, "orig", None) or err
+    text = str(orig).strip()
+    line = text.splitlines()[0].strip() if text else type(orig).__name__
+    for prefix in ("connection failed: ", "FATAL:  ", "FATAL: "):
+        if line.startswith(prefix):
+            line = line[len(prefix) :]
+    line = line.replace("failed: FATAL:  ", "failed: ")
+    return line or type(orig).__name__
+
+
+@contextlib.contextmanager
+def server_errors() -> Iterator[None]:
+    """Inside, a database that cannot be reached (server down, connection cut, login refused)
+    raises ServerUnavailable, a ServiceError, instead of the driver's error: callers that tell
+    the user about ServiceErrors (the schedule editor, dialogs) then say what happened.  Nothing
+    was written: the failed transaction rolled back."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    try:
+        yield
+    except (OperationalError, InterfaceError) as err:
+        raise ServerUnavailable(short_reason(err)) from err
+    except DBAPIError as err:
+        if err.connection_invalidated:
+            raise ServerUnavailable(short_reason(err)) from err
+        raise
 
 
 class ChangedElsewhere(ServiceError):

@@ -6,9 +6,13 @@ import pytest
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from ketadesk.services.clinic.listen import ServerUnavailable
 from ketadesk.services.common.context import NotFound
-from ketadesk.services.common.errors import ChangedElsewhere, DatabaseFailure, service_errors
+from ketadesk.services.common.errors import (
+    ChangedElsewhere,
+    DatabaseFailure,
+    ServerUnavailable,
+    service_errors,
+)
 
 
 def test_a_row_changed_at_another_workstation_is_said_in_words() -> None:

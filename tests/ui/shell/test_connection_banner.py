@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, text
 
 from ketadesk.commands.run import open_day_window
 from ketadesk.services.booking import appointment_changes
-from ketadesk.services.clinic.listen import ServerUnavailable, server_errors
 from ketadesk.services.common.context import Actor
+from ketadesk.services.common.errors import ServerUnavailable, server_errors
 from ketadesk.services.schedule.day import day_schedule
 from ketadesk.store.database import open_database, parse_db_url
 from ketadesk.ui.common.desk import Desk
