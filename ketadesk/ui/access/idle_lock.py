@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
@@ -262,31 +263,18 @@ class IdleLock(QObject):
         windows = [self._window] + [
             w
             for w in QApplication.topLevelWidgets()
-            if w.isVisible()
-            and w is not self._window
-            and w.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)
+            if w.isVisible() and w is not self._window and _is_coverable(w)
         ]
         for window in windows:
-            curtain = Curtain(window)
-            self._curtains.append(curtain)
+            curtain = self._cover(window)
             if window is host:
                 self.curtain = curtain
         assert self.curtain is not None
         panel = UnlockPanel(self.curtain)
-        layout = QVBoxLayout(self.curtain)
-        layout.addStretch(1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(panel)
-        row.addStretch(1)
-        layout.addLayout(row)
-        layout.addStretch(2)
         panel.unlock_requested.connect(self._on_panel_unlock_requested)
         panel.switch_requested.connect(self._on_panel_switch_requested)
         self.panel = panel
-        for curtain in self._curtains:
-            curtain.show()
-            curtain.raise_()
+        _seat(panel, self.curtain)
         panel.show_for(self._desk_getter().actor)
         self.locked.emit()
 
@@ -333,7 +321,46 @@ class IdleLock(QObject):
             return False
         if self.is_locked() and kind in BLOCKED_EVENTS:
             return not self._may_receive(watched, kind)
+        if self.is_locked() and isinstance(watched, QWidget):
+            if kind == QEvent.Type.Show:
+                self._cover_late_window(watched)
+            elif kind == QEvent.Type.Hide and self._hosts_panel(watched):
+                self._reseat_panel()
         return False
+
+    def _hosts_panel(self, widget: QWidget) -> bool:
+        curtain = self.curtain
+        return curtain is not None and widget.isWindow() and curtain.parentWidget() is widget
+
+    def _reseat_panel(self) -> None:
+        """The window holding the unlock form closed while locked: the form goes back to the
+        topmost other covered window, so the lock can always be opened."""
+        for curtain in reversed(self._curtains):
+            if not shiboken6.isValid(curtain) or curtain is self.curtain:
+                continue
+            window = curtain.parentWidget()
+            if window is not None and window.isVisible() and self.panel is not None:
+                self.curtain = curtain
+                _seat(self.panel, curtain)
+                self.panel.show_for(self._desk_getter().actor)
+                return
+
+    def _cover_late_window(self, widget: QWidget) -> None:
+        """A window shown while locked (a message box a background task raised, a window a
+        timer opened) is covered as well; when it is modal, the unlock form moves onto it,
+        since a modal window keeps the keyboard from every other one."""
+        if self._switching or not widget.isWindow() or isinstance(widget, Curtain):
+            return
+        if widget.windowType() == Qt.WindowType.Popup:
+            widget.close()  # a menu or completer would float above any curtain
+            return
+        if not _is_coverable(widget) or widget in {c.parentWidget() for c in self._curtains}:
+            return
+        curtain = self._cover(widget)
+        if widget.isModal() and self.panel is not None:
+            self.curtain = curtain
+            _seat(self.panel, curtain)
+            self.panel.show_for(self._desk_getter().actor)
 
     def _may_receive(self, watched: QObject, kind: QEvent.Type) -> bool:
         if not isinstance(watched, QWidget):
@@ -403,10 +430,39 @@ class IdleLock(QObject):
         if self.panel is not None:
             self.panel.set_busy(False)
 
+    def _cover(self, window: QWidget) -> Curtain:
+        curtain = Curtain(window)
+        self._curtains.append(curtain)
+        curtain.show()
+        curtain.raise_()
+        return curtain
+
     def _take_down(self) -> None:
         for curtain in self._curtains:
-            curtain.remove()
+            if shiboken6.isValid(curtain):  # a covered window deleted while locked took its own
+                curtain.remove()
         self._curtains.clear()
         self.curtain = None
         self.panel = None
         self._last_input = self._clock()
+
+
+def _is_coverable(widget: QWidget) -> bool:
+    return widget.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)
+
+
+def _seat(panel: UnlockPanel, curtain: Curtain) -> None:
+    """Put the unlock form in the middle of ``curtain`` (moving it from another curtain)."""
+    layout = curtain.layout()
+    if layout is None:
+        layout = QVBoxLayout(curtain)
+    panel.setParent(curtain)
+    row = QHBoxLayout()
+    row.addStretch(1)
+    row.addWidget(panel)
+    row.addStretch(1)
+    assert isinstance(layout, QVBoxLayout)
+    layout.addStretch(1)
+    layout.addLayout(row)
+    layout.addStretch(2)
+    panel.show()

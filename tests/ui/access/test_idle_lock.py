@@ -250,3 +250,65 @@ def test_a_deactivated_user_must_switch(
     qtbot.waitUntil(lambda: panel.error_label.isVisible(), timeout=10_000)
     assert "switch user" in panel.error_label.text()
     assert lock.is_locked()
+
+
+def test_a_window_opened_after_the_lock_is_covered_too(
+    qtbot: QtBot, setup: tuple[Window, IdleLock, Clock]
+) -> None:
+    """Issue 14, finding 11: the lock covered only the windows visible when it engaged."""
+    window, lock, _clock = setup
+    lock.lock()
+    late = QWidget(None, Qt.WindowType.Window)
+    qtbot.addWidget(late)
+    late.setWindowTitle("Session record")
+    QLabel("Ada Lovelace: SpO2 97 %", late)
+    late.resize(300, 200)
+    late.show()
+    qtbot.waitExposed(late)
+    assert _covered(late)
+    assert lock.panel is not None
+    assert lock.panel.window() is window
+    late.close()
+
+
+def test_a_modal_dialog_raised_while_locked_is_covered_and_takes_the_unlock_form(
+    qtbot: QtBot, setup: tuple[Window, IdleLock, Clock]
+) -> None:
+    """A background task's message box, shown while locked, would hide the data behind no
+    curtain and keep the keyboard from the unlock form on the window behind it."""
+    window, lock, _clock = setup
+    lock.lock()
+    dialog = QDialog(window)
+    QLabel("Ada Lovelace was booked", dialog)
+    dialog.resize(300, 200)
+    dialog.open()
+    qtbot.waitExposed(dialog)
+    assert _covered(dialog)
+    assert lock.panel is not None
+    assert lock.panel.window() is dialog
+    assert lock.panel.isVisible()
+    with qtbot.waitSignal(lock.unlocked, timeout=5000):
+        qtbot.keyClicks(lock.panel.password_edit, NURSE_PASSWORD)
+        qtbot.keyClick(lock.panel.password_edit, Qt.Key.Key_Return)
+    assert not _covered(dialog)
+    assert not _covered(window)
+    dialog.reject()
+
+
+def test_closing_the_window_that_holds_the_unlock_form_moves_it_back(
+    qtbot: QtBot, setup: tuple[Window, IdleLock, Clock]
+) -> None:
+    window, lock, _clock = setup
+    lock.lock()
+    dialog = QDialog(window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.resize(300, 200)
+    dialog.open()
+    qtbot.waitExposed(dialog)
+    assert lock.panel is not None
+    assert lock.panel.window() is dialog
+    dialog.close()  # e.g. the task that raised it closed it again
+    qtbot.waitUntil(lambda: lock.panel is not None and lock.panel.window() is window)
+    with qtbot.waitSignal(lock.unlocked, timeout=5000):
+        lock.unlock_with(NURSE_PASSWORD)
+    assert not _covered(window)
