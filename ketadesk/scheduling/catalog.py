@@ -268,6 +268,8 @@ class ClinicSettings:
     extra: Mapping[str, Any] = field(default_factory=dict)
     logo: str = ""  # an image file printed in document headers; relative to the config folder
     followups: FollowUpSettings = field(default_factory=lambda: default_follow_up_settings())
+    #: [security] disk_encryption: what a clinic file on an unencrypted disk means (at_rest.py).
+    disk_encryption: str = "warn"
 
     def capacity_for_role(self, role: str) -> int:
         return self.staffing.get(f"{role}_patients", 1)
@@ -636,7 +638,19 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         idle_lock_minutes=accounts.idle_lock_minutes,
         accounts=accounts,
         followups=_parse_followups(root, source),
+        disk_encryption=_security(root, source).choice(
+            "disk_encryption", DISK_ENCRYPTION_POLICIES, default="warn"
+        ),
     )
+
+
+#: What ``[security] disk_encryption`` may say: warn about a clinic file on an unencrypted disk,
+#: refuse to sign in to it, or say nothing (services/clinic/at_rest.py).
+DISK_ENCRYPTION_POLICIES = ("warn", "require", "off")
+
+
+def _security(root: _Reader, source: str) -> _Reader:
+    return root.table("security") if root.has("security") else _Reader({}, "security", source)
 
 
 # The [followups] of resources/config/clinic.toml, for a stored configuration written before
@@ -697,7 +711,7 @@ ACCOUNT_DEFAULTS: Mapping[str, int] = {
 def _parse_accounts(root: _Reader, source: str) -> AccountSettings:
     # Clinics configured before [accounts] existed kept the idle lock in [security]; their
     # stored copy has no [accounts], so its other keys take the defaults of clinic.toml.
-    legacy = root.table("security") if root.has("security") else _Reader({}, "security", source)
+    legacy = _security(root, source)
     acc = root.table("accounts") if root.has("accounts") else _Reader({}, "accounts", source)
     defaults = ACCOUNT_DEFAULTS
     idle = (

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.catalog import AccountSettings
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
+from ketadesk.services.clinic.at_rest import NOT_CHECKED, ClinicAtRest, clinic_at_rest
 from ketadesk.services.common.context import (
     ROLES,
     Actor,
@@ -415,11 +416,13 @@ class SignInScreen:
 
     needs_first_admin: bool
     demo_hint: str
+    at_rest: ClinicAtRest = NOT_CHECKED
 
 
 def sign_in_screen(db: Database) -> SignInScreen:
-    """Whether a new clinic needs its first administrator, and the demo's sign-ins (if any)."""
-    return SignInScreen(needs_first_admin(db), demo_accounts_hint(db))
+    """Whether a new clinic needs its first administrator, the demo's sign-ins (if any), and
+    whether the clinic file lies on an encrypted disk as the clinic's policy asks."""
+    return SignInScreen(needs_first_admin(db), demo_accounts_hint(db), clinic_at_rest(db))
 
 
 def clinic_name(db: Database) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QTimer
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ketadesk.services.access import accounts
 from ketadesk.services.access.accounts import SignInScreen
@@ -31,6 +31,8 @@ AskSignIn = Callable[..., Actor | None]
 AskFirstAdmin = Callable[[Database, QWidget | None], Actor | None]
 #: How often a running workstation writes its scheduled backup of a SQLite clinic.
 BACKUP_INTERVAL_MS = 24 * 60 * 60 * 1000
+#: How long the "clinic file not on an encrypted disk" warning stays in the status bar.
+AT_REST_NOTICE_MS = 60_000
 
 
 def default_backup_dir() -> Path:
@@ -76,6 +78,15 @@ class SignedInSession(QObject):
         """Ask who is there (``screen``, read off the GUI thread, says whether a new clinic needs
         its administrator); False when they cancelled (the application then closes)."""
         self.window.set_signed_out(True)
+        if screen.at_rest.refused:
+            QMessageBox.critical(
+                self.window,
+                "Clinic file not protected",
+                f"{screen.at_rest.notice}\n\nThis clinic requires it ([security] "
+                'disk_encryption = "require"), so KetaDesk will not open it here. Move the '
+                "file to an encrypted disk, or turn on the disk's encryption, and start again.",
+            )
+            return False
         if screen.needs_first_admin:
             actor = self._ask_first_admin(self.db, self.window)
         else:
@@ -84,6 +95,8 @@ class SignedInSession(QObject):
         if actor is None:
             return False
         self.sign_in_as(actor)
+        if screen.at_rest.notice:
+            self.window.show_message(screen.at_rest.notice, AT_REST_NOTICE_MS)
         if self.db.is_sqlite and self._backup_dir is not None:
             self._backup_timer.start()
         return True

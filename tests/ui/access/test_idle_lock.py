@@ -288,8 +288,8 @@ def test_a_modal_dialog_raised_while_locked_is_covered_and_takes_the_unlock_form
     assert lock.panel.window() is dialog
     assert lock.panel.isVisible()
     with qtbot.waitSignal(lock.unlocked, timeout=5000):
-        qtbot.keyClicks(lock.panel.password_edit, NURSE_PASSWORD)
-        qtbot.keyClick(lock.panel.password_edit, Qt.Key.Key_Return)
+        QTest.keyClicks(lock.panel.password_edit, NURSE_PASSWORD)
+        QTest.keyClick(lock.panel.password_edit, Qt.Key.Key_Return)
     assert not _covered(dialog)
     assert not _covered(window)
     dialog.reject()
