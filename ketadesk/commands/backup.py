@@ -52,7 +52,23 @@ def _backup(args: argparse.Namespace) -> int:
         f"backed up {_counted(result.appointments, 'appointment')} to {result.path} "
         f"({svc.human_size(result.size)}), verified"
     )
+    _warn_if_unencrypted(result.path)
     return 0
+
+
+def _warn_if_unencrypted(path: object) -> None:
+    """A backup is a whole copy of the clinic: on a plain USB stick it is all the patients'
+    data in a pocket (docs/SECURITY.md)."""
+    from pathlib import Path
+
+    from ketadesk.services.clinic.at_rest import volume_encryption
+
+    found = volume_encryption(Path(str(path)))
+    if not found.verified:
+        print(
+            f"warning: {path} is on a disk that is not known to be encrypted ({found.how}); "
+            "keep backups on encrypted media"
+        )
 
 
 def _restore(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from ketadesk.cli import main
 from ketadesk.services.clinic import backup as svc
+from ketadesk.services.clinic.at_rest import volume_encryption
 from ketadesk.services.demo.clinic import build_demo
 from ketadesk.store import migrate
 
@@ -305,6 +306,9 @@ def test_commands_exit_statuses(
     assert said.startswith("backed up ")
     assert "verified" in said
     assert str(out) in said
+    # A backup on a disk not known to be encrypted is said so (this machine's own disk).
+    if not volume_encryption(out).verified:
+        assert f"warning: {out} is on a disk that is not known to be encrypted" in said
 
     assert main(["backup", "--db", url(clinic), "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
