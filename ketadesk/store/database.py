@@ -199,6 +199,7 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
         _check_sqlite_header(file)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
+        _require_encrypted_transport(url)
         kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
     try:
@@ -226,6 +227,40 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
         url=url,
         engine=engine,
         _write_engine=write_engine,
+    )
+
+
+#: libpq's sslmode values that refuse an unencrypted connection.
+ENCRYPTED_SSLMODES = frozenset({"require", "verify-ca", "verify-full"})
+_LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+
+
+def _require_encrypted_transport(url: URL) -> None:
+    """Patient data crosses the network only encrypted (HIPAA 164.312(e), docs/SECURITY.md).
+
+    A server on this machine (loopback or a Unix socket) is reached without TLS; any other host
+    needs ``sslmode=require`` or stricter in the URL (or libpq's ``PGSSLMODE``), since libpq's
+    default, "prefer", quietly falls back to plain text.
+    """
+    hosts = url.query.get("host", url.host or "")
+    names = [hosts] if isinstance(hosts, str) else list(hosts)
+    remote = [
+        h
+        for name in names
+        for h in name.split(",")
+        if h.strip() not in _LOCAL_HOSTS and not h.strip().startswith("/")
+    ]
+    if not remote:
+        return
+    mode = url.query.get("sslmode") or os.environ.get("PGSSLMODE", "")
+    if isinstance(mode, tuple):
+        mode = mode[-1]
+    if mode in ENCRYPTED_SSLMODES:
+        return
+    raise DatabaseOpenError(
+        f"the connection to {', '.join(remote)} would not be encrypted "
+        f"(sslmode={mode or 'prefer'}); add ?sslmode=verify-full to the URL (or "
+        "sslmode=require on a private network), see docs/SERVER.md"
     )
 
 
