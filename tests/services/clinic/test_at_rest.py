@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ketadesk.config import ConfigError, build_catalog, read_raw_config
+from ketadesk.config import build_catalog, read_raw_config
+from ketadesk.scheduling.catalog import ConfigError
 from ketadesk.services.clinic.at_rest import (
     at_rest_notice,
     clinic_at_rest,
