@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ketadesk {args.command}: {err}", file=sys.stderr)
         return err.status
     except ServiceError as err:
-        print(f"ketadesk {args.command}: {err}", file=sys.stderr)
+        print(f"ketadesk {args.command}: {_located(err, args)}", file=sys.stderr)
         return 1
     except (StoreError, ConfigError) as err:
         print(f"ketadesk {args.command}: {err}", file=sys.stderr)
@@ -105,7 +105,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as err:
+        # A file the command reads or writes (not the database): its name and the system's words.
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"ketadesk {args.command}: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        # A database error no service turned into words (a full disk or a read-only clinic file
+        # met by a command's own write, a NUL in a text): the same words the window shows.
+        from ketadesk.services.common.errors import translated
+
+        words = translated(err)
+        if words is None:
+            raise
+        print(f"ketadesk {args.command}: {_located(words, args)}", file=sys.stderr)
+        return 1
     return status
+
+
+def _located(err: Exception, args: argparse.Namespace) -> Exception:
+    """A refusal of the clinic's storage, naming the database the command was given."""
+    from ketadesk.services.common.errors import StorageRefused
+
+    db = getattr(args, "db", None)
+    if not isinstance(err, StorageRefused) or err.where or not isinstance(db, str):
+        return err
+    from ketadesk.store.database import StoreError, describe_url, parse_db_url
+
+    try:
+        return err.at(describe_url(parse_db_url(db)))
+    except StoreError:
+        return err
 
 
 def command_line_actor() -> Actor:

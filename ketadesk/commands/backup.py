@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from ketadesk.cli import CommandError, add_db_argument
+from ketadesk.cli import CommandError, add_db_argument, command_line_actor
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,8 @@ def register(sub: Any) -> None:
         "restore",
         help="restore a SQLite clinic from a backup file and verify it",
         description="Restore a clinic from a backup. An existing clinic is replaced only with "
-        "--force, and is first copied aside as <name>.before-restore-<time>.bak.",
+        "--force, and is first copied aside as <name>.before-restore-<time>.bak; its audit "
+        "events newer than the backup are carried over, and the restore is recorded.",
     )
     rs.add_argument("--from", dest="source", metavar="FILE", required=True, help="the backup file")
     add_db_argument(rs)
@@ -83,7 +84,9 @@ def _restore(args: argparse.Namespace) -> int:
         exists, f"replace the clinic {target} (it is copied aside first)?"
     )
     try:
-        result = svc.restore(Path(args.source).expanduser(), args.db, overwrite=force)
+        result = svc.restore(
+            Path(args.source).expanduser(), args.db, overwrite=force, actor=command_line_actor()
+        )
     except svc.TargetExists as err:
         raise CommandError(
             f"{err.path} already exists; add --force to replace it (it is copied aside first)"
@@ -91,6 +94,8 @@ def _restore(args: argparse.Namespace) -> int:
     except svc.BackupRefused as err:
         raise CommandError(str(err)) from None
     aside = f"; the previous clinic was copied to {result.set_aside}" if result.set_aside else ""
+    if result.carried_events:
+        aside += f"; {_counted(result.carried_events, 'newer audit event')} carried over from it"
     upgraded = f"; upgraded from schema {result.upgraded_from}" if result.upgraded_from else ""
     verdict = (
         f"integrity check found {_counted(result.problems, 'problem')} (run ketadesk check)"

@@ -21,6 +21,12 @@ def register(sub: Any) -> None:
         parser.add_argument("--protocol", required=True, metavar="NAME", help="e.g. iv_induction")
         parser.add_argument("--start", required=True, type=iso_date, metavar="YYYY-MM-DD")
         add_wishes(parser)
+        parser.add_argument(
+            "--other-days",
+            action="store_true",
+            help="with --weekdays: let the plan use other weekdays where the ones asked for "
+            "cannot be used (without it, a weekday the clinic never opens is refused)",
+        )
         parser.set_defaults(handler=handler)
 
 
@@ -30,7 +36,13 @@ def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from ketadesk.services.clinic.clinic_setup import open_clinic
 
     opened = open_clinic(args.db)
-    today, now = clinic_now(opened.db, args.today)
+    try:
+        if args.weekdays and not args.other_days:
+            _refuse_closed_weekdays(opened.db, args.weekdays, args.command)
+        today, now = clinic_now(opened.db, args.today)
+    except BaseException:
+        opened.db.dispose()
+        raise
     proposal = propose_series(
         opened.db,
         chart=args.patient,
@@ -40,6 +52,30 @@ def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         today=today,
     )
     return opened.db, proposal, now
+
+
+def _refuse_closed_weekdays(db: Any, weekdays: tuple[str, ...], command: str) -> None:
+    """A weekday the clinic never opens is a wish no plan can meet: said on the command line,
+    before anything is planned, rather than a series on other days with only a note."""
+    import calendar
+
+    from ketadesk.cli import CommandError
+    from ketadesk.scheduling.catalog import WEEKDAYS
+    from ketadesk.store.clinic_config import load_catalog
+
+    with db.read() as session:
+        hours = load_catalog(session).settings.hours
+    closed = [d for d in weekdays if hours.get(d) is None]
+    if not closed:
+        return
+    names = [calendar.day_name[WEEKDAYS.index(d)] for d in closed]
+    days = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    open_days = ",".join(d for d in WEEKDAYS if hours.get(d) is not None)
+    done = "booked" if command == "book" else "planned"
+    raise CommandError(
+        f"the clinic is closed on {days}; nothing was {done}. Choose days it opens "
+        f"(--weekdays from {open_days}), or add --other-days to let the plan use other days"
+    )
 
 
 def _print(proposal: Any, args: argparse.Namespace, booked: Any = None) -> None:

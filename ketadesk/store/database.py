@@ -220,6 +220,14 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
             conn.exec_driver_sql("SELECT 1")
     except exc.DBAPIError as err:
         engine.dispose()
+        unwritable = _unwritable(url)
+        if unwritable:
+            # A WAL clinic needs its -shm beside it even to be read: a read-only file or folder
+            # (permissions, an immutable flag, a read-only disk) fails here, so say that.
+            raise DatabaseOpenError(
+                f"the clinic file {describe_url(url)} is read-only ({unwritable}): cannot open "
+                f"it ({_first_line(err.orig)}); check the permissions of the file and its folder"
+            ) from None
         raise DatabaseOpenError(
             f"cannot open {describe_url(url)}: {_first_line(err.orig)}"
         ) from None
@@ -262,6 +270,18 @@ def _require_encrypted_transport(url: URL) -> None:
         f"(sslmode={mode or 'prefer'}); add ?sslmode=verify-full to the URL (or "
         "sslmode=require on a private network), see docs/SERVER.md"
     )
+
+
+def _unwritable(url: URL) -> str:
+    """Which of a SQLite clinic's file and folder cannot be written ("" when both can)."""
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return ""
+    file = Path(url.database)
+    if file.exists() and not os.access(file, os.W_OK):
+        return "the file"
+    if not os.access(file.parent, os.W_OK):
+        return "its folder"
+    return ""
 
 
 def _check_sqlite_header(file: Path) -> None:

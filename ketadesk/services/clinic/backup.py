@@ -4,8 +4,9 @@ A backup is made with SQLite's online backup API (``migrate.copy_sqlite``), so i
 consistent moment of the clinic even while workstations keep booking.  It is written to a
 temporary file beside the destination, verified (``PRAGMA integrity_check`` and "a KetaDesk
 clinic at a schema this version knows") and only then put in place.  A restore checks the source
-the same way before anything at the target changes, copies the current target aside, puts the
-restored file in place with an atomic rename and finally runs the clinic integrity check.
+the same way before anything at the target changes; then, under one exclusive lock on the
+target, copies it aside and writes the restored clinic into it, carrying the replaced clinic's
+newer audit events across and recording the restore; finally it runs the clinic integrity check.
 
 PostgreSQL clinics are backed up with the server's own tools (pg_dump/pg_restore).
 """
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
+import json
 import os
 import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ketadesk.services.common.context import ServiceError
+from ketadesk.services.common.context import Actor, ServiceError
 from ketadesk.store import migrate
 from ketadesk.store.database import Database, StoreError, parse_db_url
 
@@ -33,6 +37,7 @@ PG_HINT = (
 )
 SCHEDULED_NAME = re.compile(r"^clinic-(\d{8}T\d{6}Z)\.sqlite$")
 _STAMP = "%Y%m%dT%H%M%SZ"
+RESTORE_LOCK_WAIT_S = 5  # how long a restore waits for workstations to finish a transaction
 
 
 class BackupError(ServiceError):
@@ -68,6 +73,7 @@ class RestoreResult:
     problems: int  # what the integrity check found in the restored clinic
     set_aside: Path | None  # where the replaced clinic was copied
     upgraded_from: str | None  # the restored file had an older schema and was upgraded
+    carried_events: int = 0  # newer audit events carried over from the replaced clinic
 
 
 @dataclass(frozen=True)
@@ -116,14 +122,26 @@ def backup(url_or_db: str | Database, out: Path, *, overwrite: bool = False) -> 
 # Restore
 
 
-def restore(source: Path, url: str, *, overwrite: bool) -> RestoreResult:
-    """Restore the backup ``source`` as the SQLite clinic ``url``.
+def restore(
+    source: Path, url: str, *, overwrite: bool, actor: Actor, now: dt.datetime | None = None
+) -> RestoreResult:
+    """Restore the backup ``source`` as the SQLite clinic ``url``, on behalf of ``actor``.
 
     Refuses (BackupRefused, nothing changed) a source that is not a SQLite file, not a KetaDesk
-    clinic, damaged, or from a newer KetaDesk; and an existing target unless ``overwrite``.  With
-    ``overwrite`` the current target is first copied aside (``<name>.before-restore-<stamp>.bak``,
-    owner-only).  The restored clinic is opened (an older schema is upgraded, after its own copy)
-    and integrity-checked: problems are counted in the result, not refused.
+    clinic, damaged, or from a newer KetaDesk; an existing target unless ``overwrite``; and a
+    target another program has open.  With ``overwrite`` the current target is first copied
+    aside (``<name>.before-restore-<stamp>.bak``, owner-only, a name no other restore uses).
+
+    An existing SQLite clinic is restored in place, under an exclusive lock taken before it is
+    copied aside and held until the restored content is in: no workstation can read or write it
+    in between, so whatever was committed before the lock is in the set-aside copy and whatever
+    comes after lands in the restored clinic.  (Renaming a file over a clinic that someone holds
+    open would let their next write go to the old file, or mix the old file's WAL into the new
+    one.)  Audit events of the replaced clinic newer than the backup's newest are carried into
+    the restored one, and the restore itself is recorded in the audit trail.
+
+    The restored clinic is then opened (an older schema is upgraded, after its own copy) and
+    integrity-checked: problems are counted in the result, not refused.
     """
     source = Path(source)
     target = _sqlite_file_of(url, "restored")
@@ -138,25 +156,92 @@ def restore(source: Path, url: str, *, overwrite: bool) -> RestoreResult:
     if exists and not overwrite:
         raise TargetExists(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    set_aside: Path | None = None
+    when = now or dt.datetime.now(dt.UTC)
     with _temporary_beside(target) as tmp:
         try:
             migrate.copy_sqlite(source, tmp)
         except (sqlite3.Error, OSError) as err:
             raise BackupError(f"cannot read {source}: {_first_line(err)}") from None
         _facts(tmp, check_integrity=True, failure=BackupError, what="the restored copy")
-        _fsync(tmp)
-        if exists:
-            _quiesce(target)
-            set_aside = _set_aside(target)
-        os.replace(tmp, target)
+        if exists and _is_sqlite_file(target):
+            restored = _restore_in_place(tmp, target, source, actor, when)
+        else:
+            restored = _restore_by_rename(tmp, target, source, actor, when, exists=exists)
     _fsync_dir(target.parent)
-    return _verify_restored(url, target, facts, set_aside)
+    return _verify_restored(url, target, facts, restored)
 
 
-def _verify_restored(
-    url: str, target: Path, facts: _FileFacts, set_aside: Path | None
-) -> RestoreResult:
+@dataclass(frozen=True)
+class _Restored:
+    set_aside: Path | None
+    carried: int  # audit events carried over from the replaced clinic
+
+
+def _restore_in_place(
+    tmp: Path, target: Path, source: Path, actor: Actor, when: dt.datetime
+) -> _Restored:
+    """Copy ``target`` aside and then ``tmp`` into it, holding an exclusive lock throughout."""
+    try:
+        lock = sqlite3.connect(
+            f"{target.resolve().as_uri()}?mode=rw", uri=True, timeout=RESTORE_LOCK_WAIT_S
+        )
+    except sqlite3.Error as err:
+        raise BackupRefused(
+            f"cannot open {target} ({_first_line(err)}); nothing was changed"
+        ) from None
+    try:
+        lock.isolation_level = None
+        try:
+            # Set before the file is first read: in WAL mode the connection then keeps the
+            # database locked (readers included) until it closes, across the transactions below.
+            lock.execute("PRAGMA locking_mode = EXCLUSIVE")
+            lock.execute("BEGIN EXCLUSIVE")
+            lock.execute("COMMIT")
+        except sqlite3.Error as err:
+            raise BackupRefused(
+                f"{target} is in use ({_first_line(err)}); close KetaDesk everywhere and try "
+                "again; nothing was changed"
+            ) from None
+        with _read_only(tmp) as restored:
+            newest = _newest_audit_id(restored)
+            columns = _audit_columns(restored)
+        carried = _newer_audit_events(lock, newest, columns)
+        aside = _set_aside_sqlite(lock, target)
+        try:
+            with contextlib.closing(sqlite3.connect(tmp)) as src:
+                src.backup(lock)
+            lock.execute("BEGIN IMMEDIATE")
+            _write_restore_events(lock, carried, columns, actor, source, aside, when)
+            lock.execute("COMMIT")
+        except (sqlite3.Error, OSError) as err:
+            raise BackupError(
+                f"restoring into {target} failed ({_first_line(err)}); the clinic as it was "
+                f"is in {aside}"
+            ) from None
+    finally:
+        lock.close()  # releases the lock: workstations now see the restored clinic
+    return _Restored(set_aside=aside, carried=len(carried))
+
+
+def _restore_by_rename(
+    tmp: Path, target: Path, source: Path, actor: Actor, when: dt.datetime, *, exists: bool
+) -> _Restored:
+    """No clinic at ``target`` (nothing, or a file that is not SQLite): record the restore in
+    the copy and rename it into place, the old bytes set aside first."""
+    aside = _set_aside_bytes(target) if exists else None
+    try:
+        with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            _write_restore_events(conn, [], _audit_columns(conn), actor, source, aside, when)
+            conn.execute("COMMIT")
+    except sqlite3.Error as err:
+        raise BackupError(f"cannot record the restore in {tmp}: {_first_line(err)}") from None
+    _fsync(tmp)
+    os.replace(tmp, target)
+    return _Restored(set_aside=aside, carried=0)
+
+
+def _verify_restored(url: str, target: Path, facts: _FileFacts, done: _Restored) -> RestoreResult:
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.clinic.integrity import find_problems
 
@@ -173,48 +258,151 @@ def _verify_restored(
         appointments=facts.appointments,
         revision=migrate.revision_graph().head if opened.upgraded_from else facts.revision,
         problems=len(problems),
-        set_aside=set_aside,
+        set_aside=done.set_aside,
         upgraded_from=opened.upgraded_from,
+        carried_events=done.carried,
     )
 
 
-def _quiesce(target: Path) -> None:
-    """Fold the target's WAL into its file and stop WAL mode, so no ``-wal`` is left behind to
-    be replayed into the restored file.  Refuses when another program has the clinic open."""
-    if not _is_sqlite_file(target):
-        return
-    try:
-        conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=rw", uri=True, timeout=5)
-        try:
-            mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error as err:
-        raise BackupRefused(
-            f"{target} is in use ({_first_line(err)}); close KetaDesk everywhere and try again"
-        ) from None
-    leftovers = [p for p in _sidecars(target) if p.exists()]
-    if mode != "delete" or leftovers:
-        raise BackupRefused(
-            f"{target} is in use by another program; close KetaDesk everywhere and try again"
-        )
-
-
-def _set_aside(target: Path) -> Path:
+def _aside_name(target: Path) -> Path:
+    """Reserve a new set-aside name (created empty, owner-only, O_EXCL): two restores in the
+    same second get two names."""
     stamp = dt.datetime.now(dt.UTC).strftime(_STAMP)
-    aside = target.with_name(f"{target.name}.before-restore-{stamp}.bak")
+    for n in itertools.count(1):
+        suffix = "" if n == 1 else f"-{n}"
+        aside = target.with_name(f"{target.name}.before-restore-{stamp}{suffix}.bak")
+        try:
+            os.close(os.open(aside, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            continue
+        return aside
+    raise AssertionError("unreachable")
+
+
+def _set_aside_sqlite(lock: sqlite3.Connection, target: Path) -> Path:
+    """Copy the locked clinic aside through its own (locking) connection and check the copy."""
+    aside = _aside_name(target)
     try:
-        if _is_sqlite_file(target):
-            migrate.copy_sqlite(target, aside)
-        else:
-            fd = os.open(aside, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(target.read_bytes())
+        with contextlib.closing(sqlite3.connect(aside)) as dst:
+            lock.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+            verdict = dst.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"the copy is damaged ({verdict})")
+        _fsync(aside)
     except (sqlite3.Error, OSError) as err:
+        aside.unlink(missing_ok=True)
         raise BackupError(
             f"cannot copy {target} aside ({_first_line(err)}); nothing was changed"
         ) from None
     return aside
+
+
+def _set_aside_bytes(target: Path) -> Path:
+    aside = _aside_name(target)
+    try:
+        with aside.open("wb") as fh:
+            fh.write(target.read_bytes())
+    except OSError as err:
+        aside.unlink(missing_ok=True)
+        raise BackupError(
+            f"cannot copy {target} aside ({_first_line(err)}); nothing was changed"
+        ) from None
+    return aside
+
+
+# The audit trail across a restore: events are only ever inserted (migration 0002's triggers
+# refuse the rest), so the replaced clinic's events the backup does not have are inserted into
+# the restored one with their own ids (all above the backup's newest), followed by the restore's.
+
+
+def _audit_columns(conn: sqlite3.Connection) -> list[str]:
+    return [str(r[1]) for r in conn.execute("PRAGMA table_info(audit_event)")]
+
+
+def _newest_audit_id(conn: sqlite3.Connection) -> int:
+    if not _audit_columns(conn):
+        return 0
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_event").fetchone()[0])
+
+
+def _newer_audit_events(
+    conn: sqlite3.Connection, newest: int, columns: list[str]
+) -> list[dict[str, Any]]:
+    """The replaced clinic's audit events with ids above ``newest``, in the columns the
+    restored clinic has."""
+    have = set(_audit_columns(conn))
+    wanted = [c for c in columns if c in have]
+    if "id" not in wanted:
+        return []
+    rows = conn.execute(
+        f"SELECT {', '.join(wanted)} FROM audit_event WHERE id > ? ORDER BY id",
+        (newest,),
+    ).fetchall()
+    return [dict(zip(wanted, row, strict=True)) for row in rows]
+
+
+def _write_restore_events(
+    conn: sqlite3.Connection,
+    carried: list[dict[str, Any]],
+    columns: list[str],
+    actor: Actor,
+    source: Path,
+    aside: Path | None,
+    when: dt.datetime,
+) -> None:
+    """Insert the carried events and the restore's own event (inside the caller's transaction).
+
+    A carried event may name a user or patient the backup predates: the reference is dropped
+    (the foreign key would dangle) and said in its detail, the username stays as written."""
+    if not columns:
+        return
+    users = {r[0] for r in conn.execute("SELECT id FROM app_user")}
+    patients = {r[0] for r in conn.execute("SELECT id FROM patient")}
+    for event in carried:
+        row = dict(event)
+        notes = []
+        if row.get("user_id") is not None and row["user_id"] not in users:
+            row["user_id"] = None
+        if row.get("patient_id") is not None and row["patient_id"] not in patients:
+            notes.append(f"patient #{row['patient_id']}, registered after the backup")
+            row["patient_id"] = None
+        if notes and "detail" in row:
+            row["detail"] = "; ".join(filter(None, [row["detail"] or "", *notes]))
+        _insert(conn, row)
+    detail = (
+        f"restored from {source}; {len(carried)} newer audit event"
+        f"{'' if len(carried) == 1 else 's'} carried over"
+        + (f"; the replaced clinic was copied to {aside}" if aside else "")
+    )
+    restore_event: dict[str, Any] = {
+        "at": when.astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "user_id": actor.user_id if actor.user_id in users else None,
+        "username": actor.username,
+        "action": "restore",
+        "entity": "clinic",
+        "entity_id": None,
+        "patient_id": None,
+        "before": None,
+        "after": json.dumps(
+            {
+                "from": str(source),
+                "carried_events": len(carried),
+                "set_aside": str(aside) if aside else None,
+            }
+        ),
+        "detail": detail,
+    }
+    _insert(conn, {k: v for k, v in restore_event.items() if k in columns})
+
+
+def _insert(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
+    names = list(row)
+    conn.execute(
+        f"INSERT INTO audit_event ({', '.join(names)}) "  # names from the schema, values bound
+        f"VALUES ({', '.join('?' for _ in names)})",
+        [row[n] for n in names],
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,11 +2,19 @@
 
 Opening an existing clinic needs SQLAlchemy Core only: the ORM models are loaded when a new
 clinic is set up (or by the first service that works with them), not at start-up.
+
+A new SQLite clinic is built in a temporary file beside the target and renamed into place once
+whole, so a crash while creating leaves either no clinic or a whole one, never a half-built file
+that a second ``--create`` would refuse.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ketadesk.config import RawConfig, build_catalog, read_raw_config
@@ -34,6 +42,16 @@ def open_clinic(
     With ``create``, a missing SQLite file or an empty database becomes a new clinic with the
     default configuration (or ``config``).  Raises StoreError/ConfigError with a clear message.
     """
+    if create:
+        fresh = _new_sqlite_file(url)
+        if fresh is not None:
+            created = _create_beside(fresh, config)
+            opened = _open(url, create=False, upgrade=upgrade, config=None)
+            return replace(opened, created=created)
+    return _open(url, create=create, upgrade=upgrade, config=config)
+
+
+def _open(url: str, *, create: bool, upgrade: bool, config: RawConfig | None) -> OpenedClinic:
     db = open_database(url, create=create)
     try:
         state, rev = migrate.schema_state(db)
@@ -75,3 +93,91 @@ def _has_clinic_configuration(db: Database) -> bool:
     with db.engine.connect() as conn:
         found = conn.execute(text("SELECT 1 FROM clinic_setting WHERE key = 'clinic'")).first()
     return found is not None
+
+
+def _new_sqlite_file(url: str) -> Path | None:
+    """The SQLite file ``url`` names when there is no clinic in it yet (missing or empty)."""
+    from ketadesk.store.database import parse_db_url
+
+    parsed = parse_db_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.query:
+        return None
+    path = Path(parsed.database)
+    if parsed.database == ":memory:" or path.is_dir():
+        return None
+    try:
+        return path if not path.exists() or path.stat().st_size == 0 else None
+    except OSError:
+        return None  # open_database says what is wrong with it
+
+
+def _create_beside(target: Path, config: RawConfig | None) -> bool:
+    """Build a new clinic in a temporary file beside ``target``, then put it in place.
+
+    Returns False when another program created ``target`` meanwhile (theirs is kept)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_builds(target)
+    tmp = target.with_name(
+        f"{_BUILD_PREFIX.format(name=target.name)}{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    )
+    try:
+        built = _open(f"sqlite:///{tmp}", create=True, upgrade=True, config=config)
+        built.db.dispose()
+        # Fold the WAL into the file: the rename moves the file alone, not its -wal.
+        with contextlib.closing(sqlite3.connect(tmp)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _fsync(tmp)
+        empty_target = target.exists()  # a zero-length file: nothing in it to lose
+        if empty_target:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # never replaces a clinic that appeared meanwhile
+            except FileExistsError:
+                return False
+            except OSError:  # a file system without hard links
+                if target.exists():
+                    return False
+                os.replace(tmp, target)
+        _fsync(target.parent)
+        return True
+    finally:
+        for p in (tmp, *_sidecars(tmp)):
+            p.unlink(missing_ok=True)
+
+
+_BUILD_PREFIX = ".{name}.creating-"
+
+
+def _remove_abandoned_builds(target: Path) -> None:
+    """Delete temporary files of creations that were killed (their process is gone)."""
+    prefix = _BUILD_PREFIX.format(name=target.name)
+    for path in target.parent.glob(f"{prefix}*"):
+        pid_text = path.name[len(prefix) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _sidecars(path: Path) -> tuple[Path, ...]:
+    return tuple(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))
+
+
+def _fsync(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a folder
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -234,4 +234,9 @@ def validate_patient(form: PatientForm, *, today: dt.date) -> dict[str, str]:
     sessions = form.prior_auth_sessions.strip()
     if sessions and (not sessions.isdigit() or int(sessions) < 1):
         errors["prior_auth_sessions"] = "a whole number of sessions, 1 or more"
+    for field in dataclasses.fields(form):
+        value = getattr(form, field.name)
+        # PostgreSQL cannot store a NUL (and SQLite's C strings end at one): said first, here.
+        if isinstance(value, str) and "\x00" in value:
+            errors[field.name] = "holds a NUL character (\\0), which cannot be stored; retype it"
     return errors

@@ -12,10 +12,12 @@ import pytest
 from ketadesk.cli import main
 from ketadesk.services.clinic import backup as svc
 from ketadesk.services.clinic.at_rest import volume_encryption
+from ketadesk.services.common.context import Actor
 from ketadesk.services.demo.clinic import build_demo
 from ketadesk.store import migrate
 
 TODAY = dt.date(2026, 11, 24)
+ACTOR = Actor(user_id=None, username="tester", role="admin")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,12 @@ def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
                 "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
             )
         ]
-        return {n: conn.execute(f'SELECT * FROM "{n}" ORDER BY 1').fetchall() for n in names}
+        # A restore's own audit event is left out: the rest must be what the backup held.
+        where = {"audit_event": " WHERE action != 'restore'"}
+        return {
+            n: conn.execute(f'SELECT * FROM "{n}"{where.get(n, "")} ORDER BY 1').fetchall()
+            for n in names
+        }
     finally:
         conn.close()
 
@@ -72,7 +79,7 @@ def test_round_trip_restores_identical_data(clinic: Path, tmp_path: Path) -> Non
     assert not Path(f"{out}-wal").exists()
 
     target = tmp_path / "restored" / "clinic.sqlite"
-    restored = svc.restore(out, url(target), overwrite=False)
+    restored = svc.restore(out, url(target), overwrite=False, actor=ACTOR)
     assert restored.problems == 0
     assert restored.set_aside is None
     assert restored.appointments == result.appointments
@@ -113,10 +120,10 @@ def test_restore_overwrite_copies_target_aside(clinic: Path, tmp_path: Path) -> 
     changed = dump(clinic)
 
     with pytest.raises(svc.TargetExists):
-        svc.restore(out, url(clinic), overwrite=False)
+        svc.restore(out, url(clinic), overwrite=False, actor=ACTOR)
     assert dump(clinic) == changed
 
-    result = svc.restore(out, url(clinic), overwrite=True)
+    result = svc.restore(out, url(clinic), overwrite=True, actor=ACTOR)
     assert result.set_aside is not None
     assert result.set_aside.name.startswith("clinic.sqlite.before-restore-")
     assert result.set_aside.name.endswith(".bak")
@@ -134,7 +141,7 @@ def test_restore_of_a_clinic_with_problems_succeeds_and_counts_them(
     conn.close()
     out = tmp_path / "b.sqlite"
     svc.backup(url(clinic), out)
-    result = svc.restore(out, url(tmp_path / "r.sqlite"), overwrite=False)
+    result = svc.restore(out, url(tmp_path / "r.sqlite"), overwrite=False, actor=ACTOR)
     assert result.problems > 0
 
 
@@ -180,7 +187,7 @@ def test_restore_refuses_bad_sources_and_changes_nothing(
     before = clinic.read_bytes()
     files = sorted(clinic.parent.iterdir())
     with pytest.raises(svc.BackupRefused, match=message):
-        svc.restore(source, url(clinic), overwrite=force)
+        svc.restore(source, url(clinic), overwrite=force, actor=ACTOR)
     assert clinic.read_bytes() == before
     assert sorted(clinic.parent.iterdir()) == files
 
@@ -196,13 +203,13 @@ def test_restore_refuses_a_clinic_in_use(clinic: Path, tmp_path: Path) -> None:
             session.connection().exec_driver_sql("SELECT count(*) FROM appointment").all()
             before = dump(clinic)
             with pytest.raises(svc.BackupRefused, match="in use"):
-                svc.restore(out, url(clinic), overwrite=True)
+                svc.restore(out, url(clinic), overwrite=True, actor=ACTOR)
             assert dump(clinic) == before
     finally:
         opened.db.dispose()
     assert not list(clinic.parent.glob("*.before-restore-*"))
     # Closed everywhere: now the restore goes through, and no stale -wal is left behind.
-    result = svc.restore(out, url(clinic), overwrite=True)
+    result = svc.restore(out, url(clinic), overwrite=True, actor=ACTOR)
     assert result.problems == 0
     assert result.set_aside is not None
 
@@ -226,7 +233,7 @@ def test_postgresql_is_refused_with_the_pg_dump_hint(clinic: Path, tmp_path: Pat
     with pytest.raises(svc.BackupRefused, match="pg_dump"):
         svc.backup(pg, tmp_path / "b.sqlite")
     with pytest.raises(svc.BackupRefused, match="pg_restore"):
-        svc.restore(clinic, pg, overwrite=True)
+        svc.restore(clinic, pg, overwrite=True, actor=ACTOR)
 
 
 # ---------------------------------------------------------------------------------------------
