@@ -47,6 +47,8 @@ def server_errors() -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as err:
+        if is_contention(err):
+            raise ChangedElsewhere(short_reason(err)) from err
         raise ServerUnavailable(short_reason(err)) from err
     except DBAPIError as err:
         if err.connection_invalidated:
@@ -84,6 +86,18 @@ def service_errors() -> Iterator[None]:
         if _is_stale_data(err):
             raise ChangedElsewhere(str(err)) from err
         raise DatabaseFailure(short_reason(err)) from err
+
+
+# PostgreSQL's SQLSTATEs for a transaction that lost to another one: serialization failure,
+# deadlock detected, lock not available (a lock timeout).  The server is fine; it rolled back.
+CONTENTION_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_contention(err: BaseException) -> bool:
+    """Whether ``err`` means another workstation got in the way (a deadlock, a serialization
+    failure, a lock timeout, a row changed or deleted meanwhile) rather than a broken server."""
+    sqlstate = getattr(getattr(err, "orig", None), "sqlstate", None)
+    return sqlstate in CONTENTION_SQLSTATES or _is_stale_data(err)
 
 
 def _is_stale_data(err: BaseException) -> bool:
