@@ -27,7 +27,7 @@ from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
 from ketadesk.services.access import audit
-from ketadesk.services.access.permissions import require
+from ketadesk.services.access.permissions import require, unassigned_refusal
 from ketadesk.services.booking.booking import room_of, snapshot_of, write_holds
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.plan_check import (
@@ -51,7 +51,9 @@ from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
+    Resource,
     ResourceHold,
+    User,
 )
 
 
@@ -226,6 +228,37 @@ def _get_appointment(
     return appointment
 
 
+def assigned_staff(session: Session, appointment_id: int) -> set[int]:
+    """The staff members (resource ids) an appointment holds in any of its phases: its
+    clinicians."""
+    return set(
+        session.scalars(
+            select(ResourceHold.resource_id)
+            .join(Resource, Resource.id == ResourceHold.resource_id)
+            .where(ResourceHold.appointment_id == appointment_id, Resource.kind == "staff")
+        )
+    )
+
+
+def staff_member_of(session: Session, actor: Actor) -> int | None:
+    """The staff member (resource id) the actor's account is linked to, if any."""
+    if actor.user_id is None:
+        return None
+    return session.scalar(select(User.staff_id).where(User.id == actor.user_id))
+
+
+def _require_assigned(session: Session, actor: Actor, action: str, appointment_id: int) -> None:
+    refusal = unassigned_refusal(
+        actor,
+        action,
+        appointment_id,
+        assigned_staff(session, appointment_id),
+        staff_member_of(session, actor),
+    )
+    if refusal is not None:
+        raise refusal
+
+
 def change_status(
     db: Database,
     actor: Actor,
@@ -248,6 +281,7 @@ def change_status(
     def write() -> StatusChange:
         with db.write() as session:
             appointment = _get_appointment(session, appointment_id, expected_version)
+            _require_assigned(session, actor, action, appointment_id)
             if appointment.status == target:
                 raise InvalidRequest(
                     f"appointment #{appointment_id} is already {target.replace('_', ' ')}"
@@ -301,7 +335,13 @@ def change_status(
             changes.bump(session, now)
             return StatusChange(appointment.id, previous, target, appointment.version, event.id)
 
-    return retried_once(write)
+    try:
+        return retried_once(write)
+    except PermissionDenied as err:
+        # Checked inside the write transaction (whose session it is is read there): the
+        # refusal is recorded now that the transaction is over.
+        audit.record_refusal(db, err, entity="appointment", entity_id=appointment_id, now=now)
+        raise
 
 
 def undo_status(
@@ -332,6 +372,7 @@ def undo_status(
             if last is None or last.action == "undo" or last.from_status is None:
                 raise InvalidRequest(f"appointment #{appointment_id} has no change to undo")
             require(actor, last.action)
+            _require_assigned(session, actor, last.action, appointment_id)
             if last.to_status != appointment.status:
                 raise InvalidRequest(f"appointment #{appointment_id} changed since; reload it")
             before = snapshot_of(appointment)
