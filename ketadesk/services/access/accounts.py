@@ -8,6 +8,12 @@ with every further failure up to ``failure_delay_max_seconds``.  A refused attem
 whether a username exists, and an unknown username is slowed down the same way (its failures
 are counted from the audit trail, as there is no user row to count them in).
 
+An attempt claims its place before its password is checked: in one short write transaction it
+reads the failures so far under a lock (the user's row; for an unknown username, a lock on the
+name), refuses if the wait is not over, and otherwise counts itself as a failure at once.  Only
+then is the slow hash checked, outside any transaction, and a right password resets the count.
+So guesses sent all at once queue on that lock and are judged one after another.
+
 Every sign-in, failure, refusal and account change is an audit event.
 """
 
@@ -18,10 +24,11 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import AccountSettings
@@ -94,8 +101,6 @@ class _Account:
     role: str
     usable: bool  # active and with a password
     password_hash: str
-    failed_attempts: int
-    last_failed_at: dt.datetime | None
 
     @classmethod
     def of(cls, user: User) -> _Account:
@@ -105,8 +110,6 @@ class _Account:
             role=user.role,
             usable=user.active and bool(user.password_hash),
             password_hash=user.password_hash,
-            failed_attempts=user.failed_attempts,
-            last_failed_at=user.last_failed_at,
         )
 
 
@@ -512,18 +515,8 @@ def sign_in(db: Database, username: str, password: str, *, now: dt.datetime | No
         user = _Account.of(row) if row is not None else None
         if user is not None and not user.usable:
             user = None  # a deactivated account answers like an unknown one
-        if user is None:
-            failures, last = _unknown_failures(session, name, settings, now)
     if user is None:
-        wait = _wait_left(settings, failures, last, now)
-        if wait:
-            with db.write() as session:
-                _record(session, _attempt_row(_visitor(name), "sign_in_refused", None, now))
-            raise _too_soon(wait)
-        _matches(_decoy_hash(), password)
-        with db.write() as session:
-            _record(session, _attempt_row(_visitor(name), "sign_in_failed", None, now))
-        raise _after_failure(settings, failures + 1)
+        _unknown_attempt(db, settings, name, password, now)
     return _attempt(db, settings, user, password, now, purpose="sign_in")
 
 
@@ -552,25 +545,18 @@ def _attempt(
     purpose: str,
 ) -> Actor:
     actor = _actor(user)
-    wait = _wait_left(settings, user.failed_attempts, user.last_failed_at, now)
+    failures, wait = _claim(db, settings, actor, user.id, now, purpose=purpose)
     if wait:
-        with db.write() as session:
-            _record(session, _attempt_row(actor, f"{purpose}_refused", user.id, now))
         raise _too_soon(wait)
-    # The slow hash is checked outside any transaction: it must not hold the write lock.
+    # The slow hash is checked outside any transaction: it must not hold the write lock.  The
+    # attempt already counts as a failure; a right password takes that back.
     if not _matches(user.password_hash, password):
         with db.write() as session:
-            failures = session.scalar(
-                update(User)
-                .where(User.id == user.id)
-                .values(failed_attempts=User.failed_attempts + 1, last_failed_at=now)
-                .returning(User.failed_attempts)
-            )
             _record(
                 session,
-                _attempt_row(actor, f"{purpose}_failed", user.id, now, failures=failures),
+                _attempt_row(actor, f"{purpose}_failed", user.id, now, failures=failures + 1),
             )
-        raise _after_failure(settings, failures or 0)
+        raise _after_failure(settings, failures + 1)
     rehash = _hasher().check_needs_rehash(user.password_hash)
     new_hash = hash_password(password) if rehash else None
     with db.write() as session:
@@ -579,11 +565,66 @@ def _attempt(
             values["password_hash"] = new_hash
         session.execute(update(User).where(User.id == user.id).values(**values))
         # Failures before this success are worth seeing; none, not worth a line.
-        _record(
-            session,
-            _attempt_row(actor, purpose, user.id, now, failures=user.failed_attempts or None),
-        )
+        _record(session, _attempt_row(actor, purpose, user.id, now, failures=failures or None))
     return actor
+
+
+def _claim(
+    db: Database,
+    settings: AccountSettings,
+    actor: Actor,
+    user_id: int,
+    now: dt.datetime,
+    *,
+    purpose: str,
+) -> tuple[int, int]:
+    """Claim one attempt at ``user_id``'s password: (failures before it, 0) once it is counted
+    as a failure, or (failures, seconds left to wait) when it is too soon, recorded as refused.
+
+    The user's row is locked while the failures are read and counted (SQLite: the write
+    transaction begins IMMEDIATE), so attempts made at once are judged one after another.
+    """
+    with db.write() as session:
+        failures, last = session.execute(
+            select(User.failed_attempts, User.last_failed_at)
+            .where(User.id == user_id)
+            .with_for_update(key_share=True)
+        ).one()
+        wait = _wait_left(settings, failures, last, now)
+        if wait:
+            _record(session, _attempt_row(actor, f"{purpose}_refused", user_id, now))
+            return failures, wait
+        session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(failed_attempts=failures + 1, last_failed_at=now)
+        )
+        return failures, 0
+
+
+# PostgreSQL: attempts at one unknown username queue on a lock of their own (there is no row
+# to lock); hashtext folds the name into the lock's key.
+_LOCK_USERNAME = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
+
+
+def _unknown_attempt(
+    db: Database, settings: AccountSettings, name: str, password: str, now: dt.datetime
+) -> NoReturn:
+    """An attempt at a username no user can sign in as: always refused, slowed down like a
+    user's (its failures are the audit trail's), and as slow to answer (a decoy hash)."""
+    visitor = _visitor(name)
+    with db.write() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(_LOCK_USERNAME, {"key": f"ketadesk sign-in {name}"})
+        failures, last = _unknown_failures(session, name, settings, now)
+        wait = _wait_left(settings, failures, last, now)
+        # Recorded before the decoy hash, so the next attempt counts this one.
+        action = "sign_in_refused" if wait else "sign_in_failed"
+        _record(session, _attempt_row(visitor, action, None, now))
+    if wait:
+        raise _too_soon(wait)
+    _matches(_decoy_hash(), password)
+    raise _after_failure(settings, failures + 1)
 
 
 def _attempt_row(

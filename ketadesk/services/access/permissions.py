@@ -31,3 +31,24 @@ def require(
         if db is not None:
             audit.record_refusal(db, err, now=now)
         raise err
+
+
+#: Roles that may take a status action (start, complete, ...) only on a session they are
+#: assigned to, as one of the staff it holds: a therapist starts and completes their sessions.
+OWN_SESSIONS_ONLY = frozenset({"therapist"})
+
+
+def unassigned_refusal(
+    actor: Actor, action: str, appointment_id: int, assigned_staff: set[int], staff_id: int | None
+) -> PermissionDenied | None:
+    """The refusal for ``actor`` taking ``action`` on an appointment that holds
+    ``assigned_staff`` (staff resource ids), when its role acts only on its own sessions and
+    ``staff_id`` (the user's staff member) is not among them; None when it may."""
+    if actor.role not in OWN_SESSIONS_ONLY or (staff_id is not None and staff_id in assigned_staff):
+        return None
+    return PermissionDenied(
+        f"{actor.username} ({actor.role.replace('_', ' ')}) may {action.replace('_', ' ')} only "
+        f"their own sessions, and appointment #{appointment_id} is not assigned to them",
+        actor=actor,
+        action=action,
+    )

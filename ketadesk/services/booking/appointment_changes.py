@@ -1,11 +1,16 @@
 """The life of an appointment after it is booked: moving it, and its status changes (check in,
 start, complete, no-show, cancel) and their undo, one short transaction each.
+
+Each transaction locks the appointment first (``lock_appointments``) and re-reads it under the
+lock, then the resources it will hold (``plan_check``), so two workstations acting on one
+appointment queue up instead of deadlocking, and the second one is judged on what the first
+one wrote.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -22,8 +27,9 @@ from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
 from ketadesk.services.access import audit
-from ketadesk.services.access.permissions import require
+from ketadesk.services.access.permissions import require, unassigned_refusal
 from ketadesk.services.booking.booking import room_of, snapshot_of, write_holds
+from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.plan_check import (
     BookingConflict,
     calendar_for,
@@ -45,7 +51,9 @@ from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
+    Resource,
     ResourceHold,
+    User,
 )
 
 
@@ -95,7 +103,8 @@ def move(
         raise InvalidRequest("the new time is not placed: " + ", ".join(new.problems))
     if new.start < now:
         raise InvalidRequest("an appointment cannot be moved into the past")
-    try:
+
+    def write() -> StatusChange:
         with db.write() as session:
             appointment = _get_appointment(session, appointment_id, expected_version)
             if appointment.status not in MOVABLE_STATUSES:
@@ -118,8 +127,8 @@ def move(
             )
             session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
             event = relocate(session, actor, appointment, new, resources, reason=reason, now=now)
-            changes.bump(session, now)
             session.flush()
+            changes.bump(session, now)
             return StatusChange(
                 appointment.id,
                 appointment.status,
@@ -127,6 +136,9 @@ def move(
                 appointment.version,
                 event.id,
             )
+
+    try:
+        return retried_once(write)
     except IntegrityError as err:
         raise conflict_from(err) from None
 
@@ -183,10 +195,30 @@ def relocate(
     return event
 
 
+def lock_appointments(session: Session, appointment_ids: Iterable[int]) -> dict[int, Appointment]:
+    """Lock appointments, in id order, and read them as they are now (what another workstation
+    committed while this one waited included).
+
+    The first lock of every transaction that changes an existing appointment: the resources
+    come after (``plan_check.verify_plan``), then the patient, and the change counter last.
+    ``FOR NO KEY UPDATE`` queues writers of the appointment without blocking rows that merely
+    refer to it (an event, a follow-up).  SQLite has no row locks: its write transactions
+    begin IMMEDIATE and run one at a time.
+    """
+    rows = session.scalars(
+        select(Appointment)
+        .where(Appointment.id.in_(sorted(set(appointment_ids))))
+        .order_by(Appointment.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    return {row.id: row for row in rows}
+
+
 def _get_appointment(
     session: Session, appointment_id: int, expected_version: int | None
 ) -> Appointment:
-    appointment = session.get(Appointment, appointment_id)
+    appointment = lock_appointments(session, [appointment_id]).get(appointment_id)
     if appointment is None:
         raise NotFound(f"no appointment #{appointment_id}")
     if expected_version is not None and appointment.version != expected_version:
@@ -194,6 +226,37 @@ def _get_appointment(
             [f"appointment #{appointment_id} was changed at another workstation; reload it"]
         )
     return appointment
+
+
+def assigned_staff(session: Session, appointment_id: int) -> set[int]:
+    """The staff members (resource ids) an appointment holds in any of its phases: its
+    clinicians."""
+    return set(
+        session.scalars(
+            select(ResourceHold.resource_id)
+            .join(Resource, Resource.id == ResourceHold.resource_id)
+            .where(ResourceHold.appointment_id == appointment_id, Resource.kind == "staff")
+        )
+    )
+
+
+def staff_member_of(session: Session, actor: Actor) -> int | None:
+    """The staff member (resource id) the actor's account is linked to, if any."""
+    if actor.user_id is None:
+        return None
+    return session.scalar(select(User.staff_id).where(User.id == actor.user_id))
+
+
+def _require_assigned(session: Session, actor: Actor, action: str, appointment_id: int) -> None:
+    refusal = unassigned_refusal(
+        actor,
+        action,
+        appointment_id,
+        assigned_staff(session, appointment_id),
+        staff_member_of(session, actor),
+    )
+    if refusal is not None:
+        raise refusal
 
 
 def change_status(
@@ -214,55 +277,71 @@ def change_status(
     sources, target = TRANSITIONS[action]
     if action == "cancel" and not reason.strip():
         raise InvalidRequest("a cancellation needs a reason")
-    with db.write() as session:
-        appointment = _get_appointment(session, appointment_id, expected_version)
-        if appointment.status not in sources:
-            raise InvalidRequest(
-                f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}; "
-                f"it cannot be {target.replace('_', ' ')}"
+
+    def write() -> StatusChange:
+        with db.write() as session:
+            appointment = _get_appointment(session, appointment_id, expected_version)
+            _require_assigned(session, actor, action, appointment_id)
+            if appointment.status == target:
+                raise InvalidRequest(
+                    f"appointment #{appointment_id} is already {target.replace('_', ' ')}"
+                )
+            if appointment.status not in sources:
+                raise InvalidRequest(
+                    f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}; "
+                    f"it cannot be {target.replace('_', ' ')}"
+                )
+            before = snapshot_of(appointment)
+            previous = appointment.status
+            appointment.status = target
+            appointment.updated_at = now
+            detail: dict[str, Any] = {}
+            if target in RELEASED_STATUSES:
+                for hold in appointment.holds:
+                    hold.active = False
+            if action == "cancel":
+                catalog = load_catalog(session)
+                late = appointment.starts_at - now < dt.timedelta(
+                    hours=catalog.settings.late_cancel_hours
+                )
+                appointment.late_cancel = late
+                detail["late_cancel"] = late
+            event = AppointmentEvent(
+                appointment_id=appointment.id,
+                at=now,
+                user_id=actor.user_id,
+                action=action,
+                from_status=previous,
+                to_status=target,
+                reason=reason,
+                detail=detail,
             )
-        before = snapshot_of(appointment)
-        previous = appointment.status
-        appointment.status = target
-        appointment.updated_at = now
-        detail: dict[str, Any] = {}
-        if target in RELEASED_STATUSES:
-            for hold in appointment.holds:
-                hold.active = False
-        if action == "cancel":
-            catalog = load_catalog(session)
-            late = appointment.starts_at - now < dt.timedelta(
-                hours=catalog.settings.late_cancel_hours
+            session.add(event)
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                action,
+                "appointment",
+                appointment.id,
+                patient_id=appointment.patient_id,
+                before=before,
+                after=snapshot_of(appointment),
+                detail=reason,
+                now=now,
             )
-            appointment.late_cancel = late
-            detail["late_cancel"] = late
-        event = AppointmentEvent(
-            appointment_id=appointment.id,
-            at=now,
-            user_id=actor.user_id,
-            action=action,
-            from_status=previous,
-            to_status=target,
-            reason=reason,
-            detail=detail,
-        )
-        session.add(event)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            action,
-            "appointment",
-            appointment.id,
-            patient_id=appointment.patient_id,
-            before=before,
-            after=snapshot_of(appointment),
-            detail=reason,
-            now=now,
-        )
-        sync.sync_follow_ups(session, actor, [appointment.id], now=now)
-        changes.bump(session, now)
-        return StatusChange(appointment.id, previous, target, appointment.version, event.id)
+            sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+            session.flush()  # every row written before the change counter, the last lock taken
+            changes.bump(session, now)
+            return StatusChange(appointment.id, previous, target, appointment.version, event.id)
+
+    try:
+        return retried_once(write)
+    except PermissionDenied as err:
+        # Checked inside the write transaction (whose session it is is read there): the
+        # refusal is recorded now that the transaction is over.
+        audit.record_refusal(db, err, entity="appointment", entity_id=appointment_id, now=now)
+        raise
 
 
 def undo_status(
@@ -277,7 +356,8 @@ def undo_status(
     Released holds are taken again only if nobody booked the slot in the meantime.
     """
     now = now or utcnow()
-    try:
+
+    def write() -> StatusChange:
         with db.write() as session:
             appointment = _get_appointment(session, appointment_id, None)
             last = session.scalar(
@@ -292,6 +372,7 @@ def undo_status(
             if last is None or last.action == "undo" or last.from_status is None:
                 raise InvalidRequest(f"appointment #{appointment_id} has no change to undo")
             require(actor, last.action)
+            _require_assigned(session, actor, last.action, appointment_id)
             if last.to_status != appointment.status:
                 raise InvalidRequest(f"appointment #{appointment_id} changed since; reload it")
             before = snapshot_of(appointment)
@@ -356,6 +437,7 @@ def undo_status(
                 now=now,
             )
             sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+            session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
             return StatusChange(
                 appointment.id,
@@ -364,6 +446,9 @@ def undo_status(
                 appointment.version,
                 event.id,
             )
+
+    try:
+        return retried_once(write)
     except IntegrityError as err:
         raise conflict_from(err) from None
     except PermissionDenied as err:

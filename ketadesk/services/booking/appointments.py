@@ -10,8 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from ketadesk.scheduling.statuses import TRANSITIONS
-from ketadesk.services.booking.appointment_changes import ACTION_NAMES
-from ketadesk.services.common.context import NotFound
+from ketadesk.services.access.permissions import unassigned_refusal
+from ketadesk.services.booking.appointment_changes import (
+    ACTION_NAMES,
+    assigned_staff,
+    staff_member_of,
+)
+from ketadesk.services.common.context import Actor, NotFound, may
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
@@ -71,6 +76,9 @@ class AppointmentDetail:
     notes: str
     has_record: bool
     timezone: str
+    # Of ``actions``, those the user it was read for may take (their role, and for a role that
+    # acts only on its own sessions, whether this is one); None when read for nobody.
+    actor_actions: tuple[str, ...] | None = None
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -78,11 +86,19 @@ class AppointmentDetail:
         return tuple(a for a in ACTION_NAMES if self.status in TRANSITIONS[a][0])
 
     @property
+    def offered_actions(self) -> tuple[str, ...]:
+        """The status changes to offer: ``actor_actions`` when read for a user."""
+        return self.actions if self.actor_actions is None else self.actor_actions
+
+    @property
     def status_label(self) -> str:
         return self.status.replace("_", " ").capitalize()
 
 
-def appointment_detail(db: Database, appointment_id: int) -> AppointmentDetail:
+def appointment_detail(
+    db: Database, appointment_id: int, actor: Actor | None = None
+) -> AppointmentDetail:
+    """The appointment's page; with ``actor``, also which status changes that user may make."""
     with db.read() as session:
         row = session.execute(
             select(Appointment, Patient, SessionType)
@@ -159,6 +175,19 @@ def appointment_detail(db: Database, appointment_id: int) -> AppointmentDetail:
             )
         )
         spec = catalog.session_types.get(session_type.code)
+        actor_actions = None
+        if actor is not None:
+            staff, staff_id = (
+                assigned_staff(session, appointment_id),
+                staff_member_of(session, actor),
+            )
+            actor_actions = tuple(
+                a
+                for a in ACTION_NAMES
+                if appointment.status in TRANSITIONS[a][0]
+                and may(actor, a)
+                and unassigned_refusal(actor, a, appointment_id, staff, staff_id) is None
+            )
         return AppointmentDetail(
             id=appointment.id,
             version=appointment.version,
@@ -182,4 +211,5 @@ def appointment_detail(db: Database, appointment_id: int) -> AppointmentDetail:
             notes=appointment.notes,
             has_record=has_record,
             timezone=catalog.settings.timezone,
+            actor_actions=actor_actions,
         )

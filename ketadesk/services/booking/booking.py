@@ -25,6 +25,7 @@ from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.planner import spacing_problems
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
+from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.plan_check import (
     calendar_for,
     check_patient_free,
@@ -150,7 +151,8 @@ def book(
         raise InvalidRequest(f"session #{past[0].index} would start in the past")
     if request.overrides:
         require(actor, "override_gate", db, now=now)
-    try:
+
+    def write() -> BookingResult:
         with db.write() as session:
             config = load_config(session)
             catalog = config.catalog
@@ -267,8 +269,12 @@ def book(
                 ],
             )
             sync.sync_follow_ups(session, actor, appointment_ids, now=now, config=config)
+            session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
             return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
+
+    try:
+        return retried_once(write)
     except IntegrityError as err:
         raise conflict_from(err) from None
 

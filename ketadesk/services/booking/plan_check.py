@@ -1,5 +1,10 @@
 """Checking a plan against what is in the database, inside the writing transaction.
 
+Every write locks in one order, so two of them queue up instead of deadlocking: the existing
+appointments it changes (``appointment_changes.lock_appointments``, in id order), then the
+resources it will hold (in id order, below), then the patient (``check_patient_free``), and the
+change counter last (``store.changes.bump``, after a flush of every row the write adds).
+
 The no-double-booking guarantee lives here and in the database:
 - every write re-reads the holds it competes with *inside* its transaction and writes only if the
   plan still fits (SQLite: the transaction began IMMEDIATE, so no other writer can slip in between;
@@ -104,8 +109,10 @@ _LOCK_RESOURCES = (
     .order_by(_RESOURCE.c.id)
 )
 # PostgreSQL: row locks in id order.  Concurrent bookings of the same resources queue up here,
-# and the capacity count cannot be raced; id order keeps it free of deadlocks.
-_LOCK_RESOURCES_FOR_UPDATE = _LOCK_RESOURCES.with_for_update()
+# and the capacity count cannot be raced; id order keeps it free of deadlocks.  NO KEY UPDATE:
+# writers queue behind one another, but a row that merely refers to the resource (a hold's
+# foreign key check) does not wait.
+_LOCK_RESOURCES_FOR_UPDATE = _LOCK_RESOURCES.with_for_update(key_share=True)
 
 _EXISTING_HOLDS = select(
     _HOLD.c.appointment_id,
@@ -256,7 +263,9 @@ def _explain(
     return refusal.message
 
 
-_LOCK_PATIENT = text("SELECT id FROM patient WHERE id = :patient_id FOR UPDATE")
+# NO KEY UPDATE, like the resources: an audit event or follow-up written for this patient by
+# another workstation (a foreign key check) must not wait on it, or it could wait in a cycle.
+_LOCK_PATIENT = text("SELECT id FROM patient WHERE id = :patient_id FOR NO KEY UPDATE")
 
 
 def check_patient_free(

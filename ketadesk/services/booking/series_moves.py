@@ -8,7 +8,8 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, re
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import appointment_changes, booking, plan_check
+from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.planning import horizon_days
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.store import changes
@@ -39,12 +41,15 @@ from ketadesk.store.snapshot import load_calendar, load_snapshot
 
 @dataclass(frozen=True)
 class SeriesMove:
-    """A proposed re-flow: which appointments move where (unchanged ones are left out)."""
+    """A proposed re-flow: which appointments move where (unchanged ones are left out), and
+    the version each moving appointment had when it was proposed (an appointment changed since
+    refuses the move; one left out is not checked)."""
 
     series_id: int
     moves: tuple[tuple[int, PlannedSession], ...]  # (appointment id, where it goes)
     plan: SeriesPlan
     calendar: ClinicCalendar
+    versions: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -53,7 +58,7 @@ class SeriesMove:
 
 def _series_plan(
     session: Session, appointment_id: int
-) -> tuple[Appointment, Series, str, SeriesPlan, dict[int, int]]:
+) -> tuple[Appointment, Series, str, SeriesPlan, dict[int, Appointment]]:
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         raise NotFound(f"no appointment #{appointment_id}")
@@ -95,7 +100,7 @@ def _series_plan(
                 holds=holds,
             )
         )
-        ids[row.series_index] = row.id
+        ids[row.series_index] = row
     return appointment, series, protocol, SeriesPlan(protocol, tuple(sessions)), ids
 
 
@@ -133,13 +138,20 @@ def propose_series_move(
         )
         before = {s.index: s for s in plan.sessions}
         moves = tuple(
-            (ids[s.index], s)
+            (ids[s.index].id, s)
             for s in proposal.sessions
             if s.index in ids
             and s.index >= appointment.series_index
             and (s.start != before[s.index].start or s.holds != before[s.index].holds)
         )
-        return SeriesMove(series.id, moves, proposal, snapshot.calendar)
+        versions = {row.id: row.version for row in ids.values()}
+        return SeriesMove(
+            series.id,
+            moves,
+            proposal,
+            snapshot.calendar,
+            {appointment_id: versions[appointment_id] for appointment_id, _ in moves},
+        )
 
 
 def move_series(
@@ -170,8 +182,24 @@ def move_series(
         require(actor, "override_gate", db, now=now)
     moving = {appointment_id for appointment_id, _ in proposal.moves}
     sessions = [s for _, s in proposal.moves]
-    try:
+
+    def write() -> None:
         with db.write() as session:
+            # The appointments first, in id order, then the resources (verify_plan): the order
+            # every booking write locks in.
+            locked = appointment_changes.lock_appointments(session, moving)
+            for appointment_id in sorted(moving):
+                appointment = locked.get(appointment_id)
+                expected = proposal.versions.get(appointment_id)
+                if (
+                    appointment is None
+                    or appointment.status not in MOVABLE_STATUSES
+                    or (expected is not None and appointment.version != expected)
+                ):
+                    raise InvalidRequest(
+                        f"appointment #{appointment_id} changed at another workstation; "
+                        "plan the move again"
+                    )
             catalog = load_catalog(session)
             window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
             calendar = load_calendar(session, window, catalog)
@@ -182,16 +210,10 @@ def move_series(
             # and PostgreSQL's exclusion constraint judges every row as it is written.
             session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
             for appointment_id, planned in proposal.moves:
-                appointment = session.get(Appointment, appointment_id)
-                if appointment is None or appointment.status not in MOVABLE_STATUSES:
-                    raise InvalidRequest(
-                        f"appointment #{appointment_id} changed at another workstation; "
-                        "plan the move again"
-                    )
                 appointment_changes.relocate(
                     session,
                     actor,
-                    appointment,
+                    locked[appointment_id],
                     planned,
                     resources,
                     reason=reason,
@@ -208,7 +230,11 @@ def move_series(
                         at=now,
                     )
                 )
+            session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
+
+    try:
+        retried_once(write)
     except IntegrityError as err:
         raise plan_check.conflict_from(err) from None
     return len(proposal.moves)

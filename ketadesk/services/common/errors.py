@@ -127,6 +127,8 @@ def server_errors() -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as err:
+        if is_contention(err):
+            raise ChangedElsewhere(short_reason(err)) from err
         raise (storage_problem(err) or ServerUnavailable(short_reason(err))) from err
     except DBAPIError as err:
         if err.connection_invalidated:
@@ -176,6 +178,8 @@ def translated(err: BaseException) -> ServiceError | None:
             "OperationalError",
             "InterfaceError",
         ):
+            if is_contention(err):
+                return ChangedElsewhere(short_reason(err))
             return storage_problem(err) or ServerUnavailable(short_reason(err))
         return _words_for(err)
     return storage_problem(err)
@@ -185,6 +189,18 @@ def _words_for(err: BaseException) -> ServiceError:
     if _is_stale_data(err):
         return ChangedElsewhere(str(err))
     return storage_problem(err) or DatabaseFailure(short_reason(err))
+
+
+# PostgreSQL's SQLSTATEs for a transaction that lost to another one: serialization failure,
+# deadlock detected, lock not available (a lock timeout).  The server is fine; it rolled back.
+CONTENTION_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_contention(err: BaseException) -> bool:
+    """Whether ``err`` means another workstation got in the way (a deadlock, a serialization
+    failure, a lock timeout, a row changed or deleted meanwhile) rather than a broken server."""
+    sqlstate = getattr(getattr(err, "orig", None), "sqlstate", None)
+    return sqlstate in CONTENTION_SQLSTATES or _is_stale_data(err)
 
 
 def _is_stale_data(err: BaseException) -> bool:

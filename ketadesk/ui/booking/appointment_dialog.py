@@ -112,14 +112,14 @@ class AppointmentDialog(QDialog):
     ) -> None:
         """Read the appointment on a worker, then make its dialog and hand it to ``then``
         (which shows it): the dialog opens with its data."""
-        db = desk.db
+        db, actor = desk.db, desk.actor
 
         def opened(detail: AppointmentDetail) -> None:
             then(cls(desk, appointment_id, parent, detail=detail))
 
         run_service(
             parent,
-            lambda: appointment_detail(db, appointment_id),
+            lambda: appointment_detail(db, appointment_id, actor),
             opened,
             failed=failed,
             busy="Opening the appointment…",
@@ -134,8 +134,8 @@ class AppointmentDialog(QDialog):
 
     def reload(self) -> None:
         """Read the appointment again on a worker (after a change made here or elsewhere)."""
-        db, appointment_id = self._desk.db, self._id
-        self._reads.run(lambda: appointment_detail(db, appointment_id), self._show)
+        db, appointment_id, actor = self._desk.db, self._id, self._desk.actor
+        self._reads.run(lambda: appointment_detail(db, appointment_id, actor), self._show)
 
     def _show(self, d: AppointmentDetail) -> None:
         self._detail = d
@@ -189,7 +189,7 @@ class AppointmentDialog(QDialog):
                     widget.deleteLater()
         self.buttons = {}
         actor = self._desk.actor
-        for action in d.actions:
+        for action in d.offered_actions:
             if not may(actor, action):
                 continue
             self._add_button(self._status_row, action, action_button_text(action), self._on_status)

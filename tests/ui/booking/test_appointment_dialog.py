@@ -77,3 +77,17 @@ def test_dialog_asks_its_owner_to_change_the_status(qtbot: QtBot, clinic: SmallC
     with qtbot.waitSignal(dialog.patient_requested) as blocker:
         dialog.buttons["patient"].click()
     assert blocker.args == [clinic.ids["Grace Hopper"]]
+
+
+def test_dialog_offers_a_therapist_only_their_own_sessions(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    # Grace Hopper's Spravato holds no therapist: a therapist is offered neither start nor
+    # complete (the service would refuse them), though their role may start their own.
+    aid = _appointment(clinic, "Hopper", "checked_in")
+    therapist = Actor(user_id=None, username="sam", role="therapist")
+    dialog = AppointmentDialog(Desk(clinic.db, therapist, lambda: NOW), aid)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(dialog.is_loaded)
+    assert not {"start", "complete", "cancel"} & set(dialog.buttons)
+    assert "patient" in dialog.buttons
