@@ -187,7 +187,7 @@ CASES: dict[str, Case] = {
     "save a monitoring record": Case(
         ("record_monitoring",),
         lambda c, a: records.save_record(
-            c.c.db, a, (appt := c.appointment()), records.load_record(c.c.db, appt), now=NOW
+            c.c.db, a, (appt := c.appointment()), records.load_record(c.c.db, SYSTEM, appt), now=NOW
         ),
     ),
     "enter an outcome measure": Case(
