@@ -113,7 +113,9 @@ def test_chart_reads_in_a_dark_palette_and_when_small(qtbot: QtBot, trend: Measu
 def test_no_scores_says_so(qtbot: QtBot, clinic: SmallClinic) -> None:
     chart = TrendChart()
     qtbot.addWidget(chart)
-    chart.set_trend(measurements.measure_trend(clinic.db, NURSE, clinic.ids["Mary Seacole"], "phq9"))
+    chart.set_trend(
+        measurements.measure_trend(clinic.db, NURSE, clinic.ids["Mary Seacole"], "phq9")
+    )
     assert chart.accessibleDescription() == "PHQ-9: no scores yet"
     chart.show()
     chart.grab()
