@@ -213,7 +213,8 @@ class PatientRecordView(QWidget):
         self.tabs.addTab(self.history, "History")
         if self.clinical:
             self.tabs.addTab(measures_page, "Measures")
-        else:
+        else:  # the page stays out of sight (it would float over the header otherwise)
+            measures_page.setVisible(False)
             self.record_button.setVisible(False)
         session_buttons = QHBoxLayout()
         session_buttons.addStretch(1)
