@@ -21,6 +21,7 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor, Database, PermissionDenied, may
 from ketadesk.services.monitoring import measurements, records, rems
 from ketadesk.services.patients.patient_record import patient_record
+from ketadesk.services.patients.registration import WITHHELD_FIELDS, patient_form
 from ketadesk.services.printing.session_record import session_record_sheet
 from ketadesk.store.models import AuditEvent, Patient
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -218,3 +219,18 @@ def test_the_audit_viewer_says_who_viewed_what(
     assert all(r.patient.endswith("Lovelace, Ada") for r in rows)
     assert audit_log.action_words("view") == "viewed"
     assert audit_log.action_words("check_in") == "check in"
+
+
+def test_the_patient_form_leaves_clinical_facts_out_for_the_front_desk(
+    clinic: SmallClinic, ada: int
+) -> None:
+    nurse = patient_form(clinic.db, NURSE, ada, now=NOW)
+    assert nurse.contraindications == "Uncontrolled hypertension"
+    front = patient_form(clinic.db, FRONT_DESK, ada, now=NOW)
+    assert {n: getattr(front, n) for n in WITHHELD_FIELDS} == dict.fromkeys(WITHHELD_FIELDS, "")
+    assert front.last_name == "Lovelace"
+    assert front.prior_auth_expires_on == nurse.prior_auth_expires_on  # the front desk's work
+    assert [(e.username, e.patient_id, e.after) for e in _events(clinic.db, "view")] == [
+        ("kim", ada, {"read": "patient details"}),
+        ("maria", ada, {"read": "patient details (without clinical facts)"}),
+    ]
