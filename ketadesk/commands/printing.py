@@ -171,6 +171,7 @@ def _record(args: argparse.Namespace) -> int:
     if args.patient is not None and args.date is None:
         raise CommandError("--patient needs --date YYYY-MM-DD: the day of the session")
     check_output(args.out)
+    from ketadesk.cli import command_line_actor
     from ketadesk.services.common.context import ServiceError
     from ketadesk.services.printing.session_record import (
         find_session,
@@ -183,7 +184,7 @@ def _record(args: argparse.Namespace) -> int:
         appointment = args.appointment
         if appointment is None:
             appointment = find_session(db, args.patient, args.date)
-        sheet = session_record_sheet(db, appointment)
+        sheet = session_record_sheet(db, command_line_actor(), appointment)
     except ServiceError as err:
         raise CommandError(str(err)) from None
     return _print(

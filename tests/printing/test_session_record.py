@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ketadesk.cli import main
 from ketadesk.services.clinic.clinic_setup import open_clinic
-from ketadesk.services.common.context import InvalidRequest, NotFound
+from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
 from ketadesk.services.demo.clinic import build_demo
 from ketadesk.services.printing.session_record import (
     find_session,
@@ -39,6 +39,8 @@ from tests.printing.test_print import pdf_pages
 
 TODAY = dt.date(2026, 11, 24)
 NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 
 
 @dataclass
@@ -184,7 +186,7 @@ def db(clinic: RecordedClinic) -> Iterator[Database]:
 def test_recorded_session_prints_every_reading_at_its_configured_check(
     qapp: object, clinic: RecordedClinic, db: Database, tmp_path: Path
 ) -> None:
-    sheet = session_record_sheet(db, clinic.recorded, now=NOW)
+    sheet = session_record_sheet(db, NURSE, clinic.recorded, now=NOW)
     # The configured checks first, in order, then the recheck.
     assert [r.label for r in sheet.readings] == [
         "Pre-dose",
@@ -240,7 +242,7 @@ def test_recorded_session_prints_every_reading_at_its_configured_check(
 def test_session_without_a_record_prints_lines_to_write_on(
     qapp: object, clinic: RecordedClinic, db: Database, tmp_path: Path
 ) -> None:
-    sheet = session_record_sheet(db, clinic.blank, now=NOW)
+    sheet = session_record_sheet(db, NURSE, clinic.blank, now=NOW)
     assert not sheet.has_record
     assert sheet.dose_mg is None
     assert sheet.respiratory_depression is None
@@ -268,7 +270,7 @@ def test_print_record_command_by_appointment_and_by_patient_and_date(
             .join(Appointment, Appointment.patient_id == Patient.id)
             .where(Appointment.id == clinic.recorded)
         ).one()
-    day = starts_at.astimezone(session_record_sheet(db, clinic.recorded).start.tzinfo).date()
+    day = starts_at.astimezone(session_record_sheet(db, NURSE, clinic.recorded).start.tzinfo).date()
     assert find_session(db, chart, day) == clinic.recorded
     by_day = tmp_path / "by-day.pdf"
     assert main([*args, "--patient", chart, "--date", day.isoformat(), "--out", str(by_day)]) == 0
@@ -284,9 +286,9 @@ def test_record_refuses_what_has_no_monitoring_record(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(InvalidRequest, match="not a dosing session"):
-        session_record_sheet(db, clinic.integration)
+        session_record_sheet(db, NURSE, clinic.integration)
     with pytest.raises(NotFound, match="no appointment 999999"):
-        session_record_sheet(db, 999999)
+        session_record_sheet(db, NURSE, 999999)
     chart = db_chart(db, clinic.recorded)
     with pytest.raises(NotFound, match="no dosing session on Sunday 29 November 2026"):
         find_session(db, chart, dt.date(2026, 11, 29))

@@ -172,3 +172,39 @@ def record_disclosure(
                 )
             ],
         )
+
+
+def record_view(
+    db: Database,
+    actor: Actor,
+    what: str,
+    patient_id: int | None,
+    *,
+    entity: str = "patient",
+    entity_id: int | None = None,
+    detail: str = "",
+    now: dt.datetime | None = None,
+) -> None:
+    """Record that ``actor`` read a patient's clinical data, in a transaction of its own.
+
+    One event per opening (a record, a dialog, a chart), never one per row of a list.  Called
+    after the read and before the data is returned, so a failure to record it fails the read:
+    nothing clinical reaches the screen unrecorded.  ``what`` names what was read ("patient
+    record (clinical part)", "monitoring record", "PHQ-9 trend").
+    """
+    with db.write() as session:
+        write(
+            session,
+            [
+                entry(
+                    actor,
+                    "view",
+                    entity,
+                    entity_id if entity_id is not None else patient_id,
+                    patient_id=patient_id,
+                    after={"read": what},
+                    detail=detail,
+                    now=now,
+                )
+            ],
+        )

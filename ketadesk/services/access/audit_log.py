@@ -20,6 +20,15 @@ from ketadesk.services.common.context import Actor, Database, InvalidRequest
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import AuditEvent, Patient
 
+# Actions said in words where the stored name is not already one (the rest read as they are,
+# underscores as spaces).  "view" is a reading of clinical data (``audit.record_view``).
+ACTION_WORDS = {"view": "viewed"}
+
+
+def action_words(action: str) -> str:
+    """An action as the viewer says it: ``view`` → "viewed", ``check_in`` → "check in"."""
+    return ACTION_WORDS.get(action, action.replace("_", " "))
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
@@ -41,10 +50,23 @@ class AuditRow:
 
     @property
     def what(self) -> str:
+        if self.action == "view" and self.after and self.after.get("read"):
+            # What was read, and of which session: "monitoring record (appointment #12)".
+            read = str(self.after["read"])
+            if self.entity != "patient" and self.entity_id is not None:
+                return f"{read} ({self.entity} #{self.entity_id})"
+            return read
         return f"{self.entity} #{self.entity_id}" if self.entity_id is not None else self.entity
 
+    @property
+    def action_words(self) -> str:
+        return action_words(self.action)
+
     def changes(self) -> list[tuple[str, Any, Any]]:
-        """(field, before, after) for every field whose value differs, in a stable order."""
+        """(field, before, after) for every field whose value differs, in a stable order
+        (none for a reading, which changes nothing)."""
+        if self.action == "view":
+            return []
         before = self.before or {}
         after = self.after or {}
         keys = list(before) + [k for k in after if k not in before]

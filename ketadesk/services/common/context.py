@@ -61,6 +61,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record_monitoring": frozenset({"nurse", "prescriber"}),
     "enter_measure": frozenset({"nurse", "prescriber", "therapist"}),
     "integration_note": frozenset({"therapist", "prescriber"}),
+    # Reading clinical data: screening, consent, REMS enrolment and contraindications, outcome
+    # measures (PHQ-9 answers and scores), monitoring records and printed session records.
+    # The clinicians who act on it, and the administrator, who answers for the record (REMS
+    # audits, patients' requests for their records; the command line acts as administrator).
+    # The front desk sees contact details and the schedule, not the clinical part.  Every
+    # such read is recorded in the audit trail ("view").
+    "read_clinical": frozenset({"admin", "nurse", "prescriber", "therapist"}),
     # Administration.
     "manage_users": frozenset({"admin"}),
     "configure": frozenset({"admin"}),

@@ -1,5 +1,9 @@
 """The follow-up queue: open and snoozed follow-ups in sections (overdue, due today, upcoming),
 with what each still needs, for the queue view and the counts on the navigation.
+
+The queue is a worklist, read again every few seconds, so reading it records nothing in the
+audit trail; instead its clinical text (what an adverse event was, what a REMS form lacks) is
+left out of the clinical kinds for a role that may not "read clinical".
 """
 
 from __future__ import annotations
@@ -20,9 +24,7 @@ from ketadesk.scheduling.followup_rules import (
     kind_label,
     section_of,
 )
-from ketadesk.services.common.context import (
-    utcnow,
-)
+from ketadesk.services.common.context import Actor, may, utcnow
 from ketadesk.services.followups.actions import ATTEMPT_RESULTS
 from ketadesk.services.followups.sync import LIVE_STATUSES, clinic_calendar, followup_settings
 from ketadesk.services.monitoring.rems import rems_missing_many
@@ -110,6 +112,7 @@ _PRIORITY_RANK = {URGENT: 0, "high": 1}
 
 def follow_up_queue(
     db: Database,
+    actor: Actor,
     *,
     now: dt.datetime | None = None,
     kind: str | None = None,
@@ -118,11 +121,18 @@ def follow_up_queue(
 ) -> FollowUpQueue:
     """Open and snoozed follow-ups up to the configured horizon, in sections, urgent first,
     then by when they are due; filtered by kind, assignee role and assignee when given.
-    Follow-ups collected at check-in (a PHQ-9 before a session) show from their day on."""
+    Follow-ups collected at check-in (a PHQ-9 before a session) show from their day on.
+    A role that may not "read clinical" gets no note and no REMS gaps on the clinical kinds."""
     now = now or utcnow()
     with db.read() as session:
         return _queue(
-            session, now, kind=kind, role=assignee_role, assignee=assignee_id, details=True
+            session,
+            now,
+            kind=kind,
+            role=assignee_role,
+            assignee=assignee_id,
+            details=True,
+            clinical=may(actor, "read_clinical"),
         )
 
 
@@ -161,6 +171,7 @@ def _queue(
     role: str | None = None,
     assignee: int | None = None,
     details: bool,
+    clinical: bool = False,
 ) -> FollowUpQueue:
     catalog = load_catalog(session)
     settings = followup_settings(catalog)
@@ -212,7 +223,7 @@ def _queue(
             attempts.setdefault(fid, []).append((at, result))
     # What each REMS form still lacks, for the whole queue at once.
     rems_gaps: dict[int, list[str]] = {}
-    if details:
+    if details and clinical:
         rems_gaps = rems_missing_many(
             session,
             (
@@ -230,6 +241,7 @@ def _queue(
         if section is Section.LATER or (section is Section.UPCOMING and f.kind in at_check_in):
             continue
         tried = attempts.get(f.id, [])
+        withheld = not clinical and f.kind in settings.clinical_kinds
         missing: tuple[str, ...] = ()
         if f.kind == "rems_form" and f.appointment_id is not None:
             missing = tuple(rems_gaps.get(f.appointment_id, ()))
@@ -263,7 +275,7 @@ def _queue(
                 attempts=len(tried),
                 last_attempt=last_try,
                 attempts_left=max(0, settings.max_attempts - sum(1 for _ in tried)),
-                note=f.outcome,
+                note="" if withheld else f.outcome,
                 snoozed_until=(
                     calendar.local(f.snoozed_until)
                     if f.status == "snoozed" and f.snoozed_until

@@ -9,6 +9,10 @@ next blood-pressure check the session type asks for (``bp_checks``) that is not 
 patient still in the chair after discharge was allowed and the session's end, a session past
 its planned end, a patient past their start who has not arrived.
 Every duration comes from the clinic's configuration; the clock is passed in.
+
+Not a clinical read: the board shows where each patient is and what is due (phases, the labels
+of the checks already taken, times), never a reading, a dose or an answer, so it needs no
+"read clinical" and records nothing (it refreshes every few seconds on every workstation).
 """
 
 from __future__ import annotations

@@ -324,8 +324,22 @@ def _close_measure_follow_ups(
     return tuple(f.id for f in pending)
 
 
-def measure_trend(db: Database, patient_id: int, instrument_code: str) -> MeasureTrend:
-    """A patient's scores on one instrument over time, with baseline and response lines."""
+def measure_trend(
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    instrument_code: str,
+    *,
+    record_view: bool = True,
+    now: dt.datetime | None = None,
+) -> MeasureTrend:
+    """A patient's scores on one instrument over time, with baseline and response lines.
+
+    Clinical data: refused to a role that may not "read clinical"; the reading is recorded in
+    the audit trail, unless the caller already recorded the opening it is part of
+    (``record_view=False``: the patient record's own "view" event covers its measures).
+    """
+    require(actor, "read_clinical", db, now=now)
     spec = instrument(instrument_code)
     with db.read() as session:
         if session.get(Patient, patient_id) is None:
@@ -346,6 +360,8 @@ def measure_trend(db: Database, patient_id: int, instrument_code: str) -> Measur
         )
         for taken_at, total, items in rows
     )
+    if record_view:
+        audit.record_view(db, actor, f"{spec.name} trend", patient_id, now=now)
     return MeasureTrend(
         patient_id=patient_id,
         instrument=spec.code,

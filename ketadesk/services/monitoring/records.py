@@ -139,9 +139,13 @@ def _staff(session: Session) -> tuple[StaffChoice, ...]:
 
 
 def open_record(
-    db: Database, appointment_id: int, *, now: dt.datetime | None = None
+    db: Database, actor: Actor, appointment_id: int, *, now: dt.datetime | None = None
 ) -> RecordSheet:
-    """The session's monitoring record as a form, with what the dialog shows around it."""
+    """The session's monitoring record as a form, with what the dialog shows around it.
+
+    Clinical data: refused to a role that may not "read clinical"; the opening is recorded in
+    the audit trail (one event per opening of the dialog)."""
+    require(actor, "read_clinical", db, now=now)
     now = now or utcnow()
     with db.read() as session:
         appointment = find_appointment(session, appointment_id)
@@ -151,7 +155,7 @@ def open_record(
         patient = session.get(Patient, appointment.patient_id)
         assert patient is not None
         rules = _rules(config, spec, appointment)
-        return RecordSheet(
+        sheet = RecordSheet(
             appointment_id=appointment_id,
             patient_id=patient.id,
             patient_name=patient.display_name,
@@ -174,17 +178,41 @@ def open_record(
             missing=tuple(rems_gaps(record, spec)),
             rems=owes_rems(spec),
         )
+    _record_view(db, actor, sheet.patient_id, appointment_id, now)
+    return sheet
 
 
-def load_record(db: Database, appointment_id: int) -> RecordForm:
-    """The session's monitoring record as a form (an empty one with its checks if none yet)."""
+def _record_view(
+    db: Database, actor: Actor, patient_id: int, appointment_id: int, now: dt.datetime
+) -> None:
+    audit.record_view(
+        db,
+        actor,
+        "monitoring record",
+        patient_id,
+        entity="appointment",
+        entity_id=appointment_id,
+        now=now,
+    )
+
+
+def load_record(
+    db: Database, actor: Actor, appointment_id: int, *, now: dt.datetime | None = None
+) -> RecordForm:
+    """The session's monitoring record as a form (an empty one with its checks if none yet),
+    refused and recorded as ``open_record`` is."""
+    require(actor, "read_clinical", db, now=now)
+    now = now or utcnow()
     with db.read() as session:
         appointment = find_appointment(session, appointment_id)
         config = load_config(session)
         spec = session_type_of(config, appointment)
-        return _form_of(
+        form = _form_of(
             find_record(session, appointment_id), spec, _rules(config, spec, appointment)
         )
+        patient_id = appointment.patient_id
+    _record_view(db, actor, patient_id, appointment_id, now)
+    return form
 
 
 def _snapshot(record: SessionRecord) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Imports neither the follow-ups nor the record-saving module, so both can use it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -14,7 +15,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
+    Actor,
     Database,
 )
 from ketadesk.services.monitoring.reading_schedule import taken_readings
@@ -172,8 +176,14 @@ def rems_missing_many(session: Session, appointment_ids: Iterable[int]) -> dict[
     }
 
 
-def rems_form(db: Database, appointment_id: int) -> RemsForm:
-    """The REMS Patient Monitoring Form's fields for one session, and what is still missing."""
+def rems_form(
+    db: Database, actor: Actor, appointment_id: int, *, now: dt.datetime | None = None
+) -> RemsForm:
+    """The REMS Patient Monitoring Form's fields for one session, and what is still missing.
+
+    Clinical data: refused to a role that may not "read clinical", the reading recorded in the
+    audit trail."""
+    require(actor, "read_clinical", db, now=now)
     with db.read() as session:
         appointment = find_appointment(session, appointment_id)
         config = load_config(session)
@@ -191,7 +201,7 @@ def rems_form(db: Database, appointment_id: int) -> RemsForm:
             _rems_reading(label, stored.get(label))
             for label in _reading_labels(spec, stored.values())
         )
-        return RemsForm(
+        form = RemsForm(
             appointment_id=appointment_id,
             patient_name=patient.display_name,
             rems_patient_id=patient.rems_patient_id,
@@ -210,6 +220,17 @@ def rems_form(db: Database, appointment_id: int) -> RemsForm:
             events=record.events if record else "",
             missing=tuple(rems_gaps(record, spec)),
         )
+        patient_id = patient.id
+    audit.record_view(
+        db,
+        actor,
+        "REMS monitoring form",
+        patient_id,
+        entity="appointment",
+        entity_id=appointment_id,
+        now=now,
+    )
+    return form
 
 
 def _reading_labels(spec: SessionTypeSpec, stored: Iterable[VitalReading]) -> list[str]:

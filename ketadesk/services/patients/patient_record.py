@@ -6,6 +6,11 @@ clinic's zone; the record view (ui/patients/patient_record.py) only lays it out.
 gaps are the
 days between its sessions held against the protocol's spacing (protocols.toml), so a missed
 session shows as a gap instead of disappearing.
+
+The clinical part (screening, consent, REMS enrolment, contraindications, outcome measures) is
+read only for a role that may "read clinical"; the front desk gets the contact details, the
+gating facts it arranges (prior authorization, driver), the series and sessions, and a line
+saying what was left out.  Every opening is recorded in the audit trail as a "view".
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from ketadesk.scheduling.followup_rules import kind_label
 from ketadesk.scheduling.gating import check_gates
 from ketadesk.scheduling.planner import series_slots
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.services.access import audit
 from ketadesk.services.booking.planning import load_patient_facts
-from ketadesk.services.common.context import Database, NotFound, utcnow
+from ketadesk.services.common.context import Actor, Database, NotFound, may, utcnow
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
@@ -41,6 +47,13 @@ from ketadesk.store.models import (
 )
 
 RECENT_MEASURES = 12  # how many of the latest scores the record lists
+
+# The gating facts that belong to the clinical part (the front desk arranges the others).
+CLINICAL_GATING = frozenset({"Screening", "Consent", "REMS"})
+CLINICAL_WITHHELD = (
+    "Screening, consent, REMS enrolment, contraindications and outcome measures are shown "
+    "to clinicians only."
+)
 
 SCREENING_LABELS = {
     "pending": "Pending",
@@ -245,6 +258,13 @@ class PatientRecord:
     instruments: tuple[str, ...]  # instruments the patient has scores for, most used first
     timezone: str
     as_of: dt.datetime  # local
+    # Why the clinical part is left out ("" when it is shown): the reader's role may not read it.
+    withheld: str = ""
+
+    @property
+    def clinical(self) -> bool:
+        """Whether the record holds its clinical part."""
+        return not self.withheld
 
 
 def _days(n: int) -> str:
@@ -256,10 +276,13 @@ def _short_date(day: dt.date) -> str:
 
 
 def patient_record(
-    db: Database, patient_id: int, *, now: dt.datetime | None = None
+    db: Database, actor: Actor, patient_id: int, *, now: dt.datetime | None = None
 ) -> PatientRecord:
-    """The patient's record as of ``now``.  Raises NotFound for an unknown patient."""
+    """The patient's record as of ``now``, as ``actor`` may read it (the clinical part only for
+    a role that may "read clinical"), the opening recorded in the audit trail.  Raises
+    NotFound for an unknown patient."""
     moment = now or utcnow()
+    clinical = may(actor, "read_clinical")
     with db.read() as session:
         catalog = load_catalog(session)
         tz = ZoneInfo(catalog.settings.timezone)
@@ -310,11 +333,15 @@ def patient_record(
             .where(FollowUp.patient_id == patient_id, FollowUp.status.in_(("open", "snoozed")))
             .order_by(FollowUp.due_at, FollowUp.id)
         ).all()
-        measure_rows = session.execute(
-            select(Measurement.instrument, Measurement.score, Measurement.taken_at)
-            .where(Measurement.patient_id == patient_id)
-            .order_by(Measurement.taken_at.desc(), Measurement.id.desc())
-        ).all()
+        measure_rows = (
+            session.execute(
+                select(Measurement.instrument, Measurement.score, Measurement.taken_at)
+                .where(Measurement.patient_id == patient_id)
+                .order_by(Measurement.taken_at.desc(), Measurement.id.desc())
+            ).all()
+            if clinical
+            else []
+        )
         facts = load_patient_facts(session, patient_id, catalog)
         overrides: dict[str, str] = {}
         for rule, reason in session.execute(
@@ -334,6 +361,9 @@ def patient_record(
         }
         gating = _gating_facts(patient, catalog, needed)
         contraindications = patient.contraindications
+    if not clinical:
+        gating = tuple(g for g in gating if g.label not in CLINICAL_GATING)
+        contraindications = ""
 
     sessions = [
         RecordSession(
@@ -420,6 +450,14 @@ def patient_record(
         MeasureEntry(instrument, score, taken.astimezone(tz))
         for instrument, score, taken in measure_rows[:RECENT_MEASURES]
     )
+    audit.record_view(
+        db,
+        actor,
+        "patient record" if clinical else "patient record (contact details and schedule)",
+        patient_id,
+        detail=f"chart {details.chart_number}",
+        now=now,
+    )
     return PatientRecord(
         patient=details,
         gating=gating,
@@ -433,6 +471,7 @@ def patient_record(
         instruments=tuple(code for code, _n in counts.most_common()),
         timezone=catalog.settings.timezone,
         as_of=local_now,
+        withheld="" if clinical else CLINICAL_WITHHELD,
     )
 
 

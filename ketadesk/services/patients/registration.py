@@ -1,6 +1,12 @@
 """Registering and editing patients from a form: nothing is written until the whole form is
 right, and each role changes only the fields it keeps (the front desk contact details,
-clinicians the gating facts)."""
+clinicians the gating facts).
+
+A role that may not "read clinical" gets the form without the clinical facts it has no need to
+see (``WITHHELD_FIELDS``: screening, consent, REMS, contraindications); an edit saved with that
+form as ``original`` leaves them as stored, since the user did not touch them.  Opening a
+patient's form is recorded in the audit trail ("view").
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from ketadesk.services.common.context import (
     InvalidFields,
     NotFound,
     PermissionDenied,
+    may,
     utcnow,
 )
 from ketadesk.services.patients.patient_fields import (
@@ -37,6 +44,17 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import Patient
+
+# The clinical fields a role without "read clinical" is not shown (the front desk keeps the
+# prior authorization, so those fields stay in its form).
+WITHHELD_FIELDS = (
+    "screening_status",
+    "screening_cleared_on",
+    "consent_signed_on",
+    "rems_enrolled_on",
+    "rems_patient_id",
+    "contraindications",
+)
 
 
 def _values(form: PatientForm) -> dict[str, Any]:
@@ -196,6 +214,7 @@ def _update(
                     if getattr(form, n) == getattr(original, n)
                 },
             )
+
         errors = validate_patient(form, today=_clinic_today(session, now))
         if errors:
             raise InvalidFields(errors)
@@ -242,10 +261,27 @@ def _form_of(patient: Patient) -> PatientForm:
     return PatientForm(**texts)
 
 
-def patient_form(db: Database, patient_id: int) -> PatientForm:
-    """A patient's current values as a form (dates as ISO text); NotFound if there is none."""
+def patient_form(
+    db: Database, actor: Actor, patient_id: int, *, now: dt.datetime | None = None
+) -> PatientForm:
+    """A patient's current values as a form (dates as ISO text), the ``WITHHELD_FIELDS`` empty
+    for a role that may not "read clinical"; the opening is recorded in the audit trail.
+    NotFound if there is no such patient."""
+    clinical = may(actor, "read_clinical")
     with db.read() as session:
         patient = session.get(Patient, patient_id)
         if patient is None:
             raise NotFound(f"no patient with id {patient_id}")
-        return _form_of(patient)
+        form = _form_of(patient)
+        chart = patient.chart_number
+    if not clinical:
+        form = dataclasses.replace(form, **dict.fromkeys(WITHHELD_FIELDS, ""))
+    audit.record_view(
+        db,
+        actor,
+        "patient details" if clinical else "patient details (without clinical facts)",
+        patient_id,
+        detail=f"chart {chart}",
+        now=now,
+    )
+    return form

@@ -4,6 +4,10 @@ Monitoring Form.
 ``find_session`` finds a patient's dosing session on a day; ``session_record_sheet`` reads it
 into a frozen ``SessionRecordSheet`` (None or "" where nothing is recorded yet);
 ``session_record_layout`` turns that into a ``PrintLayout``.
+
+The sheet is clinical data: only a role that may "read clinical" gets it.  It records no "view"
+of its own: whoever shows, prints or saves it records that disclosure (the print dialogs and
+``ketadesk print``), so one sheet makes one event.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
-from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
+from ketadesk.services.access.permissions import require
+from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.services.printing.layout import (
     Logo,
     PrintBlock,
@@ -124,11 +129,13 @@ def find_session(db: Database, chart: str, day: dt.date) -> int:
 
 
 def session_record_sheet(
-    db: Database, appointment_id: int, *, now: dt.datetime | None = None
+    db: Database, actor: Actor, appointment_id: int, *, now: dt.datetime | None = None
 ) -> SessionRecordSheet:
     """The monitoring record of a dosing session, laid out by the session type's configured
-    blood-pressure checks.  Raises NotFound for an unknown appointment and InvalidRequest for a
-    session that is not a dosing session (it has no monitoring record)."""
+    blood-pressure checks.  Raises PermissionDenied for a role that may not "read clinical",
+    NotFound for an unknown appointment and InvalidRequest for a session that is not a dosing
+    session (it has no monitoring record)."""
+    require(actor, "read_clinical", db, now=now)
     with db.read() as session:
         catalog = load_catalog(session)
         row = session.execute(

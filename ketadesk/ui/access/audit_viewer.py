@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.access import audit_log
-from ketadesk.services.access.audit_log import AuditRow
+from ketadesk.services.access.audit_log import AuditRow, action_words
 from ketadesk.services.schedule import day as schedule
 from ketadesk.ui.access.sign_in import error_label, show_error
 from ketadesk.ui.common.background import BackgroundCall
@@ -81,7 +81,7 @@ HEADERS = {
 
 
 def action_text(action: str) -> str:
-    return action.replace("_", " ")
+    return action_words(action)
 
 
 def cell_text(row: AuditRow, column: AuditColumn) -> str:

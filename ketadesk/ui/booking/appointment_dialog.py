@@ -199,9 +199,10 @@ class AppointmentDialog(QDialog):
                 self._add_button(
                     self._tools_row, "monitoring", "Monitoring record…", self._on_monitoring
                 )
-            self._add_button(
-                self._tools_row, "print_record", "Print session record…", self._on_print_record
-            )
+            if may(actor, "read_clinical"):
+                self._add_button(
+                    self._tools_row, "print_record", "Print session record…", self._on_print_record
+                )
         if d.dosing and may(actor, "enter_measure"):
             self._add_button(self._tools_row, "phq9", "PHQ-9…", self._on_phq9)
             self._add_button(self._tools_row, "gad7", "GAD-7…", self._on_gad7)

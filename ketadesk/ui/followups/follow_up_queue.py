@@ -748,7 +748,7 @@ class FollowUpQueueView(QWidget):
         if self._call is not None:
             self._again = True
             return
-        db, now = self.desk.db, self.desk.now()
+        db, actor, now = self.desk.db, self.desk.actor, self.desk.now()
         kind = self.kind_filter.currentData() or None
         chosen = self.assignee_filter.currentData() or None
         role = chosen if isinstance(chosen, str) else None
@@ -757,7 +757,7 @@ class FollowUpQueueView(QWidget):
 
         def work() -> tuple[FollowUpQueue, dict[str, int], list[Assignee]]:
             queue = follow_up_queue(
-                db, now=now, kind=kind, assignee_role=role, assignee_id=staff_id
+                db, actor, now=now, kind=kind, assignee_role=role, assignee_id=staff_id
             )
             counts = queue.counts() if not (kind or chosen) else queue_counts(db, now=now)
             return queue, counts, assignees(db) if want_staff else []

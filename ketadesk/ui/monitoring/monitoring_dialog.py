@@ -315,14 +315,14 @@ class MonitoringDialog(QDialog):
     ) -> None:
         """Read the record on a worker, then make its dialog and hand it to ``then`` (which
         opens it): the dialog opens with its data.  Tests may replace this."""
-        db, now = desk.db, desk.now()
+        db, actor, now = desk.db, desk.actor, desk.now()
 
         def opened(sheet: RecordSheet) -> None:
             then(cls(desk, appointment_id, parent, sheet=sheet))
 
         run_service(
             parent,
-            lambda: records.open_record(db, appointment_id, now=now),
+            lambda: records.open_record(db, actor, appointment_id, now=now),
             opened,
             busy="Opening the monitoring record…",
         )

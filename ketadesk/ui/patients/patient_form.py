@@ -40,7 +40,12 @@ from ketadesk.services.patients.patient_fields import (
     PatientForm,
     validate_patient,
 )
-from ketadesk.services.patients.registration import patient_form, register_patient, update_patient
+from ketadesk.services.patients.registration import (
+    WITHHELD_FIELDS,
+    patient_form,
+    register_patient,
+    update_patient,
+)
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.colors import is_dark
@@ -167,6 +172,20 @@ class PatientFormDialog(QDialog):
             clinical_form.insertRow(0, note)
             for name in CLINICAL_FIELDS:
                 self.fields[name].editor.setEnabled(False)
+        self._withheld = not may(desk.actor, "read_clinical")
+        if self._withheld:
+            # The services leave these out of the form for this role: no empty boxes for them.
+            for name in WITHHELD_FIELDS:
+                cell = self.fields[name].editor.parentWidget()  # the row's field: editor + error
+                if cell is not None:
+                    clinical_form.setRowVisible(cell, False)
+            withheld = QLabel(
+                "Screening, consent, REMS and contraindications are shown to clinicians only.",
+                clinical,
+            )
+            withheld.setObjectName("clinical_withheld")
+            withheld.setWordWrap(True)
+            clinical_form.addRow(withheld)
 
         columns = QHBoxLayout()
         columns.addWidget(contact, 1, Qt.AlignmentFlag.AlignTop)
@@ -208,14 +227,14 @@ class PatientFormDialog(QDialog):
         then: Callable[[PatientFormDialog], None],
     ) -> None:
         """Read the patient on a worker, then ``then(dialog)`` with the dialog that edits them."""
-        db = desk.db
+        db, actor = desk.db, desk.actor
 
         def opened(original: PatientForm) -> None:
             then(cls(desk, patient_id, parent, original=original))
 
         run_service(
             parent,
-            lambda: patient_form(db, patient_id),
+            lambda: patient_form(db, actor, patient_id),
             opened,
             busy="Opening the patient's details…",
         )
@@ -280,7 +299,12 @@ class PatientFormDialog(QDialog):
         label.setPalette(palette)
 
     def form(self) -> PatientForm:
-        return PatientForm(**{name: field.text() for name, field in self.fields.items()})
+        texts = {name: field.text() for name, field in self.fields.items()}
+        if self._withheld:
+            # Hidden, so untouched: give them back as they came (the save keeps what is stored).
+            before = self._original or PatientForm()
+            texts.update({n: getattr(before, n) for n in WITHHELD_FIELDS})
+        return PatientForm(**texts)
 
     def set_form(self, form: PatientForm) -> None:
         for name, field in self.fields.items():

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.common.context import ServiceError
+from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.monitoring.measurements import MeasureTrend, instruments, measure_trend
 from ketadesk.services.patients.patient_record import (
     PatientRecord,
@@ -104,6 +104,9 @@ class PatientRecordView(QWidget):
         self.record: PatientRecord | None = None
         self._call: BackgroundCall[PatientRecord] | None = None
         self._trends = LatestOnly(self, busy="Reading the trend…")
+        # Whether the reader may see the clinical part (the services withhold it otherwise);
+        # without it there is no Measures tab and no session record to print.
+        self.clinical = may(desk.actor, "read_clinical")
         self.setObjectName("patient_record")
         self.setAccessibleName("Patient record")
         self.printer = DocumentPrinter(desk, self, show_problems=False)
@@ -208,7 +211,11 @@ class PatientRecordView(QWidget):
         self.tabs.setAccessibleName("Sessions and measures")
         self.tabs.addTab(self.upcoming, "Upcoming")
         self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(measures_page, "Measures")
+        if self.clinical:
+            self.tabs.addTab(measures_page, "Measures")
+        else:  # the page stays out of sight (it would float over the header otherwise)
+            measures_page.setVisible(False)
+            self.record_button.setVisible(False)
         session_buttons = QHBoxLayout()
         session_buttons.addStretch(1)
         session_buttons.addWidget(self.record_button)
@@ -289,9 +296,14 @@ class PatientRecordView(QWidget):
         """Read the record again (on a worker thread) and show it."""
         if self._call is not None:
             return  # a read is under way; it shows the newest state anyway
-        db, patient_id, now = self._desk.db, self.patient_id, self._desk.now()
+        db, actor, patient_id, now = (
+            self._desk.db,
+            self._desk.actor,
+            self.patient_id,
+            self._desk.now(),
+        )
         call: BackgroundCall[PatientRecord] = BackgroundCall(
-            lambda: patient_record(db, patient_id, now=now), self
+            lambda: patient_record(db, actor, patient_id, now=now), self
         )
         call.succeeded.connect(self._on_call_succeeded)
         call.failed.connect(self._on_call_failed)
@@ -375,6 +387,11 @@ class PatientRecordView(QWidget):
             self.gating_form.addRow(f"{fact.label}:", value)
         if record.contraindications:
             self.gating_form.addRow("Flags:", self._value_label(record.contraindications))
+        if record.withheld:
+            withheld = self._value_label(record.withheld)
+            withheld.setObjectName("clinical_withheld")
+            _set_text_color(withheld, muted)
+            self.gating_form.addRow(withheld)
         self.gate_problems = None
         if record.gate_problems:
             problems = QLabel(
@@ -499,6 +516,8 @@ class PatientRecordView(QWidget):
 
     def _show_measures(self, record: PatientRecord) -> None:
         self.measures.clear()
+        if not record.clinical:
+            return
         for m in record.measures:
             self.measures.addTopLevelItem(
                 QTreeWidgetItem(
@@ -525,7 +544,7 @@ class PatientRecordView(QWidget):
         if not code:
             self.trend_chart.set_trend(None)
             return
-        db, patient_id = self._desk.db, self.patient_id
+        db, actor, patient_id = self._desk.db, self._desk.actor, self.patient_id
 
         def shown(trend: MeasureTrend) -> None:
             self.trend_chart.set_trend(trend)
@@ -535,7 +554,12 @@ class PatientRecordView(QWidget):
             self.trend_chart.set_trend(None)
             self._say(f"No trend for {_measure_name(code)}: {err}")
 
-        self._trends.run(lambda: measure_trend(db, patient_id, code), shown, failed=refused)
+        # The record's own "view" event covers its measures and their trend.
+        self._trends.run(
+            lambda: measure_trend(db, actor, patient_id, code, record_view=False),
+            shown,
+            failed=refused,
+        )
 
     # -- acting -----------------------------------------------------------------------------
 

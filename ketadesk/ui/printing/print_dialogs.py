@@ -248,9 +248,9 @@ class DocumentPrinter(QObject):
     def session_record(
         self, appointment_id: int, *, mode: str = PREVIEW, path: Path | None = None
     ) -> BackgroundCall[PrintLayout]:
-        db, now = self._desk.db, self._desk.now()
+        db, actor, now = self._desk.db, self._desk.actor, self._desk.now()
         return self.run(
-            lambda: session_record_layout(session_record_sheet(db, appointment_id, now=now)),
+            lambda: session_record_layout(session_record_sheet(db, actor, appointment_id, now=now)),
             mode,
             path,
             f"session-record-{appointment_id}.pdf",

@@ -154,7 +154,7 @@ CASES: dict[str, Case] = {
             a,
             _patient(c),
             dataclasses.replace(
-                patient_service.patient_form(c.c.db, _patient(c)),
+                patient_service.patient_form(c.c.db, SYSTEM, _patient(c)),
                 phone=f"(619) 555-{next(c._names):04d}",
             ),
             now=NOW,
@@ -167,7 +167,7 @@ CASES: dict[str, Case] = {
             a,
             _patient(c),
             dataclasses.replace(
-                patient_service.patient_form(c.c.db, _patient(c)),
+                patient_service.patient_form(c.c.db, SYSTEM, _patient(c)),
                 rems_patient_id=f"R{next(c._names):05d}",
             ),
             now=NOW,
@@ -187,7 +187,7 @@ CASES: dict[str, Case] = {
     "save a monitoring record": Case(
         ("record_monitoring",),
         lambda c, a: records.save_record(
-            c.c.db, a, (appt := c.appointment()), records.load_record(c.c.db, appt), now=NOW
+            c.c.db, a, (appt := c.appointment()), records.load_record(c.c.db, SYSTEM, appt), now=NOW
         ),
     ),
     "enter an outcome measure": Case(

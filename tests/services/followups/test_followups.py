@@ -18,7 +18,7 @@ from ketadesk.scheduling.catalog import FOLLOW_UP_DEFAULTS, ConfigError, parse_c
 from ketadesk.scheduling.followup_rules import Section
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
-from ketadesk.services.common.context import Actor, InvalidFields, PermissionDenied
+from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields, PermissionDenied
 from ketadesk.services.followups import actions, sync
 from ketadesk.services.followups.queue import follow_up_queue, queue_counts
 from ketadesk.store.models import Appointment, AuditEvent, FollowUp, FollowUpAttempt
@@ -159,7 +159,7 @@ def test_sync_is_idempotent(db_url: str) -> None:
             clinic.db, NURSE, call.id, "no_answer", now=clinic.at(FRI, "09:00")
         )
         assert tried.next_attempt_at == clinic.at(FRI, "13:00")
-        queue = follow_up_queue(clinic.db, now=clinic.at(FRI, "09:30"))
+        queue = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(FRI, "09:30"))
         assert [(i.kind, i.attempts) for i in queue.due_today] == [
             ("next_day_call", 1),
             ("rems_form", 0),
@@ -282,7 +282,7 @@ def _completed_spravato(clinic: SmallClinic) -> int:
 
 def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     _completed_spravato(clinic)
-    queue = follow_up_queue(clinic.db, now=clinic.at(FRI, "09:00"))
+    queue = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(FRI, "09:00"))
     assert queue.overdue == ()
     assert [(i.kind, i.countdown) for i in queue.due_today] == [
         ("next_day_call", "due today by 17:00"),
@@ -306,12 +306,12 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
 
 def test_a_phq9_joins_the_queue_on_the_day_of_its_session(clinic: SmallClinic) -> None:
     _book(clinic, "spravato", WED, SPRAVATO)
-    assert follow_up_queue(clinic.db, now=NOW).items == ()
-    queue = follow_up_queue(clinic.db, now=clinic.at(WED, "08:00"))
+    assert follow_up_queue(clinic.db, SYSTEM, now=NOW).items == ()
+    queue = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(WED, "08:00"))
     assert [(i.kind, i.section, i.countdown) for i in queue.items] == [
         ("phq9", Section.DUE_TODAY, "due today by 10:00")
     ]
-    late = follow_up_queue(clinic.db, now=clinic.at(WED, "10:20"))
+    late = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(WED, "10:20"))
     assert [(i.section, i.countdown) for i in late.items] == [
         (Section.OVERDUE, "overdue by 20 mins")
     ]
@@ -320,7 +320,7 @@ def test_a_phq9_joins_the_queue_on_the_day_of_its_session(clinic: SmallClinic) -
 def test_the_rems_form_turns_overdue_after_its_seventh_day(clinic: SmallClinic) -> None:
     _completed_spravato(clinic)
     queue = follow_up_queue(
-        clinic.db, now=clinic.at(dt.date(2026, 12, 3), "08:00"), kind="rems_form"
+        clinic.db, SYSTEM, now=clinic.at(dt.date(2026, 12, 3), "08:00"), kind="rems_form"
     )
     assert [(i.kind, i.section, i.countdown) for i in queue.items] == [
         ("rems_form", Section.OVERDUE, "overdue by 1 day")
@@ -330,9 +330,9 @@ def test_the_rems_form_turns_overdue_after_its_seventh_day(clinic: SmallClinic) 
 def test_the_queue_filters_by_assignee(clinic: SmallClinic) -> None:
     _completed_spravato(clinic)
     now = clinic.at(FRI, "09:00")
-    assert len(follow_up_queue(clinic.db, now=now, assignee_role="nurse").items) == 2
-    assert follow_up_queue(clinic.db, now=now, assignee_role="therapist").items == ()
-    kim = follow_up_queue(clinic.db, now=now, assignee_id=clinic.ids["Nurse Kim"])
+    assert len(follow_up_queue(clinic.db, SYSTEM, now=now, assignee_role="nurse").items) == 2
+    assert follow_up_queue(clinic.db, SYSTEM, now=now, assignee_role="therapist").items == ()
+    kim = follow_up_queue(clinic.db, SYSTEM, now=now, assignee_id=clinic.ids["Nurse Kim"])
     assert len(kim.items) == 2
 
 
@@ -348,7 +348,7 @@ def test_unreached_calls_are_tried_again_until_no_calls_are_left(clinic: SmallCl
     assert first.next_attempt_at is not None
     assert _local(clinic, first.next_attempt_at) == "Fri 2026-11-27 13:00"
     assert first.attempts_left == 2
-    item = follow_up_queue(clinic.db, now=clinic.at(FRI, "09:05")).item(call.id)
+    item = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(FRI, "09:05")).item(call.id)
     assert item is not None
     assert item.attempts == 1
     assert item.last_attempt == "No answer Fri 09:00"
@@ -367,7 +367,7 @@ def test_unreached_calls_are_tried_again_until_no_calls_are_left(clinic: SmallCl
     )
     done = _rows(clinic)["next_day_call"]
     assert (done.status, done.outcome) == ("done", "Letter sent after three calls")
-    assert follow_up_queue(clinic.db, now=clinic.at(MON, "08:10")).item(call.id) is None
+    assert follow_up_queue(clinic.db, SYSTEM, now=clinic.at(MON, "08:10")).item(call.id) is None
     with clinic.db.read() as session:
         assert session.scalar(select(func.count()).select_from(FollowUpAttempt)) == 3
 
@@ -394,7 +394,7 @@ def test_snoozing_needs_a_future_time_and_a_reason(clinic: SmallClinic) -> None:
     actions.snooze_follow_up(
         clinic.db, NURSE, call.id, clinic.at(MON, "10:00"), "Patient asked for Monday", now=now
     )
-    item = follow_up_queue(clinic.db, now=now).item(call.id)
+    item = follow_up_queue(clinic.db, SYSTEM, now=now).item(call.id)
     assert item is not None
     assert item.section is Section.UPCOMING
     assert item.note == "Patient asked for Monday"
@@ -453,6 +453,22 @@ def test_an_adverse_event_opens_a_follow_up_for_the_prescriber(clinic: SmallClin
     assert event.outcome == "BP 182/104 at +40 min"
     with pytest.raises(PermissionDenied):
         actions.record_adverse_event(clinic.db, FRONT_DESK, appt, "dizzy", now=at)
+
+
+def test_the_queue_leaves_clinical_notes_out_for_the_front_desk(clinic: SmallClinic) -> None:
+    appt = _completed_spravato(clinic)
+    at = clinic.at(WED, "11:20")
+    fid = actions.record_adverse_event(clinic.db, NURSE, appt, "BP 182/104 at +40 min", now=at)
+    nurse = follow_up_queue(clinic.db, NURSE, now=at).item(fid)
+    assert nurse is not None
+    assert nurse.note == "BP 182/104 at +40 min"
+    rems_nurse = [i for i in follow_up_queue(clinic.db, NURSE, now=at).items if i.missing]
+    assert rems_nurse  # the REMS form still lacks its readings
+    front = follow_up_queue(clinic.db, FRONT_DESK, now=at)
+    seen = front.item(fid)
+    assert seen is not None  # the front desk still sees that it is owed ...
+    assert seen.note == ""  # ... but not what the adverse event was
+    assert all(i.missing == () for i in front.items)
 
 
 # -- configuration -------------------------------------------------------------------------------

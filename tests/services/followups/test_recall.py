@@ -9,7 +9,7 @@ import pytest
 
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
-from ketadesk.services.common.context import Actor
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.followups import actions, recall
 from ketadesk.services.followups.queue import follow_up_queue
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -91,7 +91,7 @@ def test_a_settled_booster_review_takes_the_patient_off_the_recall_list(
     appt = _book(clinic, "iv_infusion", WED, IV, protocol="iv_booster")
     _held(clinic, appt, WED)
     later = clinic.at(dt.date(2026, 12, 9), "09:00")
-    queue = follow_up_queue(clinic.db, now=later, kind="booster_review")
+    queue = follow_up_queue(clinic.db, SYSTEM, now=later, kind="booster_review")
     (review,) = queue.items
     actions.complete_follow_up(clinic.db, FRONT_DESK, review.id, "Declined a booster", now=later)
     assert recall.recall_list(clinic.db, now=later) == []

@@ -204,7 +204,7 @@ def test_an_appointment_of_another_patient_is_refused(
 
 
 def test_trend_shows_baseline_response_line_and_remission(clinic: SmallClinic, ada: int) -> None:
-    empty = measurements.measure_trend(clinic.db, ada, "phq9")
+    empty = measurements.measure_trend(clinic.db, NURSE, ada, "phq9")
     assert empty.trend is None
     assert empty.summary() == "PHQ-9: no scores yet"
     scores = [(0, [2] * 9), (7, [2] * 5 + [0] * 4), (14, [1] * 4 + [0] * 5)]
@@ -218,7 +218,7 @@ def test_trend_shows_baseline_response_line_and_remission(clinic: SmallClinic, a
             taken_at=NOW - dt.timedelta(days=21 - days),
             now=NOW,
         )
-    found = measurements.measure_trend(clinic.db, ada, "phq9")
+    found = measurements.measure_trend(clinic.db, NURSE, ada, "phq9")
     assert [p.total for p in found.points] == [16, 10, 4]
     assert found.trend is not None
     assert found.trend.baseline == 16

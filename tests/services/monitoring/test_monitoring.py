@@ -75,7 +75,7 @@ def spravato(clinic: SmallClinic) -> int:
 
 
 def _complete_form(clinic: SmallClinic, appointment_id: int) -> RecordForm:
-    form = records.load_record(clinic.db, appointment_id)
+    form = records.load_record(clinic.db, NURSE, appointment_id)
     form = with_reading(
         form, 0, time="10:10", systolic="128", diastolic="82", heart_rate="72", spo2="98"
     )
@@ -148,7 +148,7 @@ def test_complete_record_leaves_nothing_missing_and_is_audited(
         assert event.after is not None
         assert event.after["dose_mg"] == 56
         assert event.patient_id == clinic.ids["Ada Lovelace"]
-    form = rems.rems_form(clinic.db, spravato)
+    form = rems.rems_form(clinic.db, NURSE, spravato)
     assert form.complete
     assert form.lot_number == "LOT-4471A"
     assert form.monitored_by == "Nurse Kim"
@@ -173,7 +173,7 @@ def test_partial_record_lists_exactly_what_is_still_missing(
     # Filling in the rest empties the list; the second save is checked against the first.
     form = dataclasses.replace(
         _complete_form(clinic, spravato),
-        version=records.load_record(clinic.db, spravato).version,
+        version=records.load_record(clinic.db, NURSE, spravato).version,
     )
     result = records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert result.missing == ()
@@ -231,7 +231,7 @@ def test_high_bp_and_low_spo2_are_warnings_and_the_record_is_saved(
 
 
 def test_warn_threshold_comes_from_configuration(clinic: SmallClinic, spravato: int) -> None:
-    sheet = records.open_record(clinic.db, spravato, now=_at(clinic, "12:30"))
+    sheet = records.open_record(clinic.db, NURSE, spravato, now=_at(clinic, "12:30"))
     form = with_reading(_complete_form(clinic, spravato), 0, systolic="145", diastolic="85")
     strict = dataclasses.replace(
         sheet.rules,
@@ -327,7 +327,7 @@ def test_bp_checks_fall_due_and_late_from_the_planned_then_actual_dose(
     # The pre-dose reading is taken and the dose starts late, at 10:20: the +40 check and the
     # discharge move with it.
     form = with_reading(
-        records.load_record(clinic.db, spravato),
+        records.load_record(clinic.db, NURSE, spravato),
         0,
         time="10:18",
         systolic="130",
@@ -346,7 +346,7 @@ def test_bp_checks_fall_due_and_late_from_the_planned_then_actual_dose(
 
 def test_iv_infusion_keeps_extra_readings_and_has_no_rems_checks(clinic: SmallClinic) -> None:
     iv = _book(clinic, "iv_infusion", "13:00", IV)
-    form = records.load_record(clinic.db, iv)
+    form = records.load_record(clinic.db, NURSE, iv)
     assert form.readings == ()
     form = dataclasses.replace(
         form,
@@ -358,7 +358,7 @@ def test_iv_infusion_keeps_extra_readings_and_has_no_rems_checks(clinic: SmallCl
         dose_started="13:15",
     )
     records.save_record(clinic.db, NURSE, iv, form, now=_at(clinic, "13:40"))
-    again = records.load_record(clinic.db, iv)
+    again = records.load_record(clinic.db, NURSE, iv)
     assert [(r.label, r.spo2) for r in again.readings] == [("Start", "99"), ("+15 min", "98")]
     assert reading_schedule.readings_due(clinic.db, [iv], now=_at(clinic, "13:40"))[iv].checks == ()
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from ketadesk.services.common.context import NotFound
+from ketadesk.services.common.context import Actor, NotFound
 from ketadesk.services.patients.patient_record import patient_record
 from ketadesk.store.models import (
     Appointment,
@@ -28,6 +28,8 @@ from ketadesk.store.models import (
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
 NOW = dt.datetime(2026, 11, 24, 22, 0, tzinfo=dt.UTC)  # 14:00 in the clinic (PST)
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 MON16, WED18, FRI20 = dt.date(2026, 11, 16), dt.date(2026, 11, 18), dt.date(2026, 11, 20)
 MON23, TUE24, FRI27 = dt.date(2026, 11, 23), dt.date(2026, 11, 24), dt.date(2026, 11, 27)
 
@@ -103,7 +105,7 @@ def _iv_series(clinic: SmallClinic) -> tuple[int, dict[int, int]]:
 
 def test_series_progress_counts_done_missed_and_the_next_session(clinic: SmallClinic) -> None:
     series, ids = _iv_series(clinic)
-    record = patient_record(clinic.db, clinic.ids["Mary Seacole"], now=NOW)
+    record = patient_record(clinic.db, NURSE, clinic.ids["Mary Seacole"], now=NOW)
     (progress,) = record.series
     assert progress.series_id == series
     assert progress.protocol == "iv_induction"
@@ -122,7 +124,7 @@ def test_series_progress_counts_done_missed_and_the_next_session(clinic: SmallCl
 
 def test_a_missed_session_shows_as_a_gap_against_the_protocol(clinic: SmallClinic) -> None:
     _iv_series(clinic)
-    (progress,) = patient_record(clinic.db, clinic.ids["Mary Seacole"], now=NOW).series
+    (progress,) = patient_record(clinic.db, NURSE, clinic.ids["Mary Seacole"], now=NOW).series
     described = [g.description for g in progress.gaps]
     assert described[:2] == ["1 → 2: 2 days", "2 → 3: 2 days"]
     gap = progress.gaps[2]
@@ -151,12 +153,12 @@ def test_a_gap_too_wide_and_a_late_integration_are_named(clinic: SmallClinic) ->
         index=4,
         room="Office A",
     )
-    (iv_progress,) = patient_record(clinic.db, clinic.ids["Mary Seacole"], now=NOW).series
+    (iv_progress,) = patient_record(clinic.db, NURSE, clinic.ids["Mary Seacole"], now=NOW).series
     (wide,) = iv_progress.gaps
     assert wide.days == 11
     assert not wide.within_rule
     assert wide.description == "1 → 2: 11 days, too far apart (Induction asks for 1-5 days)"
-    (kap_progress,) = patient_record(clinic.db, clinic.ids["Ada Lovelace"], now=NOW).series
+    (kap_progress,) = patient_record(clinic.db, NURSE, clinic.ids["Ada Lovelace"], now=NOW).series
     (late,) = kap_progress.gaps
     assert (late.from_index, late.to_index, late.days) == (3, 4, 4)
     assert late.description == "3 → 4: 4 days, too far apart (1-3 days after its session)"
@@ -200,7 +202,7 @@ def test_open_follow_ups_and_recent_measures(clinic: SmallClinic) -> None:
                 taken_at=clinic.at(MON16, "08:50"),
             )
         )
-    record = patient_record(clinic.db, patient, now=NOW)
+    record = patient_record(clinic.db, NURSE, patient, now=NOW)
     assert [(f.kind, f.overdue) for f in record.follow_ups] == [
         ("next_day_call", True),
         ("booster_review", False),
@@ -219,7 +221,7 @@ def test_open_follow_ups_and_recent_measures(clinic: SmallClinic) -> None:
 def test_gating_facts_and_what_blocks_the_next_dosing_session(clinic: SmallClinic) -> None:
     _iv_series(clinic)
     patient = clinic.ids["Mary Seacole"]
-    record = patient_record(clinic.db, patient, now=NOW)
+    record = patient_record(clinic.db, NURSE, patient, now=NOW)
     facts = {f.label: f for f in record.gating}
     assert facts["Screening"].value == "Cleared 5 Jan 2026"
     assert facts["Screening"].ok
@@ -232,7 +234,7 @@ def test_gating_facts_and_what_blocks_the_next_dosing_session(clinic: SmallClini
         assert p is not None
         p.consent_signed_on = None
         p.driver_name = ""
-    record = patient_record(clinic.db, patient, now=NOW)
+    record = patient_record(clinic.db, NURSE, patient, now=NOW)
     facts = {f.label: f for f in record.gating}
     assert facts["Consent"].value == "Not on file"
     assert facts["Consent"].ok is False
@@ -247,7 +249,7 @@ def test_gating_facts_and_what_blocks_the_next_dosing_session(clinic: SmallClini
         session.add(
             GatingOverride(series_id=series_id, rule="driver_arranged", reason="Takes a taxi")
         )
-    record = patient_record(clinic.db, patient, now=NOW)
+    record = patient_record(clinic.db, NURSE, patient, now=NOW)
     assert record.gate_problems == ("no signed informed consent on file",)
 
 
@@ -261,7 +263,7 @@ def test_facts_the_patients_sessions_do_not_need_are_not_marked_wrong(
         assert p is not None
         p.rems_enrolled_on = None
         p.prior_auth_expires_on = None
-    facts = {f.label: f for f in patient_record(clinic.db, patient, now=NOW).gating}
+    facts = {f.label: f for f in patient_record(clinic.db, NURSE, patient, now=NOW).gating}
     assert facts["REMS"].value == "Not enrolled"
     assert facts["REMS"].ok is None
     assert facts["Prior authorization"].ok is None
@@ -269,11 +271,11 @@ def test_facts_the_patients_sessions_do_not_need_are_not_marked_wrong(
 
 def test_unknown_patient(clinic: SmallClinic) -> None:
     with pytest.raises(NotFound, match="patient #999999 does not exist"):
-        patient_record(clinic.db, 999999, now=NOW)
+        patient_record(clinic.db, NURSE, 999999, now=NOW)
 
 
 def test_a_patient_with_no_sessions(clinic: SmallClinic) -> None:
-    record = patient_record(clinic.db, clinic.ids["Grace Hopper"], now=NOW)
+    record = patient_record(clinic.db, NURSE, clinic.ids["Grace Hopper"], now=NOW)
     assert record.series == ()
     assert record.history == ()
     assert record.upcoming == ()

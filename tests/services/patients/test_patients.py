@@ -179,7 +179,7 @@ def test_register_saves_the_patient_with_the_next_chart_number_and_an_audit(
     second = register_patient(
         clinic.db, FRONT_DESK, PatientForm(first_name="Li", last_name="Wei"), now=NOW
     )
-    assert patient_form(clinic.db, second).last_name == "Wei"
+    assert patient_form(clinic.db, SYSTEM, second).last_name == "Wei"
     with clinic.db.read() as session:
         assert session.get(Patient, second).chart_number == "BT-7"  # type: ignore[union-attr]
 
@@ -215,7 +215,7 @@ def test_front_desk_cannot_register_clinical_facts(clinic: SmallClinic) -> None:
     with pytest.raises(PermissionDenied):
         register_patient(clinic.db, THERAPIST, GOOD, now=NOW)
     pid = register_patient(clinic.db, NURSE, cleared, now=NOW)
-    assert patient_form(clinic.db, pid).screening_cleared_on == "2026-11-30"
+    assert patient_form(clinic.db, SYSTEM, pid).screening_cleared_on == "2026-11-30"
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def test_front_desk_cannot_register_clinical_facts(clinic: SmallClinic) -> None:
 
 def test_edit_records_only_what_changed(clinic: SmallClinic) -> None:
     pid = register_patient(clinic.db, FRONT_DESK, GOOD, now=NOW)
-    loaded = patient_form(clinic.db, pid)
+    loaded = patient_form(clinic.db, SYSTEM, pid)
     assert loaded.date_of_birth == "1980-04-02"
     assert loaded.phone == "(619) 555-0134"
     edited = dataclasses.replace(loaded, phone="619-555-0199", preferred_name="Zo")
@@ -239,48 +239,48 @@ def test_edit_records_only_what_changed(clinic: SmallClinic) -> None:
 
 def test_clinical_edits_need_a_clinician(clinic: SmallClinic) -> None:
     pid = clinic.ids["Grace Hopper"]
-    loaded = patient_form(clinic.db, pid)
+    loaded = patient_form(clinic.db, SYSTEM, pid)
     cleared = dataclasses.replace(
         loaded, screening_status="cleared", screening_cleared_on="2026-11-30"
     )
     with pytest.raises(PermissionDenied):
         update_patient(clinic.db, FRONT_DESK, pid, cleared, now=NOW)
-    assert patient_form(clinic.db, pid).screening_status == "pending"
+    assert patient_form(clinic.db, SYSTEM, pid).screening_status == "pending"
     # Contact changes alone are the front desk's, even on a patient with clinical facts.
     update_patient(
         clinic.db, FRONT_DESK, pid, dataclasses.replace(loaded, phone="6195550100"), now=NOW
     )
     update_patient(clinic.db, NURSE, pid, cleared, now=NOW)
-    assert patient_form(clinic.db, pid).screening_status == "cleared"
+    assert patient_form(clinic.db, SYSTEM, pid).screening_status == "cleared"
     # A nurse may not touch contact details?  She may: both rights are hers.
     update_patient(clinic.db, NURSE, pid, dataclasses.replace(cleared, email="g@h.org"), now=NOW)
 
 
 def test_edit_with_errors_saves_nothing(clinic: SmallClinic) -> None:
     pid = clinic.ids["Ada Lovelace"]
-    loaded = patient_form(clinic.db, pid)
+    loaded = patient_form(clinic.db, SYSTEM, pid)
     bad = dataclasses.replace(loaded, first_name="Augusta", date_of_birth="1815-13-10")
     with pytest.raises(InvalidFields) as raised:
         update_patient(clinic.db, SYSTEM, pid, bad, now=NOW)
     assert list(raised.value.errors) == ["date_of_birth"]
-    assert patient_form(clinic.db, pid).first_name == "Ada"
+    assert patient_form(clinic.db, SYSTEM, pid).first_name == "Ada"
 
 
 def test_edit_keeps_another_workstations_change_to_another_field(clinic: SmallClinic) -> None:
     pid = clinic.ids["Ada Lovelace"]
-    loaded = patient_form(clinic.db, pid)
+    loaded = patient_form(clinic.db, SYSTEM, pid)
     with clinic.db.write() as session:  # meanwhile, at the other desk
         session.execute(update(Patient).where(Patient.id == pid).values(email="ada@example.org"))
     mine = dataclasses.replace(loaded, phone="619 555 0111")
     assert update_patient(clinic.db, FRONT_DESK, pid, mine, original=loaded, now=NOW) == ("phone",)
-    now_stored = patient_form(clinic.db, pid)
+    now_stored = patient_form(clinic.db, SYSTEM, pid)
     assert now_stored.email == "ada@example.org"
     assert now_stored.phone == "619 555 0111"
 
 
 def test_unknown_patient(clinic: SmallClinic) -> None:
     with pytest.raises(NotFound):
-        patient_form(clinic.db, 999_999)
+        patient_form(clinic.db, SYSTEM, 999_999)
     with pytest.raises(NotFound):
         update_patient(clinic.db, SYSTEM, 999_999, GOOD, now=NOW)
 
@@ -336,7 +336,7 @@ def test_search_sees_changes_at_once(clinic: SmallClinic) -> None:
         clinic.db,
         FRONT_DESK,
         pid,
-        dataclasses.replace(patient_form(clinic.db, pid), last_name="Murray Hopper"),
+        dataclasses.replace(patient_form(clinic.db, SYSTEM, pid), last_name="Murray Hopper"),
         now=NOW,
     )
     assert _names(clinic, "murray") == ["Murray Hopper, Grace"]
@@ -368,7 +368,9 @@ def test_inactive_patients_come_last_and_limit_holds(sqlite_clinic: SmallClinic)
 def test_refusals_are_in_the_audit_trail(clinic: SmallClinic) -> None:
     pid = clinic.ids["Grace Hopper"]
     cleared = dataclasses.replace(
-        patient_form(clinic.db, pid), screening_status="cleared", screening_cleared_on="2026-11-30"
+        patient_form(clinic.db, SYSTEM, pid),
+        screening_status="cleared",
+        screening_cleared_on="2026-11-30",
     )
     with pytest.raises(PermissionDenied):
         update_patient(clinic.db, FRONT_DESK, pid, cleared, now=NOW)

@@ -219,3 +219,32 @@ def test_the_model_passes_the_model_tester(
     qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
     assert model.rowCount(QModelIndex()) > 0
     assert model.headerData(AuditColumn.CHANGES, Qt.Orientation.Horizontal) == "Before → after"
+
+
+def test_a_reading_of_clinical_data_is_shown_in_words(
+    qtbot: QtBot, clinic: tuple[SmallClinic, list[int]]
+) -> None:
+    c, appointments = clinic
+    audit.record_view(
+        c.db,
+        JO,
+        "monitoring record",
+        c.ids["Mary Seacole"],
+        entity="appointment",
+        entity_id=appointments[1],
+        now=NOW + dt.timedelta(hours=4),
+    )
+    viewer = _viewer(qtbot, c)
+    _reload(qtbot, viewer)
+    assert _column(viewer, AuditColumn.ACTION)[0] == "viewed"
+    assert _column(viewer, AuditColumn.WHO)[0] == "jo"
+    assert (
+        _column(viewer, AuditColumn.WHAT)[0]
+        == f"monitoring record (appointment #{appointments[1]})"
+    )
+    assert _column(viewer, AuditColumn.PATIENT)[0].endswith("Seacole, Mary")
+    assert _column(viewer, AuditColumn.CHANGES)[0] == ""  # a reading changes nothing
+    viewer.table.selectRow(0)
+    text = viewer.details.toPlainText()
+    assert "Action:  viewed" in text
+    assert "Field: before → after" not in text

@@ -57,13 +57,21 @@ def test_dialog_offers_what_the_role_may_do(qtbot: QtBot, clinic: SmallClinic) -
     nurse = AppointmentDialog(Desk(clinic.db, NURSE, lambda: NOW), aid)
     qtbot.addWidget(nurse)
     qtbot.waitUntil(nurse.is_loaded)  # read on a worker
-    assert set(nurse.buttons) >= {"start", "complete", "cancel", "monitoring", "phq9", "patient"}
+    assert set(nurse.buttons) >= {
+        "start",
+        "complete",
+        "cancel",
+        "monitoring",
+        "print_record",
+        "phq9",
+        "patient",
+    }
     front = AppointmentDialog(Desk(clinic.db, FRONT_DESK, lambda: NOW), aid)
     qtbot.addWidget(front)
     qtbot.waitUntil(front.is_loaded)
-    # The front desk may cancel but not start or complete, nor open clinical records.
+    # The front desk may cancel but not start or complete, nor open or print clinical records.
     assert "cancel" in front.buttons
-    assert not {"start", "complete", "monitoring", "phq9"} & set(front.buttons)
+    assert not {"start", "complete", "monitoring", "print_record", "phq9"} & set(front.buttons)
 
 
 def test_dialog_asks_its_owner_to_change_the_status(qtbot: QtBot, clinic: SmallClinic) -> None:

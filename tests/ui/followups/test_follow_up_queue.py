@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from ketadesk.scheduling.followup_rules import Section
 from ketadesk.services.booking import appointment_changes
-from ketadesk.services.common.context import Actor
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.followups import sync
 from ketadesk.services.followups.actions import AttemptResult
 from ketadesk.services.followups.queue import FollowUpItem, follow_up_queue
@@ -108,7 +108,7 @@ def test_the_model_passes_the_model_tester(qtmodeltester, owed: SmallClinic) -> 
     from ketadesk.ui.followups.follow_up_queue import FollowUpQueueModel
 
     model = FollowUpQueueModel()
-    model.set_queue(follow_up_queue(owed.db, now=NOW))
+    model.set_queue(follow_up_queue(owed.db, SYSTEM, now=NOW))
     qtmodeltester.check(model, force_py=True)
 
 

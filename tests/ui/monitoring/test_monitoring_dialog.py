@@ -51,7 +51,7 @@ def _dialog(
     qtbot: QtBot, clinic: SmallClinic, appointment: int, hhmm: str, actor: Actor = NURSE
 ) -> MonitoringDialog:
     now = clinic.at(WED, hhmm)
-    sheet = records.open_record(clinic.db, appointment, now=now)
+    sheet = records.open_record(clinic.db, NURSE, appointment, now=now)
     dialog = MonitoringDialog(Desk(clinic.db, actor, lambda: now), appointment, sheet=sheet)
     qtbot.addWidget(dialog)
     dialog.show()
@@ -176,5 +176,5 @@ def test_an_extra_reading_can_be_added_and_is_saved(
     with qtbot.waitSignal(dialog.saved):  # written on a worker
         dialog._save.click()
     assert not dialog.isVisible()
-    form = records.load_record(clinic.db, spravato)
+    form = records.load_record(clinic.db, NURSE, spravato)
     assert [(r.label, r.systolic) for r in form.readings if not r.scheduled] == [("Extra 1", "150")]

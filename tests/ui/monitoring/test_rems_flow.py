@@ -88,7 +88,7 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
         view.actions_by_name["open_session"].trigger()
     assert opened.args == [held]
 
-    dialog = MonitoringDialog(desk, held, sheet=open_record(desk.db, held, now=desk.now()))
+    dialog = MonitoringDialog(desk, held, sheet=open_record(desk.db, NURSE, held, now=desk.now()))
     qtbot.addWidget(dialog)
     dialog.show()
     readings = {
@@ -154,10 +154,10 @@ def test_an_adverse_event_in_the_record_opens_its_follow_up_once(
     from ketadesk.services.monitoring import records
 
     at = clinic.at(WED, "12:50")
-    form = records.load_record(clinic.db, held)
+    form = records.load_record(clinic.db, NURSE, held)
     form = dataclasses.replace(form, events="Vomited once at 10:40; settled with ondansetron")
     records.save_record(clinic.db, NURSE, held, form, now=at)
-    again = dataclasses.replace(records.load_record(clinic.db, held), dose_mg="56")
+    again = dataclasses.replace(records.load_record(clinic.db, NURSE, held), dose_mg="56")
     records.save_record(clinic.db, NURSE, held, again, now=at + dt.timedelta(minutes=5))
     with clinic.db.read() as session:
         owed = session.execute(

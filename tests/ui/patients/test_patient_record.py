@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import icalendar
 import pytest
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
+from sqlalchemy import select
 
-from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.printing.layout import PrintLayout
-from ketadesk.store.models import Measurement, Patient
+from ketadesk.store.models import AuditEvent, Measurement, Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from ketadesk.ui.patients.patient_record import PatientRecordView
@@ -212,3 +214,88 @@ def test_measures_listed_and_their_trend_charted(
     trend = view.trend_chart.trend
     assert trend is not None
     assert [p.total for p in trend.points] == [19, 14]
+
+
+def _open_as(qtbot: QtBot, clinic: SmallClinic, role: str) -> PatientRecordView:
+    desk = Desk(clinic.db, Actor(user_id=None, username=role, role=role), now=lambda: NOW)
+    widget = PatientRecordView(desk, clinic.ids["Mary Seacole"])
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.loaded, timeout=10000):
+        pass
+    widget.resize(1200, 760)
+    widget.show()
+    return widget
+
+
+def _views(clinic: SmallClinic) -> list[tuple[str, int | None, Any]]:
+    with clinic.db.read() as session:
+        return [
+            (u, p, a)
+            for u, p, a in session.execute(
+                select(AuditEvent.username, AuditEvent.patient_id, AuditEvent.after)
+                .where(AuditEvent.action == "view")
+                .order_by(AuditEvent.id)
+            )
+        ]
+
+
+def _add_phq9(clinic: SmallClinic) -> None:
+    with clinic.db.write() as session:
+        session.add(
+            Measurement(
+                patient_id=clinic.ids["Mary Seacole"],
+                instrument="phq9",
+                score=19,
+                items=[],
+                taken_at=clinic.at(dt.date(2026, 11, 16), "08:45"),
+            )
+        )
+        p = session.get(Patient, clinic.ids["Mary Seacole"])
+        assert p is not None
+        p.contraindications = "Uncontrolled hypertension"
+
+
+def test_front_desk_sees_no_clinical_part_and_is_told_why(
+    qtbot: QtBot, clinic: SmallClinic, ids: dict[int, int]
+) -> None:
+    _add_phq9(clinic)
+    view = _open_as(qtbot, clinic, "front_desk")
+    view.grab().save("/tmp/h3_record_front_desk.png")
+    assert not view.clinical
+    assert [view.tabs.tabText(i) for i in range(view.tabs.count())] == [
+        "Upcoming (2)",
+        "History (5)",
+    ]
+    assert not view.record_button.isVisibleTo(view)
+    (why,) = _labels(view, "clinical_withheld")
+    assert "shown to clinicians only" in why
+    gating = " ".join(label.text() for label in view.gating_box.findChildren(QLabel))
+    assert "Signed 5 Jan 2026" not in gating  # consent
+    assert "Uncontrolled hypertension" not in gating
+    assert "✓ expires 31 Dec 2027" in gating  # prior authorization: the front desk's work
+    assert view.trend_chart.trend is None
+    assert _views(clinic) == [
+        (
+            "front_desk",
+            clinic.ids["Mary Seacole"],
+            {"read": "patient record (contact details and schedule)"},
+        )
+    ]
+
+
+def test_nurse_sees_the_clinical_part_and_one_opening_is_one_event(
+    qtbot: QtBot, clinic: SmallClinic, ids: dict[int, int]
+) -> None:
+    _add_phq9(clinic)
+    view = _open_as(qtbot, clinic, "nurse")
+    qtbot.waitUntil(lambda: view.trend_chart.trend is not None)  # the trend is read too ...
+    view.grab().save("/tmp/h3_record_nurse.png")
+    assert view.clinical
+    assert view.tabs.tabText(2) == "Measures"
+    assert view.record_button.isVisibleTo(view)
+    assert _labels(view, "clinical_withheld") == []
+    gating = " ".join(label.text() for label in view.gating_box.findChildren(QLabel))
+    assert "Signed 5 Jan 2026" in gating
+    assert "Uncontrolled hypertension" in gating
+    # ... but the record's one "view" event covers it: no event per chart or per row.
+    assert _views(clinic) == [("nurse", clinic.ids["Mary Seacole"], {"read": "patient record"})]

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QPushButton
+from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
-from ketadesk.services.common.context import Actor
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.patients.registration import patient_form
 from ketadesk.store.models import Patient
 from ketadesk.ui.common.desk import Desk
@@ -169,36 +169,49 @@ def test_bad_fields_are_marked_and_nothing_is_saved(qtbot: QtBot, clinic: SmallC
     assert _patients(clinic) == before + 1
     assert dialog.patient_id == blocker.args[0]
     assert dialog.result() == PatientFormDialog.DialogCode.Accepted
-    saved = patient_form(clinic.db, blocker.args[0])
+    saved = patient_form(clinic.db, SYSTEM, blocker.args[0])
     assert (saved.last_name, saved.date_of_birth) == ("Bader Ginsburg", "1990-03-15")
 
 
-def test_front_desk_sees_clinical_facts_read_only(qtbot: QtBot, clinic: SmallClinic) -> None:
+def test_front_desk_sees_no_clinical_facts_and_its_edit_keeps_them(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
     ada = clinic.ids["Ada Lovelace"]
-    dialog = PatientFormDialog(_desk(clinic), ada, original=patient_form(clinic.db, ada))
+    original = patient_form(clinic.db, FRONT_DESK, ada)
+    assert (original.screening_status, original.contraindications) == ("", "")
+    dialog = PatientFormDialog(_desk(clinic), ada, original=original)
     qtbot.addWidget(dialog)
+    dialog.show()
     assert dialog.fields["last_name"].text() == "Lovelace"
-    assert dialog.fields["screening_status"].text() == "cleared"
-    assert not dialog.fields["screening_status"].editor.isEnabled()
+    assert not dialog.fields["screening_status"].editor.isVisibleTo(dialog)
+    assert not dialog.fields["contraindications"].editor.isVisibleTo(dialog)
+    assert dialog.fields["prior_auth_number"].editor.isVisibleTo(dialog)  # read-only
+    assert not dialog.fields["prior_auth_number"].editor.isEnabled()
+    (why,) = [w.text() for w in dialog.findChildren(QLabel, "clinical_withheld")]
+    assert "clinicians only" in why
     assert dialog.fields["phone"].editor.isEnabled()
+    dialog.grab().save("/tmp/h3_patient_form_front_desk.png")
     _fill(dialog, phone="619 555 0100")
     with qtbot.waitSignal(dialog.saved):
         _save(qtbot, dialog)
-    assert patient_form(clinic.db, clinic.ids["Ada Lovelace"]).phone == "619 555 0100"
+    saved = patient_form(clinic.db, SYSTEM, ada)
+    assert (saved.phone, saved.screening_status) == ("619 555 0100", "cleared")
 
 
 def test_a_nurse_edits_clinical_facts(qtbot: QtBot, clinic: SmallClinic) -> None:
     pid = clinic.ids["Grace Hopper"]
-    dialog = PatientFormDialog(_desk(clinic, NURSE), pid, original=patient_form(clinic.db, pid))
+    dialog = PatientFormDialog(
+        _desk(clinic, NURSE), pid, original=patient_form(clinic.db, SYSTEM, pid)
+    )
     qtbot.addWidget(dialog)
     _fill(dialog, screening_status="cleared")
     _save(qtbot, dialog)
     assert dialog.errors() == {"screening_cleared_on": "give the date screening was cleared"}
-    assert patient_form(clinic.db, pid).screening_status == "pending"
+    assert patient_form(clinic.db, SYSTEM, pid).screening_status == "pending"
     _fill(dialog, screening_cleared_on="2026-11-20")
     with qtbot.waitSignal(dialog.saved):
         _save(qtbot, dialog)
-    assert patient_form(clinic.db, pid).screening_status == "cleared"
+    assert patient_form(clinic.db, SYSTEM, pid).screening_status == "cleared"
 
 
 def test_new_patient_from_the_picker_uses_what_was_typed(
@@ -218,7 +231,7 @@ def test_new_patient_from_the_picker_uses_what_was_typed(
     QTimer.singleShot(0, fill_and_save)
     with qtbot.waitSignal(picker.patient_chosen, timeout=5000) as blocker:
         QTest.mouseClick(picker.new_button, Qt.MouseButton.LeftButton)
-    assert patient_form(clinic.db, blocker.args[0]).phone == "6195550142"
+    assert patient_form(clinic.db, SYSTEM, blocker.args[0]).phone == "6195550142"
 
 
 def test_names_from_what_was_typed() -> None:

@@ -35,7 +35,7 @@ def trend(clinic: SmallClinic) -> MeasureTrend:
             taken_at=NOW - dt.timedelta(weeks=3 - weeks),
             now=NOW,
         )
-    return measurements.measure_trend(clinic.db, ada, "phq9")
+    return measurements.measure_trend(clinic.db, NURSE, ada, "phq9")
 
 
 def test_geometry_places_lines_bands_and_points(trend: MeasureTrend) -> None:
@@ -67,7 +67,7 @@ def test_geometry_places_lines_bands_and_points(trend: MeasureTrend) -> None:
 def test_a_single_score_sits_in_the_middle(clinic: SmallClinic) -> None:
     ada = clinic.ids["Ada Lovelace"]
     measurements.save_measurement(clinic.db, NURSE, ada, "gad7", [1] * 7, now=NOW)
-    g = chart_geometry(measurements.measure_trend(clinic.db, ada, "gad7"), 300, 200)
+    g = chart_geometry(measurements.measure_trend(clinic.db, NURSE, ada, "gad7"), 300, 200)
     assert len(g.dots) == 1
     x0, _, x1, _ = g.plot
     assert g.dots[0].x == pytest.approx((x0 + x1) / 2)
@@ -113,7 +113,9 @@ def test_chart_reads_in_a_dark_palette_and_when_small(qtbot: QtBot, trend: Measu
 def test_no_scores_says_so(qtbot: QtBot, clinic: SmallClinic) -> None:
     chart = TrendChart()
     qtbot.addWidget(chart)
-    chart.set_trend(measurements.measure_trend(clinic.db, clinic.ids["Mary Seacole"], "phq9"))
+    chart.set_trend(
+        measurements.measure_trend(clinic.db, NURSE, clinic.ids["Mary Seacole"], "phq9")
+    )
     assert chart.accessibleDescription() == "PHQ-9: no scores yet"
     chart.show()
     chart.grab()
