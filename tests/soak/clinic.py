@@ -46,7 +46,7 @@ class SoakClinic:
     patients: list[int]
     charts: list[str]  # the patients' chart numbers, in the same order
     users: dict[str, tuple[int, str]]  # username -> (user id, role)
-    days: list[str]  # ISO dates of the clinic's open weekdays ahead, from tomorrow
+    days: list[str]  # ISO dates of the clinic's open weekdays ahead, from tomorrow (~40 years)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
@@ -58,7 +58,7 @@ class SoakClinic:
         return cls(**raw)
 
 
-def build_soak_clinic(url: str, *, days: int = 120) -> SoakClinic:
+def build_soak_clinic(url: str, *, days: int = 10_000) -> SoakClinic:
     """Create the clinic at ``url`` (an empty database) and return its facts."""
     opened = open_clinic(url, create=True)
     db = opened.db
@@ -69,7 +69,7 @@ def build_soak_clinic(url: str, *, days: int = 120) -> SoakClinic:
             calendar = ClinicCalendar(catalog.settings)
             today = calendar.local_date(utcnow())
             long_ago = today - dt.timedelta(days=60)
-            far_ahead = today + dt.timedelta(days=3 * 365)
+            far_ahead = today + dt.timedelta(days=50 * 365)  # past the last of the days
             rems = session.get(ClinicSetting, "rems")
             assert rems is not None
             rems.value = {**rems.value, "site_certified_until": far_ahead.isoformat()}

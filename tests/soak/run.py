@@ -56,7 +56,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help=f"the server, where a new database is made (default $SOAK_PG_URL or ${PG_ENV})",
     )
     parser.add_argument("--out", type=Path, default=None, help="folder for logs and figures")
-    parser.add_argument("--rotate", type=float, default=60.0, help="seconds on the same days")
+    parser.add_argument(
+        "--rotate-appointments",
+        type=int,
+        default=30,
+        help="the days in focus move on by one for every this many appointments booked ...",
+    )
+    parser.add_argument(
+        "--rotate-seconds", type=float, default=120.0, help="... and every this many seconds"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument(
         "--json", type=Path, default=None, help="figures (default out/figures.json)"
@@ -134,7 +142,8 @@ class Fleet:
             stop_file=str(self.stop_file),
             deadline=self.deadline,
             max_ops=per_worker,
-            rotate_seconds=self.args.rotate,
+            rotate_seconds=self.args.rotate_seconds,
+            rotate_appointments=self.args.rotate_appointments,
         )
         receiver, sender = self.context.Pipe(duplex=False)
         proc = self.context.Process(

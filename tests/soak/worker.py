@@ -7,9 +7,9 @@ Every operation ends in one JSON line in the worker's own append-only log, writt
 the appointment event it made (when the service says), times, rooms and statuses.  A refusal is
 counted by kind; anything that is not a ServiceError is a raw error, logged with its traceback.
 
-The operations are concentrated on a few days (a window of three open days that moves on every
-``rotate_seconds``, the same for every worker since it follows the wall clock), four rooms, four
-monitors, two nurses and ten patients, so that the workers really fight over the same slots.
+The operations are concentrated on a few days (a window of three open days that every worker
+moves on at the same moments: see ``Worker.focus``), four rooms, four monitors, two nurses and
+24 patients, so that the workers really fight over the same slots.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
@@ -97,7 +97,8 @@ class WorkerPlan:
     stop_file: str
     deadline: float | None = None  # time.time() to stop at
     max_ops: int | None = None
-    rotate_seconds: float = 60.0
+    rotate_seconds: float = 120.0
+    rotate_appointments: int = 30
 
 
 def refusal_kind(err: ServiceError) -> str:
@@ -134,6 +135,7 @@ class Worker:
         self.nurse = Actor(*_actor(clinic, "nurse"))
         self.fd = os.open(plan.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.seq = 0
+        self._focus: list[dt.date] = []
         ops, weights = zip(*MIX.items(), strict=True)
         self.ops: tuple[str, ...] = ops
         self.weights: tuple[int, ...] = weights
@@ -149,10 +151,17 @@ class Worker:
     # -- choosing ---------------------------------------------------------------------------------
 
     def focus(self) -> list[dt.date]:
-        """The few days every worker fights over now (moves on with the wall clock)."""
-        span = len(self.days) - FOCUS_DAYS - SERIES_LENGTH * 2
-        at = int(time.time() // self.plan.rotate_seconds) % max(1, span)
-        return self.days[at : at + FOCUS_DAYS]
+        """The few days every worker fights over now (the same for all of them): they move on
+        by a day for every ``rotate_appointments`` appointments booked, so that days full of
+        finished sessions are left behind, and every ``rotate_seconds`` (should nothing fit)."""
+        return self._focus
+
+    def refocus(self) -> None:
+        with self.db.read() as session:
+            booked = session.scalar(select(func.max(Appointment.id))) or 0
+        at = booked // self.plan.rotate_appointments + int(time.time() // self.plan.rotate_seconds)
+        start = at % (len(self.days) - FOCUS_DAYS - SERIES_LENGTH * 2)
+        self._focus = self.days[start : start + FOCUS_DAYS]
 
     def slot(self, day: dt.date, minute: int | None = None) -> PlannedSession:
         if minute is None:
@@ -408,6 +417,7 @@ class Worker:
             if os.path.exists(plan.stop_file):
                 break
             op = self.rng.choices(self.ops, self.weights)[0]
+            self.refocus()
             self.seq += 1
             line: dict[str, Any] = {"w": plan.tag, "n": self.seq, "op": op}
             began = time.perf_counter()
