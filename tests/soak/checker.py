@@ -5,6 +5,7 @@ application's code), read against the workers' logs.
 
 It looks for:
 
+- ``integrity``: on SQLite, anything ``PRAGMA integrity_check`` reports;
 - ``overlap``: two active exclusive holds on one resource (room, monitor, staff) that overlap;
 - ``capacity``: more units of active holds on a resource at one moment than its capacity;
 - ``patient_overlap``: a patient in two overlapping sessions that are not cancelled or missed;
@@ -39,6 +40,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 KINDS = (
+    "integrity",
     "overlap",
     "capacity",
     "patient_overlap",
@@ -263,6 +265,14 @@ def check_holds(db: Reader, findings: Findings) -> None:
         )
 
 
+def check_file(db: Reader, findings: Findings) -> None:
+    """SQLite's own check of the file (after kills above all): anything but "ok" is a finding."""
+    if db.sqlite:
+        for (line,) in db.rows("PRAGMA integrity_check"):
+            if line != "ok":
+                findings.add("integrity", str(line))
+
+
 def check_patients(db: Reader, findings: Findings) -> None:
     released = ", ".join(f"'{s}'" for s in RELEASED)
     last: tuple[int, float, int] | None = None
@@ -439,6 +449,7 @@ def check(url: str, log_dir: Path, *, killed: bool = False) -> Findings:
     logged, logged_series = read_logs(log_dir, findings)
     db = Reader(url)
     try:
+        check_file(db, findings)
         check_holds(db, findings)
         check_patients(db, findings)
         check_series(db, logged_series, findings)

@@ -55,6 +55,7 @@ SERIES_GAP_DAYS = 2  # ... at least two days apart, as its target gap
 FOCUS_DAYS = 3
 FIRST_START, LAST_START = 8 * 60, 14 * 60  # minutes of the day a session may start
 GRID = 15
+REFOCUS_EVERY = 5  # operations between two looks at where the days in focus are
 OFFERED = 3  # the openings the dialog shows first, one of which the desk takes
 STATUS_ACTIONS = ("check_in", "start", "complete", "no_show")
 CLINICAL_ACTIONS = frozenset({"start", "complete"})  # a nurse's; the desk may not
@@ -417,7 +418,8 @@ class Worker:
             if os.path.exists(plan.stop_file):
                 break
             op = self.rng.choices(self.ops, self.weights)[0]
-            self.refocus()
+            if self.seq % REFOCUS_EVERY == 0:
+                self.refocus()
             self.seq += 1
             line: dict[str, Any] = {"w": plan.tag, "n": self.seq, "op": op}
             began = time.perf_counter()
