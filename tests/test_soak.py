@@ -1,6 +1,7 @@
 """The soak's pieces, quickly (the soak itself is `make soak`, never part of `make test`): a
-ten-second run of two workstations finishes clean, and the independent checker catches an
-overlap, a lost success and a partial series put into the database with raw SQL."""
+ten-second run of two workstations finishes clean, so does one whose workstations are killed
+five times, and the independent checker catches an overlap, a lost success, a partial series,
+an unlogged change and a missing audit event put into the database with raw SQL."""
 
 from __future__ import annotations
 
@@ -86,3 +87,24 @@ def test_the_checker_catches_an_overlap_a_lost_success_and_a_partial_series(
     assert found.counts["lost_success"] == 1
     assert found.counts["partial_series"] >= 1  # the series row, and the logged series
     assert checker.main(["--db", url, "--logs", str(logs)]) == 1
+
+    # A change no workstation reported, and that left no audit event.
+    with sqlite3.connect(db_path) as raw:
+        raw.execute(
+            "INSERT INTO appointment_event (appointment_id, at, action, from_status, to_status, "
+            "reason, detail) SELECT id, updated_at, 'book', NULL, status, '', '{}' "
+            "FROM appointment ORDER BY id LIMIT 1"
+        )
+    found = checker.check(url, logs)
+    assert found.counts["unlogged_change"] == 1
+    assert found.counts["audit_missing"] == 1
+
+
+def test_workstations_killed_with_sigkill_leave_nothing_half_done(tmp_path: Path) -> None:
+    status = run.main(
+        ["--workers", "2", "--kills", "5", "--seed", "20261205", "--out", str(tmp_path)]
+    )
+    figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
+    assert status == 0, figures
+    assert figures["kills"] == 5
+    assert set(figures["violations"].values()) == {0}
