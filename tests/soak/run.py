@@ -125,7 +125,8 @@ class Fleet:
         self.generation: Counter[int] = Counter()
         self.procs: dict[int, Any] = {}
         self.stop_file = out / "STOP"
-        self.deadline = time.time() + args.minutes * 60 if args.minutes is not None else None
+        self.epoch = time.time()
+        self.deadline = self.epoch + args.minutes * 60 if args.minutes is not None else None
 
     def start(self, slot: int, *, wait_ready: bool) -> Any:
         gen = self.generation[slot]
@@ -144,6 +145,7 @@ class Fleet:
             max_ops=per_worker,
             rotate_seconds=self.args.rotate_seconds,
             rotate_appointments=self.args.rotate_appointments,
+            epoch=self.epoch,
         )
         receiver, sender = self.context.Pipe(duplex=False)
         proc = self.context.Process(
@@ -244,7 +246,8 @@ def _print_figures(figures: dict[str, Any]) -> None:
     print()
     print(
         f"soak: {figures['backend']}, {figures['workers']} workers, "
-        f"{figures['seconds']:.0f} s, seed {figures['seed']}, commit {figures['commit']}"
+        f"{figures['seconds']:.0f} s (checked in {figures['check_seconds']:.0f} s), "
+        f"seed {figures['seed']}, commit {figures['commit']}"
     )
     print(
         f"machine: {figures['nproc']} cpus, load average {figures['load_before']} before, "
@@ -307,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.monotonic() - began
         load_after = [round(x, 2) for x in os.getloadavg()]
         print("checking ...", flush=True)
+        checking = time.monotonic()
         findings = checker.check(url, out / "logs", killed=bool(args.kills))
+        check_seconds = time.monotonic() - checking
         operations = _operations(out / "logs")
         totals = Counter({"total": 0, "ok": 0, "refused": 0, "raw": 0})
         for c in operations.values():
@@ -317,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             "backend": args.backend,
             "workers": args.workers,
             "seconds": round(seconds, 1),
+            "check_seconds": round(check_seconds, 1),
             "seed": args.seed,
             "commit": _git_commit(),
             "nproc": os.cpu_count(),

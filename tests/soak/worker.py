@@ -100,6 +100,7 @@ class WorkerPlan:
     max_ops: int | None = None
     rotate_seconds: float = 120.0
     rotate_appointments: int = 30
+    epoch: float = 0.0  # time.time() when the run began: the days in focus start tomorrow
 
 
 def refusal_kind(err: ServiceError) -> str:
@@ -155,12 +156,15 @@ class Worker:
         """The few days every worker fights over now (the same for all of them): they move on
         by a day for every ``rotate_appointments`` appointments booked, so that days full of
         finished sessions are left behind, and every ``rotate_seconds`` (should nothing fit)."""
+        if not self._focus:
+            self.refocus()
         return self._focus
 
     def refocus(self) -> None:
         with self.db.read() as session:
             booked = session.scalar(select(func.max(Appointment.id))) or 0
-        at = booked // self.plan.rotate_appointments + int(time.time() // self.plan.rotate_seconds)
+        waited = int((time.time() - self.plan.epoch) // self.plan.rotate_seconds)
+        at = booked // self.plan.rotate_appointments + waited
         start = at % (len(self.days) - FOCUS_DAYS - SERIES_LENGTH * 2)
         self._focus = self.days[start : start + FOCUS_DAYS]
 
@@ -418,12 +422,13 @@ class Worker:
             if os.path.exists(plan.stop_file):
                 break
             op = self.rng.choices(self.ops, self.weights)[0]
-            if self.seq % REFOCUS_EVERY == 0:
-                self.refocus()
+            refocus = self.seq % REFOCUS_EVERY == 0
             self.seq += 1
             line: dict[str, Any] = {"w": plan.tag, "n": self.seq, "op": op}
             began = time.perf_counter()
             try:
+                if refocus:
+                    self.refocus()
                 wrote = calls[op]()
             except ServiceError as err:
                 line.update(r="refused", kind=refusal_kind(err), msg=str(err)[:200])
