@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
 
-.PHONY: run test test-clock-ahead lint format typecheck bench demo screenshot clean
+.PHONY: run test test-clock-ahead lint format typecheck bench soak demo screenshot clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
@@ -50,6 +50,27 @@ format: $(STAMP)
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests/benchmarks -s \
 	  -o addopts="--strict-markers"
+
+# Soak tests (never part of `make test`): workstation processes making random bookings, moves,
+# cancels, undos and status changes, then an independent SQL check (tests/soak/run.py).
+# Sized by variables, e.g.  make soak SOAK_BACKEND=postgresql SOAK_WORKERS=8 SOAK_OPS=1000000
+# or  make soak SOAK_KILLS=1000  (a kill -9 soak).  Without a size: a two-minute run.
+SOAK_BACKEND ?= sqlite
+SOAK_WORKERS ?=
+SOAK_MINUTES ?=
+SOAK_OPS ?=
+SOAK_KILLS ?=
+SOAK_SEED ?=
+# The server (default KETADESK_TEST_PG_URL) goes through the environment, not the command line.
+export SOAK_PG_URL
+SOAK_OUT ?=
+SOAK_ARGS ?=
+soak: $(STAMP)
+	$(PY) -m tests.soak --backend $(SOAK_BACKEND) \
+	  $(if $(SOAK_WORKERS),--workers $(SOAK_WORKERS)) $(if $(SOAK_MINUTES),--minutes $(SOAK_MINUTES)) \
+	  $(if $(SOAK_OPS),--ops $(SOAK_OPS)) $(if $(SOAK_KILLS),--kills $(SOAK_KILLS)) \
+	  $(if $(SOAK_SEED),--seed $(SOAK_SEED)) \
+	  $(if $(SOAK_OUT),--out $(SOAK_OUT)) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
