@@ -90,6 +90,17 @@ def room_of(session: PlannedSession, resources: Mapping[int, ResourceInfo]) -> i
     return None
 
 
+def _staff_roles(session: PlannedSession, resources: Mapping[int, ResourceInfo]) -> dict[str, int]:
+    """Each staff role's first holder in a session (its nurse, its therapist), as
+    ``sync`` assigns follow-ups: by the holds' start, in the order they are written."""
+    found: dict[str, int] = {}
+    for hold in sorted(session.holds, key=lambda h: h.span.start):
+        res = resources.get(hold.resource_id)
+        if res is not None and res.kind is ResourceKind.STAFF:
+            found.setdefault(res.subkind, res.id)
+    return found
+
+
 def _hold_row(appointment_id: int, h: PlannedHold) -> dict[str, Any]:
     return {
         "appointment_id": appointment_id,
@@ -249,24 +260,40 @@ def book(
                         for rule, reason in request.overrides.items()
                     ],
                 )
-            audit.write(
+            entries = [
+                audit.entry(
+                    actor,
+                    "book",
+                    "appointment",
+                    appointment_id,
+                    patient_id=patient_id,
+                    after=_snapshot("booked", planned.start, planned.end, room),
+                    now=now,
+                )
+                for appointment_id, planned, room in zip(
+                    appointment_ids, ordered, rooms, strict=True
+                )
+            ]
+            # The follow-ups the new sessions owe, from what this booking knows (no reads),
+            # audited in the same insert as the appointments.
+            entries += sync.open_for_new_bookings(
                 session,
+                actor,
                 [
-                    audit.entry(
-                        actor,
-                        "book",
-                        "appointment",
-                        appointment_id,
+                    sync.NewAppointment(
+                        id=appointment_id,
                         patient_id=patient_id,
-                        after=_snapshot("booked", planned.start, planned.end, room),
-                        now=now,
+                        type_code=planned.session_type,
+                        starts_at=planned.start,
+                        ends_at=planned.end,
+                        staff=_staff_roles(planned, resources),
                     )
-                    for appointment_id, planned, room in zip(
-                        appointment_ids, ordered, rooms, strict=True
-                    )
+                    for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
                 ],
+                now=now,
+                catalog=catalog,
             )
-            sync.sync_follow_ups(session, actor, appointment_ids, now=now, config=config)
+            audit.write(session, entries)
             changes.bump(session, now)
             return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
     except IntegrityError as err:
