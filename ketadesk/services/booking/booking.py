@@ -40,7 +40,7 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.followups import sync
-from ketadesk.store import changes
+from ketadesk.store import changes, reference
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
@@ -163,19 +163,27 @@ def book(
         require(actor, "override_gate", db, now=now)
     try:
         with db.write() as session:
-            config = load_config(session)
+            # The configuration, resources, shifts and closures: on SQLite kept between
+            # bookings while nothing else was written (checked here, inside this transaction).
+            ref = reference.booking_reference(session, db.engine, now=now)
+            config = ref.config if ref is not None else load_config(session)
             catalog = config.catalog
             facts = load_patient_facts(session, request.patient_id, catalog)
             if facts is None:
                 raise NotFound(f"no patient #{request.patient_id}")
             patient_id = request.patient_id
-            calendar = calendar_for(session, catalog, request.sessions)
+            calendar = calendar_for(session, catalog, request.sessions, ref=ref)
             type_ids = config.session_type_ids
             unknown = {s.session_type for s in request.sessions} - set(type_ids)
             if unknown:
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
             _check_gates_and_spacing(catalog, calendar, facts, request)
-            resources = verify_plan(session, calendar, request.sessions)
+            resources = verify_plan(
+                session,
+                calendar,
+                request.sessions,
+                known=ref.resources if ref is not None else None,
+            )
             check_patient_free(session, calendar, patient_id, request.sessions, config)
             conn = session.connection()
             series_id = None

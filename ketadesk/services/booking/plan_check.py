@@ -55,6 +55,7 @@ from ketadesk.store.models import (
     SessionType,
 )
 from ketadesk.store.queries import LONGEST_BOOKING
+from ketadesk.store.reference import Reference
 from ketadesk.store.snapshot import autoflush, epoch_seconds, load_calendar
 
 
@@ -133,10 +134,22 @@ _PATIENT_BOOKED = select(
 )
 
 
-def _lock_resources(session: Session, ids: Iterable[int]) -> dict[int, ResourceInfo]:
-    autoflush(session)
+def _lock_resources(
+    session: Session, ids: Iterable[int], known: Mapping[int, ResourceInfo] | None = None
+) -> dict[int, ResourceInfo]:
+    """The resources of ``ids`` (those that exist), locked for the rest of the transaction.
+
+    On SQLite the transaction's IMMEDIATE lock already keeps every other writer out, so
+    resources ``known`` from the cache (``store/reference.py``, validated in this transaction)
+    need no read; PostgreSQL row-locks them here whatever is known.
+    """
+    wanted = sorted(set(ids))
     conn = session.connection()
-    stmt = _LOCK_RESOURCES_FOR_UPDATE if conn.dialect.name == "postgresql" else _LOCK_RESOURCES
+    postgresql = conn.dialect.name == "postgresql"
+    if known is not None and not postgresql and all(rid in known for rid in wanted):
+        return {rid: known[rid] for rid in wanted}
+    autoflush(session)
+    stmt = _LOCK_RESOURCES_FOR_UPDATE if postgresql else _LOCK_RESOURCES
     return {
         rid: ResourceInfo(
             id=rid,
@@ -146,9 +159,7 @@ def _lock_resources(session: Session, ids: Iterable[int]) -> dict[int, ResourceI
             capacity=capacity,
             active=active,
         )
-        for rid, kind, subkind, name, capacity, active in conn.execute(
-            stmt, {"ids": sorted(set(ids))}
-        )
+        for rid, kind, subkind, name, capacity, active in conn.execute(stmt, {"ids": wanted})
     }
 
 
@@ -195,17 +206,19 @@ def verify_plan(
     sessions: Sequence[PlannedSession],
     *,
     ignore_appointments: Iterable[int] = (),
+    known: Mapping[int, ResourceInfo] | None = None,
 ) -> dict[int, ResourceInfo]:
     """Raise BookingConflict unless every hold of ``sessions`` fits the database right now;
     return the resources involved, locked for the rest of the transaction.
 
     The rules are the scheduling package's (``Availability``), applied to the holds read inside
     this transaction; this function adds only who is in the way, for the message.
+    ``known``: the resources as the caller has already read them in this transaction.
     """
     holds = [h for s in sessions for h in s.holds]
     if not holds:
         raise InvalidRequest("nothing to book: the plan holds no resources")
-    locked = _lock_resources(session, (h.resource_id for h in holds))
+    locked = _lock_resources(session, (h.resource_id for h in holds), known)
     window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
     existing = _existing_holds(session, locked, window, set(ignore_appointments))
     availability = Availability(
@@ -323,15 +336,22 @@ def check_patient_free(
 
 
 def calendar_for(
-    session: Session, catalog: Catalog, sessions: Sequence[PlannedSession]
+    session: Session,
+    catalog: Catalog,
+    sessions: Sequence[PlannedSession],
+    *,
+    ref: Reference | None = None,
 ) -> ClinicCalendar:
     """The calendar a plan is checked against: its window's closures, and the closures and
-    shifts of the resources it holds (nothing else can refuse it)."""
+    shifts of the resources it holds (nothing else can refuse it).  ``ref``: the booking's
+    cached reference rows (validated in this transaction), instead of reading them."""
     window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
     for s in sessions:
         for h in s.holds:
             window = Interval(min(window.start, h.span.start), max(window.end, h.span.end))
     resource_ids = {h.resource_id for s in sessions for h in s.holds}
+    if ref is not None:
+        return ref.calendar(session, window, resource_ids)
     return load_calendar(session, window, catalog, resource_ids=resource_ids)
 
 
