@@ -104,9 +104,19 @@ _LOCK_RESOURCES = (
     .where(_RESOURCE.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_RESOURCE.c.id)
 )
-# PostgreSQL: row locks in id order.  Concurrent bookings of the same resources queue up here,
-# and the capacity count cannot be raced; id order keeps it free of deadlocks.
-_LOCK_RESOURCES_FOR_UPDATE = _LOCK_RESOURCES.with_for_update()
+# PostgreSQL: the resources' rows are share-locked (in id order), so no one edits a resource
+# (its capacity, whether it is active) while a booking counts on it, yet bookings do not queue
+# behind one another for it.  What they do queue on is a transaction-scoped advisory lock per
+# resource and clinic day the plan holds, taken in (resource, day) order: two plans can only
+# compete (an overlap, a shared resource's capacity) for the same resource on the same day, so
+# bookings of the same nurse on other days go ahead at once, and the capacity count cannot be
+# raced.  One order for every writer (all go through ``verify_plan``) keeps it free of deadlocks.
+_LOCK_RESOURCES_FOR_SHARE = _LOCK_RESOURCES.with_for_update(read=True)
+_LOCK_RESOURCE_DAYS = text(
+    "SELECT pg_advisory_xact_lock(k.resource_id, k.day) FROM ("
+    "SELECT resource_id, day FROM unnest(CAST(:resource_ids AS integer[]),"
+    " CAST(:days AS integer[])) AS u(resource_id, day) ORDER BY resource_id, day) AS k"
+)
 
 _EXISTING_HOLDS = select(
     _HOLD.c.appointment_id,
@@ -141,7 +151,8 @@ def _lock_resources(
 
     On SQLite the transaction's IMMEDIATE lock already keeps every other writer out, so
     resources ``known`` from the cache (``store/reference.py``, validated in this transaction)
-    need no read; PostgreSQL row-locks them here whatever is known.
+    need no read; PostgreSQL share-locks their rows here whatever is known (and
+    ``_lock_resource_days`` serializes the bookings that compete).
     """
     wanted = sorted(set(ids))
     conn = session.connection()
@@ -149,7 +160,7 @@ def _lock_resources(
     if known is not None and not postgresql and all(rid in known for rid in wanted):
         return {rid: known[rid] for rid in wanted}
     autoflush(session)
-    stmt = _LOCK_RESOURCES_FOR_UPDATE if postgresql else _LOCK_RESOURCES
+    stmt = _LOCK_RESOURCES_FOR_SHARE if postgresql else _LOCK_RESOURCES
     return {
         rid: ResourceInfo(
             id=rid,
@@ -161,6 +172,29 @@ def _lock_resources(
         )
         for rid, kind, subkind, name, capacity, active in conn.execute(stmt, {"ids": wanted})
     }
+
+
+def _lock_resource_days(
+    session: Session, calendar: ClinicCalendar, holds: Sequence[PlannedHold]
+) -> None:
+    """PostgreSQL: wait for, then hold to the end of the transaction, each (resource, clinic
+    day) the holds touch.  Two holds that overlap share a day of their resource, so every plan
+    that could compete with this one for a resource queues here (see the note on the locks)."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already keeps every other writer out
+    keys: set[tuple[int, int]] = set()
+    for hold in holds:
+        day = calendar.local_date(hold.span.start)
+        last = calendar.local_date(hold.span.end)
+        while day <= last:
+            keys.add((hold.resource_id, day.toordinal()))
+            day += dt.timedelta(days=1)
+    ordered = sorted(keys)
+    conn.execute(
+        _LOCK_RESOURCE_DAYS,
+        {"resource_ids": [r for r, _ in ordered], "days": [d for _, d in ordered]},
+    )
 
 
 # An active hold in the way of a plan: the appointment holding it, and the hold as
@@ -219,6 +253,7 @@ def verify_plan(
     if not holds:
         raise InvalidRequest("nothing to book: the plan holds no resources")
     locked = _lock_resources(session, (h.resource_id for h in holds), known)
+    _lock_resource_days(session, calendar, holds)
     window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
     existing = _existing_holds(session, locked, window, set(ignore_appointments))
     availability = Availability(
