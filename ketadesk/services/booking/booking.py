@@ -41,7 +41,7 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.followups import sync
-from ketadesk.store import changes
+from ketadesk.store import changes, reference
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
@@ -89,6 +89,17 @@ def room_of(session: PlannedSession, resources: Mapping[int, ResourceInfo]) -> i
         if res is not None and res.kind is ResourceKind.ROOM:
             return res.id
     return None
+
+
+def _staff_roles(session: PlannedSession, resources: Mapping[int, ResourceInfo]) -> dict[str, int]:
+    """Each staff role's first holder in a session (its nurse, its therapist), as
+    ``sync`` assigns follow-ups: by the holds' start, in the order they are written."""
+    found: dict[str, int] = {}
+    for hold in sorted(session.holds, key=lambda h: h.span.start):
+        res = resources.get(hold.resource_id)
+        if res is not None and res.kind is ResourceKind.STAFF:
+            found.setdefault(res.subkind, res.id)
+    return found
 
 
 def _hold_row(appointment_id: int, h: PlannedHold) -> dict[str, Any]:
@@ -154,19 +165,27 @@ def book(
 
     def write() -> BookingResult:
         with db.write() as session:
-            config = load_config(session)
+            # The configuration, resources, shifts and closures: on SQLite kept between
+            # bookings while nothing else was written (checked here, inside this transaction).
+            ref = reference.booking_reference(session, db.engine, now=now)
+            config = ref.config if ref is not None else load_config(session)
             catalog = config.catalog
             facts = load_patient_facts(session, request.patient_id, catalog)
             if facts is None:
                 raise NotFound(f"no patient #{request.patient_id}")
             patient_id = request.patient_id
-            calendar = calendar_for(session, catalog, request.sessions)
+            calendar = calendar_for(session, catalog, request.sessions, ref=ref)
             type_ids = config.session_type_ids
             unknown = {s.session_type for s in request.sessions} - set(type_ids)
             if unknown:
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
             _check_gates_and_spacing(catalog, calendar, facts, request)
-            resources = verify_plan(session, calendar, request.sessions)
+            resources = verify_plan(
+                session,
+                calendar,
+                request.sessions,
+                known=ref.resources if ref is not None else None,
+            )
             check_patient_free(session, calendar, patient_id, request.sessions, config)
             conn = session.connection()
             series_id = None
@@ -251,24 +270,40 @@ def book(
                         for rule, reason in request.overrides.items()
                     ],
                 )
-            audit.write(
+            entries = [
+                audit.entry(
+                    actor,
+                    "book",
+                    "appointment",
+                    appointment_id,
+                    patient_id=patient_id,
+                    after=_snapshot("booked", planned.start, planned.end, room),
+                    now=now,
+                )
+                for appointment_id, planned, room in zip(
+                    appointment_ids, ordered, rooms, strict=True
+                )
+            ]
+            # The follow-ups the new sessions owe, from what this booking knows (no reads),
+            # audited in the same insert as the appointments.
+            entries += sync.open_for_new_bookings(
                 session,
+                actor,
                 [
-                    audit.entry(
-                        actor,
-                        "book",
-                        "appointment",
-                        appointment_id,
+                    sync.NewAppointment(
+                        id=appointment_id,
                         patient_id=patient_id,
-                        after=_snapshot("booked", planned.start, planned.end, room),
-                        now=now,
+                        type_code=planned.session_type,
+                        starts_at=planned.start,
+                        ends_at=planned.end,
+                        staff=_staff_roles(planned, resources),
                     )
-                    for appointment_id, planned, room in zip(
-                        appointment_ids, ordered, rooms, strict=True
-                    )
+                    for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
                 ],
+                now=now,
+                catalog=catalog,
             )
-            sync.sync_follow_ups(session, actor, appointment_ids, now=now, config=config)
+            audit.write(session, entries)
             session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
             return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))

@@ -60,6 +60,7 @@ from ketadesk.store.models import (
     SessionType,
 )
 from ketadesk.store.queries import LONGEST_BOOKING
+from ketadesk.store.reference import Reference
 from ketadesk.store.snapshot import autoflush, epoch_seconds, load_calendar
 
 
@@ -108,11 +109,19 @@ _LOCK_RESOURCES = (
     .where(_RESOURCE.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_RESOURCE.c.id)
 )
-# PostgreSQL: row locks in id order.  Concurrent bookings of the same resources queue up here,
-# and the capacity count cannot be raced; id order keeps it free of deadlocks.  NO KEY UPDATE:
-# writers queue behind one another, but a row that merely refers to the resource (a hold's
-# foreign key check) does not wait.
-_LOCK_RESOURCES_FOR_UPDATE = _LOCK_RESOURCES.with_for_update(key_share=True)
+# PostgreSQL: the resources' rows are share-locked (in id order), so no one edits a resource
+# (its capacity, whether it is active) while a booking counts on it, yet bookings do not queue
+# behind one another for it.  What they do queue on is a transaction-scoped advisory lock per
+# resource and clinic day the plan holds, taken in (resource, day) order: two plans can only
+# compete (an overlap, a shared resource's capacity) for the same resource on the same day, so
+# bookings of the same nurse on other days go ahead at once, and the capacity count cannot be
+# raced.  One order for every writer (all go through ``verify_plan``) keeps it free of deadlocks.
+_LOCK_RESOURCES_FOR_SHARE = _LOCK_RESOURCES.with_for_update(read=True)
+_LOCK_RESOURCE_DAYS = text(
+    "SELECT pg_advisory_xact_lock(k.resource_id, k.day) FROM ("
+    "SELECT resource_id, day FROM unnest(CAST(:resource_ids AS integer[]),"
+    " CAST(:days AS integer[])) AS u(resource_id, day) ORDER BY resource_id, day) AS k"
+)
 
 _EXISTING_HOLDS = select(
     _HOLD.c.appointment_id,
@@ -140,10 +149,23 @@ _PATIENT_BOOKED = select(
 )
 
 
-def _lock_resources(session: Session, ids: Iterable[int]) -> dict[int, ResourceInfo]:
-    autoflush(session)
+def _lock_resources(
+    session: Session, ids: Iterable[int], known: Mapping[int, ResourceInfo] | None = None
+) -> dict[int, ResourceInfo]:
+    """The resources of ``ids`` (those that exist), locked for the rest of the transaction.
+
+    On SQLite the transaction's IMMEDIATE lock already keeps every other writer out, so
+    resources ``known`` from the cache (``store/reference.py``, validated in this transaction)
+    need no read; PostgreSQL share-locks their rows here whatever is known (and
+    ``_lock_resource_days`` serializes the bookings that compete).
+    """
+    wanted = sorted(set(ids))
     conn = session.connection()
-    stmt = _LOCK_RESOURCES_FOR_UPDATE if conn.dialect.name == "postgresql" else _LOCK_RESOURCES
+    postgresql = conn.dialect.name == "postgresql"
+    if known is not None and not postgresql and all(rid in known for rid in wanted):
+        return {rid: known[rid] for rid in wanted}
+    autoflush(session)
+    stmt = _LOCK_RESOURCES_FOR_SHARE if postgresql else _LOCK_RESOURCES
     return {
         rid: ResourceInfo(
             id=rid,
@@ -153,10 +175,31 @@ def _lock_resources(session: Session, ids: Iterable[int]) -> dict[int, ResourceI
             capacity=capacity,
             active=active,
         )
-        for rid, kind, subkind, name, capacity, active in conn.execute(
-            stmt, {"ids": sorted(set(ids))}
-        )
+        for rid, kind, subkind, name, capacity, active in conn.execute(stmt, {"ids": wanted})
     }
+
+
+def _lock_resource_days(
+    session: Session, calendar: ClinicCalendar, holds: Sequence[PlannedHold]
+) -> None:
+    """PostgreSQL: wait for, then hold to the end of the transaction, each (resource, clinic
+    day) the holds touch.  Two holds that overlap share a day of their resource, so every plan
+    that could compete with this one for a resource queues here (see the note on the locks)."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already keeps every other writer out
+    keys: set[tuple[int, int]] = set()
+    for hold in holds:
+        day = calendar.local_date(hold.span.start)
+        last = calendar.local_date(hold.span.end)
+        while day <= last:
+            keys.add((hold.resource_id, day.toordinal()))
+            day += dt.timedelta(days=1)
+    ordered = sorted(keys)
+    conn.execute(
+        _LOCK_RESOURCE_DAYS,
+        {"resource_ids": [r for r, _ in ordered], "days": [d for _, d in ordered]},
+    )
 
 
 # An active hold in the way of a plan: the appointment holding it, and the hold as
@@ -202,17 +245,20 @@ def verify_plan(
     sessions: Sequence[PlannedSession],
     *,
     ignore_appointments: Iterable[int] = (),
+    known: Mapping[int, ResourceInfo] | None = None,
 ) -> dict[int, ResourceInfo]:
     """Raise BookingConflict unless every hold of ``sessions`` fits the database right now;
     return the resources involved, locked for the rest of the transaction.
 
     The rules are the scheduling package's (``Availability``), applied to the holds read inside
     this transaction; this function adds only who is in the way, for the message.
+    ``known``: the resources as the caller has already read them in this transaction.
     """
     holds = [h for s in sessions for h in s.holds]
     if not holds:
         raise InvalidRequest("nothing to book: the plan holds no resources")
-    locked = _lock_resources(session, (h.resource_id for h in holds))
+    locked = _lock_resources(session, (h.resource_id for h in holds), known)
+    _lock_resource_days(session, calendar, holds)
     window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
     existing = _existing_holds(session, locked, window, set(ignore_appointments))
     availability = Availability(
@@ -332,15 +378,22 @@ def check_patient_free(
 
 
 def calendar_for(
-    session: Session, catalog: Catalog, sessions: Sequence[PlannedSession]
+    session: Session,
+    catalog: Catalog,
+    sessions: Sequence[PlannedSession],
+    *,
+    ref: Reference | None = None,
 ) -> ClinicCalendar:
     """The calendar a plan is checked against: its window's closures, and the closures and
-    shifts of the resources it holds (nothing else can refuse it)."""
+    shifts of the resources it holds (nothing else can refuse it).  ``ref``: the booking's
+    cached reference rows (validated in this transaction), instead of reading them."""
     window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
     for s in sessions:
         for h in s.holds:
             window = Interval(min(window.start, h.span.start), max(window.end, h.span.end))
     resource_ids = {h.resource_id for s in sessions for h in s.holds}
+    if ref is not None:
+        return ref.calendar(session, window, resource_ids)
     return load_calendar(session, window, catalog, resource_ids=resource_ids)
 
 

@@ -14,7 +14,7 @@ adverse event was); once done, the outcome.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -276,6 +276,86 @@ def sync_follow_ups(
         session.flush()
         audit.write(session, entries)
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class NewAppointment:
+    """An appointment its own transaction has just inserted, as booked: what it owes follows
+    from what the booking already knows, so opening its follow-ups reads nothing."""
+
+    id: int
+    patient_id: int
+    type_code: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    staff: Mapping[str, int]  # staff role (subkind) -> the staff resource holding it first
+
+
+_INSERT_FOLLOW_UPS = insert(_FU).returning(_FU.c.id, sort_by_parameter_order=True)
+
+
+def open_for_new_bookings(
+    session: Session,
+    actor: Actor,
+    booked: Sequence[NewAppointment],
+    *,
+    now: dt.datetime,
+    catalog: Catalog,
+) -> list[dict[str, Any]]:
+    """Open what newly booked appointments owe (one multi-row insert) and return the audit
+    entries for the caller to write with its own.
+
+    What ``sync_follow_ups`` would do for them, without its reads: a new appointment has no
+    follow-ups yet, is in a series of its own booking (no stage of it is finished), and owes
+    only its type's before-session rules, dated on the plain calendar.  The booking tests check
+    that ``sync_follow_ups`` afterwards finds nothing to change.
+    """
+    plain = calendar_of(catalog.settings)
+    owed: list[tuple[NewAppointment, OwedFollowUp]] = []
+    for a in booked:
+        spec = catalog.session_types[a.type_code]
+        by_kind = {
+            f.kind: f for f in session_follow_ups(spec, a.starts_at, a.ends_at, "booked", plain)
+        }
+        owed.extend((a, by_kind[kind]) for kind in sorted(by_kind))
+    if not owed:
+        return []
+    ids = (
+        session.connection()
+        .execute(
+            _INSERT_FOLLOW_UPS,
+            [
+                {
+                    "patient_id": a.patient_id,
+                    "appointment_id": a.id,
+                    "kind": f.kind,
+                    "due_at": f.due,
+                    "deadline_at": f.deadline,
+                    "assignee_role": f.assignee_role,
+                    "assignee_id": a.staff.get(f.assignee_role),
+                    "priority": f.priority,
+                    "status": "open",
+                    "outcome": "",
+                    "created_at": now,
+                }
+                for a, f in owed
+            ],
+        )
+        .scalars()
+    )
+    return [
+        audit.entry(
+            actor,
+            "open_follow_up",
+            "follow_up",
+            fid,
+            patient_id=a.patient_id,
+            after=follow_up_state(_Stored(fid, a.id, f.kind, "open", f.due, f.deadline, None, "")),
+            detail=f"{kind_label(f.kind)} for appointment #{a.id}",
+            now=now,
+        )
+        for fid, (a, f) in zip(ids, owed, strict=True)
+    ]
 
 
 def _close_by_sessions_held(

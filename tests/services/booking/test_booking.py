@@ -15,6 +15,7 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.common.context import SYSTEM, Actor, InvalidRequest, PermissionDenied
 from ketadesk.store import changes
+from ketadesk.store.database import open_database
 from ketadesk.store.models import (
     Appointment,
     AuditEvent,
@@ -22,6 +23,7 @@ from ketadesk.store.models import (
     Closure,
     GatingOverride,
     Patient,
+    Resource,
     ResourceHold,
     Series,
     SessionType,
@@ -333,6 +335,70 @@ def test_a_shift_changed_elsewhere_stops_the_next_booking(clinic: SmallClinic) -
     with pytest.raises(BookingConflict, match="Nurse Kim not on shift"):
         _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
     _book(clinic, clinic.session("iv_infusion", THU, "10:00", IV_A))
+
+
+# On SQLite a booking keeps the configuration, resources, shifts and closures between bookings
+# (store/reference.py); a write from anywhere but another booking must still count at once.
+
+
+def _elsewhere(clinic: SmallClinic, *statements: Any) -> None:
+    """A write from another workstation: another Database on the same clinic."""
+    url = clinic.db.url.render_as_string(hide_password=False)
+    other = open_database(url)
+    try:
+        with other.write() as s:
+            for stmt in statements:
+                s.execute(stmt)
+    finally:
+        other.dispose()
+
+
+def _room_1_closed(clinic: SmallClinic) -> Any:
+    return insert(Closure).values(
+        resource_id=clinic.ids["Room 1"],
+        kind="maintenance",
+        starts_at=clinic.at(WED, "07:00"),
+        ends_at=clinic.at(WED, "12:00"),
+        reason="new floor",
+    )
+
+
+@pytest.mark.parametrize("where", ["another workstation", "this workstation"])
+def test_a_closure_added_after_a_booking_stops_the_next_one(
+    clinic: SmallClinic, where: str
+) -> None:
+    _book(clinic, clinic.session("iv_infusion", THU, "10:00", IV_A))  # fills the cache
+    write = _elsewhere if where == "another workstation" else _change
+    write(clinic, _room_1_closed(clinic))
+    with pytest.raises(BookingConflict, match="Room 1 closed: new floor"):
+        _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A), who="Mary Seacole")
+    _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_B), who="Mary Seacole")
+
+
+def test_changes_made_between_bookings_elsewhere_all_count(clinic: SmallClinic) -> None:
+    _book(clinic, clinic.session("iv_infusion", THU, "10:00", IV_A))
+    _elsewhere(
+        clinic,
+        update(StaffShift)
+        .where(StaffShift.resource_id == clinic.ids["Nurse Kim"], StaffShift.weekday == 2)
+        .values(end_minute=9 * 60),
+    )
+    with pytest.raises(BookingConflict, match="Nurse Kim not on shift"):
+        _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A), who="Mary Seacole")
+    _book(clinic, clinic.session("iv_infusion", THU, "12:00", IV_B), who="Mary Seacole")
+    _elsewhere(clinic, update(Resource).where(Resource.name == "Room 2").values(active=False))
+    with pytest.raises(BookingConflict, match="Room 2"):
+        _book(clinic, clinic.session("iv_infusion", THU, "14:00", IV_B), who="Rosalind Franklin")
+    with clinic.db.read() as s:
+        hours = s.scalars(select(ClinicSetting.value).where(ClinicSetting.key == "hours")).one()
+    _elsewhere(
+        clinic,
+        update(ClinicSetting)
+        .where(ClinicSetting.key == "hours")
+        .values(value={**hours, "thu": ["07:30", "09:00"]}),
+    )
+    with pytest.raises(BookingConflict, match=r"outside opening hours \(07:30-09:00"):
+        _book(clinic, clinic.session("iv_infusion", THU, "14:00", IV_A), who="Rosalind Franklin")
 
 
 def test_a_shift_that_ended_before_the_session_does_not_cover_it(clinic: SmallClinic) -> None:

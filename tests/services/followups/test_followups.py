@@ -168,6 +168,41 @@ def test_sync_is_idempotent(db_url: str) -> None:
         clinic.db.dispose()
 
 
+def test_a_booking_opens_what_sync_would_and_sync_afterwards_changes_nothing(
+    db_url: str,
+) -> None:
+    """A booking opens its sessions' follow-ups from what it knows, without sync's reads
+    (``sync.open_for_new_bookings``); sync run over them afterwards must find nothing to do,
+    for single sessions of every type with before-session rules and for a staged series."""
+    clinic = build_small_clinic(db_url)
+    try:
+        ids = [
+            _book(clinic, "spravato", WED, SPRAVATO),
+            _book(clinic, "iv_infusion", MON, IV, protocol="iv_booster"),
+            _book(clinic, "kap", FRI, KAP, hhmm="13:00"),
+        ]
+        before = [(r.id, r.appointment_id, r.kind, r.assignee_id) for r in _all_rows(clinic)]
+        assert (before[0][1], before[0][2], before[0][3]) == (
+            ids[0],
+            "phq9",
+            clinic.ids["Nurse Kim"],
+        )
+        with clinic.db.write() as session:
+            assert sync.sync_follow_ups(session, NURSE, ids, now=NOW) == 0
+        after = [(r.id, r.appointment_id, r.kind, r.assignee_id) for r in _all_rows(clinic)]
+        assert after == before
+        assert _audit_actions(clinic) == ["open_follow_up"] * len(before)
+    finally:
+        clinic.db.dispose()
+
+
+def _all_rows(clinic: SmallClinic) -> list[FollowUp]:
+    with clinic.db.read() as session:
+        rows = list(session.scalars(select(FollowUp).order_by(FollowUp.id)))
+        session.expunge_all()
+    return rows
+
+
 def test_moving_a_session_re_dates_its_phq9(clinic: SmallClinic) -> None:
     appt = _book(clinic, "spravato", WED, SPRAVATO)
     first = _rows(clinic)["phq9"]
