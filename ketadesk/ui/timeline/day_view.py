@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QFont,
     QFontMetrics,
     QHelpEvent,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -69,7 +70,10 @@ from ketadesk.ui.timeline.painter import (
     SHADE_STRENGTH,
     STATUS_COLORS,
     TimelinePainter,
+    draw_line,
+    elided,
     qrectf,
+    shade,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +89,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 STRIPE_WIDTH = 4
 TEXT_PADDING = 4
+#: How many days laid out ahead are kept (the days either side of the one shown, and spares).
+PREPARED_DAYS = 4
 MIN_TEXT_WIDTH = 30  # below this a block shows no text at all, rather than "..."
 BADGE_MIN_WIDTH = 150  # narrower blocks say the status in words on their second line
 OVERRUN_COLORS = ("#b3261e", "#ff8a80")
@@ -115,6 +121,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         appointment_activated(int): open this appointment (double-click, Enter, menu).
         selection_changed(object): the selected appointment's id, or None.
         feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...").
+        painted(): a paint of the view ended (what can wait for the picture waits for it).
 
     Attributes:
         metrics: the sizes the layout works with.
@@ -127,6 +134,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     appointment_activated = Signal(int)
     selection_changed = Signal(object)
     feedback = Signal(str)
+    painted = Signal()
 
     def __init__(
         self,
@@ -142,6 +150,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._schedule: DaySchedule | None = None
         self._layout: DayLayout | None = None
+        # Days laid out ahead (``prepare``), by the identity of their schedule.
+        self._prepared: dict[int, tuple[DaySchedule, tuple[int, int, bool], DayLayout]] = {}
         self._show_cancelled = True
         self._desk: Desk | None = None
         self._selected: int | None = None
@@ -180,6 +190,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             and schedule.day == self._schedule.day
             and keep_place is not False
         )
+        if same_day and schedule == self._schedule:
+            return  # a reload that found nothing new: nothing to lay out or paint again
         h_value = self.horizontalScrollBar().value()
         v_value = self.verticalScrollBar().value()
         self._schedule = schedule
@@ -225,20 +237,54 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     # -- geometry ---------------------------------------------------------------------------
 
     def _relayout(self) -> None:
-        if self._schedule is None:
+        schedule = self._schedule
+        if schedule is None:
             self._layout = None
         else:
-            size = self._canvas.size()
-            self._layout = layout_day(
-                self._schedule,
-                width=size.width(),
-                height=size.height(),
-                show_cancelled=self._show_cancelled,
-                metrics=self.metrics,
-                now=self._now(),
-            )
+            prepared = self._prepared.get(id(schedule))
+            if prepared is not None and prepared[0] is schedule and prepared[1] == self._fit():
+                self._layout = prepared[2]
+            else:
+                self._layout = self._layout_of(schedule)
         self._update_scroll_bars()
         self._canvas.update()
+
+    def _fit(self) -> tuple[int, int, bool]:
+        """What a layout depends on besides the day (and the clock, for a session running
+        over): the viewport's size and whether cancelled sessions show."""
+        size = self._canvas.size()
+        return size.width(), size.height(), self._show_cancelled
+
+    def _layout_of(self, schedule: DaySchedule) -> DayLayout:
+        width, height, show_cancelled = self._fit()
+        return layout_day(
+            schedule,
+            width=width,
+            height=height,
+            show_cancelled=show_cancelled,
+            metrics=self.metrics,
+            now=self._now(),
+        )
+
+    def prepare(self, schedule: DaySchedule) -> None:
+        """Lay out ``schedule`` (a day read ahead) and work out its text now, while the user
+        looks at this one, so that showing it later (``set_schedule`` with this very object)
+        only paints.  A day with a session running over is laid out when shown (it follows
+        the clock)."""
+        if any(a.status == OVERRUN_STATUS for a in schedule.appointments):
+            return
+        layout = self._layout_of(schedule)
+        self._prepared[id(schedule)] = (schedule, self._fit(), layout)
+        while len(self._prepared) > PREPARED_DAYS:
+            del self._prepared[next(iter(self._prepared))]
+        # A paint of it on a single pixel: the raster work is clipped away, what the text
+        # needs (elided lines, laid-out glyphs) is kept for the real paint (painter.py).
+        image = QImage(1, 1, QImage.Format.Format_ARGB32_Premultiplied)
+        painter = QPainter(image)
+        try:
+            _DayPainter(self, painter, layout, schedule).paint()
+        finally:
+            painter.end()
 
     def _update_scroll_bars(self) -> None:
         m, size, layout = self.metrics, self._canvas.size(), self._layout
@@ -513,6 +559,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
                 _DayPainter(self, painter, self._layout, self._schedule).paint()
         finally:
             painter.end()
+        self.painted.emit()
 
     def _tooltip(self, block: BlockBox) -> str:
         import html  # tooltips come long after start-up
@@ -599,17 +646,18 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         p.save()
         p.setClipPath(path)
         if a.is_active:
-            p.fillRect(rect, mix(color, self.base, SHADE_STRENGTH["observation"]))
+            p.fillRect(rect, shade(color, self.base, SHADE_STRENGTH["observation"]))
             for phase in block.phases:
                 strength = SHADE_STRENGTH.get(phase.phase.shade, 0.36)
-                p.fillRect(qrectf(phase.rect), mix(color, self.base, strength))
+                p.fillRect(qrectf(phase.rect), shade(color, self.base, strength))
             p.fillRect(QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), color)
             border = self._active_border(color)
             text_color = self.text
         else:
             border, text_color = self._paint_struck_out(rect)
             p.fillRect(
-                QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), mix(color, self.base, 0.45)
+                QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()),
+                shade(color, self.base, 0.45),
             )
         p.restore()
         p.setPen(self._outline_pen(border, a.is_active))
@@ -743,17 +791,16 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             return
         y = r.y + 2
         for i, line in enumerate(lines):
-            font, fm = (self.bold, bold_fm) if i == 0 else (self.small, small_fm)
+            font, key, fm = (
+                (self.bold, self.bold_key, bold_fm)
+                if i == 0
+                else (self.small, self.small_key, small_fm)
+            )
             line_width = width
             if i == 0 and badge is not None:
                 line_width -= self._paint_badge(badge, r.right - TEXT_PADDING, y, fm.height()) + 4
-            p.setFont(font)
             p.setPen(color)
-            p.drawText(
-                QRectF(left, y, line_width, fm.height()),
-                LEFT_MIDDLE,
-                fm.elidedText(line, Qt.TextElideMode.ElideRight, line_width),
-            )
+            draw_line(p, font, key, fm, left, y, elided(fm, key, line, line_width))
             y += fm.height()
 
     def _badge(self, status: str) -> tuple[str, QColor, QColor] | None:
