@@ -626,6 +626,10 @@ class MainWindow(QMainWindow):
         """Whether the day by room is still reading a day (or what day it is today)."""
         return self._today_reads > 0 or self._days.is_waited_for() or self._day_reads.is_busy()
 
+    def is_read_ahead(self, day: dt.date) -> bool:
+        """Whether ``day`` is in memory, read ahead: showing it will only paint."""
+        return self._days.get(day) is not None
+
     def _read_rooms_day(self, day: dt.date, *, keep_place: bool = False) -> None:
         days = self._days
         days.cancel_waits()

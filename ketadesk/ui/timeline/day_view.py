@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
@@ -18,7 +19,6 @@ from PySide6.QtGui import (
     QFont,
     QFontMetrics,
     QHelpEvent,
-    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -26,6 +26,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QPen,
+    QPixmap,
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
@@ -96,6 +97,18 @@ BADGE_MIN_WIDTH = 150  # narrower blocks say the status in words on their second
 OVERRUN_COLORS = ("#b3261e", "#ff8a80")
 
 
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """A day laid out (and painted) ahead: what it was worked out for, and the outcome."""
+
+    schedule: DaySchedule
+    fit: tuple[int, int, bool]  # DayView._fit
+    layout: DayLayout
+    top: int  # the vertical scroll position it opens at
+    look: tuple[int, str]  # DayView._look
+    picture: QPixmap | None
+
+
 class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     """The clinic's day by room.
 
@@ -151,7 +164,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         self._schedule: DaySchedule | None = None
         self._layout: DayLayout | None = None
         # Days laid out ahead (``prepare``), by the identity of their schedule.
-        self._prepared: dict[int, tuple[DaySchedule, tuple[int, int, bool], DayLayout]] = {}
+        self._prepared: dict[int, _Prepared] = {}
         self._show_cancelled = True
         self._desk: Desk | None = None
         self._selected: int | None = None
@@ -242,8 +255,12 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             self._layout = None
         else:
             prepared = self._prepared.get(id(schedule))
-            if prepared is not None and prepared[0] is schedule and prepared[1] == self._fit():
-                self._layout = prepared[2]
+            if (
+                prepared is not None
+                and prepared.schedule is schedule
+                and prepared.fit == self._fit()
+            ):
+                self._layout = prepared.layout
             else:
                 self._layout = self._layout_of(schedule)
         self._update_scroll_bars()
@@ -267,24 +284,69 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         )
 
     def prepare(self, schedule: DaySchedule) -> None:
-        """Lay out ``schedule`` (a day read ahead) and work out its text now, while the user
-        looks at this one, so that showing it later (``set_schedule`` with this very object)
-        only paints.  A day with a session running over is laid out when shown (it follows
-        the clock)."""
+        """Lay out and paint ``schedule`` (a day read ahead) now, while the user looks at this
+        one, as it will look when opened: showing it later (``set_schedule`` with this very
+        object) then puts that picture on screen.  The picture is used only while nothing
+        differs from what it shows (size, scroll, selection, a drag, the palette, the font);
+        today (its "now" line moves) and a day with a session running over (it follows the
+        clock) are laid out but painted when shown."""
         if any(a.status == OVERRUN_STATUS for a in schedule.appointments):
             return
         layout = self._layout_of(schedule)
-        self._prepared[id(schedule)] = (schedule, self._fit(), layout)
+        top = self._start_top(layout)
+        picture: QPixmap | None = None
+        if schedule.day != self._local_now(schedule).date():
+            size, ratio = self._canvas.size(), self._canvas.devicePixelRatioF()
+            picture = QPixmap(round(size.width() * ratio), round(size.height() * ratio))
+            picture.setDevicePixelRatio(ratio)
+            origin = QPointF(self.metrics.axis_width, self.metrics.header_height - top)
+            painter = QPainter(picture)
+            try:
+                _DayPainter(self, painter, layout, schedule, origin=origin, fresh=True).paint()
+            finally:
+                painter.end()
+        self._prepared[id(schedule)] = _Prepared(
+            schedule, self._fit(), layout, top, self._look(), picture
+        )
         while len(self._prepared) > PREPARED_DAYS:
             del self._prepared[next(iter(self._prepared))]
-        # A paint of it on a single pixel: the raster work is clipped away, what the text
-        # needs (elided lines, laid-out glyphs) is kept for the real paint (painter.py).
-        image = QImage(1, 1, QImage.Format.Format_ARGB32_Premultiplied)
-        painter = QPainter(image)
-        try:
-            _DayPainter(self, painter, layout, schedule).paint()
-        finally:
-            painter.end()
+
+    def _look(self) -> tuple[int, str]:
+        """What a picture depends on besides the day, its layout and the scroll position."""
+        return self.palette().cacheKey(), self.font().key()
+
+    def _start_top(self, layout: DayLayout) -> int:
+        """Where the vertical scroll bar stands when a day opens (``_scroll_to_start``)."""
+        first = min((b.rect.y for b in layout.blocks), default=0.0)
+        wanted = round(max(0.0, first - 30 * layout.pixels_per_minute))
+        body_h = self._canvas.size().height() - self.metrics.header_height
+        return min(wanted, max(0, round(layout.height - body_h)))
+
+    def shows_painted_ahead(self) -> bool:
+        """Whether the next paint puts up the picture ``prepare`` painted (for tests)."""
+        return self._picture() is not None
+
+    def _picture(self) -> QPixmap | None:
+        """The picture painted ahead of the day shown, if it shows exactly what a paint now
+        would (None: paint)."""
+        schedule = self._schedule
+        prepared = self._prepared.get(id(schedule)) if schedule is not None else None
+        if (
+            prepared is None
+            or prepared.picture is None
+            or schedule is None
+            or prepared.schedule is not schedule
+            or prepared.layout is not self._layout
+            or self._drag is not None
+            or self._selected is not None
+            or self.horizontalScrollBar().value() != 0
+            or self.verticalScrollBar().value() != prepared.top
+            or prepared.fit != self._fit()
+            or prepared.look != self._look()
+            or schedule.day == self._local_now(schedule).date()
+        ):
+            return None
+        return prepared.picture
 
     def _update_scroll_bars(self) -> None:
         m, size, layout = self.metrics, self._canvas.size(), self._layout
@@ -556,7 +618,11 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             if self._layout is None or self._schedule is None:
                 painter.fillRect(self._canvas.rect(), self.palette().color(QPalette.ColorRole.Base))
             else:
-                _DayPainter(self, painter, self._layout, self._schedule).paint()
+                picture = self._picture()
+                if picture is not None:  # painted ahead, while the user looked at another day
+                    painter.drawPixmap(0, 0, picture)
+                else:
+                    _DayPainter(self, painter, self._layout, self._schedule).paint()
         finally:
             painter.end()
         self.painted.emit()
@@ -604,9 +670,16 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
     m: Metrics
 
     def __init__(
-        self, view: DayView, painter: QPainter, layout: DayLayout, schedule: DaySchedule
+        self,
+        view: DayView,
+        painter: QPainter,
+        layout: DayLayout,
+        schedule: DaySchedule,
+        *,
+        origin: QPointF | None = None,
+        fresh: bool = False,
     ) -> None:
-        super().__init__(view, painter, view.metrics, small_scale=0.9)
+        super().__init__(view, painter, view.metrics, small_scale=0.9, origin=origin, fresh=fresh)
         self.view = view
         self.layout = layout
         self.schedule = schedule

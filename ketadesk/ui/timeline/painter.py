@@ -152,7 +152,11 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
         metrics: Metrics | WeekMetrics,
         *,
         small_scale: float,
+        origin: QPointF | None = None,
+        fresh: bool = False,
     ) -> None:
+        """``origin`` (body (0, 0) in the viewport) paints the view scrolled elsewhere than it
+        is; ``fresh`` paints it as a day just opened: nothing selected, nothing moving."""
         self.p = painter
         self.m = metrics
         palette = view.palette()
@@ -178,10 +182,10 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
         self.small_bold_fm = QFontMetrics(self.small_bold)
         self.bold_key, self.small_key = self.bold.key(), self.small.key()
         self.small_bold_key = self.small_bold.key()
-        self.drag = view.drag_state()
-        self.selected = view.selected_id()
+        self.drag = None if fresh else view.drag_state()
+        self.selected = None if fresh else view.selected_id()
         self.size = view.canvas().size()
-        self.origin = view.body_origin()
+        self.origin = origin if origin is not None else view.body_origin()
         self.visible = Rect(
             -self.origin.x() + metrics.axis_width,
             -self.origin.y() + metrics.header_height,
