@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from ketadesk.ui.timeline.day_view import DayView
+from ketadesk.ui.timeline.drag import DragState
 from tests.benchmarks.test_desk_bench import TODAY, _demo
 from tests.benchmarks.timeline_bench import Figures, PaintWatch, machine, signed_in_window, table
 
@@ -66,15 +68,15 @@ def _press(qtbot: QtBot, view: DayView, appointment_id: int) -> QPoint:
     return press
 
 
-def _places(view: DayView, start: dt.datetime) -> list[QPoint]:
+def _places(view: DayView, start: dt.datetime, *, columns: int = 6, slots: int = 4) -> list[QPoint]:
     """Points over slots and rooms around ``start``: where the ghost goes, in turn."""
     layout, schedule = view.day_layout(), view.schedule()
     assert layout is not None
     assert schedule is not None
     points: list[QPoint] = []
-    for column in layout.columns[:6]:
-        for slots in range(-4, 5):
-            at = start + dt.timedelta(minutes=slots * schedule.slot_minutes)
+    for column in layout.columns[:columns]:
+        for step in range(-slots, slots + 1):
+            at = start + dt.timedelta(minutes=step * schedule.slot_minutes)
             point = view.slot_point(column.room.id, at)
             if point is not None:
                 points.append(point + QPoint(0, 2))
@@ -114,13 +116,14 @@ def test_dragging_judges_each_place_within_one_frame(qtbot: QtBot, tmp_path: Pat
             after = view.drag_state()
             assert after is not None
             assert after != before, "the ghost did not move"
-            ended = watch.wait_for(lambda shown=after: view.drag_state() == shown)
+            ended = watch.wait_for(partial(_ghost_is, view, after))
             if n >= WARM_UP:
                 hovers.append((ended - t0) * 1000)
                 verdicts["fits" if after.fits else "refused"] += 1
         # A place the session fits, for the drops.
         target: QPoint | None = None
-        for point in places:
+        # A busy day: its rooms may be full around the session; look further afield.
+        for point in _places(view, moved.start, columns=len(layout_columns(view)), slots=48):
             _mouse(view, QEvent.Type.MouseMove, point)
             s = view.drag_state()
             if s is not None and s.fits and (s.start, s.room_id) != (moved.start, moved.room_id):
@@ -176,6 +179,16 @@ def test_dragging_judges_each_place_within_one_frame(qtbot: QtBot, tmp_path: Pat
     assert hover.median <= HOVER_MS, f"median hover verdict {hover.median:.1f} ms"
     assert drop.median <= DROP_MS, f"median drop {drop.median:.1f} ms"
     assert undo.median <= DROP_MS, f"median undo {undo.median:.1f} ms"
+
+
+def _ghost_is(view: DayView, state: DragState) -> bool:
+    return view.drag_state() == state
+
+
+def layout_columns(view: DayView) -> tuple[object, ...]:
+    layout = view.day_layout()
+    assert layout is not None
+    return tuple(layout.columns)
 
 
 def _at(view: DayView, appointment_id: int) -> dt.datetime | None:

@@ -12,6 +12,7 @@ registers those views into the window's ``PageRegistry``.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -66,6 +67,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 MINIMUM_SIZE = QSize(720, 480)
 ONE_DAY = dt.timedelta(days=1)
+#: How long after a change the days either side wait to be read ahead again.
+READ_AHEAD_AFTER_CHANGE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,7 @@ class MainWindow(QMainWindow):
 
         self.day_view = DayView(self, now=now)
         self._ahead_of: dt.date | None = None  # read around this day once it is painted
+        self._quiet_until = 0.0  # no reads ahead before this (time.monotonic), see refresh
         self.day_view.painted.connect(self._on_day_view_painted)
         self.day_view.setAccessibleName("Day by room")
         self._stack = QStackedWidget(self)
@@ -613,8 +617,9 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         """Read what is shown again (another workstation may have changed it); the days read
-        ahead are forgotten."""
+        ahead are forgotten (and read again once things are quiet)."""
         self._days.clear()
+        self._quiet_until = time.monotonic() + READ_AHEAD_AFTER_CHANGE_S
         if self._day is None:
             return
         if self._view == "rooms" or self._desk is None:
@@ -676,7 +681,10 @@ class MainWindow(QMainWindow):
         day, self._ahead_of = self._ahead_of, None
         if day is not None:  # after this frame is out: the worker must not hold it back
             days = self._days
-            QTimer.singleShot(0, self, lambda: days.read_ahead((day + ONE_DAY, day - ONE_DAY)))
+            # Just after a change (an edit, its undo: they come in bursts) the reads ahead wait
+            # a little, so as not to slow the next edit's write and repaint.
+            wait = max(0, round((self._quiet_until - time.monotonic()) * 1000))
+            QTimer.singleShot(wait, self, lambda: days.read_ahead((day + ONE_DAY, day - ONE_DAY)))
 
     def _on_day_not_read(self, err: ServiceError) -> None:
         self.show_message(f"The day could not be read: {err}", 20000)

@@ -319,7 +319,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         """Where the vertical scroll bar stands when a day opens (``_scroll_to_start``)."""
         first = min((b.rect.y for b in layout.blocks), default=0.0)
         wanted = round(max(0.0, first - 30 * layout.pixels_per_minute))
-        body_h = self._canvas.size().height() - self.metrics.header_height
+        body_h: int = self._canvas.size().height() - self.metrics.header_height
         return min(wanted, max(0, round(layout.height - body_h)))
 
     def shows_painted_ahead(self) -> bool:
