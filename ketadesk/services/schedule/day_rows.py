@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -134,13 +135,37 @@ def as_utc(value: dt.datetime | str) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
+#: Parsed catalogues by the stored rows they were parsed from.  The rows are read on every call
+#: (one small query: the configuration may have changed at another workstation a second ago),
+#: but parsing and checking them again happens only when their text changed: the key *is* the
+#: stored configuration, so no change, here or elsewhere, can leave a stale catalogue behind.
+#: Small: one entry per distinct configuration seen (a clinic edits its settings rarely).
+_PARSED: dict[tuple[tuple[Any, ...], ...], Catalog] = {}
+_PARSED_MAX = 8
+_PARSED_LOCK = threading.Lock()  # day reads run on several worker threads
+
+
 def read_catalog(queries: Queries) -> Catalog:
     """The clinic's catalogue as stored (what store.clinic_config.load_catalog reads with the
     ORM, read here without it); a broken stored definition is reported by name."""
+    rows = tuple(tuple(row) for row in queries.fetch(CONFIG_SQL, {}))
+    with _PARSED_LOCK:
+        found = _PARSED.get(rows)
+    if found is not None:
+        return found
+    catalog = _parse_catalog(rows)
+    with _PARSED_LOCK:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[rows] = catalog
+    return catalog
+
+
+def _parse_catalog(rows: Rows) -> Catalog:
     from ketadesk.config import RawConfig, build_catalog
 
     sections: dict[str, dict[str, Any]] = {"clinic": {}, "session_type": {}, "protocol": {}}
-    for kind, code, _order, document in queries.fetch(CONFIG_SQL, {}):
+    for kind, code, _order, document in rows:
         sections[kind][code] = None if document is None else json.loads(document)
     raw = RawConfig(
         sections["clinic"],

@@ -12,11 +12,13 @@ registers those views into the window's ``PageRegistry``.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QByteArray, QDate, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QDate, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -51,6 +53,7 @@ from ketadesk.ui.shell.page_registry import Page, PageRegistry
 from ketadesk.ui.shell.pages import DeskController
 from ketadesk.ui.shell.side_panel import SidePanel
 from ketadesk.ui.timeline.day_view import DayView
+from ketadesk.ui.timeline.read_ahead import ReadAhead
 from ketadesk.ui.timeline.schedule_filter import ScheduleFilter
 
 if TYPE_CHECKING:
@@ -63,6 +66,9 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 
 MINIMUM_SIZE = QSize(720, 480)
+ONE_DAY = dt.timedelta(days=1)
+#: How long after a change the days either side wait to be read ahead again.
+READ_AHEAD_AFTER_CHANGE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -268,6 +274,11 @@ class MainWindow(QMainWindow):
         self._filter = ScheduleFilter()
         # Days are read on a worker; only the latest day asked for is shown.
         self._day_reads = LatestOnly(self, busy="Reading the day…")
+        # The days either side of the one shown, read ahead once someone is signed in: the
+        # next key press then only paints.  Forgotten whenever the clinic changes (refresh).
+        self._days: ReadAhead[dt.date, DaySchedule] = ReadAhead(
+            load_day, landed=self._on_day_read_ahead
+        )
         self._today_reads = 0
         self.setWindowTitle(APP_NAME)
         # The window's minimum size is fixed here rather than derived from the layout: a
@@ -279,6 +290,9 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(MINIMUM_SIZE)
 
         self.day_view = DayView(self, now=now)
+        self._ahead_of: dt.date | None = None  # read around this day once it is painted
+        self._quiet_until = 0.0  # no reads ahead before this (time.monotonic), see refresh
+        self.day_view.painted.connect(self._on_day_view_painted)
         self.day_view.setAccessibleName("Day by room")
         self._stack = QStackedWidget(self)
         self._stack.setObjectName("views")
@@ -477,6 +491,7 @@ class MainWindow(QMainWindow):
     def attach_desk(self, desk: Desk) -> None:
         """The clinic is open and ``desk.actor`` is signed in: offer everything they may do."""
         self._desk = desk
+        self._days.clear()
         self._user_label.setText(f"{desk.actor.username} ({desk.actor.role.replace('_', ' ')})")
         self._enable_desk_actions()
         for name, page in list(self._pages.items()):
@@ -491,6 +506,7 @@ class MainWindow(QMainWindow):
     def detach_desk(self) -> None:
         """Nobody is signed in any more (switch of user): back to what needs no one."""
         self._desk = None
+        self._days.clear()
         self._user_label.setText("")
         self.set_view("rooms")
         self._enable_desk_actions()
@@ -600,7 +616,10 @@ class MainWindow(QMainWindow):
             self._show_day_on_page(day)
 
     def refresh(self) -> None:
-        """Read what is shown again (another workstation may have changed it)."""
+        """Read what is shown again (another workstation may have changed it); the days read
+        ahead are forgotten (and read again once things are quiet)."""
+        self._days.clear()
+        self._quiet_until = time.monotonic() + READ_AHEAD_AFTER_CHANGE_S
         if self._day is None:
             return
         if self._view == "rooms" or self._desk is None:
@@ -610,15 +629,62 @@ class MainWindow(QMainWindow):
 
     def is_reading(self) -> bool:
         """Whether the day by room is still reading a day (or what day it is today)."""
-        return self._today_reads > 0 or self._day_reads.is_busy()
+        return self._today_reads > 0 or self._days.is_waited_for() or self._day_reads.is_busy()
+
+    def is_read_ahead(self, day: dt.date) -> bool:
+        """Whether ``day`` is in memory, read ahead: showing it will only paint."""
+        return self._days.get(day) is not None
 
     def _read_rooms_day(self, day: dt.date, *, keep_place: bool = False) -> None:
-        load = self._load_day
+        days = self._days
+        days.cancel_waits()
+        if not keep_place:
+            held = days.get(day)
+            if held is not None:  # read ahead: shown at once
+                self._show_schedule(held)
+                self._read_ahead(day)
+                return
+            if days.is_reading(day):  # being read ahead: shown when it lands
+                days.when_read(day, partial(self._on_read_ahead, day))
+                return
+        load, generation = self._load_day, days.generation()
 
         def show(schedule: DaySchedule) -> None:
+            days.put(schedule.day, schedule, generation)
+            if schedule.day != self._day:  # the user went on to a day read ahead meanwhile
+                return
             self._show_schedule(schedule, keep_place=keep_place)
+            self._read_ahead(day)
 
         self._day_reads.run(lambda: load(day), show, failed=self._on_day_not_read)
+
+    def _on_day_read_ahead(self, _day: dt.date, schedule: DaySchedule) -> None:
+        if self._view == "rooms" and self._filter.is_empty:  # a filtered day is a new copy
+            self.day_view.prepare(schedule)
+
+    def _on_read_ahead(self, day: dt.date, schedule: DaySchedule | None) -> None:
+        if day != self._day:
+            return
+        if schedule is None:  # it failed, or the clinic changed meanwhile: read it now
+            self._read_rooms_day(day, keep_place=True)
+            return
+        self._show_schedule(schedule)
+        self._read_ahead(day)
+
+    def _read_ahead(self, day: dt.date) -> None:
+        """Read the days either side of ``day`` on a worker once the day has been painted
+        (only for someone signed in: before that the window is covered, and start-up busy)."""
+        if self._desk is not None:
+            self._ahead_of = day
+
+    def _on_day_view_painted(self) -> None:
+        day, self._ahead_of = self._ahead_of, None
+        if day is not None:  # after this frame is out: the worker must not hold it back
+            days = self._days
+            # Just after a change (an edit, its undo: they come in bursts) the reads ahead wait
+            # a little, so as not to slow the next edit's write and repaint.
+            wait = max(0, round((self._quiet_until - time.monotonic()) * 1000))
+            QTimer.singleShot(wait, self, lambda: days.read_ahead((day + ONE_DAY, day - ONE_DAY)))
 
     def _on_day_not_read(self, err: ServiceError) -> None:
         self.show_message(f"The day could not be read: {err}", 20000)
@@ -629,6 +695,7 @@ class MainWindow(QMainWindow):
         """Read days with these from now on (the day shown stays as it is)."""
         self._load_day = load_day
         self._today = today
+        self._days.set_loader(load_day)
 
     def _set_day_heading(self, day: dt.date) -> None:
         self._day = day

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
@@ -24,8 +24,10 @@ from ketadesk.ui.common.app import has_screen
 from ketadesk.ui.common.background import LatestOnly
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.page_registry import DeskWindow, Page
+from ketadesk.ui.timeline.read_ahead import ReadAhead
 
 if TYPE_CHECKING:
+    from ketadesk.services.schedule.week import WeekSchedule
     from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
     from ketadesk.ui.booking.booking_dialog import BookingDialog
     from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
@@ -75,6 +77,8 @@ class DeskController(QObject):
         self._counts_timer.timeout.connect(self.refresh_counts)
         self._counts_timer.start()
         self._connections: list[tuple[object, object]] = []
+        #: The pages' reads ahead, forgotten at every change (``_on_changed``).
+        self._read_ahead: list[ReadAhead[Any, Any]] = []
         a = window.actions_by_name
         self._connect(a["undo"].triggered, self.undo_stack.undo)
         self._connect(a["redo"].triggered, self.undo_stack.redo)
@@ -161,11 +165,38 @@ class DeskController(QObject):
         reads = LatestOnly(week, busy="Reading the week…")
         db = self.desk.db
 
+        def load(key: tuple[dt.date, frozenset[int | None] | None]) -> WeekSchedule:
+            return week_schedule(db, key[0], room_ids=key[1])
+
+        # The weeks either side of the one shown, read ahead: "next week" then only paints.
+        ahead: ReadAhead[tuple[dt.date, frozenset[int | None] | None], WeekSchedule] = ReadAhead(
+            load, keep=6
+        )
+        self._read_ahead.append(ahead)
+        wanted: list[tuple[dt.date, frozenset[int | None] | None] | None] = [None]
+
         def show_day(day: dt.date) -> None:
             monday = day - dt.timedelta(days=day.weekday())
             # The rooms ticked in the left panel (all of them when none is unticked).
             rooms = window.side_panel.current_filter().column_ids
-            reads.run(lambda: week_schedule(db, monday, room_ids=rooms), week.set_week)
+            key = (monday, rooms)
+            around = [(monday + dt.timedelta(days=d), rooms) for d in (7, -7)]
+            wanted[0] = key
+            held = ahead.get(key)
+            if held is not None:
+                week.set_week(held)
+                QTimer.singleShot(0, week, lambda: ahead.read_ahead(around))
+                return
+            generation = ahead.generation()
+
+            def shown(schedule: WeekSchedule) -> None:
+                ahead.put(key, schedule, generation)
+                if wanted[0] != key:  # the user went on to a week read ahead meanwhile
+                    return
+                week.set_week(schedule)
+                QTimer.singleShot(0, week, lambda: ahead.read_ahead(around))
+
+            reads.run(lambda: load(key), shown)
 
         return Page(week, show_day)
 
@@ -227,7 +258,10 @@ class DeskController(QObject):
     # -- after changes ----------------------------------------------------------------------
 
     def _on_changed(self) -> None:
-        """A change made here or at another workstation: read what is shown again."""
+        """A change made here or at another workstation: read what is shown again (and
+        forget what was read ahead)."""
+        for ahead in self._read_ahead:
+            ahead.clear()
         self.window.refresh()
         self.refresh_counts()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
@@ -25,6 +26,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QPen,
+    QPixmap,
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
@@ -69,7 +71,10 @@ from ketadesk.ui.timeline.painter import (
     SHADE_STRENGTH,
     STATUS_COLORS,
     TimelinePainter,
+    draw_line,
+    elided,
     qrectf,
+    shade,
 )
 
 if TYPE_CHECKING:
@@ -85,9 +90,23 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 STRIPE_WIDTH = 4
 TEXT_PADDING = 4
+#: How many days laid out ahead are kept (the days either side of the one shown, and spares).
+PREPARED_DAYS = 4
 MIN_TEXT_WIDTH = 30  # below this a block shows no text at all, rather than "..."
 BADGE_MIN_WIDTH = 150  # narrower blocks say the status in words on their second line
 OVERRUN_COLORS = ("#b3261e", "#ff8a80")
+
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """A day laid out (and painted) ahead: what it was worked out for, and the outcome."""
+
+    schedule: DaySchedule
+    fit: tuple[int, int, bool]  # DayView._fit
+    layout: DayLayout
+    top: int  # the vertical scroll position it opens at
+    look: tuple[int, str]  # DayView._look
+    picture: QPixmap | None
 
 
 class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
@@ -115,6 +134,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         appointment_activated(int): open this appointment (double-click, Enter, menu).
         selection_changed(object): the selected appointment's id, or None.
         feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...").
+        painted(): a paint of the view ended (what can wait for the picture waits for it).
 
     Attributes:
         metrics: the sizes the layout works with.
@@ -127,6 +147,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     appointment_activated = Signal(int)
     selection_changed = Signal(object)
     feedback = Signal(str)
+    painted = Signal()
 
     def __init__(
         self,
@@ -142,6 +163,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._schedule: DaySchedule | None = None
         self._layout: DayLayout | None = None
+        # Days laid out ahead (``prepare``), by the identity of their schedule.
+        self._prepared: dict[int, _Prepared] = {}
         self._show_cancelled = True
         self._desk: Desk | None = None
         self._selected: int | None = None
@@ -180,6 +203,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             and schedule.day == self._schedule.day
             and keep_place is not False
         )
+        if same_day and schedule == self._schedule:
+            return  # a reload that found nothing new: nothing to lay out or paint again
         h_value = self.horizontalScrollBar().value()
         v_value = self.verticalScrollBar().value()
         self._schedule = schedule
@@ -225,20 +250,103 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     # -- geometry ---------------------------------------------------------------------------
 
     def _relayout(self) -> None:
-        if self._schedule is None:
+        schedule = self._schedule
+        if schedule is None:
             self._layout = None
         else:
-            size = self._canvas.size()
-            self._layout = layout_day(
-                self._schedule,
-                width=size.width(),
-                height=size.height(),
-                show_cancelled=self._show_cancelled,
-                metrics=self.metrics,
-                now=self._now(),
-            )
+            prepared = self._prepared.get(id(schedule))
+            if (
+                prepared is not None
+                and prepared.schedule is schedule
+                and prepared.fit == self._fit()
+            ):
+                self._layout = prepared.layout
+            else:
+                self._layout = self._layout_of(schedule)
         self._update_scroll_bars()
         self._canvas.update()
+
+    def _fit(self) -> tuple[int, int, bool]:
+        """What a layout depends on besides the day (and the clock, for a session running
+        over): the viewport's size and whether cancelled sessions show."""
+        size = self._canvas.size()
+        return size.width(), size.height(), self._show_cancelled
+
+    def _layout_of(self, schedule: DaySchedule) -> DayLayout:
+        width, height, show_cancelled = self._fit()
+        return layout_day(
+            schedule,
+            width=width,
+            height=height,
+            show_cancelled=show_cancelled,
+            metrics=self.metrics,
+            now=self._now(),
+        )
+
+    def prepare(self, schedule: DaySchedule) -> None:
+        """Lay out and paint ``schedule`` (a day read ahead) now, while the user looks at this
+        one, as it will look when opened: showing it later (``set_schedule`` with this very
+        object) then puts that picture on screen.  The picture is used only while nothing
+        differs from what it shows (size, scroll, selection, a drag, the palette, the font);
+        today (its "now" line moves) and a day with a session running over (it follows the
+        clock) are laid out but painted when shown."""
+        if any(a.status == OVERRUN_STATUS for a in schedule.appointments):
+            return
+        layout = self._layout_of(schedule)
+        top = self._start_top(layout)
+        picture: QPixmap | None = None
+        if schedule.day != self._local_now(schedule).date():
+            size, ratio = self._canvas.size(), self._canvas.devicePixelRatioF()
+            picture = QPixmap(round(size.width() * ratio), round(size.height() * ratio))
+            picture.setDevicePixelRatio(ratio)
+            origin = QPointF(self.metrics.axis_width, self.metrics.header_height - top)
+            painter = QPainter(picture)
+            try:
+                _DayPainter(self, painter, layout, schedule, origin=origin, fresh=True).paint()
+            finally:
+                painter.end()
+        self._prepared[id(schedule)] = _Prepared(
+            schedule, self._fit(), layout, top, self._look(), picture
+        )
+        while len(self._prepared) > PREPARED_DAYS:
+            del self._prepared[next(iter(self._prepared))]
+
+    def _look(self) -> tuple[int, str]:
+        """What a picture depends on besides the day, its layout and the scroll position."""
+        return self.palette().cacheKey(), self.font().key()
+
+    def _start_top(self, layout: DayLayout) -> int:
+        """Where the vertical scroll bar stands when a day opens (``_scroll_to_start``)."""
+        first = min((b.rect.y for b in layout.blocks), default=0.0)
+        wanted = round(max(0.0, first - 30 * layout.pixels_per_minute))
+        body_h: int = self._canvas.size().height() - self.metrics.header_height
+        return min(wanted, max(0, round(layout.height - body_h)))
+
+    def shows_painted_ahead(self) -> bool:
+        """Whether the next paint puts up the picture ``prepare`` painted (for tests)."""
+        return self._picture() is not None
+
+    def _picture(self) -> QPixmap | None:
+        """The picture painted ahead of the day shown, if it shows exactly what a paint now
+        would (None: paint)."""
+        schedule = self._schedule
+        prepared = self._prepared.get(id(schedule)) if schedule is not None else None
+        if (
+            prepared is None
+            or prepared.picture is None
+            or schedule is None
+            or prepared.schedule is not schedule
+            or prepared.layout is not self._layout
+            or self._drag is not None
+            or self._selected is not None
+            or self.horizontalScrollBar().value() != 0
+            or self.verticalScrollBar().value() != prepared.top
+            or prepared.fit != self._fit()
+            or prepared.look != self._look()
+            or schedule.day == self._local_now(schedule).date()
+        ):
+            return None
+        return prepared.picture
 
     def _update_scroll_bars(self) -> None:
         m, size, layout = self.metrics, self._canvas.size(), self._layout
@@ -510,9 +618,14 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             if self._layout is None or self._schedule is None:
                 painter.fillRect(self._canvas.rect(), self.palette().color(QPalette.ColorRole.Base))
             else:
-                _DayPainter(self, painter, self._layout, self._schedule).paint()
+                picture = self._picture()
+                if picture is not None:  # painted ahead, while the user looked at another day
+                    painter.drawPixmap(0, 0, picture)
+                else:
+                    _DayPainter(self, painter, self._layout, self._schedule).paint()
         finally:
             painter.end()
+        self.painted.emit()
 
     def _tooltip(self, block: BlockBox) -> str:
         import html  # tooltips come long after start-up
@@ -557,9 +670,16 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
     m: Metrics
 
     def __init__(
-        self, view: DayView, painter: QPainter, layout: DayLayout, schedule: DaySchedule
+        self,
+        view: DayView,
+        painter: QPainter,
+        layout: DayLayout,
+        schedule: DaySchedule,
+        *,
+        origin: QPointF | None = None,
+        fresh: bool = False,
     ) -> None:
-        super().__init__(view, painter, view.metrics, small_scale=0.9)
+        super().__init__(view, painter, view.metrics, small_scale=0.9, origin=origin, fresh=fresh)
         self.view = view
         self.layout = layout
         self.schedule = schedule
@@ -599,17 +719,18 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         p.save()
         p.setClipPath(path)
         if a.is_active:
-            p.fillRect(rect, mix(color, self.base, SHADE_STRENGTH["observation"]))
+            p.fillRect(rect, shade(color, self.base, SHADE_STRENGTH["observation"]))
             for phase in block.phases:
                 strength = SHADE_STRENGTH.get(phase.phase.shade, 0.36)
-                p.fillRect(qrectf(phase.rect), mix(color, self.base, strength))
+                p.fillRect(qrectf(phase.rect), shade(color, self.base, strength))
             p.fillRect(QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), color)
             border = self._active_border(color)
             text_color = self.text
         else:
             border, text_color = self._paint_struck_out(rect)
             p.fillRect(
-                QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), mix(color, self.base, 0.45)
+                QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()),
+                shade(color, self.base, 0.45),
             )
         p.restore()
         p.setPen(self._outline_pen(border, a.is_active))
@@ -743,17 +864,16 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             return
         y = r.y + 2
         for i, line in enumerate(lines):
-            font, fm = (self.bold, bold_fm) if i == 0 else (self.small, small_fm)
+            font, key, fm = (
+                (self.bold, self.bold_key, bold_fm)
+                if i == 0
+                else (self.small, self.small_key, small_fm)
+            )
             line_width = width
             if i == 0 and badge is not None:
                 line_width -= self._paint_badge(badge, r.right - TEXT_PADDING, y, fm.height()) + 4
-            p.setFont(font)
             p.setPen(color)
-            p.drawText(
-                QRectF(left, y, line_width, fm.height()),
-                LEFT_MIDDLE,
-                fm.elidedText(line, Qt.TextElideMode.ElideRight, line_width),
-            )
+            draw_line(p, font, key, fm, left, y, elided(fm, key, line, line_width))
             y += fm.height()
 
     def _badge(self, status: str) -> tuple[str, QColor, QColor] | None:

@@ -12,7 +12,17 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QPen,
+    QStaticText,
+    QTransform,
+)
 
 from ketadesk.ui.common.colors import is_dark, mix
 from ketadesk.ui.timeline.day_layout import Metrics, Rect, Tick
@@ -67,6 +77,57 @@ def qrectf(r: Rect) -> QRectF:
     return QRectF(r.x, r.y, r.w, r.h)
 
 
+# A block's lines are the same from paint to paint (a drag's ghost repaints the whole view at
+# every step) and largely from day to day (a series brings its patient back, times and session
+# types repeat): eliding a line and laying out its glyphs is most of what painting text costs,
+# so both are kept, by font, width and text.  Cleared when they grow past ``_TEXTS_MAX``.
+_TEXTS_MAX = 20_000
+_ELIDED: dict[tuple[str, int, str], str] = {}
+_STATIC: dict[tuple[str, str], QStaticText] = {}
+_SHADES: dict[tuple[int, int, float], QColor] = {}
+
+
+def elided(fm: QFontMetrics, font_key: str, text: str, width: int) -> str:
+    """``text`` cut to ``width`` pixels with an ellipsis (QFontMetrics.elidedText, kept)."""
+    key = (font_key, width, text)
+    found = _ELIDED.get(key)
+    if found is None:
+        if len(_ELIDED) >= _TEXTS_MAX:
+            _ELIDED.clear()
+        found = _ELIDED[key] = fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    return found
+
+
+def draw_line(
+    p: QPainter, font: QFont, font_key: str, fm: QFontMetrics, x: float, y: float, text: str
+) -> None:
+    """Draw one line of plain text with its top left at (x, y) in ``font`` (the painter's font
+    is set to it), through a QStaticText kept per font and text: the glyphs are laid out once.
+    Looks as ``drawText`` in a rectangle of the font's height, aligned left and middle."""
+    key = (font_key, text)
+    static = _STATIC.get(key)
+    if static is None:
+        if len(_STATIC) >= _TEXTS_MAX:
+            _STATIC.clear()
+        static = QStaticText(text)
+        static.setTextFormat(Qt.TextFormat.PlainText)
+        static.prepare(QTransform(), font)
+        _STATIC[key] = static
+    p.setFont(font)
+    p.drawStaticText(QPointF(x, y), static)
+
+
+def shade(color: QColor, background: QColor, amount: float) -> QColor:
+    """``colors.mix``, kept per colour pair and amount (a paint mixes a few per block)."""
+    key = (color.rgba(), background.rgba(), amount)
+    found = _SHADES.get(key)
+    if found is None:
+        if len(_SHADES) >= _TEXTS_MAX:
+            _SHADES.clear()
+        found = _SHADES[key] = mix(color, background, amount)
+    return found
+
+
 class TimelinePainter(Generic[ColumnT, BlockT]):
     """One paint of a timeline view: the palette's colours, the fonts and the body area in view,
     worked out once; ``paint`` lays the layers in order and calls the view's own parts.
@@ -91,7 +152,11 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
         metrics: Metrics | WeekMetrics,
         *,
         small_scale: float,
+        origin: QPointF | None = None,
+        fresh: bool = False,
     ) -> None:
+        """``origin`` (body (0, 0) in the viewport) paints the view scrolled elsewhere than it
+        is; ``fresh`` paints it as a day just opened: nothing selected, nothing moving."""
         self.p = painter
         self.m = metrics
         palette = view.palette()
@@ -115,10 +180,12 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
         self.bold_fm = QFontMetrics(self.bold)
         self.small_fm = QFontMetrics(self.small)
         self.small_bold_fm = QFontMetrics(self.small_bold)
-        self.drag = view.drag_state()
-        self.selected = view.selected_id()
+        self.bold_key, self.small_key = self.bold.key(), self.small.key()
+        self.small_bold_key = self.small_bold.key()
+        self.drag = None if fresh else view.drag_state()
+        self.selected = None if fresh else view.selected_id()
         self.size = view.canvas().size()
-        self.origin = view.body_origin()
+        self.origin = origin if origin is not None else view.body_origin()
         self.visible = Rect(
             -self.origin.x() + metrics.axis_width,
             -self.origin.y() + metrics.header_height,
@@ -252,20 +319,12 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
             self._paint_header_marks(index, column)
             title, detail = self._header_lines(column)
             r = QRectF(column.x + 6, 0, column.w - 12, m.header_height)
-            p.setFont(self.bold)
             p.setPen(self.window_text)
-            p.drawText(
-                QRectF(r.x(), top, r.width(), name_h),
-                LEFT_MIDDLE,
-                bold_fm.elidedText(title, Qt.TextElideMode.ElideRight, int(r.width())),
-            )
-            p.setFont(self.small)
+            text = elided(bold_fm, self.bold_key, title, int(r.width()))
+            draw_line(p, self.bold, self.bold_key, bold_fm, r.x(), top, text)
             p.setPen(self.muted)
-            p.drawText(
-                QRectF(r.x(), top + name_h, r.width(), detail_h),
-                LEFT_MIDDLE,
-                small_fm.elidedText(detail, Qt.TextElideMode.ElideRight, int(r.width())),
-            )
+            text = elided(small_fm, self.small_key, detail, int(r.width()))
+            draw_line(p, self.small, self.small_key, small_fm, r.x(), top + name_h, text)
             if column.x > 0:
                 p.setPen(QPen(self.grid, 1))
                 p.drawLine(round(column.x), 6, round(column.x), m.header_height - 6)

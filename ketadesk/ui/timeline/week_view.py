@@ -52,7 +52,10 @@ from ketadesk.ui.timeline.painter import (
     SHADE_STRENGTH,
     STATUS_COLORS,
     TimelinePainter,
+    draw_line,
+    elided,
     qrectf,
+    shade,
 )
 from ketadesk.ui.timeline.week_layout import (
     DayColumn,
@@ -689,7 +692,7 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         rect = qrectf(r)
         color = self._block_color(a)
         if a.is_active:
-            p.fillRect(rect, mix(color, self.base, SHADE_STRENGTH["observation"]))
+            p.fillRect(rect, shade(color, self.base, SHADE_STRENGTH["observation"]))
             p.fillRect(QRectF(r.x, r.y, min(STRIPE_WIDTH, r.w), r.h), color)
             border = self._active_border(color)
             ink = self.text
@@ -712,14 +715,16 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         )
         y = r.y + top
         bold_line = 0 if width < NARROW_TEXT_WIDTH else 1  # the time when narrow, else the name
+        x = r.x + STRIPE_WIDTH + TEXT_PADDING
         for i, line in enumerate(lines):
-            p.setFont(self.small_bold if i == bold_line else self.small)
-            p.setPen(ink)
-            p.drawText(
-                QRectF(r.x + STRIPE_WIDTH + TEXT_PADDING, y, width, fm.height()),
-                LEFT_MIDDLE,
-                fm.elidedText(line, Qt.TextElideMode.ElideRight, width),
+            font, key = (
+                (self.small_bold, self.small_bold_key)
+                if i == bold_line
+                else (self.small, self.small_key)
             )
+            p.setPen(ink)
+            # Elided by the plain font's width, as the line was always cut.
+            draw_line(p, font, key, fm, x, y, elided(fm, self.small_key, line, width))
             y += fm.height()
 
     def _paint_selection(self, block: WeekBlock) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text, update
 
-from ketadesk.services.schedule import public_holidays
+from ketadesk.services.clinic.clinic_setup import open_clinic
+from ketadesk.services.schedule import day_rows, public_holidays
 from ketadesk.services.schedule.day import clinic_today, core_queries, day_schedule
 from ketadesk.services.schedule.day_rows import read_catalog
 from ketadesk.services.schedule.day_schedule import NO_ROOM
@@ -21,7 +22,7 @@ from ketadesk.services.schedule.public_holidays import holiday_names
 from ketadesk.services.schedule.sqlite_file import SqliteFileDays
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import SchemaError
-from ketadesk.store.models import Resource
+from ketadesk.store.models import ClinicSetting, Resource
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import SUNDAY, THANKSGIVING, TUESDAY, WEDNESDAY, build_clinic_day
 
@@ -279,3 +280,39 @@ def test_an_unwritable_holiday_cache_is_no_obstacle(
         assert holiday_names("US", 2032)["2032-07-04"] == "Independence Day"
     finally:
         holiday_names.cache_clear()
+
+
+def test_a_configuration_changed_at_another_workstation_shows_in_the_next_day_read(
+    clinic: SmallClinic, db_url: str
+) -> None:
+    # The parsed catalogue is kept between reads (day_rows._PARSED), keyed by the stored
+    # configuration itself: a change written through another connection to the same clinic
+    # (another workstation) is read, and parsed, on the very next day read.
+    assert day_schedule(clinic.db, TUESDAY).clinic_name == "KetaDesk Clinic"
+    other = open_clinic(db_url).db
+    try:
+        with other.write() as session:
+            setting = session.get(ClinicSetting, "clinic")
+            assert setting is not None
+            setting.value = {**setting.value, "name": "Harbor Ketamine"}
+    finally:
+        other.dispose()
+    assert day_schedule(clinic.db, TUESDAY).clinic_name == "Harbor Ketamine"
+    assert day_schedule(clinic.db, WEDNESDAY).clinic_name == "Harbor Ketamine"
+
+
+def test_an_unchanged_configuration_is_parsed_once(
+    clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day_schedule(clinic.db, TUESDAY)
+    parsed: list[object] = []
+    original = day_rows._parse_catalog
+
+    def counting(rows: Any) -> Any:
+        parsed.append(rows)
+        return original(rows)
+
+    monkeypatch.setattr(day_rows, "_parse_catalog", counting)
+    for day in (TUESDAY, WEDNESDAY, SUNDAY, THANKSGIVING):
+        day_schedule(clinic.db, day)
+    assert parsed == []
