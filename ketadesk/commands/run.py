@@ -3,8 +3,11 @@
 This is also what plain ``ketadesk`` does.  Start-up time matters here: Qt, SQLAlchemy and the
 store are imported inside the handler, and only what the first paint needs is loaded.  On a
 SQLite file at the current schema that is Qt and the standard library: the first day is read
-straight from the file (services.schedule.SqliteFileDays), and the clinic is opened properly
-(SQLAlchemy, the schema check) on a worker thread once the window has been painted.
+straight from the file (services.schedule.SqliteFileDays), the window is painted covered, and
+the sign-in dialog shows over it at once; meanwhile a worker thread opens the clinic properly
+(SQLAlchemy, the ORM models, the schema check, argon2) and the password is checked as soon as
+it is open.  ``KETADESK_MILESTONES`` (ui.common.milestones) records when the sign-in dialog and
+the signed-in day were painted, for the start-up bench.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from ketadesk.services.schedule.day_schedule import DaySchedule
     from ketadesk.services.schedule.sqlite_file import SqliteFileDays
     from ketadesk.store.database import Database
+    from ketadesk.ui.access.sign_in import SignInDialog
     from ketadesk.ui.shell.main_window import MainWindow
     from ketadesk.ui.shell.session import SignedInSession
 
@@ -129,7 +133,8 @@ def _run(args: argparse.Namespace) -> int:
     app = create_application(sys.argv[:1])
     settings = QSettings()
     if quick is not None:
-        return _run_from_file(app, url, file_day_window(*quick, settings=settings))
+        window = file_day_window(*quick, settings=settings)
+        return _run_from_file(app, url, window, label=quick[0].label, settings=settings)
     return _run_opened(app, url, day, demo_if_missing=args.demo_if_missing, settings=settings)
 
 
@@ -208,20 +213,37 @@ def _server_hint(message: str) -> str:
     return message
 
 
-def _run_from_file(app: QApplication, url: str, window: MainWindow) -> int:
+def _run_from_file(
+    app: QApplication, url: str, window: MainWindow, *, label: str, settings: QSettings
+) -> int:
     """Show a window whose first day was read straight from the SQLite file (covered until
     someone signs in); open the clinic on a worker thread once it is painted, then ask who is
     there, and read days through the open clinic from then on."""
     from functools import partial
 
+    from ketadesk.ui.access.sign_in import SignInDialog
     from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
 
     window.set_signed_out(True)
     sessions: list[SignedInSession] = []
+    early: list[SignInDialog] = []
     opening = BackgroundCall(partial(_open_for_sign_in, url), window)
-    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions))
-    opening.failed.connect(partial(_on_clinic_not_opened, window))
-    call_after_first_paint(window, opening.start)
+    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, early))
+    opening.failed.connect(partial(_on_clinic_not_opened, window, early))
+
+    def ask_early() -> None:
+        # Who is there is asked at once; the clinic opens on the worker meanwhile, started
+        # once the dialog has painted so that nothing competes with that paint.
+        last = str(settings.value("session/last_user", ""))
+        dialog = SignInDialog.show_early(window, label=label, username=last)
+        if dialog is None:
+            opening.start()
+            return
+        early.append(dialog)
+        dialog.rejected.connect(window.close)  # cancelled: nobody waits for the clinic
+        call_after_first_paint(dialog, opening.start)
+
+    call_after_first_paint(window, ask_early)
     try:
         _show(app, window)
         return app.exec()
@@ -246,19 +268,51 @@ def _open_for_sign_in(url: str) -> tuple[OpenedClinic, SignInScreen]:
 
     opened = open_clinic(url, create=False)
     try:
-        return opened, sign_in_screen(opened.db)
+        screen = sign_in_screen(opened.db)
     except BaseException:
         opened.db.dispose()
         raise
+    _load_desk_services()
+    return opened, screen
+
+
+def _load_desk_services() -> None:
+    """Import, here on the worker, the services the signed-in desk imports first (plain
+    Python), so that signing in does not wait on their import on the GUI thread."""
+    import importlib
+
+    for name in (
+        "ketadesk.services.booking.appointment_changes",
+        "ketadesk.services.booking.move_check",
+        "ketadesk.services.booking.series_moves",
+        "ketadesk.services.followups.queue",
+        "ketadesk.services.printing.call_list",
+        "ketadesk.services.printing.card",
+        "ketadesk.services.printing.day_sheet",
+        "ketadesk.services.printing.session_record",
+        "ketadesk.services.schedule.week",
+    ):
+        importlib.import_module(name)
 
 
 def _start_session(
-    window: MainWindow, opened: OpenedClinic, screen: SignInScreen, settings: QSettings | None
+    window: MainWindow,
+    opened: OpenedClinic,
+    screen: SignInScreen,
+    settings: QSettings | None,
+    early: SignInDialog | None = None,
 ) -> SignedInSession | None:
-    """Ask who is there (or, on a new clinic, for its administrator); None if cancelled."""
+    """Ask who is there (or, on a new clinic, for its administrator), with the sign-in dialog
+    ``early`` already showing if there is one; None if cancelled."""
     from ketadesk.ui.shell.session import SignedInSession, default_backup_dir
 
-    session = SignedInSession(window, opened.db, settings=settings, backup_dir=default_backup_dir())
+    session = SignedInSession(
+        window,
+        opened.db,
+        settings=settings,
+        backup_dir=default_backup_dir(),
+        ask_sign_in=early.ask_when_open if early is not None else None,
+    )
     if not session.start(screen):
         window.close()
         return None
@@ -268,6 +322,7 @@ def _start_session(
 def _on_clinic_opened(
     window: MainWindow,
     sessions: list[SignedInSession],
+    early: list[SignInDialog],
     answer: tuple[OpenedClinic, SignInScreen],
 ) -> None:
     from functools import partial
@@ -277,16 +332,30 @@ def _on_clinic_opened(
     opened, screen = answer
     _report_upgrade(opened)
     window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))
-    session = _start_session(window, opened, screen, window.settings())
+    dialog = early.pop() if early else None
+    if dialog is not None and (screen.needs_first_admin or screen.at_rest.refused):
+        _discard(dialog)  # a new clinic asks for its administrator; a refused one, nobody
+        dialog = None
+    session = _start_session(window, opened, screen, window.settings(), dialog)
     if session is not None:  # else the window closed, which ends the event loop
         sessions.append(session)
 
 
-def _on_clinic_not_opened(window: MainWindow, err: Exception) -> None:
+def _discard(dialog: SignInDialog) -> None:
+    """Take the early sign-in dialog away without it closing the window."""
+    with contextlib.suppress(RuntimeError, TypeError):
+        dialog.rejected.disconnect()
+    dialog.hide()
+    dialog.deleteLater()
+
+
+def _on_clinic_not_opened(window: MainWindow, early: list[SignInDialog], err: Exception) -> None:
     from ketadesk.scheduling.catalog import ConfigError
     from ketadesk.store.database import StoreError
     from ketadesk.ui.common.app import show_error
 
+    while early:
+        _discard(early.pop())
     if not isinstance(err, StoreError | ConfigError):
         raise err
     # Nobody can sign in to a clinic that cannot be opened: say why, and close.

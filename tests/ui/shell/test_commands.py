@@ -20,6 +20,7 @@ from sqlalchemy import text
 from ketadesk.cli import main
 from ketadesk.services.common.context import Actor
 from ketadesk.services.schedule.day import day_schedule
+from ketadesk.ui.access.sign_in import SignInDialog
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import build_clinic_day
@@ -42,6 +43,7 @@ def close_all(qapp: QApplication) -> None:
 
 
 BOSS = Actor(user_id=None, username="boss", role="admin")
+SHOW_EARLY = SignInDialog.__dict__["show_early"]  # before the fixture below replaces it
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +66,7 @@ def sign_in_answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
         return BOSS
 
     monkeypatch.setattr(SignInDialog, "ask", sign_in)
+    monkeypatch.setattr(SignInDialog, "show_early", lambda *_, **__: None)  # ask answers
     monkeypatch.setattr(FirstAdminDialog, "ask", first_admin)
     return answers
 
@@ -427,3 +430,48 @@ def test_screenshot_refuses_a_name_that_is_not_png(
     assert status == 2
     assert "screenshots are PNG files" in capsys.readouterr().err
     assert not (tmp_path / "day.jpg").exists()
+
+
+def test_run_asks_who_is_there_while_the_clinic_opens_and_checks_the_password_once_open(
+    qapp: QApplication, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ketadesk.commands import run
+    from ketadesk.services.access import accounts
+
+    accounts.create_first_admin(clinic.db, "boss", "The Boss", "administrator!")
+    order: list[str] = []
+    opened = run._open_for_sign_in
+
+    def show_early(cls: type[SignInDialog], /, *args: object, **kwargs: object) -> object:
+        order.append("dialog")
+        return SHOW_EARLY.__func__(cls, *args, **kwargs)
+
+    def open_for_sign_in(url: str) -> object:
+        order.append("opening")
+        return opened(url)
+
+    monkeypatch.setattr(SignInDialog, "show_early", classmethod(show_early))
+    monkeypatch.setattr(run, "_open_for_sign_in", open_for_sign_in)
+    windows: list[MainWindow] = []
+
+    def type_in() -> bool:
+        dialog = qapp.activeModalWidget()
+        if isinstance(dialog, SignInDialog) and dialog.sign_in_button.isEnabled():
+            dialog.username_edit.setText("boss")
+            dialog.password_edit.setText("administrator!")
+            dialog.sign_in_button.click()
+        windows.extend(w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow))
+        return any(w.desk() is not None for w in windows)
+
+    seen: list[object] = []
+
+    def look() -> None:
+        window = next(w for w in windows if w.desk() is not None)
+        desk = window.desk()
+        seen.extend([window.is_signed_out(), desk.actor.username if desk else None])
+
+    quit_when(qapp, type_in, look)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    # The dialog came first; the clinic opened behind it; the password was checked for real.
+    assert order == ["dialog", "opening"]
+    assert seen == [False, "boss"]
