@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ketadesk.services.schedule.sqlite_file import SqliteFileDays
     from ketadesk.store.database import Database
     from ketadesk.ui.access.sign_in import SignInDialog
+    from ketadesk.ui.common.background import BackgroundCall
     from ketadesk.ui.shell.main_window import MainWindow
     from ketadesk.ui.shell.session import SignedInSession
 
@@ -133,8 +134,7 @@ def _run(args: argparse.Namespace) -> int:
     app = create_application(sys.argv[:1])
     settings = QSettings()
     if quick is not None:
-        window = file_day_window(*quick, settings=settings)
-        return _run_from_file(app, url, window, label=quick[0].label, settings=settings)
+        return _run_from_file(app, url, quick, settings=settings)
     return _run_opened(app, url, day, demo_if_missing=args.demo_if_missing, settings=settings)
 
 
@@ -214,50 +214,91 @@ def _server_hint(message: str) -> str:
 
 
 def _run_from_file(
-    app: QApplication, url: str, window: MainWindow, *, label: str, settings: QSettings
+    app: QApplication,
+    url: str,
+    quick: tuple[SqliteFileDays, DaySchedule],
+    *,
+    settings: QSettings,
 ) -> int:
+    """Ask who is there at once, and paint the first day (read straight from the SQLite file)
+    once they are signed in.  The sign-in dialog paints first; then, while it waits for the
+    user, a worker opens the clinic and the GUI thread builds the window (covered, not yet
+    shown); days are read through the open clinic from then on."""
+    from functools import partial
+
+    from PySide6.QtCore import QObject
+
+    from ketadesk.ui.access.sign_in import SignInDialog
+    from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
+
+    days, _first = quick
+    last = str(settings.value("session/last_user", ""))
+    dialog = SignInDialog.show_early(None, label=days.label, username=last)
+    if dialog is None:  # nothing to show early: the window first, then who is there
+        window = file_day_window(*quick, settings=settings)
+        return _run_window_first(app, url, window)
+    holder = QObject()  # outlives the dialog: the opening is waited for at the end
+    windows: list[MainWindow] = []
+    sessions: list[SignedInSession] = []
+    early = [dialog]
+    opening = BackgroundCall(partial(_open_for_sign_in, url), holder)
+    # Cancelled: the dialog was the last window, which ends the event loop (Qt's
+    # quitOnLastWindowClosed); the clinic may still be opening, and is waited for below.
+
+    def build_window() -> None:
+        opening.start()  # started once the dialog has painted: nothing competed with it
+        window = file_day_window(*quick, settings=settings)
+        window.set_signed_out(True)
+        windows.append(window)
+        opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, early))
+        opening.failed.connect(partial(_on_clinic_not_opened, window, early))
+
+    call_after_first_paint(dialog, build_window)
+    try:
+        return app.exec()
+    finally:
+        _end_run(opening, sessions)
+        holder.deleteLater()
+
+
+def _run_window_first(app: QApplication, url: str, window: MainWindow) -> int:
     """Show a window whose first day was read straight from the SQLite file (covered until
     someone signs in); open the clinic on a worker thread once it is painted, then ask who is
     there, and read days through the open clinic from then on."""
     from functools import partial
 
-    from ketadesk.ui.access.sign_in import SignInDialog
     from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
 
     window.set_signed_out(True)
     sessions: list[SignedInSession] = []
-    early: list[SignInDialog] = []
     opening = BackgroundCall(partial(_open_for_sign_in, url), window)
-    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, early))
-    opening.failed.connect(partial(_on_clinic_not_opened, window, early))
-
-    def ask_early() -> None:
-        # Who is there is asked at once; the clinic opens on the worker meanwhile, started
-        # once the dialog has painted so that nothing competes with that paint.
-        last = str(settings.value("session/last_user", ""))
-        dialog = SignInDialog.show_early(window, label=label, username=last)
-        if dialog is None:
-            opening.start()
-            return
-        early.append(dialog)
-        dialog.rejected.connect(window.close)  # cancelled: nobody waits for the clinic
-        call_after_first_paint(dialog, opening.start)
-
-    call_after_first_paint(window, ask_early)
+    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, []))
+    opening.failed.connect(partial(_on_clinic_not_opened, window, []))
+    call_after_first_paint(window, opening.start)
     try:
         _show(app, window)
         return app.exec()
     finally:
-        # The event loop is over: a clinic opened too late for it must not ask anyone to sign
-        # in from some later event loop (the signal would still be queued).
-        for signal in (opening.succeeded, opening.failed):
-            with contextlib.suppress(RuntimeError, TypeError):
-                signal.disconnect()
-        for session in sessions:
-            session.close()
-        answer = opening.wait()
-        if answer is not None:
-            answer[0].db.dispose()
+        _end_run(opening, sessions)
+
+
+def _end_run(
+    opening: BackgroundCall[tuple[OpenedClinic, SignInScreen]], sessions: list[SignedInSession]
+) -> None:
+    # The event loop is over: a clinic opened too late for it must not ask anyone to sign
+    # in from some later event loop (the signal would still be queued).
+    import warnings
+
+    for signal in (opening.succeeded, opening.failed):
+        # (Cancelled before the window was built, nothing is connected: Qt warns about that.)
+        with contextlib.suppress(RuntimeError, TypeError), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            signal.disconnect()
+    for session in sessions:
+        session.close()
+    answer = opening.wait()
+    if answer is not None:
+        answer[0].db.dispose()
 
 
 def _open_for_sign_in(url: str) -> tuple[OpenedClinic, SignInScreen]:
@@ -268,17 +309,16 @@ def _open_for_sign_in(url: str) -> tuple[OpenedClinic, SignInScreen]:
 
     opened = open_clinic(url, create=False)
     try:
-        screen = sign_in_screen(opened.db)
+        return opened, sign_in_screen(opened.db)
     except BaseException:
         opened.db.dispose()
         raise
-    _load_desk_services()
-    return opened, screen
 
 
 def _load_desk_services() -> None:
-    """Import, here on the worker, the services the signed-in desk imports first (plain
-    Python), so that signing in does not wait on their import on the GUI thread."""
+    """Import, on a thread of its own while the password is checked, the services the
+    signed-in desk imports first (plain Python), so that the GUI thread does not wait on them
+    once someone has signed in."""
     import importlib
 
     for name in (
@@ -333,12 +373,22 @@ def _on_clinic_opened(
     _report_upgrade(opened)
     window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))
     dialog = early.pop() if early else None
+    import threading
+
+    threading.Thread(target=_load_desk_services, name="desk-imports", daemon=True).start()
     if dialog is not None and (screen.needs_first_admin or screen.at_rest.refused):
         _discard(dialog)  # a new clinic asks for its administrator; a refused one, nobody
         dialog = None
+    shown = window.isVisible()
     session = _start_session(window, opened, screen, window.settings(), dialog)
-    if session is not None:  # else the window closed, which ends the event loop
+    if session is not None:
         sessions.append(session)
+        if not shown:  # asked first: the window shows once someone has signed in
+            _show_window(window)
+    elif not shown:  # cancelled before the window ever showed: nothing else ends the loop
+        from PySide6.QtCore import QCoreApplication
+
+        QCoreApplication.quit()
 
 
 def _discard(dialog: SignInDialog) -> None:
@@ -361,7 +411,12 @@ def _on_clinic_not_opened(window: MainWindow, early: list[SignInDialog], err: Ex
     # Nobody can sign in to a clinic that cannot be opened: say why, and close.
     print(f"ketadesk run: {err}", file=sys.stderr)
     show_error("KetaDesk cannot open the clinic", str(err))
+    shown = window.isVisible()
     window.close()
+    if not shown:  # only the sign-in dialog was up: nothing else ends the loop
+        from PySide6.QtCore import QCoreApplication
+
+        QCoreApplication.quit()
 
 
 def _report_upgrade(opened: OpenedClinic) -> None:
@@ -369,6 +424,14 @@ def _report_upgrade(opened: OpenedClinic) -> None:
         print(f"ketadesk: upgraded {opened.db.label} from schema {opened.upgraded_from}")
         if opened.backup:
             print(f"ketadesk: the previous file was copied to {opened.backup}")
+
+
+def _show_window(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    _show(app, window)
 
 
 def _show(app: QApplication, window: MainWindow) -> None:

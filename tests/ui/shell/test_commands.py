@@ -453,14 +453,17 @@ def test_run_asks_who_is_there_while_the_clinic_opens_and_checks_the_password_on
     monkeypatch.setattr(SignInDialog, "show_early", classmethod(show_early))
     monkeypatch.setattr(run, "_open_for_sign_in", open_for_sign_in)
     windows: list[MainWindow] = []
+    shown_while_asking: list[bool] = []
 
     def type_in() -> bool:
         dialog = qapp.activeModalWidget()
-        if isinstance(dialog, SignInDialog) and dialog.sign_in_button.isEnabled():
+        built = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow)]
+        if isinstance(dialog, SignInDialog) and dialog.sign_in_button.isEnabled() and built:
+            shown_while_asking.extend(w.isVisible() for w in built)
             dialog.username_edit.setText("boss")
             dialog.password_edit.setText("administrator!")
             dialog.sign_in_button.click()
-        windows.extend(w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow))
+        windows.extend(built)
         return any(w.desk() is not None for w in windows)
 
     seen: list[object] = []
@@ -475,3 +478,24 @@ def test_run_asks_who_is_there_while_the_clinic_opens_and_checks_the_password_on
     # The dialog came first; the clinic opened behind it; the password was checked for real.
     assert order == ["dialog", "opening"]
     assert seen == [False, "boss"]
+    # Nothing of the clinic showed before the sign-in: the window appeared after it.
+    assert shown_while_asking == [False]
+
+
+def test_run_ends_when_the_early_sign_in_is_cancelled(
+    qapp: QApplication, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SignInDialog, "show_early", SHOW_EARLY)
+    cancelled: list[bool] = []
+
+    def cancel() -> bool:
+        dialog = qapp.activeModalWidget()
+        if isinstance(dialog, SignInDialog):
+            dialog.reject()
+            cancelled.append(True)
+        return bool(cancelled)
+
+    quit_when(qapp, cancel, lambda: None)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    assert cancelled == [True]
+    assert not [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
