@@ -542,7 +542,8 @@ def test_screenshot_of_a_real_clinic_needs_the_word_that_it_shows_patient_data(
     args = ["screenshot", "--db", url_of(clinic), "--date", "2026-11-24", "--out", str(out)]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "not the demo clinic" in err and "--shows-patient-data" in err
+    assert "not the demo clinic" in err
+    assert "--shows-patient-data" in err
     assert err.count("\n") == 1
     assert not out.exists()
 
