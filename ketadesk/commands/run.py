@@ -3,8 +3,11 @@
 This is also what plain ``ketadesk`` does.  Start-up time matters here: Qt, SQLAlchemy and the
 store are imported inside the handler, and only what the first paint needs is loaded.  On a
 SQLite file at the current schema that is Qt and the standard library: the first day is read
-straight from the file (services.schedule.SqliteFileDays), and the clinic is opened properly
-(SQLAlchemy, the schema check) on a worker thread once the window has been painted.
+straight from the file (services.schedule.SqliteFileDays), the window is painted covered, and
+the sign-in dialog shows over it at once; meanwhile a worker thread opens the clinic properly
+(SQLAlchemy, the ORM models, the schema check, argon2) and the password is checked as soon as
+it is open.  ``KETADESK_MILESTONES`` (ui.common.milestones) records when the sign-in dialog and
+the signed-in day were painted, for the start-up bench.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from ketadesk.services.schedule.day_schedule import DaySchedule
     from ketadesk.services.schedule.sqlite_file import SqliteFileDays
     from ketadesk.store.database import Database
+    from ketadesk.ui.access.sign_in import SignInDialog
+    from ketadesk.ui.common.background import BackgroundCall
     from ketadesk.ui.shell.main_window import MainWindow
     from ketadesk.ui.shell.session import SignedInSession
 
@@ -129,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
     app = create_application(sys.argv[:1])
     settings = QSettings()
     if quick is not None:
-        return _run_from_file(app, url, file_day_window(*quick, settings=settings))
+        return _run_from_file(app, url, quick, settings=settings)
     return _run_opened(app, url, day, demo_if_missing=args.demo_if_missing, settings=settings)
 
 
@@ -208,7 +213,55 @@ def _server_hint(message: str) -> str:
     return message
 
 
-def _run_from_file(app: QApplication, url: str, window: MainWindow) -> int:
+def _run_from_file(
+    app: QApplication,
+    url: str,
+    quick: tuple[SqliteFileDays, DaySchedule],
+    *,
+    settings: QSettings,
+) -> int:
+    """Ask who is there at once, and paint the first day (read straight from the SQLite file)
+    once they are signed in.  The sign-in dialog paints first; then, while it waits for the
+    user, a worker opens the clinic and the GUI thread builds the window (covered, not yet
+    shown); days are read through the open clinic from then on."""
+    from functools import partial
+
+    from PySide6.QtCore import QObject
+
+    from ketadesk.ui.access.sign_in import SignInDialog
+    from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
+
+    days, _first = quick
+    last = str(settings.value("session/last_user", ""))
+    dialog = SignInDialog.show_early(None, label=days.label, username=last)
+    if dialog is None:  # nothing to show early: the window first, then who is there
+        window = file_day_window(*quick, settings=settings)
+        return _run_window_first(app, url, window)
+    holder = QObject()  # outlives the dialog: the opening is waited for at the end
+    windows: list[MainWindow] = []
+    sessions: list[SignedInSession] = []
+    early = [dialog]
+    opening = BackgroundCall(partial(_open_for_sign_in, url), holder)
+    # Cancelled: the dialog was the last window, which ends the event loop (Qt's
+    # quitOnLastWindowClosed); the clinic may still be opening, and is waited for below.
+
+    def build_window() -> None:
+        opening.start()  # started once the dialog has painted: nothing competed with it
+        window = file_day_window(*quick, settings=settings)
+        window.set_signed_out(True)
+        windows.append(window)
+        opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, early))
+        opening.failed.connect(partial(_on_clinic_not_opened, window, early))
+
+    call_after_first_paint(dialog, build_window)
+    try:
+        return app.exec()
+    finally:
+        _end_run(opening, sessions)
+        holder.deleteLater()
+
+
+def _run_window_first(app: QApplication, url: str, window: MainWindow) -> int:
     """Show a window whose first day was read straight from the SQLite file (covered until
     someone signs in); open the clinic on a worker thread once it is painted, then ask who is
     there, and read days through the open clinic from then on."""
@@ -219,23 +272,33 @@ def _run_from_file(app: QApplication, url: str, window: MainWindow) -> int:
     window.set_signed_out(True)
     sessions: list[SignedInSession] = []
     opening = BackgroundCall(partial(_open_for_sign_in, url), window)
-    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions))
-    opening.failed.connect(partial(_on_clinic_not_opened, window))
+    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, []))
+    opening.failed.connect(partial(_on_clinic_not_opened, window, []))
     call_after_first_paint(window, opening.start)
     try:
         _show(app, window)
         return app.exec()
     finally:
-        # The event loop is over: a clinic opened too late for it must not ask anyone to sign
-        # in from some later event loop (the signal would still be queued).
-        for signal in (opening.succeeded, opening.failed):
-            with contextlib.suppress(RuntimeError, TypeError):
-                signal.disconnect()
-        for session in sessions:
-            session.close()
-        answer = opening.wait()
-        if answer is not None:
-            answer[0].db.dispose()
+        _end_run(opening, sessions)
+
+
+def _end_run(
+    opening: BackgroundCall[tuple[OpenedClinic, SignInScreen]], sessions: list[SignedInSession]
+) -> None:
+    # The event loop is over: a clinic opened too late for it must not ask anyone to sign
+    # in from some later event loop (the signal would still be queued).
+    import warnings
+
+    for signal in (opening.succeeded, opening.failed):
+        # (Cancelled before the window was built, nothing is connected: Qt warns about that.)
+        with contextlib.suppress(RuntimeError, TypeError), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            signal.disconnect()
+    for session in sessions:
+        session.close()
+    answer = opening.wait()
+    if answer is not None:
+        answer[0].db.dispose()
 
 
 def _open_for_sign_in(url: str) -> tuple[OpenedClinic, SignInScreen]:
@@ -252,13 +315,44 @@ def _open_for_sign_in(url: str) -> tuple[OpenedClinic, SignInScreen]:
         raise
 
 
+def _load_desk_services() -> None:
+    """Import, on a thread of its own while the password is checked, the services the
+    signed-in desk imports first (plain Python), so that the GUI thread does not wait on them
+    once someone has signed in."""
+    import importlib
+
+    for name in (
+        "ketadesk.services.booking.appointment_changes",
+        "ketadesk.services.booking.move_check",
+        "ketadesk.services.booking.series_moves",
+        "ketadesk.services.followups.queue",
+        "ketadesk.services.printing.call_list",
+        "ketadesk.services.printing.card",
+        "ketadesk.services.printing.day_sheet",
+        "ketadesk.services.printing.session_record",
+        "ketadesk.services.schedule.week",
+    ):
+        importlib.import_module(name)
+
+
 def _start_session(
-    window: MainWindow, opened: OpenedClinic, screen: SignInScreen, settings: QSettings | None
+    window: MainWindow,
+    opened: OpenedClinic,
+    screen: SignInScreen,
+    settings: QSettings | None,
+    early: SignInDialog | None = None,
 ) -> SignedInSession | None:
-    """Ask who is there (or, on a new clinic, for its administrator); None if cancelled."""
+    """Ask who is there (or, on a new clinic, for its administrator), with the sign-in dialog
+    ``early`` already showing if there is one; None if cancelled."""
     from ketadesk.ui.shell.session import SignedInSession, default_backup_dir
 
-    session = SignedInSession(window, opened.db, settings=settings, backup_dir=default_backup_dir())
+    session = SignedInSession(
+        window,
+        opened.db,
+        settings=settings,
+        backup_dir=default_backup_dir(),
+        ask_sign_in=early.ask_when_open if early is not None else None,
+    )
     if not session.start(screen):
         window.close()
         return None
@@ -268,6 +362,7 @@ def _start_session(
 def _on_clinic_opened(
     window: MainWindow,
     sessions: list[SignedInSession],
+    early: list[SignInDialog],
     answer: tuple[OpenedClinic, SignInScreen],
 ) -> None:
     from functools import partial
@@ -277,22 +372,51 @@ def _on_clinic_opened(
     opened, screen = answer
     _report_upgrade(opened)
     window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))
-    session = _start_session(window, opened, screen, window.settings())
-    if session is not None:  # else the window closed, which ends the event loop
+    dialog = early.pop() if early else None
+    import threading
+
+    threading.Thread(target=_load_desk_services, name="desk-imports", daemon=True).start()
+    if dialog is not None and (screen.needs_first_admin or screen.at_rest.refused):
+        _discard(dialog)  # a new clinic asks for its administrator; a refused one, nobody
+        dialog = None
+    shown = window.isVisible()
+    session = _start_session(window, opened, screen, window.settings(), dialog)
+    if session is not None:
         sessions.append(session)
+        if not shown:  # asked first: the window shows once someone has signed in
+            _show_window(window)
+    elif not shown:  # cancelled before the window ever showed: nothing else ends the loop
+        from PySide6.QtCore import QCoreApplication
+
+        QCoreApplication.quit()
 
 
-def _on_clinic_not_opened(window: MainWindow, err: Exception) -> None:
+def _discard(dialog: SignInDialog) -> None:
+    """Take the early sign-in dialog away without it closing the window."""
+    with contextlib.suppress(RuntimeError, TypeError):
+        dialog.rejected.disconnect()
+    dialog.hide()
+    dialog.deleteLater()
+
+
+def _on_clinic_not_opened(window: MainWindow, early: list[SignInDialog], err: Exception) -> None:
     from ketadesk.scheduling.catalog import ConfigError
     from ketadesk.store.database import StoreError
     from ketadesk.ui.common.app import show_error
 
+    while early:
+        _discard(early.pop())
     if not isinstance(err, StoreError | ConfigError):
         raise err
     # Nobody can sign in to a clinic that cannot be opened: say why, and close.
     print(f"ketadesk run: {err}", file=sys.stderr)
     show_error("KetaDesk cannot open the clinic", str(err))
+    shown = window.isVisible()
     window.close()
+    if not shown:  # only the sign-in dialog was up: nothing else ends the loop
+        from PySide6.QtCore import QCoreApplication
+
+        QCoreApplication.quit()
 
 
 def _report_upgrade(opened: OpenedClinic) -> None:
@@ -300,6 +424,14 @@ def _report_upgrade(opened: OpenedClinic) -> None:
         print(f"ketadesk: upgraded {opened.db.label} from schema {opened.upgraded_from}")
         if opened.backup:
             print(f"ketadesk: the previous file was copied to {opened.backup}")
+
+
+def _show_window(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    _show(app, window)
 
 
 def _show(app: QApplication, window: MainWindow) -> None:

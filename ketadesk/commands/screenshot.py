@@ -3,6 +3,11 @@
 Renders offscreen (no display needed) exactly what ``ketadesk run`` would show on that day,
 and starts the same way: a SQLite file at the current schema is read with the standard library
 alone, without loading SQLAlchemy (see ``commands.run``).
+
+Nobody signs in to take a screenshot, yet the picture shows the day's patients.  So it paints
+only the demo clinic (a clinic ``ketadesk demo`` built: its audit trail opens with the
+``build_demo`` event) unless ``--shows-patient-data`` says that whoever runs it knows the
+picture holds patient data; the PNG is written owner-only either way.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 from ketadesk.cli import CommandError, add_db_argument
 
 VIEWS = ("day",)
+#: A clinic ``ketadesk demo`` built (services.demo.clinic records this event first).
+DEMO_SQL = "SELECT 1 FROM audit_event WHERE action = 'build_demo' LIMIT 1"
 MIN_SIZE, MAX_SIZE = 200, 10_000
 
 
@@ -26,6 +33,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--width", type=int, default=1400, help="window width (default 1400)")
     parser.add_argument("--height", type=int, default=900, help="window height (default 900)")
     parser.add_argument("--view", choices=VIEWS, default="day", help="the view (default day)")
+    parser.add_argument(
+        "--shows-patient-data",
+        action="store_true",
+        help="paint a real clinic too: the PNG then holds patient names (without this, only "
+        "the demo clinic is painted)",
+    )
     parser.set_defaults(handler=_screenshot)
 
 
@@ -64,6 +77,11 @@ def _screenshot(args: argparse.Namespace) -> int:
 
         opened = open_clinic(args.db)
     try:
+        if not args.shows_patient_data and not _is_demo(quick, opened):
+            raise CommandError(
+                "this is not the demo clinic: its screenshot would show patient names with "
+                "nobody signed in; add --shows-patient-data if that is what you want"
+            )
         from PySide6.QtCore import QEventLoop
 
         from ketadesk.ui.common.app import create_application
@@ -93,3 +111,16 @@ def _screenshot(args: argparse.Namespace) -> int:
             opened.db.dispose()
     print(f"wrote {out} ({image.width()}x{image.height()}, {day:%a %d %b %Y})")
     return 0
+
+
+def _is_demo(quick: Any, opened: Any) -> bool:
+    """Whether the clinic was built by ``ketadesk demo`` (read without the ORM either way)."""
+    if quick is not None:
+        from ketadesk.store.database import read_sqlite_file
+
+        with read_sqlite_file(quick[0].path) as conn:
+            return conn.execute(DEMO_SQL).fetchone() is not None
+    from sqlalchemy import text
+
+    with opened.db.engine.connect() as conn:
+        return conn.execute(text(DEMO_SQL)).first() is not None

@@ -1,9 +1,13 @@
 """Signing in: the sign-in dialog, and the first administrator's account for a new clinic.
 
 Both check passwords through ``ketadesk.services.access.accounts`` on a worker thread (an
-argon2 hash
-takes tens of milliseconds on purpose), so the dialog never freezes.  A refusal after too many
-wrong passwords disables "Sign in" and counts the wait down.
+argon2 hash takes tens of milliseconds on purpose), so the dialog never freezes.  A refusal
+after too many wrong passwords disables "Sign in" and counts the wait down.
+
+At start-up the sign-in dialog shows before the clinic is open (``SignInDialog.show_early``):
+this module imports the accounts service (SQLAlchemy, the ORM models, argon2) only inside the
+functions that run on the worker, so none of it is on the way to the dialog's first paint.
+A "Sign in" pressed before the clinic is open is checked as soon as it is.
 """
 
 from __future__ import annotations
@@ -28,9 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk import APP_NAME
-from ketadesk.services.access import accounts
-from ketadesk.services.access.accounts import SignInRefused
 from ketadesk.services.common.context import Actor, Database, InvalidFields, ServiceError
+from ketadesk.ui.common import milestones
 from ketadesk.ui.common.background import BackgroundCall, run_service
 
 if TYPE_CHECKING:
@@ -111,16 +114,20 @@ class SignInDialog(QDialog):
 
     def __init__(
         self,
-        db: Database,
+        db: Database | None,
         parent: QWidget | None = None,
         *,
         username: str = "",
         now: Clock | None = None,
         title: str = "Sign in",
         hint: str = "",
+        label: str = "",
     ) -> None:
+        """``db`` None: the clinic is still being opened (``label`` names it meanwhile);
+        ``set_database`` gives it once it is."""
         super().__init__(parent)
-        self._db = db
+        self._db: Database | None = None
+        self._submit_when_open = False
         self._now = now
         self._actor: Actor | None = None
         self._call: BackgroundCall[Actor] | None = None
@@ -131,11 +138,12 @@ class SignInDialog(QDialog):
         self.setModal(True)
 
         # The file or server until the clinic's name is read (on a worker, a moment later).
-        heading = QLabel(f"<b>{html.escape(db.label)}</b>", self)
+        label = db.label if db is not None else label
+        heading = QLabel(f"<b>{html.escape(label)}</b>", self)
         self.heading = heading
         heading.setWordWrap(True)
         heading.setTextFormat(Qt.TextFormat.RichText)
-        heading.setToolTip(db.label)
+        heading.setToolTip(label)
         heading.setAccessibleName("Clinic")
         self.username_edit = QLineEdit(username, self)
         self.username_edit.setAccessibleName("Username")
@@ -160,12 +168,12 @@ class SignInDialog(QDialog):
         layout.addWidget(heading)
         layout.addLayout(form)
         layout.addWidget(self.error_label)
-        if hint:
-            self.hint_label = QLabel(html.escape(hint), self)
-            self.hint_label.setObjectName("sign_in_hint")
-            self.hint_label.setWordWrap(True)
-            self.hint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            layout.addWidget(self.hint_label)
+        self.hint_label = QLabel(html.escape(hint), self)
+        self.hint_label.setObjectName("sign_in_hint")
+        self.hint_label.setWordWrap(True)
+        self.hint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hint_label.setVisible(bool(hint))
+        layout.addWidget(self.hint_label)
         layout.addWidget(self.buttons)
         fit_dialog(self, 380)
 
@@ -173,13 +181,34 @@ class SignInDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._countdown.timeout.connect(self._on_countdown_timeout)
         (self.password_edit if username else self.username_edit).setFocus()
+        milestones.record_after_paint(self, milestones.SIGN_IN_PAINTED)
+        if db is not None:
+            self.set_database(db)
+
+    def set_database(self, db: Database, hint: str = "") -> None:
+        """The clinic is open: read its name for the heading, show ``hint`` (the demo
+        clinic's sign-ins), and check a "Sign in" pressed while it was opening."""
+        self._db = db
+        if hint:
+            self.hint_label.setText(html.escape(hint))
+            self.hint_label.show()
+
+        def clinic_name() -> str:
+            from ketadesk.services.access import accounts
+
+            return accounts.clinic_name(db)
+
         run_service(
             self,
-            lambda: accounts.clinic_name(db),
+            clinic_name,
             self._on_clinic_name_read,
             failed=lambda _err: None,  # the heading keeps the database's label
             busy="",
         )
+        if self._submit_when_open:
+            self._submit_when_open = False
+            self._set_busy(False)
+            self.submit()
 
     def _on_clinic_name_read(self, name: str) -> None:
         self.heading.setText(f"<b>{html.escape(name)}</b>")
@@ -201,6 +230,31 @@ class SignInDialog(QDialog):
         finally:
             dialog.deleteLater()
 
+    @classmethod
+    def show_early(
+        cls, parent: QWidget | None = None, *, label: str, username: str = ""
+    ) -> SignInDialog | None:
+        """At start-up: the dialog shown at once, over ``parent``, while the clinic (``label``)
+        is still being opened; ``ask_when_open`` then waits for the answer.  None when there
+        is no dialog to show early (tests replace this entry point, as they do ``ask``)."""
+        dialog = cls(None, parent, username=username, label=label)
+        dialog.open()
+        return dialog
+
+    def ask_when_open(
+        self, db: Database, parent: QWidget | None = None, *, username: str = "", hint: str = ""
+    ) -> Actor | None:
+        """Like ``ask``, with this dialog, already showing: the signed-in user, or None if
+        cancelled.  (``parent`` and ``username`` were given to ``show_early``.)"""
+        del parent, username
+        self.set_database(db, hint)
+        try:
+            if self.result() == QDialog.DialogCode.Rejected and not self.isVisible():
+                return None  # cancelled while the clinic was opening
+            return self.actor() if self.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            self.deleteLater()
+
     def submit(self) -> None:
         """Check the password (as pressing "Sign in" does)."""
         if self._call is not None or self._wait_left:
@@ -219,9 +273,16 @@ class SignInDialog(QDialog):
         db = self._db
         self._set_busy(True)
         show_error(self.error_label, "")
-        call: BackgroundCall[Actor] = BackgroundCall(
-            lambda: accounts.sign_in(db, username, password, now=now), self
-        )
+        if db is None:  # still opening: checked as soon as it is open
+            self._submit_when_open = True
+            return
+
+        def sign_in() -> Actor:
+            from ketadesk.services.access import accounts
+
+            return accounts.sign_in(db, username, password, now=now)
+
+        call: BackgroundCall[Actor] = BackgroundCall(sign_in, self)
         call.succeeded.connect(self._on_call_succeeded)
         call.failed.connect(self._on_call_failed)
         self._call = call
@@ -241,6 +302,9 @@ class SignInDialog(QDialog):
         self.accept()
 
     def _on_call_failed(self, error: object) -> None:
+        # Loaded already: the check that failed ran it.
+        from ketadesk.services.access.accounts import SignInRefused
+
         self._finish_call()
         self.password_edit.clear()
         self.password_edit.setFocus()
@@ -394,17 +458,20 @@ class FirstAdminDialog(QDialog):
         self._show_errors({})
         db = self._db
         now = self._now() if self._now else None
-        call: BackgroundCall[Actor] = BackgroundCall(
-            lambda: accounts.create_first_admin(
+
+        def create() -> Actor:
+            from ketadesk.services.access import accounts
+
+            return accounts.create_first_admin(
                 db,
                 values["username"],
                 values["display_name"],
                 values["password"],
                 password_again=values["password_again"],
                 now=now,
-            ),
-            self,
-        )
+            )
+
+        call: BackgroundCall[Actor] = BackgroundCall(create, self)
         call.succeeded.connect(self._on_call_succeeded)
         call.failed.connect(self._on_call_failed)
         self._call = call

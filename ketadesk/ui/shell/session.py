@@ -23,6 +23,7 @@ from ketadesk.services.access.accounts import SignInScreen
 from ketadesk.services.common.context import Actor, Database, ServiceError, utcnow
 from ketadesk.ui.access.idle_lock import IdleLock
 from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
+from ketadesk.ui.common import milestones
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.main_window import MainWindow
@@ -107,6 +108,12 @@ class SignedInSession(QObject):
         self.window.set_signed_out(False)
         if first:
             self.window.set_view(self.window.remembered_view())
+            window = self.window
+            milestones.record_after_paint(
+                window,
+                milestones.DAY_PAINTED,
+                lambda: not window.is_signed_out() and not window.is_reading(),
+            )
         if self._settings is not None:
             self._settings.setValue("session/last_user", actor.username)
         if self.lock is None and not self._lock_pending:

@@ -136,3 +136,45 @@ def test_first_administrator_marks_the_wrong_fields_then_creates_the_account(
     assert dialog.actor() == actor
     assert not accounts.needs_first_admin(db)
     assert not any(label.isVisible() for label in dialog.field_errors.values())
+
+
+def test_the_dialog_shows_before_the_clinic_is_open_and_checks_once_it_is(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    dialog = SignInDialog.show_early(None, label="/srv/clinic.sqlite", username="maria")
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    qtbot.waitExposed(dialog)
+    assert "/srv/clinic.sqlite" in dialog.heading.text()
+    dialog.password_edit.setText(PASSWORD)
+    dialog.submit()  # pressed while the clinic is still opening: waits for it
+    assert not dialog.sign_in_button.isEnabled()
+    qtbot.wait(50)
+    assert dialog.actor() is None
+    with qtbot.waitSignal(dialog.signed_in, timeout=10_000) as blocker:
+        dialog.set_database(db, hint="Demo clinic: sign in as admin / demo-admin.")
+    assert blocker.args == [maria]
+    assert dialog.hint_label.text().startswith("Demo clinic")
+
+
+def test_the_sign_in_module_loads_no_sqlalchemy_and_no_argon2() -> None:
+    # The dialog paints before the clinic is open: the accounts service (SQLAlchemy, the ORM
+    # models, argon2) is loaded on the worker that checks the password, not on the way there.
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; import ketadesk.ui.access.sign_in; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    modules = json.loads(done.stdout)
+    heavy = ("sqlalchemy", "argon2", "ketadesk.store.models", "ketadesk.services.access")
+    assert [m for m in modules if m.startswith(heavy)] == []

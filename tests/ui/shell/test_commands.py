@@ -20,6 +20,7 @@ from sqlalchemy import text
 from ketadesk.cli import main
 from ketadesk.services.common.context import Actor
 from ketadesk.services.schedule.day import day_schedule
+from ketadesk.ui.access.sign_in import SignInDialog
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import build_clinic_day
@@ -42,6 +43,7 @@ def close_all(qapp: QApplication) -> None:
 
 
 BOSS = Actor(user_id=None, username="boss", role="admin")
+SHOW_EARLY = SignInDialog.__dict__["show_early"]  # before the fixture below replaces it
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +66,7 @@ def sign_in_answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
         return BOSS
 
     monkeypatch.setattr(SignInDialog, "ask", sign_in)
+    monkeypatch.setattr(SignInDialog, "show_early", lambda *_, **__: None)  # ask answers
     monkeypatch.setattr(FirstAdminDialog, "ask", first_admin)
     return answers
 
@@ -75,6 +78,7 @@ def test_screenshot_writes_a_png_of_the_requested_size(
     status = main(
         [
             "screenshot",
+            "--shows-patient-data",
             "--db",
             url_of(clinic),
             "--date",
@@ -97,7 +101,16 @@ def test_screenshot_of_a_closed_day_works_too(
     qapp: QApplication, clinic: SmallClinic, tmp_path: Path
 ) -> None:
     out = tmp_path / "thanksgiving.png"
-    args = ["screenshot", "--db", url_of(clinic), "--date", "2026-11-26", "--out", str(out)]
+    args = [
+        "screenshot",
+        "--shows-patient-data",
+        "--db",
+        url_of(clinic),
+        "--date",
+        "2026-11-26",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     assert QImage(str(out)).width() == 1400
 
@@ -120,7 +133,18 @@ def test_screenshot_refuses_bad_input_in_one_line(
     message: str,
 ) -> None:
     target = tmp_path / out
-    status = main(["screenshot", "--db", url_of(clinic), "--date", date, "--out", str(target)])
+    status = main(
+        [
+            "screenshot",
+            "--shows-patient-data",
+            "--db",
+            url_of(clinic),
+            "--date",
+            date,
+            "--out",
+            str(target),
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 2
     assert message in err
@@ -139,6 +163,7 @@ def test_screenshot_refuses_an_unwritable_folder(
         status = main(
             [
                 "screenshot",
+                "--shows-patient-data",
                 "--db",
                 url_of(clinic),
                 "--date",
@@ -158,6 +183,7 @@ def test_screenshot_of_a_missing_database_fails_in_one_line(
 ) -> None:
     args = [
         "screenshot",
+        "--shows-patient-data",
         "--db",
         str(tmp_path / "none.sqlite"),
         "--date",
@@ -213,6 +239,7 @@ def test_screenshot_that_cannot_be_saved_fails_in_one_line(
     monkeypatch.setattr(QPixmap, "save", lambda *args, **kwargs: False)
     args = [
         "screenshot",
+        "--shows-patient-data",
         "--db",
         url_of(clinic),
         "--date",
@@ -274,7 +301,7 @@ def test_screenshot_of_a_sqlite_clinic_paints_without_sqlalchemy(
 ) -> None:
     # The start-up budget (tests/benchmarks/test_startup.py) depends on it: SQLAlchemy alone
     # costs more time and memory than everything else KetaDesk does before its first paint.
-    args = ["screenshot", "--db", url_of(clinic), "--date", "2026-11-24"]
+    args = ["screenshot", "--shows-patient-data", "--db", url_of(clinic), "--date", "2026-11-24"]
     status, modules = modules_loaded_by([*args, "--out", str(tmp_path / "day.png")], tmp_path)
     assert status == 0
     assert QImage(str(tmp_path / "day.png")).width() == 1400
@@ -284,7 +311,16 @@ def test_screenshot_of_a_sqlite_clinic_paints_without_sqlalchemy(
 @pytest.mark.postgres
 def test_screenshot_of_a_server_clinic_needs_no_orm(pg_url: str, tmp_path: Path) -> None:
     build_clinic_day(pg_url).db.dispose()
-    args = ["screenshot", "--db", pg_url, "--date", "2026-11-24", "--out", str(tmp_path / "d.png")]
+    args = [
+        "screenshot",
+        "--shows-patient-data",
+        "--db",
+        pg_url,
+        "--date",
+        "2026-11-24",
+        "--out",
+        str(tmp_path / "d.png"),
+    ]
     status, modules = modules_loaded_by(args, tmp_path)
     assert status == 0
     assert "sqlalchemy.engine" in modules
@@ -297,7 +333,7 @@ def test_screenshot_of_a_database_from_a_newer_version_is_refused(
 ) -> None:
     with clinic.db.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
-    args = ["screenshot", "--db", url_of(clinic), "--date", "2026-11-24"]
+    args = ["screenshot", "--shows-patient-data", "--db", url_of(clinic), "--date", "2026-11-24"]
     assert main([*args, "--out", str(tmp_path / "day.png")]) == 2
     assert "newer version of KetaDesk" in capsys.readouterr().err
     assert not (tmp_path / "day.png").exists()
@@ -416,6 +452,7 @@ def test_screenshot_refuses_a_name_that_is_not_png(
     status = main(
         [
             "screenshot",
+            "--shows-patient-data",
             "--db",
             str(tmp_path / "x.sqlite"),
             "--date",
@@ -427,3 +464,101 @@ def test_screenshot_refuses_a_name_that_is_not_png(
     assert status == 2
     assert "screenshots are PNG files" in capsys.readouterr().err
     assert not (tmp_path / "day.jpg").exists()
+
+
+def test_run_asks_who_is_there_while_the_clinic_opens_and_checks_the_password_once_open(
+    qapp: QApplication, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ketadesk.commands import run
+    from ketadesk.services.access import accounts
+
+    accounts.create_first_admin(clinic.db, "boss", "The Boss", "administrator!")
+    order: list[str] = []
+    opened = run._open_for_sign_in
+
+    def show_early(cls: type[SignInDialog], /, *args: object, **kwargs: object) -> object:
+        order.append("dialog")
+        return SHOW_EARLY.__func__(cls, *args, **kwargs)
+
+    def open_for_sign_in(url: str) -> object:
+        order.append("opening")
+        return opened(url)
+
+    monkeypatch.setattr(SignInDialog, "show_early", classmethod(show_early))
+    monkeypatch.setattr(run, "_open_for_sign_in", open_for_sign_in)
+    windows: list[MainWindow] = []
+    shown_while_asking: list[bool] = []
+
+    def type_in() -> bool:
+        dialog = qapp.activeModalWidget()
+        built = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow)]
+        if isinstance(dialog, SignInDialog) and dialog.sign_in_button.isEnabled() and built:
+            shown_while_asking.extend(w.isVisible() for w in built)
+            dialog.username_edit.setText("boss")
+            dialog.password_edit.setText("administrator!")
+            dialog.sign_in_button.click()
+        windows.extend(built)
+        return any(w.desk() is not None for w in windows)
+
+    seen: list[object] = []
+
+    def look() -> None:
+        window = next(w for w in windows if w.desk() is not None)
+        desk = window.desk()
+        seen.extend([window.is_signed_out(), desk.actor.username if desk else None])
+
+    quit_when(qapp, type_in, look)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    # The dialog came first; the clinic opened behind it; the password was checked for real.
+    assert order == ["dialog", "opening"]
+    assert seen == [False, "boss"]
+    # Nothing of the clinic showed before the sign-in: the window appeared after it.
+    assert shown_while_asking == [False]
+
+
+def test_run_ends_when_the_early_sign_in_is_cancelled(
+    qapp: QApplication, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SignInDialog, "show_early", SHOW_EARLY)
+    cancelled: list[bool] = []
+
+    def cancel() -> bool:
+        dialog = qapp.activeModalWidget()
+        if isinstance(dialog, SignInDialog):
+            dialog.reject()
+            cancelled.append(True)
+        return bool(cancelled)
+
+    quit_when(qapp, cancel, lambda: None)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    assert cancelled == [True]
+    assert not [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+
+
+def test_screenshot_of_a_real_clinic_needs_the_word_that_it_shows_patient_data(
+    clinic: SmallClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "day.png"
+    args = ["screenshot", "--db", url_of(clinic), "--date", "2026-11-24", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "not the demo clinic" in err
+    assert "--shows-patient-data" in err
+    assert err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_screenshot_of_the_demo_clinic_needs_no_word_and_is_owner_only(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    from ketadesk.services.demo.clinic import build_demo
+
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    build_demo(url, rooms=1, weeks_back=0, weeks_ahead=1, patients=5)
+    out = tmp_path / "demo.png"
+    status = main(
+        ["screenshot", "--db", url, "--date", dt.date.today().isoformat(), "--out", str(out)]
+    )
+    assert status == 0
+    assert QImage(str(out)).width() == 1400
+    assert out.stat().st_mode & 0o777 == 0o600
