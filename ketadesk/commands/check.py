@@ -7,6 +7,7 @@ The check only reads: it never upgrades the schema or repairs anything.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ketadesk.cli import add_db_argument
@@ -43,8 +44,9 @@ def _check(args: argparse.Namespace) -> int:
     appointments = _counted(report.appointments, "appointment")
     print(f"checked {appointments} and {_counted(report.holds, 'hold')}: {verdict}")
     if at_rest.notice:
-        # A warning about the machine, not a problem in the data: the exit status is the data's.
-        print(f"warning: {at_rest.notice}")
+        # A warning about the machine, not a problem in the data: on stderr, and the exit status
+        # is the data's.
+        print(f"warning: {at_rest.notice}", file=sys.stderr)
     return 1 if count else 0
 
 

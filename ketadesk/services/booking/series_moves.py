@@ -25,6 +25,7 @@ from ketadesk.services.booking import appointment_changes, booking, plan_check
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.planning import horizon_days
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
+from ketadesk.services.common.errors import ChangedElsewhere
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -121,6 +122,12 @@ def propose_series_move(
             )
         spec = catalog.protocols[protocol]
         assert appointment.series_index is not None
+        if appointment.series_index not in ids:
+            # Read committed: cancelled at another workstation between our two reads.
+            raise ChangedElsewhere(
+                f"appointment #{appointment_id} was changed at another workstation; "
+                "look at the series again"
+            )
         later = [s for s in plan.sessions if s.index >= appointment.series_index]
         first = min(new_start, *(s.start for s in later))
         last = max(new_start, *(s.end for s in later))
@@ -180,6 +187,8 @@ def move_series(
                 + " (a nurse or prescriber may override this with a reason)"
             )
         require(actor, "override_gate", db, now=now)
+    if not proposal.moves:
+        return 0  # the series already sits where the proposal would put it
     moving = {appointment_id for appointment_id, _ in proposal.moves}
     sessions = [s for _, s in proposal.moves]
 

@@ -144,3 +144,45 @@ def test_a_single_session_has_no_series_to_reflow(clinic: SmallClinic) -> None:
         propose_series_move(
             clinic.db, result.appointment_ids[0], NOW + dt.timedelta(days=3), now=NOW
         )
+
+
+def test_a_session_cancelled_elsewhere_between_the_reads_is_said_in_words(
+    clinic: SmallClinic,
+) -> None:
+    """The soak found it on PostgreSQL: read committed lets another workstation's cancel land
+    between reading the appointment and reading its series, and the re-flow then raised a raw
+    ValueError ("the series has no session 5")."""
+    from sqlalchemy import event, text
+
+    from ketadesk.services.common.errors import ChangedElsewhere
+    from ketadesk.store.database import open_database
+
+    ids = _book_induction(clinic)
+    second = _series(clinic, ids)[1]
+    other = open_database(clinic.db.url.render_as_string(hide_password=False))
+    fired: list[bool] = []
+
+    def cancel_meanwhile(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not fired and "series_index" in statement and "ORDER BY" in statement:
+            fired.append(True)
+            with other.engine.begin() as c:
+                c.execute(
+                    text("UPDATE appointment SET status = 'cancelled' WHERE id = :id"),
+                    {"id": second.id},
+                )
+
+    event.listen(clinic.db.engine, "before_cursor_execute", cancel_meanwhile)
+    new_start = clinic.at(
+        clinic.calendar.local_date(second.starts_at) + dt.timedelta(days=3), "10:00"
+    )
+    try:
+        if clinic.db.is_sqlite:
+            # One snapshot per read transaction: the cancel is not seen until the next read.
+            assert propose_series_move(clinic.db, second.id, new_start, now=NOW).complete
+        else:
+            with pytest.raises(ChangedElsewhere, match="changed at another workstation"):
+                propose_series_move(clinic.db, second.id, new_start, now=NOW)
+    finally:
+        event.remove(clinic.db.engine, "before_cursor_execute", cancel_meanwhile)
+        other.dispose()
+    assert fired
