@@ -321,10 +321,12 @@ def check_patient_free(
     sessions: Sequence[PlannedSession],
     config: StoredConfig,
     *,
-    ignore: int | None = None,
+    ignore: int | Iterable[int] | None = None,
 ) -> None:
     """A patient is in one session at a time, and has at most the clinic's number of dosing
-    sessions on one day: refuse a plan that breaks either against the patient's bookings."""
+    sessions on one day: refuse a plan that breaks either against the patient's bookings
+    (other than ``ignore``: the appointments the plan moves)."""
+    ignored = {ignore} if isinstance(ignore, int) else set(ignore or ())
     catalog = config.catalog
     spans = sorted((s.start, s.end) for s in sessions)
     for (_, end), (start, _) in itertools.pairwise(spans):
@@ -355,7 +357,7 @@ def check_patient_free(
         if catalog.session_types[s.session_type].dosing:
             per_day.setdefault(calendar.local_date(s.start), []).append("")
     for appt_id, starts, ends, type_id in rows:
-        if appt_id == ignore:
+        if appt_id in ignored:
             continue
         other = Interval(starts, ends)
         for s in sessions:

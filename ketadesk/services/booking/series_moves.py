@@ -27,7 +27,7 @@ from ketadesk.services.booking.planning import horizon_days
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.services.common.errors import ChangedElsewhere
 from ketadesk.store import changes
-from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
@@ -209,12 +209,25 @@ def move_series(
                         f"appointment #{appointment_id} changed at another workstation; "
                         "plan the move again"
                     )
-            catalog = load_catalog(session)
+            config = load_config(session)
+            catalog = config.catalog
             window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
             calendar = load_calendar(session, window, catalog)
             resources = plan_check.verify_plan(
                 session, calendar, sessions, ignore_appointments=moving
             )
+            # The patient's other appointments (a single session, another series) count too:
+            # the soak found a series move landing on the patient's own infusion.
+            patients = {locked[a].patient_id for a in moving}
+            for patient_id in sorted(patients):
+                plan_check.check_patient_free(
+                    session,
+                    calendar,
+                    patient_id,
+                    [s for a, s in proposal.moves if locked[a].patient_id == patient_id],
+                    config,
+                    ignore=moving,
+                )
             # All the old holds go first: a session may move into the slot the next one leaves,
             # and PostgreSQL's exclusion constraint judges every row as it is written.
             session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))

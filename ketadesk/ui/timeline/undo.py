@@ -22,6 +22,7 @@ while an edit is still being written waits for it (``is_busy``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -187,7 +188,10 @@ class SeriesMoveCommand(_EditCommand):
         spacing_reason: str,
     ) -> None:
         super().__init__(editor, text)
-        self.proposal = proposal
+        # The versions guarded the first move (made before this command was pushed) against a
+        # proposal gone stale; an undo gives the sessions new versions, and a redo puts them
+        # back where this user chose, re-checked by the database as the undo was.
+        self.proposal = dataclasses.replace(proposal, versions={})
         self.before = before
         self.reason = reason
         self.spacing_reason = spacing_reason

@@ -186,3 +186,47 @@ def test_a_session_cancelled_elsewhere_between_the_reads_is_said_in_words(
         event.remove(clinic.db.engine, "before_cursor_execute", cancel_meanwhile)
         other.dispose()
     assert fired
+
+
+def test_a_series_move_onto_the_patients_other_appointment_is_refused(
+    clinic: SmallClinic,
+) -> None:
+    """Issue 13 ("series moves ignore the patient"), found again by the soak: a re-flow judged
+    rooms, monitors and staff but not the patient's own other sessions."""
+    from ketadesk.services.booking.plan_check import BookingConflict
+
+    ids = _book_induction(clinic)
+    second = _series(clinic, ids)[1]
+    new_start = clinic.at(
+        clinic.calendar.local_date(second.starts_at) + dt.timedelta(days=3), "10:00"
+    )
+    proposal = propose_series_move(clinic.db, second.id, new_start, now=NOW)
+    assert proposal.complete
+    # Meanwhile the desk books the same patient's integration session at that very time, with
+    # people and rooms the series does not use.
+    with clinic.db.read() as s:
+        patient_id = s.scalars(select(Appointment.patient_id).where(Appointment.id == ids[0])).one()
+    booked_over = 0
+    for _, moved in proposal.moves:  # the first new place the patient is still free at
+        therapy = clinic.session(
+            "integration",
+            clinic.calendar.local_date(moved.start),
+            clinic.calendar.local(moved.start).strftime("%H:%M"),
+            {"therapist": "Sam Rivera", "office": "Office A"},
+        )
+        try:
+            booking.book(
+                clinic.db,
+                SYSTEM,
+                BookingRequest(patient_id=patient_id, sessions=(therapy,)),
+                now=NOW,
+            )
+        except BookingConflict:
+            continue
+        booked_over += 1
+        break
+    assert booked_over == 1
+    with pytest.raises(BookingConflict, match="the patient already has appointment"):
+        move_series(clinic.db, SYSTEM, proposal, reason="patient away", now=NOW)
+    assert _series(clinic, ids)[1].starts_at == second.starts_at  # nothing moved
+    assert find_problems(clinic.db) == []
