@@ -213,6 +213,9 @@ def _restore_in_place(
             lock.execute("BEGIN IMMEDIATE")
             _write_restore_events(lock, carried, columns, actor, source, aside, when)
             lock.execute("COMMIT")
+            # Back to WAL while the lock is still ours: switching journal modes needs the file
+            # to itself, which a workstation reconnecting the moment the lock goes would deny.
+            lock.execute("PRAGMA journal_mode = WAL")
         except (sqlite3.Error, OSError) as err:
             raise BackupError(
                 f"restoring into {target} failed ({_first_line(err)}); the clinic as it was "
