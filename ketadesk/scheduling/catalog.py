@@ -270,6 +270,15 @@ class ClinicSettings:
     followups: FollowUpSettings = field(default_factory=lambda: default_follow_up_settings())
     #: [security] disk_encryption: what a clinic file on an unencrypted disk means (at_rest.py).
     disk_encryption: str = "warn"
+    #: The paper documents are printed on (PAPER_SIZES); a US clinic prints on Letter.
+    paper_size: str = "letter"
+    #: The logo chosen in Settings, kept in the database: base64 of the image file, and its
+    #: format (LOGO_FORMATS).  When set it is printed instead of the ``logo`` file.
+    logo_image: str = ""
+    logo_format: str = ""
+    #: The largest logo image Settings accepts, in kilobytes (it is stored in every clinic
+    #: backup and read with the configuration).
+    logo_max_kb: int = 256
 
     def capacity_for_role(self, role: str) -> int:
         return self.staffing.get(f"{role}_patients", 1)
@@ -641,7 +650,17 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         disk_encryption=_security(root, source).choice(
             "disk_encryption", DISK_ENCRYPTION_POLICIES, default="warn"
         ),
+        paper_size=c.choice("paper_size", PAPER_SIZES, default="letter"),
+        logo_image=c.text("logo_image", default=""),
+        logo_format=c.choice("logo_format", ("", *LOGO_FORMATS), default=""),
+        logo_max_kb=c.integer("logo_max_kb", default=256, minimum=1),
     )
+
+
+#: The paper sizes documents may be printed on ([clinic] paper_size).
+PAPER_SIZES = ("letter", "legal", "a4")
+#: The image formats a logo kept in the database may have ([clinic] logo_format).
+LOGO_FORMATS = ("png", "jpeg", "svg")
 
 
 #: What ``[security] disk_encryption`` may say: warn about a clinic file on an unencrypted disk,
