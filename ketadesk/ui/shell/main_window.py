@@ -190,6 +190,14 @@ ACTIONS = (
         permission="view_audit",
     ),
     ActionSpec(
+        "settings",
+        "Settings…",
+        "The clinic's settings: details, rooms, equipment, staff, users (administrators)",
+        menu="Clinic",
+        needs_desk=True,
+        permission="configure",
+    ),
+    ActionSpec(
         "lock",
         "Lock",
         "Lock the screen now; your password opens it again (Ctrl+L)",
@@ -541,10 +549,11 @@ class MainWindow(QMainWindow):
         desk = self._desk
         for spec in ACTIONS:
             action = self.actions_by_name[spec.name]
+            allowed = not spec.permission or desk is None or may(desk.actor, spec.permission)
             if spec.needs_desk:
-                action.setEnabled(desk is not None)
+                action.setEnabled(desk is not None and allowed)
             if spec.permission:
-                action.setVisible(desk is None or may(desk.actor, spec.permission))
+                action.setVisible(allowed)
         for view in VIEWS:
             self.actions_by_name[f"view_{view.name}"].setEnabled(
                 desk is not None or not view.needs_desk

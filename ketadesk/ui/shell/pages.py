@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.app import has_screen
-from ketadesk.ui.common.background import LatestOnly
+from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.page_registry import DeskWindow, Page
 from ketadesk.ui.timeline.read_ahead import ReadAhead
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from ketadesk.ui.booking.booking_dialog import BookingDialog
     from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
     from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
+    from ketadesk.ui.settings.settings_dialog import SettingsDialog
+    from ketadesk.ui.settings.setup_assistant import SetupAssistant
     from ketadesk.ui.timeline.day_view import DayView
     from ketadesk.ui.timeline.week_view import WeekView
 
@@ -97,6 +99,9 @@ class DeskController(QObject):
         self._connect(a["print_preview"].triggered, self._on_print_preview_triggered)
         self._connect(a["print_calls"].triggered, self.print_calls)
         self._connect(a["audit_trail"].triggered, self.open_audit)
+        self._connect(a["settings"].triggered, self.open_settings)
+        self.settings_window: SettingsDialog | None = None
+        self.setup_assistant: SetupAssistant | None = None
         self._connect(window.side_panel.follow_ups_requested, self._on_follow_ups_requested)
         from ketadesk.ui.printing.print_dialogs import DocumentMenu, DocumentPrinter
 
@@ -123,6 +128,10 @@ class DeskController(QObject):
         self._connections.clear()
         self._counts_timer.stop()
         self.watcher.stop()
+        for window in (self.settings_window, self.setup_assistant):
+            if window is not None:  # they act for the user signing out
+                window.close()
+                window.deleteLater()
         self.window.pages.clear()
         self.deleteLater()
 
@@ -264,6 +273,8 @@ class DeskController(QObject):
             ahead.clear()
         self.window.refresh()
         self.refresh_counts()
+        if self.settings_window is not None:
+            self.settings_window.refresh_pages()
 
     def _on_own_change(self) -> None:
         self.watcher.acknowledge()  # our own write is not news from another workstation
@@ -425,6 +436,48 @@ class DeskController(QObject):
         viewer.resize(1000, 600)
         viewer.show()
         self._audit_window = viewer
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        """The Settings window (one per desk; raised when already open)."""
+        from ketadesk.ui.settings.settings_dialog import SettingsDialog
+
+        if self.settings_window is None:
+            self.settings_window = SettingsDialog(self.desk, None)
+            self.settings_window.setup_requested.connect(self.open_setup_assistant)
+        self.settings_window.show()
+        if has_screen():  # the offscreen platform cannot raise a window, and says so
+            self.settings_window.raise_()
+            self.settings_window.activateWindow()
+
+    def open_setup_assistant(self) -> None:
+        """The set-up assistant, from its first step (one per desk)."""
+        from ketadesk.ui.settings.setup_assistant import SetupAssistant
+
+        if self.setup_assistant is not None:
+            self.setup_assistant.close()
+            self.setup_assistant.deleteLater()
+        self.setup_assistant = SetupAssistant(self.desk, None)
+        self.setup_assistant.show()
+        if has_screen():
+            self.setup_assistant.raise_()
+
+    def offer_setup(self) -> None:
+        """Open the set-up assistant when an administrator signs into a clinic with no rooms
+        and no staff yet (read on a worker; nothing happens for anyone else)."""
+        from ketadesk.services.common.context import may
+        from ketadesk.services.settings.readiness import ClinicReadiness, clinic_readiness
+
+        if not may(self.desk.actor, "configure"):
+            return
+        db = self.desk.db
+
+        def offer(readiness: ClinicReadiness) -> None:
+            if readiness.is_empty and self.setup_assistant is None:
+                self.open_setup_assistant()
+
+        run_service(self.parent_widget, lambda: clinic_readiness(db), offer, busy="")
 
     # -- printing ---------------------------------------------------------------------------
 

@@ -114,6 +114,10 @@ class SignedInSession(QObject):
                 milestones.DAY_PAINTED,
                 lambda: not window.is_signed_out() and not window.is_reading(),
             )
+        if first:  # a new clinic with no rooms and no staff: offer its set-up assistant
+            controller = self.window.desk_controller()
+            if controller is not None:
+                controller.offer_setup()
         if self._settings is not None:
             self._settings.setValue("session/last_user", actor.username)
         if self.lock is None and not self._lock_pending:
