@@ -7,11 +7,14 @@ one block.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
+import hashlib
 import html
 import os
 import string
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,8 @@ class Logo:
 def clinic_logo(settings: ClinicSettings) -> Logo | None:
     """The logo file the settings name (relative to the configuration folder), or None when
     they name none."""
+    if settings.logo_image and settings.logo_format:
+        return _stored_logo(settings.logo_image, settings.logo_format)
     name = settings.logo.strip()
     if not name:
         return None
@@ -43,6 +48,23 @@ def clinic_logo(settings: ClinicSettings) -> Logo | None:
     except OSError as err:
         reason = err.strerror or str(err)
         return Logo(None, f"the clinic logo {path} cannot be read ({reason}); printed without it")
+    return Logo(path)
+
+
+def _stored_logo(data: str, fmt: str) -> Logo:
+    """The logo kept in the database (Settings ▸ Clinic), as a file the printer can read: one
+    per image, named by its digest in the temporary folder, written once."""
+    raw = base64.b64decode(data)
+    digest = hashlib.sha256(raw).hexdigest()[:24]
+    path = Path(tempfile.gettempdir()) / f"ketadesk-logo-{digest}.{fmt}"
+    try:
+        if not path.exists() or path.read_bytes() != raw:  # not trusting a file left there
+            partial = path.with_suffix(f".{os.getpid()}.part")
+            partial.write_bytes(raw)
+            partial.replace(path)  # whole or not at all, should two workstations race
+    except OSError as err:
+        reason = err.strerror or str(err)
+        return Logo(None, f"the clinic logo cannot be prepared ({reason}); printed without it")
     return Logo(path)
 
 
@@ -73,6 +95,7 @@ class PrintLayout:
     logo: Path | None = None  # printed at the left of every page's header
     # What the printed document leaves out and why ("the clinic logo ... cannot be read").
     warnings: tuple[str, ...] = ()
+    paper_size: str = "letter"  # the clinic's paper ([clinic] paper_size): letter, legal, a4
 
 
 def output_problem(path: Path) -> str | None:

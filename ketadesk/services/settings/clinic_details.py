@@ -47,6 +47,7 @@ __all__ = [
     "DayHours",
     "LogoImage",
     "clinic_details",
+    "clinic_paper_size",
     "read_logo_file",
     "save_clinic_details",
     "validate_details",
@@ -139,6 +140,12 @@ def clinic_details(db: Database) -> ClinicDetails:
     """The clinic's details as stored now."""
     with db.read() as session:
         return _details_of(load_catalog(session).settings)
+
+
+def clinic_paper_size(db: Database) -> str:
+    """The paper the clinic prints on (letter, legal or a4)."""
+    with db.read() as session:
+        return load_catalog(session).settings.paper_size
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ prints or saves it.  ``DocumentMenu`` is a ready-made "Print" menu for the main 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMarginsF, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QPageLayout
+from PySide6.QtGui import QAction, QPageLayout, QPageSize
 from PySide6.QtPrintSupport import (
     QPrintDialog,
     QPrinter,
@@ -37,9 +38,16 @@ from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF, day_sheet, day_sheet_layout
 from ketadesk.services.printing.layout import PrintLayout, output_problem
 from ketadesk.services.printing.session_record import session_record_layout, session_record_sheet
+from ketadesk.services.settings.clinic_details import clinic_paper_size
 from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
-from ketadesk.ui.printing.printing import MARGIN_MM, PrintError, pdf_printer, render
+from ketadesk.ui.printing.printing import (
+    MARGIN_MM,
+    PAGE_SIZES,
+    PrintError,
+    pdf_printer,
+    render,
+)
 
 if TYPE_CHECKING:
     from ketadesk.ui.common.desk import Desk
@@ -60,8 +68,10 @@ PRINT = "print"
 PDF = "pdf"
 
 
-def _printer() -> QPrinter:
+def _printer(paper_size: str = "letter") -> QPrinter:
+    """A printer on the clinic's paper (Settings ▸ Clinic), which its dialog may change."""
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setPageSize(QPageSize(PAGE_SIZES.get(paper_size, PAGE_SIZES["letter"])))
     printer.setPageMargins(
         QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM), QPageLayout.Unit.Millimeter
     )
@@ -86,7 +96,7 @@ class DocumentPreview(QPrintPreviewDialog):
     """
 
     def __init__(self, layout: PrintLayout, parent: QWidget | None = None) -> None:
-        printer = _printer()
+        printer = _printer(layout.paper_size)
         super().__init__(printer, parent)
         self._printer = printer  # the dialog does not own it: keep it alive as long as itself
         keep_none_alive()  # painting pages makes thousands of calls: see qt_workarounds
@@ -136,7 +146,7 @@ def print_with_dialog(
 ) -> str | None:
     """The system print dialog, then the printer chosen there; None when printed or when the
     user cancelled, else what went wrong (the printer's error state included)."""
-    printer = printer or _printer()
+    printer = printer or _printer(layout.paper_size)
     dialog = QPrintDialog(printer, parent)
     dialog.setWindowTitle(f"Print {layout.title}")
     try:
@@ -156,7 +166,7 @@ def save_pdf(parent: QWidget | None, layout: PrintLayout, path: Path) -> str | N
     if problem is not None:
         return f"The PDF was not saved: {problem}."
     try:
-        render(layout, pdf_printer(path))
+        render(layout, pdf_printer(path, layout.paper_size))
     except PrintError as err:
         return f"The PDF was not saved: {err}."
     return None
@@ -275,7 +285,12 @@ class DocumentPrinter(QObject):
         printed or saved is recorded in the audit trail (``about`` says what it is)."""
         if mode not in (PREVIEW, PRINT, PDF):
             raise ValueError(f"mode must be {PREVIEW!r}, {PRINT!r} or {PDF!r}, not {mode!r}")
-        call: BackgroundCall[PrintLayout] = BackgroundCall(build, self)
+        db = self._desk.db
+
+        def on_clinic_paper() -> PrintLayout:
+            return dataclasses.replace(build(), paper_size=clinic_paper_size(db))
+
+        call: BackgroundCall[PrintLayout] = BackgroundCall(on_clinic_paper, self)
         self._calls.append(call)
 
         def done(layout: object) -> None:

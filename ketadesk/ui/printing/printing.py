@@ -32,7 +32,11 @@ from PySide6.QtPrintSupport import QPrinter
 
 from ketadesk.services.printing.layout import PrintLayout
 
-PAGE_SIZES = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
+PAGE_SIZES = {
+    "a4": QPageSize.PageSizeId.A4,
+    "letter": QPageSize.PageSizeId.Letter,
+    "legal": QPageSize.PageSizeId.Legal,
+}
 RESOLUTION = 300  # dots per inch of the PDF's layout; text stays vector
 MARGIN_MM = 12.0
 HEADER_PT = 34.0  # the band the header takes at the top of each page, in points

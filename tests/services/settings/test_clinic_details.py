@@ -203,3 +203,18 @@ def test_an_empty_clinic_cannot_book_and_the_small_clinic_can(
 def test_the_system_may_configure(db: Database) -> None:
     saved = save_clinic_details(db, SYSTEM, _edited(clinic_details(db)))
     assert saved.phone == "(415) 555-0199"
+
+
+def test_printed_documents_use_the_logo_and_paper_kept_in_the_database(db: Database) -> None:
+    from ketadesk.services.printing.layout import clinic_logo
+    from ketadesk.services.settings.clinic_details import clinic_paper_size
+
+    assert clinic_paper_size(db) == "letter"
+    save_clinic_details(db, ADMIN, _edited(clinic_details(db)))
+    assert clinic_paper_size(db) == "legal"
+    with db.read() as session:
+        settings = load_catalog(session).settings
+    logo = clinic_logo(settings)
+    assert logo is not None
+    assert logo.path is not None
+    assert logo.path.read_bytes() == PNG

@@ -33,6 +33,7 @@ from tests.ui.conftest import NOW
 def _pdf_pages_like(layout: PrintLayout, printer: QPrinter, path: Path) -> int:
     """How many pages ``layout`` takes on paper laid out as ``printer``'s."""
     pdf = pdf_printer(path)
+    pdf.setResolution(printer.resolution())  # text is laid out at the device's resolution
     pdf.setPageLayout(printer.pageLayout())
     return render(layout, pdf).pages
 
