@@ -218,3 +218,23 @@ def test_printed_documents_use_the_logo_and_paper_kept_in_the_database(db: Datab
     assert logo is not None
     assert logo.path is not None
     assert logo.path.read_bytes() == PNG
+
+
+def test_new_opening_hours_reach_the_day_at_another_workstation(db_url: str) -> None:
+    from ketadesk.services.schedule.day import day_schedule
+
+    here = open_clinic(db_url, create=True).db
+    there = open_clinic(db_url).db  # another workstation, which has read the days before
+    try:
+        monday, saturday = dt.date(2027, 3, 1), dt.date(2027, 3, 6)
+        assert not day_schedule(there, monday).is_closed
+        assert day_schedule(there, saturday).is_closed
+        save_clinic_details(here, ADMIN, _edited(clinic_details(here)))
+        assert day_schedule(there, monday).is_closed
+        opened = day_schedule(there, saturday)
+        assert not opened.is_closed
+        assert opened.opens is not None
+        assert opened.opens.hour == 9  # in the clinic's new zone
+    finally:
+        there.dispose()
+        here.dispose()
