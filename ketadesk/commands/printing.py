@@ -65,7 +65,10 @@ def register(sub: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="FILE.pdf")
     parser.add_argument(
-        "--paper", choices=("a4", "letter"), default="a4", help="paper size (default a4)"
+        "--paper",
+        choices=("letter", "legal", "a4"),
+        default=None,
+        help="paper size (default: the clinic's, Settings ▸ Clinic; US Letter for a new clinic)",
     )
 
 
@@ -101,6 +104,7 @@ def _print(
     from ketadesk.cli import command_line_actor
     from ketadesk.services.access.audit import record_disclosure
     from ketadesk.services.common.files import prepare_private
+    from ketadesk.services.settings.clinic_details import clinic_paper_size
     from ketadesk.ui.printing.printing import PrintError, print_pdf
 
     _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0] if sys.argv else "ketadesk"])
@@ -111,7 +115,7 @@ def _print(
     )
     try:
         prepare_private(args.out)
-        result = print_pdf(layout, args.out, args.paper)
+        result = print_pdf(layout, args.out, args.paper or clinic_paper_size(db))
     except OSError as err:
         raise CommandError(f"cannot write {args.out}: {err.strerror or err}") from None
     except PrintError as err:
