@@ -93,8 +93,8 @@ class _WelcomePage(QWizardPage):
         text = QLabel(
             "<p>These steps describe the clinic so that sessions can be booked:</p>"
             f"<ol>{listed}</ol>"
-            "<p>Each step saves as you go on. You can skip one and come back to it at any "
-            "time in <b>Clinic ▸ Settings…</b>, where this assistant can also be opened "
+            "<p>What you enter is saved as you go on. You can skip a step and come back to it "
+            "at any time in <b>Clinic ▸ Settings…</b>, where this assistant can also be opened "
             "again.</p>",
             self,
         )
