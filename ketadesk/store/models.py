@@ -539,7 +539,7 @@ class User(Base):
     last_failed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
     # Set by an administrator's reset: the next sign-in asks for a new password first.
-    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    must_change_password: Mapped[bool] = mapped_column(server_default=false())
 
 
 class AuditEvent(Base):
