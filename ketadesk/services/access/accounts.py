@@ -321,9 +321,12 @@ def create_user(
     password: str,
     *,
     staff_id: int | None = None,
+    must_change_password: bool = False,
     now: dt.datetime | None = None,
 ) -> UserInfo:
-    """Add a user (administrators only); per-field mistakes raise InvalidFields."""
+    """Add a user (administrators only); per-field mistakes raise InvalidFields.  With
+    ``must_change_password`` the password is a one-time one: the first sign-in asks for a new
+    one."""
     require(actor, "manage_users", db, now=now)
     now = now or utcnow()
     username = normalize_username(username)
@@ -346,6 +349,7 @@ def create_user(
             active=True,
             failed_attempts=0,
             created_at=now,
+            must_change_password=must_change_password,
         )
         session.add(user)
         session.flush()

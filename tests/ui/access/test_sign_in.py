@@ -193,7 +193,8 @@ def test_a_reset_password_signs_in_only_after_a_new_one_is_chosen(
     choose = dialog.new_password_dialog
     assert choose is not None
     qtbot.waitExposed(choose)
-    assert dialog.actor() is None and dialog.isVisible()
+    assert dialog.actor() is None
+    assert dialog.isVisible()
     # Too short, then not the same twice: each named at its field, nothing saved.
     QTest.keyClicks(choose.edits["password"], "short")
     QTest.keyClicks(choose.edits["password_again"], "short")
@@ -232,5 +233,6 @@ def test_cancelling_the_new_password_leaves_the_desk_closed(
     choose.reject()
     qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=5_000)
     assert "new password" in dialog.error_label.text()
-    assert dialog.actor() is None and dialog.isVisible()
+    assert dialog.actor() is None
+    assert dialog.isVisible()
     assert accounts.password_change_required(db, maria.user_id)
