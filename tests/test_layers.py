@@ -59,6 +59,7 @@ FEATURES = {
         "monitoring",
         "printing",
         "access",
+        "settings",
     },
 }
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QRadioButton,
@@ -152,8 +153,19 @@ class _FieldForm:
                 first = widget
         other = [f"{k}: {v}" for k, v in errors.items() if k not in self.errors]
         show_error(self.general, _sentence("; ".join(other)))
+        _grow_to_fit(self._parent)
         if first is not None:
             first.setFocus()
+
+
+def _grow_to_fit(dialog: QWidget) -> None:
+    """Make room for messages that appeared (never shrinks, so the dialog does not jump)."""
+    layout = dialog.layout()
+    if layout is not None:
+        layout.activate()
+    needed = dialog.sizeHint().height()
+    if needed > dialog.height():
+        dialog.resize(dialog.width(), needed)
 
 
 def _sentence(text: str) -> str:
@@ -301,6 +313,7 @@ class UserDialog(QDialog):
         else:
             self.fields.show({})
             show_error(self.fields.general, _sentence(str(error)))
+            _grow_to_fit(self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,6 +415,7 @@ class ResetPasswordDialog(QDialog):
             "</span><br>Hand it over now: it is not shown again."
         )
         self.result_label.show()
+        _grow_to_fit(self)
         self.reset_button.setText("&Done")
         self.reset_button.setEnabled(True)
         cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
@@ -417,6 +431,7 @@ class ResetPasswordDialog(QDialog):
             mark_invalid(self.password_edit, error.errors["password"])
         else:
             show_error(self.error_label, _sentence(str(error)))
+        _grow_to_fit(self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,6 +471,8 @@ class UsersPage(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message_label)
         layout.addWidget(self.error_label)
+        # A message appearing must not resize the window around the page (its minimum size).
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         self._connect()
         self._update_buttons()
         self.refresh()
