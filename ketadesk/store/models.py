@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     func,
     text,
 )
@@ -523,6 +524,8 @@ class User(Base):
         CheckConstraint(
             "role IN ('admin', 'prescriber', 'nurse', 'therapist', 'front_desk')", name="role"
         ),
+        # One user per staff member (NULLs never clash).
+        Index("uq_app_user_staff_id", "staff_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -535,6 +538,8 @@ class User(Base):
     failed_attempts: Mapped[int] = mapped_column(default=0)
     last_failed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    # Set by an administrator's reset: the next sign-in asks for a new password first.
+    must_change_password: Mapped[bool] = mapped_column(server_default=false())
 
 
 class AuditEvent(Base):

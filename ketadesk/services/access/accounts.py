@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import NoReturn
@@ -45,22 +47,33 @@ from ketadesk.services.common.context import (
     ServiceError,
     utcnow,
 )
+from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
-from ketadesk.store.models import AuditEvent, StaffMember, User
+from ketadesk.store.models import AuditEvent, Resource, StaffMember, User
 
 __all__ = [
     "SignInRefused",
+    "StaffChoice",
     "UserInfo",
     "account_settings",
+    "change_role",
+    "choose_new_password",
     "clinic_name",
     "create_first_admin",
     "create_user",
     "deactivate_user",
+    "link_staff",
+    "list_staff_choices",
     "list_users",
     "needs_first_admin",
+    "password_change_required",
     "password_problem",
+    "reactivate_user",
+    "require_new_password",
+    "reset_password",
     "set_password",
     "sign_in",
+    "update_user",
     "verify_password",
 ]
 
@@ -90,6 +103,19 @@ class UserInfo:
     staff_id: int | None
     active: bool
     has_password: bool
+    must_change_password: bool = False
+    staff_name: str = ""  # the linked staff member's name, "" when none
+
+
+@dataclass(frozen=True, slots=True)
+class StaffChoice:
+    """A staff member a user can be linked to; ``user_id`` is the user linked now, if any."""
+
+    id: int
+    name: str
+    role: str
+    active: bool
+    user_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +222,11 @@ def _snapshot(user: User) -> dict[str, object]:
         "staff_id": user.staff_id,
         "active": user.active,
         "password_set": bool(user.password_hash),
+        "must_change_password": bool(user.must_change_password),
     }
 
 
-def _info(user: User) -> UserInfo:
+def _info(user: User, staff_name: str = "") -> UserInfo:
     return UserInfo(
         id=user.id,
         username=user.username,
@@ -208,6 +235,8 @@ def _info(user: User) -> UserInfo:
         staff_id=user.staff_id,
         active=user.active,
         has_password=bool(user.password_hash),
+        must_change_password=bool(user.must_change_password),
+        staff_name=staff_name,
     )
 
 
@@ -292,9 +321,12 @@ def create_user(
     password: str,
     *,
     staff_id: int | None = None,
+    must_change_password: bool = False,
     now: dt.datetime | None = None,
 ) -> UserInfo:
-    """Add a user (administrators only); per-field mistakes raise InvalidFields."""
+    """Add a user (administrators only); per-field mistakes raise InvalidFields.  With
+    ``must_change_password`` the password is a one-time one: the first sign-in asks for a new
+    one."""
     require(actor, "manage_users", db, now=now)
     now = now or utcnow()
     username = normalize_username(username)
@@ -303,8 +335,9 @@ def create_user(
         errors = _check_new_user(
             session, _settings(session), username, display_name, password, role
         )
-        if staff_id is not None and session.get(StaffMember, staff_id) is None:
-            errors["staff_id"] = f"there is no staff member #{staff_id}"
+        staff_problem = _staff_problem(session, staff_id, None)
+        if staff_problem:
+            errors["staff_id"] = staff_problem
         if errors:
             raise InvalidFields(errors)
         user = User(
@@ -316,11 +349,13 @@ def create_user(
             active=True,
             failed_attempts=0,
             created_at=now,
+            must_change_password=must_change_password,
         )
         session.add(user)
         session.flush()
         audit.record(session, actor, "create_user", "user", user.id, after=_snapshot(user), now=now)
-        return _info(user)
+        changes.bump(session, now)
+        return _info(user, _staff_name(session, user.staff_id))
 
 
 def set_password(
@@ -363,6 +398,9 @@ def set_password(
         user.password_hash = new_hash
         user.failed_attempts = 0
         user.last_failed_at = None
+        if own:
+            user.must_change_password = False
+        changes.bump(session, now)
         audit.record(
             session,
             actor,
@@ -390,14 +428,11 @@ def deactivate_user(
             raise NotFound(f"no user #{user_id}")
         if not user.active:
             return _info(user)
-        if user.role == "admin":
-            admins = session.scalar(
-                select(func.count())
-                .select_from(User)
-                .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+        if user.role == "admin" and _last_admin(session, user):
+            raise InvalidRequest(
+                f"{user.username} is the last active administrator: make another user an "
+                "administrator first"
             )
-            if not admins:
-                raise InvalidRequest(f"{user.username} is the last active administrator")
         before = _snapshot(user)
         user.active = False
         audit.record(
@@ -410,7 +445,316 @@ def deactivate_user(
             after=_snapshot(user),
             now=now,
         )
-        return _info(user)
+        changes.bump(session, now)
+        return _info(user, _staff_name(session, user.staff_id))
+
+
+def _last_admin(session: Session, user: User) -> bool:
+    """True when ``user`` is the only active administrator (read under the write lock)."""
+    # The administrators' rows are locked (PostgreSQL), so two administrators demoting each
+    # other at once are judged one after the other; SQLite's IMMEDIATE write does the same.
+    admins = session.scalars(
+        select(User.id)
+        .where(User.role == "admin", User.active.is_(True))
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+    return user.active and not [i for i in admins if i != user.id]
+
+
+def _staff_problem(session: Session, staff_id: int | None, user_id: int | None) -> str:
+    """What is wrong with linking user ``user_id`` (None: a new user) to ``staff_id``."""
+    if staff_id is None:
+        return ""
+    staff = session.get(StaffMember, staff_id)
+    if staff is None:
+        return f"there is no staff member #{staff_id}"
+    other = session.scalar(
+        select(User.username).where(User.staff_id == staff_id, User.id != (user_id or 0))
+    )
+    if other is not None:
+        return f"{_staff_label(staff)} is already linked to the user {other}"
+    return ""
+
+
+def _staff_label(staff: StaffMember) -> str:
+    # The name the schedule shows them under (their resource's), e.g. "Nurse Kim".
+    return staff.resource.name
+
+
+def _staff_name(session: Session, staff_id: int | None) -> str:
+    if staff_id is None:
+        return ""
+    staff = session.get(StaffMember, staff_id)
+    return _staff_label(staff) if staff is not None else ""
+
+
+def _write_user(
+    db: Database,
+    actor: Actor,
+    user_id: int,
+    action: str,
+    change: Callable[[Session, User], dict[str, str]],
+    now: dt.datetime,
+) -> UserInfo:
+    """One audited change to a user: ``change`` edits the row and returns per-field mistakes
+    (nothing is saved when there are any); audited before and after, the counter bumped."""
+    with db.write() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user #{user_id}")
+        before = _snapshot(user)
+        errors = change(session, user)
+        if errors:  # ``change`` edits nothing when it finds mistakes
+            raise InvalidFields(errors)
+        after = _snapshot(user)
+        if after != before:
+            session.flush()
+            audit.record(
+                session, actor, action, "user", user.id, before=before, after=after, now=now
+            )
+            changes.bump(session, now)
+        return _info(user, _staff_name(session, user.staff_id))
+
+
+def update_user(
+    db: Database,
+    actor: Actor,
+    user_id: int,
+    *,
+    display_name: str,
+    role: str,
+    staff_id: int | None,
+    now: dt.datetime | None = None,
+) -> UserInfo:
+    """Change a user's name, role and linked staff member in one go (administrators only).
+
+    Mistakes raise InvalidFields naming the field (display_name, role, staff_id), nothing
+    saved; the last active administrator cannot be given another role (InvalidRequest).
+    """
+    require(actor, "manage_users", db, now=now)
+    now = now or utcnow()
+
+    def change(session: Session, user: User) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        name = display_name.strip()
+        if not name:
+            errors["display_name"] = "is required"
+        elif len(name) > _DISPLAY_MAX:
+            errors["display_name"] = f"must be at most {_DISPLAY_MAX} characters"
+        if role not in ROLES:
+            errors["role"] = f"must be one of {', '.join(ROLES)}"
+        elif user.role == "admin" and role != "admin" and _last_admin(session, user):
+            raise InvalidRequest(
+                f"{user.username} is the last active administrator and must stay one: make "
+                "another user an administrator first"
+            )
+        problem = _staff_problem(session, staff_id, user.id)
+        if problem:
+            errors["staff_id"] = problem
+        if not errors:
+            user.display_name = name
+            user.role = role
+            user.staff_id = staff_id
+        return errors
+
+    return _write_user(db, actor, user_id, "update_user", change, now)
+
+
+def change_role(
+    db: Database, actor: Actor, user_id: int, role: str, *, now: dt.datetime | None = None
+) -> UserInfo:
+    """Give a user another role (administrators only; never the last administrator's)."""
+    with db.read() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user #{user_id}")
+        name, staff_id = user.display_name, user.staff_id
+    return update_user(db, actor, user_id, display_name=name, role=role, staff_id=staff_id, now=now)
+
+
+def link_staff(
+    db: Database,
+    actor: Actor,
+    user_id: int,
+    staff_id: int | None,
+    *,
+    now: dt.datetime | None = None,
+) -> UserInfo:
+    """Link a user to a staff member (None: unlink).  One user per staff member."""
+    require(actor, "manage_users", db, now=now)
+    now = now or utcnow()
+
+    def change(session: Session, user: User) -> dict[str, str]:
+        problem = _staff_problem(session, staff_id, user.id)
+        if problem:
+            return {"staff_id": problem}
+        user.staff_id = staff_id
+        return {}
+
+    action = "link_staff" if staff_id is not None else "unlink_staff"
+    return _write_user(db, actor, user_id, action, change, now)
+
+
+def reactivate_user(
+    db: Database, actor: Actor, user_id: int, *, now: dt.datetime | None = None
+) -> UserInfo:
+    """Give a deactivated user their access back (administrators only)."""
+    require(actor, "manage_users", db, now=now)
+    now = now or utcnow()
+
+    def change(session: Session, user: User) -> dict[str, str]:
+        user.active = True
+        user.failed_attempts = 0
+        user.last_failed_at = None
+        return {}
+
+    return _write_user(db, actor, user_id, "reactivate_user", change, now)
+
+
+def require_new_password(
+    db: Database,
+    actor: Actor,
+    user_id: int,
+    required: bool = True,
+    *,
+    now: dt.datetime | None = None,
+) -> UserInfo:
+    """Ask the user to choose a new password at their next sign-in (or no longer ask)."""
+    require(actor, "manage_users", db, now=now)
+    now = now or utcnow()
+
+    def change(session: Session, user: User) -> dict[str, str]:
+        user.must_change_password = required
+        return {}
+
+    return _write_user(db, actor, user_id, "require_new_password", change, now)
+
+
+# Letters and digits that are not easily mistaken for one another when read out or copied.
+_ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_ONE_TIME_GROUP = 4
+
+
+def generate_password(settings: AccountSettings) -> str:
+    """A one-time password meeting the clinic's rules, in groups of four (``abcd-efgh-...``)."""
+    groups = max(3, -(-settings.min_password_length // _ONE_TIME_GROUP))
+    return "-".join(
+        "".join(secrets.choice(_ONE_TIME_ALPHABET) for _ in range(_ONE_TIME_GROUP))
+        for _ in range(groups)
+    )
+
+
+def reset_password(
+    db: Database,
+    actor: Actor,
+    user_id: int,
+    password: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> str:
+    """Give a user a one-time password (``password``, or one generated when None) and return it
+    to be shown once: the user must choose a new one at the next sign-in.  Failed attempts are
+    cleared.  A bad password raises InvalidFields({"password": ...}), nothing saved."""
+    require(actor, "manage_users", db, now=now)
+    now = now or utcnow()
+    with db.read() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user #{user_id}")
+        settings = _settings(session)
+        username = user.username
+    one_time = generate_password(settings) if password is None else password
+    problem = password_problem(one_time, settings, username=username)
+    if problem:
+        raise InvalidFields({"password": problem})
+    new_hash = hash_password(one_time)  # before the transaction: the slow hash holds no lock
+
+    def change(session: Session, user: User) -> dict[str, str]:
+        user.password_hash = new_hash
+        user.must_change_password = True
+        user.failed_attempts = 0
+        user.last_failed_at = None
+        return {}
+
+    with db.write() as session:
+        user_row = session.get(User, user_id)
+        if user_row is None:
+            raise NotFound(f"no user #{user_id}")
+        before = _snapshot(user_row)
+        change(session, user_row)
+        audit.record(
+            session,
+            actor,
+            "reset_password",
+            "user",
+            user_id,
+            before=before,
+            after={**_snapshot(user_row), "password_changed": True},
+            now=now,
+        )
+        changes.bump(session, now)
+    return one_time
+
+
+def password_change_required(db: Database, user_id: int) -> bool:
+    """Whether the user must choose a new password before the desk opens."""
+    with db.read() as session:
+        return bool(session.scalar(select(User.must_change_password).where(User.id == user_id)))
+
+
+def choose_new_password(
+    db: Database,
+    actor: Actor,
+    current_password: str,
+    new_password: str,
+    password_again: str,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """The signed-in user replaces their password (after a reset, the one-time one): the
+    current password, then a new one meeting the rules, twice.  Clears "must change".
+    Mistakes raise InvalidFields (current_password, password, password_again), nothing saved."""
+    now = now or utcnow()
+    if actor.user_id is None:
+        raise InvalidRequest("sign in first")
+    with db.read() as session:
+        user = session.get(User, actor.user_id)
+        if user is None or not user.active:
+            raise NotFound("this account can no longer sign in")
+        settings = _settings(session)
+        stored, username = user.password_hash, user.username
+    errors: dict[str, str] = {}
+    if not _matches(stored, current_password):
+        errors["current_password"] = "is not your current password"
+    problem = password_problem(new_password, settings, username=username)
+    if problem:
+        errors["password"] = problem
+    elif new_password == current_password:
+        errors["password"] = "must differ from the current password"
+    elif new_password != password_again:
+        errors["password_again"] = "does not match the password"
+    if errors:
+        raise InvalidFields(errors)
+    new_hash = hash_password(new_password)
+    with db.write() as session:
+        user = session.get(User, actor.user_id)
+        if user is None:
+            raise NotFound("this account can no longer sign in")
+        before = _snapshot(user)
+        user.password_hash = new_hash
+        user.must_change_password = False
+        audit.record(
+            session,
+            actor,
+            "choose_password",
+            "user",
+            user.id,
+            before=before,
+            after={**_snapshot(user), "password_changed": True},
+            now=now,
+        )
+        changes.bump(session, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,11 +799,45 @@ def account_settings(db: Database) -> AccountSettings:
         return _settings(session)
 
 
-def list_users(db: Database) -> list[UserInfo]:
-    """Every account, active first, by username."""
+def list_users(db: Database, *, include_inactive: bool = True) -> list[UserInfo]:
+    """Every account (or only the active ones), active first, by username, with the linked
+    staff member's name."""
     with db.read() as session:
-        users = session.scalars(select(User).order_by(User.active.desc(), User.username)).all()
-        return [_info(u) for u in users]
+        query = select(User).order_by(User.active.desc(), User.username)
+        if not include_inactive:
+            query = query.where(User.active.is_(True))
+        users = session.scalars(query).all()
+        names = {
+            s.resource_id: _staff_label(s)
+            for s in session.scalars(
+                select(StaffMember).where(
+                    StaffMember.resource_id.in_([u.staff_id for u in users if u.staff_id])
+                )
+            )
+        }
+        return [_info(u, names.get(u.staff_id or 0, "")) for u in users]
+
+
+def list_staff_choices(db: Database) -> list[StaffChoice]:
+    """The staff members a user can be linked to, active first, by name, each with the user
+    linked to it now (if any)."""
+    with db.read() as session:
+        rows = session.execute(
+            select(StaffMember, Resource.active, User.id)
+            .join(Resource, Resource.id == StaffMember.resource_id)
+            .outerjoin(User, User.staff_id == StaffMember.resource_id)
+            .order_by(Resource.active.desc(), Resource.name)
+        ).all()
+        return [
+            StaffChoice(
+                id=staff.resource_id,
+                name=_staff_label(staff),
+                role=staff.role,
+                active=bool(active),
+                user_id=user_id,
+            )
+            for staff, active, user_id in rows
+        ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -130,7 +130,9 @@ class SignInDialog(QDialog):
         self._submit_when_open = False
         self._now = now
         self._actor: Actor | None = None
-        self._call: BackgroundCall[Actor] | None = None
+        self._call: BackgroundCall[tuple[Actor, bool]] | None = None
+        self._password = ""
+        self.new_password_dialog: NewPasswordDialog | None = None
         self._wait_left = 0
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)
@@ -277,12 +279,15 @@ class SignInDialog(QDialog):
             self._submit_when_open = True
             return
 
-        def sign_in() -> Actor:
+        def sign_in() -> tuple[Actor, bool]:
             from ketadesk.services.access import accounts
 
-            return accounts.sign_in(db, username, password, now=now)
+            actor = accounts.sign_in(db, username, password, now=now)
+            assert actor.user_id is not None
+            return actor, accounts.password_change_required(db, actor.user_id)
 
-        call: BackgroundCall[Actor] = BackgroundCall(sign_in, self)
+        self._password = password  # the current password, should a new one be asked for
+        call: BackgroundCall[tuple[Actor, bool]] = BackgroundCall(sign_in, self)
         call.succeeded.connect(self._on_call_succeeded)
         call.failed.connect(self._on_call_failed)
         self._call = call
@@ -293,13 +298,48 @@ class SignInDialog(QDialog):
     def _on_buttons_accepted(self) -> None:
         self.submit()
 
-    def _on_call_succeeded(self, actor: object) -> None:
+    def _on_call_succeeded(self, result: object) -> None:
         self._finish_call()
+        assert isinstance(result, tuple)
+        actor, must_change = result
         assert isinstance(actor, Actor)
+        if must_change and self._db is not None:
+            # The desk opens only once a new password is chosen.
+            self._ask_new_password(self._db, actor)
+            return
+        self._password = ""
+        self._finish_sign_in(actor)
+
+    def _finish_sign_in(self, actor: Actor) -> None:
         self._actor = actor
         self.password_edit.clear()
         self.signed_in.emit(actor)
         self.accept()
+
+    def _ask_new_password(self, db: Database, actor: Actor) -> None:
+        dialog = NewPasswordDialog(db, actor, self._password, self, now=self._now)
+        self._password = ""
+        self.new_password_dialog = dialog
+        dialog.password_chosen.connect(self._on_new_password_chosen)
+        dialog.rejected.connect(self._on_new_password_rejected)
+        self._set_busy(True)
+        dialog.open()
+
+    def _on_new_password_chosen(self, actor: object) -> None:
+        assert isinstance(actor, Actor)
+        self.new_password_dialog = None
+        self._set_busy(False)
+        self._finish_sign_in(actor)
+
+    def _on_new_password_rejected(self) -> None:
+        self.new_password_dialog = None
+        self._set_busy(False)
+        self.password_edit.clear()
+        self.password_edit.setFocus()
+        show_error(
+            self.error_label,
+            "Your administrator asks you to choose a new password: sign in again to choose it.",
+        )
 
     def _on_call_failed(self, error: object) -> None:
         # Loaded already: the check that failed ran it.
@@ -521,6 +561,159 @@ class FirstAdminDialog(QDialog):
     def reject(self) -> None:
         if self._call is not None:
             self._call.wait()
+        super().reject()
+
+
+class NewPasswordDialog(QDialog):
+    """Choose a new password (after an administrator's reset): the new one twice, meeting the
+    clinic's password rules.  The current password was just typed at the sign-in, so it is
+    passed in rather than asked again.
+
+    Signals:
+        password_chosen(object): the Actor, once the new password is saved.
+
+    Attributes:
+        edits: the two fields ("password", "password_again"); field_errors: their messages.
+        save_button: saves the new password.
+    """
+
+    password_chosen = Signal(object)
+    FIELDS = ("password", "password_again")
+
+    def __init__(
+        self,
+        db: Database,
+        actor: Actor,
+        current_password: str,
+        parent: QWidget | None = None,
+        *,
+        now: Clock | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._actor = actor
+        self._current = current_password
+        self._now = now
+        self._call: BackgroundCall[None] | None = None
+        self.setWindowTitle(f"Choose a new password — {APP_NAME}")
+        self.setModal(True)
+        intro = QLabel(
+            f"<b>{html.escape(actor.username)}</b>, your administrator gave you a one-time "
+            "password. Choose your own before the desk opens.",
+            self,
+        )
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.RichText)
+        self.edits: dict[str, QLineEdit] = {}
+        self.field_errors: dict[str, QLabel] = {}
+        form = QFormLayout()
+        labels = {
+            "password": ("&New password:", "New password"),
+            "password_again": ("New password &again:", "New password again"),
+        }
+        for name in self.FIELDS:
+            text, accessible = labels[name]
+            edit = QLineEdit(self)
+            edit.setAccessibleName(accessible)
+            edit.setEchoMode(QLineEdit.EchoMode.Password)
+            problem = error_label(self)
+            problem.setAccessibleName(f"{accessible} problem")
+            box = QVBoxLayout()
+            box.setSpacing(2)
+            box.addWidget(edit)
+            box.addWidget(problem)
+            label = QLabel(text, self)
+            label.setBuddy(edit)
+            form.addRow(label, box)
+            self.edits[name] = edit
+            self.field_errors[name] = problem
+        self.error_label = error_label(self)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.save_button = QPushButton("&Save and sign in", self)
+        self.save_button.setAccessibleName("Save and sign in")
+        self.save_button.setDefault(True)
+        self.buttons.addButton(self.save_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        fit_dialog(self, 420)
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        self.edits["password"].setFocus()
+
+    def submit(self) -> None:
+        if self._call is not None:
+            return
+        password = self.edits["password"].text()
+        again = self.edits["password_again"].text()
+        if not password:
+            self._show_errors({"password": "is required"})
+            return
+        self._show_errors({})
+        db, actor, current = self._db, self._actor, self._current
+        now = self._now() if self._now else None
+
+        def choose() -> None:
+            from ketadesk.services.access import accounts
+
+            accounts.choose_new_password(db, actor, current, password, again, now=now)
+
+        call: BackgroundCall[None] = BackgroundCall(choose, self)
+        call.succeeded.connect(self._on_call_succeeded)
+        call.failed.connect(self._on_call_failed)
+        self._call = call
+        self.save_button.setEnabled(False)
+        call.start()
+
+    def _on_buttons_accepted(self) -> None:
+        self.submit()
+
+    def _on_call_succeeded(self, _result: object) -> None:
+        self._end_call()
+        self._current = ""
+        self.password_chosen.emit(self._actor)
+        self.accept()
+
+    def _on_call_failed(self, error: object) -> None:
+        self._end_call()
+        if isinstance(error, InvalidFields):
+            self._show_errors(error.errors)
+        elif isinstance(error, ServiceError):
+            show_error(self.error_label, _sentence(str(error)))
+        else:
+            show_error(self.error_label, f"Could not save the new password: {error}")
+
+    def _end_call(self) -> None:
+        if self._call is not None:
+            self._call.deleteLater()
+        self._call = None
+        self.save_button.setEnabled(True)
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        first: QLineEdit | None = None
+        for name in self.FIELDS:
+            message = errors.get(name, "")
+            show_error(self.field_errors[name], _sentence(message) if message else "")
+            mark_invalid(self.edits[name], message)
+            if message and first is None:
+                first = self.edits[name]
+        words = {"current_password": "The one-time password"}
+        other = [
+            f"{words.get(k, k.replace('_', ' ').capitalize())} {v}"
+            for k, v in errors.items()
+            if k not in self.FIELDS
+        ]
+        show_error(self.error_label, _sentence("; ".join(other)))
+        if first is not None:
+            first.setFocus()
+
+    @override
+    def reject(self) -> None:
+        if self._call is not None:
+            self._call.wait()
+        self._current = ""
         super().reject()
 
 

@@ -178,3 +178,61 @@ def test_the_sign_in_module_loads_no_sqlalchemy_and_no_argon2() -> None:
     modules = json.loads(done.stdout)
     heavy = ("sqlalchemy", "argon2", "ketadesk.store.models", "ketadesk.services.access")
     assert [m for m in modules if m.startswith(heavy)] == []
+
+
+def test_a_reset_password_signs_in_only_after_a_new_one_is_chosen(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    admin = accounts.sign_in(db, "admin", "administrator!", now=NOW)
+    assert maria.user_id is not None
+    one_time = accounts.reset_password(db, admin, maria.user_id, now=NOW)
+    dialog = _dialog(qtbot, db, [NOW])
+    _type(qtbot, dialog, "maria", one_time)
+    QTest.keyClick(dialog.password_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.new_password_dialog is not None, timeout=10_000)
+    choose = dialog.new_password_dialog
+    assert choose is not None
+    qtbot.waitExposed(choose)
+    assert dialog.actor() is None
+    assert dialog.isVisible()
+    # Too short, then not the same twice: each named at its field, nothing saved.
+    QTest.keyClicks(choose.edits["password"], "short")
+    QTest.keyClicks(choose.edits["password_again"], "short")
+    choose.save_button.click()
+    qtbot.waitUntil(lambda: choose.field_errors["password"].isVisible(), timeout=10_000)
+    assert "characters" in choose.field_errors["password"].text()
+    for edit in choose.edits.values():
+        edit.clear()
+    QTest.keyClicks(choose.edits["password"], "maria's own password")
+    QTest.keyClicks(choose.edits["password_again"], "maria's own passwort")
+    choose.save_button.click()
+    qtbot.waitUntil(lambda: choose.field_errors["password_again"].isVisible(), timeout=10_000)
+    assert accounts.password_change_required(db, maria.user_id)
+    choose.edits["password_again"].clear()
+    QTest.keyClicks(choose.edits["password_again"], "maria's own password")
+    with qtbot.waitSignal(dialog.signed_in, timeout=10_000) as blocker:
+        choose.save_button.click()
+    assert blocker.args == [maria]
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert not accounts.password_change_required(db, maria.user_id)
+    assert accounts.sign_in(db, "maria", "maria's own password", now=NOW) == maria
+
+
+def test_cancelling_the_new_password_leaves_the_desk_closed(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    admin = accounts.sign_in(db, "admin", "administrator!", now=NOW)
+    assert maria.user_id is not None
+    accounts.require_new_password(db, admin, maria.user_id, now=NOW)
+    dialog = _dialog(qtbot, db, [NOW])
+    _type(qtbot, dialog, "maria", PASSWORD)
+    QTest.keyClick(dialog.password_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.new_password_dialog is not None, timeout=10_000)
+    choose = dialog.new_password_dialog
+    assert choose is not None
+    choose.reject()
+    qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=5_000)
+    assert "new password" in dialog.error_label.text()
+    assert dialog.actor() is None
+    assert dialog.isVisible()
+    assert accounts.password_change_required(db, maria.user_id)
