@@ -20,7 +20,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import tomli_w
@@ -118,9 +118,10 @@ class ImportReport:
         out = [c.line() for c in self.changes]
         n = len(self.written)
         verb = "would change" if self.dry_run else "changed"
-        out.append(f"{verb} {n} {'entity' if n == 1 else 'entities'}" + (
-            "; nothing written (dry run)" if self.dry_run else ""
-        ))
+        out.append(
+            f"{verb} {n} {'entity' if n == 1 else 'entities'}"
+            + ("; nothing written (dry run)" if self.dry_run else "")
+        )
         return out
 
 
@@ -145,31 +146,69 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _ordered(value: Any, template: Any) -> Any:
+    """``value`` with its tables' keys in the order of ``template`` (the shipped files), then
+    the rest alphabetically: PostgreSQL's JSONB keeps no key order, and the file should read
+    the same whichever database it came from."""
+    if isinstance(value, Mapping):
+        known = template if isinstance(template, Mapping) else {}
+        keys = [k for k in known if k in value] + sorted(k for k in value if k not in known)
+        return {k: _ordered(value[k], known.get(k)) for k in keys}
+    if isinstance(value, list):
+        items = template if isinstance(template, list) else []
+        return [
+            _ordered(v, items[i] if i < len(items) else (items[0] if items else None))
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+def _shipped() -> RawConfig:
+    from ketadesk.config import read_raw_config as read_shipped
+
+    try:
+        return read_shipped()
+    except ConfigError:
+        return RawConfig({}, {"session_types": {}}, {"protocols": {}})
+
+
+def _ordered_all(definitions: Mapping[str, Any], shipped: Mapping[str, Any]) -> dict[str, Any]:
+    fallback = next(iter(shipped.values()), None)
+    return {
+        code: _ordered(_clean(d), shipped.get(code, fallback)) for code, d in definitions.items()
+    }
+
+
 def read_document(session: Session, now: dt.datetime) -> ConfigDocument:
     """The clinic's configuration as stored now (shifts and closures still to come)."""
     catalog = load_catalog(session)
     zone = ZoneInfo(catalog.settings.timezone)
     today = now.astimezone(zone).date()
-    settings = {
-        key: _clean(value)
-        for key, value in session.execute(
-            select(ClinicSetting.key, ClinicSetting.value).order_by(ClinicSetting.key)
-        )
-    }
-    types = {
-        code: _clean(d)
-        for code, d in session.execute(
-            select(SessionType.code, SessionType.definition).order_by(
-                SessionType.sort_order, SessionType.id
-            )
-        )
-    }
-    protocols = {
-        code: _clean(d)
-        for code, d in session.execute(
-            select(Protocol.code, Protocol.definition).order_by(Protocol.sort_order, Protocol.id)
-        )
-    }
+    shipped = _shipped()
+    stored: dict[str, Any] = dict(
+        session.execute(select(ClinicSetting.key, ClinicSetting.value)).all()
+    )
+    settings = _ordered(_clean(stored), shipped.clinic)
+    types = _ordered_all(
+        dict(
+            session.execute(
+                select(SessionType.code, SessionType.definition).order_by(
+                    SessionType.sort_order, SessionType.id
+                )
+            ).all()
+        ),
+        shipped.session_types.get("session_types", {}),
+    )
+    protocols = _ordered_all(
+        dict(
+            session.execute(
+                select(Protocol.code, Protocol.definition).order_by(
+                    Protocol.sort_order, Protocol.id
+                )
+            ).all()
+        ),
+        shipped.protocols.get("protocols", {}),
+    )
     resources: list[ResourceEntry] = []
     names: dict[int, str] = {}
     rows = session.scalars(select(Resource).order_by(Resource.sort_order, Resource.id)).all()
@@ -543,10 +582,11 @@ def _record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     now: dt.datetime,
+    shown: str = "",
 ) -> None:
     action = "create" if before is None else "update"
     before_j, after_j = _jsonable(before), _jsonable(after)
-    report.changes.append(Change(entity, name, action, before_j, after_j))
+    report.changes.append(Change(shown or entity, name, action, before_j, after_j))
     audit.record(
         session,
         actor,
@@ -569,8 +609,10 @@ def _apply(
     hashes: dict[str, str],
     now: dt.datetime,
 ) -> None:
-    def record(entity: str, eid: int | None, name: str, before: Any, after: Any) -> None:
-        _record(session, actor, report, entity, eid, name, before, after, now)
+    def record(
+        entity: str, eid: int | None, name: str, before: Any, after: Any, shown: str = ""
+    ) -> None:
+        _record(session, actor, report, entity, eid, name, before, after, now, shown)
 
     def left_alone(entity: str, name: str) -> None:
         report.changes.append(Change(entity, name, "left alone"))
@@ -589,30 +631,34 @@ def _apply(
             record("setting", None, key, before, {key: value})
     for key in stored.keys() - doc.settings.keys():
         left_alone("setting", key)
-    for model, entity, definitions in (
+    kinds: tuple[tuple[type[SessionType] | type[Protocol], str, dict[str, Any]], ...] = (
         (SessionType, "session_type", doc.session_types),
         (Protocol, "protocol", doc.protocols),
-    ):
-        rows = {r.code: r for r in session.scalars(select(model))}
-        order = max((r.sort_order for r in rows.values()), default=-1)
+    )
+    for model, entity, definitions in kinds:
+        defs: dict[str, SessionType | Protocol] = {
+            r.code: r
+            for r in cast("list[SessionType | Protocol]", session.scalars(select(model)).all())
+        }
+        order = max((r.sort_order for r in defs.values()), default=-1)
         for code, definition in definitions.items():
             columns: dict[str, Any] = {"name": definition["name"], "definition": definition}
             if model is SessionType:
                 columns["color"] = definition["color"]
                 columns["dosing"] = definition["dosing"]
-            row = rows.get(code)
-            if row is None:
+            item = defs.get(code)
+            if item is None:
                 order += 1
-                row = model(code=code, sort_order=order, **columns)
-                session.add(row)
+                item = model(code=code, sort_order=order, **columns)
+                session.add(item)
                 session.flush()
-                record(entity, row.id, code, None, definition)
-            elif _clean(row.definition) != definition:
-                before = row.definition
+                record(entity, item.id, code, None, definition)
+            elif _clean(item.definition) != definition:
+                old_definition = item.definition
                 for k, v in columns.items():
-                    setattr(row, k, v)
-                record(entity, row.id, code, before, definition)
-        for code in rows.keys() - definitions.keys():
+                    setattr(item, k, v)
+                record(entity, item.id, code, old_definition, definition)
+        for code in defs.keys() - definitions.keys():
             left_alone(entity, code)
     session.flush()
     # The configuration as it now stands must still be whole (types left alone included).
@@ -642,6 +688,7 @@ def _apply(
             if entry.kind == "staff"
             else {}
         )
+        snapshot: dict[str, Any] | None
         res = resources.get(entry.name.casefold())
         if res is None:
             order += 1
@@ -650,9 +697,9 @@ def _apply(
             session.flush()
             if entry.kind == "staff":
                 session.add(StaffMember(resource_id=res.id, **staff_cols))
-            before = None
+            snapshot = None
         else:
-            before = _resource_snapshot(res, members.get(res.id))
+            snapshot = _resource_snapshot(res, members.get(res.id))
             if res.kind != entry.kind:
                 raise ConfigError(
                     f"{source}: {entry.name!r} is a {res.kind} in this clinic, not a {entry.kind}"
@@ -683,20 +730,27 @@ def _apply(
             if have != want:
                 shifts_before = [_shift_row(s) for s in current]
                 shifts_after = entry.shifts
-                for s in current:
-                    session.delete(s)
-                for s in entry.shifts:
-                    session.add(StaffShift(resource_id=res.id, **s))
-        if before is None:
-            record("resource", res.id, entry.name, None, {**after, "shifts": entry.shifts})
+                for old in current:
+                    session.delete(old)
+                for new in entry.shifts:
+                    session.add(StaffShift(resource_id=res.id, **new))
+        if snapshot is None:
+            record(
+                "resource",
+                res.id,
+                entry.name,
+                None,
+                {**after, "shifts": entry.shifts},
+                entry.kind,
+            )
         else:
-            changed = {k: val for k, val in after.items() if before.get(k) != val}
+            changed = {k: val for k, val in after.items() if snapshot.get(k) != val}
             if changed or shifts_after or shifts_before:
-                b = {k: before.get(k) for k in changed}
+                b = {k: snapshot.get(k) for k in changed}
                 a = dict(changed)
                 if have != want:
                     b["shifts"], a["shifts"] = shifts_before, shifts_after
-                record("resource", res.id, entry.name, b, a)
+                record("resource", res.id, entry.name, b, a, entry.kind)
     for key, res in resources.items():
         if key not in ids:
             left_alone(res.kind, res.name)
@@ -710,18 +764,18 @@ def _apply(
         (None, "clinic", c) for c in doc.closures
     ] + [(ids[e.name.casefold()], e.name, c) for e in doc.resources for c in e.closures]
     for resource_id, owner, c in wanted:
-        key = (resource_id, c["kind"], c["starts_at"], c["ends_at"])
+        ckey = (resource_id, c["kind"], c["starts_at"], c["ends_at"])
         label = f"{owner} {_local(c['starts_at'], zone):%m/%d/%Y %H:%M}"
-        row = existing.get(key)
-        if row is None:
-            row = Closure(resource_id=resource_id, **c)
-            session.add(row)
+        closure = existing.get(ckey)
+        if closure is None:
+            closure = Closure(resource_id=resource_id, **c)
+            session.add(closure)
             session.flush()
-            record("closure", row.id, label, None, {"resource_id": resource_id, **c})
-        elif row.reason != c["reason"]:
-            before_reason = row.reason
-            row.reason = c["reason"]
-            record("closure", row.id, label, {"reason": before_reason}, {"reason": c["reason"]})
+            record("closure", closure.id, label, None, {"resource_id": resource_id, **c})
+        elif closure.reason != c["reason"]:
+            before_reason = closure.reason
+            closure.reason = c["reason"]
+            record("closure", closure.id, label, {"reason": before_reason}, {"reason": c["reason"]})
     # Users: by username; passwords only for new ones.
     users = {u.username: u for u in session.scalars(select(User))}
     for u in doc.users:
