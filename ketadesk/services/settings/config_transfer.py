@@ -629,7 +629,7 @@ def _apply(
             row.value = value
             row.updated_at = now
             record("setting", None, key, before, {key: value})
-    for key in stored.keys() - doc.settings.keys():
+    for key in sorted(stored.keys() - doc.settings.keys()):
         left_alone("setting", key)
     kinds: tuple[tuple[type[SessionType] | type[Protocol], str, dict[str, Any]], ...] = (
         (SessionType, "session_type", doc.session_types),
@@ -658,7 +658,7 @@ def _apply(
                 for k, v in columns.items():
                     setattr(item, k, v)
                 record(entity, item.id, code, old_definition, definition)
-        for code in defs.keys() - definitions.keys():
+        for code in sorted(defs.keys() - definitions.keys()):
             left_alone(entity, code)
     session.flush()
     # The configuration as it now stands must still be whole (types left alone included).
@@ -806,7 +806,7 @@ def _apply(
                 for k, val in cols.items():
                     setattr(user, k, val)
                 record("user", user.id, u["username"], before_u, cols)
-    for username in users.keys() - {u["username"] for u in doc.users}:
+    for username in sorted(users.keys() - {u["username"] for u in doc.users}):
         left_alone("user", username)
     session.flush()
 
