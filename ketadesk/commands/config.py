@@ -1,0 +1,89 @@
+"""``ketadesk config export|import``: a clinic's whole set-up as one TOML file.
+
+Export writes the settings, session types, protocols, rooms, equipment, staff with their shifts,
+closures to come and user accounts (never a password).  Import checks the whole file first and
+then applies it all or nothing; ``--dry-run`` prints what would change and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ketadesk.cli import add_db_argument
+
+
+def register(sub: Any) -> None:
+    text = "export or import the clinic's whole configuration as one TOML file"
+    parser = sub.add_parser("config", help=text, description=text)
+    kinds = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)
+
+    out_text = "write the settings, session types, protocols, rooms, staff and users to a file"
+    out = kinds.add_parser("export", help=out_text, description=out_text)
+    add_db_argument(out)
+    out.add_argument("--out", required=True, type=Path, metavar="FILE.toml")
+    out.set_defaults(handler=_export)
+
+    in_text = (
+        "check a configuration file and apply it (all or nothing); entities are matched by "
+        "code, name and username, and nothing the file lacks is deleted"
+    )
+    imp = kinds.add_parser("import", help=in_text, description=in_text)
+    add_db_argument(imp)
+    imp.add_argument("--from", dest="source", required=True, type=Path, metavar="FILE.toml")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="print what would change and write nothing"
+    )
+    imp.set_defaults(handler=_import)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ketadesk.cli import CommandError, command_line_actor
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.common.files import write_private
+    from ketadesk.services.settings.config_transfer import export_config
+
+    opened = open_clinic(args.db)
+    try:
+        text = export_config(opened.db, command_line_actor())
+    finally:
+        opened.db.dispose()
+    try:
+        write_private(args.out, text.encode("utf-8"))
+    except OSError as err:
+        raise CommandError(f"cannot write {args.out}: {err.strerror or err}") from None
+    print(f"wrote the configuration of {opened.db.label} to {args.out}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ketadesk.cli import CommandError, command_line_actor
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.settings.config_transfer import import_config
+
+    try:
+        text = args.source.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"{args.source}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as err:
+        raise CommandError(f"cannot read {args.source}: {err.strerror or err}") from None
+    opened = open_clinic(args.db)
+    try:
+        report = import_config(
+            opened.db, command_line_actor(), text, str(args.source), dry_run=args.dry_run
+        )
+    finally:
+        opened.db.dispose()
+    for line in report.lines():
+        print(line)
+    if report.passwords:
+        change = (
+            "they must change it at first sign-in"
+            if report.must_change_password
+            else "tell each user and have them change it"
+        )
+        print(f"one-time passwords of the new users ({change}; shown only now):")
+        for username, password in sorted(report.passwords.items()):
+            print(f"  {username}: {password}")
+    return 0

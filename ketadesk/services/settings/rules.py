@@ -1,0 +1,371 @@
+"""The clinic rules of resources/config/ as form fields: durations, gaps, windows, thresholds
+and follow-up rules, read from the stored configuration and saved through the loader's own
+validation.
+
+Every field is one whole number of the stored configuration, named by the loader's own dotted
+path (``protocols.iv_induction.stages[0].target_gap_days``), so a mistake the loader reports
+(``clinic.toml: clinic.slot_minutes: must divide an hour evenly, got 7``) lands at its field.
+The fields are generated from the configuration's structure: a session type or protocol a clinic
+adds gets its fields without a change here.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.config import (
+    CLINIC_FILE,
+    PROTOCOLS_FILE,
+    SESSION_TYPES_FILE,
+    RawConfig,
+    build_catalog,
+)
+from ketadesk.scheduling.catalog import ConfigError
+from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
+from ketadesk.services.common.context import Actor, Database, InvalidFields, utcnow
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import read_raw_config
+from ketadesk.store.models import ClinicSetting, Protocol, SessionType
+
+#: The clinic-wide numbers shown, by section: key -> (label, unit).  A key a clinic adds to one
+#: of these sections is shown too, with its key as label.
+_SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "clinic": (
+        "Booking",
+        {
+            "slot_minutes": ("Booking grid", "minutes"),
+            "late_cancel_hours": ("Late cancellation within", "hours"),
+            "dosing_sessions_per_patient_day": ("Dosing sessions per patient a day", "sessions"),
+        },
+    ),
+    "staffing": ("Staffing: patients one staff member watches", {}),
+    "monitoring": (
+        "Monitoring thresholds",
+        {
+            "bp_warn_systolic": ("Warn at systolic BP from", "mmHg"),
+            "bp_warn_diastolic": ("Warn at diastolic BP from", "mmHg"),
+            "bp_min_systolic": ("Lowest systolic BP accepted", "mmHg"),
+            "bp_max_systolic": ("Highest systolic BP accepted", "mmHg"),
+            "bp_min_diastolic": ("Lowest diastolic BP accepted", "mmHg"),
+            "bp_max_diastolic": ("Highest diastolic BP accepted", "mmHg"),
+            "spo2_warn_below": ("Warn at SpO2 below", "%"),
+            "spo2_min": ("Lowest SpO2 accepted", "%"),
+            "spo2_max": ("Highest SpO2 accepted", "%"),
+            "heart_rate_min": ("Lowest heart rate accepted", "beats/min"),
+            "heart_rate_max": ("Highest heart rate accepted", "beats/min"),
+            "reading_late_minutes": ("A BP check is late after", "minutes"),
+        },
+    ),
+    "followups": (
+        "Follow-ups",
+        {
+            "retry_hours": ("Retry an unreached call after", "hours"),
+            "max_attempts": ("Calls in all", "calls"),
+            "upcoming_days": ("Upcoming list looks ahead", "days"),
+            "adverse_event_business_days": ("Adverse event followed up within", "business days"),
+            "recall_lookback_days": ("Recall and dropout lists look back", "days"),
+        },
+    ),
+    "accounts": (
+        "Sign-in and screen lock",
+        {
+            "min_password_length": ("Shortest password", "characters"),
+            "idle_lock_minutes": ("Lock the screen after", "minutes"),
+            "free_failures": ("Wrong passwords before a wait", "attempts"),
+            "failure_delay_seconds": ("First wait", "seconds"),
+            "failure_delay_max_seconds": ("Longest wait", "seconds"),
+        },
+    ),
+}
+_STAGE_FIELDS = {
+    "count": ("Sessions", "sessions"),
+    "min_gap_days": ("Shortest gap", "days"),
+    "target_gap_days": ("Target gap", "days"),
+    "max_gap_days": ("Longest gap", "days"),
+    "window_days": ("Whole stage within", "days"),
+}
+_FOLLOWUP_UNITS = {
+    "business_days": ("within", "business days"),
+    "calendar_days": ("within", "days"),
+    "min_days": ("earliest", "days"),
+    "max_days": ("latest", "days"),
+}
+
+
+def _monitoring_unit(key: str) -> str:
+    if key.startswith("bp_"):
+        return "mmHg"
+    if key.startswith("spo2"):
+        return "%"
+    if key.startswith("heart_rate"):
+        return "beats/min"
+    if key.endswith("_minutes"):
+        return "minutes"
+    return ""
+
+
+def _words(key: str) -> str:
+    text = key.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class RuleField:
+    key: str  # the loader's dotted path, also the field's name in InvalidFields
+    label: str
+    unit: str
+    value: int
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    title: str
+    fields: tuple[RuleField, ...]
+
+
+@dataclass(frozen=True)
+class ClinicRules:
+    groups: tuple[RuleGroup, ...]
+
+    def value(self, key: str) -> int:
+        return next(f.value for g in self.groups for f in g.fields if f.key == key)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
+    for section, (title, known) in _SECTIONS.items():
+        data = raw.clinic.get(section)
+        if not isinstance(data, Mapping):
+            continue
+        fields = []
+        for key, value in data.items():
+            if not _is_int(value) or (section == "clinic" and key not in known):
+                continue
+            label, unit = known.get(key, (_words(key), ""))
+            if section == "staffing":
+                label, unit = _words(key.removesuffix("_patients")), "patients"
+            elif section == "monitoring" and key not in known:
+                unit = _monitoring_unit(key)
+            fields.append(RuleField(f"{section}.{key}", label, unit, value))
+        if fields:
+            yield RuleGroup(title, tuple(fields))
+    for code, d in raw.session_types.get("session_types", {}).items():
+        base = f"session_types.{code}"
+        fields = []
+        for i, phase in enumerate(d.get("phases", [])):
+            if _is_int(phase.get("minutes")):
+                name = phase.get("name", phase.get("key", ""))
+                fields.append(
+                    RuleField(f"{base}.phases[{i}].minutes", name, "minutes", phase["minutes"])
+                )
+        if _is_int(d.get("observation_minutes")):
+            fields.append(
+                RuleField(
+                    f"{base}.observation_minutes",
+                    "Observation in all",
+                    "minutes",
+                    d["observation_minutes"],
+                )
+            )
+        if _is_int(d.get("drives_after_hours")):
+            fields.append(
+                RuleField(
+                    f"{base}.drives_after_hours", "No driving for", "hours", d["drives_after_hours"]
+                )
+            )
+        for i, rule in enumerate(d.get("followups", [])):
+            for key, (when, unit) in _FOLLOWUP_UNITS.items():
+                if _is_int(rule.get(key)):
+                    label = f"{_words(rule.get('kind', 'follow-up'))}: {when}"
+                    fields.append(RuleField(f"{base}.followups[{i}].{key}", label, unit, rule[key]))
+        if fields:
+            yield RuleGroup(f"Session type: {d.get('name', code)}", tuple(fields))
+    for code, d in raw.protocols.get("protocols", {}).items():
+        base = f"protocols.{code}"
+        fields = []
+        for i, stage in enumerate(d.get("stages", [])):
+            stage_name = stage.get("name", f"stage {i + 1}")
+            for key, (label, unit) in _STAGE_FIELDS.items():
+                if _is_int(stage.get(key)):
+                    fields.append(
+                        RuleField(
+                            f"{base}.stages[{i}].{key}", f"{stage_name}: {label}", unit, stage[key]
+                        )
+                    )
+            for part, words in (("followed_by", "after each"), ("on_complete", "after the stage")):
+                sub = stage.get(part)
+                if isinstance(sub, Mapping):
+                    what = _words(str(sub.get("session_type") or sub.get("followup") or part))
+                    for key, when in (("min_days", "earliest"), ("max_days", "latest")):
+                        if _is_int(sub.get(key)):
+                            fields.append(
+                                RuleField(
+                                    f"{base}.stages[{i}].{part}.{key}",
+                                    f"{stage_name}: {what} {words}, {when}",
+                                    "days",
+                                    sub[key],
+                                )
+                            )
+        if fields:
+            yield RuleGroup(f"Protocol: {d.get('name', code)}", tuple(fields))
+
+
+def _rules(raw: RawConfig) -> ClinicRules:
+    return ClinicRules(tuple(_groups(raw)))
+
+
+def read_rules(db: Database) -> ClinicRules:
+    """The clinic rules as stored now, grouped for the form."""
+    with db.read() as session:
+        return _rules(read_raw_config(session))
+
+
+_STEP = re.compile(r"([A-Za-z_0-9]+)|\[(\d+)\]")
+
+
+def _document(raw: RawConfig, key: str) -> tuple[dict[str, Any], str]:
+    """Which of the three documents a key lies in, and the key inside it."""
+    first = key.split(".", 1)[0].split("[", 1)[0]
+    if first == "session_types":
+        return raw.session_types, key
+    if first == "protocols":
+        return raw.protocols, key
+    return raw.clinic, key
+
+
+def _set(doc: dict[str, Any], key: str, value: int) -> None:
+    steps: list[str | int] = [name if name else int(index) for name, index in _STEP.findall(key)]
+    node: Any = doc
+    for step in steps[:-1]:
+        node = node[step]
+    last = steps[-1]
+    fits = (isinstance(node, dict) and isinstance(last, str) and last in node) or (
+        isinstance(node, list) and isinstance(last, int) and last < len(node)
+    )
+    if not fits:
+        raise KeyError(key)
+    container: Any = node
+    container[last] = value
+
+
+_SOURCES = (CLINIC_FILE, SESSION_TYPES_FILE, PROTOCOLS_FILE)
+
+
+def _field_of(message: str, keys: list[str]) -> tuple[str, str]:
+    """The field a loader message is about, and the message without its place."""
+    text = message
+    for source in _SOURCES:
+        if text.startswith(f"{source}: "):
+            text = text[len(source) + 2 :]
+            break
+    place, _, words = text.partition(": ")
+    if not words:
+        return "", message
+    if place in keys:
+        return place, words
+    # A whole table's message (a stage, a phase list): the first changed field inside it.
+    inside = [k for k in keys if k.startswith((place + ".", place + "["))]
+    if inside:
+        return inside[0], f"{place.rsplit('.', 1)[-1]}: {words}"
+    return "", message
+
+
+def save_rules(
+    db: Database, actor: Actor, values: Mapping[str, int], *, now: dt.datetime | None = None
+) -> int:
+    """Save changed rule values (administrators only); returns how many entities changed.
+
+    The whole configuration with the new values goes through the loader's validation first:
+    a mistake raises InvalidFields naming the field with the loader's own message, and
+    nothing is saved.
+    """
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    with db.write() as session:
+        raw = read_raw_config(session)
+        new = RawConfig(
+            copy.deepcopy(raw.clinic),
+            copy.deepcopy(raw.session_types),
+            copy.deepcopy(raw.protocols),
+        )
+        errors: dict[str, str] = {}
+        for key, value in values.items():
+            if not _is_int(value):
+                errors[key] = f"must be a whole number, got {value!r}"
+                continue
+            doc, inner = _document(new, key)
+            try:
+                _set(doc, inner, value)
+            except (KeyError, IndexError, TypeError):
+                errors[key] = "is not a rule of this clinic's configuration"
+        if errors:
+            raise InvalidFields(errors)
+        try:
+            build_catalog(new)
+        except ConfigError as err:
+            field, words = _field_of(str(err), list(values))
+            raise InvalidFields({field: words}) from None
+        return _write(session, actor, raw, new, now)
+
+
+def _write(session: Session, actor: Actor, old: RawConfig, new: RawConfig, now: dt.datetime) -> int:
+    changed = 0
+    for key, value in new.clinic.items():
+        if old.clinic.get(key) != value:
+            row = session.get(ClinicSetting, key)
+            assert row is not None
+            row.value = value
+            row.updated_at = now
+            audit.record(
+                session,
+                actor,
+                "update_rules",
+                "setting",
+                None,
+                before={key: old.clinic.get(key)},
+                after={key: value},
+                detail=f"clinic rules: [{key}]",
+                now=now,
+            )
+            changed += 1
+    for model, entity, before_all, after_all in (
+        (SessionType, "session_type", old.session_types, new.session_types),
+        (Protocol, "protocol", old.protocols, new.protocols),
+    ):
+        section = entity + "s"
+        for code, definition in after_all[section].items():
+            if before_all[section].get(code) == definition:
+                continue
+            item = cast(
+                "SessionType | Protocol | None",
+                session.scalars(select(model).where(model.code == code)).first(),
+            )
+            assert item is not None
+            item.definition = definition
+            audit.record(
+                session,
+                actor,
+                "update_rules",
+                entity,
+                item.id,
+                before=before_all[section][code],
+                after=definition,
+                detail=f"clinic rules: {code}",
+                now=now,
+            )
+            changed += 1
+    if changed:
+        changes.bump(session, now=now)
+    return changed

@@ -1,0 +1,208 @@
+"""Settings ▸ Clinic rules: the numbers of resources/config/ (durations, gaps, windows,
+thresholds, follow-up rules) edited in a form generated from the configuration's structure.
+
+The form holds no rule: the services list the fields (``services/settings/rules.py``) and check
+a save with the configuration loader's own validation; a mistake comes back per field, with the
+loader's message, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.settings.rules import ClinicRules, read_rules, save_rules
+from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.colors import is_dark
+from ketadesk.ui.common.desk import Desk
+
+#: Error text: a red that reads on light and on dark backgrounds (as in the patient form).
+_ERROR_COLORS = {"light": "#b3261e", "dark": "#f2b8b5"}
+#: The largest number a field takes: the loader judges the value, the box only holds it.
+_SPIN_MAX = 1_000_000
+
+
+class _RuleRow(QWidget):
+    """One number with its unit, and the loader's message under it when it is wrong."""
+
+    def __init__(self, key: str, unit: str, value: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.key = key
+        self.original = value
+        self.spin = QSpinBox(self)
+        self.spin.setRange(-_SPIN_MAX, _SPIN_MAX)
+        self.spin.setValue(value)
+        self.spin.setAccessibleName(key)
+        self.unit = QLabel(unit, self)
+        self.error = QLabel("", self)
+        self.error.setWordWrap(True)
+        self.error.hide()
+        color = _ERROR_COLORS["dark" if is_dark(self.palette()) else "light"]
+        self.error.setStyleSheet(f"color: {QColor(color).name()}")
+        line = QHBoxLayout()
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(self.spin)
+        line.addWidget(self.unit)
+        line.addStretch(1)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(line)
+        box.addWidget(self.error)
+
+    def set_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+    @property
+    def changed(self) -> bool:
+        return self.spin.value() != self.original
+
+
+class RulesPage(QWidget):
+    """The clinic rules: one group per settings section, session type and protocol."""
+
+    title = "Clinic rules"
+    saved = Signal(int)  # how many configuration entities changed
+    not_saved = Signal()
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._desk = desk
+        self._reads = LatestOnly(self, busy="Reading the clinic rules…")
+        self._saving = False
+        self.rows: dict[str, _RuleRow] = {}
+        intro = QLabel(
+            "The numbers the planner and the desk work with. Each is checked as the "
+            "configuration files are; a mistake is shown at its field and nothing is saved.",
+            self,
+        )
+        intro.setWordWrap(True)
+        self._body = QWidget()
+        self._body_layout = QVBoxLayout(self._body)
+        self._scroll = scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self._body)
+        self.message = QLabel("", self)
+        self.message.setWordWrap(True)
+        self.save_button = QPushButton("Save", self)
+        self.save_button.clicked.connect(self.save)
+        self.revert_button = QPushButton("Revert", self)
+        self.revert_button.clicked.connect(self.refresh)
+        allowed = may(desk.actor, "configure")
+        self.save_button.setEnabled(allowed)
+        if not allowed:
+            self.message.setText("Only an administrator may change the clinic rules.")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.message, 1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+        self.refresh()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        db = self._desk.db
+        self._reads.run(lambda: read_rules(db), self._show)
+
+    def _show(self, rules: ClinicRules) -> None:
+        while self._body_layout.count():
+            item = self._body_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.rows = {}
+        for group in rules.groups:
+            box = QGroupBox(group.title, self._body)
+            form = QFormLayout(box)
+            for f in group.fields:
+                row = _RuleRow(f.key, f.unit, f.value, box)
+                row.setToolTip(f.key)
+                form.addRow(f.label, row)
+                self.rows[f.key] = row
+            self._body_layout.addWidget(box)
+        self._body_layout.addStretch(1)
+
+    # -- saving -----------------------------------------------------------------------------
+
+    def changed_values(self) -> dict[str, int]:
+        return {key: row.spin.value() for key, row in self.rows.items() if row.changed}
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for key, row in self.rows.items():
+            row.set_error(errors.get(key, ""))
+        if errors:
+            general = errors.get("", "")
+            self.message.setText(
+                "Not saved: " + (general or "correct the marked field (nothing has been saved).")
+            )
+            first = next((self.rows[k] for k in errors if k in self.rows), None)
+            if first is not None:
+                first.spin.setFocus()
+                # After the layout has placed the rows (a fresh page lays out lazily).
+                QTimer.singleShot(0, lambda: self._scroll.ensureWidgetVisible(first, 0, 80))
+        else:
+            self.message.setText("")
+
+    def save(self) -> None:
+        if self._saving:
+            return
+        values = self.changed_values()
+        if not values:
+            self.message.setText("Nothing changed.")
+            return
+        desk = self._desk
+
+        def work() -> int | dict[str, str]:
+            try:
+                return save_rules(desk.db, desk.actor, values, now=desk.now())
+            except InvalidFields as err:
+                return err.errors
+
+        self._saving = True
+        self.save_button.setEnabled(False)
+        run_service(
+            self,
+            work,
+            self._on_saved,
+            failed=self._on_refused,
+            busy="Saving the clinic rules…",
+            writes=True,
+        )
+
+    def _on_saved(self, outcome: int | dict[str, str]) -> None:
+        self._saving = False
+        self.save_button.setEnabled(True)
+        if isinstance(outcome, dict):
+            self.show_errors(outcome)
+            self.not_saved.emit()
+            return
+        self.show_errors({})
+        for row in self.rows.values():
+            row.original = row.spin.value()
+        self.message.setText("Saved. Every workstation uses the new rules from now on.")
+        self.saved.emit(outcome)
+
+    def _on_refused(self, err: ServiceError) -> None:
+        self._saving = False
+        self.save_button.setEnabled(True)
+        self.message.setText(f"Not saved: {err}")
+        self.not_saved.emit()
+
+    def field(self, key: str) -> _RuleRow:
+        return self.rows[key]
