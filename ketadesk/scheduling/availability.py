@@ -358,9 +358,7 @@ class Availability:
             self._candidates[key] = found
         return found
 
-    def candidates_for(
-        self, spec: SessionTypeSpec, need: ResourceNeed
-    ) -> tuple[ResourceInfo, ...]:
+    def candidates_for(self, spec: SessionTypeSpec, need: ResourceNeed) -> tuple[ResourceInfo, ...]:
         """The active resources that may fill ``need`` of ``spec``: of its kind, and (staff)
         qualified for every phase the need holds them."""
         found = self.candidates(need.kind, need.subkind)
