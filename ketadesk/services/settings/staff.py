@@ -271,8 +271,8 @@ def phase_choices(catalog: Catalog) -> tuple[PhaseChoice, ...]:
         for need in spec.needs:
             if need.kind is not ResourceKind.STAFF:
                 continue
-            for phase in spec.need_phases(need):
-                roles = roles_by_phase.setdefault(phase, [])
+            for key in spec.need_phases(need):
+                roles = roles_by_phase.setdefault(key, [])
                 if need.subkind not in roles:
                     roles.append(need.subkind)
         for phase in spec.phases:
@@ -300,7 +300,7 @@ def future_sessions(
     """The sessions not yet over that hold this staff member (not cancelled or missed)."""
     now = now or utcnow()
     with db.read() as session:
-        return _future_sessions(session, staff_id, now)
+        return tuple(_future_sessions(session, staff_id, now))
 
 
 def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[BookedSession]:

@@ -90,29 +90,40 @@ def test_adding_a_nurse_writes_her_shifts_audit_and_bumps_the_counter(
 ) -> None:
     before = _counter(clinic)
     info = staff.add_staff(clinic.db, SYSTEM, _lee(), now=NOW)
-    assert info.name == "Lee Park" and info.printed_name == "Lee Park, RN"
-    assert info.role == "nurse" and len(info.shifts) == 5 and info.active
+    assert info.name == "Lee Park"
+    assert info.printed_name == "Lee Park, RN"
+    assert info.role == "nurse"
+    assert len(info.shifts) == 5
+    assert info.active
     assert _counter(clinic) > before
     [event] = _audit(clinic, "add_staff")
-    assert event.after is not None and event.after["credentials"] == "RN"
+    assert event.after is not None
+    assert event.after["credentials"] == "RN"
     with clinic.db.read() as s:
         res = s.get(Resource, info.id)
-        assert res is not None and res.kind == "staff" and res.subkind == "nurse"
+        assert res is not None
+        assert res.kind == "staff"
+        assert res.subkind == "nurse"
         assert res.capacity == clinic.catalog.settings.capacity_for_role("nurse")
     names = [s.name for s in staff.list_staff(clinic.db)]
-    assert "Lee Park" in names and "Nurse Kim" in names
+    assert "Lee Park" in names
+    assert "Nurse Kim" in names
 
 
 def test_editing_records_before_and_after(clinic: SmallClinic) -> None:
     info = staff.add_staff(clinic.db, SYSTEM, _lee(), now=NOW)
     form = _lee(credentials="NP", role="prescriber", shifts=(ShiftRow(0, 9 * 60, 13 * 60),))
     edited = staff.update_staff(clinic.db, SYSTEM, info.id, form, now=NOW)
-    assert edited.role == "prescriber" and edited.credentials == "NP"
+    assert edited.role == "prescriber"
+    assert edited.credentials == "NP"
     assert edited.shifts == (ShiftRow(0, 9 * 60, 13 * 60),)
     [event] = _audit(clinic, "edit_staff")
-    assert event.before is not None and event.after is not None
-    assert event.before["credentials"] == "RN" and event.after["credentials"] == "NP"
-    assert len(event.before["shifts"]) == 5 and len(event.after["shifts"]) == 1
+    assert event.before is not None
+    assert event.after is not None
+    assert event.before["credentials"] == "RN"
+    assert event.after["credentials"] == "NP"
+    assert len(event.before["shifts"]) == 5
+    assert len(event.after["shifts"]) == 1
 
 
 def test_bad_input_names_each_field_and_saves_nothing(clinic: SmallClinic) -> None:
@@ -248,7 +259,8 @@ def test_deactivating_a_booked_nurse_lists_her_sessions_unless_forced(
     with pytest.raises(StaffStillBooked) as caught:
         staff.set_staff_active(clinic.db, SYSTEM, kim, False, now=NOW)
     assert [s.patient for s in caught.value.sessions] == ["Ada Lovelace"]
-    assert staff.get_staff(clinic.db, kim).active and _counter(clinic) == before
+    assert staff.get_staff(clinic.db, kim).active
+    assert _counter(clinic) == before
     info = staff.set_staff_active(clinic.db, SYSTEM, kim, False, force=True, now=NOW)
     assert not info.active
     assert "Nurse Kim" not in [s.name for s in staff.list_staff(clinic.db)]
