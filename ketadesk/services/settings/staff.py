@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -182,6 +183,8 @@ class PhaseChoice:
 
 @dataclass(frozen=True, slots=True)
 class BookedSession:
+    """A session not yet over that holds the staff member (``starts_at`` in the clinic's zone)."""
+
     appointment_id: int
     starts_at: dt.datetime
     patient: str
@@ -323,8 +326,9 @@ def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[
         .distinct()
         .order_by(Appointment.starts_at, Appointment.id)
     )
+    tz = ZoneInfo(load_catalog(session).settings.timezone)
     return [
-        BookedSession(aid, starts, f"{first} {last}", type_name)
+        BookedSession(aid, starts.astimezone(tz), f"{first} {last}", type_name)
         for aid, starts, first, last, type_name in rows
     ]
 
