@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval
-from ketadesk.scheduling.catalog import HoldMode, ResourceKind
+from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
 from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
 
 # Times inside this package's fast paths are whole seconds since the epoch (UTC): comparing and
@@ -357,6 +357,15 @@ class Availability:
             )
             self._candidates[key] = found
         return found
+
+    def candidates_for(self, spec: SessionTypeSpec, need: ResourceNeed) -> tuple[ResourceInfo, ...]:
+        """The active resources that may fill ``need`` of ``spec``: of its kind, and (staff)
+        qualified for every phase the need holds them."""
+        found = self.candidates(need.kind, need.subkind)
+        if need.kind is not ResourceKind.STAFF:
+            return found
+        phases = spec.need_phases(need)
+        return tuple(r for r in found if r.may_serve(spec.code, phases))
 
     # -- local days -----------------------------------------------------------------------------
 

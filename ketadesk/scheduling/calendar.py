@@ -82,13 +82,29 @@ class ShiftPattern:
     end_minute: int
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
+    # Every n-th week, counted from the week (Monday to Sunday) that holds ``anchor``: a nurse
+    # who works every other Friday has n = 2 and an anchor on one of her working weeks.
+    every_n_weeks: int = 1
+    anchor: dt.date | None = None
 
     def applies(self, day: dt.date) -> bool:
         return (
             day.weekday() == self.weekday
             and (self.valid_from is None or day >= self.valid_from)
             and (self.valid_until is None or day <= self.valid_until)
+            and self.on_week(day)
         )
+
+    def on_week(self, day: dt.date) -> bool:
+        """Whether ``day`` falls in one of this pattern's working weeks."""
+        if self.every_n_weeks <= 1:
+            return True
+        anchor = self.anchor or self.valid_from
+        if anchor is None:
+            return True
+        weeks = ((day - dt.timedelta(days=day.weekday())) - anchor).days
+        weeks += anchor.weekday()
+        return (weeks // 7) % self.every_n_weeks == 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,16 @@ class SessionTypeSpec:
             t += phase.minutes
         return offsets
 
+    def need_phases(self, need: ResourceNeed) -> tuple[str, ...]:
+        """The phases (in order) during which ``need`` holds its resource: a staff member
+        booked for the need must be qualified for each of them."""
+        windows = [self.hold_window(h) for h in need.holds]
+        return tuple(
+            key
+            for key, (start, end) in self.phase_offsets().items()
+            if any(a < end and start < b for a, b in windows)
+        )
+
     def hold_window(self, hold: HoldSpec) -> tuple[int, int]:
         """Start and end minutes of a hold relative to the session's start."""
         offsets = self.phase_offsets()

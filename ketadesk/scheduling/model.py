@@ -7,7 +7,7 @@ booking service writes ``PlannedSession`` back as an appointment with its holds.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ketadesk.scheduling.calendar import Interval
@@ -23,10 +23,19 @@ class ResourceInfo:
     capacity: int = 1
     active: bool = True
     sort_order: int = 0
+    # Staff: the (session type code, phase key) pairs they may be booked for; empty means
+    # every phase their role is asked for (a clinic that never restricts anyone).
+    qualifications: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def is_staff(self) -> bool:
         return self.kind is ResourceKind.STAFF
+
+    def may_serve(self, session_type: str, phases: Iterable[str]) -> bool:
+        """Whether this resource may be booked for ``phases`` of ``session_type``."""
+        if not self.qualifications:
+            return True
+        return all((session_type, phase) in self.qualifications for phase in phases)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    UniqueConstraint,
     func,
     text,
 )
@@ -167,12 +168,14 @@ class StaffMember(Base):
 
 
 class StaffShift(Base):
-    """A weekly working pattern: on ``weekday`` (0 = Monday) from start to end, local time."""
+    """A weekly working pattern: on ``weekday`` (0 = Monday) from start to end, local time,
+    every ``every_n_weeks`` weeks counted from the week holding ``anchor_date``."""
 
     __tablename__ = "staff_shift"
     __table_args__ = (
         CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
         CheckConstraint("end_minute > start_minute", name="order"),
+        CheckConstraint("every_n_weeks >= 1", name="every_n_weeks"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -182,6 +185,21 @@ class StaffShift(Base):
     end_minute: Mapped[int]
     valid_from: Mapped[dt.date | None]
     valid_until: Mapped[dt.date | None]
+    every_n_weeks: Mapped[int] = mapped_column(default=1, server_default="1")
+    anchor_date: Mapped[dt.date | None]
+
+
+class StaffQualification(Base):
+    """One phase of one session type a staff member may be booked for.  A staff member with
+    none may be booked for every phase their role is asked for."""
+
+    __tablename__ = "staff_qualification"
+    __table_args__ = (UniqueConstraint("resource_id", "session_type", "phase"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id", ondelete="CASCADE"))
+    session_type: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str] = mapped_column(String(64))
 
 
 class Closure(Base):

@@ -28,7 +28,7 @@ from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import Closure, Resource, StaffShift
-from ketadesk.store.snapshot import autoflush, calendar_of, load_calendar
+from ketadesk.store.snapshot import autoflush, calendar_of, load_calendar, load_qualifications
 
 _RESOURCE = cast(Table, Resource.__table__)
 _CLOSURE = cast(Table, Closure.__table__)
@@ -61,6 +61,8 @@ _ALL_SHIFTS = select(
     _SHIFT.c.end_minute,
     _SHIFT.c.valid_from,
     _SHIFT.c.valid_until,
+    _SHIFT.c.every_n_weeks,
+    _SHIFT.c.anchor_date,
 ).order_by(_SHIFT.c.id)
 
 # How far before the booking that filled the cache its closures reach: a booking's holds may
@@ -155,6 +157,7 @@ def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> 
     ):
         return cached
     since = now - _CLOSURES_MARGIN
+    qualified = load_qualifications(conn)
     resources = {
         rid: ResourceInfo(
             id=rid,
@@ -164,6 +167,7 @@ def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> 
             capacity=capacity,
             active=active,
             sort_order=sort_order,
+            qualifications=qualified.get(rid, frozenset()),
         )
         for rid, kind, subkind, name, capacity, active, sort_order in conn.execute(_ALL_RESOURCES)
     }

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, or_, select
+from sqlalchemy import Connection, Integer, Table, bindparam, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -22,7 +22,13 @@ from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, 
 from ketadesk.scheduling.catalog import ClinicSettings, ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import load_catalog
-from ketadesk.store.models import Closure, Resource, ResourceHold, StaffShift
+from ketadesk.store.models import (
+    Closure,
+    Resource,
+    ResourceHold,
+    StaffQualification,
+    StaffShift,
+)
 from ketadesk.store.queries import overlapping
 
 
@@ -43,10 +49,27 @@ class Snapshot:
         )
 
 
+_QUALIFICATION = cast(Table, StaffQualification.__table__)
+_QUALIFICATIONS = select(
+    _QUALIFICATION.c.resource_id, _QUALIFICATION.c.session_type, _QUALIFICATION.c.phase
+)
+
+
+def load_qualifications(conn: Connection) -> dict[int, frozenset[tuple[str, str]]]:
+    """Per staff member, the (session type, phase) pairs they may be booked for (a staff
+    member without any is not in the mapping: they may be booked for anything)."""
+    found: dict[int, set[tuple[str, str]]] = {}
+    for rid, session_type, phase in conn.execute(_QUALIFICATIONS):
+        found.setdefault(rid, set()).add((session_type, phase))
+    return {rid: frozenset(pairs) for rid, pairs in found.items()}
+
+
 def load_resources(session: Session, *, include_inactive: bool = False) -> list[ResourceInfo]:
     stmt = select(Resource).order_by(Resource.kind, Resource.sort_order, Resource.name)
     if not include_inactive:
         stmt = stmt.where(Resource.active.is_(True))
+    resources = list(session.scalars(stmt))
+    qualified = load_qualifications(session.connection())
     return [
         ResourceInfo(
             id=r.id,
@@ -56,8 +79,9 @@ def load_resources(session: Session, *, include_inactive: bool = False) -> list[
             capacity=r.capacity,
             active=r.active,
             sort_order=r.sort_order,
+            qualifications=qualified.get(r.id, frozenset()),
         )
-        for r in session.scalars(stmt)
+        for r in resources
     ]
 
 
@@ -86,6 +110,8 @@ _SHIFTS = select(
     _SHIFT.c.end_minute,
     _SHIFT.c.valid_from,
     _SHIFT.c.valid_until,
+    _SHIFT.c.every_n_weeks,
+    _SHIFT.c.anchor_date,
 )
 _SHIFTS_OF = _SHIFTS.where(
     _SHIFT.c.resource_id.in_(bindparam("ids", expanding=True)),

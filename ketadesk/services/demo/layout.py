@@ -245,6 +245,8 @@ def _plan_shifts(layout: Layout, catalog: Catalog) -> None:
                     "end_minute": end,
                     "valid_from": None,
                     "valid_until": None,
+                    "every_n_weeks": 1,
+                    "anchor_date": None,
                 }
             )
 

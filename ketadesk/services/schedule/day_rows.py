@@ -91,7 +91,9 @@ WHERE kind = 'staff'
 ORDER BY sort_order, name
 """
 SHIFTS_SQL = """
-SELECT resource_id, weekday, start_minute, end_minute, valid_from, valid_until FROM staff_shift
+SELECT resource_id, weekday, start_minute, end_minute, valid_from, valid_until, every_n_weeks,
+       anchor_date
+FROM staff_shift
 WHERE weekday = :weekday
 """
 # CROSS JOIN keeps SQLite's planner to this order (the day's appointments by their index, then
@@ -258,8 +260,19 @@ def day_schedule_from_rows(
             end_minute=end_minute,
             valid_from=stored_date(valid_from),
             valid_until=stored_date(valid_until),
+            every_n_weeks=every_n_weeks,
+            anchor=stored_date(anchor),
         )
-        for resource_id, weekday, start_minute, end_minute, valid_from, valid_until in rows.shifts
+        for (
+            resource_id,
+            weekday,
+            start_minute,
+            end_minute,
+            valid_from,
+            valid_until,
+            every_n_weeks,
+            anchor,
+        ) in rows.shifts
     )
     calendar = CachedHolidaysCalendar(catalog.settings, closures=closures, shifts=shifts)
     tz = calendar.tz

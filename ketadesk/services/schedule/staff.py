@@ -141,8 +141,8 @@ def my_day(db: Database, staff_id: int, day: dt.date, *, catalog: Catalog | None
     calendar = CachedHolidaysCalendar(
         rows.catalog.settings,
         shifts=tuple(
-            ShiftPattern(rid, wd, sm, em, stored_date(vf), stored_date(vu))
-            for rid, wd, sm, em, vf, vu in rows.shifts
+            ShiftPattern(rid, wd, sm, em, stored_date(vf), stored_date(vu), n, stored_date(a))
+            for rid, wd, sm, em, vf, vu, n, a in rows.shifts
             if rid == staff_id
         ),
     )

@@ -1,0 +1,625 @@
+"""Staff settings: who works here, in what role, when (weekly shifts, every week or every n-th
+week from an anchor week), and which phases of which session types they may be booked for.
+
+Staff are never deleted (their past sessions name them): they are deactivated, and a staff
+member still holding future sessions is deactivated only when the caller insists (re-planning
+those sessions is the consequences engine's work, ``settings/consequences.py``).  Every write
+checks the "configure" permission, is audited with before and after, and bumps the change
+counter so other workstations refresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.catalog import WEEKDAYS, ResourceKind, StaffRole
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
+from ketadesk.services.common.context import (
+    Actor,
+    Database,
+    InvalidFields,
+    NotFound,
+    ServiceError,
+    utcnow,
+)
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.models import (
+    Appointment,
+    Patient,
+    Resource,
+    ResourceHold,
+    SessionType,
+    StaffMember,
+    StaffQualification,
+    StaffShift,
+)
+
+ROLES = tuple(r.value for r in StaffRole)
+MINUTES_PER_DAY = 24 * 60
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^[0-9+()./\- x]*$")
+# Column widths of the staff tables (store/models.py), so a form says "too long" before the
+# database would.
+_LIMITS = {
+    "first_name": 80,
+    "last_name": 80,
+    "name": 120,
+    "short_name": 16,
+    "credentials": 40,
+    "phone": 40,
+    "email": 120,
+}
+
+
+def role_label(role: str) -> str:
+    return role.replace("_", " ").capitalize()
+
+
+def clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftRow:
+    """One weekly shift: ``weekday`` 0 = Monday, local minutes of the day; every
+    ``every_n_weeks`` weeks counted from the week holding ``anchor``."""
+
+    weekday: int
+    start_minute: int
+    end_minute: int
+    every_n_weeks: int = 1
+    anchor: dt.date | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+
+    def describe(self) -> str:
+        text = f"{WEEKDAYS[self.weekday].capitalize()} {clock(self.start_minute)}-"
+        text += clock(self.end_minute)
+        if self.every_n_weeks == 2:
+            text += f", every other week from {self.anchor:%m/%d/%Y}" if self.anchor else ""
+        elif self.every_n_weeks > 2:
+            text += f", every {self.every_n_weeks} weeks"
+            text += f" from {self.anchor:%m/%d/%Y}" if self.anchor else ""
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "weekday": self.weekday,
+            "start": clock(self.start_minute),
+            "end": clock(self.end_minute),
+            "every_n_weeks": self.every_n_weeks,
+            "anchor": self.anchor.isoformat() if self.anchor else None,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StaffForm:
+    """What the staff dialog sends.  ``name`` (the name on the schedule) defaults to first and
+    last name; ``qualifications``: (session type code, phase key) pairs, none = anything the
+    role is asked for."""
+
+    role: str
+    first_name: str
+    last_name: str
+    credentials: str = ""
+    phone: str = ""
+    email: str = ""
+    name: str = ""
+    short_name: str = ""
+    shifts: tuple[ShiftRow, ...] = ()
+    qualifications: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StaffInfo:
+    id: int
+    name: str
+    short_name: str
+    role: str
+    first_name: str
+    last_name: str
+    credentials: str
+    phone: str
+    email: str
+    active: bool
+    shifts: tuple[ShiftRow, ...] = ()
+    qualifications: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def role_label(self) -> str:
+        return role_label(self.role)
+
+    @property
+    def printed_name(self) -> str:
+        """The name as sheets print it: "Kim Nguyen, RN"."""
+        full = f"{self.first_name} {self.last_name}".strip()
+        return f"{full}, {self.credentials}" if self.credentials else full
+
+    def as_form(self) -> StaffForm:
+        return StaffForm(
+            role=self.role,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            credentials=self.credentials,
+            phone=self.phone,
+            email=self.email,
+            name=self.name,
+            short_name=self.short_name,
+            shifts=self.shifts,
+            qualifications=self.qualifications,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseChoice:
+    """A phase of a session type that asks for staff of ``roles``: one row of the
+    qualification list."""
+
+    session_type: str
+    session_type_name: str
+    phase: str
+    phase_name: str
+    roles: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.session_type_name}: {self.phase_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class BookedSession:
+    """A session not yet over that holds the staff member (``starts_at`` in the clinic's zone)."""
+
+    appointment_id: int
+    starts_at: dt.datetime
+    patient: str
+    session_type: str
+
+
+class StaffStillBooked(ServiceError):
+    """Deactivating a staff member who still holds future sessions: ``sessions`` lists them;
+    nothing was changed (ask again with ``force`` once the desk has seen them)."""
+
+    def __init__(self, name: str, sessions: Sequence[BookedSession]) -> None:
+        self.sessions = tuple(sessions)
+        super().__init__(
+            f"{name} still holds {len(self.sessions)} booked session"
+            f"{'s' if len(self.sessions) != 1 else ''} from now on; re-plan them first, or "
+            "deactivate anyway"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _info(session: Session, res: Resource) -> StaffInfo:
+    member = res.staff
+    shifts = session.scalars(
+        select(StaffShift)
+        .where(StaffShift.resource_id == res.id)
+        .order_by(StaffShift.weekday, StaffShift.start_minute, StaffShift.id)
+    )
+    qualifications = session.execute(
+        select(StaffQualification.session_type, StaffQualification.phase)
+        .where(StaffQualification.resource_id == res.id)
+        .order_by(StaffQualification.session_type, StaffQualification.phase)
+    )
+    return StaffInfo(
+        id=res.id,
+        name=res.name,
+        short_name=res.short_name,
+        role=member.role if member else res.subkind,
+        first_name=member.first_name if member else "",
+        last_name=member.last_name if member else "",
+        credentials=member.credentials if member else "",
+        phone=member.phone if member else "",
+        email=member.email if member else "",
+        active=res.active,
+        shifts=tuple(
+            ShiftRow(
+                s.weekday,
+                s.start_minute,
+                s.end_minute,
+                s.every_n_weeks,
+                s.anchor_date,
+                s.valid_from,
+                s.valid_until,
+            )
+            for s in shifts
+        ),
+        qualifications=tuple((t, p) for t, p in qualifications),
+    )
+
+
+def list_staff(db: Database, *, include_inactive: bool = False) -> tuple[StaffInfo, ...]:
+    """The clinic's staff by role, then schedule order and name; inactive ones on request."""
+    with db.read() as session:
+        stmt = select(Resource).where(Resource.kind == ResourceKind.STAFF.value)
+        if not include_inactive:
+            stmt = stmt.where(Resource.active.is_(True))
+        rank = {role: i for i, role in enumerate(ROLES)}
+        rows = sorted(
+            session.scalars(stmt),
+            key=lambda r: (not r.active, rank.get(r.subkind, len(rank)), r.sort_order, r.name),
+        )
+        return tuple(_info(session, r) for r in rows)
+
+
+def get_staff(db: Database, staff_id: int) -> StaffInfo:
+    with db.read() as session:
+        return _info(session, _staff_resource(session, staff_id))
+
+
+def phase_choices(catalog: Catalog) -> tuple[PhaseChoice, ...]:
+    """Every phase of every session type that holds staff, with the roles it asks for."""
+    out: list[PhaseChoice] = []
+    for spec in catalog.session_types.values():
+        roles_by_phase: dict[str, list[str]] = {}
+        for need in spec.needs:
+            if need.kind is not ResourceKind.STAFF:
+                continue
+            for key in spec.need_phases(need):
+                roles = roles_by_phase.setdefault(key, [])
+                if need.subkind not in roles:
+                    roles.append(need.subkind)
+        for phase in spec.phases:
+            if phase.key in roles_by_phase:
+                out.append(
+                    PhaseChoice(
+                        spec.code,
+                        spec.name,
+                        phase.key,
+                        phase.name,
+                        tuple(roles_by_phase[phase.key]),
+                    )
+                )
+    return tuple(out)
+
+
+def qualification_choices(db: Database) -> tuple[PhaseChoice, ...]:
+    with db.read() as session:
+        return phase_choices(load_catalog(session))
+
+
+def future_sessions(
+    db: Database, staff_id: int, *, now: dt.datetime | None = None
+) -> tuple[BookedSession, ...]:
+    """The sessions not yet over that hold this staff member (not cancelled or missed)."""
+    now = now or utcnow()
+    with db.read() as session:
+        return tuple(_future_sessions(session, staff_id, now))
+
+
+def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[BookedSession]:
+    rows = session.execute(
+        select(
+            Appointment.id,
+            Appointment.starts_at,
+            Patient.first_name,
+            Patient.last_name,
+            SessionType.name,
+        )
+        .join(ResourceHold, ResourceHold.appointment_id == Appointment.id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .join(SessionType, SessionType.id == Appointment.session_type_id)
+        .where(
+            ResourceHold.resource_id == staff_id,
+            Appointment.ends_at > now,
+            Appointment.status.not_in(sorted(RELEASED_STATUSES)),
+        )
+        .distinct()
+        .order_by(Appointment.starts_at, Appointment.id)
+    )
+    tz = ZoneInfo(load_catalog(session).settings.timezone)
+    return [
+        BookedSession(aid, starts.astimezone(tz), f"{first} {last}", type_name)
+        for aid, starts, first, last, type_name in rows
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+def _week_number(day: dt.date) -> int:
+    """Weeks since the proleptic calendar's first Monday (ordinal 1 is a Monday)."""
+    return (day.toordinal() - 1) // 7
+
+
+def _weeks_meet(a: ShiftRow, b: ShiftRow) -> bool:
+    """Whether two patterns can fall in the same week (every n-th week from an anchor)."""
+    if a.every_n_weeks <= 1 or b.every_n_weeks <= 1 or a.anchor is None or b.anchor is None:
+        return True
+    step = math.gcd(a.every_n_weeks, b.every_n_weeks)
+    return (_week_number(a.anchor) - _week_number(b.anchor)) % step == 0
+
+
+def _dates_meet(a: ShiftRow, b: ShiftRow) -> bool:
+    lo = max(a.valid_from or dt.date.min, b.valid_from or dt.date.min)
+    hi = min(a.valid_until or dt.date.max, b.valid_until or dt.date.max)
+    return lo <= hi
+
+
+def shift_problems(shifts: Sequence[ShiftRow]) -> dict[str, str]:
+    """Per shift (``shifts.N``, N from 1), what is wrong with it."""
+    errors: dict[str, str] = {}
+    for i, s in enumerate(shifts, start=1):
+        key = f"shifts.{i}"
+        if not 0 <= s.weekday <= 6:
+            errors[key] = f"shift {i}: the weekday must be Monday to Sunday"
+        elif not (0 <= s.start_minute < MINUTES_PER_DAY and 0 < s.end_minute <= MINUTES_PER_DAY):
+            errors[key] = f"shift {i}: times must lie within the day (00:00-24:00)"
+        elif s.start_minute >= s.end_minute:
+            errors[key] = (
+                f"shift {i}: it must start before it ends "
+                f"({clock(s.start_minute)} is not before {clock(s.end_minute)})"
+            )
+        elif s.every_n_weeks < 1:
+            errors[key] = f"shift {i}: it repeats every 1 week or more"
+        elif s.every_n_weeks > 1 and s.anchor is None:
+            errors[key] = f"shift {i}: say which week it starts in (alternate weeks)"
+        elif s.valid_from and s.valid_until and s.valid_from > s.valid_until:
+            errors[key] = f"shift {i}: 'valid from' must not be after 'valid until'"
+    if errors:
+        return errors
+    for i, a in enumerate(shifts, start=1):
+        for j, b in enumerate(shifts[i:], start=i + 1):
+            if (
+                a.weekday == b.weekday
+                and a.start_minute < b.end_minute
+                and b.start_minute < a.end_minute
+                and _weeks_meet(a, b)
+                and _dates_meet(a, b)
+            ):
+                errors[f"shifts.{j}"] = (
+                    f"shift {j} ({b.describe()}) overlaps shift {i} ({a.describe()})"
+                )
+    return errors
+
+
+def _check_form(
+    session: Session, catalog: Catalog, form: StaffForm, staff_id: int | None
+) -> tuple[StaffForm, dict[str, str]]:
+    first, last = form.first_name.strip(), form.last_name.strip()
+    name = form.name.strip() or f"{first} {last}".strip()
+    clean = StaffForm(
+        role=form.role,
+        first_name=first,
+        last_name=last,
+        credentials=form.credentials.strip(),
+        phone=form.phone.strip(),
+        email=form.email.strip(),
+        name=name,
+        short_name=form.short_name.strip(),
+        shifts=tuple(form.shifts),
+        qualifications=tuple(dict.fromkeys(form.qualifications)),
+    )
+    errors: dict[str, str] = {}
+    if clean.role not in ROLES:
+        errors["role"] = f"choose one of: {', '.join(role_label(r) for r in ROLES)}"
+    if not first:
+        errors["first_name"] = "the first name is required"
+    if not last:
+        errors["last_name"] = "the last name is required"
+    for key, limit in _LIMITS.items():
+        if key not in errors and len(getattr(clean, key)) > limit:
+            errors[key] = f"at most {limit} characters"
+    if "phone" not in errors and clean.phone:
+        digits = sum(c.isdigit() for c in clean.phone)
+        if not _PHONE.match(clean.phone) or digits < 7:
+            errors["phone"] = "a phone number such as (619) 555-0142"
+    if "email" not in errors and clean.email and not _EMAIL.match(clean.email):
+        errors["email"] = "an e-mail address such as kim@example.org"
+    if "name" not in errors and name:
+        taken = session.scalar(select(Resource.id).where(Resource.name == name))
+        if taken is not None and taken != staff_id:
+            errors["name"] = f"another resource or staff member is already called {name!r}"
+    errors.update(shift_problems(clean.shifts))
+    choices = {(c.session_type, c.phase): c for c in phase_choices(catalog)}
+    for pair in clean.qualifications:
+        choice = choices.get(pair)
+        if choice is None:
+            errors["qualifications"] = f"no session type phase {pair[0]}/{pair[1]} holds staff"
+            break
+        if clean.role in ROLES and clean.role not in choice.roles:
+            errors["qualifications"] = (
+                f"{choice.label} does not ask for a {role_label(clean.role).lower()}"
+            )
+            break
+    return clean, errors
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def _staff_resource(session: Session, staff_id: int) -> Resource:
+    res = session.get(Resource, staff_id)
+    if res is None or res.kind != ResourceKind.STAFF.value:
+        raise NotFound(f"no staff member #{staff_id}")
+    return res
+
+
+def _snapshot(info: StaffInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "short_name": info.short_name,
+        "role": info.role,
+        "first_name": info.first_name,
+        "last_name": info.last_name,
+        "credentials": info.credentials,
+        "phone": info.phone,
+        "email": info.email,
+        "active": info.active,
+        "shifts": [s.as_dict() for s in info.shifts],
+        "qualifications": [list(q) for q in info.qualifications],
+    }
+
+
+def _write_rows(session: Session, res: Resource, form: StaffForm, catalog: Catalog) -> None:
+    if res.subkind != form.role:
+        res.capacity = catalog.settings.capacity_for_role(form.role)
+    res.subkind = form.role
+    res.name = form.name
+    res.short_name = form.short_name
+    member = res.staff
+    if member is None:
+        member = StaffMember(resource_id=res.id, role=form.role, first_name="", last_name="")
+        session.add(member)
+    member.role = form.role
+    member.first_name = form.first_name
+    member.last_name = form.last_name
+    member.credentials = form.credentials
+    member.phone = form.phone
+    member.email = form.email
+    session.execute(delete(StaffShift).where(StaffShift.resource_id == res.id))
+    session.execute(delete(StaffQualification).where(StaffQualification.resource_id == res.id))
+    for s in form.shifts:
+        session.add(
+            StaffShift(
+                resource_id=res.id,
+                weekday=s.weekday,
+                start_minute=s.start_minute,
+                end_minute=s.end_minute,
+                every_n_weeks=s.every_n_weeks,
+                anchor_date=s.anchor if s.every_n_weeks > 1 else None,
+                valid_from=s.valid_from,
+                valid_until=s.valid_until,
+            )
+        )
+    for session_type, phase in form.qualifications:
+        session.add(StaffQualification(resource_id=res.id, session_type=session_type, phase=phase))
+    session.flush()
+    session.refresh(res)
+
+
+def add_staff(
+    db: Database, actor: Actor, form: StaffForm, *, now: dt.datetime | None = None
+) -> StaffInfo:
+    """Add a staff member (a staff resource and its details, shifts and qualifications)."""
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    with db.write() as session:
+        catalog = load_catalog(session)
+        clean, errors = _check_form(session, catalog, form, None)
+        if errors:
+            raise InvalidFields(errors)
+        last = session.scalar(
+            select(Resource.sort_order)
+            .where(Resource.kind == ResourceKind.STAFF.value)
+            .order_by(Resource.sort_order.desc())
+            .limit(1)
+        )
+        res = Resource(
+            kind=ResourceKind.STAFF.value,
+            subkind=clean.role,
+            name=clean.name,
+            short_name=clean.short_name,
+            capacity=catalog.settings.capacity_for_role(clean.role),
+            sort_order=(last or 0) + 1,
+        )
+        session.add(res)
+        session.flush()
+        _write_rows(session, res, clean, catalog)
+        info = _info(session, res)
+        audit.record(session, actor, "add_staff", "staff", res.id, after=_snapshot(info), now=now)
+        changes.bump(session, now)
+        return info
+
+
+def update_staff(
+    db: Database, actor: Actor, staff_id: int, form: StaffForm, *, now: dt.datetime | None = None
+) -> StaffInfo:
+    """Change a staff member's details, shifts and qualifications (all replaced by the form)."""
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    with db.write() as session:
+        catalog = load_catalog(session)
+        res = _staff_resource(session, staff_id)
+        before = _info(session, res)
+        clean, errors = _check_form(session, catalog, form, staff_id)
+        if errors:
+            raise InvalidFields(errors)
+        _write_rows(session, res, clean, catalog)
+        after = _info(session, res)
+        if after != before:
+            audit.record(
+                session,
+                actor,
+                "edit_staff",
+                "staff",
+                staff_id,
+                before=_snapshot(before),
+                after=_snapshot(after),
+                now=now,
+            )
+            changes.bump(session, now)
+        return after
+
+
+def set_staff_active(
+    db: Database,
+    actor: Actor,
+    staff_id: int,
+    active: bool,
+    *,
+    force: bool = False,
+    now: dt.datetime | None = None,
+) -> StaffInfo:
+    """Deactivate (never delete) or reactivate a staff member.  Deactivating one who still
+    holds sessions from ``now`` on raises StaffStillBooked listing them, unless ``force``."""
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    with db.write() as session:
+        res = _staff_resource(session, staff_id)
+        before = _info(session, res)
+        if before.active == active:
+            return before
+        if not active:
+            booked = _future_sessions(session, staff_id, now)
+            if booked and not force:
+                raise StaffStillBooked(res.name, booked)
+        res.active = active
+        session.flush()
+        after = _info(session, res)
+        audit.record(
+            session,
+            actor,
+            "activate_staff" if active else "deactivate_staff",
+            "staff",
+            staff_id,
+            before={"active": before.active},
+            after={"active": after.active},
+            detail=res.name,
+            now=now,
+        )
+        changes.bump(session, now)
+        return after
+
+
+@dataclass(frozen=True, slots=True)
+class StaffScreen:
+    """What the staff settings page shows: the staff, and the phases they may be booked for."""
+
+    staff: tuple[StaffInfo, ...]
+    phases: tuple[PhaseChoice, ...] = field(default=())
+
+
+def staff_screen(db: Database, *, include_inactive: bool = True) -> StaffScreen:
+    return StaffScreen(list_staff(db, include_inactive=include_inactive), qualification_choices(db))
