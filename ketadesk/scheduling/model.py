@@ -23,10 +23,17 @@ class ResourceInfo:
     capacity: int = 1
     active: bool = True
     sort_order: int = 0
+    # The session type codes this resource may be booked for; empty: every type whose need asks
+    # for its kind and subkind (a room kept for Spravato lists only "spravato").
+    serves: frozenset[str] = frozenset()
 
     @property
     def is_staff(self) -> bool:
         return self.kind is ResourceKind.STAFF
+
+    def serves_type(self, session_type: str) -> bool:
+        """Whether a session of ``session_type`` may hold this resource."""
+        return not self.serves or session_type in self.serves
 
 
 @dataclass(frozen=True, slots=True)

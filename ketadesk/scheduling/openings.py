@@ -260,7 +260,7 @@ class SessionSearch:
         needs: list[_NeedPlan] = []
         penalties: list[Penalty] = []
         for need in spec.needs:
-            found = [r.id for r in availability.candidates(need.kind, need.subkind)]
+            found = [r.id for r in availability.candidates(need.kind, need.subkind, spec.code)]
             wanted = [
                 r
                 for r in (preferred_room, preferred_staff, keep.get(need.key))

@@ -56,6 +56,7 @@ def load_resources(session: Session, *, include_inactive: bool = False) -> list[
             capacity=r.capacity,
             active=r.active,
             sort_order=r.sort_order,
+            serves=frozenset(r.serves or ()),
         )
         for r in session.scalars(stmt)
     ]
