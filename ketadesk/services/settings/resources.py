@@ -165,15 +165,42 @@ def _choices(catalog: Catalog) -> ResourceChoices:
     )
 
 
+def _span(catalog: Catalog, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> str:
+    """A window as the desk says it: "until Thu 12/3 08:00" (begun), "Tue 11/24 14:00-18:00"
+    (within a day), "Wed 11/25 10:15 to Fri 11/27 10:15"."""
+    zone = ZoneInfo(catalog.settings.timezone)
+    if start <= now:
+        return f"until {_describe(catalog, end)}"
+    if start.astimezone(zone).date() == end.astimezone(zone).date():
+        return f"{_describe(catalog, start)}-{end.astimezone(zone):%H:%M}"
+    return f"{_describe(catalog, start)} to {_describe(catalog, end)}"
+
+
 def _describe(catalog: Catalog, start: dt.datetime) -> str:
     local = start.astimezone(ZoneInfo(catalog.settings.timezone))
     return f"{local:%a %-m/%-d %H:%M}"
 
 
+def _ahead(now: dt.datetime) -> Any:
+    """Appointments still booked that have not ended by ``now``."""
+    return (Appointment.ends_at > now) & Appointment.status.not_in(sorted(RELEASED_STATUSES))
+
+
+def _holding(now: dt.datetime) -> Any:
+    """(resource id, appointment id) of every active hold of a booked session ahead."""
+    return (
+        select(ResourceHold.resource_id, ResourceHold.appointment_id)
+        .join(Appointment, Appointment.id == ResourceHold.appointment_id)
+        .where(ResourceHold.active.is_(True), ResourceHold.ends_at > now, _ahead(now))
+    )
+
+
 def sessions_ahead(
     session: Session, resource_id: int, now: dt.datetime, catalog: Catalog
 ) -> list[HeldSession]:
-    """Booked sessions that hold the resource and have not ended by ``now``."""
+    """Booked sessions that hold the resource (or have it as their room) and have not ended
+    by ``now``, earliest first."""
+    held = _holding(now).where(ResourceHold.resource_id == resource_id).subquery()
     stmt = (
         select(
             Appointment.id,
@@ -182,16 +209,13 @@ def sessions_ahead(
             Patient.first_name,
             SessionType.name,
         )
-        .join(ResourceHold, ResourceHold.appointment_id == Appointment.id)
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
         .where(
-            ResourceHold.resource_id == resource_id,
-            ResourceHold.active.is_(True),
-            ResourceHold.ends_at > now,
-            Appointment.status.not_in(sorted(RELEASED_STATUSES)),
+            _ahead(now),
+            (Appointment.room_id == resource_id)
+            | Appointment.id.in_(select(held.c.appointment_id)),
         )
-        .distinct()
         .order_by(Appointment.starts_at, Appointment.id)
     )
     return [
@@ -205,17 +229,16 @@ def sessions_ahead(
 
 
 def _counts_ahead(session: Session, now: dt.datetime) -> dict[int, int]:
-    stmt = (
-        select(ResourceHold.resource_id, func.count(func.distinct(Appointment.id)))
-        .join(Appointment, Appointment.id == ResourceHold.appointment_id)
-        .where(
-            ResourceHold.active.is_(True),
-            ResourceHold.ends_at > now,
-            Appointment.status.not_in(sorted(RELEASED_STATUSES)),
-        )
-        .group_by(ResourceHold.resource_id)
+    """How many booked sessions ahead hold each resource (or have it as their room)."""
+    pairs: set[tuple[int, int]] = {(int(r), int(a)) for r, a in session.execute(_holding(now))}
+    rooms = select(Appointment.room_id, Appointment.id).where(
+        Appointment.room_id.is_not(None), _ahead(now)
     )
-    return {int(rid): int(n) for rid, n in session.execute(stmt)}
+    pairs.update((int(r), int(a)) for r, a in session.execute(rooms) if r is not None)
+    counts: dict[int, int] = {}
+    for rid, _appointment in pairs:
+        counts[rid] = counts.get(rid, 0) + 1
+    return counts
 
 
 def _out_of_service(session: Session, catalog: Catalog, now: dt.datetime) -> dict[int, str]:
@@ -234,8 +257,7 @@ def _out_of_service(session: Session, catalog: Catalog, now: dt.datetime) -> dic
     for rid, start, end, reason in session.execute(stmt):
         if rid is None or rid in found:
             continue
-        when = "now" if start <= now else f"from {_describe(catalog, start)}"
-        text = f"Out of service {when} until {_describe(catalog, end)}"
+        text = f"Out of service {_span(catalog, start, end, now)}"
         found[rid] = f"{text}: {reason}" if reason else text
     return found
 

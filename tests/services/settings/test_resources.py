@@ -257,7 +257,5 @@ def test_each_row_shows_its_current_out_of_service_window(clinic: SmallClinic) -
             )
         )
     listed = {r.name: r for r in resources.list_resources(clinic.db, now=NOW).rows}
-    assert (
-        listed["Monitor 3"].out_of_service == "Out of service now until Thu 12/3 08:00: calibration"
-    )
+    assert listed["Monitor 3"].out_of_service == "Out of service until Thu 12/3 08:00: calibration"
     assert listed["Monitor 2"].out_of_service == ""
