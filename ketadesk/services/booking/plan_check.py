@@ -268,7 +268,7 @@ def verify_plan(
     availability = Availability(
         calendar, list(locked.values()), hold_rows=[row for _, row in existing]
     )
-    unserved = _unserved(sessions, locked, calendar)
+    unserved = _unserved(session, sessions, locked, calendar)
     if unserved:
         raise BookingConflict(unserved)
     refused: list[tuple[Refusal, _Existing | None]] = []
@@ -284,22 +284,31 @@ def verify_plan(
 
 
 def _unserved(
+    session: Session,
     sessions: Sequence[PlannedSession],
     resources: Mapping[int, ResourceInfo],
     calendar: ClinicCalendar,
 ) -> list[str]:
     """A reason for each resource a plan holds for a session type it does not serve (Settings,
     Rooms and equipment, "Session types served")."""
-    reasons: list[str] = []
-    for planned in sessions:
-        for rid in dict.fromkeys(h.resource_id for h in planned.holds):
-            res = resources.get(rid)
-            if res is not None and not res.serves_type(planned.session_type):
-                when = _fmt(calendar, Interval(planned.start, planned.end))
-                reasons.append(
-                    f"{res.name} is not used for {planned.session_type.replace('_', ' ')}"
-                    f" sessions ({when}); see Settings, Rooms and equipment"
-                )
+    found = [
+        (res, planned)
+        for planned in sessions
+        for rid in dict.fromkeys(h.resource_id for h in planned.holds)
+        if (res := resources.get(rid)) is not None and not res.serves_type(planned.session_type)
+    ]
+    if not found:
+        return []
+    # Read only when refusing: the session types' names, for the message.
+    names: dict[str, str] = {}
+    for code, name in session.execute(select(SessionType.code, SessionType.name)):
+        names[code] = name
+    reasons = [
+        f"{res.name} is not used for {names.get(planned.session_type, planned.session_type)}"
+        f" sessions ({_fmt(calendar, Interval(planned.start, planned.end))}); see Settings,"
+        " Rooms and equipment"
+        for res, planned in found
+    ]
     return list(dict.fromkeys(reasons))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ketadesk.services.booking import booking, planning
 from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.booking.move_check import check_move
 from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.common.context import Actor, InvalidFields, PermissionDenied
 from ketadesk.services.settings import resources
@@ -228,7 +229,9 @@ def test_a_room_kept_for_spravato_is_never_planned_or_booked_for_an_infusion(
         clinic.db, session_type="spravato", first=WED, days=2, today=today
     )
     assert clinic.ids["Room 1"] in {o.resource_for("room") for o in spravato.search.openings}
-    with pytest.raises(BookingConflict, match="Room 1 is not used for iv infusion sessions"):
+    with pytest.raises(
+        BookingConflict, match="Room 1 is not used for IV ketamine infusion sessions"
+    ):
         _book_iv(clinic, WED, "10:00", IV_A)
 
 
@@ -259,3 +262,12 @@ def test_each_row_shows_its_current_out_of_service_window(clinic: SmallClinic) -
     listed = {r.name: r for r in resources.list_resources(clinic.db, now=NOW).rows}
     assert listed["Monitor 3"].out_of_service == "Out of service until Thu 12/3 08:00: calibration"
     assert listed["Monitor 2"].out_of_service == ""
+
+
+def test_a_session_cannot_be_moved_into_a_room_kept_for_another_type(clinic: SmallClinic) -> None:
+    ada = _book_iv(clinic, WED, "10:00", IV_A)
+    form = ResourceForm(kind="room", subkind="treatment", name="Room 2", serves=("spravato",))
+    resources.update_resource(clinic.db, ADMIN, clinic.ids["Room 2"], form, now=NOW)
+    reasons = check_move(clinic.db, ada, clinic.at(WED, "10:00"), clinic.ids["Room 2"], now=NOW)
+    assert reasons == ["Room 2 is not used for IV ketamine infusion sessions"]
+    assert check_move(clinic.db, ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"], now=NOW) == []
