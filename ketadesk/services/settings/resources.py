@@ -62,7 +62,8 @@ class HeldSession:
 
     appointment_id: int
     starts_at: dt.datetime
-    label: str  # "Mon 7 Dec 10:00 Lovelace, A. (IV ketamine infusion)"
+    label: str  # "Mon 12/7 10:00 Lovelace, A. (IV ketamine infusion)"
+    session_type: str = ""  # its code
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,7 @@ def sessions_ahead(
             Patient.last_name,
             Patient.first_name,
             SessionType.name,
+            SessionType.code,
         )
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
@@ -223,8 +225,9 @@ def sessions_ahead(
             appointment_id=aid,
             starts_at=start,
             label=f"{_describe(catalog, start)} {last}, {first[:1]}. ({type_name})",
+            session_type=code,
         )
-        for aid, start, last, first, type_name in session.execute(stmt)
+        for aid, start, last, first, type_name, code in session.execute(stmt)
     ]
 
 
@@ -417,6 +420,36 @@ def _locked(session: Session, resource_id: int) -> Resource:
     return res
 
 
+def _stranded(
+    session: Session, res: Resource, values: dict[str, Any], catalog: Catalog, now: dt.datetime
+) -> dict[str, str]:
+    """Field messages for an edit that would leave booked sessions ahead holding a resource that
+    no longer suits them (another subkind, or session types served that leave theirs out)."""
+    old, new = set(res.serves or ()), set(values["serves"])
+    narrowed = bool(new) and (not old or not new >= old)  # empty: every type
+    if values["subkind"] == res.subkind and not narrowed:
+        return {}
+    ahead = sessions_ahead(session, res.id, now, catalog)
+    if values["subkind"] != res.subkind and ahead:
+        return {"subkind": _still_booked(ahead, "move them first or add a new one")}
+    left_out = [s for s in ahead if new and s.session_type not in new]
+    if left_out:
+        return {"serves": _still_booked(left_out, "tick their session type or move them first")}
+    return {}
+
+
+def _still_booked(ahead: Sequence[HeldSession], advice: str) -> str:
+    n = len(ahead)
+    shown = "; ".join(s.label for s in ahead[:_LISTED])
+    more = f"; and {n - _LISTED} more" if n > _LISTED else ""
+    plural = "s" if n != 1 else ""
+    return f"{n} booked session{plural} ahead would no longer fit ({shown}{more}): {advice}"
+
+
+# How many sessions a field message lists before "and N more".
+_LISTED = 3
+
+
 def _clash(form: ResourceForm) -> InvalidFields:
     # Another workstation took the name between this transaction's check and its write.
     return InvalidFields({"name": f"{form.name.strip()} already exists; choose another name"})
@@ -473,6 +506,8 @@ def update_resource(
             errors, values = validate_resource(session, form, catalog, resource_id=resource_id)
             if values["kind"] != res.kind and "kind" not in errors:
                 errors["kind"] = "a room stays a room and equipment stays equipment; add a new one"
+            if not errors:
+                errors.update(_stranded(session, res, values, catalog, now))
             if errors:
                 raise InvalidFields(errors)
             before = _state(res)

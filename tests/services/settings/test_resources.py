@@ -271,3 +271,24 @@ def test_a_session_cannot_be_moved_into_a_room_kept_for_another_type(clinic: Sma
     reasons = check_move(clinic.db, ada, clinic.at(WED, "10:00"), clinic.ids["Room 2"], now=NOW)
     assert reasons == ["Room 2 is not used for IV ketamine infusion sessions"]
     assert check_move(clinic.db, ada, clinic.at(WED, "10:00"), clinic.ids["Room 3"], now=NOW) == []
+
+
+def test_an_edit_that_would_strand_sessions_ahead_is_refused_at_its_field(
+    clinic: SmallClinic,
+) -> None:
+    _book_iv(clinic, WED, "10:00", IV_A)
+    room1 = clinic.ids["Room 1"]
+    kept = ResourceForm(kind="room", subkind="treatment", name="Room 1", serves=("spravato",))
+    with pytest.raises(InvalidFields) as err:
+        resources.update_resource(clinic.db, ADMIN, room1, kept, now=NOW)
+    assert set(err.value.errors) == {"serves"}
+    assert "1 booked session ahead would no longer fit" in err.value.errors["serves"]
+    assert "Lovelace, A. (IV ketamine infusion)" in err.value.errors["serves"]
+    office = ResourceForm(kind="room", subkind="office", name="Room 1")
+    with pytest.raises(InvalidFields) as err:
+        resources.update_resource(clinic.db, ADMIN, room1, office, now=NOW)
+    assert set(err.value.errors) == {"subkind"}
+    both = ResourceForm(
+        kind="room", subkind="treatment", name="Room 1", serves=("spravato", "iv_infusion")
+    )
+    assert resources.update_resource(clinic.db, ADMIN, room1, both, now=NOW) == ("serves",)
