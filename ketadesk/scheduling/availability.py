@@ -272,7 +272,7 @@ class Availability:
                 )
         for rid, spans in self._closures.items():
             self._closures[rid] = merge_spans(spans)
-        self._candidates: dict[tuple[ResourceKind, str], tuple[ResourceInfo, ...]] = {}
+        self._candidates: dict[tuple[ResourceKind, str, str | None], tuple[ResourceInfo, ...]] = {}
         # The tentative layer: holds added or released on this object only.
         self._added: dict[int, list[_Hold]] = {}  # sorted, like the index
         self._added_max: dict[int, int] = {}
@@ -340,9 +340,12 @@ class Availability:
     def resource(self, resource_id: int) -> ResourceInfo | None:
         return self.resources.get(resource_id)
 
-    def candidates(self, kind: ResourceKind, subkind: str) -> tuple[ResourceInfo, ...]:
-        """Active resources of a kind, in the clinic's order (sort order, then name)."""
-        key = (kind, subkind)
+    def candidates(
+        self, kind: ResourceKind, subkind: str, session_type: str | None = None
+    ) -> tuple[ResourceInfo, ...]:
+        """Active resources of a kind, in the clinic's order (sort order, then name); with
+        ``session_type``, only those that serve it (``ResourceInfo.serves``)."""
+        key = (kind, subkind, session_type)
         found = self._candidates.get(key)
         if found is None:
             found = tuple(
@@ -350,7 +353,10 @@ class Availability:
                     (
                         r
                         for r in self.resources.values()
-                        if r.kind is kind and r.subkind == subkind and r.active
+                        if r.kind is kind
+                        and r.subkind == subkind
+                        and r.active
+                        and (session_type is None or r.serves_type(session_type))
                     ),
                     key=lambda r: (r.sort_order, r.name, r.id),
                 )
@@ -360,8 +366,9 @@ class Availability:
 
     def candidates_for(self, spec: SessionTypeSpec, need: ResourceNeed) -> tuple[ResourceInfo, ...]:
         """The active resources that may fill ``need`` of ``spec``: of its kind, and (staff)
-        qualified for every phase the need holds them."""
-        found = self.candidates(need.kind, need.subkind)
+        qualified for every phase the need holds them; resources kept for some session
+        types only when ``spec`` is one of them."""
+        found = self.candidates(need.kind, need.subkind, spec.code)
         if need.kind is not ResourceKind.STAFF:
             return found
         phases = spec.need_phases(need)

@@ -26,6 +26,9 @@ class ResourceInfo:
     # Staff: the (session type code, phase key) pairs they may be booked for; empty means
     # every phase their role is asked for (a clinic that never restricts anyone).
     qualifications: frozenset[tuple[str, str]] = frozenset()
+    # The session type codes this resource may be booked for; empty: every type whose need asks
+    # for its kind and subkind (a room kept for Spravato lists only "spravato").
+    serves: frozenset[str] = frozenset()
 
     @property
     def is_staff(self) -> bool:
@@ -36,6 +39,10 @@ class ResourceInfo:
         if not self.qualifications:
             return True
         return all((session_type, phase) in self.qualifications for phase in phases)
+
+    def serves_type(self, session_type: str) -> bool:
+        """Whether a session of ``session_type`` may hold this resource."""
+        return not self.serves or session_type in self.serves
 
 
 @dataclass(frozen=True, slots=True)

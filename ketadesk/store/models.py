@@ -147,6 +147,9 @@ class Resource(Base):
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Session type codes this resource may be booked for; empty: every type asking for its kind
+    # and subkind (``ResourceInfo.serves``).
+    serves: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
 
     staff: Mapped[StaffMember | None] = relationship(back_populates="resource", uselist=False)
 

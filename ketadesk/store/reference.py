@@ -42,6 +42,7 @@ _ALL_RESOURCES = select(
     _RESOURCE.c.capacity,
     _RESOURCE.c.active,
     _RESOURCE.c.sort_order,
+    _RESOURCE.c.serves,
 )
 _CLOSURES_FROM = (
     select(
@@ -168,8 +169,11 @@ def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> 
             active=active,
             sort_order=sort_order,
             qualifications=qualified.get(rid, frozenset()),
+            serves=frozenset(serves or ()),
         )
-        for rid, kind, subkind, name, capacity, active, sort_order in conn.execute(_ALL_RESOURCES)
+        for rid, kind, subkind, name, capacity, active, sort_order, serves in conn.execute(
+            _ALL_RESOURCES
+        )
     }
     ref = Reference(
         data_version=version,

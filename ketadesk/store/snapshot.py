@@ -80,6 +80,7 @@ def load_resources(session: Session, *, include_inactive: bool = False) -> list[
             active=r.active,
             sort_order=r.sort_order,
             qualifications=qualified.get(r.id, frozenset()),
+            serves=frozenset(r.serves or ()),
         )
         for r in resources
     ]

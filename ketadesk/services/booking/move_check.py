@@ -244,6 +244,8 @@ class MoveCheck:
                 f"{room.name} is {article} {_label(room.subkind)}; "
                 f"{spec.name} needs a {_label(room_need.subkind)}"
             )
+        if not room.serves_type(spec.code):
+            return f"{room.name} is not used for {spec.name} sessions"
         return ""
 
     def _occupant(

@@ -105,6 +105,7 @@ _LOCK_RESOURCES = (
         _RESOURCE.c.name,
         _RESOURCE.c.capacity,
         _RESOURCE.c.active,
+        _RESOURCE.c.serves,
     )
     .where(_RESOURCE.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_RESOURCE.c.id)
@@ -174,8 +175,11 @@ def _lock_resources(
             name=name,
             capacity=capacity,
             active=active,
+            serves=frozenset(serves or ()),
         )
-        for rid, kind, subkind, name, capacity, active in conn.execute(stmt, {"ids": wanted})
+        for rid, kind, subkind, name, capacity, active, serves in conn.execute(
+            stmt, {"ids": wanted}
+        )
     }
 
 
@@ -264,6 +268,9 @@ def verify_plan(
     availability = Availability(
         calendar, list(locked.values()), hold_rows=[row for _, row in existing]
     )
+    unserved = _unserved(session, sessions, locked, calendar)
+    if unserved:
+        raise BookingConflict(unserved)
     refused: list[tuple[Refusal, _Existing | None]] = []
     for planned in sessions:
         for refusal in availability.refusals(planned.holds):
@@ -274,6 +281,35 @@ def verify_plan(
         reasons = [_explain(refusal, by, labels, locked, calendar) for refusal, by in refused]
         raise BookingConflict(list(dict.fromkeys(reasons)))
     return locked
+
+
+def _unserved(
+    session: Session,
+    sessions: Sequence[PlannedSession],
+    resources: Mapping[int, ResourceInfo],
+    calendar: ClinicCalendar,
+) -> list[str]:
+    """A reason for each resource a plan holds for a session type it does not serve (Settings,
+    Rooms and equipment, "Session types served")."""
+    found = [
+        (res, planned)
+        for planned in sessions
+        for rid in dict.fromkeys(h.resource_id for h in planned.holds)
+        if (res := resources.get(rid)) is not None and not res.serves_type(planned.session_type)
+    ]
+    if not found:
+        return []
+    # Read only when refusing: the session types' names, for the message.
+    names: dict[str, str] = {}
+    for code, name in session.execute(select(SessionType.code, SessionType.name)):
+        names[code] = name
+    reasons = [
+        f"{res.name} is not used for {names.get(planned.session_type, planned.session_type)}"
+        f" sessions ({_fmt(calendar, Interval(planned.start, planned.end))}); see Settings,"
+        " Rooms and equipment"
+        for res, planned in found
+    ]
+    return list(dict.fromkeys(reasons))
 
 
 def _taken_by(

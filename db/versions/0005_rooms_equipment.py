@@ -1,0 +1,32 @@
+"""which session types a room or piece of equipment serves
+
+Revision ID: 0003_rooms_equipment
+Revises: 0002
+Create Date: 2026-12-05 03:15:00
+
+``resource.serves`` lists the session type codes a resource may be booked for; the empty list
+(every existing row) keeps today's rule: any session type that asks for its kind and subkind.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0003_rooms_equipment"
+down_revision: str | None = "0003_staff_shifts"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("resource") as batch:
+        batch.add_column(sa.Column("serves", JSON, nullable=False, server_default=sa.text("'[]'")))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("resource") as batch:
+        batch.drop_column("serves")
