@@ -270,6 +270,17 @@ class ClinicSettings:
     followups: FollowUpSettings = field(default_factory=lambda: default_follow_up_settings())
     #: [security] disk_encryption: what a clinic file on an unencrypted disk means (at_rest.py).
     disk_encryption: str = "warn"
+    #: The state or province whose public holidays count too ("" for the country's only).
+    holiday_subdivision: str = ""
+    #: The public holidays (by name) the clinic closes on; None closes on every one.
+    holidays_closed: tuple[str, ...] | None = None
+
+    def closes_on_holiday(self, name: str) -> bool:
+        """Whether the clinic closes on the public holiday ``name`` ("A; B" when two fall on
+        one day: closed when it closes on either)."""
+        if self.holidays_closed is None:
+            return True
+        return any(part.strip() in self.holidays_closed for part in name.split(";"))
 
     def capacity_for_role(self, role: str) -> int:
         return self.staffing.get(f"{role}_patients", 1)
@@ -641,7 +652,19 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         disk_encryption=_security(root, source).choice(
             "disk_encryption", DISK_ENCRYPTION_POLICIES, default="warn"
         ),
+        holiday_subdivision=c.text("holiday_subdivision", default=""),
+        holidays_closed=_holidays_closed(c),
     )
+
+
+def _holidays_closed(c: _Reader) -> tuple[str, ...] | None:
+    """``[clinic] holidays_closed``: the holiday names the clinic closes on (absent: all)."""
+    if "holidays_closed" not in c.data:
+        return None
+    value = c.data["holidays_closed"]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise c.fail("holidays_closed", "must be a list of holiday names")
+    return tuple(value)
 
 
 #: What ``[security] disk_encryption`` may say: warn about a clinic file on an unencrypted disk,

@@ -1,0 +1,1 @@
+"""Clinic settings: rooms, equipment, staff, users, availability and rules."""
