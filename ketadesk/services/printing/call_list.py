@@ -1,4 +1,4 @@
-"""The call list: next-day follow-up calls due on a day or overdue, oldest first.
+"""The call list: next-day and schedule-change follow-up calls due on a day or overdue, oldest first.
 
 ``call_list`` reads the database into a frozen ``CallList``; ``calls_layout`` turns it into a
 ``PrintLayout``.
@@ -28,6 +28,10 @@ from ketadesk.store.models import (
     Patient,
     SessionType,
 )
+
+#: The follow-ups made by phone from the printed list: the next-day call after a session, and
+#: the call about a session a closure moved (services/settings/consequences.py).
+CALL_KINDS = ("next_day_call", "schedule_change")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
             select(
                 FollowUp.due_at,
                 FollowUp.priority,
+                FollowUp.kind,
+                FollowUp.outcome,
                 Patient.first_name,
                 Patient.last_name,
                 Patient.chart_number,
@@ -71,15 +77,17 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
             .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
             .outerjoin(SessionType, SessionType.id == Appointment.session_type_id)
             .where(
-                FollowUp.kind == "next_day_call",
+                FollowUp.kind.in_(CALL_KINDS),
                 FollowUp.status == "open",
                 FollowUp.due_at < day_end,
             )
             .order_by(FollowUp.due_at, Patient.last_name, Patient.first_name, FollowUp.id)
         ).all()
     calls = []
-    for due_at, priority, first, last, chart, phone, starts_at, type_name in rows:
+    for due_at, priority, kind, outcome, first, last, chart, phone, starts_at, type_name in rows:
         what = f"{type_name}, {starts_at.astimezone(tz):%a %d %b %H:%M}" if starts_at else ""
+        if kind == "schedule_change":
+            what = f"Schedule change: {outcome}"  # what moved where, and why
         calls.append(
             CallEntry(
                 patient_name=f"{last}, {first}",
