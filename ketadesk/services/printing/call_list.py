@@ -1,4 +1,4 @@
-"""The call list: next-day and schedule-change follow-up calls due on a day or overdue, oldest first.
+"""The call list: next-day and schedule-change calls due on a day or overdue, oldest first.
 
 ``call_list`` reads the database into a frozen ``CallList``; ``calls_layout`` turns it into a
 ``PrintLayout``.

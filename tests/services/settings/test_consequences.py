@@ -84,10 +84,12 @@ def test_monitor_out_of_service_breaks_its_sessions_and_keeps_the_time(
     counter = change_counter(b.clinic.db)
     applied = consequences.apply(b.clinic.db, SYSTEM, preview, now=b.now)
     assert change_counter(b.clinic.db) > counter
-    assert _monitor_of(b, second) != monitor and _monitor_of(b, third) != monitor
+    assert _monitor_of(b, second) != monitor
+    assert _monitor_of(b, third) != monitor
     with b.clinic.db.read() as s:
         closure = s.get(Closure, applied.closure_id)
-        assert closure is not None and closure.resource_id == monitor
+        assert closure is not None
+        assert closure.resource_id == monitor
         actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.entity == "closure")))
         assert "create" in actions
 
@@ -102,7 +104,8 @@ def test_closed_day_moves_the_session_and_the_series_keeps_its_spacing(
     preview = consequences.preview(b.clinic.db, proposed, now=b.now)
     assert [s.appointment_id for s in preview.broken] == [second]
     move = preview.move_of(second)
-    assert move is not None and move.broken
+    assert move is not None
+    assert move.broken
     assert b.clinic.calendar.local_date(move.new.start) > b.day_of(second)
     applied = consequences.apply(b.clinic.db, SYSTEM, preview, now=b.now)
     after = b.starts()
