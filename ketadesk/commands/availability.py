@@ -12,16 +12,18 @@ from ketadesk.cli import add_db_argument
 from ketadesk.commands._planning_args import clock_time, iso_date
 
 
-def local_minute(text: str) -> dt.datetime:
-    """'YYYY-MM-DD HH:MM', the clinic's wall-clock time (made aware once the clinic is open)."""
+def local_minute(text: str) -> tuple[dt.date, dt.time]:
+    """'YYYY-MM-DD HH:MM', the clinic's wall-clock time (made an instant once the clinic is
+    open and its time zone known)."""
+    parts = text.split()
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time; use 'YYYY-MM-DD HH:MM'")
     try:
-        value = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
-    except ValueError:
+        return iso_date(parts[0]), clock_time(parts[1])
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time; use 'YYYY-MM-DD HH:MM'"
         ) from None
-    iso_date(value.date().isoformat())  # the same range as every other date
-    return value
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -99,16 +101,16 @@ def _run(args: argparse.Namespace) -> int:
                     raise CommandError(f"--name: no room, equipment or staff named {args.name!r}")
                 resource_id = found.id
 
-        def at(value: dt.datetime) -> dt.datetime:
-            return calendar.at_local(value.date(), value.hour * 60 + value.minute)
+        def at(value: tuple[dt.date, dt.time]) -> dt.datetime:
+            day, time = value
+            return calendar.at_local(day, time.hour * 60 + time.minute)
 
         if args.kind == "closure":
             if args.first is None:
                 start = calendar.at_local(args.date, 0)
                 end = calendar.at_local(args.date + dt.timedelta(days=1), 0)
             else:
-                start = at(dt.datetime.combine(args.date, args.first))
-                end = at(dt.datetime.combine(args.date, args.last))
+                start, end = at((args.date, args.first)), at((args.date, args.last))
         else:
             start, end = at(args.first), at(args.last)
         proposed = Unavailability(args.kind, start, end, args.reason, resource_id=resource_id)
