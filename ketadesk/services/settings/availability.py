@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -103,6 +104,24 @@ def list_closures(
             ClosureRow(c.id, c.kind, c.resource_id, name or "", c.starts_at, c.ends_at, c.reason)
             for c, name in rows
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChoice:
+    id: int
+    name: str
+    is_staff: bool
+
+
+def resource_choices(db: Database) -> list[ResourceChoice]:
+    """The active rooms, equipment and staff a closure may name, in the clinic's order."""
+    with db.read() as session:
+        rows = session.execute(
+            select(Resource.id, Resource.name, Resource.kind)
+            .where(Resource.active.is_(True))
+            .order_by(Resource.kind, Resource.sort_order, Resource.name)
+        ).all()
+    return [ResourceChoice(rid, name, kind == "staff") for rid, name, kind in rows]
 
 
 def resource_by_name(session: Session, name: str) -> Resource | None:
@@ -305,3 +324,37 @@ def set_holidays_closed(
             session, actor, "update", "clinic_setting", None, before=before, after=after, now=now
         )
         changes.bump(session, now)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRequest:
+    """A closure as a form gives it: the clinic's wall-clock times."""
+
+    kind: str
+    first_day: dt.date
+    first_minute: int  # minutes after local midnight
+    last_day: dt.date
+    last_minute: int
+    reason: str
+    resource_id: int | None = None
+
+
+def from_local(db: Database, request: LocalRequest) -> Unavailability:
+    """The closure a form asks for, its local times made instants in the clinic's time zone."""
+    from ketadesk.store.snapshot import calendar_of
+
+    with db.read() as session:
+        calendar = calendar_of(load_catalog(session).settings)
+    return Unavailability(
+        request.kind,
+        calendar.at_local(request.first_day, request.first_minute),
+        calendar.at_local(request.last_day, request.last_minute),
+        request.reason,
+        request.resource_id,
+    )
+
+
+def clinic_zone(db: Database) -> ZoneInfo:
+    """The clinic's time zone, to show closures in its wall-clock time."""
+    with db.read() as session:
+        return ZoneInfo(load_catalog(session).settings.timezone)
