@@ -48,6 +48,7 @@ FEATURES = {
         "printing",
         "clinic",
         "demo",
+        "settings",
     },
     "ui": {
         "common",
@@ -59,6 +60,7 @@ FEATURES = {
         "monitoring",
         "printing",
         "access",
+        "settings",
     },
 }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import SYSTEM
@@ -34,12 +35,8 @@ def _texts(table: object) -> list[str]:
     from PySide6.QtWidgets import QTableWidget
 
     assert isinstance(table, QTableWidget)
-    return [
-        table.item(r, c).text()
-        for r in range(table.rowCount())
-        for c in range(table.columnCount())
-        if table.item(r, c) is not None
-    ]
+    items = [table.item(r, c) for r in range(table.rowCount()) for c in range(table.columnCount())]
+    return [item.text() for item in items if item is not None]
 
 
 def test_close_a_day_see_the_consequences_apply_and_undo(
@@ -67,7 +64,7 @@ def test_close_a_day_see_the_consequences_apply_and_undo(
     assert dialog.table.rowCount() >= 1
     if os.environ.get("KETADESK_SCREENSHOTS"):
         dialog.grab().save(str(SHOTS / "consequences.png"))
-    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.last_applied is not None)
     qtbot.waitUntil(lambda: page.table.rowCount() == 1)
     assert page.undo_button.isEnabled()
@@ -77,7 +74,7 @@ def test_close_a_day_see_the_consequences_apply_and_undo(
     if os.environ.get("KETADESK_SCREENSHOTS"):
         page.resize(900, 640)
         page.grab().save(str(SHOTS / "availability.png"))
-    qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.last_applied is None and page.table.rowCount() == 0)
     assert b.clinic.calendar.local_date(b.starts()[second]) == day
 
