@@ -306,46 +306,54 @@ def _series_proposal(
     patients: Mapping[int, str],
     broken: Mapping[int, BrokenSession],
 ) -> tuple[list[Move], str]:
+    """A new place for a broken session of a series: at the same time with other resources
+    when some are free (nothing else in the series moves), else planned again from the session
+    before it and the rest re-flowed."""
     _appointment, _series, protocol, plan, ids = _series_plan(session, row.id)
     assert row.series_index is not None
     spec = catalog.protocols[protocol]
     day = max(work.calendar.local_date(row.starts_at), today)
-    proposal = reflow(
-        plan,
-        SeriesChange(row.series_index, ChangeKind.CANCELLED, not_before=day, make_up=True),
-        spec,
-        work,
-        catalog.session_types,
-    )
-    changed = proposal.session(row.series_index)
-    if changed is None or not changed.placed:
-        problems = changed.problems if changed is not None else ()
-        return [], "; ".join(problems) or "the series cannot be re-planned around it"
     before = {s.index: s for s in plan.sessions}
-    moves: list[Move] = []
-    for s in proposal.sessions:
-        if s.index not in ids or s.index < row.series_index:
-            continue
-        if not s.placed:
-            return [], f"session {s.index} of the series finds no place: " + "; ".join(s.problems)
-        old = before[s.index]
-        if s.start == old.start and s.holds == old.holds:
-            continue
-        appt = ids[s.index]
-        moves.append(
-            Move(
-                appt.id,
-                appt.patient_id,
-                patients.get(appt.patient_id, ""),
-                names[appt.session_type_id],
-                old,
-                s,
-                appt.id in broken,
+    index = row.series_index
+
+    def attempt(change: SeriesChange) -> tuple[list[Move], str]:
+        proposal = reflow(plan, change, spec, work, catalog.session_types)
+        changed = proposal.session(index)
+        if changed is None or not changed.placed:
+            problems = changed.problems if changed is not None else ()
+            return [], "; ".join(problems) or "the series cannot be re-planned around it"
+        moves: list[Move] = []
+        for s in proposal.sessions:
+            if s.index not in ids or s.index < index:
+                continue
+            if not s.placed:
+                return [], f"session {s.index} of the series finds no place: " + "; ".join(
+                    s.problems
+                )
+            old = before[s.index]
+            if s.start == old.start and s.holds == old.holds:
+                continue
+            appt = ids[s.index]
+            moves.append(
+                Move(
+                    appt.id,
+                    appt.patient_id,
+                    patients.get(appt.patient_id, ""),
+                    names[appt.session_type_id],
+                    old,
+                    s,
+                    appt.id in broken,
+                )
             )
-        )
-    if proposal.problems:
-        return [], "the series' spacing cannot be kept: " + "; ".join(proposal.problems)
-    return moves, ""
+        if proposal.problems:
+            return [], "the series' spacing cannot be kept: " + "; ".join(proposal.problems)
+        return moves, ""
+
+    if row.starts_at >= work.calendar.at_local(today, 0):
+        same_time, _ = attempt(SeriesChange(index, ChangeKind.MOVED, new_start=row.starts_at))
+        if same_time:
+            return same_time, ""
+    return attempt(SeriesChange(index, ChangeKind.CANCELLED, not_before=day, make_up=True))
 
 
 def _single_proposal(
