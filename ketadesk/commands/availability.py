@@ -177,7 +177,12 @@ def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:
         print("No booked session is affected.")
     for b in preview.broken:
         move = preview.move_of(b.appointment_id)
-        where = f"-> {when(move.new.start)}" if move else "-> no new place"
+        if move is None:
+            where = "-> no new place"
+        elif move.new.start == move.old.start:
+            where = "-> same time, other resources"
+        else:
+            where = f"-> {when(move.new.start)}"
         print(f"  {b.patient_name}: {b.session_type}, {when(b.starts_at)} {where}")
     shifted = [m for m in preview.moves if not m.broken]
     if shifted:

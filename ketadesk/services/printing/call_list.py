@@ -32,6 +32,13 @@ from ketadesk.store.models import (
 #: The follow-ups made by phone from the printed list: the next-day call after a session, and
 #: the call about a session a closure moved (services/settings/consequences.py).
 CALL_KINDS = ("next_day_call", "schedule_change")
+#: What the caller asks, by kind.
+ASK = {
+    "next_day_call": "Ask: how are you feeling today? Any nausea, dizziness, low mood or "
+    "thoughts of self-harm? Did you get home safely?",
+    "schedule_change": "Tell: the new time, and why. Ask: does it suit? If not, agree another "
+    "time and move the session in KetaDesk.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,7 @@ class CallEntry:
     overdue: bool
     session: str  # "IV ketamine infusion, Mon 23 Nov 09:00", or ""
     priority: str
+    ask: str = ASK["next_day_call"]  # what the caller says or asks
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +105,7 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
                 overdue=due_at < day_start,
                 session=what,
                 priority=priority,
+                ask=ASK.get(kind, ""),
             )
         )
     return CallList(
@@ -124,6 +133,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
                     phone=c.phone or "no phone recorded",
                     due=due,
                     session=c.session,
+                    ask=c.ask,
                     priority="" if c.priority == "normal" else c.priority.upper(),
                 )
             )

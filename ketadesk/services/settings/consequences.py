@@ -494,10 +494,13 @@ def _calls(
     *,
     now: dt.datetime,
 ) -> list[int]:
-    """One schedule-change call per affected patient, saying what moved and what did not."""
+    """One schedule-change call per patient whose session changes time or found no new place,
+    saying what moved and what did not."""
     lines: dict[int, list[str]] = {}
     first: dict[int, int] = {}
     for move in consequences.moves:
+        if move.new.start == move.old.start:
+            continue  # the same time with another monitor or room: nothing to tell the patient
         lines.setdefault(move.patient_id, []).append(
             f"{move.session_type} moved from {_fmt(calendar, move.old.start)} "
             f"to {_fmt(calendar, move.new.start)}"

@@ -99,6 +99,8 @@ class ConsequencesDialog(QDialog):
             unplaced = next((u for u in p.unplaced if u.session is b), None)
             if move is not None:
                 where = self._when(move.new.start)
+                if move.new.start == move.old.start:
+                    where += " (same time, other resources)"
             else:
                 where = f"No new place: {unplaced.problem if unplaced else 'none found'}"
             rows.append(

@@ -84,6 +84,7 @@ def test_monitor_out_of_service_breaks_its_sessions_and_keeps_the_time(
     counter = change_counter(b.clinic.db)
     applied = consequences.apply(b.clinic.db, SYSTEM, preview, now=b.now)
     assert change_counter(b.clinic.db) > counter
+    assert applied.follow_up_ids == ()  # same time, other monitor: no call needed
     assert _monitor_of(b, second) != monitor
     assert _monitor_of(b, third) != monitor
     with b.clinic.db.read() as s:
