@@ -22,6 +22,17 @@ from tests.clinic_fixtures import SmallClinic, build_small_clinic
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 
 
+@pytest.fixture(autouse=True)
+def holiday_cache_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep the holiday name cache out of the user's real cache folder."""
+    from ketadesk.services.schedule import public_holidays
+
+    folder = tmp_path_factory.mktemp("holidays")
+    monkeypatch.setattr(public_holidays, "holiday_cache_dir", lambda: folder)
+
+
 @pytest.fixture
 def clinic(db_url: str) -> Iterator[SmallClinic]:
     c = build_small_clinic(db_url)
