@@ -191,3 +191,31 @@ def test_only_the_administrator_changes_availability_and_bad_input_names_the_fie
         )
     assert "resource" in err.value.errors
     assert _count(b, Closure) == 0
+
+
+def test_a_single_session_keeps_its_time_on_the_nearest_open_day(booked: BookedClinic) -> None:
+    b = booked
+    # Mary's single infusion on the Tuesday after Ada's first session, at 14:00.
+    day = b.day_of(b.series[0]) + dt.timedelta(days=1)
+    where = {"room": "Room 3", "monitor": "Monitor 3", "nurse": "Nurse Kim"}
+    result = booking.book(
+        b.clinic.db,
+        SYSTEM,
+        BookingRequest(
+            patient_id=b.clinic.ids["Mary Seacole"],
+            sessions=(b.clinic.session("iv_infusion", day, "14:00", where),),
+        ),
+        now=b.now,
+    )
+    single = result.appointment_ids[0]
+    start, end = b.clinic.at(day, "13:00"), b.clinic.at(day, "18:30")
+    preview = consequences.preview(
+        b.clinic.db, Unavailability("closure", start, end, "power cut"), now=b.now
+    )
+    assert [s.appointment_id for s in preview.broken] == [single]
+    move = preview.move_of(single)
+    assert move is not None
+    cal = b.clinic.calendar
+    assert cal.local_date(move.new.start) > day or move.new.end <= start
+    consequences.apply(b.clinic.db, SYSTEM, preview, now=b.now)
+    assert b.starts([single])[single] == move.new.start
