@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "export",
     "backup",
     "config",
+    "availability",
 )
 
 

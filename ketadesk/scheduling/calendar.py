@@ -188,9 +188,11 @@ class ClinicCalendar:
         if year is None:
             import holidays
 
-            year = dict(holidays.country_holidays(country, years=day.year).items())
+            subdiv = self.settings.holiday_subdivision or None
+            year = dict(holidays.country_holidays(country, subdiv=subdiv, years=day.year).items())
             self._holiday_cache[day.year] = year
-        return year.get(day)
+        name = year.get(day)
+        return name if name and self.settings.closes_on_holiday(name) else None
 
     def opening_hours(self, day: dt.date) -> Interval | None:
         """Opening hours of a day by the weekly pattern, before holidays and closures."""

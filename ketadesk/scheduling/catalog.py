@@ -289,6 +289,17 @@ class ClinicSettings:
     #: The largest logo image Settings accepts, in kilobytes (it is stored in every clinic
     #: backup and read with the configuration).
     logo_max_kb: int = 256
+    #: The state or province whose public holidays count too ("" for the country's only).
+    holiday_subdivision: str = ""
+    #: The public holidays (by name) the clinic closes on; None closes on every one.
+    holidays_closed: tuple[str, ...] | None = None
+
+    def closes_on_holiday(self, name: str) -> bool:
+        """Whether the clinic closes on the public holiday ``name`` ("A; B" when two fall on
+        one day: closed when it closes on either)."""
+        if self.holidays_closed is None:
+            return True
+        return any(part.strip() in self.holidays_closed for part in name.split(";"))
 
     def capacity_for_role(self, role: str) -> int:
         return self.staffing.get(f"{role}_patients", 1)
@@ -664,6 +675,8 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         logo_image=c.text("logo_image", default=""),
         logo_format=c.choice("logo_format", ("", *LOGO_FORMATS), default=""),
         logo_max_kb=c.integer("logo_max_kb", default=256, minimum=1),
+        holiday_subdivision=c.text("holiday_subdivision", default=""),
+        holidays_closed=_holidays_closed(c),
     )
 
 
@@ -671,6 +684,16 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
 PAPER_SIZES = ("letter", "legal", "a4")
 #: The image formats a logo kept in the database may have ([clinic] logo_format).
 LOGO_FORMATS = ("png", "jpeg", "svg")
+
+
+def _holidays_closed(c: _Reader) -> tuple[str, ...] | None:
+    """``[clinic] holidays_closed``: the holiday names the clinic closes on (absent: all)."""
+    if "holidays_closed" not in c.data:
+        return None
+    value = c.data["holidays_closed"]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise c.fail("holidays_closed", "must be a list of holiday names")
+    return tuple(value)
 
 
 #: What ``[security] disk_encryption`` may say: warn about a clinic file on an unencrypted disk,

@@ -47,6 +47,7 @@ KIND_LABELS = {
     "booster_review": "Booster review",
     "adverse_event": "Adverse-event follow-up",
     "urgent_review": "Urgent review",
+    "schedule_change": "Schedule change call",
 }
 
 

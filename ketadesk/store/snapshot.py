@@ -226,7 +226,9 @@ def calendar_of(
         settings=settings,
         closures=closures,
         shifts=shifts,
-        _holiday_cache=_HOLIDAYS.setdefault(settings.holiday_country or "", {}),
+        _holiday_cache=_HOLIDAYS.setdefault(
+            f"{settings.holiday_country or ''}-{settings.holiday_subdivision}", {}
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-"""The call list: next-day follow-up calls due on a day or overdue, oldest first.
+"""The call list: next-day and schedule-change calls due on a day or overdue, oldest first.
 
 ``call_list`` reads the database into a frozen ``CallList``; ``calls_layout`` turns it into a
 ``PrintLayout``.
@@ -29,6 +29,17 @@ from ketadesk.store.models import (
     SessionType,
 )
 
+#: The follow-ups made by phone from the printed list: the next-day call after a session, and
+#: the call about a session a closure moved (services/settings/consequences.py).
+CALL_KINDS = ("next_day_call", "schedule_change")
+#: What the caller asks, by kind.
+ASK = {
+    "next_day_call": "Ask: how are you feeling today? Any nausea, dizziness, low mood or "
+    "thoughts of self-harm? Did you get home safely?",
+    "schedule_change": "Tell: the new time, and why. Ask: does it suit? If not, agree another "
+    "time and move the session in KetaDesk.",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class CallEntry:
@@ -39,6 +50,7 @@ class CallEntry:
     overdue: bool
     session: str  # "IV ketamine infusion, Mon 23 Nov 09:00", or ""
     priority: str
+    ask: str = ASK["next_day_call"]  # what the caller says or asks
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +72,8 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
             select(
                 FollowUp.due_at,
                 FollowUp.priority,
+                FollowUp.kind,
+                FollowUp.outcome,
                 Patient.first_name,
                 Patient.last_name,
                 Patient.chart_number,
@@ -71,15 +85,17 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
             .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
             .outerjoin(SessionType, SessionType.id == Appointment.session_type_id)
             .where(
-                FollowUp.kind == "next_day_call",
+                FollowUp.kind.in_(CALL_KINDS),
                 FollowUp.status == "open",
                 FollowUp.due_at < day_end,
             )
             .order_by(FollowUp.due_at, Patient.last_name, Patient.first_name, FollowUp.id)
         ).all()
     calls = []
-    for due_at, priority, first, last, chart, phone, starts_at, type_name in rows:
+    for due_at, priority, kind, outcome, first, last, chart, phone, starts_at, type_name in rows:
         what = f"{type_name}, {starts_at.astimezone(tz):%a %d %b %H:%M}" if starts_at else ""
+        if kind == "schedule_change":
+            what = f"Schedule change: {outcome}"  # what moved where, and why
         calls.append(
             CallEntry(
                 patient_name=f"{last}, {first}",
@@ -89,6 +105,7 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
                 overdue=due_at < day_start,
                 session=what,
                 priority=priority,
+                ask=ASK.get(kind, ""),
             )
         )
     return CallList(
@@ -116,6 +133,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
                     phone=c.phone or "no phone recorded",
                     due=due,
                     session=c.session,
+                    ask=c.ask,
                     priority="" if c.priority == "normal" else c.priority.upper(),
                 )
             )

@@ -22,7 +22,10 @@ class CachedHolidaysCalendar(ClinicCalendar):
         country = self.settings.holiday_country
         if not country:
             return None
-        return holiday_names(country, day.year).get(day.isoformat())
+        name = holiday_names(country, day.year, self.settings.holiday_subdivision).get(
+            day.isoformat()
+        )
+        return name if name and self.settings.closes_on_holiday(name) else None
 
 
 def holiday_cache_dir() -> Path | None:
@@ -33,7 +36,7 @@ def holiday_cache_dir() -> Path | None:
 
 
 @functools.cache
-def holiday_names(country: str, year: int) -> dict[str, str]:
+def holiday_names(country: str, year: int, subdivision: str = "") -> dict[str, str]:
     """``{"2026-11-26": "Thanksgiving Day", ...}`` for a country's public holidays in a year.
 
     Read from the cache file when the installed ``holidays`` package wrote it; otherwise worked
@@ -41,7 +44,8 @@ def holiday_names(country: str, year: int) -> dict[str, str]:
     """
     package_version = _holidays_package_stamp()
     folder = holiday_cache_dir()
-    file = folder / f"{country}-{year}-{package_version}.json" if folder else None
+    place = f"{country}-{subdivision}" if subdivision else country
+    file = folder / f"{place}-{year}-{package_version}.json" if folder else None
     if file is not None:
         try:
             cached = json.loads(file.read_text(encoding="utf-8"))
@@ -55,7 +59,9 @@ def holiday_names(country: str, year: int) -> dict[str, str]:
 
     names = {
         day.isoformat(): str(name)
-        for day, name in holidays.country_holidays(country, years=year).items()
+        for day, name in holidays.country_holidays(
+            country, subdiv=subdivision or None, years=year
+        ).items()
     }
     if file is not None:
         try:

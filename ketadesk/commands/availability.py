@@ -1,0 +1,202 @@
+"""``ketadesk resource out-of-service``, ``ketadesk staff time-off`` and ``ketadesk closure add``:
+what a closure breaks and where those sessions would go; nothing changes without ``--apply``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from typing import Any
+
+from ketadesk.cli import add_db_argument
+from ketadesk.commands._planning_args import clock_time, iso_date
+
+
+def local_minute(text: str) -> tuple[dt.date, dt.time]:
+    """'YYYY-MM-DD HH:MM', the clinic's wall-clock time (made an instant once the clinic is
+    open and its time zone known)."""
+    parts = text.split()
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time; use 'YYYY-MM-DD HH:MM'")
+    try:
+        return iso_date(parts[0]), clock_time(parts[1])
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time; use 'YYYY-MM-DD HH:MM'"
+        ) from None
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    add_db_argument(parser)
+    parser.add_argument("--reason", required=True, metavar="TEXT", help="why (shown to callers)")
+    parser.add_argument(
+        "--apply", action="store_true", help="save it and move the sessions (default: only show)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _span(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--name", required=True, metavar="NAME", help="as in Settings, e.g. 'Monitor 3'"
+    )
+    parser.add_argument(
+        "--from", dest="first", required=True, type=local_minute, metavar="'YYYY-MM-DD HH:MM'"
+    )
+    parser.add_argument(
+        "--to", dest="last", required=True, type=local_minute, metavar="'YYYY-MM-DD HH:MM'"
+    )
+
+
+def register(sub: Any) -> None:
+    text = "rooms and equipment: take one out of service for a while"
+    resource = sub.add_parser("resource", help=text, description=text)
+    resource_sub = resource.add_subparsers(dest="action", metavar="ACTION", required=True)
+    text = "a room or equipment out of service: the sessions it breaks and their new places"
+    oos = resource_sub.add_parser("out-of-service", help=text, description=text)
+    _span(oos)
+    _common(oos)
+    oos.set_defaults(handler=_run, kind="maintenance")
+
+    text = "staff: time off"
+    staff = sub.add_parser("staff", help=text, description=text)
+    staff_sub = staff.add_subparsers(dest="action", metavar="ACTION", required=True)
+    text = "a staff member's time off: the sessions it breaks and their new places"
+    off = staff_sub.add_parser("time-off", help=text, description=text)
+    _span(off)
+    _common(off)
+    off.set_defaults(handler=_run, kind="time_off")
+
+    text = "close the clinic for a day or part of one"
+    closure = sub.add_parser("closure", help=text, description=text)
+    closure_sub = closure.add_subparsers(dest="action", metavar="ACTION", required=True)
+    text = "close the clinic: the sessions it breaks and their new places"
+    add = closure_sub.add_parser("add", help=text, description=text)
+    add.add_argument("--date", required=True, type=iso_date, metavar="YYYY-MM-DD")
+    add.add_argument("--from", dest="first", type=clock_time, metavar="HH:MM")
+    add.add_argument("--to", dest="last", type=clock_time, metavar="HH:MM")
+    _common(add)
+    add.set_defaults(handler=_run, kind="closure", name=None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ketadesk.cli import CommandError, command_line_actor
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.common.context import InvalidFields
+    from ketadesk.services.settings import consequences
+    from ketadesk.services.settings.availability import Unavailability, resource_by_name
+    from ketadesk.store.clinic_config import load_catalog
+    from ketadesk.store.snapshot import calendar_of
+
+    if args.kind == "closure" and (args.first is None) != (args.last is None):
+        raise CommandError("give both --from and --to for part of a day, or neither")
+    opened = open_clinic(args.db)
+    db = opened.db
+    try:
+        with db.read() as session:
+            calendar = calendar_of(load_catalog(session).settings)
+            resource_id = None
+            if args.name is not None:
+                found = resource_by_name(session, args.name)
+                if found is None:
+                    raise CommandError(f"--name: no room, equipment or staff named {args.name!r}")
+                resource_id = found.id
+
+        def at(value: tuple[dt.date, dt.time]) -> dt.datetime:
+            day, time = value
+            return calendar.at_local(day, time.hour * 60 + time.minute)
+
+        if args.kind == "closure":
+            if args.first is None:
+                start = calendar.at_local(args.date, 0)
+                end = calendar.at_local(args.date + dt.timedelta(days=1), 0)
+            else:
+                start, end = at((args.date, args.first)), at((args.date, args.last))
+        else:
+            start, end = at(args.first), at(args.last)
+        proposed = Unavailability(args.kind, start, end, args.reason, resource_id=resource_id)
+        try:
+            preview = consequences.preview(db, proposed)
+        except InvalidFields as err:
+            flags = {"ends_at": "--to", "starts_at": "--from", "resource": "--name"}
+            raise CommandError(
+                "; ".join(f"{flags.get(k, '--' + k)}: {v}" for k, v in err.errors.items())
+            ) from None
+        applied = consequences.apply(db, command_line_actor(), preview) if args.apply else None
+    finally:
+        db.dispose()
+    _print(args, preview, applied)
+    return 0
+
+
+def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:
+    cal = preview.calendar
+
+    def when(t: dt.datetime) -> str:
+        local = cal.local(t)
+        return f"{local:%a} {local.month}/{local.day} {local:%H:%M}"
+
+    if args.json:
+        out = {
+            "what": preview.what,
+            "reason": preview.unavailability.reason,
+            "from": cal.local(preview.unavailability.starts_at).isoformat(),
+            "to": cal.local(preview.unavailability.ends_at).isoformat(),
+            "applied": applied is not None,
+            "closure_id": applied.closure_id if applied else None,
+            "broken": [
+                {
+                    "appointment_id": b.appointment_id,
+                    "patient": b.patient_name,
+                    "session_type": b.session_type,
+                    "start": cal.local(b.starts_at).isoformat(),
+                    "why": b.why,
+                }
+                for b in preview.broken
+            ],
+            "moves": [
+                {
+                    "appointment_id": m.appointment_id,
+                    "patient": m.patient_name,
+                    "session_type": m.session_type,
+                    "from": cal.local(m.old.start).isoformat(),
+                    "to": cal.local(m.new.start).isoformat(),
+                    "broken": m.broken,
+                }
+                for m in preview.moves
+            ],
+            "unplaced": [
+                {"appointment_id": u.session.appointment_id, "problem": u.problem}
+                for u in preview.unplaced
+            ],
+        }
+        print(json.dumps(out, indent=2))
+        return
+    span = f"{when(preview.unavailability.starts_at)} to {when(preview.unavailability.ends_at)}"
+    print(f"{preview.what}, {span}: {preview.unavailability.reason}")
+    if not preview.broken:
+        print("No booked session is affected.")
+    for b in preview.broken:
+        move = preview.move_of(b.appointment_id)
+        if move is None:
+            where = "-> no new place"
+        elif move.new.start == move.old.start:
+            where = "-> same time, other resources"
+        else:
+            where = f"-> {when(move.new.start)}"
+        print(f"  {b.patient_name}: {b.session_type}, {when(b.starts_at)} {where}")
+    shifted = [m for m in preview.moves if not m.broken]
+    if shifted:
+        print("To keep the series' spacing, also:")
+        for m in shifted:
+            print(
+                f"  {m.patient_name}: {m.session_type}, {when(m.old.start)} -> {when(m.new.start)}"
+            )
+    for u in preview.unplaced:
+        print(f"  No new place for appointment #{u.session.appointment_id}: {u.problem}")
+    if applied is None:
+        print("Nothing was changed (add --apply to save it and move these sessions).")
+    else:
+        print(
+            f"Saved; {len(applied.moves)} session(s) moved, {len(applied.follow_up_ids)} "
+            "patient(s) to call on the call list."
+        )

@@ -1,0 +1,360 @@
+"""Closures, staff time off and rooms or equipment out of service; and the public holidays the
+clinic closes on.
+
+A ``Closure`` row with no resource closes the whole clinic (a training day, a half day with a
+reason); with a resource it is staff time off (``time_off``) or a room or a piece of equipment
+out of service (``maintenance``).  Every change here is the administrator's ("configure"): it
+takes people and machines out of the schedule, so the sessions it breaks are moved through
+``consequences.py`` (the usual way in, which shows them first); the plain ``add_closure`` is for
+a stretch with nothing booked in it.
+
+Which public holidays close the clinic is kept in the configuration's ``[clinic]`` section:
+``holiday_subdivision`` (a state) and ``holidays_closed`` (the holiday names; absent = all),
+which the clinic calendar honours (scheduling/calendar.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
+from ketadesk.services.common.context import Actor, InvalidFields, NotFound, utcnow
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import ClinicSetting, Closure, Resource
+
+#: Kinds of closure: a whole clinic one (holiday, closure) or a resource's (time off for staff,
+#: maintenance for rooms and equipment).
+CLINIC_KINDS = ("closure", "holiday")
+RESOURCE_KINDS = ("time_off", "maintenance")
+KINDS = CLINIC_KINDS + RESOURCE_KINDS
+KIND_LABELS = {
+    "closure": "Clinic closed",
+    "holiday": "Holiday",
+    "time_off": "Time off",
+    "maintenance": "Out of service",
+}
+REASON_MAX = 200  # the column's length
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailability:
+    """A stretch to close: the clinic (``resource_id`` None) or one resource."""
+
+    kind: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str
+    resource_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosureRow:
+    id: int
+    kind: str
+    resource_id: int | None
+    resource_name: str  # "" for the whole clinic
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class HolidayChoice:
+    day: dt.date
+    name: str
+    closed: bool
+
+
+def closure_state(row: Closure) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "resource_id": row.resource_id,
+        "starts_at": row.starts_at.isoformat(),
+        "ends_at": row.ends_at.isoformat(),
+        "reason": row.reason,
+    }
+
+
+def list_closures(
+    db: Database, *, since: dt.datetime | None = None, now: dt.datetime | None = None
+) -> list[ClosureRow]:
+    """Closures ending after ``since`` (default: now), earliest first."""
+    since = since or now or utcnow()
+    with db.read() as session:
+        rows = session.execute(
+            select(Closure, Resource.name)
+            .outerjoin(Resource, Resource.id == Closure.resource_id)
+            .where(Closure.ends_at > since)
+            .order_by(Closure.starts_at, Closure.id)
+        ).all()
+        return [
+            ClosureRow(c.id, c.kind, c.resource_id, name or "", c.starts_at, c.ends_at, c.reason)
+            for c, name in rows
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChoice:
+    id: int
+    name: str
+    is_staff: bool
+
+
+def resource_choices(db: Database) -> list[ResourceChoice]:
+    """The active rooms, equipment and staff a closure may name, in the clinic's order."""
+    with db.read() as session:
+        rows = session.execute(
+            select(Resource.id, Resource.name, Resource.kind)
+            .where(Resource.active.is_(True))
+            .order_by(Resource.kind, Resource.sort_order, Resource.name)
+        ).all()
+    return [ResourceChoice(rid, name, kind == "staff") for rid, name, kind in rows]
+
+
+def resource_by_name(session: Session, name: str) -> Resource | None:
+    return session.scalar(select(Resource).where(Resource.name == name.strip()))
+
+
+def check(session: Session, proposed: Unavailability) -> Resource | None:
+    """Refuse a bad closure, naming each field; returns its resource (None: the clinic)."""
+    errors: dict[str, str] = {}
+    if proposed.kind not in KINDS:
+        errors["kind"] = f"must be one of {', '.join(KINDS)}"
+    if proposed.starts_at.tzinfo is None or proposed.ends_at.tzinfo is None:
+        errors["starts_at"] = "needs a time zone"
+    elif proposed.ends_at <= proposed.starts_at:
+        errors["ends_at"] = "must be after the start"
+    if not proposed.reason.strip():
+        errors["reason"] = "say why (it is shown on the schedule and to the patients called)"
+    elif len(proposed.reason.strip()) > REASON_MAX:
+        errors["reason"] = f"at most {REASON_MAX} characters"
+    resource = None
+    if proposed.resource_id is not None:
+        resource = session.get(Resource, proposed.resource_id)
+        if resource is None:
+            errors["resource"] = f"no resource #{proposed.resource_id}"
+        elif proposed.kind == "time_off" and resource.kind != "staff":
+            errors["resource"] = f"{resource.name} is not a staff member (time off is for staff)"
+        elif proposed.kind == "maintenance" and resource.kind == "staff":
+            errors["resource"] = f"{resource.name} is staff: use time off"
+    if proposed.kind in CLINIC_KINDS and proposed.resource_id is not None:
+        errors["resource"] = "a clinic closure is for the whole clinic, not one resource"
+    if proposed.kind in RESOURCE_KINDS and proposed.resource_id is None:
+        errors.setdefault("resource", "say which staff member, room or equipment")
+    if errors:
+        raise InvalidFields(errors)
+    return resource
+
+
+def insert_closure(
+    session: Session, actor: Actor, proposed: Unavailability, *, now: dt.datetime
+) -> Closure:
+    """Write a checked closure in the caller's transaction, with its audit event."""
+    check(session, proposed)
+    row = Closure(
+        kind=proposed.kind,
+        resource_id=proposed.resource_id,
+        starts_at=proposed.starts_at,
+        ends_at=proposed.ends_at,
+        reason=proposed.reason.strip(),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "create", "closure", row.id, after=closure_state(row), now=now)
+    return row
+
+
+def add_closure(
+    db: Database, actor: Actor, proposed: Unavailability, *, now: dt.datetime | None = None
+) -> int:
+    """Add a closure on its own (the sessions it breaks are not moved: see consequences.py)."""
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    with db.write() as session:
+        row = insert_closure(session, actor, proposed, now=now)
+        changes.bump(session, now)
+        return row.id
+
+
+def edit_closure(
+    db: Database,
+    actor: Actor,
+    closure_id: int,
+    proposed: Unavailability,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    with db.write() as session:
+        row = session.get(Closure, closure_id)
+        if row is None:
+            raise NotFound(f"no closure #{closure_id}")
+        check(session, proposed)
+        before = closure_state(row)
+        row.kind = proposed.kind
+        row.resource_id = proposed.resource_id
+        row.starts_at = proposed.starts_at
+        row.ends_at = proposed.ends_at
+        row.reason = proposed.reason.strip()
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "update",
+            "closure",
+            row.id,
+            before=before,
+            after=closure_state(row),
+            now=now,
+        )
+        changes.bump(session, now)
+
+
+def remove_closure(
+    db: Database, actor: Actor, closure_id: int, *, now: dt.datetime | None = None
+) -> None:
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    with db.write() as session:
+        row = session.get(Closure, closure_id)
+        if row is None:
+            raise NotFound(f"no closure #{closure_id}")
+        before = closure_state(row)
+        session.delete(row)
+        session.flush()
+        audit.record(session, actor, "delete", "closure", closure_id, before=before, now=now)
+        changes.bump(session, now)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public holidays
+
+
+def holiday_choices(db: Database, year: int) -> list[HolidayChoice]:
+    """The public holidays of the clinic's country (and state) in ``year``, and whether the
+    clinic closes on each."""
+    with db.read() as session:
+        settings = load_catalog(session).settings
+    if not settings.holiday_country:
+        return []
+    import holidays
+
+    found = holidays.country_holidays(
+        settings.holiday_country, subdiv=settings.holiday_subdivision or None, years=year
+    )
+    return [
+        HolidayChoice(day, str(name), settings.closes_on_holiday(str(name)))
+        for day, name in sorted(found.items())
+    ]
+
+
+def set_holidays_closed(
+    db: Database,
+    actor: Actor,
+    names: list[str] | None,
+    *,
+    subdivision: str | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Choose the public holidays the clinic closes on (None: every one) and the state."""
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    with db.write() as session:
+        row = session.get(ClinicSetting, "clinic")
+        if row is None:
+            raise NotFound("the clinic has no [clinic] settings")
+        before = dict(row.value)
+        after = dict(before)
+        if subdivision is not None:
+            after["holiday_subdivision"] = subdivision.strip()
+        country = str(after.get("holiday_country", ""))
+        errors: dict[str, str] = {}
+        if country:
+            import holidays
+
+            subdiv = str(after.get("holiday_subdivision", "")) or None
+            try:
+                known = holidays.country_holidays(country, subdiv=subdiv)
+            except NotImplementedError as err:
+                errors["holiday_subdivision"] = str(err)
+            else:
+                if subdiv and subdiv not in known.subdivisions:
+                    errors["holiday_subdivision"] = (
+                        f"{subdiv!r} is not a state of {country}; known: "
+                        + ", ".join(known.subdivisions)
+                    )
+                elif names is not None:
+                    this_year = now.year
+                    listed = {
+                        part.strip()
+                        for y in (this_year, this_year + 1)
+                        for n in holidays.country_holidays(country, subdiv=subdiv, years=y).values()
+                        for part in str(n).split(";")
+                    }
+                    unknown = [n for n in names if n not in listed]
+                    if unknown:
+                        errors["holidays_closed"] = "not a public holiday here: " + ", ".join(
+                            unknown
+                        )
+        if errors:
+            raise InvalidFields(errors)
+        if names is None:
+            after.pop("holidays_closed", None)
+        else:
+            after["holidays_closed"] = sorted(set(names))
+        row.value = after
+        row.updated_at = now
+        session.flush()
+        load_catalog(session)  # a configuration that does not load is not stored
+        audit.record(
+            session, actor, "update", "clinic_setting", None, before=before, after=after, now=now
+        )
+        changes.bump(session, now)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRequest:
+    """A closure as a form gives it: the clinic's wall-clock times."""
+
+    kind: str
+    first_day: dt.date
+    first_minute: int  # minutes after local midnight
+    last_day: dt.date
+    last_minute: int
+    reason: str
+    resource_id: int | None = None
+
+
+def from_local(db: Database, request: LocalRequest) -> Unavailability:
+    """The closure a form asks for, its local times made instants in the clinic's time zone."""
+    from ketadesk.store.snapshot import calendar_of
+
+    with db.read() as session:
+        calendar = calendar_of(load_catalog(session).settings)
+    return Unavailability(
+        request.kind,
+        calendar.at_local(request.first_day, request.first_minute),
+        calendar.at_local(request.last_day, request.last_minute),
+        request.reason,
+        request.resource_id,
+    )
+
+
+def clinic_zone(db: Database) -> ZoneInfo:
+    """The clinic's time zone, to show closures in its wall-clock time."""
+    with db.read() as session:
+        return ZoneInfo(load_catalog(session).settings.timezone)

@@ -1,0 +1,634 @@
+"""What a closure, time off or an out-of-service window breaks, before it is saved.
+
+``preview`` lists every booked future session the proposed unavailability breaks (a session
+holding that resource in the stretch, or any session in a closed stretch of the clinic) and
+proposes a new place for each: a series is re-flowed by the planner (``reflow``, the session
+planned again from the one before it, the later ones kept or shifted so the protocol's spacing
+holds, as a series move does); a single session gets the nearest start with the same resources
+where they can serve.  The proposals are worked out one after another on one availability, so
+two of them never take the same chair.
+
+``apply`` writes the closure row and every proposal in one transaction, re-checked like any
+booking (plan_check.verify_plan sees the new closure), all or nothing; each affected patient
+gets one "schedule change" call on the follow-up queue and the printed call list.  Sessions
+with no proposal are not moved, cancelled or hidden: the result lists them and their patients'
+calls say "find a new time" -- a clinic would rather a person rings the patient and decides
+(another day, another clinician, or cancelling) than the program cancel a treatment on its own.
+They show on the schedule as before, in the grey of the closure, until someone moves them.
+
+``undo`` removes the closure and puts the moved sessions back where they were, if those places
+are still free and the sessions have not moved since; it cancels the calls it made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.availability import Availability, instant, seconds
+from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
+from ketadesk.scheduling.catalog import HoldMode
+from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
+from ketadesk.scheduling.openings import Preferences, SessionSearch
+from ketadesk.scheduling.planner import ChangeKind, SeriesChange, reflow
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
+from ketadesk.services.access import audit
+from ketadesk.services.access.permissions import require
+from ketadesk.services.booking import appointment_changes, plan_check
+from ketadesk.services.booking.contention import retried_once
+from ketadesk.services.booking.planning import horizon_days
+from ketadesk.services.booking.series_moves import _series_plan
+from ketadesk.services.common.context import Actor, InvalidRequest, utcnow
+from ketadesk.services.followups.sync import follow_up_state
+from ketadesk.services.settings.availability import (
+    KIND_LABELS,
+    Unavailability,
+    check,
+    closure_state,
+    insert_closure,
+)
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_config
+from ketadesk.store.database import Database
+from ketadesk.store.models import (
+    Appointment,
+    Closure,
+    FollowUp,
+    Patient,
+    Resource,
+    ResourceHold,
+    SessionType,
+)
+from ketadesk.store.snapshot import calendar_of, load_calendar, load_snapshot
+
+#: The follow-up a schedule change puts on the call list (services/printing/call_list.py).
+CALL_KIND = "schedule_change"
+CALL_ROLE = "front_desk"
+#: How many days after the broken one a single session's new place is looked for.
+SEARCH_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenSession:
+    appointment_id: int
+    patient_id: int
+    patient_name: str  # "Lovelace, Ada"
+    session_type: str  # its name
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    why: str  # "Monitor 3 out of service: calibration"
+    series_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One appointment's new place: a broken session's, or a later one the re-flow shifted."""
+
+    appointment_id: int
+    patient_id: int
+    patient_name: str
+    session_type: str
+    old: PlannedSession
+    new: PlannedSession
+    broken: bool  # False: moved only to keep the series' spacing
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    session: BrokenSession
+    problem: str
+
+
+@dataclass(frozen=True)
+class Consequences:
+    unavailability: Unavailability
+    what: str  # "Monitor 3 out of service", "Clinic closed", "Dr Patel time off"
+    broken: tuple[BrokenSession, ...]
+    moves: tuple[Move, ...]
+    unplaced: tuple[Unplaced, ...]
+    calendar: ClinicCalendar
+    versions: Mapping[int, int] = field(default_factory=dict)
+
+    def move_of(self, appointment_id: int) -> Move | None:
+        return next((m for m in self.moves if m.appointment_id == appointment_id), None)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What ``apply`` did, enough to undo it."""
+
+    closure_id: int
+    moves: tuple[Move, ...]
+    unplaced: tuple[Unplaced, ...]
+    follow_up_ids: tuple[int, ...]
+
+
+def _planned(row: Appointment, type_code: str, index: int | None = None) -> PlannedSession:
+    return PlannedSession(
+        index=index if index is not None else (row.series_index or 1),
+        session_type=type_code,
+        start=row.starts_at,
+        end=row.ends_at,
+        holds=tuple(
+            PlannedHold(
+                need=h.need,
+                resource_id=h.resource_id,
+                mode=HoldMode(h.mode),
+                span=Interval(h.starts_at, h.ends_at),
+                units=h.units,
+            )
+            for h in row.holds
+            if h.active
+        ),
+    )
+
+
+def _describe(session: Session, proposed: Unavailability) -> str:
+    if proposed.resource_id is None:
+        return KIND_LABELS.get(proposed.kind, proposed.kind)
+    name = session.scalar(select(Resource.name).where(Resource.id == proposed.resource_id))
+    suffix = "time off" if proposed.kind == "time_off" else "out of service"
+    return f"{name} {suffix}"
+
+
+def _broken_rows(
+    session: Session, proposed: Unavailability, since: dt.datetime
+) -> list[Appointment]:
+    start = max(proposed.starts_at, since)
+    live = Appointment.status.not_in(tuple(RELEASED_STATUSES))
+    if proposed.resource_id is None:
+        stmt = select(Appointment).where(
+            live, Appointment.starts_at < proposed.ends_at, Appointment.ends_at > start
+        )
+    else:
+        stmt = (
+            select(Appointment)
+            .join(ResourceHold, ResourceHold.appointment_id == Appointment.id)
+            .where(
+                live,
+                ResourceHold.resource_id == proposed.resource_id,
+                ResourceHold.active.is_(True),
+                ResourceHold.starts_at < proposed.ends_at,
+                ResourceHold.ends_at > start,
+            )
+            .distinct()
+        )
+    return list(session.scalars(stmt.order_by(Appointment.starts_at, Appointment.id)))
+
+
+def preview(
+    db: Database, proposed: Unavailability, *, now: dt.datetime | None = None
+) -> Consequences:
+    """The sessions ``proposed`` breaks and a new place for each (nothing is written)."""
+    now = now or utcnow()
+    with db.read() as session:
+        check(session, proposed)
+        config = load_config(session)
+        catalog = config.catalog
+        codes = {tid: code for code, tid in config.session_type_ids.items()}
+        names = dict(session.execute(select(SessionType.id, SessionType.name)).all())
+        what = _describe(session, proposed)
+        reason = f"{what}: {proposed.reason.strip()}"
+        rows = _broken_rows(session, proposed, now)
+        patients = {
+            pid: f"{last}, {first}"
+            for pid, first, last in session.execute(
+                select(Patient.id, Patient.first_name, Patient.last_name).where(
+                    Patient.id.in_({r.patient_id for r in rows})
+                )
+            )
+        }
+        broken = tuple(
+            BrokenSession(
+                r.id,
+                r.patient_id,
+                patients[r.patient_id],
+                names[r.session_type_id],
+                r.starts_at,
+                r.ends_at,
+                reason,
+                r.series_id,
+            )
+            for r in rows
+        )
+        reach = max(horizon_days(p) for p in catalog.protocols.values()) if catalog.protocols else 0
+        last = max((r.ends_at for r in rows), default=proposed.ends_at)
+        window = Interval(
+            min(now, proposed.starts_at) - dt.timedelta(days=1),
+            max(last, proposed.ends_at) + dt.timedelta(days=reach + SEARCH_DAYS),
+        )
+        snapshot = load_snapshot(session, window, catalog)
+        closure = ClosureSpan(
+            Interval(proposed.starts_at, proposed.ends_at),
+            proposed.reason.strip(),
+            proposed.kind,
+            proposed.resource_id,
+        )
+        calendar = calendar_of(
+            catalog.settings,
+            closures=(*snapshot.calendar.closures, closure),
+            shifts=snapshot.calendar.shifts,
+        )
+        work = dataclasses.replace(snapshot, calendar=calendar).availability()
+        today = calendar.local_date(now)
+        moves: list[Move] = []
+        unplaced: list[Unplaced] = []
+        versions: dict[int, int] = {}
+        done: set[int] = set()
+        by_id = {b.appointment_id: b for b in broken}
+        for row in rows:
+            if row.id in done:
+                continue
+            info = by_id[row.id]
+            if row.status not in MOVABLE_STATUSES:
+                unplaced.append(Unplaced(info, f"already {row.status.replace('_', ' ')}"))
+                done.add(row.id)
+                continue
+            if row.series_id is not None:
+                found, problem = _series_proposal(
+                    session, row, catalog, work, today, codes, names, patients, by_id
+                )
+            else:
+                code = codes[row.session_type_id]
+                new, problem = _single_proposal(row, code, catalog.session_types, work, today, now)
+                found = (
+                    [
+                        Move(
+                            row.id,
+                            row.patient_id,
+                            patients[row.patient_id],
+                            names[row.session_type_id],
+                            _planned(row, code),
+                            new,
+                            True,
+                        )
+                    ]
+                    if new is not None
+                    else []
+                )
+            if not found:
+                unplaced.append(Unplaced(info, problem))
+                done.add(row.id)
+                continue
+            for move in found:
+                work.release(move.old.holds)
+                work.add(move.new.holds)
+                moves.append(move)
+                done.add(move.appointment_id)
+            for move in found:
+                moved = session.get(Appointment, move.appointment_id)
+                assert moved is not None
+                versions[move.appointment_id] = moved.version
+        # A broken session of a series whose re-flow did not reach it (should not happen).
+        for b in broken:
+            if b.appointment_id not in done:
+                unplaced.append(Unplaced(b, "no new place was found"))
+        return Consequences(
+            proposed, what, broken, tuple(moves), tuple(unplaced), calendar, versions
+        )
+
+
+def _series_proposal(
+    session: Session,
+    row: Appointment,
+    catalog: Any,
+    work: Availability,
+    today: dt.date,
+    codes: Mapping[int, str],
+    names: Mapping[int, str],
+    patients: Mapping[int, str],
+    broken: Mapping[int, BrokenSession],
+) -> tuple[list[Move], str]:
+    """A new place for a broken session of a series: at the same time with other resources
+    when some are free (nothing else in the series moves), else planned again from the session
+    before it and the rest re-flowed."""
+    _appointment, _series, protocol, plan, ids = _series_plan(session, row.id)
+    assert row.series_index is not None
+    spec = catalog.protocols[protocol]
+    day = max(work.calendar.local_date(row.starts_at), today)
+    before = {s.index: s for s in plan.sessions}
+    index = row.series_index
+
+    def attempt(change: SeriesChange) -> tuple[list[Move], str]:
+        proposal = reflow(plan, change, spec, work, catalog.session_types)
+        changed = proposal.session(index)
+        if changed is None or not changed.placed:
+            problems = changed.problems if changed is not None else ()
+            return [], "; ".join(problems) or "the series cannot be re-planned around it"
+        moves: list[Move] = []
+        for s in proposal.sessions:
+            if s.index not in ids or s.index < index:
+                continue
+            if not s.placed:
+                return [], f"session {s.index} of the series finds no place: " + "; ".join(
+                    s.problems
+                )
+            old = before[s.index]
+            if s.start == old.start and s.holds == old.holds:
+                continue
+            appt = ids[s.index]
+            moves.append(
+                Move(
+                    appt.id,
+                    appt.patient_id,
+                    patients.get(appt.patient_id, ""),
+                    names[appt.session_type_id],
+                    old,
+                    s,
+                    appt.id in broken,
+                )
+            )
+        if proposal.problems:
+            return [], "the series' spacing cannot be kept: " + "; ".join(proposal.problems)
+        return moves, ""
+
+    if row.starts_at >= work.calendar.at_local(today, 0):
+        same_time, _ = attempt(SeriesChange(index, ChangeKind.MOVED, new_start=row.starts_at))
+        if same_time:
+            return same_time, ""
+    return attempt(SeriesChange(index, ChangeKind.CANCELLED, not_before=day, make_up=True))
+
+
+def _single_proposal(
+    row: Appointment,
+    type_code: str,
+    session_types: Mapping[str, Any],
+    work: Availability,
+    today: dt.date,
+    now: dt.datetime,
+) -> tuple[PlannedSession | None, str]:
+    """The nearest start for a single session at its time of day, its resources preferred,
+    from its own day on."""
+    old = _planned(row, type_code)
+    spec = session_types[type_code]
+    search = SessionSearch(work, spec, keep={h.need: h.resource_id for h in old.holds})
+    calendar = work.calendar
+    first = max(calendar.local_date(row.starts_at), today)
+    minute = calendar.minute_of_day(row.starts_at)
+    for offset in range(SEARCH_DAYS + 1):
+        day = first + dt.timedelta(days=offset)
+        options = search.day_options(day, Preferences())
+        if isinstance(options, str):
+            continue
+        best = search.best_on_day(options, seconds(calendar.at_local(day, minute)))
+        if best is None:
+            continue
+        start = instant(best[1])
+        if start < now:
+            continue
+        return (
+            PlannedSession(
+                index=old.index,
+                session_type=type_code,
+                start=start,
+                end=start + dt.timedelta(minutes=spec.total_minutes),
+                holds=session_holds(spec, start, best[2]),
+            ),
+            "",
+        )
+    return None, f"no free place in the {SEARCH_DAYS} days after"
+
+
+def _fmt(calendar: ClinicCalendar, when: dt.datetime) -> str:
+    local = calendar.local(when)
+    return f"{local:%a} {local.month}/{local.day} {local:%H:%M}"
+
+
+def apply(
+    db: Database,
+    actor: Actor,
+    consequences: Consequences,
+    *,
+    now: dt.datetime | None = None,
+) -> Applied:
+    """Save the closure and move every proposed session, in one transaction, all or nothing;
+    each affected patient gets a schedule-change call."""
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    moving = {m.appointment_id for m in consequences.moves}
+    sessions = [m.new for m in consequences.moves]
+    proposed = consequences.unavailability
+    calendar = consequences.calendar
+
+    def write() -> Applied:
+        with db.write() as session:
+            locked = appointment_changes.lock_appointments(session, moving)
+            for appointment_id in sorted(moving):
+                row = locked.get(appointment_id)
+                if (
+                    row is None
+                    or row.status not in MOVABLE_STATUSES
+                    or row.version != consequences.versions.get(appointment_id, row.version)
+                ):
+                    raise InvalidRequest(
+                        f"appointment #{appointment_id} changed at another workstation; "
+                        "look at the consequences again"
+                    )
+            # The closure first: the re-checks below see it, as every later booking will.
+            closure = insert_closure(session, actor, proposed, now=now)
+            session.flush()
+            # Sessions booked into the stretch since the preview was made are not moved.
+            since = _broken_rows(session, proposed, now)
+            known = moving | {u.session.appointment_id for u in consequences.unplaced}
+            new_broken = [r.id for r in since if r.id not in known]
+            if new_broken:
+                raise InvalidRequest(
+                    "sessions were booked in the stretch since the preview "
+                    f"(appointment {', '.join(f'#{i}' for i in new_broken)}); look again"
+                )
+            config = load_config(session)
+            if sessions:
+                window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
+                resources = plan_check.verify_plan(
+                    session,
+                    load_calendar(session, window, config.catalog),
+                    sessions,
+                    ignore_appointments=moving,
+                )
+                check_calendar = load_calendar(session, window, config.catalog)
+                for patient_id in sorted({locked[a].patient_id for a in moving}):
+                    plan_check.check_patient_free(
+                        session,
+                        check_calendar,
+                        patient_id,
+                        [m.new for m in consequences.moves if m.patient_id == patient_id],
+                        config,
+                        ignore=moving,
+                    )
+                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+                why = f"{consequences.what}: {proposed.reason.strip()}"
+                for move in consequences.moves:
+                    appointment_changes.relocate(
+                        session,
+                        actor,
+                        locked[move.appointment_id],
+                        move.new,
+                        resources,
+                        reason=why,
+                        now=now,
+                        detail={"closure_id": closure.id, "series_reflow": not move.broken},
+                    )
+            follow_ups = _calls(session, actor, consequences, calendar, now=now)
+            session.flush()
+            changes.bump(session, now)
+            return Applied(closure.id, consequences.moves, consequences.unplaced, tuple(follow_ups))
+
+    try:
+        return retried_once(write)
+    except IntegrityError as err:
+        raise plan_check.conflict_from(err) from None
+
+
+def _calls(
+    session: Session,
+    actor: Actor,
+    consequences: Consequences,
+    calendar: ClinicCalendar,
+    *,
+    now: dt.datetime,
+) -> list[int]:
+    """One schedule-change call per patient whose session changes time or found no new place,
+    saying what moved and what did not."""
+    lines: dict[int, list[str]] = {}
+    first: dict[int, int] = {}
+    for move in consequences.moves:
+        if move.new.start == move.old.start:
+            continue  # the same time with another monitor or room: nothing to tell the patient
+        lines.setdefault(move.patient_id, []).append(
+            f"{move.session_type} moved from {_fmt(calendar, move.old.start)} "
+            f"to {_fmt(calendar, move.new.start)}"
+        )
+        first.setdefault(move.patient_id, move.appointment_id)
+    for u in consequences.unplaced:
+        b = u.session
+        lines.setdefault(b.patient_id, []).append(
+            f"{b.session_type} on {_fmt(calendar, b.starts_at)} needs a new time ({u.problem})"
+        )
+        first.setdefault(b.patient_id, b.appointment_id)
+    reason = f"{consequences.what}: {consequences.unavailability.reason.strip()}"
+    ids: list[int] = []
+    for patient_id in sorted(lines):
+        row = FollowUp(
+            patient_id=patient_id,
+            appointment_id=first[patient_id],
+            kind=CALL_KIND,
+            due_at=now,
+            deadline_at=None,
+            assignee_role=CALL_ROLE,
+            priority="normal",
+            status="open",
+            outcome=f"{reason}. " + "; ".join(lines[patient_id]),
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "create_follow_up",
+            "follow_up",
+            row.id,
+            patient_id=patient_id,
+            after=follow_up_state(row),
+            detail=row.outcome,
+            now=now,
+        )
+        ids.append(row.id)
+    return ids
+
+
+def undo(db: Database, actor: Actor, applied: Applied, *, now: dt.datetime | None = None) -> None:
+    """Remove the closure and put the moved sessions back, if their old places are free and
+    they have not moved since; cancels the open calls ``apply`` made.  All or nothing."""
+    require(actor, "configure", db, now=now)
+    now = now or utcnow()
+    moving = {m.appointment_id for m in applied.moves}
+
+    def write() -> None:
+        with db.write() as session:
+            locked = appointment_changes.lock_appointments(session, moving)
+            for move in applied.moves:
+                row = locked.get(move.appointment_id)
+                if (
+                    row is None
+                    or row.status not in MOVABLE_STATUSES
+                    or row.starts_at != move.new.start
+                ):
+                    raise InvalidRequest(
+                        f"appointment #{move.appointment_id} has changed since; "
+                        "it cannot be put back"
+                    )
+            closure = session.get(Closure, applied.closure_id)
+            if closure is None:
+                raise InvalidRequest("the closure was already removed")
+            before = closure_state(closure)
+            session.delete(closure)
+            session.flush()
+            audit.record(
+                session, actor, "delete", "closure", applied.closure_id, before=before, now=now
+            )
+            if applied.moves:
+                config = load_config(session)
+                olds = [m.old for m in applied.moves]
+                window = Interval(min(s.start for s in olds), max(s.end for s in olds))
+                calendar = load_calendar(session, window, config.catalog)
+                resources = plan_check.verify_plan(
+                    session, calendar, olds, ignore_appointments=moving
+                )
+                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+                for move in applied.moves:
+                    appointment_changes.relocate(
+                        session,
+                        actor,
+                        locked[move.appointment_id],
+                        move.old,
+                        resources,
+                        reason="undo: closure removed",
+                        now=now,
+                        detail={"undo_closure_id": applied.closure_id},
+                    )
+            for follow_up_id in applied.follow_up_ids:
+                call = session.get(FollowUp, follow_up_id)
+                if call is None or call.status != "open":
+                    continue
+                was = follow_up_state(call)
+                call.status = "cancelled"
+                call.completed_at = now
+                session.flush()
+                audit.record(
+                    session,
+                    actor,
+                    "update",
+                    "follow_up",
+                    call.id,
+                    patient_id=call.patient_id,
+                    before=was,
+                    after=follow_up_state(call),
+                    detail="the closure was undone",
+                    now=now,
+                )
+            changes.bump(session, now)
+
+    try:
+        retried_once(write)
+    except IntegrityError as err:
+        raise plan_check.conflict_from(err) from None
+
+
+__all__ = [
+    "Applied",
+    "BrokenSession",
+    "Consequences",
+    "Move",
+    "Unplaced",
+    "apply",
+    "preview",
+    "undo",
+]

@@ -1,0 +1,332 @@
+"""Settings ▸ Closures and time off: the clinic's closures, staff time off, rooms and equipment
+out of service, and the public holidays the clinic closes on.
+
+Adding one first shows its consequences (ui/settings/consequences_dialog.py); "Undo last
+change" takes back the last one applied here (the closure goes, the sessions go back if their
+old places are still free).  Every read and write runs in the background.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.common.context import ServiceError
+from ketadesk.services.settings import availability, consequences
+from ketadesk.services.settings.availability import (
+    ClosureRow,
+    HolidayChoice,
+    LocalRequest,
+    ResourceChoice,
+)
+from ketadesk.services.settings.consequences import Applied, Consequences
+from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.settings.consequences_dialog import ConsequencesDialog
+
+COLUMNS = ("From", "To", "What", "Who or what", "Reason")
+#: What the form offers, in the words of the desk: (label, kind).
+FORM_KINDS = (
+    ("Close the clinic", "closure"),
+    ("Staff time off", "time_off"),
+    ("Room or equipment out of service", "maintenance"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    closures: list[ClosureRow]
+    holidays: list[HolidayChoice]
+    resources: list[ResourceChoice]
+    zone: ZoneInfo
+
+
+class AddClosureDialog(QDialog):
+    """The form: what, who or what, from, to, why."""
+
+    def __init__(
+        self, resources: list[ResourceChoice], today: dt.date, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add a closure or time off")
+        self.resources = resources
+        form = QFormLayout(self)
+        self.kind = QComboBox(self)
+        for label, kind in FORM_KINDS:
+            self.kind.addItem(label, kind)
+        self.resource = QComboBox(self)
+        self.first = QDateTimeEdit(self)
+        self.last = QDateTimeEdit(self)
+        tomorrow = today + dt.timedelta(days=1)
+        for edit, day in ((self.first, tomorrow), (self.last, tomorrow + dt.timedelta(days=1))):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("M/d/yyyy HH:mm")
+            edit.setDateTime(QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0)))
+        self.reason = QLineEdit(self)
+        self.reason.setPlaceholderText("e.g. Monitor 3 at calibration")
+        form.addRow("What", self.kind)
+        form.addRow("Who or what", self.resource)
+        form.addRow("From", self.first)
+        form.addRow("To", self.last)
+        form.addRow("Reason", self.reason)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("See consequences…")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
+
+    def _kind_changed(self) -> None:
+        kind = self.kind.currentData()
+        self.resource.clear()
+        if kind == "closure":
+            self.resource.addItem("The whole clinic", None)
+            self.resource.setEnabled(False)
+            return
+        self.resource.setEnabled(True)
+        for r in self.resources:
+            if r.is_staff == (kind == "time_off"):
+                self.resource.addItem(r.name, r.id)
+
+    def request(self) -> LocalRequest:
+        def split(edit: QDateTimeEdit) -> tuple[dt.date, int]:
+            value = edit.dateTime()
+            d, t = value.date(), value.time()
+            return dt.date(d.year(), d.month(), d.day()), t.hour() * 60 + t.minute()
+
+        first_day, first_minute = split(self.first)
+        last_day, last_minute = split(self.last)
+        return LocalRequest(
+            kind=self.kind.currentData(),
+            first_day=first_day,
+            first_minute=first_minute,
+            last_day=last_day,
+            last_minute=last_minute,
+            reason=self.reason.text(),
+            resource_id=self.resource.currentData(),
+        )
+
+
+class AvailabilityPage(QWidget):
+    title = "Closures and time off"
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.loaded: _Loaded | None = None
+        self.last_applied: Applied | None = None
+        self.dialog: ConsequencesDialog | None = None
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "Closures of the clinic, staff time off, and rooms or equipment out of service. "
+            "Adding one shows the sessions it breaks and where they would go before anything "
+            "is saved."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(self.table, 2)
+        row = QHBoxLayout()
+        self.add_button = QPushButton("Add…", self)
+        self.remove_button = QPushButton("Remove", self)
+        self.undo_button = QPushButton("Undo last change", self)
+        self.undo_button.setEnabled(False)
+        for b in (self.add_button, self.remove_button, self.undo_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        group = QGroupBox("Public holidays the clinic closes on", self)
+        glay = QVBoxLayout(group)
+        self.holidays = QListWidget(group)
+        glay.addWidget(self.holidays)
+        self.save_holidays = QPushButton("Save holiday choice", group)
+        glay.addWidget(self.save_holidays, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(group, 1)
+        self.add_button.clicked.connect(self._add)
+        self.remove_button.clicked.connect(self._remove)
+        self.undo_button.clicked.connect(self._undo)
+        self.save_holidays.clicked.connect(self._save_holidays)
+        self.refresh()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        desk = self.desk
+
+        def work() -> _Loaded:
+            now = desk.now()
+            closures = availability.list_closures(desk.db, now=now)
+            holidays = availability.holiday_choices(desk.db, now.year)
+            holidays += availability.holiday_choices(desk.db, now.year + 1)
+            resources = availability.resource_choices(desk.db)
+            zone = availability.clinic_zone(desk.db)
+            today = now.astimezone(zone).date()
+            return _Loaded(closures, [h for h in holidays if h.day >= today], resources, zone)
+
+        run_service(self, work, self._loaded, busy="Reading closures…")
+
+    def _loaded(self, loaded: _Loaded) -> None:
+        self.loaded = loaded
+        self.table.setRowCount(len(loaded.closures))
+        for r, c in enumerate(loaded.closures):
+            cells = (
+                _fmt(c.starts_at, loaded.zone),
+                _fmt(c.ends_at, loaded.zone),
+                c.kind_label,
+                c.resource_name or "Whole clinic",
+                c.reason,
+            )
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, c.id)
+                self.table.setItem(r, col, item)
+        self.holidays.clear()
+        seen: set[str] = set()
+        for h in loaded.holidays:
+            if h.name in seen:
+                continue
+            seen.add(h.name)
+            entry = QListWidgetItem(f"{h.name} ({h.day.month}/{h.day.day}/{h.day.year})")
+            entry.setData(Qt.ItemDataRole.UserRole, h.name)
+            entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            entry.setCheckState(Qt.CheckState.Checked if h.closed else Qt.CheckState.Unchecked)
+            self.holidays.addItem(entry)
+
+    # -- adding: the form, the consequences, apply ----------------------------------------------
+
+    def _add(self) -> None:
+        resources = self.loaded.resources if self.loaded else []
+        form = AddClosureDialog(resources, self.desk.now().date(), self)
+        if form.exec() == QDialog.DialogCode.Accepted:
+            self.preview_closure(form.request())
+
+    def preview_closure(self, request: LocalRequest) -> None:
+        """Work out the consequences in the background, then show them."""
+        desk = self.desk
+
+        def work() -> Consequences:
+            proposed = availability.from_local(desk.db, request)
+            return consequences.preview(desk.db, proposed, now=desk.now())
+
+        run_service(self, work, self._show, failed=self._refused, busy="Looking at sessions…")
+
+    def _show(self, preview: Consequences) -> None:
+        self.dialog = ConsequencesDialog(self.desk, preview, self)
+        self.dialog.finished.connect(self._dialog_finished)
+        self.dialog.open()
+
+    def _dialog_finished(self, _result: int) -> None:
+        dialog = self.dialog
+        if dialog is None or dialog.applied is None:
+            return
+        applied = dialog.applied
+        self.last_applied = applied
+        self.undo_button.setEnabled(True)
+        self.status.setText(
+            f"Saved. {len(applied.moves)} session(s) moved, {len(applied.unplaced)} without a "
+            f"new place; {len(applied.follow_up_ids)} patient(s) added to the call list."
+        )
+        self.refresh()
+
+    def _refused(self, err: ServiceError) -> None:
+        self.status.setText(f"Not saved: {err}")
+
+    # -- removing, undoing, holidays -------------------------------------------------------------
+
+    def selected_closure(self) -> int | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def _remove(self) -> None:
+        closure_id = self.selected_closure()
+        if closure_id is None:
+            self.status.setText("Choose a closure to remove.")
+            return
+        desk = self.desk
+
+        def work() -> None:
+            availability.remove_closure(desk.db, desk.actor, closure_id, now=desk.now())
+
+        run_service(self, work, self._changed("Removed."), writes=True, busy="Removing…")
+
+    def _undo(self) -> None:
+        applied = self.last_applied
+        if applied is None:
+            return
+        desk = self.desk
+
+        def work() -> None:
+            consequences.undo(desk.db, desk.actor, applied, now=desk.now())
+
+        def done(_: Any) -> None:
+            self.last_applied = None
+            self.undo_button.setEnabled(False)
+            self._changed("Undone: the closure is gone and the sessions are back.")(None)
+
+        run_service(self, work, done, failed=self._refused, writes=True, busy="Undoing…")
+
+    def _save_holidays(self) -> None:
+        names = []
+        for i in range(self.holidays.count()):
+            item = self.holidays.item(i)
+            if item.checkState() == Qt.CheckState.Checked:
+                names.append(item.data(Qt.ItemDataRole.UserRole))
+        every = len(names) == self.holidays.count()
+        desk = self.desk
+
+        def work() -> None:
+            availability.set_holidays_closed(
+                desk.db, desk.actor, None if every else names, now=desk.now()
+            )
+
+        run_service(self, work, self._changed("Holiday choice saved."), writes=True)
+
+    def _changed(self, message: str) -> Any:
+        def done(_: Any) -> None:
+            self.status.setText(message)
+            self.refresh()
+
+        return done
+
+
+def _fmt(t: dt.datetime, zone: ZoneInfo) -> str:
+    local = t.astimezone(zone)
+    return f"{local:%a} {local.month}/{local.day}/{local.year} {local:%H:%M}"

@@ -1,0 +1,159 @@
+"""The consequences of a closure, before it is saved: each broken session, why, and its
+proposed new place; "Apply all" saves the closure and moves them in one go (or nothing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.common.context import ServiceError
+from ketadesk.services.settings import consequences
+from ketadesk.services.settings.consequences import Applied, Consequences
+from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.desk import Desk
+
+COLUMNS = ("Patient", "Session", "When", "Why", "New place")
+#: The background of a session with no new place (it stays booked, flagged, until someone acts).
+UNPLACED_COLOR = QColor("#fde2e1")
+SHIFTED_COLOR = QColor("#eef3fb")
+
+
+class ConsequencesDialog(QDialog):
+    """Shows what ``preview`` found; ``applied`` holds the outcome after "Apply all"."""
+
+    def __init__(self, desk: Desk, preview: Consequences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.preview = preview
+        self.applied: Applied | None = None
+        self.setWindowTitle("Before you save: the sessions this changes")
+        layout = QVBoxLayout(self)
+        u = preview.unavailability
+        headline = QLabel(
+            f"<b>{preview.what}</b>, {self._when(u.starts_at)} to {self._when(u.ends_at)}: "
+            f"{u.reason}"
+        )
+        layout.addWidget(headline)
+        count = len(preview.broken)
+        summary = (
+            "No booked session is affected."
+            if not count
+            else f"{count} booked session{'s' if count != 1 else ''} would be broken. "
+            "Each gets the new place shown; every patient affected is put on the call list."
+        )
+        self.summary = QLabel(summary)
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(self.table)
+        self._fill()
+        if preview.unplaced:
+            note = QLabel(
+                "Sessions with no new place are not moved or cancelled: they stay booked and "
+                "flagged, and their patients are on the call list to agree another time."
+            )
+            note.setWordWrap(True)
+            layout.addWidget(note)
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b00020")
+        self.error.hide()
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(self)
+        self.apply_button = self.buttons.addButton(
+            "Apply all", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._apply)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.resize(900, 420)
+
+    def _when(self, t: dt.datetime) -> str:
+        local = self.preview.calendar.local(t)
+        return f"{local:%a} {local.month}/{local.day} {local:%H:%M}"
+
+    def _fill(self) -> None:
+        p = self.preview
+        rows: list[tuple[tuple[str, ...], QColor | None]] = []
+        for b in p.broken:
+            move = p.move_of(b.appointment_id)
+            unplaced = next((u for u in p.unplaced if u.session is b), None)
+            if move is not None:
+                where = self._when(move.new.start)
+                if move.new.start == move.old.start:
+                    where += " (same time, other resources)"
+            else:
+                where = f"No new place: {unplaced.problem if unplaced else 'none found'}"
+            rows.append(
+                (
+                    (b.patient_name, b.session_type, self._when(b.starts_at), b.why, where),
+                    None if move is not None else UNPLACED_COLOR,
+                )
+            )
+        for m in p.moves:
+            if m.broken:
+                continue
+            rows.append(
+                (
+                    (
+                        m.patient_name,
+                        m.session_type,
+                        self._when(m.old.start),
+                        "keeps the series' spacing",
+                        self._when(m.new.start),
+                    ),
+                    SHIFTED_COLOR,
+                )
+            )
+        self.table.setRowCount(len(rows))
+        for r, (cells, color) in enumerate(rows):
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if color is not None:
+                    item.setBackground(color)
+                self.table.setItem(r, c, item)
+
+    def _apply(self) -> None:
+        self.apply_button.setEnabled(False)
+        self.error.hide()
+        desk, preview = self.desk, self.preview
+
+        def work() -> Applied:
+            return consequences.apply(desk.db, desk.actor, preview, now=desk.now())
+
+        run_service(
+            self,
+            work,
+            self._applied,
+            failed=self._failed,
+            busy="Saving the closure and moving sessions…",
+            writes=True,
+        )
+
+    def _applied(self, applied: Applied) -> None:
+        self.applied = applied
+        self.accept()
+
+    def _failed(self, err: ServiceError) -> None:
+        self.apply_button.setEnabled(True)
+        self.error.setText(f"Nothing was changed: {err}")
+        self.error.show()

@@ -1,0 +1,110 @@
+"""Settings ▸ Closures and time off, and the consequences dialog, as an administrator uses them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.settings.availability import LocalRequest
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.settings.availability_page import AvailabilityPage
+from tests.services.settings.availability_clinic import BookedClinic, booked_clinic
+
+# Opening a dialog offscreen: the plugin cannot pass size hints on, and says so.
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def booked(sqlite_url: str) -> Iterator[BookedClinic]:
+    b = booked_clinic(sqlite_url)
+    yield b
+    b.clinic.db.dispose()
+
+
+def _texts(table: object) -> list[str]:
+    from PySide6.QtWidgets import QTableWidget
+
+    assert isinstance(table, QTableWidget)
+    items = [table.item(r, c) for r in range(table.rowCount()) for c in range(table.columnCount())]
+    return [item.text() for item in items if item is not None]
+
+
+def test_close_a_day_see_the_consequences_apply_and_undo(
+    qtbot: QtBot, booked: BookedClinic
+) -> None:
+    b = booked
+    desk = Desk(b.clinic.db, SYSTEM, now=lambda: b.now)
+    page = AvailabilityPage(desk)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.loaded is not None)
+    assert page.title == "Closures and time off"
+    assert page.table.rowCount() == 0
+    assert page.holidays.count() > 0
+    second = b.series[1]
+    day = b.day_of(second)
+    page.preview_closure(
+        LocalRequest("closure", day, 0, day + dt.timedelta(days=1), 0, "staff training")
+    )
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible())
+    dialog = page.dialog
+    assert dialog is not None
+    texts = _texts(dialog.table)
+    assert "Lovelace, Ada" in texts
+    assert any("staff training" in t for t in texts)
+    assert dialog.table.rowCount() >= 1
+    if os.environ.get("KETADESK_SCREENSHOTS"):
+        dialog.grab().save(str(SHOTS / "consequences.png"))
+    QTest.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.last_applied is not None)
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1)
+    assert page.undo_button.isEnabled()
+    assert "1 patient(s) added to the call list" in page.status.text()
+    moved = b.starts()[second]
+    assert b.clinic.calendar.local_date(moved) != day
+    if os.environ.get("KETADESK_SCREENSHOTS"):
+        page.resize(900, 640)
+        page.grab().save(str(SHOTS / "availability.png"))
+    QTest.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.last_applied is None and page.table.rowCount() == 0)
+    assert b.clinic.calendar.local_date(b.starts()[second]) == day
+
+
+def test_cancel_changes_nothing(qtbot: QtBot, booked: BookedClinic) -> None:
+    b = booked
+    desk = Desk(b.clinic.db, SYSTEM, now=lambda: b.now)
+    page = AvailabilityPage(desk)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.loaded is not None)
+    day = b.day_of(b.series[0])
+    before = b.starts()
+    page.preview_closure(LocalRequest("closure", day, 0, day + dt.timedelta(days=1), 0, "flood"))
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible())
+    assert page.dialog is not None
+    page.dialog.reject()
+    assert page.last_applied is None
+    assert b.starts() == before
+    page.refresh()
+    qtbot.waitUntil(lambda: page.loaded is not None)
+    assert page.table.rowCount() == 0
+
+
+def test_a_bad_form_is_refused_in_words(qtbot: QtBot, booked: BookedClinic) -> None:
+    b = booked
+    page = AvailabilityPage(Desk(b.clinic.db, SYSTEM, now=lambda: b.now))
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.loaded is not None)
+    day = b.today + dt.timedelta(days=2)
+    page.preview_closure(LocalRequest("closure", day, 600, day, 540, ""))
+    qtbot.waitUntil(lambda: page.status.text().startswith("Not saved"))
+    assert "ends_at" in page.status.text()
+    assert "reason" in page.status.text()
