@@ -270,6 +270,8 @@ class ClinicSettings:
     followups: FollowUpSettings = field(default_factory=lambda: default_follow_up_settings())
     #: [security] disk_encryption: what a clinic file on an unencrypted disk means (at_rest.py).
     disk_encryption: str = "warn"
+    #: How long a tentative hold ("pencilled in") keeps its resources unless confirmed.
+    tentative_hold_hours: int = 72
 
     def capacity_for_role(self, role: str) -> int:
         return self.staffing.get(f"{role}_patients", 1)
@@ -627,6 +629,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         cancellation_policy=c.text("cancellation_policy", default=""),
         logo=c.text("logo", default=""),
         late_cancel_hours=c.integer("late_cancel_hours", default=24),
+        tentative_hold_hours=c.integer("tentative_hold_hours", default=72, minimum=1),
         dosing_sessions_per_patient_day=c.integer(
             "dosing_sessions_per_patient_day", default=1, minimum=1
         ),
