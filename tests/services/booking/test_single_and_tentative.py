@@ -15,7 +15,12 @@ from ketadesk.services.booking import booking, tentative
 from ketadesk.services.booking.booking import GateRefused
 from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.booking.planning import PlanWishes
-from ketadesk.services.booking.single import book_single, day_part_bounds, propose_single
+from ketadesk.services.booking.single import (
+    SingleProposal,
+    book_single,
+    day_part_bounds,
+    propose_single,
+)
 from ketadesk.services.common.context import Actor, InvalidRequest
 from ketadesk.store.models import Appointment, AuditEvent, FollowUp, Patient, ResourceHold
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -58,7 +63,8 @@ def test_intake_for_an_unscreened_patient_books(clinic: SmallClinic) -> None:
         at=_local(clinic, day, "10:00"),
         today=_today(clinic),
     )
-    assert proposal.session is not None and proposal.bookable, proposal.problems
+    assert proposal.session is not None, proposal.problems
+    assert proposal.bookable
     result = book_single(clinic.db, FRONT_DESK, proposal)
     with clinic.db.read() as s:
         appt = s.get(Appointment, result.appointment_ids[0])
@@ -180,7 +186,7 @@ def _pencil(
     ).appointment_ids[0]
 
 
-def _intake_at_ten(clinic: SmallClinic, day: dt.date, now: dt.datetime) -> object:
+def _intake_at_ten(clinic: SmallClinic, day: dt.date, now: dt.datetime) -> SingleProposal:
     return propose_single(
         clinic.db,
         chart=CLEARED,
@@ -219,8 +225,8 @@ def test_tentative_hold_blocks_others_until_its_deadline_then_is_released(
     # exclusion constraint on PostgreSQL does not see the released hold.
     later = now + dt.timedelta(hours=3)
     free = _intake_at_ten(clinic, day, later)
-    assert free.session is not None, free.problems  # type: ignore[attr-defined]
-    booked = book_single(clinic.db, FRONT_DESK, free, now=later)  # type: ignore[arg-type]
+    assert free.session is not None, free.problems
+    booked = book_single(clinic.db, FRONT_DESK, free, now=later)
     with clinic.db.read() as s:
         appt = s.get(Appointment, held)
         assert appt is not None
