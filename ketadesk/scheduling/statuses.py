@@ -12,6 +12,7 @@ __all__ = [
     "AFTER_SESSION_STATUSES",
     "ATTENDED_STATUSES",
     "BEFORE_SESSION_STATUSES",
+    "CONFIRM_TENTATIVE",
     "MOVABLE_STATUSES",
     "NOT_HELD_STATUSES",
     "RELEASED_STATUSES",
@@ -46,6 +47,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 # A tentative hold is confirmed (into "booked") or released by services/booking/tentative.py,
 # which re-checks the gates; they are not plain status changes, so not in TRANSITIONS.
+CONFIRM_TENTATIVE = "confirm"
 # The status each action leads to, and the action that leads to each status (one per status),
 # so an event or an undo can be named by either.
 STATUS_OF_ACTION = {action: target for action, (_, target) in TRANSITIONS.items()}
