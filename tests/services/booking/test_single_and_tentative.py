@@ -284,3 +284,48 @@ def test_a_deadline_in_the_past_is_refused(clinic: SmallClinic) -> None:
     day = _weekday_ahead(clinic, 1, at_least=4)
     with pytest.raises(InvalidRequest, match="hold until"):
         _pencil(clinic, UNSCREENED, day, -1, now)
+
+
+def test_a_tentative_series_holds_every_session_and_is_confirmed_whole(
+    clinic: SmallClinic,
+) -> None:
+    from ketadesk.services.booking.planning import propose_series
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = _weekday_ahead(clinic, 0, at_least=3)
+    proposal = propose_series(
+        clinic.db, chart=UNSCREENED, protocol="iv_induction", start=start, today=_today(clinic)
+    )
+    assert proposal.plan.complete, proposal.plan.problems
+    result = booking.book(
+        clinic.db,
+        FRONT_DESK,
+        booking.BookingRequest(
+            patient_id=proposal.patient_id,
+            sessions=proposal.sessions,
+            protocol="iv_induction",
+            tentative=True,
+        ),
+        now=now,
+    )
+    with clinic.db.read() as s:
+        rows = s.scalars(select(Appointment).where(Appointment.series_id == result.series_id))
+        statuses = {a.status for a in rows}
+    assert statuses == {"tentative"}
+    with clinic.db.write() as s:
+        patient = s.get(Patient, clinic.ids["Grace Hopper"])
+        assert patient is not None
+        patient.screening_status = "cleared"
+        patient.screening_cleared_on = _today(clinic)
+        patient.consent_signed_on = _today(clinic)
+        patient.driver_name = "B. Driver"
+    done = tentative.confirm(clinic.db, FRONT_DESK, result.appointment_ids[2], now=now)
+    assert sorted(done.appointment_ids) == sorted(result.appointment_ids)
+    with clinic.db.read() as s:
+        rows = s.scalars(select(Appointment).where(Appointment.series_id == result.series_id))
+        assert {a.status for a in rows} == {"booked"}
+        # Confirmed, the sessions owe their follow-ups.
+        owed = s.scalars(
+            select(FollowUp.id).where(FollowUp.appointment_id.in_(result.appointment_ids))
+        ).all()
+        assert owed
