@@ -26,6 +26,7 @@ def register(sub: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from ketadesk.services.booking.tentative import release_expired_holds
     from ketadesk.services.clinic.at_rest import clinic_at_rest
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.clinic.integrity import check_integrity
@@ -33,10 +34,14 @@ def _check(args: argparse.Namespace) -> int:
     # upgrade=False: an outdated database is reported, never converted by a check.
     opened = open_clinic(args.db, upgrade=False)
     try:
+        # Tentative holds past their deadline are released here (there is no background job).
+        released = release_expired_holds(opened.db)
         report = check_integrity(opened.db)
         at_rest = clinic_at_rest(opened.db)
     finally:
         opened.db.dispose()
+    if released:
+        print(f"released {_counted(len(released), 'tentative hold')} past its deadline")
     for problem in report.problems:
         print(problem.message)
     count = len(report.problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from typing import Any
 
@@ -18,8 +19,19 @@ def register(sub: Any) -> None:
         parser = sub.add_parser(name, help=text, description=text)
         add_db_argument(parser)
         parser.add_argument("--patient", required=True, metavar="CHART", help="chart number")
-        parser.add_argument("--protocol", required=True, metavar="NAME", help="e.g. iv_induction")
-        parser.add_argument("--start", required=True, type=iso_date, metavar="YYYY-MM-DD")
+        single = name == "book"
+        parser.add_argument(
+            "--protocol", required=not single, metavar="NAME", help="e.g. iv_induction"
+        )
+        parser.add_argument(
+            "--start",
+            required=not single,
+            type=iso_date,
+            metavar="YYYY-MM-DD",
+            help="first day of the series (with --session-type: first day to search)",
+        )
+        if single:
+            _add_single_arguments(parser)
         add_wishes(parser)
         parser.add_argument(
             "--other-days",
@@ -28,6 +40,44 @@ def register(sub: Any) -> None:
             "cannot be used (without it, a weekday the clinic never opens is refused)",
         )
         parser.set_defaults(handler=handler)
+
+
+def _add_single_arguments(parser: argparse.ArgumentParser) -> None:
+    """``book --session-type NAME --at 'YYYY-MM-DD HH:MM'``: one appointment, not a series."""
+    parser.add_argument(
+        "--session-type",
+        metavar="NAME",
+        help="book one appointment of this type (e.g. intake, booster_review) instead of a series",
+    )
+    parser.add_argument(
+        "--at",
+        type=local_datetime,
+        metavar="'YYYY-MM-DD HH:MM'",
+        help="with --session-type: exactly then (without it: the next available time)",
+    )
+    parser.add_argument(
+        "--part-of-day",
+        choices=("morning", "afternoon", "any"),
+        default="any",
+        help="with --session-type and no --at: the next available morning or afternoon",
+    )
+    parser.add_argument(
+        "--tentative",
+        action="store_true",
+        help="pencil it in (held until the clinic's deadline; confirmed once the gates pass)",
+    )
+
+
+def local_datetime(text: str) -> dt.datetime:
+    try:
+        # Naive on purpose: a wall-clock time in the clinic's zone, placed by its calendar.
+        value = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")  # noqa: DTZ007
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date and time; use 'YYYY-MM-DD HH:MM'"
+        ) from None
+    iso_date(value.date().isoformat())
+    return value
 
 
 def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
@@ -134,6 +184,15 @@ def _book(args: argparse.Namespace) -> int:
     from ketadesk.cli import CommandError, command_line_actor
     from ketadesk.services.booking import booking
 
+    if args.session_type:
+        if args.protocol:
+            raise CommandError("give --protocol (a series) or --session-type (one appointment)")
+        return _book_single(args)
+    if args.at is not None:
+        raise CommandError("--at goes with --session-type; a series takes --start")
+    if not args.protocol or args.start is None:
+        raise CommandError("book needs --protocol and --start, or --session-type")
+
     db, proposal, now = _propose(args)
     try:
         if not proposal.plan.complete:
@@ -151,6 +210,66 @@ def _book(args: argparse.Namespace) -> int:
             now=now,
         )
         _print(proposal, args, booked=result)
+    finally:
+        db.dispose()
+    return 0
+
+
+def _book_single(args: argparse.Namespace) -> int:
+    from ketadesk.cli import CommandError, command_line_actor
+    from ketadesk.commands._planning_args import clinic_now
+    from ketadesk.services.booking.planning import PlanWishes, session_json
+    from ketadesk.services.booking.single import book_single, day_part_bounds, propose_single
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+
+    opened = open_clinic(args.db)
+    db = opened.db
+    try:
+        today, now = clinic_now(db, args.today)
+        earliest, latest = day_part_bounds(args.part_of_day)
+        proposal = propose_single(
+            db,
+            chart=args.patient,
+            session_type=args.session_type,
+            at=args.at,
+            first=args.start,
+            today=today,
+            now=now,
+            wishes=PlanWishes(
+                weekdays=tuple(args.weekdays),
+                time=args.time,
+                earliest=args.earliest or earliest,
+                latest=args.latest or latest,
+                room=args.room,
+                staff=args.staff,
+            ),
+        )
+        if proposal.session is None:
+            raise CommandError(
+                f"{proposal.session_type_name} not booked: " + "; ".join(proposal.problems),
+                status=1,
+            )
+        result = book_single(db, command_line_actor(), proposal, tentative=args.tentative, now=now)
+        planned = proposal.session
+        cal = proposal.calendar
+        word = "pencilled in" if args.tentative else "booked"
+        if args.json:
+            out = session_json(planned, cal, proposal.resource_names)
+            out |= {
+                "patient": args.patient,
+                "appointment_id": result.appointment_ids[0],
+                "status": "tentative" if args.tentative else "booked",
+            }
+            print(json.dumps(out, indent=2))
+        else:
+            names = ", ".join(
+                dict.fromkeys(proposal.resource_names[h.resource_id] for h in planned.holds)
+            )
+            print(
+                f"{word} #{result.appointment_ids[0]}: {proposal.patient_name}, "
+                f"{proposal.session_type_name}, {cal.local(planned.start):%a %m/%d/%Y %H:%M}-"
+                f"{cal.local(planned.end):%H:%M}  {names}"
+            )
     finally:
         db.dispose()
     return 0

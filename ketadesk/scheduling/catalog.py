@@ -293,6 +293,8 @@ class ClinicSettings:
     holiday_subdivision: str = ""
     #: The public holidays (by name) the clinic closes on; None closes on every one.
     holidays_closed: tuple[str, ...] | None = None
+    #: How long a tentative hold ("pencilled in") keeps its resources unless confirmed.
+    tentative_hold_hours: int = 72
 
     def closes_on_holiday(self, name: str) -> bool:
         """Whether the clinic closes on the public holiday ``name`` ("A; B" when two fall on
@@ -657,6 +659,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         cancellation_policy=c.text("cancellation_policy", default=""),
         logo=c.text("logo", default=""),
         late_cancel_hours=c.integer("late_cancel_hours", default=24),
+        tentative_hold_hours=c.integer("tentative_hold_hours", default=72, minimum=1),
         dosing_sessions_per_patient_day=c.integer(
             "dosing_sessions_per_patient_day", default=1, minimum=1
         ),

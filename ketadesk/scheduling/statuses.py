@@ -12,16 +12,30 @@ __all__ = [
     "AFTER_SESSION_STATUSES",
     "ATTENDED_STATUSES",
     "BEFORE_SESSION_STATUSES",
+    "CONFIRM_TENTATIVE",
     "MOVABLE_STATUSES",
     "NOT_HELD_STATUSES",
     "RELEASED_STATUSES",
     "STATUSES",
     "STATUS_OF_ACTION",
+    "TENTATIVE_STATUSES",
     "TRANSITIONS",
 ]
 
 # Every status an appointment can have, in the order of a session's life.
-STATUSES = ("booked", "checked_in", "in_progress", "completed", "cancelled", "no_show")
+# "tentative" is a hold pencilled in for a patient whose screening or consent is pending: it holds
+# its resources until its deadline (``Appointment.hold_until``), then is "released" (lazily, by
+# the next booking, read or ``ketadesk check``), unless confirmed into "booked" first.
+STATUSES = (
+    "tentative",
+    "booked",
+    "checked_in",
+    "in_progress",
+    "completed",
+    "cancelled",
+    "no_show",
+    "released",
+)
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -29,15 +43,20 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "start": (frozenset({"booked", "checked_in"}), "in_progress"),
     "complete": (frozenset({"checked_in", "in_progress"}), "completed"),
     "no_show": (frozenset({"booked"}), "no_show"),
-    "cancel": (frozenset({"booked", "checked_in"}), "cancelled"),
+    "cancel": (frozenset({"tentative", "booked", "checked_in"}), "cancelled"),
 }
+# A tentative hold is confirmed (into "booked") or released by services/booking/tentative.py,
+# which re-checks the gates; they are not plain status changes, so not in TRANSITIONS.
+CONFIRM_TENTATIVE = "confirm"
 # The status each action leads to, and the action that leads to each status (one per status),
 # so an event or an undo can be named by either.
 STATUS_OF_ACTION = {action: target for action, (_, target) in TRANSITIONS.items()}
 ACTION_OF_STATUS = {target: action for action, target in STATUS_OF_ACTION.items()}
 
 # An appointment in one of these no longer holds anything: its holds are kept, inactive.
-RELEASED_STATUSES = frozenset({"cancelled", "no_show"})
+RELEASED_STATUSES = frozenset({"cancelled", "no_show", "released"})
+# Pencilled in, not yet booked: holds its resources but owes no follow-ups and is not a visit.
+TENTATIVE_STATUSES = frozenset({"tentative"})
 # An appointment in one of these has not happened yet: it may still be moved or re-flowed.
 MOVABLE_STATUSES = frozenset({"booked", "checked_in"})
 # The patient came: the session is under way or done (a booked one is still to come).
@@ -45,7 +64,7 @@ ATTENDED_STATUSES = frozenset({"checked_in", "in_progress", "completed"})
 
 # Appointment statuses that still owe a "before the session" follow-up (a PHQ-9 at check-in):
 # anything but a cancelled or missed session.
-BEFORE_SESSION_STATUSES = frozenset(STATUSES) - RELEASED_STATUSES
+BEFORE_SESSION_STATUSES = frozenset(STATUSES) - RELEASED_STATUSES - TENTATIVE_STATUSES
 # Only a session that took place owes what comes after it.
 AFTER_SESSION_STATUSES = frozenset({"completed"})
 # A session in one of these did not take place and never will (it may be made up): the

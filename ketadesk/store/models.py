@@ -330,6 +330,8 @@ class Appointment(Base):
     starts_at: Mapped[dt.datetime]
     ends_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(String(16), default="booked")
+    # A tentative appointment's deadline: it holds its resources until then (see statuses.py).
+    hold_until: Mapped[dt.datetime | None]
     late_cancel: Mapped[bool] = mapped_column(default=False)
     checklist: Mapped[dict[str, Any]] = mapped_column(default=dict)
     notes: Mapped[str] = mapped_column(Text, default="")

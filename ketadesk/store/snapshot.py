@@ -23,6 +23,7 @@ from ketadesk.scheduling.catalog import ClinicSettings, ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
+    Appointment,
     Closure,
     Resource,
     ResourceHold,
@@ -193,8 +194,15 @@ def _epoch_postgresql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM {clause})) AS BIGINT)"
 
 
-def load_hold_rows(session: Session, window: Interval) -> list[HoldRow]:
-    """The active holds overlapping ``window`` as plain tuples (see ``HoldRow``)."""
+def load_hold_rows(
+    session: Session, window: Interval, now: dt.datetime | None = None
+) -> list[HoldRow]:
+    """The active holds overlapping ``window`` as plain tuples (see ``HoldRow``), but not those
+    of a tentative appointment whose deadline is past at ``now`` (free, not yet released)."""
+    now = now or dt.datetime.now(dt.UTC)
+    expired = select(Appointment.id).where(
+        Appointment.status == "tentative", Appointment.hold_until <= now
+    )
     stmt = select(
         ResourceHold.resource_id,
         epoch_seconds(ResourceHold.starts_at),
@@ -203,6 +211,7 @@ def load_hold_rows(session: Session, window: Interval) -> list[HoldRow]:
         ResourceHold.units,
     ).where(
         ResourceHold.active.is_(True),
+        ResourceHold.appointment_id.not_in(expired),
         *overlapping(ResourceHold.starts_at, ResourceHold.ends_at, window),
     )
     return [
@@ -252,12 +261,20 @@ def load_calendar(
     )
 
 
-def load_snapshot(session: Session, window: Interval, catalog: Catalog | None = None) -> Snapshot:
+def load_snapshot(
+    session: Session,
+    window: Interval,
+    catalog: Catalog | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> Snapshot:
+    """Everything availability needs over ``window``; ``now`` decides which tentative holds have
+    expired (free)."""
     catalog = catalog or load_catalog(session)
     return Snapshot(
         window=window,
         catalog=catalog,
         calendar=load_calendar(session, window, catalog),
         resources=tuple(load_resources(session)),
-        hold_rows=tuple(load_hold_rows(session, window)),
+        hold_rows=tuple(load_hold_rows(session, window, now)),
     )

@@ -60,6 +60,10 @@ class BookingRequest:
     protocol: str | None = None  # a series when given, else single sessions
     preferences: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, str] = field(default_factory=dict)  # gating rule -> reason
+    # Pencilled in: held until ``hold_until`` (the clinic's ``tentative_hold_hours`` from now
+    # when not given), without the gates, and confirmed later (services/booking/tentative.py).
+    tentative: bool = False
+    hold_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,12 @@ def book(
         raise InvalidRequest(f"session #{past[0].index} would start in the past")
     if request.overrides:
         require(actor, "override_gate", db, now=now)
+    if request.hold_until is not None and not request.tentative:
+        raise InvalidRequest("a deadline (hold until) is only for a tentative hold")
+    if request.hold_until is not None and request.hold_until <= now:
+        raise InvalidRequest("hold until: the tentative hold's deadline is already past")
+    status = "tentative" if request.tentative else "booked"
+    action = "pencil" if request.tentative else "book"
 
     def write() -> BookingResult:
         with db.write() as session:
@@ -180,11 +190,15 @@ def book(
             if unknown:
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
             _check_gates_and_spacing(catalog, calendar, facts, request)
+            hold_until = request.hold_until
+            if request.tentative and hold_until is None:
+                hold_until = now + dt.timedelta(hours=catalog.settings.tentative_hold_hours)
             resources = verify_plan(
                 session,
                 calendar,
                 request.sessions,
                 known=ref.resources if ref is not None else None,
+                now=now,
             )
             check_patient_free(session, calendar, patient_id, request.sessions, config)
             conn = session.connection()
@@ -218,7 +232,8 @@ def book(
                             "room_id": room,
                             "starts_at": planned.start,
                             "ends_at": planned.end,
-                            "status": "booked",
+                            "status": status,
+                            "hold_until": hold_until,
                             "late_cancel": False,
                             "checklist": {},
                             "notes": "",
@@ -245,11 +260,13 @@ def book(
                         "appointment_id": appointment_id,
                         "at": now,
                         "user_id": actor.user_id,
-                        "action": "book",
+                        "action": action,
                         "from_status": None,
-                        "to_status": "booked",
+                        "to_status": status,
                         "reason": "",
-                        "detail": {},
+                        "detail": (
+                            {"hold_until": hold_until.isoformat()} if hold_until is not None else {}
+                        ),
                     }
                     for appointment_id in appointment_ids
                 ],
@@ -273,11 +290,12 @@ def book(
             entries = [
                 audit.entry(
                     actor,
-                    "book",
+                    action,
                     "appointment",
                     appointment_id,
                     patient_id=patient_id,
-                    after=_snapshot("booked", planned.start, planned.end, room),
+                    after=_snapshot(status, planned.start, planned.end, room)
+                    | ({"hold_until": hold_until.isoformat()} if hold_until is not None else {}),
                     now=now,
                 )
                 for appointment_id, planned, room in zip(
@@ -285,23 +303,28 @@ def book(
                 )
             ]
             # The follow-ups the new sessions owe, from what this booking knows (no reads),
-            # audited in the same insert as the appointments.
-            entries += sync.open_for_new_bookings(
-                session,
-                actor,
-                [
-                    sync.NewAppointment(
-                        id=appointment_id,
-                        patient_id=patient_id,
-                        type_code=planned.session_type,
-                        starts_at=planned.start,
-                        ends_at=planned.end,
-                        staff=_staff_roles(planned, resources),
-                    )
-                    for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
-                ],
-                now=now,
-                catalog=catalog,
+            # audited in the same insert as the appointments.  A tentative hold owes none
+            # until it is confirmed.
+            entries += (
+                []
+                if request.tentative
+                else sync.open_for_new_bookings(
+                    session,
+                    actor,
+                    [
+                        sync.NewAppointment(
+                            id=appointment_id,
+                            patient_id=patient_id,
+                            type_code=planned.session_type,
+                            starts_at=planned.start,
+                            ends_at=planned.end,
+                            staff=_staff_roles(planned, resources),
+                        )
+                        for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
+                    ],
+                    now=now,
+                    catalog=catalog,
+                )
             )
             audit.write(session, entries)
             session.flush()  # every row written before the change counter, the last lock taken
@@ -341,10 +364,13 @@ def _check_gates_and_spacing(
     facts: PatientFacts,
     request: BookingRequest,
 ) -> None:
-    results = gate_sessions(catalog, facts, request.sessions, calendar, request.overrides)
-    stopping = [r for r in results if r.stops_booking]
-    if stopping:
-        raise GateRefused(stopping)
+    # A tentative hold is how a patient whose screening or consent is pending keeps a place:
+    # its gates are judged when it is confirmed.
+    if not request.tentative:
+        results = gate_sessions(catalog, facts, request.sessions, calendar, request.overrides)
+        stopping = [r for r in results if r.stops_booking]
+        if stopping:
+            raise GateRefused(stopping)
     if request.protocol is None:
         return
     protocol = catalog.protocols.get(request.protocol)

@@ -47,9 +47,11 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.services.booking.expiry import release_expired
 from ketadesk.services.common.context import (
     InvalidRequest,
     ServiceError,
+    utcnow,
 )
 from ketadesk.store.clinic_config import StoredConfig
 from ketadesk.store.models import (
@@ -250,6 +252,7 @@ def verify_plan(
     *,
     ignore_appointments: Iterable[int] = (),
     known: Mapping[int, ResourceInfo] | None = None,
+    now: dt.datetime | None = None,
 ) -> dict[int, ResourceInfo]:
     """Raise BookingConflict unless every hold of ``sessions`` fits the database right now;
     return the resources involved, locked for the rest of the transaction.
@@ -261,6 +264,9 @@ def verify_plan(
     holds = [h for s in sessions for h in s.holds]
     if not holds:
         raise InvalidRequest("nothing to book: the plan holds no resources")
+    # Expired tentative holds are free: released here, before PostgreSQL's exclusion constraint
+    # or the count below could see them.
+    release_expired(session, now or utcnow())
     locked = _lock_resources(session, (h.resource_id for h in holds), known)
     _lock_resource_days(session, calendar, holds)
     window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))

@@ -19,6 +19,8 @@ STATUS_LABELS = {
     "completed": "Completed",
     "cancelled": "Cancelled",
     "no_show": "No-show",
+    "tentative": "Pencilled in",
+    "released": "Released (deadline passed)",
 }
 
 

@@ -54,6 +54,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import WEEKDAYS
 from ketadesk.scheduling.gating import GateResult, Severity
 from ketadesk.scheduling.model import PlannedSession
+from ketadesk.scheduling.planner import SeriesPlan
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest, BookingResult, GateRefused
 from ketadesk.services.booking.plan_check import BookingConflict
@@ -65,6 +66,7 @@ from ketadesk.services.booking.planning import (
     propose_series,
     session_alternatives,
 )
+from ketadesk.services.booking.single import SingleProposal, day_part_bounds, propose_single
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.errors import service_errors
 from ketadesk.services.patients.search import PatientMatch, patient_match
@@ -89,6 +91,10 @@ T = TypeVar("T")
 DIALOG_MINIMUM = QSize(900, 560)
 LEFT_WIDTH = 400  # the patient, wishes and gating column, at first
 ALTERNATIVE_ROWS = 6  # the alternatives list grows to this many rows, then scrolls
+# The protocol list's single appointments carry this before their session type's code; these
+# session types come first among them (a new caller's first visit, the usual follow-up).
+SINGLE_PREFIX = "single:"
+SINGLE_FIRST = ("intake", "booster_review")
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,6 +319,7 @@ class BookingDialog(QDialog):
         self.protocol.setAccessibleName("Protocol")
         for code, name in self._choices.protocols:
             self.protocol.addItem(name, code)
+        self._add_single_kinds()
         self.start = QDateEdit(self)
         self.start.setObjectName("booking_start")
         self.start.setAccessibleName("First day")
@@ -374,6 +381,7 @@ class BookingDialog(QDialog):
         form.addRow("", self.weekday_hint)
         form.addRow("Time:", time_row)
         form.addRow("&Room:", self.room)
+        self._build_single_rows(form)
         form.addRow("", plan_row)
         self.gating = QGroupBox("Gating", self)
         self.gating.setObjectName("gating_box")
@@ -489,6 +497,8 @@ class BookingDialog(QDialog):
         self.picker.patient_chosen.connect(self._on_picker_patient_chosen)
         self.change_patient.clicked.connect(self._on_change_patient_clicked)
         self.protocol.currentIndexChanged.connect(self._on_protocol_changed)
+        self.when.currentIndexChanged.connect(self._on_protocol_changed)
+        self.tentative.toggled.connect(self._update_confirm)
         self.use_time.toggled.connect(self.time.setEnabled)
         self.plan_button.clicked.connect(self.plan)
         self.replan.clicked.connect(self.plan)
@@ -567,8 +577,115 @@ class BookingDialog(QDialog):
         spec = self._choices.catalog.protocols.get(code) if code else None
         days = ", ".join(d.capitalize() for d in spec.default_weekdays) if spec else ""
         hint = f"With none ticked: the protocol's days ({days})." if days else ""
+        single = self.single_type() is not None
+        exact = single and self.when.currentData() == "exact"
+        if single:
+            hint = "" if exact else "With none ticked: any day the clinic opens."
         self.weekday_hint.setText(hint)
+        self.when.setEnabled(single)
+        self.day_part.setEnabled(single and not exact)
+        for box in self.weekday_boxes.values():
+            box.setEnabled(not exact)
+        if exact:
+            self.use_time.setChecked(True)
+        self.plan_button.setAccessibleName("Find the time" if single else "Plan the series")
         self._clear_plan()
+
+    # -- single appointments and tentative holds -----------------------------------------------
+
+    def _add_single_kinds(self) -> None:
+        """After the series, one appointment of each session type (intake first)."""
+        types = self._choices.catalog.session_types
+        first = [c for c in SINGLE_FIRST if c in types]
+        codes = first + [c for c in types if c not in first]
+        self.protocol.insertSeparator(self.protocol.count())
+        for code in codes:
+            self.protocol.addItem(f"One appointment: {types[code].name}", SINGLE_PREFIX + code)
+
+    def _build_single_rows(self, form: QFormLayout) -> None:
+        """When a single appointment: exactly then, or the next available (morning or
+        afternoon); and, for a series or a single, whether it is only pencilled in."""
+        self.when = QComboBox(self)
+        self.when.setObjectName("booking_when")
+        self.when.setAccessibleName("When")
+        self.when.addItem("Next available", "next")
+        self.when.addItem("Exactly on the first day, at the start time", "exact")
+        self.day_part = QComboBox(self)
+        self.day_part.setObjectName("booking_day_part")
+        self.day_part.setAccessibleName("Time of day")
+        for label, part in (
+            ("Any time", "any"),
+            ("Morning", "morning"),
+            ("Afternoon", "afternoon"),
+        ):
+            self.day_part.addItem(label, part)
+        hours = self._choices.catalog.settings.tentative_hold_hours
+        self.tentative = QCheckBox(f"&Pencil in (tentative, held {hours} h)", self)
+        self.tentative.setObjectName("booking_tentative")
+        self.tentative.setAccessibleName("Pencil in as a tentative hold")
+        self.tentative.setToolTip(
+            "For a patient whose screening or consent is pending: holds the time until the "
+            "deadline; confirm it once the gates pass, or it is released."
+        )
+        form.insertRow(1, "W&hen:", self.when)
+        form.addRow("Time of &day:", self.day_part)
+        form.addRow("", self.tentative)
+
+    def single_type(self) -> str | None:
+        """The session type of a single appointment being booked (None: a series)."""
+        code = self.protocol.currentData()
+        if isinstance(code, str) and code.startswith(SINGLE_PREFIX):
+            return code[len(SINGLE_PREFIX) :]
+        return None
+
+    def _plan_single(self, code: str) -> None:
+        db, chart, today = self._desk.db, self._chart, self._today
+        qdate, qtime = self.start.date(), self.time.time()
+        day = dt.date(qdate.year(), qdate.month(), qdate.day())
+        exact = self.when.currentData() == "exact"
+        at = dt.datetime.combine(day, dt.time(qtime.hour(), qtime.minute())) if exact else None
+        earliest, latest = day_part_bounds(str(self.day_part.currentData()))
+        wishes = self.wishes()
+        wishes = PlanWishes(
+            weekdays=() if exact else wishes.weekdays,
+            time=None if exact else wishes.time,  # next available: the preferred start
+            earliest=earliest,
+            latest=latest,
+            room=wishes.room,
+        )
+        now = self._desk.now()
+        self._show_message("")
+        self._run(
+            lambda: propose_single(
+                db,
+                chart=chart,
+                session_type=code,
+                at=at,
+                first=None if exact else day,
+                today=today,
+                wishes=wishes,
+                now=now,
+            ),
+            self._on_single_planned,
+        )
+
+    def _on_single_planned(self, proposal: SingleProposal) -> None:
+        sessions = (proposal.session,) if proposal.session is not None else ()
+        series_like = SeriesProposal(
+            patient_id=proposal.patient_id,
+            patient_name=proposal.patient_name,
+            protocol="",
+            plan=SeriesPlan(protocol="", sessions=sessions, problems=proposal.problems),
+            gates=proposal.gates,
+            resource_names=proposal.resource_names,
+            calendar=proposal.calendar,
+        )
+        self._on_planned(series_like, [])
+        if proposal.session is None:
+            self._show_message(
+                f"No time for {proposal.session_type_name}: " + "; ".join(proposal.problems),
+                error=True,
+            )
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -586,6 +703,10 @@ class BookingDialog(QDialog):
             self.picker.setFocus()
             return
         if self._calls:
+            return
+        single = self.single_type()
+        if single is not None:
+            self._plan_single(single)
             return
         db, chart, code = self._desk.db, self._chart, str(self.protocol.currentData())
         qdate = self.start.date()
@@ -666,6 +787,9 @@ class BookingDialog(QDialog):
     def find_alternatives(self) -> None:
         index = self.selected_index()
         if index is None or self._proposal is None or self.patient_id is None or self._calls:
+            return
+        if not self._proposal.protocol:  # one appointment: "next available" is the way
+            self._show_message("For one appointment, change the day or time and find again.")
             return
         db, pid, code = self._desk.db, self.patient_id, self._proposal.protocol
         sessions, wishes, today = tuple(self._sessions), self.wishes(), self._today
@@ -786,6 +910,8 @@ class BookingDialog(QDialog):
 
     def _update_confirm(self) -> None:
         gates = self._proposal.gates if self._proposal is not None else ()
+        if self.tentative.isChecked():
+            gates = ()  # a tentative hold is judged by the gates when it is confirmed
         problem = confirm_blocker(self._sessions, gates, self.overrides(), self._may_override)
         if self._proposal is None and self.patient_id is None:
             problem = "Choose or register the patient, then plan."
@@ -801,9 +927,10 @@ class BookingDialog(QDialog):
         request = BookingRequest(
             patient_id=self.patient_id,
             sessions=tuple(self._sessions),
-            protocol=proposal.protocol,
-            preferences=self._preferences_record(),
+            protocol=proposal.protocol or None,  # "" for a single appointment
+            preferences=self._preferences_record() if proposal.protocol else {},
             overrides=self.overrides(),
+            tentative=self.tentative.isChecked(),
         )
         self._run(
             lambda: booking.book(desk.db, desk.actor, request, now=desk.now()),

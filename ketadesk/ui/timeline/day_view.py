@@ -723,6 +723,8 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             for phase in block.phases:
                 strength = SHADE_STRENGTH.get(phase.phase.shade, 0.36)
                 p.fillRect(qrectf(phase.rect), shade(color, self.base, strength))
+            if a.status == "tentative":
+                self._paint_pencilled_in(rect, color)
             p.fillRect(QRectF(rect.x(), rect.y(), STRIPE_WIDTH, rect.height()), color)
             border = self._active_border(color)
             text_color = self.text
@@ -733,7 +735,7 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
                 shade(color, self.base, 0.45),
             )
         p.restore()
-        p.setPen(self._outline_pen(border, a.is_active))
+        p.setPen(self._outline_pen(border, a.is_active, a.status == "tentative"))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawPath(path)
         if block.clipped_before or block.clipped_after:
@@ -886,6 +888,8 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             "completed": ("✓ Done", neutral, self.text),
             "no_show": ("No-show", QColor(STATUS_COLORS["no_show"]), light_text),
             "cancelled": ("Cancelled", neutral, self.text),
+            "tentative": ("Pencilled in", neutral, self.text),
+            "released": ("Released", neutral, self.text),
         }.get(status)
 
     def _paint_badge(

@@ -546,7 +546,7 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
     def context_menu(self, appointment: DayAppointment) -> QMenu:
         """The menu of what can be done with a session, enabled by its status."""
         # Not needed at start-up: the booking service is imported on the first menu.
-        from ketadesk.scheduling.statuses import TRANSITIONS
+        from ketadesk.scheduling.statuses import CONFIRM_TENTATIVE, TRANSITIONS
         from ketadesk.services.booking.appointment_changes import ACTION_NAMES, action_button_text
 
         menu = QMenu(self)
@@ -557,6 +557,13 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
             sources, _target = TRANSITIONS[action]
             item.setEnabled(appointment.status in sources)
             item.triggered.connect(partial(self._on_status_action_triggered, appointment, action))
+        confirm = menu.addAction("Confirm pencilled-in booking")
+        confirm.setObjectName(CONFIRM_TENTATIVE)
+        confirm.setVisible(appointment.status == "tentative")
+        confirm.setEnabled(appointment.status == "tentative")
+        confirm.triggered.connect(
+            partial(self.status_requested.emit, appointment.id, CONFIRM_TENTATIVE, "")
+        )
         menu.addSeparator()
         series = menu.addAction("Move rest of series…")
         series.setObjectName("move_series")

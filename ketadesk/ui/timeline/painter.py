@@ -285,10 +285,18 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
         p.fillRect(rect, QBrush(mix(self.text, self.base, 0.22), Qt.BrushStyle.BDiagPattern))
         return mix(self.text, self.base, 0.45), mix(self.text, self.base, 0.72)
 
-    def _outline_pen(self, border: QColor, active: bool) -> QPen:
+    def _paint_pencilled_in(self, rect: QRectF, color: QColor) -> None:
+        """A tentative hold ("pencilled in"): the session type's colour hatched over its shading,
+        so it reads as held but not yet booked."""
+        self.p.fillRect(rect, QBrush(shade(color, self.base, 0.8), Qt.BrushStyle.BDiagPattern))
+
+    def _outline_pen(self, border: QColor, active: bool, tentative: bool = False) -> QPen:
         pen = QPen(border, 1)
         if not active:
             pen.setStyle(Qt.PenStyle.DashLine)
+        elif tentative:
+            pen.setStyle(Qt.PenStyle.DotLine)
+            pen.setWidthF(1.5)
         return pen
 
     def _paint_ring(self, rect: QRectF, radius: float) -> None:

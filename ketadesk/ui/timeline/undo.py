@@ -31,8 +31,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QWidget
 
-from ketadesk.scheduling.statuses import ACTION_OF_STATUS, TRANSITIONS
-from ketadesk.services.booking import appointment_changes
+from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TRANSITIONS
+from ketadesk.services.booking import appointment_changes, tentative
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
 from ketadesk.services.common.context import InvalidRequest, ServiceError
@@ -287,6 +287,9 @@ class ScheduleEditor(QObject):
         once the change is made."""
         action = status if status in TRANSITIONS else ACTION_OF_STATUS.get(status, status)
         desk = self.desk
+        if action == CONFIRM_TENTATIVE:
+            self._confirm_tentative(appointment_id, then)
+            return
 
         def work() -> None:
             appointment_changes.change_status(
@@ -300,6 +303,21 @@ class ScheduleEditor(QObject):
                 then()
 
         self._write(work, changed, self._refusal("The status was not changed"))
+
+    def _confirm_tentative(self, appointment_id: int, then: Callable[[], None] | None) -> None:
+        """Book a pencilled-in hold if the gates now pass (the service says which does not).
+        Not an undo step: undoing a booking is cancelling it, with a reason."""
+        desk = self.desk
+
+        def work() -> None:
+            tentative.confirm(desk.db, desk.actor, appointment_id, now=desk.now())
+
+        def confirmed(_none: None) -> None:
+            self.changed.emit()
+            if then is not None:
+                then()
+
+        self._write(work, confirmed, self._refusal("The tentative hold was not confirmed"))
 
     def move_series(
         self,

@@ -693,12 +693,14 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         color = self._block_color(a)
         if a.is_active:
             p.fillRect(rect, shade(color, self.base, SHADE_STRENGTH["observation"]))
+            if a.status == "tentative":
+                self._paint_pencilled_in(rect, color)
             p.fillRect(QRectF(r.x, r.y, min(STRIPE_WIDTH, r.w), r.h), color)
             border = self._active_border(color)
             ink = self.text
         else:
             border, ink = self._paint_struck_out(rect)
-        p.setPen(self._outline_pen(border, a.is_active))
+        p.setPen(self._outline_pen(border, a.is_active, a.status == "tentative"))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
         width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING)

@@ -1,0 +1,101 @@
+"""The booking dialog books one appointment besides a series: an intake for a patient whose
+screening is still pending (that is how screening happens), at an exact time or the next
+available one, and pencils in a dosing session the gates would refuse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QDate, Qt, QTime
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from ketadesk.services.booking.appointments import appointment_detail
+from ketadesk.services.common.context import Actor
+from ketadesk.ui.booking.booking_dialog import SINGLE_PREFIX, BookingDialog, read_setup
+from ketadesk.ui.common.desk import Desk
+from tests.clinic_fixtures import SmallClinic
+from tests.ui.clinic_day import WEDNESDAY
+from tests.ui.conftest import NOW
+from tests.ui.sql_guard import allow_gui_thread_sql
+
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+TIMEOUT = 20_000
+
+
+@pytest.fixture
+def dialogs() -> Iterator[list[BookingDialog]]:
+    shown: list[BookingDialog] = []
+    yield shown
+    for dialog in shown:
+        if dialog.isVisible():
+            dialog.done(0)
+
+
+def _dialog(
+    qtbot: QtBot, clinic: SmallClinic, shown: list[BookingDialog], patient: str
+) -> BookingDialog:
+    desk = Desk(clinic.db, FRONT_DESK, now=lambda: NOW)
+    with allow_gui_thread_sql():
+        setup = read_setup(desk)
+    dialog = BookingDialog(desk, clinic.ids[patient], setup=setup)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    qtbot.waitUntil(lambda: not dialog.is_busy())
+    shown.append(dialog)
+    return dialog
+
+
+def _choose(dialog: BookingDialog, session_type: str, when: str) -> None:
+    dialog.protocol.setCurrentIndex(dialog.protocol.findData(SINGLE_PREFIX + session_type))
+    dialog.when.setCurrentIndex(dialog.when.findData(when))
+
+
+def _find(qtbot: QtBot, dialog: BookingDialog) -> None:
+    with qtbot.waitSignal(dialog.settled, timeout=TIMEOUT):
+        QTest.mouseClick(dialog.plan_button, Qt.MouseButton.LeftButton)
+
+
+def test_the_dialog_books_an_intake_for_an_unscreened_patient_at_an_exact_time(
+    qtbot: QtBot, clinic: SmallClinic, dialogs: list[BookingDialog]
+) -> None:
+    dialog = _dialog(qtbot, clinic, dialogs, "Grace Hopper")
+    _choose(dialog, "intake", "exact")
+    dialog.start.setDate(QDate(WEDNESDAY.year, WEDNESDAY.month, WEDNESDAY.day))
+    dialog.time.setTime(QTime(10, 30))
+    _find(qtbot, dialog)
+    rows = dialog.model.rows()
+    assert len(rows) == 1
+    assert "10:30" in rows[0].time
+    assert dialog.confirm.isEnabled(), dialog.blocker.text()
+    with qtbot.waitSignal(dialog.booked, timeout=TIMEOUT) as booked:
+        QTest.mouseClick(dialog.confirm, Qt.MouseButton.LeftButton)
+    (appointment_id,) = booked.args[0]
+    assert booked.args[1] == WEDNESDAY
+    detail = appointment_detail(clinic.db, appointment_id)
+    assert detail.status == "booked"
+    assert detail.patient_id == clinic.ids["Grace Hopper"]
+
+
+def test_next_available_afternoon_and_a_pencilled_in_dosing_session(
+    qtbot: QtBot, clinic: SmallClinic, dialogs: list[BookingDialog]
+) -> None:
+    dialog = _dialog(qtbot, clinic, dialogs, "Grace Hopper")
+    _choose(dialog, "iv_infusion", "next")
+    dialog.start.setDate(QDate(WEDNESDAY.year, WEDNESDAY.month, WEDNESDAY.day))
+    dialog.day_part.setCurrentIndex(dialog.day_part.findData("afternoon"))
+    _find(qtbot, dialog)
+    rows = dialog.model.rows()
+    assert len(rows) == 1
+    assert rows[0].time >= "12:00"
+    # Screening pending: the gate stops a booking, not a tentative hold.
+    assert not dialog.confirm.isEnabled()
+    assert "screening" in dialog.gating.findChildren(type(dialog.blocker))[0].text().lower()
+    dialog.tentative.setChecked(True)
+    assert dialog.confirm.isEnabled(), dialog.blocker.text()
+    with qtbot.waitSignal(dialog.booked, timeout=TIMEOUT) as booked:
+        QTest.mouseClick(dialog.confirm, Qt.MouseButton.LeftButton)
+    (appointment_id,) = booked.args[0]
+    assert appointment_detail(clinic.db, appointment_id).status == "tentative"
