@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "printing",
     "export",
     "backup",
+    "patients",
 )
 
 

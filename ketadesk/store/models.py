@@ -212,11 +212,13 @@ class Closure(Base):
 
 def _phone_key_default(context: DefaultExecutionContext) -> str:
     # A plain INSERT (the demo writer's bulk rows) gets its key from the phone it carries.
-    return phone_key(str(context.get_current_parameters().get("phone") or ""))
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return phone_key(str(parameters.get("phone") or ""))
 
 
 def _email_key_default(context: DefaultExecutionContext) -> str:
-    return email_key(str(context.get_current_parameters().get("email") or ""))
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return email_key(str(parameters.get("email") or ""))
 
 
 class Patient(Base):
