@@ -145,8 +145,10 @@ def auto_mapping(headers: Sequence[str]) -> dict[str, str]:
 
 def read_csv(data: bytes, *, source: str = "the file") -> CsvTable:
     """A CSV file's header and rows; InvalidRequest in words for a file that is not one."""
+    # Spreadsheets save "Unicode text" as UTF-16 with a byte-order mark.
+    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise InvalidRequest(
@@ -234,7 +236,7 @@ def _row_problems(
                 RowProblem(
                     line,
                     "",
-                    f"{'already registered' if dup.exact else 'may be'} as chart "
+                    f"{'already registered as' if dup.exact else 'may be the same as'} chart "
                     f"{dup.chart_number} ({dup.name}: {', '.join(dup.reasons)})",
                     blocking=dup.exact,
                 )

@@ -31,8 +31,8 @@ _MIN_PHONE_DIGITS = 7
 
 @dataclass(frozen=True, slots=True)
 class PossibleDuplicate:
-    """A chart that may be the same person; ``exact`` when name, birthday and phone all match
-    (registration refuses that one unless the caller confirms)."""
+    """A chart that may be the same person; ``exact`` when name, birthday and phone all match,
+    or neither has a phone (registration refuses that one unless the caller confirms)."""
 
     patient_id: int
     chart_number: str
@@ -124,7 +124,8 @@ def duplicates_in(
                 phone=patient.phone,
                 email=patient.email,
                 reasons=tuple(reasons),
-                exact=same_person and same_phone,
+                # Neither with a phone counts as the same phone: nothing tells them apart.
+                exact=same_person and patient.phone_key == keys.phone,
             )
         )
     found.sort(key=lambda d: (not d.exact, -len(d.reasons), d.patient_id))
