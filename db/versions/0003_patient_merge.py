@@ -6,8 +6,9 @@ Create Date: 2026-12-05 03:10:00
 
 ``phone_key`` holds a patient's phone as its digits and ``email_key`` the e-mail in lower case
 (both indexed), so finding a chart with the same phone or e-mail is an index lookup;
-``date_of_birth`` gets an index for the name-and-birthday check. ``merged_into_id`` marks a chart merged into another (it stays, inactive, so
-the audit trail's references to it still lead somewhere).
+``date_of_birth`` gets an index for the name-and-birthday check. ``merged_into_id`` marks a
+chart merged into another (it stays, inactive, so the audit trail's references to it still lead
+somewhere).
 """
 
 import re

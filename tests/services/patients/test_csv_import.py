@@ -82,7 +82,8 @@ def test_a_dry_run_lists_each_rows_problem_and_writes_nothing(clinic: SmallClini
 def test_one_bad_row_imports_nothing(clinic: SmallClinic) -> None:
     before = _patients(clinic)
     report = _run(clinic, BAD)
-    assert report.blocking and report.imported == ()
+    assert report.blocking
+    assert report.imported == ()
     assert _patients(clinic) == before
 
 
@@ -115,13 +116,14 @@ def test_an_existing_chart_is_a_problem(clinic: SmallClinic) -> None:
 
 
 def test_a_file_that_is_not_utf8_is_refused_in_words() -> None:
-    with pytest.raises(InvalidRequest, match="not UTF-8.*line 2"):
+    with pytest.raises(InvalidRequest, match=r"not UTF-8.*line 2"):
         read_csv("First Name,Last Name\nRen\xe9,Caf\xe9\n".encode("latin-1"))
 
 
 def test_utf16_from_a_spreadsheet_is_read() -> None:
     table = read_csv(GOOD.encode("utf-16"))
-    assert table.headers[0] == "First Name" and len(table.rows) == 2
+    assert table.headers[0] == "First Name"
+    assert len(table.rows) == 2
 
 
 def test_a_missing_name_column_is_refused(clinic: SmallClinic) -> None:

@@ -201,7 +201,9 @@ def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> 
                 == 0
             )
         gone = session.get(Patient, merged)
-        assert gone is not None and gone.merged_into_id == kept and not gone.active
+        assert gone is not None
+        assert gone.merged_into_id == kept
+        assert not gone.active
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.action.in_(["merge_patients", "merged_into"]))
         ).all()
@@ -210,8 +212,10 @@ def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> 
             ("merged_into", merged),
         }
         into = next(e for e in events if e.action == "merged_into")
-        assert into.before is not None and into.before["rows"]["appointments"] == 1
-        assert into.after is not None and into.after["merged_into_id"] == kept
+        assert into.before is not None
+        assert into.before["rows"]["appointments"] == 1
+        assert into.after is not None
+        assert into.after["merged_into_id"] == kept
         # The trail as written stays: the registration is still under the merged chart.
         assert (
             session.scalar(
@@ -232,9 +236,11 @@ def test_merge_is_refused_to_a_non_administrator_and_the_refusal_recorded(
         merge_patients(clinic.db, NURSE, clinic.ids["Ada Lovelace"], merged, now=NOW)
     with clinic.db.read() as session:
         chart = session.get(Patient, merged)
-        assert chart is not None and chart.merged_into_id is None
+        assert chart is not None
+        assert chart.merged_into_id is None
         refused = session.scalars(select(AuditEvent).where(AuditEvent.username == "kim")).all()
-        assert refused and "merge" in (refused[-1].detail + refused[-1].action)
+        assert refused
+        assert "merge" in (refused[-1].detail + refused[-1].action)
 
 
 def test_merge_is_refused_when_the_charts_have_overlapping_sessions(clinic: SmallClinic) -> None:
