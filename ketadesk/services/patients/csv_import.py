@@ -68,6 +68,8 @@ _HEADER_ALIASES: Mapping[str, str] = {
     "birthdate": "date_of_birth",
     "dateofbirth": "date_of_birth",
     "birthday": "date_of_birth",
+    "birth": "date_of_birth",
+    "born": "date_of_birth",
     "phone": "phone",
     "phonenumber": "phone",
     "telephone": "phone",
