@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketadesk.services.access import audit
@@ -27,7 +28,6 @@ from ketadesk.services.common.context import (
     Actor,
     Database,
     InvalidRequest,
-    PermissionDenied,
     utcnow,
 )
 from ketadesk.services.patients.duplicates import DuplicateKeys, duplicates_in
@@ -48,6 +48,9 @@ from ketadesk.services.patients.registration import (
 )
 from ketadesk.store import changes
 from ketadesk.store.models import Patient
+
+# Chart numbers taken by another workstation during the import: number again this many times.
+_CHART_ATTEMPTS = 5
 
 #: The fields a column may fill.
 IMPORT_FIELDS = CONTACT_FIELDS + CLINICAL_FIELDS
@@ -301,23 +304,27 @@ def import_patients(
     forms, problems = _forms(table, mapping)
     if any(field in CLINICAL_FIELDS for field in mapping.values()):
         require(actor, "edit_patient_clinical", db, now=now)
-    try:
-        if dry_run:
-            with db.read() as session:
-                problems += _row_problems(session, forms, clinic_today(session, now))
-            return ImportReport(len(forms), _sorted(problems), (), dry_run)
-        with db.write() as session:
+    if dry_run:
+        with db.read() as session:
             problems += _row_problems(session, forms, clinic_today(session, now))
-            if any(p.blocking for p in problems) or not forms:
-                raise _Refused(ImportReport(len(forms), _sorted(problems), (), dry_run))
-            charts = _register(session, actor, forms, source, now)
-            changes.bump(session, now)
-            return ImportReport(len(forms), _sorted(problems), charts, dry_run)
-    except _Refused as refused:  # the transaction is rolled back: nothing written
-        return refused.report
-    except PermissionDenied as err:
-        audit.record_refusal(db, err, entity="patient", now=now)
-        raise
+        return ImportReport(len(forms), _sorted(problems), (), dry_run)
+    for attempt in range(_CHART_ATTEMPTS):
+        found = list(problems)
+        try:
+            with db.write() as session:
+                found += _row_problems(session, forms, clinic_today(session, now))
+                if any(p.blocking for p in found) or not forms:
+                    raise _Refused(ImportReport(len(forms), _sorted(found), (), dry_run))
+                charts = _register(session, actor, forms, source, now)
+                changes.bump(session, now)
+                return ImportReport(len(forms), _sorted(found), charts, dry_run)
+        except _Refused as refused:  # the transaction is rolled back: nothing written
+            return refused.report
+        except IntegrityError:
+            # Another workstation took one of these chart numbers a moment ago: number again.
+            if attempt == _CHART_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 __all__ = ["CsvTable", "ImportReport", "RowProblem", "auto_mapping", "import_patients", "read_csv"]

@@ -18,7 +18,7 @@ from tests.ui.conftest import NOW
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
 FILE = (
-    "First Name,Last Name,Birth,Cell,E-mail,Referred by\n"
+    "First Name,Last Name,Born on,Cell,E-mail,Referred by\n"
     "June,Almeida,04/02/1980,(619) 555-0134,june@example.com,Dr Lee\n"
     "Bo,,13/45/1990,555-12,bo-at-example,Dr Lee\n"
     "Paul,Okafor,1975-11-30,,,\n"
@@ -52,7 +52,7 @@ def test_a_dry_run_lists_every_problem_and_writes_nothing(
         "Cell": "phone",
         "E-mail": "email",
     }
-    dialog.set_field("Birth", "date_of_birth")
+    dialog.set_field("Born on", "date_of_birth")
     before = _patients(clinic)
     with qtbot.waitSignal(dialog.checked, timeout=5000):
         dialog.check_button.click()
@@ -73,7 +73,7 @@ def test_a_clean_file_is_imported_whole(qtbot: QtBot, clinic: SmallClinic, tmp_p
     path = tmp_path / "patients.csv"
     path.write_text("\n".join(FILE.splitlines()[i] for i in (0, 1, 3)) + "\n", encoding="utf-8")
     dialog = _dialog(qtbot, clinic, path)
-    dialog.set_field("Birth", "date_of_birth")
+    dialog.set_field("Born on", "date_of_birth")
     before = _patients(clinic)
     with qtbot.waitSignal(dialog.imported, timeout=5000) as done:
         dialog.import_button.click()
