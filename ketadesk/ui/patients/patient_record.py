@@ -346,7 +346,11 @@ class PatientRecordView(QWidget):
     def show_record(self, record: PatientRecord) -> None:
         self.record = record
         p = record.patient
-        self.name_label.setText(p.display_name + ("" if p.active else " (inactive)"))
+        if p.merged_into_chart:
+            state = f" (merged into chart {p.merged_into_chart})"
+        else:
+            state = "" if p.active else " (inactive)"
+        self.name_label.setText(p.display_name + state)
         bits = [f"Chart {p.chart_number}"]
         if p.preferred_name:
             bits.append(f"prefers “{p.preferred_name}”")

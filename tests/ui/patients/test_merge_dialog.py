@@ -51,3 +51,11 @@ def test_the_dialog_previews_then_merges(qtbot: QtBot, clinic: SmallClinic) -> N
         merged = session.get(Patient, copy)
         assert merged is not None
         assert merged.merged_into_id == ada
+        kept_chart = session.get(Patient, ada)
+        assert kept_chart is not None
+        chart = kept_chart.chart_number
+    view = PatientRecordView(Desk(clinic.db, SYSTEM, now=lambda: NOW), copy)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.reload()
+    assert f"(merged into chart {chart})" in view.name_label.text()
