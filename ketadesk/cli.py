@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "backup",
     "config",
     "availability",
+    "patients",
 )
 
 

@@ -1,6 +1,6 @@
 """staff shifts every other week, and the phases each staff member may be booked for
 
-Revision ID: 0003_staff_shifts
+Revision ID: 0004_staff_shifts
 Revises: 0002
 Create Date: 2026-12-05 03:10:00
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_staff_shifts"
+revision: str = "0004_staff_shifts"
 down_revision: str | None = "0003_user_must_change_password"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

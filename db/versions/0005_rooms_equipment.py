@@ -1,6 +1,6 @@
 """which session types a room or piece of equipment serves
 
-Revision ID: 0003_rooms_equipment
+Revision ID: 0005_rooms_equipment
 Revises: 0002
 Create Date: 2026-12-05 03:15:00
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0003_rooms_equipment"
-down_revision: str | None = "0003_staff_shifts"
+revision: str = "0005_rooms_equipment"
+down_revision: str | None = "0004_staff_shifts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """tentative holds: an appointment may be pencilled in until a deadline, then released
 
-Revision ID: 0003_tentative_holds
+Revision ID: 0006_tentative_holds
 Revises: 0002
 Create Date: 2026-12-05 03:10:00
 
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_tentative_holds"
-down_revision: str | None = "0003_rooms_equipment"
+revision: str = "0006_tentative_holds"
+down_revision: str | None = "0005_rooms_equipment"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -28,10 +28,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from ketadesk.scheduling.statuses import RELEASED_STATUSES, STATUSES
+from ketadesk.store.patient_keys import email_key, phone_key
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -230,10 +232,26 @@ class Closure(Base):
 # Patients
 
 
+def _phone_key_default(context: DefaultExecutionContext) -> str:
+    # A plain INSERT (the demo writer's bulk rows) gets its key from the phone it carries.
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return phone_key(str(parameters.get("phone") or ""))
+
+
+def _email_key_default(context: DefaultExecutionContext) -> str:
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return email_key(str(parameters.get("email") or ""))
+
+
 class Patient(Base):
     __tablename__ = "patient"
     __table_args__ = (
         Index("ix_patient_name", "last_name", "first_name"),
+        # The duplicate check (services/patients/duplicates.py): same birthday, same phone
+        # digits, same e-mail whatever its case.
+        Index("ix_patient_date_of_birth", "date_of_birth"),
+        Index("ix_patient_phone_key", "phone_key"),
+        Index("ix_patient_email_key", "email_key"),
         CheckConstraint(
             "screening_status IN ('pending', 'cleared', 'not_eligible')", name="screening"
         ),
@@ -266,6 +284,27 @@ class Patient(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    # The phone's digits and the e-mail in lower case (store/patient_keys.py), kept in step
+    # with ``phone`` and ``email`` by the model.
+    phone_key: Mapped[str] = mapped_column(
+        String(40), default=_phone_key_default, server_default=""
+    )
+    email_key: Mapped[str] = mapped_column(
+        String(120), default=_email_key_default, server_default=""
+    )
+    # A chart merged into another one (services/patients/merge.py) stays, inactive, pointing
+    # at the chart that now holds its history.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"))
+
+    @validates("phone")
+    def _keep_phone_key(self, _key: str, value: str) -> str:
+        self.phone_key = phone_key(value)
+        return value
+
+    @validates("email")
+    def _keep_email_key(self, _key: str, value: str) -> str:
+        self.email_key = email_key(value)
+        return value
 
     @property
     def display_name(self) -> str:

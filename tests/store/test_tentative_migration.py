@@ -1,4 +1,4 @@
-"""Migration 0003_tentative_holds on a clinic with bookings: every hold and event survives the
+"""Migration 0006_tentative_holds on a clinic with bookings: every hold and event survives the
 upgrade (on SQLite the status check is changed in place: a table rebuild would cascade into the
 holds), the new statuses are accepted, a made-up one is still refused, and the way back works."""
 

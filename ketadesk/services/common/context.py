@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "register_patient": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
     "edit_patient_contact": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
     "edit_patient_clinical": frozenset({"nurse", "prescriber"}),
+    # Merging two charts of one person moves a whole clinical history: the administrator's.
+    "merge_patients": frozenset({"admin"}),
     # After the session.  Who may work a given follow-up also depends on its kind (a clinical
     # call is for nurses and prescribers; the front desk makes the non-clinical ones).
     "work_follow_up": frozenset({"admin", "front_desk", "nurse", "prescriber", "therapist"}),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.catalog import ProtocolSpec
@@ -86,6 +87,7 @@ class PatientDetails:
     driver: str  # "Name, phone"
     notes: str
     active: bool
+    merged_into_chart: str = ""  # the chart this one was merged into (services/patients/merge)
 
     @property
     def display_name(self) -> str:
@@ -351,7 +353,7 @@ def patient_record(
             )
         ):
             overrides[rule] = reason
-        details = _details(patient)
+        details = _details(patient, session)
         used = {r[7] for r in rows}
         needed = {
             rule
@@ -479,7 +481,8 @@ def _joined(name: str, phone: str) -> str:
     return ", ".join(p for p in (name.strip(), phone.strip()) if p)
 
 
-def _details(p: Patient) -> PatientDetails:
+def _details(p: Patient, session: Session) -> PatientDetails:
+    kept = session.get(Patient, p.merged_into_id) if p.merged_into_id is not None else None
     return PatientDetails(
         id=p.id,
         chart_number=p.chart_number,
@@ -494,6 +497,7 @@ def _details(p: Patient) -> PatientDetails:
         driver=_joined(p.driver_name, p.driver_phone),
         notes=p.notes,
         active=p.active,
+        merged_into_chart=kept.chart_number if kept else "",
     )
 
 

@@ -30,6 +30,7 @@ from ketadesk.services.common.context import (
     may,
     utcnow,
 )
+from ketadesk.services.patients.duplicates import DuplicateKeys, DuplicatePatient, duplicates_in
 from ketadesk.services.patients.patient_fields import (
     CLINICAL_FIELDS,
     CONTACT_FIELDS,
@@ -111,16 +112,38 @@ def next_chart_number(session: Session) -> str:
     return f"{prefix}{highest + 1:0{width}d}"
 
 
+def chart_number_after(chart: str) -> str:
+    """The chart number that follows ``chart`` in its own pattern ("BT-0099" -> "BT-0100")."""
+    match = _CHART_PARTS.fullmatch(chart)
+    if match is None:
+        raise ValueError(f"chart number {chart!r} does not end in digits")
+    prefix, digits = match.group(1), match.group(2)
+    return f"{prefix}{int(digits) + 1:0{len(digits)}d}"
+
+
+# What a CSV import (services/patients/csv_import.py) registers with, as registration does.
+values_of = _values
+defaults = _defaults
+jsonable = _jsonable
+clinic_today = _clinic_today
+
 _CHART_ATTEMPTS = 10
 
 
 def register_patient(
-    db: Database, actor: Actor, form: PatientForm, *, now: dt.datetime | None = None
+    db: Database,
+    actor: Actor,
+    form: PatientForm,
+    *,
+    confirmed_new: bool = False,
+    now: dt.datetime | None = None,
 ) -> int:
     """Register a new patient from a form; returns the new patient's id.
 
     Raises InvalidFields (nothing saved) for a form with mistakes; PermissionDenied when the
-    actor may not register patients, or fills in clinical facts without the right to edit them.
+    actor may not register patients, or fills in clinical facts without the right to edit them;
+    DuplicatePatient when a chart with the same name, date of birth and phone exists, unless
+    the caller confirms (``confirmed_new``) that this is another person.
     """
     require(actor, "register_patient", db, now=now)
     now = now or utcnow()
@@ -134,6 +157,12 @@ def register_patient(
                 values = _values(form)
                 if any(values[n] != defaults[n] for n in CLINICAL_FIELDS):
                     require(actor, "edit_patient_clinical")
+                if not confirmed_new:
+                    exact = tuple(
+                        d for d in duplicates_in(session, DuplicateKeys.of(form)) if d.exact
+                    )
+                    if exact:
+                        raise DuplicatePatient(exact)
                 patient = Patient(chart_number=next_chart_number(session), created_at=now, **values)
                 session.add(patient)
                 session.flush()
@@ -143,6 +172,8 @@ def register_patient(
                     if value != defaults[name] or name in REQUIRED_FIELDS
                 }
                 after["chart_number"] = patient.chart_number
+                if confirmed_new:
+                    after["confirmed_new"] = True
                 audit.record(
                     session,
                     actor,

@@ -24,13 +24,21 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.patients.duplicates import (
+    DuplicatePatient,
+    PossibleDuplicate,
+    find_duplicates,
+)
 from ketadesk.services.patients.patient_fields import (
     CLINICAL_FIELDS,
     CONTACT_FIELDS,
@@ -119,12 +127,16 @@ class PatientFormDialog(QDialog):
 
     Signals:
         saved(int): the patient's id, once the form has been saved.
+        existing_chosen(int): the user chose an existing chart over this form (nothing saved).
 
     Attributes:
-        patient_id: the registered or edited patient (None until a new one is saved).
+        patient_id: the registered or edited patient (None until a new one is saved; the
+            existing chart's id once the user chose it).
+        duplicates: the possible duplicates shown (empty when none).
     """
 
     saved = Signal(int)
+    existing_chosen = Signal(int)
     # A save that ended without saving (mistakes marked, or refused with a message).
     not_saved = Signal()
 
@@ -146,6 +158,9 @@ class PatientFormDialog(QDialog):
         self._original: PatientForm | None = original
         self._saving = False
         self._today: dt.date | None = None  # set once a save has found mistakes
+        # The form the user confirmed as a new patient despite the duplicates shown.
+        self._confirmed_new: PatientForm | None = None
+        self.duplicates: tuple[PossibleDuplicate, ...] = ()
         self.setObjectName("patient_form_dialog")
         self.setWindowTitle("New patient" if patient_id is None else "Edit patient")
         self.setAccessibleName(self.windowTitle())
@@ -206,6 +221,7 @@ class PatientFormDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel")
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
+        layout.addWidget(self._build_duplicates_box())
         layout.addWidget(scroll, 1)
         layout.addWidget(self.buttons)
         self.resize(900, 640)
@@ -249,6 +265,69 @@ class PatientFormDialog(QDialog):
             return dialog.patient_id if dialog.exec() == QDialog.DialogCode.Accepted else None
         finally:
             dialog.deleteLater()
+
+    def _build_duplicates_box(self) -> QGroupBox:
+        box = QGroupBox("This patient may already have a chart", self)
+        box.setObjectName("patient_duplicates")
+        self.duplicate_list = QListWidget(box)
+        self.duplicate_list.setAccessibleName("Possible duplicate charts")
+        self.duplicate_list.setMaximumHeight(110)
+        self.use_existing_button = QPushButton("&Use the existing chart", box)
+        self.use_existing_button.setToolTip("Open the chart chosen above; this form is not saved")
+        self.save_new_button = QPushButton("Save as a &new patient anyway", box)
+        self.save_new_button.setToolTip("A different person: save this form as a new chart")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_existing_button)
+        buttons.addWidget(self.save_new_button)
+        inner = QVBoxLayout(box)
+        inner.addWidget(self.duplicate_list)
+        inner.addLayout(buttons)
+        box.setVisible(False)
+        self.duplicates_box = box
+        self.use_existing_button.clicked.connect(self._on_use_existing_button_clicked)
+        self.save_new_button.clicked.connect(self._on_save_new_button_clicked)
+        return box
+
+    def show_duplicates(self, duplicates: tuple[PossibleDuplicate, ...]) -> None:
+        """List the charts that may be this patient (none: the box is hidden)."""
+        self.duplicates = duplicates
+        self.duplicate_list.clear()
+        for dup in duplicates:
+            born = dup.date_of_birth
+            if born:
+                parsed = dt.date.fromisoformat(born)
+                born = f"{parsed.month:02d}/{parsed.day:02d}/{parsed.year}"
+            facts = ", ".join(
+                f for f in (f"born {born}" if born else "", dup.phone, dup.email) if f
+            )
+            text = f"Chart {dup.chart_number}: {dup.name}" + (f" ({facts})" if facts else "")
+            text += f" - {', '.join(dup.reasons)}"
+            item = QListWidgetItem(text, self.duplicate_list)
+            item.setData(Qt.ItemDataRole.UserRole, dup.patient_id)
+        if duplicates:
+            self.duplicate_list.setCurrentRow(0)
+        self.duplicates_box.setVisible(bool(duplicates))
+        self.save_new_button.setText(
+            "Save as a &new patient anyway" if self.patient_id is None else "Save &anyway"
+        )
+
+    def _on_use_existing_button_clicked(self) -> None:
+        item = self.duplicate_list.currentItem()
+        if item is None:
+            return
+        existing = int(item.data(Qt.ItemDataRole.UserRole))
+        self.existing_chosen.emit(existing)
+        if self.patient_id is None:
+            # register() hands the existing chart to its caller, which opens it.
+            self.patient_id = existing
+            self.accept()
+        else:
+            self.reject()
+
+    def _on_save_new_button_clicked(self) -> None:
+        self._confirmed_new = self.form()
+        self.save()
 
     # -- the form -----------------------------------------------------------------------------
 
@@ -354,11 +433,24 @@ class PatientFormDialog(QDialog):
             return
         form = self.form()
         desk, patient_id, original = self._desk, self.patient_id, self._original
+        confirmed = self._confirmed_new == form
+        identity = ("first_name", "last_name", "date_of_birth", "phone", "email")
+        check = not confirmed and (
+            original is None or any(getattr(form, n) != getattr(original, n) for n in identity)
+        )
 
-        def work() -> int | _Mistakes:
+        def work() -> int | _Mistakes | _Duplicates:
             try:
+                if check and not validate_patient(
+                    form, today=clinic_today(desk.db, now=desk.now())
+                ):
+                    found = find_duplicates(desk.db, desk.actor, form, exclude_id=patient_id)
+                    if found:
+                        return _Duplicates(found)
                 if patient_id is None:
-                    return register_patient(desk.db, desk.actor, form, now=desk.now())
+                    return register_patient(
+                        desk.db, desk.actor, form, confirmed_new=confirmed, now=desk.now()
+                    )
                 update_patient(
                     desk.db, desk.actor, patient_id, form, original=original, now=desk.now()
                 )
@@ -366,6 +458,8 @@ class PatientFormDialog(QDialog):
             except InvalidFields as err:
                 # The day the date checks measure against, for marks cleared while typing.
                 return _Mistakes(err.errors, clinic_today(desk.db, now=desk.now()))
+            except DuplicatePatient as err:  # registered at another desk a moment ago
+                return _Duplicates(err.duplicates)
 
         self._saving = True
         self.buttons.setEnabled(False)
@@ -378,9 +472,18 @@ class PatientFormDialog(QDialog):
             writes=True,
         )
 
-    def _on_save_done(self, outcome: int | _Mistakes) -> None:
+    def _on_save_done(self, outcome: int | _Mistakes | _Duplicates) -> None:
         self._saving = False
         self.buttons.setEnabled(True)
+        if isinstance(outcome, _Duplicates):
+            self.show_errors({})
+            self.show_duplicates(outcome.found)
+            self._show_message(
+                "Not saved yet: check the charts below. Use the existing chart if it is this "
+                "patient, or save this form as a new patient."
+            )
+            self.not_saved.emit()
+            return
         if isinstance(outcome, _Mistakes):
             self._today = outcome.today
             self.show_errors(outcome.errors)
@@ -396,6 +499,13 @@ class PatientFormDialog(QDialog):
         self.buttons.setEnabled(True)
         self._show_message(f"Not saved: {err}")
         self.not_saved.emit()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Duplicates:
+    """A save held back: these charts may already be the patient."""
+
+    found: tuple[PossibleDuplicate, ...]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -50,6 +50,7 @@ from ketadesk.services.printing.export import patient_calendar
 from ketadesk.ui.common.background import BackgroundCall, LatestOnly, run_service
 from ketadesk.ui.common.colors import is_dark, mix
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.patients.merge_dialog import MergePatientsDialog
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from ketadesk.ui.patients.trend_chart import TrendChart
 from ketadesk.ui.printing.print_dialogs import DocumentPrinter
@@ -84,6 +85,7 @@ class PatientRecordView(QWidget):
         trend_shown(): the trend of the chosen instrument was read and charted.
         calendar_exported(str): the calendar export ended: "" when written, else what went
             wrong (also shown).
+        merged(int): this chart was merged into the chart with this id.
 
     Attributes:
         record: the record shown (None until read).
@@ -96,6 +98,7 @@ class PatientRecordView(QWidget):
     problem = Signal(str)
     trend_shown = Signal()
     calendar_exported = Signal(str)
+    merged = Signal(int)
 
     def __init__(self, desk: Desk, patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -161,6 +164,10 @@ class PatientRecordView(QWidget):
         self.book_button = self._button("&Book series…", "Book a series for this patient")
         self.card_button = self._button("Print &card…", "Preview the patient's appointment card")
         self.ics_button = self._button("E&xport calendar…", "Save upcoming sessions as .ics")
+        self.merge_button = self._button(
+            "&Merge into…", "Merge this chart into the patient's other chart (administrators)"
+        )
+        self.merge_button.setVisible(may(self._desk.actor, "merge_patients"))
         self.open_button = self._button("&Open session", "Open the selected session")
         self.record_button = self._button(
             "Print session &record…", "Preview the monitoring record of the selected session"
@@ -170,7 +177,13 @@ class PatientRecordView(QWidget):
         names.addWidget(self.name_label)
         names.addWidget(self.sub_label)
         header.addLayout(names, 1)
-        for button in (self.edit_button, self.book_button, self.card_button, self.ics_button):
+        for button in (
+            self.edit_button,
+            self.book_button,
+            self.card_button,
+            self.ics_button,
+            self.merge_button,
+        ):
             header.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         return header
 
@@ -280,6 +293,7 @@ class PatientRecordView(QWidget):
         self.book_button.clicked.connect(self._on_book_button_clicked)
         self.card_button.clicked.connect(self._on_card_button_clicked)
         self.ics_button.clicked.connect(self._on_ics_button_clicked)
+        self.merge_button.clicked.connect(self._on_merge_button_clicked)
         self.open_button.clicked.connect(self._on_open_button_clicked)
         self.record_button.clicked.connect(self._on_record_button_clicked)
         for tree in (self.upcoming, self.history):
@@ -332,7 +346,11 @@ class PatientRecordView(QWidget):
     def show_record(self, record: PatientRecord) -> None:
         self.record = record
         p = record.patient
-        self.name_label.setText(p.display_name + ("" if p.active else " (inactive)"))
+        if p.merged_into_chart:
+            state = f" (merged into chart {p.merged_into_chart})"
+        else:
+            state = "" if p.active else " (inactive)"
+        self.name_label.setText(p.display_name + state)
         bits = [f"Chart {p.chart_number}"]
         if p.preferred_name:
             bits.append(f"prefers “{p.preferred_name}”")
@@ -644,6 +662,16 @@ class PatientRecordView(QWidget):
         dialog.open()
 
     def _on_dialog_saved(self, _patient_id: int) -> None:
+        self.reload()
+
+    def _on_merge_button_clicked(self) -> None:
+        dialog = MergePatientsDialog(self._desk, self.patient_id, self)
+        dialog.merged.connect(self._on_dialog_merged)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def _on_dialog_merged(self, kept_id: int) -> None:
+        self.merged.emit(kept_id)
         self.reload()
 
     def _on_book_button_clicked(self) -> None:

@@ -136,6 +136,14 @@ ACTIONS = (
         needs_desk=True,
     ),
     ActionSpec(
+        "import_patients",
+        "Import patients…",
+        "Register a list of patients from a CSV file, checked row by row",
+        menu="Patient",
+        needs_desk=True,
+        permission="register_patient",
+    ),
+    ActionSpec(
         "print",
         "Print…",
         "Print the day sheet of the day shown (Ctrl+P)",

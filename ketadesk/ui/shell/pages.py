@@ -95,6 +95,7 @@ class DeskController(QObject):
         a["redo"].setEnabled(False)
         self._connect(a["new_booking"].triggered, self.new_booking)
         self._connect(a["find_patient"].triggered, self.find_patient)
+        self._connect(a["import_patients"].triggered, self.import_patients)
         self._connect(a["print"].triggered, self._on_print_triggered)
         self._connect(a["print_preview"].triggered, self._on_print_preview_triggered)
         self._connect(a["print_calls"].triggered, self.print_calls)
@@ -383,6 +384,7 @@ class DeskController(QObject):
         view.setWindowTitle("Patient record")
         view.book_requested.connect(self.new_booking_for)
         view.appointment_activated.connect(self.open_appointment)
+        view.merged.connect(self.open_patient)
         view.resize(900, 700)
         view.show()
         self._patient_windows = [*getattr(self, "_patient_windows", []), view]
@@ -401,6 +403,17 @@ class DeskController(QObject):
 
     def _on_booked(self, _ids: object, first_day: dt.date) -> None:
         self.window.set_day(first_day)
+        self._on_changed()
+
+    def import_patients(self) -> None:
+        from ketadesk.ui.patients.import_dialog import ImportPatientsDialog
+
+        dialog = ImportPatientsDialog(self.desk, self.parent_widget)
+        dialog.imported.connect(self._on_patients_imported)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def _on_patients_imported(self, _charts: tuple[str, ...]) -> None:
         self._on_changed()
 
     def find_patient(self) -> None:

@@ -33,6 +33,7 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.followups import actions
 from ketadesk.services.monitoring import measurements, records
+from ketadesk.services.patients import merge as patient_merge
 from ketadesk.services.patients import registration as patient_service
 from ketadesk.services.patients.patient_fields import PatientForm
 from ketadesk.store.models import AuditEvent
@@ -204,6 +205,18 @@ CASES: dict[str, Case] = {
         ),
     ),
     "read the audit trail": Case(("view_audit",), lambda c, a: audit_log.audit_events(c.c.db, a)),
+    "merge two charts": Case(
+        ("merge_patients",),
+        lambda c, a: patient_merge.merge_patients(
+            c.c.db,
+            a,
+            _patient(c),
+            patient_service.register_patient(
+                c.c.db, SYSTEM, PatientForm(first_name="Copy", last_name=c.name().title()), now=NOW
+            ),
+            now=NOW,
+        ),
+    ),
 }
 
 
