@@ -22,8 +22,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    false,
     UniqueConstraint,
+    false,
     func,
     text,
 )
