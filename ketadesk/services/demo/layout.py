@@ -137,6 +137,7 @@ def build_layout(
                 "active": True,
                 "sort_order": order,
                 "notes": "",
+                "serves": [],  # the demo keeps no room for some session types only
             }
         )
         layout.by_subkind.setdefault((kind.value, subkind), []).append(rid)
