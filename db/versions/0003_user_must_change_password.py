@@ -22,16 +22,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("app_user") as batch:
-        batch.add_column(
-            sa.Column(
-                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
+    # A plain ADD COLUMN, also on SQLite: batch mode may copy and drop ``app_user``, which the
+    # audit trail refers to.
+    op.add_column(
+        "app_user",
+        sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_index(op.f("uq_app_user_staff_id"), "app_user", ["staff_id"], unique=True)
 
 
 def downgrade() -> None:
     op.drop_index(op.f("uq_app_user_staff_id"), table_name="app_user")
+    if op.get_bind().dialect.name == "sqlite":
+        # In place: batch mode would copy and drop the table, which other tables refer to.
+        op.execute("ALTER TABLE app_user DROP COLUMN must_change_password")
+        return
     with op.batch_alter_table("app_user") as batch:
         batch.drop_column("must_change_password")

@@ -53,6 +53,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("staff_qualification")
     with op.batch_alter_table("staff_shift") as batch:
-        batch.drop_constraint("ck_staff_shift_every_n_weeks", type_="check")
+        batch.drop_constraint(op.f("ck_staff_shift_every_n_weeks"), type_="check")
         batch.drop_column("anchor_date")
         batch.drop_column("every_n_weeks")

@@ -23,10 +23,17 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("resource") as batch:
-        batch.add_column(sa.Column("serves", JSON, nullable=False, server_default=sa.text("'[]'")))
+    # A plain ADD COLUMN, also on SQLite: batch mode would copy and drop ``resource``, which
+    # every hold refers to (with foreign keys on, an existing clinic's upgrade is refused).
+    op.add_column(
+        "resource", sa.Column("serves", JSON, nullable=False, server_default=sa.text("'[]'"))
+    )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        # In place: batch mode would copy and drop the table, which other tables refer to.
+        op.execute("ALTER TABLE resource DROP COLUMN serves")
+        return
     with op.batch_alter_table("resource") as batch:
         batch.drop_column("serves")

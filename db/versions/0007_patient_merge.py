@@ -84,7 +84,36 @@ def downgrade() -> None:
     op.drop_index("ix_patient_email_key", table_name="patient")
     op.drop_index("ix_patient_phone_key", table_name="patient")
     op.drop_index("ix_patient_date_of_birth", table_name="patient")
+    if op.get_bind().dialect.name == "sqlite":
+        _sqlite_drop_columns()
+        return
     with op.batch_alter_table("patient") as batch:
         batch.drop_column("merged_into_id")
         batch.drop_column("email_key")
         batch.drop_column("phone_key")
+
+
+#: The reference SQLite keeps in the table's text for the column the upgrade added in place.
+_SQLITE_REFERENCE = " CONSTRAINT fk_patient_merged_into_id_patient REFERENCES patient (id)"
+
+
+def _sqlite_drop_columns() -> None:
+    """Drop the three columns in place: batch mode would copy and drop ``patient``, which
+    every appointment refers to (with foreign keys on, the DROP is refused).  SQLite cannot
+    drop a column named in a reference, so the reference leaves the table's text first."""
+    conn = op.get_bind()
+    stored = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'patient'"
+    ).scalar_one()
+    if stored.count(_SQLITE_REFERENCE) != 1:
+        raise RuntimeError("patient's merged_into_id is not the column this migration added")
+    version = conn.exec_driver_sql("PRAGMA schema_version").scalar_one()
+    conn.exec_driver_sql("PRAGMA writable_schema = ON")
+    conn.exec_driver_sql(
+        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'patient'",
+        (stored.replace(_SQLITE_REFERENCE, ""),),
+    )
+    conn.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    conn.exec_driver_sql("PRAGMA writable_schema = OFF")
+    for column in ("merged_into_id", "email_key", "phone_key"):
+        conn.exec_driver_sql(f"ALTER TABLE patient DROP COLUMN {column}")

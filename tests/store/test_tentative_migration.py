@@ -65,7 +65,7 @@ def test_the_upgrade_keeps_every_hold_and_accepts_the_new_statuses(db_url: str) 
     clinic.db.dispose()
     before = _counts(db_url)
     assert before[0] > 0
-    _migrate(db_url, "0002")
+    _migrate(db_url, "0002")  # the way back through every later migration, with bookings
     assert _counts(db_url) == before
     _migrate(db_url, "head")
     assert _counts(db_url) == before
