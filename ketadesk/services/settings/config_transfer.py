@@ -15,8 +15,10 @@ its place in the file ("staff[1].shifts[0].every_n_weeks: ...").  Then it applie
 in one transaction, one audit event per created or changed entity (before/after), and bumps the
 change counter.  It matches by code, name and username and never deletes: what the clinic has
 and the file lacks is left alone and reported.  New users get a one-time password, returned once
-in the report, which they must change at their first sign-in (so a new user is always asked for
-a new password, whatever the file says: the file's flag is applied to existing users).
+in the report, which they must change at their first sign-in whatever the file says; for an
+existing user ``must_change_password = true`` asks for a new password, and false clears nothing
+(only the user's own new password does, so re-importing a file never makes a one-time password
+permanent).
 """
 
 from __future__ import annotations
@@ -956,12 +958,15 @@ def _apply(
             session.flush()
             record("user", user.id, u["username"], None, {"username": u["username"], **cols})
         else:
-            cols["must_change_password"] = u["must_change_password"]
-            before_u = {k: getattr(user, k) for k in cols}
-            if before_u != cols:
-                for k, val in cols.items():
+            # The file may ask for a new password; only the user's own new password clears
+            # the demand (re-importing a file must not make a one-time password permanent).
+            cols["must_change_password"] = user.must_change_password or u["must_change_password"]
+            changed_u = {k: val for k, val in cols.items() if getattr(user, k) != val}
+            if changed_u:
+                before_u = {k: getattr(user, k) for k in changed_u}
+                for k, val in changed_u.items():
                     setattr(user, k, val)
-                record("user", user.id, u["username"], before_u, cols)
+                record("user", user.id, u["username"], before_u, changed_u)
     for username in sorted(users.keys() - {u["username"] for u in doc.users}):
         left_alone("user", username)
     session.flush()
