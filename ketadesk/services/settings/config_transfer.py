@@ -988,9 +988,15 @@ def _refuse_retiring(
         shown = "; ".join(s.label for s in ahead[:3]) + (f"; and {n - 3} more" if n > 3 else "")
         raise ConfigError(
             f"{source}: {entry.where}.active: {res.name} still holds {n} booked session"
-            f"{'s' if n != 1 else ''} ahead ({shown}); move them, or mark it out of service"
-            " in Settings, before retiring it"
+            f"{'s' if n != 1 else ''} ahead ({shown}); {_BEFORE_RETIRING[res.kind]}"
         )
+
+
+_BEFORE_RETIRING = {
+    "room": "move them, or mark it out of service in Settings, before retiring it",
+    "equipment": "move them, or mark it out of service in Settings, before retiring it",
+    "staff": "re-plan them (time off in Settings) before deactivating them",
+}
 
 
 def doc_timezone(doc: ConfigDocument) -> str:
