@@ -1,8 +1,10 @@
 """``ketadesk config export|import``: a clinic's whole set-up as one TOML file.
 
-Export writes the settings, session types, protocols, rooms, equipment, staff with their shifts,
-closures to come and user accounts (never a password).  Import checks the whole file first and
-then applies it all or nothing; ``--dry-run`` prints what would change and writes nothing.
+Export writes the settings (clinic details, hours and holidays included), session types,
+protocols, rooms and equipment (retired too, with the session types each serves), staff with
+their shifts and qualifications, closures to come and user accounts (never a password).
+Import checks the whole file first and then applies it all or nothing; ``--dry-run`` prints
+what would change and writes nothing.
 """
 
 from __future__ import annotations
@@ -78,12 +80,10 @@ def _import(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     if report.passwords:
-        change = (
-            "they must change it at first sign-in"
-            if report.must_change_password
-            else "tell each user and have them change it"
+        print(
+            "one-time passwords of the new users (they must change it at first sign-in;"
+            " shown only now):"
         )
-        print(f"one-time passwords of the new users ({change}; shown only now):")
         for username, password in sorted(report.passwords.items()):
             print(f"  {username}: {password}")
     return 0

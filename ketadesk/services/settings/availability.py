@@ -16,6 +16,7 @@ which the clinic calendar honours (scheduling/calendar.py).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -262,6 +263,40 @@ def holiday_choices(db: Database, year: int) -> list[HolidayChoice]:
     ]
 
 
+def holiday_problems(
+    country: str, subdivision: str, names: Sequence[str] | None, year: int
+) -> dict[str, str]:
+    """What is wrong with a holiday choice (field -> message, empty when nothing): a state the
+    ``holidays`` package does not know for ``country``, or a name that is not one of its public
+    holidays in ``year`` or the next.  Settings and the configuration import both ask this."""
+    if not country:
+        return {}
+    import holidays
+
+    subdiv = subdivision or None
+    try:
+        known = holidays.country_holidays(country, subdiv=subdiv)
+    except NotImplementedError as err:
+        return {"holiday_subdivision": str(err)}
+    if subdiv and subdiv not in known.subdivisions:
+        return {
+            "holiday_subdivision": f"{subdiv!r} is not a state of {country}; known: "
+            + ", ".join(known.subdivisions)
+        }
+    if names is None:
+        return {}
+    listed = {
+        part.strip()
+        for y in (year, year + 1)
+        for n in holidays.country_holidays(country, subdiv=subdiv, years=y).values()
+        for part in str(n).split(";")
+    }
+    unknown = [n for n in names if n not in listed]
+    if unknown:
+        return {"holidays_closed": "not a public holiday here: " + ", ".join(unknown)}
+    return {}
+
+
 def set_holidays_closed(
     db: Database,
     actor: Actor,
@@ -281,35 +316,12 @@ def set_holidays_closed(
         after = dict(before)
         if subdivision is not None:
             after["holiday_subdivision"] = subdivision.strip()
-        country = str(after.get("holiday_country", ""))
-        errors: dict[str, str] = {}
-        if country:
-            import holidays
-
-            subdiv = str(after.get("holiday_subdivision", "")) or None
-            try:
-                known = holidays.country_holidays(country, subdiv=subdiv)
-            except NotImplementedError as err:
-                errors["holiday_subdivision"] = str(err)
-            else:
-                if subdiv and subdiv not in known.subdivisions:
-                    errors["holiday_subdivision"] = (
-                        f"{subdiv!r} is not a state of {country}; known: "
-                        + ", ".join(known.subdivisions)
-                    )
-                elif names is not None:
-                    this_year = now.year
-                    listed = {
-                        part.strip()
-                        for y in (this_year, this_year + 1)
-                        for n in holidays.country_holidays(country, subdiv=subdiv, years=y).values()
-                        for part in str(n).split(";")
-                    }
-                    unknown = [n for n in names if n not in listed]
-                    if unknown:
-                        errors["holidays_closed"] = "not a public holiday here: " + ", ".join(
-                            unknown
-                        )
+        errors = holiday_problems(
+            str(after.get("holiday_country", "")),
+            str(after.get("holiday_subdivision", "")),
+            names,
+            now.year,
+        )
         if errors:
             raise InvalidFields(errors)
         if names is None:

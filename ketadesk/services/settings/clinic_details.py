@@ -48,6 +48,7 @@ __all__ = [
     "LogoImage",
     "clinic_details",
     "clinic_paper_size",
+    "details_of",
     "read_logo_file",
     "save_clinic_details",
     "validate_details",
@@ -113,7 +114,8 @@ def _hhmm(value: dt.time) -> str:
     return value.strftime("%H:%M")
 
 
-def _details_of(settings: ClinicSettings) -> ClinicDetails:
+def details_of(settings: ClinicSettings) -> ClinicDetails:
+    """The details the Clinic page shows, read from the parsed settings."""
     hours = []
     for day in WEEKDAYS:
         span = settings.hours.get(day)
@@ -139,7 +141,7 @@ def _details_of(settings: ClinicSettings) -> ClinicDetails:
 def clinic_details(db: Database) -> ClinicDetails:
     """The clinic's details as stored now."""
     with db.read() as session:
-        return _details_of(load_catalog(session).settings)
+        return details_of(load_catalog(session).settings)
 
 
 def clinic_paper_size(db: Database) -> str:
@@ -307,14 +309,14 @@ def save_clinic_details(
         raise InvalidFields(errors)
     with db.write() as session:
         raw = read_raw_config(session)
-        before = _details_of(load_catalog(session).settings)
+        before = details_of(load_catalog(session).settings)
         clinic, hours = _sections(raw, details)
         sections = {**raw.clinic, "clinic": clinic, "hours": hours}
         try:  # the same checks the configuration loader makes, before anything is written
             settings = build_catalog(RawConfig(sections, raw.session_types, raw.protocols)).settings
         except ConfigError as err:
             raise InvalidFields({"clinic": str(err)}) from err
-        after = _details_of(settings)
+        after = details_of(settings)
         if after == before:
             return after
         _store(session, "clinic", clinic, now)

@@ -1,22 +1,29 @@
 """A clinic's whole set-up as one TOML file: export it, and import it (all or nothing).
 
-The file holds the clinic settings sections (the tables of resources/config/clinic.toml), the
-session types and protocols (as in session_types.toml and protocols.toml), the rooms, equipment
-and staff with their weekly shifts and their closures to come (time off, out of service), the
-clinic's own closures to come, and the user accounts (never a password hash).
+The file holds the clinic settings sections (the tables of resources/config/clinic.toml, which
+carry the clinic's details, logo, paper size, opening hours and holiday choice too), the session
+types and protocols (as in session_types.toml and protocols.toml), the rooms and equipment
+(retired ones too, with the session types each is kept for), the staff (inactive ones too) with
+their weekly shifts (alternate weeks too) and the session type phases they may be booked for,
+everyone's closures to come (time off, out of service), the clinic's own closures to come, and
+the user accounts (role, linked staff member, active, asked for a new password; never a hash).
 
-Import reads the whole file and checks it with the configuration loader's own validation
-(``scheduling/catalog.py``, same messages) and field-named checks for rooms, staff and users
-before it writes anything; then applies every change in one transaction, one audit event per
-created or changed entity (before/after), and bumps the change counter.  It matches by code,
-name and username and never deletes: what the clinic has and the file lacks is left alone and
-reported.  New users get a one-time password, returned once in the report.
+Import reads the whole file and checks it before it writes anything: the configuration loader's
+own validation (``scheduling/catalog.py``, same messages), then the settings services' rules
+(clinic details, holidays, session types served, shifts, qualifications), each mistake named by
+its place in the file ("staff[1].shifts[0].every_n_weeks: ...").  Then it applies every change
+in one transaction, one audit event per created or changed entity (before/after), and bumps the
+change counter.  It matches by code, name and username and never deletes: what the clinic has
+and the file lacks is left alone and reported.  New users get a one-time password, returned once
+in the report, which they must change at their first sign-in whatever the file says; for an
+existing user ``must_change_password = true`` asks for a new password, and false clears nothing
+(only the user's own new password does, so re-importing a file never makes a one-time password
+permanent).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +34,7 @@ import tomli_w
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketadesk.config import RawConfig, build_catalog
+from ketadesk.config import Catalog, RawConfig, build_catalog
 from ketadesk.scheduling.catalog import (
     EQUIPMENT_SUBKINDS,
     ROOM_SUBKINDS,
@@ -40,9 +47,19 @@ from ketadesk.scheduling.catalog import (
     parse_session_types,
 )
 from ketadesk.services.access import audit
-from ketadesk.services.access.accounts import hash_password, normalize_username
+from ketadesk.services.access.accounts import generate_password, hash_password, normalize_username
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import ROLES, Actor, Database, utcnow
+from ketadesk.services.settings.availability import holiday_problems
+from ketadesk.services.settings.clinic_details import details_of, validate_details
+from ketadesk.services.settings.resources import serves_problem, sessions_ahead
+from ketadesk.services.settings.staff import (
+    ShiftRow,
+    overlapping_shifts,
+    phase_choices,
+    qualification_problem,
+    shift_problem,
+)
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, read_raw_config
 from ketadesk.store.models import (
@@ -52,6 +69,7 @@ from ketadesk.store.models import (
     Resource,
     SessionType,
     StaffMember,
+    StaffQualification,
     StaffShift,
     User,
 )
@@ -66,6 +84,18 @@ _AVAILABILITY_KEY = {"room": "out_of_service", "equipment": "out_of_service", "s
 _CLOSURE_KINDS = ("holiday", "closure", "time_off", "maintenance")
 _NAME_MAX = 120
 _USERNAME_MAX = 64
+#: Where in a shift's table the staff service's field of a ShiftRow is written.
+_SHIFT_KEYS = {
+    "weekday": "day",
+    "start_minute": "from",
+    "end_minute": "to",
+    "every_n_weeks": "every_n_weeks",
+    "anchor": "anchor_date",
+    "valid_from": "valid_from",
+    "valid_until": "valid_until",
+}
+#: Where in the file each field of the clinic details form is written.
+_DETAIL_KEYS = {"logo": "clinic.logo_image", "hours": "hours"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,6 +109,9 @@ class ResourceEntry:
     values: dict[str, Any]  # the resource's (and staff member's) own fields
     shifts: list[dict[str, Any]] = field(default_factory=list)
     closures: list[dict[str, Any]] = field(default_factory=list)
+    # Staff: (session type code, phase key) pairs they may be booked for (none: anything).
+    qualifications: list[tuple[str, str]] = field(default_factory=list)
+    where: str = ""  # its place in the file ("staff[1]"), for messages
 
 
 @dataclass
@@ -108,7 +141,6 @@ class ImportReport:
     changes: list[Change]
     passwords: dict[str, str]  # username -> one-time password of a user created now
     dry_run: bool
-    must_change_password: bool  # whether new users are marked to change it at first sign-in
 
     @property
     def written(self) -> list[Change]:
@@ -217,6 +249,9 @@ def read_document(session: Session, now: dt.datetime) -> ConfigDocument:
     for shift in session.scalars(select(StaffShift)):
         if shift.valid_until is None or shift.valid_until >= today:
             shifts.setdefault(shift.resource_id, []).append(shift)
+    qualified: dict[int, list[tuple[str, str]]] = {}
+    for q in session.scalars(select(StaffQualification)):
+        qualified.setdefault(q.resource_id, []).append((q.session_type, q.phase))
     closures: dict[int | None, list[Closure]] = {}
     for closure in session.scalars(
         select(Closure).where(Closure.ends_at > now).order_by(Closure.starts_at, Closure.id)
@@ -243,6 +278,7 @@ def read_document(session: Session, now: dt.datetime) -> ConfigDocument:
             }
         else:
             values["kind"] = res.subkind
+            values["serves"] = sorted(res.serves or ())
         resources.append(
             ResourceEntry(
                 kind=res.kind,
@@ -250,6 +286,7 @@ def read_document(session: Session, now: dt.datetime) -> ConfigDocument:
                 values=values,
                 shifts=[_shift_value(s) for s in _sorted_shifts(shifts.get(res.id, []))],
                 closures=[_closure_value(c, zone) for c in closures.get(res.id, [])],
+                qualifications=sorted(qualified.get(res.id, [])),
             )
         )
     users = []
@@ -259,6 +296,7 @@ def read_document(session: Session, now: dt.datetime) -> ConfigDocument:
             "display_name": user.display_name,
             "role": user.role,
             "active": user.active,
+            "must_change_password": bool(user.must_change_password),
         }
         if user.staff_id is not None and user.staff_id in names:
             entry["staff"] = names[user.staff_id]
@@ -276,7 +314,14 @@ def read_document(session: Session, now: dt.datetime) -> ConfigDocument:
 def _sorted_shifts(shifts: list[StaffShift]) -> list[StaffShift]:
     return sorted(
         shifts,
-        key=lambda s: (s.weekday, s.start_minute, s.valid_from or dt.date.min, s.end_minute),
+        key=lambda s: (
+            s.weekday,
+            s.start_minute,
+            s.valid_from or dt.date.min,
+            s.end_minute,
+            s.every_n_weeks,
+            s.anchor_date or dt.date.min,
+        ),
     )
 
 
@@ -286,6 +331,11 @@ def _shift_value(shift: StaffShift) -> dict[str, Any]:
         "from": _hhmm(shift.start_minute),
         "to": _hhmm(shift.end_minute),
     }
+    # Every week is the rule: only an alternate-week shift says how often, and from which week.
+    if shift.every_n_weeks > 1:
+        value["every_n_weeks"] = shift.every_n_weeks
+        if shift.anchor_date is not None:
+            value["anchor_date"] = shift.anchor_date
     if shift.valid_from is not None:
         value["valid_from"] = shift.valid_from
     if shift.valid_until is not None:
@@ -315,6 +365,9 @@ def to_toml_data(doc: ConfigDocument) -> dict[str, Any]:
             item = dict(entry.values)
             if kind == "staff":
                 item["shifts"] = entry.shifts
+                item["qualifications"] = [
+                    {"session_type": t, "phase": p} for t, p in entry.qualifications
+                ]
             item[_AVAILABILITY_KEY[kind]] = entry.closures
             items.append(item)
         data[key] = items
@@ -405,8 +458,85 @@ def _name(r: _Reader, key: str, seen: dict[str, str], maximum: int) -> str:
     return value
 
 
-def parse_document(data: dict[str, Any], source: str) -> ConfigDocument:
-    """Check a whole file; the first mistake raises ConfigError naming its place."""
+def _at(r: _Reader, message: str) -> ConfigError:
+    """A mistake in the table ``r`` as a whole (not one of its keys)."""
+    return ConfigError(f"{r.source}: {r.path}: {message}")
+
+
+def _check_clinic(root: _Reader, catalog: Catalog, year: int) -> None:
+    """The clinic details and holiday choice, by the rules their settings pages apply."""
+    settings = catalog.settings
+    errors = validate_details(details_of(settings))
+    if errors:
+        key, message = next(iter(errors.items()))
+        raise ConfigError(f"{root.source}: {_DETAIL_KEYS.get(key, f'clinic.{key}')}: {message}")
+    errors = holiday_problems(
+        settings.holiday_country, settings.holiday_subdivision, settings.holidays_closed, year
+    )
+    if errors:
+        key, message = next(iter(errors.items()))
+        raise ConfigError(f"{root.source}: clinic.{key}: {message}")
+
+
+def _shifts(r: _Reader) -> list[dict[str, Any]]:
+    """A staff member's shifts, checked by the staff settings' own rules."""
+    readers = r.tables("shifts", required=False)
+    rows: list[ShiftRow] = []
+    for s in readers:
+        every = s.integer("every_n_weeks", default=1, minimum=1)
+        row = ShiftRow(
+            weekday=WEEKDAYS.index(s.choice("day", WEEKDAYS)),
+            start_minute=_time(s, "from"),
+            end_minute=_time(s, "to"),
+            every_n_weeks=every,
+            # Every week needs no anchor; the staff page keeps none either.
+            anchor=_date(s, "anchor_date") if every > 1 else None,
+            valid_from=_date(s, "valid_from"),
+            valid_until=_date(s, "valid_until"),
+        )
+        problem = shift_problem(row)
+        if problem is not None:
+            raise s.fail(_SHIFT_KEYS[problem[0]], problem[1])
+        rows.append(row)
+    overlaps = overlapping_shifts(rows)
+    if overlaps:
+        i, j = overlaps[0]
+        raise _at(readers[j], f"overlaps shifts[{i}] ({rows[i].describe()})")
+    return [
+        {
+            "weekday": row.weekday,
+            "start_minute": row.start_minute,
+            "end_minute": row.end_minute,
+            "every_n_weeks": row.every_n_weeks,
+            "anchor_date": row.anchor,
+            "valid_from": row.valid_from,
+            "valid_until": row.valid_until,
+        }
+        for row in rows
+    ]
+
+
+def _qualifications(r: _Reader, role: str, catalog: Catalog) -> list[tuple[str, str]]:
+    """The (session type, phase) pairs a staff member may be booked for, checked against the
+    file's session types by the staff settings' own rule."""
+    readers = r.tables("qualifications", required=False)
+    pairs = [(q.text("session_type"), q.text("phase")) for q in readers]
+    choices = phase_choices(catalog)
+    problem = qualification_problem(choices, role, pairs)
+    if problem is not None:
+        n, message = problem
+        q = readers[n]
+        if pairs[n][0] not in {c.session_type for c in choices}:
+            raise q.fail("session_type", message)
+        if not any((c.session_type, c.phase) == pairs[n] for c in choices):
+            raise q.fail("phase", message)
+        raise _at(q, message)
+    return sorted(set(pairs))
+
+
+def parse_document(data: dict[str, Any], source: str, *, year: int) -> ConfigDocument:
+    """Check a whole file; the first mistake raises ConfigError naming its place.  ``year``:
+    the clinic's current year, for the names of the public holidays it closes on."""
     root = _Reader(data, "", source)
     if root.has("format") and root.raw("format") != FORMAT:
         raise root.fail("format", f"must be {FORMAT!r}, got {root.raw('format')!r}")
@@ -415,8 +545,10 @@ def parse_document(data: dict[str, Any], source: str) -> ConfigDocument:
     types_doc = {"session_types": root.raw("session_types")}
     protocols_doc = {"protocols": root.raw("protocols")}
     session_types = parse_session_types(types_doc, source)
-    parse_protocols(protocols_doc, source, session_types)
+    protocols = parse_protocols(protocols_doc, source, session_types)
+    catalog = Catalog(clinic, session_types, protocols)
     zone = ZoneInfo(clinic.timezone)
+    _check_clinic(root, catalog, year)
     seen_names: dict[str, str] = {}
     resources: list[ResourceEntry] = []
     subkinds = {"rooms": ROOM_SUBKINDS, "equipment": EQUIPMENT_SUBKINDS}
@@ -430,6 +562,8 @@ def parse_document(data: dict[str, Any], source: str) -> ConfigDocument:
                 "active": r.flag("active", default=True),
                 "notes": r.text("notes", default=""),
             }
+            qualifications: list[tuple[str, str]] = []
+            shifts: list[dict[str, Any]] = []
             if kind == "staff":
                 role = r.choice("role", roles)
                 values |= {
@@ -443,33 +577,24 @@ def parse_document(data: dict[str, Any], source: str) -> ConfigDocument:
                         "capacity", default=clinic.capacity_for_role(role), minimum=1
                     ),
                 }
+                shifts = _shifts(r)
+                qualifications = _qualifications(r, role, catalog)
             else:
                 values["kind"] = r.choice("kind", subkinds[key])
                 values["capacity"] = r.integer("capacity", default=1, minimum=1)
-            shifts = []
-            for s in r.tables("shifts", required=False) if kind == "staff" else []:
-                start, end = _time(s, "from"), _time(s, "to")
-                if end <= start:
-                    raise s.fail("to", f"ends ({s.raw('to')}) before it starts ({s.raw('from')})")
-                shift: dict[str, Any] = {
-                    "weekday": WEEKDAYS.index(s.choice("day", WEEKDAYS)),
-                    "start_minute": start,
-                    "end_minute": end,
-                    "valid_from": _date(s, "valid_from"),
-                    "valid_until": _date(s, "valid_until"),
-                }
-                if (
-                    shift["valid_from"]
-                    and shift["valid_until"]
-                    and shift["valid_until"] < shift["valid_from"]
-                ):
-                    raise s.fail("valid_until", "is before valid_from")
-                shifts.append(shift)
+                serves = sorted(set(r.str_list("serves")))
+                problem = serves_problem(catalog, kind, values["kind"], serves)
+                if problem:
+                    raise r.fail("serves", problem)
+                values["serves"] = serves
             closures = _closures(r, _AVAILABILITY_KEY[kind], zone, _DEFAULT_CLOSURE_KIND[kind])
-            resources.append(ResourceEntry(kind, name, values, shifts, closures))
+            resources.append(
+                ResourceEntry(kind, name, values, shifts, closures, qualifications, r.path)
+            )
     clinic_closures = _closures(root, "closures", zone, "closure")
     staff_names = {e.name.casefold() for e in resources if e.kind == "staff"}
     seen_users: dict[str, str] = {}
+    linked: dict[str, str] = {}
     users = []
     for r in root.tables("users", required=False):
         username = normalize_username(_name(r, "username", seen_users, _USERNAME_MAX))
@@ -487,12 +612,16 @@ def parse_document(data: dict[str, Any], source: str) -> ConfigDocument:
             "display_name": display,
             "role": r.choice("role", ROLES),
             "active": r.flag("active", default=True),
+            "must_change_password": r.flag("must_change_password", default=False),
             "staff": None,
         }
         if r.has("staff"):
             staff = r.text("staff")
             if staff.casefold() not in staff_names:
                 raise r.fail("staff", f"{staff!r} is not one of the file's staff")
+            if staff.casefold() in linked:
+                raise r.fail("staff", f"{staff} is already linked to {linked[staff.casefold()]}")
+            linked[staff.casefold()] = r.path
             user["staff"] = staff
         users.append(user)
     return ConfigDocument(
@@ -510,7 +639,18 @@ def parse_document(data: dict[str, Any], source: str) -> ConfigDocument:
 
 
 def _shift_key(s: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (s["weekday"], s["start_minute"], s["end_minute"], s["valid_from"], s["valid_until"])
+    return tuple(s[k] for k in _SHIFT_COLUMNS)
+
+
+_SHIFT_COLUMNS = (
+    "weekday",
+    "start_minute",
+    "end_minute",
+    "every_n_weeks",
+    "anchor_date",
+    "valid_from",
+    "valid_until",
+)
 
 
 def _jsonable(value: Any) -> Any:
@@ -521,10 +661,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
-
-
-def _one_time_password(length: int) -> str:
-    return secrets.token_urlsafe(max(length, 12))[: max(length, 12)]
 
 
 def import_config(
@@ -542,20 +678,22 @@ def import_config(
     """
     require(actor, "configure", db, now=now)
     now = now or utcnow()
-    doc = parse_document(parse_text(text, source), source)
-    flag = hasattr(User, "must_change_password")
+    with db.read() as session:
+        catalog = load_catalog(session)
+        existing = set(session.scalars(select(User.username)))
+    year = now.astimezone(ZoneInfo(catalog.settings.timezone)).year
+    doc = parse_document(parse_text(text, source), source, year=year)
     new_users = {u["username"] for u in doc.users}
     passwords: dict[str, str] = {}
     hashes: dict[str, str] = {}
     if not dry_run:
         # Hashed before the transaction: the slow hash must not hold the write lock.
-        with db.read() as session:
-            existing = set(session.scalars(select(User.username)))
-            minimum = load_catalog(session).settings.accounts.min_password_length
+        # The password rules the clinic will have once the file is applied.
+        rules = parse_clinic_settings(doc.settings, source).accounts
         for username in sorted(new_users - existing):
-            passwords[username] = _one_time_password(minimum)
+            passwords[username] = generate_password(rules)
             hashes[username] = hash_password(passwords[username])
-    report = ImportReport([], passwords, dry_run, flag)
+    report = ImportReport([], passwords, dry_run)
     try:
         with db.write() as session:
             _apply(session, actor, doc, source, report, hashes, now)
@@ -663,7 +801,7 @@ def _apply(
     session.flush()
     # The configuration as it now stands must still be whole (types left alone included).
     raw = read_raw_config(session)
-    build_catalog(RawConfig(raw.clinic, raw.session_types, raw.protocols), origin=source)
+    catalog = build_catalog(RawConfig(raw.clinic, raw.session_types, raw.protocols), origin=source)
 
     # Resources, their shifts and closures.
     resources = {r.name.casefold(): r for r in session.scalars(select(Resource))}
@@ -683,6 +821,8 @@ def _apply(
             "active": v["active"],
             "notes": v["notes"],
         }
+        if entry.kind != "staff":
+            res_cols["serves"] = v["serves"]
         staff_cols = (
             {k: v[k] for k in ("role", "first_name", "last_name", "credentials", "phone", "email")}
             if entry.kind == "staff"
@@ -704,6 +844,8 @@ def _apply(
                 raise ConfigError(
                     f"{source}: {entry.name!r} is a {res.kind} in this clinic, not a {entry.kind}"
                 )
+            if res.active and not v["active"]:
+                _refuse_retiring(session, res, entry, catalog, source, now)
             for k, val in res_cols.items():
                 setattr(res, k, val)
             if entry.kind == "staff":
@@ -719,7 +861,22 @@ def _apply(
         shifts_after: list[dict[str, Any]] = []
         have: list[tuple[Any, ...]] = []
         want: list[tuple[Any, ...]] = []
+        quals_before: list[tuple[str, str]] = []
         if entry.kind == "staff":
+            stored_quals = list(
+                session.scalars(
+                    select(StaffQualification).where(StaffQualification.resource_id == res.id)
+                )
+            )
+            quals_before = sorted((q.session_type, q.phase) for q in stored_quals)
+            if quals_before != entry.qualifications:
+                for old_q in stored_quals:
+                    session.delete(old_q)
+                session.flush()  # the unique (resource, type, phase) must be free again
+                for type_code, phase in entry.qualifications:
+                    session.add(
+                        StaffQualification(resource_id=res.id, session_type=type_code, phase=phase)
+                    )
             current = [
                 s
                 for s in session.scalars(select(StaffShift).where(StaffShift.resource_id == res.id))
@@ -734,22 +891,22 @@ def _apply(
                     session.delete(old)
                 for new in entry.shifts:
                     session.add(StaffShift(resource_id=res.id, **new))
+        quals_changed = entry.kind == "staff" and quals_before != entry.qualifications
         if snapshot is None:
-            record(
-                "resource",
-                res.id,
-                entry.name,
-                None,
-                {**after, "shifts": entry.shifts},
-                entry.kind,
-            )
+            created = {**after, "shifts": entry.shifts}
+            if entry.kind == "staff":
+                created["qualifications"] = [list(q) for q in entry.qualifications]
+            record("resource", res.id, entry.name, None, created, entry.kind)
         else:
             changed = {k: val for k, val in after.items() if snapshot.get(k) != val}
-            if changed or shifts_after or shifts_before:
+            if changed or have != want or quals_changed:
                 b = {k: snapshot.get(k) for k in changed}
                 a = dict(changed)
                 if have != want:
                     b["shifts"], a["shifts"] = shifts_before, shifts_after
+                if quals_changed:
+                    b["qualifications"] = [list(q) for q in quals_before]
+                    a["qualifications"] = [list(q) for q in entry.qualifications]
                 record("resource", res.id, entry.name, b, a, entry.kind)
     for key, res in resources.items():
         if key not in ids:
@@ -788,27 +945,58 @@ def _apply(
         }
         user = users.get(u["username"])
         if user is None:
-            extra = {"must_change_password": True} if report.must_change_password else {}
+            # A one-time password is changed at the first sign-in, whatever the file says.
+            cols["must_change_password"] = True
             user = User(
                 username=u["username"],
                 password_hash=hashes.get(u["username"], ""),
                 failed_attempts=0,
                 created_at=now,
                 **cols,
-                **extra,
             )
             session.add(user)
             session.flush()
             record("user", user.id, u["username"], None, {"username": u["username"], **cols})
         else:
-            before_u = {k: getattr(user, k) for k in cols}
-            if before_u != cols:
-                for k, val in cols.items():
+            # The file may ask for a new password; only the user's own new password clears
+            # the demand (re-importing a file must not make a one-time password permanent).
+            cols["must_change_password"] = user.must_change_password or u["must_change_password"]
+            changed_u = {k: val for k, val in cols.items() if getattr(user, k) != val}
+            if changed_u:
+                before_u = {k: getattr(user, k) for k in changed_u}
+                for k, val in changed_u.items():
                     setattr(user, k, val)
-                record("user", user.id, u["username"], before_u, cols)
+                record("user", user.id, u["username"], before_u, changed_u)
     for username in sorted(users.keys() - {u["username"] for u in doc.users}):
         left_alone("user", username)
     session.flush()
+
+
+def _refuse_retiring(
+    session: Session,
+    res: Resource,
+    entry: ResourceEntry,
+    catalog: Catalog,
+    source: str,
+    now: dt.datetime,
+) -> None:
+    """Retiring a resource (or deactivating a staff member) that still holds booked sessions
+    ahead is the settings pages' decision, with the sessions shown: the file does not force it."""
+    ahead = sessions_ahead(session, res.id, now, catalog)
+    if ahead:
+        n = len(ahead)
+        shown = "; ".join(s.label for s in ahead[:3]) + (f"; and {n - 3} more" if n > 3 else "")
+        raise ConfigError(
+            f"{source}: {entry.where}.active: {res.name} still holds {n} booked session"
+            f"{'s' if n != 1 else ''} ahead ({shown}); {_BEFORE_RETIRING[res.kind]}"
+        )
+
+
+_BEFORE_RETIRING = {
+    "room": "move them, or mark it out of service in Settings, before retiring it",
+    "equipment": "move them, or mark it out of service in Settings, before retiring it",
+    "staff": "re-plan them (time off in Settings) before deactivating them",
+}
 
 
 def doc_timezone(doc: ConfigDocument) -> str:
@@ -816,13 +1004,7 @@ def doc_timezone(doc: ConfigDocument) -> str:
 
 
 def _shift_row(s: StaffShift) -> dict[str, Any]:
-    return {
-        "weekday": s.weekday,
-        "start_minute": s.start_minute,
-        "end_minute": s.end_minute,
-        "valid_from": s.valid_from,
-        "valid_until": s.valid_until,
-    }
+    return {k: getattr(s, k) for k in _SHIFT_COLUMNS}
 
 
 def _resource_snapshot(res: Resource, member: StaffMember | None) -> dict[str, Any]:
@@ -835,6 +1017,8 @@ def _resource_snapshot(res: Resource, member: StaffMember | None) -> dict[str, A
         "active": res.active,
         "notes": res.notes,
     }
+    if res.kind != "staff":
+        snap["serves"] = sorted(res.serves or ())
     if member is not None:
         snap |= {
             k: getattr(member, k)

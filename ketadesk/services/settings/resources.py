@@ -327,6 +327,32 @@ def form_of(row: ResourceRow) -> ResourceForm:
 # Checking a form
 
 
+def serves_problem(
+    catalog: Catalog, kind: str | None, subkind: str | None, serves: Sequence[str]
+) -> str:
+    """What is wrong with the session types a resource is kept for ("" when nothing): a code
+    the catalog lacks, or (given its kind and subkind) a type that never asks for such a
+    resource.  The settings form and the configuration import both ask this."""
+    unknown = [c for c in serves if c not in catalog.session_types]
+    if unknown:
+        return f"no session type {', '.join(unknown)}"
+    if kind is None or subkind is None:
+        return ""
+    unused = [
+        catalog.session_types[c].name
+        for c in serves
+        if not any(
+            n.kind.value == kind and n.subkind == subkind for n in catalog.session_types[c].needs
+        )
+    ]
+    if unused:
+        return (
+            f"{', '.join(unused)} never use{'s' if len(unused) == 1 else ''}"
+            f" a {subkind_label(subkind)}"
+        )
+    return ""
+
+
 def validate_resource(
     session: Session, form: ResourceForm, catalog: Catalog, *, resource_id: int | None = None
 ) -> tuple[dict[str, str], dict[str, Any]]:
@@ -354,23 +380,12 @@ def validate_resource(
     else:
         capacity = int(text)
     serves = tuple(dict.fromkeys(c.strip() for c in form.serves if c.strip()))
-    unknown = [c for c in serves if c not in catalog.session_types]
-    if unknown:
-        errors["serves"] = f"no session type {', '.join(unknown)}"
-    elif "kind" not in errors and "subkind" not in errors:
-        unused = [
-            catalog.session_types[c].name
-            for c in serves
-            if not any(
-                n.kind.value == kind and n.subkind == subkind
-                for n in catalog.session_types[c].needs
-            )
-        ]
-        if unused:
-            errors["serves"] = (
-                f"{', '.join(unused)} never use{'s' if len(unused) == 1 else ''}"
-                f" a {subkind_label(subkind)}"
-            )
+    if "kind" not in errors and "subkind" not in errors:
+        problem = serves_problem(catalog, kind, subkind, serves)
+    else:
+        problem = serves_problem(catalog, None, None, serves)
+    if problem:
+        errors["serves"] = problem
     same = func.lower(Resource.name) == name.lower()
     if short_name:
         same = same | (func.lower(Resource.short_name) == short_name.lower())
@@ -621,6 +636,7 @@ __all__ = [
     "reactivate_resource",
     "resource_choices",
     "retire_resource",
+    "serves_problem",
     "sessions_ahead",
     "update_resource",
 ]

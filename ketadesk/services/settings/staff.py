@@ -356,30 +356,34 @@ def _dates_meet(a: ShiftRow, b: ShiftRow) -> bool:
     return lo <= hi
 
 
-def shift_problems(shifts: Sequence[ShiftRow]) -> dict[str, str]:
-    """Per shift (``shifts.N``, N from 1), what is wrong with it."""
-    errors: dict[str, str] = {}
-    for i, s in enumerate(shifts, start=1):
-        key = f"shifts.{i}"
-        if not 0 <= s.weekday <= 6:
-            errors[key] = f"shift {i}: the weekday must be Monday to Sunday"
-        elif not (0 <= s.start_minute < MINUTES_PER_DAY and 0 < s.end_minute <= MINUTES_PER_DAY):
-            errors[key] = f"shift {i}: times must lie within the day (00:00-24:00)"
-        elif s.start_minute >= s.end_minute:
-            errors[key] = (
-                f"shift {i}: it must start before it ends "
-                f"({clock(s.start_minute)} is not before {clock(s.end_minute)})"
-            )
-        elif s.every_n_weeks < 1:
-            errors[key] = f"shift {i}: it repeats every 1 week or more"
-        elif s.every_n_weeks > 1 and s.anchor is None:
-            errors[key] = f"shift {i}: say which week it starts in (alternate weeks)"
-        elif s.valid_from and s.valid_until and s.valid_from > s.valid_until:
-            errors[key] = f"shift {i}: 'valid from' must not be after 'valid until'"
-    if errors:
-        return errors
-    for i, a in enumerate(shifts, start=1):
-        for j, b in enumerate(shifts[i:], start=i + 1):
+def shift_problem(s: ShiftRow) -> tuple[str, str] | None:
+    """The first mistake in one shift on its own: (the ShiftRow field at fault, what is
+    wrong), or None.  The settings form and the configuration import both ask this."""
+    if not 0 <= s.weekday <= 6:
+        return "weekday", "the weekday must be Monday to Sunday"
+    if not (0 <= s.start_minute < MINUTES_PER_DAY and 0 < s.end_minute <= MINUTES_PER_DAY):
+        return "end_minute", "times must lie within the day (00:00-24:00)"
+    if s.start_minute >= s.end_minute:
+        return "end_minute", (
+            f"it must start before it ends "
+            f"({clock(s.start_minute)} is not before {clock(s.end_minute)})"
+        )
+    if s.every_n_weeks < 1:
+        return "every_n_weeks", "it repeats every 1 week or more"
+    if s.every_n_weeks > 1 and s.anchor is None:
+        return "anchor", "say which week it starts in (alternate weeks)"
+    if s.valid_from and s.valid_until and s.valid_from > s.valid_until:
+        return "valid_until", "'valid from' must not be after 'valid until'"
+    return None
+
+
+def overlapping_shifts(shifts: Sequence[ShiftRow]) -> list[tuple[int, int]]:
+    """(i, j), 0-based with i < j, for each shift j that can fall on the same hours of the same
+    day as an earlier shift i (same weekday, a week in common, validity in common)."""
+    found = []
+    for i, a in enumerate(shifts):
+        for j in range(i + 1, len(shifts)):
+            b = shifts[j]
             if (
                 a.weekday == b.weekday
                 and a.start_minute < b.end_minute
@@ -387,10 +391,43 @@ def shift_problems(shifts: Sequence[ShiftRow]) -> dict[str, str]:
                 and _weeks_meet(a, b)
                 and _dates_meet(a, b)
             ):
-                errors[f"shifts.{j}"] = (
-                    f"shift {j} ({b.describe()}) overlaps shift {i} ({a.describe()})"
-                )
+                found.append((i, j))
+    return found
+
+
+def shift_problems(shifts: Sequence[ShiftRow]) -> dict[str, str]:
+    """Per shift (``shifts.N``, N from 1), what is wrong with it."""
+    errors: dict[str, str] = {}
+    for i, s in enumerate(shifts, start=1):
+        problem = shift_problem(s)
+        if problem is not None:
+            errors[f"shifts.{i}"] = f"shift {i}: {problem[1]}"
+    if errors:
+        return errors
+    for i, j in overlapping_shifts(shifts):
+        a, b = shifts[i], shifts[j]
+        errors[f"shifts.{j + 1}"] = (
+            f"shift {j + 1} ({b.describe()}) overlaps shift {i + 1} ({a.describe()})"
+        )
     return errors
+
+
+def qualification_problem(
+    choices: Sequence[PhaseChoice], role: str, pairs: Sequence[tuple[str, str]]
+) -> tuple[int, str] | None:
+    """The first (session type, phase) pair a staff member of ``role`` cannot be qualified
+    for, as (its index, why), or None.  ``choices``: ``phase_choices`` of the catalog."""
+    by_pair = {(c.session_type, c.phase): c for c in choices}
+    types = {c.session_type for c in choices}
+    for n, pair in enumerate(pairs):
+        choice = by_pair.get(pair)
+        if choice is None:
+            if pair[0] not in types:
+                return n, f"no session type {pair[0]!r} holds staff"
+            return n, f"no session type phase {pair[0]}/{pair[1]} holds staff"
+        if role in ROLES and role not in choice.roles:
+            return n, f"{choice.label} does not ask for a {role_label(role).lower()}"
+    return None
 
 
 def _check_form(
@@ -431,17 +468,9 @@ def _check_form(
         if taken is not None and taken != staff_id:
             errors["name"] = f"another resource or staff member is already called {name!r}"
     errors.update(shift_problems(clean.shifts))
-    choices = {(c.session_type, c.phase): c for c in phase_choices(catalog)}
-    for pair in clean.qualifications:
-        choice = choices.get(pair)
-        if choice is None:
-            errors["qualifications"] = f"no session type phase {pair[0]}/{pair[1]} holds staff"
-            break
-        if clean.role in ROLES and clean.role not in choice.roles:
-            errors["qualifications"] = (
-                f"{choice.label} does not ask for a {role_label(clean.role).lower()}"
-            )
-            break
+    problem = qualification_problem(phase_choices(catalog), clean.role, clean.qualifications)
+    if problem is not None:
+        errors["qualifications"] = problem[1]
     return clean, errors
 
 
