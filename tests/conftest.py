@@ -7,12 +7,22 @@ databases (``.ci/run`` starts one); each test gets its own database, dropped aft
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
 PG_ENV = "KETADESK_TEST_PG_URL"
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Once a UI test has moved garbage collection to the GUI thread (ui/common/garbage.py),
+    collect what is due after every test, including those that never run an event loop."""
+    garbage = sys.modules.get("ketadesk.ui.common.garbage")
+    collector = garbage.installed() if garbage is not None else None
+    if collector is not None:
+        collector.check()
 
 
 def _pg_admin_url() -> str:

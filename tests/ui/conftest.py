@@ -51,9 +51,25 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     """Let the widgets' background work finish before any fixture is torn down: a clinic
     disposed while a worker still holds one of its connections leaves that connection to the
     garbage collector, whose ResourceWarning then fails some later test."""
+    from ketadesk.ui.common import garbage
     from ketadesk.ui.common.background import wait_for_background_work
 
     wait_for_background_work()
+    collector = garbage.installed()
+    if collector is not None:
+        collector.check()  # a test may not spin the event loop long enough for the timer
+
+
+@pytest.fixture(autouse=True)
+def garbage_on_the_gui_thread(qapp: object) -> None:
+    """As in the application: cyclic garbage is collected on the GUI thread only (a Qt object
+    freed on a worker crashed the suite)."""
+    from PySide6.QtCore import QObject
+
+    from ketadesk.ui.common import garbage
+
+    assert isinstance(qapp, QObject)
+    garbage.install(qapp)
 
 
 @pytest.fixture

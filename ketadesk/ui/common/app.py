@@ -9,6 +9,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QWidget
 
 from ketadesk import APP_NAME, __version__
+from ketadesk.ui.common import garbage
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 
 #: Platforms with no screen to show a dialog on: a modal box there would wait forever.
@@ -20,6 +21,7 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     keep_none_alive()
     existing = QCoreApplication.instance()
     if isinstance(existing, QApplication):
+        garbage.install(existing)
         return existing
     app = QApplication(list(argv) if argv else [APP_NAME.lower()])
     app.setApplicationName(APP_NAME)
@@ -27,6 +29,7 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName("ketadesk")
+    garbage.install(app)  # never on a worker: a Qt object freed there crashes the process
     return app
 
 
