@@ -59,7 +59,9 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["created_by_id"], ["app_user.id"], name=op.f("fk_waitlist_entry_created_by_id_app_user")
+            ["created_by_id"],
+            ["app_user.id"],
+            name=op.f("fk_waitlist_entry_created_by_id_app_user"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_waitlist_entry")),
     )

@@ -97,7 +97,7 @@ def wish_problem(
     return None
 
 
-def _latest_start(wish: WaitlistWish, spec: SessionTypeSpec) -> dt.time | None | bool:
+def _latest_start(wish: WaitlistWish, spec: SessionTypeSpec) -> dt.time | bool | None:
     """The latest start that still ends by ``available_until``; False when none does."""
     if wish.available_until is None:
         return None
@@ -105,9 +105,9 @@ def _latest_start(wish: WaitlistWish, spec: SessionTypeSpec) -> dt.time | None |
     latest = until - spec.total_minutes
     if latest < 0:
         return False
-    if wish.available_from is not None:
-        if latest < wish.available_from.hour * 60 + wish.available_from.minute:
-            return False
+    earliest = wish.available_from
+    if earliest is not None and latest < earliest.hour * 60 + earliest.minute:
+        return False
     return dt.time(latest // 60, latest % 60)
 
 
@@ -117,9 +117,7 @@ def _fits_wish(opening: Opening, spec: SessionTypeSpec, wish: WaitlistWish) -> b
         if need.kind is ResourceKind.ROOM and wish.rooms and chosen not in wish.rooms:
             return False
     if wish.staff:
-        staff = {
-            opening.resource_for(n.key) for n in spec.needs if n.kind is ResourceKind.STAFF
-        }
+        staff = {opening.resource_for(n.key) for n in spec.needs if n.kind is ResourceKind.STAFF}
         if not staff & wish.staff:
             return False
     return True
@@ -151,9 +149,7 @@ def best_opening(
         preferred_staff=staff_choice[0] if staff_choice else None,
         preferred_start=calendar.local(freed.start).time().replace(second=0, microsecond=0),
     )
-    search = find_openings(
-        availability, spec, day, day, prefs, patient_busy=wish.patient_busy
-    )
+    search = find_openings(availability, spec, day, day, prefs, patient_busy=wish.patient_busy)
     for opening in search.openings:
         if opening.start < now:
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ketadesk.scheduling.availability import Availability
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.waitlist import (
     FreedPlace,
@@ -24,7 +25,7 @@ def _now(clinic: DemoClinic) -> dt.datetime:
     return clinic.at(MON - dt.timedelta(days=3), "09:00")
 
 
-def _day(clinic: DemoClinic) -> tuple[object, FreedPlace]:
+def _day(clinic: DemoClinic) -> tuple[Availability, FreedPlace]:
     holds = [
         clinic.hold("Room 1", MON, "07:30", "18:00"),
         clinic.hold("Room 3", MON, "07:30", "18:00"),
@@ -54,7 +55,7 @@ def _wish(clinic: DemoClinic, entry_id: int, **kw: object) -> WaitlistWish:
 def _match(clinic: DemoClinic, *wishes: WaitlistWish) -> list[int]:
     availability, freed = _day(clinic)
     found = match_waitlist(
-        availability,  # type: ignore[arg-type]
+        availability,
         clinic.catalog.session_types,
         freed,
         wishes,
@@ -95,7 +96,7 @@ def test_a_session_longer_than_the_freed_place_does_not_fit(clinic: DemoClinic) 
 
 
 def test_deadlines_passed_or_before_the_day_are_not_offered(clinic: DemoClinic) -> None:
-    now_day = (MON - dt.timedelta(days=3))
+    now_day = MON - dt.timedelta(days=3)
     passed = _wish(clinic, 1, deadline=now_day - dt.timedelta(days=1))
     before_the_day = _wish(clinic, 2, deadline=MON - dt.timedelta(days=1))
     on_the_day = _wish(clinic, 3, deadline=MON)
