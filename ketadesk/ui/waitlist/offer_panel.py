@@ -36,10 +36,13 @@ def offer_heading(offers: WaitlistOffers) -> str:
 
 
 def offer_line(offer: WaitlistOffer) -> str:
-    phone = offer.phone or "no phone"
+    """Two lines: who, with the phone to call; then the session they would get and what they
+    asked for."""
+    phone = offer.phone or "no phone on file"
     return (
-        f"{offer.patient_name} ({offer.chart_number}), {phone}: {offer.session_type_name} "
-        f"{offer.when_text}, {offer.room_name}; asked for {offer.wish_text}"
+        f"{offer.patient_name} ({offer.chart_number})   {phone}\n"
+        f"{offer.session_type_name}, {offer.when_text}, {offer.room_name}"
+        f"   (asked for {offer.wish_text})"
     )
 
 
@@ -69,10 +72,16 @@ class OfferPanel(QWidget):
         self.heading = QLabel(offer_heading(offers), self)
         self.heading.setObjectName("waitlist_offer_heading")
         self.heading.setWordWrap(True)
+        font = self.heading.font()
+        font.setBold(True)
+        self.heading.setFont(font)
         layout.addWidget(self.heading)
         self.offers_list = QListWidget(self)
         self.offers_list.setObjectName("waitlist_offer_list")
         self.offers_list.setAccessibleName("Patients who could take the place, best fit first")
+        self.offers_list.setWordWrap(True)
+        self.offers_list.setAlternatingRowColors(True)
+        self.offers_list.setSpacing(2)
         for offer in offers.offers:
             item = QListWidgetItem(offer_line(offer), self.offers_list)
             item.setData(Qt.ItemDataRole.UserRole, offer.entry_id)
