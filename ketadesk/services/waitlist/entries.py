@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import WEEKDAYS
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -33,8 +34,10 @@ from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
     WAITLIST_KINDS,
     WAITLIST_STATUSES,
+    Appointment,
     Patient,
     Resource,
+    SessionType,
     WaitlistEntry,
 )
 
@@ -453,3 +456,47 @@ def list_entries(
             )
     out.sort(key=lambda r: (r.deadline or dt.date.max, r.added_at, r.id))
     return out
+
+
+def mark_booked(
+    db: Database, actor: Actor, entry_id: int, *, now: dt.datetime | None = None
+) -> int:
+    """Mark an entry booked with the patient's next session of its type (booked at the desk
+    some other way than the waitlist's offer); returns that appointment's id."""
+    require(actor, "manage_waitlist", db, now=now)
+    now = now or utcnow()
+    with db.read() as session:
+        entry = session.get(WaitlistEntry, entry_id)
+        if entry is None:
+            raise NotFound(f"no waitlist entry #{entry_id}")
+        appointment_id = session.scalar(
+            select(Appointment.id)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(
+                Appointment.patient_id == entry.patient_id,
+                SessionType.code == entry.session_type,
+                Appointment.status.in_(tuple(MOVABLE_STATUSES)),
+                Appointment.starts_at >= now,
+            )
+            .order_by(Appointment.starts_at, Appointment.id)
+            .limit(1)
+        )
+        if appointment_id is None:
+            patient = session.get(Patient, entry.patient_id)
+            name = patient.display_name if patient else f"patient #{entry.patient_id}"
+            spec = load_catalog(session).session_types.get(entry.session_type)
+            what = spec.name if spec else entry.session_type
+            raise InvalidRequest(
+                f"{name} has no {what} booked from now on: book it first, then mark the "
+                "entry booked"
+            )
+    set_status(
+        db,
+        actor,
+        entry_id,
+        "booked",
+        appointment_id=appointment_id,
+        reason="booked at the desk",
+        now=now,
+    )
+    return appointment_id

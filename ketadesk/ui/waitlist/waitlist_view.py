@@ -31,6 +31,7 @@ from ketadesk.services.waitlist.entries import (
     WaitlistChoices,
     WaitlistRow,
     list_entries,
+    mark_booked,
     set_status,
     waitlist_choices,
 )
@@ -99,7 +100,8 @@ class WaitlistView(QWidget):
 
     Attributes:
         model, table: the list; status_filter, type_filter, search: the filters;
-        add_button, edit_button, expire_button, remove_button, print_button; status.
+        add_button, edit_button, booked_button, expire_button, remove_button, print_button;
+        status.
     """
 
     refreshed = Signal()
@@ -182,6 +184,11 @@ class WaitlistView(QWidget):
         self.add_button.setToolTip("Find a patient and put them on the waitlist")
         self.edit_button = QPushButton("&Edit…", self)
         self.edit_button.setObjectName("waitlist_edit")
+        self.booked_button = QPushButton("Mark &booked", self)
+        self.booked_button.setObjectName("waitlist_booked")
+        self.booked_button.setToolTip(
+            "The patient was booked another way: mark the entry booked with their next session"
+        )
         self.expire_button = QPushButton("Mark e&xpired", self)
         self.expire_button.setObjectName("waitlist_expire")
         self.remove_button = QPushButton("&Remove", self)
@@ -192,6 +199,7 @@ class WaitlistView(QWidget):
         for button in (
             self.add_button,
             self.edit_button,
+            self.booked_button,
             self.expire_button,
             self.remove_button,
         ):
@@ -200,6 +208,7 @@ class WaitlistView(QWidget):
         row.addWidget(self.print_button)
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.edit_button.clicked.connect(self._on_edit_button_clicked)
+        self.booked_button.clicked.connect(self._on_booked_button_clicked)
         self.expire_button.clicked.connect(self._on_expire_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
         self.print_button.clicked.connect(self._on_print_button_clicked)
@@ -264,6 +273,7 @@ class WaitlistView(QWidget):
         waiting = row is not None and row.status == "waiting"
         self.add_button.setEnabled(allowed)
         self.edit_button.setEnabled(allowed and waiting)
+        self.booked_button.setEnabled(allowed and waiting)
         self.expire_button.setEnabled(allowed and waiting)
         self.remove_button.setEnabled(allowed and row is not None and row.status != "removed")
 
@@ -314,6 +324,25 @@ class WaitlistView(QWidget):
         run_service(
             self,
             lambda: set_status(desk.db, desk.actor, row.id, status, reason=reason, now=desk.now()),
+            done,
+            failed=self._on_refused,
+            writes=True,
+        )
+
+    def _on_booked_button_clicked(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        desk = self.desk
+
+        def done(_appointment_id: int) -> None:
+            self.status.setText(f"{row.patient_name}: booked.")
+            self.changed.emit()
+            self.refresh()
+
+        run_service(
+            self,
+            lambda: mark_booked(desk.db, desk.actor, row.id, now=desk.now()),
             done,
             failed=self._on_refused,
             writes=True,

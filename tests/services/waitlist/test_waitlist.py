@@ -14,7 +14,13 @@ import pytest
 from sqlalchemy import func, select
 
 from ketadesk.services.booking import appointment_changes, booking
-from ketadesk.services.common.context import Actor, InvalidFields, PermissionDenied, ServiceError
+from ketadesk.services.common.context import (
+    Actor,
+    InvalidFields,
+    InvalidRequest,
+    PermissionDenied,
+    ServiceError,
+)
 from ketadesk.services.waitlist import entries, offers
 from ketadesk.store import changes
 from ketadesk.store.models import Appointment, AuditEvent, WaitlistEntry
@@ -208,3 +214,13 @@ def test_the_front_desk_edits_and_removes_a_nurse_may_not(clinic: SmallClinic) -
     with clinic.db.read() as s:
         refusals = s.scalars(select(AuditEvent.after).where(AuditEvent.entity == "permission"))
         assert {"action": "manage_waitlist", "role": "nurse"} in list(refusals)
+
+
+def test_an_entry_booked_at_the_desk_is_marked_with_the_next_session(clinic: SmallClinic) -> None:
+    entry = _wish(clinic, "Ada Lovelace")
+    with pytest.raises(InvalidRequest, match="no IV ketamine infusion booked"):
+        entries.mark_booked(clinic.db, FRONT_DESK, entry, now=NOW)
+    ada = _book_ada(clinic)
+    assert entries.mark_booked(clinic.db, FRONT_DESK, entry, now=NOW) == ada
+    (row,) = entries.list_entries(clinic.db, statuses=("booked",), now=NOW)
+    assert row.appointment_id == ada
