@@ -172,13 +172,22 @@ def offers_for_freed(
 ) -> WaitlistOffers:
     """Who on the waitlist could take the place ``appointment_id`` left (its latest
     cancellation, no-show or move), best fit first.  Reads only."""
+    with db.read() as session:
+        freed = freed_place(session, appointment_id)
+    if freed is None:
+        return WaitlistOffers("", ())
+    return offers_for_place(db, freed, now=now)
+
+
+def offers_for_place(
+    db: Database, freed: FreedPlace, *, now: dt.datetime | None = None
+) -> WaitlistOffers:
+    """Who on the waitlist could take ``freed`` (any stretch that came free: a session's
+    place, or time a closure no longer takes), best fit first.  Reads only."""
     now = now or utcnow()
     with db.read() as session:
         catalog = load_catalog(session)
         calendar = ClinicCalendar(catalog.settings)
-        freed = freed_place(session, appointment_id)
-        if freed is None:
-            return WaitlistOffers("", ())
         day = calendar.local_date(freed.start)
         window = calendar.day_bounds(day)
         snapshot = load_snapshot(session, window, catalog, now=now)

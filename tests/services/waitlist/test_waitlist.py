@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from ketadesk.scheduling.waitlist import FreedPlace
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.common.context import (
     Actor,
@@ -224,3 +225,16 @@ def test_an_entry_booked_at_the_desk_is_marked_with_the_next_session(clinic: Sma
     assert entries.mark_booked(clinic.db, FRONT_DESK, entry, now=NOW) == ada
     (row,) = entries.list_entries(clinic.db, statuses=("booked",), now=NOW)
     assert row.appointment_id == ada
+
+
+def test_a_stretch_that_came_free_without_a_session_is_offered_too(clinic: SmallClinic) -> None:
+    # Time a closure no longer takes, say: no appointment left it.
+    mary = _wish(clinic, "Mary Seacole", available_until=dt.time(12, 0))
+    day = _tomorrow(clinic)
+    place = FreedPlace(
+        start=clinic.at(day, "10:00"), end=clinic.at(day, "12:00"), room_id=clinic.ids["Room 3"]
+    )
+    (offer,) = offers.offers_for_place(clinic.db, place, now=NOW).offers
+    assert offer.entry_id == mary
+    assert offer.room_name == "Room 3"
+    assert offer.session.start == place.start
