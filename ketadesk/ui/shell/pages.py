@@ -136,6 +136,9 @@ class DeskController(QObject):
             if window is not None:  # they act for the user signing out
                 window.close()
                 window.deleteLater()
+        if self.offer_panel is not None:  # it books for the user signing out
+            with contextlib.suppress(RuntimeError):  # already closed and deleted
+                self.offer_panel.close()
         self.window.pages.clear()
         self.deleteLater()
 

@@ -138,6 +138,9 @@ def test_a_cancellation_offers_the_place_to_the_waitlist_and_books_it(
         ),
         timeout=10_000,
     )
+    # The offer acts for the user signed in: signing out closes it.
+    window.detach_desk()
+    assert not panel.isVisible()
 
 
 def test_no_offer_when_nobody_could_take_the_place(
