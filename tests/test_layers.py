@@ -49,6 +49,7 @@ FEATURES = {
         "clinic",
         "demo",
         "settings",
+        "waitlist",
     },
     "ui": {
         "common",
@@ -61,6 +62,7 @@ FEATURES = {
         "printing",
         "access",
         "settings",
+        "waitlist",
     },
 }
 

@@ -633,6 +633,54 @@ class ChangeCounter(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(default=_now)
 
 
+# ---------------------------------------------------------------------------------------------
+# The waitlist (ASAP list): patients waiting for an earlier place
+
+#: An entry's statuses: waiting to be offered a place; booked (``appointment_id`` says where);
+#: expired (its deadline passed, or the desk gave up); removed (taken off the list by hand).
+WAITLIST_STATUSES = ("waiting", "booked", "expired", "removed")
+#: What the patient waits for: an earlier session than the one they hold, the start of a
+#: series, or a time that suits them better.
+WAITLIST_KINDS = ("earlier", "series_start", "preferred_time")
+
+
+class WaitlistEntry(Base):
+    """One patient waiting for a place: which session type, on which weekdays, between which
+    local times (minutes after midnight: the session starts no earlier than ``earliest_minute``
+    and ends no later than ``latest_minute``), in which rooms and with which staff (resource
+    ids; empty: any), and until when (``deadline``, a local date, inclusive)."""
+
+    __tablename__ = "waitlist_entry"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in WAITLIST_STATUSES)), name="status"
+        ),
+        CheckConstraint(
+            "kind IN ({})".format(", ".join(f"'{k}'" for k in WAITLIST_KINDS)), name="kind"
+        ),
+        Index("ix_waitlist_entry_queue", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    session_type: Mapped[str] = mapped_column(String(64))  # a session type's code
+    weekdays: Mapped[list[Any]] = mapped_column(default=list)  # "mon".."sun"; empty: any
+    earliest_minute: Mapped[int | None]
+    latest_minute: Mapped[int | None]
+    room_ids: Mapped[list[Any]] = mapped_column(default=list)
+    staff_ids: Mapped[list[Any]] = mapped_column(default=list)
+    deadline: Mapped[dt.date | None]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointment.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
 __all__ = [
     "Appointment",
     "AppointmentEvent",
@@ -656,4 +704,5 @@ __all__ = [
     "StaffShift",
     "User",
     "VitalReading",
+    "WaitlistEntry",
 ]

@@ -63,6 +63,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record_monitoring": frozenset({"nurse", "prescriber"}),
     "enter_measure": frozenset({"nurse", "prescriber", "therapist"}),
     "integration_note": frozenset({"therapist", "prescriber"}),
+    # The waitlist (ASAP list) is the front desk's: who waits for a place, and offering it.
+    "manage_waitlist": frozenset({"admin", "front_desk"}),
     # Reading clinical data: screening, consent, REMS enrolment and contraindications, outcome
     # measures (PHQ-9 answers and scores), monitoring records and printed session records.
     # The clinicians who act on it, and the administrator, who answers for the record (REMS

@@ -33,6 +33,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.demo import monitoring as demo_monitoring
+from ketadesk.services.demo import waitlist as demo_waitlist
 from ketadesk.services.demo.facts import DEMO_CLOCK_MINUTE, PATIENTS_PER_ROOM, demo_settings
 from ketadesk.services.demo.plan import DemoPlan
 from ketadesk.services.demo.planned import Progress
@@ -153,6 +154,7 @@ def build_demo(
             _refuse_a_used_clinic(session, db)
             counts = RowWriter(plan, session, say).write_all()
             demo_monitoring.write_records(session, seed=seed, now=plan.now)
+            demo_waitlist.write_waitlist(session, seed=seed, now=plan.now, today=today)
             changes.bump(session, now=plan.now)
             if not db.is_sqlite:
                 _advance_sequences(session)

@@ -24,7 +24,14 @@ from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, InvalidRequest, NotFound, utcnow
 from ketadesk.store import changes
-from ketadesk.store.models import Appointment, FollowUp, Measurement, Patient, Series
+from ketadesk.store.models import (
+    Appointment,
+    FollowUp,
+    Measurement,
+    Patient,
+    Series,
+    WaitlistEntry,
+)
 
 #: The tables whose rows belong to a chart, with the words a preview uses for them.  A new
 #: table with a ``patient_id`` belongs here (tests/services/patients/test_merge.py checks it).
@@ -33,6 +40,7 @@ MOVED_TABLES: tuple[tuple[type[Any], str], ...] = (
     (Appointment, "appointments"),
     (FollowUp, "follow-ups"),
     (Measurement, "measurements"),
+    (WaitlistEntry, "waitlist entries"),
 )
 #: Tables that name a patient but are not moved (the audit trail is append-only).
 KEPT_TABLES = ("audit_event",)

@@ -244,6 +244,7 @@ VIEWS = (
     ViewSpec("follow_ups", "Follow-ups", "Ctrl+5", "Calls, forms and measures owed to patients"),
     ViewSpec("recall", "Recall", "Ctrl+6", "Patients due a booster, and those who dropped out"),
     ViewSpec("my_day", "My day", "Ctrl+7", "One clinician's own sessions today"),
+    ViewSpec("waitlist", "Waitlist", "Ctrl+8", "Patients waiting for an earlier place"),
 )
 DAY_VIEWS = frozenset({"rooms", "staff"})
 

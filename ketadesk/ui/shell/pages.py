@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.app import has_screen
@@ -64,6 +64,9 @@ class DeskController(QObject):
         self.editor.changed.connect(self._on_changed)
         self.editor.changed.connect(self._on_own_change)
         self.editor.refused.connect(self._on_refused)
+        self.editor.freed.connect(self._on_place_freed)
+        #: The waitlist's offer of the place last freed here (ui/waitlist/offer_panel.py).
+        self.offer_panel: QWidget | None = None
         self.watcher = ChangeWatcher(desk, parent=self)
         self.watcher.changed.connect(self._on_changed)
         from ketadesk.ui.shell.connection_banner import ConnectionBanner
@@ -133,6 +136,9 @@ class DeskController(QObject):
             if window is not None:  # they act for the user signing out
                 window.close()
                 window.deleteLater()
+        if self.offer_panel is not None:  # it books for the user signing out
+            with contextlib.suppress(RuntimeError):  # already closed and deleted
+                self.offer_panel.close()
         self.window.pages.clear()
         self.deleteLater()
 
@@ -140,7 +146,7 @@ class DeskController(QObject):
 
     def _register_pages(self) -> None:
         pages = self.window.pages
-        for name in ("staff", "week", "chairs", "follow_ups", "recall", "my_day"):
+        for name in ("staff", "week", "chairs", "follow_ups", "recall", "my_day", "waitlist"):
             pages.register(name, getattr(self, f"_build_{name}"))
 
     def _build_staff(self) -> Page:
@@ -244,6 +250,42 @@ class DeskController(QObject):
         mine = MyDayView(self.desk, self.parent_widget)
         mine.appointment_activated.connect(self.open_appointment)
         return Page(mine, mine.set_day)
+
+    def _build_waitlist(self) -> Page:
+        from ketadesk.ui.waitlist.waitlist_view import WaitlistView
+
+        waitlist = WaitlistView(self.desk, self.parent_widget)
+        waitlist.patient_requested.connect(self.open_patient)
+        waitlist.changed.connect(self._on_own_change)
+        return Page(waitlist, lambda _day: waitlist.refresh())
+
+    def _on_place_freed(self, appointment_id: int) -> None:
+        """A session was cancelled, marked a no-show or moved here: offer its place to the
+        waitlist (a panel shows only when someone could take it)."""
+        from ketadesk.services.common.context import may
+        from ketadesk.ui.waitlist.offer_panel import OfferPanel
+
+        if not may(self.desk.actor, "manage_waitlist"):
+            return
+        OfferPanel.offer_after(self.desk, appointment_id, self.parent_widget, self._on_offer_shown)
+
+    def _on_offer_shown(self, panel: QWidget) -> None:
+        from ketadesk.ui.waitlist.offer_panel import OfferPanel
+
+        assert isinstance(panel, OfferPanel)
+        if self.offer_panel is not None:
+            with contextlib.suppress(RuntimeError):  # already closed and deleted
+                self.offer_panel.close()
+        self.offer_panel = panel
+        panel.booked.connect(self._on_offer_booked)
+
+    def _on_offer_booked(self, booked: object) -> None:
+        from ketadesk.services.waitlist.offers import BookedOffer
+
+        assert isinstance(booked, BookedOffer)
+        self.window.show_message(booked.call_text, 0)
+        self._on_own_change()
+        self._on_changed()
 
     def wire_day_view(self, view: DayView | WeekView) -> None:
         """Drag, context menu and double-click of a DayView (by room or by staff) or of the

@@ -53,6 +53,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 #: What a status change is called on the undo stack ("Undo No-show").
 ACTION_LABELS = appointment_changes.ACTION_NAMES
+#: The status actions that leave a place free for someone else (``freed``; a move frees too).
+FREEING_ACTIONS = frozenset({"cancel", "no_show"})
 
 T = TypeVar("T")
 
@@ -227,6 +229,8 @@ class ScheduleEditor(QObject):
     Signals:
         changed(): the schedule was written (an edit, an undo or a redo): views reload.
         refused(str): an edit, undo or redo the database refused, and why, for the user.
+        freed(int): an appointment's place came free (it was cancelled, marked a no-show or
+            moved): the waitlist may take it.
 
     Attributes:
         desk: the open clinic, the acting user and the clock.
@@ -235,6 +239,7 @@ class ScheduleEditor(QObject):
 
     changed = Signal()
     refused = Signal(str)
+    freed = Signal(int)
 
     def __init__(
         self,
@@ -270,6 +275,7 @@ class ScheduleEditor(QObject):
             before, after = result
             text = f"Move session #{appointment_id}"
             self._push(MoveCommand(self, before, after, new_room_id, text))
+            self.freed.emit(appointment_id)
 
         self._write(work, moved, self._refusal("The session was not moved"))
 
@@ -299,6 +305,8 @@ class ScheduleEditor(QObject):
         def changed(_none: None) -> None:
             label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
             self._push(StatusCommand(self, appointment_id, action, reason, label))
+            if action in FREEING_ACTIONS:
+                self.freed.emit(appointment_id)
             if then is not None:
                 then()
 

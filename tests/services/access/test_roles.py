@@ -36,6 +36,7 @@ from ketadesk.services.monitoring import measurements, records
 from ketadesk.services.patients import merge as patient_merge
 from ketadesk.services.patients import registration as patient_service
 from ketadesk.services.patients.patient_fields import PatientForm
+from ketadesk.services.waitlist import entries as waitlist_entries
 from ketadesk.store.models import AuditEvent
 from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic
 
@@ -139,6 +140,15 @@ CASES: dict[str, Case] = {
     "undo a no-show": Case(
         ("no_show",),
         lambda c, a: appointment_changes.undo_status(c.c.db, a, c.appointment("no_show"), now=NOW),
+    ),
+    "put a patient on the waitlist": Case(
+        ("manage_waitlist",),
+        lambda c, a: waitlist_entries.add_entry(
+            c.c.db,
+            a,
+            waitlist_entries.EntryFields(patient_id=_patient(c), session_type="iv_infusion"),
+            now=NOW,
+        ),
     ),
     "register a patient": Case(
         ("register_patient",),

@@ -32,6 +32,7 @@ from ketadesk.store.models import (
     Protocol,
     Series,
     SessionType,
+    WaitlistEntry,
 )
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
@@ -174,6 +175,9 @@ def _history(c: SmallClinic, patient_id: int, day: dt.date) -> None:
         session.add(
             Measurement(patient_id=patient_id, instrument="PHQ-9", score=12, taken_at=start)
         )
+        session.add(
+            WaitlistEntry(patient_id=patient_id, kind="earlier", session_type="iv_infusion")
+        )
 
 
 def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> None:
@@ -191,6 +195,7 @@ def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> 
         "appointments": 1,
         "follow-ups": 1,
         "measurements": 1,
+        "waitlist entries": 1,
     }
     with clinic.db.read() as session:
         for model, _label in MOVED_TABLES:

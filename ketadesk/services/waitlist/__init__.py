@@ -1,0 +1,1 @@
+"""The waitlist (ASAP list): who waits for an earlier place, and offering freed places."""

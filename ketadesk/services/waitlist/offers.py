@@ -1,0 +1,290 @@
+"""Offering a freed place to the waitlist, and booking it for the patient the desk chose.
+
+``freed_place`` reads where a session was before its latest cancellation, no-show or move;
+``offers_for_freed`` finds the waiting entries that could take that place, best fit first
+(``scheduling/waitlist.match_waitlist`` on the day's availability); ``book_offer`` books the
+offered session through ``booking.book`` (the plan, the patient's other sessions and the
+session type's gates re-checked in its transaction), then marks the entry booked, and says whom
+to call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.model import PlannedSession
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.scheduling.waitlist import FreedPlace, WaitlistWish, match_waitlist
+from ketadesk.services.access.permissions import require
+from ketadesk.services.booking import booking
+from ketadesk.services.common.context import Actor, Database, InvalidRequest, NotFound, utcnow
+from ketadesk.services.waitlist import entries
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.models import (
+    Appointment,
+    AppointmentEvent,
+    Patient,
+    Resource,
+    ResourceHold,
+    WaitlistEntry,
+)
+from ketadesk.store.snapshot import load_snapshot
+
+#: The appointment events that free the place the appointment held.
+FREEING_ACTIONS = ("cancel", "no_show", "move")
+
+
+@dataclass(frozen=True, slots=True)
+class WaitlistOffer:
+    """One waiting patient who could take the freed place, and the session they would get."""
+
+    entry_id: int
+    patient_id: int
+    patient_name: str
+    chart_number: str
+    phone: str
+    session_type_name: str
+    session: PlannedSession
+    room_name: str
+    staff_names: tuple[str, ...]
+    when_text: str  # "Tue 11/24 09:00-10:40"
+    wish_text: str  # what they asked for: "Tue, Thu; 09:00-13:00; until 12/10/2026"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitlistOffers:
+    """The place that came free, in words, and who could take it (best fit first)."""
+
+    freed_text: str
+    offers: tuple[WaitlistOffer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BookedOffer:
+    """A waitlist entry booked into a freed place: whom to call, and what to tell them."""
+
+    entry_id: int
+    appointment_id: int
+    patient_name: str
+    phone: str
+    when_text: str
+    session_type_name: str
+
+    @property
+    def call_text(self) -> str:
+        phone = self.phone or "no phone on file"
+        return (
+            f"Booked {self.patient_name} for {self.session_type_name}, {self.when_text}. "
+            f"Call {self.patient_name} at {phone} to tell them."
+        )
+
+
+def _when(calendar: ClinicCalendar, start: dt.datetime, end: dt.datetime) -> str:
+    a, b = calendar.local(start), calendar.local(end)
+    return f"{a:%a %m/%d} {a:%H:%M}-{b:%H:%M}"
+
+
+def freed_place(session: Session, appointment_id: int) -> FreedPlace | None:
+    """Where ``appointment_id`` was before its latest cancellation, no-show or move (None
+    when its latest change freed nothing)."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"no appointment #{appointment_id}")
+    event = session.scalar(
+        select(AppointmentEvent)
+        .where(AppointmentEvent.appointment_id == appointment_id)
+        .order_by(AppointmentEvent.at.desc(), AppointmentEvent.id.desc())
+        .limit(1)
+    )
+    if event is None or event.action not in FREEING_ACTIONS:
+        return None
+    if event.action == "move":
+        before = event.detail.get("before") or {}
+        return FreedPlace(
+            start=dt.datetime.fromisoformat(before["starts_at"]),
+            end=dt.datetime.fromisoformat(before["ends_at"]),
+            room_id=before.get("room_id"),
+        )
+    if appointment.status not in RELEASED_STATUSES:
+        return None
+    staff = session.scalars(
+        select(ResourceHold.resource_id)
+        .join(Resource, Resource.id == ResourceHold.resource_id)
+        .where(ResourceHold.appointment_id == appointment_id, Resource.kind == "staff")
+    )
+    return FreedPlace(
+        start=appointment.starts_at,
+        end=appointment.ends_at,
+        room_id=appointment.room_id,
+        staff_ids=frozenset(staff),
+    )
+
+
+def _wishes(
+    session: Session, window: Interval, today: dt.date
+) -> tuple[list[WaitlistWish], dict[int, WaitlistEntry]]:
+    waiting = session.scalars(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.status == "waiting")
+        .where((WaitlistEntry.deadline.is_(None)) | (WaitlistEntry.deadline >= today))
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+    ).all()
+    patients = sorted({e.patient_id for e in waiting})
+    busy: dict[int, list[Interval]] = {}
+    if patients:
+        rows = session.execute(
+            select(Appointment.patient_id, Appointment.starts_at, Appointment.ends_at).where(
+                Appointment.patient_id.in_(patients),
+                Appointment.status.not_in(tuple(RELEASED_STATUSES)),
+                Appointment.starts_at < window.end,
+                Appointment.ends_at > window.start,
+            )
+        ).all()
+        for pid, start, end in rows:
+            busy.setdefault(pid, []).append(Interval(start, end))
+    wishes = [
+        WaitlistWish(
+            entry_id=e.id,
+            patient_id=e.patient_id,
+            session_type=e.session_type,
+            added_at=e.created_at,
+            weekdays=tuple(e.weekdays),
+            available_from=entries.local_time(e.earliest_minute),
+            available_until=entries.local_time(e.latest_minute),
+            rooms=frozenset(e.room_ids),
+            staff=frozenset(e.staff_ids),
+            deadline=e.deadline,
+            patient_busy=tuple(busy.get(e.patient_id, ())),
+        )
+        for e in waiting
+    ]
+    return wishes, {e.id: e for e in waiting}
+
+
+def offers_for_freed(
+    db: Database, appointment_id: int, *, now: dt.datetime | None = None
+) -> WaitlistOffers:
+    """Who on the waitlist could take the place ``appointment_id`` left (its latest
+    cancellation, no-show or move), best fit first.  Reads only."""
+    with db.read() as session:
+        freed = freed_place(session, appointment_id)
+    if freed is None:
+        return WaitlistOffers("", ())
+    return offers_for_place(db, freed, now=now)
+
+
+def offers_for_place(
+    db: Database, freed: FreedPlace, *, now: dt.datetime | None = None
+) -> WaitlistOffers:
+    """Who on the waitlist could take ``freed`` (any stretch that came free: a session's
+    place, or time a closure no longer takes), best fit first.  Reads only."""
+    now = now or utcnow()
+    with db.read() as session:
+        catalog = load_catalog(session)
+        calendar = ClinicCalendar(catalog.settings)
+        day = calendar.local_date(freed.start)
+        window = calendar.day_bounds(day)
+        snapshot = load_snapshot(session, window, catalog, now=now)
+        wishes, by_id = _wishes(session, window, calendar.local_date(now))
+        matches = match_waitlist(
+            snapshot.availability(), catalog.session_types, freed, wishes, now=now
+        )
+        names = dict(session.execute(select(Resource.id, Resource.name)).all())
+        patients = {
+            p.id: p
+            for p in session.scalars(
+                select(Patient).where(Patient.id.in_(sorted({m.wish.patient_id for m in matches})))
+            )
+        }
+        room_name = names.get(freed.room_id, "no room") if freed.room_id else "no room"
+        freed_text = f"{_when(calendar, freed.start, freed.end)}, {room_name}"
+        offers: list[WaitlistOffer] = []
+        for match in matches:
+            spec = catalog.session_types[match.wish.session_type]
+            opening = match.opening
+            patient = patients[match.wish.patient_id]
+            entry = by_id[match.wish.entry_id]
+            room = next(
+                (opening.resource_for(n.key) for n in spec.needs if n.kind is ResourceKind.ROOM),
+                None,
+            )
+            staff = tuple(
+                names.get(rid, "")
+                for n in spec.needs
+                if n.kind is ResourceKind.STAFF and (rid := opening.resource_for(n.key)) is not None
+            )
+            wish = [", ".join(d.capitalize() for d in entry.weekdays) or "any day"]
+            lo, hi = (
+                entries.local_time(entry.earliest_minute),
+                entries.local_time(entry.latest_minute),
+            )
+            if lo or hi:
+                wish.append(
+                    f"{lo.strftime('%H:%M') if lo else 'opening'}-"
+                    f"{hi.strftime('%H:%M') if hi else 'closing'}"
+                )
+            if entry.deadline:
+                wish.append(f"until {entry.deadline:%m/%d/%Y}")
+            offers.append(
+                WaitlistOffer(
+                    entry_id=entry.id,
+                    patient_id=patient.id,
+                    patient_name=patient.display_name,
+                    chart_number=patient.chart_number,
+                    phone=patient.phone,
+                    session_type_name=spec.name,
+                    session=opening.as_session(spec, 1),
+                    room_name=names.get(room, "no room") if room else "no room",
+                    staff_names=staff,
+                    when_text=_when(calendar, opening.start, opening.end),
+                    wish_text="; ".join(wish),
+                )
+            )
+    return WaitlistOffers(freed_text, tuple(offers))
+
+
+def book_offer(
+    db: Database, actor: Actor, offer: WaitlistOffer, *, now: dt.datetime | None = None
+) -> BookedOffer:
+    """Book the offered session for the entry's patient through the normal booking (every
+    check made again there), then mark the entry booked."""
+    require(actor, "manage_waitlist", db, now=now)
+    now = now or utcnow()
+    with db.read() as session:
+        entry = session.get(WaitlistEntry, offer.entry_id)
+        if entry is None:
+            raise NotFound(f"no waitlist entry #{offer.entry_id}")
+        if entry.status != "waiting":
+            raise InvalidRequest(
+                f"{offer.patient_name}'s waitlist entry is {entry.status} now; read the list again"
+            )
+    result = booking.book(
+        db,
+        actor,
+        booking.BookingRequest(patient_id=offer.patient_id, sessions=(offer.session,)),
+        now=now,
+    )
+    appointment_id = result.appointment_ids[0]
+    entries.set_status(
+        db,
+        actor,
+        offer.entry_id,
+        "booked",
+        appointment_id=appointment_id,
+        reason=f"offered a freed place: {offer.when_text}",
+        now=now,
+    )
+    return BookedOffer(
+        entry_id=offer.entry_id,
+        appointment_id=appointment_id,
+        patient_name=offer.patient_name,
+        phone=offer.phone,
+        when_text=f"{offer.when_text}, {offer.room_name}",
+        session_type_name=offer.session_type_name,
+    )
