@@ -491,10 +491,16 @@ def _monitor_out_of_service(
     qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=TIMEOUT)
     dialog = page.dialog
     assert dialog is not None
-    assert dialog.table.rowCount() >= 1
+    assert dialog.table.rowCount() == 1
+    # Four monitors: the session keeps its time and room with another monitor; nobody to call.
+    new_place = dialog.table.item(0, 4)
+    assert new_place is not None
+    assert "(same time, other resources)" in new_place.text()
+    assert "no patient needs a call" in dialog.summary.text()
     _shot(dialog, "consequences")
     _click(dialog.apply_button)
     qtbot.waitUntil(lambda: page.last_applied is not None, timeout=TIMEOUT)
+    assert "1 session(s) moved, 0 without a new place" in page.status.text()
 
 
 # -- the test ---------------------------------------------------------------------------------
