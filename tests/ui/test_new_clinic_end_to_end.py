@@ -519,7 +519,8 @@ def test_a_new_clinic_is_built_and_booked_entirely_through_the_windows(
     db, url = empty_clinic
     zone = ZoneInfo(clinic_details(db).timezone)
     monday = first_open_monday(dt.date.today(), "US")
-    clock = Clock(dt.datetime.combine(monday, dt.time(8, 0), zone).astimezone(dt.UTC))
+    start = dt.datetime.combine(monday, dt.time(8, 0), zone).astimezone(dt.UTC)
+    clock = Clock(start)
 
     win, session = _create_first_admin(qtbot, db, clock)
     _set_up_the_clinic(qtbot, win)
@@ -557,6 +558,16 @@ def test_a_new_clinic_is_built_and_booked_entirely_through_the_windows(
     assert ketadesk_cli(["check", "--db", url]) == 0
     assert "no problems" in capsys.readouterr().out
     trail = _trail(db)
+
+    # Every step dated by the desk's clock, in the order it was taken.
+    times = [e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.UTC) for e in trail]
+    off_clock = [
+        (e.action, e.entity, t)
+        for e, t in zip(trail, times, strict=True)
+        if not start <= t <= clock.value
+    ]
+    assert off_clock == []
+    assert times == sorted(times)
 
     def done(action: str, entity: str, user: str) -> list[AuditEvent]:
         return [e for e in trail if (e.action, e.entity, e.username) == (action, entity, user)]
