@@ -585,6 +585,12 @@ def test_a_new_clinic_is_built_and_booked_entirely_through_the_windows(
     assert all(e.after and len(e.after["shifts"]) == len(WEEKDAYS) for e in staff)
     users = {e.after["username"] for e in done("create_user", "user", "ada") if e.after}
     assert users == {"ada", "maria", "kim"}
+    nurse = next(e for e in staff if e.after and e.after["name"] == "Kim Nguyen")
+    (kim_user,) = [
+        e for e in done("create_user", "user", "ada") if e.after and e.after["username"] == "kim"
+    ]
+    assert kim_user.after is not None
+    assert kim_user.after["staff_id"] == nurse.entity_id  # the nurse's account is linked to her
     assert len(done("register_patient", "patient", "maria")) == 1
     (intake_event,) = done("book", "appointment", "maria")
     assert intake_event.entity_id == intake
