@@ -39,9 +39,8 @@ def summary_text(preview: Consequences) -> str:
     if not calls:
         called = "Every session keeps its time, so no patient needs a call."
     else:
-        who = "1 patient" if calls == 1 else f"{calls} patients"
-        called = f"{who} whose sessions change time or find no new place go on the call list."
-        called = called[0].upper() + called[1:]
+        who = "1 patient goes" if calls == 1 else f"{calls} patients go"
+        called = f"{who} on the call list (a session that changes time or finds no new place)."
     return (
         f"{count} booked session{'s' if count != 1 else ''} would be broken. "
         f"Each gets the new place shown. {called}"

@@ -62,7 +62,7 @@ def test_close_a_day_see_the_consequences_apply_and_undo(
     assert "Lovelace, Ada" in texts
     assert any("staff training" in t for t in texts)
     assert dialog.table.rowCount() >= 1
-    assert "1 patient whose sessions change time" in dialog.summary.text()
+    assert "1 patient goes on the call list" in dialog.summary.text()
     if os.environ.get("KETADESK_SCREENSHOTS"):
         dialog.grab().save(str(SHOTS / "consequences.png"))
     QTest.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
