@@ -119,6 +119,14 @@ class Consequences:
     def move_of(self, appointment_id: int) -> Move | None:
         return next((m for m in self.moves if m.appointment_id == appointment_id), None)
 
+    @property
+    def patients_to_call(self) -> frozenset[int]:
+        """The patients ``apply`` puts on the call list: a session of theirs changes time or
+        found no new place (the same time with another monitor or room changes nothing for
+        them)."""
+        moved = {m.patient_id for m in self.moves if m.new.start != m.old.start}
+        return frozenset(moved | {u.session.patient_id for u in self.unplaced})
+
 
 @dataclass(frozen=True)
 class Applied:

@@ -400,7 +400,7 @@ class IdleLock(QObject):
 
     def ask_sign_in(self, desk: Desk, parent: QWidget) -> Actor | None:
         """The sign-in for "Switch user…" (tests replace it)."""
-        return SignInDialog.ask(desk.db, parent)
+        return SignInDialog.ask(desk.db, parent, now=desk.now)
 
     def _on_call_succeeded(self, actor: object) -> None:
         self._end_call()

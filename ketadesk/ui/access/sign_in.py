@@ -222,11 +222,17 @@ class SignInDialog(QDialog):
 
     @classmethod
     def ask(
-        cls, db: Database, parent: QWidget | None = None, *, username: str = "", hint: str = ""
+        cls,
+        db: Database,
+        parent: QWidget | None = None,
+        *,
+        username: str = "",
+        hint: str = "",
+        now: Clock | None = None,
     ) -> Actor | None:
         """Show the dialog and wait: the signed-in user, or None if cancelled.  Tests may
         replace this entry point."""
-        dialog = cls(db, parent, username=username, hint=hint)
+        dialog = cls(db, parent, username=username, hint=hint, now=now)
         try:
             return dialog.actor() if dialog.exec() == QDialog.DialogCode.Accepted else None
         finally:
@@ -475,8 +481,10 @@ class FirstAdminDialog(QDialog):
         return self._actor
 
     @classmethod
-    def ask(cls, db: Database, parent: QWidget | None = None) -> Actor | None:
-        dialog = cls(db, parent)
+    def ask(
+        cls, db: Database, parent: QWidget | None = None, *, now: Clock | None = None
+    ) -> Actor | None:
+        dialog = cls(db, parent, now=now)
         try:
             return dialog.actor() if dialog.exec() == QDialog.DialogCode.Accepted else None
         finally:

@@ -72,6 +72,7 @@ from ketadesk.services.common.errors import service_errors
 from ketadesk.services.patients.search import PatientMatch, patient_match
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import BackgroundCall, run_service
+from ketadesk.ui.common.dates import us_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.sizing import fixed_minimum
 from ketadesk.ui.common.table_model import RowTableModel, TableColumn
@@ -555,7 +556,7 @@ class BookingDialog(QDialog):
         self.patient_id = patient_id
         self._chart = match.chart_number
         self._patient_label = match.display_name
-        born = f", born {match.date_of_birth:%Y-%m-%d}" if match.date_of_birth else ""
+        born = f", born {us_date(match.date_of_birth)}" if match.date_of_birth else ""
         self.patient_name.setText(f"<b>{match.display_name}</b> · {match.chart_number}{born}")
         self.picker.setVisible(False)
         self.chosen_patient.setVisible(True)

@@ -250,7 +250,7 @@ class PatientFormDialog(QDialog):
 
         run_service(
             parent,
-            lambda: patient_form(db, actor, patient_id),
+            lambda: patient_form(db, actor, patient_id, now=desk.now()),
             opened,
             busy="Opening the patient's details…",
         )

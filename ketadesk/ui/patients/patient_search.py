@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.patients.search import PatientMatch, prepare_search, search_patients
 from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.dates import us_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.common.sizing import fixed_minimum
@@ -61,10 +62,10 @@ FIND_MINIMUM = QSize(420, 300)
 
 
 def match_text(match: PatientMatch) -> str:
-    """One result line: "Lovelace, Ada · BT-1 · 1815-12-10 · 619-555-0100"."""
+    """One result line: "Lovelace, Ada · BT-1 · born 12/10/1815 · 619-555-0100"."""
     parts = [match.display_name, match.chart_number]
     if match.date_of_birth is not None:
-        parts.append(f"born {match.date_of_birth:%Y-%m-%d}")
+        parts.append(f"born {us_date(match.date_of_birth)}")
     if match.phone:
         parts.append(match.phone)
     if not match.active:

@@ -234,7 +234,10 @@ class AvailabilityPage(QWidget):
 
     def _add(self) -> None:
         resources = self.loaded.resources if self.loaded else []
-        form = AddClosureDialog(resources, self.desk.now().date(), self)
+        now = self.desk.now()
+        # The clinic's today, not UTC's: after 4 p.m. in California UTC is already tomorrow.
+        today = now.astimezone(self.loaded.zone).date() if self.loaded else now.date()
+        form = AddClosureDialog(resources, today, self)
         if form.exec() == QDialog.DialogCode.Accepted:
             self.preview_closure(form.request())
 

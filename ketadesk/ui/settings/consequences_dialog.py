@@ -30,6 +30,23 @@ UNPLACED_COLOR = QColor("#fde2e1")
 SHIFTED_COLOR = QColor("#eef3fb")
 
 
+def summary_text(preview: Consequences) -> str:
+    """What the dialog says above the table: how many sessions break, and who gets a call."""
+    count = len(preview.broken)
+    if not count:
+        return "No booked session is affected."
+    calls = len(preview.patients_to_call)
+    if not calls:
+        called = "Every session keeps its time, so no patient needs a call."
+    else:
+        who = "1 patient goes" if calls == 1 else f"{calls} patients go"
+        called = f"{who} on the call list (a session that changes time or finds no new place)."
+    return (
+        f"{count} booked session{'s' if count != 1 else ''} would be broken. "
+        f"Each gets the new place shown. {called}"
+    )
+
+
 class ConsequencesDialog(QDialog):
     """Shows what ``preview`` found; ``applied`` holds the outcome after "Apply all"."""
 
@@ -46,14 +63,7 @@ class ConsequencesDialog(QDialog):
             f"{u.reason}"
         )
         layout.addWidget(headline)
-        count = len(preview.broken)
-        summary = (
-            "No booked session is affected."
-            if not count
-            else f"{count} booked session{'s' if count != 1 else ''} would be broken. "
-            "Each gets the new place shown; every patient affected is put on the call list."
-        )
-        self.summary = QLabel(summary)
+        self.summary = QLabel(summary_text(preview))
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
         self.table = QTableWidget(0, len(COLUMNS), self)

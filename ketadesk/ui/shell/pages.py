@@ -27,11 +27,15 @@ from ketadesk.ui.shell.page_registry import DeskWindow, Page
 from ketadesk.ui.timeline.read_ahead import ReadAhead
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
     from ketadesk.services.schedule.week import WeekSchedule
+    from ketadesk.ui.access.audit_viewer import AuditViewer
     from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
     from ketadesk.ui.booking.booking_dialog import BookingDialog
     from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
     from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
+    from ketadesk.ui.patients.patient_record import PatientRecordView
     from ketadesk.ui.settings.settings_dialog import SettingsDialog
     from ketadesk.ui.settings.setup_assistant import SetupAssistant
     from ketadesk.ui.timeline.day_view import DayView
@@ -106,6 +110,10 @@ class DeskController(QObject):
         self._connect(a["settings"].triggered, self.open_settings)
         self.settings_window: SettingsDialog | None = None
         self.setup_assistant: SetupAssistant | None = None
+        #: Top-level windows opened for this user (patient records, the audit trail): they
+        #: act with this user's rights, so they close when the user signs out or switches.
+        self.patient_windows: list[PatientRecordView] = []
+        self.audit_window: AuditViewer | None = None
         self._connect(window.side_panel.follow_ups_requested, self._on_follow_ups_requested)
         from ketadesk.ui.printing.print_dialogs import DocumentMenu, DocumentPrinter
 
@@ -132,10 +140,19 @@ class DeskController(QObject):
         self._connections.clear()
         self._counts_timer.stop()
         self.watcher.stop()
-        for window in (self.settings_window, self.setup_assistant):
+        own: list[QWidget | None] = [
+            self.settings_window,
+            self.setup_assistant,
+            self.audit_window,
+            *self.patient_windows,
+        ]
+        for window in own:
             if window is not None:  # they act for the user signing out
-                window.close()
-                window.deleteLater()
+                with contextlib.suppress(RuntimeError):  # already closed and deleted
+                    window.close()
+                    window.deleteLater()
+        self.patient_windows.clear()
+        self.audit_window = None
         if self.offer_panel is not None:  # it books for the user signing out
             with contextlib.suppress(RuntimeError):  # already closed and deleted
                 self.offer_panel.close()
@@ -429,7 +446,7 @@ class DeskController(QObject):
         view.merged.connect(self.open_patient)
         view.resize(900, 700)
         view.show()
-        self._patient_windows = [*getattr(self, "_patient_windows", []), view]
+        self.patient_windows.append(view)
 
     def new_booking(self) -> None:
         self.new_booking_for(None)
@@ -490,7 +507,7 @@ class DeskController(QObject):
         viewer = AuditViewer(self.desk, None)
         viewer.resize(1000, 600)
         viewer.show()
-        self._audit_window = viewer
+        self.audit_window = viewer
 
     # -- settings ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QTimer
@@ -61,8 +62,9 @@ class SignedInSession(QObject):
         self.db = db
         self._settings = settings
         self._now = now
-        self._ask_sign_in = ask_sign_in or SignInDialog.ask
-        self._ask_first_admin = ask_first_admin or FirstAdminDialog.ask
+        # The session's clock, so the sign-in and the first account are dated as the desk is.
+        self._ask_sign_in = ask_sign_in or partial(SignInDialog.ask, now=now)
+        self._ask_first_admin = ask_first_admin or partial(FirstAdminDialog.ask, now=now)
         self._backup_dir = backup_dir
         self.lock: IdleLock | None = None
         #: Where the last scheduled backup went (None before the first).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -253,3 +254,11 @@ def test_the_picker_hides_new_patient_from_roles_that_may_not_register(
     assert not nurses.new_button.isHidden()
     nurses.wait_idle()
     widget.wait_idle()
+
+
+def test_a_match_shows_the_date_of_birth_as_a_us_clinic_writes_it() -> None:
+    from ketadesk.services.patients.search import PatientMatch
+    from ketadesk.ui.patients.patient_search import match_text
+
+    match = PatientMatch(7, "BT-7", "Hopper, Grace", dt.date(1906, 12, 9), "", True)
+    assert match_text(match) == "Hopper, Grace · BT-7 · born 12/09/1906"

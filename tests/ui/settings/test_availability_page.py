@@ -62,6 +62,7 @@ def test_close_a_day_see_the_consequences_apply_and_undo(
     assert "Lovelace, Ada" in texts
     assert any("staff training" in t for t in texts)
     assert dialog.table.rowCount() >= 1
+    assert "1 patient goes on the call list" in dialog.summary.text()
     if os.environ.get("KETADESK_SCREENSHOTS"):
         dialog.grab().save(str(SHOTS / "consequences.png"))
     QTest.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
@@ -108,3 +109,35 @@ def test_a_bad_form_is_refused_in_words(qtbot: QtBot, booked: BookedClinic) -> N
     qtbot.waitUntil(lambda: page.status.text().startswith("Not saved"))
     assert "ends_at" in page.status.text()
     assert "reason" in page.status.text()
+
+
+def test_the_form_starts_on_the_clinic_s_tomorrow_in_the_evening(
+    qtbot: QtBot, booked: BookedClinic
+) -> None:
+    """At 6 p.m. in California it is already tomorrow in UTC: the form still offers the
+    clinic's tomorrow, not the day after."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ketadesk.ui.settings.availability_page import AddClosureDialog
+
+    b = booked
+    zone = b.clinic.calendar.tz
+    evening = dt.datetime.combine(b.today, dt.time(18, 0), zone).astimezone(dt.UTC)
+    assert evening.date() != b.today  # the case this test is about
+    page = AvailabilityPage(Desk(b.clinic.db, SYSTEM, now=lambda: evening))
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.loaded is not None)
+    offered: list[dt.date] = []
+
+    def look() -> None:
+        form = QApplication.activeModalWidget()
+        if not isinstance(form, AddClosureDialog):
+            QTimer.singleShot(20, look)
+            return
+        offered.append(form.request().first_day)
+        form.reject()
+
+    QTimer.singleShot(0, look)
+    QTest.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    assert offered == [b.today + dt.timedelta(days=1)]
