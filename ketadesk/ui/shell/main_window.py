@@ -510,6 +510,13 @@ class MainWindow(QMainWindow):
         self._days.clear()
         self._user_label.setText(f"{desk.actor.username} ({desk.actor.role.replace('_', ' ')})")
         self._enable_desk_actions()
+        # The view on screen is one of those rebuilt below: stand on the day by room meanwhile,
+        # or the stack would fall on another page (the "Sign in" one) and the view go missing.
+        shown, covered = self._view, self.is_signed_out()
+        if shown != "rooms":
+            self._view = "rooms"
+            if not covered:
+                self._stack.setCurrentWidget(self._pages["rooms"].widget)
         for name, page in list(self._pages.items()):
             if name != "rooms":  # views of the previous user are rebuilt for the new one
                 self._stack.removeWidget(page.widget)
@@ -518,6 +525,8 @@ class MainWindow(QMainWindow):
         if self._controller is not None:
             self._controller.dispose()
         self._controller = DeskController(self, desk)
+        if shown != "rooms" and not covered:  # back to the view the switch was made from
+            self.set_view(shown)
 
     def detach_desk(self) -> None:
         """Nobody is signed in any more (switch of user): back to what needs no one."""
