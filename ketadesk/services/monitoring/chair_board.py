@@ -340,6 +340,39 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
     )
 
 
+def running_timelines(
+    db: Database, appointment_ids: Iterable[int]
+) -> dict[int, tuple[PhaseTime, ...]]:
+    """The phases of the sessions in progress among ``appointment_ids`` as the board lays
+    them (from the actual start, the dosing phase at the recorded dose start), clinic zone,
+    so that other views (My day) say the same phase; sessions not in progress are left out."""
+    ids = sorted(set(appointment_ids))
+    if not ids:
+        return {}
+    with db.read() as session:
+        catalog = load_config(session).catalog
+        rows = session.execute(
+            select(Appointment.id, Appointment.starts_at, SessionType.code)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(Appointment.id.in_(ids), Appointment.status == "in_progress")
+        ).all()
+        running = [r[0] for r in rows]
+        started = started_at(session, running)
+        doses = _dose_starts(session, running)
+    tz = ClinicCalendar(catalog.settings).tz
+    timelines: dict[int, tuple[PhaseTime, ...]] = {}
+    for appointment_id, starts_at, code in rows:
+        spec = catalog.session_types.get(code)
+        if spec is None:
+            continue
+        anchor = _aware(started.get(appointment_id) or starts_at).astimezone(tz)
+        dose = doses.get(appointment_id)
+        timelines[appointment_id] = session_timeline(
+            spec, anchor, dose_started_at=_aware(dose).astimezone(tz) if dose else None
+        )
+    return timelines
+
+
 def _rows(
     session: Session, room_ids: Sequence[int], start: dt.datetime, end: dt.datetime
 ) -> list[_Row]:

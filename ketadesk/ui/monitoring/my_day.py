@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.monitoring.chair_board import STAGE_PHASES
+from ketadesk.services.monitoring.chair_board import STAGE_PHASES, phase_at
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.services.schedule.staff import (
     MyDay,
@@ -89,6 +89,12 @@ def phase_now(session: MyDaySession, now: dt.datetime) -> str:
     if a.status == "completed":
         return "Completed"
     moment = now.astimezone(a.start.tzinfo)
+    if a.status == "in_progress" and session.running_phases:
+        # As the chair board says it: laid from the actual start; past the last phase, the
+        # patient is still in it (in the chair).
+        running = session.running_phases
+        current = phase_at(running, moment)
+        return (current or (running[-1] if moment >= running[-1].end else running[0])).name
     if a.status == "checked_in":
         return STAGE_PHASES["waiting"]
     if moment < a.start:

@@ -178,3 +178,22 @@ def test_a_session_never_checked_in_stays_on_the_board_after_its_end(
     phases = my_day_phases(my_day)
     assert phases["Lovelace, Ada"] == "Not checked in"
     assert "Ended" not in phases.values()
+
+
+def test_my_day_and_the_board_say_the_same_phase_of_a_session_started_late(
+    qtbot: QtBot, staffed: StaffedDay
+) -> None:
+    db, mary, at = staffed.clinic.db, staffed.appointments["spravato"], staffed.clinic.at
+    change_status(db, SYSTEM, mary, "check_in", now=at(TUESDAY, "09:50"))
+    change_status(db, SYSTEM, mary, "start", now=at(TUESDAY, "10:20"))  # 20 min late
+    clock = Clock(at(TUESDAY, "10:30"))
+    board = open_board(qtbot, staffed, clock)
+    my_day = open_my_day(qtbot, staffed, clock)
+    on_board = line(card(board, "Room 2"), "phase")
+    assert on_board == "Check-in, BP & checklist"  # by the plan it would be Observation
+    assert my_day_phases(my_day)["Seacole, Mary"] == on_board
+    clock.now = at(TUESDAY, "12:55")  # past the planned end, still in the chair
+    with qtbot.waitSignal(board.refreshed, timeout=10_000):
+        board.refresh()
+    my_day.model.set_now(clock.now)
+    assert my_day_phases(my_day)["Seacole, Mary"] == line(card(board, "Room 2"), "phase")
