@@ -32,6 +32,13 @@ def user_data_dir() -> Path:
     return user_data_path("KetaDesk", appauthor=False)
 
 
+def user_documents_dir() -> Path:
+    """The user's Documents folder (where a printed-to-file document is proposed)."""
+    from platformdirs import user_documents_path
+
+    return user_documents_path()
+
+
 def default_db_path() -> Path:
     return user_data_dir() / "clinic.sqlite"
 

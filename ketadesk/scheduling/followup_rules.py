@@ -276,6 +276,20 @@ def section_of(
     return Section.LATER
 
 
+def snooze_default(
+    now: dt.datetime, calendar: ClinicCalendar, search_days: int
+) -> dt.datetime | None:
+    """Where a snooze lands unless the user says otherwise: the clinic's next opening on a
+    later day than ``now``'s (never a weekend or holiday it is closed on), local; None when it
+    does not open within ``search_days``."""
+    today = calendar.local_date(now)
+    for n in range(1, search_days + 1):
+        intervals = calendar.open_intervals(today + dt.timedelta(days=n))
+        if intervals:
+            return calendar.local(intervals[0].start)
+    return None
+
+
 def moment_text(moment: dt.datetime) -> str:
     """A local time as the queue shows it; midnight is the end of the day before."""
     if moment.hour == 0 and moment.minute == 0:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 
@@ -48,6 +48,7 @@ class Placement:
         room_id: its room (None: no room, e.g. telehealth).
         session: its time and holds as a plan ``appointment_changes.move`` can write back.
         series_id: its series, if any.
+        patient_name: whose session it is ("Seacole, Mary"), for what an undo is called.
     """
 
     appointment_id: int
@@ -55,6 +56,7 @@ class Placement:
     room_id: int | None
     session: PlannedSession
     series_id: int | None = None
+    patient_name: str = ""
 
     @property
     def start(self) -> dt.datetime:
@@ -103,7 +105,11 @@ def placement_of(db: Database, appointment_id: int) -> Placement:
         if appointment is None:
             raise NotFound(f"no appointment #{appointment_id}")
         config = load_config(session)
-        return _placement(appointment, config.session_type_code(appointment.session_type_id))
+        placed = _placement(appointment, config.session_type_code(appointment.session_type_id))
+        patient = session.get(Patient, appointment.patient_id)
+        if patient is None:
+            return placed
+        return replace(placed, patient_name=patient.display_name)
 
 
 @dataclass

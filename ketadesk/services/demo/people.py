@@ -150,6 +150,11 @@ STREETS = (
     "Broadway",
 )
 
+#: San Diego County's area codes, the overlay of each first: where a patient's number goes when
+#: the 100 fictional numbers (555-0100 to 555-0199) of their own area code are taken.
+AREA_CODES = ("619", "858", "760", "442", "935")
+OVERLAYS = {"619": "935", "858": "935", "760": "442"}
+
 # (city, ZIP code, telephone area code)
 PLACES = (
     ("San Diego", "92103", "619"),

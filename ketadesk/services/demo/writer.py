@@ -56,6 +56,8 @@ class RowWriter(FollowUpRows):
         self.type_ids: dict[str, int] = {}
         self.protocol_ids: dict[str, int] = {}
         self.created: dict[int, dt.datetime] = {}
+        #: The patients' own numbers given out so far: (area code, last two digits).
+        self._patient_phones: set[tuple[str, int]] = set()
 
     # -- the whole clinic --------------------------------------------------------------------
 
@@ -150,6 +152,20 @@ class RowWriter(FollowUpRows):
     def _phone(self, area: str) -> str:
         return f"({area}) 555-01{self.rng.randint(0, 99):02d}"
 
+    def _patient_phone(self, area: str) -> str:
+        """A number no other patient has, so a phone search finds one patient: the one drawn,
+        else the next free one in the area, then in its overlay and the county's other codes
+        (the draw is kept, so the rest of the demo is the same as before)."""
+        wanted = self.rng.randint(0, 99)
+        codes = dict.fromkeys((area, people.OVERLAYS.get(area, area), *people.AREA_CODES))
+        for code in codes:
+            for step in range(100):
+                last_two = (wanted + step) % 100
+                if (code, last_two) not in self._patient_phones:
+                    self._patient_phones.add((code, last_two))
+                    return f"({code}) 555-01{last_two:02d}"
+        return f"({area}) 555-01{wanted:02d}"  # more patients than fictional numbers
+
     def _patient_row(self, p: PatientPlan) -> Row:
         rng = self.rng
         first, last = rng.choice(people.FIRST_NAMES), rng.choice(people.LAST_NAMES)
@@ -163,7 +179,7 @@ class RowWriter(FollowUpRows):
             "last_name": last,
             "preferred_name": "",
             "date_of_birth": self.today - days_of(rng.randint(19 * 365, 74 * 365)),
-            "phone": self._phone(area),
+            "phone": self._patient_phone(area),
             "email": f"{ascii_name(first)}.{ascii_name(last)}{rng.randint(1, 99)}@example.com",
             "address": f"{rng.randint(100, 9999)} {rng.choice(people.STREETS)}\n"
             f"{city}, CA {zip_code}",

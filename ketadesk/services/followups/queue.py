@@ -23,6 +23,7 @@ from ketadesk.scheduling.followup_rules import (
     countdown_text,
     kind_label,
     section_of,
+    snooze_default,
 )
 from ketadesk.services.common.context import Actor, may, utcnow
 from ketadesk.services.followups.actions import ATTEMPT_RESULTS
@@ -67,6 +68,8 @@ class FollowUpItem:
     note: str  # why it was snoozed, what the adverse event was
     snoozed_until: dt.datetime | None
     missing: tuple[str, ...]  # REMS form: what the monitoring record still lacks
+    #: What the Snooze dialog proposes: the clinic's next opening after today (local).
+    snooze_default: dt.datetime | None = None
 
     @property
     def overdue(self) -> bool:
@@ -233,11 +236,18 @@ def _queue(
             ),
         )
     sections: dict[Section, list[FollowUpItem]] = {s: [] for s in Section}
+    proposed_snooze = snooze_default(now, calendar, settings.upcoming_days + 1)
     for f, first, last, chart, phone, type_name, starts_at, staff_name in rows:
         due = f.due_at
         if f.status == "snoozed" and f.snoozed_until is not None and f.snoozed_until > due:
             due = f.snoozed_until
-        section = section_of(now, due, f.deadline_at, calendar, settings.upcoming_days)
+        deadline = f.deadline_at
+        snoozed = f.status == "snoozed" and f.snoozed_until is not None and f.snoozed_until > now
+        if snoozed and deadline is not None and deadline <= now:
+            # Put aside on purpose: not overdue until the snooze runs out, even past its
+            # deadline (a deadline still ahead keeps counting).
+            deadline = None
+        section = section_of(now, due, deadline, calendar, settings.upcoming_days)
         if section is Section.LATER or (section is Section.UPCOMING and f.kind in at_check_in):
             continue
         tried = attempts.get(f.id, [])
@@ -261,7 +271,7 @@ def _queue(
                 section=section,
                 due=calendar.local(due),
                 deadline=calendar.local(f.deadline_at) if f.deadline_at else None,
-                countdown=countdown_text(now, due, f.deadline_at, calendar),
+                countdown=countdown_text(now, due, deadline, calendar),
                 priority=f.priority,
                 status=f.status,
                 assignee_role=f.assignee_role,
@@ -282,6 +292,7 @@ def _queue(
                     else None
                 ),
                 missing=missing,
+                snooze_default=proposed_snooze,
             )
         )
     for items in sections.values():

@@ -22,18 +22,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.services.common.context import Database, utcnow
-from ketadesk.services.monitoring.reading_schedule import readings_due
+from ketadesk.services.monitoring.reading_schedule import readings_due, started_at
+from ketadesk.services.monitoring.record_forms import ReadingsDue
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.models import (
     Appointment,
-    AppointmentEvent,
     Patient,
     Resource,
     Series,
@@ -158,7 +158,13 @@ class ChairBoard:
 
     @property
     def busy_count(self) -> int:
-        return sum(1 for c in self.cards if not c.is_free)
+        """Chairs in use: a patient checked in or in session (one booked who has not arrived
+        holds the room on paper only)."""
+        return sum(1 for c in self.cards if c.stage in ("in_session", "waiting"))
+
+    @property
+    def not_arrived_count(self) -> int:
+        return sum(1 for c in self.cards if c.stage == "due")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,18 +212,6 @@ def _dose_index(spec: SessionTypeSpec) -> int | None:
 def phase_at(timeline: Sequence[PhaseTime], moment: dt.datetime) -> PhaseTime | None:
     """The phase running at ``moment``; None before the first or after the last."""
     return next((p for p in timeline if p.start <= moment < p.end), None)
-
-
-def bp_due_times(
-    spec: SessionTypeSpec, timeline: Sequence[PhaseTime]
-) -> tuple[tuple[str, dt.datetime], ...]:
-    """When each configured BP check falls: its phase's start plus its offset."""
-    starts = {p.key: p.start for p in timeline}
-    return tuple(
-        (check.label, starts[check.phase] + dt.timedelta(minutes=check.offset_minutes))
-        for check in spec.bp_checks
-        if check.phase in starts
-    )
 
 
 def discharge_allowed(spec: SessionTypeSpec, timeline: Sequence[PhaseTime]) -> dt.datetime | None:
@@ -294,9 +288,9 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
             if best is None or _rank(candidate) < _rank(best):
                 current[candidate.room_id] = candidate
         ids = [r.id for r in current.values()]
-        started = _started_at(session, ids)
+        started = started_at(session, ids)
         doses = _dose_starts(session, ids)
-        recorded = _recorded_checks(session, ids, now)
+        recorded = readings_due(session, ids, now=now)
     cards = []
     for room_id, room_name in rooms:
         row = current.get(room_id)
@@ -336,7 +330,7 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
                 now.astimezone(tz),
                 started.get(row.id),
                 doses.get(row.id),
-                recorded.get(row.id, frozenset()),
+                recorded.get(row.id),
                 next_up,
                 grace,
             )
@@ -344,6 +338,39 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
     return ChairBoard(
         now=now.astimezone(tz), day=day, clinic_name=catalog.settings.name, cards=tuple(cards)
     )
+
+
+def running_timelines(
+    db: Database, appointment_ids: Iterable[int]
+) -> dict[int, tuple[PhaseTime, ...]]:
+    """The phases of the sessions in progress among ``appointment_ids`` as the board lays
+    them (from the actual start, the dosing phase at the recorded dose start), clinic zone,
+    so that other views (My day) say the same phase; sessions not in progress are left out."""
+    ids = sorted(set(appointment_ids))
+    if not ids:
+        return {}
+    with db.read() as session:
+        catalog = load_config(session).catalog
+        rows = session.execute(
+            select(Appointment.id, Appointment.starts_at, SessionType.code)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(Appointment.id.in_(ids), Appointment.status == "in_progress")
+        ).all()
+        running = [r[0] for r in rows]
+        started = started_at(session, running)
+        doses = _dose_starts(session, running)
+    tz = ClinicCalendar(catalog.settings).tz
+    timelines: dict[int, tuple[PhaseTime, ...]] = {}
+    for appointment_id, starts_at, code in rows:
+        spec = catalog.session_types.get(code)
+        if spec is None:
+            continue
+        anchor = _aware(started.get(appointment_id) or starts_at).astimezone(tz)
+        dose = doses.get(appointment_id)
+        timelines[appointment_id] = session_timeline(
+            spec, anchor, dose_started_at=_aware(dose).astimezone(tz) if dose else None
+        )
+    return timelines
 
 
 def _rows(
@@ -382,30 +409,18 @@ def _rows(
 
 
 def _may_be_in_chair(row: _Row, now: dt.datetime) -> bool:
-    """In progress or checked in (whatever the clock says: they are there), or booked and due
-    now without having arrived."""
+    """In progress or checked in (whatever the clock says: they are there), or booked, past its
+    start and never checked in: it stays on the card, late, until the desk marks it (checked
+    in, no-show, cancelled), even after its planned end."""
     if row.status in ("in_progress", "checked_in"):
         return True
-    return row.starts_at <= now < row.ends_at
+    return row.starts_at <= now
 
 
-def _rank(row: _Row) -> tuple[int, dt.datetime, int]:
-    return (IN_CHAIR_RANK[row.status], row.starts_at, row.id)
-
-
-def _started_at(session: Session, ids: Iterable[int]) -> dict[int, dt.datetime]:
-    """When each session was last started (its latest move to "in progress")."""
-    ids = list(ids)
-    if not ids:
-        return {}
-    stmt = (
-        select(AppointmentEvent.appointment_id, func.max(AppointmentEvent.at))
-        .where(
-            AppointmentEvent.appointment_id.in_(ids), AppointmentEvent.to_status == "in_progress"
-        )
-        .group_by(AppointmentEvent.appointment_id)
-    )
-    return {aid: _aware(at) for aid, at in session.execute(stmt)}
+def _rank(row: _Row) -> tuple[int, float, int]:
+    # Of two sessions that never arrived, the later one is the room's business now.
+    order = -row.starts_at.timestamp() if row.status == "booked" else row.starts_at.timestamp()
+    return (IN_CHAIR_RANK[row.status], order, row.id)
 
 
 def _dose_starts(session: Session, ids: Iterable[int]) -> dict[int, dt.datetime]:
@@ -416,18 +431,6 @@ def _dose_starts(session: Session, ids: Iterable[int]) -> dict[int, dt.datetime]
         SessionRecord.appointment_id.in_(ids), SessionRecord.dose_started_at.is_not(None)
     )
     return {aid: at for aid, at in session.execute(stmt) if at is not None}
-
-
-def _recorded_checks(
-    session: Session, ids: Sequence[int], now: dt.datetime
-) -> dict[int, frozenset[str]]:
-    """The BP checks already recorded for each session, as the monitoring record counts them
-    (``monitoring.readings_due``), so the board and the record always agree."""
-    due = readings_due(session, ids, now=now)
-    return {
-        aid: frozenset(c.label for c in state.checks if c.state == "done")
-        for aid, state in due.items()
-    }
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -452,7 +455,7 @@ def _card(
     now: dt.datetime,
     started_at: dt.datetime | None,
     dose_recorded: dt.datetime | None,
-    recorded: frozenset[str],
+    readings: ReadingsDue | None,
     next_up: NextUp | None,
     grace: dt.timedelta,
 ) -> ChairCard:
@@ -496,15 +499,20 @@ def _card(
         phase, phase_key, phase_ends = STAGE_PHASES[stage], "", None
         if stage == "due":
             late.append(f"Not checked in (due {_hhmm(start)})")
-    checks = bp_due_times(spec, timeline)
-    pending = [(label, due) for label, due in checks if label not in recorded]
+    # The checks and their due times are the monitoring record's (``readings_due``), so the
+    # board and the record say the same time for the same check.
+    checks = readings.checks if readings is not None else ()
+    recorded = [c.label for c in checks if c.state == "done"]
+    pending = [c for c in checks if c.state != "done"]
     next_bp = None
     if pending and stage != "due":  # a patient who has not arrived has no BP to take yet
-        label, due = pending[0]
-        next_bp = BpDue(label, due, late=now > due + grace, due_now=now >= due)
+        check = pending[0]
+        due = _aware(check.due_at).astimezone(tz)
+        next_bp = BpDue(check.label, due, late=now > due + grace, due_now=now >= due)
         if next_bp.late:
-            late.insert(0, f"BP {label} overdue since {_hhmm(due)}")
-    allowed = discharge_allowed(spec, timeline) if dose_at is not None else None
+            late.insert(0, f"BP {check.label} overdue since {_hhmm(due)}")
+    # Discharge is a time for a patient in session, not for one who has not started.
+    allowed = discharge_allowed(spec, timeline) if dose_at is not None and running else None
     ready = running and dosed and allowed is not None and now >= allowed
     discharge_late = ready and allowed is not None and now > max(allowed, timeline[-1].end)
     if discharge_late and allowed is not None:
@@ -521,7 +529,7 @@ def _card(
         if dosed and dose_at
         else None,
         next_bp=next_bp,
-        bp_recorded=tuple(label for label, _ in checks if label in recorded),
+        bp_recorded=tuple(recorded),
         discharge_allowed_at=allowed,
         discharge_ready=ready,
         bp_late=next_bp is not None and next_bp.late,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ketadesk.scheduling.catalog import SessionTypeSpec
@@ -18,6 +18,7 @@ from ketadesk.services.monitoring.record_forms import CheckDue, ReadingsDue
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import (
     Appointment,
+    AppointmentEvent,
     SessionRecord,
 )
 
@@ -56,9 +57,14 @@ def reading_schedule(
     *,
     now: dt.datetime,
     late_minutes: int,
+    started_at: dt.datetime | None = None,
 ) -> ReadingsDue:
-    """When each configured BP check is due (shifted with the actual dose start, if recorded),
-    which were taken (``taken``: label -> time) and which are due or late at ``now``."""
+    """When each configured BP check is due (laid from the actual start, ``started_at``, once
+    the session has started, as the chair board lays its phases; shifted with the actual dose
+    start, if recorded), which were taken (``taken``: label -> time) and which are due or late
+    at ``now``."""
+    if started_at is not None:
+        starts_at = started_at
     planned = _planned_dose(spec, starts_at)
     shift = (
         dose_started_at - planned
@@ -120,10 +126,11 @@ def _readings_due(session: Session, ids: list[int], now: dt.datetime) -> dict[in
     config = load_config(session)
     late = late_minutes(config)
     appointments = session.execute(
-        select(Appointment.id, Appointment.session_type_id, Appointment.starts_at).where(
-            Appointment.id.in_(ids)
-        )
+        select(
+            Appointment.id, Appointment.session_type_id, Appointment.starts_at, Appointment.status
+        ).where(Appointment.id.in_(ids))
     ).all()
+    started = started_at(session, ids)
     records = {
         r.appointment_id: r
         for r in session.scalars(
@@ -133,7 +140,7 @@ def _readings_due(session: Session, ids: list[int], now: dt.datetime) -> dict[in
         )
     }
     result: dict[int, ReadingsDue] = {}
-    for appointment_id, type_id, starts_at in appointments:
+    for appointment_id, type_id, starts_at, status in appointments:
         spec = config.catalog.session_types[config.session_type_code(type_id)]
         record = records.get(appointment_id)
         result[appointment_id] = reading_schedule(
@@ -144,8 +151,31 @@ def _readings_due(session: Session, ids: list[int], now: dt.datetime) -> dict[in
             taken_readings(record),
             now=now,
             late_minutes=late,
+            started_at=started.get(appointment_id) if status in STARTED_STATUSES else None,
         )
     return result
+
+
+#: Statuses of a session that has started: its checks are laid from when it did.
+STARTED_STATUSES = frozenset({"in_progress", "completed"})
+
+
+def started_at(session: Session, ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """When each session was last started (its latest move to "in progress")."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(AppointmentEvent.appointment_id, func.max(AppointmentEvent.at))
+        .where(
+            AppointmentEvent.appointment_id.in_(ids), AppointmentEvent.to_status == "in_progress"
+        )
+        .group_by(AppointmentEvent.appointment_id)
+    )
+    return {
+        aid: at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+        for aid, at in session.execute(stmt)
+    }
 
 
 def taken_readings(record: SessionRecord | None) -> dict[str, dt.datetime]:

@@ -29,9 +29,11 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.followups.actions import open_adverse_event_follow_up
 from ketadesk.services.monitoring.reading_schedule import (
+    STARTED_STATUSES,
     late_minutes,
     pre_dose_labels,
     reading_schedule,
+    started_at,
     taken_readings,
 )
 from ketadesk.services.monitoring.record_forms import (
@@ -173,6 +175,9 @@ def open_record(
                 taken_readings(record),
                 now=now,
                 late_minutes=late_minutes(config),
+                started_at=started_at(session, [appointment_id]).get(appointment_id)
+                if appointment.status in STARTED_STATUSES
+                else None,
             ),
             staff=_staff(session),
             missing=tuple(rems_gaps(record, spec)),

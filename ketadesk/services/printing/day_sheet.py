@@ -197,7 +197,9 @@ def day_sheet(
             start=a.start,
             end=a.end,
             patient=patient,
-            chart_number=a.chart_number,
+            # A chart number names the patient as surely as the name does: not on the
+            # public (initials) sheet.
+            chart_number="" if use_initials else a.chart_number,
             session_type=a.session_type_name,
             series=a.series_label,
             status=a.status_label,
@@ -413,7 +415,7 @@ def _session_row(s: SheetSession, by: str) -> str:
         time=f"{hour_minute(s.start)}",
         end=f"to {hour_minute(s.end)}",
         patient=s.patient,
-        chart=s.chart_number,
+        chart_html=f"<br/>Chart {html.escape(s.chart_number)}" if s.chart_number else "",
         session_type=s.session_type,
         series=f"Series {s.series}" if s.series else "",
         status=s.status,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ketadesk.scheduling.calendar import ShiftPattern
+from ketadesk.services.monitoring.chair_board import PhaseTime, running_timelines
 from ketadesk.services.schedule.day import core_queries
 from ketadesk.services.schedule.day_rows import (
     ROLE_ORDER,
@@ -80,6 +81,8 @@ class MyDaySession:
     appointment: DayAppointment
     needed_from: dt.datetime
     needed_until: dt.datetime
+    #: While in progress: its phases as they are running, as the chair board lays them.
+    running_phases: tuple[PhaseTime, ...] = ()
 
     @property
     def needed_phases(self) -> str:
@@ -133,10 +136,15 @@ def my_day(db: Database, staff_id: int, day: dt.date, *, catalog: Catalog | None
         if resource_id == staff_id
     }
     real_room = {row[0]: row[1] for row in rows.appointments}
+    mine = [a for a in schedule.appointments if a.room_id == staff_id]
+    running = running_timelines(db, (a.id for a in mine if a.status == "in_progress"))
     sessions = tuple(
-        MyDaySession(dataclasses.replace(a, room_id=real_room[a.id]), *spans[a.id])
-        for a in schedule.appointments
-        if a.room_id == staff_id
+        MyDaySession(
+            dataclasses.replace(a, room_id=real_room[a.id]),
+            *spans[a.id],
+            running_phases=running.get(a.id, ()),
+        )
+        for a in mine
     )
     calendar = CachedHolidaysCalendar(
         rows.catalog.settings,

@@ -535,10 +535,9 @@ class SnoozeDialog(_FollowUpDialog):
         self.until.setObjectName("until")
         self.until.setCalendarPopup(True)
         self.until.setDisplayFormat("ddd d MMM yyyy HH:mm")
-        tomorrow = (desk.now().astimezone(self.zone) + dt.timedelta(days=1)).replace(
-            hour=9, minute=0, second=0, microsecond=0, tzinfo=None
-        )
-        self.set_until(tomorrow)
+        # The clinic's next opening (read with the queue); without one, tomorrow at this hour.
+        proposed = item.snooze_default or desk.now().astimezone(self.zone) + dt.timedelta(days=1)
+        self.set_until(proposed.astimezone(self.zone).replace(tzinfo=None))
         self._add_field("until", "Until:", self.until)
         self.reason = QLineEdit(self)
         self.reason.setObjectName("reason")

@@ -331,6 +331,8 @@ class ChairBoardView(QWidget):
             f"{board.now:%H:%M}",
             f"{board.busy_count} of {len(board.cards)} chairs in use",
         ]
+        if board.not_arrived_count:
+            parts.append(f"{board.not_arrived_count} not arrived")
         if late:
             parts.append(f"{late} need{'s' if late == 1 else ''} attention")
         self._summary.setText(" · ".join(parts))

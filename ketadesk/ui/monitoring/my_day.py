@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.services.monitoring.chair_board import STAGE_PHASES, phase_at
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.services.schedule.staff import (
     MyDay,
@@ -78,16 +79,28 @@ APPOINTMENT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def phase_now(session: MyDaySession, now: dt.datetime) -> str:
-    """The phase a session is in at ``now`` by its plan: "Observation", "Starts 10:00" before,
-    "Ended" after; cancelled and no-show sessions say so."""
+    """The phase a session is in at ``now``, in the chair board's words: "Starts 10:00"
+    before, "Not checked in" once due without the patient, "Waiting to start" once checked in,
+    the phase by the plan while in progress ("Observation"), "Ended" after; cancelled and
+    no-show sessions say so."""
     a = session.appointment
     if not a.is_active:
         return a.status_label
     if a.status == "completed":
         return "Completed"
     moment = now.astimezone(a.start.tzinfo)
+    if a.status == "in_progress" and session.running_phases:
+        # As the chair board says it: laid from the actual start; past the last phase, the
+        # patient is still in it (in the chair).
+        running = session.running_phases
+        current = phase_at(running, moment)
+        return (current or (running[-1] if moment >= running[-1].end else running[0])).name
+    if a.status == "checked_in":
+        return STAGE_PHASES["waiting"]
     if moment < a.start:
         return f"Starts {a.start:%H:%M}"
+    if a.status == "booked":  # past its start and nobody checked them in: the board says so too
+        return STAGE_PHASES["due"]
     for phase in a.phases:
         if phase.start <= moment < phase.end:
             return phase.name

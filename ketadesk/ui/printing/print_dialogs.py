@@ -26,6 +26,7 @@ from PySide6.QtGui import QAction, QPageLayout, QPageSize
 from PySide6.QtPrintSupport import (
     QPrintDialog,
     QPrinter,
+    QPrinterInfo,
     QPrintPreviewDialog,
     QPrintPreviewWidget,
 )
@@ -141,12 +142,37 @@ def preview(parent: QWidget | None, layout: PrintLayout) -> str | None:
     return DocumentPreview.show_for(parent, layout)
 
 
+def installed_printers() -> tuple[str, ...]:
+    """The names of the printers this PC can print to."""
+    return tuple(QPrinterInfo.availablePrinterNames())
+
+
+def documents_dir() -> Path:
+    """The user's Documents folder, or their home folder on a PC that has none."""
+    from ketadesk.paths import user_documents_dir
+
+    folder = user_documents_dir()
+    return folder if folder.is_dir() else Path.home()
+
+
 def print_with_dialog(
-    parent: QWidget | None, layout: PrintLayout, printer: QPrinter | None = None
+    parent: QWidget | None,
+    layout: PrintLayout,
+    printer: QPrinter | None = None,
+    *,
+    file_name: str = "document.pdf",
 ) -> str | None:
     """The system print dialog, then the printer chosen there; None when printed or when the
-    user cancelled, else what went wrong (the printer's error state included)."""
+    user cancelled, else what went wrong (the printer's error state included).
+
+    The job is named after ``file_name``; on a PC without a printer, where printing to a file
+    is all there is, the dialog proposes that file in the user's Documents folder (Qt's own
+    default is the home folder with no file name, which fails)."""
     printer = printer or _printer(layout.paper_size)
+    printer.setDocName(Path(file_name).stem)
+    if not installed_printers():
+        # Only then: a file name set on the printer takes the place of a real printer.
+        printer.setOutputFileName(str(documents_dir() / file_name))
     dialog = QPrintDialog(printer, parent)
     dialog.setWindowTitle(f"Print {layout.title}")
     try:
@@ -329,7 +355,7 @@ class DocumentPrinter(QObject):
             problem = DocumentPreview.show_for(self._parent, layout)
             done = f"Previewed {layout.title}"
         elif mode == PRINT:
-            problem = print_with_dialog(self._parent, layout)
+            problem = print_with_dialog(self._parent, layout, file_name=suggested)
             done = f"Printed {layout.title}"
         else:
             target = path or choose_pdf_path(self._parent, suggested)

@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QKeySequence,
     QPalette,
+    QShowEvent,
     QStandardItemModel,
 )
 from PySide6.QtWidgets import (
@@ -66,6 +67,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 
 MINIMUM_SIZE = QSize(720, 480)
+#: The most of the window's width the left panel may take when it comes back from the last run.
+MAX_SIDE_PANEL_SHARE = 1 / 3
 ONE_DAY = dt.timedelta(days=1)
 #: How long after a change the days either side wait to be read ahead again.
 READ_AHEAD_AFTER_CHANGE_S = 1.0
@@ -297,6 +300,7 @@ class MainWindow(QMainWindow):
             load_day, landed=self._on_day_read_ahead
         )
         self._today_reads = 0
+        self._clamp_side_panel_pending = False  # set when a remembered layout is restored
         self.setWindowTitle(APP_NAME)
         # The window's minimum size is fixed here rather than derived from the layout: a
         # layout-driven minimum is pushed to the platform window on every change, which the
@@ -511,6 +515,13 @@ class MainWindow(QMainWindow):
         self._days.clear()
         self._user_label.setText(f"{desk.actor.username} ({desk.actor.role.replace('_', ' ')})")
         self._enable_desk_actions()
+        # The view on screen is one of those rebuilt below: stand on the day by room meanwhile,
+        # or the stack would fall on another page (the "Sign in" one) and the view go missing.
+        shown, covered = self._view, self.is_signed_out()
+        if shown != "rooms":
+            self._view = "rooms"
+            if not covered:
+                self._stack.setCurrentWidget(self._pages["rooms"].widget)
         for name, page in list(self._pages.items()):
             if name != "rooms":  # views of the previous user are rebuilt for the new one
                 self._stack.removeWidget(page.widget)
@@ -519,6 +530,8 @@ class MainWindow(QMainWindow):
         if self._controller is not None:
             self._controller.dispose()
         self._controller = DeskController(self, desk)
+        if shown != "rooms" and not covered:  # back to the view the switch was made from
+            self.set_view(shown)
 
     def detach_desk(self) -> None:
         """Nobody is signed in any more (switch of user): back to what needs no one."""
@@ -817,6 +830,7 @@ class MainWindow(QMainWindow):
         state = s.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+            self._clamp_side_panel_pending = True
         show_cancelled = s.value("view/show_cancelled")
         if show_cancelled is not None:
             self.actions_by_name["show_cancelled"].setChecked(str(show_cancelled) == "true")
@@ -830,6 +844,26 @@ class MainWindow(QMainWindow):
             return "rooms"
         name = str(self._settings.value("view/last", "rooms"))
         return name if any(v.name == name for v in VIEWS) else "rooms"
+
+    def _clamp_side_panel(self) -> None:
+        """Give a remembered left panel back no more than its share of the window: a panel
+        dragged wide in one run (or saved at another screen's size) would otherwise leave the
+        schedule a sliver in every view."""
+        dock = self._dock
+        if dock.isFloating() or not dock.isVisible():
+            return
+        limit = int(self.width() * MAX_SIDE_PANEL_SHARE)
+        if dock.width() > limit:
+            wanted = min(limit, max(dock.minimumSizeHint().width(), dock.sizeHint().width()))
+            self.resizeDocks([dock], [wanted], Qt.Orientation.Horizontal)
+
+    @override
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._clamp_side_panel_pending:
+            # The docks are laid out at the restored size only after this event: clamp then.
+            self._clamp_side_panel_pending = False
+            QTimer.singleShot(0, self, self._clamp_side_panel)
 
     @override
     def closeEvent(self, event: QCloseEvent) -> None:

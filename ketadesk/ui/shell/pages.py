@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 #: How often the follow-up counts in the left panel are read again, besides after each change.
 COUNTS_INTERVAL_MS = 60_000
+#: How long a view's word once a drag is over ("Move cancelled") stays in the status bar.
+PASSING_FEEDBACK_MS = 5_000
 
 
 class DeskController(QObject):
@@ -86,6 +88,8 @@ class DeskController(QObject):
         self._counts_timer.timeout.connect(self.refresh_counts)
         self._counts_timer.start()
         self._connections: list[tuple[object, object]] = []
+        #: The views whose blocks are dragged (their feedback is live while a drag is).
+        self._drag_views: list[DayView | WeekView] = []
         #: The pages' reads ahead, forgotten at every change (``_on_changed``).
         self._read_ahead: list[ReadAhead[Any, Any]] = []
         a = window.actions_by_name
@@ -98,8 +102,10 @@ class DeskController(QObject):
         # partial, on actions already deleted.
         self._connect(self.undo_stack.undoTextChanged, self._on_undo_text)
         self._connect(self.undo_stack.redoTextChanged, self._on_redo_text)
-        a["undo"].setEnabled(False)
-        a["redo"].setEnabled(False)
+        # A new user's stack is empty: nothing of the one before is offered to take back.
+        for name in ("undo", "redo"):
+            a[name].setEnabled(False)
+            a[name].setText(name.capitalize())
         self._connect(a["new_booking"].triggered, self.new_booking)
         self._connect(a["find_patient"].triggered, self.find_patient)
         self._connect(a["import_patients"].triggered, self.import_patients)
@@ -308,6 +314,7 @@ class DeskController(QObject):
         """Drag, context menu and double-click of a DayView (by room or by staff) or of the
         WeekView: the same signals, made by the same undoable editor."""
         view.set_desk(self.desk)
+        self._drag_views.append(view)
         self._connect(view.move_requested, self.editor.move)
         self._connect(view.status_requested, self.editor.set_status)
         self._connect(view.appointment_activated, self.open_appointment)
@@ -319,8 +326,13 @@ class DeskController(QObject):
         self.window.show_message(reason, 12000)
 
     def _on_feedback(self, text: str) -> None:
+        # The live verdict of a drag stays while the drag does; a word once it is over
+        # ("Move cancelled") passes, or it would still be there after later actions.
+        sender = self.sender()
+        view = next((v for v in self._drag_views if v is sender), None)
+        dragging = view is not None and view.is_dragging()
         if text:
-            self.window.show_message(text, 0)
+            self.window.show_message(text, 0 if dragging else PASSING_FEEDBACK_MS)
         else:
             self.window.clear_message()
 

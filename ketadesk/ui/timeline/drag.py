@@ -150,6 +150,10 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         _now: Callable[[], dt.datetime]
         metrics: Any
 
+    def is_dragging(self) -> bool:
+        """Whether a block is being moved (by the mouse or the keyboard) now."""
+        return self._drag is not None
+
     # -- hooks ------------------------------------------------------------------------------
 
     def can_move(self) -> bool:

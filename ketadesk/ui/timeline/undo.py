@@ -273,7 +273,7 @@ class ScheduleEditor(QObject):
 
         def moved(result: tuple[Placement, PlannedSession]) -> None:
             before, after = result
-            text = f"Move session #{appointment_id}"
+            text = f"Move {before.patient_name or 'session'}"
             self._push(MoveCommand(self, before, after, new_room_id, text))
             self.freed.emit(appointment_id)
 
@@ -297,14 +297,16 @@ class ScheduleEditor(QObject):
             self._confirm_tentative(appointment_id, then)
             return
 
-        def work() -> None:
+        def work() -> str:
             appointment_changes.change_status(
                 desk.db, desk.actor, appointment_id, action, reason=reason, now=desk.now()
             )
+            return placement_of(desk.db, appointment_id).patient_name  # what Undo names
 
-        def changed(_none: None) -> None:
+        def changed(patient_name: str) -> None:
             label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
-            self._push(StatusCommand(self, appointment_id, action, reason, label))
+            text = f"{label} {patient_name}" if patient_name else label
+            self._push(StatusCommand(self, appointment_id, action, reason, text))
             if action in FREEING_ACTIONS:
                 self.freed.emit(appointment_id)
             if then is not None:

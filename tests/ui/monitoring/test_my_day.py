@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.common.context import Actor
+from ketadesk.services.booking.appointment_changes import change_status
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.store.models import User
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.my_day import APPOINTMENT_ROLE, Column, MyDayView
@@ -73,10 +74,10 @@ def test_it_opens_on_the_signed_in_nurse_s_own_day(view: MyDayView, staffed: Sta
         ("09:00–10:40", "Lovelace, Ada", "Room 1", "Booked"),
         ("10:00–12:30", "Seacole, Mary", "Room 2", "Booked"),
     ]
-    # At 10:30 by the plan: Ada is in recovery, Mary in observation.
+    # At 10:30 neither has been checked in: the chair board's words, not the plan's phases.
     assert rows(view, Column.PHASE, Column.NEEDED) == [
-        ("Recovery", "09:15–10:40 · Infusion → Recovery"),
-        ("Observation", "10:15–12:30 · Dosing → Discharge"),
+        ("Not checked in", "09:15–10:40 · Infusion → Recovery"),
+        ("Not checked in", "10:15–12:30 · Dosing → Discharge"),
     ]
 
 
@@ -146,6 +147,13 @@ def test_it_is_reachable_by_keyboard_and_screen_reader(view: MyDayView) -> None:
 
 def test_phase_now_moves_on_with_the_clock(qtbot: QtBot, staffed: StaffedDay) -> None:
     clock = {"now": staffed.clinic.at(TUESDAY, "09:05")}
+    change_status(  # Ada arrived on time; Mary is still to come
+        staffed.clinic.db,
+        SYSTEM,
+        staffed.appointments["iv"],
+        "start",
+        now=staffed.clinic.at(TUESDAY, "09:00"),
+    )
     desk = desk_for(staffed, "Nurse Kim")
     desk.now = lambda: clock["now"]
     widget = MyDayView(desk)
@@ -155,6 +163,6 @@ def test_phase_now_moves_on_with_the_clock(qtbot: QtBot, staffed: StaffedDay) ->
     widget.table.selectRow(1)
     clock["now"] = staffed.clinic.at(TUESDAY, "10:20")
     widget.timer.setInterval(10)
-    qtbot.waitUntil(lambda: rows(widget, Column.PHASE)[1] == ("Dosing",), timeout=3000)
-    assert rows(widget, Column.PHASE)[0] == ("Recovery",)
+    qtbot.waitUntil(lambda: rows(widget, Column.PHASE)[0] == ("Recovery",), timeout=3000)
+    assert rows(widget, Column.PHASE)[1] == ("Not checked in",)
     assert widget.table.currentIndex().row() == 1  # the selection stays

@@ -4,6 +4,7 @@ retries back off; on PostgreSQL a NOTIFY from another connection wakes the watch
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -310,4 +311,5 @@ def test_the_lost_connection_picture_on_the_demo_clinic(qtbot: QtBot, tmp_path: 
     out = tmp_path / "connection-lost.png"
     banner = render_lost_connection(url, out)
     assert out.stat().st_size > 10_000
-    assert "Retrying in 8 s…" in banner.text()
+    # The countdown ticks while the picture is painted: a loaded machine shows a second less.
+    assert re.search(r"Retrying in [78] s…", banner.text()), banner.text()

@@ -87,7 +87,7 @@ def test_move_then_undo_then_redo(
     )
     assert _where(clinic, ada) == ("Room 3", "10:00", "Monitor 1")
     _consistent(clinic)
-    assert editor.stack.undoText() == f"Move session #{ada}"
+    assert editor.stack.undoText() == "Move Lovelace, Ada"
 
     assert made(qtbot, editor, lambda: editor.undo())
     assert _where(clinic, ada) == ("Room 1", "08:00", "Monitor 1")
@@ -133,7 +133,7 @@ def test_undo_is_refused_when_the_old_place_was_taken_meanwhile(
 
     with qtbot.waitSignal(editor.refused) as told:
         assert not made(qtbot, editor, lambda: editor.undo())
-    assert f"Cannot undo “Move session #{ada}”" in told.args[0]
+    assert "Cannot undo “Move Lovelace, Ada”" in told.args[0]
     assert "Room 1" in told.args[0]
     # Nothing changed, and the move is still there to undo once the room is free.
     assert _where(clinic, ada) == ("Room 3", "10:00", "Monitor 1")
@@ -177,7 +177,7 @@ def test_an_edit_the_service_refuses_is_not_on_the_stack(
     assert "needs a reason" in told.args[0]
     assert editor.stack.count() == 0
     assert made(qtbot, editor, lambda: editor.set_status(ada, "cancelled", "no ride"))
-    assert editor.stack.undoText() == "Cancel"
+    assert editor.stack.undoText() == "Cancel Lovelace, Ada"
 
 
 def test_a_series_move_is_one_undo_step(
@@ -234,12 +234,12 @@ def test_undo_and_redo_actions_follow_the_stack(
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
     assert made(qtbot, editor, lambda: editor.set_status(ada, "check_in"))
     assert undo.isEnabled()
-    assert undo.text() == "Undo Check in"
+    assert undo.text() == "Undo Check in Lovelace, Ada"
     undo.trigger()
     qtbot.waitUntil(lambda: not editor.is_busy())
     assert _status(clinic, ada) == "booked"
     assert redo.isEnabled()
-    assert redo.text() == "Redo Check in"
+    assert redo.text() == "Redo Check in Lovelace, Ada"
     _consistent(clinic)
 
 

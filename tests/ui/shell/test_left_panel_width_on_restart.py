@@ -1,0 +1,71 @@
+"""The left panel as the window remembers it between runs (issue 15: on the second start the
+remembered panel came back 1,326 px wide, leaving 68 px for the schedule in every view)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDockWidget
+from pytestqt.qtbot import QtBot
+
+from ketadesk.services.schedule.day import clinic_today, day_schedule
+from ketadesk.ui.shell.main_window import MAX_SIDE_PANEL_SHARE, MainWindow
+from tests.clinic_fixtures import SmallClinic
+from tests.ui.clinic_day import TUESDAY
+from tests.ui.conftest import NOW
+from tests.ui.shell.desk_helpers import wait_for_day
+
+SHOTS = Path("/tmp/fix15")
+
+
+def _open(qtbot: QtBot, clinic: SmallClinic, settings: QSettings) -> MainWindow:
+    db = clinic.db
+
+    def today() -> dt.date:
+        return clinic_today(db, now=NOW)
+
+    win = MainWindow(
+        load_day=partial(day_schedule, db),
+        today=today,
+        database_label=db.label,
+        start_day=TUESDAY,
+        now=lambda: NOW,
+        settings=settings,
+    )
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    wait_for_day(qtbot, win)
+    return win
+
+
+def _dock(win: MainWindow) -> QDockWidget:
+    dock = win.findChild(QDockWidget, "side_dock")
+    assert isinstance(dock, QDockWidget)
+    return dock
+
+
+def test_a_remembered_wide_left_panel_leaves_the_schedule_its_room(
+    qtbot: QtBot, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    first = _open(qtbot, clinic, settings)
+    first.resize(1400, 900)
+    qtbot.wait(50)
+    first.resizeDocks([_dock(first)], [1326], Qt.Orientation.Horizontal)  # dragged far right
+    qtbot.waitUntil(lambda: _dock(first).width() > 1000)
+    first.close()
+
+    second = _open(qtbot, clinic, settings)
+    qtbot.wait(50)
+    dock = _dock(second)
+    width = second.width()
+    SHOTS.mkdir(exist_ok=True)
+    second.grab().save(str(SHOTS / "left_panel_second_start.png"))
+    assert dock.isVisible()
+    assert dock.width() <= width * MAX_SIDE_PANEL_SHARE + 1
+    assert second.day_view.width() >= width // 2  # the schedule keeps most of the window
+    second.close()
