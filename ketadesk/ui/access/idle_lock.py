@@ -315,6 +315,10 @@ class IdleLock(QObject):
 
     @override
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if "curtain" not in self.__dict__:
+            # The garbage collector is taking this lock apart (its window is going, and the
+            # window's widgets still send events through the application on their way out).
+            return False
         kind = event.type()
         if kind in ACTIVITY_EVENTS and not self.is_locked():
             self._last_input = self._clock()

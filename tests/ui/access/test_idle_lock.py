@@ -12,6 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QLabel,
     QLayout,
@@ -312,3 +313,28 @@ def test_closing_the_window_that_holds_the_unlock_form_moves_it_back(
     with qtbot.waitSignal(lock.unlocked, timeout=5000):
         lock.unlock_with(NURSE_PASSWORD)
     assert not _covered(window)
+
+
+def test_a_lock_taken_apart_by_the_garbage_collector_lets_events_pass(
+    qtbot: QtBot, db: Database, nurse: Actor
+) -> None:
+    """The collector clears a lock's attributes before its window's widgets are gone, and
+    those widgets still send events through the application's filter (the suite saw
+    "'IdleLock' object has no attribute 'curtain'" in a Qt event loop)."""
+    window = Window()
+    qtbot.addWidget(window)
+    desk = Desk(db, nurse, now=lambda: NOW)
+    lock = IdleLock(lambda: desk, 10, window, clock=Clock(), check_interval_ms=60_000)
+    timer = lock._timer
+    lock.__dict__.clear()  # what the collector's clearing of a cycle does
+    try:
+        with qtbot.captureExceptions() as raised:
+            QTest.keyClick(window.notes, Qt.Key.Key_A)
+            qtbot.wait(10)
+        assert raised == []
+        assert window.notes.text() == "a"
+    finally:
+        timer.stop()
+        app = QApplication.instance()
+        assert app is not None
+        app.removeEventFilter(lock)
