@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.common.context import ServiceError
+from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.settings import availability, consequences
 from ketadesk.services.settings.availability import (
     ClosureRow,
@@ -55,6 +55,16 @@ FORM_KINDS = (
     ("Staff time off", "time_off"),
     ("Room or equipment out of service", "maintenance"),
 )
+
+
+#: The closure form's labels for the fields the availability service names in a refusal.
+FIELD_LABELS = {
+    "kind": "What",
+    "resource": "Who or what",
+    "starts_at": "From",
+    "ends_at": "To",
+    "reason": "Reason",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,7 +280,13 @@ class AvailabilityPage(QWidget):
         self.refresh()
 
     def _refused(self, err: ServiceError) -> None:
-        self.status.setText(f"Not saved: {err}")
+        if isinstance(err, InvalidFields):  # each mistake named by the form's own label
+            said = "; ".join(
+                f"{FIELD_LABELS.get(name, name)}: {message}" for name, message in err.errors.items()
+            )
+            self.status.setText(f"Not saved. {said}")
+        else:
+            self.status.setText(f"Not saved: {err}")
 
     # -- removing, undoing, holidays -------------------------------------------------------------
 
