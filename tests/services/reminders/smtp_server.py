@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 
 from aiosmtpd.controller import Controller
 
@@ -31,7 +31,8 @@ class Mailbox:
             self.refuse -= 1
             return "451 4.3.0 try again later"
         parsed = message_from_bytes(envelope.content, policy=policy.default)
-        self.arrived.append(Arrived(list(envelope.rcpt_tos), cast(EmailMessage, parsed)))
+        assert isinstance(parsed, EmailMessage)
+        self.arrived.append(Arrived(list(envelope.rcpt_tos), parsed))
         return "250 OK"
 
 
