@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ketadesk.services.access.permissions import require
@@ -174,10 +174,21 @@ def _send_due(
                 .order_by(ReminderMessage.next_attempt_at, ReminderMessage.id)
             )
         )
+    # While one worker sends a message, another (a second workstation, cron) must not: the
+    # message is claimed by moving its next attempt past the send's time-out, in one UPDATE
+    # that only one of them can win on SQLite and PostgreSQL alike.
+    lease = now + dt.timedelta(seconds=2 * settings.timeout_seconds)
     for message_id in due:
         # One short transaction per message: a slow server never holds the database.
-        with db.read() as session:
-            message = session.get(ReminderMessage, message_id)
+        with db.write() as session:
+            claimed = session.connection().execute(
+                update(ReminderMessage)
+                .where(ReminderMessage.id == message_id)
+                .where(ReminderMessage.status == "queued")
+                .where(ReminderMessage.next_attempt_at <= now)
+                .values(next_attempt_at=lease)
+            )
+            message = session.get(ReminderMessage, message_id) if claimed.rowcount == 1 else None
             facts = _facts(session, message) if message is not None else None
         if facts is None:
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
+from email.message import EmailMessage
 
 import icalendar
 import pytest
@@ -24,7 +25,8 @@ from ketadesk.services.reminders.mail_settings import (
     read_reminder_settings,
     save_reminder_settings,
 )
-from ketadesk.services.reminders.outbox import outbox, run_outbox, send_test_message
+from ketadesk.services.reminders.outbox import OutboxRun, outbox, run_outbox, send_test_message
+from ketadesk.services.reminders.smtp_sender import send_message
 from ketadesk.store.models import AuditEvent, Patient, ReminderMessage
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 from tests.services.reminders.smtp_server import Mailbox, smtp_server
@@ -222,3 +224,22 @@ def test_the_test_message_arrives(clinic: SmallClinic, mailbox: Mailbox) -> None
     assert mailbox.arrived[0].recipients == ["admin@bayside.example"]
     with pytest.raises(InvalidFields):
         send_test_message(clinic.db, SYSTEM, "not an address", now=NOW)
+
+
+def test_a_second_worker_does_not_send_a_message_already_being_sent(
+    clinic: SmallClinic, mailbox: Mailbox
+) -> None:
+    """Two workstations (or a desk and cron) running the outbox at once send each reminder
+    once: the second finds the message claimed while the first is talking to the server."""
+    set_reminder_consent(clinic.db, FRONT_DESK, clinic.ids["Ada Lovelace"], True, now=NOW)
+    _book(clinic, "Ada Lovelace")
+    due = _when_due(clinic)
+    meanwhile: list[OutboxRun] = []
+
+    def first_worker(settings: ReminderSettings, message: EmailMessage) -> None:
+        meanwhile.append(run_outbox(clinic.db, now=due))  # the other worker, mid-send
+        send_message(settings, message)
+
+    assert run_outbox(clinic.db, now=due, sender=first_worker).sent == 1
+    assert [run.sent for run in meanwhile] == [0]
+    assert len(mailbox.arrived) == 1
