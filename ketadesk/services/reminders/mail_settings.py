@@ -65,6 +65,7 @@ class ReminderSettings:
     max_attempts: int = 3  # tries before a message is recorded as failed
     backoff_minutes: int = 15  # wait after the first refusal, doubled after each further one
     timeout_seconds: int = 20
+    send_every_minutes: int = 5  # how often a running workstation sends what is due
     subject: str = DEFAULT_SUBJECT
     body: str = DEFAULT_BODY
 
@@ -106,6 +107,8 @@ def validate_reminder_settings(settings: ReminderSettings) -> dict[str, str]:
         errors["max_attempts"] = "at least one attempt"
     if settings.backoff_minutes < 1:
         errors["backoff_minutes"] = "at least one minute between attempts"
+    if settings.send_every_minutes < 1:
+        errors["send_every_minutes"] = "at least every minute"
     if settings.timeout_seconds < 1:
         errors["timeout_seconds"] = "at least one second"
     for field in ("subject", "body"):

@@ -156,6 +156,8 @@ class RemindersPage(QWidget):
         self._row(form, "max_attempts", "Try", self.max_attempts)
         self.backoff_minutes = _spin(box, 1, _NUMBER_MAX, " minutes, doubled each time")
         self._row(form, "backoff_minutes", "Retry after", self.backoff_minutes)
+        self.send_every_minutes = _spin(box, 1, _NUMBER_MAX, " minutes, while KetaDesk runs")
+        self._row(form, "send_every_minutes", "Send due messages every", self.send_every_minutes)
         self.subject = QLineEdit(box)
         self._row(form, "subject", "Subject", self.subject)
         self.body = QPlainTextEdit(box)
@@ -226,6 +228,7 @@ class RemindersPage(QWidget):
         self.hours_before.setValue(settings.hours_before)
         self.max_attempts.setValue(settings.max_attempts)
         self.backoff_minutes.setValue(settings.backoff_minutes)
+        self.send_every_minutes.setValue(settings.send_every_minutes)
         self.subject.setText(settings.subject)
         self.body.setPlainText(settings.body)
         self.show_errors({})
@@ -268,6 +271,7 @@ class RemindersPage(QWidget):
             hours_before=self.hours_before.value(),
             max_attempts=self.max_attempts.value(),
             backoff_minutes=self.backoff_minutes.value(),
+            send_every_minutes=self.send_every_minutes.value(),
             subject=self.subject.text(),
             body=self.body.toPlainText(),
         )

@@ -18,13 +18,20 @@ from sqlalchemy import select
 
 from ketadesk.services.booking import booking
 from ketadesk.services.common.context import SYSTEM, Actor
-from ketadesk.services.reminders.mail_settings import MASK, read_reminder_settings
+from ketadesk.services.reminders.consent import set_reminder_consent
+from ketadesk.services.reminders.mail_settings import (
+    MASK,
+    ReminderSettings,
+    read_reminder_settings,
+    save_reminder_settings,
+)
 from ketadesk.services.reminders.outbox import run_outbox
 from ketadesk.store.models import AuditEvent, Patient, ReminderConsent
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import NO_ADDRESS_FOR_REMINDERS, PatientFormDialog
 from ketadesk.ui.settings.pages import PAGES
 from ketadesk.ui.settings.reminders_page import RemindersPage
+from ketadesk.ui.shell.reminder_loop import ReminderLoop
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 from tests.services.reminders.smtp_server import Mailbox, smtp_server
 from tests.ui.conftest import NOW
@@ -180,3 +187,44 @@ def test_consent_ticked_on_the_patient_form_brings_the_reminder_with_its_ics(
         page.grab().save(os.environ["KETADESK_SCREENSHOTS"] + "/reminders_page.png")
         again.grab().save(os.environ["KETADESK_SCREENSHOTS"] + "/reminders_consent.png")
     assert dataclasses.asdict(settings)["password"] == ""
+
+
+def test_the_running_application_sends_what_is_due(
+    qtbot: QtBot, small: SmallClinic, mailbox: Mailbox
+) -> None:
+    ada = small.ids["Ada Lovelace"]
+    day = _open_day_after_tomorrow(small)
+    start = small.at(day, "10:00")
+    with allow_gui_thread_sql():
+        with small.db.write() as s:
+            patient = s.get(Patient, ada)
+            assert patient is not None
+            patient.email = "ada@example.org"
+        set_reminder_consent(small.db, FRONT_DESK, ada, True, now=NOW)
+        planned = small.session("iv_infusion", day, "10:00", IV_ROOM_1)
+        booking.book(
+            small.db,
+            FRONT_DESK,
+            booking.BookingRequest(patient_id=ada, sessions=(planned,)),
+            now=NOW,
+        )
+        save_reminder_settings(
+            small.db,
+            SYSTEM,
+            ReminderSettings(
+                enabled=True,
+                host="127.0.0.1",
+                port=mailbox.port,
+                security="none",
+                from_address="desk@bayside.example",
+            ),
+            now=NOW,
+        )
+        hours = read_reminder_settings(small.db).hours_before
+    loop = ReminderLoop(small.db, lambda: start - dt.timedelta(hours=hours))
+    with qtbot.waitSignal(loop.ran, timeout=5000):
+        loop.run_now()
+    assert loop.last_run is not None
+    assert loop.last_run.sent == 1
+    assert [a.recipients for a in mailbox.arrived] == [["ada@example.org"]]
+    loop.stop()
