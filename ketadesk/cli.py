@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "config",
     "availability",
     "patients",
+    "reminders",
 )
 
 

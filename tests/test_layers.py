@@ -50,6 +50,7 @@ FEATURES = {
         "demo",
         "settings",
         "waitlist",
+        "reminders",
     },
     "ui": {
         "common",

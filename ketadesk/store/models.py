@@ -681,6 +681,51 @@ class WaitlistEntry(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
 
+# ---------------------------------------------------------------------------------------------
+# E-mail reminders: each patient's consent, and the outbox (services/reminders/)
+
+#: An outbox message's statuses: queued (to send at ``next_attempt_at``), sent, failed (every
+#: attempt refused), dropped (its session was cancelled or moved before it went out).
+REMINDER_STATUSES = ("queued", "sent", "failed", "dropped")
+
+
+class ReminderConsent(Base):
+    """A patient's answer to "may we e-mail you reminders?", and who recorded it, when."""
+
+    __tablename__ = "reminder_consent"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True)
+    opted_in: Mapped[bool] = mapped_column(default=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    recorded_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ReminderMessage(Base):
+    """One reminder in the outbox, and afterwards the record of what became of it."""
+
+    __tablename__ = "reminder_message"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in REMINDER_STATUSES)), name="status"
+        ),
+        Index("ix_reminder_message_queue", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    to_address: Mapped[str] = mapped_column(String(120))
+    starts_at: Mapped[dt.datetime]  # the session's start when the reminder was queued
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+
 __all__ = [
     "Appointment",
     "AppointmentEvent",
@@ -695,6 +740,8 @@ __all__ = [
     "Measurement",
     "Patient",
     "Protocol",
+    "ReminderConsent",
+    "ReminderMessage",
     "Resource",
     "ResourceHold",
     "Series",

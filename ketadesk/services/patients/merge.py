@@ -29,6 +29,7 @@ from ketadesk.store.models import (
     FollowUp,
     Measurement,
     Patient,
+    ReminderMessage,
     Series,
     WaitlistEntry,
 )
@@ -41,9 +42,12 @@ MOVED_TABLES: tuple[tuple[type[Any], str], ...] = (
     (FollowUp, "follow-ups"),
     (Measurement, "measurements"),
     (WaitlistEntry, "waitlist entries"),
+    (ReminderMessage, "e-mail reminders"),
 )
-#: Tables that name a patient but are not moved (the audit trail is append-only).
-KEPT_TABLES = ("audit_event",)
+#: Tables that name a patient but are not moved: the audit trail is append-only, and a consent
+#: to e-mail reminders is the answer recorded on that chart (the kept chart's own answer
+#: counts; the merged chart's stays as its record).
+KEPT_TABLES = ("audit_event", "reminder_consent")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -53,6 +54,11 @@ from ketadesk.services.patients.registration import (
     patient_form,
     register_patient,
     update_patient,
+)
+from ketadesk.services.reminders.consent import (
+    ReminderConsentRecord,
+    reminder_consent,
+    set_reminder_consent,
 )
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import run_service
@@ -122,6 +128,20 @@ class _Field:
         self.editor.setProperty("invalid", bool(message))
 
 
+#: The opt-in to reminders needs somewhere to send them.
+NO_ADDRESS_FOR_REMINDERS = "e-mail reminders need the patient's e-mail address"
+
+
+def consent_note(consent: ReminderConsentRecord | None) -> str:
+    """Who recorded the patient's answer about reminders, and when (US month/day)."""
+    if consent is None or consent.recorded_at is None:
+        return "Not asked yet."
+    when = consent.recorded_at
+    answer = "Agreed" if consent.opted_in else "Declined"
+    who = f" by {consent.recorded_by}" if consent.recorded_by else ""
+    return f"{answer} {when.month}/{when.day}/{when.year}{who}."
+
+
 class PatientFormDialog(QDialog):
     """Register a new patient (``patient_id`` None) or edit one.
 
@@ -147,6 +167,7 @@ class PatientFormDialog(QDialog):
         parent: QWidget | None = None,
         *,
         original: PatientForm | None = None,
+        consent: ReminderConsentRecord | None = None,
     ) -> None:
         """A new patient (``patient_id`` None), or ``patient_id`` as ``original`` has it (read
         by the caller off the GUI thread: see ``open_for``)."""
@@ -176,6 +197,8 @@ class PatientFormDialog(QDialog):
         contact_form = QFormLayout(contact)
         for name in CONTACT_FIELDS:
             self._add_field(contact_form, name, contact)
+        self._consent = consent
+        contact_form.addRow("Reminders:", self._build_reminder_consent(contact))
         clinical = QGroupBox("Clinical gating facts", self)
         clinical_form = QFormLayout(clinical)
         for name in CLINICAL_FIELDS:
@@ -245,12 +268,18 @@ class PatientFormDialog(QDialog):
         """Read the patient on a worker, then ``then(dialog)`` with the dialog that edits them."""
         db, actor = desk.db, desk.actor
 
-        def opened(original: PatientForm) -> None:
-            then(cls(desk, patient_id, parent, original=original))
+        def opened(read: tuple[PatientForm, ReminderConsentRecord]) -> None:
+            then(cls(desk, patient_id, parent, original=read[0], consent=read[1]))
+
+        def read() -> tuple[PatientForm, ReminderConsentRecord]:
+            return (
+                patient_form(db, actor, patient_id, now=desk.now()),
+                reminder_consent(db, patient_id),
+            )
 
         run_service(
             parent,
-            lambda: patient_form(db, actor, patient_id, now=desk.now()),
+            read,
             opened,
             busy="Opening the patient's details…",
         )
@@ -330,6 +359,25 @@ class PatientFormDialog(QDialog):
         self.save()
 
     # -- the form -----------------------------------------------------------------------------
+
+    def _build_reminder_consent(self, parent: QWidget) -> QWidget:
+        """The opt-in to e-mail reminders, with who recorded the patient's answer and when."""
+        consent = self._consent
+        self.reminders = QCheckBox("E-mail appointment reminders (the patient agreed)", parent)
+        self.reminders.setObjectName("field_reminder_consent")
+        self.reminders.setAccessibleName("E-mail reminders: the patient consents")
+        self.reminders.setChecked(bool(consent and consent.opted_in))
+        self.reminders.setEnabled(may(self._desk.actor, "edit_patient_contact"))
+        self.consent_note = QLabel(consent_note(consent), parent)
+        self.consent_note.setObjectName("reminder_consent_note")
+        self.consent_note.setWordWrap(True)
+        cell = QWidget(parent)
+        stack = QVBoxLayout(cell)
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.setSpacing(2)
+        stack.addWidget(self.reminders)
+        stack.addWidget(self.consent_note)
+        return cell
 
     def _add_field(self, form: QFormLayout, name: str, parent: QWidget) -> None:
         label = FIELD_LABELS[name]
@@ -435,12 +483,16 @@ class PatientFormDialog(QDialog):
         desk, patient_id, original = self._desk, self.patient_id, self._original
         confirmed = self._confirmed_new == form
         identity = ("first_name", "last_name", "date_of_birth", "phone", "email")
+        wants_reminders = self.reminders.isChecked()
+        had_reminders = bool(self._consent and self._consent.opted_in)
         check = not confirmed and (
             original is None or any(getattr(form, n) != getattr(original, n) for n in identity)
         )
 
         def work() -> int | _Mistakes | _Duplicates:
             try:
+                if wants_reminders and not form.email.strip():
+                    raise InvalidFields({"email": NO_ADDRESS_FOR_REMINDERS})
                 if check and not validate_patient(
                     form, today=clinic_today(desk.db, now=desk.now())
                 ):
@@ -448,13 +500,19 @@ class PatientFormDialog(QDialog):
                     if found:
                         return _Duplicates(found)
                 if patient_id is None:
-                    return register_patient(
+                    saved_id = register_patient(
                         desk.db, desk.actor, form, confirmed_new=confirmed, now=desk.now()
                     )
-                update_patient(
-                    desk.db, desk.actor, patient_id, form, original=original, now=desk.now()
-                )
-                return patient_id
+                else:
+                    update_patient(
+                        desk.db, desk.actor, patient_id, form, original=original, now=desk.now()
+                    )
+                    saved_id = patient_id
+                if wants_reminders != had_reminders:
+                    set_reminder_consent(
+                        desk.db, desk.actor, saved_id, wants_reminders, now=desk.now()
+                    )
+                return saved_id
             except InvalidFields as err:
                 # The day the date checks measure against, for marks cleared while typing.
                 return _Mistakes(err.errors, clinic_today(desk.db, now=desk.now()))

@@ -69,6 +69,7 @@ PAGES = (
     PageSpec("users", "ketadesk.ui.settings.users_page", "UsersPage"),
     PageSpec("availability", "ketadesk.ui.settings.availability_page", "AvailabilityPage", False),
     PageSpec("rules", "ketadesk.ui.settings.rules_page", "RulesPage", False),
+    PageSpec("reminders", "ketadesk.ui.settings.reminders_page", "RemindersPage", False),
 )
 
 

@@ -28,6 +28,7 @@ from ketadesk.ui.common import milestones
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.main_window import MainWindow
+from ketadesk.ui.shell.reminder_loop import ReminderLoop
 
 AskSignIn = Callable[..., Actor | None]
 AskFirstAdmin = Callable[[Database, QWidget | None], Actor | None]
@@ -72,6 +73,7 @@ class SignedInSession(QObject):
         self._backup_timer = QTimer(self)
         self._backup_timer.setInterval(BACKUP_INTERVAL_MS)
         self._backup_timer.timeout.connect(self._on_backup_timer_timeout)
+        self.reminders = ReminderLoop(db, now, self)
         self._lock_pending = False
         a = window.actions_by_name
         a["lock"].triggered.connect(self._on_lock_triggered)
@@ -102,6 +104,7 @@ class SignedInSession(QObject):
             self.window.show_message(screen.at_rest.notice, AT_REST_NOTICE_MS)
         if self.db.is_sqlite and self._backup_dir is not None:
             self._backup_timer.start()
+        self.reminders.start()
         return True
 
     def sign_in_as(self, actor: Actor) -> None:
@@ -198,6 +201,7 @@ class SignedInSession(QObject):
     def close(self) -> None:
         """At exit: stop the lock and the timer, and write the closing backup."""
         self._backup_timer.stop()
+        self.reminders.stop()
         if self.lock is not None:
             self.lock.dispose()
         if self.window.desk() is not None:

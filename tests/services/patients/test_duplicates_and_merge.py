@@ -30,6 +30,7 @@ from ketadesk.store.models import (
     Measurement,
     Patient,
     Protocol,
+    ReminderMessage,
     Series,
     SessionType,
     WaitlistEntry,
@@ -178,6 +179,15 @@ def _history(c: SmallClinic, patient_id: int, day: dt.date) -> None:
         session.add(
             WaitlistEntry(patient_id=patient_id, kind="earlier", session_type="iv_infusion")
         )
+        session.add(
+            ReminderMessage(
+                appointment_id=appt.id,
+                patient_id=patient_id,
+                to_address="june@example.org",
+                starts_at=start,
+                next_attempt_at=start - dt.timedelta(days=1),
+            )
+        )
 
 
 def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> None:
@@ -196,6 +206,7 @@ def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> 
         "follow-ups": 1,
         "measurements": 1,
         "waitlist entries": 1,
+        "e-mail reminders": 1,
     }
     with clinic.db.read() as session:
         for model, _label in MOVED_TABLES:
