@@ -6,9 +6,11 @@ and after; opting in needs an e-mail address on the chart.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -16,6 +18,7 @@ from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, InvalidFields, NotFound, utcnow
 from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Appointment, Patient, ReminderConsent, ReminderMessage
 
 __all__ = ["ReminderConsentRecord", "reminder_consent", "set_reminder_consent"]
@@ -46,8 +49,14 @@ def _audited(record: ReminderConsentRecord) -> dict[str, Any]:
 
 
 def reminder_consent(db: Database, patient_id: int) -> ReminderConsentRecord:
+    """The patient's answer, with the time it was recorded at the clinic (its wall clock: an
+    answer taken on a Pacific evening is that day's, not the next UTC day's)."""
     with db.read() as session:
-        return _record(patient_id, session.get(ReminderConsent, patient_id))
+        record = _record(patient_id, session.get(ReminderConsent, patient_id))
+        if record.recorded_at is None:
+            return record
+        zone = ZoneInfo(load_catalog(session).settings.timezone)
+        return dataclasses.replace(record, recorded_at=record.recorded_at.astimezone(zone))
 
 
 def set_reminder_consent(

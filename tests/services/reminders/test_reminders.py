@@ -243,3 +243,16 @@ def test_a_second_worker_does_not_send_a_message_already_being_sent(
     assert run_outbox(clinic.db, now=due, sender=first_worker).sent == 1
     assert [run.sent for run in meanwhile] == [0]
     assert len(mailbox.arrived) == 1
+
+
+def test_the_consent_is_dated_by_the_clinic_s_clock(clinic: SmallClinic) -> None:
+    """An answer taken at 9 p.m. at the clinic is that day's, though UTC is already tomorrow."""
+    evening = dt.datetime.combine(
+        clinic.calendar.local_date(NOW), dt.time(21, 0), tzinfo=clinic.calendar.tz
+    )
+    ada = clinic.ids["Ada Lovelace"]
+    set_reminder_consent(clinic.db, FRONT_DESK, ada, True, now=evening.astimezone(dt.UTC))
+    recorded = reminder_consent(clinic.db, ada).recorded_at
+    assert recorded is not None
+    assert recorded.date() == evening.date()
+    assert recorded == evening
