@@ -50,6 +50,7 @@ FEATURES = {
         "demo",
         "settings",
         "waitlist",
+        "confirmations",
     },
     "ui": {
         "common",
@@ -63,6 +64,7 @@ FEATURES = {
         "access",
         "settings",
         "waitlist",
+        "confirmations",
     },
 }
 
