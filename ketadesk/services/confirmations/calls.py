@@ -308,17 +308,19 @@ def set_checklist_item(
         allowed = settings.items_for(code or "")
         errors: dict[str, str] = {}
         if item not in allowed:
-            errors["item"] = (
-                f"{item!r} is not on this session type's checklist"
-                + (f" ({', '.join(allowed)})" if allowed else " (it has none)")
+            errors["item"] = f"{item!r} is not on this session type's checklist" + (
+                f" ({', '.join(allowed)})" if allowed else " (it has none)"
             )
         if ride_phone is not None:
             digits = "".join(ch for ch in ride_phone if ch.isdigit())
             if ride_phone.strip() and len(digits) < 7:
                 errors["ride_phone"] = f"{ride_phone!r} is not a phone number"
-        if ride_pickup is not None and ride_pickup.strip():
-            if not _PICKUP.match(ride_pickup.strip()):
-                errors["ride_pickup"] = f"{ride_pickup!r}: use HH:MM, e.g. 14:30"
+        if (
+            ride_pickup is not None
+            and ride_pickup.strip()
+            and not _PICKUP.match(ride_pickup.strip())
+        ):
+            errors["ride_pickup"] = f"{ride_pickup!r}: use HH:MM, e.g. 14:30"
         if (ride_phone is not None or ride_pickup is not None) and item != RIDE_ITEM:
             errors.setdefault("item", "only the ride keeps a phone and a pickup time")
         if appointment.status in RELEASED_STATUSES:

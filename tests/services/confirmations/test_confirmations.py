@@ -65,7 +65,12 @@ def test_the_list_is_for_the_next_open_day_and_worked_to_the_end(clinic: SmallCl
 
     calls.record_call(clinic.db, FRONT_DESK, ada, "no_answer", now=NOW)
     calls.record_call(
-        clinic.db, FRONT_DESK, ada, "confirmed", note="ride: her son", now=NOW + dt.timedelta(hours=1)
+        clinic.db,
+        FRONT_DESK,
+        ada,
+        "confirmed",
+        note="ride: her son",
+        now=NOW + dt.timedelta(hours=1),
     )
     calls.record_call(clinic.db, FRONT_DESK, mary, "cancelled", reason="flu", now=NOW)
     listed = calls.list_confirmations(clinic.db, now=NOW)
@@ -76,10 +81,12 @@ def test_the_list_is_for_the_next_open_day_and_worked_to_the_end(clinic: SmallCl
         ("no_answer", "maria"),
         ("confirmed", "maria"),
     ]
-    assert second.status == "cancelled" and second.appointment_status == "cancelled"
+    assert second.status == "cancelled"
+    assert second.appointment_status == "cancelled"
     with clinic.db.read() as session:
         cancelled = session.get(Appointment, mary)
-        assert cancelled is not None and cancelled.status == "cancelled"
+        assert cancelled is not None
+        assert cancelled.status == "cancelled"
         assert session.scalar(select(func.count()).select_from(ConfirmationCall)) == 3
         audited = session.scalars(
             select(AuditEvent.action).where(AuditEvent.entity_id.in_((ada, mary)))
@@ -99,7 +106,8 @@ def test_a_cancellation_without_a_reason_saves_nothing(clinic: SmallClinic) -> N
     assert "outcome" in raised.value.errors
     with clinic.db.read() as session:
         appointment = session.get(Appointment, ada)
-        assert appointment is not None and appointment.status == "booked"
+        assert appointment is not None
+        assert appointment.status == "booked"
         assert session.scalar(select(func.count()).select_from(ConfirmationCall)) == 0
 
 
@@ -142,9 +150,7 @@ def test_the_checklist_is_ticked_with_the_ride(clinic: SmallClinic) -> None:
     assert "item" in raised.value.errors
     with clinic.db.read() as session:
         audited = session.scalars(
-            select(AuditEvent.after)
-            .where(AuditEvent.action == "checklist")
-            .order_by(AuditEvent.id)
+            select(AuditEvent.after).where(AuditEvent.action == "checklist").order_by(AuditEvent.id)
         ).all()
     assert len(audited) == 2
     assert audited[0] == {
