@@ -76,7 +76,8 @@ def test_the_settings_name_their_mistakes() -> None:
 
 
 def test_the_defaults_match_clinic_toml() -> None:
-    from ketadesk.config import config_dir, read_toml
+    from ketadesk.config import read_toml
+    from ketadesk.paths import config_dir
 
     given = read_toml(config_dir() / "clinic.toml")["confirmations"]
     assert parse_confirmation_settings(given) == parse_confirmation_settings(None)
