@@ -45,7 +45,6 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
     Appointment,
-    ClinicSetting,
     ConfirmationCall,
     Patient,
     SessionType,
@@ -118,8 +117,8 @@ class ConfirmationList:
 
 def confirmation_settings(session: Session) -> ConfirmationSettings:
     """The clinic's ``[confirmations]`` (the defaults for a clinic stored before it existed)."""
-    row = session.get(ClinicSetting, "confirmations")
-    return parse_confirmation_settings(row.value if row else None, "database/clinic.toml")
+    settings = load_catalog(session).settings
+    return parse_confirmation_settings(settings.extra.get("confirmations"), "database/clinic.toml")
 
 
 def default_day(db: Database, *, now: dt.datetime | None = None) -> dt.date:

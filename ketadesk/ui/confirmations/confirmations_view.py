@@ -63,13 +63,13 @@ class Column(enum.IntEnum):
     CHECKLIST = 6
 
 
-def _last_call(row: ConfirmationRow) -> str:
+def _last_call(row: ConfirmationRow, zone: ZoneInfo) -> str:
     if not row.attempts:
         return ""
     last = row.attempts[-1]
     tries = f" ({len(row.attempts)} calls)" if len(row.attempts) > 1 else ""
     note = f": {last.note}" if last.note else ""
-    return f"{last.username} {last.at:%m/%d %H:%M} UTC{tries}{note}"
+    return f"{last.username} {last.at.astimezone(zone):%m/%d %H:%M}{tries}{note}"
 
 
 def _checklist(row: ConfirmationRow) -> str:
@@ -98,7 +98,7 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
             TableColumn("Call", lambda r: r.status_name),
             TableColumn(
                 "Last call",
-                lambda r: _last_call(r).replace(" UTC", ""),
+                lambda r: _last_call(r, zone.timezone),
                 tooltip=lambda r: "\n".join(
                     f"{a.at.astimezone(zone.timezone):%m/%d %H:%M} {a.username}: "
                     f"{a.outcome_name} {a.note}"
