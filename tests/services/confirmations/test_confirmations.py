@@ -158,3 +158,22 @@ def test_the_checklist_is_ticked_with_the_ride(clinic: SmallClinic) -> None:
         "ride_phone": "(619) 555-0142",
         "ride_pickup": "11:00",
     }
+
+
+def test_the_day_sheet_shows_the_checklist_as_ticked(clinic: SmallClinic) -> None:
+    from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
+
+    ada = _book(clinic, "Ada Lovelace", "Room 1", "Monitor 1", "09:00")
+    calls.set_checklist_item(
+        clinic.db, FRONT_DESK, ada, "driver_confirmed", True, ride_pickup="11:05", now=NOW
+    )
+    sheet = day_sheet(clinic.db, _next_open_day(clinic), now=NOW)
+    session = next(s for g in sheet.groups for s in g.sessions if s.appointment_id == ada)
+    assert session.checklist == (
+        ("Ride home arranged", True),
+        ("Fasting instructions understood", False),
+    )
+    text = "".join(b.html for b in day_sheet_layout(sheet).blocks)
+    assert "&#9746; Ride home arranged" in text
+    assert "&#9744; Fasting instructions understood" in text
+    assert "Pickup <b>11:05</b>" in text
