@@ -179,3 +179,18 @@ def test_a_confirmation_list_worked_through_to_the_end(
 def test_the_confirmation_model_passes_the_model_tester(qtmodeltester: object) -> None:
     model = ConfirmationModel()
     qtmodeltester.check(model)  # type: ignore[attr-defined]
+
+
+def test_a_therapist_sees_the_list_but_cannot_work_it(qtbot: QtBot, clinic: SmallClinic) -> None:
+    book_the_next_open_day(clinic)
+    therapist = Actor(user_id=None, username="sam", role="therapist")
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=therapist)
+    qtbot.addWidget(win)
+    win.show()
+    wait_for_day(qtbot, win)
+    view = _confirmations_view(win)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=10_000)
+    _select(view, "Lovelace, Ada")
+    assert not any(b.isEnabled() for b in view.outcome_buttons.values())
+    assert not view.cancel_button.isEnabled()
+    assert not any(c.isEnabled() for c in view.checks.values())
