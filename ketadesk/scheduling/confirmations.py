@@ -40,9 +40,9 @@ CONFIRMATION_DEFAULTS: Mapping[str, Any] = {
     "late_grace_minutes": 10,
     "no_show_minutes": 30,
     "items": {
-        "driver_confirmed": "Ride home arranged",
-        "fasting_confirmed": "Fasting instructions understood",
-        "nasal_spray_instructions": "Nasal spray instructions given",
+        "driver_confirmed": "Ride home",
+        "fasting_confirmed": "Fasting",
+        "nasal_spray_instructions": "Nasal spray",
     },
     "checklist": {
         "iv_infusion": ["driver_confirmed", "fasting_confirmed"],

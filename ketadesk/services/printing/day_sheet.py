@@ -421,8 +421,13 @@ def _session_row(s: SheetSession, by: str) -> str:
             checks.append(f"{box} fasting confirmed")
     else:
         checks.append(f"Ends {hour_minute(s.pickup)}")
-    for name, ticked in s.checklist:
-        checks.append(("&#9746; " if ticked else "&#9744; ") + html.escape(name))
+    if s.checklist:  # one line, so the checklist costs no height over the old fasting line
+        checks.append(
+            " &nbsp;".join(
+                ("&#9746;&nbsp;" if ticked else "&#9744;&nbsp;") + html.escape(name)
+                for name, ticked in s.checklist
+            )
+        )
     for warning in s.gate_warnings:
         checks.append(f'<span class="warn">&#9888; {html.escape(warning)}</span>')
     return fill(

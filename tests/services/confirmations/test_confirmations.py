@@ -170,10 +170,10 @@ def test_the_day_sheet_shows_the_checklist_as_ticked(clinic: SmallClinic) -> Non
     sheet = day_sheet(clinic.db, _next_open_day(clinic), now=NOW)
     session = next(s for g in sheet.groups for s in g.sessions if s.appointment_id == ada)
     assert session.checklist == (
-        ("Ride home arranged", True),
-        ("Fasting instructions understood", False),
+        ("Ride home", True),
+        ("Fasting", False),
     )
     text = "".join(b.html for b in day_sheet_layout(sheet).blocks)
-    assert "&#9746; Ride home arranged" in text
-    assert "&#9744; Fasting instructions understood" in text
+    assert "&#9746;&nbsp;Ride home" in text
+    assert "&#9744;&nbsp;Fasting" in text
     assert "Pickup <b>11:05</b>" in text
