@@ -51,6 +51,7 @@ FEATURES = {
         "settings",
         "waitlist",
         "reminders",
+        "confirmations",
     },
     "ui": {
         "common",
@@ -64,6 +65,7 @@ FEATURES = {
         "access",
         "settings",
         "waitlist",
+        "confirmations",
     },
 }
 

@@ -680,6 +680,8 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         logo_max_kb=c.integer("logo_max_kb", default=256, minimum=1),
         holiday_subdivision=c.text("holiday_subdivision", default=""),
         holidays_closed=_holidays_closed(c),
+        # Sections parsed by their own feature (scheduling/confirmations.py), kept as given.
+        extra={k: data[k] for k in ("confirmations",) if isinstance(data, dict) and k in data},
     )
 
 

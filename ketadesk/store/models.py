@@ -726,6 +726,24 @@ class ReminderMessage(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
 
 
+# Confirmation calls: the desk's calls to confirm a coming visit
+
+
+class ConfirmationCall(Base):
+    """One attempt to confirm an appointment by phone: who called, when, the outcome
+    (scheduling/confirmations.CALL_OUTCOMES) and a note; the latest is the row's status."""
+
+    __tablename__ = "confirmation_call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    at: Mapped[dt.datetime]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    username: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 __all__ = [
     "Appointment",
     "AppointmentEvent",
@@ -734,6 +752,7 @@ __all__ = [
     "ChangeCounter",
     "ClinicSetting",
     "Closure",
+    "ConfirmationCall",
     "FollowUp",
     "FollowUpAttempt",
     "GatingOverride",

@@ -65,6 +65,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "integration_note": frozenset({"therapist", "prescriber"}),
     # The waitlist (ASAP list) is the front desk's: who waits for a place, and offering it.
     "manage_waitlist": frozenset({"admin", "front_desk"}),
+    # Confirming the coming visits by phone and ticking their pre-visit checklist.
+    "confirm_visits": frozenset({"admin", "front_desk", "nurse"}),
     # Reading clinical data: screening, consent, REMS enrolment and contraindications, outcome
     # measures (PHQ-9 answers and scores), monitoring records and printed session records.
     # The clinicians who act on it, and the administrator, who answers for the record (REMS

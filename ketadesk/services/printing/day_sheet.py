@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
+from ketadesk.scheduling.confirmations import parse_confirmation_settings
 from ketadesk.scheduling.gating import PatientFacts, ScreeningStatus, check_gates
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES
 from ketadesk.services.common.context import utcnow
@@ -80,6 +81,11 @@ class SheetSession:
     needs_driver: bool  # a dosing session: the patient may not drive home
     # Gating rules the session does not meet and nobody overrode ("no signed consent on file").
     gate_warnings: tuple[str, ...] = ()
+    #: The pre-visit checklist of its session type ([confirmations.checklist]): (name, ticked),
+    #: ticked in the Confirmations view.
+    checklist: tuple[tuple[str, bool], ...] = ()
+    #: The ride's pickup time as agreed on the confirmation call ("" when none: the planned end).
+    ride_pickup: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +189,7 @@ def day_sheet(
     facts = {row[0]: row for row in people}
     rooms = {r.id: r.name for r in schedule.rooms}
 
+    confirmations = parse_confirmation_settings(catalog.settings.extra.get("confirmations"))
     sessions: dict[int, SheetSession] = {}
     for a in active:
         _id, checklist, first, last, driver, driver_phone, dosing, _patient, _series = facts[a.id]
@@ -210,6 +217,11 @@ def day_sheet(
             driver=driver_label,
             pickup=a.end,
             fasting_confirmed=bool((checklist or {}).get("fasting_confirmed")),
+            checklist=tuple(
+                (confirmations.items[key], bool((checklist or {}).get(key)))
+                for key in confirmations.items_for(a.session_type_code)
+            ),
+            ride_pickup=str((checklist or {}).get("ride_pickup") or ""),
             needs_driver=bool(dosing),
             gate_warnings=gates.get(a.id, ()),
         )
@@ -403,11 +415,19 @@ def _session_row(s: SheetSession, by: str) -> str:
             checks.append(f"Driver: <b>{html.escape(s.driver)}</b>")
         else:
             checks.append("<b>NO DRIVER RECORDED</b>")
-        checks.append(f"Pickup <b>{hour_minute(s.pickup)}</b>")
-        box = "&#9746;" if s.fasting_confirmed else "&#9744;"
-        checks.append(f"{box} fasting confirmed")
+        checks.append(f"Pickup <b>{html.escape(s.ride_pickup) or hour_minute(s.pickup)}</b>")
+        if not s.checklist:
+            box = "&#9746;" if s.fasting_confirmed else "&#9744;"
+            checks.append(f"{box} fasting confirmed")
     else:
         checks.append(f"Ends {hour_minute(s.pickup)}")
+    if s.checklist:  # one line, so the checklist costs no height over the old fasting line
+        checks.append(
+            " &nbsp;".join(
+                ("&#9746;&nbsp;" if ticked else "&#9744;&nbsp;") + html.escape(name)
+                for name, ticked in s.checklist
+            )
+        )
     for warning in s.gate_warnings:
         checks.append(f'<span class="warn">&#9888; {html.escape(warning)}</span>')
     return fill(

@@ -29,6 +29,7 @@ from ketadesk.scheduling.calendar import (
     ShiftPattern,
     subtract,
 )
+from ketadesk.scheduling.confirmations import parse_confirmation_settings
 from ketadesk.services.schedule.day_schedule import (
     NO_ROOM,
     NO_STAFF,
@@ -316,6 +317,7 @@ def day_schedule_from_rows(
             )
         )
 
+    arrivals = parse_confirmation_settings(catalog.settings.extra.get("confirmations"))
     hours = calendar.opening_hours(day)
     closed_reason = _sentence(calendar.closed_reason(day))
     if rows.grouping == "staff":
@@ -349,6 +351,8 @@ def day_schedule_from_rows(
         closures=bands + tuple(off_shift),
         grouping=rows.grouping,
         slot_minutes=catalog.settings.slot_minutes,
+        late_grace_minutes=arrivals.late_grace_minutes,
+        no_show_minutes=arrivals.no_show_minutes,
     )
 
 

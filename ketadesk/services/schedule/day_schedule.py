@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ketadesk.scheduling.confirmations import CONFIRMATION_DEFAULTS
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 
 STATUS_LABELS = {
@@ -159,6 +160,10 @@ class DaySchedule:
     grouping: str = "room"
     #: The clinic's slot grid (ClinicSettings.slot_minutes): where a dragged block may start.
     slot_minutes: int = 1
+    #: A booked patient is late, then a no-show candidate, this many minutes after the start
+    #: ([confirmations] late_grace_minutes, no_show_minutes): the arrival badges.
+    late_grace_minutes: int = CONFIRMATION_DEFAULTS["late_grace_minutes"]
+    no_show_minutes: int = CONFIRMATION_DEFAULTS["no_show_minutes"]
 
     @property
     def is_closed(self) -> bool:

@@ -248,6 +248,7 @@ VIEWS = (
     ViewSpec("recall", "Recall", "Ctrl+6", "Patients due a booster, and those who dropped out"),
     ViewSpec("my_day", "My day", "Ctrl+7", "One clinician's own sessions today"),
     ViewSpec("waitlist", "Waitlist", "Ctrl+8", "Patients waiting for an earlier place"),
+    ViewSpec("confirmations", "Confirmations", "Ctrl+9", "Calls to confirm the coming visits"),
 )
 DAY_VIEWS = frozenset({"rooms", "staff"})
 

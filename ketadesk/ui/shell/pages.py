@@ -169,7 +169,16 @@ class DeskController(QObject):
 
     def _register_pages(self) -> None:
         pages = self.window.pages
-        for name in ("staff", "week", "chairs", "follow_ups", "recall", "my_day", "waitlist"):
+        for name in (
+            "staff",
+            "week",
+            "chairs",
+            "follow_ups",
+            "recall",
+            "my_day",
+            "waitlist",
+            "confirmations",
+        ):
             pages.register(name, getattr(self, f"_build_{name}"))
 
     def _build_staff(self) -> Page:
@@ -281,6 +290,14 @@ class DeskController(QObject):
         waitlist.patient_requested.connect(self.open_patient)
         waitlist.changed.connect(self._on_own_change)
         return Page(waitlist, lambda _day: waitlist.refresh())
+
+    def _build_confirmations(self) -> Page:
+        from ketadesk.ui.confirmations.confirmations_view import ConfirmationsView
+
+        confirmations = ConfirmationsView(self.desk, self.parent_widget)
+        confirmations.patient_requested.connect(self.open_patient)
+        confirmations.changed.connect(self._on_own_change)
+        return Page(confirmations, lambda _day: confirmations.refresh())
 
     def _on_place_freed(self, appointment_id: int) -> None:
         """A session was cancelled, marked a no-show or moved here: offer its place to the

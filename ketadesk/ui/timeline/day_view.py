@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, arrival_state
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
@@ -67,6 +68,7 @@ from ketadesk.ui.timeline.drag import (
     paint_ghost_frame,
 )
 from ketadesk.ui.timeline.painter import (
+    ARRIVAL_COLORS,
     LEFT_MIDDLE,
     SHADE_STRENGTH,
     STATUS_COLORS,
@@ -391,6 +393,15 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         minute = wall_minute(start.astimezone(schedule.day_start.tzinfo), schedule.day)
         origin = self.body_origin()
         return QPoint(round(origin.x() + c.x + c.w / 2), round(origin.y() + layout.y_of(minute)))
+
+    def arrival_of(self, a: DayAppointment, schedule: DaySchedule) -> str | None:
+        """What ``a``'s block says of the patient's arrival now: late or a no-show candidate
+        (scheduling/confirmations.arrival_state, the grace periods of ``schedule``); None
+        otherwise (an arrived patient's status badge already says so)."""
+        state = arrival_state(
+            a.status, a.start, self._now(), schedule.late_grace_minutes, schedule.no_show_minutes
+        )
+        return None if state == ARRIVED else state
 
     def _local_now(self, schedule: DaySchedule) -> dt.datetime:
         return self._now().astimezone(schedule.day_start.tzinfo)
@@ -853,10 +864,16 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
                 break
             available -= h
             max_lines += 1
-        badge = self._badge(a.status) if width >= BADGE_MIN_WIDTH and max_lines >= 2 else None
+        arrival = self._arrival(a)
+        wide = width >= BADGE_MIN_WIDTH and max_lines >= 2
+        badge = (self._arrival_badge(arrival) or self._badge(a.status)) if wide else None
         lines = block_lines(a, max(max_lines, 1), with_status=badge is None)
         p = self.p
-        dot = STATUS_COLORS.get(a.status) if badge is None else None
+        dot = (
+            ARRIVAL_COLORS.get(arrival or "", STATUS_COLORS.get(a.status))
+            if badge is None
+            else None
+        )
         if dot is not None:  # narrow blocks: a coloured dot says "here" / "in the chair" / "missed"
             width -= 10
             p.setPen(Qt.PenStyle.NoPen)
@@ -877,6 +894,14 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             p.setPen(color)
             draw_line(p, font, key, fm, left, y, elided(fm, key, line, line_width))
             y += fm.height()
+
+    def _arrival(self, a: DayAppointment) -> str | None:
+        return self.view.arrival_of(a, self.schedule)
+
+    def _arrival_badge(self, arrival: str | None) -> tuple[str, QColor, QColor] | None:
+        if arrival is None:
+            return None
+        return (ARRIVAL_NAMES[arrival], QColor(ARRIVAL_COLORS[arrival]), QColor("#ffffff"))
 
     def _badge(self, status: str) -> tuple[str, QColor, QColor] | None:
         """Label, fill and text colour of a status badge; none for a plain booking."""

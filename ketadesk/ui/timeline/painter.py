@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 SHADE_STRENGTH = {"checkin": 0.22, "dosing": 0.62, "observation": 0.40, "therapy": 0.36}
 #: Statuses that need the front desk's eye, and their colour (badge, dot or bar).
 STATUS_COLORS = {"checked_in": "#f2c94c", "in_progress": "#1e8e3e", "no_show": "#d93025"}
+#: A booked patient not checked in after the grace period (late), and long after (a no-show
+#: candidate): scheduling/confirmations.arrival_state.
+ARRIVAL_COLORS = {"late": "#e37400", "no_show_candidate": "#b3261e"}
 #: The "now" line, on a light and on a dark palette.
 NOW_COLORS = ("#d93025", "#ff6b5e")
 LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter

@@ -1,0 +1,163 @@
+"""Confirming the coming visits by phone, and reading arrivals at a glance: pure rules.
+
+The call outcomes and their names, the confirmation settings (``[confirmations]`` in
+clinic.toml, parsed here with errors naming the key), which day the list is for, whether a list
+is all done, the checklist items a session type asks for, and the arrival state of a block on
+the day view (arrived, late after a grace period, no-show candidate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ketadesk.scheduling.catalog import ConfigError
+from ketadesk.scheduling.statuses import ATTENDED_STATUSES
+
+#: A call's outcomes, as the desk records them; the last attempt is the row's status.
+CALL_OUTCOMES = ("confirmed", "left_message", "no_answer", "cancelled")
+#: A row with no attempt yet.  A message left or no answer has had its call: the list counts it
+#: as worked (the desk may still try again).
+NOT_CALLED = "not_called"
+OUTCOME_NAMES = {
+    NOT_CALLED: "Not yet called",
+    "confirmed": "Confirmed",
+    "left_message": "Left a message",
+    "no_answer": "No answer",
+    "cancelled": "Cancelled",
+}
+
+#: The arrival states a block on the day view may show (None: nothing to say yet).
+ARRIVED, LATE, NO_SHOW_CANDIDATE = "arrived", "late", "no_show_candidate"
+ARRIVAL_NAMES = {ARRIVED: "Arrived", LATE: "Late", NO_SHOW_CANDIDATE: "No-show?"}
+
+# The defaults of resources/config/clinic.toml [confirmations], for a clinic stored before the
+# section existed.
+CONFIRMATION_DEFAULTS: Mapping[str, Any] = {
+    "days_ahead": 0,
+    "late_grace_minutes": 10,
+    "no_show_minutes": 30,
+    "items": {
+        "driver_confirmed": "Ride home",
+        "fasting_confirmed": "Fasting",
+        "nasal_spray_instructions": "Nasal spray",
+    },
+    "checklist": {
+        "iv_infusion": ["driver_confirmed", "fasting_confirmed"],
+        "spravato": ["driver_confirmed", "fasting_confirmed", "nasal_spray_instructions"],
+        "im_ketamine": ["driver_confirmed"],
+        "kap": ["driver_confirmed"],
+    },
+}
+#: The checklist item that carries the ride's phone and pickup time.
+RIDE_ITEM = "driver_confirmed"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationSettings:
+    """``days_ahead``: the list's default day, that many days after today (0: the clinic's
+    next open day); a booked patient is late ``late_grace_minutes`` after the start and a
+    no-show candidate ``no_show_minutes`` after it; ``items`` names each checklist item and
+    ``checklist`` lists the items per session type code."""
+
+    days_ahead: int = 0
+    late_grace_minutes: int = 10
+    no_show_minutes: int = 30
+    items: Mapping[str, str] = field(default_factory=dict)
+    checklist: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def items_for(self, session_type: str) -> tuple[str, ...]:
+        return self.checklist.get(session_type, ())
+
+
+def _minutes(data: Mapping[str, Any], key: str, source: str) -> int:
+    value = data[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{source}: [confirmations] {key} must be a whole number >= 0")
+    return value
+
+
+def parse_confirmation_settings(
+    given: Mapping[str, Any] | None, source: str = "clinic.toml"
+) -> ConfirmationSettings:
+    """``[confirmations]`` over its defaults; a mistake names its key."""
+    data = {**CONFIRMATION_DEFAULTS, **(given or {})}
+    items = data["items"]
+    if not isinstance(items, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in items.items()
+    ):
+        raise ConfigError(f"{source}: [confirmations] items must map a key to a name")
+    checklist = data["checklist"]
+    if not isinstance(checklist, Mapping):
+        raise ConfigError(f"{source}: [confirmations] checklist must map session types to items")
+    parsed: dict[str, tuple[str, ...]] = {}
+    for code, keys in checklist.items():
+        if not isinstance(keys, list) or any(k not in items for k in keys):
+            raise ConfigError(
+                f"{source}: [confirmations.checklist] {code} must list items of "
+                f"[confirmations.items] ({', '.join(items)})"
+            )
+        parsed[code] = tuple(keys)
+    late = _minutes(data, "late_grace_minutes", source)
+    no_show = _minutes(data, "no_show_minutes", source)
+    if no_show < late:
+        raise ConfigError(
+            f"{source}: [confirmations] no_show_minutes ({no_show}) is before "
+            f"late_grace_minutes ({late})"
+        )
+    return ConfirmationSettings(
+        days_ahead=_minutes(data, "days_ahead", source),
+        late_grace_minutes=late,
+        no_show_minutes=no_show,
+        items=dict(items),
+        checklist=parsed,
+    )
+
+
+def confirmation_day(
+    today: dt.date,
+    days_ahead: int,
+    is_open: Callable[[dt.date], bool],
+    *,
+    search_days: int = 366,
+) -> dt.date:
+    """The day a confirmation list is for: ``days_ahead`` days after ``today``, or the clinic's
+    next open day after today when ``days_ahead`` is 0."""
+    if days_ahead > 0:
+        return today + dt.timedelta(days=days_ahead)
+    day = today + dt.timedelta(days=1)
+    for _ in range(search_days):
+        if is_open(day):
+            return day
+        day += dt.timedelta(days=1)
+    return today + dt.timedelta(days=1)
+
+
+def all_done(statuses: Iterable[str]) -> bool:
+    """Every row of the list has had its call (there may be no row at all)."""
+    return all(s != NOT_CALLED for s in statuses)
+
+
+def arrival_state(
+    status: str,
+    start: dt.datetime,
+    now: dt.datetime,
+    grace_minutes: int,
+    no_show_minutes: int,
+) -> str | None:
+    """What a block on the day view says about the patient's arrival: ``arrived`` once checked
+    in (or further on), ``late`` when still booked ``grace_minutes`` after the start, a
+    ``no_show_candidate`` ``no_show_minutes`` after it; None when there is nothing to say (not
+    due yet, or cancelled, or already marked a no-show)."""
+    if status in ATTENDED_STATUSES:
+        return ARRIVED
+    if status != "booked":
+        return None
+    waited = now - start
+    if waited >= dt.timedelta(minutes=no_show_minutes):
+        return NO_SHOW_CANDIDATE
+    if waited >= dt.timedelta(minutes=grace_minutes):
+        return LATE
+    return None

@@ -1,0 +1,1 @@
+"""Confirming the coming visits by phone, and the pre-visit checklist."""

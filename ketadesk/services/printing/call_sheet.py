@@ -1,0 +1,86 @@
+"""The confirmation list on paper: a call sheet for a day's visits, in start order, with the
+phone, the session, the call status, the checklist and a box for each outcome, for the desk to
+call down with a pen.
+
+``call_sheet`` reads the list (``services/confirmations/calls.list_confirmations``) into a
+frozen ``CallSheet``; ``call_sheet_layout`` turns it into a ``PrintLayout``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from ketadesk.services.common.context import utcnow
+from ketadesk.services.confirmations.calls import ConfirmationList, list_confirmations
+from ketadesk.services.printing.layout import PrintBlock, PrintLayout, fill, long_date, template
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class CallSheet:
+    listed: ConfirmationList
+    printed_at: dt.datetime
+    paper_size: str
+
+
+def call_sheet(
+    db: Database, day: dt.date | None = None, *, now: dt.datetime | None = None
+) -> CallSheet:
+    """The confirmation list of ``day`` (the default day when None), read for printing."""
+    now = now or utcnow()
+    listed = list_confirmations(db, day, now=now)
+    with db.read() as session:
+        settings = load_catalog(session).settings
+    return CallSheet(listed, now.astimezone(ZoneInfo(settings.timezone)), settings.paper_size)
+
+
+def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
+    listed = sheet.listed
+    tz = ZoneInfo(listed.timezone)
+    blocks: list[PrintBlock] = []
+    if not listed.rows:
+        blocks.append(PrintBlock(fill("notice.html", text="No visits to confirm on this day.")))
+    for row in listed.rows:
+        checks = [
+            ("&#9746; " if item.ticked else "&#9744; ") + html.escape(item.name)
+            for item in row.checklist
+        ]
+        if row.driver or row.ride_phone:
+            ride = ", ".join(p for p in (row.driver, row.ride_phone) if p)
+            pickup = row.ride_pickup or f"{row.planned_end.astimezone(tz):%H:%M}"
+            checks.append(f"Ride: {html.escape(ride)}; pickup {html.escape(pickup)}")
+        attempts = "<br/>".join(
+            html.escape(
+                f"{a.at.astimezone(tz):%m/%d %H:%M} {a.username}: {a.outcome_name}"
+                + (f" ({a.note})" if a.note else "")
+            )
+            for a in row.attempts
+        )
+        blocks.append(
+            PrintBlock(
+                fill(
+                    "confirmation_row.html",
+                    time=f"{row.start.astimezone(tz):%H:%M}",
+                    patient=row.patient_name,
+                    phone=row.phone or "no phone recorded",
+                    session_type=row.session_type_name,
+                    status=row.status_name,
+                    checklist_html="<br/>".join(checks),
+                    attempts_html=attempts,
+                )
+            )
+        )
+    left = listed.left_to_call
+    done = "all called" if listed.all_done else f"{left} to call"
+    return PrintLayout(
+        clinic_name=listed.clinic_name,
+        title=f"Confirmation calls: {long_date(listed.day)} ({len(listed.rows)}, {done})",
+        printed_at=sheet.printed_at,
+        css=template("style.css").template,
+        blocks=tuple(blocks),
+        paper_size=sheet.paper_size,
+    )

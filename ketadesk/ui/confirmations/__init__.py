@@ -1,0 +1,1 @@
+"""The Confirmations view: calling the coming visits, and ticking their checklist."""

@@ -1,0 +1,456 @@
+"""The Confirmations view (Go ▸ Confirmations): a day's visits to confirm by phone, each with
+its patient, phone, time, session type and call status; an outcome button per call, a
+cancellation with its reason, the pre-visit checklist ticked for the selected visit, and a call
+sheet to print.
+
+The list is read on a worker (``services/confirmations/calls.list_confirmations``); every write
+goes through the confirmation services on the writer worker, then the list is read again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QDate, QModelIndex, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDateEdit,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.scheduling.confirmations import OUTCOME_NAMES, RIDE_ITEM
+from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.confirmations.calls import (
+    ConfirmationList,
+    ConfirmationRow,
+    list_confirmations,
+    record_call,
+    set_checklist_item,
+)
+from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
+from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.table_model import ROW_ROLE, RowTableModel, TableColumn
+from ketadesk.ui.printing.print_dialogs import PREVIEW, Disclosure, DocumentPrinter
+
+#: The outcome buttons, in the order of the row: (outcome, label, object name).
+OUTCOME_BUTTONS = (
+    ("confirmed", "&Confirmed", "confirm_confirmed"),
+    ("left_message", "&Left a message", "confirm_left_message"),
+    ("no_answer", "&No answer", "confirm_no_answer"),
+)
+
+
+class Column(enum.IntEnum):
+    TIME = 0
+    PATIENT = 1
+    PHONE = 2
+    SESSION = 3
+    STATUS = 4
+    LAST_CALL = 5
+    CHECKLIST = 6
+
+
+def _last_call(row: ConfirmationRow, zone: ZoneInfo) -> str:
+    if not row.attempts:
+        return ""
+    last = row.attempts[-1]
+    tries = f" ({len(row.attempts)} calls)" if len(row.attempts) > 1 else ""
+    note = f": {last.note}" if last.note else ""
+    return f"{last.username} {last.at.astimezone(zone):%m/%d %H:%M}{tries}{note}"
+
+
+def _checklist(row: ConfirmationRow) -> str:
+    if not row.checklist:
+        return "—"
+    ticked = sum(1 for item in row.checklist if item.ticked)
+    return f"{ticked} of {len(row.checklist)}"
+
+
+class ConfirmationModel(RowTableModel[ConfirmationRow]):
+    """The list's rows; ``ROW_ROLE`` gives a row's ConfirmationRow.  Times are shown in the
+    clinic's zone (``timezone``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.timezone = ZoneInfo("UTC")
+        zone = self
+        columns: tuple[TableColumn[ConfirmationRow], ...] = (
+            TableColumn(
+                "Time",
+                lambda r: f"{r.start.astimezone(zone.timezone):%H:%M}",
+                sort_key=lambda r: r.start.timestamp(),
+            ),
+            TableColumn("Patient", lambda r: r.patient_name),
+            TableColumn("Phone", lambda r: r.phone or "no phone recorded"),
+            TableColumn("Session", lambda r: r.session_type_name),
+            TableColumn("Call", lambda r: r.status_name),
+            TableColumn(
+                "Last call",
+                lambda r: _last_call(r, zone.timezone),
+                tooltip=lambda r: "\n".join(
+                    f"{a.at.astimezone(zone.timezone):%m/%d %H:%M} {a.username}: "
+                    f"{a.outcome_name} {a.note}"
+                    for a in r.attempts
+                ),
+            ),
+            TableColumn(
+                "Checklist",
+                _checklist,
+                tooltip=lambda r: "\n".join(
+                    ("☑ " if i.ticked else "☐ ") + i.name for i in r.checklist
+                ),
+            ),
+        )
+        super().__init__(columns, parent)
+
+
+class ConfirmationsView(QWidget):
+    """The confirmation list with its actions.
+
+    Signals:
+        refreshed(): the list was read and shown.
+        patient_requested(int): open this patient's record (a row activated).
+        changed(): a call or a tick was written here (the window reloads what it shows).
+
+    Attributes:
+        day_edit: the day the list is for; model, table: the list; note, reason: what the
+        next call keeps; outcome_buttons (outcome -> button), cancel_button, print_button;
+        checklist_box with checks (item key -> QCheckBox), ride_phone, ride_pickup;
+        summary ("3 to call" / "All done"), status.
+    """
+
+    refreshed = Signal()
+    patient_requested = Signal(int)
+    changed = Signal()
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.setObjectName("confirmations_view")
+        self.setAccessibleName("Confirmations")
+        self._reads = LatestOnly(self, busy="Reading the confirmation list…")
+        self._day: dt.date | None = None
+        self.listed: ConfirmationList | None = None
+        self.checks: dict[str, QCheckBox] = {}
+        self.printer = DocumentPrinter(desk, self)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_heading())
+        self.model = ConfirmationModel(self)
+        self.table = QTableView(self)
+        self.table.setObjectName("confirmations_table")
+        self.table.setAccessibleName("Visits to confirm")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(Column.LAST_CALL, QHeaderView.ResizeMode.Stretch)
+        body = QHBoxLayout()
+        body.addWidget(self.table, 1)
+        body.addWidget(self._build_checklist())
+        layout.addLayout(body, 1)
+        layout.addLayout(self._build_call_row())
+        self.status = QLabel(self)
+        self.status.setObjectName("confirmations_status")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.day_edit.dateChanged.connect(self._on_day_edit_date_changed)
+        self.table.activated.connect(self._on_table_activated)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self._on_selection_changed()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build_heading(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.day_edit = QDateEdit(self)
+        self.day_edit.setObjectName("confirmations_day")
+        self.day_edit.setAccessibleName("Visits on")
+        self.day_edit.setCalendarPopup(True)
+        self.day_edit.setDisplayFormat("ddd MM/dd/yyyy")
+        self.summary = QLabel(self)
+        self.summary.setObjectName("confirmations_summary")
+        font = self.summary.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.summary.setFont(font)
+        self.print_button = QPushButton("&Print call sheet…", self)
+        self.print_button.setObjectName("confirmations_print")
+        self.print_button.clicked.connect(self._on_print_button_clicked)
+        row.addWidget(QLabel("Visits on", self))
+        row.addWidget(self.day_edit)
+        row.addSpacing(16)
+        row.addWidget(self.summary, 1)
+        row.addWidget(self.print_button)
+        return row
+
+    def _build_call_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.note = QLineEdit(self)
+        self.note.setObjectName("confirmations_note")
+        self.note.setPlaceholderText("Note for this call (optional)")
+        self.note.setAccessibleName("Call note")
+        self.reason = QLineEdit(self)
+        self.reason.setObjectName("confirmations_reason")
+        self.reason.setPlaceholderText("Reason, to cancel")
+        self.reason.setAccessibleName("Cancellation reason")
+        row.addWidget(self.note, 2)
+        self.outcome_buttons: dict[str, QPushButton] = {}
+        for outcome, label, name in OUTCOME_BUTTONS:
+            button = QPushButton(label, self)
+            button.setObjectName(name)
+            button.clicked.connect(lambda _checked=False, o=outcome: self.record(o))
+            self.outcome_buttons[outcome] = button
+            row.addWidget(button)
+        row.addWidget(self.reason, 1)
+        self.cancel_button = QPushButton("Cancel the &visit", self)
+        self.cancel_button.setObjectName("confirm_cancelled")
+        self.cancel_button.setToolTip("Cancel through the normal cancellation, with the reason")
+        self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
+        row.addWidget(self.cancel_button)
+        return row
+
+    def _build_checklist(self) -> QGroupBox:
+        self.checklist_box = QGroupBox("Pre-visit checklist", self)
+        self.checklist_box.setObjectName("confirmations_checklist")
+        self.checklist_box.setMinimumWidth(300)
+        box = QVBoxLayout(self.checklist_box)
+        self._checks_layout = QVBoxLayout()
+        box.addLayout(self._checks_layout)
+        form = QFormLayout()
+        self.ride_phone = QLineEdit(self.checklist_box)
+        self.ride_phone.setObjectName("confirmations_ride_phone")
+        self.ride_phone.setPlaceholderText("(619) 555-0100")
+        self.ride_pickup = QLineEdit(self.checklist_box)
+        self.ride_pickup.setObjectName("confirmations_ride_pickup")
+        self.ride_pickup.setPlaceholderText("HH:MM")
+        form.addRow("Ride's phone", self.ride_phone)
+        form.addRow("Pickup at", self.ride_pickup)
+        box.addLayout(form)
+        self.checklist_hint = QLabel(self.checklist_box)
+        self.checklist_hint.setWordWrap(True)
+        box.addWidget(self.checklist_hint)
+        box.addStretch(1)
+        return self.checklist_box
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the list of the day shown (the clinic's default day the first time)."""
+        db, now, day = self.desk.db, self.desk.now(), self._day
+        self._reads.run(
+            lambda: list_confirmations(db, day, now=now),
+            self._on_read,
+            failed=self._on_read_failed,
+        )
+
+    def _on_read(self, listed: ConfirmationList) -> None:
+        self.listed = listed
+        self._day = listed.day
+        self.day_edit.blockSignals(True)
+        self.day_edit.setDate(QDate(listed.day.year, listed.day.month, listed.day.day))
+        self.day_edit.blockSignals(False)
+        self.model.timezone = ZoneInfo(listed.timezone)
+        selected = self.selected()
+        self.model.set_rows(listed.rows)
+        if selected is not None:
+            for number, row in enumerate(listed.rows):
+                if row.appointment_id == selected.appointment_id:
+                    self.table.selectRow(number)
+        if not listed.rows:
+            self.summary.setText("No visits to confirm on this day.")
+        elif listed.all_done:
+            self.summary.setText(f"All done: every one of {len(listed.rows)} visits was called.")
+        else:
+            self.summary.setText(f"{listed.left_to_call} of {len(listed.rows)} to call.")
+        self._on_selection_changed()
+        self.refreshed.emit()
+
+    def _on_read_failed(self, err: ServiceError) -> None:
+        self.status.setText(f"The confirmation list could not be read: {err}")
+
+    def _on_day_edit_date_changed(self, date: QDate) -> None:
+        self._day = dt.date(date.year(), date.month(), date.day())
+        self.refresh()
+
+    # -- the selection ------------------------------------------------------------------------
+
+    def selected(self) -> ConfirmationRow | None:
+        model = self.table.selectionModel()
+        rows = model.selectedRows() if model else []
+        if not rows:
+            return None
+        row = self.model.data(rows[0], ROW_ROLE)
+        return row if isinstance(row, ConfirmationRow) else None
+
+    def _on_selection_changed(self, *_args: object) -> None:
+        row = self.selected()
+        allowed = may(self.desk.actor, "confirm_visits")
+        open_row = row is not None and row.appointment_status != "cancelled"
+        for button in self.outcome_buttons.values():
+            button.setEnabled(allowed and open_row)
+        self.cancel_button.setEnabled(allowed and open_row)
+        self._show_checklist(row, allowed and open_row)
+
+    def _show_checklist(self, row: ConfirmationRow | None, editable: bool) -> None:
+        for check in self.checks.values():
+            self._checks_layout.removeWidget(check)
+            check.deleteLater()
+        self.checks = {}
+        items = row.checklist if row is not None else ()
+        for item in items:
+            check = QCheckBox(item.name, self.checklist_box)
+            check.setObjectName(f"check_{item.key}")
+            check.setChecked(item.ticked)
+            check.setEnabled(editable)
+            check.toggled.connect(lambda on, key=item.key: self.tick(key, on))
+            self._checks_layout.addWidget(check)
+            self.checks[item.key] = check
+        has_ride = any(item.key == RIDE_ITEM for item in items)
+        self.ride_phone.setEnabled(editable and has_ride)
+        self.ride_pickup.setEnabled(editable and has_ride)
+        self.ride_phone.setText(row.ride_phone if row is not None else "")
+        self.ride_pickup.setText(row.ride_pickup if row is not None else "")
+        if row is None:
+            self.checklist_hint.setText("Choose a visit to tick its checklist.")
+        elif not items:
+            self.checklist_hint.setText(f"A {row.session_type_name} has no checklist.")
+        elif has_ride:
+            self.checklist_hint.setText(
+                f"Driver on file: {row.driver or 'none'}. The ride's phone and pickup time are "
+                "kept when the ride is ticked."
+            )
+        else:
+            self.checklist_hint.setText("")
+
+    def _on_table_activated(self, index: QModelIndex) -> None:
+        row = self.model.data(index, ROW_ROLE)
+        if isinstance(row, ConfirmationRow):
+            self.patient_requested.emit(row.patient_id)
+
+    # -- the writes ---------------------------------------------------------------------------
+
+    def record(self, outcome: str) -> None:
+        """Keep a call with ``outcome`` for the selected visit (the note and, to cancel, the
+        reason typed below the list), then move to the next visit not yet called."""
+        row = self.selected()
+        if row is None:
+            return
+        desk, note, reason = self.desk, self.note.text(), self.reason.text()
+
+        def done(_none: None) -> None:
+            self.status.setText(f"{row.patient_name}: {OUTCOME_NAMES[outcome].lower()}.")
+            self.note.clear()
+            self.reason.clear()
+            self.changed.emit()
+            self._select_next_after(row.appointment_id)
+            self.refresh()
+
+        run_service(
+            self,
+            lambda: record_call(
+                desk.db,
+                desk.actor,
+                row.appointment_id,
+                outcome,
+                note=note,
+                reason=reason,
+                now=desk.now(),
+            ),
+            done,
+            failed=self._on_refused,
+            writes=True,
+        )
+
+    def _select_next_after(self, appointment_id: int) -> None:
+        rows = self.model.rows()
+        ids = [r.appointment_id for r in rows]
+        start = ids.index(appointment_id) + 1 if appointment_id in ids else 0
+        for number in [*range(start, len(rows)), *range(start)]:
+            if (
+                rows[number].status == "not_called"
+                and rows[number].appointment_id != appointment_id
+            ):
+                self.table.selectRow(number)
+                return
+
+    def _on_cancel_button_clicked(self) -> None:
+        self.record("cancelled")
+
+    def tick(self, item: str, ticked: bool) -> None:
+        """Tick or untick ``item`` of the selected visit's checklist (the ride keeps its phone
+        and pickup time as typed)."""
+        row = self.selected()
+        if row is None:
+            return
+        desk = self.desk
+        ride = item == RIDE_ITEM
+        phone = self.ride_phone.text() if ride else None
+        pickup = self.ride_pickup.text() if ride else None
+
+        def done(_none: None) -> None:
+            name = next((i.name for i in row.checklist if i.key == item), item)
+            self.status.setText(
+                f"{row.patient_name}: {name.lower()} {'ticked' if ticked else 'unticked'}."
+            )
+            self.changed.emit()
+            self.refresh()
+
+        run_service(
+            self,
+            lambda: set_checklist_item(
+                desk.db,
+                desk.actor,
+                row.appointment_id,
+                item,
+                ticked,
+                ride_phone=phone,
+                ride_pickup=pickup,
+                now=desk.now(),
+            ),
+            done,
+            failed=self._on_tick_refused,
+            writes=True,
+        )
+
+    def _on_tick_refused(self, err: ServiceError) -> None:
+        self._on_refused(err)
+        self.refresh()  # the box goes back to what is stored
+
+    def _on_refused(self, err: ServiceError) -> None:
+        if isinstance(err, InvalidFields):
+            names = {"reason": "Reason", "ride_phone": "Ride's phone", "ride_pickup": "Pickup at"}
+            text = "; ".join(f"{names.get(k, k.capitalize())}: {m}" for k, m in err.errors.items())
+            self.status.setText(f"Not saved. {text}")
+        else:
+            self.status.setText(f"Not done: {err}")
+
+    # -- printing -----------------------------------------------------------------------------
+
+    def _on_print_button_clicked(self) -> None:
+        self.print_sheet(PREVIEW)
+
+    def print_sheet(self, mode: str = PREVIEW, path: object = None) -> object:
+        """Preview, print or save the call sheet of the day shown (``DocumentPrinter``)."""
+        db, now, day = self.desk.db, self.desk.now(), self._day
+        return self.printer.run(
+            lambda: call_sheet_layout(call_sheet(db, day, now=now)),
+            mode,
+            path,  # type: ignore[arg-type]
+            f"confirmations-{day or self.desk.now().date():%Y-%m-%d}.pdf",
+            about=Disclosure("confirmations", "the confirmation call sheet"),
+        )

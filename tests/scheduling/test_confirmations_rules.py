@@ -1,0 +1,83 @@
+"""The confirmation rules, pure: the arrival state of a block, the list's day, all done, and
+the settings with their mistakes named."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ketadesk.scheduling.catalog import ConfigError
+from ketadesk.scheduling.confirmations import (
+    ARRIVED,
+    LATE,
+    NO_SHOW_CANDIDATE,
+    all_done,
+    arrival_state,
+    confirmation_day,
+    parse_confirmation_settings,
+)
+
+START = dt.datetime(2026, 11, 24, 17, 0, tzinfo=dt.UTC)
+GRACE, NO_SHOW = 10, 30
+
+
+def _at(minutes: int) -> dt.datetime:
+    return START + dt.timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(
+    ("status", "minutes", "expected"),
+    [
+        ("booked", -30, None),
+        ("booked", 9, None),
+        ("booked", 10, LATE),
+        ("booked", 29, LATE),
+        ("booked", 30, NO_SHOW_CANDIDATE),
+        ("checked_in", 45, ARRIVED),
+        ("in_progress", 5, ARRIVED),
+        ("completed", 200, ARRIVED),
+        ("cancelled", 45, None),
+        ("no_show", 45, None),
+        ("tentative", 45, None),
+    ],
+)
+def test_arrival_state(status: str, minutes: int, expected: str | None) -> None:
+    assert arrival_state(status, START, _at(minutes), GRACE, NO_SHOW) == expected
+
+
+def test_a_patient_checked_in_early_has_arrived() -> None:
+    assert arrival_state("checked_in", START, _at(-20), GRACE, NO_SHOW) == ARRIVED
+
+
+def test_the_list_is_for_the_next_open_day_by_default() -> None:
+    friday = dt.date(2026, 11, 27)
+    weekdays = lambda d: d.weekday() < 5  # noqa: E731
+    assert confirmation_day(friday, 0, weekdays) == friday + dt.timedelta(days=3)
+    assert confirmation_day(friday, 2, weekdays) == friday + dt.timedelta(days=2)
+
+
+def test_all_done_once_every_row_had_its_call() -> None:
+    assert all_done([])
+    assert all_done(["confirmed", "no_answer", "cancelled", "left_message"])
+    assert not all_done(["confirmed", "not_called"])
+
+
+def test_the_settings_name_their_mistakes() -> None:
+    settings = parse_confirmation_settings(None)
+    assert settings.items_for("spravato")[-1] == "nasal_spray_instructions"
+    assert settings.items_for("integration") == ()
+    with pytest.raises(ConfigError, match="no_show_minutes"):
+        parse_confirmation_settings({"late_grace_minutes": 40, "no_show_minutes": 30})
+    with pytest.raises(ConfigError, match="checklist"):
+        parse_confirmation_settings({"checklist": {"spravato": ["unknown"]}})
+    with pytest.raises(ConfigError, match="days_ahead"):
+        parse_confirmation_settings({"days_ahead": -1})
+
+
+def test_the_defaults_match_clinic_toml() -> None:
+    from ketadesk.config import read_toml
+    from ketadesk.paths import config_dir
+
+    given = read_toml(config_dir() / "clinic.toml")["confirmations"]
+    assert parse_confirmation_settings(given) == parse_confirmation_settings(None)
