@@ -25,7 +25,7 @@ def clinic(sqlite_url: str) -> Iterator[SmallClinic]:
 def _days(clinic: SmallClinic) -> tuple[str, dt.date]:
     today = clinic.calendar.local_date(dt.datetime.now(dt.UTC))
     day = today + dt.timedelta(days=3)
-    while day.weekday() > 3 or clinic.calendar.opening_hours(day) is None:
+    while day.weekday() > 3 or clinic.calendar.closed_reason(day) is not None:
         day += dt.timedelta(days=1)
     return today.isoformat(), day
 

@@ -51,7 +51,7 @@ def test_the_upgrade_keeps_every_hold_and_accepts_the_new_statuses(db_url: str) 
     clinic = build_small_clinic(db_url)
     now = dt.datetime.now(dt.UTC)
     day = clinic.calendar.local_date(now) + dt.timedelta(days=7)
-    while clinic.calendar.opening_hours(day) is None:
+    while clinic.calendar.closed_reason(day) is not None:  # weekends and holidays
         day += dt.timedelta(days=1)
     booking.book(
         clinic.db,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QDate, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
@@ -691,6 +692,8 @@ class MainWindow(QMainWindow):
         self._day_reads.run(lambda: load(day), show, failed=self._on_day_not_read)
 
     def _on_day_read_ahead(self, _day: dt.date, schedule: DaySchedule) -> None:
+        if not shiboken6.isValid(self.day_view):  # the window closed while the day was read
+            return
         if self._view == "rooms" and self._filter.is_empty:  # a filtered day is a new copy
             self.day_view.prepare(schedule)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
@@ -292,6 +293,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         differs from what it shows (size, scroll, selection, a drag, the palette, the font);
         today (its "now" line moves) and a day with a session running over (it follows the
         clock) are laid out but painted when shown."""
+        if not shiboken6.isValid(self._canvas):  # the window is closing: nothing to paint on
+            return
         if any(a.status == OVERRUN_STATUS for a in schedule.appointments):
             return
         layout = self._layout_of(schedule)

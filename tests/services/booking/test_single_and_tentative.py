@@ -44,7 +44,7 @@ def _today(clinic: SmallClinic) -> dt.date:
 def _weekday_ahead(clinic: SmallClinic, weekday: int, at_least: int = 2) -> dt.date:
     """The first ``weekday`` (0 = Monday) at least ``at_least`` days after the clinic's today."""
     day = _today(clinic) + dt.timedelta(days=at_least)
-    while day.weekday() != weekday or clinic.calendar.opening_hours(day) is None:
+    while day.weekday() != weekday or clinic.calendar.closed_reason(day) is not None:
         day += dt.timedelta(days=1)
     return day
 

@@ -32,7 +32,7 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
 
 def _next_open_day(clinic: SmallClinic) -> dt.date:
     day = clinic.calendar.local_date(NOW) + dt.timedelta(days=1)
-    while clinic.calendar.opening_hours(day) is None:
+    while clinic.calendar.closed_reason(day) is not None:
         day += dt.timedelta(days=1)
     return day
 

@@ -43,7 +43,7 @@ VISITS = (
 
 def _next_open_day(clinic: SmallClinic) -> dt.date:
     day = clinic.calendar.local_date(NOW) + dt.timedelta(days=1)
-    while clinic.calendar.opening_hours(day) is None:
+    while clinic.calendar.closed_reason(day) is not None:
         day += dt.timedelta(days=1)
     return day
 

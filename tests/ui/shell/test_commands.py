@@ -488,10 +488,16 @@ def test_run_asks_who_is_there_while_the_clinic_opens_and_checks_the_password_on
     monkeypatch.setattr(run, "_open_for_sign_in", open_for_sign_in)
     windows: list[MainWindow] = []
     shown_while_asking: list[bool] = []
+    # An earlier test's window may still await the garbage collector (it runs on a timer).
+    earlier = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow)]
 
     def type_in() -> bool:
         dialog = qapp.activeModalWidget()
-        built = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow)]
+        built = [
+            w
+            for w in qapp.topLevelWidgets()
+            if isinstance(w, MainWindow) and not any(w is e for e in earlier)
+        ]
         if isinstance(dialog, SignInDialog) and dialog.sign_in_button.isEnabled() and built:
             shown_while_asking.extend(w.isVisible() for w in built)
             dialog.username_edit.setText("boss")
