@@ -75,6 +75,53 @@ def garbage_on_the_gui_thread(qapp: object) -> None:
         # Diagnosis: collect everything after every test, so that a crash in the collector
         # points at the test that left the garbage.
         collector.threshold = (0, 0, 0)
+    trace = os.environ.get("KETADESK_GC_TRACE")
+    if trace and collector is not None and not getattr(collector, "traced", False):
+        _trace_collections(collector, trace)
+
+
+def _trace_collections(collector: object, path: str) -> None:
+    """Diagnosis: before each collection, write to ``path`` the test running and the Qt
+    objects in the garbage about to be freed, so that a crash in the collector names them."""
+    import gc
+
+    import shiboken6
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    original = collector.check  # type: ignore[attr-defined]
+    original_collect = gc.collect
+
+    def collect(generation: int = 2) -> int:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            original_collect(generation)
+        finally:
+            gc.set_debug(0)
+        found = list(gc.garbage)
+        gc.garbage.clear()
+        names = sorted(
+            {
+                f"{type(o).__module__}.{type(o).__qualname__}"
+                for o in found
+                if isinstance(o, shiboken6.Shiboken.Object) and shiboken6.isValid(o)
+            }
+        )
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?")
+        os.write(fd, f"{test} gen={generation} {len(found)} objects: {names}\n".encode())
+        del found
+        return original_collect(generation)
+
+    def check() -> int | None:
+        gc.collect = collect
+        try:
+            return original()  # type: ignore[no-any-return]
+        finally:
+            gc.collect = original_collect
+
+    collector.check = check  # type: ignore[attr-defined]
+    collector.timer.timeout.disconnect()  # type: ignore[attr-defined]
+    collector.timer.timeout.connect(check)  # type: ignore[attr-defined]
+    collector.traced = True  # type: ignore[attr-defined]
 
 
 @pytest.fixture

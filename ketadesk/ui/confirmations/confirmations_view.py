@@ -79,13 +79,20 @@ def _checklist(row: ConfirmationRow) -> str:
     return f"{ticked} of {len(row.checklist)}"
 
 
+class _Zone:
+    """The clinic's time zone, as the model's columns read it."""
+
+    timezone = ZoneInfo("UTC")
+
+
 class ConfirmationModel(RowTableModel[ConfirmationRow]):
     """The list's rows; ``ROW_ROLE`` gives a row's ConfirmationRow.  Times are shown in the
     clinic's zone (``timezone``)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        self.timezone = ZoneInfo("UTC")
-        zone = self
+        # The columns read the zone from a holder of their own, not from the model: a lambda
+        # holding the model would be a reference cycle, left to the garbage collector.
+        zone = self._zone = _Zone()
         columns: tuple[TableColumn[ConfirmationRow], ...] = (
             TableColumn(
                 "Time",
@@ -114,6 +121,13 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
             ),
         )
         super().__init__(columns, parent)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self._zone.timezone
+
+    def set_timezone(self, zone: ZoneInfo) -> None:
+        self._zone.timezone = zone
 
 
 class ConfirmationsView(QWidget):
@@ -264,7 +278,7 @@ class ConfirmationsView(QWidget):
         self.day_edit.blockSignals(True)
         self.day_edit.setDate(QDate(listed.day.year, listed.day.month, listed.day.day))
         self.day_edit.blockSignals(False)
-        self.model.timezone = ZoneInfo(listed.timezone)
+        self.model.set_timezone(ZoneInfo(listed.timezone))
         selected = self.selected()
         self.model.set_rows(listed.rows)
         if selected is not None:

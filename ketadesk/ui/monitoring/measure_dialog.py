@@ -57,15 +57,22 @@ def urgent_messages(spec: InstrumentSpec, answers: list[int | None]) -> list[str
 class _AnswerButton(QRadioButton):
     """A radio button that lets a digit key answer its item (the button's group decides)."""
 
-    def __init__(self, text: str, dialog: MeasureDialog, item: int) -> None:
-        super().__init__(text)
-        self._dialog = dialog
+    def __init__(self, text: str, parent: QWidget, item: int) -> None:
+        # Made with its parent, and holding no reference to the dialog: a button owned by
+        # Python that pointed back at its dialog made a reference cycle, and the garbage
+        # collector freeing that cycle freed the button twice (a crash, seen in CI).
+        super().__init__(text, parent)
         self._item = item
 
     @override
     def keyPressEvent(self, event: QKeyEvent) -> None:
         text = event.text()
-        if text.isdigit() and self._dialog.answer_by_key(self._item, int(text)):
+        dialog = self.window()
+        if (
+            text.isdigit()
+            and isinstance(dialog, MeasureDialog)
+            and dialog.answer_by_key(self._item, int(text))
+        ):
             return
         super().keyPressEvent(event)
 
@@ -143,7 +150,7 @@ class MeasureDialog(QDialog):
             group = QButtonGroup(self)
             group.setExclusive(True)
             for column, value in enumerate(range(spec.item_min, spec.item_max + 1), start=1):
-                button = _AnswerButton("", self, number)
+                button = _AnswerButton("", items, number)
                 button.setAccessibleName(f"Item {number}, {labels[column - 1]} ({value})")
                 button.setToolTip(f"{labels[column - 1]} ({value})")
                 group.addButton(button, value)

@@ -100,3 +100,17 @@ def test_gad7_has_seven_items(qtbot: QtBot, clinic: SmallClinic) -> None:
 def test_front_desk_cannot_save(qtbot: QtBot, clinic: SmallClinic) -> None:
     dialog = _dialog(qtbot, clinic, actor=FRONT_DESK)
     assert not dialog._save.isEnabled()
+
+
+def test_a_closed_dialog_is_freed_without_the_garbage_collector(clinic: SmallClinic) -> None:
+    """No reference cycle through the answer buttons: freeing such a cycle in the collector
+    freed a button twice and crashed the application (and CI, twice)."""
+    import weakref
+
+    dialog = MeasureDialog(Desk(clinic.db, NURSE, lambda: NOW), clinic.ids["Ada Lovelace"], "phq9")
+    dialog.show()
+    dialog.set_answer(9, 1)
+    dialog.close()
+    freed = weakref.ref(dialog)
+    del dialog
+    assert freed() is None
