@@ -173,7 +173,12 @@ def remember_workstation_clinic(url: str | None) -> None:
     when that changed it; a setting that cannot be written is only a warning."""
     if url is None:
         return
-    from ketadesk.workstation import WorkstationError, display_url, remember_clinic
+    from ketadesk.workstation import (
+        WorkstationError,
+        canonical_url,
+        display_url,
+        remember_clinic,
+    )
 
     try:
         changed = remember_clinic(url)
@@ -182,7 +187,7 @@ def remember_workstation_clinic(url: str | None) -> None:
         return
     if changed:
         print(
-            f"ketadesk run: this workstation's clinic is now {display_url(url)} "
+            f"ketadesk run: this workstation's clinic is now {display_url(canonical_url(url))} "
             "(commands use it when given no --db)"
         )
 

@@ -164,7 +164,9 @@ def test_a_server_url_is_kept_owner_only_and_shown_without_its_password() -> Non
     path = workstation.setting_path()
     assert path.stat().st_mode & 0o777 == 0o600
     clinic = workstation.workstation_clinic()
-    assert clinic is not None and clinic.url == url and clinic.remembered
+    assert clinic is not None
+    assert clinic.url == url
+    assert clinic.remembered
     assert clinic.describe() == "postgresql+psycopg://desk:***@clinic-server:5432/harbor"
     assert "s3cret" not in clinic.describe()
 

@@ -4,7 +4,6 @@ its data read, and nobody signed in."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,10 +24,10 @@ TEXT = {v.name: v.text for v in WINDOW_VIEWS}
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
     build_demo(url, today=DAY, rooms=3, weeks_back=2, weeks_ahead=2, patients=40)
-    yield url
+    return url
 
 
 def shot(url: str, out: Path, *extra: str) -> list[str]:
@@ -121,7 +120,8 @@ def test_the_picture_waits_for_the_views_data(
     (facts,) = shown
     assert facts["view"] == screenshot.VIEWS[view]
     assert facts["reading"] is False
-    assert isinstance(facts["rows"], int) and facts["rows"] > 0
+    assert isinstance(facts["rows"], int)
+    assert facts["rows"] > 0
     # Nobody signed in: the command line acts, as administrator, and only reads.
     assert facts["role"] == "admin"
     assert str(facts["user"]).endswith("(command line)")
@@ -204,4 +204,5 @@ def test_an_unknown_view_is_refused_with_the_list(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'month'" in err
-    assert "follow-ups" in err and "confirmations" in err
+    assert "follow-ups" in err
+    assert "confirmations" in err
