@@ -56,7 +56,8 @@ def register(sub: Any) -> None:
         "--demo-if-missing",
         action="store_true",
         help="if the database does not exist yet (or is an empty server database), build the "
-        "demo clinic in it first",
+        "demo clinic in it first; without --db, the clinic in the user's data folder (never "
+        "this workstation's remembered clinic)",
     )
     parser.add_argument(
         "--date", metavar="YYYY-MM-DD", help="the day to open on (default: today at the clinic)"
@@ -131,7 +132,16 @@ def read_first_day(url: str, day: dt.date | None) -> tuple[SqliteFileDays, DaySc
 
 def _run(args: argparse.Namespace) -> int:
     day = parse_day(args.date) if args.date else None
-    url = args.db or workstation_url()
+    if args.db:
+        url = args.db
+    elif args.demo_if_missing:
+        # `make run`: the demo's own file in the data folder, never a remembered clinic (an
+        # empty server database there would be given a demo).
+        from ketadesk.paths import default_db_url
+
+        url = default_db_url()
+    else:
+        url = workstation_url()
     # A clinic named with --db becomes this workstation's once it has opened.
     remember = url if args.db else None
     if args.demo_if_missing:

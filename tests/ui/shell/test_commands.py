@@ -608,3 +608,23 @@ def test_run_that_cannot_open_its_clinic_remembers_nothing(
 
     assert main(["run", "--db", str(tmp_path / "none.sqlite")]) == 2
     assert workstation.remembered_clinic() is None
+
+
+def test_run_building_a_demo_without_db_never_takes_the_remembered_clinic(
+    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ketadesk import workstation
+    from ketadesk.cli import CommandError
+    from ketadesk.commands import run
+    from ketadesk.paths import default_db_url
+
+    workstation.remember_clinic(str(tmp_path / "real-clinic.sqlite"))
+    built: list[str] = []
+
+    def build(url: str) -> None:
+        built.append(url)
+        raise CommandError("stop here")
+
+    monkeypatch.setattr(run, "build_demo_if_missing", build)
+    assert main(["run", "--demo-if-missing"]) == 2
+    assert built == [default_db_url()]
