@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
 
-.PHONY: run test test-clock-ahead lint format typecheck bench soak demo screenshot clean
+.PHONY: run test test-clock-ahead lint format typecheck bench soak demo screenshot screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
@@ -71,6 +71,13 @@ soak: $(STAMP)
 	  $(if $(SOAK_OPS),--ops $(SOAK_OPS)) $(if $(SOAK_KILLS),--kills $(SOAK_KILLS)) \
 	  $(if $(SOAK_SEED),--seed $(SOAK_SEED)) \
 	  $(if $(SOAK_OUT),--out $(SOAK_OUT)) $(SOAK_ARGS)
+
+# The README's pictures of the window's views in docs/screenshots/, each `ketadesk screenshot`
+# on a fresh demo clinic at 1400x900 (scripts/screenshots.py).  Some only:
+#   make screenshots SCREENSHOT_VIEWS="waitlist my-day"
+SCREENSHOT_VIEWS ?=
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py $(SCREENSHOT_VIEWS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ketadesk import APP_NAME, __version__
@@ -60,16 +60,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_db_argument(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    from ketadesk.paths import default_db_url
-
+def add_db_argument(
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool = False,
+    required_because: str = "",
+    workstation_default: bool = True,
+    refuse_default: Callable[[argparse.Namespace], str | None] | None = None,
+) -> None:
+    """``--db URL``.  By default it may be left out: the command then uses this workstation's
+    clinic (ketadesk.workstation) and says so on stderr.  ``required`` makes it compulsory,
+    for commands where a default would be dangerous (they say why in their help).
+    ``required_because`` does too, and says why in the help.
+    ``refuse_default(args)`` returns why --db must be given for these arguments (None: the
+    default will do); ``workstation_default=False`` leaves the default to the command."""
+    required = required or bool(required_because)
+    if required:
+        help_default = " (required here, never this workstation's clinic by default" + (
+            f": {required_because})" if required_because else ")"
+        )
+    elif workstation_default:
+        help_default = (
+            " (default: this workstation's clinic, the one `ketadesk run` opens: the last "
+            "--db it was given, else the clinic in the user's data folder)"
+        )
+    else:
+        help_default = ""
     parser.add_argument(
         "--db",
         metavar="URL",
         required=required,
         help="database: sqlite:///path/clinic.sqlite, a file path, or "
-        "postgresql+psycopg://user@host/db"
-        + ("" if required else f" (default {default_db_url()})"),
+        "postgresql+psycopg://user@host/db" + help_default,
+    )
+    if workstation_default and not required:
+        parser.set_defaults(db_default=True, db_refuse_default=refuse_default)
+
+
+def use_workstation_clinic(args: argparse.Namespace) -> None:
+    """Fill in ``args.db`` with this workstation's clinic when the command allows it and none
+    was given, and say which clinic that is (one line on stderr); a CommandError naming the
+    problem and its fix when no clinic is known here."""
+    if not getattr(args, "db_default", False) or getattr(args, "db", None) is not None:
+        return
+    refuse = getattr(args, "db_refuse_default", None)
+    why = refuse(args) if refuse is not None else None
+    if why:
+        raise CommandError(why)
+    from ketadesk.workstation import WorkstationError, workstation_clinic
+
+    try:
+        clinic = workstation_clinic()
+    except WorkstationError as err:
+        raise CommandError(str(err)) from None
+    if clinic is None:
+        raise CommandError(
+            "no clinic is known on this workstation: give --db URL, or open the clinic once "
+            "with `ketadesk run --db URL` (it is remembered for the commands)"
+        )
+    args.db = clinic.url
+    args.db_from_workstation = True
+    print(
+        f"ketadesk {args.command}: using the clinic at {clinic.describe()} (this workstation's)",
+        file=sys.stderr,
     )
 
 
@@ -89,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ketadesk.store.database import StoreError
 
     try:
+        use_workstation_clinic(args)
         status: int = args.handler(args)
         sys.stdout.flush()  # here, so that a reader gone away is caught below
     except CommandError as err:

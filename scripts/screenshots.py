@@ -1,67 +1,112 @@
 """Render the main window's views on the demo clinic to docs/screenshots/ (for the README).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUT_DIR]
+    make screenshots                                   # every view below
+    .venv/bin/python scripts/screenshots.py [--out DIR] [VIEW ...]   # e.g. waitlist my-day
 
-The demo is built fresh for Tuesday 24 November 2026 and the clock is held at 10:52 that
-morning, so the pictures are the same from one run to the next.  Dialogs (booking, patient
-record, monitoring record, trend chart) have their pictures made by their own tests' helpers;
-this script covers the window and its views.
+Each picture is ``ketadesk screenshot`` run as a user runs it (no sign-in), at 1400x900, on a
+demo built fresh for Tuesday 24 November 2026 with the clock held at 10:52 that morning, so the
+pictures are the same from one run to the next.  Before the pictures, the front desk works the
+first calls of the confirmation list (through the services, as the window would), so that the
+list shows calls made.  Dialogs (booking, patient record, monitoring record, trend chart) have
+their pictures made by their own tests' helpers; this script covers the window's views.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+ROOT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 11, 24)
+TIME = "10:52"
 NOW = dt.datetime(2026, 11, 24, 18, 52, tzinfo=dt.UTC)  # 10:52 at the clinic (PST)
+#: view (as `ketadesk screenshot --view` names it) -> (file, the user whose window it is)
 VIEWS = {
-    "rooms": "day-view.png",
-    "staff": "staff-day.png",
-    "week": "week-view.png",
-    "chairs": "chair-board.png",
-    "follow_ups": "follow-ups.png",
-    "recall": "recall.png",
-    "my_day": "my-day.png",
+    "day": ("day-view.png", "nurse"),
+    "staff": ("staff-day.png", "nurse"),
+    "week": ("week-view.png", "frontdesk"),
+    "chairs": ("chair-board.png", "nurse"),
+    "follow-ups": ("follow-ups.png", "nurse"),
+    "recall": ("recall.png", "nurse"),
+    "my-day": ("my-day.png", "nurse"),
+    "waitlist": ("waitlist.png", "frontdesk"),
+    "confirmations": ("confirmations.png", "frontdesk"),
 }
+SIZE = ("1400", "900")
 
 
-def main(out: Path) -> None:
-    from PySide6.QtCore import QCoreApplication
-
-    from ketadesk.commands.run import open_day_window
+def build(url: str) -> None:
+    """The demo clinic of DAY, with the first confirmation calls of the next open day made."""
+    from ketadesk.services.access.accounts import list_users
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.common.context import Actor
+    from ketadesk.services.confirmations.calls import (
+        list_confirmations,
+        record_call,
+        set_checklist_item,
+    )
     from ketadesk.services.demo.clinic import build_demo
-    from ketadesk.ui.common.app import create_application
-    from ketadesk.ui.common.background import wait_for_background_work
 
-    app = create_application(["ketadesk"])
-    folder = Path(tempfile.mkdtemp(prefix="ketadesk-shots-"))
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
     build_demo(url, today=DAY)
     db = open_clinic(url).db
-    nurse = Actor(user_id=2, username="nurse", role="nurse")
-    window = open_day_window(db, DAY, now=lambda: NOW, actor=nurse)
-    window.resize(1400, 900)
-    window.show()
-    for name, file in VIEWS.items():
-        window.set_view(name)
-        # Views read on worker threads: wait until every answer is in and painted.
-        for _ in range(400):
-            QCoreApplication.processEvents()
-            if not window.is_reading() and wait_for_background_work(0.0):
-                break
-            app.thread().msleep(25)
-        for _ in range(4):
-            QCoreApplication.processEvents()
-        window.grab().save(str(out / file))
-        print(out / file)
-    window.close()
-    db.dispose()
+    try:
+        user = next(u for u in list_users(db) if u.username == "frontdesk")
+        desk = Actor(user_id=user.id, username=user.username, role=user.role)
+        listed = list_confirmations(db, now=NOW)
+        rows = listed.rows
+        calls = [
+            ("confirmed", ""),
+            ("confirmed", ""),
+            ("left_message", "left word with the family; calls back after 5"),
+            ("no_answer", ""),
+            ("confirmed", "ride: a friend, 555-0142"),
+        ]
+        for row, (outcome, note) in zip(rows, calls, strict=False):
+            record_call(db, desk, row.appointment_id, outcome, note=note, now=NOW)
+        # The first visit's ride is arranged (with its pickup time), and it fasts.
+        first = rows[0]
+        for key in ("driver_confirmed", "fasting_confirmed"):
+            if any(item.key == key for item in first.checklist):
+                end = first.planned_end.astimezone(ZoneInfo(listed.timezone))
+                pickup = f"{end:%H:%M}" if key == "driver_confirmed" else None
+                set_checklist_item(
+                    db, desk, first.appointment_id, key, True, ride_pickup=pickup, now=NOW
+                )
+    finally:
+        db.dispose()
+
+
+def shoot(url: str, view: str, out: Path) -> None:
+    file, user = VIEWS[view]
+    args = ["--db", url, "--view", view, "--date", DAY.isoformat(), "--time", TIME]
+    args += ["--user", user, "--width", SIZE[0], "--height", SIZE[1], "--out", str(out / file)]
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    subprocess.run(
+        [sys.executable, "-m", "ketadesk", "screenshot", *args], check=True, env=env, cwd=ROOT
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("views", nargs="*", metavar="VIEW", help=f"any of {', '.join(VIEWS)}")
+    args = parser.parse_args()
+    unknown = [v for v in args.views if v not in VIEWS]
+    if unknown:
+        parser.error(f"no view {', '.join(unknown)}; the views are {', '.join(VIEWS)}")
+    views = args.views or list(VIEWS)
+    folder = Path(tempfile.mkdtemp(prefix="ketadesk-shots-"))
+    url = f"sqlite:///{folder / 'demo.sqlite'}"
+    build(url)
+    for view in views:
+        shoot(url, view, args.out)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots"))
+    main()

@@ -25,6 +25,19 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         collector.check()
 
 
+@pytest.fixture(autouse=True)
+def workstation_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> os.PathLike[str]:
+    """Keep this workstation's clinic (the setting `ketadesk run --db` writes, and the default
+    clinic file in the user's data folder) out of the real home, for every test and every
+    process a test starts."""
+    folder = tmp_path_factory.mktemp("workstation")
+    monkeypatch.setenv("KETADESK_CONFIG_DIR", os.path.join(folder, "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", os.path.join(folder, "data"))
+    return folder
+
+
 def _pg_admin_url() -> str:
     url = os.environ.get(PG_ENV)
     if not url:

@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
         "events newer than the backup are carried over, and the restore is recorded.",
     )
     rs.add_argument("--from", dest="source", metavar="FILE", required=True, help="the backup file")
-    add_db_argument(rs)
+    add_db_argument(rs, required_because="a restore replaces the whole clinic")
     rs.add_argument("--force", action="store_true", help="replace the clinic if it exists")
     rs.set_defaults(handler=_restore)
 

@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
         "code, name and username, and nothing the file lacks is deleted"
     )
     imp = kinds.add_parser("import", help=in_text, description=in_text)
-    add_db_argument(imp)
+    add_db_argument(imp, required_because="an import rewrites the clinic's whole set-up")
     imp.add_argument("--from", dest="source", required=True, type=Path, metavar="FILE.toml")
     imp.add_argument(
         "--dry-run", action="store_true", help="print what would change and write nothing"

@@ -12,8 +12,13 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("db", help="database schema: upgrade or show status")
     db_sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = db_sub.add_parser("upgrade", help="bring the schema up to date (SQLite: after a copy)")
-    add_db_argument(up)
-    up.add_argument("--create", action="store_true", help="create a new clinic if empty")
+    add_db_argument(up, refuse_default=_create_needs_db)
+    up.add_argument(
+        "--create",
+        action="store_true",
+        help="create a new clinic if empty (needs --db: never this workstation's clinic by "
+        "default)",
+    )
     up.add_argument(
         "--config",
         metavar="DIR",
@@ -24,6 +29,13 @@ def register(sub: Any) -> None:
     st = db_sub.add_parser("status", help="show the schema revision")
     add_db_argument(st)
     st.set_defaults(handler=_status)
+
+
+def _create_needs_db(args: argparse.Namespace) -> str | None:
+    """A new clinic is made where --db says, never at this workstation's clinic by default."""
+    if args.create:
+        return "--create makes a new clinic: say where with --db URL"
+    return None
 
 
 def _upgrade(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
         description="Build a demo clinic with rooms, staff, patients in every state of care, "
         "weeks of past sessions and weeks of bookings ahead. The database must be new or empty.",
     )
-    add_db_argument(parser)
+    add_db_argument(parser, required_because="a demo belongs in a database of its own")
     parser.add_argument(
         "--seed",
         type=int,

@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
     imp = kinds.add_parser(
         "import", help="register patients from a CSV file", description=import_text
     )
-    add_db_argument(imp)
+    add_db_argument(imp, required_because="an import registers a whole list of patients")
     imp.add_argument("--from", dest="source", required=True, type=Path, metavar="FILE.csv")
     imp.add_argument(
         "--dry-run", action="store_true", help="check every row and report; write nothing"

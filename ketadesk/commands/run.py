@@ -1,5 +1,9 @@
 """``ketadesk run [--db URL] [--demo-if-missing] [--date YYYY-MM-DD]``: open the window.
 
+The clinic given with ``--db`` is remembered, once opened, as this workstation's clinic
+(``ketadesk.workstation``): what plain ``ketadesk run`` opens next, and every command's ``--db``
+by default.
+
 This is also what plain ``ketadesk`` does.  Start-up time matters here: Qt, SQLAlchemy and the
 store are imported inside the handler, and only what the first paint needs is loaded.  On a
 SQLite file at the current schema that is Qt and the standard library: the first day is read
@@ -39,13 +43,21 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("run", help="open the KetaDesk window (what plain `ketadesk` does)")
-    add_db_argument(parser, required=False)
+    parser = sub.add_parser(
+        "run",
+        help="open the KetaDesk window (what plain `ketadesk` does)",
+        description="Open the window on a clinic. The clinic given with --db, once opened, "
+        "becomes this workstation's clinic: plain `ketadesk run` opens it next time, and "
+        "every command uses it when given no --db. Without --db and with none remembered: "
+        "the clinic in the user's data folder.",
+    )
+    add_db_argument(parser, workstation_default=False)
     parser.add_argument(
         "--demo-if-missing",
         action="store_true",
         help="if the database does not exist yet (or is an empty server database), build the "
-        "demo clinic in it first",
+        "demo clinic in it first; without --db, the clinic in the user's data folder (never "
+        "this workstation's remembered clinic)",
     )
     parser.add_argument(
         "--date", metavar="YYYY-MM-DD", help="the day to open on (default: today at the clinic)"
@@ -119,10 +131,19 @@ def read_first_day(url: str, day: dt.date | None) -> tuple[SqliteFileDays, DaySc
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ketadesk.paths import default_db_url
-
     day = parse_day(args.date) if args.date else None
-    url = args.db or default_db_url()
+    if args.db:
+        url = args.db
+    elif args.demo_if_missing:
+        # `make run`: the demo's own file in the data folder, never a remembered clinic (an
+        # empty server database there would be given a demo).
+        from ketadesk.paths import default_db_url
+
+        url = default_db_url()
+    else:
+        url = workstation_url()
+    # A clinic named with --db becomes this workstation's once it has opened.
+    remember = url if args.db else None
     if args.demo_if_missing:
         build_demo_if_missing(url)
 
@@ -134,8 +155,51 @@ def _run(args: argparse.Namespace) -> int:
     app = create_application(sys.argv[:1])
     settings = QSettings()
     if quick is not None:
-        return _run_from_file(app, url, quick, settings=settings)
-    return _run_opened(app, url, day, demo_if_missing=args.demo_if_missing, settings=settings)
+        return _run_from_file(app, url, quick, settings=settings, remember=remember)
+    return _run_opened(
+        app,
+        url,
+        day,
+        demo_if_missing=args.demo_if_missing,
+        settings=settings,
+        remember=remember,
+    )
+
+
+def workstation_url() -> str:
+    """The clinic plain ``ketadesk run`` opens here: the one ``run --db`` last remembered,
+    else the file in the user's data folder (built by ``--demo-if-missing``)."""
+    from ketadesk.paths import default_db_url
+    from ketadesk.workstation import WorkstationError, remembered_clinic
+
+    try:
+        return remembered_clinic() or default_db_url()
+    except WorkstationError as err:
+        raise CommandError(str(err)) from None
+
+
+def remember_workstation_clinic(url: str | None) -> None:
+    """Make ``url`` (a clinic just opened with --db) this workstation's clinic, and say so
+    when that changed it; a setting that cannot be written is only a warning."""
+    if url is None:
+        return
+    from ketadesk.workstation import (
+        WorkstationError,
+        canonical_url,
+        display_url,
+        remember_clinic,
+    )
+
+    try:
+        changed = remember_clinic(url)
+    except WorkstationError as err:
+        print(f"ketadesk run: {err}", file=sys.stderr)
+        return
+    if changed:
+        print(
+            f"ketadesk run: this workstation's clinic is now {display_url(canonical_url(url))} "
+            "(commands use it when given no --db)"
+        )
 
 
 def _run_opened(
@@ -145,6 +209,7 @@ def _run_opened(
     *,
     demo_if_missing: bool,
     settings: QSettings,
+    remember: str | None = None,
 ) -> int:
     """Open the clinic, then its window (the way for PostgreSQL, and for a file to upgrade)."""
     from functools import partial
@@ -169,6 +234,7 @@ def _run_opened(
         show_error("KetaDesk cannot open the clinic", message)
         return 2
     _report_upgrade(opened)
+    remember_workstation_clinic(remember)
     db = opened.db
     try:
         try:
@@ -219,6 +285,7 @@ def _run_from_file(
     quick: tuple[SqliteFileDays, DaySchedule],
     *,
     settings: QSettings,
+    remember: str | None = None,
 ) -> int:
     """Ask who is there at once, and paint the first day (read straight from the SQLite file)
     once they are signed in.  The sign-in dialog paints first; then, while it waits for the
@@ -236,7 +303,7 @@ def _run_from_file(
     dialog = SignInDialog.show_early(None, label=days.label, username=last)
     if dialog is None:  # nothing to show early: the window first, then who is there
         window = file_day_window(*quick, settings=settings)
-        return _run_window_first(app, url, window)
+        return _run_window_first(app, url, window, remember=remember)
     holder = QObject()  # outlives the dialog: the opening is waited for at the end
     windows: list[MainWindow] = []
     sessions: list[SignedInSession] = []
@@ -250,7 +317,9 @@ def _run_from_file(
         window = file_day_window(*quick, settings=settings)
         window.set_signed_out(True)
         windows.append(window)
-        opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, early))
+        opening.succeeded.connect(
+            partial(_on_clinic_opened, window, sessions, early, remember=remember)
+        )
         opening.failed.connect(partial(_on_clinic_not_opened, window, early))
 
     call_after_first_paint(dialog, build_window)
@@ -261,7 +330,9 @@ def _run_from_file(
         holder.deleteLater()
 
 
-def _run_window_first(app: QApplication, url: str, window: MainWindow) -> int:
+def _run_window_first(
+    app: QApplication, url: str, window: MainWindow, *, remember: str | None = None
+) -> int:
     """Show a window whose first day was read straight from the SQLite file (covered until
     someone signs in); open the clinic on a worker thread once it is painted, then ask who is
     there, and read days through the open clinic from then on."""
@@ -272,7 +343,7 @@ def _run_window_first(app: QApplication, url: str, window: MainWindow) -> int:
     window.set_signed_out(True)
     sessions: list[SignedInSession] = []
     opening = BackgroundCall(partial(_open_for_sign_in, url), window)
-    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, []))
+    opening.succeeded.connect(partial(_on_clinic_opened, window, sessions, [], remember=remember))
     opening.failed.connect(partial(_on_clinic_not_opened, window, []))
     call_after_first_paint(window, opening.start)
     try:
@@ -364,6 +435,8 @@ def _on_clinic_opened(
     sessions: list[SignedInSession],
     early: list[SignInDialog],
     answer: tuple[OpenedClinic, SignInScreen],
+    *,
+    remember: str | None = None,
 ) -> None:
     from functools import partial
 
@@ -371,6 +444,7 @@ def _on_clinic_opened(
 
     opened, screen = answer
     _report_upgrade(opened)
+    remember_workstation_clinic(remember)
     window.set_day_source(partial(day_schedule, opened.db), partial(clinic_today, opened.db))
     dialog = early.pop() if early else None
     import threading

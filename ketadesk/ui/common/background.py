@@ -144,6 +144,16 @@ def wait_for_background_work(timeout_s: float = 10.0) -> bool:
                 return not _RUNNING
 
 
+def background_work_pending() -> bool:
+    """Whether a started call is still at work, or its outcome still on its way to the GUI
+    thread (where it may start the next read): a caller spinning the event loop until this is
+    False has every answer asked for shown (``ketadesk screenshot``)."""
+    with _RUNNING_LOCK:
+        if _RUNNING:
+            return True
+    return bool(_DELIVERING)
+
+
 class _BusyIndicator(QObject):
     """A busy cursor and a status-bar message, shown once work has run ``BUSY_AFTER_MS``."""
 

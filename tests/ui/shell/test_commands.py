@@ -568,3 +568,63 @@ def test_screenshot_of_the_demo_clinic_needs_no_word_and_is_owner_only(
     assert status == 0
     assert QImage(str(out)).width() == 1400
     assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_run_remembers_its_clinic_for_the_next_run_and_for_the_commands(
+    qapp: QApplication, clinic: SmallClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ketadesk import workstation
+
+    def signed_in() -> bool:
+        return any(
+            isinstance(w, MainWindow) and w.desk() is not None for w in qapp.topLevelWidgets()
+        )
+
+    quit_when(qapp, signed_in, lambda: None)
+    assert main(["run", "--db", str(clinic.db.url.database), "--date", "2026-11-24"]) == 0
+    url = f"sqlite:///{clinic.db.url.database}"
+    assert f"this workstation's clinic is now {url}" in capsys.readouterr().out
+    assert workstation.remembered_clinic() == url
+    # Plain `ketadesk run` opens it; so does every command given no --db, and says so.
+    titles: list[str] = []
+
+    def look() -> None:
+        titles.extend(w.windowTitle() for w in qapp.topLevelWidgets() if w.isVisible())
+
+    quit_when(qapp, signed_in, look)
+    assert main(["run", "--date", "2026-11-24"]) == 0
+    assert "KetaDesk Clinic — Tue 24 Nov 2026 — KetaDesk" in titles
+    assert "clinic is now" not in capsys.readouterr().out  # nothing changed: nothing said
+    assert main(["db", "status"]) == 0
+    assert capsys.readouterr().err == (
+        f"ketadesk db: using the clinic at {url} (this workstation's)\n"
+    )
+
+
+def test_run_that_cannot_open_its_clinic_remembers_nothing(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    from ketadesk import workstation
+
+    assert main(["run", "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert workstation.remembered_clinic() is None
+
+
+def test_run_building_a_demo_without_db_never_takes_the_remembered_clinic(
+    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ketadesk import workstation
+    from ketadesk.cli import CommandError
+    from ketadesk.commands import run
+    from ketadesk.paths import default_db_url
+
+    workstation.remember_clinic(str(tmp_path / "real-clinic.sqlite"))
+    built: list[str] = []
+
+    def build(url: str) -> None:
+        built.append(url)
+        raise CommandError("stop here")
+
+    monkeypatch.setattr(run, "build_demo_if_missing", build)
+    assert main(["run", "--demo-if-missing"]) == 2
+    assert built == [default_db_url()]
