@@ -169,6 +169,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         self._selected: int | None = None
         self._drag: Drag[WeekDropTarget] | None = None
         self._highlight: str | None = None  # a patient's chart number
+        self._grab_pixels = 0.0  # how far below a dragged block's top it was grabbed
         self._canvas = QWidget(self)
         self._canvas.setMouseTracking(True)
         self._canvas.setAutoFillBackground(False)
@@ -502,6 +503,15 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         end = start + dt.timedelta(minutes=drag.duration)
         return f"{start:%a} {start.day} {start:%b} {start:%H:%M}–{end:%H:%M}"
 
+    @override
+    def _begin(
+        self, block: WeekBlock, press: QPointF, *, keyboard: bool
+    ) -> Drag[WeekDropTarget] | None:
+        # A block's top is where its hour's row puts it, not its start: the pointer keeps the
+        # distance it was grabbed at from the ghost's top, in pixels, and the top is the start.
+        self._grab_pixels = 0.0 if keyboard else press.y() - self.body_origin().y() - block.rect.y
+        return super()._begin(block, press, keyboard=keyboard)
+
     def _target_at(self, drag: Drag[WeekDropTarget], x: float, y: float) -> WeekDropTarget | None:
         layout = self._layout
         assert layout is not None
@@ -509,8 +519,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         return week_drop_target(
             layout,
             x,
-            y,
-            grab_minutes=drag.grab_minutes,
+            y - self._grab_pixels,
+            grab_minutes=0,
             duration=drag.duration,
             slot=slot,
             anchors=anchors,
