@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QBrush,
     QColor,
+    QFont,
     QFontMetrics,
     QHelpEvent,
     QKeyEvent,
@@ -275,6 +276,19 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         return QFontMetrics(self.font()).height() + LINE_SPACING
 
     # -- highlighting a patient -------------------------------------------------------------
+
+    def block_text(self, appointment_id: int) -> list[str]:
+        """The lines a session's block shows, as painted (for tests and accessibility)."""
+        layout = self._layout
+        block = layout.block_of(appointment_id) if layout is not None else None
+        if block is None or layout is None:
+            return []
+        plain, bold = QFont(self.font()), QFont(self.font())
+        bold.setBold(True)
+        fonts = BlockFonts(QFontMetrics(plain), plain.key(), QFontMetrics(bold), bold.key())
+        return [
+            " ".join(p for p in line if p) for line in block_text(block, layout.block_lines, fonts)
+        ]
 
     def highlighted_patient(self) -> str | None:
         """The chart number of the patient whose sessions are highlighted, or None."""
@@ -731,6 +745,43 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         return "<br>".join(lines)
 
 
+class BlockFonts(NamedTuple):
+    """The fonts a block's text is measured in: plain and bold, with their cache keys."""
+
+    plain: QFontMetrics
+    plain_key: str
+    bold: QFontMetrics
+    bold_key: str
+
+
+def block_text(block: WeekBlock, max_lines: int, fonts: BlockFonts) -> list[tuple[str, str]]:
+    """What a block shows, line by line as (bold, plain) text, shortened to its width
+    (``week_block_lines``) and elided only when even the shortest form does not fit; nothing
+    on a block narrower than ``MIN_TEXT_WIDTH``."""
+    r, a = block.rect, block.appointment
+    right = STATUS_BAR if a.status in STATUS_COLORS else 0
+    width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING - right)
+    if width < MIN_TEXT_WIDTH:
+        return []
+    space = fonts.plain.horizontalAdvance(" ")
+
+    def fits(time: str, rest: str) -> bool:
+        return (
+            fonts.bold.horizontalAdvance(time) + space + fonts.plain.horizontalAdvance(rest)
+            <= width
+        )
+
+    shown: list[tuple[str, str]] = []
+    for bold, plain in week_block_lines(a, max_lines, fits):
+        left = width
+        if bold:
+            bold = elided(fonts.bold, fonts.bold_key, bold, left)
+            left -= fonts.bold.horizontalAdvance(bold) + space
+        plain = elided(fonts.plain, fonts.plain_key, plain, left) if plain and left > 0 else ""
+        shown.append((bold, plain))
+    return shown
+
+
 def _checks(drag: Drag[WeekDropTarget]) -> tuple[MoveCheck, ...]:
     """The checks read for a move: from its own day back to the week's first day, and on
     to its last (none until read)."""
@@ -815,13 +866,9 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
         status = STATUS_COLORS.get(a.status)
-        right = 0
         if status is not None:  # a bar down the right edge: it costs a one-line block no line
-            right = STATUS_BAR
             p.fillRect(QRectF(r.right - STATUS_BAR, r.y, STATUS_BAR, r.h), QColor(status))
-        width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING - right)
-        if width >= MIN_TEXT_WIDTH:
-            self._paint_block_text(block, ink, width)
+        self._paint_block_text(block, ink)
         if self.highlight_chart is not None:
             if a.chart_number == self.highlight_chart:
                 p.setPen(QPen(self.text, 2))
@@ -829,31 +876,25 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
             else:
                 p.fillRect(rect, self.dim)
 
-    def _paint_block_text(self, block: WeekBlock, ink: QColor, width: int) -> None:
+    def _paint_block_text(self, block: WeekBlock, ink: QColor) -> None:
         """The time in bold, then the patient and the session type; a taller block's room and
         status below, muted."""
         p, r, fm, bold_fm = self.p, block.rect, self.font_fm, self.bold_fm
-        space = fm.horizontalAdvance(" ")
-
-        def fits(time: str, rest: str) -> bool:
-            return bold_fm.horizontalAdvance(time) + space + fm.horizontalAdvance(rest) <= width
-
-        lines = week_block_lines(block.appointment, self.layout.block_lines, fits)
+        fonts = BlockFonts(fm, self.font_key, bold_fm, self.bold_key)
+        lines = block_text(block, self.layout.block_lines, fonts)
         line_h = self.m.line_height if self.m.line_height else fm.height()
         x0 = r.x + STRIPE_WIDTH + TEXT_PADDING
         y = r.y + (min(r.h, line_h) - fm.height()) / 2
+        space = fm.horizontalAdvance(" ")
         for i, (bold, plain) in enumerate(lines):
             if y + fm.height() > r.bottom + 1:
                 break
-            x, left = x0, width
+            x = x0
             p.setPen(ink if i == 0 else mix(ink, self.base, 0.75))
             if bold:
-                bold = elided(bold_fm, self.bold_key, bold, left)
                 draw_line(p, self.bold, self.bold_key, bold_fm, x, y, bold)
-                shift = bold_fm.horizontalAdvance(bold) + space
-                x, left = x + shift, left - shift
-            if plain and left > 0:
-                plain = elided(fm, self.font_key, plain, left)
+                x += bold_fm.horizontalAdvance(bold) + space
+            if plain:
                 draw_line(p, self.font, self.font_key, fm, x, y, plain)
             y += line_h
 
