@@ -657,6 +657,13 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             self._escape()
             event.accept()
             return
+        if key == Qt.Key.Key_H and not event.modifiers() and self._drag is None:
+            block = self._selected_block()
+            if block is not None:  # H: highlight the selected patient (again: clear)
+                chart = block.appointment.chart_number
+                self.highlight_patient(None if self._highlight == chart else chart)
+                event.accept()
+                return
         chosen: int | None = None
         if key == Qt.Key.Key_Home:
             chosen = 0
