@@ -20,7 +20,7 @@ NOW = dt.datetime(2026, 11, 24, 18, 52, tzinfo=dt.UTC)  # 10:52 at the clinic (P
 VIEWS = {
     "rooms": "day-view.png",
     "staff": "staff-day.png",
-    "week": "week-view.png",
+    "week": "week.png",
     "chairs": "chair-board.png",
     "follow_ups": "follow-ups.png",
     "recall": "recall.png",

@@ -48,7 +48,7 @@ class WeekMetrics(NamedTuple):
     column_padding: int = 2
     block_gap: int = 1
     snap_minutes: int = 60
-    closed_day_share: float = 0.3  # a closed day with nothing booked, of an open day's width
+    closed_day_share: float = 0.35  # a closed day with nothing booked, of an open day's width
     load_bar_height: int = 5
 
 
@@ -159,6 +159,28 @@ class WeekLayout(NamedTuple):
 
     def block_of(self, appointment_id: int) -> WeekBlock | None:
         return next((b for b in self.blocks if b.appointment.id == appointment_id), None)
+
+    def now_y(self, day_index: int, minute: float) -> float:
+        """Where the "now" line crosses a day: at ``minute`` on the axis, moved to the gap
+        between the sessions of that hour that have started and those still to come, so it
+        never runs through a block's text."""
+        y = self.y_of(minute)
+        row = next((r for r in self.rows if r.minute <= minute < r.minute + 60), None)
+        if row is None:
+            return y
+        in_row = [
+            b for b in self.blocks if b.day_index == day_index and row.y <= b.rect.y < row.y + row.h
+        ]
+        started = [b.rect.bottom for b in in_row if _minute_of(b) <= minute]
+        coming = [b.rect.y for b in in_row if _minute_of(b) > minute]
+        low = max(started, default=row.y)
+        high = min(coming, default=row.y + row.h)
+        return min(max(y, low), max(low, high))
+
+
+def _minute_of(block: WeekBlock) -> int:
+    a = block.appointment
+    return a.start.hour * 60 + a.start.minute
 
 
 def _y_of(rows: Sequence[HourRow], shown: TimeRange, minute: float) -> float:

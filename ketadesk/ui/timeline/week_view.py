@@ -96,6 +96,7 @@ STATUS_BAR = 4  # the status colour down the right edge of a block (checked in, 
 MIN_TEXT_WIDTH = 20  # narrower blocks show no text: colour, bar and tooltip say enough
 NARROW_TEXT_WIDTH = 90  # a ghost narrower than this gives its start only
 LINE_SPACING = 2  # pixels between two lines of a block
+ELIDE_SLACK = 2  # elidedText cuts a line that fits by horizontalAdvance to the pixel
 SMALL_SCALE = 0.85  # the blocks' and headers' small font, of the view's font
 DIM_OTHERS = 0.6  # how far blocks of other patients fade while one patient is highlighted
 
@@ -775,7 +776,7 @@ def block_text(block: WeekBlock, max_lines: int, fonts: BlockFonts) -> list[tupl
     def fits(time: str, rest: str) -> bool:
         return (
             fonts.bold.horizontalAdvance(time) + space + fonts.plain.horizontalAdvance(rest)
-            <= width
+            <= width - ELIDE_SLACK
         )
 
     shown: list[tuple[str, str]] = []
@@ -966,7 +967,8 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         minute = now.hour * 60 + now.minute + now.second / 60
         if not layout.range.first <= minute <= layout.range.last:
             return
-        self._paint_now_line(round(layout.y_of(minute)), today.x, today.x + today.w)
+        index = layout.days.index(today)
+        self._paint_now_line(round(layout.now_y(index, minute)), today.x, today.x + today.w)
 
     # -- header, axis, corner ----------------------------------------------------------------
 

@@ -245,3 +245,21 @@ def test_h_highlights_the_selected_patient(window: MainWindow) -> None:
     assert view.highlighted_patient() == block.appointment.chart_number
     QTest.keyClick(view, Qt.Key.Key_H)
     assert view.highlighted_patient() is None
+
+
+def test_a_narrower_window_names_patients_by_initials_rather_than_cut_them(
+    window: MainWindow,
+) -> None:
+    window.resize(1000, 700)
+    QTest.qWait(20)
+    view = _week(window)
+    layout = _layout(view)
+    assert layout.days[0].w < 150
+    shortened = 0
+    for block in layout.blocks:
+        a = block.appointment
+        first = view.block_text(a.id)[0]
+        assert "…" not in first, first
+        assert a.session_type_short in first, first
+        shortened += patient_initials(a.patient_name) in first
+    assert shortened  # some of them had to

@@ -395,3 +395,22 @@ def test_the_ghost_takes_its_day_s_whole_width() -> None:
     assert ghost.w == friday.w - 2 * METRICS.column_padding
     assert ghost.y == round(layout.y_of(10 * 60))
     assert ghost.h == round(layout.y_of(11 * 60 + 30)) - ghost.y
+
+
+def test_the_now_line_runs_between_the_sessions_that_started_and_those_to_come() -> None:
+    week = week_of(
+        {
+            0: (
+                session(1, MONDAY, "10:00", "11:00"),
+                session(2, MONDAY, "10:15", "11:00", 2),
+                session(3, MONDAY, "10:45", "11:30", 2),
+            )
+        }
+    )
+    layout = layout_week(week, width=WIDTH, height=HEIGHT, metrics=METRICS)
+    first, second, third = sorted(layout.blocks, key=lambda b: b.appointment.id)
+    at_half_past = layout.now_y(0, 10 * 60 + 30)
+    assert second.rect.bottom <= at_half_past <= third.rect.y
+    assert layout.now_y(0, 10 * 60) >= first.rect.bottom  # one started on the minute
+    assert layout.now_y(0, 10 * 60 + 59) >= third.rect.bottom
+    assert layout.now_y(1, 10 * 60 + 30) == layout.y_of(10 * 60 + 30)  # nothing that day
