@@ -771,6 +771,36 @@ def block_text(block: WeekBlock, max_lines: int, fonts: BlockFonts) -> list[tupl
     width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING - right)
     if width < MIN_TEXT_WIDTH:
         return []
+    # Kept, like the painter's elided lines: a week repaints every block at each drag step,
+    # and shortening a line measures it several times.
+    key = (
+        fonts.plain_key,
+        fonts.bold_key,
+        width,
+        max_lines,
+        a.id,
+        a.start,
+        a.patient_name,
+        a.session_type_short,
+        a.series_label,
+        a.status,
+        a.room_name,
+    )
+    found = _BLOCK_TEXTS.get(key)
+    if found is None:
+        if len(_BLOCK_TEXTS) >= _BLOCK_TEXTS_MAX:
+            _BLOCK_TEXTS.clear()
+        found = _BLOCK_TEXTS[key] = _fitted_lines(a, width, max_lines, fonts)
+    return found
+
+
+_BLOCK_TEXTS: dict[tuple[object, ...], list[tuple[str, str]]] = {}
+_BLOCK_TEXTS_MAX = 20_000
+
+
+def _fitted_lines(
+    a: DayAppointment, width: int, max_lines: int, fonts: BlockFonts
+) -> list[tuple[str, str]]:
     space = fonts.plain.horizontalAdvance(" ")
 
     def fits(time: str, rest: str) -> bool:
