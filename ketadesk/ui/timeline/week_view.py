@@ -217,6 +217,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         else:
             self._scroll_to_start()
             self._cancel_drag(quiet=True)
+            if self._highlight is not None and week is not None:
+                self.feedback.emit(self._highlight_text())  # how many in this week
         layout = self._layout
         if self._selected is not None and (
             not same or layout is None or layout.block_of(self._selected) is None

@@ -263,3 +263,24 @@ def test_a_narrower_window_names_patients_by_initials_rather_than_cut_them(
         assert a.session_type_short in first, first
         shortened += patient_initials(a.patient_name) in first
     assert shortened  # some of them had to
+
+
+def test_the_highlight_follows_the_patient_to_the_next_week(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    view = _week(window)
+    layout = _layout(view)
+    charts = [b.appointment.chart_number for b in layout.blocks]
+    chart = max(charts, key=charts.count)
+    view.highlight_patient(chart)
+    first = view.week()
+    assert first is not None
+    with qtbot.waitSignal(view.feedback) as said:
+        window.actions_by_name["next_day"].trigger()  # a week on
+        qtbot.waitUntil(lambda: (w := view.week()) is not None and w.first_day != first.first_day)
+    assert view.highlighted_patient() == chart
+    assert "this week" in said.args[0]
+    assert all(
+        view.week_layout().block_of(i).appointment.chart_number == chart  # type: ignore[union-attr]
+        for i in view.highlighted_ids()
+    )
