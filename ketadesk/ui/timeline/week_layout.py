@@ -69,7 +69,8 @@ class DayLoad(NamedTuple):
         return round(100 * self.fraction)
 
     def describe(self) -> str:
-        """In words, for the header's tooltip: "Chairs booked 62%: 41 h 0 of 66 h 0"."""
+        """In words, for the header's tooltip: "Booked 62% of the chair time: 41 h 00 of
+        66 h 00 (6 chairs while open)"."""
         return (
             f"Booked {self.percent}% of the chair time: {_hours(self.booked_minutes)} of "
             f"{_hours(self.capacity_minutes)} ({self.chairs} chair{'s' if self.chairs != 1 else ''}"
@@ -339,14 +340,14 @@ def _covered(spans: Sequence[tuple[int, int]], lo: int, hi: int) -> int:
 
 
 def short_patient_name(patient_name: str) -> str:
-    """ "Seacole, Mary" -> "Seacole M.": the surname a receptionist calls out, and an initial."""
+    """The surname a receptionist calls out, and an initial: "Seacole, Mary" -> "Seacole M."."""
     last, _, first = patient_name.partition(",")
     first = first.strip()
     return f"{last.strip()} {first[0]}." if first else last.strip()
 
 
 def patient_initials(patient_name: str) -> str:
-    """ "Seacole, Mary" -> "M.S.": for a block too narrow for a surname."""
+    """Initials, for a block too narrow for a surname: "Seacole, Mary" -> "M.S."."""
     last, _, first = patient_name.partition(",")
     letters = [part.strip()[:1].upper() for part in (first, last) if part.strip()]
     return "".join(f"{letter}." for letter in letters)
