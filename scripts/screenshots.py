@@ -30,7 +30,7 @@ NOW = dt.datetime(2026, 11, 24, 18, 52, tzinfo=dt.UTC)  # 10:52 at the clinic (P
 VIEWS = {
     "day": ("day-view.png", "nurse"),
     "staff": ("staff-day.png", "nurse"),
-    "week": ("week-view.png", "frontdesk"),
+    "week": ("week.png", "frontdesk"),
     "chairs": ("chair-board.png", "nurse"),
     "follow-ups": ("follow-ups.png", "nurse"),
     "recall": ("recall.png", "nurse"),

@@ -49,6 +49,7 @@ from ketadesk import APP_NAME
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.dates import us_date_range
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.icons import chevron
 from ketadesk.ui.shell.page_registry import Page, PageRegistry
@@ -619,6 +620,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name[f"view_{name}"].setChecked(True)
         self._view_combo.setCurrentIndex(self._view_combo.findData(name))
         if self._day is not None:
+            self._heading.setText(self._heading_text(self._day))
             self._show_day_on_page(self._day)
         page.widget.setFocus()
 
@@ -738,9 +740,16 @@ class MainWindow(QMainWindow):
         self.date_edit.setDate(QDate(day.year, day.month, day.day))
         self.date_edit.blockSignals(False)
         self.side_panel.set_day(day)
-        self._heading.setText(f"{day:%A} {day.day} {day:%B %Y}")
+        self._heading.setText(self._heading_text(day))
         clinic = self._schedule.clinic_name if self._schedule is not None else APP_NAME
         self.setWindowTitle(f"{clinic} — {day:%a} {day.day} {day:%b %Y} — {APP_NAME}")
+
+    def _heading_text(self, day: dt.date) -> str:
+        """The day, or on the week view the week holding it (Monday to Sunday, as it shows)."""
+        if self._view == "week":
+            monday = day - dt.timedelta(days=day.weekday())
+            return us_date_range(monday, monday + dt.timedelta(days=6))
+        return f"{day:%A} {day.day} {day:%B %Y}"
 
     def _show_schedule(self, schedule: DaySchedule, *, keep_place: bool = False) -> None:
         self._schedule = schedule

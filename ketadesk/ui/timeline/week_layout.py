@@ -1,34 +1,36 @@
-"""Geometry of the week view: seven day columns, a time axis, and compact session blocks.
+"""Geometry of the week view: seven day columns, an hour axis, and one-line session blocks.
 
-Plain functions on plain numbers, no Qt, like ``day_layout`` (whose lane and tick functions this
-reuses): the widget paints what ``layout_week`` returns and decides nothing.  Body coordinates
-are pixels from the top-left corner of the first day at the first minute shown.  Sessions that
-overlap within a day sit side by side in lanes; a day with many lanes widens every day column
-(up to scrolling) rather than squeezing blocks below a readable sliver.
+Plain functions on plain numbers, no Qt, like ``day_layout``: the widget paints what
+``layout_week`` returns and decides nothing.  Body coordinates are pixels from the top-left
+corner of the first day at the first hour shown.
+
+The week is an appointment book, not a scaled clock.  At 1,400 px five open days get about
+190 px each, and a clinic of six rooms and two offices has up to eight sessions at once:
+side-by-side lanes (one per room or per overlap) would be 25 px wide and say nothing.  So each
+hour is a row as tall as the busiest day needs, and a day's sessions of that hour are stacked in
+it, one full-width block each, in start order: every session keeps a readable line ("07:30
+Seacole M. SPR 2/6"), the hours stay aligned across the days, and the load bar in each header
+says how full the day is.  Within a row, minutes map linearly onto its height (``y_of``,
+``minute_at``), so dragging to a day and time works as before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.timeline.day_layout import (
-    INACTIVE_LANE_WEIGHT,
     Band,
     Rect,
     Tick,
     TimeRange,
-    assign_lanes,
     clip_span,
     grid_bounds,
-    lane_fractions,
-    minute_to_y,
     snap_minute,
-    time_ticks,
     visible_range,
     wall_minute,
 )
@@ -37,16 +39,47 @@ from ketadesk.ui.timeline.day_layout import (
 class WeekMetrics(NamedTuple):
     """Sizes in device-independent pixels."""
 
-    header_height: int = 44
+    header_height: int = 56  # the day's title, its line of detail and its load bar
     axis_width: int = 52
-    min_day_width: int = 110
-    min_lane_width: int = 30  # a day with many sessions at once widens (and scrolls) to keep this
-    min_pixels_per_minute: float = 0.8
-    max_pixels_per_minute: float = 2.0
+    min_day_width: int = 120  # narrower than this, open days scroll sideways
+    line_height: int = 16  # one line of a block (the view sets it from its font)
+    max_block_lines: int = 3  # a quiet week's blocks grow to say the room and the status
+    min_hour_height: int = 14  # an hour with nothing booked on any day
     column_padding: int = 2
-    lane_gap: int = 1
+    block_gap: int = 1
     snap_minutes: int = 60
-    closed_day_share: float = 0.4  # a closed day with nothing booked, of an open day's width
+    closed_day_share: float = 0.35  # a closed day with nothing booked, of an open day's width
+    load_bar_height: int = 5
+
+
+class DayLoad(NamedTuple):
+    """How full a day is: booked minutes of its chairs (treatment rooms; in a staff member's
+    week, their time) against the minutes those chairs are open."""
+
+    booked_minutes: int
+    capacity_minutes: int
+    chairs: int
+
+    @property
+    def fraction(self) -> float:
+        return self.booked_minutes / self.capacity_minutes if self.capacity_minutes else 0.0
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.fraction)
+
+    def describe(self) -> str:
+        """In words, for the header's tooltip: "Booked 62% of the chair time: 41 h 00 of
+        66 h 00 (6 chairs while open)"."""
+        return (
+            f"Booked {self.percent}% of the chair time: {_hours(self.booked_minutes)} of "
+            f"{_hours(self.capacity_minutes)} ({self.chairs} chair{'s' if self.chairs != 1 else ''}"
+            " while open)"
+        )
+
+
+def _hours(minutes: int) -> str:
+    return f"{minutes // 60} h {minutes % 60:02d}"
 
 
 class DayColumn(NamedTuple):
@@ -55,25 +88,34 @@ class DayColumn(NamedTuple):
     day: dt.date
     x: float
     w: float
-    title: str  # "Tue 24 Nov"
-    detail: str  # "12 sessions", or why the clinic is closed
+    title: str  # "Tue Nov 24" ("Sat 28" for a narrow closed day)
+    detail: str  # "12 sessions · 62%", or why the clinic is closed
     is_today: bool
     is_closed: bool
+    load: DayLoad | None = None  # None: closed, nothing to fill
 
 
 class WeekBlock(NamedTuple):
     appointment: DayAppointment
     day_index: int
     rect: Rect
-    lane: int
-    lanes: int
+    lane: int  # its place in its hour row, from the top
+    lanes: int  # the blocks of its day in that row
     clipped_before: bool = False
     clipped_after: bool = False
 
 
+class HourRow(NamedTuple):
+    """One hour of the axis: from ``minute`` for 60 minutes, at ``y``, ``h`` pixels tall."""
+
+    minute: int
+    y: float
+    h: float
+
+
 class WeekLayout(NamedTuple):
     range: TimeRange
-    pixels_per_minute: float
+    pixels_per_minute: float  # on average (scroll steps); ``y_of`` is exact
     day_width: float
     width: float  # of the body
     height: float
@@ -81,9 +123,11 @@ class WeekLayout(NamedTuple):
     blocks: tuple[WeekBlock, ...]
     ticks: tuple[Tick, ...]
     bands: tuple[Band, ...]  # ``column`` is the day's index; None for every day
+    rows: tuple[HourRow, ...] = ()
+    block_lines: int = 1  # lines of text each block has room for
 
     def y_of(self, minute: float) -> float:
-        return minute_to_y(minute, self.range, self.pixels_per_minute)
+        return _y_of(self.rows, self.range, minute)
 
     def block_at(self, x: float, y: float) -> WeekBlock | None:
         """The block under a body point (the one drawn on top when blocks touch)."""
@@ -105,10 +149,52 @@ class WeekLayout(NamedTuple):
 
     def minute_at(self, y: float) -> float:
         """The wall-clock minute at a body y (the inverse of ``y_of``)."""
-        return self.range.first + y / self.pixels_per_minute
+        if not self.rows:
+            return self.range.first + y / self.pixels_per_minute
+        if y <= 0:
+            return float(self.range.first)
+        for row in self.rows:
+            if y < row.y + row.h:
+                return row.minute + (y - row.y) / row.h * 60 if row.h else float(row.minute)
+        return float(self.range.last)
 
     def block_of(self, appointment_id: int) -> WeekBlock | None:
         return next((b for b in self.blocks if b.appointment.id == appointment_id), None)
+
+    def now_y(self, day_index: int, minute: float) -> float:
+        """Where the "now" line crosses a day: at ``minute`` on the axis, moved to the gap
+        between the sessions of that hour that have started and those still to come, so it
+        never runs through a block's text."""
+        y = self.y_of(minute)
+        row = next((r for r in self.rows if r.minute <= minute < r.minute + 60), None)
+        if row is None:
+            return y
+        in_row = [
+            b for b in self.blocks if b.day_index == day_index and row.y <= b.rect.y < row.y + row.h
+        ]
+        started = [b.rect.bottom for b in in_row if _minute_of(b) <= minute]
+        coming = [b.rect.y for b in in_row if _minute_of(b) > minute]
+        low = max(started, default=row.y)
+        high = min(coming, default=row.y + row.h)
+        return min(max(y, low), max(low, high))
+
+
+def _minute_of(block: WeekBlock) -> int:
+    a = block.appointment
+    return a.start.hour * 60 + a.start.minute
+
+
+def _y_of(rows: Sequence[HourRow], shown: TimeRange, minute: float) -> float:
+    """A wall-clock minute's body y: linear within its hour's row."""
+    if not rows:
+        return 0.0
+    if minute <= shown.first:
+        return rows[0].y
+    for row in rows:
+        if minute < row.minute + 60:
+            return row.y + (minute - row.minute) / 60 * row.h
+    last = rows[-1]
+    return last.y + last.h
 
 
 class WeekDropTarget(NamedTuple):
@@ -186,12 +272,15 @@ def grid_anchors(week: WeekSchedule) -> tuple[int, ...]:
     return tuple(default if m is None else m for m in opening)
 
 
-def day_title(day: dt.date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+def day_title(day: dt.date, *, narrow: bool = False) -> str:
+    """A day's header, as a US clinic writes it: "Mon Nov 30" ("Sat 5" in a narrow column)."""
+    if narrow:
+        return f"{day:%a} {day.day}"
+    return f"{day:%a} {day:%b} {day.day}"
 
 
-def day_detail(schedule: DaySchedule, shown: int) -> str:
-    """The line under a day's title: its sessions, or why the clinic is closed."""
+def day_detail(schedule: DaySchedule, shown: int, load: DayLoad | None = None) -> str:
+    """The line under a day's title: its sessions and how full it is, or why it is closed."""
     if schedule.closed_reason:
         reason = schedule.closed_reason.removeprefix("Clinic closed: ")
         if reason.startswith("Clinic closed"):  # "... on Sundays": the band says it in full
@@ -199,29 +288,99 @@ def day_detail(schedule: DaySchedule, shown: int) -> str:
         return reason if not shown else f"{reason} · {shown} booked"
     if not shown:
         return "Nothing booked"
-    return f"{shown} session{'s' if shown != 1 else ''}"
+    text = f"{shown} session{'s' if shown != 1 else ''}"
+    return f"{text} · {load.percent}%" if load is not None and load.capacity_minutes else text
+
+
+def day_load(schedule: DaySchedule) -> DayLoad | None:
+    """Booked chair-minutes against the day's capacity, None on a closed day.
+
+    The chairs are the treatment rooms shown (an office or telehealth session holds no chair);
+    a week of offices only, or of one staff member, counts its own columns.  Capacity is each
+    chair's opening hours less its closures (off shift, time off, maintenance); a session
+    counts the part of it inside the opening hours."""
+    if schedule.is_closed or schedule.opens is None or schedule.closes is None:
+        return None
+    opens = wall_minute(schedule.opens, schedule.day)
+    closes = wall_minute(schedule.closes, schedule.day)
+    if closes <= opens:
+        return None
+    columns = [c for c in schedule.rooms if c.id is not None and c.active]
+    if schedule.grouping == "room":
+        chairs = [c for c in columns if c.subkind == "treatment"]
+        columns = chairs or columns
+    ids = {c.id for c in columns}
+    capacity = 0
+    for column in columns:
+        closed = [
+            (wall_minute(b.start, schedule.day), wall_minute(b.end, schedule.day))
+            for b in schedule.closures
+            if b.room_id is None or b.room_id == column.id
+        ]
+        capacity += closes - opens - _covered(closed, opens, closes)
+    booked = sum(
+        _covered(
+            [(wall_minute(a.start, schedule.day), wall_minute(a.end, schedule.day))], opens, closes
+        )
+        for a in schedule.appointments
+        if a.is_active and a.room_id in ids
+    )
+    return DayLoad(booked, capacity, len(columns))
+
+
+def _covered(spans: Sequence[tuple[int, int]], lo: int, hi: int) -> int:
+    """Minutes of [lo, hi) that the spans cover, overlaps counted once."""
+    total, reach = 0, lo
+    for start, end in sorted(spans):
+        start, end = max(start, reach), min(end, hi)
+        if end > start:
+            total += end - start
+            reach = end
+    return total
+
+
+def short_patient_name(patient_name: str) -> str:
+    """The surname a receptionist calls out, and an initial: "Seacole, Mary" -> "Seacole M."."""
+    last, _, first = patient_name.partition(",")
+    first = first.strip()
+    return f"{last.strip()} {first[0]}." if first else last.strip()
+
+
+def patient_initials(patient_name: str) -> str:
+    """Initials, for a block too narrow for a surname: "Seacole, Mary" -> "M.S."."""
+    last, _, first = patient_name.partition(",")
+    letters = [part.strip()[:1].upper() for part in (first, last) if part.strip()]
+    return "".join(f"{letter}." for letter in letters)
 
 
 def week_block_lines(
-    appointment: DayAppointment, max_lines: int, *, narrow: bool = False
-) -> list[str]:
-    """What a compact block says, most important first: time, type and place in the series;
-    the patient; the status unless simply booked; the room.  A ``narrow`` block puts the time
-    and the type on lines of their own and names the patient by surname."""
+    appointment: DayAppointment, max_lines: int, fits: Callable[[str, str], bool]
+) -> list[tuple[str, str]]:
+    """What a block says, as (bold, plain) pairs, one a line: first the start time, then the
+    patient and the session type ("07:30", "Seacole M. SPR 2/6"), shortened until ``fits``
+    says the line fits (the series place goes first, then the surname becomes initials; the
+    painter elides what still does not fit); further lines say the room and the status."""
     if max_lines <= 0:
         return []
     a = appointment
-    kind = " ".join(part for part in (a.session_type_short, a.series_label) if part)
-    if narrow:
-        return [f"{a.start.hour}:{a.start:%M}", kind, a.patient_name.split(",")[0]][:max_lines]
-    if max_lines == 1:
-        return [f"{a.start:%H:%M} {a.patient_name}"]
-    lines = [f"{a.start:%H:%M} {kind}", a.patient_name]
-    if a.status != "booked":
-        lines.append(a.status_label)
-    if a.room_name:
-        lines.append(a.room_name)
-    return lines[:max_lines]
+    time = f"{a.start:%H:%M}"
+    name, initials = short_patient_name(a.patient_name), patient_initials(a.patient_name)
+    kind = a.session_type_short or a.session_type_name
+    series = f"{kind} {a.series_label}" if a.series_label else kind
+    candidates = [
+        f"{name} {series}",
+        f"{name} {kind}",
+        f"{initials} {series}",
+        f"{initials} {kind}",
+    ]
+    first = next((c for c in candidates if fits(time, c)), candidates[-1])
+    lines = [(time, first)]
+    status = "" if a.status == "booked" else a.status_label
+    if max_lines == 2:
+        lines.append(("", " · ".join(p for p in (a.room_name, status) if p)))
+    elif max_lines >= 3:
+        lines.extend([("", a.room_name), ("", status)])
+    return [line for line in lines if line[0] or line[1]][:max_lines]
 
 
 def _single_column(week: WeekSchedule) -> bool:
@@ -240,10 +399,18 @@ def layout_week(
     show_cancelled: bool = True,
     metrics: WeekMetrics | None = None,
 ) -> WeekLayout:
-    """Lay out a week for a viewport of ``width`` x ``height`` (header and axis included)."""
+    """Lay out a week for a viewport of ``width`` x ``height`` (header and axis included):
+    the days share the width (a closed, empty day a sliver of it), the hours the height."""
     m = metrics or WeekMetrics()
     days = week.days
-    shown_by_day = [[a for a in d.appointments if show_cancelled or a.is_active] for d in days]
+    shown_by_day = [
+        sorted(
+            (a for a in d.appointments if show_cancelled or a.is_active),
+            # Sessions still on first in their hour, then the ones that freed their place.
+            key=lambda a: (a.start, not a.is_active, a.room_name, a.id),
+        )
+        for d in days
+    ]
     spans_by_day = [
         [(wall_minute(a.start, d.day), wall_minute(a.end, d.day)) for a in shown]
         for d, shown in zip(days, shown_by_day, strict=True)
@@ -254,103 +421,110 @@ def layout_week(
     shown_range = visible_range(
         opens, closes, (s for spans in spans_by_day for s in spans), snap=m.snap_minutes
     )
-    ppm = _pixels_per_minute(shown_range, height - m.header_height, m)
-    body_h = math.ceil(shown_range.minutes * ppm)
+    hours = list(range(shown_range.first, shown_range.last, 60))
+    # Each day's sessions by the hour they start in (one before the range: its first hour).
+    by_hour: list[dict[int, list[int]]] = []
+    for spans in spans_by_day:
+        rows: dict[int, list[int]] = {}
+        for i, (start, _end) in enumerate(spans):
+            hour = min(max(start, shown_range.first), shown_range.last - 1)
+            rows.setdefault(shown_range.first + (hour - shown_range.first) // 60 * 60, []).append(i)
+        by_hour.append(rows)
+    busiest = [max((len(rows.get(h, ())) for rows in by_hour), default=0) for h in hours]
+    body_h = max(0.0, height - m.header_height)
+    block_lines, row_heights = _row_heights(busiest, body_h, m)
+    rows_out: list[HourRow] = []
+    y = 0.0
+    for hour, h in zip(hours, row_heights, strict=True):
+        rows_out.append(HourRow(hour, y, h))
+        y += h
+    total_h = y
 
-    placed: list[list[tuple[DayAppointment, tuple[int, int], int, int, tuple[float, float]]]] = []
-    busiest = 1
-    for shown, spans in zip(shown_by_day, spans_by_day, strict=True):
-        # Sessions still on take the left lanes; a cancelled one takes a sliver beside them.
-        order = sorted(
-            range(len(shown)), key=lambda i: (spans[i][0], not shown[i].is_active, shown[i].id)
-        )
-        kept = [(shown[i], span) for i in order if (span := clip_span(*spans[i], shown_range))]
-        kept_spans = [span for _, span in kept]
-        fractions = lane_fractions(
-            kept_spans, [1.0 if a.is_active else INACTIVE_LANE_WEIGHT for a, _ in kept]
-        )
-        lanes = assign_lanes(kept_spans)
-        placed.append(
-            [
-                (a, span, lane, count, fraction)
-                for (a, span), (lane, count), fraction in zip(kept, lanes, fractions, strict=True)
-            ]
-        )
-        busiest = max([busiest, *(count for _, count in lanes)])
-
-    # A closed day with nothing on it needs only room for its header.
-    shares = [
-        m.closed_day_share if d.is_closed and not shown else 1.0
-        for d, shown in zip(days, shown_by_day, strict=True)
-    ]
+    load_by_day = [day_load(d) for d in days]
+    narrow = [d.is_closed and not shown for d, shown in zip(days, shown_by_day, strict=True)]
+    shares = [m.closed_day_share if n else 1.0 for n in narrow]
     body_w = width - m.axis_width
-    day_w = float(
-        max(
-            m.min_day_width,
-            math.floor(body_w / sum(shares)) if days else 0,
-            busiest * (m.min_lane_width + m.lane_gap) + 2 * m.column_padding,
-        )
-    )
+    day_w = float(max(m.min_day_width, math.floor(body_w / sum(shares)) if days else 0))
+    block_h = block_lines * m.line_height
     columns: list[DayColumn] = []
     blocks: list[WeekBlock] = []
     x = 0.0
-    for index, (d, shown_blocks) in enumerate(zip(days, placed, strict=True)):
+    for index, d in enumerate(days):
         if index:
             x += columns[-1].w
         column_w = math.floor(day_w * shares[index])
+        shown = shown_by_day[index]
         columns.append(
             DayColumn(
                 day=d.day,
                 x=x,
                 w=column_w,
-                title=day_title(d.day),
-                detail=day_detail(d, len(shown_by_day[index])),
+                title=day_title(d.day, narrow=narrow[index]),
+                detail=day_detail(d, len(shown), load_by_day[index]),
                 is_today=d.day == today,
                 is_closed=d.is_closed,
+                load=load_by_day[index],
             )
         )
         inner_x, inner_w = x + m.column_padding, column_w - 2 * m.column_padding
-        for a, (lo, hi), lane, count, (left, share) in shown_blocks:
-            gap = m.lane_gap if count > 1 else 0
-            x0 = round(inner_x + left * (inner_w + gap))
-            x1 = round(inner_x + (left + share) * (inner_w + gap) - gap)
-            top = round(minute_to_y(lo, shown_range, ppm))
-            bottom = round(minute_to_y(hi, shown_range, ppm))
-            start, end = wall_minute(a.start, d.day), wall_minute(a.end, d.day)
-            blocks.append(
-                WeekBlock(
-                    appointment=a,
-                    day_index=index,
-                    rect=Rect(x0, top, max(x1 - x0, 1), max(bottom - top, 1)),
-                    lane=lane,
-                    lanes=count,
-                    clipped_before=start < shown_range.first,
-                    clipped_after=end > shown_range.last,
+        for row in rows_out:
+            in_row = by_hour[index].get(row.minute, [])
+            for lane, i in enumerate(in_row):
+                a = shown[i]
+                start, end = spans_by_day[index][i]
+                top = round(row.y + lane * block_h)
+                blocks.append(
+                    WeekBlock(
+                        appointment=a,
+                        day_index=index,
+                        rect=Rect(
+                            round(inner_x),
+                            top,
+                            max(round(inner_w), 1),
+                            max(block_h - m.block_gap, 1),
+                        ),
+                        lane=lane,
+                        lanes=len(in_row),
+                        clipped_before=start < shown_range.first,
+                        clipped_after=end > shown_range.last,
+                    )
                 )
-            )
-    bands = _bands(week, shown_range, ppm, columns)
+    ticks = tuple(
+        Tick(row.minute, row.y, f"{row.minute // 60 % 24:02d}:00", True) for row in rows_out
+    ) + ((Tick(shown_range.last, total_h, "", True),) if rows_out else ())
+    bands = _bands(week, shown_range, tuple(rows_out), columns)
     return WeekLayout(
         range=shown_range,
-        pixels_per_minute=ppm,
+        pixels_per_minute=total_h / shown_range.minutes if shown_range.minutes else 1.0,
         day_width=day_w,
         width=columns[-1].x + columns[-1].w if columns else 0.0,
-        height=body_h,
+        height=math.ceil(total_h),
         days=tuple(columns),
         blocks=tuple(blocks),
-        ticks=tuple(time_ticks(shown_range, ppm, step=60)),
+        ticks=ticks,
         bands=bands,
+        rows=tuple(rows_out),
+        block_lines=block_lines,
     )
 
 
-def _pixels_per_minute(shown: TimeRange, body_height: float, m: WeekMetrics) -> float:
-    if shown.minutes <= 0:
-        return m.min_pixels_per_minute
-    fit = body_height / shown.minutes
-    return min(m.max_pixels_per_minute, max(m.min_pixels_per_minute, fit))
+def _row_heights(busiest: Sequence[int], body_h: float, m: WeekMetrics) -> tuple[int, list[int]]:
+    """Lines per block and each hour's height: as many lines as let the busiest hours fit in
+    ``body_h`` (one at least: then the body scrolls), the height left over shared out evenly
+    so the week fills the view."""
+    for lines in range(max(1, m.max_block_lines), 0, -1):
+        natural = [max(m.min_hour_height, n * lines * m.line_height) for n in busiest]
+        if sum(natural) <= body_h or lines == 1:
+            break
+    spare = body_h - sum(natural)
+    if spare > 0 and natural:
+        each = int(spare // len(natural))
+        natural = [h + each for h in natural]
+    return lines, natural
 
 
 def _bands(
-    week: WeekSchedule, shown: TimeRange, ppm: float, columns: Sequence[DayColumn]
+    week: WeekSchedule, shown: TimeRange, rows: Sequence[HourRow], columns: Sequence[DayColumn]
 ) -> tuple[Band, ...]:
     bands: list[Band] = []
     own = _single_column(week)
@@ -359,8 +533,8 @@ def _bands(
         clipped = clip_span(lo, hi, shown)
         if clipped is None:
             return
-        top = round(minute_to_y(clipped[0], shown, ppm))
-        bottom = round(minute_to_y(clipped[1], shown, ppm))
+        top = round(_y_of(rows, shown, clipped[0]))
+        bottom = round(_y_of(rows, shown, clipped[1]))
         column = columns[index]
         bands.append(Band(index, Rect(column.x, top, column.w, bottom - top), kind, reason))
 
@@ -368,8 +542,11 @@ def _bands(
         if d.is_closed or d.opens is None or d.closes is None:
             band(index, shown.first, shown.last, "outside_hours", d.closed_reason or "")
             continue
-        band(index, shown.first, wall_minute(d.opens, d.day), "outside_hours")
-        band(index, wall_minute(d.closes, d.day), shown.last, "outside_hours")
+        # Whole hours only: a session at 07:30 sits at the top of the 07:00 row, and should
+        # not sit on the shade of the half hour before opening.
+        opens, closes = wall_minute(d.opens, d.day), wall_minute(d.closes, d.day)
+        band(index, shown.first, opens // 60 * 60, "outside_hours")
+        band(index, -(-closes // 60) * 60, shown.last, "outside_hours")
         for closure in d.closures:
             if closure.room_id is None or own:
                 lo = wall_minute(closure.start, d.day)

@@ -1,8 +1,10 @@
-"""The week: seven day columns of compact session blocks, painted by hand.
+"""The week: seven day columns of one-line session blocks under an hour axis, painted by hand.
 
-Painting is thin: ``week_layout.layout_week`` decides where everything goes and only what is in
-view is drawn, so a week of fifteen busy rooms scrolls smoothly.  Colours come from the session
-types and the palette (light or dark); today's column is tinted with the palette's highlight.
+Painting is thin: ``week_layout.layout_week`` decides where everything goes (an appointment
+book: each hour a row, a day's sessions of that hour stacked in it) and only what is in view is
+drawn, so a week of fifteen busy rooms scrolls smoothly.  Colours come from the session types
+and the palette (light or dark); today's column is tinted with the palette's highlight; each
+day's header carries a load bar; one patient's sessions can be highlighted across the week.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QAction,
     QBrush,
     QColor,
+    QFont,
+    QFontMetrics,
     QHelpEvent,
     QKeyEvent,
     QMouseEvent,
@@ -29,6 +34,7 @@ from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QFrame,
     QInputDialog,
+    QMenu,
     QToolTip,
     QWidget,
 )
@@ -84,11 +90,15 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
         return method
 
 
-STRIPE_WIDTH = 2
-TEXT_PADDING = 2
-STATUS_BAR = 3  # the status colour across the top of a block (checked in, in session, no-show)
-MIN_TEXT_WIDTH = 20  # narrower blocks show no text: colour, dot and tooltip say enough
-NARROW_TEXT_WIDTH = 90  # narrower blocks say time, type and surname on lines of their own
+STRIPE_WIDTH = 3
+TEXT_PADDING = 3
+STATUS_BAR = 4  # the status colour down the right edge of a block (checked in, in session...)
+MIN_TEXT_WIDTH = 20  # narrower blocks show no text: colour, bar and tooltip say enough
+NARROW_TEXT_WIDTH = 90  # a ghost narrower than this gives its start only
+LINE_SPACING = 2  # pixels between two lines of a block
+ELIDE_SLACK = 2  # elidedText cuts a line that fits by horizontalAdvance to the pixel
+SMALL_SCALE = 0.85  # the blocks' and headers' small font, of the view's font
+DIM_OTHERS = 0.6  # how far blocks of other patients fade while one patient is highlighted
 
 
 class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
@@ -119,7 +129,13 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             "complete", "no_show", "cancel"), reason (a cancellation's; else empty).
         series_move_requested(int): "Move rest of series..." on this appointment.
         selection_changed(object): the selected appointment's id, or None.
-        feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...").
+        feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...")
+            and when a patient is highlighted.
+        highlight_changed(object): the chart number of the patient highlighted, or None.
+
+    "Highlight this patient" (the block's context menu, or H on a selected block) outlines
+    every session of that patient in the week, and in the weeks after until cleared, and fades
+    the others; Esc or "Clear highlight" ends it.
 
     Attributes:
         metrics: the sizes the layout works with.
@@ -133,6 +149,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
     series_move_requested = Signal(int)
     selection_changed = Signal(object)
     feedback = Signal(str)
+    highlight_changed = Signal(object)
 
     def __init__(
         self,
@@ -153,6 +170,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         self._desk: Desk | None = None
         self._selected: int | None = None
         self._drag: Drag[WeekDropTarget] | None = None
+        self._highlight: str | None = None  # a patient's chart number
+        self._grab_pixels = 0.0  # how far below a dragged block's top it was grabbed
         self._canvas = QWidget(self)
         self._canvas.setMouseTracking(True)
         self._canvas.setAutoFillBackground(False)
@@ -198,6 +217,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         else:
             self._scroll_to_start()
             self._cancel_drag(quiet=True)
+            if self._highlight is not None and week is not None:
+                self.feedback.emit(self._highlight_text())  # how many in this week
         layout = self._layout
         if self._selected is not None and (
             not same or layout is None or layout.block_of(self._selected) is None
@@ -252,6 +273,88 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             return None
         return self._week.days[self._current_day].day
 
+    def line_height(self) -> int:
+        """One line of a block: the view's own font (not the small one: the week is read
+        across a desk) and a little air."""
+        return QFontMetrics(self.font()).height() + LINE_SPACING
+
+    # -- highlighting a patient -------------------------------------------------------------
+
+    def block_text(self, appointment_id: int) -> list[str]:
+        """The lines a session's block shows, as painted (for tests and accessibility)."""
+        layout = self._layout
+        block = layout.block_of(appointment_id) if layout is not None else None
+        if block is None or layout is None:
+            return []
+        plain, bold = QFont(self.font()), QFont(self.font())
+        bold.setBold(True)
+        fonts = BlockFonts(QFontMetrics(plain), plain.key(), QFontMetrics(bold), bold.key())
+        return [
+            " ".join(p for p in line if p) for line in block_text(block, layout.block_lines, fonts)
+        ]
+
+    def highlighted_patient(self) -> str | None:
+        """The chart number of the patient whose sessions are highlighted, or None."""
+        return self._highlight
+
+    def highlighted_ids(self) -> list[int]:
+        """The sessions highlighted in the week shown, in day and time order."""
+        layout, chart = self._layout, self._highlight
+        if layout is None or chart is None:
+            return []
+        return [
+            b.appointment.id for b in self._blocks_in_order() if b.appointment.chart_number == chart
+        ]
+
+    def highlight_patient(self, chart_number: str | None) -> None:
+        """Mark every session of this patient (None: nobody) and say so in the status bar."""
+        if chart_number == self._highlight:
+            return
+        self._highlight = chart_number
+        self._canvas.update()
+        self._update_accessible_description()
+        self.highlight_changed.emit(chart_number)
+        self.feedback.emit(self._highlight_text())
+
+    def _highlight_text(self) -> str:
+        if self._highlight is None or self._layout is None:
+            return ""
+        blocks = [b for b in self._layout.blocks if b.appointment.chart_number == self._highlight]
+        if not blocks:
+            return "No sessions of the highlighted patient this week · Esc clears"
+        count = sum(1 for b in blocks if b.appointment.is_active)
+        name = blocks[0].appointment.patient_name
+        sessions = f"{count} session{'s' if count != 1 else ''}"
+        return f"Highlighted: {name}, {sessions} this week · Esc clears"
+
+    @override
+    def context_menu(self, appointment: DayAppointment) -> QMenu:
+        """The session's menu, and highlighting its patient across the week."""
+        menu = super().context_menu(appointment)
+        first = menu.actions()[0] if menu.actions() else None
+        mark = QAction("Highlight this patient's sessions", menu)
+        mark.setObjectName("highlight_patient")
+        mark.setEnabled(self._highlight != appointment.chart_number)
+        mark.triggered.connect(lambda: self.highlight_patient(appointment.chart_number))
+        clear = QAction("Clear highlight", menu)
+        clear.setObjectName("clear_highlight")
+        clear.setVisible(self._highlight is not None)
+        clear.triggered.connect(lambda: self.highlight_patient(None))
+        if first is not None:
+            menu.insertActions(first, [mark, clear])
+            menu.insertSeparator(first)
+        else:
+            menu.addActions([mark, clear])
+        return menu
+
+    @override
+    def _escape(self) -> None:
+        """Esc: cancel a move, else clear the highlight, else let go of the selection."""
+        if self._drag is None and self._highlight is not None:
+            self.highlight_patient(None)
+            return
+        super()._escape()
+
     # -- geometry ---------------------------------------------------------------------------
 
     def _today(self) -> dt.date | None:
@@ -270,7 +373,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
                 height=size.height(),
                 today=self._today(),
                 show_cancelled=self._show_cancelled,
-                metrics=self.metrics,
+                metrics=self.metrics._replace(line_height=self.line_height()),
             )
         self._update_scroll_bars()
         self._canvas.update()
@@ -417,6 +520,15 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         end = start + dt.timedelta(minutes=drag.duration)
         return f"{start:%a} {start.day} {start:%b} {start:%H:%M}–{end:%H:%M}"
 
+    @override
+    def _begin(
+        self, block: WeekBlock, press: QPointF, *, keyboard: bool
+    ) -> Drag[WeekDropTarget] | None:
+        # A block's top is where its hour's row puts it, not its start: the pointer keeps the
+        # distance it was grabbed at from the ghost's top, in pixels, and the top is the start.
+        self._grab_pixels = 0.0 if keyboard else press.y() - self.body_origin().y() - block.rect.y
+        return super()._begin(block, press, keyboard=keyboard)
+
     def _target_at(self, drag: Drag[WeekDropTarget], x: float, y: float) -> WeekDropTarget | None:
         layout = self._layout
         assert layout is not None
@@ -424,8 +536,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         return week_drop_target(
             layout,
             x,
-            y,
-            grab_minutes=drag.grab_minutes,
+            y - self._grab_pixels,
+            grab_minutes=0,
             duration=drag.duration,
             slot=slot,
             anchors=anchors,
@@ -479,9 +591,12 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         )
         block = self._selected_block()
         selected_text = f"; selected: {_accessible_text(block.appointment)}" if block else ""
+        highlight = self._highlight_text().removesuffix(" · Esc clears")
+        highlight_text = f"; {highlight}" if highlight else ""
         self.setAccessibleDescription(
             f"{week.label}, week of {week.first_day:%A} {week.first_day.day} "
             f"{week.first_day:%B %Y}: {week.active_count} sessions{chosen_text}{selected_text}"
+            f"{highlight_text}"
         )
 
     # -- Qt overrides ------------------------------------------------------------------------
@@ -512,11 +627,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             if block is not None:
                 QToolTip.showText(event.globalPos(), self._tooltip(block), self._canvas)
             elif day is not None:
-                QToolTip.showText(
-                    event.globalPos(),
-                    f"{day:%A} {day.day} {day:%B}: double-click to open the day",
-                    self._canvas,
-                )
+                QToolTip.showText(event.globalPos(), self._header_tooltip(day), self._canvas)
             else:
                 QToolTip.hideText()
                 event.ignore()
@@ -549,6 +660,13 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             self._escape()
             event.accept()
             return
+        if key == Qt.Key.Key_H and not event.modifiers() and self._drag is None:
+            block = self._selected_block()
+            if block is not None:  # H: highlight the selected patient (again: clear)
+                chart = block.appointment.chart_number
+                self.highlight_patient(None if self._highlight == chart else chart)
+                event.accept()
+                return
         chosen: int | None = None
         if key == Qt.Key.Key_Home:
             chosen = 0
@@ -611,6 +729,17 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         if day is not None:
             self.day_activated.emit(day)
 
+    def _header_tooltip(self, day: dt.date) -> str:
+        column = (
+            next((c for c in self._layout.days if c.day == day), None) if self._layout else None
+        )
+        lines = [f"{day:%A}, {day:%B} {day.day}: double-click to open the day"]
+        if column is not None:
+            lines.append(column.detail)
+            if column.load is not None:
+                lines.append(column.load.describe())
+        return "<br>".join(html.escape(line) for line in lines)
+
     def _tooltip(self, block: WeekBlock) -> str:
         a = block.appointment
         kind = " · ".join(
@@ -624,6 +753,73 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             f"Status: {html.escape(a.status_label)}",
         ]
         return "<br>".join(lines)
+
+
+class BlockFonts(NamedTuple):
+    """The fonts a block's text is measured in: plain and bold, with their cache keys."""
+
+    plain: QFontMetrics
+    plain_key: str
+    bold: QFontMetrics
+    bold_key: str
+
+
+def block_text(block: WeekBlock, max_lines: int, fonts: BlockFonts) -> list[tuple[str, str]]:
+    """What a block shows, line by line as (bold, plain) text, shortened to its width
+    (``week_block_lines``) and elided only when even the shortest form does not fit; nothing
+    on a block narrower than ``MIN_TEXT_WIDTH``."""
+    r, a = block.rect, block.appointment
+    right = STATUS_BAR if a.status in STATUS_COLORS else 0
+    width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING - right)
+    if width < MIN_TEXT_WIDTH:
+        return []
+    # Kept, like the painter's elided lines: a week repaints every block at each drag step,
+    # and shortening a line measures it several times.
+    key = (
+        fonts.plain_key,
+        fonts.bold_key,
+        width,
+        max_lines,
+        a.id,
+        a.start,
+        a.patient_name,
+        a.session_type_short,
+        a.series_label,
+        a.status,
+        a.room_name,
+    )
+    found = _BLOCK_TEXTS.get(key)
+    if found is None:
+        if len(_BLOCK_TEXTS) >= _BLOCK_TEXTS_MAX:
+            _BLOCK_TEXTS.clear()
+        found = _BLOCK_TEXTS[key] = _fitted_lines(a, width, max_lines, fonts)
+    return found
+
+
+_BLOCK_TEXTS: dict[tuple[object, ...], list[tuple[str, str]]] = {}
+_BLOCK_TEXTS_MAX = 20_000
+
+
+def _fitted_lines(
+    a: DayAppointment, width: int, max_lines: int, fonts: BlockFonts
+) -> list[tuple[str, str]]:
+    space = fonts.plain.horizontalAdvance(" ")
+
+    def fits(time: str, rest: str) -> bool:
+        return (
+            fonts.bold.horizontalAdvance(time) + space + fonts.plain.horizontalAdvance(rest)
+            <= width - ELIDE_SLACK
+        )
+
+    shown: list[tuple[str, str]] = []
+    for bold, plain in week_block_lines(a, max_lines, fits):
+        left = width
+        if bold:
+            bold = elided(fonts.bold, fonts.bold_key, bold, left)
+            left -= fonts.bold.horizontalAdvance(bold) + space
+        plain = elided(fonts.plain, fonts.plain_key, plain, left) if plain and left > 0 else ""
+        shown.append((bold, plain))
+    return shown
 
 
 def _checks(drag: Drag[WeekDropTarget]) -> tuple[MoveCheck, ...]:
@@ -650,13 +846,19 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
     m: WeekMetrics
 
     def __init__(self, view: WeekView, painter: QPainter, layout: WeekLayout) -> None:
-        super().__init__(view, painter, view.metrics, small_scale=0.85)
+        super().__init__(view, painter, view.metrics, small_scale=SMALL_SCALE)
         self.view = view
         self.layout = layout
         self.week = view.week()
         self.target = view.drag_target()
         self.chosen = view.current_day() if view.hasFocus() else None
         self.today_fill = mix(self.highlight, self.base, 0.07)
+        self.font_fm = QFontMetrics(self.font)
+        self.font_key = self.font.key()
+        self.highlight_chart = view.highlighted_patient()
+        self.dim = QColor(self.base)
+        self.dim.setAlphaF(DIM_OTHERS)
+        self.m = view.metrics._replace(line_height=view.line_height())
 
     # -- body -------------------------------------------------------------------------------
 
@@ -703,31 +905,38 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         p.setPen(self._outline_pen(border, a.is_active, a.status == "tentative"))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
-        width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING)
         status = STATUS_COLORS.get(a.status)
-        top = 1.0
-        if status is not None:  # a bar, not a dot: it costs a narrow block no text width
-            p.fillRect(QRectF(r.x, r.y, r.w, min(STATUS_BAR, r.h)), QColor(status))
-            top += STATUS_BAR
-        if width < MIN_TEXT_WIDTH:
-            return
-        fm = self.small_fm
-        lines = week_block_lines(
-            a, max(0, int((r.h - top - 1) // fm.height())), narrow=width < NARROW_TEXT_WIDTH
-        )
-        y = r.y + top
-        bold_line = 0 if width < NARROW_TEXT_WIDTH else 1  # the time when narrow, else the name
-        x = r.x + STRIPE_WIDTH + TEXT_PADDING
-        for i, line in enumerate(lines):
-            font, key = (
-                (self.small_bold, self.small_bold_key)
-                if i == bold_line
-                else (self.small, self.small_key)
-            )
-            p.setPen(ink)
-            # Elided by the plain font's width, as the line was always cut.
-            draw_line(p, font, key, fm, x, y, elided(fm, self.small_key, line, width))
-            y += fm.height()
+        if status is not None:  # a bar down the right edge: it costs a one-line block no line
+            p.fillRect(QRectF(r.right - STATUS_BAR, r.y, STATUS_BAR, r.h), QColor(status))
+        self._paint_block_text(block, ink)
+        if self.highlight_chart is not None:
+            if a.chart_number == self.highlight_chart:
+                p.setPen(QPen(self.text, 2))
+                p.drawRect(rect.adjusted(1, 1, -1, -1))
+            else:
+                p.fillRect(rect, self.dim)
+
+    def _paint_block_text(self, block: WeekBlock, ink: QColor) -> None:
+        """The time in bold, then the patient and the session type; a taller block's room and
+        status below, muted."""
+        p, r, fm, bold_fm = self.p, block.rect, self.font_fm, self.bold_fm
+        fonts = BlockFonts(fm, self.font_key, bold_fm, self.bold_key)
+        lines = block_text(block, self.layout.block_lines, fonts)
+        line_h = self.m.line_height if self.m.line_height else fm.height()
+        x0 = r.x + STRIPE_WIDTH + TEXT_PADDING
+        y = r.y + (min(r.h, line_h) - fm.height()) / 2
+        space = fm.horizontalAdvance(" ")
+        for i, (bold, plain) in enumerate(lines):
+            if y + fm.height() > r.bottom + 1:
+                break
+            x = x0
+            p.setPen(ink if i == 0 else mix(ink, self.base, 0.75))
+            if bold:
+                draw_line(p, self.bold, self.bold_key, bold_fm, x, y, bold)
+                x += bold_fm.horizontalAdvance(bold) + space
+            if plain:
+                draw_line(p, self.font, self.font_key, fm, x, y, plain)
+            y += line_h
 
     def _paint_selection(self, block: WeekBlock) -> None:
         self._paint_ring(qrectf(block.rect), 3)
@@ -790,7 +999,8 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         minute = now.hour * 60 + now.minute + now.second / 60
         if not layout.range.first <= minute <= layout.range.last:
             return
-        self._paint_now_line(round(layout.y_of(minute)), today.x, today.x + today.w)
+        index = layout.days.index(today)
+        self._paint_now_line(round(layout.now_y(index, minute)), today.x, today.x + today.w)
 
     # -- header, axis, corner ----------------------------------------------------------------
 
@@ -802,6 +1012,7 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
 
     def _paint_header_marks(self, index: int, column: DayColumn) -> None:
         p, m = self.p, self.m
+        self._paint_load_bar(column)
         if column.is_today:
             p.fillRect(
                 QRectF(column.x, 0, column.w, m.header_height),
@@ -817,6 +1028,19 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
             p.setPen(QPen(self.highlight, 1, Qt.PenStyle.DotLine))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(QRectF(column.x + 2, 2, column.w - 4, m.header_height - 6))
+
+    def _paint_load_bar(self, column: DayColumn) -> None:
+        """How full the day is: the booked share of its chair time, across the header's foot."""
+        load = column.load
+        if load is None or not load.capacity_minutes:
+            return
+        p, m = self.p, self.m
+        bar = QRectF(
+            column.x + 6, m.header_height - m.load_bar_height - 5, column.w - 12, m.load_bar_height
+        )
+        p.fillRect(bar, mix(self.window_text, self.window, 0.12))
+        filled = QRectF(bar.x(), bar.y(), bar.width() * min(1.0, load.fraction), bar.height())
+        p.fillRect(filled, mix(self.highlight, self.window, 0.85))
 
     def _ticks(self) -> Sequence[Tick]:
         return self.layout.ticks

@@ -205,7 +205,8 @@ def test_the_ghost_snaps_to_the_clinic_slot_grid(
     slot = staffed.clinic.catalog.settings.slot_minutes
     layout = view.week_layout()
     assert layout is not None
-    nudge = round(layout.pixels_per_minute * slot / 3)  # a third of a slot past 14:00
+    # A third of a slot past 14:00 (the week's hours are rows of their own heights).
+    nudge = round(layout.y_of(14 * 60 + slot / 3) - layout.y_of(14 * 60))
     target = _target(view, staffed, WEDNESDAY, "14:00") + QPoint(0, nudge)
     _grab_and_move(view, qtbot, staffed.appointments["iv"], target)
     state = view.drag_state()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import itertools
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from ketadesk.services.schedule.day_schedule import (
@@ -14,12 +17,16 @@ from ketadesk.services.schedule.day_schedule import (
 )
 from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.timeline.week_layout import (
+    DayLoad,
     WeekDropTarget,
     WeekMetrics,
     day_detail,
+    day_load,
     day_title,
     grid_anchors,
     layout_week,
+    patient_initials,
+    short_patient_name,
     week_block_lines,
     week_drop_target,
     week_ghost_rect,
@@ -106,7 +113,12 @@ def week_of(
 def test_seven_day_columns_side_by_side_closed_days_narrow() -> None:
     layout = layout_week(week_of(), width=WIDTH, height=HEIGHT, metrics=METRICS)
     assert [c.day for c in layout.days] == [MONDAY + dt.timedelta(days=i) for i in range(7)]
-    assert [c.title for c in layout.days][:2] == ["Mon 23 Nov", "Tue 24 Nov"]
+    assert [c.title for c in layout.days][:4] == [
+        "Mon Nov 23",
+        "Tue Nov 24",
+        "Wed Nov 25",
+        "Thu 26",
+    ]
     # Thursday (Thanksgiving), Saturday and Sunday are closed with nothing booked: narrow.
     widths = [c.w for c in layout.days]
     assert widths[0] == widths[1] == widths[2] == widths[4]
@@ -134,36 +146,83 @@ def test_a_block_sits_in_its_day_at_its_time() -> None:
     assert block.day_index == 1
     assert column.x < block.rect.x < block.rect.right <= column.x + column.w
     assert block.rect.y == round(layout.y_of(10 * 60))
-    assert block.rect.bottom == round(layout.y_of(12 * 60 + 30))
+    # One block of the hour's row, as tall as its lines (not its 150 minutes).
+    assert block.rect.h == layout.block_lines * METRICS.line_height - METRICS.block_gap
     assert layout.block_at(block.rect.x + 2, block.rect.y + 2) == block
     assert layout.block_at(block.rect.x + 2, block.rect.y - 2) is None
     assert layout.day_at(column.x + 1) == 1
     assert layout.day_at(layout.width + 5) is None
 
 
-def test_overlapping_sessions_share_their_day_in_lanes() -> None:
+def test_sessions_of_one_hour_stack_in_its_row_each_the_whole_day_wide() -> None:
     week = week_of(
         {
             0: (
                 session(1, MONDAY, "09:00", "11:30", 1),
-                session(2, MONDAY, "10:00", "12:30", 2),
+                session(2, MONDAY, "09:15", "12:30", 2),
                 session(3, MONDAY, "13:00", "14:00", 1),
-            )
+            ),
+            1: (session(4, MONDAY + dt.timedelta(days=1), "09:30", "10:00", 1),),
         }
     )
     layout = layout_week(week, width=WIDTH, height=HEIGHT, metrics=METRICS)
-    first, second, third = sorted(layout.blocks, key=lambda b: b.appointment.id)
+    first, second, third, tuesday = sorted(layout.blocks, key=lambda b: b.appointment.id)
     assert (first.lane, first.lanes, second.lane, second.lanes) == (0, 2, 1, 2)
-    assert first.rect.right <= second.rect.x
-    assert (third.lane, third.lanes) == (0, 1)  # on its own again: the whole day's width
-    assert third.rect.w > first.rect.w * 1.8
+    assert first.rect.bottom <= second.rect.y  # one under the other, in start order
+    assert first.rect.x == second.rect.x == third.rect.x
+    assert first.rect.w == second.rect.w == third.rect.w
+    assert first.rect.w >= layout.days[0].w - 2 * METRICS.column_padding
+    # The hours line up across the days: Tuesday's 09:30 sits level with Monday's 09:00.
+    assert tuesday.rect.y == first.rect.y == round(layout.y_of(9 * 60))
+    nine = next(r for r in layout.rows if r.minute == 9 * 60)
+    ten = next(r for r in layout.rows if r.minute == 10 * 60)
+    assert nine.h >= 2 * layout.block_lines * METRICS.line_height
+    assert ten.h < nine.h or ten.h == nine.h  # the busiest hour sets the row
 
 
-def test_many_sessions_at_once_widen_the_days_rather_than_squeeze_them() -> None:
-    crowd = tuple(session(i, MONDAY, "10:00", "12:30", i) for i in range(1, 16))
+def test_many_sessions_at_once_keep_every_day_in_view_and_scroll_down() -> None:
+    """Issue 15: a week at 1,400 px showed about 4 1/2 days, busy days widened for lanes."""
+    crowd = tuple(session(i, MONDAY, "10:00", "12:30", i) for i in range(1, 61))
     layout = layout_week(week_of({0: crowd}), width=WIDTH, height=HEIGHT, metrics=METRICS)
-    assert min(b.rect.w for b in layout.blocks) >= METRICS.min_lane_width - METRICS.lane_gap
-    assert layout.width > WIDTH - METRICS.axis_width  # the view scrolls sideways
+    assert layout.width <= WIDTH - METRICS.axis_width  # no scrolling sideways
+    assert min(b.rect.w for b in layout.blocks) >= layout.days[0].w - 2 * METRICS.column_padding
+    assert layout.block_lines == 1
+    assert layout.height > HEIGHT - METRICS.header_height  # the body scrolls down instead
+    tops = sorted(b.rect.y for b in layout.blocks)
+    assert all(b - a >= METRICS.line_height for a, b in itertools.pairwise(tops))
+
+
+def test_a_day_s_load_is_its_booked_chair_time_against_its_open_chairs() -> None:
+    monday = week_of(
+        {
+            0: (
+                session(1, MONDAY, "09:00", "11:30", 1),  # 150 min
+                session(2, MONDAY, "07:00", "08:30", 2),  # 60 of them inside the hours
+                session(3, MONDAY, "13:00", "14:00", 2, status="cancelled"),  # freed
+            )
+        },
+        closures={0: (ClosureBand(2, at(MONDAY, "14:00"), at(MONDAY, "16:00"), "Repair"),)},
+    )
+    load = day_load(monday.days[0])
+    assert load is not None
+    # Two chairs open 07:30-18:00 (630 min each), Room 2 closed for 120 of them.
+    assert load == DayLoad(booked_minutes=210, capacity_minutes=2 * 630 - 120, chairs=2)
+    assert load.percent == 18
+    assert day_load(monday.days[3]) is None  # Thanksgiving
+    layout = layout_week(monday, width=WIDTH, height=HEIGHT, metrics=METRICS)
+    assert layout.days[0].load == load
+    assert layout.days[0].detail == "3 sessions · 18%"  # the cancelled one shown too
+    assert layout.days[3].load is None
+
+
+def test_an_office_holds_no_chair() -> None:
+    office = RoomColumn(9, "Office A", "OA", "office")
+    day = day_of(MONDAY, (session(1, MONDAY, "09:00", "10:00", 9),), rooms=(*ROOMS, office))
+    load = day_load(day)
+    assert load is not None
+    assert (load.booked_minutes, load.chairs) == (0, 2)
+    only_offices = day_of(MONDAY, (session(1, MONDAY, "09:00", "10:00", 9),), rooms=(office,))
+    assert day_load(only_offices) == DayLoad(60, 630, 1)
 
 
 def test_closed_days_and_hours_outside_opening_are_shaded() -> None:
@@ -174,10 +233,14 @@ def test_closed_days_and_hours_outside_opening_are_shaded() -> None:
     ]
     assert thanksgiving[0].rect.h == layout.height
     monday = [b for b in layout.bands if b.column == 0]
-    # The hours shown are 07:00-18:00 on the hour grid; the clinic opens at 07:30.
-    assert [(b.kind, b.rect.y, b.rect.h) for b in monday] == [
-        ("outside_hours", 0, round(30 * layout.pixels_per_minute))
-    ]
+    # The hours shown are 07:00-18:00 on the hour grid; the clinic opens at 07:30, inside the
+    # 07:00 row, whose sessions are not laid on a shade.
+    assert monday == []
+    late = layout_week(
+        week_of({0: (session(1, MONDAY, "18:00", "19:30"),)}), width=WIDTH, height=HEIGHT
+    )
+    evening = [b for b in late.bands if b.column == 0]
+    assert [(b.kind, b.rect.y) for b in evening] == [("outside_hours", round(late.y_of(18 * 60)))]
 
 
 def test_a_room_closure_shows_only_in_a_week_of_that_room() -> None:
@@ -204,20 +267,45 @@ def test_today_is_marked_and_cancelled_sessions_can_be_hidden() -> None:
     assert len(layout.blocks) == 2
     hidden = layout_week(week, width=WIDTH, height=HEIGHT, show_cancelled=False)
     assert [b.appointment.id for b in hidden.blocks] == [1]
-    assert hidden.days[0].detail == "1 session"
+    assert hidden.days[0].detail == "1 session · 5%"  # 60 of two chairs' 630 minutes
 
 
-def test_what_a_compact_block_says() -> None:
+def test_what_a_block_says() -> None:
     a = session(4, MONDAY, "09:05", "11:35", status="checked_in")
-    assert week_block_lines(a, 5) == ["09:05 SPR 3/12", "Patient4, Pat", "Checked in", "Room 1"]
-    assert week_block_lines(a, 2) == ["09:05 SPR 3/12", "Patient4, Pat"]
-    assert week_block_lines(a, 1) == ["09:05 Patient4, Pat"]
-    assert week_block_lines(a, 5, narrow=True) == ["9:05", "SPR 3/12", "Patient4"]
-    assert week_block_lines(a, 0) == []
+    roomy = lambda time, rest: True  # noqa: E731
+    assert week_block_lines(a, 1, roomy) == [("09:05", "Patient4 P. SPR 3/12")]
+    assert week_block_lines(a, 2, roomy) == [
+        ("09:05", "Patient4 P. SPR 3/12"),
+        ("", "Room 1 · Checked in"),
+    ]
+    assert week_block_lines(a, 3, roomy) == [
+        ("09:05", "Patient4 P. SPR 3/12"),
+        ("", "Room 1"),
+        ("", "Checked in"),
+    ]
+    assert week_block_lines(a, 0, roomy) == []
+
+
+def test_a_narrow_block_drops_the_series_then_names_by_initials() -> None:
+    a = session(4, MONDAY, "09:05", "11:35")
+    a = dataclasses.replace(a, patient_name="Seacole, Mary")
+
+    def width(n: int) -> Callable[[str, str], bool]:
+        return lambda time, rest: len(time) + 1 + len(rest) <= n
+
+    assert week_block_lines(a, 1, width(30)) == [("09:05", "Seacole M. SPR 3/12")]
+    assert week_block_lines(a, 1, width(20)) == [("09:05", "Seacole M. SPR")]
+    assert week_block_lines(a, 1, width(19)) == [("09:05", "M.S. SPR 3/12")]
+    assert week_block_lines(a, 1, width(14)) == [("09:05", "M.S. SPR")]
+    assert week_block_lines(a, 1, width(5)) == [("09:05", "M.S. SPR")]  # the painter elides
+    assert short_patient_name("Seacole, Mary") == "Seacole M."
+    assert short_patient_name("Cher") == "Cher"
+    assert patient_initials("Seacole, Mary") == "M.S."
 
 
 def test_what_a_day_header_says() -> None:
-    assert day_title(THANKSGIVING) == "Thu 26 Nov"
+    assert day_title(THANKSGIVING) == "Thu Nov 26"
+    assert day_title(THANKSGIVING, narrow=True) == "Thu 26"
     closed = day_of(THANKSGIVING, closed="Clinic closed: Thanksgiving Day")
     assert day_detail(closed, 0) == "Thanksgiving Day"
     assert day_detail(closed, 2) == "Thanksgiving Day · 2 booked"
@@ -307,3 +395,22 @@ def test_the_ghost_takes_its_day_s_whole_width() -> None:
     assert ghost.w == friday.w - 2 * METRICS.column_padding
     assert ghost.y == round(layout.y_of(10 * 60))
     assert ghost.h == round(layout.y_of(11 * 60 + 30)) - ghost.y
+
+
+def test_the_now_line_runs_between_the_sessions_that_started_and_those_to_come() -> None:
+    week = week_of(
+        {
+            0: (
+                session(1, MONDAY, "10:00", "11:00"),
+                session(2, MONDAY, "10:15", "11:00", 2),
+                session(3, MONDAY, "10:45", "11:30", 2),
+            )
+        }
+    )
+    layout = layout_week(week, width=WIDTH, height=HEIGHT, metrics=METRICS)
+    first, second, third = sorted(layout.blocks, key=lambda b: b.appointment.id)
+    at_half_past = layout.now_y(0, 10 * 60 + 30)
+    assert second.rect.bottom <= at_half_past <= third.rect.y
+    assert layout.now_y(0, 10 * 60) >= first.rect.bottom  # one started on the minute
+    assert layout.now_y(0, 10 * 60 + 59) >= third.rect.bottom
+    assert layout.now_y(1, 10 * 60 + 30) == layout.y_of(10 * 60 + 30)  # nothing that day
