@@ -1,8 +1,10 @@
-"""The patient's appointment card: upcoming sessions with what to do before each, and the
-clinic's contacts.
+"""The patient's appointment card: every remaining session of the series, what to do before
+each kind of session, and how to reach the clinic, on a card of the clinic's size.
 
 ``appointment_card`` reads the database into a frozen ``AppointmentCard``; ``card_layout``
-turns it into a ``PrintLayout``.
+turns it into a ``PrintLayout`` of cards (``PrintLayout.card``): ui/printing flows the rows
+onto the card, on to its back (or a further card) when a long series needs it, and prints the
+cards at their true size with crop marks on the clinic's paper, or one a page on card stock.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,13 +20,16 @@ from sqlalchemy import select
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.common.context import NotFound, utcnow
 from ketadesk.services.printing.layout import (
+    CardFormat,
     Logo,
     PrintBlock,
     PrintLayout,
+    card_format,
     clinic_logo,
     fill,
-    hour_minute,
     template,
+    us_date,
+    us_time,
 )
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -58,6 +63,8 @@ class AppointmentCard:
     sessions: tuple[CardSession, ...]
     printed_at: dt.datetime
     logo: Logo | None = None
+    #: The card it is printed on ([clinic] card_size, card_stock).
+    card: CardFormat = field(default_factory=lambda: CardFormat("index_3x5", 3.0, 5.0))
 
 
 def appointment_card(
@@ -121,6 +128,7 @@ def appointment_card(
         sessions=tuple(sessions),
         printed_at=moment.astimezone(tz),
         logo=clinic_logo(settings),
+        card=card_format(settings),
     )
 
 
@@ -128,31 +136,65 @@ def _bullets(items: Iterable[str]) -> str:
     return "<br/>".join(f"&bull; {html.escape(i)}" for i in items)
 
 
+def _unbroken(text: str) -> str:
+    """``text`` escaped, kept on one line ("Mon 11/30" never splits over two)."""
+    return html.escape(text).replace(" ", "&nbsp;")
+
+
+def patient_type_name(name: str) -> str:
+    """A session type as the card names it: without its aside ("Spravato (esketamine)" ->
+    "Spravato"), so each session keeps to one line of a small card."""
+    return name.split(" (", 1)[0] or name
+
+
 def card_layout(card: AppointmentCard) -> PrintLayout:
+    """The card: the clinic and the patient on top (again on each further side), then a line
+    per remaining session (weekday and US month/day, time, type, place in the series), what to
+    do before each kind of session, and the cancellation policy."""
+    sessions = card.sessions
+    years = {s.start.year for s in sessions} | {card.printed_at.year}
+    count = len(sessions)
     blocks = [
         PrintBlock(
             fill(
                 "card_heading.html",
+                clinic=card.clinic_name,
+                phone=f"Phone {card.clinic_phone}" if card.clinic_phone else "",
                 patient=card.patient_name,
-                chart=card.chart_number,
-                count=str(len(card.sessions)),
+                count=f"{count} appointment{'s' if count != 1 else ''}",
             ),
             keep_with_next=True,
         )
     ]
-    if not card.sessions:
-        blocks.append(PrintBlock(fill("notice.html", text="No upcoming appointments.")))
-    for s in card.sessions:
+    if not sessions:
+        blocks.append(PrintBlock(fill("notice_small.html", text="No upcoming appointments.")))
+    for s in sessions:
         blocks.append(
             PrintBlock(
                 fill(
                     "card_session.html",
-                    date=f"{s.start:%a} {s.start.day} {s.start:%b %Y}",
-                    time=f"{hour_minute(s.start)} to {hour_minute(s.end)}",
-                    session_type=s.session_type,
-                    series=f"Session {s.series}" if s.series else "",
-                    room=s.room,
-                    instructions_html=_bullets(s.instructions) or "&nbsp;",
+                    # A series that runs into the new year says which year each date is in
+                    # (and may then take two lines).
+                    date_html=html.escape(us_date(s.start, year=True))
+                    if len(years) > 1
+                    else _unbroken(us_date(s.start)),
+                    time_html=_unbroken(us_time(s.start)),
+                    session_type=patient_type_name(s.session_type),
+                    series=s.series,
+                )
+            )
+        )
+    seen: dict[str, tuple[str, ...]] = {}
+    for s in sessions:
+        if s.instructions and s.session_type not in seen:
+            seen[s.session_type] = s.instructions
+    for name, instructions in seen.items():
+        blocks.append(
+            PrintBlock(
+                fill(
+                    "card_before.html",
+                    session_type=patient_type_name(name),
+                    instructions_html=_bullets(instructions),
                 )
             )
         )
@@ -160,9 +202,7 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         PrintBlock(
             fill(
                 "card_footer.html",
-                clinic=card.clinic_name,
                 address=card.clinic_address,
-                phone=card.clinic_phone,
                 policy=card.cancellation_policy,
             )
         )
@@ -171,8 +211,9 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         clinic_name=card.clinic_name,
         title=f"Appointment card: {card.patient_name}",
         printed_at=card.printed_at,
-        css=template("style.css").template,
+        css=template("style.css").template + template("card.css").template,
         blocks=tuple(blocks),
         logo=card.logo.path if card.logo else None,
         warnings=(card.logo.problem,) if card.logo and card.logo.problem else (),
+        card=card.card,
     )

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMarginsF, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QPageLayout, QPageSize
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtPrintSupport import (
     QPrintDialog,
     QPrinter,
@@ -37,18 +37,12 @@ from ketadesk.services.common.context import ServiceError
 from ketadesk.services.printing.call_list import call_list, calls_layout
 from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF, day_sheet, day_sheet_layout
-from ketadesk.services.printing.layout import PrintLayout, output_problem
+from ketadesk.services.printing.layout import CardFormat, PrintLayout, output_problem
 from ketadesk.services.printing.session_record import session_record_layout, session_record_sheet
 from ketadesk.services.settings.clinic_details import clinic_paper_size
 from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
-from ketadesk.ui.printing.printing import (
-    MARGIN_MM,
-    PAGE_SIZES,
-    PrintError,
-    pdf_printer,
-    render,
-)
+from ketadesk.ui.printing.printing import PrintError, page_layout, pdf_printer, render
 
 if TYPE_CHECKING:
     from ketadesk.ui.common.desk import Desk
@@ -69,13 +63,11 @@ PRINT = "print"
 PDF = "pdf"
 
 
-def _printer(paper_size: str = "letter") -> QPrinter:
-    """A printer on the clinic's paper (Settings ▸ Clinic), which its dialog may change."""
+def _printer(paper_size: str = "letter", card: CardFormat | None = None) -> QPrinter:
+    """A printer on the clinic's paper (Settings ▸ Clinic), or on its card stock for cards
+    printed one a page, which its dialog may change."""
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-    printer.setPageSize(QPageSize(PAGE_SIZES.get(paper_size, PAGE_SIZES["letter"])))
-    printer.setPageMargins(
-        QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM), QPageLayout.Unit.Millimeter
-    )
+    printer.setPageLayout(page_layout(paper_size, card))
     return printer
 
 
@@ -97,7 +89,7 @@ class DocumentPreview(QPrintPreviewDialog):
     """
 
     def __init__(self, layout: PrintLayout, parent: QWidget | None = None) -> None:
-        printer = _printer(layout.paper_size)
+        printer = _printer(layout.paper_size, layout.card)
         super().__init__(printer, parent)
         self._printer = printer  # the dialog does not own it: keep it alive as long as itself
         keep_none_alive()  # painting pages makes thousands of calls: see qt_workarounds
@@ -168,7 +160,7 @@ def print_with_dialog(
     The job is named after ``file_name``; on a PC without a printer, where printing to a file
     is all there is, the dialog proposes that file in the user's Documents folder (Qt's own
     default is the home folder with no file name, which fails)."""
-    printer = printer or _printer(layout.paper_size)
+    printer = printer or _printer(layout.paper_size, layout.card)
     printer.setDocName(Path(file_name).stem)
     if not installed_printers():
         # Only then: a file name set on the printer takes the place of a real printer.
@@ -192,7 +184,7 @@ def save_pdf(parent: QWidget | None, layout: PrintLayout, path: Path) -> str | N
     if problem is not None:
         return f"The PDF was not saved: {problem}."
     try:
-        render(layout, pdf_printer(path, layout.paper_size))
+        render(layout, pdf_printer(path, layout.paper_size, layout.card))
     except PrintError as err:
         return f"The PDF was not saved: {err}."
     return None
