@@ -26,7 +26,7 @@ POINTS_PER_INCH = 72
 
 def spravato_series(first: dt.date, count: int = 12) -> tuple[CardSession, ...]:
     """Twice weekly (Mon, Thu) at 9:30 from ``first``, as the label's induction runs."""
-    sessions = []
+    sessions: list[CardSession] = []
     day = first
     while len(sessions) < count:
         if day.weekday() in (0, 3):
@@ -127,9 +127,7 @@ def test_a_twelve_session_spravato_series_fits_one_index_card_legibly(
     assert min(w[4] - w[2] for w in placed) >= 7 * 1.1
 
 
-def test_a_long_series_goes_on_to_the_back_of_a_business_card(
-    qapp: object, tmp_path: Path
-) -> None:
+def test_a_long_series_goes_on_to_the_back_of_a_business_card(qapp: object, tmp_path: Path) -> None:
     card = a_card("business")
     out = tmp_path / "business.pdf"
     result = print_pdf(card_layout(card), out, "letter")

@@ -366,8 +366,8 @@ def _draw_face(
         painter.restore()
         y += height * setting.scale
     if total > 1:
-        painter.setFont(_font(points, 6.5))
-        # Faces go front, back, front...: an odd face runs on overleaf, an even one on the next card.
+        painter.setFont(_font(points, 7))
+        # Faces go front, back, front: an odd face runs on overleaf, an even one on the next card.
         more = " · continued overleaf" if number % 2 else " · continued on the next card"
         text = f"{number} of {total}" + (more if number < total else "")
         painter.drawText(
