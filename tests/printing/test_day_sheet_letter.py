@@ -75,14 +75,13 @@ def book_a_busy_day(clinic: SmallClinic, day: dt.date) -> list[str]:
     """25 IV infusions back to back in five rooms, starts 10 minutes apart between rooms so the
     nurse's undivided first minutes never overlap; returns the patients' "Last, First"."""
     with clinic.db.write() as session:
-        for n in (5,):
-            room = Resource(kind="room", subkind="treatment", name=f"Room {n}", capacity=1)
-            monitor = Resource(
-                kind="equipment", subkind="vital_signs_monitor", name=f"Monitor {n}", capacity=1
-            )
-            session.add_all([room, monitor])
-            session.flush()
-            clinic.ids[room.name], clinic.ids[monitor.name] = room.id, monitor.id
+        fifth_room = Resource(kind="room", subkind="treatment", name="Room 5", capacity=1)
+        fifth_monitor = Resource(
+            kind="equipment", subkind="vital_signs_monitor", name="Monitor 5", capacity=1
+        )
+        session.add_all([fifth_room, fifth_monitor])
+        session.flush()
+        clinic.ids["Room 5"], clinic.ids["Monitor 5"] = fifth_room.id, fifth_monitor.id
         iv = session.scalars(select(SessionType).where(SessionType.code == "iv_infusion")).one()
         spec = clinic.catalog.session_types["iv_infusion"]
         names = []
@@ -98,7 +97,7 @@ def book_a_busy_day(clinic: SmallClinic, day: dt.date) -> list[str]:
             session.add(patient)
             session.flush()
             names.append(f"{surname}, Sam")
-            room, turn = n % 5 + 1, n // 5
+            room, turn = n % 5 + 1, n // 5  # five rooms, five turns
             start = clinic.at(day, "07:30") + dt.timedelta(
                 minutes=10 * (room - 1) + turn * (spec.total_minutes + TURNOVER.seconds // 60)
             )
