@@ -68,16 +68,38 @@ class AppointmentCard:
 
 
 def appointment_card(
-    db: Database, chart: str, *, now: dt.datetime | None = None
+    db: Database,
+    chart: str | None = None,
+    *,
+    patient_id: int | None = None,
+    appointment_id: int | None = None,
+    now: dt.datetime | None = None,
 ) -> AppointmentCard:
     """The patient's upcoming sessions (after ``now``, not cancelled nor missed) with what to do
-    before each, and the clinic's contacts.  Raises NotFound for an unknown chart number."""
+    before each, and the clinic's contacts.  The patient is named by chart number, by id, or by
+    one of their appointments (a session selected on the day view).  Raises NotFound for an
+    unknown patient."""
     moment = now or utcnow()
     with db.read() as session:
         catalog = load_catalog(session)
-        patient = session.scalars(select(Patient).where(Patient.chart_number == chart)).first()
+        if chart is not None:
+            patient = session.scalars(select(Patient).where(Patient.chart_number == chart)).first()
+            missing = f"no patient with chart number {chart!r}"
+        elif patient_id is not None:
+            patient = session.get(Patient, patient_id)
+            missing = f"no patient #{patient_id}"
+        elif appointment_id is not None:
+            patient = session.scalars(
+                select(Patient)
+                .join(Appointment, Appointment.patient_id == Patient.id)
+                .where(Appointment.id == appointment_id)
+            ).first()
+            missing = f"no appointment #{appointment_id}"
+        else:
+            raise ValueError("name the patient: chart, patient_id or appointment_id")
         if patient is None:
-            raise NotFound(f"no patient with chart number {chart!r}")
+            raise NotFound(missing)
+        chart = patient.chart_number
         patient_name = f"{patient.first_name} {patient.last_name}"
         rows = session.execute(
             select(
