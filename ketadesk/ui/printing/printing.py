@@ -36,7 +36,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtPrintSupport import QPrinter
 
-from ketadesk.services.printing.layout import CardFormat, PrintLayout
+from ketadesk.services.printing.layout import CardFormat, PrintLayout, us_date, us_time
 
 PAGE_SIZES = {
     "a4": QPageSize.PageSizeId.A4,
@@ -229,7 +229,7 @@ def _draw_header(
     painter.drawText(
         QRectF(0, 0, width, line),
         Qt.AlignmentFlag.AlignRight,
-        f"Printed {layout.printed_at:%Y-%m-%d %H:%M}",
+        f"Printed {us_date(layout.printed_at, year=True)} {us_time(layout.printed_at)}",
     )
     painter.setFont(_font(points, 12, bold=True))
     painter.drawText(

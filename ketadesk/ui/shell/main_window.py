@@ -773,6 +773,9 @@ class MainWindow(QMainWindow):
         old = getattr(self, "_print_menu_action", None)
         if isinstance(old, QAction):
             self._menus["File"].removeAction(old)
+            gone = old.menu()
+            if isinstance(gone, QMenu):  # it prints for the user before: let it go with them
+                gone.deleteLater()
         file_menu = self._menus["File"]
         actions = file_menu.actions()
         if actions:

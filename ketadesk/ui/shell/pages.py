@@ -166,6 +166,8 @@ class DeskController(QObject):
                     window.deleteLater()
         self.patient_windows.clear()
         self.audit_window = None
+        self.settings_window = None
+        self.setup_assistant = None
         if self.offer_panel is not None:  # it books for the user signing out
             with contextlib.suppress(RuntimeError):  # already closed and deleted
                 self.offer_panel.close()
