@@ -48,10 +48,12 @@ def spravato_series(first: dt.date, count: int = 12) -> tuple[CardSession, ...]:
     return tuple(sessions)
 
 
-def a_card(size: str, stock: str = "sheet", count: int = 12) -> AppointmentCard:
+def a_card(
+    size: str, stock: str = "sheet", count: int = 12, first: dt.date = dt.date(2027, 3, 1)
+) -> AppointmentCard:
+    """A card as ``appointment_card`` reads it; any fixed week will do (the card prints what
+    it is given, whatever today is)."""
     width, height, _ = CARD_SIZES[size]
-    # Any fixed week will do: the card prints what it is given, whatever today is.
-    first = dt.date(2027, 3, 1)
     return AppointmentCard(
         clinic_name="Harbor Ketamine & Wellness",
         clinic_address="3625 Fifth Avenue, Suite 210, San Diego, CA 92103",
@@ -166,3 +168,15 @@ def test_every_configured_card_size_prints_the_whole_series(
     assert [s.series for s in card.sessions if s.series in text] == [
         s.series for s in card.sessions
     ]
+
+
+def test_a_series_into_the_new_year_says_the_year_once(qapp: object, tmp_path: Path) -> None:
+    card = a_card("index_3x5", first=dt.date(2027, 12, 13))
+    out = tmp_path / "new-year.pdf"
+    assert print_pdf(card_layout(card), out, "letter").pages == 1
+    lines = [line.strip() for line in "\n".join(pdf_pages(out)).splitlines()]
+    assert lines.count("2028") == 1
+    first_of_2028 = next(s for s in card.sessions if s.start.year == 2028)
+    after = lines[lines.index("2028") + 1]
+    assert after.startswith(f"{first_of_2028.start:%a} {first_of_2028.start.month}/")
+    assert "/2027" not in "\n".join(lines)  # dates stay short: month/day

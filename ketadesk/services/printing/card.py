@@ -174,7 +174,6 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
     per remaining session (weekday and US month/day, time, type, place in the series), what to
     do before each kind of session, and the cancellation policy."""
     sessions = card.sessions
-    years = {s.start.year for s in sessions} | {card.printed_at.year}
     count = len(sessions)
     blocks = [
         PrintBlock(
@@ -190,16 +189,16 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
     ]
     if not sessions:
         blocks.append(PrintBlock(fill("notice_small.html", text="No upcoming appointments.")))
+    year = card.printed_at.year
     for s in sessions:
+        if s.start.year != year:  # a series into the new year: the year once, above its dates
+            year = s.start.year
+            blocks.append(PrintBlock(fill("card_year.html", year=str(year)), keep_with_next=True))
         blocks.append(
             PrintBlock(
                 fill(
                     "card_session.html",
-                    # A series that runs into the new year says which year each date is in
-                    # (and may then take two lines).
-                    date_html=html.escape(us_date(s.start, year=True))
-                    if len(years) > 1
-                    else _unbroken(us_date(s.start)),
+                    date_html=_unbroken(us_date(s.start)),
                     time_html=_unbroken(us_time(s.start)),
                     session_type=patient_type_name(s.session_type),
                     series=s.series,
