@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from ketadesk.scheduling.catalog import CARD_SIZES
 from ketadesk.services.printing.card import AppointmentCard, CardSession, card_layout
@@ -180,3 +181,20 @@ def test_a_series_into_the_new_year_says_the_year_once(qapp: object, tmp_path: P
     after = lines[lines.index("2028") + 1]
     assert after.startswith(f"{first_of_2028.start:%a} {first_of_2028.start.month}/")
     assert "/2027" not in "\n".join(lines)  # dates stay short: month/day
+
+
+def test_the_print_preview_shows_the_cards_as_they_print(qtbot: QtBot) -> None:
+    from ketadesk.ui.printing.print_dialogs import DocumentPreview
+
+    for card, pages in ((a_card("index_3x5"), 1), (a_card("business", "card"), 3)):
+        layout = dataclasses.replace(card_layout(card), paper_size="letter")
+        dialog = DocumentPreview(layout)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.preview_widget().updatePreview()
+        assert dialog.page_count() == pages
+        assert dialog.problem is None
+        size = dialog.printer().pageLayout().fullRectPoints().size()
+        expected = (612, 792) if card.card.stock == "sheet" else (252, 144)
+        assert (size.width(), size.height()) == expected
+        dialog.close()
