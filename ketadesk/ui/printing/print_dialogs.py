@@ -8,8 +8,9 @@ as a message instead of raising, so the caller shows it and nothing the user was
 - ``save_pdf(parent, layout, path)``: a PDF file (the path is checked before any work).
 
 ``DocumentPrinter`` is what the main window and the patient record call: it reads a document
-(day sheet, call list, appointment card, session record) on a worker thread, then previews,
-prints or saves it.  ``DocumentMenu`` is a ready-made "Print" menu for the main window.
+(day sheet, call list, confirmation sheet, waitlist, appointment card, session record) on a
+worker thread, then previews, prints or saves it.  ``DocumentMenu`` is File ▸ Print, the one
+menu of every document.
 """
 
 from __future__ import annotations

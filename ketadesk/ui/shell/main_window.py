@@ -774,7 +774,7 @@ class MainWindow(QMainWindow):
         if isinstance(old, QAction):
             self._menus["File"].removeAction(old)
             gone = old.menu()
-            if isinstance(gone, QMenu):  # it prints for the user before: let it go with them
+            if isinstance(gone, QMenu):  # the signed-out user's menu: it goes with them
                 gone.deleteLater()
         file_menu = self._menus["File"]
         actions = file_menu.actions()
