@@ -282,6 +282,10 @@ class ClinicSettings:
     disk_encryption: str = "warn"
     #: The paper documents are printed on (PAPER_SIZES); a US clinic prints on Letter.
     paper_size: str = "letter"
+    #: The patient's appointment card (CARD_SIZES), and what it is printed on (CARD_STOCKS):
+    #: laid out at its true size on the clinic's paper with crop marks, or one card a page.
+    card_size: str = "index_3x5"
+    card_stock: str = "sheet"
     #: The logo chosen in Settings, kept in the database: base64 of the image file, and its
     #: format (LOGO_FORMATS).  When set it is printed instead of the ``logo`` file.
     logo_image: str = ""
@@ -675,6 +679,8 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
             "disk_encryption", DISK_ENCRYPTION_POLICIES, default="warn"
         ),
         paper_size=c.choice("paper_size", PAPER_SIZES, default="letter"),
+        card_size=c.choice("card_size", tuple(CARD_SIZES), default="index_3x5"),
+        card_stock=c.choice("card_stock", CARD_STOCKS, default="sheet"),
         logo_image=c.text("logo_image", default=""),
         logo_format=c.choice("logo_format", ("", *LOGO_FORMATS), default=""),
         logo_max_kb=c.integer("logo_max_kb", default=256, minimum=1),
@@ -687,6 +693,16 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
 
 #: The paper sizes documents may be printed on ([clinic] paper_size).
 PAPER_SIZES = ("letter", "legal", "a4")
+#: The appointment cards a clinic may hand out ([clinic] card_size): width and height in
+#: inches, as the card is read, and what people call it.
+CARD_SIZES: Mapping[str, tuple[float, float, str]] = {
+    "index_3x5": (3.0, 5.0, "Index card, 3 × 5 in"),
+    "index_4x6": (4.0, 6.0, "Index card, 4 × 6 in"),
+    "business": (3.5, 2.0, "Business card, 3.5 × 2 in (two sides)"),
+}
+#: What cards are printed on ([clinic] card_stock): "sheet", cards at their true size on the
+#: clinic's paper with crop marks to cut along; "card", one card a page (a card printer).
+CARD_STOCKS = ("sheet", "card")
 #: The image formats a logo kept in the database may have ([clinic] logo_format).
 LOGO_FORMATS = ("png", "jpeg", "svg")
 

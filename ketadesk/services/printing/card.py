@@ -1,8 +1,10 @@
-"""The patient's appointment card: upcoming sessions with what to do before each, and the
-clinic's contacts.
+"""The patient's appointment card: every remaining session of the series, what to do before
+each kind of session, and how to reach the clinic, on a card of the clinic's size.
 
 ``appointment_card`` reads the database into a frozen ``AppointmentCard``; ``card_layout``
-turns it into a ``PrintLayout``.
+turns it into a ``PrintLayout`` of cards (``PrintLayout.card``): ui/printing flows the rows
+onto the card, on to its back (or a further card) when a long series needs it, and prints the
+cards at their true size with crop marks on the clinic's paper, or one a page on card stock.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,13 +20,16 @@ from sqlalchemy import select
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.common.context import NotFound, utcnow
 from ketadesk.services.printing.layout import (
+    CardFormat,
     Logo,
     PrintBlock,
     PrintLayout,
+    card_format,
     clinic_logo,
     fill,
-    hour_minute,
     template,
+    us_date,
+    us_time,
 )
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -58,19 +63,43 @@ class AppointmentCard:
     sessions: tuple[CardSession, ...]
     printed_at: dt.datetime
     logo: Logo | None = None
+    #: The card it is printed on ([clinic] card_size, card_stock).
+    card: CardFormat = field(default_factory=lambda: CardFormat("index_3x5", 3.0, 5.0))
 
 
 def appointment_card(
-    db: Database, chart: str, *, now: dt.datetime | None = None
+    db: Database,
+    chart: str | None = None,
+    *,
+    patient_id: int | None = None,
+    appointment_id: int | None = None,
+    now: dt.datetime | None = None,
 ) -> AppointmentCard:
     """The patient's upcoming sessions (after ``now``, not cancelled nor missed) with what to do
-    before each, and the clinic's contacts.  Raises NotFound for an unknown chart number."""
+    before each, and the clinic's contacts.  The patient is named by chart number, by id, or by
+    one of their appointments (a session selected on the day view).  Raises NotFound for an
+    unknown patient."""
     moment = now or utcnow()
     with db.read() as session:
         catalog = load_catalog(session)
-        patient = session.scalars(select(Patient).where(Patient.chart_number == chart)).first()
+        if chart is not None:
+            patient = session.scalars(select(Patient).where(Patient.chart_number == chart)).first()
+            missing = f"no patient with chart number {chart!r}"
+        elif patient_id is not None:
+            patient = session.get(Patient, patient_id)
+            missing = f"no patient #{patient_id}"
+        elif appointment_id is not None:
+            patient = session.scalars(
+                select(Patient)
+                .join(Appointment, Appointment.patient_id == Patient.id)
+                .where(Appointment.id == appointment_id)
+            ).first()
+            missing = f"no appointment #{appointment_id}"
+        else:
+            raise ValueError("name the patient: chart, patient_id or appointment_id")
         if patient is None:
-            raise NotFound(f"no patient with chart number {chart!r}")
+            raise NotFound(missing)
+        chart = patient.chart_number
         patient_name = f"{patient.first_name} {patient.last_name}"
         rows = session.execute(
             select(
@@ -121,6 +150,7 @@ def appointment_card(
         sessions=tuple(sessions),
         printed_at=moment.astimezone(tz),
         logo=clinic_logo(settings),
+        card=card_format(settings),
     )
 
 
@@ -128,31 +158,64 @@ def _bullets(items: Iterable[str]) -> str:
     return "<br/>".join(f"&bull; {html.escape(i)}" for i in items)
 
 
+def _unbroken(text: str) -> str:
+    """``text`` escaped, kept on one line ("Mon 11/30" never splits over two)."""
+    return html.escape(text).replace(" ", "&nbsp;")
+
+
+def patient_type_name(name: str) -> str:
+    """A session type as the card names it: without its aside ("Spravato (esketamine)" ->
+    "Spravato"), so each session keeps to one line of a small card."""
+    return name.split(" (", 1)[0] or name
+
+
 def card_layout(card: AppointmentCard) -> PrintLayout:
+    """The card: the clinic and the patient on top (again on each further side), then a line
+    per remaining session (weekday and US month/day, time, type, place in the series), what to
+    do before each kind of session, and the cancellation policy."""
+    sessions = card.sessions
+    count = len(sessions)
     blocks = [
         PrintBlock(
             fill(
                 "card_heading.html",
+                clinic=card.clinic_name,
+                phone=f"Phone {card.clinic_phone}" if card.clinic_phone else "",
                 patient=card.patient_name,
-                chart=card.chart_number,
-                count=str(len(card.sessions)),
+                count=f"{count} appointment{'s' if count != 1 else ''}",
             ),
             keep_with_next=True,
         )
     ]
-    if not card.sessions:
-        blocks.append(PrintBlock(fill("notice.html", text="No upcoming appointments.")))
-    for s in card.sessions:
+    if not sessions:
+        blocks.append(PrintBlock(fill("notice_small.html", text="No upcoming appointments.")))
+    year = card.printed_at.year
+    for s in sessions:
+        if s.start.year != year:  # a series into the new year: the year once, above its dates
+            year = s.start.year
+            blocks.append(PrintBlock(fill("card_year.html", year=str(year)), keep_with_next=True))
         blocks.append(
             PrintBlock(
                 fill(
                     "card_session.html",
-                    date=f"{s.start:%a} {s.start.day} {s.start:%b %Y}",
-                    time=f"{hour_minute(s.start)} to {hour_minute(s.end)}",
-                    session_type=s.session_type,
-                    series=f"Session {s.series}" if s.series else "",
-                    room=s.room,
-                    instructions_html=_bullets(s.instructions) or "&nbsp;",
+                    date_html=_unbroken(us_date(s.start)),
+                    time_html=_unbroken(us_time(s.start)),
+                    session_type=patient_type_name(s.session_type),
+                    series=s.series,
+                )
+            )
+        )
+    seen: dict[str, tuple[str, ...]] = {}
+    for s in sessions:
+        if s.instructions and s.session_type not in seen:
+            seen[s.session_type] = s.instructions
+    for name, instructions in seen.items():
+        blocks.append(
+            PrintBlock(
+                fill(
+                    "card_before.html",
+                    session_type=patient_type_name(name),
+                    instructions_html=_bullets(instructions),
                 )
             )
         )
@@ -160,9 +223,7 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         PrintBlock(
             fill(
                 "card_footer.html",
-                clinic=card.clinic_name,
                 address=card.clinic_address,
-                phone=card.clinic_phone,
                 policy=card.cancellation_policy,
             )
         )
@@ -171,8 +232,9 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         clinic_name=card.clinic_name,
         title=f"Appointment card: {card.patient_name}",
         printed_at=card.printed_at,
-        css=template("style.css").template,
+        css=template("style.css").template + template("card.css").template,
         blocks=tuple(blocks),
         logo=card.logo.path if card.logo else None,
         warnings=(card.logo.problem,) if card.logo and card.logo.problem else (),
+        card=card.card,
     )

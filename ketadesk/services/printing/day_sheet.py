@@ -35,7 +35,7 @@ from ketadesk.services.printing.layout import (
     template,
 )
 from ketadesk.services.schedule.day import day_schedule
-from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
+from ketadesk.services.schedule.day_schedule import STATUS_LABELS, DayAppointment, DaySchedule
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
@@ -86,6 +86,12 @@ class SheetSession:
     checklist: tuple[tuple[str, bool], ...] = ()
     #: The ride's pickup time as agreed on the confirmation call ("" when none: the planned end).
     ride_pickup: str = ""
+    #: The desk's note on the appointment (printed shortened: the sheet keeps a row per session).
+    notes: str = ""
+    #: The driver's phone ("" when none, or on the public sheet).
+    driver_phone: str = ""
+    #: ``staff`` as the compact row names them ("Reyes RN"); empty: ``staff`` in full.
+    staff_short: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +176,7 @@ def day_sheet(
                     SessionType.dosing,
                     Appointment.patient_id,
                     Appointment.series_id,
+                    Appointment.notes,
                 )
                 .join(Patient, Patient.id == Appointment.patient_id)
                 .join(SessionType, SessionType.id == Appointment.session_type_id)
@@ -181,24 +188,30 @@ def day_sheet(
         gates = _open_gates(session, catalog, active, people) if ids else {}
     monitor: dict[int, str] = {}
     staff: dict[int, dict[int, str]] = defaultdict(dict)  # appointment -> {resource id: label}
+    short: dict[int, dict[int, str]] = defaultdict(dict)  # the same, by last name
     for appointment_id, need, resource_id, name, kind, first, last, credentials in holds:
         if need == "monitor":
             monitor.setdefault(appointment_id, name)
         if kind == "staff":
             staff[appointment_id][resource_id] = staff_label(name, first, last, credentials)
+            short[appointment_id][resource_id] = " ".join(
+                part for part in ((last or "").strip() or name, credentials or "") if part
+            )
     facts = {row[0]: row for row in people}
     rooms = {r.id: r.name for r in schedule.rooms}
 
     confirmations = parse_confirmation_settings(catalog.settings.extra.get("confirmations"))
     sessions: dict[int, SheetSession] = {}
     for a in active:
-        _id, checklist, first, last, driver, driver_phone, dosing, _patient, _series = facts[a.id]
+        _id, checklist, first, last, driver, driver_phone, dosing, _patient, _series, notes = facts[
+            a.id
+        ]
         if use_initials:
             patient = initials(first, last)
             driver_label = initials(*_split_name(driver)) if driver else ""
         else:
             patient = a.patient_name
-            driver_label = f"{driver}, {driver_phone}" if driver and driver_phone else driver
+            driver_label = driver or ""
         sessions[a.id] = SheetSession(
             appointment_id=a.id,
             start=a.start,
@@ -214,7 +227,9 @@ def day_sheet(
             phases=tuple(SheetPhase(p.name, p.start, p.end) for p in a.phases),
             monitor=monitor.get(a.id, ""),
             staff=tuple(staff[a.id].values()),
+            staff_short=tuple(short[a.id].values()),
             driver=driver_label,
+            driver_phone="" if use_initials or not driver else (driver_phone or ""),
             pickup=a.end,
             fasting_confirmed=bool((checklist or {}).get("fasting_confirmed")),
             checklist=tuple(
@@ -224,6 +239,8 @@ def day_sheet(
             ride_pickup=str((checklist or {}).get("ride_pickup") or ""),
             needs_driver=bool(dosing),
             gate_warnings=gates.get(a.id, ()),
+            # A note may name the patient ("call her husband Bob"): not on the public sheet.
+            notes="" if use_initials else (notes or "").strip(),
         )
     groups = (
         _by_room(schedule, active, sessions)
@@ -364,7 +381,15 @@ def _by_staff(
     return tuple(groups)
 
 
+#: How much of an appointment's note the day sheet prints (the rest is on screen): a row per
+#: session is what lets a busy day fit one or two pages.
+NOTE_CHARS = 60
+
+
 def day_sheet_layout(sheet: DaySheet) -> PrintLayout:
+    """The day sheet as compact rows, one per session (time, patient, session, staff or room,
+    ride, checklist and notes), under a heading per room or staff member that repeats with its
+    column names on every page the group runs onto."""
     by = "room" if sheet.by == BY_ROOM else "staff member"
     blocks: list[PrintBlock] = []
     if sheet.closed_reason:
@@ -378,9 +403,10 @@ def day_sheet_layout(sheet: DaySheet) -> PrintLayout:
         blocks.append(
             PrintBlock(
                 fill(
-                    "group_heading.html",
+                    "day_group.html",
                     title=group.title,
                     detail=f"{count} session{'s' if count != 1 else ''}",
+                    who_heading="Staff, monitor" if sheet.by == BY_ROOM else "Room, monitor",
                 ),
                 keep_with_next=True,
             )
@@ -399,46 +425,67 @@ def day_sheet_layout(sheet: DaySheet) -> PrintLayout:
 
 
 def _lines(items: Iterable[str]) -> str:
-    return "<br/>".join(html.escape(i) for i in items)
+    return "<br/>".join(html.escape(i) for i in items if i)
+
+
+def shortened(text: str, limit: int = NOTE_CHARS) -> str:
+    """``text`` on one line, cut at a word to at most ``limit`` characters, with "…" if cut."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1].rsplit(" ", 1)[0] or flat[: limit - 1]
+    return cut.rstrip(" ,;.") + "…"
+
+
+def _short_type(name: str) -> str:
+    """A session type's name without its aside ("Spravato (esketamine)" -> "Spravato"), so the
+    type keeps to one line of the row."""
+    return name.split(" (", 1)[0] or name
 
 
 def _session_row(s: SheetSession, by: str) -> str:
-    phases = _lines(f"{hour_minute(p.start)} {p.name}" for p in s.phases)
-    where = s.room if by == BY_STAFF else ", ".join(s.staff)
-    checks: list[str] = []
+    who = [s.room] if by == BY_STAFF else [" · ".join(s.staff_short or s.staff)]
     if s.monitor:
-        checks.append(f"Monitor: <b>{html.escape(s.monitor)}</b>")
-    if where:
-        checks.append(f'<span class="small">{html.escape(where)}</span>')
+        who.append(s.monitor)
     if s.needs_driver:
-        if s.driver:
-            checks.append(f"Driver: <b>{html.escape(s.driver)}</b>")
+        # The pickup is the session's end ("to 10:00") unless the confirmation call agreed
+        # another time, which is then said here.
+        pickup = f"Pickup <b>{html.escape(s.ride_pickup)}</b>" if s.ride_pickup else ""
+        if not s.driver:
+            ride = "<br/>".join(p for p in ("<b>NO DRIVER RECORDED</b>", pickup) if p)
         else:
-            checks.append("<b>NO DRIVER RECORDED</b>")
-        checks.append(f"Pickup <b>{html.escape(s.ride_pickup) or hour_minute(s.pickup)}</b>")
-        if not s.checklist:
-            box = "&#9746;" if s.fasting_confirmed else "&#9744;"
-            checks.append(f"{box} fasting confirmed")
+            reach = " · ".join(p for p in (html.escape(s.driver_phone), pickup) if p)
+            ride = "<br/>".join(p for p in (html.escape(s.driver), reach) if p)
     else:
-        checks.append(f"Ends {hour_minute(s.pickup)}")
-    if s.checklist:  # one line, so the checklist costs no height over the old fasting line
+        ride = "No ride needed"
+    checks: list[str] = []
+    if s.checklist:
         checks.append(
-            " &nbsp;".join(
+            " ".join(
                 ("&#9746;&nbsp;" if ticked else "&#9744;&nbsp;") + html.escape(name)
                 for name, ticked in s.checklist
             )
         )
-    for warning in s.gate_warnings:
+    elif s.needs_driver:
+        checks.append(("&#9746;" if s.fasting_confirmed else "&#9744;") + "&nbsp;Fasting")
+    for warning in s.gate_warnings:  # never shortened: each is a reason not to dose
         checks.append(f'<span class="warn">&#9888; {html.escape(warning)}</span>')
+    if s.notes:
+        checks.append(f"<i>{html.escape(shortened(s.notes))}</i>")
+    # "Booked" is what a sheet printed ahead says of nearly every row: only the others print.
+    status = "" if s.status == STATUS_LABELS.get("booked") else s.status
+    detail = " · ".join(part for part in (f"Series {s.series}" if s.series else "", status) if part)
     return fill(
-        "session_row.html",
-        time=f"{hour_minute(s.start)}",
-        end=f"to {hour_minute(s.end)}",
+        "day_row.html",
+        time=hour_minute(s.start),
+        end=hour_minute(s.end),
         patient=s.patient,
-        chart_html=f"<br/>Chart {html.escape(s.chart_number)}" if s.chart_number else "",
-        session_type=s.session_type,
-        series=f"Series {s.series}" if s.series else "",
-        status=s.status,
-        phases_html=phases,
-        checklist_html="<br/>".join(checks),
+        chart_html=f'<br/><span class="tiny">{html.escape(s.chart_number)}</span>'
+        if s.chart_number
+        else "",
+        session_type=_short_type(s.session_type),
+        detail=detail,
+        who_html=_lines(who) or "&nbsp;",
+        ride_html=ride,
+        checks_html="<br/>".join(checks) or "&nbsp;",
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ketadesk.paths import config_dir, resources_dir
-from ketadesk.scheduling.catalog import ClinicSettings
+from ketadesk.scheduling.catalog import CARD_SIZES, ClinicSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,23 @@ class PrintBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class CardFormat:
+    """A document printed as cards ([clinic] card_size and card_stock): each card is
+    ``width_in`` × ``height_in`` inches; ``stock`` "sheet" lays the cards at their true size on
+    the clinic's paper with crop marks, "card" prints one card a page."""
+
+    name: str
+    width_in: float
+    height_in: float
+    stock: str = "sheet"
+
+
+def card_format(settings: ClinicSettings) -> CardFormat:
+    width, height, _label = CARD_SIZES[settings.card_size]
+    return CardFormat(settings.card_size, width, height, settings.card_stock)
+
+
+@dataclass(frozen=True, slots=True)
 class PrintLayout:
     """A document ready to paginate: the header of every page, then its blocks in order."""
 
@@ -96,6 +113,8 @@ class PrintLayout:
     # What the printed document leaves out and why ("the clinic logo ... cannot be read").
     warnings: tuple[str, ...] = ()
     paper_size: str = "letter"  # the clinic's paper ([clinic] paper_size): letter, legal, a4
+    # Set for a document of cards (the appointment card): pages are cards, not sheets.
+    card: CardFormat | None = None
 
 
 def output_problem(path: Path) -> str | None:
@@ -135,3 +154,15 @@ def hour_minute(moment: dt.datetime) -> str:
 
 def long_date(day: dt.date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def us_date(day: dt.date | dt.datetime, *, year: bool = False) -> str:
+    """ "Tue 12/8" (or "Tue 12/8/2026"): the weekday and the US month/day."""
+    text = f"{day:%a} {day.month}/{day.day}"
+    return f"{text}/{day.year}" if year else text
+
+
+def us_time(moment: dt.datetime) -> str:
+    """ "9:30 AM": the time as a US patient reads it."""
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"

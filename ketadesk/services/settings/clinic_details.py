@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import RawConfig, build_catalog
 from ketadesk.scheduling.catalog import (
+    CARD_SIZES,
+    CARD_STOCKS,
     LOGO_FORMATS,
     PAPER_SIZES,
     WEEKDAYS,
@@ -105,6 +107,10 @@ class ClinicDetails:
     hours: tuple[DayHours, ...]
     logo: LogoImage | None = None
     logo_max_kb: int = 256
+    #: The appointment card ([clinic] card_size, CARD_SIZES) and what it is printed on
+    #: (card_stock, CARD_STOCKS).
+    card_size: str = "index_3x5"
+    card_stock: str = "sheet"
 
     def with_logo(self, logo: LogoImage | None) -> ClinicDetails:
         return replace(self, logo=logo)
@@ -135,6 +141,8 @@ def details_of(settings: ClinicSettings) -> ClinicDetails:
         hours=tuple(hours),
         logo=logo,
         logo_max_kb=settings.logo_max_kb,
+        card_size=settings.card_size,
+        card_stock=settings.card_stock,
     )
 
 
@@ -184,6 +192,10 @@ def validate_details(details: ClinicDetails) -> dict[str, str]:
         errors["timezone"] = f"{tz!r} is not a time zone name (e.g. America/New_York)"
     if details.paper_size not in PAPER_SIZES:
         errors["paper_size"] = f"must be one of {', '.join(PAPER_SIZES)}"
+    if details.card_size not in CARD_SIZES:
+        errors["card_size"] = f"must be one of {', '.join(CARD_SIZES)}"
+    if details.card_stock not in CARD_STOCKS:
+        errors["card_stock"] = f"must be one of {', '.join(CARD_STOCKS)}"
     days = [h.day for h in details.hours]
     if sorted(days) != sorted(WEEKDAYS):
         errors["hours"] = "give the hours of each weekday once"
@@ -265,6 +277,8 @@ def _audited(details: ClinicDetails) -> dict[str, Any]:
         "phone": details.phone,
         "timezone": details.timezone,
         "paper_size": details.paper_size,
+        "card_size": details.card_size,
+        "card_stock": details.card_stock,
         "logo": logo,
         "hours": {h.day: [h.opens, h.closes] if h.open else [] for h in details.hours},
     }
@@ -278,6 +292,8 @@ def _sections(raw: RawConfig, details: ClinicDetails) -> tuple[dict[str, Any], d
         phone=details.phone.strip(),
         timezone=details.timezone.strip(),
         paper_size=details.paper_size,
+        card_size=details.card_size,
+        card_stock=details.card_stock,
         logo_image=details.logo.data if details.logo else "",
         logo_format=details.logo.format if details.logo else "",
     )

@@ -8,8 +8,9 @@ as a message instead of raising, so the caller shows it and nothing the user was
 - ``save_pdf(parent, layout, path)``: a PDF file (the path is checked before any work).
 
 ``DocumentPrinter`` is what the main window and the patient record call: it reads a document
-(day sheet, call list, appointment card, session record) on a worker thread, then previews,
-prints or saves it.  ``DocumentMenu`` is a ready-made "Print" menu for the main window.
+(day sheet, call list, confirmation sheet, waitlist, appointment card, session record) on a
+worker thread, then previews, prints or saves it.  ``DocumentMenu`` is File ▸ Print, the one
+menu of every document.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMarginsF, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QPageLayout, QPageSize
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtPrintSupport import (
     QPrintDialog,
     QPrinter,
@@ -35,20 +36,16 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QLayout, QMenu, QMessageBox,
 from ketadesk.services.access.audit import record_disclosure
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.printing.call_list import call_list, calls_layout
+from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF, day_sheet, day_sheet_layout
-from ketadesk.services.printing.layout import PrintLayout, output_problem
+from ketadesk.services.printing.layout import CardFormat, PrintLayout, output_problem
 from ketadesk.services.printing.session_record import session_record_layout, session_record_sheet
+from ketadesk.services.printing.waitlist_list import waitlist_layout, waitlist_sheet
 from ketadesk.services.settings.clinic_details import clinic_paper_size
 from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
-from ketadesk.ui.printing.printing import (
-    MARGIN_MM,
-    PAGE_SIZES,
-    PrintError,
-    pdf_printer,
-    render,
-)
+from ketadesk.ui.printing.printing import PrintError, page_layout, pdf_printer, render
 
 if TYPE_CHECKING:
     from ketadesk.ui.common.desk import Desk
@@ -62,6 +59,7 @@ class Disclosure:
     detail: str
     chart: str | None = None
     appointment_id: int | None = None
+    patient_id: int | None = None
 
 
 PREVIEW = "preview"
@@ -69,13 +67,11 @@ PRINT = "print"
 PDF = "pdf"
 
 
-def _printer(paper_size: str = "letter") -> QPrinter:
-    """A printer on the clinic's paper (Settings ▸ Clinic), which its dialog may change."""
+def _printer(paper_size: str = "letter", card: CardFormat | None = None) -> QPrinter:
+    """A printer on the clinic's paper (Settings ▸ Clinic), or on its card stock for cards
+    printed one a page, which its dialog may change."""
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-    printer.setPageSize(QPageSize(PAGE_SIZES.get(paper_size, PAGE_SIZES["letter"])))
-    printer.setPageMargins(
-        QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM), QPageLayout.Unit.Millimeter
-    )
+    printer.setPageLayout(page_layout(paper_size, card))
     return printer
 
 
@@ -97,7 +93,7 @@ class DocumentPreview(QPrintPreviewDialog):
     """
 
     def __init__(self, layout: PrintLayout, parent: QWidget | None = None) -> None:
-        printer = _printer(layout.paper_size)
+        printer = _printer(layout.paper_size, layout.card)
         super().__init__(printer, parent)
         self._printer = printer  # the dialog does not own it: keep it alive as long as itself
         keep_none_alive()  # painting pages makes thousands of calls: see qt_workarounds
@@ -168,7 +164,7 @@ def print_with_dialog(
     The job is named after ``file_name``; on a PC without a printer, where printing to a file
     is all there is, the dialog proposes that file in the user's Documents folder (Qt's own
     default is the home folder with no file name, which fails)."""
-    printer = printer or _printer(layout.paper_size)
+    printer = printer or _printer(layout.paper_size, layout.card)
     printer.setDocName(Path(file_name).stem)
     if not installed_printers():
         # Only then: a file name set on the printer takes the place of a real printer.
@@ -192,7 +188,7 @@ def save_pdf(parent: QWidget | None, layout: PrintLayout, path: Path) -> str | N
     if problem is not None:
         return f"The PDF was not saved: {problem}."
     try:
-        render(layout, pdf_printer(path, layout.paper_size))
+        render(layout, pdf_printer(path, layout.paper_size, layout.card))
     except PrintError as err:
         return f"The PDF was not saved: {err}."
     return None
@@ -270,15 +266,66 @@ class DocumentPrinter(QObject):
         )
 
     def appointment_card(
-        self, chart: str, *, mode: str = PREVIEW, path: Path | None = None
+        self,
+        chart: str | None = None,
+        *,
+        patient_id: int | None = None,
+        appointment_id: int | None = None,
+        mode: str = PREVIEW,
+        path: Path | None = None,
     ) -> BackgroundCall[PrintLayout]:
+        """The patient's card, the patient named by chart number, id, or one of their
+        sessions."""
         db, now = self._desk.db, self._desk.now()
+        who = (
+            f"chart {chart}"
+            if chart is not None
+            else f"patient #{patient_id}"
+            if patient_id is not None
+            else f"patient of appointment #{appointment_id}"
+        )
         return self.run(
-            lambda: card_layout(appointment_card(db, chart, now=now)),
+            lambda: card_layout(
+                appointment_card(
+                    db, chart, patient_id=patient_id, appointment_id=appointment_id, now=now
+                )
+            ),
             mode,
             path,
-            f"card-{chart}.pdf",
-            about=Disclosure("appointment card", f"chart {chart}", chart=chart),
+            f"card-{chart or patient_id or appointment_id}.pdf",
+            about=Disclosure(
+                "appointment card",
+                who,
+                chart=chart,
+                patient_id=patient_id,
+                appointment_id=appointment_id,
+            ),
+        )
+
+    def confirmation_sheet(
+        self, day: dt.date | None = None, *, mode: str = PREVIEW, path: Path | None = None
+    ) -> BackgroundCall[PrintLayout]:
+        """The confirmation call sheet of ``day`` (None: the day the list is for by default)."""
+        db, now = self._desk.db, self._desk.now()
+        return self.run(
+            lambda: call_sheet_layout(call_sheet(db, day, now=now)),
+            mode,
+            path,
+            f"confirmations-{day or now.date():%Y-%m-%d}.pdf",
+            about=Disclosure("confirmations", "the confirmation call sheet"),
+        )
+
+    def waitlist(
+        self, *, mode: str = PREVIEW, path: Path | None = None
+    ) -> BackgroundCall[PrintLayout]:
+        """Everyone waiting, nearest deadline first."""
+        db, now = self._desk.db, self._desk.now()
+        return self.run(
+            lambda: waitlist_layout(waitlist_sheet(db, now=now)),
+            mode,
+            path,
+            f"waitlist-{now:%Y-%m-%d}.pdf",
+            about=Disclosure("waitlist", "everyone waiting"),
         )
 
     def session_record(
@@ -389,7 +436,7 @@ class DocumentPrinter(QObject):
                 desk.db,
                 desk.actor,
                 about.what,
-                None,
+                about.patient_id,
                 detail,
                 chart=about.chart,
                 appointment_id=about.appointment_id,
@@ -412,52 +459,119 @@ class DocumentPrinter(QObject):
 
 
 class DocumentMenu(QMenu):
-    """The main window's "Print" menu for the day shown: day sheets and the call list.
+    """File ▸ Print: every document the desk prints, in one place.
 
-    ``day`` says which day the window shows when an action is chosen.
+    The day's documents print for the day the window shows (``day``); the appointment card and
+    the session record for the session selected on the schedule (``selected``), the card
+    otherwise for a patient the user finds (``choose_patient``); ``tell`` says what is missing
+    ("select a session first").  Each opens the print preview, from which the user prints.
+
+    Attributes:
+        actions_by_name: the menu's actions by name (DOCUMENTS).
     """
 
+    #: (name, text, tip) of each entry, in menu order; "" is a separator.
+    DOCUMENTS: tuple[tuple[str, str, str], ...] = (
+        ("day_sheet_room", "Day sheet by room…", "The day's sessions, room by room"),
+        (
+            "day_sheet_staff",
+            "Day sheet by clinician…",
+            "The day's sessions, staff member by staff member",
+        ),
+        (
+            "day_sheet_public",
+            "Day sheet with initials (public view)…",
+            "The day sheet with initials only: no names, chart numbers or notes",
+        ),
+        ("day_sheet_pdf", "Save day sheet as PDF…", "The day sheet by room, as a PDF file"),
+        ("", "", ""),
+        ("call_list", "Follow-up call list…", "The follow-up calls due on the day, with phones"),
+        (
+            "confirmations",
+            "Confirmation call sheet…",
+            "The coming visits to confirm by phone, with their checklist",
+        ),
+        ("waitlist", "Waitlist…", "Everyone waiting for a place, nearest deadline first"),
+        ("", "", ""),
+        (
+            "appointment_card",
+            "Appointment card…",
+            "The whole series on a card, for the patient of the selected session",
+        ),
+        (
+            "session_record",
+            "Session record…",
+            "The monitoring record of the selected dosing session",
+        ),
+    )
+
     def __init__(
-        self, printer: DocumentPrinter, day: Callable[[], dt.date], parent: QWidget | None = None
+        self,
+        printer: DocumentPrinter,
+        day: Callable[[], dt.date],
+        parent: QWidget | None = None,
+        *,
+        selected: Callable[[], int | None] | None = None,
+        choose_patient: Callable[[Callable[[int], None]], None] | None = None,
+        tell: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__("&Print", parent)
         self.setObjectName("print_menu")
         self._printer = printer
         self._day = day
+        self._selected = selected or (lambda: None)
+        self._choose_patient = choose_patient
+        self._tell = tell or printer.problem.emit
         self.actions_by_name: dict[str, QAction] = {}
-        for name, text, shortcut, handler in (
-            ("day_sheet_room", "Day sheet by room…", "Ctrl+P", self._on_day_sheet_room),
-            ("day_sheet_staff", "Day sheet by staff…", "", self._on_day_sheet_staff),
-            (
-                "day_sheet_public",
-                "Day sheet with initials (public view)…",
-                "",
-                self._on_day_sheet_public,
-            ),
-            ("call_list", "Follow-up call list…", "", self._on_call_list),
-            ("day_sheet_pdf", "Save day sheet as PDF…", "", self._on_day_sheet_pdf),
-        ):
+        for name, text, tip in self.DOCUMENTS:
+            if not name:
+                self.addSeparator()
+                continue
             action = QAction(text, self)
             action.setObjectName(name)
-            if shortcut:
-                action.setShortcut(shortcut)
-            action.triggered.connect(handler)
-            if name == "day_sheet_pdf":
-                self.addSeparator()
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+            action.triggered.connect(getattr(self, f"_on_{name}_triggered"))
             self.addAction(action)
             self.actions_by_name[name] = action
+        self.actions_by_name["day_sheet_room"].setShortcut("Ctrl+P")
 
-    def _on_day_sheet_room(self) -> None:
+    def _on_day_sheet_room_triggered(self) -> None:
         self._printer.day_sheet(self._day(), by=BY_ROOM)
 
-    def _on_day_sheet_staff(self) -> None:
+    def _on_day_sheet_staff_triggered(self) -> None:
         self._printer.day_sheet(self._day(), by=BY_STAFF)
 
-    def _on_day_sheet_public(self) -> None:
+    def _on_day_sheet_public_triggered(self) -> None:
         self._printer.day_sheet(self._day(), by=BY_ROOM, initials=True)
 
-    def _on_call_list(self) -> None:
+    def _on_day_sheet_pdf_triggered(self) -> None:
+        self._printer.day_sheet(self._day(), mode=PDF)
+
+    def _on_call_list_triggered(self) -> None:
         self._printer.call_list(self._day())
 
-    def _on_day_sheet_pdf(self) -> None:
-        self._printer.day_sheet(self._day(), mode=PDF)
+    def _on_confirmations_triggered(self) -> None:
+        self._printer.confirmation_sheet()
+
+    def _on_waitlist_triggered(self) -> None:
+        self._printer.waitlist()
+
+    def _on_appointment_card_triggered(self) -> None:
+        appointment = self._selected()
+        if appointment is not None:
+            self._printer.appointment_card(appointment_id=appointment)
+        elif self._choose_patient is not None:
+            self._choose_patient(self._on_patient_chosen)
+        else:
+            self._tell("Select a session of the patient first, then print their card.")
+
+    def _on_patient_chosen(self, patient_id: int) -> None:
+        self._printer.appointment_card(patient_id=patient_id)
+
+    def _on_session_record_triggered(self) -> None:
+        appointment = self._selected()
+        if appointment is None:
+            self._tell("Select a dosing session on the schedule first, then print its record.")
+            return
+        self._printer.session_record(appointment)

@@ -1,5 +1,6 @@
-"""The Clinic page of Settings: name, address, phone, logo, time zone, paper size and opening
-hours, read and saved through services/settings/clinic_details.py on a worker."""
+"""The Clinic page of Settings: name, address, phone, logo, time zone, paper size, the
+appointment card's size and stock, and opening hours, read and saved through
+services/settings/clinic_details.py on a worker."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.catalog import WEEKDAYS
+from ketadesk.scheduling.catalog import CARD_SIZES, WEEKDAYS
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.settings.clinic_details import (
     ClinicDetails,
@@ -43,6 +44,11 @@ from ketadesk.ui.patients.patient_form import error_color
 
 #: The paper sizes offered, as the services name them and as people do.
 PAPER_LABELS = {"letter": "US Letter (8.5 × 11 in)", "legal": "US Legal (8.5 × 14 in)", "a4": "A4"}
+#: What appointment cards are printed on ([clinic] card_stock), as people say it.
+CARD_STOCK_LABELS = {
+    "sheet": "The paper above, cut along crop marks",
+    "card": "Card stock, one card a page",
+}
 DAY_LABELS = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
                                  "Saturday", "Sunday"), strict=True))  # fmt: skip
 FIELD_LABELS = {
@@ -51,6 +57,8 @@ FIELD_LABELS = {
     "phone": "Phone",
     "timezone": "Time zone",
     "paper_size": "Paper size",
+    "card_size": "Appointment card",
+    "card_stock": "Cards printed on",
     "logo": "Logo",
     "hours": "Opening hours",
     "clinic": "Configuration",
@@ -181,6 +189,16 @@ class ClinicPage(QWidget):
         self._add_row(form, "logo", self._build_logo(box))
         self._add_row(form, "timezone", self.timezone_combo)
         self._add_row(form, "paper_size", self.paper_combo)
+        self.card_size_combo = QComboBox(box)
+        self.card_size_combo.setObjectName("card_size")
+        for code, (_width, _height, label) in CARD_SIZES.items():
+            self.card_size_combo.addItem(label, code)
+        self.card_stock_combo = QComboBox(box)
+        self.card_stock_combo.setObjectName("card_stock")
+        for code, label in CARD_STOCK_LABELS.items():
+            self.card_stock_combo.addItem(label, code)
+        self._add_row(form, "card_size", self.card_size_combo)
+        self._add_row(form, "card_stock", self.card_stock_combo)
         return box
 
     def _build_logo(self, parent: QWidget) -> QWidget:
@@ -281,6 +299,11 @@ class ClinicPage(QWidget):
         self.phone_edit.setText(details.phone)
         self.timezone_combo.setCurrentText(details.timezone)
         self.paper_combo.setCurrentIndex(max(self.paper_combo.findData(details.paper_size), 0))
+        for combo, code in (
+            (self.card_size_combo, details.card_size),
+            (self.card_stock_combo, details.card_stock),
+        ):
+            combo.setCurrentIndex(max(combo.findData(code), 0))
         for hours in details.hours:
             self.day_rows[hours.day].set_hours(hours)
         self._set_logo(details.logo)
@@ -297,6 +320,8 @@ class ClinicPage(QWidget):
             hours=tuple(row.hours() for row in self.day_rows.values()),
             logo=self._logo,
             logo_max_kb=self.details.logo_max_kb,
+            card_size=str(self.card_size_combo.currentData()),
+            card_stock=str(self.card_stock_combo.currentData()),
         )
 
     def is_dirty(self) -> bool:

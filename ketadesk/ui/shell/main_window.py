@@ -148,12 +148,13 @@ ACTIONS = (
         needs_desk=True,
         permission="register_patient",
     ),
+    # The toolbar's Print and the two shortcuts; File ▸ Print (ui/printing DocumentMenu, set by
+    # the signed-in desk) holds every document, so these sit in no menu.
     ActionSpec(
         "print",
         "Print…",
         "Print the day sheet of the day shown (Ctrl+P)",
         ("Ctrl+P",),
-        menu="File",
         needs_desk=True,
     ),
     ActionSpec(
@@ -161,14 +162,6 @@ ACTIONS = (
         "Print preview…",
         "Preview the day sheet of the day shown (Ctrl+Shift+P)",
         ("Ctrl+Shift+P",),
-        menu="File",
-        needs_desk=True,
-    ),
-    ActionSpec(
-        "print_calls",
-        "Print call list…",
-        "Preview and print the follow-up call list of the day shown",
-        menu="File",
         needs_desk=True,
     ),
     ActionSpec(
@@ -789,6 +782,9 @@ class MainWindow(QMainWindow):
         old = getattr(self, "_print_menu_action", None)
         if isinstance(old, QAction):
             self._menus["File"].removeAction(old)
+            gone = old.menu()
+            if isinstance(gone, QMenu):  # the signed-out user's menu: it goes with them
+                gone.deleteLater()
         file_menu = self._menus["File"]
         actions = file_menu.actions()
         if actions:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -111,7 +112,6 @@ class DeskController(QObject):
         self._connect(a["import_patients"].triggered, self.import_patients)
         self._connect(a["print"].triggered, self._on_print_triggered)
         self._connect(a["print_preview"].triggered, self._on_print_preview_triggered)
-        self._connect(a["print_calls"].triggered, self.print_calls)
         self._connect(a["audit_trail"].triggered, self.open_audit)
         self._connect(a["settings"].triggered, self.open_settings)
         self.settings_window: SettingsDialog | None = None
@@ -125,7 +125,14 @@ class DeskController(QObject):
 
         self.printer = DocumentPrinter(desk, self.parent_widget)
         self._connect(self.printer.busy, self._on_printer_busy)
-        self.print_menu = DocumentMenu(self.printer, window.day, self.parent_widget)
+        self.print_menu = DocumentMenu(
+            self.printer,
+            window.day,
+            self.parent_widget,
+            selected=self.selected_appointment,
+            choose_patient=self._choose_patient,
+            tell=window.show_message,
+        )
         for action in self.print_menu.actions_by_name.values():
             action.setShortcut("")  # Ctrl+P is the window's Print action
         window.set_print_menu(self.print_menu)
@@ -159,6 +166,8 @@ class DeskController(QObject):
                     window.deleteLater()
         self.patient_windows.clear()
         self.audit_window = None
+        self.settings_window = None
+        self.setup_assistant = None
         if self.offer_panel is not None:  # it books for the user signing out
             with contextlib.suppress(RuntimeError):  # already closed and deleted
                 self.offer_panel.close()
@@ -599,8 +608,22 @@ class DeskController(QObject):
         mode = PREVIEW if preview else PRINT
         self.printer.day_sheet(self.window.day(), by=self._day_sheet_by(), mode=mode)
 
-    def print_calls(self) -> None:
-        self.printer.call_list(self.window.day())
+    def selected_appointment(self) -> int | None:
+        """The session selected on the schedule shown (day by room or staff, week), or None."""
+        from ketadesk.ui.timeline.drag import DragMixin
+
+        view = self.window.view()
+        widget = self.window.day_view if view == "rooms" else self.window.page(view)
+        return widget.selected_id() if isinstance(widget, DragMixin) else None
+
+    def _choose_patient(self, then: Callable[[int], None]) -> None:
+        from ketadesk.ui.patients.patient_search import FindPatientDialog
+
+        dialog = FindPatientDialog(self.desk, self.parent_widget)
+        dialog.setWindowTitle("Print appointment card: find the patient")
+        dialog.patient_chosen.connect(then)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def print_record(self, appointment_id: int) -> None:
         self.printer.session_record(appointment_id)

@@ -123,6 +123,8 @@ def test_saving_the_same_details_writes_nothing(db: Database) -> None:
         ({"phone": "call us!"}, "phone"),
         ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
         ({"paper_size": "tabloid"}, "paper_size"),
+        ({"card_size": "postcard"}, "card_size"),
+        ({"card_stock": "vellum"}, "card_stock"),
         ({"hours": "closes_first"}, "hours.tue"),
         ({"hours": "not_a_time"}, "hours.tue"),
         ({"logo": LogoImage("png", base64.b64encode(b"GIF89a...").decode())}, "logo"),
@@ -238,3 +240,21 @@ def test_new_opening_hours_reach_the_day_at_another_workstation(db_url: str) -> 
     finally:
         there.dispose()
         here.dispose()
+
+
+def test_the_card_size_chosen_in_settings_is_the_card_printed(db: Database) -> None:
+    from ketadesk.services.printing.layout import CardFormat, card_format
+
+    details = clinic_details(db)
+    assert (details.card_size, details.card_stock) == ("index_3x5", "sheet")  # the default
+    save_clinic_details(
+        db, ADMIN, dataclasses.replace(details, card_size="business", card_stock="card")
+    )
+    event = _audit(db)[-1]
+    assert event.before is not None
+    assert event.after is not None
+    assert (event.before["card_size"], event.after["card_size"]) == ("index_3x5", "business")
+    assert event.after["card_stock"] == "card"
+    with db.read() as session:  # where the card (services/printing/card.py) reads it
+        settings = load_catalog(session).settings
+    assert card_format(settings) == CardFormat("business", 3.5, 2.0, "card")
