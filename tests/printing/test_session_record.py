@@ -290,7 +290,7 @@ def test_record_refuses_what_has_no_monitoring_record(
     with pytest.raises(NotFound, match="no appointment 999999"):
         session_record_sheet(db, NURSE, 999999)
     chart = db_chart(db, clinic.recorded)
-    with pytest.raises(NotFound, match="no dosing session on Sunday 29 November 2026"):
+    with pytest.raises(NotFound, match="no dosing session on Sunday, November 29, 2026"):
         find_session(db, chart, dt.date(2026, 11, 29))
     out = tmp_path / "x.pdf"
     args = ["print", "record", "--db", clinic.url, "--out", str(out)]

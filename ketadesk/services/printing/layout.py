@@ -153,7 +153,8 @@ def hour_minute(moment: dt.datetime) -> str:
 
 
 def long_date(day: dt.date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
+    """``Tuesday, November 24, 2026``: a heading's date, as a US clinic writes it."""
+    return f"{day:%A}, {day:%B} {day.day}, {day.year}"
 
 
 def us_date(day: dt.date | dt.datetime, *, year: bool = False) -> str:

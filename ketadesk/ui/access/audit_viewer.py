@@ -42,6 +42,7 @@ from ketadesk.services.access.audit_log import AuditRow, action_words
 from ketadesk.services.schedule import day as schedule
 from ketadesk.ui.access.sign_in import error_label, show_error
 from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.dates import us_long_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import AnyIndex, RowTableModel, TableColumn
 
@@ -106,7 +107,7 @@ def cell_text(row: AuditRow, column: AuditColumn) -> str:
 def describe(row: AuditRow) -> str:
     """The whole event as plain text, for the details pane."""
     lines = [
-        f"When:    {row.local_at:%A %d %B %Y %H:%M:%S %Z}",
+        f"When:    {us_long_date(row.local_at.date())} {row.local_at:%H:%M:%S %Z}",
         f"Who:     {row.username or '—'}",
         f"Action:  {action_text(row.action)}",
         f"What:    {row.what}",

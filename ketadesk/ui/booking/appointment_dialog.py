@@ -30,6 +30,7 @@ from ketadesk.services.booking.appointment_changes import action_button_text
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.dates import us_long_date
 from ketadesk.ui.common.desk import Desk
 
 
@@ -144,7 +145,7 @@ class AppointmentDialog(QDialog):
         self.setWindowTitle(f"{d.patient_name}, {d.start:%a %d %b %H:%M}")
         while self._form.rowCount():
             self._form.removeRow(0)
-        when = f"{d.start:%A %d %B %Y}, {d.start:%H:%M}–{d.end:%H:%M}"
+        when = f"{us_long_date(d.start.date())}, {d.start:%H:%M}–{d.end:%H:%M}"
         status = d.status_label + (" (late cancellation)" if d.late_cancel else "")
         rows = [
             ("When", when),

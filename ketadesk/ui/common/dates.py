@@ -10,6 +10,11 @@ def us_date(day: dt.date) -> str:
     return f"{day.month:02d}/{day.day:02d}/{day.year}"
 
 
+def us_long_date(day: dt.date) -> str:
+    """``Tuesday, November 24, 2026``: a heading's date."""
+    return f"{day:%A}, {day:%B} {day.day}, {day.year}"
+
+
 def us_date_range(first: dt.date, last: dt.date) -> str:
     """A span of days as a US heading writes it: ``Nov 30 – Dec 6, 2026``, ``Dec 7 – 13, 2026``,
     ``Dec 28, 2026 – Jan 3, 2027``."""

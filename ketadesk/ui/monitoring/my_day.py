@@ -41,6 +41,7 @@ from ketadesk.services.schedule.staff import (
     staff_of_user,
 )
 from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.dates import us_long_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import RowTableModel, TableColumn
 
@@ -295,7 +296,7 @@ class MyDayView(QWidget):
             return  # the staff list is on its way; the day is read once it is here
         staff_id = self.staff_id()
         db, day = self._desk.db, self._day
-        self.heading.setText(f"{day:%A} {day.day} {day:%B %Y}")
+        self.heading.setText(us_long_date(day))
         self._reads.run(lambda: my_day(db, staff_id, day) if staff_id else None, self._show)
 
     def _show(self, day: MyDay | None) -> None:

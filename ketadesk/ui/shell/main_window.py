@@ -49,7 +49,7 @@ from ketadesk import APP_NAME
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.common.background import LatestOnly, run_service
-from ketadesk.ui.common.dates import us_date_range
+from ketadesk.ui.common.dates import us_date_range, us_long_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.icons import chevron
 from ketadesk.ui.shell.page_registry import Page, PageRegistry
@@ -742,7 +742,7 @@ class MainWindow(QMainWindow):
         if self._view == "week":
             monday = day - dt.timedelta(days=day.weekday())
             return us_date_range(monday, monday + dt.timedelta(days=6))
-        return f"{day:%A} {day.day} {day:%B %Y}"
+        return us_long_date(day)
 
     def _show_schedule(self, schedule: DaySchedule, *, keep_place: bool = False) -> None:
         self._schedule = schedule

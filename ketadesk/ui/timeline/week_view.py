@@ -585,7 +585,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         chosen = self.current_day()
         day = week.days[self._current_day] if week.days else None
         chosen_text = (
-            f"; chosen: {chosen:%A} {chosen.day}, {day_detail(day, day.active_count)}"
+            f"; chosen: {chosen:%A}, {chosen:%B} {chosen.day}, {day_detail(day, day.active_count)}"
             if chosen is not None and day is not None
             else ""
         )
@@ -594,8 +594,9 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         highlight = self._highlight_text().removesuffix(" · Esc clears")
         highlight_text = f"; {highlight}" if highlight else ""
         self.setAccessibleDescription(
-            f"{week.label}, week of {week.first_day:%A} {week.first_day.day} "
-            f"{week.first_day:%B %Y}: {week.active_count} sessions{chosen_text}{selected_text}"
+            f"{week.label}, week of {week.first_day:%A}, {week.first_day:%B} "
+            f"{week.first_day.day}, {week.first_day.year}: {week.active_count} sessions"
+            f"{chosen_text}{selected_text}"
             f"{highlight_text}"
         )
 
@@ -834,7 +835,7 @@ def _accessible_text(a: DayAppointment) -> str:
         a.patient_name,
         a.session_type_name,
         a.series_label,
-        f"{a.start:%A %d %B} {a.start:%H:%M}–{a.end:%H:%M}",
+        f"{a.start:%A}, {a.start:%B} {a.start.day} {a.start:%H:%M}–{a.end:%H:%M}",
         a.room_name,
     ]
     return ", ".join(p for p in parts if p) + f", {a.status_label}"

@@ -68,7 +68,7 @@ def test_it_opens_on_the_signed_in_nurse_s_own_day(view: MyDayView, staffed: Sta
     assert view.staff_id() == staffed.id("Nurse Kim")
     assert view.day() == TUESDAY
     assert view.staff_combo.currentText() == "Nurse Kim (Nurse)"
-    assert view.heading.text() == "Tuesday 24 November 2026"
+    assert view.heading.text() == "Tuesday, November 24, 2026"
     assert view.summary.text() == "2 sessions · works 07:00–18:30"
     assert rows(view, Column.TIME, Column.PATIENT, Column.ROOM, Column.STATUS) == [
         ("09:00–10:40", "Lovelace, Ada", "Room 1", "Booked"),

@@ -132,7 +132,7 @@ def test_print_card_and_session_record_preview(
     assert view.record_button.isEnabled()
     with qtbot.waitSignal(view.printer.finished, timeout=10000):
         view.record_button.click()
-    assert shown[-1].title == "Session monitoring record: Seacole, Mary, Tuesday 24 November 2026"
+    assert shown[-1].title == "Session monitoring record: Seacole, Mary, Tuesday, November 24, 2026"
 
     view.tabs.setCurrentIndex(0)
     view.upcoming.setCurrentItem(_item(view.upcoming, 1))  # integration: not dosing

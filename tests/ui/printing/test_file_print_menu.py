@@ -133,11 +133,11 @@ def test_each_document_of_the_menu_previews(
     assert controller is not None
     printer = controller.printer
     for name, title in (
-        ("day_sheet_room", "Day sheet by room: Tuesday 24 November 2026"),
-        ("day_sheet_staff", "Day sheet by staff member: Tuesday 24 November 2026"),
-        ("call_list", "Follow-up calls: Tuesday 24 November 2026"),
+        ("day_sheet_room", "Day sheet by room: Tuesday, November 24, 2026"),
+        ("day_sheet_staff", "Day sheet by staff member: Tuesday, November 24, 2026"),
+        ("call_list", "Follow-up calls: Tuesday, November 24, 2026"),
         ("confirmations", "Confirmation calls: "),
-        ("waitlist", "Waitlist: Tuesday 24 November 2026"),
+        ("waitlist", "Waitlist: Tuesday, November 24, 2026"),
     ):
         with qtbot.waitSignal(printer.finished, timeout=10_000):
             menu.actions_by_name[name].trigger()

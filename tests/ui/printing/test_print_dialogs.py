@@ -112,7 +112,7 @@ def test_document_printer_saves_a_day_sheet_off_the_gui_thread(
     assert done.args == [f"Saved {out}"]
     text = "\n".join(pdf_pages(out))
     assert "Lovelace, Ada" in text
-    assert "Day sheet by room: Tuesday 24 November 2026" in text
+    assert "Day sheet by room: Tuesday, November 24, 2026" in text
 
 
 def test_document_printer_reports_a_failed_save_and_keeps_the_document(
@@ -123,7 +123,7 @@ def test_document_printer_reports_a_failed_save_and_keeps_the_document(
         printer.call_list(TUESDAY, mode=PDF, path=out)
     assert "does not exist" in failed.args[0]
     assert printer.last_layout is not None  # nothing lost: it can be saved elsewhere
-    assert printer.last_layout.title == "Follow-up calls: Tuesday 24 November 2026"
+    assert printer.last_layout.title == "Follow-up calls: Tuesday, November 24, 2026"
     assert save_pdf(None, printer.last_layout, tmp_path / "calls.pdf") is None
 
 
@@ -150,9 +150,9 @@ def test_print_menu_previews_the_day_shown(
     menu = DocumentMenu(printer, lambda: TUESDAY, parent)
     assert menu.actions_by_name["day_sheet_room"].shortcut().toString() == "Ctrl+P"
     for name, title in (
-        ("day_sheet_room", "Day sheet by room: Tuesday 24 November 2026"),
-        ("day_sheet_staff", "Day sheet by staff member: Tuesday 24 November 2026"),
-        ("call_list", "Follow-up calls: Tuesday 24 November 2026"),
+        ("day_sheet_room", "Day sheet by room: Tuesday, November 24, 2026"),
+        ("day_sheet_staff", "Day sheet by staff member: Tuesday, November 24, 2026"),
+        ("call_list", "Follow-up calls: Tuesday, November 24, 2026"),
     ):
         with qtbot.waitSignal(printer.finished, timeout=10000):
             menu.actions_by_name[name].trigger()

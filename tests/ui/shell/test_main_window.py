@@ -58,7 +58,7 @@ def test_window_opens_on_the_day_with_a_column_per_room_and_a_block_per_session(
     assert window.date_edit.date() == QDate(2026, 11, 24)
     heading = window.findChild(QLabel, "day_heading")
     assert heading is not None
-    assert heading.text() == "Tuesday 24 November 2026"
+    assert heading.text() == "Tuesday, November 24, 2026"
     assert window.summary() == "6 sessions · 1 cancelled · open 07:30–18:00"
 
 

@@ -149,7 +149,10 @@ def test_the_heading_shows_the_week_s_dates(window: MainWindow) -> None:
     monday = week.first_day + dt.timedelta(days=7)
     assert heading.text() == us_date_range(monday, monday + dt.timedelta(days=6))
     window.set_view("rooms")
-    assert heading.text() == f"{window.day():%A} {window.day().day} {window.day():%B %Y}"
+    assert (
+        heading.text()
+        == f"{window.day():%A}, {window.day():%B} {window.day().day}, {window.day().year}"
+    )
 
 
 def test_us_date_ranges() -> None:

@@ -57,7 +57,7 @@ def test_the_week_shows_every_session_in_its_day(view: WeekView, staffed: Staffe
     assert {b.day_index for b in layout.blocks} == {1}
     assert [c.is_today for c in layout.days] == [False, True, False, False, False, False, False]
     assert layout.days[3].detail == "Thanksgiving Day"
-    assert "week of Monday 23 November 2026: 4 sessions" in view.accessibleDescription()
+    assert "week of Monday, November 23, 2026: 4 sessions" in view.accessibleDescription()
 
 
 def test_double_clicking_a_day_header_opens_that_day(view: WeekView, qtbot: QtBot) -> None:
