@@ -175,6 +175,25 @@ def _missed(session: Session, appointment_id: int) -> tuple[Appointment, str]:
     return appointment, action
 
 
+def _places_missed(session: Session, series_id: int) -> int:
+    """How many places of the series were cancelled or missed and not made up (no live
+    appointment holds that place now): by how much the series has shrunk."""
+    live = select(Appointment.series_index).where(
+        Appointment.series_id == series_id,
+        Appointment.status.not_in(tuple(RELEASED_STATUSES)),
+    )
+    return (
+        session.scalar(
+            select(func.count(func.distinct(Appointment.series_index))).where(
+                Appointment.series_id == series_id,
+                Appointment.status.in_(("cancelled", "no_show")),
+                Appointment.series_index.not_in(live),
+            )
+        )
+        or 0
+    )
+
+
 def _propose(
     session: Session, appointment_id: int, now: dt.datetime
 ) -> tuple[RebookingOffer, SeriesPlan]:
@@ -218,7 +237,7 @@ def _propose(
         f"{_ACTION_NAMES[action]}: {type_names.get(code, code)} "
         f"{missed.series_index}/{series.planned_count}, {missed_at:%a %m/%d %H:%M}"
     )
-    attended_or_ahead = sum(1 for row in live if row.series_index is not None)
+    missed_places = _places_missed(session, series.id)
     spec = catalog.protocols.get(protocol_code)
     plan = SeriesPlan(protocol_code, ())
     make_up: ProposedSession | None = None
@@ -308,7 +327,7 @@ def _propose(
         protocol_name=protocol_name,
         missed_index=missed.series_index,
         planned_count=series.planned_count,
-        remaining=min(attended_or_ahead, series.planned_count),
+        remaining=series.planned_count - missed_places,
         missed_text=missed_text,
         make_up=make_up,
         moves=tuple(moves),
@@ -628,14 +647,8 @@ def continue_short(
         assert row.series_id is not None
         series = session.get(Series, row.series_id)
         assert series is not None
-        live = session.scalar(
-            select(func.count(Appointment.id)).where(
-                Appointment.series_id == row.series_id,
-                Appointment.status.not_in(tuple(RELEASED_STATUSES)),
-            )
-        )
         _decide(session, actor, row, CONTINUE_SHORT, now=now, note=note.strip())
         session.flush()
         changes.bump(session, now)
         count = series.planned_count
-        return f"Series continues with {min(live or 0, count)} of {count}"
+        return f"Series continues with {count - _places_missed(session, row.series_id)} of {count}"
