@@ -129,3 +129,32 @@ def test_a_bad_fee_list_request_names_its_field_and_roles_are_checked(
         fees.list_fees(
             clinic.db, Actor(user_id=None, username="sam", role="therapist"), today, today
         )
+
+
+def test_the_fees_are_clinic_rules_saved_through_the_loaders_check(clinic: SmallClinic) -> None:
+    from ketadesk.services.settings.rules import read_rules, save_rules
+
+    rules = read_rules(clinic.db)
+    assert rules.value("fees.no_show_default") == 75
+    group = next(g for g in rules.groups if g.title == "Fees")
+    assert sorted(f.label for f in group.fields) == ["Late cancellation fee", "No-show fee"]
+    with pytest.raises(InvalidFields) as err:
+        save_rules(clinic.db, SYSTEM, {"fees.no_show_default": -20}, now=NOW)
+    assert err.value.errors == {
+        "fees.no_show_default": "must be a whole number of dollars >= 0, got -20"
+    }
+    save_rules(clinic.db, SYSTEM, {"fees.no_show_default": 90}, now=NOW)
+    day = _open_day(clinic, 1)
+    florence = _book(clinic, "Florence Nightingale", day, "14:00", IV_ROOM_1)
+    # Florence's session type has its own amount; the default applies to one that has none.
+    with clinic.db.read() as s:
+        from ketadesk.store.clinic_config import load_catalog
+
+        settings = fees.fee_settings(load_catalog(s))
+    assert settings.amount_cents("no_show", "kap") == 9_000
+    assert settings.amount_cents("no_show", "iv_infusion") == 15_000
+    appointment_changes.change_status(
+        clinic.db, FRONT_DESK, florence, "no_show", now=clinic.at(day, "14:30")
+    )
+    listed = fees.list_fees(clinic.db, FRONT_DESK, day, day, now=NOW)
+    assert [r.amount_text for r in listed.rows] == ["$150.00"]

@@ -21,6 +21,7 @@ from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.planning import PlanWishes, propose_series
 from ketadesk.services.common.context import SYSTEM, Actor, InvalidRequest, PermissionDenied
+from ketadesk.services.patients.patient_record import patient_record
 from ketadesk.services.rebooking import makeup
 from ketadesk.store.models import (
     Appointment,
@@ -219,6 +220,12 @@ def test_a_cancellation_can_go_to_the_waitlist_or_leave_the_series_short(
             select(SessionFee.appointment_id, SessionFee.kind, SessionFee.amount_cents)
         ).all()
         assert fees == [(sixth.id, "late_cancel", 10_000)]  # [fees.late_cancel] iv_infusion
+    # The series shows it: the patient record's summary says what became of each.
+    record = patient_record(clinic.db, SYSTEM, clinic.ids["Ada Lovelace"], now=late)
+    summary = record.series[0].summary
+    assert "2 cancelled" in summary
+    assert "1 on the waitlist for a make-up" in summary
+    assert "continues with 5 of 6" in summary
     offer = makeup.offer_for(clinic.db, sixth.id, now=late)
     assert offer is not None
     assert offer.decided == "not made up: the series continues one short"
