@@ -86,6 +86,7 @@ class ProposedSession:
     room_name: str
     appointment_id: int | None = None
     was_text: str = ""
+    was: PlannedSession | None = None  # where a moved session is now (an undo puts it back)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +306,7 @@ def _propose(
                             room_name(s),
                             row.id,
                             _when(calendar, row.starts_at, row.ends_at),
+                            before,
                         )
                     )
                     problems.extend(s.problems)
@@ -450,10 +452,11 @@ def book_make_up(
             _refuse_if_decided(session, missed)
             for appointment_id in sorted(moving):
                 row = locked.get(appointment_id)
+                expected = offer.versions.get(appointment_id)
                 if (
                     row is None
                     or row.status not in MOVABLE_STATUSES
-                    or row.version != offer.versions.get(appointment_id)
+                    or (expected is not None and row.version != expected)
                 ):
                     raise InvalidRequest(
                         f"appointment #{appointment_id} changed at another workstation; "
@@ -652,3 +655,113 @@ def continue_short(
         changes.bump(session, now)
         count = series.planned_count
         return f"Series continues with {count - _places_missed(session, row.series_id)} of {count}"
+
+
+def undo_make_up(
+    db: Database,
+    actor: Actor,
+    offer: RebookingOffer,
+    made_up_id: int,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Take back a make-up booked from ``offer``: the make-up is cancelled (no fee: it is a
+    correction, not a patient's cancellation), the sessions it moved go back where they were
+    if those places are still free, and the missed session is undecided again.  All or
+    nothing; refused with the reason when anything changed since."""
+    require(actor, "book", db, now=now)
+    now = now or utcnow()
+    moved = {m.appointment_id: m for m in offer.moves if m.appointment_id is not None}
+    back = [m.was for m in moved.values() if m.was is not None]
+
+    def write() -> None:
+        with db.write() as session:
+            locked = appointment_changes.lock_appointments(
+                session, {made_up_id, offer.appointment_id, *moved}
+            )
+            made = locked.get(made_up_id)
+            decision = session.scalar(
+                select(SeriesRebooking).where(
+                    SeriesRebooking.appointment_id == offer.appointment_id
+                )
+            )
+            if (
+                made is None
+                or made.status != "booked"
+                or decision is None
+                or decision.make_up_appointment_id != made_up_id
+            ):
+                raise InvalidRequest("the make-up changed since; it is no longer this to take back")
+            for appointment_id, move in moved.items():
+                row = locked.get(appointment_id)
+                if (
+                    row is None
+                    or row.status not in MOVABLE_STATUSES
+                    or (row.starts_at, row.ends_at) != (move.session.start, move.session.end)
+                ):
+                    raise InvalidRequest(
+                        f"appointment #{appointment_id} was moved or changed since the make-up; "
+                        "it is no longer this to take back"
+                    )
+            config = load_config(session)
+            ignore = {made_up_id, *moved}
+            resources = {}
+            if back:
+                window = Interval(min(s.start for s in back), max(s.end for s in back))
+                calendar = load_calendar(session, window, config.catalog)
+                resources = plan_check.verify_plan(
+                    session, calendar, back, ignore_appointments=ignore, now=now
+                )
+            before = {"status": made.status, "starts_at": made.starts_at.isoformat()}
+            made.status = "cancelled"
+            made.updated_at = now
+            for hold in made.holds:
+                hold.active = False
+            session.add(
+                AppointmentEvent(
+                    appointment_id=made.id,
+                    at=now,
+                    user_id=actor.user_id,
+                    action="undo",
+                    from_status="booked",
+                    to_status="cancelled",
+                    reason="make-up taken back",
+                    detail={"make_up_for": offer.appointment_id},
+                )
+            )
+            if moved:
+                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moved)))
+            for appointment_id, move in moved.items():
+                assert move.was is not None
+                appointment_changes.relocate(
+                    session,
+                    actor,
+                    locked[appointment_id],
+                    move.was,
+                    resources,
+                    reason="undo",
+                    now=now,
+                    detail={"undoes_make_up_of": offer.appointment_id},
+                )
+            session.delete(decision)
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                "undo_make_up",
+                "appointment",
+                made.id,
+                patient_id=made.patient_id,
+                before=before,
+                after={"status": "cancelled", "starts_at": made.starts_at.isoformat()},
+                detail=f"make-up of appointment #{offer.appointment_id} taken back",
+                now=now,
+            )
+            sync.sync_follow_ups(session, actor, [made.id], now=now, config=config)
+            session.flush()
+            changes.bump(session, now)
+
+    try:
+        retried_once(write)
+    except IntegrityError as err:
+        raise plan_check.conflict_from(err) from None

@@ -55,6 +55,7 @@ class RebookPanel(QWidget):
 
     Signals:
         decided(str): an answer was written; the words for the status bar.
+        made_up(RebookingOffer, MadeUp): the make-up was booked (the desk makes it undoable).
 
     Attributes:
         heading: what was missed ("No-show: IV ketamine infusion 3/6, Tue 11/24 09:00").
@@ -65,6 +66,7 @@ class RebookPanel(QWidget):
     """
 
     decided = Signal(str)
+    made_up = Signal(object, object)
 
     def __init__(self, desk: Desk, offer: RebookingOffer, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -175,10 +177,13 @@ class RebookPanel(QWidget):
 
     def _on_make_up_button_clicked(self) -> None:
         desk, offer = self.desk, self.offer
-        self._write(
-            lambda: book_make_up(desk.db, desk.actor, offer, now=desk.now()),
-            lambda made: made.text if isinstance(made, MadeUp) else "Make-up booked.",
-        )
+
+        def words(made: object) -> str:
+            assert isinstance(made, MadeUp)
+            self.made_up.emit(offer, made)
+            return made.text
+
+        self._write(lambda: book_make_up(desk.db, desk.actor, offer, now=desk.now()), words)
 
     def _on_waitlist_button_clicked(self) -> None:
         desk, offer = self.desk, self.offer

@@ -337,6 +337,17 @@ class DeskController(QObject):
                 self.rebook_panel.close()
         self.rebook_panel = panel
         panel.decided.connect(self._on_rebooked)
+        panel.made_up.connect(self._on_made_up)
+
+    def _on_made_up(self, offer: object, made: object) -> None:
+        """A make-up was booked from the offer: one step on the undo stack."""
+        from ketadesk.services.rebooking.makeup import MadeUp, RebookingOffer
+        from ketadesk.ui.rebooking.make_up_command import MakeUpCommand
+
+        assert isinstance(offer, RebookingOffer)
+        assert isinstance(made, MadeUp)
+        text = f"Make-up for {offer.patient_name}"
+        self.undo_stack.push(MakeUpCommand(self.editor, offer, made, text))  # first redo skipped
 
     def _on_rebooked(self, text: str) -> None:
         self.window.show_message(text, 0)

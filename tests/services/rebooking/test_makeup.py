@@ -8,6 +8,7 @@ an instant taken from the booked sessions themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -245,3 +246,35 @@ def test_only_a_missed_series_session_is_offered_and_roles_are_checked(
         makeup.continue_short(clinic.db, THERAPIST, rows[0].id, now=at)
     with pytest.raises(PermissionDenied):
         makeup.put_on_waitlist(clinic.db, THERAPIST, rows[0].id, now=at)
+
+
+def test_a_make_up_is_taken_back_and_booked_again(clinic: SmallClinic) -> None:
+    rows = _book_induction(clinic)
+    second = rows[1]
+    at = _no_show(clinic, second)
+    offer = makeup.offer_for(clinic.db, second.id, now=at)
+    assert offer is not None
+    assert offer.moves  # the make-up pushes the later sessions on
+    made = makeup.book_make_up(clinic.db, FRONT_DESK, offer, now=at)
+
+    makeup.undo_make_up(clinic.db, FRONT_DESK, offer, made.appointment_id, now=at)
+    after = {r.id: r for r in _rows(clinic, second.series_id)}
+    assert after[made.appointment_id].status == "cancelled"
+    for row in rows[2:]:
+        assert after[row.id].starts_at == row.starts_at  # back where they were
+    with clinic.db.read() as s:
+        assert s.scalar(select(SeriesRebooking)) is None
+        assert "undo_make_up" in set(s.scalars(select(AuditEvent.action)))
+        # Taking back a make-up is a correction, not the patient's cancellation: no fee.
+        fees = s.scalars(select(SessionFee.appointment_id)).all()
+        assert fees == [second.id]
+    # Taken back twice: refused.
+    with pytest.raises(InvalidRequest, match="no longer this to take back"):
+        makeup.undo_make_up(clinic.db, FRONT_DESK, offer, made.appointment_id, now=at)
+    # Redo: the same proposal booked again, judged on the places alone.
+    again = makeup.book_make_up(
+        clinic.db, FRONT_DESK, dataclasses.replace(offer, versions={}), now=at
+    )
+    live = [r for r in _rows(clinic, second.series_id) if r.status == "booked"]
+    assert sorted(r.series_index or 0 for r in live) == [1, 2, 3, 4, 5, 6]
+    assert again.appointment_id != made.appointment_id

@@ -138,6 +138,25 @@ def test_a_no_show_offers_a_make_up_which_is_booked_and_the_fee_listed(
         assert decision.make_up_appointment_id == made.id
         fee = s.scalars(select(SessionFee)).one()
         assert (fee.kind, fee.amount_cents, fee.status) == ("no_show", 15_000, "owed")
+        made_id = made.id
+
+    # One step on the desk's undo stack: Edit ▸ Undo takes the make-up back, Redo books it.
+    undo = window.actions_by_name["undo"]
+    qtbot.waitUntil(lambda: undo.text() == "Undo Make-up for Lovelace, Ada", timeout=10_000)
+    undo.trigger()
+    qtbot.waitUntil(lambda: not controller.editor.is_busy(), timeout=10_000)
+
+    def made_up_status() -> str | None:
+        with clinic.db.read() as s:
+            return s.scalar(select(Appointment.status).where(Appointment.id == made_id))
+
+    qtbot.waitUntil(lambda: made_up_status() == "cancelled", timeout=10_000)
+    with clinic.db.read() as s:
+        assert s.scalars(select(SeriesRebooking)).all() == []
+    window.actions_by_name["redo"].trigger()
+    qtbot.waitUntil(lambda: not controller.editor.is_busy(), timeout=10_000)
+    with clinic.db.read() as s:
+        assert s.scalars(select(SeriesRebooking.decision)).one() == "made_up"
 
 
 def test_the_fees_list_waives_with_a_reason_and_prints_on_letter(
