@@ -14,8 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QDate, QPoint, Qt
 from PySide6.QtGui import QImage, QPainter
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -23,6 +24,7 @@ from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import Actor
 from ketadesk.store.models import Appointment, SeriesRebooking, SessionFee
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.confirmations.confirmations_view import ConfirmationsView
 from ketadesk.ui.printing.print_dialogs import PDF
 from ketadesk.ui.rebooking.fees_view import FeesView
 from ketadesk.ui.rebooking.rebook_panel import RebookPanel
@@ -220,3 +222,38 @@ def test_the_fees_list_waives_with_a_reason_and_prints_on_letter(
     assert "car broke down" in text  # the reason (it may wrap)
     with clinic.db.read() as s:
         assert s.scalars(select(SeriesRebooking.decision)).one() == "continue_short"
+
+
+def test_a_cancellation_from_the_confirmations_list_offers_a_make_up_too(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    QTest.keyClick(window, Qt.Key.Key_9, Qt.KeyboardModifier.ControlModifier)
+    view = window.page("confirmations")
+    assert isinstance(view, ConfirmationsView)
+    view.day_edit.setDate(QDate(TUESDAY.year, TUESDAY.month, TUESDAY.day))
+
+    def ada_row() -> int | None:
+        return next(
+            (
+                n
+                for n, r in enumerate(view.model.rows())
+                if r.patient_name == "Lovelace, Ada"
+                and r.appointment_status == "booked"
+                and "IV" in r.session_type_name
+            ),
+            None,
+        )
+
+    qtbot.waitUntil(lambda: ada_row() is not None, timeout=10_000)
+    row = ada_row()
+    assert row is not None
+    view.table.selectRow(row)
+    view.reason.setText("the patient is unwell")
+    view.cancel_button.click()
+    controller = desk_controller_of(window)
+    qtbot.waitUntil(lambda: controller.rebook_panel is not None, timeout=10_000)
+    panel = controller.rebook_panel
+    assert isinstance(panel, RebookPanel)
+    assert "Cancelled: IV ketamine infusion 3/6" in panel.heading.text()
+    # Cancelled after its start: late, so the clinic's late-cancellation fee is recorded.
+    assert panel.fee_label.text() == "Late cancellation fee $100.00 recorded"
