@@ -86,7 +86,7 @@ class RebookPanel(QWidget):
         layout.addWidget(self.result)
         layout.addLayout(self._build_buttons())
         self._update_buttons()
-        self.resize(620, 320)
+        self.resize(640, self.sizeHint().height())
 
     def _build_heading(self) -> QWidget:
         box = QWidget(self)
@@ -117,6 +117,9 @@ class RebookPanel(QWidget):
         self.preview.setObjectName("rebooking_preview")
         self.preview.setAccessibleName("The make-up session and the sessions it moves")
         self.preview.addItems(make_up_lines(offer))
+        # As tall as the lines it has (a make-up and a few moves), not a screenful.
+        rows = max(2, min(self.preview.count(), 6))
+        self.preview.setMaximumHeight(rows * self.preview.sizeHintForRow(0) + 8)
         column.addWidget(self.preview, 1)
         self.problems = QLabel(group)
         self.problems.setObjectName("rebooking_problems")

@@ -47,7 +47,7 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
     c.db.dispose()
 
 
-def _book_induction(clinic: SmallClinic) -> list[Row]:
+def book_induction(clinic: SmallClinic) -> list[Row]:
     proposal = propose_series(
         clinic.db,
         chart="BT-1",
@@ -97,7 +97,7 @@ def _rows(clinic: SmallClinic, series_id: int | None) -> list[Row]:
         ]
 
 
-def _no_show(clinic: SmallClinic, appointment: Row) -> dt.datetime:
+def no_show(clinic: SmallClinic, appointment: Row) -> dt.datetime:
     """Mark ``appointment`` a no-show half an hour after it should have started."""
     at = appointment.starts_at + dt.timedelta(minutes=30)
     appointment_changes.change_status(clinic.db, FRONT_DESK, appointment.id, "no_show", now=at)
@@ -105,9 +105,9 @@ def _no_show(clinic: SmallClinic, appointment: Row) -> dt.datetime:
 
 
 def test_a_no_show_is_made_up_keeping_the_series_spacing(clinic: SmallClinic) -> None:
-    rows = _book_induction(clinic)
+    rows = book_induction(clinic)
     third = rows[2]
-    at = _no_show(clinic, third)
+    at = no_show(clinic, third)
 
     offer = makeup.offer_for(clinic.db, third.id, now=at)
     assert offer is not None
@@ -165,8 +165,8 @@ def test_a_no_show_is_made_up_keeping_the_series_spacing(clinic: SmallClinic) ->
 
 
 def test_a_make_up_refused_when_a_later_session_changed_meanwhile(clinic: SmallClinic) -> None:
-    rows = _book_induction(clinic)
-    at = _no_show(clinic, rows[1])
+    rows = book_induction(clinic)
+    at = no_show(clinic, rows[1])
     offer = makeup.offer_for(clinic.db, rows[1].id, now=at)
     assert offer is not None
     assert offer.make_up is not None
@@ -194,7 +194,7 @@ def test_a_make_up_refused_when_a_later_session_changed_meanwhile(clinic: SmallC
 def test_a_cancellation_can_go_to_the_waitlist_or_leave_the_series_short(
     clinic: SmallClinic,
 ) -> None:
-    rows = _book_induction(clinic)
+    rows = book_induction(clinic)
     fifth, sixth = rows[4], rows[5]
     # Cancelled a day ahead: not late, no fee; then the sixth, an hour ahead: late.
     early = fifth.starts_at - dt.timedelta(days=3)
@@ -237,11 +237,11 @@ def test_a_cancellation_can_go_to_the_waitlist_or_leave_the_series_short(
 def test_only_a_missed_series_session_is_offered_and_roles_are_checked(
     clinic: SmallClinic,
 ) -> None:
-    rows = _book_induction(clinic)
+    rows = book_induction(clinic)
     assert makeup.offer_for(clinic.db, rows[0].id, now=NOW) is None  # still booked
     with pytest.raises(InvalidRequest, match="only a cancelled or missed session"):
         makeup.continue_short(clinic.db, FRONT_DESK, rows[0].id, now=NOW)
-    at = _no_show(clinic, rows[0])
+    at = no_show(clinic, rows[0])
     with pytest.raises(PermissionDenied):
         makeup.continue_short(clinic.db, THERAPIST, rows[0].id, now=at)
     with pytest.raises(PermissionDenied):
@@ -249,9 +249,9 @@ def test_only_a_missed_series_session_is_offered_and_roles_are_checked(
 
 
 def test_a_make_up_is_taken_back_and_booked_again(clinic: SmallClinic) -> None:
-    rows = _book_induction(clinic)
+    rows = book_induction(clinic)
     second = rows[1]
-    at = _no_show(clinic, second)
+    at = no_show(clinic, second)
     offer = makeup.offer_for(clinic.db, second.id, now=at)
     assert offer is not None
     assert offer.moves  # the make-up pushes the later sessions on

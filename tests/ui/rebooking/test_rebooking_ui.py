@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import Actor
+from ketadesk.services.rebooking import makeup
 from ketadesk.store.models import Appointment, SeriesRebooking, SessionFee
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.confirmations.confirmations_view import ConfirmationsView
@@ -30,6 +31,7 @@ from ketadesk.ui.rebooking.fees_view import FeesView
 from ketadesk.ui.rebooking.rebook_panel import RebookPanel
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
+from tests.services.rebooking.test_makeup import book_induction, no_show
 from tests.ui.clinic_day import TUESDAY, WEDNESDAY
 from tests.ui.conftest import NOW
 from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
@@ -117,7 +119,6 @@ def test_a_no_show_offers_a_make_up_which_is_booked_and_the_fee_listed(
     assert not fees.waive_button.isVisible()  # the front desk may not waive
     fees.resize(760, 300)
     _save_side_by_side(panel, fees, tmp_path / "rebooking.png")
-    _save_side_by_side(panel, fees, SCREENSHOT)
 
     panel.make_up_button.click()
     qtbot.waitUntil(lambda: panel.result.text().startswith("Make-up booked"), timeout=10_000)
@@ -257,3 +258,37 @@ def test_a_cancellation_from_the_confirmations_list_offers_a_make_up_too(
     assert "Cancelled: IV ketamine infusion 3/6" in panel.heading.text()
     # Cancelled after its start: late, so the clinic's late-cancellation fee is recorded.
     assert panel.fee_label.text() == "Late cancellation fee $100.00 recorded"
+
+
+def test_the_offer_previews_the_later_sessions_a_make_up_moves(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    """A whole induction booked, its second infusion missed: the make-up takes the next place
+    the spacing allows and the later infusions move on, each shown with where it was.  The
+    README's picture, with the Fees list as an administrator sees it."""
+    rows = book_induction(clinic)
+    at = no_show(clinic, rows[1])
+    offer = makeup.offer_for(clinic.db, rows[1].id, now=at)
+    assert offer is not None
+    panel = RebookPanel(Desk(clinic.db, FRONT_DESK, lambda: at), offer)
+    qtbot.addWidget(panel)
+    panel.show()
+    lines = [panel.preview.item(n).text() for n in range(panel.preview.count())]
+    assert lines[0].startswith("Make-up 2/6: ")
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "Session 3/6",
+        "Session 4/6",
+        "Session 5/6",
+        "Session 6/6",
+    ]
+    assert all("(moves from " in line for line in lines[1:])
+    assert panel.make_up_button.isEnabled()
+    fees = FeesView(Desk(clinic.db, ADMIN, lambda: at), None, day=clinic.calendar.local_date(at))
+    qtbot.addWidget(fees)
+    fees.show()
+    fees.refresh()
+    qtbot.waitUntil(lambda: fees.model.rowCount() == 1, timeout=10_000)
+    fees.table.selectRow(0)
+    assert fees.waive_button.isEnabled()
+    fees.resize(760, panel.height())
+    _save_side_by_side(panel, fees, SCREENSHOT)
