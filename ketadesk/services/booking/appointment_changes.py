@@ -394,6 +394,22 @@ def undo_status(
                 appointment.status in RELEASED_STATUSES
                 and last.from_status not in RELEASED_STATUSES
             ):
+                if appointment.series_id is not None:
+                    # Its place in the series was made up since (services/rebooking): two live
+                    # sessions cannot hold one place, and the make-up is the one booked now.
+                    made_up = session.scalar(
+                        select(Appointment.id).where(
+                            Appointment.series_id == appointment.series_id,
+                            Appointment.series_index == appointment.series_index,
+                            Appointment.id != appointment.id,
+                            Appointment.status.not_in(tuple(RELEASED_STATUSES)),
+                        )
+                    )
+                    if made_up is not None:
+                        raise InvalidRequest(
+                            f"session {appointment.series_index} of the series was made up "
+                            f"since (appointment #{made_up}); take the make-up back first"
+                        )
                 config = load_config(session)
                 catalog = config.catalog
                 held = [

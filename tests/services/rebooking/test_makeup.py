@@ -155,6 +155,9 @@ def test_a_no_show_is_made_up_keeping_the_series_spacing(clinic: SmallClinic) ->
             catalog.protocols["iv_induction"], booked, clinic.calendar, catalog.session_types
         )
         assert list(problems) == []
+    # The no-show cannot be taken back while its make-up holds its place in the series.
+    with pytest.raises(InvalidRequest, match="was made up since"):
+        appointment_changes.undo_status(clinic.db, FRONT_DESK, third.id, now=at)
     # Asked twice (a second workstation, a double click): refused, nothing more written.
     with pytest.raises(InvalidRequest, match="decided already"):
         makeup.book_make_up(clinic.db, FRONT_DESK, offer, now=at)
