@@ -133,7 +133,7 @@ class FeesView(QWidget):
         self.last_edit.dateChanged.connect(self._on_filter_changed)
         self.status_filter.currentIndexChanged.connect(self._on_filter_changed)
         self._update_buttons()
-        self.resize(900, 480)
+        self.resize(1000, 520)
 
     def _build_filters(self) -> QHBoxLayout:
         row = QHBoxLayout()
