@@ -582,6 +582,8 @@ def put_on_waitlist(
     now = now or utcnow()
     with db.read() as session:
         missed, _action = _missed(session, appointment_id)
+        # Checked before the entry is added (and again when the answer is written).
+        _refuse_if_decided(session, missed)
         catalog = load_catalog(session)
         calendar = ClinicCalendar(catalog.settings)
         code = session.scalar(

@@ -235,6 +235,10 @@ def test_a_cancellation_can_go_to_the_waitlist_or_leave_the_series_short(
     assert offer.decided == "not made up: the series continues one short"
     with pytest.raises(InvalidRequest, match="decided already"):
         makeup.continue_short(clinic.db, FRONT_DESK, sixth.id, now=late)
+    with pytest.raises(InvalidRequest, match="decided already"):
+        makeup.put_on_waitlist(clinic.db, FRONT_DESK, fifth.id, now=late)
+    with clinic.db.read() as s:
+        assert len(s.scalars(select(WaitlistEntry)).all()) == 1  # no second entry
 
 
 def test_only_a_missed_series_session_is_offered_and_roles_are_checked(
