@@ -17,6 +17,7 @@ from ketadesk.scheduling.catalog import (
     parse_protocols,
     parse_session_types,
 )
+from ketadesk.scheduling.fees import parse_fee_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
 
 CLINIC_FILE = "clinic.toml"
@@ -73,6 +74,9 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     settings = parse_clinic_settings(raw.clinic, f"{prefix}{CLINIC_FILE}")
     session_types = parse_session_types(raw.session_types, f"{prefix}{SESSION_TYPES_FILE}")
     protocols = parse_protocols(raw.protocols, f"{prefix}{PROTOCOLS_FILE}", session_types)
+    # [fees] is its own feature's section (scheduling/fees.py), checked here so a mistake stops
+    # the clinic opening (and a Settings save) with its key named, not the first cancellation.
+    parse_fee_settings(raw.clinic.get("fees"), f"{prefix}{CLINIC_FILE}", session_types)
     return Catalog(settings, session_types, protocols)
 
 

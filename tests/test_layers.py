@@ -52,6 +52,8 @@ FEATURES = {
         "waitlist",
         "reminders",
         "confirmations",
+        "fees",
+        "rebooking",
     },
     "ui": {
         "common",
@@ -66,6 +68,7 @@ FEATURES = {
         "settings",
         "waitlist",
         "confirmations",
+        "rebooking",
     },
 }
 

@@ -687,7 +687,9 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         holiday_subdivision=c.text("holiday_subdivision", default=""),
         holidays_closed=_holidays_closed(c),
         # Sections parsed by their own feature (scheduling/confirmations.py), kept as given.
-        extra={k: data[k] for k in ("confirmations",) if isinstance(data, dict) and k in data},
+        extra={
+            k: data[k] for k in ("confirmations", "fees") if isinstance(data, dict) and k in data
+        },
     )
 
 

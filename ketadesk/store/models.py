@@ -744,6 +744,61 @@ class ConfirmationCall(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+# Rebooking: fees charged for a late cancellation or a no-show, and what became of a series
+# session that was missed (made up, waitlisted, or the series goes on one short)
+
+
+class SessionFee(Base):
+    """A late-cancellation or no-show fee (scheduling/fees.py), written with the status change
+    that owes it; waived with a reason by a role allowed to, voided when that change is
+    undone.  Never deleted: the list shows what was charged and what became of it."""
+
+    __tablename__ = "session_fee"
+    __table_args__ = (
+        CheckConstraint("kind IN ('late_cancel', 'no_show')", name="kind"),
+        CheckConstraint("status IN ('owed', 'waived', 'voided')", name="status"),
+        CheckConstraint("amount_cents >= 0", name="amount"),
+        Index("ix_session_fee_list", "status", "charged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_event.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    status: Mapped[str] = mapped_column(String(16), default="owed")
+    charged_at: Mapped[dt.datetime]
+    charged_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    waived_at: Mapped[dt.datetime | None]
+    waived_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    waive_reason: Mapped[str] = mapped_column(Text, default="")
+    voided_at: Mapped[dt.datetime | None]
+
+
+class SeriesRebooking(Base):
+    """What the desk decided for a series session that was cancelled or missed: made up (the
+    new appointment), put on the waitlist (the entry), or the series goes on one short."""
+
+    __tablename__ = "series_rebooking"
+    __table_args__ = (
+        CheckConstraint("decision IN ('made_up', 'waitlisted', 'continue_short')", name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), unique=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    make_up_appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    waitlist_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("waitlist_entry.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[dt.datetime]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 __all__ = [
     "Appointment",
     "AppointmentEvent",
@@ -764,6 +819,8 @@ __all__ = [
     "Resource",
     "ResourceHold",
     "Series",
+    "SeriesRebooking",
+    "SessionFee",
     "SessionRecord",
     "SessionType",
     "StaffMember",

@@ -44,6 +44,7 @@ from ketadesk.services.common.context import (
     PermissionDenied,
     utcnow,
 )
+from ketadesk.services.fees import fees
 from ketadesk.services.followups import sync
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
@@ -318,6 +319,19 @@ def change_status(
             )
             session.add(event)
             session.flush()
+            if action in ("cancel", "no_show"):
+                # The fee it owes (scheduling/fees.py), written with the change it is for.
+                config = load_config(session)
+                fees.charge_for_status_change(
+                    session,
+                    actor,
+                    appointment,
+                    action,
+                    event_id=event.id,
+                    catalog=config.catalog,
+                    session_type=config.session_type_code(appointment.session_type_id),
+                    now=now,
+                )
             audit.record(
                 session,
                 actor,
@@ -380,6 +394,22 @@ def undo_status(
                 appointment.status in RELEASED_STATUSES
                 and last.from_status not in RELEASED_STATUSES
             ):
+                if appointment.series_id is not None:
+                    # Its place in the series was made up since (services/rebooking): two live
+                    # sessions cannot hold one place, and the make-up is the one booked now.
+                    made_up = session.scalar(
+                        select(Appointment.id).where(
+                            Appointment.series_id == appointment.series_id,
+                            Appointment.series_index == appointment.series_index,
+                            Appointment.id != appointment.id,
+                            Appointment.status.not_in(tuple(RELEASED_STATUSES)),
+                        )
+                    )
+                    if made_up is not None:
+                        raise InvalidRequest(
+                            f"session {appointment.series_index} of the series was made up "
+                            f"since (appointment #{made_up}); take the make-up back first"
+                        )
                 config = load_config(session)
                 catalog = config.catalog
                 held = [
@@ -412,6 +442,7 @@ def undo_status(
                 for hold in appointment.holds:
                     hold.active = True
                 appointment.late_cancel = False
+                fees.void_for_undo(session, actor, appointment.id, now=now)
             appointment.status = last.from_status
             appointment.updated_at = now
             event = AppointmentEvent(

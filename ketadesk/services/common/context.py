@@ -67,6 +67,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_waitlist": frozenset({"admin", "front_desk"}),
     # Confirming the coming visits by phone and ticking their pre-visit checklist.
     "confirm_visits": frozenset({"admin", "front_desk", "nurse"}),
+    # Late-cancellation and no-show fees: the desk reads the list; waiving one is a decision
+    # about money, the administrator's or a prescriber's, with a reason.
+    "view_fees": frozenset({"admin", "front_desk", "nurse", "prescriber"}),
+    "waive_fee": frozenset({"admin", "prescriber"}),
     # Reading clinical data: screening, consent, REMS enrolment and contraindications, outcome
     # measures (PHQ-9 answers and scores), monitoring records and printed session records.
     # The clinicians who act on it, and the administrator, who answers for the record (REMS

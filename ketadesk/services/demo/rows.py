@@ -25,6 +25,7 @@ from ketadesk.store.models import (
     Resource,
     ResourceHold,
     Series,
+    SessionFee,
     SessionType,
     StaffMember,
     StaffShift,
@@ -55,6 +56,7 @@ ID_TABLES: tuple[Table, ...] = tuple(
         FollowUpAttempt,
         Measurement,
         AuditEvent,
+        SessionFee,
     )
 )
 TABLES = {t.name: t for t in (*ID_TABLES, table_of(StaffMember))}

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import WEEKDAYS, SessionTypeSpec
+from ketadesk.scheduling.fees import fee_kind_for, parse_fee_settings
 from ketadesk.scheduling.model import session_holds
 from ketadesk.scheduling.statuses import ATTENDED_STATUSES, RELEASED_STATUSES
 from ketadesk.services.demo import people
@@ -45,6 +46,7 @@ _VISIT_TABLES = (
     "follow_up",
     "follow_up_attempt",
     "measurement",
+    "session_fee",
 )
 
 
@@ -56,6 +58,8 @@ class RowWriter(FollowUpRows):
         self.type_ids: dict[str, int] = {}
         self.protocol_ids: dict[str, int] = {}
         self.created: dict[int, dt.datetime] = {}
+        #: The fees a no-show or a late cancellation owes ([fees], scheduling/fees.py).
+        self.fees = parse_fee_settings(plan.settings.extra.get("fees"))
         #: The patients' own numbers given out so far: (area code, last two digits).
         self._patient_phones: set[tuple[str, int]] = set()
 
@@ -299,6 +303,38 @@ class RowWriter(FollowUpRows):
                 },
             )
         self._follow_ups(v, spec)
+        self._fee(v, events)
+
+    def _fee(self, v: Visit, events: list[Row]) -> None:
+        """The fee a no-show or a late cancellation owes, as the desk's change wrote it."""
+        kind = fee_kind_for(
+            "no_show" if v.status == "no_show" else "cancel", late_cancel=v.late_cancel
+        )
+        changed = [e for e in events if e["action"] in ("cancel", "no_show")]
+        if v.status not in RELEASED_STATUSES or kind is None or not changed:
+            return
+        cents = self.fees.amount_cents(kind, v.code)
+        if cents <= 0:
+            return
+        self._add(
+            "session_fee",
+            {
+                "id": self._id("session_fee"),
+                "appointment_id": v.id,
+                "patient_id": v.patient.id,
+                "event_id": changed[-1]["id"],
+                "kind": kind,
+                "amount_cents": cents,
+                "currency": self.fees.currency,
+                "status": "owed",
+                "charged_at": changed[-1]["at"],
+                "charged_by_id": changed[-1]["user_id"],
+                "waived_at": None,
+                "waived_by_id": None,
+                "waive_reason": "",
+                "voided_at": None,
+            },
+        )
 
     def _events(self, v: Visit, spec: SessionTypeSpec) -> list[Row]:
         """The status history a real day at the desk would have left."""

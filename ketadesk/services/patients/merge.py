@@ -31,6 +31,7 @@ from ketadesk.store.models import (
     Patient,
     ReminderMessage,
     Series,
+    SessionFee,
     WaitlistEntry,
 )
 
@@ -43,6 +44,7 @@ MOVED_TABLES: tuple[tuple[type[Any], str], ...] = (
     (Measurement, "measurements"),
     (WaitlistEntry, "waitlist entries"),
     (ReminderMessage, "e-mail reminders"),
+    (SessionFee, "fees"),
 )
 #: Tables that name a patient but are not moved: the audit trail is append-only, and a consent
 #: to e-mail reminders is the answer recorded on that chart (the kept chart's own answer

@@ -15,13 +15,14 @@ saying what was left out.  Every opening is recorded in the audit trail as a "vi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
@@ -44,6 +45,7 @@ from ketadesk.store.models import (
     Protocol,
     Resource,
     Series,
+    SeriesRebooking,
     SessionType,
 )
 
@@ -197,6 +199,11 @@ class SeriesProgress:
     next_start: dt.datetime | None
     sessions: tuple[RecordSession, ...]
     gaps: tuple[SeriesGap, ...]
+    #: What became of its cancelled or missed sessions (services/rebooking/makeup.py): made
+    #: up, waiting on the waitlist for a make-up, or not made up (the series goes on short).
+    made_up: int = 0
+    waitlisted: int = 0
+    not_made_up: int = 0
 
     @property
     def status_label(self) -> str:
@@ -210,6 +217,14 @@ class SeriesProgress:
             parts.append(f"{self.missed} missed")
         if self.cancelled:
             parts.append(f"{self.cancelled} cancelled")
+        if self.made_up:
+            parts.append(f"{self.made_up} made up")
+        if self.waitlisted:
+            parts.append(f"{self.waitlisted} on the waitlist for a make-up")
+        if self.not_made_up:
+            parts.append(
+                f"continues with {self.planned_count - self.not_made_up} of {self.planned_count}"
+            )
         if self.next_start is not None:
             n = self.next_start
             parts.append(f"next {n:%a} {n.day} {n:%b}")
@@ -318,6 +333,15 @@ def patient_record(
             .where(Series.patient_id == patient_id)
             .order_by(Series.created_at.desc(), Series.id.desc())
         ).all()
+        # What the desk decided for each cancelled or missed series session (rebooking).
+        decisions: dict[tuple[int, str], int] = {}
+        for series_id, decision, n in session.execute(
+            select(SeriesRebooking.series_id, SeriesRebooking.decision, func.count())
+            .join(Series, Series.id == SeriesRebooking.series_id)
+            .where(Series.patient_id == patient_id)
+            .group_by(SeriesRebooking.series_id, SeriesRebooking.decision)
+        ).all():
+            decisions[(series_id, decision)] = n
         follow_rows = session.execute(
             select(
                 FollowUp.id,
@@ -415,15 +439,20 @@ def patient_record(
                     gate_problems.append(result.message)
 
     series = tuple(
-        _progress(
-            series_id,
-            status,
-            planned,
-            code,
-            name,
-            [s for s in sessions if s.series_id == series_id],
-            catalog.protocols.get(code),
-            local_now,
+        dataclasses.replace(
+            _progress(
+                series_id,
+                status,
+                planned,
+                code,
+                name,
+                [s for s in sessions if s.series_id == series_id],
+                catalog.protocols.get(code),
+                local_now,
+            ),
+            made_up=decisions.get((series_id, "made_up"), 0),
+            waitlisted=decisions.get((series_id, "waitlisted"), 0),
+            not_made_up=decisions.get((series_id, "continue_short"), 0),
         )
         for series_id, status, planned, code, name in series_rows
     )

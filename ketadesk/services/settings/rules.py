@@ -48,6 +48,13 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         },
     ),
     "staffing": ("Staffing: patients one staff member watches", {}),
+    "fees": (
+        "Fees",
+        {
+            "late_cancel_default": ("Late cancellation fee", "dollars"),
+            "no_show_default": ("No-show fee", "dollars"),
+        },
+    ),
     "monitoring": (
         "Monitoring thresholds",
         {

@@ -137,6 +137,7 @@ class ConfirmationsView(QWidget):
         refreshed(): the list was read and shown.
         patient_requested(int): open this patient's record (a row activated).
         changed(): a call or a tick was written here (the window reloads what it shows).
+        visit_cancelled(int): a visit was cancelled here (a series may offer a make-up).
 
     Attributes:
         day_edit: the day the list is for; model, table: the list; note, reason: what the
@@ -148,6 +149,7 @@ class ConfirmationsView(QWidget):
     refreshed = Signal()
     patient_requested = Signal(int)
     changed = Signal()
+    visit_cancelled = Signal(int)
 
     def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -367,6 +369,8 @@ class ConfirmationsView(QWidget):
         desk, note, reason = self.desk, self.note.text(), self.reason.text()
 
         def done(_none: None) -> None:
+            if outcome == "cancelled":
+                self.visit_cancelled.emit(row.appointment_id)
             self.status.setText(f"{row.patient_name}: {OUTCOME_NAMES[outcome].lower()}.")
             self.note.clear()
             self.reason.clear()

@@ -116,6 +116,14 @@ ACTIONS = (
         menu="Go",
     ),
     ActionSpec(
+        "fees",
+        "Fees…",
+        "Late-cancellation and no-show fees: the list, waivers, printing",
+        menu="Go",
+        needs_desk=True,
+        permission="view_fees",
+    ),
+    ActionSpec(
         "show_cancelled",
         "Show cancelled",
         "Show cancelled and no-show sessions, hatched",

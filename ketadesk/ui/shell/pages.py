@@ -113,6 +113,11 @@ class DeskController(QObject):
         self._connect(a["print"].triggered, self._on_print_triggered)
         self._connect(a["print_preview"].triggered, self._on_print_preview_triggered)
         self._connect(a["audit_trail"].triggered, self.open_audit)
+        self._connect(a["fees"].triggered, self.open_fees)
+        #: The Fees list (ui/rebooking/fees_view.py), one per desk.
+        self.fees_window: QWidget | None = None
+        #: The rebooking offer after the series session last cancelled or missed here.
+        self.rebook_panel: QWidget | None = None
         self._connect(a["settings"].triggered, self.open_settings)
         self.settings_window: SettingsDialog | None = None
         self.setup_assistant: SetupAssistant | None = None
@@ -157,6 +162,8 @@ class DeskController(QObject):
             self.settings_window,
             self.setup_assistant,
             self.audit_window,
+            self.fees_window,
+            self.rebook_panel,
             *self.patient_windows,
         ]
         for window in own:
@@ -168,6 +175,7 @@ class DeskController(QObject):
         self.audit_window = None
         self.settings_window = None
         self.setup_assistant = None
+        self.fees_window = self.rebook_panel = None
         if self.offer_panel is not None:  # it books for the user signing out
             with contextlib.suppress(RuntimeError):  # already closed and deleted
                 self.offer_panel.close()
@@ -306,6 +314,7 @@ class DeskController(QObject):
         confirmations = ConfirmationsView(self.desk, self.parent_widget)
         confirmations.patient_requested.connect(self.open_patient)
         confirmations.changed.connect(self._on_own_change)
+        confirmations.visit_cancelled.connect(self._offer_rebooking)
         return Page(confirmations, lambda _day: confirmations.refresh())
 
     def _on_place_freed(self, appointment_id: int) -> None:
@@ -314,9 +323,57 @@ class DeskController(QObject):
         from ketadesk.services.common.context import may
         from ketadesk.ui.waitlist.offer_panel import OfferPanel
 
+        self._offer_rebooking(appointment_id)
         if not may(self.desk.actor, "manage_waitlist"):
             return
         OfferPanel.offer_after(self.desk, appointment_id, self.parent_widget, self._on_offer_shown)
+
+    def _offer_rebooking(self, appointment_id: int) -> None:
+        """A session was cancelled or missed here: when it belongs to a series, ask what
+        becomes of it (a make-up, the waitlist, or one short; ui/rebooking/rebook_panel.py)."""
+        from ketadesk.ui.rebooking.rebook_panel import RebookPanel
+
+        RebookPanel.offer_after(
+            self.desk, appointment_id, self.parent_widget, self._on_rebook_shown
+        )
+
+    def _on_rebook_shown(self, panel: QWidget) -> None:
+        from ketadesk.ui.rebooking.rebook_panel import RebookPanel
+
+        assert isinstance(panel, RebookPanel)
+        if self.rebook_panel is not None:
+            with contextlib.suppress(RuntimeError):  # already closed and deleted
+                self.rebook_panel.close()
+        self.rebook_panel = panel
+        panel.decided.connect(self._on_rebooked)
+        panel.made_up.connect(self._on_made_up)
+
+    def _on_made_up(self, offer: object, made: object) -> None:
+        """A make-up was booked from the offer: one step on the undo stack."""
+        from ketadesk.services.rebooking.makeup import MadeUp, RebookingOffer
+        from ketadesk.ui.rebooking.make_up_command import MakeUpCommand
+
+        assert isinstance(offer, RebookingOffer)
+        assert isinstance(made, MadeUp)
+        text = f"Make-up for {offer.patient_name}"
+        self.undo_stack.push(MakeUpCommand(self.editor, offer, made, text))  # first redo skipped
+
+    def _on_rebooked(self, text: str) -> None:
+        self.window.show_message(text, 0)
+        self._on_own_change()
+        self._on_changed()
+
+    def open_fees(self) -> None:
+        """The Fees list (one per desk; shown again when already open)."""
+        from ketadesk.ui.rebooking.fees_view import FeesView
+
+        if self.fees_window is None:
+            fees = FeesView(self.desk, None, day=self.window.day())
+            fees.changed.connect(self._on_own_change)
+            self.fees_window = fees
+        assert isinstance(self.fees_window, FeesView)
+        self.fees_window.show()
+        self.fees_window.refresh()
 
     def _on_offer_shown(self, panel: QWidget) -> None:
         from ketadesk.ui.waitlist.offer_panel import OfferPanel

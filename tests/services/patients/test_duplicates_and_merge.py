@@ -32,6 +32,7 @@ from ketadesk.store.models import (
     Protocol,
     ReminderMessage,
     Series,
+    SessionFee,
     SessionType,
     WaitlistEntry,
 )
@@ -188,6 +189,15 @@ def _history(c: SmallClinic, patient_id: int, day: dt.date) -> None:
                 next_attempt_at=start - dt.timedelta(days=1),
             )
         )
+        session.add(
+            SessionFee(
+                appointment_id=appt.id,
+                patient_id=patient_id,
+                kind="no_show",
+                amount_cents=7_500,
+                charged_at=start,
+            )
+        )
 
 
 def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> None:
@@ -207,6 +217,7 @@ def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> 
         "measurements": 1,
         "waitlist entries": 1,
         "e-mail reminders": 1,
+        "fees": 1,
     }
     with clinic.db.read() as session:
         for model, _label in MOVED_TABLES:

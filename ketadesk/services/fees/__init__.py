@@ -1,0 +1,1 @@
+"""Late-cancellation and no-show fees: charged with the status change, waived, listed."""

@@ -1,0 +1,231 @@
+"""The rebooking offer: right after a session of a series is cancelled or marked a no-show, a
+small window (not modal: the schedule stays usable) says what was missed and the fee recorded,
+previews the make-up the planner proposes (date, time, room, and the later sessions it moves),
+and offers three answers: book the make-up, put the patient on the waitlist, or let the series
+continue one short.  Each answer is written by ``services/rebooking/makeup.py`` and recorded on
+the series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.rebooking.makeup import (
+    MadeUp,
+    RebookingOffer,
+    book_make_up,
+    continue_short,
+    offer_for,
+    put_on_waitlist,
+)
+from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.desk import Desk
+
+
+def make_up_lines(offer: RebookingOffer) -> list[str]:
+    """The preview, one line per session: the make-up first, then each session it moves."""
+    lines: list[str] = []
+    if offer.make_up is not None and offer.make_up.session.placed:
+        m = offer.make_up
+        lines.append(
+            f"Make-up {m.index}/{offer.planned_count}: {m.when_text}, {m.room_name}  (new)"
+        )
+    for move in offer.moves:
+        lines.append(
+            f"Session {move.index}/{offer.planned_count}: {move.when_text}, {move.room_name}"
+            f"  (moves from {move.was_text})"
+        )
+    return lines
+
+
+class RebookPanel(QWidget):
+    """What becomes of a cancelled or missed series session, asked there and then.
+
+    Signals:
+        decided(str): an answer was written; the words for the status bar.
+        made_up(RebookingOffer, MadeUp): the make-up was booked (the desk makes it undoable).
+
+    Attributes:
+        heading: what was missed ("No-show: IV ketamine infusion 3/6, Tue 11/24 09:00").
+        fee_label: the fee recorded with it, if any.
+        preview: the proposed make-up and the sessions it moves, or why there is none.
+        make_up_button, waitlist_button, short_button: the three answers.
+        result: what was done, or why not.
+    """
+
+    decided = Signal(str)
+    made_up = Signal(object, object)
+
+    def __init__(self, desk: Desk, offer: RebookingOffer, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.desk = desk
+        self.offer = offer
+        self.setObjectName("rebooking_offer")
+        self.setWindowTitle(f"Series session missed: {offer.patient_name}")
+        self.setAccessibleName("Rebooking offer")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_heading())
+        layout.addWidget(self._build_preview(), 1)
+        self.result = QLabel(self)
+        self.result.setObjectName("rebooking_result")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.result)
+        layout.addLayout(self._build_buttons())
+        self._update_buttons()
+        self.resize(640, self.sizeHint().height())
+
+    def _build_heading(self) -> QWidget:
+        box = QWidget(self)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        offer = self.offer
+        self.heading = QLabel(f"{offer.patient_name}: {offer.missed_text}", box)
+        self.heading.setObjectName("rebooking_heading")
+        self.heading.setWordWrap(True)
+        font = self.heading.font()
+        font.setBold(True)
+        self.heading.setFont(font)
+        column.addWidget(self.heading)
+        phone = offer.phone or "no phone on file"
+        about = QLabel(f"{offer.protocol_name}; phone {phone}", box)
+        about.setWordWrap(True)
+        column.addWidget(about)
+        self.fee_label = QLabel(offer.fee_text or "No fee for this one.", box)
+        self.fee_label.setObjectName("rebooking_fee")
+        column.addWidget(self.fee_label)
+        return box
+
+    def _build_preview(self) -> QGroupBox:
+        offer = self.offer
+        group = QGroupBox("Proposed make-up, keeping the series' spacing", self)
+        column = QVBoxLayout(group)
+        self.preview = QListWidget(group)
+        self.preview.setObjectName("rebooking_preview")
+        self.preview.setAccessibleName("The make-up session and the sessions it moves")
+        self.preview.addItems(make_up_lines(offer))
+        # As tall as the lines it has (a make-up and a few moves), not a screenful.
+        rows = max(2, min(self.preview.count(), 6))
+        self.preview.setMaximumHeight(rows * self.preview.sizeHintForRow(0) + 8)
+        column.addWidget(self.preview, 1)
+        self.problems = QLabel(group)
+        self.problems.setObjectName("rebooking_problems")
+        self.problems.setWordWrap(True)
+        if offer.decided:
+            self.problems.setText(f"Already decided: {offer.decided}.")
+        elif offer.problems:
+            self.problems.setText("No make-up that keeps the series: " + "; ".join(offer.problems))
+        column.addWidget(self.problems)
+        return group
+
+    def _build_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.make_up_button = QPushButton("&Book the make-up", self)
+        self.make_up_button.setObjectName("rebooking_make_up")
+        self.make_up_button.setToolTip("Book the session shown, moving the later ones listed")
+        self.waitlist_button = QPushButton("Put on the &waitlist", self)
+        self.waitlist_button.setObjectName("rebooking_waitlist")
+        self.waitlist_button.setToolTip("Offer them the next place that frees up instead")
+        self.short_button = QPushButton(f"&{self.offer.short_text}", self)
+        self.short_button.setObjectName("rebooking_short")
+        self.short_button.setToolTip("No make-up: recorded on the series")
+        close = QPushButton("Decide &later", self)
+        close.setObjectName("rebooking_close")
+        for button in (self.make_up_button, self.waitlist_button, self.short_button):
+            row.addWidget(button)
+        row.addStretch(1)
+        row.addWidget(close)
+        self.make_up_button.clicked.connect(self._on_make_up_button_clicked)
+        self.waitlist_button.clicked.connect(self._on_waitlist_button_clicked)
+        self.short_button.clicked.connect(self._on_short_button_clicked)
+        close.clicked.connect(self.close)
+        return row
+
+    def _update_buttons(self, *, done: bool = False) -> None:
+        offer, actor = self.offer, self.desk.actor
+        open_ = not done and not offer.decided
+        self.make_up_button.setEnabled(open_ and offer.can_make_up and may(actor, "book"))
+        self.waitlist_button.setEnabled(open_ and may(actor, "manage_waitlist"))
+        self.short_button.setEnabled(open_ and may(actor, "book"))
+
+    def _write(self, work: Callable[[], object], words: Callable[[object], str]) -> None:
+        for button in (self.make_up_button, self.waitlist_button, self.short_button):
+            button.setEnabled(False)
+        self.result.setText("Saving…")
+
+        def done(value: object) -> None:
+            text = words(value)
+            self.result.setText(text)
+            self._update_buttons(done=True)
+            self.decided.emit(text)
+
+        run_service(self, work, done, failed=self._on_refused, busy="Rebooking…", writes=True)
+
+    def _on_refused(self, err: ServiceError) -> None:
+        self._update_buttons()
+        self.result.setText(f"Not done: {err}")
+
+    def _on_make_up_button_clicked(self) -> None:
+        desk, offer = self.desk, self.offer
+
+        def words(made: object) -> str:
+            assert isinstance(made, MadeUp)
+            self.made_up.emit(offer, made)
+            return made.text
+
+        self._write(lambda: book_make_up(desk.db, desk.actor, offer, now=desk.now()), words)
+
+    def _on_waitlist_button_clicked(self) -> None:
+        desk, offer = self.desk, self.offer
+        self._write(
+            lambda: put_on_waitlist(desk.db, desk.actor, offer.appointment_id, now=desk.now()),
+            lambda _id: f"{offer.patient_name} is on the waitlist for a make-up session.",
+        )
+
+    def _on_short_button_clicked(self) -> None:
+        desk, offer = self.desk, self.offer
+        self._write(
+            lambda: continue_short(desk.db, desk.actor, offer.appointment_id, now=desk.now()),
+            lambda text: f"{offer.patient_name}: {text}.",
+        )
+
+    @classmethod
+    def offer_after(
+        cls,
+        desk: Desk,
+        appointment_id: int,
+        parent: QWidget | None,
+        shown: Callable[[RebookPanel], None] | None = None,
+    ) -> None:
+        """Read the offer for ``appointment_id`` on a worker; when it is a cancelled or missed
+        session of a series, build the panel, show it and hand it to ``shown``."""
+        db, now = desk.db, desk.now()
+
+        def done(offer: RebookingOffer | None) -> None:
+            if offer is None or offer.decided:
+                return
+            panel = cls(desk, offer, parent)
+            panel.show()
+            if shown is not None:
+                shown(panel)
+
+        run_service(
+            parent,
+            lambda: offer_for(db, appointment_id, now=now),
+            done,
+            failed=lambda _err: None,  # an offer that cannot be read is no news for the desk
+            busy="",
+        )
