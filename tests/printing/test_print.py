@@ -76,7 +76,7 @@ def test_day_sheet_lists_every_appointment(
         assert a.patient_name in text
         assert a.chart_number in text
         assert f"{a.start:%H:%M}" in text
-    assert "Day sheet by room: Tuesday 24 November 2026" in text
+    assert "Day sheet by room: Tuesday, November 24, 2026" in text
     assert "Page 1 of" in text
 
 
@@ -154,14 +154,14 @@ def test_empty_day_says_so(qapp: object, demo_url: str, tmp_path: Path) -> None:
     out = tmp_path / "sunday.pdf"
     assert run_print("day", "--db", demo_url, "--date", "2026-11-29", "--out", str(out)) == 0
     text = "\n".join(pdf_pages(out))
-    assert "No appointments on Sunday 29 November 2026." in text
+    assert "No appointments on Sunday, November 29, 2026." in text
 
 
 def test_calls_list(qapp: object, demo_url: str, tmp_path: Path) -> None:
     out = tmp_path / "calls.pdf"
     assert run_print("calls", "--db", demo_url, "--date", TODAY.isoformat(), "--out", str(out)) == 0
     text = "\n".join(pdf_pages(out))
-    assert "Follow-up calls: Tuesday 24 November 2026" in text
+    assert "Follow-up calls: Tuesday, November 24, 2026" in text
 
 
 def _busy_sheet(count: int) -> DaySheet:

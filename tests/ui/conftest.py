@@ -81,46 +81,17 @@ def garbage_on_the_gui_thread(qapp: object) -> None:
 
 
 def _trace_collections(collector: object, path: str) -> None:
-    """Diagnosis: before each collection, write to ``path`` the test running and the Qt
-    objects in the garbage about to be freed, so that a crash in the collector names them."""
-    import gc
-
-    import shiboken6
+    """Diagnosis: write to ``path`` the test running and the Qt object trees each collection
+    had Qt delete first (ui/common/garbage.py)."""
+    from ketadesk.ui.common import garbage
 
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    original = collector.check  # type: ignore[attr-defined]
-    original_collect = gc.collect
 
-    def collect(generation: int = 2) -> int:
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        try:
-            original_collect(generation)
-        finally:
-            gc.set_debug(0)
-        found = list(gc.garbage)
-        gc.garbage.clear()
-        names = sorted(
-            {
-                f"{type(o).__module__}.{type(o).__qualname__}"
-                for o in found
-                if isinstance(o, shiboken6.Shiboken.Object) and shiboken6.isValid(o)
-            }
-        )
+    def trace(generation: int, names: list[str]) -> None:
         test = os.environ.get("PYTEST_CURRENT_TEST", "?")
-        os.write(fd, f"{test} gen={generation} {len(found)} objects: {names}\n".encode())
-        del found
-        return original_collect(generation)
+        os.write(fd, f"{test} gen={generation}: {sorted(set(names))}\n".encode())
 
-    def check() -> int | None:
-        gc.collect = collect
-        try:
-            return original()  # type: ignore[no-any-return]
-        finally:
-            gc.collect = original_collect
-
-    collector.check = check  # type: ignore[attr-defined]
-    collector.timer.timeout.disconnect()  # type: ignore[attr-defined]
-    collector.timer.timeout.connect(check)  # type: ignore[attr-defined]
+    garbage.trace = trace
     collector.traced = True  # type: ignore[attr-defined]
 
 

@@ -585,7 +585,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         chosen = self.current_day()
         day = week.days[self._current_day] if week.days else None
         chosen_text = (
-            f"; chosen: {chosen:%A}, {chosen:%B} {chosen.day}, {day_detail(day, day.active_count)}"
+            f"; chosen: {chosen:%A}, {chosen:%B} {chosen.day}: {day_detail(day, day.active_count)}"
             if chosen is not None and day is not None
             else ""
         )

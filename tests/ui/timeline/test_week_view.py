@@ -85,7 +85,7 @@ def test_the_keyboard_chooses_and_opens_a_day(view: WeekView, qtbot: QtBot) -> N
     assert view.current_day() == TUESDAY  # today
     QTest.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
     assert view.current_day() == dt.date(2026, 11, 25)
-    assert "chosen: Wednesday 25, Nothing booked" in view.accessibleDescription()
+    assert "chosen: Wednesday, November 25: Nothing booked" in view.accessibleDescription()
     with qtbot.waitSignal(view.day_activated) as blocker:
         QTest.keyClick(view, Qt.Key.Key_Return)
     assert blocker.args == [dt.date(2026, 11, 25)]
