@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ketadesk.scheduling.availability import Availability, describe_day, instant, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
-from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, SessionTypeSpec
+from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind, SessionTypeSpec
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import (
     Preferences,
@@ -358,6 +358,7 @@ class _Planner:
         minute = self.target_minute(spec)
         best: tuple[int, dt.date, int, dict[str, int]] | None = None
         skipped: list[tuple[int, dt.date, str]] = []
+        possible: list[tuple[int, dt.date, int]] = []  # days that lost on the time they allow
         for points, day in days.scored:
             if best is not None and points >= best[0]:
                 break
@@ -365,6 +366,7 @@ class _Planner:
             if isinstance(found, str):
                 skipped.append((points, day, found))
                 continue
+            possible.append((points, day, found[1]))
             total = points + found[0]
             if best is None or total < best[0]:
                 best = (total, day, found[1], found[2])
@@ -378,7 +380,55 @@ class _Planner:
                     f"session {slot.index}: {describe_day(skipped_day)} not possible ({why}); "
                     f"planned {describe_day(day)}"
                 )
+        for points, other_day, other_t in possible:
+            if points < chosen_points and minute is not None:
+                at = _clock(self.cal.minute_of_day(instant(other_t)))
+                self.notes.append(
+                    f"session {slot.index}: {describe_day(other_day)} only at {at} "
+                    f"({_clock(minute)}: {self._why_not_at(search, other_day, minute)}); "
+                    f"planned {describe_day(day)}"
+                )
+        self._note_changes(slot, search, day, minute, t, chosen)
         return self._commit(slot, spec, t, chosen)
+
+    def _note_changes(
+        self,
+        slot: SeriesSlot,
+        search: SessionSearch,
+        day: dt.date,
+        minute: int | None,
+        t: int,
+        chosen: Mapping[str, int],
+    ) -> None:
+        """Say why a session is not at the time or in the room asked for (the series' own time
+        and room, or the patient's preferences): the desk never finds a change unexplained."""
+        planned = self.cal.minute_of_day(instant(t))
+        if minute is not None and planned != minute:
+            self.notes.append(
+                f"session {slot.index}: {_clock(minute)} not possible on {describe_day(day)} "
+                f"({self._why_not_at(search, day, minute)}); planned {_clock(planned)}"
+            )
+        wanted = self.prefs.preferred_room
+        if wanted is not None and wanted not in chosen.values():
+            room = self.work.resource(wanted)
+            rooms = [self.work.resource(r) for r in chosen.values()]
+            taken = next((r for r in rooms if r is not None and r.kind is ResourceKind.ROOM), None)
+            name = room.name if room is not None else f"room #{wanted}"
+            instead = f"; planned in {taken.name}" if taken is not None else ""
+            self.notes.append(
+                f"session {slot.index}: {name} not free at {_clock(planned)} on "
+                f"{describe_day(day)}{instead}"
+            )
+
+    def _why_not_at(self, search: SessionSearch, day: dt.date, minute: int) -> str:
+        target = self.work.local_seconds(day, minute)
+        lo, hi = search.window(day, self.prefs)
+        if not lo <= target <= hi:
+            return "outside the start times asked for"
+        at, reasons = search.at(target)
+        if at is None:
+            return "; ".join(reasons) or "no set of resources free together"
+        return "only other rooms or staff than the series' were free then"
 
     def place_at(
         self,
@@ -521,6 +571,10 @@ def _td(days: int | dt.timedelta) -> dt.timedelta:
 
 def _span(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _clock(minute_of_day: int) -> str:
+    return f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
 
 
 def _when(calendar: ClinicCalendar, start: dt.datetime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from ketadesk.scheduling.availability import describe_day
 from ketadesk.scheduling.catalog import ProtocolSpec, ProtocolStage
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import Preferences
@@ -249,3 +250,56 @@ def test_patient_busy_elsewhere_is_respected(clinic: DemoClinic) -> None:
     (only,) = result.sessions
     assert only.placed
     assert only.start == dentist.end  # the first start on Monday that does not overlap
+
+
+def test_a_session_off_the_time_asked_for_says_why(clinic: DemoClinic) -> None:
+    """Issue 15: the planner moved a requested 10:00 to another time or day without a word."""
+    busy = [clinic.hold(f"Room {i}", MON, "09:00", "11:00") for i in (1, 2, 3)]
+    result = plan(clinic, "iv_induction", availability=clinic.availability(busy))
+    assert result.complete, result.problems
+    assert days(clinic, result.sessions)[0] != MON
+    [note] = [n for n in result.notes if n.startswith("session 1: ")]
+    assert note.startswith(f"session 1: {describe_day(MON)} only at 11:00 (10:00: ")
+    assert "no treatment room free" in note
+    assert note.endswith(f"planned {describe_day(days(clinic, result.sessions)[0])}")
+
+
+def test_a_session_moved_off_its_time_on_the_day_says_why(clinic: DemoClinic) -> None:
+    """With only Monday allowed, the first session stays on Monday at another time."""
+    busy = [clinic.hold(f"Room {i}", MON, "09:00", "11:00") for i in (1, 2, 3)]
+    prefs = Preferences(preferred_start=dt.time(10, 0), latest_start=dt.time(12, 0))
+    one_day = ProtocolSpec(
+        code="one",
+        name="One infusion",
+        stages=(ProtocolStage("Once", "iv_infusion", 1, 0, 0, 0),),
+    )
+    result = plan(
+        clinic, one_day, prefs=prefs, availability=clinic.availability(busy), search_days=0
+    )
+    assert result.complete, result.problems
+    planned = clinic.local(result.sessions[0].start).strftime("%H:%M")
+    assert planned != "10:00"
+    [note] = result.notes
+    assert note.startswith(f"session 1: 10:00 not possible on {describe_day(MON)} (")
+    assert note.endswith(f"planned {planned}")
+
+
+def test_a_session_outside_the_preferred_room_says_why(clinic: DemoClinic) -> None:
+    room = clinic.id("Room 2")
+    wednesday = MON + dt.timedelta(days=2)
+    avail = clinic.availability([clinic.hold("Room 2", wednesday, "09:00", "12:00")])
+    prefs = Preferences(preferred_room=room, preferred_start=dt.time(10, 0))
+    result = plan(clinic, "iv_induction", prefs=prefs, availability=avail)
+    assert result.complete, result.problems
+    moved = [s for s in result.sessions if s.resource_for("room") != room]
+    assert moved, "the busy Wednesday should have taken another room"
+    for session in moved:
+        assert any(
+            n.startswith(f"session {session.index}: Room 2 not free") for n in result.notes
+        ), result.notes
+
+
+def test_a_kept_time_and_room_need_no_note(clinic: DemoClinic) -> None:
+    result = plan(clinic, "iv_induction")
+    assert result.complete
+    assert result.notes == ()
