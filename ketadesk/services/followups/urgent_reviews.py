@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
+from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.safety_followups import (
     URGENT_REVIEW,
     UrgentReviewSettings,
@@ -25,7 +26,9 @@ from ketadesk.scheduling.safety_followups import (
 )
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import Actor, InvalidRequest
-from ketadesk.store.models import FollowUp
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.database import Database
+from ketadesk.store.models import Appointment, FollowUp, Patient
 
 # A review in one of these still stands.
 STANDING = ("open", "snoozed")
@@ -201,3 +204,78 @@ def dosing_check(
     if hold == "block":
         raise InvalidRequest(f"cannot {doing}: {words}")
     return f"{words}: dose only after the prescriber has reviewed"
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    """A standing urgent review as a prescriber's list shows it."""
+
+    follow_up_id: int
+    patient_id: int
+    patient_name: str
+    reason: str
+    deadline: dt.datetime | None  # local
+    overdue: bool
+    status: str
+
+    @property
+    def text(self) -> str:
+        by = ""
+        if self.deadline is not None:
+            when = "overdue since" if self.overdue else "by"
+            d = self.deadline
+            by = f" — {when} {d:%a} {d.month}/{d.day} {d:%H:%M}"
+        return f"{self.patient_name}: {self.reason or 'urgent review'}{by}"
+
+
+def standing_review_list(db: Database, *, now: dt.datetime) -> tuple[ReviewLine, ...]:
+    """Every standing urgent review, nearest deadline first (a prescriber's My day)."""
+    with db.read() as session:
+        zone = ClinicCalendar(load_catalog(session).settings)
+        rows = session.execute(
+            select(
+                FollowUp.id,
+                FollowUp.patient_id,
+                Patient.last_name,
+                Patient.first_name,
+                FollowUp.outcome,
+                FollowUp.deadline_at,
+                FollowUp.status,
+            )
+            .join(Patient, Patient.id == FollowUp.patient_id)
+            .where(FollowUp.kind == URGENT_REVIEW, FollowUp.status.in_(STANDING))
+        ).all()
+    lines = []
+    for fid, pid, last, first, reason, deadline, status in rows:
+        deadline = _aware(deadline)
+        lines.append(
+            ReviewLine(
+                fid,
+                pid,
+                f"{last}, {first}",
+                reason or "",
+                zone.local(deadline) if deadline is not None else None,
+                deadline is not None and deadline <= now,
+                status,
+            )
+        )
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    return tuple(sorted(lines, key=lambda r: (r.deadline or far, r.follow_up_id)))
+
+
+def reviews_by_appointment(
+    db: Database, appointment_ids: Iterable[int], *, now: dt.datetime
+) -> dict[int, StandingReview]:
+    """The standing urgent review of each appointment's patient (appointments without one are
+    left out): a session's page, a day's blocks."""
+    ids = sorted(set(appointment_ids))
+    if not ids:
+        return {}
+    with db.read() as session:
+        patients = dict(
+            session.execute(
+                select(Appointment.id, Appointment.patient_id).where(Appointment.id.in_(ids))
+            ).all()
+        )
+        reviews = standing_reviews(session, patients.values(), now=now)
+    return {aid: reviews[pid] for aid, pid in patients.items() if pid in reviews}

@@ -27,6 +27,7 @@ from ketadesk.services.common.context import (
     InvalidRequest,
     utcnow,
 )
+from ketadesk.services.followups import urgent_reviews
 from ketadesk.services.followups.actions import open_adverse_event_follow_up
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
@@ -62,6 +63,9 @@ from ketadesk.store.models import (
     StaffMember,
     VitalReading,
 )
+
+#: The warning key of a dose recorded while an urgent review stands (``[urgent_review] dosing``).
+URGENT_REVIEW_WARNING = "urgent_review"
 
 
 def _rules(config: StoredConfig, spec: SessionTypeSpec, appointment: Appointment) -> RecordRules:
@@ -300,6 +304,17 @@ def save_record(
                 "close it and open it again to see their changes"
             )
         before = _snapshot(record) if record is not None else None
+        warnings = dict(checked.warnings)
+        dosed_before = record is not None and (
+            record.dose_mg is not None or record.dose_started_at is not None
+        )
+        if not dosed_before and (parsed.dose_mg is not None or parsed.dose_started_at is not None):
+            # Recording a dose is dosing: a standing urgent review refuses it, or warns.
+            warned = urgent_reviews.dosing_check(
+                session, config.catalog, appointment.patient_id, now=now, doing="record a dose"
+            )
+            if warned:
+                warnings[URGENT_REVIEW_WARNING] = warned
         if record is None:
             record = SessionRecord(appointment_id=appointment_id)
             session.add(record)
@@ -354,7 +369,7 @@ def save_record(
             now=now,
         )
         changes.bump(session, now)
-        return SaveResult(record.id, dict(checked.warnings), tuple(missing))
+        return SaveResult(record.id, warnings, tuple(missing))
 
 
 def _adverse_event(events: str, respiratory_depression: bool) -> str:
