@@ -495,7 +495,7 @@ class FollowUp(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
     # A REMS form marked submitted: the day it was sent and the REMS confirmation number.
     submitted_on: Mapped[dt.date | None]
-    confirmation_number: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    confirmation_number: Mapped[str] = mapped_column(String(40), server_default="")
 
     attempts: Mapped[list[FollowUpAttempt]] = relationship(
         back_populates="follow_up", order_by="FollowUpAttempt.at"
