@@ -33,10 +33,20 @@ URGENT_REVIEW_DEFAULTS: Mapping[str, Any] = {
     "dosing": "block",
     "close_roles": ["prescriber"],
 }
+#: What current copies of the REMS form ask beyond dose, lot, BP, sedation and dissociation
+#: (DOMAIN.md "REMS Patient Monitoring Form"); ``[rems_form] asks`` chooses among them.
+REMS_EXTRA_FIELDS = ("concomitant_medicines", "spo2", "vitals_acceptable", "ready_to_leave")
 REMS_FORM_DEFAULTS: Mapping[str, Any] = {
     "override_roles": ["prescriber"],
     "warn_closed_deadline": True,
     "snooze_past_deadline": False,
+    "asks": list(REMS_EXTRA_FIELDS),
+    "concomitant_medicines": [
+        "Benzodiazepines",
+        "Non-benzodiazepine sedative hypnotics",
+        "Psychostimulants",
+        "MAOIs",
+    ],
 }
 
 
@@ -56,11 +66,15 @@ class UrgentReviewSettings:
 class RemsFormSettings:
     """``override_roles``: who may mark an incomplete form submitted (with a reason);
     ``warn_closed_deadline``: say so when the form's last day falls on a day the clinic is
-    closed; ``snooze_past_deadline``: false stops every snooze at the deadline."""
+    closed; ``snooze_past_deadline``: false stops every snooze at the deadline; ``asks``: which
+    of ``REMS_EXTRA_FIELDS`` the form in use asks (a record without them is incomplete);
+    ``concomitant_medicines``: the classes of medicine the form asks about."""
 
     override_roles: tuple[str, ...] = ("prescriber",)
     warn_closed_deadline: bool = True
     snooze_past_deadline: bool = False
+    asks: tuple[str, ...] = REMS_EXTRA_FIELDS
+    concomitant_medicines: tuple[str, ...] = ()
 
 
 def _roles(data: Mapping[str, Any], key: str, section: str, source: str) -> tuple[str, ...]:
@@ -110,7 +124,20 @@ def parse_rems_form_settings(
         override_roles=_roles(data, "override_roles", "rems_form", source),
         warn_closed_deadline=_flag(data, "warn_closed_deadline", "rems_form", source),
         snooze_past_deadline=_flag(data, "snooze_past_deadline", "rems_form", source),
+        asks=_names(data, "asks", REMS_EXTRA_FIELDS, source),
+        concomitant_medicines=_names(data, "concomitant_medicines", None, source),
     )
+
+
+def _names(
+    data: Mapping[str, Any], key: str, choices: Sequence[str] | None, source: str
+) -> tuple[str, ...]:
+    value = data[key]
+    if not isinstance(value, list) or any(not isinstance(v, str) or not v.strip() for v in value):
+        raise ConfigError(f"{source}: [rems_form] {key} must be a list of names")
+    if choices is not None and any(v not in choices for v in value):
+        raise ConfigError(f"{source}: [rems_form] {key} may list {', '.join(choices)}")
+    return tuple(value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from ketadesk.services.monitoring.record_forms import (
     SaveResult,
     StaffChoice,
 )
-from ketadesk.services.monitoring.rems import owes_rems, rems_gaps
+from ketadesk.services.monitoring.rems import owes_rems, rems_asks, rems_gaps
 from ketadesk.services.monitoring.stored_records import (
     find_appointment,
     find_record,
@@ -114,6 +114,11 @@ def _form_of(record: SessionRecord | None, spec: SessionTypeSpec, rules: RecordR
         dissociation=record.dissociation,
         respiratory_depression=record.respiratory_depression,
         events=record.events,
+        concomitant_meds=(
+            tuple(record.concomitant_meds) if record.concomitant_meds is not None else None
+        ),
+        vitals_acceptable=record.vitals_acceptable,
+        ready_to_leave=hhmm(record.ready_to_leave_at),
         version=_version(record),
     )
 
@@ -184,7 +189,7 @@ def open_record(
                 else None,
             ),
             staff=_staff(session),
-            missing=tuple(rems_gaps(record, spec)),
+            missing=tuple(rems_gaps(record, spec, rems_asks(config.catalog.settings))),
             rems=owes_rems(spec),
         )
     _record_view(db, actor, sheet.patient_id, appointment_id, now)
@@ -240,6 +245,9 @@ def _snapshot(record: SessionRecord) -> dict[str, Any]:
         "dissociation": record.dissociation,
         "respiratory_depression": record.respiratory_depression,
         "events": record.events,
+        "concomitant_meds": record.concomitant_meds,
+        "vitals_acceptable": record.vitals_acceptable,
+        "ready_to_leave_at": iso(record.ready_to_leave_at),
         "readings": [
             {
                 "label": r.label,
@@ -329,6 +337,11 @@ def save_record(
         record.dissociation = parsed.dissociation
         record.respiratory_depression = parsed.respiratory_depression
         record.events = parsed.events
+        record.concomitant_meds = (
+            list(parsed.concomitant_meds) if parsed.concomitant_meds is not None else None
+        )
+        record.vitals_acceptable = parsed.vitals_acceptable
+        record.ready_to_leave_at = parsed.ready_to_leave_at
         record.updated_at = now
         record.readings[:] = [
             VitalReading(
@@ -342,7 +355,7 @@ def save_record(
             for r in parsed.readings
         ]
         session.flush()
-        missing = rems_gaps(record, spec)
+        missing = rems_gaps(record, spec, rems_asks(config.catalog.settings))
         adverse = _adverse_event(parsed.events, parsed.respiratory_depression)
         if adverse and (
             before is None

@@ -28,6 +28,7 @@ from ketadesk.services.followups import actions
 from ketadesk.services.followups.queue import follow_up_queue
 from ketadesk.services.monitoring import measurements, records
 from ketadesk.services.monitoring.chair_board import chair_board
+from ketadesk.services.monitoring.record_forms import RecordForm
 from ketadesk.services.printing.session_record import (
     session_record_layout,
     session_record_sheet,
@@ -230,14 +231,14 @@ def test_a_standing_review_blocks_dosing_until_a_prescriber_closes_it(
     appointment = _book(clinic, day)
     _phq9(clinic, 1, clinic.at(day, "09:40"), appointment)
     start = clinic.at(day, "10:00")
-    with pytest.raises(InvalidRequest, match="(?i)urgent review"):
+    with pytest.raises(InvalidRequest, match=r"(?i)urgent review"):
         appointment_changes.change_status(clinic.db, NURSE, appointment, "start", now=start)
-    with pytest.raises(InvalidRequest, match="(?i)urgent review"):
+    with pytest.raises(InvalidRequest, match=r"(?i)urgent review"):
         records.save_record(
             clinic.db,
             NURSE,
             appointment,
-            records.RecordForm(dose_mg="56", devices="2", lot_number="LOT1", dose_started="10:15"),
+            RecordForm(dose_mg="56", devices="2", lot_number="LOT1", dose_started="10:15"),
             now=clinic.at(day, "10:16"),
         )
     (review,) = _reviews(clinic)
@@ -259,7 +260,7 @@ def test_a_clinic_that_warns_doses_with_a_warning(clinic: SmallClinic, day: dt.d
         clinic.db,
         NURSE,
         appointment,
-        records.RecordForm(dose_mg="56", devices="2", lot_number="LOT1", dose_started="10:15"),
+        RecordForm(dose_mg="56", devices="2", lot_number="LOT1", dose_started="10:15"),
         now=clinic.at(day, "10:16"),
     )
     assert records.URGENT_REVIEW_WARNING in saved.warnings
