@@ -81,7 +81,7 @@ class AppointmentDetail:
     # acts only on its own sessions, whether this is one); None when read for nobody.
     actor_actions: tuple[str, ...] | None = None
     # The patient's standing urgent (suicidality) review, with its deadline ("" when none):
-    # dosing waits for a prescriber's review (clinic.toml [urgent_review] dosing).
+    # dosing waits for a prescriber to review it (clinic.toml [urgent_review] dosing).
     urgent_review: str = ""
 
     @property
@@ -193,7 +193,7 @@ def appointment_detail(
                 when = "overdue since" if review.overdue else "review by"
                 urgent += f" — {when} {local:%a} {local.month}/{local.day} {local:%H:%M}"
             if session_type.dosing:
-                urgent += ": dosing waits for a prescriber's review"
+                urgent += ": dosing waits for a prescriber to review it"
         actor_actions = None
         if actor is not None:
             staff, staff_id = (

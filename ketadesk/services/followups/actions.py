@@ -301,7 +301,7 @@ def snooze_follow_up(
             row.kind, until, deadline, ClinicCalendar(catalog.settings), rems_form_settings(catalog)
         )
         if problem:
-            raise InvalidFields({"until": f"the {kind_label(row.kind)} {problem}"})
+            raise InvalidFields({"until": f"{kind_label(row.kind)}: {problem}"})
         row.status = "snoozed"
         row.snoozed_until = until
         row.outcome = text
