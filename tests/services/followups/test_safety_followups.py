@@ -35,7 +35,7 @@ from ketadesk.services.printing.session_record import (
 )
 from ketadesk.services.schedule.staff import my_day
 from ketadesk.store.models import AuditEvent, ClinicSetting, Closure, FollowUp
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import SmallClinic, build_small_clinic, extend_authorizations
 
 SPRAVATO = {
     "room": "Room 1",
@@ -68,7 +68,9 @@ def _open_day(clinic: SmallClinic, after: dt.date) -> dt.date:
 @pytest.fixture
 def day(clinic: SmallClinic) -> dt.date:
     today = clinic.calendar.local_date(utcnow())
-    return _open_day(clinic, today + dt.timedelta(days=14))
+    found = _open_day(clinic, today + dt.timedelta(days=14))
+    extend_authorizations(clinic, found + dt.timedelta(days=365))
+    return found
 
 
 def _book(clinic: SmallClinic, day: dt.date, patient: str = "Ada Lovelace") -> int:

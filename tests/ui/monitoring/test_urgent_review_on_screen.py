@@ -22,7 +22,7 @@ from ketadesk.services.monitoring import measurements
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import CompleteDialog
 from ketadesk.ui.monitoring.chair_board import ChairBoardView
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import SmallClinic, build_small_clinic, extend_authorizations
 
 SPRAVATO = {
     "room": "Room 1",
@@ -49,6 +49,7 @@ def day(clinic: SmallClinic) -> dt.date:
     found = clinic.calendar.local_date(utcnow()) + dt.timedelta(days=15)
     while found.weekday() >= 5 or clinic.calendar.closed_reason(found) is not None:
         found += dt.timedelta(days=1)
+    extend_authorizations(clinic, found + dt.timedelta(days=365))
     return found
 
 
