@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -47,6 +48,7 @@ from ketadesk.services.monitoring.record_forms import (
     SaveResult,
     reading_field,
 )
+from ketadesk.ui.common.app import has_screen
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
@@ -666,6 +668,17 @@ class MonitoringDialog(QDialog):
     def _on_saved(self, result: SaveResult) -> None:
         self._saving = False
         self.save_result = result
+        warned = result.warnings.get(records.URGENT_REVIEW_WARNING)
+        if warned and has_screen():
+            # Saved, but the nurse must see it: the dialog closes, the box stays (not modal).
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Dose recorded, with a warning",
+                warned,
+                parent=self.parentWidget(),
+            )
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
         self.saved.emit(self._id)
         self.accept()
 

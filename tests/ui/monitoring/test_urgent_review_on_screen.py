@@ -19,9 +19,11 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor, utcnow
 from ketadesk.services.followups.queue import follow_up_queue
 from ketadesk.services.monitoring import measurements
+from ketadesk.store.models import ClinicSetting
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import CompleteDialog
 from ketadesk.ui.monitoring.chair_board import ChairBoardView
+from ketadesk.ui.timeline.undo import ScheduleEditor
 from tests.clinic_fixtures import SmallClinic, build_small_clinic, extend_authorizations
 
 SPRAVATO = {
@@ -135,3 +137,32 @@ def test_an_incomplete_rems_form_is_refused_on_screen(
         dialog.save()
     assert not dialog.is_saved()  # a nurse may not override: a prescriber's decision
     assert "prescriber" in dialog.errors()["override_reason"]
+
+
+def test_starting_a_dose_under_warn_says_why(
+    qtbot: QtBot, clinic: SmallClinic, day: dt.date
+) -> None:
+    with clinic.db.write() as session:
+        row = session.get(ClinicSetting, "urgent_review")
+        value = {**(row.value if row is not None else {}), "dosing": "warn"}
+        if row is None:
+            session.add(ClinicSetting(key="urgent_review", value=value))
+        else:
+            row.value = value
+    appointment = _book(clinic, day)
+    at = clinic.at(day, "09:55")
+    measurements.save_measurement(
+        clinic.db,
+        NURSE,
+        clinic.ids["Ada Lovelace"],
+        "phq9",
+        [0, 0, 0, 0, 0, 0, 0, 0, 1],
+        appointment_id=appointment,
+        taken_at=at,
+        now=at,
+    )
+    now = clinic.at(day, "10:00")
+    editor = ScheduleEditor(Desk(clinic.db, NURSE, lambda: now))
+    with qtbot.waitSignal(editor.warned, timeout=10_000) as warned:
+        editor.set_status(appointment, "start")
+    assert "Urgent review" in warned.args[0]
