@@ -138,3 +138,15 @@ def build_small_clinic(url: str) -> SmallClinic:
             session.flush()
             ids[f"{first} {last}"] = patient.id
     return SmallClinic(db=db, catalog=catalog, ids=ids)
+
+
+def extend_authorizations(clinic: SmallClinic, until: dt.date) -> None:
+    """Keep the site's REMS certification and the cleared patients' prior authorizations valid
+    until ``until``: for tests whose days come from the clinic's today (which may lie past the
+    fixed dates above, e.g. under ``make test-clock-ahead``)."""
+    with clinic.db.write() as session:
+        rems = session.get(ClinicSetting, "rems")
+        assert rems is not None
+        rems.value = {**rems.value, "site_certified_until": until.isoformat()}
+        for patient in session.query(Patient).where(Patient.prior_auth_expires_on.is_not(None)):
+            patient.prior_auth_expires_on = until

@@ -108,6 +108,9 @@ class FollowUpRule:
     min_days: int | None = None
     max_days: int | None = None
     before_session: bool = False
+    # Owed once the session has started, not only once completed (the REMS form: a session
+    # left "in progress" still owes it).
+    owed_from_start: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,6 +485,7 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
             min_days=fr.opt_int("min_days"),
             max_days=fr.opt_int("max_days"),
             before_session=fr.flag("before_session", default=False),
+            owed_from_start=fr.flag("owed_from_start", default=False),
         )
         for fr in r.tables("followups", required=False)
     )
@@ -686,9 +690,12 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         logo_max_kb=c.integer("logo_max_kb", default=256, minimum=1),
         holiday_subdivision=c.text("holiday_subdivision", default=""),
         holidays_closed=_holidays_closed(c),
-        # Sections parsed by their own feature (scheduling/confirmations.py), kept as given.
+        # Sections parsed by their own feature (scheduling/confirmations.py, scheduling/fees.py,
+        # scheduling/safety_followups.py), kept as given.
         extra={
-            k: data[k] for k in ("confirmations", "fees") if isinstance(data, dict) and k in data
+            k: data[k]
+            for k in ("confirmations", "fees", "urgent_review", "rems_form")
+            if isinstance(data, dict) and k in data
         },
     )
 

@@ -34,6 +34,9 @@ from ketadesk.scheduling.statuses import (
 )
 
 NORMAL, HIGH, URGENT = "normal", "high", "urgent"
+# A session in one of these has begun dosing (or is done): what a regulator asks of every dose
+# is owed from here on.
+STARTED_STATUSES = AFTER_SESSION_STATUSES | {"in_progress"}
 _INSTANT = dt.timedelta(microseconds=1)
 # How far to look for the next business day before deciding the calendar is closed for good.
 _MAX_SEARCH_DAYS = 366
@@ -154,12 +157,15 @@ def session_follow_ups(
 ) -> tuple[OwedFollowUp, ...]:
     """The follow-ups a session of type ``spec`` owes in its current ``status``.
 
-    Before-session rules are owed from booking on; the others only once the session was
-    completed.  A cancelled or missed session owes nothing.
+    Before-session rules are owed from booking on; a rule ``owed_from_start`` (the REMS form)
+    once the session started, whether or not it was ever marked completed; the others only once
+    the session was completed.  A cancelled or missed session owes nothing.
     """
     owed: list[OwedFollowUp] = []
     for rule in spec.followups:
         statuses = BEFORE_SESSION_STATUSES if rule.before_session else AFTER_SESSION_STATUSES
+        if rule.owed_from_start:
+            statuses = STARTED_STATUSES
         if status in statuses:
             owed.append(rule_follow_up(rule, start, end, calendar))
     return tuple(owed)

@@ -493,6 +493,9 @@ class FollowUp(Base):
     completed_at: Mapped[dt.datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    # A REMS form marked submitted: the day it was sent and the REMS confirmation number.
+    submitted_on: Mapped[dt.date | None]
+    confirmation_number: Mapped[str] = mapped_column(String(40), server_default="")
 
     attempts: Mapped[list[FollowUpAttempt]] = relationship(
         back_populates="follow_up", order_by="FollowUpAttempt.at"
@@ -553,6 +556,10 @@ class SessionRecord(Base):
     respiratory_depression: Mapped[bool] = mapped_column(default=False)
     events: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    # What current copies of the REMS form also ask (None: not recorded yet).
+    concomitant_meds: Mapped[list[Any] | None]
+    vitals_acceptable: Mapped[bool | None]
+    ready_to_leave_at: Mapped[dt.datetime | None]
 
     readings: Mapped[list[VitalReading]] = relationship(
         back_populates="record", order_by="VitalReading.taken_at", cascade="all, delete-orphan"

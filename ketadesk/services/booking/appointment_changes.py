@@ -45,7 +45,7 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.fees import fees
-from ketadesk.services.followups import sync
+from ketadesk.services.followups import sync, urgent_reviews
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
@@ -65,6 +65,8 @@ class StatusChange:
     to_status: str
     version: int
     event_id: int
+    #: What the change went ahead despite (a standing urgent review under "warn").
+    warnings: tuple[str, ...] = ()
 
 
 #: What each action is called wherever a person sees it (buttons, menus, the undo stack), in
@@ -292,11 +294,27 @@ def change_status(
                     f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}; "
                     f"it cannot be {target.replace('_', ' ')}"
                 )
+            warnings: list[str] = []
+            if action == "start":
+                config = load_config(session)
+                spec = config.catalog.session_types.get(
+                    config.session_type_code(appointment.session_type_id)
+                )
+                if spec is not None and spec.dosing:
+                    # A standing urgent review holds dosing back: refused, or a warning.
+                    warned = urgent_reviews.dosing_check(
+                        session,
+                        config.catalog,
+                        appointment.patient_id,
+                        now=now,
+                        doing="start this dosing session",
+                    )
+                    warnings.extend([warned] if warned else [])
             before = snapshot_of(appointment)
             previous = appointment.status
             appointment.status = target
             appointment.updated_at = now
-            detail: dict[str, Any] = {}
+            detail: dict[str, Any] = {"warnings": warnings} if warnings else {}
             if target in RELEASED_STATUSES:
                 for hold in appointment.holds:
                     hold.active = False
@@ -341,13 +359,20 @@ def change_status(
                 patient_id=appointment.patient_id,
                 before=before,
                 after=snapshot_of(appointment),
-                detail=reason,
+                detail="; ".join([reason, *warnings]) if warnings else reason,
                 now=now,
             )
             sync.sync_follow_ups(session, actor, [appointment.id], now=now)
             session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
-            return StatusChange(appointment.id, previous, target, appointment.version, event.id)
+            return StatusChange(
+                appointment.id,
+                previous,
+                target,
+                appointment.version,
+                event.id,
+                warnings=tuple(warnings),
+            )
 
     try:
         return retried_once(write)

@@ -16,7 +16,8 @@ from ketadesk.services.booking.appointment_changes import (
     assigned_staff,
     staff_member_of,
 )
-from ketadesk.services.common.context import Actor, NotFound, may
+from ketadesk.services.common.context import Actor, NotFound, may, utcnow
+from ketadesk.services.followups.urgent_reviews import standing_reviews
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
@@ -79,6 +80,9 @@ class AppointmentDetail:
     # Of ``actions``, those the user it was read for may take (their role, and for a role that
     # acts only on its own sessions, whether this is one); None when read for nobody.
     actor_actions: tuple[str, ...] | None = None
+    # The patient's standing urgent (suicidality) review, with its deadline ("" when none):
+    # dosing waits for a prescriber to review it (clinic.toml [urgent_review] dosing).
+    urgent_review: str = ""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -96,9 +100,14 @@ class AppointmentDetail:
 
 
 def appointment_detail(
-    db: Database, appointment_id: int, actor: Actor | None = None
+    db: Database,
+    appointment_id: int,
+    actor: Actor | None = None,
+    *,
+    now: dt.datetime | None = None,
 ) -> AppointmentDetail:
     """The appointment's page; with ``actor``, also which status changes that user may make."""
+    now = now or utcnow()
     with db.read() as session:
         row = session.execute(
             select(Appointment, Patient, SessionType)
@@ -175,6 +184,16 @@ def appointment_detail(
             )
         )
         spec = catalog.session_types.get(session_type.code)
+        review = standing_reviews(session, [patient.id], now=now).get(patient.id)
+        urgent = ""
+        if review is not None:
+            urgent = "Urgent review open"
+            if review.deadline is not None:
+                local = review.deadline.astimezone(zone)
+                when = "overdue since" if review.overdue else "review by"
+                urgent += f" — {when} {local:%a} {local.month}/{local.day} {local:%H:%M}"
+            if session_type.dosing:
+                urgent += ": dosing waits for a prescriber to review it"
         actor_actions = None
         if actor is not None:
             staff, staff_id = (
@@ -212,4 +231,5 @@ def appointment_detail(
             has_record=has_record,
             timezone=catalog.settings.timezone,
             actor_actions=actor_actions,
+            urgent_review=urgent,
         )

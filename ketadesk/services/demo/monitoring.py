@@ -243,7 +243,7 @@ def _record(
     large = series_index is not None and series_index > 2 and rng.random() < 0.7
     devices = (3 if large else 2) if spec.bp_checks else None
     dose_mg = (84 if large else 56) if spec.bp_checks else rng.choice((30, 35, 40, 45, 50))
-    record = {
+    record: dict[str, Any] = {
         "id": record_id,
         "appointment_id": appointment_id,
         "dose_mg": dose_mg if dose_at <= now else None,
@@ -260,5 +260,9 @@ def _record(
         "respiratory_depression": False,
         "events": rng.choice(_EVENTS) if finished and rng.random() < 0.08 else "",
         "updated_at": min(now, discharge if finished else now),
+        # What current REMS forms also ask; no random draw, so the demo stays as it was.
+        "concomitant_meds": [] if finished else None,
+        "vitals_acceptable": True if finished else None,
+        "ready_to_leave_at": discharge - _MINUTE * 5 if finished else None,
     }
     return record, taken

@@ -15,12 +15,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
-from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import FollowUpSettings
 from ketadesk.scheduling.followup_rules import (
     adverse_event_follow_up,
     kind_label,
     reattempt_at,
+)
+from ketadesk.scheduling.safety_followups import (
+    REMS_FORM,
+    RemsFormSettings,
+    close_problem,
+    parse_rems_form_settings,
+    snooze_problem,
+    submit_problem,
 )
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -39,6 +47,8 @@ from ketadesk.services.followups.sync import (
     follow_up_state,
     followup_settings,
 )
+from ketadesk.services.followups.urgent_reviews import urgent_review_settings
+from ketadesk.services.monitoring.rems import rems_missing
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -60,6 +70,10 @@ class AttemptResult:
     reached: bool
     next_attempt_at: dt.datetime | None  # None: reached, or no calls left
     attempts_left: int
+
+
+def rems_form_settings(catalog: Catalog) -> RemsFormSettings:
+    return parse_rems_form_settings(catalog.settings.extra.get("rems_form"))
 
 
 def _check_kind(actor: Actor, kind: str, settings: FollowUpSettings) -> None:
@@ -174,23 +188,85 @@ def complete_follow_up(
     follow_up_id: int,
     outcome: str,
     *,
+    submitted_on: dt.date | None = None,
+    confirmation_number: str = "",
+    override_reason: str = "",
     now: dt.datetime | None = None,
 ) -> None:
-    """Mark a follow-up done with its outcome (required: what came of it)."""
+    """Mark a follow-up done with its outcome (required: what came of it).
+
+    An urgent review is closed only by a role of ``[urgent_review] close_roles`` (a prescriber),
+    its outcome the review's note.  A REMS form is marked submitted with the day it was sent
+    (``submitted_on``, default the clinic's today) and the REMS confirmation number; while the
+    monitoring record leaves it incomplete only an override may submit it: a role of
+    ``[rems_form] override_roles`` with ``override_reason``, audited.
+    """
     now = now or utcnow()
     require(actor, "work_follow_up", db, now=now)
     if not outcome.strip():
         raise InvalidFields({"outcome": "say what came of it (the outcome is required)"})
     text = outcome.strip()
+    number = confirmation_number.strip()
+    reason = override_reason.strip()
+    extra: dict[str, object] = {}
 
-    def done(row: FollowUp) -> None:
+    def done(session: Session, row: FollowUp, catalog: Catalog) -> None:
+        problem = close_problem(row.kind, actor.role, text, urgent_review_settings(catalog))
+        if problem:
+            raise PermissionDenied(
+                f"{actor.username} ({actor.role.replace('_', ' ')}) may not close the "
+                f"{kind_label(row.kind)}: {problem}",
+                actor=actor,
+                action="close_urgent_review",
+            )
+        if row.kind == REMS_FORM:
+            _submit_rems_form(
+                session, row, catalog, actor.role, submitted_on, number, reason, extra, now
+            )
         row.status = "done"
         row.outcome = text
         row.completed_at = now
         row.completed_by_id = actor.user_id
         row.snoozed_until = None
 
-    _change_follow_up(db, actor, follow_up_id, "complete_follow_up", text, done, now=now)
+    _change_follow_up(
+        db, actor, follow_up_id, "complete_follow_up", text, done, now=now, extra=extra
+    )
+
+
+def _submit_rems_form(
+    session: Session,
+    row: FollowUp,
+    catalog: Catalog,
+    role: str,
+    submitted_on: dt.date | None,
+    number: str,
+    reason: str,
+    extra: dict[str, object],
+    now: dt.datetime,
+) -> None:
+    """Check and record a REMS form's submission on ``row`` (fields refused by name)."""
+    calendar = ClinicCalendar(catalog.settings)
+    day = submitted_on or calendar.local_date(now)
+    errors: dict[str, str] = {}
+    if day > calendar.local_date(now):
+        errors["submitted_on"] = "the form cannot be submitted on a day still to come"
+    if not number:
+        errors["confirmation_number"] = "give the confirmation number the REMS gave"
+    elif len(number) > 40:
+        errors["confirmation_number"] = "at most 40 characters"
+    missing = rems_missing(session, row.appointment_id) if row.appointment_id else []
+    rems = rems_form_settings(catalog)
+    refused = submit_problem(missing, role, reason, rems)
+    errors.update(refused)
+    if errors:
+        raise InvalidFields(errors)
+    row.submitted_on = day
+    row.confirmation_number = number
+    extra["submitted_on"] = day.isoformat()
+    extra["confirmation_number"] = number
+    if missing:
+        extra["override"] = {"reason": reason, "missing": list(missing)}
 
 
 def snooze_follow_up(
@@ -202,7 +278,8 @@ def snooze_follow_up(
     *,
     now: dt.datetime | None = None,
 ) -> None:
-    """Put a follow-up aside until a later time, with a reason (both required)."""
+    """Put a follow-up aside until a later time, with a reason (both required); an urgent
+    review, and a REMS form, never past their deadline."""
     now = now or utcnow()
     require(actor, "work_follow_up", db, now=now)
     errors: dict[str, str] = {}
@@ -216,7 +293,15 @@ def snooze_follow_up(
         raise InvalidFields(errors)
     text = reason.strip()
 
-    def snoozed(row: FollowUp) -> None:
+    def snoozed(session: Session, row: FollowUp, catalog: Catalog) -> None:
+        deadline = row.deadline_at
+        if deadline is not None and deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=dt.UTC)
+        problem = snooze_problem(
+            row.kind, until, deadline, ClinicCalendar(catalog.settings), rems_form_settings(catalog)
+        )
+        if problem:
+            raise InvalidFields({"until": f"{kind_label(row.kind)}: {problem}"})
         row.status = "snoozed"
         row.snoozed_until = until
         row.outcome = text
@@ -230,17 +315,18 @@ def _change_follow_up(
     follow_up_id: int,
     action: str,
     detail: str,
-    change: Callable[[FollowUp], None],
+    change: Callable[[Session, FollowUp, Catalog], None],
     *,
     now: dt.datetime,
+    extra: dict[str, object] | None = None,
 ) -> None:
     """Apply ``change`` to a live follow-up the actor may work, audited before and after, in
     one transaction; a refusal of the follow-up's kind is audited on its own."""
     try:
         with db.write() as session:
-            row, _catalog = _live_follow_up(session, actor, follow_up_id)
+            row, catalog = _live_follow_up(session, actor, follow_up_id)
             before = follow_up_state(row)
-            change(row)
+            change(session, row, catalog)
             session.flush()
             audit.record(
                 session,
@@ -250,7 +336,7 @@ def _change_follow_up(
                 row.id,
                 patient_id=row.patient_id,
                 before=before,
-                after=follow_up_state(row),
+                after={**follow_up_state(row), **(extra or {})},
                 detail=detail,
                 now=now,
             )

@@ -25,8 +25,9 @@ from ketadesk.scheduling.followup_rules import (
     section_of,
     snooze_default,
 )
+from ketadesk.scheduling.safety_followups import closed_deadline_warning
 from ketadesk.services.common.context import Actor, may, utcnow
-from ketadesk.services.followups.actions import ATTEMPT_RESULTS
+from ketadesk.services.followups.actions import ATTEMPT_RESULTS, rems_form_settings
 from ketadesk.services.followups.sync import LIVE_STATUSES, clinic_calendar, followup_settings
 from ketadesk.services.monitoring.rems import rems_missing_many
 from ketadesk.store.clinic_config import load_catalog
@@ -39,6 +40,9 @@ from ketadesk.store.models import (
     Resource,
     SessionType,
 )
+
+# How far past the queue's horizon a deadline may fall (a REMS form's calendar days, and more).
+_DEADLINE_REACH_DAYS = 16
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class FollowUpItem:
     missing: tuple[str, ...]  # REMS form: what the monitoring record still lacks
     #: What the Snooze dialog proposes: the clinic's next opening after today (local).
     snooze_default: dt.datetime | None = None
+    #: A REMS form whose last day falls on a day the clinic is closed says so.
+    warning: str = ""
 
     @property
     def overdue(self) -> bool:
@@ -182,8 +188,13 @@ def _queue(
     calendar = clinic_calendar(
         session,
         catalog,
-        Interval(now - dt.timedelta(days=1), now + dt.timedelta(days=settings.upcoming_days + 2)),
+        # Past the horizon by the longest REMS window, so a form's last day knows its closures.
+        Interval(
+            now - dt.timedelta(days=1),
+            now + dt.timedelta(days=settings.upcoming_days + _DEADLINE_REACH_DAYS),
+        ),
     )
+    rems_settings = rems_form_settings(catalog)
     horizon = calendar.day_bounds(today + dt.timedelta(days=settings.upcoming_days)).end
     # What is collected at check-in (a PHQ-9) joins the queue on its day, not a week ahead.
     at_check_in = {
@@ -253,8 +264,11 @@ def _queue(
         tried = attempts.get(f.id, [])
         withheld = not clinical and f.kind in settings.clinical_kinds
         missing: tuple[str, ...] = ()
+        warning = ""
         if f.kind == "rems_form" and f.appointment_id is not None:
             missing = tuple(rems_gaps.get(f.appointment_id, ()))
+            if f.deadline_at is not None:
+                warning = closed_deadline_warning(f.deadline_at, calendar, rems_settings)
         last_try = ""
         if tried:
             at, result = tried[-1]
@@ -293,6 +307,7 @@ def _queue(
                 ),
                 missing=missing,
                 snooze_default=proposed_snooze,
+                warning=warning,
             )
         )
     for items in sections.values():

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.services.common.context import Database, utcnow
+from ketadesk.services.followups.urgent_reviews import StandingReview, standing_reviews
 from ketadesk.services.monitoring.reading_schedule import readings_due, started_at
 from ketadesk.services.monitoring.record_forms import ReadingsDue
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
@@ -99,6 +100,7 @@ class ChairCard:
             end of the observation phases for a type that sets no minimum).
         late: what is late, in words, most urgent first ("BP +40 min overdue since 10:55").
         next_up: the next session booked in the room today after this one.
+        urgent_review: the patient's standing urgent review and its deadline ("" when none).
     """
 
     room_id: int
@@ -129,6 +131,10 @@ class ChairCard:
     overrun: bool = False
     late: tuple[str, ...] = ()
     next_up: NextUp | None = None
+    # The patient's standing urgent (suicidality) review: "" when none.
+    urgent_review: str = ""
+    urgent_review_id: int | None = None
+    urgent_review_overdue: bool = False
 
     @property
     def is_free(self) -> bool:
@@ -154,7 +160,7 @@ class ChairBoard:
 
     @property
     def late_count(self) -> int:
-        return sum(1 for c in self.cards if c.late)
+        return sum(1 for c in self.cards if c.late or c.urgent_review)
 
     @property
     def busy_count(self) -> int:
@@ -246,6 +252,7 @@ class _Row:
     code: str
     type_name: str
     color: str
+    patient_id: int
 
     @property
     def patient_name(self) -> str:
@@ -291,6 +298,7 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
         started = started_at(session, ids)
         doses = _dose_starts(session, ids)
         recorded = readings_due(session, ids, now=now)
+        reviews = standing_reviews(session, [r.patient_id for r in current.values()], now=now)
     cards = []
     for room_id, room_name in rooms:
         row = current.get(room_id)
@@ -333,6 +341,8 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
                 recorded.get(row.id),
                 next_up,
                 grace,
+                reviews.get(row.patient_id),
+                calendar,
             )
         )
     return ChairBoard(
@@ -394,6 +404,7 @@ def _rows(
             SessionType.code,
             SessionType.name,
             SessionType.color,
+            Appointment.patient_id,
         )
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
@@ -445,6 +456,18 @@ def _hhmm(moment: dt.datetime) -> str:
     return f"{moment:%H:%M}"
 
 
+def _review_text(review: StandingReview | None, calendar: ClinicCalendar | None) -> str:
+    """The card's line for a standing urgent review and its deadline.  Not why: the board is
+    on a wall where anyone may read it; the answer itself is in the patient's record."""
+    if review is None:
+        return ""
+    if review.deadline is None or calendar is None:
+        return "Urgent review open"
+    when = "overdue since" if review.overdue else "review by"
+    local = calendar.local(review.deadline)
+    return f"Urgent review open — {when} {local:%a} {local.month}/{local.day} {local:%H:%M}"
+
+
 STAGE_PHASES = {"waiting": "Waiting to start", "due": "Not checked in"}
 
 
@@ -458,6 +481,8 @@ def _card(
     readings: ReadingsDue | None,
     next_up: NextUp | None,
     grace: dt.timedelta,
+    review: StandingReview | None = None,
+    calendar: ClinicCalendar | None = None,
 ) -> ChairCard:
     tz = now.tzinfo
     start, end = row.starts_at.astimezone(tz), row.ends_at.astimezone(tz)
@@ -478,6 +503,9 @@ def _card(
         "start": start,
         "end": end,
         "next_up": next_up,
+        "urgent_review": _review_text(review, calendar),
+        "urgent_review_id": review.follow_up_id if review is not None else None,
+        "urgent_review_overdue": review is not None and review.overdue,
     }
     late: list[str] = []
     overrun = stage == "in_session" and now > end

@@ -28,6 +28,7 @@ from ketadesk.services.common.context import (
     NotFound,
     utcnow,
 )
+from ketadesk.services.followups import urgent_reviews
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Appointment, FollowUp, Measurement, Patient
@@ -154,8 +155,9 @@ def save_measurement(
 ) -> SavedMeasure:
     """Score and store a questionnaire; refuse missing or impossible answers by item.
 
-    An urgent answer (PHQ-9 item 9 above 0) opens an urgent follow-up for its configured role,
-    due now, unless one is already open for the patient or was made for this appointment.
+    An urgent answer (PHQ-9 item 9 above 0, a C-SSRS intent, plan or behaviour) opens an urgent
+    review for its configured role, due now with its deadline, or re-opens the patient's
+    standing one (a snoozed review wakes up): a new answer is never absorbed unseen.
     The appointment's open follow-up for this instrument (the before-session PHQ-9) is done.
     """
     now = now or utcnow()
@@ -209,16 +211,17 @@ def save_measurement(
             now=now,
         )
         urgent_id: int | None = None
-        for flag in scored.urgent:
-            urgent_id = _urgent_follow_up(
+        if scored.urgent:
+            # One review per answer sheet, however many urgent items: its note names them all.
+            urgent_id = urgent_reviews.open_or_reopen(
                 session,
                 actor,
+                load_catalog(session),
                 patient_id,
                 appointment_id,
-                flag.followup,
-                flag.assignee_role,
-                flag.message,
-                now,
+                scored.urgent[0].assignee_role,
+                "; ".join(flag.message for flag in scored.urgent),
+                now=now,
             )
         closed = _close_measure_follow_ups(
             session, actor, patient_id, appointment_id, spec, scored.total, scored.band, now
@@ -233,55 +236,6 @@ def save_measurement(
             urgent_follow_up_id=urgent_id,
             closed_follow_up_ids=closed,
         )
-
-
-def _urgent_follow_up(
-    session: Session,
-    actor: Actor,
-    patient_id: int,
-    appointment_id: int | None,
-    kind: str,
-    role: str,
-    message: str,
-    now: dt.datetime,
-) -> int:
-    """The urgent follow-up for an urgent answer: the one already standing, else a new one."""
-    standing = select(FollowUp.id).where(FollowUp.patient_id == patient_id, FollowUp.kind == kind)
-    existing = session.scalar(standing.where(FollowUp.status.in_(_PENDING)).limit(1))
-    if existing is None and appointment_id is not None:
-        existing = session.scalar(
-            standing.where(
-                FollowUp.appointment_id == appointment_id, FollowUp.status != "cancelled"
-            ).limit(1)
-        )
-    if existing is not None:
-        return existing
-    follow_up = FollowUp(
-        patient_id=patient_id,
-        appointment_id=appointment_id,
-        kind=kind,
-        due_at=now,
-        deadline_at=None,
-        assignee_role=role,
-        priority="urgent",
-        status="open",
-        outcome="",
-        created_at=now,
-    )
-    session.add(follow_up)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "create_follow_up",
-        "follow_up",
-        follow_up.id,
-        patient_id=patient_id,
-        after={"kind": kind, "priority": "urgent", "assignee_role": role, "status": "open"},
-        detail=message,
-        now=now,
-    )
-    return follow_up.id
 
 
 def _close_measure_follow_ups(

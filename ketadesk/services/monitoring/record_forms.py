@@ -67,6 +67,11 @@ class RecordForm:
     respiratory_depression: bool = False
     events: str = ""
     version: str = ""
+    # What current REMS forms also ask: the medicine classes taken at the session (None: not
+    # asked yet; () none), whether the vital signs were acceptable, when ready to leave.
+    concomitant_meds: tuple[str, ...] | None = None
+    vitals_acceptable: bool | None = None
+    ready_to_leave: str = ""
 
 
 def reading_field(index: int, name: str) -> str:
@@ -124,6 +129,9 @@ class ParsedRecord:
     respiratory_depression: bool
     events: str
     readings: tuple[ParsedReading, ...]
+    concomitant_meds: tuple[str, ...] | None = None
+    vitals_acceptable: bool | None = None
+    ready_to_leave_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +236,9 @@ class RemsForm:
     respiratory_depression: bool | None  # None when no record exists yet
     events: str
     missing: tuple[str, ...] = field(default=())
+    concomitant_meds: tuple[str, ...] | None = None
+    vitals_acceptable: bool | None = None
+    ready_to_leave_at: dt.datetime | None = None
 
     @property
     def complete(self) -> bool:

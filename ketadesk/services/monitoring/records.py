@@ -27,6 +27,7 @@ from ketadesk.services.common.context import (
     InvalidRequest,
     utcnow,
 )
+from ketadesk.services.followups import urgent_reviews
 from ketadesk.services.followups.actions import open_adverse_event_follow_up
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
@@ -45,7 +46,7 @@ from ketadesk.services.monitoring.record_forms import (
     SaveResult,
     StaffChoice,
 )
-from ketadesk.services.monitoring.rems import owes_rems, rems_gaps
+from ketadesk.services.monitoring.rems import owes_rems, rems_asks, rems_gaps
 from ketadesk.services.monitoring.stored_records import (
     find_appointment,
     find_record,
@@ -62,6 +63,9 @@ from ketadesk.store.models import (
     StaffMember,
     VitalReading,
 )
+
+#: The warning key of a dose recorded while an urgent review stands (``[urgent_review] dosing``).
+URGENT_REVIEW_WARNING = "urgent_review"
 
 
 def _rules(config: StoredConfig, spec: SessionTypeSpec, appointment: Appointment) -> RecordRules:
@@ -110,6 +114,11 @@ def _form_of(record: SessionRecord | None, spec: SessionTypeSpec, rules: RecordR
         dissociation=record.dissociation,
         respiratory_depression=record.respiratory_depression,
         events=record.events,
+        concomitant_meds=(
+            tuple(record.concomitant_meds) if record.concomitant_meds is not None else None
+        ),
+        vitals_acceptable=record.vitals_acceptable,
+        ready_to_leave=hhmm(record.ready_to_leave_at),
         version=_version(record),
     )
 
@@ -180,7 +189,7 @@ def open_record(
                 else None,
             ),
             staff=_staff(session),
-            missing=tuple(rems_gaps(record, spec)),
+            missing=tuple(rems_gaps(record, spec, rems_asks(config.catalog.settings))),
             rems=owes_rems(spec),
         )
     _record_view(db, actor, sheet.patient_id, appointment_id, now)
@@ -236,6 +245,9 @@ def _snapshot(record: SessionRecord) -> dict[str, Any]:
         "dissociation": record.dissociation,
         "respiratory_depression": record.respiratory_depression,
         "events": record.events,
+        "concomitant_meds": record.concomitant_meds,
+        "vitals_acceptable": record.vitals_acceptable,
+        "ready_to_leave_at": iso(record.ready_to_leave_at),
         "readings": [
             {
                 "label": r.label,
@@ -300,6 +312,17 @@ def save_record(
                 "close it and open it again to see their changes"
             )
         before = _snapshot(record) if record is not None else None
+        warnings = dict(checked.warnings)
+        dosed_before = record is not None and (
+            record.dose_mg is not None or record.dose_started_at is not None
+        )
+        if not dosed_before and (parsed.dose_mg is not None or parsed.dose_started_at is not None):
+            # Recording a dose is dosing: a standing urgent review refuses it, or warns.
+            warned = urgent_reviews.dosing_check(
+                session, config.catalog, appointment.patient_id, now=now, doing="record a dose"
+            )
+            if warned:
+                warnings[URGENT_REVIEW_WARNING] = warned
         if record is None:
             record = SessionRecord(appointment_id=appointment_id)
             session.add(record)
@@ -314,6 +337,11 @@ def save_record(
         record.dissociation = parsed.dissociation
         record.respiratory_depression = parsed.respiratory_depression
         record.events = parsed.events
+        record.concomitant_meds = (
+            list(parsed.concomitant_meds) if parsed.concomitant_meds is not None else None
+        )
+        record.vitals_acceptable = parsed.vitals_acceptable
+        record.ready_to_leave_at = parsed.ready_to_leave_at
         record.updated_at = now
         record.readings[:] = [
             VitalReading(
@@ -327,7 +355,7 @@ def save_record(
             for r in parsed.readings
         ]
         session.flush()
-        missing = rems_gaps(record, spec)
+        missing = rems_gaps(record, spec, rems_asks(config.catalog.settings))
         adverse = _adverse_event(parsed.events, parsed.respiratory_depression)
         if adverse and (
             before is None
@@ -354,7 +382,7 @@ def save_record(
             now=now,
         )
         changes.bump(session, now)
-        return SaveResult(record.id, dict(checked.warnings), tuple(missing))
+        return SaveResult(record.id, warnings, tuple(missing))
 
 
 def _adverse_event(events: str, respiratory_depression: bool) -> str:

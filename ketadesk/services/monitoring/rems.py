@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.catalog import ClinicSettings, SessionTypeSpec
+from ketadesk.scheduling.safety_followups import parse_rems_form_settings
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -50,17 +51,32 @@ def owes_rems(spec: SessionTypeSpec) -> bool:
     return any(rule.kind == REMS_FOLLOW_UP for rule in spec.followups)
 
 
+def rems_asks(settings: ClinicSettings) -> tuple[str, ...]:
+    """Which of the newer REMS form fields the clinic's form asks (``[rems_form] asks``)."""
+    return parse_rems_form_settings(settings.extra.get("rems_form")).asks
+
+
+# The newer fields of the form, in its order, as a gap reads.
+_EXTRA_WORDS = {
+    "concomitant_medicines": "concomitant medicines",
+    "spo2": "SpO2",
+    "vitals_acceptable": "vital signs acceptable (yes/no)",
+    "ready_to_leave": "time ready to leave",
+}
+
+
 def _missing_words(
     have: Mapping[str, bool],
     check_labels: Sequence[str],
     bp_done: Iterable[str],
     minutes: int | None,
     observation_minutes: int | None,
+    asks: Sequence[str] = (),
 ) -> list[str]:
     """What the REMS form still lacks, in plain words, in the form's order.
 
     ``have`` says which fields hold a value (dose_mg, devices, lot_number, dose_started,
-    sedation, dissociation, discharged, monitored_by).
+    sedation, dissociation, discharged, monitored_by, and the ``asks`` of REMS_EXTRA_FIELDS).
     """
     missing: list[str] = []
     dose = [
@@ -83,17 +99,21 @@ def _missing_words(
         missing.append(f"at least {observation_minutes} min monitored (recorded {minutes})")
     if not have["monitored_by"]:
         missing.append("who monitored")
+    missing.extend(_EXTRA_WORDS[key] for key in asks if not have.get(key, False))
     return missing
 
 
-def rems_gaps(record: SessionRecord | None, spec: SessionTypeSpec) -> list[str]:
+def rems_gaps(
+    record: SessionRecord | None, spec: SessionTypeSpec, asks: Sequence[str] = ()
+) -> list[str]:
     """What the REMS form still lacks for a stored record (None: nothing recorded yet);
-    nothing for a session type that owes no REMS form."""
+    nothing for a session type that owes no REMS form.  ``asks``: the newer fields the form
+    in use asks (``rems_asks``)."""
     if not owes_rems(spec):
         return []
     labels = [check.label for check in spec.bp_checks]
     if record is None:
-        return _missing_words(defaultdict(bool), labels, (), None, spec.observation_minutes)
+        return _missing_words(defaultdict(bool), labels, (), None, spec.observation_minutes, asks)
     have = {
         "dose_mg": record.dose_mg is not None,
         "devices": record.devices is not None,
@@ -103,9 +123,18 @@ def rems_gaps(record: SessionRecord | None, spec: SessionTypeSpec) -> list[str]:
         "dissociation": bool(record.dissociation),
         "discharged": record.discharged_at is not None,
         "monitored_by": record.monitored_by_id is not None,
+        "concomitant_medicines": record.concomitant_meds is not None,
+        "spo2": any(r.spo2 is not None for r in record.readings),
+        "vitals_acceptable": record.vitals_acceptable is not None,
+        "ready_to_leave": record.ready_to_leave_at is not None,
     }
     return _missing_words(
-        have, labels, taken_readings(record), record.monitored_minutes, spec.observation_minutes
+        have,
+        labels,
+        taken_readings(record),
+        record.monitored_minutes,
+        spec.observation_minutes,
+        asks,
     )
 
 
@@ -125,6 +154,13 @@ def missing_from_form(form: RecordForm, rules: RecordRules, checked: Checked) ->
         "dissociation": bool(form.dissociation),
         "discharged": filled("discharged", form.discharged),
         "monitored_by": form.monitored_by_id is not None,
+        "concomitant_medicines": form.concomitant_meds is not None,
+        "spo2": any(
+            row.spo2.strip() and reading_field(i, "spo2") not in checked.errors
+            for i, row in enumerate(form.readings)
+        ),
+        "vitals_acceptable": form.vitals_acceptable is not None,
+        "ready_to_leave": filled("ready_to_leave", form.ready_to_leave),
     }
     bp_done = [
         row.label.strip()
@@ -137,15 +173,23 @@ def missing_from_form(form: RecordForm, rules: RecordRules, checked: Checked) ->
         )
     ]
     minutes = checked.record.monitored_minutes if checked.record is not None else None
-    return _missing_words(have, rules.check_labels, bp_done, minutes, rules.observation_minutes)
+    return _missing_words(
+        have,
+        rules.check_labels,
+        bp_done,
+        minutes,
+        rules.observation_minutes,
+        rems_asks(rules.settings),
+    )
 
 
 def rems_missing(session: Session, appointment_id: int) -> list[str]:
     """What the REMS Patient Monitoring Form still lacks for this appointment, in plain words
     ("BP +40 min", "discharge time", "dose, devices and lot"); empty when it is complete."""
     appointment = find_appointment(session, appointment_id)
-    spec = session_type_of(load_config(session), appointment)
-    return rems_gaps(find_record(session, appointment_id), spec)
+    config = load_config(session)
+    spec = session_type_of(config, appointment)
+    return rems_gaps(find_record(session, appointment_id), spec, rems_asks(config.catalog.settings))
 
 
 def rems_missing_many(session: Session, appointment_ids: Iterable[int]) -> dict[int, list[str]]:
@@ -154,6 +198,7 @@ def rems_missing_many(session: Session, appointment_ids: Iterable[int]) -> dict[
     if not ids:
         return {}
     config = load_config(session)
+    asks = rems_asks(config.catalog.settings)
     types = dict(
         session.execute(
             select(Appointment.id, Appointment.session_type_id).where(Appointment.id.in_(ids))
@@ -171,6 +216,7 @@ def rems_missing_many(session: Session, appointment_ids: Iterable[int]) -> dict[
         aid: rems_gaps(
             records.get(aid),
             config.catalog.session_types[config.session_type_code(type_id)],
+            asks,
         )
         for aid, type_id in types.items()
     }
@@ -218,7 +264,14 @@ def rems_form(
             dissociation=record.dissociation if record else "",
             respiratory_depression=record.respiratory_depression if record else None,
             events=record.events if record else "",
-            missing=tuple(rems_gaps(record, spec)),
+            missing=tuple(rems_gaps(record, spec, rems_asks(config.catalog.settings))),
+            concomitant_meds=(
+                tuple(record.concomitant_meds)
+                if record is not None and record.concomitant_meds is not None
+                else None
+            ),
+            vitals_acceptable=record.vitals_acceptable if record else None,
+            ready_to_leave_at=record.ready_to_leave_at if record else None,
         )
         patient_id = patient.id
     audit.record_view(

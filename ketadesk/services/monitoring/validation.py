@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from ketadesk.scheduling.catalog import ClinicSettings
+from ketadesk.scheduling.safety_followups import RemsFormSettings, parse_rems_form_settings
 from ketadesk.services.monitoring.record_forms import (
     DISSOCIATION_CHOICES,
     LOT_MAX,
@@ -42,6 +44,11 @@ def _parse_int(text: str) -> int | str | None:
     if not re.fullmatch(r"[+-]?\d+", cleaned):
         return f"“{cleaned}” is not a whole number"
     return int(cleaned)
+
+
+def rems_form_settings_of(settings: ClinicSettings) -> RemsFormSettings:
+    """The clinic's ``[rems_form]`` settings."""
+    return parse_rems_form_settings(settings.extra.get("rems_form"))
 
 
 def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -> Checked:
@@ -217,6 +224,14 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                 "is still elevated"
             )
 
+    ready_at = when("ready_to_leave", form.ready_to_leave)
+    if form.concomitant_meds is not None:
+        known = rems_form_settings_of(rules.settings).concomitant_medicines
+        unknown = [m for m in form.concomitant_meds if m not in known]
+        if unknown:
+            errors["concomitant_meds"] = (
+                f"{', '.join(unknown)} is not a class the form asks about ({', '.join(known)})"
+            )
     if errors:
         return Checked(errors, warnings, None)
     return Checked(
@@ -235,5 +250,8 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             respiratory_depression=form.respiratory_depression,
             events=form.events.strip(),
             readings=tuple(readings),
+            concomitant_meds=form.concomitant_meds,
+            vitals_acceptable=form.vitals_acceptable,
+            ready_to_leave_at=ready_at,
         ),
     )

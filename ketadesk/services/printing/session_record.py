@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ketadesk.scheduling.safety_followups import last_local_day
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
@@ -393,7 +394,9 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
         if sheet.rems_form_done:
             text += " (marked as sent)"
         elif due is not None:
-            text += f" by {due:%a} {due.day} {due:%b %Y}"
+            # The deadline is the midnight that ends the last day: print that day, not the next.
+            last = last_local_day(due)
+            text += f" by {last:%a} {last.day} {last:%b %Y}"
         blocks.append(PrintBlock(fill("notice_small.html", text=text + ".")))
     what = "Spravato session record" if sheet.rems else "Session monitoring record"
     return PrintLayout(

@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ketadesk.scheduling.calendar import ShiftPattern
+from ketadesk.services.common.context import utcnow
+from ketadesk.services.followups.urgent_reviews import (
+    ReviewLine,
+    reviews_by_appointment,
+    standing_review_list,
+)
 from ketadesk.services.monitoring.chair_board import PhaseTime, running_timelines
 from ketadesk.services.schedule.day import core_queries
 from ketadesk.services.schedule.day_rows import (
@@ -83,6 +89,8 @@ class MyDaySession:
     needed_until: dt.datetime
     #: While in progress: its phases as they are running, as the chair board lays them.
     running_phases: tuple[PhaseTime, ...] = ()
+    #: The patient's standing urgent review ("" when none): dosing waits for a prescriber.
+    urgent_review: str = ""
 
     @property
     def needed_phases(self) -> str:
@@ -114,15 +122,26 @@ class MyDay:
     closed_reason: str | None
     shifts: tuple[tuple[dt.datetime, dt.datetime], ...]
     sessions: tuple[MyDaySession, ...]
+    #: A prescriber's day lists every standing urgent review, nearest deadline first.
+    urgent_reviews: tuple[ReviewLine, ...] = ()
 
     @property
     def active_count(self) -> int:
         return sum(1 for s in self.sessions if s.appointment.is_active)
 
 
-def my_day(db: Database, staff_id: int, day: dt.date, *, catalog: Catalog | None = None) -> MyDay:
+def my_day(
+    db: Database,
+    staff_id: int,
+    day: dt.date,
+    *,
+    catalog: Catalog | None = None,
+    now: dt.datetime | None = None,
+) -> MyDay:
     """A staff member's sessions on the clinic's local ``day``, in order, with their part in
-    each.  Raises KeyError for a staff id the clinic does not have."""
+    each, and for a prescriber the standing urgent reviews.  Raises KeyError for a staff id the
+    clinic does not have."""
+    now = now or utcnow()
     with core_queries(db) as queries:
         rows = read_day_rows(queries, day, catalog, "staff")
     schedule = day_schedule_from_rows(rows, always_staff=frozenset({staff_id}))
@@ -138,11 +157,13 @@ def my_day(db: Database, staff_id: int, day: dt.date, *, catalog: Catalog | None
     real_room = {row[0]: row[1] for row in rows.appointments}
     mine = [a for a in schedule.appointments if a.room_id == staff_id]
     running = running_timelines(db, (a.id for a in mine if a.status == "in_progress"))
+    reviews = reviews_by_appointment(db, (a.id for a in mine if a.is_active), now=now)
     sessions = tuple(
         MyDaySession(
             dataclasses.replace(a, room_id=real_room[a.id]),
             *spans[a.id],
             running_phases=running.get(a.id, ()),
+            urgent_review=reviews[a.id].text if a.id in reviews else "",
         )
         for a in mine
     )
@@ -166,4 +187,7 @@ def my_day(db: Database, staff_id: int, day: dt.date, *, catalog: Catalog | None
             for i in calendar.shift_intervals(staff_id, day)
         ),
         sessions=sessions,
+        urgent_reviews=(
+            standing_review_list(db, now=now) if column.subkind == "prescriber" else ()
+        ),
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -29,9 +30,17 @@ from PySide6.QtWidgets import (
 from ketadesk.services.booking.appointment_changes import action_button_text
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
 from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.monitoring.measurements import instruments
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.dates import us_long_date
 from ketadesk.ui.common.desk import Desk
+
+# The chair board's "late" red (light, dark palette): an urgent review reads the same everywhere.
+_URGENT_COLORS = ("#c5221f", "#ff8a80")
+
+
+def _is_dark(widget: QWidget) -> bool:
+    return widget.palette().color(QPalette.ColorRole.Base).lightness() < 128
 
 
 class AppointmentDialog(QDialog):
@@ -163,11 +172,15 @@ class AppointmentDialog(QDialog):
             )
         if d.notes:
             rows.append(("Notes", d.notes))
+        if d.urgent_review:
+            rows.insert(0, ("Urgent review", f"⚠ {d.urgent_review}"))
         for label, value in rows:
             text = QLabel(escape(value), self)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setWordWrap(True)
             text.setObjectName(f"field_{label.lower().replace(' ', '_')}")
+            if label == "Urgent review":
+                text.setStyleSheet(f"color: {_URGENT_COLORS[_is_dark(self)]}; font-weight: bold;")
             self._form.addRow(f"{label}:", text)
         self._history.clear()
         for h in d.history:
@@ -207,6 +220,10 @@ class AppointmentDialog(QDialog):
         if d.dosing and may(actor, "enter_measure"):
             self._add_button(self._tools_row, "phq9", "PHQ-9…", self._on_phq9)
             self._add_button(self._tools_row, "gad7", "GAD-7…", self._on_gad7)
+            # Any further configured measure (the C-SSRS screener) gets its own button.
+            for code, spec in instruments().items():
+                if code not in ("phq9", "gad7"):
+                    self._add_button(self._tools_row, code, f"{spec.name}…", self._on_measure)
         self._add_button(self._tools_row, "patient", "Patient record…", self._on_patient)
         self._tools_row.addStretch(1)
 
@@ -240,6 +257,9 @@ class AppointmentDialog(QDialog):
 
     def _on_gad7(self, _name: str) -> None:
         self.measure_requested.emit(self.detail().patient_id, "gad7", self._id)
+
+    def _on_measure(self, code: str) -> None:
+        self.measure_requested.emit(self.detail().patient_id, code, self._id)
 
     def _on_patient(self, _name: str) -> None:
         self.patient_requested.emit(self.detail().patient_id)

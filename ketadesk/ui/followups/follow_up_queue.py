@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QDate,
     QDateTime,
     QModelIndex,
     QPersistentModelIndex,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QComboBox,
+    QDateEdit,
     QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
@@ -119,6 +121,8 @@ def details_text(item: FollowUpItem) -> str:
         parts.append("Form still needs: " + ", ".join(item.missing))
     elif item.kind == "rems_form":
         parts.append("Record complete: ready to submit")
+    if item.warning:
+        parts.append(f"⚠ {item.warning}")
     if item.snoozed_until is not None:
         parts.append(f"Snoozed until {_when(item.snoozed_until)}: {item.note}")
     elif item.note:
@@ -504,21 +508,68 @@ class AttemptDialog(_FollowUpDialog):
 
 
 class CompleteDialog(_FollowUpDialog):
-    """Mark a follow-up done with its outcome (required)."""
+    """Mark a follow-up done with its outcome (required).
+
+    A REMS form is marked submitted: the day it was sent and the REMS confirmation number, and
+    while the monitoring record leaves it incomplete, the reason for submitting it as it is
+    (the service decides who may: ``[rems_form] override_roles``).
+    """
 
     def __init__(self, desk: Desk, item: FollowUpItem, parent: QWidget | None = None) -> None:
-        super().__init__(desk, item, "Complete a follow-up", parent)
+        title = "Mark the REMS form submitted" if item.kind == "rems_form" else None
+        super().__init__(desk, item, title or "Complete a follow-up", parent)
         self.outcome = QPlainTextEdit(self)
         self.outcome.setObjectName("outcome")
         self.outcome.setTabChangesFocus(True)
         self.outcome.setPlaceholderText("What came of it")
         self.outcome.setFixedHeight(self.outcome.fontMetrics().lineSpacing() * 4)
         self._add_field("outcome", "Outcome:", self.outcome)
+        self.submitted_on: QDateEdit | None = None
+        self.confirmation: QLineEdit | None = None
+        self.override: QLineEdit | None = None
+        if item.kind == "rems_form":
+            self._build_rems_fields(item)
+
+    def _build_rems_fields(self, item: FollowUpItem) -> None:
+        today = self.desk.now().astimezone(item.due.tzinfo).date()
+        self.submitted_on = QDateEdit(self)
+        self.submitted_on.setObjectName("submitted_on")
+        self.submitted_on.setCalendarPopup(True)
+        self.submitted_on.setDisplayFormat("M/d/yyyy")
+        self.submitted_on.setDate(QDate(today.year, today.month, today.day))
+        self._add_field("submitted_on", "Submitted on:", self.submitted_on)
+        self.confirmation = QLineEdit(self)
+        self.confirmation.setObjectName("confirmation_number")
+        self.confirmation.setMaxLength(40)
+        self.confirmation.setPlaceholderText("The REMS confirmation number")
+        self._add_field("confirmation_number", "Confirmation no.:", self.confirmation)
+        self.override = QLineEdit(self)
+        self.override.setObjectName("override_reason")
+        self.override.setPlaceholderText(
+            "Why it is submitted incomplete (prescriber)"
+            if item.missing
+            else "Only if the record is incomplete"
+        )
+        self._add_field("override_reason", "Override reason:", self.override)
 
     @override
     def _submission(self) -> Callable[[], object]:
         desk, item_id, outcome = self.desk, self.item.id, self.outcome.toPlainText()
-        return lambda: complete_follow_up(desk.db, desk.actor, item_id, outcome, now=desk.now())
+        extra: dict[str, Any] = {}
+        if (
+            self.submitted_on is not None
+            and self.confirmation is not None
+            and self.override is not None
+        ):
+            q = self.submitted_on.date()
+            extra = {
+                "submitted_on": dt.date(q.year(), q.month(), q.day()),
+                "confirmation_number": self.confirmation.text(),
+                "override_reason": self.override.text(),
+            }
+        return lambda: complete_follow_up(
+            desk.db, desk.actor, item_id, outcome, now=desk.now(), **extra
+        )
 
     @classmethod
     def ask(cls, desk: Desk, item: FollowUpItem, parent: QWidget | None) -> bool:

@@ -97,6 +97,7 @@ def card_lines(card: ChairCard) -> dict[str, str]:
     nxt = card.next_up
     return {
         "patient": card.patient_name,
+        "urgent": f"⚠ {card.urgent_review}" if card.urgent_review else "",
         "kind": f"{kind} · {card.session_type_name} · {_hhmm(card.start)}–{_hhmm(card.end)}",
         "phase": phase,
         "until": until,
@@ -118,7 +119,18 @@ class ChairCardWidget(QFrame):
     """
 
     activated = Signal(int)
-    LINES = ("patient", "kind", "phase", "until", "dose", "bp", "discharge", "late", "next")
+    LINES = (
+        "patient",
+        "urgent",
+        "kind",
+        "phase",
+        "until",
+        "dose",
+        "bp",
+        "discharge",
+        "late",
+        "next",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -162,6 +174,8 @@ class ChairCardWidget(QFrame):
         for name, label in self.labels.items():
             label.setFont(self._fonts.get(name, self._fonts["body"]))
         self.labels["late"].setFont(self._fonts["strong"])
+        self.labels["urgent"].setFont(self._fonts["strong"])
+        self.labels["urgent"].setObjectName("urgent_review")
         self.labels["bp"].setFont(self._fonts["strong"])
 
     def card(self) -> ChairCard | None:
@@ -194,7 +208,9 @@ class ChairCardWidget(QFrame):
         late, ready = QColor(LATE_COLORS[dark]), QColor(READY_COLORS[dark])
         due = QColor(DUE_COLORS[dark])
         muted = app_palette.color(QPalette.ColorRole.PlaceholderText)
-        if card.late:
+        # A standing urgent review needs the prescriber as much as a late check needs the nurse.
+        attention = bool(card.late or card.urgent_review)
+        if attention:
             background = _mix(late, base, 0.10)
         elif card.is_free:
             background = _mix(text, base, 0.03)
@@ -203,14 +219,15 @@ class ChairCardWidget(QFrame):
         palette.setColor(QPalette.ColorRole.Window, background)
         self.setPalette(palette)
         accent = QColor(card.color) if card.color else muted
-        border = late if card.late else (accent if not card.is_free else _mix(text, base, 0.2))
-        width = 3 if card.late else 2
+        border = late if attention else (accent if not card.is_free else _mix(text, base, 0.2))
+        width = 3 if attention else 2
         self.setStyleSheet(
             f"QFrame#chair_card {{ border: {width}px solid {border.name()}; border-radius: 6px;"
             f" background: {background.name()}; }}"
             f" QFrame#chair_card:focus {{ border-style: dashed; }}"
         )
         self._ink(self.labels["late"], late)
+        self._ink(self.labels["urgent"], late)
         due_now = card.next_bp is not None and card.next_bp.due_now
         self._ink(self.labels["bp"], late if card.bp_late else (due if due_now else text))
         self._ink(self.labels["discharge"], ready if card.discharge_ready else text)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -47,6 +48,7 @@ from ketadesk.services.monitoring.record_forms import (
     SaveResult,
     reading_field,
 )
+from ketadesk.ui.common.app import has_screen
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
@@ -225,6 +227,7 @@ class MonitoringDialog(QDialog):
         self._monitored_by.setCurrentIndex(max(found, 0))
 
         self._messages: dict[str, QLabel] = {}
+        rems_box = self._build_rems_box(form)
         dose_box = QGroupBox("Dose", self)
         dose_form = QFormLayout(dose_box)
         self._form_row(dose_form, "Dose (mg)", self._dose_mg, "dose_mg")
@@ -279,6 +282,7 @@ class MonitoringDialog(QDialog):
         columns.addLayout(left, 1)
         right = QVBoxLayout()
         right.addWidget(obs_box)
+        right.addWidget(rems_box)
         right.addStretch(1)
         columns.addLayout(right, 1)
         body_layout.addLayout(columns)
@@ -328,6 +332,52 @@ class MonitoringDialog(QDialog):
         )
 
     # -- building ----------------------------------------------------------------------------
+
+    def _build_rems_box(self, form: RecordForm) -> QGroupBox:
+        """What current REMS forms also ask: medicines taken at the session, whether the vital
+        signs were acceptable, when the patient was ready to leave (``[rems_form]``)."""
+        box = QGroupBox("REMS form", self)
+        box.setObjectName("rems_box")
+        box.setVisible(self.sheet.rems)
+        rems_settings = validation.rems_form_settings_of(self.sheet.rules.settings)
+        taken = set(form.concomitant_meds or ())
+        self._meds: dict[str, QCheckBox] = {}
+        meds = QWidget(box)
+        meds_column = QVBoxLayout(meds)
+        meds_column.setContentsMargins(0, 0, 0, 0)
+        for name in rems_settings.concomitant_medicines:
+            check = QCheckBox(name, meds)
+            check.setChecked(name in taken)
+            self._meds[name] = check
+            meds_column.addWidget(check)
+        self._no_meds = QCheckBox("None of these", meds)
+        self._no_meds.setObjectName("no_concomitant_meds")
+        self._no_meds.setChecked(form.concomitant_meds is not None and not taken)
+        meds_column.addWidget(self._no_meds)
+        self._vitals_ok = QComboBox(box)
+        self._vitals_ok.setAccessibleName("Vital signs acceptable")
+        for words, value in (("— not recorded —", None), ("Yes", True), ("No", False)):
+            self._vitals_ok.addItem(words, value)
+        self._vitals_ok.setCurrentIndex({None: 0, True: 1, False: 2}.get(form.vitals_acceptable, 0))
+        self._ready = self._line(form.ready_to_leave, "Ready to leave at", "HH:MM")
+        self._ready_now = QPushButton("Now", box)
+        self._ready_now.setAccessibleName("Ready to leave: time now")
+        self._ready_now.setAutoDefault(False)
+        self._ready_now.clicked.connect(lambda: self._fill_now(self._ready))
+        rems_form = QFormLayout(box)
+        self._form_row(rems_form, "Concomitant medicines", meds, "concomitant_meds")
+        self._form_row(rems_form, "Vital signs acceptable", self._vitals_ok, "vitals_acceptable")
+        self._form_row(
+            rems_form, "Ready to leave at", self._ready, "ready_to_leave", self._ready_now
+        )
+        return box
+
+    def _concomitant(self) -> tuple[str, ...] | None:
+        """The medicine classes ticked; () for "none of these"; None when nothing is ticked."""
+        taken = tuple(name for name, check in self._meds.items() if check.isChecked())
+        if taken:
+            return taken
+        return () if self._no_meds.isChecked() else None
 
     def _line(self, text: str, name: str, placeholder: str) -> QLineEdit:
         edit = QLineEdit(text, self)
@@ -394,6 +444,9 @@ class MonitoringDialog(QDialog):
             combo.currentIndexChanged.connect(self._refresh)
         self._respiratory.toggled.connect(self._refresh)
         self._events.textChanged.connect(self._refresh)
+        self._vitals_ok.currentIndexChanged.connect(self._refresh)
+        for check in (*self._meds.values(), self._no_meds):
+            check.toggled.connect(self._refresh)
 
     def _field_editors(self) -> list[tuple[QLineEdit, str]]:
         pairs = [
@@ -402,6 +455,7 @@ class MonitoringDialog(QDialog):
             (self._lot, "lot_number"),
             (self._dose_started, "dose_started"),
             (self._discharged, "discharged"),
+            (self._ready, "ready_to_leave"),
         ]
         for i, row in enumerate(self._rows):
             pairs.extend((edit, reading_field(i, key)) for key, edit in row.edits.items())
@@ -433,6 +487,9 @@ class MonitoringDialog(QDialog):
             respiratory_depression=self._respiratory.isChecked(),
             events=self._events.toPlainText(),
             version=self._version,
+            concomitant_meds=self._concomitant(),
+            vitals_acceptable=self._vitals_ok.currentData(),
+            ready_to_leave=self._ready.text(),
         )
 
     def _check(self) -> Checked:
@@ -611,6 +668,17 @@ class MonitoringDialog(QDialog):
     def _on_saved(self, result: SaveResult) -> None:
         self._saving = False
         self.save_result = result
+        warned = result.warnings.get(records.URGENT_REVIEW_WARNING)
+        if warned and has_screen():
+            # Saved, but the nurse must see it: the dialog closes, the box stays (not modal).
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Dose recorded, with a warning",
+                warned,
+                parent=self.parentWidget(),
+            )
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
         self.saved.emit(self._id)
         self.accept()
 
@@ -647,6 +715,9 @@ class MonitoringDialog(QDialog):
             "dissociation": self._dissociation,
             "respiratory_depression": self._respiratory,
             "events": self._events,
+            "ready_to_leave": self._ready,
+            "vitals_acceptable": self._vitals_ok,
+            "no_concomitant_meds": self._no_meds,
         }
         return editors[key]
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QKeyEvent, QPalette
+from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -175,6 +175,10 @@ class MyDayModel(RowTableModel[MyDaySession]):
             return row.appointment.id
         if role == Qt.ItemDataRole.ForegroundRole and not row.appointment.is_active:
             return QPalette().color(QPalette.ColorRole.PlaceholderText)
+        if role == Qt.ItemDataRole.ToolTipRole and row.urgent_review:
+            return row.urgent_review
+        if role == Qt.ItemDataRole.ForegroundRole and row.urgent_review:
+            return QColor("#c5221f")
         return None
 
 
@@ -230,6 +234,13 @@ class MyDayView(QWidget):
         self.heading.setFont(font)
         self.summary = QLabel(self)
         self.summary.setObjectName("my_day_summary")
+        # A prescriber's standing urgent reviews, above their sessions (hidden when none).
+        self.urgent = QLabel(self)
+        self.urgent.setObjectName("my_day_urgent_reviews")
+        self.urgent.setWordWrap(True)
+        self.urgent.setTextFormat(Qt.TextFormat.PlainText)
+        self.urgent.setStyleSheet("color: #c5221f; font-weight: bold;")
+        self.urgent.hide()
         self.model = MyDayModel(self)
         self.table = _Table(self)
         self.table.setObjectName("my_day_table")
@@ -253,6 +264,7 @@ class MyDayView(QWidget):
         layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         layout.addLayout(top)
         layout.addWidget(self.summary)
+        layout.addWidget(self.urgent)
         layout.addWidget(self.table, 1)
         self.summary.setText("Loading…")
         self._load_staff()
@@ -295,14 +307,25 @@ class MyDayView(QWidget):
         if not self._ready:
             return  # the staff list is on its way; the day is read once it is here
         staff_id = self.staff_id()
-        db, day = self._desk.db, self._day
+        db, day, now = self._desk.db, self._day, self._desk.now()
         self.heading.setText(us_long_date(day))
-        self._reads.run(lambda: my_day(db, staff_id, day) if staff_id else None, self._show)
+        self._reads.run(
+            lambda: my_day(db, staff_id, day, now=now) if staff_id else None, self._show
+        )
 
     def _show(self, day: MyDay | None) -> None:
         self._my_day = day
         self.model.set_day(day, self._desk.now())
         self.summary.setText(self._summary())
+        reviews = day.urgent_reviews if day is not None else ()
+        lines = [f"⚠ Urgent review: {r.text}" for r in reviews]
+        lines += [
+            f"⚠ {s.appointment.patient_name} ({s.appointment.start:%H:%M}): {s.urgent_review}"
+            for s in (day.sessions if day is not None and not reviews else ())
+            if s.urgent_review
+        ]
+        self.urgent.setText("\n".join(lines))
+        self.urgent.setVisible(bool(lines))
 
     # -- building ---------------------------------------------------------------------------
 

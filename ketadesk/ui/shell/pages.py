@@ -71,6 +71,7 @@ class DeskController(QObject):
         self.editor.changed.connect(self._on_changed)
         self.editor.changed.connect(self._on_own_change)
         self.editor.refused.connect(self._on_refused)
+        self.editor.warned.connect(self._on_warned)
         self.editor.freed.connect(self._on_place_freed)
         #: The waitlist's offer of the place last freed here (ui/waitlist/offer_panel.py).
         self.offer_panel: QWidget | None = None
@@ -442,6 +443,17 @@ class DeskController(QObject):
         if has_screen():
             box = QMessageBox(
                 QMessageBox.Icon.Warning, "Not done", message, parent=self.parent_widget
+            )
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+
+    def _on_warned(self, message: str) -> None:
+        """A change made despite a warning (a dosing session started while an urgent review
+        stands, under ``[urgent_review] dosing = "warn"``): said as a refusal is, but done."""
+        self.window.show_message(message, 12000)
+        if has_screen():
+            box = QMessageBox(
+                QMessageBox.Icon.Warning, "Done, with a warning", message, parent=self.parent_widget
             )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()

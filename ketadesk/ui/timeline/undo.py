@@ -231,6 +231,8 @@ class ScheduleEditor(QObject):
         refused(str): an edit, undo or redo the database refused, and why, for the user.
         freed(int): an appointment's place came free (it was cancelled, marked a no-show or
             moved): the waitlist may take it.
+        warned(str): a status change went ahead despite something the user must know (a
+            dosing session started while an urgent review stands, under "warn").
 
     Attributes:
         desk: the open clinic, the acting user and the clock.
@@ -240,6 +242,7 @@ class ScheduleEditor(QObject):
     changed = Signal()
     refused = Signal(str)
     freed = Signal(int)
+    warned = Signal(str)
 
     def __init__(
         self,
@@ -297,13 +300,17 @@ class ScheduleEditor(QObject):
             self._confirm_tentative(appointment_id, then)
             return
 
-        def work() -> str:
-            appointment_changes.change_status(
+        def work() -> tuple[str, tuple[str, ...]]:
+            done = appointment_changes.change_status(
                 desk.db, desk.actor, appointment_id, action, reason=reason, now=desk.now()
             )
-            return placement_of(desk.db, appointment_id).patient_name  # what Undo names
+            # What Undo names, and what the change went ahead despite.
+            return placement_of(desk.db, appointment_id).patient_name, done.warnings
 
-        def changed(patient_name: str) -> None:
+        def changed(result: tuple[str, tuple[str, ...]]) -> None:
+            patient_name, warnings = result
+            if warnings:
+                self.warned.emit("; ".join(warnings))
             label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
             text = f"{label} {patient_name}" if patient_name else label
             self._push(StatusCommand(self, appointment_id, action, reason, text))

@@ -96,6 +96,9 @@ def _complete_form(clinic: SmallClinic, appointment_id: int) -> RecordForm:
         sedation="mild",
         dissociation="mild",
         events="Mild dizziness at 10:40, resolved by 11:30.",
+        concomitant_meds=(),
+        vitals_acceptable=True,
+        ready_to_leave="12:20",
     )
 
 
@@ -124,6 +127,11 @@ def test_new_spravato_session_misses_everything_on_the_rems_form(
         "sedation and dissociation",
         "discharge time",
         "who monitored",
+        # What current copies of the form also ask ([rems_form] asks).
+        "concomitant medicines",
+        "SpO2",
+        "vital signs acceptable (yes/no)",
+        "time ready to leave",
     ]
 
 

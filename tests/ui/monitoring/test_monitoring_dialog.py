@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QCheckBox, QComboBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -149,6 +150,14 @@ def test_a_nurse_fills_the_whole_record_and_the_rems_form_becomes_complete(
     dialog._sedation.setCurrentIndex(dialog._sedation.findData("mild"))
     dialog._dissociation.setCurrentIndex(dialog._dissociation.findData("none"))
     dialog._monitored_by.setCurrentIndex(dialog._monitored_by.findData(clinic.ids["Nurse Kim"]))
+    # What current copies of the form also ask ([rems_form] asks).
+    QTest.keyClicks(dialog.editor("ready_to_leave"), "12:25")
+    vitals = dialog.editor("vitals_acceptable")
+    assert isinstance(vitals, QComboBox)
+    vitals.setCurrentIndex(vitals.findText("Yes"))
+    none_taken = dialog.editor("no_concomitant_meds")
+    assert isinstance(none_taken, QCheckBox)
+    none_taken.setChecked(True)
     assert dialog.rems_text() == "REMS form: complete — nothing missing"
     assert dialog._minutes.text().startswith("135 min")
     with qtbot.waitSignal(dialog.saved) as saved:

@@ -9,6 +9,7 @@ import datetime as dt
 
 import pytest
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QCheckBox, QComboBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -115,6 +116,15 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
     dialog._sedation.setCurrentIndex(dialog._sedation.findData("mild"))
     dialog._dissociation.setCurrentIndex(dialog._dissociation.findData("mild"))
     dialog._monitored_by.setCurrentIndex(dialog._monitored_by.findData(clinic.ids["Nurse Kim"]))
+    # What current copies of the form also ask ([rems_form] asks).
+    assert "time ready to leave" in dialog.rems_text()
+    QTest.keyClicks(dialog.editor("ready_to_leave"), "12:25")
+    vitals = dialog.editor("vitals_acceptable")
+    assert isinstance(vitals, QComboBox)
+    vitals.setCurrentIndex(vitals.findText("Yes"))
+    none_taken = dialog.editor("no_concomitant_meds")
+    assert isinstance(none_taken, QCheckBox)
+    none_taken.setChecked(True)
     assert dialog.rems_text() == "REMS form: complete — nothing missing"
     with qtbot.waitSignal(dialog.saved):
         dialog._save.click()
@@ -129,6 +139,8 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
         complete = CompleteDialog(desk, item)
         qtbot.addWidget(complete)
         complete.outcome.setPlainText("Submitted to the Spravato REMS portal")
+        assert complete.confirmation is not None
+        complete.confirmation.setText("SPR-20431")
         with qtbot.waitSignal(complete.settled, timeout=10_000):  # written on a worker
             complete.save()
         return complete.is_saved()
@@ -142,6 +154,8 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
             select(FollowUp).where(FollowUp.appointment_id == held, FollowUp.kind == "rems_form")
         ).one()
         assert (done.status, done.outcome) == ("done", "Submitted to the Spravato REMS portal")
+        assert done.confirmation_number == "SPR-20431"
+        assert done.submitted_on == clinic.calendar.local_date(clock.now)
         # No adverse event was recorded, so none is owed.
         assert not session.scalars(select(FollowUp).where(FollowUp.kind == "adverse_event")).all()
 
