@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
@@ -298,7 +299,7 @@ def _box(checked: bool) -> str:
 
 
 def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
-    dob = f"{sheet.date_of_birth:%d %b %Y}" if sheet.date_of_birth else None
+    dob = short_date(sheet.date_of_birth, year=True, weekday=False) if sheet.date_of_birth else None
     rems_id = _value(sheet.rems_patient_id or None) if sheet.rems else "not a REMS session"
     blocks = [
         PrintBlock(
@@ -393,7 +394,7 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
         if sheet.rems_form_done:
             text += " (marked as sent)"
         elif due is not None:
-            text += f" by {due:%a} {due.day} {due:%b %Y}"
+            text += f" by {short_date(due, year=True)}"
         blocks.append(PrintBlock(fill("notice_small.html", text=text + ".")))
     what = "Spravato session record" if sheet.rems else "Session monitoring record"
     return PrintLayout(
