@@ -20,6 +20,7 @@ from typing import Any
 
 from ketadesk.cli import CommandError, add_db_argument
 from ketadesk.commands._planning_args import iso_date
+from ketadesk.scheduling.dates import short_date
 
 
 def register(sub: Any) -> None:
@@ -136,7 +137,9 @@ def _day(args: argparse.Namespace) -> int:
 
     db = _open(args.db)
     sheet = day_sheet(db, args.date, by=args.by, use_initials=args.initials)
-    detail = f"{args.date:%a %d %b %Y}, by {args.by}" + (", initials" if args.initials else "")
+    detail = f"{short_date(args.date, year=True)}, by {args.by}" + (
+        ", initials" if args.initials else ""
+    )
     return _print(day_sheet_layout(sheet), args, began, db, "day sheet", detail)
 
 
@@ -164,7 +167,7 @@ def _calls(args: argparse.Namespace) -> int:
 
     db = _open(args.db)
     calls = call_list(db, args.date)
-    detail = f"{args.date:%a %d %b %Y}"
+    detail = short_date(args.date, year=True)
     return _print(calls_layout(calls), args, began, db, "call list", detail)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ketadesk.cli import CommandError, add_db_argument
+from ketadesk.scheduling.dates import short_date
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
@@ -180,7 +181,7 @@ def _screenshot(args: argparse.Namespace) -> int:
             opened.db.dispose()
     print(
         f"wrote {out} ({image.width()}x{image.height()}, {_view_text(shown)}, "
-        f"{day_shown:%a %d %b %Y})"
+        f"{short_date(day_shown, year=True)})"
     )
     return 0
 

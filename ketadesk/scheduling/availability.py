@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
+from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
 
 # Times inside this package's fast paths are whole seconds since the epoch (UTC): comparing and
@@ -46,8 +47,6 @@ def instant(epoch_seconds: int) -> dt.datetime:
 # --------------------------------------------------------------------------------------------
 # Words for the front desk
 
-_WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # What a need's subkind is called at the front desk ("no vital-signs monitor free ...").
 _SUBKIND_LABELS = {
@@ -64,8 +63,8 @@ _SUBKIND_LABELS = {
 
 
 def describe_day(day: dt.date) -> str:
-    """A local date the way the desk says it: "Tue 3 Mar" (independent of the process locale)."""
-    return f"{_WEEKDAY_ABBR[day.weekday()]} {day.day} {_MONTH_ABBR[day.month - 1]}"
+    """A local date the way the desk says it: "Tue Mar 3" (independent of the process locale)."""
+    return short_date(day)
 
 
 def subkind_label(subkind: str) -> str:

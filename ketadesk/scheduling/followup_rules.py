@@ -27,6 +27,7 @@ from ketadesk.scheduling.catalog import (
     ProtocolStage,
     SessionTypeSpec,
 )
+from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.scheduling.statuses import (
     AFTER_SESSION_STATUSES,
     BEFORE_SESSION_STATUSES,
@@ -300,8 +301,8 @@ def moment_text(moment: dt.datetime) -> str:
     """A local time as the queue shows it; midnight is the end of the day before."""
     if moment.hour == 0 and moment.minute == 0:
         before = moment - dt.timedelta(days=1)
-        return f"end of {before:%a} {before.day} {before:%b}"
-    return f"{moment:%a} {moment.day} {moment:%b %H:%M}"
+        return f"end of {short_date(before)}"
+    return short_date_time(moment)
 
 
 def _plural(n: int, word: str) -> str:

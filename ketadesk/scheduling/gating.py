@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ketadesk.scheduling.availability import describe_day
 from ketadesk.scheduling.catalog import GATING_RULES, ClinicSettings, SessionTypeSpec
+from ketadesk.scheduling.dates import short_date
 
 
 class Severity(enum.StrEnum):
@@ -161,7 +162,7 @@ def _rems_site(
     late = [d for d in dates if d > until]
     if late:
         return (
-            f"the site's REMS certification ends {describe_day(until)} {until.year}; "
+            f"the site's REMS certification ends {short_date(until, year=True)}; "
             f"{_count(late)} after that ({_list(late)})"
         )
     return None
@@ -178,7 +179,7 @@ def _prior_auth(
         late = [d for d in dates if d > expires]
         if late:
             problems.append(
-                f"prior authorization expires {describe_day(expires)} {expires.year}; "
+                f"prior authorization expires {short_date(expires, year=True)}; "
                 f"{_count(late)} after that ({_list(late)})"
             )
     left = facts.prior_auth_sessions_left

@@ -236,7 +236,7 @@ def test_recorded_session_prints_every_reading_at_its_configured_check(
         assert expected in text, expected
     assert "☒ No" in text  # no respiratory depression, ticked
     # 07:30 UTC on 1 December is still 30 November at the clinic.
-    assert "Transcribe onto the Spravato REMS Patient Monitoring Form by Mon 30 Nov 2026." in text
+    assert "Transcribe onto the Spravato REMS Patient Monitoring Form by Mon Nov 30, 2026." in text
 
 
 def test_session_without_a_record_prints_lines_to_write_on(

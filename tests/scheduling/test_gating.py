@@ -61,7 +61,7 @@ def test_spravato_without_rems_enrollment_is_blocked(clinic: DemoClinic) -> None
 def test_rems_enrollment_after_the_first_dose_is_blocked(clinic: DemoClinic) -> None:
     facts = dataclasses.replace(READY, rems_enrolled_on=FIRST + dt.timedelta(days=1))
     (result,) = check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic))
-    assert result.message == ("REMS enrollment on Tue 4 Mar, after the first session on Mon 3 Mar")
+    assert result.message == ("REMS enrollment on Tue Mar 4, after the first session on Mon Mar 3")
 
 
 def test_missing_driver_warns_and_a_clinician_may_override_it(clinic: DemoClinic) -> None:
@@ -123,7 +123,7 @@ def test_consent_signed_after_the_first_session_is_blocked(clinic: DemoClinic) -
     facts = dataclasses.replace(READY, consent_signed_on=FIRST + dt.timedelta(days=3))
     (result,) = check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings)
     assert result.rule == "consent_signed"
-    assert result.message == "consent signed on Thu 6 Mar, after the first session on Mon 3 Mar"
+    assert result.message == "consent signed on Thu Mar 6, after the first session on Mon Mar 3"
 
 
 def test_rule_turned_off_in_settings_is_skipped(clinic: DemoClinic) -> None:
@@ -150,8 +150,8 @@ def test_prior_auth_expiring_mid_series_warns_about_the_later_sessions(
     assert result.rule == "prior_auth_valid"
     assert result.severity is Severity(clinic.settings.gating["prior_auth_valid"])
     assert result.message == (
-        "prior authorization expires Sat 8 Mar 2025; 3 sessions after that "
-        "(Mon 10 Mar, Wed 12 Mar, Fri 14 Mar)"
+        "prior authorization expires Sat Mar 8, 2025; 3 sessions after that "
+        "(Mon Mar 10, Wed Mar 12, Fri Mar 14)"
     )
 
 
@@ -174,7 +174,7 @@ def test_site_certification_lapsing_mid_series_blocks_the_later_sessions(
     (result,) = check_gates(clinic.spec("spravato"), READY, SERIES, settings)
     assert result.rule == "rems_site_certified"
     assert result.severity is Severity.BLOCK
-    assert result.message.startswith("the site's REMS certification ends Sun 9 Mar 2025; 3")
+    assert result.message.startswith("the site's REMS certification ends Sun Mar 9, 2025; 3")
 
 
 def test_site_certification_not_recorded_blocks(clinic: DemoClinic) -> None:

@@ -86,7 +86,7 @@ def test_missed_session_stays_visible_and_is_made_up(clinic: DemoClinic) -> None
     (missed,) = after.missed
     assert missed.index == 2
     assert clinic.local(missed.start).date() == WED
-    assert missed.problems == ("missed on Wed 5 Mar",)
+    assert missed.problems == ("missed on Wed Mar 5",)
     assert [s.index for s in after.sessions] == [1, 2, 3, 4, 5, 6]
     assert dates(clinic, after)[1] > WED  # the make-up comes after the missed day
     assert dates(clinic, after)[1] == FRI
@@ -108,7 +108,7 @@ def test_cancelled_without_make_up_leaves_the_series_one_short(clinic: DemoClini
     assert after.problems[0] == (
         "session 2 cancelled without a make-up: the series has 5 of 6 sessions"
     )
-    assert after.missed[0].problems == ("cancelled on Wed 5 Mar",)
+    assert after.missed[0].problems == ("cancelled on Wed Mar 5",)
 
 
 def test_move_to_a_busy_time_is_refused_with_alternatives(clinic: DemoClinic) -> None:
@@ -120,8 +120,8 @@ def test_move_to_a_busy_time_is_refused_with_alternatives(clinic: DemoClinic) ->
     third = moved.sessions[2]
     assert not third.placed
     assert third.problems == (
-        "session 3 cannot move to 14:00 on Fri 7 Mar: no treatment room free 14:00-15:40 "
-        "on Fri 7 Mar",
+        "session 3 cannot move to 14:00 on Fri Mar 7: no treatment room free 14:00-15:40 "
+        "on Fri Mar 7",
     )
     assert third.alternatives
     series_days = {clinic.local(s.start).date() for s in plan.sessions if s.index != 3}

@@ -45,6 +45,7 @@ from ketadesk.scheduling.availability import (
 )
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.booking.expiry import release_expired
@@ -242,7 +243,7 @@ def _holder_labels(session: Session, appointment_ids: Iterable[int]) -> dict[int
 
 def _fmt(calendar: ClinicCalendar, span: Interval) -> str:
     a, b = calendar.local(span.start), calendar.local(span.end)
-    return f"{a:%a %-d %b %H:%M}-{b:%H:%M}"
+    return f"{short_date_time(a)}-{b:%H:%M}"
 
 
 def verify_plan(
@@ -416,7 +417,7 @@ def check_patient_free(
             raise BookingConflict(
                 [
                     f"the patient would have {len(entries)} dosing sessions on "
-                    f"{day:%a %-d %b} (at most {limit}); already booked: {booked}"
+                    f"{short_date(day)} (at most {limit}); already booked: {booked}"
                 ]
             )
 

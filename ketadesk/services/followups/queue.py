@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.dates import short_date_time
 from ketadesk.scheduling.followup_rules import (
     SECTION_TITLES,
     URGENT,
@@ -292,7 +293,7 @@ def _queue(
                 assignee_name=staff_name or "",
                 appointment_id=f.appointment_id,
                 session_label=(
-                    f"{type_name}, {calendar.local(starts_at):%a %-d %b %H:%M}"
+                    f"{type_name}, {short_date_time(calendar.local(starts_at))}"
                     if type_name and starts_at
                     else ""
                 ),

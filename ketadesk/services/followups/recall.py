@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.followup_rules import stage_finished, stage_ranges
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.common.context import utcnow
@@ -38,7 +39,7 @@ class RecallRow:
 
 
 def _fmt(day: dt.date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+    return short_date(day)
 
 
 def _latest_live_start(session: Session, patient_ids: Collection[int]) -> dict[int, dt.datetime]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import load_measures
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.measures import Band, InstrumentSpec, Trend, score, trend
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -111,10 +112,12 @@ class MeasureTrend:
         t = self.trend
         if t is None:
             return f"{self.name}: no scores yet"
+        first = short_date(t.baseline_date, year=True, weekday=False)
+        last = short_date(t.latest_date, year=True, weekday=False)
         parts = [
             f"{self.name}: {len(self.points)} score{'s' if len(self.points) != 1 else ''}",
-            f"baseline {t.baseline} on {t.baseline_date:%d %b %Y}",
-            f"latest {t.latest} ({self.points[-1].band}) on {t.latest_date:%d %b %Y}",
+            f"baseline {t.baseline} on {first}",
+            f"latest {t.latest} ({self.points[-1].band}) on {last}",
         ]
         if t.change_percent is not None and len(self.points) > 1:
             parts.append(f"change {t.change_percent:+.0f}%")

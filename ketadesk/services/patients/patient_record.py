@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.catalog import ProtocolSpec
+from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.followup_rules import kind_label
 from ketadesk.scheduling.gating import check_gates
 from ketadesk.scheduling.planner import series_slots
@@ -227,7 +228,7 @@ class SeriesProgress:
             )
         if self.next_start is not None:
             n = self.next_start
-            parts.append(f"next {n:%a} {n.day} {n:%b}")
+            parts.append(f"next {short_date(n)}")
         elif self.status in ("active", "planned") and self.done < self.planned_count:
             parts.append("nothing booked")
         return ", ".join(parts)
@@ -289,7 +290,7 @@ def _days(n: int) -> str:
 
 
 def _short_date(day: dt.date) -> str:
-    return f"{day.day} {day:%b %Y}"
+    return short_date(day, year=True, weekday=False)
 
 
 def patient_record(
@@ -467,8 +468,7 @@ def patient_record(
             priority=priority,
             assignee_role=role,
             session=(
-                f"{type_name}, {starts.astimezone(tz):%a} {starts.astimezone(tz).day} "
-                f"{starts.astimezone(tz):%b}"
+                f"{type_name}, {short_date(starts.astimezone(tz))}"
                 if starts is not None and type_name
                 else ""
             ),

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.printing.layout import (
     PrintBlock,
@@ -93,7 +94,7 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
         ).all()
     calls = []
     for due_at, priority, kind, outcome, first, last, chart, phone, starts_at, type_name in rows:
-        what = f"{type_name}, {starts_at.astimezone(tz):%a %d %b %H:%M}" if starts_at else ""
+        what = f"{type_name}, {short_date_time(starts_at.astimezone(tz))}" if starts_at else ""
         if kind == "schedule_change":
             what = f"Schedule change: {outcome}"  # what moved where, and why
         calls.append(
@@ -123,7 +124,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
             PrintBlock(fill("notice.html", text=f"No calls due on {long_date(calls.day)}."))
         )
     for c in calls.calls:
-        due = f"{c.due:%a %d %b}" + (" (overdue)" if c.overdue else "")
+        due = short_date(c.due) + (" (overdue)" if c.overdue else "")
         blocks.append(
             PrintBlock(
                 fill(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ketadesk.paths import config_dir, resources_dir
+from ketadesk.scheduling import dates
 from ketadesk.scheduling.catalog import CARD_SIZES, ClinicSettings
 
 
@@ -154,7 +155,7 @@ def hour_minute(moment: dt.datetime) -> str:
 
 def long_date(day: dt.date) -> str:
     """``Tuesday, November 24, 2026``: a heading's date, as a US clinic writes it."""
-    return f"{day:%A}, {day:%B} {day.day}, {day.year}"
+    return dates.long_date(day)
 
 
 def us_date(day: dt.date | dt.datetime, *, year: bool = False) -> str:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.safety_followups import last_local_day
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
@@ -299,7 +300,7 @@ def _box(checked: bool) -> str:
 
 
 def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
-    dob = f"{sheet.date_of_birth:%d %b %Y}" if sheet.date_of_birth else None
+    dob = short_date(sheet.date_of_birth, year=True, weekday=False) if sheet.date_of_birth else None
     rems_id = _value(sheet.rems_patient_id or None) if sheet.rems else "not a REMS session"
     blocks = [
         PrintBlock(
@@ -396,7 +397,7 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
         elif due is not None:
             # The deadline is the midnight that ends the last day: print that day, not the next.
             last = last_local_day(due)
-            text += f" by {last:%a} {last.day} {last:%b %Y}"
+            text += f" by {short_date(last, year=True)}"
         blocks.append(PrintBlock(fill("notice_small.html", text=text + ".")))
     what = "Spravato session record" if sheet.rems else "Session monitoring record"
     return PrintLayout(

@@ -42,7 +42,7 @@ from ketadesk.services.access.audit_log import AuditRow, action_words
 from ketadesk.services.schedule import day as schedule
 from ketadesk.ui.access.sign_in import error_label, show_error
 from ketadesk.ui.common.background import BackgroundCall
-from ketadesk.ui.common.dates import us_long_date
+from ketadesk.ui.common.dates import QT_DATE_NO_WEEKDAY, short_date_time, us_long_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import AnyIndex, RowTableModel, TableColumn
 
@@ -88,7 +88,7 @@ def action_text(action: str) -> str:
 def cell_text(row: AuditRow, column: AuditColumn) -> str:
     match column:
         case AuditColumn.WHEN:
-            return row.local_at.strftime("%a %d %b %Y %H:%M:%S")
+            return short_date_time(row.local_at, year=True, seconds=True)
         case AuditColumn.WHO:
             return row.username or "—"
         case AuditColumn.ACTION:
@@ -214,7 +214,7 @@ class AuditViewer(QWidget):
         self.to_edit.setAccessibleName("To date")
         for edit in (self.from_edit, self.to_edit):
             edit.setCalendarPopup(True)
-            edit.setDisplayFormat("d MMM yyyy")
+            edit.setDisplayFormat(QT_DATE_NO_WEEKDAY)
             edit.setEnabled(False)
         self.appointment_button = QPushButton(self)
         self.appointment_button.setAccessibleName("Stop showing one appointment")

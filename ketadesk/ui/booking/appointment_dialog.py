@@ -32,7 +32,7 @@ from ketadesk.services.booking.appointments import AppointmentDetail, appointmen
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.monitoring.measurements import instruments
 from ketadesk.ui.common.background import LatestOnly, run_service
-from ketadesk.ui.common.dates import us_long_date
+from ketadesk.ui.common.dates import short_date_time, us_long_date
 from ketadesk.ui.common.desk import Desk
 
 # The chair board's "late" red (light, dark palette): an urgent review reads the same everywhere.
@@ -151,7 +151,7 @@ class AppointmentDialog(QDialog):
         self._detail = d
         series = f" {d.series_label}" if d.series_label else ""
         self._title.setText(f"{d.patient_name} — {d.session_type_name}{series}")
-        self.setWindowTitle(f"{d.patient_name}, {d.start:%a %d %b %H:%M}")
+        self.setWindowTitle(f"{d.patient_name}, {short_date_time(d.start)}")
         while self._form.rowCount():
             self._form.removeRow(0)
         when = f"{us_long_date(d.start.date())}, {d.start:%H:%M}–{d.end:%H:%M}"
@@ -186,9 +186,8 @@ class AppointmentDialog(QDialog):
         for h in d.history:
             change = f"{h.from_status or '—'} → {h.to_status}" if h.to_status else ""
             why = f": {h.reason}" if h.reason else ""
-            self._history.addItem(
-                f"{h.at:%d %b %H:%M}  {h.who}  {h.action.replace('_', ' ')} {change}{why}"
-            )
+            at = short_date_time(h.at, weekday=False)
+            self._history.addItem(f"{at}  {h.who}  {h.action.replace('_', ' ')} {change}{why}")
         if not d.history:
             self._history.addItem("Booked; nothing has happened to it yet.")
         self._build_buttons(d)

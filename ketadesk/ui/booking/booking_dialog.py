@@ -72,7 +72,7 @@ from ketadesk.services.common.errors import service_errors
 from ketadesk.services.patients.search import PatientMatch, patient_match
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import BackgroundCall, run_service
-from ketadesk.ui.common.dates import us_date
+from ketadesk.ui.common.dates import QT_DATE, short_date, short_date_time, us_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.sizing import fixed_minimum
 from ketadesk.ui.common.table_model import RowTableModel, TableColumn
@@ -138,7 +138,7 @@ def plan_rows(
         rows.append(
             PlanRow(
                 index=s.index,
-                date=f"{start:%a} {start.day} {start:%b %Y}",
+                date=short_date(start, year=True),
                 time=f"{start:%H:%M}–{end:%H:%M}",
                 room=", ".join(held["room"]),
                 monitor=", ".join(held["equipment"]),
@@ -176,7 +176,7 @@ def confirm_blocker(
 
 def _when(calendar: ClinicCalendar, s: PlannedSession) -> str:
     start = calendar.local(s.start)
-    return f"{start:%a} {start.day} {start:%b} {start:%H:%M}"
+    return short_date_time(start)
 
 
 PLAN_COLUMNS: tuple[TableColumn[PlanRow], ...] = (
@@ -325,7 +325,7 @@ class BookingDialog(QDialog):
         self.start.setObjectName("booking_start")
         self.start.setAccessibleName("First day")
         self.start.setCalendarPopup(True)
-        self.start.setDisplayFormat("ddd d MMM yyyy")
+        self.start.setDisplayFormat(QT_DATE)
         first = self._today + dt.timedelta(days=1)
         self.start.setMinimumDate(QDate(self._today.year, self._today.month, self._today.day))
         self.start.setDate(QDate(first.year, first.month, first.day))

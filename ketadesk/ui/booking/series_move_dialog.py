@@ -30,6 +30,7 @@ from ketadesk.services.booking.appointments import AppointmentDetail, appointmen
 from ketadesk.services.booking.series_moves import SeriesMove, propose_series_move
 from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.dates import QT_DATE_TIME, short_date_time
 from ketadesk.ui.common.desk import Desk
 
 
@@ -56,7 +57,7 @@ class SeriesMoveDialog(QDialog):
         self.setWindowTitle(f"Move the rest of the series — {detail.patient_name}")
         intro = QLabel(
             f"{detail.session_type_name} {detail.series_label} is booked for "
-            f"{detail.start:%a %d %b %H:%M}. Choose its new start; the later sessions of the "
+            f"{short_date_time(detail.start)}. Choose its new start; the later sessions of the "
             "series follow, keeping the protocol's spacing.",
             self,
         )
@@ -65,7 +66,7 @@ class SeriesMoveDialog(QDialog):
         self.start_edit.setObjectName("new_start")
         self.start_edit.setAccessibleName("New start")
         self.start_edit.setCalendarPopup(True)
-        self.start_edit.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        self.start_edit.setDisplayFormat(QT_DATE_TIME)
         zone = QTimeZone(detail.timezone.encode())
         self.start_edit.setTimeZone(zone)
         moved = detail.start + dt.timedelta(days=1)
@@ -164,7 +165,7 @@ class SeriesMoveDialog(QDialog):
             local = planned.start.astimezone(self._zone)
             cells = [
                 f"{planned.index}",
-                f"{local:%a %d %b %H:%M}",
+                short_date_time(local),
                 "; ".join(planned.problems),
             ]
             for col, text in enumerate(cells):

@@ -4,6 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ketadesk.scheduling import dates as _dates
+from ketadesk.scheduling.dates import short_date, short_date_time
+
+__all__ = [
+    "QT_DATE",
+    "QT_DATE_NO_WEEKDAY",
+    "QT_DATE_TIME",
+    "short_date",
+    "short_date_time",
+    "us_date",
+    "us_date_range",
+    "us_long_date",
+]
+
 
 def us_date(day: dt.date) -> str:
     """``12/07/1967``: the form the patient form accepts back and the front desk reads."""
@@ -12,14 +26,17 @@ def us_date(day: dt.date) -> str:
 
 def us_long_date(day: dt.date) -> str:
     """``Tuesday, November 24, 2026``: a heading's date."""
-    return f"{day:%A}, {day:%B} {day.day}, {day.year}"
+    return _dates.long_date(day)
 
 
 def us_date_range(first: dt.date, last: dt.date) -> str:
     """A span of days as a US heading writes it: ``Nov 30 – Dec 6, 2026``, ``Dec 7 – 13, 2026``,
     ``Dec 28, 2026 – Jan 3, 2027``."""
-    if first.year != last.year:
-        return f"{first:%b} {first.day}, {first.year} – {last:%b} {last.day}, {last.year}"
-    if first.month != last.month:
-        return f"{first:%b} {first.day} – {last:%b} {last.day}, {last.year}"
-    return f"{first:%b} {first.day} – {last.day}, {last.year}"
+    return _dates.date_range(first, last)
+
+
+#: Qt display formats of the date (and date-time) editors, in the same words: "Tue Nov 24, 2026".
+QT_DATE = "ddd MMM d, yyyy"
+QT_DATE_TIME = "ddd MMM d, yyyy HH:mm"
+#: Without the weekday, for the narrow From/To editors: "Nov 24, 2026".
+QT_DATE_NO_WEEKDAY = "MMM d, yyyy"

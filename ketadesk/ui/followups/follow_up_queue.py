@@ -585,7 +585,7 @@ class SnoozeDialog(_FollowUpDialog):
         self.until = QDateTimeEdit(self)
         self.until.setObjectName("until")
         self.until.setCalendarPopup(True)
-        self.until.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        self.until.setDisplayFormat("ddd MMM d, yyyy HH:mm")
         # The clinic's next opening (read with the queue); without one, tomorrow at this hour.
         proposed = item.snooze_default or desk.now().astimezone(self.zone) + dt.timedelta(days=1)
         self.set_until(proposed.astimezone(self.zone).replace(tzinfo=None))

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.followups.recall import RecallRow, dropout_list, recall_list
 from ketadesk.ui.common.background import BackgroundCall
+from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.table_model import ROW_ROLE, AnyIndex, RowTableModel, TableColumn
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ RECALL_COLUMNS: tuple[TableColumn[RecallRow], ...] = (
     TableColumn("Why", lambda row: row.why, tooltip=lambda row: row.why),
     TableColumn(
         "Since",
-        lambda row: f"{row.since:%a} {row.since.day} {row.since:%b %Y}",
+        lambda row: short_date(row.since, year=True),
         sort_key=lambda row: row.since,
     ),
     TableColumn("", lambda row: ""),  # the "Book…" button's cell

@@ -50,6 +50,7 @@ from ketadesk.services.monitoring.record_forms import (
 )
 from ketadesk.ui.common.app import has_screen
 from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 
@@ -160,7 +161,7 @@ class MonitoringDialog(QDialog):
 
         title = QLabel(
             f"<b>{sheet.patient_name}</b> ({sheet.chart_number}) · {sheet.session_name} · "
-            f"{day:%a %d %b %Y, %H:%M}",
+            f"{short_date(day, year=True)}, {day:%H:%M}",
             self,
         )
         title.setTextFormat(Qt.TextFormat.RichText)

@@ -49,6 +49,7 @@ from ketadesk.services.patients.patient_record import (
 from ketadesk.services.printing.export import patient_calendar
 from ketadesk.ui.common.background import BackgroundCall, LatestOnly, run_service
 from ketadesk.ui.common.colors import is_dark, mix
+from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.merge_dialog import MergePatientsDialog
 from ketadesk.ui.patients.patient_form import PatientFormDialog
@@ -65,7 +66,7 @@ APPOINTMENT_ROLE = Qt.ItemDataRole.UserRole
 def session_row(s: RecordSession) -> list[str]:
     """One session as the record's tables show it."""
     return [
-        f"{s.start:%a} {s.start.day} {s.start:%b %Y}",
+        short_date(s.start, year=True),
         f"{s.start:%H:%M}–{s.end:%H:%M}",
         s.session_type,
         s.series_label,
@@ -356,7 +357,7 @@ class PatientRecordView(QWidget):
             bits.append(f"prefers “{p.preferred_name}”")
         if p.date_of_birth is not None:
             age = p.age_on(record.as_of.date())
-            bits.append(f"born {p.date_of_birth.day} {p.date_of_birth:%b %Y} ({age})")
+            bits.append(f"born {short_date(p.date_of_birth, year=True, weekday=False)} ({age})")
         self.sub_label.setText(" · ".join(bits))
         self.setWindowTitle(f"{p.display_name} — patient record")
         self._show_contact(record)
@@ -516,7 +517,7 @@ class PatientRecordView(QWidget):
         for f in record.follow_ups:
             item = QTreeWidgetItem(
                 [
-                    f"{f.due:%a} {f.due.day} {f.due:%b}" + (" (overdue)" if f.overdue else ""),
+                    short_date(f.due) + (" (overdue)" if f.overdue else ""),
                     f.kind_label + ("" if f.priority == "normal" else f" ({f.priority})"),
                     f.session or "—",
                 ]
@@ -540,7 +541,7 @@ class PatientRecordView(QWidget):
             self.measures.addTopLevelItem(
                 QTreeWidgetItem(
                     [
-                        f"{m.taken_at.day} {m.taken_at:%b %Y}",
+                        short_date(m.taken_at, year=True, weekday=False),
                         _measure_name(m.instrument),
                         str(m.score),
                     ]

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QP
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ketadesk.services.monitoring.measurements import MeasureTrend
+from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def chart_geometry(
                 chosen[-1] = len(points) - 1
             else:
                 chosen.append(len(points) - 1)
-        x_ticks = [(dots[i].x, f"{points[i].day:%d %b}") for i in chosen]
+        x_ticks = [(dots[i].x, short_date(points[i].day, weekday=False)) for i in chosen]
     y_values = sorted({low, high, *(b.low for b in trend.bands)})
     return ChartGeometry(
         plot=(x0, y0, x1, y1),

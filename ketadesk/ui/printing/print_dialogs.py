@@ -44,6 +44,7 @@ from ketadesk.services.printing.session_record import session_record_layout, ses
 from ketadesk.services.printing.waitlist_list import waitlist_layout, waitlist_sheet
 from ketadesk.services.settings.clinic_details import clinic_paper_size
 from ketadesk.ui.common.background import BackgroundCall, run_service
+from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.printing.printing import PrintError, page_layout, pdf_printer, render
 
@@ -249,7 +250,8 @@ class DocumentPrinter(QObject):
             path,
             f"day-sheet-{day.isoformat()}.pdf",
             about=Disclosure(
-                "day sheet", f"{day:%a %d %b %Y}, by {by}" + (", initials" if initials else "")
+                "day sheet",
+                f"{short_date(day, year=True)}, by {by}" + (", initials" if initials else ""),
             ),
         )
 
@@ -262,7 +264,7 @@ class DocumentPrinter(QObject):
             mode,
             path,
             f"calls-{day.isoformat()}.pdf",
-            about=Disclosure("call list", f"{day:%a %d %b %Y}"),
+            about=Disclosure("call list", short_date(day, year=True)),
         )
 
     def appointment_card(

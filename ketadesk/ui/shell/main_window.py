@@ -49,7 +49,7 @@ from ketadesk import APP_NAME
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.common.background import LatestOnly, run_service
-from ketadesk.ui.common.dates import us_date_range, us_long_date
+from ketadesk.ui.common.dates import QT_DATE, short_date, us_date_range, us_long_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.icons import chevron
 from ketadesk.ui.shell.page_registry import Page, PageRegistry
@@ -395,7 +395,7 @@ class MainWindow(QMainWindow):
         edit.setObjectName("date_edit")
         edit.setAccessibleName("Date shown")
         edit.setCalendarPopup(True)
-        edit.setDisplayFormat("ddd d MMM yyyy")
+        edit.setDisplayFormat(QT_DATE)
         edit.setToolTip("Go to a date")
         edit.setMinimumDate(QDate(2000, 1, 1))
         edit.setMaximumDate(QDate(2100, 12, 31))
@@ -743,7 +743,7 @@ class MainWindow(QMainWindow):
         self.side_panel.set_day(day)
         self._heading.setText(self._heading_text(day))
         clinic = self._schedule.clinic_name if self._schedule is not None else APP_NAME
-        self.setWindowTitle(f"{clinic} — {day:%a} {day.day} {day:%b %Y} — {APP_NAME}")
+        self.setWindowTitle(f"{clinic} — {short_date(day, year=True)} — {APP_NAME}")
 
     def _heading_text(self, day: dt.date) -> str:
         """The day, or on the week view the week holding it (Monday to Sunday, as it shows)."""

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from ketadesk.services.schedule.day_schedule import DayAppointment
 from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.common.colors import mix
+from ketadesk.ui.common.dates import short_date, short_date_time
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.timeline.day_layout import Rect, Tick, wall_minute
 from ketadesk.ui.timeline.drag import (
@@ -518,7 +519,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         tz = week.days[target.day].day_start.tzinfo
         start = self._target_start(target).astimezone(tz)
         end = start + dt.timedelta(minutes=drag.duration)
-        return f"{start:%a} {start.day} {start:%b} {start:%H:%M}–{end:%H:%M}"
+        return f"{short_date_time(start)}–{end:%H:%M}"
 
     @override
     def _begin(
@@ -696,7 +697,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             self,
             "Cancel session",
             f"Why is {appointment.patient_name}'s {appointment.session_type_name} session "
-            f"on {appointment.start:%a %d %b} at {appointment.start:%H:%M} cancelled?",
+            f"on {short_date(appointment.start)} at {appointment.start:%H:%M} cancelled?",
         )
         return text.strip() if ok and text.strip() else None
 
@@ -750,7 +751,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         lines = [
             f"<b>{html.escape(a.patient_name)}</b> · chart {html.escape(a.chart_number)}",
             html.escape(kind),
-            html.escape(f"{a.start:%a %d %b} · {a.start:%H:%M}–{a.end:%H:%M} · {where}"),
+            html.escape(f"{short_date(a.start)} · {a.start:%H:%M}–{a.end:%H:%M} · {where}"),
             f"Status: {html.escape(a.status_label)}",
         ]
         return "<br>".join(lines)

@@ -101,7 +101,7 @@ def test_nurse_watches_at_most_three_recovering_patients(clinic: SmallClinic) ->
 def test_one_dosing_session_per_patient_per_day(clinic: SmallClinic) -> None:
     _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A))
     with pytest.raises(
-        BookingConflict, match=r"would have 2 dosing sessions on Wed 2 Dec \(at most 1\)"
+        BookingConflict, match=r"would have 2 dosing sessions on Wed Dec 2 \(at most 1\)"
     ):
         _book(clinic, clinic.session("iv_infusion", WED, "13:00", IV_B))
     _book(clinic, clinic.session("iv_infusion", dt.date(2026, 12, 4), "13:00", IV_B))
@@ -490,8 +490,8 @@ def test_a_refused_booking_writes_nothing_and_names_the_holder(clinic: SmallClin
         audits_before = s.scalar(select(func.count()).select_from(AuditEvent))
     holder = f"Lovelace, A. (IV ketamine infusion, appointment #{first})"
     assert refused.value.reasons == (
-        f"Room 1 was just taken by {holder} Wed 2 Dec 10:00-11:40",
-        f"Monitor 1 was just taken by {holder} Wed 2 Dec 10:15-11:40",
+        f"Room 1 was just taken by {holder} Wed Dec 2 10:00-11:40",
+        f"Monitor 1 was just taken by {holder} Wed Dec 2 10:15-11:40",
     )
     with clinic.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Appointment)) == 1

@@ -65,7 +65,7 @@ def test_refusals_say_what_is_wrong(clinic: SmallClinic) -> None:
     room1, office = clinic.ids["Room 1"], clinic.ids["Office A"]
     check = prepare_move(clinic.db, ada, now=NOW)
     assert check.check(clinic.at(WED, "17:30"), room1) == [
-        "a 100-minute session at 17:30-19:10 on Wed 2 Dec runs past closing (18:00)"
+        "a 100-minute session at 17:30-19:10 on Wed Dec 2 runs past closing (18:00)"
     ]
     office_reason = check.check(clinic.at(WED, "10:00"), office)
     assert office_reason[0].startswith("Office A is an office;")
@@ -82,7 +82,7 @@ def test_a_second_dosing_session_on_a_day_is_refused(clinic: SmallClinic) -> Non
     _book(clinic, "Ada Lovelace", FRI, "08:00", IV_A)
     reasons = check_move(clinic.db, ada, clinic.at(FRI, "13:00"), clinic.ids["Room 2"], now=NOW)
     assert reasons
-    assert "would have 2 dosing sessions on Fri 4 Dec (at most 1)" in reasons[0]
+    assert "would have 2 dosing sessions on Fri Dec 4 (at most 1)" in reasons[0]
 
 
 def test_a_completed_session_cannot_be_moved(clinic: SmallClinic) -> None:

@@ -330,7 +330,7 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     assert call.patient_name == "Lovelace, Ada"
     assert call.chart_number == "BT-1"
     assert call.assignee_name == "Nurse Kim"
-    assert call.session_label == "Spravato (esketamine), Wed 25 Nov 10:00"
+    assert call.session_label == "Spravato (esketamine), Wed Nov 25 10:00"
     assert call.attempts == 0
     assert call.attempts_left == 3
     assert "discharge time" in form.missing

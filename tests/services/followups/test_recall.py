@@ -68,13 +68,13 @@ def test_an_ended_booster_series_is_recalled_once_its_window_opens(clinic: Small
         (
             "Lovelace, Ada",
             "BT-1",
-            "IV booster ended Wed 25 Nov; booster window Wed 9 Dec – Wed 6 Jan; nothing booked",
+            "IV booster ended Wed Nov 25; booster window Wed Dec 9 – Wed Jan 6; nothing booked",
             WED,
         )
     ]
     assert rows[0].patient_id == clinic.ids["Ada Lovelace"]
     late = recall.recall_list(clinic.db, now=clinic.at(dt.date(2027, 1, 8), "09:00"))
-    assert late[0].why.endswith("booster window Wed 9 Dec – Wed 6 Jan has passed; nothing booked")
+    assert late[0].why.endswith("booster window Wed Dec 9 – Wed Jan 6 has passed; nothing booked")
 
 
 def test_a_booked_review_takes_the_patient_off_the_recall_list(clinic: SmallClinic) -> None:
@@ -121,7 +121,7 @@ def test_a_missed_series_session_with_nothing_since_is_a_dropout(clinic: SmallCl
         (
             "Lovelace, Ada",
             "BT-1",
-            "Missed IV ketamine infusion 1/1 (no-show) Wed 25 Nov; nothing booked since",
+            "Missed IV ketamine infusion 1/1 (no-show) Wed Nov 25; nothing booked since",
             WED,
         )
     ]
@@ -134,7 +134,7 @@ def test_a_make_up_session_takes_the_patient_off_the_dropout_list(clinic: SmallC
     )
     after = clinic.at(WED, "11:00")
     assert [r.why for r in recall.dropout_list(clinic.db, now=after)] == [
-        "Missed IV ketamine infusion 1/1 (cancelled) Wed 25 Nov; nothing booked since"
+        "Missed IV ketamine infusion 1/1 (cancelled) Wed Nov 25; nothing booked since"
     ]
     _book(clinic, "iv_infusion", dt.date(2026, 11, 30), IV, now=after)
     assert recall.dropout_list(clinic.db, now=after) == []

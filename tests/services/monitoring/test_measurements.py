@@ -229,6 +229,6 @@ def test_trend_shows_baseline_response_line_and_remission(clinic: SmallClinic, a
     assert found.points[0].day == dt.date(2026, 11, 11)
     assert found.bands[0].label == "minimal"
     assert found.summary() == (
-        "PHQ-9: 3 scores, baseline 16 on 11 Nov 2026, latest 4 (minimal) on 25 Nov 2026, "
+        "PHQ-9: 3 scores, baseline 16 on Nov 11, 2026, latest 4 (minimal) on Nov 25, 2026, "
         "change -75%, in remission"
     )

@@ -112,7 +112,7 @@ def test_series_progress_counts_done_missed_and_the_next_session(clinic: SmallCl
     assert (progress.done, progress.missed, progress.cancelled, progress.booked) == (4, 1, 0, 1)
     assert progress.next_start is not None
     assert progress.next_start.date() == FRI27
-    assert progress.summary == "4 of 6 done, 1 missed, next Fri 27 Nov"
+    assert progress.summary == "4 of 6 done, 1 missed, next Fri Nov 27"
     assert [s.series_index for s in progress.sessions] == [1, 2, 3, 4, 5, 6]
     assert progress.sessions[3].status_label == "No-show"
     # History most recent first (this morning's session is past), upcoming soonest first.
@@ -208,7 +208,7 @@ def test_open_follow_ups_and_recent_measures(clinic: SmallClinic) -> None:
         ("booster_review", False),
     ]
     assert record.follow_ups[0].kind_label  # in words, not the code
-    assert record.follow_ups[0].session == "IV ketamine infusion, Fri 20 Nov"
+    assert record.follow_ups[0].session == "IV ketamine infusion, Fri Nov 20"
     assert [(m.instrument, m.score) for m in record.measures] == [
         ("phq9", 9),
         ("phq9", 14),
@@ -223,7 +223,7 @@ def test_gating_facts_and_what_blocks_the_next_dosing_session(clinic: SmallClini
     patient = clinic.ids["Mary Seacole"]
     record = patient_record(clinic.db, NURSE, patient, now=NOW)
     facts = {f.label: f for f in record.gating}
-    assert facts["Screening"].value == "Cleared 5 Jan 2026"
+    assert facts["Screening"].value == "Cleared Jan 5, 2026"
     assert facts["Screening"].ok
     assert facts["Consent"].ok
     assert facts["Driver"].ok

@@ -93,7 +93,7 @@ def test_every_event_is_listed_newest_first_with_who_and_what(
     assert _column(viewer, AuditColumn.WHO)[cancel] == "maria"
     assert "status: booked → cancelled" in _column(viewer, AuditColumn.CHANGES)[cancel]
     assert _column(viewer, AuditColumn.PATIENT)[cancel] == "BT-4 · Franklin, Rosalind"
-    assert _column(viewer, AuditColumn.WHEN)[cancel] == "Tue 01 Dec 2026 09:00:00"
+    assert _column(viewer, AuditColumn.WHEN)[cancel] == "Tue Dec 1, 2026 09:00:00"
     assert viewer.status_label.text().startswith(f"{viewer.model.rowCount()} events")
     # The selected event in full below the table.
     viewer.table.selectRow(cancel)

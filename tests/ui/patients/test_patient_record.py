@@ -71,7 +71,7 @@ def _labels(widget: QWidget, name: str) -> list[str]:
 def test_record_shows_the_series_progress_and_its_gap(view: PatientRecordView) -> None:
     assert view.name_label.text() == "Seacole, Mary"
     assert "Chart BT-3" in view.sub_label.text()
-    assert _labels(view, "series_summary") == ["4 of 6 done, 1 missed, next Fri 27 Nov"]
+    assert _labels(view, "series_summary") == ["4 of 6 done, 1 missed, next Fri Nov 27"]
     assert _labels(view, "series_gap_outside") == [
         "⚠ 3 → 5: 4 days, no session 4 (Induction asks for 1-5 days)"
     ]
@@ -82,7 +82,7 @@ def test_upcoming_and_history_are_listed_in_order(
     view: PatientRecordView, ids: dict[int, int]
 ) -> None:
     upcoming = _rows(view.upcoming)
-    assert [r[0] for r in upcoming] == ["Fri 27 Nov 2026", "Tue 1 Dec 2026"]
+    assert [r[0] for r in upcoming] == ["Fri Nov 27, 2026", "Tue Dec 1, 2026"]
     assert upcoming[0][2:4] == ["IV ketamine infusion", "6/6"]
     assert upcoming[1][4] == "Office A"
     history = _rows(view.history)
@@ -164,7 +164,7 @@ def test_gating_facts_marked_and_edit_reloads(
     qtbot: QtBot, view: PatientRecordView, clinic: SmallClinic
 ) -> None:
     texts = [label.text() for label in view.gating_box.findChildren(QLabel)]
-    assert "✓ Signed 5 Jan 2026" in texts
+    assert "✓ Signed Jan 5, 2026" in texts
     assert view.gate_problems is None
 
     with clinic.db.write() as session:
@@ -208,7 +208,10 @@ def test_measures_listed_and_their_trend_charted(
     with qtbot.waitSignal(view.loaded, timeout=10000):
         view.reload()
     view.tabs.setCurrentIndex(2)
-    assert _rows(view.measures) == [["18 Nov 2026", "PHQ-9", "14"], ["16 Nov 2026", "PHQ-9", "19"]]
+    assert _rows(view.measures) == [
+        ["Nov 18, 2026", "PHQ-9", "14"],
+        ["Nov 16, 2026", "PHQ-9", "19"],
+    ]
     assert view.instrument_box.currentText() == "PHQ-9"
     qtbot.waitUntil(lambda: view.trend_chart.trend is not None)  # read on a worker
     trend = view.trend_chart.trend
@@ -270,9 +273,9 @@ def test_front_desk_sees_no_clinical_part_and_is_told_why(
     (why,) = _labels(view, "clinical_withheld")
     assert "shown to clinicians only" in why
     gating = " ".join(label.text() for label in view.gating_box.findChildren(QLabel))
-    assert "Signed 5 Jan 2026" not in gating  # consent
+    assert "Signed Jan 5, 2026" not in gating  # consent
     assert "Uncontrolled hypertension" not in gating
-    assert "✓ expires 31 Dec 2027" in gating  # prior authorization: the front desk's work
+    assert "✓ expires Dec 31, 2027" in gating  # prior authorization: the front desk's work
     assert view.trend_chart.trend is None
     assert _views(clinic) == [
         (
@@ -295,7 +298,7 @@ def test_nurse_sees_the_clinical_part_and_one_opening_is_one_event(
     assert view.record_button.isVisibleTo(view)
     assert _labels(view, "clinical_withheld") == []
     gating = " ".join(label.text() for label in view.gating_box.findChildren(QLabel))
-    assert "Signed 5 Jan 2026" in gating
+    assert "Signed Jan 5, 2026" in gating
     assert "Uncontrolled hypertension" in gating
     # ... but the record's one "view" event covers it: no event per chart or per row.
     assert _views(clinic) == [("nurse", clinic.ids["Mary Seacole"], {"read": "patient record"})]

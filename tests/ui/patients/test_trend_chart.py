@@ -61,7 +61,7 @@ def test_geometry_places_lines_bands_and_points(trend: MeasureTrend) -> None:
     ]
     assert g.bands[0].bottom == pytest.approx(y1)
     assert g.bands[-1].top == pytest.approx(y0)
-    assert g.x_ticks[0][1] == "03 Nov"
+    assert g.x_ticks[0][1] == "Nov 3"
 
 
 def test_a_single_score_sits_in_the_middle(clinic: SmallClinic) -> None:
@@ -89,7 +89,7 @@ def test_chart_paints_and_summarises_for_screen_readers(qtbot: QtBot, trend: Mea
     chart.set_trend(trend)
     assert chart.accessibleName() == "PHQ-9 trend"
     assert chart.accessibleDescription() == (
-        "PHQ-9: 4 scores, baseline 18 on 03 Nov 2026, latest 4 (minimal) on 24 Nov 2026, "
+        "PHQ-9: 4 scores, baseline 18 on Nov 3, 2026, latest 4 (minimal) on Nov 24, 2026, "
         "change -78%, in remission"
     )
     assert len(_ink(chart)) > len(empty) + 10  # bands, lines and points were painted

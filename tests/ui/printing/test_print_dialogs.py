@@ -201,7 +201,7 @@ def test_printed_and_saved_documents_are_recorded_in_the_audit_trail(
             "system",
             None,
             "day sheet",
-            f"Tue 24 Nov 2026, by room; saved as PDF to {tmp_path / 'day.pdf'}",
+            f"Tue Nov 24, 2026, by room; saved as PDF to {tmp_path / 'day.pdf'}",
         ),
     ]
 

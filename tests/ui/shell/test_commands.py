@@ -210,7 +210,7 @@ def test_run_opens_the_window_on_the_date_asked(
 
     QTimer.singleShot(0, look_and_quit)
     assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
-    assert seen == ["KetaDesk Clinic — Tue 24 Nov 2026 — KetaDesk"]
+    assert seen == ["KetaDesk Clinic — Tue Nov 24, 2026 — KetaDesk"]
 
 
 def test_run_without_a_database_says_how_to_make_one(
@@ -270,7 +270,7 @@ def test_run_builds_the_demo_clinic_when_asked_and_missing(
     assert f"no clinic database at {target} yet: building a demo clinic" in out
     assert "demo clinic ready" in out
     assert target.exists()
-    assert any(t.startswith("Harbor Ketamine & Wellness — Tue 24 Nov 2026") for t in titles)
+    assert any(t.startswith("Harbor Ketamine & Wellness — Tue Nov 24, 2026") for t in titles)
 
 
 # What a command imports, from a fresh interpreter (the test process has everything loaded).
@@ -380,8 +380,8 @@ def test_run_paints_the_first_day_from_the_file_then_reads_through_the_opened_cl
     assert len(sources) == 1
     assert getattr(sources[0], "func", None) is day_schedule
     assert seen == [
-        ("first", "KetaDesk Clinic — Tue 24 Nov 2026 — KetaDesk"),
-        ("next", "KetaDesk Clinic — Wed 25 Nov 2026 — KetaDesk"),
+        ("first", "KetaDesk Clinic — Tue Nov 24, 2026 — KetaDesk"),
+        ("next", "KetaDesk Clinic — Wed Nov 25, 2026 — KetaDesk"),
     ]
 
 
@@ -593,7 +593,7 @@ def test_run_remembers_its_clinic_for_the_next_run_and_for_the_commands(
 
     quit_when(qapp, signed_in, look)
     assert main(["run", "--date", "2026-11-24"]) == 0
-    assert "KetaDesk Clinic — Tue 24 Nov 2026 — KetaDesk" in titles
+    assert "KetaDesk Clinic — Tue Nov 24, 2026 — KetaDesk" in titles
     assert "clinic is now" not in capsys.readouterr().out  # nothing changed: nothing said
     assert main(["db", "status"]) == 0
     assert capsys.readouterr().err == (

@@ -205,7 +205,7 @@ def test_window_handed_its_first_day_shows_it_and_reads_on_from_its_new_source(
     qtbot.addWidget(win)
     assert win.day() == TUESDAY
     assert win.schedule() is first
-    assert win.windowTitle() == "KetaDesk Clinic — Tue 24 Nov 2026 — KetaDesk"
+    assert win.windowTitle() == "KetaDesk Clinic — Tue Nov 24, 2026 — KetaDesk"
     win.set_day_source(partial(day_schedule, clinic.db), lambda: WEDNESDAY)
     assert win.day() == TUESDAY  # the day shown stays
     win.actions_by_name["next_day"].trigger()

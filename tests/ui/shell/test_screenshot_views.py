@@ -78,7 +78,7 @@ def test_each_view_renders_to_a_png_of_the_size_asked(
     # The window said which view it showed when the picture was taken: the one asked for.
     name = screenshot.VIEWS[view]
     assert capsys.readouterr().out.strip() == (
-        f"wrote {out} (1100x720, {TEXT[name]}, Tue 24 Nov 2026)"
+        f"wrote {out} (1100x720, {TEXT[name]}, Tue Nov 24, 2026)"
     )
     assert out.stat().st_mode & 0o777 == 0o600
 
