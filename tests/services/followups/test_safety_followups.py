@@ -355,9 +355,9 @@ def test_the_printed_rems_deadline_is_the_session_date_plus_7(
     sheet = session_record_sheet(clinic.db, NURSE, appointment, now=clinic.at(day, "13:00"))
     text = " ".join(block.html for block in session_record_layout(sheet).blocks)
     due = day + dt.timedelta(days=7)
-    assert f"Monitoring Form by {due:%a} {due.day} {due:%b %Y}." in text
+    assert f"Monitoring Form by {due:%a %b} {due.day}, {due.year}." in text
     after = due + dt.timedelta(days=1)
-    assert f"by {after:%a} {after.day} {after:%b %Y}" not in text
+    assert f"by {after:%a %b} {after.day}, {after.year}" not in text
 
 
 def test_an_incomplete_rems_form_is_submitted_only_by_an_override(
