@@ -315,7 +315,7 @@ class DeskController(QObject):
         confirmations = ConfirmationsView(self.desk, self.parent_widget)
         confirmations.patient_requested.connect(self.open_patient)
         confirmations.changed.connect(self._on_own_change)
-        confirmations.visit_cancelled.connect(self._offer_rebooking)
+        confirmations.visit_cancelled.connect(self._on_place_freed)
         return Page(confirmations, lambda _day: confirmations.refresh())
 
     def _on_place_freed(self, appointment_id: int) -> None:

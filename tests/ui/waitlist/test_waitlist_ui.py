@@ -252,3 +252,41 @@ def test_a_nurse_sees_the_list_but_cannot_change_it(qtbot: QtBot, clinic: SmallC
     assert not view.remove_button.isEnabled()
     with clinic.db.read() as s:
         assert s.scalars(select(WaitlistEntry.status)).all() == ["waiting"]
+
+
+def test_a_cancellation_from_the_confirmations_list_offers_the_place_too(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    """A visit cancelled while working the confirmation calls frees its place like one
+    cancelled on the day view: the waitlist is offered it."""
+    from PySide6.QtCore import QDate
+
+    from ketadesk.ui.confirmations.confirmations_view import ConfirmationsView
+
+    _mary_waits_for_a_tuesday_afternoon_iv(clinic)
+    QTest.keyClick(window, Qt.Key.Key_9, Qt.KeyboardModifier.ControlModifier)
+    view = window.page("confirmations")
+    assert isinstance(view, ConfirmationsView)
+    view.day_edit.setDate(QDate(TUESDAY.year, TUESDAY.month, TUESDAY.day))
+
+    def turing_row() -> int | None:
+        return next(
+            (
+                n
+                for n, r in enumerate(view.model.rows())
+                if r.patient_name == "Turing, Alan" and r.appointment_status == "booked"
+            ),
+            None,
+        )
+
+    qtbot.waitUntil(lambda: turing_row() is not None, timeout=10_000)
+    row = turing_row()
+    assert row is not None
+    view.table.selectRow(row)
+    view.reason.setText("patient has the flu")
+    controller = desk_controller_of(window)
+    view.cancel_button.click()
+    qtbot.waitUntil(lambda: controller.offer_panel is not None, timeout=10_000)
+    panel = controller.offer_panel
+    assert isinstance(panel, OfferPanel)
+    assert "Seacole, Mary" in panel.offers_list.item(0).text()
