@@ -48,7 +48,9 @@ def hold_mismatches(
     derived = session_holds(spec, planned.start, assignment, partial=True)
     if (
         planned.end - planned.start == dt.timedelta(minutes=spec.total_minutes)
-        and Counter(planned.holds) == Counter(derived)
+        # In the planner's order when it made them; a plan read back from the database may
+        # list them in any order.
+        and (planned.holds == derived or Counter(planned.holds) == Counter(derived))
         and all(n.key in assignment for n in spec.needs if not n.optional)
         and (resources is None or not _kind_problems("", needs, planned.holds, resources))
     ):
