@@ -15,12 +15,13 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.booking.series_moves import move_series, propose_series_move
 from ketadesk.services.clinic.integrity import find_problems
-from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.settings import consequences
 from ketadesk.services.settings.availability import Unavailability
 from ketadesk.store.models import Appointment
 from tests.services.settings.availability_clinic import BookedClinic, booked_clinic
 
+NURSE = Actor(user_id=None, username="kim", role="nurse")  # may override spacing, with a reason
 THERAPY = {"therapist": "Sam Rivera", "office": "Office A"}  # nothing the infusions use
 
 
@@ -52,7 +53,12 @@ def test_a_series_move_onto_a_session_the_patient_already_has_is_refused(
     b = booked
     c = b.clinic
     second = b.series[1]
-    target = c.at(b.day_of(second) + dt.timedelta(days=1), "10:00")  # Wed to Thu
+    # The next open day without one of Ada's infusions (a holiday may have moved the series).
+    busy = {b.day_of(i) for i in b.series}
+    day = b.day_of(second) + dt.timedelta(days=1)
+    while c.calendar.closed_reason(day) is not None or day in busy:
+        day += dt.timedelta(days=1)
+    target = c.at(day, "10:00")
     # Ada already sees her therapist at 10:30 that day, before anyone plans the move.
     therapy = _book_therapy(b, target + dt.timedelta(minutes=30))
     proposal = propose_series_move(c.db, second, target, now=b.now)
@@ -60,7 +66,8 @@ def test_a_series_move_onto_a_session_the_patient_already_has_is_refused(
     assert landing, "the re-flow should put a session over the therapy"
     before = b.starts()
     with pytest.raises(BookingConflict, match=f"the patient already has appointment #{therapy}"):
-        move_series(c.db, SYSTEM, proposal, reason="patient away", now=b.now)
+        # A spacing override (a holiday may stretch the gap) does not excuse the overlap.
+        move_series(c.db, NURSE, proposal, reason="patient away", spacing_reason="away", now=b.now)
     assert b.starts() == before  # nothing moved
     assert find_problems(c.db) == []
 
