@@ -1,6 +1,7 @@
 """``ketadesk check --db URL``: the integrity check, one line per problem and a summary.
 
-Exit status 0 when the database is clean, 1 when anything is wrong, 2 when it cannot be read.
+Exit status 0 when the database is clean (warnings only), 1 when anything is wrong (double
+bookings, a patient in two sessions at once, inconsistent rows), 2 when it cannot be read.
 The check only reads: it never upgrades the schema or repairs anything.
 """
 
@@ -17,9 +18,10 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "check",
         help="check the database for double bookings and inconsistent rows (read-only)",
-        description="Check a clinic database: overlapping or over-capacity holds, sessions when "
-        "the clinic, a room or a staff member is unavailable, and rows that contradict one "
-        "another. Prints one line per problem; exit status 1 if there are any.",
+        description="Check a clinic database: overlapping or over-capacity holds, a patient in "
+        "two sessions at once, sessions when the clinic, a room or a staff member is "
+        "unavailable, and rows that contradict one another. Prints one line per problem; exit "
+        "status 1 if there are any errors (warnings alone leave it 0).",
     )
     add_db_argument(parser)
     parser.set_defaults(handler=_check)
@@ -30,6 +32,7 @@ def _check(args: argparse.Namespace) -> int:
     from ketadesk.services.clinic.at_rest import clinic_at_rest
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.clinic.integrity import check_integrity
+    from ketadesk.services.clinic.integrity_report import Severity
 
     # upgrade=False: an outdated database is reported, never converted by a check.
     opened = open_clinic(args.db, upgrade=False)
@@ -43,9 +46,13 @@ def _check(args: argparse.Namespace) -> int:
     if released:
         print(f"released {_counted(len(released), 'tentative hold')} past its deadline")
     for problem in report.problems:
-        print(problem.message)
-    count = len(report.problems)
+        warning = problem.severity is Severity.WARNING
+        print(f"warning: {problem.message}" if warning else problem.message)
+    count = len(report.errors)
+    warnings = len(report.problems) - count
     verdict = _counted(count, "problem") if count else "no problems"
+    if warnings:
+        verdict += f", {_counted(warnings, 'warning')}"
     appointments = _counted(report.appointments, "appointment")
     print(f"checked {appointments} and {_counted(report.holds, 'hold')}: {verdict}")
     if at_rest.notice:

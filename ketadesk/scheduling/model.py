@@ -79,15 +79,20 @@ def hold_units(mode: HoldMode) -> int:
 
 
 def session_holds(
-    spec: SessionTypeSpec, start: dt.datetime, assignment: Mapping[str, int]
+    spec: SessionTypeSpec,
+    start: dt.datetime,
+    assignment: Mapping[str, int],
+    *,
+    partial: bool = False,
 ) -> tuple[PlannedHold, ...]:
     """The holds a session of ``spec`` starting at ``start`` takes, given which resource each
-    need got (``assignment``: need key -> resource id; an optional need may be left out)."""
+    need got (``assignment``: need key -> resource id; an optional need may be left out, and
+    with ``partial`` any need: what the assigned ones hold, to compare a plan against)."""
     holds: list[PlannedHold] = []
     for need in spec.needs:
         resource_id = assignment.get(need.key)
         if resource_id is None:
-            if need.optional:
+            if need.optional or partial:
                 continue
             raise KeyError(f"no resource assigned to the need {need.key!r} of {spec.code}")
         for hold in need.holds:

@@ -199,6 +199,7 @@ def book(
                 request.sessions,
                 known=ref.resources if ref is not None else None,
                 now=now,
+                catalog=catalog,
             )
             check_patient_free(session, calendar, patient_id, request.sessions, config)
             conn = session.connection()

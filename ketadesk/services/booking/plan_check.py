@@ -46,6 +46,7 @@ from ketadesk.scheduling.availability import (
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.dates import short_date, short_date_time
+from ketadesk.scheduling.derived_holds import hold_mismatches
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.booking.expiry import release_expired
@@ -54,7 +55,7 @@ from ketadesk.services.common.context import (
     ServiceError,
     utcnow,
 )
-from ketadesk.store.clinic_config import StoredConfig
+from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import (
     Appointment,
     Patient,
@@ -73,6 +74,11 @@ class BookingConflict(ServiceError):
     def __init__(self, reasons: Sequence[str]) -> None:
         self.reasons = tuple(reasons)
         super().__init__("; ".join(self.reasons))
+
+
+class HoldsMismatch(BookingConflict):
+    """The plan's holds are not the ones its session types take (a hand-built or stale plan:
+    the session type changed since it was planned); ``reasons`` names each difference."""
 
 
 # The statements a check runs, built once: a booking is a dozen short statements, and building,
@@ -254,13 +260,17 @@ def verify_plan(
     ignore_appointments: Iterable[int] = (),
     known: Mapping[int, ResourceInfo] | None = None,
     now: dt.datetime | None = None,
+    catalog: Catalog | None = None,
 ) -> dict[int, ResourceInfo]:
     """Raise BookingConflict unless every hold of ``sessions`` fits the database right now;
     return the resources involved, locked for the rest of the transaction.
 
-    The rules are the scheduling package's (``Availability``), applied to the holds read inside
-    this transaction; this function adds only who is in the way, for the message.
-    ``known``: the resources as the caller has already read them in this transaction.
+    The holds must be the ones each session's type takes (``check_derived_holds``, raising
+    ``HoldsMismatch``), whoever built the plan.  The rules are the scheduling package's
+    (``Availability``), applied to the holds read inside this transaction; this function adds
+    only who is in the way, for the message.  ``known``: the resources as the caller has
+    already read them in this transaction; ``catalog``: the configuration as read in this
+    transaction (read here when not given).
     """
     holds = [h for s in sessions for h in s.holds]
     if not holds:
@@ -269,6 +279,12 @@ def verify_plan(
     # or the count below could see them.
     release_expired(session, now or utcnow())
     locked = _lock_resources(session, (h.resource_id for h in holds), known)
+    check_derived_holds(
+        catalog if catalog is not None else load_config(session).catalog,
+        calendar,
+        sessions,
+        locked,
+    )
     _lock_resource_days(session, calendar, holds)
     window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
     existing = _existing_holds(session, locked, window, set(ignore_appointments))
@@ -288,6 +304,26 @@ def verify_plan(
         reasons = [_explain(refusal, by, labels, locked, calendar) for refusal, by in refused]
         raise BookingConflict(list(dict.fromkeys(reasons)))
     return locked
+
+
+def check_derived_holds(
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    sessions: Sequence[PlannedSession],
+    resources: Mapping[int, ResourceInfo],
+) -> None:
+    """Raise ``HoldsMismatch`` unless each session holds exactly what its session type takes
+    on the resources it was given (``scheduling/derived_holds.hold_mismatches``): a room held
+    as "presence", or not at all, would otherwise sit on top of another booking."""
+    reasons: list[str] = []
+    for planned in sessions:
+        spec = catalog.session_types.get(planned.session_type)
+        if spec is None:
+            reasons.append(f"unknown session type {planned.session_type!r}")
+            continue
+        reasons += hold_mismatches(spec, planned, calendar, resources)
+    if reasons:
+        raise HoldsMismatch(list(dict.fromkeys(reasons)))
 
 
 def _unserved(

@@ -36,6 +36,7 @@ from ketadesk.store.models import (
     Patient,
     ResourceHold,
     Series,
+    SessionType,
     StaffMember,
     UTCDateTime,
 )
@@ -146,6 +147,7 @@ class _Checker:
         for appt in self.appointments.values():
             self._check_appointment_rows(appt)
         self._check_series()
+        self._check_patient_overlaps()
         self._check_patient_references()
         self._check_staff_rows()
         return IntegrityReport(
@@ -477,6 +479,56 @@ class _Checker:
                 appointment_ids=ids,
                 at=members[0][1],
             )
+
+    # -- patients -------------------------------------------------------------------------------
+
+    def _check_patient_overlaps(self) -> None:
+        """A patient is in one session at a time: each pair of a patient's active appointments
+        that overlap is an error (booking refuses it; a row written round the services, or a
+        write from before every path checked the patient, is what this finds)."""
+        by_patient: dict[int, list[Appt]] = {}
+        for appt in self.appointments.values():
+            if appt.status not in RELEASED_STATUSES:
+                by_patient.setdefault(appt.patient_id, []).append(appt)
+        pairs: list[tuple[Appt, Appt]] = []
+        for appts in by_patient.values():
+            if len(appts) < 2:
+                continue
+            appts.sort(key=lambda a: (a.starts_at, a.ends_at, a.id))
+            running: list[Appt] = []  # those still going at the current start
+            for appt in appts:
+                running = [r for r in running if r.ends_at > appt.starts_at]
+                pairs.extend((r, appt) for r in running if appt.ends_at > appt.starts_at)
+                running.append(appt)
+        if not pairs:
+            return
+        names = self._overlap_names({a.id for pair in pairs for a in pair})
+        for first, second in pairs:
+            patient, first_type = names.get(first.id, (f"patient #{first.patient_id}", "?"))
+            _, second_type = names.get(second.id, (patient, "?"))
+            self.findings.add(
+                ProblemCode.PATIENT_OVERLAP,
+                f"{ProblemCode.PATIENT_OVERLAP}: {patient} is in two sessions at once: "
+                f"appointment #{first.id} ({first_type}, {self.days.when(first.span)}) and "
+                f"appointment #{second.id} ({second_type}, {self.days.when(second.span)})",
+                appointment_ids=(first.id, second.id),
+                at=second.starts_at,
+            )
+
+    def _overlap_names(self, appointment_ids: set[int]) -> dict[int, tuple[str, str]]:
+        """Appointment id -> (the patient as the desk names them, the session type's name);
+        read only for the few appointments a finding is about."""
+        a, p, t = Appointment, Patient, SessionType
+        stmt = (
+            select(a.id, p.last_name, p.first_name, p.chart_number, t.name)
+            .join(p, p.id == a.patient_id)
+            .join(t, t.id == a.session_type_id)
+            .where(a.id.in_(sorted(appointment_ids)))
+        )
+        return {
+            aid: (f"{last}, {first} (chart {chart})", type_name)
+            for aid, last, first, chart, type_name in self.session.execute(stmt)
+        }
 
     # -- other rows -----------------------------------------------------------------------------
 

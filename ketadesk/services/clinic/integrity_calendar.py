@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
+from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.services.clinic.integrity_report import ProblemCode
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Closure
@@ -135,14 +136,15 @@ class ClinicDays:
     # -- in words, local to the clinic ----------------------------------------------------------
 
     def when(self, span: Interval) -> str:
+        """``Tue Mar 3, 2026 09:30-10:40`` (month first, as the desk reads dates)."""
         start = self.calendar.local(span.start)
         end = self.calendar.local(span.end)
         if end.date() == start.date():
-            return f"{start:%a %Y-%m-%d %H:%M}-{end:%H:%M}"
-        return f"{start:%a %Y-%m-%d %H:%M} to {end:%a %Y-%m-%d %H:%M}"
+            return f"{short_date_time(start, year=True)}-{end:%H:%M}"
+        return f"{short_date_time(start, year=True)} to {short_date_time(end, year=True)}"
 
     def day_label(self, instant: dt.datetime) -> str:
-        return f"{self.calendar.local(instant):%a %Y-%m-%d}"
+        return short_date(self.calendar.local(instant), year=True)
 
     def clock_span(self, span: Interval) -> str:
         return f"{self.calendar.local(span.start):%H:%M}-{self.calendar.local(span.end):%H:%M}"

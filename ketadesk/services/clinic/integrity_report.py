@@ -13,12 +13,18 @@ from ketadesk.scheduling.calendar import Interval
 class ProblemCode(enum.StrEnum):
     OVERLAP = "overlap"  # two active exclusive holds on one resource at the same time
     CAPACITY = "capacity"  # more units held at once than the resource's capacity
+    PATIENT_OVERLAP = "patient_overlap"  # one patient in two active sessions at the same time
     CLOSED = "closed"  # clinic closed that day (holiday, weekday, closure) or resource closed
     OUTSIDE_HOURS = "outside_hours"  # on an open day, but outside the opening hours
     OFF_SHIFT = "off_shift"  # a staff member held outside their shifts
     ORPHAN = "orphan"  # a row pointing to something that does not exist
     STATUS = "status"  # holds that do not match their appointment's status
     INCONSISTENT = "inconsistent"  # rows that contradict one another
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"  # must never be in the database: ``ketadesk check`` exits 1
+    WARNING = "warning"  # worth a look (a booked session breaking a clinic rule): exit 0
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class Problem:
     appointment_ids: tuple[int, ...] = ()
     resource_id: int | None = None
     at: dt.datetime | None = None  # when it happens (UTC), for sorting and for jumping to it
+    severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
         return self.message
@@ -45,6 +52,10 @@ class IntegrityReport:
     @property
     def clean(self) -> bool:
         return not self.problems
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
 
 
 _CODE_ORDER = {code.value: i for i, code in enumerate(ProblemCode)}

@@ -714,6 +714,10 @@ def undo_make_up(
                 resources = plan_check.verify_plan(
                     session, calendar, back, ignore_appointments=ignore, now=now
                 )
+                # The patient may have been booked into an old place since (issue 13).
+                plan_check.check_patient_free(
+                    session, calendar, made.patient_id, back, config, ignore=ignore
+                )
             before = {"status": made.status, "starts_at": made.starts_at.isoformat()}
             made.status = "cancelled"
             made.updated_at = now

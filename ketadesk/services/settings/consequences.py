@@ -590,6 +590,16 @@ def undo(db: Database, actor: Actor, applied: Applied, *, now: dt.datetime | Non
                 resources = plan_check.verify_plan(
                     session, calendar, olds, ignore_appointments=moving
                 )
+                # Each patient may have been booked into an old place since (issue 13).
+                for patient_id in sorted({m.patient_id for m in applied.moves}):
+                    plan_check.check_patient_free(
+                        session,
+                        calendar,
+                        patient_id,
+                        [m.old for m in applied.moves if m.patient_id == patient_id],
+                        config,
+                        ignore=moving,
+                    )
                 session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
                 for move in applied.moves:
                     appointment_changes.relocate(

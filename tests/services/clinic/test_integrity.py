@@ -46,7 +46,8 @@ NURSE_SHIFT = (8 * 60, 14 * 60)  # the fixture nurse works mornings, Monday to F
 
 @dataclass
 class Clinic:
-    """Two treatment rooms, one vital-signs monitor, one nurse on mornings, one patient."""
+    """Two treatment rooms, one vital-signs monitor, one nurse on mornings, one patient (and a
+    few others, for sessions that share a time)."""
 
     db: Database
     url: str
@@ -58,6 +59,7 @@ class Clinic:
     nurse: int
     patient: int
     session_types: dict[str, int]
+    others: tuple[int, ...] = ()
 
     def at(self, day: dt.date, hhmm: str) -> dt.datetime:
         hh, mm = hhmm.split(":")
@@ -71,6 +73,7 @@ class Clinic:
         code: str = "iv_infusion",
         status: str = "booked",
         holds_active: bool = True,
+        patient: int | None = None,
     ) -> int:
         """An appointment with the holds its session type takes (room 1 unless told)."""
         spec = self.catalog.session_types[code]
@@ -78,7 +81,7 @@ class Clinic:
         assignment = {"room": room, "monitor": self.monitor, "nurse": self.nurse}
         with self.db.write() as session:
             appt = Appointment(
-                patient_id=self.patient,
+                patient_id=self.patient if patient is None else patient,
                 session_type_id=self.session_types[code],
                 room_id=room,
                 starts_at=start,
@@ -108,11 +111,12 @@ class Clinic:
         minutes: int,
         *holds: tuple[int, str, int],
         room: int | None = None,
+        patient: int | None = None,
     ) -> int:
         """A hand-made appointment; each hold is (resource id, mode, minutes from the start)."""
         with self.db.write() as session:
             appt = Appointment(
-                patient_id=self.patient,
+                patient_id=self.patient if patient is None else patient,
                 session_type_id=self.session_types["iv_infusion"],
                 room_id=room,
                 starts_at=start,
@@ -171,12 +175,17 @@ def clinic(db_url: str) -> Iterator[Clinic]:
                 )
             )
         patient = Patient(chart_number="C-0001", first_name="Jo", last_name="Park")
-        session.add(patient)
+        others = [
+            Patient(chart_number=f"C-01{n:02d}", first_name=first, last_name="Lee")
+            for n, first in enumerate(("Ann", "Bo", "Cy", "Di", "Ed"), start=2)
+        ]
+        session.add_all([patient, *others])
         session.flush()
         types = {t.code: t.id for t in session.scalars(select(SessionType))}
         ids = (room1.id, room2.id, monitor.id, nurse.id, patient.id)
+        other_ids = tuple(p.id for p in others)
     calendar = ClinicCalendar(settings=catalog.settings)
-    yield Clinic(db, db_url, catalog, calendar, *ids, session_types=types)
+    yield Clinic(db, db_url, catalog, calendar, *ids, session_types=types, others=other_ids)
     db.dispose()
 
 
@@ -209,12 +218,23 @@ def test_two_sessions_in_one_room_at_once_are_an_overlap(clinic: Clinic) -> None
     if not clinic.db.is_sqlite:
         # PostgreSQL's exclusion constraint refuses the second booking by itself.
         with pytest.raises(exc.IntegrityError, match="no_overlapping_exclusive_holds"):
-            clinic.appointment(clinic.at(TUESDAY, "09:30"), 100, (clinic.room1, "exclusive", 100))
+            clinic.appointment(
+                clinic.at(TUESDAY, "09:30"),
+                100,
+                (clinic.room1, "exclusive", 100),
+                patient=clinic.others[0],
+            )
         assert clinic.problems() == []
         return
-    second = clinic.appointment(clinic.at(TUESDAY, "09:30"), 100, (clinic.room1, "exclusive", 100))
+    second = clinic.appointment(
+        clinic.at(TUESDAY, "09:30"),
+        100,
+        (clinic.room1, "exclusive", 100),
+        patient=clinic.others[0],
+    )
     assert [p.message for p in clinic.problems()] == [
-        f"overlap: Room 1 held by appointments #{first} and #{second} on Tue 2026-03-03 09:30-10:40"
+        f"overlap: Room 1 held by appointments #{first} and #{second} on "
+        "Tue Mar 3, 2026 09:30-10:40"
     ]
 
 
@@ -225,6 +245,7 @@ def test_a_nurse_watching_one_patient_too_many_is_over_capacity(clinic: Clinic) 
             clinic.at(TUESDAY, "09:00") + dt.timedelta(minutes=10 * i),
             60,
             (clinic.nurse, "shared", 60),
+            patient=clinic.others[i],
         )
         for i in range(capacity + 1)
     ]
@@ -238,7 +259,7 @@ def test_a_nurse_watching_one_patient_too_many_is_over_capacity(clinic: Clinic) 
     last_start = clinic.calendar.local(
         clinic.at(TUESDAY, "09:00") + dt.timedelta(minutes=10 * capacity)
     )
-    assert f"on Tue 2026-03-03 {last_start:%H:%M}-10:00" in message
+    assert f"on Tue Mar 3, 2026 {last_start:%H:%M}-10:00" in message
     assert problems[0].appointment_ids == tuple(ids)
 
 
@@ -249,6 +270,7 @@ def test_a_nurse_at_full_capacity_is_fine(clinic: Clinic) -> None:
             clinic.at(TUESDAY, "09:00") + dt.timedelta(minutes=10 * i),
             60,
             (clinic.nurse, "shared", 60),
+            patient=clinic.others[i],
         )
     # A hold that starts exactly when another ends does not overlap it.
     clinic.appointment(clinic.at(TUESDAY, "10:00"), 60, (clinic.nurse, "shared", 60))
@@ -265,7 +287,7 @@ def test_an_infusion_on_thanksgiving_is_flagged_once(clinic: Clinic) -> None:
     assert _codes(problems) == ["closed"]
     message = problems[0].message
     assert message.startswith(
-        f"closed: appointment #{appt} in Room 1 on Thu 2026-11-26 10:00-11:40"
+        f"closed: appointment #{appt} in Room 1 on Thu Nov 26, 2026 10:00-11:40"
     )
     assert "Thanksgiving" in message
 
@@ -278,7 +300,7 @@ def test_a_session_at_six_in_the_morning_is_before_opening(clinic: Clinic) -> No
     problems = clinic.problems()
     assert _codes(problems) == ["outside_hours"]
     assert problems[0].message == (
-        f"outside_hours: appointment #{appt} in Room 1 on Tue 2026-03-03 06:00-07:40: "
+        f"outside_hours: appointment #{appt} in Room 1 on Tue Mar 3, 2026 06:00-07:40: "
         f"outside opening hours ({opens[0]:%H:%M}-{opens[1]:%H:%M})"
     )
 
@@ -303,7 +325,7 @@ def test_a_nurse_booked_after_her_shift_is_off_shift(clinic: Clinic) -> None:
     appt = clinic.book(clinic.at(TUESDAY, "14:30"))
     problems = clinic.problems()
     assert [p.message for p in problems] == [
-        f"off_shift: Ana Ruiz, RN held by appointment #{appt} on Tue 2026-03-03 14:45-16:10: "
+        f"off_shift: Ana Ruiz, RN held by appointment #{appt} on Tue Mar 3, 2026 14:45-16:10: "
         "outside their shifts (08:00-14:00)"
     ]
 
@@ -323,7 +345,7 @@ def test_a_monitor_out_for_maintenance_cannot_be_held(clinic: Clinic) -> None:
     during = clinic.book(clinic.at(TUESDAY, "11:00"))
     clinic.book(clinic.at(TUESDAY + dt.timedelta(days=1), "11:00"))  # back in service
     assert [p.message for p in clinic.problems()] == [
-        f"closed: Monitor 1 held by appointment #{during} on Tue 2026-03-03 11:15-12:40: "
+        f"closed: Monitor 1 held by appointment #{during} on Tue Mar 3, 2026 11:15-12:40: "
         "unavailable (maintenance: calibration)"
     ]
 
@@ -341,9 +363,50 @@ def test_a_session_during_a_clinic_closure_names_the_reason(clinic: Clinic) -> N
     clinic.book(clinic.at(TUESDAY, "09:00"))
     during = clinic.book(clinic.at(TUESDAY, "11:00"), room=clinic.room2)
     assert [p.message for p in clinic.problems()] == [
-        f"closed: appointment #{during} in Room 2 on Tue 2026-03-03 11:00-12:40: "
+        f"closed: appointment #{during} in Room 2 on Tue Mar 3, 2026 11:00-12:40: "
         "clinic closed: staff training"
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# A patient in two places at once (issue 13: a series move once put one there, unseen)
+
+
+def test_a_patient_in_two_sessions_at_once_is_an_error(clinic: Clinic) -> None:
+    first = clinic.book(clinic.at(TUESDAY, "09:00"))
+    # Room 2 alone, so that nothing but the patient is shared.
+    second = clinic.appointment(
+        clinic.at(TUESDAY, "10:00"), 50, (clinic.room2, "exclusive", 50), room=clinic.room2
+    )
+    problems = clinic.problems()
+    assert [p.message for p in problems] == [
+        f"patient_overlap: Park, Jo (chart C-0001) is in two sessions at once: appointment "
+        f"#{first} (IV ketamine infusion, Tue Mar 3, 2026 09:00-10:40) and appointment "
+        f"#{second} (IV ketamine infusion, Tue Mar 3, 2026 10:00-10:50)"
+    ]
+    assert problems[0].appointment_ids == (first, second)
+    assert problems[0].severity == "error"
+
+
+def test_back_to_back_or_cancelled_sessions_of_one_patient_are_fine(clinic: Clinic) -> None:
+    clinic.book(clinic.at(TUESDAY, "09:00"))
+    # 10:40, when the first ends; and a cancelled one (its holds released) at 10:00.
+    clinic.appointment(clinic.at(TUESDAY, "10:40"), 50, (clinic.room2, "exclusive", 50))
+    clinic.book(clinic.at(TUESDAY, "10:00"), status="cancelled", holds_active=False)
+    assert clinic.problems() == []
+
+
+def test_three_sessions_of_one_patient_at_once_are_three_pairs(clinic: Clinic) -> None:
+    ids = [
+        clinic.appointment(clinic.at(TUESDAY, hhmm), 60, (room, "exclusive", 60))
+        for hhmm, room in (
+            ("09:00", clinic.room1),
+            ("09:30", clinic.room2),
+            ("09:45", clinic.monitor),
+        )
+    ]
+    pairs = [p.appointment_ids for p in clinic.problems() if p.code == "patient_overlap"]
+    assert sorted(pairs) == [(ids[0], ids[1]), (ids[0], ids[2]), (ids[1], ids[2])]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +416,7 @@ def test_a_session_during_a_clinic_closure_names_the_reason(clinic: Clinic) -> N
 def test_a_cancelled_session_still_holding_its_room_is_a_status_problem(clinic: Clinic) -> None:
     appt = clinic.book(clinic.at(TUESDAY, "09:00"), status="cancelled")
     assert [p.message for p in clinic.problems()] == [
-        f"status: appointment #{appt} on Tue 2026-03-03 09:00-10:40 is cancelled but still "
+        f"status: appointment #{appt} on Tue Mar 3, 2026 09:00-10:40 is cancelled but still "
         "holds Room 1, Monitor 1, Ana Ruiz, RN"
     ]
 
@@ -368,15 +431,15 @@ def test_a_hold_running_past_its_appointment_is_inconsistent(clinic: Clinic) -> 
         ).one()
         hold.ends_at += dt.timedelta(minutes=30)
     assert [p.message for p in clinic.problems()] == [
-        f"inconsistent: Room 1 held by appointment #{appt} on Tue 2026-03-03 09:00-11:10: "
-        "outside the appointment's own time (Tue 2026-03-03 09:00-10:40)"
+        f"inconsistent: Room 1 held by appointment #{appt} on Tue Mar 3, 2026 09:00-11:10: "
+        "outside the appointment's own time (Tue Mar 3, 2026 09:00-10:40)"
     ]
 
 
 def test_a_booked_session_without_holds_is_a_status_problem(clinic: Clinic) -> None:
     appt = clinic.appointment(clinic.at(TUESDAY, "09:00"), 100, room=clinic.room2)
     assert [p.message for p in clinic.problems()] == [
-        f"status: appointment #{appt} in Room 2 on Tue 2026-03-03 09:00-10:40 is booked but "
+        f"status: appointment #{appt} in Room 2 on Tue Mar 3, 2026 09:00-10:40 is booked but "
         "holds no resources"
     ]
 
@@ -401,9 +464,9 @@ def test_series_and_rooms_that_disagree_are_named(clinic: Clinic) -> None:
         first.series_id, first.series_index = series_id, 1
     messages = [p.message for p in clinic.problems()]
     assert messages == [
-        f"inconsistent: appointment #{wrong_series} on Tue 2026-03-03 09:00-10:40 is for "
+        f"inconsistent: appointment #{wrong_series} on Tue Mar 3, 2026 09:00-10:40 is for "
         f"patient #{clinic.patient} but belongs to series #{series_id} of patient #{other_id}",
-        f"inconsistent: appointment #{nurse_as_room} on Tue 2026-03-03 11:00-11:50 is in room "
+        f"inconsistent: appointment #{nurse_as_room} on Tue Mar 3, 2026 11:00-11:50 is in room "
         "Ana Ruiz, RN, which is a staff member, not a room",
     ]
 
@@ -480,10 +543,10 @@ def test_rows_left_behind_by_a_database_without_foreign_keys_are_orphans(
     finally:
         opened.db.dispose()
     assert messages == [
-        "orphan: hold #1 on Room 1 on Tue 2026-03-03 09:00-10:40 belongs to appointment #404, "
+        "orphan: hold #1 on Room 1 on Tue Mar 3, 2026 09:00-10:40 belongs to appointment #404, "
         "which does not exist",
-        "orphan: measurement #1 (phq9, Tue 2026-03-03) is for patient #78, who does not exist",
-        "orphan: follow-up #1 (next_day_call, Wed 2026-03-04) is for patient #77, who does not "
+        "orphan: measurement #1 (phq9, Tue Mar 3, 2026) is for patient #78, who does not exist",
+        "orphan: follow-up #1 (next_day_call, Wed Mar 4, 2026) is for patient #77, who does not "
         "exist",
         "orphan: staff member Sam Lost (nurse) is resource #99, which does not exist",
     ]
@@ -539,6 +602,21 @@ def test_check_command_fails_a_clinic_with_problems(
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines[:-1]] == ["outside_hours", "closed"]
     assert lines[-1] == "checked 2 appointments and 8 holds: 2 problems"
+
+
+def test_check_command_fails_a_patient_in_two_sessions_at_once(
+    clinic: Clinic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = clinic.book(clinic.at(TUESDAY, "09:00"))
+    second = clinic.appointment(clinic.at(TUESDAY, "10:00"), 50, (clinic.room2, "exclusive", 50))
+    clinic.db.dispose()
+    assert main(["check", "--db", clinic.url]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(
+        f"patient_overlap: Park, Jo (chart C-0001) is in two sessions at once: appointment "
+        f"#{first} (IV ketamine infusion, Tue Mar 3, 2026 09:00-10:40) and appointment #{second}"
+    )
+    assert lines[-1] == "checked 2 appointments and 5 holds: 1 problem"
 
 
 def test_check_command_on_a_missing_database_is_status_2(
