@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.model import PlannedSession, session_holds
@@ -173,6 +175,10 @@ def ready_for_discharge(db: Database, appointment_id: int) -> None:
         assert appointment is not None
         config = load_config(session)
         spec = config.catalog.session_types[config.session_type_code(appointment.session_type_id)]
+        if not spec.dosing or session.scalar(
+            select(SessionRecord.id).where(SessionRecord.appointment_id == appointment_id)
+        ):
+            return
         offsets = spec.phase_offsets()
         anchor = spec.observation_from or next(p.key for p in spec.phases if p.shade == "dosing")
         dose_at = appointment.starts_at + dt.timedelta(minutes=offsets[anchor][0])

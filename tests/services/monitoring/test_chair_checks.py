@@ -18,6 +18,7 @@ from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied
 from ketadesk.services.monitoring import completion, reading_schedule, records
 from ketadesk.services.monitoring.completion import ChairRefused
 from ketadesk.services.monitoring.record_forms import RecordForm, with_reading
+from ketadesk.services.printing import session_record
 from ketadesk.store.models import Appointment, AuditEvent, GatingOverride, SessionRecord
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
@@ -113,7 +114,7 @@ def test_a_dose_without_a_pre_dose_bp_is_refused_and_nothing_is_saved(
     form = with_reading(_form(clinic, spravato, discharged=""), 0, time="", systolic="")
     form = with_reading(form, 0, diastolic="", spo2="")
     with pytest.raises(ChairRefused) as refused:
-        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "10:20"))
+        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert str(refused.value) == (
         "cannot save this record: Pre-dose BP before dosing: no “Pre-dose” blood pressure "
         "recorded before 10:15. A prescriber may override with a reason."
@@ -121,7 +122,7 @@ def test_a_dose_without_a_pre_dose_bp_is_refused_and_nothing_is_saved(
     assert _saved_records(clinic) == 0
     # The pre-dose BP first, then the dose: saved.
     records.save_record(
-        clinic.db, NURSE, spravato, _form(clinic, spravato, discharged=""), now=_at(clinic, "10:20")
+        clinic.db, NURSE, spravato, _form(clinic, spravato, discharged=""), now=_at(clinic, "12:30")
     )
     assert _saved_records(clinic) == 1
 
@@ -130,10 +131,15 @@ def test_a_hard_stop_bp_needs_a_prescribers_override_a_nurse_cannot_give(
     clinic: SmallClinic, spravato: int
 ) -> None:
     form = with_reading(_form(clinic, spravato, discharged=""), 0, systolic="186", diastolic="104")
-    assert _refused(clinic, spravato, form, "10:20") == ["pre_dose_hard_stop"]
+    assert _refused(clinic, spravato, form, "12:30") == ["pre_dose_hard_stop"]
     with pytest.raises(PermissionDenied, match="only a prescriber may override"):
         completion.override(
-            clinic.db, NURSE, spravato, ["pre_dose_hard_stop"], "rechecked", now=_at(clinic, "10:16")
+            clinic.db,
+            NURSE,
+            spravato,
+            ["pre_dose_hard_stop"],
+            "rechecked",
+            now=_at(clinic, "10:16"),
         )
     with pytest.raises(Exception, match="an override needs a reason"):
         completion.override(
@@ -147,21 +153,24 @@ def test_a_hard_stop_bp_needs_a_prescribers_override_a_nurse_cannot_give(
         "Recheck 176/100 after 10 min rest; benefit outweighs risk",
         now=_at(clinic, "10:16"),
     )
-    records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "10:20"))
+    records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     with clinic.db.read() as session:
         stored = session.scalars(select(GatingOverride)).one()
         assert (stored.appointment_id, stored.rule) == (spravato, "chair.pre_dose_hard_stop")
         events = {
-            e.username: e
+            (e.username, e.action): e
             for e in session.scalars(
-                select(AuditEvent).where(AuditEvent.action == "override_chair_rule")
+                select(AuditEvent).where(AuditEvent.action.in_(["override_chair_rule", "refused"]))
             )
         }
-    # The nurse's attempt is in the audit trail as a refusal, the prescriber's as the override.
-    assert set(events) == {"kim", "patel"}
-    assert events["patel"].detail == (
-        "Pre-dose BP hard stop: Recheck 176/100 after 10 min rest; benefit outweighs risk"
-    )
+        # The nurse's attempt is in the audit trail as a refusal, the prescriber's as the
+        # override.
+        assert set(events) == {("kim", "refused"), ("patel", "override_chair_rule")}
+        refusal = events["kim", "refused"].after
+        assert refusal == {"action": "override_chair_rule", "role": "nurse"}
+        assert events["patel", "override_chair_rule"].detail == (
+            "Pre-dose BP hard stop: Recheck 176/100 after 10 min rest; benefit outweighs risk"
+        )
     sheet = records.open_record(clinic.db, NURSE, spravato, now=_at(clinic, "10:21"))
     assert [(o.title, o.reason, o.by) for o in sheet.overrides] == [
         (
@@ -180,7 +189,7 @@ def test_a_hard_stop_bp_needs_a_prescribers_override_a_nurse_cannot_give(
     ("dose", "devices", "rules"),
     [
         ("200", "1", ["dose_devices", "dose_allowed"]),
-        ("84", "2", ["dose_devices"]),
+        ("84", "2", ["dose_devices", "dose_starting"]),
         ("84", "3", ["dose_starting"]),  # Ada's first Spravato session starts at 56 mg
         ("28", "1", ["dose_allowed"]),
     ],
@@ -189,7 +198,7 @@ def test_doses_are_checked_as_devices_times_strength(
     clinic: SmallClinic, spravato: int, dose: str, devices: str, rules: list[str]
 ) -> None:
     form = _form(clinic, spravato, dose_mg=dose, devices=devices, discharged="")
-    assert _refused(clinic, spravato, form, "10:20") == rules
+    assert _refused(clinic, spravato, form, "12:30") == rules
 
 
 def test_84_mg_after_a_56_mg_start_is_accepted_and_a_protocol_may_start_at_84(
@@ -203,14 +212,14 @@ def test_84_mg_after_a_56_mg_start_is_accepted_and_a_protocol_may_start_at_84(
         SYSTEM,
         BookingRequest(
             patient_id=clinic.ids["Ada Lovelace"],
-            sessions=(clinic.session("spravato", WED + dt.timedelta(days=3), "10:00", SPR),),
+            sessions=(clinic.session("spravato", WED + dt.timedelta(days=7), "10:00", SPR),),
         ),
         now=BOOKED_AT,
     ).appointment_ids[0]
     form = records.load_record(clinic.db, NURSE, later)
     form = with_reading(form, 0, time="10:10", systolic="128", diastolic="82")
     form = dataclasses.replace(form, dose_mg="84", devices="3", dose_started="10:15")
-    day = WED + dt.timedelta(days=3)
+    day = WED + dt.timedelta(days=7)
     records.save_record(clinic.db, NURSE, later, form, now=clinic.at(day, "10:20"))
 
 
@@ -219,9 +228,10 @@ def test_a_warn_policy_saves_the_dose_with_the_rule_in_the_warnings(
 ) -> None:
     _set_chair(clinic, dose="warn")
     form = _form(clinic, spravato, dose_mg="84", devices="2", discharged="")
-    result = records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "10:20"))
+    result = records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert result.warnings[records.CHAIR_WARNING] == (
-        "Dose is whole devices: 84 mg with 2 devices: 2 × 28 mg is 56 mg"
+        "Dose is whole devices: 84 mg with 2 devices: 2 × 28 mg is 56 mg; "
+        "Starting dose: 84 mg at a first session: the starting dose is 56 mg"
     )
 
 
@@ -331,6 +341,16 @@ def test_a_prescriber_overrides_an_early_completion_with_a_reason_audited_and_sh
     assert [(o.rule, o.reason) for o in sheet.overrides] == [
         ("discharge_observation", "Transferred to the ED by ambulance, observed there")
     ]
+    printed = session_record.session_record_sheet(
+        clinic.db, NURSE, spravato, now=_at(clinic, "12:08")
+    )
+    assert printed.chair_overrides == (
+        "Observation before discharge: Transferred to the ED by ambulance, observed there "
+        "(system, 12:06)",
+    )
+    assert "Overridden by a prescriber" in "".join(
+        b.html for b in session_record.session_record_layout(printed).blocks
+    )
     with clinic.db.read() as session:
         event = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "override_chair_rule")
