@@ -99,16 +99,14 @@ def parse_chair_settings(
     data = {**CHAIR_DEFAULTS, **(given or {})}
     for key in ("pre_dose_bp", "dose", "discharge"):
         if data[key] not in POLICIES:
-            raise ConfigError(f"{source}: [chair] {key} must be one of {', '.join(POLICIES)}")
+            raise ConfigError(f"{source}: chair.{key}: must be one of {', '.join(POLICIES)}")
     for key in ("hard_stop_systolic", "hard_stop_diastolic"):
         value = data[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{source}: [chair] {key} must be a whole number >= 1")
+            raise ConfigError(f"{source}: chair.{key}: must be a whole number of at least 1")
     roles = data["override_roles"]
     if not isinstance(roles, list) or any(r not in _ROLES for r in roles):
-        raise ConfigError(
-            f"{source}: [chair] override_roles must list roles of {', '.join(_ROLES)}"
-        )
+        raise ConfigError(f"{source}: chair.override_roles: must list roles of {', '.join(_ROLES)}")
     return ChairSettings(
         pre_dose_bp=data["pre_dose_bp"],
         hard_stop_systolic=data["hard_stop_systolic"],

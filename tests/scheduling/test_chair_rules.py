@@ -191,11 +191,11 @@ def test_an_override_sets_only_its_own_rule_aside() -> None:
 
 
 def test_chair_configuration_mistakes_name_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"\[chair\] dose must be one of block, warn, off"):
+    with pytest.raises(ConfigError, match=r"clinic.toml: chair.dose: must be one of block, warn"):
         parse_chair_settings({"dose": "sometimes"})
-    with pytest.raises(ConfigError, match=r"\[chair\] hard_stop_systolic must be a whole number"):
+    with pytest.raises(ConfigError, match=r"chair.hard_stop_systolic: must be a whole number"):
         parse_chair_settings({"hard_stop_systolic": "high"})
-    with pytest.raises(ConfigError, match=r"\[chair\] override_roles must list roles"):
+    with pytest.raises(ConfigError, match=r"chair.override_roles: must list roles"):
         parse_chair_settings({"override_roles": ["janitor"]})
 
 

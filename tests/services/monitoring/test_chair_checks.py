@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
-from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied
+from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields, PermissionDenied
 from ketadesk.services.monitoring import completion, reading_schedule, records
 from ketadesk.services.monitoring.completion import ChairRefused
 from ketadesk.services.monitoring.record_forms import RecordForm, with_reading
 from ketadesk.services.printing import session_record
+from ketadesk.services.settings import rules
 from ketadesk.store.models import Appointment, AuditEvent, GatingOverride, SessionRecord
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
@@ -397,3 +398,18 @@ def test_an_iv_infusion_has_readings_due_every_15_minutes(clinic: SmallClinic) -
     records.save_record(clinic.db, NURSE, iv, form, now=_at(clinic, "13:31"))
     due = reading_schedule.readings_due(clinic.db, [iv], now=_at(clinic, "13:31"))[iv]
     assert (due.next_label, due.late) == ("+15 min", False)
+
+
+def test_the_chair_numbers_are_edited_on_the_clinic_rules_page(clinic: SmallClinic) -> None:
+    shown = rules.read_rules(clinic.db)
+    assert shown.value("chair.hard_stop_systolic") == 180
+    assert shown.value("chair.hard_stop_diastolic") == 110
+    assert shown.value("session_types.iv_infusion.reading_cadence.every") == 15
+    assert shown.value("session_types.spravato.dose.device_mg") == 28
+    with pytest.raises(InvalidFields) as refused:
+        rules.save_rules(clinic.db, SYSTEM, {"chair.hard_stop_systolic": 0}, now=BOOKED_AT)
+    assert refused.value.errors == {
+        "chair.hard_stop_systolic": "must be a whole number of at least 1"
+    }
+    rules.save_rules(clinic.db, SYSTEM, {"chair.hard_stop_systolic": 160}, now=BOOKED_AT)
+    assert rules.read_rules(clinic.db).value("chair.hard_stop_systolic") == 160
