@@ -334,7 +334,7 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     assert call.session_label == "Spravato (esketamine), Wed Nov 25 10:00"
     assert call.attempts == 0
     assert call.attempts_left == 3
-    assert "discharge time" in form.missing
+    assert "lot" in form.missing  # completing asked for the dose, readings and discharge
     assert queue_counts(clinic.db, now=clinic.at(FRI, "09:00")) == {
         "overdue": 0,
         "due_today": 2,
