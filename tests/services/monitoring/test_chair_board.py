@@ -180,9 +180,14 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     )
     assert not caught_up.late
 
-    ready = mary(staffed, "12:15")  # +120 from the first device
+    waiting = mary(staffed, "12:15")  # +120 from the first device: the last BP still to take
+    assert not waiting.discharge_ready
+    assert waiting.discharge_waits_for == ("Before discharge",)
+    record(staffed, readings=(("Before discharge", "12:15"),))
+    ready = mary(staffed, "12:15")
     assert ready.minutes_since_dose == 120
     assert ready.discharge_ready
+    assert ready.discharge_waits_for == ()
     assert not ready.discharge_late
     assert ready.phase == "Observation"
     assert not ready.late
@@ -193,7 +198,6 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     assert still_there.overrun
     assert still_there.phase == "Discharge"
     assert still_there.late == (
-        "BP Before discharge overdue since 12:25",  # late from 12:35
         "Still in the chair; discharge allowed since 12:15",
         "Running past the planned end (12:30)",
     )
