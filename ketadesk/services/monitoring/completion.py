@@ -65,7 +65,7 @@ class ChairRefused(InvalidRequest):
         super().__init__(
             f"cannot {doing}: "
             + "; ".join(f.text for f in findings)
-            + f". A {who} may override with a reason."
+            + f". A {who} may override it with a reason on the session's monitoring record."
         )
 
 

@@ -118,7 +118,8 @@ def test_a_dose_without_a_pre_dose_bp_is_refused_and_nothing_is_saved(
         records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert str(refused.value) == (
         "cannot save this record: Pre-dose BP before dosing: no “Pre-dose” blood pressure "
-        "recorded before 10:15. A prescriber may override with a reason."
+        "recorded before 10:15. A prescriber may override it with a reason on the session's "
+        "monitoring record."
     )
     assert _saved_records(clinic) == 0
     # The pre-dose BP first, then the dose: saved.
