@@ -12,13 +12,24 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.model import PlannedSession, session_holds
 from ketadesk.services.clinic.clinic_setup import open_clinic
-from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
-from ketadesk.store.models import ClinicSetting, Patient, Resource, StaffMember, StaffShift
+from ketadesk.store.models import (
+    Appointment,
+    ClinicSetting,
+    Patient,
+    Resource,
+    SessionRecord,
+    StaffMember,
+    StaffShift,
+    VitalReading,
+)
 
 
 @dataclass
@@ -150,3 +161,50 @@ def extend_authorizations(clinic: SmallClinic, until: dt.date) -> None:
         rems.value = {**rems.value, "site_certified_until": until.isoformat()}
         for patient in session.query(Patient).where(Patient.prior_auth_expires_on.is_not(None)):
             patient.prior_auth_expires_on = until
+
+
+def ready_for_discharge(db: Database, appointment_id: int) -> None:
+    """Give a dosing session the monitoring record the chair's rules ask before it is completed
+    (scheduling/chair_rules.py): the dose at its planned time, every configured reading at its
+    due time, no sedation or dissociation, and the discharge once observation allows it.
+
+    For tests about what follows a completed session; the rules themselves are tested in
+    tests/services/monitoring/test_chair_rules.py."""
+    with db.write() as session:
+        appointment = session.get(Appointment, appointment_id)
+        assert appointment is not None
+        config = load_config(session)
+        spec = config.catalog.session_types[config.session_type_code(appointment.session_type_id)]
+        if not spec.dosing or session.scalar(
+            select(SessionRecord.id).where(SessionRecord.appointment_id == appointment_id)
+        ):
+            return
+        offsets = spec.phase_offsets()
+        anchor = spec.observation_from or next(p.key for p in spec.phases if p.shade == "dosing")
+        dose_at = appointment.starts_at + dt.timedelta(minutes=offsets[anchor][0])
+        record = SessionRecord(
+            appointment_id=appointment_id,
+            dose_mg=spec.dose.starting_mg[0] if spec.dose and spec.dose.starting_mg else None,
+            devices=(
+                spec.dose.starting_mg[0] // spec.dose.device_mg
+                if spec.dose and spec.dose.starting_mg
+                else None
+            ),
+            dose_started_at=dose_at,
+            discharged_at=dose_at + dt.timedelta(minutes=spec.observation_minutes or 0),
+            sedation="none",
+            dissociation="none",
+        )
+        record.readings = [
+            VitalReading(
+                label=c.label,
+                taken_at=appointment.starts_at
+                + dt.timedelta(minutes=offsets[c.phase][0] + c.offset_minutes),
+                systolic=120,
+                diastolic=80,
+                heart_rate=70,
+                spo2=98,
+            )
+            for c in spec.bp_checks
+        ]
+        session.add(record)

@@ -8,6 +8,7 @@ the same dictionaries.  Parsing checks every field and names the exact place of 
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,6 +122,28 @@ class BpCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class DoseRule:
+    """How a session type's dose is given (DOMAIN.md "Dose"): whole devices of ``device_mg``
+    each; the doses allowed; the doses a patient's first session of the type may have; the
+    largest change from the previous dose (None: any allowed dose)."""
+
+    device_mg: int
+    allowed_mg: tuple[int, ...]
+    starting_mg: tuple[int, ...] = ()
+    step_mg: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingCadence:
+    """Readings every ``every_minutes`` from the start of phase ``start_phase`` to the end of
+    ``end_phase`` (IV: NIBP every 5-15 min), laid out as BP checks like the configured ones."""
+
+    start_phase: str
+    end_phase: str
+    every_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
 class SessionTypeSpec:
     code: str
     name: str
@@ -138,6 +161,9 @@ class SessionTypeSpec:
     # ``observation_from`` (the first device); None where the type sets no minimum.
     observation_from: str | None = None
     observation_minutes: int | None = None
+    dose: DoseRule | None = None
+    # The checks above include the readings the cadence lays out (``bp_checks``).
+    reading_cadence: ReadingCadence | None = None
 
     @property
     def total_minutes(self) -> int:
@@ -203,6 +229,9 @@ class ProtocolSpec:
     name: str
     stages: tuple[ProtocolStage, ...]
     default_weekdays: tuple[str, ...] = ()
+    # The doses a patient's first session of this protocol may have, instead of the session
+    # type's ``starting_mg`` (MDD with suicidal thinking starts at 84 mg) [A].
+    starting_dose_mg: tuple[int, ...] | None = None
 
     @property
     def session_count(self) -> int:
@@ -497,6 +526,17 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
         )
         for br in r.tables("bp_checks", required=False)
     )
+    cadence = _reading_cadence(r, phase_keys)
+    if cadence is not None:
+        # In the order they fall due, so the next one due is the first not yet taken.
+        starts = dict(zip(phase_keys, itertools.accumulate(p.minutes for p in phases), strict=True))
+        starts = {k: v - p.minutes for (k, v), p in zip(starts.items(), phases, strict=True)}
+        bp_checks = tuple(
+            sorted(
+                bp_checks + _cadence_checks(cadence, tuple(phases), {c.label for c in bp_checks}),
+                key=lambda c: starts[c.phase] + c.offset_minutes,
+            )
+        )
     color = r.text("color", default="#888888")
     if not _COLOR_RE.match(color):
         raise r.fail("color", f"must look like #3b7dd8, got {color!r}")
@@ -517,6 +557,8 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
             r.choice("observation_from", phase_keys) if r.has("observation_from") else None
         ),
         observation_minutes=r.opt_int("observation_minutes", minimum=1),
+        dose=_dose_rule(r.table("dose")) if r.has("dose") else None,
+        reading_cadence=cadence,
     )
     total = spec.total_minutes
     for need in spec.needs:
@@ -529,6 +571,57 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
                     f"{total} minutes",
                 )
     return spec
+
+
+def _int_list(r: _Reader, key: str, minimum: int = 1) -> tuple[int, ...]:
+    value = r.raw(key)
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in value)
+    ):
+        raise r.fail(key, f"must be a list of whole numbers of at least {minimum}, got {value!r}")
+    return tuple(value)
+
+
+def _dose_rule(dr: _Reader) -> DoseRule:
+    device = dr.integer("device_mg", minimum=1)
+    allowed = _int_list(dr, "allowed_mg")
+    for mg in allowed:
+        if mg % device:
+            raise dr.fail("allowed_mg", f"{mg} mg is not a whole number of {device} mg devices")
+    starting = _int_list(dr, "starting_mg") if dr.has("starting_mg") else ()
+    for mg in starting:
+        if mg not in allowed:
+            raise dr.fail("starting_mg", f"{mg} mg is not one of allowed_mg")
+    return DoseRule(device, allowed, starting, dr.opt_int("step_mg", minimum=1))
+
+
+def _reading_cadence(r: _Reader, phase_keys: list[str]) -> ReadingCadence | None:
+    if not r.has("reading_cadence"):
+        return None
+    cr = r.table("reading_cadence")
+    start = cr.choice("from", phase_keys)
+    end = cr.choice("to", phase_keys, default=start)
+    if phase_keys.index(end) < phase_keys.index(start):
+        raise cr.fail("to", f"phase {end!r} comes before {start!r}")
+    return ReadingCadence(start, end, cr.integer("every", minimum=1))
+
+
+def _cadence_checks(
+    cadence: ReadingCadence, phases: tuple[Phase, ...], taken: set[str]
+) -> tuple[BpCheck, ...]:
+    """A check every so many minutes, labelled from the cadence's start ("+15 min"), each laid
+    against the phase it falls in; a label already configured is left to that check."""
+    keys = [p.key for p in phases]
+    first, last = keys.index(cadence.start_phase), keys.index(cadence.end_phase)
+    span = sum(p.minutes for p in phases[first : last + 1])
+    checks = []
+    for minute in range(0, span, cadence.every_minutes):
+        label = f"+{minute} min"
+        if label not in taken:
+            checks.append(BpCheck(label, cadence.start_phase, minute))
+    return tuple(checks)
 
 
 def _signed_int(r: _Reader, key: str) -> int:
@@ -602,6 +695,7 @@ def parse_protocol(
         name=r.text("name"),
         stages=tuple(stages),
         default_weekdays=r.str_list("default_weekdays", WEEKDAYS),
+        starting_dose_mg=(_int_list(r, "starting_dose_mg") if r.has("starting_dose_mg") else None),
     )
 
 
@@ -691,10 +785,10 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         holiday_subdivision=c.text("holiday_subdivision", default=""),
         holidays_closed=_holidays_closed(c),
         # Sections parsed by their own feature (scheduling/confirmations.py, scheduling/fees.py,
-        # scheduling/safety_followups.py), kept as given.
+        # scheduling/safety_followups.py, scheduling/chair_rules.py), kept as given.
         extra={
             k: data[k]
-            for k in ("confirmations", "fees", "urgent_review", "rems_form")
+            for k in ("confirmations", "fees", "urgent_review", "rems_form", "chair")
             if isinstance(data, dict) and k in data
         },
     )

@@ -560,6 +560,10 @@ class SessionRecord(Base):
     concomitant_meds: Mapped[list[Any] | None]
     vitals_acceptable: Mapped[bool | None]
     ready_to_leave_at: Mapped[dt.datetime | None]
+    # The effects seen, marked resolved before discharge (DOMAIN.md "Discharge").
+    sedation_resolved: Mapped[bool] = mapped_column(default=False, server_default=false())
+    dissociation_resolved: Mapped[bool] = mapped_column(default=False, server_default=false())
+    respiratory_resolved: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     readings: Mapped[list[VitalReading]] = relationship(
         back_populates="record", order_by="VitalReading.taken_at", cascade="all, delete-orphan"

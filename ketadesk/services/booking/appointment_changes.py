@@ -46,6 +46,7 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.fees import fees
 from ketadesk.services.followups import sync, urgent_reviews
+from ketadesk.services.monitoring import completion
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
@@ -310,6 +311,10 @@ def change_status(
                         doing="start this dosing session",
                     )
                     warnings.extend([warned] if warned else [])
+            if action == "complete":
+                # Completing a dosing session discharges its patient: the chair's rules
+                # (observation minutes, readings, effects resolved) or a prescriber's override.
+                warnings.extend(completion.check_complete(session, appointment, now=now))
             before = snapshot_of(appointment)
             previous = appointment.status
             appointment.status = target

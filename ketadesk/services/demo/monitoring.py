@@ -241,8 +241,9 @@ def _record(
         if finished:
             reading("Before discharge", discharge - _MINUTE * 5, (rng.randint(-2, 4), 0))
     large = series_index is not None and series_index > 2 and rng.random() < 0.7
-    devices = (3 if large else 2) if spec.bp_checks else None
-    dose_mg = (84 if large else 56) if spec.bp_checks else rng.choice((30, 35, 40, 45, 50))
+    # Whole devices where the session type doses in devices (Spravato), mg otherwise (IV).
+    devices = (3 if large else 2) if spec.dose is not None else None
+    dose_mg = (84 if large else 56) if spec.dose is not None else rng.choice((30, 35, 40, 45, 50))
     record: dict[str, Any] = {
         "id": record_id,
         "appointment_id": appointment_id,
@@ -258,6 +259,10 @@ def _record(
         "sedation": rng.choice(("none", "none", "mild", "mild", "moderate")) if finished else "",
         "dissociation": rng.choice(("none", "mild", "mild", "moderate")) if finished else "",
         "respiratory_depression": False,
+        # A finished session was discharged once its effects had resolved (the chair's rules).
+        "sedation_resolved": finished,
+        "dissociation_resolved": finished,
+        "respiratory_resolved": finished,
         "events": rng.choice(_EVENTS) if finished and rng.random() < 0.08 else "",
         "updated_at": min(now, discharge if finished else now),
         # What current REMS forms also ask; no random draw, so the demo stays as it was.

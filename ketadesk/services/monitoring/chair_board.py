@@ -126,6 +126,7 @@ class ChairCard:
     bp_recorded: tuple[str, ...] = ()
     discharge_allowed_at: dt.datetime | None = None
     discharge_ready: bool = False
+    discharge_waits_for: tuple[str, ...] = ()  # the readings still to take before discharge
     bp_late: bool = False
     discharge_late: bool = False
     overrun: bool = False
@@ -541,8 +542,11 @@ def _card(
             late.insert(0, f"BP {check.label} overdue since {_hhmm(due)}")
     # Discharge is a time for a patient in session, not for one who has not started.
     allowed = discharge_allowed(spec, timeline) if dose_at is not None and running else None
-    ready = running and dosed and allowed is not None and now >= allowed
-    discharge_late = ready and allowed is not None and now > max(allowed, timeline[-1].end)
+    time_allows = running and dosed and allowed is not None and now >= allowed
+    # Discharge also waits for every configured reading (scheduling/chair_rules.py).
+    waits = tuple(c.label for c in pending) if time_allows else ()
+    ready = time_allows and not waits
+    discharge_late = time_allows and allowed is not None and now > max(allowed, timeline[-1].end)
     if discharge_late and allowed is not None:
         late.append(f"Still in the chair; discharge allowed since {_hhmm(allowed)}")
     if overrun:
@@ -560,6 +564,7 @@ def _card(
         bp_recorded=tuple(recorded),
         discharge_allowed_at=allowed,
         discharge_ready=ready,
+        discharge_waits_for=waits,
         bp_late=next_bp is not None and next_bp.late,
         discharge_late=discharge_late,
         overrun=overrun,

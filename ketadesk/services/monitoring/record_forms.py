@@ -72,6 +72,10 @@ class RecordForm:
     concomitant_meds: tuple[str, ...] | None = None
     vitals_acceptable: bool | None = None
     ready_to_leave: str = ""
+    # The effects seen, marked resolved before discharge (DOMAIN.md "Discharge").
+    sedation_resolved: bool = False
+    dissociation_resolved: bool = False
+    respiratory_resolved: bool = False
 
 
 def reading_field(index: int, name: str) -> str:
@@ -132,6 +136,9 @@ class ParsedRecord:
     concomitant_meds: tuple[str, ...] | None = None
     vitals_acceptable: bool | None = None
     ready_to_leave_at: dt.datetime | None = None
+    sedation_resolved: bool = False
+    dissociation_resolved: bool = False
+    respiratory_resolved: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,17 @@ class StaffChoice:
 
 
 @dataclass(frozen=True)
+class ChairOverride:
+    """A chair rule set aside for one session: the rule in words, the reason, who and when."""
+
+    rule: str
+    title: str
+    reason: str
+    by: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
 class RecordSheet:
     """Everything the monitoring dialog shows for one session."""
 
@@ -196,6 +214,9 @@ class RecordSheet:
     staff: tuple[StaffChoice, ...]
     missing: tuple[str, ...]
     rems: bool  # the session type owes a REMS Patient Monitoring Form
+    # The chair rules set aside for this session, and who may set one aside.
+    overrides: tuple[ChairOverride, ...] = ()
+    override_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

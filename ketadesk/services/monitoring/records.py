@@ -29,6 +29,7 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.followups import urgent_reviews
 from ketadesk.services.followups.actions import open_adverse_event_follow_up
+from ketadesk.services.monitoring import completion
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
     late_minutes,
@@ -66,6 +67,8 @@ from ketadesk.store.models import (
 
 #: The warning key of a dose recorded while an urgent review stands (``[urgent_review] dosing``).
 URGENT_REVIEW_WARNING = "urgent_review"
+#: The warning key of the chair's rules under a "warn" policy (``[chair]``).
+CHAIR_WARNING = "chair"
 
 
 def _rules(config: StoredConfig, spec: SessionTypeSpec, appointment: Appointment) -> RecordRules:
@@ -119,6 +122,9 @@ def _form_of(record: SessionRecord | None, spec: SessionTypeSpec, rules: RecordR
         ),
         vitals_acceptable=record.vitals_acceptable,
         ready_to_leave=hhmm(record.ready_to_leave_at),
+        sedation_resolved=record.sedation_resolved,
+        dissociation_resolved=record.dissociation_resolved,
+        respiratory_resolved=record.respiratory_resolved,
         version=_version(record),
     )
 
@@ -191,6 +197,8 @@ def open_record(
             staff=_staff(session),
             missing=tuple(rems_gaps(record, spec, rems_asks(config.catalog.settings))),
             rems=owes_rems(spec),
+            overrides=completion.overrides_of(session, appointment_id),
+            override_roles=completion.chair_settings(config.catalog).override_roles,
         )
     _record_view(db, actor, sheet.patient_id, appointment_id, now)
     return sheet
@@ -248,6 +256,9 @@ def _snapshot(record: SessionRecord) -> dict[str, Any]:
         "concomitant_meds": record.concomitant_meds,
         "vitals_acceptable": record.vitals_acceptable,
         "ready_to_leave_at": iso(record.ready_to_leave_at),
+        "sedation_resolved": record.sedation_resolved,
+        "dissociation_resolved": record.dissociation_resolved,
+        "respiratory_resolved": record.respiratory_resolved,
         "readings": [
             {
                 "label": r.label,
@@ -323,6 +334,17 @@ def save_record(
             )
             if warned:
                 warnings[URGENT_REVIEW_WARNING] = warned
+        # The chair's rules (pre-dose BP, hard stop, dose, discharge): refused unless a
+        # prescriber overrode them; a "warn" policy's findings come back as warnings.
+        chair_warnings = completion.judge(
+            session,
+            config.catalog,
+            appointment_id,
+            completion.record_findings(session, config.catalog, spec, appointment, record, parsed),
+            "save this record",
+        )
+        if chair_warnings:
+            warnings[CHAIR_WARNING] = "; ".join(chair_warnings)
         if record is None:
             record = SessionRecord(appointment_id=appointment_id)
             session.add(record)
@@ -342,6 +364,9 @@ def save_record(
         )
         record.vitals_acceptable = parsed.vitals_acceptable
         record.ready_to_leave_at = parsed.ready_to_leave_at
+        record.sedation_resolved = parsed.sedation_resolved
+        record.dissociation_resolved = parsed.dissociation_resolved
+        record.respiratory_resolved = parsed.respiratory_resolved
         record.updated_at = now
         record.readings[:] = [
             VitalReading(

@@ -196,14 +196,15 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             minutes = int((discharged_at - dose_at).total_seconds() // 60)
             need = rules.observation_minutes
             if need is not None and minutes < need:
-                # DOMAIN.md: discharge only after at least the observation minutes.  A refusal:
-                # the record may not show a discharge the clinic's rules do not allow.
-                errors["discharged"] = (
+                # DOMAIN.md: discharge only after at least the observation minutes.  Marked
+                # here as the nurse types; the save refuses it (services/monitoring/completion.py,
+                # scheduling/chair_rules.py) unless a prescriber overrode it with a reason.
+                warnings["discharged"] = (
                     f"only {minutes} min after the dose: {rules.session_name} needs at least "
                     f"{need} min of observation before discharge (earliest "
                     f"{local.hhmm(dose_at + dt.timedelta(minutes=need))})"
                 )
-    if discharged_at is not None and not errors:
+    if discharged_at is not None and not errors and "discharged" not in warnings:
         last = max(
             (r for r in readings if r.systolic is not None and r.diastolic is not None),
             key=lambda r: r.taken_at,
@@ -253,5 +254,8 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             concomitant_meds=form.concomitant_meds,
             vitals_acceptable=form.vitals_acceptable,
             ready_to_leave_at=ready_at,
+            sedation_resolved=form.sedation_resolved,
+            dissociation_resolved=form.dissociation_resolved,
+            respiratory_resolved=form.respiratory_resolved,
         ),
     )

@@ -24,6 +24,7 @@ from ketadesk.scheduling.safety_followups import last_local_day
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
+from ketadesk.services.monitoring import completion
 from ketadesk.services.printing.layout import (
     Logo,
     PrintBlock,
@@ -100,6 +101,9 @@ class SessionRecordSheet:
     # The REMS form's follow-up for this session: its deadline (local) and whether it is done.
     rems_form_deadline: dt.datetime | None = None
     rems_form_done: bool = False
+    # The chair rules a prescriber set aside for this session, each with its reason, who and
+    # when ("Observation before discharge: <reason> (patel, 12:06)").
+    chair_overrides: tuple[str, ...] = ()
 
 
 def find_session(db: Database, chart: str, day: dt.date) -> int:
@@ -261,6 +265,10 @@ def session_record_sheet(
                 local(rems_form[0] or rems_form[1]) if rems_form is not None else None
             ),
             rems_form_done=rems_form is not None and rems_form[2] == "done",
+            chair_overrides=tuple(
+                f"{o.title}: {o.reason} ({o.by}, {hour_minute(o.at.astimezone(tz))})"
+                for o in completion.overrides_of(session, appointment.id)
+            ),
         )
 
 
@@ -389,6 +397,11 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
             )
         )
     )
+    if sheet.chair_overrides:
+        lines = "<br/>".join(html.escape(line) for line in sheet.chair_overrides)
+        blocks.append(
+            PrintBlock(fill("notice.html", text=f"Overridden by a prescriber:<br/>{lines}"))
+        )
     if sheet.rems:
         text = "Transcribe onto the Spravato REMS Patient Monitoring Form"
         due = sheet.rems_form_deadline

@@ -72,6 +72,13 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "reading_late_minutes": ("A BP check is late after", "minutes"),
         },
     ),
+    "chair": (
+        "In the chair",
+        {
+            "hard_stop_systolic": ("No dose at a pre-dose systolic BP above", "mmHg"),
+            "hard_stop_diastolic": ("No dose at a pre-dose diastolic BP above", "mmHg"),
+        },
+    ),
     "followups": (
         "Follow-ups",
         {
@@ -186,6 +193,18 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
                     d["observation_minutes"],
                 )
             )
+        cadence = d.get("reading_cadence")
+        if isinstance(cadence, Mapping) and _is_int(cadence.get("every")):
+            fields.append(
+                RuleField(
+                    f"{base}.reading_cadence.every", "Readings every", "minutes", cadence["every"]
+                )
+            )
+        dose = d.get("dose")
+        if isinstance(dose, Mapping):
+            for key, label in (("device_mg", "Device strength"), ("step_mg", "Dose step")):
+                if _is_int(dose.get(key)):
+                    fields.append(RuleField(f"{base}.dose.{key}", label, "mg", dose[key]))
         if _is_int(d.get("drives_after_hours")):
             fields.append(
                 RuleField(

@@ -92,6 +92,11 @@ def card_lines(card: ChairCard) -> dict[str, str]:
     if card.discharge_allowed_at is not None:
         if card.discharge_ready:
             discharge = f"May be discharged (from {_hhmm(card.discharge_allowed_at)})"
+        elif card.discharge_waits_for:
+            discharge = (
+                f"Discharge from {_hhmm(card.discharge_allowed_at)} · after BP "
+                + ", ".join(card.discharge_waits_for)
+            )
         else:
             discharge = f"Discharge from {_hhmm(card.discharge_allowed_at)}"
     nxt = card.next_up

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLayout,
     QLineEdit,
@@ -37,10 +38,12 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
-from ketadesk.services.monitoring import records, rems, validation
+from ketadesk.services.monitoring import completion, records, rems, validation
+from ketadesk.services.monitoring.completion import ChairRefused
 from ketadesk.services.monitoring.record_forms import (
     DISSOCIATION_CHOICES,
     SEDATION_CHOICES,
+    ChairOverride,
     Checked,
     ReadingForm,
     RecordForm,
@@ -206,6 +209,15 @@ class MonitoringDialog(QDialog):
         self._respiratory = QCheckBox("Respiratory depression", self)
         self._respiratory.setChecked(form.respiratory_depression)
         self._respiratory.setAccessibleName("Respiratory depression")
+        # Discharge waits until each effect seen is marked resolved (DOMAIN.md "Discharge").
+        self._resolved = {
+            key: self._resolved_box(words, checked)
+            for key, words, checked in (
+                ("sedation_resolved", "Sedation", form.sedation_resolved),
+                ("dissociation_resolved", "Dissociation", form.dissociation_resolved),
+                ("respiratory_resolved", "Respiratory depression", form.respiratory_resolved),
+            )
+        }
         self._events = QPlainTextEdit(form.events, self)
         self._events.setAccessibleName("Events")
         self._events.setPlaceholderText("Adverse events, interventions, how they resolved")
@@ -239,9 +251,21 @@ class MonitoringDialog(QDialog):
         )
         obs_box = QGroupBox("Observations", self)
         obs_form = QFormLayout(obs_box)
-        self._form_row(obs_form, "Sedation", self._sedation, "sedation")
-        self._form_row(obs_form, "Dissociation", self._dissociation, "dissociation")
-        obs_form.addRow("", self._respiratory)
+        self._form_row(
+            obs_form, "Sedation", self._sedation, "sedation", self._resolved["sedation_resolved"]
+        )
+        self._form_row(
+            obs_form,
+            "Dissociation",
+            self._dissociation,
+            "dissociation",
+            self._resolved["dissociation_resolved"],
+        )
+        respiratory = QHBoxLayout()
+        respiratory.addWidget(self._respiratory)
+        respiratory.addWidget(self._resolved["respiratory_resolved"])
+        respiratory.addStretch(1)
+        obs_form.addRow("", respiratory)
         obs_form.addRow("Events", self._events)
         discharge_box = QGroupBox("Discharge", self)
         discharge_form = QFormLayout(discharge_box)
@@ -258,6 +282,7 @@ class MonitoringDialog(QDialog):
         self._status = QLabel(self)
         self._status.setObjectName("monitoring_status")
         self._status.setWordWrap(True)
+        self._build_chair_rules(sheet)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
@@ -299,7 +324,12 @@ class MonitoringDialog(QDialog):
         layout.addWidget(self._schedule_label)
         layout.addWidget(scroll, 1)
         layout.addWidget(self._rems)
+        layout.addWidget(self._overrides)
         layout.addWidget(self._status)
+        chair_row = QHBoxLayout()
+        chair_row.addStretch(1)
+        chair_row.addWidget(self._override)
+        layout.addLayout(chair_row)
         layout.addWidget(buttons)
 
         keep_none_alive()  # many small calls while typing: see qt_workarounds
@@ -307,6 +337,35 @@ class MonitoringDialog(QDialog):
         self._place_add_button()
         self._refresh()
         self.resize(880, 640)
+
+    def _resolved_box(self, words: str, checked: bool) -> QCheckBox:
+        box = QCheckBox("Resolved", self)
+        box.setChecked(checked)
+        box.setAccessibleName(f"{words} resolved")
+        return box
+
+    def _build_chair_rules(self, sheet: RecordSheet) -> None:
+        """The chair rules set aside for this session, and the prescriber's override of a
+        refusal (shown once a save is refused)."""
+        self._overrides = QLabel(self)
+        self._overrides.setObjectName("monitoring_overrides")
+        self._overrides.setWordWrap(True)
+        self._show_overrides(sheet.overrides)
+        self._refused: ChairRefused | None = None
+        self._override = QPushButton("Override with a reason…", self)
+        self._override.setObjectName("monitoring_override")
+        self._override.setAccessibleName("Override the refused rules with a reason")
+        self._override.setAutoDefault(False)
+        self._override.setVisible(False)
+        self._override.clicked.connect(self._on_override_clicked)
+
+    def _show_overrides(self, overrides: tuple[ChairOverride, ...]) -> None:
+        lines = [
+            f"Overridden: <b>{o.title}</b> — {o.reason} ({o.by}, {self.sheet.rules.hhmm(o.at)})"
+            for o in overrides
+        ]
+        self._overrides.setText("<br>".join(lines))
+        self._overrides.setVisible(bool(lines))
 
     # -- entry point -------------------------------------------------------------------------
 
@@ -444,6 +503,8 @@ class MonitoringDialog(QDialog):
         for combo in (self._sedation, self._dissociation, self._monitored_by):
             combo.currentIndexChanged.connect(self._refresh)
         self._respiratory.toggled.connect(self._refresh)
+        for box in self._resolved.values():
+            box.toggled.connect(self._refresh)
         self._events.textChanged.connect(self._refresh)
         self._vitals_ok.currentIndexChanged.connect(self._refresh)
         for check in (*self._meds.values(), self._no_meds):
@@ -486,6 +547,9 @@ class MonitoringDialog(QDialog):
             sedation=self._sedation.currentData() or "",
             dissociation=self._dissociation.currentData() or "",
             respiratory_depression=self._respiratory.isChecked(),
+            sedation_resolved=self._resolved["sedation_resolved"].isChecked(),
+            dissociation_resolved=self._resolved["dissociation_resolved"].isChecked(),
+            respiratory_resolved=self._resolved["respiratory_resolved"].isChecked(),
             events=self._events.toPlainText(),
             version=self._version,
             concomitant_meds=self._concomitant(),
@@ -690,8 +754,72 @@ class MonitoringDialog(QDialog):
             self.field_messages.update({k: ("error", m) for k, m in err.errors.items()})
             self._show_messages(self.field_messages)
             self._status_error("Fix the fields marked in red; nothing was saved.")
+        elif isinstance(err, ChairRefused):
+            self._show_refusal(err)
         else:
             self._status_error(str(err))
+
+    def _show_refusal(self, err: ChairRefused) -> None:
+        """The chair's rules refused the save: each rule and fact in words, and the override
+        for the roles that may give one."""
+        self._refused = err
+        who = " or ".join(r.replace("_", " ") for r in err.override_roles)
+        lines = "".join(f"<li><b>{f.title}</b>: {f.fact}</li>" for f in err.findings)
+        self._status_error("")
+        allowed = self._desk.actor.role in err.override_roles
+        after = (
+            "Fix what is named, or override it with a reason."
+            if allowed
+            else f"Fix what is named, or ask a {who} to override it with a reason."
+        )
+        self._status.setText(
+            f"<b>Not saved.</b> The clinic's rules refuse it:<ul>{lines}</ul>{after}"
+        )
+        self._status.setAccessibleName(str(err))
+        self._override.setVisible(True)
+        self._override.setEnabled(allowed)
+        self._override.setToolTip(
+            "" if allowed else f"Only a {who} may override; ask them to open this record"
+        )
+
+    @classmethod
+    def ask_reason(cls, parent: QWidget, rules: str) -> str | None:
+        """The prescriber's reason for an override (None: cancelled); tests replace it."""
+        text, ok = QInputDialog.getMultiLineText(
+            parent, "Override the clinic's rule", f"Why go ahead despite: {rules}?"
+        )
+        return text if ok else None
+
+    def _on_override_clicked(self) -> None:
+        refused = self._refused
+        if refused is None:
+            return
+        reason = type(self).ask_reason(self, ", ".join(f.title for f in refused.findings))
+        if reason is None:
+            return
+        if not reason.strip():
+            self._status_error("An override needs a reason; nothing was saved.")
+            return
+        desk, appointment_id = self._desk, self._id
+        rules = [f.rule for f in refused.findings]
+        self._override.setEnabled(False)
+        run_service(
+            self,
+            lambda: completion.override(
+                desk.db, desk.actor, appointment_id, rules, reason, now=desk.now()
+            ),
+            self._on_overridden,
+            failed=self._on_save_refused,
+            busy="Recording the override…",
+            writes=True,
+        )
+
+    def _on_overridden(self, overrides: tuple[ChairOverride, ...]) -> None:
+        self._refused = None
+        self._override.setVisible(False)
+        self._show_overrides(overrides)
+        self._save.setEnabled(True)
+        self._on_save_clicked()  # the save the rules refused, now with the override
 
     def _status_error(self, text: str) -> None:
         red, _ = message_colors(self.palette())
@@ -715,6 +843,7 @@ class MonitoringDialog(QDialog):
             "sedation": self._sedation,
             "dissociation": self._dissociation,
             "respiratory_depression": self._respiratory,
+            **self._resolved,
             "events": self._events,
             "ready_to_leave": self._ready,
             "vitals_acceptable": self._vitals_ok,

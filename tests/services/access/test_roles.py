@@ -38,7 +38,7 @@ from ketadesk.services.patients import registration as patient_service
 from ketadesk.services.patients.patient_fields import PatientForm
 from ketadesk.services.waitlist import entries as waitlist_entries
 from ketadesk.store.models import AuditEvent
-from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic
+from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic, ready_for_discharge
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 local
 HOLIDAYS = {dt.date(2026, 12, 25), dt.date(2027, 1, 1), dt.date(2027, 1, 18)}
@@ -90,6 +90,8 @@ class Clinic:
             appointment_changes.change_status(
                 self.c.db, SYSTEM, appt, action, reason="test", now=NOW
             )
+        if "start" in walk:  # what completing asks by the chair's rules
+            ready_for_discharge(self.c.db, appt)
         return appt
 
     def move_target(self) -> PlannedSession:

@@ -29,7 +29,7 @@ from ketadesk.store.models import (
     SessionType,
     StaffShift,
 )
-from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic
+from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic, ready_for_discharge
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
 WED = dt.date(2026, 12, 2)
@@ -215,6 +215,7 @@ def test_late_cancel_is_flagged(clinic: SmallClinic) -> None:
 
 def test_status_walks_forward_only(clinic: SmallClinic) -> None:
     appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
+    ready_for_discharge(clinic.db, appt_id)
     for action in ("check_in", "start", "complete"):
         appointment_changes.change_status(clinic.db, SYSTEM, appt_id, action, now=NOW)
     with pytest.raises(InvalidRequest, match="is completed; it cannot be cancelled"):

@@ -15,7 +15,7 @@ from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import Actor
 from ketadesk.store import changes
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
 WED = dt.date(2026, 12, 2)
@@ -87,6 +87,7 @@ def test_a_second_dosing_session_on_a_day_is_refused(clinic: SmallClinic) -> Non
 
 def test_a_completed_session_cannot_be_moved(clinic: SmallClinic) -> None:
     ada = _book(clinic, "Ada Lovelace", WED, "08:00", IV_A)
+    ready_for_discharge(clinic.db, ada)
     for action in ("check_in", "start", "complete"):
         appointment_changes.change_status(clinic.db, NURSE, ada, action, now=NOW)
     reasons = check_move(clinic.db, ada, clinic.at(WED, "10:00"), clinic.ids["Room 1"], now=NOW)

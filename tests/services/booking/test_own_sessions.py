@@ -16,7 +16,7 @@ from ketadesk.services.booking.appointments import appointment_detail
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied
 from ketadesk.store.models import Appointment, AuditEvent, User
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
 WED = dt.date(2026, 12, 2)
@@ -101,5 +101,6 @@ def test_a_therapist_assigned_elsewhere_may_not_complete_an_infusion(clinic: Sma
         change_status(clinic.db, sam, infusion, "complete", now=NOW)
     with pytest.raises(PermissionDenied, match="may start only their own sessions"):
         undo_status(clinic.db, sam, infusion, now=NOW)
+    ready_for_discharge(clinic.db, infusion)
     change_status(clinic.db, NURSE, infusion, "complete", now=NOW)
     assert _status(clinic, infusion) == "completed"

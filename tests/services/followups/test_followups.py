@@ -22,7 +22,7 @@ from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields, Permi
 from ketadesk.services.followups import actions, sync
 from ketadesk.services.followups.queue import follow_up_queue, queue_counts
 from ketadesk.store.models import Appointment, AuditEvent, FollowUp, FollowUpAttempt
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
 
 NOW = dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC)  # Monday 23 Nov 2026, 08:00 local
 WED = dt.date(2026, 11, 25)
@@ -66,6 +66,7 @@ def _book(
 
 
 def _complete(clinic: SmallClinic, appointment_id: int, day: dt.date) -> None:
+    ready_for_discharge(clinic.db, appointment_id)
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
         appointment_changes.change_status(
             clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm)
@@ -333,7 +334,7 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     assert call.session_label == "Spravato (esketamine), Wed Nov 25 10:00"
     assert call.attempts == 0
     assert call.attempts_left == 3
-    assert "discharge time" in form.missing
+    assert "lot" in form.missing  # completing asked for the dose, readings and discharge
     assert queue_counts(clinic.db, now=clinic.at(FRI, "09:00")) == {
         "overdue": 0,
         "due_today": 2,

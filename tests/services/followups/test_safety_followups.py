@@ -28,14 +28,19 @@ from ketadesk.services.followups import actions
 from ketadesk.services.followups.queue import follow_up_queue
 from ketadesk.services.monitoring import measurements, records
 from ketadesk.services.monitoring.chair_board import chair_board
-from ketadesk.services.monitoring.record_forms import RecordForm
+from ketadesk.services.monitoring.record_forms import ReadingForm, RecordForm
 from ketadesk.services.printing.session_record import (
     session_record_layout,
     session_record_sheet,
 )
 from ketadesk.services.schedule.staff import my_day
 from ketadesk.store.models import AuditEvent, ClinicSetting, Closure, FollowUp
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, extend_authorizations
+from tests.clinic_fixtures import (
+    SmallClinic,
+    build_small_clinic,
+    extend_authorizations,
+    ready_for_discharge,
+)
 
 SPRAVATO = {
     "room": "Room 1",
@@ -240,7 +245,13 @@ def test_a_standing_review_blocks_dosing_until_a_prescriber_closes_it(
             clinic.db,
             NURSE,
             appointment,
-            RecordForm(dose_mg="56", devices="2", lot_number="LOT1", dose_started="10:15"),
+            RecordForm(
+                readings=(ReadingForm("Pre-dose", "10:10", "128", "82"),),
+                dose_mg="56",
+                devices="2",
+                lot_number="LOT1",
+                dose_started="10:15",
+            ),
             now=clinic.at(day, "10:16"),
         )
     (review,) = _reviews(clinic)
@@ -262,7 +273,13 @@ def test_a_clinic_that_warns_doses_with_a_warning(clinic: SmallClinic, day: dt.d
         clinic.db,
         NURSE,
         appointment,
-        RecordForm(dose_mg="56", devices="2", lot_number="LOT1", dose_started="10:15"),
+        RecordForm(
+            readings=(ReadingForm("Pre-dose", "10:10", "128", "82"),),
+            dose_mg="56",
+            devices="2",
+            lot_number="LOT1",
+            dose_started="10:15",
+        ),
         now=clinic.at(day, "10:16"),
     )
     assert records.URGENT_REVIEW_WARNING in saved.warnings
@@ -332,6 +349,7 @@ def _dosed(clinic: SmallClinic, day: dt.date, *, complete: bool = True) -> int:
             clinic.db, NURSE, appointment, action, now=clinic.at(day, hhmm)
         )
     if complete:
+        ready_for_discharge(clinic.db, appointment)
         appointment_changes.change_status(
             clinic.db, NURSE, appointment, "complete", now=clinic.at(day, "12:30")
         )

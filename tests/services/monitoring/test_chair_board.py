@@ -25,6 +25,7 @@ from ketadesk.services.monitoring.chair_board import (
 )
 from ketadesk.services.schedule import public_holidays
 from ketadesk.store.models import Appointment, ClinicSetting, SessionRecord, VitalReading
+from tests.clinic_fixtures import ready_for_discharge
 from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
 
 
@@ -179,9 +180,14 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     )
     assert not caught_up.late
 
-    ready = mary(staffed, "12:15")  # +120 from the first device
+    waiting = mary(staffed, "12:15")  # +120 from the first device: the last BP still to take
+    assert not waiting.discharge_ready
+    assert waiting.discharge_waits_for == ("Before discharge",)
+    record(staffed, readings=(("Before discharge", "12:15"),))
+    ready = mary(staffed, "12:15")
     assert ready.minutes_since_dose == 120
     assert ready.discharge_ready
+    assert ready.discharge_waits_for == ()
     assert not ready.discharge_late
     assert ready.phase == "Observation"
     assert not ready.late
@@ -192,7 +198,6 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     assert still_there.overrun
     assert still_there.phase == "Discharge"
     assert still_there.late == (
-        "BP Before discharge overdue since 12:25",  # late from 12:35
         "Still in the chair; discharge allowed since 12:15",
         "Running past the planned end (12:30)",
     )
@@ -220,6 +225,7 @@ def test_the_recorded_dose_start_counts(staffed: StaffedDay) -> None:
 
 def test_a_completed_session_leaves_the_chair(staffed: StaffedDay) -> None:
     status(staffed, "spravato", "start", "10:00")
+    ready_for_discharge(staffed.clinic.db, staffed.appointments["spravato"])
     status(staffed, "spravato", "complete", "12:20")
     c = mary(staffed, "12:21")
     assert c.is_free
@@ -231,7 +237,13 @@ def test_an_iv_infusion_without_a_minimum_is_discharged_after_recovery(
     status(staffed, "iv", "start", "09:00")
     ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:30")), "Room 1")
     assert (ada.phase, ada.minutes_since_dose) == ("Infusion", 15)
-    assert ada.next_bp is None  # the IV type asks for no fixed BP checks
+    # IV readings fall due every 15 minutes from the infusion's start; the pre-dose one is late.
+    assert ada.next_bp is not None
+    assert (ada.next_bp.label, hhmm(ada.next_bp.due_at), ada.next_bp.late) == (
+        "Pre-dose",
+        "09:10",
+        True,
+    )
     assert hhmm(ada.discharge_allowed_at) == "10:40"
 
 

@@ -22,6 +22,7 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.demo.clinic import build_demo
 from ketadesk.services.monitoring import reading_schedule, record_forms, records, rems, validation
+from ketadesk.services.monitoring.completion import ChairRefused
 from ketadesk.services.monitoring.record_forms import RecordForm, reading_field, with_reading
 from ketadesk.store.database import open_database
 from ketadesk.store.models import AuditEvent, FollowUp, SessionRecord, VitalReading
@@ -95,6 +96,8 @@ def _complete_form(clinic: SmallClinic, appointment_id: int) -> RecordForm:
         monitored_by_id=clinic.ids["Nurse Kim"],
         sedation="mild",
         dissociation="mild",
+        sedation_resolved=True,
+        dissociation_resolved=True,
         events="Mild dizziness at 10:40, resolved by 11:30.",
         concomitant_meds=(),
         vitals_acceptable=True,
@@ -269,12 +272,20 @@ def test_discharge_before_the_observation_minutes_is_refused(
     clinic: SmallClinic, spravato: int
 ) -> None:
     form = dataclasses.replace(_complete_form(clinic, spravato), discharged="12:14")
-    with pytest.raises(InvalidFields) as refused:
-        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
-    assert refused.value.errors["discharged"] == (
+    # Marked at the field as the nurse types, refused at the save (a prescriber may override:
+    # tests/services/monitoring/test_chair_checks.py).
+    assert validation.validate_record(
+        form, records.open_record(clinic.db, NURSE, spravato).rules, now=_at(clinic, "12:30")
+    ).warnings["discharged"] == (
         "only 119 min after the dose: Spravato (esketamine) needs at least 120 min of "
         "observation before discharge (earliest 12:15)"
     )
+    with pytest.raises(ChairRefused) as refused:
+        records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
+    assert [f.text for f in refused.value.findings] == [
+        "Observation before discharge: 12:14 is only 119 min after the dose (10:15): "
+        "Spravato (esketamine) needs 120 min (earliest 12:15)"
+    ]
     form = dataclasses.replace(form, discharged="12:15")
     assert records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
 
@@ -355,20 +366,28 @@ def test_bp_checks_fall_due_and_late_from_the_planned_then_actual_dose(
 def test_iv_infusion_keeps_extra_readings_and_has_no_rems_checks(clinic: SmallClinic) -> None:
     iv = _book(clinic, "iv_infusion", "13:00", IV)
     form = records.load_record(clinic.db, NURSE, iv)
-    assert form.readings == ()
+    # Its checks are the pre-dose BP and the readings every 15 minutes ([reading_cadence]).
+    assert [r.label for r in form.readings][:3] == ["Pre-dose", "+0 min", "+15 min"]
+    form = with_reading(form, 0, time="13:10", systolic="122", diastolic="78")
+    form = with_reading(form, 2, time="13:31", spo2="98")
     form = dataclasses.replace(
         form,
         readings=(
+            *form.readings,
             record_forms.ReadingForm("Start", "13:16", "118", "76", "70", "99", scheduled=False),
-            record_forms.ReadingForm("+15 min", "13:31", "", "", "", "98", scheduled=False),
         ),
         dose_mg="35",
         dose_started="13:15",
     )
     records.save_record(clinic.db, NURSE, iv, form, now=_at(clinic, "13:40"))
     again = records.load_record(clinic.db, NURSE, iv)
-    assert [(r.label, r.spo2) for r in again.readings] == [("Start", "99"), ("+15 min", "98")]
-    assert reading_schedule.readings_due(clinic.db, [iv], now=_at(clinic, "13:40"))[iv].checks == ()
+    assert [(r.label, r.spo2) for r in again.readings if r.time] == [
+        ("Pre-dose", ""),
+        ("+15 min", "98"),
+        ("Start", "99"),
+    ]
+    with clinic.db.read() as session:
+        assert rems.rems_missing(session, iv) == []  # no REMS form for an IV infusion
 
 
 def test_readings_due_accepts_a_session_and_skips_unknown_ids(
@@ -414,6 +433,13 @@ def test_demo_clinic_records_its_sessions_and_leaves_one_rems_form_incomplete(
 def test_rems_follow_up_shows_nothing_missing_once_complete_and_stays_open(
     clinic: SmallClinic, spravato: int
 ) -> None:
+    records.save_record(
+        clinic.db,
+        NURSE,
+        spravato,
+        dataclasses.replace(_complete_form(clinic, spravato), lot_number=""),
+        now=_at(clinic, "12:29"),
+    )
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
         appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
     with clinic.db.read() as session:
@@ -423,9 +449,16 @@ def test_rems_follow_up_shows_nothing_missing_once_complete_and_stays_open(
             )
         ).one()
         assert form.status == "open"
-        assert rems.rems_missing(session, spravato)
+        assert rems.rems_missing(session, spravato) == ["lot"]
     records.save_record(
-        clinic.db, NURSE, spravato, _complete_form(clinic, spravato), now=_at(clinic, "12:40")
+        clinic.db,
+        NURSE,
+        spravato,
+        dataclasses.replace(
+            _complete_form(clinic, spravato),
+            version=records.load_record(clinic.db, NURSE, spravato).version,
+        ),
+        now=_at(clinic, "12:40"),
     )
     with clinic.db.read() as session:
         form = session.scalars(

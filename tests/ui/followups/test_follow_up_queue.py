@@ -34,7 +34,7 @@ from ketadesk.ui.followups.follow_up_queue import (
     SnoozeDialog,
 )
 from ketadesk.ui.followups.recall_lists import RecallListsView
-from tests.clinic_fixtures import SmallClinic
+from tests.clinic_fixtures import SmallClinic, ready_for_discharge
 from tests.ui.clinic_day import TUESDAY, WEDNESDAY
 from tests.ui.conftest import NOW
 
@@ -114,6 +114,7 @@ def test_the_model_passes_the_model_tester(qtmodeltester, owed: SmallClinic) -> 
 
 def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     # Grace Hopper's Spravato session is done: her REMS form joins the queue with its countdown.
+    ready_for_discharge(owed.db, _grace_spravato(owed))  # what completing asks
     appointment_changes.change_status(owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW)
     counts: list[dict[str, int]] = []
     view = FollowUpQueueView(Desk(owed.db, NURSE, Clock(NOW)))
@@ -138,7 +139,7 @@ def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     assert color == QColor(OVERDUE_COLORS[False])
     form = view.model.index(2, Column.DETAILS, view.model.section_index(Section.DUE_TODAY))
     assert form.data().startswith("Form still needs: ")
-    assert "discharge time" in form.data()
+    assert "who monitored" in form.data()  # completing asked for the discharge time
 
 
 def _grace_spravato(clinic: SmallClinic) -> int:

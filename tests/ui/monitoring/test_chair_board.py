@@ -117,9 +117,11 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     # Mary's overdue check, and Ada (09:00) who has still not been checked in.
     assert "2 need attention" in summary.text()
 
-    clock.now = staffed.clinic.at(TUESDAY, "12:16")  # past +120
+    clock.now = staffed.clinic.at(TUESDAY, "12:16")  # past +120, but no BP taken yet
     refresh(qtbot, board)
-    assert text(card, "discharge") == "May be discharged (from 12:15)"
+    assert text(card, "discharge") == (
+        "Discharge from 12:15 · after BP Pre-dose, +40 min, Before discharge"
+    )
 
 
 def test_the_minute_timer_reads_the_board_again(
@@ -174,3 +176,40 @@ def test_cards_say_it_all_to_a_screen_reader(board: ChairBoardView) -> None:
     assert "Seacole, Mary" in card.accessibleDescription()
     assert "Check-in, BP & checklist" in card.accessibleDescription()
     assert card.focusPolicy() == Qt.FocusPolicy.StrongFocus
+
+
+def test_an_iv_infusion_shows_its_readings_due_every_15_minutes(
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
+) -> None:
+    """Ada's IV infusion in Room 1, started at 09:00: infusion 09:15-09:55, a reading due every
+    15 minutes from its start ([session_types.iv_infusion] reading_cadence)."""
+    import dataclasses
+    import os
+    from pathlib import Path
+
+    from ketadesk.services.common.context import Actor
+    from ketadesk.services.monitoring import records
+    from ketadesk.services.monitoring.record_forms import with_reading
+
+    iv, db = staffed.appointments["iv"], staffed.clinic.db
+    for action, hhmm in (("check_in", "08:55"), ("start", "09:00")):
+        change_status(db, SYSTEM, iv, action, now=staffed.clinic.at(TUESDAY, hhmm))
+    nurse = Actor(user_id=None, username="kim", role="nurse")
+    form = records.load_record(db, nurse, iv)
+    form = with_reading(form, 0, time="09:10", systolic="124", diastolic="78", spo2="99")
+    form = with_reading(form, 1, time="09:15", systolic="126", diastolic="80", spo2="98")
+    form = dataclasses.replace(form, dose_mg="35", dose_started="09:15")
+    records.save_record(db, nurse, iv, form, now=staffed.clinic.at(TUESDAY, "09:27"))
+    clock.now = staffed.clinic.at(TUESDAY, "09:27")
+    refresh(qtbot, board)
+    card = board.card_for_room("Room 1")
+    assert card is not None
+    assert text(card, "bp") == "BP +15 min due 09:30"
+    clock.now = staffed.clinic.at(TUESDAY, "09:41")
+    refresh(qtbot, board)
+    assert text(card, "bp") == "⚠ BP +15 min overdue since 09:30"
+    image = board.grab()
+    assert not image.isNull()
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        assert image.save(str(Path(folder) / "chair-board-iv.png"))

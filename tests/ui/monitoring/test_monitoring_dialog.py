@@ -149,6 +149,9 @@ def test_a_nurse_fills_the_whole_record_and_the_rems_form_becomes_complete(
         QTest.keyClicks(dialog.editor(key), text)
     dialog._sedation.setCurrentIndex(dialog._sedation.findData("mild"))
     dialog._dissociation.setCurrentIndex(dialog._dissociation.findData("none"))
+    sedation_resolved = dialog.editor("sedation_resolved")  # discharge waits for it
+    assert isinstance(sedation_resolved, QCheckBox)
+    sedation_resolved.setChecked(True)
     dialog._monitored_by.setCurrentIndex(dialog._monitored_by.findData(clinic.ids["Nurse Kim"]))
     # What current copies of the form also ask ([rems_form] asks).
     QTest.keyClicks(dialog.editor("ready_to_leave"), "12:25")

@@ -45,7 +45,8 @@ class Clock:
 
 @pytest.fixture
 def held(clinic: SmallClinic) -> int:
-    """Mary Seacole's Spravato session on Wednesday 25 Nov at 10:00, held and completed."""
+    """Mary Seacole's Spravato session on Wednesday 25 Nov at 10:00, held and left in
+    progress (its record is filled in afterwards; it owes its REMS form from the start)."""
     result = booking.book(
         clinic.db,
         SYSTEM,
@@ -56,7 +57,7 @@ def held(clinic: SmallClinic) -> int:
         now=dt.datetime(2026, 11, 24, 18, 0, tzinfo=dt.UTC),
     )
     (appointment,) = result.appointment_ids
-    for action, hhmm in (("check_in", "09:55"), ("start", "10:05"), ("complete", "12:35")):
+    for action, hhmm in (("check_in", "09:55"), ("start", "10:05")):
         appointment_changes.change_status(
             clinic.db, NURSE, appointment, action, now=clinic.at(WED, hhmm)
         )
@@ -115,6 +116,10 @@ def test_the_rems_follow_up_fills_from_the_monitoring_record(
         QTest.keyClicks(dialog.editor(key), text)
     dialog._sedation.setCurrentIndex(dialog._sedation.findData("mild"))
     dialog._dissociation.setCurrentIndex(dialog._dissociation.findData("mild"))
+    for key in ("sedation_resolved", "dissociation_resolved"):  # discharge waits for them
+        resolved = dialog.editor(key)
+        assert isinstance(resolved, QCheckBox)
+        resolved.setChecked(True)
     dialog._monitored_by.setCurrentIndex(dialog._monitored_by.findData(clinic.ids["Nurse Kim"]))
     # What current copies of the form also ask ([rems_form] asks).
     assert "time ready to leave" in dialog.rems_text()
@@ -166,12 +171,16 @@ def test_an_adverse_event_in_the_record_opens_its_follow_up_once(
     import dataclasses
 
     from ketadesk.services.monitoring import records
+    from ketadesk.services.monitoring.record_forms import with_reading
 
     at = clinic.at(WED, "12:50")
     form = records.load_record(clinic.db, NURSE, held)
     form = dataclasses.replace(form, events="Vomited once at 10:40; settled with ondansetron")
     records.save_record(clinic.db, NURSE, held, form, now=at)
-    again = dataclasses.replace(records.load_record(clinic.db, NURSE, held), dose_mg="56")
+    again = records.load_record(clinic.db, NURSE, held)
+    again = dataclasses.replace(
+        with_reading(again, 0, time="10:10", systolic="128", diastolic="82"), dose_mg="56"
+    )
     records.save_record(clinic.db, NURSE, held, again, now=at + dt.timedelta(minutes=5))
     with clinic.db.read() as session:
         owed = session.execute(

@@ -24,7 +24,12 @@ from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import CompleteDialog
 from ketadesk.ui.monitoring.chair_board import ChairBoardView
 from ketadesk.ui.timeline.undo import ScheduleEditor
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, extend_authorizations
+from tests.clinic_fixtures import (
+    SmallClinic,
+    build_small_clinic,
+    extend_authorizations,
+    ready_for_discharge,
+)
 
 SPRAVATO = {
     "room": "Room 1",
@@ -110,6 +115,7 @@ def test_an_incomplete_rems_form_is_refused_on_screen(
     qtbot: QtBot, clinic: SmallClinic, day: dt.date
 ) -> None:
     appointment = _book(clinic, day)
+    ready_for_discharge(clinic.db, appointment)  # what completing asks; the lot etc. missing
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
         appointment_changes.change_status(
             clinic.db, NURSE, appointment, action, now=clinic.at(day, hhmm)

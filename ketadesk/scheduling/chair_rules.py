@@ -1,0 +1,329 @@
+"""The rules of the chair, as plain functions: before dosing (a pre-dose BP, and a hard stop
+above a threshold), the dose (whole devices, allowed doses, the starting dose, one step at a
+time) and discharge (the observation minutes, every configured reading, effects resolved).
+
+Each function takes the facts (readings, times, dose, the session type's rules) and returns
+findings, each naming its rule and the fact that breaks it; whether a finding refuses or warns
+is the clinic's ``[chair]`` configuration (clinic.toml, kept in ``ClinicSettings.extra`` and
+parsed here), and so is who may override a refusal with a reason.  Sources: DOMAIN.md "Rules
+that hold at every step" ("Dose", "Before dosing", "Discharge").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ketadesk.scheduling.catalog import ConfigError, DoseRule, StaffRole
+
+POLICIES = ("block", "warn", "off")
+_ROLES = (*(r.value for r in StaffRole), "admin")
+
+CHAIR_DEFAULTS: Mapping[str, Any] = {
+    "pre_dose_bp": "block",
+    "hard_stop_systolic": 180,
+    "hard_stop_diastolic": 110,
+    "dose": "block",
+    "discharge": "block",
+    "override_roles": ["prescriber"],
+}
+
+# The rules, by the key stored with an override and shown to staff.
+PRE_DOSE_BP = "pre_dose_bp"
+HARD_STOP = "pre_dose_hard_stop"
+DOSE_DEVICES = "dose_devices"
+DOSE_ALLOWED = "dose_allowed"
+DOSE_STARTING = "dose_starting"
+DOSE_STEP = "dose_step"
+DISCHARGE_NO_DOSE = "discharge_no_dose"
+DISCHARGE_TIME = "discharge_observation"
+DISCHARGE_READINGS = "discharge_readings"
+DISCHARGE_EFFECTS = "discharge_effects"
+
+#: Each rule in words, as staff read it, and the ``[chair]`` key whose policy governs it.
+RULES: Mapping[str, tuple[str, str]] = {
+    PRE_DOSE_BP: ("Pre-dose BP before dosing", "pre_dose_bp"),
+    HARD_STOP: ("Pre-dose BP hard stop", "pre_dose_bp"),
+    DOSE_DEVICES: ("Dose is whole devices", "dose"),
+    DOSE_ALLOWED: ("Allowed doses", "dose"),
+    DOSE_STARTING: ("Starting dose", "dose"),
+    DOSE_STEP: ("Dose changes one step at a time", "dose"),
+    DISCHARGE_NO_DOSE: ("Discharge needs a recorded dose", "discharge"),
+    DISCHARGE_TIME: ("Observation before discharge", "discharge"),
+    DISCHARGE_READINGS: ("Readings before discharge", "discharge"),
+    DISCHARGE_EFFECTS: ("Effects resolved before discharge", "discharge"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChairSettings:
+    """``[chair]``: a policy per group of rules ("block", "warn" or "off"), the hard stop of
+    the pre-dose BP (above either number), and who may override a refusal with a reason."""
+
+    pre_dose_bp: str = "block"
+    hard_stop_systolic: int = 180
+    hard_stop_diastolic: int = 110
+    dose: str = "block"
+    discharge: str = "block"
+    override_roles: tuple[str, ...] = ("prescriber",)
+
+    def policy(self, rule: str) -> str:
+        value: str = getattr(self, RULES[rule][1])
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ChairFinding:
+    """One rule a step in the chair breaks: the rule's key, the fact in words, and whether the
+    clinic refuses it (``blocks``) or only warns."""
+
+    rule: str
+    fact: str
+    blocks: bool = True
+
+    @property
+    def title(self) -> str:
+        return RULES[self.rule][0]
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}: {self.fact}"
+
+
+def parse_chair_settings(
+    given: Mapping[str, Any] | None, source: str = "clinic.toml"
+) -> ChairSettings:
+    """``[chair]`` over its defaults; a mistake names its key."""
+    data = {**CHAIR_DEFAULTS, **(given or {})}
+    for key in ("pre_dose_bp", "dose", "discharge"):
+        if data[key] not in POLICIES:
+            raise ConfigError(f"{source}: chair.{key}: must be one of {', '.join(POLICIES)}")
+    for key in ("hard_stop_systolic", "hard_stop_diastolic"):
+        value = data[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{source}: chair.{key}: must be a whole number of at least 1")
+    roles = data["override_roles"]
+    if not isinstance(roles, list) or any(r not in _ROLES for r in roles):
+        raise ConfigError(f"{source}: chair.override_roles: must list roles of {', '.join(_ROLES)}")
+    return ChairSettings(
+        pre_dose_bp=data["pre_dose_bp"],
+        hard_stop_systolic=data["hard_stop_systolic"],
+        hard_stop_diastolic=data["hard_stop_diastolic"],
+        dose=data["dose"],
+        discharge=data["discharge"],
+        override_roles=tuple(roles),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BpReading:
+    """A reading as the rules need it: its label, when, and the BP (None when not taken)."""
+
+    label: str
+    taken_at: dt.datetime
+    systolic: int | None
+    diastolic: int | None
+    spo2: int | None = None
+
+    @property
+    def has_bp(self) -> bool:
+        return self.systolic is not None and self.diastolic is not None
+
+
+def _judged(findings: list[ChairFinding], settings: ChairSettings) -> list[ChairFinding]:
+    out = []
+    for f in findings:
+        policy = settings.policy(f.rule)
+        if policy != "off":
+            out.append(ChairFinding(f.rule, f.fact, blocks=policy == "block"))
+    return out
+
+
+def _hhmm(value: dt.datetime, zone: dt.tzinfo | None) -> str:
+    return value.astimezone(zone).strftime("%H:%M") if zone is not None else value.strftime("%H:%M")
+
+
+def pre_dose_findings(
+    readings: Sequence[BpReading],
+    pre_dose_labels: Collection[str],
+    dose_at: dt.datetime | None,
+    settings: ChairSettings,
+    *,
+    zone: dt.tzinfo | None = None,
+) -> list[ChairFinding]:
+    """Before the dose: a pre-dose BP recorded (at or before the dose start, when one is
+    given), and not above the hard stop.  A session type with no pre-dose check owes none."""
+    if not pre_dose_labels:
+        return []
+    pre = [
+        r
+        for r in readings
+        if r.label in pre_dose_labels and r.has_bp and (dose_at is None or r.taken_at <= dose_at)
+    ]
+    findings: list[ChairFinding] = []
+    if not pre:
+        names = " or ".join(f"“{label}”" for label in sorted(pre_dose_labels))
+        when = f" before {_hhmm(dose_at, zone)}" if dose_at is not None else ""
+        findings.append(ChairFinding(PRE_DOSE_BP, f"no {names} blood pressure recorded{when}"))
+    else:
+        last = max(pre, key=lambda r: r.taken_at)
+        assert last.systolic is not None
+        assert last.diastolic is not None
+        stop_s, stop_d = settings.hard_stop_systolic, settings.hard_stop_diastolic
+        if last.systolic > stop_s or last.diastolic > stop_d:
+            findings.append(
+                ChairFinding(
+                    HARD_STOP,
+                    f"the pre-dose BP {last.systolic}/{last.diastolic} "
+                    f"({_hhmm(last.taken_at, zone)}) is above the clinic's hard stop "
+                    f"{stop_s}/{stop_d}",
+                )
+            )
+    return _judged(findings, settings)
+
+
+def dose_findings(
+    dose_mg: int | None,
+    devices: int | None,
+    rule: DoseRule | None,
+    settings: ChairSettings,
+    *,
+    starting_mg: Sequence[int] | None = None,
+    previous_mg: int | None = None,
+) -> list[ChairFinding]:
+    """The dose against the session type's rule: ``dose_mg`` = ``devices`` x the device's
+    strength, one of the allowed doses; ``starting_mg`` (the first session's doses; None when
+    this is not a first session); ``previous_mg`` (the patient's last dose of the type, for the
+    step)."""
+    if rule is None or (dose_mg is None and devices is None):
+        return []
+    findings: list[ChairFinding] = []
+    device = rule.device_mg
+    if devices is not None and dose_mg is not None and devices * device != dose_mg:
+        findings.append(
+            ChairFinding(
+                DOSE_DEVICES,
+                f"{dose_mg} mg with {devices} device{'s' if devices != 1 else ''}: "
+                f"{devices} × {device} mg is {devices * device} mg",
+            )
+        )
+    elif dose_mg is not None and dose_mg % device:
+        findings.append(
+            ChairFinding(DOSE_DEVICES, f"{dose_mg} mg is not a whole number of {device} mg devices")
+        )
+    mg = dose_mg if dose_mg is not None else (devices or 0) * device
+    allowed = ", ".join(f"{a} mg" for a in rule.allowed_mg)
+    if mg not in rule.allowed_mg:
+        findings.append(ChairFinding(DOSE_ALLOWED, f"{mg} mg is not an allowed dose ({allowed})"))
+    elif starting_mg and mg not in starting_mg:
+        start = " or ".join(f"{a} mg" for a in starting_mg)
+        findings.append(
+            ChairFinding(DOSE_STARTING, f"{mg} mg at a first session: the starting dose is {start}")
+        )
+    elif (
+        starting_mg is None
+        and previous_mg is not None
+        and rule.step_mg is not None
+        and abs(mg - previous_mg) > rule.step_mg
+    ):
+        findings.append(
+            ChairFinding(
+                DOSE_STEP,
+                f"{mg} mg after {previous_mg} mg last time: doses change by at most "
+                f"{rule.step_mg} mg",
+            )
+        )
+    return _judged(findings, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What the record says of the effects: the sedation and dissociation seen ("" when not
+    recorded, "none" when none), respiratory depression, and which were marked resolved."""
+
+    sedation: str
+    dissociation: str
+    respiratory_depression: bool
+    sedation_resolved: bool
+    dissociation_resolved: bool
+    respiratory_resolved: bool
+
+
+def discharge_findings(
+    *,
+    session_name: str,
+    dose_at: dt.datetime | None,
+    discharge_at: dt.datetime,
+    observation_minutes: int | None,
+    required_labels: Sequence[str],
+    readings: Sequence[BpReading],
+    effects: Effects | None,
+    settings: ChairSettings,
+    spo2_below: int | None = None,
+    zone: dt.tzinfo | None = None,
+) -> list[ChairFinding]:
+    """Completing or discharging at ``discharge_at``: a dose recorded, at least the observation
+    minutes after it, every configured reading recorded (with its BP), and sedation,
+    dissociation and breathing effects recorded and, where seen, marked resolved; breathing is
+    not resolved while the latest SpO2 is below ``spo2_below``."""
+    findings: list[ChairFinding] = []
+    if dose_at is None:
+        findings.append(
+            ChairFinding(DISCHARGE_NO_DOSE, f"no dose start is recorded for this {session_name}")
+        )
+    elif observation_minutes is not None:
+        minutes = int((discharge_at - dose_at).total_seconds() // 60)
+        if minutes < observation_minutes:
+            earliest = dose_at + dt.timedelta(minutes=observation_minutes)
+            findings.append(
+                ChairFinding(
+                    DISCHARGE_TIME,
+                    f"{_hhmm(discharge_at, zone)} is only {minutes} min after the dose "
+                    f"({_hhmm(dose_at, zone)}): {session_name} needs {observation_minutes} min "
+                    f"(earliest {_hhmm(earliest, zone)})",
+                )
+            )
+    taken = {r.label for r in readings if r.has_bp}
+    missing = [label for label in required_labels if label not in taken]
+    if missing:
+        findings.append(
+            ChairFinding(
+                DISCHARGE_READINGS, f"no BP recorded for {', '.join(f'“{m}”' for m in missing)}"
+            )
+        )
+    unresolved = _unresolved(effects)
+    oximetry = sorted(
+        (r.taken_at, r.spo2) for r in readings if r.spo2 is not None and r.taken_at <= discharge_at
+    )
+    if spo2_below is not None and oximetry and oximetry[-1][1] < spo2_below:
+        taken_at, spo2 = oximetry[-1]
+        unresolved.append(
+            f"the latest SpO2 is {spo2}% ({_hhmm(taken_at, zone)}), below {spo2_below}%"
+        )
+    if unresolved:
+        findings.append(ChairFinding(DISCHARGE_EFFECTS, "; ".join(unresolved)))
+    return _judged(findings, settings)
+
+
+def _unresolved(effects: Effects | None) -> list[str]:
+    if effects is None:
+        return ["sedation and dissociation are not recorded"]
+    out = []
+    for name, seen, resolved in (
+        ("sedation", effects.sedation, effects.sedation_resolved),
+        ("dissociation", effects.dissociation, effects.dissociation_resolved),
+    ):
+        if not seen:
+            out.append(f"{name} is not recorded")
+        elif seen != "none" and not resolved:
+            out.append(f"{name} ({seen}) is not marked resolved")
+    if effects.respiratory_depression and not effects.respiratory_resolved:
+        out.append("respiratory depression is not marked resolved")
+    return out
+
+
+def blocking(findings: Sequence[ChairFinding], overridden: Collection[str]) -> list[ChairFinding]:
+    """The refusals left once the rules in ``overridden`` are set aside."""
+    return [f for f in findings if f.blocks and f.rule not in overridden]

@@ -1,0 +1,327 @@
+"""The chair's rules at the steps that write: recording a dose (a pre-dose BP, the hard stop,
+the dose itself), recording a discharge, and completing a session; and a prescriber's override
+of a refusal, with a reason.
+
+The rules are pure (``scheduling/chair_rules.py``); this module gathers their facts from the
+database (the record and its readings, the patient's earlier doses, the series' protocol) and
+applies the clinic's ``[chair]`` policy.  An override is a ``gating_override`` row for the
+appointment (rule ``chair.<rule>``), audited, printed on the day sheet and the session record,
+and listed on the monitoring record; once stored, the step it overrides goes ahead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling import chair_rules
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.chair_rules import (
+    RULES,
+    BpReading,
+    ChairFinding,
+    ChairSettings,
+    Effects,
+    parse_chair_settings,
+)
+from ketadesk.services.access import audit
+from ketadesk.services.common.context import (
+    Actor,
+    Database,
+    InvalidRequest,
+    PermissionDenied,
+    utcnow,
+)
+from ketadesk.services.monitoring.reading_schedule import pre_dose_labels
+from ketadesk.services.monitoring.record_forms import ChairOverride, ParsedRecord
+from ketadesk.services.monitoring.stored_records import find_appointment, find_record
+from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_config
+from ketadesk.store.models import (
+    Appointment,
+    GatingOverride,
+    Series,
+    SessionRecord,
+    User,
+)
+
+#: The prefix of a chair override's rule in ``gating_override``.
+PREFIX = "chair."
+
+
+class ChairRefused(InvalidRequest):
+    """A step in the chair breaks rules the clinic blocks: ``findings`` name each rule and
+    fact; ``override_roles`` may set them aside with a reason (``override``)."""
+
+    def __init__(self, doing: str, findings: Sequence[ChairFinding], roles: Sequence[str]):
+        self.findings = tuple(findings)
+        self.override_roles = tuple(roles)
+        who = " or ".join(r.replace("_", " ") for r in roles)
+        super().__init__(
+            f"cannot {doing}: "
+            + "; ".join(f.text for f in findings)
+            + f". A {who} may override it with a reason on the session's monitoring record."
+        )
+
+
+def chair_settings(catalog: Catalog) -> ChairSettings:
+    return parse_chair_settings(catalog.settings.extra.get("chair"))
+
+
+def overridden(session: Session, appointment_id: int) -> set[str]:
+    """The chair rules a prescriber has set aside for this session."""
+    rows = session.scalars(
+        select(GatingOverride.rule).where(
+            GatingOverride.appointment_id == appointment_id,
+            GatingOverride.rule.startswith(PREFIX),
+        )
+    )
+    return {r.removeprefix(PREFIX) for r in rows}
+
+
+def overrides_of(session: Session, appointment_id: int) -> tuple[ChairOverride, ...]:
+    """The session's chair overrides, oldest first, for the record and the printed page."""
+    rows = session.execute(
+        select(GatingOverride.rule, GatingOverride.reason, GatingOverride.at, User.username)
+        .outerjoin(User, User.id == GatingOverride.user_id)
+        .where(
+            GatingOverride.appointment_id == appointment_id,
+            GatingOverride.rule.startswith(PREFIX),
+        )
+        .order_by(GatingOverride.at, GatingOverride.id)
+    ).all()
+    out = []
+    for rule, reason, at, username in rows:
+        key = rule.removeprefix(PREFIX)
+        title = RULES[key][0] if key in RULES else key
+        at = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+        out.append(ChairOverride(key, title, reason, username or "system", at))
+    return tuple(out)
+
+
+def _readings_of(record: SessionRecord | ParsedRecord | None) -> list[BpReading]:
+    if record is None:
+        return []
+    return [
+        BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2) for r in record.readings
+    ]
+
+
+def _effects(record: SessionRecord | ParsedRecord | None) -> Effects | None:
+    if record is None:
+        return None
+    return Effects(
+        sedation=record.sedation,
+        dissociation=record.dissociation,
+        respiratory_depression=record.respiratory_depression,
+        sedation_resolved=record.sedation_resolved,
+        dissociation_resolved=record.dissociation_resolved,
+        respiratory_resolved=record.respiratory_resolved,
+    )
+
+
+def _starting_and_previous(
+    session: Session, catalog: Catalog, appointment: Appointment
+) -> tuple[tuple[int, ...] | None, int | None]:
+    """The doses this session may start with (None when it is not a first session) and the
+    patient's previous dose of the session type (None when there is none)."""
+    if appointment.series_id is not None and appointment.series_index == 1:
+        series = session.get(Series, appointment.series_id)
+        code = _protocol_code(session, series.protocol_id) if series is not None else None
+        protocol = catalog.protocols.get(code) if code else None
+        if protocol is not None and protocol.starting_dose_mg is not None:
+            return protocol.starting_dose_mg, None
+    previous = session.execute(
+        select(SessionRecord.dose_mg, SessionRecord.devices)
+        .join(Appointment, Appointment.id == SessionRecord.appointment_id)
+        .where(
+            Appointment.patient_id == appointment.patient_id,
+            Appointment.session_type_id == appointment.session_type_id,
+            Appointment.id != appointment.id,
+            Appointment.starts_at < appointment.starts_at,
+            (SessionRecord.dose_mg.is_not(None)) | (SessionRecord.devices.is_not(None)),
+        )
+        .order_by(Appointment.starts_at.desc())
+        .limit(1)
+    ).first()
+    if previous is None:
+        return None, None
+    return None, previous.dose_mg
+
+
+def _protocol_code(session: Session, protocol_id: int) -> str | None:
+    config = load_config(session)
+    return next((c for c, pid in config.protocol_ids.items() if pid == protocol_id), None)
+
+
+def record_findings(
+    session: Session,
+    catalog: Catalog,
+    spec: SessionTypeSpec,
+    appointment: Appointment,
+    before: SessionRecord | None,
+    parsed: ParsedRecord,
+) -> list[ChairFinding]:
+    """What a monitoring record about to be saved breaks: the pre-dose rules when a dose is
+    recorded for the first time, the dose rules when the dose changes, the discharge rules
+    when a discharge time is recorded or changed.  A save that leaves those alone is not
+    judged again (a lot number fixed after the session)."""
+    settings = chair_settings(catalog)
+    zone = ClinicCalendar(catalog.settings).tz
+    findings: list[ChairFinding] = []
+    dosed_before = before is not None and (
+        before.dose_mg is not None or before.dose_started_at is not None
+    )
+    doses_now = parsed.dose_mg is not None or parsed.dose_started_at is not None
+    if doses_now and not dosed_before:
+        findings += chair_rules.pre_dose_findings(
+            _readings_of(parsed),
+            pre_dose_labels(spec),
+            parsed.dose_started_at,
+            settings,
+            zone=zone,
+        )
+    dose_changed = before is None or (before.dose_mg, before.devices) != (
+        parsed.dose_mg,
+        parsed.devices,
+    )
+    if dose_changed and spec.dose is not None:
+        starting, previous = _starting_and_previous(session, catalog, appointment)
+        if starting is None and previous is None:
+            starting = spec.dose.starting_mg or None
+        findings += chair_rules.dose_findings(
+            parsed.dose_mg,
+            parsed.devices,
+            spec.dose,
+            settings,
+            starting_mg=starting,
+            previous_mg=previous,
+        )
+    discharge_changed = parsed.discharged_at is not None and (
+        before is None or before.discharged_at != parsed.discharged_at
+    )
+    if discharge_changed:
+        assert parsed.discharged_at is not None
+        findings += _discharge(catalog, spec, parsed, parsed.discharged_at)
+    return findings
+
+
+def _discharge(
+    catalog: Catalog,
+    spec: SessionTypeSpec,
+    record: SessionRecord | ParsedRecord | None,
+    at: dt.datetime,
+) -> list[ChairFinding]:
+    return chair_rules.discharge_findings(
+        session_name=spec.name,
+        dose_at=record.dose_started_at if record is not None else None,
+        discharge_at=at,
+        observation_minutes=spec.observation_minutes,
+        required_labels=[c.label for c in spec.bp_checks],
+        readings=_readings_of(record),
+        effects=_effects(record),
+        settings=chair_settings(catalog),
+        spo2_below=catalog.settings.monitoring.get("spo2_warn_below"),
+        zone=ClinicCalendar(catalog.settings).tz,
+    )
+
+
+def judge(
+    session: Session,
+    catalog: Catalog,
+    appointment_id: int,
+    findings: Sequence[ChairFinding],
+    doing: str,
+) -> list[str]:
+    """Refuse (ChairRefused) what the clinic blocks and nobody overrode; the warnings left."""
+    refused = chair_rules.blocking(findings, overridden(session, appointment_id))
+    if refused:
+        raise ChairRefused(doing, refused, chair_settings(catalog).override_roles)
+    return [f.text for f in findings if not f.blocks]
+
+
+def check_complete(session: Session, appointment: Appointment, *, now: dt.datetime) -> list[str]:
+    """Completing a dosing session is discharging its patient: refused (ChairRefused) before
+    the observation minutes, without every configured reading, or with effects not marked
+    resolved, unless a prescriber overrode it; the warnings of a "warn" policy come back.
+
+    The discharge time is the record's, else ``now``.  A session type without monitoring
+    (no readings and no observation minutes) is not judged."""
+    config = load_config(session)
+    spec = config.catalog.session_types.get(config.session_type_code(appointment.session_type_id))
+    if spec is None or not spec.dosing or (not spec.bp_checks and spec.observation_minutes is None):
+        return []
+    record = find_record(session, appointment.id)
+    at = record.discharged_at if record is not None and record.discharged_at else now
+    findings = _discharge(config.catalog, spec, record, at)
+    return judge(session, config.catalog, appointment.id, findings, "complete this session")
+
+
+def override(
+    db: Database,
+    actor: Actor,
+    appointment_id: int,
+    rules: Collection[str],
+    reason: str,
+    *,
+    now: dt.datetime | None = None,
+) -> tuple[ChairOverride, ...]:
+    """Set chair rules aside for one session, with a reason: only the configured roles
+    (``[chair] override_roles``, a prescriber by default); stored, audited, and shown on the
+    record, the day sheet and the printed session record.  Returns the session's overrides."""
+    now = now or utcnow()
+    unknown = [r for r in rules if r not in RULES]
+    if not rules or unknown:
+        raise InvalidRequest(
+            f"not a chair rule: {', '.join(unknown)}" if unknown else "name the rules to override"
+        )
+    if not reason.strip():
+        raise InvalidRequest("an override needs a reason")
+    try:
+        with db.write() as session:
+            appointment = find_appointment(session, appointment_id)
+            config = load_config(session)
+            roles = chair_settings(config.catalog).override_roles
+            if actor.role not in roles:
+                who = " or ".join(r.replace("_", " ") for r in roles)
+                raise PermissionDenied(
+                    f"only a {who} may override a chair rule "
+                    f"({', '.join(RULES[r][0] for r in rules)})",
+                    actor=actor,
+                    action="override_chair_rule",
+                )
+            have = overridden(session, appointment_id)
+            for rule in rules:
+                if rule in have:
+                    continue
+                session.add(
+                    GatingOverride(
+                        appointment_id=appointment_id,
+                        rule=PREFIX + rule,
+                        reason=reason.strip(),
+                        user_id=actor.user_id,
+                        at=now,
+                    )
+                )
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                "override_chair_rule",
+                "appointment",
+                appointment_id,
+                patient_id=appointment.patient_id,
+                after={"rules": sorted(rules), "reason": reason.strip()},
+                detail=f"{', '.join(RULES[r][0] for r in sorted(rules))}: {reason.strip()}",
+                now=now,
+            )
+            changes.bump(session, now)
+            return overrides_of(session, appointment_id)
+    except PermissionDenied as err:
+        audit.record_refusal(db, err, entity="appointment", entity_id=appointment_id, now=now)
+        raise

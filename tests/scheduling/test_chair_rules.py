@@ -1,0 +1,224 @@
+"""The chair's rules as plain functions: each finding names its rule and the fact, and the
+clinic's ``[chair]`` policy decides whether it refuses, warns or is off."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ketadesk.config import load_default_catalog
+from ketadesk.scheduling import chair_rules
+from ketadesk.scheduling.catalog import ConfigError, DoseRule
+from ketadesk.scheduling.chair_rules import (
+    BpReading,
+    ChairSettings,
+    Effects,
+    parse_chair_settings,
+)
+
+DOSE = dt.datetime(2030, 1, 7, 18, 15, tzinfo=dt.UTC)  # any instant: the rules are pure
+SPRAVATO = DoseRule(device_mg=28, allowed_mg=(56, 84), starting_mg=(56,), step_mg=28)
+BLOCK = ChairSettings()
+
+
+def _bp(label: str, minutes: int, systolic: int | None, diastolic: int | None) -> BpReading:
+    return BpReading(label, DOSE + dt.timedelta(minutes=minutes), systolic, diastolic)
+
+
+def _rules(findings: list[chair_rules.ChairFinding]) -> list[str]:
+    return [f.rule for f in findings]
+
+
+def test_no_pre_dose_bp_is_refused_naming_the_check() -> None:
+    found = chair_rules.pre_dose_findings([], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC)
+    assert [(f.rule, f.fact, f.blocks) for f in found] == [
+        ("pre_dose_bp", "no “Pre-dose” blood pressure recorded before 18:15", True)
+    ]
+
+
+def test_a_pre_dose_reading_taken_after_the_dose_does_not_count() -> None:
+    late = [_bp("Pre-dose", 5, 128, 82)]
+    assert _rules(chair_rules.pre_dose_findings(late, {"Pre-dose"}, DOSE, BLOCK)) == ["pre_dose_bp"]
+    on_time = [_bp("Pre-dose", -5, 128, 82)]
+    assert chair_rules.pre_dose_findings(on_time, {"Pre-dose"}, DOSE, BLOCK) == []
+
+
+def test_a_pre_dose_bp_above_the_hard_stop_is_refused_with_its_numbers() -> None:
+    found = chair_rules.pre_dose_findings(
+        [_bp("Pre-dose", -5, 186, 104)], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC
+    )
+    assert [f.text for f in found] == [
+        "Pre-dose BP hard stop: the pre-dose BP 186/104 (18:10) is above the clinic's hard "
+        "stop 180/110"
+    ]
+    assert _rules(
+        chair_rules.pre_dose_findings([_bp("Pre-dose", -5, 150, 111)], {"Pre-dose"}, DOSE, BLOCK)
+    ) == ["pre_dose_hard_stop"]
+    # At the threshold, not above it: no hard stop (the 140/90 warning is the record's).
+    assert (
+        chair_rules.pre_dose_findings([_bp("Pre-dose", -5, 180, 110)], {"Pre-dose"}, DOSE, BLOCK)
+        == []
+    )
+
+
+def test_the_hard_stop_is_configuration() -> None:
+    strict = parse_chair_settings({"hard_stop_systolic": 160, "hard_stop_diastolic": 100})
+    found = chair_rules.pre_dose_findings(
+        [_bp("Pre-dose", -5, 165, 90)], {"Pre-dose"}, DOSE, strict
+    )
+    assert _rules(found) == ["pre_dose_hard_stop"]
+    assert "160/100" in found[0].fact
+
+
+def test_a_session_type_without_a_pre_dose_check_owes_none() -> None:
+    assert chair_rules.pre_dose_findings([], set(), DOSE, BLOCK) == []
+
+
+def test_200_mg_with_one_device_breaks_the_device_and_allowed_dose_rules() -> None:
+    found = chair_rules.dose_findings(200, 1, SPRAVATO, BLOCK, previous_mg=56)
+    assert [f.text for f in found] == [
+        "Dose is whole devices: 200 mg with 1 device: 1 × 28 mg is 28 mg",
+        "Allowed doses: 200 mg is not an allowed dose (56 mg, 84 mg)",
+    ]
+
+
+def test_84_mg_with_two_devices_is_refused_naming_the_device_rule() -> None:
+    found = chair_rules.dose_findings(84, 2, SPRAVATO, BLOCK, previous_mg=56)
+    assert [(f.rule, f.fact) for f in found] == [
+        ("dose_devices", "84 mg with 2 devices: 2 × 28 mg is 56 mg")
+    ]
+
+
+def test_a_first_session_starts_at_the_starting_dose() -> None:
+    found = chair_rules.dose_findings(84, 3, SPRAVATO, BLOCK, starting_mg=(56,))
+    assert [f.text for f in found] == [
+        "Starting dose: 84 mg at a first session: the starting dose is 56 mg"
+    ]
+    assert chair_rules.dose_findings(56, 2, SPRAVATO, BLOCK, starting_mg=(56,)) == []
+    # A protocol that starts at 84 mg (MDD with suicidal thinking) allows it.
+    assert chair_rules.dose_findings(84, 3, SPRAVATO, BLOCK, starting_mg=(84,)) == []
+
+
+def test_doses_change_one_device_at_a_time() -> None:
+    assert chair_rules.dose_findings(84, 3, SPRAVATO, BLOCK, previous_mg=56) == []
+    wide = DoseRule(28, (28, 56, 84), (28, 56), 28)
+    assert _rules(chair_rules.dose_findings(84, 3, wide, BLOCK, previous_mg=28)) == ["dose_step"]
+
+
+def test_a_good_dose_and_a_type_without_a_dose_rule_pass() -> None:
+    assert chair_rules.dose_findings(56, 2, SPRAVATO, BLOCK, previous_mg=56) == []
+    assert chair_rules.dose_findings(35, None, None, BLOCK) == []
+
+
+def test_a_warn_policy_warns_and_off_says_nothing() -> None:
+    warn = parse_chair_settings({"dose": "warn"})
+    found = chair_rules.dose_findings(84, 2, SPRAVATO, warn, previous_mg=56)
+    assert [(f.rule, f.blocks) for f in found] == [("dose_devices", False)]
+    assert chair_rules.blocking(found, overridden=()) == []
+    off = parse_chair_settings({"dose": "off"})
+    assert chair_rules.dose_findings(84, 2, SPRAVATO, off, previous_mg=56) == []
+
+
+CLEAR = Effects("none", "none", False, False, False, False)
+
+
+def _discharge(
+    at_minutes: int,
+    readings: list[BpReading],
+    effects: Effects | None = CLEAR,
+    dose_at: dt.datetime | None = DOSE,
+) -> list[chair_rules.ChairFinding]:
+    return chair_rules.discharge_findings(
+        session_name="Spravato (esketamine)",
+        dose_at=dose_at,
+        discharge_at=DOSE + dt.timedelta(minutes=at_minutes),
+        observation_minutes=120,
+        required_labels=["Pre-dose", "+40 min", "Before discharge"],
+        readings=readings,
+        effects=effects,
+        settings=BLOCK,
+        zone=dt.UTC,
+    )
+
+
+ALL_READINGS = [
+    _bp("Pre-dose", -5, 128, 82),
+    _bp("+40 min", 40, 134, 86),
+    _bp("Before discharge", 118, 124, 80),
+]
+
+
+def test_discharge_before_the_observation_minutes_is_refused_with_the_earliest_time() -> None:
+    found = _discharge(25, ALL_READINGS)
+    assert [f.text for f in found] == [
+        "Observation before discharge: 18:40 is only 25 min after the dose (18:15): "
+        "Spravato (esketamine) needs 120 min (earliest 20:15)"
+    ]
+    assert _discharge(120, ALL_READINGS) == []
+
+
+def test_discharge_without_the_configured_readings_names_each_missing_one() -> None:
+    found = _discharge(125, [ALL_READINGS[0], _bp("+40 min", 40, None, None)])
+    assert [f.text for f in found] == [
+        "Readings before discharge: no BP recorded for “+40 min”, “Before discharge”"
+    ]
+
+
+def test_discharge_waits_for_effects_to_be_marked_resolved() -> None:
+    severe = Effects("severe", "mild", True, False, True, False)
+    found = _discharge(125, ALL_READINGS, severe)
+    assert [f.text for f in found] == [
+        "Effects resolved before discharge: sedation (severe) is not marked resolved; "
+        "respiratory depression is not marked resolved"
+    ]
+    resolved = Effects("severe", "mild", True, True, True, True)
+    assert _discharge(125, ALL_READINGS, resolved) == []
+    assert [
+        f.fact for f in _discharge(125, ALL_READINGS, Effects("", "", False, *[False] * 3))
+    ] == ["sedation is not recorded; dissociation is not recorded"]
+
+
+def test_a_session_with_no_record_at_all_cannot_be_discharged() -> None:
+    found = _discharge(25, [], effects=None, dose_at=None)
+    assert _rules(found) == ["discharge_no_dose", "discharge_readings", "discharge_effects"]
+
+
+def test_an_override_sets_only_its_own_rule_aside() -> None:
+    found = _discharge(25, ALL_READINGS[:1], CLEAR)
+    left = chair_rules.blocking(found, overridden={"discharge_observation"})
+    assert _rules(left) == ["discharge_readings"]
+
+
+def test_chair_configuration_mistakes_name_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"clinic.toml: chair.dose: must be one of block, warn"):
+        parse_chair_settings({"dose": "sometimes"})
+    with pytest.raises(ConfigError, match=r"chair.hard_stop_systolic: must be a whole number"):
+        parse_chair_settings({"hard_stop_systolic": "high"})
+    with pytest.raises(ConfigError, match=r"chair.override_roles: must list roles"):
+        parse_chair_settings({"override_roles": ["janitor"]})
+
+
+def test_the_shipped_configuration_holds_the_label_numbers() -> None:
+    catalog = load_default_catalog()
+    settings = parse_chair_settings(catalog.settings.extra.get("chair"))
+    assert (settings.hard_stop_systolic, settings.hard_stop_diastolic) == (180, 110)
+    assert settings.override_roles == ("prescriber",)
+    spravato = catalog.session_types["spravato"]
+    assert spravato.dose == SPRAVATO
+    assert spravato.observation_minutes == 120
+    assert catalog.protocols["spravato_mdd_si"].starting_dose_mg == (84,)
+    assert catalog.protocols["spravato_trd"].starting_dose_mg is None
+
+
+def test_iv_infusions_get_a_reading_every_configured_minutes() -> None:
+    iv = load_default_catalog().session_types["iv_infusion"]
+    assert iv.reading_cadence is not None
+    assert iv.reading_cadence.every_minutes == 15
+    # In the order they fall due: before the infusion, every 15 min to the end of recovery
+    # (40 + 45 min), then before discharge.
+    assert [(c.label, c.phase, c.offset_minutes) for c in iv.bp_checks] == [
+        ("Pre-dose", "infusion", -5),
+        *[(f"+{m} min", "infusion", m) for m in range(0, 85, 15)],
+        ("Before discharge", "recovery", 40),
+    ]
