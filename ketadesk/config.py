@@ -17,6 +17,7 @@ from ketadesk.scheduling.catalog import (
     parse_protocols,
     parse_session_types,
 )
+from ketadesk.scheduling.dropout import parse_dropout_settings
 from ketadesk.scheduling.fees import parse_fee_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
 
@@ -77,6 +78,7 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     # [fees] is its own feature's section (scheduling/fees.py), checked here so a mistake stops
     # the clinic opening (and a Settings save) with its key named, not the first cancellation.
     parse_fee_settings(raw.clinic.get("fees"), f"{prefix}{CLINIC_FILE}", session_types)
+    parse_dropout_settings(raw.clinic.get("dropout"), f"{prefix}{CLINIC_FILE}")
     return Catalog(settings, session_types, protocols)
 
 

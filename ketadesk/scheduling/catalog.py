@@ -691,10 +691,10 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         holiday_subdivision=c.text("holiday_subdivision", default=""),
         holidays_closed=_holidays_closed(c),
         # Sections parsed by their own feature (scheduling/confirmations.py, scheduling/fees.py,
-        # scheduling/safety_followups.py), kept as given.
+        # scheduling/safety_followups.py, scheduling/dropout.py), kept as given.
         extra={
             k: data[k]
-            for k in ("confirmations", "fees", "urgent_review", "rems_form")
+            for k in ("confirmations", "fees", "urgent_review", "rems_form", "dropout")
             if isinstance(data, dict) and k in data
         },
     )
