@@ -93,7 +93,8 @@ def test_a_no_show_at_session_two_opens_an_outreach_call_and_puts_the_series_at_
     assert not risk.overdue
     after = call.deadline_at + dt.timedelta(minutes=1)
     (late,) = recall.at_risk_list(clinic.db, now=after)
-    assert late.overdue and late.outreach.startswith("overdue by")
+    assert late.overdue
+    assert late.outreach.startswith("overdue by")
 
 
 def test_a_late_cancellation_counts_and_an_early_one_does_not(clinic: SmallClinic) -> None:
@@ -159,7 +160,8 @@ def test_the_make_up_offered_from_the_recall_list_is_booked_and_answers_the_call
     (risk,) = recall.at_risk_list(clinic.db, now=at)
 
     offer = makeup.offer_for(clinic.db, risk.make_up_for, now=at)
-    assert offer is not None and offer.can_make_up, offer
+    assert offer is not None
+    assert offer.can_make_up, offer.problems
     made = makeup.book_make_up(clinic.db, FRONT_DESK, offer, now=at)
     (call,) = _outreach(clinic, rows[1].id)
     assert (call.status, call.outcome) == ("cancelled", "Answered: make-up booked")
@@ -184,7 +186,8 @@ def test_a_make_up_from_the_recall_list_meets_the_booking_checks(clinic: SmallCl
     at = no_show(clinic, rows[1])
     (risk,) = recall.at_risk_list(clinic.db, now=at)
     offer = makeup.offer_for(clinic.db, risk.make_up_for, now=at)
-    assert offer is not None and offer.make_up is not None
+    assert offer is not None
+    assert offer.make_up is not None
     # Mary books the very holds the make-up's re-flow was to use for its last session (the
     # make-up itself takes the place of a session it moves on).
     taken = offer.moves[-1].session if offer.moves else offer.make_up.session
