@@ -79,6 +79,7 @@ def test_a_no_show_at_session_two_opens_an_outreach_call_and_puts_the_series_at_
     assert (call.status, call.assignee_role, call.priority) == ("open", "front_desk", "high")
     assert call.due_at == at
     # By the close of the next business day: Monday 7 December (the weekend skipped).
+    assert call.deadline_at is not None
     local_deadline = clinic.calendar.local(call.deadline_at)
     assert local_deadline.date() == clinic.calendar.local_date(at) + dt.timedelta(days=3)
     assert local_deadline.weekday() == 0
@@ -129,6 +130,7 @@ def test_no_shows_do_not_count_when_the_clinic_says_so(clinic: SmallClinic) -> N
     late = _cancel(clinic, rows[2], hours_before=3)
     (call,) = _outreach(clinic, rows[2].id)
     # 0 business days: by the close of the day the miss was recorded.
+    assert call.deadline_at is not None
     assert clinic.calendar.local_date(call.deadline_at) == clinic.calendar.local_date(late)
 
 
