@@ -235,7 +235,8 @@ def _propose(
     fee_text = f"{FEE_KIND_NAMES[fee[0]]} fee {money(fee[1], fee[2])} recorded" if fee else ""
     missed_at = calendar.local(missed.starts_at)
     missed_text = (
-        f"{_ACTION_NAMES[action]}: {type_names.get(code, code)} "
+        f"{'Late cancellation' if missed.late_cancel else _ACTION_NAMES[action]}: "
+        f"{type_names.get(code, code)} "
         f"{missed.series_index}/{series.planned_count}, {missed_at:%a %m/%d %H:%M}"
     )
     missed_places = _places_missed(session, series.id)

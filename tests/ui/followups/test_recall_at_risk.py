@@ -136,7 +136,9 @@ def test_a_late_cancellation_in_the_day_view_offers_the_make_up_and_lists_the_se
     qtbot.waitUntil(lambda: controller.rebook_panel is not None, timeout=10_000)
     panel = controller.rebook_panel
     assert isinstance(panel, RebookPanel)
-    assert panel.heading.text().startswith("Lovelace, Ada: Cancelled: IV ketamine infusion 3/6")
+    assert panel.heading.text().startswith(
+        "Lovelace, Ada: Late cancellation: IV ketamine infusion 3/6"
+    )
     assert panel.make_up_button.isEnabled()
     panel.close()
 
