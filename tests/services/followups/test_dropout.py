@@ -23,9 +23,10 @@ from ketadesk.scheduling.dropout import parse_dropout_settings
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.plan_check import BookingConflict
-from ketadesk.services.common.context import Actor, InvalidRequest
+from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields, InvalidRequest
 from ketadesk.services.followups import actions, recall
 from ketadesk.services.rebooking import makeup
+from ketadesk.services.settings import rules
 from ketadesk.store.models import Appointment, ClinicSetting, FollowUp
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 from tests.services.rebooking.test_makeup import Row, book_induction, no_show
@@ -286,3 +287,19 @@ def test_the_recall_list_refuses_nothing_it_cannot_offer(clinic: SmallClinic) ->
     assert makeup.offer_for(clinic.db, rows[1].id, now=rows[0].starts_at) is None
     with pytest.raises(InvalidRequest, match="only a cancelled or missed session"):
         makeup.continue_short(clinic.db, FRONT_DESK, rows[1].id, now=rows[0].starts_at)
+
+
+def test_the_clinic_rules_page_edits_the_outreach_deadline_and_refuses_a_bad_one(
+    clinic: SmallClinic,
+) -> None:
+    key = "dropout.outreach_business_days"
+    assert rules.read_rules(clinic.db).value(key) == 1
+    with pytest.raises(InvalidFields) as caught:
+        rules.save_rules(clinic.db, SYSTEM, {key: 31})
+    assert caught.value.errors == {key: "must be a whole number from 0 to 30"}
+    rules.save_rules(clinic.db, SYSTEM, {key: 0})
+    rows = book_induction(clinic)
+    at = no_show(clinic, rows[1])
+    (call,) = _outreach(clinic, rows[1].id)
+    assert call.deadline_at is not None
+    assert clinic.calendar.local_date(call.deadline_at) == clinic.calendar.local_date(at)
