@@ -18,6 +18,7 @@ from ketadesk.scheduling.catalog import (
     parse_session_types,
 )
 from ketadesk.scheduling.chair_rules import parse_chair_settings
+from ketadesk.scheduling.dropout import parse_dropout_settings
 from ketadesk.scheduling.fees import parse_fee_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
 
@@ -80,6 +81,7 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     parse_fee_settings(raw.clinic.get("fees"), f"{prefix}{CLINIC_FILE}", session_types)
     # [chair] likewise (scheduling/chair_rules.py): a mistake is named when the clinic opens.
     parse_chair_settings(raw.clinic.get("chair"), f"{prefix}{CLINIC_FILE}")
+    parse_dropout_settings(raw.clinic.get("dropout"), f"{prefix}{CLINIC_FILE}")
     return Catalog(settings, session_types, protocols)
 
 

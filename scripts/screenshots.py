@@ -33,7 +33,7 @@ VIEWS = {
     "week": ("week.png", "frontdesk"),
     "chairs": ("chair-board.png", "nurse"),
     "follow-ups": ("follow-ups.png", "nurse"),
-    "recall": ("recall.png", "nurse"),
+    "recall": ("recall-at-risk.png", "frontdesk"),
     "my-day": ("my-day.png", "nurse"),
     "waitlist": ("waitlist.png", "frontdesk"),
     "confirmations": ("confirmations.png", "frontdesk"),

@@ -785,10 +785,11 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         holiday_subdivision=c.text("holiday_subdivision", default=""),
         holidays_closed=_holidays_closed(c),
         # Sections parsed by their own feature (scheduling/confirmations.py, scheduling/fees.py,
-        # scheduling/safety_followups.py, scheduling/chair_rules.py), kept as given.
+        # scheduling/safety_followups.py, scheduling/chair_rules.py, scheduling/dropout.py),
+        # kept as given.
         extra={
             k: data[k]
-            for k in ("confirmations", "fees", "urgent_review", "rems_form", "chair")
+            for k in ("confirmations", "fees", "urgent_review", "rems_form", "chair", "dropout")
             if isinstance(data, dict) and k in data
         },
     )

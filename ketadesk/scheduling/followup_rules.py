@@ -52,6 +52,7 @@ KIND_LABELS = {
     "adverse_event": "Adverse-event follow-up",
     "urgent_review": "Urgent review",
     "schedule_change": "Schedule change call",
+    "outreach_call": "Outreach call",
 }
 
 
@@ -226,6 +227,18 @@ def adverse_event_follow_up(
     last = next_business_day(calendar, day, settings.adverse_event_business_days)
     deadline = max(business_hours(calendar, last)[1], at)
     return OwedFollowUp("adverse_event", at, deadline, settings.adverse_event_role, HIGH)
+
+
+def outreach_follow_up(
+    missed_at: dt.datetime, calendar: ClinicCalendar, business_days: int, role: str
+) -> OwedFollowUp:
+    """The outreach call a missed series session owes (scheduling/dropout.py): due when the
+    miss was recorded, by the close of the ``business_days``-th business day after (0: by that
+    day's close)."""
+    day = calendar.local_date(missed_at)
+    last = next_business_day(calendar, day, business_days)
+    deadline = max(business_hours(calendar, last)[1], missed_at)
+    return OwedFollowUp("outreach_call", missed_at, deadline, role, HIGH)
 
 
 def reattempt_at(calendar: ClinicCalendar, now: dt.datetime, retry_hours: int) -> dt.datetime:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.dropout import OUTREACH_CALL, parse_dropout_settings, puts_at_risk
 from ketadesk.scheduling.followup_rules import reattempt_at
 from ketadesk.scheduling.statuses import ATTENDED_STATUSES
 from ketadesk.services.demo import people
@@ -25,6 +26,10 @@ from ketadesk.services.demo.planned import MINUTE, Progress, SeriesPlan, Visit, 
 from ketadesk.services.demo.rows import RowSink
 
 STALE_FOLLOW_UP_DAYS = 30  # older open follow-ups were closed when the patient was discharged
+# What became of the outreach calls of the older misses (services/followups/sync.py words the
+# first).
+_MADE_UP = "Answered: make-up booked"
+_REACHED = "Reached; talked over what got in the way and the next session"
 
 
 @dataclass(slots=True)
@@ -52,6 +57,7 @@ class FollowUpRows(RowSink):
         self.today = plan.today
         self.layout = plan.layout
         self.urgent: Visit | None = None
+        self.dropout = parse_dropout_settings(plan.settings.extra.get("dropout"))
 
     # -- who did it ----------------------------------------------------------------------------
 
@@ -125,6 +131,8 @@ class FollowUpRows(RowSink):
 
     def _follow_ups(self, v: Visit, spec: SessionTypeSpec) -> None:
         """The session type's follow-up rules, as the clinic would have worked them off."""
+        if v.series is not None and puts_at_risk(v.status, v.late_cancel, self.dropout):
+            self._outreach_call(v)
         if v.code == INTAKE and v.status == "completed":
             self._measure(v, v.start + MINUTE * 15, self._user(v.slot.clinician, "prescriber"))
         staff = {self.layout.role.get(r): r for _, r in v.slot.assignment}
@@ -178,6 +186,30 @@ class FollowUpRows(RowSink):
         if retry:
             self._attempt(fid, tried, task, "no_answer")
         self._attempt(fid, reached, task, "reached")
+
+    def _outreach_call(self, v: Visit) -> None:
+        """A missed series session's outreach call (scheduling/dropout.py): made, or answered
+        by a make-up, when the miss is more than a day behind its deadline; still standing for
+        the latest misses, which puts their series on the recall list's "At risk" tab."""
+        if v.changed_at is None or v.changed_at > self.now or v.series is None:
+            return
+        missed_on = self.calendar.local_date(v.changed_at)
+        last = self.plan.next_open_day(missed_on, self.dropout.outreach_business_days)
+        deadline = max(self._day_hours(last)[1], v.changed_at)
+        task = _Task(
+            v, OUTREACH_CALL, self.dropout.outreach_role, None, v.changed_at, deadline, "high"
+        )
+        made_up = any(
+            w.makeup and w.index == v.index and w.active for w in v.series.visits if w is not v
+        )
+        if made_up:
+            self._follow_up(task, v.changed_at, status="cancelled", outcome=_MADE_UP)
+        elif deadline > self.now - days_of(1):
+            self._follow_up(task, v.changed_at)
+        else:
+            reached = v.changed_at + MINUTE * self.rng.randrange(60, 24 * 60, 5)
+            fid = self._follow_up(task, v.changed_at, done_at=reached, outcome=_REACHED)
+            self._attempt(fid, reached, task, "reached")
 
     def _attempt(self, follow_up: int, at: dt.datetime, task: _Task, result: str) -> None:
         self._add(

@@ -1,8 +1,11 @@
 """Patients the clinic should call back: an induction over with nothing booked after it
-(recall), and a missed series session with nothing booked since (dropout).
+(recall), a missed series session with nothing booked since (dropout), and a series at risk.
 
-Both look back ``recall_lookback_days`` (clinic.toml [followups]); the booster window is the
-protocol's ``on_complete`` days.  Read-only; one row per patient.
+The first two look back ``recall_lookback_days`` (clinic.toml [followups]); the booster window
+is the protocol's ``on_complete`` days; one row per patient.  A series is at risk while a
+session of it missed as ``[dropout]`` counts (scheduling/dropout.py) has its outreach call
+standing (``sync.py`` opens it and closes it when the miss is answered); one row per series,
+with what was missed and the miss whose make-up to offer.  Read-only.
 """
 
 from __future__ import annotations
@@ -10,18 +13,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.dates import short_date
-from ketadesk.scheduling.followup_rules import stage_finished, stage_ranges
+from ketadesk.scheduling.dropout import MISS_NAMES, OUTREACH_CALL, miss_of
+from ketadesk.scheduling.followup_rules import countdown_text, stage_finished, stage_ranges
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.common.context import utcnow
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment, FollowUp, Patient, Protocol, Series, SessionType
+
+#: An outreach call in one of these still stands (sync.LIVE_STATUSES, without importing the
+#: writer into a read).
+_STANDING = ("open", "snoozed")
 
 _MISSED_WORDS = {"no_show": "no-show", "cancelled": "cancelled"}
 
@@ -216,3 +225,103 @@ def dropout_list(db: Database, *, now: dt.datetime | None = None) -> list[Recall
             )
             found[pid] = (why, day)
         return _rows(session, found)
+
+
+@dataclass(frozen=True)
+class AtRiskRow:
+    """A series at risk: whose, which, what was missed, and the outreach call standing.
+
+    ``make_up_for`` is the earliest unanswered miss, whose make-up the desk is offered
+    (services/rebooking/makeup.offer_for); ``missed`` says each miss in words ("2/6 no-show
+    Wed Dec 2"); ``outreach`` the call's countdown ("due today by 17:00", "overdue by 1 day").
+    """
+
+    series_id: int
+    patient_id: int
+    patient_name: str
+    chart_number: str
+    phone: str
+    protocol_name: str
+    missed: tuple[str, ...]
+    make_up_for: int
+    outreach_follow_up_id: int
+    outreach: str
+    deadline: dt.datetime
+    overdue: bool
+    since: dt.date
+
+    @property
+    def missed_text(self) -> str:
+        return "; ".join(self.missed)
+
+
+def at_risk_list(db: Database, *, now: dt.datetime | None = None) -> list[AtRiskRow]:
+    """Series at risk: a counted miss with its outreach call standing; the most pressing call
+    first (its deadline, then the patient)."""
+    now = now or utcnow()
+    with db.read() as session:
+        catalog = load_config(session).catalog
+        calendar = ClinicCalendar(catalog.settings)
+        rows = session.execute(
+            select(
+                FollowUp.id.label("follow_up_id"),
+                FollowUp.due_at,
+                FollowUp.deadline_at,
+                Appointment.id.label("appointment_id"),
+                Appointment.series_id,
+                Appointment.series_index,
+                Appointment.status,
+                Appointment.late_cancel,
+                Appointment.starts_at,
+                Series.planned_count,
+                Protocol.name.label("protocol_name"),
+                SessionType.name.label("type_name"),
+                Patient.id.label("patient_id"),
+                Patient.last_name,
+                Patient.first_name,
+                Patient.chart_number,
+                Patient.phone,
+            )
+            .join(Appointment, Appointment.id == FollowUp.appointment_id)
+            .join(Series, Series.id == Appointment.series_id)
+            .join(Protocol, Protocol.id == Series.protocol_id)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(
+                FollowUp.kind == OUTREACH_CALL,
+                FollowUp.status.in_(_STANDING),
+                Patient.active.is_(True),
+            )
+            .order_by(Appointment.starts_at, Appointment.id)
+        ).all()
+        by_series: dict[int, list[Any]] = {}
+        for row in rows:
+            by_series.setdefault(row.series_id, []).append(row)
+        found: list[AtRiskRow] = []
+        for sid, misses in by_series.items():
+            # The earliest miss is the oldest news: its call's countdown, its make-up first.
+            first = misses[0]
+            words = []
+            for m in misses:
+                miss = MISS_NAMES.get(miss_of(m.status, m.late_cancel), m.status)
+                place = f" {m.series_index}/{m.planned_count}" if m.series_index else ""
+                day = _fmt(calendar.local_date(m.starts_at))
+                words.append(f"{m.type_name}{place}: {miss} {day}")
+            found.append(
+                AtRiskRow(
+                    series_id=sid,
+                    patient_id=first.patient_id,
+                    patient_name=f"{first.last_name}, {first.first_name}",
+                    chart_number=first.chart_number,
+                    phone=first.phone or "",
+                    protocol_name=first.protocol_name,
+                    missed=tuple(words),
+                    make_up_for=first.appointment_id,
+                    outreach_follow_up_id=first.follow_up_id,
+                    outreach=countdown_text(now, first.due_at, first.deadline_at, calendar),
+                    deadline=first.deadline_at or first.due_at,
+                    overdue=first.deadline_at is not None and first.deadline_at <= now,
+                    since=calendar.local_date(first.starts_at),
+                )
+            )
+        return sorted(found, key=lambda r: (r.deadline, r.patient_name))

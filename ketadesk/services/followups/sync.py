@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session, aliased
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, FollowUpSettings, ResourceKind
+from ketadesk.scheduling.dropout import OUTREACH_CALL, parse_dropout_settings, puts_at_risk
 from ketadesk.scheduling.followup_rules import (
     OwedFollowUp,
     completion_follow_up,
     kind_label,
+    outreach_follow_up,
     session_follow_ups,
     stage_finished,
     stage_ranges,
@@ -40,12 +42,14 @@ from ketadesk.services.common.context import (
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import (
     Appointment,
+    AppointmentEvent,
     FollowUp,
     FollowUpAttempt,
     Protocol,
     Resource,
     ResourceHold,
     Series,
+    SeriesRebooking,
 )
 from ketadesk.store.snapshot import autoflush, calendar_of, load_closures
 
@@ -57,7 +61,14 @@ _NOT_OWED = {
     "no_show": "Session missed (no-show)",
 }
 _NO_LONGER_OWED = "No longer owed"
-_SYNC_OUTCOMES = frozenset({*_NOT_OWED.values(), _NO_LONGER_OWED})
+# An outreach call the desk's answer to the miss made unnecessary (services/rebooking); an
+# answer taken back re-opens it.
+_ANSWERED = {
+    "made_up": "Answered: make-up booked",
+    "waitlisted": "Answered: on the waitlist for a make-up",
+    "continue_short": "Answered: the series continues one short",
+}
+_SYNC_OUTCOMES = frozenset({*_NOT_OWED.values(), _NO_LONGER_OWED, *_ANSWERED.values()})
 # How far past a session a follow-up may fall: the longest rule (a booster review after six
 # weeks) plus a margin for business days over holidays; bounds the closures read.
 CALENDAR_DAYS_AHEAD = 120
@@ -187,6 +198,7 @@ def sync_follow_ups(
             f.kind: f for f in session_follow_ups(spec, a.starts_at, a.ends_at, a.status, cal)
         }
     _series_reviews(session, catalog, calendar, appointments, codes, by_id, owed, managed)
+    answered = _outreach_calls(session, catalog, calendar, appointments, owed, managed)
     existing: dict[tuple[int, str], list[_Stored]] = {}
     for found in conn.execute(_STORED, {"ids": sorted(by_id)}):
         stored = _Stored(*found)
@@ -208,7 +220,8 @@ def sync_follow_ups(
                 row = live[0]
                 before = follow_up_state(row)
                 if want is None:
-                    outcome = _NOT_OWED.get(a.status, _NO_LONGER_OWED)
+                    outcome = answered.get(appt_id) if kind == OUTREACH_CALL else None
+                    outcome = outcome or _NOT_OWED.get(a.status, _NO_LONGER_OWED)
                     values = {"status": "cancelled", "outcome": outcome, "completed_at": now}
                     action = "cancel_follow_up"
                 elif (row.due_at, row.deadline_at) != (want.due, want.deadline) and (
@@ -484,6 +497,64 @@ def _series_reviews(
                 owed[last.id][kind] = completion_follow_up(
                     stage.on_complete, last.ends_at, calendar(), role
                 )
+
+
+def _outreach_calls(
+    session: Session,
+    catalog: Catalog,
+    calendar: Callable[[], ClinicCalendar],
+    appointments: Sequence[_Appt],
+    owed: dict[int, dict[str, OwedFollowUp]],
+    managed: dict[int, set[str]],
+) -> dict[int, str]:
+    """A series session missed as ``[dropout] at_risk_events`` count owes an outreach call
+    (scheduling/dropout.py) until the desk answers the miss (services/rebooking); returns the
+    outcome for each call an answer made unnecessary."""
+    in_series = [a for a in appointments if a.series_id is not None]
+    for a in in_series:
+        managed[a.id].add(OUTREACH_CALL)
+    released = [a.id for a in in_series if a.status in _NOT_OWED]
+    if not released:
+        return {}
+    settings = parse_dropout_settings(catalog.settings.extra.get("dropout"))
+    late = dict(
+        session.execute(
+            select(Appointment.id, Appointment.late_cancel).where(Appointment.id.in_(released))
+        ).all()
+    )
+    counted = {
+        a.id: a
+        for a in in_series
+        if a.id in late and puts_at_risk(a.status, bool(late[a.id]), settings)
+    }
+    if not counted:
+        return {}
+    answers = dict(
+        session.execute(
+            select(SeriesRebooking.appointment_id, SeriesRebooking.decision).where(
+                SeriesRebooking.appointment_id.in_(sorted(counted))
+            )
+        ).all()
+    )
+    # When the miss was recorded: the latest change into its status.
+    recorded: dict[int, dt.datetime] = {}
+    for appointment_id, to_status, at in session.execute(
+        select(AppointmentEvent.appointment_id, AppointmentEvent.to_status, AppointmentEvent.at)
+        .where(AppointmentEvent.appointment_id.in_(sorted(counted)))
+        .order_by(AppointmentEvent.at, AppointmentEvent.id)
+    ):
+        if to_status == counted[appointment_id].status:
+            recorded[appointment_id] = at
+    for appointment_id, a in counted.items():
+        if appointment_id in answers:
+            continue
+        owed[appointment_id][OUTREACH_CALL] = outreach_follow_up(
+            recorded.get(appointment_id, a.starts_at),
+            calendar(),
+            settings.outreach_business_days,
+            settings.outreach_role,
+        )
+    return {i: _ANSWERED[d] for i, d in answers.items() if d in _ANSWERED}
 
 
 def followup_settings(catalog: Catalog) -> FollowUpSettings:

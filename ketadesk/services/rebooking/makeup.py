@@ -235,7 +235,8 @@ def _propose(
     fee_text = f"{FEE_KIND_NAMES[fee[0]]} fee {money(fee[1], fee[2])} recorded" if fee else ""
     missed_at = calendar.local(missed.starts_at)
     missed_text = (
-        f"{_ACTION_NAMES[action]}: {type_names.get(code, code)} "
+        f"{'Late cancellation' if missed.late_cancel else _ACTION_NAMES[action]}: "
+        f"{type_names.get(code, code)} "
         f"{missed.series_index}/{series.planned_count}, {missed_at:%a %m/%d %H:%M}"
     )
     missed_places = _places_missed(session, series.id)
@@ -546,7 +547,8 @@ def book_make_up(
             )
             _decide(session, actor, missed, MADE_UP, now=now, make_up_id=new.id)
             session.flush()
-            sync.sync_follow_ups(session, actor, [new.id], now=now, config=config)
+            # The missed session's outreach call is answered by its make-up.
+            sync.sync_follow_ups(session, actor, [new.id, missed.id], now=now, config=config)
             session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
             return MadeUp(
@@ -631,6 +633,7 @@ def put_on_waitlist(
         assert row is not None
         _decide(session, actor, row, WAITLISTED, now=now, entry_id=entry_id)
         session.flush()
+        sync.sync_follow_ups(session, actor, [row.id], now=now)  # its outreach call answered
         changes.bump(session, now)
     return entry_id
 
@@ -654,6 +657,7 @@ def continue_short(
         assert series is not None
         _decide(session, actor, row, CONTINUE_SHORT, now=now, note=note.strip())
         session.flush()
+        sync.sync_follow_ups(session, actor, [row.id], now=now)  # its outreach call answered
         changes.bump(session, now)
         count = series.planned_count
         return f"Series continues with {count - _places_missed(session, row.series_id)} of {count}"
@@ -763,7 +767,10 @@ def undo_make_up(
                 detail=f"make-up of appointment #{offer.appointment_id} taken back",
                 now=now,
             )
-            sync.sync_follow_ups(session, actor, [made.id], now=now, config=config)
+            # The miss is unanswered again: its outreach call, if still owed, re-opens.
+            sync.sync_follow_ups(
+                session, actor, [made.id, offer.appointment_id], now=now, config=config
+            )
             session.flush()
             changes.bump(session, now)
 

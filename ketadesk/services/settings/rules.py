@@ -89,6 +89,10 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "recall_lookback_days": ("Recall and dropout lists look back", "days"),
         },
     ),
+    "dropout": (
+        "Dropout",
+        {"outreach_business_days": ("Outreach call after a miss within", "business days")},
+    ),
     "accounts": (
         "Sign-in and screen lock",
         {

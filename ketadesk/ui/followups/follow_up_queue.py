@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, StaffRole
+from ketadesk.scheduling.dropout import OUTREACH_CALL
 from ketadesk.scheduling.followup_rules import Section, kind_label, moment_text
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.followups.actions import (
@@ -702,7 +703,7 @@ class FollowUpQueueView(QWidget):
         self.kind_filter.setObjectName("kind_filter")
         self.kind_filter.setAccessibleName("Show follow-ups of kind")
         self.kind_filter.addItem("All follow-ups", "")
-        for kind in FOLLOWUP_KINDS:
+        for kind in (*FOLLOWUP_KINDS, OUTREACH_CALL):
             self.kind_filter.addItem(kind_label(kind), kind)
         self.assignee_filter = QComboBox(self)
         self.assignee_filter.setObjectName("assignee_filter")

@@ -292,6 +292,7 @@ class DeskController(QObject):
 
         recall = RecallListsView(self.desk, self.parent_widget)
         recall.book_requested.connect(self.new_booking_for)
+        recall.make_up_requested.connect(self._offer_rebooking)
         return Page(recall, lambda _day: recall.refresh())
 
     def _build_my_day(self) -> Page:

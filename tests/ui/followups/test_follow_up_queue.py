@@ -315,7 +315,7 @@ def test_the_dropout_list_offers_booking(qtbot: QtBot, owed: SmallClinic) -> Non
     qtbot.addWidget(view)
     with qtbot.waitSignal(view.refreshed, timeout=10_000):
         view.refresh()
-    assert view.tabs.tabText(1) == "Dropped out (1)"
+    assert view.tabs.tabText(2) == "Dropped out (1)"
     (row,) = view.dropout_model.rows()
     assert row.patient_name == "Johnson, Katherine"
     assert row.why.startswith("Missed Ketamine-assisted psychotherapy 1/3 (cancelled) Tue Nov 24")

@@ -255,7 +255,7 @@ def test_a_cancellation_from_the_confirmations_list_offers_a_make_up_too(
     qtbot.waitUntil(lambda: controller.rebook_panel is not None, timeout=10_000)
     panel = controller.rebook_panel
     assert isinstance(panel, RebookPanel)
-    assert "Cancelled: IV ketamine infusion 3/6" in panel.heading.text()
+    assert "Late cancellation: IV ketamine infusion 3/6" in panel.heading.text()
     # Cancelled after its start: late, so the clinic's late-cancellation fee is recorded.
     assert panel.fee_label.text() == "Late cancellation fee $100.00 recorded"
 
