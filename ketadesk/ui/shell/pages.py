@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -73,6 +74,9 @@ class DeskController(QObject):
         self.editor.refused.connect(self._on_refused)
         self.editor.warned.connect(self._on_warned)
         self.editor.freed.connect(self._on_place_freed)
+        # A move being written shows at once in the views; put back if refused.
+        self.editor.moving.connect(self._on_moving)
+        self.editor.move_refused.connect(self._on_move_not_written)
         #: The waitlist's offer of the place last freed here (ui/waitlist/offer_panel.py).
         self.offer_panel: QWidget | None = None
         self.watcher = ChangeWatcher(desk, parent=self)
@@ -234,9 +238,14 @@ class DeskController(QObject):
         def load(key: tuple[dt.date, frozenset[int | None] | None]) -> WeekSchedule:
             return week_schedule(db, key[0], room_ids=key[1])
 
-        # The weeks either side of the one shown, read ahead: "next week" then only paints.
+        def landed(key: tuple[dt.date, frozenset[int | None] | None], held: WeekSchedule) -> None:
+            if shiboken6.isValid(week) and key[1] == window.side_panel.current_filter().column_ids:
+                week.prepare(held)  # laid out and painted now, while the user looks
+
+        # The weeks either side of the one shown, read ahead and painted ahead: "next week"
+        # then only puts up a picture.
         ahead: ReadAhead[tuple[dt.date, frozenset[int | None] | None], WeekSchedule] = ReadAhead(
-            load, keep=6
+            load, keep=6, landed=landed
         )
         self._read_ahead.append(ahead)
         wanted: list[tuple[dt.date, frozenset[int | None] | None] | None] = [None]
@@ -246,7 +255,11 @@ class DeskController(QObject):
             # The rooms ticked in the left panel (all of them when none is unticked).
             rooms = window.side_panel.current_filter().column_ids
             key = (monday, rooms)
-            around = [(monday + dt.timedelta(days=d), rooms) for d in (7, -7)]
+            # The weeks either side, and the one after next in the direction the user goes
+            # (a worker slower than their key presses then still has the next week ready).
+            before = wanted[0][0] if wanted[0] is not None else monday
+            steps = (7, -7, 14) if monday > before else (-7, 7, -14) if monday < before else (7, -7)
+            around = [(monday + dt.timedelta(days=d), rooms) for d in steps]
             wanted[0] = key
             held = ahead.get(key)
             if held is not None:
@@ -405,6 +418,18 @@ class DeskController(QObject):
         self._connect(view.series_move_requested, self.move_series)
         self._connect(view.move_refused, self._on_move_refused)
         self._connect(view.feedback, self._on_feedback)
+
+    def _on_moving(self, appointment_id: int, start: object, room_id: object) -> None:
+        assert isinstance(start, dt.datetime)
+        assert room_id is None or isinstance(room_id, int)
+        for view in self._drag_views:
+            if shiboken6.isValid(view):
+                view.show_moved(appointment_id, start, room_id)
+
+    def _on_move_not_written(self, _appointment_id: int) -> None:
+        for view in self._drag_views:
+            if shiboken6.isValid(view):
+                view.put_back()
 
     def _on_move_refused(self, reason: str) -> None:
         self.window.show_message(reason, 12000)
