@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.app import has_screen
-from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.background import LatestOnly, call_after_first_paint, run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.page_registry import DeskWindow, Page
 from ketadesk.ui.timeline.read_ahead import ReadAhead
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 COUNTS_INTERVAL_MS = 60_000
 #: How long a view's word once a drag is over ("Move cancelled") stays in the status bar.
 PASSING_FEEDBACK_MS = 5_000
+#: A move shown at once is written once a view painted it, or after this long if none does.
+WRITE_AFTER_PAINT_MS = 50
 
 
 class DeskController(QObject):
@@ -77,6 +79,7 @@ class DeskController(QObject):
         # A move being written shows at once in the views; put back if refused.
         self.editor.moving.connect(self._on_moving)
         self.editor.move_refused.connect(self._on_move_not_written)
+        self.editor.write_after_paint = self._after_move_painted
         #: The waitlist's offer of the place last freed here (ui/waitlist/offer_panel.py).
         self.offer_panel: QWidget | None = None
         self.watcher = ChangeWatcher(desk, parent=self)
@@ -425,6 +428,21 @@ class DeskController(QObject):
         for view in self._drag_views:
             if shiboken6.isValid(view):
                 view.show_moved(appointment_id, start, room_id)
+
+    def _after_move_painted(self, start: Callable[[], None]) -> None:
+        """Start a move's write once a view showing it has painted it (then the writer does
+        not slow that frame down), or after ``WRITE_AFTER_PAINT_MS`` if none paints."""
+        started = [False]
+
+        def once() -> None:
+            if not started[0]:
+                started[0] = True
+                start()
+
+        for view in self._drag_views:
+            if shiboken6.isValid(view) and view.isVisible():
+                call_after_first_paint(view.canvas(), once)
+        QTimer.singleShot(WRITE_AFTER_PAINT_MS, self, once)
 
     def _on_move_not_written(self, _appointment_id: int) -> None:
         for view in self._drag_views:

@@ -113,7 +113,12 @@ class _EditCommand(QUndoCommand):
             stack = editor.stack
             QTimer.singleShot(0, stack.redo if not forward else stack.undo)
 
-        editor._write(lambda: self.apply(forward), lambda _none: editor.changed.emit(), refused)
+        editor._write(
+            lambda: self.apply(forward),
+            lambda _none: editor.changed.emit(),
+            refused,
+            after_paint=ahead is not None,
+        )
 
 
 class MoveCommand(_EditCommand):
@@ -282,6 +287,10 @@ class ScheduleEditor(QObject):
         # Undo and redo asked for while an edit is being written: run once it is on the stack.
         self._waiting: list[Callable[[], None]] = []
         self._host = host if host is not None else parent if isinstance(parent, QWidget) else None
+        #: Starts a move's write once the views have painted it (``moving``), so the writer
+        #: worker does not compete with that frame for the interpreter; None: at once.  It
+        #: must call what it is given exactly once (pages.py: after the paint, or soon).
+        self.write_after_paint: Callable[[Callable[[], None]], None] | None = None
 
     # -- edits ------------------------------------------------------------------------------
 
@@ -309,7 +318,7 @@ class ScheduleEditor(QObject):
             refusal(err)
 
         self.moving.emit(appointment_id, new_start, new_room_id)
-        self._write(work, moved, refused)
+        self._write(work, moved, refused, after_paint=True)
 
     def set_status(
         self,
@@ -495,7 +504,7 @@ class ScheduleEditor(QObject):
                 self.move_refused.emit(ahead[0])
             self._report(command, forward, err)
 
-        self._write(lambda: command.apply(forward), made, refused)
+        self._write(lambda: command.apply(forward), made, refused, after_paint=ahead is not None)
 
     def _refusal(self, what: str) -> Callable[[ServiceError], None]:
         def refused(err: ServiceError) -> None:
@@ -508,18 +517,30 @@ class ScheduleEditor(QObject):
         work: Callable[[], T],
         done: Callable[[T], None],
         refused: Callable[[ServiceError], None],
+        *,
+        after_paint: bool = False,
     ) -> None:
-        """``work`` on the writer worker; ``done`` or ``refused`` back on the GUI thread."""
-        self._writing += 1
-        run_service(
-            self._host,
-            work,
-            done,
-            failed=refused,
-            busy="Saving…",
-            writes=True,
-            settled=self._on_written,
-        )
+        """``work`` on the writer worker; ``done`` or ``refused`` back on the GUI thread.
+        ``after_paint``: a move the views show already; written once they painted it
+        (``write_after_paint``)."""
+        self._writing += 1  # busy from now: an undo asked meanwhile waits for it
+
+        def start() -> None:
+            run_service(
+                self._host,
+                work,
+                done,
+                failed=refused,
+                busy="Saving…",
+                writes=True,
+                settled=self._on_written,
+            )
+
+        later = self.write_after_paint
+        if after_paint and later is not None:
+            later(start)
+        else:
+            start()
 
     def _on_written(self) -> None:
         self._writing -= 1
