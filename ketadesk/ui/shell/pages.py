@@ -253,6 +253,10 @@ class DeskController(QObject):
         self._read_ahead.append(ahead)
         wanted: list[tuple[dt.date, frozenset[int | None] | None] | None] = [None]
 
+        def read_around(around: list[tuple[dt.date, frozenset[int | None] | None]]) -> None:
+            # Once the week shown has painted: the worker must not slow that frame down.
+            call_after_first_paint(week.canvas(), lambda: ahead.read_ahead(around))
+
         def show_day(day: dt.date) -> None:
             monday = day - dt.timedelta(days=day.weekday())
             # The rooms ticked in the left panel (all of them when none is unticked).
@@ -267,7 +271,7 @@ class DeskController(QObject):
             held = ahead.get(key)
             if held is not None:
                 week.set_week(held)
-                QTimer.singleShot(0, week, lambda: ahead.read_ahead(around))
+                read_around(around)
                 return
             generation = ahead.generation()
 
@@ -276,9 +280,25 @@ class DeskController(QObject):
                 if wanted[0] != key:  # the user went on to a week read ahead meanwhile
                     return
                 week.set_week(schedule)
-                QTimer.singleShot(0, week, lambda: ahead.read_ahead(around))
+                read_around(around)
 
-            reads.run(lambda: load(key), shown)
+            def read() -> None:
+                reads.run(lambda: load(key), shown)
+
+            if ahead.is_reading(key):  # being read ahead: wait for it rather than read twice
+
+                def landed_now(schedule: WeekSchedule | None) -> None:
+                    if wanted[0] != key:
+                        return
+                    if schedule is None:  # it failed, or the clinic changed: read it now
+                        read()
+                    else:
+                        week.set_week(schedule)
+                        read_around(around)
+
+                ahead.when_read(key, landed_now)
+                return
+            read()
 
         return Page(week, show_day)
 

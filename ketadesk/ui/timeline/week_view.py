@@ -192,6 +192,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         self._selected: int | None = None
         self._drag: Drag[WeekDropTarget] | None = None
         self._highlight: str | None = None  # a patient's chart number
+        self._line_height: int | None = None  # ``line_height``, kept until the font changes
         self._grab_pixels = 0.0  # how far below a dragged block's top it was grabbed
         self._canvas = QWidget(self)
         self._canvas.setMouseTracking(True)
@@ -322,8 +323,11 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
 
     def line_height(self) -> int:
         """One line of a block: the view's own font (not the small one: the week is read
-        across a desk) and a little air."""
-        return QFontMetrics(self.font()).height() + LINE_SPACING
+        across a desk) and a little air.  Kept until the font changes: measuring it costs a few
+        milliseconds, and every paint asks."""
+        if self._line_height is None:
+            self._line_height = QFontMetrics(self.font()).height() + LINE_SPACING
+        return self._line_height
 
     # -- highlighting a patient -------------------------------------------------------------
 
@@ -842,6 +846,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            self._line_height = None
             self._canvas.update()
 
     @override
