@@ -180,13 +180,17 @@ def _day_from_file(args: argparse.Namespace, began: float, detail: str) -> int |
         return None
     from ketadesk.cli import command_line_actor
 
-    actor = command_line_actor()
+    # Recorded before the file exists (as ``_print`` does).  A clinic that cannot take the
+    # record (read-only, locked, refusing it) goes the usual way, which says why in its words.
+    try:
+        sheets.record_disclosure(
+            command_line_actor(), "day sheet", f"{detail}; saved to {args.out}"
+        )
+    except StoreError:
+        return None
 
-    def disclose(saved: str) -> None:
-        try:
-            sheets.record_disclosure(actor, "day sheet", saved)
-        except StoreError as err:  # nothing printed that is not recorded
-            raise CommandError(str(err)) from None
+    def disclose(_saved: str) -> None:
+        """Recorded above already."""
 
     return _render(day_sheet_layout(sheet), args, began, disclose, args.paper or paper, detail)
 
