@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 from ketadesk.services.schedule.day import day_schedule
 from ketadesk.services.schedule.week import week_schedule
 from ketadesk.ui.timeline.day_view import DayView
-from ketadesk.ui.timeline.week_view import WeekView
 from ketadesk.ui.timeline.read_ahead import ReadAhead
+from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, WEDNESDAY
 from tests.ui.conftest import NOW
@@ -112,7 +112,8 @@ def test_a_week_painted_ahead_looks_as_the_week_painted_when_shown(
     monday = TUESDAY - dt.timedelta(days=TUESDAY.weekday())
     this_week = week_schedule(clinic.db, monday)
     week_before = week_schedule(clinic.db, monday - dt.timedelta(days=7))
-    assert this_week.days and any(d.appointments for d in this_week.days)
+    assert this_week.days
+    assert any(d.appointments for d in this_week.days)
     views = []
     for _ in range(2):
         view = WeekView(now=lambda: NOW + dt.timedelta(days=14))  # the week is not this week
