@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,24 +100,39 @@ def _print(
 ) -> int:
     """Render ``layout`` to ``args.out``; record the disclosure (``what``, for ``patient``:
     chart= or appointment_id=) in the audit trail."""
+    from ketadesk.cli import command_line_actor
+    from ketadesk.services.access.audit import record_disclosure
+    from ketadesk.services.settings.clinic_details import clinic_paper_size
+
+    def disclose(saved: str) -> None:
+        record_disclosure(db, command_line_actor(), what, None, saved, **patient)
+
+    return _render(layout, args, began, disclose, args.paper or clinic_paper_size(db), detail)
+
+
+def _render(
+    layout: Any,
+    args: argparse.Namespace,
+    began: float,
+    disclose: Callable[[str], None],
+    paper: str,
+    detail: str,
+) -> int:
+    """Render ``layout`` to ``args.out`` on ``paper``, once ``disclose(detail)`` recorded the
+    disclosure in the audit trail."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QGuiApplication
 
-    from ketadesk.cli import command_line_actor
-    from ketadesk.services.access.audit import record_disclosure
     from ketadesk.services.common.files import prepare_private
-    from ketadesk.services.settings.clinic_details import clinic_paper_size
     from ketadesk.ui.printing.printing import PrintError, print_pdf
 
     _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0] if sys.argv else "ketadesk"])
     # The disclosure is recorded before the file exists, and the file is owner-only before Qt
     # writes a byte into it: patient data never lies in a file nobody recorded or anyone reads.
-    record_disclosure(
-        db, command_line_actor(), what, None, f"{detail}; saved to {args.out}", **patient
-    )
+    disclose(f"{detail}; saved to {args.out}")
     try:
         prepare_private(args.out)
-        result = print_pdf(layout, args.out, args.paper or clinic_paper_size(db))
+        result = print_pdf(layout, args.out, paper)
     except OSError as err:
         raise CommandError(f"cannot write {args.out}: {err.strerror or err}") from None
     except PrintError as err:
@@ -135,12 +151,48 @@ def _day(args: argparse.Namespace) -> int:
     check_output(args.out)
     from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
 
-    db = _open(args.db)
-    sheet = day_sheet(db, args.date, by=args.by, use_initials=args.initials)
     detail = f"{short_date(args.date, year=True)}, by {args.by}" + (
         ", initials" if args.initials else ""
     )
+    printed = _day_from_file(args, began, detail)
+    if printed is not None:
+        return printed
+    db = _open(args.db)
+    sheet = day_sheet(db, args.date, by=args.by, use_initials=args.initials)
     return _print(day_sheet_layout(sheet), args, began, db, "day sheet", detail)
+
+
+def _day_from_file(args: argparse.Namespace, began: float, detail: str) -> int | None:
+    """A plain SQLite clinic at the current schema: read, recorded and printed with sqlite3
+    alone, without importing SQLAlchemy (most of the command's time).  None: go the usual
+    way (another database, an old schema to upgrade, anything unreadable: said fully there)."""
+    from ketadesk.scheduling.catalog import ConfigError
+    from ketadesk.services.printing.day_sheet import day_sheet_layout
+    from ketadesk.services.printing.sqlite_file import SqliteFileSheets
+    from ketadesk.store.database import StoreError
+
+    sheets = SqliteFileSheets.of(args.db)
+    if sheets is None:
+        return None
+    try:
+        sheet, paper = sheets.day_sheet(args.date, by=args.by, use_initials=args.initials)
+    except (StoreError, ConfigError, ValueError):
+        return None
+    from ketadesk.cli import command_line_actor
+
+    # Recorded before the file exists (as ``_print`` does).  A clinic that cannot take the
+    # record (read-only, locked, refusing it) goes the usual way, which says why in its words.
+    try:
+        sheets.record_disclosure(
+            command_line_actor(), "day sheet", f"{detail}; saved to {args.out}"
+        )
+    except StoreError:
+        return None
+
+    def disclose(_saved: str) -> None:
+        """Recorded above already."""
+
+    return _render(day_sheet_layout(sheet), args, began, disclose, args.paper or paper, detail)
 
 
 def _card(args: argparse.Namespace) -> int:

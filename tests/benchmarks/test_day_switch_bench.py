@@ -48,6 +48,8 @@ DAY_MEDIAN_MS, DAY_P95_MS = 16.0, 25.0
 WEEK_MEDIAN_MS = 25.0
 WEEKS = 104
 MAX_RATIO = 1.2
+#: For each key press, whether the frame put up a picture painted ahead (reported).
+PAINTED_AHEAD: list[bool] = []
 
 
 def _show(qtbot: QtBot, window: MainWindow) -> None:
@@ -88,6 +90,9 @@ def _switch(qtbot: QtBot, window: MainWindow, watch: PaintWatch, key: Qt.Key, pa
     QTest.keyClick(view, key)
     ended = watch.wait_for(lambda: _shown(window, target))
     assert window.day() == target, "the key press went elsewhere"
+    new_view = _view(window)
+    assert isinstance(new_view, DayView | WeekView)
+    PAINTED_AHEAD.append(new_view.shows_painted_ahead())
     if pace:
         QTest.qWait(pace)
     return (ended - t0) * 1000
@@ -128,27 +133,17 @@ def test_switching_days_paints_within_one_frame(qtbot: QtBot) -> None:
         # The same walk again with no pause at all between key presses (a key held down on a
         # machine that cannot keep up): reported, not asserted.
         five_rushed, one_rushed = _walk(qtbot, windows, watches, there_and_back, 0)
-        # The week: two years of the five-year clinic's weeks, a key press each.
-        long = windows[0]
-        long.set_view("week")
-        long.set_day(TODAY - dt.timedelta(weeks=WEEKS + WARM_UP))
-        week_view = long.page("week")
-        assert isinstance(week_view, WeekView)
-        qtbot.waitUntil(lambda: week_view.week() is not None)
-        week_watch = PaintWatch(week_view, week_view.canvas())
-        weeks = _walk(qtbot, [long], [week_watch], [Qt.Key.Key_Right] * (WEEKS + WARM_UP), PACE_MS)
     finally:
         for db in dbs:
             db.dispose()
 
     five, one = Figures(tuple(five_paced)), Figures(tuple(one_paced))
-    week = Figures(tuple(weeks[0]))
     ratio = five.median / one.median
     print()
     print(
         f"KetaDesk day and week switch, signed in, offscreen 1400x900: {machine()}; days "
         f"{FIRST_DAY:%-d %b} to {LAST_DAY:%-d %b %Y} and back, {PACE_MS} ms between key "
-        f"presses; {WEEKS} weeks"
+        f"presses"
     )
     table(
         [
@@ -158,7 +153,6 @@ def test_switching_days_paints_within_one_frame(qtbot: QtBot) -> None:
                 f"median <= {DAY_MEDIAN_MS:.0f} ms, p95 <= {DAY_P95_MS:.0f} ms",
             ),
             ("next/previous day, 1-month clinic", one, f"5-year / 1-month <= {MAX_RATIO}"),
-            ("next week, 5-year clinic", week, f"median <= {WEEK_MEDIAN_MS:.0f} ms"),
             ("day, back to back, 5-year clinic", Figures(tuple(five_rushed)), "(reported)"),
             ("day, back to back, 1-month clinic", Figures(tuple(one_rushed)), "(reported)"),
         ]
@@ -171,8 +165,35 @@ def test_switching_days_paints_within_one_frame(qtbot: QtBot) -> None:
     assert five.median <= DAY_MEDIAN_MS, f"median day switch {five.median:.1f} ms"
     assert five.p95 <= DAY_P95_MS, f"95th percentile day switch {five.p95:.1f} ms"
     assert one.median <= DAY_MEDIAN_MS, f"median day switch (1 month) {one.median:.1f} ms"
-    assert week.median <= WEEK_MEDIAN_MS, f"median week switch {week.median:.1f} ms"
     assert ratio <= MAX_RATIO, f"5-year / 1-month ratio {ratio:.2f}"
+
+
+@pytest.mark.slow
+def test_switching_weeks_paints_within_one_frame(qtbot: QtBot) -> None:
+    """Two years of the five-year clinic's weeks, a key press each (Right arrow), signed in:
+    the week either side is read ahead on a worker and painted ahead while the user looks."""
+    start = TODAY - dt.timedelta(weeks=WEEKS + WARM_UP)
+    window, db = signed_in_window(_demo(260), start)
+    try:
+        _show(qtbot, window)
+        window.set_view("week")
+        week_view = window.page("week")
+        assert isinstance(week_view, WeekView)
+        qtbot.waitUntil(lambda: week_view.week() is not None)
+        watch = PaintWatch(week_view, week_view.canvas())
+        PAINTED_AHEAD.clear()
+        (weeks,) = _walk(qtbot, [window], [watch], [Qt.Key.Key_Right] * (WEEKS + WARM_UP), PACE_MS)
+    finally:
+        db.dispose()
+    week = Figures(tuple(weeks))
+    print()
+    print(
+        f"KetaDesk week switch, signed in, offscreen 1400x900: {machine()}; {WEEKS} weeks of the "
+        f"five-year clinic, {PACE_MS} ms between key presses"
+    )
+    table([("next week, 5-year clinic", week, f"median <= {WEEK_MEDIAN_MS:.0f} ms")])
+    print(f"painted ahead: {sum(PAINTED_AHEAD)} of {len(PAINTED_AHEAD)} key presses")
+    assert week.median <= WEEK_MEDIAN_MS, f"median week switch {week.median:.1f} ms"
 
 
 def _open_days(window: MainWindow, span: int) -> list[int]:

@@ -5,10 +5,12 @@ reason) and the drop and its undo repainted.  Not part of ``make test``; ``make 
 Hover: a block is pressed and dragged (the move's check read once on a worker as the drag
 begins, as in use); each sample is one mouse move onto another slot or room, from the event to
 the end of the frame that painted the ghost with its verdict (``timeline_bench.PaintWatch``).
-Drop: the release on a place that fits, to the frame that shows the block there (the write on
-the writer worker, the day read again, laid out and painted); undo: Ctrl+Z, to the frame that
-shows it back.  No collection is forced between samples.  Targets (issue 16): the hover
-verdict <= 16 ms, a drop or an undo repainted <= 50 ms (medians).
+Drop: the release on a place that fits, to the frame that shows the block there (the window
+shows a move at once, before the writer worker answers); undo: Ctrl+Z, to the frame that shows
+it back.  How long the write then takes to be confirmed (written on the writer worker, the day
+read again and painted) is reported too.  No collection is forced between samples.  Targets
+(issue 16): the hover verdict <= 16 ms, a drop or an undo repainted <= 50 ms (medians).  The
+undo comes ``PACE_MS`` after the drop was confirmed, the next drag as long after the undo.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -33,10 +34,13 @@ from tests.benchmarks.timeline_bench import Figures, PaintWatch, machine, signed
 
 DAY = TODAY + dt.timedelta(days=8)  # a Tuesday with sessions booked, not yet started
 HOVERS = 120
-MOVES = 50  # each a drop and an undo
+MOVES = 100  # each a drop and an undo
 WARM_UP = 3
 HOVER_MS = 16.0
 DROP_MS = 50.0
+#: Between a drop confirmed and its undo, and between an undo and the next drag, the event loop
+#: runs this long: a quick user (as the day-switch bench's pace).
+PACE_MS = 100
 
 
 def _mouse(view: DayView, kind: QEvent.Type, pos: QPoint, held: bool = True) -> None:
@@ -132,13 +136,25 @@ def test_dragging_judges_each_place_within_one_frame(qtbot: QtBot, tmp_path: Pat
         assert target is not None, "no place the session fits"
         landing = view.drag_state()
         assert landing is not None
+        editor = window.desk_controller().editor  # type: ignore[union-attr]
+
+        def settled() -> bool:
+            """The write answered, the day read again: Undo has the move to take back."""
+            return not (editor.is_busy() or window.is_reading() or view.shows_moves_ahead())
+
         _mouse(view, QEvent.Type.MouseButtonRelease, target, held=False)
-        qtbot.waitUntil(lambda: not window.is_reading())
-        QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(settled)
+        # Ctrl+Z's action, triggered as the shortcut does: the waitlist's offer of the place
+        # freed comes up in a window of its own, which the offscreen platform makes active.
+        undo_action = window.actions_by_name["undo"]
+        undo_action.trigger()
         qtbot.waitUntil(lambda: _at(view, moved.id) == moved.start)
+        qtbot.waitUntil(settled)
 
         drops: list[float] = []
         undos: list[float] = []
+        confirmed: list[float] = []
+
         for n in range(MOVES + WARM_UP):
             _press(qtbot, view, moved.id)
             _mouse(view, QEvent.Type.MouseMove, target)
@@ -148,14 +164,18 @@ def test_dragging_judges_each_place_within_one_frame(qtbot: QtBot, tmp_path: Pat
             t0 = time.perf_counter()
             _mouse(view, QEvent.Type.MouseButtonRelease, target, held=False)
             ended = watch.wait_for(lambda: _at(view, moved.id) == landing.start)
+            qtbot.waitUntil(settled, timeout=10_000)
             if n >= WARM_UP:
                 drops.append((ended - t0) * 1000)
+                confirmed.append((time.perf_counter() - t0) * 1000)
+            qtbot.wait(PACE_MS)
             t0 = time.perf_counter()
-            QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+            undo_action.trigger()
             ended = watch.wait_for(lambda: _at(view, moved.id) == moved.start)
             if n >= WARM_UP:
                 undos.append((ended - t0) * 1000)
-            qtbot.waitUntil(lambda: not window.is_reading())
+            qtbot.waitUntil(settled, timeout=10_000)
+            qtbot.wait(PACE_MS)
     finally:
         db.dispose()
 
@@ -174,6 +194,11 @@ def test_dragging_judges_each_place_within_one_frame(qtbot: QtBot, tmp_path: Pat
             ),
             ("drop repainted", drop, f"median <= {DROP_MS:.0f} ms"),
             ("undo repainted", undo, f"median <= {DROP_MS:.0f} ms"),
+            (
+                "drop written and confirmed (write, day read again)",
+                Figures(tuple(confirmed)),
+                "(reported)",
+            ),
         ]
     )
     assert hover.median <= HOVER_MS, f"median hover verdict {hover.median:.1f} ms"

@@ -3,6 +3,12 @@ what the station checks before each (monitor, driver, fasting, open gating rules
 
 ``day_sheet`` reads the database into a frozen ``DaySheet`` (times in the clinic's zone);
 ``day_sheet_layout`` turns it into a ``PrintLayout``.
+
+Everything is read with plain SQL through ``services.schedule.day_rows.Queries``, in one read
+transaction: through SQLAlchemy's core (``day_sheet``, SQLite or PostgreSQL), or with the
+standard library's sqlite3 straight from a clinic file (``services/printing/sqlite_file.py``),
+so that ``ketadesk print day`` prints without importing SQLAlchemy or the ORM at all.  This
+module imports neither.
 """
 
 from __future__ import annotations
@@ -12,11 +18,8 @@ import html
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
@@ -34,19 +37,16 @@ from ketadesk.services.printing.layout import (
     staff_label,
     template,
 )
-from ketadesk.services.schedule.day import day_schedule
-from ketadesk.services.schedule.day_schedule import STATUS_LABELS, DayAppointment, DaySchedule
-from ketadesk.store.clinic_config import load_catalog
-from ketadesk.store.database import Database
-from ketadesk.store.models import (
-    Appointment,
-    GatingOverride,
-    Patient,
-    Resource,
-    ResourceHold,
-    SessionType,
-    StaffMember,
+from ketadesk.services.schedule.day_rows import (
+    Queries,
+    day_schedule_from_rows,
+    read_catalog,
+    read_day_rows,
 )
+from ketadesk.services.schedule.day_schedule import STATUS_LABELS, DayAppointment, DaySchedule
+
+if TYPE_CHECKING:
+    from ketadesk.store.database import Database
 
 BY_ROOM = "room"
 BY_STAFF = "staff"
@@ -136,56 +136,105 @@ def day_sheet(
 
     Cancelled and no-show sessions are left out: the sheet is what the station works from.
     """
+    from ketadesk.services.schedule.day import core_queries
+
+    _check_by(by)
+    with core_queries(db) as queries:  # one read transaction for all of it
+        return day_sheet_from_queries(queries, day, by=by, use_initials=use_initials, now=now)
+
+
+def _check_by(by: str) -> None:
     if by not in (BY_ROOM, BY_STAFF):
         raise ValueError(f"by must be {BY_ROOM!r} or {BY_STAFF!r}, not {by!r}")
-    schedule = day_schedule(db, day)
+
+
+HOLDS_SQL = """
+SELECT h.appointment_id, h.need, r.id, r.name, r.kind, s.first_name, s.last_name, s.credentials
+FROM resource_hold h
+JOIN resource r ON r.id = h.resource_id
+LEFT JOIN staff_member s ON s.resource_id = r.id
+WHERE h.appointment_id IN ({ids}) AND h.active
+ORDER BY h.starts_at, h.id
+"""
+PEOPLE_SQL = """
+SELECT a.id, a.checklist, p.first_name, p.last_name, p.driver_name, p.driver_phone, t.dosing,
+       a.patient_id, a.series_id, a.notes
+FROM appointment a
+JOIN patient p ON p.id = a.patient_id
+JOIN session_type t ON t.id = a.session_type_id
+WHERE a.id IN ({ids})
+"""
+PATIENTS_SQL = """
+SELECT id, screening_status, screening_cleared_on, consent_signed_on, rems_enrolled_on,
+       prior_auth_expires_on, prior_auth_sessions, driver_name
+FROM patient
+WHERE id IN ({patients})
+"""
+OVERRIDES_SQL = """
+SELECT appointment_id, series_id, rule, reason
+FROM gating_override
+WHERE appointment_id IN ({ids}) OR series_id IN ({series})
+"""
+PRIOR_AUTH_SQL = """
+SELECT a.id, a.patient_id
+FROM appointment a
+JOIN session_type t ON t.id = a.session_type_id
+WHERE a.patient_id IN ({patients}) AND t.code IN ({codes}) AND a.status IN ({statuses})
+ORDER BY a.starts_at, a.id
+"""
+
+
+def _in(name: str, values: Sequence[object], params: dict[str, object]) -> str:
+    """Placeholders ``:name0, :name1...`` for an IN list, their values put in ``params`` (the
+    same text for sqlite3 and SQLAlchemy's ``text``); an empty list matches nothing."""
+    if not values:
+        return "NULL"
+    for n, value in enumerate(values):
+        params[f"{name}{n}"] = value
+    return ", ".join(f":{name}{n}" for n in range(len(values)))
+
+
+def _fetch(queries: Queries, sql: str, **lists: Sequence[object]) -> list[Sequence[Any]]:
+    params: dict[str, object] = {}
+    text = sql.format(**{name: _in(name, values, params) for name, values in lists.items()})
+    return list(queries.fetch(text, params))
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A JSON column as a dict (SQLite keeps JSON as text; PostgreSQL gives the dict)."""
+    import json
+
+    if value is None:
+        return {}
+    found = json.loads(value) if isinstance(value, str | bytes) else value
+    return found if isinstance(found, dict) else {}
+
+
+def _date(value: Any) -> dt.date | None:
+    """A date column (SQLite keeps dates as text)."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def day_sheet_from_queries(
+    queries: Queries,
+    day: dt.date,
+    *,
+    by: str = BY_ROOM,
+    use_initials: bool = False,
+    now: dt.datetime | None = None,
+) -> DaySheet:
+    """``day_sheet``, read with ``queries`` (one read transaction, SQLAlchemy's or sqlite3's)."""
+    _check_by(by)
+    catalog = read_catalog(queries)
+    schedule = day_schedule_from_rows(read_day_rows(queries, day, catalog))
     tz = ZoneInfo(schedule.timezone)
     active = [a for a in schedule.appointments if a.is_active]
     ids = [a.id for a in active]
-    with db.read() as session:
-        catalog = load_catalog(session)
-        holds = (
-            session.execute(
-                select(
-                    ResourceHold.appointment_id,
-                    ResourceHold.need,
-                    Resource.id,
-                    Resource.name,
-                    Resource.kind,
-                    StaffMember.first_name,
-                    StaffMember.last_name,
-                    StaffMember.credentials,
-                )
-                .join(Resource, Resource.id == ResourceHold.resource_id)
-                .outerjoin(StaffMember, StaffMember.resource_id == Resource.id)
-                .where(ResourceHold.appointment_id.in_(ids), ResourceHold.active)
-                .order_by(ResourceHold.starts_at, ResourceHold.id)
-            ).all()
-            if ids
-            else []
-        )
-        people = (
-            session.execute(
-                select(
-                    Appointment.id,
-                    Appointment.checklist,
-                    Patient.first_name,
-                    Patient.last_name,
-                    Patient.driver_name,
-                    Patient.driver_phone,
-                    SessionType.dosing,
-                    Appointment.patient_id,
-                    Appointment.series_id,
-                    Appointment.notes,
-                )
-                .join(Patient, Patient.id == Appointment.patient_id)
-                .join(SessionType, SessionType.id == Appointment.session_type_id)
-                .where(Appointment.id.in_(ids))
-            ).all()
-            if ids
-            else []
-        )
-        gates = _open_gates(session, catalog, active, people) if ids else {}
+    holds = _fetch(queries, HOLDS_SQL, ids=ids) if ids else []
+    people = _fetch(queries, PEOPLE_SQL, ids=ids) if ids else []
+    gates = _open_gates(queries, catalog, active, people) if ids else {}
     monitor: dict[int, str] = {}
     staff: dict[int, dict[int, str]] = defaultdict(dict)  # appointment -> {resource id: label}
     short: dict[int, dict[int, str]] = defaultdict(dict)  # the same, by last name
@@ -203,9 +252,10 @@ def day_sheet(
     confirmations = parse_confirmation_settings(catalog.settings.extra.get("confirmations"))
     sessions: dict[int, SheetSession] = {}
     for a in active:
-        _id, checklist, first, last, driver, driver_phone, dosing, _patient, _series, notes = facts[
+        _id, stored, first, last, driver, driver_phone, dosing, _patient, _series, notes = facts[
             a.id
         ]
+        checklist = _json(stored)
         if use_initials:
             patient = initials(first, last)
             driver_label = initials(*_split_name(driver)) if driver else ""
@@ -231,12 +281,12 @@ def day_sheet(
             driver=driver_label,
             driver_phone="" if use_initials or not driver else (driver_phone or ""),
             pickup=a.end,
-            fasting_confirmed=bool((checklist or {}).get("fasting_confirmed")),
+            fasting_confirmed=bool(checklist.get("fasting_confirmed")),
             checklist=tuple(
-                (confirmations.items[key], bool((checklist or {}).get(key)))
+                (confirmations.items[key], bool(checklist.get(key)))
                 for key in confirmations.items_for(a.session_type_code)
             ),
-            ride_pickup=str((checklist or {}).get("ride_pickup") or ""),
+            ride_pickup=str(checklist.get("ride_pickup") or ""),
             needs_driver=bool(dosing),
             gate_warnings=gates.get(a.id, ()),
             # A note may name the patient ("call her husband Bob"): not on the public sheet.
@@ -265,7 +315,7 @@ _SHOWN_ELSEWHERE = frozenset({"driver_arranged"})
 
 
 def _open_gates(
-    session: Session,
+    queries: Queries,
     catalog: Catalog,
     active: Sequence[DayAppointment],
     people: Sequence[Any],
@@ -278,21 +328,9 @@ def _open_gates(
     facts_of = {row[0]: row for row in people}
     patient_ids = sorted({row[7] for row in people})
     series_ids = sorted({row[8] for row in people if row[8] is not None})
-    patients = {
-        p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))
-    }
+    patients = {row[0]: row for row in _fetch(queries, PATIENTS_SQL, patients=patient_ids)}
     overrides: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
-    rows = session.execute(
-        select(
-            GatingOverride.appointment_id,
-            GatingOverride.series_id,
-            GatingOverride.rule,
-            GatingOverride.reason,
-        ).where(
-            GatingOverride.appointment_id.in_([a.id for a in active])
-            | GatingOverride.series_id.in_(series_ids)
-        )
-    ).all()
+    rows = _fetch(queries, OVERRIDES_SQL, ids=[a.id for a in active], series=series_ids)
     for appointment_id, series_id, rule, reason in rows:
         if appointment_id is not None:
             overrides[("a", appointment_id)][rule] = reason
@@ -304,15 +342,12 @@ def _open_gates(
     # Each patient's prior-authorized sessions still to come, in time order (ids).
     ahead: dict[int, list[int]] = defaultdict(list)
     if prior_auth_codes:
-        for appointment_id, patient_id in session.execute(
-            select(Appointment.id, Appointment.patient_id)
-            .join(SessionType, SessionType.id == Appointment.session_type_id)
-            .where(
-                Appointment.patient_id.in_(patient_ids),
-                SessionType.code.in_(prior_auth_codes),
-                Appointment.status.in_(sorted(MOVABLE_STATUSES)),
-            )
-            .order_by(Appointment.starts_at, Appointment.id)
+        for appointment_id, patient_id in _fetch(
+            queries,
+            PRIOR_AUTH_SQL,
+            patients=patient_ids,
+            codes=prior_auth_codes,
+            statuses=sorted(MOVABLE_STATUSES),
         ):
             ahead[patient_id].append(appointment_id)
     out: dict[int, tuple[str, ...]] = {}
@@ -321,20 +356,28 @@ def _open_gates(
         row = facts_of.get(a.id)
         if spec is None or row is None or not spec.gating:
             continue
-        patient = patients[row[7]]
-        left = patient.prior_auth_sessions
+        (
+            patient_id,
+            screening_status,
+            screening_cleared_on,
+            consent_signed_on,
+            rems_enrolled_on,
+            prior_auth_expires_on,
+            left,
+            driver_name,
+        ) = patients[row[7]]
         if left is not None:
-            queue = ahead.get(patient.id, [])
+            queue = ahead.get(patient_id, [])
             place = queue.index(a.id) if a.id in queue else 0
             left = max(0, left - place)
         facts = PatientFacts(
-            screening_status=ScreeningStatus(patient.screening_status),
-            screening_cleared_on=patient.screening_cleared_on,
-            consent_signed_on=patient.consent_signed_on,
-            rems_enrolled_on=patient.rems_enrolled_on,
-            prior_auth_expires_on=patient.prior_auth_expires_on,
+            screening_status=ScreeningStatus(screening_status),
+            screening_cleared_on=_date(screening_cleared_on),
+            consent_signed_on=_date(consent_signed_on),
+            rems_enrolled_on=_date(rems_enrolled_on),
+            prior_auth_expires_on=_date(prior_auth_expires_on),
             prior_auth_sessions_left=left,
-            driver_name=patient.driver_name,
+            driver_name=driver_name,
         )
         given = dict(overrides.get(("s", row[8]), {})) if row[8] is not None else {}
         given.update(overrides.get(("a", a.id), {}))

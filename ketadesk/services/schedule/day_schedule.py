@@ -8,7 +8,7 @@ at start-up.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ketadesk.scheduling.confirmations import CONFIRMATION_DEFAULTS
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
@@ -176,3 +176,57 @@ class DaySchedule:
 
     def count_by_status(self, status: str) -> int:
         return sum(1 for a in self.appointments if a.status == status)
+
+
+def with_moved(
+    schedule: DaySchedule, appointment_id: int, start: dt.datetime, room_id: int | None
+) -> DaySchedule | None:
+    """``schedule`` as it will read once the session ``appointment_id`` has moved to ``start``
+    (aware) in ``room_id`` (None: no room), within the day: what a view shows at once on a
+    drop or an undo, before the write answers.  Its phases move with it; in a day by staff it
+    stays in its staff members' columns.  None when the session is not on this day, would
+    leave it, or its room is not a column of the day (the view then waits for the day read
+    again)."""
+    copies = [a for a in schedule.appointments if a.id == appointment_id]
+    if not copies:
+        return None
+    local = start.astimezone(copies[0].start.tzinfo)
+    if local.date() != schedule.day:
+        return None
+    moved = [shifted(a, local) for a in copies]
+    if schedule.grouping == "room":
+        column = next((r for r in schedule.rooms if r.id == room_id), None)
+        if column is None:
+            return None
+        moved = [
+            replace(a, room_id=room_id, room_name=column.name if room_id else "") for a in moved
+        ]
+    else:
+        moved = [replace(a, room_name=_room_name(schedule, room_id, a.room_name)) for a in moved]
+    others = [a for a in schedule.appointments if a.id != appointment_id]
+    return replace(schedule, appointments=in_order([*others, *moved]))
+
+
+def _room_name(schedule: DaySchedule, room_id: int | None, was: str) -> str:
+    """A room's name in a day by staff, whose columns are not rooms: kept unless the session
+    left its room (its new room's name is not known here: said when the day is read again)."""
+    return was if room_id is not None else ""
+
+
+def shifted(appointment: DayAppointment, start: dt.datetime) -> DayAppointment:
+    """``appointment`` starting at ``start`` (aware, in the clinic's zone), its length and its
+    phases kept."""
+    delta = start - appointment.start
+    return replace(
+        appointment,
+        start=start,
+        end=appointment.end + delta,
+        phases=tuple(
+            replace(p, start=p.start + delta, end=p.end + delta) for p in appointment.phases
+        ),
+    )
+
+
+def in_order(appointments: list[DayAppointment]) -> tuple[DayAppointment, ...]:
+    """Appointments in the order a day holds them: by start, then id."""
+    return tuple(sorted(appointments, key=lambda a: (a.start, a.id)))

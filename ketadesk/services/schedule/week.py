@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ketadesk.services.schedule.day import core_queries
 from ketadesk.services.schedule.day_rows import day_schedule_from_rows, read_catalog, read_day_rows
-from ketadesk.services.schedule.day_schedule import DaySchedule
+from ketadesk.services.schedule.day_schedule import DaySchedule, in_order, shifted
 
 if TYPE_CHECKING:
     from ketadesk.config import Catalog
@@ -114,3 +114,30 @@ def _week_label(
         return names.get(staff_id, f"Staff member #{staff_id}")
     shown = [names[i] for i in sorted(names, key=lambda i: (i is None, i or 0)) if i in keep]
     return ", ".join(shown) if shown else "No rooms"
+
+
+def week_with_moved(
+    week: WeekSchedule, appointment_id: int, start: dt.datetime, room_id: int | None
+) -> WeekSchedule | None:
+    """``week`` as it will read once the session ``appointment_id`` has moved to ``start``
+    (aware) in ``room_id``: shown at once on a drop or an undo, before the write answers.  It
+    leaves its day and joins the day of ``start`` (if in the week and, in a week of some rooms,
+    its room is one of them).  None when the session is not in the week."""
+    copies = [a for d in week.days for a in d.appointments if a.id == appointment_id]
+    if not copies:
+        return None
+    local = start.astimezone(copies[0].start.tzinfo)
+    moved = [shifted(a, local) for a in copies]
+    if week.staff_id is None:
+        names = {c.id: c.name for d in week.days for c in d.rooms}
+        name = names.get(room_id, copies[0].room_name) if room_id is not None else ""
+        moved = [dataclasses.replace(a, room_id=room_id, room_name=name) for a in moved]
+        if week.room_ids is not None and room_id not in week.room_ids:
+            moved = []
+    days = []
+    for d in week.days:
+        kept = [a for a in d.appointments if a.id != appointment_id]
+        if d.day == local.date():
+            kept += moved
+        days.append(dataclasses.replace(d, appointments=in_order(kept)))
+    return dataclasses.replace(week, days=tuple(days))

@@ -16,13 +16,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.app import has_screen
-from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.background import LatestOnly, call_after_first_paint, run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.page_registry import DeskWindow, Page
 from ketadesk.ui.timeline.read_ahead import ReadAhead
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 COUNTS_INTERVAL_MS = 60_000
 #: How long a view's word once a drag is over ("Move cancelled") stays in the status bar.
 PASSING_FEEDBACK_MS = 5_000
+#: A move shown at once is written once a view painted it, or after this long if none does.
+WRITE_AFTER_PAINT_MS = 50
 
 
 class DeskController(QObject):
@@ -73,6 +76,10 @@ class DeskController(QObject):
         self.editor.refused.connect(self._on_refused)
         self.editor.warned.connect(self._on_warned)
         self.editor.freed.connect(self._on_place_freed)
+        # A move being written shows at once in the views; put back if refused.
+        self.editor.moving.connect(self._on_moving)
+        self.editor.move_refused.connect(self._on_move_not_written)
+        self.editor.write_after_paint = self._after_move_painted
         #: The waitlist's offer of the place last freed here (ui/waitlist/offer_panel.py).
         self.offer_panel: QWidget | None = None
         self.watcher = ChangeWatcher(desk, parent=self)
@@ -234,24 +241,37 @@ class DeskController(QObject):
         def load(key: tuple[dt.date, frozenset[int | None] | None]) -> WeekSchedule:
             return week_schedule(db, key[0], room_ids=key[1])
 
-        # The weeks either side of the one shown, read ahead: "next week" then only paints.
+        def landed(key: tuple[dt.date, frozenset[int | None] | None], held: WeekSchedule) -> None:
+            if shiboken6.isValid(week) and key[1] == window.side_panel.current_filter().column_ids:
+                week.prepare(held)  # laid out and painted now, while the user looks
+
+        # The weeks either side of the one shown, read ahead and painted ahead: "next week"
+        # then only puts up a picture.
         ahead: ReadAhead[tuple[dt.date, frozenset[int | None] | None], WeekSchedule] = ReadAhead(
-            load, keep=6
+            load, keep=6, landed=landed
         )
         self._read_ahead.append(ahead)
         wanted: list[tuple[dt.date, frozenset[int | None] | None] | None] = [None]
+
+        def read_around(around: list[tuple[dt.date, frozenset[int | None] | None]]) -> None:
+            # Once the week shown has painted: the worker must not slow that frame down.
+            call_after_first_paint(week.canvas(), lambda: ahead.read_ahead(around))
 
         def show_day(day: dt.date) -> None:
             monday = day - dt.timedelta(days=day.weekday())
             # The rooms ticked in the left panel (all of them when none is unticked).
             rooms = window.side_panel.current_filter().column_ids
             key = (monday, rooms)
-            around = [(monday + dt.timedelta(days=d), rooms) for d in (7, -7)]
+            # The weeks either side, and the one after next in the direction the user goes
+            # (a worker slower than their key presses then still has the next week ready).
+            before = wanted[0][0] if wanted[0] is not None else monday
+            steps = (7, -7, 14) if monday > before else (-7, 7, -14) if monday < before else (7, -7)
+            around = [(monday + dt.timedelta(days=d), rooms) for d in steps]
             wanted[0] = key
             held = ahead.get(key)
             if held is not None:
                 week.set_week(held)
-                QTimer.singleShot(0, week, lambda: ahead.read_ahead(around))
+                read_around(around)
                 return
             generation = ahead.generation()
 
@@ -260,9 +280,25 @@ class DeskController(QObject):
                 if wanted[0] != key:  # the user went on to a week read ahead meanwhile
                     return
                 week.set_week(schedule)
-                QTimer.singleShot(0, week, lambda: ahead.read_ahead(around))
+                read_around(around)
 
-            reads.run(lambda: load(key), shown)
+            def read() -> None:
+                reads.run(lambda: load(key), shown)
+
+            if ahead.is_reading(key):  # being read ahead: wait for it rather than read twice
+
+                def landed_now(schedule: WeekSchedule | None) -> None:
+                    if wanted[0] != key:
+                        return
+                    if schedule is None:  # it failed, or the clinic changed: read it now
+                        read()
+                    else:
+                        week.set_week(schedule)
+                        read_around(around)
+
+                ahead.when_read(key, landed_now)
+                return
+            read()
 
         return Page(week, show_day)
 
@@ -406,6 +442,33 @@ class DeskController(QObject):
         self._connect(view.series_move_requested, self.move_series)
         self._connect(view.move_refused, self._on_move_refused)
         self._connect(view.feedback, self._on_feedback)
+
+    def _on_moving(self, appointment_id: int, start: object, room_id: object) -> None:
+        assert isinstance(start, dt.datetime)
+        assert room_id is None or isinstance(room_id, int)
+        for view in self._drag_views:
+            if shiboken6.isValid(view):
+                view.show_moved(appointment_id, start, room_id)
+
+    def _after_move_painted(self, start: Callable[[], None]) -> None:
+        """Start a move's write once a view showing it has painted it (then the writer does
+        not slow that frame down), or after ``WRITE_AFTER_PAINT_MS`` if none paints."""
+        started = [False]
+
+        def once() -> None:
+            if not started[0]:
+                started[0] = True
+                start()
+
+        for view in self._drag_views:
+            if shiboken6.isValid(view) and view.isVisible():
+                call_after_first_paint(view.canvas(), once)
+        QTimer.singleShot(WRITE_AFTER_PAINT_MS, self, once)
+
+    def _on_move_not_written(self, _appointment_id: int) -> None:
+        for view in self._drag_views:
+            if shiboken6.isValid(view):
+                view.put_back()
 
     def _on_move_refused(self, reason: str) -> None:
         self.window.show_message(reason, 12000)

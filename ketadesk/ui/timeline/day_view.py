@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, arrival_state
-from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
+from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule, with_moved
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.timeline.day_layout import (
@@ -165,6 +165,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         self.metrics = metrics or Metrics()
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._schedule: DaySchedule | None = None
+        # The day as read, while a move being written is shown ahead of it (``show_moved``).
+        self._as_read: DaySchedule | None = None
         self._layout: DayLayout | None = None
         # Days laid out ahead (``prepare``), by the identity of their schedule.
         self._prepared: dict[int, _Prepared] = {}
@@ -200,6 +202,33 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         another workstation) keeps the scroll position, the selection and a drag in progress
         (unless its session changed); another day starts at its first session.
         ``keep_place=False`` starts the day shown afresh as well."""
+        self._as_read = None  # what the database says now: moves shown ahead are answered
+        self._show(schedule, keep_place=keep_place)
+
+    def show_moved(self, appointment_id: int, start: dt.datetime, room_id: int | None) -> None:
+        """Show a session at the place a move being written takes it to (a drop, an undo), at
+        once, before the write answers: the day read again after it confirms it, and
+        ``put_back`` takes it back if the write is refused.  A session not on the day shown
+        (or leaving it) waits for the day read again."""
+        schedule = self._schedule
+        moved = with_moved(schedule, appointment_id, start, room_id) if schedule else None
+        if moved is None:
+            return
+        if self._as_read is None:
+            self._as_read = schedule
+        self._show(moved, keep_place=True)
+
+    def put_back(self) -> None:
+        """Show the day as read again: the move shown ahead (``show_moved``) was refused."""
+        as_read, self._as_read = self._as_read, None
+        if as_read is not None:
+            self._show(as_read, keep_place=True)
+
+    def shows_moves_ahead(self) -> bool:
+        """Whether a move being written is shown ahead of the day as read (for tests)."""
+        return self._as_read is not None
+
+    def _show(self, schedule: DaySchedule | None, *, keep_place: bool | None) -> None:
         same_day = (
             schedule is not None
             and self._schedule is not None

@@ -78,6 +78,11 @@ class _EditCommand(QUndoCommand):
     def apply(self, forward: bool) -> None:
         raise NotImplementedError
 
+    def place_ahead(self, forward: bool) -> tuple[int, dt.datetime, int | None] | None:
+        """The session and the place (start, room) that ``apply(forward)`` moves it to, for
+        the views to show at once, before the write answers (None: nothing to show ahead)."""
+        return None
+
     def skip_next(self) -> None:
         """The change is made already: the stack's own call that follows only moves its index."""
         self._skip = True
@@ -95,15 +100,25 @@ class _EditCommand(QUndoCommand):
             self._skip = False
             return
         editor = self.editor
+        ahead = self.place_ahead(forward)
+        if ahead is not None:
+            editor.moving.emit(*ahead)
 
         def refused(err: ServiceError) -> None:
+            if ahead is not None:
+                editor.move_refused.emit(ahead[0])
             editor._report(self, forward, err)
             # The stack already moved its index: move it back, without running this again.
             self._skip = True
             stack = editor.stack
             QTimer.singleShot(0, stack.redo if not forward else stack.undo)
 
-        editor._write(lambda: self.apply(forward), lambda _none: editor.changed.emit(), refused)
+        editor._write(
+            lambda: self.apply(forward),
+            lambda _none: editor.changed.emit(),
+            refused,
+            after_paint=ahead is not None,
+        )
 
 
 class MoveCommand(_EditCommand):
@@ -122,6 +137,11 @@ class MoveCommand(_EditCommand):
         self.before = before.session
         self.after = after
         self.places = {False: (before.start, before.room_id), True: (after.start, after_room)}
+
+    @override
+    def place_ahead(self, forward: bool) -> tuple[int, dt.datetime, int | None] | None:
+        start, room_id = self.places[forward]
+        return self.appointment_id, start, room_id
 
     def apply(self, forward: bool) -> None:
         desk = self.editor.desk
@@ -233,6 +253,11 @@ class ScheduleEditor(QObject):
             moved): the waitlist may take it.
         warned(str): a status change went ahead despite something the user must know (a
             dosing session started while an urgent review stands, under "warn").
+        moving(int, object, object): a move (a drop, or the undo or redo of one) is being
+            written: appointment id, start (aware datetime), room id.  Views show the session
+            there at once; the day read again after ``changed`` confirms it.
+        move_refused(int): the move of that appointment announced by ``moving`` was refused:
+            views put the session back where it was read.
 
     Attributes:
         desk: the open clinic, the acting user and the clock.
@@ -243,6 +268,8 @@ class ScheduleEditor(QObject):
     refused = Signal(str)
     freed = Signal(int)
     warned = Signal(str)
+    moving = Signal(int, object, object)
+    move_refused = Signal(int)
 
     def __init__(
         self,
@@ -260,6 +287,10 @@ class ScheduleEditor(QObject):
         # Undo and redo asked for while an edit is being written: run once it is on the stack.
         self._waiting: list[Callable[[], None]] = []
         self._host = host if host is not None else parent if isinstance(parent, QWidget) else None
+        #: Starts a move's write once the views have painted it (``moving``), so the writer
+        #: worker does not compete with that frame for the interpreter; None: at once.  It
+        #: must call what it is given exactly once (pages.py: after the paint, or soon).
+        self.write_after_paint: Callable[[Callable[[], None]], None] | None = None
 
     # -- edits ------------------------------------------------------------------------------
 
@@ -280,7 +311,14 @@ class ScheduleEditor(QObject):
             self._push(MoveCommand(self, before, after, new_room_id, text))
             self.freed.emit(appointment_id)
 
-        self._write(work, moved, self._refusal("The session was not moved"))
+        refusal = self._refusal("The session was not moved")
+
+        def refused(err: ServiceError) -> None:
+            self.move_refused.emit(appointment_id)
+            refusal(err)
+
+        self.moving.emit(appointment_id, new_start, new_room_id)
+        self._write(work, moved, refused, after_paint=True)
 
     def set_status(
         self,
@@ -449,6 +487,9 @@ class ScheduleEditor(QObject):
         if not isinstance(command, _EditCommand):
             stack.redo() if forward else stack.undo()
             return
+        ahead = command.place_ahead(forward)
+        if ahead is not None:
+            self.moving.emit(*ahead)
 
         def made(_none: None) -> None:
             command.skip_next()
@@ -459,9 +500,11 @@ class ScheduleEditor(QObject):
             self.changed.emit()
 
         def refused(err: ServiceError) -> None:
+            if ahead is not None:
+                self.move_refused.emit(ahead[0])
             self._report(command, forward, err)
 
-        self._write(lambda: command.apply(forward), made, refused)
+        self._write(lambda: command.apply(forward), made, refused, after_paint=ahead is not None)
 
     def _refusal(self, what: str) -> Callable[[ServiceError], None]:
         def refused(err: ServiceError) -> None:
@@ -474,18 +517,30 @@ class ScheduleEditor(QObject):
         work: Callable[[], T],
         done: Callable[[T], None],
         refused: Callable[[ServiceError], None],
+        *,
+        after_paint: bool = False,
     ) -> None:
-        """``work`` on the writer worker; ``done`` or ``refused`` back on the GUI thread."""
-        self._writing += 1
-        run_service(
-            self._host,
-            work,
-            done,
-            failed=refused,
-            busy="Saving…",
-            writes=True,
-            settled=self._on_written,
-        )
+        """``work`` on the writer worker; ``done`` or ``refused`` back on the GUI thread.
+        ``after_paint``: a move the views show already; written once they painted it
+        (``write_after_paint``)."""
+        self._writing += 1  # busy from now: an undo asked meanwhile waits for it
+
+        def start() -> None:
+            run_service(
+                self._host,
+                work,
+                done,
+                failed=refused,
+                busy="Saving…",
+                writes=True,
+                settled=self._on_written,
+            )
+
+        later = self.write_after_paint
+        if after_paint and later is not None:
+            later(start)
+        else:
+            start()
 
     def _on_written(self) -> None:
         self._writing -= 1

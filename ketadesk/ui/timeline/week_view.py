@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -28,6 +30,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QPen,
+    QPixmap,
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
@@ -40,7 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.schedule.day_schedule import DayAppointment
-from ketadesk.services.schedule.week import WeekSchedule
+from ketadesk.services.schedule.week import WeekSchedule, week_with_moved
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.dates import short_date, short_date_time
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
@@ -100,6 +103,19 @@ LINE_SPACING = 2  # pixels between two lines of a block
 ELIDE_SLACK = 2  # elidedText cuts a line that fits by horizontalAdvance to the pixel
 SMALL_SCALE = 0.85  # the blocks' and headers' small font, of the view's font
 DIM_OTHERS = 0.6  # how far blocks of other patients fade while one patient is highlighted
+PREPARED_WEEKS = 4  # weeks laid out and painted ahead (the ones either side, and a few more)
+
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """A week laid out (and painted) ahead: what it was worked out for, and the outcome."""
+
+    week: WeekSchedule
+    fit: tuple[int, int, bool, int]  # WeekView._fit
+    layout: WeekLayout
+    top: int  # the vertical scroll position it opens at
+    look: tuple[int, str, bool, str | None]  # WeekView._look
+    picture: QPixmap | None
 
 
 class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
@@ -165,13 +181,18 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         self.metrics = metrics or WeekMetrics()
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._week: WeekSchedule | None = None
+        # The week as read, while a move being written is shown ahead of it (``show_moved``).
+        self._as_read: WeekSchedule | None = None
         self._layout: WeekLayout | None = None
+        # Weeks laid out ahead (``prepare``), by the identity of their schedule.
+        self._prepared: dict[int, _Prepared] = {}
         self._show_cancelled = True
         self._current_day = 0  # the day Enter opens
         self._desk: Desk | None = None
         self._selected: int | None = None
         self._drag: Drag[WeekDropTarget] | None = None
         self._highlight: str | None = None  # a patient's chart number
+        self._line_height: int | None = None  # ``line_height``, kept until the font changes
         self._grab_pixels = 0.0  # how far below a dragged block's top it was grabbed
         self._canvas = QWidget(self)
         self._canvas.setMouseTracking(True)
@@ -196,6 +217,32 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         """Show ``week``.  The same week again (a reload after a change here or at another
         workstation) keeps the scroll position, the selection and a move in progress (unless
         its session changed); another week starts afresh."""
+        self._as_read = None  # what the database says now: moves shown ahead are answered
+        self._show(week)
+
+    def show_moved(self, appointment_id: int, start: dt.datetime, room_id: int | None) -> None:
+        """Show a session at the place a move being written takes it to (a drop, an undo), at
+        once, before the write answers: the week read again after it confirms it, and
+        ``put_back`` takes it back if the write is refused."""
+        week = self._week
+        moved = week_with_moved(week, appointment_id, start, room_id) if week else None
+        if moved is None:
+            return
+        if self._as_read is None:
+            self._as_read = week
+        self._show(moved)
+
+    def put_back(self) -> None:
+        """Show the week as read again: the move shown ahead (``show_moved``) was refused."""
+        as_read, self._as_read = self._as_read, None
+        if as_read is not None:
+            self._show(as_read)
+
+    def shows_moves_ahead(self) -> bool:
+        """Whether a move being written is shown ahead of the week as read (for tests)."""
+        return self._as_read is not None
+
+    def _show(self, week: WeekSchedule | None) -> None:
         same = (
             week is not None
             and self._week is not None
@@ -276,8 +323,11 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
 
     def line_height(self) -> int:
         """One line of a block: the view's own font (not the small one: the week is read
-        across a desk) and a little air."""
-        return QFontMetrics(self.font()).height() + LINE_SPACING
+        across a desk) and a little air.  Kept until the font changes: measuring it costs a few
+        milliseconds, and every paint asks."""
+        if self._line_height is None:
+            self._line_height = QFontMetrics(self.font()).height() + LINE_SPACING
+        return self._line_height
 
     # -- highlighting a patient -------------------------------------------------------------
 
@@ -364,20 +414,111 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         return self._now().astimezone(self._week.days[0].day_start.tzinfo).date()
 
     def _relayout(self) -> None:
-        if self._week is None:
+        week = self._week
+        if week is None:
             self._layout = None
         else:
-            size = self._canvas.size()
-            self._layout = layout_week(
-                self._week,
-                width=size.width(),
-                height=size.height(),
-                today=self._today(),
-                show_cancelled=self._show_cancelled,
-                metrics=self.metrics._replace(line_height=self.line_height()),
-            )
+            prepared = self._prepared.get(id(week))
+            if prepared is not None and prepared.week is week and prepared.fit == self._fit(week):
+                self._layout = prepared.layout
+            else:
+                self._layout = self._layout_of(week)
         self._update_scroll_bars()
         self._canvas.update()
+
+    def _today_of(self, week: WeekSchedule) -> dt.date | None:
+        if not week.days:
+            return None
+        return self._now().astimezone(week.days[0].day_start.tzinfo).date()
+
+    def _fit(self, week: WeekSchedule) -> tuple[int, int, bool, int]:
+        """What a layout depends on besides the week (and today, if in it): the viewport's
+        size, whether cancelled sessions show and the line height (the font)."""
+        size = self._canvas.size()
+        return size.width(), size.height(), self._show_cancelled, self.line_height()
+
+    def _layout_of(self, week: WeekSchedule) -> WeekLayout:
+        width, height, show_cancelled, line_height = self._fit(week)
+        return layout_week(
+            week,
+            width=width,
+            height=height,
+            today=self._today_of(week),
+            show_cancelled=show_cancelled,
+            metrics=self.metrics._replace(line_height=line_height),
+        )
+
+    def prepare(self, week: WeekSchedule) -> None:
+        """Lay out and paint ``week`` (a week read ahead) now, while the user looks at this
+        one, as it will look when opened: showing it later (``set_week`` with this very
+        object) then puts that picture on screen.  The picture is used only while nothing
+        differs from what it shows (size, scroll, selection, a move, the highlighted patient,
+        the focus, the palette, the font); the week holding today (its "now" line moves) is
+        laid out but painted when shown."""
+        if not shiboken6.isValid(self._canvas):  # the window is closing: nothing to paint on
+            return
+        layout = self._layout_of(week)
+        top = self._start_top(layout)
+        today = self._today_of(week)
+        days = [d.day for d in week.days]
+        picture: QPixmap | None = None
+        if days and today not in days:
+            size, ratio = self._canvas.size(), self._canvas.devicePixelRatioF()
+            picture = QPixmap(round(size.width() * ratio), round(size.height() * ratio))
+            picture.setDevicePixelRatio(ratio)
+            origin = QPointF(self.metrics.axis_width, self.metrics.header_height - top)
+            painter = QPainter(picture)
+            try:
+                chosen = days[0] if self.hasFocus() else None
+                _WeekPainter(
+                    self, painter, layout, week=week, origin=origin, fresh=True, chosen=chosen
+                ).paint()
+            finally:
+                painter.end()
+        self._prepared[id(week)] = _Prepared(
+            week, self._fit(week), layout, top, self._look(), picture
+        )
+        while len(self._prepared) > PREPARED_WEEKS:
+            del self._prepared[next(iter(self._prepared))]
+
+    def _look(self) -> tuple[int, str, bool, str | None]:
+        """What a picture depends on besides the week, its layout and the scroll position:
+        the palette, the font, the focus (the chosen day's header) and the highlight."""
+        return self.palette().cacheKey(), self.font().key(), self.hasFocus(), self._highlight
+
+    def _start_top(self, layout: WeekLayout) -> int:
+        """Where the vertical scroll bar stands when a week opens (``_scroll_to_start``)."""
+        first = min((b.rect.y for b in layout.blocks), default=0.0)
+        wanted = round(max(0.0, first - 30 * layout.pixels_per_minute))
+        body_h: int = self._canvas.size().height() - self.metrics.header_height
+        return min(wanted, max(0, round(layout.height - body_h)))
+
+    def shows_painted_ahead(self) -> bool:
+        """Whether the next paint puts up the picture ``prepare`` painted (for tests)."""
+        return self._picture() is not None
+
+    def _picture(self) -> QPixmap | None:
+        """The picture painted ahead of the week shown, if it shows exactly what a paint now
+        would (None: paint)."""
+        week = self._week
+        prepared = self._prepared.get(id(week)) if week is not None else None
+        if (
+            prepared is None
+            or prepared.picture is None
+            or week is None
+            or prepared.week is not week
+            or prepared.layout is not self._layout
+            or self._drag is not None
+            or self._selected is not None
+            or self._current_day != 0
+            or self.horizontalScrollBar().value() != 0
+            or self.verticalScrollBar().value() != prepared.top
+            or prepared.fit != self._fit(week)
+            or prepared.look != self._look()
+            or self._today() in [d.day for d in week.days]
+        ):
+            return None
+        return prepared.picture
 
     def _update_scroll_bars(self) -> None:
         m, size, layout = self.metrics, self._canvas.size(), self._layout
@@ -705,6 +846,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            self._line_height = None
             self._canvas.update()
 
     @override
@@ -714,7 +856,11 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             if self._layout is None or self._week is None:
                 painter.fillRect(self._canvas.rect(), self.palette().color(QPalette.ColorRole.Base))
             else:
-                _WeekPainter(self, painter, self._layout).paint()
+                picture = self._picture()
+                if picture is not None:  # painted ahead, while the user looked at another week
+                    painter.drawPixmap(0, 0, picture)
+                else:
+                    _WeekPainter(self, painter, self._layout).paint()
         finally:
             painter.end()
 
@@ -847,13 +993,33 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
 
     m: WeekMetrics
 
-    def __init__(self, view: WeekView, painter: QPainter, layout: WeekLayout) -> None:
-        super().__init__(view, painter, view.metrics, small_scale=SMALL_SCALE)
+    def __init__(
+        self,
+        view: WeekView,
+        painter: QPainter,
+        layout: WeekLayout,
+        *,
+        week: WeekSchedule | None = None,
+        origin: QPointF | None = None,
+        fresh: bool = False,
+        chosen: dt.date | None = None,
+    ) -> None:
+        """``week``, ``origin``, ``fresh`` and ``chosen`` paint a week other than the one
+        shown (``WeekView.prepare``): that week, scrolled to ``origin``, nothing selected or
+        moving, ``chosen`` the day whose header is marked."""
+        super().__init__(
+            view, painter, view.metrics, small_scale=SMALL_SCALE, origin=origin, fresh=fresh
+        )
         self.view = view
         self.layout = layout
-        self.week = view.week()
-        self.target = view.drag_target()
-        self.chosen = view.current_day() if view.hasFocus() else None
+        if fresh:
+            self.week = week
+            self.target = None
+            self.chosen = chosen
+        else:
+            self.week = view.week()
+            self.target = view.drag_target()
+            self.chosen = view.current_day() if view.hasFocus() else None
         self.today_fill = mix(self.highlight, self.base, 0.07)
         self.font_fm = QFontMetrics(self.font)
         self.font_key = self.font.key()

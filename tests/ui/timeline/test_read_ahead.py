@@ -1,6 +1,6 @@
 """ReadAhead: answers read on a worker and kept, and an answer read before a ``clear`` (the
-clinic changed meanwhile) dropped however late it lands; a day painted ahead looks exactly as
-the day painted when shown."""
+clinic changed meanwhile) dropped however late it lands; a day (and a week) painted ahead looks
+exactly as the day (the week) painted when shown."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import threading
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.schedule.day import day_schedule
+from ketadesk.services.schedule.week import week_schedule
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.read_ahead import ReadAhead
+from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, WEDNESDAY
 from tests.ui.conftest import NOW
@@ -102,3 +104,59 @@ def test_a_day_painted_ahead_looks_as_the_day_painted_when_shown(
     # A reload of the same day that found nothing new keeps what is on screen.
     ahead.set_schedule(day_schedule(clinic.db, TUESDAY))
     assert ahead.selected_id() == block.appointment.id
+
+
+def test_a_week_painted_ahead_looks_as_the_week_painted_when_shown(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    monday = TUESDAY - dt.timedelta(days=TUESDAY.weekday())
+    this_week = week_schedule(clinic.db, monday)
+    week_before = week_schedule(clinic.db, monday - dt.timedelta(days=7))
+    assert this_week.days
+    assert any(d.appointments for d in this_week.days)
+    views = []
+    for _ in range(2):
+        view = WeekView(now=lambda: NOW + dt.timedelta(days=14))  # the week is not this week
+        qtbot.addWidget(view)
+        view.resize(1100, 600)
+        view.show()
+        qtbot.waitExposed(view)
+        view.set_week(week_before)
+        views.append(view)
+    ahead, plain = views
+    ahead.prepare(this_week)
+    ahead.set_week(this_week)
+    plain.set_week(this_week)
+    assert ahead.shows_painted_ahead()
+    assert not plain.shows_painted_ahead()
+    assert ahead.grab().toImage() == plain.grab().toImage()
+    # A patient highlighted, or a block selected, and the view paints afresh.
+    block = ahead.week_layout().blocks[0]  # type: ignore[union-attr]
+    for view in views:
+        view.highlight_patient(block.appointment.chart_number)
+    assert not ahead.shows_painted_ahead()
+    assert ahead.grab().toImage() == plain.grab().toImage()
+    for view in views:
+        view.highlight_patient(None)
+    assert ahead.shows_painted_ahead()
+    for view in views:
+        view.select_appointment(block.appointment.id)
+    assert not ahead.shows_painted_ahead()
+    assert ahead.grab().toImage() == plain.grab().toImage()
+
+
+def test_the_week_holding_today_is_laid_out_ahead_but_painted_when_shown(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    monday = TUESDAY - dt.timedelta(days=TUESDAY.weekday())
+    view = WeekView(now=lambda: NOW)  # today is in this week: its "now" line moves
+    qtbot.addWidget(view)
+    view.resize(1100, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_week(week_schedule(clinic.db, monday - dt.timedelta(days=7)))
+    this_week = week_schedule(clinic.db, monday)
+    view.prepare(this_week)
+    view.set_week(this_week)
+    assert not view.shows_painted_ahead()
+    assert view.week_layout() is not None
