@@ -34,7 +34,7 @@ from ketadesk.scheduling.openings import (
     SessionSearch,
     aggregate_reasons,
 )
-from ketadesk.scheduling.planner_search import Choice, Prev, SeriesSearch
+from ketadesk.scheduling.planner_search import Choice, Prev, SeriesSearch, series_score
 
 # How far the planner looks for a first session after the requested start date, and beyond a
 # session's allowed days for alternatives.  A search horizon, not a clinic rule.
@@ -676,6 +676,41 @@ def plan_series(
             prev = (slot.index, planner.cal.local_date(session.start))
             stage_first.setdefault(slot.stage, prev[1])
     return _finish(protocol, planner, placed, session_types, missed=())
+
+
+def plan_score(
+    protocol: ProtocolSpec,
+    start_date: dt.date,
+    preferences: Preferences | None,
+    availability: Availability,
+    session_types: Mapping[str, SessionTypeSpec],
+    sessions: Sequence[PlannedSession],
+    *,
+    weights: PreferenceWeights | None = None,
+    search_days: int = DEFAULT_SEARCH_DAYS,
+) -> int:
+    """The planner's score of a series planned from ``start_date`` (lower is better; see
+    ``planner_search.series_score``): what ``plan_series`` minimises, for comparing plans."""
+    planner = _Planner(
+        protocol,
+        preferences or Preferences(),
+        availability.fork(),
+        session_types,
+        weights or PreferenceWeights(),
+        search_days,
+        0,
+    )
+
+    def days_for(
+        slot: SeriesSlot, prev: Prev, stage_first: Mapping[int, dt.date], on: Mapping[int, dt.date]
+    ) -> _DayRange:
+        if slot.follows is not None:
+            return planner.follow_days(slot, on[slot.follows], None)
+        if prev is None:
+            return planner.first_days(start_date, None)
+        return planner.main_days(slot, prev, stage_first.get(slot.stage), None)
+
+    return series_score(planner, sessions, days_for, series_slots(protocol))
 
 
 def reflow(

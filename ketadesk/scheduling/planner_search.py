@@ -219,6 +219,7 @@ class SeriesSearch:
         self.planner = planner
         self.days_for = days_for
         self.types: dict[str, _TypeDays] = {}
+        self._days: dict[tuple[object, ...], _DayRange] = {}
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
         prefs = planner.prefs
         self.preferred_minute = (
@@ -226,6 +227,20 @@ class SeriesSearch:
             if prefs.preferred_start is not None
             else None
         )
+
+    def days(self, slot: SeriesSlot, state: _State) -> _DayRange:
+        """The slot's day range after ``state`` (the planner's own, cached)."""
+        key = (
+            slot.index,
+            state.prev,
+            tuple(sorted(state.stage_first.items())),
+            state.placed.get(slot.follows) if slot.follows is not None else None,
+        )
+        found = self._days.get(key)
+        if found is None:
+            found = self.days_for(slot, state.prev, state.stage_first, state.placed)
+            self._days[key] = found
+        return found
 
     def table(self, code: str) -> _TypeDays:
         found = self.types.get(code)
@@ -294,7 +309,7 @@ class SeriesSearch:
         return new
 
     def _expand(self, state: _State, slot: SeriesSlot, was: PlannedSession | None) -> list[_State]:
-        days = self.days_for(slot, state.prev, state.stage_first, state.placed)
+        days = self.days(slot, state)
         table = self.table(slot.session_type)
         anchor = state.anchors.get(slot.session_type)
         minute, room = self._targets(table, anchor)
@@ -359,11 +374,15 @@ class SeriesSearch:
         """The series' first session at each promising anchor, best first."""
         code = slot.session_type
         table = self.table(code)
-        days = self.days_for(slot, start.prev, start.stage_first, start.placed)
-        feasible = [(p, d) for p, d in days.scored if not isinstance(table.options(d), str)]
-        if not feasible:
+        days = self.days(slot, start)
+        first_days: list[tuple[int, dt.date]] = []
+        for p, d in days.scored:  # best-ranked first: only as many days as needed are built
+            if not isinstance(table.options(d), str):
+                first_days.append((p, d))
+                if len(first_days) == ANCHOR_DAYS:
+                    break
+        if not first_days:
             return self._expand(start, slot, None)
-        first_days = feasible[:ANCHOR_DAYS]
         # The days the series would likely use: each later session on its best-ranked day with a
         # start, from the best first day on.
         likely = self._likely_days(slot, start, first_days[0][1], rest)
@@ -402,15 +421,27 @@ class SeriesSearch:
             key = (d1, table.minute(greedy_first[1]), greedy_first[2])
             scored.setdefault(key, first_days[0][0] + greedy_first[0])
         ranked: list[tuple[int, int, tuple[dt.date, int, int | None]]] = []
-        for key, first_points in scored.items():
+        # Cheapest first-session points first, so that the K-th best estimate soon bounds the
+        # rest: an anchor whose partial estimate already exceeds it is dropped.
+        order = sorted(scored.items(), key=lambda kv: (kv[1], kv[0][0], kv[0][1]))
+        missing = 2 * self.planner.weights.off_weekday
+        bound: int | None = None
+        for key, first_points in order:
             d1, minute, rid = key
-            anchor = (minute, rid)
-            tm, tr = self._targets(table, anchor)
+            tm, tr = self._targets(table, (minute, rid))
             estimate = first_points
             for d in same_type:
+                if bound is not None and estimate > bound:
+                    break
                 found = table.cost(d, tm, tr)
-                estimate += found[0] if found is not None else 2 * self.planner.weights.off_weekday
+                estimate += found[0] if found is not None else missing
+            if bound is not None and estimate > bound:
+                continue
             ranked.append((estimate, first_points, key))
+            if len(ranked) >= ANCHORS:
+                ranked.sort(key=lambda r: (r[0], r[2][0], r[2][1], rooms.index(r[2][2])))
+                del ranked[ANCHORS:]
+                bound = ranked[-1][0]
         ranked.sort(key=lambda r: (r[0], r[2][0], r[2][1], rooms.index(r[2][2])))
         out: list[_State] = []
         for _estimate, first_points, (d1, minute, rid) in ranked[:ANCHORS]:
@@ -451,7 +482,7 @@ class SeriesSearch:
         state = self._advance(start, slot, day)
         out: list[tuple[SeriesSlot, dt.date]] = []
         for later, _was in rest:
-            days = self.days_for(later, state.prev, state.stage_first, state.placed)
+            days = self.days(later, state)
             table = self.table(later.session_type)
             pick = next((d for _p, d in days.scored if not isinstance(table.options(d), str)), None)
             if pick is None:
