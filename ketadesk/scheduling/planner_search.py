@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 # each step.  Search effort, not clinic rules.
 ANCHORS = 16
 BEAM = 48
+# A session's days ranked worse than its best day with a start by more than one day off the
+# preferred weekdays are not looked at (on the bench: a third less time, one case in sixty
+# slightly worse).
 # Days looked at for the first session's anchors (the best-ranked days that have a start).
 ANCHOR_DAYS = 3
 # A session the search cannot place: ranked below any placed one whatever the points.
@@ -220,6 +223,7 @@ class SeriesSearch:
         self.days_for = days_for
         self.types: dict[str, _TypeDays] = {}
         self._days: dict[tuple[object, ...], _DayRange] = {}
+        self.margin = planner.weights.off_weekday
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
         prefs = planner.prefs
         self.preferred_minute = (
@@ -323,10 +327,15 @@ class SeriesSearch:
             new.cost += next((p for p, d in days.scored if d == was_day), 0) + kept_cost
             new.choices[slot.index] = Choice(was_day, kept=True)
             return [new]
+        limit: int | None = None
         for points, day in days.scored:
+            if limit is not None and points > limit:
+                break  # days ranked this far below the best one with a start never pay off
             found = table.cost(day, minute, room)
             if found is None:
                 continue
+            if limit is None:
+                limit = points + self.margin
             new = self._advance(state, slot, day)
             new.cost += points + found[0]
             if anchor is None:
