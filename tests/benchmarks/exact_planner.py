@@ -158,13 +158,13 @@ def exact_plan(
         out: list[tuple[int, int, int]] = []
         for room, mins in sorted(by_room.items()):
             mins.sort()
-            first = prev = mins[0]
-            for minute in mins[1:]:
-                if minute != prev + step:
-                    out.append((room, first, prev))
-                    first = minute
-                prev = minute
-            out.append((room, first, prev))
+            run_first = prev = mins[0]
+            for mm in mins[1:]:
+                if mm != prev + step:
+                    out.append((room, run_first, prev))
+                    run_first = mm
+                prev = mm
+            out.append((room, run_first, prev))
         runs[k] = out
     all_minutes = [mm for rs in runs.values() for _, a, b in rs for mm in (a, b)]
     lo_min, hi_min = (min(all_minutes), max(all_minutes)) if all_minutes else (0, 0)
@@ -181,16 +181,16 @@ def exact_plan(
     for n in range(len(slots)):
         for k in range(lo[n], hi[n] + 1):
             if k in places:
-                y[n, k] = m.NewBoolVar(f"y{n}_{k}")
-        m.AddExactlyOne(v for (nn, _), v in y.items() if nn == n)
+                y[n, k] = m.new_bool_var(f"y{n}_{k}")
+        m.add_exactly_one(v for (nn, _), v in y.items() if nn == n)
     objective: list[cp_model.LinearExprT] = []
     room_need = next(n for n in spec.needs if n.kind is ResourceKind.ROOM)
     room_ids = [r.id for r in availability.candidates_for(spec, room_need)]
     fixed_room = prefs.preferred_room if prefs.preferred_room in room_ids else None
     rooms = sorted({room for rs in runs.values() for room, _, _ in rs})
-    series_room = {r: m.NewBoolVar(f"room{r}") for r in rooms} if fixed_room is None else {}
+    series_room = {r: m.new_bool_var(f"room{r}") for r in rooms} if fixed_room is None else {}
     if series_room:
-        m.AddExactlyOne(series_room.values())
+        m.add_exactly_one(series_room.values())
     first_minutes = sorted(
         {
             mm
@@ -201,9 +201,9 @@ def exact_plan(
         }
     )
     series_minute = (
-        m.NewConstant(pref_minute)
+        m.new_constant(pref_minute)
         if pref_minute is not None
-        else m.NewIntVarFromDomain(cp_model.Domain.FromValues(first_minutes), "series_minute")
+        else m.new_int_var_from_domain(cp_model.Domain.from_values(first_minutes), "series_minute")
     )
     u: dict[tuple[int, int], cp_model.IntVar] = {}
     minute_of: dict[int, cp_model.IntVar] = {}
@@ -212,39 +212,39 @@ def exact_plan(
         takers = [v for (_, kk), v in y.items() if kk == k]
         if not takers:
             continue
-        on = m.NewBoolVar(f"on{k}")
-        m.Add(sum(takers) == on)
-        choice = [m.NewBoolVar(f"u{k}_{j}") for j in range(len(rs))]
+        on = m.new_bool_var(f"on{k}")
+        m.add(sum(takers) == on)
+        choice = [m.new_bool_var(f"u{k}_{j}") for j in range(len(rs))]
         for j, v in enumerate(choice):
             u[k, j] = v
-        m.Add(sum(choice) == on)
+        m.add(sum(choice) == on)
         objective.append(weekday_points(k) * on)
-        steps = m.NewIntVar(lo_min // step, hi_min // step, f"q{k}")
-        minute = m.NewIntVar(lo_min, hi_min, f"t{k}")
-        m.Add(minute == step * steps)
+        steps = m.new_int_var(lo_min // step, hi_min // step, f"q{k}")
+        minute = m.new_int_var(lo_min, hi_min, f"t{k}")
+        m.add(minute == step * steps)
         minute_of[k] = minute
         for v, (_room, a, b) in zip(choice, rs, strict=True):
-            m.Add(minute >= a).OnlyEnforceIf(v)
-            m.Add(minute <= b).OnlyEnforceIf(v)
-        dev = m.NewIntVar(0, span, f"dev{k}")
-        m.Add(dev >= minute - series_minute).OnlyEnforceIf(on)
-        m.Add(dev >= series_minute - minute).OnlyEnforceIf(on)
+            m.add(minute >= a).only_enforce_if(v)
+            m.add(minute <= b).only_enforce_if(v)
+        dev = m.new_int_var(0, span, f"dev{k}")
+        m.add(dev >= minute - series_minute).only_enforce_if(on)
+        m.add(dev >= series_minute - minute).only_enforce_if(on)
         objective.append(w.per_minute_from_preferred_start * dev)
         first = y.get((0, k))
         if first is not None and pref_minute is None:
-            m.Add(series_minute == minute).OnlyEnforceIf(first)
-        changed = m.NewBoolVar(f"changed{k}")
+            m.add(series_minute == minute).only_enforce_if(first)
+        changed = m.new_bool_var(f"changed{k}")
         if fixed_room is not None:
             in_room = sum(
                 v for v, (room, _, _) in zip(choice, rs, strict=True) if room == fixed_room
             )
-            m.Add(changed >= on - in_room)
+            m.add(changed >= on - in_room)
         else:
             for r, chosen in series_room.items():
                 in_room = sum(v for v, (room, _, _) in zip(choice, rs, strict=True) if room == r)
-                m.Add(changed >= chosen + on - 1 - in_room)
+                m.add(changed >= chosen + on - 1 - in_room)
                 if first is not None:
-                    m.Add(chosen == in_room).OnlyEnforceIf(first)
+                    m.add(chosen == in_room).only_enforce_if(first)
         objective.append(w.other_room * changed)
     # The days: session 1's distance from the start, every gap's distance from its target,
     # the stage window.
@@ -257,51 +257,51 @@ def exact_plan(
             stage_first[slot.stage] = n
         elif stage.window_days is not None:
             remaining = stage.count - slot.position - 1
-            late = m.NewBoolVar(f"late{n}")
-            m.Add(
+            late = m.new_bool_var(f"late{n}")
+            m.add(
                 day_of[n] - day_of[stage_first[slot.stage]] + 1 + remaining * stage.min_gap_days
                 <= stage.window_days
-            ).OnlyEnforceIf(late.Not())
+            ).only_enforce_if(~late)
             objective.append(w.beyond_stage_window * late)
         if n == 0:
             continue
         gap = day_of[n] - day_of[n - 1]
-        m.Add(gap >= stage.min_gap_days)
-        m.Add(gap <= stage.max_gap_days)
-        off = m.NewIntVar(0, stage.max_gap_days, f"off{n}")
-        m.AddAbsEquality(off, gap - stage.target_gap_days)
+        m.add(gap >= stage.min_gap_days)
+        m.add(gap <= stage.max_gap_days)
+        off = m.new_int_var(0, stage.max_gap_days, f"off{n}")
+        m.add_abs_equality(off, gap - stage.target_gap_days)
         objective.append(per_day * off)
-    m.Minimize(sum(objective))
+    m.minimize(sum(objective))
     # The hint: the search's series, where its places are among the model's.
     cal = availability.calendar
     for n, s in enumerate(sorted(hint, key=lambda s: s.index)):
         k = (cal.local_date(s.start) - start).days
-        room = next((h.resource_id for h in s.holds if h.need == room_need.key), None)
-        minute = cal.minute_of_day(s.start)
+        hint_room = next((h.resource_id for h in s.holds if h.need == room_need.key), None)
+        at = cal.minute_of_day(s.start)
         if (n, k) not in y or k not in runs:
             continue
-        m.AddHint(y[n, k], 1)
+        m.add_hint(y[n, k], 1)
         for j, (r, a, b) in enumerate(runs[k]):
-            if r == room and a <= minute <= b:
-                m.AddHint(u[k, j], 1)
-                m.AddHint(minute_of[k], minute)
+            if r == hint_room and a <= at <= b:
+                m.add_hint(u[k, j], 1)
+                m.add_hint(minute_of[k], at)
     build_seconds = time.perf_counter() - built
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = 1
     t0 = time.perf_counter()
-    status = solver.Solve(m)
+    status = solver.solve(m)
     seconds = time.perf_counter() - t0
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ExactResult(
-            (), -1, solver.BestObjectiveBound(), False, seconds, nplaces, build_seconds
+            (), -1, solver.best_objective_bound, False, seconds, nplaces, build_seconds
         )
     sessions: list[PlannedSession] = []
     for n, slot in enumerate(slots):
-        k = next(kk for (nn, kk), v in y.items() if nn == n and solver.Value(v))
-        j = next(j for j in range(len(runs[k])) if solver.Value(u[k, j]))
-        p = place_at[k, solver.Value(minute_of[k]), runs[k][j][0]]
+        k = next(kk for (nn, kk), v in y.items() if nn == n and solver.value(v))
+        j = next(j for j in range(len(runs[k])) if solver.value(u[k, j]))
+        p = place_at[k, solver.value(minute_of[k]), runs[k][j][0]]
         begin = instant(p.t)
         sessions.append(
             PlannedSession(
@@ -314,8 +314,8 @@ def exact_plan(
         )
     return ExactResult(
         tuple(sessions),
-        round(solver.ObjectiveValue()),
-        solver.BestObjectiveBound(),
+        round(solver.objective_value),
+        solver.best_objective_bound,
         status == cp_model.OPTIMAL,
         seconds,
         nplaces,

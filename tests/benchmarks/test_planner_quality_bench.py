@@ -31,11 +31,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import shutil
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from ketadesk.config import Catalog, load_default_catalog
 from ketadesk.scheduling.availability import Availability
@@ -44,6 +47,14 @@ from ketadesk.scheduling.catalog import WEEKDAYS
 from ketadesk.scheduling.model import ExistingHold, ResourceInfo, session_holds
 from ketadesk.scheduling.openings import Preferences
 from ketadesk.scheduling.planner import SeriesPlan, plan_score, plan_series
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.booking.planning import _window
+from ketadesk.services.clinic.clinic_setup import open_clinic
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.models import Appointment, Patient
+from ketadesk.store.snapshot import load_snapshot
+from tests.benchmarks.test_booking_bench import ACTOR, NOW, START, _demo_sqlite
 from tests.benchmarks.test_scheduling_bench import ROOMS, _resources, _shifts
 
 pytest.importorskip("ortools")
@@ -60,6 +71,7 @@ SHARE_GOAL = 0.95
 MS_GOALS = {6: 50.0, 8: 100.0, 12: 100.0}
 SPEED_GOAL = 100.0
 PROTOCOLS = [("iv_induction", 5), ("spravato_trd", 3), ("spravato_mdd_si", 2)]
+BOOKED_CASES = 3
 
 
 def _occupancy(rng: random.Random, first: dt.date, last: dt.date) -> Callable[[dt.date], float]:
@@ -282,3 +294,73 @@ def test_planner_is_near_the_exact_optimum_and_fast() -> None:
             med = statistics.median(cpu_ms[size])
             assert med <= goal, f"{size}-session plan: {med:.1f} ms, goal {goal:.0f} ms"
     assert statistics.median(ratios) >= SPEED_GOAL
+
+
+def test_exact_series_are_accepted_by_the_booking_service(tmp_path: Path) -> None:
+    """The exact planner's places are real: a few of its series, planned on the demo clinic's
+    database (15 rooms), are booked through ``booking.book``, which re-checks every hold, the
+    protocol's spacing and the patient's gates inside its transaction."""
+    path = tmp_path / "demo.sqlite"
+    shutil.copy(_demo_sqlite(), path)
+    url = f"sqlite:///{path}"
+    db = open_clinic(url).db
+    try:
+        with db.read() as s:
+            catalog = load_catalog(s)
+            patients = list(
+                s.scalars(
+                    select(Patient.id)
+                    .where(
+                        Patient.screening_status == "cleared",
+                        Patient.consent_signed_on.is_not(None),
+                        Patient.driver_name != "",
+                        ~Patient.id.in_(
+                            select(Appointment.patient_id).where(Appointment.starts_at >= NOW)
+                        ),
+                    )
+                    .order_by(Patient.id)
+                )
+            )
+        assert len(patients) >= BOOKED_CASES
+        protocol = catalog.protocols["iv_induction"]
+        prefs_list = [
+            Preferences(),
+            Preferences(preferred_start=dt.time(13, 0)),
+            Preferences(preferred_start=dt.time(9, 30), weekdays=("tue", "thu")),
+        ]
+        for n in range(BOOKED_CASES):
+            prefs = prefs_list[n % len(prefs_list)]
+            start = START + dt.timedelta(days=2 * n)
+            with db.read() as s:
+                snapshot = load_snapshot(s, _window(catalog, START, 45), catalog, now=NOW)
+            availability = snapshot.availability()
+            types = catalog.session_types
+            plan = plan_series(protocol, start, prefs, availability, types)
+            assert plan.complete, plan.problems
+            ours = plan_score(protocol, start, prefs, availability, types, plan.sessions)
+            exact = exact_plan(
+                protocol,
+                start,
+                prefs,
+                availability,
+                types,
+                upper_bound=ours,
+                hint=plan.sessions,
+                time_limit=SOLVER_SECONDS,
+            )
+            assert exact.sessions
+            result = booking.book(
+                db,
+                ACTOR,
+                BookingRequest(
+                    patient_id=patients[n], sessions=exact.sessions, protocol=protocol.code
+                ),
+                now=NOW,
+            )
+            assert len(result.appointment_ids) == len(exact.sessions)
+            print(
+                f"booked the exact series #{n + 1} (score {exact.objective}, planner {ours}) "
+                f"for patient #{patients[n]}"
+            )
+    finally:
+        db.dispose()

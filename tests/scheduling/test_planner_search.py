@@ -60,8 +60,8 @@ def _busy_clinic(clinic: DemoClinic, seed: int) -> tuple[Availability, Preferenc
         Preferences(preferred_room=clinic.id(rng.choice(ROOMS)), preferred_start=dt.time(11, 0)),
         Preferences(weekdays=("tue", "thu"), earliest_start=dt.time(9, 0)),
     ][kind]
-    start = MON + dt.timedelta(days=rng.randrange(10))
-    return clinic.availability(holds), prefs, start
+    first = MON + dt.timedelta(days=rng.randrange(10))
+    return clinic.availability(holds), prefs, first
 
 
 def _refused(avail: Availability, plan: SeriesPlan) -> list[str]:
