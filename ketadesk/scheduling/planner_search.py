@@ -57,7 +57,7 @@ BEAM = 48
 # preferred weekdays are not looked at (on the bench: a third less time, one case in sixty
 # slightly worse).
 # Days looked at for the first session's anchors (the best-ranked days that have a start).
-ANCHOR_DAYS = 3
+ANCHOR_DAYS = 2
 # A session the search cannot place: ranked below any placed one whatever the points.
 UNPLACED = 10_000_000
 
