@@ -10,10 +10,17 @@ session's, or the patient's preferred ones).  Closed days (holidays such as Than
 closures) simply offer no start, so the plan steps around them; local wall-clock time survives
 daylight-saving changes because every instant is built from a local date and time.
 
+Which day each session takes, and the series' time and room, are chosen for the series as a
+whole (``planner_search``): the first session's start and room decide what every later session
+costs, so the search weighs candidate anchors for it and then the days of all sessions together,
+scoring with the same points this module ranks days and starts by.  The sessions are then placed
+on their chosen days one by one, as before, each re-checked and each change explained.
+
 The planner works on a fork of the availability it is given, adding each session's holds so the
 next session sees them; inputs are never changed.  A session that cannot be placed keeps its
 intended date with a problem in plain words and the nearest feasible alternatives.  ``reflow``
-re-plans the rest of a series after one session moved, was missed or was cancelled.
+re-plans the rest of a series after one session moved, was missed or was cancelled, through the
+same search.
 """
 
 from __future__ import annotations
@@ -730,8 +737,9 @@ def reflow(
     """How the rest of a series shifts after one session moved, was missed or was cancelled.
 
     Sessions before the changed one stay.  Each later session stays as it is when it still
-    keeps the protocol's spacing from the one before and its resources are still free; otherwise
-    it is planned again from the one before (same time and room where possible).  ``booked``
+    keeps the protocol's spacing from the one before and its resources are still free; the others
+    are placed again by the series search (``planner_search``), the days of all of them weighed
+    together, at the series' time and in its room where possible.  ``booked``
     says the plan's holds are in ``availability`` (a booked series): the changed and later
     sessions' holds are then released first, so a session can keep its own slot.  Neither the
     plan nor the availability is changed.
