@@ -41,23 +41,21 @@ from ketadesk.scheduling.openings import (
     SessionSearch,
     aggregate_reasons,
 )
-from ketadesk.scheduling.planner_search import Choice, Prev, SeriesSearch, series_score
+from ketadesk.scheduling.planner_search import (
+    Choice,
+    DayRange,
+    Prev,
+    SeriesSearch,
+    SeriesSlot,
+    series_score,
+)
+
+_DayRange = DayRange
 
 # How far the planner looks for a first session after the requested start date, and beyond a
 # session's allowed days for alternatives.  A search horizon, not a clinic rule.
 DEFAULT_SEARCH_DAYS = 14
 DEFAULT_ALTERNATIVES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesSlot:
-    """One place in a protocol's series."""
-
-    index: int  # 1-based place in the series ("3/6")
-    stage: int  # index into ``protocol.stages``
-    position: int  # 0-based place among the stage's main sessions
-    session_type: str
-    follows: int | None = None  # a follow-on session: the index of the session it follows
 
 
 def series_slots(protocol: ProtocolSpec) -> tuple[SeriesSlot, ...]:
@@ -191,16 +189,6 @@ def spacing_problems(
 
 # --------------------------------------------------------------------------------------------
 # The planner
-
-
-@dataclass(frozen=True, slots=True)
-class _DayRange:
-    """The days a session may take, scored (lower is better)."""
-
-    first: dt.date
-    last: dt.date
-    scored: tuple[tuple[int, dt.date], ...]
-    rule: str  # the rule in words, for a problem: "1-5 days after session 3 (Induction)"
 
 
 class _Planner:

@@ -32,13 +32,16 @@ import datetime as dt
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from ketadesk.scheduling.availability import instant, seconds
+from ketadesk.scheduling.availability import Availability, instant, seconds
+from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ResourceKind, SessionTypeSpec
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import (
     DayOptions,
+    Preferences,
+    PreferenceWeights,
     Ranges,
     SessionSearch,
     _intersect,
@@ -46,8 +49,48 @@ from ketadesk.scheduling.openings import (
     _starts_for,
 )
 
-if TYPE_CHECKING:
-    from ketadesk.scheduling.planner import SeriesSlot, _DayRange, _Planner
+
+@dataclass(frozen=True, slots=True)
+class SeriesSlot:
+    """One place in a protocol's series."""
+
+    index: int  # 1-based place in the series ("3/6")
+    stage: int  # index into ``protocol.stages``
+    position: int  # 0-based place among the stage's main sessions
+    session_type: str
+    follows: int | None = None  # a follow-on session: the index of the session it follows
+
+
+@dataclass(frozen=True, slots=True)
+class DayRange:
+    """The days a session may take, scored (lower is better)."""
+
+    first: dt.date
+    last: dt.date
+    scored: tuple[tuple[int, dt.date], ...]
+    rule: str  # the rule in words, for a problem: "1-5 days after session 3 (Induction)"
+
+
+class _Planner(Protocol):
+    """What the search reads of the planner (``planner._Planner``)."""
+
+    prefs: Preferences
+    work: Availability
+    cal: ClinicCalendar
+    session_types: Mapping[str, SessionTypeSpec]
+    weights: PreferenceWeights
+    series_minute: dict[str, int]
+    keep: dict[str, dict[str, int]]
+
+    def search(
+        self,
+        spec: SessionTypeSpec,
+        keep: Mapping[str, int] | None = None,
+        after: PlannedSession | None = None,
+    ) -> SessionSearch: ...
+
+
+_DayRange = DayRange
 
 # How many anchors are followed through the whole series, and how many partial series survive
 # each step.  Search effort, not clinic rules.
@@ -62,7 +105,7 @@ ANCHOR_DAYS = 2
 UNPLACED = 10_000_000
 
 Prev = tuple[int, dt.date] | None
-DaysFor = Callable[["SeriesSlot", Prev, Mapping[int, dt.date], Mapping[int, dt.date]], "_DayRange"]
+DaysFor = Callable[[SeriesSlot, Prev, Mapping[int, dt.date], Mapping[int, dt.date]], DayRange]
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +338,47 @@ class SeriesSearch:
                     if old is None or new.cost < old.cost:
                         merged[k] = new
             states = sorted(merged.values(), key=lambda s: s.cost)[:BEAM]
-        best = min(states, key=lambda s: s.cost)
+        # The old planner's own series, session by session, is always a candidate: the search
+        # never returns a series it scores worse.
+        dive = self._greedy(start, slots, anchors)
+        best = min([*states, dive], key=lambda s: s.cost)
         return best.choices
+
+    def _greedy(
+        self,
+        start: _State,
+        slots: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+        anchors: Mapping[str, tuple[int, int | None]],
+    ) -> _State:
+        """Each session on its own best day, never going back (as ``whole_series=False``)."""
+        state = start
+        for n, (slot, was) in enumerate(slots):
+            code = slot.session_type
+            if n == 0 and code not in anchors:
+                table = self.table(code)
+                pref_room = self.planner.prefs.preferred_room
+                fixed_room = pref_room if pref_room in table.rooms else None
+                days = self.days(slot, state)
+                best: tuple[int, int, dt.date, int, int | None] | None = None
+                for points, day in days.scored:
+                    if best is not None and points >= best[0]:
+                        break
+                    found = table.cost(day, self.preferred_minute, fixed_room)
+                    if found is not None and (best is None or points + found[0] < best[0]):
+                        best = (points + found[0], points, day, found[1], found[2])
+                if best is not None:
+                    total, _points, day, t, rid = best
+                    new = self._advance(state, slot, day)
+                    new.cost += total
+                    new.anchors[code] = (table.minute(t), rid)
+                    keep = {table.room_key: rid} if table.room_key and rid is not None else None
+                    aim = table.minute(t) if self.preferred_minute is None else None
+                    new.choices[slot.index] = Choice(day, minute=aim, keep=keep)
+                    state = new
+                    continue
+            options = self._expand(state, slot, was, margin=False)
+            state = min(options, key=lambda s: s.cost)  # the first among equals, as greedy
+        return state
 
     def _advance(self, state: _State, slot: SeriesSlot, day: dt.date) -> _State:
         new = _State(
@@ -312,7 +394,9 @@ class SeriesSearch:
             new.stage_first.setdefault(slot.stage, day)
         return new
 
-    def _expand(self, state: _State, slot: SeriesSlot, was: PlannedSession | None) -> list[_State]:
+    def _expand(
+        self, state: _State, slot: SeriesSlot, was: PlannedSession | None, *, margin: bool = True
+    ) -> list[_State]:
         days = self.days(slot, state)
         table = self.table(slot.session_type)
         anchor = state.anchors.get(slot.session_type)
@@ -334,7 +418,7 @@ class SeriesSearch:
             found = table.cost(day, minute, room)
             if found is None:
                 continue
-            if limit is None:
+            if limit is None and margin:
                 limit = points + self.margin
             new = self._advance(state, slot, day)
             new.cost += points + found[0]
