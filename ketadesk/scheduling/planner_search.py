@@ -376,7 +376,7 @@ class SeriesSearch:
                     new.choices[slot.index] = Choice(day, minute=aim, keep=keep)
                     state = new
                     continue
-            options = self._expand(state, slot, was, margin=False)
+            options = self._expand(state, slot, was, greedy=True)
             state = min(options, key=lambda s: s.cost)  # the first among equals, as greedy
         return state
 
@@ -395,8 +395,10 @@ class SeriesSearch:
         return new
 
     def _expand(
-        self, state: _State, slot: SeriesSlot, was: PlannedSession | None, *, margin: bool = True
+        self, state: _State, slot: SeriesSlot, was: PlannedSession | None, *, greedy: bool = False
     ) -> list[_State]:
+        """The states after placing ``slot`` on each day worth a look; ``greedy``: the days the
+        one-at-a-time planner looks at (until a day's points alone exceed the best total)."""
         days = self.days(slot, state)
         table = self.table(slot.session_type)
         anchor = state.anchors.get(slot.session_type)
@@ -412,13 +414,19 @@ class SeriesSearch:
             new.choices[slot.index] = Choice(was_day, kept=True)
             return [new]
         limit: int | None = None
+        best_total: int | None = None
         for points, day in days.scored:
             if limit is not None and points > limit:
                 break  # days ranked this far below the best one with a start never pay off
+            if greedy and best_total is not None and points >= best_total:
+                break
             found = table.cost(day, minute, room)
             if found is None:
                 continue
-            if limit is None and margin:
+            if greedy:
+                if best_total is None or points + found[0] < best_total:
+                    best_total = points + found[0]
+            elif limit is None:
                 limit = points + self.margin
             new = self._advance(state, slot, day)
             new.cost += points + found[0]
