@@ -10,10 +10,17 @@ session's, or the patient's preferred ones).  Closed days (holidays such as Than
 closures) simply offer no start, so the plan steps around them; local wall-clock time survives
 daylight-saving changes because every instant is built from a local date and time.
 
+Which day each session takes, and the series' time and room, are chosen for the series as a
+whole (``planner_search``): the first session's start and room decide what every later session
+costs, so the search weighs candidate anchors for it and then the days of all sessions together,
+scoring with the same points this module ranks days and starts by.  The sessions are then placed
+on their chosen days one by one, as before, each re-checked and each change explained.
+
 The planner works on a fork of the availability it is given, adding each session's holds so the
 next session sees them; inputs are never changed.  A session that cannot be placed keeps its
 intended date with a problem in plain words and the nearest feasible alternatives.  ``reflow``
-re-plans the rest of a series after one session moved, was missed or was cancelled.
+re-plans the rest of a series after one session moved, was missed or was cancelled, through the
+same search.
 """
 
 from __future__ import annotations
@@ -34,22 +41,21 @@ from ketadesk.scheduling.openings import (
     SessionSearch,
     aggregate_reasons,
 )
+from ketadesk.scheduling.planner_search import (
+    Choice,
+    DayRange,
+    Prev,
+    SeriesSearch,
+    SeriesSlot,
+    series_score,
+)
+
+_DayRange = DayRange
 
 # How far the planner looks for a first session after the requested start date, and beyond a
 # session's allowed days for alternatives.  A search horizon, not a clinic rule.
 DEFAULT_SEARCH_DAYS = 14
 DEFAULT_ALTERNATIVES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesSlot:
-    """One place in a protocol's series."""
-
-    index: int  # 1-based place in the series ("3/6")
-    stage: int  # index into ``protocol.stages``
-    position: int  # 0-based place among the stage's main sessions
-    session_type: str
-    follows: int | None = None  # a follow-on session: the index of the session it follows
 
 
 def series_slots(protocol: ProtocolSpec) -> tuple[SeriesSlot, ...]:
@@ -183,16 +189,6 @@ def spacing_problems(
 
 # --------------------------------------------------------------------------------------------
 # The planner
-
-
-@dataclass(frozen=True, slots=True)
-class _DayRange:
-    """The days a session may take, scored (lower is better)."""
-
-    first: dt.date
-    last: dt.date
-    scored: tuple[tuple[int, dt.date], ...]
-    rule: str  # the rule in words, for a problem: "1-5 days after session 3 (Induction)"
 
 
 class _Planner:
@@ -350,30 +346,53 @@ class _Planner:
     # -- placing ------------------------------------------------------------------------------
 
     def place(
-        self, slot: SeriesSlot, days: _DayRange, after: PlannedSession | None = None
-    ) -> PlannedSession:
-        """The best start on the best of ``days`` (``after``: the session this one follows)."""
+        self,
+        slot: SeriesSlot,
+        days: _DayRange,
+        after: PlannedSession | None = None,
+        *,
+        on: tuple[dt.date, int | None, Mapping[str, int] | None] | None = None,
+    ) -> PlannedSession | None:
+        """The best start on the best of ``days`` (``after``: the session this one follows).
+
+        ``on``: the day the series search chose, with the start minute and room to aim for
+        (a series' first session); days scored better than it are still explained in notes.
+        None when that day no longer has a start (the caller then places the session anew).
+        """
         spec = self.session_types[slot.session_type]
-        search = self.search(spec, after=after)
-        minute = self.target_minute(spec)
+        search = self.search(spec, keep=on[2] if on else None, after=after)
+        minute = on[1] if on is not None and on[1] is not None else self.target_minute(spec)
         best: tuple[int, dt.date, int, dict[str, int]] | None = None
         skipped: list[tuple[int, dt.date, str]] = []
         possible: list[tuple[int, dt.date, int]] = []  # days that lost on the time they allow
-        for points, day in days.scored:
+        scored = days.scored
+        if on is not None:
+            at = next((p for p, d in scored if d == on[0]), 0)
+            scored = (*((p, d) for p, d in scored if p < at), (-1, on[0]))
+        for points, day in scored:
             if best is not None and points >= best[0]:
                 break
             found = self.best_on_day(search, day, minute)
+            if on is not None and day != on[0]:
+                if isinstance(found, str):
+                    skipped.append((points, day, found))
+                elif found[0] > 0:  # kept neither the time nor the room there either
+                    possible.append((points, day, found[1]))
+                continue
             if isinstance(found, str):
                 skipped.append((points, day, found))
                 continue
-            possible.append((points, day, found[1]))
+            if on is None:
+                possible.append((points, day, found[1]))
             total = points + found[0]
             if best is None or total < best[0]:
                 best = (total, day, found[1], found[2])
         if best is None:
+            if on is not None:
+                return None
             return self._unplaced(slot, spec, search, days, minute, skipped)
         _total, day, t, chosen = best
-        chosen_points = next(p for p, d in days.scored if d == day)
+        chosen_points = next((p for p, d in days.scored if d == day), 0)
         for points, skipped_day, why in skipped:
             if points < chosen_points:
                 self.notes.append(
@@ -382,9 +401,9 @@ class _Planner:
                 )
         for points, other_day, other_t in possible:
             if points < chosen_points and minute is not None:
-                at = _clock(self.cal.minute_of_day(instant(other_t)))
+                clock = _clock(self.cal.minute_of_day(instant(other_t)))
                 self.notes.append(
-                    f"session {slot.index}: {describe_day(other_day)} only at {at} "
+                    f"session {slot.index}: {describe_day(other_day)} only at {clock} "
                     f"({_clock(minute)}: {self._why_not_at(search, other_day, minute)}); "
                     f"planned {describe_day(day)}"
                 )
@@ -597,12 +616,16 @@ def plan_series(
     search_days: int = DEFAULT_SEARCH_DAYS,
     alternatives: int = DEFAULT_ALTERNATIVES,
     patient_busy: Sequence[Interval] = (),
+    whole_series: bool = True,
 ) -> SeriesPlan:
     """Lay out every session of ``protocol`` from ``start_date`` (a local date) on.
 
-    The first session goes on the first good day from ``start_date`` (within ``search_days``);
-    each later one follows the stage's spacing rules.  ``patient_busy``: the patient's other
-    bookings (no session overlaps them).  ``availability`` is not changed.
+    The first session goes on a good day from ``start_date`` (within ``search_days``); each
+    later one follows the stage's spacing rules.  The days and the series' time and room are
+    chosen for the series as a whole (``planner_search``); ``whole_series=False`` places one
+    session after another instead (each on its best day, never going back: the old planner,
+    kept as a yardstick).  ``patient_busy``: the patient's other bookings (no session overlaps
+    them).  ``availability`` is not changed.
     """
     prefs = preferences or Preferences()
     planner = _Planner(
@@ -615,26 +638,74 @@ def plan_series(
         alternatives,
     )
     planner.patient_busy.extend(_spans(patient_busy))
+
+    def days_for(
+        slot: SeriesSlot, prev: Prev, stage_first: Mapping[int, dt.date], on: Mapping[int, dt.date]
+    ) -> _DayRange:
+        if slot.follows is not None:
+            return planner.follow_days(slot, on[slot.follows], None)
+        if prev is None:
+            return planner.first_days(start_date, None)
+        return planner.main_days(slot, prev, stage_first.get(slot.stage), None)
+
+    slots = series_slots(protocol)
+    choices: dict[int, Choice] = {}
+    if whole_series:
+        choices = SeriesSearch(planner, days_for).run([(s, None) for s in slots], None, {}, {})
     placed: dict[int, PlannedSession] = {}
     prev: tuple[int, dt.date] | None = None
     stage_first: dict[int, dt.date] = {}
-    for slot in series_slots(protocol):
+    for slot in slots:
         if slot.follows is not None:
             after: PlannedSession | None = placed[slot.follows]
             assert after is not None
-            days = planner.follow_days(slot, planner.cal.local_date(after.start), None)
         elif prev is None:
             after = None
-            days = planner.first_days(start_date, None)
         else:
             after = placed[prev[0]]
-            days = planner.main_days(slot, prev, stage_first.get(slot.stage), None)
-        session = planner.place(slot, days, after)
+        on = {i: planner.cal.local_date(s.start) for i, s in placed.items()}
+        days = days_for(slot, prev, stage_first, on)
+        session = _place_chosen(planner, slot, days, after, choices.get(slot.index))
         placed[slot.index] = session
         if slot.follows is None:
             prev = (slot.index, planner.cal.local_date(session.start))
             stage_first.setdefault(slot.stage, prev[1])
     return _finish(protocol, planner, placed, session_types, missed=())
+
+
+def plan_score(
+    protocol: ProtocolSpec,
+    start_date: dt.date,
+    preferences: Preferences | None,
+    availability: Availability,
+    session_types: Mapping[str, SessionTypeSpec],
+    sessions: Sequence[PlannedSession],
+    *,
+    weights: PreferenceWeights | None = None,
+    search_days: int = DEFAULT_SEARCH_DAYS,
+) -> int:
+    """The planner's score of a series planned from ``start_date`` (lower is better; see
+    ``planner_search.series_score``): what ``plan_series`` minimises, for comparing plans."""
+    planner = _Planner(
+        protocol,
+        preferences or Preferences(),
+        availability.fork(),
+        session_types,
+        weights or PreferenceWeights(),
+        search_days,
+        0,
+    )
+
+    def days_for(
+        slot: SeriesSlot, prev: Prev, stage_first: Mapping[int, dt.date], on: Mapping[int, dt.date]
+    ) -> _DayRange:
+        if slot.follows is not None:
+            return planner.follow_days(slot, on[slot.follows], None)
+        if prev is None:
+            return planner.first_days(start_date, None)
+        return planner.main_days(slot, prev, stage_first.get(slot.stage), None)
+
+    return series_score(planner, sessions, days_for, series_slots(protocol))
 
 
 def reflow(
@@ -654,8 +725,9 @@ def reflow(
     """How the rest of a series shifts after one session moved, was missed or was cancelled.
 
     Sessions before the changed one stay.  Each later session stays as it is when it still
-    keeps the protocol's spacing from the one before and its resources are still free; otherwise
-    it is planned again from the one before (same time and room where possible).  ``booked``
+    keeps the protocol's spacing from the one before and its resources are still free; the others
+    are placed again by the series search (``planner_search``), the days of all of them weighed
+    together, at the series' time and in its room where possible.  ``booked``
     says the plan's holds are in ``availability`` (a booked series): the changed and later
     sessions' holds are then released first, so a session can keep its own slot.  Neither the
     plan nor the availability is changed.
@@ -707,11 +779,34 @@ def reflow(
                 alternatives=(),
             )
         )
+    first_day = not_before or planner.cal.local_date(changed.start)
+
+    def days_for(
+        slot: SeriesSlot, prev: Prev, stage_first: Mapping[int, dt.date], on: Mapping[int, dt.date]
+    ) -> _DayRange:
+        if slot.follows is not None:
+            return planner.follow_days(slot, on[slot.follows], not_before)
+        if prev is None:
+            return planner.first_days(first_day, None)
+        return planner.main_days(slot, prev, stage_first.get(slot.stage), not_before)
+
+    slots = series_slots(protocol)
+    no_make_up = change.kind is not ChangeKind.MOVED and not change.make_up
+    # The sessions the search places: those after the changed one (and a make-up for it), not
+    # the ones dropped with it.
+    free = [
+        (s, original.get(s.index) if s.index != change.index else None)
+        for s in slots
+        if s.index >= change.index
+        and not (change.kind is ChangeKind.MOVED and s.index == change.index)
+        and not (no_make_up and change.index in (s.index, s.follows))
+    ]
+    choices: dict[int, Choice] | None = None
     placed: dict[int, PlannedSession] = {}
     dropped: set[int] = set()
     prev: tuple[int, dt.date] | None = None
     stage_first: dict[int, dt.date] = {}
-    for slot in series_slots(protocol):
+    for slot in slots:
         was = original.get(slot.index)
         if slot.index < change.index:
             session = was
@@ -732,21 +827,25 @@ def reflow(
                 after = placed.get(slot.follows)
                 if after is None:
                     continue
-                days = planner.follow_days(slot, planner.cal.local_date(after.start), not_before)
-            elif prev is None:
-                days = planner.first_days(not_before or planner.cal.local_date(changed.start), None)
-            else:
+            elif prev is not None:
                 after = placed.get(prev[0])
-                days = planner.main_days(slot, prev, stage_first.get(slot.stage), not_before)
+            on = {i: planner.cal.local_date(s.start) for i, s in placed.items()}
+            if choices is None:
+                remaining = [(s, w) for s, w in free if s.index >= slot.index]
+                choices = SeriesSearch(planner, days_for).run(remaining, prev, stage_first, on)
+            days = days_for(slot, prev, stage_first, on)
+            choice = choices.get(slot.index)
             session = None
             if (
-                was is not None
+                choice is not None
+                and choice.kept
+                and was is not None
                 and slot.index != change.index
                 and days.first <= planner.cal.local_date(was.start) <= days.last
             ):
                 session = planner.keep_as_booked(was)
             if session is None:
-                session = planner.place(slot, days, after)
+                session = _place_chosen(planner, slot, days, after, choice)
         if session is None:
             continue
         placed[slot.index] = session
@@ -762,6 +861,24 @@ def reflow(
         )
         plan_out = dataclasses.replace(plan_out, problems=(short, *plan_out.problems))
     return plan_out
+
+
+def _place_chosen(
+    planner: _Planner,
+    slot: SeriesSlot,
+    days: _DayRange,
+    after: PlannedSession | None,
+    choice: Choice | None,
+) -> PlannedSession:
+    """``slot`` on the day the series search chose for it; when that day no longer has a start
+    (an earlier session of the series took what it needed), on the best day of its range."""
+    if choice is not None and not choice.unplaced and days.first <= choice.day <= days.last:
+        found = planner.place(slot, days, after, on=(choice.day, choice.minute, choice.keep))
+        if found is not None:
+            return found
+    found = planner.place(slot, days, after)
+    assert found is not None
+    return found
 
 
 def _finish(

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 
 from ketadesk.scheduling.availability import describe_day
+from ketadesk.scheduling.calendar import ClosureSpan
 from ketadesk.scheduling.catalog import ProtocolSpec, ProtocolStage
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import Preferences
@@ -83,14 +84,31 @@ def test_series_stays_in_the_preferred_room(clinic: DemoClinic) -> None:
     assert {s.resource_for("room") for s in result.sessions} == {room}
 
 
-def test_busy_room_on_one_day_changes_that_session_only(clinic: DemoClinic) -> None:
+def test_busy_room_on_one_day_moves_the_series_to_a_room_free_every_day(
+    clinic: DemoClinic,
+) -> None:
+    # The series is searched as a whole: rather than change rooms on Wednesday, all six
+    # infusions take a room that is free on every one of their days.
     wednesday = MON + dt.timedelta(days=2)
     avail = clinic.availability([clinic.hold("Room 1", wednesday, "09:00", "12:00")])
     result = plan(clinic, "iv_induction", availability=avail)
     assert result.complete
+    rooms = {s.resource_for("room") for s in result.sessions}
+    assert len(rooms) == 1
+    assert clinic.id("Room 1") not in rooms
+    assert {clinic.local(s.start).strftime("%H:%M") for s in result.sessions} == {"10:00"}
+
+
+def test_busy_preferred_room_on_one_day_changes_that_session_only(clinic: DemoClinic) -> None:
+    wednesday = MON + dt.timedelta(days=2)
+    avail = clinic.availability([clinic.hold("Room 1", wednesday, "09:00", "12:00")])
+    prefs = Preferences(preferred_room=clinic.id("Room 1"), preferred_start=dt.time(10, 0))
+    result = plan(clinic, "iv_induction", prefs=prefs, availability=avail)
+    assert result.complete
     rooms = [s.resource_for("room") for s in result.sessions]
     assert rooms[1] != clinic.id("Room 1")
     assert rooms[:1] + rooms[2:] == [clinic.id("Room 1")] * 5
+    assert any("Room 1 not free" in note for note in result.notes), result.notes
     assert {clinic.local(s.start).strftime("%H:%M") for s in result.sessions} == {"10:00"}
 
 
@@ -173,21 +191,36 @@ def test_kap_dosing_is_followed_by_integration_within_three_days(clinic: DemoCli
     assert len({s.resource_for("therapist") for s in result.sessions}) == 1
 
 
-def test_room_renovation_leaves_a_session_unplaced_with_alternatives(clinic: DemoClinic) -> None:
-    closures = [
+def _renovation(clinic: DemoClinic) -> list[ClosureSpan]:
+    return [
         clinic.closure(MON + dt.timedelta(days=d), "00:00", "23:59", "renovation", f"Room {i}")
         for d in range(1, 8)
         for i in (1, 2, 3)
     ]
-    result = plan(clinic, "iv_induction", availability=clinic.availability(closures=closures))
+
+
+def test_room_renovation_moves_the_series_past_it(clinic: DemoClinic) -> None:
+    # Searched as a whole, the series starts after the renovation rather than break in it;
+    # the notes say why the first days were not taken.
+    avail = clinic.availability(closures=_renovation(clinic))
+    result = plan(clinic, "iv_induction", availability=avail)
+    assert result.complete, result.problems
+    assert all(d > MON + dt.timedelta(days=7) for d in days(clinic, result.sessions))
+    assert any("every treatment room closed: renovation" in note for note in result.notes)
+
+
+def test_room_renovation_leaves_a_session_unplaced_when_the_start_is_fixed(
+    clinic: DemoClinic,
+) -> None:
+    avail = clinic.availability(closures=_renovation(clinic))
+    result = plan(clinic, "iv_induction", availability=avail, search_days=0)
     assert not result.complete
+    assert days(clinic, result.sessions)[0] == MON
     second = result.sessions[1]
     assert not second.placed
     assert second.holds == ()
     assert "every treatment room closed: renovation" in second.problems[0]
     assert second.problems[0] in result.problems
-    assert second.alternatives
-    assert all(clinic.local(a).date() > MON + dt.timedelta(days=7) for a in second.alternatives)
     assert result.sessions[3].placed  # the series carries on after the renovation
 
 

@@ -1,0 +1,670 @@
+"""The series search behind the planner: the whole series is placed at once, not one session after
+another.
+
+Clinics keep "same time, same room" for a series, so the first session's start and room (its
+*anchor*) decide what every later session costs.  The search
+
+1. enumerates anchors for the series' first session: each treatment room it could take on its best
+   few days, at the start minutes where the room's free time begins or ends on the days the series
+   will likely use (the cost of a fixed set of days is piecewise linear in the minute, so its least
+   value lies at such a break), plus the patient's preferred time and the planner's own greedy
+   choice;
+2. ranks the anchors by what they would cost on those likely days and keeps the best few;
+3. runs a beam over the sessions in series order: each state is a partial series (its days, its
+   anchors); states with the same anchors and the same recent days are merged (the cheaper one
+   wins), and only the cheapest ``BEAM`` survive each step.
+
+It scores with the planner's own score (``series_score``): the points of each session's day as the
+planner ranks them (late start, gap off target, off the preferred weekdays, beyond the stage
+window), the minutes off the series time (the preferred start, or the series' first session's)
+and a room other than the series' room (the preferred room, or the first session's), and the
+preferred staff member when one is named.  Days come from the planner's own day ranges
+(``days_for``), so every spacing rule the planner applies applies here too.  Per-day feasibility is
+built lazily and cached: a day is only looked at when a state reaches it.
+
+The search only chooses days and anchors; the planner then places each session on its chosen day
+with its own per-day rules and notes, re-checking every hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ketadesk.scheduling.availability import Availability, instant, seconds
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.catalog import ResourceKind, SessionTypeSpec
+from ketadesk.scheduling.model import PlannedSession
+from ketadesk.scheduling.openings import (
+    DayOptions,
+    Preferences,
+    PreferenceWeights,
+    Ranges,
+    SessionSearch,
+    _intersect,
+    _snap,
+    _starts_for,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesSlot:
+    """One place in a protocol's series."""
+
+    index: int  # 1-based place in the series ("3/6")
+    stage: int  # index into ``protocol.stages``
+    position: int  # 0-based place among the stage's main sessions
+    session_type: str
+    follows: int | None = None  # a follow-on session: the index of the session it follows
+
+
+@dataclass(frozen=True, slots=True)
+class DayRange:
+    """The days a session may take, scored (lower is better)."""
+
+    first: dt.date
+    last: dt.date
+    scored: tuple[tuple[int, dt.date], ...]
+    rule: str  # the rule in words, for a problem: "1-5 days after session 3 (Induction)"
+
+
+class _Planner(Protocol):
+    """What the search reads of the planner (``planner._Planner``)."""
+
+    prefs: Preferences
+    work: Availability
+    cal: ClinicCalendar
+    session_types: Mapping[str, SessionTypeSpec]
+    weights: PreferenceWeights
+    series_minute: dict[str, int]
+    keep: dict[str, dict[str, int]]
+
+    def search(
+        self,
+        spec: SessionTypeSpec,
+        keep: Mapping[str, int] | None = None,
+        after: PlannedSession | None = None,
+    ) -> SessionSearch: ...
+
+
+_DayRange = DayRange
+
+# How many anchors are followed through the whole series, and how many partial series survive
+# each step.  Search effort, not clinic rules.
+ANCHORS = 16
+BEAM = 48
+# A session's days ranked worse than its best day with a start by more than one day off the
+# preferred weekdays are not looked at (on the bench: a third less time, one case in sixty
+# slightly worse).
+# Days looked at for the first session's anchors (the best-ranked days that have a start).
+ANCHOR_DAYS = 2
+# A session the search cannot place: ranked below any placed one whatever the points.
+UNPLACED = 10_000_000
+
+Prev = tuple[int, dt.date] | None
+DaysFor = Callable[[SeriesSlot, Prev, Mapping[int, dt.date], Mapping[int, dt.date]], DayRange]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Where the search put one session: its day, and for a series' first session the start
+    minute and room to aim for; ``kept``: the booked session stays; ``unplaced``: no day has a
+    start (the planner explains)."""
+
+    day: dt.date
+    minute: int | None = None
+    keep: Mapping[str, int] | None = None
+    kept: bool = False
+    unplaced: bool = False
+
+
+@dataclass(slots=True)
+class _State:
+    cost: int
+    prev: Prev
+    stage_first: dict[int, dt.date]
+    placed: dict[int, dt.date]
+    anchors: dict[str, tuple[int, int | None]]  # type code -> (minute of day, room id)
+    choices: dict[int, Choice] = field(default_factory=dict)
+
+    def key(self, recent: int) -> tuple[object, ...]:
+        days = sorted(self.placed.values())[-recent:]
+        return (
+            tuple(sorted(self.anchors.items())),
+            tuple(days),
+            self.prev,
+            tuple(sorted(self.stage_first.items())),
+        )
+
+
+class _TypeDays:
+    """One session type's days, looked at lazily: feasible starts, and the starts each resource
+    that a preference names could serve."""
+
+    def __init__(self, planner: _Planner, spec: SessionTypeSpec) -> None:
+        self.planner = planner
+        self.spec = spec
+        self.search: SessionSearch = planner.search(spec, keep={})
+        self.avail = planner.work
+        self.step = self.search.step
+        self.per_minute = planner.weights.per_minute_from_preferred_start
+        room = next(
+            (n for n in self.search.needs if n.kind is ResourceKind.ROOM and not n.optional), None
+        )
+        self.room_key = room.key if room is not None else None
+        self.rooms: tuple[int, ...] = room.candidates if room is not None else ()
+        self.staff = tuple(
+            p
+            for p in self.search.penalties
+            if any(n.key == p.need and n.kind is ResourceKind.STAFF for n in self.search.needs)
+        )
+        self.holds = {n.key: n.holds for n in self.search.needs}
+        self._options: dict[dt.date, DayOptions | str] = {}
+        self._serve: dict[tuple[str, int, dt.date], Ranges] = {}
+        self._cost: dict[tuple[dt.date, int | None, int | None], tuple[int, int, int | None] | None]
+        self._cost = {}
+
+    def options(self, day: dt.date) -> DayOptions | str:
+        found = self._options.get(day)
+        if found is None:
+            found = self.search.day_options(day, self.planner.prefs)
+            self._options[day] = found
+        return found
+
+    def serve(self, need: str, rid: int, day: dt.date) -> Ranges:
+        """The day's feasible starts at which ``rid`` can serve ``need``."""
+        key = (need, rid, day)
+        found = self._serve.get(key)
+        if found is None:
+            options = self.options(day)
+            found = []
+            anchor = self.search.anchor(day)
+            if not isinstance(options, str) and anchor is not None:
+                free = self.avail.day_free(rid, day)
+                found = options.starts
+                for a, b, mode in self.holds[need]:
+                    found = _intersect(found, _starts_for(free.for_mode(mode), a, b))
+                    if not found:
+                        break
+                found = _snap(found, anchor, self.step) if found else []
+            self._serve[key] = found
+        return found
+
+    def minute(self, t: int) -> int:
+        return self.planner.cal.minute_of_day(instant(t))
+
+    def cost(
+        self, day: dt.date, minute: int | None, room: int | None
+    ) -> tuple[int, int, int | None] | None:
+        """(points, start, room) of the day's best start aiming at ``minute`` in ``room`` (both
+        optional), as the planner's per-day choice ranks them; None when the day has none."""
+        key = (day, minute, room)
+        if key in self._cost:
+            return self._cost[key]
+        options = self.options(day)
+        result: tuple[int, int, int | None] | None = None
+        if not isinstance(options, str):
+            target = self.avail.local_seconds(day, minute) if minute is not None else None
+            rooms: list[tuple[int | None, int]] = [(None, 0)]
+            if room is not None and self.room_key is not None:
+                rooms = [(room, 0), (None, self.planner.weights.other_room)]
+            staff_sets: list[tuple[tuple[str, int] | None, int]] = [(None, 0)]
+            for p in self.staff[:1]:
+                staff_sets = [((p.need, p.resource_id), 0), (None, p.points)]
+            for rid, room_points in rooms:
+                for staff, staff_points in staff_sets:
+                    ranges = options.starts
+                    if rid is not None and self.room_key is not None:
+                        ranges = self.serve(self.room_key, rid, day)
+                    if staff is not None:
+                        ranges = _intersect(ranges, self.serve(staff[0], staff[1], day))
+                    if not ranges:
+                        continue
+                    near = _nearest(ranges, target, self.step)
+                    points = room_points + staff_points
+                    if target is not None:
+                        points += abs(near - target) // 60 * self.per_minute
+                    if result is None or (points, near) < result[:2]:
+                        result = (points, near, rid)
+            if result is not None and result[2] is None and self.room_key is not None:
+                result = (result[0], result[1], options.first_serving(self.room_key, result[1]))
+        self._cost[key] = result
+        return result
+
+
+def _nearest(ranges: Ranges, target: int | None, step: int) -> int:
+    """The grid start in ``ranges`` nearest ``target`` (the earliest among equals)."""
+    if target is None:
+        return ranges[0][0]
+    i = bisect_right(ranges, (target, 1 << 62)) - 1
+    best: int | None = None
+    if i >= 0:
+        lo, hi = ranges[i]
+        if target <= hi:
+            below = lo + ((target - lo) // step) * step
+            best = below
+            if below + step <= hi and below + step - target < target - below:
+                best = below + step
+        else:
+            best = hi
+    if i + 1 < len(ranges):
+        lo = ranges[i + 1][0]
+        if best is None or lo - target < abs(target - best):
+            best = lo
+    assert best is not None
+    return best
+
+
+class SeriesSearch:
+    """Chooses the days (and the first session's start and room) of the slots still to place."""
+
+    def __init__(self, planner: _Planner, days_for: DaysFor) -> None:
+        self.planner = planner
+        self.days_for = days_for
+        self.types: dict[str, _TypeDays] = {}
+        self._days: dict[tuple[object, ...], _DayRange] = {}
+        self.margin = planner.weights.off_weekday
+        self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
+        prefs = planner.prefs
+        self.preferred_minute = (
+            prefs.preferred_start.hour * 60 + prefs.preferred_start.minute
+            if prefs.preferred_start is not None
+            else None
+        )
+
+    def days(self, slot: SeriesSlot, state: _State) -> _DayRange:
+        """The slot's day range after ``state`` (the planner's own, cached)."""
+        key = (
+            slot.index,
+            state.prev,
+            tuple(sorted(state.stage_first.items())),
+            state.placed.get(slot.follows) if slot.follows is not None else None,
+        )
+        found = self._days.get(key)
+        if found is None:
+            found = self.days_for(slot, state.prev, state.stage_first, state.placed)
+            self._days[key] = found
+        return found
+
+    def table(self, code: str) -> _TypeDays:
+        found = self.types.get(code)
+        if found is None:
+            found = _TypeDays(self.planner, self.planner.session_types[code])
+            self.types[code] = found
+        return found
+
+    def _targets(
+        self, table: _TypeDays, anchor: tuple[int, int | None] | None
+    ) -> tuple[int | None, int | None]:
+        minute = self.preferred_minute
+        if minute is None and anchor is not None:
+            minute = anchor[0]
+        room = self.planner.prefs.preferred_room
+        if room is None or room not in table.rooms:
+            room = anchor[1] if anchor is not None else None
+        return minute, room
+
+    # -- the search ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        slots: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+        prev: Prev,
+        stage_first: Mapping[int, dt.date],
+        placed: Mapping[int, dt.date],
+    ) -> dict[int, Choice]:
+        """Choices for ``slots`` (in series order; each with its booked session when re-flowed),
+        given what is already placed before them."""
+        anchors: dict[str, tuple[int, int | None]] = {}
+        for code, minute in self.planner.series_minute.items():
+            keep = self.planner.keep.get(code, {})
+            table = self.table(code)
+            anchors[code] = (minute, keep.get(table.room_key) if table.room_key else None)
+        start = _State(0, prev, dict(stage_first), dict(placed), anchors)
+        recent = 2
+        states = [start]
+        for n, (slot, was) in enumerate(slots):
+            if n == 0 and slot.session_type not in anchors:
+                states = self._anchored_first(slot, start, slots[1:])
+                continue
+            merged: dict[tuple[object, ...], _State] = {}
+            for state in states:
+                for new in self._expand(state, slot, was):
+                    k = new.key(recent)
+                    old = merged.get(k)
+                    if old is None or new.cost < old.cost:
+                        merged[k] = new
+            states = sorted(merged.values(), key=lambda s: s.cost)[:BEAM]
+        # The old planner's own series, session by session, is always a candidate: the search
+        # never returns a series it scores worse.
+        dive = self._greedy(start, slots, anchors)
+        best = min([*states, dive], key=lambda s: s.cost)
+        return best.choices
+
+    def _greedy(
+        self,
+        start: _State,
+        slots: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+        anchors: Mapping[str, tuple[int, int | None]],
+    ) -> _State:
+        """Each session on its own best day, never going back (as ``whole_series=False``)."""
+        state = start
+        for n, (slot, was) in enumerate(slots):
+            code = slot.session_type
+            if n == 0 and code not in anchors:
+                table = self.table(code)
+                pref_room = self.planner.prefs.preferred_room
+                fixed_room = pref_room if pref_room in table.rooms else None
+                days = self.days(slot, state)
+                best: tuple[int, int, dt.date, int, int | None] | None = None
+                for points, day in days.scored:
+                    if best is not None and points >= best[0]:
+                        break
+                    found = table.cost(day, self.preferred_minute, fixed_room)
+                    if found is not None and (best is None or points + found[0] < best[0]):
+                        best = (points + found[0], points, day, found[1], found[2])
+                if best is not None:
+                    total, _points, day, t, rid = best
+                    new = self._advance(state, slot, day)
+                    new.cost += total
+                    new.anchors[code] = (table.minute(t), rid)
+                    keep = {table.room_key: rid} if table.room_key and rid is not None else None
+                    aim = table.minute(t) if self.preferred_minute is None else None
+                    new.choices[slot.index] = Choice(day, minute=aim, keep=keep)
+                    state = new
+                    continue
+            options = self._expand(state, slot, was, greedy=True)
+            state = min(options, key=lambda s: s.cost)  # the first among equals, as greedy
+        return state
+
+    def _advance(self, state: _State, slot: SeriesSlot, day: dt.date) -> _State:
+        new = _State(
+            state.cost,
+            state.prev,
+            dict(state.stage_first),
+            {**state.placed, slot.index: day},
+            dict(state.anchors),
+            dict(state.choices),
+        )
+        if slot.follows is None:
+            new.prev = (slot.index, day)
+            new.stage_first.setdefault(slot.stage, day)
+        return new
+
+    def _expand(
+        self, state: _State, slot: SeriesSlot, was: PlannedSession | None, *, greedy: bool = False
+    ) -> list[_State]:
+        """The states after placing ``slot`` on each day worth a look; ``greedy``: the days the
+        one-at-a-time planner looks at (until a day's points alone exceed the best total)."""
+        days = self.days(slot, state)
+        table = self.table(slot.session_type)
+        anchor = state.anchors.get(slot.session_type)
+        minute, room = self._targets(table, anchor)
+        cal = self.planner.cal
+        out: list[_State] = []
+        was_day = cal.local_date(was.start) if was is not None and was.placed else None
+        kept_cost = self._kept_cost(was, table, minute, room) if was_day is not None else None
+        if was_day is not None and kept_cost is not None and days.first <= was_day <= days.last:
+            # A booked session that still keeps its spacing and resources stays as booked.
+            new = self._advance(state, slot, was_day)
+            new.cost += next((p for p, d in days.scored if d == was_day), 0) + kept_cost
+            new.choices[slot.index] = Choice(was_day, kept=True)
+            return [new]
+        limit: int | None = None
+        best_total: int | None = None
+        for points, day in days.scored:
+            if limit is not None and points > limit:
+                break  # days ranked this far below the best one with a start never pay off
+            if greedy and best_total is not None and points >= best_total:
+                break
+            found = table.cost(day, minute, room)
+            if found is None:
+                continue
+            if greedy:
+                if best_total is None or points + found[0] < best_total:
+                    best_total = points + found[0]
+            elif limit is None:
+                limit = points + self.margin
+            new = self._advance(state, slot, day)
+            new.cost += points + found[0]
+            if anchor is None:
+                new.anchors[slot.session_type] = (table.minute(found[1]), found[2])
+            new.choices[slot.index] = Choice(day)
+            out.append(new)
+        if not out:
+            day = days.scored[0][1] if days.scored else days.first
+            new = self._advance(state, slot, day)
+            new.cost += UNPLACED
+            new.choices[slot.index] = Choice(day, unplaced=True)
+            out.append(new)
+        return out
+
+    def _kept_cost(
+        self, was: PlannedSession | None, table: _TypeDays, minute: int | None, room: int | None
+    ) -> int | None:
+        """The score of a booked session left as it is, or None when it cannot stay."""
+        if was is None or not was.placed or not was.holds:
+            return None
+        pinned = {h.need: h.resource_id for h in was.holds}
+        free = self._still_free.get(was.index)
+        if free is None:
+            search = self.planner.search(table.spec, keep=pinned)
+            free = search.at(seconds(was.start), only=pinned)[0] is not None
+            self._still_free[was.index] = free
+        if not free:
+            return None
+        points = 0
+        if minute is not None:
+            target = self.planner.work.local_seconds(self.planner.cal.local_date(was.start), minute)
+            points += abs(seconds(was.start) - target) // 60 * table.per_minute
+        if room is not None and table.room_key is not None and pinned.get(table.room_key) != room:
+            points += self.planner.weights.other_room
+        return points
+
+    # -- anchors ------------------------------------------------------------------------------
+
+    def _anchored_first(
+        self,
+        slot: SeriesSlot,
+        start: _State,
+        rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+    ) -> list[_State]:
+        """The series' first session at each promising anchor, best first."""
+        code = slot.session_type
+        table = self.table(code)
+        days = self.days(slot, start)
+        first_days: list[tuple[int, dt.date]] = []
+        for p, d in days.scored:  # best-ranked first: only as many days as needed are built
+            if not isinstance(table.options(d), str):
+                first_days.append((p, d))
+                if len(first_days) == ANCHOR_DAYS:
+                    break
+        if not first_days:
+            return self._expand(start, slot, None)
+        # The days the series would likely use: each later session on its best-ranked day with a
+        # start, from the best first day on.
+        likely = self._likely_days(slot, start, first_days[0][1], rest)
+        same_type = [d for s, d in likely if s.session_type == code]
+        pref_room = self.planner.prefs.preferred_room
+        fixed_room = pref_room if pref_room in table.rooms else None
+        rooms: Sequence[int | None] = table.rooms or (None,)
+        scored: dict[tuple[dt.date, int, int | None], int] = {}
+        greedy_first = table.cost(first_days[0][1], self.preferred_minute, fixed_room)
+        for points, d1 in first_days:
+            for rid in rooms:
+                key_room = table.room_key
+                own = table.serve(key_room, rid, d1) if rid is not None and key_room else None
+                if own is None:
+                    opts = table.options(d1)
+                    assert not isinstance(opts, str)
+                    own = opts.starts
+                if not own:
+                    continue
+                breaks = {lo for lo, _ in own} | {hi for _, hi in own}
+                if self.preferred_minute is not None:
+                    breaks.add(self.planner.work.local_seconds(d1, self.preferred_minute))
+                for d in same_type:
+                    ranges = table.serve(key_room, rid, d) if rid is not None and key_room else []
+                    for lo, hi in ranges:
+                        breaks.add(self.planner.work.local_seconds(d1, table.minute(lo)))
+                        breaks.add(self.planner.work.local_seconds(d1, table.minute(hi)))
+                for b in breaks:
+                    t = _nearest(own, b, table.step)
+                    key = (d1, table.minute(t), rid)
+                    if key in scored:
+                        continue
+                    scored[key] = points + self._first_points(table, t, rid)
+        if greedy_first is not None:
+            d1 = first_days[0][1]
+            key = (d1, table.minute(greedy_first[1]), greedy_first[2])
+            scored.setdefault(key, first_days[0][0] + greedy_first[0])
+        ranked: list[tuple[int, int, tuple[dt.date, int, int | None]]] = []
+        # Cheapest first-session points first, so that the K-th best estimate soon bounds the
+        # rest: an anchor whose partial estimate already exceeds it is dropped.
+        order = sorted(scored.items(), key=lambda kv: (kv[1], kv[0][0], kv[0][1]))
+        missing = 2 * self.planner.weights.off_weekday
+        bound: int | None = None
+        for key, first_points in order:
+            d1, minute, rid = key
+            tm, tr = self._targets(table, (minute, rid))
+            estimate = first_points
+            for d in same_type:
+                if bound is not None and estimate > bound:
+                    break
+                found = table.cost(d, tm, tr)
+                estimate += found[0] if found is not None else missing
+            if bound is not None and estimate > bound:
+                continue
+            ranked.append((estimate, first_points, key))
+            if len(ranked) >= ANCHORS:
+                ranked.sort(key=lambda r: (r[0], r[2][0], r[2][1], rooms.index(r[2][2])))
+                del ranked[ANCHORS:]
+                bound = ranked[-1][0]
+        ranked.sort(key=lambda r: (r[0], r[2][0], r[2][1], rooms.index(r[2][2])))
+        out: list[_State] = []
+        for _estimate, first_points, (d1, minute, rid) in ranked[:ANCHORS]:
+            new = self._advance(start, slot, d1)
+            new.cost += first_points
+            new.anchors[code] = (minute, rid)
+            keep = {table.room_key: rid} if table.room_key is not None and rid is not None else None
+            # With a preferred start the series' time is that, whatever the first session's.
+            aim = minute if self.preferred_minute is None else None
+            new.choices[slot.index] = Choice(d1, minute=aim, keep=keep)
+            out.append(new)
+        return out
+
+    def _first_points(self, table: _TypeDays, t: int, rid: int | None) -> int:
+        """The first session's own points at ``t`` in ``rid``: preferred time, room, staff."""
+        points = 0
+        if self.preferred_minute is not None:
+            day = self.planner.cal.local_date(instant(t))
+            target = self.planner.work.local_seconds(day, self.preferred_minute)
+            points += abs(t - target) // 60 * table.per_minute
+        pref_room = self.planner.prefs.preferred_room
+        if pref_room in table.rooms and rid != pref_room:
+            points += self.planner.weights.other_room
+        for p in table.staff[:1]:
+            day = self.planner.cal.local_date(instant(t))
+            ranges = table.serve(p.need, p.resource_id, day)
+            if not any(lo <= t <= hi for lo, hi in ranges):
+                points += p.points
+        return points
+
+    def _likely_days(
+        self,
+        slot: SeriesSlot,
+        start: _State,
+        day: dt.date,
+        rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+    ) -> list[tuple[SeriesSlot, dt.date]]:
+        state = self._advance(start, slot, day)
+        out: list[tuple[SeriesSlot, dt.date]] = []
+        for later, _was in rest:
+            days = self.days(later, state)
+            table = self.table(later.session_type)
+            pick = next((d for _p, d in days.scored if not isinstance(table.options(d), str)), None)
+            if pick is None:
+                pick = days.scored[0][1] if days.scored else days.first
+            out.append((later, pick))
+            state = self._advance(state, later, pick)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# The score
+
+
+def series_score(
+    planner: _Planner,
+    sessions: Sequence[PlannedSession],
+    days_for: DaysFor,
+    slots: Sequence[SeriesSlot],
+) -> int:
+    """The planner's score of a placed series (lower is better): the points of each session's
+    day in its range, the minutes off the series time and a room other than the series' room
+    (as ``SeriesSearch`` ranks them).  A session outside its day range or unplaced scores
+    ``UNPLACED``."""
+    by_index = {s.index: s for s in sessions}
+    cal = planner.cal
+    prefs = planner.prefs
+    pref_minute = (
+        prefs.preferred_start.hour * 60 + prefs.preferred_start.minute
+        if prefs.preferred_start is not None
+        else None
+    )
+    prev: Prev = None
+    stage_first: dict[int, dt.date] = {}
+    placed: dict[int, dt.date] = {}
+    series: dict[str, tuple[int, int | None]] = {}
+    total = 0
+    for slot in slots:
+        session = by_index.get(slot.index)
+        if session is None or not session.placed:
+            total += UNPLACED
+            continue
+        day = cal.local_date(session.start)
+        days = days_for(slot, prev, stage_first, placed)
+        points = next((p for p, d in days.scored if d == day), None)
+        if points is None:
+            total += UNPLACED
+        else:
+            total += points
+        spec = planner.session_types[session.session_type]
+        room_need = next(
+            (n.key for n in spec.needs if n.kind is ResourceKind.ROOM and not n.optional), None
+        )
+        rooms = {h.need: h.resource_id for h in session.holds}
+        room = rooms.get(room_need) if room_need is not None else None
+        minute = cal.minute_of_day(session.start)
+        first = series.setdefault(spec.code, (minute, room))
+        target_minute = pref_minute if pref_minute is not None else first[0]
+        total += abs(minute - target_minute) * planner.weights.per_minute_from_preferred_start
+        target_room = first[1]
+        if prefs.preferred_room is not None and room_need is not None:
+            candidates = [
+                r.id
+                for need in spec.needs
+                if need.key == room_need
+                for r in planner.work.candidates_for(spec, need)
+            ]
+            if prefs.preferred_room in candidates:
+                target_room = prefs.preferred_room
+        if target_room is not None and room != target_room:
+            total += planner.weights.other_room
+        if prefs.preferred_staff is not None:
+            staffed = [
+                need.key
+                for need in spec.needs
+                if need.kind is ResourceKind.STAFF
+                and prefs.preferred_staff in {r.id for r in planner.work.candidates_for(spec, need)}
+            ]
+            if staffed and rooms.get(staffed[0]) != prefs.preferred_staff:
+                total += planner.weights.other_staff
+        placed[slot.index] = day
+        if slot.follows is None:
+            prev = (slot.index, day)
+            stage_first.setdefault(slot.stage, day)
+    return total
