@@ -19,6 +19,7 @@ from ketadesk.scheduling.catalog import (
 )
 from ketadesk.scheduling.fees import parse_fee_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
+from ketadesk.scheduling.protocol_rules import parse_protocol_rule_settings
 
 CLINIC_FILE = "clinic.toml"
 SESSION_TYPES_FILE = "session_types.toml"
@@ -77,6 +78,7 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     # [fees] is its own feature's section (scheduling/fees.py), checked here so a mistake stops
     # the clinic opening (and a Settings save) with its key named, not the first cancellation.
     parse_fee_settings(raw.clinic.get("fees"), f"{prefix}{CLINIC_FILE}", session_types)
+    parse_protocol_rule_settings(raw.clinic.get("protocol_rules"), f"{prefix}{CLINIC_FILE}")
     return Catalog(settings, session_types, protocols)
 
 

@@ -65,6 +65,7 @@ FOLLOWUP_KINDS = (
     "booster_review",
     "adverse_event",
     "urgent_review",
+    "induction_review",
 )
 PHASE_SHADES = ("checkin", "dosing", "observation", "therapy")
 
@@ -185,6 +186,14 @@ class CompletionFollowUp:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowCap:
+    """At most ``sessions`` sessions of a stage's type in any ``days`` consecutive days."""
+
+    sessions: int
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolStage:
     name: str
     session_type: str
@@ -195,6 +204,7 @@ class ProtocolStage:
     window_days: int | None = None
     followed_by: FollowedBy | None = None
     on_complete: CompletionFollowUp | None = None
+    window_cap: WindowCap | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,6 +592,12 @@ def parse_protocol(
                 min_days=cr.integer("min_days"),
                 max_days=cr.integer("max_days"),
             )
+        window_cap = None
+        if sr.has("window_cap"):
+            wr = sr.table("window_cap")
+            window_cap = WindowCap(
+                sessions=wr.integer("sessions", minimum=1), days=wr.integer("days", minimum=1)
+            )
         stages.append(
             ProtocolStage(
                 name=sr.text("name"),
@@ -593,6 +609,7 @@ def parse_protocol(
                 window_days=sr.opt_int("window_days", minimum=1),
                 followed_by=followed_by,
                 on_complete=on_complete,
+                window_cap=window_cap,
             )
         )
     if not stages:
@@ -694,7 +711,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         # scheduling/safety_followups.py), kept as given.
         extra={
             k: data[k]
-            for k in ("confirmations", "fees", "urgent_review", "rems_form")
+            for k in ("confirmations", "fees", "urgent_review", "rems_form", "protocol_rules")
             if isinstance(data, dict) and k in data
         },
     )

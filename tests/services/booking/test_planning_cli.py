@@ -360,7 +360,7 @@ def test_series_that_breaks_spacing_needs_an_override(clinic: SmallClinic) -> No
     gappy = tuple(
         clinic.session("iv_infusion", d, "10:00", IV, index=i) for i, d in enumerate(days2, 1)
     )
-    with pytest.raises(InvalidRequest, match="breaks the protocol's spacing"):
+    with pytest.raises(InvalidRequest, match="breaks the clinic's rules"):
         booking.book(
             clinic.db,
             NURSE,
