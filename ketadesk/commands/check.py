@@ -44,8 +44,14 @@ def _check(args: argparse.Namespace) -> int:
         print(f"released {_counted(len(released), 'tentative hold')} past its deadline")
     for problem in report.problems:
         print(problem.message)
+    # Booked sessions that break a protocol or gating rule: warnings, the exit status is the
+    # rows'.
+    for warning in report.warnings:
+        print(warning.message)
     count = len(report.problems)
     verdict = _counted(count, "problem") if count else "no problems"
+    if report.warnings:
+        verdict += f", {_counted(len(report.warnings), 'rule warning')}"
     appointments = _counted(report.appointments, "appointment")
     print(f"checked {appointments} and {_counted(report.holds, 'hold')}: {verdict}")
     if at_rest.notice:
