@@ -46,6 +46,7 @@ from ketadesk.store.models import (
     ResourceHold,
     SessionType,
     StaffMember,
+    User,
 )
 
 BY_ROOM = "room"
@@ -92,6 +93,9 @@ class SheetSession:
     driver_phone: str = ""
     #: ``staff`` as the compact row names them ("Reyes RN"); empty: ``staff`` in full.
     staff_short: tuple[str, ...] = ()
+    #: The rules a clinician overrode for this session or its series: (rule code, reason, who),
+    #: printed where the station looks (the reason left out on the public sheet).
+    overrides: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +190,7 @@ def day_sheet(
             else []
         )
         gates = _open_gates(session, catalog, active, people) if ids else {}
+        overridden = _overrides(session, people) if ids else {}
     monitor: dict[int, str] = {}
     staff: dict[int, dict[int, str]] = defaultdict(dict)  # appointment -> {resource id: label}
     short: dict[int, dict[int, str]] = defaultdict(dict)  # the same, by last name
@@ -239,6 +244,10 @@ def day_sheet(
             ride_pickup=str((checklist or {}).get("ride_pickup") or ""),
             needs_driver=bool(dosing),
             gate_warnings=gates.get(a.id, ()),
+            overrides=tuple(
+                (rule, "" if use_initials else reason, who)
+                for rule, reason, who in overridden.get(a.id, ())
+            ),
             # A note may name the patient ("call her husband Bob"): not on the public sheet.
             notes="" if use_initials else (notes or "").strip(),
         )
@@ -258,6 +267,41 @@ def day_sheet(
         printed_at=(now or utcnow()).astimezone(tz),
         logo=clinic_logo(catalog.settings),
     )
+
+
+def _overrides(session: Session, people: Sequence[Any]) -> dict[int, list[tuple[str, str, str]]]:
+    """Per appointment of the day, the overrides on record for it or its series: (rule,
+    reason, who), oldest first."""
+    series_of = {row[0]: row[8] for row in people}
+    series_ids = sorted({s for s in series_of.values() if s is not None})
+    rows = session.execute(
+        select(
+            GatingOverride.appointment_id,
+            GatingOverride.series_id,
+            GatingOverride.rule,
+            GatingOverride.reason,
+            User.display_name,
+            User.role,
+        )
+        .outerjoin(User, User.id == GatingOverride.user_id)
+        .where(
+            GatingOverride.appointment_id.in_(sorted(series_of))
+            | GatingOverride.series_id.in_(series_ids)
+        )
+        .order_by(GatingOverride.at, GatingOverride.id)
+    ).all()
+    out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    for appointment_id, series_id, rule, reason, name, role in rows:
+        who = f"{name} ({role.replace('_', ' ')})" if name else "command line"
+        targets = (
+            [appointment_id]
+            if appointment_id is not None
+            else [a for a, s in series_of.items() if s == series_id]
+        )
+        for a in targets:
+            if a in series_of and (rule, reason, who) not in out[a]:
+                out[a].append((rule, reason, who))
+    return out
 
 
 # The day sheet shows a missing driver in its own words ("NO DRIVER RECORDED").
@@ -470,6 +514,15 @@ def _session_row(s: SheetSession, by: str) -> str:
         checks.append(("&#9746;" if s.fasting_confirmed else "&#9744;") + "&nbsp;Fasting")
     for warning in s.gate_warnings:  # never shortened: each is a reason not to dose
         checks.append(f'<span class="warn">&#9888; {html.escape(warning)}</span>')
+    for rule, reason, decided_by in s.overrides:  # a clinician's decision, for the station
+        checks.append(
+            fill(
+                "day_override.html",
+                rule=rule,
+                reason_html=f": {html.escape(reason)}" if reason else "",
+                who=decided_by,
+            )
+        )
     if s.notes:
         checks.append(f"<i>{html.escape(shortened(s.notes))}</i>")
     # "Booked" is what a sheet printed ahead says of nearly every row: only the others print.
