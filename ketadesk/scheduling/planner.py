@@ -34,6 +34,7 @@ from ketadesk.scheduling.openings import (
     SessionSearch,
     aggregate_reasons,
 )
+from ketadesk.scheduling.protocol_rules import window_cap_problems
 
 # How far the planner looks for a first session after the requested start date, and beyond a
 # session's allowed days for alternatives.  A search horizon, not a clinic rule.
@@ -775,6 +776,16 @@ def _finish(
     sessions = tuple(placed[i] for i in sorted(placed))
     problems = [p for s in sessions for p in s.problems]
     problems.extend(spacing_problems(protocol, sessions, planner.cal, session_types))
+    problems.extend(
+        window_cap_problems(
+            protocol,
+            [
+                (s.index, s.session_type, planner.cal.local_date(s.start))
+                for s in sessions
+                if s.placed
+            ],
+        )
+    )
     return SeriesPlan(
         protocol=protocol.code,
         sessions=sessions,

@@ -444,6 +444,28 @@ def _window_caps(
     return out
 
 
+def window_cap_problems(
+    protocol: ProtocolSpec, placed: Sequence[tuple[int, str, dt.date]]
+) -> tuple[str, ...]:
+    """The doses-per-window rule over a plan's placed sessions ((index, session type, local
+    day)), in words naming the rule: what the planner reports so it never offers a plan the
+    booking refuses (Mon/Wed/Fri Spravato induction)."""
+    sessions = [
+        CourseSession(
+            key=index,
+            series=0,
+            index=index,
+            session_type=code,
+            protocol=protocol.code,
+            start=dt.datetime.combine(day, dt.time(), dt.UTC),
+            day=day,
+        )
+        for index, code, day in placed
+    ]
+    found = _window_caps(sessions, {s.key for s in sessions}, {protocol.code: protocol})
+    return tuple(dict.fromkeys(f"{message} [{rule}]" for rule, message in found))
+
+
 def _concurrent_courses(
     sessions: Sequence[CourseSession],
     changed: set[int],
