@@ -92,8 +92,8 @@ def _move(args: argparse.Namespace) -> int:
     db = opened.db
     try:
         _, now = clinic_now(db, today)
-        actor = account_actor(db, args.user) if args.user else command_line_actor()
         try:
+            actor = account_actor(db, args.user) if args.user else command_line_actor()
             done = move_appointment(
                 db,
                 actor,

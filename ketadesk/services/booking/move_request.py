@@ -45,10 +45,14 @@ def account_actor(db: Database, username: str) -> Actor:
     """The active account ``username`` as the actor of a command (its role decides what it
     may override)."""
     with db.read() as session:
-        user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    if user is None or not user.active:
+        row = session.execute(
+            select(User.id, User.username, User.role).where(
+                User.username == username.strip().lower(), User.active.is_(True)
+            )
+        ).one_or_none()
+    if row is None:
         raise NotFound(f"no active account {username!r}")
-    return Actor(user_id=user.id, username=user.username, role=user.role)
+    return Actor(user_id=row[0], username=row[1], role=row[2])
 
 
 def move_appointment(
