@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "screenshot",
     "openings",
     "plan",
+    "move",
     "printing",
     "export",
     "backup",

@@ -21,6 +21,7 @@ from ketadesk.scheduling.chair_rules import parse_chair_settings
 from ketadesk.scheduling.dropout import parse_dropout_settings
 from ketadesk.scheduling.fees import parse_fee_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
+from ketadesk.scheduling.protocol_rules import parse_protocol_rule_settings
 
 CLINIC_FILE = "clinic.toml"
 SESSION_TYPES_FILE = "session_types.toml"
@@ -82,6 +83,7 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     # [chair] likewise (scheduling/chair_rules.py): a mistake is named when the clinic opens.
     parse_chair_settings(raw.clinic.get("chair"), f"{prefix}{CLINIC_FILE}")
     parse_dropout_settings(raw.clinic.get("dropout"), f"{prefix}{CLINIC_FILE}")
+    parse_protocol_rule_settings(raw.clinic.get("protocol_rules"), f"{prefix}{CLINIC_FILE}")
     return Catalog(settings, session_types, protocols)
 
 

@@ -48,11 +48,17 @@ def _check(args: argparse.Namespace) -> int:
     for problem in report.problems:
         warning = problem.severity is Severity.WARNING
         print(f"warning: {problem.message}" if warning else problem.message)
+    # Booked sessions that break a protocol or gating rule (each message says "warning: "):
+    # a clinician's look, the exit status is the rows'.
+    for rule_warning in report.warnings:
+        print(rule_warning.message)
     count = len(report.errors)
     warnings = len(report.problems) - count
     verdict = _counted(count, "problem") if count else "no problems"
     if warnings:
         verdict += f", {_counted(warnings, 'warning')}"
+    if report.warnings:
+        verdict += f", {_counted(len(report.warnings), 'rule warning')}"
     appointments = _counted(report.appointments, "appointment")
     print(f"checked {appointments} and {_counted(report.holds, 'hold')}: {verdict}")
     if at_rest.notice:

@@ -66,6 +66,7 @@ FOLLOWUP_KINDS = (
     "booster_review",
     "adverse_event",
     "urgent_review",
+    "induction_review",
 )
 PHASE_SHADES = ("checkin", "dosing", "observation", "therapy")
 
@@ -211,6 +212,14 @@ class CompletionFollowUp:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowCap:
+    """At most ``sessions`` sessions of a stage's type in any ``days`` consecutive days."""
+
+    sessions: int
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolStage:
     name: str
     session_type: str
@@ -221,6 +230,7 @@ class ProtocolStage:
     window_days: int | None = None
     followed_by: FollowedBy | None = None
     on_complete: CompletionFollowUp | None = None
+    window_cap: WindowCap | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -675,6 +685,12 @@ def parse_protocol(
                 min_days=cr.integer("min_days"),
                 max_days=cr.integer("max_days"),
             )
+        window_cap = None
+        if sr.has("window_cap"):
+            wr = sr.table("window_cap")
+            window_cap = WindowCap(
+                sessions=wr.integer("sessions", minimum=1), days=wr.integer("days", minimum=1)
+            )
         stages.append(
             ProtocolStage(
                 name=sr.text("name"),
@@ -686,6 +702,7 @@ def parse_protocol(
                 window_days=sr.opt_int("window_days", minimum=1),
                 followed_by=followed_by,
                 on_complete=on_complete,
+                window_cap=window_cap,
             )
         )
     if not stages:
@@ -789,7 +806,15 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         # kept as given.
         extra={
             k: data[k]
-            for k in ("confirmations", "fees", "urgent_review", "rems_form", "chair", "dropout")
+            for k in (
+                "confirmations",
+                "fees",
+                "urgent_review",
+                "rems_form",
+                "chair",
+                "dropout",
+                "protocol_rules",
+            )
             if isinstance(data, dict) and k in data
         },
     )

@@ -51,6 +51,7 @@ KIND_LABELS = {
     "booster_review": "Booster review",
     "adverse_event": "Adverse-event follow-up",
     "urgent_review": "Urgent review",
+    "induction_review": "End-of-induction review",
     "schedule_change": "Schedule change call",
     "outreach_call": "Outreach call",
 }

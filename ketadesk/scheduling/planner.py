@@ -49,6 +49,7 @@ from ketadesk.scheduling.planner_search import (
     SeriesSlot,
     series_score,
 )
+from ketadesk.scheduling.protocol_rules import window_cap_problems
 
 _DayRange = DayRange
 
@@ -892,6 +893,16 @@ def _finish(
     sessions = tuple(placed[i] for i in sorted(placed))
     problems = [p for s in sessions for p in s.problems]
     problems.extend(spacing_problems(protocol, sessions, planner.cal, session_types))
+    problems.extend(
+        window_cap_problems(
+            protocol,
+            [
+                (s.index, s.session_type, planner.cal.local_date(s.start))
+                for s in sessions
+                if s.placed
+            ],
+        )
+    )
     return SeriesPlan(
         protocol=protocol.code,
         sessions=sessions,

@@ -28,6 +28,7 @@ from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require, unassigned_refusal
+from ketadesk.services.booking import rule_check
 from ketadesk.services.booking.booking import room_of, snapshot_of, write_holds
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.plan_check import (
@@ -37,6 +38,7 @@ from ketadesk.services.booking.plan_check import (
     conflict_from,
     verify_plan,
 )
+from ketadesk.services.booking.planning import load_patient_facts
 from ketadesk.services.common.context import (
     Actor,
     InvalidRequest,
@@ -99,8 +101,13 @@ def move(
     expected_version: int | None = None,
     reason: str = "",
     now: dt.datetime | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> StatusChange:
-    """Move one appointment to a new time and resources (given by the planner)."""
+    """Move one appointment to a new time and resources (given by the planner).
+
+    The protocol and gating rules are judged again inside the transaction
+    (``rule_check``); ``overrides`` (rule code -> reason) are a clinician's decision to go
+    ahead despite a "warn" rule, recorded with the appointment and audited."""
     require(actor, "move", db, now=now)
     now = now or utcnow()
     if not new.placed:
@@ -129,8 +136,22 @@ def move(
             check_patient_free(
                 session, calendar, appointment.patient_id, [new], config, ignore=appointment.id
             )
+            findings = rule_check.judge_moves(
+                session,
+                config,
+                appointment.patient_id,
+                {appointment.id: new},
+                facts=None
+                if appointment.status == "tentative"
+                else load_patient_facts(session, appointment.patient_id, catalog),
+                overrides=overrides,
+            )
+            overridden = rule_check.enforce(findings, actor, catalog, fresh=overrides)
             session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
             event = relocate(session, actor, appointment, new, resources, reason=reason, now=now)
+            rule_check.record_overrides(
+                session, actor, overridden, appointment.id, appointment.patient_id, now=now
+            )
             session.flush()
             changes.bump(session, now)
             return StatusChange(
@@ -145,6 +166,10 @@ def move(
         return retried_once(write)
     except IntegrityError as err:
         raise conflict_from(err) from None
+    except PermissionDenied as err:
+        # An override by a role that may not give it, found inside the transaction.
+        audit.record_refusal(db, err, entity="appointment", entity_id=appointment_id, now=now)
+        raise
 
 
 def relocate(

@@ -22,9 +22,10 @@ from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
-from ketadesk.scheduling.planner import spacing_problems
+from ketadesk.scheduling.protocol_rules import SPACING
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
+from ketadesk.services.booking import rule_check
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.plan_check import (
     calendar_for,
@@ -189,7 +190,24 @@ def book(
             unknown = {s.session_type for s in request.sessions} - set(type_ids)
             if unknown:
                 raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
-            _check_gates_and_spacing(catalog, calendar, facts, request)
+            _check_gates(catalog, calendar, facts, request)
+            # The protocol's rules (gaps, doses per window, order, courses at once) among the
+            # patient's sessions as they are now (scheduling/protocol_rules.py).
+            rule_check.enforce(
+                rule_check.judge_new_plan(
+                    session,
+                    config,
+                    calendar,
+                    patient_id,
+                    request.sessions,
+                    request.protocol,
+                    request.overrides,
+                ),
+                actor,
+                catalog,
+                fresh=request.overrides,
+                what="the plan",
+            )
             hold_until = request.hold_until
             if request.tentative and hold_until is None:
                 hold_until = now + dt.timedelta(hours=catalog.settings.tentative_hold_hours)
@@ -356,10 +374,10 @@ class GateRefused(ServiceError):
         )
 
 
-SPACING_RULE = "spacing"  # the override key for a series that breaks its protocol's gaps
+SPACING_RULE = SPACING  # the override key for a series that breaks its protocol's gaps
 
 
-def _check_gates_and_spacing(
+def _check_gates(
     catalog: Catalog,
     calendar: ClinicCalendar,
     facts: PatientFacts,
@@ -372,15 +390,5 @@ def _check_gates_and_spacing(
         stopping = [r for r in results if r.stops_booking]
         if stopping:
             raise GateRefused(stopping)
-    if request.protocol is None:
-        return
-    protocol = catalog.protocols.get(request.protocol)
-    if protocol is None:
+    if request.protocol is not None and request.protocol not in catalog.protocols:
         raise NotFound(f"unknown protocol {request.protocol!r}")
-    problems = spacing_problems(protocol, request.sessions, calendar, catalog.session_types)
-    if problems and not request.overrides.get(SPACING_RULE, "").strip():
-        raise InvalidRequest(
-            "the plan breaks the protocol's spacing: "
-            + "; ".join(problems)
-            + " (a nurse or prescriber may override this with a reason)"
-        )

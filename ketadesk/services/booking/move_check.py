@@ -17,7 +17,7 @@ undo can put it back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
@@ -26,10 +26,20 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import Availability, describe_day, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
+from ketadesk.scheduling.gating import PatientFacts
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import SessionSearch
+from ketadesk.scheduling.protocol_rules import (
+    CourseSession,
+    Finding,
+    judge,
+    rule_settings,
+    stopping,
+)
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.booking.plan_check import BookingConflict
+from ketadesk.services.booking.planning import load_patient_facts
+from ketadesk.services.booking.rule_check import course_sessions, moved_into, stored_overrides
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
@@ -131,6 +141,13 @@ class MoveCheck:
     availability: Availability = field(repr=False)
     patient_sessions: tuple[tuple[int, dt.datetime, dt.datetime, bool], ...] = field(repr=False)
     occupants: tuple[_Occupant, ...] = field(repr=False)
+    #: The patient's live sessions as the protocol rules see them (this one included), the
+    #: patient's gating facts (None: a tentative hold, gated when confirmed), and the overrides
+    #: on record for this appointment and its series, to which a caller may add its own
+    #: (``ketadesk move --override``) before checking.
+    course: tuple[CourseSession, ...] = field(default=(), repr=False)
+    facts: PatientFacts | None = field(default=None, repr=False)
+    overrides: dict[str, str] = field(default_factory=dict, repr=False)
     _cache: dict[tuple[dt.datetime, int | None], PlannedSession] = field(
         default_factory=dict, repr=False
     )
@@ -146,6 +163,22 @@ class MoveCheck:
     def covers(self, start: dt.datetime) -> bool:
         """Whether a session starting at ``start`` lies in the window read."""
         return self.window.start <= start and start + self.duration <= self.window.end
+
+    def findings(self, new_start: dt.datetime) -> list[Finding]:
+        """The protocol and gating rules a move to ``new_start`` breaks (overridden ones too,
+        marked so), judged by ``scheduling/protocol_rules``."""
+        moved = {self.placement.appointment_id: replace(self.placement.session, start=new_start)}
+        sessions, before = moved_into(self.course, moved, self.calendar)
+        return judge(
+            sessions,
+            set(moved),
+            protocols=self.catalog.protocols,
+            session_types=self.catalog.session_types,
+            clinic=self.catalog.settings,
+            before=before,
+            facts=self.facts,
+            overrides=self.overrides,
+        )
 
     def check(self, new_start: dt.datetime, new_room_id: int | None) -> list[str]:
         """Why the appointment cannot go to ``new_start`` in ``new_room_id``; empty: it fits."""
@@ -195,6 +228,10 @@ class MoveCheck:
         dosing = self._dosing_problem(new_start)
         if dosing:
             return refused(dosing)
+        broken = stopping(self.findings(new_start))
+        if broken:
+            roles = rule_settings(self.catalog.settings).override_roles
+            return refused(*(f.text(roles) for f in broken))
 
         kept = {h.need: h.resource_id for h in placement.session.holds}
         only: dict[str, int] = {}
@@ -362,6 +399,17 @@ def prepare_move(
                 *overlapping(Appointment.starts_at, Appointment.ends_at, window),
             )
         ).all()
+        course = course_sessions(session, config, calendar, appointment.patient_id)
+        facts = (
+            None
+            if appointment.status == "tentative"
+            else load_patient_facts(session, appointment.patient_id, catalog)
+        )
+        overrides = stored_overrides(
+            session,
+            [appointment.id],
+            [appointment.series_id] if appointment.series_id is not None else [],
+        )
     return MoveCheck(
         placement=placement,
         window=window,
@@ -377,6 +425,9 @@ def prepare_move(
             for _id, room, s, e, last, first, type_name in occupant_rows
             if room is not None
         ),
+        course=tuple(course),
+        facts=facts,
+        overrides=overrides,
     )
 
 
@@ -387,12 +438,15 @@ def check_move(
     new_room_id: int | None,
     *,
     now: dt.datetime | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Why ``appointment_id`` cannot move to ``new_start`` in ``new_room_id`` (read-only);
-    an empty list when it fits."""
+    an empty list when it fits.  ``overrides``: rule code -> a clinician's reason."""
     if new_start.tzinfo is None:
         raise InvalidRequest("the new start must be an aware datetime")
-    return prepare_move(db, appointment_id, around=new_start, now=now).check(new_start, new_room_id)
+    check = prepare_move(db, appointment_id, around=new_start, now=now)
+    check.overrides.update(overrides or {})
+    return check.check(new_start, new_room_id)
 
 
 def plan_move(
@@ -402,13 +456,14 @@ def plan_move(
     new_room_id: int | None,
     *,
     now: dt.datetime | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> PlannedSession:
     """The session ``appointment_changes.move`` writes to put ``appointment_id`` at ``new_start`` in
     ``new_room_id`` (its other resources kept where they are still free); raises
     BookingConflict with the reasons when it does not fit."""
-    planned = prepare_move(db, appointment_id, around=new_start, now=now).plan(
-        new_start, new_room_id
-    )
+    check = prepare_move(db, appointment_id, around=new_start, now=now)
+    check.overrides.update(overrides or {})
+    planned = check.plan(new_start, new_room_id)
     if not planned.placed:
         raise BookingConflict(planned.problems)
     return planned

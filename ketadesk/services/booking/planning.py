@@ -34,9 +34,11 @@ from ketadesk.scheduling.planner import (
     plan_series,
     spacing_problems,
 )
+from ketadesk.scheduling.protocol_rules import SPACING_RULES, WINDOW_CAP
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
+from ketadesk.services.booking.rule_check import judge_new_plan
 from ketadesk.services.common.context import InvalidRequest, NotFound
-from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment, Patient, Resource, SessionType
 from ketadesk.store.queries import overlapping
@@ -381,9 +383,17 @@ def propose_series(
             patient_busy=_patient_busy(session, patient.id, window, catalog, snapshot.calendar),
         )
         facts = patient_facts(session, patient, catalog)
-        gates = gate_sessions(
-            catalog, facts, [s for s in plan.sessions if s.placed], snapshot.calendar
-        )
+        placed = [s for s in plan.sessions if s.placed]
+        gates = gate_sessions(catalog, facts, placed, snapshot.calendar)
+        # The protocol rules the plan's own problems do not say (the series order, a course at
+        # once), shown and overridden like gating warnings (scheduling/protocol_rules.py).
+        gates += [
+            GateResult(f.rule, f.severity, f"{f.title} [{f.rule}]: {f.message}")
+            for f in judge_new_plan(
+                session, load_config(session), snapshot.calendar, patient.id, placed, protocol
+            )
+            if f.rule not in SPACING_RULES and f.rule != WINDOW_CAP
+        ]
         return SeriesProposal(
             patient_id=patient.id,
             patient_name=f"{patient.last_name}, {patient.first_name}",

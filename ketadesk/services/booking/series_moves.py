@@ -19,11 +19,12 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, reflow
+from ketadesk.scheduling.protocol_rules import SPACING, SPACING_RULES, Finding
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
-from ketadesk.services.booking import appointment_changes, booking, plan_check
+from ketadesk.services.booking import appointment_changes, booking, plan_check, rule_check
 from ketadesk.services.booking.contention import retried_once
-from ketadesk.services.booking.planning import horizon_days
+from ketadesk.services.booking.planning import horizon_days, load_patient_facts
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.services.common.errors import ChangedElsewhere
 from ketadesk.store import changes
@@ -169,8 +170,13 @@ def move_series(
     reason: str = "",
     spacing_reason: str = "",
     now: dt.datetime | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> int:
-    """Write a proposed re-flow, all or nothing; returns how many appointments moved."""
+    """Write a proposed re-flow, all or nothing; returns how many appointments moved.
+
+    The protocol and gating rules are judged for every moved session inside the transaction
+    (``rule_check``); ``spacing_reason`` overrides the spacing rules, ``overrides`` (rule code
+    -> reason) any other "warn" rule."""
     require(actor, "move", db, now=now)
     now = now or utcnow()
     unplaced = [s for _, s in proposal.moves if not s.placed]
@@ -182,7 +188,7 @@ def move_series(
         # go ahead with a reason, which is recorded like any gating override.
         if not spacing_reason.strip():
             raise InvalidRequest(
-                "the move breaks the protocol's spacing: "
+                "the move breaks the clinic's rules: "
                 + "; ".join(proposal.plan.problems)
                 + " (a nurse or prescriber may override this with a reason)"
             )
@@ -228,6 +234,28 @@ def move_series(
                     config,
                     ignore=moving,
                 )
+            # The protocol and gating rules for each moved session, judged on the patient's
+            # sessions as they are now (scheduling/protocol_rules.py).
+            given = {**(overrides or {})}
+            if spacing_reason.strip():
+                given[SPACING] = spacing_reason
+            overridden: list[tuple[int, Finding]] = []
+            for patient_id in sorted(patients):
+                mine = {a: s for a, s in proposal.moves if locked[a].patient_id == patient_id}
+                findings = rule_check.judge_moves(
+                    session,
+                    config,
+                    patient_id,
+                    mine,
+                    facts=load_patient_facts(session, patient_id, catalog),
+                    overrides=given,
+                )
+                first = min(mine)
+                overridden += [
+                    (first, f)
+                    for f in rule_check.enforce(findings, actor, catalog, fresh=given)
+                    if not (spacing_reason.strip() and f.rule in SPACING_RULES)
+                ]
             # All the old holds go first: a session may move into the slot the next one leaves,
             # and PostgreSQL's exclusion constraint judges every row as it is written.
             session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
@@ -241,6 +269,15 @@ def move_series(
                     reason=reason,
                     now=now,
                     detail={"series_reflow": True},
+                )
+            for appointment_id, finding in overridden:
+                rule_check.record_overrides(
+                    session,
+                    actor,
+                    [finding],
+                    appointment_id,
+                    locked[appointment_id].patient_id,
+                    now=now,
                 )
             if proposal.plan.problems:
                 session.add(

@@ -27,6 +27,7 @@ from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.clinic.integrity_calendar import ClinicDays
 from ketadesk.services.clinic.integrity_findings import Appt, Findings, Hold
 from ketadesk.services.clinic.integrity_report import IntegrityReport, Problem, ProblemCode
+from ketadesk.services.clinic.integrity_rules import rule_warnings
 from ketadesk.services.clinic.integrity_sweep import ResourcePass
 from ketadesk.store.database import Database, DatabaseOpenError
 from ketadesk.store.models import (
@@ -155,6 +156,7 @@ class _Checker:
             appointments=len(self.appointments),
             holds=self.hold_count,
             window=self.window,
+            warnings=rule_warnings(self.session) if self.window is None else (),
         )
 
     # -- loading --------------------------------------------------------------------------------

@@ -48,6 +48,9 @@ class IntegrityReport:
     appointments: int  # how many appointments were read
     holds: int  # how many resource holds were read
     window: Interval | None = None
+    #: Booked sessions that break a protocol or gating rule (integrity_rules.py): worth a
+    #: clinician's look, not wrong rows, so they leave the report clean.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def clean(self) -> bool:

@@ -92,6 +92,9 @@ class SheetSession:
     driver_phone: str = ""
     #: ``staff`` as the compact row names them ("Reyes RN"); empty: ``staff`` in full.
     staff_short: tuple[str, ...] = ()
+    #: The rules a clinician overrode for this session or its series: (rule code, reason, who),
+    #: printed where the station looks (the reason left out on the public sheet).
+    overrides: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,13 @@ SELECT appointment_id, series_id, rule, reason
 FROM gating_override
 WHERE appointment_id IN ({ids}) OR series_id IN ({series})
 """
+RULE_OVERRIDES_SQL = """
+SELECT o.appointment_id, o.series_id, o.rule, o.reason, u.display_name, u.role
+FROM gating_override o
+LEFT JOIN app_user u ON u.id = o.user_id
+WHERE o.appointment_id IN ({ids}) OR o.series_id IN ({series})
+ORDER BY o.at, o.id
+"""
 PRIOR_AUTH_SQL = """
 SELECT a.id, a.patient_id
 FROM appointment a
@@ -235,6 +245,7 @@ def day_sheet_from_queries(
     holds = _fetch(queries, HOLDS_SQL, ids=ids) if ids else []
     people = _fetch(queries, PEOPLE_SQL, ids=ids) if ids else []
     gates = _open_gates(queries, catalog, active, people) if ids else {}
+    overridden = _overrides(queries, people) if ids else {}
     monitor: dict[int, str] = {}
     staff: dict[int, dict[int, str]] = defaultdict(dict)  # appointment -> {resource id: label}
     short: dict[int, dict[int, str]] = defaultdict(dict)  # the same, by last name
@@ -289,6 +300,10 @@ def day_sheet_from_queries(
             ride_pickup=str(checklist.get("ride_pickup") or ""),
             needs_driver=bool(dosing),
             gate_warnings=gates.get(a.id, ()),
+            overrides=tuple(
+                (rule, "" if use_initials else reason, who)
+                for rule, reason, who in overridden.get(a.id, ())
+            ),
             # A note may name the patient ("call her husband Bob"): not on the public sheet.
             notes="" if use_initials else (notes or "").strip(),
         )
@@ -308,6 +323,26 @@ def day_sheet_from_queries(
         printed_at=(now or utcnow()).astimezone(tz),
         logo=clinic_logo(catalog.settings),
     )
+
+
+def _overrides(queries: Queries, people: Sequence[Any]) -> dict[int, list[tuple[str, str, str]]]:
+    """Per appointment of the day, the overrides on record for it or its series: (rule,
+    reason, who), oldest first."""
+    series_of = {row[0]: row[8] for row in people}
+    series_ids = sorted({s for s in series_of.values() if s is not None})
+    rows = _fetch(queries, RULE_OVERRIDES_SQL, ids=sorted(series_of), series=series_ids)
+    out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    for appointment_id, series_id, rule, reason, name, role in rows:
+        who = f"{name} ({role.replace('_', ' ')})" if name else "command line"
+        targets = (
+            [appointment_id]
+            if appointment_id is not None
+            else [a for a, s in series_of.items() if s == series_id]
+        )
+        for a in targets:
+            if a in series_of and (rule, reason, who) not in out[a]:
+                out[a].append((rule, reason, who))
+    return out
 
 
 # The day sheet shows a missing driver in its own words ("NO DRIVER RECORDED").
@@ -513,6 +548,15 @@ def _session_row(s: SheetSession, by: str) -> str:
         checks.append(("&#9746;" if s.fasting_confirmed else "&#9744;") + "&nbsp;Fasting")
     for warning in s.gate_warnings:  # never shortened: each is a reason not to dose
         checks.append(f'<span class="warn">&#9888; {html.escape(warning)}</span>')
+    for rule, reason, decided_by in s.overrides:  # a clinician's decision, for the station
+        checks.append(
+            fill(
+                "day_override.html",
+                rule=rule,
+                reason_html=f": {html.escape(reason)}" if reason else "",
+                who=decided_by,
+            )
+        )
     if s.notes:
         checks.append(f"<i>{html.escape(shortened(s.notes))}</i>")
     # "Booked" is what a sheet printed ahead says of nearly every row: only the others print.

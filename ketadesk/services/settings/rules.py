@@ -248,6 +248,21 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
                                     sub[key],
                                 )
                             )
+            cap = stage.get("window_cap")
+            if isinstance(cap, Mapping):
+                for key, label, unit in (
+                    ("sessions", "at most", "sessions"),
+                    ("days", "in any", "days"),
+                ):
+                    if _is_int(cap.get(key)):
+                        fields.append(
+                            RuleField(
+                                f"{base}.stages[{i}].window_cap.{key}",
+                                f"{stage_name}: doses {label}",
+                                unit,
+                                cap[key],
+                            )
+                        )
         if fields:
             yield RuleGroup(f"Protocol: {d.get('name', code)}", tuple(fields))
 

@@ -66,6 +66,7 @@ from ketadesk.services.booking.planning import (
     propose_series,
     session_alternatives,
 )
+from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.booking.single import SingleProposal, day_part_bounds, propose_single
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.errors import service_errors
@@ -967,6 +968,26 @@ class BookingDialog(QDialog):
             return True
         if isinstance(err, GateRefused):
             self._show_gates(err.results)
+            self._show_message(f"Not booked: {err}", error=True)
+            return True
+        if isinstance(err, RuleRefused):
+            # A protocol rule broken since the plan was made (another course booked meanwhile):
+            # shown with the gating rows, overridable like them, the reasons typed kept.
+            kept = self.overrides()
+            named = {f.rule for f in err.findings}
+            self._show_gates(
+                [
+                    *(r.result for r in self._gate_rows if r.result.rule not in named),
+                    *(
+                        GateResult(f.rule, f.severity, f"{f.title} [{f.rule}]: {f.message}")
+                        for f in err.findings
+                    ),
+                ]
+            )
+            for gate_row in self._gate_rows:
+                if gate_row.result.rule in kept:
+                    gate_row.override.setChecked(True)
+                    gate_row.reason.setText(kept[gate_row.result.rule])
             self._show_message(f"Not booked: {err}", error=True)
             return True
         return False

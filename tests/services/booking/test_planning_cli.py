@@ -360,7 +360,7 @@ def test_series_that_breaks_spacing_needs_an_override(clinic: SmallClinic) -> No
     gappy = tuple(
         clinic.session("iv_infusion", d, "10:00", IV, index=i) for i, d in enumerate(days2, 1)
     )
-    with pytest.raises(InvalidRequest, match="breaks the protocol's spacing"):
+    with pytest.raises(InvalidRequest, match="breaks the clinic's rules"):
         booking.book(
             clinic.db,
             NURSE,
@@ -391,6 +391,21 @@ def test_a_second_series_never_doubles_a_patients_dosing_day(
     )
     assert status == 0, err
     first_days = {s["start"][:10] for s in json.loads(out)["sessions"]}
-    again = _plan_json(capsys, clinic, *argv)
-    second_days = {s["start"][:10] for s in again["sessions"]}  # type: ignore[attr-defined]
+    status, out, err = _run(
+        capsys,
+        "plan",
+        "--db",
+        str(clinic.db.url.database),
+        "--patient",
+        "BT-1",
+        "--today",
+        TODAY,
+        "--json",
+        *argv,
+    )
+    again = json.loads(out)
+    second_days = {s["start"][:10] for s in again["sessions"]}
     assert first_days.isdisjoint(second_days)
+    # Two IV inductions at once is a course overlap a clinician must override: exit status 1.
+    assert status == 1
+    assert "concurrent_course" in out

@@ -111,7 +111,7 @@ def test_a_move_that_breaks_spacing_needs_a_clinicians_reason(clinic: SmallClini
     )
     proposal = propose_series_move(clinic.db, second.id, too_late, now=NOW)
     assert any("6 days apart" in p for p in proposal.plan.problems)
-    with pytest.raises(InvalidRequest, match="breaks the protocol's spacing"):
+    with pytest.raises(InvalidRequest, match="breaks the clinic's rules"):
         move_series(clinic.db, SYSTEM, proposal, now=NOW)
     nurse = Actor(user_id=None, username="kim", role="nurse")
     move_series(clinic.db, nurse, proposal, spacing_reason="family emergency", now=NOW)

@@ -174,7 +174,16 @@ def clinic(db_url: str) -> Iterator[Clinic]:
                     end_minute=NURSE_SHIFT[1],
                 )
             )
-        patient = Patient(chart_number="C-0001", first_name="Jo", last_name="Park")
+        # Cleared for treatment, so the clean clinic breaks no gating rule either (those are
+        # ketadesk check's warnings, services/clinic/integrity_rules.py).
+        patient = Patient(
+            chart_number="C-0001",
+            first_name="Jo",
+            last_name="Park",
+            screening_status="cleared",
+            consent_signed_on=dt.date(2026, 1, 5),
+            driver_name="A. Driver",
+        )
         others = [
             Patient(chart_number=f"C-01{n:02d}", first_name=first, last_name="Lee")
             for n, first in enumerate(("Ann", "Bo", "Cy", "Di", "Ed"), start=2)

@@ -437,3 +437,36 @@ def test_a_server_out_of_reach_is_said_in_words_and_the_draft_stays(
     assert "OperationalError" not in text
     assert text == "Not done: the clinic database cannot be reached: connection refused"
     assert dialog.protocol.currentData() == "iv_induction"  # the draft is as it was
+
+
+def test_a_second_course_at_once_is_shown_as_a_warning_a_nurse_overrides(
+    qtbot: QtBot, clinic: SmallClinic, open_dialog: list[BookingDialog]
+) -> None:
+    ada = clinic.ids["Ada Lovelace"]
+    induction = _dialog(qtbot, clinic, open_dialog, patient_id=ada)
+    _choose_protocol(induction, "iv_induction")
+    _plan(qtbot, induction)
+    with qtbot.waitSignal(induction.booked, timeout=TIMEOUT):
+        QTest.mouseClick(induction.confirm, Qt.MouseButton.LeftButton)
+
+    # A second IV induction while the first runs.
+    dialog = _dialog(qtbot, clinic, open_dialog, patient_id=ada)
+    _choose_protocol(dialog, "iv_induction")
+    _plan(qtbot, dialog)
+    row = dialog.gate_row("concurrent_course")
+    assert row is not None
+    box, reason = row
+    assert box.isVisibleTo(dialog)
+    assert not dialog.confirm.isEnabled()
+    box.setChecked(True)
+    reason.setText("Restarting after a missed week; Dr Patel aware")
+    assert dialog.confirm.isEnabled(), dialog.blocker.text()
+    with qtbot.waitSignal(dialog.booked, timeout=TIMEOUT) as booked:
+        QTest.mouseClick(dialog.confirm, Qt.MouseButton.LeftButton)
+    with clinic.db.read() as session:
+        rules = set(
+            session.scalars(
+                select(GatingOverride.rule).where(GatingOverride.appointment_id.in_(booked.args[0]))
+            )
+        )
+    assert "concurrent_course" in rules

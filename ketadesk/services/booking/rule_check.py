@@ -1,0 +1,259 @@
+"""The protocol rules engine (``scheduling/protocol_rules.py``) over the database: a patient's
+live sessions read as the engine sees them, the overrides on record, the refusal that names
+each rule, and an override recorded (a role's decision with a reason, audited).
+
+Every step that places a session calls it: booking (``booking.book``), the live drag check
+(``move_check``), the move and its re-check in the transaction (``appointment_changes.move``),
+the series move (``series_moves.move_series``) and ``ketadesk move``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.gating import PatientFacts
+from ketadesk.scheduling.model import PlannedSession
+from ketadesk.scheduling.protocol_rules import (
+    SPACING,
+    SPACING_RULES,
+    CourseSession,
+    Finding,
+    ProtocolRuleSettings,
+    judge,
+    rule_settings,
+    stopping,
+)
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.services.access import audit
+from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
+from ketadesk.store.clinic_config import StoredConfig
+from ketadesk.store.models import Appointment, GatingOverride, Protocol, Series
+
+
+class RuleRefused(InvalidRequest):
+    """A change breaks a protocol or gating rule; ``findings`` name each rule and the fact."""
+
+    def __init__(
+        self, findings: Sequence[Finding], roles: Sequence[str] = (), *, what: str = "the move"
+    ) -> None:
+        self.findings = tuple(findings)
+        super().__init__(
+            f"{what} breaks the clinic's rules: " + "; ".join(f.text(roles) for f in self.findings)
+        )
+
+
+def course_sessions(
+    session: Session, config: StoredConfig, calendar: ClinicCalendar, patient_id: int
+) -> list[CourseSession]:
+    """The patient's live sessions (not cancelled or missed) as the rules engine sees them."""
+    rows = session.execute(
+        select(
+            Appointment.id,
+            Appointment.series_id,
+            Appointment.series_index,
+            Appointment.session_type_id,
+            Appointment.starts_at,
+            Protocol.code,
+            Series.planned_count,
+        )
+        .outerjoin(Series, Series.id == Appointment.series_id)
+        .outerjoin(Protocol, Protocol.id == Series.protocol_id)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.not_in(tuple(RELEASED_STATUSES)),
+        )
+    ).all()
+    return [
+        CourseSession(
+            key=id_,
+            series=series_id,
+            index=index,
+            session_type=config.session_type_code(type_id),
+            protocol=protocol or "",
+            start=start,
+            day=calendar.local_date(start),
+            count=count or 0,
+        )
+        for id_, series_id, index, type_id, start, protocol, count in rows
+    ]
+
+
+def stored_overrides(
+    session: Session, appointment_ids: Collection[int], series_ids: Collection[int]
+) -> dict[str, str]:
+    """The overrides on record for these appointments or their series: rule -> reason."""
+    if not appointment_ids and not series_ids:
+        return {}
+    rows = session.execute(
+        select(GatingOverride.rule, GatingOverride.reason)
+        .where(
+            GatingOverride.appointment_id.in_(sorted(appointment_ids))
+            | GatingOverride.series_id.in_(sorted(series_ids))
+        )
+        .order_by(GatingOverride.id)
+    ).all()
+    return {rule: reason for rule, reason in rows if reason.strip()}
+
+
+def moved_into(
+    sessions: Sequence[CourseSession],
+    moved: Mapping[int, PlannedSession],
+    calendar: ClinicCalendar,
+) -> tuple[list[CourseSession], dict[int, dt.date]]:
+    """The patient's sessions with ``moved`` (appointment id -> new place) put at their new
+    times, and each moved session's day before."""
+    before: dict[int, dt.date] = {}
+    out: list[CourseSession] = []
+    for s in sessions:
+        new = moved.get(s.key)
+        if new is None:
+            out.append(s)
+            continue
+        before[s.key] = s.day
+        out.append(replace(s, start=new.start, day=calendar.local_date(new.start)))
+    return out, before
+
+
+def judge_moves(
+    session: Session,
+    config: StoredConfig,
+    patient_id: int,
+    moved: Mapping[int, PlannedSession],
+    *,
+    facts: PatientFacts | None,
+    overrides: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """What moving the patient's appointments (id -> new place) breaks, with the overrides on
+    record for them and their series and the ones given now."""
+    catalog = config.catalog
+    calendar = ClinicCalendar(catalog.settings)
+    current = course_sessions(session, config, calendar, patient_id)
+    sessions, before = moved_into(current, moved, calendar)
+    series_ids = {s.series for s in current if s.key in moved and s.series is not None}
+    given = stored_overrides(session, list(moved), series_ids)
+    given.update({k: v for k, v in (overrides or {}).items() if v.strip()})
+    return judge(
+        sessions,
+        set(moved),
+        protocols=catalog.protocols,
+        session_types=catalog.session_types,
+        clinic=catalog.settings,
+        before=before,
+        facts=facts,
+        overrides=given,
+    )
+
+
+def judge_new_plan(
+    session: Session,
+    config: StoredConfig,
+    calendar: ClinicCalendar,
+    patient_id: int,
+    planned: Sequence[PlannedSession],
+    protocol: str | None,
+    overrides: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """What booking ``planned`` (a series of ``protocol``, or single sessions) breaks among the
+    patient's sessions; gating is judged by the booking itself (``gate_sessions``)."""
+    current = course_sessions(session, config, calendar, patient_id)
+    new = [
+        CourseSession(
+            key=-(n + 1),
+            series=-1 if protocol is not None else None,
+            index=p.index if protocol is not None else None,
+            session_type=p.session_type,
+            protocol=protocol or "",
+            start=p.start,
+            day=calendar.local_date(p.start),
+            count=len(planned),
+        )
+        for n, p in enumerate(planned)
+    ]
+    catalog = config.catalog
+    return judge(
+        [*current, *new],
+        {s.key for s in new},
+        protocols=catalog.protocols,
+        session_types=catalog.session_types,
+        clinic=catalog.settings,
+        overrides=overrides,
+    )
+
+
+def enforce(
+    findings: Sequence[Finding],
+    actor: Actor,
+    catalog: Catalog,
+    *,
+    fresh: Mapping[str, str] | None = None,
+    what: str = "the move",
+) -> list[Finding]:
+    """Raise ``RuleRefused`` naming every rule that stops the change; a rule overridden by a
+    reason given now (``fresh``) must be the decision of a role allowed to override.  Returns
+    the findings overridden now (to record)."""
+    rules = rule_settings(catalog.settings)
+    refused = stopping(findings)
+    if refused:
+        raise RuleRefused(refused, rules.override_roles, what=what)
+    given = {k for k, v in (fresh or {}).items() if v.strip()}
+    now_overridden = [
+        f for f in findings if f.overridden and (f.rule in given or _by_spacing(f, given))
+    ]
+    if now_overridden and actor.role not in rules.override_roles:
+        names = ", ".join(sorted({f.rule for f in now_overridden}))
+        raise PermissionDenied(
+            f"overriding {names} is for {_roles(rules)}; a {actor.role.replace('_', ' ')} may not",
+            actor=actor,
+            action="override_rule",
+        )
+    return now_overridden
+
+
+def _by_spacing(finding: Finding, given: Collection[str]) -> bool:
+    return SPACING in given and finding.rule in SPACING_RULES
+
+
+def _roles(rules: ProtocolRuleSettings) -> str:
+    return " or ".join(r.replace("_", " ") for r in rules.override_roles)
+
+
+def record_overrides(
+    session: Session,
+    actor: Actor,
+    findings: Iterable[Finding],
+    appointment_id: int,
+    patient_id: int,
+    *,
+    now: dt.datetime,
+) -> None:
+    """Each override given now, kept with the appointment (the day sheet prints it) and
+    audited."""
+    for f in findings:
+        assert f.override_reason is not None
+        session.add(
+            GatingOverride(
+                appointment_id=appointment_id,
+                rule=f.rule,
+                reason=f.override_reason,
+                user_id=actor.user_id,
+                at=now,
+            )
+        )
+        audit.record(
+            session,
+            actor,
+            "override_rule",
+            "appointment",
+            appointment_id,
+            patient_id=patient_id,
+            after={"rule": f.rule, "reason": f.override_reason, "fact": f.message},
+            detail=f"{f.rule}: {f.override_reason}",
+            now=now,
+        )

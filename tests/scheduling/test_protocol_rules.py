@@ -1,0 +1,235 @@
+"""The protocol rules engine: each rule found, named and worded, and only where a change
+touches it (scheduling/protocol_rules.py).  Plain data; no clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ketadesk.config import Catalog
+from ketadesk.scheduling.catalog import ConfigError
+from ketadesk.scheduling.gating import PatientFacts, ScreeningStatus, Severity
+from ketadesk.scheduling.protocol_rules import (
+    CONCURRENT_COURSE,
+    MIN_GAP,
+    SERIES_ORDER,
+    WINDOW_CAP,
+    CourseSession,
+    Finding,
+    judge,
+    overridable_rules,
+    parse_protocol_rule_settings,
+    stopping,
+)
+
+TZ = ZoneInfo("America/Los_Angeles")
+MONDAY = dt.date(2025, 3, 3)  # a Monday; the engine reads no clock
+READY = PatientFacts(
+    screening_status=ScreeningStatus.CLEARED,
+    screening_cleared_on=MONDAY - dt.timedelta(days=30),
+    consent_signed_on=MONDAY - dt.timedelta(days=30),
+    rems_enrolled_on=MONDAY - dt.timedelta(days=30),
+    prior_auth_expires_on=MONDAY + dt.timedelta(days=200),
+    prior_auth_sessions_left=20,
+    driver_name="Sam",
+)
+
+
+def course(
+    protocol: str,
+    session_type: str,
+    offsets: list[int],
+    *,
+    series: int = 1,
+    first_key: int = 100,
+) -> list[CourseSession]:
+    return [
+        CourseSession(
+            key=first_key + n,
+            series=series,
+            index=n + 1,
+            session_type=session_type,
+            protocol=protocol,
+            start=dt.datetime.combine(MONDAY + dt.timedelta(days=d), dt.time(10), TZ),
+            day=MONDAY + dt.timedelta(days=d),
+            count=len(offsets),
+        )
+        for n, d in enumerate(offsets)
+    ]
+
+
+def moved(sessions: list[CourseSession], key: int, days: int) -> list[CourseSession]:
+    return [
+        dataclasses.replace(
+            s,
+            day=MONDAY + dt.timedelta(days=days),
+            start=dt.datetime.combine(MONDAY + dt.timedelta(days=days), dt.time(10), TZ),
+        )
+        if s.key == key
+        else s
+        for s in sessions
+    ]
+
+
+def certified(catalog: Catalog, days: int = 365) -> object:
+    return dataclasses.replace(
+        catalog.settings,
+        rems_site_certified_until=(MONDAY + dt.timedelta(days=days)).isoformat(),
+    )
+
+
+def run(
+    catalog: Catalog,
+    sessions: list[CourseSession],
+    changed: set[int],
+    **kw: object,
+) -> list[Finding]:
+    return judge(
+        sessions,
+        changed,
+        protocols=catalog.protocols,
+        session_types=catalog.session_types,
+        clinic=kw.pop("clinic", catalog.settings),  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_mon_wed_fri_spravato_induction_is_refused_by_the_cap(catalog: Catalog) -> None:
+    # Mon/Wed/Fri keeps min_gap_days = 2 but gives 3 doses in 7 days.
+    sessions = course("spravato_trd", "spravato", [0, 2, 4, 7, 9, 11, 14, 16])
+    found = run(catalog, sessions, {s.key for s in sessions})
+    caps = [f for f in found if f.rule == WINDOW_CAP]
+    assert caps
+    assert all(f.severity is Severity.BLOCK for f in caps)
+    assert "at most 2 in any 7 days" in caps[0].message
+    assert not [f for f in found if f.rule == MIN_GAP]
+    assert stopping(found)
+
+
+def test_twice_weekly_spravato_passes(catalog: Catalog) -> None:
+    sessions = course("spravato_trd", "spravato", [0, 3, 7, 10, 14, 17, 21, 24])
+    found = run(
+        catalog, sessions, {s.key for s in sessions}, facts=READY, clinic=certified(catalog)
+    )
+    assert found == []
+
+
+def test_two_spravato_doses_a_day_apart_break_the_minimum_gap(catalog: Catalog) -> None:
+    sessions = course("spravato_trd", "spravato", [0, 3, 7, 10])
+    after = moved(sessions, 102, 4)  # 3/4 to the day after 2/4
+    found = run(catalog, after, {102}, before={102: MONDAY + dt.timedelta(days=7)})
+    gaps = [f for f in found if f.rule == MIN_GAP]
+    assert gaps
+    assert gaps[0].severity is Severity.WARN
+    assert "1 day apart" in gaps[0].message
+    assert "Too close [min_gap]" in gaps[0].text(("nurse", "prescriber"))
+    assert "a nurse or a prescriber may override" in gaps[0].text(("nurse", "prescriber"))
+    # A clinician's reason lets it go, and the finding says it was overridden.
+    ok = run(catalog, after, {102}, overrides={MIN_GAP: "travel"})
+    assert next(f for f in ok if f.rule == MIN_GAP).overridden
+    assert not [f for f in stopping(ok) if f.rule == MIN_GAP]
+
+
+@pytest.mark.parametrize(("to", "passed"), [(3, "session 2/6"), (13, "session 6/6")])
+def test_session_one_cannot_move_past_the_next_ones(catalog: Catalog, to: int, passed: str) -> None:
+    sessions = course("iv_induction", "iv_infusion", [0, 2, 4, 7, 9, 11])
+    found = run(catalog, moved(sessions, 100, to), {100})
+    order = [f for f in found if f.rule == SERIES_ORDER]
+    assert order
+    assert order[0].severity is Severity.BLOCK
+    assert "session 1/6 on" in order[0].message
+    assert f"after {passed}" in order[0].message
+    # A block takes no override.
+    again = run(catalog, moved(sessions, 100, to), {100}, overrides={SERIES_ORDER: "please"})
+    assert [f for f in stopping(again) if f.rule == SERIES_ORDER]
+
+
+def test_only_what_the_change_touches_is_judged(catalog: Catalog) -> None:
+    # Sessions 1 and 2 are a day apart (booked with an override long ago); moving 4 is fine.
+    sessions = course("spravato_trd", "spravato", [0, 1, 7, 10, 14])
+    assert run(catalog, sessions, {101}) != []
+    assert run(catalog, moved(sessions, 103, 11), {103}) == []
+
+
+def test_two_courses_at_once_are_warned(catalog: Catalog) -> None:
+    iv = course("iv_induction", "iv_infusion", [0, 2, 4, 7, 9, 11], series=1, first_key=100)
+    spravato = course("spravato_trd", "spravato", [1, 5, 8], series=2, first_key=200)
+    second_iv = course("iv_induction", "iv_infusion", [14, 16], series=3, first_key=300)
+    found = run(catalog, [*iv, *spravato], {s.key for s in spravato})
+    concurrent = [f for f in found if f.rule == CONCURRENT_COURSE]
+    assert concurrent
+    assert concurrent[0].severity is Severity.WARN
+    assert "IV ketamine infusion course" in concurrent[0].message
+    # A second IV induction starting the day the first ends overlaps it too...
+    touching = moved(second_iv, 300, 11)
+    found = run(catalog, [*iv, *touching], {300, 301})
+    assert [f for f in found if f.rule == CONCURRENT_COURSE]
+    # ...one after it does not.
+    assert not run(catalog, [*iv, *second_iv], {300, 301})
+
+
+def test_an_overlap_there_before_a_move_is_not_news(catalog: Catalog) -> None:
+    iv = course("iv_induction", "iv_infusion", [0, 2, 4, 7, 9, 11], series=1, first_key=100)
+    spravato = course("spravato_trd", "spravato", [1, 5, 8], series=2, first_key=200)
+    after = moved(spravato, 201, 6)
+    found = run(catalog, [*iv, *after], {201}, before={201: MONDAY + dt.timedelta(days=5)})
+    assert not [f for f in found if f.rule == CONCURRENT_COURSE]
+
+
+def test_gating_is_judged_for_the_new_day(catalog: Catalog) -> None:
+    sessions = course("spravato_trd", "spravato", [0, 3, 7, 10])
+    facts = dataclasses.replace(READY, prior_auth_expires_on=MONDAY + dt.timedelta(days=8))
+    clinic = dataclasses.replace(
+        catalog.settings,
+        rems_site_certified_until=(MONDAY + dt.timedelta(days=8)).isoformat(),
+    )
+    found = run(
+        catalog,
+        moved(sessions, 102, 9),
+        {102},
+        facts=facts,
+        clinic=clinic,
+        before={102: MONDAY + dt.timedelta(days=7)},
+    )
+    by_rule = {f.rule: f for f in found}
+    assert by_rule["prior_auth_valid"].severity is Severity.WARN
+    assert "prior authorization expires" in by_rule["prior_auth_valid"].message
+    assert by_rule["rems_site_certified"].severity is Severity.BLOCK
+    assert "REMS certification ends" in by_rule["rems_site_certified"].message
+    # A moved session does not spend a prior-authorized session: none left is still fine.
+    spent = dataclasses.replace(READY, prior_auth_sessions_left=0)
+    assert not run(
+        catalog,
+        moved(sessions, 102, 8),
+        {102},
+        facts=spent,
+        before={102: MONDAY},
+        clinic=certified(catalog),
+    )
+
+
+def test_settings_are_checked_and_name_their_key() -> None:
+    with pytest.raises(ConfigError, match=r"\[protocol_rules\] window_cap must be one of"):
+        parse_protocol_rule_settings({"window_cap": "sometimes"})
+    with pytest.raises(ConfigError, match=r"\[protocol_rules\] max_doses is not a protocol rule"):
+        parse_protocol_rule_settings({"max_doses": "warn"})
+    with pytest.raises(ConfigError, match="override_roles must list roles"):
+        parse_protocol_rule_settings({"override_roles": ["janitor"]})
+
+
+def test_a_rule_set_off_is_not_judged_and_only_warn_rules_are_overridable(
+    catalog: Catalog,
+) -> None:
+    clinic = dataclasses.replace(
+        catalog.settings, extra={**catalog.settings.extra, "protocol_rules": {"window_cap": "off"}}
+    )
+    sessions = course("spravato_trd", "spravato", [0, 2, 4])
+    assert not run(catalog, sessions, {s.key for s in sessions}, clinic=clinic)
+    allowed = overridable_rules(catalog.settings)
+    assert MIN_GAP in allowed
+    assert "prior_auth_valid" in allowed
+    assert WINDOW_CAP not in allowed
+    assert "rems_site_certified" not in allowed
