@@ -18,6 +18,7 @@ from ketadesk.scheduling.catalog import (
     parse_session_types,
 )
 from ketadesk.scheduling.fees import parse_fee_settings
+from ketadesk.scheduling.gating import parse_eligibility_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
 
 CLINIC_FILE = "clinic.toml"
@@ -77,6 +78,10 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     # [fees] is its own feature's section (scheduling/fees.py), checked here so a mistake stops
     # the clinic opening (and a Settings save) with its key named, not the first cancellation.
     parse_fee_settings(raw.clinic.get("fees"), f"{prefix}{CLINIC_FILE}", session_types)
+    # So is [eligibility] (scheduling/gating.py): consent validity, ages, contraindications.
+    parse_eligibility_settings(
+        raw.clinic.get("eligibility"), f"{prefix}{CLINIC_FILE}", session_types
+    )
     return Catalog(settings, session_types, protocols)
 
 

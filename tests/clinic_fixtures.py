@@ -92,6 +92,11 @@ def build_small_clinic(url: str) -> SmallClinic:
         rems = session.get(ClinicSetting, "rems")
         assert rems is not None
         rems.value = {**rems.value, "site_certified_until": "2027-12-31"}
+        # A consent covers the same horizon as the REMS certification and the prior
+        # authorizations below (signed 2026-01-05, valid through 2028-01-04).
+        eligibility = session.get(ClinicSetting, "eligibility")
+        assert eligibility is not None
+        eligibility.value = {**eligibility.value, "consent_valid_months": 24}
         catalog = load_catalog(session)
         for order, (name, kind, subkind, capacity) in enumerate(RESOURCES):
             res = Resource(
@@ -128,6 +133,7 @@ def build_small_clinic(url: str) -> SmallClinic:
                 first_name=first,
                 last_name=last,
                 screening_status=status,
+                date_of_birth=dt.date(1980, 5, 17),
                 screening_cleared_on=dt.date(2026, 1, 5) if status == "cleared" else None,
                 consent_signed_on=dt.date(2026, 1, 5) if status == "cleared" else None,
                 rems_enrolled_on=dt.date(2026, 1, 6) if status == "cleared" else None,
@@ -150,3 +156,8 @@ def extend_authorizations(clinic: SmallClinic, until: dt.date) -> None:
         rems.value = {**rems.value, "site_certified_until": until.isoformat()}
         for patient in session.query(Patient).where(Patient.prior_auth_expires_on.is_not(None)):
             patient.prior_auth_expires_on = until
+        # Consents signed 2026-01-05 stay valid through ``until`` too.
+        months = (until.year - 2026) * 12 + until.month
+        eligibility = session.get(ClinicSetting, "eligibility")
+        assert eligibility is not None
+        eligibility.value = {**eligibility.value, "consent_valid_months": max(24, months)}

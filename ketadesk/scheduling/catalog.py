@@ -49,6 +49,9 @@ SUBKINDS: dict[ResourceKind, tuple[str, ...]] = {
     ResourceKind.STAFF: tuple(r.value for r in StaffRole),
 }
 GATING_RULES = (
+    "age",
+    "contraindications",
+    "precautions",
     "screening_cleared",
     "consent_signed",
     "rems_patient_enrolled",
@@ -691,10 +694,10 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         holiday_subdivision=c.text("holiday_subdivision", default=""),
         holidays_closed=_holidays_closed(c),
         # Sections parsed by their own feature (scheduling/confirmations.py, scheduling/fees.py,
-        # scheduling/safety_followups.py), kept as given.
+        # scheduling/safety_followups.py, scheduling/gating.py), kept as given.
         extra={
             k: data[k]
-            for k in ("confirmations", "fees", "urgent_review", "rems_form")
+            for k in ("confirmations", "fees", "urgent_review", "rems_form", "eligibility")
             if isinstance(data, dict) and k in data
         },
     )

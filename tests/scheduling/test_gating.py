@@ -26,6 +26,7 @@ READY = PatientFacts(
     prior_auth_expires_on=FIRST + dt.timedelta(days=90),
     prior_auth_sessions_left=12,
     driver_name="Sam (partner)",
+    date_of_birth=dt.date(1980, 5, 17),
 )
 
 

@@ -335,6 +335,9 @@ def _open_gates(
             prior_auth_expires_on=patient.prior_auth_expires_on,
             prior_auth_sessions_left=left,
             driver_name=patient.driver_name,
+            date_of_birth=patient.date_of_birth,
+            flags=frozenset(patient.eligibility_flags or ()),
+            prior_auth_starts_on=patient.prior_auth_starts_on,
         )
         given = dict(overrides.get(("s", row[8]), {})) if row[8] is not None else {}
         given.update(overrides.get(("a", a.id), {}))
