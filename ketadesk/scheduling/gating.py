@@ -289,10 +289,10 @@ def _age(
     young = [d for d in dates if age_on(born, d) < minimum]
     if not young:
         return None
-    birthday = born + relativedelta(years=minimum)
+    turns = birthday(born, minimum)
     return (
         f"the patient is {age_on(born, young[0])} on {describe_day(young[0])}; {spec.name} is "
-        f"for patients {minimum} or older (from {short_date(birthday, year=True)}); "
+        f"for patients {minimum} or older (from {short_date(turns, year=True)}); "
         f"{_count(young)} before that ({_list(young)})"
     )
 
@@ -385,8 +385,17 @@ assert set(RULE_TITLES) == set(GATING_RULES), "every gating rule needs a title"
 
 
 def age_on(born: dt.date, day: dt.date) -> int:
-    """Whole years of age on ``day`` (a Feb 29 birthday counts from Mar 1 in other years)."""
-    return relativedelta(day, born).years
+    """Whole years of age on ``day`` (a Feb 29 birthday counts from Mar 1 in other years: the
+    safe side of a minimum age)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def birthday(born: dt.date, years: int) -> dt.date:
+    """The day a person born on ``born`` turns ``years`` (Mar 1 for a Feb 29 birthday)."""
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:
+        return dt.date(born.year + years, 3, 1)
 
 
 def consent_lapses_on(signed: dt.date, elig: EligibilitySettings) -> dt.date | None:
@@ -487,7 +496,8 @@ def _labels(data: Mapping[str, Any], key: str, source: str) -> dict[str, str]:
         if not isinstance(label, str) or not label.strip():
             raise _fail(source, f"{key}.{code}", "needs a label people read")
         result[code] = label.strip()
-    return result
+    # In the order people read them: a JSONB column (PostgreSQL) does not keep the file's.
+    return dict(sorted(result.items(), key=lambda item: item[1].casefold()))
 
 
 def parse_eligibility_settings(
