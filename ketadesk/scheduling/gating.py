@@ -455,7 +455,9 @@ class EligibilitySettings:
 
 
 def _fail(source: str, key: str, problem: str) -> ConfigError:
-    return ConfigError(f"{source}: [eligibility] {key} {problem}")
+    """The loader's own form ("clinic.toml: eligibility.consent_valid_months: must be ..."), so
+    Settings marks the field."""
+    return ConfigError(f"{source}: {ELIGIBILITY}.{key}: {problem}")
 
 
 def _whole(value: Any, source: str, key: str, minimum: int) -> int:

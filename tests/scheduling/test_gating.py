@@ -338,15 +338,15 @@ def test_prior_auth_units_per_session(clinic: DemoClinic) -> None:
 @pytest.mark.parametrize(
     ("given", "problem"),
     [
-        ({"consent_valid_months": -1}, "[eligibility] consent_valid_months must be a whole"),
-        ({"consent_valid_months": "12"}, "[eligibility] consent_valid_months must be a whole"),
-        ({"min_age_years": {"spravato": 17.5}}, "[eligibility] min_age_years.spravato must"),
-        ({"min_age_years": {"sprav": 18}}, "[eligibility] min_age_years.sprav is not a session"),
-        ({"prior_auth_units": {"spravato": 0}}, "[eligibility] prior_auth_units.spravato must"),
-        ({"contraindications": {"Bad Code": "x"}}, "[eligibility] contraindications.Bad Code"),
-        ({"precautions": {"pregnancy": ""}}, "[eligibility] precautions.pregnancy needs a label"),
-        ({"precautions": {"av_malformation": "AVM"}}, "precautions.av_malformation is a contra"),
-        ({"min_age": 18}, "[eligibility] min_age is not a setting"),
+        ({"consent_valid_months": -1}, "eligibility.consent_valid_months: must be a whole"),
+        ({"consent_valid_months": "12"}, "eligibility.consent_valid_months: must be a whole"),
+        ({"min_age_years": {"spravato": 17.5}}, "eligibility.min_age_years.spravato: must"),
+        ({"min_age_years": {"sprav": 18}}, "eligibility.min_age_years.sprav: is not a session"),
+        ({"prior_auth_units": {"spravato": 0}}, "eligibility.prior_auth_units.spravato: must"),
+        ({"contraindications": {"Bad Code": "x"}}, "eligibility.contraindications.Bad Code: "),
+        ({"precautions": {"pregnancy": ""}}, "eligibility.precautions.pregnancy: needs a label"),
+        ({"precautions": {"av_malformation": "AVM"}}, "precautions.av_malformation: is a contra"),
+        ({"min_age": 18}, "eligibility.min_age: is not a setting"),
     ],
 )
 def test_eligibility_config_errors_name_the_key(
