@@ -297,11 +297,11 @@ def _age(
     )
 
 
-def _flagged(kind: str, configured: Mapping[str, str], facts: PatientFacts) -> str | None:
+def _flagged(configured: Mapping[str, str], facts: PatientFacts) -> str | None:
     found = [label for code, label in configured.items() if code in facts.flags]
     if not found:
         return None
-    return f"{kind} recorded: {'; '.join(found)}"
+    return f"recorded for this patient: {', '.join(found)}"
 
 
 def _contraindications(
@@ -311,8 +311,8 @@ def _contraindications(
     settings: ClinicSettings,
     elig: EligibilitySettings,
 ) -> str | None:
-    found = _flagged("contraindication", elig.contraindications, facts)
-    return None if found is None else f"{found} (for {spec.name})"
+    found = _flagged(elig.contraindications, facts)
+    return None if found is None else f"{found}; {spec.name} is contraindicated"
 
 
 def _precautions(
@@ -322,8 +322,8 @@ def _precautions(
     settings: ClinicSettings,
     elig: EligibilitySettings,
 ) -> str | None:
-    found = _flagged("precaution", elig.precautions, facts)
-    return None if found is None else f"{found}: a prescriber decides before {spec.name}"
+    found = _flagged(elig.precautions, facts)
+    return None if found is None else f"{found}; a clinician decides before {spec.name}"
 
 
 def _driver(

@@ -283,8 +283,8 @@ def test_contraindication_blocks_precaution_warns(clinic: DemoClinic) -> None:
         ("precautions", Severity.WARN, True),
     ]
     assert results[0].message == (
-        "contraindication recorded: Arteriovenous malformation (for Spravato (esketamine)) "
-        "(this rule blocks and cannot be overridden)"
+        "recorded for this patient: Arteriovenous malformation; Spravato (esketamine) is "
+        "contraindicated (this rule blocks and cannot be overridden)"
     )
     # The IV infusion lists the same rules.
     iv = check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings)

@@ -117,7 +117,9 @@ def test_a_contraindication_blocks_and_cannot_be_overridden(clinic: SmallClinic)
     err = _refused(clinic, WED, actor=NURSE, overrides={"contraindications": "prescriber agreed"})
     (result,) = err.results
     assert result.rule == "contraindications"
-    assert "contraindication recorded: Arteriovenous malformation" in str(err)
+    assert "Contraindication (contraindications): recorded for this patient: Arteriovenous" in (
+        str(err)
+    )
     assert "cannot be overridden" in str(err)
 
 
@@ -138,8 +140,8 @@ def test_a_precaution_warns_and_a_nurse_overrides_it_with_a_reason(clinic: Small
     (result,) = err.results
     assert result.rule == "precautions"
     assert (
-        "Precaution (precautions): precaution recorded: Pregnancy; Uncontrolled hypertension: "
-        "a prescriber decides before Spravato (esketamine)" in str(err)
+        "Precaution (precautions): recorded for this patient: Pregnancy, Uncontrolled "
+        "hypertension; a clinician decides before Spravato (esketamine)" in str(err)
     )
     assert "may override" in str(err)
     with pytest.raises(PermissionDenied):
@@ -149,7 +151,7 @@ def test_a_precaution_warns_and_a_nurse_overrides_it_with_a_reason(clinic: Small
         reasons = s.scalars(
             select(GatingOverride.reason).where(GatingOverride.rule == "precautions")
         ).all()
-    # Recorded per appointment (no series here), printed on the day sheet.
+    # Recorded per appointment (no series here).
     assert booked.appointment_ids
     assert reasons == ["seen by Dr Patel"] * 2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import Actor
@@ -13,7 +14,9 @@ from ketadesk.services.schedule.day import clinic_today
 from ketadesk.store.models import Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import FlagBoxes, PatientFormDialog
+from ketadesk.ui.patients.patient_record import PatientRecordView
 from tests.clinic_fixtures import SmallClinic
+from tests.ui.conftest import NOW
 
 NURSE = Actor(user_id=None, username="nurse", role="nurse")
 
@@ -80,3 +83,26 @@ def test_unknown_flag_is_refused_at_its_field(qtbot: QtBot, clinic: SmallClinic)
     with qtbot.waitSignal(dialog.not_saved, timeout=10000):
         dialog.save()
     assert "made_up_item" in dialog.errors()["eligibility_flags"]
+
+
+def test_the_record_shows_consent_validity_and_the_recorded_flags(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    patient_id = clinic.ids["Mary Seacole"]
+    with clinic.db.write() as session:
+        patient = session.get(Patient, patient_id)
+        assert patient is not None
+        patient.eligibility_flags = ["hypersensitivity", "pregnancy"]
+    # The clinic's clock at a fixed moment (tests/ui/conftest.NOW, Dec 2026): the consent is
+    # judged valid or lapsed on that day.
+    view = PatientRecordView(Desk(clinic.db, NURSE, now=lambda: NOW), patient_id)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.loaded, timeout=10000):
+        pass
+    texts = [label.text() for label in view.gating_box.findChildren(QLabel)]
+    assert "✓ Signed Jan 5, 2026, valid through Jan 4, 2028" in texts
+    assert "✗ Hypersensitivity to (es)ketamine or an excipient" in texts
+    assert "✗ Pregnancy" in texts
+    view.resize(1200, 760)
+    view.show()
+    view.grab().save("/tmp/elig_patient_record.png")
