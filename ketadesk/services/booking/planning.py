@@ -201,6 +201,7 @@ def _booked_under_prior_auth(units: tuple[tuple[str, int], ...]) -> Select[tuple
             _APPOINTMENT.c.patient_id == bindparam("patient_id"),
             _SESSION_TYPE.c.code.in_(bindparam("codes", expanding=True)),
             _APPOINTMENT.c.status.in_([literal(s, String) for s in sorted(MOVABLE_STATUSES)]),
+            _APPOINTMENT.c.id.not_in(bindparam("excluding", expanding=True)),
         )
     )
 
@@ -266,15 +267,22 @@ def _facts(
     )
 
 
-def patient_facts(session: Session, patient: Patient, catalog: Catalog) -> PatientFacts:
+def patient_facts(
+    session: Session, patient: Patient, catalog: Catalog, *, excluding: Sequence[int] = ()
+) -> PatientFacts:
     """The gating facts of a patient's record; prior-authorized sessions already booked ahead
-    count against the authorization."""
+    count against the authorization, except the appointments ``excluding`` names (those being
+    moved, judged again at their new dates)."""
     booked = None
     if patient.prior_auth_sessions is not None:
         autoflush(session)
         booked = session.connection().scalar(
             _booked_under_prior_auth(_units(catalog)),
-            {"patient_id": patient.id, "codes": _prior_auth_codes(catalog)},
+            {
+                "patient_id": patient.id,
+                "codes": _prior_auth_codes(catalog),
+                "excluding": list(excluding),
+            },
         )
     return _facts(
         patient.screening_status,
@@ -291,14 +299,20 @@ def patient_facts(session: Session, patient: Patient, catalog: Catalog) -> Patie
     )
 
 
-def load_patient_facts(session: Session, patient_id: int, catalog: Catalog) -> PatientFacts | None:
+def load_patient_facts(
+    session: Session, patient_id: int, catalog: Catalog, *, excluding: Sequence[int] = ()
+) -> PatientFacts | None:
     """``patient_facts`` of a patient by id, in one statement (None: no such patient)."""
     autoflush(session)
     row = (
         session.connection()
         .execute(
             _patient_facts_statement(_units(catalog)),
-            {"patient_id": patient_id, "codes": _prior_auth_codes(catalog)},
+            {
+                "patient_id": patient_id,
+                "codes": _prior_auth_codes(catalog),
+                "excluding": list(excluding),
+            },
         )
         .one_or_none()
     )

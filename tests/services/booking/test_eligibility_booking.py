@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest, GateRefused
+from ketadesk.services.booking.planning import load_patient_facts, patient_facts
 from ketadesk.services.common.context import Actor, PermissionDenied
 from ketadesk.store.models import ClinicSetting, GatingOverride, Patient
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -251,3 +252,31 @@ def test_units_per_session_are_configured(clinic: SmallClinic) -> None:
     err = _refused(clinic, FRI, MON)
     assert "covers 3 more units; 2 sessions of 2 units planned (Mon Dec 7 not covered)" in str(err)
     assert _book(clinic, FRI).appointment_ids
+
+
+def test_facts_are_loaded_from_the_record_and_a_moved_session_does_not_count_itself(
+    clinic: SmallClinic,
+) -> None:
+    _patient(
+        clinic,
+        prior_auth_sessions=2,
+        prior_auth_starts_on=WED,
+        eligibility_flags=["pregnancy"],
+    )
+    booked = _book(clinic, WED, FRI, actor=NURSE, overrides={"precautions": "seen"})
+    with clinic.db.read() as s:
+        facts = load_patient_facts(s, clinic.ids[WHO], clinic.catalog)
+        moving = load_patient_facts(
+            s, clinic.ids[WHO], clinic.catalog, excluding=booked.appointment_ids[1:]
+        )
+        patient = s.get(Patient, clinic.ids[WHO])
+        assert patient is not None
+        same = patient_facts(s, patient, clinic.catalog)
+    assert facts is not None
+    assert moving is not None
+    assert facts == same
+    assert facts.date_of_birth == dt.date(1980, 5, 17)
+    assert facts.flags == frozenset({"pregnancy"})
+    assert facts.prior_auth_starts_on == WED
+    assert facts.prior_auth_sessions_left == 0
+    assert moving.prior_auth_sessions_left == 1
