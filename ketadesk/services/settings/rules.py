@@ -162,7 +162,7 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
         data = raw.clinic.get(section)
         if not isinstance(data, Mapping):
             continue
-        fields = []
+        fields: list[RuleField] = []
         for key, value in data.items():
             if section == "eligibility" and isinstance(value, Mapping):
                 fields.extend(_per_type_fields(key, value))
