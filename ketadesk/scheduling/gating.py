@@ -92,6 +92,19 @@ def booking_allowed(results: Iterable[GateResult]) -> bool:
     return not any(r.stops_booking for r in results)
 
 
+def rules_for(spec: SessionTypeSpec, elig: EligibilitySettings) -> tuple[str, ...]:
+    """The gating rules judged for ``spec``: those it lists, and the eligibility rules that
+    hold whether or not a clinic's stored session type lists them (a clinic created before
+    they existed): "age" for a type with a minimum age, contraindications and precautions for
+    every dosing type."""
+    implied = []
+    if spec.code in elig.min_age_years:
+        implied.append("age")
+    if spec.dosing:
+        implied += ["contraindications", "precautions"]
+    return (*spec.gating, *(r for r in implied if r not in spec.gating))
+
+
 def check_gates(
     spec: SessionTypeSpec,
     facts: PatientFacts,
@@ -107,7 +120,8 @@ def check_gates(
     units, age).  ``overrides`` are (rule, reason) pairs a clinician gave; they mark matching
     warnings as overridden.  An override of a blocking rule is ignored (the result says it
     cannot be overridden); an empty reason does not count.  A rule missing from the clinic's
-    settings blocks: the safe side for a patient.  ``eligibility`` defaults to the clinic's
+    settings blocks (the safe side for a patient), but for the eligibility rules, which take
+    ``ELIGIBILITY_GATING``.  ``eligibility`` defaults to the clinic's
     ``[eligibility]`` section.
     """
     if not session_dates:
@@ -116,8 +130,8 @@ def check_gates(
     given = dict(overrides.items() if isinstance(overrides, Mapping) else overrides)
     dates = sorted(session_dates)
     results: list[GateResult] = []
-    for rule in spec.gating:
-        setting = settings.gating.get(rule, Severity.BLOCK.value)
+    for rule in rules_for(spec, elig):
+        setting = settings.gating.get(rule, ELIGIBILITY_GATING.get(rule, Severity.BLOCK.value))
         if setting == "off":
             continue
         message = _CHECKS[rule](spec, facts, dates, settings, elig)
@@ -409,6 +423,13 @@ def consent_lapses_on(signed: dt.date, elig: EligibilitySettings) -> dt.date | N
 # [eligibility] in clinic.toml
 
 ELIGIBILITY = "eligibility"
+#: How hard the eligibility rules stop a booking in a clinic whose [gating] predates them (as
+#: clinic.toml's defaults); any other rule missing from [gating] blocks.
+ELIGIBILITY_GATING: Mapping[str, str] = {
+    "age": "block",
+    "contraindications": "block",
+    "precautions": "warn",
+}
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 #: The defaults of ``[eligibility]`` (DOMAIN.md "Who may have Spravato"): the label's

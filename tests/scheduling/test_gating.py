@@ -263,6 +263,31 @@ def test_age_on_counts_whole_years_and_leap_days() -> None:
     assert age_on(dt.date(2008, 2, 29), dt.date(2026, 3, 1)) == 18
 
 
+def test_a_clinic_created_before_the_eligibility_rules_still_judges_them(
+    clinic: DemoClinic,
+) -> None:
+    # Its stored Spravato type lists none of them, and its [gating] has no entry for them.
+    old = dataclasses.replace(
+        clinic.spec("spravato"),
+        gating=("screening_cleared", "consent_signed", "rems_patient_enrolled"),
+    )
+    settings = dataclasses.replace(
+        certified(clinic),
+        gating={
+            k: v
+            for k, v in clinic.settings.gating.items()
+            if k not in ("age", "contraindications", "precautions")
+        },
+    )
+    facts = dataclasses.replace(READY, date_of_birth=None, flags=frozenset({"pregnancy"}))
+    results = check_gates(old, facts, SERIES, settings, eligibility=ELIG)
+    # Missing from [gating]: clinic.toml's defaults for these rules.
+    assert [(r.rule, r.severity) for r in results] == [
+        ("age", Severity.BLOCK),
+        ("precautions", Severity.WARN),
+    ]
+
+
 def test_iv_infusion_needs_no_date_of_birth(clinic: DemoClinic) -> None:
     facts = dataclasses.replace(READY, date_of_birth=None)
     assert check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings) == []

@@ -29,7 +29,12 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.catalog import ProtocolSpec
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.followup_rules import kind_label
-from ketadesk.scheduling.gating import check_gates, consent_lapses_on, eligibility_settings
+from ketadesk.scheduling.gating import (
+    check_gates,
+    consent_lapses_on,
+    eligibility_settings,
+    rules_for,
+)
 from ketadesk.scheduling.planner import series_slots
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
@@ -384,7 +389,7 @@ def patient_record(
             rule
             for code, spec in catalog.session_types.items()
             if code in used or not used
-            for rule in spec.gating
+            for rule in rules_for(spec, eligibility_settings(catalog.settings))
         }
         gating = _gating_facts(patient, catalog, needed, moment.astimezone(tz).date())
         contraindications = patient.contraindications
