@@ -50,6 +50,7 @@ def test_flags_and_consent_validity_round_trip(qtbot: QtBot, clinic: SmallClinic
     flags.boxes["hypersensitivity"].setChecked(True)
     flags.boxes["pregnancy"].setChecked(True)
     dialog.fields["prior_auth_starts_on"].set_text(today.isoformat())
+    dialog.fields["prior_auth_expires_on"].set_text((today + dt.timedelta(days=180)).isoformat())
     dialog.resize(1100, 900)
     dialog.grab().save("/tmp/elig_patient_form.png")
     with qtbot.waitSignal(dialog.saved, timeout=10000):
