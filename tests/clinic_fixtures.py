@@ -92,11 +92,12 @@ def build_small_clinic(url: str) -> SmallClinic:
         rems = session.get(ClinicSetting, "rems")
         assert rems is not None
         rems.value = {**rems.value, "site_certified_until": "2027-12-31"}
-        # A consent covers the same horizon as the REMS certification and the prior
-        # authorizations below (signed 2026-01-05, valid through 2028-01-04).
+        # Consents (signed 2026-01-05) stay valid for ten years: the tests that run at the
+        # clinic's today (also under faketime +400d) are not about consent; those that are set
+        # the validity themselves.
         eligibility = session.get(ClinicSetting, "eligibility")
         assert eligibility is not None
-        eligibility.value = {**eligibility.value, "consent_valid_months": 24}
+        eligibility.value = {**eligibility.value, "consent_valid_months": 120}
         catalog = load_catalog(session)
         for order, (name, kind, subkind, capacity) in enumerate(RESOURCES):
             res = Resource(
@@ -160,4 +161,4 @@ def extend_authorizations(clinic: SmallClinic, until: dt.date) -> None:
         months = (until.year - 2026) * 12 + until.month
         eligibility = session.get(ClinicSetting, "eligibility")
         assert eligibility is not None
-        eligibility.value = {**eligibility.value, "consent_valid_months": max(24, months)}
+        eligibility.value = {**eligibility.value, "consent_valid_months": max(120, months)}

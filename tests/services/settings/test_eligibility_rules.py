@@ -19,7 +19,7 @@ def test_eligibility_fields_are_edited_and_checked(db_url: str) -> None:
     small = build_small_clinic(db_url)
     try:
         rules = read_rules(small.db)
-        assert rules.value("eligibility.consent_valid_months") == 24  # the fixture's
+        assert rules.value("eligibility.consent_valid_months") == 120  # the fixture's
         assert rules.value("eligibility.min_age_years.spravato") == 18
         with pytest.raises(InvalidFields) as caught:
             save_rules(small.db, SYSTEM, {"eligibility.consent_valid_months": -3})

@@ -45,8 +45,8 @@ def test_flags_and_consent_validity_round_trip(qtbot: QtBot, clinic: SmallClinic
 
     signed = today - dt.timedelta(days=10)
     dialog.fields["consent_signed_on"].set_text(signed.isoformat())
-    # The fixture clinic keeps consents 24 months.
-    assert dialog.consent_validity.text().startswith("Valid 24 months: covers sessions through")
+    # The fixture clinic keeps consents 120 months.
+    assert dialog.consent_validity.text().startswith("Valid 120 months: covers sessions through")
     flags.boxes["hypersensitivity"].setChecked(True)
     flags.boxes["pregnancy"].setChecked(True)
     dialog.fields["prior_auth_starts_on"].set_text(today.isoformat())
@@ -101,7 +101,7 @@ def test_the_record_shows_consent_validity_and_the_recorded_flags(
     with qtbot.waitSignal(view.loaded, timeout=10000):
         pass
     texts = [label.text() for label in view.gating_box.findChildren(QLabel)]
-    assert "✓ Signed Jan 5, 2026, valid through Jan 4, 2028" in texts
+    assert "✓ Signed Jan 5, 2026, valid through Jan 4, 2036" in texts
     assert "✗ Hypersensitivity to (es)ketamine or an excipient" in texts
     assert "✗ Pregnancy" in texts
     view.resize(1200, 760)
