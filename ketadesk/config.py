@@ -20,6 +20,7 @@ from ketadesk.scheduling.catalog import (
 from ketadesk.scheduling.chair_rules import parse_chair_settings
 from ketadesk.scheduling.dropout import parse_dropout_settings
 from ketadesk.scheduling.fees import parse_fee_settings
+from ketadesk.scheduling.gating import parse_eligibility_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
 from ketadesk.scheduling.protocol_rules import parse_protocol_rule_settings
 
@@ -84,6 +85,10 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     parse_chair_settings(raw.clinic.get("chair"), f"{prefix}{CLINIC_FILE}")
     parse_dropout_settings(raw.clinic.get("dropout"), f"{prefix}{CLINIC_FILE}")
     parse_protocol_rule_settings(raw.clinic.get("protocol_rules"), f"{prefix}{CLINIC_FILE}")
+    # So is [eligibility] (scheduling/gating.py): consent validity, ages, contraindications.
+    parse_eligibility_settings(
+        raw.clinic.get("eligibility"), f"{prefix}{CLINIC_FILE}", session_types
+    )
     return Catalog(settings, session_types, protocols)
 
 

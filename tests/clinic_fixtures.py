@@ -103,6 +103,12 @@ def build_small_clinic(url: str) -> SmallClinic:
         rems = session.get(ClinicSetting, "rems")
         assert rems is not None
         rems.value = {**rems.value, "site_certified_until": "2027-12-31"}
+        # Consents (signed 2026-01-05) stay valid for ten years: the tests that run at the
+        # clinic's today (also under faketime +400d) are not about consent; those that are set
+        # the validity themselves.
+        eligibility = session.get(ClinicSetting, "eligibility")
+        assert eligibility is not None
+        eligibility.value = {**eligibility.value, "consent_valid_months": 120}
         catalog = load_catalog(session)
         for order, (name, kind, subkind, capacity) in enumerate(RESOURCES):
             res = Resource(
@@ -139,6 +145,7 @@ def build_small_clinic(url: str) -> SmallClinic:
                 first_name=first,
                 last_name=last,
                 screening_status=status,
+                date_of_birth=dt.date(1980, 5, 17),
                 screening_cleared_on=dt.date(2026, 1, 5) if status == "cleared" else None,
                 consent_signed_on=dt.date(2026, 1, 5) if status == "cleared" else None,
                 rems_enrolled_on=dt.date(2026, 1, 6) if status == "cleared" else None,
@@ -161,6 +168,11 @@ def extend_authorizations(clinic: SmallClinic, until: dt.date) -> None:
         rems.value = {**rems.value, "site_certified_until": until.isoformat()}
         for patient in session.query(Patient).where(Patient.prior_auth_expires_on.is_not(None)):
             patient.prior_auth_expires_on = until
+        # Consents signed 2026-01-05 stay valid through ``until`` too.
+        months = (until.year - 2026) * 12 + until.month
+        eligibility = session.get(ClinicSetting, "eligibility")
+        assert eligibility is not None
+        eligibility.value = {**eligibility.value, "consent_valid_months": max(120, months)}
 
 
 def ready_for_discharge(db: Database, appointment_id: int) -> None:

@@ -50,6 +50,9 @@ SUBKINDS: dict[ResourceKind, tuple[str, ...]] = {
     ResourceKind.STAFF: tuple(r.value for r in StaffRole),
 }
 GATING_RULES = (
+    "age",
+    "contraindications",
+    "precautions",
     "screening_cleared",
     "consent_signed",
     "rems_patient_enrolled",
@@ -802,7 +805,8 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         holiday_subdivision=c.text("holiday_subdivision", default=""),
         holidays_closed=_holidays_closed(c),
         # Sections parsed by their own feature (scheduling/confirmations.py, scheduling/fees.py,
-        # scheduling/safety_followups.py, scheduling/chair_rules.py, scheduling/dropout.py),
+        # scheduling/safety_followups.py, scheduling/chair_rules.py, scheduling/dropout.py,
+        # scheduling/gating.py),
         # kept as given.
         extra={
             k: data[k]
@@ -814,6 +818,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
                 "chair",
                 "dropout",
                 "protocol_rules",
+                "eligibility",
             )
             if isinstance(data, dict) and k in data
         },

@@ -4,17 +4,28 @@ Each session type names the rules that apply to it (``SessionTypeSpec.gating``);
 each rule to "block", "warn" or "off" (``ClinicSettings.gating``).  A warning may be overridden
 by a clinician with a reason; a block may not.  The facts come in as ``PatientFacts`` (the store
 fills them from the patient's record) so the rules stay plain and testable.
+
+Every session is judged at its own date: a consent that lapses, a prior authorization that
+starts late, ends or runs out of units, or a birthday not yet reached, stops the sessions it
+concerns and names them.  The eligibility numbers and lists (consent validity, minimum ages,
+the contraindications and precautions a patient form records, prior-authorization units per
+session) are configuration: clinic.toml ``[eligibility]``, kept in ``ClinicSettings.extra`` and
+parsed here (``parse_eligibility_settings``); a mistake names its key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
 
 from ketadesk.scheduling.availability import describe_day
-from ketadesk.scheduling.catalog import GATING_RULES, ClinicSettings, SessionTypeSpec
+from ketadesk.scheduling.catalog import GATING_RULES, ClinicSettings, ConfigError, SessionTypeSpec
 from ketadesk.scheduling.dates import short_date
 
 
@@ -38,8 +49,13 @@ class PatientFacts:
     consent_signed_on: dt.date | None = None
     rems_enrolled_on: dt.date | None = None
     prior_auth_expires_on: dt.date | None = None
-    prior_auth_sessions_left: int | None = None  # None: not limited by a number of sessions
+    prior_auth_sessions_left: int | None = None  # None: not limited by a number of units
     driver_name: str = ""
+    date_of_birth: dt.date | None = None
+    #: The contraindications and precautions recorded for the patient (codes of
+    #: ``EligibilitySettings.contraindications`` / ``precautions``).
+    flags: frozenset[str] = frozenset()
+    prior_auth_starts_on: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +72,17 @@ class GateResult:
         return self.override_reason is not None
 
     @property
+    def title(self) -> str:
+        """The rule in words ("Consent")."""
+        return RULE_TITLES.get(self.rule, self.rule)
+
+    @property
+    def explained(self) -> str:
+        """The rule and the fact, as a refusal or warning says them:
+        "Consent (consent_signed): consent signed Jan 3, 2025 lapsed Jan 3, 2026; ..."."""
+        return f"{self.title} ({self.rule}): {self.message}"
+
+    @property
     def stops_booking(self) -> bool:
         return self.severity is Severity.BLOCK or not self.overridden
 
@@ -65,30 +92,49 @@ def booking_allowed(results: Iterable[GateResult]) -> bool:
     return not any(r.stops_booking for r in results)
 
 
+def rules_for(spec: SessionTypeSpec, elig: EligibilitySettings) -> tuple[str, ...]:
+    """The gating rules judged for ``spec``: those it lists, and the eligibility rules that
+    hold whether or not a clinic's stored session type lists them (a clinic created before
+    they existed): "age" for a type with a minimum age, contraindications and precautions for
+    every dosing type."""
+    implied = []
+    if spec.code in elig.min_age_years:
+        implied.append("age")
+    if spec.dosing:
+        implied += ["contraindications", "precautions"]
+    return (*spec.gating, *(r for r in implied if r not in spec.gating))
+
+
 def check_gates(
     spec: SessionTypeSpec,
     facts: PatientFacts,
     session_dates: Sequence[dt.date],
     settings: ClinicSettings,
     overrides: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+    *,
+    eligibility: EligibilitySettings | None = None,
 ) -> list[GateResult]:
     """The gating rules that ``spec``'s sessions on ``session_dates`` do not meet.
 
-    ``overrides`` are (rule, reason) pairs a clinician gave; they mark matching warnings as
-    overridden.  An override of a blocking rule is ignored (the result says it cannot be
-    overridden); an empty reason does not count.  A rule missing from the clinic's settings
-    blocks: the safe side for a patient.
+    Each session is judged at its own date (consent validity, prior-authorization dates and
+    units, age).  ``overrides`` are (rule, reason) pairs a clinician gave; they mark matching
+    warnings as overridden.  An override of a blocking rule is ignored (the result says it
+    cannot be overridden); an empty reason does not count.  A rule missing from the clinic's
+    settings blocks (the safe side for a patient), but for the eligibility rules, which take
+    ``ELIGIBILITY_GATING``.  ``eligibility`` defaults to the clinic's
+    ``[eligibility]`` section.
     """
     if not session_dates:
         return []
+    elig = eligibility or eligibility_settings(settings)
     given = dict(overrides.items() if isinstance(overrides, Mapping) else overrides)
     dates = sorted(session_dates)
     results: list[GateResult] = []
-    for rule in spec.gating:
-        setting = settings.gating.get(rule, Severity.BLOCK.value)
+    for rule in rules_for(spec, elig):
+        setting = settings.gating.get(rule, ELIGIBILITY_GATING.get(rule, Severity.BLOCK.value))
         if setting == "off":
             continue
-        message = _CHECKS[rule](spec, facts, dates, settings)
+        message = _CHECKS[rule](spec, facts, dates, settings, elig)
         if message is None:
             continue
         severity = Severity(setting)
@@ -118,7 +164,11 @@ def _recorded_in_time(
 
 
 def _screening(
-    spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
 ) -> str | None:
     if facts.screening_status == ScreeningStatus.NOT_ELIGIBLE:
         return "screening found the patient not eligible"
@@ -131,15 +181,36 @@ def _screening(
 
 
 def _consent(
-    spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
 ) -> str | None:
-    return _recorded_in_time(
-        facts.consent_signed_on, "no signed informed consent on file", "consent signed", dates
+    signed = facts.consent_signed_on
+    missing = _recorded_in_time(
+        signed, "no signed informed consent on file", "consent signed", dates
+    )
+    lapses = None if signed is None else consent_lapses_on(signed, elig)
+    if missing is not None or signed is None or lapses is None:
+        return missing
+    late = [d for d in dates if d >= lapses]
+    if not late:
+        return None
+    return (
+        f"consent signed {short_date(signed, year=True)} is valid "
+        f"{elig.consent_valid_months} months, through "
+        f"{short_date(lapses - dt.timedelta(days=1), year=True)}; "
+        f"{_count(late)} after that ({_list(late)}): take a new consent"
     )
 
 
 def _rems_patient(
-    spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
 ) -> str | None:
     return _recorded_in_time(
         facts.rems_enrolled_on,
@@ -150,7 +221,11 @@ def _rems_patient(
 
 
 def _rems_site(
-    spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
 ) -> str | None:
     text = settings.rems_site_certified_until.strip()
     if not text:
@@ -169,12 +244,24 @@ def _rems_site(
 
 
 def _prior_auth(
-    spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
 ) -> str | None:
     expires = facts.prior_auth_expires_on
+    starts = facts.prior_auth_starts_on
     if expires is None and facts.prior_auth_sessions_left is None:
         return "no prior authorization on file"
     problems = []
+    if starts is not None:
+        early = [d for d in dates if d < starts]
+        if early:
+            problems.append(
+                f"prior authorization starts {short_date(starts, year=True)}; "
+                f"{_count(early)} before that ({_list(early)})"
+            )
     if expires is not None:
         late = [d for d in dates if d > expires]
         if late:
@@ -183,13 +270,82 @@ def _prior_auth(
                 f"{_count(late)} after that ({_list(late)})"
             )
     left = facts.prior_auth_sessions_left
-    if left is not None and len(dates) > left:
-        problems.append(f"prior authorization covers {left} more; {_count(dates)} planned")
+    if left is not None:
+        units = elig.prior_auth_units.get(spec.code, 1)
+        # In date order, each session uses its units; those past the authorization are named.
+        over = [d for i, d in enumerate(dates) if (i + 1) * units > left]
+        if over:
+            if units == 1:
+                problems.append(f"prior authorization covers {left} more; {_count(dates)} planned")
+            else:
+                problems.append(
+                    f"prior authorization covers {left} more units; {_count(dates)} of "
+                    f"{units} units planned"
+                )
+            problems[-1] += f" ({_list(over)} not covered)" if len(over) < len(dates) else ""
     return "; ".join(problems) or None
 
 
+def _age(
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
+) -> str | None:
+    minimum = elig.min_age_years.get(spec.code)
+    born = facts.date_of_birth
+    if born is None:
+        needs = f" (patients {minimum} or older)" if minimum else ""
+        return f"no date of birth on file; {spec.name} needs it{needs}"
+    if not minimum:
+        return None
+    young = [d for d in dates if age_on(born, d) < minimum]
+    if not young:
+        return None
+    turns = birthday(born, minimum)
+    return (
+        f"the patient is {age_on(born, young[0])} on {describe_day(young[0])}; {spec.name} is "
+        f"for patients {minimum} or older (from {short_date(turns, year=True)}); "
+        f"{_count(young)} before that ({_list(young)})"
+    )
+
+
+def _flagged(configured: Mapping[str, str], facts: PatientFacts) -> str | None:
+    found = [label for code, label in configured.items() if code in facts.flags]
+    if not found:
+        return None
+    return f"recorded for this patient: {', '.join(found)}"
+
+
+def _contraindications(
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
+) -> str | None:
+    found = _flagged(elig.contraindications, facts)
+    return None if found is None else f"{found}; {spec.name} is contraindicated"
+
+
+def _precautions(
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
+) -> str | None:
+    found = _flagged(elig.precautions, facts)
+    return None if found is None else f"{found}; a clinician decides before {spec.name}"
+
+
 def _driver(
-    spec: SessionTypeSpec, facts: PatientFacts, dates: Sequence[dt.date], settings: ClinicSettings
+    spec: SessionTypeSpec,
+    facts: PatientFacts,
+    dates: Sequence[dt.date],
+    settings: ClinicSettings,
+    elig: EligibilitySettings,
 ) -> str | None:
     if facts.driver_name.strip():
         return None
@@ -215,6 +371,9 @@ def _list(dates: Sequence[dt.date], show: int = 3) -> str:
 
 
 _CHECKS = {
+    "age": _age,
+    "contraindications": _contraindications,
+    "precautions": _precautions,
     "screening_cleared": _screening,
     "consent_signed": _consent,
     "rems_patient_enrolled": _rems_patient,
@@ -223,3 +382,176 @@ _CHECKS = {
     "driver_arranged": _driver,
 }
 assert set(_CHECKS) == set(GATING_RULES), "every gating rule needs a check"
+
+#: Each rule in words, as refusals and warnings name it.
+RULE_TITLES: Mapping[str, str] = {
+    "age": "Age",
+    "contraindications": "Contraindication",
+    "precautions": "Precaution",
+    "screening_cleared": "Screening",
+    "consent_signed": "Consent",
+    "rems_patient_enrolled": "REMS patient enrollment",
+    "rems_site_certified": "REMS site certification",
+    "prior_auth_valid": "Prior authorization",
+    "driver_arranged": "Driver",
+}
+assert set(RULE_TITLES) == set(GATING_RULES), "every gating rule needs a title"
+
+
+def age_on(born: dt.date, day: dt.date) -> int:
+    """Whole years of age on ``day`` (a Feb 29 birthday counts from Mar 1 in other years: the
+    safe side of a minimum age)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def birthday(born: dt.date, years: int) -> dt.date:
+    """The day a person born on ``born`` turns ``years`` (Mar 1 for a Feb 29 birthday)."""
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:
+        return dt.date(born.year + years, 3, 1)
+
+
+def consent_lapses_on(signed: dt.date, elig: EligibilitySettings) -> dt.date | None:
+    """The first day a consent signed on ``signed`` no longer covers (None: it never lapses)."""
+    if not elig.consent_valid_months:
+        return None
+    return signed + relativedelta(months=elig.consent_valid_months)
+
+
+# --------------------------------------------------------------------------------------------
+# [eligibility] in clinic.toml
+
+ELIGIBILITY = "eligibility"
+#: How hard the eligibility rules stop a booking in a clinic whose [gating] predates them (as
+#: clinic.toml's defaults); any other rule missing from [gating] blocks.
+ELIGIBILITY_GATING: Mapping[str, str] = {
+    "age": "block",
+    "contraindications": "block",
+    "precautions": "warn",
+}
+_CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: The defaults of ``[eligibility]`` (DOMAIN.md "Who may have Spravato"): the label's
+#: contraindications block, the precautions clinics screen for warn.
+ELIGIBILITY_DEFAULTS: Mapping[str, Any] = {
+    "consent_valid_months": 12,
+    "min_age_years": {"spravato": 18},
+    "prior_auth_units": {},
+    "contraindications": {
+        # Thoracic and abdominal aorta, intracranial and peripheral arteries.
+        "aneurysmal_vascular_disease": "Aneurysmal vascular disease",
+        "av_malformation": "Arteriovenous malformation",
+        "intracerebral_hemorrhage": "History of intracerebral hemorrhage",
+        "hypersensitivity": "Hypersensitivity to (es)ketamine or an excipient",
+    },
+    "precautions": {
+        "uncontrolled_hypertension": "Uncontrolled hypertension",
+        "pregnancy": "Pregnancy",
+        "psychosis_mania": "History of psychosis or mania",
+        "substance_use": "Substance use disorder",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilitySettings:
+    """``consent_valid_months``: a consent covers sessions this many months from its signing
+    (0: it never lapses); ``min_age_years``: per session type, the youngest age it may be given
+    at; ``contraindications`` / ``precautions``: code -> label, recorded per patient in the
+    patient form, judged by the "contraindications" and "precautions" gating rules;
+    ``prior_auth_units``: per session type, the units of a prior authorization one session
+    uses (1 when not listed)."""
+
+    consent_valid_months: int = 12
+    min_age_years: Mapping[str, int] = field(default_factory=dict)
+    contraindications: Mapping[str, str] = field(default_factory=dict)
+    precautions: Mapping[str, str] = field(default_factory=dict)
+    prior_auth_units: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def flag_labels(self) -> dict[str, str]:
+        """Every recordable item, contraindications first."""
+        return {**self.contraindications, **self.precautions}
+
+
+def _fail(source: str, key: str, problem: str) -> ConfigError:
+    """The loader's own form ("clinic.toml: eligibility.consent_valid_months: must be ..."), so
+    Settings marks the field."""
+    return ConfigError(f"{source}: {ELIGIBILITY}.{key}: {problem}")
+
+
+def _whole(value: Any, source: str, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(source, key, f"must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _per_type(
+    data: Mapping[str, Any],
+    key: str,
+    source: str,
+    minimum: int,
+    session_types: Iterable[str] | None,
+) -> dict[str, int]:
+    table = data[key]
+    if not isinstance(table, Mapping):
+        raise _fail(source, key, "must be a table of session type = number")
+    known = None if session_types is None else set(session_types)
+    result = {}
+    for code, value in table.items():
+        if known is not None and code not in known:
+            raise _fail(
+                source, f"{key}.{code}", f"is not a session type; known: {', '.join(sorted(known))}"
+            )
+        result[code] = _whole(value, source, f"{key}.{code}", minimum)
+    return result
+
+
+def _labels(data: Mapping[str, Any], key: str, source: str) -> dict[str, str]:
+    table = data[key]
+    if not isinstance(table, Mapping):
+        raise _fail(source, key, 'must be a table of code = "label"')
+    result = {}
+    for code, label in table.items():
+        if not _CODE_RE.match(code):
+            raise _fail(source, f"{key}.{code}", "codes are lower case letters, digits and _")
+        if not isinstance(label, str) or not label.strip():
+            raise _fail(source, f"{key}.{code}", "needs a label people read")
+        result[code] = label.strip()
+    # In the order people read them: a JSONB column (PostgreSQL) does not keep the file's.
+    return dict(sorted(result.items(), key=lambda item: item[1].casefold()))
+
+
+def parse_eligibility_settings(
+    given: Mapping[str, Any] | None,
+    source: str = "clinic.toml",
+    session_types: Iterable[str] | None = None,
+) -> EligibilitySettings:
+    """``[eligibility]`` over its defaults; a mistake names its key.  ``session_types``, when
+    given, are the codes a per-type table may name."""
+    data = {**ELIGIBILITY_DEFAULTS, **(given or {})}
+    unknown = sorted(set(data) - set(ELIGIBILITY_DEFAULTS))
+    if unknown:
+        raise _fail(
+            source, unknown[0], f"is not a setting; known: {', '.join(ELIGIBILITY_DEFAULTS)}"
+        )
+    contraindications = _labels(data, "contraindications", source)
+    precautions = _labels(data, "precautions", source)
+    both = sorted(set(contraindications) & set(precautions))
+    if both:
+        raise _fail(source, f"precautions.{both[0]}", "is a contraindication too; list it once")
+    return EligibilitySettings(
+        consent_valid_months=_whole(
+            data["consent_valid_months"], source, "consent_valid_months", 0
+        ),
+        min_age_years=_per_type(data, "min_age_years", source, 0, session_types),
+        contraindications=contraindications,
+        precautions=precautions,
+        prior_auth_units=_per_type(data, "prior_auth_units", source, 1, session_types),
+    )
+
+
+def eligibility_settings(settings: ClinicSettings) -> EligibilitySettings:
+    """The clinic's ``[eligibility]`` (checked when the configuration was loaded)."""
+    return parse_eligibility_settings(settings.extra.get(ELIGIBILITY))

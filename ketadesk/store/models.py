@@ -276,11 +276,16 @@ class Patient(Base):
     rems_enrolled_on: Mapped[dt.date | None]
     rems_patient_id: Mapped[str] = mapped_column(String(40), default="")
     prior_auth_number: Mapped[str] = mapped_column(String(40), default="")
+    prior_auth_starts_on: Mapped[dt.date | None]
     prior_auth_expires_on: Mapped[dt.date | None]
+    # The authorized units (one session uses [eligibility] prior_auth_units of them, 1 unless
+    # configured); the name is older than units.
     prior_auth_sessions: Mapped[int | None]
     driver_name: Mapped[str] = mapped_column(String(120), default="")
     driver_phone: Mapped[str] = mapped_column(String(40), default="")
     contraindications: Mapped[str] = mapped_column(Text, default="")
+    # The [eligibility] contraindications and precautions recorded (codes; None: none).
+    eligibility_flags: Mapped[list[str] | None] = mapped_column(JSONType)
     notes: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)

@@ -5,14 +5,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from ketadesk.scheduling.catalog import ClinicSettings
+import pytest
+
+from ketadesk.scheduling.catalog import ClinicSettings, ConfigError
 from ketadesk.scheduling.gating import (
+    EligibilitySettings,
     GateResult,
     PatientFacts,
     ScreeningStatus,
     Severity,
+    age_on,
     booking_allowed,
     check_gates,
+    parse_eligibility_settings,
 )
 from tests.scheduling.conftest import DemoClinic
 
@@ -26,6 +31,7 @@ READY = PatientFacts(
     prior_auth_expires_on=FIRST + dt.timedelta(days=90),
     prior_auth_sessions_left=12,
     driver_name="Sam (partner)",
+    date_of_birth=dt.date(1980, 5, 17),
 )
 
 
@@ -158,7 +164,9 @@ def test_prior_auth_expiring_mid_series_warns_about_the_later_sessions(
 def test_prior_auth_with_too_few_sessions_left_warns(clinic: DemoClinic) -> None:
     facts = dataclasses.replace(READY, prior_auth_sessions_left=4)
     (result,) = check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic))
-    assert result.message == "prior authorization covers 4 more; 6 sessions planned"
+    assert result.message == (
+        "prior authorization covers 4 more; 6 sessions planned (Wed Mar 12, Fri Mar 14 not covered)"
+    )
 
 
 def test_no_prior_auth_on_file_warns(clinic: DemoClinic) -> None:
@@ -190,3 +198,186 @@ def test_no_sessions_no_gates(clinic: DemoClinic) -> None:
 def test_screening_status_may_come_as_the_stored_text(clinic: DemoClinic) -> None:
     facts = dataclasses.replace(READY, screening_status="cleared")  # type: ignore[arg-type]
     assert check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Eligibility: every session judged at its own date
+
+ELIG = EligibilitySettings(
+    consent_valid_months=12,
+    min_age_years={"spravato": 18},
+    contraindications={"av_malformation": "Arteriovenous malformation"},
+    precautions={"pregnancy": "Pregnancy"},
+)
+
+
+def _gates(clinic: DemoClinic, facts: PatientFacts, dates: list[dt.date] = SERIES) -> list[str]:
+    results = check_gates(
+        clinic.spec("spravato"), facts, dates, certified(clinic), eligibility=ELIG
+    )
+    return [r.message for r in results]
+
+
+def test_default_eligibility_is_the_domain_list(clinic: DemoClinic) -> None:
+    elig = parse_eligibility_settings(clinic.settings.extra.get("eligibility"))
+    assert elig.consent_valid_months == 12
+    assert elig.min_age_years == {"spravato": 18}
+    assert set(elig.contraindications) == {
+        "aneurysmal_vascular_disease",
+        "av_malformation",
+        "intracerebral_hemorrhage",
+        "hypersensitivity",
+    }
+    assert set(elig.precautions) == {
+        "uncontrolled_hypertension",
+        "pregnancy",
+        "psychosis_mania",
+        "substance_use",
+    }
+    assert clinic.settings.gating["age"] == "block"
+    assert clinic.settings.gating["contraindications"] == "block"
+    assert clinic.settings.gating["precautions"] == "warn"
+
+
+def test_age_needs_a_date_of_birth(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, date_of_birth=None)
+    (result,) = check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic))
+    assert (result.rule, result.severity) == ("age", Severity.BLOCK)
+    assert result.explained == (
+        "Age (age): no date of birth on file; Spravato (esketamine) needs it (patients 18 or older)"
+    )
+
+
+def test_age_is_reached_mid_series(clinic: DemoClinic) -> None:
+    # 18 on Fri Mar 7 2025: the sessions on Mar 3 and Mar 5 are too early, the rest are not.
+    facts = dataclasses.replace(READY, date_of_birth=dt.date(2007, 3, 7))
+    assert _gates(clinic, facts) == [
+        "the patient is 17 on Mon Mar 3; Spravato (esketamine) is for patients 18 or older "
+        "(from Fri Mar 7, 2025); 2 sessions before that (Mon Mar 3, Wed Mar 5)"
+    ]
+    assert _gates(clinic, facts, SERIES[2:]) == []
+
+
+def test_age_on_counts_whole_years_and_leap_days() -> None:
+    assert age_on(dt.date(2008, 2, 29), dt.date(2026, 2, 28)) == 17
+    assert age_on(dt.date(2008, 2, 29), dt.date(2026, 3, 1)) == 18
+
+
+def test_a_clinic_created_before_the_eligibility_rules_still_judges_them(
+    clinic: DemoClinic,
+) -> None:
+    # Its stored Spravato type lists none of them, and its [gating] has no entry for them.
+    old = dataclasses.replace(
+        clinic.spec("spravato"),
+        gating=("screening_cleared", "consent_signed", "rems_patient_enrolled"),
+    )
+    settings = dataclasses.replace(
+        certified(clinic),
+        gating={
+            k: v
+            for k, v in clinic.settings.gating.items()
+            if k not in ("age", "contraindications", "precautions")
+        },
+    )
+    facts = dataclasses.replace(READY, date_of_birth=None, flags=frozenset({"pregnancy"}))
+    results = check_gates(old, facts, SERIES, settings, eligibility=ELIG)
+    # Missing from [gating]: clinic.toml's defaults for these rules.
+    assert [(r.rule, r.severity) for r in results] == [
+        ("age", Severity.BLOCK),
+        ("precautions", Severity.WARN),
+    ]
+
+
+def test_iv_infusion_needs_no_date_of_birth(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, date_of_birth=None)
+    assert check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings) == []
+
+
+def test_contraindication_blocks_precaution_warns(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, flags=frozenset({"av_malformation", "pregnancy"}))
+    results = check_gates(
+        clinic.spec("spravato"),
+        facts,
+        SERIES,
+        certified(clinic),
+        {"contraindications": "x", "precautions": "seen by Dr P"},
+        eligibility=ELIG,
+    )
+    assert [(r.rule, r.severity, r.overridden) for r in results] == [
+        ("contraindications", Severity.BLOCK, False),
+        ("precautions", Severity.WARN, True),
+    ]
+    assert results[0].message == (
+        "recorded for this patient: Arteriovenous malformation; Spravato (esketamine) is "
+        "contraindicated (this rule blocks and cannot be overridden)"
+    )
+    # The IV infusion lists the same rules.
+    iv = check_gates(clinic.spec("iv_infusion"), facts, SERIES, clinic.settings)
+    assert [r.rule for r in iv] == ["contraindications", "precautions"]
+
+
+def test_a_flag_the_clinic_no_longer_lists_is_not_judged(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, flags=frozenset({"retired_item"}))
+    assert _gates(clinic, facts) == []
+
+
+def test_consent_lapses_mid_series(clinic: DemoClinic) -> None:
+    # Signed Mar 7 2024: valid through Mar 6 2025; the sessions from Mar 7 on need a new one.
+    facts = dataclasses.replace(READY, consent_signed_on=dt.date(2024, 3, 7))
+    assert _gates(clinic, facts) == [
+        "consent signed Thu Mar 7, 2024 is valid 12 months, through Thu Mar 6, 2025; "
+        "4 sessions after that (Fri Mar 7, Mon Mar 10, Wed Mar 12 and 1 more): take a new consent"
+    ]
+    assert _gates(clinic, facts, SERIES[:2]) == []
+
+
+def test_consent_validity_is_configured(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, consent_signed_on=dt.date(2023, 1, 5))
+    forever = dataclasses.replace(ELIG, consent_valid_months=0)
+    assert (
+        check_gates(clinic.spec("spravato"), facts, SERIES, certified(clinic), eligibility=forever)
+        == []
+    )
+    assert len(_gates(clinic, facts)) == 1
+
+
+def test_prior_auth_starts_late(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, prior_auth_starts_on=FIRST + dt.timedelta(days=1))
+    assert _gates(clinic, facts) == [
+        "prior authorization starts Tue Mar 4, 2025; 1 session before that (Mon Mar 3)"
+    ]
+
+
+def test_prior_auth_units_per_session(clinic: DemoClinic) -> None:
+    facts = dataclasses.replace(READY, prior_auth_sessions_left=7)
+    two = dataclasses.replace(ELIG, prior_auth_units={"spravato": 2})
+    (result,) = check_gates(
+        clinic.spec("spravato"), facts, SERIES, certified(clinic), eligibility=two
+    )
+    assert result.message == (
+        "prior authorization covers 7 more units; 6 sessions of 2 units planned "
+        "(Mon Mar 10, Wed Mar 12, Fri Mar 14 not covered)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ({"consent_valid_months": -1}, "eligibility.consent_valid_months: must be a whole"),
+        ({"consent_valid_months": "12"}, "eligibility.consent_valid_months: must be a whole"),
+        ({"min_age_years": {"spravato": 17.5}}, "eligibility.min_age_years.spravato: must"),
+        ({"min_age_years": {"sprav": 18}}, "eligibility.min_age_years.sprav: is not a session"),
+        ({"prior_auth_units": {"spravato": 0}}, "eligibility.prior_auth_units.spravato: must"),
+        ({"contraindications": {"Bad Code": "x"}}, "eligibility.contraindications.Bad Code: "),
+        ({"precautions": {"pregnancy": ""}}, "eligibility.precautions.pregnancy: needs a label"),
+        ({"precautions": {"av_malformation": "AVM"}}, "precautions.av_malformation: is a contra"),
+        ({"min_age": 18}, "eligibility.min_age: is not a setting"),
+    ],
+)
+def test_eligibility_config_errors_name_the_key(
+    clinic: DemoClinic, given: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_eligibility_settings(given, "clinic.toml", clinic.catalog.session_types)
+    assert str(err.value).startswith("clinic.toml: ")
+    assert problem in str(err.value)

@@ -109,6 +109,7 @@ def build_soak_clinic(url: str, *, days: int = 10_000) -> SoakClinic:
                     first_name=first,
                     last_name=last,
                     screening_status="cleared",
+                    date_of_birth=dt.date(1980, 5, 17),
                     screening_cleared_on=long_ago,
                     consent_signed_on=long_ago,
                     rems_enrolled_on=long_ago,

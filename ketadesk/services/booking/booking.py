@@ -363,7 +363,7 @@ class GateRefused(ServiceError):
         self.results = tuple(results)
         super().__init__(
             "; ".join(
-                r.message
+                r.explained
                 + (
                     ""
                     if r.severity is Severity.BLOCK

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, case, func, literal, null, select
+from sqlalchemy import Select, String, Table, bindparam, case, func, literal, null, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
@@ -25,7 +26,13 @@ from ketadesk.scheduling.catalog import (
     ResourceKind,
     SessionTypeSpec,
 )
-from ketadesk.scheduling.gating import GateResult, PatientFacts, ScreeningStatus, check_gates
+from ketadesk.scheduling.gating import (
+    GateResult,
+    PatientFacts,
+    ScreeningStatus,
+    check_gates,
+    eligibility_settings,
+)
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import OpeningSearch, Preferences, find_openings
 from ketadesk.scheduling.planner import (
@@ -181,30 +188,51 @@ def find_patient(session: Session, chart: str) -> Patient:
 _APPOINTMENT = cast(Table, Appointment.__table__)
 _SESSION_TYPE = cast(Table, SessionType.__table__)
 _PATIENT = cast(Table, Patient.__table__)
-# Prior-authorized sessions already booked ahead (they count against the authorization).
-_BOOKED_UNDER_PRIOR_AUTH = (
-    select(func.count(_APPOINTMENT.c.id))
-    .join(_SESSION_TYPE, _SESSION_TYPE.c.id == _APPOINTMENT.c.session_type_id)
-    .where(
-        _APPOINTMENT.c.patient_id == bindparam("patient_id"),
-        _SESSION_TYPE.c.code.in_(bindparam("codes", expanding=True)),
-        _APPOINTMENT.c.status.in_([literal(s, String) for s in sorted(MOVABLE_STATUSES)]),
+
+
+def _booked_under_prior_auth(units: tuple[tuple[str, int], ...]) -> Select[tuple[Any]]:
+    """The units of prior-authorized sessions already booked ahead (they count against the
+    authorization): one a session unless ``units`` gives its type more."""
+    used: Any = literal(1)
+    if units:
+        used = case(*((_SESSION_TYPE.c.code == code, n) for code, n in units), else_=1)
+    return (
+        select(func.coalesce(func.sum(used), 0))
+        .join(_SESSION_TYPE, _SESSION_TYPE.c.id == _APPOINTMENT.c.session_type_id)
+        .where(
+            _APPOINTMENT.c.patient_id == bindparam("patient_id"),
+            _SESSION_TYPE.c.code.in_(bindparam("codes", expanding=True)),
+            _APPOINTMENT.c.status.in_([literal(s, String) for s in sorted(MOVABLE_STATUSES)]),
+            _APPOINTMENT.c.id.not_in(bindparam("excluding", expanding=True)),
+        )
     )
-)
-# A patient's gating facts in one statement, the count only when there is an authorization.
-_PATIENT_FACTS = select(
-    _PATIENT.c.screening_status,
-    _PATIENT.c.screening_cleared_on,
-    _PATIENT.c.consent_signed_on,
-    _PATIENT.c.rems_enrolled_on,
-    _PATIENT.c.prior_auth_expires_on,
-    _PATIENT.c.prior_auth_sessions,
-    _PATIENT.c.driver_name,
-    case(
-        (_PATIENT.c.prior_auth_sessions.is_(None), null()),
-        else_=_BOOKED_UNDER_PRIOR_AUTH.scalar_subquery(),
-    ),
-).where(_PATIENT.c.id == bindparam("patient_id"))
+
+
+@functools.lru_cache(maxsize=16)
+def _patient_facts_statement(units: tuple[tuple[str, int], ...]) -> Select[Any]:
+    """A patient's gating facts in one statement, the units booked only when there is an
+    authorization."""
+    return select(
+        _PATIENT.c.screening_status,
+        _PATIENT.c.screening_cleared_on,
+        _PATIENT.c.consent_signed_on,
+        _PATIENT.c.rems_enrolled_on,
+        _PATIENT.c.prior_auth_expires_on,
+        _PATIENT.c.prior_auth_sessions,
+        _PATIENT.c.driver_name,
+        case(
+            (_PATIENT.c.prior_auth_sessions.is_(None), null()),
+            else_=_booked_under_prior_auth(units).scalar_subquery(),
+        ),
+        _PATIENT.c.date_of_birth,
+        _PATIENT.c.eligibility_flags,
+        _PATIENT.c.prior_auth_starts_on,
+    ).where(_PATIENT.c.id == bindparam("patient_id"))
+
+
+def _units(catalog: Catalog) -> tuple[tuple[str, int], ...]:
+    """The configured prior-authorization units per session, as a hashable key."""
+    return tuple(sorted(eligibility_settings(catalog.settings).prior_auth_units.items()))
 
 
 def _prior_auth_codes(catalog: Catalog) -> list[str]:
@@ -220,6 +248,9 @@ def _facts(
     prior_auth_sessions: int | None,
     driver_name: str,
     booked_under_prior_auth: int | None,
+    date_of_birth: dt.date | None = None,
+    eligibility_flags: Sequence[str] | None = None,
+    prior_auth_starts_on: dt.date | None = None,
 ) -> PatientFacts:
     left = prior_auth_sessions
     if left is not None:
@@ -232,18 +263,28 @@ def _facts(
         prior_auth_expires_on=prior_auth_expires_on,
         prior_auth_sessions_left=left,
         driver_name=driver_name,
+        date_of_birth=date_of_birth,
+        flags=frozenset(eligibility_flags or ()),
+        prior_auth_starts_on=prior_auth_starts_on,
     )
 
 
-def patient_facts(session: Session, patient: Patient, catalog: Catalog) -> PatientFacts:
+def patient_facts(
+    session: Session, patient: Patient, catalog: Catalog, *, excluding: Sequence[int] = ()
+) -> PatientFacts:
     """The gating facts of a patient's record; prior-authorized sessions already booked ahead
-    count against the authorization."""
+    count against the authorization, except the appointments ``excluding`` names (those being
+    moved, judged again at their new dates)."""
     booked = None
     if patient.prior_auth_sessions is not None:
         autoflush(session)
         booked = session.connection().scalar(
-            _BOOKED_UNDER_PRIOR_AUTH,
-            {"patient_id": patient.id, "codes": _prior_auth_codes(catalog)},
+            _booked_under_prior_auth(_units(catalog)),
+            {
+                "patient_id": patient.id,
+                "codes": _prior_auth_codes(catalog),
+                "excluding": list(excluding),
+            },
         )
     return _facts(
         patient.screening_status,
@@ -254,15 +295,27 @@ def patient_facts(session: Session, patient: Patient, catalog: Catalog) -> Patie
         patient.prior_auth_sessions,
         patient.driver_name,
         booked,
+        patient.date_of_birth,
+        patient.eligibility_flags,
+        patient.prior_auth_starts_on,
     )
 
 
-def load_patient_facts(session: Session, patient_id: int, catalog: Catalog) -> PatientFacts | None:
+def load_patient_facts(
+    session: Session, patient_id: int, catalog: Catalog, *, excluding: Sequence[int] = ()
+) -> PatientFacts | None:
     """``patient_facts`` of a patient by id, in one statement (None: no such patient)."""
     autoflush(session)
     row = (
         session.connection()
-        .execute(_PATIENT_FACTS, {"patient_id": patient_id, "codes": _prior_auth_codes(catalog)})
+        .execute(
+            _patient_facts_statement(_units(catalog)),
+            {
+                "patient_id": patient_id,
+                "codes": _prior_auth_codes(catalog),
+                "excluding": list(excluding),
+            },
+        )
         .one_or_none()
     )
     if row is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -28,7 +28,9 @@ SCREENING_STATUSES = ("pending", "cleared", "not_eligible")
 @dataclass(frozen=True, slots=True)
 class PatientForm:
     """A patient as typed into a form: every value is text (dates as ``YYYY-MM-DD`` or
-    ``MM/DD/YYYY``; ``prior_auth_sessions`` a whole number or empty)."""
+    ``MM/DD/YYYY``; ``prior_auth_sessions`` a whole number of authorized units or empty;
+    ``eligibility_flags`` the codes of the recorded [eligibility] contraindications and
+    precautions, comma-separated)."""
 
     first_name: str = ""
     last_name: str = ""
@@ -52,6 +54,8 @@ class PatientForm:
     prior_auth_expires_on: str = ""
     prior_auth_sessions: str = ""
     contraindications: str = ""
+    eligibility_flags: str = ""
+    prior_auth_starts_on: str = ""
 
 
 # Who may change what: the front desk keeps contact details, clinicians the gating facts.
@@ -76,8 +80,10 @@ CLINICAL_FIELDS = (
     "rems_enrolled_on",
     "rems_patient_id",
     "prior_auth_number",
+    "prior_auth_starts_on",
     "prior_auth_expires_on",
     "prior_auth_sessions",
+    "eligibility_flags",
     "contraindications",
 )
 DATE_FIELDS = (
@@ -86,6 +92,7 @@ DATE_FIELDS = (
     "consent_signed_on",
     "rems_enrolled_on",
     "prior_auth_expires_on",
+    "prior_auth_starts_on",
 )
 PHONE_FIELDS = ("phone", "emergency_contact_phone", "driver_phone")
 # Facts about something that has already happened: a date after today is a typing mistake.
@@ -112,8 +119,10 @@ FIELD_LABELS: Mapping[str, str] = {
     "rems_patient_id": "REMS patient ID",
     "prior_auth_number": "Prior authorization number",
     "prior_auth_expires_on": "Prior authorization expires on",
-    "prior_auth_sessions": "Prior authorization sessions",
-    "contraindications": "Contraindications",
+    "prior_auth_sessions": "Prior authorization units",
+    "contraindications": "Other flags",
+    "eligibility_flags": "Contraindications",
+    "prior_auth_starts_on": "Prior authorization starts on",
 }
 
 assert set(CONTACT_FIELDS) | set(CLINICAL_FIELDS) == {
@@ -183,6 +192,19 @@ def _max_length(name: str) -> int | None:
     return length if isinstance(length, int) else None
 
 
+_FLAG_CODE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def flag_codes(text: str) -> list[str]:
+    """The codes of a form's ``eligibility_flags`` text, sorted, each once."""
+    return sorted({c.strip() for c in text.split(",") if c.strip()})
+
+
+def flags_text(codes: Sequence[str] | None) -> str:
+    """Stored codes as the form's text."""
+    return ",".join(sorted(codes or ()))
+
+
 def validate_patient(form: PatientForm, *, today: dt.date) -> dict[str, str]:
     """What is wrong with a form: field name -> a message to show at the field (empty: fine)."""
     errors: dict[str, str] = {}
@@ -233,7 +255,13 @@ def validate_patient(form: PatientForm, *, today: dt.date) -> dict[str, str]:
         errors.setdefault("screening_cleared_on", "give the date screening was cleared")
     sessions = form.prior_auth_sessions.strip()
     if sessions and (not sessions.isdigit() or int(sessions) < 1):
-        errors["prior_auth_sessions"] = "a whole number of sessions, 1 or more"
+        errors["prior_auth_sessions"] = "a whole number of units, 1 or more"
+    starts, expires = dates.get("prior_auth_starts_on"), dates.get("prior_auth_expires_on")
+    if starts is not None and expires is not None and expires < starts:
+        errors["prior_auth_expires_on"] = "before the prior authorization starts"
+    bad = [c for c in flag_codes(form.eligibility_flags) if not _FLAG_CODE.fullmatch(c)]
+    if bad:
+        errors["eligibility_flags"] = f"{bad[0]!r} is not a contraindication or precaution code"
     for field in dataclasses.fields(form):
         value = getattr(form, field.name)
         # PostgreSQL cannot store a NUL (and SQLite's C strings end at one): said first, here.

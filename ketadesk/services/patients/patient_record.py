@@ -29,7 +29,12 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.catalog import ProtocolSpec
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.followup_rules import kind_label
-from ketadesk.scheduling.gating import check_gates
+from ketadesk.scheduling.gating import (
+    check_gates,
+    consent_lapses_on,
+    eligibility_settings,
+    rules_for,
+)
 from ketadesk.scheduling.planner import series_slots
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
@@ -53,7 +58,7 @@ from ketadesk.store.models import (
 RECENT_MEASURES = 12  # how many of the latest scores the record lists
 
 # The gating facts that belong to the clinical part (the front desk arranges the others).
-CLINICAL_GATING = frozenset({"Screening", "Consent", "REMS"})
+CLINICAL_GATING = frozenset({"Screening", "Consent", "REMS", "Contraindications", "Precautions"})
 CLINICAL_WITHHELD = (
     "Screening, consent, REMS enrolment, contraindications and outcome measures are shown "
     "to clinicians only."
@@ -384,9 +389,9 @@ def patient_record(
             rule
             for code, spec in catalog.session_types.items()
             if code in used or not used
-            for rule in spec.gating
+            for rule in rules_for(spec, eligibility_settings(catalog.settings))
         }
-        gating = _gating_facts(patient, catalog, needed)
+        gating = _gating_facts(patient, catalog, needed, moment.astimezone(tz).date())
         contraindications = patient.contraindications
     if not clinical:
         gating = tuple(g for g in gating if g.label not in CLINICAL_GATING)
@@ -530,9 +535,11 @@ def _details(p: Patient, session: Session) -> PatientDetails:
     )
 
 
-def _gating_facts(p: Patient, catalog: Catalog, needed: set[str]) -> tuple[GatingFact, ...]:
+def _gating_facts(
+    p: Patient, catalog: Catalog, needed: set[str], today: dt.date
+) -> tuple[GatingFact, ...]:
     """The gating facts in words, in the order the rules are checked; ``needed``: the rules
-    the patient's session types apply."""
+    the patient's session types apply; a consent is judged valid or lapsed on ``today``."""
 
     def ok(rule: str, met: bool) -> bool | None:
         return met if met or rule in needed else None
@@ -544,12 +551,25 @@ def _gating_facts(p: Patient, catalog: Catalog, needed: set[str]) -> tuple[Gatin
         GatingFact(
             "Screening", screening, ok("screening_cleared", p.screening_status == "cleared")
         ),
-        GatingFact(
-            "Consent",
-            f"Signed {_short_date(p.consent_signed_on)}" if p.consent_signed_on else "Not on file",
-            ok("consent_signed", p.consent_signed_on is not None),
-        ),
     ]
+    elig = eligibility_settings(catalog.settings)
+    consent, consent_ok = "Not on file", False
+    if p.consent_signed_on:
+        consent, consent_ok = f"Signed {_short_date(p.consent_signed_on)}", True
+        lapses = consent_lapses_on(p.consent_signed_on, elig)
+        if lapses is not None:
+            consent_ok = today < lapses
+            last = _short_date(lapses - dt.timedelta(days=1))
+            consent += f", valid through {last}" if consent_ok else f", lapsed after {last}"
+    facts.append(GatingFact("Consent", consent, ok("consent_signed", consent_ok)))
+    flags = set(p.eligibility_flags or ())
+    for rule, label, items in (
+        ("contraindications", "Contraindications", elig.contraindications),
+        ("precautions", "Precautions", elig.precautions),
+    ):
+        if rule in needed or flags & set(items):
+            found = [text for code, text in items.items() if code in flags]
+            facts.append(GatingFact(label, "; ".join(found) or "None recorded", not found))
     rems_used = any("rems_patient_enrolled" in t.gating for t in catalog.session_types.values())
     if rems_used:
         if p.rems_enrolled_on:
@@ -563,10 +583,12 @@ def _gating_facts(p: Patient, catalog: Catalog, needed: set[str]) -> tuple[Gatin
         )
     if p.prior_auth_number or p.prior_auth_expires_on or p.prior_auth_sessions is not None:
         parts = [p.prior_auth_number] if p.prior_auth_number else []
+        if p.prior_auth_starts_on:
+            parts.append(f"from {_short_date(p.prior_auth_starts_on)}")
         if p.prior_auth_expires_on:
             parts.append(f"expires {_short_date(p.prior_auth_expires_on)}")
         if p.prior_auth_sessions is not None:
-            parts.append(f"{p.prior_auth_sessions} sessions")
+            parts.append(f"{p.prior_auth_sessions} units")
         facts.append(GatingFact("Prior authorization", ", ".join(parts), True))
     else:
         facts.append(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ketadesk.scheduling.gating import eligibility_settings
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -37,6 +40,8 @@ from ketadesk.services.patients.patient_fields import (
     DATE_FIELDS,
     REQUIRED_FIELDS,
     PatientForm,
+    flag_codes,
+    flags_text,
     format_date,
     parse_date,
     validate_patient,
@@ -55,6 +60,7 @@ WITHHELD_FIELDS = (
     "rems_enrolled_on",
     "rems_patient_id",
     "contraindications",
+    "eligibility_flags",
 )
 
 
@@ -67,6 +73,8 @@ def _values(form: PatientForm) -> dict[str, Any]:
             values[name] = parse_date(text) if text else None
         elif name == "prior_auth_sessions":
             values[name] = int(text) if text else None
+        elif name == "eligibility_flags":
+            values[name] = flag_codes(text) or None
         else:
             values[name] = text
     return values
@@ -83,6 +91,37 @@ def _jsonable(value: Any) -> Any:
 def _clinic_today(session: Session, now: dt.datetime) -> dt.date:
     zone = ZoneInfo(load_catalog(session).settings.timezone)
     return now.astimezone(zone).date()
+
+
+def _flag_errors(session: Session, form: PatientForm) -> dict[str, str]:
+    """A recorded contraindication or precaution the clinic's [eligibility] does not list."""
+    known = eligibility_settings(load_catalog(session).settings).flag_labels
+    unknown = [c for c in flag_codes(form.eligibility_flags) if c not in known]
+    if not unknown:
+        return {}
+    return {
+        "eligibility_flags": f"{unknown[0]!r} is not a contraindication or precaution of the "
+        "clinic ([eligibility] in the clinic rules)"
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityChoices:
+    """What the patient form offers to record: the clinic's contraindications and
+    precautions (code -> label), and how long a consent is valid (0: no limit)."""
+
+    contraindications: Mapping[str, str]
+    precautions: Mapping[str, str]
+    consent_valid_months: int
+
+
+def eligibility_choices(db: Database) -> EligibilityChoices:
+    """The clinic's [eligibility] lists, for the patient form's checkboxes."""
+    with db.read() as session:
+        elig = eligibility_settings(load_catalog(session).settings)
+    return EligibilityChoices(
+        dict(elig.contraindications), dict(elig.precautions), elig.consent_valid_months
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,6 +191,7 @@ def register_patient(
         try:
             with db.write() as session:
                 errors = validate_patient(form, today=_clinic_today(session, now))
+                errors.update(_flag_errors(session, form))
                 if errors:
                     raise InvalidFields(errors)
                 values = _values(form)
@@ -247,6 +287,7 @@ def _update(
             )
 
         errors = validate_patient(form, today=_clinic_today(session, now))
+        errors.update(_flag_errors(session, form))
         if errors:
             raise InvalidFields(errors)
         values = _values(form)
@@ -285,6 +326,8 @@ def _form_of(patient: Patient) -> PatientForm:
         value = getattr(patient, name)
         if isinstance(value, dt.date):
             texts[name] = format_date(value)
+        elif name == "eligibility_flags":
+            texts[name] = flags_text(value)
         elif value is None:
             texts[name] = ""
         else:

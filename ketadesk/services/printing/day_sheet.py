@@ -169,7 +169,8 @@ WHERE a.id IN ({ids})
 """
 PATIENTS_SQL = """
 SELECT id, screening_status, screening_cleared_on, consent_signed_on, rems_enrolled_on,
-       prior_auth_expires_on, prior_auth_sessions, driver_name
+       prior_auth_expires_on, prior_auth_sessions, driver_name, date_of_birth,
+       eligibility_flags, prior_auth_starts_on
 FROM patient
 WHERE id IN ({patients})
 """
@@ -218,6 +219,16 @@ def _json(value: Any) -> dict[str, Any]:
         return {}
     found = json.loads(value) if isinstance(value, str | bytes) else value
     return found if isinstance(found, dict) else {}
+
+
+def _json_list(value: Any) -> list[str]:
+    """A JSON list column (SQLite keeps JSON as text; PostgreSQL gives the list)."""
+    import json
+
+    if value is None:
+        return []
+    found = json.loads(value) if isinstance(value, str | bytes) else value
+    return [str(v) for v in found] if isinstance(found, list) else []
 
 
 def _date(value: Any) -> dt.date | None:
@@ -400,6 +411,9 @@ def _open_gates(
             prior_auth_expires_on,
             left,
             driver_name,
+            date_of_birth,
+            eligibility_flags,
+            prior_auth_starts_on,
         ) = patients[row[7]]
         if left is not None:
             queue = ahead.get(patient_id, [])
@@ -413,6 +427,9 @@ def _open_gates(
             prior_auth_expires_on=_date(prior_auth_expires_on),
             prior_auth_sessions_left=left,
             driver_name=driver_name,
+            date_of_birth=_date(date_of_birth),
+            flags=frozenset(_json_list(eligibility_flags)),
+            prior_auth_starts_on=_date(prior_auth_starts_on),
         )
         given = dict(overrides.get(("s", row[8]), {})) if row[8] is not None else {}
         given.update(overrides.get(("a", a.id), {}))

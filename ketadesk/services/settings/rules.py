@@ -93,6 +93,12 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         "Dropout",
         {"outreach_business_days": ("Outreach call after a miss within", "business days")},
     ),
+    "eligibility": (
+        "Eligibility",
+        {
+            "consent_valid_months": ("Consent valid for (0: no limit)", "months"),
+        },
+    ),
     "accounts": (
         "Sign-in and screen lock",
         {
@@ -167,8 +173,11 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
         data = raw.clinic.get(section)
         if not isinstance(data, Mapping):
             continue
-        fields = []
+        fields: list[RuleField] = []
         for key, value in data.items():
+            if section == "eligibility" and isinstance(value, Mapping):
+                fields.extend(_per_type_fields(key, value))
+                continue
             if not _is_int(value) or (section == "clinic" and key not in known):
                 continue
             label, unit = known.get(key, (_words(key), ""))
@@ -265,6 +274,20 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
                         )
         if fields:
             yield RuleGroup(f"Protocol: {d.get('name', code)}", tuple(fields))
+
+
+#: [eligibility]'s tables of a number per session type: key -> (label, unit).
+_PER_TYPE = {
+    "min_age_years": ("Youngest age", "years"),
+    "prior_auth_units": ("Prior authorization units a session", "units"),
+}
+
+
+def _per_type_fields(key: str, table: Mapping[str, Any]) -> Iterator[RuleField]:
+    label, unit = _PER_TYPE.get(key, (_words(key), ""))
+    for code, value in table.items():
+        if _is_int(value):
+            yield RuleField(f"eligibility.{key}.{code}", f"{label}: {code}", unit, value)
 
 
 def _rules(raw: RawConfig) -> ClinicRules:

@@ -11,6 +11,7 @@ workstation keeps the draft on screen, says what was taken, and offers to re-pla
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -225,9 +226,9 @@ class _GateRow:
     def __init__(self, result: GateResult, parent: QWidget, can_override: bool) -> None:
         self.result = result
         word = "Blocks" if result.severity is Severity.BLOCK else "Warning"
-        self.label = QLabel(f"<b>{word}:</b> {result.message}", parent)
+        self.label = QLabel(f"<b>{word}:</b> {html.escape(result.explained)}", parent)
         self.label.setWordWrap(True)
-        self.label.setAccessibleName(f"{word}: {result.message}")
+        self.label.setAccessibleName(f"{word}: {result.explained}")
         self.override = QCheckBox("Override", parent)
         self.override.setObjectName(f"override_{result.rule}")
         self.override.setAccessibleName(f"Override: {result.message}")

@@ -34,6 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.gating import EligibilitySettings, consent_lapses_on
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
 from ketadesk.services.patients.duplicates import (
     DuplicatePatient,
@@ -47,10 +49,14 @@ from ketadesk.services.patients.patient_fields import (
     FIELD_LABELS,
     SCREENING_STATUSES,
     PatientForm,
+    flag_codes,
+    parse_date,
     validate_patient,
 )
 from ketadesk.services.patients.registration import (
     WITHHELD_FIELDS,
+    EligibilityChoices,
+    eligibility_choices,
     patient_form,
     register_patient,
     update_patient,
@@ -94,6 +100,61 @@ def names_from_hint(text: str) -> tuple[str, str]:
     return " ".join(words[:-1]), words[-1]
 
 
+class FlagBoxes(QWidget):
+    """The clinic's contraindications and precautions as checkboxes (the patient form's
+    ``eligibility_flags``: the checked codes, comma-separated).  A stored code the clinic no
+    longer lists is kept as it is."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.boxes: dict[str, QCheckBox] = {}
+        self._kept: list[str] = []
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(2)
+        self._waiting = QLabel("Reading the clinic's list…", self)
+        self._layout.addWidget(self._waiting)
+        self._pending = ""
+
+    def set_choices(self, choices: EligibilityChoices) -> None:
+        self._waiting.hide()
+        for heading, items, effect in (
+            ("Contraindications", choices.contraindications, "each stops a dosing booking"),
+            ("Precautions", choices.precautions, "each warns; a clinician may go ahead"),
+        ):
+            if not items:
+                continue
+            title = QLabel(f"<b>{heading}</b> ({effect}):", self)
+            title.setWordWrap(True)
+            self._layout.addWidget(title)
+            for code, label in items.items():
+                box = QCheckBox(label, self)
+                box.setObjectName(f"flag_{code}")
+                box.setAccessibleName(f"{heading[:-1]}: {label}")
+                box.setEnabled(self.isEnabled())
+                box.toggled.connect(self.changed)
+                self._layout.addWidget(box)
+                self.boxes[code] = box
+        self.set_text(self._pending)
+
+    def text(self) -> str:
+        if not self.boxes:
+            return self._pending
+        checked = [c for c, box in self.boxes.items() if box.isChecked()]
+        return ",".join(sorted({*checked, *self._kept}))
+
+    def set_text(self, value: str) -> None:
+        self._pending = value
+        if not self.boxes:
+            return
+        codes = flag_codes(value)
+        self._kept = [c for c in codes if c not in self.boxes]
+        for code, box in self.boxes.items():
+            box.setChecked(code in codes)
+
+
 class _Field:
     """One form field: its editor and the label under it that names what is wrong."""
 
@@ -103,6 +164,8 @@ class _Field:
         self.error = error
 
     def text(self) -> str:
+        if isinstance(self.editor, FlagBoxes):
+            return self.editor.text()
         if isinstance(self.editor, QComboBox):
             return str(self.editor.currentData())
         if isinstance(self.editor, QPlainTextEdit):
@@ -111,7 +174,9 @@ class _Field:
         return self.editor.text()
 
     def set_text(self, value: str) -> None:
-        if isinstance(self.editor, QComboBox):
+        if isinstance(self.editor, FlagBoxes):
+            self.editor.set_text(value)
+        elif isinstance(self.editor, QComboBox):
             at = self.editor.findData(value)
             self.editor.setCurrentIndex(max(at, 0))
         elif isinstance(self.editor, QPlainTextEdit):
@@ -168,6 +233,7 @@ class PatientFormDialog(QDialog):
         *,
         original: PatientForm | None = None,
         consent: ReminderConsentRecord | None = None,
+        choices: EligibilityChoices | None = None,
     ) -> None:
         """A new patient (``patient_id`` None), or ``patient_id`` as ``original`` has it (read
         by the caller off the GUI thread: see ``open_for``)."""
@@ -203,6 +269,12 @@ class PatientFormDialog(QDialog):
         clinical_form = QFormLayout(clinical)
         for name in CLINICAL_FIELDS:
             self._add_field(clinical_form, name, clinical)
+            if name == "consent_signed_on":
+                self.consent_validity = QLabel("", clinical)
+                self.consent_validity.setObjectName("consent_validity")
+                self.consent_validity.setWordWrap(True)
+                clinical_form.addRow("", self.consent_validity)
+        self._choices: EligibilityChoices | None = None
         self._clinical_allowed = may(desk.actor, "edit_patient_clinical")
         if not self._clinical_allowed:
             note = QLabel("Kept by nurses and prescribers; shown here read-only.", clinical)
@@ -251,6 +323,11 @@ class PatientFormDialog(QDialog):
 
         if original is not None:
             self.set_form(original)
+        if choices is not None:
+            self.set_choices(choices)
+        else:
+            db = desk.db
+            run_service(self, lambda: eligibility_choices(db), self.set_choices)
         self.fields["first_name"].editor.setFocus()
 
         self.buttons.accepted.connect(self._on_buttons_accepted)
@@ -268,13 +345,14 @@ class PatientFormDialog(QDialog):
         """Read the patient on a worker, then ``then(dialog)`` with the dialog that edits them."""
         db, actor = desk.db, desk.actor
 
-        def opened(read: tuple[PatientForm, ReminderConsentRecord]) -> None:
-            then(cls(desk, patient_id, parent, original=read[0], consent=read[1]))
+        def opened(read: tuple[PatientForm, ReminderConsentRecord, EligibilityChoices]) -> None:
+            then(cls(desk, patient_id, parent, original=read[0], consent=read[1], choices=read[2]))
 
-        def read() -> tuple[PatientForm, ReminderConsentRecord]:
+        def read() -> tuple[PatientForm, ReminderConsentRecord, EligibilityChoices]:
             return (
                 patient_form(db, actor, patient_id, now=desk.now()),
                 reminder_consent(db, patient_id),
+                eligibility_choices(db),
             )
 
         run_service(
@@ -382,7 +460,11 @@ class PatientFormDialog(QDialog):
     def _add_field(self, form: QFormLayout, name: str, parent: QWidget) -> None:
         label = FIELD_LABELS[name]
         editor: QWidget
-        if name == "screening_status":
+        if name == "eligibility_flags":
+            flags = FlagBoxes(parent)
+            flags.changed.connect(self._on_any_field_changed)
+            editor = flags
+        elif name == "screening_status":
             combo = QComboBox(parent)
             for status in SCREENING_STATUSES:
                 combo.addItem(status.replace("_", " ").capitalize(), status)
@@ -436,6 +518,41 @@ class PatientFormDialog(QDialog):
     def set_form(self, form: PatientForm) -> None:
         for name, field in self.fields.items():
             field.set_text(getattr(form, name))
+        self._show_consent_validity()
+
+    def set_choices(self, choices: EligibilityChoices) -> None:
+        """The clinic's contraindications, precautions and consent validity (read on a worker)."""
+        self._choices = choices
+        flags = self.fields["eligibility_flags"].editor
+        assert isinstance(flags, FlagBoxes)
+        flags.set_choices(choices)
+        self._show_consent_validity()
+
+    def _show_consent_validity(self) -> None:
+        """Until when the consent typed covers sessions, as the clinic's validity says."""
+        choices = self._choices
+        text = self.fields["consent_signed_on"].text().strip()
+        note = ""
+        if choices is not None and choices.consent_valid_months:
+            months = choices.consent_valid_months
+            note = f"A consent is valid {months} months."
+            try:
+                signed = parse_date(text) if text else None
+            except ValueError:
+                signed = None
+            lapses = (
+                consent_lapses_on(signed, EligibilitySettings(consent_valid_months=months))
+                if signed
+                else None
+            )
+            if lapses is not None:
+                last = short_date(lapses - dt.timedelta(days=1), year=True)
+                note = f"Valid {months} months: covers sessions through {last}."
+        self.consent_validity.setText(note)
+        self.consent_validity.setVisible(bool(note) and not self._withheld_now())
+
+    def _withheld_now(self) -> bool:
+        return bool(getattr(self, "_withheld", False))
 
     def errors(self) -> dict[str, str]:
         """The messages shown at the fields now."""
@@ -460,6 +577,8 @@ class PatientFormDialog(QDialog):
         self.message.setVisible(bool(text))
 
     def _on_any_field_changed(self) -> None:
+        if hasattr(self, "consent_validity"):
+            self._show_consent_validity()
         # Once the user has seen the marks, clear each as soon as its field is right.
         if self._today is not None:
             current = validate_patient(self.form(), today=self._today)

@@ -141,7 +141,17 @@ def test_clinical_facts_are_checked() -> None:
         "consent_signed_on": "consent signed on cannot be after today",
         "rems_enrolled_on": "before the date of birth",
         "prior_auth_expires_on": "'2027-13-01' is not a real date",
-        "prior_auth_sessions": "a whole number of sessions, 1 or more",
+        "prior_auth_sessions": "a whole number of units, 1 or more",
+    }
+    flags = dataclasses.replace(
+        GOOD,
+        prior_auth_starts_on="2026-06-01",
+        prior_auth_expires_on="2026-05-31",
+        eligibility_flags="pregnancy,Not A Code",
+    )
+    assert validate_patient(flags, today=TODAY) == {
+        "prior_auth_expires_on": "before the prior authorization starts",
+        "eligibility_flags": "'Not A Code' is not a contraindication or precaution code",
     }
     bad_status = dataclasses.replace(GOOD, screening_status="maybe")
     assert set(validate_patient(bad_status, today=TODAY)) == {"screening_status"}

@@ -164,7 +164,7 @@ def test_gating_facts_marked_and_edit_reloads(
     qtbot: QtBot, view: PatientRecordView, clinic: SmallClinic
 ) -> None:
     texts = [label.text() for label in view.gating_box.findChildren(QLabel)]
-    assert "✓ Signed Jan 5, 2026" in texts
+    assert "✓ Signed Jan 5, 2026, valid through Jan 4, 2036" in texts
     assert view.gate_problems is None
 
     with clinic.db.write() as session:

@@ -56,7 +56,7 @@ def _shown(picker: PatientPicker) -> list[str]:
 
 def test_typing_a_name_lists_the_matches(qtbot: QtBot, picker: PatientPicker) -> None:
     _type(qtbot, picker, "lov")
-    assert _shown(picker) == ["Lovelace, Ada · BT-1"]
+    assert _shown(picker) == ["Lovelace, Ada · BT-1 · born 05/17/1980"]
     assert picker.status.text() == "1 match."
     picker.field.clear()
     _type(qtbot, picker, "Turing al")
