@@ -10,7 +10,8 @@ So the cache holds exactly while nothing but bookings was written, wherever from
 booking one pragma instead of five queries.  Closures are kept from a little before the first
 booking's time on (bookings lie in the future); a window before that is read directly.
 
-PostgreSQL has no such cheap and sound signal: bookings there read these rows every time.
+PostgreSQL has no such cheap and sound signal (a revision counter kept by triggers would be
+one; it needs a schema change): bookings there read these rows every time, all in one round trip.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
-from ketadesk.store.clinic_config import StoredConfig, load_config
+from ketadesk.store.clinic_config import CONFIG_ROWS, StoredConfig, config_from_rows
 from ketadesk.store.models import Closure, Resource, StaffShift
-from ketadesk.store.snapshot import autoflush, calendar_of, load_calendar, load_qualifications
+from ketadesk.store.pipeline import read_together, utc
+from ketadesk.store.snapshot import QUALIFICATIONS, autoflush, calendar_of, load_calendar
 
 _RESOURCE = cast(Table, Resource.__table__)
 _CLOSURE = cast(Table, Closure.__table__)
@@ -134,16 +136,19 @@ def _watch(engine: Engine) -> None:
         event.listen(engine, "rollback", _forget)
 
 
-def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> Reference | None:
+def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> Reference:
     """The configuration, resources, shifts and closures as committed now, read inside the
-    caller's booking transaction (one pragma while nothing but bookings was written since this
-    connection last read them); marks the transaction as a booking.  ``engine``: the database's
-    own engine (``Database.engine``), whose commits, whatever the options they were made with,
-    are watched.  None on PostgreSQL."""
+    caller's booking transaction; marks the transaction as a booking.  ``engine``: the
+    database's own engine (``Database.engine``), whose commits, whatever the options they were
+    made with, are watched.
+
+    SQLite: one pragma while nothing but bookings was written since this connection last read
+    them.  PostgreSQL: read afresh, all five in one round trip (``store/pipeline.py``)."""
     autoflush(session)
     conn = session.connection()
+    since = now - _CLOSURES_MARGIN
     if conn.dialect.name != "sqlite":
-        return None
+        return _read(conn, 0, since)
     info = conn.info
     if not info.get(_WATCHED):
         _watch(engine)
@@ -151,14 +156,27 @@ def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> 
     info[_BOOKING] = True
     version = int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
     cached = info.get(_CACHED)
-    if (
-        isinstance(cached, Reference)
-        and cached.data_version == version
-        and cached.since <= now - _CLOSURES_MARGIN
-    ):
+    if isinstance(cached, Reference) and cached.data_version == version and cached.since <= since:
         return cached
-    since = now - _CLOSURES_MARGIN
-    qualified = load_qualifications(conn)
+    ref = _read(conn, version, since)
+    info[_CACHED] = ref
+    return ref
+
+
+def _read(conn: Connection, version: int, since: dt.datetime) -> Reference:
+    config_rows, resource_rows, qualification_rows, shift_rows, closure_rows = read_together(
+        conn,
+        [
+            (CONFIG_ROWS, {}),
+            (_ALL_RESOURCES, {}),
+            (QUALIFICATIONS, {}),
+            (_ALL_SHIFTS, {}),
+            (_CLOSURES_FROM, {"since": since}),
+        ],
+    )
+    qualified: dict[int, set[tuple[str, str]]] = {}
+    for rid, session_type, phase in qualification_rows:
+        qualified.setdefault(rid, set()).add((session_type, phase))
     resources = {
         rid: ResourceInfo(
             id=rid,
@@ -168,23 +186,20 @@ def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> 
             capacity=capacity,
             active=active,
             sort_order=sort_order,
-            qualifications=qualified.get(rid, frozenset()),
+            qualifications=frozenset(qualified.get(rid, ())),
             serves=frozenset(serves or ()),
         )
-        for rid, kind, subkind, name, capacity, active, sort_order, serves in conn.execute(
-            _ALL_RESOURCES
-        )
+        for rid, kind, subkind, name, capacity, active, sort_order, serves in resource_rows
     }
-    ref = Reference(
+    closures = [
+        ClosureSpan(span=Interval(utc(start), utc(end)), reason=reason, kind=kind, resource_id=rid)
+        for start, end, reason, kind, rid in closure_rows
+    ]
+    return Reference(
         data_version=version,
-        config=load_config(session),
+        config=config_from_rows(config_rows),
         resources=resources,
-        shifts=tuple(ShiftPattern(*row) for row in conn.execute(_ALL_SHIFTS)),
-        closures=tuple(
-            ClosureSpan(span=Interval(start, end), reason=reason, kind=kind, resource_id=rid)
-            for start, end, reason, kind, rid in conn.execute(_CLOSURES_FROM, {"since": since})
-        ),
+        shifts=tuple(ShiftPattern(*row) for row in shift_rows),
+        closures=tuple(closures),
         since=since,
     )
-    info[_CACHED] = ref
-    return ref
