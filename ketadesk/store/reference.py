@@ -17,11 +17,13 @@ one; it needs a schema change): bookings there read these rows every time, all i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, event, select
+from sqlalchemy import Connection, Engine, Table, Text, bindparam, event, select
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
@@ -44,7 +46,9 @@ _ALL_RESOURCES = select(
     _RESOURCE.c.capacity,
     _RESOURCE.c.active,
     _RESOURCE.c.sort_order,
-    _RESOURCE.c.serves,
+    # As text: the rows are the key of what was built from them (``_BUILT``), decoded only
+    # when they changed.
+    sa_cast(_RESOURCE.c.serves, Text),
 )
 _CLOSURES_FROM = (
     select(
@@ -174,6 +178,39 @@ def _read(conn: Connection, version: int, since: dt.datetime) -> Reference:
             (_CLOSURES_FROM, {"since": since}),
         ],
     )
+    key = tuple(tuple(map(tuple, rows)) for rows in (resource_rows, qualification_rows))
+    key += (tuple(map(tuple, shift_rows)), tuple(map(tuple, closure_rows)))
+    built = _BUILT.get(key)
+    if built is None:
+        built = _build(resource_rows, qualification_rows, shift_rows, closure_rows)
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        _BUILT[key] = built
+    resources, shifts, closures = built
+    return Reference(
+        data_version=version,
+        config=config_from_rows(config_rows),
+        resources=resources,
+        shifts=shifts,
+        closures=closures,
+        since=since,
+    )
+
+
+_Built = tuple[Mapping[int, ResourceInfo], tuple[ShiftPattern, ...], tuple[ClosureSpan, ...]]
+# What was built from the rows, by the rows: a booking on PostgreSQL (or on SQLite after another
+# workstation wrote) reads them again, but builds them only when they changed.  Small: one entry
+# per distinct state seen.
+_BUILT: dict[tuple[Any, ...], _Built] = {}
+_BUILT_MAX = 8
+
+
+def _build(
+    resource_rows: Sequence[Sequence[Any]],
+    qualification_rows: Sequence[Sequence[Any]],
+    shift_rows: Sequence[Sequence[Any]],
+    closure_rows: Sequence[Sequence[Any]],
+) -> _Built:
     qualified: dict[int, set[tuple[str, str]]] = {}
     for rid, session_type, phase in qualification_rows:
         qualified.setdefault(rid, set()).add((session_type, phase))
@@ -187,19 +224,12 @@ def _read(conn: Connection, version: int, since: dt.datetime) -> Reference:
             active=active,
             sort_order=sort_order,
             qualifications=frozenset(qualified.get(rid, ())),
-            serves=frozenset(serves or ()),
+            serves=frozenset((json.loads(serves) if serves else None) or ()),
         )
         for rid, kind, subkind, name, capacity, active, sort_order, serves in resource_rows
     }
-    closures = [
+    closures = tuple(
         ClosureSpan(span=Interval(utc(start), utc(end)), reason=reason, kind=kind, resource_id=rid)
         for start, end, reason, kind, rid in closure_rows
-    ]
-    return Reference(
-        data_version=version,
-        config=config_from_rows(config_rows),
-        resources=resources,
-        shifts=tuple(ShiftPattern(*row) for row in shift_rows),
-        closures=tuple(closures),
-        since=since,
     )
+    return resources, tuple(ShiftPattern(*row) for row in shift_rows), closures
