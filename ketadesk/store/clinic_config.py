@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import cast as cast_type
@@ -111,7 +111,7 @@ def _config_rows_statement() -> CompoundSelect[str, str, int, int, str | None]:
     ).order_by(literal_column("1"), literal_column("4"), literal_column("2"))
 
 
-_CONFIG_ROWS = _config_rows_statement()
+CONFIG_ROWS = _config_rows_statement()
 
 ConfigRows = tuple[tuple[str, str, int, int, str | None], ...]
 
@@ -160,14 +160,22 @@ def load_config(session: Session) -> StoredConfig:
         session.flush()
     rows: ConfigRows = tuple(
         (kind, code, id_, order, stored)
-        for kind, code, id_, order, stored in session.connection().execute(_CONFIG_ROWS)
+        for kind, code, id_, order, stored in session.connection().execute(CONFIG_ROWS)
     )
-    found = _PARSED.get(rows)
+    return config_from_rows(rows)
+
+
+def config_from_rows(rows: Sequence[Sequence[Any]]) -> StoredConfig:
+    """The configuration of its stored rows (``CONFIG_ROWS``), parsed only when they changed."""
+    key: ConfigRows = tuple(
+        (kind, code, id_, order, stored) for kind, code, id_, order, stored in rows
+    )
+    found = _PARSED.get(key)
     if found is None:
-        found = _parse(rows)
+        found = _parse(key)
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
-        _PARSED[rows] = found
+        _PARSED[key] = found
     return found
 
 

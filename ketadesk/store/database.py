@@ -12,8 +12,11 @@ the error classes here are needed by every command before it knows whether it ne
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +132,11 @@ class Database:
         """
         from sqlalchemy.orm import Session
 
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+        with (
+            writers_queue(self.sqlite_path),
+            Session(self._write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     def use_wal(self) -> None:
@@ -150,6 +157,66 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_QUEUED = threading.local()  # the clinic files this thread is queued for (holds the lock of)
+
+
+@contextlib.contextmanager
+def writers_queue(path: Path | None) -> Iterator[None]:
+    """SQLite: wait in line, blocked on an OS file lock, for this clinic's other writers (every
+    process and thread on this computer) before ``BEGIN IMMEDIATE``, and leave the line once the
+    transaction has committed or rolled back.
+
+    SQLite's own busy handler makes a writer that finds the file locked sleep and try again, in
+    steps of up to 100 ms: with a few workstations booking at once most of their time went in
+    those sleeps, and four writers booked fewer sessions a second than one.  Here a waiting
+    writer is woken by the kernel the moment the one before it is done.  The lock only orders
+    the waiting: ``BEGIN IMMEDIATE`` still guards the file (against any program that does not
+    queue here, and whenever the lock cannot be had), so a missing or failing lock costs speed,
+    never safety.  ``flock`` locks are dropped by the kernel when their process dies, so a
+    crashed workstation never blocks the others.  Readers never queue.
+
+    The lock file lives in the temporary folder, named after the clinic file's device and inode
+    (nothing is added beside the clinic, and every path to the same file queues together); a
+    file system or platform without ``flock`` (Windows) simply does not queue.
+    """
+    held: set[Path] = _QUEUED.__dict__.setdefault("paths", set())
+    if path is None or path in held:
+        # A write inside this thread's own write would wait on itself here forever; it meets
+        # SQLite's busy timeout instead, as it always did.
+        yield
+        return
+    fd = _writers_lock(path)
+    held.add(path)
+    try:
+        yield
+    finally:
+        held.discard(path)
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases its flock
+
+
+def _writers_lock(path: Path) -> int | None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    try:
+        st = path.stat()
+        key = hashlib.sha256(f"{st.st_dev}:{st.st_ino}".encode()).hexdigest()[:20]
+        lock = Path(tempfile.gettempdir()) / f"ketadesk-writers-{key}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None
+    try:
+        # A descriptor of its own per transaction: flock locks belong to the open file, so two
+        # threads of one process queue like two processes do.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

@@ -10,25 +10,29 @@ So the cache holds exactly while nothing but bookings was written, wherever from
 booking one pragma instead of five queries.  Closures are kept from a little before the first
 booking's time on (bookings lie in the future); a window before that is read directly.
 
-PostgreSQL has no such cheap and sound signal: bookings there read these rows every time.
+PostgreSQL has no such cheap and sound signal (a revision counter kept by triggers would be
+one; it needs a schema change): bookings there read these rows every time, all in one round trip.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, event, select
+from sqlalchemy import Connection, Engine, Table, Text, bindparam, event, select
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
-from ketadesk.store.clinic_config import StoredConfig, load_config
+from ketadesk.store.clinic_config import CONFIG_ROWS, StoredConfig, config_from_rows
 from ketadesk.store.models import Closure, Resource, StaffShift
-from ketadesk.store.snapshot import autoflush, calendar_of, load_calendar, load_qualifications
+from ketadesk.store.pipeline import read_together, utc
+from ketadesk.store.snapshot import QUALIFICATIONS, autoflush, calendar_of, load_calendar
 
 _RESOURCE = cast(Table, Resource.__table__)
 _CLOSURE = cast(Table, Closure.__table__)
@@ -42,7 +46,9 @@ _ALL_RESOURCES = select(
     _RESOURCE.c.capacity,
     _RESOURCE.c.active,
     _RESOURCE.c.sort_order,
-    _RESOURCE.c.serves,
+    # As text: the rows are the key of what was built from them (``_BUILT``), decoded only
+    # when they changed.
+    sa_cast(_RESOURCE.c.serves, Text),
 )
 _CLOSURES_FROM = (
     select(
@@ -134,16 +140,19 @@ def _watch(engine: Engine) -> None:
         event.listen(engine, "rollback", _forget)
 
 
-def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> Reference | None:
+def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> Reference:
     """The configuration, resources, shifts and closures as committed now, read inside the
-    caller's booking transaction (one pragma while nothing but bookings was written since this
-    connection last read them); marks the transaction as a booking.  ``engine``: the database's
-    own engine (``Database.engine``), whose commits, whatever the options they were made with,
-    are watched.  None on PostgreSQL."""
+    caller's booking transaction; marks the transaction as a booking.  ``engine``: the
+    database's own engine (``Database.engine``), whose commits, whatever the options they were
+    made with, are watched.
+
+    SQLite: one pragma while nothing but bookings was written since this connection last read
+    them.  PostgreSQL: read afresh, all five in one round trip (``store/pipeline.py``)."""
     autoflush(session)
     conn = session.connection()
+    since = now - _CLOSURES_MARGIN
     if conn.dialect.name != "sqlite":
-        return None
+        return _read(conn, 0, since)
     info = conn.info
     if not info.get(_WATCHED):
         _watch(engine)
@@ -151,14 +160,60 @@ def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> 
     info[_BOOKING] = True
     version = int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
     cached = info.get(_CACHED)
-    if (
-        isinstance(cached, Reference)
-        and cached.data_version == version
-        and cached.since <= now - _CLOSURES_MARGIN
-    ):
+    if isinstance(cached, Reference) and cached.data_version == version and cached.since <= since:
         return cached
-    since = now - _CLOSURES_MARGIN
-    qualified = load_qualifications(conn)
+    ref = _read(conn, version, since)
+    info[_CACHED] = ref
+    return ref
+
+
+def _read(conn: Connection, version: int, since: dt.datetime) -> Reference:
+    config_rows, resource_rows, qualification_rows, shift_rows, closure_rows = read_together(
+        conn,
+        [
+            (CONFIG_ROWS, {}),
+            (_ALL_RESOURCES, {}),
+            (QUALIFICATIONS, {}),
+            (_ALL_SHIFTS, {}),
+            (_CLOSURES_FROM, {"since": since}),
+        ],
+    )
+    key = tuple(tuple(map(tuple, rows)) for rows in (resource_rows, qualification_rows))
+    key += (tuple(map(tuple, shift_rows)), tuple(map(tuple, closure_rows)))
+    built = _BUILT.get(key)
+    if built is None:
+        built = _build(resource_rows, qualification_rows, shift_rows, closure_rows)
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        _BUILT[key] = built
+    resources, shifts, closures = built
+    return Reference(
+        data_version=version,
+        config=config_from_rows(config_rows),
+        resources=resources,
+        shifts=shifts,
+        closures=closures,
+        since=since,
+    )
+
+
+_Built = tuple[Mapping[int, ResourceInfo], tuple[ShiftPattern, ...], tuple[ClosureSpan, ...]]
+# What was built from the rows, by the rows: a booking on PostgreSQL (or on SQLite after another
+# workstation wrote) reads them again, but builds them only when they changed.  Small: one entry
+# per distinct state seen.
+_BUILT: dict[tuple[Any, ...], _Built] = {}
+_BUILT_MAX = 8
+
+
+def _build(
+    resource_rows: Sequence[Sequence[Any]],
+    qualification_rows: Sequence[Sequence[Any]],
+    shift_rows: Sequence[Sequence[Any]],
+    closure_rows: Sequence[Sequence[Any]],
+) -> _Built:
+    qualified: dict[int, set[tuple[str, str]]] = {}
+    for rid, session_type, phase in qualification_rows:
+        qualified.setdefault(rid, set()).add((session_type, phase))
     resources = {
         rid: ResourceInfo(
             id=rid,
@@ -168,23 +223,13 @@ def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> 
             capacity=capacity,
             active=active,
             sort_order=sort_order,
-            qualifications=qualified.get(rid, frozenset()),
-            serves=frozenset(serves or ()),
+            qualifications=frozenset(qualified.get(rid, ())),
+            serves=frozenset((json.loads(serves) if serves else None) or ()),
         )
-        for rid, kind, subkind, name, capacity, active, sort_order, serves in conn.execute(
-            _ALL_RESOURCES
-        )
+        for rid, kind, subkind, name, capacity, active, sort_order, serves in resource_rows
     }
-    ref = Reference(
-        data_version=version,
-        config=load_config(session),
-        resources=resources,
-        shifts=tuple(ShiftPattern(*row) for row in conn.execute(_ALL_SHIFTS)),
-        closures=tuple(
-            ClosureSpan(span=Interval(start, end), reason=reason, kind=kind, resource_id=rid)
-            for start, end, reason, kind, rid in conn.execute(_CLOSURES_FROM, {"since": since})
-        ),
-        since=since,
+    closures = tuple(
+        ClosureSpan(span=Interval(utc(start), utc(end)), reason=reason, kind=kind, resource_id=rid)
+        for start, end, reason, kind, rid in closure_rows
     )
-    info[_CACHED] = ref
-    return ref
+    return resources, tuple(ShiftPattern(*row) for row in shift_rows), closures

@@ -51,7 +51,7 @@ class Snapshot:
 
 
 _QUALIFICATION = cast(Table, StaffQualification.__table__)
-_QUALIFICATIONS = select(
+QUALIFICATIONS = select(
     _QUALIFICATION.c.resource_id, _QUALIFICATION.c.session_type, _QUALIFICATION.c.phase
 )
 
@@ -60,7 +60,7 @@ def load_qualifications(conn: Connection) -> dict[int, frozenset[tuple[str, str]
     """Per staff member, the (session type, phase) pairs they may be booked for (a staff
     member without any is not in the mapping: they may be booked for anything)."""
     found: dict[int, set[tuple[str, str]]] = {}
-    for rid, session_type, phase in conn.execute(_QUALIFICATIONS):
+    for rid, session_type, phase in conn.execute(QUALIFICATIONS):
         found.setdefault(rid, set()).add((session_type, phase))
     return {rid: frozenset(pairs) for rid, pairs in found.items()}
 

@@ -489,7 +489,7 @@ def _print_table(title: str, lines: Sequence[str], trips: float, last: Sequence[
     print("|---|---|---|---|---|---|")
     for line in lines:
         print(line)
-    print(f"round trips per booking: {trips:.1f}")
+    print(f"statements per booking (a pipeline's sent together): {trips:.1f}")
     for sql in last:
         print(f"    {sql}")
 

@@ -43,7 +43,6 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.followups import sync
 from ketadesk.store import changes, reference
-from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
@@ -177,9 +176,10 @@ def book(
     def write() -> BookingResult:
         with db.write() as session:
             # The configuration, resources, shifts and closures: on SQLite kept between
-            # bookings while nothing else was written (checked here, inside this transaction).
+            # bookings while nothing else was written (checked here, inside this transaction),
+            # on PostgreSQL read in one round trip.
             ref = reference.booking_reference(session, db.engine, now=now)
-            config = ref.config if ref is not None else load_config(session)
+            config = ref.config
             catalog = config.catalog
             facts = load_patient_facts(session, request.patient_id, catalog)
             if facts is None:
@@ -215,7 +215,7 @@ def book(
                 session,
                 calendar,
                 request.sessions,
-                known=ref.resources if ref is not None else None,
+                known=ref.resources,
                 now=now,
                 catalog=catalog,
             )

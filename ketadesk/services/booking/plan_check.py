@@ -23,9 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
+    Integer,
     String,
     Table,
+    any_,
     bindparam,
     literal,
     select,
@@ -63,6 +66,7 @@ from ketadesk.store.models import (
     ResourceHold,
     SessionType,
 )
+from ketadesk.store.pipeline import Read, read_together, utc
 from ketadesk.store.queries import LONGEST_BOOKING
 from ketadesk.store.reference import Reference
 from ketadesk.store.snapshot import autoflush, epoch_seconds, load_calendar
@@ -146,6 +150,23 @@ _EXISTING_HOLDS = select(
     *_overlapping_bound(_HOLD.c.starts_at, _HOLD.c.ends_at),
 )
 
+# PostgreSQL: the resources share-locked, their (resource, day) locks and the holds in their way
+# go to the server together, in that order (``store/pipeline.py``: one round trip; each
+# statement still waits for its locks, and reads what was committed when it starts, as if sent
+# alone).  The ids are one array parameter (``= ANY``), not a list expanded into the statement.
+_IDS = bindparam("ids", type_=ARRAY(Integer))
+_SHARE_RESOURCES_ANY = (
+    select(*_LOCK_RESOURCES.selected_columns)
+    .where(_RESOURCE.c.id == any_(_IDS))
+    .order_by(_RESOURCE.c.id)
+    .with_for_update(read=True)
+)
+_EXISTING_HOLDS_ANY = select(*_EXISTING_HOLDS.selected_columns).where(
+    _HOLD.c.active.is_(True),
+    _HOLD.c.resource_id == any_(_IDS),
+    *_overlapping_bound(_HOLD.c.starts_at, _HOLD.c.ends_at),
+)
+
 _PATIENT_BOOKED = select(
     _APPOINTMENT.c.id,
     _APPOINTMENT.c.starts_at,
@@ -167,7 +188,7 @@ def _lock_resources(
     On SQLite the transaction's IMMEDIATE lock already keeps every other writer out, so
     resources ``known`` from the cache (``store/reference.py``, validated in this transaction)
     need no read; PostgreSQL share-locks their rows here whatever is known (and
-    ``_lock_resource_days`` serializes the bookings that compete).
+    the (resource, day) locks of ``_resource_days`` serialize the bookings that compete).
     """
     wanted = sorted(set(ids))
     conn = session.connection()
@@ -192,15 +213,55 @@ def _lock_resources(
     }
 
 
-def _lock_resource_days(
-    session: Session, calendar: ClinicCalendar, holds: Sequence[PlannedHold]
-) -> None:
-    """PostgreSQL: wait for, then hold to the end of the transaction, each (resource, clinic
-    day) the holds touch.  Two holds that overlap share a day of their resource, so every plan
-    that could compete with this one for a resource queues here (see the note on the locks)."""
+def _locked_and_existing(
+    session: Session,
+    calendar: ClinicCalendar,
+    holds: Sequence[PlannedHold],
+    window: Interval,
+    ignore: set[int],
+    known: Mapping[int, ResourceInfo] | None,
+) -> tuple[dict[int, ResourceInfo], list[_Existing]]:
+    """The resources the holds name, locked (their rows, then on PostgreSQL the (resource,
+    day) locks of ``_resource_days``), and the active holds in their way read under them."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
-        return  # SQLite: BEGIN IMMEDIATE already keeps every other writer out
+        locked = _lock_resources(session, (h.resource_id for h in holds), known)
+        return locked, _existing_holds(session, locked, window, ignore)
+    autoflush(session)
+    wanted = sorted({h.resource_id for h in holds})
+    resource_rows, _, hold_rows = read_together(
+        conn,
+        [
+            (_SHARE_RESOURCES_ANY, {"ids": wanted}),
+            (_LOCK_RESOURCE_DAYS, _resource_days(calendar, holds)),
+            (_EXISTING_HOLDS_ANY, {"ids": wanted, **_window(window)}),
+        ],
+    )
+    locked = {
+        rid: ResourceInfo(
+            id=rid,
+            kind=ResourceKind(kind),
+            subkind=subkind,
+            name=name,
+            capacity=capacity,
+            active=active,
+            serves=frozenset(serves or ()),
+        )
+        for rid, kind, subkind, name, capacity, active, serves in resource_rows
+    }
+    existing = [
+        (appointment_id, (rid, start, end, bool(exclusive), units))
+        for appointment_id, rid, start, end, exclusive, units in hold_rows
+        if appointment_id not in ignore and rid in locked
+    ]
+    return locked, existing
+
+
+def _resource_days(calendar: ClinicCalendar, holds: Sequence[PlannedHold]) -> dict[str, Any]:
+    """PostgreSQL: ``_LOCK_RESOURCE_DAYS``'s parameters, each (resource, clinic day) the holds
+    touch, to wait for and then hold to the end of the transaction.  Two holds that overlap
+    share a day of their resource, so every plan that could compete with this one for a
+    resource queues there (see the note on the locks)."""
     keys: set[tuple[int, int]] = set()
     for hold in holds:
         day = calendar.local_date(hold.span.start)
@@ -209,10 +270,7 @@ def _lock_resource_days(
             keys.add((hold.resource_id, day.toordinal()))
             day += dt.timedelta(days=1)
     ordered = sorted(keys)
-    conn.execute(
-        _LOCK_RESOURCE_DAYS,
-        {"resource_ids": [r for r, _ in ordered], "days": [d for _, d in ordered]},
-    )
+    return {"resource_ids": [r for r, _ in ordered], "days": [d for _, d in ordered]}
 
 
 # An active hold in the way of a plan: the appointment holding it, and the hold as
@@ -278,16 +336,16 @@ def verify_plan(
     # Expired tentative holds are free: released here, before PostgreSQL's exclusion constraint
     # or the count below could see them.
     release_expired(session, now or utcnow())
-    locked = _lock_resources(session, (h.resource_id for h in holds), known)
+    window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
+    locked, existing = _locked_and_existing(
+        session, calendar, holds, window, set(ignore_appointments), known
+    )
     check_derived_holds(
         catalog if catalog is not None else load_config(session).catalog,
         calendar,
         sessions,
         locked,
     )
-    _lock_resource_days(session, calendar, holds)
-    window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
-    existing = _existing_holds(session, locked, window, set(ignore_appointments))
     availability = Availability(
         calendar, list(locked.values()), hold_rows=[row for _, row in existing]
     )
@@ -412,19 +470,21 @@ def check_patient_free(
         if start < end:
             raise InvalidRequest("two sessions of the plan overlap each other")
     autoflush(session)
-    if session.get_bind().dialect.name == "postgresql":
-        # Two workstations booking the same patient on different resources would not meet on
-        # any resource lock; this one (always taken after the resources) makes them queue.
-        session.connection().execute(_LOCK_PATIENT, {"patient_id": patient_id})
     days = Interval(
         calendar.day_bounds(calendar.local_date(spans[0][0])).start,
         calendar.day_bounds(calendar.local_date(spans[-1][1])).end,
     )
-    rows = (
-        session.connection()
-        .execute(_PATIENT_BOOKED, {"patient_id": patient_id, **_window(days)})
-        .all()
-    )
+    conn = session.connection()
+    reads: list[Read] = [(_PATIENT_BOOKED, {"patient_id": patient_id, **_window(days)})]
+    if conn.dialect.name == "postgresql":
+        # Two workstations booking the same patient on different resources would not meet on
+        # any resource lock; this one (always taken after the resources) makes them queue.
+        # Sent with the read, which runs once it is granted (one round trip).
+        reads.insert(0, (_LOCK_PATIENT, {"patient_id": patient_id}))
+    rows = [
+        (appt_id, utc(starts), utc(ends), type_id)
+        for appt_id, starts, ends, type_id in read_together(conn, reads)[-1]
+    ]
     dosing_ids = {
         type_id
         for code, type_id in config.session_type_ids.items()
