@@ -214,6 +214,7 @@ class _Planner:
         self.search_days = search_days
         self.alternatives = alternatives
         self.weekdays = frozenset(preferences.weekdays or protocol.default_weekdays)
+        self._slot_type = {slot.index: slot.session_type for slot in series_slots(protocol)}
         self.series_minute: dict[str, int] = {}  # per session type: the series' local start
         self.keep: dict[str, dict[str, int]] = {}  # per session type: need -> resource
         self.notes: list[str] = []
@@ -259,14 +260,18 @@ class _Planner:
         prev: tuple[int, dt.date],
         stage_first: dt.date | None,
         not_before: dt.date | None,
+        earlier: Mapping[int, dt.date] | None = None,
     ) -> _DayRange:
         stage = self.protocol.stages[slot.stage]
         prev_index, prev_day = prev
         first = prev_day + _td(stage.min_gap_days)
         last = prev_day + _td(stage.max_gap_days)
         remaining = stage.count - slot.position - 1
+        capped = self._capped_days(slot, earlier or {}, first, last)
         points = []
         for day in _span(first, last):
+            if day in capped:
+                continue
             gap = (day - prev_day).days
             p = abs(gap - stage.target_gap_days) * self.weights.per_day_from_target_gap
             if stage.window_days is not None and stage_first is not None:
@@ -279,6 +284,29 @@ class _Planner:
             f" ({stage.name})"
         )
         return self._range(first, last, points, rule, not_before)
+
+    def _capped_days(
+        self, slot: SeriesSlot, earlier: Mapping[int, dt.date], first: dt.date, last: dt.date
+    ) -> set[dt.date]:
+        """The days from ``first`` to ``last`` that would put more of the stage's sessions in
+        some ``window_cap.days`` days than it allows, counting the series' earlier sessions of
+        the same type (``protocol_rules`` judges the same rule, the patient's other sessions
+        included, when the plan is booked).  Sessions are placed in order, so only earlier
+        ones can share the window.  All of them capped: none left out (the plan then says so)."""
+        cap = self.protocol.stages[slot.stage].window_cap
+        if cap is None:
+            return set()
+        same = [
+            day
+            for index, day in earlier.items()
+            if index < slot.index and self._slot_type.get(index) == slot.session_type
+        ]
+        capped = {
+            day
+            for day in _span(first, last)
+            if sum(1 for e in same if day - _td(cap.days) < e <= day) >= cap.sessions
+        }
+        return set() if len(capped) > (last - first).days else capped
 
     def follow_days(
         self, slot: SeriesSlot, parent_day: dt.date, not_before: dt.date | None
@@ -647,7 +675,7 @@ def plan_series(
             return planner.follow_days(slot, on[slot.follows], None)
         if prev is None:
             return planner.first_days(start_date, None)
-        return planner.main_days(slot, prev, stage_first.get(slot.stage), None)
+        return planner.main_days(slot, prev, stage_first.get(slot.stage), None, on)
 
     slots = series_slots(protocol)
     choices: dict[int, Choice] = {}
@@ -704,7 +732,7 @@ def plan_score(
             return planner.follow_days(slot, on[slot.follows], None)
         if prev is None:
             return planner.first_days(start_date, None)
-        return planner.main_days(slot, prev, stage_first.get(slot.stage), None)
+        return planner.main_days(slot, prev, stage_first.get(slot.stage), None, on)
 
     return series_score(planner, sessions, days_for, series_slots(protocol))
 
@@ -789,7 +817,7 @@ def reflow(
             return planner.follow_days(slot, on[slot.follows], not_before)
         if prev is None:
             return planner.first_days(first_day, None)
-        return planner.main_days(slot, prev, stage_first.get(slot.stage), not_before)
+        return planner.main_days(slot, prev, stage_first.get(slot.stage), not_before, on)
 
     slots = series_slots(protocol)
     no_make_up = change.kind is not ChangeKind.MOVED and not change.make_up

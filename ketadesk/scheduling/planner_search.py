@@ -282,12 +282,21 @@ class SeriesSearch:
             state.prev,
             tuple(sorted(state.stage_first.items())),
             state.placed.get(slot.follows) if slot.follows is not None else None,
+            self._cap_history(slot, state),
         )
         found = self._days.get(key)
         if found is None:
             found = self.days_for(slot, state.prev, state.stage_first, state.placed)
             self._days[key] = found
         return found
+
+    def _cap_history(self, slot: SeriesSlot, state: _State) -> tuple[dt.date, ...]:
+        """What a stage's doses-per-window cap reads of the history (its last ``sessions``
+        days), so that day ranges cached for one history are not reused for another."""
+        cap = self.planner.protocol.stages[slot.stage].window_cap
+        if cap is None or slot.follows is not None:
+            return ()
+        return tuple(sorted(state.placed.values())[-cap.sessions :])
 
     def table(self, code: str) -> _TypeDays:
         found = self.types.get(code)

@@ -35,6 +35,7 @@ READY = PatientFacts(
     prior_auth_expires_on=MONDAY + dt.timedelta(days=200),
     prior_auth_sessions_left=20,
     driver_name="Sam",
+    date_of_birth=MONDAY - dt.timedelta(days=40 * 365),
 )
 
 

@@ -159,9 +159,14 @@ def test_mon_wed_fri_spravato_induction_is_refused_by_the_cap_at_plan_and_book(
         wishes=PlanWishes(weekdays=("mon", "wed", "fri"), time=dt.time(10)),
         today=TODAY,
     )
-    # The plan says so, naming the rule: it is not complete.
-    assert any("[window_cap]" in p for p in proposal.plan.problems)
-    assert not proposal.plan.complete
+    # The planner never proposes what the rule refuses: asked for Mon/Wed/Fri, it keeps at
+    # most 2 doses in any 7 days (a day off the wished weekdays when it must), and says nothing
+    # of the cap because nothing breaks it.
+    assert not any("[window_cap]" in p for p in proposal.plan.problems), proposal.plan.problems
+    days = sorted(s.start.date() for s in proposal.plan.sessions if s.placed)
+    assert len(days) >= 8
+    for day in days:
+        assert sum(1 for d in days if day <= d < day + dt.timedelta(days=7)) <= 2, days
     with pytest.raises(RuleRefused, match=r"Too many doses \[window_cap\]: 3 spravato") as err:
         book_series(clinic, "spravato_trd", [0, 2, 4, 7])
     assert {f.rule for f in err.value.findings} == {"window_cap"}
