@@ -82,7 +82,9 @@ def test_a_booking_at_one_workstation_appears_in_the_others_open_view(
     seen_at = float(seen.split()[1])
     # "Within a few seconds"; LISTEN/NOTIFY usually brings it in well under one (the 2 s poll
     # is the fallback; tests/ui/test_connection_banner.py proves the NOTIFY path alone).
-    assert 0 <= seen_at - booked_at < 3.0, f"seen {seen_at - booked_at:.2f} s after booking"
+    # The viewer may hear of the commit a moment before the booking call has returned at the
+    # front desk (the NOTIFY goes out with the commit), so "seen" may come a hair first.
+    assert -0.5 <= seen_at - booked_at < 3.0, f"seen {seen_at - booked_at:.2f} s after booking"
     names = [a.patient_name for a in day_schedule(clinic.db, TUESDAY).appointments]
     assert "Seacole, Mary" in names
 
