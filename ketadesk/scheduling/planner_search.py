@@ -36,7 +36,7 @@ from typing import Protocol
 
 from ketadesk.scheduling.availability import Availability, instant, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.catalog import ResourceKind, SessionTypeSpec
+from ketadesk.scheduling.catalog import ProtocolSpec, ResourceKind, SessionTypeSpec
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import (
     DayOptions,
@@ -74,6 +74,7 @@ class DayRange:
 class _Planner(Protocol):
     """What the search reads of the planner (``planner._Planner``)."""
 
+    protocol: ProtocolSpec
     prefs: Preferences
     work: Availability
     cal: ClinicCalendar

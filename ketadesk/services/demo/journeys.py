@@ -320,6 +320,7 @@ class Journeys:
         pref: tuple[int, int] | None = None
         for stage in spec.stages:
             stage_first: dt.date | None = None
+            kept: list[dt.date] = []  # the stage's attended days, for its doses-per-window cap
             for _ in range(stage.count):
                 index += 1
                 while True:
@@ -335,6 +336,11 @@ class Journeys:
                         w_target = min(max(last + days_of(step), w_lo), w_hi)
                         if stage_first is not None and stage.window_days is not None:
                             w_hi = min(w_hi, stage_first + days_of(stage.window_days - 1))
+                        cap = stage.window_cap
+                        if cap is not None and len(kept) >= cap.sessions:
+                            # At most cap.sessions in any cap.days days (protocol_rules).
+                            w_lo = max(w_lo, kept[-cap.sessions] + days_of(cap.days))
+                            w_target = max(w_target, w_lo)
                     if w_hi < w_lo:
                         break  # the stage's window is used up: on to the next stage
                     force = None
@@ -363,6 +369,7 @@ class Journeys:
                         misses = 0
                         missed = None
                         stage_first = stage_first or visit.day
+                        kept.append(visit.day)
                         break
                     misses += 1
                     if force is not None or misses >= MAX_MISSES_IN_A_ROW:
