@@ -44,6 +44,7 @@ from ketadesk.scheduling.openings import (
 from ketadesk.scheduling.planner_search import (
     Choice,
     DayRange,
+    DaysFor,
     Prev,
     SeriesSearch,
     SeriesSlot,
@@ -668,14 +669,7 @@ def plan_series(
     )
     planner.patient_busy.extend(_spans(patient_busy))
 
-    def days_for(
-        slot: SeriesSlot, prev: Prev, stage_first: Mapping[int, dt.date], on: Mapping[int, dt.date]
-    ) -> _DayRange:
-        if slot.follows is not None:
-            return planner.follow_days(slot, on[slot.follows], None)
-        if prev is None:
-            return planner.first_days(start_date, None)
-        return planner.main_days(slot, prev, stage_first.get(slot.stage), None, on)
+    days_for = _days_for(planner, start_date, None)
 
     slots = series_slots(protocol)
     choices: dict[int, Choice] = {}
@@ -702,6 +696,24 @@ def plan_series(
     return _finish(protocol, planner, placed, session_types, missed=())
 
 
+def _days_for(planner: _Planner, first_day: dt.date, not_before: dt.date | None) -> DaysFor:
+    """The days each slot may take, as the series search and the placing loop ask them: a
+    follow-on after its parent, the first session from ``first_day``, the others by their
+    stage's gaps (and doses-per-window cap) after the previous one; none before ``not_before``
+    (re-flow)."""
+
+    def days_for(
+        slot: SeriesSlot, prev: Prev, stage_first: Mapping[int, dt.date], on: Mapping[int, dt.date]
+    ) -> _DayRange:
+        if slot.follows is not None:
+            return planner.follow_days(slot, on[slot.follows], not_before)
+        if prev is None:
+            return planner.first_days(first_day, None)
+        return planner.main_days(slot, prev, stage_first.get(slot.stage), not_before, on)
+
+    return days_for
+
+
 def plan_score(
     protocol: ProtocolSpec,
     start_date: dt.date,
@@ -725,14 +737,7 @@ def plan_score(
         0,
     )
 
-    def days_for(
-        slot: SeriesSlot, prev: Prev, stage_first: Mapping[int, dt.date], on: Mapping[int, dt.date]
-    ) -> _DayRange:
-        if slot.follows is not None:
-            return planner.follow_days(slot, on[slot.follows], None)
-        if prev is None:
-            return planner.first_days(start_date, None)
-        return planner.main_days(slot, prev, stage_first.get(slot.stage), None, on)
+    days_for = _days_for(planner, start_date, None)
 
     return series_score(planner, sessions, days_for, series_slots(protocol))
 
@@ -810,14 +815,7 @@ def reflow(
         )
     first_day = not_before or planner.cal.local_date(changed.start)
 
-    def days_for(
-        slot: SeriesSlot, prev: Prev, stage_first: Mapping[int, dt.date], on: Mapping[int, dt.date]
-    ) -> _DayRange:
-        if slot.follows is not None:
-            return planner.follow_days(slot, on[slot.follows], not_before)
-        if prev is None:
-            return planner.first_days(first_day, None)
-        return planner.main_days(slot, prev, stage_first.get(slot.stage), not_before, on)
+    days_for = _days_for(planner, first_day, not_before)
 
     slots = series_slots(protocol)
     no_make_up = change.kind is not ChangeKind.MOVED and not change.make_up
