@@ -206,7 +206,7 @@ def enforce(
     now_overridden = [
         f for f in findings if f.overridden and (f.rule in given or _by_spacing(f, given))
     ]
-    if now_overridden and actor.role not in rules.override_roles:
+    if now_overridden and not rules.may_override(actor.role):
         names = ", ".join(sorted({f.rule for f in now_overridden}))
         raise PermissionDenied(
             f"overriding {names} is for {_roles(rules)}; a {actor.role.replace('_', ' ')} may not",
