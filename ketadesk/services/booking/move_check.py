@@ -183,6 +183,7 @@ class MoveCheck:
     course: tuple[CourseSession, ...] = field(default=(), repr=False)
     facts: PatientFacts | None = field(default=None, repr=False)
     overrides: dict[str, str] = field(default_factory=dict, repr=False)
+    _rules: ProtocolRuleSettings | None = field(default=None, repr=False)
     _cache: dict[tuple[dt.datetime, int | None], tuple[PlannedSession, tuple[Finding, ...]]] = (
         field(default_factory=dict, repr=False)
     )
@@ -223,11 +224,9 @@ class MoveCheck:
         """``check`` with what a drop needs to know: whether the refusal is only by "warn"
         rules (an override by a role of ``override_roles`` lets the session go there)."""
         planned, overridable = self._planned(new_start, new_room_id)
-        return MoveVerdict(
-            reasons=planned.problems,
-            overridable=overridable,
-            rules=rule_settings(self.catalog.settings),
-        )
+        if self._rules is None:
+            self._rules = rule_settings(self.catalog.settings)
+        return MoveVerdict(reasons=planned.problems, overridable=overridable, rules=self._rules)
 
     def plan(self, new_start: dt.datetime, new_room_id: int | None) -> PlannedSession:
         """The session at its new place, resources chosen; ``problems`` say why it cannot be."""
