@@ -356,3 +356,30 @@ def test_a_keyboard_move_asks_the_reason_too_and_undo_and_redo_keep_the_override
     # The redo went ahead on the same decision, on record once (audited at each move).
     assert _overrides(week) == [("min_gap", REASON, week.nurse.user_id)]
     assert len(asked.calls) == 1  # nobody was asked again
+
+
+def test_the_window_writes_an_override_move_its_views_ask_for(qtbot: QtBot, week: Week) -> None:
+    from ketadesk.commands.run import open_day_window
+    from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
+
+    window = open_day_window(week.clinic.db, week.day(3), now=lambda: week.now, actor=week.nurse)
+    qtbot.addWidget(window)
+    window.resize(1400, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    wait_for_day(qtbot, window)
+    editor = desk_controller_of(window).editor
+    refused: list[str] = []
+    editor.refused.connect(refused.append)
+    tuesday = week.clinic.at(week.day(1), "10:00")
+    overrides = {"min_gap": REASON}
+    window.day_view.override_move_requested.emit(
+        week.second, tuesday, week.clinic.ids["Room 2"], overrides
+    )
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=10_000)
+    assert refused == []
+    assert week.day_of(week.second) == week.day(1)
+    assert _overrides(week) == [("min_gap", REASON, week.nurse.user_id)]
+    undo = window.actions_by_name["undo"]
+    assert undo.text().startswith("Undo Move")
+    assert undo.text().endswith("(override)")
