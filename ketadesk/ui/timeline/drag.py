@@ -399,9 +399,8 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         if target == drag.origin:
             return f"{drag.appointment.patient_name}: where it is now ({where})"
         if drag.verdict and drag.override is not None:
-            return (
-                f"Needs an override: {where}: {'; '.join(drag.verdict)}. Drop to give your reason"
-            )
+            drop = "Press Enter" if drag.keyboard else "Drop"
+            return f"Needs an override: {where}: {'; '.join(drag.verdict)}. {drop} to give a reason"
         if drag.verdict:
             return f"Refused: {where}: {'; '.join(drag.verdict)}"
         return f"Fits: {drag.appointment.patient_name} to {where}"
