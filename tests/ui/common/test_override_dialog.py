@@ -34,9 +34,9 @@ def test_names_each_rule_with_its_code_and_fact(qtbot: QtBot) -> None:
 
 def test_no_reason_no_override(qtbot: QtBot) -> None:
     dialog = _dialog(qtbot)
-    buttons = dialog.findChild(QDialogButtonBox)
-    assert buttons is not None
-    ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+    box = dialog.findChild(QDialogButtonBox)
+    assert box is not None
+    ok = box.button(QDialogButtonBox.StandardButton.Ok)
     assert not ok.isEnabled()
     dialog.set_reason("   ")
     assert not ok.isEnabled()
