@@ -148,6 +148,11 @@ class MoveVerdict:
         """Refused only by "warn" rules: a role that may override can go ahead with a reason."""
         return bool(self.reasons) and bool(self.overridable)
 
+    @property
+    def override_roles(self) -> tuple[str, ...]:
+        """The roles that may go past a "warn" rule with a reason (``[protocol_rules]``)."""
+        return self.rules.override_roles if self.rules is not None else ()
+
     def may_override(self, role: str) -> bool:
         """Whether a user of ``role`` may move the session here with a reason."""
         return self.needs_override and self.rules is not None and self.rules.may_override(role)

@@ -199,6 +199,7 @@ def test_the_services_say_a_min_gap_refusal_is_the_nurses_to_override(week: Week
     assert verdict.may_override("prescriber")
     assert not verdict.may_override("front_desk")
     assert verdict.who_may_override() == "a nurse or a prescriber"
+    assert verdict.override_roles == ("nurse", "prescriber")
     # Session 1/2 after 2/2: series order is "block", not anyone's to override.
     friday = week.clinic.at(week.day(4), "10:00")
     first = prepare_move(week.clinic.db, week.first, day=week.day(4), now=week.now)
