@@ -141,8 +141,8 @@ def test_the_day_sheet_says_each_sessions_prior_authorization_units_and_flags_th
 
     text = _print(clinic, tmp_path, "day", second)
     assert f"PA 3-4 of 6 (exp {exp})" in text
-    assert "authorized units" not in text
-    assert "expiry" not in text
+    assert "past its units" not in text
+    assert "past expiry" not in text
     # By clinician too, and on the public sheet (no name, but the station's facts).
     assert f"PA 3-4 of 6 (exp {exp})" in _print(clinic, tmp_path, "day", second, "--by", "staff")
     public = _print(clinic, tmp_path, "day", second, "--initials")
@@ -153,9 +153,7 @@ def test_the_day_sheet_says_each_sessions_prior_authorization_units_and_flags_th
 
     flagged = _print(clinic, tmp_path, "day", fourth)
     exp4 = f"{third.month}/{third.day}" + ("" if third.year == fourth.year else f"/{third.year}")
-    assert f"PA 7-8 of 6 (exp {exp4}): past the 6 authorized units; after the {exp4} expiry" in (
-        flagged
-    )
+    assert f"PA 7-8 of 6 (exp {exp4}): past its units; past expiry" in flagged
     # The rule's own warning still prints (nobody overrode it).
     assert "prior authorization" in flagged
 
@@ -199,7 +197,7 @@ def test_the_call_list_prints_the_dropout_outreach_call_with_its_deadline_and_no
     wd = WEEKDAY_ABBR[day.weekday()]
     assert f"Missed Spravato (esketamine) 2/4 (no-show), {wd} {day.month}/{day.day} 10:00" in text
     by = f"{WEEKDAY_ABBR[deadline.weekday()]} {deadline.month}/{deadline.day} {deadline:%H:%M}"
-    assert f"Call by {by}" in text
+    assert f"Due {wd} {day.month}/{day.day} Call by {by}" in text
     assert "Offer the make-up session" in text
     assert "(overdue)" not in text
     assert "item 9" not in text

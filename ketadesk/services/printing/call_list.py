@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 
-from ketadesk.scheduling.dates import WEEKDAY_ABBR, short_date, short_date_time
+from ketadesk.scheduling.dates import WEEKDAY_ABBR, short_date_time
 from ketadesk.scheduling.dropout import MISS_NAMES, OUTREACH_CALL, miss_of
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.printing.layout import (
@@ -183,7 +183,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
             PrintBlock(fill("notice.html", text=f"No calls due on {long_date(calls.day)}."))
         )
     for c in calls.calls:
-        due = html.escape(short_date(c.due))
+        due = html.escape(f"{WEEKDAY_ABBR[c.due.weekday()]} {c.due.month}/{c.due.day}")
         if c.deadline is not None:
             due += f"<br/><b>Call by {html.escape(_month_day_time(c.deadline))}</b>"
         due += " (overdue)" if c.overdue else ""

@@ -104,8 +104,7 @@ class SheetSession:
     #: What the session spends of the patient's prior authorization, in words read at a
     #: glance ("PA 4 of 6 (exp 12/31)"); "" when its type needs none or none is on file.
     prior_auth: str = ""
-    #: Why that spend is not covered ("past the 6 authorized units", "after the 12/31
-    #: expiry"); "" when it is.
+    #: Why that spend is not covered ("past its units", "past expiry"); "" when it is.
     prior_auth_problem: str = ""
 
 
@@ -492,9 +491,10 @@ def prior_auth_text(
     expires_on: dt.date | None,
 ) -> tuple[str, str]:
     """A session's spend of a prior authorization as the front desk reads it, and what is wrong
-    with it: ("PA 4 of 6 (exp 12/31)", ""), ("PA 3-4 of 6" for a two-unit session), ("PA 7 of
-    6", "past the 6 authorized units"), ("PA 2 of 6 (exp 11/30)", "after the 11/30 expiry").
-    ("", "") when no authorization is on file (the gating warning says so)."""
+    with it, in a few words (the rule's own warning says it in full): ("PA 4 of 6 (exp 12/31)",
+    ""), ("PA 3-4 of 6" for a two-unit session), ("PA 7 of 6", "past its units"), ("PA 2 of 6
+    (exp 11/30)", "past expiry").  ("", "") when no authorization is on file (the gating
+    warning says so)."""
     if authorized is None and expires_on is None:
         return "", ""
     parts = ["PA"]
@@ -506,9 +506,9 @@ def prior_auth_text(
         parts.append(f"(exp {_month_day(expires_on, day)})")
     problems = []
     if authorized is not None and before + units > authorized:
-        problems.append(f"past the {authorized} authorized unit{'s' if authorized != 1 else ''}")
+        problems.append("past its units")
     if expires_on is not None and day > expires_on:
-        problems.append(f"after the {_month_day(expires_on, day)} expiry")
+        problems.append("past expiry")
     if starts_on is not None and day < starts_on:
         problems.append(f"before it starts {_month_day(starts_on, day)}")
     return " ".join(parts), "; ".join(problems)
