@@ -154,6 +154,7 @@ def shoot_dialog(url: str, name: str, out: Path) -> None:
     from ketadesk.services.access.accounts import list_users
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.common.context import Actor
+    from ketadesk.ui.common.background import wait_for_background_work
     from ketadesk.ui.common.desk import Desk
 
     app = QApplication.instance() or QApplication([])
@@ -185,6 +186,8 @@ def shoot_dialog(url: str, name: str, out: Path) -> None:
         assert app is not None
         _settle(lambda: True, name)
     finally:
+        # A read the page started (a trend, a refresh) ends before its database goes.
+        wait_for_background_work()
         db.dispose()
 
 

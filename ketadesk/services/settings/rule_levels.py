@@ -109,7 +109,7 @@ def level_groups(raw: RawConfig) -> tuple[LevelGroup, ...]:
     )
     stored_gates = _section(raw, "gating")
     eligibility = LevelGroup(
-        "Eligibility: how hard each item stops a booking or a move",
+        "Eligibility: how hard each item stops a booking, a move or a start",
         tuple(
             _rule(
                 "gating",
