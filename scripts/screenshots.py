@@ -53,7 +53,8 @@ SETTLE_S = 60.0
 
 
 def build(url: str) -> None:
-    """The demo clinic of DAY, with the first confirmation calls of the next open day made."""
+    """The demo clinic of DAY, with the first confirmation calls of the next open day made and
+    a late cancellation this morning (its series at risk on the recall list and the record)."""
     from ketadesk.services.access.accounts import list_users
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.common.context import Actor
@@ -89,6 +90,7 @@ def build(url: str) -> None:
                 set_checklist_item(
                     db, desk, first.appointment_id, key, True, ride_pickup=pickup, now=NOW
                 )
+        _late_cancellation(db, desk)
     finally:
         db.dispose()
 
@@ -142,7 +144,7 @@ def _late_cancellation(db: Any, actor: Any) -> int:
             .order_by(Appointment.starts_at, Appointment.id)
         ).first()
     if first is None:
-        raise SystemExit("patient-record: the demo has no series session left today to cancel")
+        raise SystemExit("the demo has no series session left today to cancel")
     change_status(db, actor, first, "cancel", reason="no ride today", now=NOW)
     return at_risk_list(db, now=NOW)[0].patient_id
 
@@ -172,9 +174,10 @@ def shoot_dialog(url: str, name: str, out: Path) -> None:
             _settle(lambda: bool(page.levels), name)
             widget = page
         else:
+            from ketadesk.services.followups.recall import at_risk_list
             from ketadesk.ui.patients.patient_record import PatientRecordView
 
-            patient = _late_cancellation(db, desk.actor)
+            patient = at_risk_list(db, now=NOW)[0].patient_id
             view = PatientRecordView(desk, patient)
             view.resize(int(SIZE[0]), int(SIZE[1]))
             view.show()
@@ -204,7 +207,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="ketadesk-shots-"))
     url = f"sqlite:///{folder / 'demo.sqlite'}"
     build(url)
-    for view in views:  # the views first: the patient record's picture changes the demo
+    for view in views:
         if view in VIEWS:
             shoot(url, view, args.out)
     for view in views:
