@@ -347,6 +347,9 @@ class ClinicSettings:
     holidays_closed: tuple[str, ...] | None = None
     #: How long a tentative hold ("pencilled in") keeps its resources unless confirmed.
     tentative_hold_hours: int = 72
+    #: How many days before a session's own clinic-local day it may be checked in or started
+    #: (0: only on the day itself).
+    check_in_days_ahead: int = 0
 
     def closes_on_holiday(self, name: str) -> bool:
         """Whether the clinic closes on the public holiday ``name`` ("A; B" when two fall on
@@ -785,6 +788,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         logo=c.text("logo", default=""),
         late_cancel_hours=c.integer("late_cancel_hours", default=24),
         tentative_hold_hours=c.integer("tentative_hold_hours", default=72, minimum=1),
+        check_in_days_ahead=c.integer("check_in_days_ahead", default=0, minimum=0),
         dosing_sessions_per_patient_day=c.integer(
             "dosing_sessions_per_patient_day", default=1, minimum=1
         ),

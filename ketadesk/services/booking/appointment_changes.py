@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Table,
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import HoldMode
+from ketadesk.scheduling.dates import WEEKDAY_ABBR
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.protocol_rules import Finding
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
@@ -329,6 +331,8 @@ def change_status(
                 )
             warnings: list[str] = []
             overridden: list[Finding] = []
+            if action in EARLIEST_ON_ITS_DAY:
+                _refuse_before_its_day(session, appointment, action, now)
             if action == "start":
                 config = load_config(session)
                 # The gating rules again, at today's date: a consent, authorization or
@@ -432,6 +436,39 @@ def change_status(
         # refusal is recorded now that the transaction is over.
         audit.record_refusal(db, err, entity="appointment", entity_id=appointment_id, now=now)
         raise
+
+
+#: Actions done on the session's own clinic-local day (``[clinic] check_in_days_ahead``
+#: days earlier at most): a session cannot be checked in or started a week ahead.
+EARLIEST_ON_ITS_DAY = frozenset({"check_in", "start"})
+
+
+def _refuse_before_its_day(
+    session: Session, appointment: Appointment, action: str, now: dt.datetime
+) -> None:
+    settings = load_catalog(session).settings
+    zone = ZoneInfo(settings.timezone)
+    its_day = appointment.starts_at.astimezone(zone).date()
+    today = now.astimezone(zone).date()
+    ahead = settings.check_in_days_ahead
+    if (its_day - today).days > ahead:
+        before = (
+            "before its own day"
+            if ahead == 0
+            else f"more than {ahead} day{'s' if ahead != 1 else ''} before its day"
+        )
+        raise InvalidRequest(
+            f"the session of {_day(its_day)} cannot be {_DONE[action]} {before} "
+            f"(today is {_day(today)})"
+        )
+
+
+def _day(day: dt.date) -> str:
+    """``Thu 12/17``: a day the front desk reads month/day."""
+    return f"{WEEKDAY_ABBR[day.weekday()]} {day.month}/{day.day}"
+
+
+_DONE = {"check_in": "checked in", "start": "started"}
 
 
 def undo_status(
