@@ -123,6 +123,28 @@ def may(actor: Actor, action: str) -> bool:
     return allowed is None or actor.role in allowed
 
 
+def who_may(action: str) -> str:
+    """Who may take ``action``, in words for a disabled menu item's tooltip:
+    "Only an admin, nurse, prescriber or therapist may start a session"."""
+    allowed = PERMISSIONS.get(action)
+    if allowed is None:
+        return ""
+    names = [role.replace("_", " ") for role in sorted(allowed)]
+    roles = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    article = "an" if roles[:1] in "aeiou" else "a"
+    return f"Only {article} {roles} may {_ACTION_WORDS.get(action, action.replace('_', ' '))}"
+
+
+#: How ``who_may`` says an action whose code reads badly.
+_ACTION_WORDS = {
+    "check_in": "check a patient in",
+    "start": "start a session",
+    "complete": "complete a session",
+    "no_show": "mark a no-show",
+    "cancel": "cancel a session",
+}
+
+
 def utcnow() -> dt.datetime:
     """The wall clock, read only at the service boundary; logic below takes ``now`` as input."""
     return dt.datetime.now(dt.UTC)

@@ -25,6 +25,8 @@ from PySide6.QtGui import (
     QActionGroup,
     QCloseEvent,
     QKeySequence,
+    QPainter,
+    QPaintEvent,
     QPalette,
     QShowEvent,
     QStandardItemModel,
@@ -256,6 +258,38 @@ VIEWS = (
 DAY_VIEWS = frozenset({"rooms", "staff"})
 
 
+#: About how many characters of the database's path or address the status bar shows.
+DATABASE_LABEL_CHARS = 36
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that gives way to its neighbours: it may shrink to nothing and then
+    ends its text with "…" (the whole text in its tooltip) instead of running under them."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(0)
+
+    @override
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    @override
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, rect.width()
+        )
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(
+            rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown
+        )
+        painter.end()
+
+
 class MainWindow(QMainWindow):
     """KetaDesk's main window: the day by room at first, and every other view once the clinic
     is open and someone is signed in (``attach_desk``).
@@ -329,10 +363,27 @@ class MainWindow(QMainWindow):
         self._view_group = self._create_view_actions()
         self.date_edit = self._create_date_edit()
         self._heading = QLabel(self)
-        self._status_label = QLabel(self)
+        self._status_label = ElidedLabel(self)
+        # The clinic file's disk-encryption warning (services/clinic/at_rest.py) stays put
+        # beside the summary, in few words with the whole notice in its tooltip: as a status
+        # bar message it was painted over the day's summary on every day view.
+        self._at_rest_label = QLabel(self)
+        self._at_rest_label.setObjectName("at_rest_notice")
+        self._at_rest_label.hide()
         self._user_label = QLabel(self)
         self._user_label.setObjectName("signed_in_user")
-        self._database_label = QLabel(f"Database: {database_label}", self)
+        self._database_label = QLabel(self)
+        self._database_label.setObjectName("database")
+        # A long path is cut in its middle (it is whole in the tooltip), so that the day's
+        # summary keeps its room at the narrowest window.
+        self._database_label.setText(
+            "Database: "
+            + self._database_label.fontMetrics().elidedText(
+                database_label,
+                Qt.TextElideMode.ElideMiddle,
+                self._database_label.fontMetrics().averageCharWidth() * DATABASE_LABEL_CHARS,
+            )
+        )
         self._database_label.setToolTip(database_label)
         self.side_panel = SidePanel(self)
         self._build_menus()
@@ -481,6 +532,7 @@ class MainWindow(QMainWindow):
         bar.setSizeGripEnabled(False)
         self._status_label.setObjectName("day_summary")
         bar.addWidget(self._status_label, 1)
+        bar.addPermanentWidget(self._at_rest_label)
         bar.addPermanentWidget(self._user_label)
         bar.addPermanentWidget(self._database_label)
         self.setStatusBar(bar)
@@ -804,6 +856,15 @@ class MainWindow(QMainWindow):
         """A passing message in the status bar (a refusal, a saved change)."""
         bar = self.statusBar()
         bar.showMessage(text, msecs)
+
+    def set_at_rest_notice(self, notice: str) -> None:
+        """Say, for as long as the window is open, that the clinic file is not known to be on an
+        encrypted disk: a warning sign and a few words, ``notice`` whole in the tooltip."""
+        label = self._at_rest_label
+        label.setText("⚠ Clinic file not encrypted" if notice else "")
+        label.setToolTip(notice)
+        label.setAccessibleName(notice)
+        label.setVisible(bool(notice))
 
     def clear_message(self) -> None:
         self.statusBar().clearMessage()

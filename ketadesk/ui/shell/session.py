@@ -34,8 +34,6 @@ AskSignIn = Callable[..., Actor | None]
 AskFirstAdmin = Callable[[Database, QWidget | None], Actor | None]
 #: How often a running workstation writes its scheduled backup of a SQLite clinic.
 BACKUP_INTERVAL_MS = 24 * 60 * 60 * 1000
-#: How long the "clinic file not on an encrypted disk" warning stays in the status bar.
-AT_REST_NOTICE_MS = 60_000
 
 
 def default_backup_dir() -> Path:
@@ -101,7 +99,7 @@ class SignedInSession(QObject):
             return False
         self.sign_in_as(actor)
         if screen.at_rest.notice:
-            self.window.show_message(screen.at_rest.notice, AT_REST_NOTICE_MS)
+            self.window.set_at_rest_notice(screen.at_rest.notice)
         if self.db.is_sqlite and self._backup_dir is not None:
             self._backup_timer.start()
         self.reminders.start()

@@ -25,6 +25,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QToolTip, QWidget
 
+from ketadesk.services.common.context import may, who_may
 from ketadesk.services.schedule.day_schedule import DayAppointment
 from ketadesk.ui.common import override_dialog
 from ketadesk.ui.common.background import BackgroundCall
@@ -611,11 +612,17 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
 
         menu = QMenu(self)
         menu.setAccessibleName(f"Session of {appointment.patient_name}")
+        menu.setToolTipsVisible(True)
+        desk = self._desk
         for action in ACTION_NAMES:
             item = menu.addAction(action_button_text(action))
             item.setObjectName(action)
             sources, _target = TRANSITIONS[action]
-            item.setEnabled(appointment.status in sources)
+            allowed = desk is None or may(desk.actor, action)
+            item.setEnabled(appointment.status in sources and allowed)
+            if not allowed:
+                # Not the signed-in role's to do: shown greyed, saying who may.
+                item.setToolTip(who_may(action))
             item.triggered.connect(partial(self._on_status_action_triggered, appointment, action))
         confirm = menu.addAction("Confirm pencilled-in booking")
         confirm.setObjectName(CONFIRM_TENTATIVE)

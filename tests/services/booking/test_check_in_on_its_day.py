@@ -61,15 +61,14 @@ def test_a_check_in_a_week_early_is_refused_naming_the_sessions_day(
         )
     with clinic.db.read() as s:
         row = s.get(Appointment, appt)
-        assert row is not None and row.status == "booked"
+        assert row is not None
+        assert row.status == "booked"
 
 
 def test_on_its_day_check_in_start_and_undo_work(clinic: SmallClinic) -> None:
     appt, day, _ = _booked_a_week_ahead(clinic)
     morning = clinic.at(day, "07:45")
-    change = appointment_changes.change_status(
-        clinic.db, FRONT_DESK, appt, "check_in", now=morning
-    )
+    change = appointment_changes.change_status(clinic.db, FRONT_DESK, appt, "check_in", now=morning)
     assert change.to_status == "checked_in"
     undone = appointment_changes.undo_status(clinic.db, FRONT_DESK, appt, now=morning)
     assert undone.to_status == "booked"
@@ -82,7 +81,7 @@ def test_on_its_day_check_in_start_and_undo_work(clinic: SmallClinic) -> None:
 
 
 def test_a_session_cannot_start_days_ahead(clinic: SmallClinic) -> None:
-    appt, day, now = _booked_a_week_ahead(clinic)
+    appt, _day, now = _booked_a_week_ahead(clinic)
     with clinic.db.write() as s:  # checked in by an older version, before the rule
         s.execute(update(Appointment).where(Appointment.id == appt).values(status="checked_in"))
     with pytest.raises(InvalidRequest, match="cannot be started before its own day"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from ketadesk.commands.run import open_day_window
@@ -58,5 +58,8 @@ def test_warn_signs_in_and_says_so(qtbot: QtBot, clinic: SmallClinic) -> None:
     session = _session(qtbot, clinic, asked)
     assert session.start(SignInScreen(False, "", ClinicAtRest("warn", NOTICE)))
     assert asked == ["sign in"]
-    assert NOTICE in session.window.statusBar().currentMessage()
+    # A standing warning beside the day's summary (not a message painted over it).
+    label = session.window.statusBar().findChild(QLabel, "at_rest_notice")
+    assert label is not None
+    assert NOTICE in label.toolTip()
     session.close()

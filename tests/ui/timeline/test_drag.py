@@ -246,11 +246,16 @@ def test_context_menu_offers_what_the_status_allows(
     actions = {a.objectName(): a for a in menu.actions() if a.objectName()}
     assert [n for n, a in actions.items() if a.isEnabled()] == [
         "check_in",
-        "start",
         "no_show",
         "cancel",
         "open",
     ]
+    # The front desk may not start a session: greyed, saying who may (not a refusal later).
+    assert not actions["start"].isEnabled()
+    assert actions["start"].toolTip() == (
+        "Only an admin, nurse, prescriber or therapist may start a session"
+    )
+    assert menu.toolTipsVisible()
     with qtbot.waitSignal(view.status_requested) as requested:
         actions["no_show"].trigger()
     assert requested.args == [mary, "no_show", ""]
