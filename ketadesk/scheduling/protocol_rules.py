@@ -34,6 +34,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ketadesk.scheduling import gating
 from ketadesk.scheduling.catalog import (
     GATING_RULES,
     ClinicSettings,
@@ -96,6 +97,14 @@ RULE_TITLES: Mapping[str, str] = {
     "prior_auth_valid": "Prior authorization",
     "driver_arranged": "Driver",
 }
+
+
+def rule_title(code: str) -> str:
+    """A protocol or gating rule's title for print and screen ("Prior authorization" for
+    ``prior_auth_valid``); a rule without one reads as its code in words."""
+    return (
+        RULE_TITLES.get(code) or gating.RULE_TITLES.get(code) or code.replace("_", " ").capitalize()
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from ketadesk.scheduling.gating import (
     eligibility_settings,
     prior_auth_spending,
 )
+from ketadesk.scheduling.protocol_rules import rule_title
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.printing.layout import (
@@ -648,8 +649,9 @@ def _session_row(s: SheetSession, by: str) -> str:
         checks.append(
             fill(
                 "day_override.html",
-                rule=rule,
-                reason_html=f": {html.escape(reason)}" if reason else "",
+                title=html.escape(rule_title(rule)),
+                rule=html.escape(rule),
+                reason_html=f" — {html.escape(reason)}" if reason else "",
                 who=decided_by,
             )
         )

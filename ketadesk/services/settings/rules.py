@@ -29,6 +29,7 @@ from ketadesk.config import (
     build_catalog,
 )
 from ketadesk.scheduling.catalog import ConfigError
+from ketadesk.scheduling.followup_rules import kind_label
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, InvalidFields, utcnow
@@ -52,6 +53,7 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "slot_minutes": ("Booking grid", "minutes"),
             "late_cancel_hours": ("Late cancellation within", "hours"),
             "dosing_sessions_per_patient_day": ("Dosing sessions per patient a day", "sessions"),
+            "check_in_days_ahead": ("Check in or start before the session's day by", "days"),
         },
     ),
     "staffing": ("Staffing: patients one staff member watches", {}),
@@ -125,10 +127,10 @@ _STAGE_FIELDS = {
     "window_days": ("Whole stage within", "days"),
 }
 _FOLLOWUP_UNITS = {
-    "business_days": ("within", "business days"),
-    "calendar_days": ("within", "days"),
-    "min_days": ("earliest", "days"),
-    "max_days": ("latest", "days"),
+    "business_days": ("due within", "business days"),
+    "calendar_days": ("due within", "days"),
+    "min_days": ("due at the earliest after", "days"),
+    "max_days": ("due at the latest after", "days"),
 }
 
 
@@ -177,6 +179,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _type_names(raw: RawConfig) -> dict[str, str]:
+    """Session type code -> its name ("spravato" -> "Spravato (esketamine)")."""
+    types = raw.session_types.get("session_types", {})
+    return {
+        code: str(d.get("name", code)) if isinstance(d, Mapping) else code
+        for code, d in types.items()
+    }
+
+
 def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
     for section, (title, known) in _SECTIONS.items():
         data = raw.clinic.get(section)
@@ -185,7 +196,7 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
         fields: list[RuleField] = []
         for key, value in data.items():
             if section == "eligibility" and isinstance(value, Mapping):
-                fields.extend(_per_type_fields(key, value))
+                fields.extend(_per_type_fields(key, value, _type_names(raw)))
                 continue
             if not _is_int(value) or (section == "clinic" and key not in known):
                 continue
@@ -236,7 +247,7 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
         for i, rule in enumerate(d.get("followups", [])):
             for key, (when, unit) in _FOLLOWUP_UNITS.items():
                 if _is_int(rule.get(key)):
-                    label = f"{_words(rule.get('kind', 'follow-up'))}: {when}"
+                    label = f"{kind_label(str(rule.get('kind', 'follow-up')))} {when}"
                     fields.append(RuleField(f"{base}.followups[{i}].{key}", label, unit, rule[key]))
         if fields:
             yield RuleGroup(f"Session type: {d.get('name', code)}", tuple(fields))
@@ -292,11 +303,15 @@ _PER_TYPE = {
 }
 
 
-def _per_type_fields(key: str, table: Mapping[str, Any]) -> Iterator[RuleField]:
+def _per_type_fields(
+    key: str, table: Mapping[str, Any], type_names: Mapping[str, str]
+) -> Iterator[RuleField]:
+    """One field per session type, named by the session type's name (not its code)."""
     label, unit = _PER_TYPE.get(key, (_words(key), ""))
     for code, value in table.items():
         if _is_int(value):
-            yield RuleField(f"eligibility.{key}.{code}", f"{label}: {code}", unit, value)
+            name = type_names.get(code, code)
+            yield RuleField(f"eligibility.{key}.{code}", f"{label} for {name}", unit, value)
 
 
 def _rules(raw: RawConfig) -> ClinicRules:

@@ -460,7 +460,8 @@ def layout_week(
                 x=x,
                 w=column_w,
                 title=day_title(d.day, narrow=narrow[index]),
-                detail=day_detail(d, len(shown), load_by_day[index]),
+                # Only sessions that stand count: a cancelled one shown greyed is not one.
+                detail=day_detail(d, sum(1 for a in shown if a.is_active), load_by_day[index]),
                 is_today=d.day == today,
                 is_closed=d.is_closed,
                 load=load_by_day[index],

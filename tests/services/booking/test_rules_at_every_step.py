@@ -247,7 +247,8 @@ def test_a_move_past_the_prior_authorization_is_refused_until_a_clinician_overri
     (row,) = [s for g in sheet.groups for s in g.sessions]
     assert row.overrides[0][:2] == ("prior_auth_valid", "renewal filed")
     html = "".join(b.html for b in day_sheet_layout(sheet).blocks)
-    assert "Override <b>prior_auth_valid</b>: renewal filed" in html
+    assert "Override: <b>Prior authorization</b> — renewal filed" in html
+    assert "(prior_auth_valid · " in html  # the code stays, in small print
     # The public (initials) sheet names the rule, not the reason.
     public = day_sheet(clinic.db, day(4), use_initials=True, now=NOW)
     (public_row,) = [s for g in public.groups for s in g.sessions]

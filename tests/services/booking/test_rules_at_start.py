@@ -238,7 +238,8 @@ def test_the_override_given_at_start_prints_on_the_day_sheet(
     (row,) = [s for g in sheet.groups for s in g.sessions]
     assert row.overrides[0][:2] == ("prior_auth_valid", "renewal filed")
     html = "".join(b.html for b in day_sheet_layout(sheet).blocks)
-    assert "Override <b>prior_auth_valid</b>: renewal filed" in html
+    assert "Override: <b>Prior authorization</b> — renewal filed" in html
+    assert "(prior_auth_valid · " in html  # the code stays, in small print
 
 
 def test_a_role_that_may_not_override_is_refused_and_nothing_is_recorded(

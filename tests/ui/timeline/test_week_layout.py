@@ -211,7 +211,8 @@ def test_a_day_s_load_is_its_booked_chair_time_against_its_open_chairs() -> None
     assert day_load(monday.days[3]) is None  # Thanksgiving
     layout = layout_week(monday, width=WIDTH, height=HEIGHT, metrics=METRICS)
     assert layout.days[0].load == load
-    assert layout.days[0].detail == "3 sessions · 18%"  # the cancelled one shown too
+    # The cancelled one is shown (greyed) but not counted: only sessions that stand.
+    assert layout.days[0].detail == "2 sessions · 18%"
     assert layout.days[3].load is None
 
 
@@ -265,6 +266,7 @@ def test_today_is_marked_and_cancelled_sessions_can_be_hidden() -> None:
     layout = layout_week(week, width=WIDTH, height=HEIGHT, today=MONDAY + dt.timedelta(days=2))
     assert [c.is_today for c in layout.days] == [False, False, True, False, False, False, False]
     assert len(layout.blocks) == 2
+    assert layout.days[0].detail == "1 session · 5%"  # the cancelled one shown, not counted
     hidden = layout_week(week, width=WIDTH, height=HEIGHT, show_cancelled=False)
     assert [b.appointment.id for b in hidden.blocks] == [1]
     assert hidden.days[0].detail == "1 session · 5%"  # 60 of two chairs' 630 minutes
