@@ -196,7 +196,8 @@ class RulesPage(QWidget):
             for f in group.fields:
                 row = _RuleRow(f.key, f.unit, f.value, box)
                 row.setToolTip(f.key)
-                form.addRow(f.label, row)
+                # "&" in a name ("Check-in, BP & checklist") is a letter, not a mnemonic.
+                form.addRow(f.label.replace("&", "&&"), row)
                 self.rows[f.key] = row
             self._body_layout.addWidget(box)
         self._body_layout.addStretch(1)
