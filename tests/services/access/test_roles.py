@@ -60,6 +60,7 @@ class Clinic:
     _slots: Iterator[tuple[dt.date, str, str]] = field(init=False)
     _targets: Iterator[dt.date] = field(init=False)
     _names: Iterator[int] = field(default_factory=itertools.count)
+    _starts: dict[int, dt.datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Four infusions a day two hours apart (the nurse starts one at a time), each patient
@@ -85,14 +86,23 @@ class Clinic:
 
     def appointment(self, *walk: str) -> int:
         """A new booked appointment, taken through ``walk`` (status actions) by the system."""
-        appt = booking.book(self.c.db, SYSTEM, self.request(), now=NOW).appointment_ids[0]
+        request = self.request()
+        appt = booking.book(self.c.db, SYSTEM, request, now=NOW).appointment_ids[0]
+        self._starts[appt] = request.sessions[0].start
         for action in walk:
             appointment_changes.change_status(
-                self.c.db, SYSTEM, appt, action, reason="test", now=NOW
+                self.c.db, SYSTEM, appt, action, reason="test", now=self.now_for(action, appt)
             )
         if "start" in walk:  # what completing asks by the chair's rules
             ready_for_discharge(self.c.db, appt)
         return appt
+
+    def now_for(self, action: str, appt: int) -> dt.datetime:
+        """When ``action`` is taken: a check-in, start or completion on the session's own day
+        (half an hour before it), anything else at NOW."""
+        if action in ("check_in", "start", "complete"):
+            return self._starts[appt] - dt.timedelta(minutes=30)
+        return NOW
 
     def move_target(self) -> PlannedSession:
         return self.session(next(self._targets), "10:00", room=2)
@@ -128,7 +138,12 @@ CASES: dict[str, Case] = {
         action: Case(
             (action,),
             lambda c, a, action=action, walk=walk: appointment_changes.change_status(  # type: ignore[misc]
-                c.c.db, a, c.appointment(*walk), action, reason="patient asked", now=NOW
+                c.c.db,
+                a,
+                (appt := c.appointment(*walk)),
+                action,
+                reason="patient asked",
+                now=c.now_for(action, appt),
             ),
         )
         for action, walk in (

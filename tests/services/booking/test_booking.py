@@ -216,8 +216,9 @@ def test_late_cancel_is_flagged(clinic: SmallClinic) -> None:
 def test_status_walks_forward_only(clinic: SmallClinic) -> None:
     appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
     ready_for_discharge(clinic.db, appt_id)
+    on_the_day = clinic.at(WED, "07:45")  # checked in and started on its own day
     for action in ("check_in", "start", "complete"):
-        appointment_changes.change_status(clinic.db, SYSTEM, appt_id, action, now=NOW)
+        appointment_changes.change_status(clinic.db, SYSTEM, appt_id, action, now=on_the_day)
     with pytest.raises(InvalidRequest, match="is completed; it cannot be cancelled"):
         appointment_changes.change_status(clinic.db, SYSTEM, appt_id, "cancel", reason="x", now=NOW)
 
@@ -247,7 +248,7 @@ def test_move_to_a_free_time_and_refuse_a_taken_one(clinic: SmallClinic) -> None
 
 def test_move_with_a_stale_version_is_refused(clinic: SmallClinic) -> None:
     a = _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A)).appointment_ids[0]
-    appointment_changes.change_status(clinic.db, SYSTEM, a, "check_in", now=NOW)
+    appointment_changes.change_status(clinic.db, SYSTEM, a, "check_in", now=clinic.at(WED, "07:30"))
     with pytest.raises(BookingConflict, match="changed at another workstation"):
         appointment_changes.move(
             clinic.db,

@@ -28,16 +28,17 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
     c.db.dispose()
 
 
-def _weekday_after(day: dt.date, days: int) -> dt.date:
+def _open_day_after(clinic: SmallClinic, day: dt.date, days: int) -> dt.date:
+    """The first weekday the clinic is open ``days`` or more after ``day``."""
     day += dt.timedelta(days=days)
-    while day.weekday() >= 5:
+    while day.weekday() >= 5 or clinic.calendar.closed_reason(day) is not None:
         day += dt.timedelta(days=1)
     return day
 
 
 def _booked_a_week_ahead(clinic: SmallClinic) -> tuple[int, dt.date, dt.datetime]:
     today = clinic_today(clinic.db)
-    session_day = _weekday_after(today, 7)
+    session_day = _open_day_after(clinic, today, 7)
     now = clinic.at(session_day - dt.timedelta(days=7), "08:00")
     request = BookingRequest(
         patient_id=clinic.ids["Ada Lovelace"],

@@ -88,8 +88,9 @@ def test_a_second_dosing_session_on_a_day_is_refused(clinic: SmallClinic) -> Non
 def test_a_completed_session_cannot_be_moved(clinic: SmallClinic) -> None:
     ada = _book(clinic, "Ada Lovelace", WED, "08:00", IV_A)
     ready_for_discharge(clinic.db, ada)
+    on_the_day = clinic.at(WED, "07:45")  # checked in and started on its own day
     for action in ("check_in", "start", "complete"):
-        appointment_changes.change_status(clinic.db, NURSE, ada, action, now=NOW)
+        appointment_changes.change_status(clinic.db, NURSE, ada, action, now=on_the_day)
     reasons = check_move(clinic.db, ada, clinic.at(WED, "10:00"), clinic.ids["Room 1"], now=NOW)
     assert reasons == ["the session is completed and cannot be moved"]
 

@@ -18,7 +18,8 @@ from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied
 from ketadesk.store.models import Appointment, AuditEvent, User
 from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
 
-NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
+# Wed 2 Dec 2026, 07:45 in San Diego: the sessions' own day (check-in and start wait for it)
+NOW = dt.datetime(2026, 12, 2, 15, 45, tzinfo=dt.UTC)
 WED = dt.date(2026, 12, 2)
 SAM_SESSION = {"therapist": "Sam Rivera", "office": "Office A"}
 IV = {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"}

@@ -29,6 +29,7 @@ from ketadesk.store.models import Appointment, ResourceHold
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
+ON_WED = dt.datetime(2026, 12, 2, 15, 30, tzinfo=dt.UTC)  # Wednesday 07:30 in San Diego
 WED = dt.date(2026, 12, 2)
 ROUNDS = 20
 SERIES_ROUNDS = 8  # each books and clears a whole induction series
@@ -194,8 +195,9 @@ def test_a_check_in_and_a_move_at_once_both_land_in_some_order(desks: Desks) -> 
         appt = _book_iv(clinic)
         to = clinic.session("iv_infusion", WED, "13:00", ROOM_2)
         checked_in, moved = _race(
-            partial(change_status, desks.a, DESK_A, appt, "check_in", now=NOW),
-            partial(move, desks.b, DESK_B, appt, to, now=NOW),
+            # On the session's own day (a check-in waits for it), before either time.
+            partial(change_status, desks.a, DESK_A, appt, "check_in", now=ON_WED),
+            partial(move, desks.b, DESK_B, appt, to, now=ON_WED),
         )
         assert _won(checked_in), checked_in
         assert _won(moved), moved

@@ -34,9 +34,16 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
     c.db.dispose()
 
 
+#: Wednesday 07:30 in San Diego: the sessions' own day, when a check-in or start is taken.
+ON_WED = dt.datetime(2026, 12, 2, 15, 30, tzinfo=dt.UTC)
+#: The editor's clock: NOW, until a test moves it on to the sessions' day.
+clock = [NOW]
+
+
 @pytest.fixture
 def editor(clinic: SmallClinic, qtbot: QtBot) -> ScheduleEditor:
-    return ScheduleEditor(Desk(clinic.db, FRONT_DESK, now=lambda: NOW))
+    clock[0] = NOW
+    return ScheduleEditor(Desk(clinic.db, FRONT_DESK, now=lambda: clock[0]))
 
 
 def _book(clinic: SmallClinic, who: str, hhmm: str, where: dict[str, str]) -> int:
@@ -232,6 +239,7 @@ def test_undo_and_redo_actions_follow_the_stack(
     assert [s.toString() for s in redo.shortcuts()] == ["Ctrl+Shift+Z", "Ctrl+Y"]
     assert not undo.isEnabled()
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
+    clock[0] = ON_WED  # checked in on the session's own day
     assert made(qtbot, editor, lambda: editor.set_status(ada, "check_in"))
     assert undo.isEnabled()
     assert undo.text() == "Undo Check in Lovelace, Ada"
@@ -261,8 +269,9 @@ def test_undo_leaves_alone_what_another_workstation_changed_since(
     assert _where(clinic, ada)[:2] == ("Room 4", "13:00")
 
     nurse = Actor(user_id=None, username="kim", role="nurse")
+    clock[0] = ON_WED  # checked in and started on the session's own day
     assert made(qtbot, editor, lambda: editor.set_status(ada, "check_in"))
-    appointment_changes.change_status(clinic.db, nurse, ada, "start", now=NOW)
+    appointment_changes.change_status(clinic.db, nurse, ada, "start", now=ON_WED)
     with qtbot.waitSignal(editor.refused) as told:
         assert not made(
             qtbot, editor, lambda: editor.undo()
