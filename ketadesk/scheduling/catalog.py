@@ -544,11 +544,10 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
         # In the order they fall due, so the next one due is the first not yet taken.
         starts = dict(zip(phase_keys, itertools.accumulate(p.minutes for p in phases), strict=True))
         starts = {k: v - p.minutes for (k, v), p in zip(starts.items(), phases, strict=True)}
+        configured = {starts[c.phase] + c.offset_minutes for c in bp_checks}
+        laid = _cadence_checks(cadence, tuple(phases), {c.label for c in bp_checks}, configured)
         bp_checks = tuple(
-            sorted(
-                bp_checks + _cadence_checks(cadence, tuple(phases), {c.label for c in bp_checks}),
-                key=lambda c: starts[c.phase] + c.offset_minutes,
-            )
+            sorted(bp_checks + laid, key=lambda c: starts[c.phase] + c.offset_minutes)
         )
     color = r.text("color", default="#888888")
     if not _COLOR_RE.match(color):
@@ -622,17 +621,22 @@ def _reading_cadence(r: _Reader, phase_keys: list[str]) -> ReadingCadence | None
 
 
 def _cadence_checks(
-    cadence: ReadingCadence, phases: tuple[Phase, ...], taken: set[str]
+    cadence: ReadingCadence,
+    phases: tuple[Phase, ...],
+    taken: set[str],
+    configured_at: set[int],
 ) -> tuple[BpCheck, ...]:
     """A check every so many minutes, labelled from the cadence's start ("+15 min"), each laid
-    against the phase it falls in; a label already configured is left to that check."""
+    against the phase it falls in; a label already configured, or a minute of the session a
+    configured check already falls on ("Before discharge"), is left to that check."""
     keys = [p.key for p in phases]
     first, last = keys.index(cadence.start_phase), keys.index(cadence.end_phase)
     span = sum(p.minutes for p in phases[first : last + 1])
+    begins = sum(p.minutes for p in phases[:first])
     checks = []
     for minute in range(0, span, cadence.every_minutes):
         label = f"+{minute} min"
-        if label not in taken:
+        if label not in taken and begins + minute not in configured_at:
             checks.append(BpCheck(label, cadence.start_phase, minute))
     return tuple(checks)
 

@@ -90,15 +90,13 @@ def card_lines(card: ChairCard) -> dict[str, str]:
         bp = "BP checks all recorded"
     discharge = ""
     if card.discharge_allowed_at is not None:
+        # The completion's verdict in words: the time, then what still refuses it, or ready.
         if card.discharge_ready:
-            discharge = f"May be discharged (from {_hhmm(card.discharge_allowed_at)})"
-        elif card.discharge_waits_for:
-            discharge = (
-                f"Discharge from {_hhmm(card.discharge_allowed_at)} · after BP "
-                + ", ".join(card.discharge_waits_for)
-            )
+            discharge = "Ready to discharge"
+        elif card.discharge_not_yet:
+            discharge = "Not yet: " + "; ".join(card.discharge_not_yet)
         else:
-            discharge = f"Discharge from {_hhmm(card.discharge_allowed_at)}"
+            discharge = f"Discharge {_hhmm(card.discharge_allowed_at)}"
     nxt = card.next_up
     return {
         "patient": card.patient_name,
