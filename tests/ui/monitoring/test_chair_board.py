@@ -265,6 +265,17 @@ def test_an_iv_infusion_shows_its_readings_due_every_15_minutes(
     clock.now = staffed.clinic.at(TUESDAY, "09:41")
     refresh(qtbot, board)
     assert text(card, "bp") == "⚠ BP +15 min overdue since 09:30"
+    assert text(card, "discharge") == "Discharge 10:40"
+    # Past the 85 minutes from the infusion's start, with readings still owed: not yet, and why.
+    clock.now = staffed.clinic.at(TUESDAY, "10:41")
+    refresh(qtbot, board)
+    assert text(card, "bp") == "⚠ BP +15 min overdue since 09:30"
+    assert text(card, "discharge") == (
+        "Not yet: BP “+15 min”, “+30 min”, “+45 min”, “+60 min”, “+75 min”, “Before discharge” "
+        "missing; sedation and dissociation not recorded"
+    )
+    line = card.labels["discharge"]
+    assert line.height() >= line.heightForWidth(line.width())  # wrapped, not squeezed
     image = board.grab()
     assert not image.isNull()
     folder = os.environ.get("KETADESK_SCREENSHOTS")
