@@ -5,14 +5,18 @@ waiting, or booked and due without having arrived), its phase by the session typ
 from the actual start (and the recorded dose start when there is one), minutes since dosing, the
 next blood-pressure check the session type asks for (``bp_checks``) that is not recorded yet
 (as the monitoring record counts them), when discharge becomes allowed (the dose start plus
-``observation_minutes``), and what is late: a BP check ``reading_late_minutes`` past due, a
-patient still in the chair after discharge was allowed and the session's end, a session past
-its planned end, a patient past their start who has not arrived.
+``observation_minutes``) and, once it has come, whether the patient may go: the completion's
+own verdict (``completion.discharge_verdict``, the same findings and overrides), and what is
+late: a BP check ``reading_late_minutes`` past due, a patient still in the chair after the
+verdict let them go and the session's end, a session past its planned end, a patient past
+their start who has not arrived.
 Every duration comes from the clinic's configuration; the clock is passed in.
 
 Not a clinical read: the board shows where each patient is and what is due (phases, the labels
-of the checks already taken, times), never a reading, a dose or an answer, so it needs no
-"read clinical" and records nothing (it refreshes every few seconds on every workstation).
+of the checks already taken, times; the discharge line names what is missing or unresolved,
+"sedation not marked resolved", never its value), never a reading, a dose or an answer, so it
+needs no "read clinical" and records nothing (it refreshes every few seconds on every
+workstation).
 """
 
 from __future__ import annotations
