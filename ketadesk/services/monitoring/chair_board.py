@@ -573,16 +573,18 @@ def _card(
     if verdict is not None and verdict.earliest is not None and running:
         allowed = verdict.earliest.astimezone(tz)
     time_allows = running and dosed and allowed is not None and now >= allowed
-    # Once the time has come, the completion's own verdict says whether the patient may go.
-    not_yet: tuple[str, ...]
+    # The completion's own verdict says whether the patient may go (a prescriber's override
+    # of the observation lets them go before the time); once the time has come, what the rules
+    # still refuse.
+    not_yet: tuple[str, ...] = ()
     if verdict is None:  # a type the discharge rules do not judge: the time is all
-        ready, not_yet = time_allows, ()
-    elif verdict.too_early:  # the record's discharge time is before the observation's end
-        ready = False
-        not_yet = tuple(f.short for f in verdict.refusals) if time_allows else ()
+        ready = time_allows
+    elif verdict.ready:
+        ready = running and dosed
     else:
-        ready = time_allows and verdict.ready
-        not_yet = verdict.not_yet if time_allows else ()
+        ready = False
+        if time_allows:  # (the observation too, when the record's discharge time is early)
+            not_yet = tuple(f.short for f in verdict.refusals)
     discharge_late = ready and allowed is not None and now > max(allowed, timeline[-1].end)
     if discharge_late and allowed is not None:
         late.append(f"Still in the chair; discharge allowed since {_hhmm(allowed)}")

@@ -26,9 +26,9 @@ from sqlalchemy import event
 
 from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.booking.booking import BookingRequest, book
-from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.monitoring.chair_board import ChairCard, chair_board
-from ketadesk.services.monitoring.completion import ChairRefused
+from ketadesk.services.monitoring.completion import ChairRefused, override
 from ketadesk.services.schedule import public_holidays
 from ketadesk.store.models import Appointment, SessionRecord, VitalReading
 from tests.services.staffed_day import BOOKED_ON, TUESDAY, StaffedDay, build_staffed_day
@@ -247,3 +247,30 @@ def test_the_board_reads_every_chair_in_one_round(staffed: StaffedDay) -> None:
         event.remove(engine, "before_cursor_execute", count)
     assert sum(1 for c in board.cards if c.stage == "in_session") == 4
     assert len(statements) == one
+
+
+def test_a_prescribers_override_counts_on_the_board_as_on_completing(staffed: StaffedDay) -> None:
+    """Mary's Spravato, every reading taken by 11:45: before 12:15 the card gives the time;
+    once a prescriber overrides the observation with a reason, it says ready, and completing
+    goes through at the same minute."""
+    start(staffed, "spravato")
+    record(staffed, "spravato", labels=labels_of(staffed, "spravato"), taken="11:45")
+    assert card(staffed, "spravato", "11:50").discharge_ready is False
+    prescriber = Actor(user_id=None, username="patel", role="prescriber")
+    override(
+        staffed.clinic.db,
+        prescriber,
+        staffed.appointments["spravato"],
+        ["discharge_observation"],
+        "patient well, transport waiting; reviewed in person",
+        now=at(staffed, "11:50"),
+    )
+    assert card(staffed, "spravato", "11:50").discharge_ready is True
+    change_status(
+        staffed.clinic.db,
+        SYSTEM,
+        staffed.appointments["spravato"],
+        "complete",
+        now=at(staffed, "11:50"),
+    )
+    assert status_of(staffed, "spravato") == "completed"
