@@ -8,8 +8,9 @@ demo built fresh for Tuesday 24 November 2026 with the clock held at 10:52 that 
 pictures are the same from one run to the next.  Before the pictures, the front desk works the
 first calls of the confirmation list (through the services, as the window would), so that the
 list shows calls made.  The chair board is shot last, after an IM session that runs past its
-discharge time is added for it (``overrun``), so its picture shows "Not yet: …".  Dialogs (booking, patient record, monitoring record, trend chart) have
-their pictures made by their own tests' helpers; this script covers the window's views.
+discharge time is added for it (``overrun``), so its picture shows "Not yet: …".  Dialogs
+(booking, patient record, monitoring record, trend chart) have their pictures made by their own
+tests' helpers; this script covers the window's views.
 """
 
 from __future__ import annotations
