@@ -31,7 +31,7 @@ from ketadesk.scheduling.fees import FEE_KIND_NAMES, OWED, money
 from ketadesk.scheduling.gating import Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, reflow
-from ketadesk.scheduling.protocol_rules import Finding
+from ketadesk.scheduling.protocol_rules import Finding, rule_settings
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -115,6 +115,7 @@ class RebookingOffer:
     #: The rules the proposal breaks (judged again when it is booked): a "warn" one asks an
     #: override, a "block" one refuses it.
     findings: tuple[Finding, ...] = ()
+    override_roles: tuple[str, ...] = ()  # who may override a "warn" rule, with a reason
 
     @property
     def blocked(self) -> tuple[Finding, ...]:
@@ -345,6 +346,7 @@ def _propose(
         decided=DECISION_NAMES.get(decided or "", ""),
         versions={row.id: row.version for row in live} | {missed.id: missed.version},
         findings=tuple(findings),
+        override_roles=rule_settings(catalog.settings).override_roles,
     )
     return offer, plan
 
