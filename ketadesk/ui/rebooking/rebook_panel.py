@@ -134,9 +134,10 @@ class RebookPanel(QWidget):
         self.preview.setObjectName("rebooking_preview")
         self.preview.setAccessibleName("The make-up session and the sessions it moves")
         self.preview.addItems(make_up_lines(offer))
-        # As tall as the lines it has (a make-up and a few moves), not a screenful.
+        # As tall as the lines it has (a make-up and a few moves), not a screenful, and not
+        # squeezed when a refusal below takes lines: the window grows instead.
         rows = max(2, min(self.preview.count(), 6))
-        self.preview.setMaximumHeight(rows * self.preview.sizeHintForRow(0) + 8)
+        self.preview.setFixedHeight(rows * self.preview.sizeHintForRow(0) + 8)
         column.addWidget(self.preview, 1)
         self.problems = QLabel(group)
         self.problems.setObjectName("rebooking_problems")

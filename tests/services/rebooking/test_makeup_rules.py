@@ -68,9 +68,10 @@ class Today:
         return self.monday + dt.timedelta(days=offset)
 
 
-@pytest.fixture
-def today(db_url: str) -> Iterator[Today]:
-    clinic = build_small_clinic(db_url)
+def clinic_from_today(url: str) -> Today:
+    """The small clinic, its authorizations valid long enough, and a Monday a week or more
+    after its today that starts seven weeks with no holiday."""
+    clinic = build_small_clinic(url)
     now = utcnow()
     local = clinic.calendar.local_date(now)
     extend_authorizations(clinic, local + dt.timedelta(days=800))
@@ -82,8 +83,14 @@ def today(db_url: str) -> Iterator[Today]:
         if (monday + dt.timedelta(days=d)).weekday() < 5
     ):
         monday += dt.timedelta(days=7)
-    yield Today(clinic, now, monday)
-    clinic.db.dispose()
+    return Today(clinic, now, monday)
+
+
+@pytest.fixture
+def today(db_url: str) -> Iterator[Today]:
+    t = clinic_from_today(db_url)
+    yield t
+    t.clinic.db.dispose()
 
 
 def book_spravato(t: Today, protocol: str, offsets: Sequence[int]) -> list[PlannedSession]:
@@ -154,7 +161,7 @@ def test_a_make_up_that_would_be_a_third_dose_in_seven_days_is_refused_naming_wi
     assert _made_up(t, second) is None
 
 
-def _maintenance_make_up_too_close(t: Today) -> tuple[int, makeup.RebookingOffer, dt.datetime]:
+def maintenance_make_up_too_close(t: Today) -> tuple[int, makeup.RebookingOffer, dt.datetime]:
     """Weekly maintenance, session 3 cancelled ahead; the offer's make-up put on the Friday
     after session 2 (4 days after it; maintenance asks for at least 6), as a desk holding an
     edited or stale offer would send it."""
@@ -170,8 +177,12 @@ def _maintenance_make_up_too_close(t: Today) -> tuple[int, makeup.RebookingOffer
     assert offer.make_up is not None
     friday = t.clinic.session("spravato", t.day(11), "10:00", SPRAVATO, index=3)
     assert friday.start - sessions[1].start == dt.timedelta(days=4)
+    a, b = t.clinic.calendar.local(friday.start), t.clinic.calendar.local(friday.end)
+    when = f"{a:%a %m/%d} {a:%H:%M}-{b:%H:%M}"
     edited = dataclasses.replace(
-        offer, make_up=dataclasses.replace(offer.make_up, session=friday), moves=()
+        offer,
+        make_up=dataclasses.replace(offer.make_up, session=friday, when_text=when),
+        moves=(),
     )
     return third, edited, t.now
 
@@ -180,7 +191,7 @@ def test_a_make_up_too_close_is_refused_then_booked_with_a_nurses_override(
     today: Today,
 ) -> None:
     t = today
-    third, offer, now = _maintenance_make_up_too_close(t)
+    third, offer, now = maintenance_make_up_too_close(t)
     with pytest.raises(RuleRefused, match=r"Too close \[min_gap\]") as refused:
         makeup.book_make_up(t.clinic.db, NURSE, offer, now=now)
     assert [f.rule for f in refused.value.findings] == ["min_gap"]
@@ -213,7 +224,7 @@ def test_a_make_up_too_close_is_refused_then_booked_with_a_nurses_override(
 
 def test_the_front_desk_may_not_override_a_make_up_too_close(today: Today) -> None:
     t = today
-    third, offer, now = _maintenance_make_up_too_close(t)
+    third, offer, now = maintenance_make_up_too_close(t)
     with pytest.raises(PermissionDenied, match="overriding min_gap is for nurse or prescriber"):
         makeup.book_make_up(
             t.clinic.db, FRONT_DESK, offer, overrides={"min_gap": "they insisted"}, now=now
