@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.gating import Severity
-from ketadesk.scheduling.protocol_rules import Finding
+from ketadesk.scheduling.protocol_rules import Finding, stopping
 from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.rebooking.makeup import (
@@ -146,10 +146,11 @@ class RebookPanel(QWidget):
             self.problems.setText(f"Already decided: {offer.decided}.")
         elif offer.problems:
             self.problems.setText("No make-up that keeps the series: " + "; ".join(offer.problems))
-        elif offer.findings:
+        elif stopping(offer.findings):
+            # The rules overridden on record already were decided; those still in the way.
             self.problems.setText(
                 "The clinic's rules: "
-                + "; ".join(f.text(offer.override_roles) for f in offer.findings)
+                + "; ".join(f.text(offer.override_roles) for f in stopping(offer.findings))
             )
         column.addWidget(self.problems)
         return group

@@ -34,6 +34,7 @@ from ketadesk.store.models import (
     Appointment,
     AuditEvent,
     ClinicSetting,
+    Closure,
     GatingOverride,
     Patient,
     SeriesRebooking,
@@ -273,6 +274,36 @@ def test_a_closure_move_the_rules_refuse_is_left_unplaced_naming_the_rule(today:
             select(AuditEvent.detail).where(AuditEvent.action == "create_follow_up")
         ).one()
         assert "[rems_site_certified]" in call
+
+
+def test_a_closure_move_refused_since_the_preview_is_not_applied(today: Today) -> None:
+    """A monitor out of service: the preview keeps the session's time on another monitor; the
+    site's REMS certification is cut short before *Apply all*, and the apply, judging the moves
+    again in its transaction, refuses them all, naming the rule, and saves nothing."""
+    t = today
+    sessions = book_spravato(t, "spravato_trd", MON_THU)
+    cal = t.clinic.calendar
+    second_day = cal.local_date(sessions[1].start)
+    proposed = Unavailability(
+        "maintenance",
+        cal.at_local(second_day, 0),
+        cal.at_local(second_day + dt.timedelta(days=1), 0),
+        "calibration",
+        resource_id=t.clinic.ids["Monitor 2"],
+    )
+    preview = consequences.preview(t.clinic.db, proposed, now=t.now)
+    move = preview.move_of(t.ids[1])
+    assert move is not None
+    assert move.new.start == sessions[1].start  # the same time, another monitor
+    with t.clinic.db.write() as s:
+        rems = s.get(ClinicSetting, "rems")
+        assert rems is not None
+        ends = second_day - dt.timedelta(days=1)
+        rems.value = {**rems.value, "site_certified_until": ends.isoformat()}
+    with pytest.raises(RuleRefused, match=r"\[rems_site_certified\]"):
+        consequences.apply(t.clinic.db, SYSTEM, preview, now=t.now)
+    with t.clinic.db.read() as s:
+        assert s.scalar(select(Closure.id)) is None
 
 
 def _authorize(t: Today, units: int, per_session: int) -> None:
