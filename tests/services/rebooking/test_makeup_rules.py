@@ -27,6 +27,7 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.move_check import plan_move
 from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied, utcnow
+from ketadesk.services.printing.day_sheet import day_sheet
 from ketadesk.services.rebooking import makeup
 from ketadesk.services.settings import consequences
 from ketadesk.services.settings.availability import Unavailability
@@ -221,6 +222,10 @@ def test_a_make_up_too_close_is_refused_then_booked_with_a_nurses_override(
             )
         ).all()
         assert audited == ["min_gap: travelling the week after"]
+    # Printed beside the make-up on its day's sheet, as a move's override is.
+    sheet = day_sheet(t.clinic.db, t.day(11), now=now)
+    (printed,) = [r for g in sheet.groups for r in g.sessions]
+    assert printed.overrides[0][:2] == ("min_gap", "travelling the week after")
 
 
 def test_the_front_desk_may_not_override_a_make_up_too_close(today: Today) -> None:
