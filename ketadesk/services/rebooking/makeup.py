@@ -147,6 +147,31 @@ class MadeUp:
     overrides: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Attempt:
+    """One make-up the planner proposed, the later sessions it moves, and the rules' say."""
+
+    plan: SeriesPlan
+    make_up: ProposedSession | None = None
+    moves: list[ProposedSession] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def start(self) -> dt.datetime | None:
+        return self.make_up.session.start if self.make_up is not None else None
+
+    @property
+    def refused(self) -> bool:
+        """No place, or a place a rule refuses with no override possible."""
+        return (
+            self.make_up is None
+            or not self.make_up.session.placed
+            or bool(self.problems)
+            or any(f.severity is Severity.BLOCK for f in self.findings)
+        )
+
+
 def _when(calendar: ClinicCalendar, start: dt.datetime, end: dt.datetime) -> str:
     a, b = calendar.local(start), calendar.local(end)
     return f"{a:%a %m/%d} {a:%H:%M}-{b:%H:%M}"
@@ -279,18 +304,12 @@ def _propose(
         last = max([s.end for s in sessions] + [calendar.day_bounds(not_before).end])
         window = Interval(
             calendar.day_bounds(not_before).start - dt.timedelta(days=1),
-            last + dt.timedelta(days=horizon_days(spec)),
+            last
+            + dt.timedelta(
+                days=horizon_days(spec) + max(stage.max_gap_days for stage in spec.stages)
+            ),
         )
         snapshot = load_snapshot(session, window, catalog)
-        plan = reflow(
-            SeriesPlan(protocol_code, tuple(sessions)),
-            SeriesChange(
-                missed.series_index, _KIND_OF_ACTION[action], not_before=not_before, make_up=True
-            ),
-            spec,
-            snapshot.availability(),
-            catalog.session_types,
-        )
         rooms = dict(session.execute(select(Resource.id, Resource.name)).all())
         resources = snapshot.availability().resources
 
@@ -298,34 +317,71 @@ def _propose(
             room = room_of(s, resources)
             return rooms.get(room, "") if room is not None else "no room"
 
-        new = plan.session(missed.series_index)
-        if new is not None:
-            make_up = ProposedSession(
-                new.index, new, _when(calendar, new.start, new.end), room_name(new)
+        index: int = missed.series_index
+
+        def attempt(first_day: dt.date) -> _Attempt:
+            """The planner's make-up from ``first_day`` on, and what the rules say of it."""
+            plan = reflow(
+                SeriesPlan(protocol_code, tuple(sessions)),
+                SeriesChange(
+                    index,
+                    _KIND_OF_ACTION[action],
+                    not_before=first_day,
+                    make_up=True,
+                ),
+                spec,
+                snapshot.availability(),
+                catalog.session_types,
             )
-            problems.extend(new.problems)
-        for s in plan.sessions:
-            row = by_index.get(s.index)
-            if row is not None and s.index != missed.series_index:
-                before = _planned_of(row, types[row.session_type_id])
-                if s.index > missed.series_index and (
-                    s.start != before.start or s.holds != before.holds
-                ):
-                    moves.append(
-                        ProposedSession(
-                            s.index,
-                            s,
-                            _when(calendar, s.start, s.end),
-                            room_name(s),
-                            row.id,
-                            _when(calendar, row.starts_at, row.ends_at),
-                            before,
+            out = _Attempt(plan)
+            new = plan.session(index)
+            if new is not None:
+                out.make_up = ProposedSession(
+                    new.index, new, _when(calendar, new.start, new.end), room_name(new)
+                )
+                out.problems.extend(new.problems)
+            for s in plan.sessions:
+                row = by_index.get(s.index)
+                if row is not None and s.index != index:
+                    before = _planned_of(row, types[row.session_type_id])
+                    if s.index > index and (s.start != before.start or s.holds != before.holds):
+                        out.moves.append(
+                            ProposedSession(
+                                s.index,
+                                s,
+                                _when(calendar, s.start, s.end),
+                                room_name(s),
+                                row.id,
+                                _when(calendar, row.starts_at, row.ends_at),
+                                before,
+                            )
                         )
-                    )
-                    problems.extend(s.problems)
-        if make_up is not None and make_up.session.placed and not problems:
-            # The spacing, the cap and the gates, as the booking will judge them.
-            findings = _judge(session, config, missed, make_up.session, moves, None)
+                        out.problems.extend(s.problems)
+            if out.make_up is not None and out.make_up.session.placed and not out.problems:
+                # The spacing, the cap and the gates, as the booking will judge them.
+                out.findings = _judge(session, config, missed, out.make_up.session, out.moves, None)
+            return out
+
+        # The planner keeps the series' spacing but not every rule (a cap counting the
+        # patient's other sessions, a gate's end date): a place a blocking rule refuses is no
+        # offer, so the next days are tried, as far as the protocol's longest gap, and the
+        # first place the rules allow is offered (else the first, with what refuses it).
+        tried: list[_Attempt] = []
+        for extra in range(max(stage.max_gap_days for stage in spec.stages) + 1):
+            found = attempt(not_before + dt.timedelta(days=extra))
+            if tried and found.start == tried[-1].start:
+                continue  # the same place again (closed days in between)
+            tried.append(found)
+            if not found.refused:
+                break
+        chosen = next((a for a in tried if not a.refused), tried[0])
+        plan = chosen.plan
+        make_up, moves, problems, findings = (
+            chosen.make_up,
+            chosen.moves,
+            chosen.problems,
+            chosen.findings,
+        )
     offer = RebookingOffer(
         appointment_id=missed.id,
         series_id=series.id,

@@ -148,19 +148,54 @@ def test_a_make_up_that_would_be_a_third_dose_in_seven_days_is_refused_naming_wi
     offer = makeup.offer_for(t.clinic.db, second, now=at)
     assert offer is not None
     assert offer.make_up is not None
-    assert offer.make_up.session.placed
-    # The planner's place keeps the gaps but is a third dose in 7 days of induction: the
-    # engine says so in the offer, and it is not offered for booking.
-    assert [f.rule for f in offer.blocked] == ["window_cap"]
-    assert "at most 2 in any 7 days" in offer.blocked[0].message
-    assert not offer.can_make_up
-    # Asked anyway (an offer held from before, another client): refused in the write, naming
-    # the rule; a nurse's reason does not lift a blocking rule.
+    # The planner's first place, the Friday after the miss, keeps the gaps but would be a third
+    # dose in 7 days of induction: not offered; the first place the rules allow is (the later
+    # sessions moving on).
+    assert offer.can_make_up, (offer.problems, offer.findings)
+    assert offer.blocked == ()
+    assert t.clinic.calendar.local_date(offer.make_up.session.start) > t.day(4)
+    # The Friday sent anyway (an offer held from before, another client): refused in the
+    # write, naming the rule; a nurse's reason does not lift a blocking rule.
+    friday = t.clinic.session("spravato", t.day(4), "10:00", SPRAVATO, index=2)
+    held = dataclasses.replace(
+        offer, make_up=dataclasses.replace(offer.make_up, session=friday), moves=()
+    )
     for actor, overrides in ((FRONT_DESK, {}), (NURSE, {"window_cap": "patient asked"})):
         with pytest.raises(RuleRefused, match=r"Too many doses \[window_cap\]") as refused:
-            makeup.book_make_up(t.clinic.db, actor, offer, overrides=overrides, now=at)
+            makeup.book_make_up(t.clinic.db, actor, held, overrides=overrides, now=at)
+        assert [f.rule for f in refused.value.findings] == ["window_cap"]
+        assert "at most 2 in any 7 days" in refused.value.findings[0].message
         assert "blocking: cannot be overridden" in str(refused.value)
     assert _made_up(t, second) is None
+    # The offer as made books (its "warn" rules, if any, overridden by a nurse).
+    reasons = {f.rule: "the Friday would be a third dose" for f in offer.findings}
+    made = makeup.book_make_up(t.clinic.db, NURSE, offer, overrides=reasons, now=at)
+    assert _made_up(t, second) == made.appointment_id
+
+
+def test_no_make_up_is_offered_when_every_place_breaks_a_blocking_rule(today: Today) -> None:
+    """The site's REMS certification cut to the day of the missed dose: every later day is
+    refused, and the offer names the rule with the make-up not bookable."""
+    t = today
+    sessions = book_spravato(t, "spravato_trd", MON_THU)
+    second = t.ids[1]
+    at = sessions[1].start + dt.timedelta(minutes=30)
+    appointment_changes.change_status(t.clinic.db, FRONT_DESK, second, "no_show", now=at)
+    cut_rems(t, t.clinic.calendar.local_date(sessions[1].start))
+    offer = makeup.offer_for(t.clinic.db, second, now=at)
+    assert offer is not None
+    assert "rems_site_certified" in {f.rule for f in offer.blocked}
+    assert not offer.can_make_up
+    with pytest.raises(RuleRefused, match=r"\[rems_site_certified\]"):
+        makeup.book_make_up(t.clinic.db, NURSE, offer, now=at)
+
+
+def cut_rems(t: Today, until: dt.date) -> None:
+    """The site's REMS certification ends on ``until``."""
+    with t.clinic.db.write() as s:
+        rems = s.get(ClinicSetting, "rems")
+        assert rems is not None
+        rems.value = {**rems.value, "site_certified_until": until.isoformat()}
 
 
 def maintenance_make_up_too_close(t: Today) -> tuple[int, makeup.RebookingOffer, dt.datetime]:
