@@ -153,17 +153,23 @@ def _run(args: argparse.Namespace) -> int:
 
     quick = read_first_day(url, day)
     app = create_application(sys.argv[:1])
-    settings = QSettings()
-    if quick is not None:
-        return _run_from_file(app, url, quick, settings=settings, remember=remember)
-    return _run_opened(
-        app,
-        url,
-        day,
-        demo_if_missing=args.demo_if_missing,
-        settings=settings,
-        remember=remember,
-    )
+    from ketadesk.ui.common import garbage
+
+    garbage.start_up()  # until the signed-in day is read: nothing to collect, much to scan
+    try:
+        settings = QSettings()
+        if quick is not None:
+            return _run_from_file(app, url, quick, settings=settings, remember=remember)
+        return _run_opened(
+            app,
+            url,
+            day,
+            demo_if_missing=args.demo_if_missing,
+            settings=settings,
+            remember=remember,
+        )
+    finally:
+        garbage.start_up_over()
 
 
 def workstation_url() -> str:
