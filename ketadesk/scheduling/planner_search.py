@@ -103,12 +103,11 @@ _DayRange = DayRange
 # each step.  Search effort, not clinic rules.
 ANCHORS = 16
 BEAM = 48
-# A session's days ranked worse than its best day with a start by more than one day off the
-# preferred weekdays are not looked at (on the bench: a third less time, one case in sixty
-# slightly worse).
+# Every day of a session's range with a start is looked at: a doses-per-window cap can make a
+# day ranked well below the best one the only way past a holiday.
 # Days looked at for the first session's anchors: of the best-ranked days that have a start
 # (``ANCHOR_DAYS * FIRST_DAY_CANDIDATES`` of them), those whose likely series costs least.
-ANCHOR_DAYS = 2
+ANCHOR_DAYS = 4
 FIRST_DAY_CANDIDATES = 3
 # Partial series the search for the best days alone keeps each step.
 DAYS_BEAM = 16
@@ -116,8 +115,8 @@ DAYS_BEAM = 16
 UNPLACED = 10_000_000
 # When the best series found breaks a rule the plan would report (a session left unplaced, a
 # stage beyond its window: a doses-per-window cap and a holiday can leave a narrow path), the
-# search is run again this much wider (anchors, beam, first days) and without passing over days
-# ranked below the best one: slower, but only for those series.
+# search is run again this much wider (anchors, beam, first days): slower, but only for those
+# series.
 WIDER = 4
 
 Prev = tuple[int, dt.date] | None
@@ -282,7 +281,6 @@ class SeriesSearch:
         self.days_for = days_for
         self.types: dict[str, _TypeDays] = {}
         self._days: dict[tuple[object, ...], _DayRange] = {}
-        self.margin: int | None = planner.weights.off_weekday
         self.anchors = ANCHORS
         self.beam = BEAM
         self.anchor_days = ANCHOR_DAYS
@@ -365,7 +363,6 @@ class SeriesSearch:
                 )
         best = self._run(slots, prev, stage_first, placed)
         if best.cost >= self.planner.weights.beyond_stage_window:
-            self.margin = None
             self.anchors, self.beam = ANCHORS * WIDER, BEAM * WIDER
             self.anchor_days = ANCHOR_DAYS * WIDER
             wider = self._run(slots, prev, stage_first, placed)
@@ -509,21 +506,15 @@ class SeriesSearch:
             new.cost += next((p for p, d in days.scored if d == was_day), 0) + kept_cost
             new.choices[slot.index] = Choice(was_day, kept=True)
             return [new]
-        limit: int | None = None
         best_total: int | None = None
         for points, day in days.scored:
-            if limit is not None and points > limit:
-                break  # days ranked this far below the best one with a start never pay off
             if greedy and best_total is not None and points >= best_total:
                 break
             found = table.cost(day, minute, room)
             if found is None:
                 continue
-            if greedy:
-                if best_total is None or points + found[0] < best_total:
-                    best_total = points + found[0]
-            elif limit is None and self.margin is not None:
-                limit = points + self.margin
+            if greedy and (best_total is None or points + found[0] < best_total):
+                best_total = points + found[0]
             new = self._advance(state, slot, day)
             new.cost += points + found[0]
             if anchor is None:
