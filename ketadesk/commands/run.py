@@ -147,6 +147,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.demo_if_missing:
         build_demo_if_missing(url)
 
+    from ketadesk.ui.common.qt_workarounds import read_sources_lightly
+
+    read_sources_lightly()  # first: every module imported from here on is looked at by PySide6
     from PySide6.QtCore import QSettings
 
     from ketadesk.ui.common.app import create_application
