@@ -5,7 +5,8 @@ from a context menu).  Each edit calls the services with the desk's actor, and o
 a ``QUndoStack`` as a command that knows how to take it back, again through the services:
 
 - a move is undone by moving the session back to its place as it was booked (same room, monitor
-  and nurse) with ``appointment_changes.move``;
+  and nurse) with ``appointment_changes.move``; a move a clinician made despite a "warn" rule
+  keeps its overrides (rule -> reason) and is made again with them by a redo;
 - a status change by ``appointment_changes.undo_status``, which takes back the latest change (a
   released room is taken again only if it is still free); redo makes the change again;
 - a series move by ``move_series`` with the sessions' old places.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -35,8 +36,11 @@ from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TR
 from ketadesk.services.booking import appointment_changes, tentative
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
+from ketadesk.services.booking.start_check import StartRefused
 from ketadesk.services.common.context import InvalidRequest, ServiceError
+from ketadesk.ui.common import override_dialog
 from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.override_dialog import RefusedRule
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -55,6 +59,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 ACTION_LABELS = appointment_changes.ACTION_NAMES
 #: The status actions that leave a place free for someone else (``freed``; a move frees too).
 FREEING_ACTIONS = frozenset({"cancel", "no_show"})
+#: What the override dialog says a refused start was ("The clinic's rules refuse to ...").
+START_STEP = "start this session"
 
 T = TypeVar("T")
 
@@ -131,11 +137,13 @@ class MoveCommand(_EditCommand):
         after: PlannedSession,
         after_room: int | None,
         text: str,
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(editor, text)
         self.appointment_id = before.appointment_id
         self.before = before.session
         self.after = after
+        self.overrides = dict(overrides or {})
         self.places = {False: (before.start, before.room_id), True: (after.start, after_room)}
 
     @override
@@ -157,6 +165,7 @@ class MoveCommand(_EditCommand):
             self.after if forward else self.before,
             reason="redo" if forward else "undo",
             now=desk.now(),
+            overrides=self.overrides if forward else None,
         )
 
 
@@ -294,21 +303,36 @@ class ScheduleEditor(QObject):
 
     # -- edits ------------------------------------------------------------------------------
 
-    def move(self, appointment_id: int, new_start: dt.datetime, new_room_id: int | None) -> None:
+    def move(
+        self,
+        appointment_id: int,
+        new_start: dt.datetime,
+        new_room_id: int | None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
         """Move a session to ``new_start`` in ``new_room_id`` (None: no room); ``refused`` is
-        emitted when it cannot go there."""
+        emitted when it cannot go there.  ``overrides``: rule code -> the signed-in
+        clinician's reason to go ahead despite that "warn" rule (recorded and audited by the
+        service; a redo makes the move again with them)."""
         desk = self.desk
+        given = dict(overrides or {})
 
         def work() -> tuple[Placement, PlannedSession]:
             before = placement_of(desk.db, appointment_id)
-            after = plan_move(desk.db, appointment_id, new_start, new_room_id, now=desk.now())
-            appointment_changes.move(desk.db, desk.actor, appointment_id, after, now=desk.now())
+            after = plan_move(
+                desk.db, appointment_id, new_start, new_room_id, now=desk.now(), overrides=given
+            )
+            appointment_changes.move(
+                desk.db, desk.actor, appointment_id, after, now=desk.now(), overrides=given
+            )
             return before, after
 
         def moved(result: tuple[Placement, PlannedSession]) -> None:
             before, after = result
             text = f"Move {before.patient_name or 'session'}"
-            self._push(MoveCommand(self, before, after, new_room_id, text))
+            if given:
+                text += " (override)"
+            self._push(MoveCommand(self, before, after, new_room_id, text, given))
             self.freed.emit(appointment_id)
 
         refusal = self._refusal("The session was not moved")
@@ -327,11 +351,17 @@ class ScheduleEditor(QObject):
         reason: str = "",
         *,
         then: Callable[[], None] | None = None,
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
         """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
         "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
         needs ``reason``.  ``refused`` is emitted when the service refuses; ``then`` is called
-        once the change is made."""
+        once the change is made.
+
+        A start the clinic's rules refuse (``StartRefused``) with only "warn" rules, for a
+        signed-in role that may override them, asks the reason in the shared override dialog
+        and starts again with it (``overrides``: rule code -> reason); otherwise the refusal,
+        which names who may override, is ``refused``."""
         action = status if status in TRANSITIONS else ACTION_OF_STATUS.get(status, status)
         desk = self.desk
         if action == CONFIRM_TENTATIVE:
@@ -340,7 +370,13 @@ class ScheduleEditor(QObject):
 
         def work() -> tuple[str, tuple[str, ...]]:
             done = appointment_changes.change_status(
-                desk.db, desk.actor, appointment_id, action, reason=reason, now=desk.now()
+                desk.db,
+                desk.actor,
+                appointment_id,
+                action,
+                reason=reason,
+                now=desk.now(),
+                overrides=overrides,
             )
             # What Undo names, and what the change went ahead despite.
             return placement_of(desk.db, appointment_id).patient_name, done.warnings
@@ -357,7 +393,48 @@ class ScheduleEditor(QObject):
             if then is not None:
                 then()
 
-        self._write(work, changed, self._refusal("The status was not changed"))
+        refusal = self._refusal("The status was not changed")
+
+        def refused(err: ServiceError) -> None:
+            if (
+                overrides is None
+                and isinstance(err, StartRefused)
+                and err.may_override(desk.actor.role)
+            ):
+                # Asked once the write has settled, not inside the worker's callback.
+                QTimer.singleShot(
+                    0, lambda: self._ask_start_override(appointment_id, reason, then, err)
+                )
+                return
+            refusal(err)
+
+        self._write(work, changed, refused)
+
+    def _ask_start_override(
+        self,
+        appointment_id: int,
+        reason: str,
+        then: Callable[[], None] | None,
+        err: StartRefused,
+    ) -> None:
+        """The clinician's reason for starting despite the "warn" rules ``err`` names, then the
+        start again with it; cancelled: the refusal, as for anyone else."""
+        given = override_dialog.ask_override_reason(
+            self._host,
+            step=START_STEP,
+            rules=[RefusedRule(f.rule, f.title, f.message) for f in err.findings],
+            actor_name=self.desk.actor.username,
+        )
+        if not given:
+            self.refused.emit(f"The session was not started: {err}")
+            return
+        self.set_status(
+            appointment_id,
+            "start",
+            reason,
+            then=then,
+            overrides={f.rule: given for f in err.findings},
+        )
 
     def _confirm_tentative(self, appointment_id: int, then: Callable[[], None] | None) -> None:
         """Book a pencilled-in hold if the gates now pass (the service says which does not).
@@ -465,6 +542,7 @@ class ScheduleEditor(QObject):
     def attach(self, view: DayView) -> None:
         """Let a day view's requests (drops, context menu) be made by this editor."""
         view.move_requested.connect(self.move)
+        view.override_move_requested.connect(self.move)
         view.status_requested.connect(self._on_view_status_requested)
 
     # -- inside -----------------------------------------------------------------------------
