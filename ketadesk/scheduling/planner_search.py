@@ -583,7 +583,7 @@ class SeriesSearch:
             ),
         )
         chosen = set(range(min(self.anchor_days, len(candidates)))) | set(
-            by_series[: self.anchor_days]
+            by_series[: max(1, self.anchor_days // 2)]
         )
         first_days = [candidates[i] for i in sorted(chosen)]
         pref_room = self.planner.prefs.preferred_room
