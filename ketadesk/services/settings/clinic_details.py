@@ -211,7 +211,10 @@ def validate_details(details: ClinicDetails) -> dict[str, str]:
         try:
             parse_date(details.rems_certified_until)
         except ValueError as err:
-            errors["rems_certified_until"] = str(err)
+            said = str(err)
+            if "month first" not in said:
+                said += ": type it month first, MM/DD/YYYY"
+            errors["rems_certified_until"] = said
     tz = details.timezone.strip()
     if not tz:
         errors["timezone"] = "choose the clinic's time zone"
