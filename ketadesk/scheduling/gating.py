@@ -27,7 +27,7 @@ from dateutil.relativedelta import relativedelta
 from ketadesk.scheduling.availability import describe_day
 from ketadesk.scheduling.catalog import GATING_RULES, ClinicSettings, ConfigError, SessionTypeSpec
 from ketadesk.scheduling.dates import short_date
-from ketadesk.scheduling.statuses import PRIOR_AUTH_SPENDING_STATUSES
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, PRIOR_AUTH_SPENDING_STATUSES
 
 
 class Severity(enum.StrEnum):
@@ -57,9 +57,9 @@ class PatientFacts:
     #: ``EligibilitySettings.contraindications`` / ``precautions``).
     flags: frozenset[str] = frozenset()
     prior_auth_starts_on: dt.date | None = None
-    #: The units the patient's other sessions have spent of the authorization already
-    #: (``prior_auth_units_spent``; ``prior_auth_sessions_left`` is what they leave).
-    prior_auth_spent: int = 0
+    #: Of the units the patient's other sessions spent (``prior_auth_units_spent``;
+    #: ``prior_auth_sessions_left`` is what they leave), those of sessions already given.
+    prior_auth_given: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,15 +291,19 @@ def _prior_auth(
                     f"{units} units planned"
                 )
             problems[-1] += f" ({_list(over)} not covered)" if len(over) < len(spending) else ""
-            if facts.prior_auth_spent:
-                problems[-1] += f"; {_units(facts.prior_auth_spent)} spent by other sessions"
+            if facts.prior_auth_given:
+                problems[-1] += f"; {_units(facts.prior_auth_given)} spent by sessions given"
                 if starts is None:
-                    # Without a start date every session given or booked counts, those of an
-                    # earlier authorization too: the front desk should enter the renewal's.
+                    # Without a start date every session given counts, those of an earlier
+                    # authorization too: the front desk should enter the renewal's start.
                     problems[-1] += (
-                        " (no prior authorization start date on file: every session counts)"
+                        " (no prior authorization start date on file: all of them count)"
                     )
     return "; ".join(problems) or None
+
+
+#: A spending session no longer to come: given already.
+PRIOR_AUTH_GIVEN_STATUSES = PRIOR_AUTH_SPENDING_STATUSES - MOVABLE_STATUSES
 
 
 def _units(n: int) -> str:
@@ -321,18 +325,29 @@ def prior_auth_spends_on(day: dt.date, starts_on: dt.date | None) -> bool:
     return starts_on is None or day >= starts_on
 
 
+@dataclass(frozen=True, slots=True)
+class PriorAuthSpent:
+    """The units of a prior authorization sessions on record spend: ``units`` in all, ``given``
+    of them by sessions already given (in progress, completed)."""
+
+    units: int = 0
+    given: int = 0
+
+
 def prior_auth_units_spent(
     sessions: Iterable[tuple[str, str, dt.date]],
     starts_on: dt.date | None,
     elig: EligibilitySettings,
-) -> int:
+) -> PriorAuthSpent:
     """The units of a prior authorization that ``sessions`` (session type, status, the clinic's
     local day; those of the prior-authorized types) spend, as ``prior_auth_spends`` says."""
-    return sum(
-        prior_auth_units(code, elig)
-        for code, status, day in sessions
-        if prior_auth_spends(status, day, starts_on)
-    )
+    units = given = 0
+    for code, status, day in sessions:
+        if prior_auth_spends(status, day, starts_on):
+            n = prior_auth_units(code, elig)
+            units += n
+            given += n if status in PRIOR_AUTH_GIVEN_STATUSES else 0
+    return PriorAuthSpent(units, given)
 
 
 def prior_auth_units(session_type: str, elig: EligibilitySettings) -> int:

@@ -547,11 +547,7 @@ def _gates(
     the prior authorization already: moving it spends none of the sessions left."""
     moved = sum(1 for s in sessions if s.key in changed and s.key in before)
     if moved and facts.prior_auth_sessions_left is not None:
-        facts = replace(
-            facts,
-            prior_auth_sessions_left=facts.prior_auth_sessions_left + moved,
-            prior_auth_spent=max(0, facts.prior_auth_spent - moved),
-        )
+        facts = replace(facts, prior_auth_sessions_left=facts.prior_auth_sessions_left + moved)
     by_type: dict[str, list[dt.date]] = {}
     for s in sessions:
         if s.key in changed:

@@ -28,6 +28,7 @@ from ketadesk.scheduling.catalog import (
 from ketadesk.scheduling.gating import (
     GateResult,
     PatientFacts,
+    PriorAuthSpent,
     ScreeningStatus,
     check_gates,
     eligibility_settings,
@@ -243,14 +244,14 @@ def prior_auth_spent(
     starts_on: dt.date | None,
     *,
     excluding: Sequence[int] = (),
-) -> int:
+) -> PriorAuthSpent:
     """The units of the patient's prior authorization that their sessions on record have spent
     (``scheduling.gating.prior_auth_spends``: booked ahead or given, of the prior-authorized
     types, on or after ``starts_on`` at the clinic's local date), but the appointments
     ``excluding`` names."""
     codes = _prior_auth_codes(catalog)
     if not codes:
-        return 0
+        return PriorAuthSpent()
     calendar = ClinicCalendar(catalog.settings)
     params: dict[str, Any] = {
         "patient_id": patient_id,
@@ -279,11 +280,11 @@ def _facts(
     eligibility_flags: Sequence[str] | None,
     prior_auth_starts_on: dt.date | None,
     *,
-    spent: int,
+    spent: PriorAuthSpent,
 ) -> PatientFacts:
     left = prior_auth_sessions
     if left is not None:
-        left = max(0, left - spent)
+        left = max(0, left - spent.units)
     return PatientFacts(
         screening_status=ScreeningStatus(screening_status),
         screening_cleared_on=screening_cleared_on,
@@ -295,7 +296,7 @@ def _facts(
         date_of_birth=date_of_birth,
         flags=frozenset(eligibility_flags or ()),
         prior_auth_starts_on=prior_auth_starts_on,
-        prior_auth_spent=spent,
+        prior_auth_given=spent.given,
     )
 
 
@@ -305,7 +306,7 @@ def patient_facts(
     """The gating facts of a patient's record; the units the patient's sessions on record
     have spent (``prior_auth_spent``) count against the authorization, except the appointments
     ``excluding`` names (those being moved or started, judged at their new dates)."""
-    spent = 0
+    spent = PriorAuthSpent()
     if patient.prior_auth_sessions is not None:
         autoflush(session)
         spent = prior_auth_spent(
@@ -337,7 +338,7 @@ def load_patient_facts(
         return None
     authorized, starts_on = row[5], row[9]
     spent = (
-        0
+        PriorAuthSpent()
         if authorized is None
         else prior_auth_spent(session, catalog, patient_id, starts_on, excluding=excluding)
     )

@@ -24,12 +24,14 @@ from zoneinfo import ZoneInfo
 from ketadesk.config import Catalog
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
 from ketadesk.scheduling.gating import (
+    PRIOR_AUTH_GIVEN_STATUSES,
     PatientFacts,
     ScreeningStatus,
     check_gates,
     eligibility_settings,
     prior_auth_spending,
     prior_auth_spends,
+    prior_auth_units,
 )
 from ketadesk.scheduling.statuses import PRIOR_AUTH_SPENDING_STATUSES
 from ketadesk.services.common.context import utcnow
@@ -407,8 +409,10 @@ def _open_gates(
     ]
     elig = eligibility_settings(catalog.settings)
     # Each patient's prior-authorized sessions that spend the authorization, in time order:
-    # (id, type).
+    # (id, type); and per session, the units the sessions given before it spent.
     ahead: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    given_units: dict[int, int] = defaultdict(int)
+    given_before: dict[int, int] = {}
     if prior_auth_codes:
         tz = ZoneInfo(catalog.settings.timezone)
         for appointment_id, patient_id, code, status, starts_at in _fetch(
@@ -421,6 +425,9 @@ def _open_gates(
             starts_on = _date(patients[patient_id][10])
             if prior_auth_spends(status, as_utc(starts_at).astimezone(tz).date(), starts_on):
                 ahead[patient_id].append((appointment_id, code))
+                given_before[appointment_id] = given_units[patient_id]
+                if status in PRIOR_AUTH_GIVEN_STATUSES:
+                    given_units[patient_id] += prior_auth_units(code, elig)
     spends = {p: prior_auth_spending(queue, elig) for p, queue in ahead.items()}
     show_prior_auth = catalog.settings.gating.get("prior_auth_valid") != "off"
     out: dict[int, tuple[str, ...]] = {}
@@ -458,6 +465,7 @@ def _open_gates(
                 authorized,
                 _date(prior_auth_starts_on),
                 _date(prior_auth_expires_on),
+                given_before=given_before.get(a.id, 0),
             )
             if said[0]:
                 words[a.id] = said
@@ -472,7 +480,7 @@ def _open_gates(
             date_of_birth=_date(date_of_birth),
             flags=frozenset(_json_list(eligibility_flags)),
             prior_auth_starts_on=_date(prior_auth_starts_on),
-            prior_auth_spent=spend.before,
+            prior_auth_given=given_before.get(a.id, 0),
         )
         given = dict(overrides.get(("s", row[8]), {})) if row[8] is not None else {}
         given.update(overrides.get(("a", a.id), {}))
@@ -498,11 +506,14 @@ def prior_auth_text(
     authorized: int | None,
     starts_on: dt.date | None,
     expires_on: dt.date | None,
+    *,
+    given_before: int = 0,
 ) -> tuple[str, str]:
     """A session's spend of a prior authorization as the front desk reads it, and what is wrong
     with it, in a few words (the rule's own warning says it in full): ("PA 4 of 6 (exp 12/31)",
     ""), ("PA 3-4 of 6" for a two-unit session), ("PA 7 of 6", "past its units"; "past its
-    units (no start date)" when none is on file), ("PA 2 of 6 (exp 11/30)", "past expiry").
+    units (no start date)" when none is on file and sessions ``given_before`` it count), ("PA 2
+    of 6 (exp 11/30)", "past expiry").
     ("", "") when no authorization is on file (the gating warning says so)."""
     if authorized is None and expires_on is None:
         return "", ""
@@ -515,8 +526,9 @@ def prior_auth_text(
         parts.append(f"(exp {_month_day(expires_on, day)})")
     problems = []
     if authorized is not None and before + units > authorized:
-        # Without a start date every session counts, an earlier authorization's too.
-        problems.append("past its units" + ("" if starts_on or not before else " (no start date)"))
+        # Without a start date every session given counts, an earlier authorization's too.
+        missing = starts_on is None and given_before > 0
+        problems.append("past its units" + (" (no start date)" if missing else ""))
     if expires_on is not None and day > expires_on:
         problems.append("past expiry")
     if starts_on is not None and day < starts_on:
