@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from ketadesk.scheduling.availability import describe_day
 from ketadesk.scheduling.gating import Severity
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest, GateRefused
 from ketadesk.services.booking.start_check import StartRefused
+from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import SYSTEM, Actor, utcnow
 from ketadesk.services.printing.day_sheet import day_sheet
 from ketadesk.store.models import Appointment, Patient
@@ -214,3 +216,18 @@ def test_the_start_of_the_sixth_passes_and_of_the_seventh_warns_when_six_were_gi
     assert finding.rule == "prior_auth_valid"
     assert "covers 0 more" in finding.message
     assert "6 units spent by sessions given" in finding.message
+
+
+def test_ketadesk_check_counts_the_sessions_given_before_the_booked_ones(
+    clinic: SmallClinic,
+) -> None:
+    days = session_days(clinic, UNITS + 1)
+    history(clinic, days, completed=UNITS - 1)
+    authorize(clinic, UNITS, days[0])
+    (warning,) = [w.message for w in check_integrity(clinic.db).warnings]
+    assert "[prior_auth_valid]" in warning
+    assert "covers 1 more; 2 sessions planned" in warning
+    assert f"({describe_day(days[UNITS])} not covered)" in warning
+    # Within the units once the renewal's start leaves out the first session given.
+    authorize(clinic, UNITS, days[1])
+    assert check_integrity(clinic.db).warnings == ()
