@@ -77,6 +77,7 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "heart_rate_min": ("Lowest heart rate accepted", "beats/min"),
             "heart_rate_max": ("Highest heart rate accepted", "beats/min"),
             "reading_late_minutes": ("A BP check is late after", "minutes"),
+            "reading_early_minutes": ("A BP check may be taken early by", "minutes"),
         },
     ),
     "chair": (
