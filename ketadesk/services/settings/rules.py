@@ -39,6 +39,7 @@ from ketadesk.services.settings.rule_levels import (
     level_rules,
     set_level,
 )
+from ketadesk.services.settings.thresholds import field_range, threshold_errors
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import read_raw_config
 from ketadesk.store.models import ClinicSetting, Protocol, SessionType
@@ -156,6 +157,8 @@ class RuleField:
     label: str
     unit: str
     value: int
+    #: The range the field offers (None: any whole number; the loader judges it).
+    limits: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,8 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
                 label, unit = _words(key.removesuffix("_patients")), "patients"
             elif section == "monitoring" and key not in known:
                 unit = _monitoring_unit(key)
-            fields.append(RuleField(f"{section}.{key}", label, unit, value))
+            name = f"{section}.{key}"
+            fields.append(RuleField(name, label, unit, value, field_range(raw.clinic, name)))
         if fields:
             yield RuleGroup(title, tuple(fields))
     for code, d in raw.session_types.get("session_types", {}).items():
@@ -398,6 +402,7 @@ def save_rules(
                 _set(doc, inner, cast("int", value))
             except (KeyError, IndexError, TypeError):
                 errors[key] = "is not a rule of this clinic's configuration"
+        errors.update(threshold_errors(new.clinic, list(values)))
         if errors:
             raise InvalidFields(errors)
         try:
