@@ -226,6 +226,8 @@ class SaveResult:
     record_id: int
     warnings: dict[str, str]
     missing: tuple[str, ...]
+    #: The saved record's stamp: a further save from the same form goes on from it.
+    version: str = ""
 
 
 @dataclass(frozen=True)

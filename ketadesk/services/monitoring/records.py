@@ -409,7 +409,7 @@ def save_record(
             now=now,
         )
         changes.bump(session, now)
-        return SaveResult(record.id, warnings, tuple(missing))
+        return SaveResult(record.id, warnings, tuple(missing), _version(record))
 
 
 def _adverse_event(events: str, respiratory_depression: bool) -> str:
