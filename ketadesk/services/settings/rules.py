@@ -116,6 +116,9 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "free_failures": ("Wrong passwords before a wait", "attempts"),
             "failure_delay_seconds": ("First wait", "seconds"),
             "failure_delay_max_seconds": ("Longest wait", "seconds"),
+            "argon2_memory_kib": ("Password hash memory", "KiB"),
+            "argon2_time_cost": ("Password hash passes", "passes"),
+            "argon2_parallelism": ("Password hash lanes", "lanes"),
         },
     ),
 }
@@ -402,7 +405,6 @@ def save_rules(
                 _set(doc, inner, cast("int", value))
             except (KeyError, IndexError, TypeError):
                 errors[key] = "is not a rule of this clinic's configuration"
-        errors.update(threshold_errors(new.clinic, list(values)))
         if errors:
             raise InvalidFields(errors)
         try:
@@ -410,6 +412,9 @@ def save_rules(
         except ConfigError as err:
             field, words = _field_of(str(err), list(values))
             raise InvalidFields({field: words}) from None
+        # Each value the loader takes; then the thresholds against each other.
+        if order := threshold_errors(new.clinic, list(values)):
+            raise InvalidFields(order)
         return _write(session, actor, raw, new, now)
 
 
