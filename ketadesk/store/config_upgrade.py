@@ -206,24 +206,7 @@ def _candidates(stored: RawConfig, shipped: RawConfig) -> Iterator[Addition | Le
         # Not configured yet (a new clinic's schema is made before its configuration is
         # installed): nothing to upgrade.
         return
-    for section in RULE_SECTIONS:
-        theirs = stored.clinic.get(section)
-        ours = shipped.clinic.get(section)
-        if not isinstance(ours, Mapping) or (
-            theirs is not None and not isinstance(theirs, Mapping)
-        ):
-            continue
-        for key, value in ours.items():
-            if theirs is None or key not in theirs:
-                yield Addition("setting", section, (), key, value, f"[{section}]")
-    stored_types = stored.session_types.get("session_types", {})
-    for code, ours in shipped.session_types.get("session_types", {}).items():
-        theirs = stored_types.get(code)
-        if not isinstance(theirs, Mapping):
-            continue
-        for key in SESSION_TYPE_RULE_KEYS:
-            if key in ours and key not in theirs:
-                yield Addition("session_type", code, (), key, ours[key], f"session type {code}")
+    # The protocols first: their keys (the doses-per-window cap) are the ones most missed.
     shipped_protocols = shipped.protocols.get("protocols", {})
     for code, theirs in stored.protocols.get("protocols", {}).items():
         ours = shipped_protocols.get(code)
@@ -237,6 +220,24 @@ def _candidates(stored: RawConfig, shipped: RawConfig) -> Iterator[Addition | Le
             if key in ours and key not in theirs:
                 yield Addition("protocol", code, (), key, ours[key], where)
         yield from _stage_candidates(code, theirs.get("stages"), ours.get("stages") or [])
+    stored_types = stored.session_types.get("session_types", {})
+    for code, ours in shipped.session_types.get("session_types", {}).items():
+        theirs = stored_types.get(code)
+        if not isinstance(theirs, Mapping):
+            continue
+        for key in SESSION_TYPE_RULE_KEYS:
+            if key in ours and key not in theirs:
+                yield Addition("session_type", code, (), key, ours[key], f"session type {code}")
+    for section in RULE_SECTIONS:
+        theirs = stored.clinic.get(section)
+        ours = shipped.clinic.get(section)
+        if not isinstance(ours, Mapping) or (
+            theirs is not None and not isinstance(theirs, Mapping)
+        ):
+            continue
+        for key, value in ours.items():
+            if theirs is None or key not in theirs:
+                yield Addition("setting", section, (), key, value, f"[{section}]")
 
 
 def _stage_candidates(code: str, theirs: Any, ours: list[Any]) -> Iterator[Addition | LeftAlone]:

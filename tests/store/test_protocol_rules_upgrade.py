@@ -29,8 +29,13 @@ from ketadesk.store.clinic_config import read_raw_config
 from ketadesk.store.config_upgrade import AUDIT_ACTION, missing_shipped_rules, plan_upgrade
 from ketadesk.store.database import open_database
 from ketadesk.store.migrate import current_revision
-from ketadesk.store.models import AuditEvent, ClinicSetting, Protocol
+from ketadesk.store.models import AuditEvent
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.store.old_config import (
+    CLINIC_PROTOCOL,
+    OLD_MISSING_SECTIONS,
+    strip_to_old_config,
+)
 
 # The clock is injected: "now" is the Tuesday before the first Monday the tests book.
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)
@@ -42,61 +47,13 @@ SPRAVATO = {
     "nurse": "Nurse Kim",
     "prescriber": "Dr Patel",
 }
-#: A stage's keys an old clinic lacked (min_gap_days and max_gap_days it always had).
-OLD_MISSING_STAGE_KEYS = ("window_days", "window_cap", "followed_by", "on_complete")
-#: Whole sections an old clinic did not have, and the [gating] items it lacked.
-OLD_MISSING_SECTIONS = ("protocol_rules", "chair", "urgent_review", "dropout", "rems_form")
-OLD_MISSING_GATES = ("age", "contraindications", "precautions")
-#: A clinic's own protocol (no rule keys): left alone, and said so.
-CLINIC_PROTOCOL = {
-    "name": "Our Spravato course",
-    "default_weekdays": ["tue"],
-    "stages": [
-        {
-            "name": "Weekly",
-            "session_type": "spravato",
-            "count": 4,
-            "min_gap_days": 6,
-            "max_gap_days": 8,
-        }
-    ],
-}
 
 
 @pytest.fixture
 def old_clinic(db_url: str) -> Iterator[SmallClinic]:
     """A clinic as one created before the rules engine stored it, with a few values of its own."""
     clinic = build_small_clinic(db_url)
-    with clinic.db.write() as session:
-        for row in session.scalars(select(Protocol)):
-            definition = copy.deepcopy(row.definition)
-            for stage in definition["stages"]:
-                for key in OLD_MISSING_STAGE_KEYS:
-                    stage.pop(key, None)
-            definition.pop("starting_dose_mg", None)
-            if row.code == "spravato_mdd_si":
-                # The clinic's own: a shorter window for its four weeks.
-                definition["stages"][0]["window_days"] = 21
-            row.definition = definition
-        for key in OLD_MISSING_SECTIONS:
-            row_ = session.get(ClinicSetting, key)
-            if row_ is not None:
-                session.delete(row_)
-        gating = session.get(ClinicSetting, "gating")
-        assert gating is not None
-        kept = {k: v for k, v in gating.value.items() if k not in OLD_MISSING_GATES}
-        gating.value = {**kept, "prior_auth_valid": "block"}  # the clinic's own choice
-        eligibility = session.get(ClinicSetting, "eligibility")
-        assert eligibility is not None
-        eligibility.value = {"consent_valid_months": 120}  # the clinic's own, set by the fixture
-        session.add(
-            Protocol(
-                code="our_course",
-                name="Our Spravato course",
-                definition=CLINIC_PROTOCOL,
-                sort_order=99,
-            )
-        )
+    strip_to_old_config(clinic.db)
     yield clinic
     clinic.db.dispose()
 

@@ -9,6 +9,7 @@ rules (after restoring an old backup, say): checked as a ``configure`` write, au
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, utcnow
@@ -41,3 +42,20 @@ def add_missing_rules(
         if done.added:
             changes.bump(session, now=now)
     return done
+
+
+@dataclass(frozen=True)
+class MissingRules:
+    """The shipped rule keys missing, for Settings: each as "place: key"."""
+
+    keys: tuple[str, ...]
+
+
+def read_missing_rules(db: Database) -> MissingRules:
+    """What Settings ▸ Clinic rules' note names."""
+    return MissingRules(tuple(f"{a.where}: {a.key}" for a in missing_rules(db).added))
+
+
+def add_missing_rules_now(db: Database, actor: Actor, *, now: dt.datetime | None = None) -> int:
+    """Settings' "Add the shipped rules": how many keys were added."""
+    return len(add_missing_rules(db, actor, now=now).added)
