@@ -6,12 +6,12 @@ Create Date: 2026-12-06 03:00:00
 
 Data only.  A clinic's configuration is copied into its database when it is created, so a
 clinic made before the rules engine has protocols, session types and settings without the rule
-keys (a stage's ``window_cap``, ``min_gap_days``, ...; ``[protocol_rules]``, ``[chair]``, ...)
+keys (a stage's ``window_cap``, ``window_days``, ...; ``[protocol_rules]``, ``[chair]``, ...)
 and those rules silently do not apply to it.  Each shipped protocol, session type and rule
 section gets the shipped keys it lacks (``store/config_upgrade.py``): a value the clinic set is
-never changed, a protocol or stage the clinic made itself is left alone, and each change is
-written to the audit trail.  What was added is logged; ``ketadesk config add-shipped-rules
---dry-run`` shows the same on demand.
+never changed, a protocol or stage the clinic made itself is left alone, and the audit trail
+records each change and what was left alone.  ``ketadesk config add-shipped-rules --dry-run``
+shows the same on demand.
 
 The way back changes nothing: the added keys are the shipped rules, valid for the older
 schema too.
@@ -35,7 +35,10 @@ log = logging.getLogger("alembic.runtime.migration")
 
 def upgrade() -> None:
     done = add_shipped_rules(
-        op.get_bind(), now=dt.datetime.now(dt.UTC), reason="migration 0015_protocol_rules_upgrade"
+        op.get_bind(),
+        now=dt.datetime.now(dt.UTC),
+        reason="migration 0015_protocol_rules_upgrade",
+        record_left_alone=True,
     )
     for line in done.lines() if done.added or done.left_alone else ():
         log.info("0015_protocol_rules_upgrade: %s", line)

@@ -308,6 +308,11 @@ def plan_upgrade(stored: RawConfig, shipped: RawConfig) -> tuple[RulesUpgrade, R
     new = _with(stored, wanted)
     if _loads(new) is None:
         return RulesUpgrade(tuple(wanted), tuple(left)), new
+    broken = _loads(stored)
+    if broken is not None:
+        # Nothing to judge an addition against: the clinic's configuration must be mended first.
+        why = f"does not load, so nothing was added: {broken}"
+        return RulesUpgrade((), (*left, LeftAlone("the stored configuration", why))), stored
     kept: list[Addition] = []
     for a in wanted:
         problem = _loads(_with(stored, [*kept, a]))
@@ -337,20 +342,43 @@ def add_shipped_rules(
     username: str = "",
     reason: str = "",
     shipped: RawConfig | None = None,
+    record_left_alone: bool = False,
 ) -> RulesUpgrade:
     """Add the shipped rule keys the stored configuration lacks, in ``conn``'s transaction.
 
     One audit event per changed section, session type and protocol (before and after, and
-    what was added in words); the caller bumps the change counter if it keeps one.
+    what was added in words), and one naming what was left alone (a clinic-made protocol, an
+    addition the loader refused) when anything was added or ``record_left_alone`` asks (the
+    migration: its one report that lasts).  The caller bumps the change counter if it keeps one.
     """
     stored = read_stored_config(conn)
     plan, new = plan_upgrade(stored, shipped or read_shipped_config())
+    why = f" ({reason})" if reason else ""
+
+    def audit(kind: str, entity_id: int | None, before: Any, after: Any, detail: str) -> None:
+        conn.execute(
+            sa.insert(_audit).values(
+                at=now,
+                user_id=user_id,
+                username=username,
+                action=AUDIT_ACTION,
+                entity=kind,
+                entity_id=entity_id,
+                patient_id=None,
+                before=before,
+                after=after,
+                detail=detail,
+            )
+        )
+
+    if plan.left_alone and (plan.added or record_left_alone):
+        left = "; ".join(str(item) for item in plan.left_alone)
+        audit("configuration", None, None, None, f"shipped rules left alone{why}: {left}")
     if not plan.added:
         return plan
     by_entity: dict[tuple[str, str], list[Addition]] = {}
     for a in plan.added:
         by_entity.setdefault((a.kind, a.code), []).append(a)
-    why = f" ({reason})" if reason else ""
     for (kind, code), additions in by_entity.items():
         detail = f"shipped rules added{why}: " + "; ".join(str(a) for a in additions)
         entity_id: int | None = None
@@ -377,18 +405,5 @@ def add_shipped_rules(
             conn.execute(
                 sa.update(table).where(table.c.id == entity_id).values(definition=audit_after)
             )
-        conn.execute(
-            sa.insert(_audit).values(
-                at=now,
-                user_id=user_id,
-                username=username,
-                action=AUDIT_ACTION,
-                entity=kind,
-                entity_id=entity_id,
-                patient_id=None,
-                before=audit_before,
-                after=audit_after,
-                detail=detail,
-            )
-        )
+        audit(kind, entity_id, audit_before, audit_after, detail)
     return RulesUpgrade(plan.added, plan.left_alone, written=True)

@@ -143,7 +143,10 @@ def test_an_old_clinic_upgraded_to_0015_has_the_cap_again_and_keeps_its_own_valu
         trd = next(e for e in events if e.entity == "protocol" and "spravato_trd" in e.detail)
         assert "window_cap" not in trd.before["stages"][0]  # type: ignore[index]
         assert trd.after["stages"][0]["window_cap"] == {"sessions": 2, "days": 7}  # type: ignore[index]
-        assert {e.entity for e in events} == {"protocol", "setting"}
+        assert {e.entity for e in events} == {"protocol", "setting", "configuration"}
+        left = next(e for e in events if e.entity == "configuration")
+        assert "left alone" in left.detail
+        assert "protocol our_course: the clinic's own protocol" in left.detail
         assert not missing_shipped_rules(session.connection()).added  # nothing left to add
 
     # The rule now holds at booking: a third dose in 7 days in induction is refused.
@@ -233,6 +236,18 @@ def test_an_addition_the_loader_refuses_is_reported_and_the_rest_added() -> None
     assert len(refused) == 1, refused
     assert refused[0].startswith("session type spravato: bp_checks: not added, the loader")
     assert "bp_checks" not in new.session_types["session_types"]["spravato"]
+
+
+def test_a_configuration_that_does_not_load_gets_nothing_and_says_why() -> None:
+    shipped = read_shipped_config()
+    stored = copy.deepcopy(shipped)
+    del stored.protocols["protocols"]["spravato_trd"]["stages"][0]["window_cap"]
+    stored.clinic["clinic"]["slot_minutes"] = 7  # does not divide an hour
+    plan, new = plan_upgrade(stored, shipped)
+    assert not plan.added
+    assert new == stored
+    assert [s.where for s in plan.left_alone] == ["the stored configuration"]
+    assert "slot_minutes" in plan.left_alone[0].reason
 
 
 def test_a_new_clinic_has_nothing_to_add(sqlite_url: str) -> None:
