@@ -30,7 +30,8 @@ down_revision: str | None = "0014_eligibility"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-log = logging.getLogger("alembic.runtime.migration")
+# Not under "alembic", whose NullHandler would swallow the warning.
+log = logging.getLogger("ketadesk.store.migrate")
 
 
 def upgrade() -> None:
@@ -40,8 +41,18 @@ def upgrade() -> None:
         reason="migration 0015_protocol_rules_upgrade",
         record_left_alone=True,
     )
-    for line in done.lines() if done.added or done.left_alone else ():
-        log.info("0015_protocol_rules_upgrade: %s", line)
+    for added in done.added:
+        log.info("0015_protocol_rules_upgrade: added %s", added)
+    # Warnings, so that `ketadesk db upgrade` says them (stderr) without any logging set up: the
+    # clinic's rules changed, and what the upgrade left alone needs an administrator's look.
+    if done.added:
+        log.warning(
+            "0015_protocol_rules_upgrade: added %d shipped rule keys the clinic's configuration "
+            "lacked (each is in the audit trail)",
+            len(done.added),
+        )
+    for left in done.left_alone:
+        log.warning("0015_protocol_rules_upgrade: left alone: %s", left)
 
 
 def downgrade() -> None:

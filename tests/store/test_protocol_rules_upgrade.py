@@ -120,7 +120,7 @@ def _assert_upgraded(clinic: SmallClinic) -> None:
 
 
 def test_an_old_clinic_upgraded_to_0015_has_the_cap_again_and_keeps_its_own_values(
-    old_clinic: SmallClinic, db_url: str
+    old_clinic: SmallClinic, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The hole: on the old configuration three Spravato doses in five days book.
     assert len(_book(old_clinic, "Ada Lovelace", [0, 2, 4])) == 3
@@ -130,6 +130,8 @@ def test_an_old_clinic_upgraded_to_0015_has_the_cap_again_and_keeps_its_own_valu
     opened = open_clinic(db_url)  # upgrades an outdated clinic: migration 0015 runs
     old_clinic.db = opened.db
     assert current_revision(opened.db) == "0015_protocol_rules_upgrade"
+    # What the upgrade left alone is said (a warning: `ketadesk db upgrade` prints it).
+    assert "left alone: protocol our_course: the clinic's own protocol" in caplog.text
     _assert_upgraded(old_clinic)
 
     with old_clinic.db.read() as session:
