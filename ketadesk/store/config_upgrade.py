@@ -121,15 +121,6 @@ class Addition:
     where: str
 
     @property
-    def dotted(self) -> str:
-        """The key as the loader names it: ``protocols.spravato_trd.stages[0].window_cap``."""
-        head = {"setting": "", "session_type": "session_types.", "protocol": "protocols."}
-        text = head[self.kind] + self.code
-        for step in self.path:
-            text += f"[{step}]" if isinstance(step, int) else f".{step}"
-        return f"{text}.{self.key}"
-
-    @property
     def value_text(self) -> str:
         return toml_value(self.value)
 
@@ -143,6 +134,8 @@ class LeftAlone:
 
     where: str
     reason: str
+    #: A shipped key the loader refused to add (rather than the clinic's own protocol or stage).
+    refused: bool = False
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
@@ -160,7 +153,9 @@ class RulesUpgrade:
         verb = "added" if self.written else "would add"
         out = [f"{verb} {a}" for a in self.added]
         out += [f"left alone: {s}" for s in self.left_alone]
-        if not self.added:
+        if not self.added and any(s.refused for s in self.left_alone):
+            out.append("nothing to add that the configuration accepts")
+        elif not self.added:
             out.append("the stored configuration has every shipped rule key; nothing to add")
         return out
 
@@ -312,7 +307,8 @@ def plan_upgrade(stored: RawConfig, shipped: RawConfig) -> tuple[RulesUpgrade, R
     if broken is not None:
         # Nothing to judge an addition against: the clinic's configuration must be mended first.
         why = f"does not load, so nothing was added: {broken}"
-        return RulesUpgrade((), (*left, LeftAlone("the stored configuration", why))), stored
+        broken_note = LeftAlone("the stored configuration", why, refused=True)
+        return RulesUpgrade((), (*left, broken_note)), stored
     kept: list[Addition] = []
     for a in wanted:
         problem = _loads(_with(stored, [*kept, a]))
@@ -320,7 +316,11 @@ def plan_upgrade(stored: RawConfig, shipped: RawConfig) -> tuple[RulesUpgrade, R
             kept.append(a)
         else:
             left.append(
-                LeftAlone(f"{a.where}: {a.key}", f"not added, the loader refuses it: {problem}")
+                LeftAlone(
+                    f"{a.where}: {a.key}",
+                    f"not added, the loader refuses it: {problem}",
+                    refused=True,
+                )
             )
     return RulesUpgrade(tuple(kept), tuple(left)), _with(stored, kept)
 
