@@ -24,7 +24,8 @@ from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.clinic.clinic_setup import open_clinic
-from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied
+from ketadesk.services.settings.shipped_rules import add_missing_rules, read_missing_rules
 from ketadesk.store.clinic_config import read_raw_config
 from ketadesk.store.config_upgrade import AUDIT_ACTION, missing_shipped_rules, plan_upgrade
 from ketadesk.store.database import open_database
@@ -187,6 +188,15 @@ def test_add_shipped_rules_on_demand_dry_run_first(
 
     assert main(["config", "add-shipped-rules", "--db", url]) == 0
     assert "has every shipped rule key; nothing to add" in capsys.readouterr().out
+
+
+def test_only_an_administrator_adds_them_on_demand(old_clinic: SmallClinic) -> None:
+    nurse = Actor(user_id=None, username="kim", role="nurse")
+    with pytest.raises(PermissionDenied):
+        add_missing_rules(old_clinic.db, nurse, now=NOW)
+    assert read_missing_rules(old_clinic.db).keys  # nothing was added
+    # A dry run only reads: anyone may see what is missing.
+    assert add_missing_rules(old_clinic.db, nurse, dry_run=True, now=NOW).added
 
 
 def test_check_warns_of_each_missing_rule_key_and_names_the_command(
