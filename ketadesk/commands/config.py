@@ -18,7 +18,10 @@ from ketadesk.cli import add_db_argument
 
 
 def register(sub: Any) -> None:
-    text = "export or import the clinic's whole configuration as one TOML file"
+    text = (
+        "export or import the clinic's whole configuration as one TOML file, or add the "
+        "shipped rule keys an older clinic lacks"
+    )
     parser = sub.add_parser("config", help=text, description=text)
     kinds = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)
 
