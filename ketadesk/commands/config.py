@@ -111,7 +111,8 @@ def _add_shipped_rules(args: argparse.Namespace) -> int:
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.settings.shipped_rules import add_missing_rules
 
-    opened = open_clinic(args.db)
+    # A dry run writes nothing, a schema upgrade included (which would add the rules itself).
+    opened = open_clinic(args.db, upgrade=not args.dry_run)
     try:
         done = add_missing_rules(opened.db, command_line_actor(), dry_run=args.dry_run)
     finally:
