@@ -90,3 +90,19 @@ def build_clinic_day(url: str) -> SmallClinic:
             )
         )
     return clinic
+
+
+def ready_to_start(clinic: SmallClinic, name: str) -> None:
+    """Give a patient of the day what starting a dosing session judges again (the gating
+    rules, ``services/booking/start_check.py``): screening, consent, REMS enrolment, a prior
+    authorization and a driver, as the small clinic's cleared patients have them.  Grace Hopper
+    is checked in with her screening still pending: a test that starts her session calls this."""
+    with clinic.db.write() as session:
+        patient = session.get(Patient, clinic.ids[name])
+        assert patient is not None
+        patient.screening_status = "cleared"
+        patient.screening_cleared_on = dt.date(2026, 1, 5)
+        patient.consent_signed_on = dt.date(2026, 1, 5)
+        patient.rems_enrolled_on = dt.date(2026, 1, 6)
+        patient.prior_auth_expires_on = dt.date(2027, 12, 31)
+        patient.driver_name = "A. Driver"

@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
+from ketadesk.scheduling.protocol_rules import Finding
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require, unassigned_refusal
-from ketadesk.services.booking import rule_check
+from ketadesk.services.booking import rule_check, start_check
 from ketadesk.services.booking.booking import room_of, snapshot_of, write_holds
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.plan_check import (
@@ -297,8 +298,14 @@ def change_status(
     reason: str = "",
     expected_version: int | None = None,
     now: dt.datetime | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> StatusChange:
-    """Check in, start, complete, mark a no-show or cancel an appointment."""
+    """Check in, start, complete, mark a no-show or cancel an appointment.
+
+    Starting judges the session's gating rules again at the clinic's today
+    (``start_check``): a "block" refuses, a "warn" refuses unless ``overrides`` (rule code ->
+    reason) give a reason, the decision of a role allowed to override, recorded with the
+    appointment and audited."""
     if action not in TRANSITIONS:
         raise InvalidRequest(f"unknown action {action!r}")
     require(actor, action, db, now=now)
@@ -321,8 +328,19 @@ def change_status(
                     f"it cannot be {target.replace('_', ' ')}"
                 )
             warnings: list[str] = []
+            overridden: list[Finding] = []
             if action == "start":
                 config = load_config(session)
+                # The gating rules again, at today's date: a consent, authorization or
+                # certification may have lapsed since the booking.
+                overridden = start_check.enforce_start(
+                    start_check.judge_start(
+                        session, config, appointment, now=now, overrides=overrides
+                    ),
+                    actor,
+                    config,
+                    fresh=overrides,
+                )
                 spec = config.catalog.session_types.get(
                     config.session_type_code(appointment.session_type_id)
                 )
@@ -367,6 +385,9 @@ def change_status(
             )
             session.add(event)
             session.flush()
+            rule_check.record_overrides(
+                session, actor, overridden, appointment.id, appointment.patient_id, now=now
+            )
             if action in ("cancel", "no_show"):
                 # The fee it owes (scheduling/fees.py), written with the change it is for.
                 config = load_config(session)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -35,8 +35,11 @@ from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TR
 from ketadesk.services.booking import appointment_changes, tentative
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
+from ketadesk.services.booking.start_check import StartRefused
 from ketadesk.services.common.context import InvalidRequest, ServiceError
+from ketadesk.ui.common import override_dialog
 from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.override_dialog import RefusedRule
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -55,6 +58,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 ACTION_LABELS = appointment_changes.ACTION_NAMES
 #: The status actions that leave a place free for someone else (``freed``; a move frees too).
 FREEING_ACTIONS = frozenset({"cancel", "no_show"})
+#: What the override dialog says a refused start was ("The clinic's rules refuse to ...").
+START_STEP = "start this session"
 
 T = TypeVar("T")
 
@@ -327,11 +332,17 @@ class ScheduleEditor(QObject):
         reason: str = "",
         *,
         then: Callable[[], None] | None = None,
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
         """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
         "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
         needs ``reason``.  ``refused`` is emitted when the service refuses; ``then`` is called
-        once the change is made."""
+        once the change is made.
+
+        A start the clinic's rules refuse (``StartRefused``) with only "warn" rules, for a
+        signed-in role that may override them, asks the reason in the shared override dialog
+        and starts again with it (``overrides``: rule code -> reason); otherwise the refusal,
+        which names who may override, is ``refused``."""
         action = status if status in TRANSITIONS else ACTION_OF_STATUS.get(status, status)
         desk = self.desk
         if action == CONFIRM_TENTATIVE:
@@ -340,7 +351,13 @@ class ScheduleEditor(QObject):
 
         def work() -> tuple[str, tuple[str, ...]]:
             done = appointment_changes.change_status(
-                desk.db, desk.actor, appointment_id, action, reason=reason, now=desk.now()
+                desk.db,
+                desk.actor,
+                appointment_id,
+                action,
+                reason=reason,
+                now=desk.now(),
+                overrides=overrides,
             )
             # What Undo names, and what the change went ahead despite.
             return placement_of(desk.db, appointment_id).patient_name, done.warnings
@@ -357,7 +374,48 @@ class ScheduleEditor(QObject):
             if then is not None:
                 then()
 
-        self._write(work, changed, self._refusal("The status was not changed"))
+        refusal = self._refusal("The status was not changed")
+
+        def refused(err: ServiceError) -> None:
+            if (
+                overrides is None
+                and isinstance(err, StartRefused)
+                and err.may_override(desk.actor.role)
+            ):
+                # Asked once the write has settled, not inside the worker's callback.
+                QTimer.singleShot(
+                    0, lambda: self._ask_start_override(appointment_id, reason, then, err)
+                )
+                return
+            refusal(err)
+
+        self._write(work, changed, refused)
+
+    def _ask_start_override(
+        self,
+        appointment_id: int,
+        reason: str,
+        then: Callable[[], None] | None,
+        err: StartRefused,
+    ) -> None:
+        """The clinician's reason for starting despite the "warn" rules ``err`` names, then the
+        start again with it; cancelled: the refusal, as for anyone else."""
+        given = override_dialog.ask_override_reason(
+            self._host,
+            step=START_STEP,
+            rules=[RefusedRule(f.rule, f.title, f.message) for f in err.findings],
+            actor_name=self.desk.actor.username,
+        )
+        if not given:
+            self.refused.emit(f"The session was not started: {err}")
+            return
+        self.set_status(
+            appointment_id,
+            "start",
+            reason,
+            then=then,
+            overrides={f.rule: given for f in err.findings},
+        )
 
     def _confirm_tentative(self, appointment_id: int, then: Callable[[], None] | None) -> None:
         """Book a pencilled-in hold if the gates now pass (the service says which does not).

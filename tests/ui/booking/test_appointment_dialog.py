@@ -13,6 +13,7 @@ from ketadesk.store.models import Appointment, Patient
 from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
 from ketadesk.ui.common.desk import Desk
 from tests.clinic_fixtures import SmallClinic
+from tests.ui.clinic_day import ready_to_start
 from tests.ui.conftest import NOW
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
@@ -40,6 +41,7 @@ def test_detail_reads_the_appointment_with_its_series_and_history(clinic: SmallC
     assert f"{detail.start:%H:%M}" == "11:00"  # local time at the clinic
     assert detail.actions == ("start", "complete", "cancel")
     assert detail.history == ()
+    ready_to_start(clinic, "Grace Hopper")
     change_status(clinic.db, NURSE, aid, "start", now=NOW)
     after = appointment_detail(clinic.db, aid)
     assert after.status == "in_progress"

@@ -21,7 +21,9 @@ def _dialog(qtbot: QtBot) -> OverrideDialog:
 
 
 def test_names_each_rule_with_its_code_and_fact(qtbot: QtBot) -> None:
-    text = _dialog(qtbot).findChild(QLabel, "override-rules").text()
+    label = _dialog(qtbot).findChild(QLabel, "override-rules")
+    assert label is not None
+    text = label.text()
     assert "Too close" in text
     assert "[min_gap]" in text
     assert "1 day apart" in text
@@ -32,7 +34,9 @@ def test_names_each_rule_with_its_code_and_fact(qtbot: QtBot) -> None:
 
 def test_no_reason_no_override(qtbot: QtBot) -> None:
     dialog = _dialog(qtbot)
-    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    box = dialog.findChild(QDialogButtonBox)
+    assert box is not None
+    ok = box.button(QDialogButtonBox.StandardButton.Ok)
     assert not ok.isEnabled()
     dialog.set_reason("   ")
     assert not ok.isEnabled()

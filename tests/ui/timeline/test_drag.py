@@ -22,7 +22,7 @@ from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.undo import ScheduleEditor
 from tests.clinic_fixtures import SmallClinic
-from tests.ui.clinic_day import TUESDAY
+from tests.ui.clinic_day import TUESDAY, ready_to_start
 from tests.ui.conftest import NOW
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
@@ -280,6 +280,7 @@ def test_an_in_progress_session_past_its_end_shows_an_overrun(
     grace = next(
         a for a in schedule.appointments if a.patient_name == "Hopper, Grace" and a.room_id
     )
+    ready_to_start(clinic, "Grace Hopper")
     appointment_changes.change_status(clinic.db, nurse, grace.id, "start", now=NOW)
     late = clinic.at(TUESDAY, "13:50")
     v = DayView(now=lambda: late)
