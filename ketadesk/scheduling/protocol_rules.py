@@ -109,6 +109,14 @@ class ProtocolRuleSettings:
     def level(self, rule: str) -> str:
         return self.severity.get(rule, "block")
 
+    def may_override(self, role: str) -> bool:
+        """Whether a user of ``role`` may go ahead despite a "warn" rule, with a reason."""
+        return role in self.override_roles
+
+    def who_may_override(self) -> str:
+        """Who may, in the desk's words: "a nurse or a prescriber"."""
+        return _roles_text(self.override_roles) if self.override_roles else "no one"
+
 
 def parse_protocol_rule_settings(
     given: Mapping[str, Any] | None, source: str = "clinic.toml"

@@ -26,12 +26,13 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import Availability, describe_day, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
-from ketadesk.scheduling.gating import PatientFacts
+from ketadesk.scheduling.gating import PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import SessionSearch
 from ketadesk.scheduling.protocol_rules import (
     CourseSession,
     Finding,
+    ProtocolRuleSettings,
     judge,
     rule_settings,
     stopping,
@@ -122,6 +123,45 @@ def placement_of(db: Database, appointment_id: int) -> Placement:
         return replace(placed, patient_name=patient.display_name)
 
 
+@dataclass(frozen=True)
+class MoveVerdict:
+    """What a check says of one place: it fits, it is refused, or it is refused only by rules
+    set to "warn" that a role of ``[protocol_rules] override_roles`` may go past with a reason.
+
+    Attributes:
+        reasons: why the session cannot go there, in the desk's words; empty: it fits.
+        overridable: when the place is refused only by "warn" rules (and fits otherwise: room,
+            staff and equipment are free), those rules; empty: it fits, or the refusal is hard.
+        rules: the clinic's ``[protocol_rules]`` (who may override).
+    """
+
+    reasons: tuple[str, ...] = ()
+    overridable: tuple[Finding, ...] = ()
+    rules: ProtocolRuleSettings | None = field(default=None, repr=False)
+
+    @property
+    def fits(self) -> bool:
+        return not self.reasons
+
+    @property
+    def needs_override(self) -> bool:
+        """Refused only by "warn" rules: a role that may override can go ahead with a reason."""
+        return bool(self.reasons) and bool(self.overridable)
+
+    @property
+    def override_roles(self) -> tuple[str, ...]:
+        """The roles that may go past a "warn" rule with a reason (``[protocol_rules]``)."""
+        return self.rules.override_roles if self.rules is not None else ()
+
+    def may_override(self, role: str) -> bool:
+        """Whether a user of ``role`` may move the session here with a reason."""
+        return self.needs_override and self.rules is not None and self.rules.may_override(role)
+
+    def who_may_override(self) -> str:
+        """ "a nurse or a prescriber": who may go past the rules refusing this place."""
+        return self.rules.who_may_override() if self.rules is not None else "no one"
+
+
 @dataclass
 class MoveCheck:
     """One appointment's possible places within a window, read once, checked in memory.
@@ -148,8 +188,9 @@ class MoveCheck:
     course: tuple[CourseSession, ...] = field(default=(), repr=False)
     facts: PatientFacts | None = field(default=None, repr=False)
     overrides: dict[str, str] = field(default_factory=dict, repr=False)
-    _cache: dict[tuple[dt.datetime, int | None], PlannedSession] = field(
-        default_factory=dict, repr=False
+    _rules: ProtocolRuleSettings | None = field(default=None, repr=False)
+    _cache: dict[tuple[dt.datetime, int | None], tuple[PlannedSession, tuple[Finding, ...]]] = (
+        field(default_factory=dict, repr=False)
     )
 
     @property
@@ -184,8 +225,21 @@ class MoveCheck:
         """Why the appointment cannot go to ``new_start`` in ``new_room_id``; empty: it fits."""
         return list(self.plan(new_start, new_room_id).problems)
 
+    def verdict(self, new_start: dt.datetime, new_room_id: int | None) -> MoveVerdict:
+        """``check`` with what a drop needs to know: whether the refusal is only by "warn"
+        rules (an override by a role of ``override_roles`` lets the session go there)."""
+        planned, overridable = self._planned(new_start, new_room_id)
+        if self._rules is None:
+            self._rules = rule_settings(self.catalog.settings)
+        return MoveVerdict(reasons=planned.problems, overridable=overridable, rules=self._rules)
+
     def plan(self, new_start: dt.datetime, new_room_id: int | None) -> PlannedSession:
         """The session at its new place, resources chosen; ``problems`` say why it cannot be."""
+        return self._planned(new_start, new_room_id)[0]
+
+    def _planned(
+        self, new_start: dt.datetime, new_room_id: int | None
+    ) -> tuple[PlannedSession, tuple[Finding, ...]]:
         key = (new_start, new_room_id)
         found = self._cache.get(key)
         if found is None:
@@ -195,11 +249,15 @@ class MoveCheck:
 
     # -- the rules, in the order the desk wants to hear them -------------------------------------
 
-    def _plan(self, new_start: dt.datetime, new_room_id: int | None) -> PlannedSession:
+    def _plan(
+        self, new_start: dt.datetime, new_room_id: int | None
+    ) -> tuple[PlannedSession, tuple[Finding, ...]]:
+        """The session at its new place (or why not), and, when only "warn" rules refuse it
+        and it fits otherwise, those rules."""
         spec, placement = self.spec, self.placement
         end = new_start + dt.timedelta(minutes=spec.total_minutes)
 
-        def refused(*reasons: str) -> PlannedSession:
+        def refused(*reasons: str) -> tuple[PlannedSession, tuple[Finding, ...]]:
             return PlannedSession(
                 index=placement.session.index,
                 session_type=spec.code,
@@ -207,7 +265,7 @@ class MoveCheck:
                 end=end,
                 holds=(),
                 problems=tuple(reasons),
-            )
+            ), ()
 
         if placement.status not in MOVABLE_STATUSES:
             status = placement.status.replace("_", " ")
@@ -231,8 +289,27 @@ class MoveCheck:
         broken = stopping(self.findings(new_start))
         if broken:
             roles = rule_settings(self.catalog.settings).override_roles
-            return refused(*(f.text(roles) for f in broken))
+            reasons = tuple(f.text(roles) for f in broken)
+            if any(f.severity is not Severity.WARN for f in broken):
+                return refused(*reasons)
+            # Only "warn" rules: an override would let it go ahead if the room, staff and
+            # equipment are free there, so that is asked too (a refusal there is hard).
+            placed = self._place(new_start, end, room_need, new_room_id)
+            if not placed.placed:
+                return refused(*reasons, *placed.problems)
+            return refused(*reasons)[0], tuple(broken)
+        return self._place(new_start, end, room_need, new_room_id), ()
 
+    def _place(
+        self,
+        new_start: dt.datetime,
+        end: dt.datetime,
+        room_need: ResourceNeed | None,
+        new_room_id: int | None,
+    ) -> PlannedSession:
+        """The session's resources at its new place (the room asked for, the others kept where
+        they are still free); ``problems`` say why they cannot be had."""
+        spec, placement = self.spec, self.placement
         kept = {h.need: h.resource_id for h in placement.session.holds}
         only: dict[str, int] = {}
         if room_need is not None:
@@ -255,7 +332,14 @@ class MoveCheck:
         # First with the room pinned, for the reason in the desk's words when it cannot be...
         chosen, reasons = search.at(t, only=only)
         if chosen is None:
-            return refused(*reasons)
+            return PlannedSession(
+                index=placement.session.index,
+                session_type=spec.code,
+                start=new_start,
+                end=end,
+                holds=(),
+                problems=tuple(reasons),
+            )
         if new_room_id is not None or room_need is None:
             # ...then with every need free to choose, so optional needs get theirs as well
             # (a room left out on purpose stays out: the session goes to telehealth).

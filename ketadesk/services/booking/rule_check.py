@@ -206,7 +206,7 @@ def enforce(
     now_overridden = [
         f for f in findings if f.overridden and (f.rule in given or _by_spacing(f, given))
     ]
-    if now_overridden and actor.role not in rules.override_roles:
+    if now_overridden and not rules.may_override(actor.role):
         names = ", ".join(sorted({f.rule for f in now_overridden}))
         raise PermissionDenied(
             f"overriding {names} is for {_roles(rules)}; a {actor.role.replace('_', ' ')} may not",
@@ -234,18 +234,29 @@ def record_overrides(
     now: dt.datetime,
 ) -> None:
     """Each override given now, kept with the appointment (the day sheet prints it) and
-    audited."""
+    audited.  The same decision made again (a redo of an overridden move: same rule, reason
+    and user) is audited again but not stored twice."""
+    findings = list(findings)
+    on_record: set[tuple[str, str, int | None]] = set()
+    if findings:
+        rows = session.execute(
+            select(GatingOverride.rule, GatingOverride.reason, GatingOverride.user_id).where(
+                GatingOverride.appointment_id == appointment_id
+            )
+        ).all()
+        on_record = {(rule, reason, user) for rule, reason, user in rows}
     for f in findings:
         assert f.override_reason is not None
-        session.add(
-            GatingOverride(
-                appointment_id=appointment_id,
-                rule=f.rule,
-                reason=f.override_reason,
-                user_id=actor.user_id,
-                at=now,
+        if (f.rule, f.override_reason, actor.user_id) not in on_record:
+            session.add(
+                GatingOverride(
+                    appointment_id=appointment_id,
+                    rule=f.rule,
+                    reason=f.override_reason,
+                    user_id=actor.user_id,
+                    at=now,
+                )
             )
-        )
         audit.record(
             session,
             actor,

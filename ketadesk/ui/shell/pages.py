@@ -437,6 +437,7 @@ class DeskController(QObject):
         view.set_desk(self.desk)
         self._drag_views.append(view)
         self._connect(view.move_requested, self.editor.move)
+        self._connect(view.override_move_requested, self.editor.move)
         self._connect(view.status_requested, self.editor.set_status)
         self._connect(view.appointment_activated, self.open_appointment)
         self._connect(view.series_move_requested, self.move_series)

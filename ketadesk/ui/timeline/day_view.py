@@ -83,6 +83,7 @@ from ketadesk.ui.timeline.painter import (
 if TYPE_CHECKING:
     from typing_extensions import override
 
+    from ketadesk.services.booking.move_check import MoveVerdict
     from ketadesk.ui.common.desk import Desk  # its import reaches the store: not needed at start-up
 else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
     _F = TypeVar("_F")
@@ -130,6 +131,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     Signals:
         move_requested(int, object, object): appointment id, new start (aware datetime), new
             room id (None: no room).  Emitted on a drop the check accepted.
+        override_move_requested(int, object, object, object): the same, and the overrides
+            (rule code -> the clinician's reason) for a drop refused only by "warn" rules.
         move_refused(str): a drop (or keyboard move) was refused: why, in the desk's words.
         status_requested(int, str, str): appointment id, action ("check_in", "start",
             "complete", "no_show", "cancel"), reason (a cancellation's; else empty).
@@ -144,6 +147,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     """
 
     move_requested = Signal(int, object, object)
+    override_move_requested = Signal(int, object, object, object)
     move_refused = Signal(str)
     status_requested = Signal(int, str, str)
     series_move_requested = Signal(int)
@@ -513,10 +517,11 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         assert drag.target is not None
         return self._room_of(drag.target)
 
-    def _verdict(self, drag: Drag[DropTarget], target: DropTarget) -> list[str]:
+    def _verdict(self, drag: Drag[DropTarget], target: DropTarget) -> MoveVerdict:
         check = drag.check
-        assert hasattr(check, "check")
-        return list(check.check(self._start_of(target.minute), self._room_of(target)))
+        assert hasattr(check, "verdict")
+        verdict: MoveVerdict = check.verdict(self._start_of(target.minute), self._room_of(target))
+        return verdict
 
     def _where(self, drag: Drag[DropTarget], target: DropTarget) -> str:
         layout, schedule = self._layout, self._schedule
@@ -835,12 +840,16 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         minute = wall_minute(start, schedule.day)
         duration = max(1, wall_minute(a.end, schedule.day) - wall_minute(a.start, schedule.day))
         rect = qrectf(ghost_rect(layout, DropTarget(column, minute), duration, m))
-        color = ghost_color(drag.reasons, self.dark, self.muted)
+        color = ghost_color(drag.reasons, self.dark, self.muted, needs_override=drag.needs_override)
         p = self.p
         fill = mix(color, self.base, 0.2)
         paint_ghost_frame(p, rect, color, fill, stripe=STRIPE_WIDTH, radius=4)
         end = start + dt.timedelta(minutes=duration)
-        verdict = ghost_verdict(drag.reasons, f"✓ Fits in {layout.columns[column].room.name}")
+        verdict = ghost_verdict(
+            drag.reasons,
+            f"✓ Fits in {layout.columns[column].room.name}",
+            needs_override=drag.needs_override,
+        )
         lines = [
             (f"{start:%H:%M}–{end:%H:%M}", self.bold, self.bold_fm),
             (verdict, self.small, self.small_fm),

@@ -3,10 +3,14 @@
 Both views move a block the same way: a press on it starts a drag (or Alt+arrows start a
 keyboard move), the ghost snaps to a target their own geometry (``day_layout`` /
 ``week_layout``) works out, ``services.move_check`` read on a worker says whether the session
-fits there, and a drop asks the view's owner to write it.  What differs (where a target is,
-what its start and room are, how the check is read and asked) the views supply through the
-hooks of ``DragMixin``; the state machine, the background read, the feedback, the mouse, focus
-and context-menu handling, the context menu itself and the ghost's colours live here.
+fits there, and a drop asks the view's owner to write it.  A place refused only by rules set
+to "warn", for a signed-in role that may override them (the services say so:
+``MoveVerdict``), shows amber ("needs an override"), and a drop there asks the clinician's
+reason in the shared override dialog and asks the owner to write the move with it.  What
+differs (where a target is, what its start and room are, how the check is read and asked) the
+views supply through the hooks of ``DragMixin``; the state machine, the background read,
+the feedback, the mouse, focus and context-menu handling, the context menu itself and the
+ghost's colours live here.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QToolTip, QWidget
 
 from ketadesk.services.schedule.day_schedule import DayAppointment
+from ketadesk.ui.common import override_dialog
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.timeline.day_layout import Rect, wall_minute
 
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
     from PySide6.QtCore import Signal
     from typing_extensions import override
 
+    from ketadesk.services.booking.move_check import MoveVerdict
     from ketadesk.ui.common.desk import Desk  # its import reaches the store: not needed at start-up
 
     _Base = QAbstractScrollArea
@@ -54,6 +60,10 @@ BlockT = TypeVar("BlockT", bound=_Block)
 #: The ghost of a moved block: where it fits, where it is refused (light and dark palettes).
 FITS_COLORS = ("#1e8e3e", "#5bd07a")
 REFUSED_COLORS = ("#d93025", "#ff6b5e")
+#: ...and where it needs an override the signed-in clinician may give (amber).
+OVERRIDE_COLORS = ("#b06000", "#fbbc04")
+#: What the override dialog says the clinician is about to do.
+OVERRIDE_STEP = "move this session"
 #: The context menu's status changes: (service action, menu text).
 #: Alt+arrows: (slots, columns) a keyboard move steps by.
 KEY_STEPS = {
@@ -74,6 +84,8 @@ class DragState:
         room_id: the ghost's room (None: no room).
         reasons: why it cannot go there; empty: it fits; None: still being checked.
         keyboard: moved with Alt+arrows (Enter drops) rather than the mouse.
+        needs_override: refused only by "warn" rules the signed-in role may override: a drop
+            there asks the reason.
     """
 
     appointment_id: int
@@ -81,6 +93,7 @@ class DragState:
     room_id: int | None
     reasons: tuple[str, ...] | None
     keyboard: bool
+    needs_override: bool = False
 
     @property
     def fits(self) -> bool:
@@ -101,6 +114,8 @@ class Drag(Generic[TargetT]):
     started: bool = False  # past the drag distance (always, for the keyboard)
     target: TargetT | None = None
     verdict: list[str] | None = None  # None: not known yet
+    #: The verdict at the target when the signed-in role may override it (else None).
+    override: MoveVerdict | None = None
     check: object | None = None  # what the view's check loader read, once read
     error: str | None = None
     loading: BackgroundCall[tuple[Drag[TargetT], object]] | None = None
@@ -137,6 +152,7 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
 
     if TYPE_CHECKING:
         move_requested = Signal(int, object, object)
+        override_move_requested = Signal(int, object, object, object)
         move_refused = Signal(str)
         status_requested = Signal(int, str, str)
         series_move_requested = Signal(int)
@@ -188,8 +204,8 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         """The room the session goes to (the drag's target)."""
         raise NotImplementedError
 
-    def _verdict(self, drag: Drag[TargetT], target: TargetT) -> list[str]:
-        """Why the session does not fit at a target (empty: it fits), asked of the check."""
+    def _verdict(self, drag: Drag[TargetT], target: TargetT) -> MoveVerdict:
+        """Whether the session fits at a target, or why not, asked of the check."""
         raise NotImplementedError
 
     def _where(self, drag: Drag[TargetT], target: TargetT) -> str | None:
@@ -282,6 +298,7 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
             room_id=self._drag_room(drag),
             reasons=None if drag.verdict is None else tuple(drag.verdict),
             keyboard=drag.keyboard,
+            needs_override=drag.override is not None,
         )
 
     # -- the move ---------------------------------------------------------------------------
@@ -348,6 +365,7 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
             return
         drag.target = target
         drag.verdict = None
+        drag.override = None
         self._judge(drag)
 
     def _judge(self, drag: Drag[TargetT]) -> None:
@@ -355,12 +373,17 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         target = drag.target
         if target is None or not drag.started:
             return
+        drag.override = None
         if target == drag.origin:
             drag.verdict = []
         elif drag.error is not None:
             drag.verdict = [drag.error]
         elif drag.check is not None:
-            drag.verdict = self._verdict(drag, target)
+            verdict = self._verdict(drag, target)
+            drag.verdict = list(verdict.reasons)
+            desk = self._desk
+            if desk is not None and verdict.may_override(desk.actor.role):
+                drag.override = verdict
         self._canvas.update()
         # The status line says what the ghost means (the ghost shows it too: its colour, and
         # the reason written in it).
@@ -375,6 +398,9 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
             return f"Checking {where}…"
         if target == drag.origin:
             return f"{drag.appointment.patient_name}: where it is now ({where})"
+        if drag.verdict and drag.override is not None:
+            drop = "Press Enter" if drag.keyboard else "Drop"
+            return f"Needs an override: {where}: {'; '.join(drag.verdict)}. {drop} to give a reason"
         if drag.verdict:
             return f"Refused: {where}: {'; '.join(drag.verdict)}"
         return f"Fits: {drag.appointment.patient_name} to {where}"
@@ -400,6 +426,9 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         self._canvas.update()
         QToolTip.hideText()
         verdict: list[str] = drag.verdict or []
+        if verdict and drag.override is not None:
+            self._drop_with_override(drag, target, drag.override)
+            return
         if verdict:
             text = f"{drag.appointment.patient_name} stays where it was: {'; '.join(verdict)}"
             self.feedback.emit(text)
@@ -408,6 +437,33 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         self.feedback.emit("")
         self.move_requested.emit(
             drag.appointment.id, self._target_start(target), self._drag_room(drag)
+        )
+
+    def _drop_with_override(
+        self, drag: Drag[TargetT], target: TargetT, verdict: MoveVerdict
+    ) -> None:
+        """A drop refused only by rules the signed-in clinician may override: their reason is
+        asked (the shared dialog); with it the owner is asked to move the session with the
+        override, without it the session stays where it was."""
+        desk = self._desk
+        assert desk is not None
+        rules = [
+            override_dialog.RefusedRule(f.rule, f.title, f.message) for f in verdict.overridable
+        ]
+        # Looked up on the module at each drop: tests put their own answer there.
+        reason = override_dialog.ask_override_reason(
+            self, step=OVERRIDE_STEP, rules=rules, actor_name=desk.actor.username
+        )
+        name = drag.appointment.patient_name
+        if reason is None or not reason.strip():
+            self.feedback.emit(f"Move cancelled: {name} stays where it was")
+            return
+        self.feedback.emit("")
+        self.override_move_requested.emit(
+            drag.appointment.id,
+            self._target_start(target),
+            self._drag_room(drag),
+            {f.rule: reason.strip() for f in verdict.overridable},
         )
 
     def _cancel_drag(self, *, quiet: bool = False) -> None:
@@ -592,17 +648,26 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
 # -- the ghost ----------------------------------------------------------------------------------
 
 
-def ghost_color(reasons: tuple[str, ...] | None, dark: bool, muted: QColor) -> QColor:
-    """Green where it fits, red where it is refused, ``muted`` while that is worked out."""
+def ghost_color(
+    reasons: tuple[str, ...] | None, dark: bool, muted: QColor, *, needs_override: bool = False
+) -> QColor:
+    """Green where it fits, red where it is refused, amber where it needs an override the
+    signed-in clinician may give, ``muted`` while that is worked out."""
     if reasons is None:
         return muted
+    if reasons and needs_override:
+        return QColor(OVERRIDE_COLORS[dark])
     return QColor((REFUSED_COLORS if reasons else FITS_COLORS)[dark])
 
 
-def ghost_verdict(reasons: tuple[str, ...] | None, fits: str) -> str:
+def ghost_verdict(
+    reasons: tuple[str, ...] | None, fits: str, *, needs_override: bool = False
+) -> str:
     """The ghost's word on the place: still checking, why not, or ``fits``."""
     if reasons is None:
         return "Checking…"
+    if reasons and needs_override:
+        return "⚠ Needs an override: " + "; ".join(reasons)
     if reasons:
         return "✕ " + "; ".join(reasons)
     return fits

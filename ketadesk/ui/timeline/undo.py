@@ -5,7 +5,8 @@ from a context menu).  Each edit calls the services with the desk's actor, and o
 a ``QUndoStack`` as a command that knows how to take it back, again through the services:
 
 - a move is undone by moving the session back to its place as it was booked (same room, monitor
-  and nurse) with ``appointment_changes.move``;
+  and nurse) with ``appointment_changes.move``; a move a clinician made despite a "warn" rule
+  keeps its overrides (rule -> reason) and is made again with them by a redo;
 - a status change by ``appointment_changes.undo_status``, which takes back the latest change (a
   released room is taken again only if it is still free); redo makes the change again;
 - a series move by ``move_series`` with the sessions' old places.
@@ -136,11 +137,13 @@ class MoveCommand(_EditCommand):
         after: PlannedSession,
         after_room: int | None,
         text: str,
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(editor, text)
         self.appointment_id = before.appointment_id
         self.before = before.session
         self.after = after
+        self.overrides = dict(overrides or {})
         self.places = {False: (before.start, before.room_id), True: (after.start, after_room)}
 
     @override
@@ -162,6 +165,7 @@ class MoveCommand(_EditCommand):
             self.after if forward else self.before,
             reason="redo" if forward else "undo",
             now=desk.now(),
+            overrides=self.overrides if forward else None,
         )
 
 
@@ -299,21 +303,36 @@ class ScheduleEditor(QObject):
 
     # -- edits ------------------------------------------------------------------------------
 
-    def move(self, appointment_id: int, new_start: dt.datetime, new_room_id: int | None) -> None:
+    def move(
+        self,
+        appointment_id: int,
+        new_start: dt.datetime,
+        new_room_id: int | None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
         """Move a session to ``new_start`` in ``new_room_id`` (None: no room); ``refused`` is
-        emitted when it cannot go there."""
+        emitted when it cannot go there.  ``overrides``: rule code -> the signed-in
+        clinician's reason to go ahead despite that "warn" rule (recorded and audited by the
+        service; a redo makes the move again with them)."""
         desk = self.desk
+        given = dict(overrides or {})
 
         def work() -> tuple[Placement, PlannedSession]:
             before = placement_of(desk.db, appointment_id)
-            after = plan_move(desk.db, appointment_id, new_start, new_room_id, now=desk.now())
-            appointment_changes.move(desk.db, desk.actor, appointment_id, after, now=desk.now())
+            after = plan_move(
+                desk.db, appointment_id, new_start, new_room_id, now=desk.now(), overrides=given
+            )
+            appointment_changes.move(
+                desk.db, desk.actor, appointment_id, after, now=desk.now(), overrides=given
+            )
             return before, after
 
         def moved(result: tuple[Placement, PlannedSession]) -> None:
             before, after = result
             text = f"Move {before.patient_name or 'session'}"
-            self._push(MoveCommand(self, before, after, new_room_id, text))
+            if given:
+                text += " (override)"
+            self._push(MoveCommand(self, before, after, new_room_id, text, given))
             self.freed.emit(appointment_id)
 
         refusal = self._refusal("The session was not moved")
@@ -523,6 +542,7 @@ class ScheduleEditor(QObject):
     def attach(self, view: DayView) -> None:
         """Let a day view's requests (drops, context menu) be made by this editor."""
         view.move_requested.connect(self.move)
+        view.override_move_requested.connect(self.move)
         view.status_requested.connect(self._on_view_status_requested)
 
     # -- inside -----------------------------------------------------------------------------

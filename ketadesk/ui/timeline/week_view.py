@@ -85,7 +85,7 @@ from ketadesk.ui.timeline.week_layout import (
 if TYPE_CHECKING:
     from typing_extensions import override
 
-    from ketadesk.services.booking.move_check import MoveCheck
+    from ketadesk.services.booking.move_check import MoveCheck, MoveVerdict
     from ketadesk.ui.common.desk import Desk  # its import reaches the store: not needed at start-up
 else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
     _F = TypeVar("_F")
@@ -141,6 +141,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         appointment_activated(int): the id of a session to open.
         move_requested(int, object, object): appointment id, new start (aware datetime), its
             room id (unchanged; None: no room).  Emitted on a drop the check accepted.
+        override_move_requested(int, object, object, object): the same, and the overrides
+            (rule code -> the clinician's reason) for a drop refused only by "warn" rules.
         move_refused(str): a drop (or keyboard move) was refused: why, in the desk's words.
         status_requested(int, str, str): appointment id, action ("check_in", "start",
             "complete", "no_show", "cancel"), reason (a cancellation's; else empty).
@@ -161,6 +163,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
     day_activated = Signal(object)
     appointment_activated = Signal(int)
     move_requested = Signal(int, object, object)
+    override_move_requested = Signal(int, object, object, object)
     move_refused = Signal(str)
     status_requested = Signal(int, str, str)
     series_move_requested = Signal(int)
@@ -646,12 +649,14 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
 
         return load
 
-    def _verdict(self, drag: Drag[WeekDropTarget], target: WeekDropTarget) -> list[str]:
+    def _verdict(self, drag: Drag[WeekDropTarget], target: WeekDropTarget) -> MoveVerdict:
+        from ketadesk.services.booking.move_check import MoveVerdict
+
         start = self._target_start(target)
         check = next((c for c in _checks(drag) if c.covers(start)), None)
         if check is None:
-            return ["the move cannot be checked: outside the week read"]
-        return list(check.check(start, self._drag_room(drag)))
+            return MoveVerdict(reasons=("the move cannot be checked: outside the week read",))
+        return check.verdict(start, self._drag_room(drag))
 
     def _where(self, drag: Drag[WeekDropTarget], target: WeekDropTarget) -> str | None:
         week = self._week
@@ -1120,14 +1125,16 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         day = week.days[block.day_index].day
         duration = max(1, wall_minute(a.end, day) - wall_minute(a.start, day))
         rect = qrectf(week_ghost_rect(layout, target, duration, self.m))
-        color = ghost_color(drag.reasons, self.dark, self.muted)
+        color = ghost_color(drag.reasons, self.dark, self.muted, needs_override=drag.needs_override)
         p = self.p
         fill = mix(color, self.base, 0.2)
         paint_ghost_frame(p, rect, color, fill, stripe=STRIPE_WIDTH + 1, radius=3)
         start = drag.start.astimezone(week.days[target.day].day_start.tzinfo)
         end = start + dt.timedelta(minutes=duration)
         verdict = ghost_verdict(
-            drag.reasons, "✓ Fits" + (f" in {a.room_name}" if a.room_name else "")
+            drag.reasons,
+            "✓ Fits" + (f" in {a.room_name}" if a.room_name else ""),
+            needs_override=drag.needs_override,
         )
         x = rect.x() + STRIPE_WIDTH + TEXT_PADDING + 2
         width = rect.width() - STRIPE_WIDTH - 2 * TEXT_PADDING - 3
@@ -1190,7 +1197,9 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         if self.drag is not None and self.target is not None and self.target.day == index:
             # The day the ghost is on, marked where the eye looks for days (it may be
             # scrolled out of sight below).
-            mark = ghost_color(self.drag.reasons, self.dark, self.muted)
+            mark = ghost_color(
+                self.drag.reasons, self.dark, self.muted, needs_override=self.drag.needs_override
+            )
             p.fillRect(QRectF(column.x, m.header_height - 4, column.w, 4), mark)
         if column.day == self.chosen:
             p.setPen(QPen(self.highlight, 1, Qt.PenStyle.DotLine))
