@@ -7,8 +7,11 @@ Each picture is ``ketadesk screenshot`` run as a user runs it (no sign-in), at 1
 demo built fresh for Tuesday 24 November 2026 with the clock held at 10:52 that morning, so the
 pictures are the same from one run to the next.  Before the pictures, the front desk works the
 first calls of the confirmation list (through the services, as the window would), so that the
-list shows calls made.  Dialogs (booking, patient record, monitoring record, trend chart) have
-their pictures made by their own tests' helpers; this script covers the window's views.
+list shows calls made.  Most dialogs (booking, monitoring record, trend chart) have their
+pictures made by their own tests' helpers; this script covers the window's views and, painted in
+this process on the same demo and clock after the views, Settings ▸ Clinic rules and the
+patient record of a patient whose series is at risk: the front desk first cancels, late ("no
+ride today"), the first series session of the day still to come (through the services).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,10 +43,18 @@ VIEWS = {
     "confirmations": ("confirmations.png", "frontdesk"),
 }
 SIZE = ("1400", "900")
+#: Pages painted here, not through `ketadesk screenshot`: name -> (file, the user's role).
+DIALOGS = {
+    "settings-rules": ("settings-rules.png", "admin"),
+    "patient-record": ("patient-record.png", "nurse"),
+}
+#: How long a page may take to read what it shows.
+SETTLE_S = 60.0
 
 
 def build(url: str) -> None:
-    """The demo clinic of DAY, with the first confirmation calls of the next open day made."""
+    """The demo clinic of DAY, with the first confirmation calls of the next open day made and
+    a late cancellation this morning (its series at risk on the recall list and the record)."""
     from ketadesk.services.access.accounts import list_users
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.common.context import Actor
@@ -78,6 +90,7 @@ def build(url: str) -> None:
                 set_checklist_item(
                     db, desk, first.appointment_id, key, True, ride_pickup=pickup, now=NOW
                 )
+        _late_cancellation(db, desk)
     finally:
         db.dispose()
 
@@ -92,20 +105,114 @@ def shoot(url: str, view: str, out: Path) -> None:
     )
 
 
+def _settle(done: object, what: str) -> None:
+    """Turn the event loop until ``done()`` (the page's reads answered), then a few rounds."""
+    import time
+
+    from PySide6.QtCore import QCoreApplication
+
+    assert callable(done)
+    deadline = time.monotonic() + SETTLE_S
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what}: not shown within {SETTLE_S:.0f} s")
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+    for _ in range(20):
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+
+
+def _late_cancellation(db: Any, actor: Any) -> int:
+    """Cancel the day's first series session still to come, late: its patient's series is at
+    risk, with an outreach call and a make-up to offer.  The patient's id."""
+    from sqlalchemy import select
+
+    from ketadesk.services.booking.appointment_changes import change_status
+    from ketadesk.services.followups.recall import at_risk_list
+    from ketadesk.store.models import Appointment
+
+    with db.read() as session:
+        first = session.scalars(
+            select(Appointment.id)
+            .where(
+                Appointment.series_id.is_not(None),
+                Appointment.status == "booked",
+                Appointment.starts_at > NOW,
+                Appointment.starts_at < NOW + dt.timedelta(hours=8),
+            )
+            .order_by(Appointment.starts_at, Appointment.id)
+        ).first()
+    if first is None:
+        raise SystemExit("the demo has no series session left today to cancel")
+    change_status(db, actor, first, "cancel", reason="no ride today", now=NOW)
+    return at_risk_list(db, now=NOW)[0].patient_id
+
+
+def shoot_dialog(url: str, name: str, out: Path) -> None:
+    """A page the window opens as a dialog, painted here at SIZE on the demo at NOW."""
+    from PySide6.QtWidgets import QApplication
+
+    from ketadesk.services.access.accounts import list_users
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.common.context import Actor
+    from ketadesk.ui.common.background import wait_for_background_work
+    from ketadesk.ui.common.desk import Desk
+
+    app = QApplication.instance() or QApplication([])
+    file, role = DIALOGS[name]
+    db = open_clinic(url).db
+    try:
+        user = next(u for u in list_users(db) if u.role == role)
+        desk = Desk(db, Actor(user_id=user.id, username=user.username, role=role), now=lambda: NOW)
+        if name == "settings-rules":
+            from ketadesk.ui.settings.rules_page import RulesPage
+
+            page = RulesPage(desk)
+            page.resize(int(SIZE[0]) * 2 // 3, int(SIZE[1]))
+            page.show()
+            _settle(lambda: bool(page.levels), name)
+            widget = page
+        else:
+            from ketadesk.services.followups.recall import at_risk_list
+            from ketadesk.ui.patients.patient_record import PatientRecordView
+
+            patient = at_risk_list(db, now=NOW)[0].patient_id
+            view = PatientRecordView(desk, patient)
+            view.resize(int(SIZE[0]), int(SIZE[1]))
+            view.show()
+            _settle(lambda: view.record is not None, name)
+            widget = view
+        assert widget.grab().save(str(out / file)), f"{out / file} not written"
+        widget.close()
+        widget.deleteLater()
+        assert app is not None
+        _settle(lambda: True, name)
+    finally:
+        # A read the page started (a trend, a refresh) ends before its database goes.
+        wait_for_background_work()
+        db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("views", nargs="*", metavar="VIEW", help=f"any of {', '.join(VIEWS)}")
+    names = (*VIEWS, *DIALOGS)
+    parser.add_argument("views", nargs="*", metavar="VIEW", help=f"any of {', '.join(names)}")
     args = parser.parse_args()
-    unknown = [v for v in args.views if v not in VIEWS]
+    unknown = [v for v in args.views if v not in names]
     if unknown:
-        parser.error(f"no view {', '.join(unknown)}; the views are {', '.join(VIEWS)}")
-    views = args.views or list(VIEWS)
+        parser.error(f"no view {', '.join(unknown)}; the views are {', '.join(names)}")
+    views = args.views or list(names)
     folder = Path(tempfile.mkdtemp(prefix="ketadesk-shots-"))
     url = f"sqlite:///{folder / 'demo.sqlite'}"
     build(url)
     for view in views:
-        shoot(url, view, args.out)
+        if view in VIEWS:
+            shoot(url, view, args.out)
+    for view in views:
+        if view in DIALOGS:
+            shoot_dialog(url, view, args.out)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,9 @@ GATING_RULES = (
     "prior_auth_valid",
     "driver_arranged",
 )
+#: How hard a gating rule stops a booking: refused, refused until a clinician gives a reason,
+#: or not checked.
+GATING_LEVELS = ("block", "warn", "off")
 FOLLOWUP_KINDS = (
     "next_day_call",
     "rems_form",
@@ -765,7 +768,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
     for rule in gating_r.data:
         if rule not in GATING_RULES:
             raise gating_r.fail(rule, f"is not a gating rule; known: {', '.join(GATING_RULES)}")
-        gating[rule] = gating_r.choice(rule, ("block", "warn", "off"))
+        gating[rule] = gating_r.choice(rule, GATING_LEVELS)
     mon = root.table("monitoring")
     monitoring = {k: mon.integer(k) for k in mon.data}
     rems = root.table("rems") if root.has("rems") else _Reader({}, "rems", source)

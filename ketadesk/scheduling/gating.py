@@ -271,7 +271,7 @@ def _prior_auth(
             )
     left = facts.prior_auth_sessions_left
     if left is not None:
-        units = elig.prior_auth_units.get(spec.code, 1)
+        units = prior_auth_units(spec.code, elig)
         # In date order, each session uses its units; those past the authorization are named.
         over = [d for i, d in enumerate(dates) if (i + 1) * units > left]
         if over:
@@ -284,6 +284,46 @@ def _prior_auth(
                 )
             problems[-1] += f" ({_list(over)} not covered)" if len(over) < len(dates) else ""
     return "; ".join(problems) or None
+
+
+def prior_auth_units(session_type: str, elig: EligibilitySettings) -> int:
+    """The units of a prior authorization one session of ``session_type`` spends
+    (``[eligibility.prior_auth_units]``, 1 unless configured)."""
+    return elig.prior_auth_units.get(session_type, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class PriorAuthSpend:
+    """What one session spends of a patient's prior authorization, as ``prior_auth_valid``
+    counts it: ``before`` units spent by the sessions ahead of it, ``units`` its own."""
+
+    before: int
+    units: int
+
+    @property
+    def through(self) -> int:
+        """The last unit this session spends (1-based): "PA 4 of 6"."""
+        return self.before + self.units
+
+    def left_for(self, authorized: int) -> int:
+        """The units left for this session once the sessions ahead of it have spent theirs
+        (``PatientFacts.prior_auth_sessions_left`` when it is judged alone)."""
+        return max(0, authorized - self.before)
+
+
+def prior_auth_spending(
+    sessions: Iterable[tuple[Any, str]], elig: EligibilitySettings
+) -> dict[Any, PriorAuthSpend]:
+    """Each prior-authorized session's spend: ``sessions`` are (key, session type) in date
+    order (the booked ones the authorization pays for); each spends its type's units after
+    those before it."""
+    out: dict[Any, PriorAuthSpend] = {}
+    used = 0
+    for key, session_type in sessions:
+        units = prior_auth_units(session_type, elig)
+        out[key] = PriorAuthSpend(used, units)
+        used += units
+    return out
 
 
 def _age(

@@ -381,3 +381,18 @@ def test_eligibility_config_errors_name_the_key(
         parse_eligibility_settings(given, "clinic.toml", clinic.catalog.session_types)
     assert str(err.value).startswith("clinic.toml: ")
     assert problem in str(err.value)
+
+
+def test_prior_auth_spending_counts_each_sessions_units_in_date_order() -> None:
+    from ketadesk.scheduling.gating import parse_eligibility_settings, prior_auth_spending
+
+    elig = parse_eligibility_settings({"prior_auth_units": {"spravato": 2}})
+    spends = prior_auth_spending([(10, "spravato"), (11, "iv_infusion"), (12, "spravato")], elig)
+    assert [(s.before, s.units, s.through) for s in spends.values()] == [
+        (0, 2, 2),
+        (2, 1, 3),
+        (3, 2, 5),
+    ]
+    # What prior_auth_valid is given for the third alone: 6 authorized, 3 spent ahead of it.
+    assert spends[12].left_for(6) == 3
+    assert spends[12].left_for(2) == 0

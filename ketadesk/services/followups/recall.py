@@ -255,13 +255,17 @@ class AtRiskRow:
         return "; ".join(self.missed)
 
 
-def at_risk_list(db: Database, *, now: dt.datetime | None = None) -> list[AtRiskRow]:
+def at_risk_list(
+    db: Database, *, now: dt.datetime | None = None, patient_id: int | None = None
+) -> list[AtRiskRow]:
     """Series at risk: a counted miss with its outreach call standing; the most pressing call
-    first (its deadline, then the patient)."""
+    first (its deadline, then the patient).  ``patient_id``: that patient's only (the patient
+    record)."""
     now = now or utcnow()
     with db.read() as session:
         catalog = load_config(session).catalog
         calendar = ClinicCalendar(catalog.settings)
+        whose = () if patient_id is None else (Appointment.patient_id == patient_id,)
         rows = session.execute(
             select(
                 FollowUp.id.label("follow_up_id"),
@@ -291,6 +295,7 @@ def at_risk_list(db: Database, *, now: dt.datetime | None = None) -> list[AtRisk
                 FollowUp.kind == OUTREACH_CALL,
                 FollowUp.status.in_(_STANDING),
                 Patient.active.is_(True),
+                *whose,
             )
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()

@@ -157,7 +157,7 @@ def parse_date(text: str) -> dt.date:
     elif us:
         month, day, year = (int(g) for g in us.groups())
     else:
-        raise ValueError(f"{text!r} is not a date: type YYYY-MM-DD or MM/DD/YYYY")
+        raise ValueError(f"{text!r} is not a date: type it month first, MM/DD/YYYY")
     try:
         return dt.date(year, month, day)
     except ValueError:

@@ -40,6 +40,7 @@ from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.booking.planning import load_patient_facts
 from ketadesk.services.common.context import Actor, Database, NotFound, may, utcnow
+from ketadesk.services.followups.recall import AtRiskRow, at_risk_list
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
@@ -283,6 +284,12 @@ class PatientRecord:
     as_of: dt.datetime  # local
     # Why the clinical part is left out ("" when it is shown): the reader's role may not read it.
     withheld: str = ""
+    # The patient's series at risk (a counted miss with its outreach call standing), as the
+    # recall list's At risk tab has them: what was missed, the call, the miss to make up.
+    at_risk: tuple[AtRiskRow, ...] = ()
+
+    def at_risk_of(self, series_id: int) -> AtRiskRow | None:
+        return next((r for r in self.at_risk if r.series_id == series_id), None)
 
     @property
     def clinical(self) -> bool:
@@ -508,6 +515,7 @@ def patient_record(
         timezone=catalog.settings.timezone,
         as_of=local_now,
         withheld="" if clinical else CLINICAL_WITHHELD,
+        at_risk=tuple(at_risk_list(db, now=moment, patient_id=patient_id)),
     )
 
 

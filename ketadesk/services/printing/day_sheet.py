@@ -23,7 +23,13 @@ from zoneinfo import ZoneInfo
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
-from ketadesk.scheduling.gating import PatientFacts, ScreeningStatus, check_gates
+from ketadesk.scheduling.gating import (
+    PatientFacts,
+    ScreeningStatus,
+    check_gates,
+    eligibility_settings,
+    prior_auth_spending,
+)
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.printing.layout import (
@@ -95,6 +101,11 @@ class SheetSession:
     #: The rules a clinician overrode for this session or its series: (rule code, reason, who),
     #: printed where the station looks (the reason left out on the public sheet).
     overrides: tuple[tuple[str, str, str], ...] = ()
+    #: What the session spends of the patient's prior authorization, in words read at a
+    #: glance ("PA 4 of 6 (exp 12/31)"); "" when its type needs none or none is on file.
+    prior_auth: str = ""
+    #: Why that spend is not covered ("past its units", "past expiry"); "" when it is.
+    prior_auth_problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +198,7 @@ WHERE o.appointment_id IN ({ids}) OR o.series_id IN ({series})
 ORDER BY o.at, o.id
 """
 PRIOR_AUTH_SQL = """
-SELECT a.id, a.patient_id
+SELECT a.id, a.patient_id, t.code
 FROM appointment a
 JOIN session_type t ON t.id = a.session_type_id
 WHERE a.patient_id IN ({patients}) AND t.code IN ({codes}) AND a.status IN ({statuses})
@@ -255,7 +266,7 @@ def day_sheet_from_queries(
     ids = [a.id for a in active]
     holds = _fetch(queries, HOLDS_SQL, ids=ids) if ids else []
     people = _fetch(queries, PEOPLE_SQL, ids=ids) if ids else []
-    gates = _open_gates(queries, catalog, active, people) if ids else {}
+    gates, prior_auth = _open_gates(queries, catalog, active, people) if ids else ({}, {})
     overridden = _overrides(queries, people) if ids else {}
     monitor: dict[int, str] = {}
     staff: dict[int, dict[int, str]] = defaultdict(dict)  # appointment -> {resource id: label}
@@ -311,6 +322,8 @@ def day_sheet_from_queries(
             ride_pickup=str(checklist.get("ride_pickup") or ""),
             needs_driver=bool(dosing),
             gate_warnings=gates.get(a.id, ()),
+            prior_auth=prior_auth.get(a.id, ("", ""))[0],
+            prior_auth_problem=prior_auth.get(a.id, ("", ""))[1],
             overrides=tuple(
                 (rule, "" if use_initials else reason, who)
                 for rule, reason, who in overridden.get(a.id, ())
@@ -365,12 +378,15 @@ def _open_gates(
     catalog: Catalog,
     active: Sequence[DayAppointment],
     people: Sequence[Any],
-) -> dict[int, tuple[str, ...]]:
+) -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[str, str]]]:
     """Per appointment of the day, the gating rules it does not meet that no clinician has
-    overridden (for that appointment or its series).
+    overridden (for that appointment or its series); and what it spends of the patient's prior
+    authorization, (words, problem or "") as ``prior_auth_text`` says them.
 
-    Prior-authorized sessions count in time order: a session is covered when it is among the
-    first the authorization's remaining sessions pay for."""
+    Prior-authorized sessions count as ``prior_auth_valid`` counts them: the patient's booked
+    ones in time order, each spending its ``[eligibility.prior_auth_units]`` after those ahead
+    (``scheduling.gating.prior_auth_spending``); a session of the day not booked any more (in
+    progress, completed) counts as the first."""
     facts_of = {row[0]: row for row in people}
     patient_ids = sorted({row[7] for row in people})
     series_ids = sorted({row[8] for row in people if row[8] is not None})
@@ -385,18 +401,22 @@ def _open_gates(
     prior_auth_codes = [
         c for c, t in catalog.session_types.items() if "prior_auth_valid" in t.gating
     ]
-    # Each patient's prior-authorized sessions still to come, in time order (ids).
-    ahead: dict[int, list[int]] = defaultdict(list)
+    elig = eligibility_settings(catalog.settings)
+    # Each patient's prior-authorized sessions still to come, in time order: (id, type).
+    ahead: dict[int, list[tuple[int, str]]] = defaultdict(list)
     if prior_auth_codes:
-        for appointment_id, patient_id in _fetch(
+        for appointment_id, patient_id, code in _fetch(
             queries,
             PRIOR_AUTH_SQL,
             patients=patient_ids,
             codes=prior_auth_codes,
             statuses=sorted(MOVABLE_STATUSES),
         ):
-            ahead[patient_id].append(appointment_id)
+            ahead[patient_id].append((appointment_id, code))
+    spends = {p: prior_auth_spending(queue, elig) for p, queue in ahead.items()}
+    show_prior_auth = catalog.settings.gating.get("prior_auth_valid") != "off"
     out: dict[int, tuple[str, ...]] = {}
+    words: dict[int, tuple[str, str]] = {}
     for a in active:
         spec = catalog.session_types.get(a.session_type_code)
         row = facts_of.get(a.id)
@@ -415,10 +435,24 @@ def _open_gates(
             eligibility_flags,
             prior_auth_starts_on,
         ) = patients[row[7]]
+        authorized = left
+        spend = (
+            spends.get(patient_id, {}).get(a.id)
+            or prior_auth_spending([(a.id, a.session_type_code)], elig)[a.id]
+        )
         if left is not None:
-            queue = ahead.get(patient_id, [])
-            place = queue.index(a.id) if a.id in queue else 0
-            left = max(0, left - place)
+            left = spend.left_for(left)
+        if show_prior_auth and "prior_auth_valid" in spec.gating:
+            said = prior_auth_text(
+                a.start.date(),
+                spend.before,
+                spend.units,
+                authorized,
+                _date(prior_auth_starts_on),
+                _date(prior_auth_expires_on),
+            )
+            if said[0]:
+                words[a.id] = said
         facts = PatientFacts(
             screening_status=ScreeningStatus(screening_status),
             screening_cleared_on=_date(screening_cleared_on),
@@ -439,7 +473,45 @@ def _open_gates(
         )
         if open_:
             out[a.id] = open_
-    return out
+    return out, words
+
+
+def _month_day(day: dt.date, sheet_day: dt.date) -> str:
+    """``12/31``, with the year when it is not the sheet's (``1/15/2027``)."""
+    text = f"{day.month}/{day.day}"
+    return text if day.year == sheet_day.year else f"{text}/{day.year}"
+
+
+def prior_auth_text(
+    day: dt.date,
+    before: int,
+    units: int,
+    authorized: int | None,
+    starts_on: dt.date | None,
+    expires_on: dt.date | None,
+) -> tuple[str, str]:
+    """A session's spend of a prior authorization as the front desk reads it, and what is wrong
+    with it, in a few words (the rule's own warning says it in full): ("PA 4 of 6 (exp 12/31)",
+    ""), ("PA 3-4 of 6" for a two-unit session), ("PA 7 of 6", "past its units"), ("PA 2 of 6
+    (exp 11/30)", "past expiry").  ("", "") when no authorization is on file (the gating
+    warning says so)."""
+    if authorized is None and expires_on is None:
+        return "", ""
+    parts = ["PA"]
+    if authorized is not None:
+        spent = before + units
+        span = f"{before + 1}-{spent}" if units > 1 else f"{spent}"
+        parts.append(f"{span} of {authorized}")
+    if expires_on is not None:
+        parts.append(f"(exp {_month_day(expires_on, day)})")
+    problems = []
+    if authorized is not None and before + units > authorized:
+        problems.append("past its units")
+    if expires_on is not None and day > expires_on:
+        problems.append("past expiry")
+    if starts_on is not None and day < starts_on:
+        problems.append(f"before it starts {_month_day(starts_on, day)}")
+    return " ".join(parts), "; ".join(problems)
 
 
 def _split_name(full: str) -> tuple[str, str]:
@@ -563,6 +635,13 @@ def _session_row(s: SheetSession, by: str) -> str:
         )
     elif s.needs_driver:
         checks.append(("&#9746;" if s.fasting_confirmed else "&#9744;") + "&nbsp;Fasting")
+    if s.prior_auth_problem:  # flagged: the payer may not cover this session
+        checks.append(
+            f'<span class="warn">&#9888; <b>{html.escape(s.prior_auth)}</b>: '
+            f"{html.escape(s.prior_auth_problem)}</span>"
+        )
+    elif s.prior_auth:
+        checks.append(f"<b>{html.escape(s.prior_auth)}</b>")
     for warning in s.gate_warnings:  # never shortened: each is a reason not to dose
         checks.append(f'<span class="warn">&#9888; {html.escape(warning)}</span>')
     for rule, reason, decided_by in s.overrides:  # a clinician's decision, for the station

@@ -32,6 +32,13 @@ from ketadesk.scheduling.catalog import ConfigError
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, InvalidFields, utcnow
+from ketadesk.services.settings.rule_levels import (
+    LevelGroup,
+    check_level,
+    level_groups,
+    level_rules,
+    set_level,
+)
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import read_raw_config
 from ketadesk.store.models import ClinicSetting, Protocol, SessionType
@@ -159,6 +166,8 @@ class RuleGroup:
 @dataclass(frozen=True)
 class ClinicRules:
     groups: tuple[RuleGroup, ...]
+    #: How hard each rule stops a step (block / warn / off), saved by ``save_rules`` too.
+    levels: tuple[LevelGroup, ...] = ()
 
     def value(self, key: str) -> int:
         return next(f.value for g in self.groups for f in g.fields if f.key == key)
@@ -291,7 +300,7 @@ def _per_type_fields(key: str, table: Mapping[str, Any]) -> Iterator[RuleField]:
 
 
 def _rules(raw: RawConfig) -> ClinicRules:
-    return ClinicRules(tuple(_groups(raw)))
+    return ClinicRules(tuple(_groups(raw)), level_groups(raw))
 
 
 def read_rules(db: Database) -> ClinicRules:
@@ -351,9 +360,12 @@ def _field_of(message: str, keys: list[str]) -> tuple[str, str]:
 
 
 def save_rules(
-    db: Database, actor: Actor, values: Mapping[str, int], *, now: dt.datetime | None = None
+    db: Database, actor: Actor, values: Mapping[str, int | str], *, now: dt.datetime | None = None
 ) -> int:
     """Save changed rule values (administrators only); returns how many entities changed.
+
+    A value is a whole number, or a rule's level ("block", "warn", "off") at its
+    ``<section>.<rule>`` key (``rule_levels``).
 
     The whole configuration with the new values goes through the loader's validation first:
     a mistake raises InvalidFields naming the field with the loader's own message, and
@@ -369,13 +381,20 @@ def save_rules(
             copy.deepcopy(raw.protocols),
         )
         errors: dict[str, str] = {}
+        levels = level_rules(raw)
         for key, value in values.items():
+            if key in levels:
+                if mistake := check_level(levels[key], value):
+                    errors[key] = mistake
+                else:
+                    set_level(new.clinic, key, str(value))
+                continue
             if not _is_int(value):
                 errors[key] = f"must be a whole number, got {value!r}"
                 continue
             doc, inner = _document(new, key)
             try:
-                _set(doc, inner, value)
+                _set(doc, inner, cast("int", value))
             except (KeyError, IndexError, TypeError):
                 errors[key] = "is not a rule of this clinic's configuration"
         if errors:
@@ -393,9 +412,11 @@ def _write(session: Session, actor: Actor, old: RawConfig, new: RawConfig, now: 
     for key, value in new.clinic.items():
         if old.clinic.get(key) != value:
             row = session.get(ClinicSetting, key)
-            assert row is not None
-            row.value = value
-            row.updated_at = now
+            if row is None:  # a section an older clinic lacks (a rule's level, set here)
+                session.add(ClinicSetting(key=key, value=value, updated_at=now))
+            else:
+                row.value = value
+                row.updated_at = now
             audit.record(
                 session,
                 actor,

@@ -52,8 +52,9 @@ class OverrideDialog(QDialog):
         )
         heading = QLabel(
             f"<p>The clinic's rules refuse to <b>{_escape(step)}</b>:</p><ul>{items}</ul>"
-            f"<p>{_escape(actor_name)}, you may go ahead with a reason. The reason is recorded "
-            "with the appointment, in the audit trail and on the day sheet.</p>"
+            f"<p>Signed in as <b>{_escape(actor_name)}</b>, you may go ahead with a reason. "
+            "The reason is recorded with the appointment, in the audit trail and on the day "
+            "sheet.</p>"
         )
         heading.setWordWrap(True)
         heading.setObjectName("override-rules")

@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.gating import EligibilitySettings, consent_lapses_on
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
 from ketadesk.services.patients.duplicates import (
@@ -69,12 +68,14 @@ from ketadesk.services.reminders.consent import (
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.colors import is_dark
+from ketadesk.ui.common.dates import us_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.sizing import fixed_minimum
 
 #: Fields typed over several lines.
 MULTILINE_FIELDS = frozenset({"address", "notes", "contraindications"})
-DATE_HINT = "YYYY-MM-DD or MM/DD/YYYY"
+#: A US clinic types month first; ISO (YYYY-MM-DD) is accepted too but never shown.
+DATE_HINT = "MM/DD/YYYY"
 #: Error text: a red that reads on light and on dark backgrounds.
 ERROR_COLORS = {"light": "#b3261e", "dark": "#f2b8b5"}
 MULTILINE_ROWS = 3
@@ -98,6 +99,14 @@ def names_from_hint(text: str) -> tuple[str, str]:
     if len(words) == 1:
         return "", words[0]
     return " ".join(words[:-1]), words[-1]
+
+
+def _form_layout(parent: QWidget) -> QFormLayout:
+    """A form whose long rows put the field under its label when the window is narrow (the
+    two columns of the form fit a 1000 px window without scrolling sideways)."""
+    form = QFormLayout(parent)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return form
 
 
 class FlagBoxes(QWidget):
@@ -155,15 +164,32 @@ class FlagBoxes(QWidget):
             box.setChecked(code in codes)
 
 
+def shown_date(text: str) -> str:
+    """A form's date (ISO, as the services give it, or as typed) as the desk reads it,
+    ``05/17/1980``; text that is not a date is left as it is."""
+    try:
+        return us_date(parse_date(text)) if text.strip() else text
+    except ValueError:
+        return text
+
+
 class _Field:
-    """One form field: its editor and the label under it that names what is wrong."""
+    """One form field: its editor and the label under it that names what is wrong.
+
+    A date is shown month first; the text it was given (ISO from the services) is handed back
+    while the date shown is untouched, so an unchanged date reads as unchanged to the save."""
 
     def __init__(self, name: str, editor: QWidget, error: QLabel) -> None:
         self.name = name
         self.editor = editor
         self.error = error
+        self._given: tuple[str, str] | None = None  # (the text given, the text shown for it)
 
     def text(self) -> str:
+        if self._given is not None and isinstance(self.editor, QLineEdit):
+            given, shown = self._given
+            if self.editor.text() == shown:
+                return given
         if isinstance(self.editor, FlagBoxes):
             return self.editor.text()
         if isinstance(self.editor, QComboBox):
@@ -174,6 +200,11 @@ class _Field:
         return self.editor.text()
 
     def set_text(self, value: str) -> None:
+        if self.name in DATE_FIELDS and isinstance(self.editor, QLineEdit):
+            shown = shown_date(value)
+            self._given = (value, shown)
+            self.editor.setText(shown)
+            return
         if isinstance(self.editor, FlagBoxes):
             self.editor.set_text(value)
         elif isinstance(self.editor, QComboBox):
@@ -204,7 +235,7 @@ def consent_note(consent: ReminderConsentRecord | None) -> str:
     when = consent.recorded_at
     answer = "Agreed" if consent.opted_in else "Declined"
     who = f" by {consent.recorded_by}" if consent.recorded_by else ""
-    return f"{answer} {when.month}/{when.day}/{when.year}{who}."
+    return f"{answer} {us_date(when)}{who}."
 
 
 class PatientFormDialog(QDialog):
@@ -260,13 +291,13 @@ class PatientFormDialog(QDialog):
         self._color_errors(self.message)
 
         contact = QGroupBox("Patient and contact", self)
-        contact_form = QFormLayout(contact)
+        contact_form = _form_layout(contact)
         for name in CONTACT_FIELDS:
             self._add_field(contact_form, name, contact)
         self._consent = consent
         contact_form.addRow("Reminders:", self._build_reminder_consent(contact))
         clinical = QGroupBox("Clinical gating facts", self)
-        clinical_form = QFormLayout(clinical)
+        clinical_form = _form_layout(clinical)
         for name in CLINICAL_FIELDS:
             self._add_field(clinical_form, name, clinical)
             if name == "consent_signed_on":
@@ -403,8 +434,7 @@ class PatientFormDialog(QDialog):
         for dup in duplicates:
             born = dup.date_of_birth
             if born:
-                parsed = dt.date.fromisoformat(born)
-                born = f"{parsed.month:02d}/{parsed.day:02d}/{parsed.year}"
+                born = us_date(dt.date.fromisoformat(born))
             facts = ", ".join(
                 f for f in (f"born {born}" if born else "", dup.phone, dup.email) if f
             )
@@ -497,9 +527,12 @@ class PatientFormDialog(QDialog):
         stack.setSpacing(2)
         stack.addWidget(editor)
         stack.addWidget(error)
-        caption = QLabel(f"{label}:", parent)
-        caption.setBuddy(editor)
-        form.addRow(caption, cell)
+        if isinstance(editor, FlagBoxes):
+            form.addRow(cell)  # its own headings name the lists: no caption beside them
+        else:
+            caption = QLabel(f"{label}:", parent)
+            caption.setBuddy(editor)
+            form.addRow(caption, cell)
         self.fields[name] = _Field(name, editor, error)
 
     def _color_errors(self, label: QLabel) -> None:
@@ -546,7 +579,7 @@ class PatientFormDialog(QDialog):
                 else None
             )
             if lapses is not None:
-                last = short_date(lapses - dt.timedelta(days=1), year=True)
+                last = us_date(lapses - dt.timedelta(days=1))
                 note = f"Valid {months} months: covers sessions through {last}."
         self.consent_validity.setText(note)
         self.consent_validity.setVisible(bool(note) and not self._withheld_now())

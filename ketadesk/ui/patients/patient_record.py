@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.followups.recall import AtRiskRow
 from ketadesk.services.monitoring.measurements import MeasureTrend, instruments, measure_trend
 from ketadesk.services.patients.patient_record import (
     PatientRecord,
@@ -87,6 +88,8 @@ class PatientRecordView(QWidget):
         calendar_exported(str): the calendar export ended: "" when written, else what went
             wrong (also shown).
         merged(int): this chart was merged into the chart with this id.
+        make_up_requested(int): offer the make-up of this missed series appointment (a series
+            at risk, as on the recall list's At risk tab).
 
     Attributes:
         record: the record shown (None until read).
@@ -100,12 +103,15 @@ class PatientRecordView(QWidget):
     trend_shown = Signal()
     calendar_exported = Signal(str)
     merged = Signal(int)
+    make_up_requested = Signal(int)
 
     def __init__(self, desk: Desk, patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._desk = desk
         self.patient_id = patient_id
         self.record: PatientRecord | None = None
+        #: The Make-up… button of each series at risk, by series id.
+        self.make_up_buttons: dict[int, QPushButton] = {}
         self._call: BackgroundCall[PatientRecord] | None = None
         self._trends = LatestOnly(self, busy="Reading the trend…")
         # Whether the reader may see the clinical part (the services withhold it otherwise);
@@ -442,12 +448,47 @@ class PatientRecordView(QWidget):
             widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
+        self.make_up_buttons = {}
         if not record.series:
             self.series_layout.addWidget(QLabel("No series yet.", self.series_box))
         for progress in record.series:
-            self.series_layout.addWidget(self._series_panel(progress))
+            panel = self._series_panel(progress)
+            risk = record.at_risk_of(progress.series_id)
+            layout = panel.layout()
+            if risk is not None and layout is not None:
+                layout.addWidget(self._at_risk_part(risk, panel))
+            self.series_layout.addWidget(panel)
         self.series_layout.addStretch(1)
-        self.series_box.setTitle(f"Series ({len(record.series)})")
+        at_risk = f", {len(record.at_risk)} at risk" if record.at_risk else ""
+        self.series_box.setTitle(f"Series ({len(record.series)}{at_risk})")
+
+    def _at_risk_part(self, risk: AtRiskRow, panel: QWidget) -> QWidget:
+        """What was missed, the outreach call's countdown, and the make-up of the earliest
+        miss (the recall list's At risk tab, for this series)."""
+        part = QWidget(panel)
+        part.setObjectName(f"at_risk_{risk.series_id}")
+        row = QHBoxLayout(part)
+        row.setContentsMargins(0, 0, 0, 0)
+        text = QLabel(
+            f"⚠ At risk: {risk.missed_text}. Outreach call {risk.outreach}.",
+            part,
+        )
+        text.setObjectName("series_at_risk")
+        text.setWordWrap(True)
+        text.setAccessibleName(f"Series at risk: {risk.missed_text}; outreach call {risk.outreach}")
+        _set_text_color(text, QColor(WRONG_COLORS[is_dark(self.palette())]))
+        row.addWidget(text, 1)
+        button = QPushButton("Make-up…", part)
+        button.setObjectName(f"make_up_{risk.make_up_for}")
+        button.setAccessibleName("Offer the make-up of the missed session")
+        button.setToolTip("Offer a make-up for the earliest miss (the series re-flowed)")
+        button.setEnabled(may(self._desk.actor, "book"))
+        button.clicked.connect(
+            lambda _checked=False, aid=risk.make_up_for: self.make_up_requested.emit(aid)
+        )
+        row.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        self.make_up_buttons[risk.series_id] = button
+        return part
 
     def _series_panel(self, s: SeriesProgress) -> QWidget:
         panel = QFrame(self.series_box)

@@ -1,5 +1,6 @@
-"""Settings ▸ Clinic rules: the numbers of resources/config/ (durations, gaps, windows,
-thresholds, follow-up rules) edited in a form generated from the configuration's structure.
+"""Settings ▸ Clinic rules: how hard each rule stops a step (Block / Warn / Off) and the numbers
+of resources/config/ (durations, gaps, windows, thresholds, follow-up rules), edited in a form
+generated from the configuration's structure.
 
 The form holds no rule: the services list the fields (``services/settings/rules.py``) and check
 a save with the configuration loader's own validation; a mistake comes back per field, with the
@@ -11,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.settings.rule_levels import LevelGroup, RuleLevel
 from ketadesk.services.settings.rules import ClinicRules, read_rules, save_rules
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.colors import is_dark
@@ -46,6 +49,7 @@ class _RuleRow(QWidget):
         self.spin.setRange(-_SPIN_MAX, _SPIN_MAX)
         self.spin.setValue(value)
         self.spin.setAccessibleName(key)
+        self.setFocusProxy(self.spin)
         self.unit = QLabel(unit, self)
         self.error = QLabel("", self)
         self.error.setWordWrap(True)
@@ -71,6 +75,59 @@ class _RuleRow(QWidget):
         return self.spin.value() != self.original
 
 
+class _LevelRow(QWidget):
+    """One rule's level in a combo, with what the chosen level means for who may go ahead, and
+    the service's message under it (a bad stored value, a refused save)."""
+
+    def __init__(self, rule: RuleLevel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.key = rule.key
+        self.original = rule.level
+        self._rule = rule
+        self.combo = QComboBox(self)
+        self.combo.setAccessibleName(rule.key)
+        self.setFocusProxy(self.combo)
+        for choice in rule.choices:
+            self.combo.addItem(choice.label, choice.value)
+        self.combo.setCurrentIndex(self.combo.findData(rule.level))
+        self.hint = QLabel("", self)
+        self.hint.setWordWrap(True)
+        self.error = QLabel("", self)
+        self.error.setWordWrap(True)
+        color = _ERROR_COLORS["dark" if is_dark(self.palette()) else "light"]
+        self.error.setStyleSheet(f"color: {QColor(color).name()}")
+        self.set_error(rule.problem)
+        self.combo.currentIndexChanged.connect(self._on_combo_changed)
+        self._on_combo_changed()
+        line = QHBoxLayout()
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(self.combo)
+        line.addWidget(self.hint, 1)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(line)
+        box.addWidget(self.error)
+
+    @property
+    def value(self) -> str:
+        data = self.combo.currentData()
+        return data if isinstance(data, str) else ""
+
+    def set_level(self, level: str) -> None:
+        self.combo.setCurrentIndex(self.combo.findData(level))
+
+    def _on_combo_changed(self) -> None:
+        self.hint.setText(self._rule.meaning(self.value))
+
+    def set_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.value) and self.value != self.original
+
+
 class RulesPage(QWidget):
     """The clinic rules: one group per settings section, session type and protocol."""
 
@@ -84,9 +141,12 @@ class RulesPage(QWidget):
         self._reads = LatestOnly(self, busy="Reading the clinic rules…")
         self._saving = False
         self.rows: dict[str, _RuleRow] = {}
+        self.levels: dict[str, _LevelRow] = {}
         intro = QLabel(
-            "The numbers the planner and the desk work with. Each is checked as the "
-            "configuration files are; a mistake is shown at its field and nothing is saved.",
+            "How hard each rule stops a step (Block: refused; Warn: refused until a named role "
+            "gives a reason; Off: not checked), and the numbers the planner and the desk work "
+            "with. Each is checked as the configuration files are; a mistake is shown at its "
+            "field and nothing is saved.",
             self,
         )
         intro.setWordWrap(True)
@@ -133,6 +193,9 @@ class RulesPage(QWidget):
             if widget is not None:
                 widget.deleteLater()
         self.rows = {}
+        self.levels = {}
+        for level_group in rules.levels:
+            self._body_layout.addWidget(self._level_box(level_group))
         for group in rules.groups:
             box = QGroupBox(group.title, self._body)
             form = QFormLayout(box)
@@ -144,12 +207,29 @@ class RulesPage(QWidget):
             self._body_layout.addWidget(box)
         self._body_layout.addStretch(1)
 
+    def _level_box(self, group: LevelGroup) -> QGroupBox:
+        box = QGroupBox(group.title, self._body)
+        form = QFormLayout(box)
+        for rule in group.rules:
+            row = _LevelRow(rule, box)
+            row.setToolTip(rule.key)
+            form.addRow(rule.title, row)
+            self.levels[rule.key] = row
+        return box
+
     # -- saving -----------------------------------------------------------------------------
 
-    def changed_values(self) -> dict[str, int]:
-        return {key: row.spin.value() for key, row in self.rows.items() if row.changed}
+    def changed_values(self) -> dict[str, int | str]:
+        values: dict[str, int | str] = {
+            key: row.value for key, row in self.levels.items() if row.changed
+        }
+        values.update({key: row.spin.value() for key, row in self.rows.items() if row.changed})
+        return values
 
     def show_errors(self, errors: dict[str, str]) -> None:
+        for key, level in self.levels.items():
+            if key in errors or level.value:  # a bad stored value keeps its message till chosen
+                level.set_error(errors.get(key, ""))
         for key, row in self.rows.items():
             row.set_error(errors.get(key, ""))
         if errors:
@@ -157,9 +237,16 @@ class RulesPage(QWidget):
             self.message.setText(
                 "Not saved: " + (general or "correct the marked field (nothing has been saved).")
             )
-            first = next((self.rows[k] for k in errors if k in self.rows), None)
+            first: QWidget | None = next(
+                (
+                    self.levels.get(k) or self.rows[k]
+                    for k in errors
+                    if k in self.levels or k in self.rows
+                ),
+                None,
+            )
             if first is not None:
-                first.spin.setFocus()
+                first.setFocus()
                 # After the layout has placed the rows (a fresh page lays out lazily).
                 QTimer.singleShot(0, lambda: self._scroll.ensureWidgetVisible(first, 0, 80))
         else:
@@ -201,6 +288,8 @@ class RulesPage(QWidget):
         self.show_errors({})
         for row in self.rows.values():
             row.original = row.spin.value()
+        for level in self.levels.values():
+            level.original = level.value or level.original
         self.message.setText("Saved. Every workstation uses the new rules from now on.")
         self.saved.emit(outcome)
 
@@ -217,3 +306,6 @@ class RulesPage(QWidget):
 
     def field(self, key: str) -> _RuleRow:
         return self.rows[key]
+
+    def level(self, key: str) -> _LevelRow:
+        return self.levels[key]

@@ -616,6 +616,7 @@ class DeskController(QObject):
         view.book_requested.connect(self.new_booking_for)
         view.appointment_activated.connect(self.open_appointment)
         view.merged.connect(self.open_patient)
+        view.make_up_requested.connect(self._offer_rebooking)
         view.resize(900, 700)
         view.show()
         self.patient_windows.append(view)

@@ -119,7 +119,6 @@ def test_a_series_is_whole_or_absent_after_random_kills(
     _warm_up(clinic)
     rng = random.Random(SEED)
     context = multiprocessing.get_context("fork")
-    began = time.monotonic()
     starts = []
     for _ in range(KILLS):
         receiver, sender = context.Pipe(duplex=False)
@@ -134,8 +133,6 @@ def test_a_series_is_whole_or_absent_after_random_kills(
         child.join(10)
         assert child.exitcode == -signal.SIGKILL
         receiver.close()
-    elapsed = time.monotonic() - began
-    assert elapsed < 60
 
     # The file itself.
     with sqlite3.connect(path) as raw:

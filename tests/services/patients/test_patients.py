@@ -80,8 +80,8 @@ def test_empty_names_are_required() -> None:
     [
         ("1980-02-30", "'1980-02-30' is not a real date"),
         ("02/30/1980", "'02/30/1980' is not a real date"),
-        ("30.02.1980", "'30.02.1980' is not a date: type YYYY-MM-DD or MM/DD/YYYY"),
-        ("yesterday", "'yesterday' is not a date: type YYYY-MM-DD or MM/DD/YYYY"),
+        ("30.02.1980", "'30.02.1980' is not a date: type it month first, MM/DD/YYYY"),
+        ("yesterday", "'yesterday' is not a date: type it month first, MM/DD/YYYY"),
         ("2026-12-02", "a date of birth cannot be in the future"),
         ("1880-01-01", "1880 is more than 130 years ago"),
     ],

@@ -20,7 +20,7 @@ from ketadesk.services.schedule.day import clinic_today
 from ketadesk.services.settings.rules import read_rules, save_rules
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
-from ketadesk.store.models import AuditEvent
+from ketadesk.store.models import AuditEvent, ClinicSetting
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.settings.rules_page import RulesPage
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -153,3 +153,45 @@ def _service_checks(small: SmallClinic) -> None:
     assert read_rules(small.db).value("clinic.slot_minutes") == 5
     assert save_rules(small.db, SYSTEM, {"clinic.slot_minutes": 10}) == 1
     assert read_rules(small.db).value("clinic.slot_minutes") == 10
+
+
+def test_a_level_chosen_in_the_window_is_saved_and_shown_on_reopening(
+    qtbot: QtBot, small: SmallClinic
+) -> None:
+    page = _page(qtbot, small)
+    row = page.level("gating.prior_auth_valid")
+    assert row.combo.currentText() == "Warn"
+    assert row.hint.text() == "Refused until a nurse or prescriber gives a reason"
+    assert [row.combo.itemText(i) for i in range(row.combo.count())] == ["Block", "Warn", "Off"]
+    row.set_level("block")
+    assert row.hint.text() == "Refused; nobody may override"
+    before = _audits(small)
+    with qtbot.waitSignal(page.saved, timeout=10_000) as saved:
+        page.save()
+    assert saved.args == [1]
+    assert _audits(small) == (before[0] + 1, before[1] + 1)
+    with small.db.read() as session:
+        assert load_catalog(session).settings.gating["prior_auth_valid"] == "block"
+    again = _page(qtbot, small)
+    assert again.level("gating.prior_auth_valid").combo.currentText() == "Block"
+    assert not again.changed_values()
+    shot = os.environ.get("KETADESK_RULES_LEVELS_SHOT")
+    if shot:
+        again.grab().save(shot)
+
+
+def test_a_bad_stored_level_is_shown_at_its_rule(qtbot: QtBot, small: SmallClinic) -> None:
+    with small.db.write() as session:
+        row = session.get(ClinicSetting, "urgent_review")
+        assert row is not None
+        row.value = {**row.value, "dosing": "never"}
+    page = _page(qtbot, small)
+    level = page.level("urgent_review.dosing")
+    assert level.combo.currentIndex() == -1
+    qtbot.waitUntil(lambda: level.error.isVisibleTo(page))  # the layout shows new rows late
+    assert "clinic.toml: urgent_review.dosing: the stored 'never'" in level.error.text()
+    level.set_level("warn")
+    assert page.changed_values() == {"urgent_review.dosing": "warn"}
+    with qtbot.waitSignal(page.saved, timeout=10_000):
+        page.save()
+    assert not level.error.isVisibleTo(page)

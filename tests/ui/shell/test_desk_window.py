@@ -83,7 +83,7 @@ def test_every_view_opens_from_its_shortcut(qtbot: QtBot, window: MainWindow) ->
 def _wait_for_edit(qtbot: QtBot, window: MainWindow) -> None:
     """Wait for the edit to be written and the day read again (both on workers)."""
     editor = desk_controller_of(window).editor
-    qtbot.waitUntil(lambda: not editor.is_busy())
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)  # a loaded machine
     wait_for_day(qtbot, window)
 
 
