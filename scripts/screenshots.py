@@ -11,7 +11,9 @@ list shows calls made.  Most dialogs (booking, monitoring record, trend chart) h
 pictures made by their own tests' helpers; this script covers the window's views and, painted in
 this process on the same demo and clock after the views, Settings ▸ Clinic rules and the
 patient record of a patient whose series is at risk: the front desk first cancels, late ("no
-ride today"), the first series session of the day still to come (through the services).
+ride today"), the first series session of the day still to come (through the services).  The
+chair board is shot on a copy of the demo with an IM session that runs past its discharge time
+(``overrun``), so its picture shows "Not yet: …" and no other picture has that session.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,6 +94,111 @@ def build(url: str) -> None:
                     db, desk, first.appointment_id, key, True, ride_pickup=pickup, now=NOW
                 )
         _late_cancellation(db, desk)
+    finally:
+        db.dispose()
+
+
+#: The chair board's overrun (an IM session past its discharge time, a reading and the
+#: sedation still owed): its room, its start, and the readings the nurse took, by time.
+OVERRUN_ROOM = "Room 6"
+OVERRUN_START = "09:30"
+OVERRUN_READINGS = {"Pre-dose": "09:35", "+0 min": "09:40", "+15 min": "09:55",
+                    "+30 min": "10:10", "+45 min": "10:26"}  # fmt: skip
+
+
+def overrun(url: str) -> str | None:
+    """For the chair board's picture only (made last): an IM ketamine session booked in a
+    room free this morning, started, its record kept by the nurse (dose at 09:40, readings up
+    to +45 min, sedation "mild" not marked resolved), so that at 10:52 its card says what
+    discharge still waits for.  Through the services, as the window would; the first cleared
+    patient and the first nurse and monitor the booking accepts.  None when nothing fits."""
+    import dataclasses
+
+    from sqlalchemy import select
+
+    from ketadesk.scheduling.model import PlannedSession, session_holds
+    from ketadesk.services.booking.appointment_changes import change_status
+    from ketadesk.services.booking.booking import BookingRequest, book
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.common.context import SYSTEM, Actor, ServiceError
+    from ketadesk.services.monitoring import records
+    from ketadesk.services.monitoring.record_forms import with_reading
+    from ketadesk.store.clinic_config import load_config
+    from ketadesk.store.models import Appointment, Patient, Resource
+
+    zone = ZoneInfo("America/Los_Angeles")
+
+    def at(hhmm: str) -> dt.datetime:
+        return dt.datetime.combine(DAY, dt.time.fromisoformat(hhmm), zone).astimezone(dt.UTC)
+
+    db = open_clinic(url).db
+    try:
+        with db.read() as session:
+            spec = load_config(session).catalog.session_types["im_ketamine"]
+            resources = session.execute(select(Resource.id, Resource.kind, Resource.subkind,
+                                               Resource.name)).all()  # fmt: skip
+            busy = set(
+                session.scalars(
+                    select(Appointment.patient_id).where(
+                        Appointment.starts_at < at("18:00"), Appointment.ends_at > at("07:00")
+                    )
+                )
+            )
+            patients = [
+                p
+                for p in session.scalars(
+                    select(Patient.id)
+                    .where(Patient.screening_status == "cleared", Patient.driver_name != "")
+                    .order_by(Patient.id)
+                )
+                if p not in busy
+            ]
+        room = next(r.id for r in resources if r.name == OVERRUN_ROOM)
+        monitors = [r.id for r in resources if r.subkind == "vital_signs_monitor"]
+        nurses = [r.id for r in resources if r.kind == "staff" and r.subkind == "nurse"]
+        start = at(OVERRUN_START)
+        for patient in patients[:20]:
+            for monitor in monitors:
+                for nurse in nurses:
+                    assignment = {"room": room, "monitor": monitor, "nurse": nurse}
+                    planned = PlannedSession(
+                        index=1,
+                        session_type="im_ketamine",
+                        start=start,
+                        end=start + dt.timedelta(minutes=spec.total_minutes),
+                        holds=session_holds(spec, start, assignment),
+                    )
+                    try:
+                        booked = book(
+                            db,
+                            SYSTEM,
+                            BookingRequest(patient_id=patient, sessions=(planned,)),
+                            now=at("08:00"),
+                        )
+                        (appointment_id,) = booked.appointment_ids
+                        change_status(db, SYSTEM, appointment_id, "check_in", now=at("09:28"))
+                        change_status(db, SYSTEM, appointment_id, "start", now=start)
+                    except ServiceError:
+                        continue
+                    nurse_actor = Actor(user_id=None, username="nurse", role="nurse")
+                    form = records.load_record(db, nurse_actor, appointment_id)
+                    labels = [r.label for r in form.readings]
+                    for label, hhmm in OVERRUN_READINGS.items():
+                        form = with_reading(
+                            form,
+                            labels.index(label),
+                            time=hhmm,
+                            systolic="132",
+                            diastolic="84",
+                            spo2="97",
+                        )
+                    form = dataclasses.replace(
+                        form, dose_mg="50", dose_started="09:40", sedation="mild",
+                        dissociation="none",
+                    )  # fmt: skip
+                    records.save_record(db, nurse_actor, appointment_id, form, now=at("10:30"))
+                    return f"IM #{appointment_id} in {OVERRUN_ROOM}"
+        return None
     finally:
         db.dispose()
 
@@ -207,9 +315,14 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="ketadesk-shots-"))
     url = f"sqlite:///{folder / 'demo.sqlite'}"
     build(url)
+    # The chair board on a copy with its overrun session: for its picture only.
+    chairs = f"sqlite:///{folder / 'chairs.sqlite'}"
+    if "chairs" in views:
+        shutil.copyfile(folder / "demo.sqlite", folder / "chairs.sqlite")
+        print(f"chair board overrun: {overrun(chairs) or 'no room free, left out'}")
     for view in views:
         if view in VIEWS:
-            shoot(url, view, args.out)
+            shoot(chairs if view == "chairs" else url, view, args.out)
     for view in views:
         if view in DIALOGS:
             shoot_dialog(url, view, args.out)

@@ -147,23 +147,32 @@ def _run(args: argparse.Namespace) -> int:
     if args.demo_if_missing:
         build_demo_if_missing(url)
 
+    from ketadesk.ui.common.qt_workarounds import read_sources_lightly
+
+    read_sources_lightly()  # first: every module imported from here on is looked at by PySide6
     from PySide6.QtCore import QSettings
 
     from ketadesk.ui.common.app import create_application
 
     quick = read_first_day(url, day)
     app = create_application(sys.argv[:1])
-    settings = QSettings()
-    if quick is not None:
-        return _run_from_file(app, url, quick, settings=settings, remember=remember)
-    return _run_opened(
-        app,
-        url,
-        day,
-        demo_if_missing=args.demo_if_missing,
-        settings=settings,
-        remember=remember,
-    )
+    from ketadesk.ui.common import garbage
+
+    garbage.start_up()  # until the signed-in day is read: nothing to collect, much to scan
+    try:
+        settings = QSettings()
+        if quick is not None:
+            return _run_from_file(app, url, quick, settings=settings, remember=remember)
+        return _run_opened(
+            app,
+            url,
+            day,
+            demo_if_missing=args.demo_if_missing,
+            settings=settings,
+            remember=remember,
+        )
+    finally:
+        garbage.start_up_over()
 
 
 def workstation_url() -> str:

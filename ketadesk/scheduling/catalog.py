@@ -268,6 +268,12 @@ class AccountSettings:
     free_failures: int
     failure_delay_seconds: int
     failure_delay_max_seconds: int
+    # The argon2id cost of a password hash: memory (KiB), passes and lanes (OWASP's
+    # recommendation by default).  A stored hash with other parameters is re-hashed at the
+    # account's next successful sign-in.
+    argon2_memory_kib: int
+    argon2_time_cost: int
+    argon2_parallelism: int
 
     def delay_after(self, failures: int) -> int:
         """Seconds to wait before the next attempt after ``failures`` failures in a row."""
@@ -547,11 +553,10 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
         # In the order they fall due, so the next one due is the first not yet taken.
         starts = dict(zip(phase_keys, itertools.accumulate(p.minutes for p in phases), strict=True))
         starts = {k: v - p.minutes for (k, v), p in zip(starts.items(), phases, strict=True)}
+        configured = {starts[c.phase] + c.offset_minutes for c in bp_checks}
+        laid = _cadence_checks(cadence, tuple(phases), {c.label for c in bp_checks}, configured)
         bp_checks = tuple(
-            sorted(
-                bp_checks + _cadence_checks(cadence, tuple(phases), {c.label for c in bp_checks}),
-                key=lambda c: starts[c.phase] + c.offset_minutes,
-            )
+            sorted(bp_checks + laid, key=lambda c: starts[c.phase] + c.offset_minutes)
         )
     color = r.text("color", default="#888888")
     if not _COLOR_RE.match(color):
@@ -625,17 +630,22 @@ def _reading_cadence(r: _Reader, phase_keys: list[str]) -> ReadingCadence | None
 
 
 def _cadence_checks(
-    cadence: ReadingCadence, phases: tuple[Phase, ...], taken: set[str]
+    cadence: ReadingCadence,
+    phases: tuple[Phase, ...],
+    taken: set[str],
+    configured_at: set[int],
 ) -> tuple[BpCheck, ...]:
     """A check every so many minutes, labelled from the cadence's start ("+15 min"), each laid
-    against the phase it falls in; a label already configured is left to that check."""
+    against the phase it falls in; a label already configured, or a minute of the session a
+    configured check already falls on ("Before discharge"), is left to that check."""
     keys = [p.key for p in phases]
     first, last = keys.index(cadence.start_phase), keys.index(cadence.end_phase)
     span = sum(p.minutes for p in phases[first : last + 1])
+    begins = sum(p.minutes for p in phases[:first])
     checks = []
     for minute in range(0, span, cadence.every_minutes):
         label = f"+{minute} min"
-        if label not in taken:
+        if label not in taken and begins + minute not in configured_at:
             checks.append(BpCheck(label, cadence.start_phase, minute))
     return tuple(checks)
 
@@ -915,7 +925,16 @@ ACCOUNT_DEFAULTS: Mapping[str, int] = {
     "free_failures": 3,
     "failure_delay_seconds": 2,
     "failure_delay_max_seconds": 300,
+    "argon2_memory_kib": 19456,
+    "argon2_time_cost": 2,
+    "argon2_parallelism": 1,
 }
+
+# Argon2's own limits (RFC 9106, section 3.1): at least 8 KiB of memory per lane, at most
+# 2**24 - 1 lanes and 2**32 - 1 KiB.
+ARGON2_KIB_PER_LANE = 8
+ARGON2_MAX_LANES = 2**24 - 1
+ARGON2_MAX_KIB = 2**32 - 1
 
 
 def _parse_accounts(root: _Reader, source: str) -> AccountSettings:
@@ -936,6 +955,18 @@ def _parse_accounts(root: _Reader, source: str) -> AccountSettings:
             "failure_delay_max_seconds",
             f"must be at least failure_delay_seconds ({least}), got {most}",
         )
+    lanes = acc.integer("argon2_parallelism", default=defaults["argon2_parallelism"], minimum=1)
+    if lanes > ARGON2_MAX_LANES:
+        raise acc.fail("argon2_parallelism", f"must be at most {ARGON2_MAX_LANES}, got {lanes}")
+    memory = acc.integer("argon2_memory_kib", default=defaults["argon2_memory_kib"], minimum=1)
+    if memory < ARGON2_KIB_PER_LANE * lanes:
+        raise acc.fail(
+            "argon2_memory_kib",
+            f"must be at least {ARGON2_KIB_PER_LANE} KiB per lane of argon2_parallelism "
+            f"({ARGON2_KIB_PER_LANE * lanes} KiB for {lanes}), got {memory}",
+        )
+    if memory > ARGON2_MAX_KIB:
+        raise acc.fail("argon2_memory_kib", f"must be at most {ARGON2_MAX_KIB}, got {memory}")
     return AccountSettings(
         min_password_length=acc.integer(
             "min_password_length", default=defaults["min_password_length"], minimum=1
@@ -944,6 +975,11 @@ def _parse_accounts(root: _Reader, source: str) -> AccountSettings:
         free_failures=acc.integer("free_failures", default=defaults["free_failures"]),
         failure_delay_seconds=least,
         failure_delay_max_seconds=most,
+        argon2_memory_kib=memory,
+        argon2_time_cost=acc.integer(
+            "argon2_time_cost", default=defaults["argon2_time_cost"], minimum=1
+        ),
+        argon2_parallelism=lanes,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ketadesk.scheduling.catalog import ConfigError, DoseRule, StaffRole
@@ -82,6 +82,9 @@ class ChairFinding:
     rule: str
     fact: str
     blocks: bool = True
+    # The fact in a few words for the chair board, where anyone may read it: what is missing,
+    # never a reading or a dose ("BP “Before discharge” missing"); "" when the fact says it.
+    brief: str = ""
 
     @property
     def title(self) -> str:
@@ -90,6 +93,10 @@ class ChairFinding:
     @property
     def text(self) -> str:
         return f"{self.title}: {self.fact}"
+
+    @property
+    def short(self) -> str:
+        return self.brief or self.fact
 
 
 def parse_chair_settings(
@@ -137,7 +144,7 @@ def _judged(findings: list[ChairFinding], settings: ChairSettings) -> list[Chair
     for f in findings:
         policy = settings.policy(f.rule)
         if policy != "off":
-            out.append(ChairFinding(f.rule, f.fact, blocks=policy == "block"))
+            out.append(replace(f, blocks=policy == "block"))
     return out
 
 
@@ -271,29 +278,39 @@ def discharge_findings(
     findings: list[ChairFinding] = []
     if dose_at is None:
         findings.append(
-            ChairFinding(DISCHARGE_NO_DOSE, f"no dose start is recorded for this {session_name}")
+            ChairFinding(
+                DISCHARGE_NO_DOSE,
+                f"no dose start is recorded for this {session_name}",
+                brief="dose start not recorded",
+            )
         )
     elif observation_minutes is not None:
         minutes = int((discharge_at - dose_at).total_seconds() // 60)
-        if minutes < observation_minutes:
-            earliest = dose_at + dt.timedelta(minutes=observation_minutes)
+        earliest = earliest_discharge(dose_at, observation_minutes)
+        if earliest is not None and discharge_at < earliest:
             findings.append(
                 ChairFinding(
                     DISCHARGE_TIME,
                     f"{_hhmm(discharge_at, zone)} is only {minutes} min after the dose "
                     f"({_hhmm(dose_at, zone)}): {session_name} needs {observation_minutes} min "
                     f"(earliest {_hhmm(earliest, zone)})",
+                    brief=f"observation until {_hhmm(earliest, zone)}",
                 )
             )
     taken = {r.label for r in readings if r.has_bp}
     missing = [label for label in required_labels if label not in taken]
     if missing:
+        names = ", ".join(f"“{m}”" for m in missing)
         findings.append(
             ChairFinding(
-                DISCHARGE_READINGS, f"no BP recorded for {', '.join(f'“{m}”' for m in missing)}"
+                DISCHARGE_READINGS,
+                f"no BP recorded for {names}",
+                brief=f"BP {names} missing",
             )
         )
-    unresolved = _unresolved(effects)
+    pairs = _unresolved(effects)
+    unresolved = [fact for fact, _ in pairs]
+    briefs = [brief for _, brief in pairs]
     oximetry = sorted(
         (r.taken_at, r.spo2) for r in readings if r.spo2 is not None and r.taken_at <= discharge_at
     )
@@ -302,25 +319,88 @@ def discharge_findings(
         unresolved.append(
             f"the latest SpO2 is {spo2}% ({_hhmm(taken_at, zone)}), below {spo2_below}%"
         )
+        briefs.append(f"SpO2 below {spo2_below}%")
     if unresolved:
-        findings.append(ChairFinding(DISCHARGE_EFFECTS, "; ".join(unresolved)))
+        findings.append(
+            ChairFinding(DISCHARGE_EFFECTS, "; ".join(unresolved), brief="; ".join(briefs))
+        )
     return _judged(findings, settings)
 
 
-def _unresolved(effects: Effects | None) -> list[str]:
+def earliest_discharge(
+    dose_at: dt.datetime | None, observation_minutes: int | None
+) -> dt.datetime | None:
+    """The observation's end: the dose start plus the session type's observation minutes (None
+    without a dose start, or for a type that sets no minimum)."""
+    if dose_at is None or observation_minutes is None:
+        return None
+    return dose_at + dt.timedelta(minutes=observation_minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class DischargeVerdict:
+    """May the patient leave at the moment judged?  The refusals the clinic blocks and nobody
+    overrode (``ready`` when there are none), the warnings of a "warn" policy, and the
+    observation's end (``earliest``, None when the type sets no minimum or no dose is
+    recorded).  The completion refuses on ``refusals``; the chair board says the same words."""
+
+    earliest: dt.datetime | None
+    refusals: tuple[ChairFinding, ...]
+    warnings: tuple[ChairFinding, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return not self.refusals
+
+    @property
+    def too_early(self) -> bool:
+        """Refused because the observation minutes have not passed yet."""
+        return any(f.rule == DISCHARGE_TIME for f in self.refusals)
+
+    @property
+    def not_yet(self) -> tuple[str, ...]:
+        """What else refuses it, in a few words each ("BP “Before discharge” missing")."""
+        return tuple(f.short for f in self.refusals if f.rule != DISCHARGE_TIME)
+
+
+def discharge_verdict(
+    findings: Sequence[ChairFinding],
+    overridden: Collection[str],
+    *,
+    earliest: dt.datetime | None = None,
+) -> DischargeVerdict:
+    """The verdict on ``discharge_findings``: what refuses once the overridden rules are set
+    aside, and what only warns."""
+    return DischargeVerdict(
+        earliest=earliest,
+        refusals=tuple(blocking(findings, overridden)),
+        warnings=tuple(f for f in findings if not f.blocks),
+    )
+
+
+def _unresolved(effects: Effects | None) -> list[tuple[str, str]]:
+    """Each effect not resolved: the fact, and its words for the board (no severity)."""
     if effects is None:
-        return ["sedation and dissociation are not recorded"]
+        both = "sedation and dissociation"
+        return [(f"{both} are not recorded", f"{both} not recorded")]
     out = []
     for name, seen, resolved in (
         ("sedation", effects.sedation, effects.sedation_resolved),
         ("dissociation", effects.dissociation, effects.dissociation_resolved),
     ):
         if not seen:
-            out.append(f"{name} is not recorded")
+            out.append((f"{name} is not recorded", f"{name} not recorded"))
         elif seen != "none" and not resolved:
-            out.append(f"{name} ({seen}) is not marked resolved")
+            out.append((f"{name} ({seen}) is not marked resolved", f"{name} not marked resolved"))
+    if not effects.sedation and not effects.dissociation:  # one phrase for the board
+        out = [(f"{out[0][0]}; {out[1][0]}", "sedation and dissociation not recorded")]
     if effects.respiratory_depression and not effects.respiratory_resolved:
-        out.append("respiratory depression is not marked resolved")
+        out.append(
+            (
+                "respiratory depression is not marked resolved",
+                "respiratory depression not marked resolved",
+            )
+        )
     return out
 
 

@@ -27,6 +27,7 @@ from dateutil.relativedelta import relativedelta
 from ketadesk.scheduling.availability import describe_day
 from ketadesk.scheduling.catalog import GATING_RULES, ClinicSettings, ConfigError, SessionTypeSpec
 from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, PRIOR_AUTH_SPENDING_STATUSES
 
 
 class Severity(enum.StrEnum):
@@ -56,6 +57,9 @@ class PatientFacts:
     #: ``EligibilitySettings.contraindications`` / ``precautions``).
     flags: frozenset[str] = frozenset()
     prior_auth_starts_on: dt.date | None = None
+    #: Of the units the patient's other sessions spent (``prior_auth_units_spent``;
+    #: ``prior_auth_sessions_left`` is what they leave), those of sessions already given.
+    prior_auth_given: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,18 +276,78 @@ def _prior_auth(
     left = facts.prior_auth_sessions_left
     if left is not None:
         units = prior_auth_units(spec.code, elig)
-        # In date order, each session uses its units; those past the authorization are named.
-        over = [d for i, d in enumerate(dates) if (i + 1) * units > left]
+        # In date order, each session on or after the start uses its units (one before it
+        # spends none: it is refused above); those past the authorization are named.
+        spending = sorted(d for d in dates if prior_auth_spends_on(d, starts))
+        over = [d for i, d in enumerate(spending) if (i + 1) * units > left]
         if over:
             if units == 1:
-                problems.append(f"prior authorization covers {left} more; {_count(dates)} planned")
+                problems.append(
+                    f"prior authorization covers {left} more; {_count(spending)} planned"
+                )
             else:
                 problems.append(
-                    f"prior authorization covers {left} more units; {_count(dates)} of "
+                    f"prior authorization covers {left} more units; {_count(spending)} of "
                     f"{units} units planned"
                 )
-            problems[-1] += f" ({_list(over)} not covered)" if len(over) < len(dates) else ""
+            problems[-1] += f" ({_list(over)} not covered)" if len(over) < len(spending) else ""
+            if facts.prior_auth_given:
+                problems[-1] += f"; {_units(facts.prior_auth_given)} spent by sessions given"
+                if starts is None:
+                    # Without a start date every session given counts, those of an earlier
+                    # authorization too: the front desk should enter the renewal's start.
+                    problems[-1] += (
+                        " (no prior authorization start date on file: all of them count)"
+                    )
     return "; ".join(problems) or None
+
+
+#: A spending session no longer to come: given already.
+PRIOR_AUTH_GIVEN_STATUSES = PRIOR_AUTH_SPENDING_STATUSES - MOVABLE_STATUSES
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+def prior_auth_spends(status: str, day: dt.date, starts_on: dt.date | None) -> bool:
+    """Whether a prior-authorized session spends units of the patient's prior authorization:
+    booked ahead or given already (``statuses.PRIOR_AUTH_SPENDING_STATUSES``; a no-show or a
+    cancelled one spends none), on the clinic's local ``day``, on or after the authorization's
+    start (``prior_auth_spends_on``)."""
+    return status in PRIOR_AUTH_SPENDING_STATUSES and prior_auth_spends_on(day, starts_on)
+
+
+def prior_auth_spends_on(day: dt.date, starts_on: dt.date | None) -> bool:
+    """A session on the clinic's local ``day`` counts against an authorization starting
+    ``starts_on``: on or after it (a renewed authorization counts afresh); every day when no
+    start date is on file."""
+    return starts_on is None or day >= starts_on
+
+
+@dataclass(frozen=True, slots=True)
+class PriorAuthSpent:
+    """The units of a prior authorization sessions on record spend: ``units`` in all, ``given``
+    of them by sessions already given (in progress, completed)."""
+
+    units: int = 0
+    given: int = 0
+
+
+def prior_auth_units_spent(
+    sessions: Iterable[tuple[str, str, dt.date]],
+    starts_on: dt.date | None,
+    elig: EligibilitySettings,
+) -> PriorAuthSpent:
+    """The units of a prior authorization that ``sessions`` (session type, status, the clinic's
+    local day; those of the prior-authorized types) spend, as ``prior_auth_spends`` says."""
+    units = given = 0
+    for code, status, day in sessions:
+        if prior_auth_spends(status, day, starts_on):
+            n = prior_auth_units(code, elig)
+            units += n
+            given += n if status in PRIOR_AUTH_GIVEN_STATUSES else 0
+    return PriorAuthSpent(units, given)
 
 
 def prior_auth_units(session_type: str, elig: EligibilitySettings) -> int:

@@ -8,11 +8,17 @@ Clinics keep "same time, same room" for a series, so the first session's start a
    few days, at the start minutes where the room's free time begins or ends on the days the series
    will likely use (the cost of a fixed set of days is piecewise linear in the minute, so its least
    value lies at such a break), plus the patient's preferred time and the planner's own greedy
-   choice;
+   choice.  The first days are the best-ranked ones and those whose likely series costs least in
+   days; a quick beam over the days alone (their points, any start) seeds anchors of its own, on
+   its first day and ranked on its days (a holiday and a doses-per-window cap can make a later
+   start the better series);
 2. ranks the anchors by what they would cost on those likely days and keeps the best few;
 3. runs a beam over the sessions in series order: each state is a partial series (its days, its
    anchors); states with the same anchors and the same recent days are merged (the cheaper one
-   wins), and only the cheapest ``BEAM`` survive each step.
+   wins), and only the cheapest ``BEAM`` survive each step;
+4. when the best series still breaks a rule the plan reports (a session unplaced, a stage beyond
+   its window), searches again ``WIDER`` (more anchors, first days and states, no day passed
+   over).
 
 It scores with the planner's own score (``series_score``): the points of each session's day as the
 planner ranks them (late start, gap off target, off the preferred weekdays, beyond the stage
@@ -97,13 +103,21 @@ _DayRange = DayRange
 # each step.  Search effort, not clinic rules.
 ANCHORS = 16
 BEAM = 48
-# A session's days ranked worse than its best day with a start by more than one day off the
-# preferred weekdays are not looked at (on the bench: a third less time, one case in sixty
-# slightly worse).
-# Days looked at for the first session's anchors (the best-ranked days that have a start).
-ANCHOR_DAYS = 2
+# Every day of a session's range with a start is looked at: a doses-per-window cap can make a
+# day ranked well below the best one the only way past a holiday.
+# Days looked at for the first session's anchors: of the best-ranked days that have a start
+# (``ANCHOR_DAYS * FIRST_DAY_CANDIDATES`` of them), those whose likely series costs least.
+ANCHOR_DAYS = 4
+FIRST_DAY_CANDIDATES = 3
+# Partial series the search for the best days alone keeps each step.
+DAYS_BEAM = 16
 # A session the search cannot place: ranked below any placed one whatever the points.
 UNPLACED = 10_000_000
+# When the best series found breaks a rule the plan would report (a session left unplaced, a
+# stage beyond its window: a doses-per-window cap and a holiday can leave a narrow path), the
+# search is run again this much wider (anchors, beam, first days): slower, but only for those
+# series.
+WIDER = 4
 
 Prev = tuple[int, dt.date] | None
 DaysFor = Callable[[SeriesSlot, Prev, Mapping[int, dt.date], Mapping[int, dt.date]], DayRange]
@@ -267,7 +281,11 @@ class SeriesSearch:
         self.days_for = days_for
         self.types: dict[str, _TypeDays] = {}
         self._days: dict[tuple[object, ...], _DayRange] = {}
-        self.margin = planner.weights.off_weekday
+        self.anchors = ANCHORS
+        self.beam = BEAM
+        self.anchor_days = ANCHOR_DAYS
+        # The first day and later days of the series' best days alone (see ``run``).
+        self._seed: tuple[dt.date, list[dt.date]] | None = None
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
         prefs = planner.prefs
         self.preferred_minute = (
@@ -328,6 +346,37 @@ class SeriesSearch:
     ) -> dict[int, Choice]:
         """Choices for ``slots`` (in series order; each with its booked session when re-flowed),
         given what is already placed before them."""
+        first = slots[0][0] if slots else None
+        if first is not None and first.session_type not in self.planner.series_minute:
+            # The series' best days alone (each day's points, any start): their first day and
+            # the days they use seed anchors of their own, ranked on those days.
+            days = self._days_only(slots, prev, stage_first, placed)
+            if days is not None:
+                code = first.session_type
+                self._seed = (
+                    days.choices[first.index].day,
+                    [
+                        days.choices[s.index].day
+                        for s, _ in slots[1:]
+                        if s.session_type == code and s.index in days.choices
+                    ],
+                )
+        best = self._run(slots, prev, stage_first, placed)
+        if best.cost >= self.planner.weights.beyond_stage_window:
+            self.anchors, self.beam = ANCHORS * WIDER, BEAM * WIDER
+            self.anchor_days = ANCHOR_DAYS * WIDER
+            wider = self._run(slots, prev, stage_first, placed)
+            if wider.cost < best.cost:
+                best = wider
+        return best.choices
+
+    def _run(
+        self,
+        slots: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+        prev: Prev,
+        stage_first: Mapping[int, dt.date],
+        placed: Mapping[int, dt.date],
+    ) -> _State:
         anchors: dict[str, tuple[int, int | None]] = {}
         for code, minute in self.planner.series_minute.items():
             keep = self.planner.keep.get(code, {})
@@ -347,12 +396,46 @@ class SeriesSearch:
                     old = merged.get(k)
                     if old is None or new.cost < old.cost:
                         merged[k] = new
-            states = sorted(merged.values(), key=lambda s: s.cost)[:BEAM]
+            states = sorted(merged.values(), key=lambda s: s.cost)[: self.beam]
         # The old planner's own series, session by session, is always a candidate: the search
         # never returns a series it scores worse.
         dive = self._greedy(start, slots, anchors)
-        best = min([*states, dive], key=lambda s: s.cost)
-        return best.choices
+        return min([*states, dive], key=lambda s: s.cost)
+
+    def _days_only(
+        self,
+        slots: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+        prev: Prev,
+        stage_first: Mapping[int, dt.date],
+        placed: Mapping[int, dt.date],
+    ) -> _State | None:
+        """The series' best days by their points alone (a day counts when it has a start at
+        all), by the same beam; None when some session has no day."""
+        states = [_State(0, prev, dict(stage_first), dict(placed), {})]
+        for slot, _was in slots:
+            table = self.table(slot.session_type)
+            merged: dict[tuple[object, ...], _State] = {}
+            for state in states:
+                days = self.days(slot, state)
+                limit: int | None = None
+                for points, day in days.scored:
+                    if limit is not None and points > limit:
+                        break
+                    if isinstance(table.options(day), str):
+                        continue
+                    if limit is None:
+                        limit = points + 2 * self.planner.weights.off_weekday
+                    new = self._advance(state, slot, day)
+                    new.cost += points
+                    new.choices[slot.index] = Choice(day)
+                    k = new.key(2)
+                    old = merged.get(k)
+                    if old is None or new.cost < old.cost:
+                        merged[k] = new
+            if not merged:
+                return None
+            states = sorted(merged.values(), key=lambda s: s.cost)[:DAYS_BEAM]
+        return states[0]
 
     def _greedy(
         self,
@@ -423,21 +506,15 @@ class SeriesSearch:
             new.cost += next((p for p, d in days.scored if d == was_day), 0) + kept_cost
             new.choices[slot.index] = Choice(was_day, kept=True)
             return [new]
-        limit: int | None = None
         best_total: int | None = None
         for points, day in days.scored:
-            if limit is not None and points > limit:
-                break  # days ranked this far below the best one with a start never pay off
             if greedy and best_total is not None and points >= best_total:
                 break
             found = table.cost(day, minute, room)
             if found is None:
                 continue
-            if greedy:
-                if best_total is None or points + found[0] < best_total:
-                    best_total = points + found[0]
-            elif limit is None:
-                limit = points + self.margin
+            if greedy and (best_total is None or points + found[0] < best_total):
+                best_total = points + found[0]
             new = self._advance(state, slot, day)
             new.cost += points + found[0]
             if anchor is None:
@@ -486,51 +563,124 @@ class SeriesSearch:
         code = slot.session_type
         table = self.table(code)
         days = self.days(slot, start)
-        first_days: list[tuple[int, dt.date]] = []
+        candidates: list[tuple[int, dt.date]] = []
         for p, d in days.scored:  # best-ranked first: only as many days as needed are built
             if not isinstance(table.options(d), str):
-                first_days.append((p, d))
-                if len(first_days) == ANCHOR_DAYS:
+                candidates.append((p, d))
+                if len(candidates) == self.anchor_days * FIRST_DAY_CANDIDATES:
                     break
-        if not first_days:
+        if not candidates:
             return self._expand(start, slot, None)
-        # The days the series would likely use: each later session on its best-ranked day with a
-        # start, from the best first day on.
-        likely = self._likely_days(slot, start, first_days[0][1], rest)
-        same_type = [d for s, d in likely if s.session_type == code]
+        # The first days whose series would likely cost least in days (its own points and
+        # those of the later sessions' likely days), the best-ranked first among equals: a
+        # later start can keep the rest of the series off a holiday, and its doses-per-window
+        # cap off the preferred weekdays.
+        by_series = sorted(
+            range(len(candidates)),
+            key=lambda i: (
+                candidates[i][0] + self._likely_days(slot, start, candidates[i][1], rest)[1],
+                i,
+            ),
+        )
+        chosen = set(range(min(self.anchor_days, len(candidates)))) | set(
+            by_series[: max(1, self.anchor_days // 2)]
+        )
+        first_days = [candidates[i] for i in sorted(chosen)]
         pref_room = self.planner.prefs.preferred_room
         fixed_room = pref_room if pref_room in table.rooms else None
         rooms: Sequence[int | None] = table.rooms or (None,)
-        scored: dict[tuple[dt.date, int, int | None], int] = {}
         greedy_first = table.cost(first_days[0][1], self.preferred_minute, fixed_room)
+        # Each first day gets its share of the anchors: a later start can be the one that keeps
+        # the rest of the series off a holiday (and its doses-per-window cap off the preferred
+        # weekdays), which the first day's own likely days would never show.
+        share = max(1, self.anchors // len(first_days))
+        ranked: list[tuple[int, int, tuple[dt.date, int, int | None]]] = []
         for points, d1 in first_days:
-            for rid in rooms:
-                key_room = table.room_key
-                own = table.serve(key_room, rid, d1) if rid is not None and key_room else None
-                if own is None:
-                    opts = table.options(d1)
-                    assert not isinstance(opts, str)
-                    own = opts.starts
-                if not own:
+            greedy = greedy_first if d1 == first_days[0][1] else None
+            ranked.extend(
+                self._rank_anchors(table, slot, start, rest, points, d1, rooms, greedy, share)
+            )
+        if self._seed is not None:
+            day, later = self._seed
+            seed_points = next((p for p, d in days.scored if d == day), None)
+            if seed_points is not None:
+                seen = {r[2] for r in ranked}
+                seeded = self._rank_anchors(
+                    table, slot, start, rest, seed_points, day, rooms, None, share, likely=later
+                )
+                ranked.extend(r for r in seeded if r[2] not in seen)
+        ranked.sort(key=lambda r: (r[0], r[2][0], r[2][1], rooms.index(r[2][2])))
+        return self._anchor_states(table, slot, start, ranked)
+
+    def _anchor_states(
+        self,
+        table: _TypeDays,
+        slot: SeriesSlot,
+        start: _State,
+        ranked: Sequence[tuple[int, int, tuple[dt.date, int, int | None]]],
+    ) -> list[_State]:
+        code = table.spec.code
+        out: list[_State] = []
+        for _estimate, first_points, (d1, minute, rid) in ranked:
+            new = self._advance(start, slot, d1)
+            new.cost += first_points
+            new.anchors[code] = (minute, rid)
+            keep = {table.room_key: rid} if table.room_key is not None and rid is not None else None
+            # With a preferred start the series' time is that, whatever the first session's.
+            aim = minute if self.preferred_minute is None else None
+            new.choices[slot.index] = Choice(d1, minute=aim, keep=keep)
+            out.append(new)
+        return out
+
+    def _rank_anchors(
+        self,
+        table: _TypeDays,
+        slot: SeriesSlot,
+        start: _State,
+        rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+        points: int,
+        d1: dt.date,
+        rooms: Sequence[int | None],
+        greedy_first: tuple[int, int, int | None] | None,
+        keep: int,
+        *,
+        likely: Sequence[dt.date] | None = None,
+    ) -> list[tuple[int, int, tuple[dt.date, int, int | None]]]:
+        """The ``keep`` best anchors (estimate, first session's points, (day, minute, room)) of
+        the first session on ``d1``, each estimated on the days the series would likely use
+        from there (each later session on its best-ranked day with a start)."""
+        if likely is None:
+            days, _points = self._likely_days(slot, start, d1, rest)
+            same_type = [d for s, d in days if s.session_type == table.spec.code]
+        else:
+            same_type = list(likely)
+        scored: dict[tuple[dt.date, int, int | None], int] = {}
+        for rid in rooms:
+            key_room = table.room_key
+            own = table.serve(key_room, rid, d1) if rid is not None and key_room else None
+            if own is None:
+                opts = table.options(d1)
+                assert not isinstance(opts, str)
+                own = opts.starts
+            if not own:
+                continue
+            breaks = {lo for lo, _ in own} | {hi for _, hi in own}
+            if self.preferred_minute is not None:
+                breaks.add(self.planner.work.local_seconds(d1, self.preferred_minute))
+            for d in same_type:
+                ranges = table.serve(key_room, rid, d) if rid is not None and key_room else []
+                for lo, hi in ranges:
+                    breaks.add(self.planner.work.local_seconds(d1, table.minute(lo)))
+                    breaks.add(self.planner.work.local_seconds(d1, table.minute(hi)))
+            for b in breaks:
+                t = _nearest(own, b, table.step)
+                key = (d1, table.minute(t), rid)
+                if key in scored:
                     continue
-                breaks = {lo for lo, _ in own} | {hi for _, hi in own}
-                if self.preferred_minute is not None:
-                    breaks.add(self.planner.work.local_seconds(d1, self.preferred_minute))
-                for d in same_type:
-                    ranges = table.serve(key_room, rid, d) if rid is not None and key_room else []
-                    for lo, hi in ranges:
-                        breaks.add(self.planner.work.local_seconds(d1, table.minute(lo)))
-                        breaks.add(self.planner.work.local_seconds(d1, table.minute(hi)))
-                for b in breaks:
-                    t = _nearest(own, b, table.step)
-                    key = (d1, table.minute(t), rid)
-                    if key in scored:
-                        continue
-                    scored[key] = points + self._first_points(table, t, rid)
+                scored[key] = points + self._first_points(table, t, rid)
         if greedy_first is not None:
-            d1 = first_days[0][1]
             key = (d1, table.minute(greedy_first[1]), greedy_first[2])
-            scored.setdefault(key, first_days[0][0] + greedy_first[0])
+            scored.setdefault(key, points + greedy_first[0])
         ranked: list[tuple[int, int, tuple[dt.date, int, int | None]]] = []
         # Cheapest first-session points first, so that the K-th best estimate soon bounds the
         # rest: an anchor whose partial estimate already exceeds it is dropped.
@@ -538,7 +688,7 @@ class SeriesSearch:
         missing = 2 * self.planner.weights.off_weekday
         bound: int | None = None
         for key, first_points in order:
-            d1, minute, rid = key
+            _d1, minute, rid = key
             tm, tr = self._targets(table, (minute, rid))
             estimate = first_points
             for d in same_type:
@@ -549,22 +699,11 @@ class SeriesSearch:
             if bound is not None and estimate > bound:
                 continue
             ranked.append((estimate, first_points, key))
-            if len(ranked) >= ANCHORS:
+            if len(ranked) >= keep:
                 ranked.sort(key=lambda r: (r[0], r[2][0], r[2][1], rooms.index(r[2][2])))
-                del ranked[ANCHORS:]
+                del ranked[keep:]
                 bound = ranked[-1][0]
-        ranked.sort(key=lambda r: (r[0], r[2][0], r[2][1], rooms.index(r[2][2])))
-        out: list[_State] = []
-        for _estimate, first_points, (d1, minute, rid) in ranked[:ANCHORS]:
-            new = self._advance(start, slot, d1)
-            new.cost += first_points
-            new.anchors[code] = (minute, rid)
-            keep = {table.room_key: rid} if table.room_key is not None and rid is not None else None
-            # With a preferred start the series' time is that, whatever the first session's.
-            aim = minute if self.preferred_minute is None else None
-            new.choices[slot.index] = Choice(d1, minute=aim, keep=keep)
-            out.append(new)
-        return out
+        return ranked
 
     def _first_points(self, table: _TypeDays, t: int, rid: int | None) -> int:
         """The first session's own points at ``t`` in ``rid``: preferred time, room, staff."""
@@ -589,18 +728,27 @@ class SeriesSearch:
         start: _State,
         day: dt.date,
         rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
-    ) -> list[tuple[SeriesSlot, dt.date]]:
+    ) -> tuple[list[tuple[SeriesSlot, dt.date]], int]:
+        """The days the series would likely use after its first session on ``day`` (each later
+        session on its best-ranked day with a start), and their points."""
         state = self._advance(start, slot, day)
         out: list[tuple[SeriesSlot, dt.date]] = []
+        total = 0
         for later, _was in rest:
             days = self.days(later, state)
             table = self.table(later.session_type)
-            pick = next((d for _p, d in days.scored if not isinstance(table.options(d), str)), None)
-            if pick is None:
+            found = next(
+                ((p, d) for p, d in days.scored if not isinstance(table.options(d), str)), None
+            )
+            if found is None:
                 pick = days.scored[0][1] if days.scored else days.first
+                total += UNPLACED
+            else:
+                total += found[0]
+                pick = found[1]
             out.append((later, pick))
             state = self._advance(state, later, pick)
-        return out
+        return out, total
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ketadesk.scheduling.catalog import (
@@ -273,8 +273,9 @@ def judge(
     ``sessions``: every live session of the patient as it would be after the change;
     ``changed``: the keys of the sessions that are new or moved (only rules touching them are
     judged); ``before``: a moved session's day before the move (a course overlap that was there
-    already is not news); ``facts``: the patient's gating facts (None: gating not judged, e.g. a
-    tentative hold); ``overrides``: rule code -> a clinician's reason.
+    already is not news); ``facts``: the patient's gating facts, the prior authorization's units
+    counting the unchanged sessions only (None: gating not judged, e.g. a tentative hold);
+    ``overrides``: rule code -> a clinician's reason.
     """
     rules = rules or rule_settings(clinic)
     before = before or {}
@@ -543,11 +544,10 @@ def _gates(
     clinic: ClinicSettings,
     given: Mapping[str, str],
 ) -> list[Finding]:
-    """The gating rules for the new or moved sessions' days.  A moved session was paid for by
-    the prior authorization already: moving it spends none of the sessions left."""
-    moved = sum(1 for s in sessions if s.key in changed and s.key in before)
-    if moved and facts.prior_auth_sessions_left is not None:
-        facts = replace(facts, prior_auth_sessions_left=facts.prior_auth_sessions_left + moved)
+    """The gating rules for the new or moved sessions' days.  ``facts`` count the prior
+    authorization's units used by the patient's other sessions only: the caller leaves the
+    moved ones out (``load_patient_facts(..., excluding=...)``), so each changed session spends
+    its units once, at its new date."""
     by_type: dict[str, list[dt.date]] = {}
     for s in sessions:
         if s.key in changed:

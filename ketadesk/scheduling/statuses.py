@@ -15,6 +15,7 @@ __all__ = [
     "CONFIRM_TENTATIVE",
     "MOVABLE_STATUSES",
     "NOT_HELD_STATUSES",
+    "PRIOR_AUTH_SPENDING_STATUSES",
     "RELEASED_STATUSES",
     "STATUSES",
     "STATUS_OF_ACTION",
@@ -61,6 +62,10 @@ TENTATIVE_STATUSES = frozenset({"tentative"})
 MOVABLE_STATUSES = frozenset({"booked", "checked_in"})
 # The patient came: the session is under way or done (a booked one is still to come).
 ATTENDED_STATUSES = frozenset({"checked_in", "in_progress", "completed"})
+# A prior-authorized session in one of these spends units of the patient's prior authorization
+# (``scheduling.gating.prior_auth_spends``): booked ahead, or given already.  A tentative hold,
+# a cancelled, missed or released session spends none.
+PRIOR_AUTH_SPENDING_STATUSES = MOVABLE_STATUSES | frozenset({"in_progress", "completed"})
 
 # Appointment statuses that still owe a "before the session" follow-up (a PHQ-9 at check-in):
 # anything but a cancelled or missed session.

@@ -5,7 +5,8 @@ planner's own score (``planner_search.series_score``) with its default weights: 
 session's days after the requested start, each gap's days off the stage's target, days off the
 preferred weekdays, the stage window's penalty, minutes off the series time (the preferred start,
 or the first session's) and a room other than the series' room (the preferred room, or the first
-session's).  OR-Tools is in the ``bench`` extra, never a runtime dependency.
+session's).  A stage's doses-per-window cap (``window_cap``) is a hard rule, as the planner
+keeps it.  OR-Tools is in the ``bench`` extra, never a runtime dependency.
 
 Places are (day, start, room): every start on the slot grid of a day the session type can use,
 in every treatment room, with the other needs served by the first free resource; each is checked
@@ -268,6 +269,12 @@ def exact_plan(
         gap = day_of[n] - day_of[n - 1]
         m.add(gap >= stage.min_gap_days)
         m.add(gap <= stage.max_gap_days)
+        # The stage's doses-per-window cap (the planner leaves out the days that would break
+        # it, ``_Planner._capped_days``): one session type, in order, so the session
+        # ``cap.sessions`` before this one must be ``cap.days`` or more days earlier.
+        cap = stage.window_cap
+        if cap is not None and n >= cap.sessions:
+            m.add(day_of[n] - day_of[n - cap.sessions] >= cap.days)
         off = m.new_int_var(0, stage.max_gap_days, f"off{n}")
         m.add_abs_equality(off, gap - stage.target_gap_days)
         objective.append(per_day * off)

@@ -15,7 +15,9 @@ For each case: the planner's series (``plan_series``), the old greedy planner's
 (``whole_series=False``) and the exact optimum (``exact_planner``, CP-SAT, with the planner's
 series as its hint and upper bound), all scored by ``plan_score``.  The exact series is checked
 session by session with ``Availability.refusals``, and its model's objective must equal
-``plan_score`` of it (the model and the planner agree on what they minimise).
+``plan_score`` of it (the model and the planner agree on what they minimise).  A case counts
+as incomplete when the planner's series is; the old planner's incomplete series are only
+counted in its line.
 
 Printed: the gap to the optimum (median, 95th percentile, worst), how many cases are within 2 %,
 how many the solver proved optimal (and the gap to its best bound where it did not), the
@@ -184,6 +186,7 @@ def test_planner_is_near_the_exact_optimum_and_fast() -> None:
     solve_ratios: list[float] = []
     cpu_ratios: list[float] = []
     incomplete = 0
+    greedy_incomplete = 0
     plan_series(catalog.protocols["iv_induction"], WINDOW, None, clinic.fork(), types)  # warm-up
     for n in range(CASES):
         code, start, prefs = _case(rng, catalog, rooms)
@@ -205,7 +208,7 @@ def test_planner_is_near_the_exact_optimum_and_fast() -> None:
         size = len(result.sessions)
         cpu_ms.setdefault(size, []).append(statistics.median(cpu))
         wall_ms.setdefault(size, []).append(statistics.median(wall))
-        if not result.complete or not greedy.complete:
+        if not result.complete:
             incomplete += 1
             rows.append(f"{n:>3} {code:<16} {start} incomplete: {result.problems[:1]}")
             continue
@@ -213,7 +216,10 @@ def test_planner_is_near_the_exact_optimum_and_fast() -> None:
         def score(sessions: tuple) -> int:  # type: ignore[type-arg]
             return plan_score(protocol, start, prefs, clinic, types, sessions)  # noqa: B023
 
-        ours, old = score(result.sessions), score(greedy.sessions)
+        # The old planner is only a reference: its incomplete series (it never goes back past
+        # a holiday) have no gap, and do not count against the planner.
+        ours = score(result.sessions)
+        old = score(greedy.sessions) if greedy.complete else None
         exact_cpu = time.process_time()
         exact = exact_plan(
             protocol,
@@ -237,7 +243,12 @@ def test_planner_is_near_the_exact_optimum_and_fast() -> None:
         best = exact.objective
         gap = (ours - best) / best if best else (0.0 if ours == best else float("inf"))
         gaps.append(gap)
-        greedy_gaps.append((old - best) / best if best else (0.0 if old == best else float("inf")))
+        if old is None:
+            greedy_incomplete += 1
+        else:
+            greedy_gaps.append(
+                (old - best) / best if best else (0.0 if old == best else float("inf"))
+            )
         optimal += exact.optimal
         if not exact.optimal:
             bound_gaps.append((ours - exact.bound) / max(exact.bound, 1))
@@ -250,7 +261,8 @@ def test_planner_is_near_the_exact_optimum_and_fast() -> None:
         rows.append(
             f"{n:>3} {code:<16} {start} {size:>2} sessions  exact {best:>5}"
             f"{' (optimal)' if exact.optimal else f' (bound {exact.bound:.0f})'}"
-            f"  planner {ours:>5} ({gap:+.1%})  greedy {old:>5}  "
+            f"  planner {ours:>5} ({gap:+.1%})  greedy "
+            f"{old if old is not None else 'incomplete':>5}  "
             f"{statistics.median(cpu):5.1f} ms cpu  solver {exact.seconds:5.1f} s"
             f" on {exact.places:,} places"
         )
@@ -270,6 +282,7 @@ def test_planner_is_near_the_exact_optimum_and_fast() -> None:
     print(
         f"greedy planner's gap: median {statistics.median(greedy_gaps):.1%}, "
         f"p95 {_pct(greedy_gaps, 0.95):.1%}, worst {max(greedy_gaps):.1%}"
+        f" ({greedy_incomplete} of its series incomplete)"
     )
     print(
         f"solver proved optimal: {optimal} of {len(gaps)}"

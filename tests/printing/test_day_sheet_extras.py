@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtGui import QColor, QImage
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ketadesk.cli import main
 from ketadesk.services.clinic.clinic_setup import open_clinic
@@ -173,7 +173,31 @@ def test_prior_authorization_counts_sessions_in_time_order(db: Database) -> None
         assert p is not None
         p.prior_auth_expires_on = None
         p.prior_auth_sessions = 1  # covers today's session, not the ones after it
+        # ... once the sessions given before today (an earlier authorization's) do not count.
+        p.prior_auth_starts_on = TODAY
     assert _session(db, appointment).gate_warnings == ()
+    with db.read() as session:
+        given = session.scalar(
+            select(func.count(Appointment.id))
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(
+                Appointment.patient_id == patient_id,
+                SessionType.code == "spravato",
+                Appointment.status.in_(["in_progress", "completed"]),
+            )
+        )
+    if given:
+        # Without a start date the sessions given count too, and the warning says why.
+        with db.write() as session:
+            p = session.get(Patient, patient_id)
+            assert p is not None
+            p.prior_auth_starts_on = None
+        (warning,) = _session(db, appointment).gate_warnings
+        assert "no prior authorization start date on file" in warning
+        with db.write() as session:
+            p = session.get(Patient, patient_id)
+            assert p is not None
+            p.prior_auth_starts_on = TODAY
     with db.write() as session:
         p = session.get(Patient, patient_id)
         assert p is not None

@@ -222,3 +222,53 @@ def test_iv_infusions_get_a_reading_every_configured_minutes() -> None:
         *[(f"+{m} min", "infusion", m) for m in range(0, 85, 15)],
         ("Before discharge", "recovery", 40),
     ]
+
+
+def test_the_discharge_verdict_names_what_refuses_in_a_few_words_without_values() -> None:
+    """The verdict the completion and the chair board share: refusals once the overridden rules
+    are set aside, the board's words for each (no severity, no SpO2 value), the time apart."""
+    readings = [
+        BpReading("Pre-dose", DOSE - dt.timedelta(minutes=5), 128, 82, 98),
+        BpReading("+40 min", DOSE + dt.timedelta(minutes=40), 134, 86, 91),
+    ]
+    effects = Effects("severe", "none", True, False, False, False)
+    found = chair_rules.discharge_findings(
+        session_name="Spravato",
+        dose_at=DOSE,
+        discharge_at=DOSE + dt.timedelta(minutes=60),
+        observation_minutes=120,
+        required_labels=["Pre-dose", "+40 min", "Before discharge"],
+        readings=readings,
+        effects=effects,
+        settings=BLOCK,
+        spo2_below=93,
+        zone=dt.UTC,
+    )
+    earliest = chair_rules.earliest_discharge(DOSE, 120)
+    assert earliest == DOSE + dt.timedelta(minutes=120)
+    verdict = chair_rules.discharge_verdict(found, (), earliest=earliest)
+    assert (verdict.ready, verdict.too_early) == (False, True)
+    assert verdict.not_yet == (
+        "BP “Before discharge” missing",
+        "sedation not marked resolved; respiratory depression not marked resolved; SpO2 below 93%",
+    )
+    assert "severe" not in " ".join(verdict.not_yet)
+    overridden = chair_rules.discharge_verdict(
+        found, ("discharge_observation", "discharge_readings", "discharge_effects")
+    )
+    assert overridden.ready
+    warned = chair_rules.discharge_verdict(
+        chair_rules.discharge_findings(
+            session_name="Spravato",
+            dose_at=DOSE,
+            discharge_at=DOSE + dt.timedelta(minutes=60),
+            observation_minutes=120,
+            required_labels=[],
+            readings=[],
+            effects=Effects("none", "none", False, False, False, False),
+            settings=ChairSettings(discharge="warn"),
+        ),
+        (),
+    )
+    assert warned.ready
+    assert [f.rule for f in warned.warnings] == ["discharge_observation"]

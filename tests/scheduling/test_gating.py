@@ -396,3 +396,51 @@ def test_prior_auth_spending_counts_each_sessions_units_in_date_order() -> None:
     # What prior_auth_valid is given for the third alone: 6 authorized, 3 spent ahead of it.
     assert spends[12].left_for(6) == 3
     assert spends[12].left_for(2) == 0
+
+
+def test_units_are_spent_by_sessions_booked_or_given_from_the_start_date() -> None:
+    from ketadesk.scheduling.gating import (
+        parse_eligibility_settings,
+        prior_auth_spends,
+        prior_auth_units_spent,
+    )
+
+    elig = parse_eligibility_settings({"prior_auth_units": {"spravato": 2}})
+    start = dt.date(2026, 3, 2)
+    before, on = start - dt.timedelta(days=1), start
+    for status in ("booked", "checked_in", "in_progress", "completed"):
+        assert prior_auth_spends(status, on, start)
+        assert not prior_auth_spends(status, before, start)
+        assert prior_auth_spends(status, before, None)
+    for status in ("tentative", "no_show", "cancelled", "released"):
+        assert not prior_auth_spends(status, on, start)
+    sessions = [
+        ("spravato", "completed", before),  # an earlier authorization's
+        ("spravato", "completed", on),
+        ("iv_infusion", "in_progress", on),
+        ("spravato", "no_show", on),
+        ("spravato", "booked", on + dt.timedelta(days=3)),
+    ]
+    spent = prior_auth_units_spent(sessions, start, elig)
+    assert (spent.units, spent.given) == (5, 3)
+    spent = prior_auth_units_spent(sessions, None, elig)
+    assert (spent.units, spent.given) == (7, 5)
+
+
+def test_the_warning_names_the_units_given_and_a_missing_start_date(clinic: DemoClinic) -> None:
+    spravato, settings = clinic.spec("spravato"), certified(clinic)
+    facts = dataclasses.replace(READY, prior_auth_sessions_left=0, prior_auth_given=6)
+    (result,) = check_gates(spravato, facts, SERIES[:1], settings)
+    assert result.message == (
+        "prior authorization covers 0 more; 1 session planned; 6 units spent by sessions given "
+        "(no prior authorization start date on file: all of them count)"
+    )
+    dated = dataclasses.replace(facts, prior_auth_starts_on=FIRST)
+    (result,) = check_gates(spravato, dated, SERIES[:1], settings)
+    assert result.message.endswith("; 6 units spent by sessions given")
+    # A session before the start spends nothing: only its date is named.
+    late = dataclasses.replace(facts, prior_auth_starts_on=SERIES[1])
+    (result,) = check_gates(spravato, late, SERIES[:1], settings)
+    assert result.message == (
+        "prior authorization starts Wed Mar 5, 2025; 1 session before that (Mon Mar 3)"
+    )

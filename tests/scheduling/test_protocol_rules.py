@@ -200,16 +200,28 @@ def test_gating_is_judged_for_the_new_day(catalog: Catalog) -> None:
     assert "prior authorization expires" in by_rule["prior_auth_valid"].message
     assert by_rule["rems_site_certified"].severity is Severity.BLOCK
     assert "REMS certification ends" in by_rule["rems_site_certified"].message
-    # A moved session does not spend a prior-authorized session: none left is still fine.
-    spent = dataclasses.replace(READY, prior_auth_sessions_left=0)
+    # The facts count the units of the patient's other sessions only (the caller leaves the
+    # moved one out, ``load_patient_facts(excluding=...)``): the moved session spends its own
+    # unit once, at its new date, with no adding back.
+    own_unit = dataclasses.replace(READY, prior_auth_sessions_left=1)
     assert not run(
         catalog,
         moved(sessions, 102, 8),
         {102},
-        facts=spent,
+        facts=own_unit,
         before={102: MONDAY},
         clinic=certified(catalog),
     )
+    none_left = dataclasses.replace(READY, prior_auth_sessions_left=0)
+    found = run(
+        catalog,
+        moved(sessions, 102, 8),
+        {102},
+        facts=none_left,
+        before={102: MONDAY},
+        clinic=certified(catalog),
+    )
+    assert [f.rule for f in found] == ["prior_auth_valid"]
 
 
 def test_settings_are_checked_and_name_their_key() -> None:

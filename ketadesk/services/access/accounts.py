@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import NoReturn
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
@@ -139,19 +139,45 @@ class _Account:
         )
 
 
-@cache
-def _hasher() -> PasswordHasher:
-    return PasswordHasher()  # argon2id with the library's current recommended parameters
+def _hasher(settings: AccountSettings) -> PasswordHasher:
+    """argon2id with the clinic's ``[accounts] argon2_*`` parameters."""
+    return _hasher_for(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
 
 
 @cache
-def _decoy_hash() -> str:
-    # Verified against when the username is unknown, so that both answers take as long.
-    return _hasher().hash("no such user: a decoy to keep the timing even")
+def _hasher_for(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+    )
 
 
-def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+@cache
+def _verifier() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@cache
+def _decoy_hash(memory_kib: int, time_cost: int, parallelism: int) -> str:
+    # Verified against when the username is unknown, so that both answers take as long: hashed
+    # with the clinic's parameters, as its users' passwords are.
+    hasher = _hasher_for(memory_kib, time_cost, parallelism)
+    return hasher.hash("no such user: a decoy to keep the timing even")
+
+
+def hash_password(password: str, settings: AccountSettings) -> str:
+    """The argon2id hash of ``password`` with the clinic's parameters (``[accounts]``)."""
+    return _hasher(settings).hash(password)
+
+
+def needs_rehash(stored: str, settings: AccountSettings) -> bool:
+    """Whether a stored hash was made with parameters other than the clinic's (or another
+    argon2 variant): the next successful sign-in re-hashes it."""
+    try:
+        return _hasher(settings).check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
 
 
 def _settings(session: Session) -> AccountSettings:
@@ -276,7 +302,7 @@ def create_first_admin(
     now = now or utcnow()
     username = normalize_username(username)
     # Hashed before the transaction: the slow hash must not hold the write lock.
-    new_hash = hash_password(password)
+    new_hash = hash_password(password, account_settings(db))
     with db.write() as session:
         if session.scalar(
             select(func.count())
@@ -330,7 +356,7 @@ def create_user(
     require(actor, "manage_users", db, now=now)
     now = now or utcnow()
     username = normalize_username(username)
-    new_hash = hash_password(password)  # before the transaction, as above
+    new_hash = hash_password(password, account_settings(db))  # before the transaction, as above
     with db.write() as session:
         errors = _check_new_user(
             session, _settings(session), username, display_name, password, role
@@ -389,7 +415,7 @@ def set_password(
     problem = password_problem(new_password, settings, username=username)
     if problem:
         raise InvalidFields({"password": problem})
-    new_hash = hash_password(new_password)
+    new_hash = hash_password(new_password, settings)
     with db.write() as session:
         user = session.get(User, user_id)
         if user is None:
@@ -668,7 +694,9 @@ def reset_password(
     problem = password_problem(one_time, settings, username=username)
     if problem:
         raise InvalidFields({"password": problem})
-    new_hash = hash_password(one_time)  # before the transaction: the slow hash holds no lock
+    new_hash = hash_password(
+        one_time, settings
+    )  # before the transaction: the slow hash holds no lock
 
     def change(session: Session, user: User) -> dict[str, str]:
         user.password_hash = new_hash
@@ -736,7 +764,7 @@ def choose_new_password(
         errors["password_again"] = "does not match the password"
     if errors:
         raise InvalidFields(errors)
-    new_hash = hash_password(new_password)
+    new_hash = hash_password(new_password, settings)
     with db.write() as session:
         user = session.get(User, actor.user_id)
         if user is None:
@@ -848,7 +876,8 @@ def _matches(stored: str, password: str) -> bool:
     if not stored:
         return False
     try:
-        return _hasher().verify(stored, password)
+        # The parameters are the stored hash's own: any argon2 hasher checks any hash.
+        return _verifier().verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -935,8 +964,9 @@ def _attempt(
                 _attempt_row(actor, f"{purpose}_failed", user.id, now, failures=failures + 1),
             )
         raise _after_failure(settings, failures + 1)
-    rehash = _hasher().check_needs_rehash(user.password_hash)
-    new_hash = hash_password(password) if rehash else None
+    new_hash = (
+        hash_password(password, settings) if needs_rehash(user.password_hash, settings) else None
+    )
     with db.write() as session:
         values: dict[str, object] = {"failed_attempts": 0, "last_failed_at": None}
         if new_hash is not None:
@@ -1001,7 +1031,12 @@ def _unknown_attempt(
         _record(session, _attempt_row(visitor, action, None, now))
     if wait:
         raise _too_soon(wait)
-    _matches(_decoy_hash(), password)
+    _matches(
+        _decoy_hash(
+            settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        ),
+        password,
+    )
     raise _after_failure(settings, failures + 1)
 
 

@@ -144,7 +144,9 @@ def move(
                 {appointment.id: new},
                 facts=None
                 if appointment.status == "tentative"
-                else load_patient_facts(session, appointment.patient_id, catalog),
+                else load_patient_facts(
+                    session, appointment.patient_id, catalog, excluding=[appointment.id]
+                ),
                 overrides=overrides,
             )
             overridden = rule_check.enforce(findings, actor, catalog, fresh=overrides)

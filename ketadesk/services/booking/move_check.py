@@ -487,7 +487,10 @@ def prepare_move(
         facts = (
             None
             if appointment.status == "tentative"
-            else load_patient_facts(session, appointment.patient_id, catalog)
+            # The moved session's own units are spent once, at its new date.
+            else load_patient_facts(
+                session, appointment.patient_id, catalog, excluding=[appointment.id]
+            )
         )
         overrides = stored_overrides(
             session,

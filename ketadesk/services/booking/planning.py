@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, case, func, literal, null, select
+from sqlalchemy import Select, String, Table, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
@@ -29,9 +28,11 @@ from ketadesk.scheduling.catalog import (
 from ketadesk.scheduling.gating import (
     GateResult,
     PatientFacts,
+    PriorAuthSpent,
     ScreeningStatus,
     check_gates,
     eligibility_settings,
+    prior_auth_units_spent,
 )
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import OpeningSearch, Preferences, find_openings
@@ -42,7 +43,10 @@ from ketadesk.scheduling.planner import (
     spacing_problems,
 )
 from ketadesk.scheduling.protocol_rules import SPACING_RULES, WINDOW_CAP
-from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
+from ketadesk.scheduling.statuses import (
+    PRIOR_AUTH_SPENDING_STATUSES,
+    RELEASED_STATUSES,
+)
 from ketadesk.services.booking.rule_check import judge_new_plan
 from ketadesk.services.common.context import InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog, load_config
@@ -190,53 +194,78 @@ _SESSION_TYPE = cast(Table, SessionType.__table__)
 _PATIENT = cast(Table, Patient.__table__)
 
 
-def _booked_under_prior_auth(units: tuple[tuple[str, int], ...]) -> Select[tuple[Any]]:
-    """The units of prior-authorized sessions already booked ahead (they count against the
-    authorization): one a session unless ``units`` gives its type more."""
-    used: Any = literal(1)
-    if units:
-        used = case(*((_SESSION_TYPE.c.code == code, n) for code, n in units), else_=1)
-    return (
-        select(func.coalesce(func.sum(used), 0))
+def _prior_auth_sessions(bounded: bool) -> Select[Any]:
+    """A patient's prior-authorized sessions in a spending status (type, status, start), but
+    those ``excluding`` names; ``bounded``: only from the instant ``since`` (the local midnight
+    the authorization starts), the index on (patient, start) reading no older ones."""
+    statement = (
+        select(_SESSION_TYPE.c.code, _APPOINTMENT.c.status, _APPOINTMENT.c.starts_at)
         .join(_SESSION_TYPE, _SESSION_TYPE.c.id == _APPOINTMENT.c.session_type_id)
         .where(
             _APPOINTMENT.c.patient_id == bindparam("patient_id"),
             _SESSION_TYPE.c.code.in_(bindparam("codes", expanding=True)),
-            _APPOINTMENT.c.status.in_([literal(s, String) for s in sorted(MOVABLE_STATUSES)]),
+            _APPOINTMENT.c.status.in_(
+                [literal(s, String) for s in sorted(PRIOR_AUTH_SPENDING_STATUSES)]
+            ),
             _APPOINTMENT.c.id.not_in(bindparam("excluding", expanding=True)),
         )
     )
+    if bounded:
+        statement = statement.where(
+            _APPOINTMENT.c.starts_at >= bindparam("since", type_=_APPOINTMENT.c.starts_at.type)
+        )
+    return statement
 
 
-@functools.lru_cache(maxsize=16)
-def _patient_facts_statement(units: tuple[tuple[str, int], ...]) -> Select[Any]:
-    """A patient's gating facts in one statement, the units booked only when there is an
-    authorization."""
-    return select(
-        _PATIENT.c.screening_status,
-        _PATIENT.c.screening_cleared_on,
-        _PATIENT.c.consent_signed_on,
-        _PATIENT.c.rems_enrolled_on,
-        _PATIENT.c.prior_auth_expires_on,
-        _PATIENT.c.prior_auth_sessions,
-        _PATIENT.c.driver_name,
-        case(
-            (_PATIENT.c.prior_auth_sessions.is_(None), null()),
-            else_=_booked_under_prior_auth(units).scalar_subquery(),
-        ),
-        _PATIENT.c.date_of_birth,
-        _PATIENT.c.eligibility_flags,
-        _PATIENT.c.prior_auth_starts_on,
-    ).where(_PATIENT.c.id == bindparam("patient_id"))
+_PRIOR_AUTH_SESSIONS = {bounded: _prior_auth_sessions(bounded) for bounded in (False, True)}
 
-
-def _units(catalog: Catalog) -> tuple[tuple[str, int], ...]:
-    """The configured prior-authorization units per session, as a hashable key."""
-    return tuple(sorted(eligibility_settings(catalog.settings).prior_auth_units.items()))
+_PATIENT_FACTS = select(
+    _PATIENT.c.screening_status,
+    _PATIENT.c.screening_cleared_on,
+    _PATIENT.c.consent_signed_on,
+    _PATIENT.c.rems_enrolled_on,
+    _PATIENT.c.prior_auth_expires_on,
+    _PATIENT.c.prior_auth_sessions,
+    _PATIENT.c.driver_name,
+    _PATIENT.c.date_of_birth,
+    _PATIENT.c.eligibility_flags,
+    _PATIENT.c.prior_auth_starts_on,
+).where(_PATIENT.c.id == bindparam("patient_id"))
 
 
 def _prior_auth_codes(catalog: Catalog) -> list[str]:
     return [c for c, t in catalog.session_types.items() if "prior_auth_valid" in t.gating]
+
+
+def prior_auth_spent(
+    session: Session,
+    catalog: Catalog,
+    patient_id: int,
+    starts_on: dt.date | None,
+    *,
+    excluding: Sequence[int] = (),
+) -> PriorAuthSpent:
+    """The units of the patient's prior authorization that their sessions on record have spent
+    (``scheduling.gating.prior_auth_spends``: booked ahead or given, of the prior-authorized
+    types, on or after ``starts_on`` at the clinic's local date), but the appointments
+    ``excluding`` names."""
+    codes = _prior_auth_codes(catalog)
+    if not codes:
+        return PriorAuthSpent()
+    calendar = ClinicCalendar(catalog.settings)
+    params: dict[str, Any] = {
+        "patient_id": patient_id,
+        "codes": codes,
+        "excluding": list(excluding),
+    }
+    if starts_on is not None:
+        params["since"] = calendar.day_bounds(starts_on).start
+    rows = session.connection().execute(_PRIOR_AUTH_SESSIONS[starts_on is not None], params)
+    return prior_auth_units_spent(
+        ((code, status, calendar.local_date(start)) for code, status, start in rows),
+        starts_on,
+        eligibility_settings(catalog.settings),
+    )
 
 
 def _facts(
@@ -247,14 +276,15 @@ def _facts(
     prior_auth_expires_on: dt.date | None,
     prior_auth_sessions: int | None,
     driver_name: str,
-    booked_under_prior_auth: int | None,
-    date_of_birth: dt.date | None = None,
-    eligibility_flags: Sequence[str] | None = None,
-    prior_auth_starts_on: dt.date | None = None,
+    date_of_birth: dt.date | None,
+    eligibility_flags: Sequence[str] | None,
+    prior_auth_starts_on: dt.date | None,
+    *,
+    spent: PriorAuthSpent,
 ) -> PatientFacts:
     left = prior_auth_sessions
     if left is not None:
-        left = max(0, left - (booked_under_prior_auth or 0))
+        left = max(0, left - spent.units)
     return PatientFacts(
         screening_status=ScreeningStatus(screening_status),
         screening_cleared_on=screening_cleared_on,
@@ -266,25 +296,21 @@ def _facts(
         date_of_birth=date_of_birth,
         flags=frozenset(eligibility_flags or ()),
         prior_auth_starts_on=prior_auth_starts_on,
+        prior_auth_given=spent.given,
     )
 
 
 def patient_facts(
     session: Session, patient: Patient, catalog: Catalog, *, excluding: Sequence[int] = ()
 ) -> PatientFacts:
-    """The gating facts of a patient's record; prior-authorized sessions already booked ahead
-    count against the authorization, except the appointments ``excluding`` names (those being
-    moved, judged again at their new dates)."""
-    booked = None
+    """The gating facts of a patient's record; the units the patient's sessions on record
+    have spent (``prior_auth_spent``) count against the authorization, except the appointments
+    ``excluding`` names (those being moved or started, judged at their new dates)."""
+    spent = PriorAuthSpent()
     if patient.prior_auth_sessions is not None:
         autoflush(session)
-        booked = session.connection().scalar(
-            _booked_under_prior_auth(_units(catalog)),
-            {
-                "patient_id": patient.id,
-                "codes": _prior_auth_codes(catalog),
-                "excluding": list(excluding),
-            },
+        spent = prior_auth_spent(
+            session, catalog, patient.id, patient.prior_auth_starts_on, excluding=excluding
         )
     return _facts(
         patient.screening_status,
@@ -294,33 +320,42 @@ def patient_facts(
         patient.prior_auth_expires_on,
         patient.prior_auth_sessions,
         patient.driver_name,
-        booked,
         patient.date_of_birth,
         patient.eligibility_flags,
         patient.prior_auth_starts_on,
+        spent=spent,
     )
 
 
 def load_patient_facts(
     session: Session, patient_id: int, catalog: Catalog, *, excluding: Sequence[int] = ()
 ) -> PatientFacts | None:
-    """``patient_facts`` of a patient by id, in one statement (None: no such patient)."""
+    """``patient_facts`` of a patient by id: the record in one statement, the units spent in
+    a second when there is an authorization (None: no such patient)."""
     autoflush(session)
-    row = (
-        session.connection()
-        .execute(
-            _patient_facts_statement(_units(catalog)),
-            {
-                "patient_id": patient_id,
-                "codes": _prior_auth_codes(catalog),
-                "excluding": list(excluding),
-            },
-        )
-        .one_or_none()
-    )
+    row = session.connection().execute(_PATIENT_FACTS, {"patient_id": patient_id}).one_or_none()
     if row is None:
         return None
-    return _facts(*row)
+    authorized, starts_on = row[5], row[9]
+    spent = (
+        PriorAuthSpent()
+        if authorized is None
+        else prior_auth_spent(session, catalog, patient_id, starts_on, excluding=excluding)
+    )
+    (screening, cleared, consent, rems, expires, _, driver, born, flags, _) = row
+    return _facts(
+        screening,
+        cleared,
+        consent,
+        rems,
+        expires,
+        authorized,
+        driver,
+        born,
+        flags,
+        starts_on,
+        spent=spent,
+    )
 
 
 def gate_sessions(

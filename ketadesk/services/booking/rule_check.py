@@ -4,7 +4,8 @@ each rule, and an override recorded (a role's decision with a reason, audited).
 
 Every step that places a session calls it: booking (``booking.book``), the live drag check
 (``move_check``), the move and its re-check in the transaction (``appointment_changes.move``),
-the series move (``series_moves.move_series``) and ``ketadesk move``.
+the series move (``series_moves.move_series``), ``ketadesk move``, the make-up
+(``rebooking/makeup.py``) and a closure's consequences (``settings/consequences.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class RuleRefused(InvalidRequest):
         self, findings: Sequence[Finding], roles: Sequence[str] = (), *, what: str = "the move"
     ) -> None:
         self.findings = tuple(findings)
+        self.override_roles = tuple(roles)
         super().__init__(
             f"{what} breaks the clinic's rules: " + "; ".join(f.text(roles) for f in self.findings)
         )
@@ -131,17 +133,38 @@ def judge_moves(
     overrides: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """What moving the patient's appointments (id -> new place) breaks, with the overrides on
-    record for them and their series and the ones given now."""
+    record for them and their series and the ones given now.  ``facts`` leave the moved
+    appointments out of the prior authorization's units (``load_patient_facts(...,
+    excluding=moved)``): each is judged, and spends its units, at its new date."""
+    return judge_changes(session, config, patient_id, moved, facts=facts, overrides=overrides)
+
+
+def judge_changes(
+    session: Session,
+    config: StoredConfig,
+    patient_id: int,
+    moved: Mapping[int, PlannedSession],
+    *,
+    added: Sequence[tuple[int, PlannedSession]] = (),
+    facts: PatientFacts | None,
+    overrides: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """What moving the patient's appointments (id -> new place) and adding sessions to their
+    series (``added``: series id and the planned session, its index the place it takes, as a
+    make-up does) breaks.  ``facts`` leave the moved appointments out of the prior
+    authorization's units; an added session spends its own."""
     catalog = config.catalog
     calendar = ClinicCalendar(catalog.settings)
     current = course_sessions(session, config, calendar, patient_id)
     sessions, before = moved_into(current, moved, calendar)
+    new = _added(session, config, calendar, added)
     series_ids = {s.series for s in current if s.key in moved and s.series is not None}
+    series_ids |= {s.series for s in new if s.series is not None}
     given = stored_overrides(session, list(moved), series_ids)
     given.update({k: v for k, v in (overrides or {}).items() if v.strip()})
     return judge(
-        sessions,
-        set(moved),
+        [*sessions, *new],
+        set(moved) | {s.key for s in new},
         protocols=catalog.protocols,
         session_types=catalog.session_types,
         clinic=catalog.settings,
@@ -149,6 +172,41 @@ def judge_moves(
         facts=facts,
         overrides=given,
     )
+
+
+def _added(
+    session: Session,
+    config: StoredConfig,
+    calendar: ClinicCalendar,
+    added: Sequence[tuple[int, PlannedSession]],
+) -> list[CourseSession]:
+    """Sessions not booked yet, in booked series, as the engine sees them (negative keys)."""
+    if not added:
+        return []
+    series = {
+        id_: (protocol, count)
+        for id_, protocol, count in session.execute(
+            select(Series.id, Protocol.code, Series.planned_count)
+            .join(Protocol, Protocol.id == Series.protocol_id)
+            .where(Series.id.in_(sorted({series_id for series_id, _ in added})))
+        )
+    }
+    out: list[CourseSession] = []
+    for n, (series_id, p) in enumerate(added):
+        protocol, count = series.get(series_id, ("", 0))
+        out.append(
+            CourseSession(
+                key=-(n + 1),
+                series=series_id,
+                index=p.index,
+                session_type=p.session_type,
+                protocol=protocol,
+                start=p.start,
+                day=calendar.local_date(p.start),
+                count=count,
+            )
+        )
+    return out
 
 
 def judge_new_plan(

@@ -247,7 +247,7 @@ def move_series(
                     config,
                     patient_id,
                     mine,
-                    facts=load_patient_facts(session, patient_id, catalog),
+                    facts=load_patient_facts(session, patient_id, catalog, excluding=list(mine)),
                     overrides=given,
                 )
                 first = min(mine)

@@ -4,7 +4,6 @@ honoured.  Warnings, not problems: the rows are sound; a clinician should look."
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 
 from sqlalchemy import select
@@ -75,11 +74,9 @@ def rule_warnings(session: Session) -> tuple[Problem, ...]:
         judged = [s for s, status in entries if status in MOVABLE_STATUSES]
         if not judged:
             continue
-        facts = load_patient_facts(session, patient_id, catalog)
-        if facts is not None and facts.prior_auth_expires_on is not None:
-            # Its dates are judged here; whether the sessions left pay for each session is the
-            # day sheet's count, in time order.
-            facts = dataclasses.replace(facts, prior_auth_sessions_left=None)
+        # The booked sessions are judged, in date order, against the units the sessions
+        # already given have left (``prior_auth_valid``, as booking and the day sheet count).
+        facts = load_patient_facts(session, patient_id, catalog, excluding=[s.key for s in judged])
         overrides = stored_overrides(
             session, [s.key for s in sessions], {s.series for s in sessions if s.series}
         )

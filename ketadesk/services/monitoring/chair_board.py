@@ -5,14 +5,18 @@ waiting, or booked and due without having arrived), its phase by the session typ
 from the actual start (and the recorded dose start when there is one), minutes since dosing, the
 next blood-pressure check the session type asks for (``bp_checks``) that is not recorded yet
 (as the monitoring record counts them), when discharge becomes allowed (the dose start plus
-``observation_minutes``), and what is late: a BP check ``reading_late_minutes`` past due, a
-patient still in the chair after discharge was allowed and the session's end, a session past
-its planned end, a patient past their start who has not arrived.
+``observation_minutes``) and, once it has come, whether the patient may go: the completion's
+own verdict (``completion.discharge_verdict``, the same findings and overrides), and what is
+late: a BP check ``reading_late_minutes`` past due, a patient still in the chair after the
+verdict let them go and the session's end, a session past its planned end, a patient past
+their start who has not arrived.
 Every duration comes from the clinic's configuration; the clock is passed in.
 
 Not a clinical read: the board shows where each patient is and what is due (phases, the labels
-of the checks already taken, times), never a reading, a dose or an answer, so it needs no
-"read clinical" and records nothing (it refreshes every few seconds on every workstation).
+of the checks already taken, times; the discharge line names what is missing or unresolved,
+"sedation not marked resolved", never its value), never a reading, a dose or an answer, so it
+needs no "read clinical" and records nothing (it refreshes every few seconds on every
+workstation).
 """
 
 from __future__ import annotations
@@ -27,10 +31,17 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.chair_rules import DischargeVerdict
 from ketadesk.services.common.context import Database, utcnow
 from ketadesk.services.followups.urgent_reviews import StandingReview, standing_reviews
+from ketadesk.services.monitoring.completion import (
+    discharge_verdict,
+    judged_at_discharge,
+    overridden_by_session,
+)
 from ketadesk.services.monitoring.reading_schedule import readings_due, started_at
 from ketadesk.services.monitoring.record_forms import ReadingsDue
+from ketadesk.services.monitoring.stored_records import find_records
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.models import (
@@ -98,6 +109,8 @@ class ChairCard:
         bp_recorded: labels of the BP checks already recorded.
         discharge_allowed_at: the dose start plus the configured observation minutes (or the
             end of the observation phases for a type that sets no minimum).
+        discharge_ready: the chair's discharge rules pass now, as completing would judge them.
+        discharge_not_yet: once ``discharge_allowed_at`` has come, what the rules still refuse.
         late: what is late, in words, most urgent first ("BP +40 min overdue since 10:55").
         next_up: the next session booked in the room today after this one.
         urgent_review: the patient's standing urgent review and its deadline ("" when none).
@@ -125,8 +138,10 @@ class ChairCard:
     next_bp: BpDue | None = None
     bp_recorded: tuple[str, ...] = ()
     discharge_allowed_at: dt.datetime | None = None
+    # The completion's verdict at ``now`` (services/monitoring/completion.discharge_verdict):
+    # ready, or what still refuses it once the time has come ("BP “Before discharge” missing").
     discharge_ready: bool = False
-    discharge_waits_for: tuple[str, ...] = ()  # the readings still to take before discharge
+    discharge_not_yet: tuple[str, ...] = ()
     bp_late: bool = False
     discharge_late: bool = False
     overrun: bool = False
@@ -296,10 +311,20 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
             if best is None or _rank(candidate) < _rank(best):
                 current[candidate.room_id] = candidate
         ids = [r.id for r in current.values()]
+        # One round of reads for the whole board: each read below covers every chair.
         started = started_at(session, ids)
-        doses = _dose_starts(session, ids)
-        recorded = readings_due(session, ids, now=now)
+        records = find_records(session, ids)
+        doses = {i: r.dose_started_at for i, r in records.items() if r.dose_started_at}
+        recorded = readings_due(session, ids, now=now, records=records)
         reviews = standing_reviews(session, [r.patient_id for r in current.values()], now=now)
+        overrides = overridden_by_session(session, ids)
+        verdicts: dict[int, DischargeVerdict] = {}
+        for here in current.values():
+            spec = catalog.session_types.get(here.code)
+            if here.status == "in_progress" and spec is not None and judged_at_discharge(spec):
+                verdicts[here.id] = discharge_verdict(
+                    catalog, spec, records.get(here.id), overrides[here.id], now=now
+                )
     cards = []
     for room_id, room_name in rooms:
         row = current.get(room_id)
@@ -344,6 +369,7 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
                 grace,
                 reviews.get(row.patient_id),
                 calendar,
+                verdicts.get(row.id),
             )
         )
     return ChairBoard(
@@ -484,6 +510,7 @@ def _card(
     grace: dt.timedelta,
     review: StandingReview | None = None,
     calendar: ClinicCalendar | None = None,
+    verdict: DischargeVerdict | None = None,
 ) -> ChairCard:
     tz = now.tzinfo
     start, end = row.starts_at.astimezone(tz), row.ends_at.astimezone(tz)
@@ -540,13 +567,25 @@ def _card(
         next_bp = BpDue(check.label, due, late=now > due + grace, due_now=now >= due)
         if next_bp.late:
             late.insert(0, f"BP {check.label} overdue since {_hhmm(due)}")
-    # Discharge is a time for a patient in session, not for one who has not started.
+    # Discharge is a time for a patient in session, not for one who has not started: the
+    # rules' own (the recorded dose plus the observation minutes), else the planned one.
     allowed = discharge_allowed(spec, timeline) if dose_at is not None and running else None
+    if verdict is not None and verdict.earliest is not None and running:
+        allowed = verdict.earliest.astimezone(tz)
     time_allows = running and dosed and allowed is not None and now >= allowed
-    # Discharge also waits for every configured reading (scheduling/chair_rules.py).
-    waits = tuple(c.label for c in pending) if time_allows else ()
-    ready = time_allows and not waits
-    discharge_late = time_allows and allowed is not None and now > max(allowed, timeline[-1].end)
+    # The completion's own verdict says whether the patient may go (a prescriber's override
+    # of the observation lets them go before the time); once the time has come, what the rules
+    # still refuse.
+    not_yet: tuple[str, ...] = ()
+    if verdict is None:  # a type the discharge rules do not judge: the time is all
+        ready = time_allows
+    elif verdict.ready:
+        ready = running and dosed
+    else:
+        ready = False
+        if time_allows:  # (the observation too, when the record's discharge time is early)
+            not_yet = tuple(f.short for f in verdict.refusals)
+    discharge_late = ready and allowed is not None and now > max(allowed, timeline[-1].end)
     if discharge_late and allowed is not None:
         late.append(f"Still in the chair; discharge allowed since {_hhmm(allowed)}")
     if overrun:
@@ -564,7 +603,7 @@ def _card(
         bp_recorded=tuple(recorded),
         discharge_allowed_at=allowed,
         discharge_ready=ready,
-        discharge_waits_for=waits,
+        discharge_not_yet=not_yet,
         bp_late=next_bp is not None and next_bp.late,
         discharge_late=discharge_late,
         overrun=overrun,

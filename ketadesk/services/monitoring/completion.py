@@ -12,7 +12,7 @@ and listed on the monitoring record; once stored, the step it overrides goes ahe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from ketadesk.scheduling.chair_rules import (
     BpReading,
     ChairFinding,
     ChairSettings,
+    DischargeVerdict,
     Effects,
     parse_chair_settings,
 )
@@ -82,6 +83,23 @@ def overridden(session: Session, appointment_id: int) -> set[str]:
         )
     )
     return {r.removeprefix(PREFIX) for r in rows}
+
+
+def overridden_by_session(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
+    """The chair rules set aside for each of ``ids`` (one read for them all: the chair board)."""
+    ids = list(ids)
+    out: dict[int, set[str]] = {i: set() for i in ids}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(GatingOverride.appointment_id, GatingOverride.rule).where(
+            GatingOverride.appointment_id.in_(ids), GatingOverride.rule.startswith(PREFIX)
+        )
+    )
+    for appointment_id, rule in rows:
+        if appointment_id is not None:
+            out[appointment_id].add(rule.removeprefix(PREFIX))
+    return out
 
 
 def overrides_of(session: Session, appointment_id: int) -> tuple[ChairOverride, ...]:
@@ -231,6 +249,36 @@ def _discharge(
     )
 
 
+def judged_at_discharge(spec: SessionTypeSpec | None) -> bool:
+    """Whether completing a session of this type is judged by the discharge rules: a dosing
+    type with readings to take or observation minutes to wait."""
+    return (
+        spec is not None
+        and spec.dosing
+        and (bool(spec.bp_checks) or spec.observation_minutes is not None)
+    )
+
+
+def discharge_verdict(
+    catalog: Catalog,
+    spec: SessionTypeSpec,
+    record: SessionRecord | None,
+    overridden_rules: Collection[str],
+    *,
+    now: dt.datetime,
+) -> DischargeVerdict:
+    """May this session's patient be discharged: at the record's discharge time, else at
+    ``now``.  The one verdict both the completion (``check_complete``) and the chair board
+    use."""
+    at = record.discharged_at if record is not None and record.discharged_at else now
+    dose_at = record.dose_started_at if record is not None else None
+    return chair_rules.discharge_verdict(
+        _discharge(catalog, spec, record, at),
+        overridden_rules,
+        earliest=chair_rules.earliest_discharge(dose_at, spec.observation_minutes),
+    )
+
+
 def judge(
     session: Session,
     catalog: Catalog,
@@ -254,12 +302,19 @@ def check_complete(session: Session, appointment: Appointment, *, now: dt.dateti
     (no readings and no observation minutes) is not judged."""
     config = load_config(session)
     spec = config.catalog.session_types.get(config.session_type_code(appointment.session_type_id))
-    if spec is None or not spec.dosing or (not spec.bp_checks and spec.observation_minutes is None):
+    if spec is None or not judged_at_discharge(spec):
         return []
-    record = find_record(session, appointment.id)
-    at = record.discharged_at if record is not None and record.discharged_at else now
-    findings = _discharge(config.catalog, spec, record, at)
-    return judge(session, config.catalog, appointment.id, findings, "complete this session")
+    verdict = discharge_verdict(
+        config.catalog,
+        spec,
+        find_record(session, appointment.id),
+        overridden(session, appointment.id),
+        now=now,
+    )
+    if verdict.refusals:
+        roles = chair_settings(config.catalog).override_roles
+        raise ChairRefused("complete this session", verdict.refusals, roles)
+    return [f.text for f in verdict.warnings]
 
 
 def override(

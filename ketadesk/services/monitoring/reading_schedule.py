@@ -8,13 +8,14 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.services.common.context import (
     Database,
 )
 from ketadesk.services.monitoring.record_forms import CheckDue, ReadingsDue
+from ketadesk.services.monitoring.stored_records import find_records
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import (
     Appointment,
@@ -110,17 +111,28 @@ def late_minutes(config: StoredConfig) -> int:
 
 
 def readings_due(
-    db_or_session: Database | Session, appointment_ids: Iterable[int], *, now: dt.datetime
+    db_or_session: Database | Session,
+    appointment_ids: Iterable[int],
+    *,
+    now: dt.datetime,
+    records: Mapping[int, SessionRecord] | None = None,
 ) -> dict[int, ReadingsDue]:
-    """The BP-check state of each appointment (unknown ids are left out)."""
+    """The BP-check state of each appointment (unknown ids are left out).  ``records``: their
+    stored records already read (``stored_records.find_records``), so as not to read them
+    twice."""
     ids = sorted(set(appointment_ids))
     if isinstance(db_or_session, Session):
-        return _readings_due(db_or_session, ids, now)
+        return _readings_due(db_or_session, ids, now, records)
     with db_or_session.read() as session:
-        return _readings_due(session, ids, now)
+        return _readings_due(session, ids, now, records)
 
 
-def _readings_due(session: Session, ids: list[int], now: dt.datetime) -> dict[int, ReadingsDue]:
+def _readings_due(
+    session: Session,
+    ids: list[int],
+    now: dt.datetime,
+    records: Mapping[int, SessionRecord] | None = None,
+) -> dict[int, ReadingsDue]:
     if not ids:
         return {}
     config = load_config(session)
@@ -131,14 +143,8 @@ def _readings_due(session: Session, ids: list[int], now: dt.datetime) -> dict[in
         ).where(Appointment.id.in_(ids))
     ).all()
     started = started_at(session, ids)
-    records = {
-        r.appointment_id: r
-        for r in session.scalars(
-            select(SessionRecord)
-            .where(SessionRecord.appointment_id.in_(ids))
-            .options(selectinload(SessionRecord.readings))
-        )
-    }
+    if records is None:
+        records = find_records(session, ids)
     result: dict[int, ReadingsDue] = {}
     for appointment_id, type_id, starts_at, status in appointments:
         spec = config.catalog.session_types[config.session_type_code(type_id)]

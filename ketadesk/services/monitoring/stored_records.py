@@ -4,6 +4,8 @@ stored record with its readings.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -35,3 +37,19 @@ def find_record(session: Session, appointment_id: int) -> SessionRecord | None:
         .where(SessionRecord.appointment_id == appointment_id)
         .options(selectinload(SessionRecord.readings))
     ).one_or_none()
+
+
+def find_records(session: Session, ids: Iterable[int]) -> dict[int, SessionRecord]:
+    """The stored records of ``ids`` with their readings, by appointment (one round of reads
+    for them all; sessions without a record are left out)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    return {
+        r.appointment_id: r
+        for r in session.scalars(
+            select(SessionRecord)
+            .where(SessionRecord.appointment_id.in_(ids))
+            .options(selectinload(SessionRecord.readings))
+        )
+    }

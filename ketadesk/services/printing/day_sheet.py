@@ -24,13 +24,16 @@ from zoneinfo import ZoneInfo
 from ketadesk.config import Catalog
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
 from ketadesk.scheduling.gating import (
+    PRIOR_AUTH_GIVEN_STATUSES,
     PatientFacts,
     ScreeningStatus,
     check_gates,
     eligibility_settings,
     prior_auth_spending,
+    prior_auth_spends,
+    prior_auth_units,
 )
-from ketadesk.scheduling.statuses import MOVABLE_STATUSES
+from ketadesk.scheduling.statuses import PRIOR_AUTH_SPENDING_STATUSES
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.printing.layout import (
     Logo,
@@ -45,6 +48,7 @@ from ketadesk.services.printing.layout import (
 )
 from ketadesk.services.schedule.day_rows import (
     Queries,
+    as_utc,
     day_schedule_from_rows,
     read_catalog,
     read_day_rows,
@@ -198,7 +202,7 @@ WHERE o.appointment_id IN ({ids}) OR o.series_id IN ({series})
 ORDER BY o.at, o.id
 """
 PRIOR_AUTH_SQL = """
-SELECT a.id, a.patient_id, t.code
+SELECT a.id, a.patient_id, t.code, a.status, a.starts_at
 FROM appointment a
 JOIN session_type t ON t.id = a.session_type_id
 WHERE a.patient_id IN ({patients}) AND t.code IN ({codes}) AND a.status IN ({statuses})
@@ -383,10 +387,12 @@ def _open_gates(
     overridden (for that appointment or its series); and what it spends of the patient's prior
     authorization, (words, problem or "") as ``prior_auth_text`` says them.
 
-    Prior-authorized sessions count as ``prior_auth_valid`` counts them: the patient's booked
-    ones in time order, each spending its ``[eligibility.prior_auth_units]`` after those ahead
-    (``scheduling.gating.prior_auth_spending``); a session of the day not booked any more (in
-    progress, completed) counts as the first."""
+    Prior-authorized sessions count as ``prior_auth_valid`` counts them: the patient's sessions
+    booked or given (``scheduling.gating.prior_auth_spends``: on or after the authorization's
+    start, at the clinic's local date) in time order, each spending its
+    ``[eligibility.prior_auth_units]`` after those ahead (``prior_auth_spending``), all read in
+    one query for the day's patients; a session of the day that spends none (before the start)
+    is shown as the first."""
     facts_of = {row[0]: row for row in people}
     patient_ids = sorted({row[7] for row in people})
     series_ids = sorted({row[8] for row in people if row[8] is not None})
@@ -402,17 +408,26 @@ def _open_gates(
         c for c, t in catalog.session_types.items() if "prior_auth_valid" in t.gating
     ]
     elig = eligibility_settings(catalog.settings)
-    # Each patient's prior-authorized sessions still to come, in time order: (id, type).
+    # Each patient's prior-authorized sessions that spend the authorization, in time order:
+    # (id, type); and per session, the units the sessions given before it spent.
     ahead: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    given_units: dict[int, int] = defaultdict(int)
+    given_before: dict[int, int] = {}
     if prior_auth_codes:
-        for appointment_id, patient_id, code in _fetch(
+        tz = ZoneInfo(catalog.settings.timezone)
+        for appointment_id, patient_id, code, status, starts_at in _fetch(
             queries,
             PRIOR_AUTH_SQL,
             patients=patient_ids,
             codes=prior_auth_codes,
-            statuses=sorted(MOVABLE_STATUSES),
+            statuses=sorted(PRIOR_AUTH_SPENDING_STATUSES),
         ):
-            ahead[patient_id].append((appointment_id, code))
+            starts_on = _date(patients[patient_id][10])
+            if prior_auth_spends(status, as_utc(starts_at).astimezone(tz).date(), starts_on):
+                ahead[patient_id].append((appointment_id, code))
+                given_before[appointment_id] = given_units[patient_id]
+                if status in PRIOR_AUTH_GIVEN_STATUSES:
+                    given_units[patient_id] += prior_auth_units(code, elig)
     spends = {p: prior_auth_spending(queue, elig) for p, queue in ahead.items()}
     show_prior_auth = catalog.settings.gating.get("prior_auth_valid") != "off"
     out: dict[int, tuple[str, ...]] = {}
@@ -450,6 +465,7 @@ def _open_gates(
                 authorized,
                 _date(prior_auth_starts_on),
                 _date(prior_auth_expires_on),
+                given_before=given_before.get(a.id, 0),
             )
             if said[0]:
                 words[a.id] = said
@@ -464,6 +480,7 @@ def _open_gates(
             date_of_birth=_date(date_of_birth),
             flags=frozenset(_json_list(eligibility_flags)),
             prior_auth_starts_on=_date(prior_auth_starts_on),
+            prior_auth_given=given_before.get(a.id, 0),
         )
         given = dict(overrides.get(("s", row[8]), {})) if row[8] is not None else {}
         given.update(overrides.get(("a", a.id), {}))
@@ -489,12 +506,15 @@ def prior_auth_text(
     authorized: int | None,
     starts_on: dt.date | None,
     expires_on: dt.date | None,
+    *,
+    given_before: int = 0,
 ) -> tuple[str, str]:
     """A session's spend of a prior authorization as the front desk reads it, and what is wrong
     with it, in a few words (the rule's own warning says it in full): ("PA 4 of 6 (exp 12/31)",
-    ""), ("PA 3-4 of 6" for a two-unit session), ("PA 7 of 6", "past its units"), ("PA 2 of 6
-    (exp 11/30)", "past expiry").  ("", "") when no authorization is on file (the gating
-    warning says so)."""
+    ""), ("PA 3-4 of 6" for a two-unit session), ("PA 7 of 6", "past its units"; "past its
+    units (no start date)" when none is on file and sessions ``given_before`` it count), ("PA 2
+    of 6 (exp 11/30)", "past expiry").
+    ("", "") when no authorization is on file (the gating warning says so)."""
     if authorized is None and expires_on is None:
         return "", ""
     parts = ["PA"]
@@ -506,7 +526,9 @@ def prior_auth_text(
         parts.append(f"(exp {_month_day(expires_on, day)})")
     problems = []
     if authorized is not None and before + units > authorized:
-        problems.append("past its units")
+        # Without a start date every session given counts, an earlier authorization's too.
+        missing = starts_on is None and given_before > 0
+        problems.append("past its units" + (" (no start date)" if missing else ""))
     if expires_on is not None and day > expires_on:
         problems.append("past expiry")
     if starts_on is not None and day < starts_on:

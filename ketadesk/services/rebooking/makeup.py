@@ -3,9 +3,13 @@ re-flowed by the planner, a waitlist entry, or the series going on one short, re
 
 ``offer_for`` reads the series and asks the planner's ``reflow`` (``SeriesChange`` with
 ``make_up``) where a make-up session would go, keeping the protocol's spacing, and which of the
-later booked sessions would have to move with it; it is a dry run.  ``book_make_up`` writes that
-proposal in one transaction through the booking checks (the gates for the new session, every
-hold against the database as it is now, the patient's other sessions), all or nothing.
+later booked sessions would have to move with it, and what the rules engine
+(``scheduling/protocol_rules.py``) says of the make-up and the moves; it is a dry run.
+``book_make_up`` writes that proposal in one transaction through the booking checks (every hold
+against the database as it is now, the patient's other sessions) and the rules engine again
+(gaps, window cap, series order, concurrent courses, and the gates for each placed session's
+day), all or nothing; a "warn" rule is passed only with an override, a role's reason, recorded
+with the make-up like a move's.
 ``put_on_waitlist`` and ``continue_short`` record the other two answers.  Each answer is one
 ``series_rebooking`` row per missed session (migration 0011), audited and counted, so the
 series shows what became of its missing session instead of quietly shrinking.
@@ -14,7 +18,7 @@ series shows what became of its missing session instead of quietly shrinking.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
@@ -24,32 +28,29 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.fees import FEE_KIND_NAMES, OWED, money
+from ketadesk.scheduling.gating import Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession
-from ketadesk.scheduling.planner import (
-    ChangeKind,
-    SeriesChange,
-    SeriesPlan,
-    reflow,
-    spacing_problems,
-)
+from ketadesk.scheduling.planner import ChangeKind, SeriesChange, SeriesPlan, reflow
+from ketadesk.scheduling.protocol_rules import Finding, rule_settings
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
-from ketadesk.services.booking import appointment_changes, plan_check
-from ketadesk.services.booking.booking import GateRefused, room_of, write_holds
+from ketadesk.services.booking import appointment_changes, plan_check, rule_check
+from ketadesk.services.booking.booking import room_of, write_holds
 from ketadesk.services.booking.contention import retried_once
-from ketadesk.services.booking.planning import gate_sessions, horizon_days, load_patient_facts
+from ketadesk.services.booking.planning import horizon_days, load_patient_facts
 from ketadesk.services.common.context import (
     Actor,
     Database,
     InvalidRequest,
     NotFound,
+    PermissionDenied,
     utcnow,
 )
 from ketadesk.services.followups import sync
 from ketadesk.services.waitlist import entries
 from ketadesk.store import changes
-from ketadesk.store.clinic_config import load_catalog, load_config
+from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
@@ -107,10 +108,19 @@ class RebookingOffer:
     missed_text: str  # "No-show: IV ketamine infusion 3/6, Tue 11/24 09:00"
     make_up: ProposedSession | None
     moves: tuple[ProposedSession, ...]
-    problems: tuple[str, ...]
+    problems: tuple[str, ...]  # why no make-up can be placed
     fee_text: str  # "No-show fee $150.00 recorded", or ""
     decided: str = ""  # an answer already recorded (DECISION_NAMES), else ""
     versions: Mapping[int, int] = field(default_factory=dict)
+    #: The rules the proposal breaks (judged again when it is booked): a "warn" one asks an
+    #: override, a "block" one refuses it.
+    findings: tuple[Finding, ...] = ()
+    override_roles: tuple[str, ...] = ()  # who may override a "warn" rule, with a reason
+
+    @property
+    def blocked(self) -> tuple[Finding, ...]:
+        """The rules that refuse the make-up with no override possible."""
+        return tuple(f for f in self.findings if f.severity is Severity.BLOCK)
 
     @property
     def can_make_up(self) -> bool:
@@ -119,6 +129,7 @@ class RebookingOffer:
             and self.make_up is not None
             and self.make_up.session.placed
             and not self.problems
+            and not self.blocked
         )
 
     @property
@@ -132,6 +143,33 @@ class MadeUp:
     appointment_id: int
     moved: int
     text: str  # "Make-up booked: Wed 11/25 09:00-10:40, Room 1"
+    #: The overrides it was booked with (rule -> reason): a redo books it with them again.
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One make-up the planner proposed, the later sessions it moves, and the rules' say."""
+
+    plan: SeriesPlan
+    make_up: ProposedSession | None = None
+    moves: list[ProposedSession] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def start(self) -> dt.datetime | None:
+        return self.make_up.session.start if self.make_up is not None else None
+
+    @property
+    def refused(self) -> bool:
+        """No place, or a place a rule refuses with no override possible."""
+        return (
+            self.make_up is None
+            or not self.make_up.session.placed
+            or bool(self.problems)
+            or any(f.severity is Severity.BLOCK for f in self.findings)
+        )
 
 
 def _when(calendar: ClinicCalendar, start: dt.datetime, end: dt.datetime) -> str:
@@ -198,7 +236,8 @@ def _places_missed(session: Session, series_id: int) -> int:
 def _propose(
     session: Session, appointment_id: int, now: dt.datetime
 ) -> tuple[RebookingOffer, SeriesPlan]:
-    catalog = load_catalog(session)
+    config = load_config(session)
+    catalog = config.catalog
     calendar = ClinicCalendar(catalog.settings)
     missed, action = _missed(session, appointment_id)
     assert missed.series_id is not None
@@ -245,6 +284,7 @@ def _propose(
     make_up: ProposedSession | None = None
     moves: list[ProposedSession] = []
     problems: list[str] = []
+    findings: list[Finding] = []
     if spec is None:
         problems.append(f"the protocol {protocol_code!r} is no longer in the clinic's settings")
     elif not decided:
@@ -264,18 +304,12 @@ def _propose(
         last = max([s.end for s in sessions] + [calendar.day_bounds(not_before).end])
         window = Interval(
             calendar.day_bounds(not_before).start - dt.timedelta(days=1),
-            last + dt.timedelta(days=horizon_days(spec)),
+            last
+            + dt.timedelta(
+                days=horizon_days(spec) + max(stage.max_gap_days for stage in spec.stages)
+            ),
         )
         snapshot = load_snapshot(session, window, catalog)
-        plan = reflow(
-            SeriesPlan(protocol_code, tuple(sessions)),
-            SeriesChange(
-                missed.series_index, _KIND_OF_ACTION[action], not_before=not_before, make_up=True
-            ),
-            spec,
-            snapshot.availability(),
-            catalog.session_types,
-        )
         rooms = dict(session.execute(select(Resource.id, Resource.name)).all())
         resources = snapshot.availability().resources
 
@@ -283,41 +317,70 @@ def _propose(
             room = room_of(s, resources)
             return rooms.get(room, "") if room is not None else "no room"
 
-        new = plan.session(missed.series_index)
-        if new is not None:
-            make_up = ProposedSession(
-                new.index, new, _when(calendar, new.start, new.end), room_name(new)
+        index: int = missed.series_index
+
+        def attempt(first_day: dt.date) -> _Attempt:
+            """The planner's make-up from ``first_day`` on, and what the rules say of it."""
+            plan = reflow(
+                SeriesPlan(protocol_code, tuple(sessions)),
+                SeriesChange(
+                    index,
+                    _KIND_OF_ACTION[action],
+                    not_before=first_day,
+                    make_up=True,
+                ),
+                spec,
+                snapshot.availability(),
+                catalog.session_types,
             )
-            problems.extend(new.problems)
-        final: list[PlannedSession] = []
-        for s in plan.sessions:
-            row = by_index.get(s.index)
-            if s.index == missed.series_index:
-                final.append(s)
-            elif row is not None:
-                before = _planned_of(row, types[row.session_type_id])
-                if s.index > missed.series_index and (
-                    s.start != before.start or s.holds != before.holds
-                ):
-                    moves.append(
-                        ProposedSession(
-                            s.index,
-                            s,
-                            _when(calendar, s.start, s.end),
-                            room_name(s),
-                            row.id,
-                            _when(calendar, row.starts_at, row.ends_at),
-                            before,
+            out = _Attempt(plan)
+            new = plan.session(index)
+            if new is not None:
+                out.make_up = ProposedSession(
+                    new.index, new, _when(calendar, new.start, new.end), room_name(new)
+                )
+                out.problems.extend(new.problems)
+            for s in plan.sessions:
+                row = by_index.get(s.index)
+                if row is not None and s.index != index:
+                    before = _planned_of(row, types[row.session_type_id])
+                    if s.index > index and (s.start != before.start or s.holds != before.holds):
+                        out.moves.append(
+                            ProposedSession(
+                                s.index,
+                                s,
+                                _when(calendar, s.start, s.end),
+                                room_name(s),
+                                row.id,
+                                _when(calendar, row.starts_at, row.ends_at),
+                                before,
+                            )
                         )
-                    )
-                    problems.extend(s.problems)
-                    final.append(s)
-                else:
-                    final.append(before)
-        problems.extend(
-            spacing_problems(
-                spec, sorted(final, key=lambda s: s.index), calendar, catalog.session_types
-            )
+                        out.problems.extend(s.problems)
+            if out.make_up is not None and out.make_up.session.placed and not out.problems:
+                # The spacing, the cap and the gates, as the booking will judge them.
+                out.findings = _judge(session, config, missed, out.make_up.session, out.moves, None)
+            return out
+
+        # The planner keeps the series' spacing but not every rule (a cap counting the
+        # patient's other sessions, a gate's end date): a place a blocking rule refuses is no
+        # offer, so the next days are tried, as far as the protocol's longest gap, and the
+        # first place the rules allow is offered (else the first, with what refuses it).
+        tried: list[_Attempt] = []
+        for extra in range(max(stage.max_gap_days for stage in spec.stages) + 1):
+            found = attempt(not_before + dt.timedelta(days=extra))
+            if tried and found.start == tried[-1].start:
+                continue  # the same place again (closed days in between)
+            tried.append(found)
+            if not found.refused:
+                break
+        chosen = next((a for a in tried if not a.refused), tried[0])
+        plan = chosen.plan
+        make_up, moves, problems, findings = (
+            chosen.make_up,
+            chosen.moves,
+            chosen.problems,
+            chosen.findings,
         )
     offer = RebookingOffer(
         appointment_id=missed.id,
@@ -338,8 +401,37 @@ def _propose(
         fee_text=fee_text,
         decided=DECISION_NAMES.get(decided or "", ""),
         versions={row.id: row.version for row in live} | {missed.id: missed.version},
+        findings=tuple(findings),
+        override_roles=rule_settings(catalog.settings).override_roles,
     )
     return offer, plan
+
+
+def _judge(
+    session: Session,
+    config: StoredConfig,
+    missed: Appointment,
+    make_up: PlannedSession,
+    moves: Sequence[ProposedSession],
+    overrides: Mapping[str, str] | None,
+) -> list[Finding]:
+    """What the make-up (a new session in the missed one's place) and the later sessions it
+    moves break, by the one rules engine.  The moved sessions' prior-authorization units are
+    counted once, at their new dates; the make-up spends its own."""
+    assert missed.series_id is not None
+    moved = {m.appointment_id: m.session for m in moves if m.appointment_id is not None}
+    facts = load_patient_facts(session, missed.patient_id, config.catalog, excluding=list(moved))
+    if facts is None:
+        raise NotFound(f"no patient #{missed.patient_id}")
+    return rule_check.judge_changes(
+        session,
+        config,
+        missed.patient_id,
+        moved,
+        added=[(missed.series_id, make_up)],
+        facts=facts,
+        overrides=overrides,
+    )
 
 
 def offer_for(
@@ -417,11 +509,15 @@ def book_make_up(
     actor: Actor,
     offer: RebookingOffer,
     *,
+    overrides: Mapping[str, str] | None = None,
     now: dt.datetime | None = None,
 ) -> MadeUp:
     """Book the proposed make-up (and move the later sessions it needs moved), all or nothing,
-    re-checked as any booking: the session type's gates, the holds, the patient's other
-    sessions.  A session changed since the proposal refuses it ("plan it again")."""
+    re-checked as any booking: the holds, the patient's other sessions, and the rules engine
+    for the make-up and each moved session (``rule_check.RuleRefused`` names every rule that
+    stops it).  ``overrides`` (rule -> reason) let a "warn" rule through when the actor's role
+    may override; each is recorded with the make-up and audited.  A session changed since the
+    proposal refuses it ("plan it again")."""
     require(actor, "book", db, now=now)
     if offer.moves:
         require(actor, "move", db, now=now)
@@ -435,7 +531,7 @@ def book_make_up(
             + ("; ".join(offer.problems) or "the planner found no place")
         )
     if offer.problems:
-        raise InvalidRequest("the make-up breaks the series' spacing: " + "; ".join(offer.problems))
+        raise InvalidRequest("no make-up session fits: " + "; ".join(offer.problems))
     if make_up.session.start < now:
         raise InvalidRequest("the make-up session would start in the past")
     moving = {m.appointment_id for m in offer.moves if m.appointment_id is not None}
@@ -467,21 +563,16 @@ def book_make_up(
             catalog = config.catalog
             window = Interval(min(s.start for s in planned), max(s.end for s in planned))
             calendar = load_calendar(session, window, catalog)
-            facts = load_patient_facts(session, missed.patient_id, catalog)
-            if facts is None:
-                raise NotFound(f"no patient #{missed.patient_id}")
-            stopping = [
-                r
-                for r in gate_sessions(catalog, facts, [make_up.session], calendar)
-                if r.stops_booking
-            ]
-            if stopping:
-                raise GateRefused(stopping)
             resources = plan_check.verify_plan(
                 session, calendar, planned, ignore_appointments=moving, now=now
             )
             plan_check.check_patient_free(
                 session, calendar, missed.patient_id, planned, config, ignore=moving
+            )
+            # The protocol and gating rules, judged here in the write's own transaction.
+            findings = _judge(session, config, missed, make_up.session, offer.moves, overrides)
+            overridden = rule_check.enforce(
+                findings, actor, catalog, fresh=overrides, what="the make-up"
             )
             if moving:
                 session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
@@ -517,6 +608,9 @@ def book_make_up(
             session.add(new)
             session.flush()
             write_holds(session, new.id, s.holds)
+            rule_check.record_overrides(
+                session, actor, overridden, new.id, missed.patient_id, now=now
+            )
             session.add(
                 AppointmentEvent(
                     appointment_id=new.id,
@@ -562,12 +656,17 @@ def book_make_up(
                     if offer.moves
                     else ""
                 ),
+                {k: v.strip() for k, v in (overrides or {}).items() if v.strip()},
             )
 
     try:
         return retried_once(write)
     except IntegrityError as err:
         raise plan_check.conflict_from(err) from None
+    except PermissionDenied as err:
+        # An override by a role that may not give it, found inside the transaction.
+        audit.record_refusal(db, err, entity="appointment", entity_id=offer.appointment_id, now=now)
+        raise
 
 
 def put_on_waitlist(

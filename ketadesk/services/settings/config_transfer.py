@@ -692,7 +692,7 @@ def import_config(
         rules = parse_clinic_settings(doc.settings, source).accounts
         for username in sorted(new_users - existing):
             passwords[username] = generate_password(rules)
-            hashes[username] = hash_password(passwords[username])
+            hashes[username] = hash_password(passwords[username], rules)
     report = ImportReport([], passwords, dry_run)
     try:
         with db.write() as session:

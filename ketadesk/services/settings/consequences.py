@@ -6,15 +6,19 @@ proposes a new place for each: a series is re-flowed by the planner (``reflow``,
 planned again from the one before it, the later ones kept or shifted so the protocol's spacing
 holds, as a series move does); a single session gets the nearest start with the same resources
 where they can serve.  The proposals are worked out one after another on one availability, so
-two of them never take the same chair.
+two of them never take the same chair.  Each proposal is judged by the rules engine
+(``rule_check``: gaps, window cap, series order, concurrent courses, the gates for each new day),
+with the patient's proposals before it; one the rules refuse is not proposed: its session is
+left unplaced, the rule and the fact named.
 
 ``apply`` writes the closure row and every proposal in one transaction, re-checked like any
-booking (plan_check.verify_plan sees the new closure), all or nothing; each affected patient
-gets one "schedule change" call on the follow-up queue and the printed call list.  Sessions
-with no proposal are not moved, cancelled or hidden: the result lists them and their patients'
-calls say "find a new time" -- a clinic would rather a person rings the patient and decides
-(another day, another clinician, or cancelling) than the program cancel a treatment on its own.
-They show on the schedule as before, in the grey of the closure, until someone moves them.
+booking (plan_check.verify_plan sees the new closure) and by the rules engine, all or nothing;
+each affected patient gets one "schedule change" call on the follow-up queue and the printed
+call list.  Sessions with no proposal are not moved, cancelled or hidden: the result lists them
+and their patients' calls say "find a new time" -- a clinic would rather a person rings the
+patient and decides (another day, another clinician, or cancelling) than the program cancel a
+treatment on its own. They show on the schedule as before, in the grey of the closure, until
+someone moves them.
 
 ``undo`` removes the closure and puts the moved sessions back where they were, if those places
 are still free and the sessions have not moved since; it cancels the calls it made.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +42,13 @@ from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import Preferences, SessionSearch
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, reflow
+from ketadesk.scheduling.protocol_rules import Finding, rule_settings, stopping
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
-from ketadesk.services.booking import appointment_changes, plan_check
+from ketadesk.services.booking import appointment_changes, plan_check, rule_check
 from ketadesk.services.booking.contention import retried_once
-from ketadesk.services.booking.planning import horizon_days
+from ketadesk.services.booking.planning import horizon_days, load_patient_facts
 from ketadesk.services.booking.series_moves import _series_plan
 from ketadesk.services.common.context import Actor, InvalidRequest, utcnow
 from ketadesk.services.followups.sync import follow_up_state
@@ -55,7 +60,7 @@ from ketadesk.services.settings.availability import (
     insert_closure,
 )
 from ketadesk.store import changes
-from ketadesk.store.clinic_config import load_config
+from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
@@ -281,6 +286,10 @@ def preview(
                     if new is not None
                     else []
                 )
+            if found:
+                problem = _refused(session, config, [*moves, *found], found)
+                if problem:
+                    found = []
             if not found:
                 unplaced.append(Unplaced(info, problem))
                 done.add(row.id)
@@ -301,6 +310,43 @@ def preview(
         return Consequences(
             proposed, what, broken, tuple(moves), tuple(unplaced), calendar, versions
         )
+
+
+def _judged(
+    session: Session, config: StoredConfig, moves: Sequence[Move], patient_id: int
+) -> list[Finding]:
+    """What the patient's moves among ``moves`` break, by the rules engine: each moved session
+    at its new day, its prior-authorization units counted once."""
+    mine = {m.appointment_id: m.new for m in moves if m.patient_id == patient_id}
+    tentative = set(
+        session.scalars(
+            select(Appointment.id).where(
+                Appointment.id.in_(sorted(mine)), Appointment.status == "tentative"
+            )
+        )
+    )
+    # A tentative hold is not gated until it is confirmed (as a move of one).
+    facts = (
+        None
+        if tentative == set(mine)
+        else load_patient_facts(session, patient_id, config.catalog, excluding=sorted(mine))
+    )
+    return rule_check.judge_moves(session, config, patient_id, mine, facts=facts)
+
+
+def _refused(
+    session: Session, config: StoredConfig, moves: Sequence[Move], found: Sequence[Move]
+) -> str:
+    """Why the rules refuse the proposal ``found`` (with the patient's proposals before it in
+    ``moves``), naming each rule and the fact; "" when they allow it.  Nobody overrides a rule
+    here: a person who decides so moves the session by hand, with the reason."""
+    refused: list[Finding] = []
+    for patient_id in sorted({m.patient_id for m in found}):
+        refused += stopping(_judged(session, config, moves, patient_id))
+    if not refused:
+        return ""
+    roles = rule_settings(config.catalog.settings).override_roles
+    return "refused by the clinic's rules: " + "; ".join(f.text(roles) for f in refused)
 
 
 def _series_proposal(
@@ -470,6 +516,16 @@ def apply(
                         config,
                         ignore=moving,
                     )
+                # The rules again, on the patient's sessions as they are now: a move they
+                # refuse is not written (look at the consequences again).
+                for patient_id in sorted({m.patient_id for m in consequences.moves}):
+                    refused = stopping(_judged(session, config, consequences.moves, patient_id))
+                    if refused:
+                        raise rule_check.RuleRefused(
+                            refused,
+                            rule_settings(config.catalog.settings).override_roles,
+                            what="the closure's moves",
+                        )
                 session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
                 why = f"{consequences.what}: {proposed.reason.strip()}"
                 for move in consequences.moves:

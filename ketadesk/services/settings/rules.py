@@ -114,6 +114,9 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "free_failures": ("Wrong passwords before a wait", "attempts"),
             "failure_delay_seconds": ("First wait", "seconds"),
             "failure_delay_max_seconds": ("Longest wait", "seconds"),
+            "argon2_memory_kib": ("Password hash memory", "KiB"),
+            "argon2_time_cost": ("Password hash passes", "passes"),
+            "argon2_parallelism": ("Password hash lanes", "lanes"),
         },
     ),
 }

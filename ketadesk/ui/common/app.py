@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from ketadesk import APP_NAME, __version__
 from ketadesk.ui.common import garbage
-from ketadesk.ui.common.qt_workarounds import keep_none_alive
+from ketadesk.ui.common.qt_workarounds import keep_none_alive, read_sources_lightly
 
 #: Platforms with no screen to show a dialog on: a modal box there would wait forever.
 HEADLESS_PLATFORMS = frozenset({"offscreen", "minimal"})
@@ -18,6 +18,7 @@ HEADLESS_PLATFORMS = frozenset({"offscreen", "minimal"})
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
     """The application object (the existing one if there is one, as under pytest-qt)."""
+    read_sources_lightly()
     keep_none_alive()
     existing = QCoreApplication.instance()
     if isinstance(existing, QApplication):

@@ -14,6 +14,12 @@ while the collector is still clearing that child: a crash (reproduced with plain
 seen twice in CI).  So each collection first keeps what it found (``DEBUG_SAVEALL``), has Qt
 delete every parentless Python-owned QObject among it (its whole tree goes with it, as on a
 ``deleteLater``), and only then lets the collector free the Python objects.
+
+During start-up (``ketadesk run``, from the start to the signed-in day loaded) nearly everything
+allocated lives as long as the process: modules, classes, the catalogue, the window.  A
+collection then would scan all of it on the GUI thread, on the way to the first paint, and find
+next to nothing; instead what is due is moved to the permanent generation (``gc.freeze``),
+where no later collection scans it either.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ class GarbageCollector(QObject):
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
         self.threshold = gc.get_threshold()
+        # Start-up (``start_up``): while on, due generations are frozen, not collected; it ends
+        # at the first check at which ``_started()`` says so.
+        self.starting = False
+        self._started: Callable[[], bool] = lambda: False
         gc.disable()
         self.timer = QTimer(self)
         self.timer.setInterval(CHECK_INTERVAL_MS)
@@ -47,6 +57,11 @@ class GarbageCollector(QObject):
         counts = gc.get_count()
         if counts[0] <= self.threshold[0]:
             return None
+        if self.starting:
+            if not self._started():
+                gc.freeze()
+                return None
+            self.starting = False
         generation = 0
         for level in (1, 2):
             if counts[level] > self.threshold[level]:
@@ -113,3 +128,23 @@ def install(app: QObject) -> GarbageCollector:
 
 def installed() -> GarbageCollector | None:
     return _installed
+
+
+def start_up() -> None:
+    """Start-up has begun: freeze rather than collect until ``start_up_ends_when`` says it is
+    over (see the module's docstring)."""
+    if _installed is not None:
+        _installed.starting = True
+
+
+def start_up_over() -> None:
+    """Start-up is over (the run ended, whether or not anyone signed in)."""
+    if _installed is not None:
+        _installed.starting = False
+
+
+def start_up_ends_when(done: Callable[[], bool]) -> None:
+    """Start-up is over at the first check at which ``done()`` holds (the signed-in day has
+    been read); a no-op when no start-up is on."""
+    if _installed is not None:
+        _installed._started = done

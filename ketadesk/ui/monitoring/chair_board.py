@@ -90,15 +90,13 @@ def card_lines(card: ChairCard) -> dict[str, str]:
         bp = "BP checks all recorded"
     discharge = ""
     if card.discharge_allowed_at is not None:
+        # The completion's verdict in words: the time, then what still refuses it, or ready.
         if card.discharge_ready:
-            discharge = f"May be discharged (from {_hhmm(card.discharge_allowed_at)})"
-        elif card.discharge_waits_for:
-            discharge = (
-                f"Discharge from {_hhmm(card.discharge_allowed_at)} · after BP "
-                + ", ".join(card.discharge_waits_for)
-            )
+            discharge = "Ready to discharge"
+        elif card.discharge_not_yet:
+            discharge = "Not yet: " + "; ".join(card.discharge_not_yet)
         else:
-            discharge = f"Discharge from {_hhmm(card.discharge_allowed_at)}"
+            discharge = f"Discharge {_hhmm(card.discharge_allowed_at)}"
     nxt = card.next_up
     return {
         "patient": card.patient_name,
@@ -235,7 +233,8 @@ class ChairCardWidget(QFrame):
         self._ink(self.labels["urgent"], late)
         due_now = card.next_bp is not None and card.next_bp.due_now
         self._ink(self.labels["bp"], late if card.bp_late else (due if due_now else text))
-        self._ink(self.labels["discharge"], ready if card.discharge_ready else text)
+        waits = due if card.discharge_not_yet else text  # the time came, the rules still refuse
+        self._ink(self.labels["discharge"], ready if card.discharge_ready else waits)
         if card.discharge_late:
             self._ink(self.labels["discharge"], late)
         self._ink(self.labels["patient"], muted if card.is_free else text)
@@ -348,6 +347,13 @@ class ChairBoardView(QWidget):
             self._rebuild(len(board.cards))
         for widget, card in zip(self.cards, board.cards, strict=True):
             widget.set_card(card)
+        # Lay the cards out again now, not on a later event: a line that wraps onto more
+        # lines ("Not yet: …") makes its card taller before anyone sees it squeezed.
+        for widget in self.cards:
+            layout = widget.layout()
+            if layout is not None:
+                layout.activate()
+        self._grid.activate()
         late = board.late_count
         parts = [
             f"{board.now:%H:%M}",

@@ -21,11 +21,15 @@ class MakeUpCommand(_EditCommand):
         # The versions guarded the first booking; a redo is judged on the places alone.
         self.offer = dataclasses.replace(offer, versions={})
         self.made_up_id = made.appointment_id
+        # A redo books a new make-up: the overrides given the first time go with it again.
+        self.overrides = dict(made.overrides)
 
     def apply(self, forward: bool) -> None:
         desk = self.editor.desk
         if forward:
-            made = book_make_up(desk.db, desk.actor, self.offer, now=desk.now())
+            made = book_make_up(
+                desk.db, desk.actor, self.offer, overrides=self.overrides, now=desk.now()
+            )
             self.made_up_id = made.appointment_id
         else:
             undo_make_up(desk.db, desk.actor, self.offer, self.made_up_id, now=desk.now())

@@ -1,9 +1,11 @@
 """The rebooking offer: right after a session of a series is cancelled or marked a no-show, a
 small window (not modal: the schedule stays usable) says what was missed and the fee recorded,
-previews the make-up the planner proposes (date, time, room, and the later sessions it moves),
-and offers three answers: book the make-up, put the patient on the waitlist, or let the series
-continue one short.  Each answer is written by ``services/rebooking/makeup.py`` and recorded on
-the series.
+previews the make-up the planner proposes (date, time, room, and the later sessions it moves)
+with the clinic's rules it breaks, and offers three answers: book the make-up, put the patient
+on the waitlist, or let the series continue one short.  Each answer is written by
+``services/rebooking/makeup.py`` and recorded on the series.  A make-up the rules refuse is
+refused naming each rule; when every rule in the way is a "warn" one and the signed-in role may
+override, the shared override dialog asks the reason and the make-up is booked with it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.gating import Severity
+from ketadesk.scheduling.protocol_rules import Finding, stopping
+from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.rebooking.makeup import (
     MadeUp,
@@ -30,8 +35,10 @@ from ketadesk.services.rebooking.makeup import (
     offer_for,
     put_on_waitlist,
 )
+from ketadesk.ui.common import override_dialog
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.override_dialog import RefusedRule
 
 
 def make_up_lines(offer: RebookingOffer) -> list[str]:
@@ -48,6 +55,16 @@ def make_up_lines(offer: RebookingOffer) -> list[str]:
             f"  (moves from {move.was_text})"
         )
     return lines
+
+
+def overridable(err: ServiceError, role: str) -> list[Finding]:
+    """The rules of a refusal ``role`` may push past with a reason: every rule in the way is a
+    "warn" one and the role is one of the clinic's override roles; otherwise none."""
+    if not isinstance(err, RuleRefused) or role not in err.override_roles:
+        return []
+    if any(f.severity is not Severity.WARN for f in err.findings):
+        return []
+    return list(err.findings)
 
 
 class RebookPanel(QWidget):
@@ -117,9 +134,10 @@ class RebookPanel(QWidget):
         self.preview.setObjectName("rebooking_preview")
         self.preview.setAccessibleName("The make-up session and the sessions it moves")
         self.preview.addItems(make_up_lines(offer))
-        # As tall as the lines it has (a make-up and a few moves), not a screenful.
+        # As tall as the lines it has (a make-up and a few moves), not a screenful, and not
+        # squeezed when a refusal below takes lines: the window grows instead.
         rows = max(2, min(self.preview.count(), 6))
-        self.preview.setMaximumHeight(rows * self.preview.sizeHintForRow(0) + 8)
+        self.preview.setFixedHeight(rows * self.preview.sizeHintForRow(0) + 8)
         column.addWidget(self.preview, 1)
         self.problems = QLabel(group)
         self.problems.setObjectName("rebooking_problems")
@@ -128,6 +146,12 @@ class RebookPanel(QWidget):
             self.problems.setText(f"Already decided: {offer.decided}.")
         elif offer.problems:
             self.problems.setText("No make-up that keeps the series: " + "; ".join(offer.problems))
+        elif stopping(offer.findings):
+            # The rules overridden on record already were decided; those still in the way.
+            self.problems.setText(
+                "The clinic's rules: "
+                + "; ".join(f.text(offer.override_roles) for f in stopping(offer.findings))
+            )
         column.addWidget(self.problems)
         return group
 
@@ -161,7 +185,12 @@ class RebookPanel(QWidget):
         self.waitlist_button.setEnabled(open_ and may(actor, "manage_waitlist"))
         self.short_button.setEnabled(open_ and may(actor, "book"))
 
-    def _write(self, work: Callable[[], object], words: Callable[[object], str]) -> None:
+    def _write(
+        self,
+        work: Callable[[], object],
+        words: Callable[[object], str],
+        failed: Callable[[ServiceError], None] | None = None,
+    ) -> None:
         for button in (self.make_up_button, self.waitlist_button, self.short_button):
             button.setEnabled(False)
         self.result.setText("Saving…")
@@ -172,13 +201,34 @@ class RebookPanel(QWidget):
             self._update_buttons(done=True)
             self.decided.emit(text)
 
-        run_service(self, work, done, failed=self._on_refused, busy="Rebooking…", writes=True)
+        run_service(
+            self, work, done, failed=failed or self._on_refused, busy="Rebooking…", writes=True
+        )
 
     def _on_refused(self, err: ServiceError) -> None:
         self._update_buttons()
         self.result.setText(f"Not done: {err}")
 
+    def _on_make_up_refused(self, err: ServiceError) -> None:
+        """The rules refused the make-up: a role that may override a "warn" rule is asked the
+        reason (the shared dialog) and the make-up is booked again with it."""
+        self._on_refused(err)
+        rules = overridable(err, self.desk.actor.role)
+        if not rules:
+            return
+        reason = override_dialog.ask_override_reason(
+            self,
+            step="book this make-up",
+            rules=[RefusedRule(f.rule, f.title, f.message) for f in rules],
+            actor_name=self.desk.actor.username,
+        )
+        if reason:
+            self._book({f.rule: reason for f in rules})
+
     def _on_make_up_button_clicked(self) -> None:
+        self._book({})
+
+    def _book(self, overrides: dict[str, str]) -> None:
         desk, offer = self.desk, self.offer
 
         def words(made: object) -> str:
@@ -186,7 +236,12 @@ class RebookPanel(QWidget):
             self.made_up.emit(offer, made)
             return made.text
 
-        self._write(lambda: book_make_up(desk.db, desk.actor, offer, now=desk.now()), words)
+        # Refused again with a reason given: said, not asked twice.
+        self._write(
+            lambda: book_make_up(desk.db, desk.actor, offer, overrides=overrides, now=desk.now()),
+            words,
+            failed=self._on_refused if overrides else self._on_make_up_refused,
+        )
 
     def _on_waitlist_button_clicked(self) -> None:
         desk, offer = self.desk, self.offer

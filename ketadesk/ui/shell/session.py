@@ -24,7 +24,7 @@ from ketadesk.services.access.accounts import SignInScreen
 from ketadesk.services.common.context import Actor, Database, ServiceError, utcnow
 from ketadesk.ui.access.idle_lock import IdleLock
 from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
-from ketadesk.ui.common import milestones
+from ketadesk.ui.common import garbage, milestones
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.main_window import MainWindow
@@ -118,6 +118,9 @@ class SignedInSession(QObject):
                 window,
                 milestones.DAY_PAINTED,
                 lambda: not window.is_signed_out() and not window.is_reading(),
+            )
+            garbage.start_up_ends_when(
+                lambda: not window.is_signed_out() and not window.is_reading()
             )
         if first:  # a new clinic with no rooms and no staff: offer its set-up assistant
             controller = self.window.desk_controller()

@@ -23,7 +23,7 @@ from ketadesk.services.common.context import (
     InvalidRequest,
     PermissionDenied,
 )
-from ketadesk.store.models import AuditEvent, User
+from ketadesk.store.models import AuditEvent, ClinicSetting, User
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)
 ADMIN_PASSWORD = "correct horse battery"
@@ -82,6 +82,80 @@ def test_accounts_settings_mistakes_are_named_by_key() -> None:
     data["accounts"]["failure_delay_max_seconds"] = 1
     with pytest.raises(ConfigError, match="failure_delay_max_seconds: must be at least"):
         parse_clinic_settings(data, "clinic.toml")
+
+
+def test_argon2_parameters_are_checked_with_a_message_naming_the_key() -> None:
+    with (config_dir() / "clinic.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    acc = parse_clinic_settings(data, "clinic.toml").accounts
+    assert (acc.argon2_memory_kib, acc.argon2_time_cost, acc.argon2_parallelism) == (
+        ACCOUNT_DEFAULTS["argon2_memory_kib"],
+        ACCOUNT_DEFAULTS["argon2_time_cost"],
+        ACCOUNT_DEFAULTS["argon2_parallelism"],
+    )
+    for key, value, message in (
+        ("argon2_time_cost", 0, r"accounts\.argon2_time_cost: must be at least 1, got 0"),
+        ("argon2_parallelism", "two", r"accounts\.argon2_parallelism: must be a whole number"),
+        (
+            "argon2_memory_kib",
+            -5,
+            r"accounts\.argon2_memory_kib: must be at least 1, got -5",
+        ),
+    ):
+        bad = {**data, "accounts": {**data["accounts"], key: value}}
+        with pytest.raises(ConfigError, match=message):
+            parse_clinic_settings(bad, "clinic.toml")
+    # Argon2 asks 8 KiB per lane.
+    bad = {
+        **data,
+        "accounts": {**data["accounts"], "argon2_parallelism": 4, "argon2_memory_kib": 16},
+    }
+    with pytest.raises(
+        ConfigError, match=r"argon2_memory_kib: must be at least 8 KiB per lane .*got 16"
+    ):
+        parse_clinic_settings(bad, "clinic.toml")
+
+
+def _set_accounts(db: Database, **values: int) -> None:
+    """The clinic's stored [accounts] with ``values`` changed (as Settings ▸ Rules saves it)."""
+    with db.write() as s:
+        row = s.get(ClinicSetting, "accounts")
+        current = dict(row.value) if row is not None else dict(ACCOUNT_DEFAULTS)
+        s.merge(ClinicSetting(key="accounts", value={**current, **values}))
+
+
+def test_a_hash_made_with_other_argon2_parameters_is_redone_at_the_next_sign_in(
+    db: Database, admin: Actor
+) -> None:
+    first = _user(db, "admin").password_hash
+    d = ACCOUNT_DEFAULTS
+    assert (
+        f"$argon2id$v=19$m={d['argon2_memory_kib']},t={d['argon2_time_cost']},"
+        f"p={d['argon2_parallelism']}$" in first
+    )
+    # The same parameters: signing in keeps the hash.
+    assert accounts.sign_in(db, "admin", ADMIN_PASSWORD, now=NOW) == admin
+    assert _user(db, "admin").password_hash == first
+    cheaper = d["argon2_memory_kib"] // 2
+    passes = d["argon2_time_cost"] + 1
+    _set_accounts(db, argon2_memory_kib=cheaper, argon2_time_cost=passes)
+    # A wrong password changes nothing.
+    with pytest.raises(SignInRefused):
+        accounts.sign_in(db, "admin", "not the password", now=NOW)
+    assert _user(db, "admin").password_hash == first
+    assert accounts.sign_in(db, "admin", ADMIN_PASSWORD, now=NOW) == admin
+    redone = _user(db, "admin").password_hash
+    assert f"$m={cheaper},t={passes},p={d['argon2_parallelism']}$" in redone
+    assert accounts.sign_in(db, "admin", ADMIN_PASSWORD, now=NOW) == admin
+    assert _user(db, "admin").password_hash == redone
+    # New passwords take the clinic's parameters too.
+    nurse = accounts.create_user(db, admin, "nurse", "Nurse", "nurse", NURSE_PASSWORD, now=NOW)
+    assert f"$m={cheaper},t={passes}," in _user(db, nurse.username).password_hash
+    # The unlock re-hashes as a sign-in does.
+    _set_accounts(db, argon2_memory_kib=cheaper, argon2_time_cost=1)
+    assert admin.user_id is not None
+    accounts.verify_password(db, admin.user_id, ADMIN_PASSWORD, now=NOW)
+    assert f"$m={cheaper},t=1," in _user(db, "admin").password_hash
 
 
 def test_a_stored_configuration_from_before_accounts_keeps_its_idle_lock() -> None:
@@ -298,7 +372,11 @@ def test_an_old_hash_is_upgraded_at_sign_in(db: Database, admin: Actor) -> None:
     assert accounts.sign_in(db, "admin", "demo-nurse", now=NOW) == admin
     upgraded = _user(db, "admin").password_hash
     assert upgraded != cheap["password_hash"]
-    assert "m=65536" in upgraded  # the library's default memory cost
+    defaults = ACCOUNT_DEFAULTS
+    assert (
+        f"m={defaults['argon2_memory_kib']},t={defaults['argon2_time_cost']},"
+        f"p={defaults['argon2_parallelism']}" in upgraded
+    )  # the clinic's parameters ([accounts] argon2_*)
     assert accounts.sign_in(db, "admin", "demo-nurse", now=NOW) == admin
 
 

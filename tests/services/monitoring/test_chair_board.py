@@ -60,9 +60,14 @@ def status(staffed: StaffedDay, key: str, action: str, when: str) -> None:
 
 
 def record(
-    staffed: StaffedDay, *, dose: str | None = None, readings: tuple[tuple[str, str], ...] = ()
+    staffed: StaffedDay,
+    *,
+    dose: str | None = None,
+    readings: tuple[tuple[str, str], ...] = (),
+    effects: str | None = None,
 ) -> None:
-    """The nurse's monitoring record for Mary's session: the dose start and BP readings."""
+    """The nurse's monitoring record for Mary's session: the dose start, BP readings, and the
+    sedation and dissociation seen (``effects``, "none" for none)."""
     with staffed.clinic.db.write() as session:
         rec = (
             session.query(SessionRecord)
@@ -75,6 +80,8 @@ def record(
             session.flush()
         if dose is not None:
             rec.dose_started_at = at(staffed, dose)
+        if effects is not None:
+            rec.sedation = rec.dissociation = effects
         for label, when in readings:
             session.add(
                 VitalReading(
@@ -180,14 +187,19 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     )
     assert not caught_up.late
 
-    waiting = mary(staffed, "12:15")  # +120 from the first device: the last BP still to take
+    # +120 from the first device: the time has come, but the completion's rules still refuse.
+    waiting = mary(staffed, "12:15")
     assert not waiting.discharge_ready
-    assert waiting.discharge_waits_for == ("Before discharge",)
-    record(staffed, readings=(("Before discharge", "12:15"),))
+    assert waiting.discharge_not_yet == (
+        "dose start not recorded",
+        "BP “Before discharge” missing",
+        "sedation and dissociation not recorded",
+    )
+    record(staffed, dose="10:15", readings=(("Before discharge", "12:15"),), effects="none")
     ready = mary(staffed, "12:15")
     assert ready.minutes_since_dose == 120
     assert ready.discharge_ready
-    assert ready.discharge_waits_for == ()
+    assert ready.discharge_not_yet == ()
     assert not ready.discharge_late
     assert ready.phase == "Observation"
     assert not ready.late

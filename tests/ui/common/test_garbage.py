@@ -76,3 +76,49 @@ def test_the_plain_collector_crashes_on_it() -> None:
     release ever fixes this, this test says so, and the detour can go)."""
     done = _run("gc.collect", 2)
     assert done.returncode != 0
+
+
+START_UP = textwrap.dedent(
+    """
+    import gc
+    from PySide6.QtWidgets import QApplication
+    from ketadesk.ui.common import garbage
+
+    app = QApplication([])
+    collector = garbage.install(app)
+    garbage.start_up()
+    over = []
+    garbage.start_up_ends_when(lambda: bool(over))
+
+    def due():
+        # Enough young objects (some in cycles) for the next check to act on.
+        for _ in range(2 * collector.threshold[0]):
+            a = []
+            a.append(a)
+
+    due()
+    frozen = gc.get_freeze_count()
+    assert collector.check() is None, "collected during start-up"
+    assert gc.get_freeze_count() > frozen, "start-up's objects were not frozen"
+    due()
+    over.append(True)  # the signed-in day is read: collections as usual from now on
+    assert collector.check() is not None, "no collection after the start-up"
+    assert not collector.starting
+    garbage.start_up()
+    garbage.start_up_over()  # a run that ends before anyone signed in
+    due()
+    assert collector.check() is not None, "no collection after a run's start-up ended"
+    print("ok")
+    """
+)
+
+
+def test_start_up_freezes_what_is_due_until_the_signed_in_day_is_read() -> None:
+    """During ``ketadesk run``'s start-up a due generation is frozen (``gc.freeze``), not
+    scanned on the GUI thread; once the start-up is over the collector collects again."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run(
+        [sys.executable, "-c", START_UP], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ok" in done.stdout

@@ -102,7 +102,7 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     assert text(card, "phase") == "Dosing"
     assert text(card, "dose") == "Dosed 0 min ago (10:15)"
     assert text(card, "bp") == "BP Pre-dose due now (10:10)"
-    assert text(card, "discharge") == "Discharge from 12:15"
+    assert text(card, "discharge") == "Discharge 12:15"
 
     clock.now = staffed.clinic.at(TUESDAY, "10:56")  # +41
     refresh(qtbot, board)
@@ -117,11 +117,68 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     # Mary's overdue check, and Ada (09:00) who has still not been checked in.
     assert "2 need attention" in summary.text()
 
-    clock.now = staffed.clinic.at(TUESDAY, "12:16")  # past +120, but no BP taken yet
+    clock.now = staffed.clinic.at(TUESDAY, "12:16")  # past +120, but nothing recorded yet
     refresh(qtbot, board)
     assert text(card, "discharge") == (
-        "Discharge from 12:15 · after BP Pre-dose, +40 min, Before discharge"
+        "Not yet: dose start not recorded; BP “Pre-dose”, “+40 min”, “Before discharge” "
+        "missing; sedation and dissociation not recorded"
     )
+
+
+def test_the_card_says_when_what_is_missing_and_ready_in_words(
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
+) -> None:
+    """The discharge line is the completion's verdict: the time, then "Not yet: …" with what
+    the rules still refuse, then "Ready to discharge"; the long line wraps, never elided."""
+    from ketadesk.store.models import SessionRecord, VitalReading
+
+    def taken(*labels: str, sedation: str = "mild", resolved: bool = False) -> None:
+        with staffed.clinic.db.write() as session:
+            rec = (
+                session.query(SessionRecord)
+                .filter_by(appointment_id=staffed.appointments["spravato"])
+                .one_or_none()
+            )
+            if rec is None:
+                rec = SessionRecord(
+                    appointment_id=staffed.appointments["spravato"],
+                    dose_started_at=staffed.clinic.at(TUESDAY, "10:15"),
+                    dissociation="none",
+                )
+                session.add(rec)
+                session.flush()
+            rec.sedation, rec.sedation_resolved = sedation, resolved
+            for label in labels:
+                session.add(
+                    VitalReading(
+                        record_id=rec.id,
+                        label=label,
+                        taken_at=staffed.clinic.at(TUESDAY, "12:00"),
+                        systolic=126,
+                        diastolic=80,
+                    )
+                )
+
+    card = room2(board)
+    taken("Pre-dose", "+40 min")
+    clock.now = staffed.clinic.at(TUESDAY, "11:40")
+    refresh(qtbot, board)
+    assert text(card, "discharge") == "Discharge 12:15"
+
+    clock.now = staffed.clinic.at(TUESDAY, "12:15")
+    refresh(qtbot, board)
+    line = card.labels["discharge"]
+    assert text(card, "discharge") == (
+        "Not yet: BP “Before discharge” missing; sedation not marked resolved"
+    )
+    assert line.wordWrap()
+    board.grab().save("/tmp/chair-notyet.png")
+    assert line.height() >= line.heightForWidth(line.width())  # all of it, at once
+    assert "Not yet: BP “Before discharge” missing" in card.accessibleDescription()
+
+    taken("Before discharge", sedation="mild", resolved=True)
+    refresh(qtbot, board)
+    assert text(card, "discharge") == "Ready to discharge"
 
 
 def test_the_minute_timer_reads_the_board_again(
@@ -208,6 +265,17 @@ def test_an_iv_infusion_shows_its_readings_due_every_15_minutes(
     clock.now = staffed.clinic.at(TUESDAY, "09:41")
     refresh(qtbot, board)
     assert text(card, "bp") == "⚠ BP +15 min overdue since 09:30"
+    assert text(card, "discharge") == "Discharge 10:40"
+    # Past the 85 minutes from the infusion's start, with readings still owed: not yet, and why.
+    clock.now = staffed.clinic.at(TUESDAY, "10:41")
+    refresh(qtbot, board)
+    assert text(card, "bp") == "⚠ BP +15 min overdue since 09:30"
+    assert text(card, "discharge") == (
+        "Not yet: BP “+15 min”, “+30 min”, “+45 min”, “+60 min”, “+75 min”, “Before discharge” "
+        "missing; sedation and dissociation not recorded"
+    )
+    line = card.labels["discharge"]
+    assert line.height() >= line.heightForWidth(line.width())  # wrapped, not squeezed
     image = board.grab()
     assert not image.isNull()
     folder = os.environ.get("KETADESK_SCREENSHOTS")
