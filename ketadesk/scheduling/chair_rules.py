@@ -159,9 +159,15 @@ def pre_dose_findings(
     settings: ChairSettings,
     *,
     zone: dt.tzinfo | None = None,
+    check_labels: Collection[str] = (),
 ) -> list[ChairFinding]:
     """Before the dose: a pre-dose BP recorded (at or before the dose start, when one is
-    given), and not above the hard stop.  A session type with no pre-dose check owes none."""
+    given), and not above the hard stop.  A session type with no pre-dose check owes none.
+
+    The hard stop judges the latest BP taken at or before the dose start: a pre-dose check, or
+    an extra reading (a label not among ``check_labels``, such as a "Pre-dose recheck" after
+    rest); the earlier readings stay on the record.  Without a dose start only the pre-dose
+    checks are judged."""
     if not pre_dose_labels:
         return []
     pre = [
@@ -175,7 +181,16 @@ def pre_dose_findings(
         when = f" before {_hhmm(dose_at, zone)}" if dose_at is not None else ""
         findings.append(ChairFinding(PRE_DOSE_BP, f"no {names} blood pressure recorded{when}"))
     else:
-        last = max(pre, key=lambda r: r.taken_at)
+        rechecks = [
+            r
+            for r in readings
+            if dose_at is not None
+            and r.label not in check_labels
+            and r.label not in pre_dose_labels
+            and r.has_bp
+            and r.taken_at <= dose_at
+        ]
+        last = max([*pre, *rechecks], key=lambda r: r.taken_at)
         assert last.systolic is not None
         assert last.diastolic is not None
         stop_s, stop_d = settings.hard_stop_systolic, settings.hard_stop_diastolic

@@ -71,6 +71,44 @@ def test_the_hard_stop_is_configuration() -> None:
     assert "160/100" in found[0].fact
 
 
+def test_the_latest_pre_dose_reading_before_the_dose_decides_the_hard_stop() -> None:
+    # 190/112 refused, then a documented recheck after rest: the recheck decides; the first
+    # reading stays on the record but no longer stops the dose.
+    checks = {"Pre-dose", "+40 min", "Before discharge"}
+    high = _bp("Pre-dose", -5, 190, 112)
+    recheck = _bp("Pre-dose recheck", -1, 148, 92)
+    assert (
+        chair_rules.pre_dose_findings(
+            [high, recheck], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks
+        )
+        == []
+    )
+    # A recheck still above the stop is named, with its own numbers and time.
+    still = _bp("Pre-dose recheck", -1, 184, 100)
+    found = chair_rules.pre_dose_findings(
+        [high, still], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC, check_labels=checks
+    )
+    assert [f.fact for f in found] == [
+        "the pre-dose BP 184/100 (18:14) is above the clinic's hard stop 180/110"
+    ]
+    # A reading after the dose start is no recheck: the pre-dose 190/112 still decides.
+    after = _bp("Pre-dose recheck", 2, 130, 80)
+    assert _rules(
+        chair_rules.pre_dose_findings([high, after], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks)
+    ) == ["pre_dose_hard_stop"]
+    # Nor is a later check of the schedule (it is not a pre-dose reading).
+    scheduled = _bp("+40 min", -1, 130, 80)
+    assert _rules(
+        chair_rules.pre_dose_findings(
+            [high, scheduled], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks
+        )
+    ) == ["pre_dose_hard_stop"]
+    # An extra reading alone does not stand in for the pre-dose check itself.
+    assert _rules(
+        chair_rules.pre_dose_findings([recheck], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks)
+    ) == ["pre_dose_bp"]
+
+
 def test_a_session_type_without_a_pre_dose_check_owes_none() -> None:
     assert chair_rules.pre_dose_findings([], set(), DOSE, BLOCK) == []
 

@@ -203,6 +203,7 @@ def record_findings(
             parsed.dose_started_at,
             settings,
             zone=zone,
+            check_labels={c.label for c in spec.bp_checks},
         )
     dose_changed = before is None or (before.dose_mg, before.devices) != (
         parsed.dose_mg,

@@ -49,6 +49,17 @@ def pre_dose_labels(spec: SessionTypeSpec) -> frozenset[str]:
     )
 
 
+def checks_after_dose(spec: SessionTypeSpec) -> dict[str, int]:
+    """The checks due at or after the dose, each with its minutes after the dose start."""
+    anchor = _anchor_phase(spec)
+    if anchor is None:
+        return {}
+    offsets = spec.phase_offsets()
+    dose = offsets[anchor][0]
+    minutes = {c.label: offsets[c.phase][0] + c.offset_minutes - dose for c in spec.bp_checks}
+    return {label: m for label, m in minutes.items() if m >= 0}
+
+
 def reading_schedule(
     appointment_id: int,
     spec: SessionTypeSpec,

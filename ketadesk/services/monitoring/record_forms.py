@@ -93,6 +93,8 @@ class RecordRules:
     observation_minutes: int | None
     check_labels: tuple[str, ...]
     pre_dose_labels: frozenset[str] = frozenset()
+    #: The checks after the dose, each with its minutes after the dose start (``bp_checks``).
+    after_dose: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def monitoring(self) -> Mapping[str, int]:
@@ -224,6 +226,8 @@ class SaveResult:
     record_id: int
     warnings: dict[str, str]
     missing: tuple[str, ...]
+    #: The saved record's stamp: a further save from the same form goes on from it.
+    version: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from ketadesk.services.followups.actions import open_adverse_event_follow_up
 from ketadesk.services.monitoring import completion
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
+    checks_after_dose,
     late_minutes,
     pre_dose_labels,
     reading_schedule,
@@ -81,6 +82,7 @@ def _rules(config: StoredConfig, spec: SessionTypeSpec, appointment: Appointment
         observation_minutes=spec.observation_minutes,
         check_labels=tuple(c.label for c in spec.bp_checks),
         pre_dose_labels=pre_dose_labels(spec),
+        after_dose=checks_after_dose(spec),
     )
 
 
@@ -407,7 +409,7 @@ def save_record(
             now=now,
         )
         changes.bump(session, now)
-        return SaveResult(record.id, warnings, tuple(missing))
+        return SaveResult(record.id, warnings, tuple(missing), _version(record))
 
 
 def _adverse_event(events: str, respiratory_depression: bool) -> str:

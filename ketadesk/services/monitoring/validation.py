@@ -177,6 +177,32 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         if taken is not None and not errors.get(reading_field(i, "label")):
             readings.append(ParsedReading(label, taken, sys_, dia, hr, spo2))
 
+    early = mon.get("reading_early_minutes")
+    if dose_at is not None and early is not None:
+        # A reading fills a check after the dose only within the check's window: taken no
+        # earlier than its due time less ``[monitoring] reading_early_minutes``.  A check laid
+        # after the end of the observation time or after the discharge (the "Before discharge"
+        # reading) falls due by then: discharge may come as soon as the rules allow.
+        ends = [t for t in (discharged_at,) if t is not None]
+        if rules.observation_minutes is not None:
+            ends.append(dose_at + dt.timedelta(minutes=rules.observation_minutes))
+        for i, row in enumerate(form.readings):
+            label, key = row.label.strip(), reading_field(i, "time")
+            after = rules.after_dose.get(label)
+            if row.is_blank or after is None or key in errors:
+                continue
+            taken_at = next((r.taken_at for r in readings if r.label == label), None)
+            due = min([dose_at + dt.timedelta(minutes=after), *ends])
+            after = int((due - dose_at).total_seconds() // 60)
+            earliest = due - dt.timedelta(minutes=early)
+            if taken_at is not None and taken_at < earliest:
+                errors[key] = (
+                    f"too early for the “{label}” check: it is due at {local.hhmm(due)} "
+                    f"({after} min after the dose at {local.hhmm(dose_at)}) and may be taken "
+                    f"from {local.hhmm(earliest)}; record a reading taken at "
+                    f"{local.hhmm(taken_at)} as an extra reading"
+                )
+
     labels = [r.label for r in readings]
     for i, row in enumerate(form.readings):
         if not row.is_blank and labels.count(row.label.strip()) > 1:

@@ -39,6 +39,7 @@ from ketadesk.services.settings.rule_levels import (
     level_rules,
     set_level,
 )
+from ketadesk.services.settings.thresholds import field_range, threshold_errors
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import read_raw_config
 from ketadesk.store.models import ClinicSetting, Protocol, SessionType
@@ -77,6 +78,7 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "heart_rate_min": ("Lowest heart rate accepted", "beats/min"),
             "heart_rate_max": ("Highest heart rate accepted", "beats/min"),
             "reading_late_minutes": ("A BP check is late after", "minutes"),
+            "reading_early_minutes": ("A BP check may be taken early by", "minutes"),
         },
     ),
     "chair": (
@@ -158,6 +160,8 @@ class RuleField:
     label: str
     unit: str
     value: int
+    #: The range the field offers (None: any whole number; the loader judges it).
+    limits: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,8 @@ def _groups(raw: RawConfig) -> Iterator[RuleGroup]:
                 label, unit = _words(key.removesuffix("_patients")), "patients"
             elif section == "monitoring" and key not in known:
                 unit = _monitoring_unit(key)
-            fields.append(RuleField(f"{section}.{key}", label, unit, value))
+            name = f"{section}.{key}"
+            fields.append(RuleField(name, label, unit, value, field_range(raw.clinic, name)))
         if fields:
             yield RuleGroup(title, tuple(fields))
     for code, d in raw.session_types.get("session_types", {}).items():
@@ -407,6 +412,9 @@ def save_rules(
         except ConfigError as err:
             field, words = _field_of(str(err), list(values))
             raise InvalidFields({field: words}) from None
+        # Each value the loader takes; then the thresholds against each other.
+        if order := threshold_errors(new.clinic, list(values)):
+            raise InvalidFields(order)
         return _write(session, actor, raw, new, now)
 
 

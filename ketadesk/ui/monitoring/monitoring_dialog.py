@@ -10,6 +10,7 @@ bottom says what the REMS Patient Monitoring Form still lacks.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -158,6 +159,11 @@ class MonitoringDialog(QDialog):
         self._saving = False
         self._show_all_errors = False
         self._version = self.sheet.form.version
+        # The warnings the record already carried when it was opened: a save bringing a new one
+        # stays open to show it ("Saved; note: …") rather than closing over it.
+        self._known_warnings = set(
+            validation.validate_record(sheet.form, sheet.rules, now=desk.now()).warnings.values()
+        )
         sheet = self.sheet
         day = sheet.rules.calendar.local(sheet.starts_at)
         self.setWindowTitle(f"Monitoring record — {sheet.patient_name}")
@@ -288,6 +294,7 @@ class MonitoringDialog(QDialog):
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
         self._save = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self._close = buttons.button(QDialogButtonBox.StandardButton.Cancel)
         self._save.setAccessibleName("Save the monitoring record")
         buttons.accepted.connect(self._on_save_clicked)
         buttons.rejected.connect(self.reject)
@@ -745,7 +752,25 @@ class MonitoringDialog(QDialog):
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
         self.saved.emit(self._id)
-        self.accept()
+        new = [
+            m
+            for k, m in result.warnings.items()
+            if k != records.URGENT_REVIEW_WARNING and m not in self._known_warnings
+        ]
+        if not new:
+            self.accept()
+            return
+        # Saved, with a warning the nurse may not have seen: the dialog stays open to show it
+        # before the next step (a dose given over "consider delaying the dose").
+        self._known_warnings.update(new)
+        self._version = result.version
+        self._save.setEnabled(True)
+        self._close.setText("Close")
+        _, amber = message_colors(self.palette())
+        self._status.setStyleSheet(f"color: {amber.name()};")
+        items = "<br>".join(f"⚠ {html.escape(m)}" for m in new)
+        self._status.setText(f"<b>Saved; note:</b> {items}")
+        self._status.setAccessibleName("Saved; note: " + "; ".join(new))
 
     def _on_save_refused(self, err: ServiceError) -> None:
         self._saving = False

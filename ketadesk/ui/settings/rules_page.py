@@ -41,12 +41,21 @@ _SPIN_MAX = 1_000_000
 class _RuleRow(QWidget):
     """One number with its unit, and the loader's message under it when it is wrong."""
 
-    def __init__(self, key: str, unit: str, value: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        key: str,
+        unit: str,
+        value: int,
+        parent: QWidget | None = None,
+        limits: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.key = key
         self.original = value
         self.spin = QSpinBox(self)
-        self.spin.setRange(-_SPIN_MAX, _SPIN_MAX)
+        # The service's range for a threshold (its clinic's limits), else any number.
+        low, high = limits if limits is not None else (-_SPIN_MAX, _SPIN_MAX)
+        self.spin.setRange(min(low, value), max(high, value))
         self.spin.setValue(value)
         self.spin.setAccessibleName(key)
         self.setFocusProxy(self.spin)
@@ -200,7 +209,7 @@ class RulesPage(QWidget):
             box = QGroupBox(group.title, self._body)
             form = QFormLayout(box)
             for f in group.fields:
-                row = _RuleRow(f.key, f.unit, f.value, box)
+                row = _RuleRow(f.key, f.unit, f.value, box, f.limits)
                 row.setToolTip(f.key)
                 form.addRow(f.label, row)
                 self.rows[f.key] = row
