@@ -40,6 +40,7 @@ RULE_SECTIONS = (
     "rems",
     "rems_form",
     "chair",
+    "monitoring",
     "urgent_review",
     "dropout",
     "followups",
