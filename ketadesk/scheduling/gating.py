@@ -224,6 +224,10 @@ def _rems_patient(
     )
 
 
+#: Where the window records the site's REMS certification (ui/settings/clinic_page.py).
+REMS_SITE_SETTING = "Settings ▸ Clinic ▸ REMS certification"
+
+
 def _rems_site(
     spec: SessionTypeSpec,
     facts: PatientFacts,
@@ -233,16 +237,17 @@ def _rems_site(
 ) -> str | None:
     text = settings.rems_site_certified_until.strip()
     if not text:
-        return "the site's REMS certification date is not recorded (Settings)"
+        return f"the site's REMS certification date is not recorded ({REMS_SITE_SETTING})"
     try:
         until = dt.date.fromisoformat(text)
     except ValueError:
-        return f"the site's REMS certification date {text!r} is not a date (Settings)"
+        return f"the site's REMS certification date {text!r} is not a date ({REMS_SITE_SETTING})"
     late = [d for d in dates if d > until]
     if late:
         return (
             f"the site's REMS certification ends {short_date(until, year=True)}; "
-            f"{_count(late)} after that ({_list(late)})"
+            f"{_count(late)} after that ({_list(late)}); a renewed certification's date goes in "
+            f"{REMS_SITE_SETTING}"
         )
     return None
 

@@ -188,7 +188,10 @@ def test_site_certification_lapsing_mid_series_blocks_the_later_sessions(
 def test_site_certification_not_recorded_blocks(clinic: DemoClinic) -> None:
     settings = certified(clinic, until="")
     (result,) = check_gates(clinic.spec("spravato"), READY, SERIES, settings)
-    assert result.message == "the site's REMS certification date is not recorded (Settings)"
+    assert result.message == (
+        "the site's REMS certification date is not recorded "
+        "(Settings ▸ Clinic ▸ REMS certification)"
+    )
 
 
 def test_no_sessions_no_gates(clinic: DemoClinic) -> None:

@@ -17,6 +17,7 @@ from typing import cast
 
 from sqlalchemy import Table
 
+from ketadesk.services.common.phones import phone_problem
 from ketadesk.store.models import Patient
 
 _PATIENT = cast(Table, Patient.__table__)
@@ -138,13 +139,8 @@ _OLDEST_AGE_YEARS = 130
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-_PHONE_CHARS = re.compile(r"[0-9 +().\-]+")
 # Deliberately loose (one @, a dot in the domain, no spaces): the mail server is the judge.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
-# A phone number in the North American Numbering Plan: 10 digits, optionally after a "1".
-NANP_DIGITS = 10
-# E.164: an international number has at most 15 digits; 8 is the shortest in real use.
-_INTL_DIGITS = (8, 15)
 
 
 def parse_date(text: str) -> dt.date:
@@ -166,25 +162,6 @@ def parse_date(text: str) -> dt.date:
 
 def format_date(value: dt.date | None) -> str:
     return value.isoformat() if value is not None else ""
-
-
-def _phone_problem(text: str) -> str | None:
-    if not _PHONE_CHARS.fullmatch(text):
-        return "a phone number has only digits, spaces and + ( ) - ."
-    digits = re.sub(r"\D", "", text)
-    if text.lstrip().startswith("+"):
-        low, high = _INTL_DIGITS
-        if not low <= len(digits) <= high:
-            return f"an international number has {low} to {high} digits (this has {len(digits)})"
-        return None
-    if len(digits) == NANP_DIGITS + 1 and digits.startswith("1"):
-        digits = digits[1:]
-    if len(digits) != NANP_DIGITS:
-        return (
-            f"a phone number needs {NANP_DIGITS} digits with the area code "
-            f"(this has {len(digits)}); start international numbers with +"
-        )
-    return None
 
 
 def _max_length(name: str) -> int | None:
@@ -242,7 +219,7 @@ def validate_patient(form: PatientForm, *, today: dt.date) -> dict[str, str]:
     for name in PHONE_FIELDS:
         text = getattr(form, name).strip()
         if text and name not in errors:
-            problem = _phone_problem(text)
+            problem = phone_problem(text)
             if problem:
                 errors[name] = problem
     email = form.email.strip()

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from ketadesk.services.common.context import NotFound
-from ketadesk.services.patients.patient_fields import NANP_DIGITS, parse_date
+from ketadesk.services.common.phones import NANP_DIGITS
+from ketadesk.services.patients.patient_fields import parse_date
 from ketadesk.store.database import Database
 from ketadesk.store.models import AuditEvent, Patient
 

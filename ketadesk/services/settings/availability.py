@@ -351,6 +351,23 @@ class LocalRequest:
     resource_id: int | None = None
 
 
+def request_problems(request: LocalRequest) -> dict[str, str]:
+    """The mistakes a closure form can be told about before it is sent (no database): To not
+    after From, no reason, no resource for time off or maintenance.  ``check`` says the same
+    again when the closure is saved; the form shows these at once, so nothing typed is lost."""
+    errors: dict[str, str] = {}
+    if (request.last_day, request.last_minute) <= (request.first_day, request.first_minute):
+        errors["ends_at"] = "must be after the start"
+    reason = request.reason.strip()
+    if not reason:
+        errors["reason"] = "say why (it is shown on the schedule and to the patients called)"
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = f"at most {REASON_MAX} characters"
+    if request.kind in RESOURCE_KINDS and request.resource_id is None:
+        errors["resource"] = "say which staff member, room or equipment"
+    return errors
+
+
 def from_local(db: Database, request: LocalRequest) -> Unavailability:
     """The closure a form asks for, its local times made instants in the clinic's time zone."""
     from ketadesk.store.snapshot import calendar_of

@@ -38,6 +38,8 @@ from ketadesk.services.common.context import (
     InvalidFields,
     utcnow,
 )
+from ketadesk.services.common.phones import phone_problem
+from ketadesk.services.patients.patient_fields import parse_date
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, read_raw_config
 from ketadesk.store.models import ClinicSetting
@@ -52,6 +54,7 @@ __all__ = [
     "clinic_paper_size",
     "details_of",
     "read_logo_file",
+    "rems_date_text",
     "save_clinic_details",
     "validate_details",
 ]
@@ -60,7 +63,6 @@ __all__ = [
 _NAME_MAX = 120
 _ADDRESS_MAX = 400
 _PHONE_MAX = 40
-_PHONE_RE = re.compile(r"^[0-9+() .\-x/]*$")
 _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 #: The first bytes of each logo format, to tell an image from a renamed file.
 _MAGIC = {"png": (b"\x89PNG\r\n\x1a\n",), "jpeg": (b"\xff\xd8\xff",)}
@@ -111,6 +113,10 @@ class ClinicDetails:
     #: (card_stock, CARD_STOCKS).
     card_size: str = "index_3x5"
     card_stock: str = "sheet"
+    #: The last day the site's Spravato REMS certification covers ([rems]
+    #: site_certified_until; the gating rule rems_site_certified), as the form shows and takes
+    #: it: month first, MM/DD/YYYY ("" when not recorded; YYYY-MM-DD is accepted too).
+    rems_certified_until: str = ""
 
     def with_logo(self, logo: LogoImage | None) -> ClinicDetails:
         return replace(self, logo=logo)
@@ -118,6 +124,19 @@ class ClinicDetails:
 
 def _hhmm(value: dt.time) -> str:
     return value.strftime("%H:%M")
+
+
+def _us_date(day: dt.date) -> str:
+    return f"{day.month:02d}/{day.day:02d}/{day.year}"
+
+
+def rems_date_text(stored: str) -> str:
+    """The stored ISO date as the form shows it (MM/DD/YYYY); text that is not a date as is."""
+    text = stored.strip()
+    try:
+        return _us_date(dt.date.fromisoformat(text)) if text else ""
+    except ValueError:
+        return text
 
 
 def details_of(settings: ClinicSettings) -> ClinicDetails:
@@ -143,6 +162,7 @@ def details_of(settings: ClinicSettings) -> ClinicDetails:
         logo_max_kb=settings.logo_max_kb,
         card_size=settings.card_size,
         card_stock=settings.card_stock,
+        rems_certified_until=rems_date_text(settings.rems_site_certified_until),
     )
 
 
@@ -183,8 +203,18 @@ def validate_details(details: ClinicDetails) -> dict[str, str]:
     phone = details.phone.strip()
     if len(phone) > _PHONE_MAX:
         errors["phone"] = f"at most {_PHONE_MAX} characters"
-    elif not _PHONE_RE.match(phone):
-        errors["phone"] = "digits, spaces and + ( ) - . x / only"
+    elif phone:  # printed on every card and sheet: the patient form's rule (common/phones.py)
+        problem = phone_problem(phone)
+        if problem:
+            errors["phone"] = problem
+    if details.rems_certified_until.strip():
+        try:
+            parse_date(details.rems_certified_until)
+        except ValueError as err:
+            said = str(err)
+            if "month first" not in said:
+                said += ": type it month first, MM/DD/YYYY"
+            errors["rems_certified_until"] = said
     tz = details.timezone.strip()
     if not tz:
         errors["timezone"] = "choose the clinic's time zone"
@@ -281,10 +311,18 @@ def _audited(details: ClinicDetails) -> dict[str, Any]:
         "card_stock": details.card_stock,
         "logo": logo,
         "hours": {h.day: [h.opens, h.closes] if h.open else [] for h in details.hours},
+        "rems_site_certified_until": _rems_iso(details.rems_certified_until),
     }
 
 
-def _sections(raw: RawConfig, details: ClinicDetails) -> tuple[dict[str, Any], dict[str, Any]]:
+def _rems_iso(text: str) -> str:
+    """The typed date as stored (YYYY-MM-DD), "" for none; validated before."""
+    return parse_date(text).isoformat() if text.strip() else ""
+
+
+def _sections(
+    raw: RawConfig, details: ClinicDetails
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     clinic = dict(raw.clinic.get("clinic", {}))
     clinic.update(
         name=details.name.strip(),
@@ -298,7 +336,9 @@ def _sections(raw: RawConfig, details: ClinicDetails) -> tuple[dict[str, Any], d
         logo_format=details.logo.format if details.logo else "",
     )
     hours = {h.day: [h.opens.strip(), h.closes.strip()] if h.open else [] for h in details.hours}
-    return clinic, hours
+    rems = dict(raw.clinic.get("rems", {}))
+    rems["site_certified_until"] = _rems_iso(details.rems_certified_until)
+    return clinic, hours, rems
 
 
 def _store(session: Session, key: str, value: dict[str, Any], now: dt.datetime) -> None:
@@ -326,8 +366,8 @@ def save_clinic_details(
     with db.write() as session:
         raw = read_raw_config(session)
         before = details_of(load_catalog(session).settings)
-        clinic, hours = _sections(raw, details)
-        sections = {**raw.clinic, "clinic": clinic, "hours": hours}
+        clinic, hours, rems = _sections(raw, details)
+        sections = {**raw.clinic, "clinic": clinic, "hours": hours, "rems": rems}
         try:  # the same checks the configuration loader makes, before anything is written
             settings = build_catalog(RawConfig(sections, raw.session_types, raw.protocols)).settings
         except ConfigError as err:
@@ -337,6 +377,7 @@ def save_clinic_details(
             return after
         _store(session, "clinic", clinic, now)
         _store(session, "hours", hours, now)
+        _store(session, "rems", rems, now)
         audit.record(
             session,
             actor,

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -46,6 +47,7 @@ from ketadesk.services.settings.availability import (
 from ketadesk.services.settings.consequences import Applied, Consequences
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.patients.patient_form import error_color
 from ketadesk.ui.settings.consequences_dialog import ConsequencesDialog
 
 COLUMNS = ("From", "To", "What", "Who or what", "Reason")
@@ -103,16 +105,51 @@ class AddClosureDialog(QDialog):
         form.addRow("From", self.first)
         form.addRow("To", self.last)
         form.addRow("Reason", self.reason)
+        self.errors = QLabel(self)
+        self.errors.setObjectName("errors")
+        self.errors.setWordWrap(True)
+        self.errors.setVisible(False)
+        palette = self.errors.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, error_color(self.palette()))
+        self.errors.setPalette(palette)
+        form.addRow(self.errors)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
         ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setText("See consequences…")
-        buttons.accepted.connect(self.accept)
+        buttons.accepted.connect(self._on_buttons_accepted)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self._kind_changed()
+
+    def _on_buttons_accepted(self) -> None:
+        """Go on only with a form the service would take; otherwise say what is wrong here,
+        keeping everything typed."""
+        errors = availability.request_problems(self.request())
+        self.show_errors(errors)
+        if not errors:
+            self.accept()
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        said = "; ".join(f"{FIELD_LABELS.get(n, n)}: {m}" for n, m in errors.items())
+        self.errors.setText(f"Please correct: {said}." if said else "")
+        self.errors.setVisible(bool(said))
+
+    def set_request(self, request: LocalRequest) -> None:
+        """Fill the form again with what was typed (a closure the service refused)."""
+        self.kind.setCurrentIndex(max(self.kind.findData(request.kind), 0))
+        if request.resource_id is not None:
+            self.resource.setCurrentIndex(max(self.resource.findData(request.resource_id), 0))
+        for edit, day, minute in (
+            (self.first, request.first_day, request.first_minute),
+            (self.last, request.last_day, request.last_minute),
+        ):
+            edit.setDateTime(
+                QDateTime(QDate(day.year, day.month, day.day), QTime(minute // 60, minute % 60))
+            )
+        self.reason.setText(request.reason)
 
     def _kind_changed(self) -> None:
         kind = self.kind.currentData()
@@ -151,6 +188,9 @@ class AvailabilityPage(QWidget):
     def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.desk = desk
+        #: The form the service last refused, and why: Add… opens with it again.
+        self.refused_request: LocalRequest | None = None
+        self.refused_errors: dict[str, str] = {}
         self.loaded: _Loaded | None = None
         self.last_applied: Applied | None = None
         self.dialog: ConsequencesDialog | None = None
@@ -248,6 +288,9 @@ class AvailabilityPage(QWidget):
         # The clinic's today, not UTC's: after 4 p.m. in California UTC is already tomorrow.
         today = now.astimezone(self.loaded.zone).date() if self.loaded else now.date()
         form = AddClosureDialog(resources, today, self)
+        if self.refused_request is not None:  # what was typed last time, with what was wrong
+            form.set_request(self.refused_request)
+            form.show_errors(self.refused_errors)
         if form.exec() == QDialog.DialogCode.Accepted:
             self.preview_closure(form.request())
 
@@ -259,7 +302,15 @@ class AvailabilityPage(QWidget):
             proposed = availability.from_local(desk.db, request)
             return consequences.preview(desk.db, proposed, now=desk.now())
 
-        run_service(self, work, self._show, failed=self._refused, busy="Looking at sessions…")
+        self.refused_request = None
+        self.refused_errors = {}
+
+        def refused(err: ServiceError) -> None:
+            self.refused_request = request
+            self.refused_errors = err.errors if isinstance(err, InvalidFields) else {}
+            self._refused(err)
+
+        run_service(self, work, self._show, failed=refused, busy="Looking at sessions…")
 
     def _show(self, preview: Consequences) -> None:
         self.dialog = ConsequencesDialog(self.desk, preview, self)
@@ -284,7 +335,7 @@ class AvailabilityPage(QWidget):
             said = "; ".join(
                 f"{FIELD_LABELS.get(name, name)}: {message}" for name, message in err.errors.items()
             )
-            self.status.setText(f"Not saved. {said}")
+            self.status.setText(f"Not saved. {said} (Add… shows the form again as typed.)")
         else:
             self.status.setText(f"Not saved: {err}")
 

@@ -40,7 +40,7 @@ from ketadesk.services.settings.clinic_details import (
 )
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.patients.patient_form import error_color
+from ketadesk.ui.patients.patient_form import DATE_HINT, error_color
 
 #: The paper sizes offered, as the services name them and as people do.
 PAPER_LABELS = {"letter": "US Letter (8.5 × 11 in)", "legal": "US Legal (8.5 × 14 in)", "a4": "A4"}
@@ -62,6 +62,7 @@ FIELD_LABELS = {
     "logo": "Logo",
     "hours": "Opening hours",
     "clinic": "Configuration",
+    "rems_certified_until": "Certified until",
     **{f"hours.{day}": label for day, label in DAY_LABELS.items()},
 }
 LOGO_PREVIEW = QSize(160, 64)
@@ -153,6 +154,7 @@ class ClinicPage(QWidget):
         self.message.setVisible(False)
         layout.addWidget(self.message)
         layout.addWidget(self._build_details())
+        layout.addWidget(self._build_rems())
         layout.addWidget(self._build_hours())
         layout.addStretch(1)
         layout.addLayout(self._build_buttons())
@@ -199,6 +201,27 @@ class ClinicPage(QWidget):
             self.card_stock_combo.addItem(label, code)
         self._add_row(form, "card_size", self.card_size_combo)
         self._add_row(form, "card_stock", self.card_stock_combo)
+        return box
+
+    def _build_rems(self) -> QGroupBox:
+        """The site's Spravato REMS certification: the last day it covers (month first)."""
+        box = QGroupBox("REMS certification", self)
+        box.setObjectName("rems_box")
+        form = QFormLayout(box)
+        self.rems_until_edit = QLineEdit(box)
+        self.rems_until_edit.setObjectName("rems_certified_until")
+        self.rems_until_edit.setPlaceholderText(DATE_HINT)
+        self.rems_until_edit.setMaximumWidth(
+            self.rems_until_edit.fontMetrics().horizontalAdvance("00/00/00000") * 2
+        )
+        self._add_row(form, "rems_certified_until", self.rems_until_edit)
+        hint = QLabel(
+            "The last day the site's Spravato REMS certification covers (MM/DD/YYYY). Spravato "
+            "sessions after it are refused until a renewed date is entered here.",
+            box,
+        )
+        hint.setWordWrap(True)
+        form.addRow(hint)
         return box
 
     def _build_logo(self, parent: QWidget) -> QWidget:
@@ -307,6 +330,7 @@ class ClinicPage(QWidget):
         for hours in details.hours:
             self.day_rows[hours.day].set_hours(hours)
         self._set_logo(details.logo)
+        self.rems_until_edit.setText(details.rems_certified_until)
 
     def form(self) -> ClinicDetails:
         """The details as the form holds them now."""
@@ -322,6 +346,7 @@ class ClinicPage(QWidget):
             logo_max_kb=self.details.logo_max_kb,
             card_size=str(self.card_size_combo.currentData()),
             card_stock=str(self.card_stock_combo.currentData()),
+            rems_certified_until=self.rems_until_edit.text().strip(),
         )
 
     def is_dirty(self) -> bool:

@@ -8,6 +8,7 @@ holds no rule of its own (which subkinds and session types are offered comes wit
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from html import escape
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt, Signal
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.availability import subkind_label
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.settings.readiness import ClinicReadiness, clinic_readiness
 from ketadesk.services.settings.resources import (
     KIND_LABELS,
     KINDS,
@@ -171,6 +173,25 @@ class _Field:
         self.editor.setAccessibleDescription(f"{label}: {message}" if message else "")
 
 
+def readiness_lines(readiness: ClinicReadiness) -> str:
+    """Which session types the clinic can book, one line each, and the verdict (rich text)."""
+    lines = "".join(
+        f"<li>{escape(t.text())}</li>" if t.ready else f"<li><b>{escape(t.text())}</b></li>"
+        for t in readiness.session_types
+    )
+    return f"<p>{escape(readiness.verdict())}</p><ul>{lines}</ul>"
+
+
+def subkind_choice_text(choices: ResourceChoices, kind: str, subkind: str) -> str:
+    """A subkind as the Type list offers it, with the session types that need it:
+    "Pulse oximeter (needed by Spravato (esketamine))"."""
+    label = subkind_label(subkind).capitalize()
+    users = [t.name for t in choices.session_types_for(kind, subkind)]
+    if not users:
+        return f"{label} (no session type needs it)"
+    return f"{label} (needed by {', '.join(users)})"
+
+
 class ResourceDialog(QDialog):
     """Add a room or piece of equipment (``row`` None) or edit one.
 
@@ -296,7 +317,7 @@ class ResourceDialog(QDialog):
         self.subkind.blockSignals(True)
         self.subkind.clear()
         for subkind in self._choices.subkinds.get(kind, ()):
-            self.subkind.addItem(subkind_label(subkind).capitalize(), subkind)
+            self.subkind.addItem(subkind_choice_text(self._choices, kind, subkind), subkind)
         self.subkind.setCurrentIndex(max(self.subkind.findData(chosen), 0))
         self.subkind.blockSignals(False)
 
@@ -478,6 +499,11 @@ class ResourcesPage(QWidget):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         outer.addWidget(self.message)
+        self.readiness = QLabel(self)
+        self.readiness.setObjectName("readiness")
+        self.readiness.setWordWrap(True)
+        self.readiness.setTextFormat(Qt.TextFormat.RichText)
+        outer.addWidget(self.readiness)
         self._update_buttons()
         fixed_minimum(self, PAGE_MINIMUM)
         self.refresh()
@@ -533,11 +559,17 @@ class ResourcesPage(QWidget):
         """Read the list again on a worker (retired ones too when "Show retired" is ticked)."""
         db, now, retired = self._desk.db, self._desk.now, self.show_retired.isChecked()
         self._reads.run(
-            lambda: list_resources(db, include_retired=retired, now=now()), self._on_list_read
+            lambda: (list_resources(db, include_retired=retired, now=now()), clinic_readiness(db)),
+            self._on_read,
         )
 
     def is_busy(self) -> bool:
         return self._reads.is_busy()
+
+    def _on_read(self, read: tuple[ResourceList, ClinicReadiness]) -> None:
+        listing, readiness = read
+        self.readiness.setText(readiness_lines(readiness))
+        self._on_list_read(listing)
 
     def _on_list_read(self, listing: ResourceList) -> None:
         chosen = self.selected()

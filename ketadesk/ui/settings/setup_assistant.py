@@ -10,6 +10,8 @@ and whether it can book yet.
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QLabel,
@@ -118,16 +120,25 @@ def readiness_text(readiness: ClinicReadiness) -> str:
         + f" ({readiness.staff_with_shifts} with weekly shifts)",
         count(readiness.users, "user account", "user accounts"),
     ]
-    listed = "".join(f"<li>{row}</li>" for row in rows)
+    listed = "".join(f"<li>{escape(row)}</li>" for row in rows)
+    types = "".join(
+        f"<li>{'' if kind.ready else '<b>'}{escape(kind.text())}{'' if kind.ready else '</b>'}</li>"
+        for kind in readiness.session_types
+    )
+    per_type = f"<p>Session types:</p><ul>{types}</ul>" if types else ""
     if readiness.can_book:
-        verdict = "<p><b>The clinic can book.</b> Close the assistant to see the schedule.</p>"
+        after = (
+            " Close the assistant to see the schedule."
+            if readiness.can_book_all
+            else (" Go back to add what is missing, or use Clinic ▸ Settings… later.")
+        )
+        verdict = f"<p><b>{escape(readiness.verdict())}</b>{after}</p>"
     else:
-        missing = " and ".join(readiness.missing())
         verdict = (
-            f"<p><b>The clinic cannot book yet:</b> add {missing} (go back, or use "
+            f"<p><b>{escape(readiness.verdict())}</b> (go back, or use "
             "Clinic ▸ Settings… later).</p>"
         )
-    return f"<p>The clinic now has:</p><ul>{listed}</ul>{verdict}"
+    return f"<p>The clinic now has:</p><ul>{listed}</ul>{per_type}{verdict}"
 
 
 class _SummaryPage(QWizardPage):

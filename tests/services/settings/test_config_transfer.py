@@ -472,7 +472,7 @@ BAD_FILES: list[tuple[str, Callable[[str], str], str]] = [
     (
         "clinic phone",
         _edit(lambda d: d["clinic"].update(phone="call us")),
-        "clinic.toml: clinic.phone: digits, spaces and",
+        "clinic.toml: clinic.phone: a phone number has only digits, spaces and",
     ),
     (
         "unknown state",
