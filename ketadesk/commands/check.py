@@ -32,6 +32,7 @@ def _check(args: argparse.Namespace) -> int:
     from ketadesk.services.clinic.at_rest import clinic_at_rest
     from ketadesk.services.clinic.clinic_setup import open_clinic
     from ketadesk.services.clinic.integrity import check_integrity
+    from ketadesk.services.clinic.integrity_config import CONFIG_CODE, CONFIG_HINT
     from ketadesk.services.clinic.integrity_report import Severity
 
     # upgrade=False: an outdated database is reported, never converted by a check.
@@ -48,10 +49,12 @@ def _check(args: argparse.Namespace) -> int:
     for problem in report.problems:
         warning = problem.severity is Severity.WARNING
         print(f"warning: {problem.message}" if warning else problem.message)
-    # Booked sessions that break a protocol or gating rule (each message says "warning: "):
-    # a clinician's look, the exit status is the rows'.
+    # Shipped rule keys the stored configuration lacks, and booked sessions that break a
+    # protocol or gating rule (each message says "warning: "): the exit status is the rows'.
     for rule_warning in report.warnings:
         print(rule_warning.message)
+    if any(w.code == CONFIG_CODE for w in report.warnings):
+        print(f"warning: {CONFIG_HINT}")
     count = len(report.errors)
     warnings = len(report.problems) - count
     verdict = _counted(count, "problem") if count else "no problems"

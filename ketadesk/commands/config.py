@@ -1,4 +1,5 @@
-"""``ketadesk config export|import``: a clinic's whole set-up as one TOML file.
+"""``ketadesk config export|import``: a clinic's whole set-up as one TOML file; and
+``ketadesk config add-shipped-rules``: the shipped rule keys an older clinic lacks.
 
 Export writes the settings (clinic details, hours and holidays included), session types,
 protocols, rooms and equipment (retired too, with the session types each serves), staff with
@@ -17,7 +18,10 @@ from ketadesk.cli import add_db_argument
 
 
 def register(sub: Any) -> None:
-    text = "export or import the clinic's whole configuration as one TOML file"
+    text = (
+        "export or import the clinic's whole configuration as one TOML file, or add the "
+        "shipped rule keys an older clinic lacks"
+    )
     parser = sub.add_parser("config", help=text, description=text)
     kinds = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)
 
@@ -38,6 +42,19 @@ def register(sub: Any) -> None:
         "--dry-run", action="store_true", help="print what would change and write nothing"
     )
     imp.set_defaults(handler=_import)
+
+    add_text = (
+        "add the shipped rule keys (a stage's window_cap, gaps and windows, [protocol_rules], "
+        "[chair], ...) that the stored configuration lacks, as migration "
+        "0015_protocol_rules_upgrade does; a value the clinic set is never changed and a "
+        "protocol the clinic made is left alone"
+    )
+    add = kinds.add_parser("add-shipped-rules", help=add_text, description=add_text)
+    add_db_argument(add)
+    add.add_argument(
+        "--dry-run", action="store_true", help="print what would be added and write nothing"
+    )
+    add.set_defaults(handler=_add_shipped_rules)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -86,4 +103,22 @@ def _import(args: argparse.Namespace) -> int:
         )
         for username, password in sorted(report.passwords.items()):
             print(f"  {username}: {password}")
+    return 0
+
+
+def _add_shipped_rules(args: argparse.Namespace) -> int:
+    from ketadesk.cli import command_line_actor
+    from ketadesk.services.clinic.clinic_setup import open_clinic
+    from ketadesk.services.settings.shipped_rules import add_missing_rules
+
+    # A dry run writes nothing, a schema upgrade included (which would add the rules itself).
+    opened = open_clinic(args.db, upgrade=not args.dry_run)
+    try:
+        done = add_missing_rules(opened.db, command_line_actor(), dry_run=args.dry_run)
+    finally:
+        opened.db.dispose()
+    for line in done.lines():
+        print(line)
+    if args.dry_run and done.added:
+        print("nothing was written (--dry-run)")
     return 0

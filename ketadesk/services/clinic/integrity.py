@@ -25,6 +25,7 @@ from ketadesk.scheduling.catalog import HoldMode, ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.clinic.integrity_calendar import ClinicDays
+from ketadesk.services.clinic.integrity_config import config_warnings
 from ketadesk.services.clinic.integrity_findings import Appt, Findings, Hold
 from ketadesk.services.clinic.integrity_report import IntegrityReport, Problem, ProblemCode
 from ketadesk.services.clinic.integrity_rules import rule_warnings
@@ -156,7 +157,11 @@ class _Checker:
             appointments=len(self.appointments),
             holds=self.hold_count,
             window=self.window,
-            warnings=rule_warnings(self.session) if self.window is None else (),
+            warnings=(
+                config_warnings(self.session) + rule_warnings(self.session)
+                if self.window is None
+                else ()
+            ),
         )
 
     # -- loading --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ketadesk.services.settings.rules import ClinicRules, read_rules, save_rules
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.colors import is_dark
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.settings.shipped_rules_note import ShippedRulesNote
 
 #: Error text: a red that reads on light and on dark backgrounds (as in the patient form).
 _ERROR_COLORS = {"light": "#b3261e", "dark": "#f2b8b5"}
@@ -177,8 +178,12 @@ class RulesPage(QWidget):
         buttons.addWidget(self.message, 1)
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.save_button)
+        # Shown only when the stored rules lack shipped keys (an older clinic, an old backup).
+        self.shipped_note = ShippedRulesNote(desk, self)
+        self.shipped_note.added.connect(self._on_shipped_rules_added)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.shipped_note)
         layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
         self.refresh()
@@ -186,6 +191,7 @@ class RulesPage(QWidget):
     # -- reading ----------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        self.shipped_note.refresh()
         db = self._desk.db
         self._reads.run(lambda: read_rules(db), self._show)
 
@@ -302,6 +308,11 @@ class RulesPage(QWidget):
         self.save_button.setEnabled(True)
         self.message.setText(f"Not saved: {err}")
         self.not_saved.emit()
+
+    def _on_shipped_rules_added(self, count: int) -> None:
+        keys = "rule key" if count == 1 else "rule keys"
+        self.message.setText(f"Added {count} shipped {keys}; the clinic's own values are kept.")
+        self.refresh()
 
     def field(self, key: str) -> _RuleRow:
         return self.rows[key]
