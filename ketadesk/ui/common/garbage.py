@@ -58,10 +58,15 @@ class GarbageCollector(QObject):
         if counts[0] <= self.threshold[0]:
             return None
         if self.starting:
-            if not self._started():
+            try:
+                started = self._started()
+            except RuntimeError:  # what it asks (the window) is gone: start-up is over
+                started = True
+            if not started:
                 gc.freeze()
                 return None
             self.starting = False
+            self._started = lambda: False  # it may hold the window: let it go
         generation = 0
         for level in (1, 2):
             if counts[level] > self.threshold[level]:
@@ -141,6 +146,7 @@ def start_up_over() -> None:
     """Start-up is over (the run ended, whether or not anyone signed in)."""
     if _installed is not None:
         _installed.starting = False
+        _installed._started = lambda: False
 
 
 def start_up_ends_when(done: Callable[[], bool]) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -118,7 +119,10 @@ class SignedInSession(QObject):
                 lambda: not window.is_signed_out() and not window.is_reading(),
             )
             garbage.start_up_ends_when(
-                lambda: not window.is_signed_out() and not window.is_reading()
+                lambda: (
+                    not shiboken6.isValid(window)
+                    or (not window.is_signed_out() and not window.is_reading())
+                )
             )
         if first:  # a new clinic with no rooms and no staff: offer its set-up assistant
             controller = self.window.desk_controller()

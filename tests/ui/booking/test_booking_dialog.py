@@ -449,9 +449,10 @@ def test_a_second_course_at_once_is_shown_as_a_warning_a_nurse_overrides(
     with qtbot.waitSignal(induction.booked, timeout=TIMEOUT):
         QTest.mouseClick(induction.confirm, Qt.MouseButton.LeftButton)
 
-    # A second IV induction while the first runs.
+    # A booster course while the induction runs (a second whole induction, the series search
+    # now plans after the first ends).
     dialog = _dialog(qtbot, clinic, open_dialog, patient_id=ada)
-    _choose_protocol(dialog, "iv_induction")
+    _choose_protocol(dialog, "iv_booster")
     _plan(qtbot, dialog)
     row = dialog.gate_row("concurrent_course")
     assert row is not None
