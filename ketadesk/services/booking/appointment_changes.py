@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.dates import WEEKDAY_ABBR
+from ketadesk.scheduling.fees import FEE_KIND_NAMES, money
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.protocol_rules import Finding
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
@@ -73,6 +74,8 @@ class StatusChange:
     event_id: int
     #: What the change went ahead despite (a standing urgent review under "warn").
     warnings: tuple[str, ...] = ()
+    #: What else the change did that the person should know (a no-show fee recorded as owed).
+    notes: tuple[str, ...] = ()
 
 
 #: What each action is called wherever a person sees it (buttons, menus, the undo stack), in
@@ -394,10 +397,11 @@ def change_status(
             rule_check.record_overrides(
                 session, actor, overridden, appointment.id, appointment.patient_id, now=now
             )
+            notes: list[str] = []
             if action in ("cancel", "no_show"):
                 # The fee it owes (scheduling/fees.py), written with the change it is for.
                 config = load_config(session)
-                fees.charge_for_status_change(
+                fee = fees.charge_for_status_change(
                     session,
                     actor,
                     appointment,
@@ -407,6 +411,11 @@ def change_status(
                     session_type=config.session_type_code(appointment.session_type_id),
                     now=now,
                 )
+                if fee is not None:
+                    notes.append(
+                        f"{FEE_KIND_NAMES.get(fee.kind, fee.kind)} fee "
+                        f"{money(fee.amount_cents, fee.currency)} recorded as owed (Go ▸ Fees)"
+                    )
             audit.record(
                 session,
                 actor,
@@ -429,6 +438,7 @@ def change_status(
                 appointment.version,
                 event.id,
                 warnings=tuple(warnings),
+                notes=tuple(notes),
             )
 
     try:

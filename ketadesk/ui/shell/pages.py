@@ -75,6 +75,7 @@ class DeskController(QObject):
         self.editor.changed.connect(self._on_own_change)
         self.editor.refused.connect(self._on_refused)
         self.editor.warned.connect(self._on_warned)
+        self.editor.noted.connect(lambda message: self.window.show_message(message, 12000))
         self.editor.freed.connect(self._on_place_freed)
         # A move being written shows at once in the views; put back if refused.
         self.editor.moving.connect(self._on_moving)

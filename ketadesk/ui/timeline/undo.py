@@ -262,6 +262,8 @@ class ScheduleEditor(QObject):
             moved): the waitlist may take it.
         warned(str): a status change went ahead despite something the user must know (a
             dosing session started while an urgent review stands, under "warn").
+        noted(str): what else a status change did that the user should know, said in the
+            status bar (a no-show fee recorded as owed).
         moving(int, object, object): a move (a drop, or the undo or redo of one) is being
             written: appointment id, start (aware datetime), room id.  Views show the session
             there at once; the day read again after ``changed`` confirms it.
@@ -277,6 +279,7 @@ class ScheduleEditor(QObject):
     refused = Signal(str)
     freed = Signal(int)
     warned = Signal(str)
+    noted = Signal(str)
     moving = Signal(int, object, object)
     move_refused = Signal(int)
 
@@ -368,7 +371,7 @@ class ScheduleEditor(QObject):
             self._confirm_tentative(appointment_id, then)
             return
 
-        def work() -> tuple[str, tuple[str, ...]]:
+        def work() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
             done = appointment_changes.change_status(
                 desk.db,
                 desk.actor,
@@ -379,12 +382,15 @@ class ScheduleEditor(QObject):
                 overrides=overrides,
             )
             # What Undo names, and what the change went ahead despite.
-            return placement_of(desk.db, appointment_id).patient_name, done.warnings
+            name = placement_of(desk.db, appointment_id).patient_name
+            return name, done.warnings, done.notes
 
-        def changed(result: tuple[str, tuple[str, ...]]) -> None:
-            patient_name, warnings = result
+        def changed(result: tuple[str, tuple[str, ...], tuple[str, ...]]) -> None:
+            patient_name, warnings, notes = result
             if warnings:
                 self.warned.emit("; ".join(warnings))
+            if notes:
+                self.noted.emit("; ".join(notes))
             label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
             text = f"{label} {patient_name}" if patient_name else label
             self._push(StatusCommand(self, appointment_id, action, reason, text))

@@ -64,10 +64,10 @@ def test_fees_are_charged_with_the_change_voided_by_its_undo_and_waived_with_a_r
     start = clinic.at(day, "09:00")
     mary_start = clinic.at(day, "11:00")
     # Ada does not come; Mary cancels two hours ahead (late); Rosalind days ahead (not late).
-    appointment_changes.change_status(
+    no_show = appointment_changes.change_status(
         clinic.db, FRONT_DESK, ada, "no_show", now=start + dt.timedelta(minutes=30)
     )
-    appointment_changes.change_status(
+    late = appointment_changes.change_status(
         clinic.db,
         FRONT_DESK,
         mary,
@@ -75,9 +75,13 @@ def test_fees_are_charged_with_the_change_voided_by_its_undo_and_waived_with_a_r
         reason="no ride",
         now=mary_start - dt.timedelta(hours=2),
     )
-    appointment_changes.change_status(
+    early = appointment_changes.change_status(
         clinic.db, FRONT_DESK, rosalind, "cancel", reason="travel", now=NOW
     )
+    # The desk is told of each fee as it is recorded, not left to find it under Fees.
+    assert no_show.notes == ("No-show fee $150.00 recorded as owed (Go ▸ Fees)",)
+    assert late.notes == ("Late cancellation fee $100.00 recorded as owed (Go ▸ Fees)",)
+    assert early.notes == ()
     listed = fees.list_fees(clinic.db, FRONT_DESK, day, day + dt.timedelta(days=7), now=NOW)
     assert [(r.patient_name, r.kind_name, r.amount_text, r.status_name) for r in listed.rows] == [
         ("Lovelace, Ada", "No-show", "$150.00", "Owed"),

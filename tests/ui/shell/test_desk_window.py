@@ -98,6 +98,7 @@ def test_no_show_then_undo_and_redo_from_the_edit_menu(qtbot: QtBot, tmp_path: P
     _wait_for_edit(qtbot, win)
     assert _status(db, ada) == "no_show"
     assert "no-show" in win.summary()
+    assert "No-show fee" in win.statusBar().currentMessage()  # told, not left to find
     undo = win.actions_by_name["undo"]
     assert undo.isEnabled()
     assert "no-show" in undo.text().lower()
