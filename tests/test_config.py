@@ -104,3 +104,20 @@ def test_new_clinic_from_a_custom_configuration(
         main(["db", "upgrade", "--db", str(target), "--create", "--config", str(config_copy)]) == 0
     )
     assert "created a new clinic" in capsys.readouterr().out
+
+
+def test_each_default_session_type_books_long_enough_for_its_observation_and_last_reading() -> None:
+    """A user trial found Spravato's "Before discharge" BP laid after the time discharge is
+    allowed.  With the default phases, a session booked as configured holds check-in, the dose,
+    the observation minutes from it and every BP check (the last one due by then)."""
+    catalog = load_default_catalog()
+    for code, spec in catalog.session_types.items():
+        if spec.observation_minutes is None:
+            continue
+        offsets = spec.phase_offsets()
+        assert spec.observation_from is not None, code
+        discharge = offsets[spec.observation_from][0] + spec.observation_minutes
+        assert discharge <= spec.total_minutes, (code, discharge, spec.total_minutes)
+        for check in spec.bp_checks:
+            laid = offsets[check.phase][0] + check.offset_minutes
+            assert min(laid, discharge) <= spec.total_minutes, (code, check.label)

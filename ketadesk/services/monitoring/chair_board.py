@@ -566,7 +566,7 @@ def _card(
         due = _aware(check.due_at).astimezone(tz)
         next_bp = BpDue(check.label, due, late=now > due + grace, due_now=now >= due)
         if next_bp.late:
-            late.insert(0, f"BP {check.label} overdue since {_hhmm(due)}")
+            late.insert(0, f"{check.words} overdue since {_hhmm(due)}")
     # Discharge is a time for a patient in session, not for one who has not started: the
     # rules' own (the recorded dose plus the observation minutes), else the planned one.
     allowed = discharge_allowed(spec, timeline) if dose_at is not None and running else None

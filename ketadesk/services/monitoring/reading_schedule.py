@@ -85,10 +85,25 @@ def reading_schedule(
     )
     offsets = spec.phase_offsets()
     grace = dt.timedelta(minutes=late_minutes)
+    dose = dose_started_at if dose_started_at is not None else planned
+    allowed = (
+        dose + dt.timedelta(minutes=spec.observation_minutes)
+        if dose is not None and spec.observation_minutes is not None
+        else None
+    )
+    # A check laid after the earliest discharge (Spravato's "Before discharge" at the start of
+    # the discharge phase, 10 min after the observation's end) falls due by then, as the record's
+    # validation judges it: the reading must never be what keeps a patient past the time
+    # discharge is allowed.  Without observation minutes, by the end of the last phase.
+    latest = (
+        allowed
+        if allowed is not None
+        else starts_at + dt.timedelta(minutes=spec.total_minutes) + shift
+    )
     checks: list[CheckDue] = []
     for check in spec.bp_checks:
         due = starts_at + dt.timedelta(minutes=offsets[check.phase][0] + check.offset_minutes)
-        due += shift
+        due = min(due + shift, latest)
         at = taken.get(check.label)
         if at is not None:
             state = "done"
@@ -100,12 +115,6 @@ def reading_schedule(
             state = "late"
         checks.append(CheckDue(check.label, due, at, state))
     pending = [c for c in checks if c.state != "done"]
-    dose = dose_started_at if dose_started_at is not None else planned
-    allowed = (
-        dose + dt.timedelta(minutes=spec.observation_minutes)
-        if dose is not None and spec.observation_minutes is not None
-        else None
-    )
     return ReadingsDue(
         appointment_id=appointment_id,
         checks=tuple(checks),

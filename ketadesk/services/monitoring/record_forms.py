@@ -161,6 +161,19 @@ class CheckDue:
     taken_at: dt.datetime | None
     state: str  # "done" | "upcoming" | "due" | "late"
 
+    @property
+    def words(self) -> str:
+        """What the nurse takes, in a sentence: "BP before discharge", "BP +40 min"."""
+        return bp_check_words(self.label)
+
+
+def bp_check_words(label: str) -> str:
+    """A check's label inside a sentence: "BP before discharge" for "Before discharge" (a
+    capital that only starts the label is lowered; "BP SpO2 …" or "BP +40 min" are kept)."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        label = label[0].lower() + label[1:]
+    return f"BP {label}"
+
 
 @dataclass(frozen=True)
 class ReadingsDue:

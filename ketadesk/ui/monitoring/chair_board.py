@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, chair_board
+from ketadesk.services.monitoring.record_forms import bp_check_words
 from ketadesk.ui.common.background import LatestOnly
 from ketadesk.ui.common.desk import Desk
 
@@ -79,11 +80,11 @@ def card_lines(card: ChairCard) -> dict[str, str]:
     if card.next_bp is not None:
         due = card.next_bp
         if due.late:
-            bp = f"BP {due.label} overdue since {_hhmm(due.due_at)}"
+            bp = f"{bp_check_words(due.label)} overdue since {_hhmm(due.due_at)}"
         elif due.due_now:
-            bp = f"BP {due.label} due now ({_hhmm(due.due_at)})"
+            bp = f"{bp_check_words(due.label)} due now ({_hhmm(due.due_at)})"
         else:
-            bp = f"BP {due.label} due {_hhmm(due.due_at)}"
+            bp = f"{bp_check_words(due.label)} due {_hhmm(due.due_at)}"
         if card.bp_late:  # the service lists the overdue check first; this line says it
             bp, late = f"⚠ {bp}", late[1:]
     elif card.bp_recorded:

@@ -676,7 +676,7 @@ class MonitoringDialog(QDialog):
         grace = dt.timedelta(minutes=self.sheet.rules.monitoring.get("reading_late_minutes", 0))
         late = [c for c in pending if now > c.due_at + grace]
         first = pending[0]
-        words = f"Next check: {first.label} due {self.sheet.rules.hhmm(first.due_at)}"
+        words = f"Next check: {first.words} due {self.sheet.rules.hhmm(first.due_at)}"
         if late:
             red, _ = message_colors(self.palette())
             self._schedule_label.setStyleSheet(f"color: {red.name()};")

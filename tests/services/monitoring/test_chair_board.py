@@ -2,8 +2,9 @@
 
 Mary Seacole's Spravato is booked 10:00-12:30 in Room 2: check-in 15, dosing 10, observation
 120, discharge 5 (session_types.toml), BP checks Pre-dose (dosing - 5), +40 min (dosing + 40)
-and Before discharge (discharge + 0); discharge allowed 120 minutes after the first device; a
-check is late 10 minutes after it falls due (clinic.toml reading_late_minutes).
+and Before discharge (discharge + 0, due by the earliest discharge); discharge allowed 120
+minutes after the first device; a check is late 10 minutes after it falls due (clinic.toml
+reading_late_minutes).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ketadesk.services.monitoring.chair_board import (
     discharge_allowed,
     session_timeline,
 )
+from ketadesk.services.monitoring.reading_schedule import readings_due
+from ketadesk.services.monitoring.record_forms import CheckDue
 from ketadesk.services.schedule import public_holidays
 from ketadesk.store.models import Appointment, ClinicSetting, SessionRecord, VitalReading
 from tests.clinic_fixtures import ready_for_discharge
@@ -183,7 +186,7 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     assert caught_up.next_bp is not None
     assert (caught_up.next_bp.label, hhmm(caught_up.next_bp.due_at)) == (
         "Before discharge",
-        "12:25",
+        "12:15",  # the earliest discharge, not the discharge phase's 12:25
     )
     assert not caught_up.late
 
@@ -213,6 +216,42 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
         "Still in the chair; discharge allowed since 12:15",
         "Running past the planned end (12:30)",
     )
+
+
+def test_the_before_discharge_check_falls_due_when_discharge_is_allowed(
+    staffed: StaffedDay,
+) -> None:
+    """A user trial: the board said "Discharge allowed from 11:26" and the "Before discharge" BP
+    due ten minutes later, the discharge phase's start.  The check falls due at the earliest
+    discharge, whatever the start and the dose: never after the time discharge is allowed."""
+    status(staffed, "spravato", "start", "10:11")  # late: the planned dose is 10:26
+    planned = mary(staffed, "10:12")
+    before = next(c for c in records_due(staffed, "10:12") if c.label == "Before discharge")
+    assert hhmm(planned.discharge_allowed_at) == "12:26"
+    assert hhmm(staffed.clinic.calendar.local(before.due_at)) == "12:26"  # was 12:36
+    record(staffed, dose="10:12", readings=(("Pre-dose", "10:08"), ("+40 min", "10:52")))
+    dosed = mary(staffed, "11:00")
+    assert hhmm(dosed.discharge_allowed_at) == "12:12"
+    assert dosed.next_bp is not None
+    assert (dosed.next_bp.label, hhmm(dosed.next_bp.due_at)) == ("Before discharge", "12:12")
+    assert hhmm(dosed.end) == "12:30"  # the reading fits in the booked slot
+
+
+def test_a_late_dose_runs_past_the_booked_end_and_the_board_says_so(staffed: StaffedDay) -> None:
+    status(staffed, "spravato", "start", "10:00")
+    record(staffed, dose="10:40", readings=(("Pre-dose", "10:35"), ("+40 min", "11:20")))
+    c = mary(staffed, "12:35")
+    assert hhmm(c.discharge_allowed_at) == "12:40"
+    assert c.next_bp is not None
+    assert (c.next_bp.label, hhmm(c.next_bp.due_at)) == ("Before discharge", "12:40")
+    assert c.overrun
+    assert "Running past the planned end (12:30)" in c.late
+
+
+def records_due(staffed: StaffedDay, when: str) -> tuple[CheckDue, ...]:
+    """The monitoring record's checks for Mary's session (the record and the board share them)."""
+    key = staffed.appointments["spravato"]
+    return readings_due(staffed.clinic.db, [key], now=at(staffed, when))[key].checks
 
 
 def test_a_late_start_moves_the_whole_timeline(staffed: StaffedDay) -> None:

@@ -93,7 +93,7 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     card = room2(board)
     assert text(card, "patient") == "Seacole, Mary"
     assert text(card, "phase") == "Check-in, BP & checklist"
-    assert text(card, "bp") == "BP Pre-dose due 10:10"
+    assert text(card, "bp") == "BP pre-dose due 10:10"
     assert text(card, "late") == ""
     assert card.stage_label.text() == "In session"
 
@@ -101,17 +101,17 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     refresh(qtbot, board)
     assert text(card, "phase") == "Dosing"
     assert text(card, "dose") == "Dosed 0 min ago (10:15)"
-    assert text(card, "bp") == "BP Pre-dose due now (10:10)"
+    assert text(card, "bp") == "BP pre-dose due now (10:10)"
     assert text(card, "discharge") == "Discharge 12:15"
 
     clock.now = staffed.clinic.at(TUESDAY, "10:56")  # +41
     refresh(qtbot, board)
     assert text(card, "phase") == "Observation"
     assert text(card, "dose") == "Dosed 41 min ago (10:15)"
-    assert text(card, "bp") == "⚠ BP Pre-dose overdue since 10:10"
+    assert text(card, "bp") == "⚠ BP pre-dose overdue since 10:10"
     card_data = card.card()
     assert card_data is not None
-    assert card_data.late == ("BP Pre-dose overdue since 10:10",)
+    assert card_data.late == ("BP pre-dose overdue since 10:10",)
     summary = board.findChild(QLabel, "board_summary")
     assert summary is not None
     # Mary's overdue check, and Ada (09:00) who has still not been checked in.

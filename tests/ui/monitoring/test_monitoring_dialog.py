@@ -77,7 +77,7 @@ def test_high_pre_dose_bp_shows_an_amber_warning_at_once(
     qtbot: QtBot, clinic: SmallClinic, spravato: int
 ) -> None:
     dialog = _dialog(qtbot, clinic, spravato, "10:12")
-    assert "Next check: Pre-dose due 10:10" in dialog._schedule_label.text()
+    assert "Next check: BP pre-dose due 10:10" in dialog._schedule_label.text()
     _type(qtbot, dialog, {(0, "time"): "10:10", (0, "systolic"): "156", (0, "diastolic"): "92"})
     kind, message = dialog.field_messages["readings[0].systolic"]
     assert kind == "warning"
