@@ -763,8 +763,10 @@ def reflow(
     are placed again by the series search (``planner_search``), the days of all of them weighed
     together, at the series' time and in its room where possible.  ``booked``
     says the plan's holds are in ``availability`` (a booked series): the changed and later
-    sessions' holds are then released first, so a session can keep its own slot.  Neither the
-    plan nor the availability is changed.
+    sessions' holds are then released first, so a session can keep its own slot.  An earlier
+    miss still open (in ``plan.missed``, no session in its place) stays a gap: it is not
+    planned again here, and the spacing is kept across it.  Neither the plan nor the
+    availability is changed.
     """
     if plan.session(change.index) is None:
         raise ValueError(f"the series has no session {change.index}")
@@ -819,6 +821,11 @@ def reflow(
 
     slots = series_slots(protocol)
     no_make_up = change.kind is not ChangeKind.MOVED and not change.make_up
+    # Earlier misses still open (kept in ``plan.missed``, no session in their place): their
+    # places stay gaps, not planned again unseen: the desk decides each miss on its own, and a
+    # proposal that counted on a session nobody books would keep a spacing the series lacks.
+    gaps = {m.index for m in plan.missed} - set(original) - {change.index}
+    gaps |= {s.index for s in slots if s.follows in gaps}
     # The sessions the search places: those after the changed one (and a make-up for it), not
     # the ones dropped with it.
     free = [
@@ -827,6 +834,7 @@ def reflow(
         if s.index >= change.index
         and not (change.kind is ChangeKind.MOVED and s.index == change.index)
         and not (no_make_up and change.index in (s.index, s.follows))
+        and s.index not in gaps
     ]
     choices: dict[int, Choice] | None = None
     placed: dict[int, PlannedSession] = {}
@@ -837,6 +845,8 @@ def reflow(
         was = original.get(slot.index)
         if slot.index < change.index:
             session = was
+        elif slot.index in gaps:
+            continue
         elif slot.follows in dropped or (
             slot.index == change.index
             and change.kind is not ChangeKind.MOVED

@@ -233,6 +233,28 @@ def _places_missed(session: Session, series_id: int) -> int:
     )
 
 
+def _open_misses(
+    session: Session, series_id: int, taken: set[int]
+) -> list[tuple[int, Appointment]]:
+    """The series' cancelled or missed appointments whose place no live session (nor one in
+    ``taken``) holds, one per place (the latest)."""
+    rows = session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.series_id == series_id,
+            Appointment.status.in_(("cancelled", "no_show")),
+            Appointment.series_index.is_not(None),
+        )
+        .order_by(Appointment.series_index, Appointment.starts_at)
+    ).all()
+    by_place = {
+        row.series_index: row
+        for row in rows
+        if row.series_index is not None and row.series_index not in taken
+    }
+    return sorted(by_place.items())
+
+
 def _propose(
     session: Session, appointment_id: int, now: dt.datetime
 ) -> tuple[RebookingOffer, SeriesPlan]:
@@ -301,6 +323,21 @@ def _propose(
             )
         )
         sessions.sort(key=lambda s: s.index)
+        # Other misses of the series not made up (a cancellation left to "Decide later", a
+        # series going on short): gaps the make-up keeps its spacing across, never a session
+        # the planner would count on and the offer would not book.
+        gaps = tuple(
+            PlannedSession(
+                index=place,
+                session_type=types[row.session_type_id],
+                start=row.starts_at,
+                end=row.ends_at,
+                holds=(),
+            )
+            for place, row in _open_misses(
+                session, series.id, set(by_index) | {missed.series_index}
+            )
+        )
         last = max([s.end for s in sessions] + [calendar.day_bounds(not_before).end])
         window = Interval(
             calendar.day_bounds(not_before).start - dt.timedelta(days=1),
@@ -322,7 +359,7 @@ def _propose(
         def attempt(first_day: dt.date) -> _Attempt:
             """The planner's make-up from ``first_day`` on, and what the rules say of it."""
             plan = reflow(
-                SeriesPlan(protocol_code, tuple(sessions)),
+                SeriesPlan(protocol_code, tuple(sessions), missed=gaps),
                 SeriesChange(
                     index,
                     _KIND_OF_ACTION[action],

@@ -42,19 +42,40 @@ from ketadesk.ui.common.override_dialog import RefusedRule
 
 
 def make_up_lines(offer: RebookingOffer) -> list[str]:
-    """The preview, one line per session: the make-up first, then each session it moves."""
-    lines: list[str] = []
-    if offer.make_up is not None and offer.make_up.session.placed:
-        m = offer.make_up
-        lines.append(
-            f"Make-up {m.index}/{offer.planned_count}: {m.when_text}, {m.room_name}  (new)"
-        )
+    """The preview, one line per session: the make-up first, then each session it moves.  Only
+    a make-up the desk may book is listed: one the spacing or a blocking rule refuses is no
+    offer, and the panel says why instead (a user trial saw both at once)."""
+    if not offer.can_make_up or offer.make_up is None:
+        return []
+    m = offer.make_up
+    lines = [f"Make-up {m.index}/{offer.planned_count}: {m.when_text}, {m.room_name}  (new)"]
     for move in offer.moves:
         lines.append(
             f"Session {move.index}/{offer.planned_count}: {move.when_text}, {move.room_name}"
             f"  (moves from {move.was_text})"
         )
     return lines
+
+
+def offer_reason(offer: RebookingOffer) -> str:
+    """Under the preview: why no make-up is listed, or the "warn" rules a listed one breaks
+    (the booking asks their override); "" when there is nothing to say."""
+    if offer.decided:
+        return f"Already decided: {offer.decided}."
+    if offer.problems:
+        return "No make-up that keeps the series: " + "; ".join(offer.problems)
+    if offer.blocked:
+        return "No make-up the clinic's rules allow: " + "; ".join(
+            f.text(offer.override_roles) for f in offer.blocked
+        )
+    if offer.make_up is None or not offer.make_up.session.placed:
+        return "No make-up: the planner found no place for it."
+    if stopping(offer.findings):
+        # The rules overridden on record already were decided; those still in the way.
+        return "The clinic's rules: " + "; ".join(
+            f.text(offer.override_roles) for f in stopping(offer.findings)
+        )
+    return ""
 
 
 def overridable(err: ServiceError, role: str) -> list[Finding]:
@@ -128,30 +149,25 @@ class RebookPanel(QWidget):
 
     def _build_preview(self) -> QGroupBox:
         offer = self.offer
-        group = QGroupBox("Proposed make-up, keeping the series' spacing", self)
+        lines = make_up_lines(offer)
+        title = "Proposed make-up, keeping the series' spacing" if lines else "No make-up offered"
+        group = QGroupBox(title, self)
         column = QVBoxLayout(group)
         self.preview = QListWidget(group)
         self.preview.setObjectName("rebooking_preview")
         self.preview.setAccessibleName("The make-up session and the sessions it moves")
-        self.preview.addItems(make_up_lines(offer))
+        self.preview.addItems(lines)
         # As tall as the lines it has (a make-up and a few moves), not a screenful, and not
-        # squeezed when a refusal below takes lines: the window grows instead.
+        # squeezed when a refusal below takes lines: the window grows instead.  Nothing to book,
+        # nothing listed: the reason below says why.
         rows = max(2, min(self.preview.count(), 6))
-        self.preview.setFixedHeight(rows * self.preview.sizeHintForRow(0) + 8)
+        self.preview.setFixedHeight(rows * max(self.preview.sizeHintForRow(0), 0) + 8)
+        self.preview.setVisible(bool(lines))
         column.addWidget(self.preview, 1)
         self.problems = QLabel(group)
         self.problems.setObjectName("rebooking_problems")
         self.problems.setWordWrap(True)
-        if offer.decided:
-            self.problems.setText(f"Already decided: {offer.decided}.")
-        elif offer.problems:
-            self.problems.setText("No make-up that keeps the series: " + "; ".join(offer.problems))
-        elif stopping(offer.findings):
-            # The rules overridden on record already were decided; those still in the way.
-            self.problems.setText(
-                "The clinic's rules: "
-                + "; ".join(f.text(offer.override_roles) for f in stopping(offer.findings))
-            )
+        self.problems.setText(offer_reason(offer))
         column.addWidget(self.problems)
         return group
 

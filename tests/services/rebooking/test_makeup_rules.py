@@ -413,3 +413,57 @@ def test_a_make_up_past_the_authorized_units_names_the_prior_authorization(
     assert [f.rule for f in offer.findings] == ["prior_auth_valid"]
     with pytest.raises(RuleRefused, match=r"\[prior_auth_valid\]"):
         makeup.book_make_up(t.clinic.db, FRONT_DESK, offer, now=t.now)
+
+
+#: Spravato TRD in full: induction Mondays and Thursdays, then optimization weekly on Thursdays.
+TRD_12 = (*MON_THU, 31, 38, 45, 52)
+
+
+def test_a_make_up_keeps_the_spacing_across_a_cancellation_left_undecided(today: Today) -> None:
+    """A user trial: session 3 cancelled with "Decide later", then a no-show of session 2.  The
+    planner used to plan a session 3 of its own for the make-up's spacing that nobody booked,
+    and the offer listed a make-up while saying no make-up keeps the series.  The open miss is a
+    gap the make-up keeps its spacing across: what is offered is what is booked, and the
+    series as booked keeps the protocol's spacing."""
+    t = today
+    sessions = book_spravato(t, "spravato_trd", TRD_12)
+    second, third = t.ids[1], t.ids[2]
+    appointment_changes.change_status(
+        t.clinic.db, FRONT_DESK, third, "cancel", reason="travelling", now=t.now
+    )
+    assert _made_up(t, third) is None  # "Decide later": nothing recorded
+    at = sessions[1].start + dt.timedelta(minutes=30)
+    appointment_changes.change_status(t.clinic.db, FRONT_DESK, second, "no_show", now=at)
+
+    offer = makeup.offer_for(t.clinic.db, second, now=at)
+    assert offer is not None
+    assert offer.make_up is not None
+    assert offer.can_make_up, (offer.problems, offer.findings)
+    assert offer.problems == ()
+    made = makeup.book_make_up(
+        t.clinic.db, NURSE, offer, overrides={f.rule: "trial" for f in offer.findings}, now=at
+    )
+    assert _made_up(t, second) == made.appointment_id
+    # The series as booked: 1, the make-up, then 4 onwards, session 3 still a gap; each gap of
+    # the induction 2-5 days.
+    with t.clinic.db.read() as s:
+        live = s.execute(
+            select(Appointment.series_index, Appointment.starts_at)
+            .where(Appointment.status == "booked", Appointment.patient_id == _ada(t))
+            .order_by(Appointment.starts_at)
+        ).all()
+    days = {i: t.clinic.calendar.local_date(at_) for i, at_ in live}
+    assert 3 not in days
+    assert [i for i, _ in live] == [1, 2, *range(4, 13)]
+    for a, b in ((1, 2), (2, 4), (4, 5), (5, 6), (6, 7), (7, 8)):
+        assert 2 <= (days[b] - days[a]).days <= 5, (a, b, days)
+    # The third, decided later, gets its own offer, after the make-up.
+    later = makeup.offer_for(t.clinic.db, third, now=at)
+    assert later is not None
+    assert later.make_up is not None
+    assert later.make_up.index == 3
+    assert t.clinic.calendar.local_date(later.make_up.session.start) > days[2]
+
+
+def _ada(t: Today) -> int:
+    return t.clinic.ids["Ada Lovelace"]

@@ -10,10 +10,12 @@ test_makeup_rules.py).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
 import pytest
+from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -29,6 +31,7 @@ from tests.services.rebooking.test_makeup_rules import (
     FRONT_DESK,
     MON_THU,
     NURSE,
+    TRD_12,
     Today,
     book_spravato,
     clinic_from_today,
@@ -152,7 +155,78 @@ def test_a_blocking_rule_is_named_in_the_offer_and_the_button_disabled(
     panel = _panel(qtbot, t, NURSE, offer)
     assert not panel.make_up_button.isEnabled()
     text = panel.problems.text()
-    assert text.startswith("The clinic's rules: ")
+    assert text.startswith("No make-up the clinic's rules allow: ")
+    assert panel.preview.count() == 0  # nothing listed that cannot be booked
     assert "[rems_site_certified]" in text
     assert "(blocking: cannot be overridden)" in text
     assert panel.short_button.isEnabled()  # the series may go on one short instead
+
+
+def _coherent(panel: RebookPanel) -> bool:
+    """Either a bookable offer listed, or none listed and the reason said: never both."""
+    listed = panel.preview.count() > 0
+    refused = panel.problems.text().startswith(("No make-up", "Already decided"))
+    return listed == panel.make_up_button.isEnabled() and listed != refused
+
+
+def test_a_no_show_after_a_cancellation_left_undecided_offers_one_coherent_make_up(
+    qtbot: QtBot, today: Today
+) -> None:
+    """A user trial: a Spravato TRD series, session 3 cancelled and "Decide later" chosen, then
+    a no-show of session 2: the panel listed "Make-up 2/12 … (new)" and said "No make-up that
+    keeps the series: sessions 2 and 4 are 6 days apart" with Book greyed out."""
+    t = today
+    sessions = book_spravato(t, "spravato_trd", TRD_12)
+    second, third = t.ids[1], t.ids[2]
+    appointment_changes.change_status(
+        t.clinic.db, FRONT_DESK, third, "cancel", reason="travelling", now=t.now
+    )
+    cancelled = makeup.offer_for(t.clinic.db, third, now=t.now)
+    assert cancelled is not None
+    first = _panel(qtbot, t, FRONT_DESK, cancelled)
+    assert _coherent(first), (
+        [first.preview.item(n).text() for n in range(first.preview.count())],
+        first.problems.text(),
+        first.make_up_button.isEnabled(),
+    )
+    decide_later = first.findChild(QPushButton, "rebooking_close")
+    assert decide_later is not None
+    decide_later.click()
+    assert _decision(t, third) is None
+    at = sessions[1].start + dt.timedelta(minutes=30)
+    appointment_changes.change_status(t.clinic.db, FRONT_DESK, second, "no_show", now=at)
+    offer = makeup.offer_for(t.clinic.db, second, now=at)
+    assert offer is not None
+    panel = _panel(qtbot, t, FRONT_DESK, offer)
+    panel.grab().save("/tmp/slot_rebook_after_undecided.png")
+    assert _coherent(panel)
+    assert panel.make_up_button.isEnabled()
+    assert panel.preview.item(0).text().startswith("Make-up 2/12: ")
+    assert not panel.problems.text().startswith("No make-up")
+
+
+def test_a_make_up_the_spacing_refuses_is_not_listed(qtbot: QtBot, today: Today) -> None:
+    """An offer whose make-up breaks the spacing (as the trial's did) lists nothing and says
+    why, with Book disabled; the other answers stay."""
+    t = today
+    sessions = book_spravato(t, "spravato_trd", MON_THU)
+    second = t.ids[1]
+    at = sessions[1].start + dt.timedelta(minutes=30)
+    appointment_changes.change_status(t.clinic.db, FRONT_DESK, second, "no_show", now=at)
+    offer = makeup.offer_for(t.clinic.db, second, now=at)
+    assert offer is not None
+    assert offer.can_make_up
+    refused = dataclasses.replace(offer, problems=("sessions 2 and 4 are 6 days apart",))
+    panel = _panel(qtbot, t, NURSE, refused)
+    panel.grab().save("/tmp/slot_rebook_refused.png")
+    assert _coherent(panel), (
+        panel.preview.count(),
+        panel.problems.text(),
+        panel.make_up_button.isEnabled(),
+    )
+    assert panel.preview.count() == 0
+    assert not panel.make_up_button.isEnabled()
+    assert panel.problems.text() == (
+        "No make-up that keeps the series: sessions 2 and 4 are 6 days apart"
+    )
+    assert panel.short_button.isEnabled()
