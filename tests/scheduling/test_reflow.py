@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -15,6 +16,7 @@ from ketadesk.scheduling.planner import (
     SeriesPlan,
     plan_series,
     reflow,
+    spacing_problems,
 )
 from tests.scheduling.conftest import DemoClinic
 
@@ -99,6 +101,27 @@ def test_missed_session_is_made_up_no_earlier_than_today(clinic: DemoClinic) -> 
     assert dates(clinic, after)[1] >= today
     # A gap that long breaks the protocol's spacing, and the plan says so.
     assert any(p.startswith("sessions 1 and 2 are 7 days apart") for p in after.problems)
+
+
+def test_an_earlier_miss_still_open_stays_a_gap_in_a_make_up(clinic: DemoClinic) -> None:
+    """Session 3 cancelled and left undecided (out of the sessions, kept in ``missed``), then
+    session 2 missed: the make-up does not count on a session 3 nobody books; the spacing is
+    kept from the make-up to session 4."""
+    plan, avail = booked_induction(clinic)
+    third = plan.sessions[2]
+    open_miss = dataclasses.replace(
+        plan,
+        sessions=tuple(s for s in plan.sessions if s.index != 3),
+        missed=(dataclasses.replace(third, holds=()),),
+    )
+    after = change(clinic, open_miss, avail, SeriesChange(2, ChangeKind.MISSED))
+    assert [s.index for s in after.sessions] == [1, 2, 4, 5, 6]
+    assert [m.index for m in after.missed] == [3, 2]
+    # The spacing judged on what would be booked, session 4 right after the make-up.
+    assert (
+        spacing_problems(clinic.protocol("iv_induction"), after.sessions, clinic.calendar()) == ()
+    )
+    assert after.problems == ()
 
 
 def test_cancelled_without_make_up_leaves_the_series_one_short(clinic: DemoClinic) -> None:
