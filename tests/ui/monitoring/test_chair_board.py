@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.common.context import SYSTEM
+from ketadesk.store.models import SessionRecord, VitalReading
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.chair_board import REFRESH_MS, ChairBoardView, ChairCardWidget
 from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
@@ -281,3 +282,26 @@ def test_an_iv_infusion_shows_its_readings_due_every_15_minutes(
     folder = os.environ.get("KETADESK_SCREENSHOTS")
     if folder:
         assert image.save(str(Path(folder) / "chair-board-iv.png"))
+
+
+def test_the_card_says_when_the_bp_before_discharge_is_due(
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
+) -> None:
+    """A user trial: the card said "Discharge 11:26" and "BP Before discharge due 11:36".  The
+    reading a nurse must take is due when discharge is allowed, and the card says so."""
+    at = staffed.clinic.at
+    with staffed.clinic.db.write() as session:
+        record = SessionRecord(
+            appointment_id=staffed.appointments["spravato"], dose_started_at=at(TUESDAY, "10:15")
+        )
+        record.readings = [
+            VitalReading(label=label, taken_at=at(TUESDAY, hhmm), systolic=124, diastolic=80)
+            for label, hhmm in (("Pre-dose", "10:10"), ("+40 min", "10:55"))
+        ]
+        session.add(record)
+    clock.now = at(TUESDAY, "11:30")
+    refresh(qtbot, board)
+    card = room2(board)
+    board.grab().save("/tmp/slot_chair_board.png")
+    assert text(card, "bp") == "BP before discharge due 12:15"
+    assert text(card, "discharge") == "Discharge 12:15"
