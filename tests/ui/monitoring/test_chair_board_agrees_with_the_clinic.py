@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.monitoring.reading_schedule import readings_due
+from ketadesk.services.monitoring.record_forms import bp_check_words
 from ketadesk.store.models import User
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.chair_board import ChairBoardView, ChairCardWidget
@@ -151,7 +152,9 @@ def test_bp_due_times_agree_with_the_monitoring_record_when_started_late(
     assert shown is not None
     due = record.next_due_at.astimezone(shown.now.tzinfo)
     assert f"{due:%H:%M}" == "10:11"  # started 1 min 40 s late: the pre-dose check moves too
-    assert line(card(board, "Room 2"), "bp") == f"BP {record.next_label} due {due:%H:%M}"
+    words = bp_check_words(record.next_label)
+    assert words == "BP pre-dose"
+    assert line(card(board, "Room 2"), "bp") == f"{words} due {due:%H:%M}"
 
 
 def test_my_day_and_the_board_say_the_same_of_a_patient_not_arrived(
