@@ -103,7 +103,39 @@ def _series_plan(
             )
         )
         ids[row.series_index] = row
-    return appointment, series, protocol, SeriesPlan(protocol, tuple(sessions)), ids
+    # A miss not made up (nor decided) stays a gap the re-flow keeps its spacing across, not a
+    # session it would plan again unseen (``reflow``; the make-up offer does the same).
+    gaps = tuple(
+        PlannedSession(
+            index=place,
+            session_type=types[row.session_type_id],
+            start=row.starts_at,
+            end=row.ends_at,
+            holds=(),
+        )
+        for place, row in open_misses(session, series.id, set(ids))
+    )
+    return appointment, series, protocol, SeriesPlan(protocol, tuple(sessions), missed=gaps), ids
+
+
+def open_misses(session: Session, series_id: int, taken: set[int]) -> list[tuple[int, Appointment]]:
+    """The series' cancelled or missed appointments whose place no live session (nor one in
+    ``taken``) holds: one per place (the latest), with its place, in series order."""
+    rows = session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.series_id == series_id,
+            Appointment.status.in_(("cancelled", "no_show")),
+            Appointment.series_index.is_not(None),
+        )
+        .order_by(Appointment.series_index, Appointment.starts_at)
+    ).all()
+    by_place = {
+        row.series_index: row
+        for row in rows
+        if row.series_index is not None and row.series_index not in taken
+    }
+    return sorted(by_place.items())
 
 
 def propose_series_move(

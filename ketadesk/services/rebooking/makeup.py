@@ -35,7 +35,7 @@ from ketadesk.scheduling.protocol_rules import Finding, rule_settings
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
-from ketadesk.services.booking import appointment_changes, plan_check, rule_check
+from ketadesk.services.booking import appointment_changes, plan_check, rule_check, series_moves
 from ketadesk.services.booking.booking import room_of, write_holds
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.planning import horizon_days, load_patient_facts
@@ -233,28 +233,6 @@ def _places_missed(session: Session, series_id: int) -> int:
     )
 
 
-def _open_misses(
-    session: Session, series_id: int, taken: set[int]
-) -> list[tuple[int, Appointment]]:
-    """The series' cancelled or missed appointments whose place no live session (nor one in
-    ``taken``) holds, one per place (the latest)."""
-    rows = session.scalars(
-        select(Appointment)
-        .where(
-            Appointment.series_id == series_id,
-            Appointment.status.in_(("cancelled", "no_show")),
-            Appointment.series_index.is_not(None),
-        )
-        .order_by(Appointment.series_index, Appointment.starts_at)
-    ).all()
-    by_place = {
-        row.series_index: row
-        for row in rows
-        if row.series_index is not None and row.series_index not in taken
-    }
-    return sorted(by_place.items())
-
-
 def _propose(
     session: Session, appointment_id: int, now: dt.datetime
 ) -> tuple[RebookingOffer, SeriesPlan]:
@@ -334,7 +312,7 @@ def _propose(
                 end=row.ends_at,
                 holds=(),
             )
-            for place, row in _open_misses(
+            for place, row in series_moves.open_misses(
                 session, series.id, set(by_index) | {missed.series_index}
             )
         )
