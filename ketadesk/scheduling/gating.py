@@ -60,6 +60,9 @@ class PatientFacts:
     #: Of the units the patient's other sessions spent (``prior_auth_units_spent``;
     #: ``prior_auth_sessions_left`` is what they leave), those of sessions already given.
     prior_auth_given: int = 0
+    #: The patient pays for their own sessions: no prior authorization is needed
+    #: (``prior_auth_valid`` passes), a fact of the record rather than an override.
+    self_pay: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +262,8 @@ def _prior_auth(
     settings: ClinicSettings,
     elig: EligibilitySettings,
 ) -> str | None:
+    if facts.self_pay:
+        return None
     expires = facts.prior_auth_expires_on
     starts = facts.prior_auth_starts_on
     if expires is None and facts.prior_auth_sessions_left is None:

@@ -281,6 +281,9 @@ class Patient(Base):
     # The authorized units (one session uses [eligibility] prior_auth_units of them, 1 unless
     # configured); the name is older than units.
     prior_auth_sessions: Mapped[int | None]
+    # Self-pay: the patient pays for their own sessions, so no prior authorization is needed
+    # (``prior_auth_valid`` passes); False: insurance.
+    self_pay: Mapped[bool] = mapped_column(default=False, server_default=false())
     driver_name: Mapped[str] = mapped_column(String(120), default="")
     driver_phone: Mapped[str] = mapped_column(String(40), default="")
     contraindications: Mapped[str] = mapped_column(Text, default="")

@@ -230,6 +230,7 @@ _PATIENT_FACTS = select(
     _PATIENT.c.date_of_birth,
     _PATIENT.c.eligibility_flags,
     _PATIENT.c.prior_auth_starts_on,
+    _PATIENT.c.self_pay,
 ).where(_PATIENT.c.id == bindparam("patient_id"))
 
 
@@ -281,6 +282,7 @@ def _facts(
     prior_auth_starts_on: dt.date | None,
     *,
     spent: PriorAuthSpent,
+    self_pay: bool = False,
 ) -> PatientFacts:
     left = prior_auth_sessions
     if left is not None:
@@ -297,6 +299,7 @@ def _facts(
         flags=frozenset(eligibility_flags or ()),
         prior_auth_starts_on=prior_auth_starts_on,
         prior_auth_given=spent.given,
+        self_pay=bool(self_pay),
     )
 
 
@@ -307,7 +310,7 @@ def patient_facts(
     have spent (``prior_auth_spent``) count against the authorization, except the appointments
     ``excluding`` names (those being moved or started, judged at their new dates)."""
     spent = PriorAuthSpent()
-    if patient.prior_auth_sessions is not None:
+    if patient.prior_auth_sessions is not None and not patient.self_pay:
         autoflush(session)
         spent = prior_auth_spent(
             session, catalog, patient.id, patient.prior_auth_starts_on, excluding=excluding
@@ -324,6 +327,7 @@ def patient_facts(
         patient.eligibility_flags,
         patient.prior_auth_starts_on,
         spent=spent,
+        self_pay=bool(patient.self_pay),
     )
 
 
@@ -336,13 +340,13 @@ def load_patient_facts(
     row = session.connection().execute(_PATIENT_FACTS, {"patient_id": patient_id}).one_or_none()
     if row is None:
         return None
-    authorized, starts_on = row[5], row[9]
+    authorized, starts_on, self_pay = row[5], row[9], bool(row[10])
     spent = (
         PriorAuthSpent()
-        if authorized is None
+        if authorized is None or self_pay
         else prior_auth_spent(session, catalog, patient_id, starts_on, excluding=excluding)
     )
-    (screening, cleared, consent, rems, expires, _, driver, born, flags, _) = row
+    (screening, cleared, consent, rems, expires, _, driver, born, flags, _, _) = row
     return _facts(
         screening,
         cleared,
@@ -355,6 +359,7 @@ def load_patient_facts(
         flags,
         starts_on,
         spent=spent,
+        self_pay=self_pay,
     )
 
 

@@ -198,6 +198,7 @@ class RowWriter(FollowUpRows):
             "prior_auth_number": "",
             "prior_auth_expires_on": None,
             "prior_auth_sessions": None,
+            "self_pay": False,  # the demo's Spravato patients are on insurance
             "driver_name": "",
             "driver_phone": "",
             "contraindications": "",

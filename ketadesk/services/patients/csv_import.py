@@ -90,6 +90,8 @@ _HEADER_ALIASES: Mapping[str, str] = {
     "escort": "driver_name",
     "notes": "notes",
     "comments": "notes",
+    "selfpay": "self_pay",
+    "paymenttype": "self_pay",
 }
 
 

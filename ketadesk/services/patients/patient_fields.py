@@ -31,7 +31,8 @@ class PatientForm:
     """A patient as typed into a form: every value is text (dates as ``YYYY-MM-DD`` or
     ``MM/DD/YYYY``; ``prior_auth_sessions`` a whole number of authorized units or empty;
     ``eligibility_flags`` the codes of the recorded [eligibility] contraindications and
-    precautions, comma-separated)."""
+    precautions, comma-separated; ``self_pay`` "yes" for a self-pay patient, empty for
+    insurance, ``SELF_PAY_TEXTS``)."""
 
     first_name: str = ""
     last_name: str = ""
@@ -57,6 +58,8 @@ class PatientForm:
     contraindications: str = ""
     eligibility_flags: str = ""
     prior_auth_starts_on: str = ""
+    # Payment: "yes" self-pay (no prior authorization needed), "" insurance.
+    self_pay: str = ""
 
 
 # Who may change what: the front desk keeps contact details, clinicians the gating facts.
@@ -80,6 +83,7 @@ CLINICAL_FIELDS = (
     "consent_signed_on",
     "rems_enrolled_on",
     "rems_patient_id",
+    "self_pay",
     "prior_auth_number",
     "prior_auth_starts_on",
     "prior_auth_expires_on",
@@ -99,6 +103,13 @@ PHONE_FIELDS = ("phone", "emergency_contact_phone", "driver_phone")
 # Facts about something that has already happened: a date after today is a typing mistake.
 _PAST_DATE_FIELDS = ("screening_cleared_on", "consent_signed_on", "rems_enrolled_on")
 REQUIRED_FIELDS = ("first_name", "last_name")
+# The prior authorization: not needed (greyed in the form) for a self-pay patient.
+PRIOR_AUTH_FIELDS = (
+    "prior_auth_number",
+    "prior_auth_starts_on",
+    "prior_auth_expires_on",
+    "prior_auth_sessions",
+)
 
 FIELD_LABELS: Mapping[str, str] = {
     "first_name": "First name",
@@ -124,7 +135,38 @@ FIELD_LABELS: Mapping[str, str] = {
     "contraindications": "Other flags",
     "eligibility_flags": "Contraindications",
     "prior_auth_starts_on": "Prior authorization starts on",
+    "self_pay": "Payment",
 }
+
+#: The payment choices as the form offers them: (text, words).
+PAYMENT_CHOICES = (("", "Insurance"), ("yes", "Self-pay"))
+
+#: How a form (or an import's column) says the payment: text -> self-pay (case and spaces
+#: aside); the form itself writes "yes" or "".
+SELF_PAY_TEXTS: Mapping[str, bool] = {
+    "": False,
+    "no": False,
+    "insurance": False,
+    "false": False,
+    "yes": True,
+    "self-pay": True,
+    "self pay": True,
+    "true": True,
+}
+
+
+def parse_self_pay(text: str) -> bool:
+    """A form's ``self_pay`` text as a flag; ValueError names the accepted words."""
+    key = text.strip().lower()
+    if key not in SELF_PAY_TEXTS:
+        raise ValueError(f"{text.strip()!r} is not a payment: type self-pay or insurance")
+    return SELF_PAY_TEXTS[key]
+
+
+def self_pay_text(self_pay: bool) -> str:
+    """A stored flag as the form's text."""
+    return "yes" if self_pay else ""
+
 
 assert set(CONTACT_FIELDS) | set(CLINICAL_FIELDS) == {
     f.name for f in dataclasses.fields(PatientForm)
@@ -236,6 +278,10 @@ def validate_patient(form: PatientForm, *, today: dt.date) -> dict[str, str]:
     starts, expires = dates.get("prior_auth_starts_on"), dates.get("prior_auth_expires_on")
     if starts is not None and expires is not None and expires < starts:
         errors["prior_auth_expires_on"] = "before the prior authorization starts"
+    try:
+        parse_self_pay(form.self_pay)
+    except ValueError as err:
+        errors["self_pay"] = str(err)
     bad = [c for c in flag_codes(form.eligibility_flags) if not _FLAG_CODE.fullmatch(c)]
     if bad:
         errors["eligibility_flags"] = f"{bad[0]!r} is not a contraindication or precaution code"

@@ -59,6 +59,8 @@ from ketadesk.store.models import (
 RECENT_MEASURES = 12  # how many of the latest scores the record lists
 
 # The gating facts that belong to the clinical part (the front desk arranges the others).
+#: The Gating box's prior authorization for a self-pay patient.
+SELF_PAY_GATING = "Self-pay, none needed"
 CLINICAL_GATING = frozenset({"Screening", "Consent", "REMS", "Contraindications", "Precautions"})
 CLINICAL_WITHHELD = (
     "Screening, consent, REMS enrolment, contraindications and outcome measures are shown "
@@ -589,7 +591,10 @@ def _gating_facts(
         facts.append(
             GatingFact("REMS", text, ok("rems_patient_enrolled", p.rems_enrolled_on is not None))
         )
-    if p.prior_auth_number or p.prior_auth_expires_on or p.prior_auth_sessions is not None:
+    if p.self_pay:
+        # Nothing to check: the patient pays for their own sessions (``prior_auth_valid``).
+        facts.append(GatingFact("Prior authorization", SELF_PAY_GATING, None))
+    elif p.prior_auth_number or p.prior_auth_expires_on or p.prior_auth_sessions is not None:
         parts = [p.prior_auth_number] if p.prior_auth_number else []
         if p.prior_auth_starts_on:
             parts.append(f"from {_short_date(p.prior_auth_starts_on)}")

@@ -44,6 +44,8 @@ from ketadesk.services.patients.patient_fields import (
     flags_text,
     format_date,
     parse_date,
+    parse_self_pay,
+    self_pay_text,
     validate_patient,
 )
 from ketadesk.store import changes
@@ -75,6 +77,8 @@ def _values(form: PatientForm) -> dict[str, Any]:
             values[name] = int(text) if text else None
         elif name == "eligibility_flags":
             values[name] = flag_codes(text) or None
+        elif name == "self_pay":
+            values[name] = parse_self_pay(text)
         else:
             values[name] = text
     return values
@@ -328,6 +332,8 @@ def _form_of(patient: Patient) -> PatientForm:
             texts[name] = format_date(value)
         elif name == "eligibility_flags":
             texts[name] = flags_text(value)
+        elif name == "self_pay":
+            texts[name] = self_pay_text(bool(value))
         elif value is None:
             texts[name] = ""
         else:

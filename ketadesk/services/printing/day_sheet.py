@@ -186,7 +186,7 @@ WHERE a.id IN ({ids})
 PATIENTS_SQL = """
 SELECT id, screening_status, screening_cleared_on, consent_signed_on, rems_enrolled_on,
        prior_auth_expires_on, prior_auth_sessions, driver_name, date_of_birth,
-       eligibility_flags, prior_auth_starts_on
+       eligibility_flags, prior_auth_starts_on, self_pay
 FROM patient
 WHERE id IN ({patients})
 """
@@ -450,7 +450,9 @@ def _open_gates(
             date_of_birth,
             eligibility_flags,
             prior_auth_starts_on,
+            self_pay,
         ) = patients[row[7]]
+        self_pay = bool(self_pay)
         authorized = left
         spend = (
             spends.get(patient_id, {}).get(a.id)
@@ -458,7 +460,10 @@ def _open_gates(
         )
         if left is not None:
             left = spend.left_for(left)
-        if show_prior_auth and "prior_auth_valid" in spec.gating:
+        if self_pay and show_prior_auth and "prior_auth_valid" in spec.gating:
+            # The patient pays for their own sessions: no authorization to spend or check.
+            words[a.id] = (SELF_PAY_TEXT, "")
+        elif show_prior_auth and "prior_auth_valid" in spec.gating:
             said = prior_auth_text(
                 a.start.date(),
                 spend.before,
@@ -482,6 +487,7 @@ def _open_gates(
             flags=frozenset(_json_list(eligibility_flags)),
             prior_auth_starts_on=_date(prior_auth_starts_on),
             prior_auth_given=given_before.get(a.id, 0),
+            self_pay=self_pay,
         )
         given = dict(overrides.get(("s", row[8]), {})) if row[8] is not None else {}
         given.update(overrides.get(("a", a.id), {}))
@@ -492,6 +498,11 @@ def _open_gates(
         if open_:
             out[a.id] = open_
     return out, words
+
+
+#: What the day sheet prints for a self-pay patient's prior-authorized session, where it would
+#: print "PA n of N".
+SELF_PAY_TEXT = "Self-pay"
 
 
 def _month_day(day: dt.date, sheet_day: dt.date) -> str:

@@ -46,6 +46,8 @@ from ketadesk.services.patients.patient_fields import (
     CONTACT_FIELDS,
     DATE_FIELDS,
     FIELD_LABELS,
+    PAYMENT_CHOICES,
+    PRIOR_AUTH_FIELDS,
     SCREENING_STATUSES,
     PatientForm,
     flag_codes,
@@ -494,6 +496,12 @@ class PatientFormDialog(QDialog):
             flags = FlagBoxes(parent)
             flags.changed.connect(self._on_any_field_changed)
             editor = flags
+        elif name == "self_pay":
+            combo = QComboBox(parent)
+            for value, words in PAYMENT_CHOICES:
+                combo.addItem(words, value)
+            combo.currentIndexChanged.connect(self._on_any_field_changed)
+            editor = combo
         elif name == "screening_status":
             combo = QComboBox(parent)
             for status in SCREENING_STATUSES:
@@ -551,6 +559,7 @@ class PatientFormDialog(QDialog):
     def set_form(self, form: PatientForm) -> None:
         for name, field in self.fields.items():
             field.set_text(getattr(form, name))
+        self._show_payment()
         self._show_consent_validity()
 
     def set_choices(self, choices: EligibilityChoices) -> None:
@@ -609,7 +618,23 @@ class PatientFormDialog(QDialog):
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
+    def _show_payment(self) -> None:
+        """A self-pay patient needs no prior authorization: its fields greyed (kept as typed,
+        for a patient who goes back to insurance)."""
+        if "self_pay" not in self.fields or not self._clinical_allowed_now():
+            return
+        needed = not self.fields["self_pay"].text()
+        for name in PRIOR_AUTH_FIELDS:
+            if name in self.fields:
+                editor = self.fields[name].editor
+                editor.setEnabled(needed)
+                editor.setToolTip("" if needed else "Self-pay: no prior authorization needed")
+
+    def _clinical_allowed_now(self) -> bool:
+        return bool(getattr(self, "_clinical_allowed", False))
+
     def _on_any_field_changed(self) -> None:
+        self._show_payment()
         if hasattr(self, "consent_validity"):
             self._show_consent_validity()
         # Once the user has seen the marks, clear each as soon as its field is right.
