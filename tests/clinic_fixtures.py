@@ -42,6 +42,13 @@ class SmallClinic:
     def calendar(self) -> ClinicCalendar:
         return ClinicCalendar(self.catalog.settings)
 
+    def open_day(self, found: dt.date) -> dt.date:
+        """``found`` or the first open weekday after it (no weekend, holiday or closure)."""
+        calendar = self.calendar
+        while found.weekday() >= 5 or calendar.closed_reason(found) is not None:
+            found += dt.timedelta(days=1)
+        return found
+
     def at(self, day: dt.date, hhmm: str) -> dt.datetime:
         hh, mm = hhmm.split(":")
         return self.calendar.at_local(day, int(hh) * 60 + int(mm))

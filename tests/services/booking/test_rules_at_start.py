@@ -46,17 +46,10 @@ def clinic(sqlite_url: str) -> Iterator[SmallClinic]:
     c.db.dispose()
 
 
-def open_day(clinic: SmallClinic, found: dt.date) -> dt.date:
-    """``found`` or the first open weekday after it."""
-    while found.weekday() >= 5 or clinic.calendar.closed_reason(found) is not None:
-        found += dt.timedelta(days=1)
-    return found
-
-
 def first_day(clinic: SmallClinic) -> dt.date:
     """The first open weekday two weeks after the clinic's today; the site's certification,
     the patients' prior authorizations and consents valid a year past it."""
-    found = open_day(clinic, clinic.calendar.local_date(utcnow()) + dt.timedelta(days=14))
+    found = clinic.open_day(clinic.calendar.local_date(utcnow()) + dt.timedelta(days=14))
     extend_authorizations(clinic, found + dt.timedelta(days=365))
     return found
 
@@ -278,7 +271,7 @@ def test_the_session_started_does_not_spend_its_units_twice(
 ) -> None:
     """Two sessions booked; two units (exactly those booked) or one (the first session takes
     it, the later one does not spend it first): the first session starts."""
-    first, later = book(clinic, day, open_day(clinic, day + dt.timedelta(days=3)))
+    first, later = book(clinic, day, clinic.open_day(day + dt.timedelta(days=3)))
     patient(clinic, prior_auth_sessions=units)
     assert start(clinic, first, day).to_status == "in_progress"
     assert status(clinic, later) == "booked"
@@ -287,7 +280,7 @@ def test_the_session_started_does_not_spend_its_units_twice(
 def test_a_start_with_no_unit_left_is_refused_naming_the_authorization(
     clinic: SmallClinic, day: dt.date
 ) -> None:
-    first, _later = book(clinic, day, open_day(clinic, day + dt.timedelta(days=3)))
+    first, _later = book(clinic, day, clinic.open_day(day + dt.timedelta(days=3)))
     patient(clinic, prior_auth_sessions=0)
     with pytest.raises(StartRefused, match=r"Prior authorization \[prior_auth_valid\]: prior"):
         start(clinic, first, day)
@@ -297,7 +290,7 @@ def test_units_per_session_are_counted_for_the_sessions_before_it(
     clinic: SmallClinic, day: dt.date
 ) -> None:
     setting(clinic, "eligibility", prior_auth_units={"spravato": 2})
-    second = open_day(clinic, day + dt.timedelta(days=3))
+    second = clinic.open_day(day + dt.timedelta(days=3))
     first, later = book(clinic, day, second)
     # Three units: the first session (2) is covered; the second (booked still, not started)
     # would be the one short.

@@ -59,13 +59,6 @@ def sqlite_clinic(sqlite_url: str) -> Iterator[SmallClinic]:
     c.db.dispose()
 
 
-def open_day(clinic: SmallClinic, found: dt.date) -> dt.date:
-    """``found`` or the first open weekday after it."""
-    while found.weekday() >= 5 or clinic.calendar.closed_reason(found) is not None:
-        found += dt.timedelta(days=1)
-    return found
-
-
 def today(clinic: SmallClinic) -> dt.date:
     return clinic.calendar.local_date(utcnow())
 
@@ -73,7 +66,7 @@ def today(clinic: SmallClinic) -> dt.date:
 def first_day(clinic: SmallClinic) -> dt.date:
     """The first open weekday two weeks after the clinic's today; the site's certification and
     consents valid a year past it."""
-    found = open_day(clinic, today(clinic) + dt.timedelta(days=14))
+    found = clinic.open_day(today(clinic) + dt.timedelta(days=14))
     extend_authorizations(clinic, found + dt.timedelta(days=365))
     return found
 
@@ -139,7 +132,7 @@ def test_a_self_pay_patient_passes_prior_auth_at_every_step(clinic: SmallClinic)
         assert s.scalars(select(GatingOverride.id)).all() == []
 
     # Move: the live check and the move itself.
-    later = open_day(clinic, day + dt.timedelta(days=2))
+    later = clinic.open_day(day + dt.timedelta(days=2))
     with clinic.db.read() as s:
         room = s.get(Appointment, appointment).room_id  # type: ignore[union-attr]
     now = clinic.at(day, "08:00") - dt.timedelta(days=7)
@@ -182,7 +175,7 @@ def test_back_to_insurance_with_no_authorization_warns_again(sqlite_clinic: Smal
         assert stored is not None
         assert stored.self_pay is False
     with pytest.raises(GateRefused) as refused:
-        book(clinic, open_day(clinic, day + dt.timedelta(days=2)))
+        book(clinic, clinic.open_day(day + dt.timedelta(days=2)))
     assert [r.rule for r in refused.value.results] == ["prior_auth_valid"]
     assert "no prior authorization on file" in str(refused.value)
     (warning,) = prior_auth_warnings(clinic)
@@ -196,7 +189,7 @@ def test_back_to_insurance_with_no_authorization_warns_again(sqlite_clinic: Smal
 def test_the_record_s_gating_box_says_self_pay(sqlite_clinic: SmallClinic) -> None:
     clinic = sqlite_clinic
     first_day(clinic)
-    book(clinic, open_day(clinic, today(clinic) + dt.timedelta(days=14)), actor=NURSE)
+    book(clinic, clinic.open_day(today(clinic) + dt.timedelta(days=14)), actor=NURSE)
     set_payment(clinic, self_pay=True)
     record = patient_record(clinic.db, DESK, clinic.ids[WHO])
     (fact,) = [g for g in record.gating if g.label == "Prior authorization"]

@@ -173,7 +173,6 @@ def test_the_card_says_when_what_is_missing_and_ready_in_words(
         "Not yet: BP “Before discharge” missing; sedation not marked resolved"
     )
     assert line.wordWrap()
-    board.grab().save("/tmp/chair-notyet.png")
     assert line.height() >= line.heightForWidth(line.width())  # all of it, at once
     assert "Not yet: BP “Before discharge” missing" in card.accessibleDescription()
 
@@ -302,6 +301,5 @@ def test_the_card_says_when_the_bp_before_discharge_is_due(
     clock.now = at(TUESDAY, "11:30")
     refresh(qtbot, board)
     card = room2(board)
-    board.grab().save("/tmp/slot_chair_board.png")
     assert text(card, "bp") == "BP before discharge due 12:15"
     assert text(card, "discharge") == "Discharge 12:15"

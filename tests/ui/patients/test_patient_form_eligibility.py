@@ -52,7 +52,6 @@ def test_flags_and_consent_validity_round_trip(qtbot: QtBot, clinic: SmallClinic
     dialog.fields["prior_auth_starts_on"].set_text(today.isoformat())
     dialog.fields["prior_auth_expires_on"].set_text((today + dt.timedelta(days=180)).isoformat())
     dialog.resize(1100, 900)
-    dialog.grab().save("/tmp/elig_patient_form.png")
     with qtbot.waitSignal(dialog.saved, timeout=10000):
         dialog.save()
 
@@ -106,4 +105,3 @@ def test_the_record_shows_consent_validity_and_the_recorded_flags(
     assert "✗ Pregnancy" in texts
     view.resize(1200, 760)
     view.show()
-    view.grab().save("/tmp/elig_patient_record.png")

@@ -54,7 +54,6 @@ def test_self_pay_greys_the_prior_authorization_and_round_trips(
     assert not any(dialog.fields[n].editor.isEnabled() for n in PRIOR_AUTH_FIELDS)
     assert dialog.fields["prior_auth_expires_on"].text() == expires  # kept, only greyed
     dialog.resize(1100, 900)
-    dialog.grab().save("/tmp/selfpay_patient_form.png")
     with qtbot.waitSignal(dialog.saved, timeout=10000):
         dialog.save()
     with clinic.db.read() as session:
@@ -96,4 +95,3 @@ def test_the_record_s_gating_box_says_self_pay(qtbot: QtBot, clinic: SmallClinic
     assert "– Self-pay, none needed" in texts
     view.resize(1200, 760)
     view.show()
-    view.grab().save("/tmp/selfpay_patient_record.png")

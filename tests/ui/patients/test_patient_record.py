@@ -263,7 +263,6 @@ def test_front_desk_sees_no_clinical_part_and_is_told_why(
 ) -> None:
     _add_phq9(clinic)
     view = _open_as(qtbot, clinic, "front_desk")
-    view.grab().save("/tmp/h3_record_front_desk.png")
     assert not view.clinical
     assert [view.tabs.tabText(i) for i in range(view.tabs.count())] == [
         "Upcoming (2)",
@@ -292,7 +291,6 @@ def test_nurse_sees_the_clinical_part_and_one_opening_is_one_event(
     _add_phq9(clinic)
     view = _open_as(qtbot, clinic, "nurse")
     qtbot.waitUntil(lambda: view.trend_chart.trend is not None)  # the trend is read too ...
-    view.grab().save("/tmp/h3_record_nurse.png")
     assert view.clinical
     assert view.tabs.tabText(2) == "Measures"
     assert view.record_button.isVisibleTo(view)

@@ -107,4 +107,3 @@ def test_the_make_up_from_the_record_opens_the_desks_offer(
     assert isinstance(offer, RebookPanel)
     assert offer.heading.text().startswith("Lovelace, Ada: No-show: IV ketamine infusion 3/6")
     assert offer.make_up_button.isEnabled()
-    view.grab().save("/tmp/record_at_risk.png")

@@ -198,7 +198,6 @@ def test_a_no_show_after_a_cancellation_left_undecided_offers_one_coherent_make_
     offer = makeup.offer_for(t.clinic.db, second, now=at)
     assert offer is not None
     panel = _panel(qtbot, t, FRONT_DESK, offer)
-    panel.grab().save("/tmp/slot_rebook_after_undecided.png")
     assert _coherent(panel)
     assert panel.make_up_button.isEnabled()
     assert panel.preview.item(0).text().startswith("Make-up 2/12: ")
@@ -218,7 +217,6 @@ def test_a_make_up_the_spacing_refuses_is_not_listed(qtbot: QtBot, today: Today)
     assert offer.can_make_up
     refused = dataclasses.replace(offer, problems=("sessions 2 and 4 are 6 days apart",))
     panel = _panel(qtbot, t, NURSE, refused)
-    panel.grab().save("/tmp/slot_rebook_refused.png")
     assert _coherent(panel), (
         panel.preview.count(),
         panel.problems.text(),

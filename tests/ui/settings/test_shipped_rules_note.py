@@ -51,7 +51,6 @@ def test_the_note_adds_the_shipped_rules_and_goes(qtbot: QtBot, old: SmallClinic
     assert "more" in note.label.text()
     assert WINDOW not in page.rows  # the old induction stage has no window
     qtbot.wait(50)  # the freshly built groups laid out
-    page.grab().save("/tmp/shipped_rules_note.png")
 
     with qtbot.waitSignal(note.added, timeout=10_000) as added:
         note.button.click()

@@ -90,4 +90,3 @@ def test_the_spin_boxes_offer_the_clinics_range(qtbot: QtBot, small: SmallClinic
     assert error.isVisibleTo(page)
     assert "must be below chair.hard_stop_systolic" in error.text()
     qtbot.wait(200)  # the marked field scrolled into view
-    page.grab().save("/tmp/chairfix-rules.png")

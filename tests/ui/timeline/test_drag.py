@@ -105,7 +105,6 @@ def test_a_drag_onto_an_occupied_room_is_refused_with_the_reason(
     assert _local(clinic, state.start) == "11:30"
     assert state.reasons is not None
     assert state.reasons[0].startswith("Room 1 is taken by Hopper, G. — ")
-    view.grab().save("/tmp/drag_refused.png")
 
     _mouse(view, QEvent.Type.MouseButtonRelease, target + QPoint(0, 2), held=False)
     assert moved == []
@@ -147,7 +146,6 @@ def test_a_drag_to_a_free_slot_moves_the_session(
     assert state is not None
     assert state.fits
     assert (state.room_id, _local(clinic, state.start)) == (room2, "10:30")
-    view.grab().save("/tmp/drag_fits.png")
 
     with qtbot.waitSignal(view.move_requested) as requested:
         _mouse(view, QEvent.Type.MouseButtonRelease, target + QPoint(0, 2), held=False)
@@ -302,7 +300,6 @@ def test_an_in_progress_session_past_its_end_shows_an_overrun(
     assert block.overrun_from == pytest.approx(round(layout.y_of(13 * 60 + 30)), abs=1)
     v.show()
     qtbot.waitExposed(v)
-    v.grab().save("/tmp/overrun.png")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -130,7 +130,6 @@ def test_a_drag_to_the_next_day_at_a_free_time_moves_the_session(
     assert state.fits, state.reasons
     assert _local(staffed, state.start) == "Wed 13:00"
     assert state.room_id == staffed.id("Room 1")
-    view.grab().save("/tmp/week_drag_fits.png")
 
     with qtbot.waitSignal(view.move_requested) as requested:
         _mouse(view, QEvent.Type.MouseButtonRelease, target + QPoint(0, 2), held=False)
@@ -166,7 +165,6 @@ def test_a_drag_onto_an_occupied_room_is_refused_and_the_block_goes_back(
     assert _local(staffed, state.start) == "Wed 09:00"
     assert state.reasons is not None
     assert state.reasons[0].startswith("Room 1 is taken by Nightingale, F. — ")
-    view.grab().save("/tmp/week_drag_refused.png")
 
     _mouse(view, QEvent.Type.MouseButtonRelease, target + QPoint(0, 2), held=False)
     assert moved == []
@@ -192,7 +190,6 @@ def test_a_drag_onto_thanksgiving_says_the_clinic_is_closed(
     assert _local(staffed, state.start) == "Thu 10:00"
     assert state.reasons is not None
     assert any("Thanksgiving" in r for r in state.reasons), state.reasons
-    view.grab().save("/tmp/week_drag_thanksgiving.png")
     _mouse(view, QEvent.Type.MouseButtonRelease, target + QPoint(0, 2), held=False)
     assert len(refused) == 1
     assert "Thanksgiving" in refused[0]
