@@ -142,6 +142,7 @@ _ACTION_WORDS = {
     "complete": "complete a session",
     "no_show": "mark a no-show",
     "cancel": "cancel a session",
+    "read_clinical": "read clinical records",
 }
 
 

@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
@@ -34,7 +34,7 @@ from PySide6.QtPrintSupport import (
 from PySide6.QtWidgets import QDialog, QFileDialog, QLayout, QMenu, QMessageBox, QWidget
 
 from ketadesk.services.access.audit import record_disclosure
-from ketadesk.services.common.context import ServiceError
+from ketadesk.services.common.context import Actor, ServiceError, may, who_may
 from ketadesk.services.printing.call_list import call_list, calls_layout
 from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.services.printing.card import appointment_card, card_layout
@@ -468,6 +468,11 @@ class DocumentMenu(QMenu):
     otherwise for a patient the user finds (``choose_patient``); ``tell`` says what is missing
     ("select a session first").  Each opens the print preview, from which the user prints.
 
+    A document the signed-in role may not print (``actor``; DOCUMENT_PERMISSIONS, what the
+    service building it checks) is greyed out, its tooltip saying who may, rather than failing
+    once clicked.  The menu is built anew for each user who signs in, so a switch of user offers
+    the new user's documents.
+
     Attributes:
         actions_by_name: the menu's actions by name (DOCUMENTS).
     """
@@ -506,6 +511,9 @@ class DocumentMenu(QMenu):
             "The monitoring record of the selected dosing session",
         ),
     )
+    #: The permission (services.common.context.PERMISSIONS) a document's service requires; a
+    #: document not listed here is open to every signed-in user.
+    DOCUMENT_PERMISSIONS: ClassVar[dict[str, str]] = {"session_record": "read_clinical"}
 
     def __init__(
         self,
@@ -516,9 +524,11 @@ class DocumentMenu(QMenu):
         selected: Callable[[], int | None] | None = None,
         choose_patient: Callable[[Callable[[int], None]], None] | None = None,
         tell: Callable[[str], None] | None = None,
+        actor: Actor | None = None,
     ) -> None:
         super().__init__("&Print", parent)
         self.setObjectName("print_menu")
+        self.setToolTipsVisible(True)  # a greyed-out document says why
         self._printer = printer
         self._day = day
         self._selected = selected or (lambda: None)
@@ -537,6 +547,20 @@ class DocumentMenu(QMenu):
             self.addAction(action)
             self.actions_by_name[name] = action
         self.actions_by_name["day_sheet_room"].setShortcut("Ctrl+P")
+        if actor is not None:
+            self.set_actor(actor)
+
+    def set_actor(self, actor: Actor) -> None:
+        """Offer what ``actor``'s role may print; the other documents greyed out, their tooltip
+        (and status tip) saying who may print them."""
+        tips = {name: tip for name, _text, tip in self.DOCUMENTS if name}
+        for name, action in self.actions_by_name.items():
+            permission = self.DOCUMENT_PERMISSIONS.get(name, "")
+            allowed = not permission or may(actor, permission)
+            tip = tips[name] if allowed else f"{tips[name]}. {who_may(permission)}."
+            action.setEnabled(allowed)
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
 
     def _on_day_sheet_room_triggered(self) -> None:
         self._printer.day_sheet(self._day(), by=BY_ROOM)

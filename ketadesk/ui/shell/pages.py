@@ -146,6 +146,7 @@ class DeskController(QObject):
             selected=self.selected_appointment,
             choose_patient=self._choose_patient,
             tell=window.show_message,
+            actor=desk.actor,
         )
         for action in self.print_menu.actions_by_name.values():
             action.setShortcut("")  # Ctrl+P is the window's Print action

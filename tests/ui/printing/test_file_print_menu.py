@@ -16,6 +16,7 @@ from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import Actor
 from ketadesk.services.printing.layout import PrintLayout
 from ketadesk.store.models import Appointment
+from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.printing.print_dialogs import DocumentMenu, DocumentPreview
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
@@ -24,6 +25,7 @@ from tests.ui.conftest import NOW
 from tests.ui.shell.desk_helpers import wait_for_day
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
+FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 EXPECTED = [
@@ -178,3 +180,38 @@ def test_the_card_without_a_selection_asks_whose(
         dialog.patient_chosen.emit(clinic.ids["Mary Seacole"])
     assert shown[-1].title == "Appointment card: Mary Seacole"
     dialog.close()
+
+
+def test_a_document_the_role_may_not_print_is_greyed_out_and_says_why(
+    qtbot: QtBot, clinic: SmallClinic, shown: list[PrintLayout]
+) -> None:
+    """The front desk may not read clinical records: the session record was offered, and failed
+    only once clicked ("may not read clinical").  It is greyed out with a tooltip saying who
+    may print it; a switch of user to a nurse offers it again."""
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    wait_for_day(qtbot, win)
+    menu = print_menu(win)
+    assert menu.toolTipsVisible()
+    record = menu.actions_by_name["session_record"]
+    assert not record.isEnabled()
+    assert record.toolTip() == (
+        "The monitoring record of the selected dosing session. Only an admin, nurse, "
+        "prescriber or therapist may read clinical records."
+    )
+    assert record.statusTip() == record.toolTip()
+    others = [a for name, a in menu.actions_by_name.items() if name != "session_record"]
+    assert all(a.isEnabled() for a in others)
+    assert all("Only" not in a.toolTip() for a in others)
+
+    win.day_view.select_appointment(_ada_at_nine(clinic))
+    record.trigger()  # a disabled action does nothing: no preview, no refusal afterwards
+    assert shown == []
+
+    win.attach_desk(Desk(clinic.db, NURSE, lambda: NOW))  # Clinic ▸ Switch user…
+    menu = print_menu(win)
+    record = menu.actions_by_name["session_record"]
+    assert record.isEnabled()
+    assert record.toolTip() == "The monitoring record of the selected dosing session"
