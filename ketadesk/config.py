@@ -23,6 +23,7 @@ from ketadesk.scheduling.fees import parse_fee_settings
 from ketadesk.scheduling.gating import parse_eligibility_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
 from ketadesk.scheduling.protocol_rules import parse_protocol_rule_settings
+from ketadesk.scheduling.safety_followups import parse_urgent_review_settings
 
 CLINIC_FILE = "clinic.toml"
 SESSION_TYPES_FILE = "session_types.toml"
@@ -85,6 +86,7 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     parse_chair_settings(raw.clinic.get("chair"), f"{prefix}{CLINIC_FILE}")
     parse_dropout_settings(raw.clinic.get("dropout"), f"{prefix}{CLINIC_FILE}")
     parse_protocol_rule_settings(raw.clinic.get("protocol_rules"), f"{prefix}{CLINIC_FILE}")
+    parse_urgent_review_settings(raw.clinic.get("urgent_review"), f"{prefix}{CLINIC_FILE}")
     # So is [eligibility] (scheduling/gating.py): consent validity, ages, contraindications.
     parse_eligibility_settings(
         raw.clinic.get("eligibility"), f"{prefix}{CLINIC_FILE}", session_types

@@ -63,6 +63,42 @@ GATING_RULES = (
 #: How hard a gating rule stops a booking: refused, refused until a clinician gives a reason,
 #: or not checked.
 GATING_LEVELS = ("block", "warn", "off")
+#: The clinical safety rules, as ``<section>.<rule>`` of clinic.toml: what the Spravato label
+#: and its REMS ask [A], and what DOMAIN.md says is "never silent" (two courses at once).  A
+#: clinic may make each a "block" or a "warn" (refused until a role gives a reason), never
+#: "off": the loader refuses it naming the key and the file, and Settings never offers it.
+SAFETY_RULES: frozenset[str] = frozenset(
+    {
+        "gating.age",
+        "gating.contraindications",
+        "gating.rems_patient_enrolled",
+        "gating.rems_site_certified",
+        "gating.driver_arranged",
+        "protocol_rules.window_cap",
+        "protocol_rules.concurrent_course",
+        "chair.pre_dose_bp",
+        "chair.dose",
+        "chair.discharge",
+        "urgent_review.dosing",
+    }
+)
+
+
+def allowed_levels(key: str, levels: Sequence[str]) -> tuple[str, ...]:
+    """The levels the rule at ``key`` (``<section>.<rule>``) may take: ``levels``, without
+    "off" for a safety rule."""
+    return tuple(v for v in levels if not (v == "off" and key in SAFETY_RULES))
+
+
+def refuse_safety_off(source: str, key: str, value: object) -> None:
+    """Raise ConfigError when a safety rule (``key``, ``<section>.<rule>``) is set "off"."""
+    if value == "off" and key in SAFETY_RULES:
+        raise ConfigError(
+            f'{source}: {key}: "off" is not allowed for a clinical safety rule; '
+            'set it to "block" or "warn"'
+        )
+
+
 FOLLOWUP_KINDS = (
     "next_day_call",
     "rems_form",
@@ -781,6 +817,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
     for rule in gating_r.data:
         if rule not in GATING_RULES:
             raise gating_r.fail(rule, f"is not a gating rule; known: {', '.join(GATING_RULES)}")
+        refuse_safety_off(source, f"gating.{rule}", gating_r.raw(rule))
         gating[rule] = gating_r.choice(rule, GATING_LEVELS)
     mon = root.table("monitoring")
     monitoring = {k: mon.integer(k) for k in mon.data}

@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ketadesk.scheduling.catalog import ConfigError, DoseRule, StaffRole
+from ketadesk.scheduling.catalog import ConfigError, DoseRule, StaffRole, refuse_safety_off
 
 POLICIES = ("block", "warn", "off")
 _ROLES = (*(r.value for r in StaffRole), "admin")
@@ -105,6 +105,7 @@ def parse_chair_settings(
     """``[chair]`` over its defaults; a mistake names its key."""
     data = {**CHAIR_DEFAULTS, **(given or {})}
     for key in ("pre_dose_bp", "dose", "discharge"):
+        refuse_safety_off(source, f"chair.{key}", data[key])
         if data[key] not in POLICIES:
             raise ConfigError(f"{source}: chair.{key}: must be one of {', '.join(POLICIES)}")
     for key in ("hard_stop_systolic", "hard_stop_diastolic"):

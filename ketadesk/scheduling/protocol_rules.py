@@ -42,6 +42,7 @@ from ketadesk.scheduling.catalog import (
     ProtocolSpec,
     SessionTypeSpec,
     StaffRole,
+    refuse_safety_off,
 )
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.gating import PatientFacts, Severity, check_gates
@@ -140,6 +141,7 @@ def parse_protocol_rule_settings(
         )
     severity: dict[str, str] = {}
     for rule in PROTOCOL_RULES:
+        refuse_safety_off(source, f"{SECTION}.{rule}", data[rule])
         if data[rule] not in SEVERITIES:
             raise ConfigError(
                 f"{source}: [{SECTION}] {rule} must be one of {', '.join(SEVERITIES)}, "

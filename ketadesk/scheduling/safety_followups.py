@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.catalog import ConfigError, StaffRole
+from ketadesk.scheduling.catalog import ConfigError, StaffRole, refuse_safety_off
 
 URGENT_REVIEW = "urgent_review"
 REMS_FORM = "rems_form"
@@ -104,6 +104,7 @@ def parse_urgent_review_settings(
     if not isinstance(hours, int) or isinstance(hours, bool) or hours < 1:
         raise ConfigError(f"{source}: [urgent_review] deadline_hours must be a whole number >= 1")
     dosing = data["dosing"]
+    refuse_safety_off(source, "urgent_review.dosing", dosing)
     if dosing not in DOSING_POLICIES:
         raise ConfigError(
             f"{source}: [urgent_review] dosing must be one of {', '.join(DOSING_POLICIES)}"

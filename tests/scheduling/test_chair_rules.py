@@ -149,13 +149,13 @@ def test_a_good_dose_and_a_type_without_a_dose_rule_pass() -> None:
     assert chair_rules.dose_findings(35, None, None, BLOCK) == []
 
 
-def test_a_warn_policy_warns_and_off_says_nothing() -> None:
+def test_a_warn_policy_warns_and_off_is_refused() -> None:
     warn = parse_chair_settings({"dose": "warn"})
     found = chair_rules.dose_findings(84, 2, SPRAVATO, warn, previous_mg=56)
     assert [(f.rule, f.blocks) for f in found] == [("dose_devices", False)]
     assert chair_rules.blocking(found, overridden=()) == []
-    off = parse_chair_settings({"dose": "off"})
-    assert chair_rules.dose_findings(84, 2, SPRAVATO, off, previous_mg=56) == []
+    with pytest.raises(ConfigError, match=r'chair\.dose: "off" is not allowed'):
+        parse_chair_settings({"dose": "off"})
 
 
 CLEAR = Effects("none", "none", False, False, False, False)

@@ -133,11 +133,10 @@ def test_consent_signed_after_the_first_session_is_blocked(clinic: DemoClinic) -
 
 
 def test_rule_turned_off_in_settings_is_skipped(clinic: DemoClinic) -> None:
-    settings = dataclasses.replace(
-        clinic.settings, gating={**clinic.settings.gating, "driver_arranged": "off"}
-    )
-    facts = dataclasses.replace(READY, driver_name="")
-    assert check_gates(clinic.spec("iv_infusion"), facts, SERIES, settings) == []
+    settings = certified(clinic)
+    settings = dataclasses.replace(settings, gating={**settings.gating, "prior_auth_valid": "off"})
+    facts = dataclasses.replace(READY, prior_auth_expires_on=FIRST - dt.timedelta(days=1))
+    assert check_gates(clinic.spec("spravato"), facts, SERIES, settings) == []
 
 
 def test_rule_missing_from_settings_blocks(clinic: DemoClinic) -> None:

@@ -237,9 +237,10 @@ def test_a_rule_set_off_is_not_judged_and_only_warn_rules_are_overridable(
     catalog: Catalog,
 ) -> None:
     clinic = dataclasses.replace(
-        catalog.settings, extra={**catalog.settings.extra, "protocol_rules": {"window_cap": "off"}}
+        catalog.settings, extra={**catalog.settings.extra, "protocol_rules": {"min_gap": "off"}}
     )
-    sessions = course("spravato_trd", "spravato", [0, 2, 4])
+    sessions = course("spravato_trd", "spravato", [0, 1])
+    assert [f.rule for f in run(catalog, sessions, {s.key for s in sessions})] == [MIN_GAP]
     assert not run(catalog, sessions, {s.key for s in sessions}, clinic=clinic)
     allowed = overridable_rules(catalog.settings)
     assert MIN_GAP in allowed

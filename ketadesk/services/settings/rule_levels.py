@@ -2,9 +2,9 @@
 
 The levels live in the clinic's stored ``clinic.toml`` sections (``[gating] <rule>``,
 ``[protocol_rules] <code>``, ``[chair] <group>``, ``[urgent_review] dosing``; docs/RULES.md).
-This module lists them with their titles, the levels each one takes (the loader's own tuples, so
-a rule that may not be "off" is never offered "off") and what each level means for who may go
-ahead, so the settings page holds no rule.  A save goes through ``rules.save_rules``.
+This module lists them with their titles, the levels each one takes (the loader's own tuples,
+less "off" for a clinical safety rule, ``catalog.SAFETY_RULES``) and what each level means for
+who may go ahead, so the settings page holds no rule.  A save goes through ``rules.save_rules``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from ketadesk.config import CLINIC_FILE, RawConfig
 from ketadesk.scheduling import chair_rules, gating, protocol_rules
-from ketadesk.scheduling.catalog import GATING_LEVELS, GATING_RULES
+from ketadesk.scheduling.catalog import GATING_LEVELS, GATING_RULES, allowed_levels
 from ketadesk.scheduling.safety_followups import DOSING_POLICIES
 from ketadesk.services.common.context import PERMISSIONS
 
@@ -85,14 +85,17 @@ def _rule(
     title: str,
     stored: Mapping[str, Any],
     default: str,
-    choices: tuple[LevelChoice, ...],
+    levels: tuple[LevelChoice, ...],
 ) -> RuleLevel:
     key = f"{section}.{rule}"
+    offered = allowed_levels(key, [c.value for c in levels])
+    choices = tuple(c for c in levels if c.value in offered)
     value = stored.get(rule, default)
-    if value in {c.value for c in choices}:
+    if value in offered:
         return RuleLevel(key, title, str(value), choices)
-    allowed = ", ".join(c.value for c in choices)
-    problem = f"{CLINIC_FILE}: {key}: the stored {value!r} is not one of {allowed}; choose one"
+    problem = (
+        f"{CLINIC_FILE}: {key}: the stored {value!r} is not one of {', '.join(offered)}; choose one"
+    )
     return RuleLevel(key, title, "", choices, problem)
 
 

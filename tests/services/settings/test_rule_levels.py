@@ -72,7 +72,8 @@ def test_every_rule_is_listed_at_its_level_with_who_may_go_ahead(clinic: SmallCl
     assert by_key["protocol_rules.window_cap"].level == "block"
     assert by_key["chair.discharge"].level == "block"
     assert by_key["urgent_review.dosing"].level == "block"
-    assert [c.label for c in by_key["gating.age"].choices] == ["Block", "Warn", "Off"]
+    assert [c.label for c in by_key["gating.age"].choices] == ["Block", "Warn"]
+    assert [c.label for c in by_key["gating.precautions"].choices] == ["Block", "Warn", "Off"]
     assert by_key["gating.age"].meaning("block") == "Refused; nobody may override"
     assert by_key["protocol_rules.min_gap"].meaning("warn") == (
         "Refused until a nurse or prescriber gives a reason"
@@ -145,3 +146,14 @@ def test_an_older_clinic_without_the_section_gets_it_on_save(clinic: SmallClinic
     assert event is not None
     assert event[0] == "update_rules"
     assert event[1] == {"protocol_rules": {"concurrent_course": "block"}}
+
+
+def test_a_safety_rule_cannot_be_saved_off(clinic: SmallClinic) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        save_rules(clinic.db, SYSTEM, {"chair.discharge": "off", "gating.age": "off"})
+    assert caught.value.errors == {
+        "chair.discharge": "must be one of Block, Warn, got 'off'",
+        "gating.age": "must be one of Block, Warn, got 'off'",
+    }
+    assert _levels(clinic)["chair.discharge"] == "block"
+    assert _levels(clinic)["gating.age"] == "block"

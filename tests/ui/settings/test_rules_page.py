@@ -195,3 +195,12 @@ def test_a_bad_stored_level_is_shown_at_its_rule(qtbot: QtBot, small: SmallClini
     with qtbot.waitSignal(page.saved, timeout=10_000):
         page.save()
     assert not level.error.isVisibleTo(page)
+
+
+def test_a_safety_rule_offers_block_and_warn_only(qtbot: QtBot, small: SmallClinic) -> None:
+    page = _page(qtbot, small)
+    for key in ("chair.pre_dose_bp", "urgent_review.dosing", "gating.contraindications"):
+        combo = page.level(key).combo
+        assert [combo.itemText(i) for i in range(combo.count())] == ["Block", "Warn"]
+    combo = page.level("gating.precautions").combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["Block", "Warn", "Off"]
