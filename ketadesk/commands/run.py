@@ -8,10 +8,11 @@ This is also what plain ``ketadesk`` does.  Start-up time matters here: Qt, SQLA
 store are imported inside the handler, and only what the first paint needs is loaded.  On a
 SQLite file at the current schema that is Qt and the standard library: the first day is read
 straight from the file (services.schedule.SqliteFileDays), the window is painted covered, and
-the sign-in dialog shows over it at once; meanwhile a worker thread opens the clinic properly
-(SQLAlchemy, the ORM models, the schema check, argon2) and the password is checked as soon as
-it is open.  ``KETADESK_MILESTONES`` (ui.common.milestones) records when the sign-in dialog and
-the signed-in day were painted, for the start-up bench.
+the sign-in dialog shows over it at once.  "Sign in" is checked at once on the file
+(services.access.file_sign_in, on a worker) and a "yes" shows the day; a worker thread opens
+the clinic properly (SQLAlchemy, the ORM models, the schema check) OPEN_CLINIC_AFTER_MS later,
+and the full sign-in then decides.  ``KETADESK_MILESTONES`` (ui.common.milestones) records
+when the sign-in dialog and the signed-in day were painted, for the start-up bench.
 """
 
 from __future__ import annotations
