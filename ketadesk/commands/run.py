@@ -8,10 +8,11 @@ This is also what plain ``ketadesk`` does.  Start-up time matters here: Qt, SQLA
 store are imported inside the handler, and only what the first paint needs is loaded.  On a
 SQLite file at the current schema that is Qt and the standard library: the first day is read
 straight from the file (services.schedule.SqliteFileDays), the window is painted covered, and
-the sign-in dialog shows over it at once; meanwhile a worker thread opens the clinic properly
-(SQLAlchemy, the ORM models, the schema check, argon2) and the password is checked as soon as
-it is open.  ``KETADESK_MILESTONES`` (ui.common.milestones) records when the sign-in dialog and
-the signed-in day were painted, for the start-up bench.
+the sign-in dialog shows over it at once.  "Sign in" is checked at once on the file
+(services.access.file_sign_in, on a worker) and a "yes" shows the day; a worker thread opens
+the clinic properly (SQLAlchemy, the ORM models, the schema check) OPEN_CLINIC_AFTER_MS later,
+and the full sign-in then decides.  ``KETADESK_MILESTONES`` (ui.common.milestones) records
+when the sign-in dialog and the signed-in day were painted, for the start-up bench.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ketadesk.cli import CommandError, add_db_argument
+
+#: On a SQLite file, the clinic is opened (SQLAlchemy, the ORM models, the schema check) this
+#: long after the sign-in dialog has painted, so that it competes neither with the first paint
+#: nor with the typing and the early password check (``services.access.file_sign_in``); at
+#: once when "Sign in" is pressed and only the open clinic can answer.
+OPEN_CLINIC_AFTER_MS = 1500
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
@@ -302,14 +309,17 @@ def _run_from_file(
     shown); days are read through the open clinic from then on."""
     from functools import partial
 
-    from PySide6.QtCore import QObject
+    from PySide6.QtCore import QObject, QTimer
 
+    from ketadesk.services.access.file_sign_in import FileSignIn
     from ketadesk.ui.access.sign_in import SignInDialog
     from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
 
     days, _first = quick
     last = str(settings.value("session/last_user", ""))
-    dialog = SignInDialog.show_early(None, label=days.label, username=last)
+    dialog = SignInDialog.show_early(
+        None, label=days.label, username=last, early_check=FileSignIn(days.path).check
+    )
     if dialog is None:  # nothing to show early: the window first, then who is there
         window = file_day_window(*quick, settings=settings)
         return _run_window_first(app, url, window, remember=remember)
@@ -321,8 +331,14 @@ def _run_from_file(
     # Cancelled: the dialog was the last window, which ends the event loop (Qt's
     # quitOnLastWindowClosed); the clinic may still be opening, and is waited for below.
 
+    started: list[bool] = []
+
+    def open_clinic() -> None:
+        if not started:
+            started.append(True)
+            opening.start()
+
     def build_window() -> None:
-        opening.start()  # started once the dialog has painted: nothing competed with it
         window = file_day_window(*quick, settings=settings)
         window.set_signed_out(True)
         windows.append(window)
@@ -330,6 +346,13 @@ def _run_from_file(
             partial(_on_clinic_opened, window, sessions, early, remember=remember)
         )
         opening.failed.connect(partial(_on_clinic_not_opened, window, early))
+        dialog.checked_early.connect(partial(_show_checked_early, window))
+        dialog.early_withdrawn.connect(partial(window.set_signed_out, True))
+        dialog.needs_clinic.connect(open_clinic)
+        QTimer.singleShot(OPEN_CLINIC_AFTER_MS, holder, open_clinic)
+        let_in = dialog.early_actor()
+        if let_in is not None:  # answered before the window was built
+            _show_checked_early(window, let_in)
 
     call_after_first_paint(dialog, build_window)
     try:
@@ -360,6 +383,21 @@ def _run_window_first(
         return app.exec()
     finally:
         _end_run(opening, sessions)
+
+
+def _show_checked_early(window: MainWindow, _actor: Actor) -> None:
+    """The early password check let the user in: show them the day read from the file while
+    the clinic opens (the full sign-in then attaches the desk, or covers the day again)."""
+    from ketadesk.ui.common import milestones
+
+    window.set_signed_out(False)
+    milestones.record_after_paint(
+        window,
+        milestones.DAY_PAINTED,
+        lambda: not window.is_signed_out() and not window.is_reading(),
+    )
+    if not window.isVisible():
+        _show_window(window)
 
 
 def _end_run(
@@ -433,7 +471,10 @@ def _start_session(
         backup_dir=default_backup_dir(),
         ask_sign_in=early.ask_when_open if early is not None else None,
     )
-    if not session.start(screen):
+    # The day already showing to whom the early check let in stays while the full sign-in
+    # decides (the dialog covers it again should that refuse).
+    cover = early is None or early.early_actor() is None
+    if not session.start(screen, cover=cover):
         window.close()
         return None
     return session

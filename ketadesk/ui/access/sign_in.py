@@ -7,7 +7,11 @@ after too many wrong passwords disables "Sign in" and counts the wait down.
 At start-up the sign-in dialog shows before the clinic is open (``SignInDialog.show_early``):
 this module imports the accounts service (SQLAlchemy, the ORM models, argon2) only inside the
 functions that run on the worker, so none of it is on the way to the dialog's first paint.
-A "Sign in" pressed before the clinic is open is checked as soon as it is.
+A "Sign in" pressed before the clinic is open is checked as soon as it is; given an early
+check (``services.access.file_sign_in`` on a SQLite file), the password is checked at once on
+a worker too, and a "yes" there hides the dialog and says ``checked_early`` so that the window
+can show the day meanwhile.  The full sign-in still runs once the clinic is open and decides:
+should it refuse, the dialog shows again with its answer (``early_withdrawn``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -46,6 +50,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 
 Clock = Callable[[], dt.datetime]
+#: ``(username, password)``: the user when they may be let in before the clinic is open.
+EarlyCheck = Callable[[str, str], Actor | None]
 
 
 def error_color(palette: QPalette) -> QColor:
@@ -111,6 +117,13 @@ class SignInDialog(QDialog):
     """
 
     signed_in = Signal(object)
+    #: The early check said yes (the Actor): the dialog has hidden itself meanwhile.
+    checked_early = Signal(object)
+    #: The full sign-in did not confirm the early yes: the dialog is showing again.
+    early_withdrawn = Signal()
+    #: "Sign in" was pressed before the clinic was open and only the full sign-in can answer.
+    needs_clinic = Signal()
+    _full_check_ended = Signal()
 
     def __init__(
         self,
@@ -122,12 +135,18 @@ class SignInDialog(QDialog):
         title: str = "Sign in",
         hint: str = "",
         label: str = "",
+        early_check: EarlyCheck | None = None,
     ) -> None:
         """``db`` None: the clinic is still being opened (``label`` names it meanwhile);
-        ``set_database`` gives it once it is."""
+        ``set_database`` gives it once it is.  ``early_check(username, password)``: the
+        user when the password is theirs and may be trusted before the clinic is open, else
+        None (it runs on a worker)."""
         super().__init__(parent)
         self._db: Database | None = None
         self._submit_when_open = False
+        self._early_check = early_check
+        self._early_call: BackgroundCall[Actor | None] | None = None
+        self._early_actor: Actor | None = None
         self._now = now
         self._actor: Actor | None = None
         self._call: BackgroundCall[tuple[Actor, bool]] | None = None
@@ -220,6 +239,10 @@ class SignInDialog(QDialog):
     def actor(self) -> Actor | None:
         return self._actor
 
+    def early_actor(self) -> Actor | None:
+        """Whom the early check let in while the full sign-in has not answered yet."""
+        return self._early_actor
+
     @classmethod
     def ask(
         cls,
@@ -240,12 +263,17 @@ class SignInDialog(QDialog):
 
     @classmethod
     def show_early(
-        cls, parent: QWidget | None = None, *, label: str, username: str = ""
+        cls,
+        parent: QWidget | None = None,
+        *,
+        label: str,
+        username: str = "",
+        early_check: EarlyCheck | None = None,
     ) -> SignInDialog | None:
         """At start-up: the dialog shown at once, over ``parent``, while the clinic (``label``)
         is still being opened; ``ask_when_open`` then waits for the answer.  None when there
         is no dialog to show early (tests replace this entry point, as they do ``ask``)."""
-        dialog = cls(None, parent, username=username, label=label)
+        dialog = cls(None, parent, username=username, label=label, early_check=early_check)
         dialog.open()
         return dialog
 
@@ -257,6 +285,14 @@ class SignInDialog(QDialog):
         del parent, username
         self.set_database(db, hint)
         try:
+            if self._early_actor is not None and not self.isVisible():
+                # Hidden by the early yes: wait for the full sign-in without showing again.
+                loop = QEventLoop()
+                self._full_check_ended.connect(loop.quit)
+                if self._call is not None:
+                    loop.exec()
+                if self.result() == QDialog.DialogCode.Accepted:
+                    return self.actor()
             if self.result() == QDialog.DialogCode.Rejected and not self.isVisible():
                 return None  # cancelled while the clinic was opening
             return self.actor() if self.exec() == QDialog.DialogCode.Accepted else None
@@ -281,8 +317,9 @@ class SignInDialog(QDialog):
         db = self._db
         self._set_busy(True)
         show_error(self.error_label, "")
-        if db is None:  # still opening: checked as soon as it is open
+        if db is None:  # still opening: checked as soon as it is open (and now, if it may be)
             self._submit_when_open = True
+            self._check_early(username, password)
             return
 
         def sign_in() -> tuple[Actor, bool]:
@@ -299,7 +336,28 @@ class SignInDialog(QDialog):
         self._call = call
         call.start()
 
+    def _check_early(self, username: str, password: str) -> None:
+        check = self._early_check
+        if self._early_call is not None:
+            return
+        if check is None:
+            self.needs_clinic.emit()
+            return
+        call: BackgroundCall[Actor | None] = BackgroundCall(lambda: check(username, password), self)
+        call.succeeded.connect(self._on_early_checked)
+        call.failed.connect(self._on_early_not_checked)  # the full sign-in decides
+        self._early_call = call
+        call.start()
+
     # -- slots -------------------------------------------------------------------------------
+
+    def _on_early_checked(self, actor: object) -> None:
+        if not isinstance(actor, Actor) or self._db is not None or not self._submit_when_open:
+            self._on_early_not_checked(None)  # no, or too late to matter: the full sign-in
+            return
+        self._early_actor = actor
+        self.hide()  # not rejected: the full sign-in still runs and decides
+        self.checked_early.emit(actor)
 
     def _on_buttons_accepted(self) -> None:
         self.submit()
@@ -309,6 +367,8 @@ class SignInDialog(QDialog):
         assert isinstance(result, tuple)
         actor, must_change = result
         assert isinstance(actor, Actor)
+        if must_change or actor != self._early_actor:
+            self._withdraw_early()
         if must_change and self._db is not None:
             # The desk opens only once a new password is chosen.
             self._ask_new_password(self._db, actor)
@@ -316,11 +376,26 @@ class SignInDialog(QDialog):
         self._password = ""
         self._finish_sign_in(actor)
 
+    def _on_early_not_checked(self, _error: object) -> None:
+        self._early_call = None  # a later "Sign in" (after a wrong password) may ask again
+        if self._db is None:
+            self.needs_clinic.emit()
+
     def _finish_sign_in(self, actor: Actor) -> None:
         self._actor = actor
         self.password_edit.clear()
         self.signed_in.emit(actor)
         self.accept()
+        self._full_check_ended.emit()
+
+    def _withdraw_early(self) -> None:
+        """The full sign-in did not confirm the early yes: show the dialog again."""
+        if self._early_actor is None:
+            return
+        self._early_actor = None
+        self.early_withdrawn.emit()
+        self.show()
+        self._full_check_ended.emit()
 
     def _ask_new_password(self, db: Database, actor: Actor) -> None:
         dialog = NewPasswordDialog(db, actor, self._password, self, now=self._now)
@@ -352,6 +427,7 @@ class SignInDialog(QDialog):
         from ketadesk.services.access.accounts import SignInRefused
 
         self._finish_call()
+        self._withdraw_early()
         self.password_edit.clear()
         self.password_edit.setFocus()
         if isinstance(error, SignInRefused):
@@ -398,8 +474,9 @@ class SignInDialog(QDialog):
 
     @override
     def reject(self) -> None:
-        if self._call is not None:
-            self._call.wait()  # let the check end; its outcome is dropped with the dialog
+        for call in (self._call, self._early_call):
+            if call is not None:
+                call.wait()  # let the check end; its outcome is dropped with the dialog
         self._countdown.stop()
         super().reject()
 

@@ -78,10 +78,13 @@ class SignedInSession(QObject):
         a["lock"].triggered.connect(self._on_lock_triggered)
         a["switch_user"].triggered.connect(self._on_lock_triggered)
 
-    def start(self, screen: SignInScreen) -> bool:
+    def start(self, screen: SignInScreen, *, cover: bool = True) -> bool:
         """Ask who is there (``screen``, read off the GUI thread, says whether a new clinic needs
-        its administrator); False when they cancelled (the application then closes)."""
-        self.window.set_signed_out(True)
+        its administrator); False when they cancelled (the application then closes).  ``cover``
+        False: the day stays in view while the sign-in is asked (start-up's early password
+        check let the user in already; the full sign-in confirms it)."""
+        if cover or screen.at_rest.refused or screen.needs_first_admin:
+            self.window.set_signed_out(True)
         if screen.at_rest.refused:
             QMessageBox.critical(
                 self.window,

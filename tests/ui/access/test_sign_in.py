@@ -236,3 +236,87 @@ def test_cancelling_the_new_password_leaves_the_desk_closed(
     assert dialog.actor() is None
     assert dialog.isVisible()
     assert accounts.password_change_required(db, maria.user_id)
+
+
+def _shown_early(qtbot: QtBot, check: object) -> SignInDialog:
+    dialog = SignInDialog.show_early(
+        None,
+        label="/srv/clinic.sqlite",
+        username="maria",
+        early_check=check,  # type: ignore[arg-type]
+    )
+    assert dialog is not None
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def test_an_early_yes_hides_the_dialog_and_the_full_sign_in_confirms_it(
+    qtbot: QtBot, db: Database, maria: Actor, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from ketadesk.services.access.file_sign_in import FileSignIn
+
+    dialog = _shown_early(qtbot, FileSignIn(tmp_path / "clinic.sqlite").check)
+    needed: list[bool] = []
+    dialog.needs_clinic.connect(lambda: needed.append(True))
+    dialog.password_edit.setText(PASSWORD)
+    with qtbot.waitSignal(dialog.checked_early, timeout=10_000) as blocker:
+        dialog.submit()  # before the clinic is open: checked on the file at once
+    assert blocker.args == [maria]
+    assert not dialog.isVisible()
+    assert dialog.early_actor() == maria
+    assert dialog.actor() is None  # signed in only once the full sign-in agrees
+    assert needed == []  # the clinic may open when it was going to
+    # The clinic is open: the full sign-in runs (the dialog stays hidden) and decides.
+    assert dialog.ask_when_open(db) == maria
+    assert not dialog.isVisible()
+    with db.read() as session:
+        actions = session.scalars(
+            text("SELECT action FROM audit_event WHERE user_id = :id"), {"id": maria.user_id}
+        ).all()
+    assert "sign_in" in actions
+
+
+def test_an_early_no_waits_for_the_clinic_and_asks_for_it_at_once(
+    qtbot: QtBot, db: Database, maria: Actor, tmp_path: Path
+) -> None:
+    from ketadesk.services.access.file_sign_in import FileSignIn
+
+    dialog = _shown_early(qtbot, FileSignIn(tmp_path / "clinic.sqlite").check)
+    qtbot.addWidget(dialog)
+    early: list[object] = []
+    dialog.checked_early.connect(early.append)
+    dialog.password_edit.setText("not her password")
+    with qtbot.waitSignal(dialog.needs_clinic, timeout=10_000):
+        dialog.submit()
+    assert early == []
+    assert dialog.isVisible()
+    assert not dialog.sign_in_button.isEnabled()  # still waiting for the full sign-in
+    dialog.set_database(db)
+    qtbot.waitUntil(lambda: dialog.sign_in_button.isEnabled(), timeout=10_000)
+    assert dialog.error_label.text() == "Wrong username or password."
+    assert dialog.actor() is None
+
+
+def test_an_early_yes_the_full_sign_in_refuses_shows_the_dialog_again(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    from PySide6.QtCore import QTimer
+
+    # The early check's answer went stale (the password changed as the clinic opened, say).
+    dialog = _shown_early(qtbot, lambda _name, _password: maria)
+    withdrawn: list[tuple[bool, str]] = []
+
+    def look_then_cancel() -> None:
+        withdrawn.append((dialog.isVisible(), dialog.error_label.text()))
+        dialog.reject()
+
+    dialog.early_withdrawn.connect(lambda: QTimer.singleShot(0, look_then_cancel))
+    dialog.password_edit.setText("an old password")
+    with qtbot.waitSignal(dialog.checked_early, timeout=10_000):
+        dialog.submit()
+    assert not dialog.isVisible()
+    assert dialog.ask_when_open(db) is None  # shown again, then cancelled
+    assert withdrawn == [(True, "Wrong username or password.")]
+    assert dialog.early_actor() is None

@@ -628,3 +628,69 @@ def test_run_building_a_demo_without_db_never_takes_the_remembered_clinic(
     monkeypatch.setattr(run, "build_demo_if_missing", build)
     assert main(["run", "--demo-if-missing"]) == 2
     assert built == [default_db_url()]
+
+
+def test_run_shows_the_day_once_the_early_check_lets_the_user_in_before_the_clinic_opens(
+    qapp: QApplication, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ketadesk.commands import run
+    from ketadesk.services.access import accounts
+
+    accounts.create_first_admin(clinic.db, "boss", "The Boss", "administrator!")
+    monkeypatch.setattr(SignInDialog, "show_early", SHOW_EARLY)
+    # The clinic opens only when asked to here (the timer would, much later): the day shows
+    # on the early check's "yes" alone.
+    monkeypatch.setattr(run, "OPEN_CLINIC_AFTER_MS", 600_000)
+    opened = run._open_for_sign_in
+    openings: list[str] = []
+
+    def open_for_sign_in(url: str) -> object:
+        openings.append(url)
+        return opened(url)
+
+    monkeypatch.setattr(run, "_open_for_sign_in", open_for_sign_in)
+    earlier = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow)]
+    typed: list[bool] = []
+    early_day: list[object] = []
+    windows: list[MainWindow] = []
+
+    def built() -> list[MainWindow]:
+        return [
+            w
+            for w in qapp.topLevelWidgets()
+            if isinstance(w, MainWindow) and not any(w is e for e in earlier)
+        ]
+
+    def step() -> bool:
+        dialog = qapp.activeModalWidget()
+        if not typed and isinstance(dialog, SignInDialog) and built():
+            dialog.username_edit.setText("boss")
+            dialog.password_edit.setText("administrator!")
+            dialog.sign_in_button.click()
+            typed.append(True)
+        shown = [w for w in built() if w.isVisible()]
+        if shown and not early_day:
+            window = shown[0]
+            windows.append(window)
+            early_day.extend(
+                [window.is_signed_out(), window.desk(), window.windowTitle(), list(openings)]
+            )
+            hidden = [
+                w for w in qapp.topLevelWidgets() if isinstance(w, SignInDialog) and w.early_actor()
+            ]
+            hidden[0].needs_clinic.emit()  # now let the clinic open
+        return bool(windows) and windows[0].desk() is not None
+
+    seen: list[object] = []
+
+    def look() -> None:
+        desk = windows[0].desk()
+        seen.extend([windows[0].is_signed_out(), desk.actor.username if desk else None])
+
+    quit_when(qapp, step, look)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    # The day showed, uncovered, before the clinic was even being opened, without the desk.
+    assert early_day == [False, None, "KetaDesk Clinic — Tue Nov 24, 2026 — KetaDesk", []]
+    # Then the clinic opened and the full sign-in attached the desk, the day still in view.
+    assert openings == [url_of(clinic)]
+    assert seen == [False, "boss"]
