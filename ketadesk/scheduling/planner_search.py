@@ -845,9 +845,7 @@ class SeriesSearch:
         for later, _was in rest:
             days = self.days(later, state)
             table = self.table(later.session_type)
-            found = next(
-                ((p, d) for p, d in days.scored if table.day(d) is not None), None
-            )
+            found = next(((p, d) for p, d in days.scored if table.day(d) is not None), None)
             if found is None:
                 pick = days.scored[0][1] if days.scored else days.first
                 total += UNPLACED
