@@ -35,25 +35,21 @@ with its own per-day rules and notes, re-checking every hold.
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ketadesk.scheduling.availability import Availability, instant, seconds
+from ketadesk.scheduling.availability import (
+    Availability,
+    instant,
+    run_starts,
+    seconds,
+    spans_to_bits,
+)
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ProtocolSpec, ResourceKind, SessionTypeSpec
 from ketadesk.scheduling.model import PlannedSession
-from ketadesk.scheduling.openings import (
-    DayOptions,
-    Preferences,
-    PreferenceWeights,
-    Ranges,
-    SessionSearch,
-    _intersect,
-    _snap,
-    _starts_for,
-)
+from ketadesk.scheduling.openings import _FAR, Preferences, PreferenceWeights, SessionSearch
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +151,32 @@ class _State:
         )
 
 
+class _Day:
+    """One day of a session type: its local midnight and its feasible starts as bits (bit ``i``:
+    a start at midnight + ``i`` minutes; only slot-grid starts are set)."""
+
+    __slots__ = ("midnight", "starts")
+
+    def __init__(self, midnight: int, starts: int) -> None:
+        self.midnight = midnight
+        self.starts = starts
+
+    def at(self, bits: int, t: int) -> bool:
+        """Whether ``bits`` (a start set of this day) has the start ``t`` (epoch seconds)."""
+        i = (t - self.midnight) // 60
+        return i >= 0 and (bits >> i) & 1 == 1
+
+
 class _TypeDays:
     """One session type's days, looked at lazily: feasible starts, and the starts each resource
-    that a preference names could serve."""
+    could serve.
+
+    Starts are kept as bits on a minute grid (``Availability.day_bits``): whether a hold of
+    ``L`` minutes fits from each minute of a day is a few shifts and ands of one int, and the
+    sets of starts of the needs and resources combine with ``&`` and ``|``.  It finds the same
+    starts as ``SessionSearch.day_options`` (the scarcest need first, each resource in
+    preference order, the slot grid from the day's opening, the start window, the patient's
+    other sessions)."""
 
     def __init__(self, planner: _Planner, spec: SessionTypeSpec) -> None:
         self.planner = planner
@@ -176,37 +195,84 @@ class _TypeDays:
             for p in self.search.penalties
             if any(n.key == p.need and n.kind is ResourceKind.STAFF for n in self.search.needs)
         )
-        self.holds = {n.key: n.holds for n in self.search.needs}
-        self._options: dict[dt.date, DayOptions | str] = {}
-        self._serve: dict[tuple[str, int, dt.date], Ranges] = {}
+        # Per need: its holds in whole minutes from the session's start, and its resources in
+        # preference order.
+        self.holds = {
+            n.key: tuple((a // 60, b // 60, mode) for a, b, mode in n.holds)
+            for n in self.search.needs
+        }
+        self.candidates = {n.key: n.candidates for n in self.search.needs}
+        self._days: dict[dt.date, _Day | None] = {}
+        self._fits: dict[tuple[str, int, dt.date], int] = {}
         self._cost: dict[tuple[dt.date, int | None, int | None], tuple[int, int, int | None] | None]
         self._cost = {}
 
-    def options(self, day: dt.date) -> DayOptions | str:
-        found = self._options.get(day)
-        if found is None:
-            found = self.search.day_options(day, self.planner.prefs)
-            self._options[day] = found
+    def day(self, day: dt.date) -> _Day | None:
+        """The day's feasible starts (None when it has none), as ``SessionSearch.day_options``
+        finds them."""
+        if day in self._days:
+            return self._days[day]
+        found = self._build(day)
+        self._days[day] = found
         return found
 
-    def serve(self, need: str, rid: int, day: dt.date) -> Ranges:
-        """The day's feasible starts at which ``rid`` can serve ``need``."""
+    def _build(self, day: dt.date) -> _Day | None:
+        search = self.search
+        avail = self.avail
+        open_spans = avail.open_spans(day)
+        anchor = search.anchor(day)
+        if not open_spans or anchor is None:
+            return None
+        midnight, next_midnight = avail.day_frame(day)
+        starts = run_starts(spans_to_bits(open_spans, midnight), self.spec.total_minutes)
+        lo, hi = search.window(day, self.planner.prefs)
+        if lo > -_FAR or hi < _FAR:
+            starts &= _mask(midnight, lo, hi)
+        step = self.step // 60
+        starts &= _grid((anchor - midnight) // 60 % step, step, (next_midnight - midnight) // 60)
+        for cut_lo, cut_hi in search._patient_cuts:
+            starts &= ~_mask(midnight, cut_lo, cut_hi)
+        if not starts:
+            return None
+        for need in search._order:
+            covered = 0
+            for rid in need.candidates:
+                covered |= self.fits(need.key, rid, day) & starts
+                if search._prune and covered == starts:
+                    break  # every start has a resource preferred to the rest
+            if need.optional:
+                continue
+            starts = covered
+            if not starts:
+                return None
+        return _Day(midnight, starts)
+
+    def fits(self, need: str, rid: int, day: dt.date) -> int:
+        """The starts (bits from the day's midnight) at which ``rid``'s free time holds every
+        hold of ``need``, whatever the other needs."""
         key = (need, rid, day)
-        found = self._serve.get(key)
+        found = self._fits.get(key)
         if found is None:
-            options = self.options(day)
-            found = []
-            anchor = self.search.anchor(day)
-            if not isinstance(options, str) and anchor is not None:
-                free = self.avail.day_free(rid, day)
-                found = options.starts
-                for a, b, mode in self.holds[need]:
-                    found = _intersect(found, _starts_for(free.for_mode(mode), a, b))
-                    if not found:
-                        break
-                found = _snap(found, anchor, self.step) if found else []
-            self._serve[key] = found
+            free = self.avail.day_bits(rid, day)
+            found = -1
+            for a, b, mode in self.holds[need]:
+                run = run_starts(free.for_mode(mode), b - a)
+                found &= run >> a if a >= 0 else run << -a
+                if not found:
+                    break
+            self._fits[key] = found
         return found
+
+    def serve(self, need: str, rid: int, day: dt.date) -> int:
+        """The day's feasible starts at which ``rid`` can serve ``need`` (bits)."""
+        found = self.day(day)
+        return self.fits(need, rid, day) & found.starts if found is not None else 0
+
+    def first_serving(self, need: str, day: _Day, on: dt.date, t: int) -> int | None:
+        """The first resource in preference order that can serve ``need`` at ``t``."""
+        return next(
+            (rid for rid in self.candidates[need] if day.at(self.fits(need, rid, on), t)), None
+        )
 
     def minute(self, t: int) -> int:
         return self.planner.cal.minute_of_day(instant(t))
@@ -219,9 +285,9 @@ class _TypeDays:
         key = (day, minute, room)
         if key in self._cost:
             return self._cost[key]
-        options = self.options(day)
+        found = self.day(day)
         result: tuple[int, int, int | None] | None = None
-        if not isinstance(options, str):
+        if found is not None:
             target = self.avail.local_seconds(day, minute) if minute is not None else None
             rooms: list[tuple[int | None, int]] = [(None, 0)]
             if room is not None and self.room_key is not None:
@@ -231,46 +297,86 @@ class _TypeDays:
                 staff_sets = [((p.need, p.resource_id), 0), (None, p.points)]
             for rid, room_points in rooms:
                 for staff, staff_points in staff_sets:
-                    ranges = options.starts
+                    bits = found.starts
                     if rid is not None and self.room_key is not None:
-                        ranges = self.serve(self.room_key, rid, day)
+                        bits &= self.fits(self.room_key, rid, day)
                     if staff is not None:
-                        ranges = _intersect(ranges, self.serve(staff[0], staff[1], day))
-                    if not ranges:
+                        bits &= self.fits(staff[0], staff[1], day)
+                    if not bits:
                         continue
-                    near = _nearest(ranges, target, self.step)
+                    near = _nearest(bits, found.midnight, target)
                     points = room_points + staff_points
                     if target is not None:
                         points += abs(near - target) // 60 * self.per_minute
                     if result is None or (points, near) < result[:2]:
                         result = (points, near, rid)
             if result is not None and result[2] is None and self.room_key is not None:
-                result = (result[0], result[1], options.first_serving(self.room_key, result[1]))
+                serving = self.first_serving(self.room_key, found, day, result[1])
+                result = (result[0], result[1], serving)
         self._cost[key] = result
         return result
 
 
-def _nearest(ranges: Ranges, target: int | None, step: int) -> int:
-    """The grid start in ``ranges`` nearest ``target`` (the earliest among equals)."""
+def _mask(midnight: int, lo: int, hi: int) -> int:
+    """The bits of the starts from ``lo`` to ``hi`` (epoch seconds, both included)."""
+    first = max(0, -((midnight - lo) // 60))  # ceil
+    last = (hi - midnight) // 60
+    if last > 10_000:  # an open end: past any day
+        last = 10_000
+    return ((1 << (last - first + 1)) - 1) << first if last >= first else 0
+
+
+_GRIDS: dict[tuple[int, int, int], int] = {}
+
+
+def _grid(first: int, step: int, length: int) -> int:
+    """Bits ``first``, ``first + step``, ... below ``length`` (the slot grid of a day)."""
+    key = (first, step, length)
+    found = _GRIDS.get(key)
+    if found is None:
+        found = 0
+        for i in range(first, length, step):
+            found |= 1 << i
+        _GRIDS[key] = found
+    return found
+
+
+def _bits(bits: int) -> Iterator[int]:
+    """The indices of the set bits, lowest first."""
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
+
+
+def _runs(bits: int, step: int) -> int:
+    """The first and last starts of each run of starts ``step`` minutes apart."""
+    return bits & ~(bits << step) | bits & ~(bits >> step)
+
+
+def _nearest(bits: int, midnight: int, target: int | None) -> int:
+    """The start in ``bits`` (not empty) nearest ``target`` (the earliest among equals), in
+    epoch seconds."""
     if target is None:
-        return ranges[0][0]
-    i = bisect_right(ranges, (target, 1 << 62)) - 1
-    best: int | None = None
+        return midnight + 60 * ((bits & -bits).bit_length() - 1)
+    i = (target - midnight) // 60
+    below: int | None = None
+    above: int | None = None
     if i >= 0:
-        lo, hi = ranges[i]
-        if target <= hi:
-            below = lo + ((target - lo) // step) * step
-            best = below
-            if below + step <= hi and below + step - target < target - below:
-                best = below + step
-        else:
-            best = hi
-    if i + 1 < len(ranges):
-        lo = ranges[i + 1][0]
-        if best is None or lo - target < abs(target - best):
-            best = lo
-    assert best is not None
-    return best
+        low = bits & ((2 << i) - 1)
+        if low:
+            below = midnight + 60 * (low.bit_length() - 1)
+        high = bits >> (i + 1)
+        if high:
+            above = midnight + 60 * (i + (high & -high).bit_length())
+    else:
+        above = midnight + 60 * ((bits & -bits).bit_length() - 1)
+    if below is None:
+        assert above is not None
+        return above
+    if above is None or target - below <= above - target:
+        return below
+    return above
 
 
 class SeriesSearch:
@@ -421,7 +527,7 @@ class SeriesSearch:
                 for points, day in days.scored:
                     if limit is not None and points > limit:
                         break
-                    if isinstance(table.options(day), str):
+                    if table.day(day) is None:
                         continue
                     if limit is None:
                         limit = points + 2 * self.planner.weights.off_weekday
@@ -565,7 +671,7 @@ class SeriesSearch:
         days = self.days(slot, start)
         candidates: list[tuple[int, dt.date]] = []
         for p, d in days.scored:  # best-ranked first: only as many days as needed are built
-            if not isinstance(table.options(d), str):
+            if table.day(d) is not None:
                 candidates.append((p, d))
                 if len(candidates) == self.anchor_days * FIRST_DAY_CANDIDATES:
                     break
@@ -655,25 +761,27 @@ class SeriesSearch:
         else:
             same_type = list(likely)
         scored: dict[tuple[dt.date, int, int | None], int] = {}
+        first = table.day(d1)
+        assert first is not None
+        step = table.step // 60
+        work = self.planner.work
+        key_room = table.room_key
         for rid in rooms:
-            key_room = table.room_key
-            own = table.serve(key_room, rid, d1) if rid is not None and key_room else None
-            if own is None:
-                opts = table.options(d1)
-                assert not isinstance(opts, str)
-                own = opts.starts
+            own = table.serve(key_room, rid, d1) if rid is not None and key_room else first.starts
             if not own:
                 continue
-            breaks = {lo for lo, _ in own} | {hi for _, hi in own}
+            breaks = {first.midnight + 60 * i for i in _bits(_runs(own, step))}
             if self.preferred_minute is not None:
-                breaks.add(self.planner.work.local_seconds(d1, self.preferred_minute))
-            for d in same_type:
-                ranges = table.serve(key_room, rid, d) if rid is not None and key_room else []
-                for lo, hi in ranges:
-                    breaks.add(self.planner.work.local_seconds(d1, table.minute(lo)))
-                    breaks.add(self.planner.work.local_seconds(d1, table.minute(hi)))
+                breaks.add(work.local_seconds(d1, self.preferred_minute))
+            if rid is not None and key_room:
+                for d in same_type:
+                    other = table.day(d)
+                    if other is None:
+                        continue
+                    for i in _bits(_runs(table.serve(key_room, rid, d), step)):
+                        breaks.add(work.local_seconds(d1, table.minute(other.midnight + 60 * i)))
             for b in breaks:
-                t = _nearest(own, b, table.step)
+                t = _nearest(own, first.midnight, b)
                 key = (d1, table.minute(t), rid)
                 if key in scored:
                     continue
@@ -717,8 +825,8 @@ class SeriesSearch:
             points += self.planner.weights.other_room
         for p in table.staff[:1]:
             day = self.planner.cal.local_date(instant(t))
-            ranges = table.serve(p.need, p.resource_id, day)
-            if not any(lo <= t <= hi for lo, hi in ranges):
+            found = table.day(day)
+            if found is None or not found.at(table.serve(p.need, p.resource_id, day), t):
                 points += p.points
         return points
 
@@ -737,9 +845,7 @@ class SeriesSearch:
         for later, _was in rest:
             days = self.days(later, state)
             table = self.table(later.session_type)
-            found = next(
-                ((p, d) for p, d in days.scored if not isinstance(table.options(d), str)), None
-            )
+            found = next(((p, d) for p, d in days.scored if table.day(d) is not None), None)
             if found is None:
                 pick = days.scored[0][1] if days.scored else days.first
                 total += UNPLACED

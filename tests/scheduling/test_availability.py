@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from ketadesk.scheduling.availability import Availability, RefusalKind
+from ketadesk.scheduling.availability import Availability, RefusalKind, run_starts, spans_to_bits
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind
 from ketadesk.scheduling.model import PlannedHold
@@ -212,3 +212,36 @@ def test_inactive_resource_takes_nothing(clinic: DemoClinic) -> None:
         "Room 1",
         "Room 2",
     ]
+
+
+def test_day_bits_are_day_free_on_a_minute_grid(clinic: DemoClinic) -> None:
+    """The planner's bit grids say exactly what ``day_free`` says, hold kind by hold kind (one
+    unit, shared capacity, a presence-only hold), on an ordinary day and after the clocks
+    change; ``run_starts`` finds where a hold of a given length fits."""
+    holds = [
+        clinic.hold("Room 1", MON, "10:00", "11:40"),
+        clinic.hold("Room 1", MON, "13:15", "14:00", HoldMode.PRESENCE),
+        clinic.hold("Nurse Ana", MON, "10:00", "11:00", HoldMode.SHARED),
+        clinic.hold("Nurse Ana", MON, "10:30", "12:00", HoldMode.SHARED),
+        clinic.hold("Room 2", AFTER_SPRING_FORWARD, "09:00", "09:45"),
+    ]
+    avail = clinic.availability(holds)
+    for day in (MON, TUE, AFTER_SPRING_FORWARD):
+        midnight = avail.day_frame(day)[0]
+        for name in ("Room 1", "Room 2", "Nurse Ana"):
+            free = avail.day_free(clinic.id(name), day)
+            bits = avail.day_bits(clinic.id(name), day)
+            assert bits.midnight == midnight
+            for mode in HoldMode:
+                assert bits.for_mode(mode) == spans_to_bits(free.for_mode(mode), midnight)
+    room = avail.day_bits(clinic.id("Room 1"), MON)
+    starts = run_starts(room.exclusive, 100)
+
+    def at(hhmm: str) -> int:
+        return int(clinic.span(MON, hhmm, "23:59").start.timestamp() - room.midnight) // 60
+
+    assert not (starts >> at("10:00")) & 1  # taken
+    assert not (starts >> at("08:30")) & 1  # would run into the 10:00 session
+    assert (starts >> at("11:40")) & 1  # back to back
+    assert run_starts(0b0111_0110, 3) == 0b0001_0000
+    assert run_starts(0b0111_0110, 2) == 0b0011_0010
