@@ -219,6 +219,9 @@ class _Planner:
         self.series_minute: dict[str, int] = {}  # per session type: the series' local start
         self.keep: dict[str, dict[str, int]] = {}  # per session type: need -> resource
         self.notes: list[str] = []
+        # Per session: the days ranked better than the one the series search chose that had a
+        # start at the series' time and room (nothing in the notes says why they were passed).
+        self.passed_over: dict[int, list[dt.date]] = {}
         # When the patient is already taken: other bookings, then this series' own sessions.
         self.patient_busy: list[tuple[int, int]] = []
         self.series_days: set[dt.date] = set()
@@ -408,6 +411,8 @@ class _Planner:
                     skipped.append((points, day, found))
                 elif found[0] > 0:  # kept neither the time nor the room there either
                     possible.append((points, day, found[1]))
+                else:
+                    self.passed_over.setdefault(slot.index, []).append(day)
                 continue
             if isinstance(found, str):
                 skipped.append((points, day, found))
@@ -673,8 +678,10 @@ def plan_series(
 
     slots = series_slots(protocol)
     choices: dict[int, Choice] = {}
+    search: SeriesSearch | None = None
     if whole_series:
-        choices = SeriesSearch(planner, days_for).run([(s, None) for s in slots], None, {}, {})
+        search = SeriesSearch(planner, days_for)
+        choices = search.run([(s, None) for s in slots], None, {}, {})
     placed: dict[int, PlannedSession] = {}
     prev: tuple[int, dt.date] | None = None
     stage_first: dict[int, dt.date] = {}
@@ -693,7 +700,64 @@ def plan_series(
         if slot.follows is None:
             prev = (slot.index, planner.cal.local_date(session.start))
             stage_first.setdefault(slot.stage, prev[1])
+    if search is not None and slots:
+        _explain_start(planner, search, slots, placed)
     return _finish(protocol, planner, placed, session_types, missed=())
+
+
+def _explain_start(
+    planner: _Planner,
+    search: SeriesSearch,
+    slots: Sequence[SeriesSlot],
+    placed: Mapping[int, PlannedSession],
+) -> None:
+    """Say why the series starts later than a better-ranked free day (the search chose the
+    series as a whole: starting there would put a later session somewhere worse)."""
+    first = placed.get(slots[0].index)
+    passed = planner.passed_over.get(slots[0].index)
+    if first is None or not first.placed or not passed:
+        return
+    cal = planner.cal
+    start = cal.local_date(first.start)
+    earlier = passed[0]
+    chosen = {s.index: cal.local_date(s.start) for s in placed.values() if s.placed}
+    later = search.series_from(slots, earlier)
+    why = next(
+        (f"leave session {slot.index} without a day" for slot, day, _p in later if day is None),
+        None,
+    )
+    if why is None:
+        off = [
+            (slot, day)
+            for slot, day, _p in later
+            if day is not None and planner._weekday_points(day) > 0
+        ]
+        # A session off the weekdays where the chosen series' own is not, else the first.
+        off.sort(
+            key=lambda sd: (
+                sd[0].index not in chosen or planner._weekday_points(chosen[sd[0].index]) > 0
+            )
+        )
+        if off:
+            slot, day = off[0]
+            why = f"put session {slot.index} on {describe_day(day)}, off the preferred weekdays"
+    if why is None:
+        beyond = next(
+            (
+                slot
+                for slot, day, p in later
+                if day is not None and p >= planner.weights.beyond_stage_window
+            ),
+            None,
+        )
+        if beyond is not None:
+            stage = planner.protocol.stages[beyond.stage]
+            why = f"put session {beyond.index} beyond the {stage.name} window"
+    if why is None:
+        why = "fit the later sessions' spacing, time and room less well"
+    planner.notes.append(
+        f"Starts {describe_day(start)}: starting {describe_day(earlier)} would {why}"
+    )
 
 
 def _days_for(planner: _Planner, first_day: dt.date, not_before: dt.date | None) -> DaysFor:

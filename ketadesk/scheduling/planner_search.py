@@ -393,6 +393,9 @@ class SeriesSearch:
         # The first day and later days of the series' best days alone (see ``run``).
         self._seed: tuple[dt.date, list[dt.date]] | None = None
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
+        # The best series found from each first day (its first session's day): why a series
+        # starts later than a free earlier day is told from the series that day would give.
+        self.best_by_first: dict[dt.date, _State] = {}
         prefs = planner.prefs
         self.preferred_minute = (
             prefs.preferred_start.hour * 60 + prefs.preferred_start.minute
@@ -506,7 +509,46 @@ class SeriesSearch:
         # The old planner's own series, session by session, is always a candidate: the search
         # never returns a series it scores worse.
         dive = self._greedy(start, slots, anchors)
-        return min([*states, dive], key=lambda s: s.cost)
+        final = [*states, dive]
+        if slots:
+            index = slots[0][0].index
+            for state in final:
+                choice = state.choices.get(index)
+                if choice is None:
+                    continue
+                old = self.best_by_first.get(choice.day)
+                if old is None or state.cost < old.cost:
+                    self.best_by_first[choice.day] = state
+        return min(final, key=lambda s: s.cost)
+
+    def series_from(
+        self, slots: Sequence[SeriesSlot], first_day: dt.date
+    ) -> list[tuple[SeriesSlot, dt.date | None, int]]:
+        """The later sessions of the series starting on ``first_day`` as (slot, day or None when
+        it has no day with a start, the day's points): the best series the search found from
+        that day, else each session on its best-ranked day with a start."""
+        if not slots:
+            return []
+        state = _State(0, None, {}, {}, {})
+        found = self.best_by_first.get(first_day)
+        if found is not None:
+            picks = [(s, found.choices[s.index].day) for s in slots[1:] if s.index in found.choices]
+        else:
+            picks, _total = self._likely_days(
+                slots[0], state, first_day, [(s, None) for s in slots[1:]]
+            )
+        state = self._advance(state, slots[0], first_day)
+        out: list[tuple[SeriesSlot, dt.date | None, int]] = []
+        for slot, day in picks:
+            days = self.days(slot, state)
+            points = next((p for p, d in days.scored if d == day), None)
+            unplaced = self.table(slot.session_type).day(day) is None
+            if found is not None:
+                choice = found.choices[slot.index]
+                unplaced = choice.unplaced
+            out.append((slot, None if unplaced or points is None else day, points or 0))
+            state = self._advance(state, slot, day)
+        return out
 
     def _days_only(
         self,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 
-from ketadesk.scheduling.availability import describe_day
+from ketadesk.scheduling.availability import Availability, describe_day
 from ketadesk.scheduling.calendar import ClosureSpan
 from ketadesk.scheduling.catalog import ProtocolSpec, ProtocolStage
 from ketadesk.scheduling.model import PlannedSession
@@ -336,3 +337,36 @@ def test_a_kept_time_and_room_need_no_note(clinic: DemoClinic) -> None:
     result = plan(clinic, "iv_induction")
     assert result.complete
     assert result.notes == ()
+
+
+def test_a_series_starting_after_a_free_day_says_why(clinic: DemoClinic) -> None:
+    # Dates from the clock (the suite runs again with it moved): a Thursday some weeks ahead,
+    # no public holidays, and the clinic closed on the Monday a Thursday start's first weekly
+    # session would take, so that session would go to the Tuesday, off Mon/Thu.
+    today = dt.date.today()
+    thu = today + dt.timedelta(days=14 + (3 - today.weekday()) % 7)
+    mon = thu + dt.timedelta(days=4)
+    closed = thu + dt.timedelta(days=32)
+    settings = dataclasses.replace(clinic.settings, holidays_closed=())
+    calendar = clinic.calendar(
+        [ClosureSpan(clinic.span(closed, "00:00", "23:59"), "Training")], settings=settings
+    )
+    result = plan(
+        clinic,
+        "spravato_trd",
+        thu,
+        prefs=None,
+        availability=Availability(calendar, clinic.resources),
+    )
+    assert result.complete, result.problems
+    assert days(clinic, result.sessions)[0] == mon
+    assert (
+        f"Starts {describe_day(mon)}: starting {describe_day(thu)} would put session 9 on "
+        f"{describe_day(closed + dt.timedelta(days=1))}, off the preferred weekdays"
+    ) in result.notes
+
+
+def test_a_series_on_the_first_free_day_has_no_start_note(clinic: DemoClinic) -> None:
+    result = plan(clinic, "spravato_trd", prefs=None)
+    assert days(clinic, result.sessions)[0] == MON
+    assert not [n for n in result.notes if n.startswith("Starts")]
