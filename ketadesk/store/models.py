@@ -366,6 +366,14 @@ class Appointment(Base):
             sqlite_where=text(f"series_id IS NOT NULL AND status NOT IN ({_RELEASED_SQL})"),
             postgresql_where=text(f"series_id IS NOT NULL AND status NOT IN ({_RELEASED_SQL})"),
         ),
+        # The expired-tentative-hold sweep every booking runs first
+        # (services/booking/expiry.py): the few tentative holds by deadline, not every row.
+        Index(
+            "ix_appointment_tentative_deadline",
+            "hold_until",
+            sqlite_where=text("status = 'tentative'"),
+            postgresql_where=text("status = 'tentative'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -49,6 +49,7 @@ from ketadesk.services.common.context import Actor, ServiceError
 from ketadesk.services.demo.clinic import build_demo
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database, parse_db_url
+from ketadesk.store.migrate import revision_graph
 from ketadesk.store.models import Appointment, Base, Patient
 from ketadesk.store.snapshot import load_snapshot
 
@@ -74,7 +75,8 @@ BOOKING_TABLES = ("appointment", "resource_hold", "appointment_event", "follow_u
 
 def _demo_sqlite() -> Path:
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"demo-15rooms-4w-{TODAY:%Y%m%d}.sqlite"
+    # Named by the schema's head: writers open copies of it at once, and must not all migrate.
+    path = CACHE / f"demo-15rooms-4w-{TODAY:%Y%m%d}-{revision_graph().head}.sqlite"
     if not path.exists():
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)

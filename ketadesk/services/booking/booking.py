@@ -27,6 +27,7 @@ from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import rule_check
 from ketadesk.services.booking.contention import retried_once
+from ketadesk.services.booking.expiry import release_expired
 from ketadesk.services.booking.plan_check import (
     calendar_for,
     check_patient_free,
@@ -181,6 +182,10 @@ def book(
             ref = reference.booking_reference(session, db.engine, now=now)
             config = ref.config
             catalog = config.catalog
+            # Expired tentative holds are free: released before anything about the patient is
+            # read, so the patient's own expired hold is not "another course" or "another
+            # appointment" in the way (``verify_plan`` is told it is done).
+            release_expired(session, now)
             facts = load_patient_facts(session, request.patient_id, catalog)
             if facts is None:
                 raise NotFound(f"no patient #{request.patient_id}")
@@ -218,6 +223,7 @@ def book(
                 known=ref.resources,
                 now=now,
                 catalog=catalog,
+                expired_released=True,
             )
             check_patient_free(session, calendar, patient_id, request.sessions, config)
             conn = session.connection()

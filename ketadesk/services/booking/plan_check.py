@@ -319,6 +319,7 @@ def verify_plan(
     known: Mapping[int, ResourceInfo] | None = None,
     now: dt.datetime | None = None,
     catalog: Catalog | None = None,
+    expired_released: bool = False,
 ) -> dict[int, ResourceInfo]:
     """Raise BookingConflict unless every hold of ``sessions`` fits the database right now;
     return the resources involved, locked for the rest of the transaction.
@@ -328,14 +329,16 @@ def verify_plan(
     (``Availability``), applied to the holds read inside this transaction; this function adds
     only who is in the way, for the message.  ``known``: the resources as the caller has
     already read them in this transaction; ``catalog``: the configuration as read in this
-    transaction (read here when not given).
+    transaction (read here when not given); ``expired_released``: the caller has released the
+    expired tentative holds in this transaction already (``expiry.release_expired``).
     """
     holds = [h for s in sessions for h in s.holds]
     if not holds:
         raise InvalidRequest("nothing to book: the plan holds no resources")
     # Expired tentative holds are free: released here, before PostgreSQL's exclusion constraint
     # or the count below could see them.
-    release_expired(session, now or utcnow())
+    if not expired_released:
+        release_expired(session, now or utcnow())
     window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
     locked, existing = _locked_and_existing(
         session, calendar, holds, window, set(ignore_appointments), known

@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import String, Table, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
@@ -36,6 +37,7 @@ from ketadesk.services.access import audit
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
 from ketadesk.store.clinic_config import StoredConfig
 from ketadesk.store.models import Appointment, GatingOverride, Protocol, Series
+from ketadesk.store.snapshot import autoflush
 
 
 class RuleRefused(InvalidRequest):
@@ -51,27 +53,40 @@ class RuleRefused(InvalidRequest):
         )
 
 
+# The patient's live sessions, built once as plain Core (every booking, move and drag check
+# runs it; building the ORM statement anew each time cost more than running it).
+_APPOINTMENT = cast(Table, Appointment.__table__)
+_SERIES = cast(Table, Series.__table__)
+_PROTOCOL = cast(Table, Protocol.__table__)
+_COURSE_SESSIONS = (
+    select(
+        _APPOINTMENT.c.id,
+        _APPOINTMENT.c.series_id,
+        _APPOINTMENT.c.series_index,
+        _APPOINTMENT.c.session_type_id,
+        _APPOINTMENT.c.starts_at,
+        _PROTOCOL.c.code,
+        _SERIES.c.planned_count,
+    )
+    .select_from(
+        _APPOINTMENT.outerjoin(_SERIES, _SERIES.c.id == _APPOINTMENT.c.series_id).outerjoin(
+            _PROTOCOL, _PROTOCOL.c.id == _SERIES.c.protocol_id
+        )
+    )
+    .where(
+        _APPOINTMENT.c.patient_id == bindparam("patient_id"),
+        # Constants written into the statement: nothing to expand at every execution.
+        _APPOINTMENT.c.status.not_in([literal(s, String) for s in sorted(RELEASED_STATUSES)]),
+    )
+)
+
+
 def course_sessions(
     session: Session, config: StoredConfig, calendar: ClinicCalendar, patient_id: int
 ) -> list[CourseSession]:
     """The patient's live sessions (not cancelled or missed) as the rules engine sees them."""
-    rows = session.execute(
-        select(
-            Appointment.id,
-            Appointment.series_id,
-            Appointment.series_index,
-            Appointment.session_type_id,
-            Appointment.starts_at,
-            Protocol.code,
-            Series.planned_count,
-        )
-        .outerjoin(Series, Series.id == Appointment.series_id)
-        .outerjoin(Protocol, Protocol.id == Series.protocol_id)
-        .where(
-            Appointment.patient_id == patient_id,
-            Appointment.status.not_in(tuple(RELEASED_STATUSES)),
-        )
-    ).all()
+    autoflush(session)
+    rows = session.connection().execute(_COURSE_SESSIONS, {"patient_id": patient_id}).all()
     return [
         CourseSession(
             key=id_,

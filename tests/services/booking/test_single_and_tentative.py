@@ -329,3 +329,40 @@ def test_a_tentative_series_holds_every_session_and_is_confirmed_whole(
             select(FollowUp.id).where(FollowUp.appointment_id.in_(result.appointment_ids))
         ).all()
         assert owed
+
+
+def test_a_patient_s_own_expired_hold_does_not_stand_in_their_way(clinic: SmallClinic) -> None:
+    """A tentative series past its deadline is released before anything about the patient is
+    read: booking the same course again is not refused as "two courses at once" (nor its
+    sessions as the patient's own overlapping appointments)."""
+    from ketadesk.services.booking.planning import propose_series
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = _weekday_ahead(clinic, 0, at_least=3)
+
+    proposal = propose_series(
+        clinic.db, chart=UNSCREENED, protocol="iv_induction", start=start, today=_today(clinic)
+    )
+    assert proposal.plan.complete, proposal.plan.problems
+
+    def pencil(at: dt.datetime) -> booking.BookingResult:
+        return booking.book(
+            clinic.db,
+            FRONT_DESK,
+            booking.BookingRequest(
+                patient_id=proposal.patient_id,
+                sessions=proposal.sessions,
+                protocol="iv_induction",
+                tentative=True,
+                hold_until=at + dt.timedelta(hours=1),
+            ),
+            now=at,
+        )
+
+    first = pencil(now)
+    again = pencil(now + dt.timedelta(hours=2))
+    with clinic.db.read() as s:
+        old = s.scalars(select(Appointment).where(Appointment.series_id == first.series_id))
+        assert {a.status for a in old} == {"released"}
+        new = s.scalars(select(Appointment).where(Appointment.series_id == again.series_id))
+        assert {a.status for a in new} == {"tentative"}
