@@ -102,8 +102,12 @@ class ChairCard:
             passed, not checked in) or "free".
         phase: the phase's name ("Observation"), or what the stage says ("Waiting to start").
         phase_ends_at: when the current phase ends as things are running.
-        dose_started_at: the recorded dose start, else the planned one once the session runs.
-        minutes_since_dose: whole minutes since the dose started (None before it).
+        started_at: when the session was started (None before it is).
+        dose_started_at: the recorded dose start (None until the record has one: a session
+            started without a recorded dose is not shown as dosed).
+        dose_due_at: while no dose start is recorded, when the dose is due by the phases laid
+            from the actual start (None once it is recorded, or for a type without a dose).
+        minutes_since_dose: whole minutes since the recorded dose start (None before it).
         next_bp: the first configured BP check not recorded yet; None when all are done or the
             session type asks for none.
         bp_recorded: labels of the BP checks already recorded.
@@ -133,7 +137,9 @@ class ChairCard:
     phase: str = ""
     phase_key: str = ""
     phase_ends_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
     dose_started_at: dt.datetime | None = None
+    dose_due_at: dt.datetime | None = None
     minutes_since_dose: int | None = None
     next_bp: BpDue | None = None
     bp_recorded: tuple[str, ...] = ()
@@ -545,7 +551,12 @@ def _card(
     timeline = session_timeline(spec, anchor, dose_started_at=dose)
     dose_index = _dose_index(spec)
     dose_at = dose or (timeline[dose_index].start if dose_index is not None else None)
-    dosed = dose_at is not None and (dose is not None or running) and now >= dose_at
+    # Only a recorded dose start is a dose given: a session started without one shows when
+    # its dose is due (a user trial's board said "Dosed 41 min ago" of a dose nobody gave).
+    dosed = dose is not None and now >= dose
+    # Discharge is judged from the dose as planned when none is recorded (the verdict then
+    # says "dose start not recorded").
+    dose_passed = dose_at is not None and (dose is not None or running) and now >= dose_at
     if running:
         current = phase_at(timeline, now)
         if current is None:
@@ -572,7 +583,7 @@ def _card(
     allowed = discharge_allowed(spec, timeline) if dose_at is not None and running else None
     if verdict is not None and verdict.earliest is not None and running:
         allowed = verdict.earliest.astimezone(tz)
-    time_allows = running and dosed and allowed is not None and now >= allowed
+    time_allows = running and dose_passed and allowed is not None and now >= allowed
     # The completion's own verdict says whether the patient may go (a prescriber's override
     # of the observation lets them go before the time); once the time has come, what the rules
     # still refuse.
@@ -580,7 +591,7 @@ def _card(
     if verdict is None:  # a type the discharge rules do not judge: the time is all
         ready = time_allows
     elif verdict.ready:
-        ready = running and dosed
+        ready = running and dose_passed
     else:
         ready = False
         if time_allows:  # (the observation too, when the record's discharge time is early)
@@ -595,10 +606,10 @@ def _card(
         phase=phase,
         phase_key=phase_key,
         phase_ends_at=phase_ends,
-        dose_started_at=dose_at if (dose is not None or running) else None,
-        minutes_since_dose=int((now - dose_at).total_seconds() // 60)
-        if dosed and dose_at
-        else None,
+        started_at=anchor if running else None,
+        dose_started_at=dose,
+        dose_due_at=dose_at if dose is None and running else None,
+        minutes_since_dose=int((now - dose).total_seconds() // 60) if dosed and dose else None,
         next_bp=next_bp,
         bp_recorded=tuple(recorded),
         discharge_allowed_at=allowed,

@@ -232,6 +232,9 @@ class RecordSheet:
     # The chair rules set aside for this session, and who may set one aside.
     overrides: tuple[ChairOverride, ...] = ()
     override_roles: tuple[str, ...] = ()
+    #: The session type gives its dose in devices (``[dose] device_mg``, Spravato's nasal
+    #: devices): only then does the record ask for the devices and their lot.
+    uses_devices: bool = False
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,7 @@ def open_record(
             rems=owes_rems(spec),
             overrides=completion.overrides_of(session, appointment_id),
             override_roles=completion.chair_settings(config.catalog).override_roles,
+            uses_devices=spec.dose is not None,
         )
     _record_view(db, actor, sheet.patient_id, appointment_id, now)
     return sheet

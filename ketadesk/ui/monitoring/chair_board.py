@@ -73,8 +73,12 @@ def card_lines(card: ChairCard) -> dict[str, str]:
     dose = ""
     if card.minutes_since_dose is not None:
         dose = f"Dosed {card.minutes_since_dose} min ago ({_hhmm(card.dose_started_at)})"
-    elif card.stage == "in_session" and card.dose_started_at is not None:
-        dose = f"Dosing due {_hhmm(card.dose_started_at)}"
+    elif card.dose_started_at is not None:
+        dose = f"Dose started {_hhmm(card.dose_started_at)}"
+    elif card.stage == "in_session" and card.dose_due_at is not None:
+        # Started, and no dose start on the record: never shown as a dose given.
+        started = f"Started {_hhmm(card.started_at)} · " if card.started_at is not None else ""
+        dose = f"{started}dose not recorded (due {_hhmm(card.dose_due_at)})"
     bp = ""
     late = card.late
     if card.next_bp is not None:

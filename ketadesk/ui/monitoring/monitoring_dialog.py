@@ -250,8 +250,12 @@ class MonitoringDialog(QDialog):
         dose_box = QGroupBox("Dose", self)
         dose_form = QFormLayout(dose_box)
         self._form_row(dose_form, "Dose (mg)", self._dose_mg, "dose_mg")
-        self._form_row(dose_form, "Devices", self._devices, "devices")
-        self._form_row(dose_form, "Lot number", self._lot, "lot_number")
+        if sheet.uses_devices:
+            self._form_row(dose_form, "Devices", self._devices, "devices")
+            self._form_row(dose_form, "Lot number", self._lot, "lot_number")
+        else:  # devices and their lot belong to a type dosed in devices (Spravato) only
+            self._devices.hide()
+            self._lot.hide()
         self._form_row(
             dose_form, "Dose started", self._dose_started, "dose_started", self._dose_now
         )

@@ -158,10 +158,13 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     assert hhmm(checkin.discharge_allowed_at) == "12:15"
 
     record(staffed, readings=(("Pre-dose", "10:09"),))
-    dosing = mary(staffed, "10:15")  # +0: the first device
-    assert dosing.phase == "Dosing"
-    assert dosing.minutes_since_dose == 0
-    assert hhmm(dosing.dose_started_at) == "10:15"
+    not_dosed = mary(staffed, "10:15")  # the first device is due; nobody recorded it
+    assert not_dosed.phase == "Dosing"
+    assert not_dosed.minutes_since_dose is None
+    assert not_dosed.dose_started_at is None
+    assert hhmm(not_dosed.started_at) == "10:00"
+    assert hhmm(not_dosed.dose_due_at) == "10:15"
+    dosing = not_dosed
     assert dosing.bp_recorded == ("Pre-dose",)
     assert dosing.next_bp is not None
     assert (dosing.next_bp.label, hhmm(dosing.next_bp.due_at)) == ("+40 min", "10:55")
@@ -169,7 +172,7 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
 
     due = mary(staffed, "10:56")  # +41: the +40 check is due, not recorded yet
     assert due.phase == "Observation"
-    assert due.minutes_since_dose == 41
+    assert due.minutes_since_dose is None  # still no dose start on the record
     assert due.next_bp is not None
     assert (due.next_bp.label, due.next_bp.due_now, due.next_bp.late) == ("+40 min", True, False)
     assert not due.late
@@ -258,7 +261,8 @@ def test_a_late_start_moves_the_whole_timeline(staffed: StaffedDay) -> None:
     status(staffed, "spravato", "start", "10:20")
     c = mary(staffed, "10:30")
     assert c.phase == "Check-in, BP & checklist"
-    assert hhmm(c.dose_started_at) == "10:35"
+    assert c.dose_started_at is None
+    assert hhmm(c.dose_due_at) == "10:35"
     assert hhmm(c.discharge_allowed_at) == "12:35"
     assert c.next_bp is not None
     assert hhmm(c.next_bp.due_at) == "10:30"
@@ -287,7 +291,8 @@ def test_an_iv_infusion_without_a_minimum_is_discharged_after_recovery(
 ) -> None:
     status(staffed, "iv", "start", "09:00")
     ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:30")), "Room 1")
-    assert (ada.phase, ada.minutes_since_dose) == ("Infusion", 15)
+    # Nobody recorded the infusion's start: the card says when it was due, not "15 min ago".
+    assert (ada.phase, ada.minutes_since_dose, hhmm(ada.dose_due_at)) == ("Infusion", None, "09:15")
     # IV readings fall due every 15 minutes from the infusion's start; the pre-dose one is late.
     assert ada.next_bp is not None
     assert (ada.next_bp.label, hhmm(ada.next_bp.due_at), ada.next_bp.late) == (

@@ -101,14 +101,15 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     clock.now = staffed.clinic.at(TUESDAY, "10:15")  # +0: the first device
     refresh(qtbot, board)
     assert text(card, "phase") == "Dosing"
-    assert text(card, "dose") == "Dosed 0 min ago (10:15)"
+    # Started, no dose start on the record: never "Dosed" (a user trial's board said so).
+    assert text(card, "dose") == "Started 10:00 · dose not recorded (due 10:15)"
     assert text(card, "bp") == "BP pre-dose due now (10:10)"
     assert text(card, "discharge") == "Discharge 12:15"
 
     clock.now = staffed.clinic.at(TUESDAY, "10:56")  # +41
     refresh(qtbot, board)
     assert text(card, "phase") == "Observation"
-    assert text(card, "dose") == "Dosed 41 min ago (10:15)"
+    assert text(card, "dose") == "Started 10:00 · dose not recorded (due 10:15)"
     assert text(card, "bp") == "⚠ BP pre-dose overdue since 10:10"
     card_data = card.card()
     assert card_data is not None

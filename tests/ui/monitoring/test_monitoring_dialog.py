@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QCheckBox, QComboBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -192,3 +192,35 @@ def test_an_extra_reading_can_be_added_and_is_saved(
     assert "BP 150/95 is above 140/90" in dialog.status_text()
     form = records.load_record(clinic.db, NURSE, spravato)
     assert [(r.label, r.systolic) for r in form.readings if not r.scheduled] == [("Extra 1", "150")]
+
+
+def test_devices_and_lot_are_asked_only_of_a_type_dosed_in_devices(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    """A user trial: the IV record asked for "Devices" and "Lot"; they belong to a type whose
+    catalogue has ``[dose] device_mg`` (Spravato's nasal devices) only."""
+    iv = booking.book(
+        clinic.db,
+        SYSTEM,
+        BookingRequest(
+            patient_id=clinic.ids["Ada Lovelace"],
+            sessions=(
+                clinic.session(
+                    "iv_infusion",
+                    WED,
+                    "13:00",
+                    {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"},
+                ),
+            ),
+        ),
+        now=dt.datetime(2026, 11, 24, 18, 0, tzinfo=dt.UTC),
+    ).appointment_ids[0]
+    shown = _dialog(qtbot, clinic, spravato, "10:12")
+    assert shown.sheet.uses_devices
+    assert shown._devices.isVisible()
+    assert shown._lot.isVisible()
+    hidden = _dialog(qtbot, clinic, iv, "13:12")
+    assert not hidden.sheet.uses_devices
+    assert not hidden._devices.isVisible()
+    assert not hidden._lot.isVisible()
+    assert "Devices" not in [label.text() for label in hidden.findChildren(QLabel)]
