@@ -44,7 +44,9 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
     tz = ZoneInfo(listed.timezone)
     blocks: list[PrintBlock] = []
     if not listed.rows:
-        blocks.append(PrintBlock(fill("notice.html", text="No calls due: no visits to confirm on this day.")))
+        blocks.append(
+            PrintBlock(fill("notice.html", text="No calls due: no visits to confirm on this day."))
+        )
     for row in listed.rows:
         checks = [
             ("&#9746; " if item.ticked else "&#9744; ") + html.escape(item.name)
