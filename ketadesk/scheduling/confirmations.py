@@ -140,6 +140,19 @@ def all_done(statuses: Iterable[str]) -> bool:
     return all(s != NOT_CALLED for s in statuses)
 
 
+def calls_progress(statuses: Iterable[str]) -> str:
+    """Where a list of calls stands, in words: "no calls due" when it has no row (nothing to
+    call is not the same as everything called), "3 visits, all called", "3 visits, 1 to call"."""
+    listed = list(statuses)
+    if not listed:
+        return "no calls due"
+    visits = f"{len(listed)} visit{'' if len(listed) == 1 else 's'}"
+    left = sum(1 for s in listed if s == NOT_CALLED)
+    if not left:
+        return f"{visits}, {'called' if len(listed) == 1 else 'all called'}"
+    return f"{visits}, {left} to call"
+
+
 def arrival_state(
     status: str,
     start: dt.datetime,

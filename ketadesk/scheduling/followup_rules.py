@@ -30,6 +30,7 @@ from ketadesk.scheduling.catalog import (
 from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.scheduling.statuses import (
     AFTER_SESSION_STATUSES,
+    ATTENDED_STATUSES,
     BEFORE_SESSION_STATUSES,
     NOT_HELD_STATUSES,
 )
@@ -309,6 +310,47 @@ def snooze_default(
         if intervals:
             return calendar.local(intervals[0].start)
     return None
+
+
+def awaiting_check_in(status: str | None) -> bool:
+    """Whether a session (``status``; None: no session) is still waiting for its patient: a
+    follow-up collected at check-in (a PHQ-9) waits with it."""
+    return status is not None and status not in ATTENDED_STATUSES
+
+
+def check_in_deadline(
+    deadline: dt.datetime | None, status: str | None, ends_at: dt.datetime | None
+) -> dt.datetime | None:
+    """When a follow-up collected at check-in (the PHQ-9 before each dose) turns overdue.
+
+    Once the patient is checked in it is late from the session's start (the stored
+    ``deadline``): they are there, ask now.  Before that it waits for them, and turns overdue
+    only when the session's planned end (``ends_at``) has passed without a check-in: the
+    session happened, or should have, without it."""
+    if not awaiting_check_in(status) or ends_at is None:
+        return deadline
+    return ends_at if deadline is None else max(deadline, ends_at)
+
+
+def due_text(due: dt.datetime, deadline: dt.datetime | None, now: dt.datetime) -> str:
+    """When a follow-up is due, as the queue's Due column says it (local times).
+
+    A follow-up that may be done over several days (the REMS form: from the session's end to
+    the end of the 7th calendar day after it) is due *by* its last day from its first day on
+    ("by end of Tue Dec 1", the session's date + 7, never the day after), and from its first
+    day to its last before then; otherwise it is due when it is due ("Wed Nov 25 07:30")."""
+    if deadline is None or deadline <= due or _same_day(due, deadline):
+        return moment_text(due)
+    if due.date() <= now.astimezone(due.tzinfo).date():
+        return f"by {moment_text(deadline)}"
+    return f"{moment_text(due)} to {moment_text(deadline)}"
+
+
+def _same_day(due: dt.datetime, deadline: dt.datetime) -> bool:
+    """Whether ``deadline`` ends the day ``due`` falls on (local times; midnight is the end of
+    the day before)."""
+    last = deadline - _INSTANT if deadline.hour == 0 and deadline.minute == 0 else deadline
+    return last.date() == due.date()
 
 
 def moment_text(moment: dt.datetime) -> str:

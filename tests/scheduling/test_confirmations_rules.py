@@ -14,6 +14,7 @@ from ketadesk.scheduling.confirmations import (
     NO_SHOW_CANDIDATE,
     all_done,
     arrival_state,
+    calls_progress,
     confirmation_day,
     parse_confirmation_settings,
 )
@@ -81,3 +82,19 @@ def test_the_defaults_match_clinic_toml() -> None:
 
     given = read_toml(config_dir() / "clinic.toml")["confirmations"]
     assert parse_confirmation_settings(given) == parse_confirmation_settings(None)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ((), "no calls due"),
+        (("confirmed",), "1 visit, called"),
+        (("confirmed", "cancelled"), "2 visits, all called"),
+        (("not_called",), "1 visit, 1 to call"),
+        (("confirmed", "not_called", "not_called"), "3 visits, 2 to call"),
+    ],
+)
+def test_the_calls_progress_tells_none_due_from_all_called(
+    statuses: tuple[str, ...], expected: str
+) -> None:
+    assert calls_progress(statuses) == expected

@@ -18,8 +18,10 @@ from ketadesk.scheduling.catalog import FollowUpRule
 from ketadesk.scheduling.followup_rules import (
     Section,
     adverse_event_follow_up,
+    check_in_deadline,
     completion_follow_up,
     countdown_text,
+    due_text,
     next_business_day,
     reattempt_at,
     section_of,
@@ -310,3 +312,49 @@ def test_stage_ranges_count_the_sessions_that_follow_each_dose(catalog: Catalog)
         ("Preparation", 1, 2),
         ("Dosing", 3, 8),
     ]
+
+
+# -- what the queue says -------------------------------------------------------------------------
+
+
+def test_the_rems_form_is_due_by_the_end_of_the_session_date_plus_seven(
+    catalog: Catalog, calendar: ClinicCalendar
+) -> None:
+    """DOMAIN.md: the REMS form's last day is the session's date + 7; print that date, not the
+    day after (its deadline is the midnight that ends it)."""
+    start, end = at(calendar, WED, "10:00"), at(calendar, WED, "12:30")
+    (form,) = [
+        f
+        for f in session_follow_ups(
+            catalog.session_types["spravato"], start, end, "completed", calendar
+        )
+        if f.kind == "rems_form"
+    ]
+    due, deadline = calendar.local(form.due), calendar.local(form.deadline or form.due)
+    assert due_text(due, deadline, calendar.local(end)) == "by end of Wed Dec 2"
+    # Before it can be done (a snooze to Monday): from then to its last day.
+    monday = calendar.local(at(calendar, MON, "07:30"))
+    assert due_text(monday, deadline, calendar.local(end)) == "Mon Nov 30 07:30 to end of Wed Dec 2"
+    # Due and late on one day (a next-day call), or at one moment (a PHQ-9): the moment.
+    friday = calendar.local(at(calendar, FRI, "07:30"))
+    closes = calendar.local(at(calendar, FRI, "17:00"))
+    assert due_text(friday, closes, calendar.local(end)) == "Fri Nov 27 07:30"
+    assert due_text(friday, None, calendar.local(end)) == "Fri Nov 27 07:30"
+    assert due_text(friday, friday, calendar.local(end)) == "Fri Nov 27 07:30"
+
+
+@pytest.mark.parametrize(
+    ("status", "late_from"),
+    [
+        ("booked", "12:30"),  # waits for the patient: late once the session is over
+        ("checked_in", "10:00"),  # the patient is in: late from the session's start
+        ("in_progress", "10:00"),
+        ("completed", "10:00"),
+        (None, "10:00"),  # no session: as stored
+    ],
+)
+def test_a_check_in_follow_up_waits_for_the_check_in(
+    calendar: ClinicCalendar, status: str | None, late_from: str
+) -> None:
+    start, end = at(calendar, WED, "10:00"), at(calendar, WED, "12:30")
+    assert check_in_deadline(start, status, end) == at(calendar, WED, late_from)

@@ -21,7 +21,10 @@ from ketadesk.scheduling.followup_rules import (
     SECTION_TITLES,
     URGENT,
     Section,
+    awaiting_check_in,
+    check_in_deadline,
     countdown_text,
+    due_text,
     kind_label,
     section_of,
     snooze_default,
@@ -61,6 +64,8 @@ class FollowUpItem:
     due: dt.datetime
     deadline: dt.datetime | None
     countdown: str
+    #: When it is due, in words: "by end of Tue Dec 1" for a REMS form (followup_rules.due_text).
+    due_text: str
     priority: str
     status: str
     assignee_role: str
@@ -213,6 +218,8 @@ def _queue(
             Patient.phone,
             SessionType.name,
             Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
             Resource.name,
         )
         .join(Patient, Patient.id == FollowUp.patient_id)
@@ -249,17 +256,28 @@ def _queue(
         )
     sections: dict[Section, list[FollowUpItem]] = {s: [] for s in Section}
     proposed_snooze = snooze_default(now, calendar, settings.upcoming_days + 1)
-    for f, first, last, chart, phone, type_name, starts_at, staff_name in rows:
+    for f, first, last, chart, phone, type_name, starts_at, ends_at, visit, staff_name in rows:
         due = f.due_at
         if f.status == "snoozed" and f.snoozed_until is not None and f.snoozed_until > due:
             due = f.snoozed_until
         deadline = f.deadline_at
+        # A PHQ-9 waits for its patient's check-in: not overdue while they are not yet in.
+        waiting = f.kind in at_check_in and awaiting_check_in(visit)
+        stored = deadline
+        if waiting:
+            deadline = check_in_deadline(deadline, visit, ends_at)
         snoozed = f.status == "snoozed" and f.snoozed_until is not None and f.snoozed_until > now
         if snoozed and deadline is not None and deadline <= now:
             # Put aside on purpose: not overdue until the snooze runs out, even past its
             # deadline (a deadline still ahead keeps counting).
             deadline = None
         section = section_of(now, due, deadline, calendar, settings.upcoming_days)
+        if waiting and section is not Section.OVERDUE:
+            # Counted to the session's start until it begins, then to the patient's arrival.
+            late = stored is not None and stored <= now
+            countdown = "due at check-in" if late else countdown_text(now, due, stored, calendar)
+        else:
+            countdown = countdown_text(now, due, deadline, calendar)
         if section is Section.LATER or (section is Section.UPCOMING and f.kind in at_check_in):
             continue
         tried = attempts.get(f.id, [])
@@ -286,7 +304,12 @@ def _queue(
                 section=section,
                 due=calendar.local(due),
                 deadline=calendar.local(f.deadline_at) if f.deadline_at else None,
-                countdown=countdown_text(now, due, deadline, calendar),
+                countdown=countdown,
+                due_text=due_text(
+                    calendar.local(due),
+                    calendar.local(deadline) if deadline is not None else None,
+                    now,
+                ),
                 priority=f.priority,
                 status=f.status,
                 assignee_role=f.assignee_role,

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog
 from ketadesk.scheduling.catalog import ProtocolSpec
 from ketadesk.scheduling.dates import short_date
-from ketadesk.scheduling.followup_rules import kind_label
+from ketadesk.scheduling.followup_rules import check_in_deadline, kind_label
 from ketadesk.scheduling.gating import (
     check_gates,
     consent_lapses_on,
@@ -368,6 +368,8 @@ def patient_record(
                 FollowUp.status,
                 Appointment.starts_at,
                 SessionType.name,
+                Appointment.status,
+                Appointment.ends_at,
             )
             .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
             .outerjoin(SessionType, SessionType.id == Appointment.session_type_id)
@@ -471,6 +473,12 @@ def patient_record(
         )
         for series_id, status, planned, code, name in series_rows
     )
+    at_check_in = {
+        rule.kind
+        for spec in catalog.session_types.values()
+        for rule in spec.followups
+        if rule.before_session
+    }
     follow_ups = tuple(
         OpenFollowUp(
             id=f_id,
@@ -478,7 +486,12 @@ def patient_record(
             kind_label=kind_label(kind),
             due=due.astimezone(tz),
             deadline=deadline.astimezone(tz) if deadline is not None else None,
-            overdue=(deadline or due) < moment,
+            # A PHQ-9 at check-in waits for the patient (followup_rules.check_in_deadline).
+            overdue=(
+                (check_in_deadline(deadline, visit, ends) if kind in at_check_in else deadline)
+                or due
+            )
+            < moment,
             priority=priority,
             assignee_role=role,
             session=(
@@ -488,7 +501,19 @@ def patient_record(
             ),
             status=status,
         )
-        for f_id, kind, due, deadline, priority, role, status, starts, type_name in follow_rows
+        for (
+            f_id,
+            kind,
+            due,
+            deadline,
+            priority,
+            role,
+            status,
+            starts,
+            type_name,
+            visit,
+            ends,
+        ) in follow_rows
     )
     counts = Counter(instrument for instrument, _score, _taken in measure_rows)
     measures = tuple(

@@ -13,6 +13,7 @@ import html
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from ketadesk.scheduling.confirmations import calls_progress
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.confirmations.calls import ConfirmationList, list_confirmations
 from ketadesk.services.printing.layout import PrintBlock, PrintLayout, fill, long_date, template
@@ -43,7 +44,9 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
     tz = ZoneInfo(listed.timezone)
     blocks: list[PrintBlock] = []
     if not listed.rows:
-        blocks.append(PrintBlock(fill("notice.html", text="No visits to confirm on this day.")))
+        blocks.append(
+            PrintBlock(fill("notice.html", text="No calls due: no visits to confirm on this day."))
+        )
     for row in listed.rows:
         checks = [
             ("&#9746; " if item.ticked else "&#9744; ") + html.escape(item.name)
@@ -74,11 +77,10 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
                 )
             )
         )
-    left = listed.left_to_call
-    done = "all called" if listed.all_done else f"{left} to call"
+    progress = calls_progress(r.status for r in listed.rows)
     return PrintLayout(
         clinic_name=listed.clinic_name,
-        title=f"Confirmation calls: {long_date(listed.day)} ({len(listed.rows)}, {done})",
+        title=f"Confirmation calls: {long_date(listed.day)} ({progress})",
         printed_at=sheet.printed_at,
         css=template("style.css").template,
         blocks=tuple(blocks),

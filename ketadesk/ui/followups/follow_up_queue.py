@@ -148,7 +148,7 @@ def item_text(item: FollowUpItem, column: Column) -> str:
     if column is Column.FOLLOW_UP:
         return ("URGENT · " if item.urgent else "") + item.kind_label
     if column is Column.DUE:
-        return _when(item.due)
+        return item.due_text
     if column is Column.COUNTDOWN:
         return item.countdown
     if column is Column.ATTEMPTS:
@@ -301,7 +301,7 @@ class FollowUpQueueModel(QAbstractItemModel):
 
     def _tooltip(self, item: FollowUpItem) -> str:
         lines = [f"{item.kind_label} for {item.patient_name} ({item.chart_number})"]
-        lines.append(f"Due {_when(item.due)}")
+        lines.append(f"Due {item.due_text}")
         if item.deadline is not None:
             lines.append(f"Deadline {_when(item.deadline)} ({item.countdown})")
         if item.phone:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from ketadesk.services.booking import booking
 from ketadesk.services.common.context import Actor, InvalidFields, PermissionDenied
 from ketadesk.services.confirmations import calls
+from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.store import changes
 from ketadesk.store.models import Appointment, AuditEvent, ConfirmationCall
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -177,3 +178,21 @@ def test_the_day_sheet_shows_the_checklist_as_ticked(clinic: SmallClinic) -> Non
     assert "&#9746;&nbsp;Ride home" in text
     assert "&#9744;&nbsp;Fasting" in text
     assert "Pickup <b>11:05</b>" in text
+
+
+def test_the_call_sheet_tells_no_calls_due_from_all_called(clinic: SmallClinic) -> None:
+    """A day with nothing to confirm printed "(0, all called)" (a front-desk trial): nothing due
+    is not everything called."""
+    empty = call_sheet_layout(call_sheet(clinic.db, now=NOW))
+    assert empty.title.endswith("(no calls due)")
+    assert "all called" not in empty.title
+    assert "No calls due" in empty.blocks[0].html
+
+    ada = _book(clinic, "Ada Lovelace", "Room 1", "Monitor 1", "09:00")
+    mary = _book(clinic, "Mary Seacole", "Room 2", "Monitor 2", "11:00")
+    sheet = call_sheet_layout(call_sheet(clinic.db, now=NOW))
+    assert sheet.title.endswith("(2 visits, 2 to call)")
+    calls.record_call(clinic.db, FRONT_DESK, ada, "confirmed", now=NOW)
+    calls.record_call(clinic.db, FRONT_DESK, mary, "left_message", now=NOW)
+    sheet = call_sheet_layout(call_sheet(clinic.db, now=NOW))
+    assert sheet.title.endswith("(2 visits, all called)")

@@ -328,6 +328,10 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
         ("rems_form", "due in 5 days"),
     ]
     call, form = queue.due_today
+    # Due by the end of Wed Nov 25 + 7 days (DOMAIN.md: that date, not the day after); the
+    # queue's Due column showed the session's end.
+    assert form.due_text == "by end of Wed Dec 2"
+    assert call.due_text == "Fri Nov 27 07:30"
     assert call.patient_name == "Lovelace, Ada"
     assert call.chart_number == "BT-1"
     assert call.assignee_name == "Nurse Kim"
@@ -350,6 +354,27 @@ def test_a_phq9_joins_the_queue_on_the_day_of_its_session(clinic: SmallClinic) -
     assert [(i.kind, i.section, i.countdown) for i in queue.items] == [
         ("phq9", Section.DUE_TODAY, "due today by 10:00")
     ]
+    # Past its start, the patient not checked in: it waits for them (a trial's queue had it
+    # overdue before the patient had arrived).
+    waiting = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(WED, "10:20"))
+    assert [(i.section, i.countdown) for i in waiting.items] == [
+        (Section.DUE_TODAY, "due at check-in")
+    ]
+    # The session's planned end passed without a check-in: it happened without its PHQ-9.
+    end = clinic.at(WED, "10:00") + dt.timedelta(
+        minutes=clinic.catalog.session_types["spravato"].total_minutes
+    )
+    missed = follow_up_queue(clinic.db, SYSTEM, now=end + dt.timedelta(minutes=5))
+    assert [(i.section, i.countdown) for i in missed.items] == [
+        (Section.OVERDUE, "overdue by 5 mins")
+    ]
+
+
+def test_a_phq9_is_overdue_once_its_patient_is_checked_in_late(clinic: SmallClinic) -> None:
+    appointment = _book(clinic, "spravato", WED, SPRAVATO)
+    appointment_changes.change_status(
+        clinic.db, NURSE, appointment, "check_in", now=clinic.at(WED, "10:20")
+    )
     late = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(WED, "10:20"))
     assert [(i.section, i.countdown) for i in late.items] == [
         (Section.OVERDUE, "overdue by 20 mins")

@@ -283,3 +283,27 @@ def test_a_patient_with_no_sessions(clinic: SmallClinic) -> None:
     screening = next(f for f in record.gating if f.label == "Screening")
     assert screening.value == "Pending"
     assert screening.ok is False
+
+
+@pytest.mark.parametrize(("status", "overdue"), [("booked", False), ("checked_in", True)])
+def test_a_phq9_is_overdue_on_the_record_only_once_its_patient_is_in(
+    clinic: SmallClinic, status: str, overdue: bool
+) -> None:
+    """Ada's 13:30 Spravato session, at 14:00: her PHQ-9 (due at its start) waits for her
+    check-in while she has not arrived, and is late once she is in (a front-desk trial saw it
+    overdue before the patient had come)."""
+    appointment = _add(clinic, "Ada Lovelace", "spravato", TUE24, "13:30", status)
+    with clinic.db.write() as session:
+        session.add(
+            FollowUp(
+                patient_id=clinic.ids["Ada Lovelace"],
+                appointment_id=appointment,
+                kind="phq9",
+                due_at=clinic.at(TUE24, "13:30"),
+                deadline_at=clinic.at(TUE24, "13:30"),
+                assignee_role="nurse",
+                status="open",
+            )
+        )
+    record = patient_record(clinic.db, NURSE, clinic.ids["Ada Lovelace"], now=NOW)
+    assert [(f.kind, f.overdue) for f in record.follow_ups] == [("phq9", overdue)]

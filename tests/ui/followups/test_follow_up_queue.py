@@ -117,14 +117,16 @@ def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     ready_for_discharge(owed.db, _grace_spravato(owed))  # what completing asks
     appointment_changes.change_status(owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW)
     counts: list[dict[str, int]] = []
-    view = FollowUpQueueView(Desk(owed.db, NURSE, Clock(NOW)))
+    clock = Clock(NOW)
+    view = FollowUpQueueView(Desk(owed.db, NURSE, clock))
     qtbot.addWidget(view)
     view.counts_changed.connect(counts.append)
     _refresh(qtbot, view)
-    assert _rows(view, Section.OVERDUE) == [
-        ("Lovelace, Ada (BT-1)", "PHQ-9", "overdue by 1 hour"),
-    ]
+    # Ada's 09:00 infusion has begun without her: her PHQ-9 waits for her check-in, overdue
+    # only once she is in (or her session is over); a trial's queue had it overdue already.
+    assert _rows(view, Section.OVERDUE) == []
     assert _rows(view, Section.DUE_TODAY) == [
+        ("Lovelace, Ada (BT-1)", "PHQ-9", "due at check-in"),
         ("Hopper, Grace (BT-2)", "PHQ-9", "due today by 11:00"),
         ("Turing, Alan (DAY-1)", "PHQ-9", "due today by 13:30"),
         ("Hopper, Grace (BT-2)", "REMS monitoring form", "due in 7 days"),
@@ -132,14 +134,44 @@ def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     assert ("Turing, Alan (DAY-1)", "Next-day call", "due tomorrow") in _rows(
         view, Section.UPCOMING
     )
-    assert counts == [{"overdue": 1, "due_today": 3, "upcoming": 2, "urgent": 0}]
-    # Overdue reads red; the REMS form says what its monitoring record still lacks.
+    assert counts == [{"overdue": 0, "due_today": 4, "upcoming": 2, "urgent": 0}]
+    # The REMS form is due by the end of the session's date + 7 (DOMAIN.md: print that date,
+    # not the day after); its Due column showed the session's end.  It says what its
+    # monitoring record still lacks.
+    today = view.model.section_index(Section.DUE_TODAY)
+    assert view.model.index(3, Column.DUE, today).data() == "by end of Tue Dec 1"
+    assert "Due by end of Tue Dec 1" in view.model.index(3, 0, today).data(
+        Qt.ItemDataRole.ToolTipRole
+    )
+    assert view.model.index(0, Column.DUE, today).data() == "Tue Nov 24 09:00"
+    form = view.model.index(3, Column.DETAILS, today)
+    assert form.data().startswith("Form still needs: ")
+    assert "who monitored" in form.data()  # completing asked for the discharge time
+
+    # Ada checks in at 10:20: her PHQ-9, late since 09:00, is overdue now, and reads red.
+    appointment_changes.change_status(
+        owed.db, NURSE, _ada_infusion(owed), "check_in", now=owed.at(TUESDAY, "10:20")
+    )
+    clock.now = owed.at(TUESDAY, "10:25")
+    _refresh(qtbot, view)
+    assert _rows(view, Section.OVERDUE) == [
+        ("Lovelace, Ada (BT-1)", "PHQ-9", "overdue by 1 hour"),
+    ]
     overdue = view.model.section_index(Section.OVERDUE)
     color = view.model.index(0, Column.COUNTDOWN, overdue).data(Qt.ItemDataRole.ForegroundRole)
     assert color == QColor(OVERDUE_COLORS[False])
-    form = view.model.index(2, Column.DETAILS, view.model.section_index(Section.DUE_TODAY))
-    assert form.data().startswith("Form still needs: ")
-    assert "who monitored" in form.data()  # completing asked for the discharge time
+
+
+def _ada_infusion(clinic: SmallClinic) -> int:
+    with clinic.db.read() as session:
+        found = session.scalar(
+            select(Appointment.id).where(
+                Appointment.patient_id == clinic.ids["Ada Lovelace"],
+                Appointment.starts_at == clinic.at(TUESDAY, "09:00"),
+            )
+        )
+    assert found is not None
+    return found
 
 
 def _grace_spravato(clinic: SmallClinic) -> int:
@@ -261,7 +293,7 @@ def test_filters_and_opening_a_patient(qtbot: QtBot, owed: SmallClinic) -> None:
     view.assignee_filter.setCurrentIndex(view.assignee_filter.findData("therapist"))
     _wait(qtbot, view)
     assert view.items() == ()
-    assert view.counts["due_today"] == 2  # the left panel's counts stay unfiltered
+    assert view.counts["due_today"] == 3  # the left panel's counts stay unfiltered
     view.assignee_filter.setCurrentIndex(0)
     _wait(qtbot, view)
     (call,) = view.items()
