@@ -90,17 +90,17 @@ def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         if args.weekdays and not args.other_days:
             _refuse_closed_weekdays(opened.db, args.weekdays, args.command)
         today, now = clinic_now(opened.db, args.today)
-    except BaseException:
+        proposal = propose_series(
+            opened.db,
+            chart=args.patient,
+            protocol=args.protocol,
+            start=args.start,
+            wishes=wishes_from(args),
+            today=today,
+        )
+    except BaseException:  # a refused plan too: no connection is left open behind it
         opened.db.dispose()
         raise
-    proposal = propose_series(
-        opened.db,
-        chart=args.patient,
-        protocol=args.protocol,
-        start=args.start,
-        wishes=wishes_from(args),
-        today=today,
-    )
     return opened.db, proposal, now
 
 

@@ -12,10 +12,11 @@ still written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +84,17 @@ def check_output(path: Path) -> None:
         raise CommandError(problem)
 
 
-def _open(url: str) -> Any:
+@contextlib.contextmanager
+def _opened(url: str) -> Iterator[Any]:
+    """The clinic's database for one command, its connections closed when the command is done
+    (a PostgreSQL server kept them idle until the process ended)."""
     from ketadesk.services.clinic.clinic_setup import open_clinic
 
-    return open_clinic(url).db
+    db = open_clinic(url).db
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 def _print(
@@ -157,9 +165,9 @@ def _day(args: argparse.Namespace) -> int:
     printed = _day_from_file(args, began, detail)
     if printed is not None:
         return printed
-    db = _open(args.db)
-    sheet = day_sheet(db, args.date, by=args.by, use_initials=args.initials)
-    return _print(day_sheet_layout(sheet), args, began, db, "day sheet", detail)
+    with _opened(args.db) as db:
+        sheet = day_sheet(db, args.date, by=args.by, use_initials=args.initials)
+        return _print(day_sheet_layout(sheet), args, began, db, "day sheet", detail)
 
 
 def _day_from_file(args: argparse.Namespace, began: float, detail: str) -> int | None:
@@ -201,15 +209,15 @@ def _card(args: argparse.Namespace) -> int:
     from ketadesk.services.common.context import NotFound
     from ketadesk.services.printing.card import appointment_card, card_layout
 
-    db = _open(args.db)
-    try:
-        card = appointment_card(db, args.patient)
-    except NotFound as err:
-        raise CommandError(str(err)) from None
-    detail = f"chart {args.patient}"
-    return _print(
-        card_layout(card), args, began, db, "appointment card", detail, chart=args.patient
-    )
+    with _opened(args.db) as db:
+        try:
+            card = appointment_card(db, args.patient)
+        except NotFound as err:
+            raise CommandError(str(err)) from None
+        detail = f"chart {args.patient}"
+        return _print(
+            card_layout(card), args, began, db, "appointment card", detail, chart=args.patient
+        )
 
 
 def _calls(args: argparse.Namespace) -> int:
@@ -217,10 +225,10 @@ def _calls(args: argparse.Namespace) -> int:
     check_output(args.out)
     from ketadesk.services.printing.call_list import call_list, calls_layout
 
-    db = _open(args.db)
-    calls = call_list(db, args.date)
-    detail = short_date(args.date, year=True)
-    return _print(calls_layout(calls), args, began, db, "call list", detail)
+    with _opened(args.db) as db:
+        calls = call_list(db, args.date)
+        detail = short_date(args.date, year=True)
+        return _print(calls_layout(calls), args, began, db, "call list", detail)
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -238,20 +246,20 @@ def _record(args: argparse.Namespace) -> int:
         session_record_sheet,
     )
 
-    db = _open(args.db)
-    try:
-        appointment = args.appointment
-        if appointment is None:
-            appointment = find_session(db, args.patient, args.date)
-        sheet = session_record_sheet(db, command_line_actor(), appointment)
-    except ServiceError as err:
-        raise CommandError(str(err)) from None
-    return _print(
-        session_record_layout(sheet),
-        args,
-        began,
-        db,
-        "session record",
-        f"appointment #{appointment}",
-        appointment_id=appointment,
-    )
+    with _opened(args.db) as db:
+        try:
+            appointment = args.appointment
+            if appointment is None:
+                appointment = find_session(db, args.patient, args.date)
+            sheet = session_record_sheet(db, command_line_actor(), appointment)
+        except ServiceError as err:
+            raise CommandError(str(err)) from None
+        return _print(
+            session_record_layout(sheet),
+            args,
+            began,
+            db,
+            "session record",
+            f"appointment #{appointment}",
+            appointment_id=appointment,
+        )

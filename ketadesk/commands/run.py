@@ -516,9 +516,9 @@ def _on_clinic_opened(
 
 
 def _discard(dialog: SignInDialog) -> None:
-    """Take the early sign-in dialog away without it closing the window."""
-    with contextlib.suppress(RuntimeError, TypeError):
-        dialog.rejected.disconnect()
+    """Take the early sign-in dialog away without it closing the window: hidden, never
+    rejected (nothing here listens to ``rejected``; disconnecting a signal with no receivers
+    made PySide6 print "Failed to disconnect" at exit)."""
     dialog.hide()
     dialog.deleteLater()
 

@@ -39,6 +39,11 @@ from ketadesk.services.demo.rows import CHUNK, ID_TABLES, codes_of
 from ketadesk.store.models import ClinicSetting, Protocol, SessionType
 from ketadesk.store.patient_keys import email_key, phone_key
 
+#: Spravato patients who pay for themselves (no prior authorization on file), so that the demo
+#: shows the self-pay paths: the form's greyed authorization, the record's "Self-pay, none
+#: needed", a day sheet without PA units.  The first ones with a session ahead.
+SELF_PAY_PATIENTS = 2
+
 _VISIT_TABLES = (
     "appointment",
     "resource_hold",
@@ -62,6 +67,8 @@ class RowWriter(FollowUpRows):
         self.fees = parse_fee_settings(plan.settings.extra.get("fees"))
         #: The patients' own numbers given out so far: (area code, last two digits).
         self._patient_phones: set[tuple[str, int]] = set()
+        #: How many more Spravato patients with a session ahead pay for themselves.
+        self._self_pay_left = SELF_PAY_PATIENTS
 
     # -- the whole clinic --------------------------------------------------------------------
 
@@ -198,7 +205,7 @@ class RowWriter(FollowUpRows):
             "prior_auth_number": "",
             "prior_auth_expires_on": None,
             "prior_auth_sessions": None,
-            "self_pay": False,  # the demo's Spravato patients are on insurance
+            "self_pay": False,  # on insurance, but for SELF_PAY_PATIENTS of them
             "driver_name": "",
             "driver_phone": "",
             "contraindications": "",
@@ -233,6 +240,14 @@ class RowWriter(FollowUpRows):
             last_day = max(max(v.day for v in spravato), self.today)
             row["prior_auth_expires_on"] = last_day + days_of(rng.randint(30, 150))
             row["prior_auth_sessions"] = sum(v.active for v in spravato) + rng.randint(2, 10)
+            if self._self_pay_left and any(v.day >= self.today for v in spravato):
+                # (The numbers above were drawn all the same: the rest of the clinic is the
+                # one the same seed always gave.)
+                self._self_pay_left -= 1
+                row["self_pay"] = True
+                row["prior_auth_number"] = ""
+                row["prior_auth_expires_on"] = None
+                row["prior_auth_sessions"] = None
         if p.historical and max(v.day for v in p.visits) < self.today - days_of(180):
             row["active"] = False
         return row

@@ -142,6 +142,27 @@ def test_every_state_of_care_is_in_the_caseload(demo: Demo) -> None:
     assert {"active", "completed", "dropped"} <= {status for _, status in series}
 
 
+def test_two_spravato_patients_with_sessions_ahead_pay_for_themselves(demo: Demo) -> None:
+    spravato = select(SessionType.id).where(SessionType.code == "spravato").scalar_subquery()
+    with demo.db.read() as session:
+        self_pay = session.execute(
+            select(Patient.id, Patient.prior_auth_number, Patient.prior_auth_expires_on).where(
+                Patient.self_pay
+            )
+        ).all()
+        ahead = set(
+            session.scalars(
+                select(Appointment.patient_id).where(
+                    Appointment.session_type_id == spravato,
+                    Appointment.status == "booked",
+                )
+            )
+        )
+    assert len(self_pay) == 2
+    assert all(number == "" and expires is None for _, number, expires in self_pay)
+    assert {patient for patient, _, _ in self_pay} <= ahead
+
+
 def test_the_same_seed_and_day_give_the_same_clinic(demo: Demo, tmp_path: Path) -> None:
     again = tmp_path / "again.sqlite"
     other = tmp_path / "other.sqlite"

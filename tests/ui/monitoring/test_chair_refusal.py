@@ -5,7 +5,6 @@ set to a folder (docs/screenshots/ for the README's picture of the refusal)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 
@@ -14,40 +13,18 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from ketadesk.services.booking import booking
-from ketadesk.services.booking.booking import BookingRequest
-from ketadesk.services.common.context import SYSTEM, Actor
+from ketadesk.services.common.context import Actor
 from ketadesk.services.monitoring import records
 from ketadesk.store.models import GatingOverride, SessionRecord
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
 from tests.clinic_fixtures import SmallClinic
-
-WED = dt.date(2026, 11, 25)
-SPR = {
-    "room": "Room 3",
-    "monitor": "Monitor 3",
-    "oximeter": "Oximeter 1",
-    "nurse": "Nurse Kim",
-    "prescriber": "Dr Patel",
-}
-NURSE = Actor(user_id=None, username="kim", role="nurse")
-PRESCRIBER = Actor(user_id=None, username="patel", role="prescriber")
+from tests.ui.monitoring.spravato_day import NURSE, PRESCRIBER, WED, book_spravato
 
 
 @pytest.fixture
 def spravato(clinic: SmallClinic) -> int:
-    """Mary Seacole's Spravato session on Wednesday 25 Nov at 10:00 (dose 10:15)."""
-    result = booking.book(
-        clinic.db,
-        SYSTEM,
-        BookingRequest(
-            patient_id=clinic.ids["Mary Seacole"],
-            sessions=(clinic.session("spravato", WED, "10:00", SPR),),
-        ),
-        now=dt.datetime(2026, 11, 24, 18, 0, tzinfo=dt.UTC),
-    )
-    return result.appointment_ids[0]
+    return book_spravato(clinic)
 
 
 def _dialog(qtbot: QtBot, clinic: SmallClinic, appointment: int, actor: Actor) -> MonitoringDialog:

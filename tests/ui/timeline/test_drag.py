@@ -7,10 +7,8 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.booking import appointment_changes, booking
@@ -24,6 +22,7 @@ from ketadesk.ui.timeline.undo import ScheduleEditor
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, ready_to_start
 from tests.ui.conftest import NOW
+from tests.ui.timeline.drag_helpers import send_mouse
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 MARY_AT_NOON = {"room": "Room 3", "monitor": "Monitor 3", "nurse": "Nurse Kim"}
@@ -52,21 +51,7 @@ def view(qtbot: QtBot, clinic: SmallClinic, mary: int) -> Iterator[DayView]:
     v.hide()
 
 
-def _mouse(view: DayView, kind: QEvent.Type, pos: QPoint, held: bool = True) -> None:
-    button = Qt.MouseButton.LeftButton
-    if kind == QEvent.Type.MouseMove:
-        button = Qt.MouseButton.NoButton
-    buttons = Qt.MouseButton.LeftButton if held else Qt.MouseButton.NoButton
-    canvas = view.canvas()
-    event = QMouseEvent(
-        kind,
-        QPointF(pos),
-        QPointF(canvas.mapToGlobal(pos)),
-        button,
-        buttons,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(canvas, event)
+_mouse = send_mouse
 
 
 def _grab_and_move(view: DayView, qtbot: QtBot, appointment_id: int, to: QPoint) -> None:

@@ -18,10 +18,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -41,6 +40,7 @@ from ketadesk.ui.timeline.undo import ScheduleEditor
 from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic, build_small_clinic, extend_authorizations
 from tests.printing.test_print import pdf_pages
+from tests.ui.timeline.drag_helpers import send_mouse
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 SPRAVATO = {
@@ -144,19 +144,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> Asked:
     return answer
 
 
-def _mouse(view: WeekView, kind: QEvent.Type, pos: QPoint, held: bool = True) -> None:
-    button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
-    buttons = Qt.MouseButton.LeftButton if held else Qt.MouseButton.NoButton
-    canvas = view.canvas()
-    event = QMouseEvent(
-        kind,
-        QPointF(pos),
-        QPointF(canvas.mapToGlobal(pos)),
-        button,
-        buttons,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(canvas, event)
+_mouse = send_mouse
 
 
 def _drag_to(view: WeekView, week: Week, qtbot: QtBot, appointment_id: int, day: dt.date) -> QPoint:

@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.booking import booking
@@ -25,6 +23,7 @@ from ketadesk.services.schedule.week import week_schedule
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.ui.timeline.drag_helpers import send_mouse
 
 # The clock is injected: the Friday before the week the series is booked in.
 MONDAY = dt.date(2026, 12, 7)
@@ -72,19 +71,7 @@ def view(qtbot: QtBot, clinic: tuple[SmallClinic, list[int]]) -> Iterator[WeekVi
     widget.hide()
 
 
-def _mouse(view: WeekView, kind: QEvent.Type, pos: QPoint, held: bool = True) -> None:
-    button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
-    buttons = Qt.MouseButton.LeftButton if held else Qt.MouseButton.NoButton
-    canvas = view.canvas()
-    event = QMouseEvent(
-        kind,
-        QPointF(pos),
-        QPointF(canvas.mapToGlobal(pos)),
-        button,
-        buttons,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(canvas, event)
+_mouse = send_mouse
 
 
 def test_a_drag_a_day_after_the_last_dose_is_refused_naming_the_rule(

@@ -8,10 +8,8 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.booking import booking
@@ -30,6 +28,7 @@ from tests.services.staffed_day import (
     StaffedDay,
     build_staffed_day,
 )
+from tests.ui.timeline.drag_helpers import send_mouse
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 WEDNESDAY = dt.date(2026, 11, 25)
@@ -67,19 +66,7 @@ def view(qtbot: QtBot, staffed: StaffedDay) -> Iterator[WeekView]:
     widget.hide()
 
 
-def _mouse(view: WeekView, kind: QEvent.Type, pos: QPoint, held: bool = True) -> None:
-    button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
-    buttons = Qt.MouseButton.LeftButton if held else Qt.MouseButton.NoButton
-    canvas = view.canvas()
-    event = QMouseEvent(
-        kind,
-        QPointF(pos),
-        QPointF(canvas.mapToGlobal(pos)),
-        button,
-        buttons,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(canvas, event)
+_mouse = send_mouse
 
 
 def _target(view: WeekView, staffed: StaffedDay, day: dt.date, hhmm: str) -> QPoint:
