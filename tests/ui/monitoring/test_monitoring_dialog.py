@@ -4,13 +4,17 @@ going from "still missing" to "complete"."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
-from ketadesk.services.common.context import Actor
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.monitoring import records, rems
 from ketadesk.store.models import SessionRecord
 from ketadesk.ui.common.desk import Desk
