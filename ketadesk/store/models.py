@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -660,6 +661,19 @@ class ChangeCounter(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(default=_now)
 
 
+class ReferenceRevision(Base):
+    """One row that triggers move (migration 0018) whenever the rows a booking checks against
+    change: the configuration, resources, qualifications, shifts and closures.  A booking keeps
+    those rows between bookings while ``(value, token)`` stays the same (``store/reference.py``);
+    ``token`` is random, so a restored older file is never mistaken for the cached one."""
+
+    __tablename__ = "reference_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    token: Mapped[int] = mapped_column(BigInteger)
+
+
 # ---------------------------------------------------------------------------------------------
 # The waitlist (ASAP list): patients waiting for an earlier place
 
@@ -841,6 +855,7 @@ __all__ = [
     "Measurement",
     "Patient",
     "Protocol",
+    "ReferenceRevision",
     "ReminderConsent",
     "ReminderMessage",
     "Resource",

@@ -1,17 +1,22 @@
-"""The slow-changing rows a booking checks against on SQLite (the configuration, the
-resources, staff shifts and closures), kept between bookings on the database connection and
-validated inside each booking's own transaction.
+"""The slow-changing rows a booking checks against (the configuration, the resources, staff
+shifts and closures), kept between bookings on the database connection and validated inside
+each booking's own transaction by reading one row.
 
-SQLite's ``PRAGMA data_version`` changes whenever another connection (another workstation,
-another process, another ``Database`` in this one) has committed anything to the file since this
-connection last asked; writes on this very connection are watched by a commit listener, which
-drops the cached rows on every commit but a booking's (a booking writes none of these rows).
-So the cache holds exactly while nothing but bookings was written, wherever from, and costs a
-booking one pragma instead of five queries.  Closures are kept from a little before the first
-booking's time on (bookings lie in the future); a window before that is read directly.
+Triggers on those tables (migration 0018) move ``reference_revision`` in the same transaction as
+any change to them, whoever makes it (another workstation, a settings page, a ``sqlite3`` shell),
+so a booking keeps its cached rows while that row still says what it said when they were read:
+one small read instead of five queries, and the rows are rebuilt only after a real change.
+Bookings' own writes (appointments, holds...) do not move it, so four workstations booking at
+once keep their caches.  The row holds a counter and a random token, so a restored older file
+whose counter happens to meet the cached one is still told apart.
 
-PostgreSQL has no such cheap and sound signal (a revision counter kept by triggers would be
-one; it needs a schema change): bookings there read these rows every time, all in one round trip.
+SQLite: the read happens inside the ``BEGIN IMMEDIATE`` transaction, so nothing can change
+between it and the commit.  PostgreSQL: the booking first takes ``REFERENCE_LOCK`` shared (sent
+with the read, one round trip) and holds it to the end of its transaction, and the triggers take
+it exclusively before a change: a change waits for the bookings checking against the rows it
+changes, and a booking started meanwhile waits for it to commit and then reads the new revision.
+Closures are kept from a little before the first booking's time on (bookings lie in the future);
+a window before that is read directly.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, Text, bindparam, event, select
+from sqlalchemy import Connection, Table, Text, bindparam, select, text
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 
@@ -30,8 +35,8 @@ from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, 
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import CONFIG_ROWS, StoredConfig, config_from_rows
-from ketadesk.store.models import Closure, Resource, StaffShift
-from ketadesk.store.pipeline import read_together, utc
+from ketadesk.store.models import Closure, ReferenceRevision, Resource, StaffShift
+from ketadesk.store.pipeline import Read, read_together, utc
 from ketadesk.store.snapshot import QUALIFICATIONS, autoflush, calendar_of, load_calendar
 
 _RESOURCE = cast(Table, Resource.__table__)
@@ -75,17 +80,27 @@ _ALL_SHIFTS = select(
 # How far before the booking that filled the cache its closures reach: a booking's holds may
 # begin a little before its first session (preparation), never days before its "now".
 _CLOSURES_MARGIN = dt.timedelta(days=2)
-# Keys in the pooled connection's ``info`` (it lives as long as the SQLite connection does).
+# Key in the pooled connection's ``info`` (it lives as long as the database connection does).
 _CACHED = "ketadesk.reference"
-_BOOKING = "ketadesk.reference.booking"
-_WATCHED = "ketadesk.reference.watched"
+
+# PostgreSQL: the transaction-scoped advisory lock bookings hold shared and the reference
+# tables' triggers take exclusively (migration 0018 has the same number: one bigint, 'KETAREF1',
+# outside the int4 range of ``hashtext`` keys and apart from the (resource, day) two-key locks).
+REFERENCE_LOCK = 0x4B45544152454631
+SHARE_REFERENCE = text(f"SELECT pg_advisory_xact_lock_shared({REFERENCE_LOCK})")
+_REVISION_TABLE = cast(Table, ReferenceRevision.__table__)
+_REVISION = select(_REVISION_TABLE.c.value, _REVISION_TABLE.c.token).where(
+    _REVISION_TABLE.c.id == 1
+)
+
+Revision = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class Reference:
-    """What a booking checks against, as the file held it at ``data_version``."""
+    """What a booking checks against, as the database held it at ``revision``."""
 
-    data_version: int
+    revision: Revision | None  # None: read without a revision row; never kept
     config: StoredConfig
     resources: Mapping[int, ResourceInfo]  # every resource, active or not
     shifts: tuple[ShiftPattern, ...]
@@ -122,52 +137,38 @@ class Reference:
         )
 
 
-def _forget_unless_booking(conn: Connection) -> None:
-    """Commit listener: any commit on this connection but a booking's may have changed the
-    rows (``PRAGMA data_version`` does not count this connection's own writes)."""
-    info = conn.info
-    if not info.pop(_BOOKING, False):
-        info.pop(_CACHED, None)
-
-
-def _forget(conn: Connection) -> None:
-    conn.info.pop(_BOOKING, None)
-
-
-def _watch(engine: Engine) -> None:
-    if not event.contains(engine, "commit", _forget_unless_booking):
-        event.listen(engine, "commit", _forget_unless_booking)
-        event.listen(engine, "rollback", _forget)
-
-
-def booking_reference(session: Session, engine: Engine, *, now: dt.datetime) -> Reference:
+def booking_reference(session: Session, *, now: dt.datetime) -> Reference:
     """The configuration, resources, shifts and closures as committed now, read inside the
-    caller's booking transaction; marks the transaction as a booking.  ``engine``: the
-    database's own engine (``Database.engine``), whose commits, whatever the options they were
-    made with, are watched.
+    caller's booking transaction (the cached ones while the revision row has not moved).
 
-    SQLite: one pragma while nothing but bookings was written since this connection last read
-    them.  PostgreSQL: read afresh, all five in one round trip (``store/pipeline.py``)."""
+    PostgreSQL: also takes ``REFERENCE_LOCK`` shared to the end of the transaction, so the rows
+    stay as read until the booking commits (the caller need not lock the resources' rows)."""
     autoflush(session)
     conn = session.connection()
     since = now - _CLOSURES_MARGIN
-    if conn.dialect.name != "sqlite":
-        return _read(conn, 0, since)
+    reads: list[Read] = [(_REVISION, {})]
+    if conn.dialect.name == "postgresql":
+        reads.insert(0, (SHARE_REFERENCE, {}))
+    rows = read_together(conn, reads)[-1]
+    revision: Revision | None = (int(rows[0][0]), int(rows[0][1])) if rows else None
     info = conn.info
-    if not info.get(_WATCHED):
-        _watch(engine)
-        info[_WATCHED] = True
-    info[_BOOKING] = True
-    version = int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
     cached = info.get(_CACHED)
-    if isinstance(cached, Reference) and cached.data_version == version and cached.since <= since:
+    if (
+        revision is not None
+        and isinstance(cached, Reference)
+        and cached.revision == revision
+        and cached.since <= since
+    ):
         return cached
-    ref = _read(conn, version, since)
-    info[_CACHED] = ref
+    ref = _read(conn, revision, since)
+    if revision is not None:
+        info[_CACHED] = ref
+    else:
+        info.pop(_CACHED, None)
     return ref
 
 
-def _read(conn: Connection, version: int, since: dt.datetime) -> Reference:
+def _read(conn: Connection, revision: Revision | None, since: dt.datetime) -> Reference:
     config_rows, resource_rows, qualification_rows, shift_rows, closure_rows = read_together(
         conn,
         [
@@ -188,7 +189,7 @@ def _read(conn: Connection, version: int, since: dt.datetime) -> Reference:
         _BUILT[key] = built
     resources, shifts, closures = built
     return Reference(
-        data_version=version,
+        revision=revision,
         config=config_from_rows(config_rows),
         resources=resources,
         shifts=shifts,

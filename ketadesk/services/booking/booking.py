@@ -179,7 +179,7 @@ def book(
             # The configuration, resources, shifts and closures: on SQLite kept between
             # bookings while nothing else was written (checked here, inside this transaction),
             # on PostgreSQL read in one round trip.
-            ref = reference.booking_reference(session, db.engine, now=now)
+            ref = reference.booking_reference(session, now=now)
             config = ref.config
             catalog = config.catalog
             # Expired tentative holds are free: released before anything about the patient is

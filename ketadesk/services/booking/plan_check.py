@@ -1,15 +1,17 @@
 """Checking a plan against what is in the database, inside the writing transaction.
 
 Every write locks in one order, so two of them queue up instead of deadlocking: the existing
-appointments it changes (``appointment_changes.lock_appointments``, in id order), then the
-resources it will hold (in id order, below), then the patient (``check_patient_free``), and the
-change counter last (``store.changes.bump``, after a flush of every row the write adds).
+appointments it changes (``appointment_changes.lock_appointments``, in id order), then on
+PostgreSQL the reference rows (``store/reference.REFERENCE_LOCK`` shared: no resource, shift or
+closure changes before it commits) and the (resource, clinic day) pairs it will hold (in that
+order, below), then the patient (``check_patient_free``), and the change counter last
+(``store.changes.bump``, after a flush of every row the write adds).
 
 The no-double-booking guarantee lives here and in the database:
 - every write re-reads the holds it competes with *inside* its transaction and writes only if the
   plan still fits (SQLite: the transaction began IMMEDIATE, so no other writer can slip in between;
-  PostgreSQL: the resources involved are row-locked in id order first, which also serializes the
-  capacity count for shared resources);
+  PostgreSQL: the (resource, day) pairs involved are locked in order first, which also
+  serializes the capacity count for shared resources);
 - on PostgreSQL an exclusion constraint refuses overlapping exclusive holds whatever the code does.
 A plan that lost the race raises ``BookingConflict`` naming what took the slot; nothing is written,
 and the caller still holds its draft to re-plan.
@@ -68,7 +70,7 @@ from ketadesk.store.models import (
 )
 from ketadesk.store.pipeline import Read, read_together, utc
 from ketadesk.store.queries import LONGEST_BOOKING
-from ketadesk.store.reference import Reference
+from ketadesk.store.reference import SHARE_REFERENCE, Reference
 from ketadesk.store.snapshot import autoflush, epoch_seconds, load_calendar
 
 
@@ -123,14 +125,16 @@ _LOCK_RESOURCES = (
     .where(_RESOURCE.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_RESOURCE.c.id)
 )
-# PostgreSQL: the resources' rows are share-locked (in id order), so no one edits a resource
-# (its capacity, whether it is active) while a booking counts on it, yet bookings do not queue
+# PostgreSQL: no one edits a resource (its capacity, whether it is active), a shift or a
+# closure while a booking counts on it: every write that checks a plan holds
+# ``store/reference.REFERENCE_LOCK`` shared, which the triggers of those tables take
+# exclusively (migration 0018), and reads the resources after it (no row lock, so no page
+# written and no multixact shared by every booking of the same nurse).  Bookings do not queue
 # behind one another for it.  What they do queue on is a transaction-scoped advisory lock per
 # resource and clinic day the plan holds, taken in (resource, day) order: two plans can only
 # compete (an overlap, a shared resource's capacity) for the same resource on the same day, so
 # bookings of the same nurse on other days go ahead at once, and the capacity count cannot be
 # raced.  One order for every writer (all go through ``verify_plan``) keeps it free of deadlocks.
-_LOCK_RESOURCES_FOR_SHARE = _LOCK_RESOURCES.with_for_update(read=True)
 _LOCK_RESOURCE_DAYS = text(
     "SELECT pg_advisory_xact_lock(k.resource_id, k.day) FROM ("
     "SELECT resource_id, day FROM unnest(CAST(:resource_ids AS integer[]),"
@@ -155,11 +159,10 @@ _EXISTING_HOLDS = select(
 # statement still waits for its locks, and reads what was committed when it starts, as if sent
 # alone).  The ids are one array parameter (``= ANY``), not a list expanded into the statement.
 _IDS = bindparam("ids", type_=ARRAY(Integer))
-_SHARE_RESOURCES_ANY = (
+_RESOURCES_ANY = (
     select(*_LOCK_RESOURCES.selected_columns)
     .where(_RESOURCE.c.id == any_(_IDS))
     .order_by(_RESOURCE.c.id)
-    .with_for_update(read=True)
 )
 _EXISTING_HOLDS_ANY = select(*_EXISTING_HOLDS.selected_columns).where(
     _HOLD.c.active.is_(True),
@@ -183,20 +186,14 @@ _PATIENT_BOOKED = select(
 def _lock_resources(
     session: Session, ids: Iterable[int], known: Mapping[int, ResourceInfo] | None = None
 ) -> dict[int, ResourceInfo]:
-    """The resources of ``ids`` (those that exist), locked for the rest of the transaction.
-
-    On SQLite the transaction's IMMEDIATE lock already keeps every other writer out, so
-    resources ``known`` from the cache (``store/reference.py``, validated in this transaction)
-    need no read; PostgreSQL share-locks their rows here whatever is known (and
-    the (resource, day) locks of ``_resource_days`` serialize the bookings that compete).
-    """
+    """SQLite: the resources of ``ids`` (those that exist), unchanged for the rest of the
+    transaction (its IMMEDIATE lock keeps every other writer out), so resources ``known``
+    from the cache (``store/reference.py``, validated in this transaction) need no read."""
     wanted = sorted(set(ids))
     conn = session.connection()
-    postgresql = conn.dialect.name == "postgresql"
-    if known is not None and not postgresql and all(rid in known for rid in wanted):
-        return {rid: known[rid] for rid in wanted}
+    if known is not None:
+        return {rid: known[rid] for rid in wanted if rid in known}
     autoflush(session)
-    stmt = _LOCK_RESOURCES_FOR_SHARE if postgresql else _LOCK_RESOURCES
     return {
         rid: ResourceInfo(
             id=rid,
@@ -208,7 +205,7 @@ def _lock_resources(
             serves=frozenset(serves or ()),
         )
         for rid, kind, subkind, name, capacity, active, serves in conn.execute(
-            stmt, {"ids": wanted}
+            _LOCK_RESOURCES, {"ids": wanted}
         )
     }
 
@@ -229,26 +226,30 @@ def _locked_and_existing(
         return locked, _existing_holds(session, locked, window, ignore)
     autoflush(session)
     wanted = sorted({h.resource_id for h in holds})
-    resource_rows, _, hold_rows = read_together(
-        conn,
-        [
-            (_SHARE_RESOURCES_ANY, {"ids": wanted}),
-            (_LOCK_RESOURCE_DAYS, _resource_days(calendar, holds)),
-            (_EXISTING_HOLDS_ANY, {"ids": wanted, **_window(window)}),
-        ],
-    )
-    locked = {
-        rid: ResourceInfo(
-            id=rid,
-            kind=ResourceKind(kind),
-            subkind=subkind,
-            name=name,
-            capacity=capacity,
-            active=active,
-            serves=frozenset(serves or ()),
+    days = (_LOCK_RESOURCE_DAYS, _resource_days(calendar, holds))
+    holds_read = (_EXISTING_HOLDS_ANY, {"ids": wanted, **_window(window)})
+    if known is not None:
+        # The booking's reference rows, read under ``REFERENCE_LOCK`` (held shared since):
+        # no resource can change before this transaction ends.
+        _, hold_rows = read_together(conn, [days, holds_read])
+        locked = {rid: known[rid] for rid in wanted if rid in known}
+    else:
+        _, resource_rows, _, hold_rows = read_together(
+            conn,
+            [(SHARE_REFERENCE, {}), (_RESOURCES_ANY, {"ids": wanted}), days, holds_read],
         )
-        for rid, kind, subkind, name, capacity, active, serves in resource_rows
-    }
+        locked = {
+            rid: ResourceInfo(
+                id=rid,
+                kind=ResourceKind(kind),
+                subkind=subkind,
+                name=name,
+                capacity=capacity,
+                active=active,
+                serves=frozenset(serves or ()),
+            )
+            for rid, kind, subkind, name, capacity, active, serves in resource_rows
+        }
     existing = [
         (appointment_id, (rid, start, end, bool(exclusive), units))
         for appointment_id, rid, start, end, exclusive, units in hold_rows
@@ -327,8 +328,9 @@ def verify_plan(
     The holds must be the ones each session's type takes (``check_derived_holds``, raising
     ``HoldsMismatch``), whoever built the plan.  The rules are the scheduling package's
     (``Availability``), applied to the holds read inside this transaction; this function adds
-    only who is in the way, for the message.  ``known``: the resources as the caller has
-    already read them in this transaction; ``catalog``: the configuration as read in this
+    only who is in the way, for the message.  ``known``: the resources as
+    ``store/reference.booking_reference`` gave them in this transaction (which holds them
+    unchanged to its end); ``catalog``: the configuration as read in this
     transaction (read here when not given); ``expired_released``: the caller has released the
     expired tentative holds in this transaction already (``expiry.release_expired``).
     """

@@ -339,8 +339,9 @@ def test_a_shift_changed_elsewhere_stops_the_next_booking(clinic: SmallClinic) -
     _book(clinic, clinic.session("iv_infusion", THU, "10:00", IV_A))
 
 
-# On SQLite a booking keeps the configuration, resources, shifts and closures between bookings
-# (store/reference.py); a write from anywhere but another booking must still count at once.
+# A booking keeps the configuration, resources, shifts and closures between bookings
+# (store/reference.py, migration 0018); a write from anywhere but another booking must still
+# count at once.
 
 
 def _elsewhere(clinic: SmallClinic, *statements: Any) -> None:
