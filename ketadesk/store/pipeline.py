@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Executable, exc
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import Compiled
 
 # Each statement compiled once per dialect: the SQL text and the parameters' names.
@@ -71,3 +72,62 @@ def _compiled(conn: Connection, stmt: Executable) -> Compiled:
 def utc(value: dt.datetime) -> dt.datetime:
     """A driver's datetime as the models' ``UTCDateTime`` hands it back (aware, UTC)."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# Reads sent ahead, in one round trip, by a write that knows what it will read (a booking on
+# PostgreSQL: ``plan_check.prefetch_booking_reads``), kept on the Session (one transaction) until
+# the code that needs them asks: ``prefetched`` hands each back once, by statement and
+# parameters, or None (then the caller runs it as before).
+_PREFETCHED = "ketadesk.prefetched"
+
+
+def _key(stmt: Executable, params: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        id(stmt),
+        tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())),
+    )
+
+
+def prefetch(session: Session, reads: Sequence[Read]) -> None:
+    """Run ``reads`` now (in one round trip on PostgreSQL) and keep their rows for this
+    session's transaction.  The reads run in the order given, each after the locks the ones
+    before it took, exactly as they would run later on their own."""
+    keep(session, reads, read_together(session.connection(), reads))
+
+
+def keep(session: Session, reads: Sequence[Read], rows: Sequence[list[tuple[Any, ...]]]) -> None:
+    """Keep the rows of ``reads`` (run by the caller) for ``prefetched``."""
+    kept = session.info.setdefault(_PREFETCHED, {})
+    for (stmt, params), found in zip(reads, rows, strict=True):
+        kept[_key(stmt, params)] = found
+
+
+def same_reads(a: Sequence[Read], b: Sequence[Read]) -> bool:
+    """Whether two lists of reads are the same statements with the same parameters."""
+    return [_key(*r) for r in a] == [_key(*r) for r in b]
+
+
+def prefetched(
+    session: Session, stmt: Executable, params: Mapping[str, Any]
+) -> list[tuple[Any, ...]] | None:
+    """The rows ``prefetch`` read for this statement and parameters (once), else None."""
+    kept = session.info.get(_PREFETCHED)
+    if not kept:
+        return None
+    found: list[tuple[Any, ...]] | None = kept.pop(_key(stmt, params), None)
+    return found
+
+
+def read_or_prefetched(session: Session, reads: Sequence[Read]) -> list[list[tuple[Any, ...]]]:
+    """``read_together``, but the reads ``prefetch`` already made are not made again."""
+    found = [prefetched(session, stmt, params) for stmt, params in reads]
+    missing = [read for read, rows in zip(reads, found, strict=True) if rows is None]
+    if missing:
+        fresh = iter(read_together(session.connection(), missing))
+        found = [next(fresh) if rows is None else rows for rows in found]
+    return [rows for rows in found if rows is not None]
+
+
+def forget_prefetched(session: Session) -> None:
+    """This transaction changed what was read ahead (expired holds released): read it again."""
+    session.info.pop(_PREFETCHED, None)

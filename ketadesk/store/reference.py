@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -36,7 +36,15 @@ from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import CONFIG_ROWS, StoredConfig, config_from_rows
 from ketadesk.store.models import Closure, ReferenceRevision, Resource, StaffShift
-from ketadesk.store.pipeline import Read, read_together, utc
+from ketadesk.store.pipeline import (
+    Read,
+    forget_prefetched,
+    keep,
+    prefetch,
+    read_together,
+    same_reads,
+    utc,
+)
 from ketadesk.store.snapshot import QUALIFICATIONS, autoflush, calendar_of, load_calendar
 
 _RESOURCE = cast(Table, Resource.__table__)
@@ -137,34 +145,50 @@ class Reference:
         )
 
 
-def booking_reference(session: Session, *, now: dt.datetime) -> Reference:
+def booking_reference(
+    session: Session,
+    *,
+    now: dt.datetime,
+    ahead: Callable[[Reference], Sequence[Read]] | None = None,
+) -> Reference:
     """The configuration, resources, shifts and closures as committed now, read inside the
     caller's booking transaction (the cached ones while the revision row has not moved).
 
     PostgreSQL: also takes ``REFERENCE_LOCK`` shared to the end of the transaction, so the rows
-    stay as read until the booking commits (the caller need not lock the resources' rows)."""
+    stay as read until the booking commits (the caller need not lock the resources' rows).
+    ``ahead``: the reads the booking will make, given the reference; with a cached reference
+    they go to the server in the same round trip, after the lock and the revision, and are
+    kept for the checks that ask for them (``pipeline.prefetched``).  Should the revision have
+    moved and the reads made with the new reference differ, they are forgotten (and read
+    again by those checks, after the locks already taken)."""
     autoflush(session)
     conn = session.connection()
     since = now - _CLOSURES_MARGIN
     reads: list[Read] = [(_REVISION, {})]
     if conn.dialect.name == "postgresql":
         reads.insert(0, (SHARE_REFERENCE, {}))
-    rows = read_together(conn, reads)[-1]
-    revision: Revision | None = (int(rows[0][0]), int(rows[0][1])) if rows else None
     info = conn.info
     cached = info.get(_CACHED)
-    if (
-        revision is not None
-        and isinstance(cached, Reference)
-        and cached.revision == revision
-        and cached.since <= since
-    ):
-        return cached
+    usable = cached if isinstance(cached, Reference) and cached.since <= since else None
+    sent = list(ahead(usable)) if ahead is not None and usable is not None else []
+    results = read_together(conn, reads + sent)
+    rows = results[len(reads) - 1]
+    if sent:
+        keep(session, sent, results[len(reads) :])
+    revision: Revision | None = (int(rows[0][0]), int(rows[0][1])) if rows else None
+    if revision is not None and usable is not None and usable.revision == revision:
+        return usable
     ref = _read(conn, revision, since)
     if revision is not None:
         info[_CACHED] = ref
     else:
         info.pop(_CACHED, None)
+    if ahead is not None:
+        wanted = list(ahead(ref))
+        if not sent:
+            prefetch(session, wanted)
+        elif not same_reads(sent, wanted):
+            forget_prefetched(session)
     return ref
 
 

@@ -27,14 +27,15 @@ from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import rule_check
 from ketadesk.services.booking.contention import retried_once
-from ketadesk.services.booking.expiry import release_expired
+from ketadesk.services.booking.expiry import EXPIRED, release_expired
 from ketadesk.services.booking.plan_check import (
+    booking_reads,
     calendar_for,
     check_patient_free,
     conflict_from,
     verify_plan,
 )
-from ketadesk.services.booking.planning import gate_sessions, load_patient_facts
+from ketadesk.services.booking.planning import PATIENT_FACTS, gate_sessions, load_patient_facts
 from ketadesk.services.common.context import (
     Actor,
     InvalidRequest,
@@ -52,6 +53,7 @@ from ketadesk.store.models import (
     ResourceHold,
     Series,
 )
+from ketadesk.store.pipeline import Read
 
 
 @dataclass(frozen=True)
@@ -179,18 +181,28 @@ def book(
             # The configuration, resources, shifts and closures: on SQLite kept between
             # bookings while nothing else was written (checked here, inside this transaction),
             # on PostgreSQL read in one round trip.
-            ref = reference.booking_reference(session, now=now)
+            # PostgreSQL: with them, everything the checks below read, sent ahead in the same
+            # round trip, in the order and under the locks they would have read it in (each
+            # piece is handed to the check that asks for it; see ``_reads_ahead``).
+            ahead = None
+            if session.connection().dialect.name == "postgresql":
+
+                def ahead(ref: reference.Reference) -> list[Read]:
+                    cal = calendar_for(session, ref.config.catalog, request.sessions, ref=ref)
+                    return _reads_ahead(cal, request, now)
+
+            ref = reference.booking_reference(session, now=now, ahead=ahead)
             config = ref.config
             catalog = config.catalog
+            patient_id = request.patient_id
+            calendar = calendar_for(session, catalog, request.sessions, ref=ref)
             # Expired tentative holds are free: released before anything about the patient is
             # read, so the patient's own expired hold is not "another course" or "another
             # appointment" in the way (``verify_plan`` is told it is done).
             release_expired(session, now)
-            facts = load_patient_facts(session, request.patient_id, catalog)
+            facts = load_patient_facts(session, patient_id, catalog)
             if facts is None:
-                raise NotFound(f"no patient #{request.patient_id}")
-            patient_id = request.patient_id
-            calendar = calendar_for(session, catalog, request.sessions, ref=ref)
+                raise NotFound(f"no patient #{patient_id}")
             type_ids = config.session_type_ids
             unknown = {s.session_type for s in request.sessions} - set(type_ids)
             if unknown:
@@ -360,6 +372,28 @@ def book(
         return retried_once(write)
     except IntegrityError as err:
         raise conflict_from(err) from None
+
+
+def _reads_ahead(calendar: ClinicCalendar, request: BookingRequest, now: dt.datetime) -> list[Read]:
+    """PostgreSQL: the booking's reads, to go in one pipeline: the expired tentative holds,
+    then the (resource, day) locks and the holds in the way, then the patient's lock and, under
+    it, the patient's record, live sessions and bookings those days.  The locks are taken in
+    the order every write takes them; each read runs after the locks before it, as when the
+    checks ran one after the other, so the patient's gates and protocol rules are judged on
+    rows no other booking of this patient can change before this one commits.  Releasing an
+    expired hold (rare) forgets them, and they are read again."""
+    patient_id = request.patient_id
+    resource_reads, (lock_patient, patient_booked) = booking_reads(
+        calendar, request.sessions, patient_id
+    )
+    return [
+        (EXPIRED, {"now": now}),
+        *resource_reads,
+        lock_patient,
+        (PATIENT_FACTS, {"patient_id": patient_id}),
+        (rule_check.COURSE_SESSIONS, {"patient_id": patient_id}),
+        patient_booked,
+    ]
 
 
 class GateRefused(ServiceError):

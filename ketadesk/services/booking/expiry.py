@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.store.models import Appointment, AppointmentEvent, ResourceHold
+from ketadesk.store.pipeline import forget_prefetched, prefetched
 from ketadesk.store.snapshot import autoflush
 
 _APPOINTMENT = cast(Table, Appointment.__table__)
@@ -24,7 +25,7 @@ _EVENT = cast(Table, AppointmentEvent.__table__)
 RELEASE_REASON = "the tentative hold's deadline passed"
 
 # Every booking runs this first: built once, the deadline bound at execution.
-_EXPIRED = (
+EXPIRED = (
     select(
         _APPOINTMENT.c.id,
         _APPOINTMENT.c.patient_id,
@@ -48,10 +49,14 @@ def release_expired(session: Session, now: dt.datetime) -> list[int]:
     "released", its holds inactive, with an event and an audit entry each (by the system: the
     deadline, not a user, released it).  Returns the released appointments' ids."""
     autoflush(session)
+    if prefetched(session, EXPIRED, {"now": now}) == []:
+        return []  # read ahead with the booking's other reads (``prefetch``): none expired
     conn = session.connection()
-    rows = sorted(conn.execute(_EXPIRED, {"now": now}).all(), key=lambda r: r.id)
+    rows = sorted(conn.execute(EXPIRED, {"now": now}).all(), key=lambda r: r.id)
     if not rows:
         return []
+    # What was read ahead in this transaction counted these holds as taken.
+    forget_prefetched(session)
     ids = [r.id for r in rows]
     conn.execute(
         update(_APPOINTMENT)

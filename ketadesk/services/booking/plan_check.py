@@ -68,7 +68,7 @@ from ketadesk.store.models import (
     ResourceHold,
     SessionType,
 )
-from ketadesk.store.pipeline import Read, read_together, utc
+from ketadesk.store.pipeline import Read, read_or_prefetched, read_together, utc
 from ketadesk.store.queries import LONGEST_BOOKING
 from ketadesk.store.reference import SHARE_REFERENCE, Reference
 from ketadesk.store.snapshot import autoflush, epoch_seconds, load_calendar
@@ -226,12 +226,12 @@ def _locked_and_existing(
         return locked, _existing_holds(session, locked, window, ignore)
     autoflush(session)
     wanted = sorted({h.resource_id for h in holds})
-    days = (_LOCK_RESOURCE_DAYS, _resource_days(calendar, holds))
-    holds_read = (_EXISTING_HOLDS_ANY, {"ids": wanted, **_window(window)})
+    days, holds_read = _resource_reads(calendar, holds, window)
     if known is not None:
         # The booking's reference rows, read under ``REFERENCE_LOCK`` (held shared since):
-        # no resource can change before this transaction ends.
-        _, hold_rows = read_together(conn, [days, holds_read])
+        # no resource can change before this transaction ends.  The reads may have gone to
+        # the server already, with the booking's others (``booking_reads``).
+        _, hold_rows = read_or_prefetched(session, [days, holds_read])
         locked = {rid: known[rid] for rid in wanted if rid in known}
     else:
         _, resource_rows, _, hold_rows = read_together(
@@ -256,6 +256,48 @@ def _locked_and_existing(
         if appointment_id not in ignore and rid in locked
     ]
     return locked, existing
+
+
+def _resource_reads(
+    calendar: ClinicCalendar, holds: Sequence[PlannedHold], window: Interval
+) -> tuple[Read, Read]:
+    """PostgreSQL: the (resource, day) locks of ``holds`` and the active holds in their way."""
+    wanted = sorted({h.resource_id for h in holds})
+    return (
+        (_LOCK_RESOURCE_DAYS, _resource_days(calendar, holds)),
+        (_EXISTING_HOLDS_ANY, {"ids": wanted, **_window(window)}),
+    )
+
+
+def _plan_window(holds: Sequence[PlannedHold]) -> Interval:
+    return Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
+
+
+def booking_reads(
+    calendar: ClinicCalendar, sessions: Sequence[PlannedSession], patient_id: int
+) -> tuple[list[Read], list[Read]]:
+    """PostgreSQL: what ``verify_plan`` (its locks, then the holds in the way) and
+    ``check_patient_free`` (the patient's lock, then their bookings) will read for a new plan,
+    as two lists of reads, for a booking to send ahead with its others in one round trip
+    (``store/pipeline.prefetch``), in this lock order: the resources' first, the patient's
+    after.  Reads the patient's other rows may go between the two (after the patient's lock)."""
+    holds = [h for s in sessions for h in s.holds]
+    resources = list(_resource_reads(calendar, holds, _plan_window(holds))) if holds else []
+    patient: list[Read] = [
+        (_LOCK_PATIENT, {"patient_id": patient_id}),
+        (_PATIENT_BOOKED, {"patient_id": patient_id, **_window(_patient_days(calendar, sessions))}),
+    ]
+    return resources, patient
+
+
+def _patient_days(calendar: ClinicCalendar, sessions: Sequence[PlannedSession]) -> Interval:
+    """The clinic days a plan's sessions touch, whose bookings of the patient it meets."""
+    first = min(s.start for s in sessions)
+    last = max(s.end for s in sessions)
+    return Interval(
+        calendar.day_bounds(calendar.local_date(first)).start,
+        calendar.day_bounds(calendar.local_date(last)).end,
+    )
 
 
 def _resource_days(calendar: ClinicCalendar, holds: Sequence[PlannedHold]) -> dict[str, Any]:
@@ -341,7 +383,7 @@ def verify_plan(
     # or the count below could see them.
     if not expired_released:
         release_expired(session, now or utcnow())
-    window = Interval(min(h.span.start for h in holds), max(h.span.end for h in holds))
+    window = _plan_window(holds)
     locked, existing = _locked_and_existing(
         session, calendar, holds, window, set(ignore_appointments), known
     )
@@ -475,20 +517,19 @@ def check_patient_free(
         if start < end:
             raise InvalidRequest("two sessions of the plan overlap each other")
     autoflush(session)
-    days = Interval(
-        calendar.day_bounds(calendar.local_date(spans[0][0])).start,
-        calendar.day_bounds(calendar.local_date(spans[-1][1])).end,
-    )
     conn = session.connection()
-    reads: list[Read] = [(_PATIENT_BOOKED, {"patient_id": patient_id, **_window(days)})]
+    reads: list[Read] = [
+        (_PATIENT_BOOKED, {"patient_id": patient_id, **_window(_patient_days(calendar, sessions))})
+    ]
     if conn.dialect.name == "postgresql":
         # Two workstations booking the same patient on different resources would not meet on
         # any resource lock; this one (always taken after the resources) makes them queue.
-        # Sent with the read, which runs once it is granted (one round trip).
+        # Sent with the read, which runs once it is granted (one round trip; a booking sends
+        # both ahead with its other reads, ``booking_reads``).
         reads.insert(0, (_LOCK_PATIENT, {"patient_id": patient_id}))
     rows = [
         (appt_id, utc(starts), utc(ends), type_id)
-        for appt_id, starts, ends, type_id in read_together(conn, reads)[-1]
+        for appt_id, starts, ends, type_id in read_or_prefetched(session, reads)[-1]
     ]
     dosing_ids = {
         type_id

@@ -52,6 +52,7 @@ from ketadesk.services.common.context import InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment, Patient, Resource, SessionType
+from ketadesk.store.pipeline import prefetched
 from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import autoflush, load_snapshot
 
@@ -219,7 +220,7 @@ def _prior_auth_sessions(bounded: bool) -> Select[Any]:
 
 _PRIOR_AUTH_SESSIONS = {bounded: _prior_auth_sessions(bounded) for bounded in (False, True)}
 
-_PATIENT_FACTS = select(
+PATIENT_FACTS = select(
     _PATIENT.c.screening_status,
     _PATIENT.c.screening_cleared_on,
     _PATIENT.c.consent_signed_on,
@@ -337,7 +338,12 @@ def load_patient_facts(
     """``patient_facts`` of a patient by id: the record in one statement, the units spent in
     a second when there is an authorization (None: no such patient)."""
     autoflush(session)
-    row = session.connection().execute(_PATIENT_FACTS, {"patient_id": patient_id}).one_or_none()
+    ahead = prefetched(session, PATIENT_FACTS, {"patient_id": patient_id})
+    row = (
+        session.connection().execute(PATIENT_FACTS, {"patient_id": patient_id}).one_or_none()
+        if ahead is None
+        else (ahead[0] if ahead else None)
+    )
     if row is None:
         return None
     authorized, starts_on, self_pay = row[5], row[9], bool(row[10])

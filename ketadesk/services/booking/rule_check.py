@@ -37,6 +37,7 @@ from ketadesk.services.access import audit
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
 from ketadesk.store.clinic_config import StoredConfig
 from ketadesk.store.models import Appointment, GatingOverride, Protocol, Series
+from ketadesk.store.pipeline import prefetched, utc
 from ketadesk.store.snapshot import autoflush
 
 
@@ -58,7 +59,7 @@ class RuleRefused(InvalidRequest):
 _APPOINTMENT = cast(Table, Appointment.__table__)
 _SERIES = cast(Table, Series.__table__)
 _PROTOCOL = cast(Table, Protocol.__table__)
-_COURSE_SESSIONS = (
+COURSE_SESSIONS = (
     select(
         _APPOINTMENT.c.id,
         _APPOINTMENT.c.series_id,
@@ -86,7 +87,10 @@ def course_sessions(
 ) -> list[CourseSession]:
     """The patient's live sessions (not cancelled or missed) as the rules engine sees them."""
     autoflush(session)
-    rows = session.connection().execute(_COURSE_SESSIONS, {"patient_id": patient_id}).all()
+    params = {"patient_id": patient_id}
+    rows = prefetched(session, COURSE_SESSIONS, params)
+    if rows is None:
+        rows = [tuple(r) for r in session.connection().execute(COURSE_SESSIONS, params)]
     return [
         CourseSession(
             key=id_,
@@ -94,7 +98,7 @@ def course_sessions(
             index=index,
             session_type=config.session_type_code(type_id),
             protocol=protocol or "",
-            start=start,
+            start=utc(start),
             day=calendar.local_date(start),
             count=count or 0,
         )
