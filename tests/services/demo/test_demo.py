@@ -175,7 +175,10 @@ def test_the_same_seed_and_day_give_the_same_clinic(demo: Demo, tmp_path: Path) 
         tables = [r[0] for r in first.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         assert "appointment" in tables
         for table in tables:
-            query = f"SELECT * FROM {table} ORDER BY 1"
+            # The reference revision's token is random by design (migration 0018: a restored
+            # older file is never taken for the cached one); its counter is compared.
+            columns = "id, value" if table == "reference_revision" else "*"
+            query = f"SELECT {columns} FROM {table} ORDER BY 1"
             assert first.execute(query).fetchall() == second.execute(query).fetchall(), table
         query = "SELECT * FROM appointment ORDER BY id"
         assert first.execute(query).fetchall() != third.execute(query).fetchall()
