@@ -111,6 +111,9 @@ class SheetSession:
     prior_auth: str = ""
     #: Why that spend is not covered ("past its units", "past expiry"); "" when it is.
     prior_auth_problem: str = ""
+    #: A closure added after the session was booked: "Clinic closed on this day: reschedule
+    #: (Christmas Day)"; "" while its place is open.
+    closed: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +338,7 @@ def day_sheet_from_queries(
             ),
             # A note may name the patient ("call her husband Bob"): not on the public sheet.
             notes="" if use_initials else (notes or "").strip(),
+            closed=a.closed_words,
         )
     groups = (
         _by_room(schedule, active, sessions)
@@ -660,6 +664,8 @@ def _session_row(s: SheetSession, by: str) -> str:
     else:
         ride = "No ride needed"
     checks: list[str] = []
+    if s.closed:  # first: the session cannot take place where and when it is booked
+        checks.append(f'<span class="warn">&#9888; <b>{html.escape(s.closed)}</b></span>')
     if s.checklist:
         checks.append(
             " ".join(
