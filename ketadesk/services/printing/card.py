@@ -20,6 +20,7 @@ from sqlalchemy import select
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.common.context import NotFound, utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import (
     CardFormat,
     Logo,
@@ -168,7 +169,7 @@ def appointment_card(
     return AppointmentCard(
         clinic_name=settings.name,
         clinic_address=settings.address,
-        clinic_phone=settings.phone,
+        clinic_phone=display_phone(settings.phone),
         cancellation_policy=settings.cancellation_policy,
         patient_name=patient_name,
         chart_number=chart,

@@ -36,6 +36,7 @@ from ketadesk.scheduling.gating import (
 from ketadesk.scheduling.protocol_rules import rule_title
 from ketadesk.scheduling.statuses import PRIOR_AUTH_SPENDING_STATUSES
 from ketadesk.services.common.context import utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import (
     Logo,
     PrintBlock,
@@ -320,7 +321,7 @@ def day_sheet_from_queries(
             staff=tuple(staff[a.id].values()),
             staff_short=tuple(short[a.id].values()),
             driver=driver_label,
-            driver_phone="" if use_initials or not driver else (driver_phone or ""),
+            driver_phone="" if use_initials or not driver else display_phone(driver_phone or ""),
             pickup=a.end,
             fasting_confirmed=bool(checklist.get("fasting_confirmed")),
             checklist=tuple(

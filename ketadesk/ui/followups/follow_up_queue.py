@@ -50,6 +50,7 @@ from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, StaffRole
 from ketadesk.scheduling.dropout import OUTREACH_CALL
 from ketadesk.scheduling.followup_rules import Section, kind_label, moment_text
 from ketadesk.services.common.context import InvalidFields, ServiceError
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.actions import (
     ATTEMPT_RESULTS,
     AttemptResult,
@@ -172,7 +173,7 @@ def item_text(item: FollowUpItem, column: Column) -> str:
         role = item.assignee_role.replace("_", " ")
         return item.assignee_name or f"any {role}"
     if column is Column.PHONE:
-        return item.phone
+        return display_phone(item.phone)
     return details_text(item)
 
 
@@ -320,7 +321,7 @@ class FollowUpQueueModel(QAbstractItemModel):
         if item.deadline is not None:
             lines.append(f"Deadline {_when(item.deadline)} ({item.countdown})")
         if item.phone:
-            lines.append(f"Phone {item.phone}")
+            lines.append(f"Phone {display_phone(item.phone)}")
         if item.attempts:
             lines.append(f"Calls: {attempts_text(item)}")
         details = details_text(item)
@@ -353,7 +354,7 @@ class _FollowUpDialog(QDialog):
         layout = QVBoxLayout(self)
         heading = QLabel(
             f"<b>{item.kind_label}</b> for <b>{item.patient_name}</b> ({item.chart_number})"
-            + (f" · {item.phone}" if item.phone else ""),
+            + (f" · {display_phone(item.phone)}" if item.phone else ""),
             self,
         )
         layout.addWidget(heading)
