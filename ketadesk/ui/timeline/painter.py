@@ -306,7 +306,8 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
 
     def _paint_closed_mark(self, rect: QRectF) -> None:
         """A session whose day or room closed after it was booked: a red dashed outline and a
-        red corner tab with "!", seen at any width (the tooltip says "reschedule")."""
+        red corner tab with "!" at the bottom right (the top right holds the badges), seen at
+        any width; the tooltip says "reschedule"."""
         p = self.p
         red = QColor(CLOSED_COLOR)
         p.save()
@@ -315,11 +316,15 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
         p.drawRect(rect.adjusted(1.0, 1.0, -1.0, -1.0))
         size = min(14.0, rect.width() / 2, rect.height())
         if size >= 6:
-            right, top = rect.right(), rect.top()
+            right, bottom = rect.right(), rect.bottom()
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(red)
             p.drawPolygon(
-                [QPointF(right - size, top), QPointF(right, top), QPointF(right, top + size)]
+                [
+                    QPointF(right, bottom - size),
+                    QPointF(right, bottom),
+                    QPointF(right - size, bottom),
+                ]
             )
             p.setPen(QColor("#ffffff"))
             font = QFont(self.p.font())
@@ -327,7 +332,7 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
             font.setPixelSize(max(6, int(size * 0.6)))
             p.setFont(font)
             p.drawText(
-                QRectF(right - size * 0.55, top, size * 0.55, size * 0.6),
+                QRectF(right - size * 0.55, bottom - size * 0.6, size * 0.55, size * 0.6),
                 Qt.AlignmentFlag.AlignCenter,
                 "!",
             )

@@ -947,6 +947,7 @@ def block_text(block: WeekBlock, max_lines: int, fonts: BlockFonts) -> list[tupl
         a.series_label,
         a.status,
         a.room_name,
+        a.closed_notice,
     )
     found = _BLOCK_TEXTS.get(key)
     if found is None:

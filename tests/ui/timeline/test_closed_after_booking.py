@@ -124,6 +124,9 @@ def test_the_week_view_marks_it_too(qtbot: QtBot, clinic: SmallClinic, closed: D
     ada = session_at(closed, "Lovelace, Ada", "09:00")
     assert f"⚠ {NOTICE} (staff training)" in view.tooltip_of(alan)
     assert "reschedule" not in view.tooltip_of(ada)
+    # Where the block has room for its status line, it says so in words too.
+    assert any("⚠ Reschedule" in line for line in view.block_text(alan))
+    assert not any("Reschedule" in line for line in view.block_text(ada))
     image = view.viewport().grab().toImage()
     keep(image, "week-view-closed.png")
     assert block_pixels(view, image, alan) > 20
