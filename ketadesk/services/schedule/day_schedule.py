@@ -230,12 +230,15 @@ def _room_name(schedule: DaySchedule, room_id: int | None, was: str) -> str:
 
 def shifted(appointment: DayAppointment, start: dt.datetime) -> DayAppointment:
     """``appointment`` starting at ``start`` (aware, in the clinic's zone), its length and its
-    phases kept."""
+    phases kept.  A closed-day notice goes: the move is refused if the new place is closed too,
+    and the day is read again either way."""
     delta = start - appointment.start
     return replace(
         appointment,
         start=start,
         end=appointment.end + delta,
+        closed_notice="",
+        closed_reason="",
         phases=tuple(
             replace(p, start=p.start + delta, end=p.end + delta) for p in appointment.phases
         ),

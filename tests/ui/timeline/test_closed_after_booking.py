@@ -18,7 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.schedule.day import day_schedule
-from ketadesk.services.schedule.day_schedule import DaySchedule
+from ketadesk.services.schedule.day_schedule import DaySchedule, with_moved
 from ketadesk.services.schedule.week import week_schedule
 from ketadesk.services.settings.availability import Unavailability, add_closure
 from ketadesk.ui.timeline.day_view import DayView
@@ -131,3 +131,15 @@ def test_the_week_view_marks_it_too(qtbot: QtBot, clinic: SmallClinic, closed: D
     keep(image, "week-view-closed.png")
     assert block_pixels(view, image, alan) > 20
     assert block_pixels(view, image, ada) == 0
+
+
+def test_a_session_moved_off_the_closed_stretch_loses_its_marker_at_once(
+    closed: DaySchedule, clinic: SmallClinic
+) -> None:
+    """What a view shows the moment a flagged session is dropped elsewhere, before the day is
+    read again (``with_moved``): no stale "reschedule" on its new place."""
+    alan = session_at(closed, "Turing, Alan", "13:30")
+    moved = with_moved(closed, alan, clinic.at(TUESDAY, "10:30"), clinic.ids["Room 3"])
+    assert moved is not None
+    shown = next(a for a in moved.appointments if a.id == alan)
+    assert (f"{shown.start:%H:%M}", shown.closed_notice) == ("10:30", "")
