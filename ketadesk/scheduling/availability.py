@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval
+from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
@@ -32,6 +32,8 @@ _Hold = tuple[int, int, bool, int]  # start, end, exclusive, units
 # A hold as the store can read it without building objects: resource id, start and end in epoch
 # seconds, exclusive, units.  Reading thousands of holds this way costs a few milliseconds.
 HoldRow = tuple[int, int, int, bool, int]
+_DAY = 24 * 60 * 60  # seconds in a local day without a clock change
+_MINUTES = 24 * 60
 
 
 def seconds(instant: dt.datetime) -> int:
@@ -331,6 +333,9 @@ class Availability:
                 )
         for rid, spans in self._closures.items():
             self._closures[rid] = merge_spans(spans)
+        self._shifts: dict[int, list[ShiftPattern]] = {}
+        for shift in calendar.shifts:
+            self._shifts.setdefault(shift.resource_id, []).append(shift)
         self._candidates: dict[tuple[ResourceKind, str, str | None], tuple[ResourceInfo, ...]] = {}
         # The tentative layer: holds added or released on this object only.
         self._added: dict[int, list[_Hold]] = {}  # sorted, like the index
@@ -358,6 +363,7 @@ class Availability:
         clone._window = self._window
         clone._index = self._index
         clone._closures = self._closures
+        clone._shifts = self._shifts
         clone._candidates = self._candidates
         clone._added = {rid: list(items) for rid, items in self._added.items()}
         clone._added_max = dict(self._added_max)
@@ -441,7 +447,13 @@ class Availability:
         return dt.datetime.fromtimestamp(epoch_seconds, self.calendar.tz).date()
 
     def local_seconds(self, day: dt.date, minute_of_day: int) -> int:
-        """Epoch seconds of a local wall-clock time (via ``ClinicCalendar.at_local``)."""
+        """Epoch seconds of a local wall-clock time (as ``ClinicCalendar.at_local``)."""
+        frame = self._frames.get(day)
+        if frame is None:
+            frame = self.day_frame(day)
+        if frame[1] - frame[0] == _DAY and 0 <= minute_of_day <= _MINUTES:
+            # A day without a clock change: every wall-clock minute is midnight + 60 m.
+            return frame[0] + 60 * minute_of_day
         key = (day, minute_of_day)
         found = self._local_cache.get(key)
         if found is None:
@@ -449,11 +461,25 @@ class Availability:
             self._local_cache[key] = found
         return found
 
+    def minute_of_day(self, day: dt.date, epoch_seconds: int) -> int:
+        """The local wall-clock minute of an instant on ``day`` (as
+        ``ClinicCalendar.minute_of_day``)."""
+        frame = self._frames.get(day)
+        if frame is None:
+            frame = self.day_frame(day)
+        if frame[1] - frame[0] == _DAY and frame[0] <= epoch_seconds < frame[1]:
+            return (epoch_seconds - frame[0]) // 60
+        return self.calendar.minute_of_day(instant(epoch_seconds))
+
     def day_frame(self, day: dt.date) -> tuple[int, int]:
         """[local midnight, next local midnight) in epoch seconds."""
         frame = self._frames.get(day)
         if frame is None:
-            frame = (self.local_seconds(day, 0), self.local_seconds(day + dt.timedelta(days=1), 0))
+            cal = self.calendar
+            frame = (
+                seconds(cal.at_local(day, 0)),
+                seconds(cal.at_local(day + dt.timedelta(days=1), 0)),
+            )
             self._frames[day] = frame
         return frame
 
@@ -478,9 +504,11 @@ class Availability:
             if res is None or not res.active:
                 found = []
             if found and res is not None and res.is_staff:
+                # As ``ClinicCalendar.shift_intervals``, on the day's own clock.
                 shifts = merge_spans(
-                    (seconds(i.start), seconds(i.end))
-                    for i in self.calendar.shift_intervals(resource_id, day)
+                    (self.local_seconds(day, s.start_minute), self.local_seconds(day, s.end_minute))
+                    for s in self._shifts.get(resource_id, ())
+                    if s.applies(day)
                 )
                 found = intersect_spans(found, shifts)
             closures = self._closures.get(resource_id)
@@ -568,6 +596,27 @@ class Availability:
             else:
                 shared = presence & ~_busy_bits((h for h in holds if h[3]), midnight)
                 taken = _busy_bits((h for h in holds if h[2] and not h[3]), midnight)
+                found = DayBits(midnight, presence, shared, shared & ~taken)
+        elif res.capacity > 1:
+            # Capacity counted per minute: ``levels[k]`` holds the minutes at least k + 1 units
+            # are taken, so the last level is where one more unit would not fit.
+            presence = spans_to_bits(base, midnight)
+            holds = self.overlapping(resource_id, midnight, self.day_frame(day)[1])
+            if not holds:
+                found = DayBits(midnight, presence, presence, presence)
+            else:
+                capacity = res.capacity
+                levels = [0] * capacity
+                for h in holds:
+                    if not h[3]:
+                        continue
+                    busy = _busy_bits((h,), midnight)
+                    for _unit in range(min(h[3], capacity)):
+                        for k in range(capacity - 1, 0, -1):
+                            levels[k] |= levels[k - 1] & busy
+                        levels[0] |= busy
+                shared = presence & ~levels[-1]
+                taken = _busy_bits((h for h in holds if h[2]), midnight)
                 found = DayBits(midnight, presence, shared, shared & ~taken)
         else:
             free = self.day_free(resource_id, day)
