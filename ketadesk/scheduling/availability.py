@@ -350,6 +350,7 @@ class Availability:
         self._calendar_free: dict[tuple[int, dt.date], list[Span]] = {}
         self._day_free: dict[tuple[int, dt.date], DayFree] = {}
         self._day_bits: dict[tuple[int, dt.date], DayBits] = {}
+        self._presence: dict[tuple[int, tuple[Span, ...]], int] = {}  # (midnight, spans)
         self._local_cache: dict[tuple[dt.date, int], int] = {}
 
     # -- copies and tentative holds -------------------------------------------------------------
@@ -582,29 +583,39 @@ class Availability:
         found = self._day_bits.get(key)
         if found is not None:
             return found
-        midnight = self.day_frame(day)[0]
+        midnight, next_midnight = self._frames.get(day) or self.day_frame(day)
         res = self.resources.get(resource_id)
         base = self.calendar_free(resource_id, day)
         if not base or res is None:
             found = DayBits(midnight, 0, 0, 0)
-        elif res.capacity == 1:
-            # As ``day_free`` for one unit, straight from the holds: no spans merged.
-            presence = spans_to_bits(base, midnight)
-            holds = self.overlapping(resource_id, midnight, self.day_frame(day)[1])
+        elif res.capacity >= 1:
+            # Straight from the holds, no spans merged: a minute a hold touches is taken.
+            span_key = (midnight, tuple(base))
+            presence = self._presence.get(span_key)
+            if presence is None:
+                presence = spans_to_bits(base, midnight)
+                self._presence[span_key] = presence
+            holds = self.overlapping(resource_id, midnight, next_midnight)
             if not holds:
                 found = DayBits(midnight, presence, presence, presence)
-            else:
-                shared = presence & ~_busy_bits((h for h in holds if h[3]), midnight)
-                taken = _busy_bits((h for h in holds if h[2] and not h[3]), midnight)
+            elif res.capacity == 1:
+                # One unit: any hold that uses capacity fills it (rooms, monitors, therapists).
+                used = taken = 0
+                for s, e, exclusive, units in holds:
+                    lo = (s - midnight) // 60
+                    hi = -((midnight - e) // 60)  # ceil((e - midnight) / 60)
+                    if lo < 0:
+                        lo = 0
+                    if hi > lo:
+                        if units:
+                            used |= ((1 << (hi - lo)) - 1) << lo
+                        elif exclusive:
+                            taken |= ((1 << (hi - lo)) - 1) << lo
+                shared = presence & ~used
                 found = DayBits(midnight, presence, shared, shared & ~taken)
-        elif res.capacity > 1:
-            # Capacity counted per minute: ``levels[k]`` holds the minutes at least k + 1 units
-            # are taken, so the last level is where one more unit would not fit.
-            presence = spans_to_bits(base, midnight)
-            holds = self.overlapping(resource_id, midnight, self.day_frame(day)[1])
-            if not holds:
-                found = DayBits(midnight, presence, presence, presence)
             else:
+                # Capacity counted per minute: ``levels[k]`` holds the minutes at least k + 1
+                # units are taken, so the last level is where one more unit would not fit.
                 capacity = res.capacity
                 levels = [0] * capacity
                 for h in holds:
