@@ -269,12 +269,15 @@ class _TypeDays:
     sets of starts of the needs and resources combine with ``&`` and ``|``.  It finds the same
     starts as ``SessionSearch.day_options`` (the scarcest need first, each resource in
     preference order, the slot grid from the day's opening, the start window, the patient's
-    other sessions)."""
+    other sessions).  ``search``: the one to follow (its resources' order, the patient's other
+    sessions); by default the planner's with no resource kept."""
 
-    def __init__(self, planner: _Planner, spec: SessionTypeSpec) -> None:
+    def __init__(
+        self, planner: _Planner, spec: SessionTypeSpec, search: SessionSearch | None = None
+    ) -> None:
         self.planner = planner
         self.spec = spec
-        self.search: SessionSearch = planner.search(spec, keep={})
+        self.search: SessionSearch = search or planner.search(spec, keep={})
         self.avail = planner.work
         self.step = self.search.step
         self.per_minute = planner.weights.per_minute_from_preferred_start
@@ -309,7 +312,9 @@ class _TypeDays:
         self._days[day] = found
         return found
 
-    def _build(self, day: dt.date) -> _Day | None:
+    def _open(self, day: dt.date) -> _Day | None:
+        """The day's starts before any resource is asked: the clinic open for the whole
+        session, on the slot grid, in the start window, the patient free."""
         search = self.search
         avail = self.avail
         open_spans = avail.open_spans(day)
@@ -325,8 +330,29 @@ class _TypeDays:
         starts &= _grid((anchor - midnight) // 60 % step, step, (next_midnight - midnight) // 60)
         for cut_lo, cut_hi in search._patient_cuts:
             starts &= ~_mask(midnight, cut_lo, cut_hi)
-        if not starts:
+        return _Day(midnight, starts) if starts else None
+
+    def at(self, day: dt.date, t: int) -> dict[str, int] | None:
+        """The resources for a start at ``t`` (on the slot grid), each need's first in
+        preference order (as ``SessionSearch.at``); None when it has no start there."""
+        opened = self._open(day)
+        if opened is None or not opened.at(opened.starts, t):
             return None
+        chosen: dict[str, int] = {}
+        for need in self.search.needs:
+            rid = self.first_serving(need.key, opened, day, t)
+            if rid is not None:
+                chosen[need.key] = rid
+            elif not need.optional:
+                return None
+        return chosen
+
+    def _build(self, day: dt.date) -> _Day | None:
+        search = self.search
+        opened = self._open(day)
+        if opened is None:
+            return None
+        midnight, starts = opened.midnight, opened.starts
         for need in search._order:
             covered = 0
             for rid in need.candidates:
@@ -366,6 +392,49 @@ class _TypeDays:
         return next(
             (rid for rid in self.candidates[need] if day.at(self.fits(need, rid, on), t)), None
         )
+
+    def best(self, day: dt.date, target: int | None) -> tuple[int, int, dict[str, int]] | None:
+        """(cost, start, resources) of the day's cheapest start aiming at ``target`` (epoch
+        seconds), the earliest among equals, as ``SessionSearch.best_on_day`` chooses it over
+        ``day_options`` (each of the search's penalties counted where its resource cannot
+        serve, the first resource in preference order that can serve each need); None when
+        the day has no start.  Only for a search whose needs share no resource
+        (``SessionSearch._prune``)."""
+        found = self.day(day)
+        if found is None:
+            return None
+        penalties = self.search.penalties
+        best: tuple[int, int] | None = None
+        # Each set of penalties the start keeps: its starts, and the nearest one's cost (a
+        # start that keeps more than its set counts at its own cost in that set's turn).
+        for kept in range(1 << len(penalties)):
+            bits = found.starts
+            points = 0
+            for i, p in enumerate(penalties):
+                if kept >> i & 1:
+                    bits &= self.fits(p.need, p.resource_id, day)
+                else:
+                    points += p.points
+            if not bits:
+                continue
+            t = _nearest(bits, found.midnight, target)
+            if target is not None:
+                points += abs(t - target) // 60 * self.per_minute
+            if best is None or (points, t) < best:
+                best = (points, t)
+        assert best is not None  # the set of no penalties has every start
+        chosen: dict[str, int] = {}
+        for need in self.search.needs:
+            rid = self.first_serving(need.key, found, day, best[1])
+            if rid is not None:
+                chosen[need.key] = rid
+        return best[0], best[1], chosen
+
+    def on_grid(self, day: dt.date, t: int) -> bool:
+        """Whether ``t`` is on the day's slot grid (a whole minute, a whole number of slots
+        from the day's opening)."""
+        anchor = self.search.anchor(day)
+        return anchor is not None and (t - anchor) % self.step == 0
 
     def minute(self, day: dt.date, t: int) -> int:
         """The local minute of the day of ``t``, a start on ``day``."""
