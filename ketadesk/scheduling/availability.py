@@ -528,7 +528,7 @@ class Availability:
             # A hold overlapping ``start`` began less than ``max_len`` before it.
             lo = bisect_left(idx.starts, start - idx.max_len + 1)
             hi = bisect_left(idx.starts, end, lo)
-            out.extend(h for h in idx.holds[lo:hi] if h[1] > start)
+            out = [h for h in idx.holds[lo:hi] if h[1] > start]
         removed = self._removed.get(resource_id)
         if removed and out:
             left = Counter(removed)
@@ -585,7 +585,9 @@ class Availability:
             return found
         midnight, next_midnight = self._frames.get(day) or self.day_frame(day)
         res = self.resources.get(resource_id)
-        base = self.calendar_free(resource_id, day)
+        base = self._calendar_free.get(key)
+        if base is None:
+            base = self.calendar_free(resource_id, day)
         if not base or res is None:
             found = DayBits(midnight, 0, 0, 0)
         elif res.capacity >= 1:
@@ -595,7 +597,13 @@ class Availability:
             if presence is None:
                 presence = spans_to_bits(base, midnight)
                 self._presence[span_key] = presence
-            holds = self.overlapping(resource_id, midnight, next_midnight)
+            idx = self._index.get(resource_id)
+            holds: Sequence[_Hold]
+            if resource_id in self._added or resource_id in self._removed or idx is None:
+                holds = self.overlapping(resource_id, midnight, next_midnight)
+            else:  # as ``overlapping``, less its copies: holds ending by midnight add nothing
+                lo = bisect_left(idx.starts, midnight - idx.max_len + 1)
+                holds = idx.holds[lo : bisect_left(idx.starts, next_midnight, lo)]
             if not holds:
                 found = DayBits(midnight, presence, presence, presence)
             elif res.capacity == 1:

@@ -353,11 +353,17 @@ class _TypeDays:
         if opened is None:
             return None
         midnight, starts = opened.midnight, opened.starts
+        prune = search._prune
+        known = self._fits
         for need in search._order:
             covered = 0
+            key = need.key
             for rid in need.candidates:
-                covered |= self.fits(need.key, rid, day) & starts
-                if search._prune and covered == starts:
+                fits = known.get((key, rid, day))
+                if fits is None:
+                    fits = self.fits(key, rid, day)
+                covered |= fits & starts
+                if prune and covered == starts:
                     break  # every start has a resource preferred to the rest
             if need.optional:
                 continue
@@ -435,6 +441,11 @@ class _TypeDays:
         from the day's opening)."""
         anchor = self.search.anchor(day)
         return anchor is not None and (t - anchor) % self.step == 0
+
+    def plain(self, day: dt.date) -> bool:
+        """Whether ``day`` has no clock change (each minute of its grid is its bit)."""
+        midnight, next_midnight = self.avail.day_frame(day)
+        return next_midnight - midnight == 24 * 60 * 60
 
     def minute(self, day: dt.date, t: int) -> int:
         """The local minute of the day of ``t``, a start on ``day``."""
@@ -948,9 +959,25 @@ class SeriesSearch:
         step = table.step // 60
         work = self.planner.work
         key_room = table.room_key
+        # On days without a clock change a start's bit is its minute of the day: the breaks of
+        # every day are then marked in one int.
+        plain = table.plain(d1) and all(table.plain(d) for d in same_type)
         for rid in rooms:
             own = table.serve(key_room, rid, d1) if rid is not None and key_room else first.starts
             if not own:
+                continue
+            if plain:
+                marks = _runs(own, step)
+                if self.preferred_minute is not None:
+                    marks |= 1 << self.preferred_minute
+                if rid is not None and key_room:
+                    for d in same_type:
+                        marks |= _runs(table.serve(key_room, rid, d), step)
+                for i in _bits(marks):
+                    t = _nearest(own, first.midnight, first.midnight + 60 * i)
+                    key = (d1, (t - first.midnight) // 60, rid)
+                    if key not in scored:
+                        scored[key] = points + self._first_points(table, d1, t, rid)
                 continue
             breaks = {first.midnight + 60 * i for i in _bits(_runs(own, step))}
             if self.preferred_minute is not None:
@@ -979,6 +1006,8 @@ class SeriesSearch:
         missing = 2 * self.planner.weights.off_weekday
         bound: int | None = None
         for key, first_points in order:
+            if bound is not None and first_points > bound:
+                break  # the rest start dearer than the bound, whatever their later sessions
             _d1, minute, rid = key
             tm, tr = self._targets(table, (minute, rid))
             estimate = first_points
