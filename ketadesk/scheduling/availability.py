@@ -267,12 +267,27 @@ def run_starts(bits: int, length: int) -> int:
     length - 1 all set), by doubling: a few shifts and ands, whatever the length."""
     if length <= 1:
         return bits if length == 1 else -1
-    covered = 1
-    while covered < length and bits:
-        step = min(covered, length - covered)
+    steps = _RUN_STEPS.get(length)
+    if steps is None:
+        steps = _RUN_STEPS[length] = _run_steps(length)
+    for step in steps:
         bits &= bits >> step
-        covered += step
     return bits
+
+
+def _run_steps(length: int) -> tuple[int, ...]:
+    """The shifts ``run_starts`` takes for a run of ``length`` (> 1): 1, 2, 4, ... then the
+    rest."""
+    steps: list[int] = []
+    covered = 1
+    while covered < length:
+        step = min(covered, length - covered)
+        steps.append(step)
+        covered += step
+    return tuple(steps)
+
+
+_RUN_STEPS: dict[int, tuple[int, ...]] = {}
 
 
 def closed_word(kind: ResourceKind) -> str:
@@ -506,12 +521,16 @@ class Availability:
                 found = []
             if found and res is not None and res.is_staff:
                 # As ``ClinicCalendar.shift_intervals``, on the day's own clock.
-                shifts = merge_spans(
+                shifts = [
                     (self.local_seconds(day, s.start_minute), self.local_seconds(day, s.end_minute))
                     for s in self._shifts.get(resource_id, ())
                     if s.applies(day)
-                )
-                found = intersect_spans(found, shifts)
+                ]
+                if len(shifts) == 1 and len(found) == 1:  # the usual day: one shift, open once
+                    start, end = max(found[0][0], shifts[0][0]), min(found[0][1], shifts[0][1])
+                    found = [(start, end)] if start < end else []
+                else:
+                    found = intersect_spans(found, merge_spans(shifts))
             closures = self._closures.get(resource_id)
             if found and closures:
                 found = subtract_spans(found, closures)
@@ -622,20 +641,35 @@ class Availability:
                 shared = presence & ~used
                 found = DayBits(midnight, presence, shared, shared & ~taken)
             else:
-                # Capacity counted per minute: ``levels[k]`` holds the minutes at least k + 1
-                # units are taken, so the last level is where one more unit would not fit.
+                # Capacity counted per minute: the units each minute's holds take, swept in
+                # order; where they reach the capacity one more unit would not fit.
                 capacity = res.capacity
-                levels = [0] * capacity
-                for h in holds:
-                    if not h[3]:
+                taken = 0
+                events: list[tuple[int, int]] = []
+                for s, e, exclusive, units in holds:
+                    lo = (s - midnight) // 60
+                    hi = -((midnight - e) // 60)  # ceil((e - midnight) / 60)
+                    if lo < 0:
+                        lo = 0
+                    if hi <= lo:
                         continue
-                    busy = _busy_bits((h,), midnight)
-                    for _unit in range(min(h[3], capacity)):
-                        for k in range(capacity - 1, 0, -1):
-                            levels[k] |= levels[k - 1] & busy
-                        levels[0] |= busy
-                shared = presence & ~levels[-1]
-                taken = _busy_bits((h for h in holds if h[2]), midnight)
+                    if exclusive:
+                        taken |= ((1 << (hi - lo)) - 1) << lo
+                    if units:
+                        events.append((lo, units))
+                        events.append((hi, -units))
+                events.sort()
+                full = load = 0
+                began = -1
+                for minute, change in events:
+                    load += change
+                    if load >= capacity:
+                        if began < 0:
+                            began = minute
+                    elif began >= 0:
+                        full |= ((1 << (minute - began)) - 1) << began
+                        began = -1
+                shared = presence & ~full
                 found = DayBits(midnight, presence, shared, shared & ~taken)
         else:
             free = self.day_free(resource_id, day)

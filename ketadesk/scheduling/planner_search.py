@@ -579,10 +579,13 @@ class SeriesSearch:
 
     def days(self, slot: SeriesSlot, state: _State) -> _DayRange:
         """The slot's day range after ``state`` (the planner's own, cached)."""
+        # What the planner's day ranges read: the previous session, the first day of the
+        # slot's stage, the session a follow-on follows, the history a doses-per-window cap
+        # counts.
         key = (
             slot.index,
             state.prev,
-            state.stage_key,
+            state.stage_first.get(slot.stage),
             state.placed.get(slot.follows) if slot.follows is not None else None,
             self._cap_history(slot, state),
         )
