@@ -302,6 +302,7 @@ class _TypeDays:
         self._fits: dict[tuple[str, int, dt.date], int] = {}
         self._cost: dict[tuple[dt.date, int | None, int | None], tuple[int, int, int | None] | None]
         self._cost = {}
+        self._points: dict[tuple[dt.date, int | None, int | None], int | None] = {}
 
     def day(self, day: dt.date) -> _Day | None:
         """The day's feasible starts (None when it has none), as ``SessionSearch.day_options``
@@ -459,6 +460,31 @@ class _TypeDays:
         key = (day, minute, room)
         if key in self._cost:
             return self._cost[key]
+        result = self._nearest_start(day, minute, room)
+        if result is not None and result[2] is None and self.room_key is not None:
+            found = self.day(day)
+            assert found is not None
+            serving = self.first_serving(self.room_key, found, day, result[1])
+            result = (result[0], result[1], serving)
+        self._cost[key] = result
+        return result
+
+    def points(self, day: dt.date, minute: int | None, room: int | None) -> int | None:
+        """The points of ``cost`` alone (no room looked for when another room wins)."""
+        key = (day, minute, room)
+        if key in self._cost:
+            found = self._cost[key]
+        elif key in self._points:
+            return self._points[key]
+        else:
+            found = self._nearest_start(day, minute, room)
+            self._points[key] = found[0] if found is not None else None
+        return found[0] if found is not None else None
+
+    def _nearest_start(
+        self, day: dt.date, minute: int | None, room: int | None
+    ) -> tuple[int, int, int | None] | None:
+        """``cost`` before a start in another room is given its room (None then)."""
         found = self.day(day)
         result: tuple[int, int, int | None] | None = None
         if found is not None:
@@ -484,10 +510,6 @@ class _TypeDays:
                         points += abs(near - target) // 60 * self.per_minute
                     if result is None or (points, near) < result[:2]:
                         result = (points, near, rid)
-            if result is not None and result[2] is None and self.room_key is not None:
-                serving = self.first_serving(self.room_key, found, day, result[1])
-                result = (result[0], result[1], serving)
-        self._cost[key] = result
         return result
 
 
@@ -1017,8 +1039,8 @@ class SeriesSearch:
             for d in same_type:
                 if bound is not None and estimate > bound:
                     break
-                found = table.cost(d, tm, tr)
-                estimate += found[0] if found is not None else missing
+                found = table.points(d, tm, tr)
+                estimate += found if found is not None else missing
             if bound is not None and estimate > bound:
                 continue
             ranked.append((estimate, first_points, key))
