@@ -240,8 +240,9 @@ class _State:
         )
 
 
-# One way to place a session: (its cost, its day, the series' time and room it sets, choice).
-_Step = tuple[int, dt.date, Anchor | None, Choice]
+# One way to place a session: (its cost, its day, the series' time and room it sets, choice;
+# None: ``Choice(day)``).
+_Step = tuple[int, dt.date, Anchor | None, Choice | None]
 
 
 class _Day:
@@ -709,7 +710,10 @@ class SeriesSearch:
                     if other is None or cost < other[0]:
                         merged[k] = (cost, state, step)
             best = sorted(merged.values(), key=lambda m: m[0])[: self.beam]
-            states = [state.advance(slot, st[1], st[0], st[2], st[3]) for _c, state, st in best]
+            states = [
+                state.advance(slot, st[1], st[0], st[2], st[3] or Choice(st[1]))
+                for _c, state, st in best
+            ]
         # The old planner's own series, session by session, is always a candidate: the search
         # never returns a series it scores worse.
         dive = self._greedy(start, slots, anchors)
@@ -819,7 +823,7 @@ class SeriesSearch:
                     continue
             steps = self._steps(state, slot, was, greedy=True)
             step = min(steps, key=lambda st: st[0])  # the first among equals, as greedy
-            state = state.advance(slot, step[1], step[0], step[2], step[3])
+            state = state.advance(slot, step[1], step[0], step[2], step[3] or Choice(step[1]))
         return state
 
     def _steps(
@@ -850,7 +854,7 @@ class SeriesSearch:
             if greedy and (best_total is None or points + found[0] < best_total):
                 best_total = points + found[0]
             sets = (table.minute(day, found[1]), found[2]) if anchor is None else None
-            out.append((points + found[0], day, sets, Choice(day)))
+            out.append((points + found[0], day, sets, None))  # Choice(day), made for survivors
         if not out:
             day = days.scored[0][1] if days.scored else days.first
             out.append((UNPLACED, day, None, Choice(day, unplaced=True)))
@@ -898,7 +902,10 @@ class SeriesSearch:
                     break
         if not candidates:
             steps = self._steps(start, slot, None)
-            return [start.advance(slot, day, cost, sets, c) for cost, day, sets, c in steps]
+            return [
+                start.advance(slot, day, cost, sets, c or Choice(day))
+                for cost, day, sets, c in steps
+            ]
         # The first days whose series would likely cost least in days (its own points and
         # those of the later sessions' likely days), the best-ranked first among equals: a
         # later start can keep the rest of the series off a holiday, and its doses-per-window
