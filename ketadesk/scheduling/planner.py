@@ -231,6 +231,9 @@ class _Planner:
         # When the patient is already taken: other bookings, then this series' own sessions.
         self.patient_busy: list[tuple[int, int]] = []
         self.series_days: set[dt.date] = set()
+        # ``main_days`` by what it reads: the slot, the previous session, where the stage's
+        # window starts to cost among the gaps, the first day allowed, the capped days.
+        self._main_days: dict[tuple[object, ...], _DayRange] = {}
 
     # -- days ---------------------------------------------------------------------------------
 
@@ -288,6 +291,12 @@ class _Planner:
                 - 1
                 - remaining * stage.min_gap_days
             )
+            # Only where it falls among the gaps matters.
+            in_window = min(max(in_window, stage.min_gap_days - 1), stage.max_gap_days)
+        key = (slot.index, prev, in_window, not_before, frozenset(capped))
+        found = self._main_days.get(key)
+        if found is not None:
+            return found
         points = []
         for gap in range(stage.min_gap_days, stage.max_gap_days + 1):
             day = prev_day + _DAYS[gap] if 0 <= gap < len(_DAYS) else prev_day + _td(gap)
@@ -301,7 +310,9 @@ class _Planner:
             f"{stage.min_gap_days}-{_days(stage.max_gap_days)} after session {prev_index}"
             f" ({stage.name})"
         )
-        return self._range(first, last, points, rule, not_before)
+        found = self._range(first, last, points, rule, not_before)
+        self._main_days[key] = found
+        return found
 
     def _capped_days(
         self, slot: SeriesSlot, earlier: Mapping[int, dt.date], first: dt.date, last: dt.date
