@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval
+from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
@@ -32,6 +32,8 @@ _Hold = tuple[int, int, bool, int]  # start, end, exclusive, units
 # A hold as the store can read it without building objects: resource id, start and end in epoch
 # seconds, exclusive, units.  Reading thousands of holds this way costs a few milliseconds.
 HoldRow = tuple[int, int, int, bool, int]
+_DAY = 24 * 60 * 60  # seconds in a local day without a clock change
+_MINUTES = 24 * 60
 
 
 def seconds(instant: dt.datetime) -> int:
@@ -265,12 +267,27 @@ def run_starts(bits: int, length: int) -> int:
     length - 1 all set), by doubling: a few shifts and ands, whatever the length."""
     if length <= 1:
         return bits if length == 1 else -1
-    covered = 1
-    while covered < length and bits:
-        step = min(covered, length - covered)
+    steps = _RUN_STEPS.get(length)
+    if steps is None:
+        steps = _RUN_STEPS[length] = _run_steps(length)
+    for step in steps:
         bits &= bits >> step
-        covered += step
     return bits
+
+
+def _run_steps(length: int) -> tuple[int, ...]:
+    """The shifts ``run_starts`` takes for a run of ``length`` (> 1): 1, 2, 4, ... then the
+    rest."""
+    steps: list[int] = []
+    covered = 1
+    while covered < length:
+        step = min(covered, length - covered)
+        steps.append(step)
+        covered += step
+    return tuple(steps)
+
+
+_RUN_STEPS: dict[int, tuple[int, ...]] = {}
 
 
 def closed_word(kind: ResourceKind) -> str:
@@ -331,6 +348,9 @@ class Availability:
                 )
         for rid, spans in self._closures.items():
             self._closures[rid] = merge_spans(spans)
+        self._shifts: dict[int, list[ShiftPattern]] = {}
+        for shift in calendar.shifts:
+            self._shifts.setdefault(shift.resource_id, []).append(shift)
         self._candidates: dict[tuple[ResourceKind, str, str | None], tuple[ResourceInfo, ...]] = {}
         # The tentative layer: holds added or released on this object only.
         self._added: dict[int, list[_Hold]] = {}  # sorted, like the index
@@ -345,6 +365,7 @@ class Availability:
         self._calendar_free: dict[tuple[int, dt.date], list[Span]] = {}
         self._day_free: dict[tuple[int, dt.date], DayFree] = {}
         self._day_bits: dict[tuple[int, dt.date], DayBits] = {}
+        self._presence: dict[tuple[int, tuple[Span, ...]], int] = {}  # (midnight, spans)
         self._local_cache: dict[tuple[dt.date, int], int] = {}
 
     # -- copies and tentative holds -------------------------------------------------------------
@@ -358,6 +379,7 @@ class Availability:
         clone._window = self._window
         clone._index = self._index
         clone._closures = self._closures
+        clone._shifts = self._shifts
         clone._candidates = self._candidates
         clone._added = {rid: list(items) for rid, items in self._added.items()}
         clone._added_max = dict(self._added_max)
@@ -441,7 +463,13 @@ class Availability:
         return dt.datetime.fromtimestamp(epoch_seconds, self.calendar.tz).date()
 
     def local_seconds(self, day: dt.date, minute_of_day: int) -> int:
-        """Epoch seconds of a local wall-clock time (via ``ClinicCalendar.at_local``)."""
+        """Epoch seconds of a local wall-clock time (as ``ClinicCalendar.at_local``)."""
+        frame = self._frames.get(day)
+        if frame is None:
+            frame = self.day_frame(day)
+        if frame[1] - frame[0] == _DAY and 0 <= minute_of_day <= _MINUTES:
+            # A day without a clock change: every wall-clock minute is midnight + 60 m.
+            return frame[0] + 60 * minute_of_day
         key = (day, minute_of_day)
         found = self._local_cache.get(key)
         if found is None:
@@ -449,11 +477,25 @@ class Availability:
             self._local_cache[key] = found
         return found
 
+    def minute_of_day(self, day: dt.date, epoch_seconds: int) -> int:
+        """The local wall-clock minute of an instant on ``day`` (as
+        ``ClinicCalendar.minute_of_day``)."""
+        frame = self._frames.get(day)
+        if frame is None:
+            frame = self.day_frame(day)
+        if frame[1] - frame[0] == _DAY and frame[0] <= epoch_seconds < frame[1]:
+            return (epoch_seconds - frame[0]) // 60
+        return self.calendar.minute_of_day(instant(epoch_seconds))
+
     def day_frame(self, day: dt.date) -> tuple[int, int]:
         """[local midnight, next local midnight) in epoch seconds."""
         frame = self._frames.get(day)
         if frame is None:
-            frame = (self.local_seconds(day, 0), self.local_seconds(day + dt.timedelta(days=1), 0))
+            cal = self.calendar
+            frame = (
+                seconds(cal.at_local(day, 0)),
+                seconds(cal.at_local(day + dt.timedelta(days=1), 0)),
+            )
             self._frames[day] = frame
         return frame
 
@@ -478,11 +520,17 @@ class Availability:
             if res is None or not res.active:
                 found = []
             if found and res is not None and res.is_staff:
-                shifts = merge_spans(
-                    (seconds(i.start), seconds(i.end))
-                    for i in self.calendar.shift_intervals(resource_id, day)
-                )
-                found = intersect_spans(found, shifts)
+                # As ``ClinicCalendar.shift_intervals``, on the day's own clock.
+                shifts = [
+                    (self.local_seconds(day, s.start_minute), self.local_seconds(day, s.end_minute))
+                    for s in self._shifts.get(resource_id, ())
+                    if s.applies(day)
+                ]
+                if len(shifts) == 1 and len(found) == 1:  # the usual day: one shift, open once
+                    start, end = max(found[0][0], shifts[0][0]), min(found[0][1], shifts[0][1])
+                    found = [(start, end)] if start < end else []
+                else:
+                    found = intersect_spans(found, merge_spans(shifts))
             closures = self._closures.get(resource_id)
             if found and closures:
                 found = subtract_spans(found, closures)
@@ -499,7 +547,7 @@ class Availability:
             # A hold overlapping ``start`` began less than ``max_len`` before it.
             lo = bisect_left(idx.starts, start - idx.max_len + 1)
             hi = bisect_left(idx.starts, end, lo)
-            out.extend(h for h in idx.holds[lo:hi] if h[1] > start)
+            out = [h for h in idx.holds[lo:hi] if h[1] > start]
         removed = self._removed.get(resource_id)
         if removed and out:
             left = Counter(removed)
@@ -554,20 +602,74 @@ class Availability:
         found = self._day_bits.get(key)
         if found is not None:
             return found
-        midnight = self.day_frame(day)[0]
+        midnight, next_midnight = self._frames.get(day) or self.day_frame(day)
         res = self.resources.get(resource_id)
-        base = self.calendar_free(resource_id, day)
+        base = self._calendar_free.get(key)
+        if base is None:
+            base = self.calendar_free(resource_id, day)
         if not base or res is None:
             found = DayBits(midnight, 0, 0, 0)
-        elif res.capacity == 1:
-            # As ``day_free`` for one unit, straight from the holds: no spans merged.
-            presence = spans_to_bits(base, midnight)
-            holds = self.overlapping(resource_id, midnight, self.day_frame(day)[1])
+        elif res.capacity >= 1:
+            # Straight from the holds, no spans merged: a minute a hold touches is taken.
+            span_key = (midnight, tuple(base))
+            presence = self._presence.get(span_key)
+            if presence is None:
+                presence = spans_to_bits(base, midnight)
+                self._presence[span_key] = presence
+            idx = self._index.get(resource_id)
+            holds: Sequence[_Hold]
+            if resource_id in self._added or resource_id in self._removed or idx is None:
+                holds = self.overlapping(resource_id, midnight, next_midnight)
+            else:  # as ``overlapping``, less its copies: holds ending by midnight add nothing
+                lo = bisect_left(idx.starts, midnight - idx.max_len + 1)
+                holds = idx.holds[lo : bisect_left(idx.starts, next_midnight, lo)]
             if not holds:
                 found = DayBits(midnight, presence, presence, presence)
+            elif res.capacity == 1:
+                # One unit: any hold that uses capacity fills it (rooms, monitors, therapists).
+                used = taken = 0
+                for s, e, exclusive, units in holds:
+                    lo = (s - midnight) // 60
+                    hi = -((midnight - e) // 60)  # ceil((e - midnight) / 60)
+                    if lo < 0:
+                        lo = 0
+                    if hi > lo:
+                        if units:
+                            used |= ((1 << (hi - lo)) - 1) << lo
+                        elif exclusive:
+                            taken |= ((1 << (hi - lo)) - 1) << lo
+                shared = presence & ~used
+                found = DayBits(midnight, presence, shared, shared & ~taken)
             else:
-                shared = presence & ~_busy_bits((h for h in holds if h[3]), midnight)
-                taken = _busy_bits((h for h in holds if h[2] and not h[3]), midnight)
+                # Capacity counted per minute: the units each minute's holds take, swept in
+                # order; where they reach the capacity one more unit would not fit.
+                capacity = res.capacity
+                taken = 0
+                events: list[tuple[int, int]] = []
+                for s, e, exclusive, units in holds:
+                    lo = (s - midnight) // 60
+                    hi = -((midnight - e) // 60)  # ceil((e - midnight) / 60)
+                    if lo < 0:
+                        lo = 0
+                    if hi <= lo:
+                        continue
+                    if exclusive:
+                        taken |= ((1 << (hi - lo)) - 1) << lo
+                    if units:
+                        events.append((lo, units))
+                        events.append((hi, -units))
+                events.sort()
+                full = load = 0
+                began = -1
+                for minute, change in events:
+                    load += change
+                    if load >= capacity:
+                        if began < 0:
+                            began = minute
+                    elif began >= 0:
+                        full |= ((1 << (minute - began)) - 1) << began
+                        began = -1
+                shared = presence & ~full
                 found = DayBits(midnight, presence, shared, shared & ~taken)
         else:
             free = self.day_free(resource_id, day)

@@ -117,6 +117,22 @@ class ClosureSpan:
     resource_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ClosedSession:
+    """A booked session whose place closed after it was booked: the clinic that day (a holiday,
+    a closure, a weekday it no longer opens) or its room.  Such a session stays on the schedule
+    until someone moves it (services/settings/consequences.py leaves the ones it cannot place),
+    so every place that lists it says so with ``notice``."""
+
+    what: str  # "Clinic", or the room's name
+    reason: str  # "Christmas Day", "renovation", "closed on Sundays"
+
+    @property
+    def notice(self) -> str:
+        """ "Clinic closed on this day: reschedule" (or "Room 2 closed ...")."""
+        return f"{self.what} closed on this day: reschedule"
+
+
 @dataclass
 class ClinicCalendar:
     """Answers "is the clinic (or this resource) available then?" for a window of days.
@@ -216,6 +232,23 @@ class ClinicCalendar:
         if not subtract([hours], [c.span for c in self._clinic_closures]):
             reason = next(c.reason for c in self._clinic_closures if c.span.overlaps(hours))
             return f"clinic closed: {reason}" if reason else "clinic closed"
+        return None
+
+    def session_closed(
+        self, span: Interval, room_id: int | None = None, room_name: str = ""
+    ) -> ClosedSession | None:
+        """Whether a session booked over ``span`` (in ``room_id``) meets a closure: the clinic
+        closed all day, a clinic closure overlapping it, or one of its room's; None when open."""
+        reason = self.closed_reason(self.local_date(span.start))
+        if reason:
+            return ClosedSession("Clinic", reason.removeprefix("clinic ").removeprefix("closed: "))
+        for c in self._clinic_closures:
+            if c.span.overlaps(span):
+                return ClosedSession("Clinic", c.reason or c.kind.replace("_", " "))
+        if room_id is not None:
+            for c in self.resource_closures(room_id):
+                if c.span.overlaps(span):
+                    return ClosedSession(room_name or "Room", c.reason or c.kind.replace("_", " "))
         return None
 
     def open_intervals(self, day: dt.date) -> list[Interval]:

@@ -125,6 +125,31 @@ def parse_chair_settings(
     )
 
 
+def hard_stop_note(
+    systolic: int, diastolic: int, settings: ChairSettings, *, before_dose: bool
+) -> str | None:
+    """What the recording form says in red of a BP above the clinic's hard stop (``[chair]``
+    hard_stop_systolic / hard_stop_diastolic): the rule, the reading, and what to do.  Before
+    the dose it is the "Pre-dose BP hard stop" the save judges; after it, a reading to recheck
+    before any discharge.  None at or below the hard stop, or when the rule is off."""
+    stop_s, stop_d = settings.hard_stop_systolic, settings.hard_stop_diastolic
+    if settings.pre_dose_bp == "off" or (systolic <= stop_s and diastolic <= stop_d):
+        return None
+    above = f"BP {systolic}/{diastolic} is above the clinic's hard stop {stop_s}/{stop_d}"
+    who = " or ".join(settings.override_roles) or "prescriber"
+    if not before_dose:
+        return f"{above}: recheck now and tell the {who}; no discharge while it stays this high"
+    title = RULES[HARD_STOP][0]
+    if settings.pre_dose_bp == "block":
+        todo = (
+            "do not start dosing. Let the patient rest and recheck (as an extra reading); "
+            f"dosing needs a {who}'s override with a reason"
+        )
+    else:
+        todo = f"consider not dosing. Let the patient rest, recheck, and tell the {who}"
+    return f"{title}: {above}: {todo}"
+
+
 @dataclass(frozen=True, slots=True)
 class BpReading:
     """A reading as the rules need it: its label, when, and the BP (None when not taken)."""

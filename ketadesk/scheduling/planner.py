@@ -48,6 +48,7 @@ from ketadesk.scheduling.planner_search import (
     Prev,
     SeriesSearch,
     SeriesSlot,
+    _TypeDays,
     series_score,
 )
 from ketadesk.scheduling.protocol_rules import window_cap_problems
@@ -215,6 +216,11 @@ class _Planner:
         self.search_days = search_days
         self.alternatives = alternatives
         self.weekdays = frozenset(preferences.weekdays or protocol.default_weekdays)
+        # Each weekday's points (Monday first): off the preferred weekdays or not.
+        self._off_weekday = tuple(
+            weights.off_weekday if self.weekdays and name not in self.weekdays else 0
+            for name in WEEKDAYS
+        )
         self._slot_type = {slot.index: slot.session_type for slot in series_slots(protocol)}
         self.series_minute: dict[str, int] = {}  # per session type: the series' local start
         self.keep: dict[str, dict[str, int]] = {}  # per session type: need -> resource
@@ -225,13 +231,14 @@ class _Planner:
         # When the patient is already taken: other bookings, then this series' own sessions.
         self.patient_busy: list[tuple[int, int]] = []
         self.series_days: set[dt.date] = set()
+        # ``main_days`` by what it reads: the slot, the previous session, where the stage's
+        # window starts to cost among the gaps, the first day allowed, the capped days.
+        self._main_days: dict[tuple[object, ...], _DayRange] = {}
 
     # -- days ---------------------------------------------------------------------------------
 
     def _weekday_points(self, day: dt.date) -> int:
-        if self.weekdays and WEEKDAYS[day.weekday()] not in self.weekdays:
-            return self.weights.off_weekday
-        return 0
+        return self._off_weekday[day.weekday()]
 
     def _range(
         self,
@@ -241,7 +248,8 @@ class _Planner:
         rule: str,
         not_before: dt.date | None,
     ) -> _DayRange:
-        scored = [(p + self._weekday_points(d), d) for p, d in points]
+        off = self._off_weekday
+        scored = [(p + off[d.weekday()], d) for p, d in points]
         if not_before is not None:
             scored = [(p, d) for p, d in scored if d >= not_before]
             if not scored:  # the rule's days are all past: take the first days after
@@ -272,22 +280,39 @@ class _Planner:
         last = prev_day + _td(stage.max_gap_days)
         remaining = stage.count - slot.position - 1
         capped = self._capped_days(slot, earlier or {}, first, last)
+        per_day = self.weights.per_day_from_target_gap
+        # The last gap that leaves room for the stage's rest within its window (days used:
+        # from the stage's first day to this one, then ``remaining`` more at the least gap).
+        in_window: int | None = None
+        if stage.window_days is not None and stage_first is not None:
+            in_window = (
+                (stage_first - prev_day).days
+                + stage.window_days
+                - 1
+                - remaining * stage.min_gap_days
+            )
+            # Only where it falls among the gaps matters.
+            in_window = min(max(in_window, stage.min_gap_days - 1), stage.max_gap_days)
+        key = (slot.index, prev, in_window, not_before, frozenset(capped))
+        found = self._main_days.get(key)
+        if found is not None:
+            return found
         points = []
-        for day in _span(first, last):
-            if day in capped:
+        for gap in range(stage.min_gap_days, stage.max_gap_days + 1):
+            day = prev_day + _DAYS[gap] if 0 <= gap < len(_DAYS) else prev_day + _td(gap)
+            if capped and day in capped:
                 continue
-            gap = (day - prev_day).days
-            p = abs(gap - stage.target_gap_days) * self.weights.per_day_from_target_gap
-            if stage.window_days is not None and stage_first is not None:
-                used = (day - stage_first).days + 1 + remaining * stage.min_gap_days
-                if used > stage.window_days:
-                    p += self.weights.beyond_stage_window
+            p = abs(gap - stage.target_gap_days) * per_day
+            if in_window is not None and gap > in_window:
+                p += self.weights.beyond_stage_window
             points.append((p, day))
         rule = (
             f"{stage.min_gap_days}-{_days(stage.max_gap_days)} after session {prev_index}"
             f" ({stage.name})"
         )
-        return self._range(first, last, points, rule, not_before)
+        found = self._range(first, last, points, rule, not_before)
+        self._main_days[key] = found
+        return found
 
     def _capped_days(
         self, slot: SeriesSlot, earlier: Mapping[int, dt.date], first: dt.date, last: dt.date
@@ -300,15 +325,21 @@ class _Planner:
         cap = self.protocol.stages[slot.stage].window_cap
         if cap is None:
             return set()
+        window = _td(cap.days)
+        since = first - window
         same = [
             day
             for index, day in earlier.items()
-            if index < slot.index and self._slot_type.get(index) == slot.session_type
+            if index < slot.index
+            and since < day <= last
+            and self._slot_type.get(index) == slot.session_type
         ]
+        if len(same) < cap.sessions:
+            return set()
         capped = {
             day
             for day in _span(first, last)
-            if sum(1 for e in same if day - _td(cap.days) < e <= day) >= cap.sessions
+            if sum(1 for e in same if day - window < e <= day) >= cap.sessions
         }
         return set() if len(capped) > (last - first).days else capped
 
@@ -354,9 +385,31 @@ class _Planner:
         return self.series_minute.get(spec.code)
 
     def best_on_day(
-        self, search: SessionSearch, day: dt.date, minute: int | None
+        self,
+        search: SessionSearch,
+        day: dt.date,
+        minute: int | None,
+        grid: _TypeDays | None = None,
     ) -> tuple[int, int, dict[str, int]] | str:
-        """(cost, start, assignment) of the day's best start, or why the day has none."""
+        """(cost, start, assignment) of the day's best start, or why the day has none.
+
+        ``grid``: the same search on bit grids (``planner_search._TypeDays``), which finds the
+        same start and resources far quicker; the interval search still answers a day without
+        a start (it says why), a start off the slot grid and resources two needs could share."""
+        if grid is not None and search._prune:
+            t = self.work.local_seconds(day, minute) if minute is not None else None
+            lo, hi = search.window(day, self.prefs)
+            if t is None or not lo <= t <= hi or grid.on_grid(day, t):
+                if t is not None and lo <= t <= hi:
+                    # As below: the series' time and room (and staff) when they are free.
+                    chosen = grid.at(day, t)
+                    if chosen is not None and all(
+                        chosen.get(p.need) == p.resource_id for p in search.penalties
+                    ):
+                        return 0, t, chosen
+                found = grid.best(day, t)
+                if found is not None:
+                    return found
         if minute is not None:
             # The usual case once a series has its time and room: try exactly that first.
             t = self.work.local_seconds(day, minute)
@@ -394,6 +447,7 @@ class _Planner:
         """
         spec = self.session_types[slot.session_type]
         search = self.search(spec, keep=on[2] if on else None, after=after)
+        grid = _TypeDays(self, spec, search)
         minute = on[1] if on is not None and on[1] is not None else self.target_minute(spec)
         best: tuple[int, dt.date, int, dict[str, int]] | None = None
         skipped: list[tuple[int, dt.date, str]] = []
@@ -405,7 +459,7 @@ class _Planner:
         for points, day in scored:
             if best is not None and points >= best[0]:
                 break
-            found = self.best_on_day(search, day, minute)
+            found = self.best_on_day(search, day, minute, grid)
             if on is not None and day != on[0]:
                 if isinstance(found, str):
                     skipped.append((points, day, found))
@@ -617,6 +671,9 @@ class _Planner:
 
 def _spans(intervals: Iterable[Interval]) -> list[tuple[int, int]]:
     return [(seconds(i.start), seconds(i.end)) for i in intervals]
+
+
+_DAYS = tuple(dt.timedelta(days=n) for n in range(64))
 
 
 def _td(days: int | dt.timedelta) -> dt.timedelta:

@@ -35,13 +35,13 @@ with its own per-day rules and notes, re-checking every hold.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from ketadesk.scheduling.availability import (
     Availability,
-    instant,
     run_starts,
     seconds,
     spans_to_bits,
@@ -132,23 +132,117 @@ class Choice:
     unplaced: bool = False
 
 
+Anchor = tuple[int, int | None]  # the series' (minute of day, room id) of a session type
+
+
 @dataclass(slots=True)
 class _State:
+    """A partial series.  ``stage_first`` and ``anchors`` are never changed once made (a state
+    that changes one gets its own), so states share them; ``days``, ``stage_key`` and
+    ``anchor_key`` are kept in step with ``placed``, ``stage_first`` and ``anchors`` (its days
+    in order, their sorted items): the keys states are merged and day ranges cached by."""
+
     cost: int
     prev: Prev
     stage_first: dict[int, dt.date]
     placed: dict[int, dt.date]
-    anchors: dict[str, tuple[int, int | None]]  # type code -> (minute of day, room id)
-    choices: dict[int, Choice] = field(default_factory=dict)
+    anchors: dict[str, Anchor]  # type code -> (minute of day, room id)
+    choices: dict[int, Choice]
+    days: tuple[dt.date, ...]
+    stage_key: tuple[tuple[int, dt.date], ...]
+    anchor_key: tuple[tuple[str, Anchor], ...]
+
+    @classmethod
+    def first(
+        cls,
+        prev: Prev,
+        stage_first: Mapping[int, dt.date],
+        placed: Mapping[int, dt.date],
+        anchors: Mapping[str, Anchor],
+    ) -> _State:
+        return cls(
+            0,
+            prev,
+            dict(stage_first),
+            dict(placed),
+            dict(anchors),
+            {},
+            tuple(sorted(placed.values())),
+            tuple(sorted(stage_first.items())),
+            tuple(sorted(anchors.items())),
+        )
 
     def key(self, recent: int) -> tuple[object, ...]:
-        days = sorted(self.placed.values())[-recent:]
-        return (
-            tuple(sorted(self.anchors.items())),
-            tuple(days),
-            self.prev,
-            tuple(sorted(self.stage_first.items())),
+        return (self.anchor_key, self.days[-recent:], self.prev, self.stage_key)
+
+    def key_after(
+        self, slot: SeriesSlot, day: dt.date, anchor: Anchor | None, recent: int
+    ) -> tuple[object, ...]:
+        """``key`` of the state ``slot`` on ``day`` leads to (``anchor``: the series' time and
+        room it sets), without making that state."""
+        if slot.index in self.placed:
+            days = tuple(sorted({**self.placed, slot.index: day}.values()))[-recent:]
+        else:
+            days = tuple(sorted((*self.days[-recent:], day)))[-recent:]
+        prev = self.prev
+        stage_key = self.stage_key
+        if slot.follows is None:
+            prev = (slot.index, day)
+            if slot.stage not in self.stage_first:
+                stage_key = tuple(sorted((*stage_key, (slot.stage, day))))
+        anchor_key = self.anchor_key
+        if anchor is not None:
+            anchor_key = tuple(sorted({**self.anchors, slot.session_type: anchor}.items()))
+        return (anchor_key, days, prev, stage_key)
+
+    def advance(
+        self,
+        slot: SeriesSlot,
+        day: dt.date,
+        cost: int = 0,
+        anchor: Anchor | None = None,
+        choice: Choice | None = None,
+    ) -> _State:
+        """The state after ``slot`` on ``day`` at ``cost`` more (``anchor``: the series' time
+        and room it sets; ``choice``: what the planner is told)."""
+        placed = {**self.placed, slot.index: day}
+        if slot.index in self.placed:
+            days = tuple(sorted(placed.values()))
+        else:
+            i = bisect_right(self.days, day)
+            days = (*self.days[:i], day, *self.days[i:])
+        prev = self.prev
+        stage_first = self.stage_first
+        stage_key = self.stage_key
+        if slot.follows is None:
+            prev = (slot.index, day)
+            if slot.stage not in stage_first:
+                stage_first = {**stage_first, slot.stage: day}
+                stage_key = tuple(sorted(stage_first.items()))
+        anchors = self.anchors
+        anchor_key = self.anchor_key
+        if anchor is not None:
+            anchors = {**anchors, slot.session_type: anchor}
+            anchor_key = tuple(sorted(anchors.items()))
+        choices = self.choices
+        if choice is not None:
+            choices = {**choices, slot.index: choice}
+        return _State(
+            self.cost + cost,
+            prev,
+            stage_first,
+            placed,
+            anchors,
+            choices,
+            days,
+            stage_key,
+            anchor_key,
         )
+
+
+# One way to place a session: (its cost, its day, the series' time and room it sets, choice;
+# None: ``Choice(day)``).
+_Step = tuple[int, dt.date, Anchor | None, Choice | None]
 
 
 class _Day:
@@ -176,12 +270,15 @@ class _TypeDays:
     sets of starts of the needs and resources combine with ``&`` and ``|``.  It finds the same
     starts as ``SessionSearch.day_options`` (the scarcest need first, each resource in
     preference order, the slot grid from the day's opening, the start window, the patient's
-    other sessions)."""
+    other sessions).  ``search``: the one to follow (its resources' order, the patient's other
+    sessions); by default the planner's with no resource kept."""
 
-    def __init__(self, planner: _Planner, spec: SessionTypeSpec) -> None:
+    def __init__(
+        self, planner: _Planner, spec: SessionTypeSpec, search: SessionSearch | None = None
+    ) -> None:
         self.planner = planner
         self.spec = spec
-        self.search: SessionSearch = planner.search(spec, keep={})
+        self.search: SessionSearch = search or planner.search(spec, keep={})
         self.avail = planner.work
         self.step = self.search.step
         self.per_minute = planner.weights.per_minute_from_preferred_start
@@ -206,6 +303,7 @@ class _TypeDays:
         self._fits: dict[tuple[str, int, dt.date], int] = {}
         self._cost: dict[tuple[dt.date, int | None, int | None], tuple[int, int, int | None] | None]
         self._cost = {}
+        self._points: dict[tuple[dt.date, int | None, int | None], int | None] = {}
 
     def day(self, day: dt.date) -> _Day | None:
         """The day's feasible starts (None when it has none), as ``SessionSearch.day_options``
@@ -216,7 +314,9 @@ class _TypeDays:
         self._days[day] = found
         return found
 
-    def _build(self, day: dt.date) -> _Day | None:
+    def _open(self, day: dt.date) -> _Day | None:
+        """The day's starts before any resource is asked: the clinic open for the whole
+        session, on the slot grid, in the start window, the patient free."""
         search = self.search
         avail = self.avail
         open_spans = avail.open_spans(day)
@@ -232,13 +332,40 @@ class _TypeDays:
         starts &= _grid((anchor - midnight) // 60 % step, step, (next_midnight - midnight) // 60)
         for cut_lo, cut_hi in search._patient_cuts:
             starts &= ~_mask(midnight, cut_lo, cut_hi)
-        if not starts:
+        return _Day(midnight, starts) if starts else None
+
+    def at(self, day: dt.date, t: int) -> dict[str, int] | None:
+        """The resources for a start at ``t`` (on the slot grid), each need's first in
+        preference order (as ``SessionSearch.at``); None when it has no start there."""
+        opened = self._open(day)
+        if opened is None or not opened.at(opened.starts, t):
             return None
+        chosen: dict[str, int] = {}
+        for need in self.search.needs:
+            rid = self.first_serving(need.key, opened, day, t)
+            if rid is not None:
+                chosen[need.key] = rid
+            elif not need.optional:
+                return None
+        return chosen
+
+    def _build(self, day: dt.date) -> _Day | None:
+        search = self.search
+        opened = self._open(day)
+        if opened is None:
+            return None
+        midnight, starts = opened.midnight, opened.starts
+        prune = search._prune
+        known = self._fits
         for need in search._order:
             covered = 0
+            key = need.key
             for rid in need.candidates:
-                covered |= self.fits(need.key, rid, day) & starts
-                if search._prune and covered == starts:
+                fits = known.get((key, rid, day))
+                if fits is None:
+                    fits = self.fits(key, rid, day)
+                covered |= fits & starts
+                if prune and covered == starts:
                     break  # every start has a resource preferred to the rest
             if need.optional:
                 continue
@@ -274,8 +401,57 @@ class _TypeDays:
             (rid for rid in self.candidates[need] if day.at(self.fits(need, rid, on), t)), None
         )
 
-    def minute(self, t: int) -> int:
-        return self.planner.cal.minute_of_day(instant(t))
+    def best(self, day: dt.date, target: int | None) -> tuple[int, int, dict[str, int]] | None:
+        """(cost, start, resources) of the day's cheapest start aiming at ``target`` (epoch
+        seconds), the earliest among equals, as ``SessionSearch.best_on_day`` chooses it over
+        ``day_options`` (each of the search's penalties counted where its resource cannot
+        serve, the first resource in preference order that can serve each need); None when
+        the day has no start.  Only for a search whose needs share no resource
+        (``SessionSearch._prune``)."""
+        found = self.day(day)
+        if found is None:
+            return None
+        penalties = self.search.penalties
+        best: tuple[int, int] | None = None
+        # Each set of penalties the start keeps: its starts, and the nearest one's cost (a
+        # start that keeps more than its set counts at its own cost in that set's turn).
+        for kept in range(1 << len(penalties)):
+            bits = found.starts
+            points = 0
+            for i, p in enumerate(penalties):
+                if kept >> i & 1:
+                    bits &= self.fits(p.need, p.resource_id, day)
+                else:
+                    points += p.points
+            if not bits:
+                continue
+            t = _nearest(bits, found.midnight, target)
+            if target is not None:
+                points += abs(t - target) // 60 * self.per_minute
+            if best is None or (points, t) < best:
+                best = (points, t)
+        assert best is not None  # the set of no penalties has every start
+        chosen: dict[str, int] = {}
+        for need in self.search.needs:
+            rid = self.first_serving(need.key, found, day, best[1])
+            if rid is not None:
+                chosen[need.key] = rid
+        return best[0], best[1], chosen
+
+    def on_grid(self, day: dt.date, t: int) -> bool:
+        """Whether ``t`` is on the day's slot grid (a whole minute, a whole number of slots
+        from the day's opening)."""
+        anchor = self.search.anchor(day)
+        return anchor is not None and (t - anchor) % self.step == 0
+
+    def plain(self, day: dt.date) -> bool:
+        """Whether ``day`` has no clock change (each minute of its grid is its bit)."""
+        midnight, next_midnight = self.avail.day_frame(day)
+        return next_midnight - midnight == 24 * 60 * 60
+
+    def minute(self, day: dt.date, t: int) -> int:
+        """The local minute of the day of ``t``, a start on ``day``."""
+        return self.avail.minute_of_day(day, t)
 
     def cost(
         self, day: dt.date, minute: int | None, room: int | None
@@ -285,6 +461,31 @@ class _TypeDays:
         key = (day, minute, room)
         if key in self._cost:
             return self._cost[key]
+        result = self._nearest_start(day, minute, room)
+        if result is not None and result[2] is None and self.room_key is not None:
+            found = self.day(day)
+            assert found is not None
+            serving = self.first_serving(self.room_key, found, day, result[1])
+            result = (result[0], result[1], serving)
+        self._cost[key] = result
+        return result
+
+    def points(self, day: dt.date, minute: int | None, room: int | None) -> int | None:
+        """The points of ``cost`` alone (no room looked for when another room wins)."""
+        key = (day, minute, room)
+        if key in self._cost:
+            found = self._cost[key]
+        elif key in self._points:
+            return self._points[key]
+        else:
+            found = self._nearest_start(day, minute, room)
+            self._points[key] = found[0] if found is not None else None
+        return found[0] if found is not None else None
+
+    def _nearest_start(
+        self, day: dt.date, minute: int | None, room: int | None
+    ) -> tuple[int, int, int | None] | None:
+        """``cost`` before a start in another room is given its room (None then)."""
         found = self.day(day)
         result: tuple[int, int, int | None] | None = None
         if found is not None:
@@ -310,10 +511,6 @@ class _TypeDays:
                         points += abs(near - target) // 60 * self.per_minute
                     if result is None or (points, near) < result[:2]:
                         result = (points, near, rid)
-            if result is not None and result[2] is None and self.room_key is not None:
-                serving = self.first_serving(self.room_key, found, day, result[1])
-                result = (result[0], result[1], serving)
-        self._cost[key] = result
         return result
 
 
@@ -405,10 +602,13 @@ class SeriesSearch:
 
     def days(self, slot: SeriesSlot, state: _State) -> _DayRange:
         """The slot's day range after ``state`` (the planner's own, cached)."""
+        # What the planner's day ranges read: the previous session, the first day of the
+        # slot's stage, the session a follow-on follows, the history a doses-per-window cap
+        # counts.
         key = (
             slot.index,
             state.prev,
-            tuple(sorted(state.stage_first.items())),
+            state.stage_first.get(slot.stage),
             state.placed.get(slot.follows) if slot.follows is not None else None,
             self._cap_history(slot, state),
         )
@@ -424,7 +624,7 @@ class SeriesSearch:
         cap = self.planner.protocol.stages[slot.stage].window_cap
         if cap is None or slot.follows is not None:
             return ()
-        return tuple(sorted(state.placed.values())[-cap.sessions :])
+        return state.days[-cap.sessions :]
 
     def table(self, code: str) -> _TypeDays:
         found = self.types.get(code)
@@ -491,21 +691,29 @@ class SeriesSearch:
             keep = self.planner.keep.get(code, {})
             table = self.table(code)
             anchors[code] = (minute, keep.get(table.room_key) if table.room_key else None)
-        start = _State(0, prev, dict(stage_first), dict(placed), anchors)
+        start = _State.first(prev, stage_first, placed, anchors)
         recent = 2
         states = [start]
         for n, (slot, was) in enumerate(slots):
             if n == 0 and slot.session_type not in anchors:
                 states = self._anchored_first(slot, start, slots[1:])
                 continue
-            merged: dict[tuple[object, ...], _State] = {}
+            # Each state's next steps as (cost, state, step), merged by the key of the state
+            # they lead to (the cheaper wins, the first among equals); only the survivors of
+            # the beam are made into states.
+            merged: dict[tuple[object, ...], tuple[int, _State, _Step]] = {}
             for state in states:
-                for new in self._expand(state, slot, was):
-                    k = new.key(recent)
-                    old = merged.get(k)
-                    if old is None or new.cost < old.cost:
-                        merged[k] = new
-            states = sorted(merged.values(), key=lambda s: s.cost)[: self.beam]
+                for step in self._steps(state, slot, was):
+                    k = state.key_after(slot, step[1], step[2], recent)
+                    cost = state.cost + step[0]
+                    other = merged.get(k)
+                    if other is None or cost < other[0]:
+                        merged[k] = (cost, state, step)
+            best = sorted(merged.values(), key=lambda m: m[0])[: self.beam]
+            states = [
+                state.advance(slot, st[1], st[0], st[2], st[3] or Choice(st[1]))
+                for _c, state, st in best
+            ]
         # The old planner's own series, session by session, is always a candidate: the search
         # never returns a series it scores worse.
         dive = self._greedy(start, slots, anchors)
@@ -516,8 +724,8 @@ class SeriesSearch:
                 choice = state.choices.get(index)
                 if choice is None:
                     continue
-                old = self.best_by_first.get(choice.day)
-                if old is None or state.cost < old.cost:
+                was_best = self.best_by_first.get(choice.day)
+                if was_best is None or state.cost < was_best.cost:
                     self.best_by_first[choice.day] = state
         return min(final, key=lambda s: s.cost)
 
@@ -529,7 +737,7 @@ class SeriesSearch:
         that day, else each session on its best-ranked day with a start."""
         if not slots:
             return []
-        state = _State(0, None, {}, {}, {})
+        state = _State.first(None, {}, {}, {})
         found = self.best_by_first.get(first_day)
         if found is not None:
             picks = [(s, found.choices[s.index].day) for s in slots[1:] if s.index in found.choices]
@@ -537,7 +745,7 @@ class SeriesSearch:
             picks, _total = self._likely_days(
                 slots[0], state, first_day, [(s, None) for s in slots[1:]]
             )
-        state = self._advance(state, slots[0], first_day)
+        state = state.advance(slots[0], first_day)
         out: list[tuple[SeriesSlot, dt.date | None, int]] = []
         for slot, day in picks:
             days = self.days(slot, state)
@@ -547,7 +755,7 @@ class SeriesSearch:
                 choice = found.choices[slot.index]
                 unplaced = choice.unplaced
             out.append((slot, None if unplaced or points is None else day, points or 0))
-            state = self._advance(state, slot, day)
+            state = state.advance(slot, day)
         return out
 
     def _days_only(
@@ -559,10 +767,10 @@ class SeriesSearch:
     ) -> _State | None:
         """The series' best days by their points alone (a day counts when it has a start at
         all), by the same beam; None when some session has no day."""
-        states = [_State(0, prev, dict(stage_first), dict(placed), {})]
+        states = [_State.first(prev, stage_first, placed, {})]
         for slot, _was in slots:
             table = self.table(slot.session_type)
-            merged: dict[tuple[object, ...], _State] = {}
+            merged: dict[tuple[object, ...], tuple[int, _State, int, dt.date]] = {}
             for state in states:
                 days = self.days(slot, state)
                 limit: int | None = None
@@ -573,16 +781,15 @@ class SeriesSearch:
                         continue
                     if limit is None:
                         limit = points + 2 * self.planner.weights.off_weekday
-                    new = self._advance(state, slot, day)
-                    new.cost += points
-                    new.choices[slot.index] = Choice(day)
-                    k = new.key(2)
+                    k = state.key_after(slot, day, None, 2)
+                    cost = state.cost + points
                     old = merged.get(k)
-                    if old is None or new.cost < old.cost:
-                        merged[k] = new
+                    if old is None or cost < old[0]:
+                        merged[k] = (cost, state, points, day)
             if not merged:
                 return None
-            states = sorted(merged.values(), key=lambda s: s.cost)[:DAYS_BEAM]
+            best = sorted(merged.values(), key=lambda m: m[0])[:DAYS_BEAM]
+            states = [state.advance(slot, day, p, None, Choice(day)) for _c, state, p, day in best]
         return states[0]
 
     def _greedy(
@@ -609,51 +816,34 @@ class SeriesSearch:
                         best = (points + found[0], points, day, found[1], found[2])
                 if best is not None:
                     total, _points, day, t, rid = best
-                    new = self._advance(state, slot, day)
-                    new.cost += total
-                    new.anchors[code] = (table.minute(t), rid)
                     keep = {table.room_key: rid} if table.room_key and rid is not None else None
-                    aim = table.minute(t) if self.preferred_minute is None else None
-                    new.choices[slot.index] = Choice(day, minute=aim, keep=keep)
-                    state = new
+                    aim = table.minute(day, t) if self.preferred_minute is None else None
+                    anchor = (table.minute(day, t), rid)
+                    state = state.advance(slot, day, total, anchor, Choice(day, aim, keep))
                     continue
-            options = self._expand(state, slot, was, greedy=True)
-            state = min(options, key=lambda s: s.cost)  # the first among equals, as greedy
+            steps = self._steps(state, slot, was, greedy=True)
+            step = min(steps, key=lambda st: st[0])  # the first among equals, as greedy
+            state = state.advance(slot, step[1], step[0], step[2], step[3] or Choice(step[1]))
         return state
 
-    def _advance(self, state: _State, slot: SeriesSlot, day: dt.date) -> _State:
-        new = _State(
-            state.cost,
-            state.prev,
-            dict(state.stage_first),
-            {**state.placed, slot.index: day},
-            dict(state.anchors),
-            dict(state.choices),
-        )
-        if slot.follows is None:
-            new.prev = (slot.index, day)
-            new.stage_first.setdefault(slot.stage, day)
-        return new
-
-    def _expand(
+    def _steps(
         self, state: _State, slot: SeriesSlot, was: PlannedSession | None, *, greedy: bool = False
-    ) -> list[_State]:
-        """The states after placing ``slot`` on each day worth a look; ``greedy``: the days the
-        one-at-a-time planner looks at (until a day's points alone exceed the best total)."""
+    ) -> list[_Step]:
+        """The ways to place ``slot`` after ``state`` on each day worth a look, as (cost, day,
+        the series' time and room it sets, choice); ``greedy``: the days the one-at-a-time
+        planner looks at (until a day's points alone exceed the best total)."""
         days = self.days(slot, state)
         table = self.table(slot.session_type)
         anchor = state.anchors.get(slot.session_type)
         minute, room = self._targets(table, anchor)
         cal = self.planner.cal
-        out: list[_State] = []
+        out: list[_Step] = []
         was_day = cal.local_date(was.start) if was is not None and was.placed else None
         kept_cost = self._kept_cost(was, table, minute, room) if was_day is not None else None
         if was_day is not None and kept_cost is not None and days.first <= was_day <= days.last:
             # A booked session that still keeps its spacing and resources stays as booked.
-            new = self._advance(state, slot, was_day)
-            new.cost += next((p for p, d in days.scored if d == was_day), 0) + kept_cost
-            new.choices[slot.index] = Choice(was_day, kept=True)
-            return [new]
+            points = next((p for p, d in days.scored if d == was_day), 0)
+            return [(points + kept_cost, was_day, None, Choice(was_day, kept=True))]
         best_total: int | None = None
         for points, day in days.scored:
             if greedy and best_total is not None and points >= best_total:
@@ -663,18 +853,11 @@ class SeriesSearch:
                 continue
             if greedy and (best_total is None or points + found[0] < best_total):
                 best_total = points + found[0]
-            new = self._advance(state, slot, day)
-            new.cost += points + found[0]
-            if anchor is None:
-                new.anchors[slot.session_type] = (table.minute(found[1]), found[2])
-            new.choices[slot.index] = Choice(day)
-            out.append(new)
+            sets = (table.minute(day, found[1]), found[2]) if anchor is None else None
+            out.append((points + found[0], day, sets, None))  # Choice(day), made for survivors
         if not out:
             day = days.scored[0][1] if days.scored else days.first
-            new = self._advance(state, slot, day)
-            new.cost += UNPLACED
-            new.choices[slot.index] = Choice(day, unplaced=True)
-            out.append(new)
+            out.append((UNPLACED, day, None, Choice(day, unplaced=True)))
         return out
 
     def _kept_cost(
@@ -718,7 +901,11 @@ class SeriesSearch:
                 if len(candidates) == self.anchor_days * FIRST_DAY_CANDIDATES:
                     break
         if not candidates:
-            return self._expand(start, slot, None)
+            steps = self._steps(start, slot, None)
+            return [
+                start.advance(slot, day, cost, sets, c or Choice(day))
+                for cost, day, sets, c in steps
+            ]
         # The first days whose series would likely cost least in days (its own points and
         # those of the later sessions' likely days), the best-ranked first among equals: a
         # later start can keep the rest of the series off a holiday, and its doses-per-window
@@ -767,17 +954,13 @@ class SeriesSearch:
         start: _State,
         ranked: Sequence[tuple[int, int, tuple[dt.date, int, int | None]]],
     ) -> list[_State]:
-        code = table.spec.code
         out: list[_State] = []
         for _estimate, first_points, (d1, minute, rid) in ranked:
-            new = self._advance(start, slot, d1)
-            new.cost += first_points
-            new.anchors[code] = (minute, rid)
             keep = {table.room_key: rid} if table.room_key is not None and rid is not None else None
             # With a preferred start the series' time is that, whatever the first session's.
             aim = minute if self.preferred_minute is None else None
-            new.choices[slot.index] = Choice(d1, minute=aim, keep=keep)
-            out.append(new)
+            choice = Choice(d1, minute=aim, keep=keep)
+            out.append(start.advance(slot, d1, first_points, (minute, rid), choice))
         return out
 
     def _rank_anchors(
@@ -808,9 +991,25 @@ class SeriesSearch:
         step = table.step // 60
         work = self.planner.work
         key_room = table.room_key
+        # On days without a clock change a start's bit is its minute of the day: the breaks of
+        # every day are then marked in one int.
+        plain = table.plain(d1) and all(table.plain(d) for d in same_type)
         for rid in rooms:
             own = table.serve(key_room, rid, d1) if rid is not None and key_room else first.starts
             if not own:
+                continue
+            if plain:
+                marks = _runs(own, step)
+                if self.preferred_minute is not None:
+                    marks |= 1 << self.preferred_minute
+                if rid is not None and key_room:
+                    for d in same_type:
+                        marks |= _runs(table.serve(key_room, rid, d), step)
+                for i in _bits(marks):
+                    t = _nearest(own, first.midnight, first.midnight + 60 * i)
+                    key = (d1, (t - first.midnight) // 60, rid)
+                    if key not in scored:
+                        scored[key] = points + self._first_points(table, d1, t, rid)
                 continue
             breaks = {first.midnight + 60 * i for i in _bits(_runs(own, step))}
             if self.preferred_minute is not None:
@@ -821,15 +1020,16 @@ class SeriesSearch:
                     if other is None:
                         continue
                     for i in _bits(_runs(table.serve(key_room, rid, d), step)):
-                        breaks.add(work.local_seconds(d1, table.minute(other.midnight + 60 * i)))
+                        minute = table.minute(d, other.midnight + 60 * i)
+                        breaks.add(work.local_seconds(d1, minute))
             for b in breaks:
                 t = _nearest(own, first.midnight, b)
-                key = (d1, table.minute(t), rid)
+                key = (d1, table.minute(d1, t), rid)
                 if key in scored:
                     continue
-                scored[key] = points + self._first_points(table, t, rid)
+                scored[key] = points + self._first_points(table, d1, t, rid)
         if greedy_first is not None:
-            key = (d1, table.minute(greedy_first[1]), greedy_first[2])
+            key = (d1, table.minute(d1, greedy_first[1]), greedy_first[2])
             scored.setdefault(key, points + greedy_first[0])
         ranked: list[tuple[int, int, tuple[dt.date, int, int | None]]] = []
         # Cheapest first-session points first, so that the K-th best estimate soon bounds the
@@ -838,14 +1038,16 @@ class SeriesSearch:
         missing = 2 * self.planner.weights.off_weekday
         bound: int | None = None
         for key, first_points in order:
+            if bound is not None and first_points > bound:
+                break  # the rest start dearer than the bound, whatever their later sessions
             _d1, minute, rid = key
             tm, tr = self._targets(table, (minute, rid))
             estimate = first_points
             for d in same_type:
                 if bound is not None and estimate > bound:
                     break
-                found = table.cost(d, tm, tr)
-                estimate += found[0] if found is not None else missing
+                found = table.points(d, tm, tr)
+                estimate += found if found is not None else missing
             if bound is not None and estimate > bound:
                 continue
             ranked.append((estimate, first_points, key))
@@ -855,18 +1057,17 @@ class SeriesSearch:
                 bound = ranked[-1][0]
         return ranked
 
-    def _first_points(self, table: _TypeDays, t: int, rid: int | None) -> int:
-        """The first session's own points at ``t`` in ``rid``: preferred time, room, staff."""
+    def _first_points(self, table: _TypeDays, day: dt.date, t: int, rid: int | None) -> int:
+        """The first session's own points at ``t`` (a start on ``day``) in ``rid``: preferred
+        time, room, staff."""
         points = 0
         if self.preferred_minute is not None:
-            day = self.planner.cal.local_date(instant(t))
             target = self.planner.work.local_seconds(day, self.preferred_minute)
             points += abs(t - target) // 60 * table.per_minute
         pref_room = self.planner.prefs.preferred_room
         if pref_room in table.rooms and rid != pref_room:
             points += self.planner.weights.other_room
         for p in table.staff[:1]:
-            day = self.planner.cal.local_date(instant(t))
             found = table.day(day)
             if found is None or not found.at(table.serve(p.need, p.resource_id, day), t):
                 points += p.points
@@ -881,7 +1082,7 @@ class SeriesSearch:
     ) -> tuple[list[tuple[SeriesSlot, dt.date]], int]:
         """The days the series would likely use after its first session on ``day`` (each later
         session on its best-ranked day with a start), and their points."""
-        state = self._advance(start, slot, day)
+        state = start.advance(slot, day)
         out: list[tuple[SeriesSlot, dt.date]] = []
         total = 0
         for later, _was in rest:
@@ -895,7 +1096,7 @@ class SeriesSearch:
                 total += found[0]
                 pick = found[1]
             out.append((later, pick))
-            state = self._advance(state, later, pick)
+            state = state.advance(later, pick)
         return out, total
 
 

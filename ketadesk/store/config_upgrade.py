@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from ketadesk.config import RawConfig, build_catalog
 from ketadesk.config import read_raw_config as read_shipped_config
-from ketadesk.scheduling.catalog import ConfigError
+from ketadesk.scheduling.catalog import SAFETY_RULES, ConfigError
 from ketadesk.store.models import JSONType, UTCDateTime
 
 #: The settings sections whose keys are rules (docs/RULES.md).  A missing key is added; a
@@ -408,3 +408,54 @@ def add_shipped_rules(
             )
         audit(kind, entity_id, audit_before, audit_after, detail)
     return RulesUpgrade(plan.added, plan.left_alone, written=True)
+
+
+# -- a safety rule stored "off" ---------------------------------------------------------------
+
+#: The audit action of a clinical safety rule's stored "off" made "warn".
+SAFETY_OFF_ACTION = "lift_safety_off"
+
+
+def lift_safety_off(conn: Connection, *, now: dt.datetime, reason: str = "") -> tuple[str, ...]:
+    """Make "warn" each clinical safety rule (``catalog.SAFETY_RULES``) the stored settings have
+    "off", in ``conn``'s transaction; the keys changed (``<section>.<rule>``), sorted.
+
+    The loader refuses "off" for those rules, so a clinic that chose it while Settings still
+    offered it would not open.  "warn" is the nearest level that is not silent: the step goes
+    ahead once a permitted role gives a reason, and the reason is kept.  One audit event per
+    section changed, with the value before and after.  Nothing else is touched.
+    """
+    stored = read_stored_config(conn).clinic
+    changed: dict[str, dict[str, Any]] = {}
+    for key in sorted(SAFETY_RULES):
+        section, rule = key.split(".", 1)
+        value = changed.get(section, stored.get(section))
+        if isinstance(value, Mapping) and value.get(rule) == "off":
+            changed[section] = {**value, rule: "warn"}
+    lifted: list[str] = []
+    why = f" ({reason})" if reason else ""
+    for section, after in changed.items():
+        keys = sorted(f"{section}.{r}" for r, v in after.items() if stored[section].get(r) != v)
+        lifted += keys
+        conn.execute(
+            sa.update(_settings)
+            .where(_settings.c.key == section)
+            .values(value=after, updated_at=now)
+        )
+        conn.execute(
+            sa.insert(_audit).values(
+                at=now,
+                user_id=None,
+                username="",
+                action=SAFETY_OFF_ACTION,
+                entity="setting",
+                entity_id=None,
+                patient_id=None,
+                before={section: stored[section]},
+                after={section: after},
+                detail=(
+                    f'clinical safety rules stored "off" set to "warn"{why}: ' + ", ".join(keys)
+                ),
+            )
+        )
+    return tuple(sorted(lifted))

@@ -662,7 +662,7 @@ class ChangeCounter(Base):
 
 
 class ReferenceRevision(Base):
-    """One row that triggers move (migration 0018) whenever the rows a booking checks against
+    """One row that triggers move (migration 0019) whenever the rows a booking checks against
     change: the configuration, resources, qualifications, shifts and closures.  A booking keeps
     those rows between bookings while ``(value, token)`` stays the same (``store/reference.py``);
     ``token`` is random, so a restored older file is never mistaken for the cached one."""

@@ -2,7 +2,7 @@
 shifts and closures), kept between bookings on the database connection and validated inside
 each booking's own transaction by reading one row.
 
-Triggers on those tables (migration 0018) move ``reference_revision`` in the same transaction as
+Triggers on those tables (migration 0019) move ``reference_revision`` in the same transaction as
 any change to them, whoever makes it (another workstation, a settings page, a ``sqlite3`` shell),
 so a booking keeps its cached rows while that row still says what it said when they were read:
 one small read instead of five queries, and the rows are rebuilt only after a real change.
@@ -92,7 +92,7 @@ _CLOSURES_MARGIN = dt.timedelta(days=2)
 _CACHED = "ketadesk.reference"
 
 # PostgreSQL: the transaction-scoped advisory lock bookings hold shared and the reference
-# tables' triggers take exclusively (migration 0018 has the same number: one bigint, 'KETAREF1',
+# tables' triggers take exclusively (migration 0019 has the same number: one bigint, 'KETAREF1',
 # outside the int4 range of ``hashtext`` keys and apart from the (resource, day) two-key locks).
 REFERENCE_LOCK = 0x4B45544152454631
 SHARE_REFERENCE = text(f"SELECT pg_advisory_xact_lock_shared({REFERENCE_LOCK})")

@@ -192,7 +192,7 @@ def test_the_call_list_prints_the_dropout_outreach_call_with_its_deadline_and_no
 
     text = _print(clinic, tmp_path, "calls", day)
     assert "Lovelace, Ada" in text
-    assert "555-010-2233" in text
+    assert "(555) 010-2233" in text  # stored "555-010-2233": the one US phone format
     assert "HIGH" in text
     wd = WEEKDAY_ABBR[day.weekday()]
     assert f"Missed Spravato (esketamine) 2/4 (no-show), {wd} {day.month}/{day.day} 10:00" in text

@@ -7,6 +7,7 @@ readings and a recheck, sedation, dissociation, discharge), another none at all.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +238,44 @@ def test_recorded_session_prints_every_reading_at_its_configured_check(
     assert "☒ No" in text  # no respiratory depression, ticked
     # 07:30 UTC on 1 December is still 30 November at the clinic.
     assert "Transcribe onto the Spravato REMS Patient Monitoring Form by Mon Nov 30, 2026." in text
+
+
+def test_devices_and_lot_print_only_for_a_type_dosed_in_devices(
+    qapp: object, clinic: RecordedClinic, db: Database, tmp_path: Path
+) -> None:
+    """A user trial: the IV infusion's record asked for "Devices" and "Lot number", which the
+    monitoring dialog asks only of a type dosed in devices (Spravato).  The print matches."""
+    with db.write() as session:
+        iv = session.scalar(
+            select(Appointment.id)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(SessionType.code == "iv_infusion", Appointment.status == "completed")
+            .order_by(Appointment.starts_at.desc(), Appointment.id)
+            .limit(1)
+        )
+        assert iv is not None
+        for old in session.scalars(select(SessionRecord).where(SessionRecord.appointment_id == iv)):
+            session.delete(old)
+        session.flush()
+        session.add(SessionRecord(appointment_id=iv, dose_mg=35))
+    sheet = session_record_sheet(db, NURSE, iv, now=NOW)
+    assert not sheet.uses_devices
+    out = tmp_path / "iv-record.pdf"
+    print_pdf(session_record_layout(sheet), out, "letter")
+    text = "\n".join(pdf_pages(out))
+    assert "35 mg" in text
+    assert "Devices" not in text
+    assert "Lot number" not in text
+    assert "first device" not in text
+    spravato = tmp_path / "spravato-record.pdf"
+    print_pdf(session_record_layout(session_record_sheet(db, NURSE, clinic.recorded)), spravato)
+    text = "\n".join(pdf_pages(spravato))
+    assert "Devices" in text
+    assert "Lot number" in text
+    assert "Dose start (first device)" in text
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        (Path(folder) / "iv-record.pdf").write_bytes(out.read_bytes())
 
 
 def test_session_without_a_record_prints_lines_to_write_on(

@@ -245,3 +245,44 @@ def test_day_bits_are_day_free_on_a_minute_grid(clinic: DemoClinic) -> None:
     assert (starts >> at("11:40")) & 1  # back to back
     assert run_starts(0b0111_0110, 3) == 0b0001_0000
     assert run_starts(0b0111_0110, 2) == 0b0011_0010
+
+
+def test_local_clock_on_days_with_and_without_a_clock_change(clinic: DemoClinic) -> None:
+    """``local_seconds`` and ``minute_of_day`` take a day without a clock change as midnight +
+    60 m; on the days the clocks change they answer as the calendar does."""
+    avail = clinic.availability()
+    cal = avail.calendar
+    days = [dt.date(2025, 3, 8) + dt.timedelta(days=k) for k in range(3)]
+    days += [dt.date(2025, 11, 1) + dt.timedelta(days=k) for k in range(3)]
+    for day in days:
+        for minute in range(0, 24 * 60 + 1, 7):
+            t = avail.local_seconds(day, minute)
+            assert t == int(cal.at_local(day, minute).timestamp()), (day, minute)
+        midnight, next_midnight = avail.day_frame(day)
+        for t in range(midnight, next_midnight, 13 * 60 + 11):
+            instant = dt.datetime.fromtimestamp(t, dt.UTC)
+            assert avail.minute_of_day(day, t) == cal.minute_of_day(instant), (day, t)
+
+
+def test_day_bits_count_a_staff_members_capacity_per_minute(clinic: DemoClinic) -> None:
+    """A nurse watching up to three patients: the minutes three shared holds overlap are full
+    (no more shared holds), the minutes an exclusive hold takes are not free for another; the
+    same minutes as ``day_free``'s stretches."""
+    holds = [
+        clinic.hold("Nurse Ana", MON, "09:00", "10:00", HoldMode.SHARED),
+        clinic.hold("Nurse Ana", MON, "09:30", "10:30", HoldMode.SHARED),
+        clinic.hold("Nurse Ana", MON, "09:45", "11:00", HoldMode.SHARED),
+        clinic.hold("Nurse Ana", MON, "13:00", "13:10"),
+    ]
+    avail = clinic.availability(holds)
+    rid = clinic.id("Nurse Ana")
+    bits = avail.day_bits(rid, MON)
+    free = avail.day_free(rid, MON)
+    midnight = avail.day_frame(MON)[0]
+    assert bits.shared == spans_to_bits(free.shared, midnight)
+    assert bits.exclusive == spans_to_bits(free.exclusive, midnight)
+    assert bits.presence == spans_to_bits(free.presence, midnight)
+    assert not bits.shared >> (9 * 60 + 45) & 1  # three at 09:45
+    assert bits.shared >> (9 * 60 + 44) & 1  # two at 09:44
+    assert bits.shared >> (13 * 60) & 1
+    assert not bits.exclusive >> (13 * 60) & 1

@@ -14,6 +14,7 @@ from ketadesk.scheduling.chair_rules import (
     BpReading,
     ChairSettings,
     Effects,
+    hard_stop_note,
     parse_chair_settings,
 )
 
@@ -310,3 +311,25 @@ def test_the_discharge_verdict_names_what_refuses_in_a_few_words_without_values(
     )
     assert warned.ready
     assert [f.rule for f in warned.warnings] == ["discharge_observation"]
+
+
+def test_the_recording_form_names_the_hard_stop_and_what_to_do() -> None:
+    """A user trial: a pre-dose BP of 186/112 was only refused at the save; the form now says
+    in red which rule it breaks and what to do, from the clinic's own numbers and roles."""
+    block = parse_chair_settings({})
+    assert hard_stop_note(180, 110, block, before_dose=True) is None  # at it, not above
+    assert hard_stop_note(186, 112, block, before_dose=True) == (
+        "Pre-dose BP hard stop: BP 186/112 is above the clinic's hard stop 180/110: do not "
+        "start dosing. Let the patient rest and recheck (as an extra reading); dosing needs a "
+        "prescriber's override with a reason"
+    )
+    assert hard_stop_note(181, 90, block, before_dose=False) == (
+        "BP 181/90 is above the clinic's hard stop 180/110: recheck now and tell the "
+        "prescriber; no discharge while it stays this high"
+    )
+    strict = parse_chair_settings(
+        {"hard_stop_systolic": 160, "hard_stop_diastolic": 100, "pre_dose_bp": "warn"}
+    )
+    note = hard_stop_note(165, 95, strict, before_dose=True)
+    assert note is not None
+    assert "above the clinic's hard stop 160/100: consider not dosing" in note

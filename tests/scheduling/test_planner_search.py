@@ -9,22 +9,26 @@ the greedy one is, and planning twice gives the same plan.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
 import pytest
 
-from ketadesk.scheduling.availability import Availability
+from ketadesk.scheduling.availability import Availability, seconds
+from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.model import ExistingHold
-from ketadesk.scheduling.openings import Preferences
+from ketadesk.scheduling.openings import Preferences, PreferenceWeights
 from ketadesk.scheduling.planner import (
     ChangeKind,
     SeriesChange,
     SeriesPlan,
+    _Planner,
     plan_score,
     plan_series,
     reflow,
 )
+from ketadesk.scheduling.planner_search import _TypeDays
 from tests.scheduling.conftest import DemoClinic
 
 MON = dt.date(2025, 3, 3)
@@ -137,3 +141,53 @@ def test_the_first_free_minute_does_not_set_the_series_time(clinic: DemoClinic) 
     assert len({clinic.local(s.start).time() for s in greedy.sessions}) > 1
     ours = plan_score(protocol, MON, None, avail, types, plan.sessions)
     assert ours < plan_score(protocol, MON, None, avail, types, greedy.sessions)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_each_days_start_on_bit_grids_is_the_interval_searchs(
+    clinic: DemoClinic, seed: int
+) -> None:
+    """The planner places each session with ``best_on_day`` on bit grids
+    (``planner_search._TypeDays``): the same start, cost and resources as the interval search
+    (``SessionSearch.day_options``, ``best_on_day``, ``at``) on every session type, with a kept
+    room, a preferred nurse, a start window, the patient busy, holds that begin and end inside a
+    minute, and times on and off the slot grid."""
+    avail, prefs, first = _busy_clinic(clinic, seed)
+    rng = random.Random(seed)
+    odd = [
+        dataclasses.replace(
+            h,
+            span=Interval(
+                h.span.start + dt.timedelta(seconds=rng.choice([0, 20, 45])),
+                h.span.end - dt.timedelta(seconds=rng.choice([0, 15, 40])),
+            ),
+        )
+        for h in (
+            clinic.hold(rng.choice(ROOMS), first + dt.timedelta(days=d), "10:00", "11:10")
+            for d in range(12)
+        )
+    ]
+    avail.add(odd)
+    if seed % 2:
+        prefs = dataclasses.replace(prefs, preferred_staff=clinic.id("Nurse Ben"))
+    if seed % 3 == 2:
+        prefs = dataclasses.replace(
+            prefs, earliest_start=dt.time(9, 0), latest_start=dt.time(14, 30)
+        )
+    types = clinic.catalog.session_types
+    for code, spec in types.items():
+        planner = _Planner(
+            clinic.protocol("iv_induction"), prefs, avail.fork(), types, PreferenceWeights(), 14, 3
+        )
+        busy_day = first + dt.timedelta(days=rng.randrange(5))
+        planner.patient_busy.append(
+            (seconds(clinic.at(busy_day, "11:00")), seconds(clinic.at(busy_day, "12:30")))
+        )
+        keep = rng.choice([None, {"room": clinic.id(rng.choice(ROOMS))}])
+        search = planner.search(spec, keep=keep)
+        grid = _TypeDays(planner, spec, search)
+        for k in range(14):
+            day = first + dt.timedelta(days=k)
+            for minute in (None, 9 * 60, 10 * 60 + 2, rng.randrange(7 * 60, 18 * 60, 5)):
+                bits = planner.best_on_day(search, day, minute, grid)
+                assert bits == planner.best_on_day(search, day, minute), (code, day, minute)

@@ -1,4 +1,4 @@
-"""Migration 0018's reference revision: upgraded onto a clinic of the previous revision with its
+"""Migration 0019's reference revision: upgraded onto a clinic of the previous revision with its
 bookings, moved by a change to any table a booking checks against (and only by those), and on
 PostgreSQL a change to them waits for the bookings checking against them."""
 
@@ -87,11 +87,11 @@ def _book(db: Database, patient_id: int, session: PlannedSession) -> None:
     )
 
 
-def test_the_upgrade_from_0017_adds_the_revision_and_keeps_the_bookings(db_url: str) -> None:
+def test_the_upgrade_from_0018_adds_the_revision_and_keeps_the_bookings(db_url: str) -> None:
     clinic = build_small_clinic(db_url)
     _book(clinic.db, clinic.ids["Ada Lovelace"], clinic.session("iv_infusion", WED, "10:00", IV))
     clinic.db.dispose()
-    _migrate(db_url, "0017_tentative_deadline_index")
+    _migrate(db_url, "0018_safety_off_to_warn")
     db = open_database(db_url)
     try:
         with db.engine.connect() as conn:

@@ -128,7 +128,7 @@ _LOCK_RESOURCES = (
 # PostgreSQL: no one edits a resource (its capacity, whether it is active), a shift or a
 # closure while a booking counts on it: every write that checks a plan holds
 # ``store/reference.REFERENCE_LOCK`` shared, which the triggers of those tables take
-# exclusively (migration 0018), and reads the resources after it (no row lock, so no page
+# exclusively (migration 0019), and reads the resources after it (no row lock, so no page
 # written and no multixact shared by every booking of the same nurse).  Bookings do not queue
 # behind one another for it.  What they do queue on is a transaction-scoped advisory lock per
 # resource and clinic day the plan holds, taken in (resource, day) order: two plans can only

@@ -2,13 +2,14 @@
 number printed on every appointment card meets the same rule as a patient's.
 
 North American numbers have 10 digits with the area code (optionally after a "1");
-international ones start with + and have 8 to 15 digits (E.164)."""
+international ones start with + and have 8 to 15 digits (E.164).  ``display_phone`` is how every
+screen and paper shows a stored number: "(555) 123-4567" for a US one, anything else as typed."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["NANP_DIGITS", "phone_problem"]
+__all__ = ["NANP_DIGITS", "display_phone", "phone_problem"]
 
 _PHONE_CHARS = re.compile(r"[0-9 +().\-]+")
 # A phone number in the North American Numbering Plan: 10 digits, optionally after a "1".
@@ -35,3 +36,18 @@ def phone_problem(text: str) -> str | None:
             f"(this has {len(digits)}); start international numbers with +"
         )
     return None
+
+
+def display_phone(text: str) -> str:
+    """A stored phone number as the clinic reads it: "(555) 123-4567" for a 10-digit US number
+    (also typed "555.123.4567", "5551234567" or "1-555-123-4567"); anything else as typed (an
+    international "+44 ...", an extension, a note, a short number), only trimmed."""
+    typed = text.strip()
+    if not typed or typed.startswith("+") or not _PHONE_CHARS.fullmatch(typed):
+        return typed
+    digits = re.sub(r"\D", "", typed)
+    if len(digits) == NANP_DIGITS + 1 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != NANP_DIGITS:
+        return typed
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"

@@ -98,6 +98,8 @@ class FollowUpQueue:
     overdue: tuple[FollowUpItem, ...]
     due_today: tuple[FollowUpItem, ...]
     upcoming: tuple[FollowUpItem, ...]
+    #: The clinic's local day of ``now`` (what "due today" means), for the queue's heading.
+    today: dt.date | None = None
 
     def sections(self) -> tuple[tuple[Section, str, tuple[FollowUpItem, ...]], ...]:
         return (
@@ -341,4 +343,5 @@ def _queue(
         overdue=tuple(sections[Section.OVERDUE]),
         due_today=tuple(sections[Section.DUE_TODAY]),
         upcoming=tuple(sections[Section.UPCOMING]),
+        today=today,
     )

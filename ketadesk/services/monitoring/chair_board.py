@@ -39,7 +39,11 @@ from ketadesk.services.monitoring.completion import (
     judged_at_discharge,
     overridden_by_session,
 )
-from ketadesk.services.monitoring.reading_schedule import readings_due, started_at
+from ketadesk.services.monitoring.reading_schedule import (
+    checks_after_dose,
+    readings_due,
+    started_at,
+)
 from ketadesk.services.monitoring.record_forms import ReadingsDue
 from ketadesk.services.monitoring.stored_records import find_records
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
@@ -142,8 +146,14 @@ class ChairCard:
     dose_due_at: dt.datetime | None = None
     minutes_since_dose: int | None = None
     next_bp: BpDue | None = None
+    # While no dose start is recorded, the next check counted from the dose ("+40 min") is
+    # not due at any clock time yet: its label and its minutes after the dose.
+    next_bp_after_dose: tuple[str, int] | None = None
     bp_recorded: tuple[str, ...] = ()
     discharge_allowed_at: dt.datetime | None = None
+    # While no dose start is recorded, discharge has no time yet: the minutes it comes after
+    # the dose ([session_types] observation_minutes), for "discharge ≥ 2 h after dose".
+    discharge_after_dose_minutes: int | None = None
     # The completion's verdict at ``now`` (services/monitoring/completion.discharge_verdict):
     # ready, or what still refuses it once the time has come ("BP “Before discharge” missing").
     discharge_ready: bool = False
@@ -235,6 +245,18 @@ def _dose_index(spec: SessionTypeSpec) -> int | None:
     if spec.observation_from in keys:
         return keys.index(spec.observation_from)
     return next((i for i, p in enumerate(spec.phases) if p.shade == "dosing"), None)
+
+
+def undosed(
+    spec: SessionTypeSpec, timeline: tuple[PhaseTime, ...], dose_recorded: bool
+) -> tuple[PhaseTime, ...]:
+    """The phases a running session has reached for sure: without a recorded dose start, only
+    those before the dose (the patient stays in the last of them, past its planned end, until
+    the dose is recorded), never a dose or an observation nobody recorded."""
+    dose_index = _dose_index(spec)
+    if dose_recorded or not dose_index:
+        return timeline
+    return timeline[:dose_index]
 
 
 def phase_at(timeline: Sequence[PhaseTime], moment: dt.datetime) -> PhaseTime | None:
@@ -387,8 +409,9 @@ def running_timelines(
     db: Database, appointment_ids: Iterable[int]
 ) -> dict[int, tuple[PhaseTime, ...]]:
     """The phases of the sessions in progress among ``appointment_ids`` as the board lays
-    them (from the actual start, the dosing phase at the recorded dose start), clinic zone,
-    so that other views (My day) say the same phase; sessions not in progress are left out."""
+    them (from the actual start, the dosing phase at the recorded dose start; without one,
+    only the phases before the dose: ``undosed``), clinic zone, so that other views (My day)
+    say the same phase; sessions not in progress are left out."""
     ids = sorted(set(appointment_ids))
     if not ids:
         return {}
@@ -410,9 +433,10 @@ def running_timelines(
             continue
         anchor = _aware(started.get(appointment_id) or starts_at).astimezone(tz)
         dose = doses.get(appointment_id)
-        timelines[appointment_id] = session_timeline(
+        timeline = session_timeline(
             spec, anchor, dose_started_at=_aware(dose).astimezone(tz) if dose else None
         )
+        timelines[appointment_id] = undosed(spec, timeline, dose is not None)
     return timelines
 
 
@@ -554,14 +578,18 @@ def _card(
     # Only a recorded dose start is a dose given: a session started without one shows when
     # its dose is due (a user trial's board said "Dosed 41 min ago" of a dose nobody gave).
     dosed = dose is not None and now >= dose
-    # Discharge is judged from the dose as planned when none is recorded (the verdict then
-    # says "dose start not recorded").
-    dose_passed = dose_at is not None and (dose is not None or running) and now >= dose_at
+    # Nor is a planned dose a reason to move on: until a dose start is recorded the patient
+    # stays in the phase before the dose, and discharge has no time (a user trial's board
+    # said "Observation" and "Discharge 12:15" of a dose nobody recorded).
+    awaiting_dose = running and dose is None and dose_index is not None
+    dose_passed = dose is not None and now >= dose
     if running:
-        current = phase_at(timeline, now)
+        reached = undosed(spec, timeline, dose is not None) or timeline[:1]
+        current = phase_at(reached, now)
         if current is None:
-            current = timeline[-1] if now >= timeline[-1].end else timeline[0]
-        phase, phase_key, phase_ends = current.name, current.key, current.end
+            current = reached[-1] if now >= reached[-1].end else reached[0]
+        phase, phase_key = current.name, current.key
+        phase_ends = current.end if now < current.end else None
     else:
         phase, phase_key, phase_ends = STAGE_PHASES[stage], "", None
         if stage == "due":
@@ -572,7 +600,15 @@ def _card(
     recorded = [c.label for c in checks if c.state == "done"]
     pending = [c for c in checks if c.state != "done"]
     next_bp = None
-    if pending and stage != "due":  # a patient who has not arrived has no BP to take yet
+    next_after_dose = None
+    after_dose = checks_after_dose(spec) if awaiting_dose else {}
+    if pending and stage != "due" and pending[0].label in after_dose:
+        # Counted from a dose nobody recorded: due so long after it, at no time yet.
+        minutes = after_dose[pending[0].label]
+        if spec.observation_minutes is not None:  # due by the earliest discharge at the latest
+            minutes = min(minutes, spec.observation_minutes)
+        next_after_dose = (pending[0].label, minutes)
+    elif pending and stage != "due":  # a patient who has not arrived has no BP to take yet
         check = pending[0]
         due = _aware(check.due_at).astimezone(tz)
         next_bp = BpDue(check.label, due, late=now > due + grace, due_now=now >= due)
@@ -580,8 +616,8 @@ def _card(
             late.insert(0, f"{check.words} overdue since {_hhmm(due)}")
     # Discharge is a time for a patient in session, not for one who has not started: the
     # rules' own (the recorded dose plus the observation minutes), else the planned one.
-    allowed = discharge_allowed(spec, timeline) if dose_at is not None and running else None
-    if verdict is not None and verdict.earliest is not None and running:
+    allowed = discharge_allowed(spec, timeline) if dose_passed and running else None
+    if verdict is not None and verdict.earliest is not None and running and not awaiting_dose:
         allowed = verdict.earliest.astimezone(tz)
     time_allows = running and dose_passed and allowed is not None and now >= allowed
     # The completion's own verdict says whether the patient may go (a prescriber's override
@@ -590,8 +626,8 @@ def _card(
     not_yet: tuple[str, ...] = ()
     if verdict is None:  # a type the discharge rules do not judge: the time is all
         ready = time_allows
-    elif verdict.ready:
-        ready = running and dose_passed
+    elif verdict.ready:  # (a prescriber's override may let a patient go without a dose)
+        ready = running and (dose_passed or awaiting_dose)
     else:
         ready = False
         if time_allows:  # (the observation too, when the record's discharge time is early)
@@ -611,8 +647,10 @@ def _card(
         dose_due_at=dose_at if dose is None and running else None,
         minutes_since_dose=int((now - dose).total_seconds() // 60) if dosed and dose else None,
         next_bp=next_bp,
+        next_bp_after_dose=next_after_dose,
         bp_recorded=tuple(recorded),
         discharge_allowed_at=allowed,
+        discharge_after_dose_minutes=spec.observation_minutes if awaiting_dose else None,
         discharge_ready=ready,
         discharge_not_yet=not_yet,
         bp_late=next_bp is not None and next_bp.late,

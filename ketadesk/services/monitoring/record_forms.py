@@ -150,6 +150,9 @@ class Checked:
     errors: dict[str, str]
     warnings: dict[str, str]
     record: ParsedRecord | None
+    #: Readings above the clinic's hard stop (``chair_rules.hard_stop_note``), by field: said in
+    #: red, with what to do; real readings, so saved like any other (the chair rules judge them).
+    stops: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -326,7 +326,7 @@ def save_record(
                 "close it and open it again to see their changes"
             )
         before = _snapshot(record) if record is not None else None
-        warnings = dict(checked.warnings)
+        warnings = {**checked.warnings, **checked.stops}  # (a hard stop is said as well)
         dosed_before = record is not None and (
             record.dose_mg is not None or record.dose_started_at is not None
         )

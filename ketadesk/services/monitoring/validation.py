@@ -10,6 +10,7 @@ import datetime as dt
 import re
 
 from ketadesk.scheduling.catalog import ClinicSettings
+from ketadesk.scheduling.chair_rules import hard_stop_note, parse_chair_settings
 from ketadesk.scheduling.safety_followups import RemsFormSettings, parse_rems_form_settings
 from ketadesk.services.monitoring.record_forms import (
     DISSOCIATION_CHOICES,
@@ -55,6 +56,9 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
     """Refusals (impossible values) and warnings (worrying values) for a form, by field."""
     errors: dict[str, str] = {}
     warnings: dict[str, str] = {}
+    stops: dict[str, str] = {}
+    over_stop: list[tuple[str, dt.datetime | None, bool, str]] = []  # (field, taken, pre, note)
+    chair = parse_chair_settings(rules.settings.extra.get("chair"), "database")
     mon = rules.monitoring
     local = rules
 
@@ -159,6 +163,11 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                     f"{sys_}/{dia} cannot be real: the systolic must be higher than the diastolic"
                 )
             else:
+                before_dose = label in rules.pre_dose_labels or (
+                    label not in rules.check_labels
+                    and (dose_at is None or (taken is not None and taken <= dose_at))
+                )
+                stop = hard_stop_note(sys_, dia, chair, before_dose=before_dose)
                 high_sys, high_dia = mon.get("bp_warn_systolic"), mon.get("bp_warn_diastolic")
                 if (high_sys is not None and sys_ > high_sys) or (
                     high_dia is not None and dia > high_dia
@@ -171,11 +180,29 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                     warnings[reading_field(i, "systolic")] = (
                         f"BP {sys_}/{dia} is above {high_sys}/{high_dia}: {advice}"
                     )
+                if stop is not None:
+                    over_stop.append((reading_field(i, "systolic"), taken, before_dose, stop))
         low_spo2 = mon.get("spo2_warn_below")
         if spo2 is not None and low_spo2 is not None and spo2 < low_spo2:
             warnings[reading_field(i, "spo2")] = f"SpO2 {spo2}% is below {low_spo2}%"
         if taken is not None and not errors.get(reading_field(i, "label")):
             readings.append(ParsedReading(label, taken, sys_, dia, hr, spo2))
+
+    # As the chair rules judge it (chair_rules.pre_dose_findings), the latest BP before the
+    # dose decides the pre-dose hard stop: a recheck after rest below it lifts the stop from an
+    # earlier reading, which keeps its amber warning.
+    before = [
+        r.taken_at
+        for r in readings
+        if r.systolic is not None
+        and (r.label in rules.pre_dose_labels or r.label not in rules.check_labels)
+        and (dose_at is None or r.taken_at <= dose_at)
+    ]
+    for key, taken_at, before_dose, stop in over_stop:
+        if before_dose and taken_at is not None and any(t > taken_at for t in before):
+            continue
+        warnings.pop(key, None)
+        stops[key] = stop
 
     early = mon.get("reading_early_minutes")
     if dose_at is not None and early is not None:
@@ -260,7 +287,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                 f"{', '.join(unknown)} is not a class the form asks about ({', '.join(known)})"
             )
     if errors:
-        return Checked(errors, warnings, None)
+        return Checked(errors, warnings, None, stops)
     return Checked(
         errors,
         warnings,
@@ -284,4 +311,5 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             dissociation_resolved=form.dissociation_resolved,
             respiratory_resolved=form.respiratory_resolved,
         ),
+        stops,
     )

@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select
 from ketadesk.scheduling.dates import WEEKDAY_ABBR, short_date_time
 from ketadesk.scheduling.dropout import MISS_NAMES, OUTREACH_CALL, miss_of
 from ketadesk.services.common.context import utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import (
     PrintBlock,
     PrintLayout,
@@ -193,7 +194,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
                     "call_row.html",
                     patient=c.patient_name,
                     chart=c.chart_number,
-                    phone=c.phone or "no phone recorded",
+                    phone=display_phone(c.phone) or "no phone recorded",
                     due_html=due,
                     session=c.session,
                     ask=c.ask,

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ketadesk.scheduling.confirmations import calls_progress
 from ketadesk.services.common.context import utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.confirmations.calls import ConfirmationList, list_confirmations
 from ketadesk.services.printing.layout import PrintBlock, PrintLayout, fill, long_date, template
 from ketadesk.store.clinic_config import load_catalog
@@ -53,7 +54,7 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
             for item in row.checklist
         ]
         if row.driver or row.ride_phone:
-            ride = ", ".join(p for p in (row.driver, row.ride_phone) if p)
+            ride = ", ".join(p for p in (row.driver, display_phone(row.ride_phone or "")) if p)
             pickup = row.ride_pickup or f"{row.planned_end.astimezone(tz):%H:%M}"
             checks.append(f"Ride: {html.escape(ride)}; pickup {html.escape(pickup)}")
         attempts = "<br/>".join(
@@ -69,7 +70,7 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
                     "confirmation_row.html",
                     time=f"{row.start.astimezone(tz):%H:%M}",
                     patient=row.patient_name,
-                    phone=row.phone or "no phone recorded",
+                    phone=display_phone(row.phone or "") or "no phone recorded",
                     session_type=row.session_type_name,
                     status=row.status_name,
                     checklist_html="<br/>".join(checks),

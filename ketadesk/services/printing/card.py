@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.common.context import NotFound, utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import (
     CardFormat,
     Logo,
@@ -40,6 +42,7 @@ from ketadesk.store.models import (
     Series,
     SessionType,
 )
+from ketadesk.store.snapshot import load_calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,10 @@ class CardSession:
     series: str
     room: str
     instructions: tuple[str, ...]
+    #: A closure added after it was booked (scheduling/calendar.ClosedSession): "Clinic closed
+    #: on this day: reschedule"; and why ("Christmas Day").  "" while its place is open.
+    closed_notice: str = ""
+    closed_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +117,7 @@ def appointment_card(
                 SessionType.code,
                 SessionType.name,
                 Resource.name,
+                Appointment.room_id,
             )
             .join(SessionType, SessionType.id == Appointment.session_type_id)
             .outerjoin(Series, Series.id == Appointment.series_id)
@@ -122,11 +130,27 @@ def appointment_card(
             )
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()
+        # The closures over the sessions shown: one added since they were booked strands them.
+        calendar = (
+            load_calendar(
+                session,
+                Interval(min(r[0] for r in rows), max(r[1] for r in rows)),
+                catalog,
+                resource_ids={r[7] for r in rows if r[7] is not None},
+            )
+            if rows
+            else None
+        )
     settings = catalog.settings
     tz = ZoneInfo(settings.timezone)
     sessions = []
-    for starts_at, ends_at, index, count, code, type_name, room in rows:
+    for starts_at, ends_at, index, count, code, type_name, room, room_id in rows:
         spec = catalog.session_types.get(code)
+        closed = (
+            calendar.session_closed(Interval(starts_at, ends_at), room_id, room or "")
+            if calendar is not None
+            else None
+        )
         series = ""
         if index is not None:
             series = f"{index}/{count}" if count else str(index)
@@ -138,12 +162,14 @@ def appointment_card(
                 series=series,
                 room=room or "",
                 instructions=spec.instructions if spec is not None else (),
+                closed_notice=closed.notice if closed else "",
+                closed_reason=closed.reason if closed else "",
             )
         )
     return AppointmentCard(
         clinic_name=settings.name,
         clinic_address=settings.address,
-        clinic_phone=settings.phone,
+        clinic_phone=display_phone(settings.phone),
         cancellation_policy=settings.cancellation_policy,
         patient_name=patient_name,
         chart_number=chart,
@@ -167,6 +193,19 @@ def patient_type_name(name: str) -> str:
     """A session type as the card names it: without its aside ("Spravato (esketamine)" ->
     "Spravato"), so each session keeps to one line of a small card."""
     return name.split(" (", 1)[0] or name
+
+
+def closed_warnings(card: AppointmentCard) -> tuple[str, ...]:
+    """What the desk is told when the card lists a session whose day or room has closed since
+    it was booked: "Spravato on Fri 12/25: clinic closed on this day: reschedule (Christmas
+    Day)", one a session."""
+    return tuple(
+        f"{patient_type_name(s.session_type)} on {us_date(s.start)}: "
+        f"{s.closed_notice[:1].lower()}{s.closed_notice[1:]}"
+        + (f" ({s.closed_reason})" if s.closed_reason else "")
+        for s in card.sessions
+        if s.closed_notice
+    )
 
 
 def card_layout(card: AppointmentCard) -> PrintLayout:
@@ -205,6 +244,8 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
                 )
             )
         )
+        if s.closed_notice:  # never handed over as if it would happen
+            blocks.append(PrintBlock(fill("card_closed.html", text=s.closed_notice)))
     seen: dict[str, tuple[str, ...]] = {}
     for s in sessions:
         if s.instructions and s.session_type not in seen:
@@ -235,6 +276,9 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         css=template("style.css").template + template("card.css").template,
         blocks=tuple(blocks),
         logo=card.logo.path if card.logo else None,
-        warnings=(card.logo.problem,) if card.logo and card.logo.problem else (),
+        warnings=(
+            *((card.logo.problem,) if card.logo and card.logo.problem else ()),
+            *closed_warnings(card),
+        ),
         card=card.card,
     )

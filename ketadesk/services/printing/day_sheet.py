@@ -36,6 +36,7 @@ from ketadesk.scheduling.gating import (
 from ketadesk.scheduling.protocol_rules import rule_title
 from ketadesk.scheduling.statuses import PRIOR_AUTH_SPENDING_STATUSES
 from ketadesk.services.common.context import utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import (
     Logo,
     PrintBlock,
@@ -111,6 +112,9 @@ class SheetSession:
     prior_auth: str = ""
     #: Why that spend is not covered ("past its units", "past expiry"); "" when it is.
     prior_auth_problem: str = ""
+    #: A closure added after the session was booked: "Clinic closed on this day: reschedule
+    #: (Christmas Day)"; "" while its place is open.
+    closed: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +321,7 @@ def day_sheet_from_queries(
             staff=tuple(staff[a.id].values()),
             staff_short=tuple(short[a.id].values()),
             driver=driver_label,
-            driver_phone="" if use_initials or not driver else (driver_phone or ""),
+            driver_phone="" if use_initials or not driver else display_phone(driver_phone or ""),
             pickup=a.end,
             fasting_confirmed=bool(checklist.get("fasting_confirmed")),
             checklist=tuple(
@@ -335,6 +339,7 @@ def day_sheet_from_queries(
             ),
             # A note may name the patient ("call her husband Bob"): not on the public sheet.
             notes="" if use_initials else (notes or "").strip(),
+            closed=a.closed_words,
         )
     groups = (
         _by_room(schedule, active, sessions)
@@ -660,6 +665,8 @@ def _session_row(s: SheetSession, by: str) -> str:
     else:
         ride = "No ride needed"
     checks: list[str] = []
+    if s.closed:  # first: the session cannot take place where and when it is booked
+        checks.append(f'<span class="warn">&#9888; <b>{html.escape(s.closed)}</b></span>')
     if s.checklist:
         checks.append(
             " ".join(

@@ -23,6 +23,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.booking.planning import find_patient
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment, Patient, Resource, ResourceHold, Series, SessionType
@@ -162,6 +163,7 @@ def patient_calendar(db: Database, chart: str, *, now: dt.datetime | None = None
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()
         events = []
+        phone = display_phone(settings.phone)
         for appt, code, type_name, count in rows:
             series = _series_label(appt.series_index, count)
             instructions = _instructions(catalog, code)
@@ -170,7 +172,7 @@ def patient_calendar(db: Database, chart: str, *, now: dt.datetime | None = None
                 for part in (
                     series[:1].upper() + series[1:],
                     instructions,
-                    f"Questions or to cancel: {settings.phone}" if settings.phone else "",
+                    f"Questions or to cancel: {phone}" if phone else "",
                 )
                 if part
             )

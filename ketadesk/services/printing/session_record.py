@@ -104,6 +104,9 @@ class SessionRecordSheet:
     # The chair rules a prescriber set aside for this session, each with its reason, who and
     # when ("Observation before discharge: <reason> (patel, 12:06)").
     chair_overrides: tuple[str, ...] = ()
+    # The session type is dosed in devices ([session_types.<code>.dose], Spravato): only then
+    # are devices and their lot asked for (as the monitoring dialog asks) and printed.
+    uses_devices: bool = True
 
 
 def find_session(db: Database, chart: str, day: dt.date) -> int:
@@ -250,6 +253,7 @@ def session_record_sheet(
             dose_mg=record.dose_mg if record else None,
             devices=record.devices if record else None,
             lot_number=record.lot_number if record else "",
+            uses_devices=spec.dose is not None,
             dose_started_at=local(record.dose_started_at) if record else None,
             readings=tuple(lines),
             sedation=record.sedation if record else "",
@@ -329,8 +333,16 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
             fill(
                 "record_dose.html",
                 dose_html=_value(sheet.dose_mg, " mg"),
-                devices_html=_value(sheet.devices, blank=_SHORT_BLANK),
-                lot_html=_value(sheet.lot_number or None),
+                devices_cells_html=fill(
+                    "record_devices.html",
+                    devices_html=_value(sheet.devices, blank=_SHORT_BLANK),
+                    lot_html=_value(sheet.lot_number or None),
+                )
+                if sheet.uses_devices
+                else "",
+                dose_start_label="Dose start (first device)"
+                if sheet.uses_devices
+                else "Dose start",
                 dose_start_html=_time_value(sheet.dose_started_at),
             )
         ),

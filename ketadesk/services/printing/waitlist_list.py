@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from ketadesk.services.common.context import utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import PrintBlock, PrintLayout, fill, long_date, template
 from ketadesk.services.waitlist.entries import KIND_NAMES, STATUS_NAMES, WaitlistRow, list_entries
 from ketadesk.store.clinic_config import load_catalog
@@ -55,7 +56,7 @@ def waitlist_layout(sheet: WaitlistSheet) -> PrintLayout:
                     "waitlist_row.html",
                     patient=row.patient_name,
                     chart=row.chart_number,
-                    phone=row.phone or "no phone recorded",
+                    phone=display_phone(row.phone or "") or "no phone recorded",
                     session_type=row.session_type_name,
                     kind=KIND_NAMES.get(row.kind, row.kind),
                     added=f"{row.added_at:%m/%d/%Y}",

@@ -30,6 +30,7 @@ from ketadesk.scheduling.calendar import (
     subtract,
 )
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES, TENTATIVE_STATUSES
 from ketadesk.services.schedule.day_schedule import (
     NO_ROOM,
     NO_STAFF,
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from ketadesk.config import Catalog
     from ketadesk.scheduling.catalog import SessionTypeSpec
 
+
+#: Sessions still to take place, which a closure added after they were booked leaves stranded.
+STILL_TO_COME = MOVABLE_STATUSES | TENTATIVE_STATUSES
 
 #: A session lies inside one clinic day (store.queries.LONGEST_BOOKING, which imports SQLAlchemy).
 LONGEST_BOOKING = dt.timedelta(days=1)
@@ -297,6 +301,12 @@ def day_schedule_from_rows(
     ) in rows.appointments:
         start, end = as_utc(starts_at), as_utc(ends_at)
         spec = catalog.session_types.get(code)
+        room_name = room_names.get(room_id, "") if room_id is not None else ""
+        closed = (
+            calendar.session_closed(Interval(start, end), room_id, room_name)
+            if status in STILL_TO_COME
+            else None
+        )
         appointments.append(
             DayAppointment(
                 id=id_,
@@ -313,7 +323,9 @@ def day_schedule_from_rows(
                 series_count=planned_count if series_index is not None else None,
                 status=status,
                 phases=_phases(spec, start, end, tz),
-                room_name=room_names.get(room_id, "") if room_id is not None else "",
+                room_name=room_name,
+                closed_notice=closed.notice if closed else "",
+                closed_reason=closed.reason if closed else "",
             )
         )
 

@@ -92,6 +92,10 @@ class DayAppointment:
     status: str
     phases: tuple[PhaseSpan, ...]
     room_name: str = ""  # the room it is in ("" for none), also in a day by staff
+    #: A closure added after it was booked (scheduling/calendar.ClosedSession): "Clinic closed
+    #: on this day: reschedule", and why ("Christmas Day"); "" while its place is open.
+    closed_notice: str = ""
+    closed_reason: str = ""
 
     @property
     def series_label(self) -> str:
@@ -110,6 +114,17 @@ class DayAppointment:
     @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status.replace("_", " ").capitalize())
+
+    @property
+    def closed_words(self) -> str:
+        """The closure notice with its reason, for a tooltip, a sheet or a screen reader."""
+        if not self.closed_notice:
+            return ""
+        return (
+            f"{self.closed_notice} ({self.closed_reason})"
+            if self.closed_reason
+            else (self.closed_notice)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,12 +230,15 @@ def _room_name(schedule: DaySchedule, room_id: int | None, was: str) -> str:
 
 def shifted(appointment: DayAppointment, start: dt.datetime) -> DayAppointment:
     """``appointment`` starting at ``start`` (aware, in the clinic's zone), its length and its
-    phases kept."""
+    phases kept.  A closed-day notice goes: the move is refused if the new place is closed too,
+    and the day is read again either way."""
     delta = start - appointment.start
     return replace(
         appointment,
         start=start,
         end=appointment.end + delta,
+        closed_notice="",
+        closed_reason="",
         phases=tuple(
             replace(p, start=p.start + delta, end=p.end + delta) for p in appointment.phases
         ),

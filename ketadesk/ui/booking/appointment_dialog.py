@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from ketadesk.services.booking.appointment_changes import action_button_text
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
 from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.monitoring.measurements import instruments
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.dates import short_date_time, us_long_date
@@ -161,7 +162,7 @@ class AppointmentDialog(QDialog):
             ("Room", d.room or "none (telehealth)"),
             ("Status", status),
             ("Chart", d.chart_number),
-            ("Phone", d.phone or "—"),
+            ("Phone", display_phone(d.phone or "") or "—"),
         ]
         if d.protocol_name:
             rows.append(("Series", f"{d.protocol_name}, session {d.series_label}"))

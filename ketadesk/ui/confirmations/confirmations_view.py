@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.confirmations import OUTCOME_NAMES, RIDE_ITEM
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.confirmations.calls import (
     ConfirmationList,
     ConfirmationRow,
@@ -100,7 +101,7 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
                 sort_key=lambda r: r.start.timestamp(),
             ),
             TableColumn("Patient", lambda r: r.patient_name),
-            TableColumn("Phone", lambda r: r.phone or "no phone recorded"),
+            TableColumn("Phone", lambda r: display_phone(r.phone or "") or "no phone recorded"),
             TableColumn("Session", lambda r: r.session_type_name),
             TableColumn("Call", lambda r: r.status_name),
             TableColumn(

@@ -50,6 +50,7 @@ from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, StaffRole
 from ketadesk.scheduling.dropout import OUTREACH_CALL
 from ketadesk.scheduling.followup_rules import Section, kind_label, moment_text
 from ketadesk.services.common.context import InvalidFields, ServiceError
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.actions import (
     ATTEMPT_RESULTS,
     AttemptResult,
@@ -67,6 +68,7 @@ from ketadesk.services.followups.queue import (
 )
 from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.colors import is_dark, mix
+from ketadesk.ui.common.dates import short_date
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -115,6 +117,20 @@ HEADERS = {
 _when = moment_text
 
 
+def queue_heading(queue: FollowUpQueue, *, kind: str = "", assignee: str = "") -> str:
+    """What the queue shows, in one line: "Follow-ups due · Tue Dec 8 · 5 open, 2 overdue";
+    narrowed, "Next-day calls due for Nurses · …" (``kind`` a follow-up kind, ``assignee`` the
+    filter's words)."""
+    what = f"{kind_label(kind)}s due" if kind else "Follow-ups due"
+    if assignee:
+        what += f" for {assignee}"
+    parts = [what]
+    if queue.today is not None:
+        parts.append(short_date(queue.today))
+    parts.append(f"{len(queue.items)} open, {len(queue.overdue)} overdue")
+    return " · ".join(parts)
+
+
 def details_text(item: FollowUpItem) -> str:
     """The details column: what the REMS form lacks, the note, the session it is about."""
     parts: list[str] = []
@@ -157,7 +173,7 @@ def item_text(item: FollowUpItem, column: Column) -> str:
         role = item.assignee_role.replace("_", " ")
         return item.assignee_name or f"any {role}"
     if column is Column.PHONE:
-        return item.phone
+        return display_phone(item.phone)
     return details_text(item)
 
 
@@ -305,7 +321,7 @@ class FollowUpQueueModel(QAbstractItemModel):
         if item.deadline is not None:
             lines.append(f"Deadline {_when(item.deadline)} ({item.countdown})")
         if item.phone:
-            lines.append(f"Phone {item.phone}")
+            lines.append(f"Phone {display_phone(item.phone)}")
         if item.attempts:
             lines.append(f"Calls: {attempts_text(item)}")
         details = details_text(item)
@@ -338,7 +354,7 @@ class _FollowUpDialog(QDialog):
         layout = QVBoxLayout(self)
         heading = QLabel(
             f"<b>{item.kind_label}</b> for <b>{item.patient_name}</b> ({item.chart_number})"
-            + (f" · {item.phone}" if item.phone else ""),
+            + (f" · {display_phone(item.phone)}" if item.phone else ""),
             self,
         )
         layout.addWidget(heading)
@@ -668,6 +684,8 @@ class FollowUpQueueView(QWidget):
         counts_changed(dict): overdue / due_today / upcoming / urgent counts of the whole
             queue (unfiltered), for the main window's left panel.
         refreshed(): the queue shown was read again.
+        noted(str): an action on a follow-up completed, in a few words for the status bar
+            ("Call recorded: Lovelace, Ada · call again Wed 10:00").
 
     Attributes:
         model: the FollowUpQueueModel shown.
@@ -680,6 +698,7 @@ class FollowUpQueueView(QWidget):
     appointment_requested = Signal(int)
     counts_changed = Signal(dict)
     refreshed = Signal()
+    noted = Signal(str)
 
     # Dialog entry points, replaceable in tests.
     attempt_dialog: Callable[[Desk, FollowUpItem, QWidget | None], AttemptResult | None] = (
@@ -711,6 +730,12 @@ class FollowUpQueueView(QWidget):
         for value, text in ASSIGNEE_CHOICES:
             self.assignee_filter.addItem(text, value)
         self._staff_added = False
+        self.heading = QLabel(self)
+        self.heading.setObjectName("queue_heading")
+        heading_font = self.heading.font()
+        heading_font.setBold(True)
+        heading_font.setPointSizeF(heading_font.pointSizeF() * 1.2)
+        self.heading.setFont(heading_font)
         self.summary = QLabel(self)
         self.summary.setObjectName("queue_summary")
 
@@ -772,6 +797,7 @@ class FollowUpQueueView(QWidget):
                 buttons.addStretch(1)
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
         layout.addLayout(filters)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.detail)
@@ -844,6 +870,10 @@ class FollowUpQueueView(QWidget):
             f"{len(queue.overdue)} overdue · {len(queue.due_today)} due today · "
             f"{len(queue.upcoming)} upcoming"
         )
+        kind = self.kind_filter.currentData() or ""
+        who = self.assignee_filter.currentText() if self.assignee_filter.currentData() else ""
+        self.heading.setText(queue_heading(queue, kind=kind, assignee=who))
+        self.heading.setAccessibleName(self.heading.text())
         if counts != self.counts:
             self.counts = dict(counts)
             self.counts_changed.emit(dict(counts))
@@ -937,12 +967,13 @@ class FollowUpQueueView(QWidget):
         if item is not None:
             self.patient_requested.emit(item.patient_id)
 
-    def _work(self, dialog: Callable[[Desk, FollowUpItem, QWidget | None], Any]) -> None:
+    def _work(self, dialog: Callable[[Desk, FollowUpItem, QWidget | None], Any], done: str) -> None:
         item = self.selected_item()
         if item is None:
             return
         if dialog(self.desk, item, self):
             self.status.setText("")
+            self.noted.emit(f"{done}: {item.kind_label} for {item.patient_name}")
             self.refresh()
 
     def _on_record_attempt_triggered(self) -> None:
@@ -956,21 +987,25 @@ class FollowUpQueueView(QWidget):
             self.status.setText(
                 f"{item.patient_name} reached: complete the {item.kind_label} with its outcome."
             )
+            then = "reached"
         elif result.next_attempt_at is not None:
-            when = result.next_attempt_at.astimezone(item.due.tzinfo)
-            self.status.setText(f"Call {item.patient_name} again {_when(when)}.")
+            when = _when(result.next_attempt_at.astimezone(item.due.tzinfo))
+            self.status.setText(f"Call {item.patient_name} again {when}.")
+            then = f"call again {when}"
         else:
             self.status.setText(
                 f"No calls left for {item.patient_name} after {result.attempts}: "
                 "complete it with what was done."
             )
+            then = "no calls left"
+        self.noted.emit(f"Call recorded: {item.patient_name} · {then}")
         self.refresh()
 
     def _on_complete_triggered(self) -> None:
-        self._work(type(self).complete_dialog)
+        self._work(type(self).complete_dialog, "Completed")
 
     def _on_snooze_triggered(self) -> None:
-        self._work(type(self).snooze_dialog)
+        self._work(type(self).snooze_dialog, "Snoozed")
 
     def _on_open_patient_triggered(self) -> None:
         item = self.selected_item()

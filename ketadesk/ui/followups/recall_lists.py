@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.recall import (
     AtRiskRow,
     RecallRow,
@@ -63,7 +64,7 @@ class Column(enum.IntEnum):
 
 RECALL_COLUMNS: tuple[TableColumn[RecallRow], ...] = (
     TableColumn("Patient", lambda row: f"{row.patient_name} ({row.chart_number})"),
-    TableColumn("Phone", lambda row: row.phone),
+    TableColumn("Phone", lambda row: display_phone(row.phone)),
     TableColumn("Why", lambda row: row.why, tooltip=lambda row: row.why),
     TableColumn(
         "Since",
@@ -85,7 +86,7 @@ class AtRiskColumn(enum.IntEnum):
 
 AT_RISK_COLUMNS: tuple[TableColumn[AtRiskRow], ...] = (
     TableColumn("Patient", lambda row: f"{row.patient_name} ({row.chart_number})"),
-    TableColumn("Phone", lambda row: row.phone),
+    TableColumn("Phone", lambda row: display_phone(row.phone)),
     TableColumn("Series", lambda row: row.protocol_name),
     TableColumn("Missed", lambda row: row.missed_text, tooltip=lambda row: "\n".join(row.missed)),
     TableColumn(

@@ -56,6 +56,14 @@ def _hhmm(moment: dt.datetime | None) -> str:
     return "" if moment is None else f"{moment:%H:%M}"
 
 
+def _duration(minutes: int) -> str:
+    """ "2 h", "1 h 30 min", "40 min"."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h" + (f" {rest} min" if rest else "")
+
+
 def card_lines(card: ChairCard) -> dict[str, str]:
     """What a card says, line by line (empty lines are hidden): the words, decided here once,
     so the widget and its accessible text agree."""
@@ -91,6 +99,9 @@ def card_lines(card: ChairCard) -> dict[str, str]:
             bp = f"{bp_check_words(due.label)} due {_hhmm(due.due_at)}"
         if card.bp_late:  # the service lists the overdue check first; this line says it
             bp, late = f"⚠ {bp}", late[1:]
+    elif card.next_bp_after_dose is not None:
+        label, minutes = card.next_bp_after_dose
+        bp = f"{bp_check_words(label)} due {_duration(minutes)} after the dose"
     elif card.bp_recorded:
         bp = "BP checks all recorded"
     discharge = ""
@@ -102,6 +113,9 @@ def card_lines(card: ChairCard) -> dict[str, str]:
             discharge = "Not yet: " + "; ".join(card.discharge_not_yet)
         else:
             discharge = f"Discharge {_hhmm(card.discharge_allowed_at)}"
+    elif card.discharge_after_dose_minutes is not None:
+        # No dose start recorded: no time to promise, only the rule.
+        discharge = f"Discharge ≥ {_duration(card.discharge_after_dose_minutes)} after dose"
     nxt = card.next_up
     return {
         "patient": card.patient_name,

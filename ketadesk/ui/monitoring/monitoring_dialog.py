@@ -77,6 +77,11 @@ READING_COLUMNS = (
 COLUMN_WORDS = {key: words for key, words, _ in READING_COLUMNS}
 
 
+#: How a field's message starts, by kind: a refusal; a hard stop (red, bold) or a warning
+#: (amber).  (No "⛔": the fonts Qt finds offscreen and on some desks draw it as a box.)
+MESSAGE_MARKS = {"error": "✖ ", "stop": "⚠ ", "warning": "⚠ "}
+
+
 def message_colors(palette: QPalette) -> tuple[QColor, QColor]:
     """Red for refusals and amber for warnings, readable on the palette's window colour."""
     dark = palette.color(QPalette.ColorRole.Window).lightness() < 128
@@ -161,9 +166,8 @@ class MonitoringDialog(QDialog):
         self._version = self.sheet.form.version
         # The warnings the record already carried when it was opened: a save bringing a new one
         # stays open to show it ("Saved; note: …") rather than closing over it.
-        self._known_warnings = set(
-            validation.validate_record(sheet.form, sheet.rules, now=desk.now()).warnings.values()
-        )
+        opened = validation.validate_record(sheet.form, sheet.rules, now=desk.now())
+        self._known_warnings = {*opened.warnings.values(), *opened.stops.values()}
         sheet = self.sheet
         day = sheet.rules.calendar.local(sheet.starts_at)
         self.setWindowTitle(f"Monitoring record — {sheet.patient_name}")
@@ -576,6 +580,8 @@ class MonitoringDialog(QDialog):
         shown: dict[str, tuple[str, str]] = {}
         for key, message in checked.warnings.items():
             shown[key] = ("warning", message)
+        for key, message in checked.stops.items():  # said at once, typed or not
+            shown[key] = ("stop", message)
         for key, message in checked.errors.items():
             if self._show_all_errors or key in self._touched or self._always_shown(key):
                 shown[key] = ("error", message)
@@ -602,10 +608,13 @@ class MonitoringDialog(QDialog):
                 label.setVisible(False)
                 label.clear()
                 return
-            worst = "error" if any(kind == "error" for kind, _ in items) else "warning"
+            red_kinds = ("error", "stop")
+            worst = "error" if any(kind in red_kinds for kind, _ in items) else "warning"
             color = red if worst == "error" else amber
-            label.setStyleSheet(f"color: {color.name()};")
-            label.setText("\n".join(("✖ " if kind == "error" else "⚠ ") + m for kind, m in items))
+            # A hard stop is the loudest thing on the form: bold, and its own line.
+            weight = " font-weight: bold;" if any(kind == "stop" for kind, _ in items) else ""
+            label.setStyleSheet(f"color: {color.name()};{weight}")
+            label.setText("\n".join(MESSAGE_MARKS[kind] + m for kind, m in items))
             label.setAccessibleName(label.text())
             label.setVisible(True)
 
@@ -618,13 +627,13 @@ class MonitoringDialog(QDialog):
                 if found is not None:
                     kind, message = found
                     words = "Name" if key == "label" else COLUMN_WORDS[key]
-                    items.append((kind, f"{words}: {message}"))
+                    # A hard stop names its rule and the whole BP: not "Systolic: ...".
+                    items.append((kind, message if kind == "stop" else f"{words}: {message}"))
             paint(row.message, items)
         for edit, key in self._field_editors():
             kind = shown.get(key, ("", ""))[0]
-            edit.setStyleSheet(
-                f"border: 1px solid {(red if kind == 'error' else amber).name()};" if kind else ""
-            )
+            border = red if kind in ("error", "stop") else amber
+            edit.setStyleSheet(f"border: 1px solid {border.name()};" if kind else "")
             edit.setToolTip(shown[key][1] if kind else "")
 
     def _show_minutes(self, checked: Checked) -> None:
@@ -860,6 +869,10 @@ class MonitoringDialog(QDialog):
 
     def reading_editor(self, index: int, key: str) -> QLineEdit:
         return self._rows[index].edits[key]
+
+    def reading_message(self, index: int) -> QLabel:
+        """The message line under a reading's row (refusal, hard stop or warning)."""
+        return self._rows[index].message
 
     def editor(self, key: str) -> QWidget:
         editors: dict[str, QWidget] = {

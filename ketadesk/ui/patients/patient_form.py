@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.gating import EligibilitySettings, consent_lapses_on
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.patients.duplicates import (
     DuplicatePatient,
     PossibleDuplicate,
@@ -47,6 +48,7 @@ from ketadesk.services.patients.patient_fields import (
     DATE_FIELDS,
     FIELD_LABELS,
     PAYMENT_CHOICES,
+    PHONE_FIELDS,
     PRIOR_AUTH_FIELDS,
     SCREENING_STATUSES,
     PatientForm,
@@ -178,8 +180,9 @@ def shown_date(text: str) -> str:
 class _Field:
     """One form field: its editor and the label under it that names what is wrong.
 
-    A date is shown month first; the text it was given (ISO from the services) is handed back
-    while the date shown is untouched, so an unchanged date reads as unchanged to the save."""
+    A date is shown month first, a US phone number as "(555) 123-4567"; the text it was given
+    (ISO from the services, the phone as typed) is handed back while the text shown is
+    untouched, so an unchanged field reads as unchanged to the save."""
 
     def __init__(self, name: str, editor: QWidget, error: QLabel) -> None:
         self.name = name
@@ -202,8 +205,11 @@ class _Field:
         return self.editor.text()
 
     def set_text(self, value: str) -> None:
-        if self.name in DATE_FIELDS and isinstance(self.editor, QLineEdit):
-            shown = shown_date(value)
+        shows = shown_date if self.name in DATE_FIELDS else None
+        if self.name in PHONE_FIELDS:
+            shows = display_phone
+        if shows is not None and isinstance(self.editor, QLineEdit):
+            shown = shows(value)
             self._given = (value, shown)
             self.editor.setText(shown)
             return
@@ -438,7 +444,9 @@ class PatientFormDialog(QDialog):
             if born:
                 born = us_date(dt.date.fromisoformat(born))
             facts = ", ".join(
-                f for f in (f"born {born}" if born else "", dup.phone, dup.email) if f
+                f
+                for f in (f"born {born}" if born else "", display_phone(dup.phone), dup.email)
+                if f
             )
             text = f"Chart {dup.chart_number}: {dup.name}" + (f" ({facts})" if facts else "")
             text += f" - {', '.join(dup.reasons)}"

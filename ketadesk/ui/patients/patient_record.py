@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.recall import AtRiskRow
 from ketadesk.services.monitoring.measurements import MeasureTrend, instruments, measure_trend
 from ketadesk.services.patients.patient_record import (
@@ -383,7 +384,7 @@ class PatientRecordView(QWidget):
         p = record.patient
         _clear_form(self.contact_form)
         for label, value in (
-            ("Phone", p.phone),
+            ("Phone", display_phone(p.phone)),
             ("Email", p.email),
             ("Address", p.address),
             ("Emergency", p.emergency_contact),

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.patients.search import PatientMatch, prepare_search, search_patients
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.dates import us_date
@@ -67,7 +68,7 @@ def match_text(match: PatientMatch) -> str:
     if match.date_of_birth is not None:
         parts.append(f"born {us_date(match.date_of_birth)}")
     if match.phone:
-        parts.append(match.phone)
+        parts.append(display_phone(match.phone))
     if not match.active:
         parts.append("inactive")
     return " · ".join(parts)

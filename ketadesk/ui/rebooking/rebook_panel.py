@@ -27,6 +27,7 @@ from ketadesk.scheduling.gating import Severity
 from ketadesk.scheduling.protocol_rules import Finding, stopping
 from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.rebooking.makeup import (
     MadeUp,
     RebookingOffer,
@@ -138,7 +139,7 @@ class RebookPanel(QWidget):
         font.setBold(True)
         self.heading.setFont(font)
         column.addWidget(self.heading)
-        phone = offer.phone or "no phone on file"
+        phone = display_phone(offer.phone or "") or "no phone on file"
         about = QLabel(f"{offer.protocol_name}; phone {phone}", box)
         about.setWordWrap(True)
         column.addWidget(about)

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.catalog import WEEKDAYS
 from ketadesk.services.common.context import InvalidFields, ServiceError
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.services.settings.staff import (
     ROLES,
@@ -130,7 +131,7 @@ STAFF_COLUMNS: tuple[TableColumn[StaffInfo], ...] = (
     TableColumn("Name", lambda s: s.name),
     TableColumn("Role", lambda s: s.role_label),
     TableColumn("Credentials", lambda s: s.credentials),
-    TableColumn("Phone", lambda s: s.phone),
+    TableColumn("Phone", lambda s: display_phone(s.phone)),
     TableColumn("Shifts", lambda s: shifts_summary(s.shifts), tooltip=lambda s: s.printed_name),
     TableColumn(
         "Booked for",

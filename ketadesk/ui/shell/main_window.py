@@ -949,7 +949,10 @@ class MainWindow(QMainWindow):
         if s is not None:
             s.setValue("window/geometry", self.saveGeometry())
             s.setValue("window/state", self.saveState())
-            s.setValue("view/last", self._view)
+            if self._desk is not None:
+                # Only a signed-in window chose its view: one closed while the early day shows
+                # (or signed out) shows the day by room whatever the user last had open.
+                s.setValue("view/last", self._view)
             s.setValue(
                 "view/show_cancelled",
                 "true" if self.actions_by_name["show_cancelled"].isChecked() else "false",

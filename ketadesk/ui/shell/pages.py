@@ -76,6 +76,7 @@ class DeskController(QObject):
         self.editor.refused.connect(self._on_refused)
         self.editor.warned.connect(self._on_warned)
         self.editor.noted.connect(lambda message: self.window.show_message(message, 12000))
+        self.editor.done.connect(self._on_done)
         self.editor.freed.connect(self._on_place_freed)
         # A move being written shows at once in the views; put back if refused.
         self.editor.moving.connect(self._on_moving)
@@ -139,6 +140,7 @@ class DeskController(QObject):
 
         self.printer = DocumentPrinter(desk, self.parent_widget)
         self._connect(self.printer.busy, self._on_printer_busy)
+        self._connect(self.printer.finished, self._on_done)  # "Printed …", "Saved day-….pdf"
         self.print_menu = DocumentMenu(
             self.printer,
             window.day,
@@ -323,6 +325,7 @@ class DeskController(QObject):
         queue.appointment_requested.connect(self.open_appointment)
         # The queue read the counts with the queue itself: no second query for the panel.
         queue.counts_changed.connect(self.window.side_panel.set_counts)
+        queue.noted.connect(self._on_done)
         return Page(queue, lambda _day: queue.refresh())
 
     def _build_recall(self) -> Page:
@@ -524,6 +527,11 @@ class DeskController(QObject):
             )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
+
+    def _on_done(self, text: str) -> None:
+        """An action that completed (an edit, an undo, a print, a follow-up worked): a few
+        words that pass, so the user knows it happened without a box to close."""
+        self.window.show_message(text, PASSING_FEEDBACK_MS)
 
     def _on_printer_busy(self, busy: bool) -> None:
         if busy:

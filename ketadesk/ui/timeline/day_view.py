@@ -70,6 +70,7 @@ from ketadesk.ui.timeline.drag import (
 )
 from ketadesk.ui.timeline.painter import (
     ARRIVAL_COLORS,
+    CLOSED_COLOR,
     LEFT_MIDDLE,
     SHADE_STRENGTH,
     STATUS_COLORS,
@@ -417,6 +418,12 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         r = block.rect
         return QPoint(round(origin.x() + r.x + r.w / 2), round(origin.y() + r.y + r.h / 2))
 
+    def tooltip_of(self, appointment_id: int) -> str:
+        """The tooltip a session's block shows ("" when it is not shown)."""
+        layout = self._layout
+        block = layout.block_of(appointment_id) if layout else None
+        return self._tooltip(block) if block is not None else ""
+
     def slot_point(self, room_id: int | None, start: dt.datetime) -> QPoint | None:
         """The viewport point of a room's column at a time (where to drop a block's top)."""
         layout, schedule = self._layout, self._schedule
@@ -699,6 +706,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             html.escape(f"{a.start:%H:%M}–{a.end:%H:%M}" + (f" · {room}" if room else "")),
             f"Status: {html.escape(a.status_label)}",
         ]
+        if a.closed_notice:
+            lines.insert(0, f"<b>⚠ {html.escape(a.closed_words)}</b>")
         if block.overrun_minutes:
             lines.append(f"<b>Running over by {block.overrun_minutes} min</b>")
         if len(a.phases) > 1:
@@ -709,7 +718,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
 
 def _accessible_text(a: DayAppointment) -> str:
     parts = [a.patient_name, a.session_type_name, a.series_label, f"{a.start:%H:%M}–{a.end:%H:%M}"]
-    return ", ".join(p for p in parts if p) + f", {a.status_label}"
+    closed = f", {a.closed_words}" if a.closed_notice else ""
+    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}"
 
 
 class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
@@ -790,6 +800,8 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             self._paint_clip_marks(block, border)
         if block.overrun_from is not None:
             self._paint_overrun(block, path)
+        if a.closed_notice:
+            self._paint_closed_mark(rect)
         self._paint_block_text(block, text_color)
 
     def _paint_overrun(self, block: BlockBox, outline: QPainterPath) -> None:
@@ -907,7 +919,11 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             max_lines += 1
         arrival = self._arrival(a)
         wide = width >= BADGE_MIN_WIDTH and max_lines >= 2
-        badge = (self._arrival_badge(arrival) or self._badge(a.status)) if wide else None
+        badge = (
+            (self._closed_badge(a) or self._arrival_badge(arrival) or self._badge(a.status))
+            if wide
+            else None
+        )
         lines = block_lines(a, max(max_lines, 1), with_status=badge is None)
         p = self.p
         dot = (
@@ -938,6 +954,12 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
 
     def _arrival(self, a: DayAppointment) -> str | None:
         return self.view.arrival_of(a, self.schedule)
+
+    def _closed_badge(self, a: DayAppointment) -> tuple[str, QColor, QColor] | None:
+        """A session on a day (or in a room) closed since it was booked: "Reschedule"."""
+        if not a.closed_notice:
+            return None
+        return ("⚠ Reschedule", QColor(CLOSED_COLOR), QColor("#ffffff"))
 
     def _arrival_badge(self, arrival: str | None) -> tuple[str, QColor, QColor] | None:
         if arrival is None:

@@ -41,6 +41,8 @@ STATUS_COLORS = {"checked_in": "#f2c94c", "in_progress": "#1e8e3e", "no_show": "
 #: A booked patient not checked in after the grace period (late), and long after (a no-show
 #: candidate): scheduling/confirmations.arrival_state.
 ARRIVAL_COLORS = {"late": "#e37400", "no_show_candidate": "#b3261e"}
+#: A session on a day (or in a room) that closed after it was booked: its red outline and tab.
+CLOSED_COLOR = "#c2410c"
 #: The "now" line, on a light and on a dark palette.
 NOW_COLORS = ("#d93025", "#ff6b5e")
 LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -301,6 +303,40 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
             pen.setStyle(Qt.PenStyle.DotLine)
             pen.setWidthF(1.5)
         return pen
+
+    def _paint_closed_mark(self, rect: QRectF) -> None:
+        """A session whose day or room closed after it was booked: a red dashed outline and a
+        red corner tab with "!" at the bottom right (the top right holds the badges), seen at
+        any width; the tooltip says "reschedule"."""
+        p = self.p
+        red = QColor(CLOSED_COLOR)
+        p.save()
+        p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(rect.adjusted(1.0, 1.0, -1.0, -1.0))
+        size = min(14.0, rect.width() / 2, rect.height())
+        if size >= 6:
+            right, bottom = rect.right(), rect.bottom()
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(red)
+            p.drawPolygon(
+                [
+                    QPointF(right, bottom - size),
+                    QPointF(right, bottom),
+                    QPointF(right - size, bottom),
+                ]
+            )
+            p.setPen(QColor("#ffffff"))
+            font = QFont(self.p.font())
+            font.setBold(True)
+            font.setPixelSize(max(6, int(size * 0.6)))
+            p.setFont(font)
+            p.drawText(
+                QRectF(right - size * 0.55, bottom - size * 0.6, size * 0.55, size * 0.6),
+                Qt.AlignmentFlag.AlignCenter,
+                "!",
+            )
+        p.restore()
 
     def _paint_ring(self, rect: QRectF, radius: float) -> None:
         """The selection: the palette's highlight just outside a block."""

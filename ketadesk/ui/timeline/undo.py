@@ -119,12 +119,11 @@ class _EditCommand(QUndoCommand):
             stack = editor.stack
             QTimer.singleShot(0, stack.redo if not forward else stack.undo)
 
-        editor._write(
-            lambda: self.apply(forward),
-            lambda _none: editor.changed.emit(),
-            refused,
-            after_paint=ahead is not None,
-        )
+        def made(_none: None) -> None:
+            editor.changed.emit()
+            editor.done.emit(f"{'Redone' if forward else 'Undone'}: {self.text()}")
+
+        editor._write(lambda: self.apply(forward), made, refused, after_paint=ahead is not None)
 
 
 class MoveCommand(_EditCommand):
@@ -264,6 +263,9 @@ class ScheduleEditor(QObject):
             dosing session started while an urgent review stands, under "warn").
         noted(str): what else a status change did that the user should know, said in the
             status bar (a no-show fee recorded as owed).
+        done(str): an edit, undo or redo was written, in a few words for the status bar
+            ("Done: Move Seacole, Mary · Edit ▸ Undo takes it back"); not sent when ``warned``
+            or ``noted`` already said something about it.
         moving(int, object, object): a move (a drop, or the undo or redo of one) is being
             written: appointment id, start (aware datetime), room id.  Views show the session
             there at once; the day read again after ``changed`` confirms it.
@@ -280,6 +282,7 @@ class ScheduleEditor(QObject):
     freed = Signal(int)
     warned = Signal(str)
     noted = Signal(str)
+    done = Signal(str)
     moving = Signal(int, object, object)
     move_refused = Signal(int)
 
@@ -393,7 +396,10 @@ class ScheduleEditor(QObject):
                 self.noted.emit("; ".join(notes))
             label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
             text = f"{label} {patient_name}" if patient_name else label
-            self._push(StatusCommand(self, appointment_id, action, reason, text))
+            self._push(
+                StatusCommand(self, appointment_id, action, reason, text),
+                said=bool(warnings or notes),
+            )
             if action in FREEING_ACTIONS:
                 self.freed.emit(appointment_id)
             if then is not None:
@@ -556,9 +562,12 @@ class ScheduleEditor(QObject):
     def _on_view_status_requested(self, appointment_id: int, action: str, reason: str) -> None:
         self.set_status(appointment_id, action, reason)
 
-    def _push(self, command: _EditCommand) -> None:
+    def _push(self, command: _EditCommand, *, said: bool = False) -> None:
+        """``said``: the edit's warning or note is in the status bar already (kept there)."""
         self.stack.push(command)  # its first redo is skipped: the edit is made
         self.changed.emit()
+        if not said:
+            self.done.emit(f"Done: {command.text()} · Edit ▸ Undo takes it back")
 
     def _step(self, *, forward: bool) -> None:
         if self._writing:
@@ -582,6 +591,7 @@ class ScheduleEditor(QObject):
             else:
                 stack.undo()
             self.changed.emit()
+            self.done.emit(f"{'Redone' if forward else 'Undone'}: {command.text()}")
 
         def refused(err: ServiceError) -> None:
             if ahead is not None:

@@ -359,7 +359,8 @@ def week_block_lines(
     """What a block says, as (bold, plain) pairs, one a line: first the start time, then the
     patient and the session type ("07:30", "Seacole M. SPR 2/6"), shortened until ``fits``
     says the line fits (the series place goes first, then the surname becomes initials; the
-    painter elides what still does not fit); further lines say the room and the status."""
+    painter elides what still does not fit); further lines say the room and the status (with
+    "⚠ Reschedule" first when its day or room has closed since it was booked)."""
     if max_lines <= 0:
         return []
     a = appointment
@@ -376,6 +377,8 @@ def week_block_lines(
     first = next((c for c in candidates if fits(time, c)), candidates[-1])
     lines = [(time, first)]
     status = "" if a.status == "booked" else a.status_label
+    if a.closed_notice:  # its day or room closed since it was booked (the tooltip says why)
+        status = " · ".join(p for p in ("⚠ Reschedule", status) if p)
     if max_lines == 2:
         lines.append(("", " · ".join(p for p in (a.room_name, status) if p)))
     elif max_lines >= 3:

@@ -564,6 +564,11 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
                 return QPointF(origin.x() + r.x + r.w / 2, origin.y() + r.y + min(r.h / 2, 8))
         return None
 
+    def tooltip_of(self, appointment_id: int) -> str:
+        """The tooltip a session's block shows ("" when it is not shown)."""
+        block = self._layout.block_of(appointment_id) if self._layout else None
+        return self._tooltip(block) if block is not None else ""
+
     def header_center(self, day: dt.date) -> QPointF | None:
         if self._layout is None:
             return None
@@ -905,6 +910,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             html.escape(f"{short_date(a.start)} · {a.start:%H:%M}–{a.end:%H:%M} · {where}"),
             f"Status: {html.escape(a.status_label)}",
         ]
+        if a.closed_notice:
+            lines.insert(0, f"<b>⚠ {html.escape(a.closed_words)}</b>")
         return "<br>".join(lines)
 
 
@@ -940,6 +947,7 @@ def block_text(block: WeekBlock, max_lines: int, fonts: BlockFonts) -> list[tupl
         a.series_label,
         a.status,
         a.room_name,
+        a.closed_notice,
     )
     found = _BLOCK_TEXTS.get(key)
     if found is None:
@@ -990,7 +998,8 @@ def _accessible_text(a: DayAppointment) -> str:
         f"{a.start:%A}, {a.start:%B} {a.start.day} {a.start:%H:%M}–{a.end:%H:%M}",
         a.room_name,
     ]
-    return ", ".join(p for p in parts if p) + f", {a.status_label}"
+    closed = f", {a.closed_words}" if a.closed_notice else ""
+    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}"
 
 
 class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
@@ -1081,6 +1090,8 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         status = STATUS_COLORS.get(a.status)
         if status is not None:  # a bar down the right edge: it costs a one-line block no line
             p.fillRect(QRectF(r.right - STATUS_BAR, r.y, STATUS_BAR, r.h), QColor(status))
+        if a.closed_notice:
+            self._paint_closed_mark(rect)
         self._paint_block_text(block, ink)
         if self.highlight_chart is not None:
             if a.chart_number == self.highlight_chart:

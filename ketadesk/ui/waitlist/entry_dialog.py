@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.catalog import WEEKDAYS
 from ketadesk.services.common.context import InvalidFields, ServiceError
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.patients.search import PatientMatch, patient_match
 from ketadesk.services.waitlist.entries import (
     KIND_NAMES,
@@ -81,7 +82,9 @@ class EntryDialog(QDialog):
             f"Waitlist: {patient.display_name}" + (" (edit)" if row is not None else "")
         )
         layout = QVBoxLayout(self)
-        who = QLabel(f"<b>{patient.display_name}</b> ({patient.chart_number}) {patient.phone}")
+        who = QLabel(
+            f"<b>{patient.display_name}</b> ({patient.chart_number}) {display_phone(patient.phone)}"
+        )
         layout.addWidget(who)
         form = QFormLayout()
         layout.addLayout(form)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.waitlist.offers import (
     BookedOffer,
     WaitlistOffer,
@@ -38,7 +39,7 @@ def offer_heading(offers: WaitlistOffers) -> str:
 def offer_line(offer: WaitlistOffer) -> str:
     """Two lines: who, with the phone to call; then the session they would get and what they
     asked for."""
-    phone = offer.phone or "no phone on file"
+    phone = display_phone(offer.phone or "") or "no phone on file"
     return (
         f"{offer.patient_name} ({offer.chart_number})   {phone}\n"
         f"{offer.session_type_name}, {offer.when_text}, {offer.room_name}"

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.waitlist_list import waitlist_layout, waitlist_sheet
 from ketadesk.services.waitlist.entries import (
     KIND_NAMES,
@@ -58,7 +59,7 @@ class Column(enum.IntEnum):
 
 COLUMNS: tuple[TableColumn[WaitlistRow], ...] = (
     TableColumn("Patient", lambda r: f"{r.patient_name} ({r.chart_number})"),
-    TableColumn("Phone", lambda r: r.phone),
+    TableColumn("Phone", lambda r: display_phone(r.phone)),
     TableColumn(
         "Waits for",
         lambda r: f"{r.session_type_name}: {KIND_NAMES.get(r.kind, r.kind).lower()}",

@@ -340,7 +340,7 @@ def test_a_shift_changed_elsewhere_stops_the_next_booking(clinic: SmallClinic) -
 
 
 # A booking keeps the configuration, resources, shifts and closures between bookings
-# (store/reference.py, migration 0018); a write from anywhere but another booking must still
+# (store/reference.py, migration 0019); a write from anywhere but another booking must still
 # count at once.
 
 

@@ -175,7 +175,7 @@ def test_the_same_seed_and_day_give_the_same_clinic(demo: Demo, tmp_path: Path) 
         tables = [r[0] for r in first.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         assert "appointment" in tables
         for table in tables:
-            # The reference revision's token is random by design (migration 0018: a restored
+            # The reference revision's token is random by design (migration 0019: a restored
             # older file is never taken for the cached one); its counter is compared.
             columns = "id, value" if table == "reference_revision" else "*"
             query = f"SELECT {columns} FROM {table} ORDER BY 1"

@@ -155,26 +155,43 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     assert (checkin.next_bp.label, hhmm(checkin.next_bp.due_at)) == ("Pre-dose", "10:10")
     assert not checkin.next_bp.late
     assert checkin.minutes_since_dose is None
-    assert hhmm(checkin.discharge_allowed_at) == "12:15"
+    # No dose recorded: no discharge time, only the rule (a user trial's board promised one).
+    assert checkin.discharge_allowed_at is None
+    assert checkin.discharge_after_dose_minutes == 120
 
     record(staffed, readings=(("Pre-dose", "10:09"),))
     not_dosed = mary(staffed, "10:15")  # the first device is due; nobody recorded it
-    assert not_dosed.phase == "Dosing"
+    # Never "Dosing" of a dose nobody recorded: still in the phase before it, open-ended.
+    assert not_dosed.phase == "Check-in, BP & checklist"
+    assert not_dosed.phase_ends_at is None
     assert not_dosed.minutes_since_dose is None
     assert not_dosed.dose_started_at is None
     assert hhmm(not_dosed.started_at) == "10:00"
     assert hhmm(not_dosed.dose_due_at) == "10:15"
-    dosing = not_dosed
-    assert dosing.bp_recorded == ("Pre-dose",)
-    assert dosing.next_bp is not None
-    assert (dosing.next_bp.label, hhmm(dosing.next_bp.due_at)) == ("+40 min", "10:55")
-    assert not dosing.late
+    assert not_dosed.bp_recorded == ("Pre-dose",)
+    # The +40 check is counted from the dose: no clock time until the dose is recorded.
+    assert not_dosed.next_bp is None
+    assert not_dosed.next_bp_after_dose == ("+40 min", 40)
+    assert not not_dosed.late
 
+    forgotten = mary(staffed, "11:06")  # the planned +51: nothing is "overdue" of a dose
+    assert forgotten.phase == "Check-in, BP & checklist"  # nobody recorded
+    assert forgotten.next_bp is None
+    assert not forgotten.bp_late
+    assert forgotten.late == ()
+    assert forgotten.discharge_allowed_at is None
+    assert not forgotten.discharge_ready
+    assert forgotten.discharge_not_yet == ()
+
+    # The dose recorded (late, at 10:15): the phase, the checks and discharge follow it.
+    record(staffed, dose="10:15")
     due = mary(staffed, "10:56")  # +41: the +40 check is due, not recorded yet
     assert due.phase == "Observation"
-    assert due.minutes_since_dose is None  # still no dose start on the record
+    assert due.minutes_since_dose == 41
     assert due.next_bp is not None
     assert (due.next_bp.label, due.next_bp.due_now, due.next_bp.late) == ("+40 min", True, False)
+    assert hhmm(due.discharge_allowed_at) == "12:15"
+    assert due.discharge_after_dose_minutes is None
     assert not due.late
 
     late = mary(staffed, "11:06")  # +51: ten minutes past due, still not recorded
@@ -197,11 +214,10 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     waiting = mary(staffed, "12:15")
     assert not waiting.discharge_ready
     assert waiting.discharge_not_yet == (
-        "dose start not recorded",
         "BP “Before discharge” missing",
         "sedation and dissociation not recorded",
     )
-    record(staffed, dose="10:15", readings=(("Before discharge", "12:15"),), effects="none")
+    record(staffed, readings=(("Before discharge", "12:15"),), effects="none")
     ready = mary(staffed, "12:15")
     assert ready.minutes_since_dose == 120
     assert ready.discharge_ready
@@ -230,7 +246,9 @@ def test_the_before_discharge_check_falls_due_when_discharge_is_allowed(
     status(staffed, "spravato", "start", "10:11")  # late: the planned dose is 10:26
     planned = mary(staffed, "10:12")
     before = next(c for c in records_due(staffed, "10:12") if c.label == "Before discharge")
-    assert hhmm(planned.discharge_allowed_at) == "12:26"
+    assert planned.discharge_allowed_at is None  # no dose recorded: no time promised
+    assert planned.discharge_after_dose_minutes == 120
+    # The record plans the check by the planned dose (10:26 + 120).
     assert hhmm(staffed.clinic.calendar.local(before.due_at)) == "12:26"  # was 12:36
     record(staffed, dose="10:12", readings=(("Pre-dose", "10:08"), ("+40 min", "10:52")))
     dosed = mary(staffed, "11:00")
@@ -263,7 +281,8 @@ def test_a_late_start_moves_the_whole_timeline(staffed: StaffedDay) -> None:
     assert c.phase == "Check-in, BP & checklist"
     assert c.dose_started_at is None
     assert hhmm(c.dose_due_at) == "10:35"
-    assert hhmm(c.discharge_allowed_at) == "12:35"
+    assert c.discharge_allowed_at is None
+    assert c.discharge_after_dose_minutes == 120
     assert c.next_bp is not None
     assert hhmm(c.next_bp.due_at) == "10:30"
 
@@ -291,8 +310,13 @@ def test_an_iv_infusion_without_a_minimum_is_discharged_after_recovery(
 ) -> None:
     status(staffed, "iv", "start", "09:00")
     ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:30")), "Room 1")
-    # Nobody recorded the infusion's start: the card says when it was due, not "15 min ago".
-    assert (ada.phase, ada.minutes_since_dose, hhmm(ada.dose_due_at)) == ("Infusion", None, "09:15")
+    # Nobody recorded the infusion's start: the card says when it was due, not "15 min ago",
+    # and not "Infusion" either.
+    assert (ada.phase, ada.minutes_since_dose, hhmm(ada.dose_due_at)) == (
+        "Check-in & vitals",
+        None,
+        "09:15",
+    )
     # IV readings fall due every 15 minutes from the infusion's start; the pre-dose one is late.
     assert ada.next_bp is not None
     assert (ada.next_bp.label, hhmm(ada.next_bp.due_at), ada.next_bp.late) == (
@@ -300,6 +324,14 @@ def test_an_iv_infusion_without_a_minimum_is_discharged_after_recovery(
         "09:10",
         True,
     )
+    assert ada.discharge_allowed_at is None
+    assert ada.discharge_after_dose_minutes == 85  # [session_types.iv_infusion]
+    # The infusion's start recorded: the phase and a discharge time follow it.
+    with staffed.clinic.db.write() as session:
+        iv = staffed.appointments["iv"]
+        session.add(SessionRecord(appointment_id=iv, dose_started_at=at(staffed, "09:15")))
+    ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:30")), "Room 1")
+    assert (ada.phase, ada.minutes_since_dose) == ("Infusion", 15)
     assert hhmm(ada.discharge_allowed_at) == "10:40"
 
 
@@ -324,7 +356,7 @@ def test_the_clinic_decides_when_a_check_is_late(staffed: StaffedDay) -> None:
         assert monitoring is not None
         monitoring.value = {**monitoring.value, "reading_late_minutes": 0}
     status(staffed, "spravato", "start", "10:00")
-    record(staffed, readings=(("Pre-dose", "10:09"),))
+    record(staffed, dose="10:15", readings=(("Pre-dose", "10:09"),))
     c = mary(staffed, "10:56")  # +41, with no grace at all
     assert c.bp_late
     assert c.late == ("BP +40 min overdue since 10:55",)

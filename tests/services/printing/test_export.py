@@ -127,7 +127,7 @@ def test_patient_calendar_parses_back_with_the_database_events_and_times(db_url:
             description = str(event["description"])
             assert "No food for 4 hours" in description
             assert f"Session {appt.series_index} of 6" in description
-            assert "619-555-0100" in description
+            assert "(619) 555-0100" in description  # stored "619-555-0100": the US phone format
         # The same UIDs on a second export: a calendar updates its events instead of doubling.
         again = _events(export.patient_calendar(clinic.db, "BT-1", now=NOW))
         assert [str(e["uid"]) for e in again] == [str(e["uid"]) for e in events]

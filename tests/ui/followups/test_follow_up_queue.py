@@ -8,6 +8,8 @@ Wednesday; Ada Lovelace's 09:00 infusion and the two Spravato sessions owe their
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -374,3 +376,67 @@ def test_the_recall_models_pass_the_model_tester(
     assert model.index(0, 4).data(Qt.ItemDataRole.AccessibleTextRole) == "Book…"
     qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
     qtmodeltester.check(view.recall_model, force_py=True)  # type: ignore[no-untyped-call]
+
+
+def test_the_heading_says_what_is_shown(qtbot: QtBot, owed: SmallClinic) -> None:
+    """A user trial: the queue had no heading saying what it shows, for which day, how many."""
+    clock = Clock(NOW)
+    view = _view(qtbot, owed, clock)
+    shown = len(view.items())
+    assert view.heading.text() == f"Follow-ups due · Tue Nov 24 · {shown} open, 0 overdue"
+    view.kind_filter.setCurrentIndex(view.kind_filter.findData("next_day_call"))
+    _wait(qtbot, view)
+    assert view.heading.text() == "Next-day calls due · Tue Nov 24 · 1 open, 0 overdue"
+    view.assignee_filter.setCurrentIndex(view.assignee_filter.findData("therapist"))
+    _wait(qtbot, view)
+    assert view.heading.text() == (
+        "Next-day calls due for Therapists · Tue Nov 24 · 0 open, 0 overdue"
+    )
+    view.assignee_filter.setCurrentIndex(0)
+    _wait(qtbot, view)
+    view.kind_filter.setCurrentIndex(0)
+    _wait(qtbot, view)
+    # The clinic's day by the desk's clock, not the computer's.
+    clock.now = owed.at(WEDNESDAY, "16:00")
+    _refresh(qtbot, view)
+    queue = view.queue
+    assert queue is not None
+    assert view.heading.text() == (
+        f"Follow-ups due · Wed Nov 25 · {len(queue.items)} open, {len(queue.overdue)} overdue"
+    )
+    assert queue.overdue  # Tuesday's PHQ-9s
+    image = view.grab()
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        assert image.save(str(Path(folder) / "follow-up-queue-heading.png"))
+
+
+def test_working_a_follow_up_leaves_a_short_message(
+    qtbot: QtBot, owed: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording a call, snoozing and completing each say what was done (the window shows it
+    in its status bar: ui/shell/pages.py)."""
+    view = _view(qtbot, owed, Clock(owed.at(WEDNESDAY, "09:00")))
+    said: list[str] = []
+    view.noted.connect(said.append)
+    call = _item(view, "Turing, Alan", "next_day_call")
+
+    def work(action: str) -> None:
+        assert view.select_follow_up(call.id)
+        with qtbot.waitSignal(view.refreshed, timeout=10_000):
+            view.actions_by_name[action].trigger()
+
+    monkeypatch.setattr(
+        FollowUpQueueView,
+        "attempt_dialog",
+        lambda desk, item, parent: AttemptResult(item.id, 1, False, owed.at(WEDNESDAY, "13:00"), 2),
+    )
+    monkeypatch.setattr(FollowUpQueueView, "snooze_dialog", lambda desk, item, parent: True)
+    monkeypatch.setattr(FollowUpQueueView, "complete_dialog", lambda desk, item, parent: True)
+    for action in ("record_attempt", "snooze", "complete"):
+        work(action)
+    assert said == [
+        "Call recorded: Turing, Alan · call again Wed Nov 25 13:00",
+        "Snoozed: Next-day call for Turing, Alan",
+        "Completed: Next-day call for Turing, Alan",
+    ]

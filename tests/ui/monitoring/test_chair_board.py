@@ -7,7 +7,9 @@ in Room 2, started at 10:00; dosing at 10:15; the +40 min BP check due at 10:55.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -98,17 +100,21 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     assert text(card, "late") == ""
     assert card.stage_label.text() == "In session"
 
+    assert text(card, "discharge") == "Discharge ≥ 2 h after dose"
+
     clock.now = staffed.clinic.at(TUESDAY, "10:15")  # +0: the first device
     refresh(qtbot, board)
-    assert text(card, "phase") == "Dosing"
-    # Started, no dose start on the record: never "Dosed" (a user trial's board said so).
+    # Started, no dose start on the record: never "Dosed", "Dosing" or a discharge time (a
+    # user trial's board said so of a dose nobody recorded).
+    assert text(card, "phase") == "Check-in, BP & checklist"
+    assert text(card, "until") == ""
     assert text(card, "dose") == "Started 10:00 · dose not recorded (due 10:15)"
     assert text(card, "bp") == "BP pre-dose due now (10:10)"
-    assert text(card, "discharge") == "Discharge 12:15"
+    assert text(card, "discharge") == "Discharge ≥ 2 h after dose"
 
     clock.now = staffed.clinic.at(TUESDAY, "10:56")  # +41
     refresh(qtbot, board)
-    assert text(card, "phase") == "Observation"
+    assert text(card, "phase") == "Check-in, BP & checklist"
     assert text(card, "dose") == "Started 10:00 · dose not recorded (due 10:15)"
     assert text(card, "bp") == "⚠ BP pre-dose overdue since 10:10"
     card_data = card.card()
@@ -121,10 +127,40 @@ def test_the_phase_and_bp_due_change_as_time_passes(
 
     clock.now = staffed.clinic.at(TUESDAY, "12:16")  # past +120, but nothing recorded yet
     refresh(qtbot, board)
-    assert text(card, "discharge") == (
-        "Not yet: dose start not recorded; BP “Pre-dose”, “+40 min”, “Before discharge” "
-        "missing; sedation and dissociation not recorded"
-    )
+    assert text(card, "discharge") == "Discharge ≥ 2 h after dose"
+    image = board.grab()
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        assert image.save(str(Path(folder) / "chair-board-no-dose.png"))
+
+
+def test_the_checks_after_the_dose_wait_for_it(
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
+) -> None:
+    """The pre-dose BP taken, no dose start recorded: the +40 check is "40 min after the dose",
+    not due at the planned dose's clock time; once the dose is recorded, a time again."""
+    at = staffed.clinic.at
+    with staffed.clinic.db.write() as session:
+        record = SessionRecord(appointment_id=staffed.appointments["spravato"])
+        record.readings = [
+            VitalReading(
+                label="Pre-dose", taken_at=at(TUESDAY, "10:09"), systolic=124, diastolic=80
+            )
+        ]
+        session.add(record)
+    clock.now = at(TUESDAY, "11:00")
+    refresh(qtbot, board)
+    card = room2(board)
+    assert text(card, "bp") == "BP +40 min due 40 min after the dose"
+    assert text(card, "late") == ""
+    with staffed.clinic.db.write() as session:
+        stored = session.query(SessionRecord).one()
+        stored.dose_started_at = at(TUESDAY, "10:20")
+    refresh(qtbot, board)
+    assert text(card, "phase") == "Observation"
+    assert text(card, "dose") == "Dosed 40 min ago (10:20)"
+    assert text(card, "bp") == "BP +40 min due now (11:00)"
+    assert text(card, "discharge") == "Discharge 12:20"
 
 
 def test_the_card_says_when_what_is_missing_and_ready_in_words(
@@ -187,7 +223,8 @@ def test_the_minute_timer_reads_the_board_again(
 ) -> None:
     board.timer().setInterval(10)
     clock.now = staffed.clinic.at(TUESDAY, "10:30")
-    qtbot.waitUntil(lambda: text(room2(board), "phase") == "Observation", timeout=3000)
+    # 20 minutes past the pre-dose check's time: the card, read again, says it is overdue.
+    qtbot.waitUntil(lambda: text(room2(board), "bp").startswith("⚠"), timeout=3000)
     board.timer().stop()
 
 

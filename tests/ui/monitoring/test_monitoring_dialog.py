@@ -5,6 +5,8 @@ going from "still missing" to "complete"."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
 from PySide6.QtTest import QTest
@@ -66,6 +68,40 @@ def test_high_pre_dose_bp_shows_an_amber_warning_at_once(
     assert message == "BP 156/92 is above 140/90: consider delaying the dose"
     assert "BP Pre-dose" not in dialog.rems_text()
     assert "BP +40 min" in dialog.rems_text()
+
+
+def test_a_pre_dose_bp_above_the_hard_stop_says_so_in_red_at_once(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    """A user trial: a pre-dose BP above the clinic's hard stop (``[chair]``, 180/110 by
+    default) was refused only when the dose was saved.  The row says so as it is typed, in red,
+    naming the rule and what to do; the reading itself is real and may be saved."""
+    dialog = _dialog(qtbot, clinic, spravato, "10:12")
+    _type(qtbot, dialog, {(0, "time"): "10:10", (0, "systolic"): "186", (0, "diastolic"): "112"})
+    kind, message = dialog.field_messages["readings[0].systolic"]
+    assert kind == "stop"
+    assert message.startswith(
+        "Pre-dose BP hard stop: BP 186/112 is above the clinic's hard stop 180/110: do not "
+        "start dosing."
+    )
+    assert "prescriber's override" in message
+    note = dialog.reading_message(0)
+    assert note.isVisible()
+    assert note.text().startswith("⚠ Pre-dose BP hard stop: BP 186/112")
+    assert "#b3261e" in note.styleSheet()  # the refusals' red, not the warnings' amber
+    assert "bold" in note.styleSheet()
+    image = dialog.grab()
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        assert image.save(str(Path(folder) / "monitoring-hard-stop.png"))
+    # Not a typing mistake: the reading saves (the chair rules judge the dose).
+    with qtbot.waitSignal(dialog.saved, timeout=10_000):
+        dialog._save.click()
+    assert _records(clinic) == 1
+    # Back under the hard stop (156/92): the amber "consider delaying" warning instead.
+    dialog = _dialog(qtbot, clinic, spravato, "10:12")
+    _type(qtbot, dialog, {(0, "systolic"): "156", (0, "diastolic"): "92"})
+    assert dialog.field_messages["readings[0].systolic"][0] == "warning"
 
 
 def test_impossible_bp_is_refused_at_the_field_and_nothing_is_saved(

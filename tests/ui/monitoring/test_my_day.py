@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.common.context import SYSTEM, Actor
-from ketadesk.store.models import User
+from ketadesk.store.models import SessionRecord, User
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.my_day import APPOINTMENT_ROLE, Column, MyDayView
 from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
@@ -163,6 +163,18 @@ def test_phase_now_moves_on_with_the_clock(qtbot: QtBot, staffed: StaffedDay) ->
     widget.table.selectRow(1)
     clock["now"] = staffed.clinic.at(TUESDAY, "10:20")
     widget.timer.setInterval(10)
+    # No infusion start recorded: as on the chair board, never "Infusion" or "Recovery".
+    qtbot.waitUntil(lambda: rows(widget, Column.PHASE)[1] == ("Not checked in",), timeout=3000)
+    assert rows(widget, Column.PHASE)[0] == ("Check-in & vitals",)
+    assert widget.table.currentIndex().row() == 1  # the selection stays
+    with staffed.clinic.db.write() as session:
+        session.add(
+            SessionRecord(
+                appointment_id=staffed.appointments["iv"],
+                dose_started_at=staffed.clinic.at(TUESDAY, "09:15"),
+            )
+        )
+    widget.refresh()  # (the window's change watcher asks this when a record is saved)
+    settle(qtbot, widget)
     qtbot.waitUntil(lambda: rows(widget, Column.PHASE)[0] == ("Recovery",), timeout=3000)
     assert rows(widget, Column.PHASE)[1] == ("Not checked in",)
-    assert widget.table.currentIndex().row() == 1  # the selection stays

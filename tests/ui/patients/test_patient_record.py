@@ -300,3 +300,26 @@ def test_nurse_sees_the_clinical_part_and_one_opening_is_one_event(
     assert "Uncontrolled hypertension" in gating
     # ... but the record's one "view" event covers it: no event per chart or per row.
     assert _views(clinic) == [("nurse", clinic.ids["Mary Seacole"], {"read": "patient record"})]
+
+
+def test_the_phone_reads_the_us_way_on_the_record_and_the_form(
+    qtbot: QtBot, view: PatientRecordView, clinic: SmallClinic
+) -> None:
+    """Typed "619.555.0142", shown "(619) 555-0142" on the record and in the form; the form
+    saves it untouched unless someone edits it (no change to audit for a shown format)."""
+    with clinic.db.write() as session:
+        p = session.get(Patient, clinic.ids["Mary Seacole"])
+        assert p is not None
+        p.phone = "619.555.0142"
+    with qtbot.waitSignal(view.loaded, timeout=10000):
+        view.reload()
+    texts = [label.text() for label in view.contact_box.findChildren(QLabel)]
+    assert "(619) 555-0142" in texts
+    assert "619.555.0142" not in texts
+    view.edit_button.click()
+    qtbot.waitUntil(lambda: view.findChild(QWidget, "patient_form_dialog") is not None)
+    dialog = view.findChild(QWidget, "patient_form_dialog")
+    assert isinstance(dialog, PatientFormDialog)
+    field = dialog.fields["phone"]
+    assert field.editor.text() == "(619) 555-0142"  # type: ignore[attr-defined]
+    assert field.text() == "619.555.0142"  # what was stored, while unchanged

@@ -212,3 +212,29 @@ def test_a_failed_save_records_no_disclosure(
     with qtbot.waitSignal(printer.problem, timeout=10000):
         printer.call_list(TUESDAY, mode=PDF, path=tmp_path / "missing" / "calls.pdf")
     assert _disclosures(clinic) == []
+
+
+def test_printing_a_card_with_a_session_on_a_closed_day_warns(
+    qtbot: QtBot, printer: DocumentPrinter, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    """A closure added after Ada's 15:00 integration was booked: the card still prints (the
+    row marked), and the desk is told before handing it over."""
+    from ketadesk.services.settings.availability import Unavailability, add_closure
+
+    add_closure(
+        clinic.db,
+        SYSTEM,
+        Unavailability(
+            "closure", clinic.at(TUESDAY, "12:00"), clinic.at(TUESDAY, "18:00"), "staff training"
+        ),
+        now=NOW,
+    )
+    problems: list[str] = []
+    printer.problem.connect(problems.append)
+    out = tmp_path / "card.pdf"
+    with qtbot.waitSignal(printer.finished, timeout=10_000):
+        printer.appointment_card(patient_id=clinic.ids["Ada Lovelace"], mode=PDF, path=out)
+    assert problems == [
+        "Integration therapy on Tue 11/24: clinic closed on this day: reschedule (staff training)."
+    ]
+    assert "Clinic closed on this day: reschedule" in " ".join(" ".join(pdf_pages(out)).split())

@@ -694,3 +694,55 @@ def test_run_shows_the_day_once_the_early_check_lets_the_user_in_before_the_clin
     # Then the clinic opened and the full sign-in attached the desk, the day still in view.
     assert openings == [url_of(clinic)]
     assert seen == [False, "boss"]
+
+
+def test_run_closed_while_the_early_day_shows_ends_cleanly_and_forgets_nothing(
+    qapp: QApplication, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user is let in early and closes the window before the clinic has opened (and so
+    before the full sign-in): the run ends with 0, nothing asks anyone to sign in afterwards,
+    and the view the user last had open is still the one to come back to."""
+    from PySide6.QtCore import QSettings
+
+    from ketadesk.commands import run
+    from ketadesk.services.access import accounts
+
+    accounts.create_first_admin(clinic.db, "boss", "The Boss", "administrator!")
+    monkeypatch.setattr(SignInDialog, "show_early", SHOW_EARLY)
+    monkeypatch.setattr(run, "OPEN_CLINIC_AFTER_MS", 600_000)  # not before the window closes
+    openings: list[str] = []
+    opened = run._open_for_sign_in
+
+    def open_for_sign_in(url: str) -> object:
+        openings.append(url)
+        return opened(url)
+
+    monkeypatch.setattr(run, "_open_for_sign_in", open_for_sign_in)
+    stored = QSettings()  # the application's, as `run` reads and writes them
+    stored.setValue("view/last", "week")
+    stored.sync()
+    earlier = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow)]
+    typed: list[bool] = []
+    shown: list[MainWindow] = []
+
+    def step() -> bool:
+        dialog = qapp.activeModalWidget()
+        built = [
+            w
+            for w in qapp.topLevelWidgets()
+            if isinstance(w, MainWindow) and not any(w is e for e in earlier)
+        ]
+        if not typed and isinstance(dialog, SignInDialog) and built:
+            dialog.username_edit.setText("boss")
+            dialog.password_edit.setText("administrator!")
+            dialog.sign_in_button.click()
+            typed.append(True)
+        shown.extend(w for w in built if w.isVisible() and not w.is_signed_out() and not shown)
+        return bool(shown)
+
+    quit_when(qapp, step, lambda: None)
+    assert main(["run", "--db", url_of(clinic), "--date", "2026-11-24"]) == 0
+    assert shown, "the early check never let the user in"
+    assert shown[0].desk() is None  # closed before the full sign-in
+    assert openings == []
+    assert QSettings().value("view/last") == "week"

@@ -4,6 +4,8 @@ after later actions, and Edit still offered "Undo Cancel" after a user switch.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
@@ -131,3 +133,26 @@ def test_edit_offers_no_undo_of_the_previous_user_s_change(
     assert not undo.isEnabled()
     assert redo.text() == "Redo"
     assert not redo.isEnabled()
+
+
+def test_a_finished_action_leaves_a_short_status_bar_message(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic, mary: int, tmp_path: Path
+) -> None:
+    """A user trial: a move, a cancel or a print finished without a word; now each leaves a
+    short message that passes (``pages.PASSING_FEEDBACK_MS``)."""
+    bar = window.statusBar()
+    window.day_view.move_requested.emit(mary, clinic.at(TUESDAY, "10:30"), clinic.ids["Room 3"])
+    _written(qtbot, window)
+    assert bar.currentMessage() == "Done: Move Seacole, Mary · Edit ▸ Undo takes it back"
+    window.day_view.status_requested.emit(mary, "cancel", "Patient unwell")
+    _written(qtbot, window)
+    # A late cancellation's note (the fee) says more than "Done": it stays.
+    assert bar.currentMessage().startswith("Late cancellation fee")
+    window.actions_by_name["undo"].trigger()
+    _written(qtbot, window)
+    assert bar.currentMessage() == "Undone: Cancel Seacole, Mary"
+    printer = desk_controller_of(window).printer
+    out = tmp_path / "day.pdf"
+    with qtbot.waitSignal(printer.finished, timeout=20_000):
+        printer.day_sheet(TUESDAY, mode="pdf", path=out)
+    assert bar.currentMessage() == f"Saved {out}"

@@ -1,7 +1,7 @@
 """reference revision: one row that every change to what a booking checks against moves
 
-Revision ID: 0018_reference_revision
-Revises: 0017_tentative_deadline_index
+Revision ID: 0019_reference_revision
+Revises: 0018_safety_off_to_warn
 Create Date: 2026-12-06 19:50:00
 
 A booking checks its plan against slow-changing rows: the configuration (``clinic_setting``,
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_reference_revision"
-down_revision: str | None = "0017_tentative_deadline_index"
+revision: str = "0019_reference_revision"
+down_revision: str | None = "0018_safety_off_to_warn"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
