@@ -4,17 +4,34 @@
 Nurse Kim (watches 3), Dr Patel (prescriber), Sam Rivera (therapist); everyone works Mon-Fri
 07:00-18:30; patients Ada Lovelace, Mary Seacole, Rosalind Franklin, Florence Nightingale
 (cleared for everything) and Grace Hopper (screening pending).
+
+Building a clinic runs every migration from an empty database (most of a second on SQLite,
+seconds on PostgreSQL), and hundreds of tests want one.  So ``new_clinic``,
+``build_small_clinic`` and ``templated`` build each kind of clinic once per test process, as a
+template, and give every test its own copy of it: a copy of the file on SQLite, ``CREATE
+DATABASE ... TEMPLATE`` on PostgreSQL.  The copy is the very database the build would have made
+(the template is rebuilt when the configuration it was built with changes, when the day
+changes and after a few minutes, so no timestamp in it is older than that), and it is opened as
+the application opens an existing clinic.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping
+import hashlib
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
-from ketadesk.config import Catalog
+from ketadesk.config import Catalog, read_raw_config
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.model import PlannedSession, session_holds
 from ketadesk.services.clinic.clinic_setup import open_clinic
@@ -102,7 +119,234 @@ PATIENTS = [
 CLEARED = [f"{first} {last}" for _, first, last, status in PATIENTS if status == "cleared"]
 
 
+# ---------------------------------------------------------------------------------------------
+# Templates: each kind of clinic built once per test process, copied for every test.
+
+#: A template older than this is built again (its timestamps stay recent).
+TEMPLATE_MAX_AGE_S = 300.0
+
+
+@dataclass(frozen=True)
+class _Template:
+    location: str  # the SQLite file, or the PostgreSQL database name
+    ids: dict[str, int]
+    built: float  # time.monotonic()
+    day: dt.date  # the UTC day it was built on
+
+
+_TEMPLATES: dict[tuple[str, str, str], _Template] = {}
+_template_dir: Path | None = None
+
+
+def templated(url: str, kind: str, build: Callable[[str], dict[str, int]]) -> dict[str, int]:
+    """Make the empty database ``url`` what ``build(url)`` would make of it and return what
+    ``build`` returned (ids by name), copying a template of ``kind`` built once by ``build``.
+
+    ``build`` opens the clinic with ``open_clinic(url, create=True)`` and must leave no
+    connection open.  A database that is not empty, or a URL this cannot copy into, is built
+    directly."""
+    from ketadesk.store.database import parse_db_url
+
+    parsed = parse_db_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        target = _empty_sqlite_target(parsed.database, bool(parsed.query))
+        if target is None:
+            return build(url)
+    elif backend != "postgresql" or not _pg_is_empty(url):
+        return build(url)
+    raw = read_raw_config()
+    config = hashlib.sha256(repr(raw).encode()).hexdigest()[:12]
+    key = (backend, kind, config)
+    template = _TEMPLATES.get(key)
+    today = dt.datetime.now(dt.UTC).date()
+    if template is not None and (
+        template.day != today or time.monotonic() - template.built > TEMPLATE_MAX_AGE_S
+    ):
+        _drop_template(backend, template)
+        del _TEMPLATES[key]
+        template = None
+    if template is None:
+        template = _build_template(url, backend, f"{kind}_{config}", build)
+        _TEMPLATES[key] = template
+    if backend == "sqlite":
+        assert target is not None
+        _copy_sqlite_template(Path(template.location), target)
+    else:
+        _pg_copy_template(url, template.location)
+    return dict(template.ids)
+
+
+def new_clinic(url: str) -> Database:
+    """The new clinic ``open_clinic(url, create=True)`` makes of an empty database (the default
+    configuration), from a template; opened as an existing clinic."""
+
+    def build(into: str) -> dict[str, int]:
+        open_clinic(into, create=True).db.dispose()
+        return {}
+
+    templated(url, "new", build)
+    return open_clinic(url).db
+
+
+def drop_templates() -> None:
+    """Remove this process's templates (end of the test session)."""
+    global _template_dir
+    for (backend, _kind, _config), template in list(_TEMPLATES.items()):
+        with contextlib.suppress(Exception):
+            _drop_template(backend, template)
+    _TEMPLATES.clear()
+    if _template_dir is not None:
+        shutil.rmtree(_template_dir, ignore_errors=True)
+        _template_dir = None
+
+
+def _empty_sqlite_target(database: str | None, query: bool) -> Path | None:
+    if not database or database == ":memory:" or query:
+        return None
+    path = Path(database)
+    if path.is_dir():
+        return None
+    if path.exists() and path.stat().st_size > 0:
+        return None
+    if any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm", "-journal")):
+        return None
+    return path
+
+
+def _build_template(
+    url: str, backend: str, name: str, build: Callable[[str], dict[str, int]]
+) -> _Template:
+    global _template_dir
+    built = time.monotonic()
+    day = dt.datetime.now(dt.UTC).date()
+    if backend == "sqlite":
+        if _template_dir is None:
+            _template_dir = Path(tempfile.mkdtemp(prefix="ketadesk-test-templates-"))
+        path = _template_dir / f"{name}-{time.monotonic_ns()}.sqlite"
+        ids = build(f"sqlite:///{path}")
+        # Fold the WAL into the file, so that the file alone is the whole clinic.
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return _Template(str(path), ids, built, day)
+    database = f"ketadesk_tpl_{os.getpid()}_{name}_{time.monotonic_ns() % 10**9}"[:63]
+    _pg_admin(url, f'CREATE DATABASE "{database}"')
+    try:
+        ids = build(_pg_url_of(url, database))
+    except BaseException:
+        _pg_admin(url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        raise
+    return _Template(database, ids, built, day)
+
+
+def _drop_template(backend: str, template: _Template) -> None:
+    if backend == "sqlite":
+        Path(template.location).unlink(missing_ok=True)
+    else:
+        _pg_admin(None, f'DROP DATABASE IF EXISTS "{template.location}" WITH (FORCE)')
+
+
+def _copy_sqlite_template(template: Path, target: Path) -> None:
+    """The template's bytes into ``target``, created owner-only as the application does."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as out, open(template, "rb") as src:
+        shutil.copyfileobj(src, out)
+
+
+_PG_ADMIN_URL: str | None = None
+
+
+def _pg_admin(url: str | None, statement: str) -> None:
+    """Run one statement on the server's maintenance database (the test run's
+    KETADESK_TEST_PG_URL, or the server of ``url``)."""
+    from sqlalchemy import create_engine, text
+
+    from ketadesk.store.database import parse_db_url
+
+    global _PG_ADMIN_URL
+    if _PG_ADMIN_URL is None:
+        assert url is not None
+        admin = os.environ.get("KETADESK_TEST_PG_URL") or _pg_url_of(url, "postgres")
+        _PG_ADMIN_URL = parse_db_url(admin).render_as_string(hide_password=False)
+    engine = create_engine(_PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _pg_url_of(url: str, database: str) -> str:
+    from ketadesk.store.database import parse_db_url
+
+    return parse_db_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _pg_is_empty(url: str) -> bool:
+    """No table in the database, and nobody else connected to it."""
+    from sqlalchemy import create_engine, text
+
+    from ketadesk.store.database import parse_db_url
+
+    engine = create_engine(parse_db_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            tables = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                    "AND n.nspname NOT LIKE 'pg_toast%'"
+                )
+            ).scalar_one()
+            others = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return bool(tables == 0 and others == 0)
+
+
+def _pg_copy_template(url: str, template: str) -> None:
+    """The empty database of ``url`` replaced by a copy of ``template`` under the same name."""
+    from ketadesk.store.database import parse_db_url
+
+    name = parse_db_url(url).database
+    assert name
+    _pg_admin(url, f'DROP DATABASE "{name}"')
+    _pg_admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+# ---------------------------------------------------------------------------------------------
+# The small clinic
+
+
 def build_small_clinic(url: str) -> SmallClinic:
+    """The small clinic in the empty database ``url`` (from a template: see the top)."""
+    ids = templated(url, "small", _build_small_clinic_ids)
+    return open_small(url, ids)
+
+
+def open_small(url: str, ids: dict[str, int]) -> SmallClinic:
+    db = open_clinic(url).db
+    with db.read() as session:
+        catalog = load_catalog(session)
+    return SmallClinic(db=db, catalog=catalog, ids=ids)
+
+
+def _build_small_clinic_ids(url: str) -> dict[str, int]:
+    clinic = build_small_clinic_from_scratch(url)
+    clinic.db.dispose()
+    return clinic.ids
+
+
+def build_small_clinic_from_scratch(url: str) -> SmallClinic:
+    """The small clinic built from nothing (what the template is)."""
     opened = open_clinic(url, create=True)
     db = opened.db
     ids: dict[str, int] = {}

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 PG_ENV = "KETADESK_TEST_PG_URL"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the clinic templates this process built (tests/clinic_fixtures.py)."""
+    fixtures = sys.modules.get("tests.clinic_fixtures")
+    if fixtures is not None:
+        fixtures.drop_templates()
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
@@ -23,6 +32,22 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     collector = garbage.installed() if garbage is not None else None
     if collector is not None:
         collector.check()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_folder_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """TMPDIR, for this process and every process a test starts, is a folder of this run's
+    pytest base folder, which pytest removes a few runs later: the application leaves its
+    SQLite writers' lock files there (``ketadesk-writers-<inode key>.lock``, one per clinic file
+    and never removed: store/database.py ``writers_queue``), and tests their pictures
+    (tests/pictures.py).  Every process of a test sees the same folder, so they queue on the
+    same locks."""
+    folder = tmp_path_factory.getbasetemp() / "tmp"
+    folder.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", str(folder))
+        mp.setattr(tempfile, "tempdir", str(folder))
+        yield folder
 
 
 @pytest.fixture(autouse=True)

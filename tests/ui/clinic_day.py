@@ -21,7 +21,12 @@ import datetime as dt
 from sqlalchemy import select
 
 from ketadesk.store.models import Appointment, Closure, Patient, Protocol, Series, SessionType
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import (
+    SmallClinic,
+    build_small_clinic_from_scratch,
+    open_small,
+    templated,
+)
 
 TUESDAY = dt.date(2026, 11, 24)
 WEDNESDAY = dt.date(2026, 11, 25)
@@ -41,7 +46,19 @@ TUESDAY_SESSIONS = [
 
 
 def build_clinic_day(url: str) -> SmallClinic:
-    clinic = build_small_clinic(url)
+    """The clinic day in the empty database ``url`` (a copy of a template built once per test
+    process: tests/clinic_fixtures.py)."""
+    return open_small(url, templated(url, "day", _build_clinic_day_ids))
+
+
+def _build_clinic_day_ids(url: str) -> dict[str, int]:
+    clinic = build_clinic_day_from_scratch(url)
+    clinic.db.dispose()
+    return clinic.ids
+
+
+def build_clinic_day_from_scratch(url: str) -> SmallClinic:
+    clinic = build_small_clinic_from_scratch(url)
     with clinic.db.write() as session:
         for chart, first, last in (("DAY-1", "Alan", "Turing"), ("DAY-2", "Katherine", "Johnson")):
             patient = Patient(chart_number=chart, first_name=first, last_name=last)

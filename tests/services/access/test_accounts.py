@@ -24,6 +24,7 @@ from ketadesk.services.common.context import (
     PermissionDenied,
 )
 from ketadesk.store.models import AuditEvent, ClinicSetting, User
+from tests.clinic_fixtures import new_clinic
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)
 ADMIN_PASSWORD = "correct horse battery"
@@ -32,9 +33,9 @@ NURSE_PASSWORD = "nurse-password-1"
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    opened = open_clinic(db_url, create=True)
-    yield opened.db
-    opened.db.dispose()
+    db = new_clinic(db_url)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from ketadesk.services.access.accounts import SignInRefused
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Database
 from ketadesk.store.models import AuditEvent
+from tests.clinic_fixtures import new_clinic
 
 ATTEMPTS = 20
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # every attempt at the same instant
@@ -23,9 +24,9 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def url(db_url: str) -> str:
-    opened = open_clinic(db_url, create=True)
-    accounts.create_first_admin(opened.db, "admin", "Clinic Admin", PASSWORD)
-    opened.db.dispose()
+    db = new_clinic(db_url)
+    accounts.create_first_admin(db, "admin", "Clinic Admin", PASSWORD)
+    db.dispose()
     return db_url
 
 

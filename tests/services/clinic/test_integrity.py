@@ -38,6 +38,7 @@ from ketadesk.store.models import (
     StaffMember,
     StaffShift,
 )
+from tests.clinic_fixtures import new_clinic
 
 TUESDAY = dt.date(2026, 3, 3)
 THANKSGIVING = dt.date(2026, 11, 26)
@@ -150,8 +151,7 @@ def _resource(session: Session, kind: str, subkind: str, name: str, capacity: in
 
 @pytest.fixture
 def clinic(db_url: str) -> Iterator[Clinic]:
-    opened = open_clinic(db_url, create=True)
-    db = opened.db
+    db = new_clinic(db_url)
     with db.write() as session:
         catalog = load_catalog(session)
         settings = catalog.settings

@@ -27,7 +27,7 @@ from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import AuditEvent
-from tests.clinic_fixtures import build_small_clinic
+from tests.clinic_fixtures import build_small_clinic, new_clinic
 
 ADMIN = Actor(user_id=None, username="ada", role="admin")
 FRONT_DESK = Actor(user_id=None, username="fran", role="front_desk")
@@ -39,9 +39,9 @@ PNG = base64.b64decode(
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    opened = open_clinic(db_url, create=True)
-    yield opened.db
-    opened.db.dispose()
+    db = new_clinic(db_url)
+    yield db
+    db.dispose()
 
 
 def _audit(db: Database) -> list[AuditEvent]:

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.scheduling.gating import REMS_SITE_SETTING
-from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor, InvalidFields
 from ketadesk.services.common.phones import phone_problem
 from ketadesk.services.patients.patient_fields import PatientForm, validate_patient
@@ -20,15 +19,16 @@ from ketadesk.services.settings.clinic_details import clinic_details, save_clini
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import AuditEvent
+from tests.clinic_fixtures import new_clinic
 
 ADMIN = Actor(user_id=None, username="ada", role="admin")
 
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    opened = open_clinic(db_url, create=True)
-    yield opened.db
-    opened.db.dispose()
+    db = new_clinic(db_url)
+    yield db
+    db.dispose()
 
 
 def _today(db: Database) -> dt.date:

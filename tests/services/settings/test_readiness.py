@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor
 from ketadesk.services.settings.readiness import clinic_readiness
 from ketadesk.services.settings.resources import ResourceForm, add_resource
 from ketadesk.services.settings.staff import ShiftRow, StaffForm, add_staff
 from ketadesk.store.database import Database
+from tests.clinic_fixtures import new_clinic
 
 ADMIN = Actor(user_id=None, username="ada", role="admin")
 WEEKDAY_SHIFTS = tuple(ShiftRow(day, 8 * 60, 16 * 60) for day in range(5))
@@ -21,9 +21,9 @@ WEEKDAY_SHIFTS = tuple(ShiftRow(day, 8 * 60, 16 * 60) for day in range(5))
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    opened = open_clinic(db_url, create=True)
-    yield opened.db
-    opened.db.dispose()
+    db = new_clinic(db_url)
+    yield db
+    db.dispose()
 
 
 def _trial_clinic(db: Database) -> None:

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.access import accounts
-from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor, Database
 from ketadesk.ui.access.idle_lock import Curtain, IdleLock
 from ketadesk.ui.common.desk import Desk
+from tests.clinic_fixtures import new_clinic
 from tests.ui.conftest import NOW
 
 NURSE_PASSWORD = "nurse password"
@@ -35,9 +35,9 @@ NURSE_PASSWORD = "nurse password"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    opened = open_clinic(f"sqlite:///{tmp_path / 'clinic.sqlite'}", create=True)
-    yield opened.db
-    opened.db.dispose()
+    db = new_clinic(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
+    yield db
+    db.dispose()
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.access import accounts
-from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor, Database
 from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
+from tests.clinic_fixtures import new_clinic
 from tests.ui.conftest import NOW
 
 PASSWORD = "front desk rules"
@@ -23,9 +23,9 @@ PASSWORD = "front desk rules"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    opened = open_clinic(f"sqlite:///{tmp_path / 'clinic.sqlite'}", create=True)
-    yield opened.db
-    opened.db.dispose()
+    db = new_clinic(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
+    yield db
+    db.dispose()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QLabel
@@ -25,9 +24,8 @@ from ketadesk.store.models import User
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.chair_board import ChairBoardView, ChairCardWidget
 from ketadesk.ui.monitoring.my_day import Column, MyDayView
+from tests.pictures import picture_folder
 from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
-
-SHOTS = Path("/tmp/fix15")
 
 
 class Clock:
@@ -111,9 +109,8 @@ def test_nobody_checked_in_means_no_chair_in_use_and_no_discharge_time(
 ) -> None:
     clock = Clock(staffed.clinic.at(TUESDAY, "10:30"))  # Ada and Mary are due, neither here
     board = open_board(qtbot, staffed, clock)
-    SHOTS.mkdir(exist_ok=True)
     qtbot.waitUntil(lambda: card(board, "Room 1").isVisible(), timeout=5000)  # laid out
-    board.grab().save(str(SHOTS / "chair_board_nobody_arrived.png"))
+    board.grab().save(str(picture_folder("fix15") / "chair_board_nobody_arrived.png"))
     assert "0 of 4 chairs in use" in summary(board)
     assert "2 not arrived" in summary(board)
     for room in ("Room 1", "Room 2"):

@@ -3,8 +3,6 @@ problem and writing nothing, then an import of the whole file."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from pytestqt.qtbot import QtBot
@@ -15,10 +13,8 @@ from ketadesk.store.models import Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.import_dialog import ImportPatientsDialog
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.conftest import NOW
-
-# docs/screenshots/ has this picture as the test paints it (copied from KETADESK_SCREENSHOTS).
-SCREENSHOTS = Path(os.environ.get("KETADESK_SCREENSHOTS", tempfile.gettempdir()))
 
 FILE = (
     "First Name,Last Name,Born on,Cell,E-mail,Referred by\n"
@@ -68,8 +64,8 @@ def test_a_dry_run_lists_every_problem_and_writes_nothing(
     assert "Nothing was imported" in dialog.summary.text()
     assert _patients(clinic) == before
     dialog.resize(860, 640)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert dialog.grab().save(str(SCREENSHOTS / "patient-import.png"))
+    # docs/screenshots/ has this picture as the test paints it (copied from KETADESK_SCREENSHOTS).
+    assert dialog.grab().save(str(picture_folder() / "patient-import.png"))
 
 
 def test_a_clean_file_is_imported_whole(qtbot: QtBot, clinic: SmallClinic, tmp_path: Path) -> None:

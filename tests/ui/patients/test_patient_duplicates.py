@@ -3,10 +3,6 @@ existing chart" saves nothing, "Save as a new patient anyway" saves."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
@@ -20,11 +16,10 @@ from ketadesk.store.models import Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.conftest import NOW
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
-# docs/screenshots/ has this picture as the test paints it (copied from KETADESK_SCREENSHOTS).
-SCREENSHOTS = Path(os.environ.get("KETADESK_SCREENSHOTS", tempfile.gettempdir()))
 
 JUNE = PatientForm(
     first_name="June",
@@ -76,8 +71,8 @@ def test_the_form_shows_the_existing_chart_and_using_it_saves_nothing(
     assert "same name and date of birth, same phone" in dialog.duplicate_list.item(0).text()
     assert _patients(clinic) == before
     dialog.resize(900, 700)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert dialog.grab().save(str(SCREENSHOTS / "patient-duplicates.png"))
+    # docs/screenshots/ has this picture as the test paints it (copied from KETADESK_SCREENSHOTS).
+    assert dialog.grab().save(str(picture_folder() / "patient-duplicates.png"))
     with qtbot.waitSignal(dialog.existing_chosen) as chosen:
         _click(qtbot, dialog, dialog.use_existing_button)
     assert chosen.args == [june]

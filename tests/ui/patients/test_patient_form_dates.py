@@ -18,6 +18,7 @@ from ketadesk.store.models import Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 
 NURSE = Actor(user_id=None, username="nurse", role="nurse")
 ISO = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
@@ -101,4 +102,4 @@ def test_the_form_fits_a_narrow_window_without_scrolling_sideways(
         line = _line(dialog, name)
         right = line.mapTo(dialog, line.rect().topRight()).x()
         assert right < dialog.width(), name
-    dialog.grab().save(f"/tmp/patient_form_{width}.png")
+    dialog.grab().save(str(picture_folder() / f"patient_form_{width}.png"))

@@ -5,32 +5,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor
 from ketadesk.services.common.phones import phone_problem
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.settings.clinic_page import ClinicPage
+from tests.clinic_fixtures import new_clinic
+from tests.pictures import picture_folder
 from tests.ui.conftest import NOW
 
 ADMIN = Actor(user_id=None, username="admin", role="admin")
 TIMEOUT = 10_000
-SHOTS = Path("/tmp/setup-shots")
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")  # offscreen
 
 
 @pytest.fixture
 def db(sqlite_url: str) -> Iterator[Database]:
-    opened = open_clinic(sqlite_url, create=True)
-    yield opened.db
-    opened.db.dispose()
+    db = new_clinic(sqlite_url)
+    yield db
+    db.dispose()
 
 
 def _page(qtbot: QtBot, db: Database) -> ClinicPage:
@@ -71,5 +70,4 @@ def test_a_short_clinic_phone_is_refused_at_its_field(qtbot: QtBot, db: Database
     assert page.errors["phone"].text() == phone_problem("555-01")
     assert page.errors["phone"].isVisibleTo(page)
     qtbot.wait(100)
-    SHOTS.mkdir(exist_ok=True)
-    page.grab().save(str(SHOTS / "clinic-page-rems-phone.png"))
+    page.grab().save(str(picture_folder("setup-shots") / "clinic-page-rems-phone.png"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer
@@ -18,10 +17,10 @@ from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.settings.availability import LocalRequest, request_problems
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.settings.availability_page import AddClosureDialog, AvailabilityPage
+from tests.pictures import picture_folder
 from tests.services.settings.availability_clinic import BookedClinic, booked_clinic
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-SHOTS = Path("/tmp/setup-shots")
 
 
 @pytest.fixture
@@ -79,8 +78,7 @@ def test_to_before_from_is_named_in_the_open_form(qtbot: QtBot, booked: BookedCl
         assert "To: must be after the start" in form.errors.text()
         assert form.reason.text() == "Staff training"
         qtbot.wait(50)
-        SHOTS.mkdir(exist_ok=True)
-        form.grab().save(str(SHOTS / "closure-form-error.png"))
+        form.grab().save(str(picture_folder("setup-shots") / "closure-form-error.png"))
         form.reject()
 
     _when_form(seen, fill)

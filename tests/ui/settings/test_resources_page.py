@@ -19,6 +19,7 @@ from ketadesk.store.models import Closure, Resource
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.settings.resources_page import ResourceDialog, ResourcesPage
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.conftest import NOW
 
 ADMIN = Actor(user_id=None, username="admin", role="admin")
@@ -216,11 +217,9 @@ def test_rooms_page_screenshot(qtbot: QtBot, clinic: SmallClinic, tmp_path: Path
     page = _page(qtbot, clinic)
     page.select(clinic.ids["Room 1"])
     assert page.grab().save(str(tmp_path / "settings-rooms.png"))
-    out = Path("/tmp/h2")
-    out.mkdir(exist_ok=True)
-    page.grab().save(str(out / "settings-rooms.png"))
+    page.grab().save(str(picture_folder("h2") / "settings-rooms.png"))
     dialog = _open(qtbot, page, page.edit_button)
     dialog.capacity.setText("0")
     with qtbot.waitSignal(dialog.not_saved):
         _save(qtbot, dialog)
-    dialog.grab().save(str(out / "settings-rooms-dialog.png"))
+    dialog.grab().save(str(picture_folder("h2") / "settings-rooms-dialog.png"))

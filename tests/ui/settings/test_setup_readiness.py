@@ -6,39 +6,37 @@ types that need each kind of equipment."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor
 from ketadesk.services.settings.resources import ResourceForm, add_resource
 from ketadesk.store.database import Database
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.settings.resources_page import ResourcesPage
 from ketadesk.ui.settings.setup_assistant import SetupAssistant
+from tests.clinic_fixtures import new_clinic
+from tests.pictures import picture_folder
 from tests.services.settings.test_readiness import _trial_clinic
 from tests.ui.conftest import NOW
 
 ADMIN = Actor(user_id=None, username="admin", role="admin")
 TIMEOUT = 10_000
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")  # offscreen
-SHOTS = Path("/tmp/setup-shots")
 
 
 @pytest.fixture
 def trial(sqlite_url: str) -> Iterator[Database]:
-    opened = open_clinic(sqlite_url, create=True)
-    _trial_clinic(opened.db)
-    yield opened.db
-    opened.db.dispose()
+    db = new_clinic(sqlite_url)
+    _trial_clinic(db)
+    yield db
+    db.dispose()
 
 
 def _shot(qtbot: QtBot, widget: object, name: str) -> None:
     qtbot.wait(100)  # the labels' new text laid out
-    SHOTS.mkdir(exist_ok=True)
-    assert widget.grab().save(str(SHOTS / name))  # type: ignore[attr-defined]
+    assert widget.grab().save(str(picture_folder("setup-shots") / name))  # type: ignore[attr-defined]
 
 
 def test_the_summary_names_what_each_session_type_lacks(qtbot: QtBot, trial: Database) -> None:

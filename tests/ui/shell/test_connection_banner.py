@@ -25,6 +25,7 @@ from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.change_watch import ChangeWatcher, retry_delays
 from ketadesk.ui.shell.connection_banner import ConnectionBanner, banner_colors, banner_text
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.clinic_day import TUESDAY, build_clinic_day
 from tests.ui.conftest import NOW
 from tests.ui.shell.desk_helpers import desk_controller_of
@@ -133,7 +134,7 @@ def test_banner_screenshots(qtbot: QtBot) -> None:
     banner = _hosted_banner(qtbot)
     banner.show_lost('connection to server at "clinic-db", port 5432 failed: Connection refused')
     banner.set_retry_in(8000)
-    assert banner.grab().save("/tmp/connection_banner.png")
+    assert banner.grab().save(str(picture_folder() / "connection_banner.png"))
 
 
 # -- the watcher against a server that goes away ----------------------------------------------
@@ -260,7 +261,7 @@ def test_the_main_window_shows_the_banner_above_its_views(
         day_top = window.day_view.mapTo(window, window.day_view.rect().topLeft()).y()
         banner_bottom = banner.mapTo(window, banner.rect().bottomLeft()).y()
         assert banner_bottom < day_top
-        assert window.grab().save("/tmp/connection_banner_window.png")
+        assert window.grab().save(str(picture_folder() / "connection_banner_window.png"))
         switch.up()
         with qtbot.waitSignal(ctl.watcher.connection_restored, timeout=5000):
             banner.retry_button.click()

@@ -14,11 +14,10 @@ from pytestqt.qtbot import QtBot
 from ketadesk.services.schedule.day import clinic_today, day_schedule
 from ketadesk.ui.shell.main_window import MAX_SIDE_PANEL_SHARE, MainWindow
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
 from tests.ui.shell.desk_helpers import wait_for_day
-
-SHOTS = Path("/tmp/fix15")
 
 
 def _open(qtbot: QtBot, clinic: SmallClinic, settings: QSettings) -> MainWindow:
@@ -63,8 +62,7 @@ def test_a_remembered_wide_left_panel_leaves_the_schedule_its_room(
     qtbot.wait(50)
     dock = _dock(second)
     width = second.width()
-    SHOTS.mkdir(exist_ok=True)
-    second.grab().save(str(SHOTS / "left_panel_second_start.png"))
+    second.grab().save(str(picture_folder("fix15") / "left_panel_second_start.png"))
     assert dock.isVisible()
     assert dock.width() <= width * MAX_SIDE_PANEL_SHARE + 1
     assert second.day_view.width() >= width // 2  # the schedule keeps most of the window

@@ -14,6 +14,7 @@ from ketadesk.services.clinic.at_rest import ClinicAtRest
 from ketadesk.services.common.context import Actor
 from ketadesk.ui.shell.session import SignedInSession
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
 
@@ -36,7 +37,7 @@ def test_summary_and_encryption_notice_do_not_overlap(
     win.show()
     qtbot.waitUntil(lambda: bool(win.summary()))
     bar = win.statusBar()
-    win.grab().save(f"/tmp/desk_status_{width}.png")
+    win.grab().save(str(picture_folder() / f"desk_status_{width}.png"))
     summary = bar.findChild(QLabel, "day_summary")
     notice = bar.findChild(QLabel, "at_rest_notice")
     assert summary is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -34,11 +33,11 @@ from ketadesk.ui.timeline.week_layout import (
     short_patient_name,
 )
 from ketadesk.ui.timeline.week_view import WeekView
+from tests.pictures import picture_folder
 from tests.ui.shell.desk_helpers import wait_for_day
 
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 SIZE = (1400, 900)
-SHOTS = Path("/tmp/week15")
 
 
 @pytest.fixture(scope="module")
@@ -209,8 +208,7 @@ def test_highlighting_a_patient_marks_exactly_their_sessions(
 
     # Painted: theirs keep their colour, the others fade towards the background.
     after = view.grab().toImage()
-    SHOTS.mkdir(exist_ok=True)
-    after.save(str(SHOTS / "highlight.png"))
+    after.save(str(picture_folder("week15") / "highlight.png"))
     origin = view.body_origin()
 
     def lightness(image: object, block: WeekBlock) -> float:
