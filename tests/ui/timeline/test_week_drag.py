@@ -222,7 +222,9 @@ def test_alt_arrows_move_the_selected_block_by_days_and_slots(
     view.select_appointment(ada)
     assert "selected: Lovelace, Ada" in view.accessibleDescription()
     QTest.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
-    qtbot.waitUntil(lambda: (s := view.drag_state()) is not None and s.reasons is not None)
+    qtbot.waitUntil(
+        lambda: (s := view.drag_state()) is not None and s.reasons is not None, timeout=20_000
+    )
     state = view.drag_state()
     assert state is not None
     assert state.keyboard
