@@ -12,14 +12,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select
 
 from ketadesk.cli import main
 from ketadesk.config import RawConfig
 from ketadesk.config import read_raw_config as read_shipped_config
-from ketadesk.paths import migrations_dir
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.rule_check import RuleRefused
@@ -28,10 +25,10 @@ from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied
 from ketadesk.services.settings.shipped_rules import add_missing_rules, read_missing_rules
 from ketadesk.store.clinic_config import read_raw_config
 from ketadesk.store.config_upgrade import AUDIT_ACTION, missing_shipped_rules, plan_upgrade
-from ketadesk.store.database import open_database
 from ketadesk.store.migrate import current_revision, revision_graph
 from ketadesk.store.models import AuditEvent
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.store.migrations import migrate_to
 from tests.store.old_config import (
     CLINIC_PROTOCOL,
     OLD_MISSING_SECTIONS,
@@ -85,19 +82,6 @@ def _book(
     return list(result.appointment_ids)
 
 
-def _downgrade_to_0014(url: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
-    db = open_database(url)
-    try:
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0014_eligibility")
-        assert current_revision(db) == "0014_eligibility"
-    finally:
-        db.dispose()
-
-
 def _assert_upgraded(clinic: SmallClinic) -> None:
     raw = _raw(clinic)
     shipped = read_shipped_config()
@@ -126,7 +110,7 @@ def test_an_old_clinic_upgraded_to_0015_has_the_cap_again_and_keeps_its_own_valu
     # The hole: on the old configuration three Spravato doses in five days book.
     assert len(_book(old_clinic, "Ada Lovelace", [0, 2, 4])) == 3
     old_clinic.db.dispose()
-    _downgrade_to_0014(db_url)
+    migrate_to(db_url, "0014_eligibility")
 
     opened = open_clinic(db_url)  # upgrades an outdated clinic: migration 0015 runs
     old_clinic.db = opened.db

@@ -7,12 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Executable, create_engine, insert, text
 from sqlalchemy.exc import DBAPIError
 
-from ketadesk.paths import migrations_dir
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.plan_check import BookingConflict
@@ -22,6 +19,7 @@ from ketadesk.store.database import Database, open_database
 from ketadesk.store.migrate import current_revision, revision_graph
 from ketadesk.store.models import Closure
 from tests.clinic_fixtures import build_small_clinic
+from tests.store.migrations import migrate_to
 
 IV = {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"}
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
@@ -45,21 +43,6 @@ CHANGES: dict[str, str | Executable] = {
         reason="training",
     ),
 }
-
-
-def _migrate(url: str, target: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
-    db = open_database(url)
-    try:
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            if target == "head":
-                command.upgrade(cfg, target)
-            else:
-                command.downgrade(cfg, target)
-    finally:
-        db.dispose()
 
 
 def _revision(url: str) -> tuple[int, int]:
@@ -91,7 +74,7 @@ def test_the_upgrade_from_0018_adds_the_revision_and_keeps_the_bookings(db_url: 
     clinic = build_small_clinic(db_url)
     _book(clinic.db, clinic.ids["Ada Lovelace"], clinic.session("iv_infusion", WED, "10:00", IV))
     clinic.db.dispose()
-    _migrate(db_url, "0018_safety_off_to_warn")
+    migrate_to(db_url, "0018_safety_off_to_warn")
     db = open_database(db_url)
     try:
         with db.engine.connect() as conn:
@@ -101,7 +84,7 @@ def test_the_upgrade_from_0018_adds_the_revision_and_keeps_the_bookings(db_url: 
         db.dispose()
     assert "reference_revision" not in tables
     assert holds == 4
-    _migrate(db_url, "head")
+    migrate_to(db_url, "head")
     first = _revision(db_url)
     # A closure entered on the upgraded clinic moves it, and the next booking sees the closure.
     thu = WED + dt.timedelta(days=1)

@@ -8,19 +8,17 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select
 
-from ketadesk.paths import migrations_dir
 from ketadesk.scheduling.catalog import ConfigError
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.store.clinic_config import load_catalog, read_raw_config
 from ketadesk.store.config_upgrade import SAFETY_OFF_ACTION, lift_safety_off
-from ketadesk.store.database import Database, open_database
+from ketadesk.store.database import Database
 from ketadesk.store.migrate import current_revision, revision_graph
 from ketadesk.store.models import AuditEvent, ClinicSetting
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.store.migrations import migrate_to
 
 MIGRATION = "0018_safety_off_to_warn"
 #: Stored "off" as Settings let a clinic choose before the rule; and a non-safety rule "off".
@@ -49,18 +47,6 @@ def _store(db: Database, keys: set[tuple[str, str]], value: str) -> None:
             row.value = {**row.value, rule: value}
 
 
-def _downgrade_to_0017(url: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
-    db = open_database(url)
-    try:
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0017_tentative_deadline_index")
-    finally:
-        db.dispose()
-
-
 def test_a_stored_off_is_refused_by_the_loader_naming_the_key(
     clinic_with_off: SmallClinic,
 ) -> None:
@@ -72,7 +58,7 @@ def test_the_migration_makes_each_stored_off_a_warn_and_audits_it(
     clinic_with_off: SmallClinic, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clinic_with_off.db.dispose()
-    _downgrade_to_0017(db_url)
+    migrate_to(db_url, "0017_tentative_deadline_index")
     opened = open_clinic(db_url)  # upgrades an outdated clinic: the migration runs
     clinic_with_off.db = opened.db
     assert current_revision(opened.db) == revision_graph().head

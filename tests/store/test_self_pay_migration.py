@@ -3,30 +3,23 @@
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, select, update
 
-from ketadesk.paths import migrations_dir
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.store.database import open_database
 from ketadesk.store.migrate import current_revision, revision_graph
 from ketadesk.store.models import Patient
 from tests.clinic_fixtures import PATIENTS, build_small_clinic
+from tests.store.migrations import migrate_to
 
 BEFORE = "0015_protocol_rules_upgrade"
 
 
 def _downgrade(url: str, revision: str) -> list[str]:
     """The clinic at ``revision``; the patient table's columns then."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
+    migrate_to(url, revision)
     db = open_database(url)
     try:
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-        assert current_revision(db) == revision
         return [c["name"] for c in inspect(db.engine).get_columns("patient")]
     finally:
         db.dispose()

@@ -7,33 +7,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from ketadesk.paths import migrations_dir
 from ketadesk.services.booking import booking
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.store.database import open_database
 from tests.clinic_fixtures import build_small_clinic
+from tests.store.migrations import migrate_to
 
 IV = {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"}
-
-
-def _migrate(url: str, target: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
-    db = open_database(url)
-    try:
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            if target == "head":
-                command.upgrade(cfg, target)
-            else:
-                command.downgrade(cfg, target)
-    finally:
-        db.dispose()
 
 
 def _counts(url: str) -> tuple[int, int]:
@@ -65,9 +48,9 @@ def test_the_upgrade_keeps_every_hold_and_accepts_the_new_statuses(db_url: str) 
     clinic.db.dispose()
     before = _counts(db_url)
     assert before[0] > 0
-    _migrate(db_url, "0002")  # the way back through every later migration, with bookings
+    migrate_to(db_url, "0002")  # the way back through every later migration, with bookings
     assert _counts(db_url) == before
-    _migrate(db_url, "head")
+    migrate_to(db_url, "head")
     assert _counts(db_url) == before
     db = open_database(db_url)
     try:
