@@ -3,42 +3,22 @@ remembered panel came back 1,326 px wide, leaving 68 px for the schedule in ever
 
 from __future__ import annotations
 
-import datetime as dt
-from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDockWidget
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.schedule.day import clinic_today, day_schedule
 from ketadesk.ui.shell.main_window import MAX_SIDE_PANEL_SHARE, MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.pictures import picture_folder
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import wait_for_day
+from tests.ui.shell.desk_helpers import open_remembering_window
 
 
 def _open(qtbot: QtBot, clinic: SmallClinic, settings: QSettings) -> MainWindow:
-    db = clinic.db
-
-    def today() -> dt.date:
-        return clinic_today(db, now=NOW)
-
-    win = MainWindow(
-        load_day=partial(day_schedule, db),
-        today=today,
-        database_label=db.label,
-        start_day=TUESDAY,
-        now=lambda: NOW,
-        settings=settings,
-    )
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
-    return win
+    return open_remembering_window(qtbot, clinic.db, TUESDAY, NOW, settings)
 
 
 def _dock(win: MainWindow) -> QDockWidget:

@@ -9,32 +9,18 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import Actor
-from ketadesk.services.schedule.day import day_schedule
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import wait_for_day
+from tests.ui.shell.desk_helpers import open_remembering_window
 
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 
 
 def _window(qtbot: QtBot, clinic: SmallClinic, settings: QSettings) -> MainWindow:
-    db = clinic.db
-    win = MainWindow(
-        load_day=lambda day: day_schedule(db, day),
-        today=lambda: TUESDAY,
-        database_label=db.label,
-        start_day=TUESDAY,
-        now=lambda: NOW,
-        settings=settings,
-    )
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
-    return win
+    return open_remembering_window(qtbot, clinic.db, TUESDAY, NOW, settings)
 
 
 def _settings(tmp_path: Path) -> QSettings:
