@@ -194,6 +194,11 @@ def _lock_resources(
     if known is not None:
         return {rid: known[rid] for rid in wanted if rid in known}
     autoflush(session)
+    return _resource_infos(conn.execute(_LOCK_RESOURCES, {"ids": wanted}))
+
+
+def _resource_infos(rows: Iterable[Sequence[Any]]) -> dict[int, ResourceInfo]:
+    """Resources by id from rows of (id, kind, subkind, name, capacity, active, serves)."""
     return {
         rid: ResourceInfo(
             id=rid,
@@ -204,9 +209,7 @@ def _lock_resources(
             active=active,
             serves=frozenset(serves or ()),
         )
-        for rid, kind, subkind, name, capacity, active, serves in conn.execute(
-            _LOCK_RESOURCES, {"ids": wanted}
-        )
+        for rid, kind, subkind, name, capacity, active, serves in rows
     }
 
 
@@ -238,18 +241,7 @@ def _locked_and_existing(
             conn,
             [(SHARE_REFERENCE, {}), (_RESOURCES_ANY, {"ids": wanted}), days, holds_read],
         )
-        locked = {
-            rid: ResourceInfo(
-                id=rid,
-                kind=ResourceKind(kind),
-                subkind=subkind,
-                name=name,
-                capacity=capacity,
-                active=active,
-                serves=frozenset(serves or ()),
-            )
-            for rid, kind, subkind, name, capacity, active, serves in resource_rows
-        }
+        locked = _resource_infos(resource_rows)
     existing = [
         (appointment_id, (rid, start, end, bool(exclusive), units))
         for appointment_id, rid, start, end, exclusive, units in hold_rows
