@@ -20,7 +20,6 @@ import pytest
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
-from ketadesk.services.schedule import public_holidays
 from ketadesk.services.schedule.day import day_schedule
 from ketadesk.services.settings.availability import Unavailability, add_closure
 from ketadesk.ui.printing.printing import print_pdf
@@ -30,9 +29,7 @@ from tests.ui.clinic_day import TUESDAY, build_clinic_day
 NOTICE = "Clinic closed on this day: reschedule"
 
 
-@pytest.fixture(autouse=True)
-def holiday_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(public_holidays, "holiday_cache_dir", lambda: tmp_path / "holidays")
+pytestmark = pytest.mark.usefixtures("holiday_cache_in_tmp")
 
 
 @pytest.fixture

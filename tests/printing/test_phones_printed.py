@@ -13,16 +13,12 @@ import pytest
 
 from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
-from ketadesk.services.schedule import public_holidays
 from ketadesk.store.models import ClinicSetting, Patient
 from ketadesk.ui.printing.printing import print_pdf
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, build_clinic_day
 
-
-@pytest.fixture(autouse=True)
-def holiday_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(public_holidays, "holiday_cache_dir", lambda: tmp_path / "holidays")
+pytestmark = pytest.mark.usefixtures("holiday_cache_in_tmp")
 
 
 @pytest.fixture
