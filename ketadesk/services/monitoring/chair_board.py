@@ -40,7 +40,7 @@ from ketadesk.services.monitoring.completion import (
     overridden_by_session,
 )
 from ketadesk.services.monitoring.reading_schedule import (
-    checks_after_dose,
+    due_after_dose,
     readings_due,
     started_at,
 )
@@ -601,13 +601,10 @@ def _card(
     pending = [c for c in checks if c.state != "done"]
     next_bp = None
     next_after_dose = None
-    after_dose = checks_after_dose(spec) if awaiting_dose else {}
+    after_dose = due_after_dose(spec) if awaiting_dose else {}
     if pending and stage != "due" and pending[0].label in after_dose:
         # Counted from a dose nobody recorded: due so long after it, at no time yet.
-        minutes = after_dose[pending[0].label]
-        if spec.observation_minutes is not None:  # due by the earliest discharge at the latest
-            minutes = min(minutes, spec.observation_minutes)
-        next_after_dose = (pending[0].label, minutes)
+        next_after_dose = (pending[0].label, after_dose[pending[0].label])
     elif pending and stage != "due":  # a patient who has not arrived has no BP to take yet
         check = pending[0]
         due = _aware(check.due_at).astimezone(tz)

@@ -60,6 +60,17 @@ def checks_after_dose(spec: SessionTypeSpec) -> dict[str, int]:
     return {label: m for label, m in minutes.items() if m >= 0}
 
 
+def due_after_dose(spec: SessionTypeSpec) -> dict[str, int]:
+    """How long after the dose start each check after it falls due, as ``reading_schedule``
+    lays it: never later than the earliest discharge (a check laid past it is due by then).
+    What the chair board and the monitoring record say while no dose start is recorded."""
+    cap = spec.observation_minutes
+    return {
+        label: minutes if cap is None else min(minutes, cap)
+        for label, minutes in checks_after_dose(spec).items()
+    }
+
+
 def reading_schedule(
     appointment_id: int,
     spec: SessionTypeSpec,

@@ -170,6 +170,14 @@ class CheckDue:
         return bp_check_words(self.label)
 
 
+def duration_words(minutes: int) -> str:
+    """ "2 h", "1 h 30 min", "40 min"."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h" + (f" {rest} min" if rest else "")
+
+
 def bp_check_words(label: str) -> str:
     """A check's label inside a sentence: "BP before discharge" for "Before discharge" (a
     capital that only starts the label is lowered; "BP SpO2 …" or "BP +40 min" are kept)."""
@@ -238,6 +246,10 @@ class RecordSheet:
     #: The session type gives its dose in devices (``[dose] device_mg``, Spravato's nasal
     #: devices): only then does the record ask for the devices and their lot.
     uses_devices: bool = False
+    #: The checks after the dose, each with its minutes after the dose start
+    #: (``reading_schedule.due_after_dose``): while no dose start is recorded, a check is due
+    #: so long after it, at no time yet.
+    after_dose: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ketadesk.services.monitoring import completion
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
     checks_after_dose,
+    due_after_dose,
     late_minutes,
     pre_dose_labels,
     reading_schedule,
@@ -202,6 +203,7 @@ def open_record(
             overrides=completion.overrides_of(session, appointment_id),
             override_roles=completion.chair_settings(config.catalog).override_roles,
             uses_devices=spec.dose is not None,
+            after_dose=due_after_dose(spec),
         )
     _record_view(db, actor, sheet.patient_id, appointment_id, now)
     return sheet

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, chair_board
-from ketadesk.services.monitoring.record_forms import bp_check_words
+from ketadesk.services.monitoring.record_forms import bp_check_words, duration_words
 from ketadesk.ui.common.background import LatestOnly
 from ketadesk.ui.common.desk import Desk
 
@@ -54,14 +54,6 @@ STAGE_LABELS = {
 
 def _hhmm(moment: dt.datetime | None) -> str:
     return "" if moment is None else f"{moment:%H:%M}"
-
-
-def _duration(minutes: int) -> str:
-    """ "2 h", "1 h 30 min", "40 min"."""
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{rest} min"
-    return f"{hours} h" + (f" {rest} min" if rest else "")
 
 
 def card_lines(card: ChairCard) -> dict[str, str]:
@@ -101,7 +93,7 @@ def card_lines(card: ChairCard) -> dict[str, str]:
             bp, late = f"⚠ {bp}", late[1:]
     elif card.next_bp_after_dose is not None:
         label, minutes = card.next_bp_after_dose
-        bp = f"{bp_check_words(label)} due {_duration(minutes)} after the dose"
+        bp = f"{bp_check_words(label)} due {duration_words(minutes)} after the dose"
     elif card.bp_recorded:
         bp = "BP checks all recorded"
     discharge = ""
@@ -115,7 +107,7 @@ def card_lines(card: ChairCard) -> dict[str, str]:
             discharge = f"Discharge {_hhmm(card.discharge_allowed_at)}"
     elif card.discharge_after_dose_minutes is not None:
         # No dose start recorded: no time to promise, only the rule.
-        discharge = f"Discharge ≥ {_duration(card.discharge_after_dose_minutes)} after dose"
+        discharge = f"Discharge ≥ {duration_words(card.discharge_after_dose_minutes)} after dose"
     nxt = card.next_up
     return {
         "patient": card.patient_name,

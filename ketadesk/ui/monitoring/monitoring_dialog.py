@@ -9,6 +9,7 @@ bottom says what the REMS Patient Monitoring Form still lacks.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 from collections.abc import Callable
@@ -45,11 +46,13 @@ from ketadesk.services.monitoring.record_forms import (
     DISSOCIATION_CHOICES,
     SEDATION_CHOICES,
     ChairOverride,
+    CheckDue,
     Checked,
     ReadingForm,
     RecordForm,
     RecordSheet,
     SaveResult,
+    duration_words,
     reading_field,
 )
 from ketadesk.ui.common.app import has_screen
@@ -643,20 +646,46 @@ class MonitoringDialog(QDialog):
             need = self.sheet.rules.observation_minutes
             if need is not None:
                 allowed = checked.record.dose_started_at + dt.timedelta(minutes=need)
-        hint = f"discharge allowed from {self.sheet.rules.hhmm(allowed)}" if allowed else ""
+        # Without a dose start typed in, a time would be laid from the planned dose: the rule.
+        hint = (
+            f"discharge allowed from {self.sheet.rules.hhmm(allowed)}"
+            if allowed and dose_text
+            else ""
+        )
         minutes = checked.record.monitored_minutes if checked.record is not None else None
+        observation = self.sheet.rules.observation_minutes
         if minutes is not None:
             self._minutes.setText(f"{minutes} min" + (f" ({hint})" if hint else ""))
         elif hint:
-            self._minutes.setText(
-                ("planned: " if not dose_text else "") + hint[0].upper() + hint[1:]
-            )
+            self._minutes.setText(hint[0].upper() + hint[1:])
+        elif observation is not None:
+            words = duration_words(observation)
+            self._minutes.setText(f"Discharge allowed {words} after the dose start")
         else:
             self._minutes.setText("—")
 
     def _show_schedule(self, checked: Checked) -> None:
-        """The next BP check not yet typed in, and whether one is late (as the form stands)."""
-        checks = self.sheet.schedule.checks
+        """The next BP check not yet typed in, and whether one is late (as the form stands).
+
+        A check after the dose is timed from the dose start as typed, saved or not; while none
+        is, it is due so long after the dose, at no time yet (as the chair board says), and
+        never "late" by a dose time that was only planned."""
+        dose_at = checked.record.dose_started_at if checked.record is not None else None
+        after = self.sheet.after_dose
+        checks = [
+            dataclasses.replace(c, due_at=dose_at + dt.timedelta(minutes=after[c.label]))
+            if dose_at is not None and c.label in after
+            else c
+            for c in self.sheet.schedule.checks
+        ]
+        untimed = {c.label for c in checks if dose_at is None and c.label in after}
+
+        def due_words(check: CheckDue) -> str:
+            if check.label in untimed:
+                return f"{duration_words(after[check.label])} after the dose"
+            return self.sheet.rules.hhmm(check.due_at)
+
+        self._show_due_column(checks, untimed)
         if not checks:
             self._schedule_label.setText(
                 f"No timed BP checks are configured for {self.sheet.session_name}: "
@@ -679,17 +708,17 @@ class MonitoringDialog(QDialog):
         if self.sheet.status == "completed":
             red, _ = message_colors(self.palette())
             self._schedule_label.setStyleSheet(f"color: {red.name()};")
-            words = "Not recorded: " + ", ".join(
-                f"{c.label} (due {self.sheet.rules.hhmm(c.due_at)})" for c in pending
-            )
+            words = "Not recorded: " + ", ".join(f"{c.label} (due {due_words(c)})" for c in pending)
             self._schedule_label.setText(words)
             self._schedule_label.setAccessibleName(words)
             return
+        first = pending[0]
         now = self._desk.now()
         grace = dt.timedelta(minutes=self.sheet.rules.monitoring.get("reading_late_minutes", 0))
-        late = [c for c in pending if now > c.due_at + grace]
-        first = pending[0]
-        words = f"Next check: {first.words} due {self.sheet.rules.hhmm(first.due_at)}"
+        late = [c for c in pending if c.label not in untimed and now > c.due_at + grace]
+        words = f"Next check: {first.words} due {due_words(first)}"
+        if first.label in untimed:
+            words += " (no dose start recorded yet)"
         if late:
             red, _ = message_colors(self.palette())
             self._schedule_label.setStyleSheet(f"color: {red.name()};")
@@ -698,6 +727,23 @@ class MonitoringDialog(QDialog):
             self._schedule_label.setStyleSheet("")
         self._schedule_label.setText(words)
         self._schedule_label.setAccessibleName(words)
+
+    def _show_due_column(self, checks: list[CheckDue], untimed: set[str]) -> None:
+        """The grid's "Due" column, as the header counts it."""
+        by_label = {c.label: c for c in checks}
+        for row in self._rows:
+            check = by_label.get(row.label.text()) if row.scheduled else None
+            if check is None:
+                continue
+            if check.label in untimed:
+                row.due.setText(f"dose + {duration_words(self.sheet.after_dose[check.label])}")
+                row.due.setToolTip(
+                    f"Due {duration_words(self.sheet.after_dose[check.label])} after the dose "
+                    "start; no dose start is recorded yet"
+                )
+            else:
+                row.due.setText(self.sheet.rules.hhmm(check.due_at))
+                row.due.setToolTip("")
 
     # -- slots -------------------------------------------------------------------------------
 

@@ -242,3 +242,27 @@ def test_devices_and_lot_are_asked_only_of_a_type_dosed_in_devices(
     assert not hidden._devices.isVisible()
     assert not hidden._lot.isVisible()
     assert "Devices" not in [label.text() for label in hidden.findChildren(QLabel)]
+
+
+def test_checks_after_an_unrecorded_dose_are_counted_from_the_dose_not_the_plan(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    """A user trial: with the pre-dose BP taken and no dose start recorded, the header said
+    "BP +40 min due 10:55", a time laid from the planned dose, and turned it red as "late"
+    once that passed, though nobody had dosed.  Like the chair board, it says how long after
+    the dose the check falls due; a dose start typed in (saved or not) gives it its time."""
+    dialog = _dialog(qtbot, clinic, spravato, "10:40")
+    _type(qtbot, dialog, {(0, "time"): "10:10", (0, "systolic"): "128", (0, "diastolic"): "82"})
+    words = dialog._schedule_label.text()
+    assert words == (
+        "Next check: BP +40 min due 40 min after the dose (no dose start recorded yet)"
+    )
+    assert "late" not in words
+    assert dialog._rows[1].due.text() == "dose + 40 min"
+    assert dialog._minutes.text() == "Discharge allowed 2 h after the dose start"
+    dialog._dose_started.setFocus()
+    QTest.keyClicks(dialog._dose_started, "10:25")
+    dialog._dose_started.editingFinished.emit()
+    assert dialog._schedule_label.text() == "Next check: BP +40 min due 11:05"
+    assert dialog._rows[1].due.text() == "11:05"
+    assert dialog._minutes.text() == "Discharge allowed from 12:25"
