@@ -17,14 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
 from ketadesk.services.schedule.day import day_schedule
-from ketadesk.services.settings.availability import Unavailability, add_closure
 from ketadesk.ui.printing.printing import print_pdf
 from tests.clinic_fixtures import SmallClinic
-from tests.ui.clinic_day import TUESDAY, build_clinic_day
+from tests.ui.clinic_day import TUESDAY, build_clinic_day, close_tuesday
 
 NOTICE = "Clinic closed on this day: reschedule"
 
@@ -39,21 +37,6 @@ def clinic(sqlite_url: str) -> Iterator[SmallClinic]:
     c.db.dispose()
 
 
-def close(clinic: SmallClinic, start: str, end: str, reason: str, room: str = "") -> None:
-    add_closure(
-        clinic.db,
-        SYSTEM,
-        Unavailability(
-            "closure" if not room else "maintenance",
-            clinic.at(TUESDAY, start),
-            clinic.at(TUESDAY, end),
-            reason,
-            resource_id=clinic.ids[room] if room else None,
-        ),
-        now=clinic.at(TUESDAY, "06:00"),
-    )
-
-
 def notices(clinic: SmallClinic) -> dict[tuple[str, str], str]:
     return {
         (a.patient_name, f"{a.start:%H:%M}"): a.closed_words
@@ -66,7 +49,7 @@ def test_an_open_day_flags_nothing(clinic: SmallClinic) -> None:
 
 
 def test_a_whole_day_closure_flags_every_session_still_to_come(clinic: SmallClinic) -> None:
-    close(clinic, "00:00", "23:59", "water leak")
+    close_tuesday(clinic, "00:00", "23:59", "water leak")
     flagged = notices(clinic)
     expected = f"{NOTICE} (water leak)"
     assert flagged[("Lovelace, Ada", "09:00")] == expected
@@ -79,7 +62,7 @@ def test_a_whole_day_closure_flags_every_session_still_to_come(clinic: SmallClin
 
 
 def test_a_room_closure_flags_only_that_rooms_sessions_then(clinic: SmallClinic) -> None:
-    close(clinic, "13:00", "15:00", "chair repair", room="Room 2")
+    close_tuesday(clinic, "13:00", "15:00", "chair repair", room="Room 2")
     flagged = notices(clinic)
     assert flagged[("Turing, Alan", "13:30")] == (
         "Room 2 closed on this day: reschedule (chair repair)"
@@ -89,7 +72,7 @@ def test_a_room_closure_flags_only_that_rooms_sessions_then(clinic: SmallClinic)
 
 
 def test_a_part_day_clinic_closure_flags_the_sessions_it_overlaps(clinic: SmallClinic) -> None:
-    close(clinic, "12:00", "18:00", "staff training")
+    close_tuesday(clinic, "12:00", "18:00", "staff training")
     flagged = notices(clinic)
     assert flagged[("Turing, Alan", "13:30")] == f"{NOTICE} (staff training)"
     assert flagged[("Lovelace, Ada", "09:00")] == ""
@@ -98,7 +81,7 @@ def test_a_part_day_clinic_closure_flags_the_sessions_it_overlaps(clinic: SmallC
 def test_the_day_sheet_prints_the_notice_on_the_sessions_row(
     qapp: object, clinic: SmallClinic, tmp_path: Path
 ) -> None:
-    close(clinic, "12:00", "18:00", "staff training")
+    close_tuesday(clinic, "12:00", "18:00", "staff training")
     sheet = day_sheet(clinic.db, TUESDAY, now=clinic.at(TUESDAY, "07:00"))
     out = tmp_path / "day.pdf"
     print_pdf(day_sheet_layout(sheet), out, "letter")
@@ -112,7 +95,7 @@ def test_the_day_sheet_prints_the_notice_on_the_sessions_row(
 def test_a_card_listing_a_session_on_a_closed_day_marks_it_and_warns(
     qapp: object, clinic: SmallClinic, tmp_path: Path
 ) -> None:
-    close(clinic, "00:00", "23:59", "water leak")
+    close_tuesday(clinic, "00:00", "23:59", "water leak")
     card = appointment_card(
         clinic.db, patient_id=clinic.ids["Ada Lovelace"], now=clinic.at(TUESDAY, "06:30")
     )

@@ -20,6 +20,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.settings.availability import Unavailability, add_closure
 from ketadesk.store.models import Appointment, Closure, Patient, Protocol, Series, SessionType
 from tests.clinic_fixtures import (
     SmallClinic,
@@ -123,3 +125,21 @@ def ready_to_start(clinic: SmallClinic, name: str) -> None:
         patient.rems_enrolled_on = dt.date(2026, 1, 6)
         patient.prior_auth_expires_on = dt.date(2027, 12, 31)
         patient.driver_name = "A. Driver"
+
+
+def close_tuesday(clinic: SmallClinic, start: str, end: str, reason: str, room: str = "") -> None:
+    """Close the clinic (or ``room``, for maintenance) on Tuesday from ``start`` to ``end``
+    after the day was booked, at 06:00 that morning.  ``add_closure`` moves nothing: the day as
+    it looks once the consequences dialog could place nobody."""
+    add_closure(
+        clinic.db,
+        SYSTEM,
+        Unavailability(
+            "closure" if not room else "maintenance",
+            clinic.at(TUESDAY, start),
+            clinic.at(TUESDAY, end),
+            reason,
+            resource_id=clinic.ids[room] if room else None,
+        ),
+        now=clinic.at(TUESDAY, "06:00"),
+    )

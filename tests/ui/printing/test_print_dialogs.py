@@ -26,7 +26,7 @@ from ketadesk.ui.printing.print_dialogs import (
 from ketadesk.ui.printing.printing import pdf_printer, render
 from tests.clinic_fixtures import SmallClinic
 from tests.printing.test_print import _busy_sheet, pdf_pages
-from tests.ui.clinic_day import TUESDAY
+from tests.ui.clinic_day import TUESDAY, close_tuesday
 from tests.ui.conftest import NOW
 
 
@@ -219,16 +219,7 @@ def test_printing_a_card_with_a_session_on_a_closed_day_warns(
 ) -> None:
     """A closure added after Ada's 15:00 integration was booked: the card still prints (the
     row marked), and the desk is told before handing it over."""
-    from ketadesk.services.settings.availability import Unavailability, add_closure
-
-    add_closure(
-        clinic.db,
-        SYSTEM,
-        Unavailability(
-            "closure", clinic.at(TUESDAY, "12:00"), clinic.at(TUESDAY, "18:00"), "staff training"
-        ),
-        now=NOW,
-    )
+    close_tuesday(clinic, "12:00", "18:00", "staff training")
     problems: list[str] = []
     printer.problem.connect(problems.append)
     out = tmp_path / "card.pdf"

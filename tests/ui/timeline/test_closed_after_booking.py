@@ -16,16 +16,14 @@ import pytest
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.schedule.day import day_schedule
 from ketadesk.services.schedule.day_schedule import DaySchedule, with_moved
 from ketadesk.services.schedule.week import week_schedule
-from ketadesk.services.settings.availability import Unavailability, add_closure
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.painter import CLOSED_COLOR
 from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic
-from tests.ui.clinic_day import TUESDAY
+from tests.ui.clinic_day import TUESDAY, close_tuesday
 from tests.ui.conftest import NOW
 
 NOTICE = "Clinic closed on this day: reschedule"
@@ -33,14 +31,7 @@ NOTICE = "Clinic closed on this day: reschedule"
 
 @pytest.fixture
 def closed(clinic: SmallClinic) -> DaySchedule:
-    add_closure(
-        clinic.db,
-        SYSTEM,
-        Unavailability(
-            "closure", clinic.at(TUESDAY, "12:00"), clinic.at(TUESDAY, "18:00"), "staff training"
-        ),
-        now=NOW,
-    )
+    close_tuesday(clinic, "12:00", "18:00", "staff training")
     return day_schedule(clinic.db, TUESDAY)
 
 
