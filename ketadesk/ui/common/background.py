@@ -13,7 +13,6 @@ start-up) does not hold back the first picture of the window.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.common.errors import service_errors
+from ketadesk.ui.common import gui_thread
 from ketadesk.ui.common.app import has_screen
 
 if TYPE_CHECKING:
@@ -67,8 +67,6 @@ class BackgroundCall(QObject, Generic[T]):
 
     succeeded = Signal(object)
     failed = Signal(object)
-    # Emitted on the worker thread; received here, on the thread this object lives in.
-    _finished = Signal()
 
     def __init__(
         self, work: Callable[[], T], parent: QObject | None = None, *, serial: bool = False
@@ -81,7 +79,7 @@ class BackgroundCall(QObject, Generic[T]):
         self._done = threading.Event()
         self._result: T | None = None
         self._error: BaseException | None = None
-        self._finished.connect(self._on_finished)
+        gui_thread.prepare()
 
     def start(self) -> None:
         global _WRITER
@@ -113,13 +111,18 @@ class BackgroundCall(QObject, Generic[T]):
         except Exception as err:  # handed to the GUI thread, which decides what it means
             self._error = err
         try:
-            # Before ``wait`` returns: a waiter may delete this object as soon as it does.
-            with contextlib.suppress(RuntimeError):  # deleted already: nobody to tell
-                self._finished.emit()
+            # Before ``wait`` returns: a waiter may delete this object as soon as it does (the
+            # relay, not this object, carries the news: ``gui_thread``).
+            gui_thread.call_on_gui_thread(self._deliver)
         finally:
             self._done.set()
             with _RUNNING_LOCK:
                 _RUNNING.discard(self)
+
+    def _deliver(self) -> None:
+        """On the GUI thread: the outcome, unless this object was deleted meanwhile."""
+        if gui_thread.alive(self):
+            self._on_finished()
 
     def _on_finished(self) -> None:
         if self._error is not None:

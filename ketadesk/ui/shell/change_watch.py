@@ -19,6 +19,7 @@ reloads what it may have missed.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ketadesk.services.common.context import ServiceError
+from ketadesk.ui.common import gui_thread
 
 if TYPE_CHECKING:
     from ketadesk.services.clinic.listen import ChangeListener
@@ -77,9 +79,6 @@ class ChangeWatcher(QObject):
     connection_lost = Signal(str)
     retrying = Signal(int)
     connection_restored = Signal()
-    # Emitted by the listening thread; received on this object's (the GUI) thread.
-    _notified = Signal()
-    _read_done = Signal(object)
 
     def __init__(
         self,
@@ -113,8 +112,7 @@ class ChangeWatcher(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timer_timeout)
-        self._notified.connect(self._on_notified)
-        self._read_done.connect(self._on_read_done)
+        gui_thread.prepare()  # the threads' outcomes reach this object through its relay
         if start:
             self.start()
 
@@ -210,6 +208,8 @@ class ChangeWatcher(QObject):
         stop, reads = self._stop_reading, self._reads
         while not stop.is_set():
             if not reads.wait(timeout=1.0):
+                if not gui_thread.alive(self):  # deleted with its window, never stopped
+                    break
                 continue
             reads.clear()
             if stop.is_set():
@@ -223,13 +223,10 @@ class ChangeWatcher(QObject):
                 outcome = _Unexpected(err)
             if stop.is_set():
                 break
-            try:
-                self._read_done.emit(outcome)
-            except RuntimeError:  # the watcher is gone
-                break
+            gui_thread.call_on_gui_thread(functools.partial(self._on_read_done, outcome))
 
     def _on_read_done(self, outcome: object) -> None:
-        if not self._running:
+        if not gui_thread.alive(self) or not self._running:
             return
         if isinstance(outcome, _Unexpected):
             raise outcome.error
@@ -282,7 +279,7 @@ class ChangeWatcher(QObject):
 
     def _on_notified(self) -> None:
         # While lost, the listener getting through again is worth an early retry.
-        if self._running:
+        if gui_thread.alive(self) and self._running:
             self._poll()
 
     # -- listening (PostgreSQL) -------------------------------------------------------------
@@ -324,6 +321,8 @@ class ChangeWatcher(QObject):
                 try:
                     if listener.wait(LISTEN_SLICE_S):
                         self._wake()
+                    elif not gui_thread.alive(self):  # deleted with its window, never stopped
+                        break
                 except ServiceError:
                     self._listening.clear()
                     self._wake()
@@ -334,7 +333,7 @@ class ChangeWatcher(QObject):
     def _wake(self) -> None:
         if self._stop_listening.is_set():
             return
-        try:
-            self._notified.emit()
-        except RuntimeError:  # the watcher is gone: so is the reason to listen
+        if not gui_thread.alive(self):  # the watcher is gone: so is the reason to listen
             self._stop_listening.set()
+            return
+        gui_thread.call_on_gui_thread(self._on_notified)

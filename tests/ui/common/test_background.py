@@ -127,3 +127,43 @@ def test_only_the_latest_read_is_shown(qtbot: QtBot) -> None:
     slow.set()
     qtbot.waitUntil(lambda: not reads.is_busy(), timeout=5000)
     assert shown == ["Tuesday"]  # Monday's answer came too late and was dropped
+
+
+def test_work_outliving_its_window_is_dropped_without_touching_the_deleted_object(
+    qtbot: QtBot,
+) -> None:
+    """A dialog closed (and deleted) while its read was still running: the worker used to emit
+    a signal of the call object, a child of that dialog, from its own thread while the GUI
+    thread was deleting it, a race that ended in a segmentation fault now and then (seen in a
+    parallel test run).  Workers hand their outcome through one relay that is never deleted;
+    on the GUI thread the outcome is dropped when its object is gone."""
+    import shiboken6
+
+    from ketadesk.ui.common.background import wait_for_background_work
+
+    received: list[object] = []
+    rounds = 40
+    for _ in range(rounds):
+        window = QLabel("closing")
+        release = threading.Event()
+
+        def work(release: threading.Event = release) -> int:
+            release.wait(5)
+            return 1
+
+        call = BackgroundCall(work, window)
+        call.succeeded.connect(received.append)
+        call.start()
+        # Deleted on the GUI thread while the worker finishes and hands over its outcome.
+        release.set()
+        shiboken6.delete(window)
+    assert wait_for_background_work(10)
+    qtbot.wait(50)  # the relayed outcomes run, and find their objects gone
+    assert received == []
+    # Alive, the same kind of call still reports.
+    window = QLabel("open")
+    qtbot.addWidget(window)
+    call = BackgroundCall(lambda: 2, window)
+    with qtbot.waitSignal(call.succeeded, timeout=5000) as blocker:
+        call.start()
+    assert blocker.args == [2]

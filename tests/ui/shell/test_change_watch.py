@@ -113,3 +113,31 @@ def test_no_change_no_signal_and_own_writes_can_be_acknowledged(
         assert watcher.check_now()
     watcher.stop()
     assert not watcher.is_running()
+
+
+def test_a_watcher_deleted_with_its_window_stops_reading(
+    qtbot: QtBot, shared_clinic: tuple[SmallClinic, str]
+) -> None:
+    """A window deleted without stopping its watcher (a test's window, a crash of the close
+    path) left the reading thread waiting for requests for ever, holding the deleted watcher;
+    19 of them were found beside a segmentation fault in a parallel test run.  The thread now
+    notices its watcher is gone and ends."""
+    import shiboken6
+    from PySide6.QtWidgets import QWidget
+
+    clinic, _url = shared_clinic
+    window = QWidget()
+    watcher = ChangeWatcher(
+        Desk(clinic.db, FRONT_DESK, now=lambda: NOW), parent=window, interval_ms=POLL_MS
+    )
+    qtbot.waitUntil(lambda: watcher._reader_thread is not None, timeout=5000)
+    reader = watcher._reader_thread
+    assert reader is not None
+    assert reader.is_alive()
+    shiboken6.delete(window)
+    reader.join(timeout=5)
+    assert not reader.is_alive()
+    listener = watcher._listener_thread  # PostgreSQL: the LISTEN thread ends too
+    if listener is not None:
+        listener.join(timeout=5)
+        assert not listener.is_alive()
