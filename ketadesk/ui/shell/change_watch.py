@@ -207,9 +207,10 @@ class ChangeWatcher(QObject):
         """On the reading thread: one read per request, its outcome sent to the GUI thread."""
         stop, reads = self._stop_reading, self._reads
         while not stop.is_set():
-            if not reads.wait(timeout=1.0):
-                if not gui_thread.alive(self):  # deleted with its window, never stopped
-                    break
+            asked = reads.wait(timeout=1.0)
+            if not gui_thread.alive(self):  # deleted with its window, never stopped
+                break
+            if not asked:
                 continue
             reads.clear()
             if stop.is_set():

@@ -135,6 +135,9 @@ def test_a_watcher_deleted_with_its_window_stops_reading(
     assert reader is not None
     assert reader.is_alive()
     shiboken6.delete(window)
+    # It looks each time it wakes: every second, or (here, so as not to depend on a timed
+    # wait, which the clock-ahead run's faketime stretches without end) when asked to read.
+    watcher._reads.set()
     reader.join(timeout=5)
     assert not reader.is_alive()
     listener = watcher._listener_thread  # PostgreSQL: the LISTEN thread ends too
