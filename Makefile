@@ -20,12 +20,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m ketadesk run --demo-if-missing
 
-# TEST_WORKERS=auto (or a number) runs the suite on that many pytest-xdist workers, a test
-# file's tests on one worker (their module-wide fixtures are built once); each test has its own
-# databases wherever it runs (tests/conftest.py, tests/clinic_fixtures.py).  Not the default
-# yet: the one full run with two workers (6 Dec 2026) had a worker die of a segmentation fault
-# in a UI test's teardown (pytest-qt processing events) and the run then hung.
-TEST_WORKERS ?=
+# The suite runs on pytest-xdist workers, one per core up to 4 (TEST_WORKERS=N to choose,
+# TEST_WORKERS=0 for one process), a test file's tests on one worker (their module-wide
+# fixtures are built once); each test has its own databases wherever it runs
+# (tests/conftest.py, tests/clinic_fixtures.py).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
 PYTEST_PARALLEL = $(if $(TEST_WORKERS),-n $(TEST_WORKERS) --dist loadfile)
 
 test: $(STAMP) lint
