@@ -38,6 +38,7 @@ import datetime as dt
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from heapq import heappush, heapreplace
 from typing import Protocol
 
 from ketadesk.scheduling.availability import (
@@ -107,6 +108,9 @@ ANCHOR_DAYS = 4
 FIRST_DAY_CANDIDATES = 3
 # Partial series the search for the best days alone keeps each step.
 DAYS_BEAM = 16
+# Whether the beams skip the steps no survivor could be (``_Bound``): the same series, found
+# quicker.  Off only to check exactly that.
+BOUNDED = True
 # A session the search cannot place: ranked below any placed one whatever the points.
 UNPLACED = 10_000_000
 # When the best series found breaks a rule the plan would report (a session left unplaced, a
@@ -243,6 +247,32 @@ class _State:
 # One way to place a session: (its cost, its day, the series' time and room it sets, choice;
 # None: ``Choice(day)``).
 _Step = tuple[int, dt.date, Anchor | None, Choice | None]
+
+
+class _Bound:
+    """The dearest a survivor of a beam of ``size`` can be, known before the step is over: the
+    ``size``-th cheapest cost at which distinct merge keys were first offered.  A key's cost only
+    falls as offers merge into it, so at least ``size`` keys already cost no more than this:
+    an offer dearer than it can never survive, and a day whose points alone exceed it need not
+    be looked at (nor built).  None until ``size`` keys have been offered."""
+
+    __slots__ = ("_heap", "limit", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._heap: list[int] = []  # negated: the dearest of the cheapest ``size`` on top
+        self.limit: int | None = None
+
+    def offer(self, cost: int) -> None:
+        """A new key first offered at ``cost``."""
+        heap = self._heap
+        if len(heap) < self.size:
+            heappush(heap, -cost)
+            if len(heap) == self.size:
+                self.limit = -heap[0]
+        elif cost < -heap[0]:
+            heapreplace(heap, -cost)
+            self.limit = -heap[0]
 
 
 class _Day:
@@ -514,6 +544,10 @@ class _TypeDays:
         return result
 
 
+def _cost_order(merged: tuple[int, int, object, object]) -> tuple[int, int]:
+    return merged[0], merged[1]
+
+
 def _mask(midnight: int, lo: int, hi: int) -> int:
     """The bits of the starts from ``lo`` to ``hi`` (epoch seconds, both included)."""
     first = max(0, -((midnight - lo) // 60))  # ceil
@@ -587,6 +621,7 @@ class SeriesSearch:
         self.anchors = ANCHORS
         self.beam = BEAM
         self.anchor_days = ANCHOR_DAYS
+        self.bounded = BOUNDED
         # The first day and later days of the series' best days alone (see ``run``).
         self._seed: tuple[dt.date, list[dt.date]] | None = None
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
@@ -698,21 +733,38 @@ class SeriesSearch:
             if n == 0 and slot.session_type not in anchors:
                 states = self._anchored_first(slot, start, slots[1:])
                 continue
-            # Each state's next steps as (cost, state, step), merged by the key of the state
-            # they lead to (the cheaper wins, the first among equals); only the survivors of
-            # the beam are made into states.
-            merged: dict[tuple[object, ...], tuple[int, _State, _Step]] = {}
+            # Each state's next steps as (cost, order, state, step), merged by the key of the
+            # state they lead to (the cheaper wins, the first among equals); the cheapest
+            # ``beam`` survive, among equals the one whose winning step came first, and only
+            # they are made into states.  With ``bounded``, steps no survivor could be are never
+            # made (``_Bound``): the survivors are the same, as neither their costs nor the
+            # order of their winning steps depend on the steps left out.
+            merged: dict[tuple[object, ...], tuple[int, int, _State, _Step]] = {}
+            bound = _Bound(self.beam)
+            order = 0
             for state in states:
-                for step in self._steps(state, slot, was):
+                base = state.cost
+                limit = bound.limit if self.bounded else None
+                for step in self._steps(
+                    state, slot, was, limit=None if limit is None else limit - base
+                ):
+                    cost = base + step[0]
+                    if limit is not None and cost > limit:
+                        continue
                     k = state.key_after(slot, step[1], step[2], recent)
-                    cost = state.cost + step[0]
                     other = merged.get(k)
-                    if other is None or cost < other[0]:
-                        merged[k] = (cost, state, step)
-            best = sorted(merged.values(), key=lambda m: m[0])[: self.beam]
+                    if other is None:
+                        merged[k] = (cost, order, state, step)
+                        bound.offer(cost)
+                        if self.bounded:
+                            limit = bound.limit
+                    elif cost < other[0]:
+                        merged[k] = (cost, order, state, step)
+                    order += 1
+            best = sorted(merged.values(), key=_cost_order)[: self.beam]
             states = [
                 state.advance(slot, st[1], st[0], st[2], st[3] or Choice(st[1]))
-                for _c, state, st in best
+                for _c, _o, state, st in best
             ]
         # The old planner's own series, session by session, is always a candidate: the search
         # never returns a series it scores worse.
@@ -827,11 +879,19 @@ class SeriesSearch:
         return state
 
     def _steps(
-        self, state: _State, slot: SeriesSlot, was: PlannedSession | None, *, greedy: bool = False
+        self,
+        state: _State,
+        slot: SeriesSlot,
+        was: PlannedSession | None,
+        *,
+        greedy: bool = False,
+        limit: int | None = None,
     ) -> list[_Step]:
         """The ways to place ``slot`` after ``state`` on each day worth a look, as (cost, day,
         the series' time and room it sets, choice); ``greedy``: the days the one-at-a-time
-        planner looks at (until a day's points alone exceed the best total)."""
+        planner looks at (until a day's points alone exceed the best total); ``limit``: only
+        the steps costing no more (the days after a dearer one, in points order, are not looked
+        at: the steps are the first of those without ``limit``, less the dearer ones)."""
         days = self.days(slot, state)
         table = self.table(slot.session_type)
         anchor = state.anchors.get(slot.session_type)
@@ -845,17 +905,28 @@ class SeriesSearch:
             points = next((p for p, d in days.scored if d == was_day), 0)
             return [(points + kept_cost, was_day, None, Choice(was_day, kept=True))]
         best_total: int | None = None
+        cut = False
         for points, day in days.scored:
             if greedy and best_total is not None and points >= best_total:
                 break
+            if limit is not None and points > limit:
+                cut = True
+                break
             found = table.cost(day, minute, room)
             if found is None:
+                continue
+            if limit is not None and points + found[0] > limit:
+                cut = True
                 continue
             if greedy and (best_total is None or points + found[0] < best_total):
                 best_total = points + found[0]
             sets = (table.minute(day, found[1]), found[2]) if anchor is None else None
             out.append((points + found[0], day, sets, None))  # Choice(day), made for survivors
         if not out:
+            if cut:
+                # Whether the session has a day at all is only known from every day.
+                assert limit is not None
+                return [] if limit < UNPLACED else self._steps(state, slot, was)
             day = days.scored[0][1] if days.scored else days.first
             out.append((UNPLACED, day, None, Choice(day, unplaced=True)))
         return out
