@@ -520,6 +520,15 @@ class _TypeDays:
         result: tuple[int, int, int | None] | None = None
         if found is not None:
             target = self.avail.local_seconds(day, minute) if minute is not None else None
+            if target is not None and not self.staff and self.planner.weights.other_room > 0:
+                # The usual answer once a series has its time and room: free right there (the
+                # loop below would find the same, nothing cheaper than no points at all).
+                bits = found.starts
+                if room is not None and self.room_key is not None:
+                    bits &= self.fits(self.room_key, room, day)
+                offset = target - found.midnight
+                if offset >= 0 and offset % 60 == 0 and bits >> (offset // 60) & 1:
+                    return 0, target, room if self.room_key is not None else None
             rooms: list[tuple[int | None, int]] = [(None, 0)]
             if room is not None and self.room_key is not None:
                 rooms = [(room, 0), (None, self.planner.weights.other_room)]
@@ -624,6 +633,7 @@ class SeriesSearch:
         self.bounded = BOUNDED
         # The first day and later days of the series' best days alone (see ``run``).
         self._seed: tuple[dt.date, list[dt.date]] | None = None
+        self._likely: dict[dt.date, tuple[list[tuple[SeriesSlot, dt.date]], int]] = {}
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
         # The best series found from each first day (its first session's day): why a series
         # starts later than a free earlier day is told from the series that day would give.
@@ -794,7 +804,7 @@ class SeriesSearch:
         if found is not None:
             picks = [(s, found.choices[s.index].day) for s in slots[1:] if s.index in found.choices]
         else:
-            picks, _total = self._likely_days(
+            picks, _total = self._likely_from(
                 slots[0], state, first_day, [(s, None) for s in slots[1:]]
             )
         state = state.advance(slots[0], first_day)
@@ -962,6 +972,7 @@ class SeriesSearch:
         rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
     ) -> list[_State]:
         """The series' first session at each promising anchor, best first."""
+        self._likely.clear()  # ``_likely_days`` of this ``start`` and ``rest`` only
         code = slot.session_type
         table = self.table(code)
         days = self.days(slot, start)
@@ -1152,7 +1163,20 @@ class SeriesSearch:
         rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
     ) -> tuple[list[tuple[SeriesSlot, dt.date]], int]:
         """The days the series would likely use after its first session on ``day`` (each later
-        session on its best-ranked day with a start), and their points."""
+        session on its best-ranked day with a start), and their points; kept for the first
+        days of one ``_anchored_first`` (they are sorted on it, then ranked on it)."""
+        found = self._likely.get(day)
+        if found is None:
+            found = self._likely[day] = self._likely_from(slot, start, day, rest)
+        return found
+
+    def _likely_from(
+        self,
+        slot: SeriesSlot,
+        start: _State,
+        day: dt.date,
+        rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+    ) -> tuple[list[tuple[SeriesSlot, dt.date]], int]:
         state = start.advance(slot, day)
         out: list[tuple[SeriesSlot, dt.date]] = []
         total = 0
