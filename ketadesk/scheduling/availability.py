@@ -19,6 +19,7 @@ from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
@@ -28,6 +29,7 @@ from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
 # Times inside this package's fast paths are whole seconds since the epoch (UTC): comparing and
 # shifting ints is many times cheaper than aware datetimes, and a day holds thousands of checks.
 Span = tuple[int, int]  # [start, end) in epoch seconds
+_ONE_DAY = dt.timedelta(days=1)
 _Hold = tuple[int, int, bool, int]  # start, end, exclusive, units
 # A hold as the store can read it without building objects: resource id, start and end in epoch
 # seconds, exclusive, units.  Reading thousands of holds this way costs a few milliseconds.
@@ -215,13 +217,13 @@ class DayFree:
 _NOTHING_FREE = DayFree((), (), ())
 
 
-@dataclass(frozen=True, slots=True)
-class DayBits:
+class DayBits(NamedTuple):
     """``DayFree`` on a minute grid: bit ``i`` of each int is set when the whole minute
     [midnight + 60 i, midnight + 60 i + 60) is free (``midnight``: the day's local midnight in
     epoch seconds).  "Does a 100-minute hold fit from minute m" is then a few shifts and ands
     of one int (``run_starts``), not a scan of intervals.  A stretch that begins or ends inside
-    a minute loses that minute (never more free than ``DayFree``)."""
+    a minute loses that minute (never more free than ``DayFree``).  A named tuple: the planner
+    makes hundreds a plan, and a frozen dataclass costs several times as much to make."""
 
     midnight: int
     presence: int
@@ -366,6 +368,7 @@ class Availability:
         self._day_free: dict[tuple[int, dt.date], DayFree] = {}
         self._day_bits: dict[tuple[int, dt.date], DayBits] = {}
         self._presence: dict[tuple[int, tuple[Span, ...]], int] = {}  # (midnight, spans)
+        self._open_bits: dict[dt.date, int] = {}  # ``open_spans`` as bits
         self._local_cache: dict[tuple[dt.date, int], int] = {}
 
     # -- copies and tentative holds -------------------------------------------------------------
@@ -491,10 +494,14 @@ class Availability:
         """[local midnight, next local midnight) in epoch seconds."""
         frame = self._frames.get(day)
         if frame is None:
+            # Days are mostly asked in runs: a neighbour's frame gives one of the midnights.
             cal = self.calendar
+            after = day + _ONE_DAY
+            before = self._frames.get(day - _ONE_DAY)
+            following = self._frames.get(after)
             frame = (
-                seconds(cal.at_local(day, 0)),
-                seconds(cal.at_local(day + dt.timedelta(days=1), 0)),
+                before[1] if before is not None else seconds(cal.at_local(day, 0)),
+                following[0] if following is not None else seconds(cal.at_local(after, 0)),
             )
             self._frames[day] = frame
         return frame
@@ -611,11 +618,16 @@ class Availability:
             found = DayBits(midnight, 0, 0, 0)
         elif res.capacity >= 1:
             # Straight from the holds, no spans merged: a minute a hold touches is taken.
-            span_key = (midnight, tuple(base))
-            presence = self._presence.get(span_key)
-            if presence is None:
-                presence = spans_to_bits(base, midnight)
-                self._presence[span_key] = presence
+            if base is self._open.get(day):  # the clinic's hours, as most resources'
+                presence = self._open_bits.get(day)
+                if presence is None:
+                    presence = self._open_bits[day] = spans_to_bits(base, midnight)
+            else:
+                span_key = (midnight, tuple(base))
+                presence = self._presence.get(span_key)
+                if presence is None:
+                    presence = spans_to_bits(base, midnight)
+                    self._presence[span_key] = presence
             idx = self._index.get(resource_id)
             holds: Sequence[_Hold]
             if resource_id in self._added or resource_id in self._removed or idx is None:

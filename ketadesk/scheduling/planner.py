@@ -31,7 +31,13 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ketadesk.scheduling.availability import Availability, describe_day, instant, seconds
+from ketadesk.scheduling.availability import (
+    Availability,
+    DayBits,
+    describe_day,
+    instant,
+    seconds,
+)
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind, SessionTypeSpec
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
@@ -224,6 +230,9 @@ class _Planner:
         self._slot_type = {slot.index: slot.session_type for slot in series_slots(protocol)}
         self.series_minute: dict[str, int] = {}  # per session type: the series' local start
         self.keep: dict[str, dict[str, int]] = {}  # per session type: need -> resource
+        # Per session type: each resource's starts by need and day, with the free time they
+        # were read from (``planner_search._TypeDays.fits``).
+        self.fits_memo: dict[str, dict[tuple[str, int, dt.date], tuple[DayBits, int]]] = {}
         self.notes: list[str] = []
         # Per session: the days ranked better than the one the series search chose that had a
         # start at the series' time and room (nothing in the notes says why they were passed).

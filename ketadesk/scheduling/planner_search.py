@@ -43,6 +43,7 @@ from typing import Protocol
 
 from ketadesk.scheduling.availability import (
     Availability,
+    DayBits,
     run_starts,
     seconds,
     spans_to_bits,
@@ -85,6 +86,7 @@ class _Planner(Protocol):
     weights: PreferenceWeights
     series_minute: dict[str, int]
     keep: dict[str, dict[str, int]]
+    fits_memo: dict[str, dict[tuple[str, int, dt.date], tuple[DayBits, int]]]
 
     def search(
         self,
@@ -330,7 +332,12 @@ class _TypeDays:
         }
         self.candidates = {n.key: n.candidates for n in self.search.needs}
         self._days: dict[dt.date, _Day | None] = {}
+        self._opened: dict[dt.date, _Day | None] = {}
         self._fits: dict[tuple[str, int, dt.date], int] = {}
+        # Shared by every table of the planner of this session type (the series search's, each
+        # session's as it is placed): a resource's fits, with the free time they were read from
+        # (``Availability.day_bits`` gives a new one once a session's holds change it).
+        self._shared_fits = planner.fits_memo.setdefault(spec.code, {})
         self._cost: dict[tuple[dt.date, int | None, int | None], tuple[int, int, int | None] | None]
         self._cost = {}
         self._points: dict[tuple[dt.date, int | None, int | None], int | None] = {}
@@ -347,6 +354,12 @@ class _TypeDays:
     def _open(self, day: dt.date) -> _Day | None:
         """The day's starts before any resource is asked: the clinic open for the whole
         session, on the slot grid, in the start window, the patient free."""
+        if day in self._opened:
+            return self._opened[day]
+        found = self._opened[day] = self._open_starts(day)
+        return found
+
+    def _open_starts(self, day: dt.date) -> _Day | None:
         search = self.search
         avail = self.avail
         open_spans = avail.open_spans(day)
@@ -387,13 +400,14 @@ class _TypeDays:
         midnight, starts = opened.midnight, opened.starts
         prune = search._prune
         known = self._fits
+        fits_of = self.fits
         for need in search._order:
             covered = 0
             key = need.key
             for rid in need.candidates:
                 fits = known.get((key, rid, day))
                 if fits is None:
-                    fits = self.fits(key, rid, day)
+                    fits = fits_of(key, rid, day)
                 covered |= fits & starts
                 if prune and covered == starts:
                     break  # every start has a resource preferred to the rest
@@ -411,12 +425,17 @@ class _TypeDays:
         found = self._fits.get(key)
         if found is None:
             free = self.avail.day_bits(rid, day)
-            found = -1
-            for a, b, mode in self.holds[need]:
-                run = run_starts(free.for_mode(mode), b - a)
-                found &= run >> a if a >= 0 else run << -a
-                if not found:
-                    break
+            shared = self._shared_fits.get(key)
+            if shared is not None and shared[0] is free:
+                found = shared[1]
+            else:
+                found = -1
+                for a, b, mode in self.holds[need]:
+                    run = run_starts(free.for_mode(mode), b - a)
+                    found &= run >> a if a >= 0 else run << -a
+                    if not found:
+                        break
+                self._shared_fits[key] = (free, found)
             self._fits[key] = found
         return found
 
@@ -633,6 +652,7 @@ class SeriesSearch:
         self.bounded = BOUNDED
         # The first day and later days of the series' best days alone (see ``run``).
         self._seed: tuple[dt.date, list[dt.date]] | None = None
+        self._choices: dict[dt.date, Choice] = {}
         self._likely: dict[dt.date, tuple[list[tuple[SeriesSlot, dt.date]], int]] = {}
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
         # The best series found from each first day (its first session's day): why a series
@@ -644,6 +664,13 @@ class SeriesSearch:
             if prefs.preferred_start is not None
             else None
         )
+
+    def _on(self, day: dt.date) -> Choice:
+        """``Choice(day)``, one for each day (it never changes): the beams make thousands."""
+        found = self._choices.get(day)
+        if found is None:
+            found = self._choices[day] = Choice(day)
+        return found
 
     def days(self, slot: SeriesSlot, state: _State) -> _DayRange:
         """The slot's day range after ``state`` (the planner's own, cached)."""
@@ -773,7 +800,7 @@ class SeriesSearch:
                     order += 1
             best = sorted(merged.values(), key=_cost_order)[: self.beam]
             states = [
-                state.advance(slot, st[1], st[0], st[2], st[3] or Choice(st[1]))
+                state.advance(slot, st[1], st[0], st[2], st[3] or self._on(st[1]))
                 for _c, _o, state, st in best
             ]
         # The old planner's own series, session by session, is always a candidate: the search
@@ -851,7 +878,9 @@ class SeriesSearch:
             if not merged:
                 return None
             best = sorted(merged.values(), key=lambda m: m[0])[:DAYS_BEAM]
-            states = [state.advance(slot, day, p, None, Choice(day)) for _c, state, p, day in best]
+            states = [
+                state.advance(slot, day, p, None, self._on(day)) for _c, state, p, day in best
+            ]
         return states[0]
 
     def _greedy(
@@ -885,7 +914,7 @@ class SeriesSearch:
                     continue
             steps = self._steps(state, slot, was, greedy=True)
             step = min(steps, key=lambda st: st[0])  # the first among equals, as greedy
-            state = state.advance(slot, step[1], step[0], step[2], step[3] or Choice(step[1]))
+            state = state.advance(slot, step[1], step[0], step[2], step[3] or self._on(step[1]))
         return state
 
     def _steps(
