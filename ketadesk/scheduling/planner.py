@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 from ketadesk.scheduling.availability import (
     Availability,
-    DayBits,
     describe_day,
     instant,
     seconds,
@@ -230,9 +229,6 @@ class _Planner:
         self._slot_type = {slot.index: slot.session_type for slot in series_slots(protocol)}
         self.series_minute: dict[str, int] = {}  # per session type: the series' local start
         self.keep: dict[str, dict[str, int]] = {}  # per session type: need -> resource
-        # Per session type: each resource's starts by need and day, with the free time they
-        # were read from (``planner_search._TypeDays.fits``).
-        self.fits_memo: dict[str, dict[tuple[str, int, dt.date], tuple[DayBits, int]]] = {}
         self.notes: list[str] = []
         # Per session: the days ranked better than the one the series search chose that had a
         # start at the series' time and room (nothing in the notes says why they were passed).

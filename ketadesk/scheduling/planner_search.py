@@ -43,7 +43,6 @@ from typing import Protocol
 
 from ketadesk.scheduling.availability import (
     Availability,
-    DayBits,
     run_starts,
     seconds,
     spans_to_bits,
@@ -86,7 +85,6 @@ class _Planner(Protocol):
     weights: PreferenceWeights
     series_minute: dict[str, int]
     keep: dict[str, dict[str, int]]
-    fits_memo: dict[str, dict[tuple[str, int, dt.date], tuple[DayBits, int]]]
 
     def search(
         self,
@@ -334,10 +332,6 @@ class _TypeDays:
         self._days: dict[dt.date, _Day | None] = {}
         self._opened: dict[dt.date, _Day | None] = {}
         self._fits: dict[tuple[str, int, dt.date], int] = {}
-        # Shared by every table of the planner of this session type (the series search's, each
-        # session's as it is placed): a resource's fits, with the free time they were read from
-        # (``Availability.day_bits`` gives a new one once a session's holds change it).
-        self._shared_fits = planner.fits_memo.setdefault(spec.code, {})
         self._cost: dict[tuple[dt.date, int | None, int | None], tuple[int, int, int | None] | None]
         self._cost = {}
         self._points: dict[tuple[dt.date, int | None, int | None], int | None] = {}
@@ -424,19 +418,7 @@ class _TypeDays:
         key = (need, rid, day)
         found = self._fits.get(key)
         if found is None:
-            free = self.avail.day_bits(rid, day)
-            shared = self._shared_fits.get(key)
-            if shared is not None and shared[0] is free:
-                found = shared[1]
-            else:
-                found = -1
-                for a, b, mode in self.holds[need]:
-                    run = run_starts(free.for_mode(mode), b - a)
-                    found &= run >> a if a >= 0 else run << -a
-                    if not found:
-                        break
-                self._shared_fits[key] = (free, found)
-            self._fits[key] = found
+            found = self._fits[key] = self.avail.hold_starts(rid, day, self.holds[need])
         return found
 
     def serve(self, need: str, rid: int, day: dt.date) -> int:
