@@ -352,9 +352,10 @@ class Availability:
                 )
         for rid, spans in self._closures.items():
             self._closures[rid] = merge_spans(spans)
-        self._shifts: dict[int, list[ShiftPattern]] = {}
+        # Each staff member's shift patterns by weekday.
+        self._shifts_on: dict[tuple[int, int], list[ShiftPattern]] = {}
         for shift in calendar.shifts:
-            self._shifts.setdefault(shift.resource_id, []).append(shift)
+            self._shifts_on.setdefault((shift.resource_id, shift.weekday), []).append(shift)
         # Resources there whenever the clinic is open, one unit each (rooms, equipment): their
         # free time on a day is the clinic's hours less their holds (``day_bits``' short way).
         self._plain = frozenset(
@@ -394,7 +395,7 @@ class Availability:
         clone._window = self._window
         clone._index = self._index
         clone._closures = self._closures
-        clone._shifts = self._shifts
+        clone._shifts_on = self._shifts_on
         clone._plain = self._plain
         clone._candidates = self._candidates
         clone._added = {rid: list(items) for rid, items in self._added.items()}
@@ -544,7 +545,7 @@ class Availability:
                 # As ``ClinicCalendar.shift_intervals``, on the day's own clock.
                 shifts = [
                     (self.local_seconds(day, s.start_minute), self.local_seconds(day, s.end_minute))
-                    for s in self._shifts.get(resource_id, ())
+                    for s in self._shifts_on.get((resource_id, day.weekday()), ())
                     if s.applies(day)
                 ]
                 if len(shifts) == 1 and len(found) == 1:  # the usual day: one shift, open once
@@ -785,7 +786,10 @@ class Availability:
                     runs = self._open_runs[(day, length)] = run_starts(presence, length)
                 out = 0
                 if mode is not HoldMode.PRESENCE:
+                    # The stretches ruled out, in start order: those that meet (a day's
+                    # sessions, a hold's length apart or less) are joined before any bits.
                     shared = mode is HoldMode.SHARED
+                    lo = hi = 0
                     for s, e, exclusive, units in today:
                         if not units and (shared or not exclusive):
                             continue
@@ -793,7 +797,17 @@ class Availability:
                         if end <= 0:
                             continue
                         first = (s - midnight) // 60 - length + 1
-                        out |= (1 << end) - (1 << first) if first > 0 else (1 << end) - 1
+                        if first < 0:
+                            first = 0
+                        if first <= hi and hi:
+                            if end > hi:
+                                hi = end
+                            continue
+                        if hi:
+                            out |= (1 << hi) - (1 << lo)
+                        lo, hi = first, end
+                    if hi:
+                        out |= (1 << hi) - (1 << lo)
                 run = runs & ~out
                 found &= run >> a if a >= 0 else run << -a
                 if not found:

@@ -394,14 +394,15 @@ class _TypeDays:
         midnight, starts = opened.midnight, opened.starts
         prune = search._prune
         known = self._fits
-        fits_of = self.fits
+        hold_starts = self.avail.hold_starts
         for need in search._order:
             covered = 0
             key = need.key
+            holds = self.holds[key]
             for rid in need.candidates:
                 fits = known.get((key, rid, day))
                 if fits is None:
-                    fits = fits_of(key, rid, day)
+                    fits = known[(key, rid, day)] = hold_starts(rid, day, holds)
                 covered |= fits & starts
                 if prune and covered == starts:
                     break  # every start has a resource preferred to the rest
