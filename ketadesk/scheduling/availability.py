@@ -768,7 +768,7 @@ class Availability:
             opened = self._day_open.get(day)
             if opened is None:
                 opened = self._open_day(day)
-            midnight, next_midnight, presence = opened
+            midnight, next_midnight, _open = opened
             idx = self._index.get(resource_id)
             if idx is not None:
                 starts = idx.starts
@@ -783,7 +783,7 @@ class Availability:
                     continue
                 runs = self._open_runs.get((day, length))
                 if runs is None:
-                    runs = self._open_runs[(day, length)] = run_starts(presence, length)
+                    runs = self.open_runs(day, length)
                 out = 0
                 if mode is not HoldMode.PRESENCE:
                     # The stretches ruled out, in start order: those that meet (a day's
@@ -813,13 +813,51 @@ class Availability:
                 if not found:
                     break
         else:
-            free = self.day_bits(resource_id, day)
+            bits: DayBits | int | None = None
             for a, b, mode in holds:
-                run = run_starts(free.for_mode(mode), b - a)
+                if mode is HoldMode.PRESENCE:
+                    # Only whether the resource is there: no need to count its holds.
+                    free = bits.presence if isinstance(bits, DayBits) else bits
+                    if free is None:
+                        free = bits = self._presence_bits(resource_id, day)
+                else:
+                    if not isinstance(bits, DayBits):
+                        bits = self.day_bits(resource_id, day)
+                    free = bits.for_mode(mode)
+                run = run_starts(free, b - a)
                 found &= run >> a if a >= 0 else run << -a
                 if not found:
                     break
         by_holds[holds] = found
+        return found
+
+    def _presence_bits(self, resource_id: int, day: dt.date) -> int:
+        """``day_bits(...).presence`` without the holds."""
+        found = self._day_bits.get((resource_id, day))
+        if found is not None:
+            return found.presence
+        base = self._calendar_free.get((resource_id, day))
+        if base is None:
+            base = self.calendar_free(resource_id, day)
+        res = self.resources.get(resource_id)
+        if not base or res is None or res.capacity < 1:
+            return self.day_bits(resource_id, day).presence
+        if base is self._open.get(day):
+            return (self._day_open.get(day) or self._open_day(day))[2]
+        midnight = (self._frames.get(day) or self.day_frame(day))[0]
+        span_key = (midnight, tuple(base))
+        known = self._presence.get(span_key)
+        if known is None:
+            known = self._presence[span_key] = spans_to_bits(base, midnight)
+        return known
+
+    def open_runs(self, day: dt.date, length: int) -> int:
+        """The minutes (bits from the day's local midnight) from which the clinic stays open
+        ``length`` minutes (cached)."""
+        found = self._open_runs.get((day, length))
+        if found is None:
+            presence = (self._day_open.get(day) or self._open_day(day))[2]
+            found = self._open_runs[(day, length)] = run_starts(presence, length)
         return found
 
     def _open_day(self, day: dt.date) -> tuple[int, int, int]:

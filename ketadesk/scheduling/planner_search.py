@@ -43,9 +43,7 @@ from typing import Protocol
 
 from ketadesk.scheduling.availability import (
     Availability,
-    run_starts,
     seconds,
-    spans_to_bits,
 )
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ProtocolSpec, ResourceKind, SessionTypeSpec
@@ -361,7 +359,7 @@ class _TypeDays:
         if not open_spans or anchor is None:
             return None
         midnight, next_midnight = avail.day_frame(day)
-        starts = run_starts(spans_to_bits(open_spans, midnight), self.spec.total_minutes)
+        starts = avail.open_runs(day, self.spec.total_minutes)
         lo, hi = search.window(day, self.planner.prefs)
         if lo > -_FAR or hi < _FAR:
             starts &= _mask(midnight, lo, hi)
