@@ -634,6 +634,7 @@ class SeriesSearch:
         # The first day and later days of the series' best days alone (see ``run``).
         self._seed: tuple[dt.date, list[dt.date]] | None = None
         self._choices: dict[dt.date, Choice] = {}
+        self._runs_of: dict[tuple[str, int, dt.date], int] = {}
         self._likely: dict[dt.date, tuple[list[tuple[SeriesSlot, dt.date]], int]] = {}
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
         # The best series found from each first day (its first session's day): why a series
@@ -1096,10 +1097,15 @@ class SeriesSearch:
                     marks |= 1 << self.preferred_minute
                 if rid is not None and key_room:
                     for d in same_type:
-                        marks |= _runs(table.serve(key_room, rid, d), step)
+                        marks |= self._serve_runs(table, rid, d, step)
+                midnight = first.midnight
                 for i in _bits(marks):
-                    t = _nearest(own, first.midnight, first.midnight + 60 * i)
-                    key = (d1, (t - first.midnight) // 60, rid)
+                    if own >> i & 1:  # a start itself (``_nearest`` would say so)
+                        t = midnight + 60 * i
+                        key = (d1, i, rid)
+                    else:
+                        t = _nearest(own, midnight, midnight + 60 * i)
+                        key = (d1, (t - midnight) // 60, rid)
                     if key not in scored:
                         scored[key] = points + self._first_points(table, d1, t, rid)
                 continue
@@ -1129,6 +1135,10 @@ class SeriesSearch:
         order = sorted(scored.items(), key=lambda kv: (kv[1], kv[0][0], kv[0][1]))
         missing = 2 * self.planner.weights.off_weekday
         bound: int | None = None
+        # On days without a clock change, a start free right at the series' time and room
+        # costs nothing (``points`` would say so): one bit of the room's starts that day.
+        quick = plain and not table.staff and self.planner.weights.other_room > 0
+        free_at: dict[tuple[dt.date, int | None], int] = {}
         for key, first_points in order:
             if bound is not None and first_points > bound:
                 break  # the rest start dearer than the bound, whatever their later sessions
@@ -1138,6 +1148,12 @@ class SeriesSearch:
             for d in same_type:
                 if bound is not None and estimate > bound:
                     break
+                if quick and tm is not None:
+                    bits = free_at.get((d, tr))
+                    if bits is None:
+                        bits = free_at[(d, tr)] = self._free_starts(table, d, tr)
+                    if bits >> tm & 1:
+                        continue
                 found = table.points(d, tm, tr)
                 estimate += found if found is not None else missing
             if bound is not None and estimate > bound:
@@ -1148,6 +1164,25 @@ class SeriesSearch:
                 del ranked[keep:]
                 bound = ranked[-1][0]
         return ranked
+
+    def _free_starts(self, table: _TypeDays, day: dt.date, room: int | None) -> int:
+        """The day's starts in ``room`` (any room when None or the type needs none)."""
+        found = table.day(day)
+        if found is None:
+            return 0
+        if room is None or table.room_key is None:
+            return found.starts
+        return found.starts & table.fits(table.room_key, room, day)
+
+    def _serve_runs(self, table: _TypeDays, rid: int, day: dt.date, step: int) -> int:
+        """``_runs`` of the starts ``rid`` serves on ``day`` (kept: each first day's anchors
+        are marked with the same later days')."""
+        key = (table.spec.code, rid, day)
+        found = self._runs_of.get(key)
+        if found is None:
+            assert table.room_key is not None
+            found = self._runs_of[key] = _runs(table.serve(table.room_key, rid, day), step)
+        return found
 
     def _first_points(self, table: _TypeDays, day: dt.date, t: int, rid: int | None) -> int:
         """The first session's own points at ``t`` (a start on ``day``) in ``rid``: preferred
