@@ -184,6 +184,8 @@ class _State:
         room it sets), without making that state."""
         if slot.index in self.placed:
             days = tuple(sorted({**self.placed, slot.index: day}.values()))[-recent:]
+        elif not self.days or day > self.days[-1]:  # the usual: a later day than any
+            days = (*self.days[1 - recent :], day) if recent > 1 else (day,)
         else:
             days = tuple(sorted((*self.days[-recent:], day)))[-recent:]
         prev = self.prev
@@ -553,7 +555,7 @@ class _TypeDays:
         return result
 
 
-def _cost_order(merged: tuple[int, int, object, object]) -> tuple[int, int]:
+def _cost_order(merged: tuple[int, int, *tuple[object, ...]]) -> tuple[int, int]:
     return merged[0], merged[1]
 
 
@@ -841,27 +843,37 @@ class SeriesSearch:
         states = [_State.first(prev, stage_first, placed, {})]
         for slot, _was in slots:
             table = self.table(slot.session_type)
-            merged: dict[tuple[object, ...], tuple[int, _State, int, dt.date]] = {}
+            # As the beam of ``_run``: merged by key, the cheapest survive (among equals the
+            # one whose winning step came first), steps no survivor could be left out.
+            merged: dict[tuple[object, ...], tuple[int, int, _State, int, dt.date]] = {}
+            bound = _Bound(DAYS_BEAM)
+            order = 0
             for state in states:
                 days = self.days(slot, state)
                 limit: int | None = None
                 for points, day in days.scored:
                     if limit is not None and points > limit:
                         break
+                    cost = state.cost + points
+                    if self.bounded and bound.limit is not None and cost > bound.limit:
+                        break
                     if table.day(day) is None:
                         continue
                     if limit is None:
                         limit = points + 2 * self.planner.weights.off_weekday
                     k = state.key_after(slot, day, None, 2)
-                    cost = state.cost + points
                     old = merged.get(k)
-                    if old is None or cost < old[0]:
-                        merged[k] = (cost, state, points, day)
+                    if old is None:
+                        merged[k] = (cost, order, state, points, day)
+                        bound.offer(cost)
+                    elif cost < old[0]:
+                        merged[k] = (cost, order, state, points, day)
+                    order += 1
             if not merged:
                 return None
-            best = sorted(merged.values(), key=lambda m: m[0])[:DAYS_BEAM]
+            best = sorted(merged.values(), key=_cost_order)[:DAYS_BEAM]
             states = [
-                state.advance(slot, day, p, None, self._on(day)) for _c, state, p, day in best
+                state.advance(slot, day, p, None, self._on(day)) for _c, _o, state, p, day in best
             ]
         return states[0]
 
