@@ -302,20 +302,29 @@ class _Planner:
         found = self._main_days.get(key)
         if found is not None:
             return found
-        points = []
+        off = self._off_weekday
+        weekday = prev_day.weekday()
+        beyond = self.weights.beyond_stage_window
+        target = stage.target_gap_days
+        scored = []
         for gap in range(stage.min_gap_days, stage.max_gap_days + 1):
             day = prev_day + _DAYS[gap] if 0 <= gap < len(_DAYS) else prev_day + _td(gap)
             if capped and day in capped:
                 continue
-            p = abs(gap - stage.target_gap_days) * per_day
+            p = abs(gap - target) * per_day + off[(weekday + gap) % 7]
             if in_window is not None and gap > in_window:
-                p += self.weights.beyond_stage_window
-            points.append((p, day))
+                p += beyond
+            scored.append((p, day))
         rule = (
             f"{stage.min_gap_days}-{_days(stage.max_gap_days)} after session {prev_index}"
             f" ({stage.name})"
         )
-        found = self._range(first, last, points, rule, not_before)
+        if not_before is None:  # ``_range``'s, the weekdays' points already in
+            scored.sort()
+            found = _DayRange(first, last, tuple(scored), rule)
+        else:
+            points = [(p - off[d.weekday()], d) for p, d in scored]
+            found = self._range(first, last, points, rule, not_before)
         self._main_days[key] = found
         return found
 
