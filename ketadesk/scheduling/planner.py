@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -341,19 +342,21 @@ class _Planner:
             return set()
         window = _td(cap.days)
         since = first - window
-        same = [
+        same = sorted(
             day
             for index, day in earlier.items()
             if index < slot.index
             and since < day <= last
             and self._slot_type.get(index) == slot.session_type
-        ]
+        )
         if len(same) < cap.sessions:
             return set()
+        # A day is capped when the window ending on it, (day - window, day], already holds
+        # as many of the stage's sessions as it allows.
         capped = {
             day
             for day in _span(first, last)
-            if sum(1 for e in same if day - window < e <= day) >= cap.sessions
+            if bisect_right(same, day) - bisect_right(same, day - window) >= cap.sessions
         }
         return set() if len(capped) > (last - first).days else capped
 
