@@ -368,7 +368,8 @@ class _TypeDays:
         step = self.step // 60
         starts &= _grid((anchor - midnight) // 60 % step, step, (next_midnight - midnight) // 60)
         for cut_lo, cut_hi in search._patient_cuts:
-            starts &= ~_mask(midnight, cut_lo, cut_hi)
+            if cut_hi >= midnight and cut_lo < next_midnight:  # the patient's other days: none
+                starts &= ~_mask(midnight, cut_lo, cut_hi)
         return _Day(midnight, starts) if starts else None
 
     def at(self, day: dt.date, t: int) -> dict[str, int] | None:
