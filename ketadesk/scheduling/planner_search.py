@@ -15,7 +15,8 @@ Clinics keep "same time, same room" for a series, so the first session's start a
 2. ranks the anchors by what they would cost on those likely days and keeps the best few;
 3. runs a beam over the sessions in series order: each state is a partial series (its days, its
    anchors); states with the same anchors and the same recent days are merged (the cheaper one
-   wins), and only the cheapest ``BEAM`` survive each step;
+   wins), and only the cheapest ``BEAM`` survive each step (a step dearer than ``BEAM`` states
+   already offered is never made, nor its day built: ``_Bound``);
 4. when the best series still breaks a rule the plan reports (a session unplaced, a stage beyond
    its window), searches again ``WIDER`` (more anchors, first days and states, no day passed
    over).
