@@ -19,6 +19,7 @@ from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
@@ -28,6 +29,9 @@ from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
 # Times inside this package's fast paths are whole seconds since the epoch (UTC): comparing and
 # shifting ints is many times cheaper than aware datetimes, and a day holds thousands of checks.
 Span = tuple[int, int]  # [start, end) in epoch seconds
+# A need's holds as whole minutes from a session's start: (from, to, mode) each.
+HoldWindows = tuple[tuple[int, int, HoldMode], ...]
+_ONE_DAY = dt.timedelta(days=1)
 _Hold = tuple[int, int, bool, int]  # start, end, exclusive, units
 # A hold as the store can read it without building objects: resource id, start and end in epoch
 # seconds, exclusive, units.  Reading thousands of holds this way costs a few milliseconds.
@@ -215,13 +219,13 @@ class DayFree:
 _NOTHING_FREE = DayFree((), (), ())
 
 
-@dataclass(frozen=True, slots=True)
-class DayBits:
+class DayBits(NamedTuple):
     """``DayFree`` on a minute grid: bit ``i`` of each int is set when the whole minute
     [midnight + 60 i, midnight + 60 i + 60) is free (``midnight``: the day's local midnight in
     epoch seconds).  "Does a 100-minute hold fit from minute m" is then a few shifts and ands
     of one int (``run_starts``), not a scan of intervals.  A stretch that begins or ends inside
-    a minute loses that minute (never more free than ``DayFree``)."""
+    a minute loses that minute (never more free than ``DayFree``).  A named tuple: the planner
+    makes hundreds a plan, and a frozen dataclass costs several times as much to make."""
 
     midnight: int
     presence: int
@@ -348,9 +352,17 @@ class Availability:
                 )
         for rid, spans in self._closures.items():
             self._closures[rid] = merge_spans(spans)
-        self._shifts: dict[int, list[ShiftPattern]] = {}
+        # Each staff member's shift patterns by weekday.
+        self._shifts_on: dict[tuple[int, int], list[ShiftPattern]] = {}
         for shift in calendar.shifts:
-            self._shifts.setdefault(shift.resource_id, []).append(shift)
+            self._shifts_on.setdefault((shift.resource_id, shift.weekday), []).append(shift)
+        # Resources there whenever the clinic is open, one unit each (rooms, equipment): their
+        # free time on a day is the clinic's hours less their holds (``day_bits``' short way).
+        self._plain = frozenset(
+            r.id
+            for r in resources
+            if r.active and not r.is_staff and r.capacity == 1 and r.id not in self._closures
+        )
         self._candidates: dict[tuple[ResourceKind, str, str | None], tuple[ResourceInfo, ...]] = {}
         # The tentative layer: holds added or released on this object only.
         self._added: dict[int, list[_Hold]] = {}  # sorted, like the index
@@ -366,6 +378,10 @@ class Availability:
         self._day_free: dict[tuple[int, dt.date], DayFree] = {}
         self._day_bits: dict[tuple[int, dt.date], DayBits] = {}
         self._presence: dict[tuple[int, tuple[Span, ...]], int] = {}  # (midnight, spans)
+        self._day_open: dict[dt.date, tuple[int, int, int]] = {}  # midnights, open bits
+        # ``hold_starts`` by resource and day, then by the holds asked for.
+        self._hold_starts: dict[tuple[int, dt.date], dict[HoldWindows, int]] = {}
+        self._open_runs: dict[tuple[dt.date, int], int] = {}  # open bits' runs by length
         self._local_cache: dict[tuple[dt.date, int], int] = {}
 
     # -- copies and tentative holds -------------------------------------------------------------
@@ -379,7 +395,8 @@ class Availability:
         clone._window = self._window
         clone._index = self._index
         clone._closures = self._closures
-        clone._shifts = self._shifts
+        clone._shifts_on = self._shifts_on
+        clone._plain = self._plain
         clone._candidates = self._candidates
         clone._added = {rid: list(items) for rid, items in self._added.items()}
         clone._added_max = dict(self._added_max)
@@ -417,6 +434,7 @@ class Availability:
         for day in {self._local_date(item[0]), self._local_date(item[1] - 1)}:
             self._day_free.pop((rid, day), None)
             self._day_bits.pop((rid, day), None)
+            self._hold_starts.pop((rid, day), None)
 
     # -- resources --------------------------------------------------------------------------------
 
@@ -491,10 +509,14 @@ class Availability:
         """[local midnight, next local midnight) in epoch seconds."""
         frame = self._frames.get(day)
         if frame is None:
+            # Days are mostly asked in runs: a neighbour's frame gives one of the midnights.
             cal = self.calendar
+            after = day + _ONE_DAY
+            before = self._frames.get(day - _ONE_DAY)
+            following = self._frames.get(after)
             frame = (
-                seconds(cal.at_local(day, 0)),
-                seconds(cal.at_local(day + dt.timedelta(days=1), 0)),
+                before[1] if before is not None else seconds(cal.at_local(day, 0)),
+                following[0] if following is not None else seconds(cal.at_local(after, 0)),
             )
             self._frames[day] = frame
         return frame
@@ -523,7 +545,7 @@ class Availability:
                 # As ``ClinicCalendar.shift_intervals``, on the day's own clock.
                 shifts = [
                     (self.local_seconds(day, s.start_minute), self.local_seconds(day, s.end_minute))
-                    for s in self._shifts.get(resource_id, ())
+                    for s in self._shifts_on.get((resource_id, day.weekday()), ())
                     if s.applies(day)
                 ]
                 if len(shifts) == 1 and len(found) == 1:  # the usual day: one shift, open once
@@ -602,6 +624,41 @@ class Availability:
         found = self._day_bits.get(key)
         if found is not None:
             return found
+        if (
+            resource_id in self._plain
+            and resource_id not in self._added
+            and resource_id not in self._removed
+        ):
+            # The short way of the general one below, for a plain resource's indexed holds.
+            opened = self._day_open.get(day)
+            if opened is None:
+                opened = self._open_day(day)
+            midnight, next_midnight, presence = opened
+            idx = self._index.get(resource_id)
+            if not presence:
+                found = DayBits(midnight, 0, 0, 0)
+            elif idx is None:
+                found = DayBits(midnight, presence, presence, presence)
+            else:
+                starts = idx.starts
+                lo = bisect_left(starts, midnight - idx.max_len + 1)
+                used = taken = 0
+                for s, e, exclusive, units in idx.holds[
+                    lo : bisect_left(starts, next_midnight, lo)
+                ]:
+                    first = (s - midnight) // 60
+                    end = -((midnight - e) // 60)  # ceil((e - midnight) / 60)
+                    if first < 0:
+                        first = 0
+                    if end > first:
+                        if units:
+                            used |= (1 << end) - (1 << first)
+                        elif exclusive:
+                            taken |= (1 << end) - (1 << first)
+                shared = presence & ~used
+                found = DayBits(midnight, presence, shared, shared & ~taken)
+            self._day_bits[key] = found
+            return found
         midnight, next_midnight = self._frames.get(day) or self.day_frame(day)
         res = self.resources.get(resource_id)
         base = self._calendar_free.get(key)
@@ -611,11 +668,14 @@ class Availability:
             found = DayBits(midnight, 0, 0, 0)
         elif res.capacity >= 1:
             # Straight from the holds, no spans merged: a minute a hold touches is taken.
-            span_key = (midnight, tuple(base))
-            presence = self._presence.get(span_key)
-            if presence is None:
-                presence = spans_to_bits(base, midnight)
-                self._presence[span_key] = presence
+            if base is self._open.get(day):  # the clinic's hours, as most resources'
+                presence = (self._day_open.get(day) or self._open_day(day))[2]
+            else:
+                span_key = (midnight, tuple(base))
+                known = self._presence.get(span_key)
+                if known is None:
+                    known = self._presence[span_key] = spans_to_bits(base, midnight)
+                presence = known
             idx = self._index.get(resource_id)
             holds: Sequence[_Hold]
             if resource_id in self._added or resource_id in self._removed or idx is None:
@@ -681,6 +741,133 @@ class Availability:
             )
         self._day_bits[key] = found
         return found
+
+    def hold_starts(self, resource_id: int, day: dt.date, holds: HoldWindows) -> int:
+        """The starts (bits from the day's local midnight, as ``DayBits``) from which the
+        resource could take every one of ``holds`` ((from, to, mode): whole minutes from the
+        start), whatever else is asked of it (cached).
+
+        For a resource there whenever the clinic is open, one unit, with only indexed holds
+        (rooms, equipment), a start is out when one of its holds would meet one of the day's:
+        a hold [lo, hi) of the resource rules out the starts from lo - length + 1 to hi - 1,
+        one mask per hold, instead of the runs of its free time (``run_starts``)."""
+        key = (resource_id, day)
+        by_holds = self._hold_starts.get(key)
+        if by_holds is None:
+            by_holds = self._hold_starts[key] = {}
+        else:
+            found = by_holds.get(holds)
+            if found is not None:
+                return found
+        found = -1
+        if (
+            resource_id in self._plain
+            and resource_id not in self._added
+            and resource_id not in self._removed
+        ):
+            opened = self._day_open.get(day)
+            if opened is None:
+                opened = self._open_day(day)
+            midnight, next_midnight, _open = opened
+            idx = self._index.get(resource_id)
+            if idx is not None:
+                starts = idx.starts
+                lo = bisect_left(starts, midnight - idx.max_len + 1)
+                today = idx.holds[lo : bisect_left(starts, next_midnight, lo)]
+            else:
+                today = ()
+            for a, b, mode in holds:
+                length = b - a
+                if length <= 0:  # as ``run_starts``: every start, shifted as the others
+                    found &= -1 if a >= 0 else -1 << -a
+                    continue
+                runs = self._open_runs.get((day, length))
+                if runs is None:
+                    runs = self.open_runs(day, length)
+                out = 0
+                if mode is not HoldMode.PRESENCE:
+                    # The stretches ruled out, in start order: those that meet (a day's
+                    # sessions, a hold's length apart or less) are joined before any bits.
+                    shared = mode is HoldMode.SHARED
+                    lo = hi = 0
+                    for s, e, exclusive, units in today:
+                        if not units and (shared or not exclusive):
+                            continue
+                        end = -((midnight - e) // 60)  # ceil((e - midnight) / 60)
+                        if end <= 0:
+                            continue
+                        first = (s - midnight) // 60 - length + 1
+                        if first < 0:
+                            first = 0
+                        if first <= hi and hi:
+                            if end > hi:
+                                hi = end
+                            continue
+                        if hi:
+                            out |= (1 << hi) - (1 << lo)
+                        lo, hi = first, end
+                    if hi:
+                        out |= (1 << hi) - (1 << lo)
+                run = runs & ~out
+                found &= run >> a if a >= 0 else run << -a
+                if not found:
+                    break
+        else:
+            bits: DayBits | int | None = None
+            for a, b, mode in holds:
+                if mode is HoldMode.PRESENCE:
+                    # Only whether the resource is there: no need to count its holds.
+                    free = bits.presence if isinstance(bits, DayBits) else bits
+                    if free is None:
+                        free = bits = self._presence_bits(resource_id, day)
+                else:
+                    if not isinstance(bits, DayBits):
+                        bits = self.day_bits(resource_id, day)
+                    free = bits.for_mode(mode)
+                run = run_starts(free, b - a)
+                found &= run >> a if a >= 0 else run << -a
+                if not found:
+                    break
+        by_holds[holds] = found
+        return found
+
+    def _presence_bits(self, resource_id: int, day: dt.date) -> int:
+        """``day_bits(...).presence`` without the holds."""
+        found = self._day_bits.get((resource_id, day))
+        if found is not None:
+            return found.presence
+        base = self._calendar_free.get((resource_id, day))
+        if base is None:
+            base = self.calendar_free(resource_id, day)
+        res = self.resources.get(resource_id)
+        if not base or res is None or res.capacity < 1:
+            return self.day_bits(resource_id, day).presence
+        if base is self._open.get(day):
+            return (self._day_open.get(day) or self._open_day(day))[2]
+        midnight = (self._frames.get(day) or self.day_frame(day))[0]
+        span_key = (midnight, tuple(base))
+        known = self._presence.get(span_key)
+        if known is None:
+            known = self._presence[span_key] = spans_to_bits(base, midnight)
+        return known
+
+    def open_runs(self, day: dt.date, length: int) -> int:
+        """The minutes (bits from the day's local midnight) from which the clinic stays open
+        ``length`` minutes (cached)."""
+        found = self._open_runs.get((day, length))
+        if found is None:
+            presence = (self._day_open.get(day) or self._open_day(day))[2]
+            found = self._open_runs[(day, length)] = run_starts(presence, length)
+        return found
+
+    def _open_day(self, day: dt.date) -> tuple[int, int, int]:
+        """The day's midnights and its opening hours as bits (``DayBits.presence`` of a
+        resource there whenever the clinic is open)."""
+        midnight, next_midnight = self._frames.get(day) or self.day_frame(day)
+        spans = self.open_spans(day)
+        opened = (midnight, next_midnight, spans_to_bits(spans, midnight) if spans else 0)
+        self._day_open[day] = opened
+        return opened
 
     # -- questions ------------------------------------------------------------------------------
 

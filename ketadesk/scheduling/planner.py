@@ -28,10 +28,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ketadesk.scheduling.availability import Availability, describe_day, instant, seconds
+from ketadesk.scheduling.availability import (
+    Availability,
+    describe_day,
+    instant,
+    seconds,
+)
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind, SessionTypeSpec
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
@@ -297,20 +303,29 @@ class _Planner:
         found = self._main_days.get(key)
         if found is not None:
             return found
-        points = []
+        off = self._off_weekday
+        weekday = prev_day.weekday()
+        beyond = self.weights.beyond_stage_window
+        target = stage.target_gap_days
+        scored = []
         for gap in range(stage.min_gap_days, stage.max_gap_days + 1):
             day = prev_day + _DAYS[gap] if 0 <= gap < len(_DAYS) else prev_day + _td(gap)
             if capped and day in capped:
                 continue
-            p = abs(gap - stage.target_gap_days) * per_day
+            p = abs(gap - target) * per_day + off[(weekday + gap) % 7]
             if in_window is not None and gap > in_window:
-                p += self.weights.beyond_stage_window
-            points.append((p, day))
+                p += beyond
+            scored.append((p, day))
         rule = (
             f"{stage.min_gap_days}-{_days(stage.max_gap_days)} after session {prev_index}"
             f" ({stage.name})"
         )
-        found = self._range(first, last, points, rule, not_before)
+        if not_before is None:  # ``_range``'s, the weekdays' points already in
+            scored.sort()
+            found = _DayRange(first, last, tuple(scored), rule)
+        else:
+            points = [(p - off[d.weekday()], d) for p, d in scored]
+            found = self._range(first, last, points, rule, not_before)
         self._main_days[key] = found
         return found
 
@@ -327,19 +342,21 @@ class _Planner:
             return set()
         window = _td(cap.days)
         since = first - window
-        same = [
+        same = sorted(
             day
             for index, day in earlier.items()
             if index < slot.index
             and since < day <= last
             and self._slot_type.get(index) == slot.session_type
-        ]
+        )
         if len(same) < cap.sessions:
             return set()
+        # A day is capped when the window ending on it, (day - window, day], already holds
+        # as many of the stage's sessions as it allows.
         capped = {
             day
             for day in _span(first, last)
-            if sum(1 for e in same if day - window < e <= day) >= cap.sessions
+            if bisect_right(same, day) - bisect_right(same, day - window) >= cap.sessions
         }
         return set() if len(capped) > (last - first).days else capped
 

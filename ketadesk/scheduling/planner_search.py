@@ -15,7 +15,8 @@ Clinics keep "same time, same room" for a series, so the first session's start a
 2. ranks the anchors by what they would cost on those likely days and keeps the best few;
 3. runs a beam over the sessions in series order: each state is a partial series (its days, its
    anchors); states with the same anchors and the same recent days are merged (the cheaper one
-   wins), and only the cheapest ``BEAM`` survive each step;
+   wins), and only the cheapest ``BEAM`` survive each step (a step dearer than ``BEAM`` states
+   already offered is never made, nor its day built: ``_Bound``);
 4. when the best series still breaks a rule the plan reports (a session unplaced, a stage beyond
    its window), searches again ``WIDER`` (more anchors, first days and states, no day passed
    over).
@@ -38,13 +39,12 @@ import datetime as dt
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from heapq import heappush, heapreplace
 from typing import Protocol
 
 from ketadesk.scheduling.availability import (
     Availability,
-    run_starts,
     seconds,
-    spans_to_bits,
 )
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ProtocolSpec, ResourceKind, SessionTypeSpec
@@ -107,6 +107,9 @@ ANCHOR_DAYS = 4
 FIRST_DAY_CANDIDATES = 3
 # Partial series the search for the best days alone keeps each step.
 DAYS_BEAM = 16
+# Whether the beams skip the steps no survivor could be (``_Bound``): the same series, found
+# quicker.  Off only to check exactly that.
+BOUNDED = True
 # A session the search cannot place: ranked below any placed one whatever the points.
 UNPLACED = 10_000_000
 # When the best series found breaks a rule the plan would report (a session left unplaced, a
@@ -182,6 +185,8 @@ class _State:
         room it sets), without making that state."""
         if slot.index in self.placed:
             days = tuple(sorted({**self.placed, slot.index: day}.values()))[-recent:]
+        elif not self.days or day > self.days[-1]:  # the usual: a later day than any
+            days = (*self.days[1 - recent :], day) if recent > 1 else (day,)
         else:
             days = tuple(sorted((*self.days[-recent:], day)))[-recent:]
         prev = self.prev
@@ -245,6 +250,32 @@ class _State:
 _Step = tuple[int, dt.date, Anchor | None, Choice | None]
 
 
+class _Bound:
+    """The dearest a survivor of a beam of ``size`` can be, known before the step is over: the
+    ``size``-th cheapest cost at which distinct merge keys were first offered.  A key's cost only
+    falls as offers merge into it, so at least ``size`` keys already cost no more than this:
+    an offer dearer than it can never survive, and a day whose points alone exceed it need not
+    be looked at (nor built).  None until ``size`` keys have been offered."""
+
+    __slots__ = ("_heap", "limit", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._heap: list[int] = []  # negated: the dearest of the cheapest ``size`` on top
+        self.limit: int | None = None
+
+    def offer(self, cost: int) -> None:
+        """A new key first offered at ``cost``."""
+        heap = self._heap
+        if len(heap) < self.size:
+            heappush(heap, -cost)
+            if len(heap) == self.size:
+                self.limit = -heap[0]
+        elif cost < -heap[0]:
+            heapreplace(heap, -cost)
+            self.limit = -heap[0]
+
+
 class _Day:
     """One day of a session type: its local midnight and its feasible starts as bits (bit ``i``:
     a start at midnight + ``i`` minutes; only slot-grid starts are set)."""
@@ -300,6 +331,7 @@ class _TypeDays:
         }
         self.candidates = {n.key: n.candidates for n in self.search.needs}
         self._days: dict[dt.date, _Day | None] = {}
+        self._opened: dict[dt.date, _Day | None] = {}
         self._fits: dict[tuple[str, int, dt.date], int] = {}
         self._cost: dict[tuple[dt.date, int | None, int | None], tuple[int, int, int | None] | None]
         self._cost = {}
@@ -317,6 +349,12 @@ class _TypeDays:
     def _open(self, day: dt.date) -> _Day | None:
         """The day's starts before any resource is asked: the clinic open for the whole
         session, on the slot grid, in the start window, the patient free."""
+        if day in self._opened:
+            return self._opened[day]
+        found = self._opened[day] = self._open_starts(day)
+        return found
+
+    def _open_starts(self, day: dt.date) -> _Day | None:
         search = self.search
         avail = self.avail
         open_spans = avail.open_spans(day)
@@ -324,14 +362,15 @@ class _TypeDays:
         if not open_spans or anchor is None:
             return None
         midnight, next_midnight = avail.day_frame(day)
-        starts = run_starts(spans_to_bits(open_spans, midnight), self.spec.total_minutes)
+        starts = avail.open_runs(day, self.spec.total_minutes)
         lo, hi = search.window(day, self.planner.prefs)
         if lo > -_FAR or hi < _FAR:
             starts &= _mask(midnight, lo, hi)
         step = self.step // 60
         starts &= _grid((anchor - midnight) // 60 % step, step, (next_midnight - midnight) // 60)
         for cut_lo, cut_hi in search._patient_cuts:
-            starts &= ~_mask(midnight, cut_lo, cut_hi)
+            if cut_hi >= midnight and cut_lo < next_midnight:  # the patient's other days: none
+                starts &= ~_mask(midnight, cut_lo, cut_hi)
         return _Day(midnight, starts) if starts else None
 
     def at(self, day: dt.date, t: int) -> dict[str, int] | None:
@@ -357,13 +396,15 @@ class _TypeDays:
         midnight, starts = opened.midnight, opened.starts
         prune = search._prune
         known = self._fits
+        hold_starts = self.avail.hold_starts
         for need in search._order:
             covered = 0
             key = need.key
+            holds = self.holds[key]
             for rid in need.candidates:
                 fits = known.get((key, rid, day))
                 if fits is None:
-                    fits = self.fits(key, rid, day)
+                    fits = known[(key, rid, day)] = hold_starts(rid, day, holds)
                 covered |= fits & starts
                 if prune and covered == starts:
                     break  # every start has a resource preferred to the rest
@@ -380,14 +421,7 @@ class _TypeDays:
         key = (need, rid, day)
         found = self._fits.get(key)
         if found is None:
-            free = self.avail.day_bits(rid, day)
-            found = -1
-            for a, b, mode in self.holds[need]:
-                run = run_starts(free.for_mode(mode), b - a)
-                found &= run >> a if a >= 0 else run << -a
-                if not found:
-                    break
-            self._fits[key] = found
+            found = self._fits[key] = self.avail.hold_starts(rid, day, self.holds[need])
         return found
 
     def serve(self, need: str, rid: int, day: dt.date) -> int:
@@ -490,6 +524,15 @@ class _TypeDays:
         result: tuple[int, int, int | None] | None = None
         if found is not None:
             target = self.avail.local_seconds(day, minute) if minute is not None else None
+            if target is not None and not self.staff and self.planner.weights.other_room > 0:
+                # The usual answer once a series has its time and room: free right there (the
+                # loop below would find the same, nothing cheaper than no points at all).
+                bits = found.starts
+                if room is not None and self.room_key is not None:
+                    bits &= self.fits(self.room_key, room, day)
+                offset = target - found.midnight
+                if offset >= 0 and offset % 60 == 0 and bits >> (offset // 60) & 1:
+                    return 0, target, room if self.room_key is not None else None
             rooms: list[tuple[int | None, int]] = [(None, 0)]
             if room is not None and self.room_key is not None:
                 rooms = [(room, 0), (None, self.planner.weights.other_room)]
@@ -512,6 +555,10 @@ class _TypeDays:
                     if result is None or (points, near) < result[:2]:
                         result = (points, near, rid)
         return result
+
+
+def _cost_order(merged: tuple[int, int, *tuple[object, ...]]) -> tuple[int, int]:
+    return merged[0], merged[1]
 
 
 def _mask(midnight: int, lo: int, hi: int) -> int:
@@ -587,8 +634,12 @@ class SeriesSearch:
         self.anchors = ANCHORS
         self.beam = BEAM
         self.anchor_days = ANCHOR_DAYS
+        self.bounded = BOUNDED
         # The first day and later days of the series' best days alone (see ``run``).
         self._seed: tuple[dt.date, list[dt.date]] | None = None
+        self._choices: dict[dt.date, Choice] = {}
+        self._runs_of: dict[tuple[str, int, dt.date], int] = {}
+        self._likely: dict[dt.date, tuple[list[tuple[SeriesSlot, dt.date]], int]] = {}
         self._still_free: dict[int, bool] = {}  # booked sessions (re-flow) whose holds are free
         # The best series found from each first day (its first session's day): why a series
         # starts later than a free earlier day is told from the series that day would give.
@@ -599,6 +650,13 @@ class SeriesSearch:
             if prefs.preferred_start is not None
             else None
         )
+
+    def _on(self, day: dt.date) -> Choice:
+        """``Choice(day)``, one for each day (it never changes): the beams make thousands."""
+        found = self._choices.get(day)
+        if found is None:
+            found = self._choices[day] = Choice(day)
+        return found
 
     def days(self, slot: SeriesSlot, state: _State) -> _DayRange:
         """The slot's day range after ``state`` (the planner's own, cached)."""
@@ -698,21 +756,38 @@ class SeriesSearch:
             if n == 0 and slot.session_type not in anchors:
                 states = self._anchored_first(slot, start, slots[1:])
                 continue
-            # Each state's next steps as (cost, state, step), merged by the key of the state
-            # they lead to (the cheaper wins, the first among equals); only the survivors of
-            # the beam are made into states.
-            merged: dict[tuple[object, ...], tuple[int, _State, _Step]] = {}
+            # Each state's next steps as (cost, order, state, step), merged by the key of the
+            # state they lead to (the cheaper wins, the first among equals); the cheapest
+            # ``beam`` survive, among equals the one whose winning step came first, and only
+            # they are made into states.  With ``bounded``, steps no survivor could be are never
+            # made (``_Bound``): the survivors are the same, as neither their costs nor the
+            # order of their winning steps depend on the steps left out.
+            merged: dict[tuple[object, ...], tuple[int, int, _State, _Step]] = {}
+            bound = _Bound(self.beam)
+            order = 0
             for state in states:
-                for step in self._steps(state, slot, was):
+                base = state.cost
+                limit = bound.limit if self.bounded else None
+                for step in self._steps(
+                    state, slot, was, limit=None if limit is None else limit - base
+                ):
+                    cost = base + step[0]
+                    if limit is not None and cost > limit:
+                        continue
                     k = state.key_after(slot, step[1], step[2], recent)
-                    cost = state.cost + step[0]
                     other = merged.get(k)
-                    if other is None or cost < other[0]:
-                        merged[k] = (cost, state, step)
-            best = sorted(merged.values(), key=lambda m: m[0])[: self.beam]
+                    if other is None:
+                        merged[k] = (cost, order, state, step)
+                        bound.offer(cost)
+                        if self.bounded:
+                            limit = bound.limit
+                    elif cost < other[0]:
+                        merged[k] = (cost, order, state, step)
+                    order += 1
+            best = sorted(merged.values(), key=_cost_order)[: self.beam]
             states = [
-                state.advance(slot, st[1], st[0], st[2], st[3] or Choice(st[1]))
-                for _c, state, st in best
+                state.advance(slot, st[1], st[0], st[2], st[3] or self._on(st[1]))
+                for _c, _o, state, st in best
             ]
         # The old planner's own series, session by session, is always a candidate: the search
         # never returns a series it scores worse.
@@ -742,7 +817,7 @@ class SeriesSearch:
         if found is not None:
             picks = [(s, found.choices[s.index].day) for s in slots[1:] if s.index in found.choices]
         else:
-            picks, _total = self._likely_days(
+            picks, _total = self._likely_from(
                 slots[0], state, first_day, [(s, None) for s in slots[1:]]
             )
         state = state.advance(slots[0], first_day)
@@ -770,26 +845,38 @@ class SeriesSearch:
         states = [_State.first(prev, stage_first, placed, {})]
         for slot, _was in slots:
             table = self.table(slot.session_type)
-            merged: dict[tuple[object, ...], tuple[int, _State, int, dt.date]] = {}
+            # As the beam of ``_run``: merged by key, the cheapest survive (among equals the
+            # one whose winning step came first), steps no survivor could be left out.
+            merged: dict[tuple[object, ...], tuple[int, int, _State, int, dt.date]] = {}
+            bound = _Bound(DAYS_BEAM)
+            order = 0
             for state in states:
                 days = self.days(slot, state)
                 limit: int | None = None
                 for points, day in days.scored:
                     if limit is not None and points > limit:
                         break
+                    cost = state.cost + points
+                    if self.bounded and bound.limit is not None and cost > bound.limit:
+                        break
                     if table.day(day) is None:
                         continue
                     if limit is None:
                         limit = points + 2 * self.planner.weights.off_weekday
                     k = state.key_after(slot, day, None, 2)
-                    cost = state.cost + points
                     old = merged.get(k)
-                    if old is None or cost < old[0]:
-                        merged[k] = (cost, state, points, day)
+                    if old is None:
+                        merged[k] = (cost, order, state, points, day)
+                        bound.offer(cost)
+                    elif cost < old[0]:
+                        merged[k] = (cost, order, state, points, day)
+                    order += 1
             if not merged:
                 return None
-            best = sorted(merged.values(), key=lambda m: m[0])[:DAYS_BEAM]
-            states = [state.advance(slot, day, p, None, Choice(day)) for _c, state, p, day in best]
+            best = sorted(merged.values(), key=_cost_order)[:DAYS_BEAM]
+            states = [
+                state.advance(slot, day, p, None, self._on(day)) for _c, _o, state, p, day in best
+            ]
         return states[0]
 
     def _greedy(
@@ -823,15 +910,23 @@ class SeriesSearch:
                     continue
             steps = self._steps(state, slot, was, greedy=True)
             step = min(steps, key=lambda st: st[0])  # the first among equals, as greedy
-            state = state.advance(slot, step[1], step[0], step[2], step[3] or Choice(step[1]))
+            state = state.advance(slot, step[1], step[0], step[2], step[3] or self._on(step[1]))
         return state
 
     def _steps(
-        self, state: _State, slot: SeriesSlot, was: PlannedSession | None, *, greedy: bool = False
+        self,
+        state: _State,
+        slot: SeriesSlot,
+        was: PlannedSession | None,
+        *,
+        greedy: bool = False,
+        limit: int | None = None,
     ) -> list[_Step]:
         """The ways to place ``slot`` after ``state`` on each day worth a look, as (cost, day,
         the series' time and room it sets, choice); ``greedy``: the days the one-at-a-time
-        planner looks at (until a day's points alone exceed the best total)."""
+        planner looks at (until a day's points alone exceed the best total); ``limit``: only
+        the steps costing no more (the days after a dearer one, in points order, are not looked
+        at: the steps are the first of those without ``limit``, less the dearer ones)."""
         days = self.days(slot, state)
         table = self.table(slot.session_type)
         anchor = state.anchors.get(slot.session_type)
@@ -845,17 +940,28 @@ class SeriesSearch:
             points = next((p for p, d in days.scored if d == was_day), 0)
             return [(points + kept_cost, was_day, None, Choice(was_day, kept=True))]
         best_total: int | None = None
+        cut = False
         for points, day in days.scored:
             if greedy and best_total is not None and points >= best_total:
                 break
+            if limit is not None and points > limit:
+                cut = True
+                break
             found = table.cost(day, minute, room)
             if found is None:
+                continue
+            if limit is not None and points + found[0] > limit:
+                cut = True
                 continue
             if greedy and (best_total is None or points + found[0] < best_total):
                 best_total = points + found[0]
             sets = (table.minute(day, found[1]), found[2]) if anchor is None else None
             out.append((points + found[0], day, sets, None))  # Choice(day), made for survivors
         if not out:
+            if cut:
+                # Whether the session has a day at all is only known from every day.
+                assert limit is not None
+                return [] if limit < UNPLACED else self._steps(state, slot, was)
             day = days.scored[0][1] if days.scored else days.first
             out.append((UNPLACED, day, None, Choice(day, unplaced=True)))
         return out
@@ -891,6 +997,7 @@ class SeriesSearch:
         rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
     ) -> list[_State]:
         """The series' first session at each promising anchor, best first."""
+        self._likely.clear()  # ``_likely_days`` of this ``start`` and ``rest`` only
         code = slot.session_type
         table = self.table(code)
         days = self.days(slot, start)
@@ -1004,10 +1111,15 @@ class SeriesSearch:
                     marks |= 1 << self.preferred_minute
                 if rid is not None and key_room:
                     for d in same_type:
-                        marks |= _runs(table.serve(key_room, rid, d), step)
+                        marks |= self._serve_runs(table, rid, d, step)
+                midnight = first.midnight
                 for i in _bits(marks):
-                    t = _nearest(own, first.midnight, first.midnight + 60 * i)
-                    key = (d1, (t - first.midnight) // 60, rid)
+                    if own >> i & 1:  # a start itself (``_nearest`` would say so)
+                        t = midnight + 60 * i
+                        key = (d1, i, rid)
+                    else:
+                        t = _nearest(own, midnight, midnight + 60 * i)
+                        key = (d1, (t - midnight) // 60, rid)
                     if key not in scored:
                         scored[key] = points + self._first_points(table, d1, t, rid)
                 continue
@@ -1037,6 +1149,10 @@ class SeriesSearch:
         order = sorted(scored.items(), key=lambda kv: (kv[1], kv[0][0], kv[0][1]))
         missing = 2 * self.planner.weights.off_weekday
         bound: int | None = None
+        # On days without a clock change, a start free right at the series' time and room
+        # costs nothing (``points`` would say so): one bit of the room's starts that day.
+        quick = plain and not table.staff and self.planner.weights.other_room > 0
+        free_at: dict[tuple[dt.date, int | None], int] = {}
         for key, first_points in order:
             if bound is not None and first_points > bound:
                 break  # the rest start dearer than the bound, whatever their later sessions
@@ -1046,6 +1162,12 @@ class SeriesSearch:
             for d in same_type:
                 if bound is not None and estimate > bound:
                     break
+                if quick and tm is not None:
+                    bits = free_at.get((d, tr))
+                    if bits is None:
+                        bits = free_at[(d, tr)] = self._free_starts(table, d, tr)
+                    if bits >> tm & 1:
+                        continue
                 found = table.points(d, tm, tr)
                 estimate += found if found is not None else missing
             if bound is not None and estimate > bound:
@@ -1056,6 +1178,25 @@ class SeriesSearch:
                 del ranked[keep:]
                 bound = ranked[-1][0]
         return ranked
+
+    def _free_starts(self, table: _TypeDays, day: dt.date, room: int | None) -> int:
+        """The day's starts in ``room`` (any room when None or the type needs none)."""
+        found = table.day(day)
+        if found is None:
+            return 0
+        if room is None or table.room_key is None:
+            return found.starts
+        return found.starts & table.fits(table.room_key, room, day)
+
+    def _serve_runs(self, table: _TypeDays, rid: int, day: dt.date, step: int) -> int:
+        """``_runs`` of the starts ``rid`` serves on ``day`` (kept: each first day's anchors
+        are marked with the same later days')."""
+        key = (table.spec.code, rid, day)
+        found = self._runs_of.get(key)
+        if found is None:
+            assert table.room_key is not None
+            found = self._runs_of[key] = _runs(table.serve(table.room_key, rid, day), step)
+        return found
 
     def _first_points(self, table: _TypeDays, day: dt.date, t: int, rid: int | None) -> int:
         """The first session's own points at ``t`` (a start on ``day``) in ``rid``: preferred
@@ -1081,7 +1222,20 @@ class SeriesSearch:
         rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
     ) -> tuple[list[tuple[SeriesSlot, dt.date]], int]:
         """The days the series would likely use after its first session on ``day`` (each later
-        session on its best-ranked day with a start), and their points."""
+        session on its best-ranked day with a start), and their points; kept for the first
+        days of one ``_anchored_first`` (they are sorted on it, then ranked on it)."""
+        found = self._likely.get(day)
+        if found is None:
+            found = self._likely[day] = self._likely_from(slot, start, day, rest)
+        return found
+
+    def _likely_from(
+        self,
+        slot: SeriesSlot,
+        start: _State,
+        day: dt.date,
+        rest: Sequence[tuple[SeriesSlot, PlannedSession | None]],
+    ) -> tuple[list[tuple[SeriesSlot, dt.date]], int]:
         state = start.advance(slot, day)
         out: list[tuple[SeriesSlot, dt.date]] = []
         total = 0

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
+
+import pytest
 
 from ketadesk.scheduling.availability import Availability, RefusalKind, run_starts, spans_to_bits
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind
-from ketadesk.scheduling.model import PlannedHold
+from ketadesk.scheduling.model import ExistingHold, PlannedHold
 from tests.scheduling.conftest import DemoClinic, with_shift
 
 MON = dt.date(2025, 3, 3)
@@ -262,6 +265,96 @@ def test_local_clock_on_days_with_and_without_a_clock_change(clinic: DemoClinic)
         for t in range(midnight, next_midnight, 13 * 60 + 11):
             instant = dt.datetime.fromtimestamp(t, dt.UTC)
             assert avail.minute_of_day(day, t) == cal.minute_of_day(instant), (day, t)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_day_bits_of_rooms_and_equipment_on_random_days(clinic: DemoClinic, seed: int) -> None:
+    """Rooms and equipment take a short way to their bits (the clinic's hours less their holds):
+    the same minutes as ``day_free``'s stretches, for holds of every kind that begin and end
+    inside minutes, across midnight and the spring-forward night, also after holds are added
+    and released on a fork (the general way then)."""
+    rng = random.Random(seed)
+    names = ["Room 1", "Room 2", "Monitor 1", "Nurse Ana"]
+    days = [MON, TUE, AFTER_SPRING_FORWARD - dt.timedelta(days=1), AFTER_SPRING_FORWARD]
+    holds = []
+    for _ in range(80):
+        day = rng.choice(days)
+        start = clinic.at(day, f"{rng.randrange(0, 23):02d}:{rng.randrange(0, 60):02d}")
+        start += dt.timedelta(seconds=rng.choice([0, 0, 20, 45]))
+        mode = rng.choice(list(HoldMode))
+        holds.append(
+            ExistingHold(
+                clinic.id(rng.choice(names)),
+                Interval(start, start + dt.timedelta(minutes=rng.randrange(5, 300))),
+                mode,
+                0 if mode is HoldMode.PRESENCE else 1,
+            )
+        )
+    avail = clinic.availability(holds)
+    fork = avail.fork()
+    fork.add(holds[:3])
+    fork.release(holds[3:6])
+    for a in (avail, fork):
+        for day in days:
+            midnight = a.day_frame(day)[0]
+            for name in names:
+                free = a.day_free(clinic.id(name), day)
+                bits = a.day_bits(clinic.id(name), day)
+                for mode in HoldMode:
+                    assert bits.for_mode(mode) == spans_to_bits(free.for_mode(mode), midnight), (
+                        name,
+                        day,
+                        mode,
+                    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hold_starts_are_the_runs_of_each_holds_free_time(clinic: DemoClinic, seed: int) -> None:
+    """``hold_starts`` (a resource's starts for a need's holds; rooms and equipment the short
+    way, from each hold of the day) is the runs of the free time of each hold's kind, as the
+    bit grids give them, for holds that begin and end inside minutes, windows before and after
+    a session's start, and again once holds are added and released."""
+    rng = random.Random(seed)
+    names = ["Room 1", "Room 2", "Monitor 1", "Nurse Ana"]
+    days = [MON, TUE, AFTER_SPRING_FORWARD]
+    holds = []
+    for _ in range(60):
+        day = rng.choice(days)
+        start = clinic.at(day, f"{rng.randrange(0, 23):02d}:{rng.randrange(0, 60):02d}")
+        start += dt.timedelta(seconds=rng.choice([0, 0, 20, 45]))
+        mode = rng.choice(list(HoldMode))
+        holds.append(
+            ExistingHold(
+                clinic.id(rng.choice(names)),
+                Interval(start, start + dt.timedelta(minutes=rng.randrange(5, 200))),
+                mode,
+                0 if mode is HoldMode.PRESENCE else 1,
+            )
+        )
+
+    def expected(a: Availability, rid: int, day: dt.date, windows: tuple) -> int:  # type: ignore[type-arg]
+        free = a.day_bits(rid, day)
+        found = -1
+        for lo, hi, mode in windows:
+            run = run_starts(free.for_mode(mode), hi - lo)
+            found &= run >> lo if lo >= 0 else run << -lo
+        return found
+
+    avail = clinic.availability(holds[:40])
+    fork = avail.fork()
+    for a in (avail, fork):
+        for _ in range(60):
+            windows = tuple(
+                (lo, lo + rng.randrange(0, 150), rng.choice(list(HoldMode)))
+                for lo in sorted(rng.randrange(-20, 120) for _ in range(rng.randrange(1, 3)))
+            )
+            rid, day = clinic.id(rng.choice(names)), rng.choice(days)
+            assert a.hold_starts(rid, day, windows) == expected(a, rid, day, windows)
+        if a is fork:
+            break
+        fork.hold_starts(clinic.id("Room 1"), MON, ((0, 100, HoldMode.EXCLUSIVE),))
+        fork.add(holds[40:])
+        fork.release(holds[:5])
 
 
 def test_day_bits_count_a_staff_members_capacity_per_minute(clinic: DemoClinic) -> None:

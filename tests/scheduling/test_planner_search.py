@@ -15,6 +15,7 @@ import random
 
 import pytest
 
+from ketadesk.scheduling import planner_search
 from ketadesk.scheduling.availability import Availability, seconds
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.model import ExistingHold
@@ -191,3 +192,27 @@ def test_each_days_start_on_bit_grids_is_the_interval_searchs(
             for minute in (None, 9 * 60, 10 * 60 + 2, rng.randrange(7 * 60, 18 * 60, 5)):
                 bits = planner.best_on_day(search, day, minute, grid)
                 assert bits == planner.best_on_day(search, day, minute), (code, day, minute)
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("code", PROTOCOLS)
+def test_bounded_beams_find_the_same_series_as_full_ones(
+    clinic: DemoClinic, code: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The beams skip the steps no survivor could be (``planner_search._Bound``): the plan, its
+    notes and problems are exactly those of the beams that make every step; re-flow too."""
+    avail, prefs, start = _busy_clinic(clinic, seed)
+    protocol = clinic.protocol(code)
+    types = clinic.catalog.session_types
+
+    def both() -> tuple[SeriesPlan, SeriesPlan]:
+        plan = plan_series(protocol, start, prefs, avail, types)
+        booked = avail.fork()
+        for s in plan.sessions:
+            booked.add(s.holds)
+        change = SeriesChange(min(2, len(plan.sessions)), ChangeKind.MISSED)
+        return plan, reflow(plan, change, protocol, booked, types, prefs, booked=True)
+
+    bounded = both()
+    monkeypatch.setattr(planner_search, "BOUNDED", False)
+    assert both() == bounded
