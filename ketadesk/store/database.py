@@ -17,7 +17,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,16 +124,18 @@ class Database:
                 session.rollback()
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, *, while_waiting: Callable[[], None] | None = None) -> Iterator[Session]:
         """One write transaction: committed at the end, rolled back on any error.
 
         On SQLite it begins IMMEDIATE, taking the write lock before the first read, so the checks
-        made inside it still hold when it commits.
+        made inside it still hold when it commits.  ``while_waiting``: called (before waiting)
+        when another writer on this computer is writing now, so the caller can do work that
+        needs no lock meanwhile (it must not raise).
         """
         from sqlalchemy.orm import Session
 
         with (
-            writers_queue(self.sqlite_path),
+            writers_queue(self.sqlite_path, while_waiting),
             Session(self._write_engine, expire_on_commit=False) as session,
             session.begin(),
         ):
@@ -163,7 +165,9 @@ _QUEUED = threading.local()  # the clinic files this thread is queued for (holds
 
 
 @contextlib.contextmanager
-def writers_queue(path: Path | None) -> Iterator[None]:
+def writers_queue(
+    path: Path | None, while_waiting: Callable[[], None] | None = None
+) -> Iterator[None]:
     """SQLite: wait in line, blocked on an OS file lock, for this clinic's other writers (every
     process and thread on this computer) before ``BEGIN IMMEDIATE``, and leave the line once the
     transaction has committed or rolled back.
@@ -175,7 +179,8 @@ def writers_queue(path: Path | None) -> Iterator[None]:
     the waiting: ``BEGIN IMMEDIATE`` still guards the file (against any program that does not
     queue here, and whenever the lock cannot be had), so a missing or failing lock costs speed,
     never safety.  ``flock`` locks are dropped by the kernel when their process dies, so a
-    crashed workstation never blocks the others.  Readers never queue.
+    crashed workstation never blocks the others.  Readers never queue.  ``while_waiting`` is
+    called once, before waiting, when the line is not empty.
 
     The lock file lives in the temporary folder, named after the clinic file's device and inode
     (nothing is added beside the clinic, and every path to the same file queues together); a
@@ -187,7 +192,7 @@ def writers_queue(path: Path | None) -> Iterator[None]:
         # SQLite's busy timeout instead, as it always did.
         yield
         return
-    fd = _writers_lock(path)
+    fd = _writers_lock(path, while_waiting)
     held.add(path)
     try:
         yield
@@ -197,7 +202,7 @@ def writers_queue(path: Path | None) -> Iterator[None]:
             os.close(fd)  # closing the descriptor releases its flock
 
 
-def _writers_lock(path: Path) -> int | None:
+def _writers_lock(path: Path, while_waiting: Callable[[], None] | None = None) -> int | None:
     try:
         import fcntl
     except ImportError:  # Windows
@@ -212,10 +217,20 @@ def _writers_lock(path: Path) -> int | None:
     try:
         # A descriptor of its own per transaction: flock locks belong to the open file, so two
         # threads of one process queue like two processes do.
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if while_waiting is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                while_waiting()
+                fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError:
         os.close(fd)
         return None
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Table,
     insert,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
@@ -44,7 +44,8 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.followups import sync
-from ketadesk.store import changes, reference
+from ketadesk.store import changes, raw, reference
+from ketadesk.store.clinic_config import StoredConfig
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
@@ -73,6 +74,15 @@ class BookingRequest:
 class BookingResult:
     series_id: int | None
     appointment_ids: tuple[int, ...]
+
+
+class _Checked(NamedTuple):
+    """What a booking's check found, for its writes: the configuration it was judged on, the
+    plan's resources, and the tentative hold's deadline."""
+
+    config: StoredConfig
+    resources: Mapping[int, ResourceInfo]
+    hold_until: dt.datetime | None
 
 
 # The rows a booking writes, as plain Core inserts built once (see ``plan_check``).
@@ -125,9 +135,9 @@ def _hold_row(appointment_id: int, h: PlannedHold) -> dict[str, Any]:
 
 def write_holds(session: Session, appointment_id: int, holds: Iterable[PlannedHold]) -> None:
     """Insert an appointment's holds (a plain multi-row insert; the caller has checked them)."""
-    rows = [_hold_row(appointment_id, h) for h in holds]
-    if rows:
-        session.connection().execute(_INSERT_HOLDS, rows)
+    raw.insert_rows(
+        session.connection(), _INSERT_HOLDS, [_hold_row(appointment_id, h) for h in holds]
+    )
 
 
 def snapshot_of(a: Appointment) -> dict[str, Any]:
@@ -173,205 +183,252 @@ def book(
         raise InvalidRequest("a deadline (hold until) is only for a tentative hold")
     if request.hold_until is not None and request.hold_until <= now:
         raise InvalidRequest("hold until: the tentative hold's deadline is already past")
-    status = "tentative" if request.tentative else "booked"
-    action = "pencil" if request.tentative else "book"
+
+    def check(session: Session) -> _Checked:
+        # The configuration, resources, shifts and closures: on SQLite kept between
+        # bookings while nothing else was written (checked here, inside this transaction),
+        # on PostgreSQL read in one round trip.
+        # PostgreSQL: with them, everything the checks below read, sent ahead in the same
+        # round trip, in the order and under the locks they would have read it in (each
+        # piece is handed to the check that asks for it; see ``_reads_ahead``).
+        ahead = None
+        if session.connection().dialect.name == "postgresql":
+
+            def ahead(ref: reference.Reference) -> list[Read]:
+                cal = calendar_for(session, ref.config.catalog, request.sessions, ref=ref)
+                return _reads_ahead(cal, request, now)
+
+        ref = reference.booking_reference(session, now=now, ahead=ahead)
+        config = ref.config
+        catalog = config.catalog
+        patient_id = request.patient_id
+        calendar = calendar_for(session, catalog, request.sessions, ref=ref)
+        # Expired tentative holds are free: released before anything about the patient is
+        # read, so the patient's own expired hold is not "another course" or "another
+        # appointment" in the way (``verify_plan`` is told it is done).
+        release_expired(session, now)
+        facts = load_patient_facts(session, patient_id, catalog)
+        if facts is None:
+            raise NotFound(f"no patient #{patient_id}")
+        type_ids = config.session_type_ids
+        unknown = {s.session_type for s in request.sessions} - set(type_ids)
+        if unknown:
+            raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
+        _check_gates(catalog, calendar, facts, request)
+        # The protocol's rules (gaps, doses per window, order, courses at once) among the
+        # patient's sessions as they are now (scheduling/protocol_rules.py).
+        rule_check.enforce(
+            rule_check.judge_new_plan(
+                session,
+                config,
+                calendar,
+                patient_id,
+                request.sessions,
+                request.protocol,
+                request.overrides,
+            ),
+            actor,
+            catalog,
+            fresh=request.overrides,
+            what="the plan",
+        )
+        hold_until = request.hold_until
+        if request.tentative and hold_until is None:
+            hold_until = now + dt.timedelta(hours=catalog.settings.tentative_hold_hours)
+        resources = verify_plan(
+            session,
+            calendar,
+            request.sessions,
+            known=ref.resources,
+            now=now,
+            catalog=catalog,
+            expired_released=True,
+        )
+        check_patient_free(session, calendar, patient_id, request.sessions, config)
+        return _Checked(config, resources, hold_until)
+
+    ahead_checked: tuple[_Checked, raw.ReadLog] | None = None
+
+    def check_ahead() -> None:
+        """SQLite, while another writer holds the write lock: the whole check, made now on
+        what is committed, every read logged (``store/raw.logged``).  The write transaction
+        then reads the same statements again and, when each returns the same rows, the
+        verdict stands as if made there (it is a function of those rows alone); else it
+        checks again from scratch.  Anything this cannot log (a refusal, an expired hold to
+        release, a read through SQLAlchemy) leaves the check to the write transaction."""
+        nonlocal ahead_checked
+        ahead_checked = None
+        try:
+            with db.read() as session:
+                with raw.logged(session.connection()) as log:
+                    checked = check(session)
+                ahead_checked = (checked, log)
+        except (ServiceError, SQLAlchemyError, raw.Unlogged):
+            ahead_checked = None
 
     def write() -> BookingResult:
-        with db.write() as session:
-            # The configuration, resources, shifts and closures: on SQLite kept between
-            # bookings while nothing else was written (checked here, inside this transaction),
-            # on PostgreSQL read in one round trip.
-            # PostgreSQL: with them, everything the checks below read, sent ahead in the same
-            # round trip, in the order and under the locks they would have read it in (each
-            # piece is handed to the check that asks for it; see ``_reads_ahead``).
-            ahead = None
-            if session.connection().dialect.name == "postgresql":
-
-                def ahead(ref: reference.Reference) -> list[Read]:
-                    cal = calendar_for(session, ref.config.catalog, request.sessions, ref=ref)
-                    return _reads_ahead(cal, request, now)
-
-            ref = reference.booking_reference(session, now=now, ahead=ahead)
-            config = ref.config
-            catalog = config.catalog
-            patient_id = request.patient_id
-            calendar = calendar_for(session, catalog, request.sessions, ref=ref)
-            # Expired tentative holds are free: released before anything about the patient is
-            # read, so the patient's own expired hold is not "another course" or "another
-            # appointment" in the way (``verify_plan`` is told it is done).
-            release_expired(session, now)
-            facts = load_patient_facts(session, patient_id, catalog)
-            if facts is None:
-                raise NotFound(f"no patient #{patient_id}")
-            type_ids = config.session_type_ids
-            unknown = {s.session_type for s in request.sessions} - set(type_ids)
-            if unknown:
-                raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
-            _check_gates(catalog, calendar, facts, request)
-            # The protocol's rules (gaps, doses per window, order, courses at once) among the
-            # patient's sessions as they are now (scheduling/protocol_rules.py).
-            rule_check.enforce(
-                rule_check.judge_new_plan(
-                    session,
-                    config,
-                    calendar,
-                    patient_id,
-                    request.sessions,
-                    request.protocol,
-                    request.overrides,
-                ),
-                actor,
-                catalog,
-                fresh=request.overrides,
-                what="the plan",
-            )
-            hold_until = request.hold_until
-            if request.tentative and hold_until is None:
-                hold_until = now + dt.timedelta(hours=catalog.settings.tentative_hold_hours)
-            resources = verify_plan(
-                session,
-                calendar,
-                request.sessions,
-                known=ref.resources,
-                now=now,
-                catalog=catalog,
-                expired_released=True,
-            )
-            check_patient_free(session, calendar, patient_id, request.sessions, config)
-            conn = session.connection()
-            series_id = None
-            if request.protocol is not None:
-                protocol_id = config.protocol_ids.get(request.protocol)
-                if protocol_id is None:
-                    raise NotFound(f"unknown protocol {request.protocol!r}")
-                series_id = conn.execute(
-                    _INSERT_SERIES,
-                    {
-                        "patient_id": patient_id,
-                        "protocol_id": protocol_id,
-                        "status": "active",
-                        "planned_count": len(request.sessions),
-                        "preferences": dict(request.preferences),
-                        "created_at": now,
-                    },
-                ).scalar_one()
-            ordered = sorted(request.sessions, key=lambda s: s.index)
-            rooms = [room_of(planned, resources) for planned in ordered]
-            appointment_ids: list[int] = list(
-                conn.execute(
-                    _INSERT_APPOINTMENTS,
-                    [
-                        {
-                            "patient_id": patient_id,
-                            "series_id": series_id,
-                            "series_index": planned.index if series_id is not None else None,
-                            "session_type_id": type_ids[planned.session_type],
-                            "room_id": room,
-                            "starts_at": planned.start,
-                            "ends_at": planned.end,
-                            "status": status,
-                            "hold_until": hold_until,
-                            "late_cancel": False,
-                            "checklist": {},
-                            "notes": "",
-                            "version": 1,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for planned, room in zip(ordered, rooms, strict=True)
-                    ],
-                ).scalars()
-            )
-            conn.execute(
-                _INSERT_HOLDS,
-                [
-                    _hold_row(appointment_id, hold)
-                    for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
-                    for hold in planned.holds
-                ],
-            )
-            conn.execute(
-                _INSERT_EVENTS,
-                [
-                    {
-                        "appointment_id": appointment_id,
-                        "at": now,
-                        "user_id": actor.user_id,
-                        "action": action,
-                        "from_status": None,
-                        "to_status": status,
-                        "reason": "",
-                        "detail": (
-                            {"hold_until": hold_until.isoformat()} if hold_until is not None else {}
-                        ),
-                    }
-                    for appointment_id in appointment_ids
-                ],
-            )
-            if request.overrides:
-                conn.execute(
-                    _INSERT_OVERRIDES,
-                    [
-                        {
-                            "appointment_id": appointment_id,
-                            "series_id": series_id,
-                            "rule": rule,
-                            "reason": reason,
-                            "user_id": actor.user_id,
-                            "at": now,
-                        }
-                        for appointment_id in appointment_ids
-                        for rule, reason in request.overrides.items()
-                    ],
-                )
-            entries = [
-                audit.entry(
-                    actor,
-                    action,
-                    "appointment",
-                    appointment_id,
-                    patient_id=patient_id,
-                    after=_snapshot(status, planned.start, planned.end, room)
-                    | ({"hold_until": hold_until.isoformat()} if hold_until is not None else {}),
-                    now=now,
-                )
-                for appointment_id, planned, room in zip(
-                    appointment_ids, ordered, rooms, strict=True
-                )
-            ]
-            # The follow-ups the new sessions owe, from what this booking knows (no reads),
-            # audited in the same insert as the appointments.  A tentative hold owes none
-            # until it is confirmed.
-            entries += (
-                []
-                if request.tentative
-                else sync.open_for_new_bookings(
-                    session,
-                    actor,
-                    [
-                        sync.NewAppointment(
-                            id=appointment_id,
-                            patient_id=patient_id,
-                            type_code=planned.session_type,
-                            starts_at=planned.start,
-                            ends_at=planned.end,
-                            staff=_staff_roles(planned, resources),
-                        )
-                        for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
-                    ],
-                    now=now,
-                    catalog=catalog,
-                )
-            )
-            audit.write(session, entries)
-            session.flush()  # every row written before the change counter, the last lock taken
-            changes.bump(session, now)
-            return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
+        nonlocal ahead_checked
+        ahead_checked = None
+        with db.write(while_waiting=check_ahead) as session:
+            found = ahead_checked
+            if found is not None and raw.replays(session.connection(), found[1]):
+                checked = found[0]
+            else:
+                checked = check(session)
+            return _write(session, actor, request, checked, now)
 
     try:
         return retried_once(write)
     except IntegrityError as err:
         raise conflict_from(err) from None
+
+
+def _write(
+    session: Session,
+    actor: Actor,
+    request: BookingRequest,
+    checked: _Checked,
+    now: dt.datetime,
+) -> BookingResult:
+    """A checked plan's rows: the series, the appointments (their ids wanted by the rest),
+    then their holds, events, overrides and follow-ups together (the follow-ups' ids wanted by
+    their audit events), then the audit events and the change counter together: on PostgreSQL
+    three round trips (``store/raw.Batch``)."""
+    config, resources, hold_until = checked
+    catalog = config.catalog
+    type_ids = config.session_type_ids
+    patient_id = request.patient_id
+    status = "tentative" if request.tentative else "booked"
+    action = "pencil" if request.tentative else "book"
+    conn = session.connection()
+    series_id = None
+    if request.protocol is not None:
+        protocol_id = config.protocol_ids.get(request.protocol)
+        if protocol_id is None:
+            raise NotFound(f"unknown protocol {request.protocol!r}")
+        ((series_id,),) = raw.insert_returning(
+            conn,
+            _INSERT_SERIES,
+            [
+                {
+                    "patient_id": patient_id,
+                    "protocol_id": protocol_id,
+                    "status": "active",
+                    "planned_count": len(request.sessions),
+                    "preferences": dict(request.preferences),
+                    "created_at": now,
+                }
+            ],
+        )
+    ordered = sorted(request.sessions, key=lambda s: s.index)
+    rooms = [room_of(planned, resources) for planned in ordered]
+    first = raw.Batch(conn)
+    appointments = first.insert_returning(
+        _INSERT_APPOINTMENTS,
+        [
+            {
+                "patient_id": patient_id,
+                "series_id": series_id,
+                "series_index": planned.index if series_id is not None else None,
+                "session_type_id": type_ids[planned.session_type],
+                "room_id": room,
+                "starts_at": planned.start,
+                "ends_at": planned.end,
+                "status": status,
+                "hold_until": hold_until,
+                "late_cancel": False,
+                "checklist": {},
+                "notes": "",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for planned, room in zip(ordered, rooms, strict=True)
+        ],
+    )
+    appointment_ids: list[int] = [appointment_id for (appointment_id,) in first.run()[appointments]]
+    detail = {"hold_until": hold_until.isoformat()} if hold_until is not None else {}
+    second = raw.Batch(conn)
+    second.insert(
+        _INSERT_HOLDS,
+        [
+            _hold_row(appointment_id, hold)
+            for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
+            for hold in planned.holds
+        ],
+    )
+    second.insert(
+        _INSERT_EVENTS,
+        [
+            {
+                "appointment_id": appointment_id,
+                "at": now,
+                "user_id": actor.user_id,
+                "action": action,
+                "from_status": None,
+                "to_status": status,
+                "reason": "",
+                "detail": detail,
+            }
+            for appointment_id in appointment_ids
+        ],
+    )
+    second.insert(
+        _INSERT_OVERRIDES,
+        [
+            {
+                "appointment_id": appointment_id,
+                "series_id": series_id,
+                "rule": rule,
+                "reason": reason,
+                "user_id": actor.user_id,
+                "at": now,
+            }
+            for appointment_id in appointment_ids
+            for rule, reason in request.overrides.items()
+        ],
+    )
+    # The follow-ups the new sessions owe, from what this booking knows (no reads), audited
+    # in the same insert as the appointments.  A tentative hold owes none until it is
+    # confirmed.
+    owed = (
+        []
+        if request.tentative
+        else sync.owed_by_new_bookings(
+            [
+                sync.NewAppointment(
+                    id=appointment_id,
+                    patient_id=patient_id,
+                    type_code=planned.session_type,
+                    starts_at=planned.start,
+                    ends_at=planned.end,
+                    staff=_staff_roles(planned, resources),
+                )
+                for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
+            ],
+            catalog,
+        )
+    )
+    follow_ups = second.insert_returning(sync.INSERT_FOLLOW_UPS, sync.follow_up_rows(owed, now))
+    follow_up_ids = [fid for (fid,) in second.run()[follow_ups]]
+    entries = [
+        audit.entry(
+            actor,
+            action,
+            "appointment",
+            appointment_id,
+            patient_id=patient_id,
+            after=_snapshot(status, planned.start, planned.end, room) | detail,
+            now=now,
+        )
+        for appointment_id, planned, room in zip(appointment_ids, ordered, rooms, strict=True)
+    ] + sync.opened_entries(actor, follow_up_ids, owed, now)
+    # Every row written before the change counter, the last lock taken.
+    last = raw.Batch(conn)
+    audit.write_in(last, entries)
+    bump = changes.bump_in(last, now)
+    changes.bumped(session, last.run()[bump], now)
+    return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
 
 
 def _reads_ahead(calendar: ClinicCalendar, request: BookingRequest, now: dt.datetime) -> list[Read]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -32,7 +33,9 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    func,
     literal,
+    literal_column,
     select,
     text,
 )
@@ -60,6 +63,7 @@ from ketadesk.services.common.context import (
     ServiceError,
     utcnow,
 )
+from ketadesk.store import raw
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import (
     Appointment,
@@ -150,7 +154,12 @@ _EXISTING_HOLDS = select(
     _HOLD.c.units,
 ).where(
     _HOLD.c.active.is_(True),
-    _HOLD.c.resource_id.in_(bindparam("ids", expanding=True)),
+    # SQLite: the ids as one JSON array (``json_each``), so the statement is the same whatever
+    # their number and runs on the driver's cursor (``store/raw.py``); the index on
+    # (resource_id, starts_at, ends_at) still serves each id.
+    _HOLD.c.resource_id.in_(
+        select(literal_column("value")).select_from(func.json_each(bindparam("ids_json")))
+    ),
     *_overlapping_bound(_HOLD.c.starts_at, _HOLD.c.ends_at),
 )
 
@@ -316,8 +325,10 @@ _Existing = tuple[int, HoldRow]
 def _existing_holds(
     session: Session, resource_ids: Iterable[int], window: Interval, ignore: set[int]
 ) -> list[_Existing]:
-    rows = session.connection().execute(
-        _EXISTING_HOLDS, {"ids": sorted(set(resource_ids)), **_window(window)}
+    rows = raw.rows(
+        session.connection(),
+        _EXISTING_HOLDS,
+        {"ids_json": json.dumps(sorted(set(resource_ids))), **_window(window)},
     )
     return [
         (appointment_id, (rid, start, end, bool(exclusive), units))
