@@ -54,8 +54,8 @@ def bumped(session: Session, answer: list[tuple[object, ...]], now: dt.datetime)
     if answer:
         return
     session.add(ChangeCounter(id=COUNTER_ID, value=1, changed_at=now))
-    if session.connection().dialect.name == "postgresql":
-        session.connection().execute(_NOTIFY)
+    if raw.connection(session).dialect.name == "postgresql":
+        raw.connection(session).execute(_NOTIFY)
 
 
 def ensure_counter(session: Session) -> None:
@@ -72,7 +72,7 @@ def bump(session: Session, now: dt.datetime | None = None) -> None:
     the row).
     """
     stamp = now or dt.datetime.now(dt.UTC)
-    conn = session.connection()
+    conn = raw.connection(session)
     postgresql = conn.dialect.name == "postgresql"
     if postgresql:
         if raw.rows(conn, _BUMP_AND_NOTIFY, {"stamp": stamp}):

@@ -17,6 +17,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,6 +203,11 @@ def writers_queue(
             os.close(fd)  # closing the descriptor releases its flock
 
 
+# When a writer of this process last found a clinic's queue taken (by the lock file's key).
+_WAITED: dict[str, float] = {}
+_WAITED_LATELY = 1.0  # seconds
+
+
 def _writers_lock(path: Path, while_waiting: Callable[[], None] | None = None) -> int | None:
     try:
         import fcntl
@@ -220,10 +226,18 @@ def _writers_lock(path: Path, while_waiting: Callable[[], None] | None = None) -
         if while_waiting is None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         else:
+            # Writers that queued a moment ago are likely to queue again: the work to do while
+            # waiting is done first, rather than holding the lock for it when it happens to
+            # be free between two of them.
+            if time.monotonic() - _WAITED.get(key, -_WAITED_LATELY) < _WAITED_LATELY:
+                while_waiting()
+                while_waiting = None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                while_waiting()
+                _WAITED[key] = time.monotonic()
+                if while_waiting is not None:
+                    while_waiting()
                 fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError:
         os.close(fd)

@@ -99,7 +99,7 @@ def prefetch(session: Session, reads: Sequence[Read]) -> None:
     """Run ``reads`` now (in one round trip on PostgreSQL) and keep their rows for this
     session's transaction.  The reads run in the order given, each after the locks the ones
     before it took, exactly as they would run later on their own."""
-    keep(session, reads, read_together(session.connection(), reads))
+    keep(session, reads, read_together(raw.connection(session), reads))
 
 
 def keep(session: Session, reads: Sequence[Read], rows: Sequence[list[tuple[Any, ...]]]) -> None:
@@ -130,7 +130,7 @@ def read_or_prefetched(session: Session, reads: Sequence[Read]) -> list[list[tup
     found = [prefetched(session, stmt, params) for stmt, params in reads]
     missing = [read for read, rows in zip(reads, found, strict=True) if rows is None]
     if missing:
-        fresh = iter(read_together(session.connection(), missing))
+        fresh = iter(read_together(raw.connection(session), missing))
         found = [next(fresh) if rows is None else rows for rows in found]
     return [rows for rows in found if rows is not None]
 

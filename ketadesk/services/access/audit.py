@@ -58,7 +58,7 @@ def write(session: Session, entries: Sequence[dict[str, Any]]) -> None:
     flushes the session nor builds objects.
     """
     if entries:
-        raw.insert_rows(session.connection(), _INSERT, entries)
+        raw.insert_rows(raw.connection(session), _INSERT, entries)
 
 
 def write_in(batch: raw.Batch, entries: Sequence[dict[str, Any]]) -> None:

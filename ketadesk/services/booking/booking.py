@@ -136,7 +136,7 @@ def _hold_row(appointment_id: int, h: PlannedHold) -> dict[str, Any]:
 def write_holds(session: Session, appointment_id: int, holds: Iterable[PlannedHold]) -> None:
     """Insert an appointment's holds (a plain multi-row insert; the caller has checked them)."""
     raw.insert_rows(
-        session.connection(), _INSERT_HOLDS, [_hold_row(appointment_id, h) for h in holds]
+        raw.connection(session), _INSERT_HOLDS, [_hold_row(appointment_id, h) for h in holds]
     )
 
 
@@ -192,7 +192,7 @@ def book(
         # round trip, in the order and under the locks they would have read it in (each
         # piece is handed to the check that asks for it; see ``_reads_ahead``).
         ahead = None
-        if session.connection().dialect.name == "postgresql":
+        if raw.connection(session).dialect.name == "postgresql":
 
             def ahead(ref: reference.Reference) -> list[Read]:
                 cal = calendar_for(session, ref.config.catalog, request.sessions, ref=ref)
@@ -260,7 +260,7 @@ def book(
         ahead_checked = None
         try:
             with db.read() as session:
-                with raw.logged(session.connection()) as log:
+                with raw.logged(raw.connection(session)) as log:
                     checked = check(session)
                 ahead_checked = (checked, log)
         except (ServiceError, SQLAlchemyError, raw.Unlogged):
@@ -271,7 +271,7 @@ def book(
         ahead_checked = None
         with db.write(while_waiting=check_ahead) as session:
             found = ahead_checked
-            if found is not None and raw.replays(session.connection(), found[1]):
+            if found is not None and raw.replays(raw.connection(session), found[1]):
                 checked = found[0]
             else:
                 checked = check(session)
@@ -300,7 +300,7 @@ def _write(
     patient_id = request.patient_id
     status = "tentative" if request.tentative else "booked"
     action = "pencil" if request.tentative else "book"
-    conn = session.connection()
+    conn = raw.connection(session)
     series_id = None
     if request.protocol is not None:
         protocol_id = config.protocol_ids.get(request.protocol)

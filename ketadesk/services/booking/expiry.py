@@ -62,7 +62,7 @@ def release_expired(session: Session, now: dt.datetime) -> list[int]:
     autoflush(session)
     if prefetched(session, EXPIRED, {"now": now}) == []:
         return []  # read ahead with the booking's other reads (``prefetch``): none expired
-    conn = session.connection()
+    conn = raw.connection(session)
     rows = sorted(_Expired(*r) for r in raw.rows(conn, EXPIRED, {"now": now}))
     if not rows:
         return []

@@ -199,7 +199,7 @@ def _lock_resources(
     transaction (its IMMEDIATE lock keeps every other writer out), so resources ``known``
     from the cache (``store/reference.py``, validated in this transaction) need no read."""
     wanted = sorted(set(ids))
-    conn = session.connection()
+    conn = raw.connection(session)
     if known is not None:
         return {rid: known[rid] for rid in wanted if rid in known}
     autoflush(session)
@@ -232,7 +232,7 @@ def _locked_and_existing(
 ) -> tuple[dict[int, ResourceInfo], list[_Existing]]:
     """The resources the holds name, locked (their rows, then on PostgreSQL the (resource,
     day) locks of ``_resource_days``), and the active holds in their way read under them."""
-    conn = session.connection()
+    conn = raw.connection(session)
     if conn.dialect.name != "postgresql":
         locked = _lock_resources(session, (h.resource_id for h in holds), known)
         return locked, _existing_holds(session, locked, window, ignore)
@@ -326,7 +326,7 @@ def _existing_holds(
     session: Session, resource_ids: Iterable[int], window: Interval, ignore: set[int]
 ) -> list[_Existing]:
     rows = raw.rows(
-        session.connection(),
+        raw.connection(session),
         _EXISTING_HOLDS,
         {"ids_json": json.dumps(sorted(set(resource_ids))), **_window(window)},
     )
@@ -520,7 +520,7 @@ def check_patient_free(
         if start < end:
             raise InvalidRequest("two sessions of the plan overlap each other")
     autoflush(session)
-    conn = session.connection()
+    conn = raw.connection(session)
     reads: list[Read] = [
         (_PATIENT_BOOKED, {"patient_id": patient_id, **_window(_patient_days(calendar, sessions))})
     ]

@@ -264,7 +264,7 @@ def prior_auth_spent(
     params: dict[str, Any] = {"patient_id": patient_id}
     if starts_on is not None:
         params["since"] = calendar.day_bounds(starts_on).start
-    rows = raw.rows(session.connection(), _PRIOR_AUTH_SESSIONS[starts_on is not None], params)
+    rows = raw.rows(raw.connection(session), _PRIOR_AUTH_SESSIONS[starts_on is not None], params)
     skip = set(excluding)
     return prior_auth_units_spent(
         (
@@ -347,7 +347,7 @@ def load_patient_facts(
     autoflush(session)
     ahead = prefetched(session, PATIENT_FACTS, {"patient_id": patient_id})
     found = (
-        raw.rows(session.connection(), PATIENT_FACTS, {"patient_id": patient_id})
+        raw.rows(raw.connection(session), PATIENT_FACTS, {"patient_id": patient_id})
         if ahead is None
         else ahead
     )

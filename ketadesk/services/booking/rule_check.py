@@ -91,7 +91,7 @@ def course_sessions(
     params = {"patient_id": patient_id}
     rows = prefetched(session, COURSE_SESSIONS, params)
     if rows is None:
-        rows = raw.rows(session.connection(), COURSE_SESSIONS, params)
+        rows = raw.rows(raw.connection(session), COURSE_SESSIONS, params)
     return [
         CourseSession(
             key=id_,

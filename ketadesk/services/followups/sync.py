@@ -330,7 +330,7 @@ def open_for_new_bookings(
     ids = [
         fid
         for (fid,) in raw.insert_returning(
-            session.connection(), INSERT_FOLLOW_UPS, follow_up_rows(owed, now)
+            raw.connection(session), INSERT_FOLLOW_UPS, follow_up_rows(owed, now)
         )
     ]
     return opened_entries(actor, ids, owed, now)
