@@ -240,20 +240,30 @@ def rows(
 ) -> list[tuple[Any, ...]]:
     """Run ``stmt`` once and return its rows (none for a statement without any)."""
     p = prepared(conn, stmt)
+    fetched = _fetched(conn, p, params)
+    log = conn.info.get(_LOG)
+    if log is not None:
+        log.reads.append((stmt, dict(params or {}), fetched))
+    procs = p.results
+    if procs is None:
+        return [tuple(r) for r in fetched]
+    return [p.row(r) for r in fetched]
+
+
+def _fetched(
+    conn: Connection, p: Prepared, params: Mapping[str, Any] | None
+) -> list[tuple[Any, ...]]:
+    """The rows as the driver gives them (before SQLAlchemy's result processors)."""
     values = p.values(params or {})
     cur = _cursor(conn)
     try:
         _heard(conn, cur, p.sql, values, False)
         cur.execute(p.sql, values)
-        found = [] if cur.description is None else [p.row(r) for r in cur.fetchall()]
+        return [] if cur.description is None else cur.fetchall()
     except conn.dialect.loaded_dbapi.Error as err:
         raise _raised(conn, p.sql, err) from err
     finally:
         cur.close()
-    log = conn.info.get(_LOG)
-    if log is not None:
-        log.reads.append((stmt, dict(params or {}), found))
-    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,7 +280,8 @@ class Unlogged(Exception):
 
 @dataclass
 class ReadLog:
-    """The reads made on a connection, in order: statement, parameters, rows."""
+    """The reads made on a connection, in order: statement, parameters, rows (as the driver
+    gave them: compared as they are, without converting them again)."""
 
     reads: list[tuple[Executable, dict[str, Any], list[tuple[Any, ...]]]] = field(
         default_factory=list
@@ -303,7 +314,9 @@ def logging(conn: Connection) -> bool:
 
 def replays(conn: Connection, log: ReadLog) -> bool:
     """Whether each read of ``log`` returns, on ``conn`` now, the very rows it returned then."""
-    return all(rows(conn, stmt, params) == found for stmt, params, found in log.reads)
+    return all(
+        _fetched(conn, prepared(conn, stmt), params) == found for stmt, params, found in log.reads
+    )
 
 
 def rowcount(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> int:
