@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
+    Executable,
     Table,
     insert,
+    text,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -54,7 +56,7 @@ from ketadesk.store.models import (
     ResourceHold,
     Series,
 )
-from ketadesk.store.pipeline import Read
+from ketadesk.store.pipeline import Read, prefetched
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ _INSERT_SERIES = insert(_SERIES).returning(_SERIES.c.id)
 _INSERT_APPOINTMENTS = insert(_APPOINTMENT).returning(
     _APPOINTMENT.c.id, sort_by_parameter_order=True
 )
+_INSERT_APPOINTMENTS_WITH_IDS = insert(_APPOINTMENT)
 _INSERT_HOLDS = insert(_HOLD)
 _INSERT_EVENTS = insert(_EVENT)
 _INSERT_OVERRIDES = insert(_OVERRIDE)
@@ -196,7 +199,7 @@ def book(
 
             def ahead(ref: reference.Reference) -> list[Read]:
                 cal = calendar_for(session, ref.config.catalog, request.sessions, ref=ref)
-                return _reads_ahead(cal, request, now)
+                return [*_reads_ahead(cal, request, now), _new_ids_read(request, ref)]
 
         ref = reference.booking_reference(session, now=now, ahead=ahead)
         config = ref.config
@@ -290,10 +293,14 @@ def _write(
     checked: _Checked,
     now: dt.datetime,
 ) -> BookingResult:
-    """A checked plan's rows: the series, the appointments (their ids wanted by the rest),
-    then their holds, events, overrides and follow-ups together (the follow-ups' ids wanted by
-    their audit events), then the audit events and the change counter together: on PostgreSQL
-    three round trips (``store/raw.Batch``)."""
+    """A checked plan's rows: the series, the appointments, their holds, events, overrides
+    and follow-ups, the audit events and the change counter, in that order.
+
+    PostgreSQL: with the new appointments' and follow-ups' ids taken from their sequences
+    ahead (``_NEW_IDS``, read with the booking's other reads), all of them go in one round
+    trip (``store/raw.Batch``).  SQLite (or ids not taken ahead): the appointments first, their
+    ids wanted by the rest, then the rest but the audit events, the follow-ups' ids wanted by
+    theirs, then the audit events and the counter."""
     config, resources, hold_until = checked
     catalog = config.catalog
     type_ids = config.session_type_ids
@@ -322,34 +329,45 @@ def _write(
         )
     ordered = sorted(request.sessions, key=lambda s: s.index)
     rooms = [room_of(planned, resources) for planned in ordered]
-    first = raw.Batch(conn)
-    appointments = first.insert_returning(
-        _INSERT_APPOINTMENTS,
-        [
-            {
-                "patient_id": patient_id,
-                "series_id": series_id,
-                "series_index": planned.index if series_id is not None else None,
-                "session_type_id": type_ids[planned.session_type],
-                "room_id": room,
-                "starts_at": planned.start,
-                "ends_at": planned.end,
-                "status": status,
-                "hold_until": hold_until,
-                "late_cancel": False,
-                "checklist": {},
-                "notes": "",
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for planned, room in zip(ordered, rooms, strict=True)
-        ],
-    )
-    appointment_ids: list[int] = [appointment_id for (appointment_id,) in first.run()[appointments]]
+    appointment_rows: list[dict[str, Any]] = [
+        {
+            "patient_id": patient_id,
+            "series_id": series_id,
+            "series_index": planned.index if series_id is not None else None,
+            "session_type_id": type_ids[planned.session_type],
+            "room_id": room,
+            "starts_at": planned.start,
+            "ends_at": planned.end,
+            "status": status,
+            "hold_until": hold_until,
+            "late_cancel": False,
+            "checklist": {},
+            "notes": "",
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for planned, room in zip(ordered, rooms, strict=True)
+    ]
+    # The follow-ups the new sessions owe, from what this booking knows (no reads), audited
+    # with the appointments.  A tentative hold owes none until it is confirmed.
+    owed_count = len(_owed(request, ordered, resources, catalog, [0] * len(ordered)))
+    ids = _new_ids(session, len(ordered), owed_count)
+    batch = raw.Batch(conn)
+    follow_ups = -1
+    if ids is not None:
+        appointment_ids, follow_up_ids = ids
+        batch.insert(
+            _INSERT_APPOINTMENTS_WITH_IDS,
+            [{"id": i, **row} for i, row in zip(appointment_ids, appointment_rows, strict=True)],
+        )
+    else:
+        first = raw.Batch(conn)
+        appointments = first.insert_returning(_INSERT_APPOINTMENTS, appointment_rows)
+        appointment_ids = [appointment_id for (appointment_id,) in first.run()[appointments]]
+    owed = _owed(request, ordered, resources, catalog, appointment_ids)
     detail = {"hold_until": hold_until.isoformat()} if hold_until is not None else {}
-    second = raw.Batch(conn)
-    second.insert(
+    batch.insert(
         _INSERT_HOLDS,
         [
             _hold_row(appointment_id, hold)
@@ -357,7 +375,7 @@ def _write(
             for hold in planned.holds
         ],
     )
-    second.insert(
+    batch.insert(
         _INSERT_EVENTS,
         [
             {
@@ -373,7 +391,7 @@ def _write(
             for appointment_id in appointment_ids
         ],
     )
-    second.insert(
+    batch.insert(
         _INSERT_OVERRIDES,
         [
             {
@@ -388,29 +406,18 @@ def _write(
             for rule, reason in request.overrides.items()
         ],
     )
-    # The follow-ups the new sessions owe, from what this booking knows (no reads), audited
-    # in the same insert as the appointments.  A tentative hold owes none until it is
-    # confirmed.
-    owed = (
-        []
-        if request.tentative
-        else sync.owed_by_new_bookings(
+    if ids is not None:
+        batch.insert(
+            sync.INSERT_FOLLOW_UPS_WITH_IDS,
             [
-                sync.NewAppointment(
-                    id=appointment_id,
-                    patient_id=patient_id,
-                    type_code=planned.session_type,
-                    starts_at=planned.start,
-                    ends_at=planned.end,
-                    staff=_staff_roles(planned, resources),
-                )
-                for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
+                {"id": i, **row}
+                for i, row in zip(follow_up_ids, sync.follow_up_rows(owed, now), strict=True)
             ],
-            catalog,
         )
-    )
-    follow_ups = second.insert_returning(sync.INSERT_FOLLOW_UPS, sync.follow_up_rows(owed, now))
-    follow_up_ids = [fid for (fid,) in second.run()[follow_ups]]
+    else:
+        follow_ups = batch.insert_returning(sync.INSERT_FOLLOW_UPS, sync.follow_up_rows(owed, now))
+        follow_up_ids = [fid for (fid,) in batch.run()[follow_ups]]
+        batch = raw.Batch(conn)
     entries = [
         audit.entry(
             actor,
@@ -424,11 +431,72 @@ def _write(
         for appointment_id, planned, room in zip(appointment_ids, ordered, rooms, strict=True)
     ] + sync.opened_entries(actor, follow_up_ids, owed, now)
     # Every row written before the change counter, the last lock taken.
-    last = raw.Batch(conn)
-    audit.write_in(last, entries)
-    bump = changes.bump_in(last, now)
-    changes.bumped(session, last.run()[bump], now)
+    audit.write_in(batch, entries)
+    bump = changes.bump_in(batch, now)
+    changes.bumped(session, batch.run()[bump], now)
     return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
+
+
+def _owed(
+    request: BookingRequest,
+    ordered: Sequence[PlannedSession],
+    resources: Mapping[int, ResourceInfo],
+    catalog: Catalog,
+    appointment_ids: Sequence[int],
+) -> sync.Owed:
+    """The follow-ups the new appointments (with these ids) owe: none for a tentative hold."""
+    if request.tentative:
+        return []
+    return sync.owed_by_new_bookings(
+        [
+            sync.NewAppointment(
+                id=appointment_id,
+                patient_id=request.patient_id,
+                type_code=planned.session_type,
+                starts_at=planned.start,
+                ends_at=planned.end,
+                staff=_staff_roles(planned, resources),
+            )
+            for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
+        ],
+        catalog,
+    )
+
+
+# PostgreSQL: ids for a booking's new appointments and follow-ups, taken from their sequences
+# (what their inserts would have taken; a booking that fails leaves a gap, as a failed insert
+# does), so that every insert of the booking can go in one round trip.
+_NEW_IDS = text(
+    "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('appointment', 'id'))"
+    " FROM generate_series(1, :appointments)),"
+    " ARRAY(SELECT nextval(pg_get_serial_sequence('follow_up', 'id'))"
+    " FROM generate_series(1, :follow_ups))"
+)
+
+
+def _new_ids_read(
+    request: BookingRequest, ref: reference.Reference
+) -> tuple[Executable, dict[str, Any]]:
+    """PostgreSQL: ``_NEW_IDS`` for this plan, to send ahead with the booking's reads."""
+    ordered = sorted(request.sessions, key=lambda s: s.index)
+    owed = _owed(request, ordered, ref.resources, ref.config.catalog, [0] * len(ordered))
+    return (_NEW_IDS, {"appointments": len(ordered), "follow_ups": len(owed)})
+
+
+def _new_ids(
+    session: Session, appointments: int, follow_ups: int
+) -> tuple[list[int], list[int]] | None:
+    """PostgreSQL: the ids the booking's new rows take (read ahead, else now); None on SQLite,
+    whose inserts return them."""
+    conn = raw.connection(session)
+    if conn.dialect.name != "postgresql":
+        return None
+    params = {"appointments": appointments, "follow_ups": follow_ups}
+    rows = prefetched(session, _NEW_IDS, params)
+    if rows is None:
+        rows = raw.rows(conn, _NEW_IDS, params)
+    appointment_ids, follow_up_ids = rows[0]
+    return list(appointment_ids), list(follow_up_ids)
 
 
 def _reads_ahead(calendar: ClinicCalendar, request: BookingRequest, now: dt.datetime) -> list[Read]:

@@ -306,6 +306,7 @@ class NewAppointment:
 
 
 INSERT_FOLLOW_UPS = insert(_FU).returning(_FU.c.id, sort_by_parameter_order=True)
+INSERT_FOLLOW_UPS_WITH_IDS = insert(_FU)  # rows naming their ids
 
 
 def open_for_new_bookings(
