@@ -16,7 +16,7 @@ from sqlalchemy import (
     insert,
     text,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
@@ -266,7 +266,9 @@ def book(
                 with raw.logged(raw.connection(session)) as log:
                     checked = check(session)
                 ahead_checked = (checked, log)
-        except (ServiceError, SQLAlchemyError, raw.Unlogged):
+        except Exception:
+            # Only ever a head start: whatever went wrong, the write transaction checks from
+            # scratch (and raises what it finds there).
             ahead_checked = None
 
     def write() -> BookingResult:
