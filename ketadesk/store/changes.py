@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, bindparam, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
+from ketadesk.store import raw
 from ketadesk.store.models import ChangeCounter
 
 if TYPE_CHECKING:
@@ -36,6 +37,27 @@ _BUMP = (
 _BUMP_AND_NOTIFY = _BUMP.returning(func.pg_notify(literal(NOTIFY_CHANNEL), literal("")))
 
 
+# SQLite: the same update, saying whether the row was there (in a batch, which has no rowcount).
+_BUMP_RETURNING = _BUMP.returning(_TABLE.c.id)
+
+
+def bump_in(batch: raw.Batch, now: dt.datetime) -> int:
+    """``bump`` as the last statement of a batch of writes (``store/raw.Batch``, sent together
+    on PostgreSQL); after ``batch.run()``, pass its answer at the index returned to
+    ``bumped``."""
+    postgresql = batch.conn.dialect.name == "postgresql"
+    return batch.select(_BUMP_AND_NOTIFY if postgresql else _BUMP_RETURNING, {"stamp": now})
+
+
+def bumped(session: Session, answer: list[tuple[object, ...]], now: dt.datetime) -> None:
+    """After ``bump_in``: the counter's row made when it was missing."""
+    if answer:
+        return
+    session.add(ChangeCounter(id=COUNTER_ID, value=1, changed_at=now))
+    if raw.connection(session).dialect.name == "postgresql":
+        raw.connection(session).execute(_NOTIFY)
+
+
 def ensure_counter(session: Session) -> None:
     if session.get(ChangeCounter, COUNTER_ID) is None:
         session.add(ChangeCounter(id=COUNTER_ID, value=0))
@@ -50,12 +72,12 @@ def bump(session: Session, now: dt.datetime | None = None) -> None:
     the row).
     """
     stamp = now or dt.datetime.now(dt.UTC)
-    conn = session.connection()
+    conn = raw.connection(session)
     postgresql = conn.dialect.name == "postgresql"
     if postgresql:
-        if conn.execute(_BUMP_AND_NOTIFY, {"stamp": stamp}).first() is not None:
+        if raw.rows(conn, _BUMP_AND_NOTIFY, {"stamp": stamp}):
             return
-    elif conn.execute(_BUMP, {"stamp": stamp}).rowcount != 0:
+    elif raw.rowcount(conn, _BUMP, {"stamp": stamp}) != 0:
         return
     session.add(ChangeCounter(id=COUNTER_ID, value=1, changed_at=stamp))
     if postgresql:

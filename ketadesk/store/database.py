@@ -17,7 +17,8 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,16 +125,18 @@ class Database:
                 session.rollback()
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, *, while_waiting: Callable[[], None] | None = None) -> Iterator[Session]:
         """One write transaction: committed at the end, rolled back on any error.
 
         On SQLite it begins IMMEDIATE, taking the write lock before the first read, so the checks
-        made inside it still hold when it commits.
+        made inside it still hold when it commits.  ``while_waiting``: called (before waiting)
+        when another writer on this computer is writing now, so the caller can do work that
+        needs no lock meanwhile (it must not raise).
         """
         from sqlalchemy.orm import Session
 
         with (
-            writers_queue(self.sqlite_path),
+            writers_queue(self.sqlite_path, while_waiting),
             Session(self._write_engine, expire_on_commit=False) as session,
             session.begin(),
         ):
@@ -163,7 +166,9 @@ _QUEUED = threading.local()  # the clinic files this thread is queued for (holds
 
 
 @contextlib.contextmanager
-def writers_queue(path: Path | None) -> Iterator[None]:
+def writers_queue(
+    path: Path | None, while_waiting: Callable[[], None] | None = None
+) -> Iterator[None]:
     """SQLite: wait in line, blocked on an OS file lock, for this clinic's other writers (every
     process and thread on this computer) before ``BEGIN IMMEDIATE``, and leave the line once the
     transaction has committed or rolled back.
@@ -175,7 +180,8 @@ def writers_queue(path: Path | None) -> Iterator[None]:
     the waiting: ``BEGIN IMMEDIATE`` still guards the file (against any program that does not
     queue here, and whenever the lock cannot be had), so a missing or failing lock costs speed,
     never safety.  ``flock`` locks are dropped by the kernel when their process dies, so a
-    crashed workstation never blocks the others.  Readers never queue.
+    crashed workstation never blocks the others.  Readers never queue.  ``while_waiting`` is
+    called once, before waiting, when the line is not empty.
 
     The lock file lives in the temporary folder, named after the clinic file's device and inode
     (nothing is added beside the clinic, and every path to the same file queues together); a
@@ -187,7 +193,7 @@ def writers_queue(path: Path | None) -> Iterator[None]:
         # SQLite's busy timeout instead, as it always did.
         yield
         return
-    fd = _writers_lock(path)
+    fd = _writers_lock(path, while_waiting)
     held.add(path)
     try:
         yield
@@ -197,7 +203,12 @@ def writers_queue(path: Path | None) -> Iterator[None]:
             os.close(fd)  # closing the descriptor releases its flock
 
 
-def _writers_lock(path: Path) -> int | None:
+# When a writer of this process last found a clinic's queue taken (by the lock file's key).
+_WAITED: dict[str, float] = {}
+_WAITED_LATELY = 1.0  # seconds
+
+
+def _writers_lock(path: Path, while_waiting: Callable[[], None] | None = None) -> int | None:
     try:
         import fcntl
     except ImportError:  # Windows
@@ -212,10 +223,28 @@ def _writers_lock(path: Path) -> int | None:
     try:
         # A descriptor of its own per transaction: flock locks belong to the open file, so two
         # threads of one process queue like two processes do.
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if while_waiting is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            # Writers that queued a moment ago are likely to queue again: the work to do while
+            # waiting is done first, rather than holding the lock for it when it happens to
+            # be free between two of them.
+            if time.monotonic() - _WAITED.get(key, -_WAITED_LATELY) < _WAITED_LATELY:
+                while_waiting()
+                while_waiting = None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                _WAITED[key] = time.monotonic()
+                if while_waiting is not None:
+                    while_waiting()
+                fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError:
         os.close(fd)
         return None
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 
@@ -235,7 +264,23 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 def _sqlite_on_begin(conn: Any) -> None:
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    # On the driver's cursor: every transaction begins here, and running it as a statement of
+    # SQLAlchemy's cost more than SQLite's part.  Listeners to the engine's statements (a log,
+    # the tests' guards and counts) are still told.
+    sql = f"BEGIN {mode}"
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        if conn.dispatch.before_cursor_execute:
+            conn.dispatch.before_cursor_execute(conn, cur, sql, (), None, False)
+        cur.execute(sql)
+    except sqlite3.Error as err:
+        from sqlalchemy import exc
+
+        raise exc.DBAPIError.instance(
+            sql, None, err, sqlite3.Error, hide_parameters=True, dialect=conn.dialect
+        ) from err
+    finally:
+        cur.close()
 
 
 def open_database(url_text: str, *, create: bool = False, echo: bool = False) -> Database:

@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Executable, exc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import Compiled
 
+from ketadesk.store import raw
+
 # Each statement compiled once per dialect: the SQL text and the parameters' names.
 _COMPILED: dict[tuple[int, str], tuple[Executable, Compiled]] = {}
 
@@ -32,17 +34,22 @@ Read = tuple[Executable, Mapping[str, Any]]
 def read_together(conn: Connection, reads: Sequence[Read]) -> list[list[tuple[Any, ...]]]:
     """The rows of each of ``reads`` (statement, parameters), in one round trip on PostgreSQL."""
     if conn.dialect.name != "postgresql":
-        return [[tuple(row) for row in conn.execute(stmt, dict(params))] for stmt, params in reads]
+        return [
+            raw.rows(conn, stmt, params)
+            if raw.supported(conn, stmt)
+            else [tuple(row) for row in conn.execute(stmt, dict(params))]
+            for stmt, params in reads
+        ]
     compiled = [_compiled(conn, stmt) for stmt, _ in reads]
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
     cursors = []
     sql = ""
     try:
-        with raw.pipeline():
+        with driver.pipeline():
             for c, (_stmt, params) in zip(compiled, reads, strict=True):
                 sql, values = str(c), c.construct_params(dict(params))
-                cur = raw.cursor()
+                cur = driver.cursor()
                 # Whoever listens to the engine's statements (a log, the GUI-thread guard of
                 # the tests) hears of these too.
                 conn.dispatch.before_cursor_execute(conn, cur, sql, values, None, False)
@@ -92,7 +99,7 @@ def prefetch(session: Session, reads: Sequence[Read]) -> None:
     """Run ``reads`` now (in one round trip on PostgreSQL) and keep their rows for this
     session's transaction.  The reads run in the order given, each after the locks the ones
     before it took, exactly as they would run later on their own."""
-    keep(session, reads, read_together(session.connection(), reads))
+    keep(session, reads, read_together(raw.connection(session), reads))
 
 
 def keep(session: Session, reads: Sequence[Read], rows: Sequence[list[tuple[Any, ...]]]) -> None:
@@ -123,7 +130,7 @@ def read_or_prefetched(session: Session, reads: Sequence[Read]) -> list[list[tup
     found = [prefetched(session, stmt, params) for stmt, params in reads]
     missing = [read for read, rows in zip(reads, found, strict=True) if rows is None]
     if missing:
-        fresh = iter(read_together(session.connection(), missing))
+        fresh = iter(read_together(raw.connection(session), missing))
         found = [next(fresh) if rows is None else rows for rows in found]
     return [rows for rows in found if rows is not None]
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
+from ketadesk.store import raw
 from ketadesk.store.clinic_config import CONFIG_ROWS, StoredConfig, config_from_rows
 from ketadesk.store.models import Closure, ReferenceRevision, Resource, StaffShift
 from ketadesk.store.pipeline import (
@@ -162,7 +163,7 @@ def booking_reference(
     moved and the reads made with the new reference differ, they are forgotten (and read
     again by those checks, after the locks already taken)."""
     autoflush(session)
-    conn = session.connection()
+    conn = raw.connection(session)
     since = now - _CLOSURES_MARGIN
     reads: list[Read] = [(_REVISION, {})]
     if conn.dialect.name == "postgresql":

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ketadesk.services.common.context import Actor, Database, PermissionDenied
+from ketadesk.store import raw
 from ketadesk.store.models import Appointment, AuditEvent, Patient
 
 _TABLE = cast(Table, AuditEvent.__table__)
@@ -57,7 +58,12 @@ def write(session: Session, entries: Sequence[dict[str, Any]]) -> None:
     flushes the session nor builds objects.
     """
     if entries:
-        session.connection().execute(_INSERT, list(entries))
+        raw.insert_rows(raw.connection(session), _INSERT, entries)
+
+
+def write_in(batch: raw.Batch, entries: Sequence[dict[str, Any]]) -> None:
+    """``write``, as one statement of a batch of writes (``store/raw.Batch``)."""
+    batch.insert(_INSERT, entries)
 
 
 def record(

@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
+    Executable,
     Table,
     insert,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,7 +46,8 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.followups import sync
-from ketadesk.store import changes, reference
+from ketadesk.store import changes, raw, reference
+from ketadesk.store.clinic_config import StoredConfig
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
@@ -53,7 +56,7 @@ from ketadesk.store.models import (
     ResourceHold,
     Series,
 )
-from ketadesk.store.pipeline import Read
+from ketadesk.store.pipeline import Read, prefetched
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,15 @@ class BookingResult:
     appointment_ids: tuple[int, ...]
 
 
+class _Checked(NamedTuple):
+    """What a booking's check found, for its writes: the configuration it was judged on, the
+    plan's resources, and the tentative hold's deadline."""
+
+    config: StoredConfig
+    resources: Mapping[int, ResourceInfo]
+    hold_until: dt.datetime | None
+
+
 # The rows a booking writes, as plain Core inserts built once (see ``plan_check``).
 _SERIES = cast(Table, Series.__table__)
 _APPOINTMENT = cast(Table, Appointment.__table__)
@@ -85,6 +97,7 @@ _INSERT_SERIES = insert(_SERIES).returning(_SERIES.c.id)
 _INSERT_APPOINTMENTS = insert(_APPOINTMENT).returning(
     _APPOINTMENT.c.id, sort_by_parameter_order=True
 )
+_INSERT_APPOINTMENTS_WITH_IDS = insert(_APPOINTMENT)
 _INSERT_HOLDS = insert(_HOLD)
 _INSERT_EVENTS = insert(_EVENT)
 _INSERT_OVERRIDES = insert(_OVERRIDE)
@@ -125,9 +138,9 @@ def _hold_row(appointment_id: int, h: PlannedHold) -> dict[str, Any]:
 
 def write_holds(session: Session, appointment_id: int, holds: Iterable[PlannedHold]) -> None:
     """Insert an appointment's holds (a plain multi-row insert; the caller has checked them)."""
-    rows = [_hold_row(appointment_id, h) for h in holds]
-    if rows:
-        session.connection().execute(_INSERT_HOLDS, rows)
+    raw.insert_rows(
+        raw.connection(session), _INSERT_HOLDS, [_hold_row(appointment_id, h) for h in holds]
+    )
 
 
 def snapshot_of(a: Appointment) -> dict[str, Any]:
@@ -173,205 +186,319 @@ def book(
         raise InvalidRequest("a deadline (hold until) is only for a tentative hold")
     if request.hold_until is not None and request.hold_until <= now:
         raise InvalidRequest("hold until: the tentative hold's deadline is already past")
-    status = "tentative" if request.tentative else "booked"
-    action = "pencil" if request.tentative else "book"
+
+    def check(session: Session) -> _Checked:
+        # The configuration, resources, shifts and closures: on SQLite kept between
+        # bookings while nothing else was written (checked here, inside this transaction),
+        # on PostgreSQL read in one round trip.
+        # PostgreSQL: with them, everything the checks below read, sent ahead in the same
+        # round trip, in the order and under the locks they would have read it in (each
+        # piece is handed to the check that asks for it; see ``_reads_ahead``).
+        ahead = None
+        if raw.connection(session).dialect.name == "postgresql":
+
+            def ahead(ref: reference.Reference) -> list[Read]:
+                cal = calendar_for(session, ref.config.catalog, request.sessions, ref=ref)
+                return [*_reads_ahead(cal, request, now), _new_ids_read(request, ref)]
+
+        ref = reference.booking_reference(session, now=now, ahead=ahead)
+        config = ref.config
+        catalog = config.catalog
+        patient_id = request.patient_id
+        calendar = calendar_for(session, catalog, request.sessions, ref=ref)
+        # Expired tentative holds are free: released before anything about the patient is
+        # read, so the patient's own expired hold is not "another course" or "another
+        # appointment" in the way (``verify_plan`` is told it is done).
+        release_expired(session, now)
+        facts = load_patient_facts(session, patient_id, catalog)
+        if facts is None:
+            raise NotFound(f"no patient #{patient_id}")
+        type_ids = config.session_type_ids
+        unknown = {s.session_type for s in request.sessions} - set(type_ids)
+        if unknown:
+            raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
+        _check_gates(catalog, calendar, facts, request)
+        # The protocol's rules (gaps, doses per window, order, courses at once) among the
+        # patient's sessions as they are now (scheduling/protocol_rules.py).
+        rule_check.enforce(
+            rule_check.judge_new_plan(
+                session,
+                config,
+                calendar,
+                patient_id,
+                request.sessions,
+                request.protocol,
+                request.overrides,
+            ),
+            actor,
+            catalog,
+            fresh=request.overrides,
+            what="the plan",
+        )
+        hold_until = request.hold_until
+        if request.tentative and hold_until is None:
+            hold_until = now + dt.timedelta(hours=catalog.settings.tentative_hold_hours)
+        resources = verify_plan(
+            session,
+            calendar,
+            request.sessions,
+            known=ref.resources,
+            now=now,
+            catalog=catalog,
+            expired_released=True,
+        )
+        check_patient_free(session, calendar, patient_id, request.sessions, config)
+        return _Checked(config, resources, hold_until)
+
+    ahead_checked: tuple[_Checked, raw.ReadLog] | None = None
+
+    def check_ahead() -> None:
+        """SQLite, while another writer holds the write lock: the whole check, made now on
+        what is committed, every read logged (``store/raw.logged``).  The write transaction
+        then reads the same statements again and, when each returns the same rows, the
+        verdict stands as if made there (it is a function of those rows alone); else it
+        checks again from scratch.  Anything this cannot log (a refusal, an expired hold to
+        release, a read through SQLAlchemy) leaves the check to the write transaction."""
+        nonlocal ahead_checked
+        ahead_checked = None
+        try:
+            with db.read() as session:
+                with raw.logged(raw.connection(session)) as log:
+                    checked = check(session)
+                ahead_checked = (checked, log)
+        except Exception:
+            # Only ever a head start: whatever went wrong, the write transaction checks from
+            # scratch (and raises what it finds there).
+            ahead_checked = None
 
     def write() -> BookingResult:
-        with db.write() as session:
-            # The configuration, resources, shifts and closures: on SQLite kept between
-            # bookings while nothing else was written (checked here, inside this transaction),
-            # on PostgreSQL read in one round trip.
-            # PostgreSQL: with them, everything the checks below read, sent ahead in the same
-            # round trip, in the order and under the locks they would have read it in (each
-            # piece is handed to the check that asks for it; see ``_reads_ahead``).
-            ahead = None
-            if session.connection().dialect.name == "postgresql":
-
-                def ahead(ref: reference.Reference) -> list[Read]:
-                    cal = calendar_for(session, ref.config.catalog, request.sessions, ref=ref)
-                    return _reads_ahead(cal, request, now)
-
-            ref = reference.booking_reference(session, now=now, ahead=ahead)
-            config = ref.config
-            catalog = config.catalog
-            patient_id = request.patient_id
-            calendar = calendar_for(session, catalog, request.sessions, ref=ref)
-            # Expired tentative holds are free: released before anything about the patient is
-            # read, so the patient's own expired hold is not "another course" or "another
-            # appointment" in the way (``verify_plan`` is told it is done).
-            release_expired(session, now)
-            facts = load_patient_facts(session, patient_id, catalog)
-            if facts is None:
-                raise NotFound(f"no patient #{patient_id}")
-            type_ids = config.session_type_ids
-            unknown = {s.session_type for s in request.sessions} - set(type_ids)
-            if unknown:
-                raise NotFound(f"unknown session type {sorted(unknown)[0]!r}")
-            _check_gates(catalog, calendar, facts, request)
-            # The protocol's rules (gaps, doses per window, order, courses at once) among the
-            # patient's sessions as they are now (scheduling/protocol_rules.py).
-            rule_check.enforce(
-                rule_check.judge_new_plan(
-                    session,
-                    config,
-                    calendar,
-                    patient_id,
-                    request.sessions,
-                    request.protocol,
-                    request.overrides,
-                ),
-                actor,
-                catalog,
-                fresh=request.overrides,
-                what="the plan",
-            )
-            hold_until = request.hold_until
-            if request.tentative and hold_until is None:
-                hold_until = now + dt.timedelta(hours=catalog.settings.tentative_hold_hours)
-            resources = verify_plan(
-                session,
-                calendar,
-                request.sessions,
-                known=ref.resources,
-                now=now,
-                catalog=catalog,
-                expired_released=True,
-            )
-            check_patient_free(session, calendar, patient_id, request.sessions, config)
-            conn = session.connection()
-            series_id = None
-            if request.protocol is not None:
-                protocol_id = config.protocol_ids.get(request.protocol)
-                if protocol_id is None:
-                    raise NotFound(f"unknown protocol {request.protocol!r}")
-                series_id = conn.execute(
-                    _INSERT_SERIES,
-                    {
-                        "patient_id": patient_id,
-                        "protocol_id": protocol_id,
-                        "status": "active",
-                        "planned_count": len(request.sessions),
-                        "preferences": dict(request.preferences),
-                        "created_at": now,
-                    },
-                ).scalar_one()
-            ordered = sorted(request.sessions, key=lambda s: s.index)
-            rooms = [room_of(planned, resources) for planned in ordered]
-            appointment_ids: list[int] = list(
-                conn.execute(
-                    _INSERT_APPOINTMENTS,
-                    [
-                        {
-                            "patient_id": patient_id,
-                            "series_id": series_id,
-                            "series_index": planned.index if series_id is not None else None,
-                            "session_type_id": type_ids[planned.session_type],
-                            "room_id": room,
-                            "starts_at": planned.start,
-                            "ends_at": planned.end,
-                            "status": status,
-                            "hold_until": hold_until,
-                            "late_cancel": False,
-                            "checklist": {},
-                            "notes": "",
-                            "version": 1,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for planned, room in zip(ordered, rooms, strict=True)
-                    ],
-                ).scalars()
-            )
-            conn.execute(
-                _INSERT_HOLDS,
-                [
-                    _hold_row(appointment_id, hold)
-                    for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
-                    for hold in planned.holds
-                ],
-            )
-            conn.execute(
-                _INSERT_EVENTS,
-                [
-                    {
-                        "appointment_id": appointment_id,
-                        "at": now,
-                        "user_id": actor.user_id,
-                        "action": action,
-                        "from_status": None,
-                        "to_status": status,
-                        "reason": "",
-                        "detail": (
-                            {"hold_until": hold_until.isoformat()} if hold_until is not None else {}
-                        ),
-                    }
-                    for appointment_id in appointment_ids
-                ],
-            )
-            if request.overrides:
-                conn.execute(
-                    _INSERT_OVERRIDES,
-                    [
-                        {
-                            "appointment_id": appointment_id,
-                            "series_id": series_id,
-                            "rule": rule,
-                            "reason": reason,
-                            "user_id": actor.user_id,
-                            "at": now,
-                        }
-                        for appointment_id in appointment_ids
-                        for rule, reason in request.overrides.items()
-                    ],
-                )
-            entries = [
-                audit.entry(
-                    actor,
-                    action,
-                    "appointment",
-                    appointment_id,
-                    patient_id=patient_id,
-                    after=_snapshot(status, planned.start, planned.end, room)
-                    | ({"hold_until": hold_until.isoformat()} if hold_until is not None else {}),
-                    now=now,
-                )
-                for appointment_id, planned, room in zip(
-                    appointment_ids, ordered, rooms, strict=True
-                )
-            ]
-            # The follow-ups the new sessions owe, from what this booking knows (no reads),
-            # audited in the same insert as the appointments.  A tentative hold owes none
-            # until it is confirmed.
-            entries += (
-                []
-                if request.tentative
-                else sync.open_for_new_bookings(
-                    session,
-                    actor,
-                    [
-                        sync.NewAppointment(
-                            id=appointment_id,
-                            patient_id=patient_id,
-                            type_code=planned.session_type,
-                            starts_at=planned.start,
-                            ends_at=planned.end,
-                            staff=_staff_roles(planned, resources),
-                        )
-                        for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
-                    ],
-                    now=now,
-                    catalog=catalog,
-                )
-            )
-            audit.write(session, entries)
-            session.flush()  # every row written before the change counter, the last lock taken
-            changes.bump(session, now)
-            return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
+        nonlocal ahead_checked
+        ahead_checked = None
+        with db.write(while_waiting=check_ahead) as session:
+            found = ahead_checked
+            if found is not None and raw.replays(raw.connection(session), found[1]):
+                checked = found[0]
+            else:
+                checked = check(session)
+            return _write(session, actor, request, checked, now)
 
     try:
         return retried_once(write)
     except IntegrityError as err:
         raise conflict_from(err) from None
+
+
+def _write(
+    session: Session,
+    actor: Actor,
+    request: BookingRequest,
+    checked: _Checked,
+    now: dt.datetime,
+) -> BookingResult:
+    """A checked plan's rows: the series, the appointments, their holds, events, overrides
+    and follow-ups, the audit events and the change counter, in that order.
+
+    PostgreSQL: with the new appointments' and follow-ups' ids taken from their sequences
+    ahead (``_NEW_IDS``, read with the booking's other reads), all of them go in one round
+    trip (``store/raw.Batch``).  SQLite (or ids not taken ahead): the appointments first, their
+    ids wanted by the rest, then the rest but the audit events, the follow-ups' ids wanted by
+    theirs, then the audit events and the counter."""
+    config, resources, hold_until = checked
+    catalog = config.catalog
+    type_ids = config.session_type_ids
+    patient_id = request.patient_id
+    status = "tentative" if request.tentative else "booked"
+    action = "pencil" if request.tentative else "book"
+    conn = raw.connection(session)
+    series_id = None
+    if request.protocol is not None:
+        protocol_id = config.protocol_ids.get(request.protocol)
+        if protocol_id is None:
+            raise NotFound(f"unknown protocol {request.protocol!r}")
+        ((series_id,),) = raw.insert_returning(
+            conn,
+            _INSERT_SERIES,
+            [
+                {
+                    "patient_id": patient_id,
+                    "protocol_id": protocol_id,
+                    "status": "active",
+                    "planned_count": len(request.sessions),
+                    "preferences": dict(request.preferences),
+                    "created_at": now,
+                }
+            ],
+        )
+    ordered = sorted(request.sessions, key=lambda s: s.index)
+    rooms = [room_of(planned, resources) for planned in ordered]
+    appointment_rows: list[dict[str, Any]] = [
+        {
+            "patient_id": patient_id,
+            "series_id": series_id,
+            "series_index": planned.index if series_id is not None else None,
+            "session_type_id": type_ids[planned.session_type],
+            "room_id": room,
+            "starts_at": planned.start,
+            "ends_at": planned.end,
+            "status": status,
+            "hold_until": hold_until,
+            "late_cancel": False,
+            "checklist": {},
+            "notes": "",
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for planned, room in zip(ordered, rooms, strict=True)
+    ]
+    # The follow-ups the new sessions owe, from what this booking knows (no reads), audited
+    # with the appointments.  A tentative hold owes none until it is confirmed.
+    owed_count = len(_owed(request, ordered, resources, catalog, [0] * len(ordered)))
+    ids = _new_ids(session, len(ordered), owed_count)
+    batch = raw.Batch(conn)
+    follow_ups = -1
+    if ids is not None:
+        appointment_ids, follow_up_ids = ids
+        batch.insert(
+            _INSERT_APPOINTMENTS_WITH_IDS,
+            [{"id": i, **row} for i, row in zip(appointment_ids, appointment_rows, strict=True)],
+        )
+    else:
+        first = raw.Batch(conn)
+        appointments = first.insert_returning(_INSERT_APPOINTMENTS, appointment_rows)
+        appointment_ids = [appointment_id for (appointment_id,) in first.run()[appointments]]
+    owed = _owed(request, ordered, resources, catalog, appointment_ids)
+    detail = {"hold_until": hold_until.isoformat()} if hold_until is not None else {}
+    batch.insert(
+        _INSERT_HOLDS,
+        [
+            _hold_row(appointment_id, hold)
+            for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
+            for hold in planned.holds
+        ],
+    )
+    batch.insert(
+        _INSERT_EVENTS,
+        [
+            {
+                "appointment_id": appointment_id,
+                "at": now,
+                "user_id": actor.user_id,
+                "action": action,
+                "from_status": None,
+                "to_status": status,
+                "reason": "",
+                "detail": detail,
+            }
+            for appointment_id in appointment_ids
+        ],
+    )
+    batch.insert(
+        _INSERT_OVERRIDES,
+        [
+            {
+                "appointment_id": appointment_id,
+                "series_id": series_id,
+                "rule": rule,
+                "reason": reason,
+                "user_id": actor.user_id,
+                "at": now,
+            }
+            for appointment_id in appointment_ids
+            for rule, reason in request.overrides.items()
+        ],
+    )
+    if ids is not None:
+        batch.insert(
+            sync.INSERT_FOLLOW_UPS_WITH_IDS,
+            [
+                {"id": i, **row}
+                for i, row in zip(follow_up_ids, sync.follow_up_rows(owed, now), strict=True)
+            ],
+        )
+    else:
+        follow_ups = batch.insert_returning(sync.INSERT_FOLLOW_UPS, sync.follow_up_rows(owed, now))
+        follow_up_ids = [fid for (fid,) in batch.run()[follow_ups]]
+        batch = raw.Batch(conn)
+    entries = [
+        audit.entry(
+            actor,
+            action,
+            "appointment",
+            appointment_id,
+            patient_id=patient_id,
+            after=_snapshot(status, planned.start, planned.end, room) | detail,
+            now=now,
+        )
+        for appointment_id, planned, room in zip(appointment_ids, ordered, rooms, strict=True)
+    ] + sync.opened_entries(actor, follow_up_ids, owed, now)
+    # Every row written before the change counter, the last lock taken.
+    audit.write_in(batch, entries)
+    bump = changes.bump_in(batch, now)
+    changes.bumped(session, batch.run()[bump], now)
+    return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
+
+
+def _owed(
+    request: BookingRequest,
+    ordered: Sequence[PlannedSession],
+    resources: Mapping[int, ResourceInfo],
+    catalog: Catalog,
+    appointment_ids: Sequence[int],
+) -> sync.Owed:
+    """The follow-ups the new appointments (with these ids) owe: none for a tentative hold."""
+    if request.tentative:
+        return []
+    return sync.owed_by_new_bookings(
+        [
+            sync.NewAppointment(
+                id=appointment_id,
+                patient_id=request.patient_id,
+                type_code=planned.session_type,
+                starts_at=planned.start,
+                ends_at=planned.end,
+                staff=_staff_roles(planned, resources),
+            )
+            for appointment_id, planned in zip(appointment_ids, ordered, strict=True)
+        ],
+        catalog,
+    )
+
+
+# PostgreSQL: ids for a booking's new appointments and follow-ups, taken from their sequences
+# (what their inserts would have taken; a booking that fails leaves a gap, as a failed insert
+# does), so that every insert of the booking can go in one round trip.
+_NEW_IDS = text(
+    "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('appointment', 'id'))"
+    " FROM generate_series(1, :appointments)),"
+    " ARRAY(SELECT nextval(pg_get_serial_sequence('follow_up', 'id'))"
+    " FROM generate_series(1, :follow_ups))"
+)
+
+
+def _new_ids_read(
+    request: BookingRequest, ref: reference.Reference
+) -> tuple[Executable, dict[str, Any]]:
+    """PostgreSQL: ``_NEW_IDS`` for this plan, to send ahead with the booking's reads."""
+    ordered = sorted(request.sessions, key=lambda s: s.index)
+    owed = _owed(request, ordered, ref.resources, ref.config.catalog, [0] * len(ordered))
+    return (_NEW_IDS, {"appointments": len(ordered), "follow_ups": len(owed)})
+
+
+def _new_ids(
+    session: Session, appointments: int, follow_ups: int
+) -> tuple[list[int], list[int]] | None:
+    """PostgreSQL: the ids the booking's new rows take (read ahead, else now); None on SQLite,
+    whose inserts return them."""
+    conn = raw.connection(session)
+    if conn.dialect.name != "postgresql":
+        return None
+    params = {"appointments": appointments, "follow_ups": follow_ups}
+    rows = prefetched(session, _NEW_IDS, params)
+    if rows is None:
+        rows = raw.rows(conn, _NEW_IDS, params)
+    appointment_ids, follow_up_ids = rows[0]
+    return list(appointment_ids), list(follow_up_ids)
 
 
 def _reads_ahead(calendar: ClinicCalendar, request: BookingRequest, now: dt.datetime) -> list[Read]:

@@ -7,13 +7,14 @@ every booking transaction (through ``plan_check.verify_plan``), the tentative-ho
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import SYSTEM
+from ketadesk.store import raw
 from ketadesk.store.models import Appointment, AppointmentEvent, ResourceHold
 from ketadesk.store.pipeline import forget_prefetched, prefetched
 from ketadesk.store.snapshot import autoflush
@@ -23,6 +24,16 @@ _HOLD = cast(Table, ResourceHold.__table__)
 _EVENT = cast(Table, AppointmentEvent.__table__)
 
 RELEASE_REASON = "the tentative hold's deadline passed"
+
+
+class _Expired(NamedTuple):
+    id: int
+    patient_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    room_id: int | None
+    hold_until: dt.datetime | None
+
 
 # Every booking runs this first: built once, the deadline bound at execution.
 EXPIRED = (
@@ -51,10 +62,12 @@ def release_expired(session: Session, now: dt.datetime) -> list[int]:
     autoflush(session)
     if prefetched(session, EXPIRED, {"now": now}) == []:
         return []  # read ahead with the booking's other reads (``prefetch``): none expired
-    conn = session.connection()
-    rows = sorted(conn.execute(EXPIRED, {"now": now}).all(), key=lambda r: r.id)
+    conn = raw.connection(session)
+    rows = sorted(_Expired(*r) for r in raw.rows(conn, EXPIRED, {"now": now}))
     if not rows:
         return []
+    if raw.logging(conn):
+        raise raw.Unlogged("expired holds to release")  # a write: made in the write transaction
     # What was read ahead in this transaction counted these holds as taken.
     forget_prefetched(session)
     ids = [r.id for r in rows]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -32,7 +33,9 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    func,
     literal,
+    literal_column,
     select,
     text,
 )
@@ -60,6 +63,7 @@ from ketadesk.services.common.context import (
     ServiceError,
     utcnow,
 )
+from ketadesk.store import raw
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import (
     Appointment,
@@ -150,7 +154,12 @@ _EXISTING_HOLDS = select(
     _HOLD.c.units,
 ).where(
     _HOLD.c.active.is_(True),
-    _HOLD.c.resource_id.in_(bindparam("ids", expanding=True)),
+    # SQLite: the ids as one JSON array (``json_each``), so the statement is the same whatever
+    # their number and runs on the driver's cursor (``store/raw.py``); the index on
+    # (resource_id, starts_at, ends_at) still serves each id.
+    _HOLD.c.resource_id.in_(
+        select(literal_column("value")).select_from(func.json_each(bindparam("ids_json")))
+    ),
     *_overlapping_bound(_HOLD.c.starts_at, _HOLD.c.ends_at),
 )
 
@@ -190,7 +199,7 @@ def _lock_resources(
     transaction (its IMMEDIATE lock keeps every other writer out), so resources ``known``
     from the cache (``store/reference.py``, validated in this transaction) need no read."""
     wanted = sorted(set(ids))
-    conn = session.connection()
+    conn = raw.connection(session)
     if known is not None:
         return {rid: known[rid] for rid in wanted if rid in known}
     autoflush(session)
@@ -223,7 +232,7 @@ def _locked_and_existing(
 ) -> tuple[dict[int, ResourceInfo], list[_Existing]]:
     """The resources the holds name, locked (their rows, then on PostgreSQL the (resource,
     day) locks of ``_resource_days``), and the active holds in their way read under them."""
-    conn = session.connection()
+    conn = raw.connection(session)
     if conn.dialect.name != "postgresql":
         locked = _lock_resources(session, (h.resource_id for h in holds), known)
         return locked, _existing_holds(session, locked, window, ignore)
@@ -316,8 +325,10 @@ _Existing = tuple[int, HoldRow]
 def _existing_holds(
     session: Session, resource_ids: Iterable[int], window: Interval, ignore: set[int]
 ) -> list[_Existing]:
-    rows = session.connection().execute(
-        _EXISTING_HOLDS, {"ids": sorted(set(resource_ids)), **_window(window)}
+    rows = raw.rows(
+        raw.connection(session),
+        _EXISTING_HOLDS,
+        {"ids_json": json.dumps(sorted(set(resource_ids))), **_window(window)},
     )
     return [
         (appointment_id, (rid, start, end, bool(exclusive), units))
@@ -509,7 +520,7 @@ def check_patient_free(
         if start < end:
             raise InvalidRequest("two sessions of the plan overlap each other")
     autoflush(session)
-    conn = session.connection()
+    conn = raw.connection(session)
     reads: list[Read] = [
         (_PATIENT_BOOKED, {"patient_id": patient_id, **_window(_patient_days(calendar, sessions))})
     ]

@@ -49,6 +49,7 @@ from ketadesk.scheduling.statuses import (
 )
 from ketadesk.services.booking.rule_check import judge_new_plan
 from ketadesk.services.common.context import InvalidRequest, NotFound
+from ketadesk.store import raw
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment, Patient, Resource, SessionType
@@ -196,19 +197,24 @@ _PATIENT = cast(Table, Patient.__table__)
 
 
 def _prior_auth_sessions(bounded: bool) -> Select[Any]:
-    """A patient's prior-authorized sessions in a spending status (type, status, start), but
-    those ``excluding`` names; ``bounded``: only from the instant ``since`` (the local midnight
-    the authorization starts), the index on (patient, start) reading no older ones."""
+    """A patient's sessions in a spending status (id, type, status, start), of every type (the
+    prior-authorized ones are picked out by the caller, so the statement has no list to expand
+    and runs on the driver's cursor, ``store/raw.py``); ``bounded``: only from the instant
+    ``since`` (the local midnight the authorization starts), the index on (patient, start)
+    reading no older ones."""
     statement = (
-        select(_SESSION_TYPE.c.code, _APPOINTMENT.c.status, _APPOINTMENT.c.starts_at)
+        select(
+            _APPOINTMENT.c.id,
+            _SESSION_TYPE.c.code,
+            _APPOINTMENT.c.status,
+            _APPOINTMENT.c.starts_at,
+        )
         .join(_SESSION_TYPE, _SESSION_TYPE.c.id == _APPOINTMENT.c.session_type_id)
         .where(
             _APPOINTMENT.c.patient_id == bindparam("patient_id"),
-            _SESSION_TYPE.c.code.in_(bindparam("codes", expanding=True)),
             _APPOINTMENT.c.status.in_(
                 [literal(s, String) for s in sorted(PRIOR_AUTH_SPENDING_STATUSES)]
             ),
-            _APPOINTMENT.c.id.not_in(bindparam("excluding", expanding=True)),
         )
     )
     if bounded:
@@ -251,20 +257,21 @@ def prior_auth_spent(
     (``scheduling.gating.prior_auth_spends``: booked ahead or given, of the prior-authorized
     types, on or after ``starts_on`` at the clinic's local date), but the appointments
     ``excluding`` names."""
-    codes = _prior_auth_codes(catalog)
+    codes = set(_prior_auth_codes(catalog))
     if not codes:
         return PriorAuthSpent()
     calendar = ClinicCalendar(catalog.settings)
-    params: dict[str, Any] = {
-        "patient_id": patient_id,
-        "codes": codes,
-        "excluding": list(excluding),
-    }
+    params: dict[str, Any] = {"patient_id": patient_id}
     if starts_on is not None:
         params["since"] = calendar.day_bounds(starts_on).start
-    rows = session.connection().execute(_PRIOR_AUTH_SESSIONS[starts_on is not None], params)
+    rows = raw.rows(raw.connection(session), _PRIOR_AUTH_SESSIONS[starts_on is not None], params)
+    skip = set(excluding)
     return prior_auth_units_spent(
-        ((code, status, calendar.local_date(start)) for code, status, start in rows),
+        (
+            (code, status, calendar.local_date(start))
+            for id_, code, status, start in rows
+            if code in codes and id_ not in skip
+        ),
         starts_on,
         eligibility_settings(catalog.settings),
     )
@@ -339,11 +346,12 @@ def load_patient_facts(
     a second when there is an authorization (None: no such patient)."""
     autoflush(session)
     ahead = prefetched(session, PATIENT_FACTS, {"patient_id": patient_id})
-    row = (
-        session.connection().execute(PATIENT_FACTS, {"patient_id": patient_id}).one_or_none()
+    found = (
+        raw.rows(raw.connection(session), PATIENT_FACTS, {"patient_id": patient_id})
         if ahead is None
-        else (ahead[0] if ahead else None)
+        else ahead
     )
+    row = found[0] if found else None
     if row is None:
         return None
     authorized, starts_on, self_pay = row[5], row[9], bool(row[10])

@@ -35,6 +35,7 @@ from ketadesk.scheduling.protocol_rules import (
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
+from ketadesk.store import raw
 from ketadesk.store.clinic_config import StoredConfig
 from ketadesk.store.models import Appointment, GatingOverride, Protocol, Series
 from ketadesk.store.pipeline import prefetched, utc
@@ -90,7 +91,7 @@ def course_sessions(
     params = {"patient_id": patient_id}
     rows = prefetched(session, COURSE_SESSIONS, params)
     if rows is None:
-        rows = [tuple(r) for r in session.connection().execute(COURSE_SESSIONS, params)]
+        rows = raw.rows(raw.connection(session), COURSE_SESSIONS, params)
     return [
         CourseSession(
             key=id_,

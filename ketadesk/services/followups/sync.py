@@ -39,6 +39,7 @@ from ketadesk.services.access import audit
 from ketadesk.services.common.context import (
     Actor,
 )
+from ketadesk.store import raw
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.models import (
     Appointment,
@@ -304,7 +305,8 @@ class NewAppointment:
     staff: Mapping[str, int]  # staff role (subkind) -> the staff resource holding it first
 
 
-_INSERT_FOLLOW_UPS = insert(_FU).returning(_FU.c.id, sort_by_parameter_order=True)
+INSERT_FOLLOW_UPS = insert(_FU).returning(_FU.c.id, sort_by_parameter_order=True)
+INSERT_FOLLOW_UPS_WITH_IDS = insert(_FU)  # rows naming their ids
 
 
 def open_for_new_bookings(
@@ -323,39 +325,59 @@ def open_for_new_bookings(
     only its type's before-session rules, dated on the plain calendar.  The booking tests check
     that ``sync_follow_ups`` afterwards finds nothing to change.
     """
+    owed = owed_by_new_bookings(booked, catalog)
+    if not owed:
+        return []
+    ids = [
+        fid
+        for (fid,) in raw.insert_returning(
+            raw.connection(session), INSERT_FOLLOW_UPS, follow_up_rows(owed, now)
+        )
+    ]
+    return opened_entries(actor, ids, owed, now)
+
+
+Owed = list[tuple[NewAppointment, OwedFollowUp]]
+
+
+def owed_by_new_bookings(booked: Sequence[NewAppointment], catalog: Catalog) -> Owed:
+    """What newly booked appointments owe (``open_for_new_bookings``), in the order written."""
     plain = calendar_of(catalog.settings)
-    owed: list[tuple[NewAppointment, OwedFollowUp]] = []
+    owed: Owed = []
     for a in booked:
         spec = catalog.session_types[a.type_code]
         by_kind = {
             f.kind: f for f in session_follow_ups(spec, a.starts_at, a.ends_at, "booked", plain)
         }
         owed.extend((a, by_kind[kind]) for kind in sorted(by_kind))
-    if not owed:
-        return []
-    ids = (
-        session.connection()
-        .execute(
-            _INSERT_FOLLOW_UPS,
-            [
-                {
-                    "patient_id": a.patient_id,
-                    "appointment_id": a.id,
-                    "kind": f.kind,
-                    "due_at": f.due,
-                    "deadline_at": f.deadline,
-                    "assignee_role": f.assignee_role,
-                    "assignee_id": a.staff.get(f.assignee_role),
-                    "priority": f.priority,
-                    "status": "open",
-                    "outcome": "",
-                    "created_at": now,
-                }
-                for a, f in owed
-            ],
-        )
-        .scalars()
-    )
+    return owed
+
+
+def follow_up_rows(owed: Owed, now: dt.datetime) -> list[dict[str, Any]]:
+    """The rows of ``INSERT_FOLLOW_UPS`` for what is owed."""
+    return [
+        {
+            "patient_id": a.patient_id,
+            "appointment_id": a.id,
+            "kind": f.kind,
+            "due_at": f.due,
+            "deadline_at": f.deadline,
+            "assignee_role": f.assignee_role,
+            "assignee_id": a.staff.get(f.assignee_role),
+            "priority": f.priority,
+            "status": "open",
+            "outcome": "",
+            "created_at": now,
+        }
+        for a, f in owed
+    ]
+
+
+def opened_entries(
+    actor: Actor, ids: Sequence[int], owed: Owed, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The audit entries of the follow-ups opened with ``ids`` (as ``INSERT_FOLLOW_UPS``
+    returned them) for what is owed."""
     return [
         audit.entry(
             actor,
