@@ -25,12 +25,10 @@ planner's times (CPU and wall, medians and p95 per series length) and its speed 
 exact planner (its candidate places, each checked, and the solve; the solve alone is printed
 too).  Asserted (issue 16): within 2 % in at least 95 % of cases; a 6-session plan <= 50 ms
 and a 12-session plan <= 100 ms (medians of CPU time: on a shared machine wall time measures the
-neighbours); the planner at least 50x faster than the exact planner (median of per-case
-ratios).  Issue 16 put its speed goal as "100x the exact solver" and gave it as those times:
-its exact model took 4-14 s a case.  This one is stronger (it proves every case optimal, in about
-2 s median here), so 100x of it would ask ~20 ms of a whole-series plan on a loaded 2-core
-machine: the times are the goal asserted, the ratio is printed, and 50x guards against the
-planner slowing down relative to the yardstick.
+neighbours); the planner at least 100x faster than the exact planner (median of per-case
+ratios), issue 16's goal.  The exact model here is stronger than the issue's (it proves every
+case optimal), and the ratio moves with the machine's load: 104-106x on a quiet 2-core machine
+(7 Dec 2026, load 2.9), 87x at load 5, so a run beside other work can miss it.
 """
 
 from __future__ import annotations
@@ -76,7 +74,7 @@ RUNS = 5  # timed runs of the planner per case (median)
 GAP_GOAL = 0.02
 SHARE_GOAL = 0.95
 MS_GOALS = {6: 50.0, 8: 100.0, 12: 100.0}
-SPEED_GOAL = 50.0  # see the module docstring
+SPEED_GOAL = 100.0  # see the module docstring
 PROTOCOLS = [("iv_induction", 5), ("spravato_trd", 3), ("spravato_mdd_si", 2)]
 BOOKED_CASES = 3
 
