@@ -338,6 +338,8 @@ def change_status(
             overridden: list[Finding] = []
             if action in EARLIEST_ON_ITS_DAY:
                 _refuse_before_its_day(session, appointment, action, now)
+            if action == "no_show":
+                _refuse_before_its_start(session, appointment, now)
             if action == "start":
                 config = load_config(session)
                 # The gating rules again, at today's date: a consent, authorization or
@@ -473,6 +475,19 @@ def _refuse_before_its_day(
             f"the session of {_day(its_day)} cannot be {_DONE[action]} {before} "
             f"(today is {_day(today)})"
         )
+
+
+def _refuse_before_its_start(session: Session, appointment: Appointment, now: dt.datetime) -> None:
+    """A patient misses a session only once it has begun without them: marked earlier, a
+    no-show charged a fee for a session days ahead (a patient calling it off is a cancel)."""
+    if now >= appointment.starts_at:
+        return
+    zone = ZoneInfo(load_catalog(session).settings.timezone)
+    start = appointment.starts_at.astimezone(zone)
+    raise InvalidRequest(
+        f"the session of {_day(start.date())} at {start:%H:%M} has not started yet: a no-show "
+        "is marked once its start has passed (cancel it if the patient called it off)"
+    )
 
 
 def _day(day: dt.date) -> str:

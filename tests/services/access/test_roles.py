@@ -99,9 +99,12 @@ class Clinic:
 
     def now_for(self, action: str, appt: int) -> dt.datetime:
         """When ``action`` is taken: a check-in, start or completion on the session's own day
-        (half an hour before it), anything else at NOW."""
+        (half an hour before it), a no-show half an hour after its start, anything else at
+        NOW."""
         if action in ("check_in", "start", "complete"):
             return self._starts[appt] - dt.timedelta(minutes=30)
+        if action == "no_show":
+            return self._starts[appt] + dt.timedelta(minutes=30)
         return NOW
 
     def move_target(self) -> PlannedSession:

@@ -189,10 +189,25 @@ def test_undo_of_cancel_is_refused_once_the_slot_is_taken(clinic: SmallClinic) -
         assert appt.status == "cancelled"
 
 
+def test_a_no_show_before_the_start_is_refused(clinic: SmallClinic) -> None:
+    """A user trial: a session two days ahead was marked a no-show, with its fee, from the
+    right-click menu.  A patient misses a session only once it has begun without them."""
+    appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
+    with pytest.raises(InvalidRequest, match="has not started yet"):
+        appointment_changes.change_status(
+            clinic.db, FRONT_DESK, appt_id, "no_show", now=clinic.at(WED, "09:59")
+        )
+    with clinic.db.read() as s:
+        appt = s.get(Appointment, appt_id)
+        assert appt is not None
+        assert appt.status == "booked"
+
+
 def test_no_show_then_undo(clinic: SmallClinic) -> None:
     appt_id = _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A)).appointment_ids[0]
-    appointment_changes.change_status(clinic.db, SYSTEM, appt_id, "no_show", now=NOW)
-    appointment_changes.undo_status(clinic.db, SYSTEM, appt_id, now=NOW)
+    missed = clinic.at(WED, "10:30")  # half an hour past the start
+    appointment_changes.change_status(clinic.db, SYSTEM, appt_id, "no_show", now=missed)
+    appointment_changes.undo_status(clinic.db, SYSTEM, appt_id, now=missed)
     with clinic.db.read() as s:
         appt = s.get(Appointment, appt_id)
         assert appt is not None

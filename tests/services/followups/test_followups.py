@@ -227,10 +227,12 @@ def test_a_session_not_held_cancels_its_follow_ups_and_undo_reopens_them(
     clinic: SmallClinic, action: str, outcome: str
 ) -> None:
     appt = _book(clinic, "spravato", WED, SPRAVATO)
-    appointment_changes.change_status(clinic.db, FRONT_DESK, appt, action, reason="ill", now=NOW)
+    # A no-show is marked once the session has begun without the patient; a cancel ahead.
+    when = clinic.at(WED, "10:40") if action == "no_show" else NOW
+    appointment_changes.change_status(clinic.db, FRONT_DESK, appt, action, reason="ill", now=when)
     cancelled = _rows(clinic)["phq9"]
     assert (cancelled.status, cancelled.outcome) == ("cancelled", outcome)
-    appointment_changes.undo_status(clinic.db, FRONT_DESK, appt, now=NOW)
+    appointment_changes.undo_status(clinic.db, FRONT_DESK, appt, now=when)
     reopened = _rows(clinic)["phq9"]
     assert reopened.id == cancelled.id
     assert (reopened.status, reopened.outcome) == ("open", "")

@@ -163,7 +163,8 @@ def test_patient_calendar_leaves_out_cancelled_past_and_other_patients_sessions(
     assert dt.date(2027, 3, 15) not in days  # cancelled
     assert dt.date(2027, 3, 11) not in days  # Mary's
     assert len(days) == 5
-    appointment_changes.change_status(clinic.db, SYSTEM, ids["ada"][3], "no_show", now=NOW)
+    missed = clinic.at(dt.date(2027, 3, 17), "10:40")  # the 17th's session, begun without her
+    appointment_changes.change_status(clinic.db, SYSTEM, ids["ada"][3], "no_show", now=missed)
     # On the 17th at noon local: the 17th's session is over, only the 19th and 22nd are ahead.
     later = dt.datetime(2027, 3, 17, 19, 0, tzinfo=dt.UTC)
     days = [

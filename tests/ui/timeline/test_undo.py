@@ -110,6 +110,7 @@ def test_no_show_then_undo_then_redo(
     clinic: SmallClinic, editor: ScheduleEditor, qtbot: QtBot
 ) -> None:
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
+    clock[0] = clinic.at(WED, "08:30")  # a no-show: once the session has begun without her
     assert made(qtbot, editor, lambda: editor.set_status(ada, "no_show"))
     assert _status(clinic, ada) == "no_show"
     assert placement_of(clinic.db, ada).session.holds == ()  # the room is free again
