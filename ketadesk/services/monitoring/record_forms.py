@@ -153,6 +153,9 @@ class Checked:
     #: Readings above the clinic's hard stop (``chair_rules.hard_stop_note``), by field: said in
     #: red, with what to do; real readings, so saved like any other (the chair rules judge them).
     stops: dict[str, str] = field(default_factory=dict)
+    #: The dose start as typed, whenever that field reads as a time (even while another field
+    #: is refused): the checks after the dose and the discharge are timed from it.
+    dose_started_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

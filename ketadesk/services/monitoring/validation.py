@@ -287,7 +287,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                 f"{', '.join(unknown)} is not a class the form asks about ({', '.join(known)})"
             )
     if errors:
-        return Checked(errors, warnings, None, stops)
+        return Checked(errors, warnings, None, stops, dose_started_at=dose_at)
     return Checked(
         errors,
         warnings,
@@ -312,4 +312,5 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             respiratory_resolved=form.respiratory_resolved,
         ),
         stops,
+        dose_started_at=dose_at,
     )

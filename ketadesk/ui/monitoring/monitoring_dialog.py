@@ -642,10 +642,10 @@ class MonitoringDialog(QDialog):
     def _show_minutes(self, checked: Checked) -> None:
         allowed = self.sheet.schedule.discharge_allowed_at
         dose_text = self._dose_started.text().strip()
-        if checked.record is not None and checked.record.dose_started_at is not None:
+        if checked.dose_started_at is not None:  # as typed, even while another field is wrong
             need = self.sheet.rules.observation_minutes
             if need is not None:
-                allowed = checked.record.dose_started_at + dt.timedelta(minutes=need)
+                allowed = checked.dose_started_at + dt.timedelta(minutes=need)
         # Without a dose start typed in, a time would be laid from the planned dose: the rule.
         hint = (
             f"discharge allowed from {self.sheet.rules.hhmm(allowed)}"
@@ -670,7 +670,7 @@ class MonitoringDialog(QDialog):
         A check after the dose is timed from the dose start as typed, saved or not; while none
         is, it is due so long after the dose, at no time yet (as the chair board says), and
         never "late" by a dose time that was only planned."""
-        dose_at = checked.record.dose_started_at if checked.record is not None else None
+        dose_at = checked.dose_started_at
         after = self.sheet.after_dose
         checks = [
             dataclasses.replace(c, due_at=dose_at + dt.timedelta(minutes=after[c.label]))
