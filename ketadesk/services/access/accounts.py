@@ -885,7 +885,10 @@ def _matches(stored: str, password: str) -> bool:
 def _wait_left(
     settings: AccountSettings, failures: int, last: dt.datetime | None, now: dt.datetime
 ) -> int:
-    if last is None:
+    # A failure stamped ahead of this clock (a workstation whose clock ran fast, then was put
+    # right) holds nobody back: counted from it, the wait would last the hours between the two
+    # clocks.  The count stands, so the next wrong password is slowed down from now.
+    if last is None or last > now:
         return 0
     ready = last + dt.timedelta(seconds=settings.delay_after(failures))
     return max(0, math.ceil((ready - now).total_seconds()))

@@ -402,3 +402,23 @@ def test_every_demo_role_signs_in_with_its_documented_password(tmp_path: Path) -
                 accounts.sign_in(opened.db, username, "demo-wrong", now=NOW)
     finally:
         opened.db.dispose()
+
+
+def test_wrong_passwords_stamped_ahead_of_the_clock_slow_down_no_longer_than_the_rule(
+    db: Database, admin: Actor
+) -> None:
+    """A user trial: wrong passwords typed on a workstation whose clock ran 18 hours fast left
+    every account saying "try again in 64178 s" once the clock was right again.  The wait is
+    never longer than the slow-down itself."""
+    ahead = NOW + dt.timedelta(hours=18)
+    for _ in range(4):
+        with pytest.raises(SignInRefused):
+            accounts.sign_in(db, "admin", "nope nope nope", now=ahead)
+    # Back on the right clock: the right password lets the user in, not in 18 hours.
+    assert accounts.sign_in(db, "admin", ADMIN_PASSWORD, now=NOW) == admin
+    # The slow-down still holds for wrong passwords typed on the right clock.
+    for _ in range(4):
+        with pytest.raises(SignInRefused):
+            accounts.sign_in(db, "admin", "nope nope nope", now=NOW)
+    with pytest.raises(SignInRefused, match="too many wrong passwords"):
+        accounts.sign_in(db, "admin", ADMIN_PASSWORD, now=NOW + dt.timedelta(seconds=1))
