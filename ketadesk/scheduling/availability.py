@@ -624,16 +624,9 @@ class Availability:
         found = self._day_bits.get(key)
         if found is not None:
             return found
-        if (
-            resource_id in self._plain
-            and resource_id not in self._added
-            and resource_id not in self._removed
-        ):
+        if self._indexed_only(resource_id):
             # The short way of the general one below, for a plain resource's indexed holds.
-            opened = self._day_open.get(day)
-            if opened is None:
-                opened = self._open_day(day)
-            midnight, next_midnight, presence = opened
+            midnight, next_midnight, presence = self._open_day(day)
             idx = self._index.get(resource_id)
             if not presence:
                 found = DayBits(midnight, 0, 0, 0)
@@ -669,7 +662,7 @@ class Availability:
         elif res.capacity >= 1:
             # Straight from the holds, no spans merged: a minute a hold touches is taken.
             if base is self._open.get(day):  # the clinic's hours, as most resources'
-                presence = (self._day_open.get(day) or self._open_day(day))[2]
+                presence = self._open_day(day)[2]
             else:
                 span_key = (midnight, tuple(base))
                 known = self._presence.get(span_key)
@@ -760,15 +753,8 @@ class Availability:
             if found is not None:
                 return found
         found = -1
-        if (
-            resource_id in self._plain
-            and resource_id not in self._added
-            and resource_id not in self._removed
-        ):
-            opened = self._day_open.get(day)
-            if opened is None:
-                opened = self._open_day(day)
-            midnight, next_midnight, _open = opened
+        if self._indexed_only(resource_id):
+            midnight, next_midnight, _open = self._open_day(day)
             idx = self._index.get(resource_id)
             if idx is not None:
                 starts = idx.starts
@@ -843,7 +829,7 @@ class Availability:
         if not base or res is None or res.capacity < 1:
             return self.day_bits(resource_id, day).presence
         if base is self._open.get(day):
-            return (self._day_open.get(day) or self._open_day(day))[2]
+            return self._open_day(day)[2]
         midnight = (self._frames.get(day) or self.day_frame(day))[0]
         span_key = (midnight, tuple(base))
         known = self._presence.get(span_key)
@@ -856,13 +842,24 @@ class Availability:
         ``length`` minutes (cached)."""
         found = self._open_runs.get((day, length))
         if found is None:
-            presence = (self._day_open.get(day) or self._open_day(day))[2]
+            presence = self._open_day(day)[2]
             found = self._open_runs[(day, length)] = run_starts(presence, length)
         return found
 
+    def _indexed_only(self, resource_id: int) -> bool:
+        """A plain resource whose holds are all in the index (none added or taken away since)."""
+        return (
+            resource_id in self._plain
+            and resource_id not in self._added
+            and resource_id not in self._removed
+        )
+
     def _open_day(self, day: dt.date) -> tuple[int, int, int]:
         """The day's midnights and its opening hours as bits (``DayBits.presence`` of a
-        resource there whenever the clinic is open)."""
+        resource there whenever the clinic is open; cached)."""
+        found = self._day_open.get(day)
+        if found is not None:
+            return found
         midnight, next_midnight = self._frames.get(day) or self.day_frame(day)
         spans = self.open_spans(day)
         opened = (midnight, next_midnight, spans_to_bits(spans, midnight) if spans else 0)
