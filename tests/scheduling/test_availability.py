@@ -267,6 +267,34 @@ def test_local_clock_on_days_with_and_without_a_clock_change(clinic: DemoClinic)
             assert avail.minute_of_day(day, t) == cal.minute_of_day(instant), (day, t)
 
 
+def _random_holds(
+    clinic: DemoClinic,
+    rng: random.Random,
+    names: list[str],
+    days: list[dt.date],
+    *,
+    count: int,
+    longest: int,
+) -> list[ExistingHold]:
+    """``count`` holds of every kind on ``names`` on ``days``, 5 to ``longest`` minutes long,
+    some beginning inside a minute (20 or 45 seconds past it)."""
+    holds = []
+    for _ in range(count):
+        day = rng.choice(days)
+        start = clinic.at(day, f"{rng.randrange(0, 23):02d}:{rng.randrange(0, 60):02d}")
+        start += dt.timedelta(seconds=rng.choice([0, 0, 20, 45]))
+        mode = rng.choice(list(HoldMode))
+        holds.append(
+            ExistingHold(
+                clinic.id(rng.choice(names)),
+                Interval(start, start + dt.timedelta(minutes=rng.randrange(5, longest))),
+                mode,
+                0 if mode is HoldMode.PRESENCE else 1,
+            )
+        )
+    return holds
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_day_bits_of_rooms_and_equipment_on_random_days(clinic: DemoClinic, seed: int) -> None:
     """Rooms and equipment take a short way to their bits (the clinic's hours less their holds):
@@ -276,20 +304,7 @@ def test_day_bits_of_rooms_and_equipment_on_random_days(clinic: DemoClinic, seed
     rng = random.Random(seed)
     names = ["Room 1", "Room 2", "Monitor 1", "Nurse Ana"]
     days = [MON, TUE, AFTER_SPRING_FORWARD - dt.timedelta(days=1), AFTER_SPRING_FORWARD]
-    holds = []
-    for _ in range(80):
-        day = rng.choice(days)
-        start = clinic.at(day, f"{rng.randrange(0, 23):02d}:{rng.randrange(0, 60):02d}")
-        start += dt.timedelta(seconds=rng.choice([0, 0, 20, 45]))
-        mode = rng.choice(list(HoldMode))
-        holds.append(
-            ExistingHold(
-                clinic.id(rng.choice(names)),
-                Interval(start, start + dt.timedelta(minutes=rng.randrange(5, 300))),
-                mode,
-                0 if mode is HoldMode.PRESENCE else 1,
-            )
-        )
+    holds = _random_holds(clinic, rng, names, days, count=80, longest=300)
     avail = clinic.availability(holds)
     fork = avail.fork()
     fork.add(holds[:3])
@@ -317,20 +332,7 @@ def test_hold_starts_are_the_runs_of_each_holds_free_time(clinic: DemoClinic, se
     rng = random.Random(seed)
     names = ["Room 1", "Room 2", "Monitor 1", "Nurse Ana"]
     days = [MON, TUE, AFTER_SPRING_FORWARD]
-    holds = []
-    for _ in range(60):
-        day = rng.choice(days)
-        start = clinic.at(day, f"{rng.randrange(0, 23):02d}:{rng.randrange(0, 60):02d}")
-        start += dt.timedelta(seconds=rng.choice([0, 0, 20, 45]))
-        mode = rng.choice(list(HoldMode))
-        holds.append(
-            ExistingHold(
-                clinic.id(rng.choice(names)),
-                Interval(start, start + dt.timedelta(minutes=rng.randrange(5, 200))),
-                mode,
-                0 if mode is HoldMode.PRESENCE else 1,
-            )
-        )
+    holds = _random_holds(clinic, rng, names, days, count=60, longest=200)
 
     def expected(a: Availability, rid: int, day: dt.date, windows: tuple) -> int:  # type: ignore[type-arg]
         free = a.day_bits(rid, day)
