@@ -73,6 +73,9 @@ class GateResult:
     severity: Severity
     message: str
     override_reason: str | None = None  # a clinician's reason for going ahead (warnings only)
+    # The rule in words when it is not a gating rule (a protocol rule shown beside the gates:
+    # ``protocol_rules.Finding.as_gate``).
+    rule_title: str | None = None
 
     @property
     def overridden(self) -> bool:
@@ -81,7 +84,7 @@ class GateResult:
     @property
     def title(self) -> str:
         """The rule in words ("Consent")."""
-        return RULE_TITLES.get(self.rule, self.rule)
+        return self.rule_title or RULE_TITLES.get(self.rule, self.rule)
 
     @property
     def explained(self) -> str:

@@ -17,7 +17,9 @@ The rules (DOMAIN.md "Rules that hold at every step"; docs/RULES.md "Protocol an
   (``window_cap = { sessions = 2, days = 7 }``: Spravato induction is twice weekly);
 - ``series_order``: a session stays between its neighbours (1/6 never after 2/6);
 - ``concurrent_course``: two ketamine/esketamine courses (series with dosing sessions) of one
-  patient whose dates overlap;
+  patient whose dates overlap, or a single dose of another treatment during a course;
+- a single dose of a course's own treatment holds the course's ``min_gap`` to its sessions and
+  counts against its ``window_cap`` (singles are not series, but they are doses);
 - the gating rules of ``gating.check_gates`` (prior authorization, REMS site certification...)
   for the new or moved sessions' dates.
 
@@ -40,12 +42,14 @@ from ketadesk.scheduling.catalog import (
     ClinicSettings,
     ConfigError,
     ProtocolSpec,
+    ProtocolStage,
     SessionTypeSpec,
     StaffRole,
+    WindowCap,
     refuse_safety_off,
 )
 from ketadesk.scheduling.dates import short_date
-from ketadesk.scheduling.gating import PatientFacts, Severity, check_gates
+from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity, check_gates
 
 MIN_GAP = "min_gap"
 MAX_GAP = "max_gap"
@@ -225,6 +229,11 @@ class Finding:
     def title(self) -> str:
         return RULE_TITLES.get(self.rule, self.rule.replace("_", " ").capitalize())
 
+    def as_gate(self) -> GateResult:
+        """The finding as a gate a proposal shows beside the gating rules, overridable like
+        them when the clinic set the rule to warn."""
+        return GateResult(self.rule, self.severity, self.message, rule_title=self.title)
+
     def text(self, override_roles: Sequence[str] = ()) -> str:
         """The finding as the desk reads it: "Too close [min_gap]: ... (a nurse or prescriber
         may override this with a reason)"."""
@@ -308,6 +317,7 @@ def judge(
             continue
         raw += _series_rules(protocol, members, changed)
     raw += _window_caps(sessions, changed, protocols)
+    raw += _single_gaps(sessions, changed, protocols, session_types)
     raw += _concurrent_courses(sessions, changed, before, session_types)
     found: list[Finding] = []
     for rule, message in raw:
@@ -427,41 +437,108 @@ def _series_rules(
     return out
 
 
+def _stage_of(s: CourseSession, protocols: Mapping[str, ProtocolSpec]) -> ProtocolStage | None:
+    """The protocol stage a series session belongs to; None for a single session."""
+    if s.series is None or s.index is None:
+        return None
+    protocol = protocols.get(s.protocol)
+    slot = _slots(protocol).get(s.index) if protocol else None
+    return protocol.stages[slot.stage] if protocol is not None and slot is not None else None
+
+
+def _single_gaps(
+    sessions: Sequence[CourseSession],
+    changed: set[int],
+    protocols: Mapping[str, ProtocolSpec],
+    session_types: Mapping[str, SessionTypeSpec],
+) -> list[tuple[str, str]]:
+    """A single dose of a course's own treatment holds the course's spacing (``min_gap``) to
+    each of the course's sessions, as those do to one another: two Spravato doses a day apart
+    are too close however the second was booked."""
+    out: list[tuple[str, str]] = []
+    for s in sessions:
+        spec = session_types.get(s.session_type)
+        if s.series is not None or spec is None or not spec.dosing:
+            continue
+        for o in sessions:
+            if o.series is None or o.session_type != s.session_type:
+                continue
+            if not {s.key, o.key} & changed:
+                continue
+            stage = _stage_of(o, protocols)
+            gap = abs((o.day - s.day).days)
+            if stage is not None and gap < stage.min_gap_days:
+                apart = "the same day as" if gap == 0 else f"{_days(gap)} from"
+                out.append(
+                    (
+                        MIN_GAP,
+                        f"the single {spec.name} on {_day(s.day)} would be {apart} "
+                        f"{o.label} ({_day(o.day)}); {stage.name} asks for at least "
+                        f"{_days(stage.min_gap_days)} between doses",
+                    )
+                )
+    return out
+
+
 def _window_caps(
     sessions: Sequence[CourseSession], changed: set[int], protocols: Mapping[str, ProtocolSpec]
 ) -> list[tuple[str, str]]:
     """At most ``window_cap.sessions`` sessions of the stage's type in any ``days`` days around
     each new or moved session of a capped stage (the patient's other sessions of that type,
-    single ones included, count too)."""
+    single ones included, count too).  A new or moved single session is held to the cap of
+    any capped stage with a session of its type that near it: a single Spravato dose added to
+    an induction week is the induction's third dose whatever it was booked as."""
+
+    def cap_of(s: CourseSession) -> tuple[ProtocolStage, WindowCap] | None:
+        stage = _stage_of(s, protocols)
+        if stage is None or stage.window_cap is None:
+            return None
+        return stage, stage.window_cap
+
     out: list[tuple[str, str]] = []
     for s in sessions:
-        if s.key not in changed or s.series is None or s.index is None:
+        if s.key not in changed:
             continue
-        protocol = protocols.get(s.protocol)
-        slot = _slots(protocol).get(s.index) if protocol else None
-        if protocol is None or slot is None:
-            continue
-        stage = protocol.stages[slot.stage]
-        cap = stage.window_cap
-        if cap is None:
-            continue
-        same = sorted(o.day for o in sessions if o.session_type == s.session_type)
-        span = dt.timedelta(days=cap.days - 1)
-        for offset in range(cap.days):
-            first = s.day - dt.timedelta(days=cap.days - 1 - offset)
-            inside = [d for d in same if first <= d <= first + span]
-            if len(inside) > cap.sessions:
-                out.append(
-                    (
-                        WINDOW_CAP,
-                        f"{len(inside)} {stage.session_type.replace('_', ' ')} sessions in the "
-                        f"{cap.days} days {_day(first)} to {_day(first + span)} "
-                        f"({', '.join(_day(d) for d in inside)}); {stage.name} allows at most "
-                        f"{cap.sessions} in any {cap.days} days",
-                    )
+        if s.series is not None:
+            own = cap_of(s)
+            caps = [own] if own is not None else []
+        else:
+            near = (
+                (o, cap_of(o))
+                for o in sessions
+                if o.series is not None and o.session_type == s.session_type
+            )
+            caps = list(
+                dict.fromkeys(
+                    c for o, c in near if c is not None and abs((o.day - s.day).days) < c[1].days
                 )
+            )
+        same = sorted(o.day for o in sessions if o.session_type == s.session_type)
+        for stage, cap in caps:
+            found = _over_cap(s.day, same, stage, cap)
+            if found is not None:
+                out.append((WINDOW_CAP, found))
                 break
     return out
+
+
+def _over_cap(
+    day: dt.date, same: Sequence[dt.date], stage: ProtocolStage, cap: WindowCap
+) -> str | None:
+    """The first ``cap.days`` window around ``day`` holding more than ``cap.sessions`` of
+    ``same`` (the days of the patient's sessions of the stage's type), in words; else None."""
+    span = dt.timedelta(days=cap.days - 1)
+    for offset in range(cap.days):
+        first = day - dt.timedelta(days=cap.days - 1 - offset)
+        inside = [d for d in same if first <= d <= first + span]
+        if len(inside) > cap.sessions:
+            return (
+                f"{len(inside)} {stage.session_type.replace('_', ' ')} sessions in the "
+                f"{cap.days} days {_day(first)} to {_day(first + span)} "
+                f"({', '.join(_day(d) for d in inside)}); {stage.name} allows at most "
+                f"{cap.sessions} in any {cap.days} days"
+            )
+    return None
 
 
 def window_cap_problems(
@@ -492,13 +569,19 @@ def _concurrent_courses(
     before: Mapping[int, dt.date],
     session_types: Mapping[str, SessionTypeSpec],
 ) -> list[tuple[str, str]]:
-    """Two courses of dosing sessions (series) whose dates overlap; only an overlap the change
-    makes is news (moved sessions are judged against their old days)."""
-    courses: dict[int, list[CourseSession]] = {}
+    """Two courses of dosing sessions whose dates overlap; only an overlap the change makes is
+    news (moved sessions are judged against their old days).
+
+    A course is a series with dosing sessions.  A single dosing session of another treatment
+    than a course's (a one-off IV infusion during a Spravato induction) is a treatment during
+    that course too, and is judged as a course of one day; one of the course's own treatment
+    is the window cap's business, and two single sessions are not courses."""
+    courses: dict[tuple[bool, int], list[CourseSession]] = {}
     for s in sessions:
         spec = session_types.get(s.session_type)
-        if s.series is not None and spec is not None and spec.dosing:
-            courses.setdefault(s.series, []).append(s)
+        if spec is not None and spec.dosing:
+            single = s.series is None
+            courses.setdefault((single, s.key if single else s.series or 0), []).append(s)
 
     def span(members: Sequence[CourseSession], old: bool) -> tuple[dt.date, dt.date] | None:
         days = [
@@ -517,6 +600,11 @@ def _concurrent_courses(
         for other_key, others in courses.items():
             if other_key == key:
                 continue
+            if key[0] or other_key[0]:
+                if key[0] and other_key[0]:
+                    continue
+                if {m.session_type for m in members} & {m.session_type for m in others}:
+                    continue
             theirs = span(others, old=False)
             theirs_old = span(others, old=True)
             assert theirs is not None
@@ -524,16 +612,27 @@ def _concurrent_courses(
                 continue
             if old is not None and theirs_old is not None and _overlap(old, theirs_old):
                 continue
-            a_name = _course_name(members, session_types)
-            b_name = _course_name(others, session_types)
             out.append(
                 (
                     CONCURRENT_COURSE,
-                    f"the {a_name} course ({_day(new[0])} to {_day(new[1])}) would overlap the "
-                    f"patient's {b_name} course ({_day(theirs[0])} to {_day(theirs[1])})",
+                    f"the {_course_words(members, new, session_types)} would "
+                    f"{'fall during' if key[0] else 'overlap'} the patient's "
+                    f"{_course_words(others, theirs, session_types)}",
                 )
             )
     return out
+
+
+def _course_words(
+    members: Sequence[CourseSession],
+    span: tuple[dt.date, dt.date],
+    types: Mapping[str, SessionTypeSpec],
+) -> str:
+    """ "the IV infusion course (12/7 to 12/18)", or "single IV infusion on 12/9"."""
+    name = _course_name(members, types)
+    if members[0].series is None:
+        return f"single {name} on {_day(span[0])}"
+    return f"{name} course ({_day(span[0])} to {_day(span[1])})"
 
 
 def _course_name(members: Sequence[CourseSession], types: Mapping[str, SessionTypeSpec]) -> str:

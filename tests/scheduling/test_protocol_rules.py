@@ -172,6 +172,80 @@ def test_two_courses_at_once_are_warned(catalog: Catalog) -> None:
     assert not run(catalog, [*iv, *second_iv], {300, 301})
 
 
+def single(session_type: str, offset: int, key: int) -> CourseSession:
+    """A session booked on its own (no series)."""
+    day = MONDAY + dt.timedelta(days=offset)
+    return CourseSession(
+        key=key,
+        series=None,
+        index=None,
+        session_type=session_type,
+        protocol="",
+        start=dt.datetime.combine(day, dt.time(10), TZ),
+        day=day,
+    )
+
+
+def test_a_single_dose_of_another_treatment_during_a_course_is_warned(catalog: Catalog) -> None:
+    spravato = course("spravato_trd", "spravato", [0, 3, 7, 10], series=2, first_key=200)
+    infusion = single("iv_infusion", 5, key=500)
+    found = run(catalog, [*spravato, infusion], {500})
+    concurrent = [f for f in found if f.rule == CONCURRENT_COURSE]
+    assert len(concurrent) == 1
+    assert concurrent[0].severity is Severity.WARN
+    assert concurrent[0].message.startswith("the single IV ketamine infusion on ")
+    assert "would fall during the patient's Spravato" in concurrent[0].message
+    # The same the other way round: a course booked over a single dose already on the books.
+    found = run(catalog, [*spravato, infusion], {s.key for s in spravato})
+    assert [f for f in found if f.rule == CONCURRENT_COURSE]
+    # Outside the course's dates, or a treatment that is no dose, it is no second course.
+    assert not run(catalog, [*spravato, single("iv_infusion", 12, key=500)], {500})
+    assert not [
+        f
+        for f in run(catalog, [*spravato, single("integration", 5, key=500)], {500})
+        if f.rule == CONCURRENT_COURSE
+    ]
+
+
+def test_single_doses_are_not_courses_of_their_own(catalog: Catalog) -> None:
+    # Two one-off doses of different treatments on different days: no course is running.
+    assert not run(catalog, [single("iv_infusion", 0, 500), single("spravato", 3, 501)], {501})
+
+
+def test_a_single_dose_of_the_course_treatment_counts_against_its_cap(catalog: Catalog) -> None:
+    # Spravato induction, Monday and Thursday; a one-off Spravato dose on the Tuesday between
+    # is the third in 7 days, whatever it was booked as.
+    spravato = course("spravato_trd", "spravato", [0, 3, 7, 10], series=2, first_key=200)
+    extra = single("spravato", 1, key=500)
+    found = run(catalog, [*spravato, extra], {500})
+    caps = [f for f in found if f.rule == WINDOW_CAP]
+    assert len(caps) == 1
+    assert caps[0].severity is Severity.BLOCK
+    assert "3 spravato sessions in the 7 days" in caps[0].message
+    assert not [f for f in found if f.rule == CONCURRENT_COURSE]
+    # Far enough from the course's doses, a single dose breaks no cap.
+    assert not run(catalog, [*spravato, single("spravato", 30, key=500)], {500})
+
+
+def test_a_single_dose_of_the_course_treatment_keeps_its_spacing(catalog: Catalog) -> None:
+    # Optimization is weekly (at least 5 days between doses); a one-off dose the day after
+    # session 9/12 is two doses a day apart, however it was booked.
+    spravato = course(
+        "spravato_trd", "spravato", [0, 3, 7, 10, 14, 17, 21, 24, 28, 35], first_key=200
+    )
+    found = run(catalog, [*spravato, single("spravato", 29, key=500)], {500})
+    gaps = [f for f in found if f.rule == MIN_GAP]
+    assert len(gaps) == 1
+    assert gaps[0].message.startswith("the single Spravato (esketamine) on ")
+    assert "1 day from session 9/10" in gaps[0].message
+    assert "at least 5 days between doses" in gaps[0].message
+    # Moving the series next to a single already booked is judged too.
+    after = moved([*spravato, single("spravato", 40, key=500)], 209, 39)
+    assert [f for f in run(catalog, after, {209}) if f.rule == MIN_GAP]
+    # A single dose far enough from every session of the course breaks nothing.
+    assert not run(catalog, [*spravato, single("spravato", 45, key=500)], {500})
+
+
 def test_an_overlap_there_before_a_move_is_not_news(catalog: Catalog) -> None:
     iv = course("iv_induction", "iv_infusion", [0, 2, 4, 7, 9, 11], series=1, first_key=100)
     spravato = course("spravato_trd", "spravato", [1, 5, 8], series=2, first_key=200)

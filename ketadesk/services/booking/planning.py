@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -493,14 +493,15 @@ def propose_series(
         placed = [s for s in plan.sessions if s.placed]
         gates = gate_sessions(catalog, facts, placed, snapshot.calendar)
         # The protocol rules the plan's own problems do not say (the series order, a course at
-        # once), shown and overridden like gating warnings (scheduling/protocol_rules.py).
-        gates += [
-            GateResult(f.rule, f.severity, f"{f.title} [{f.rule}]: {f.message}")
-            for f in judge_new_plan(
-                session, load_config(session), snapshot.calendar, patient.id, placed, protocol
-            )
-            if f.rule not in SPACING_RULES and f.rule != WINDOW_CAP
-        ]
+        # once).
+        gates += rule_gates(
+            session,
+            snapshot.calendar,
+            patient.id,
+            placed,
+            protocol,
+            said={*SPACING_RULES, WINDOW_CAP},
+        )
         return SeriesProposal(
             patient_id=patient.id,
             patient_name=f"{patient.last_name}, {patient.first_name}",
@@ -510,6 +511,28 @@ def propose_series(
             resource_names=_names(session),
             calendar=snapshot.calendar,
         )
+
+
+def rule_gates(
+    session: Session,
+    calendar: ClinicCalendar,
+    patient_id: int,
+    placed: Sequence[PlannedSession],
+    protocol: str | None,
+    *,
+    said: Collection[str] = (),
+) -> list[GateResult]:
+    """What booking ``placed`` would break among the patient's sessions
+    (scheduling/protocol_rules.py), as gates a proposal shows and a clinician overrides like
+    gating warnings, so the desk sees before *Book* what the booking would refuse; ``said``:
+    rules the proposal reports otherwise (a series plan's own spacing problems)."""
+    return [
+        f.as_gate()
+        for f in judge_new_plan(
+            session, load_config(session), calendar, patient_id, placed, protocol
+        )
+        if f.rule not in said
+    ]
 
 
 def search_openings(

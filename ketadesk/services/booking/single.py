@@ -25,6 +25,7 @@ from ketadesk.services.booking.planning import (
     find_patient,
     gate_sessions,
     patient_facts,
+    rule_gates,
 )
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
@@ -155,6 +156,9 @@ def propose_single(
         if planned is not None:
             facts = patient_facts(session, patient, catalog)
             gates = gate_sessions(catalog, facts, [planned], snapshot.calendar)
+            # A single dose can break the patient's courses too: a second treatment during
+            # one, an induction's doses a week.
+            gates += rule_gates(session, snapshot.calendar, patient.id, [planned], None)
         return SingleProposal(
             patient_id=patient.id,
             patient_name=patient.display_name,

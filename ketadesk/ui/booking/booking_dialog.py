@@ -979,10 +979,7 @@ class BookingDialog(QDialog):
             self._show_gates(
                 [
                     *(r.result for r in self._gate_rows if r.result.rule not in named),
-                    *(
-                        GateResult(f.rule, f.severity, f"{f.title} [{f.rule}]: {f.message}")
-                        for f in err.findings
-                    ),
+                    *(f.as_gate() for f in err.findings),
                 ]
             )
             for gate_row in self._gate_rows:

@@ -120,7 +120,12 @@ def test_nurse_cannot_start_two_infusions_at_once(clinic: SmallClinic) -> None:
 
 
 def test_series_is_booked_all_or_nothing(clinic: SmallClinic) -> None:
-    _book(clinic, clinic.session("iv_infusion", dt.date(2026, 12, 4), "10:00", IV_A))
+    # Another patient's infusion holds Room 1 on the second day.
+    _book(
+        clinic,
+        clinic.session("iv_infusion", dt.date(2026, 12, 4), "10:00", IV_A),
+        who="Mary Seacole",
+    )
     sessions = [
         clinic.session("iv_infusion", day, "10:00", IV_A, index=i)
         for i, day in enumerate([WED, dt.date(2026, 12, 4), dt.date(2026, 12, 7)], start=1)

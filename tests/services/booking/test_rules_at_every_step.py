@@ -25,6 +25,7 @@ from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.booking.planning import PlanWishes, propose_series
 from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.booking.series_moves import move_series, propose_series_move
+from ketadesk.services.booking.single import propose_single
 from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied
 from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
@@ -200,6 +201,61 @@ def test_a_second_course_at_once_is_warned_and_booked_only_with_a_reason(
             select(GatingOverride.rule).where(GatingOverride.appointment_id == ids[0])
         ).all()
     assert kept == ["concurrent_course"]
+
+
+def test_a_single_dose_during_a_course_is_a_second_treatment_at_every_step(
+    clinic: SmallClinic,
+) -> None:
+    """A one-off IV infusion during a Spravato induction is warned at booking like a second
+    course, booked only with a clinician's reason, and found by ``ketadesk check`` when it got
+    on the books without one; a one-off Spravato dose there counts against the induction's
+    doses a week."""
+    book_series(clinic, "spravato_trd", [0, 3, 7, 10])
+
+    def single(code: str, offset: int, overrides: dict[str, str] | None = None) -> int:
+        where = SPRAVATO if code == "spravato" else IV
+        result = booking.book(
+            clinic.db,
+            NURSE,
+            BookingRequest(
+                patient_id=clinic.ids["Ada Lovelace"],
+                sessions=(clinic.session(code, day(offset), "13:00", where),),
+                overrides=overrides or {},
+            ),
+            now=NOW,
+        )
+        return result.appointment_ids[0]
+
+    # The desk sees it on the proposal, before *Book*, as a warning a clinician may override.
+    proposal = propose_single(
+        clinic.db,
+        session_type="iv_infusion",
+        patient_id=clinic.ids["Ada Lovelace"],
+        at=clinic.at(day(4), "13:00"),
+        today=TODAY,
+        now=NOW,
+    )
+    assert [(g.rule, g.severity.value) for g in proposal.gates] == [("concurrent_course", "warn")]
+    assert not proposal.bookable
+    with pytest.raises(RuleRefused, match=r"single IV ketamine infusion on .* would fall during"):
+        single("iv_infusion", 4)
+    with pytest.raises(RuleRefused, match=r"\[window_cap\]"):
+        single("spravato", 1)
+    booked = single("iv_infusion", 4, {"concurrent_course": "bridging while Spravato starts"})
+    with clinic.db.read() as session:
+        kept = session.scalars(
+            select(GatingOverride.rule).where(GatingOverride.appointment_id == booked)
+        ).all()
+    assert kept == ["concurrent_course"]
+    assert check_integrity(clinic.db).warnings == ()
+    # The reason gone from the record (booked before the rule held singles too): the check says.
+    with clinic.db.write() as session:
+        for row in session.scalars(
+            select(GatingOverride).where(GatingOverride.appointment_id == booked)
+        ):
+            session.delete(row)
+    words = "\n".join(w.message for w in check_integrity(clinic.db).warnings)
+    assert "Lovelace, Ada: Two courses at once [concurrent_course]" in words
 
 
 # -- the drag's live check and the move -----------------------------------------------------------

@@ -4,6 +4,7 @@ available one, and pencils in a dosing session the gates would refuse."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -11,16 +12,21 @@ from PySide6.QtCore import QDate, Qt, QTime
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
+from ketadesk.services.booking import booking
 from ketadesk.services.booking.appointments import appointment_detail
-from ketadesk.services.common.context import Actor
+from ketadesk.services.booking.booking import BookingRequest
+from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.ui.booking.booking_dialog import SINGLE_PREFIX, BookingDialog, read_setup
 from ketadesk.ui.common.desk import Desk
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.clinic_day import WEDNESDAY
 from tests.ui.conftest import NOW
 from tests.ui.sql_guard import allow_gui_thread_sql
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+NURSE = Actor(user_id=None, username="kim", role="nurse")
+
 TIMEOUT = 20_000
 
 
@@ -34,9 +40,13 @@ def dialogs() -> Iterator[list[BookingDialog]]:
 
 
 def _dialog(
-    qtbot: QtBot, clinic: SmallClinic, shown: list[BookingDialog], patient: str
+    qtbot: QtBot,
+    clinic: SmallClinic,
+    shown: list[BookingDialog],
+    patient: str,
+    actor: Actor = FRONT_DESK,
 ) -> BookingDialog:
-    desk = Desk(clinic.db, FRONT_DESK, now=lambda: NOW)
+    desk = Desk(clinic.db, actor, now=lambda: NOW)
     with allow_gui_thread_sql():
         setup = read_setup(desk)
     dialog = BookingDialog(desk, clinic.ids[patient], setup=setup)
@@ -99,3 +109,51 @@ def test_next_available_afternoon_and_a_pencilled_in_dosing_session(
         QTest.mouseClick(dialog.confirm, Qt.MouseButton.LeftButton)
     (appointment_id,) = booked.args[0]
     assert appointment_detail(clinic.db, appointment_id).status == "tentative"
+
+
+def test_a_single_infusion_during_a_spravato_course_is_a_warning_a_nurse_overrides(
+    qtbot: QtBot, clinic: SmallClinic, dialogs: list[BookingDialog]
+) -> None:
+    """The rules engine's findings for one session show on the proposal, before *Book*, as
+    they do for a series: a one-off IV infusion in the middle of a Spravato induction."""
+    spravato = {
+        "room": "Room 2",
+        "monitor": "Monitor 2",
+        "oximeter": "Oximeter 1",
+        "nurse": "Nurse Kim",
+        "prescriber": "Dr Patel",
+    }
+    # Induction Mon and Thu, the week after the desk's Tuesday (Thanksgiving week is skipped).
+    monday = WEDNESDAY + dt.timedelta(days=5)
+    booking.book(
+        clinic.db,
+        SYSTEM,
+        BookingRequest(
+            patient_id=clinic.ids["Ada Lovelace"],
+            sessions=tuple(
+                clinic.session("spravato", monday + dt.timedelta(days=d), "10:00", spravato, n + 1)
+                for n, d in enumerate([0, 3, 7, 10])
+            ),
+            protocol="spravato_trd",
+        ),
+        now=NOW,
+    )
+    dialog = _dialog(qtbot, clinic, dialogs, "Ada Lovelace", actor=NURSE)
+    _choose(dialog, "iv_infusion", "exact")
+    friday = monday + dt.timedelta(days=4)
+    dialog.start.setDate(QDate(friday.year, friday.month, friday.day))
+    dialog.time.setTime(QTime(13, 0))
+    _find(qtbot, dialog)
+    row = dialog.gate_row("concurrent_course")
+    assert row is not None
+    box, reason = row
+    assert box.isVisibleTo(dialog)
+    assert not dialog.confirm.isEnabled()
+    assert dialog.grab().save(str(picture_folder() / "single-during-course.png"))
+    box.setChecked(True)
+    reason.setText("Bridging infusion while Spravato starts; Dr Patel aware")
+    assert dialog.confirm.isEnabled(), dialog.blocker.text()
+    with qtbot.waitSignal(dialog.booked, timeout=TIMEOUT) as booked:
+        QTest.mouseClick(dialog.confirm, Qt.MouseButton.LeftButton)
+    (appointment_id,) = booked.args[0]
+    assert appointment_detail(clinic.db, appointment_id).status == "booked"
