@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
-    QLayout,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -39,6 +38,7 @@ from ketadesk import APP_NAME
 from ketadesk.services.common.context import Actor, Database, InvalidFields, ServiceError
 from ketadesk.ui.common import milestones
 from ketadesk.ui.common.background import BackgroundCall, run_service
+from ketadesk.ui.common.sizing import fit_dialog
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -89,20 +89,6 @@ def mark_invalid(edit: QLineEdit, message: str) -> None:
         edit.setStyleSheet(f"QLineEdit {{ border: 1px solid {color}; padding: 2px; }}")
     else:
         edit.setStyleSheet("")
-
-
-def fit_dialog(dialog: QDialog, width: int) -> None:
-    """Size a dialog once to ``width`` and the height its content needs there.
-
-    The layout is told not to impose a minimum size on the window afterwards: an error message
-    appearing would otherwise resize the window under the user (and the offscreen platform of
-    the tests warns about every such change).
-    """
-    layout = dialog.layout()
-    assert layout is not None
-    layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
-    height = layout.heightForWidth(width) if layout.hasHeightForWidth() else -1
-    dialog.resize(width, max(height, layout.sizeHint().height()))
 
 
 class SignInDialog(QDialog):
@@ -195,6 +181,7 @@ class SignInDialog(QDialog):
         self.hint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hint_label.setVisible(bool(hint))
         layout.addWidget(self.hint_label)
+        layout.addStretch(1)  # a window made taller keeps the fields together, the buttons low
         layout.addWidget(self.buttons)
         fit_dialog(self, 380)
 
