@@ -21,7 +21,7 @@ import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -188,7 +188,16 @@ class SignInDialog(QDialog):
         self.buttons.accepted.connect(self._on_buttons_accepted)
         self.buttons.rejected.connect(self.reject)
         self._countdown.timeout.connect(self._on_countdown_timeout)
-        (self.password_edit if username else self.username_edit).setFocus()
+        # The last user's name is a suggestion: the password is typed next, and the name,
+        # should someone else sign in, is selected whole whenever the field is entered, so
+        # typing replaces it rather than adding to it (``eventFilter``).
+        self._suggested_username = username
+        self.username_edit.installEventFilter(self)
+        if username:
+            self.username_edit.selectAll()
+            self.password_edit.setFocus()
+        else:
+            self.username_edit.setFocus()
         milestones.record_after_paint(self, milestones.SIGN_IN_PAINTED)
         if db is not None:
             self.set_database(db)
@@ -220,6 +229,20 @@ class SignInDialog(QDialog):
 
     def _on_clinic_name_read(self, name: str) -> None:
         self.heading.setText(f"<b>{html.escape(name)}</b>")
+
+    @override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.username_edit
+            and event.type() == QEvent.Type.FocusIn
+            and self._suggested_username
+            and self.username_edit.text() == self._suggested_username
+            and not self.username_edit.isModified()
+        ):
+            # After the click that gave the focus has placed the cursor (as an address bar
+            # selects its address on the first click).
+            QTimer.singleShot(0, self.username_edit, self.username_edit.selectAll)
+        return super().eventFilter(watched, event)
 
     # -- public ------------------------------------------------------------------------------
 

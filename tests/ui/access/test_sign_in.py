@@ -328,7 +328,7 @@ def test_an_early_yes_the_full_sign_in_refuses_shows_the_dialog_again(
 
 
 # -- how the dialog looks and takes typing (a user trial: the demo sign-ins cut off, the fields
-# squeezed to a few pixels after a wrong password) -----------
+# squeezed to a few pixels after a wrong password, the last user's name added to) -----------
 
 DEMO_HINT = (
     "Demo clinic: sign in as admin / demo-admin, frontdesk / demo-frontdesk, nurse / demo-nurse, "
@@ -394,3 +394,24 @@ def test_a_wrong_password_adds_its_message_without_squeezing_the_fields(
     dialog.resize(dialog.width() - 60, 40)
     qtbot.waitUntil(lambda: _shown_whole(dialog.hint_label))
     _laid_out_whole(dialog)
+
+
+def test_the_last_users_name_is_replaced_by_typing_not_added_to(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    dialog = SignInDialog(db, username="maria", now=lambda: NOW)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitActive(dialog)
+    # Their password is what the last user types next...
+    assert dialog.focusWidget() is dialog.password_edit
+    # ...and someone else clicking into the name to type their own replaces it.
+    QTest.mouseClick(dialog.username_edit, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.username_edit.selectedText() == "maria")
+    QTest.keyClicks(dialog.username_edit, "kim")
+    assert dialog.username_edit.text() == "kim"
+    # A name being typed is the user's own: a click then only places the cursor.
+    QTest.mouseClick(dialog.password_edit, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(dialog.username_edit, Qt.MouseButton.LeftButton)
+    qtbot.wait(10)
+    assert dialog.username_edit.selectedText() == ""
