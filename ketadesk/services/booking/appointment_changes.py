@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Table,
@@ -25,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import HoldMode
-from ketadesk.scheduling.dates import WEEKDAY_ABBR
 from ketadesk.scheduling.fees import FEE_KIND_NAMES, money
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.protocol_rules import Finding
+from ketadesk.scheduling.status_times import too_early
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require, unassigned_refusal
@@ -336,10 +335,7 @@ def change_status(
                 )
             warnings: list[str] = []
             overridden: list[Finding] = []
-            if action in EARLIEST_ON_ITS_DAY:
-                _refuse_before_its_day(session, appointment, action, now)
-            if action == "no_show":
-                _refuse_before_its_start(session, appointment, now)
+            _refuse_too_early(session, appointment, action, now)
             if action == "start":
                 config = load_config(session)
                 # The gating rules again, at today's date: a consent, authorization or
@@ -452,50 +448,21 @@ def change_status(
         raise
 
 
-#: Actions done on the session's own clinic-local day (``[clinic] check_in_days_ahead``
-#: days earlier at most): a session cannot be checked in or started a week ahead.
-EARLIEST_ON_ITS_DAY = frozenset({"check_in", "start"})
-
-
-def _refuse_before_its_day(
+def _refuse_too_early(
     session: Session, appointment: Appointment, action: str, now: dt.datetime
 ) -> None:
+    """A check-in or start before the session's day, a no-show before its start: refused by
+    the rule the views grey their actions by (``scheduling/status_times``)."""
     settings = load_catalog(session).settings
-    zone = ZoneInfo(settings.timezone)
-    its_day = appointment.starts_at.astimezone(zone).date()
-    today = now.astimezone(zone).date()
-    ahead = settings.check_in_days_ahead
-    if (its_day - today).days > ahead:
-        before = (
-            "before its own day"
-            if ahead == 0
-            else f"more than {ahead} day{'s' if ahead != 1 else ''} before its day"
-        )
-        raise InvalidRequest(
-            f"the session of {_day(its_day)} cannot be {_DONE[action]} {before} "
-            f"(today is {_day(today)})"
-        )
-
-
-def _refuse_before_its_start(session: Session, appointment: Appointment, now: dt.datetime) -> None:
-    """A patient misses a session only once it has begun without them: marked earlier, a
-    no-show charged a fee for a session days ahead (a patient calling it off is a cancel)."""
-    if now >= appointment.starts_at:
-        return
-    zone = ZoneInfo(load_catalog(session).settings.timezone)
-    start = appointment.starts_at.astimezone(zone)
-    raise InvalidRequest(
-        f"the session of {_day(start.date())} at {start:%H:%M} has not started yet: a no-show "
-        "is marked once its start has passed (cancel it if the patient called it off)"
+    early = too_early(
+        action,
+        appointment.starts_at,
+        now,
+        timezone=settings.timezone,
+        check_in_days_ahead=settings.check_in_days_ahead,
     )
-
-
-def _day(day: dt.date) -> str:
-    """``Thu 12/17``: a day the front desk reads month/day."""
-    return f"{WEEKDAY_ABBR[day.weekday()]} {day.month}/{day.day}"
-
-
-_DONE = {"check_in": "checked in", "start": "started"}
+    if early is not None:
+        raise InvalidRequest(early.refusal)
 
 
 def undo_status(

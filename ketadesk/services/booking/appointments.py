@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from ketadesk.scheduling.status_times import too_early
 from ketadesk.scheduling.statuses import TRANSITIONS
 from ketadesk.services.access.permissions import unassigned_refusal
 from ketadesk.services.booking.appointment_changes import (
@@ -83,6 +84,9 @@ class AppointmentDetail:
     # The patient's standing urgent (suicidality) review, with its deadline ("" when none):
     # dosing waits for a prescriber to review it (clinic.toml [urgent_review] dosing).
     urgent_review: str = ""
+    #: Of ``actions``, those that do not open yet, with when they do ("Check-in opens on the
+    #: day of the session (Thu 12/17)"): offered greyed, saying so (``scheduling/status_times``).
+    not_yet: tuple[tuple[str, str], ...] = ()
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -93,6 +97,10 @@ class AppointmentDetail:
     def offered_actions(self) -> tuple[str, ...]:
         """The status changes to offer: ``actor_actions`` when read for a user."""
         return self.actions if self.actor_actions is None else self.actor_actions
+
+    def not_yet_reason(self, action: str) -> str | None:
+        """Why ``action`` cannot be taken yet (None: as far as time goes, it can)."""
+        return dict(self.not_yet).get(action)
 
     @property
     def status_label(self) -> str:
@@ -207,6 +215,20 @@ def appointment_detail(
                 and may(actor, a)
                 and unassigned_refusal(actor, a, appointment_id, staff, staff_id) is None
             )
+        settings = catalog.settings
+        not_yet: list[tuple[str, str]] = []
+        for action in ACTION_NAMES:
+            if appointment.status not in TRANSITIONS[action][0]:
+                continue
+            early = too_early(
+                action,
+                appointment.starts_at,
+                now,
+                timezone=settings.timezone,
+                check_in_days_ahead=settings.check_in_days_ahead,
+            )
+            if early is not None:
+                not_yet.append((action, early.hint))
         return AppointmentDetail(
             id=appointment.id,
             version=appointment.version,
@@ -232,4 +254,5 @@ def appointment_detail(
             timezone=catalog.settings.timezone,
             actor_actions=actor_actions,
             urgent_review=urgent,
+            not_yet=tuple(not_yet),
         )

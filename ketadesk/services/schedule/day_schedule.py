@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from ketadesk.scheduling.confirmations import CONFIRMATION_DEFAULTS
+from ketadesk.scheduling.status_times import too_early
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 
 STATUS_LABELS = {
@@ -179,6 +180,22 @@ class DaySchedule:
     #: ([confirmations] late_grace_minutes, no_show_minutes): the arrival badges.
     late_grace_minutes: int = CONFIRMATION_DEFAULTS["late_grace_minutes"]
     no_show_minutes: int = CONFIRMATION_DEFAULTS["no_show_minutes"]
+    #: How many days before its own day a session may be checked in or started ([clinic]
+    #: check_in_days_ahead; 0, its default, the day itself): what the views grey out.
+    check_in_days_ahead: int = 0
+
+    def too_early(self, action: str, appointment: DayAppointment, now: dt.datetime) -> str | None:
+        """Why ``action`` cannot be taken yet on ``appointment`` at ``now``, in words for a
+        greyed menu item (None: as far as time goes, it can): the services' own rule
+        (``scheduling/status_times``) with this clinic's settings."""
+        early = too_early(
+            action,
+            appointment.start,
+            now,
+            timezone=self.timezone,
+            check_in_days_ahead=self.check_in_days_ahead,
+        )
+        return early.hint if early is not None else None
 
     @property
     def is_closed(self) -> bool:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ketadesk.services.schedule.day import core_queries
 from ketadesk.services.schedule.day_rows import day_schedule_from_rows, read_catalog, read_day_rows
-from ketadesk.services.schedule.day_schedule import DaySchedule, in_order, shifted
+from ketadesk.services.schedule.day_schedule import DaySchedule, RoomColumn, in_order, shifted
 
 if TYPE_CHECKING:
     from ketadesk.config import Catalog
@@ -26,6 +26,10 @@ class WeekSchedule:
         days: one DaySchedule per day, already narrowed to the rooms (``room_ids``) or to the
             staff member (``staff_id``) asked for: their columns, sessions and closures.
         label: what the week shows, in words: "All rooms", "Room 1, Room 2", "Nurse Kim".
+        columns: every column of the week, whatever ``room_ids`` kept (the rooms of its
+            days in their order, the no-room column last): what the week can be narrowed to.
+        session_types: (code, name) of every session type booked in the week, in any
+            column, in order of name: the other choice of the left panel's filters.
     """
 
     first_day: dt.date
@@ -33,6 +37,8 @@ class WeekSchedule:
     label: str
     room_ids: frozenset[int | None] | None = None
     staff_id: int | None = None
+    columns: tuple[RoomColumn, ...] = ()
+    session_types: tuple[tuple[str, str], ...] = ()
 
     @property
     def last_day(self) -> dt.date:
@@ -81,6 +87,7 @@ def week_schedule(
     else:
         keep = frozenset(room_ids) if room_ids is not None else None
         days = [day_schedule_from_rows(r) for r in rows]
+    columns, session_types = _every_column(days), _every_session_type(days)
     if keep is not None:
         days = [_narrowed(d, keep) for d in days]
     return WeekSchedule(
@@ -89,7 +96,22 @@ def week_schedule(
         label=_week_label(days, keep, staff_id),
         room_ids=keep if staff_id is None else None,
         staff_id=staff_id,
+        columns=columns,
+        session_types=session_types,
     )
+
+
+def _every_column(days: Sequence[DaySchedule]) -> tuple[RoomColumn, ...]:
+    seen: dict[int | None, RoomColumn] = {}
+    for d in days:
+        for c in d.rooms:
+            seen.setdefault(c.id, c)
+    return tuple(sorted(seen.values(), key=lambda c: c.id is None))  # a stable sort
+
+
+def _every_session_type(days: Sequence[DaySchedule]) -> tuple[tuple[str, str], ...]:
+    names = {a.session_type_code: a.session_type_name for d in days for a in d.appointments}
+    return tuple(sorted(names.items(), key=lambda kv: (kv[1], kv[0])))
 
 
 def _narrowed(day: DaySchedule, keep: frozenset[int | None]) -> DaySchedule:

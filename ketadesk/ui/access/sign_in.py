@@ -21,14 +21,13 @@ import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
-    QLayout,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -39,6 +38,7 @@ from ketadesk import APP_NAME
 from ketadesk.services.common.context import Actor, Database, InvalidFields, ServiceError
 from ketadesk.ui.common import milestones
 from ketadesk.ui.common.background import BackgroundCall, run_service
+from ketadesk.ui.common.sizing import fit_dialog
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -89,20 +89,6 @@ def mark_invalid(edit: QLineEdit, message: str) -> None:
         edit.setStyleSheet(f"QLineEdit {{ border: 1px solid {color}; padding: 2px; }}")
     else:
         edit.setStyleSheet("")
-
-
-def fit_dialog(dialog: QDialog, width: int) -> None:
-    """Size a dialog once to ``width`` and the height its content needs there.
-
-    The layout is told not to impose a minimum size on the window afterwards: an error message
-    appearing would otherwise resize the window under the user (and the offscreen platform of
-    the tests warns about every such change).
-    """
-    layout = dialog.layout()
-    assert layout is not None
-    layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
-    height = layout.heightForWidth(width) if layout.hasHeightForWidth() else -1
-    dialog.resize(width, max(height, layout.sizeHint().height()))
 
 
 class SignInDialog(QDialog):
@@ -195,13 +181,23 @@ class SignInDialog(QDialog):
         self.hint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hint_label.setVisible(bool(hint))
         layout.addWidget(self.hint_label)
+        layout.addStretch(1)  # a window made taller keeps the fields together, the buttons low
         layout.addWidget(self.buttons)
         fit_dialog(self, 380)
 
         self.buttons.accepted.connect(self._on_buttons_accepted)
         self.buttons.rejected.connect(self.reject)
         self._countdown.timeout.connect(self._on_countdown_timeout)
-        (self.password_edit if username else self.username_edit).setFocus()
+        # The last user's name is a suggestion: the password is typed next, and the name,
+        # should someone else sign in, is selected whole whenever the field is entered, so
+        # typing replaces it rather than adding to it (``eventFilter``).
+        self._suggested_username = username
+        self.username_edit.installEventFilter(self)
+        if username:
+            self.username_edit.selectAll()
+            self.password_edit.setFocus()
+        else:
+            self.username_edit.setFocus()
         milestones.record_after_paint(self, milestones.SIGN_IN_PAINTED)
         if db is not None:
             self.set_database(db)
@@ -233,6 +229,20 @@ class SignInDialog(QDialog):
 
     def _on_clinic_name_read(self, name: str) -> None:
         self.heading.setText(f"<b>{html.escape(name)}</b>")
+
+    @override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.username_edit
+            and event.type() == QEvent.Type.FocusIn
+            and self._suggested_username
+            and self.username_edit.text() == self._suggested_username
+            and not self.username_edit.isModified()
+        ):
+            # After the click that gave the focus has placed the cursor (as an address bar
+            # selects its address on the first click).
+            QTimer.singleShot(0, self.username_edit, self.username_edit.selectAll)
+        return super().eventFilter(watched, event)
 
     # -- public ------------------------------------------------------------------------------
 

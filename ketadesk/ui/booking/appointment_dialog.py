@@ -123,14 +123,15 @@ class AppointmentDialog(QDialog):
     ) -> None:
         """Read the appointment on a worker, then make its dialog and hand it to ``then``
         (which shows it): the dialog opens with its data."""
-        db, actor = desk.db, desk.actor
+        # The desk's clock: what opens now (a check-in on the session's day) is judged by it.
+        db, actor, now = desk.db, desk.actor, desk.now()
 
         def opened(detail: AppointmentDetail) -> None:
             then(cls(desk, appointment_id, parent, detail=detail))
 
         run_service(
             parent,
-            lambda: appointment_detail(db, appointment_id, actor),
+            lambda: appointment_detail(db, appointment_id, actor, now=now),
             opened,
             failed=failed,
             busy="Opening the appointment…",
@@ -146,7 +147,8 @@ class AppointmentDialog(QDialog):
     def reload(self) -> None:
         """Read the appointment again on a worker (after a change made here or elsewhere)."""
         db, appointment_id, actor = self._desk.db, self._id, self._desk.actor
-        self._reads.run(lambda: appointment_detail(db, appointment_id, actor), self._show)
+        now = self._desk.now()
+        self._reads.run(lambda: appointment_detail(db, appointment_id, actor, now=now), self._show)
 
     def _show(self, d: AppointmentDetail) -> None:
         self._detail = d
@@ -207,6 +209,10 @@ class AppointmentDialog(QDialog):
             if not may(actor, action):
                 continue
             self._add_button(self._status_row, action, action_button_text(action), self._on_status)
+            early = d.not_yet_reason(action)
+            if early is not None:  # a check-in days ahead, a no-show before the start
+                self.buttons[action].setEnabled(False)
+                self.buttons[action].setToolTip(early)
         self._status_row.addStretch(1)
         if d.has_bp_checks or d.dosing:
             if may(actor, "record_monitoring"):

@@ -38,9 +38,10 @@ from PySide6.QtWidgets import (
 from ketadesk.services.access import accounts
 from ketadesk.services.access.accounts import StaffChoice, UserInfo
 from ketadesk.services.common.context import ROLES, InvalidFields, ServiceError
-from ketadesk.ui.access.sign_in import error_label, fit_dialog, mark_invalid, show_error
+from ketadesk.ui.access.sign_in import error_label, mark_invalid, show_error
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.sizing import fit_dialog
 from ketadesk.ui.common.table_model import SORT_ROLE, RowTableModel, TableColumn
 
 if TYPE_CHECKING:

@@ -261,6 +261,18 @@ class DeskController(QObject):
             # Once the week shown has painted: the worker must not slow that frame down.
             call_after_first_paint(week.canvas(), lambda: ahead.read_ahead(around))
 
+        def put_up(schedule: WeekSchedule) -> None:
+            """Show a week narrowed to the session types ticked (it was read for the rooms
+            ticked), and offer its columns and session types in the left panel."""
+            panel = window.side_panel
+            panel.set_columns((c.id, c.name) for c in schedule.columns)
+            panel.add_session_types(dict(schedule.session_types))
+            chosen = panel.current_filter()
+            week.set_week(chosen.apply_week(schedule))
+            if chosen.column_ids != schedule.room_ids:
+                # A column new to the list (this week's telehealth) is ticked: read it too.
+                show_day(schedule.first_day)
+
         def show_day(day: dt.date) -> None:
             monday = day - dt.timedelta(days=day.weekday())
             # The rooms ticked in the left panel (all of them when none is unticked).
@@ -274,7 +286,7 @@ class DeskController(QObject):
             wanted[0] = key
             held = ahead.get(key)
             if held is not None:
-                week.set_week(held)
+                put_up(held)
                 read_around(around)
                 return
             generation = ahead.generation()
@@ -283,7 +295,7 @@ class DeskController(QObject):
                 ahead.put(key, schedule, generation)
                 if wanted[0] != key:  # the user went on to a week read ahead meanwhile
                     return
-                week.set_week(schedule)
+                put_up(schedule)
                 read_around(around)
 
             def read() -> None:
@@ -297,7 +309,7 @@ class DeskController(QObject):
                     if schedule is None:  # it failed, or the clinic changed: read it now
                         read()
                     else:
-                        week.set_week(schedule)
+                        put_up(schedule)
                         read_around(around)
 
                 ahead.when_read(key, landed_now)

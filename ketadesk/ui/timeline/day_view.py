@@ -494,6 +494,9 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
 
     # -- moving: mouse and keyboard ---------------------------------------------------------------
 
+    def _day_of(self, appointment: DayAppointment) -> DaySchedule | None:
+        return self._schedule
+
     def _drag_origin(self, block: BlockBox) -> tuple[DropTarget, dt.date] | None:
         layout, schedule = self._layout, self._schedule
         assert layout is not None

@@ -26,7 +26,7 @@ from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QToolTip, QWidget
 
 from ketadesk.services.common.context import may, who_may
-from ketadesk.services.schedule.day_schedule import DayAppointment
+from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.ui.common import override_dialog
 from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.timeline.day_layout import Rect, wall_minute
@@ -187,6 +187,10 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         return block
 
     def _blocks_in_order(self) -> list[BlockT]:
+        raise NotImplementedError
+
+    def _day_of(self, appointment: DayAppointment) -> DaySchedule | None:
+        """The day (as read) a session shown is on: its clinic's settings, for the menu."""
         raise NotImplementedError
 
     def _drag_origin(self, block: BlockT) -> tuple[TargetT, dt.date] | None:
@@ -614,15 +618,22 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         menu.setAccessibleName(f"Session of {appointment.patient_name}")
         menu.setToolTipsVisible(True)
         desk = self._desk
+        day = self._day_of(appointment)
         for action in ACTION_NAMES:
             item = menu.addAction(action_button_text(action))
             item.setObjectName(action)
             sources, _target = TRANSITIONS[action]
             allowed = desk is None or may(desk.actor, action)
-            item.setEnabled(appointment.status in sources and allowed)
+            # Too early (a check-in days ahead, a no-show before the start): the services'
+            # own rule, with the clinic's settings as read with the day.
+            early = day.too_early(action, appointment, self._now()) if day is not None else None
+            item.setEnabled(appointment.status in sources and allowed and early is None)
             if not allowed:
                 # Not the signed-in role's to do: shown greyed, saying who may.
                 item.setToolTip(who_may(action))
+            elif early is not None and appointment.status in sources:
+                item.setToolTip(early)
+                item.setStatusTip(early)
             item.triggered.connect(partial(self._on_status_action_triggered, appointment, action))
         confirm = menu.addAction("Confirm pencilled-in booking")
         confirm.setObjectName(CONFIRM_TENTATIVE)

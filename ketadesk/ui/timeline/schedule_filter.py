@@ -1,15 +1,20 @@
-"""Narrowing a day to some rooms or session types, for the left panel's filters.
+"""Narrowing a day or a week to some rooms or session types, for the left panel's filters.
 
 A filter only hides what the user asked not to see; it changes no data and knows no clinic
-rule.  It is applied to the ``DaySchedule`` the services returned, before the view draws it.
+rule.  It is applied to the ``DaySchedule`` (or each day of the ``WeekSchedule``) the services
+returned, before the view draws it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ketadesk.services.schedule.day_schedule import DaySchedule
+
+if TYPE_CHECKING:  # its module reads the database: not imported at start-up for a type
+    from ketadesk.services.schedule.week import WeekSchedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,13 @@ class ScheduleFilter:
         return dataclasses.replace(
             schedule, rooms=columns, appointments=appointments, closures=closures
         )
+
+    def apply_week(self, week: WeekSchedule) -> WeekSchedule:
+        """Each day of ``week`` narrowed as ``apply`` narrows one; ``week`` itself when the
+        filter hides nothing (a week laid out ahead is then shown as it was laid out)."""
+        if self.is_empty:
+            return week
+        return dataclasses.replace(week, days=tuple(self.apply(d) for d in week.days))
 
     def describe(self, schedule: DaySchedule) -> str:
         """A few words for the status bar: what is hidden."""

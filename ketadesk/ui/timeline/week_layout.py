@@ -357,10 +357,13 @@ def week_block_lines(
     appointment: DayAppointment, max_lines: int, fits: Callable[[str, str], bool]
 ) -> list[tuple[str, str]]:
     """What a block says, as (bold, plain) pairs, one a line: first the start time, then the
-    patient and the session type ("07:30", "Seacole M. SPR 2/6"), shortened until ``fits``
-    says the line fits (the series place goes first, then the surname becomes initials; the
-    painter elides what still does not fit); further lines say the room and the status (with
-    "⚠ Reschedule" first when its day or room has closed since it was booked)."""
+    patient and the session type with its place in the series ("07:30", "Seacole M. SPR 2/6",
+    as the day view's blocks say it), shortened until ``fits`` says the line fits (the first
+    name's initial goes first, "Seacole SPR 2/6", then the patient is named by initials,
+    "M.S. SPR 2/6"; only a block too narrow even for that drops the series place, and the
+    painter elides what still does not fit); further lines say the room
+    and the status (with "⚠ Reschedule" first when its day or room has closed since it was
+    booked)."""
     if max_lines <= 0:
         return []
     a = appointment
@@ -368,9 +371,10 @@ def week_block_lines(
     name, initials = short_patient_name(a.patient_name), patient_initials(a.patient_name)
     kind = a.session_type_short or a.session_type_name
     series = f"{kind} {a.series_label}" if a.series_label else kind
+    surname = a.patient_name.partition(",")[0].strip()
     candidates = [
         f"{name} {series}",
-        f"{name} {kind}",
+        f"{surname} {series}",
         f"{initials} {series}",
         f"{initials} {kind}",
     ]

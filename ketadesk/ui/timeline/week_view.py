@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.schedule.day_schedule import DayAppointment
+from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.services.schedule.week import WeekSchedule, week_with_moved
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.dates import short_date, short_date_time
@@ -631,6 +631,13 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         return sorted(layout.blocks, key=lambda b: (b.day_index, b.rect.y, b.rect.x))
 
     # -- moving: mouse and keyboard ---------------------------------------------------------------
+
+    def _day_of(self, appointment: DayAppointment) -> DaySchedule | None:
+        week = self._week
+        if week is None:
+            return None
+        day = appointment.start.date()  # in the clinic's zone, as every time of the week
+        return next((d for d in week.days if d.day == day), week.days[0] if week.days else None)
 
     def _drag_origin(self, block: WeekBlock) -> tuple[WeekDropTarget, dt.date] | None:
         week = self._week

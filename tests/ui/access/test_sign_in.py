@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.access import accounts
 from ketadesk.services.common.context import Actor, Database
 from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
 from tests.clinic_fixtures import new_clinic
+from tests.pictures import picture_folder
 from tests.ui.conftest import NOW
 
 PASSWORD = "front desk rules"
+# The window grows for a message: the offscreen platform of the tests warns that it cannot pass
+# the new minimum size on to a window manager (there is none).
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 
 @pytest.fixture
@@ -320,3 +325,93 @@ def test_an_early_yes_the_full_sign_in_refuses_shows_the_dialog_again(
     assert dialog.ask_when_open(db) is None  # shown again, then cancelled
     assert withdrawn == [(True, "Wrong username or password.")]
     assert dialog.early_actor() is None
+
+
+# -- how the dialog looks and takes typing (a user trial: the demo sign-ins cut off, the fields
+# squeezed to a few pixels after a wrong password, the last user's name added to) -----------
+
+DEMO_HINT = (
+    "Demo clinic: sign in as admin / demo-admin, frontdesk / demo-frontdesk, nurse / demo-nurse, "
+    "prescriber / demo-prescriber, therapist / demo-therapist."
+)
+
+
+def _shown_whole(widget: QWidget) -> bool:
+    """Whether a widget has at least the height its content needs at its width."""
+    if isinstance(widget, QLabel) and widget.wordWrap():
+        return widget.height() >= widget.heightForWidth(widget.width())
+    return widget.height() >= widget.minimumSizeHint().height()
+
+
+def _laid_out_whole(dialog: SignInDialog) -> None:
+    parts = [
+        dialog.heading,
+        dialog.username_edit,
+        dialog.password_edit,
+        dialog.error_label,
+        dialog.hint_label,
+        dialog.buttons,
+    ]
+    shown = [w for w in parts if w.isVisible()]
+    for widget in shown:
+        assert _shown_whole(widget), (widget.accessibleName(), widget.height())
+    # One under the other, none over the next, all inside the window.
+    for upper, lower in itertools.pairwise(shown):
+        assert upper.geometry().bottom() < lower.geometry().top(), lower.accessibleName()
+    assert shown[-1].geometry().bottom() < dialog.height()
+
+
+def test_the_demo_sign_ins_read_once_the_clinic_is_open_show_whole(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    dialog = SignInDialog.show_early(None, label="/srv/clinic.sqlite", username="maria")
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    qtbot.waitExposed(dialog)
+    _laid_out_whole(dialog)
+    dialog.set_database(db, hint=DEMO_HINT)  # the hint arrives with the open clinic
+    qtbot.waitUntil(lambda: _shown_whole(dialog.hint_label))
+    _laid_out_whole(dialog)
+    dialog.grab().save(str(picture_folder() / "sign-in-with-demo-hint.png"))
+
+
+def test_a_wrong_password_adds_its_message_without_squeezing_the_fields(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    dialog = SignInDialog.show_early(None, label="/srv/clinic.sqlite", username="maria")
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    qtbot.waitExposed(dialog)
+    dialog.set_database(db, hint=DEMO_HINT)
+    dialog.password_edit.setText("not it at all")
+    dialog.submit()
+    qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: _shown_whole(dialog.error_label))
+    assert dialog.error_label.text() == "Wrong username or password."
+    _laid_out_whole(dialog)
+    dialog.grab().save(str(picture_folder() / "sign-in-after-a-wrong-password.png"))
+    # Nor can the window be made too small for them: its minimum follows the content.
+    dialog.resize(dialog.width() - 60, 40)
+    qtbot.waitUntil(lambda: _shown_whole(dialog.hint_label))
+    _laid_out_whole(dialog)
+
+
+def test_the_last_users_name_is_replaced_by_typing_not_added_to(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    dialog = SignInDialog(db, username="maria", now=lambda: NOW)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitActive(dialog)
+    # Their password is what the last user types next...
+    assert dialog.focusWidget() is dialog.password_edit
+    # ...and someone else clicking into the name to type their own replaces it.
+    QTest.mouseClick(dialog.username_edit, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.username_edit.selectedText() == "maria")
+    QTest.keyClicks(dialog.username_edit, "kim")
+    assert dialog.username_edit.text() == "kim"
+    # A name being typed is the user's own: a click then only places the cursor.
+    QTest.mouseClick(dialog.password_edit, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(dialog.username_edit, Qt.MouseButton.LeftButton)
+    qtbot.wait(10)
+    assert dialog.username_edit.selectedText() == ""

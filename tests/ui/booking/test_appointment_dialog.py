@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
@@ -101,3 +103,32 @@ def test_dialog_offers_a_therapist_only_their_own_sessions(
     qtbot.waitUntil(dialog.is_loaded)
     assert not {"start", "complete", "cancel"} & set(dialog.buttons)
     assert "patient" in dialog.buttons
+
+
+def test_check_in_and_no_show_are_greyed_until_they_open(qtbot: QtBot, clinic: SmallClinic) -> None:
+    """Ada's 09:00 infusion, opened on the Saturday before: the desk would refuse a check-in
+    or a no-show, so the dialog offers them greyed, saying when they open."""
+    with clinic.db.read() as session:
+        aid = session.scalars(
+            select(Appointment.id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(Patient.last_name == "Lovelace", Appointment.status == "booked")
+            .order_by(Appointment.starts_at)
+            .limit(1)
+        ).one()
+    saturday = NOW - dt.timedelta(days=3)
+    early = AppointmentDialog(Desk(clinic.db, FRONT_DESK, lambda: saturday), aid)
+    qtbot.addWidget(early)
+    qtbot.waitUntil(early.is_loaded)  # read on a worker
+    check_in, no_show = early.buttons["check_in"], early.buttons["no_show"]
+    assert not check_in.isEnabled()
+    assert check_in.toolTip() == "Check-in opens on the day of the session (Tue 11/24)"
+    assert not no_show.isEnabled()
+    assert no_show.toolTip().startswith("A no-show is marked once the session has started")
+    assert early.buttons["cancel"].isEnabled()
+    on_the_day = AppointmentDialog(Desk(clinic.db, FRONT_DESK, lambda: NOW), aid)  # 10:15
+    qtbot.addWidget(on_the_day)
+    qtbot.waitUntil(on_the_day.is_loaded)
+    assert on_the_day.buttons["check_in"].isEnabled()
+    assert on_the_day.buttons["no_show"].isEnabled()
+    assert on_the_day.buttons["no_show"].toolTip() == ""

@@ -227,18 +227,25 @@ def test_context_menu_offers_what_the_status_allows(
     appointment = next(a for a in schedule.appointments if a.id == mary)
     menu = view.context_menu(appointment)
     actions = {a.objectName(): a for a in menu.actions() if a.objectName()}
-    assert [n for n, a in actions.items() if a.isEnabled()] == [
-        "check_in",
-        "no_show",
-        "cancel",
-        "open",
-    ]
+    assert [n for n, a in actions.items() if a.isEnabled()] == ["check_in", "cancel", "open"]
     # The front desk may not start a session: greyed, saying who may (not a refusal later).
     assert not actions["start"].isEnabled()
     assert actions["start"].toolTip() == (
         "Only an admin, nurse, prescriber or therapist may start a session"
     )
+    # At 10:15 her noon session has not started: a no-show waits for its start.
+    assert not actions["no_show"].isEnabled()
+    assert (
+        actions["no_show"]
+        .toolTip()
+        .startswith("A no-show is marked once the session has started (Tue 11/24 at 12:00)")
+    )
     assert menu.toolTipsVisible()
+    menu.deleteLater()
+    after_noon = NOW + dt.timedelta(hours=2)
+    view.set_desk(Desk(clinic.db, FRONT_DESK, now=lambda: after_noon))
+    menu = view.context_menu(appointment)
+    actions = {a.objectName(): a for a in menu.actions() if a.objectName()}
     with qtbot.waitSignal(view.status_requested) as requested:
         actions["no_show"].trigger()
     assert requested.args == [mary, "no_show", ""]

@@ -30,7 +30,6 @@ from ketadesk.ui.timeline.week_layout import (
     WeekBlock,
     WeekLayout,
     patient_initials,
-    short_patient_name,
 )
 from ketadesk.ui.timeline.week_view import WeekView
 from tests.pictures import picture_folder
@@ -120,10 +119,22 @@ def test_every_block_says_time_name_and_type(window: MainWindow) -> None:
         assert "…" not in first, first
         assert "..." not in first, first
         assert re.match(rf"{a.start:%H:%M} ", first), first
-        assert short_patient_name(a.patient_name) in first or (
+        surname = a.patient_name.partition(",")[0]
+        assert f"{a.start:%H:%M} {surname} " in first or (
             patient_initials(a.patient_name) in first
         ), first
         assert a.session_type_short in first, first
+
+
+def test_every_block_of_a_series_says_its_place_as_the_day_view_does(window: MainWindow) -> None:
+    """A user trial read "Hernandez M. SPR" beside "Moreno E. SPR 4/12": a long surname cost
+    the place in the series, which the day view's block always shows."""
+    view = _week(window)
+    in_series = [b.appointment for b in _layout(view).blocks if b.appointment.series_label]
+    assert len(in_series) > 20
+    for a in in_series:
+        first = view.block_text(a.id)[0]
+        assert first.endswith(f"{a.session_type_short} {a.series_label}"), first
 
 
 def test_blocks_of_one_hour_stack_without_overlapping(window: MainWindow) -> None:

@@ -316,13 +316,13 @@ def test_the_context_menu_asks_for_status_changes(
     assert layout is not None
     block = layout.block_of(ada)
     assert block is not None
+    # On the Friday before, only what the desk would accept is offered.
     menu = view.context_menu(block.appointment)
     actions = {a.objectName(): a for a in menu.actions() if a.objectName()}
-    assert actions["check_in"].isEnabled()
+    assert not actions["check_in"].isEnabled()
+    assert actions["check_in"].toolTip() == "Check-in opens on the day of the session (Tue 11/24)"
+    assert not actions["no_show"].isEnabled()
     assert not actions["complete"].isEnabled()  # not started yet
-    with qtbot.waitSignal(view.status_requested) as asked:
-        actions["no_show"].trigger()
-    assert asked.args == [ada, "no_show", ""]
     view.ask_cancel_reason = lambda _a: "Patient has no ride"  # type: ignore[method-assign,assignment]
     with qtbot.waitSignal(view.status_requested) as asked:
         actions["cancel"].trigger()
@@ -330,4 +330,14 @@ def test_the_context_menu_asks_for_status_changes(
     with qtbot.waitSignal(view.appointment_activated) as opened:
         actions["open"].trigger()
     assert opened.args == [ada]
+    menu.deleteLater()
+    # Twenty minutes after its start, on its day: checked in, or marked a no-show.
+    later = staffed.clinic.at(TUESDAY, "09:20")
+    view.set_desk(Desk(staffed.clinic.db, FRONT_DESK, now=lambda: later))
+    menu = view.context_menu(block.appointment)
+    actions = {a.objectName(): a for a in menu.actions() if a.objectName()}
+    assert actions["check_in"].isEnabled()
+    with qtbot.waitSignal(view.status_requested) as asked:
+        actions["no_show"].trigger()
+    assert asked.args == [ada, "no_show", ""]
     menu.deleteLater()

@@ -288,7 +288,9 @@ def test_what_a_block_says() -> None:
     assert week_block_lines(a, 0, roomy) == []
 
 
-def test_a_narrow_block_drops_the_series_then_names_by_initials() -> None:
+def test_a_narrow_block_names_by_initials_before_it_drops_the_series_place() -> None:
+    """The place in the series stays, as on the day view: a user trial found "Hernandez M.
+    SPR" beside "Moreno E. SPR 4/12" in one column, the longer name having cost the "5/12"."""
     a = session(4, MONDAY, "09:05", "11:35")
     a = dataclasses.replace(a, patient_name="Seacole, Mary")
 
@@ -296,8 +298,10 @@ def test_a_narrow_block_drops_the_series_then_names_by_initials() -> None:
         return lambda time, rest: len(time) + 1 + len(rest) <= n
 
     assert week_block_lines(a, 1, width(30)) == [("09:05", "Seacole M. SPR 3/12")]
-    assert week_block_lines(a, 1, width(20)) == [("09:05", "Seacole M. SPR")]
+    assert week_block_lines(a, 1, width(24)) == [("09:05", "Seacole SPR 3/12")]
+    assert week_block_lines(a, 1, width(21)) == [("09:05", "M.S. SPR 3/12")]
     assert week_block_lines(a, 1, width(19)) == [("09:05", "M.S. SPR 3/12")]
+    assert week_block_lines(a, 1, width(18)) == [("09:05", "M.S. SPR")]  # too narrow even so
     assert week_block_lines(a, 1, width(14)) == [("09:05", "M.S. SPR")]
     assert week_block_lines(a, 1, width(5)) == [("09:05", "M.S. SPR")]  # the painter elides
     assert short_patient_name("Seacole, Mary") == "Seacole M."

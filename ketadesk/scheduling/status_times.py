@@ -1,0 +1,104 @@
+"""When a status change opens for a session: a check-in or a start on the session's own
+clinic-local day at the earliest (``[clinic] check_in_days_ahead`` days before it at most), a
+no-show once the session's start has passed.
+
+One rule, asked by the service that writes the change
+(``services/booking/appointment_changes.change_status``) and by the views that offer it (greyed
+out, saying when it opens), so that a menu never offers what the desk would refuse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from ketadesk.scheduling.dates import WEEKDAY_ABBR
+
+__all__ = ["EARLIEST_ON_ITS_DAY", "ONCE_STARTED", "TooEarly", "too_early"]
+
+#: Done on the session's own day (or ``check_in_days_ahead`` days earlier): a session is not
+#: checked in or started a week ahead.
+EARLIEST_ON_ITS_DAY = frozenset({"check_in", "start"})
+#: Marked once the session has begun without the patient: earlier, a patient who called it
+#: off is a cancellation, and a no-show days ahead would charge its fee at once.
+ONCE_STARTED = frozenset({"no_show"})
+
+_DONE = {"check_in": "checked in", "start": "started"}
+_OPENS = {"check_in": "Check-in opens", "start": "Starting opens"}
+
+
+@dataclass(frozen=True, slots=True)
+class TooEarly:
+    """A status change asked for before it opens.
+
+    Attributes:
+        action: "check_in", "start" or "no_show".
+        opens: when it opens, aware, in the clinic's zone.
+        refusal: the service's refusal, a clause ("the session of Thu 12/17 cannot be checked
+            in before its own day (today is Mon 12/14)").
+        hint: what a greyed menu item or button says ("Check-in opens on the day of the
+            session (Thu 12/17)").
+    """
+
+    action: str
+    opens: dt.datetime
+    refusal: str
+    hint: str
+
+
+def too_early(
+    action: str,
+    start: dt.datetime,
+    now: dt.datetime,
+    *,
+    timezone: str,
+    check_in_days_ahead: int,
+) -> TooEarly | None:
+    """Why ``action`` cannot be taken yet on a session starting at ``start`` (aware), at
+    ``now`` (aware); None when it may (as far as time goes: the status and the role decide
+    the rest)."""
+    zone = ZoneInfo(timezone)
+    local_start = start.astimezone(zone)
+    if action in EARLIEST_ON_ITS_DAY:
+        its_day = local_start.date()
+        today = now.astimezone(zone).date()
+        first_day = its_day - dt.timedelta(days=check_in_days_ahead)
+        if today >= first_day:
+            return None
+        ahead = check_in_days_ahead
+        before = (
+            "before its own day"
+            if ahead == 0
+            else f"more than {ahead} day{'s' if ahead != 1 else ''} before its day"
+        )
+        when = (
+            "on the day of the session"
+            if ahead == 0
+            else f"{ahead} day{'s' if ahead != 1 else ''} before the session"
+        )
+        return TooEarly(
+            action,
+            dt.datetime.combine(first_day, dt.time(), zone),
+            f"the session of {_day(its_day)} cannot be {_DONE[action]} {before} "
+            f"(today is {_day(today)})",
+            f"{_OPENS[action]} {when} ({_day(first_day)})",
+        )
+    if action in ONCE_STARTED:
+        if now >= start:
+            return None
+        at = f"{_day(local_start.date())} at {local_start:%H:%M}"
+        return TooEarly(
+            action,
+            local_start,
+            f"the session of {at} has not started yet: a no-show is marked once its start "
+            "has passed (cancel it if the patient called it off)",
+            f"A no-show is marked once the session has started ({at}); "
+            "cancel it if the patient called it off",
+        )
+    return None
+
+
+def _day(day: dt.date) -> str:
+    """``Thu 12/17``: a day the front desk reads month/day."""
+    return f"{WEEKDAY_ABBR[day.weekday()]} {day.month}/{day.day}"

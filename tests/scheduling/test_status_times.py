@@ -1,0 +1,61 @@
+"""When a check-in, a start and a no-show open (``scheduling/status_times``): the rule the
+services refuse by and the views grey their actions by."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from ketadesk.scheduling.status_times import too_early
+
+ZONE = "America/Los_Angeles"
+LA = ZoneInfo(ZONE)
+
+
+def _at(day: dt.date, hhmm: str) -> dt.datetime:
+    hours, minutes = map(int, hhmm.split(":"))
+    return dt.datetime.combine(day, dt.time(hours, minutes), LA)
+
+
+def _early(action: str, start: dt.datetime, now: dt.datetime, ahead: int = 0) -> str | None:
+    found = too_early(action, start, now, timezone=ZONE, check_in_days_ahead=ahead)
+    return found.hint if found is not None else None
+
+
+# A Sunday when the clocks go back (US, first Sunday of November), and the day before.
+DST_ENDS = dt.date(2026, 11, 1)
+
+
+def test_a_check_in_opens_at_the_clinics_midnight_even_when_the_clocks_change() -> None:
+    start = _at(DST_ENDS, "09:00")
+    assert _early("check_in", start, _at(DST_ENDS - dt.timedelta(days=1), "23:59")) == (
+        "Check-in opens on the day of the session (Sun 11/1)"
+    )
+    assert _early("check_in", start, _at(DST_ENDS, "00:00")) is None
+    assert _early("start", start, _at(DST_ENDS, "00:00")) is None
+    found = too_early(
+        "check_in", start, _at(DST_ENDS, "00:00") - dt.timedelta(minutes=1),
+        timezone=ZONE, check_in_days_ahead=0,
+    )  # fmt: skip
+    assert found is not None
+    assert found.opens == _at(DST_ENDS, "00:00")
+    assert "cannot be checked in before its own day (today is Sat 10/31)" in found.refusal
+
+
+def test_days_ahead_move_the_opening_earlier() -> None:
+    start = _at(DST_ENDS, "09:00")
+    friday = _at(DST_ENDS - dt.timedelta(days=2), "09:00")
+    assert _early("start", start, friday, ahead=1) == (
+        "Starting opens 1 day before the session (Sat 10/31)"
+    )
+    assert _early("start", start, friday, ahead=2) is None
+
+
+def test_a_no_show_opens_at_the_start_and_other_actions_are_not_timed() -> None:
+    start = _at(DST_ENDS, "09:00")
+    hint = _early("no_show", start, start - dt.timedelta(seconds=1))
+    assert hint is not None
+    assert hint.startswith("A no-show is marked once the session has started (Sun 11/1 at 09:00)")
+    assert _early("no_show", start, start) is None
+    for action in ("complete", "cancel"):
+        assert _early(action, start, start - dt.timedelta(days=30)) is None
