@@ -457,6 +457,16 @@ def ready_for_discharge(db: Database, appointment_id: int) -> None:
             discharged_at=dose_at + dt.timedelta(minutes=spec.observation_minutes or 0),
             sedation="none",
             dissociation="none",
+            # The nurse on the chair, else the clinic's first (a KAP session books no nurse).
+            monitored_by_id=next(
+                (h.resource_id for h in appointment.holds if h.need == "nurse"),
+                session.scalar(
+                    select(StaffMember.resource_id)
+                    .where(StaffMember.role == "nurse")
+                    .order_by(StaffMember.resource_id)
+                    .limit(1)
+                ),
+            ),
         )
         record.readings = [
             VitalReading(

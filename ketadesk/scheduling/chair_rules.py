@@ -41,6 +41,7 @@ DISCHARGE_NO_DOSE = "discharge_no_dose"
 DISCHARGE_TIME = "discharge_observation"
 DISCHARGE_READINGS = "discharge_readings"
 DISCHARGE_EFFECTS = "discharge_effects"
+DISCHARGE_MONITOR = "discharge_monitored_by"
 
 #: Each rule in words, as staff read it, and the ``[chair]`` key whose policy governs it.
 RULES: Mapping[str, tuple[str, str]] = {
@@ -54,6 +55,7 @@ RULES: Mapping[str, tuple[str, str]] = {
     DISCHARGE_TIME: ("Observation before discharge", "discharge"),
     DISCHARGE_READINGS: ("Readings before discharge", "discharge"),
     DISCHARGE_EFFECTS: ("Effects resolved before discharge", "discharge"),
+    DISCHARGE_MONITOR: ("Who monitored, before discharge", "discharge"),
 }
 
 
@@ -309,13 +311,15 @@ def discharge_findings(
     readings: Sequence[BpReading],
     effects: Effects | None,
     settings: ChairSettings,
+    monitored_by_recorded: bool,
     spo2_below: int | None = None,
     zone: dt.tzinfo | None = None,
 ) -> list[ChairFinding]:
     """Completing or discharging at ``discharge_at``: a dose recorded, at least the observation
-    minutes after it, every configured reading recorded (with its BP), and sedation,
-    dissociation and breathing effects recorded and, where seen, marked resolved; breathing is
-    not resolved while the latest SpO2 is below ``spo2_below``."""
+    minutes after it, every configured reading recorded (with its BP), who monitored the
+    patient recorded (the record and the REMS form name them), and sedation, dissociation and
+    breathing effects recorded and, where seen, marked resolved; breathing is not resolved
+    while the latest SpO2 is below ``spo2_below``."""
     findings: list[ChairFinding] = []
     if dose_at is None:
         findings.append(
@@ -347,6 +351,14 @@ def discharge_findings(
                 DISCHARGE_READINGS,
                 f"no BP recorded for {names}",
                 brief=f"BP {names} missing",
+            )
+        )
+    if not monitored_by_recorded:
+        findings.append(
+            ChairFinding(
+                DISCHARGE_MONITOR,
+                "who monitored the patient is not recorded (Monitored by)",
+                brief="monitored by not recorded",
             )
         )
     pairs = _unresolved(effects)

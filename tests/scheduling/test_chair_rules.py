@@ -167,6 +167,7 @@ def _discharge(
     readings: list[BpReading],
     effects: Effects | None = CLEAR,
     dose_at: dt.datetime | None = DOSE,
+    monitored: bool = True,
 ) -> list[chair_rules.ChairFinding]:
     return chair_rules.discharge_findings(
         session_name="Spravato (esketamine)",
@@ -177,6 +178,7 @@ def _discharge(
         readings=readings,
         effects=effects,
         settings=BLOCK,
+        monitored_by_recorded=monitored,
         zone=dt.UTC,
     )
 
@@ -219,8 +221,20 @@ def test_discharge_waits_for_effects_to_be_marked_resolved() -> None:
 
 
 def test_a_session_with_no_record_at_all_cannot_be_discharged() -> None:
-    found = _discharge(25, [], effects=None, dose_at=None)
-    assert _rules(found) == ["discharge_no_dose", "discharge_readings", "discharge_effects"]
+    found = _discharge(25, [], effects=None, dose_at=None, monitored=False)
+    assert _rules(found) == [
+        "discharge_no_dose",
+        "discharge_readings",
+        "discharge_monitored_by",
+        "discharge_effects",
+    ]
+
+
+def test_discharge_names_who_monitored_the_patient() -> None:
+    found = _discharge(125, ALL_READINGS, monitored=False)
+    assert [f.text for f in found] == [
+        "Who monitored, before discharge: who monitored the patient is not recorded (Monitored by)"
+    ]
 
 
 def test_an_override_sets_only_its_own_rule_aside() -> None:
@@ -280,6 +294,7 @@ def test_the_discharge_verdict_names_what_refuses_in_a_few_words_without_values(
         readings=readings,
         effects=effects,
         settings=BLOCK,
+        monitored_by_recorded=True,
         spo2_below=93,
         zone=dt.UTC,
     )
@@ -306,6 +321,7 @@ def test_the_discharge_verdict_names_what_refuses_in_a_few_words_without_values(
             readings=[],
             effects=Effects("none", "none", False, False, False, False),
             settings=ChairSettings(discharge="warn"),
+            monitored_by_recorded=True,
         ),
         (),
     )

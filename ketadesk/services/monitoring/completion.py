@@ -245,6 +245,7 @@ def _discharge(
         readings=_readings_of(record),
         effects=_effects(record),
         settings=chair_settings(catalog),
+        monitored_by_recorded=record is not None and record.monitored_by_id is not None,
         spo2_below=catalog.settings.monitoring.get("spo2_warn_below"),
         zone=ClinicCalendar(catalog.settings).tz,
     )

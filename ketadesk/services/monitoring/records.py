@@ -10,6 +10,7 @@ reading (clinic.toml ``[monitoring]``) all come from configuration.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -91,7 +92,14 @@ def _version(record: SessionRecord | None) -> str:
     return "" if record is None else record.updated_at.isoformat()
 
 
-def _form_of(record: SessionRecord | None, spec: SessionTypeSpec, rules: RecordRules) -> RecordForm:
+def _form_of(
+    record: SessionRecord | None,
+    spec: SessionTypeSpec,
+    rules: RecordRules,
+    booked_monitor: int | None,
+) -> RecordForm:
+    """The stored record as a form; "Monitored by", until someone is recorded, offers who the
+    booking assigned to the chair (``booked_monitor``)."""
     local = rules
 
     def hhmm(value: dt.datetime | None) -> str:
@@ -107,7 +115,7 @@ def _form_of(record: SessionRecord | None, spec: SessionTypeSpec, rules: RecordR
     extra = sorted(stored.values(), key=lambda r: r.taken_at)
     rows.extend(_reading_form(r, r.label, False, hhmm, text) for r in extra)
     if record is None:
-        return RecordForm(readings=tuple(rows))
+        return RecordForm(readings=tuple(rows), monitored_by_id=booked_monitor)
     return RecordForm(
         readings=tuple(rows),
         dose_mg=text(record.dose_mg),
@@ -115,7 +123,9 @@ def _form_of(record: SessionRecord | None, spec: SessionTypeSpec, rules: RecordR
         lot_number=record.lot_number,
         dose_started=hhmm(record.dose_started_at),
         discharged=hhmm(record.discharged_at),
-        monitored_by_id=record.monitored_by_id,
+        monitored_by_id=(
+            record.monitored_by_id if record.monitored_by_id is not None else booked_monitor
+        ),
         sedation=record.sedation,
         dissociation=record.dissociation,
         respiratory_depression=record.respiratory_depression,
@@ -158,6 +168,18 @@ def _staff(session: Session) -> tuple[StaffChoice, ...]:
     return tuple(StaffChoice(id_, name, role) for id_, name, role in rows)
 
 
+def _booked_monitor(appointment: Appointment, staff: Sequence[StaffChoice]) -> int | None:
+    """Who the booking put in charge of the chair: the session's nurse, else its prescriber
+    (the first of ``MONITORING_ROLES`` it holds), among the clinic's monitoring staff."""
+    role_of = {s.id: s.role for s in staff}
+    held = [
+        h.resource_id
+        for h in sorted(appointment.holds, key=lambda h: h.starts_at)
+        if h.resource_id in role_of
+    ]
+    return next((rid for role in MONITORING_ROLES for rid in held if role_of[rid] == role), None)
+
+
 def open_record(
     db: Database, actor: Actor, appointment_id: int, *, now: dt.datetime | None = None
 ) -> RecordSheet:
@@ -175,6 +197,7 @@ def open_record(
         patient = session.get(Patient, appointment.patient_id)
         assert patient is not None
         rules = _rules(config, spec, appointment)
+        staff = _staff(session)
         sheet = RecordSheet(
             appointment_id=appointment_id,
             patient_id=patient.id,
@@ -184,7 +207,7 @@ def open_record(
             status=appointment.status,
             starts_at=appointment.starts_at,
             rules=rules,
-            form=_form_of(record, spec, rules),
+            form=_form_of(record, spec, rules, _booked_monitor(appointment, staff)),
             schedule=reading_schedule(
                 appointment_id,
                 spec,
@@ -197,7 +220,7 @@ def open_record(
                 if appointment.status in STARTED_STATUSES
                 else None,
             ),
-            staff=_staff(session),
+            staff=staff,
             missing=tuple(rems_gaps(record, spec, rems_asks(config.catalog.settings))),
             rems=owes_rems(spec),
             overrides=completion.overrides_of(session, appointment_id),
@@ -235,7 +258,10 @@ def load_record(
         config = load_config(session)
         spec = session_type_of(config, appointment)
         form = _form_of(
-            find_record(session, appointment_id), spec, _rules(config, spec, appointment)
+            find_record(session, appointment_id),
+            spec,
+            _rules(config, spec, appointment),
+            _booked_monitor(appointment, _staff(session)),
         )
         patient_id = appointment.patient_id
     _record_view(db, actor, patient_id, appointment_id, now)

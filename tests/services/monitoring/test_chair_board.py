@@ -69,8 +69,8 @@ def record(
     readings: tuple[tuple[str, str], ...] = (),
     effects: str | None = None,
 ) -> None:
-    """The nurse's monitoring record for Mary's session: the dose start, BP readings, and the
-    sedation and dissociation seen (``effects``, "none" for none)."""
+    """The nurse's monitoring record for Mary's session (Nurse Kim monitoring): the dose start,
+    BP readings, and the sedation and dissociation seen (``effects``, "none" for none)."""
     with staffed.clinic.db.write() as session:
         rec = (
             session.query(SessionRecord)
@@ -78,7 +78,10 @@ def record(
             .one_or_none()
         )
         if rec is None:
-            rec = SessionRecord(appointment_id=staffed.appointments["spravato"])
+            rec = SessionRecord(
+                appointment_id=staffed.appointments["spravato"],
+                monitored_by_id=staffed.clinic.ids["Nurse Kim"],
+            )
             session.add(rec)
             session.flush()
         if dose is not None:

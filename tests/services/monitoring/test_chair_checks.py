@@ -260,6 +260,7 @@ def test_completing_25_minutes_after_the_start_with_no_record_is_refused(
     assert [f.rule for f in refused.value.findings] == [
         "discharge_no_dose",
         "discharge_readings",
+        "discharge_monitored_by",
         "discharge_effects",
     ]
     assert "Readings before discharge: no BP recorded for “Pre-dose”, “+40 min”, " in str(
@@ -311,6 +312,34 @@ def test_a_discharge_missing_a_reading_or_too_early_is_refused_at_save(
         "discharge_observation"
     ]
     assert _saved_records(clinic) == 0
+
+
+def test_who_monitored_is_offered_from_the_booking_and_a_discharge_without_it_is_refused(
+    clinic: SmallClinic, spravato: int
+) -> None:
+    """A user trial: discharge and complete went through with "Monitored by" empty, though the
+    record and the REMS form name who watched the patient."""
+    # The new record offers the nurse the booking put on the chair.
+    fresh = records.load_record(clinic.db, NURSE, spravato)
+    assert fresh.monitored_by_id == clinic.ids["Nurse Kim"]
+    # Cleared by hand, the discharge is refused at save, naming the field...
+    cleared = _form(clinic, spravato, monitored_by_id=None)
+    assert _refused(clinic, spravato, cleared, "12:30") == ["discharge_monitored_by"]
+    # ...and a record saved without a discharge cannot be completed either.
+    for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
+        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+    records.save_record(
+        clinic.db,
+        NURSE,
+        spravato,
+        dataclasses.replace(cleared, discharged=""),
+        now=_at(clinic, "12:30"),
+    )
+    with pytest.raises(ChairRefused, match=r"who monitored the patient is not recorded"):
+        appointment_changes.change_status(
+            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:30")
+        )
+    assert _status(clinic, spravato) == "in_progress"
 
 
 def test_a_prescriber_overrides_an_early_completion_with_a_reason_audited_and_shown(

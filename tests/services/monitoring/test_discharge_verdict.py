@@ -88,8 +88,8 @@ def start(staffed: StaffedDay, key: str) -> None:
 
 
 def record(staffed: StaffedDay, key: str, *, labels: list[str], taken: str) -> None:
-    """The nurse's record: the dose at its planned time, no sedation or dissociation, and a BP
-    (SpO2 98%) for each of ``labels`` at ``taken``."""
+    """The nurse's record (Nurse Kim monitoring): the dose at its planned time, no sedation or
+    dissociation, and a BP (SpO2 98%) for each of ``labels`` at ``taken``."""
     with staffed.clinic.db.write() as session:
         rec = (
             session.query(SessionRecord)
@@ -102,6 +102,7 @@ def record(staffed: StaffedDay, key: str, *, labels: list[str], taken: str) -> N
                 dose_started_at=at(staffed, SESSIONS[key][2]),
                 sedation="none",
                 dissociation="none",
+                monitored_by_id=staffed.clinic.ids["Nurse Kim"],
             )
             session.add(rec)
             session.flush()

@@ -182,6 +182,7 @@ def test_the_card_says_when_what_is_missing_and_ready_in_words(
                     appointment_id=staffed.appointments["spravato"],
                     dose_started_at=staffed.clinic.at(TUESDAY, "10:15"),
                     dissociation="none",
+                    monitored_by_id=staffed.clinic.ids["Nurse Kim"],
                 )
                 session.add(rec)
                 session.flush()
