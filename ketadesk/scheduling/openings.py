@@ -421,10 +421,16 @@ class SessionSearch:
     # -- one start ----------------------------------------------------------------------------
 
     def at(
-        self, t: int, *, only: Mapping[str, int] | None = None
+        self,
+        t: int,
+        *,
+        only: Mapping[str, int] | None = None,
+        pinned: Mapping[str, int] | None = None,
     ) -> tuple[dict[str, int] | None, tuple[str, ...]]:
         """Resources for a session starting exactly at ``t`` (any time, on the grid or not), or
-        why it cannot.  ``only`` pins needs to given resources (a session kept as booked)."""
+        why it cannot.  ``only`` pins needs to given resources and leaves out the optional
+        needs it does not name (a session kept as booked); ``pinned`` pins needs and chooses
+        for the others as usual (a place that came free in one room)."""
         avail = self.availability
         day = avail.calendar.local_date(instant(t))
         if not _inside_any(avail.open_spans(day), t, t + self.total):
@@ -441,6 +447,8 @@ class SessionSearch:
             candidates = need.candidates
             if only is not None and need.key in only:
                 candidates = (only[need.key],)
+            elif pinned is not None and need.key in pinned:
+                candidates = (pinned[need.key],)
             elif only is not None and need.optional:
                 continue  # the session as booked went without this optional need
             for rid in candidates:
