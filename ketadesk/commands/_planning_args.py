@@ -65,12 +65,12 @@ def day_count(text: str) -> int:
 MAX_SEARCH_DAYS = 366
 
 
-def add_wishes(parser: argparse.ArgumentParser) -> None:
+def add_wishes(parser: argparse.ArgumentParser, *, room_help: str = "preferred room") -> None:
     parser.add_argument("--weekdays", type=weekday_list, default=(), metavar="mon,wed,fri")
     parser.add_argument("--time", type=clock_time, metavar="HH:MM", help="preferred start")
     parser.add_argument("--earliest", type=clock_time, metavar="HH:MM", help="no start before")
     parser.add_argument("--latest", type=clock_time, metavar="HH:MM", help="no start after")
-    parser.add_argument("--room", metavar="NAME", help="preferred room")
+    parser.add_argument("--room", metavar="NAME", help=room_help)
     parser.add_argument("--staff", metavar="NAME", help="preferred staff member")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_today(parser)

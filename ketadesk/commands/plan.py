@@ -32,7 +32,14 @@ def register(sub: Any) -> None:
         )
         if single:
             _add_single_arguments(parser)
-        add_wishes(parser)
+            add_wishes(
+                parser,
+                room_help="with --session-type: the room it must have (refused when that room "
+                "is not free, naming its next free time and the rooms free then); for a "
+                "series: the preferred room",
+            )
+        else:
+            add_wishes(parser)
         parser.add_argument(
             "--other-days",
             action="store_true",
@@ -216,10 +223,21 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _book_single(args: argparse.Namespace) -> int:
+    """One appointment: planned, then booked; a place another workstation takes meanwhile is
+    planned again (``single.book_single_replanning``, at most ``REPLAN_ATTEMPTS`` plans), and a
+    room named with --room is the only one it may have."""
+    import sys
+
     from ketadesk.cli import CommandError, command_line_actor
     from ketadesk.commands._planning_args import clinic_now
     from ketadesk.services.booking.planning import PlanWishes, session_json
-    from ketadesk.services.booking.single import book_single, day_part_bounds, propose_single
+    from ketadesk.services.booking.single import (
+        NotPlaced,
+        SingleProposal,
+        book_single_replanning,
+        day_part_bounds,
+        propose_single,
+    )
     from ketadesk.services.clinic.clinic_setup import open_clinic
 
     opened = open_clinic(args.db)
@@ -227,30 +245,43 @@ def _book_single(args: argparse.Namespace) -> int:
     try:
         today, now = clinic_now(db, args.today)
         earliest, latest = day_part_bounds(args.part_of_day)
-        proposal = propose_single(
-            db,
-            chart=args.patient,
-            session_type=args.session_type,
-            at=args.at,
-            first=args.start,
-            today=today,
-            now=now,
-            wishes=PlanWishes(
-                weekdays=tuple(args.weekdays),
-                time=args.time,
-                earliest=args.earliest or earliest,
-                latest=args.latest or latest,
-                room=args.room,
-                staff=args.staff,
-            ),
+        wishes = PlanWishes(
+            weekdays=tuple(args.weekdays),
+            time=args.time,
+            earliest=args.earliest or earliest,
+            latest=args.latest or latest,
+            room=args.room,
+            staff=args.staff,
         )
-        if proposal.session is None:
-            raise CommandError(
-                f"{proposal.session_type_name} not booked: " + "; ".join(proposal.problems),
-                status=1,
+
+        def plan() -> SingleProposal:
+            return propose_single(
+                db,
+                chart=args.patient,
+                session_type=args.session_type,
+                at=args.at,
+                first=args.start,
+                today=today,
+                now=now,
+                wishes=wishes,
+                room_required=args.room is not None,
             )
-        result = book_single(db, command_line_actor(), proposal, tentative=args.tentative, now=now)
+
+        try:
+            booked = book_single_replanning(
+                db, command_line_actor(), plan, tentative=args.tentative, now=now
+            )
+        except NotPlaced as err:
+            raise CommandError(str(err), status=1) from None
+        for lost in booked.lost:
+            print(
+                f"ketadesk book: another workstation took the place planned ({lost}); "
+                "planned again",
+                file=sys.stderr,
+            )
+        proposal, result = booked.proposal, booked.result
         planned = proposal.session
+        assert planned is not None
         cal = proposal.calendar
         word = "pencilled in" if args.tentative else "booked"
         if args.json:

@@ -421,10 +421,16 @@ class SessionSearch:
     # -- one start ----------------------------------------------------------------------------
 
     def at(
-        self, t: int, *, only: Mapping[str, int] | None = None
+        self,
+        t: int,
+        *,
+        only: Mapping[str, int] | None = None,
+        pinned: Mapping[str, int] | None = None,
     ) -> tuple[dict[str, int] | None, tuple[str, ...]]:
         """Resources for a session starting exactly at ``t`` (any time, on the grid or not), or
-        why it cannot.  ``only`` pins needs to given resources (a session kept as booked)."""
+        why it cannot.  ``only`` pins needs to given resources and leaves out the optional
+        needs it does not name (a session kept as booked); ``pinned`` pins needs and chooses
+        for the others as usual (a place that came free in one room)."""
         avail = self.availability
         day = avail.calendar.local_date(instant(t))
         if not _inside_any(avail.open_spans(day), t, t + self.total):
@@ -441,6 +447,8 @@ class SessionSearch:
             candidates = need.candidates
             if only is not None and need.key in only:
                 candidates = (only[need.key],)
+            elif pinned is not None and need.key in pinned:
+                candidates = (pinned[need.key],)
             elif only is not None and need.optional:
                 continue  # the session as booked went without this optional need
             for rid in candidates:
@@ -681,14 +689,22 @@ def find_openings(
     return OpeningSearch(tuple(openings), tuple(text), truncated)
 
 
+def room_need(spec: SessionTypeSpec) -> str | None:
+    """The key of the need that holds a room (or an office), None for a type that takes none."""
+    return next((n.key for n in spec.needs if n.kind is ResourceKind.ROOM), None)
+
+
 def opening_at(
     availability: Availability,
     spec: SessionTypeSpec,
     start: dt.datetime,
     preferences: Preferences | None = None,
+    *,
+    room: int | None = None,
 ) -> Opening | tuple[str, ...]:
     """The session starting exactly at ``start`` with resources chosen, or why it cannot be:
-    e.g. ("no vital-signs monitor free 10:15-11:40 on Tue 3 Mar",)."""
+    e.g. ("no vital-signs monitor free 10:15-11:40 on Tue Mar 3",).  ``room``: the room it
+    must have (the preferred room is only tried first)."""
     prefs = preferences or Preferences()
     search = SessionSearch(
         availability,
@@ -696,8 +712,16 @@ def opening_at(
         preferred_room=prefs.preferred_room,
         preferred_staff=prefs.preferred_staff,
     )
+    pinned: dict[str, int] = {}
+    if room is not None:
+        key = room_need(spec)
+        need = next((n for n in spec.needs if n.key == key), None)
+        if need is None or room not in {r.id for r in availability.candidates_for(spec, need)}:
+            found = availability.resources.get(room)
+            return (f"{spec.name} cannot be held in {found.name if found else f'#{room}'}",)
+        pinned[need.key] = room
     t = int(start.timestamp())
-    chosen, reasons = search.at(t)
+    chosen, reasons = search.at(t, pinned=pinned)
     if chosen is None:
         return reasons
     return Opening(

@@ -10,10 +10,12 @@ import datetime as dt
 
 from ketadesk.scheduling.availability import Availability
 from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.model import ExistingHold
 from ketadesk.scheduling.waitlist import (
     FreedPlace,
     WaitlistWish,
     match_waitlist,
+    weigh_waitlist,
     wish_problem,
 )
 from tests.scheduling.conftest import DemoClinic
@@ -25,13 +27,17 @@ def _now(clinic: DemoClinic) -> dt.datetime:
     return clinic.at(MON - dt.timedelta(days=3), "09:00")
 
 
-def _day(clinic: DemoClinic) -> tuple[Availability, FreedPlace]:
-    holds = [
+def _holds(clinic: DemoClinic, room_3_until: str = "18:00") -> list[ExistingHold]:
+    return [
         clinic.hold("Room 1", MON, "07:30", "18:00"),
-        clinic.hold("Room 3", MON, "07:30", "18:00"),
+        clinic.hold("Room 3", MON, "07:30", room_3_until),
         clinic.hold("Room 2", MON, "07:30", "10:00"),
         clinic.hold("Room 2", MON, "12:00", "18:00"),
     ]
+
+
+def _day(clinic: DemoClinic) -> tuple[Availability, FreedPlace]:
+    holds = _holds(clinic)
     freed = FreedPlace(
         start=clinic.at(MON, "10:00"),
         end=clinic.at(MON, "11:40"),
@@ -75,7 +81,6 @@ def test_an_iv_wish_takes_the_freed_room_at_the_freed_time(clinic: DemoClinic) -
     )
     assert match.opening.start == freed.start
     assert match.opening.resource_for("room") == clinic.id("Room 2")
-    assert match.minutes_from_freed_start == 0
 
 
 def test_a_wish_for_other_weekdays_is_not_offered(clinic: DemoClinic) -> None:
@@ -119,12 +124,64 @@ def test_a_patient_already_booked_then_is_not_offered(clinic: DemoClinic) -> Non
     assert _match(clinic, _wish(clinic, 1, patient_busy=busy)) == []
 
 
-def test_best_fit_first_then_nearest_deadline_then_longest_waiting(clinic: DemoClinic) -> None:
-    late_start = _wish(clinic, 1, available_from=dt.time(10, 20))  # fits, 20 minutes off
+def test_nearest_deadline_first_then_longest_waiting(clinic: DemoClinic) -> None:
     no_deadline_old = _wish(clinic, 2)
     no_deadline_new = _wish(clinic, 3, added_at=_now(clinic))
     soon = _wish(clinic, 4, deadline=MON + dt.timedelta(days=2))
-    assert _match(clinic, late_start, no_deadline_new, no_deadline_old, soon) == [4, 2, 3, 1]
+    assert _match(clinic, no_deadline_new, no_deadline_old, soon) == [4, 2, 3]
+
+
+def test_the_place_is_offered_as_it_came_free_never_another_room_or_time(
+    clinic: DemoClinic,
+) -> None:
+    """Room 3 is free from 11:00 too; the freed place is Room 2 from 10:00.  A patient who can
+    come only from 10:20, or only to Room 3, is not offered some other place that happens to
+    overlap it: they are told why the freed place does not suit them."""
+    _, freed = _day(clinic)
+    availability = clinic.availability(_holds(clinic, room_3_until="11:00"))
+    anyone = _wish(clinic, 1)
+    late_start = _wish(clinic, 2, available_from=dt.time(10, 20))
+    room_3 = _wish(clinic, 3, rooms=frozenset({clinic.id("Room 3")}))
+    office = _wish(clinic, 4, session_type="integration")
+    answer = weigh_waitlist(
+        availability,
+        clinic.catalog.session_types,
+        freed,
+        [anyone, late_start, room_3, office],
+        now=_now(clinic),
+    )
+    (match,) = answer.matches
+    assert match.wish is anyone
+    assert match.opening.start == freed.start
+    assert match.opening.resource_for("room") == clinic.id("Room 2")
+    why = {r.wish.entry_id: r.reasons for r in answer.refused}
+    assert why == {
+        2: ("asks for 10:20-closing; the session would run 10:00-11:40",),
+        3: ("asks for Room 3 only",),
+        4: ("Integration therapy cannot be held in Room 2",),
+    }
+
+
+def test_a_wish_that_cannot_take_the_place_says_why(clinic: DemoClinic) -> None:
+    availability, freed = _day(clinic)
+    wishes = [
+        _wish(clinic, 1, weekdays=("tue", "thu")),
+        _wish(clinic, 2, session_type="spravato"),
+        _wish(
+            clinic, 3, patient_busy=(Interval(clinic.at(MON, "09:30"), clinic.at(MON, "10:30")),)
+        ),
+        _wish(clinic, 4, staff=frozenset({clinic.id("Tess Rivera")})),
+    ]
+    answer = weigh_waitlist(
+        availability, clinic.catalog.session_types, freed, wishes, now=_now(clinic)
+    )
+    assert answer.matches == ()
+    why = {r.wish.entry_id: " ".join(r.reasons) for r in answer.refused}
+    assert why[1] == "asks for Tue, Thu only"
+    # Spravato books 150 minutes: from 10:00 it runs into Room 2's next booking.
+    assert why[2] == "Room 2 booked 12:00-18:00 on Mon Mar 3"
+    assert why[3] == "the patient has another session 09:30-10:30 on Mon Mar 3"
+    assert why[4] == "asks for Tess Rivera, not free then"
 
 
 def test_one_offer_per_patient(clinic: DemoClinic) -> None:

@@ -39,6 +39,7 @@ from ketadesk.services.booking.plan_check import (
 )
 from ketadesk.services.booking.planning import PATIENT_FACTS, gate_sessions, load_patient_facts
 from ketadesk.services.common.context import (
+    SYSTEM,
     Actor,
     InvalidRequest,
     NotFound,
@@ -559,3 +560,54 @@ def _check_gates(
             raise GateRefused(stopping)
     if request.protocol is not None and request.protocol not in catalog.protocols:
         raise NotFound(f"unknown protocol {request.protocol!r}")
+
+
+def patient_refusals(
+    session: Session,
+    config: StoredConfig,
+    calendar: ClinicCalendar,
+    patient_id: int,
+    sessions: Sequence[PlannedSession],
+    *,
+    now: dt.datetime,
+) -> tuple[str, ...]:
+    """Why ``book`` would refuse ``sessions`` (single sessions, no override given) because of
+    the patient, each refusal in the words ``book`` would raise it in, or () when it would not:
+    the gates, the protocol rules (doses in a window, courses at once), another session at the
+    time and the dosing sessions a day.  The very checks ``book`` makes, asked in a read: no
+    lock is taken and nothing is written (a tentative hold past its deadline is passed over
+    rather than released).  Whether the resources are free is the caller's question (an
+    ``Availability`` of the same holds answers it); raises NotFound for an unknown patient."""
+    catalog = config.catalog
+    facts = load_patient_facts(session, patient_id, catalog)
+    if facts is None:
+        raise NotFound(f"no patient #{patient_id}")
+    request = BookingRequest(patient_id=patient_id, sessions=tuple(sessions))
+    expired = {
+        row[0]
+        for row in raw.rows(raw.connection(session), EXPIRED, {"now": now})
+        if row[1] == patient_id
+    }
+
+    def gates() -> None:
+        _check_gates(catalog, calendar, facts, request)
+
+    def rules() -> None:
+        findings = rule_check.judge_new_plan(
+            session, config, calendar, patient_id, request.sessions, None, ignore=expired
+        )
+        # No override is given: the actor is never asked about (``enforce`` asks who overrides).
+        rule_check.enforce(findings, SYSTEM, catalog, what="booking it")
+
+    def one_at_a_time() -> None:
+        check_patient_free(
+            session, calendar, patient_id, request.sessions, config, ignore=expired, lock=False
+        )
+
+    refusals: list[str] = []
+    for check in (gates, rules, one_at_a_time):
+        try:
+            check()
+        except ServiceError as err:
+            refusals.append(str(err))
+    return tuple(refusals)

@@ -509,10 +509,12 @@ def check_patient_free(
     config: StoredConfig,
     *,
     ignore: int | Iterable[int] | None = None,
+    lock: bool = True,
 ) -> None:
     """A patient is in one session at a time, and has at most the clinic's number of dosing
     sessions on one day: refuse a plan that breaks either against the patient's bookings
-    (other than ``ignore``: the appointments the plan moves)."""
+    (other than ``ignore``: the appointments the plan moves).  ``lock``: on PostgreSQL, lock
+    the patient's row first, as a write must (a question asked in a read need not)."""
     ignored = {ignore} if isinstance(ignore, int) else set(ignore or ())
     catalog = config.catalog
     spans = sorted((s.start, s.end) for s in sessions)
@@ -524,7 +526,7 @@ def check_patient_free(
     reads: list[Read] = [
         (_PATIENT_BOOKED, {"patient_id": patient_id, **_window(_patient_days(calendar, sessions))})
     ]
-    if conn.dialect.name == "postgresql":
+    if lock and conn.dialect.name == "postgresql":
         # Two workstations booking the same patient on different resources would not meet on
         # any resource lock; this one (always taken after the resources) makes them queue.
         # Sent with the read, which runs once it is granted (one round trip; a booking sends

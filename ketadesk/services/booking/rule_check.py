@@ -237,10 +237,16 @@ def judge_new_plan(
     planned: Sequence[PlannedSession],
     protocol: str | None,
     overrides: Mapping[str, str] | None = None,
+    *,
+    ignore: Collection[int] = (),
 ) -> list[Finding]:
     """What booking ``planned`` (a series of ``protocol``, or single sessions) breaks among the
-    patient's sessions; gating is judged by the booking itself (``gate_sessions``)."""
-    current = course_sessions(session, config, calendar, patient_id)
+    patient's sessions (but the appointments ``ignore`` names: tentative holds past their
+    deadline, free though not yet released); gating is judged by the booking itself
+    (``gate_sessions``)."""
+    current = [
+        s for s in course_sessions(session, config, calendar, patient_id) if s.key not in ignore
+    ]
     new = [
         CourseSession(
             key=-(n + 1),

@@ -8,14 +8,19 @@ counter), tentatively too (``tentative=True``: pencilled in until a deadline).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
+from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
-from ketadesk.scheduling.openings import find_openings, opening_at
+from ketadesk.scheduling.openings import Preferences, find_openings, opening_at, room_need
 from ketadesk.services.booking import booking
+from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.booking.planning import (
     PlanWishes,
     _names,
@@ -30,6 +35,7 @@ from ketadesk.services.booking.planning import (
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
+from ketadesk.store.models import Resource
 from ketadesk.store.snapshot import load_snapshot
 
 # "Next available" looks this many days ahead unless told otherwise.
@@ -80,11 +86,15 @@ def propose_single(
     days: int = DEFAULT_NEXT_DAYS,
     wishes: PlanWishes | None = None,
     now: dt.datetime | None = None,
+    room_required: bool = False,
 ) -> SingleProposal:
     """Plan one session of ``session_type`` for a patient: exactly ``at`` (a local wall-clock
     time, naive, or an aware instant), or else the first opening from ``first`` (default
     tomorrow) over ``days`` days meeting ``wishes`` (weekdays, earliest/latest start, room,
-    staff).  Writes nothing; ``now`` decides which tentative holds have expired."""
+    staff).  ``room_required``: the room the wishes name is the only one it may have (else it
+    is only tried first); when it is not free, the problems say why and suggest the room's
+    next free time and the rooms free at that time.  Writes nothing; ``now`` decides which
+    tentative holds have expired."""
     if days < 1:
         raise InvalidRequest("days: the search needs at least one day")
     with db.read() as session:
@@ -120,8 +130,13 @@ def propose_single(
             busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
             start = local.astimezone(dt.UTC)
             clash = next((b for b in busy if b.start < start and start < b.end), None)
-            found_at = opening_at(snapshot.availability(), spec, start, prefs)
-            if isinstance(found_at, tuple):
+            room = prefs.preferred_room if room_required else None
+            found_at = opening_at(snapshot.availability(), spec, start, prefs, room=room)
+            if isinstance(found_at, tuple) and room is not None:
+                problems = _room_taken(
+                    session, catalog, spec, room, start, found_at, patient.id, now
+                )
+            elif isinstance(found_at, tuple):
                 problems = found_at
             else:
                 candidate = found_at.as_session(spec, 1)
@@ -137,17 +152,32 @@ def propose_single(
             window = _window(catalog, start_day, days)
             snapshot = load_snapshot(session, window, catalog, now=now)
             busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
+            room = prefs.preferred_room if room_required else None
             search = find_openings(
                 snapshot.availability(),
                 spec,
                 start_day,
                 start_day + dt.timedelta(days=days - 1),
                 prefs,
-                limit=1,
+                # A room required: every opening listed and the first in that room taken (the
+                # search only ranks the preferred room: its best opening may be another room).
+                limit=1 if room is None else None,
                 patient_busy=busy,
             )
-            if search.openings:
-                planned = search.openings[0].as_session(spec, 1)
+            key = room_need(spec)
+            fitting = [
+                o for o in search.openings if room is None or o.resource_for(key or "") == room
+            ]
+            if fitting:
+                planned = fitting[0].as_session(spec, 1)
+            elif room is not None and search.openings:
+                other = search.openings[0]
+                problems = (
+                    f"{_name(session, room)} has no opening for {spec.name} in the {days} days "
+                    f"from {start_day:%m/%d/%Y}",
+                    f"the first opening in another room: {_when(snapshot.calendar, other.start)}, "
+                    f"{_name(session, other.resource_for(key or ''))}",
+                )
             else:
                 problems = search.reasons or (
                     f"no opening for {spec.name} in the {days} days from {start_day:%m/%d/%Y}",
@@ -170,6 +200,160 @@ def propose_single(
             resource_names=_names(session),
             calendar=snapshot.calendar,
         )
+
+
+def _name(session: Session, resource_id: int | None) -> str:
+    found = session.get(Resource, resource_id) if resource_id is not None else None
+    if found is None:
+        return "no room" if resource_id is None else f"resource #{resource_id}"
+    return found.name
+
+
+def _when(calendar: ClinicCalendar, moment: dt.datetime) -> str:
+    """ "Tue 12/08/2026 10:00": a time as the command line prints a booking's."""
+    return f"{calendar.local(moment):%a %m/%d/%Y %H:%M}"
+
+
+def _room_taken(
+    session: Session,
+    catalog: Catalog,
+    spec: SessionTypeSpec,
+    room: int,
+    start: dt.datetime,
+    reasons: tuple[str, ...],
+    patient_id: int,
+    now: dt.datetime | None,
+) -> tuple[str, ...]:
+    """Why a session of ``spec`` cannot be had in ``room`` at ``start``, then what can: the
+    room's next free start (within ``DEFAULT_NEXT_DAYS``) and the other rooms free then."""
+    calendar = ClinicCalendar(catalog.settings)
+    day = calendar.local_date(start)
+    window = _window(catalog, day, DEFAULT_NEXT_DAYS)
+    snapshot = load_snapshot(session, window, catalog, now=now)
+    availability = snapshot.availability()
+    name, when = _name(session, room), _when(calendar, start)
+    problems = [f"{spec.name} cannot be had in {name} at {when}: " + "; ".join(reasons)]
+    key = room_need(spec) or ""
+    search = find_openings(
+        availability,
+        spec,
+        day,
+        day + dt.timedelta(days=DEFAULT_NEXT_DAYS - 1),
+        Preferences(preferred_room=room),
+        patient_busy=_patient_busy(session, patient_id, window, catalog, snapshot.calendar),
+    )
+    later = min(
+        (o.start for o in search.openings if o.start > start and o.resource_for(key) == room),
+        default=None,
+    )
+    if later is not None:
+        problems.append(f"{name} is next free at {_when(calendar, later)}")
+    else:
+        problems.append(f"{name} has no free time for it in the {DEFAULT_NEXT_DAYS} days from then")
+    need = next((n for n in spec.needs if n.key == key), None)
+    others = [
+        r.name
+        for r in (availability.candidates_for(spec, need) if need is not None else ())
+        if r.id != room and not isinstance(opening_at(availability, spec, start, room=r.id), tuple)
+    ]
+    problems.append(
+        f"free at {when}: {', '.join(others)}" if others else f"no other room is free at {when}"
+    )
+    return tuple(problems)
+
+
+#: How many plans "book" makes in all when the place it planned is taken by another
+#: workstation before its booking is written: each new plan is made on what is free by then.
+#: Not a clinic rule but a bound on the work: a place lost this many times in a row means the
+#: schedule is changing faster than it is read, and a person should look rather than a loop.
+REPLAN_ATTEMPTS = 3
+
+
+class NotPlaced(InvalidRequest):
+    """No session could be planned (``proposal.problems`` says why)."""
+
+    def __init__(self, proposal: SingleProposal, lost: Sequence[str] = ()) -> None:
+        self.proposal = proposal
+        self.lost = tuple(lost)
+        after = (
+            f" (after another workstation took the place planned {len(lost)} "
+            f"time{'s' if len(lost) != 1 else ''})"
+            if lost
+            else ""
+        )
+        super().__init__(
+            f"{proposal.session_type_name} not booked{after}: "
+            + ("; ".join(proposal.problems) or "no time was found")
+        )
+
+
+class PlaceKeptBeingTaken(BookingConflict):
+    """Every place planned was taken by another workstation before it could be booked."""
+
+    def __init__(self, session_type_name: str, lost: Sequence[str]) -> None:
+        self.lost = tuple(lost)
+        super().__init__(
+            [
+                f"{session_type_name} not booked: another workstation took the place planned "
+                f"each of the {len(lost)} times it was planned (last: {lost[-1]}); nothing was "
+                "booked. Try again, or look for a time with `ketadesk openings`"
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class SingleBooking:
+    """What ``book_single_replanning`` booked: the proposal that held, the booking, and the
+    places lost to other workstations before it (each in the booking's words)."""
+
+    proposal: SingleProposal
+    result: booking.BookingResult
+    lost: tuple[str, ...] = ()
+
+
+def book_single_replanning(
+    db: Database,
+    actor: Actor,
+    plan: Callable[[], SingleProposal],
+    *,
+    tentative: bool = False,
+    hold_until: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    attempts: int = REPLAN_ATTEMPTS,
+) -> SingleBooking:
+    """Book what ``plan`` proposes; when another workstation took that place first (the
+    booking's ``BookingConflict``), plan again on what is free now and book that, ``attempts``
+    plans in all, then raise ``PlaceKeptBeingTaken``.  A plan that places nothing raises
+    ``NotPlaced``; a refusal that planning again does not change (the same place proposed
+    again: not a lost race but the booking's standing answer) is raised as it is."""
+    if attempts < 1:
+        raise ValueError("attempts: at least one plan")
+    lost: list[str] = []
+    refused: tuple[PlannedSession, BookingConflict] | None = None
+    for _ in range(attempts):
+        proposal = plan()
+        if proposal.session is None:
+            raise NotPlaced(proposal, lost)
+        if refused is not None and _same_place(refused[0], proposal.session):
+            raise refused[1]
+        try:
+            result = book_single(
+                db, actor, proposal, tentative=tentative, hold_until=hold_until, now=now
+            )
+        except BookingConflict as err:
+            lost.append(str(err))
+            refused = (proposal.session, err)
+            continue
+        return SingleBooking(proposal, result, tuple(lost))
+    raise PlaceKeptBeingTaken(proposal.session_type_name, lost)
+
+
+def _same_place(a: PlannedSession, b: PlannedSession) -> bool:
+    return (a.start, a.end, sorted(h.resource_id for h in a.holds)) == (
+        b.start,
+        b.end,
+        sorted(h.resource_id for h in b.holds),
+    )
 
 
 def book_single(

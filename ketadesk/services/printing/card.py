@@ -1,6 +1,11 @@
 """The patient's appointment card: every remaining session of the series, what to do before
 each kind of session, and how to reach the clinic, on a card of the clinic's size.
 
+Sessions only pencilled in (tentative holds, released unless confirmed by their deadline) are
+never printed among the booked ones: they follow in a section of their own, headed "Pencilled
+in - not confirmed" with the deadline, and each of their rows says so again, so a patient
+handed the card cannot take a held time for a confirmed one (nor a row cut from the card).
+
 ``appointment_card`` reads the database into a frozen ``AppointmentCard``; ``card_layout``
 turns it into a ``PrintLayout`` of cards (``PrintLayout.card``): ui/printing flows the rows
 onto the card, on to its back (or a further card) when a long series needs it, and prints the
@@ -15,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ketadesk.scheduling.calendar import Interval
-from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.scheduling.statuses import RELEASED_STATUSES, TENTATIVE_STATUSES
 from ketadesk.services.common.context import NotFound, utcnow
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import (
@@ -57,6 +62,10 @@ class CardSession:
     #: on this day: reschedule"; and why ("Christmas Day").  "" while its place is open.
     closed_notice: str = ""
     closed_reason: str = ""
+    #: Pencilled in, not booked: held only until ``held_until`` (clinic time; None if the
+    #: hold names no deadline), then released unless the clinic confirms it.
+    tentative: bool = False
+    held_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,14 @@ class AppointmentCard:
     #: The card it is printed on ([clinic] card_size, card_stock).
     card: CardFormat = field(default_factory=lambda: CardFormat("index_3x5", 3.0, 5.0))
 
+    @property
+    def booked(self) -> tuple[CardSession, ...]:
+        return tuple(s for s in self.sessions if not s.tentative)
+
+    @property
+    def pencilled(self) -> tuple[CardSession, ...]:
+        return tuple(s for s in self.sessions if s.tentative)
+
 
 def appointment_card(
     db: Database,
@@ -82,10 +99,11 @@ def appointment_card(
     appointment_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> AppointmentCard:
-    """The patient's upcoming sessions (after ``now``, not cancelled nor missed) with what to do
-    before each, and the clinic's contacts.  The patient is named by chart number, by id, or by
-    one of their appointments (a session selected on the day view).  Raises NotFound for an
-    unknown patient."""
+    """The patient's upcoming sessions (after ``now``, not cancelled nor missed; pencilled-in
+    ones marked, those past their deadline left out: they are free, only not yet released) with
+    what to do before each, and the clinic's contacts.  The patient is named by chart number,
+    by id, or by one of their appointments (a session selected on the day view).  Raises
+    NotFound for an unknown patient."""
     moment = now or utcnow()
     with db.read() as session:
         catalog = load_catalog(session)
@@ -118,6 +136,8 @@ def appointment_card(
                 SessionType.name,
                 Resource.name,
                 Appointment.room_id,
+                Appointment.status,
+                Appointment.hold_until,
             )
             .join(SessionType, SessionType.id == Appointment.session_type_id)
             .outerjoin(Series, Series.id == Appointment.series_id)
@@ -127,6 +147,11 @@ def appointment_card(
                 Appointment.starts_at > moment,
                 Appointment.status.not_in(RELEASED_STATUSES),
                 Appointment.status != "completed",
+                or_(
+                    Appointment.status.not_in(TENTATIVE_STATUSES),
+                    Appointment.hold_until.is_(None),
+                    Appointment.hold_until > moment,
+                ),
             )
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()
@@ -144,7 +169,7 @@ def appointment_card(
     settings = catalog.settings
     tz = ZoneInfo(settings.timezone)
     sessions = []
-    for starts_at, ends_at, index, count, code, type_name, room, room_id in rows:
+    for starts_at, ends_at, index, count, code, type_name, room, room_id, status, until in rows:
         spec = catalog.session_types.get(code)
         closed = (
             calendar.session_closed(Interval(starts_at, ends_at), room_id, room or "")
@@ -164,6 +189,8 @@ def appointment_card(
                 instructions=spec.instructions if spec is not None else (),
                 closed_notice=closed.notice if closed else "",
                 closed_reason=closed.reason if closed else "",
+                tentative=status in TENTATIVE_STATUSES,
+                held_until=until.astimezone(tz) if until is not None else None,
             )
         )
     return AppointmentCard(
@@ -208,12 +235,108 @@ def closed_warnings(card: AppointmentCard) -> tuple[str, ...]:
     )
 
 
+# The card's outline (``PrintBlock.level``): under the card's own heading (the clinic and the
+# patient, level 0, on every face), the pencilled-in section's heading, and a year above the
+# first date of another year; what follows the sessions ends the section.
+_SECTION = 1
+_YEAR = 2
+# What each pencilled-in row says of itself, however the card is cut or folded (its deadline
+# is in the section's heading, printed again over its rows on each face).
+PENCILLED_ROW = "Pencilled in \N{MIDDLE DOT} not confirmed"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def card_count(card: AppointmentCard) -> str:
+    """What the card's heading says it holds: "6 appointments", "1 appointment · 2 pencilled
+    in", or "Nothing booked yet · 3 pencilled in" (a card of held times only)."""
+    booked, pencilled = len(card.booked), len(card.pencilled)
+    if not pencilled:
+        return _plural(booked, "appointment")
+    first = _plural(booked, "appointment") if booked else "Nothing booked yet"
+    # Kept on one line beside the patient's name, or wrapped whole below it.
+    return f"{first} · {pencilled} pencilled in".replace(" ", "\N{NO-BREAK SPACE}")
+
+
+def _session_blocks(sessions: Iterable[CardSession], year: int) -> list[PrintBlock]:
+    """A row per session (the year once above the first date of another year), each pencilled
+    one marked as such on its own row, and a closed day's notice under its row."""
+    blocks: list[PrintBlock] = []
+    for s in sessions:
+        if s.start.year != year:  # a series into the new year: the year once, above its dates
+            year = s.start.year
+            blocks.append(
+                PrintBlock(fill("card_year.html", year=str(year)), keep_with_next=True, level=_YEAR)
+            )
+        values = {
+            "date_html": _unbroken(us_date(s.start)),
+            "time_html": _unbroken(us_time(s.start)),
+            "session_type": patient_type_name(s.session_type),
+            "series": s.series,
+        }
+        if s.tentative:
+            row = fill(
+                "card_pencilled_session.html",
+                **values,
+                status=PENCILLED_ROW,
+            )
+        else:
+            row = fill("card_session.html", **values)
+        blocks.append(PrintBlock(row))
+        if s.closed_notice:  # never handed over as if it would happen
+            blocks.append(PrintBlock(fill("card_closed.html", text=s.closed_notice)))
+    return blocks
+
+
+def _pencilled_blocks(card: AppointmentCard) -> list[PrintBlock]:
+    """The pencilled-in sessions after the booked ones, under a heading per deadline that says
+    they are held, not booked, and released unless confirmed by then."""
+    by_deadline: dict[dt.datetime | None, list[CardSession]] = {}
+    for s in card.pencilled:
+        by_deadline.setdefault(s.held_until, []).append(s)
+    blocks: list[PrintBlock] = []
+    call = f" Call {card.clinic_phone} to confirm." if card.clinic_phone else ""
+    for until, sessions in by_deadline.items():
+        if until is None:
+            held = "Held until the clinic confirms them"
+        else:
+            # The deadline never split over two lines of a small card.
+            held = "Held until " + f"{us_date(until)} {us_time(until)}".replace(
+                " ", "\N{NO-BREAK SPACE}"
+            )
+        # The heading is short: it is printed again on each further face of the section.
+        blocks.append(
+            PrintBlock(
+                fill(
+                    "card_pencilled_heading.html",
+                    title="PENCILLED IN \N{EN DASH} NOT CONFIRMED",
+                    held=held,
+                ),
+                keep_with_next=True,
+                level=_SECTION,
+            )
+        )
+        blocks.append(
+            PrintBlock(
+                fill(
+                    "card_pencilled_note.html",
+                    text="These times are not booked: unless the clinic confirms them by then, "
+                    "they are released." + call,
+                )
+            )
+        )
+        blocks.extend(_session_blocks(sessions, card.printed_at.year))
+    return blocks
+
+
 def card_layout(card: AppointmentCard) -> PrintLayout:
     """The card: the clinic and the patient on top (again on each further side), then a line
-    per remaining session (weekday and US month/day, time, type, place in the series), what to
-    do before each kind of session, and the cancellation policy."""
+    per remaining booked session (weekday and US month/day, time, type, place in the series),
+    the pencilled-in sessions apart under their own heading, what to do before each kind of
+    session, and the cancellation policy."""
     sessions = card.sessions
-    count = len(sessions)
     blocks = [
         PrintBlock(
             fill(
@@ -221,31 +344,15 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
                 clinic=card.clinic_name,
                 phone=f"Phone {card.clinic_phone}" if card.clinic_phone else "",
                 patient=card.patient_name,
-                count=f"{count} appointment{'s' if count != 1 else ''}",
+                count=card_count(card),
             ),
             keep_with_next=True,
         )
     ]
     if not sessions:
         blocks.append(PrintBlock(fill("notice_small.html", text="No upcoming appointments.")))
-    year = card.printed_at.year
-    for s in sessions:
-        if s.start.year != year:  # a series into the new year: the year once, above its dates
-            year = s.start.year
-            blocks.append(PrintBlock(fill("card_year.html", year=str(year)), keep_with_next=True))
-        blocks.append(
-            PrintBlock(
-                fill(
-                    "card_session.html",
-                    date_html=_unbroken(us_date(s.start)),
-                    time_html=_unbroken(us_time(s.start)),
-                    session_type=patient_type_name(s.session_type),
-                    series=s.series,
-                )
-            )
-        )
-        if s.closed_notice:  # never handed over as if it would happen
-            blocks.append(PrintBlock(fill("card_closed.html", text=s.closed_notice)))
+    blocks.extend(_session_blocks(card.booked, card.printed_at.year))
+    blocks.extend(_pencilled_blocks(card))
     seen: dict[str, tuple[str, ...]] = {}
     for s in sessions:
         if s.instructions and s.session_type not in seen:
@@ -257,7 +364,8 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
                     "card_before.html",
                     session_type=patient_type_name(name),
                     instructions_html=_bullets(instructions),
-                )
+                ),
+                level=_SECTION,  # the card's heading over it, not the last section's
             )
         )
     blocks.append(
@@ -266,7 +374,8 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
                 "card_footer.html",
                 address=card.clinic_address,
                 policy=card.cancellation_policy,
-            )
+            ),
+            level=_SECTION,
         )
     )
     return PrintLayout(

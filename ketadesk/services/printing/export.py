@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, aliased
 from ketadesk import __version__
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
-from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.scheduling.dates import short_date_time
+from ketadesk.scheduling.statuses import RELEASED_STATUSES, TENTATIVE_STATUSES
 from ketadesk.services.booking.planning import find_patient
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
 from ketadesk.services.common.phones import display_phone
@@ -58,7 +59,7 @@ class _Event:
     summary: str
     description: str
     location: str
-    status: str  # iCalendar STATUS: CONFIRMED
+    status: str  # iCalendar STATUS: CONFIRMED, or TENTATIVE for a hold only pencilled in
 
 
 def appointment_uid(appointment_id: int) -> str:
@@ -143,7 +144,9 @@ def patient_calendar(db: Database, chart: str, *, now: dt.datetime | None = None
 
     A session under way at ``now`` still counts as upcoming.  Each event carries the session
     type's instructions, the clinic's address and a UID stable across exports, so a calendar
-    that imports the file again updates its events instead of doubling them.
+    that imports the file again updates its events instead of doubling them.  A session only
+    pencilled in is a TENTATIVE event that says so, with its deadline, in its title and
+    description (never shown as confirmed); one past its deadline is left out.
     """
     now = now or utcnow()
     with db.read() as session:
@@ -164,12 +167,28 @@ def patient_calendar(db: Database, chart: str, *, now: dt.datetime | None = None
         ).all()
         events = []
         phone = display_phone(settings.phone)
+        tz = ClinicCalendar(settings).tz
         for appt, code, type_name, count in rows:
+            pencilled = appt.status in TENTATIVE_STATUSES
+            if pencilled and appt.hold_until is not None and appt.hold_until <= now:
+                continue  # its deadline passed: the place is free, only not yet released
             series = _series_label(appt.series_index, count)
             instructions = _instructions(catalog, code)
+            held = ""
+            if pencilled:
+                until = (
+                    f"until {short_date_time(appt.hold_until.astimezone(tz))}"
+                    if appt.hold_until is not None
+                    else "until the clinic confirms it"
+                )
+                held = (
+                    f"Pencilled in, NOT confirmed: this time is held for you {until} and is "
+                    "released unless the clinic confirms it by then."
+                )
             description = "\n\n".join(
                 part
                 for part in (
+                    held,
                     series[:1].upper() + series[1:],
                     instructions,
                     f"Questions or to cancel: {phone}" if phone else "",
@@ -181,10 +200,11 @@ def patient_calendar(db: Database, chart: str, *, now: dt.datetime | None = None
                     uid=appointment_uid(appt.id),
                     start=appt.starts_at,
                     end=appt.ends_at,
-                    summary=f"{type_name} at {settings.name}",
+                    summary=("Pencilled in (not confirmed): " if pencilled else "")
+                    + f"{type_name} at {settings.name}",
                     description=description,
                     location=settings.address,
-                    status="CONFIRMED",
+                    status="TENTATIVE" if pencilled else "CONFIRMED",
                 )
             )
         name = f"{settings.name}: {patient.first_name} {patient.last_name}"
@@ -237,6 +257,8 @@ def resource_calendar(
                 Patient.last_name,
                 SessionType.name,
                 room.name,
+                Appointment.status,
+                Appointment.hold_until,
             )
             .join(Appointment, Appointment.id == ResourceHold.appointment_id)
             .join(Patient, Patient.id == Appointment.patient_id)
@@ -253,13 +275,32 @@ def resource_calendar(
         ).all()
         spans: dict[int, tuple[dt.datetime, dt.datetime]] = {}
         about: dict[int, tuple[str, str]] = {}
-        for appt_id, start, end, index, count, first_name, last_name, type_name, room_name in rows:
+        pencilled: set[int] = set()
+        for (
+            appt_id,
+            start,
+            end,
+            index,
+            count,
+            first_name,
+            last_name,
+            type_name,
+            room_name,
+            status,
+            hold_until,
+        ) in rows:
+            if status in TENTATIVE_STATUSES:
+                if hold_until is not None and hold_until <= now:
+                    continue  # its deadline passed: free, only not yet released
+                pencilled.add(appt_id)
             known = spans.get(appt_id)
             spans[appt_id] = (
                 (start, end) if known is None else (min(known[0], start), max(known[1], end))
             )
             who = initials(first_name, last_name)
             summary = f"{type_name} ({who})" if who else type_name
+            if appt_id in pencilled:
+                summary = f"Pencilled in: {summary}"
             series = _series_label(index, count)
             details = [series[:1].upper() + series[1:]] if series else []
             if room_name and room_name != resource.name:
@@ -273,7 +314,7 @@ def resource_calendar(
                 summary=about[appt_id][0],
                 description=about[appt_id][1],
                 location=catalog.settings.address,
-                status="CONFIRMED",
+                status="TENTATIVE" if appt_id in pencilled else "CONFIRMED",
             )
             for appt_id, (start, end) in sorted(spans.items(), key=lambda kv: (kv[1][0], kv[0]))
         ]

@@ -78,10 +78,24 @@ def staff_label(name: str, first: str | None, last: str | None, credentials: str
 @dataclass(frozen=True, slots=True)
 class PrintBlock:
     """A piece of HTML printed whole on one page; ``keep_with_next`` keeps a heading with the
-    first block under it."""
+    first block under it.
+
+    A heading stands over the blocks after it, and is printed again on top of each further page
+    they run onto, until a block of its ``level`` or a lower one (a heading's level is 0 unless
+    given).  So headings nest: the card's heading (0) stays over a section's heading (1) and a
+    year (2) under it, and a block of level 1 (the card's instructions) ends the section but
+    not the card.  A block of level None is body text under every heading standing."""
 
     html: str
     keep_with_next: bool = False
+    level: int | None = None
+
+    @property
+    def outline_level(self) -> float:
+        """The level it takes in the outline: a heading's 0 by default, body text's below all."""
+        if self.level is not None:
+            return self.level
+        return 0 if self.keep_with_next else float("inf")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,31 +1,36 @@
 """Offering a freed place to the waitlist, and booking it for the patient the desk chose.
 
 ``freed_place`` reads where a session was before its latest cancellation, no-show or move;
-``offers_for_freed`` finds the waiting entries that could take that place, best fit first
-(``scheduling/waitlist.match_waitlist`` on the day's availability); ``book_offer`` books the
-offered session through ``booking.book`` (the plan, the patient's other sessions and the
-session type's gates re-checked in its transaction), then marks the entry booked, and says whom
-to call.
+``offers_for_freed`` finds the waiting entries that could take that place as it came free (its
+start, its room), best fit first (``scheduling/waitlist.weigh_waitlist`` on the day's
+availability), and keeps only the patients the booking would take there: its own checks of
+the patient (gates, protocol rules, another session then, dosing sessions a day) are asked in
+the same read (``booking.patient_refusals``), so nobody is offered a place that "Book" would
+then refuse.  Everyone else waiting is listed with why they cannot take it.  ``book_offer``
+books the offered session through ``booking.book`` (every check made again in its
+transaction), then marks the entry booked, and says whom to call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
-from ketadesk.scheduling.waitlist import FreedPlace, WaitlistWish, match_waitlist
+from ketadesk.scheduling.waitlist import FreedPlace, WaitlistMatch, WaitlistWish, weigh_waitlist
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import booking
 from ketadesk.services.common.context import Actor, Database, InvalidRequest, NotFound, utcnow
 from ketadesk.services.waitlist import entries
-from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.clinic_config import load_config
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
@@ -58,11 +63,29 @@ class WaitlistOffer:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitlistUnable:
+    """One waiting patient (one entry) who cannot take the freed place, and why."""
+
+    entry_id: int
+    patient_id: int
+    patient_name: str
+    chart_number: str
+    session_type_name: str
+    reasons: tuple[str, ...]  # "asks for Tue, Thu only"; the booking's refusal, in its words
+
+    @property
+    def reason_text(self) -> str:
+        return "; ".join(self.reasons)
+
+
+@dataclass(frozen=True, slots=True)
 class WaitlistOffers:
-    """The place that came free, in words, and who could take it (best fit first)."""
+    """The place that came free, in words, who could take it (best fit first: every one of
+    them bookable there as far as the clinic's rules go) and who could not, with why."""
 
     freed_text: str
     offers: tuple[WaitlistOffer, ...]
+    unable: tuple[WaitlistUnable, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,74 +202,118 @@ def offers_for_freed(
     return offers_for_place(db, freed, now=now)
 
 
+def _wish_text(entry: WaitlistEntry) -> str:
+    """What the entry asked for: "Tue, Thu; 09:00-13:00; until 12/10/2026"."""
+    wish = [", ".join(d.capitalize() for d in entry.weekdays) or "any day"]
+    lo, hi = entries.local_time(entry.earliest_minute), entries.local_time(entry.latest_minute)
+    if lo or hi:
+        earliest = lo.strftime("%H:%M") if lo else "opening"
+        wish.append(f"{earliest}-{hi.strftime('%H:%M') if hi else 'closing'}")
+    if entry.deadline:
+        wish.append(f"until {entry.deadline:%m/%d/%Y}")
+    return "; ".join(wish)
+
+
+def _offer(
+    match: WaitlistMatch,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    patients: Mapping[int, Patient],
+    entry: WaitlistEntry,
+    names: Mapping[int, str],
+) -> WaitlistOffer:
+    spec = catalog.session_types[match.wish.session_type]
+    opening = match.opening
+    patient = patients[match.wish.patient_id]
+    room = next(
+        (opening.resource_for(n.key) for n in spec.needs if n.kind is ResourceKind.ROOM), None
+    )
+    staff = tuple(
+        names.get(rid, "")
+        for n in spec.needs
+        if n.kind is ResourceKind.STAFF and (rid := opening.resource_for(n.key)) is not None
+    )
+    return WaitlistOffer(
+        entry_id=entry.id,
+        patient_id=patient.id,
+        patient_name=patient.display_name,
+        chart_number=patient.chart_number,
+        phone=patient.phone,
+        session_type_name=spec.name,
+        session=opening.as_session(spec, 1),
+        room_name=names.get(room, "no room") if room else "no room",
+        staff_names=staff,
+        when_text=_when(calendar, opening.start, opening.end),
+        wish_text=_wish_text(entry),
+    )
+
+
 def offers_for_place(
     db: Database, freed: FreedPlace, *, now: dt.datetime | None = None
 ) -> WaitlistOffers:
     """Who on the waitlist could take ``freed`` (any stretch that came free: a session's
-    place, or time a closure no longer takes), best fit first.  Reads only."""
+    place, or time a closure no longer takes) as it came free, best fit first, each judged by
+    the booking's own checks of the patient; and why each of the others cannot.  Reads only."""
     now = now or utcnow()
     with db.read() as session:
-        catalog = load_catalog(session)
+        config = load_config(session)
+        catalog = config.catalog
         calendar = ClinicCalendar(catalog.settings)
         day = calendar.local_date(freed.start)
         window = calendar.day_bounds(day)
         snapshot = load_snapshot(session, window, catalog, now=now)
         wishes, by_id = _wishes(session, window, calendar.local_date(now))
-        matches = match_waitlist(
-            snapshot.availability(), catalog.session_types, freed, wishes, now=now
-        )
         names = dict(session.execute(select(Resource.id, Resource.name)).all())
         patients = {
             p.id: p
             for p in session.scalars(
-                select(Patient).where(Patient.id.in_(sorted({m.wish.patient_id for m in matches})))
+                select(Patient).where(Patient.id.in_(sorted({w.patient_id for w in wishes})))
             )
         }
         room_name = names.get(freed.room_id, "no room") if freed.room_id else "no room"
         freed_text = f"{_when(calendar, freed.start, freed.end)}, {room_name}"
-        offers: list[WaitlistOffer] = []
-        for match in matches:
+
+        def type_name(code: str) -> str:
+            spec = catalog.session_types.get(code)
+            return spec.name if spec is not None else code
+
+        def patient_refusals(match: WaitlistMatch) -> tuple[str, ...]:
+            # The booking's own checks of the patient, so that "Book" is not refused for a
+            # reason known now (a dose that morning, a gate, a protocol rule).
             spec = catalog.session_types[match.wish.session_type]
-            opening = match.opening
-            patient = patients[match.wish.patient_id]
-            entry = by_id[match.wish.entry_id]
-            room = next(
-                (opening.resource_for(n.key) for n in spec.needs if n.kind is ResourceKind.ROOM),
-                None,
+            return booking.patient_refusals(
+                session,
+                config,
+                snapshot.calendar,
+                match.wish.patient_id,
+                (match.opening.as_session(spec, 1),),
+                now=now,
             )
-            staff = tuple(
-                names.get(rid, "")
-                for n in spec.needs
-                if n.kind is ResourceKind.STAFF and (rid := opening.resource_for(n.key)) is not None
+
+        answer = weigh_waitlist(
+            snapshot.availability(),
+            catalog.session_types,
+            freed,
+            wishes,
+            now=now,
+            judge=patient_refusals,
+        )
+        offers = tuple(
+            _offer(match, catalog, calendar, patients, by_id[match.wish.entry_id], names)
+            for match in answer.matches
+        )
+        cannot = tuple(
+            WaitlistUnable(
+                entry_id=r.wish.entry_id,
+                patient_id=r.wish.patient_id,
+                patient_name=patients[r.wish.patient_id].display_name,
+                chart_number=patients[r.wish.patient_id].chart_number,
+                session_type_name=type_name(r.wish.session_type),
+                reasons=r.reasons,
             )
-            wish = [", ".join(d.capitalize() for d in entry.weekdays) or "any day"]
-            lo, hi = (
-                entries.local_time(entry.earliest_minute),
-                entries.local_time(entry.latest_minute),
-            )
-            if lo or hi:
-                wish.append(
-                    f"{lo.strftime('%H:%M') if lo else 'opening'}-"
-                    f"{hi.strftime('%H:%M') if hi else 'closing'}"
-                )
-            if entry.deadline:
-                wish.append(f"until {entry.deadline:%m/%d/%Y}")
-            offers.append(
-                WaitlistOffer(
-                    entry_id=entry.id,
-                    patient_id=patient.id,
-                    patient_name=patient.display_name,
-                    chart_number=patient.chart_number,
-                    phone=patient.phone,
-                    session_type_name=spec.name,
-                    session=opening.as_session(spec, 1),
-                    room_name=names.get(room, "no room") if room else "no room",
-                    staff_names=staff,
-                    when_text=_when(calendar, opening.start, opening.end),
-                    wish_text="; ".join(wish),
-                )
-            )
-    return WaitlistOffers(freed_text, tuple(offers))
+            for r in answer.refused
+        )
+    return WaitlistOffers(freed_text, offers, cannot)
 
 
 def book_offer(

@@ -20,6 +20,7 @@ ketadesk.services.printing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtPrintSupport import QPrinter
 
-from ketadesk.services.printing.layout import CardFormat, PrintLayout, us_date, us_time
+from ketadesk.services.printing.layout import (
+    CardFormat,
+    PrintBlock,
+    PrintLayout,
+    us_date,
+    us_time,
+)
 
 PAGE_SIZES = {
     "a4": QPageSize.PageSizeId.A4,
@@ -127,9 +134,7 @@ def render(layout: PrintLayout, printer: QPrinter) -> PrintResult:
     logo, logo_problem = load_logo(layout.logo)
     warnings = tuple(w for w in (*layout.warnings, logo_problem) if w)
     docs = [_block_document(block.html, layout.css, width, printer) for block in layout.blocks]
-    pages = _paginate(
-        [d.size().height() for d in docs], [b.keep_with_next for b in layout.blocks], body
-    )
+    pages = _paginate([d.size().height() for d in docs], layout.blocks, body)
 
     painter = QPainter()
     if not painter.begin(printer):
@@ -170,28 +175,34 @@ def _block_document(html: str, css: str, width: float, printer: QPrinter) -> QTe
     return doc
 
 
-def _paginate(heights: list[float], keep: list[bool], body: float) -> list[list[int]]:
+def _paginate(heights: list[float], blocks: Sequence[PrintBlock], body: float) -> list[list[int]]:
     """Block indexes per page: a block goes whole onto the page it fits on; a heading kept with
-    the next block moves with it, and is printed again on top of a page its blocks run onto."""
+    the next block moves with it, and the headings standing over a block that runs onto a new
+    page are printed again on top of it (``PrintBlock.level``)."""
     pages: list[list[int]] = [[]]
     used = 0.0
-    heading: int | None = None  # the heading the blocks being placed belong to
+    standing: list[tuple[float, int]] = []  # (level, index): the headings over what comes next
     i = 0
     while i < len(heights):
         group = [i]
-        while keep[group[-1]] and group[-1] + 1 < len(heights):
+        while blocks[group[-1]].keep_with_next and group[-1] + 1 < len(heights):
             group.append(group[-1] + 1)
         need = sum(heights[j] for j in group)
         if pages[-1] and used + need > body:
             pages.append([])
             used = 0.0
-            if heading is not None and not keep[group[0]]:
-                pages[-1].append(heading)  # "Room 1" again above its rows that ran over
-                used += heights[heading]
+            first = blocks[group[0]].outline_level
+            for level, heading in standing:
+                if level < first:  # "Room 1" again above its rows that ran over
+                    pages[-1].append(heading)
+                    used += heights[heading]
         pages[-1].extend(group)
         used += need
-        if keep[group[0]]:
-            heading = group[0]
+        for j in group:
+            level = blocks[j].outline_level
+            standing = [(lv, k) for lv, k in standing if lv < level]
+            if blocks[j].keep_with_next:
+                standing.append((level, j))
         i = group[-1] + 1
     return pages
 
@@ -275,12 +286,11 @@ def set_cards(layout: PrintLayout, card: CardFormat, printer: QPrinter) -> CardF
     points = dpi / 72.0
     inner = card.width_in * dpi - 2 * CARD_MARGIN_PT * points
     body = card.height_in * dpi - 2 * CARD_MARGIN_PT * points - CARD_FOOTER_PT * points
-    keep = [b.keep_with_next for b in layout.blocks]
     chosen: CardFaces | None = None
     for scale in CARD_SCALES:
         # Laid out wider by 1/scale, then painted scaled down: the same words in smaller type.
         docs = [_block_document(b.html, layout.css, inner / scale, printer) for b in layout.blocks]
-        faces = _paginate([d.size().height() * scale for d in docs], keep, body)
+        faces = _paginate([d.size().height() * scale for d in docs], layout.blocks, body)
         chosen = CardFaces(faces, scale, docs)
         if len(faces) <= CARD_SIDES:
             break

@@ -1,7 +1,12 @@
 """The offer of a freed place: after a cancellation, no-show or move, a small window (not
 modal: the schedule stays usable) saying "N patients on the waitlist could take this place",
-listing them best fit first; "Book" books the place for the chosen one through the normal
-booking (``services/waitlist/offers.book_offer``) and says whom to call, with their phone.
+listing them best fit first, the first one chosen, and under them everyone else waiting with
+why they cannot take it; "Book" books the place for the chosen one through the normal booking
+(``services/waitlist/offers.book_offer``) and says whom to call, with their phone.
+
+Who can take the place, and why the others cannot, is the service's answer
+(``offers.offers_for_freed``: the place as it came free, and the booking's own checks of each
+patient), read on a worker: the panel only shows it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ketadesk.services.waitlist.offers import (
     BookedOffer,
     WaitlistOffer,
     WaitlistOffers,
+    WaitlistUnable,
     book_offer,
     offers_for_freed,
 )
@@ -47,8 +53,23 @@ def offer_line(offer: WaitlistOffer) -> str:
     )
 
 
+def unable_heading(offers: WaitlistOffers) -> str:
+    n = len(offers.unable)
+    return f"Also waiting, who cannot take it ({n}):"
+
+
+def unable_line(unable: WaitlistUnable) -> str:
+    """Who (and for what), then why not: "Lovelace, Ada (BT-1) · IV ketamine infusion" /
+    "the patient would have 2 dosing sessions on …"."""
+    return (
+        f"{unable.patient_name} ({unable.chart_number}) · {unable.session_type_name}\n"
+        f"{unable.reason_text}"
+    )
+
+
 class OfferPanel(QWidget):
-    """Who on the waitlist could take a freed place, and "Book" for the chosen one.
+    """Who on the waitlist could take a freed place, and "Book" for the chosen one; who else
+    waits and why they cannot.
 
     Signals:
         booked(object): a BookedOffer, once the place is booked for the chosen entry.
@@ -56,6 +77,8 @@ class OfferPanel(QWidget):
     Attributes:
         heading: "N patients on the waitlist could take this place (...)".
         offers_list: one line per offer, best fit first (the first one chosen).
+        unable_heading: "Also waiting, who cannot take it (N):" (hidden when nobody else waits).
+        unable_list: one line per other waiting entry with why it cannot (nothing to choose).
         book_button: books the chosen offer; result: whom to call, or why not.
     """
 
@@ -70,7 +93,21 @@ class OfferPanel(QWidget):
         self.setAccessibleName("Waitlist offer")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         layout = QVBoxLayout(self)
-        self.heading = QLabel(offer_heading(offers), self)
+        self._build_offers(layout)
+        self._build_unable(layout)
+        self.result = QLabel(self)
+        self.result.setObjectName("waitlist_offer_result")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.result)
+        self._build_buttons(layout)
+        self.offers_list.currentRowChanged.connect(self._on_offers_list_current_row_changed)
+        self.offers_list.setCurrentRow(0 if offers.offers else -1)
+        self._on_offers_list_current_row_changed(self.offers_list.currentRow())
+        self.resize(680, 380 if offers.unable else 300)
+
+    def _build_offers(self, layout: QVBoxLayout) -> None:
+        self.heading = QLabel(offer_heading(self.offers), self)
         self.heading.setObjectName("waitlist_offer_heading")
         self.heading.setWordWrap(True)
         font = self.heading.font()
@@ -83,16 +120,33 @@ class OfferPanel(QWidget):
         self.offers_list.setWordWrap(True)
         self.offers_list.setAlternatingRowColors(True)
         self.offers_list.setSpacing(2)
-        for offer in offers.offers:
+        for offer in self.offers.offers:
             item = QListWidgetItem(offer_line(offer), self.offers_list)
             item.setData(Qt.ItemDataRole.UserRole, offer.entry_id)
-        self.offers_list.setCurrentRow(0)
-        layout.addWidget(self.offers_list, 1)
-        self.result = QLabel(self)
-        self.result.setObjectName("waitlist_offer_result")
-        self.result.setWordWrap(True)
-        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.result)
+        layout.addWidget(self.offers_list, 2)
+
+    def _build_unable(self, layout: QVBoxLayout) -> None:
+        self.unable_heading = QLabel(unable_heading(self.offers), self)
+        self.unable_heading.setObjectName("waitlist_offer_unable_heading")
+        self.unable_list = QListWidget(self)
+        self.unable_list.setObjectName("waitlist_offer_unable")
+        self.unable_list.setAccessibleName("Patients waiting who cannot take the place, and why")
+        self.unable_list.setWordWrap(True)
+        self.unable_list.setSpacing(2)
+        # Shown, not chosen: there is nothing to book for them here.
+        self.unable_list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.unable_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for unable in self.offers.unable:
+            item = QListWidgetItem(unable_line(unable), self.unable_list)
+            item.setData(Qt.ItemDataRole.UserRole, unable.entry_id)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            item.setToolTip(unable.reason_text)
+        self.unable_heading.setVisible(bool(self.offers.unable))
+        self.unable_list.setVisible(bool(self.offers.unable))
+        layout.addWidget(self.unable_heading)
+        layout.addWidget(self.unable_list, 1)
+
+    def _build_buttons(self, layout: QVBoxLayout) -> None:
         buttons = QDialogButtonBox(self)
         self.book_button = QPushButton("&Book for the chosen patient", self)
         self.book_button.setObjectName("waitlist_offer_book")
@@ -102,7 +156,9 @@ class OfferPanel(QWidget):
         self.book_button.clicked.connect(self._on_book_button_clicked)
         self.offers_list.itemDoubleClicked.connect(self._on_book_button_clicked)
         layout.addWidget(buttons)
-        self.resize(640, 300)
+
+    def _on_offers_list_current_row_changed(self, row: int) -> None:
+        self.book_button.setEnabled(0 <= row < len(self.offers.offers))
 
     def chosen(self) -> WaitlistOffer | None:
         row = self.offers_list.currentRow()

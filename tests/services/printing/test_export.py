@@ -181,6 +181,45 @@ def test_patient_calendar_leaves_out_cancelled_past_and_other_patients_sessions(
     assert days == [dt.date(2027, 3, 19), dt.date(2027, 3, 22)]
 
 
+def test_a_pencilled_in_session_is_a_tentative_event_that_says_so_and_its_deadline(
+    clinic: SmallClinic,
+) -> None:
+    """Grace (screening pending) has two infusions pencilled in: one held 72 hours, one held
+    for an hour.  Her calendar never shows them as confirmed; once the hour is up, the second
+    is no longer hers and leaves the calendar (and the room's)."""
+    held = NOW + dt.timedelta(hours=72)
+    for day, until in ((dt.date(2027, 3, 10), held), (dt.date(2027, 3, 12), None)):
+        booking.book(
+            clinic.db,
+            SYSTEM,
+            BookingRequest(
+                patient_id=clinic.ids["Grace Hopper"],
+                sessions=(clinic.session("iv_infusion", day, "10:00", IV_A),),
+                tentative=True,
+                hold_until=until or NOW + dt.timedelta(hours=1),
+            ),
+            now=NOW,
+        )
+    later = NOW + dt.timedelta(hours=2)
+    (event,) = _events(export.patient_calendar(clinic.db, "BT-2", now=later))
+    assert event.decoded("dtstart").date() == dt.date(2027, 3, 10)
+    assert str(event["status"]) == "TENTATIVE"
+    assert str(event["summary"]) == (
+        "Pencilled in (not confirmed): IV ketamine infusion at KetaDesk Clinic"
+    )
+    assert str(event["description"]).startswith(
+        "Pencilled in, NOT confirmed: this time is held for you until Thu Mar 4 08:00 and is "
+        "released unless the clinic confirms it by then."
+    )
+    (room,) = _events(
+        export.resource_calendar(
+            clinic.db, "Room 1", first=dt.date(2027, 3, 1), last=dt.date(2027, 3, 31), now=later
+        )
+    )
+    assert str(room["status"]) == "TENTATIVE"
+    assert str(room["summary"]) == "Pencilled in: IV ketamine infusion (G.H.)"
+
+
 def test_a_patient_with_nothing_ahead_gets_an_empty_but_valid_calendar(
     clinic: SmallClinic,
 ) -> None:

@@ -24,7 +24,7 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.waitlist import entries, offers
 from ketadesk.store import changes
-from ketadesk.store.models import Appointment, AuditEvent, WaitlistEntry
+from ketadesk.store.models import Appointment, AuditEvent, Patient, WaitlistEntry
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
 #: Tuesday 24 November 2026, 10:15 at the clinic.
@@ -139,18 +139,107 @@ def test_a_move_offers_the_place_it_left(clinic: SmallClinic) -> None:
     assert found.offers[0].room_name == "Room 1"
 
 
-def test_booking_an_offer_re_checks_the_gates(clinic: SmallClinic) -> None:
+def test_a_patient_the_gates_stop_is_not_offered_the_place_and_is_told_why(
+    clinic: SmallClinic,
+) -> None:
     ada = _book_ada(clinic)
     grace = _wish(clinic, "Grace Hopper")  # screening pending
     appointment_changes.change_status(clinic.db, FRONT_DESK, ada, "cancel", reason="x", now=NOW)
+    found = offers.offers_for_freed(clinic.db, ada, now=NOW)
+    assert found.offers == ()
+    (unable,) = found.unable
+    assert unable.entry_id == grace
+    assert unable.patient_name == "Hopper, Grace"
+    assert "screening" in unable.reason_text.lower()
+
+
+def test_a_patient_who_has_a_dose_that_morning_is_not_offered_and_the_next_one_is(
+    clinic: SmallClinic,
+) -> None:
+    """Ada has her infusion at 08:00; Mary's 13:00 infusion in Room 2 is cancelled.  Ada's
+    entry would rank first (her deadline is nearest), but a second dosing session that day is
+    more than the clinic allows: the booking would refuse her, so the offer does not make her
+    the choice; it says why, in the booking's words, and offers Rosalind."""
+    day = _tomorrow(clinic)
+    _book_ada(clinic, "08:00")
+    mary = booking.book(
+        clinic.db,
+        FRONT_DESK,
+        booking.BookingRequest(
+            patient_id=clinic.ids["Mary Seacole"],
+            sessions=(
+                clinic.session(
+                    "iv_infusion",
+                    day,
+                    "13:00",
+                    {"room": "Room 2", "monitor": "Monitor 2", "nurse": "Nurse Kim"},
+                ),
+            ),
+        ),
+        now=NOW,
+    ).appointment_ids[0]
+    ada_waits = _wish(clinic, "Ada Lovelace", deadline=day)
+    rosalind = _wish(clinic, "Rosalind Franklin")
+    appointment_changes.change_status(clinic.db, FRONT_DESK, mary, "cancel", reason="x", now=NOW)
+    found = offers.offers_for_freed(clinic.db, mary, now=NOW)
+    assert [o.entry_id for o in found.offers] == [rosalind]
+    assert found.offers[0].session.start == clinic.at(day, "13:00")
+    assert found.offers[0].room_name == "Room 2"
+    (unable,) = found.unable
+    assert unable.entry_id == ada_waits
+    limit = clinic.catalog.settings.dosing_sessions_per_patient_day
+    assert f"the patient would have {limit + 1} dosing sessions on" in unable.reason_text
+    # The words are the booking's own: booking her there is refused the same way.
+    with pytest.raises(ServiceError, match=f"would have {limit + 1} dosing sessions"):
+        booking.book(
+            clinic.db,
+            FRONT_DESK,
+            booking.BookingRequest(
+                patient_id=clinic.ids["Ada Lovelace"], sessions=(found.offers[0].session,)
+            ),
+            now=NOW,
+        )
+
+
+def test_the_freed_place_is_offered_as_it_came_free_and_the_others_are_told_why(
+    clinic: SmallClinic,
+) -> None:
+    """Ada's 10:00 infusion in Room 1 is cancelled; Rooms 2 to 4 are free all day.  Nobody is
+    offered another room or another time: who can come only later, or only to Room 3, is
+    told why the freed place does not suit them."""
+    ada = _book_ada(clinic)
+    later = _wish(clinic, "Mary Seacole", available_from=dt.time(10, 30))
+    room_3 = _wish(clinic, "Rosalind Franklin", room_ids=(clinic.ids["Room 3"],))
+    anyone = _wish(clinic, "Florence Nightingale")
+    appointment_changes.change_status(clinic.db, FRONT_DESK, ada, "cancel", reason="x", now=NOW)
+    found = offers.offers_for_freed(clinic.db, ada, now=NOW)
+    (offer,) = found.offers
+    assert offer.entry_id == anyone
+    assert offer.session.start == clinic.at(_tomorrow(clinic), "10:00")
+    assert offer.room_name == "Room 1"
+    assert {u.entry_id: u.reason_text for u in found.unable} == {
+        later: "asks for 10:30-closing; the session would run 10:00-11:40",
+        room_3: "asks for Room 3 only",
+    }
+
+
+def test_booking_an_offer_re_checks_the_gates(clinic: SmallClinic) -> None:
+    """What changed after the offer was read (Mary's consent withdrawn) still stops "Book"."""
+    ada = _book_ada(clinic)
+    mary = _wish(clinic, "Mary Seacole")
+    appointment_changes.change_status(clinic.db, FRONT_DESK, ada, "cancel", reason="x", now=NOW)
     (offer,) = offers.offers_for_freed(clinic.db, ada, now=NOW).offers
-    assert offer.entry_id == grace
+    assert offer.entry_id == mary
+    with clinic.db.write() as s:
+        patient = s.get(Patient, clinic.ids["Mary Seacole"])
+        assert patient is not None
+        patient.consent_signed_on = None
     appointments = _count(clinic, Appointment)
-    with pytest.raises(ServiceError):
+    with pytest.raises(ServiceError, match=r"(?i)consent"):
         offers.book_offer(clinic.db, FRONT_DESK, offer, now=NOW)
     assert _count(clinic, Appointment) == appointments
     with clinic.db.read() as s:
-        entry = s.get(WaitlistEntry, grace)
+        entry = s.get(WaitlistEntry, mary)
         assert entry is not None
         assert entry.status == "waiting"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QTime
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -141,6 +142,87 @@ def test_a_cancellation_offers_the_place_to_the_waitlist_and_books_it(
     # The offer acts for the user signed in: signing out closes it.
     window.detach_desk()
     assert not panel.isVisible()
+
+
+def test_the_offer_chooses_only_a_patient_who_can_take_the_place_and_says_why_not(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ada had her infusion at 09:00 and waits for an IM session with the nearest deadline;
+    Alan Turing's 13:30 Spravato in Room 2 is cancelled.  The booking would refuse Ada a second
+    dosing session that day, so the offer does not choose her: Mary is chosen, and Ada is
+    listed apart with the booking's reason.  Someone who wants Room 3 only is told so."""
+    mary = _mary_waits_for_a_tuesday_afternoon_iv(clinic)
+    ada = entries.add_entry(
+        clinic.db,
+        FRONT_DESK,
+        entries.EntryFields(
+            patient_id=clinic.ids["Ada Lovelace"],
+            session_type="im_ketamine",
+            deadline=_today(clinic),
+        ),
+        now=NOW,
+    )
+    florence = entries.add_entry(
+        clinic.db,
+        FRONT_DESK,
+        entries.EntryFields(
+            patient_id=clinic.ids["Florence Nightingale"],
+            session_type="iv_infusion",
+            room_ids=(clinic.ids["Room 3"],),
+        ),
+        now=NOW,
+    )
+    day = window.day_view
+    layout = day.day_layout()
+    assert layout is not None
+    turing = next(
+        b.appointment
+        for b in layout.blocks
+        if b.appointment.patient_name == "Turing, Alan" and b.appointment.status == "booked"
+    )
+    monkeypatch.setattr(day, "ask_cancel_reason", lambda _appointment: "patient has the flu")
+    controller = desk_controller_of(window)
+    next(a for a in day.context_menu(turing).actions() if a.objectName() == "cancel").trigger()
+
+    qtbot.waitUntil(lambda: controller.offer_panel is not None, timeout=10_000)
+    panel = controller.offer_panel
+    assert isinstance(panel, OfferPanel)
+    assert panel.heading.text() == (
+        "1 patient on the waitlist could take this place (Tue 11/24 13:30-16:00, Room 2)"
+    )
+    assert panel.offers_list.count() == 1
+    assert panel.offers_list.currentRow() == 0
+    chosen = panel.chosen()
+    assert chosen is not None
+    assert chosen.entry_id == mary
+    assert "Tue 11/24 13:30-15:10, Room 2" in panel.offers_list.item(0).text()
+    assert panel.book_button.isEnabled()
+    assert panel.unable_list.isVisibleTo(panel)
+    assert panel.unable_heading.text() == "Also waiting, who cannot take it (2):"
+    why = {
+        panel.unable_list.item(n).data(Qt.ItemDataRole.UserRole): panel.unable_list.item(n).text()
+        for n in range(panel.unable_list.count())
+    }
+    assert why.keys() == {ada, florence}
+    assert why[ada].startswith("Lovelace, Ada (BT-1) · IM ketamine\n")
+    assert "would have 2 dosing sessions on Tue Nov 24" in why[ada]
+    assert why[florence].endswith("asks for Room 3 only")
+    # Nothing to choose among those who cannot.
+    assert panel.unable_list.selectionMode() == panel.unable_list.SelectionMode.NoSelection
+    _keep_picture(panel, "waitlist-offer.png")
+
+    panel.book_button.click()
+    qtbot.waitUntil(lambda: "Call" in panel.result.text(), timeout=10_000)
+    assert "Seacole, Mary" in panel.result.text()
+
+
+def _keep_picture(widget: QWidget, name: str) -> None:
+    """A picture of ``widget`` in $KETADESK_SCREENSHOTS to look at (nothing without it)."""
+    import os
+
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        widget.grab().save(str(Path(folder) / name))
 
 
 def test_no_offer_when_nobody_could_take_the_place(
