@@ -148,7 +148,9 @@ def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     assert view.model.index(0, Column.DUE, today).data() == "Tue Nov 24 09:00"
     form = view.model.index(3, Column.DETAILS, today)
     assert form.data().startswith("Form still needs: ")
-    assert "who monitored" in form.data()  # completing asked for the discharge time
+    # Completing asked for the discharge and who monitored; the lot number it did not.
+    assert "lot" in form.data()
+    assert "who monitored" not in form.data()
 
     # Ada checks in at 10:20: her PHQ-9, late since 09:00, is overdue now, and reads red.
     appointment_changes.change_status(
