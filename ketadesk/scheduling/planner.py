@@ -505,13 +505,19 @@ class _Planner:
                     f"session {slot.index}: {describe_day(skipped_day)} not possible ({why}); "
                     f"planned {describe_day(day)}"
                 )
+        # An earlier day given up for the time: say the trade, not only the day planned.
+        kept = (
+            f", when {_clock(minute)} is free"
+            if minute is not None and self.cal.minute_of_day(instant(t)) == minute
+            else ""
+        )
         for points, other_day, other_t in possible:
             if points < chosen_points and minute is not None:
                 clock = _clock(self.cal.minute_of_day(instant(other_t)))
                 self.notes.append(
                     f"session {slot.index}: {describe_day(other_day)} only at {clock} "
                     f"({_clock(minute)}: {self._why_not_at(search, other_day, minute)}); "
-                    f"planned {describe_day(day)}"
+                    f"planned {describe_day(day)}{kept}"
                 )
         self._note_changes(slot, search, day, minute, t, chosen)
         return self._commit(slot, spec, t, chosen)

@@ -295,7 +295,10 @@ def test_a_session_off_the_time_asked_for_says_why(clinic: DemoClinic) -> None:
     [note] = [n for n in result.notes if n.startswith("session 1: ")]
     assert note.startswith(f"session 1: {describe_day(MON)} only at 11:00 (10:00: ")
     assert "no treatment room free" in note
-    assert note.endswith(f"planned {describe_day(days(clinic, result.sessions)[0])}")
+    # The trade is said: a later day, for the time asked for.
+    assert note.endswith(
+        f"planned {describe_day(days(clinic, result.sessions)[0])}, when 10:00 is free"
+    )
 
 
 def test_a_session_moved_off_its_time_on_the_day_says_why(clinic: DemoClinic) -> None:
