@@ -187,6 +187,12 @@ def book(
         raise InvalidRequest("a deadline (hold until) is only for a tentative hold")
     if request.hold_until is not None and request.hold_until <= now:
         raise InvalidRequest("hold until: the tentative hold's deadline is already past")
+    first_start = min(s.start for s in request.sessions)
+    if request.hold_until is not None and request.hold_until > first_start:
+        raise InvalidRequest(
+            "hold until: the tentative hold's deadline is after its first session starts; "
+            "confirm the session by then, or choose an earlier deadline"
+        )
 
     def check(session: Session) -> _Checked:
         # The configuration, resources, shifts and closures: on SQLite kept between
@@ -238,7 +244,11 @@ def book(
         )
         hold_until = request.hold_until
         if request.tentative and hold_until is None:
-            hold_until = now + dt.timedelta(hours=catalog.settings.tentative_hold_hours)
+            # The clinic's hours, but never past the first session: a hold that outlived the
+            # session it holds would print "held until" a time the session is already over.
+            hold_until = min(
+                now + dt.timedelta(hours=catalog.settings.tentative_hold_hours), first_start
+            )
         resources = verify_plan(
             session,
             calendar,

@@ -366,3 +366,34 @@ def test_a_patient_s_own_expired_hold_does_not_stand_in_their_way(clinic: SmallC
         assert {a.status for a in old} == {"released"}
         new = s.scalars(select(Appointment).where(Appointment.series_id == again.series_id))
         assert {a.status for a in new} == {"tentative"}
+
+
+def test_a_hold_never_outlasts_its_first_session(clinic: SmallClinic) -> None:
+    """A helper's finding: a session pencilled in for the next morning was "held until" the
+    clinic's 72 hours, two days after it had taken place."""
+    wednesday = _weekday_ahead(clinic, 2, at_least=4)
+    evening = clinic.at(wednesday - dt.timedelta(days=1), "18:00")
+    proposal = propose_single(
+        clinic.db,
+        chart=CLEARED,
+        session_type="intake",
+        at=_local(clinic, wednesday, "09:00"),
+        today=wednesday - dt.timedelta(days=1),
+        now=evening,
+    )
+    assert proposal.session is not None
+    result = book_single(clinic.db, FRONT_DESK, proposal, tentative=True, now=evening)
+    with clinic.db.read() as session:
+        appt = session.get(Appointment, result.appointment_ids[0])
+        assert appt is not None
+        assert appt.hold_until == proposal.session.start
+    # A deadline asked for past the session is refused, naming the field.
+    with pytest.raises(InvalidRequest, match=r"^hold until: .* after its first session starts"):
+        book_single(
+            clinic.db,
+            FRONT_DESK,
+            proposal,
+            tentative=True,
+            hold_until=proposal.session.start + dt.timedelta(hours=1),
+            now=evening,
+        )
