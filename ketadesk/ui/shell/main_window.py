@@ -63,6 +63,8 @@ from ketadesk.ui.timeline.schedule_filter import ScheduleFilter
 
 if TYPE_CHECKING:
     from typing_extensions import override
+
+    from ketadesk.services.schedule.week import WeekSchedule
 else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
     _F = TypeVar("_F")
 
@@ -323,6 +325,7 @@ class MainWindow(QMainWindow):
         self._settings = settings
         self._day: dt.date | None = None
         self._schedule: DaySchedule | None = None
+        self._week: WeekSchedule | None = None  # the week view's week, as shown (filtered)
         self._desk: Desk | None = None
         self._controller: DeskController | None = None
         #: The views the signed-in desk offers; built on first use into ``_pages``.
@@ -675,6 +678,7 @@ class MainWindow(QMainWindow):
         if self._day is not None:
             self._heading.setText(self._heading_text(self._day))
             self._show_day_on_page(self._day)
+        self._status_label.setText(self.summary())
         page.widget.setFocus()
 
     def _show_day_on_page(self, day: dt.date) -> None:
@@ -814,8 +818,41 @@ class MainWindow(QMainWindow):
         self.day_view.set_schedule(self._filter.apply(schedule), keep_place=keep_place)
         self._status_label.setText(self.summary())
 
+    def set_week_shown(self, week: WeekSchedule) -> None:
+        """The week the week view shows now, for the status bar's account of it."""
+        self._week = week
+        if self._view == "week":
+            self._status_label.setText(self.summary())
+
+    def _week_summary(self, week: WeekSchedule) -> str:
+        """The status bar's account of the week shown: its sessions, cancellations and the
+        days the clinic is closed ("Sat, Sun", a holiday named)."""
+        active = sum(d.active_count for d in week.days)
+        parts = [f"{active} session{'s' if active != 1 else ''} this week"]
+        cancelled = sum(d.count_by_status("cancelled") for d in week.days)
+        no_show = sum(d.count_by_status("no_show") for d in week.days)
+        if cancelled:
+            parts.append(f"{cancelled} cancelled")
+        if no_show:
+            parts.append(f"{no_show} no-show{'s' if no_show != 1 else ''}")
+        closed = []
+        for d in week.days:
+            if not d.closed_reason:
+                continue
+            weekly = d.closed_reason.lower() == f"clinic closed on {d.day:%A}s".lower()
+            reason = d.closed_reason.removeprefix("Clinic closed: ").removeprefix("Clinic closed")
+            closed.append(f"{d.day:%a}" if weekly or not reason else f"{d.day:%a} ({reason})")
+        if closed:
+            parts.append("closed " + ", ".join(closed))
+        if not self.day_view.show_cancelled() and (cancelled or no_show):
+            parts.append("cancelled sessions hidden")
+        return " · ".join(parts)
+
     def summary(self) -> str:
-        """The status bar's account of the day: sessions, cancellations, opening hours."""
+        """The status bar's account of the day (the week on the week view): sessions,
+        cancellations, opening hours."""
+        if self._view == "week":
+            return self._week_summary(self._week) if self._week is not None else ""
         s = self._schedule
         if s is None:
             return ""

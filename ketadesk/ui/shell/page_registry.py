@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QAction
     from PySide6.QtWidgets import QMenu
 
+    from ketadesk.services.schedule.week import WeekSchedule
     from ketadesk.ui.shell.side_panel import SidePanel
     from ketadesk.ui.timeline.day_view import DayView
 
@@ -80,6 +81,8 @@ class DeskWindow(Protocol):
     def set_view(self, name: str) -> None: ...
 
     def set_day(self, day: dt.date) -> None: ...
+
+    def set_week_shown(self, week: WeekSchedule) -> None: ...
 
     def refresh(self) -> None: ...
 

@@ -268,7 +268,9 @@ class DeskController(QObject):
             panel.set_columns((c.id, c.name) for c in schedule.columns)
             panel.add_session_types(dict(schedule.session_types))
             chosen = panel.current_filter()
-            week.set_week(chosen.apply_week(schedule))
+            shown = chosen.apply_week(schedule)
+            week.set_week(shown)
+            window.set_week_shown(shown)
             if chosen.column_ids != schedule.room_ids:
                 # A column new to the list (this week's telehealth) is ticked: read it too.
                 show_day(schedule.first_day)
@@ -381,7 +383,13 @@ class DeskController(QObject):
         self._offer_rebooking(appointment_id)
         if not may(self.desk.actor, "manage_waitlist"):
             return
-        OfferPanel.offer_after(self.desk, appointment_id, self.parent_widget, self._on_offer_shown)
+        OfferPanel.offer_after(
+            self.desk,
+            appointment_id,
+            self.parent_widget,
+            self._on_offer_shown,
+            told=self.window.show_message,
+        )
 
     def _offer_rebooking(self, appointment_id: int) -> None:
         """A session was cancelled or missed here: when it belongs to a series, ask what

@@ -11,6 +11,8 @@ patient), read on a worker: the panel only shows it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialogButtonBox,
@@ -64,6 +66,16 @@ def unable_line(unable: WaitlistUnable) -> str:
     return (
         f"{unable.patient_name} ({unable.chart_number}) · {unable.session_type_name}\n"
         f"{unable.reason_text}"
+    )
+
+
+def nobody_line(offers: WaitlistOffers) -> str:
+    """The status bar's word when a place came free and everyone waiting was turned down."""
+    n = len(offers.unable)
+    who = "the patient waiting" if n == 1 else f"any of the {n} patients waiting"
+    return (
+        f"A place came free ({offers.freed_text}); {who} cannot take it: "
+        f"{offers.unable[0].reason_text}" + ("" if n == 1 else "; …") + " (Waitlist for more)"
     )
 
 
@@ -196,13 +208,17 @@ class OfferPanel(QWidget):
         appointment_id: int,
         parent: QWidget | None,
         shown: object = None,
+        told: Callable[[str], None] | None = None,
     ) -> None:
         """Read who could take the place ``appointment_id`` left, on a worker; when anyone
-        could, build the panel, show it and hand it to ``shown`` (a callable), if given."""
+        could, build the panel, show it and hand it to ``shown`` (a callable), if given.  When
+        patients wait but none can take it, ``told`` hears so in a line (the status bar)."""
         db, now = desk.db, desk.now()
 
         def done(offers: WaitlistOffers) -> None:
             if not offers.offers:
+                if offers.unable and told is not None:
+                    told(nobody_line(offers))
                 return
             panel = cls(desk, offers, parent)
             panel.show()

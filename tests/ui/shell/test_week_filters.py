@@ -130,3 +130,19 @@ def test_a_column_the_day_did_not_have_is_shown_ticked_in_the_week(
     week = view.week()
     assert week is not None
     assert all(a.room_id != clinic.ids["Room 2"] for d in week.days for a in d.appointments)
+
+
+def test_the_status_bar_gives_the_weeks_account_on_the_week_view(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """A user trial: the week view's status bar read the day's "0 sessions · Clinic closed on
+    Sundays" under a busy week."""
+    day_text = window.summary()
+    assert day_text.startswith("0 sessions")  # the window opened on the Sunday
+    _week(qtbot, window)
+    text = window.summary()
+    # Tuesday's sessions, one of them cancelled; Thanksgiving and the weekend closed.
+    assert text.startswith(f"{len(TUESDAY_SESSIONS) - 1} sessions this week · 1 cancelled · ")
+    assert text.endswith(" · closed Thu (Thanksgiving Day), Sat, Sun"), text
+    window.set_view("rooms")
+    assert window.summary() == day_text

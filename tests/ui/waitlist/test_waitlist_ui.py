@@ -239,6 +239,26 @@ def test_no_offer_when_nobody_could_take_the_place(
     assert desk_controller_of(window).offer_panel is None
 
 
+def test_when_nobody_waiting_can_take_the_place_the_status_bar_says_why(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A helper's finding: with patients waiting and none able to take a freed place, nothing
+    at all was shown, so the desk could not tell "nobody waits" from "nobody fits"."""
+    _mary_waits_for_a_tuesday_afternoon_iv(clinic)  # afternoons only: the place is a morning's
+    day = window.day_view
+    layout = day.day_layout()
+    assert layout is not None
+    ada = next(b.appointment for b in layout.blocks if b.appointment.session_type_short == "INT")
+    monkeypatch.setattr(day, "ask_cancel_reason", lambda _appointment: "no longer needed")
+    next(a for a in day.context_menu(ada).actions() if a.objectName() == "cancel").trigger()
+    bar = window.statusBar()
+    qtbot.waitUntil(lambda: "cannot take it" in bar.currentMessage(), timeout=10_000)
+    text = bar.currentMessage()
+    assert text.startswith("A place came free (")
+    assert "the patient waiting cannot take it: " in text
+    assert desk_controller_of(window).offer_panel is None
+
+
 def _waitlist_view(qtbot: QtBot, window: MainWindow) -> WaitlistView:
     QTest.keyClick(window, Qt.Key.Key_8, Qt.KeyboardModifier.ControlModifier)
     assert window.view() == "waitlist"
