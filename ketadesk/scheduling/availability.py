@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ketadesk.scheduling.calendar import UTC, ClinicCalendar, Interval, ShiftPattern
-from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
+from ketadesk.scheduling.catalog import (
+    WEEKDAYS,
+    HoldMode,
+    ResourceKind,
+    ResourceNeed,
+    SessionTypeSpec,
+)
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
 
@@ -141,6 +147,11 @@ def intersect_spans(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
         else:
             j += 1
     return out
+
+
+def _meets(spans: Sequence[Span], s: int, e: int) -> bool:
+    """Whether any of ``spans`` overlaps [s, e)."""
+    return any(a < e and s < b for a, b in spans)
 
 
 def _inside(spans: Sequence[Span], s: int, e: int) -> bool:
@@ -352,6 +363,12 @@ class Availability:
                 )
         for rid, spans in self._closures.items():
             self._closures[rid] = merge_spans(spans)
+        # The whole clinic's closures (``open_spans`` takes the days they meet the long way).
+        self._clinic_closed = merge_spans(
+            (seconds(c.span.start), seconds(c.span.end))
+            for c in calendar.closures
+            if c.resource_id is None
+        )
         # Each staff member's shift patterns by weekday.
         self._shifts_on: dict[tuple[int, int], list[ShiftPattern]] = {}
         for shift in calendar.shifts:
@@ -395,6 +412,7 @@ class Availability:
         clone._window = self._window
         clone._index = self._index
         clone._closures = self._closures
+        clone._clinic_closed = self._clinic_closed
         clone._shifts_on = self._shifts_on
         clone._plain = self._plain
         clone._candidates = self._candidates
@@ -526,7 +544,22 @@ class Availability:
         limited to the loaded window."""
         found = self._open.get(day)
         if found is None:
-            found = [(seconds(i.start), seconds(i.end)) for i in self.calendar.open_intervals(day)]
+            cal = self.calendar
+            hours = cal.settings.hours.get(WEEKDAYS[day.weekday()])
+            if hours is None or cal.holiday(day):
+                found = []
+            elif not self._clinic_closed or not _meets(self._clinic_closed, *self.day_frame(day)):
+                # As ``ClinicCalendar.open_intervals`` without building datetimes: the weekly
+                # hours on the day's own clock (``local_seconds``), no closure to take out.
+                opens, closes = hours
+                found = [
+                    (
+                        self.local_seconds(day, opens.hour * 60 + opens.minute),
+                        self.local_seconds(day, closes.hour * 60 + closes.minute),
+                    )
+                ]
+            else:
+                found = [(seconds(i.start), seconds(i.end)) for i in cal.open_intervals(day)]
             if self._window:
                 found = intersect_spans(found, [self._window])
             self._open[day] = found

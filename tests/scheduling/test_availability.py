@@ -194,6 +194,20 @@ def test_day_free_time_agrees_with_the_calendar(clinic: DemoClinic) -> None:
             assert got == expected, (res.name, day)
 
 
+def test_opening_hours_agree_with_the_calendar_across_a_year(clinic: DemoClinic) -> None:
+    """``open_spans`` reads the weekly hours on the day's own clock; the calendar's datetimes
+    say the same on every day of a year: both clock changes, holidays, a closure's day."""
+    closures = [clinic.closure(TUE, "15:00", "18:00", "staff meeting")]
+    avail = clinic.availability(closures=closures)
+    calendar = clinic.calendar(closures)
+    for n in range(366):
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=n)
+        expected = [
+            (int(i.start.timestamp()), int(i.end.timestamp())) for i in calendar.open_intervals(day)
+        ]
+        assert avail.open_spans(day) == expected, day
+
+
 def test_questions_beyond_the_loaded_window_are_refused(clinic: DemoClinic) -> None:
     window = clinic.span(MON, "00:00", "23:59")
     avail = Availability(clinic.calendar(), clinic.resources, (), window=window)
