@@ -322,6 +322,7 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
             "install KetaDesk with the 'postgres' extra"
         ) from None
     if url.get_backend_name() == "sqlite":
+        _mark_live(Path(str(url.database)))  # before its first connection (``file_header``)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         write_engine: Engine = engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -396,14 +397,62 @@ def _unwritable(url: URL) -> str:
     return ""
 
 
-def _check_sqlite_header(file: Path) -> None:
-    """Refuse a file that is not SQLite before SQLite gets to write anything to it."""
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# The SQLite files this process has (or had) connections to, by (device, inode), and the
+# descriptor ``file_header`` reads each through: never closed (see ``file_header``).
+_LIVE: set[tuple[int, int]] = set()
+_HEADER_FDS: dict[tuple[int, int], int] = {}
+_SPARE_FDS: list[int] = []
+_HEADER_LOCK = threading.Lock()
+
+
+def _mark_live(file: Path) -> None:
+    """``file`` has SQLite connections in this process from now on (``file_header``)."""
+    with contextlib.suppress(OSError):
+        st = file.stat()
+        with _HEADER_LOCK:
+            _LIVE.add((st.st_dev, st.st_ino))
+
+
+def file_header(file: Path, size: int = len(SQLITE_HEADER)) -> bytes:
+    """The first ``size`` bytes of ``file``; raises DatabaseOpenError when it cannot be read.
+
+    A file this process has SQLite connections to is read through a descriptor kept for the
+    life of the process, never one closed again: POSIX advisory locks belong to a process and
+    a file, and closing *any* descriptor of a file drops every lock the process holds on it,
+    SQLite's included (sqlite.org/howtocorrupt.html, 2.2).  A workstation that read its
+    clinic's header with ``open()`` while its connections were open lost their shared lock;
+    the next program to close its last connection (``ketadesk print`` in a terminal) then
+    found itself alone, folded the WAL into the file and deleted it, and the window went on
+    committing to the deleted ``-wal``, seen by nobody and overwritten at its exit.  Other
+    files (a backup to check, a clinic before it is opened) are read and closed as usual.
+    """
     try:
+        st = file.stat()
+        key = (st.st_dev, st.st_ino)
+        with _HEADER_LOCK:
+            if key in _LIVE:
+                fd = _HEADER_FDS.get(key)
+                if fd is None:
+                    fd = os.open(file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                    opened = os.fstat(fd)
+                    if (opened.st_dev, opened.st_ino) != key:  # replaced meanwhile
+                        _SPARE_FDS.append(fd)
+                        with file.open("rb") as fh:
+                            return fh.read(size)
+                    _HEADER_FDS[key] = fd
+                return os.pread(fd, size, 0)
         with file.open("rb") as fh:
-            header = fh.read(16)
+            return fh.read(size)
     except OSError as err:
         raise DatabaseOpenError(f"cannot read {file}: {err.strerror}") from None
-    if header and header != b"SQLite format 3\x00":
+
+
+def _check_sqlite_header(file: Path) -> None:
+    """Refuse a file that is not SQLite before SQLite gets to write anything to it."""
+    header = file_header(file)
+    if header and header != SQLITE_HEADER:
         raise DatabaseOpenError(f"{file} is not a SQLite database (it may be damaged)")
 
 
@@ -421,6 +470,7 @@ def read_sqlite_file(path: Path) -> Iterator[sqlite3.Connection]:
     if not path.is_file():
         raise DatabaseOpenError(f"no database at {path} (the file does not exist)")
     _check_sqlite_header(path)
+    _mark_live(path)  # a window's read beside its own engine (``file_header``)
     try:
         conn = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=rw",  # rw: never creates the file

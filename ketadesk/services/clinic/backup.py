@@ -27,9 +27,15 @@ from typing import Any
 
 from ketadesk.services.common.context import Actor, ServiceError
 from ketadesk.store import migrate
-from ketadesk.store.database import Database, StoreError, parse_db_url
+from ketadesk.store.database import (
+    SQLITE_HEADER,
+    Database,
+    DatabaseOpenError,
+    StoreError,
+    file_header,
+    parse_db_url,
+)
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 PG_HINT = (
     "PostgreSQL clinics are backed up with the server's tools: "
     "pg_dump -Fc -f clinic.dump DBNAME, and restored with pg_restore --clean -d DBNAME "
@@ -546,10 +552,11 @@ def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _is_sqlite_file(path: Path) -> bool:
+    # Through ``file_header``, never a descriptor closed again: the file may be the clinic
+    # this process has open, whose locks a closed descriptor would drop.
     try:
-        with path.open("rb") as fh:
-            return fh.read(16) == SQLITE_HEADER
-    except OSError:
+        return file_header(path) == SQLITE_HEADER
+    except DatabaseOpenError:
         return False
 
 
