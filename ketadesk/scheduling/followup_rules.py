@@ -366,10 +366,12 @@ def _plural(n: int, word: str) -> str:
 
 
 def _span(delta: dt.timedelta) -> str:
+    """ "40 mins", "1 hour", "1 hour 55 mins": whole hours alone read 1 h 55 as 1 h late."""
     minutes = max(1, int(delta.total_seconds() // 60))
     if minutes < 60:
         return _plural(minutes, "min")
-    return _plural(minutes // 60, "hour")
+    hours, rest = divmod(minutes, 60)
+    return _plural(hours, "hour") + (f" {_plural(rest, 'min')}" if rest else "")
 
 
 def countdown_text(

@@ -267,6 +267,9 @@ def test_sections_and_countdowns_of_a_call(catalog: Catalog, calendar: ClinicCal
     assert read(THANKSGIVING, "13:00") == (Section.UPCOMING, "due tomorrow")
     assert read(FRI, "10:00") == (Section.DUE_TODAY, "due today by 17:00")
     assert read(FRI, "17:40") == (Section.OVERDUE, "overdue by 40 mins")
+    # Hours and their minutes: a user trial read 1 h 55 late as "overdue by 1 hour".
+    assert read(FRI, "18:55") == (Section.OVERDUE, "overdue by 1 hour 55 mins")
+    assert read(FRI, "19:00") == (Section.OVERDUE, "overdue by 2 hours")
     assert read(MON, "08:00") == (Section.OVERDUE, "overdue by 3 days")
 
 

@@ -82,6 +82,9 @@ class FollowUpItem:
     snooze_default: dt.datetime | None = None
     #: A REMS form whose last day falls on a day the clinic is closed says so.
     warning: str = ""
+    #: A PHQ-9 whose patient never checked in is overdue from the session's end, not from its
+    #: stored deadline (the session's start): that end, for the countdown's words; else None.
+    overdue_from: dt.datetime | None = None
 
     @property
     def overdue(self) -> bool:
@@ -280,6 +283,11 @@ def _queue(
             countdown = "due at check-in" if late else countdown_text(now, due, stored, calendar)
         else:
             countdown = countdown_text(now, due, deadline, calendar)
+        overdue_from = (
+            deadline
+            if waiting and section is Section.OVERDUE and deadline not in (None, stored)
+            else None
+        )
         if section is Section.LATER or (section is Section.UPCOMING and f.kind in at_check_in):
             continue
         tried = attempts.get(f.id, [])
@@ -326,6 +334,7 @@ def _queue(
                 last_attempt=last_try,
                 attempts_left=max(0, settings.max_attempts - sum(1 for _ in tried)),
                 note="" if withheld else f.outcome,
+                overdue_from=calendar.local(overdue_from) if overdue_from else None,
                 snoozed_until=(
                     calendar.local(f.snoozed_until)
                     if f.status == "snoozed" and f.snoozed_until

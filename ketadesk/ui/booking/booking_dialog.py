@@ -623,12 +623,15 @@ class BookingDialog(QDialog):
         ):
             self.day_part.addItem(label, part)
         hours = self._choices.catalog.settings.tentative_hold_hours
-        self.tentative = QCheckBox(f"&Pencil in (tentative, held {hours} h)", self)
+        self.tentative = QCheckBox(
+            f"&Pencil in (tentative, held {hours} h or until the first session)", self
+        )
         self.tentative.setObjectName("booking_tentative")
         self.tentative.setAccessibleName("Pencil in as a tentative hold")
         self.tentative.setToolTip(
             "For a patient whose screening or consent is pending: holds the time until the "
-            "deadline; confirm it once the gates pass, or it is released."
+            f"deadline ({hours} h from now, or the first session's start if sooner); confirm it "
+            "once the gates pass, or it is released."
         )
         form.insertRow(1, "W&hen:", self.when)
         form.addRow("Time of &day:", self.day_part)

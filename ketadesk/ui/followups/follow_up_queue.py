@@ -318,7 +318,12 @@ class FollowUpQueueModel(QAbstractItemModel):
     def _tooltip(self, item: FollowUpItem) -> str:
         lines = [f"{item.kind_label} for {item.patient_name} ({item.chart_number})"]
         lines.append(f"Due {item.due_text}")
-        if item.deadline is not None:
+        if item.overdue_from is not None and item.deadline is not None:
+            lines.append(
+                f"Deadline {_when(item.deadline)}; not checked in, so {item.countdown} "
+                f"since the session's end ({_when(item.overdue_from)})"
+            )
+        elif item.deadline is not None:
             lines.append(f"Deadline {_when(item.deadline)} ({item.countdown})")
         if item.phone:
             lines.append(f"Phone {display_phone(item.phone)}")

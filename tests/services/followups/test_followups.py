@@ -370,6 +370,13 @@ def test_a_phq9_joins_the_queue_on_the_day_of_its_session(clinic: SmallClinic) -
     assert [(i.section, i.countdown) for i in missed.items] == [
         (Section.OVERDUE, "overdue by 5 mins")
     ]
+    # Counted from that end, not from the deadline stored (the start): the item says which,
+    # so "Deadline 10:00 (overdue by 5 mins)" at 12:35 is never read.
+    (item,) = missed.items
+    assert item.deadline == clinic.calendar.local(clinic.at(WED, "10:00"))
+    assert item.overdue_from == clinic.calendar.local(end)
+    on_time = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(WED, "08:00"))
+    assert [i.overdue_from for i in on_time.items] == [None]
 
 
 def test_a_phq9_is_overdue_once_its_patient_is_checked_in_late(clinic: SmallClinic) -> None:

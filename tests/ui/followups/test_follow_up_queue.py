@@ -159,7 +159,7 @@ def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     clock.now = owed.at(TUESDAY, "10:25")
     _refresh(qtbot, view)
     assert _rows(view, Section.OVERDUE) == [
-        ("Lovelace, Ada (BT-1)", "PHQ-9", "overdue by 1 hour"),
+        ("Lovelace, Ada (BT-1)", "PHQ-9", "overdue by 1 hour 25 mins"),
     ]
     overdue = view.model.section_index(Section.OVERDUE)
     color = view.model.index(0, Column.COUNTDOWN, overdue).data(Qt.ItemDataRole.ForegroundRole)
