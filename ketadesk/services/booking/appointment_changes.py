@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.fees import FEE_KIND_NAMES, money
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
@@ -58,6 +58,7 @@ from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
+    Patient,
     Resource,
     ResourceHold,
     User,
@@ -337,6 +338,7 @@ def change_status(
             overridden: list[Finding] = []
             _refuse_too_early(session, appointment, action, now)
             if action == "start":
+                _refuse_a_taken_chair(session, appointment)
                 config = load_config(session)
                 # The gating rules again, at today's date: a consent, authorization or
                 # certification may have lapsed since the booking.
@@ -463,6 +465,40 @@ def _refuse_too_early(
     )
     if early is not None:
         raise InvalidRequest(early.refusal)
+
+
+def _refuse_a_taken_chair(session: Session, appointment: Appointment) -> None:
+    """A session starts in its room only while the room has a place for it: as many sessions in
+    progress there as the room holds (a chair: one).  The one before may still be there, running
+    late or never completed on the record: the desk is told whom to complete or where to go."""
+    if appointment.room_id is None:
+        return
+    room = session.get(Resource, appointment.room_id)
+    if room is None:
+        return
+    # That day's sessions: one left "in progress" on an earlier day is a record to finish
+    # (its form is owed), not a patient in the chair.
+    calendar = ClinicCalendar(load_catalog(session).settings)
+    day = calendar.day_bounds(calendar.local_date(appointment.starts_at))
+    there = session.execute(
+        select(Appointment.id, Appointment.starts_at, Patient.last_name, Patient.first_name)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(
+            Appointment.room_id == appointment.room_id,
+            Appointment.status == "in_progress",
+            Appointment.id != appointment.id,
+            Appointment.starts_at >= day.start,
+            Appointment.starts_at < day.end,
+        )
+        .order_by(Appointment.starts_at)
+    ).all()
+    if len(there) < max(1, room.capacity):
+        return
+    who = "; ".join(f"{last}, {first} (#{aid})" for aid, _starts, last, first in there)
+    raise InvalidRequest(
+        f"{room.name} is still in use: {who} in progress there; complete that session first "
+        "(or undo its start), or move this one to a free room"
+    )
 
 
 def undo_status(

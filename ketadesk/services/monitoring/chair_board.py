@@ -88,12 +88,14 @@ class BpDue:
 
 @dataclass(frozen=True, slots=True)
 class NextUp:
-    """The next session booked in a room today."""
+    """The next session in a room today: a patient checked in and waiting for the chair (the
+    earliest booked first), else the next booked after the one on the card."""
 
     appointment_id: int
     start: dt.datetime
     patient_name: str
     session_type_short: str
+    checked_in: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,15 +359,21 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
     for room_id, room_name in rooms:
         row = current.get(room_id)
         after = row.starts_at if row is not None else now
+        # Already here and waiting for the chair, whenever booked (a patient checked in for
+        # 10:30 while another was started at 12:25 must not drop off the board), else the
+        # next booked for later.
         next_row = next(
+            (r for r in rows if r.room_id == room_id and r is not row and r.status == "checked_in"),
+            None,
+        ) or next(
             (
                 r
                 for r in rows
                 if r.room_id == room_id
                 and r is not row
                 and r.starts_at >= after
-                # Booked for later, or already here and waiting for the chair.
-                and (r.status == "checked_in" or (r.status == "booked" and r.starts_at > now))
+                and r.status == "booked"
+                and r.starts_at > now
             ),
             None,
         )
@@ -375,6 +383,7 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
                 next_row.starts_at.astimezone(tz),
                 next_row.patient_name,
                 _short(catalog.session_types.get(next_row.code), next_row.code),
+                checked_in=next_row.status == "checked_in",
             )
             if next_row is not None
             else None

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.common.context import ServiceError
-from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, chair_board
+from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, NextUp, chair_board
 from ketadesk.services.monitoring.record_forms import bp_check_words, duration_words
 from ketadesk.ui.common.background import LatestOnly
 from ketadesk.ui.common.desk import Desk
@@ -56,6 +56,15 @@ def _hhmm(moment: dt.datetime | None) -> str:
     return "" if moment is None else f"{moment:%H:%M}"
 
 
+def _next_words(nxt: NextUp) -> str:
+    if nxt.checked_in:
+        return (
+            f"Waiting: {nxt.patient_name} · {nxt.session_type_short} "
+            f"(checked in, booked {_hhmm(nxt.start)})"
+        )
+    return f"Next: {_hhmm(nxt.start)} {nxt.patient_name} · {nxt.session_type_short}"
+
+
 def card_lines(card: ChairCard) -> dict[str, str]:
     """What a card says, line by line (empty lines are hidden): the words, decided here once,
     so the widget and its accessible text agree."""
@@ -63,9 +72,7 @@ def card_lines(card: ChairCard) -> dict[str, str]:
         nxt = card.next_up
         return {
             "patient": "Free",
-            "next": f"Next: {_hhmm(nxt.start)} {nxt.patient_name} · {nxt.session_type_short}"
-            if nxt
-            else "Nothing more booked today",
+            "next": _next_words(nxt) if nxt else "Nothing more booked today",
         }
     kind = " ".join(p for p in (card.session_type_short, card.series_label) if p)
     phase = card.phase
@@ -119,9 +126,7 @@ def card_lines(card: ChairCard) -> dict[str, str]:
         "bp": bp,
         "discharge": discharge,
         "late": "\n".join(f"⚠ {line}" for line in late),
-        "next": f"Next: {_hhmm(nxt.start)} {nxt.patient_name} · {nxt.session_type_short}"
-        if nxt
-        else "",
+        "next": _next_words(nxt) if nxt else "",
     }
 
 

@@ -57,16 +57,17 @@ class Clinic:
     """The small clinic plus fresh, non-clashing slots for the cases."""
 
     c: SmallClinic
-    _slots: Iterator[tuple[dt.date, str, str]] = field(init=False)
+    _slots: Iterator[tuple[dt.date, str, str, int]] = field(init=False)
     _targets: Iterator[dt.date] = field(init=False)
     _names: Iterator[int] = field(default_factory=itertools.count)
     _starts: dict[int, dt.datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Four infusions a day two hours apart (the nurse starts one at a time), each patient
-        # once a day; moves go to days of their own in January.
+        # once a day and each in a room of their own (a walk may leave a session in progress,
+        # and a room holds one at a time); moves go to days of their own in January.
         self._slots = (
-            (day, time, CLEARED[k])
+            (day, time, CLEARED[k], k + 1)
             for day in _weekdays(dt.date(2026, 12, 2))
             for k, time in enumerate(("08:00", "10:00", "12:00", "14:00"))
         )
@@ -81,8 +82,12 @@ class Clinic:
         )
 
     def request(self, **kw: object) -> BookingRequest:
-        day, time, who = next(self._slots)
-        return BookingRequest(patient_id=self.c.ids[who], sessions=(self.session(day, time),), **kw)  # type: ignore[arg-type]
+        day, time, who, room = next(self._slots)
+        return BookingRequest(
+            patient_id=self.c.ids[who],
+            sessions=(self.session(day, time, room),),
+            **kw,  # type: ignore[arg-type]
+        )
 
     def appointment(self, *walk: str) -> int:
         """A new booked appointment, taken through ``walk`` (status actions) by the system."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ketadesk.services.booking.appointment_changes import change_status
-from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.common.context import SYSTEM, InvalidRequest
 from ketadesk.services.monitoring.chair_board import (
     ChairBoard,
     ChairCard,
@@ -363,6 +363,36 @@ def test_the_clinic_decides_when_a_check_is_late(staffed: StaffedDay) -> None:
     c = mary(staffed, "10:56")  # +41, with no grace at all
     assert c.bp_late
     assert c.late == ("BP +40 min overdue since 10:55",)
+
+
+def test_a_patient_checked_in_before_the_one_started_stays_on_the_board(
+    staffed: StaffedDay,
+) -> None:
+    """A user trial: a patient checked in for 10:30 dropped off the board once another,
+    booked later in the same room, was started; only the day view still showed her."""
+    with staffed.clinic.db.write() as session:
+        kap = session.get(Appointment, staffed.appointments["kap"])
+        spravato = session.get(Appointment, staffed.appointments["spravato"])
+        assert kap is not None
+        assert spravato is not None
+        # Rosalind's KAP put (by hand, for the test) in Room 2, booked before Mary's Spravato.
+        length = kap.ends_at - kap.starts_at
+        kap.room_id = spravato.room_id
+        kap.starts_at = spravato.starts_at - dt.timedelta(minutes=30)
+        kap.ends_at = kap.starts_at + length
+    status(staffed, "kap", "check_in", "09:25")
+    status(staffed, "spravato", "start", "10:00")
+    c = mary(staffed, "10:05")
+    assert c.patient_name == "Seacole, Mary"
+    assert c.next_up is not None
+    assert (c.next_up.patient_name, c.next_up.checked_in) == ("Franklin, Rosalind", True)
+    # Nor can she be started into the chair Mary is in; once Mary is discharged, she can.
+    with pytest.raises(InvalidRequest, match=r"^Room 2 is still in use: Seacole, Mary \(#"):
+        status(staffed, "kap", "start", "10:10")
+    ready_for_discharge(staffed.clinic.db, staffed.appointments["spravato"])
+    status(staffed, "spravato", "complete", "12:20")
+    status(staffed, "kap", "start", "12:25")
+    assert mary(staffed, "12:26").patient_name == "Franklin, Rosalind"
 
 
 def test_the_next_patient_already_waiting_shows_as_next(staffed: StaffedDay) -> None:

@@ -19,9 +19,15 @@ from pytestqt.qtbot import QtBot
 
 from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.common.context import SYSTEM
+from ketadesk.services.monitoring.chair_board import ChairCard, NextUp
 from ketadesk.store.models import SessionRecord, VitalReading
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.monitoring.chair_board import REFRESH_MS, ChairBoardView, ChairCardWidget
+from ketadesk.ui.monitoring.chair_board import (
+    REFRESH_MS,
+    ChairBoardView,
+    ChairCardWidget,
+    card_lines,
+)
 from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
 
 
@@ -342,3 +348,16 @@ def test_the_card_says_when_the_bp_before_discharge_is_due(
     card = room2(board)
     assert text(card, "bp") == "BP before discharge due 12:15"
     assert text(card, "discharge") == "Discharge 12:15"
+
+
+def test_a_patient_waiting_for_the_chair_reads_as_waiting_not_next() -> None:
+    """The card of a room whose next patient is checked in already says so: she is here."""
+    booked = dt.datetime(2026, 11, 24, 9, 30)
+    waiting = NextUp(7, booked, "Franklin, Rosalind", "KAP", checked_in=True)
+    later = NextUp(8, booked, "Franklin, Rosalind", "KAP")
+    free = ChairCard(room_id=1, room_name="Room 2", stage="free", next_up=waiting)
+    assert card_lines(free)["next"] == (
+        "Waiting: Franklin, Rosalind · KAP (checked in, booked 09:30)"
+    )
+    free = ChairCard(room_id=1, room_name="Room 2", stage="free", next_up=later)
+    assert card_lines(free)["next"] == "Next: 09:30 Franklin, Rosalind · KAP"
