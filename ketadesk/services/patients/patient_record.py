@@ -40,6 +40,7 @@ from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.booking.planning import load_patient_facts
 from ketadesk.services.common.context import Actor, Database, NotFound, may, utcnow
+from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.recall import AtRiskRow, at_risk_list
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
@@ -547,7 +548,8 @@ def patient_record(
 
 
 def _joined(name: str, phone: str) -> str:
-    return ", ".join(p for p in (name.strip(), phone.strip()) if p)
+    """ "Ana Lopez, (510) 555-0151": the phone as the clinic reads it everywhere else."""
+    return ", ".join(p for p in (name.strip(), display_phone(phone)) if p)
 
 
 def _details(p: Patient, session: Session) -> PatientDetails:

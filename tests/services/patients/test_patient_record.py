@@ -285,6 +285,19 @@ def test_a_patient_with_no_sessions(clinic: SmallClinic) -> None:
     assert screening.ok is False
 
 
+def test_contacts_phones_read_as_everywhere_else(clinic: SmallClinic) -> None:
+    """A user trial: the record showed "Emergency: Ana Lopez, 5105550151" where the form and
+    the day sheet say "(510) 555-0151"."""
+    with clinic.db.write() as session:
+        grace = session.get(Patient, clinic.ids["Grace Hopper"])
+        assert grace is not None
+        grace.emergency_contact_name, grace.emergency_contact_phone = "Ana Lopez", "5105550151"
+        grace.driver_name, grace.driver_phone = "Sam Hopper", "+44 20 7946 0958"
+    details = patient_record(clinic.db, NURSE, clinic.ids["Grace Hopper"], now=NOW).patient
+    assert details.emergency_contact == "Ana Lopez, (510) 555-0151"
+    assert details.driver == "Sam Hopper, +44 20 7946 0958"  # international: as typed
+
+
 @pytest.mark.parametrize(("status", "overdue"), [("booked", False), ("checked_in", True)])
 def test_a_phq9_is_overdue_on_the_record_only_once_its_patient_is_in(
     clinic: SmallClinic, status: str, overdue: bool
