@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from ketadesk.scheduling.catalog import ClinicSettings
 from ketadesk.scheduling.dates import WEEKDAY_ABBR
 
 __all__ = ["EARLIEST_ON_ITS_DAY", "ONCE_STARTED", "TooEarly", "too_early"]
@@ -97,6 +98,19 @@ def too_early(
             "cancel it if the patient called it off",
         )
     return None
+
+
+def too_early_in(
+    settings: ClinicSettings, action: str, start: dt.datetime, now: dt.datetime
+) -> TooEarly | None:
+    """``too_early`` with a clinic's settings (its timezone and ``check_in_days_ahead``)."""
+    return too_early(
+        action,
+        start,
+        now,
+        timezone=settings.timezone,
+        check_in_days_ahead=settings.check_in_days_ahead,
+    )
 
 
 def _day(day: dt.date) -> str:

@@ -27,7 +27,7 @@ from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.fees import FEE_KIND_NAMES, money
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.protocol_rules import Finding
-from ketadesk.scheduling.status_times import too_early
+from ketadesk.scheduling.status_times import too_early_in
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require, unassigned_refusal
@@ -455,14 +455,7 @@ def _refuse_too_early(
 ) -> None:
     """A check-in or start before the session's day, a no-show before its start: refused by
     the rule the views grey their actions by (``scheduling/status_times``)."""
-    settings = load_catalog(session).settings
-    early = too_early(
-        action,
-        appointment.starts_at,
-        now,
-        timezone=settings.timezone,
-        check_in_days_ahead=settings.check_in_days_ahead,
-    )
+    early = too_early_in(load_catalog(session).settings, action, appointment.starts_at, now)
     if early is not None:
         raise InvalidRequest(early.refusal)
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ketadesk.scheduling.status_times import too_early
+from ketadesk.scheduling.status_times import too_early_in
 from ketadesk.scheduling.statuses import TRANSITIONS
 from ketadesk.services.access.permissions import unassigned_refusal
 from ketadesk.services.booking.appointment_changes import (
@@ -220,13 +220,7 @@ def appointment_detail(
         for action in ACTION_NAMES:
             if appointment.status not in TRANSITIONS[action][0]:
                 continue
-            early = too_early(
-                action,
-                appointment.starts_at,
-                now,
-                timezone=settings.timezone,
-                check_in_days_ahead=settings.check_in_days_ahead,
-            )
+            early = too_early_in(settings, action, appointment.starts_at, now)
             if early is not None:
                 not_yet.append((action, early.hint))
         return AppointmentDetail(
