@@ -141,6 +141,9 @@ def test_the_day_sheet_says_each_sessions_prior_authorization_units_and_flags_th
 
     text = _print(clinic, tmp_path, "day", second)
     assert f"PA 3-4 of 6 (exp {exp})" in text
+    # The station's column lists every piece of equipment the chair holds, its monitor first
+    # (a trial's sheet left the Spravato session's pulse oximeter out).
+    assert "Monitor 2 · Oximeter 1" in text
     assert "past its units" not in text
     assert "past expiry" not in text
     # By clinician too, and on the public sheet (no name, but the station's facts).

@@ -85,7 +85,7 @@ class SheetSession:
     status: str
     room: str
     phases: tuple[SheetPhase, ...]
-    monitor: str  # the vital-signs monitor held (need "monitor"), "" when none
+    monitor: str  # the equipment held, the vital-signs monitor first ("Monitor A · Oximeter 1")
     staff: tuple[str, ...]
     driver: str  # who drives the patient home ("" when nobody is recorded)
     pickup: dt.datetime  # the planned end of the session
@@ -277,12 +277,14 @@ def day_sheet_from_queries(
     people = _fetch(queries, PEOPLE_SQL, ids=ids) if ids else []
     gates, prior_auth = _open_gates(queries, catalog, active, people) if ids else ({}, {})
     overridden = _overrides(queries, people) if ids else {}
-    monitor: dict[int, str] = {}
+    # Every piece of equipment a session holds, its monitor first: a Spravato chair's pulse
+    # oximeter is checked at the station as its monitor is.
+    equipment: dict[int, list[tuple[bool, str]]] = defaultdict(list)
     staff: dict[int, dict[int, str]] = defaultdict(dict)  # appointment -> {resource id: label}
     short: dict[int, dict[int, str]] = defaultdict(dict)  # the same, by last name
     for appointment_id, need, resource_id, name, kind, first, last, credentials in holds:
-        if need == "monitor":
-            monitor.setdefault(appointment_id, name)
+        if kind == "equipment" and (need != "monitor", name) not in equipment[appointment_id]:
+            equipment[appointment_id].append((need != "monitor", name))
         if kind == "staff":
             staff[appointment_id][resource_id] = staff_label(name, first, last, credentials)
             short[appointment_id][resource_id] = " ".join(
@@ -317,7 +319,7 @@ def day_sheet_from_queries(
             status=a.status_label,
             room=rooms.get(a.room_id, "No room"),
             phases=tuple(SheetPhase(p.name, p.start, p.end) for p in a.phases),
-            monitor=monitor.get(a.id, ""),
+            monitor=" · ".join(name for _later, name in sorted(equipment.get(a.id, []))),
             staff=tuple(staff[a.id].values()),
             staff_short=tuple(short[a.id].values()),
             driver=driver_label,
@@ -612,7 +614,7 @@ def day_sheet_layout(sheet: DaySheet) -> PrintLayout:
                     "day_group.html",
                     title=group.title,
                     detail=f"{count} session{'s' if count != 1 else ''}",
-                    who_heading="Staff, monitor" if sheet.by == BY_ROOM else "Room, monitor",
+                    who_heading="Staff, equipment" if sheet.by == BY_ROOM else "Room, equipment",
                 ),
                 keep_with_next=True,
             )
