@@ -312,7 +312,6 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
         _require_encrypted_transport(url)
-        kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
     try:
         engine = create_engine(url, **kwargs)
@@ -327,6 +326,7 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
         event.listen(engine, "begin", _sqlite_on_begin)
         write_engine: Engine = engine.execution_options(sqlite_begin="IMMEDIATE")
     else:
+        _ping_when_idle(engine)
         write_engine = engine
     try:
         with engine.connect() as conn:
@@ -352,6 +352,37 @@ def open_database(url_text: str, *, create: bool = False, echo: bool = False) ->
 
 
 #: libpq's sslmode values that refuse an unencrypted connection.
+# A server connection back from the pool after this long unused is pinged before it is handed
+# out (a connection that went stale meanwhile, after a server restart or a firewall's idle
+# timeout, is replaced); one used more recently is not.  SQLAlchemy's ``pool_pre_ping`` pings
+# at every checkout: a round trip of its own for every booking, a fifth of a booking's on a busy
+# server.  A connection lost within this time fails its first statement, reported as a lost
+# server (``ServerUnavailable``) as a connection lost mid-transaction always is; the pool is
+# then refilled.
+PING_AFTER_IDLE_S = 2.0
+_IDLE_SINCE = "ketadesk_idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    from sqlalchemy import event, exc
+
+    def checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # new (just connected), or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as err:
+            # The pool drops this connection and checks out (or makes) another.
+            raise exc.DisconnectionError(_first_line(err)) from err
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
+
+
 ENCRYPTED_SSLMODES = frozenset({"require", "verify-ca", "verify-full"})
 _LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
 

@@ -58,6 +58,9 @@ TODAY = dt.date(2026, 11, 23)  # a Monday; the demo's "today"
 START = TODAY + dt.timedelta(days=1)
 DAYS = 28
 NOW = dt.datetime.combine(TODAY, dt.time(), tzinfo=dt.UTC)
+# Patients with a course's session this many weeks before the window (or any time after its
+# start) are left out of the bookings: a course spans its first to its last session.
+COURSE_MARGIN_WEEKS = 12
 BOOKINGS = 480  # timed bookings per run, shared out among the writers
 ROUNDS = 3
 ACTOR = Actor(user_id=None, username="bench", role="front_desk")
@@ -95,10 +98,21 @@ def _jobs(db: Database, count: int) -> list[Job]:
     """``count`` IV bookings that do not collide with one another nor with the patients' own
     appointments: openings over four weeks, found again after each pass over the days (an
     opening names one free room, monitor and nurse; once it is taken others may still be
-    free at that time), each given a cleared patient free that day."""
+    free at that time), each given a cleared patient free that day and in no treatment course
+    near the window (a single dose during a course is judged against it: ``concurrent_course``,
+    the course's gap and weekly cap would refuse some, and this measures throughput)."""
     with db.read() as s:
         catalog = load_catalog(s)
         snapshot = load_snapshot(s, _window(catalog, START, DAYS), catalog)
+        in_a_course = (
+            select(Appointment.patient_id)
+            .where(
+                Appointment.series_id.is_not(None),
+                Appointment.starts_at
+                >= snapshot.window.start - dt.timedelta(weeks=COURSE_MARGIN_WEEKS),
+            )
+            .distinct()
+        )
         patients = list(
             s.scalars(
                 select(Patient.id)
@@ -106,6 +120,7 @@ def _jobs(db: Database, count: int) -> list[Job]:
                     Patient.screening_status == "cleared",
                     Patient.consent_signed_on.is_not(None),
                     Patient.driver_name != "",
+                    Patient.id.not_in(in_a_course),
                 )
                 .order_by(Patient.id)
             )
