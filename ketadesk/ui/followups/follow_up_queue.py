@@ -657,6 +657,14 @@ class ActionSpec:
     shortcut: str = ""
 
 
+def _refusal(item: FollowUpItem, action: str) -> str:
+    """Why the signed-in user may not take ``action`` on ``item``, saying who may ("" when
+    they may), as the queue's read judged it by the services' own rules."""
+    if action == "open_patient":
+        return ""
+    return item.refusals.work or (item.refusals.complete if action == "complete" else "")
+
+
 ACTIONS = (
     ActionSpec("record_attempt", "Record call…", "Record a call attempt (Ctrl+R)", "Ctrl+R"),
     ActionSpec("complete", "Complete…", "Mark done with its outcome (Ctrl+D)", "Ctrl+D"),
@@ -948,10 +956,15 @@ class FollowUpQueueView(QWidget):
 
     def _update_actions(self) -> None:
         item = self.selected_item()
-        for name in ("record_attempt", "complete", "snooze", "open_patient"):
-            enabled = item is not None
-            self.actions_by_name[name].setEnabled(enabled)
-            self.buttons[name].setEnabled(enabled)
+        for spec in ACTIONS:
+            if spec.name not in ("record_attempt", "complete", "snooze", "open_patient"):
+                continue
+            # A role the service would refuse sees the action greyed, with who may take it.
+            refused = _refusal(item, spec.name) if item is not None else ""
+            enabled = item is not None and not refused
+            for widget in (self.actions_by_name[spec.name], self.buttons[spec.name]):
+                widget.setEnabled(enabled)
+                widget.setToolTip(refused or spec.tip)
         has_session = item is not None and item.appointment_id is not None
         self.actions_by_name["open_session"].setEnabled(has_session)
         self.buttons["open_session"].setEnabled(has_session)
