@@ -381,6 +381,7 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
     return PrintLayout(
         clinic_name=card.clinic_name,
         title=f"Appointment card: {card.patient_name}",
+        name=f"Appointment card {card.patient_name}",
         printed_at=card.printed_at,
         css=template("style.css").template + template("card.css").template,
         blocks=tuple(blocks),

@@ -468,6 +468,5 @@ class ConfirmationsView(QWidget):
             lambda: call_sheet_layout(call_sheet(db, day, now=now)),
             mode,
             path,  # type: ignore[arg-type]
-            f"confirmations-{day or self.desk.now().date():%Y-%m-%d}.pdf",
             about=Disclosure("confirmations", "the confirmation call sheet"),
         )

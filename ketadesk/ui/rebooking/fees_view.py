@@ -279,6 +279,5 @@ class FeesView(QWidget):
             ),
             mode,
             path,  # type: ignore[arg-type]
-            f"fees-{first:%Y-%m-%d}.pdf",
             about=Disclosure("fees", f"the fees of {first:%m/%d/%Y}-{last:%m/%d/%Y}"),
         )
