@@ -372,7 +372,12 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         PrintBlock(
             fill(
                 "card_footer.html",
-                address=card.clinic_address,
+                # One printed line per line of the address: HTML would run them together.
+                address_html="<br/>".join(
+                    html.escape(line.strip())
+                    for line in card.clinic_address.splitlines()
+                    if line.strip()
+                ),
                 policy=card.cancellation_policy,
             ),
             level=_SECTION,
