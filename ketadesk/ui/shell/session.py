@@ -3,9 +3,10 @@
 The window opens signed out (nothing of the clinic shown).  Once the clinic is open, the first
 start of a new clinic asks for its administrator; otherwise the sign-in dialog asks who is
 there.  The signed-in user's Desk is attached to the window, and an ``IdleLock`` covers it
-after the configured idle minutes (Lock and Switch user are the same curtain).  On a SQLite
-clinic, a backup is written every day the application runs and when it closes, kept 7 daily
-and 4 weekly (services.backup), on a worker while the window is open.
+after the configured idle minutes (Lock and Switch user are the same curtain; Switch user
+asks at once who signs in).  On a SQLite clinic, a backup is written every day the
+application runs and when it closes, kept 7 daily and 4 weekly (services.backup), on a worker
+while the window is open.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class SignedInSession(QObject):
         self._lock_pending = False
         a = window.actions_by_name
         a["lock"].triggered.connect(self._on_lock_triggered)
-        a["switch_user"].triggered.connect(self._on_lock_triggered)
+        a["switch_user"].triggered.connect(self._on_switch_user_triggered)
 
     def start(self, screen: SignInScreen, *, cover: bool = True) -> bool:
         """Ask who is there (``screen``, read off the GUI thread, says whether a new clinic needs
@@ -162,6 +163,10 @@ class SignedInSession(QObject):
     def _on_lock_triggered(self) -> None:
         if self.lock is not None:
             self.lock.lock()
+
+    def _on_switch_user_triggered(self) -> None:
+        if self.lock is not None:
+            self.lock.switch_user()
 
     def back_up(self) -> Path | None:
         """The scheduled backup of a SQLite clinic, written now on this thread (at exit, when
