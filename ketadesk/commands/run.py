@@ -316,9 +316,11 @@ def _run_from_file(
     from ketadesk.ui.common.background import BackgroundCall, call_after_first_paint
 
     days, _first = quick
-    last = str(settings.value("session/last_user", ""))
     dialog = SignInDialog.show_early(
-        None, label=days.label, username=last, early_check=FileSignIn(days.path).check
+        None,
+        label=days.label,
+        username=remembered_user_of_file(settings, days.path),
+        early_check=FileSignIn(days.path).check,
     )
     if dialog is None:  # nothing to show early: the window first, then who is there
         window = file_day_window(*quick, settings=settings)
@@ -360,6 +362,17 @@ def _run_from_file(
     finally:
         _end_run(opening, sessions)
         holder.deleteLater()
+
+
+def remembered_user_of_file(settings: QSettings, path: Path) -> str:
+    """The name the early sign-in suggests for the SQLite clinic at ``path``: its last user
+    on this workstation, if the file still has them as an active account (read at once with
+    ``sqlite3``, as the first day is); never a name remembered for another clinic."""
+    from ketadesk.services.access.file_sign_in import FileSignIn
+    from ketadesk.ui.access.remembered_user import clinic_of_file, last_user
+
+    last = last_user(settings, clinic_of_file(path))
+    return last if last and FileSignIn(path).knows(last) else ""
 
 
 def _run_window_first(

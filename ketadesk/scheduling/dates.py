@@ -7,6 +7,7 @@ a date the same way. Times stay 24-hour ``HH:MM``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -60,3 +61,112 @@ def date_range(first: dt.date, last: dt.date) -> str:
     if first.month != last.month:
         return f"{short_date(first, weekday=False)} – {end}"
     return f"{short_date(first, weekday=False)} – {last.day}, {last.year}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading what was typed
+
+
+_WEEKDAY_WORD = re.compile(r"^\s*([A-Za-z]+)\.?,?\s+(?=\S)")
+_NUMERIC_DATE = re.compile(r"(\d{1,4})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{1,4}))?")
+_WORDED_DATE = re.compile(r"([A-Za-z]+)\.?\s+(\d{1,2})(?:(?:,\s*|\s+)(\d{2}|\d{4}))?")
+_CLOCK = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?|(\d)(\d{2})|(\d{2})(\d{2})")
+_MERIDIEM = re.compile(r"\s*([ap])\.?\s*m?\.?\s*$", re.IGNORECASE)
+
+
+def _month_of(word: str) -> int | None:
+    word = word.lower()
+    for number, name in enumerate(MONTH_NAMES, start=1):
+        if len(word) >= 3 and name.lower().startswith(word):
+            return number
+    return None
+
+
+def _is_weekday(word: str) -> bool:
+    word = word.lower()
+    return len(word) >= 2 and any(name.lower().startswith(word) for name in WEEKDAY_NAMES)
+
+
+def _full_year(text: str | None, default_year: int | None) -> int | None:
+    if text is None:
+        return default_year
+    if len(text) == 2:
+        return 2000 + int(text)
+    return int(text) if len(text) == 4 else None
+
+
+def parse_us_date(text: str, *, default_year: int | None = None) -> dt.date | None:
+    """The date typed in ``text`` as a US clinic types it, month first: ``12/12/2026``,
+    ``12/2/26``, ``1-5-2027``, ``2026-12-12`` (year first when it has four digits), ``Dec 12,
+    2026``, with or without a weekday before it (``Sat 12/12/2026``); a date without a year
+    is in ``default_year``.  None when it is not a real date."""
+    text = text.strip()
+    weekday = _WEEKDAY_WORD.match(text)
+    if weekday and _is_weekday(weekday.group(1)):
+        text = text[weekday.end() :]
+    numeric = _NUMERIC_DATE.fullmatch(text)
+    if numeric:
+        first, second, third = numeric.groups()
+        if len(first) == 4:  # ISO: year, month, day
+            if third is None:
+                return None
+            year: int | None = int(first)
+            month, day = int(second), int(third)
+        elif len(first) > 2:
+            return None
+        else:
+            month, day = int(first), int(second)
+            year = _full_year(third, default_year)
+    else:
+        worded = _WORDED_DATE.fullmatch(text)
+        month_number = _month_of(worded.group(1)) if worded else None
+        if worded is None or month_number is None:
+            return None
+        month, day = month_number, int(worded.group(2))
+        year = _full_year(worded.group(3), default_year)
+    if year is None:
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_clock_time(text: str) -> dt.time | None:
+    """The time of day typed in ``text``: ``10:30``, ``9:15``, ``0915``, ``1030``, ``9``
+    (on the hour), ``14:30``, ``2:30 pm``, ``2pm``; None when it is not a time."""
+    text = text.strip()
+    meridiem = _MERIDIEM.search(text)
+    if meridiem:
+        text = text[: meridiem.start()]
+    clock = _CLOCK.fullmatch(text.strip())
+    if clock is None:
+        return None
+    groups = clock.groups()
+    if groups[0] is not None:
+        hour, minute = int(groups[0]), int(groups[1] or 0)
+    elif groups[2] is not None:
+        hour, minute = int(groups[2]), int(groups[3])
+    else:
+        hour, minute = int(groups[4]), int(groups[5])
+    if meridiem:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if meridiem.group(1).lower() == "p" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return dt.time(hour, minute)
+
+
+def parse_date_time(text: str, *, default_year: int | None = None) -> dt.datetime | None:
+    """A date and a time typed together (``12/12/2026 10:30``, ``Sat Dec 12, 2026 2:30 pm``):
+    the date as ``parse_us_date`` reads it, then the time as ``parse_clock_time`` does (the
+    time after the last space that leaves a date before it).  Naive; None when not both."""
+    text = text.strip()
+    spaces = [i for i, c in enumerate(text) if c.isspace()]
+    for cut in reversed(spaces):
+        day = parse_us_date(text[:cut], default_year=default_year)
+        time = parse_clock_time(text[cut:])
+        if day is not None and time is not None:
+            return dt.datetime.combine(day, time)
+    return None

@@ -238,13 +238,22 @@ def closed_deadline_warning(
 # Completing
 
 
+def close_role_problem(kind: str, role: str, settings: UrgentReviewSettings) -> str:
+    """Why ``role`` may not close a follow-up of ``kind`` whatever its note ("" when it may):
+    the one rule the service refuses by and the queue greys its Complete button by."""
+    if kind != URGENT_REVIEW or role in settings.close_roles:
+        return ""
+    who = " or ".join(r.replace("_", " ") for r in settings.close_roles)
+    return f"an urgent review is closed by a {who}"
+
+
 def close_problem(kind: str, role: str, note: str, settings: UrgentReviewSettings) -> str:
     """Why ``role`` may not close a follow-up of ``kind`` with ``note`` ("" when it may)."""
     if kind != URGENT_REVIEW:
         return ""
-    if role not in settings.close_roles:
-        who = " or ".join(r.replace("_", " ") for r in settings.close_roles)
-        return f"an urgent review is closed by a {who}"
+    refused = close_role_problem(kind, role, settings)
+    if refused:
+        return refused
     if not note.strip():
         return "say what the review found (a note is required)"
     return ""

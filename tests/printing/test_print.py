@@ -29,6 +29,7 @@ from ketadesk.services.schedule.day import day_schedule
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment, Patient
 from ketadesk.ui.printing.printing import print_pdf
+from tests.pictures import picture_folder
 
 TODAY = dt.date(2026, 11, 24)
 NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)  # 10:15 in San Diego
@@ -252,3 +253,21 @@ def test_a_printed_card_is_recorded_in_the_audit_trail_as_the_command_line_user(
         ).all()
     assert [detail for _, detail in events] == [f"chart {chart}; saved to {out}"]
     assert events[0][0].endswith("(command line)")
+
+
+def test_the_cards_clinic_address_prints_one_line_per_line(qapp: object, db: Database) -> None:
+    # The demo clinic's address is two lines: street and suite, then city, state and ZIP.
+    with db.read() as session:
+        chart = session.scalars(
+            select(Patient.chart_number)
+            .join(Appointment, Appointment.patient_id == Patient.id)
+            .where(Appointment.starts_at > NOW)
+            .limit(1)
+        ).one()
+    card = appointment_card(db, chart, now=NOW)
+    street, city = card.clinic_address.splitlines()
+    out = picture_folder("printing") / "card_with_address.pdf"  # to look at
+    print_pdf(card_layout(card), out)
+    lines = [" ".join(line.split()) for page in pdf_pages(out) for line in page.splitlines()]
+    assert street in lines
+    assert city in lines

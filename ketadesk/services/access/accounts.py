@@ -792,12 +792,25 @@ class SignInScreen:
     needs_first_admin: bool
     demo_hint: str
     at_rest: ClinicAtRest = NOT_CHECKED
+    #: The clinic's active usernames, lower case: a name remembered on this workstation is
+    #: suggested only when it is one of them (never another clinic's user).
+    active_usernames: frozenset[str] = frozenset()
 
 
 def sign_in_screen(db: Database) -> SignInScreen:
-    """Whether a new clinic needs its first administrator, the demo's sign-ins (if any), and
-    whether the clinic file lies on an encrypted disk as the clinic's policy asks."""
-    return SignInScreen(needs_first_admin(db), demo_accounts_hint(db), clinic_at_rest(db))
+    """Whether a new clinic needs its first administrator, the demo's sign-ins (if any),
+    whether the clinic file lies on an encrypted disk as the clinic's policy asks, and the
+    active usernames."""
+    return SignInScreen(
+        needs_first_admin(db), demo_accounts_hint(db), clinic_at_rest(db), active_usernames(db)
+    )
+
+
+def active_usernames(db: Database) -> frozenset[str]:
+    """The usernames of the clinic's active accounts, lower case."""
+    with db.read() as session:
+        names = session.scalars(select(User.username).where(User.active.is_(True))).all()
+    return frozenset(name.lower() for name in names)
 
 
 def clinic_name(db: Database) -> str:

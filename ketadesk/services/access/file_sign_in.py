@@ -40,6 +40,10 @@ WHERE lower(username) = :name
 """
 
 
+#: Whether an active account has the name (the remembered name's check).
+ACTIVE_USER_SQL = "SELECT 1 FROM app_user WHERE lower(username) = :name AND active"
+
+
 @dataclass(frozen=True)
 class FileSignIn:
     """The early password check on one SQLite clinic file (see the module's docstring).
@@ -95,6 +99,22 @@ class FileSignIn:
         if not matches or row is None or not _may_sign_in_at_once(row):
             return None
         return Actor(user_id=int(row["id"]), username=str(row["username"]), role=str(row["role"]))
+
+    def knows(self, username: str) -> bool:
+        """Whether the file has an active account named ``username`` (any case), read at once
+        with ``sqlite3`` (start-up asks before its sign-in dialog shows: the remembered name
+        is suggested only then); False when the file cannot be read so."""
+        from ketadesk.store.database import StoreError, read_sqlite_file
+
+        name = username.strip().lower()
+        if not name:
+            return False
+        try:
+            with read_sqlite_file(self.path) as conn:
+                row = conn.execute(ACTIVE_USER_SQL, {"name": name}).fetchone()
+        except (StoreError, OSError, ValueError, sqlite3.Error):
+            return False
+        return row is not None
 
     def _read(self, name: str) -> tuple[sqlite3.Row | None, int, int, int] | None:
         """The user's row (None: no such user) and the clinic's argon2 parameters; None when

@@ -143,6 +143,7 @@ _ACTION_WORDS = {
     "no_show": "mark a no-show",
     "cancel": "cancel a session",
     "read_clinical": "read clinical records",
+    "work_follow_up": "work a follow-up",
 }
 
 

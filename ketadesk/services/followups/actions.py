@@ -25,7 +25,9 @@ from ketadesk.scheduling.followup_rules import (
 from ketadesk.scheduling.safety_followups import (
     REMS_FORM,
     RemsFormSettings,
+    UrgentReviewSettings,
     close_problem,
+    close_role_problem,
     parse_rems_form_settings,
     snooze_problem,
     submit_problem,
@@ -38,7 +40,9 @@ from ketadesk.services.common.context import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    may,
     utcnow,
+    who_may,
 )
 from ketadesk.services.followups.sync import (
     CALENDAR_DAYS_AHEAD,
@@ -76,15 +80,56 @@ def rems_form_settings(catalog: Catalog) -> RemsFormSettings:
     return parse_rems_form_settings(catalog.settings.extra.get("rems_form"))
 
 
+def kind_roles(role: str, kind: str, settings: FollowUpSettings) -> str:
+    """Who works a follow-up of ``kind`` when ``role`` may not ("nurse or prescriber"), else
+    "": a clinical kind is for the clinical roles of clinic.toml ``[followups]``."""
+    if kind in settings.clinical_kinds and role not in settings.clinical_roles:
+        return " or ".join(r.replace("_", " ") for r in settings.clinical_roles)
+    return ""
+
+
 def _check_kind(actor: Actor, kind: str, settings: FollowUpSettings) -> None:
-    if kind in settings.clinical_kinds and actor.role not in settings.clinical_roles:
-        roles = " or ".join(r.replace("_", " ") for r in settings.clinical_roles)
+    roles = kind_roles(actor.role, kind, settings)
+    if roles:
         raise PermissionDenied(
             f"{actor.username} ({actor.role.replace('_', ' ')}) may not work a "
             f"{kind_label(kind)}: it is for a {roles}",
             actor=actor,
             action="work_follow_up",
         )
+
+
+@dataclass(frozen=True)
+class Refusals:
+    """What ``actor`` may not do to a follow-up, in words that say who may ("" where they
+    may), judged by the same rules the actions below refuse by, so the queue greys a button
+    rather than let it be refused.
+
+    Attributes:
+        work: recording a call, snoozing and completing ("Only a nurse or prescriber may work
+            a Next-day call").
+        complete: completing ("An urgent review is closed by a prescriber").
+    """
+
+    work: str = ""
+    complete: str = ""
+
+
+#: Nothing refused (the queue's counts, read for nobody in particular).
+NO_REFUSALS = Refusals()
+
+
+def refusals(
+    actor: Actor, kind: str, settings: FollowUpSettings, reviews: UrgentReviewSettings
+) -> Refusals:
+    """What ``actor`` may not do to a follow-up of ``kind`` (see ``Refusals``)."""
+    if not may(actor, "work_follow_up"):
+        work = who_may("work_follow_up")
+    else:
+        roles = kind_roles(actor.role, kind, settings)
+        work = f"Only a {roles} may work a {kind_label(kind)}" if roles else ""
+    closing = close_role_problem(kind, actor.role, reviews)
+    return Refusals(work, (closing[:1].upper() + closing[1:]) if closing else "")
 
 
 def _live_follow_up(session: Session, actor: Actor, follow_up_id: int) -> tuple[FollowUp, Catalog]:

@@ -31,8 +31,15 @@ from ketadesk.scheduling.followup_rules import (
 )
 from ketadesk.scheduling.safety_followups import closed_deadline_warning
 from ketadesk.services.common.context import Actor, may, utcnow
-from ketadesk.services.followups.actions import ATTEMPT_RESULTS, rems_form_settings
+from ketadesk.services.followups.actions import (
+    ATTEMPT_RESULTS,
+    NO_REFUSALS,
+    Refusals,
+    refusals,
+    rems_form_settings,
+)
 from ketadesk.services.followups.sync import LIVE_STATUSES, clinic_calendar, followup_settings
+from ketadesk.services.followups.urgent_reviews import urgent_review_settings
 from ketadesk.services.monitoring.rems import rems_missing_many
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -85,6 +92,9 @@ class FollowUpItem:
     #: A PHQ-9 whose patient never checked in is overdue from the session's end, not from its
     #: stored deadline (the session's start): that end, for the countdown's words; else None.
     overdue_from: dt.datetime | None = None
+    #: What the signed-in user may not do to it, saying who may (``actions.refusals``): the
+    #: queue greys those buttons instead of letting the service refuse them.
+    refusals: Refusals = NO_REFUSALS
 
     @property
     def overdue(self) -> bool:
@@ -153,6 +163,7 @@ def follow_up_queue(
             assignee=assignee_id,
             details=True,
             clinical=may(actor, "read_clinical"),
+            actor=actor,
         )
 
 
@@ -192,9 +203,11 @@ def _queue(
     assignee: int | None = None,
     details: bool,
     clinical: bool = False,
+    actor: Actor | None = None,
 ) -> FollowUpQueue:
     catalog = load_catalog(session)
     settings = followup_settings(catalog)
+    reviews = urgent_review_settings(catalog)
     today = ClinicCalendar(catalog.settings).local_date(now)
     calendar = clinic_calendar(
         session,
@@ -343,6 +356,9 @@ def _queue(
                 missing=missing,
                 snooze_default=proposed_snooze,
                 warning=warning,
+                refusals=(
+                    refusals(actor, f.kind, settings, reviews) if actor is not None else NO_REFUSALS
+                ),
             )
         )
     for items in sections.values():

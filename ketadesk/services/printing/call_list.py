@@ -23,6 +23,7 @@ from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import (
     PrintBlock,
     PrintLayout,
+    file_date,
     fill,
     long_date,
     template,
@@ -205,6 +206,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
     return PrintLayout(
         clinic_name=calls.clinic_name,
         title=f"Follow-up calls: {long_date(calls.day)}",
+        name=f"Follow-up calls {file_date(calls.day)}",
         printed_at=calls.printed_at,
         css=template("style.css").template,
         blocks=tuple(blocks),

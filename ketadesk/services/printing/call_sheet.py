@@ -17,7 +17,14 @@ from ketadesk.scheduling.confirmations import calls_progress
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.confirmations.calls import ConfirmationList, list_confirmations
-from ketadesk.services.printing.layout import PrintBlock, PrintLayout, fill, long_date, template
+from ketadesk.services.printing.layout import (
+    PrintBlock,
+    PrintLayout,
+    file_date,
+    fill,
+    long_date,
+    template,
+)
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 
@@ -82,6 +89,7 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
     return PrintLayout(
         clinic_name=listed.clinic_name,
         title=f"Confirmation calls: {long_date(listed.day)} ({progress})",
+        name=f"Confirmation calls {file_date(listed.day)}",
         printed_at=sheet.printed_at,
         css=template("style.css").template,
         blocks=tuple(blocks),

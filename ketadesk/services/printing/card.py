@@ -372,7 +372,12 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         PrintBlock(
             fill(
                 "card_footer.html",
-                address=card.clinic_address,
+                # One printed line per line of the address: HTML would run them together.
+                address_html="<br/>".join(
+                    html.escape(line.strip())
+                    for line in card.clinic_address.splitlines()
+                    if line.strip()
+                ),
                 policy=card.cancellation_policy,
             ),
             level=_SECTION,
@@ -381,6 +386,7 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
     return PrintLayout(
         clinic_name=card.clinic_name,
         title=f"Appointment card: {card.patient_name}",
+        name=f"Appointment card {card.patient_name}",
         printed_at=card.printed_at,
         css=template("style.css").template + template("card.css").template,
         blocks=tuple(blocks),

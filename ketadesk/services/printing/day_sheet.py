@@ -42,6 +42,7 @@ from ketadesk.services.printing.layout import (
     PrintBlock,
     PrintLayout,
     clinic_logo,
+    file_date,
     fill,
     hour_minute,
     long_date,
@@ -624,6 +625,7 @@ def day_sheet_layout(sheet: DaySheet) -> PrintLayout:
     return PrintLayout(
         clinic_name=sheet.clinic_name,
         title=f"Day sheet by {by}: {long_date(sheet.day)}",
+        name=f"Day sheet by {by} {file_date(sheet.day)}",
         printed_at=sheet.printed_at,
         css=template("style.css").template,
         blocks=tuple(blocks),

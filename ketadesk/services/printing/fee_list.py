@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from ketadesk.services.common.context import Actor, utcnow
 from ketadesk.services.fees.fees import FeeList, list_fees
-from ketadesk.services.printing.layout import PrintBlock, PrintLayout, fill, template
+from ketadesk.services.printing.layout import PrintBlock, PrintLayout, file_date, fill, template
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 
@@ -78,6 +78,9 @@ def fee_layout(sheet: FeeSheet) -> PrintLayout:
     return PrintLayout(
         clinic_name=sheet.clinic_name,
         title=f"Fees: {span}{which}",
+        name=f"Fees {file_date(fees.first)}"
+        + (f" to {file_date(fees.last)}" if fees.last != fees.first else "")
+        + (f" {fees.status}" if fees.status else ""),
         printed_at=sheet.printed_at,
         css=template("style.css").template,
         blocks=tuple(blocks),

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import html
 import os
+import re
 import string
 import tempfile
 from dataclasses import dataclass
@@ -130,6 +131,32 @@ class PrintLayout:
     paper_size: str = "letter"  # the clinic's paper ([clinic] paper_size): letter, legal, a4
     # Set for a document of cards (the appointment card): pages are cards, not sheets.
     card: CardFormat | None = None
+    #: The document's own name, for its PDF file and print job ("Day sheet by room
+    #: 12-07-2026", "Appointment card Jane Doe"); the title when empty.  See ``file_name``.
+    name: str = ""
+
+
+#: What no file name may hold on Windows, macOS or Linux (and control characters).
+_NOT_IN_FILE_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_RESERVED_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+)
+_FILE_NAME_CHARS = 120
+
+
+def file_date(day: dt.date) -> str:
+    """A day in a file name, month first as the clinic writes it: ``12-07-2026``."""
+    return f"{day.month:02d}-{day.day:02d}-{day.year}"
+
+
+def file_name(layout: PrintLayout, suffix: str = ".pdf") -> str:
+    """The file a document is saved as, named after it ("Day sheet by room 12-07-2026.pdf"):
+    characters no file system takes become spaces, and the name is kept short."""
+    stem = _NOT_IN_FILE_NAMES.sub(" ", layout.name or layout.title)
+    stem = " ".join(stem.split())[:_FILE_NAME_CHARS].strip(" .")
+    if not stem or stem.split(".")[0].upper() in _RESERVED_NAMES:
+        stem = f"Document {stem}".strip()
+    return stem + suffix
 
 
 def output_problem(path: Path) -> str | None:

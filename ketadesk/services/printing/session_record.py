@@ -30,6 +30,7 @@ from ketadesk.services.printing.layout import (
     PrintBlock,
     PrintLayout,
     clinic_logo,
+    file_date,
     fill,
     hour_minute,
     long_date,
@@ -428,6 +429,7 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
     return PrintLayout(
         clinic_name=sheet.clinic_name,
         title=f"{what}: {sheet.patient_name}, {long_date(sheet.start.date())}",
+        name=f"{what} {sheet.patient_name} {file_date(sheet.start.date())}",
         printed_at=sheet.printed_at,
         css=template("style.css").template,
         blocks=tuple(blocks),

@@ -14,7 +14,14 @@ from zoneinfo import ZoneInfo
 
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.common.phones import display_phone
-from ketadesk.services.printing.layout import PrintBlock, PrintLayout, fill, long_date, template
+from ketadesk.services.printing.layout import (
+    PrintBlock,
+    PrintLayout,
+    file_date,
+    fill,
+    long_date,
+    template,
+)
 from ketadesk.services.waitlist.entries import KIND_NAMES, STATUS_NAMES, WaitlistRow, list_entries
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -72,6 +79,7 @@ def waitlist_layout(sheet: WaitlistSheet) -> PrintLayout:
     return PrintLayout(
         clinic_name=sheet.clinic_name,
         title=f"Waitlist: {long_date(sheet.day)} ({len(sheet.rows)})",
+        name=f"Waitlist {file_date(sheet.day)}",
         printed_at=sheet.printed_at,
         css=template("style.css").template,
         blocks=tuple(blocks),

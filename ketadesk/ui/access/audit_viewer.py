@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -42,7 +41,8 @@ from ketadesk.services.access.audit_log import AuditRow, action_words
 from ketadesk.services.schedule import day as schedule
 from ketadesk.ui.access.sign_in import error_label, show_error
 from ketadesk.ui.common.background import BackgroundCall
-from ketadesk.ui.common.dates import QT_DATE_NO_WEEKDAY, short_date_time, us_long_date
+from ketadesk.ui.common.date_fields import DateField
+from ketadesk.ui.common.dates import short_date_time, us_long_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import AnyIndex, RowTableModel, TableColumn
 
@@ -208,13 +208,11 @@ class AuditViewer(QWidget):
         self.action_combo.addItem(ALL_ACTIONS, None)
         self.dates_check = QCheckBox("&Dates", self)
         self.dates_check.setAccessibleName("Filter by dates")
-        self.from_edit = QDateEdit(self)
+        self.from_edit = DateField(self)
         self.from_edit.setAccessibleName("From date")
-        self.to_edit = QDateEdit(self)
+        self.to_edit = DateField(self)
         self.to_edit.setAccessibleName("To date")
         for edit in (self.from_edit, self.to_edit):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat(QT_DATE_NO_WEEKDAY)
             edit.setEnabled(False)
         self.appointment_button = QPushButton(self)
         self.appointment_button.setAccessibleName("Stop showing one appointment")

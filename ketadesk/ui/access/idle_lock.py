@@ -278,6 +278,13 @@ class IdleLock(QObject):
         panel.show_for(self._desk_getter().actor)
         self.locked.emit()
 
+    def switch_user(self) -> None:
+        """The window's "Switch user…": one action that goes straight to the sign-in dialog,
+        with the window covered behind it; cancelled, the lock stays up (the user who was
+        signed in unlocks with their password, or someone else tries again)."""
+        self.lock()
+        self._on_panel_switch_requested()
+
     def unlock_with(self, password: str) -> None:
         """Check the password of the signed-in user (as the Unlock button does)."""
         if self.panel is None or self._call is not None:

@@ -22,7 +22,6 @@ from PySide6.QtCore import (
     QObject,
     QSize,
     Qt,
-    QTime,
     Signal,
 )
 from PySide6.QtGui import QGuiApplication, QKeySequence, QPalette, QShortcut
@@ -30,7 +29,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -46,7 +44,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
-    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -74,7 +71,8 @@ from ketadesk.services.common.errors import service_errors
 from ketadesk.services.patients.search import PatientMatch, patient_match
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import BackgroundCall, run_service
-from ketadesk.ui.common.dates import QT_DATE, short_date, short_date_time, us_date
+from ketadesk.ui.common.date_fields import DateField, TimeField
+from ketadesk.ui.common.dates import short_date, short_date_time, us_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.sizing import fixed_minimum
 from ketadesk.ui.common.table_model import RowTableModel, TableColumn
@@ -323,11 +321,9 @@ class BookingDialog(QDialog):
         for code, name in self._choices.protocols:
             self.protocol.addItem(name, code)
         self._add_single_kinds()
-        self.start = QDateEdit(self)
+        self.start = DateField(self)
         self.start.setObjectName("booking_start")
         self.start.setAccessibleName("First day")
-        self.start.setCalendarPopup(True)
-        self.start.setDisplayFormat(QT_DATE)
         first = self._today + dt.timedelta(days=1)
         self.start.setMinimumDate(QDate(self._today.year, self._today.month, self._today.day))
         self.start.setDate(QDate(first.year, first.month, first.day))
@@ -344,11 +340,9 @@ class BookingDialog(QDialog):
         self.weekday_hint = QLabel(self)
         self.use_time = QCheckBox("Start at", self)
         self.use_time.setAccessibleName("Prefer a start time")
-        self.time = QTimeEdit(self)
+        self.time = TimeField(self, value=dt.time(9, 0))
         self.time.setObjectName("booking_time")
         self.time.setAccessibleName("Preferred start time")
-        self.time.setDisplayFormat("HH:mm")
-        self.time.setTime(QTime(9, 0))
         self.time.setEnabled(False)
         time_row = QHBoxLayout()
         time_row.addWidget(self.use_time)

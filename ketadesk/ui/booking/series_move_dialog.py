@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDateTime, Qt, QTimeZone
 from PySide6.QtWidgets import (
-    QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -30,7 +29,8 @@ from ketadesk.services.booking.appointments import AppointmentDetail, appointmen
 from ketadesk.services.booking.series_moves import SeriesMove, propose_series_move
 from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.background import LatestOnly, run_service
-from ketadesk.ui.common.dates import QT_DATE_TIME, short_date_time
+from ketadesk.ui.common.date_fields import DateTimeField
+from ketadesk.ui.common.dates import short_date_time
 from ketadesk.ui.common.desk import Desk
 
 
@@ -62,11 +62,9 @@ class SeriesMoveDialog(QDialog):
             self,
         )
         intro.setWordWrap(True)
-        self.start_edit = QDateTimeEdit(self)
+        self.start_edit = DateTimeField(self)
         self.start_edit.setObjectName("new_start")
         self.start_edit.setAccessibleName("New start")
-        self.start_edit.setCalendarPopup(True)
-        self.start_edit.setDisplayFormat(QT_DATE_TIME)
         zone = QTimeZone(detail.timezone.encode())
         self.start_edit.setTimeZone(zone)
         moved = detail.start + dt.timedelta(days=1)

@@ -8,9 +8,6 @@ from ketadesk.scheduling import dates as _dates
 from ketadesk.scheduling.dates import short_date, short_date_time
 
 __all__ = [
-    "QT_DATE",
-    "QT_DATE_NO_WEEKDAY",
-    "QT_DATE_TIME",
     "short_date",
     "short_date_time",
     "us_date",
@@ -33,10 +30,3 @@ def us_date_range(first: dt.date, last: dt.date) -> str:
     """A span of days as a US heading writes it: ``Nov 30 – Dec 6, 2026``, ``Dec 7 – 13, 2026``,
     ``Dec 28, 2026 – Jan 3, 2027``."""
     return _dates.date_range(first, last)
-
-
-#: Qt display formats of the date (and date-time) editors, in the same words: "Tue Nov 24, 2026".
-QT_DATE = "ddd MMM d, yyyy"
-QT_DATE_TIME = "ddd MMM d, yyyy HH:mm"
-#: Without the weekday, for the narrow From/To editors: "Nov 24, 2026".
-QT_DATE_NO_WEEKDAY = "MMM d, yyyy"

@@ -17,7 +17,6 @@ from PySide6.QtCore import QDate, QModelIndex, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QDateEdit,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -42,6 +41,7 @@ from ketadesk.services.confirmations.calls import (
 )
 from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.date_fields import DateField
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import ROW_ROLE, RowTableModel, TableColumn
 from ketadesk.ui.printing.print_dialogs import PREVIEW, Disclosure, DocumentPrinter
@@ -194,11 +194,9 @@ class ConfirmationsView(QWidget):
 
     def _build_heading(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.day_edit = QDateEdit(self)
+        self.day_edit = DateField(self, weekday=True)
         self.day_edit.setObjectName("confirmations_day")
         self.day_edit.setAccessibleName("Visits on")
-        self.day_edit.setCalendarPopup(True)
-        self.day_edit.setDisplayFormat("ddd MM/dd/yyyy")
         self.summary = QLabel(self)
         self.summary.setObjectName("confirmations_summary")
         font = self.summary.font()
@@ -470,6 +468,5 @@ class ConfirmationsView(QWidget):
             lambda: call_sheet_layout(call_sheet(db, day, now=now)),
             mode,
             path,  # type: ignore[arg-type]
-            f"confirmations-{day or self.desk.now().date():%Y-%m-%d}.pdf",
             about=Disclosure("confirmations", "the confirmation call sheet"),
         )

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QDateEdit,
-    QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -68,6 +67,7 @@ from ketadesk.services.followups.queue import (
 )
 from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.colors import is_dark, mix
+from ketadesk.ui.common.date_fields import DateField, DateTimeField
 from ketadesk.ui.common.dates import short_date
 
 if TYPE_CHECKING:
@@ -554,10 +554,8 @@ class CompleteDialog(_FollowUpDialog):
 
     def _build_rems_fields(self, item: FollowUpItem) -> None:
         today = self.desk.now().astimezone(item.due.tzinfo).date()
-        self.submitted_on = QDateEdit(self)
+        self.submitted_on = DateField(self)
         self.submitted_on.setObjectName("submitted_on")
-        self.submitted_on.setCalendarPopup(True)
-        self.submitted_on.setDisplayFormat("M/d/yyyy")
         self.submitted_on.setDate(QDate(today.year, today.month, today.day))
         self._add_field("submitted_on", "Submitted on:", self.submitted_on)
         self.confirmation = QLineEdit(self)
@@ -604,10 +602,8 @@ class SnoozeDialog(_FollowUpDialog):
     def __init__(self, desk: Desk, item: FollowUpItem, parent: QWidget | None = None) -> None:
         super().__init__(desk, item, "Snooze a follow-up", parent)
         self.zone = item.due.tzinfo
-        self.until = QDateTimeEdit(self)
+        self.until = DateTimeField(self)
         self.until.setObjectName("until")
-        self.until.setCalendarPopup(True)
-        self.until.setDisplayFormat("ddd MMM d, yyyy HH:mm")
         # The clinic's next opening (read with the queue); without one, tomorrow at this hour.
         proposed = item.snooze_default or desk.now().astimezone(self.zone) + dt.timedelta(days=1)
         self.set_until(proposed.astimezone(self.zone).replace(tzinfo=None))
@@ -655,6 +651,14 @@ class ActionSpec:
     text: str
     tip: str
     shortcut: str = ""
+
+
+def _refusal(item: FollowUpItem, action: str) -> str:
+    """Why the signed-in user may not take ``action`` on ``item``, saying who may ("" when
+    they may), as the queue's read judged it by the services' own rules."""
+    if action == "open_patient":
+        return ""
+    return item.refusals.work or (item.refusals.complete if action == "complete" else "")
 
 
 ACTIONS = (
@@ -948,10 +952,15 @@ class FollowUpQueueView(QWidget):
 
     def _update_actions(self) -> None:
         item = self.selected_item()
-        for name in ("record_attempt", "complete", "snooze", "open_patient"):
-            enabled = item is not None
-            self.actions_by_name[name].setEnabled(enabled)
-            self.buttons[name].setEnabled(enabled)
+        for spec in ACTIONS:
+            if spec.name not in ("record_attempt", "complete", "snooze", "open_patient"):
+                continue
+            # A role the service would refuse sees the action greyed, with who may take it.
+            refused = _refusal(item, spec.name) if item is not None else ""
+            enabled = item is not None and not refused
+            for widget in (self.actions_by_name[spec.name], self.buttons[spec.name]):
+                widget.setEnabled(enabled)
+                widget.setToolTip(refused or spec.tip)
         has_session = item is not None and item.appointment_id is not None
         self.actions_by_name["open_session"].setEnabled(has_session)
         self.buttons["open_session"].setEnabled(has_session)

@@ -39,7 +39,7 @@ from ketadesk.services.printing.call_list import call_list, calls_layout
 from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF, day_sheet, day_sheet_layout
-from ketadesk.services.printing.layout import CardFormat, PrintLayout, output_problem
+from ketadesk.services.printing.layout import PrintLayout, file_name, output_problem
 from ketadesk.services.printing.session_record import session_record_layout, session_record_sheet
 from ketadesk.services.printing.waitlist_list import waitlist_layout, waitlist_sheet
 from ketadesk.services.settings.clinic_details import clinic_paper_size
@@ -68,11 +68,13 @@ PRINT = "print"
 PDF = "pdf"
 
 
-def _printer(paper_size: str = "letter", card: CardFormat | None = None) -> QPrinter:
+def _printer(layout: PrintLayout) -> QPrinter:
     """A printer on the clinic's paper (Settings ▸ Clinic), or on its card stock for cards
-    printed one a page, which its dialog may change."""
+    printed one a page, which its dialog may change; the job is named after the document,
+    which is also the file name Qt's dialog proposes for "Print to File (PDF)"."""
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-    printer.setPageLayout(page_layout(paper_size, card))
+    printer.setPageLayout(page_layout(layout.paper_size, layout.card))
+    printer.setDocName(Path(file_name(layout)).stem)
     return printer
 
 
@@ -94,7 +96,7 @@ class DocumentPreview(QPrintPreviewDialog):
     """
 
     def __init__(self, layout: PrintLayout, parent: QWidget | None = None) -> None:
-        printer = _printer(layout.paper_size, layout.card)
+        printer = _printer(layout)
         super().__init__(printer, parent)
         self._printer = printer  # the dialog does not own it: keep it alive as long as itself
         keep_none_alive()  # painting pages makes thousands of calls: see qt_workarounds
@@ -156,20 +158,18 @@ def print_with_dialog(
     parent: QWidget | None,
     layout: PrintLayout,
     printer: QPrinter | None = None,
-    *,
-    file_name: str = "document.pdf",
 ) -> str | None:
     """The system print dialog, then the printer chosen there; None when printed or when the
     user cancelled, else what went wrong (the printer's error state included).
 
-    The job is named after ``file_name``; on a PC without a printer, where printing to a file
-    is all there is, the dialog proposes that file in the user's Documents folder (Qt's own
-    default is the home folder with no file name, which fails)."""
-    printer = printer or _printer(layout.paper_size, layout.card)
-    printer.setDocName(Path(file_name).stem)
+    The job is named after the document (``file_name``); on a PC without a printer, where
+    printing to a file is all there is, the dialog proposes that file in the user's Documents
+    folder (Qt's own default is the home folder with no file name, which fails)."""
+    printer = printer or _printer(layout)
+    printer.setDocName(Path(file_name(layout)).stem)
     if not installed_printers():
         # Only then: a file name set on the printer takes the place of a real printer.
-        printer.setOutputFileName(str(documents_dir() / file_name))
+        printer.setOutputFileName(str(documents_dir() / file_name(layout)))
     dialog = QPrintDialog(printer, parent)
     dialog.setWindowTitle(f"Print {layout.title}")
     try:
@@ -189,7 +189,9 @@ def save_pdf(parent: QWidget | None, layout: PrintLayout, path: Path) -> str | N
     if problem is not None:
         return f"The PDF was not saved: {problem}."
     try:
-        render(layout, pdf_printer(path, layout.paper_size, layout.card))
+        printer = pdf_printer(path, layout.paper_size, layout.card)
+        printer.setDocName(Path(file_name(layout)).stem)  # the PDF's title
+        render(layout, printer)
     except PrintError as err:
         return f"The PDF was not saved: {err}."
     return None
@@ -248,7 +250,6 @@ class DocumentPrinter(QObject):
             lambda: day_sheet_layout(day_sheet(db, day, by=by, use_initials=initials, now=now)),
             mode,
             path,
-            f"day-sheet-{day.isoformat()}.pdf",
             about=Disclosure(
                 "day sheet",
                 f"{short_date(day, year=True)}, by {by}" + (", initials" if initials else ""),
@@ -263,7 +264,6 @@ class DocumentPrinter(QObject):
             lambda: calls_layout(call_list(db, day, now=now)),
             mode,
             path,
-            f"calls-{day.isoformat()}.pdf",
             about=Disclosure("call list", short_date(day, year=True)),
         )
 
@@ -294,7 +294,6 @@ class DocumentPrinter(QObject):
             ),
             mode,
             path,
-            f"card-{chart or patient_id or appointment_id}.pdf",
             about=Disclosure(
                 "appointment card",
                 who,
@@ -313,7 +312,6 @@ class DocumentPrinter(QObject):
             lambda: call_sheet_layout(call_sheet(db, day, now=now)),
             mode,
             path,
-            f"confirmations-{day or now.date():%Y-%m-%d}.pdf",
             about=Disclosure("confirmations", "the confirmation call sheet"),
         )
 
@@ -326,7 +324,6 @@ class DocumentPrinter(QObject):
             lambda: waitlist_layout(waitlist_sheet(db, now=now)),
             mode,
             path,
-            f"waitlist-{now:%Y-%m-%d}.pdf",
             about=Disclosure("waitlist", "everyone waiting"),
         )
 
@@ -338,7 +335,6 @@ class DocumentPrinter(QObject):
             lambda: session_record_layout(session_record_sheet(db, actor, appointment_id, now=now)),
             mode,
             path,
-            f"session-record-{appointment_id}.pdf",
             about=Disclosure(
                 "session record", f"appointment #{appointment_id}", appointment_id=appointment_id
             ),
@@ -351,12 +347,12 @@ class DocumentPrinter(QObject):
         build: Callable[[], PrintLayout],
         mode: str = PREVIEW,
         path: Path | None = None,
-        suggested: str = "document.pdf",
         *,
         about: Disclosure | None = None,
     ) -> BackgroundCall[PrintLayout]:
         """Build a document on a worker thread, then ``mode`` it: PREVIEW, PRINT (the print
-        dialog) or PDF (to ``path``, or where the user chooses).  A document that was shown,
+        dialog) or PDF (to ``path``, or where the user chooses; the file proposed is named
+        after the document, ``layout.file_name``).  A document that was shown,
         printed or saved is recorded in the audit trail (``about`` says what it is)."""
         if mode not in (PREVIEW, PRINT, PDF):
             raise ValueError(f"mode must be {PREVIEW!r}, {PRINT!r} or {PDF!r}, not {mode!r}")
@@ -372,7 +368,7 @@ class DocumentPrinter(QObject):
             self._forget(call)
             assert isinstance(layout, PrintLayout)
             self.last_layout = layout
-            self._deliver(layout, mode, path, suggested, about)
+            self._deliver(layout, mode, path, about)
 
         def failed(error: object) -> None:
             self._forget(call)
@@ -395,7 +391,6 @@ class DocumentPrinter(QObject):
         layout: PrintLayout,
         mode: str,
         path: Path | None,
-        suggested: str,
         about: Disclosure | None = None,
     ) -> None:
         for warning in layout.warnings:
@@ -404,10 +399,10 @@ class DocumentPrinter(QObject):
             problem = DocumentPreview.show_for(self._parent, layout)
             done = f"Previewed {layout.title}"
         elif mode == PRINT:
-            problem = print_with_dialog(self._parent, layout, file_name=suggested)
+            problem = print_with_dialog(self._parent, layout)
             done = f"Printed {layout.title}"
         else:
-            target = path or choose_pdf_path(self._parent, suggested)
+            target = path or choose_pdf_path(self._parent, file_name(layout))
             if target is None:
                 return
             problem = save_pdf(self._parent, layout, target)

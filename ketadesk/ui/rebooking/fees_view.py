@@ -15,7 +15,6 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -31,6 +30,7 @@ from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.fees.fees import FeeList, FeeRow, list_fees, waive_fee
 from ketadesk.services.printing.fee_list import fee_layout, fee_sheet
 from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.date_fields import DateField
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import ROW_ROLE, RowTableModel, TableColumn
 from ketadesk.ui.printing.print_dialogs import PREVIEW, Disclosure, DocumentPrinter
@@ -139,15 +139,12 @@ class FeesView(QWidget):
         row = QHBoxLayout()
         today = self._day
         reach = dt.timedelta(days=DEFAULT_REACH_DAYS)
-        self.first_edit = QDateEdit(_qdate(today - reach), self)
+        self.first_edit = DateField(self, value=today - reach)
         self.first_edit.setObjectName("fees_first")
         self.first_edit.setAccessibleName("Sessions from")
-        self.last_edit = QDateEdit(_qdate(today + reach), self)
+        self.last_edit = DateField(self, value=today + reach)
         self.last_edit.setObjectName("fees_last")
         self.last_edit.setAccessibleName("Sessions to")
-        for edit in (self.first_edit, self.last_edit):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("MM/dd/yyyy")
         self.status_filter = QComboBox(self)
         self.status_filter.setObjectName("fees_status_filter")
         self.status_filter.setAccessibleName("Show fees")
@@ -282,6 +279,5 @@ class FeesView(QWidget):
             ),
             mode,
             path,  # type: ignore[arg-type]
-            f"fees-{first:%Y-%m-%d}.pdf",
             about=Disclosure("fees", f"the fees of {first:%m/%d/%Y}-{last:%m/%d/%Y}"),
         )

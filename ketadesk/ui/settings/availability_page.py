@@ -46,6 +46,7 @@ from ketadesk.services.settings.availability import (
 )
 from ketadesk.services.settings.consequences import Applied, Consequences
 from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.date_fields import DateTimeField
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import error_color
 from ketadesk.ui.settings.consequences_dialog import ConsequencesDialog
@@ -91,12 +92,10 @@ class AddClosureDialog(QDialog):
         for label, kind in FORM_KINDS:
             self.kind.addItem(label, kind)
         self.resource = QComboBox(self)
-        self.first = QDateTimeEdit(self)
-        self.last = QDateTimeEdit(self)
+        self.first = DateTimeField(self)
+        self.last = DateTimeField(self)
         tomorrow = today + dt.timedelta(days=1)
         for edit, day in ((self.first, tomorrow), (self.last, tomorrow + dt.timedelta(days=1))):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("M/d/yyyy HH:mm")
             edit.setDateTime(QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0)))
         self.reason = QLineEdit(self)
         self.reason.setPlaceholderText("e.g. Monitor 3 at calibration")

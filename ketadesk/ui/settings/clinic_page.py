@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +38,7 @@ from ketadesk.services.settings.clinic_details import (
     save_clinic_details,
 )
 from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.date_fields import TimeField
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import DATE_HINT, error_color
 
@@ -85,10 +85,9 @@ class _DayRow:
         self.day = day
         self.open = QCheckBox(DAY_LABELS[day], parent)
         self.open.setObjectName(f"open_{day}")
-        self.opens = QTimeEdit(parent)
-        self.closes = QTimeEdit(parent)
+        self.opens = TimeField(parent)
+        self.closes = TimeField(parent)
         for edit, what in ((self.opens, "opens"), (self.closes, "closes")):
-            edit.setDisplayFormat(TIME_FORMAT)
             edit.setObjectName(f"{what}_{day}")
             edit.setAccessibleName(f"{DAY_LABELS[day]} {what}")
         self.error = QLabel(parent)

@@ -184,12 +184,31 @@ def readiness_lines(readiness: ClinicReadiness) -> str:
 
 def subkind_choice_text(choices: ResourceChoices, kind: str, subkind: str) -> str:
     """A subkind as the Type list offers it, with the session types that need it:
-    "Pulse oximeter (needed by Spravato (esketamine))"."""
+    "Pulse oximeter (needed by Spravato (esketamine))"; equipment no session type holds is
+    still worth listing (a clinic keeps a pump or a spare for good reasons), so it says what
+    that means rather than sounding wrong: "Infusion pump (kept on record; no booking
+    reserves one)"."""
     label = subkind_label(subkind).capitalize()
     users = [t.name for t in choices.session_types_for(kind, subkind)]
     if not users:
-        return f"{label} (no session type needs it)"
+        return f"{label} (kept on record; no booking reserves one)"
     return f"{label} (needed by {', '.join(users)})"
+
+
+def subkind_choice_tip(choices: ResourceChoices, kind: str, subkind: str) -> str:
+    """What choosing a subkind means for the schedule, for its tooltip in the Type list."""
+    label = subkind_label(subkind)
+    users = [t.name for t in choices.session_types_for(kind, subkind)]
+    if users:
+        return f"Booking {' or '.join(users)} reserves {_a(label)}."
+    return (
+        f"No session type holds {_a(label)}: it is listed with the clinic's equipment, and "
+        "bookings never wait for one."
+    )
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 class ResourceDialog(QDialog):
@@ -318,6 +337,11 @@ class ResourceDialog(QDialog):
         self.subkind.clear()
         for subkind in self._choices.subkinds.get(kind, ()):
             self.subkind.addItem(subkind_choice_text(self._choices, kind, subkind), subkind)
+            self.subkind.setItemData(
+                self.subkind.count() - 1,
+                subkind_choice_tip(self._choices, kind, subkind),
+                Qt.ItemDataRole.ToolTipRole,
+            )
         self.subkind.setCurrentIndex(max(self.subkind.findData(chosen), 0))
         self.subkind.blockSignals(False)
 
@@ -334,7 +358,7 @@ class ResourceDialog(QDialog):
         self.served_hint.setText(
             f"None ticked: every session type that uses a {label}."
             if self.served.count()
-            else f"No session type uses a {label} yet."
+            else f"Kept on record: no session type reserves {_a(label)}."
         )
 
     def form(self) -> ResourceForm:

@@ -57,6 +57,7 @@ from ketadesk.services.settings.staff import (
 )
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.colors import is_dark
+from ketadesk.ui.common.date_fields import DateField, TimeField
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.sizing import fixed_minimum
 from ketadesk.ui.common.table_model import ROW_ROLE, RowTableModel, TableColumn
@@ -208,9 +209,7 @@ class ShiftEditor(QWidget):
         for i in range(len(WEEKDAYS)):
             day.addItem(dt.date(2024, 1, 1 + i).strftime("%A"), i)  # 1 Jan 2024 was a Monday
         day.setCurrentIndex(shift.weekday)
-        start, end = QTimeEdit(), QTimeEdit()
-        start.setDisplayFormat("HH:mm")
-        end.setDisplayFormat("HH:mm")
+        start, end = TimeField(), TimeField()
         start.setTime(QTime(shift.start_minute // 60, shift.start_minute % 60))
         end_minute = min(shift.end_minute, 24 * 60 - 1)
         end.setTime(QTime(end_minute // 60, end_minute % 60))
@@ -218,9 +217,7 @@ class ShiftEditor(QWidget):
         for text, n in REPEATS:
             repeats.addItem(text, n)
         repeats.setCurrentIndex(max(0, repeats.findData(shift.every_n_weeks)))
-        anchor = QDateEdit()
-        anchor.setCalendarPopup(True)
-        anchor.setDisplayFormat("MM/dd/yyyy")
+        anchor = DateField()
         anchor.setDate(_to_qdate(shift.anchor or week_start(self._today)))
         anchor.setEnabled(shift.every_n_weeks > 1)
         repeats.currentIndexChanged.connect(

@@ -33,7 +33,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QDockWidget,
     QLabel,
     QLayout,
@@ -51,7 +50,8 @@ from ketadesk import APP_NAME
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.common.background import LatestOnly, run_service
-from ketadesk.ui.common.dates import QT_DATE, short_date, us_date_range, us_long_date
+from ketadesk.ui.common.date_fields import DateField
+from ketadesk.ui.common.dates import short_date, us_date_range, us_long_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.icons import chevron
 from ketadesk.ui.shell.page_registry import Page, PageRegistry
@@ -444,12 +444,10 @@ class MainWindow(QMainWindow):
             self.actions_by_name[f"view_{view.name}"] = action
         return group
 
-    def _create_date_edit(self) -> QDateEdit:
-        edit = QDateEdit(self)
+    def _create_date_edit(self) -> DateField:
+        edit = DateField(self, weekday=True)
         edit.setObjectName("date_edit")
         edit.setAccessibleName("Date shown")
-        edit.setCalendarPopup(True)
-        edit.setDisplayFormat(QT_DATE)
         edit.setToolTip("Go to a date")
         edit.setMinimumDate(QDate(2000, 1, 1))
         edit.setMaximumDate(QDate(2100, 12, 31))

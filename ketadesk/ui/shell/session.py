@@ -3,9 +3,11 @@
 The window opens signed out (nothing of the clinic shown).  Once the clinic is open, the first
 start of a new clinic asks for its administrator; otherwise the sign-in dialog asks who is
 there.  The signed-in user's Desk is attached to the window, and an ``IdleLock`` covers it
-after the configured idle minutes (Lock and Switch user are the same curtain).  On a SQLite
-clinic, a backup is written every day the application runs and when it closes, kept 7 daily
-and 4 weekly (services.backup), on a worker while the window is open.
+after the configured idle minutes (Lock and Switch user are the same curtain; Switch user
+asks at once who signs in).  The sign-in suggests the last user of this clinic on this
+workstation (``ui.access.remembered_user``).  On a SQLite clinic, a backup is written every
+day the application runs and when it closes, kept 7 daily and 4 weekly (services.backup), on
+a worker while the window is open.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ketadesk.services.access import accounts
 from ketadesk.services.access.accounts import SignInScreen
 from ketadesk.services.common.context import Actor, Database, ServiceError, utcnow
 from ketadesk.ui.access.idle_lock import IdleLock
+from ketadesk.ui.access.remembered_user import clinic_of, last_user, remember_user, suggested_user
 from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
 from ketadesk.ui.common import garbage, milestones
 from ketadesk.ui.common.background import run_service
@@ -76,7 +79,7 @@ class SignedInSession(QObject):
         self._lock_pending = False
         a = window.actions_by_name
         a["lock"].triggered.connect(self._on_lock_triggered)
-        a["switch_user"].triggered.connect(self._on_lock_triggered)
+        a["switch_user"].triggered.connect(self._on_switch_user_triggered)
 
     def start(self, screen: SignInScreen, *, cover: bool = True) -> bool:
         """Ask who is there (``screen``, read off the GUI thread, says whether a new clinic needs
@@ -97,7 +100,9 @@ class SignedInSession(QObject):
         if screen.needs_first_admin:
             actor = self._ask_first_admin(self.db, self.window)
         else:
-            last = str(self._settings.value("session/last_user", "")) if self._settings else ""
+            last = suggested_user(
+                last_user(self._settings, clinic_of(self.db)), screen.active_usernames
+            )
             actor = self._ask_sign_in(self.db, self.window, username=last, hint=screen.demo_hint)
         if actor is None:
             return False
@@ -131,8 +136,7 @@ class SignedInSession(QObject):
             controller = self.window.desk_controller()
             if controller is not None:
                 controller.offer_setup()
-        if self._settings is not None:
-            self._settings.setValue("session/last_user", actor.username)
+        remember_user(self._settings, clinic_of(self.db), actor.username)
         if self.lock is None and not self._lock_pending:
             self._lock_pending = True
             db = self.db
@@ -162,6 +166,10 @@ class SignedInSession(QObject):
     def _on_lock_triggered(self) -> None:
         if self.lock is not None:
             self.lock.lock()
+
+    def _on_switch_user_triggered(self) -> None:
+        if self.lock is not None:
+            self.lock.switch_user()
 
     def back_up(self) -> Path | None:
         """The scheduled backup of a SQLite clinic, written now on this thread (at exit, when

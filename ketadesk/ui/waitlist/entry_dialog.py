@@ -15,7 +15,6 @@ from PySide6.QtCore import QDate, Qt, QTime, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +41,7 @@ from ketadesk.services.waitlist.entries import (
     waitlist_choices,
 )
 from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.date_fields import DateField, TimeField
 from ketadesk.ui.common.desk import Desk
 
 #: What the time-of-day fields start at for a new entry (the desk changes them).
@@ -144,14 +143,14 @@ class EntryDialog(QDialog):
         self.any_time = QCheckBox("Any time", times)
         self.any_time.setObjectName("waitlist_any_time")
         self.any_time.setChecked(True)
-        self.available_from = QTimeEdit(DEFAULT_FROM, times)
+        self.available_from = TimeField(times)
+        self.available_from.setTime(DEFAULT_FROM)
         self.available_from.setObjectName("waitlist_from")
         self.available_from.setAccessibleName("Available from")
-        self.available_from.setDisplayFormat("HH:mm")
-        self.available_until = QTimeEdit(DEFAULT_UNTIL, times)
+        self.available_until = TimeField(times)
+        self.available_until.setTime(DEFAULT_UNTIL)
         self.available_until.setObjectName("waitlist_until")
         self.available_until.setAccessibleName("Available until")
-        self.available_until.setDisplayFormat("HH:mm")
         line.addWidget(self.any_time)
         line.addWidget(QLabel("from", times))
         line.addWidget(self.available_from)
@@ -165,11 +164,9 @@ class EntryDialog(QDialog):
         line.setContentsMargins(0, 0, 0, 0)
         self.has_deadline = QCheckBox("Until", dead)
         self.has_deadline.setObjectName("waitlist_has_deadline")
-        self.deadline = QDateEdit(dead)
+        self.deadline = DateField(dead)
         self.deadline.setObjectName("waitlist_deadline")
         self.deadline.setAccessibleName("Deadline")
-        self.deadline.setCalendarPopup(True)
-        self.deadline.setDisplayFormat("MM/dd/yyyy")
         today = self.choices.today
         self.deadline.setDate(QDate(today.year, today.month, today.day).addDays(14))
         self.deadline.setEnabled(False)

@@ -371,6 +371,5 @@ class WaitlistView(QWidget):
             ),
             mode,
             path,  # type: ignore[arg-type]
-            f"waitlist-{self.desk.now():%Y-%m-%d}.pdf",
             about=Disclosure("waitlist", "the waitlist as filtered"),
         )

@@ -199,6 +199,31 @@ def test_switch_user_signs_someone_else_in(
     assert not lock.is_locked()
 
 
+def test_switch_user_goes_straight_to_the_sign_in(
+    qtbot: QtBot, setup: tuple[Window, IdleLock, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _window, lock, _clock = setup
+    other = Actor(99, "maria", "front_desk")
+    asked: list[bool] = []
+    answers: list[Actor | None] = [None, other]
+
+    def sign_in(desk: object, parent: object) -> Actor | None:
+        asked.append(lock.is_locked())
+        return answers.pop(0)
+
+    monkeypatch.setattr(lock, "ask_sign_in", sign_in)
+    lock.switch_user()  # cancelled: the window stays locked, its password form up
+    assert asked == [True]
+    assert lock.is_locked()
+    assert lock.panel is not None
+    assert lock.panel.isVisible()
+    with qtbot.waitSignal(lock.user_switched, timeout=1000) as blocker:
+        lock.switch_user()  # already locked: straight to the sign-in again
+    assert asked == [True, True]
+    assert blocker.args == [other]
+    assert not lock.is_locked()
+
+
 def test_an_open_dialog_is_covered_not_closed_and_hosts_the_unlock_form(
     qtbot: QtBot, setup: tuple[Window, IdleLock, Clock]
 ) -> None:

@@ -157,3 +157,25 @@ def test_a_single_infusion_during_a_spravato_course_is_a_warning_a_nurse_overrid
         QTest.mouseClick(dialog.confirm, Qt.MouseButton.LeftButton)
     (appointment_id,) = booked.args[0]
     assert appointment_detail(clinic.db, appointment_id).status == "booked"
+
+
+def test_typing_the_day_and_the_start_time_replaces_them(
+    qtbot: QtBot, clinic: SmallClinic, dialogs: list[BookingDialog]
+) -> None:
+    # As the front desk does: click into the field, Ctrl+A, type; the field takes what was
+    # typed (Qt's sectioned editor kept the old hour, and made 12/2 of 12/12).
+    dialog = _dialog(qtbot, clinic, dialogs, "Grace Hopper")
+    _choose(dialog, "intake", "exact")
+    day = WEDNESDAY + dt.timedelta(days=16)  # two-digit month and day typed in full
+    typed_day = f"{day.month:02d}/{day.day:02d}/{day.year}"
+    for field, text in ((dialog.start, typed_day), (dialog.time, "10:30")):
+        field.setFocus()
+        QTest.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClicks(field, text)
+    dialog.plan_button.setFocus()  # leaving the field reads it
+    assert dialog.start.date() == QDate(day.year, day.month, day.day)
+    assert dialog.time.time() == QTime(10, 30)
+    assert dialog.time.text() == "10:30"
+    dialog.grab().save(str(picture_folder("booking") / "typed_day_and_start_time.png"))
+    _find(qtbot, dialog)
+    assert "10:30" in dialog.model.rows()[0].time

@@ -37,6 +37,7 @@ from ketadesk.ui.followups.follow_up_queue import (
 )
 from ketadesk.ui.followups.recall_lists import RecallListsView
 from tests.clinic_fixtures import SmallClinic, ready_for_discharge
+from tests.pictures import picture_folder
 from tests.ui.clinic_day import TUESDAY, WEDNESDAY
 from tests.ui.conftest import NOW
 
@@ -442,3 +443,76 @@ def test_working_a_follow_up_leaves_a_short_message(
         "Snoozed: Next-day call for Turing, Alan",
         "Completed: Next-day call for Turing, Alan",
     ]
+
+
+# -- what the signed-in role may do ------------------------------------------------------------
+
+PRESCRIBER = Actor(user_id=None, username="dr_lee", role="prescriber")
+
+
+def _urgent_review(clinic: SmallClinic) -> int:
+    with clinic.db.write() as session:
+        review = FollowUp(
+            patient_id=clinic.ids["Mary Seacole"],
+            kind="urgent_review",
+            due_at=NOW - dt.timedelta(minutes=5),
+            deadline_at=NOW + dt.timedelta(hours=2),
+            assignee_role="prescriber",
+            priority="urgent",
+            status="open",
+        )
+        session.add(review)
+        session.flush()
+        return review.id
+
+
+def test_a_nurse_sees_an_urgent_reviews_complete_greyed_with_who_may(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    review = _urgent_review(owed)
+    view = _view(qtbot, owed, Clock(NOW))
+    assert view.select_follow_up(review)
+    button = view.buttons["complete"]
+    assert not button.isEnabled()
+    assert not view.actions_by_name["complete"].isEnabled()
+    assert button.toolTip() == "An urgent review is closed by a prescriber"
+    # The rest of the work on it stays the nurse's: a call, a snooze.
+    assert view.buttons["record_attempt"].isEnabled()
+    assert view.buttons["snooze"].isEnabled()
+    view.resize(1000, 420)
+    view.grab().save(str(picture_folder("follow_ups") / "urgent_review_for_a_nurse.png"))
+
+    # The prescriber may close it; and a next-day call is greyed for nobody here.
+    prescriber = _view(qtbot, owed, Clock(NOW), actor=PRESCRIBER)
+    assert prescriber.select_follow_up(review)
+    assert prescriber.buttons["complete"].isEnabled()
+    assert prescriber.buttons["complete"].toolTip() == "Mark done with its outcome (Ctrl+D)"
+
+
+def test_who_may_close_an_urgent_review_is_the_clinics_setting(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    from ketadesk.store.models import ClinicSetting
+
+    review = _urgent_review(owed)
+    with owed.db.write() as session:
+        row = session.get(ClinicSetting, "urgent_review")
+        value = dict(row.value) if row is not None else {}
+        value["close_roles"] = ["prescriber", "nurse"]
+        if row is None:
+            session.add(ClinicSetting(key="urgent_review", value=value))
+        else:
+            row.value = value
+    view = _view(qtbot, owed, Clock(NOW))
+    assert view.select_follow_up(review)
+    assert view.buttons["complete"].isEnabled()
+
+
+def test_the_front_desk_sees_a_clinical_call_greyed(qtbot: QtBot, owed: SmallClinic) -> None:
+    view = _view(qtbot, owed, Clock(owed.at(WEDNESDAY, "09:00")), actor=FRONT_DESK)
+    call = _item(view, "Turing, Alan", "next_day_call")
+    assert view.select_follow_up(call.id)
+    for name in ("record_attempt", "complete", "snooze"):
+        assert not view.buttons[name].isEnabled(), name
+        assert view.buttons[name].toolTip() == "Only a nurse or prescriber may work a Next-day call"
+    assert view.buttons["open_patient"].isEnabled()

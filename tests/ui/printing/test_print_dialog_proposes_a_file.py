@@ -50,8 +50,8 @@ def test_without_a_printer_the_dialog_proposes_a_named_pdf_in_documents(
     monkeypatch.setattr(print_dialogs, "documents_dir", lambda: documents)
     printer = _print_day_sheet(qtbot, clinic, monkeypatch)
     proposed = Path(printer.outputFileName())
-    assert proposed == documents / f"day-sheet-{TUESDAY.isoformat()}.pdf"
-    assert printer.docName() == f"day-sheet-{TUESDAY.isoformat()}"
+    assert proposed == documents / f"Day sheet by room {TUESDAY:%m-%d-%Y}.pdf"
+    assert printer.docName() == f"Day sheet by room {TUESDAY:%m-%d-%Y}"
 
 
 def test_with_a_printer_the_job_is_named_and_the_printer_stays_chosen(
@@ -60,4 +60,4 @@ def test_with_a_printer_the_job_is_named_and_the_printer_stays_chosen(
     monkeypatch.setattr(print_dialogs, "installed_printers", lambda: ("Front desk laser",))
     printer = _print_day_sheet(qtbot, clinic, monkeypatch)
     assert printer.outputFileName() == ""  # a file would take the place of the printer
-    assert printer.docName() == f"day-sheet-{TUESDAY.isoformat()}"
+    assert printer.docName() == f"Day sheet by room {TUESDAY:%m-%d-%Y}"

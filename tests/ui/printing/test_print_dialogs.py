@@ -229,3 +229,67 @@ def test_printing_a_card_with_a_session_on_a_closed_day_warns(
         "Integration therapy on Tue 11/24: clinic closed on this day: reschedule (staff training)."
     ]
     assert "Clinic closed on this day: reschedule" in " ".join(" ".join(pdf_pages(out)).split())
+
+
+# -- the file a document is saved as -----------------------------------------------------------
+
+
+def _proposed_names(
+    qtbot: QtBot, printer: DocumentPrinter, monkeypatch: pytest.MonkeyPatch, ask: object
+) -> list[str]:
+    """The file names Save as PDF proposes while ``ask()`` runs (the dialog is cancelled)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    proposed: list[str] = []
+
+    def cancel(_parent: object, _title: str, suggested: str, _filter: str) -> tuple[str, str]:
+        proposed.append(suggested)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(cancel))
+    assert callable(ask)
+    with qtbot.waitSignal(printer.busy, timeout=10000, check_params_cb=lambda busy: not busy):
+        ask()
+    return proposed
+
+
+def test_save_as_pdf_proposes_the_documents_own_name(
+    qtbot: QtBot, printer: DocumentPrinter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _proposed_names(
+        qtbot, printer, monkeypatch, lambda: printer.day_sheet(TUESDAY, mode=PDF)
+    )
+    names += _proposed_names(
+        qtbot, printer, monkeypatch, lambda: printer.appointment_card("BT-1", mode=PDF)
+    )
+    names += _proposed_names(
+        qtbot, printer, monkeypatch, lambda: printer.call_list(TUESDAY, mode=PDF)
+    )
+    assert names == [
+        "Day sheet by room 11-24-2026.pdf",
+        "Appointment card Ada Lovelace.pdf",
+        "Follow-up calls 11-24-2026.pdf",
+    ]
+
+
+def test_the_preview_prints_to_a_file_named_after_the_document(qtbot: QtBot) -> None:
+    # Qt's own "Print to File (PDF)" proposes the job's name: it was "print.pdf".
+    layout = day_sheet_layout(_busy_sheet(3))
+    dialog = DocumentPreview(layout)
+    qtbot.addWidget(dialog)
+    assert dialog.printer().docName() == f"Day sheet by room {layout.name[-10:]}"
+    assert layout.name.startswith("Day sheet by room ")
+
+
+def test_a_file_name_holds_no_character_a_file_system_refuses() -> None:
+    import dataclasses
+
+    from ketadesk.services.printing.layout import file_name
+
+    layout = day_sheet_layout(_busy_sheet(1))
+    odd = dataclasses.replace(layout, name='Appointment card Ann "A/B" O\'Neil: 1|2? <3>*\\.')
+    assert file_name(odd) == "Appointment card Ann A B O'Neil 1 2 3.pdf"
+    assert file_name(dataclasses.replace(layout, name="")) == file_name(
+        dataclasses.replace(layout, name=layout.title)
+    )
+    assert file_name(dataclasses.replace(layout, name="CON")) == "Document CON.pdf"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import Actor
@@ -71,6 +72,16 @@ def test_rooms_and_equipment_shows_readiness_and_the_needed_equipment(
                for i in range(dialog.subkind.count())}  # fmt: skip
     assert offered["pulse_oximeter"] == "Pulse oximeter (needed by Spravato (esketamine))"
     assert "IV ketamine infusion" in offered["vital_signs_monitor"]
+    # Equipment no session type holds reads as information, not as a fault.
+    assert offered["pump"] == "Infusion pump (kept on record; no booking reserves one)"
+    pump = dialog.subkind.findData("pump")
+    assert dialog.subkind.itemData(pump, Qt.ItemDataRole.ToolTipRole) == (
+        "No session type holds an infusion pump: it is listed with the clinic's equipment, "
+        "and bookings never wait for one."
+    )
+    dialog.subkind.setCurrentIndex(pump)
+    assert dialog.served_hint.text() == "Kept on record: no session type reserves an infusion pump."
+    _shot(qtbot, dialog, "setup-add-pump.png")
     dialog.subkind.setCurrentIndex(dialog.subkind.findData("pulse_oximeter"))
     _shot(qtbot, dialog, "setup-add-equipment.png")
     _shot(qtbot, page, "setup-resources-before.png")

@@ -1,0 +1,255 @@
+"""The date, time and date-and-time fields of every form: typed like a text field.
+
+Qt's date and time editors type into one section at a time: after Ctrl+A, "10:30" typed into a
+time showing 09:00 gave 09:30 (the hour took "1", the minutes "30"), and "12/12/2026" typed into
+a date gave 12/2/2026 or nothing at all (a month shown as "Dec" takes no digits).  These fields
+keep Qt's editor (the arrows step the section under the cursor, the calendar pops up, the value
+API is QDateEdit's) but a typed character edits the text as a line edit would, replacing the
+selection; what was typed is read when the field is left or Enter is pressed, month first as a
+US clinic writes dates (``scheduling.dates.parse_us_date``), and shown back in the one format
+of all the application's fields.  Text that is no date or time goes back to the value before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import QDate, QDateTime, QEvent, Qt, QTime
+from PySide6.QtGui import QFocusEvent, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QDateEdit, QDateTimeEdit, QTimeEdit, QWidget
+
+from ketadesk.scheduling.dates import parse_clock_time, parse_date_time, parse_us_date
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
+
+#: The formats of every field: US month/day/year with two-digit month and day, 24-hour time.
+DATE_FORMAT = "MM/dd/yyyy"
+#: With the weekday, where the day of the week is what the user checks (the toolbar's day).
+DATE_FORMAT_WEEKDAY = "ddd MM/dd/yyyy"
+TIME_FORMAT = "HH:mm"
+DATE_TIME_FORMAT = f"{DATE_FORMAT} {TIME_FORMAT}"
+
+#: Keys that step the value (Qt's own behaviour, after what was typed is read).
+_STEP_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown})
+#: Keys that only move the cursor while typing (no section jumps on half-typed text).
+_CURSOR_KEYS = frozenset({Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End})
+_COMMIT_KEYS = frozenset({Qt.Key.Key_Return, Qt.Key.Key_Enter})
+_TEXT_MODIFIERS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+
+
+# The mixin is typed as the editor it is mixed into (a class with two Qt bases is not one).
+if TYPE_CHECKING:
+    _Editor = QDateTimeEdit
+else:
+    _Editor = object
+
+
+class _TypedField(_Editor):
+    """What the three fields share: typing edits the text; leaving or Enter reads it.
+
+    Mixed in before a Qt date/time editor; subclasses say how text is read (``_read``) into
+    a QDateTime, None when it is not one.
+    """
+
+    def _read(self, text: str) -> QDateTime | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- typing -----------------------------------------------------------------------------
+
+    def is_typing(self) -> bool:
+        """Whether the text differs from the value shown (typed, not yet read)."""
+        return self.lineEdit().text() != self.textFromDateTime(self.dateTime())
+
+    def commit(self) -> bool:
+        """Read what was typed into the value (as leaving the field does); False when it was
+        no date or time, and the value before is shown again."""
+        if not self.is_typing():
+            return True
+        value = self._read(self.lineEdit().text())
+        ok = value is not None and self.minimumDateTime() <= value <= self.maximumDateTime()
+        if ok:
+            assert value is not None
+            self.setDateTime(value)
+        else:
+            QApplication.beep()
+        self._show_value()
+        return ok
+
+    def _show_value(self) -> None:
+        """Put the value back in the text in the field's format (also when unchanged)."""
+        self._set_text(self.textFromDateTime(self.dateTime()), select_all=False)
+
+    def _set_text(self, text: str, *, cursor: int | None = None, select_all: bool = False) -> None:
+        """Change the line edit's text without Qt's section logic (which parses every change
+        as it goes) seeing it."""
+        line = self.lineEdit()
+        blocked = line.blockSignals(True)
+        # Even setText asks the line edit's validator, which is Qt's section parser: it would
+        # turn a half-typed "9:" into "09:".
+        validator = line.validator()
+        line.setValidator(None)  # type: ignore[arg-type]  # Qt takes None: no validator
+        try:
+            line.setText(text)
+            if select_all:
+                line.selectAll()
+            else:
+                line.setCursorPosition(len(text) if cursor is None else cursor)
+        finally:
+            line.setValidator(validator)
+            line.blockSignals(blocked)
+        self.update()
+
+    def _type(self, typed: str) -> None:
+        """Insert ``typed`` at the cursor, replacing the selection, as a line edit does."""
+        line = self.lineEdit()
+        text = line.text()
+        if line.hasSelectedText():
+            start = line.selectionStart()
+            end = start + len(line.selectedText())
+        else:
+            start = end = line.cursorPosition()
+        self._set_text(text[:start] + typed + text[end:], cursor=start + len(typed))
+
+    def _erase(self, forward: bool) -> None:
+        line = self.lineEdit()
+        text = line.text()
+        if line.hasSelectedText():
+            start = line.selectionStart()
+            end = start + len(line.selectedText())
+        else:
+            position = line.cursorPosition()
+            start, end = (position, position + 1) if forward else (max(0, position - 1), position)
+        self._set_text(text[:start] + text[end:], cursor=start)
+
+    def _move_cursor(self, event: QKeyEvent) -> None:
+        line = self.lineEdit()
+        blocked = line.blockSignals(True)
+        try:
+            QApplication.sendEvent(line, event)
+        finally:
+            line.blockSignals(blocked)
+
+    # -- events -----------------------------------------------------------------------------
+
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = Qt.Key(event.key())
+        text = event.text()
+        plain = not (event.modifiers() & ~_TEXT_MODIFIERS)
+        if event.matches(QKeySequence.StandardKey.Paste):
+            self._type(" ".join(QGuiApplication.clipboard().text().split()))
+            return
+        if plain and text and text.isprintable():
+            self._type(text)
+            return
+        if plain and key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
+            self._erase(forward=key == Qt.Key.Key_Delete)
+            return
+        if key == Qt.Key.Key_Escape and self.is_typing():
+            self._show_value()
+            return
+        if key in _CURSOR_KEYS and self.is_typing():
+            self._move_cursor(event)
+            return
+        if key in _STEP_KEYS or key in _COMMIT_KEYS:
+            self.commit()
+        super().keyPressEvent(event)
+
+    @override
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        if event.reason() in (
+            Qt.FocusReason.TabFocusReason,
+            Qt.FocusReason.BacktabFocusReason,
+            Qt.FocusReason.ShortcutFocusReason,
+        ):
+            # Tabbed into, a field is replaced by what is typed, as a text field is.
+            self.selectAll()
+
+    @override
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        self.commit()
+        super().focusOutEvent(event)
+
+    @override
+    def event(self, event: QEvent) -> bool:
+        # A shortcut of the dialog (Alt+S for Save) reads the field as leaving it would.
+        if event.type() == QEvent.Type.ShortcutOverride:
+            key_event = event if isinstance(event, QKeyEvent) else None
+            if key_event is not None and key_event.modifiers() & Qt.KeyboardModifier.AltModifier:
+                self.commit()
+        return super().event(event)
+
+
+class DateField(_TypedField, QDateEdit):
+    """A date typed month first (12/12/2026, 12/2/26, Dec 12, 2026) or picked on the calendar.
+
+    ``weekday`` shows the day of the week before the date ("Sat 12/12/2026")."""
+
+    def __init__(
+        self, parent: QWidget | None = None, *, value: dt.date | None = None, weekday: bool = False
+    ) -> None:
+        QDateEdit.__init__(self, parent)
+        self.setCalendarPopup(True)
+        self.setDisplayFormat(DATE_FORMAT_WEEKDAY if weekday else DATE_FORMAT)
+        if value is not None:
+            self.setDate(QDate(value.year, value.month, value.day))
+
+    @override
+    def _read(self, text: str) -> QDateTime | None:
+        day = parse_us_date(text, default_year=self.date().year())
+        return _moved(self.dateTime(), day=day) if day is not None else None
+
+
+class TimeField(_TypedField, QTimeEdit):
+    """A time of day typed as 10:30, 1030, 9 or 2:30 pm, shown 24-hour."""
+
+    def __init__(self, parent: QWidget | None = None, *, value: dt.time | None = None) -> None:
+        QTimeEdit.__init__(self, parent)
+        self.setDisplayFormat(TIME_FORMAT)
+        if value is not None:
+            self.setTime(QTime(value.hour, value.minute))
+
+    @override
+    def _read(self, text: str) -> QDateTime | None:
+        time = parse_clock_time(text)
+        return _moved(self.dateTime(), time=time) if time is not None else None
+
+
+class DateTimeField(_TypedField, QDateTimeEdit):
+    """A day and a time typed together (12/12/2026 10:30) or picked on the calendar."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        QDateTimeEdit.__init__(self, parent)
+        self.setCalendarPopup(True)
+        self.setDisplayFormat(DATE_TIME_FORMAT)
+
+    @override
+    def _read(self, text: str) -> QDateTime | None:
+        moment = parse_date_time(text, default_year=self.date().year())
+        if moment is not None:
+            return _moved(self.dateTime(), day=moment.date(), time=moment.time())
+        # Only the day typed: the time stays.
+        day = parse_us_date(text, default_year=self.date().year())
+        return _moved(self.dateTime(), day=day) if day is not None else None
+
+
+def _moved(
+    value: QDateTime, *, day: dt.date | None = None, time: dt.time | None = None
+) -> QDateTime:
+    """``value`` on another day or at another time, in its own time zone (a field showing the
+    clinic's time keeps showing it, whatever this PC's zone)."""
+    moved = QDateTime(value)
+    if day is not None:
+        moved.setDate(QDate(day.year, day.month, day.day))
+    if time is not None:
+        moved.setTime(QTime(time.hour, time.minute))
+    return moved

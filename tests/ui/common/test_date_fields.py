@@ -1,0 +1,118 @@
+"""Date and time fields take what is typed as a text field would: Ctrl+A then typing replaces
+the value, dates month first with two-digit months and days, and every date or time field of
+the application is one of these (no bare QDateEdit left to type into the old way)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from ketadesk.ui.common.date_fields import DateField, DateTimeField, TimeField
+
+UI = Path(__file__).resolve().parents[3] / "ketadesk" / "ui"
+
+
+def _shown(qtbot: QtBot, field: QWidget) -> None:
+    qtbot.addWidget(field)
+    field.show()
+    qtbot.waitExposed(field)
+
+
+def _type_over(field: QWidget, text: str) -> None:
+    """Ctrl+A, type ``text``, Enter (leaving the field reads it too: the booking dialog's
+    test, since focus moves only in an active window)."""
+    QTest.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(field, text)
+    QTest.keyClick(field, Qt.Key.Key_Return)
+
+
+@pytest.mark.parametrize(
+    ("shown", "typed", "read"),
+    [
+        (dt.date(2026, 12, 7), "12/12/2026", dt.date(2026, 12, 12)),
+        (dt.date(2026, 1, 5), "12/12/2026", dt.date(2026, 12, 12)),
+        (dt.date(2026, 12, 7), "1/5/2027", dt.date(2027, 1, 5)),
+        (dt.date(2026, 12, 7), "01/05/2027", dt.date(2027, 1, 5)),
+        (dt.date(2026, 12, 7), "11/30/26", dt.date(2026, 11, 30)),
+        (dt.date(2026, 12, 7), "Dec 25, 2026", dt.date(2026, 12, 25)),
+        (dt.date(2026, 12, 7), "13/40/2026", dt.date(2026, 12, 7)),  # no date: kept
+    ],
+)
+def test_a_date_is_read_as_typed_month_first(
+    qtbot: QtBot, shown: dt.date, typed: str, read: dt.date
+) -> None:
+    for weekday in (False, True):
+        field = DateField(value=shown, weekday=weekday)
+        _shown(qtbot, field)
+        _type_over(field, typed)
+        assert field.date() == QDate(read.year, read.month, read.day), (weekday, field.text())
+        assert field.text().endswith(f"{read.month:02d}/{read.day:02d}/{read.year}")
+
+
+@pytest.mark.parametrize(
+    ("shown", "typed", "read"),
+    [
+        (dt.time(9, 0), "10:30", dt.time(10, 30)),
+        (dt.time(14, 30), "9:15", dt.time(9, 15)),
+        (dt.time(9, 0), "1030", dt.time(10, 30)),
+        (dt.time(9, 0), "7", dt.time(7, 0)),
+        (dt.time(9, 0), "2:45 pm", dt.time(14, 45)),
+        (dt.time(9, 0), "25:00", dt.time(9, 0)),  # no time: kept
+    ],
+)
+def test_select_all_then_typing_replaces_the_time(
+    qtbot: QtBot, shown: dt.time, typed: str, read: dt.time
+) -> None:
+    field = TimeField(value=shown)
+    _shown(qtbot, field)
+    _type_over(field, typed)
+    assert field.time() == QTime(read.hour, read.minute)
+    assert field.text() == f"{read:%H:%M}"
+
+
+def test_enter_reads_the_typed_time_and_the_arrows_still_step(qtbot: QtBot) -> None:
+    field = TimeField(value=dt.time(9, 0))
+    _shown(qtbot, field)
+    field.setFocus()
+    QTest.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(field, "1130")
+    with qtbot.waitSignal(field.editingFinished):
+        QTest.keyClick(field, Qt.Key.Key_Return)
+    assert field.time() == QTime(11, 30)
+    field.lineEdit().setCursorPosition(0)  # the hour
+    QTest.keyClick(field, Qt.Key.Key_Up)
+    assert field.time() == QTime(12, 30)
+
+
+def test_a_date_and_time_keeps_its_time_zone(qtbot: QtBot) -> None:
+    # The series move shows the clinic's time whatever this PC's zone.
+    zone = QTimeZone(b"Pacific/Honolulu")
+    field = DateTimeField()
+    field.setTimeZone(zone)
+    field.setDateTime(QDateTime(QDate(2026, 12, 7), QTime(9, 0), zone))
+    _shown(qtbot, field)
+    _type_over(field, "12/12/2026 14:30")
+    value = field.dateTime()
+    assert (value.date(), value.time()) == (QDate(2026, 12, 12), QTime(14, 30))
+    assert value.timeZone() == zone
+    _type_over(field, "12/14/2026")  # only the day: the time stays
+    assert (field.date(), field.time()) == (QDate(2026, 12, 14), QTime(14, 30))
+
+
+def test_every_date_and_time_field_is_the_typed_one() -> None:
+    bare = re.compile(r"\bQ(Date|Time|DateTime)Edit\(")
+    found = [
+        f"{path.relative_to(UI)}:{number}: {line.strip()}"
+        for path in sorted(UI.rglob("*.py"))
+        if path.name != "date_fields.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if bare.search(line)
+    ]
+    assert found == [], "use ketadesk.ui.common.date_fields:\n" + "\n".join(found)
