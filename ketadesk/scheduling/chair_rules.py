@@ -16,7 +16,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ketadesk.scheduling.catalog import ConfigError, DoseRule, StaffRole, refuse_safety_off
+from ketadesk.scheduling.catalog import (
+    ConfigError,
+    DoseRule,
+    SessionTypeSpec,
+    StaffRole,
+    refuse_safety_off,
+)
 
 POLICIES = ("block", "warn", "off")
 _ROLES = (*(r.value for r in StaffRole), "admin")
@@ -234,6 +240,120 @@ def pre_dose_findings(
     return _judged(findings, settings)
 
 
+@dataclass(frozen=True, slots=True)
+class PreDoseNote:
+    """What the record says of one BP taken before the dose when a pre-dose BP went over the
+    clinic's hard stop: a fact about that reading as it was taken, never rewritten by a later
+    one.  ``label`` as recorded, ``shown_label`` as the record names it ("Pre-dose recheck
+    (Extra 1)" for an extra reading that rechecked the pre-dose BP), ``tag`` a few words for
+    beside the label ("over the hard stop", "cleared dosing"), ``text`` the whole story."""
+
+    label: str
+    taken_at: dt.datetime
+    over_hard_stop: bool
+    recheck: bool
+    cleared: bool
+    shown_label: str
+    tag: str
+    text: str
+
+
+def _bp_words(r: BpReading, zone: dt.tzinfo | None) -> str:
+    return f"{r.systolic}/{r.diastolic} at {_hhmm(r.taken_at, zone)}"
+
+
+def pre_dose_story(
+    readings: Sequence[BpReading],
+    pre_dose_labels: Collection[str],
+    check_labels: Collection[str],
+    dose_at: dt.datetime | None,
+    settings: ChairSettings,
+    *,
+    zone: dt.tzinfo | None = None,
+) -> dict[str, PreDoseNote]:
+    """The story of the BPs taken before the dose, by label, once one of them was above the
+    hard stop ({} otherwise, or while the rule is off): the reading over the stop and what it
+    did (dosing refused, and until when), each recheck after it, and the one that cleared
+    dosing (the latest before the dose, at or below the stop: the one ``pre_dose_findings``
+    judges).  Before the dose: a pre-dose check, or an extra reading (a label not among
+    ``check_labels``) taken at or before the dose start (any time while none is recorded).
+    The paper record and the recording form both tell it (a user trial: the refused 186/112
+    printed as plain "Pre-dose" and its recheck as "Extra 1")."""
+    if settings.pre_dose_bp == "off" or not pre_dose_labels:
+        return {}
+    stop_s, stop_d = settings.hard_stop_systolic, settings.hard_stop_diastolic
+    before = sorted(
+        (
+            r
+            for r in readings
+            if r.has_bp
+            and (r.label in pre_dose_labels or r.label not in check_labels)
+            and (dose_at is None or r.taken_at <= dose_at)
+        ),
+        key=lambda r: r.taken_at,
+    )
+
+    def over(r: BpReading) -> bool:
+        assert r.systolic is not None
+        assert r.diastolic is not None
+        return r.systolic > stop_s or r.diastolic > stop_d
+
+    first_over = next((i for i, r in enumerate(before) if over(r)), None)
+    if first_over is None:
+        return {}
+    # Rechecks: every reading after the first pre-dose one (in the story from the first over).
+    first_pre = next((i for i, r in enumerate(before) if r.label in pre_dose_labels), 0)
+    last = before[-1]
+    cleared = last if not over(last) else None
+    stop = f"{stop_s}/{stop_d}"
+    dose_words = f"dose started {_hhmm(dose_at, zone)}" if dose_at is not None else ""
+    if cleared is not None:
+        outcome = f"the pre-dose recheck ({_bp_words(cleared, zone)}) cleared dosing"
+        if dose_at is not None:
+            outcome += f"; dose delayed to {_hhmm(dose_at, zone)}"
+    elif dose_at is not None:
+        outcome = f"{dose_words}, with the last pre-dose BP still above the hard stop"
+    elif settings.pre_dose_bp == "block":
+        outcome = "dose withheld"
+    else:
+        outcome = "consider not dosing"
+    refused = "dosing refused" if settings.pre_dose_bp == "block" else "consider not dosing"
+    notes: dict[str, PreDoseNote] = {}
+    for i, r in enumerate(before[first_over:], start=first_over):
+        recheck = i > first_pre
+        shown = r.label
+        if recheck and r.label not in check_labels and "recheck" not in r.label.lower():
+            shown = f"Pre-dose recheck ({r.label})"
+        name = "Pre-dose recheck" if recheck else "Pre-dose BP"
+        if over(r):
+            tag = "over the hard stop" if not recheck else "still over the hard stop"
+            text = (
+                f"{name} {_bp_words(r, zone)} is above the clinic's hard stop {stop}: "
+                f"{refused}" + ("" if outcome == refused else f"; {outcome}")
+            )
+        elif r is cleared:
+            tag = "cleared dosing"
+            text = (
+                f"{name} {_bp_words(r, zone)}, after the hard stop "
+                f"({_bp_words(before[first_over], zone)}): at or below {stop}, cleared dosing"
+                + (f"; {dose_words}" if dose_words else "")
+            )
+        else:
+            tag = "at or below the hard stop"
+            text = f"{name} {_bp_words(r, zone)}: at or below the hard stop {stop}"
+        notes[r.label] = PreDoseNote(
+            label=r.label,
+            taken_at=r.taken_at,
+            over_hard_stop=over(r),
+            recheck=recheck,
+            cleared=r is cleared,
+            shown_label=shown,
+            tag=tag,
+            text=text,
+        )
+    return notes
+
+
 def dose_findings(
     dose_mg: int | None,
     devices: int | None,
@@ -378,6 +498,63 @@ def discharge_findings(
             ChairFinding(DISCHARGE_EFFECTS, "; ".join(unresolved), brief="; ".join(briefs))
         )
     return _judged(findings, settings)
+
+
+def dose_phase(spec: SessionTypeSpec) -> str | None:
+    """The phase that is the dose: the one observation is counted from (``observation_from``),
+    else the first dosing phase; None for a session type without one."""
+    if spec.observation_from is not None:
+        return spec.observation_from
+    return next((p.key for p in spec.phases if p.shade == "dosing"), None)
+
+
+def check_due_times(
+    spec: SessionTypeSpec,
+    booked_start: dt.datetime,
+    *,
+    started_at: dt.datetime | None = None,
+    dose_started_at: dt.datetime | None = None,
+) -> tuple[tuple[str, dt.datetime], ...]:
+    """When each configured BP check (``bp_checks``, in order) is due: the one rule the
+    monitoring record, the chair board and the printed session record all lay them by.
+
+    Laid from the actual start once the session has started (``started_at``), else from the
+    booked start; moved with the recorded dose start (``dose_started_at``) when there is one.
+    A check laid after the earliest discharge (Spravato's "Before discharge", at the start of
+    the discharge phase, 10 min after the observation's end) is due by then: a reading must
+    never be what keeps a patient past the time discharge is allowed.  Without observation
+    minutes, by the end of the last phase.  (A user trial: the paper laid "Before discharge"
+    at the discharge phase, 14:31, while the screen said 14:21.)"""
+    anchor = started_at if started_at is not None else booked_start
+    offsets = spec.phase_offsets()
+    dose_key = dose_phase(spec)
+    planned_dose = (
+        anchor + dt.timedelta(minutes=offsets[dose_key][0]) if dose_key is not None else None
+    )
+    shift = (
+        dose_started_at - planned_dose
+        if dose_started_at is not None and planned_dose is not None
+        else dt.timedelta()
+    )
+    dose = dose_started_at if dose_started_at is not None else planned_dose
+    allowed = earliest_discharge(dose, spec.observation_minutes)
+    latest = (
+        allowed
+        if allowed is not None
+        else anchor + dt.timedelta(minutes=spec.total_minutes) + shift
+    )
+    return tuple(
+        (
+            check.label,
+            min(
+                anchor
+                + dt.timedelta(minutes=offsets[check.phase][0] + check.offset_minutes)
+                + shift,
+                latest,
+            ),
+        )
+        for check in spec.bp_checks
+    )
 
 
 def earliest_discharge(

@@ -29,9 +29,16 @@ OUTCOME_NAMES = {
     "cancelled": "Cancelled",
 }
 
-#: The arrival states a block on the day view may show (None: nothing to say yet).
+#: The arrival states a block on the day view may show (None: nothing to say yet); a patient
+#: checked in and waiting past ``not_started_by`` is "not started", an overrun.
 ARRIVED, LATE, NO_SHOW_CANDIDATE = "arrived", "late", "no_show_candidate"
-ARRIVAL_NAMES = {ARRIVED: "Arrived", LATE: "Late", NO_SHOW_CANDIDATE: "No-show?"}
+NOT_STARTED = "not_started"
+ARRIVAL_NAMES = {
+    ARRIVED: "Arrived",
+    LATE: "Late",
+    NO_SHOW_CANDIDATE: "No-show?",
+    NOT_STARTED: "Not started",
+}
 
 # The defaults of resources/config/clinic.toml [confirmations], for a clinic stored before the
 # section existed.
@@ -39,6 +46,7 @@ CONFIRMATION_DEFAULTS: Mapping[str, Any] = {
     "days_ahead": 0,
     "late_grace_minutes": 10,
     "no_show_minutes": 30,
+    "not_started_minutes": 30,
     "items": {
         "driver_confirmed": "Ride home",
         "fasting_confirmed": "Fasting",
@@ -59,12 +67,15 @@ RIDE_ITEM = "driver_confirmed"
 class ConfirmationSettings:
     """``days_ahead``: the list's default day, that many days after today (0: the clinic's
     next open day); a booked patient is late ``late_grace_minutes`` after the start and a
-    no-show candidate ``no_show_minutes`` after it; ``items`` names each checklist item and
-    ``checklist`` lists the items per session type code."""
+    no-show candidate ``no_show_minutes`` after it; a patient checked in and not started is an
+    overrun ``not_started_minutes`` after the planned start (at the planned end at the latest);
+    ``items`` names each checklist item and ``checklist`` lists the items per session type
+    code."""
 
     days_ahead: int = 0
     late_grace_minutes: int = 10
     no_show_minutes: int = 30
+    not_started_minutes: int = 30
     items: Mapping[str, str] = field(default_factory=dict)
     checklist: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -111,6 +122,7 @@ def parse_confirmation_settings(
         days_ahead=_minutes(data, "days_ahead", source),
         late_grace_minutes=late,
         no_show_minutes=no_show,
+        not_started_minutes=_minutes(data, "not_started_minutes", source),
         items=dict(items),
         checklist=parsed,
     )
@@ -153,17 +165,43 @@ def calls_progress(statuses: Iterable[str]) -> str:
     return f"{visits}, {left} to call"
 
 
+def not_started_by(start: dt.datetime, end: dt.datetime, not_started_minutes: int) -> dt.datetime:
+    """When a patient checked in and still waiting for their session to start becomes an
+    overrun: ``not_started_minutes`` after the planned start ([confirmations]), at the planned
+    end at the latest (a user trial: a patient checked in and never started passed their
+    planned end with nothing on the board)."""
+    return min(start + dt.timedelta(minutes=not_started_minutes), end)
+
+
+def not_started_overrun(
+    status: str, start: dt.datetime, end: dt.datetime, now: dt.datetime, not_started_minutes: int
+) -> bool:
+    """A session checked in and not started at ``now``, past ``not_started_by``."""
+    return status == "checked_in" and now >= not_started_by(start, end, not_started_minutes)
+
+
 def arrival_state(
     status: str,
     start: dt.datetime,
     now: dt.datetime,
     grace_minutes: int,
     no_show_minutes: int,
+    *,
+    end: dt.datetime | None = None,
+    not_started_minutes: int | None = None,
 ) -> str | None:
     """What a block on the day view says about the patient's arrival: ``arrived`` once checked
     in (or further on), ``late`` when still booked ``grace_minutes`` after the start, a
-    ``no_show_candidate`` ``no_show_minutes`` after it; None when there is nothing to say (not
-    due yet, or cancelled, or already marked a no-show)."""
+    ``no_show_candidate`` ``no_show_minutes`` after it; ``not_started`` when checked in and
+    still not started past ``not_started_by`` (given the planned ``end`` and the minutes);
+    None when there is nothing to say (not due yet, or cancelled, or already marked a
+    no-show)."""
+    if (
+        end is not None
+        and not_started_minutes is not None
+        and not_started_overrun(status, start, end, now, not_started_minutes)
+    ):
+        return NOT_STARTED
     if status in ATTENDED_STATUSES:
         return ARRIVED
     if status != "booked":

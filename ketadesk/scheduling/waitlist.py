@@ -15,7 +15,7 @@ Best fit first: the nearest deadline (who must be seen soonest), then who has wa
 
 Whether the booking's rules about the patient (gates, protocol rules, dosing sessions a day)
 let them have it is not judged here: the service asks the booking's own checks
-(``services/booking/booking.patient_refusals``).
+(``services/booking/booking.patient_refusals``), whose warn-level rules do not refuse.
 """
 
 from __future__ import annotations

@@ -188,14 +188,14 @@ def test_recorded_session_prints_every_reading_at_its_configured_check(
     qapp: object, clinic: RecordedClinic, db: Database, tmp_path: Path
 ) -> None:
     sheet = session_record_sheet(db, NURSE, clinic.recorded, now=NOW)
-    # The configured checks first, in order, then the recheck.
+    # In the order they were taken: the recheck between the checks it came between.
     assert [r.label for r in sheet.readings] == [
         "Pre-dose",
         "+40 min",
-        "Before discharge",
         "Recheck",
+        "Before discharge",
     ]
-    pre, peak, _before, recheck = sheet.readings
+    pre, peak, recheck, _before = sheet.readings
     # Planned from the recorded dose start (7 minutes late): 5 minutes before it, 40 after.
     assert sheet.dose_started_at == sheet.start + dt.timedelta(minutes=22)
     assert pre.planned == sheet.dose_started_at - dt.timedelta(minutes=5)

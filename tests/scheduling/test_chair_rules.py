@@ -349,3 +349,94 @@ def test_the_recording_form_names_the_hard_stop_and_what_to_do() -> None:
     note = hard_stop_note(165, 95, strict, before_dose=True)
     assert note is not None
     assert "above the clinic's hard stop 160/100: consider not dosing" in note
+
+
+# --------------------------------------------------------------------------------------------
+# When each check is due: one rule for the paper, the board and the record
+
+
+def _due(**when: dt.datetime | None) -> dict[str, str]:
+    spravato = load_default_catalog().session_types["spravato"]
+    booked = DOSE - dt.timedelta(minutes=15)  # the dose is 15 minutes into the session
+    laid = chair_rules.check_due_times(spravato, booked, **when)
+    return {label: f"{due:%H:%M}" for label, due in laid}
+
+
+def test_before_discharge_is_due_by_the_earliest_discharge_not_at_the_discharge_phase() -> None:
+    # Booked 18:00, dose 18:15: the discharge phase starts at 20:25 (15 + 10 + 120 min), but
+    # discharge is allowed 120 min after the dose, 20:15: the reading is due by then.
+    assert _due() == {"Pre-dose": "18:10", "+40 min": "18:55", "Before discharge": "20:15"}
+
+
+def test_checks_follow_the_actual_start_and_then_the_recorded_dose() -> None:
+    started = DOSE - dt.timedelta(minutes=11)  # started 4 minutes late
+    assert _due(started_at=started) == {
+        "Pre-dose": "18:14",
+        "+40 min": "18:59",
+        "Before discharge": "20:19",
+    }
+    dosed = DOSE + dt.timedelta(minutes=16)  # the first device at 18:31
+    assert _due(started_at=started, dose_started_at=dosed) == {
+        "Pre-dose": "18:26",
+        "+40 min": "19:11",
+        "Before discharge": "20:31",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The story of a pre-dose BP over the hard stop
+
+
+CHECKS = {"Pre-dose", "+40 min", "Before discharge"}
+
+
+def _story(
+    readings: list[BpReading], dose_at: dt.datetime | None, settings: ChairSettings = BLOCK
+) -> dict[str, chair_rules.PreDoseNote]:
+    return chair_rules.pre_dose_story(
+        readings, {"Pre-dose"}, CHECKS, dose_at, settings, zone=dt.UTC
+    )
+
+
+def test_no_story_while_no_pre_dose_bp_is_over_the_hard_stop() -> None:
+    assert _story([_bp("Pre-dose", -5, 178, 108), _bp("Extra 1", -2, 150, 90)], DOSE) == {}
+
+
+def test_the_refused_reading_and_the_recheck_that_cleared_dosing_say_so() -> None:
+    high, recheck = _bp("Pre-dose", -16, 186, 112), _bp("Extra 1", -1, 150, 90)
+    told = _story([high, recheck, _bp("+40 min", 40, 120, 80)], DOSE)
+    assert set(told) == {"Pre-dose", "Extra 1"}  # after the dose, no part of it
+    assert (told["Pre-dose"].tag, told["Pre-dose"].over_hard_stop) == ("over the hard stop", True)
+    assert told["Pre-dose"].text == (
+        "Pre-dose BP 186/112 at 17:59 is above the clinic's hard stop 180/110: dosing refused; "
+        "the pre-dose recheck (150/90 at 18:14) cleared dosing; dose delayed to 18:15"
+    )
+    cleared = told["Extra 1"]
+    assert (cleared.shown_label, cleared.tag, cleared.cleared) == (
+        "Pre-dose recheck (Extra 1)",
+        "cleared dosing",
+        True,
+    )
+    assert cleared.text.endswith("at or below 180/110, cleared dosing; dose started 18:15")
+    # Before any dose is recorded the same readings tell the same story, without the dose.
+    waiting = _story([high, recheck], None)
+    assert waiting["Pre-dose"].text.endswith(
+        "the pre-dose recheck (150/90 at 18:14) cleared dosing"
+    )
+
+
+def test_a_reading_keeps_its_verdict_whatever_comes_after() -> None:
+    high = _bp("Pre-dose", -16, 186, 112)
+    alone = _story([high], None)["Pre-dose"]
+    assert alone.text.endswith("dosing refused; dose withheld")
+    still = _story([high, _bp("Pre-dose recheck", -8, 184, 100)], None)
+    assert still["Pre-dose"].over_hard_stop
+    assert still["Pre-dose recheck"].tag == "still over the hard stop"
+    assert still["Pre-dose recheck"].shown_label == "Pre-dose recheck"
+    cleared = _story([high, _bp("Pre-dose recheck", -8, 184, 100), _bp("x", -2, 150, 90)], DOSE)
+    assert cleared["Pre-dose"].over_hard_stop  # still "over the hard stop": a fact of 17:59
+    assert cleared["Pre-dose"].tag == "over the hard stop"
+    assert [n.cleared for n in cleared.values()] == [False, False, True]
+    # Under a "warn" policy: what the clinic asks is to consider not dosing.
+    warn = parse_chair_settings({"pre_dose_bp": "warn"})
+    assert _story([high], None, warn)["Pre-dose"].text.endswith("consider not dosing")

@@ -12,10 +12,12 @@ from ketadesk.scheduling.confirmations import (
     ARRIVED,
     LATE,
     NO_SHOW_CANDIDATE,
+    NOT_STARTED,
     all_done,
     arrival_state,
     calls_progress,
     confirmation_day,
+    not_started_by,
     parse_confirmation_settings,
 )
 
@@ -49,6 +51,36 @@ def test_arrival_state(status: str, minutes: int, expected: str | None) -> None:
 
 def test_a_patient_checked_in_early_has_arrived() -> None:
     assert arrival_state("checked_in", START, _at(-20), GRACE, NO_SHOW) == ARRIVED
+
+
+@pytest.mark.parametrize(
+    ("status", "minutes", "expected"),
+    [
+        ("checked_in", 29, ARRIVED),
+        ("checked_in", 30, NOT_STARTED),
+        ("in_progress", 300, ARRIVED),  # running over is the in-session overrun's business
+        ("booked", 300, NO_SHOW_CANDIDATE),
+    ],
+)
+def test_a_patient_checked_in_and_never_started_becomes_an_overrun(
+    status: str, minutes: int, expected: str | None
+) -> None:
+    end = START + dt.timedelta(minutes=150)
+    assert (
+        arrival_state(status, START, _at(minutes), GRACE, NO_SHOW, end=end, not_started_minutes=30)
+        == expected
+    )
+
+
+def test_not_started_by_is_the_grace_after_the_start_or_the_planned_end() -> None:
+    end = START + dt.timedelta(minutes=50)  # an integration session
+    assert not_started_by(START, end, 30) == _at(30)
+    assert not_started_by(START, end, 90) == end  # never later than the planned end
+    settings = parse_confirmation_settings({"not_started_minutes": 45})
+    assert settings.not_started_minutes == 45
+    assert parse_confirmation_settings(None).not_started_minutes == 30
+    with pytest.raises(ConfigError, match="not_started_minutes"):
+        parse_confirmation_settings({"not_started_minutes": -5})
 
 
 def test_the_list_is_for_the_next_open_day_by_default() -> None:

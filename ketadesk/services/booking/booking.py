@@ -572,6 +572,27 @@ def _check_gates(
         raise NotFound(f"unknown protocol {request.protocol!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class PatientRefusals:
+    """Why ``book`` would refuse sessions because of the patient, given no override.
+
+    ``stops``: what no reason lets through, each in the words ``book`` would raise it in (a
+    block-level gate or protocol rule, another session at the time, too many dosing sessions
+    a day).  ``warnings``: the warn-level gating and protocol rules, as the gates the booking
+    dialog shows (``protocol_rules.Finding.as_gate`` for a protocol rule): ``book`` takes the
+    sessions once each has a nurse's or prescriber's reason (``BookingRequest.overrides``)."""
+
+    stops: tuple[str, ...] = ()
+    warnings: tuple[GateResult, ...] = ()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every refusal in words, the warnings as ``book`` says them when not overridden."""
+        if not self.warnings:
+            return self.stops
+        return (*self.stops, str(GateRefused(self.warnings)))
+
+
 def patient_refusals(
     session: Session,
     config: StoredConfig,
@@ -580,11 +601,11 @@ def patient_refusals(
     sessions: Sequence[PlannedSession],
     *,
     now: dt.datetime,
-) -> tuple[str, ...]:
+) -> PatientRefusals:
     """Why ``book`` would refuse ``sessions`` (single sessions, no override given) because of
-    the patient, each refusal in the words ``book`` would raise it in, or () when it would not:
-    the gates, the protocol rules (doses in a window, courses at once), another session at the
-    time and the dosing sessions a day.  The very checks ``book`` makes, asked in a read: no
+    the patient: the gates, the protocol rules (doses in a window, courses at once), another
+    session at the time and the dosing sessions a day, the warn-level rules apart from what
+    stops it whatever anyone says.  The very checks ``book`` makes, asked in a read: no
     lock is taken and nothing is written (a tentative hold past its deadline is passed over
     rather than released).  Whether the resources are free is the caller's question (an
     ``Availability`` of the same holds answers it); raises NotFound for an unknown patient."""
@@ -598,26 +619,34 @@ def patient_refusals(
         for row in raw.rows(raw.connection(session), EXPIRED, {"now": now})
         if row[1] == patient_id
     }
-
-    def gates() -> None:
-        _check_gates(catalog, calendar, facts, request)
-
-    def rules() -> None:
-        findings = rule_check.judge_new_plan(
-            session, config, calendar, patient_id, request.sessions, None, ignore=expired
-        )
+    stops: list[str] = []
+    warnings: list[GateResult] = []
+    gates = gate_sessions(catalog, facts, request.sessions, calendar, {})
+    blocks = [g for g in gates if g.severity is Severity.BLOCK]
+    if blocks:
+        stops.append(str(GateRefused(blocks)))
+    warnings.extend(g for g in gates if g.severity is Severity.WARN)
+    findings = rule_check.judge_new_plan(
+        session, config, calendar, patient_id, request.sessions, None, ignore=expired
+    )
+    try:
         # No override is given: the actor is never asked about (``enforce`` asks who overrides).
-        rule_check.enforce(findings, SYSTEM, catalog, what="booking it")
-
-    def one_at_a_time() -> None:
+        rule_check.enforce(
+            [f for f in findings if f.severity is Severity.BLOCK],
+            SYSTEM,
+            catalog,
+            what="booking it",
+        )
+    except ServiceError as err:
+        stops.append(str(err))
+    known = {g.rule for g in warnings}
+    warnings.extend(
+        f.as_gate() for f in findings if f.severity is Severity.WARN and f.rule not in known
+    )
+    try:
         check_patient_free(
             session, calendar, patient_id, request.sessions, config, ignore=expired, lock=False
         )
-
-    refusals: list[str] = []
-    for check in (gates, rules, one_at_a_time):
-        try:
-            check()
-        except ServiceError as err:
-            refusals.append(str(err))
-    return tuple(refusals)
+    except ServiceError as err:
+        stops.append(str(err))
+    return PatientRefusals(tuple(stops), tuple(warnings))

@@ -9,7 +9,8 @@ next blood-pressure check the session type asks for (``bp_checks``) that is not 
 own verdict (``completion.discharge_verdict``, the same findings and overrides), and what is
 late: a BP check ``reading_late_minutes`` past due, a patient still in the chair after the
 verdict let them go and the session's end, a session past its planned end, a patient past
-their start who has not arrived.
+their start who has not arrived, a patient checked in and not started ``[confirmations]
+not_started_minutes`` after the start (or at the planned end): an overrun, as the day view's.
 Every duration comes from the clinic's configuration; the clock is passed in.
 
 Not a clinical read: the board shows where each patient is and what is due (phases, the labels
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.chair_rules import DischargeVerdict
+from ketadesk.scheduling.confirmations import not_started_overrun, parse_confirmation_settings
 from ketadesk.services.common.context import Database, utcnow
 from ketadesk.services.followups.urgent_reviews import StandingReview, standing_reviews
 from ketadesk.services.monitoring.completion import (
@@ -323,6 +325,8 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
         tz = calendar.tz
         # A BP check counts as late this long after it falls due (the monitoring record's rule).
         grace = dt.timedelta(minutes=catalog.settings.monitoring.get(READING_LATE_KEY, 0))
+        # A patient checked in and not started overruns as the day view says ([confirmations]).
+        arrivals = parse_confirmation_settings(catalog.settings.extra.get("confirmations"))
         day = calendar.local_date(now)
         bounds = calendar.day_bounds(day)
         rooms = session.execute(
@@ -407,6 +411,7 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
                 reviews.get(row.patient_id),
                 calendar,
                 verdicts.get(row.id),
+                not_started_minutes=arrivals.not_started_minutes,
             )
         )
     return ChairBoard(
@@ -550,6 +555,7 @@ def _card(
     review: StandingReview | None = None,
     calendar: ClinicCalendar | None = None,
     verdict: DischargeVerdict | None = None,
+    not_started_minutes: int | None = None,
 ) -> ChairCard:
     tz = now.tzinfo
     start, end = row.starts_at.astimezone(tz), row.ends_at.astimezone(tz)
@@ -576,8 +582,20 @@ def _card(
     }
     late: list[str] = []
     overrun = stage == "in_session" and now > end
+    if not_started_minutes is not None and not_started_overrun(
+        row.status, start, end, now, not_started_minutes
+    ):
+        # Checked in and still waiting: the session overruns its place before it begins.
+        overrun = True
+        past = f"; its planned end {_hhmm(end)} has passed" if now > end else ""
+        late.append(f"Checked in, not started (due {_hhmm(start)}){past}")
     if spec is None:  # a type no longer in the catalogue: say what we know
-        return ChairCard(**common, phase=STATUS_LABELS.get(row.status, row.status), overrun=overrun)
+        return ChairCard(
+            **common,
+            phase=STATUS_LABELS.get(row.status, row.status),
+            overrun=overrun,
+            late=tuple(late),
+        )
     running = stage == "in_session"
     anchor = (started_at.astimezone(tz) if started_at else start) if running else start
     dose = dose_recorded.astimezone(tz) if dose_recorded else None
@@ -641,7 +659,7 @@ def _card(
     discharge_late = ready and allowed is not None and now > max(allowed, timeline[-1].end)
     if discharge_late and allowed is not None:
         late.append(f"Still in the chair; discharge allowed since {_hhmm(allowed)}")
-    if overrun:
+    if overrun and running:
         late.append(f"Running past the planned end ({_hhmm(end)})")
     return ChairCard(
         **common,

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.chair_rules import check_due_times, dose_phase, earliest_discharge
 from ketadesk.services.common.context import (
     Database,
 )
@@ -26,9 +27,7 @@ from ketadesk.store.models import (
 
 def _anchor_phase(spec: SessionTypeSpec) -> str | None:
     """The phase observation is counted from: configured, else the first dosing phase."""
-    if spec.observation_from is not None:
-        return spec.observation_from
-    return next((p.key for p in spec.phases if p.shade == "dosing"), None)
+    return dose_phase(spec)
 
 
 def _planned_dose(spec: SessionTypeSpec, starts_at: dt.datetime) -> dt.datetime | None:
@@ -86,36 +85,16 @@ def reading_schedule(
     the session has started, as the chair board lays its phases; shifted with the actual dose
     start, if recorded), which were taken (``taken``: label -> time) and which are due or late
     at ``now``."""
-    if started_at is not None:
-        starts_at = started_at
-    planned = _planned_dose(spec, starts_at)
-    shift = (
-        dose_started_at - planned
-        if dose_started_at is not None and planned is not None
-        else dt.timedelta()
-    )
-    offsets = spec.phase_offsets()
-    grace = dt.timedelta(minutes=late_minutes)
+    planned = _planned_dose(spec, started_at if started_at is not None else starts_at)
     dose = dose_started_at if dose_started_at is not None else planned
-    allowed = (
-        dose + dt.timedelta(minutes=spec.observation_minutes)
-        if dose is not None and spec.observation_minutes is not None
-        else None
-    )
-    # A check laid after the earliest discharge (Spravato's "Before discharge" at the start of
-    # the discharge phase, 10 min after the observation's end) falls due by then, as the record's
-    # validation judges it: the reading must never be what keeps a patient past the time
-    # discharge is allowed.  Without observation minutes, by the end of the last phase.
-    latest = (
-        allowed
-        if allowed is not None
-        else starts_at + dt.timedelta(minutes=spec.total_minutes) + shift
-    )
+    allowed = earliest_discharge(dose, spec.observation_minutes)
+    grace = dt.timedelta(minutes=late_minutes)
     checks: list[CheckDue] = []
-    for check in spec.bp_checks:
-        due = starts_at + dt.timedelta(minutes=offsets[check.phase][0] + check.offset_minutes)
-        due = min(due + shift, latest)
-        at = taken.get(check.label)
+    # One rule lays them, for this record, the chair board and the printed session record.
+    for label, due in check_due_times(
+        spec, starts_at, started_at=started_at, dose_started_at=dose_started_at
+    ):
+        at = taken.get(label)
         if at is not None:
             state = "done"
         elif now < due:
@@ -124,7 +103,7 @@ def reading_schedule(
             state = "due"
         else:
             state = "late"
-        checks.append(CheckDue(check.label, due, at, state))
+        checks.append(CheckDue(label, due, at, state))
     pending = [c for c in checks if c.state != "done"]
     return ReadingsDue(
         appointment_id=appointment_id,

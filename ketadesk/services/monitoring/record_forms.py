@@ -156,6 +156,9 @@ class Checked:
     #: The dose start as typed, whenever that field reads as a time (even while another field
     #: is refused): the checks after the dose and the discharge are timed from it.
     dose_started_at: dt.datetime | None = None
+    #: What a reading did, by ``readings[i].note``: a pre-dose recheck after the hard stop
+    #: ("... cleared dosing"; ``chair_rules.pre_dose_story``), said under its row.
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

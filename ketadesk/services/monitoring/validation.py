@@ -10,7 +10,12 @@ import datetime as dt
 import re
 
 from ketadesk.scheduling.catalog import ClinicSettings
-from ketadesk.scheduling.chair_rules import hard_stop_note, parse_chair_settings
+from ketadesk.scheduling.chair_rules import (
+    BpReading,
+    hard_stop_note,
+    parse_chair_settings,
+    pre_dose_story,
+)
 from ketadesk.scheduling.safety_followups import RemsFormSettings, parse_rems_form_settings
 from ketadesk.services.monitoring.record_forms import (
     DISSOCIATION_CHOICES,
@@ -57,6 +62,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
     errors: dict[str, str] = {}
     warnings: dict[str, str] = {}
     stops: dict[str, str] = {}
+    notes: dict[str, str] = {}
     over_stop: list[tuple[str, dt.datetime | None, bool, str]] = []  # (field, taken, pre, note)
     chair = parse_chair_settings(rules.settings.extra.get("chair"), "database")
     mon = rules.monitoring
@@ -172,9 +178,11 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                 if (high_sys is not None and sys_ > high_sys) or (
                     high_dia is not None and dia > high_dia
                 ):
+                    # Before the dose (a pre-dose recheck too) the label's advice is to
+                    # consider delaying it; after, to recheck.
                     advice = (
                         "consider delaying the dose"
-                        if label in rules.pre_dose_labels
+                        if before_dose
                         else "recheck while it stays elevated"
                     )
                     warnings[reading_field(i, "systolic")] = (
@@ -188,21 +196,34 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         if taken is not None and not errors.get(reading_field(i, "label")):
             readings.append(ParsedReading(label, taken, sys_, dia, hr, spo2))
 
-    # As the chair rules judge it (chair_rules.pre_dose_findings), the latest BP before the
-    # dose decides the pre-dose hard stop: a recheck after rest below it lifts the stop from an
-    # earlier reading, which keeps its amber warning.
-    before = [
-        r.taken_at
-        for r in readings
-        if r.systolic is not None
-        and (r.label in rules.pre_dose_labels or r.label not in rules.check_labels)
-        and (dose_at is None or r.taken_at <= dose_at)
-    ]
+    # A reading's verdict is a fact about it as it was taken: one above the hard stop stays
+    # "hard stop" in red when a later recheck clears dosing (a user trial saw it turn into the
+    # amber "consider delaying"); the story says what came next, under each reading
+    # (chair_rules.pre_dose_story, as the printed record tells it).  The latest BP before the
+    # dose is the one the save judges (chair_rules.pre_dose_findings).
+    story = pre_dose_story(
+        [BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2) for r in readings],
+        rules.pre_dose_labels,
+        rules.check_labels,
+        dose_at,
+        chair,
+        zone=rules.calendar.tz,
+    )
+    cleared = next((n for n in story.values() if n.cleared), None)
     for key, taken_at, before_dose, stop in over_stop:
-        if before_dose and taken_at is not None and any(t > taken_at for t in before):
-            continue
         warnings.pop(key, None)
+        if (
+            before_dose
+            and cleared is not None
+            and taken_at is not None
+            and cleared.taken_at > taken_at
+        ):
+            stop += f". Then: {cleared.text}"
         stops[key] = stop
+    for i, row in enumerate(form.readings):
+        told = story.get(row.label.strip())
+        if told is not None and told.recheck and not told.over_hard_stop:
+            notes[reading_field(i, "note")] = told.text
 
     early = mon.get("reading_early_minutes")
     if dose_at is not None and early is not None:
@@ -287,7 +308,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                 f"{', '.join(unknown)} is not a class the form asks about ({', '.join(known)})"
             )
     if errors:
-        return Checked(errors, warnings, None, stops, dose_started_at=dose_at)
+        return Checked(errors, warnings, None, stops, dose_started_at=dose_at, notes=notes)
     return Checked(
         errors,
         warnings,
@@ -313,4 +334,5 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         ),
         stops,
         dose_started_at=dose_at,
+        notes=notes,
     )

@@ -14,17 +14,29 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ketadesk.scheduling.chair_rules import (
+    BpReading,
+    PreDoseNote,
+    check_due_times,
+    pre_dose_story,
+)
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.safety_followups import last_local_day
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.services.monitoring import completion
+from ketadesk.services.monitoring.reading_schedule import (
+    STARTED_STATUSES,
+    pre_dose_labels,
+    started_at,
+)
 from ketadesk.services.printing.layout import (
     Logo,
     PrintBlock,
@@ -55,15 +67,21 @@ from ketadesk.store.models import (
 @dataclass(frozen=True, slots=True)
 class RecordReading:
     """One vital-signs line of the record: a configured check (``planned`` set) or a recheck.
-    Every value is None while nobody has recorded it."""
+    Every value is None while nobody has recorded it.  Before the dose, once a pre-dose BP went
+    over the hard stop, ``tag`` and ``note`` say what each reading did (``pre_dose_story``):
+    "over the hard stop", "cleared dosing"; ``label`` is then the record's name for it ("Pre-dose
+    recheck (Extra 1)")."""
 
     label: str
-    planned: dt.datetime | None  # local, from the session's schedule
+    planned: dt.datetime | None  # local: when the check is due (``check_due_times``)
     taken_at: dt.datetime | None  # local
     systolic: int | None = None
     diastolic: int | None = None
     heart_rate: int | None = None
     spo2: int | None = None
+    tag: str = ""
+    note: str = ""
+    over_hard_stop: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,34 +213,46 @@ def session_record_sheet(
         settings = catalog.settings
         tz = ZoneInfo(settings.timezone)
         start = appointment.starts_at.astimezone(tz)
-        offsets = spec.phase_offsets()
-        # The checks follow the dose: once its start is recorded, they are planned from it.
-        shift = dt.timedelta()
-        dosing = next((p.key for p in spec.phases if p.shade == "dosing"), None)
-        if record is not None and record.dose_started_at is not None and dosing is not None:
-            shift = record.dose_started_at - (
-                appointment.starts_at + dt.timedelta(minutes=offsets[dosing][0])
-            )
+        dose_at = record.dose_started_at if record is not None else None
+        # The checks are due when the chair board and the monitoring record say (one rule:
+        # from the actual start once started, moved with the recorded dose, none later than the
+        # earliest discharge).
+        started = (
+            started_at(session, [appointment.id]).get(appointment.id)
+            if appointment.status in STARTED_STATUSES
+            else None
+        )
+        due = check_due_times(
+            spec, appointment.starts_at, started_at=started, dose_started_at=dose_at
+        )
+        story = pre_dose_story(
+            [BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2) for r in readings],
+            pre_dose_labels(spec),
+            {c.label for c in spec.bp_checks},
+            dose_at,
+            completion.chair_settings(catalog),
+            zone=tz,
+        )
         used: set[int] = set()
         lines: list[RecordReading] = []
-        for check in spec.bp_checks:
-            planned = (
-                start + shift + dt.timedelta(minutes=offsets[check.phase][0] + check.offset_minutes)
-            )
+        for label, planned in due:
             match = next(
                 (
                     r
                     for r in readings
-                    if id(r) not in used and r.label.strip().lower() == check.label.lower()
+                    if id(r) not in used and r.label.strip().lower() == label.lower()
                 ),
                 None,
             )
             if match is not None:
                 used.add(id(match))
-            lines.append(_reading_line(check.label, planned, match, tz))
+            lines.append(_reading_line(label, planned.astimezone(tz), match, tz, story))
         for r in readings:  # rechecks (while BP was raised) and readings under other labels
             if id(r) not in used:
-                lines.append(_reading_line(r.label or "Recheck", None, r, tz))
+                lines.append(_reading_line(r.label or "Recheck", None, r, tz, story))
+        # In the order they happened (a check not taken yet at its due time): a pre-dose
+        # recheck reads next to the reading it rechecked, not under "Before discharge".
+        lines.sort(key=_line_order)
         series = ""
         if appointment.series_index is not None:
             series = (
@@ -278,19 +308,32 @@ def session_record_sheet(
 
 
 def _reading_line(
-    label: str, planned: dt.datetime | None, r: VitalReading | None, tz: ZoneInfo
+    label: str,
+    planned: dt.datetime | None,
+    r: VitalReading | None,
+    tz: ZoneInfo,
+    story: Mapping[str, PreDoseNote],
 ) -> RecordReading:
     if r is None:
         return RecordReading(label, planned, None)
+    told = story.get(r.label)
     return RecordReading(
-        label=label,
+        label=told.shown_label if told is not None else label,
         planned=planned,
         taken_at=r.taken_at.astimezone(tz),
         systolic=r.systolic,
         diastolic=r.diastolic,
         heart_rate=r.heart_rate,
         spo2=r.spo2,
+        tag=told.tag if told is not None else "",
+        note=told.text if told is not None else "",
+        over_hard_stop=told is not None and told.over_hard_stop,
     )
+
+
+def _line_order(line: RecordReading) -> tuple[int, dt.datetime]:
+    when = line.taken_at or line.planned
+    return (0, when) if when is not None else (1, dt.datetime.max.replace(tzinfo=dt.UTC))
 
 
 _BLANK = '<span class="blank">______________</span>'
@@ -359,6 +402,12 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
             fill(
                 "record_reading.html",
                 label=r.label,
+                tag_html=(
+                    f'<br/><span class="{"warn" if r.over_hard_stop else "small"}">'
+                    f"{html.escape(r.tag)}</span>"
+                    if r.tag
+                    else ""
+                ),
                 planned=f"{hour_minute(r.planned)}" if r.planned else "",
                 taken_html=_time_value(r.taken_at),
                 bp_html=_value(bp, blank=_SHORT_BLANK),
@@ -366,11 +415,20 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
                 spo2_html=_value(r.spo2, " %", blank="_____"),
             )
         )
+        if r.note:  # the hard stop and its recheck, as they happened, under the reading
+            rows.append(
+                fill(
+                    "record_reading_note.html",
+                    css="warn" if r.over_hard_stop else "small",
+                    text=r.note,
+                )
+            )
     for _ in range(2):  # room to write rechecks while blood pressure stays raised
         rows.append(
             fill(
                 "record_reading.html",
                 label="Recheck",
+                tag_html="",
                 planned="",
                 taken_html=_SHORT_BLANK,
                 bp_html=_SHORT_BLANK,

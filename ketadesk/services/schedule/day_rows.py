@@ -365,6 +365,7 @@ def day_schedule_from_rows(
         slot_minutes=catalog.settings.slot_minutes,
         late_grace_minutes=arrivals.late_grace_minutes,
         no_show_minutes=arrivals.no_show_minutes,
+        not_started_minutes=arrivals.not_started_minutes,
         check_in_days_ahead=catalog.settings.check_in_days_ahead,
     )
 

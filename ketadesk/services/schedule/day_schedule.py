@@ -180,6 +180,9 @@ class DaySchedule:
     #: ([confirmations] late_grace_minutes, no_show_minutes): the arrival badges.
     late_grace_minutes: int = CONFIRMATION_DEFAULTS["late_grace_minutes"]
     no_show_minutes: int = CONFIRMATION_DEFAULTS["no_show_minutes"]
+    #: A patient checked in and not started is an overrun this many minutes after the start,
+    #: at the planned end at the latest ([confirmations] not_started_minutes).
+    not_started_minutes: int = CONFIRMATION_DEFAULTS["not_started_minutes"]
     #: How many days before its own day a session may be checked in or started ([clinic]
     #: check_in_days_ahead; 0, its default, the day itself): what the views grey out.
     check_in_days_ahead: int = 0

@@ -27,6 +27,7 @@ from ketadesk.services.common.context import (
     InvalidFields,
     InvalidRequest,
     NotFound,
+    may,
     utcnow,
 )
 from ketadesk.store import changes
@@ -35,6 +36,7 @@ from ketadesk.store.models import (
     WAITLIST_KINDS,
     WAITLIST_STATUSES,
     Appointment,
+    GatingOverride,
     Patient,
     Resource,
     SessionType,
@@ -366,7 +368,8 @@ def set_status(
         raise InvalidFields({"status": f"{status!r} is not one of {', '.join(WAITLIST_STATUSES)}"})
     if status == "booked" and appointment_id is None:
         raise InvalidFields({"appointment": "a booked entry names the appointment it got"})
-    require(actor, "manage_waitlist", db, now=now)
+    if not _booked_past_warnings(db, actor, status, appointment_id):
+        require(actor, "manage_waitlist", db, now=now)
     now = now or utcnow()
     with db.write() as session:
         entry = _locked(session, entry_id)
@@ -391,6 +394,22 @@ def set_status(
         )
         session.flush()
         changes.bump(session, now)
+
+
+def _booked_past_warnings(
+    db: Database, actor: Actor, status: str, appointment_id: int | None
+) -> bool:
+    """The waitlist is the front desk's, but a nurse or prescriber who booked an offered place
+    past its warnings (``offers.book_offer`` with overrides: their clinical decision, which the
+    desk may not take) marks the entry booked: the appointment carries the overrides they
+    recorded."""
+    if status != "booked" or appointment_id is None or not may(actor, "override_gate"):
+        return False
+    with db.read() as session:
+        found = session.scalar(
+            select(GatingOverride.id).where(GatingOverride.appointment_id == appointment_id)
+        )
+    return found is not None
 
 
 def list_entries(

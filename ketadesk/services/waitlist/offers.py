@@ -6,7 +6,9 @@ start, its room), best fit first (``scheduling/waitlist.weigh_waitlist`` on the 
 availability), and keeps only the patients the booking would take there: its own checks of
 the patient (gates, protocol rules, another session then, dosing sessions a day) are asked in
 the same read (``booking.patient_refusals``), so nobody is offered a place that "Book" would
-then refuse.  Everyone else waiting is listed with why they cannot take it.  ``book_offer``
+then refuse; a patient whom only warn-level rules stop is offered with those warnings, which
+"Book" sets aside with a reason each, as the booking dialog does.  Everyone else waiting is
+listed with why they cannot take it.  ``book_offer``
 books the offered session through ``booking.book`` (every check made again in its
 transaction), then marks the entry booked, and says whom to call.
 """
@@ -23,12 +25,20 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.scheduling.waitlist import FreedPlace, WaitlistMatch, WaitlistWish, weigh_waitlist
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import booking
-from ketadesk.services.common.context import Actor, Database, InvalidRequest, NotFound, utcnow
+from ketadesk.services.common.context import (
+    Actor,
+    Database,
+    InvalidRequest,
+    NotFound,
+    may,
+    utcnow,
+)
 from ketadesk.services.waitlist import entries
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.models import (
@@ -60,6 +70,10 @@ class WaitlistOffer:
     staff_names: tuple[str, ...]
     when_text: str  # "Tue 11/24 09:00-10:40"
     wish_text: str  # what they asked for: "Tue, Thu; 09:00-13:00; until 12/10/2026"
+    #: The warn-level rules the booking would stop at (gates, protocol rules), each to be
+    #: overridden with a reason by a nurse or prescriber before "Book", as in the booking
+    #: dialog; () when none.  A block-level rule keeps the patient off the offers.
+    warnings: tuple[GateResult, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +235,7 @@ def _offer(
     patients: Mapping[int, Patient],
     entry: WaitlistEntry,
     names: Mapping[int, str],
+    warnings: tuple[GateResult, ...] = (),
 ) -> WaitlistOffer:
     spec = catalog.session_types[match.wish.session_type]
     opening = match.opening
@@ -245,6 +260,7 @@ def _offer(
         staff_names=staff,
         when_text=_when(calendar, opening.start, opening.end),
         wish_text=_wish_text(entry),
+        warnings=warnings,
     )
 
 
@@ -277,11 +293,15 @@ def offers_for_place(
             spec = catalog.session_types.get(code)
             return spec.name if spec is not None else code
 
+        warned: dict[int, tuple[GateResult, ...]] = {}
+
         def patient_refusals(match: WaitlistMatch) -> tuple[str, ...]:
             # The booking's own checks of the patient, so that "Book" is not refused for a
-            # reason known now (a dose that morning, a gate, a protocol rule).
+            # reason known now (a dose that morning, a gate, a protocol rule).  A warn-level
+            # rule does not keep the patient off: the offer shows it with its override, as the
+            # booking dialog does (a user trial could not book such a patient at all).
             spec = catalog.session_types[match.wish.session_type]
-            return booking.patient_refusals(
+            refusals = booking.patient_refusals(
                 session,
                 config,
                 snapshot.calendar,
@@ -289,6 +309,8 @@ def offers_for_place(
                 (match.opening.as_session(spec, 1),),
                 now=now,
             )
+            warned[match.wish.entry_id] = refusals.warnings
+            return refusals.stops
 
         answer = weigh_waitlist(
             snapshot.availability(),
@@ -299,7 +321,15 @@ def offers_for_place(
             judge=patient_refusals,
         )
         offers = tuple(
-            _offer(match, catalog, calendar, patients, by_id[match.wish.entry_id], names)
+            _offer(
+                match,
+                catalog,
+                calendar,
+                patients,
+                by_id[match.wish.entry_id],
+                names,
+                warned.get(match.wish.entry_id, ()),
+            )
             for match in answer.matches
         )
         cannot = tuple(
@@ -317,11 +347,21 @@ def offers_for_place(
 
 
 def book_offer(
-    db: Database, actor: Actor, offer: WaitlistOffer, *, now: dt.datetime | None = None
+    db: Database,
+    actor: Actor,
+    offer: WaitlistOffer,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
 ) -> BookedOffer:
     """Book the offered session for the entry's patient through the normal booking (every
-    check made again there), then mark the entry booked."""
-    require(actor, "manage_waitlist", db, now=now)
+    check made again there), then mark the entry booked.  ``overrides``: the offer's
+    warnings set aside, rule -> reason, judged by the booking as its dialog's are (who may
+    override, a reason each; a block-level rule is never set aside)."""
+    if not (overrides and may(actor, "override_gate")):
+        # The waitlist is the desk's; setting a warning aside is a nurse's or prescriber's
+        # decision (``book`` checks it again), so they may book the offer they override.
+        require(actor, "manage_waitlist", db, now=now)
     now = now or utcnow()
     with db.read() as session:
         entry = session.get(WaitlistEntry, offer.entry_id)
@@ -334,7 +374,11 @@ def book_offer(
     result = booking.book(
         db,
         actor,
-        booking.BookingRequest(patient_id=offer.patient_id, sessions=(offer.session,)),
+        booking.BookingRequest(
+            patient_id=offer.patient_id,
+            sessions=(offer.session,),
+            overrides=dict(overrides or {}),
+        ),
         now=now,
     )
     appointment_id = result.appointment_ids[0]

@@ -11,7 +11,6 @@ workstation keeps the draft on screen, says what was taken, and offers to re-pla
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,7 +31,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -50,7 +48,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import WEEKDAYS
-from ketadesk.scheduling.gating import GateResult, Severity
+from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.planner import SeriesPlan
 from ketadesk.services.booking import booking
@@ -74,6 +72,7 @@ from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.date_fields import DateField, TimeField
 from ketadesk.ui.common.dates import short_date, short_date_time, us_date
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.gate_overrides import GateOverrides, gates_blocker
 from ketadesk.ui.common.sizing import fixed_minimum
 from ketadesk.ui.common.table_model import RowTableModel, TableColumn
 from ketadesk.ui.patients.patient_form import error_color
@@ -163,15 +162,7 @@ def confirm_blocker(
     if unplaced:
         listed = ", ".join(str(i) for i in unplaced)
         return f"Session {listed} could not be placed: choose another time for it."
-    blocks = [g for g in gates if g.severity is Severity.BLOCK]
-    if blocks:
-        return "A gating rule blocks this booking (see Gating)."
-    open_warnings = [g for g in gates if not overrides.get(g.rule, "").strip()]
-    if open_warnings:
-        if not may_override:
-            return "Gating warnings need a nurse or prescriber to override them."
-        return "Override each gating warning with a reason, or fix the patient's record."
-    return ""
+    return gates_blocker(gates, overrides, may_override)
 
 
 def _when(calendar: ClinicCalendar, s: PlannedSession) -> str:
@@ -216,34 +207,6 @@ class PlanTableModel(RowTableModel[PlanRow]):
 
 # --------------------------------------------------------------------------------------------
 # The dialog
-
-
-class _GateRow:
-    """One gating result: its explanation, and for a warning the override box and reason."""
-
-    def __init__(self, result: GateResult, parent: QWidget, can_override: bool) -> None:
-        self.result = result
-        word = "Blocks" if result.severity is Severity.BLOCK else "Warning"
-        self.label = QLabel(f"<b>{word}:</b> {html.escape(result.explained)}", parent)
-        self.label.setWordWrap(True)
-        self.label.setAccessibleName(f"{word}: {result.explained}")
-        self.override = QCheckBox("Override", parent)
-        self.override.setObjectName(f"override_{result.rule}")
-        self.override.setAccessibleName(f"Override: {result.message}")
-        self.reason = QLineEdit(parent)
-        self.reason.setObjectName(f"override_reason_{result.rule}")
-        self.reason.setPlaceholderText("Reason (required to override)")
-        self.reason.setAccessibleName(f"Reason for overriding: {result.message}")
-        self.reason.setEnabled(False)
-        warn = result.severity is Severity.WARN
-        self.override.setVisible(warn and can_override)
-        self.reason.setVisible(warn and can_override)
-        self.override.toggled.connect(self.reason.setEnabled)
-
-    def overridden_reason(self) -> str:
-        if self.override.isChecked() and not self.override.isHidden():
-            return self.reason.text().strip()
-        return ""
 
 
 @dataclass(frozen=True)
@@ -293,7 +256,6 @@ class BookingDialog(QDialog):
         self._proposal: SeriesProposal | None = None
         self._sessions: list[PlannedSession] = []
         self._notes: dict[int, str] = {}
-        self._gate_rows: list[_GateRow] = []
         self._alternatives: list[PlannedSession] = []
         self.setObjectName("booking_dialog")
         self.setWindowTitle("New booking")
@@ -382,9 +344,7 @@ class BookingDialog(QDialog):
         form.addRow("", plan_row)
         self.gating = QGroupBox("Gating", self)
         self.gating.setObjectName("gating_box")
-        self.gating_layout = QGridLayout(self.gating)
-        self.gating_layout.setColumnStretch(1, 1)
-        self.gating.setVisible(False)
+        self._gates = GateOverrides(self.gating, self._may_override, self._update_confirm)
         patient_box = QGroupBox("Patient", self)
         patient_layout = QVBoxLayout(patient_box)
         patient_layout.addWidget(self.picker)
@@ -866,45 +826,17 @@ class BookingDialog(QDialog):
 
     # -- gating --------------------------------------------------------------------------------
 
-    def _show_gates(self, gates: Sequence[GateResult]) -> None:
-        for gate_row in self._gate_rows:
-            for widget in (gate_row.label, gate_row.override, gate_row.reason):
-                self.gating_layout.removeWidget(widget)
-                widget.deleteLater()
-        self._gate_rows = []
-        while self.gating_layout.count():
-            item = self.gating_layout.takeAt(0)
-            leftover = item.widget() if item is not None else None
-            if leftover is not None:
-                leftover.deleteLater()
-        for n, result in enumerate(gates):
-            gate_row = _GateRow(result, self.gating, self._may_override)
-            self.gating_layout.addWidget(gate_row.label, 2 * n, 0, 1, 2)
-            self.gating_layout.addWidget(gate_row.override, 2 * n + 1, 0)
-            self.gating_layout.addWidget(gate_row.reason, 2 * n + 1, 1)
-            gate_row.override.toggled.connect(self._update_confirm)
-            gate_row.reason.textChanged.connect(self._update_confirm)
-            self._gate_rows.append(gate_row)
-        if gates and not self._may_override and any(g.severity is Severity.WARN for g in gates):
-            note = QLabel("A nurse or prescriber can override warnings with a reason.", self.gating)
-            note.setWordWrap(True)
-            self.gating_layout.addWidget(note, 2 * len(gates), 0, 1, 2)
-        self.gating.setVisible(bool(gates))
+    def _show_gates(
+        self, gates: Sequence[GateResult], *, kept: Mapping[str, str] | None = None
+    ) -> None:
+        self._gates.show(gates, kept=kept)
 
     def overrides(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for gate_row in self._gate_rows:
-            reason = gate_row.overridden_reason()
-            if reason and gate_row.result.severity is Severity.WARN:
-                out[gate_row.result.rule] = reason
-        return out
+        return self._gates.overrides()
 
     def gate_row(self, rule: str) -> tuple[QCheckBox, QLineEdit] | None:
         """The override box and reason field of a gating rule (None if it is not shown)."""
-        for gate_row in self._gate_rows:
-            if gate_row.result.rule == rule:
-                return gate_row.override, gate_row.reason
-        return None
+        return self._gates.gate_row(rule)
 
     # -- confirming ----------------------------------------------------------------------------
 
@@ -971,18 +903,14 @@ class BookingDialog(QDialog):
         if isinstance(err, RuleRefused):
             # A protocol rule broken since the plan was made (another course booked meanwhile):
             # shown with the gating rows, overridable like them, the reasons typed kept.
-            kept = self.overrides()
             named = {f.rule for f in err.findings}
             self._show_gates(
                 [
-                    *(r.result for r in self._gate_rows if r.result.rule not in named),
+                    *(r for r in self._gates.results() if r.rule not in named),
                     *(f.as_gate() for f in err.findings),
-                ]
+                ],
+                kept=self.overrides(),
             )
-            for gate_row in self._gate_rows:
-                if gate_row.result.rule in kept:
-                    gate_row.override.setChecked(True)
-                    gate_row.reason.setText(kept[gate_row.result.rule])
             self._show_message(f"Not booked: {err}", error=True)
             return True
         return False

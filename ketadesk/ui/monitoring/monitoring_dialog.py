@@ -81,8 +81,9 @@ COLUMN_WORDS = {key: words for key, words, _ in READING_COLUMNS}
 
 
 #: How a field's message starts, by kind: a refusal; a hard stop (red, bold) or a warning
-#: (amber).  (No "⛔": the fonts Qt finds offscreen and on some desks draw it as a box.)
-MESSAGE_MARKS = {"error": "✖ ", "stop": "⚠ ", "warning": "⚠ "}
+#: (amber); a note of what a reading did (a pre-dose recheck that cleared dosing: plain).
+#: (No "⛔": the fonts Qt finds offscreen and on some desks draw it as a box.)
+MESSAGE_MARKS = {"error": "✖ ", "stop": "⚠ ", "warning": "⚠ ", "note": "✔ "}
 
 
 def message_colors(palette: QPalette) -> tuple[QColor, QColor]:
@@ -585,6 +586,8 @@ class MonitoringDialog(QDialog):
             shown[key] = ("warning", message)
         for key, message in checked.stops.items():  # said at once, typed or not
             shown[key] = ("stop", message)
+        for key, message in checked.notes.items():
+            shown[key] = ("note", message)
         for key, message in checked.errors.items():
             if self._show_all_errors or key in self._touched or self._always_shown(key):
                 shown[key] = ("error", message)
@@ -614,6 +617,8 @@ class MonitoringDialog(QDialog):
             red_kinds = ("error", "stop")
             worst = "error" if any(kind in red_kinds for kind, _ in items) else "warning"
             color = red if worst == "error" else amber
+            if all(kind == "note" for kind, _ in items):
+                color = self.palette().color(QPalette.ColorRole.WindowText)
             # A hard stop is the loudest thing on the form: bold, and its own line.
             weight = " font-weight: bold;" if any(kind == "stop" for kind, _ in items) else ""
             label.setStyleSheet(f"color: {color.name()};{weight}")
@@ -625,13 +630,14 @@ class MonitoringDialog(QDialog):
             paint(label, [shown[key]] if key in shown else [])
         for i, row in enumerate(self._rows):
             items = []
-            for key in ("label", *COLUMN_WORDS):
+            for key in ("label", *COLUMN_WORDS, "note"):
                 found = shown.get(reading_field(i, key))
                 if found is not None:
                     kind, message = found
-                    words = "Name" if key == "label" else COLUMN_WORDS[key]
+                    words = "Name" if key == "label" else COLUMN_WORDS.get(key, "")
                     # A hard stop names its rule and the whole BP: not "Systolic: ...".
-                    items.append((kind, message if kind == "stop" else f"{words}: {message}"))
+                    whole = kind in ("stop", "note")
+                    items.append((kind, message if whole else f"{words}: {message}"))
             paint(row.message, items)
         for edit, key in self._field_editors():
             kind = shown.get(key, ("", ""))[0]
@@ -762,8 +768,7 @@ class MonitoringDialog(QDialog):
         edit.setFocus()
 
     def _on_add_reading_clicked(self) -> None:
-        number = sum(1 for row in self._rows if not row.scheduled) + 1
-        row = self._add_row(ReadingForm(label=f"Extra {number}", scheduled=False), "")
+        row = self._add_row(ReadingForm(label=self._extra_label(), scheduled=False), "")
         index = len(self._rows) - 1
         for key, edit in row.edits.items():
             self._watch(edit, reading_field(index, key))
@@ -772,6 +777,24 @@ class MonitoringDialog(QDialog):
         self._place_add_button()
         row.edits["time"].setFocus()
         self._refresh()
+
+    def _extra_label(self) -> str:
+        """The name an added reading starts with: "Pre-dose recheck" while the pre-dose BP is
+        typed and no dose start yet (the recheck after rest the hard stop asks for, named as
+        the record will print it), else "Extra N"."""
+        form = self.form()
+        taken = {r.label.strip() for r in form.readings}
+        pre_typed = any(
+            r.label.strip() in self.sheet.rules.pre_dose_labels and r.systolic.strip()
+            for r in form.readings
+        )
+        if pre_typed and not form.dose_started.strip():
+            label, n = "Pre-dose recheck", 2
+            while label in taken:
+                label, n = f"Pre-dose recheck {n}", n + 1
+            return label
+        number = sum(1 for row in self._rows if not row.scheduled) + 1
+        return f"Extra {number}"
 
     def _on_save_clicked(self) -> None:
         if not self._save.isEnabled():

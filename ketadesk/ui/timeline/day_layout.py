@@ -31,8 +31,9 @@ DEFAULT_RANGE = (8 * 60, 18 * 60)
 INACTIVE_LANE_WEIGHT = 0.4
 #: The no-room column widens for up to this many sessions at once.
 MAX_NO_ROOM_LANES = 3
-#: The status of a session that can run past its planned end (an overrun).
-OVERRUN_STATUS = "in_progress"
+#: The statuses of a session that can run past its planned end (an overrun): one in progress,
+#: and one checked in and never started (the patient still waits in the clinic).
+OVERRUN_STATUSES = frozenset({"in_progress", "checked_in"})
 
 
 class Metrics(NamedTuple):
@@ -114,8 +115,8 @@ class BlockBox(NamedTuple):
     lanes: int
     clipped_before: bool = False
     clipped_after: bool = False
-    #: For a session still in progress past its planned end: the body y of that end (the
-    #: block runs on below it to now); None otherwise.
+    #: For a session still in progress, or checked in and never started, past its planned end:
+    #: the body y of that end (the block runs on below it to now); None otherwise.
     overrun_from: float | None = None
     overrun_minutes: int = 0
 
@@ -447,7 +448,7 @@ def layout_day(
         now_minute = wall_minute(now.astimezone(schedule.day_start.tzinfo), day)
         for a in schedule.appointments:
             start, end = spans[a.id]
-            if a.status == OVERRUN_STATUS and end < now_minute <= MINUTES_PER_DAY:
+            if a.status in OVERRUN_STATUSES and end < now_minute <= MINUTES_PER_DAY:
                 planned_ends[a.id] = end
                 spans[a.id] = (start, now_minute)
     opens = wall_minute(schedule.opens, day) if schedule.opens else None

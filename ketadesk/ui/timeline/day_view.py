@@ -38,12 +38,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, arrival_state
+from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, NOT_STARTED, arrival_state
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule, with_moved
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.timeline.day_layout import (
-    OVERRUN_STATUS,
+    OVERRUN_STATUSES,
     BlockBox,
     ColumnBox,
     DayLayout,
@@ -329,7 +329,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         clock) are laid out but painted when shown."""
         if not shiboken6.isValid(self._canvas):  # the window is closing: nothing to paint on
             return
-        if any(a.status == OVERRUN_STATUS for a in schedule.appointments):
+        if self._follows_the_clock(schedule):
             return
         layout = self._layout_of(schedule)
         top = self._start_top(layout)
@@ -442,9 +442,24 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         (scheduling/confirmations.arrival_state, the grace periods of ``schedule``); None
         otherwise (an arrived patient's status badge already says so)."""
         state = arrival_state(
-            a.status, a.start, self._now(), schedule.late_grace_minutes, schedule.no_show_minutes
+            a.status,
+            a.start,
+            self._now(),
+            schedule.late_grace_minutes,
+            schedule.no_show_minutes,
+            end=a.end,
+            not_started_minutes=schedule.not_started_minutes,
         )
         return None if state == ARRIVED else state
+
+    def _follows_the_clock(self, schedule: DaySchedule) -> bool:
+        """A day with a session that may run over as the clock moves: one in progress, or,
+        today, one checked in and not started (``OVERRUN_STATUSES``)."""
+        today = schedule.day == self._local_now(schedule).date()
+        return any(
+            a.status == "in_progress" or (today and a.status in OVERRUN_STATUSES)
+            for a in schedule.appointments
+        )
 
     def _local_now(self, schedule: DaySchedule) -> dt.datetime:
         return self._now().astimezone(schedule.day_start.tzinfo)
@@ -658,7 +673,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
 
     def _on_minute_timer_timeout(self) -> None:
         schedule = self._schedule
-        if schedule is not None and any(a.status == OVERRUN_STATUS for a in schedule.appointments):
+        if schedule is not None and self._follows_the_clock(schedule):
             self._relayout()  # a session running over grows with the clock
         else:
             self._canvas.update()
@@ -711,8 +726,14 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         ]
         if a.closed_notice:
             lines.insert(0, f"<b>⚠ {html.escape(a.closed_words)}</b>")
-        if block.overrun_minutes:
+        if block.overrun_minutes and a.status == "checked_in":
+            lines.append(
+                f"<b>Checked in, not started: {block.overrun_minutes} min past its end</b>"
+            )
+        elif block.overrun_minutes:
             lines.append(f"<b>Running over by {block.overrun_minutes} min</b>")
+        elif self._schedule is not None and self.arrival_of(a, self._schedule) == NOT_STARTED:
+            lines.append(f"<b>Checked in, not started (due {a.start:%H:%M})</b>")
         if len(a.phases) > 1:
             lines.append("")
             lines.extend(html.escape(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}") for p in a.phases)
@@ -808,8 +829,9 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         self._paint_block_text(block, text_color)
 
     def _paint_overrun(self, block: BlockBox, outline: QPainterPath) -> None:
-        """A session still in progress past its planned end: the part after it hatched red,
-        a line at the planned end, and how long it has run over."""
+        """A session still in progress (or checked in and never started) past its planned end:
+        the part after it hatched red, a line at the planned end, and how long it has run
+        over."""
         assert block.overrun_from is not None
         p, r = self.p, block.rect
         red = QColor(OVERRUN_COLORS[self.dark])
@@ -822,7 +844,11 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
         p.drawLine(QPointF(r.x, top), QPointF(r.right, top))
         p.restore()
-        label = f"Overrun +{block.overrun_minutes} min"
+        label = (
+            f"Not started +{block.overrun_minutes} min"
+            if block.appointment.status == "checked_in"
+            else f"Overrun +{block.overrun_minutes} min"
+        )
         fm = self.small_bold_fm
         w = fm.horizontalAdvance(label) + 10
         h = fm.height() + 2

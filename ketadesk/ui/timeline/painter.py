@@ -39,8 +39,9 @@ SHADE_STRENGTH = {"checkin": 0.22, "dosing": 0.62, "observation": 0.40, "therapy
 #: Statuses that need the front desk's eye, and their colour (badge, dot or bar).
 STATUS_COLORS = {"checked_in": "#f2c94c", "in_progress": "#1e8e3e", "no_show": "#d93025"}
 #: A booked patient not checked in after the grace period (late), and long after (a no-show
-#: candidate): scheduling/confirmations.arrival_state.
-ARRIVAL_COLORS = {"late": "#e37400", "no_show_candidate": "#b3261e"}
+#: candidate); a patient checked in and still not started (an overrun):
+#: scheduling/confirmations.arrival_state.
+ARRIVAL_COLORS = {"late": "#e37400", "no_show_candidate": "#b3261e", "not_started": "#b3261e"}
 #: A session on a day (or in a room) that closed after it was booked: its red outline and tab.
 CLOSED_COLOR = "#c2410c"
 #: The "now" line, on a light and on a dark palette.

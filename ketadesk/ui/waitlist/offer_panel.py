@@ -2,7 +2,9 @@
 modal: the schedule stays usable) saying "N patients on the waitlist could take this place",
 listing them best fit first, the first one chosen, and under them everyone else waiting with
 why they cannot take it; "Book" books the place for the chosen one through the normal booking
-(``services/waitlist/offers.book_offer``) and says whom to call, with their phone.
+(``services/waitlist/offers.book_offer``) and says whom to call, with their phone.  A patient
+whom only warn-level rules stop is offered with those warnings, each overridden with a reason
+before "Book" as in the booking dialog (``ui/common/gate_overrides``); a block stays unbookable.
 
 Who can take the place, and why the others cannot, is the service's answer
 (``offers.offers_for_freed``: the place as it came free, and the booking's own checks of each
@@ -15,8 +17,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialogButtonBox,
+    QGroupBox,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -24,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.common.context import ServiceError
+from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.waitlist.offers import (
     BookedOffer,
@@ -36,6 +41,7 @@ from ketadesk.services.waitlist.offers import (
 )
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.gate_overrides import GateOverrides, gates_blocker
 
 
 def offer_heading(offers: WaitlistOffers) -> str:
@@ -48,11 +54,15 @@ def offer_line(offer: WaitlistOffer) -> str:
     """Two lines: who, with the phone to call; then the session they would get and what they
     asked for."""
     phone = display_phone(offer.phone or "") or "no phone on file"
-    return (
+    text = (
         f"{offer.patient_name} ({offer.chart_number})   {phone}\n"
         f"{offer.session_type_name}, {offer.when_text}, {offer.room_name}"
         f"   (asked for {offer.wish_text})"
     )
+    if offer.warnings:
+        titles = ", ".join(w.title for w in offer.warnings)
+        text += f"\n⚠ Warning: {titles} (override with a reason to book)"
+    return text
 
 
 def unable_heading(offers: WaitlistOffers) -> str:
@@ -104,8 +114,10 @@ class OfferPanel(QWidget):
         self.setWindowTitle("Waitlist: a place came free")
         self.setAccessibleName("Waitlist offer")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._booking = False
         layout = QVBoxLayout(self)
         self._build_offers(layout)
+        self._build_gating(layout)
         self._build_unable(layout)
         self.result = QLabel(self)
         self.result.setObjectName("waitlist_offer_result")
@@ -136,6 +148,38 @@ class OfferPanel(QWidget):
             item = QListWidgetItem(offer_line(offer), self.offers_list)
             item.setData(Qt.ItemDataRole.UserRole, offer.entry_id)
         layout.addWidget(self.offers_list, 2)
+
+    def _build_gating(self, layout: QVBoxLayout) -> None:
+        """The chosen patient's warnings, each with its override and reason (the booking
+        dialog's), and why "Book" waits."""
+        self.gating = QGroupBox("Gating", self)
+        self.gating.setObjectName("waitlist_offer_gating")
+        self._may_override = may(self.desk.actor, "override_gate")
+        self._gates = GateOverrides(self.gating, self._may_override, self._update_book)
+        layout.addWidget(self.gating)
+        self.blocker = QLabel(self)
+        self.blocker.setObjectName("waitlist_offer_blocker")
+        self.blocker.setWordWrap(True)
+        layout.addWidget(self.blocker)
+
+    def overrides(self) -> dict[str, str]:
+        """The chosen offer's warnings overridden, rule -> reason."""
+        return self._gates.overrides()
+
+    def gate_row(self, rule: str) -> tuple[QCheckBox, QLineEdit] | None:
+        """The override box and reason field of a warning of the chosen offer."""
+        return self._gates.gate_row(rule)
+
+    def _update_book(self) -> None:
+        offer = self.chosen()
+        problem = (
+            gates_blocker(offer.warnings, self.overrides(), self._may_override)
+            if offer is not None
+            else ""
+        )
+        self.book_button.setEnabled(offer is not None and not problem and not self._booking)
+        self.blocker.setText(problem)
+        self.blocker.setVisible(bool(problem))
 
     def _build_unable(self, layout: QVBoxLayout) -> None:
         self.unable_heading = QLabel(unable_heading(self.offers), self)
@@ -170,7 +214,9 @@ class OfferPanel(QWidget):
         layout.addWidget(buttons)
 
     def _on_offers_list_current_row_changed(self, row: int) -> None:
-        self.book_button.setEnabled(0 <= row < len(self.offers.offers))
+        offer = self.offers.offers[row] if 0 <= row < len(self.offers.offers) else None
+        self._gates.show(offer.warnings if offer is not None else ())
+        self._update_book()
 
     def chosen(self) -> WaitlistOffer | None:
         row = self.offers_list.currentRow()
@@ -180,12 +226,15 @@ class OfferPanel(QWidget):
         offer = self.chosen()
         if offer is None:
             return
-        desk = self.desk
-        self.book_button.setEnabled(False)
+        if gates_blocker(offer.warnings, self.overrides(), self._may_override):
+            return
+        desk, overrides = self.desk, self.overrides()
+        self._booking = True
+        self._update_book()
         self.result.setText(f"Booking {offer.patient_name}…")
         run_service(
             self,
-            lambda: book_offer(desk.db, desk.actor, offer, now=desk.now()),
+            lambda: book_offer(desk.db, desk.actor, offer, overrides=overrides, now=desk.now()),
             self._on_booked,
             failed=self._on_refused,
             busy="Booking from the waitlist…",
@@ -195,10 +244,12 @@ class OfferPanel(QWidget):
     def _on_booked(self, done: BookedOffer) -> None:
         self.result.setText(done.call_text)
         self.offers_list.setEnabled(False)
+        self.gating.setEnabled(False)
         self.booked.emit(done)
 
     def _on_refused(self, err: ServiceError) -> None:
-        self.book_button.setEnabled(True)
+        self._booking = False
+        self._update_book()
         self.result.setText(f"Not booked: {err}")
 
     @classmethod

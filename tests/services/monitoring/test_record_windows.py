@@ -134,8 +134,17 @@ def test_a_recheck_after_rest_decides_the_hard_stop_and_the_first_reading_stays(
     rechecked = _extra(high, "Pre-dose recheck", "10:11", "148", "92")
     saved = records.save_record(clinic.db, NURSE, spravato, rechecked, now=_at(clinic, "10:12"))
     assert _stored_labels(clinic) == ["Pre-dose", "Pre-dose recheck"]
-    # Not stopped, but still worth a word: both readings are above the label's 140/90.
-    assert "consider delaying the dose" in saved.warnings[reading_field(0, "systolic")]
+    # Not stopped any more, but the first reading's verdict is a fact of when it was taken:
+    # still the hard stop (a user trial saw it turn into "consider delaying"), and what the
+    # recheck did after it.
+    first = saved.warnings[reading_field(0, "systolic")]
+    assert first.startswith(
+        "Pre-dose BP hard stop: BP 190/112 is above the clinic's hard stop 180/110"
+    )
+    assert "Then: Pre-dose recheck 148/92 at 10:11" in first
+    assert "cleared dosing" in first
+    # The recheck is above the label's 140/90, before the dose: consider delaying it.
+    assert "consider delaying the dose" in saved.warnings[reading_field(3, "systolic")]
 
 
 def test_a_recheck_after_the_dose_start_does_not_lift_the_hard_stop(

@@ -327,3 +327,62 @@ def test_a_stretch_that_came_free_without_a_session_is_offered_too(clinic: Small
     assert offer.entry_id == mary
     assert offer.room_name == "Room 3"
     assert offer.session.start == place.start
+
+
+def _no_driver(clinic: SmallClinic, name: str) -> None:
+    with clinic.db.write() as s:
+        patient = s.get(Patient, clinic.ids[name])
+        assert patient is not None
+        patient.driver_name = ""
+
+
+def test_a_patient_only_warnings_stop_is_offered_with_them_and_booked_with_an_override(
+    clinic: SmallClinic,
+) -> None:
+    """A user trial: Mary, whose only problem is a warn-level gate (no driver on file, which
+    the booking dialog lets a nurse override with a reason), could not be booked from the
+    offer at all.  She is offered with the warning; "Book" needs the override as the booking
+    dialog does: a front-desk account may not give it, a nurse may, and books the offer and
+    marks the entry booked with it."""
+    from ketadesk.scheduling.gating import Severity
+    from ketadesk.store.models import GatingOverride
+
+    ada = _book_ada(clinic)
+    mary = _wish(clinic, "Mary Seacole")
+    grace = _wish(clinic, "Grace Hopper")  # screening pending: a block, never bookable here
+    _no_driver(clinic, "Mary Seacole")
+    _no_driver(clinic, "Grace Hopper")
+    appointment_changes.change_status(clinic.db, FRONT_DESK, ada, "cancel", reason="x", now=NOW)
+    found = offers.offers_for_freed(clinic.db, ada, now=NOW)
+    (offer,) = found.offers
+    assert offer.entry_id == mary
+    assert [(w.rule, w.severity) for w in offer.warnings] == [("driver_arranged", Severity.WARN)]
+    assert [u.entry_id for u in found.unable] == [grace]
+    assert "screening" in found.unable[0].reason_text.lower()
+    appointments = _count(clinic, Appointment)
+    with pytest.raises(ServiceError, match="driver_arranged"):
+        offers.book_offer(clinic.db, FRONT_DESK, offer, now=NOW)  # no override given
+    with pytest.raises(PermissionDenied):
+        offers.book_offer(
+            clinic.db, FRONT_DESK, offer, overrides={"driver_arranged": "sister"}, now=NOW
+        )
+    assert _count(clinic, Appointment) == appointments
+    booked = offers.book_offer(
+        clinic.db,
+        NURSE,
+        offer,
+        overrides={"driver_arranged": "her sister drives her; confirmed by phone"},
+        now=NOW,
+    )
+    with clinic.db.read() as s:
+        rules = s.execute(
+            select(GatingOverride.rule, GatingOverride.reason).where(
+                GatingOverride.appointment_id == booked.appointment_id
+            )
+        ).all()
+        entry = s.get(WaitlistEntry, mary)
+        assert entry is not None
+        assert entry.status == "booked"
+    assert [tuple(r) for r in rules] == [
+        ("driver_arranged", "her sister drives her; confirmed by phone")
+    ]

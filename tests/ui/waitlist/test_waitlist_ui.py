@@ -392,3 +392,70 @@ def test_a_cancellation_from_the_confirmations_list_offers_the_place_too(
     panel = controller.offer_panel
     assert isinstance(panel, OfferPanel)
     assert "Seacole, Mary" in panel.offers_list.item(0).text()
+
+
+def test_a_patient_only_warnings_stop_can_be_booked_from_the_offer_with_an_override(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user trial: Mary waits for the place, but has no driver on file, a warn-level gate the
+    booking dialog lets a nurse override with a reason.  The offer listed her as one who cannot
+    take it, with no way to book her.  Now she is offered with the warning; the desk is told a
+    nurse or prescriber must override it; a nurse ticks "Override", gives the reason and books."""
+    from ketadesk.ui.common.desk import Desk
+
+    entry_id = _mary_waits_for_a_tuesday_afternoon_iv(clinic)
+    with clinic.db.write() as s:
+        mary = s.get(Patient, clinic.ids["Mary Seacole"])
+        assert mary is not None
+        mary.driver_name = ""
+    day = window.day_view
+    layout = day.day_layout()
+    assert layout is not None
+    turing = next(
+        b.appointment
+        for b in layout.blocks
+        if b.appointment.patient_name == "Turing, Alan" and b.appointment.status == "booked"
+    )
+    monkeypatch.setattr(day, "ask_cancel_reason", lambda _appointment: "patient has the flu")
+    controller = desk_controller_of(window)
+    next(a for a in day.context_menu(turing).actions() if a.objectName() == "cancel").trigger()
+    qtbot.waitUntil(lambda: controller.offer_panel is not None, timeout=10_000)
+    panel = controller.offer_panel
+    assert isinstance(panel, OfferPanel)
+    assert panel.offers_list.count() == 1
+    assert "⚠ Warning: Driver (override with a reason to book)" in panel.offers_list.item(0).text()
+    # The front desk sees the warning and who may override it, and cannot book past it.
+    assert panel.gating.isVisibleTo(panel)
+    found = panel.gate_row("driver_arranged")
+    assert found is not None
+    assert not found[0].isVisibleTo(panel)
+    assert not panel.book_button.isEnabled()
+    assert panel.blocker.text() == "Gating warnings need a nurse or prescriber to override them."
+    _keep_picture(panel, "waitlist-offer-warning-front-desk.png")
+
+    nurse = Actor(user_id=None, username="kim", role="nurse")
+    offer = OfferPanel(Desk(clinic.db, nurse, lambda: NOW), panel.offers)
+    qtbot.addWidget(offer)
+    offer.show()
+    box, reason = offer.gate_row("driver_arranged") or (None, None)
+    assert box is not None
+    assert reason is not None
+    assert box.isVisibleTo(offer)
+    assert not offer.book_button.isEnabled()
+    assert offer.blocker.text() == (
+        "Override each gating warning with a reason, or fix the patient's record."
+    )
+    box.setChecked(True)
+    assert not offer.book_button.isEnabled()  # a reason first
+    reason.setText("her sister drives her; confirmed by phone")
+    assert offer.book_button.isEnabled()
+    _keep_picture(offer, "waitlist-offer-warning-nurse.png")
+    offer.book_button.click()
+    qtbot.waitUntil(lambda: "Call" in offer.result.text(), timeout=10_000)
+    with clinic.db.read() as s:
+        entry = s.get(WaitlistEntry, entry_id)
+        assert entry is not None
+        assert entry.status == "booked"
+        booked = s.get(Appointment, entry.appointment_id)
+        assert booked is not None
+        assert booked.starts_at == turing.start
