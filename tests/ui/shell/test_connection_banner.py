@@ -312,5 +312,6 @@ def test_the_lost_connection_picture_on_the_demo_clinic(qtbot: QtBot, tmp_path: 
     out = tmp_path / "connection-lost.png"
     banner = render_lost_connection(url, out)
     assert out.stat().st_size > 10_000
-    # The countdown ticks while the picture is painted: a loaded machine shows a second less.
-    assert re.search(r"Retrying in [78] s…", banner.text()), banner.text()
+    # The countdown ticks in real time while the window is laid out and painted: a loaded
+    # machine (a whole suite on 2 cores beside other work) has shown 4 s left of the 8.
+    assert re.search(r"Retrying in [1-8] s…", banner.text()), banner.text()
