@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.dosing_days import crowded_days
 from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import Preferences, find_openings, opening_at, room_need
@@ -127,7 +129,8 @@ def propose_single(
                 raise InvalidRequest(f"at: {local:%m/%d/%Y %H:%M} is in the past")
             window = _window(catalog, day, 1)
             snapshot = load_snapshot(session, window, catalog, now=now)
-            busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
+            taken = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
+            busy = list(taken.sessions)
             start = local.astimezone(dt.UTC)
             clash = next((b for b in busy if b.start < start and start < b.end), None)
             room = prefs.preferred_room if room_required else None
@@ -141,8 +144,19 @@ def propose_single(
             else:
                 candidate = found_at.as_session(spec, 1)
                 overlap = [b for b in busy if b.start < candidate.end and candidate.start < b.end]
+                crowded = crowded_days(
+                    [(day, spec.dosing)],
+                    [(d, dosing, None) for d, dosing in taken.doses],
+                    catalog.settings.dosing_sessions_per_patient_day,
+                )
                 if overlap or clash:
                     problems = ("the patient already has an appointment at that time",)
+                elif crowded:
+                    # The words booking refuses it with (``plan_check.check_patient_free``).
+                    problems = (
+                        f"the patient would have {crowded[0].count} dosing sessions on "
+                        f"{short_date(day)} (at most {crowded[0].limit})",
+                    )
                 else:
                     planned = candidate
         else:
@@ -151,7 +165,9 @@ def propose_single(
                 raise InvalidRequest(f"from: {start_day:%Y-%m-%d} is in the past")
             window = _window(catalog, start_day, days)
             snapshot = load_snapshot(session, window, catalog, now=now)
-            busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
+            busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar).for_type(
+                spec, snapshot.calendar
+            )
             room = prefs.preferred_room if room_required else None
             search = find_openings(
                 snapshot.availability(),
@@ -240,7 +256,9 @@ def _room_taken(
         day,
         day + dt.timedelta(days=DEFAULT_NEXT_DAYS - 1),
         Preferences(preferred_room=room),
-        patient_busy=_patient_busy(session, patient_id, window, catalog, snapshot.calendar),
+        patient_busy=_patient_busy(
+            session, patient_id, window, catalog, snapshot.calendar
+        ).for_type(spec, calendar),
     )
     later = min(
         (o.start for o in search.openings if o.start > start and o.resource_for(key) == room),
