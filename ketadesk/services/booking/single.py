@@ -93,10 +93,11 @@ def propose_single(
     """Plan one session of ``session_type`` for a patient: exactly ``at`` (a local wall-clock
     time, naive, or an aware instant), or else the first opening from ``first`` (default
     tomorrow) over ``days`` days meeting ``wishes`` (weekdays, earliest/latest start, room,
-    staff).  ``room_required``: the room the wishes name is the only one it may have (else it
-    is only tried first); when it is not free, the problems say why and suggest the room's
-    next free time and the rooms free at that time.  Writes nothing; ``now`` decides which
-    tentative holds have expired."""
+    staff): the earliest day with one, at the preferred start (``wishes.time``) when it is free
+    that day, else the start nearest to it.  ``room_required``: the room the wishes name is
+    the only one it may have (else it is only tried first); when it is not free, the problems
+    say why and suggest the room's next free time and the rooms free at that time.  Writes
+    nothing; ``now`` decides which tentative holds have expired."""
     if days < 1:
         raise InvalidRequest("days: the search needs at least one day")
     with db.read() as session:
@@ -179,6 +180,9 @@ def propose_single(
                 # search only ranks the preferred room: its best opening may be another room).
                 limit=1 if room is None else None,
                 patient_busy=busy,
+                # "Next available": the first day with a place, the preferred start (or the
+                # nearest to it) on that day; the desk's dialog plans through here too.
+                earliest_day=True,
             )
             key = room_need(spec)
             fitting = [
