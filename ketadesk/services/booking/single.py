@@ -22,7 +22,6 @@ from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import Preferences, find_openings, opening_at, room_need
 from ketadesk.services.booking import booking
-from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.booking.planning import (
     PlanWishes,
     _names,
@@ -33,6 +32,11 @@ from ketadesk.services.booking.planning import (
     gate_sessions,
     patient_facts,
     rule_gates,
+)
+from ketadesk.services.booking.replanning import (
+    REPLAN_ATTEMPTS,
+    Replanned,
+    book_replanning,
 )
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
@@ -284,13 +288,6 @@ def _room_taken(
     return tuple(problems)
 
 
-#: How many plans "book" makes in all when the place it planned is taken by another
-#: workstation before its booking is written: each new plan is made on what is free by then.
-#: Not a clinic rule but a bound on the work: a place lost this many times in a row means the
-#: schedule is changing faster than it is read, and a person should look rather than a loop.
-REPLAN_ATTEMPTS = 3
-
-
 class NotPlaced(InvalidRequest):
     """No session could be planned (``proposal.problems`` says why)."""
 
@@ -309,28 +306,9 @@ class NotPlaced(InvalidRequest):
         )
 
 
-class PlaceKeptBeingTaken(BookingConflict):
-    """Every place planned was taken by another workstation before it could be booked."""
-
-    def __init__(self, session_type_name: str, lost: Sequence[str]) -> None:
-        self.lost = tuple(lost)
-        super().__init__(
-            [
-                f"{session_type_name} not booked: another workstation took the place planned "
-                f"each of the {len(lost)} times it was planned (last: {lost[-1]}); nothing was "
-                "booked. Try again, or look for a time with `ketadesk openings`"
-            ]
-        )
-
-
-@dataclass(frozen=True)
-class SingleBooking:
-    """What ``book_single_replanning`` booked: the proposal that held, the booking, and the
-    places lost to other workstations before it (each in the booking's words)."""
-
-    proposal: SingleProposal
-    result: booking.BookingResult
-    lost: tuple[str, ...] = ()
+#: What ``book_single_replanning`` booked: the proposal that held, the booking, and the places
+#: lost to other workstations before it (each in the booking's words).
+SingleBooking = Replanned[SingleProposal, booking.BookingResult]
 
 
 def book_single_replanning(
@@ -343,38 +321,25 @@ def book_single_replanning(
     now: dt.datetime | None = None,
     attempts: int = REPLAN_ATTEMPTS,
 ) -> SingleBooking:
-    """Book what ``plan`` proposes; when another workstation took that place first (the
-    booking's ``BookingConflict``), plan again on what is free now and book that, ``attempts``
-    plans in all, then raise ``PlaceKeptBeingTaken``.  A plan that places nothing raises
-    ``NotPlaced``; a refusal that planning again does not change (the same place proposed
-    again: not a lost race but the booking's standing answer) is raised as it is."""
-    if attempts < 1:
-        raise ValueError("attempts: at least one plan")
-    lost: list[str] = []
-    refused: tuple[PlannedSession, BookingConflict] | None = None
-    for _ in range(attempts):
-        proposal = plan()
+    """Book what ``plan`` proposes, planning again when another workstation took that place
+    first (``replanning.book_replanning``: ``attempts`` plans in all, then
+    ``PlaceKeptBeingTaken``).  A plan that places nothing raises ``NotPlaced``; a refusal that
+    planning again does not change is raised as it is."""
+
+    def placed(proposal: SingleProposal, lost: tuple[str, ...]) -> None:
         if proposal.session is None:
             raise NotPlaced(proposal, lost)
-        if refused is not None and _same_place(refused[0], proposal.session):
-            raise refused[1]
-        try:
-            result = book_single(
-                db, actor, proposal, tentative=tentative, hold_until=hold_until, now=now
-            )
-        except BookingConflict as err:
-            lost.append(str(err))
-            refused = (proposal.session, err)
-            continue
-        return SingleBooking(proposal, result, tuple(lost))
-    raise PlaceKeptBeingTaken(proposal.session_type_name, lost)
 
-
-def _same_place(a: PlannedSession, b: PlannedSession) -> bool:
-    return (a.start, a.end, sorted(h.resource_id for h in a.holds)) == (
-        b.start,
-        b.end,
-        sorted(h.resource_id for h in b.holds),
+    return book_replanning(
+        plan,
+        lambda proposal: book_single(
+            db, actor, proposal, tentative=tentative, hold_until=hold_until, now=now
+        ),
+        sessions=lambda proposal: (proposal.session,) if proposal.session is not None else (),
+        bookable=placed,
+        what=lambda proposal: proposal.session_type_name,
+        hint="look for a time with `ketadesk openings`",
+        attempts=attempts,
     )
 
 
