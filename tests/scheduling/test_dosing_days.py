@@ -41,14 +41,14 @@ def test_the_planner_keeps_doses_off_a_dosed_day_but_not_the_sessions_that_dose_
     """A Spravato dose booked on Monday at 08:00: a KAP program's first preparation
     (integration) session may still be that Monday; a booster infusion may not."""
     dose = clinic.span(MON, "08:00", "10:30")
-    taken = {"patient_busy": [dose], "patient_doses": [(MON, True)]}
-    kap = plan(clinic, "kap_program", prefs=AFTERNOON, **taken)
+    doses = [(MON, True)]
+    kap = plan(clinic, "kap_program", prefs=AFTERNOON, patient_busy=[dose], patient_doses=doses)
     first = kap.sessions[0]
     assert first.session_type == "integration"
     assert first.placed
     assert clinic.local(first.start).date() == MON
     assert first.start >= dose.end
-    booster = plan(clinic, "iv_booster", prefs=AFTERNOON, **taken)
+    booster = plan(clinic, "iv_booster", prefs=AFTERNOON, patient_busy=[dose], patient_doses=doses)
     (only,) = booster.sessions
     assert only.placed
     assert clinic.local(only.start).date() > MON
