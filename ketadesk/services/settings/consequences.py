@@ -213,7 +213,9 @@ def _broken_rows(
     start = max(proposed.starts_at, since)
     # A pencilled-in hold past its deadline holds nothing any more (it is released lazily).
     live = Appointment.status.not_in(tuple(RELEASED_STATUSES)) & or_(
-        Appointment.status.not_in(tuple(TENTATIVE_STATUSES)), Appointment.hold_until > since
+        Appointment.status.not_in(tuple(TENTATIVE_STATUSES)),
+        Appointment.hold_until.is_(None),
+        Appointment.hold_until > since,
     )
     if proposed.resource_id is None:
         stmt = select(Appointment).where(
