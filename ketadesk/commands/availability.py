@@ -160,6 +160,7 @@ def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:
                     "session_type": m.session_type,
                     "from": cal.local(m.old.start).isoformat(),
                     "to": cal.local(m.new.start).isoformat(),
+                    "instead": m.instead,
                     "broken": m.broken,
                 }
                 for m in preview.moves
@@ -179,11 +180,12 @@ def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:
         move = preview.move_of(b.appointment_id)
         if move is None:
             where = "-> no new place"
-        elif move.new.start == move.old.start:
-            where = "-> same time, other resources"
+        elif move.same_time:
+            where = f"-> {move.change_text()}"
         else:
             where = f"-> {when(move.new.start)}"
-        print(f"  {b.patient_name}: {b.session_type}, {when(b.starts_at)} {where}")
+        kind = f"{b.session_type} (pencilled in)" if b.tentative else b.session_type
+        print(f"  {b.patient_name}: {kind}, {when(b.starts_at)} {where}")
     shifted = [m for m in preview.moves if not m.broken]
     if shifted:
         print("To keep the series' spacing, also:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ketadesk.cli import add_db_argument
@@ -87,9 +88,11 @@ def local_datetime(text: str) -> dt.datetime:
     return value
 
 
-def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+def _open(args: argparse.Namespace) -> tuple[Any, Any, Callable[[], Any]]:
+    """The clinic, the command's "now", and a planner of the series asked for (each call plans
+    on what is free then)."""
     from ketadesk.commands._planning_args import clinic_now, wishes_from
-    from ketadesk.services.booking.planning import propose_series
+    from ketadesk.services.booking import planning
     from ketadesk.services.clinic.clinic_setup import open_clinic
 
     opened = open_clinic(args.db)
@@ -97,7 +100,12 @@ def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         if args.weekdays and not args.other_days:
             _refuse_closed_weekdays(opened.db, args.weekdays, args.command)
         today, now = clinic_now(opened.db, args.today)
-        proposal = propose_series(
+    except BaseException:  # a refusal too: no connection is left open behind it
+        opened.db.dispose()
+        raise
+
+    def plan() -> Any:
+        return planning.propose_series(
             opened.db,
             chart=args.patient,
             protocol=args.protocol,
@@ -105,10 +113,8 @@ def _propose(args: argparse.Namespace) -> tuple[Any, Any, Any]:
             wishes=wishes_from(args),
             today=today,
         )
-    except BaseException:  # a refused plan too: no connection is left open behind it
-        opened.db.dispose()
-        raise
-    return opened.db, proposal, now
+
+    return opened.db, now, plan
 
 
 def _refuse_closed_weekdays(db: Any, weekdays: tuple[str, ...], command: str) -> None:
@@ -179,8 +185,9 @@ def _print(proposal: Any, args: argparse.Namespace, booked: Any = None) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    db, proposal, _now = _propose(args)
+    db, _now, plan = _open(args)
     try:
+        proposal = plan()
         _print(proposal, args)
     finally:
         db.dispose()
@@ -190,6 +197,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _book(args: argparse.Namespace) -> int:
     from ketadesk.cli import CommandError, command_line_actor
     from ketadesk.services.booking import booking
+    from ketadesk.services.booking.replanning import book_replanning
 
     if args.session_type:
         if args.protocol:
@@ -200,14 +208,24 @@ def _book(args: argparse.Namespace) -> int:
     if not args.protocol or args.start is None:
         raise CommandError("book needs --protocol and --start, or --session-type")
 
-    db, proposal, now = _propose(args)
-    try:
+    db, now, plan = _open(args)
+    actor = command_line_actor()
+
+    def complete(proposal: Any, lost: tuple[str, ...]) -> None:
         if not proposal.plan.complete:
             _print(proposal, args)
-            raise CommandError("the plan is not complete; nothing was booked", status=1)
-        result = booking.book(
+            after = (
+                f" (after another workstation took a place planned {len(lost)} "
+                f"time{'s' if len(lost) != 1 else ''})"
+                if lost
+                else ""
+            )
+            raise CommandError(f"the plan is not complete{after}; nothing was booked", status=1)
+
+    def book(proposal: Any) -> Any:
+        return booking.book(
             db,
-            command_line_actor(),
+            actor,
             booking.BookingRequest(
                 patient_id=proposal.patient_id,
                 sessions=proposal.sessions,
@@ -216,18 +234,39 @@ def _book(args: argparse.Namespace) -> int:
             ),
             now=now,
         )
-        _print(proposal, args, booked=result)
+
+    try:
+        # A place another workstation takes between the plan and the booking: the series is
+        # planned again on what is free then, as one appointment is (_book_single).
+        done = book_replanning(
+            plan,
+            book,
+            sessions=lambda proposal: proposal.sessions,
+            bookable=complete,
+            what=lambda proposal: f"the {proposal.protocol} series",
+            hint="plan it again with `ketadesk plan`",
+        )
+        _say_lost(done.lost)
+        _print(done.proposal, args, booked=done.result)
     finally:
         db.dispose()
     return 0
+
+
+def _say_lost(lost: tuple[str, ...]) -> None:
+    import sys
+
+    for place in lost:
+        print(
+            f"ketadesk book: another workstation took the place planned ({place}); planned again",
+            file=sys.stderr,
+        )
 
 
 def _book_single(args: argparse.Namespace) -> int:
     """One appointment: planned, then booked; a place another workstation takes meanwhile is
     planned again (``single.book_single_replanning``, at most ``REPLAN_ATTEMPTS`` plans), and a
     room named with --room is the only one it may have."""
-    import sys
-
     from ketadesk.cli import CommandError, command_line_actor
     from ketadesk.commands._planning_args import clinic_now
     from ketadesk.services.booking.planning import PlanWishes, session_json
@@ -273,12 +312,7 @@ def _book_single(args: argparse.Namespace) -> int:
             )
         except NotPlaced as err:
             raise CommandError(str(err), status=1) from None
-        for lost in booked.lost:
-            print(
-                f"ketadesk book: another workstation took the place planned ({lost}); "
-                "planned again",
-                file=sys.stderr,
-            )
+        _say_lost(booked.lost)
         proposal, result = booked.proposal, booked.result
         planned = proposal.session
         assert planned is not None

@@ -609,6 +609,7 @@ def find_openings(
     limit: int | None = None,
     per_day: int | None = None,
     patient_busy: Sequence[Interval] = (),
+    earliest_day: bool = False,
 ) -> OpeningSearch:
     """Every feasible start of ``spec`` on local days ``first_day``..``last_day`` (inclusive).
 
@@ -616,7 +617,10 @@ def find_openings(
     preferred weekdays and inside the preferred start window.  Openings come best first by
     ``cost`` (minutes away from the preferred start time, plus points when the preferred room or
     staff member is not the one free; see ``PreferenceWeights``), earliest first among equals,
-    each with the preferred resources assigned where they are free.
+    each with the preferred resources assigned where they are free.  ``earliest_day``: the
+    earliest day with an opening first, best first within each day ("next available": the
+    preferred start on the first day it is free, else the nearest start that day, never a later
+    day only because the preferred start is free there).
 
     ``per_day`` keeps only that many best starts of each day (a day view of choices); ``limit``
     caps the whole list.  Both are off by default: a 4-week search on a 15-room clinic returns
@@ -634,7 +638,7 @@ def find_openings(
     )
     cal = availability.calendar
     reasons: list[tuple[dt.date, str]] = []
-    found: list[tuple[int, int, DayOptions]] = []
+    found: list[tuple[int, int, int, DayOptions]] = []  # (day rank, cost, start, options)
     truncated = False
     considered = 0
     for day in _days(first_day, last_day):
@@ -657,10 +661,11 @@ def find_openings(
         if per_day is not None and len(scored) > per_day:
             scored = heapq.nsmallest(per_day, scored, key=lambda x: (x[0], x[1]))
             truncated = True
-        found.extend(scored)
-    found.sort(key=lambda x: (x[0], x[1]))
+        rank = day.toordinal() if earliest_day else 0
+        found.extend((rank, cost, t, o) for cost, t, o in scored)
+    found.sort(key=lambda x: (x[0], x[1], x[2]))
     openings: list[Opening] = []
-    for cost, t, options in found:
+    for _rank, cost, t, options in found:
         if limit is not None and len(openings) >= limit:
             truncated = True
             break

@@ -40,6 +40,7 @@ from ketadesk.scheduling.availability import (
 )
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind, SessionTypeSpec
+from ketadesk.scheduling.dosing_days import dosed_day_spans
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import (
     Preferences,
@@ -236,6 +237,10 @@ class _Planner:
         self.passed_over: dict[int, list[dt.date]] = {}
         # When the patient is already taken: other bookings, then this series' own sessions.
         self.patient_busy: list[tuple[int, int]] = []
+        # (local day, doses) of the patient's other bookings: a dosing session keeps off the
+        # days already holding the clinic's limit of doses (``dosing_days``).
+        self.patient_doses: list[tuple[dt.date, bool]] = []
+        self._dose_cuts: dict[bool, list[tuple[int, int]]] = {}
         self.series_days: set[dt.date] = set()
         # ``main_days`` by what it reads: the slot, the previous session, where the stage's
         # window starts to cost among the gaps, the first day allowed, the capped days.
@@ -380,7 +385,7 @@ class _Planner:
         keep: Mapping[str, int] | None = None,
         after: PlannedSession | None = None,
     ) -> SessionSearch:
-        busy = self.patient_busy
+        busy = [*self.patient_busy, *self.dosed_days(spec.dosing)]
         if after is not None:
             # A session never starts before the one it follows has ended (same-day protocols).
             midnight = self.work.day_frame(self.cal.local_date(after.start))[0]
@@ -394,6 +399,14 @@ class _Planner:
             keep=keep if keep is not None else self.keep.get(spec.code),
             patient_busy=busy,
         )
+
+    def dosed_days(self, dosing: bool) -> list[tuple[int, int]]:
+        """The whole days a session (dosing or not) cannot go on for its dose."""
+        found = self._dose_cuts.get(dosing)
+        if found is None:
+            found = _spans(dosed_day_spans(self.cal, dosing, self.patient_doses))
+            self._dose_cuts[dosing] = found
+        return found
 
     def target_minute(self, spec: SessionTypeSpec) -> int | None:
         if self.prefs.preferred_start is not None:
@@ -731,6 +744,7 @@ def plan_series(
     search_days: int = DEFAULT_SEARCH_DAYS,
     alternatives: int = DEFAULT_ALTERNATIVES,
     patient_busy: Sequence[Interval] = (),
+    patient_doses: Sequence[tuple[dt.date, bool]] = (),
     whole_series: bool = True,
 ) -> SeriesPlan:
     """Lay out every session of ``protocol`` from ``start_date`` (a local date) on.
@@ -740,7 +754,9 @@ def plan_series(
     chosen for the series as a whole (``planner_search``); ``whole_series=False`` places one
     session after another instead (each on its best day, never going back: the old planner,
     kept as a yardstick).  ``patient_busy``: the patient's other bookings (no session overlaps
-    them).  ``availability`` is not changed.
+    them); ``patient_doses``: (local day, doses) of each of them (a dosing session keeps off a
+    day already holding the clinic's limit of doses; a session that doses nothing does not,
+    ``dosing_days``).  ``availability`` is not changed.
     """
     prefs = preferences or Preferences()
     planner = _Planner(
@@ -753,6 +769,7 @@ def plan_series(
         alternatives,
     )
     planner.patient_busy.extend(_spans(patient_busy))
+    planner.patient_doses.extend(patient_doses)
 
     days_for = _days_for(planner, start_date, None)
 

@@ -17,6 +17,7 @@ __all__ = [
     "NOT_HELD_STATUSES",
     "PRIOR_AUTH_SPENDING_STATUSES",
     "RELEASED_STATUSES",
+    "REPLANNED_STATUSES",
     "STATUSES",
     "STATUS_OF_ACTION",
     "TENTATIVE_STATUSES",
@@ -60,6 +61,9 @@ RELEASED_STATUSES = frozenset({"cancelled", "no_show", "released"})
 TENTATIVE_STATUSES = frozenset({"tentative"})
 # An appointment in one of these has not happened yet: it may still be moved or re-flowed.
 MOVABLE_STATUSES = frozenset({"booked", "checked_in"})
+# A closure, time off or an out-of-service window re-plans these onto what is still free: a
+# pencilled-in hold too, which keeps its status and deadline (it holds what it holds until then).
+REPLANNED_STATUSES = MOVABLE_STATUSES | TENTATIVE_STATUSES
 # The patient came: the session is under way or done (a booked one is still to come).
 ATTENDED_STATUSES = frozenset({"checked_in", "in_progress", "completed"})
 # A prior-authorized session in one of these spends units of the patient's prior authorization

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.cli import main
-from ketadesk.services.booking import booking, single
+from ketadesk.services.booking import booking, replanning, single
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.settings.availability import Unavailability, add_closure
 from ketadesk.store.models import Appointment, Resource
@@ -179,7 +179,7 @@ def test_a_place_lost_every_time_is_given_up_after_the_bounded_number_of_plans(
     capsys: pytest.CaptureFixture[str], clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, day = _days(clinic)
-    attempts = single.REPLAN_ATTEMPTS
+    attempts = replanning.REPLAN_ATTEMPTS
     rivals = ["Ada Lovelace", "Mary Seacole", "Florence Nightingale", "Grace Hopper"][:attempts]
     assert len(rivals) == attempts
     other = _OtherWorkstation(clinic, rivals, times=attempts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -490,12 +491,15 @@ def _monitor_out_of_service(
     # Four monitors: the session keeps its time and room with another monitor; nobody to call.
     new_place = dialog.table.item(0, 4)
     assert new_place is not None
-    assert "(same time, other resources)" in new_place.text()
+    # The new place names the monitor taken instead ("same time, Monitor 2 instead of Monitor 1").
+    assert re.search(rf"\(same time, [^()]+ instead of {monitor}\)", new_place.text())
     assert "no patient needs a call" in dialog.summary.text()
     _shot(dialog, "consequences")
     _click(dialog.apply_button)
     qtbot.waitUntil(lambda: page.last_applied is not None, timeout=TIMEOUT)
     assert "1 session(s) moved, 0 without a new place" in page.status.text()
+    assert re.search(rf"same time, [^()]+ instead of {monitor}\.$", page.status.text())
+    _shot(page, "consequences-applied")
 
 
 # -- the test ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import Availability, describe_day, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
+from ketadesk.scheduling.dosing_days import crowded_days
 from ketadesk.scheduling.gating import PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import SessionSearch
@@ -386,21 +387,20 @@ class MoveCheck:
         )
 
     def _dosing_problem(self, new_start: dt.datetime) -> str:
-        if not self.spec.dosing:
+        crowded = crowded_days(
+            [(self.calendar.local_date(new_start), self.spec.dosing)],
+            [
+                (self.calendar.local_date(s), dosing, self._hm(s))
+                for _id, s, _e, dosing in self.patient_sessions
+            ],
+            self.catalog.settings.dosing_sessions_per_patient_day,
+        )
+        if not crowded:
             return ""
-        day = self.calendar.local_date(new_start)
-        others = [
-            s
-            for _id, s, _e, dosing in self.patient_sessions
-            if dosing and self.calendar.local_date(s) == day
-        ]
-        limit = self.catalog.settings.dosing_sessions_per_patient_day
-        if len(others) + 1 <= limit:
-            return ""
-        booked = ", ".join(self._hm(s) for s in others)
+        day = crowded[0]
         return (
-            f"the patient would have {len(others) + 1} dosing sessions on {describe_day(day)} "
-            f"(at most {limit}); already booked: {booked}"
+            f"the patient would have {day.count} dosing sessions on {describe_day(day.day)} "
+            f"(at most {day.limit}); already booked: {', '.join(day.booked)}"
         )
 
     def _hm(self, moment: dt.datetime) -> str:

@@ -55,6 +55,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.scheduling.derived_holds import hold_mismatches
+from ketadesk.scheduling.dosing_days import crowded_days
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.booking.expiry import release_expired
@@ -541,11 +542,7 @@ def check_patient_free(
         for code, type_id in config.session_type_ids.items()
         if catalog.session_types[code].dosing
     }
-    limit = catalog.settings.dosing_sessions_per_patient_day
-    per_day: dict[dt.date, list[str]] = {}
-    for s in sessions:
-        if catalog.session_types[s.session_type].dosing:
-            per_day.setdefault(calendar.local_date(s.start), []).append("")
+    booked: list[tuple[dt.date, bool, str]] = []
     for appt_id, starts, ends, type_id in rows:
         if appt_id in ignored:
             continue
@@ -555,18 +552,31 @@ def check_patient_free(
                 raise BookingConflict(
                     [f"the patient already has appointment #{appt_id} {_fmt(calendar, other)}"]
                 )
-        day = calendar.local_date(starts)
-        if type_id in dosing_ids and day in per_day:
-            per_day[day].append(f"#{appt_id} {_fmt(calendar, other)}")
-    for day, entries in per_day.items():
-        if len(entries) > limit:
-            booked = ", ".join(e for e in entries if e)
-            raise BookingConflict(
-                [
-                    f"the patient would have {len(entries)} dosing sessions on "
-                    f"{short_date(day)} (at most {limit}); already booked: {booked}"
-                ]
+        booked.append(
+            (
+                calendar.local_date(starts),
+                type_id in dosing_ids,
+                f"#{appt_id} {_fmt(calendar, other)}",
             )
+        )
+    # The planner keeps off the same days by the same rule (``planning.PatientBusy``).
+    crowded = crowded_days(
+        [
+            (calendar.local_date(s.start), catalog.session_types[s.session_type].dosing)
+            for s in sessions
+        ],
+        booked,
+        catalog.settings.dosing_sessions_per_patient_day,
+    )
+    if crowded:
+        day = crowded[0]
+        raise BookingConflict(
+            [
+                f"the patient would have {day.count} dosing sessions on "
+                f"{short_date(day.day)} (at most {day.limit}); already booked: "
+                + ", ".join(day.booked)
+            ]
+        )
 
 
 def calendar_for(

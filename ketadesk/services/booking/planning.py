@@ -25,6 +25,7 @@ from ketadesk.scheduling.catalog import (
     ResourceKind,
     SessionTypeSpec,
 )
+from ketadesk.scheduling.dosing_days import dosed_day_spans
 from ketadesk.scheduling.gating import (
     GateResult,
     PatientFacts,
@@ -419,16 +420,29 @@ def _window(catalog: Catalog, first: dt.date, days: int) -> Interval:
     )
 
 
+@dataclass(frozen=True)
+class PatientBusy:
+    """The patient's other live sessions in a window: when they are taken, and on which local
+    days they are dosed (``scheduling/dosing_days``: only doses count against the day's cap)."""
+
+    sessions: tuple[Interval, ...]
+    doses: tuple[tuple[dt.date, bool], ...]  # (local day, doses) of each session
+
+    def for_type(self, spec: SessionTypeSpec, calendar: ClinicCalendar) -> list[Interval]:
+        """When a session of ``spec`` cannot be planned: the patient's other sessions, and, for
+        a session that doses, the whole days already holding the clinic's limit of doses (the
+        rule booking judges by, ``plan_check.check_patient_free``)."""
+        return [*self.sessions, *dosed_day_spans(calendar, spec.dosing, self.doses)]
+
+
 def _patient_busy(
     session: Session,
     patient_id: int,
     window: Interval,
     catalog: Catalog,
     calendar: ClinicCalendar,
-) -> list[Interval]:
-    """When the patient cannot be planned: their other sessions, and whole days on which they
-    already have as many dosing sessions as the clinic allows (a series plan is all dosing or
-    follows dosing, so a full day is no day for it)."""
+) -> PatientBusy:
+    """The patient's other live sessions overlapping ``window``."""
     rows = session.execute(
         select(Appointment.starts_at, Appointment.ends_at, SessionType.code)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
@@ -438,16 +452,11 @@ def _patient_busy(
             *overlapping(Appointment.starts_at, Appointment.ends_at, window),
         )
     ).all()
-    busy = [Interval(a, b) for a, b, _ in rows]
-    dosing_per_day: dict[dt.date, int] = {}
+    doses = []
     for starts, _, code in rows:
         spec = catalog.session_types.get(code)
-        if spec is not None and spec.dosing:
-            day = calendar.local_date(starts)
-            dosing_per_day[day] = dosing_per_day.get(day, 0) + 1
-    limit = catalog.settings.dosing_sessions_per_patient_day
-    busy.extend(calendar.day_bounds(d) for d, n in dosing_per_day.items() if n >= limit)
-    return busy
+        doses.append((calendar.local_date(starts), spec is not None and spec.dosing))
+    return PatientBusy(tuple(Interval(a, b) for a, b, _ in rows), tuple(doses))
 
 
 def _names(session: Session) -> dict[int, str]:
@@ -481,13 +490,15 @@ def propose_series(
         window = _window(catalog, start, horizon_days(spec))
         snapshot = load_snapshot(session, window, catalog)
         availability = snapshot.availability()
+        busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
         plan = plan_series(
             spec,
             start,
             prefs,
             availability,
             catalog.session_types,
-            patient_busy=_patient_busy(session, patient.id, window, catalog, snapshot.calendar),
+            patient_busy=busy.sessions,
+            patient_doses=busy.doses,
         )
         facts = patient_facts(session, patient, catalog)
         placed = [s for s in plan.sessions if s.placed]
@@ -623,7 +634,9 @@ def session_alternatives(
         others = [s for s in sessions if s.index != index and s.placed]
         availability.add(h for s in others for h in s.holds)
         taken_days = {snapshot.calendar.local_date(s.start) for s in others}
-        busy = _patient_busy(session, patient_id, window, catalog, snapshot.calendar)
+        busy = _patient_busy(session, patient_id, window, catalog, snapshot.calendar).for_type(
+            type_spec, snapshot.calendar
+        )
         found = find_openings(
             availability,
             type_spec,

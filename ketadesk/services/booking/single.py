@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.dosing_days import crowded_days
 from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.openings import Preferences, find_openings, opening_at, room_need
 from ketadesk.services.booking import booking
-from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.booking.planning import (
     PlanWishes,
     _names,
@@ -31,6 +32,11 @@ from ketadesk.services.booking.planning import (
     gate_sessions,
     patient_facts,
     rule_gates,
+)
+from ketadesk.services.booking.replanning import (
+    REPLAN_ATTEMPTS,
+    Replanned,
+    book_replanning,
 )
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_catalog
@@ -91,10 +97,11 @@ def propose_single(
     """Plan one session of ``session_type`` for a patient: exactly ``at`` (a local wall-clock
     time, naive, or an aware instant), or else the first opening from ``first`` (default
     tomorrow) over ``days`` days meeting ``wishes`` (weekdays, earliest/latest start, room,
-    staff).  ``room_required``: the room the wishes name is the only one it may have (else it
-    is only tried first); when it is not free, the problems say why and suggest the room's
-    next free time and the rooms free at that time.  Writes nothing; ``now`` decides which
-    tentative holds have expired."""
+    staff): the earliest day with one, at the preferred start (``wishes.time``) when it is free
+    that day, else the start nearest to it.  ``room_required``: the room the wishes name is
+    the only one it may have (else it is only tried first); when it is not free, the problems
+    say why and suggest the room's next free time and the rooms free at that time.  Writes
+    nothing; ``now`` decides which tentative holds have expired."""
     if days < 1:
         raise InvalidRequest("days: the search needs at least one day")
     with db.read() as session:
@@ -127,7 +134,8 @@ def propose_single(
                 raise InvalidRequest(f"at: {local:%m/%d/%Y %H:%M} is in the past")
             window = _window(catalog, day, 1)
             snapshot = load_snapshot(session, window, catalog, now=now)
-            busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
+            taken = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
+            busy = list(taken.sessions)
             start = local.astimezone(dt.UTC)
             clash = next((b for b in busy if b.start < start and start < b.end), None)
             room = prefs.preferred_room if room_required else None
@@ -141,8 +149,19 @@ def propose_single(
             else:
                 candidate = found_at.as_session(spec, 1)
                 overlap = [b for b in busy if b.start < candidate.end and candidate.start < b.end]
+                crowded = crowded_days(
+                    [(day, spec.dosing)],
+                    [(d, dosing, None) for d, dosing in taken.doses],
+                    catalog.settings.dosing_sessions_per_patient_day,
+                )
                 if overlap or clash:
                     problems = ("the patient already has an appointment at that time",)
+                elif crowded:
+                    # The words booking refuses it with (``plan_check.check_patient_free``).
+                    problems = (
+                        f"the patient would have {crowded[0].count} dosing sessions on "
+                        f"{short_date(day)} (at most {crowded[0].limit})",
+                    )
                 else:
                     planned = candidate
         else:
@@ -151,7 +170,9 @@ def propose_single(
                 raise InvalidRequest(f"from: {start_day:%Y-%m-%d} is in the past")
             window = _window(catalog, start_day, days)
             snapshot = load_snapshot(session, window, catalog, now=now)
-            busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
+            busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar).for_type(
+                spec, snapshot.calendar
+            )
             room = prefs.preferred_room if room_required else None
             search = find_openings(
                 snapshot.availability(),
@@ -163,6 +184,9 @@ def propose_single(
                 # search only ranks the preferred room: its best opening may be another room).
                 limit=1 if room is None else None,
                 patient_busy=busy,
+                # "Next available": the first day with a place, the preferred start (or the
+                # nearest to it) on that day; the desk's dialog plans through here too.
+                earliest_day=True,
             )
             key = room_need(spec)
             fitting = [
@@ -240,7 +264,9 @@ def _room_taken(
         day,
         day + dt.timedelta(days=DEFAULT_NEXT_DAYS - 1),
         Preferences(preferred_room=room),
-        patient_busy=_patient_busy(session, patient_id, window, catalog, snapshot.calendar),
+        patient_busy=_patient_busy(
+            session, patient_id, window, catalog, snapshot.calendar
+        ).for_type(spec, calendar),
     )
     later = min(
         (o.start for o in search.openings if o.start > start and o.resource_for(key) == room),
@@ -262,13 +288,6 @@ def _room_taken(
     return tuple(problems)
 
 
-#: How many plans "book" makes in all when the place it planned is taken by another
-#: workstation before its booking is written: each new plan is made on what is free by then.
-#: Not a clinic rule but a bound on the work: a place lost this many times in a row means the
-#: schedule is changing faster than it is read, and a person should look rather than a loop.
-REPLAN_ATTEMPTS = 3
-
-
 class NotPlaced(InvalidRequest):
     """No session could be planned (``proposal.problems`` says why)."""
 
@@ -287,28 +306,9 @@ class NotPlaced(InvalidRequest):
         )
 
 
-class PlaceKeptBeingTaken(BookingConflict):
-    """Every place planned was taken by another workstation before it could be booked."""
-
-    def __init__(self, session_type_name: str, lost: Sequence[str]) -> None:
-        self.lost = tuple(lost)
-        super().__init__(
-            [
-                f"{session_type_name} not booked: another workstation took the place planned "
-                f"each of the {len(lost)} times it was planned (last: {lost[-1]}); nothing was "
-                "booked. Try again, or look for a time with `ketadesk openings`"
-            ]
-        )
-
-
-@dataclass(frozen=True)
-class SingleBooking:
-    """What ``book_single_replanning`` booked: the proposal that held, the booking, and the
-    places lost to other workstations before it (each in the booking's words)."""
-
-    proposal: SingleProposal
-    result: booking.BookingResult
-    lost: tuple[str, ...] = ()
+#: What ``book_single_replanning`` booked: the proposal that held, the booking, and the places
+#: lost to other workstations before it (each in the booking's words).
+SingleBooking = Replanned[SingleProposal, booking.BookingResult]
 
 
 def book_single_replanning(
@@ -321,38 +321,25 @@ def book_single_replanning(
     now: dt.datetime | None = None,
     attempts: int = REPLAN_ATTEMPTS,
 ) -> SingleBooking:
-    """Book what ``plan`` proposes; when another workstation took that place first (the
-    booking's ``BookingConflict``), plan again on what is free now and book that, ``attempts``
-    plans in all, then raise ``PlaceKeptBeingTaken``.  A plan that places nothing raises
-    ``NotPlaced``; a refusal that planning again does not change (the same place proposed
-    again: not a lost race but the booking's standing answer) is raised as it is."""
-    if attempts < 1:
-        raise ValueError("attempts: at least one plan")
-    lost: list[str] = []
-    refused: tuple[PlannedSession, BookingConflict] | None = None
-    for _ in range(attempts):
-        proposal = plan()
+    """Book what ``plan`` proposes, planning again when another workstation took that place
+    first (``replanning.book_replanning``: ``attempts`` plans in all, then
+    ``PlaceKeptBeingTaken``).  A plan that places nothing raises ``NotPlaced``; a refusal that
+    planning again does not change is raised as it is."""
+
+    def placed(proposal: SingleProposal, lost: tuple[str, ...]) -> None:
         if proposal.session is None:
             raise NotPlaced(proposal, lost)
-        if refused is not None and _same_place(refused[0], proposal.session):
-            raise refused[1]
-        try:
-            result = book_single(
-                db, actor, proposal, tentative=tentative, hold_until=hold_until, now=now
-            )
-        except BookingConflict as err:
-            lost.append(str(err))
-            refused = (proposal.session, err)
-            continue
-        return SingleBooking(proposal, result, tuple(lost))
-    raise PlaceKeptBeingTaken(proposal.session_type_name, lost)
 
-
-def _same_place(a: PlannedSession, b: PlannedSession) -> bool:
-    return (a.start, a.end, sorted(h.resource_id for h in a.holds)) == (
-        b.start,
-        b.end,
-        sorted(h.resource_id for h in b.holds),
+    return book_replanning(
+        plan,
+        lambda proposal: book_single(
+            db, actor, proposal, tentative=tentative, hold_until=hold_until, now=now
+        ),
+        sessions=lambda proposal: (proposal.session,) if proposal.session is not None else (),
+        bookable=placed,
+        what=lambda proposal: proposal.session_type_name,
+        hint="look for a time with `ketadesk openings`",
+        attempts=attempts,
     )
 
 

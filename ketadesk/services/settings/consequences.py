@@ -1,15 +1,18 @@
 """What a closure, time off or an out-of-service window breaks, before it is saved.
 
 ``preview`` lists every booked future session the proposed unavailability breaks (a session
-holding that resource in the stretch, or any session in a closed stretch of the clinic) and
-proposes a new place for each: a series is re-flowed by the planner (``reflow``, the session
-planned again from the one before it, the later ones kept or shifted so the protocol's spacing
-holds, as a series move does); a single session gets the nearest start with the same resources
-where they can serve.  The proposals are worked out one after another on one availability, so
-two of them never take the same chair.  Each proposal is judged by the rules engine
-(``rule_check``: gaps, window cap, series order, concurrent courses, the gates for each new day),
-with the patient's proposals before it; one the rules refuse is not proposed: its session is
-left unplaced, the rule and the fact named.
+holding that resource in the stretch, or any session in a closed stretch of the clinic; a
+pencilled-in hold too, until its deadline) and proposes a new place for each: a series is
+re-flowed by the planner (``reflow``, the session planned again from the one before it, the
+later ones kept or shifted so the protocol's spacing holds, as a series move does); a single
+session gets the nearest start with the same resources where they can serve.  The proposals
+are worked out one after another on one availability, so two of them never take the same
+chair.  A pencilled-in hold is re-planned like a booking and stays pencilled in, with its
+deadline (never moved to before it).  Each proposal names the resources it swaps ("Monitor 2
+instead of Monitor 1"), which the dialog and the audit trail repeat.  Each proposal is judged
+by the rules engine (``rule_check``: gaps, window cap, series order, concurrent courses, the
+gates for each new day), with the patient's proposals before it; one the rules refuse is not
+proposed: its session is left unplaced, the rule and the fact named.
 
 ``apply`` writes the closure row and every proposal in one transaction, re-checked like any
 booking (plan_check.verify_plan sees the new closure) and by the rules engine, all or nothing;
@@ -32,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,7 +46,11 @@ from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import Preferences, SessionSearch
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, reflow
 from ketadesk.scheduling.protocol_rules import Finding, rule_settings, stopping
-from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
+from ketadesk.scheduling.statuses import (
+    RELEASED_STATUSES,
+    REPLANNED_STATUSES,
+    TENTATIVE_STATUSES,
+)
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import appointment_changes, plan_check, rule_check
@@ -90,6 +97,7 @@ class BrokenSession:
     ends_at: dt.datetime
     why: str  # "Monitor 3 out of service: calibration"
     series_id: int | None = None
+    tentative: bool = False  # pencilled in: re-planned all the same, and stays pencilled in
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,20 @@ class Move:
     old: PlannedSession
     new: PlannedSession
     broken: bool  # False: moved only to keep the series' spacing
+    #: The resources it swaps, by the names staff know: "Monitor 3 instead of Monitor 1" ("":
+    #: it keeps them all).
+    instead: str = ""
+
+    @property
+    def same_time(self) -> bool:
+        return self.new.start == self.old.start
+
+    def change_text(self) -> str:
+        """What the move does besides the time, said where it is shown and audited: "same
+        time, Monitor 3 instead of Monitor 1" ("" when the time changes or nothing else does)."""
+        if not self.same_time:
+            return ""
+        return f"same time, {self.instead}" if self.instead else "same time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +185,20 @@ def _planned(row: Appointment, type_code: str, index: int | None = None) -> Plan
     )
 
 
+def swapped_resources(old: PlannedSession, new: PlannedSession, names: Mapping[int, str]) -> str:
+    """The resources ``new`` holds instead of ``old``'s, need by need, in the order of the
+    session's needs: "Monitor 3 instead of Monitor 1, Nurse Lee instead of Nurse Kim"."""
+    before = {h.need: h.resource_id for h in old.holds}
+    swaps: dict[tuple[int, int], None] = {}
+    for hold in new.holds:
+        was = before.get(hold.need)
+        if was is not None and was != hold.resource_id:
+            swaps[(hold.resource_id, was)] = None
+    return ", ".join(
+        f"{names.get(now, f'#{now}')} instead of {names.get(was, f'#{was}')}" for now, was in swaps
+    )
+
+
 def _describe(session: Session, proposed: Unavailability) -> str:
     if proposed.resource_id is None:
         return KIND_LABELS.get(proposed.kind, proposed.kind)
@@ -175,7 +211,12 @@ def _broken_rows(
     session: Session, proposed: Unavailability, since: dt.datetime
 ) -> list[Appointment]:
     start = max(proposed.starts_at, since)
-    live = Appointment.status.not_in(tuple(RELEASED_STATUSES))
+    # A pencilled-in hold past its deadline holds nothing any more (it is released lazily).
+    live = Appointment.status.not_in(tuple(RELEASED_STATUSES)) & or_(
+        Appointment.status.not_in(tuple(TENTATIVE_STATUSES)),
+        Appointment.hold_until.is_(None),
+        Appointment.hold_until > since,
+    )
     if proposed.resource_id is None:
         stmt = select(Appointment).where(
             live, Appointment.starts_at < proposed.ends_at, Appointment.ends_at > start
@@ -228,9 +269,11 @@ def preview(
                 r.ends_at,
                 reason,
                 r.series_id,
+                r.status in TENTATIVE_STATUSES,
             )
             for r in rows
         )
+        resource_names = dict(session.execute(select(Resource.id, Resource.name)).all())
         reach = max(horizon_days(p) for p in catalog.protocols.values()) if catalog.protocols else 0
         last = max((r.ends_at for r in rows), default=proposed.ends_at)
         window = Interval(
@@ -260,7 +303,7 @@ def preview(
             if row.id in done:
                 continue
             info = by_id[row.id]
-            if row.status not in MOVABLE_STATUSES:
+            if row.status not in REPLANNED_STATUSES:
                 unplaced.append(Unplaced(info, f"already {row.status.replace('_', ' ')}"))
                 done.add(row.id)
                 continue
@@ -287,7 +330,13 @@ def preview(
                     else []
                 )
             if found:
-                problem = _refused(session, config, [*moves, *found], found)
+                found = [
+                    dataclasses.replace(m, instead=swapped_resources(m.old, m.new, resource_names))
+                    for m in found
+                ]
+                problem = _before_deadline(session, calendar, found) or _refused(
+                    session, config, [*moves, *found], found
+                )
                 if problem:
                     found = []
             if not found:
@@ -310,6 +359,21 @@ def preview(
         return Consequences(
             proposed, what, broken, tuple(moves), tuple(unplaced), calendar, versions
         )
+
+
+def _before_deadline(session: Session, calendar: ClinicCalendar, found: Sequence[Move]) -> str:
+    """Why ``found`` cannot be had: it moves a pencilled-in hold to before its deadline (the hold
+    would be due for confirmation after its session began); "" when it does not."""
+    for move in found:
+        row = session.get(Appointment, move.appointment_id)
+        if row is None or row.status not in TENTATIVE_STATUSES or row.hold_until is None:
+            continue
+        if move.new.start < row.hold_until:
+            return (
+                f"pencilled in until {_fmt(calendar, row.hold_until)}: the only place found, "
+                f"{_fmt(calendar, move.new.start)}, is before that deadline"
+            )
+    return ""
 
 
 def _judged(
@@ -422,10 +486,26 @@ def _single_proposal(
     from its own day on."""
     old = _planned(row, type_code)
     spec = session_types[type_code]
+    # The session's own holds are not in its way (its nurse's attention at its own start).
+    work.release(old.holds)
+    try:
+        return _nearest_place(old, spec, work, today, now)
+    finally:
+        work.add(old.holds)
+
+
+def _nearest_place(
+    old: PlannedSession,
+    spec: Any,
+    work: Availability,
+    today: dt.date,
+    now: dt.datetime,
+) -> tuple[PlannedSession | None, str]:
+    type_code = old.session_type
     search = SessionSearch(work, spec, keep={h.need: h.resource_id for h in old.holds})
     calendar = work.calendar
-    first = max(calendar.local_date(row.starts_at), today)
-    minute = calendar.minute_of_day(row.starts_at)
+    first = max(calendar.local_date(old.start), today)
+    minute = calendar.minute_of_day(old.start)
     for offset in range(SEARCH_DAYS + 1):
         day = first + dt.timedelta(days=offset)
         options = search.day_options(day, Preferences())
@@ -478,7 +558,8 @@ def apply(
                 row = locked.get(appointment_id)
                 if (
                     row is None
-                    or row.status not in MOVABLE_STATUSES
+                    or row.status not in REPLANNED_STATUSES
+                    or _expired(row, now)
                     or row.version != consequences.versions.get(appointment_id, row.version)
                 ):
                     raise InvalidRequest(
@@ -529,13 +610,14 @@ def apply(
                 session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
                 why = f"{consequences.what}: {proposed.reason.strip()}"
                 for move in consequences.moves:
+                    change = move.change_text()
                     appointment_changes.relocate(
                         session,
                         actor,
                         locked[move.appointment_id],
                         move.new,
                         resources,
-                        reason=why,
+                        reason=f"{why}; {change}" if change else why,
                         now=now,
                         detail={"closure_id": closure.id, "series_reflow": not move.broken},
                     )
@@ -548,6 +630,11 @@ def apply(
         return retried_once(write)
     except IntegrityError as err:
         raise plan_check.conflict_from(err) from None
+
+
+def _expired(row: Appointment, now: dt.datetime) -> bool:
+    """A pencilled-in hold past its deadline: released by the next write, not moved."""
+    return row.status in TENTATIVE_STATUSES and row.hold_until is not None and row.hold_until <= now
 
 
 def _calls(
@@ -622,7 +709,8 @@ def undo(db: Database, actor: Actor, applied: Applied, *, now: dt.datetime | Non
                 row = locked.get(move.appointment_id)
                 if (
                     row is None
-                    or row.status not in MOVABLE_STATUSES
+                    or row.status not in REPLANNED_STATUSES
+                    or _expired(row, now)
                     or row.starts_at != move.new.start
                 ):
                     raise InvalidRequest(
@@ -704,5 +792,6 @@ __all__ = [
     "Unplaced",
     "apply",
     "preview",
+    "swapped_resources",
     "undo",
 ]

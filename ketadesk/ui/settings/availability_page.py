@@ -49,7 +49,7 @@ from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.date_fields import DateTimeField
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import error_color
-from ketadesk.ui.settings.consequences_dialog import ConsequencesDialog
+from ketadesk.ui.settings.consequences_dialog import ConsequencesDialog, applied_text
 
 COLUMNS = ("From", "To", "What", "Who or what", "Reason")
 #: What the form offers, in the words of the desk: (label, kind).
@@ -323,10 +323,7 @@ class AvailabilityPage(QWidget):
         applied = dialog.applied
         self.last_applied = applied
         self.undo_button.setEnabled(True)
-        self.status.setText(
-            f"Saved. {len(applied.moves)} session(s) moved, {len(applied.unplaced)} without a "
-            f"new place; {len(applied.follow_up_ids)} patient(s) added to the call list."
-        )
+        self.status.setText(applied_text(applied, dialog.preview.calendar))
         self.refresh()
 
     def _refused(self, err: ServiceError) -> None:

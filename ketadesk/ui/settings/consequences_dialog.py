@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.settings import consequences
 from ketadesk.services.settings.consequences import Applied, Consequences
@@ -41,10 +42,40 @@ def summary_text(preview: Consequences) -> str:
     else:
         who = "1 patient goes" if calls == 1 else f"{calls} patients go"
         called = f"{who} on the call list (a session that changes time or finds no new place)."
+    pencilled = sum(1 for b in preview.broken if b.tentative)
+    which = f" ({pencilled} pencilled in)" if pencilled else ""
     return (
-        f"{count} booked session{'s' if count != 1 else ''} would be broken. "
+        f"{count} booked session{'s' if count != 1 else ''}{which} would be broken. "
         f"Each gets the new place shown. {called}"
     )
+
+
+#: How many moved sessions the status line after "Apply all" names one by one.
+NAMED_MOVES = 3
+
+
+def applied_text(applied: Applied, calendar: ClinicCalendar) -> str:
+    """The status line after "Apply all": the counts, then each moved session (the first few)
+    with where it went: "Lovelace, Ada Wed 12/16 10:00: same time, Monitor 2 instead of
+    Monitor 1"."""
+    text = (
+        f"Saved. {len(applied.moves)} session(s) moved, {len(applied.unplaced)} without a "
+        f"new place; {len(applied.follow_up_ids)} patient(s) added to the call list."
+    )
+    named = [
+        f"{m.patient_name} {_when(calendar, m.old.start)}: "
+        + (m.change_text() if m.same_time else f"to {_when(calendar, m.new.start)}")
+        for m in applied.moves[:NAMED_MOVES]
+    ]
+    if not named:
+        return text
+    more = len(applied.moves) - len(named)
+    return f"{text} {'; '.join(named)}{f'; and {more} more' if more else ''}."
+
+
+def _when(calendar: ClinicCalendar, t: dt.datetime) -> str:
+    local = calendar.local(t)
+    return f"{local:%a} {local.month}/{local.day} {local:%H:%M}"
 
 
 class ConsequencesDialog(QDialog):
@@ -100,8 +131,7 @@ class ConsequencesDialog(QDialog):
         self.resize(900, 420)
 
     def _when(self, t: dt.datetime) -> str:
-        local = self.preview.calendar.local(t)
-        return f"{local:%a} {local.month}/{local.day} {local:%H:%M}"
+        return _when(self.preview.calendar, t)
 
     def _fill(self) -> None:
         p = self.preview
@@ -111,13 +141,14 @@ class ConsequencesDialog(QDialog):
             unplaced = next((u for u in p.unplaced if u.session is b), None)
             if move is not None:
                 where = self._when(move.new.start)
-                if move.new.start == move.old.start:
-                    where += " (same time, other resources)"
+                if move.same_time:
+                    where += f" ({move.change_text()})"
             else:
                 where = f"No new place: {unplaced.problem if unplaced else 'none found'}"
+            kind = f"{b.session_type} (pencilled in)" if b.tentative else b.session_type
             rows.append(
                 (
-                    (b.patient_name, b.session_type, self._when(b.starts_at), b.why, where),
+                    (b.patient_name, kind, self._when(b.starts_at), b.why, where),
                     None if move is not None else UNPLACED_COLOR,
                 )
             )

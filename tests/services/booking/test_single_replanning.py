@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ketadesk.services.booking import booking, single
+from ketadesk.services.booking import booking, replanning, single
 from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.common.context import Actor
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -60,7 +60,7 @@ def test_a_plan_that_comes_back_unchanged_raises_the_booking_s_own_refusal(
 
     with pytest.raises(BookingConflict) as refused:
         single.book_single_replanning(clinic.db, FRONT_DESK, plan, now=now)
-    assert not isinstance(refused.value, single.PlaceKeptBeingTaken)
+    assert not isinstance(refused.value, replanning.PlaceKeptBeingTaken)
     assert "Office A was just taken by Lovelace, A." in str(refused.value)
     assert plans == 2
 

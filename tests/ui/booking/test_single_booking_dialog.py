@@ -179,3 +179,30 @@ def test_typing_the_day_and_the_start_time_replaces_them(
     dialog.grab().save(str(picture_folder("booking") / "typed_day_and_start_time.png"))
     _find(qtbot, dialog)
     assert "10:30" in dialog.model.rows()[0].time
+
+
+def test_next_available_at_a_start_time_taken_that_day_is_the_nearest_time_that_day(
+    qtbot: QtBot, clinic: SmallClinic, dialogs: list[BookingDialog]
+) -> None:
+    """The first day with a place wins over a later day where the start asked for is free:
+    as ``ketadesk book --time`` (tests/commands/test_book_next_available_time.py)."""
+    taken = clinic.session(
+        "intake", WEDNESDAY, "14:00", {"office": "Office A", "prescriber": "Dr Patel"}
+    )
+    booking.book(
+        clinic.db,
+        SYSTEM,
+        BookingRequest(patient_id=clinic.ids["Ada Lovelace"], sessions=(taken,)),
+        now=NOW,
+    )
+    dialog = _dialog(qtbot, clinic, dialogs, "Rosalind Franklin")
+    _choose(dialog, "intake", "next")
+    dialog.start.setDate(QDate(WEDNESDAY.year, WEDNESDAY.month, WEDNESDAY.day))
+    dialog.use_time.setChecked(True)
+    dialog.time.setTime(QTime(14, 0))
+    _find(qtbot, dialog)
+    rows = dialog.model.rows()
+    assert len(rows) == 1
+    assert rows[0].date.startswith("Wed")
+    assert rows[0].time.startswith("13:00")
+    dialog.grab().save(str(picture_folder("booking") / "next-available-nearest-time.png"))

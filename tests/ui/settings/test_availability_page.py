@@ -12,6 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
+from ketadesk.services.booking import booking
+from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.settings.availability import LocalRequest
 from ketadesk.ui.common.desk import Desk
@@ -142,3 +144,52 @@ def test_the_form_starts_on_the_clinic_s_tomorrow_in_the_evening(
     QTimer.singleShot(0, look)
     QTest.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
     assert offered == [b.today + dt.timedelta(days=1)]
+
+
+def test_a_pencilled_in_session_on_a_monitor_out_of_service_names_the_monitor_it_gets(
+    qtbot: QtBot, booked: BookedClinic
+) -> None:
+    """The preview and the status after "Apply all" say which monitor replaces the broken one,
+    and that the session re-planned is only pencilled in (and stays so)."""
+    b = booked
+    day = b.day_of(b.series[0]) + dt.timedelta(days=1)
+    where = {"room": "Room 3", "monitor": "Monitor 3", "nurse": "Nurse Kim"}
+    booking.book(
+        b.clinic.db,
+        SYSTEM,
+        BookingRequest(
+            patient_id=b.clinic.ids["Grace Hopper"],
+            sessions=(b.clinic.session("iv_infusion", day, "14:00", where),),
+            tentative=True,
+        ),
+        now=b.now,
+    )
+    desk = Desk(b.clinic.db, SYSTEM, now=lambda: b.now)
+    page = AvailabilityPage(desk)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.loaded is not None)
+    page.preview_closure(
+        LocalRequest(
+            "maintenance",
+            day,
+            0,
+            day + dt.timedelta(days=1),
+            0,
+            "calibration",
+            resource_id=b.clinic.ids["Monitor 3"],
+        )
+    )
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible())
+    dialog = page.dialog
+    assert dialog is not None
+    texts = _texts(dialog.table)
+    assert "IV ketamine infusion (pencilled in)" in texts
+    local = b.clinic.calendar.local(b.clinic.at(day, "14:00"))
+    when = f"{local:%a} {local.month}/{local.day} 14:00"
+    assert f"{when} (same time, Monitor 1 instead of Monitor 3)" in texts
+    assert "1 booked session (1 pencilled in) would be broken" in dialog.summary.text()
+    QTest.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.last_applied is not None)
+    assert page.status.text().endswith(
+        f"Hopper, Grace {when}: same time, Monitor 1 instead of Monitor 3."
+    )
