@@ -51,7 +51,7 @@ from ketadesk.scheduling.statuses import (
 from ketadesk.services.booking.rule_check import judge_new_plan
 from ketadesk.services.common.context import InvalidRequest, NotFound
 from ketadesk.store import raw
-from ketadesk.store.clinic_config import load_catalog, load_config
+from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import Appointment, Patient, Resource, SessionType
 from ketadesk.store.pipeline import prefetched
@@ -477,7 +477,8 @@ def propose_series(
     if start < today:
         raise InvalidRequest(f"the start date {start:%Y-%m-%d} is in the past")
     with db.read() as session:
-        catalog = load_catalog(session)
+        config = load_config(session)
+        catalog = config.catalog
         spec = catalog.protocols.get(protocol)
         if spec is None:
             raise NotFound(
@@ -507,6 +508,7 @@ def propose_series(
         # once).
         gates += rule_gates(
             session,
+            config,
             snapshot.calendar,
             patient.id,
             placed,
@@ -526,6 +528,7 @@ def propose_series(
 
 def rule_gates(
     session: Session,
+    config: StoredConfig,
     calendar: ClinicCalendar,
     patient_id: int,
     placed: Sequence[PlannedSession],
@@ -536,12 +539,11 @@ def rule_gates(
     """What booking ``placed`` would break among the patient's sessions
     (scheduling/protocol_rules.py), as gates a proposal shows and a clinician overrides like
     gating warnings, so the desk sees before *Book* what the booking would refuse; ``said``:
-    rules the proposal reports otherwise (a series plan's own spacing problems)."""
+    rules the proposal reports otherwise (a series plan's own spacing problems).  ``config``:
+    as the proposal read it (one read of the configuration per proposal)."""
     return [
         f.as_gate()
-        for f in judge_new_plan(
-            session, load_config(session), calendar, patient_id, placed, protocol
-        )
+        for f in judge_new_plan(session, config, calendar, patient_id, placed, protocol)
         if f.rule not in said
     ]
 

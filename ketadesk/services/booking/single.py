@@ -39,7 +39,7 @@ from ketadesk.services.booking.replanning import (
     book_replanning,
 )
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
-from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import Resource
 from ketadesk.store.snapshot import load_snapshot
@@ -105,7 +105,8 @@ def propose_single(
     if days < 1:
         raise InvalidRequest("days: the search needs at least one day")
     with db.read() as session:
-        catalog = load_catalog(session)
+        config = load_config(session)
+        catalog = config.catalog
         spec = catalog.session_types.get(session_type)
         if spec is None:
             known = ", ".join(sorted(catalog.session_types))
@@ -212,7 +213,7 @@ def propose_single(
             gates = gate_sessions(catalog, facts, [planned], snapshot.calendar)
             # A single dose can break the patient's courses too: a second treatment during
             # one, an induction's doses a week.
-            gates += rule_gates(session, snapshot.calendar, patient.id, [planned], None)
+            gates += rule_gates(session, config, snapshot.calendar, patient.id, [planned], None)
         return SingleProposal(
             patient_id=patient.id,
             patient_name=patient.display_name,
