@@ -273,7 +273,7 @@ def _run_opened(
         try:
             return app.exec()
         finally:
-            session.close()
+            session.close(retry_backup=session.ask_retry_backup)
     finally:
         db.dispose()
 
@@ -426,7 +426,7 @@ def _end_run(
             warnings.simplefilter("ignore", RuntimeWarning)
             signal.disconnect()
     for session in sessions:
-        session.close()
+        session.close(retry_backup=session.ask_retry_backup)
     answer = opening.wait()
     if answer is not None:
         answer[0].db.dispose()

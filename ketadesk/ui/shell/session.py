@@ -171,18 +171,18 @@ class SignedInSession(QObject):
         if self.lock is not None:
             self.lock.switch_user()
 
-    def back_up(self) -> Path | None:
+    def back_up(self) -> str | None:
         """The scheduled backup of a SQLite clinic, written now on this thread (at exit, when
-        the window is closing and nothing waits on it); None when there is none to make.  A
-        failure is reported on stderr and in the status bar; it stops nothing."""
+        the window is closing and nothing waits on it).  None when it was written or there is
+        none to make; else the failure, in words, also said on stderr and in the status bar."""
         if self._backup_dir is None or not self.db.is_sqlite:
             return None
         try:
             self.last_backup = self._write_backup(self._backup_dir)
         except (ServiceError, OSError) as err:
             self._on_backup_failed(err)
-            return None
-        return self.last_backup
+            return f"{err}"
+        return None
 
     def _on_backup_timer_timeout(self) -> None:
         """The daily backup while the window is open: a whole copy of the file and an
@@ -214,12 +214,34 @@ class SignedInSession(QObject):
         print(f"ketadesk: {message}", file=sys.stderr)
         self.window.show_message(message, 20000)
 
-    def close(self) -> None:
-        """At exit: stop the lock and the timer, and write the closing backup."""
+    def ask_retry_backup(self, failure: str) -> bool:
+        """The closing backup failed: say so in a window (the main one is gone) and ask
+        whether to try again; True to try again."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "KetaDesk: the closing backup failed", "")
+        box.setText("The backup KetaDesk makes when it closes was not written.")
+        box.setInformativeText(
+            f"{failure}\n\nThe clinic file itself is as it was: nothing you saved is lost. "
+            f"Backups are kept in {self._backup_dir}. Try again, or quit now and make a backup "
+            "later (it is made again the next time KetaDesk closes, and daily while it is open)."
+        )
+        retry = box.addButton("Try again", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Quit without a backup", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(retry)
+        box.exec()
+        return box.clickedButton() is retry
+
+    def close(self, *, retry_backup: Callable[[str], bool] | None = None) -> None:
+        """At exit: stop the lock and the timer, and write the closing backup.
+
+        ``retry_backup``: asked, with the failure in words, when the closing backup fails
+        (the window is gone by then, so its status bar says it to nobody); True to try again.
+        A user trial saw the only word of a failed closing backup on a terminal."""
         self._backup_timer.stop()
         self.reminders.stop()
         if self.lock is not None:
             self.lock.dispose()
         if self.window.desk() is not None:
-            self.back_up()
+            failure = self.back_up()
+            while failure is not None and retry_backup is not None and retry_backup(failure):
+                failure = self.back_up()
         self.window.detach_desk()  # stops the change watcher's threads
