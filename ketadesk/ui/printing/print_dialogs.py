@@ -197,14 +197,25 @@ def save_pdf(parent: QWidget | None, layout: PrintLayout, path: Path) -> str | N
     return None
 
 
+# The folder the last PDF was saved in, proposed for the next one while the program runs.
+_last_pdf_folder: Path | None = None
+
+
 def choose_pdf_path(parent: QWidget | None, suggested: str) -> Path | None:
-    """Ask where to save a PDF (None: the user cancelled)."""
+    """Ask where to save a PDF (None: the user cancelled): ``suggested`` (a file name) in the
+    folder the last PDF went to, else in the user's Documents folder.  (Qt's own default is
+    the program's working folder, which a user trial found it opening in.)"""
+    global _last_pdf_folder
+    folder = (
+        _last_pdf_folder if _last_pdf_folder is not None and _last_pdf_folder.is_dir() else None
+    )
     name, _filter = QFileDialog.getSaveFileName(
-        parent, "Save as PDF", suggested, "PDF files (*.pdf)"
+        parent, "Save as PDF", str((folder or documents_dir()) / suggested), "PDF files (*.pdf)"
     )
     if not name:
         return None
     path = Path(name)
+    _last_pdf_folder = path.parent
     return path if path.suffix.lower() == ".pdf" else path.with_suffix(".pdf")
 
 

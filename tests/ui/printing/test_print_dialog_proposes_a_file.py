@@ -61,3 +61,57 @@ def test_with_a_printer_the_job_is_named_and_the_printer_stays_chosen(
     printer = _print_day_sheet(qtbot, clinic, monkeypatch)
     assert printer.outputFileName() == ""  # a file would take the place of the printer
     assert printer.docName() == f"Day sheet by room {TUESDAY:%m-%d-%Y}"
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_save_as_pdf_proposes_documents_then_the_folder_last_used(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Save day sheet as PDF opened in the program's working folder (a user trial)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    documents = tmp_path / "Documents"
+    documents.mkdir()
+    elsewhere = tmp_path / "Shared" / "Day sheets"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.setattr(print_dialogs, "documents_dir", lambda: documents)
+    monkeypatch.setattr(print_dialogs, "_last_pdf_folder", None)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", _qt_save_dialog)
+    proposed: list[Path] = []
+
+    def answer(folder: Path) -> None:
+        def look() -> None:
+            dialog = QApplication.activeModalWidget()
+            assert isinstance(dialog, QFileDialog)
+            proposed.append(Path(dialog.directory().absolutePath()) / dialog.selectedFiles()[0])
+            dialog.setDirectory(str(folder))
+            dialog.accept()
+
+        QTimer.singleShot(50, look)
+
+    answer(elsewhere)
+    first = print_dialogs.choose_pdf_path(None, "Day sheet by room 12-08-2026.pdf")
+    assert proposed[0].parent == documents
+    assert proposed[0].name == "Day sheet by room 12-08-2026.pdf"
+    assert first is not None
+    assert first.parent == elsewhere
+    answer(elsewhere)
+    print_dialogs.choose_pdf_path(None, "Appointment card Ada Lovelace.pdf")
+    assert proposed[1].parent == elsewhere  # where the last one went
+
+
+def _qt_save_dialog(
+    parent: QWidget | None, caption: str, directory: str, filter: str
+) -> tuple[str, str]:
+    """``QFileDialog.getSaveFileName`` as Qt's own (non-native) dialog, which a test can see
+    and answer: the same directory and file name are proposed."""
+    from PySide6.QtWidgets import QFileDialog
+
+    dialog = QFileDialog(parent, caption, directory, filter)
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.selectFile(Path(directory).name)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return "", ""
+    return dialog.selectedFiles()[0], filter
