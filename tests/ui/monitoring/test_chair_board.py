@@ -361,3 +361,26 @@ def test_a_patient_waiting_for_the_chair_reads_as_waiting_not_next() -> None:
     )
     free = ChairCard(room_id=1, room_name="Room 2", stage="free", next_up=later)
     assert card_lines(free)["next"] == "Next: 09:30 Franklin, Rosalind · KAP"
+
+
+def test_the_board_says_loading_until_its_first_read_lands(
+    qtbot: QtBot, staffed: StaffedDay, clock: Clock
+) -> None:
+    """A user trial found the board blank for more than 2 s on first open."""
+    view = ChairBoardView(Desk(staffed.clinic.db, SYSTEM, clock))
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    summary = view.findChild(QLabel, "board_summary")
+    assert summary is not None
+    assert view.is_reading()  # the first read is still on the worker
+    assert summary.text() == "Loading…"
+    view.show()
+    qtbot.waitExposed(view)
+    image = view.grab()
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        assert image.save(str(Path(folder) / "chair-board-loading.png"))
+    qtbot.waitUntil(lambda: not view.is_reading())
+    qtbot.waitUntil(lambda: view.board() is not None)
+    assert summary.text() != "Loading…"
+    assert "chairs in use" in summary.text()
