@@ -341,6 +341,9 @@ class MainWindow(QMainWindow):
             load_day, landed=self._on_day_read_ahead
         )
         self._today_reads = 0
+        # What day it was at the clinic when last read: a window on it follows a new today
+        # (a change of the clinic's time zone), a window on another day stays where it is.
+        self._known_today: dt.date | None = None
         self._clamp_side_panel_pending = False  # set when a remembered layout is restored
         self.setWindowTitle(APP_NAME)
         # The window's minimum size is fixed here rather than derived from the layout: a
@@ -589,6 +592,7 @@ class MainWindow(QMainWindow):
         self._controller = DeskController(self, desk)
         if shown != "rooms" and not covered:  # back to the view the switch was made from
             self.set_view(shown)
+        self._recheck_today()
 
     def detach_desk(self) -> None:
         """Nobody is signed in any more (switch of user): back to what needs no one."""
@@ -718,6 +722,7 @@ class MainWindow(QMainWindow):
         ahead are forgotten (and read again once things are quiet)."""
         self._days.clear()
         self._quiet_until = time.monotonic() + READ_AHEAD_AFTER_CHANGE_S
+        self._recheck_today()
         if self._day is None:
             return
         self._read_rooms_day(self._day, keep_place=True)
@@ -1016,8 +1021,27 @@ class MainWindow(QMainWindow):
         # What day it is at the clinic is the clinic's setting: read on a worker too.
         self._today_reads += 1
         run_service(
-            self, self._today, self.set_day, busy="Reading the day…", settled=self._on_today_read
+            self,
+            self._today,
+            self._on_today_known,
+            busy="Reading the day…",
+            settled=self._on_today_read,
         )
+
+    def _on_today_known(self, today: dt.date) -> None:
+        self._known_today = today
+        self.set_day(today)
+
+    def _recheck_today(self) -> None:
+        """Read again what day it is at the clinic (on a worker): a change of its time zone
+        can move "today", and a window on the old today goes with it at once."""
+        if self._desk is not None:
+            run_service(self, self._today, self._on_today_rechecked, busy="")
+
+    def _on_today_rechecked(self, today: dt.date) -> None:
+        before, self._known_today = self._known_today, today
+        if before is not None and today != before and self._day == before:
+            self.set_day(today)
 
     def _on_today_read(self) -> None:
         self._today_reads -= 1
