@@ -410,9 +410,11 @@ def test_the_board_and_the_record_say_the_same_time_for_the_pre_dose_bp(
     qtbot.addWidget(view)
     view.resize(1200, 800)
     view.show()
+    qtbot.waitExposed(view)
     qtbot.waitUntil(lambda: view.board() is not None)
     card = view.card_for_room("Room 1")
     assert card is not None
+    qtbot.waitUntil(lambda: text(card, "bp") != "")  # shown once the card is laid out
     board_words = text(card, "bp")
     sheet = records.open_record(clinic.db, SYSTEM, iv, now=clock.now)
     dialog = MonitoringDialog(Desk(clinic.db, SYSTEM, clock), iv, sheet=sheet)
