@@ -19,6 +19,7 @@ from ketadesk.services.booking.appointment_changes import (
 )
 from ketadesk.services.common.context import Actor, NotFound, may, utcnow
 from ketadesk.services.followups.urgent_reviews import standing_reviews
+from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
@@ -52,6 +53,19 @@ class HistoryLine:
     from_status: str | None
     to_status: str | None
     reason: str
+
+    @property
+    def change(self) -> str:
+        """The status change in the words every view uses ("Booked → Checked in"), never the
+        stored codes; "" when the event changed no status."""
+        if not self.to_status:
+            return ""
+        before = _status_words(self.from_status) if self.from_status else "—"
+        return f"{before} → {_status_words(self.to_status)}"
+
+
+def _status_words(status: str) -> str:
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +118,7 @@ class AppointmentDetail:
 
     @property
     def status_label(self) -> str:
-        return self.status.replace("_", " ").capitalize()
+        return _status_words(self.status)
 
 
 def appointment_detail(

@@ -187,10 +187,9 @@ class AppointmentDialog(QDialog):
             self._form.addRow(f"{label}:", text)
         self._history.clear()
         for h in d.history:
-            change = f"{h.from_status or '—'} → {h.to_status}" if h.to_status else ""
             why = f": {h.reason}" if h.reason else ""
             at = short_date_time(h.at, weekday=False)
-            self._history.addItem(f"{at}  {h.who}  {h.action.replace('_', ' ')} {change}{why}")
+            self._history.addItem(f"{at}  {h.who}  {h.action.replace('_', ' ')} {h.change}{why}")
         if not d.history:
             self._history.addItem("Booked; nothing has happened to it yet.")
         self._build_buttons(d)

@@ -335,6 +335,8 @@ class ChairBoardView(QWidget):
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
         self._reads = LatestOnly(self, busy="")  # every minute: no busy cursor for that
+        # The first read can take seconds on a busy clinic: say so rather than show nothing.
+        self._summary.setText("Loading…")
         self.refresh()
 
     def board(self) -> ChairBoard | None:
@@ -355,6 +357,8 @@ class ChairBoardView(QWidget):
     def _on_not_read(self, err: ServiceError) -> None:
         self._error.setText(f"The chair board could not be read: {err}")
         self._error.show()
+        if self._board is None:  # nothing is loading any more: the error says why
+            self._summary.setText("")
 
     def _show(self, board: ChairBoard) -> None:
         self._error.hide()

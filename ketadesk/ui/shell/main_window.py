@@ -341,6 +341,9 @@ class MainWindow(QMainWindow):
             load_day, landed=self._on_day_read_ahead
         )
         self._today_reads = 0
+        # What day it was at the clinic when last read: a window on it follows a new today
+        # (a change of the clinic's time zone), a window on another day stays where it is.
+        self._known_today: dt.date | None = None
         self._clamp_side_panel_pending = False  # set when a remembered layout is restored
         self.setWindowTitle(APP_NAME)
         # The window's minimum size is fixed here rather than derived from the layout: a
@@ -589,6 +592,7 @@ class MainWindow(QMainWindow):
         self._controller = DeskController(self, desk)
         if shown != "rooms" and not covered:  # back to the view the switch was made from
             self.set_view(shown)
+        self._recheck_today()
 
     def detach_desk(self) -> None:
         """Nobody is signed in any more (switch of user): back to what needs no one."""
@@ -682,8 +686,15 @@ class MainWindow(QMainWindow):
     def _show_day_on_page(self, day: dt.date) -> None:
         self._pages[self._view].show_day(day)
 
-    def _on_rooms_day(self, _day: dt.date) -> None:
-        """The day by room shows the day it read last (``set_day`` reads it)."""
+    def _on_rooms_day(self, day: dt.date) -> None:
+        """The day by room, shown again: ``set_day`` keeps it on the window's day whichever
+        view changed the date, so it only offers its filters again; should it not hold
+        ``day`` (nothing read yet), it reads it."""
+        shown = self._schedule
+        if shown is None or shown.day != day:
+            self._read_rooms_day(day)
+            return
+        self._offer_filters(shown)
 
     # -- the day shown ----------------------------------------------------------------------
 
@@ -700,9 +711,10 @@ class MainWindow(QMainWindow):
         The heading says the new day at once; the day itself is read on a worker and shown
         when it arrives (``is_reading`` until then)."""
         self._set_day_heading(day)
-        if self._view == "rooms" or self._desk is None:
-            self._read_rooms_day(day)
-        else:
+        # The day by room is read whichever view is shown: it is the window's account of the
+        # day (the status bar's), and it must hold this day when the user comes back to it.
+        self._read_rooms_day(day)
+        if self._view != "rooms" and self._desk is not None:
             self._show_day_on_page(day)
 
     def refresh(self) -> None:
@@ -710,11 +722,11 @@ class MainWindow(QMainWindow):
         ahead are forgotten (and read again once things are quiet)."""
         self._days.clear()
         self._quiet_until = time.monotonic() + READ_AHEAD_AFTER_CHANGE_S
+        self._recheck_today()
         if self._day is None:
             return
-        if self._view == "rooms" or self._desk is None:
-            self._read_rooms_day(self._day, keep_place=True)
-        else:
+        self._read_rooms_day(self._day, keep_place=True)
+        if self._view != "rooms" and self._desk is not None:
             self._show_day_on_page(self._day)
 
     def is_reading(self) -> bool:
@@ -809,12 +821,17 @@ class MainWindow(QMainWindow):
     def _show_schedule(self, schedule: DaySchedule, *, keep_place: bool = False) -> None:
         self._schedule = schedule
         self._set_day_heading(schedule.day)
+        if self._view == "rooms":  # the week view offers its own columns
+            self._offer_filters(schedule)
+        self.day_view.set_schedule(self._filter.apply(schedule), keep_place=keep_place)
+        self._status_label.setText(self.summary())
+
+    def _offer_filters(self, schedule: DaySchedule) -> None:
+        """The day's rooms and session types in the left panel's filters."""
         self.side_panel.set_columns((c.id, c.name) for c in schedule.rooms)
         self.side_panel.add_session_types(
             {a.session_type_code: a.session_type_name for a in schedule.appointments}
         )
-        self.day_view.set_schedule(self._filter.apply(schedule), keep_place=keep_place)
-        self._status_label.setText(self.summary())
 
     def set_week_shown(self, week: WeekSchedule) -> None:
         """The week the week view shows now, for the status bar's account of it."""
@@ -852,7 +869,7 @@ class MainWindow(QMainWindow):
         if self._view == "week":
             return self._week_summary(self._week) if self._week is not None else ""
         s = self._schedule
-        if s is None:
+        if s is None or s.day != self._day:  # the day asked for is still being read
             return ""
         active = s.active_count
         parts = [f"{active} session{'s' if active != 1 else ''}"]
@@ -867,7 +884,7 @@ class MainWindow(QMainWindow):
             parts.append(f"open {s.opens:%H:%M}–{s.closes:%H:%M}")
         if not self.day_view.show_cancelled() and (cancelled or no_show):
             parts.append("cancelled sessions hidden")
-        filtered = self._filter.describe(s)
+        filtered = self._filter.describe(s) if self._view == "rooms" else ""
         if filtered:
             parts.append(filtered)
         return " · ".join(parts)
@@ -1004,8 +1021,27 @@ class MainWindow(QMainWindow):
         # What day it is at the clinic is the clinic's setting: read on a worker too.
         self._today_reads += 1
         run_service(
-            self, self._today, self.set_day, busy="Reading the day…", settled=self._on_today_read
+            self,
+            self._today,
+            self._on_today_known,
+            busy="Reading the day…",
+            settled=self._on_today_read,
         )
+
+    def _on_today_known(self, today: dt.date) -> None:
+        self._known_today = today
+        self.set_day(today)
+
+    def _recheck_today(self) -> None:
+        """Read again what day it is at the clinic (on a worker): a change of its time zone
+        can move "today", and a window on the old today goes with it at once."""
+        if self._desk is not None:
+            run_service(self, self._today, self._on_today_rechecked, busy="")
+
+    def _on_today_rechecked(self, today: dt.date) -> None:
+        before, self._known_today = self._known_today, today
+        if before is not None and today != before and self._day == before:
+            self.set_day(today)
 
     def _on_today_read(self) -> None:
         self._today_reads -= 1

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -132,3 +135,28 @@ def test_check_in_and_no_show_are_greyed_until_they_open(qtbot: QtBot, clinic: S
     assert on_the_day.buttons["check_in"].isEnabled()
     assert on_the_day.buttons["no_show"].isEnabled()
     assert on_the_day.buttons["no_show"].toolTip() == ""
+
+
+def test_history_names_the_statuses_as_the_rest_of_the_app_does(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    """A user trial read "checked_in → in_progress" in the session's history."""
+    aid = _appointment(clinic, "Hopper", "checked_in")
+    ready_to_start(clinic, "Grace Hopper")
+    change_status(clinic.db, NURSE, aid, "start", now=NOW)
+    dialog = AppointmentDialog(Desk(clinic.db, NURSE, lambda: NOW), aid)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(dialog.is_loaded)
+    dialog.resize(700, 600)
+    lines = [dialog._history.item(i).text() for i in range(dialog._history.count())]
+    assert len(lines) == 1
+    assert "Checked in → In session" in lines[0], lines
+    assert "checked_in" not in lines[0]
+    assert "in_progress" not in lines[0]
+    status = dialog.findChild(QLabel, "field_status")
+    assert status is not None
+    assert status.text() == "In session"
+    image = dialog.grab()
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        assert image.save(str(Path(folder) / "appointment-history.png"))

@@ -361,3 +361,66 @@ def test_a_patient_waiting_for_the_chair_reads_as_waiting_not_next() -> None:
     )
     free = ChairCard(room_id=1, room_name="Room 2", stage="free", next_up=later)
     assert card_lines(free)["next"] == "Next: 09:30 Franklin, Rosalind · KAP"
+
+
+def test_the_board_says_loading_until_its_first_read_lands(
+    qtbot: QtBot, staffed: StaffedDay, clock: Clock
+) -> None:
+    """A user trial found the board blank for more than 2 s on first open."""
+    view = ChairBoardView(Desk(staffed.clinic.db, SYSTEM, clock))
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    summary = view.findChild(QLabel, "board_summary")
+    assert summary is not None
+    assert view.is_reading()  # the first read is still on the worker
+    assert summary.text() == "Loading…"
+    view.show()
+    qtbot.waitExposed(view)
+    image = view.grab()
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        assert image.save(str(Path(folder) / "chair-board-loading.png"))
+    qtbot.waitUntil(lambda: not view.is_reading())
+    qtbot.waitUntil(lambda: view.board() is not None)
+    assert summary.text() != "Loading…"
+    assert "chairs in use" in summary.text()
+
+
+@pytest.mark.parametrize(
+    ("steps", "now"),
+    [
+        ((("check_in", "08:50"),), "08:52"),  # the trial: checked in, waiting to start
+        ((("check_in", "08:40"), ("start", "08:45")), "08:47"),  # started early
+    ],
+)
+def test_the_board_and_the_record_say_the_same_time_for_the_pre_dose_bp(
+    qtbot: QtBot, staffed: StaffedDay, steps: tuple[tuple[str, str], ...], now: str
+) -> None:
+    """A user trial: before the dose the board said "BP pre-dose due 10:10" while the
+    monitoring record said "Next check: BP pre-dose due 10:00"."""
+    from ketadesk.services.monitoring import records
+    from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
+
+    clinic = staffed.clinic
+    iv = staffed.appointments["iv"]
+    for action, hhmm in steps:
+        change_status(clinic.db, SYSTEM, iv, action, now=clinic.at(TUESDAY, hhmm))
+    clock = Clock(clinic.at(TUESDAY, now))
+    view = ChairBoardView(Desk(clinic.db, SYSTEM, clock))
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: view.board() is not None)
+    card = view.card_for_room("Room 1")
+    assert card is not None
+    qtbot.waitUntil(lambda: text(card, "bp") != "")  # shown once the card is laid out
+    board_words = text(card, "bp")
+    sheet = records.open_record(clinic.db, SYSTEM, iv, now=clock.now)
+    dialog = MonitoringDialog(Desk(clinic.db, SYSTEM, clock), iv, sheet=sheet)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    record_words = dialog._schedule_label.text()
+    assert record_words.startswith("Next check: BP pre-dose due ")
+    due = record_words.removeprefix("Next check: BP pre-dose due ").split()[0]
+    assert board_words == f"BP pre-dose due {due}", (board_words, record_words)
