@@ -11,9 +11,9 @@ series' time -- never onto a day the patient is known to be away (a day they can
 reason, ``away_days``), and a session the desk moved by hand keeps its day whenever some
 proposal allows (``moved_by_hand``).  A single session gets the nearest start with the same
 resources where they can serve.  The administrator may leave any proposal for the desk
-(``Consequences.leaving``): that session stays where it is, flagged as needing a new place.  The proposals
-are worked out one after another on one availability, so two of them never take the same
-chair.  A pencilled-in hold is re-planned like a booking and stays pencilled in, with its
+(``Consequences.leaving``): that session stays where it is, flagged as needing a new place.
+The proposals are worked out one after another on one availability, so two of them never take
+the same chair.  A pencilled-in hold is re-planned like a booking and stays pencilled in, with its
 deadline (never moved to before it).  Each proposal names the resources it swaps ("Monitor 2
 instead of Monitor 1"), which the dialog and the audit trail repeat.  Each proposal is judged
 by the rules engine (``rule_check``: gaps, window cap, series order, concurrent courses, the
@@ -544,7 +544,8 @@ def _series_proposals(
     need.  Each keeps the protocol's spacing and never lands on a day the patient is known to
     be away (``away_days``); a session the desk moved by hand keeps its day whenever some
     proposal allows (``moved_by_hand``).  Among the other days the fewest sessions moved come
-    first, then the series' weekdays, then the nearest day and the series' time."""
+    first, then the series' weekdays, then the nearest day (a later one among equals) and the
+    series' time."""
     _appointment, series, protocol, plan, ids = _series_plan(session, row.id)
     assert row.series_index is not None
     spec = catalog.protocols[protocol]
@@ -685,10 +686,10 @@ def _series_proposals(
             else calendar.minute_of_day(row.starts_at)
         )
         other_days: list[dt.datetime] = []
-        first = max(booked_day, today)
+        # Earlier days too (from today): the day before may suit better than pushing the rest.
         for offset in range(-SEARCH_DAYS, SEARCH_DAYS + 1):
             day = booked_day + dt.timedelta(days=offset)
-            if day < first or day == booked_day or day in away:
+            if day < today or day == booked_day or day in away:
                 continue
             options = search.day_options(day, Preferences())
             if isinstance(options, str):
@@ -713,7 +714,7 @@ def _series_proposals(
         pool.append(planned)
     weekdays = set(prefs.weekdays or spec.default_weekdays)
 
-    def rank(moves: Sequence[Move]) -> tuple[int, int, int, int, int]:
+    def rank(moves: Sequence[Move]) -> tuple[int, int, int, int, bool, int]:
         mine = next(m for m in moves if m.appointment_id == row.id)
         day = calendar.local_date(mine.new.start)
         off_weekday = 1 if weekdays and WEEKDAYS[day.weekday()] not in weekdays else 0
@@ -722,6 +723,7 @@ def _series_proposals(
             sum(1 for m in moves if m.new.start != m.old.start),
             off_weekday,
             abs((day - booked_day).days),
+            day < booked_day,  # at the same distance, later (the patient has more notice)
             abs(calendar.minute_of_day(mine.new.start) - minute),
         )
 
