@@ -2,12 +2,18 @@
 
 ``preview`` lists every booked future session the proposed unavailability breaks (a session
 holding that resource in the stretch, or any session in a closed stretch of the clinic; a
-pencilled-in hold too, until its deadline) and proposes a new place for each: a series is
-re-flowed by the planner (``reflow``, the session planned again from the one before it, the
-later ones kept or shifted so the protocol's spacing holds, as a series move does); a single
-session gets the nearest start with the same resources where they can serve.  The proposals
-are worked out one after another on one availability, so two of them never take the same
-chair.  A pencilled-in hold is re-planned like a booking and stays pencilled in, with its
+pencilled-in hold too, until its deadline) and proposes a new place for each.  A session of a
+series is tried, in this order (``_series_proposals``): the same time with other resources;
+the same day, the free start nearest the booked time (nothing else moves); only then another
+day, moved there and the rest re-flowed by the planner (``reflow``) only as the protocol's gaps
+need, ranked by the fewest sessions moved, the series' own weekdays, the nearest day and the
+series' time -- never onto a day the patient is known to be away (a day they cancelled with a
+reason, ``away_days``), and a session the desk moved by hand keeps its day whenever some
+proposal allows (``moved_by_hand``).  A single session gets the nearest start with the same
+resources where they can serve.  The administrator may leave any proposal for the desk
+(``Consequences.leaving``): that session stays where it is, flagged as needing a new place.
+The proposals are worked out one after another on one availability, so two of them never take
+the same chair.  A pencilled-in hold is re-planned like a booking and stays pencilled in, with its
 deadline (never moved to before it).  Each proposal names the resources it swaps ("Monitor 2
 instead of Monitor 1"), which the dialog and the audit trail repeat.  Each proposal is judged
 by the rules engine (``rule_check``: gaps, window cap, series order, concurrent courses, the
@@ -31,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.availability import Availability, instant, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
-from ketadesk.scheduling.catalog import HoldMode
+from ketadesk.scheduling.catalog import WEEKDAYS, HoldMode
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import Preferences, SessionSearch
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, reflow
@@ -71,6 +77,7 @@ from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
+    AppointmentEvent,
     Closure,
     FollowUp,
     Patient,
@@ -114,6 +121,9 @@ class Move:
     #: The resources it swaps, by the names staff know: "Monitor 3 instead of Monitor 1" ("":
     #: it keeps them all).
     instead: str = ""
+    #: The broken session whose proposal this move is part of (its own id for a broken one):
+    #: leaving that session for the desk leaves this move out too.
+    for_broken: int | None = None
 
     @property
     def same_time(self) -> bool:
@@ -145,6 +155,30 @@ class Consequences:
 
     def move_of(self, appointment_id: int) -> Move | None:
         return next((m for m in self.moves if m.appointment_id == appointment_id), None)
+
+    def cause_of(self, move: Move) -> int:
+        """The broken session whose proposal ``move`` belongs to."""
+        return move.for_broken if move.for_broken is not None else move.appointment_id
+
+    def leaving(self, appointment_ids: Collection[int]) -> Consequences:
+        """These consequences with the proposals of the broken sessions ``appointment_ids``
+        not applied: those sessions stay where they are, flagged as needing a new place (as a
+        session with no proposal is), and the series' shifts made for them are left out too."""
+        left = set(appointment_ids)
+        if not left:
+            return self
+        dropped = [m for m in self.moves if self.cause_of(m) in left]
+        dropped_ids = {m.appointment_id for m in dropped}
+        unplaced = [
+            *self.unplaced,
+            *(Unplaced(b, LEFT_FOR_DESK) for b in self.broken if b.appointment_id in dropped_ids),
+        ]
+        return dataclasses.replace(
+            self,
+            moves=tuple(m for m in self.moves if m.appointment_id not in dropped_ids),
+            unplaced=tuple(unplaced),
+            versions={a: v for a, v in self.versions.items() if a not in dropped_ids},
+        )
 
     @property
     def patients_to_call(self) -> frozenset[int]:
@@ -307,14 +341,15 @@ def preview(
                 unplaced.append(Unplaced(info, f"already {row.status.replace('_', ' ')}"))
                 done.add(row.id)
                 continue
+            candidates: Iterator[tuple[list[Move], str]]
             if row.series_id is not None:
-                found, problem = _series_proposal(
-                    session, row, catalog, work, today, codes, names, patients, by_id
+                candidates = _series_proposals(
+                    session, row, catalog, work, today, now, names, patients, by_id
                 )
             else:
                 code = codes[row.session_type_id]
                 new, problem = _single_proposal(row, code, catalog.session_types, work, today, now)
-                found = (
+                single = (
                     [
                         Move(
                             row.id,
@@ -324,21 +359,33 @@ def preview(
                             _planned(row, code),
                             new,
                             True,
+                            for_broken=row.id,
                         )
                     ]
                     if new is not None
                     else []
                 )
-            if found:
-                found = [
+                candidates = iter([(single, problem)])
+            # The first proposal the deadline of a pencilled-in hold and the rules allow.
+            found, problem, refusal = [], "", ""
+            for proposal, why in candidates:
+                if not proposal:
+                    problem = why
+                    continue
+                proposal = [
                     dataclasses.replace(m, instead=swapped_resources(m.old, m.new, resource_names))
-                    for m in found
+                    for m in proposal
                 ]
-                problem = _before_deadline(session, calendar, found) or _refused(
-                    session, config, [*moves, *found], found
+                refused = _before_deadline(session, calendar, proposal) or _refused(
+                    session, config, [*moves, *proposal], proposal
                 )
-                if problem:
-                    found = []
+                if refused:
+                    refusal = refusal or refused
+                    continue
+                found = proposal
+                break
+            if not found:
+                problem = refusal or problem
             if not found:
                 unplaced.append(Unplaced(info, problem))
                 done.add(row.id)
@@ -413,29 +460,115 @@ def _refused(
     return "refused by the clinic's rules: " + "; ".join(f.text(roles) for f in refused)
 
 
-def _series_proposal(
+#: What a session left for the desk says (the administrator chose not to apply its proposal).
+LEFT_FOR_DESK = "left for the desk to re-book by hand"
+
+#: Markers of a move the program made (a closure, a series re-flow, a make-up, an undo): a
+#: move event without any of these in its detail was made by a person at the desk.
+_MACHINE_MOVES = ("closure_id", "series_reflow", "undo_closure_id", "make_up_for", "undoes")
+
+
+def _series_preferences(stored: Mapping[str, Any]) -> Preferences:
+    """The series' own wishes, as booked (``Series.preferences``): its weekdays, its time and
+    its room rank the days and starts a re-flow looks at (none of them is a hard limit)."""
+    weekdays = tuple(d for d in stored.get("weekdays") or () if d in WEEKDAYS)
+    time = stored.get("time")
+    start: dt.time | None = None
+    if isinstance(time, str) and time:
+        try:
+            start = dt.time.fromisoformat(time)
+        except ValueError:
+            start = None
+    room = stored.get("room")
+    return Preferences(
+        weekdays=weekdays,
+        preferred_start=start,
+        preferred_room=room if isinstance(room, int) else None,
+    )
+
+
+def away_days(
+    session: Session, patient_id: int, since: dt.date, calendar: ClinicCalendar
+) -> set[dt.date]:
+    """The days the patient is known to be away, from ``since`` on: each day on which they
+    cancelled a session with a reason ("travelling for work that week").  The app keeps no
+    other record of a patient's unavailability."""
+    rows = session.execute(
+        select(Appointment.starts_at)
+        .join(AppointmentEvent, AppointmentEvent.appointment_id == Appointment.id)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status == "cancelled",
+            AppointmentEvent.action == "cancel",
+            AppointmentEvent.reason != "",
+        )
+    ).all()
+    days = {calendar.local_date(starts) for (starts,) in rows}
+    return {d for d in days if d >= since}
+
+
+def moved_by_hand(session: Session, appointment_ids: Sequence[int]) -> set[int]:
+    """The appointments whose last move was made by a person (the desk moved it, often at the
+    patient's request), not by a closure, a re-flow or an undo."""
+    last: dict[int, dict[str, Any]] = {}
+    rows = session.execute(
+        select(AppointmentEvent.appointment_id, AppointmentEvent.detail)
+        .where(
+            AppointmentEvent.appointment_id.in_(sorted(set(appointment_ids))),
+            AppointmentEvent.action == "move",
+        )
+        .order_by(AppointmentEvent.at, AppointmentEvent.id)
+    ).all()
+    for appointment_id, detail in rows:
+        last[appointment_id] = detail if isinstance(detail, dict) else {}
+    return {a for a, d in last.items() if not any(k in d for k in _MACHINE_MOVES)}
+
+
+def _series_proposals(
     session: Session,
     row: Appointment,
     catalog: Any,
     work: Availability,
     today: dt.date,
-    codes: Mapping[int, str],
+    now: dt.datetime,
     names: Mapping[int, str],
     patients: Mapping[int, str],
     broken: Mapping[int, BrokenSession],
-) -> tuple[list[Move], str]:
-    """A new place for a broken session of a series: at the same time with other resources
-    when some are free (nothing else in the series moves), else planned again from the session
-    before it and the rest re-flowed."""
-    _appointment, _series, protocol, plan, ids = _series_plan(session, row.id)
+) -> Iterator[tuple[list[Move], str]]:
+    """New places for a broken session of a series, best first; the last one yielded with no
+    moves says why nothing more was found.
+
+    In the order a scheduler would try them: (1) the same time with other resources (nothing
+    else in the series moves); (2) the same day, the free start nearest the booked time; (3)
+    another day, the session moved there and the rest re-flowed only as the protocol's gaps
+    need.  Each keeps the protocol's spacing and never lands on a day the patient is known to
+    be away (``away_days``); a session the desk moved by hand keeps its day whenever some
+    proposal allows (``moved_by_hand``).  Among the other days the fewest sessions moved come
+    first, then the series' weekdays, then the nearest day (a later one among equals) and the
+    series' time."""
+    _appointment, series, protocol, plan, ids = _series_plan(session, row.id)
     assert row.series_index is not None
     spec = catalog.protocols[protocol]
-    day = max(work.calendar.local_date(row.starts_at), today)
+    calendar = work.calendar
+    prefs = _series_preferences(series.preferences or {})
     before = {s.index: s for s in plan.sessions}
     index = row.series_index
+    booked_day = calendar.local_date(row.starts_at)
+    away = away_days(session, row.patient_id, today, calendar)
+    away_spans = [
+        Interval(calendar.at_local(d, 0), calendar.at_local(d + dt.timedelta(days=1), 0))
+        for d in sorted(away)
+    ]
+    by_hand = {
+        appt.id: calendar.local_date(appt.starts_at)
+        for appt in ids.values()
+        if appt.id in moved_by_hand(session, [a.id for a in ids.values()])
+    }
 
     def attempt(change: SeriesChange) -> tuple[list[Move], str]:
-        proposal = reflow(plan, change, spec, work, catalog.session_types)
+        proposal = reflow(
+            plan, change, spec, work, catalog.session_types, prefs, patient_busy=away_spans
+        )
         changed = proposal.session(index)
         if changed is None or not changed.placed:
             problems = changed.problems if changed is not None else ()
@@ -451,6 +584,10 @@ def _series_proposal(
             old = before[s.index]
             if s.start == old.start and s.holds == old.holds:
                 continue
+            if s.start < now:
+                return [], f"session {s.index} would move into the past"
+            if calendar.local_date(s.start) in away:
+                return [], f"session {s.index} would fall on a day the patient is away"
             appt = ids[s.index]
             moves.append(
                 Move(
@@ -461,17 +598,143 @@ def _series_proposal(
                     old,
                     s,
                     appt.id in broken,
+                    for_broken=row.id,
                 )
             )
         if proposal.problems:
             return [], "the series' spacing cannot be kept: " + "; ".join(proposal.problems)
         return moves, ""
 
-    if row.starts_at >= work.calendar.at_local(today, 0):
-        same_time, _ = attempt(SeriesChange(index, ChangeKind.MOVED, new_start=row.starts_at))
-        if same_time:
-            return same_time, ""
-    return attempt(SeriesChange(index, ChangeKind.CANCELLED, not_before=day, make_up=True))
+    def displaced(moves: Sequence[Move]) -> int:
+        """How many sessions moved by hand this proposal takes off their day."""
+        return sum(
+            1
+            for m in moves
+            if m.appointment_id in by_hand
+            and calendar.local_date(m.new.start) != by_hand[m.appointment_id]
+        )
+
+    old = before[index]
+    type_spec = catalog.session_types[old.session_type]
+    keep = {h.need: h.resource_id for h in old.holds}
+    # The patient's other sessions (of any series) on the booked day: not to be overlapped.
+    day_start = calendar.at_local(booked_day, 0)
+    day_end = calendar.at_local(booked_day + dt.timedelta(days=1), 0)
+    theirs = [
+        (seconds(a), seconds(b))
+        for a, b in session.execute(
+            select(Appointment.starts_at, Appointment.ends_at).where(
+                Appointment.patient_id == row.patient_id,
+                Appointment.id != row.id,
+                Appointment.status.not_in(tuple(RELEASED_STATUSES)),
+                Appointment.starts_at < day_end,
+                Appointment.ends_at > day_start,
+            )
+        )
+    ]
+
+    def on_booked_day(t: int, chosen: Mapping[str, int]) -> list[Move]:
+        """Only the broken session moves, within its day: the series' spacing is unchanged."""
+        start = instant(t)
+        new = PlannedSession(
+            index=index,
+            session_type=old.session_type,
+            start=start,
+            end=start + dt.timedelta(minutes=type_spec.total_minutes),
+            holds=session_holds(type_spec, start, dict(chosen)),
+        )
+        appt = ids[index]
+        return [
+            Move(
+                appt.id,
+                appt.patient_id,
+                patients.get(appt.patient_id, ""),
+                names[appt.session_type_id],
+                old,
+                new,
+                True,
+                for_broken=row.id,
+            )
+        ]
+
+    # The session's own holds are not in its way while its new place is looked for.
+    work.release(old.holds)
+    try:
+        search = SessionSearch(
+            work, type_spec, keep=keep, preferred_room=prefs.preferred_room, patient_busy=theirs
+        )
+        same_day: list[list[Move]] = []
+        if booked_day >= today and booked_day not in away:
+            booked_t = seconds(row.starts_at)
+            # 1. The same time, other resources.
+            if row.starts_at >= now:
+                chosen, _ = search.at(booked_t)
+                if chosen is not None:
+                    same_day.append(on_booked_day(booked_t, chosen))
+            # 2. The same day, the free starts nearest the booked time first.
+            options = search.day_options(booked_day, Preferences())
+            if not isinstance(options, str):
+                for t in sorted(search.grid(options), key=lambda t: (abs(t - booked_t), t)):
+                    if t == booked_t or instant(t) < now:
+                        continue
+                    chosen = search.assign(options, t)
+                    if chosen is not None:
+                        same_day.append(on_booked_day(t, chosen))
+        minute = (
+            prefs.preferred_start.hour * 60 + prefs.preferred_start.minute
+            if prefs.preferred_start is not None
+            else calendar.minute_of_day(row.starts_at)
+        )
+        other_days: list[dt.datetime] = []
+        # Earlier days too (from today): the day before may suit better than pushing the rest.
+        for offset in range(-SEARCH_DAYS, SEARCH_DAYS + 1):
+            day = booked_day + dt.timedelta(days=offset)
+            if day < today or day == booked_day or day in away:
+                continue
+            options = search.day_options(day, Preferences())
+            if isinstance(options, str):
+                continue
+            best = search.best_on_day(options, seconds(calendar.at_local(day, minute)))
+            if best is not None and instant(best[1]) >= now:
+                other_days.append(instant(best[1]))
+    finally:
+        work.add(old.holds)
+    yield from ((moves, "") for moves in same_day)
+    # 3. Another day: each day's best start for the session, and the planner's own make-up.
+    pool: list[list[Move]] = []
+    for start in other_days:
+        moves, _ = attempt(SeriesChange(index, ChangeKind.MOVED, new_start=start))
+        if moves:
+            pool.append(moves)
+    not_before = max(booked_day, today)
+    planned, problem = attempt(
+        SeriesChange(index, ChangeKind.CANCELLED, not_before=not_before, make_up=True)
+    )
+    if planned:
+        pool.append(planned)
+    weekdays = set(prefs.weekdays or spec.default_weekdays)
+
+    def rank(moves: Sequence[Move]) -> tuple[int, int, int, int, bool, int]:
+        mine = next(m for m in moves if m.appointment_id == row.id)
+        day = calendar.local_date(mine.new.start)
+        off_weekday = 1 if weekdays and WEEKDAYS[day.weekday()] not in weekdays else 0
+        return (
+            displaced(moves),
+            sum(1 for m in moves if m.new.start != m.old.start),
+            off_weekday,
+            abs((day - booked_day).days),
+            day < booked_day,  # at the same distance, later (the patient has more notice)
+            abs(calendar.minute_of_day(mine.new.start) - minute),
+        )
+
+    seen: set[tuple[tuple[int, dt.datetime], ...]] = set()
+    for moves in sorted(pool, key=rank):
+        key = tuple(sorted((m.appointment_id, m.new.start) for m in moves))
+        if key in seen:
+            continue
+        seen.add(key)
+        yield moves, ""
+    yield [], problem or "no new place keeps the series' spacing"
 
 
 def _single_proposal(

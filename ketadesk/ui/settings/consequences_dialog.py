@@ -1,5 +1,7 @@
 """The consequences of a closure, before it is saved: each broken session, why, and its
-proposed new place; "Apply all" saves the closure and moves them in one go (or nothing)."""
+proposed new place, with a choice per row (apply the proposal, or leave the session for the
+desk to re-book by hand); "Apply all" saves the closure and the chosen moves in one go (or
+nothing)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import datetime as dt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
@@ -25,7 +28,11 @@ from ketadesk.services.settings.consequences import Applied, Consequences
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 
-COLUMNS = ("Patient", "Session", "When", "Why", "New place")
+COLUMNS = ("Patient", "Session", "When", "Why", "New place", "Choice")
+#: The choice a row with a proposal offers, in the order of the list.
+APPLY_CHOICE = "Apply the proposal"
+LEAVE_CHOICE = "Leave for the desk"
+CHOICE_COLUMN = COLUMNS.index("Choice")
 #: The background of a session with no new place (it stays booked, flagged, until someone acts).
 UNPLACED_COLOR = QColor("#fde2e1")
 SHIFTED_COLOR = QColor("#eef3fb")
@@ -44,10 +51,14 @@ def summary_text(preview: Consequences) -> str:
         called = f"{who} on the call list (a session that changes time or finds no new place)."
     pencilled = sum(1 for b in preview.broken if b.tentative)
     which = f" ({pencilled} pencilled in)" if pencilled else ""
-    return (
-        f"{count} booked session{'s' if count != 1 else ''}{which} would be broken. "
-        f"Each gets the new place shown. {called}"
+    left = sum(1 for u in preview.unplaced if u.problem == consequences.LEFT_FOR_DESK)
+    places = (
+        f"{left} left for the desk to re-book by hand; the others get the new place shown."
+        if left
+        else "Each gets the new place shown."
     )
+    sessions = f"{count} booked session{'s' if count != 1 else ''}{which}"
+    return f"{sessions} would be broken. {places} {called}"
 
 
 #: How many moved sessions the status line after "Apply all" names one by one.
@@ -86,6 +97,10 @@ class ConsequencesDialog(QDialog):
         self.desk = desk
         self.preview = preview
         self.applied: Applied | None = None
+        #: Per broken session with a proposal: its row's choice.
+        self.choices: dict[int, QComboBox] = {}
+        #: The table rows of each proposal (the broken session's and its series' shifts).
+        self._rows_of: dict[int, list[int]] = {}
         self.setWindowTitle("Before you save: the sessions this changes")
         layout = QVBoxLayout(self)
         u = preview.unavailability
@@ -104,14 +119,18 @@ class ConsequencesDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         # A refusal names the rule and the fact: its row grows to show it whole.
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # The new place takes the room left (a long reason wraps), the choice stays in view.
+        header.setSectionResizeMode(COLUMNS.index("New place"), QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)
         layout.addWidget(self.table)
         self._fill()
-        if preview.unplaced:
+        if preview.unplaced or self.choices:
             note = QLabel(
-                "Sessions with no new place are not moved or cancelled: they stay booked and "
-                "flagged, and their patients are on the call list to agree another time."
+                "Sessions with no new place, or left for the desk, are not moved or cancelled: "
+                "they stay booked and flagged, and their patients are on the call list to agree "
+                "another time."
             )
             note.setWordWrap(True)
             layout.addWidget(note)
@@ -128,14 +147,15 @@ class ConsequencesDialog(QDialog):
         self.buttons.accepted.connect(self._apply)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-        self.resize(900, 420)
+        self.resize(1040, 420)
 
     def _when(self, t: dt.datetime) -> str:
         return _when(self.preview.calendar, t)
 
     def _fill(self) -> None:
         p = self.preview
-        rows: list[tuple[tuple[str, ...], QColor | None]] = []
+        # (cells, colour, the broken session whose proposal the row shows, has a choice)
+        rows: list[tuple[tuple[str, ...], QColor | None, int | None, bool]] = []
         for b in p.broken:
             move = p.move_of(b.appointment_id)
             unplaced = next((u for u in p.unplaced if u.session is b), None)
@@ -146,10 +166,13 @@ class ConsequencesDialog(QDialog):
             else:
                 where = f"No new place: {unplaced.problem if unplaced else 'none found'}"
             kind = f"{b.session_type} (pencilled in)" if b.tentative else b.session_type
+            cause = p.cause_of(move) if move is not None else None
             rows.append(
                 (
                     (b.patient_name, kind, self._when(b.starts_at), b.why, where),
                     None if move is not None else UNPLACED_COLOR,
+                    cause,
+                    move is not None and cause == b.appointment_id,
                 )
             )
         for m in p.moves:
@@ -165,21 +188,61 @@ class ConsequencesDialog(QDialog):
                         self._when(m.new.start),
                     ),
                     SHIFTED_COLOR,
+                    p.cause_of(m),
+                    False,
                 )
             )
         self.table.setRowCount(len(rows))
-        for r, (cells, color) in enumerate(rows):
+        for r, (cells, color, cause, choice) in enumerate(rows):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 if color is not None:
                     item.setBackground(color)
                 self.table.setItem(r, c, item)
+            if cause is not None:
+                self._rows_of.setdefault(cause, []).append(r)
+            if choice and cause is not None:
+                box = QComboBox(self.table)
+                box.addItems([APPLY_CHOICE, LEAVE_CHOICE])
+                box.setToolTip(
+                    "Apply the proposed new place, or leave the session where it is for the "
+                    "desk to re-book by hand (it stays flagged as needing a new place)"
+                )
+                box.currentIndexChanged.connect(lambda _i, c=cause: self._chosen(c))
+                self.choices[cause] = box
+                self.table.setCellWidget(r, CHOICE_COLUMN, box)
+            elif cause is not None:
+                with_ = p.move_of(cause)
+                follows = QTableWidgetItem(
+                    f"with {self._when(with_.old.start)}"
+                    if with_ is not None
+                    else "with its series"
+                )
+                follows.setToolTip("applied or left with the broken session whose proposal it is")
+                follows.setBackground(SHIFTED_COLOR)
+                self.table.setItem(r, CHOICE_COLUMN, follows)
+
+    def left_for_desk(self) -> set[int]:
+        """The broken sessions whose proposal the administrator chose not to apply."""
+        return {a for a, box in self.choices.items() if box.currentText() == LEAVE_CHOICE}
+
+    def _chosen(self, cause: int) -> None:
+        """A row's choice changed: its proposal's new places are struck through when left."""
+        left = cause in self.left_for_desk()
+        for r in self._rows_of.get(cause, []):
+            item = self.table.item(r, COLUMNS.index("New place"))
+            if item is None:
+                continue
+            font = item.font()
+            font.setStrikeOut(left)
+            item.setFont(font)
+        self.summary.setText(summary_text(self.preview.leaving(self.left_for_desk())))
 
     def _apply(self) -> None:
         self.apply_button.setEnabled(False)
         self.error.hide()
-        desk, preview = self.desk, self.preview
+        desk, preview = self.desk, self.preview.leaving(self.left_for_desk())
 
         def work() -> Applied:
             return consequences.apply(desk.db, desk.actor, preview, now=desk.now())

@@ -35,7 +35,9 @@ class BookedClinic:
         return self.clinic.calendar.local_date(self.starts()[appointment_id])
 
 
-def booked_clinic(url: str) -> BookedClinic:
+def booked_clinic(url: str, *, whole_weeks: int = 0) -> BookedClinic:
+    """``whole_weeks``: the series starts on the first Monday from which that many weeks have
+    no holiday or closure (a test whose spacing must not depend on the calendar)."""
     clinic = build_small_clinic(url)
     now = utcnow()
     today = clinic.calendar.local_date(now)
@@ -51,6 +53,13 @@ def booked_clinic(url: str) -> BookedClinic:
         )
     # A Monday a week or more ahead.
     start = today + dt.timedelta(days=7 + (7 - today.weekday()) % 7)
+    calendar = clinic.calendar
+    while any(
+        calendar.closed_reason(start + dt.timedelta(days=d)) is not None
+        for d in range(7 * whole_weeks)
+        if d % 7 < 5
+    ):
+        start += dt.timedelta(days=7)
     proposal = propose_series(
         clinic.db,
         chart="BT-1",
