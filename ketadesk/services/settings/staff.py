@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.catalog import WEEKDAYS, ResourceKind, StaffRole
-from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.scheduling.statuses import REPLANNED_STATUSES, ResourceNeed, resource_need
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -300,7 +300,8 @@ def qualification_choices(db: Database) -> tuple[PhaseChoice, ...]:
 def future_sessions(
     db: Database, staff_id: int, *, now: dt.datetime | None = None
 ) -> tuple[BookedSession, ...]:
-    """The sessions not yet over that hold this staff member (not cancelled or missed)."""
+    """The sessions still ahead that hold this staff member (``statuses.resource_need``: not
+    under way, attended, cancelled or missed)."""
     now = now or utcnow()
     with db.read() as session:
         return tuple(_future_sessions(session, staff_id, now))
@@ -314,6 +315,9 @@ def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[
             Patient.first_name,
             Patient.last_name,
             SessionType.name,
+            Appointment.status,
+            Appointment.ends_at,
+            Appointment.hold_until,
         )
         .join(ResourceHold, ResourceHold.appointment_id == Appointment.id)
         .join(Patient, Patient.id == Appointment.patient_id)
@@ -321,7 +325,7 @@ def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[
         .where(
             ResourceHold.resource_id == staff_id,
             Appointment.ends_at > now,
-            Appointment.status.not_in(sorted(RELEASED_STATUSES)),
+            Appointment.status.in_(sorted(REPLANNED_STATUSES)),
         )
         .distinct()
         .order_by(Appointment.starts_at, Appointment.id)
@@ -329,7 +333,8 @@ def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[
     tz = ZoneInfo(load_catalog(session).settings.timezone)
     return [
         BookedSession(aid, starts.astimezone(tz), f"{first} {last}", type_name)
-        for aid, starts, first, last, type_name in rows
+        for aid, starts, first, last, type_name, status, ends, hold_until in rows
+        if resource_need(status, ends, now, hold_until=hold_until) is ResourceNeed.AHEAD
     ]
 
 

@@ -71,7 +71,7 @@ def test_close_a_day_see_the_consequences_apply_and_undo(
     qtbot.waitUntil(lambda: page.last_applied is not None)
     qtbot.waitUntil(lambda: page.table.rowCount() == 1)
     assert page.undo_button.isEnabled()
-    assert "1 patient(s) added to the call list" in page.status.text()
+    assert "1 patient added to the call list" in page.status.text()
     moved = b.starts()[second]
     assert b.clinic.calendar.local_date(moved) != day
     if os.environ.get("KETADESK_SCREENSHOTS"):
@@ -193,3 +193,9 @@ def test_a_pencilled_in_session_on_a_monitor_out_of_service_names_the_monitor_it
     assert page.status.text().endswith(
         f"Hopper, Grace {when}: same time, Monitor 1 instead of Monitor 3."
     )
+
+
+def test_the_page_a_refusal_sends_the_desk_to_is_this_one() -> None:
+    from ketadesk.services.settings.resources import AVAILABILITY_PAGE
+
+    assert f"Settings ▸ {AvailabilityPage.title}" == AVAILABILITY_PAGE
