@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -139,6 +139,8 @@ class StaffInfo:
     active: bool
     shifts: tuple[ShiftRow, ...] = ()
     qualifications: tuple[tuple[str, str], ...] = ()
+    #: What the save noticed without refusing it (a shift outside opening hours).
+    warnings: tuple[str, ...] = ()
 
     @property
     def role_label(self) -> str:
@@ -382,6 +384,34 @@ def shift_problem(s: ShiftRow) -> tuple[str, str] | None:
     return None
 
 
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def shift_hours_warnings(
+    shifts: Sequence[ShiftRow], hours: Mapping[str, tuple[dt.time, dt.time] | None]
+) -> tuple[str, ...]:
+    """A warning (never a refusal: staff may prepare before opening or finish paperwork after
+    closing) for each shift that runs outside the clinic's opening hours that weekday."""
+    found = []
+    for i, s in enumerate(shifts, start=1):
+        day = WEEKDAYS[s.weekday]
+        opening = hours.get(day)
+        on = f"on {_DAY_NAMES[s.weekday]}s"
+        if opening is None:
+            found.append(f"shift {i} ({s.describe()}): the clinic is closed {on}")
+            continue
+        opens = opening[0].hour * 60 + opening[0].minute
+        closes = opening[1].hour * 60 + opening[1].minute
+        outside = []
+        if s.start_minute < opens:
+            outside.append(f"starts before opening ({clock(opens)} {on})")
+        if s.end_minute > closes:
+            outside.append(f"runs past closing ({clock(closes)} {on})")
+        if outside:
+            found.append(f"shift {i} ({s.describe()}) {' and '.join(outside)}")
+    return tuple(found)
+
+
 def overlapping_shifts(shifts: Sequence[ShiftRow]) -> list[tuple[int, int]]:
     """(i, j), 0-based with i < j, for each shift j that can fall on the same hours of the same
     day as an earlier shift i (same weekday, a week in common, validity in common)."""
@@ -574,7 +604,7 @@ def add_staff(
         info = _info(session, res)
         audit.record(session, actor, "add_staff", "staff", res.id, after=_snapshot(info), now=now)
         changes.bump(session, now)
-        return info
+        return replace(info, warnings=shift_hours_warnings(info.shifts, catalog.settings.hours))
 
 
 def update_staff(
@@ -604,7 +634,7 @@ def update_staff(
                 now=now,
             )
             changes.bump(session, now)
-        return after
+        return replace(after, warnings=shift_hours_warnings(after.shifts, catalog.settings.hours))
 
 
 def set_staff_active(
