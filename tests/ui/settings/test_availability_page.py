@@ -199,3 +199,16 @@ def test_the_page_a_refusal_sends_the_desk_to_is_this_one() -> None:
     from ketadesk.services.settings.resources import AVAILABILITY_PAGE
 
     assert f"Settings ▸ {AvailabilityPage.title}" == AVAILABILITY_PAGE
+
+
+def test_the_add_dialog_shows_its_whole_title_and_dates(qtbot: QtBot) -> None:
+    from ketadesk.ui.settings.availability_page import TITLE_BAR_ROOM, AddClosureDialog
+
+    dialog = AddClosureDialog([], dt.date(2030, 12, 23))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    title = dialog.fontMetrics().horizontalAdvance(dialog.windowTitle())
+    assert dialog.width() >= title + TITLE_BAR_ROOM
+    for field in (dialog.first, dialog.last):
+        assert field.width() >= field.sizeHint().width()
