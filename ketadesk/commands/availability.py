@@ -10,6 +10,7 @@ from typing import Any
 
 from ketadesk.cli import add_db_argument
 from ketadesk.commands._planning_args import clock_time, iso_date
+from ketadesk.scheduling.words import counted
 
 
 def local_minute(text: str) -> tuple[dt.date, dt.time]:
@@ -195,10 +196,11 @@ def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:
             )
     for u in preview.unplaced:
         print(f"  No new place for appointment #{u.session.appointment_id}: {u.problem}")
+    for b in preview.in_use:
+        print(f"  {b.patient_name}: {b.session_type}, {when(b.starts_at)} {b.why}: not re-planned")
     if applied is None:
         print("Nothing was changed (add --apply to save it and move these sessions).")
     else:
-        print(
-            f"Saved; {len(applied.moves)} session(s) moved, {len(applied.follow_up_ids)} "
-            "patient(s) to call on the call list."
-        )
+        moved = counted(len(applied.moves), "session")
+        calls = counted(len(applied.follow_up_ids), "patient")
+        print(f"Saved; {moved} moved, {calls} to call on the call list.")

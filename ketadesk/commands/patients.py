@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ketadesk.cli import add_db_argument
+from ketadesk.scheduling.words import counted
 
 
 def register(sub: Any) -> None:
@@ -81,7 +82,7 @@ def _import(args: argparse.Namespace) -> int:
         print(problem)
     blocking = len(report.blocking)
     if blocking:
-        print(f"{report.rows} rows, {blocking} problem(s): nothing imported")
+        print(f"{counted(report.rows, 'row')}, {counted(blocking, 'problem')}: nothing imported")
         return 1
     if report.dry_run:
         print(f"{report.rows} rows, no problems: ready to import (dry run, nothing written)")

@@ -161,8 +161,17 @@ def _run(args: argparse.Namespace) -> int:
 
     from ketadesk.ui.common.app import create_application
 
-    quick = read_first_day(url, day)
+    missing = None if args.demo_if_missing else _missing_file(url)
+    quick = None if missing is not None else read_first_day(url, day)
     app = create_application(sys.argv[:1])
+    if missing is not None:
+        chosen = _ask_about_missing(missing)
+        if chosen is None:
+            print(f"ketadesk run: {_missing_message(missing)}", file=sys.stderr)
+            return 2
+        url = f"sqlite:///{chosen}"
+        remember = url
+        quick = read_first_day(url, day)
     from ketadesk.ui.common import garbage
 
     garbage.start_up()  # until the signed-in day is read: nothing to collect, much to scan
@@ -180,6 +189,36 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         garbage.start_up_over()
+
+
+def _missing_file(url: str) -> Path | None:
+    """The SQLite file ``url`` names when it does not exist (the window asks what to do)."""
+    from ketadesk.store.database import plain_sqlite_path
+
+    file = plain_sqlite_path(url)
+    return file if file is not None and not file.exists() else None
+
+
+def _missing_message(file: Path) -> str:
+    return (
+        f"no database at {file} (the file does not exist); start with `ketadesk run "
+        "--demo-if-missing` for a demo clinic, or `ketadesk db upgrade --create --db URL` for a "
+        "new, empty one"
+    )
+
+
+def _ask_about_missing(file: Path) -> Path | None:
+    """Ask in a window whether to create a new clinic at ``file`` or open another file: the
+    clinic to open, or None to quit."""
+    from ketadesk.ui.common.app import has_screen
+    from ketadesk.ui.shell.missing_clinic import MissingClinicDialog
+
+    if not has_screen():
+        return None
+    answer = MissingClinicDialog.ask(file)
+    if answer.created:
+        print(f"ketadesk run: created a new clinic in {file}")
+    return answer.path
 
 
 def workstation_url() -> str:

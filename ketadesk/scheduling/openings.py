@@ -228,6 +228,18 @@ class DayOptions:
         return painted[i][2] if i >= 0 and painted[i][1] >= t else None
 
 
+#: Where an administrator adds what the clinic lacks, as the settings window names its pages.
+ADD_RESOURCE_PAGE = "Settings ▸ Rooms and equipment"
+ADD_STAFF_PAGE = "Settings ▸ Staff"
+
+
+def _clinic_lacks(need: _NeedPlan) -> str:
+    """ "the clinic has no office: an administrator adds one in Settings ▸ Rooms and
+    equipment" (the desk cannot fix it; the words say who can, and where)."""
+    page = ADD_STAFF_PAGE if need.kind is ResourceKind.STAFF else ADD_RESOURCE_PAGE
+    return f"the clinic has no {need.label}: an administrator adds one in {page}"
+
+
 class SessionSearch:
     """Finds and explains starts of one session type on an ``Availability``.
 
@@ -514,7 +526,7 @@ class SessionSearch:
         """Why no resource serves ``need`` at any of ``starts`` (words without the date)."""
         avail = self.availability
         if not need.candidates:
-            return f"the clinic has no {need.label}"
+            return _clinic_lacks(need)
         a, b = need.reach
         lo, hi = starts[0][0] + a, starts[-1][1] + b
         there = []
@@ -540,7 +552,7 @@ class SessionSearch:
         a, b = need.reach
         span = describe_span(cal, t + a, t + b)
         if not need.candidates:
-            return f"the clinic has no {need.label}"
+            return _clinic_lacks(need)
         if len(refusals) == 1:
             return refusals[0].message
         if refusals and all(r.kind.is_calendar for r in refusals):

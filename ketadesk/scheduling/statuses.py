@@ -7,6 +7,9 @@ the same sets.
 
 from __future__ import annotations
 
+import datetime as dt
+from enum import Enum
+
 __all__ = [
     "ACTION_OF_STATUS",
     "AFTER_SESSION_STATUSES",
@@ -22,6 +25,9 @@ __all__ = [
     "STATUS_OF_ACTION",
     "TENTATIVE_STATUSES",
     "TRANSITIONS",
+    "UNDER_WAY_STATUSES",
+    "ResourceNeed",
+    "resource_need",
 ]
 
 # Every status an appointment can have, in the order of a session's life.
@@ -79,3 +85,40 @@ AFTER_SESSION_STATUSES = frozenset({"completed"})
 # A session in one of these did not take place and never will (it may be made up): the
 # released ones, seen from the protocol's side.
 NOT_HELD_STATUSES = RELEASED_STATUSES
+
+# A session in one of these is under way: it uses its resources now, so a resource going out of
+# service while it runs is named as in use rather than re-planned (the patient is in the chair).
+UNDER_WAY_STATUSES = frozenset({"in_progress"})
+
+
+class ResourceNeed(Enum):
+    """What a session still asks of its resources from a given moment on."""
+
+    AHEAD = "ahead"  # still to come: it will need them, so it blocks a retire and is re-planned
+    IN_USE = "in use"  # under way: it is using them now; said so, never re-planned
+    NONE = "none"  # over, attended, missed, cancelled or released: it needs nothing more
+
+
+def resource_need(
+    status: str,
+    ends_at: dt.datetime,
+    since: dt.datetime,
+    *,
+    hold_until: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> ResourceNeed:
+    """Whether a session ending at ``ends_at`` still needs its resources from ``since`` on: the
+    one rule for a resource's "booked ahead" count, the refusal to retire it and the sessions an
+    out-of-service window, a closure or time off breaks (``since``: its start, or ``now`` when
+    it began already).  A completed, missed or cancelled session needs nothing even if its
+    planned end is later; a pencilled-in hold past its deadline at ``now`` (``since`` unless
+    given) neither: it is released lazily."""
+    if ends_at <= since:
+        return ResourceNeed.NONE
+    if status in UNDER_WAY_STATUSES:
+        return ResourceNeed.IN_USE
+    if status not in REPLANNED_STATUSES:
+        return ResourceNeed.NONE
+    if status in TENTATIVE_STATUSES and hold_until is not None and hold_until <= (now or since):
+        return ResourceNeed.NONE
+    return ResourceNeed.AHEAD

@@ -249,3 +249,14 @@ def test_opening_becomes_a_planned_session(clinic: DemoClinic) -> None:
 def test_preferences_reject_unknown_weekdays() -> None:
     with pytest.raises(ValueError, match="not a weekday"):
         Preferences(weekdays=("monday",))
+
+
+def test_a_clinic_without_an_office_says_who_adds_one_and_where(clinic: DemoClinic) -> None:
+    intake = clinic.spec("intake")
+    no_office = [r for r in clinic.resources if r.subkind != "office"]
+    found = find_openings(clinic.availability(resources=no_office), intake, MON, MON)
+    assert found.openings == ()
+    assert found.reasons == (
+        "the clinic has no office: an administrator adds one in Settings ▸ Rooms and equipment"
+        " (Mon Mar 3)",
+    )

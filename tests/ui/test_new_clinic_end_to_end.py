@@ -497,7 +497,7 @@ def _monitor_out_of_service(
     _shot(dialog, "consequences")
     _click(dialog.apply_button)
     qtbot.waitUntil(lambda: page.last_applied is not None, timeout=TIMEOUT)
-    assert "1 session(s) moved, 0 without a new place" in page.status.text()
+    assert "1 session moved, none without a new place" in page.status.text()
     assert re.search(rf"same time, [^()]+ instead of {monitor}\.$", page.status.text())
     _shot(page, "consequences-applied")
 

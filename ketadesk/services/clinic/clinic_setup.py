@@ -18,8 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ketadesk.config import RawConfig, build_catalog, read_raw_config
+from ketadesk.scheduling.catalog import ConfigError
+from ketadesk.services.common.context import ServiceError
 from ketadesk.store import migrate
-from ketadesk.store.database import Database, SchemaError, open_database
+from ketadesk.store.database import Database, SchemaError, StoreError, open_database
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,18 @@ def open_clinic(
             opened = _open(url, create=False, upgrade=upgrade, config=None)
             return replace(opened, created=created)
     return _open(url, create=create, upgrade=upgrade, config=config)
+
+
+def create_clinic_file(path: Path) -> None:
+    """A new, empty clinic with the default configuration in the SQLite file ``path``, for the
+    window's "create a new clinic here" (``ketadesk db upgrade --create`` on the command line);
+    a failure is a ServiceError in words."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        opened = open_clinic(f"sqlite:///{path}", create=True)
+    except (StoreError, ConfigError, OSError) as err:
+        raise ServiceError(f"the clinic could not be created at {path}: {err}") from None
+    opened.db.dispose()
 
 
 def _open(url: str, *, create: bool, upgrade: bool, config: RawConfig | None) -> OpenedClinic:

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.scheduling.words import counted
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, InvalidRequest, NotFound, utcnow
@@ -124,7 +125,8 @@ def _plan(session: Session, kept_id: int, merged_id: int) -> tuple[Patient, Pati
         if overlaps:
             first = overlaps[0][0].strftime("%m/%d/%Y %H:%M UTC")
             refusal = (
-                f"the two charts have {len(overlaps)} overlapping session(s) (the first on "
+                f"the two charts have {counted(len(overlaps), 'overlapping session')} "
+                "(the first on "
                 f"{first}): cancel or move one of each pair first"
             )
     return kept, merged, MergePreview(_summary(kept), _summary(merged), moves, refusal)

@@ -709,7 +709,7 @@ def _session_row(s: SheetSession, by: str) -> str:
         time=hour_minute(s.start),
         end=hour_minute(s.end),
         patient=s.patient,
-        chart_html=f'<br/><span class="tiny">{html.escape(s.chart_number)}</span>'
+        chart_html=f'<br/><span class="tiny">Chart {html.escape(s.chart_number)}</span>'
         if s.chart_number
         else "",
         session_type=_short_type(s.session_type),

@@ -23,6 +23,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.dates import short_date_time
 from ketadesk.scheduling.statuses import RELEASED_STATUSES, TENTATIVE_STATUSES
 from ketadesk.services.booking.planning import find_patient
+from ketadesk.services.common.addresses import one_line_address
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
 from ketadesk.services.common.phones import display_phone
 from ketadesk.store.clinic_config import load_catalog
@@ -203,7 +204,7 @@ def patient_calendar(db: Database, chart: str, *, now: dt.datetime | None = None
                     summary=("Pencilled in (not confirmed): " if pencilled else "")
                     + f"{type_name} at {settings.name}",
                     description=description,
-                    location=settings.address,
+                    location=one_line_address(settings.address),
                     status="TENTATIVE" if pencilled else "CONFIRMED",
                 )
             )
@@ -313,7 +314,7 @@ def resource_calendar(
                 end=end,
                 summary=about[appt_id][0],
                 description=about[appt_id][1],
-                location=catalog.settings.address,
+                location=one_line_address(catalog.settings.address),
                 status="TENTATIVE" if appt_id in pencilled else "CONFIRMED",
             )
             for appt_id, (start, end) in sorted(spans.items(), key=lambda kv: (kv[1][0], kv[0]))

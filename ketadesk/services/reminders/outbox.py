@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ketadesk.services.access.permissions import require
+from ketadesk.services.common.addresses import one_line_address
 from ketadesk.services.common.context import Actor, Database, InvalidFields, utcnow
 from ketadesk.services.reminders.mail_settings import ReminderSettings, read_reminder_settings
 from ketadesk.services.reminders.message import ReminderFacts, compose_reminder, test_message
@@ -156,7 +157,7 @@ def _facts(session: Session, message: ReminderMessage) -> ReminderFacts | None:
         ends_at=appointment.ends_at,
         clinic_name=clinic.name,
         clinic_phone=clinic.phone,
-        clinic_address=clinic.address,
+        clinic_address=one_line_address(clinic.address),
         timezone=clinic.timezone,
     )
 

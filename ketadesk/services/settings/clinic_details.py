@@ -38,7 +38,7 @@ from ketadesk.services.common.context import (
     InvalidFields,
     utcnow,
 )
-from ketadesk.services.common.phones import phone_problem
+from ketadesk.services.common.phones import display_phone, phone_problem
 from ketadesk.services.patients.patient_fields import parse_date
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, read_raw_config
@@ -154,7 +154,7 @@ def details_of(settings: ClinicSettings) -> ClinicDetails:
     return ClinicDetails(
         name=settings.name,
         address=settings.address,
-        phone=settings.phone,
+        phone=display_phone(settings.phone),
         timezone=settings.timezone,
         paper_size=settings.paper_size,
         hours=tuple(hours),
@@ -304,7 +304,7 @@ def _audited(details: ClinicDetails) -> dict[str, Any]:
     return {
         "name": details.name,
         "address": details.address,
-        "phone": details.phone,
+        "phone": display_phone(details.phone),
         "timezone": details.timezone,
         "paper_size": details.paper_size,
         "card_size": details.card_size,
@@ -327,7 +327,7 @@ def _sections(
     clinic.update(
         name=details.name.strip(),
         address=details.address.strip(),
-        phone=details.phone.strip(),
+        phone=display_phone(details.phone),  # kept as every view shows it: "(617) 555-0142"
         timezone=details.timezone.strip(),
         paper_size=details.paper_size,
         card_size=details.card_size,

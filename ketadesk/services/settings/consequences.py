@@ -41,7 +41,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,9 @@ from ketadesk.scheduling.statuses import (
     RELEASED_STATUSES,
     REPLANNED_STATUSES,
     TENTATIVE_STATUSES,
+    UNDER_WAY_STATUSES,
+    ResourceNeed,
+    resource_need,
 )
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -152,6 +155,8 @@ class Consequences:
     unplaced: tuple[Unplaced, ...]
     calendar: ClinicCalendar
     versions: Mapping[int, int] = field(default_factory=dict)
+    #: Sessions under way when the window begins: using the resource now, not re-planned.
+    in_use: tuple[BrokenSession, ...] = ()
 
     def move_of(self, appointment_id: int) -> Move | None:
         return next((m for m in self.moves if m.appointment_id == appointment_id), None)
@@ -241,26 +246,24 @@ def _describe(session: Session, proposed: Unavailability) -> str:
     return f"{name} {suffix}"
 
 
-def _broken_rows(
+def _touched_rows(
     session: Session, proposed: Unavailability, since: dt.datetime
 ) -> list[Appointment]:
+    """The sessions whose holds (or, for the clinic, whose times) overlap ``proposed`` from
+    ``since`` on and that may still need them; ``_broken_rows`` and ``_in_use_rows`` judge each
+    by ``statuses.resource_need``."""
     start = max(proposed.starts_at, since)
-    # A pencilled-in hold past its deadline holds nothing any more (it is released lazily).
-    live = Appointment.status.not_in(tuple(RELEASED_STATUSES)) & or_(
-        Appointment.status.not_in(tuple(TENTATIVE_STATUSES)),
-        Appointment.hold_until.is_(None),
-        Appointment.hold_until > since,
-    )
+    maybe = Appointment.status.in_(sorted(REPLANNED_STATUSES | UNDER_WAY_STATUSES))
     if proposed.resource_id is None:
         stmt = select(Appointment).where(
-            live, Appointment.starts_at < proposed.ends_at, Appointment.ends_at > start
+            maybe, Appointment.starts_at < proposed.ends_at, Appointment.ends_at > start
         )
     else:
         stmt = (
             select(Appointment)
             .join(ResourceHold, ResourceHold.appointment_id == Appointment.id)
             .where(
-                live,
+                maybe,
                 ResourceHold.resource_id == proposed.resource_id,
                 ResourceHold.active.is_(True),
                 ResourceHold.starts_at < proposed.ends_at,
@@ -269,6 +272,33 @@ def _broken_rows(
             .distinct()
         )
     return list(session.scalars(stmt.order_by(Appointment.starts_at, Appointment.id)))
+
+
+def _need(row: Appointment, proposed: Unavailability, now: dt.datetime) -> ResourceNeed:
+    return resource_need(
+        row.status, row.ends_at, max(proposed.starts_at, now), hold_until=row.hold_until, now=now
+    )
+
+
+def _in_use_why(session: Session, proposed: Unavailability) -> str:
+    """Why a session under way is listed: "in progress, using BP Monitor A now"."""
+    if proposed.resource_id is None:
+        return "in progress now"
+    name = session.scalar(select(Resource.name).where(Resource.id == proposed.resource_id))
+    using = "with" if proposed.kind == "time_off" else "using"
+    return f"in progress, {using} {name} now"
+
+
+def _broken_rows(
+    session: Session, proposed: Unavailability, since: dt.datetime
+) -> list[Appointment]:
+    """The sessions still ahead that ``proposed`` breaks: each is re-planned.  A session already
+    attended, missed or cancelled is not broken, nor a pencilled-in hold past its deadline."""
+    return [
+        r
+        for r in _touched_rows(session, proposed, since)
+        if _need(r, proposed, since) is ResourceNeed.AHEAD
+    ]
 
 
 def preview(
@@ -284,12 +314,14 @@ def preview(
         names = dict(session.execute(select(SessionType.id, SessionType.name)).all())
         what = _describe(session, proposed)
         reason = f"{what}: {proposed.reason.strip()}"
-        rows = _broken_rows(session, proposed, now)
+        touched = _touched_rows(session, proposed, now)
+        rows = [r for r in touched if _need(r, proposed, now) is ResourceNeed.AHEAD]
+        under_way = [r for r in touched if _need(r, proposed, now) is ResourceNeed.IN_USE]
         patients = {
             pid: f"{last}, {first}"
             for pid, first, last in session.execute(
                 select(Patient.id, Patient.first_name, Patient.last_name).where(
-                    Patient.id.in_({r.patient_id for r in rows})
+                    Patient.id.in_({r.patient_id for r in touched})
                 )
             )
         }
@@ -306,6 +338,22 @@ def preview(
                 r.status in TENTATIVE_STATUSES,
             )
             for r in rows
+        )
+        # Under way when the window begins: the patient is using it now, which the desk is told
+        # (take it out of use once the session ends); such a session is never re-planned.
+        in_use = tuple(
+            BrokenSession(
+                r.id,
+                r.patient_id,
+                patients[r.patient_id],
+                names[r.session_type_id],
+                r.starts_at,
+                r.ends_at,
+                _in_use_why(session, proposed),
+                r.series_id,
+                False,
+            )
+            for r in under_way
         )
         resource_names = dict(session.execute(select(Resource.id, Resource.name)).all())
         reach = max(horizon_days(p) for p in catalog.protocols.values()) if catalog.protocols else 0
@@ -404,7 +452,7 @@ def preview(
             if b.appointment_id not in done:
                 unplaced.append(Unplaced(b, "no new place was found"))
         return Consequences(
-            proposed, what, broken, tuple(moves), tuple(unplaced), calendar, versions
+            proposed, what, broken, tuple(moves), tuple(unplaced), calendar, versions, in_use
         )
 
 

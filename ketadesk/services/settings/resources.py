@@ -23,7 +23,12 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import subkind_label
 from ketadesk.scheduling.catalog import SUBKINDS, ResourceKind
-from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.scheduling.statuses import (
+    REPLANNED_STATUSES,
+    UNDER_WAY_STATUSES,
+    ResourceNeed,
+    resource_need,
+)
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -43,6 +48,8 @@ KINDS = (ResourceKind.ROOM.value, ResourceKind.EQUIPMENT.value)
 KIND_LABELS = {"room": "Room", "equipment": "Equipment"}
 # What a closure of a single resource is called when the resource is out of service.
 MAINTENANCE = "maintenance"
+#: Where an out-of-service window is entered, as the settings window names it.
+AVAILABILITY_PAGE = "Settings ▸ Closures and time off"
 # The longest names the table takes (the schema decides, not this module).
 NAME_LENGTH: int = Resource.__table__.c.name.type.length  # type: ignore[attr-defined]
 SHORT_NAME_LENGTH: int = Resource.__table__.c.short_name.type.length  # type: ignore[attr-defined]
@@ -182,30 +189,42 @@ def _describe(catalog: Catalog, start: dt.datetime) -> str:
     return f"{local:%a %-m/%-d %H:%M}"
 
 
-def _ahead(now: dt.datetime) -> Any:
-    """Appointments still booked that have not ended by ``now``."""
-    return (Appointment.ends_at > now) & Appointment.status.not_in(sorted(RELEASED_STATUSES))
+def _maybe_ahead(now: dt.datetime) -> Any:
+    """A coarse filter for sessions that may still need their resources after ``now``; each
+    row is then judged by ``statuses.resource_need``, the one rule."""
+    return (Appointment.ends_at > now) & Appointment.status.in_(sorted(_NEEDING))
 
 
-def _holding(now: dt.datetime) -> Any:
-    """(resource id, appointment id) of every active hold of a booked session ahead."""
-    return (
-        select(ResourceHold.resource_id, ResourceHold.appointment_id)
-        .join(Appointment, Appointment.id == ResourceHold.appointment_id)
-        .where(ResourceHold.active.is_(True), ResourceHold.ends_at > now, _ahead(now))
-    )
+_NEEDING = REPLANNED_STATUSES | UNDER_WAY_STATUSES
+
+
+def _is_ahead(
+    status: str, ends_at: dt.datetime, hold_until: dt.datetime | None, now: dt.datetime
+) -> bool:
+    return resource_need(status, ends_at, now, hold_until=hold_until) is ResourceNeed.AHEAD
 
 
 def sessions_ahead(
     session: Session, resource_id: int, now: dt.datetime, catalog: Catalog
 ) -> list[HeldSession]:
-    """Booked sessions that hold the resource (or have it as their room) and have not ended
-    by ``now``, earliest first."""
-    held = _holding(now).where(ResourceHold.resource_id == resource_id).subquery()
+    """Booked sessions still ahead (``statuses.resource_need``) that hold the resource (or have
+    it as their room), earliest first.  A session under way or already attended is not one."""
+    held = (
+        select(ResourceHold.appointment_id)
+        .where(
+            ResourceHold.resource_id == resource_id,
+            ResourceHold.active.is_(True),
+            ResourceHold.ends_at > now,
+        )
+        .subquery()
+    )
     stmt = (
         select(
             Appointment.id,
             Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+            Appointment.hold_until,
             Patient.last_name,
             Patient.first_name,
             SessionType.name,
@@ -214,7 +233,7 @@ def sessions_ahead(
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
         .where(
-            _ahead(now),
+            _maybe_ahead(now),
             (Appointment.room_id == resource_id)
             | Appointment.id.in_(select(held.c.appointment_id)),
         )
@@ -227,17 +246,36 @@ def sessions_ahead(
             label=f"{_describe(catalog, start)} {last}, {first[:1]}. ({type_name})",
             session_type=code,
         )
-        for aid, start, last, first, type_name, code in session.execute(stmt)
+        for aid, start, end, status, hold_until, last, first, type_name, code in session.execute(
+            stmt
+        )
+        if _is_ahead(status, end, hold_until, now)
     ]
 
 
 def _counts_ahead(session: Session, now: dt.datetime) -> dict[int, int]:
-    """How many booked sessions ahead hold each resource (or have it as their room)."""
-    pairs: set[tuple[int, int]] = {(int(r), int(a)) for r, a in session.execute(_holding(now))}
-    rooms = select(Appointment.room_id, Appointment.id).where(
-        Appointment.room_id.is_not(None), _ahead(now)
+    """How many booked sessions still ahead hold each resource (or have it as their room)."""
+    ahead = {
+        int(aid)
+        for aid, status, end, hold_until in session.execute(
+            select(
+                Appointment.id, Appointment.status, Appointment.ends_at, Appointment.hold_until
+            ).where(_maybe_ahead(now))
+        )
+        if _is_ahead(status, end, hold_until, now)
+    }
+    holds = select(ResourceHold.resource_id, ResourceHold.appointment_id).where(
+        ResourceHold.active.is_(True), ResourceHold.ends_at > now
     )
-    pairs.update((int(r), int(a)) for r, a in session.execute(rooms) if r is not None)
+    pairs: set[tuple[int, int]] = {
+        (int(r), int(a)) for r, a in session.execute(holds) if int(a) in ahead
+    }
+    rooms = select(Appointment.room_id, Appointment.id).where(
+        Appointment.room_id.is_not(None), _maybe_ahead(now)
+    )
+    pairs.update(
+        (int(r), int(a)) for r, a in session.execute(rooms) if r is not None and int(a) in ahead
+    )
     counts: dict[int, int] = {}
     for rid, _appointment in pairs:
         counts[rid] = counts.get(rid, 0) + 1
@@ -246,7 +284,7 @@ def _counts_ahead(session: Session, now: dt.datetime) -> dict[int, int]:
 
 def _out_of_service(session: Session, catalog: Catalog, now: dt.datetime) -> dict[int, str]:
     """The current or next maintenance window of each resource that has one (read only: the
-    windows are entered in Settings, Availability)."""
+    windows are entered in Settings ▸ Closures and time off)."""
     stmt = (
         select(Closure.resource_id, Closure.starts_at, Closure.ends_at, Closure.reason)
         .where(
@@ -572,13 +610,13 @@ def retire_resource(
             raise ResourceInUse(
                 f"{res.name} still has {n} booked session{'s' if n != 1 else ''} ahead: "
                 + "; ".join(s.label for s in ahead)
-                + ". Mark it out of service instead (Settings, Availability) so they are"
+                + f". Mark it out of service instead ({AVAILABILITY_PAGE}) so they are"
                 " re-planned, or move them first.",
                 ahead,
             )
         res.active = False
         detail = (
-            f"left {len(ahead)} booked session(s) ahead holding it: "
+            f"left {len(ahead)} booked session{'s' if len(ahead) != 1 else ''} ahead holding it: "
             + ", ".join(f"#{s.appointment_id}" for s in ahead)
             if ahead
             else ""

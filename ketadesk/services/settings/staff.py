@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.catalog import WEEKDAYS, ResourceKind, StaffRole
-from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.scheduling.statuses import REPLANNED_STATUSES, ResourceNeed, resource_need
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -139,6 +139,8 @@ class StaffInfo:
     active: bool
     shifts: tuple[ShiftRow, ...] = ()
     qualifications: tuple[tuple[str, str], ...] = ()
+    #: What the save noticed without refusing it (a shift outside opening hours).
+    warnings: tuple[str, ...] = ()
 
     @property
     def role_label(self) -> str:
@@ -300,7 +302,8 @@ def qualification_choices(db: Database) -> tuple[PhaseChoice, ...]:
 def future_sessions(
     db: Database, staff_id: int, *, now: dt.datetime | None = None
 ) -> tuple[BookedSession, ...]:
-    """The sessions not yet over that hold this staff member (not cancelled or missed)."""
+    """The sessions still ahead that hold this staff member (``statuses.resource_need``: not
+    under way, attended, cancelled or missed)."""
     now = now or utcnow()
     with db.read() as session:
         return tuple(_future_sessions(session, staff_id, now))
@@ -314,6 +317,9 @@ def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[
             Patient.first_name,
             Patient.last_name,
             SessionType.name,
+            Appointment.status,
+            Appointment.ends_at,
+            Appointment.hold_until,
         )
         .join(ResourceHold, ResourceHold.appointment_id == Appointment.id)
         .join(Patient, Patient.id == Appointment.patient_id)
@@ -321,7 +327,7 @@ def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[
         .where(
             ResourceHold.resource_id == staff_id,
             Appointment.ends_at > now,
-            Appointment.status.not_in(sorted(RELEASED_STATUSES)),
+            Appointment.status.in_(sorted(REPLANNED_STATUSES)),
         )
         .distinct()
         .order_by(Appointment.starts_at, Appointment.id)
@@ -329,7 +335,8 @@ def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[
     tz = ZoneInfo(load_catalog(session).settings.timezone)
     return [
         BookedSession(aid, starts.astimezone(tz), f"{first} {last}", type_name)
-        for aid, starts, first, last, type_name in rows
+        for aid, starts, first, last, type_name, status, ends, hold_until in rows
+        if resource_need(status, ends, now, hold_until=hold_until) is ResourceNeed.AHEAD
     ]
 
 
@@ -375,6 +382,34 @@ def shift_problem(s: ShiftRow) -> tuple[str, str] | None:
     if s.valid_from and s.valid_until and s.valid_from > s.valid_until:
         return "valid_until", "'valid from' must not be after 'valid until'"
     return None
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def shift_hours_warnings(
+    shifts: Sequence[ShiftRow], hours: Mapping[str, tuple[dt.time, dt.time] | None]
+) -> tuple[str, ...]:
+    """A warning (never a refusal: staff may prepare before opening or finish paperwork after
+    closing) for each shift that runs outside the clinic's opening hours that weekday."""
+    found = []
+    for i, s in enumerate(shifts, start=1):
+        day = WEEKDAYS[s.weekday]
+        opening = hours.get(day)
+        on = f"on {_DAY_NAMES[s.weekday]}s"
+        if opening is None:
+            found.append(f"shift {i} ({s.describe()}): the clinic is closed {on}")
+            continue
+        opens = opening[0].hour * 60 + opening[0].minute
+        closes = opening[1].hour * 60 + opening[1].minute
+        outside = []
+        if s.start_minute < opens:
+            outside.append(f"starts before opening ({clock(opens)} {on})")
+        if s.end_minute > closes:
+            outside.append(f"runs past closing ({clock(closes)} {on})")
+        if outside:
+            found.append(f"shift {i} ({s.describe()}) {' and '.join(outside)}")
+    return tuple(found)
 
 
 def overlapping_shifts(shifts: Sequence[ShiftRow]) -> list[tuple[int, int]]:
@@ -569,7 +604,7 @@ def add_staff(
         info = _info(session, res)
         audit.record(session, actor, "add_staff", "staff", res.id, after=_snapshot(info), now=now)
         changes.bump(session, now)
-        return info
+        return replace(info, warnings=shift_hours_warnings(info.shifts, catalog.settings.hours))
 
 
 def update_staff(
@@ -599,7 +634,7 @@ def update_staff(
                 now=now,
             )
             changes.bump(session, now)
-        return after
+        return replace(after, warnings=shift_hours_warnings(after.shifts, catalog.settings.hours))
 
 
 def set_staff_active(

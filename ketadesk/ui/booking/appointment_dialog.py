@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListWidget,
     QPushButton,
@@ -33,6 +32,7 @@ from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.monitoring.measurements import instruments
 from ketadesk.ui.common.background import LatestOnly, run_service
+from ketadesk.ui.common.cancel_question import ask_cancel_reason
 from ketadesk.ui.common.dates import short_date_time, us_long_date
 from ketadesk.ui.common.desk import Desk
 
@@ -243,12 +243,11 @@ class AppointmentDialog(QDialog):
     def _on_status(self, action: str) -> None:
         reason = ""
         if action == "cancel":
-            prompt = "Why is it cancelled? (kept with the appointment)"
-            while not reason.strip():
-                reason, ok = QInputDialog.getText(self, "Cancel appointment", prompt)
-                if not ok:
-                    return
-                prompt = "A cancellation needs a reason. Why is it cancelled?"
+            d = self.detail()
+            asked = ask_cancel_reason(self, d.patient_name, d.session_type_name, d.start)
+            if asked is None:
+                return
+            reason = asked
         self.status_requested.emit(self._id, action, reason.strip())
 
     def _on_monitoring(self, _name: str) -> None:

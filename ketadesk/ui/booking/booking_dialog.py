@@ -513,7 +513,7 @@ class BookingDialog(QDialog):
         self._chart = match.chart_number
         self._patient_label = match.display_name
         born = f", born {us_date(match.date_of_birth)}" if match.date_of_birth else ""
-        self.patient_name.setText(f"<b>{match.display_name}</b> · {match.chart_number}{born}")
+        self.patient_name.setText(f"<b>{match.display_name}</b> · chart {match.chart_number}{born}")
         self.picker.setVisible(False)
         self.chosen_patient.setVisible(True)
         self._clear_plan()

@@ -160,7 +160,7 @@ def attempts_text(item: FollowUpItem) -> str:
 
 def item_text(item: FollowUpItem, column: Column) -> str:
     if column is Column.PATIENT:
-        return f"{item.patient_name} ({item.chart_number})"
+        return f"{item.patient_name} (chart {item.chart_number})"
     if column is Column.FOLLOW_UP:
         return ("URGENT · " if item.urgent else "") + item.kind_label
     if column is Column.DUE:
@@ -316,7 +316,7 @@ class FollowUpQueueModel(QAbstractItemModel):
         return None
 
     def _tooltip(self, item: FollowUpItem) -> str:
-        lines = [f"{item.kind_label} for {item.patient_name} ({item.chart_number})"]
+        lines = [f"{item.kind_label} for {item.patient_name} (chart {item.chart_number})"]
         lines.append(f"Due {item.due_text}")
         if item.overdue_from is not None and item.deadline is not None:
             lines.append(

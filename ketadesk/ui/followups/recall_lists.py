@@ -63,7 +63,7 @@ class Column(enum.IntEnum):
 
 
 RECALL_COLUMNS: tuple[TableColumn[RecallRow], ...] = (
-    TableColumn("Patient", lambda row: f"{row.patient_name} ({row.chart_number})"),
+    TableColumn("Patient", lambda row: f"{row.patient_name} (chart {row.chart_number})"),
     TableColumn("Phone", lambda row: display_phone(row.phone)),
     TableColumn("Why", lambda row: row.why, tooltip=lambda row: row.why),
     TableColumn(
@@ -85,7 +85,7 @@ class AtRiskColumn(enum.IntEnum):
 
 
 AT_RISK_COLUMNS: tuple[TableColumn[AtRiskRow], ...] = (
-    TableColumn("Patient", lambda row: f"{row.patient_name} ({row.chart_number})"),
+    TableColumn("Patient", lambda row: f"{row.patient_name} (chart {row.chart_number})"),
     TableColumn("Phone", lambda row: display_phone(row.phone)),
     TableColumn("Series", lambda row: row.protocol_name),
     TableColumn("Missed", lambda row: row.missed_text, tooltip=lambda row: "\n".join(row.missed)),

@@ -177,7 +177,7 @@ class MonitoringDialog(QDialog):
         self.setWindowTitle(f"Monitoring record — {sheet.patient_name}")
 
         title = QLabel(
-            f"<b>{sheet.patient_name}</b> ({sheet.chart_number}) · {sheet.session_name} · "
+            f"<b>{sheet.patient_name}</b> (chart {sheet.chart_number}) · {sheet.session_name} · "
             f"{short_date(day, year=True)}, {day:%H:%M}",
             self,
         )

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.patients.csv_import import (
     IMPORT_FIELDS,
@@ -243,18 +244,20 @@ class ImportPatientsDialog(QDialog):
         blocking = len(report.blocking)
         warnings = len(report.problems) - blocking
         if blocking:
-            text = f"{report.rows} rows: {blocking} problem(s) to fix. Nothing was imported."
+            rows, problems = counted(report.rows, "row"), counted(blocking, "problem")
+            text = f"{rows}: {problems} to fix. Nothing was imported."
         elif report.imported:
             text = (
-                f"Imported {len(report.imported)} patients, charts {report.imported[0]} to "
+                f"Imported {counted(len(report.imported), 'patient')}, "
+                f"charts {report.imported[0]} to "
                 f"{report.imported[-1]}."
             )
         elif report.dry_run:
-            text = f"{report.rows} rows, no problems: ready to import."
+            text = f"{counted(report.rows, 'row')}, no problems: ready to import."
         else:
             text = "The file has no rows: nothing imported."
         if warnings:
-            text += f" {warnings} warning(s) (possible duplicates): see the list."
+            text += f" {counted(warnings, 'warning')} (possible duplicates): see the list."
         self.summary.setText(text)
         self._update_buttons()
         self.checked.emit(report)

@@ -39,7 +39,7 @@ def describe_preview(preview: MergePreview) -> str:
         "",
         "Moves to the kept chart: " + (", ".join(moves) if moves else "nothing recorded yet") + ".",
         f"Chart {merged.chart_number} stays, inactive, marked as merged into "
-        f"{kept.chart_number}. The audit trail keeps every event as it was written.",
+        f"chart {kept.chart_number}. The audit trail keeps every event as it was written.",
     ]
     if preview.refusal:
         lines += ["", f"Cannot merge: {preview.refusal}."]

@@ -63,8 +63,8 @@ FIND_MINIMUM = QSize(420, 300)
 
 
 def match_text(match: PatientMatch) -> str:
-    """One result line: "Lovelace, Ada · BT-1 · born 12/10/1815 · 619-555-0100"."""
-    parts = [match.display_name, match.chart_number]
+    """One result line: "Lovelace, Ada · chart BT-1 · born 12/10/1815 · 619-555-0100"."""
+    parts = [match.display_name, f"chart {match.chart_number}"]
     if match.date_of_birth is not None:
         parts.append(f"born {us_date(match.date_of_birth)}")
     if match.phone:

@@ -54,7 +54,7 @@ COLUMNS: tuple[TableColumn[FeeRow], ...] = (
         lambda r: f"{r.session_start:%a %m/%d/%Y %H:%M}",
         sort_key=lambda r: r.session_start.timestamp(),
     ),
-    TableColumn("Patient", lambda r: f"{r.patient_name} ({r.chart_number})"),
+    TableColumn("Patient", lambda r: f"{r.patient_name} (chart {r.chart_number})"),
     TableColumn("Fee", lambda r: f"{r.kind_name}, {r.session_type_name}"),
     TableColumn("Amount", lambda r: r.amount_text, sort_key=lambda r: r.amount_cents),
     TableColumn("Status", lambda r: r.status_name),

@@ -48,6 +48,7 @@ from ketadesk.services.settings.consequences import Applied, Consequences
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.date_fields import DateTimeField
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.sizing import fit_dialog
 from ketadesk.ui.patients.patient_form import error_color
 from ketadesk.ui.settings.consequences_dialog import ConsequencesDialog, applied_text
 
@@ -76,6 +77,13 @@ class _Loaded:
     holidays: list[HolidayChoice]
     resources: list[ResourceChoice]
     zone: ZoneInfo
+
+
+#: Room in a title bar beside the title (the window manager's buttons and margins), in pixels.
+TITLE_BAR_ROOM = 200
+#: Room in the form beside the label and the field (margins, spacing), in pixels.
+FORM_ROOM = 120
+MIN_WIDTH = 460
 
 
 class AddClosureDialog(QDialog):
@@ -122,6 +130,16 @@ class AddClosureDialog(QDialog):
         form.addRow(buttons)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self._kind_changed()
+        fit_dialog(self, self.roomy_width())
+
+    def roomy_width(self) -> int:
+        """Wide enough for the whole title in the window's title bar (its buttons take room
+        too) and for the date fields' full date and time: at its hint width the window manager
+        cut the title to "Add a closure or t…e off" and the dates touched their buttons."""
+        title = self.fontMetrics().horizontalAdvance(self.windowTitle())
+        fields = max(self.first.sizeHint().width(), self.last.sizeHint().width())
+        label = self.fontMetrics().horizontalAdvance("Who or what")
+        return max(title + TITLE_BAR_ROOM, label + fields + FORM_ROOM, MIN_WIDTH)
 
     def _on_buttons_accepted(self) -> None:
         """Go on only with a form the service would take; otherwise say what is wrong here,

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.settings import consequences
 from ketadesk.services.settings.consequences import Applied, Consequences
@@ -35,14 +36,17 @@ LEAVE_CHOICE = "Leave for the desk"
 CHOICE_COLUMN = COLUMNS.index("Choice")
 #: The background of a session with no new place (it stays booked, flagged, until someone acts).
 UNPLACED_COLOR = QColor("#fde2e1")
+#: The background of a session under way when the window begins (told, not re-planned).
+IN_USE_COLOR = QColor("#fff4d6")
 SHIFTED_COLOR = QColor("#eef3fb")
 
 
 def summary_text(preview: Consequences) -> str:
     """What the dialog says above the table: how many sessions break, and who gets a call."""
     count = len(preview.broken)
+    in_use = _in_use_text(preview)
     if not count:
-        return "No booked session is affected."
+        return f"No booked session is affected.{in_use}"
     calls = len(preview.patients_to_call)
     if not calls:
         called = "Every session keeps its time, so no patient needs a call."
@@ -57,8 +61,19 @@ def summary_text(preview: Consequences) -> str:
         if left
         else "Each gets the new place shown."
     )
-    sessions = f"{count} booked session{'s' if count != 1 else ''}{which}"
-    return f"{sessions} would be broken. {places} {called}"
+    return f"{counted(count, 'booked session')}{which} would be broken. {places} {called}{in_use}"
+
+
+def _in_use_text(preview: Consequences) -> str:
+    """The sessions under way when the window begins, said apart: they are not re-planned."""
+    n = len(preview.in_use)
+    if not n:
+        return ""
+    verb = "is" if n == 1 else "are"
+    return (
+        f" {counted(n, 'session')} in progress {verb} using it now and {verb} not re-planned:"
+        " take it out of use once the patient is done."
+    )
 
 
 #: How many moved sessions the status line after "Apply all" names one by one.
@@ -69,10 +84,10 @@ def applied_text(applied: Applied, calendar: ClinicCalendar) -> str:
     """The status line after "Apply all": the counts, then each moved session (the first few)
     with where it went: "Lovelace, Ada Wed 12/16 10:00: same time, Monitor 2 instead of
     Monitor 1"."""
-    text = (
-        f"Saved. {len(applied.moves)} session(s) moved, {len(applied.unplaced)} without a "
-        f"new place; {len(applied.follow_up_ids)} patient(s) added to the call list."
-    )
+    moved = counted(len(applied.moves), "session")
+    calls = counted(len(applied.follow_up_ids), "patient")
+    text = f"Saved. {moved} moved, {len(applied.unplaced) or 'none'} without a new place; "
+    text += f"{calls} added to the call list."
     named = [
         f"{m.patient_name} {_when(calendar, m.old.start)}: "
         + (m.change_text() if m.same_time else f"to {_when(calendar, m.new.start)}")
@@ -173,6 +188,21 @@ class ConsequencesDialog(QDialog):
                     None if move is not None else UNPLACED_COLOR,
                     cause,
                     move is not None and cause == b.appointment_id,
+                )
+            )
+        for b in p.in_use:
+            rows.append(
+                (
+                    (
+                        b.patient_name,
+                        b.session_type,
+                        self._when(b.starts_at),
+                        b.why,
+                        "Not re-planned: under way",
+                    ),
+                    IN_USE_COLOR,
+                    None,
+                    False,
                 )
             )
         for m in p.moves:

@@ -606,7 +606,8 @@ class StaffPage(QWidget):
             self._open_dialog(row)
 
     def _on_dialog_saved(self, info: StaffInfo) -> None:
-        self.message.setText(f"Saved {info.name}.")
+        warned = "".join(f" Note: {w}." for w in info.warnings)
+        self.message.setText(f"Saved {info.name}.{warned}")
         self.changed.emit()
         self.refresh()
 

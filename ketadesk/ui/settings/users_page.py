@@ -226,6 +226,8 @@ class UserDialog(QDialog):
         self.role_combo.setCurrentIndex(ROLES.index(user.role) if user else ROLES.index("nurse"))
         self.staff_combo = QComboBox(self)
         self.staff_combo.addItem("— none —", None)
+        self._staff_names = {choice.id: choice.name for choice in staff}
+        self._filled_name = ""  # the full name last taken from the linked staff member
         for choice in staff:
             taken = choice.user_id is not None and (user is None or choice.user_id != user.id)
             retired = "" if choice.active else ", retired"
@@ -244,9 +246,61 @@ class UserDialog(QDialog):
             self.password_edit = QLineEdit(self)
             self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
             self.fields.add("password", "&Password:", "Password", self.password_edit)
+            self.generate_button = QPushButton("&Generate", self)
+            self.generate_button.setToolTip("Fill in a strong one-time password to hand over")
+            self.generate_button.setAutoDefault(False)
+            self.generated_note = QLabel("", self)
+            self.generated_note.setWordWrap(True)
+            generate_row = QHBoxLayout()
+            generate_row.addWidget(self.generate_button)
+            generate_row.addWidget(self.generated_note, 1)
+            self.fields.form.addRow("", generate_row)
             self.must_change_check = QCheckBox("Ask for a new password at the first sign-in", self)
             self.must_change_check.setChecked(True)
             self.fields.form.addRow("", self.must_change_check)
+            self.generate_button.clicked.connect(self._on_generate_button_clicked)
+            self.password_edit.textEdited.connect(self._on_password_edit_text_edited)
+        self.staff_combo.currentIndexChanged.connect(self._on_staff_combo_changed)
+
+    def _on_staff_combo_changed(self, _index: int) -> None:
+        """The linked staff member's name fills in the full name while it is empty (or still
+        the one filled in from the previous choice): the admin need not type it twice."""
+        name = self._staff_names.get(self.staff_combo.currentData(), "")
+        typed = self.name_edit.text().strip()
+        if name and (not typed or typed == self._filled_name):
+            self.name_edit.setText(name)
+            self._filled_name = name
+
+    def _on_generate_button_clicked(self) -> None:
+        desk = self._desk
+
+        def work() -> str:
+            return accounts.generate_password(accounts.account_settings(desk.db))
+
+        self.generate_button.setEnabled(False)
+        run_service(
+            self,
+            work,
+            self._on_generated,
+            settled=lambda: self.generate_button.setEnabled(True),
+            busy="Generating a password…",
+        )
+
+    def _on_generated(self, password: str) -> None:
+        # Shown in clear, once, so the administrator can hand it over; they choose their own
+        # password at the first sign-in (``must_change_password``), so it is one-time.
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Normal)
+        self.password_edit.setText(password)
+        self.must_change_check.setChecked(True)
+        self.generated_note.setText(
+            "Hand this one-time password over now: it is not shown again once saved."
+        )
+        _grow_to_fit(self)
+
+    def _on_password_edit_text_edited(self, _text: str) -> None:
+        # Typed by hand: hidden again, like any password being typed.
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.generated_note.setText("")
 
     def submit(self) -> None:
         if self._busy:

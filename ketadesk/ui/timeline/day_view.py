@@ -33,13 +33,13 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QFrame,
-    QInputDialog,
     QToolTip,
     QWidget,
 )
 
 from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, NOT_STARTED, arrival_state
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule, with_moved
+from ketadesk.ui.common.cancel_question import ask_cancel_reason
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.timeline.day_layout import (
@@ -663,13 +663,9 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     def ask_cancel_reason(self, appointment: DayAppointment) -> str | None:
         """Why the session is cancelled (None: the user thought better of it).  Tests
         replace this; the service refuses an empty reason."""
-        text, ok = QInputDialog.getText(
-            self,
-            "Cancel session",
-            f"Why is {appointment.patient_name}'s {appointment.session_type_name} session "
-            f"at {appointment.start:%H:%M} cancelled?",
+        return ask_cancel_reason(
+            self, appointment.patient_name, appointment.session_type_name, appointment.start
         )
-        return text.strip() if ok and text.strip() else None
 
     def _on_minute_timer_timeout(self) -> None:
         schedule = self._schedule

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ketadesk.scheduling.words import counted
 from ketadesk.services.schedule.day_schedule import DaySchedule
 
 if TYPE_CHECKING:  # its module reads the database: not imported at start-up for a type
@@ -65,5 +66,5 @@ class ScheduleFilter:
             shown = sum(1 for c in schedule.rooms if c.id in self.column_ids)
             parts.append(f"{shown} of {len(schedule.rooms)} columns")
         if self.session_types is not None:
-            parts.append(f"{len(self.session_types)} session type(s)")
+            parts.append(counted(len(self.session_types), "session type"))
         return ("filtered: " + ", ".join(parts)) if parts else ""

@@ -36,7 +36,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QFrame,
-    QInputDialog,
     QMenu,
     QToolTip,
     QWidget,
@@ -44,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.services.schedule.week import WeekSchedule, week_with_moved
+from ketadesk.ui.common.cancel_question import ask_cancel_reason
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.dates import short_date, short_date_time
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
@@ -851,13 +851,9 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
     def ask_cancel_reason(self, appointment: DayAppointment) -> str | None:
         """Why the session is cancelled (None: the user thought better of it).  Tests
         replace this; the service refuses an empty reason."""
-        text, ok = QInputDialog.getText(
-            self,
-            "Cancel session",
-            f"Why is {appointment.patient_name}'s {appointment.session_type_name} session "
-            f"on {short_date(appointment.start)} at {appointment.start:%H:%M} cancelled?",
+        return ask_cancel_reason(
+            self, appointment.patient_name, appointment.session_type_name, appointment.start
         )
-        return text.strip() if ok and text.strip() else None
 
     @override
     def changeEvent(self, event: QEvent) -> None:

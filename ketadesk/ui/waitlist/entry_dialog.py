@@ -82,7 +82,8 @@ class EntryDialog(QDialog):
         )
         layout = QVBoxLayout(self)
         who = QLabel(
-            f"<b>{patient.display_name}</b> ({patient.chart_number}) {display_phone(patient.phone)}"
+            f"<b>{patient.display_name}</b> (chart {patient.chart_number}) "
+            f"{display_phone(patient.phone)}"
         )
         layout.addWidget(who)
         form = QFormLayout()

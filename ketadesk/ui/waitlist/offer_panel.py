@@ -55,7 +55,7 @@ def offer_line(offer: WaitlistOffer) -> str:
     asked for."""
     phone = display_phone(offer.phone or "") or "no phone on file"
     text = (
-        f"{offer.patient_name} ({offer.chart_number})   {phone}\n"
+        f"{offer.patient_name} (chart {offer.chart_number})   {phone}\n"
         f"{offer.session_type_name}, {offer.when_text}, {offer.room_name}"
         f"   (asked for {offer.wish_text})"
     )
@@ -74,7 +74,7 @@ def unable_line(unable: WaitlistUnable) -> str:
     """Who (and for what), then why not: "Lovelace, Ada (BT-1) · IV ketamine infusion" /
     "the patient would have 2 dosing sessions on …"."""
     return (
-        f"{unable.patient_name} ({unable.chart_number}) · {unable.session_type_name}\n"
+        f"{unable.patient_name} (chart {unable.chart_number}) · {unable.session_type_name}\n"
         f"{unable.reason_text}"
     )
 

@@ -58,7 +58,7 @@ class Column(enum.IntEnum):
 
 
 COLUMNS: tuple[TableColumn[WaitlistRow], ...] = (
-    TableColumn("Patient", lambda r: f"{r.patient_name} ({r.chart_number})"),
+    TableColumn("Patient", lambda r: f"{r.patient_name} (chart {r.chart_number})"),
     TableColumn("Phone", lambda r: display_phone(r.phone)),
     TableColumn(
         "Waits for",

@@ -28,7 +28,9 @@ NOW = dt.datetime(2027, 3, 1, 16, 0, tzinfo=dt.UTC)  # Monday 1 March 2027, 08:0
 INDUCTION_DAYS = [dt.date(2027, 3, d) for d in (10, 12, 15, 17, 19, 22)]
 IV_A = {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"}
 IV_B = {"room": "Room 2", "monitor": "Monitor 2", "nurse": "Nurse Kim"}
-ADDRESS = "12 Harbor Way, San Diego, CA 92101"
+# Typed on two lines in Settings: one line in a calendar's location, the lines kept apart.
+ADDRESS = "12 Harbor Way, Suite 200\nSan Diego, CA 92101"
+ONE_LINE_ADDRESS = "12 Harbor Way, Suite 200, San Diego, CA 92101"
 
 
 def _make_clinic(url: str) -> SmallClinic:
@@ -123,7 +125,7 @@ def test_patient_calendar_parses_back_with_the_database_events_and_times(db_url:
             assert end == appt.ends_at
             assert event["dtstart"].params["TZID"] == "America/Los_Angeles"
             assert str(event["summary"]) == "IV ketamine infusion at KetaDesk Clinic"
-            assert str(event["location"]) == ADDRESS
+            assert str(event["location"]) == ONE_LINE_ADDRESS
             description = str(event["description"])
             assert "No food for 4 hours" in description
             assert f"Session {appt.series_index} of 6" in description

@@ -258,3 +258,11 @@ def test_the_card_size_chosen_in_settings_is_the_card_printed(db: Database) -> N
     with db.read() as session:  # where the card (services/printing/card.py) reads it
         settings = load_catalog(session).settings
     assert card_format(settings) == CardFormat("business", 3.5, 2.0, "card")
+
+
+def test_the_clinic_phone_is_kept_and_shown_as_phones_are_elsewhere(db: Database) -> None:
+    details = dataclasses.replace(clinic_details(db), phone="617 555 0142")
+    saved = save_clinic_details(db, ADMIN, details)
+    assert saved.phone == "(617) 555-0142"
+    with db.read() as session:  # what cards and day sheets print
+        assert load_catalog(session).settings.phone == "(617) 555-0142"

@@ -285,3 +285,23 @@ def test_the_front_desk_may_not_configure_staff_and_the_refusal_is_audited(
 
 def _week_of(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
+
+
+def _minute(t: dt.time) -> int:
+    return t.hour * 60 + t.minute
+
+
+def test_a_shift_past_fridays_closing_is_saved_with_a_warning(clinic: SmallClinic) -> None:
+    friday = clinic.catalog.settings.hours["fri"]
+    assert friday is not None
+    opens, closes = _minute(friday[0]), _minute(friday[1])
+    inside = ShiftRow(0, opens, closes)  # Monday within its hours (the small clinic's too)
+    late = ShiftRow(4, opens, closes + 60)
+    info = staff.add_staff(clinic.db, SYSTEM, _lee(shifts=(inside, late)), now=NOW)
+    assert len(info.shifts) == 2  # saved, not refused
+    (warning,) = info.warnings
+    assert warning.startswith("shift 2 (Fri ")
+    assert f"runs past closing ({friday[1]:%H:%M} on Fridays)" in warning
+    # Within the hours: nothing to say.
+    again = staff.update_staff(clinic.db, SYSTEM, info.id, _lee(shifts=(inside,)), now=NOW)
+    assert again.warnings == ()

@@ -129,12 +129,12 @@ def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     # only once she is in (or her session is over); a trial's queue had it overdue already.
     assert _rows(view, Section.OVERDUE) == []
     assert _rows(view, Section.DUE_TODAY) == [
-        ("Lovelace, Ada (BT-1)", "PHQ-9", "due at check-in"),
-        ("Hopper, Grace (BT-2)", "PHQ-9", "due today by 11:00"),
-        ("Turing, Alan (DAY-1)", "PHQ-9", "due today by 13:30"),
-        ("Hopper, Grace (BT-2)", "REMS monitoring form", "due in 7 days"),
+        ("Lovelace, Ada (chart BT-1)", "PHQ-9", "due at check-in"),
+        ("Hopper, Grace (chart BT-2)", "PHQ-9", "due today by 11:00"),
+        ("Turing, Alan (chart DAY-1)", "PHQ-9", "due today by 13:30"),
+        ("Hopper, Grace (chart BT-2)", "REMS monitoring form", "due in 7 days"),
     ]
-    assert ("Turing, Alan (DAY-1)", "Next-day call", "due tomorrow") in _rows(
+    assert ("Turing, Alan (chart DAY-1)", "Next-day call", "due tomorrow") in _rows(
         view, Section.UPCOMING
     )
     assert counts == [{"overdue": 0, "due_today": 4, "upcoming": 2, "urgent": 0}]
@@ -160,7 +160,7 @@ def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     clock.now = owed.at(TUESDAY, "10:25")
     _refresh(qtbot, view)
     assert _rows(view, Section.OVERDUE) == [
-        ("Lovelace, Ada (BT-1)", "PHQ-9", "overdue by 1 hour 25 mins"),
+        ("Lovelace, Ada (chart BT-1)", "PHQ-9", "overdue by 1 hour 25 mins"),
     ]
     overdue = view.model.section_index(Section.OVERDUE)
     color = view.model.index(0, Column.COUNTDOWN, overdue).data(Qt.ItemDataRole.ForegroundRole)

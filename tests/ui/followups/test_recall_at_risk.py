@@ -80,7 +80,7 @@ def test_an_at_risk_series_is_listed_and_its_make_up_booked_from_the_list(
     assert view.tabs.tabText(0) == "At risk (1)"
     model = view.at_risk_model
     (row,) = model.rows()
-    assert model.index(0, AtRiskColumn.PATIENT).data() == "Lovelace, Ada (BT-1)"
+    assert model.index(0, AtRiskColumn.PATIENT).data() == "Lovelace, Ada (chart BT-1)"
     assert model.index(0, AtRiskColumn.SERIES).data() == "IV induction (6 infusions)"
     assert (
         model.index(0, AtRiskColumn.MISSED).data() == "IV ketamine infusion 3/6: no-show Tue Nov 24"

@@ -56,11 +56,11 @@ def _shown(picker: PatientPicker) -> list[str]:
 
 def test_typing_a_name_lists_the_matches(qtbot: QtBot, picker: PatientPicker) -> None:
     _type(qtbot, picker, "lov")
-    assert _shown(picker) == ["Lovelace, Ada · BT-1 · born 05/17/1980"]
+    assert _shown(picker) == ["Lovelace, Ada · chart BT-1 · born 05/17/1980"]
     assert picker.status.text() == "1 match."
     picker.field.clear()
     _type(qtbot, picker, "Turing al")
-    assert _shown(picker) == ["Turing, Alan · DAY-1"]
+    assert _shown(picker) == ["Turing, Alan · chart DAY-1"]
 
 
 def test_nothing_found_says_so(qtbot: QtBot, picker: PatientPicker) -> None:
@@ -260,4 +260,4 @@ def test_a_match_shows_the_date_of_birth_as_a_us_clinic_writes_it() -> None:
     from ketadesk.ui.patients.patient_search import match_text
 
     match = PatientMatch(7, "BT-7", "Hopper, Grace", dt.date(1906, 12, 9), "", True)
-    assert match_text(match) == "Hopper, Grace · BT-7 · born 12/09/1906"
+    assert match_text(match) == "Hopper, Grace · chart BT-7 · born 12/09/1906"

@@ -71,7 +71,7 @@ def test_close_a_day_see_the_consequences_apply_and_undo(
     qtbot.waitUntil(lambda: page.last_applied is not None)
     qtbot.waitUntil(lambda: page.table.rowCount() == 1)
     assert page.undo_button.isEnabled()
-    assert "1 patient(s) added to the call list" in page.status.text()
+    assert "1 patient added to the call list" in page.status.text()
     moved = b.starts()[second]
     assert b.clinic.calendar.local_date(moved) != day
     if os.environ.get("KETADESK_SCREENSHOTS"):
@@ -193,3 +193,22 @@ def test_a_pencilled_in_session_on_a_monitor_out_of_service_names_the_monitor_it
     assert page.status.text().endswith(
         f"Hopper, Grace {when}: same time, Monitor 1 instead of Monitor 3."
     )
+
+
+def test_the_page_a_refusal_sends_the_desk_to_is_this_one() -> None:
+    from ketadesk.services.settings.resources import AVAILABILITY_PAGE
+
+    assert f"Settings ▸ {AvailabilityPage.title}" == AVAILABILITY_PAGE
+
+
+def test_the_add_dialog_shows_its_whole_title_and_dates(qtbot: QtBot) -> None:
+    from ketadesk.ui.settings.availability_page import TITLE_BAR_ROOM, AddClosureDialog
+
+    dialog = AddClosureDialog([], dt.date(2030, 12, 23))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    title = dialog.fontMetrics().horizontalAdvance(dialog.windowTitle())
+    assert dialog.width() >= title + TITLE_BAR_ROOM
+    for field in (dialog.first, dialog.last):
+        assert field.width() >= field.sizeHint().width()

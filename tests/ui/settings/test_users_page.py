@@ -90,6 +90,9 @@ def test_an_administrator_adds_a_nurse_and_a_front_desk_user(
     _type(dialog.username_edit, "kim")
     _choose(dialog.role_combo, "nurse")
     _choose(dialog.staff_combo, clinic.ids["Nurse Kim"])
+    # The linked staff member's name fills the empty full name; cleared here to see the refusal.
+    assert dialog.name_edit.text() == "Nurse Kim"
+    dialog.name_edit.clear()
     _type(dialog.password_edit, "first-sign-in-1")
     dialog.save_button.click()
     qtbot.waitUntil(lambda: dialog.fields.errors["display_name"].isVisible(), timeout=10_000)
@@ -214,3 +217,37 @@ def test_a_nurse_is_refused_and_the_refusal_is_audited(
     with clinic.db.read() as s:
         refused = s.scalars(select(AuditEvent.username).where(AuditEvent.action == "refused")).all()
     assert "kim" in refused
+
+
+def test_linking_a_staff_member_fills_the_name_and_generate_gives_a_one_time_password(
+    qtbot: QtBot, clinic: SmallClinic, admin: Actor
+) -> None:
+    page = _page(qtbot, Desk(clinic.db, admin, now=lambda: NOW), rows=1)
+    dialog = _open_add(qtbot, page)
+    _type(dialog.username_edit, "kim")
+    _choose(dialog.staff_combo, clinic.ids["Nurse Kim"])
+    assert dialog.name_edit.text() == "Nurse Kim"
+    # Another choice replaces a name it filled in, never one typed by hand.
+    _choose(dialog.staff_combo, None)
+    _choose(dialog.staff_combo, clinic.ids["Nurse Kim"])
+    _type(dialog.name_edit, "Kim Nguyen")
+    _choose(dialog.staff_combo, None)
+    assert dialog.name_edit.text() == "Kim Nguyen"
+    _choose(dialog.staff_combo, clinic.ids["Nurse Kim"])
+    assert dialog.name_edit.text() == "Kim Nguyen"
+
+    dialog.must_change_check.setChecked(False)
+    dialog.generate_button.click()
+    qtbot.waitUntil(lambda: bool(dialog.password_edit.text()), timeout=10_000)
+    generated = dialog.password_edit.text()
+    settings = accounts.account_settings(clinic.db)
+    assert accounts.password_problem(generated, settings, username="kim") == ""
+    # Shown in clear, once, and marked one-time.
+    assert dialog.password_edit.echoMode() == QLineEdit.EchoMode.Normal
+    assert "not shown again" in dialog.generated_note.text()
+    assert dialog.must_change_check.isChecked()
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
+    kim = _row(page, "kim")
+    assert (kim.display_name, kim.must_change_password) == ("Kim Nguyen", True)
+    assert accounts.sign_in(clinic.db, "kim", generated, now=NOW).username == "kim"

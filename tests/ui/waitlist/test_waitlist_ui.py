@@ -204,7 +204,7 @@ def test_the_offer_chooses_only_a_patient_who_can_take_the_place_and_says_why_no
         for n in range(panel.unable_list.count())
     }
     assert why.keys() == {ada, florence}
-    assert why[ada].startswith("Lovelace, Ada (BT-1) · IM ketamine\n")
+    assert why[ada].startswith("Lovelace, Ada (chart BT-1) · IM ketamine\n")
     assert "would have 2 dosing sessions on Tue Nov 24" in why[ada]
     assert why[florence].endswith("asks for Room 3 only")
     # Nothing to choose among those who cannot.
