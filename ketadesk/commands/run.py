@@ -312,7 +312,7 @@ def _run_opened(
         try:
             return app.exec()
         finally:
-            session.close(retry_backup=session.ask_retry_backup)
+            session.close(retry_backup=_backup_question(session))
     finally:
         db.dispose()
 
@@ -452,6 +452,14 @@ def _show_checked_early(window: MainWindow, _actor: Actor) -> None:
         _show_window(window)
 
 
+def _backup_question(session: SignedInSession) -> Callable[[str], bool] | None:
+    """Who is asked when the closing backup fails: the user, in a window, when there is a
+    screen to show one on (a headless run, a test's, says it on stderr only)."""
+    from ketadesk.ui.common.app import has_screen
+
+    return session.ask_retry_backup if has_screen() else None
+
+
 def _end_run(
     opening: BackgroundCall[tuple[OpenedClinic, SignInScreen]], sessions: list[SignedInSession]
 ) -> None:
@@ -465,7 +473,7 @@ def _end_run(
             warnings.simplefilter("ignore", RuntimeWarning)
             signal.disconnect()
     for session in sessions:
-        session.close(retry_backup=session.ask_retry_backup)
+        session.close(retry_backup=_backup_question(session))
     answer = opening.wait()
     if answer is not None:
         answer[0].db.dispose()

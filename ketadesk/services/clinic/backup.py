@@ -462,7 +462,9 @@ def scheduled_backup(
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = f"clinic-{_utc(now).strftime(_STAMP)}.sqlite"
-    result = backup(db, folder / name)
+    # A backup of the same second already there (the window closed twice within it): this one
+    # is as new or newer, and replaces it.
+    result = backup(db, folder / name, overwrite=True)
     found: list[tuple[Path, dt.datetime]] = []
     for path in folder.iterdir():
         match = SCHEDULED_NAME.match(path.name)

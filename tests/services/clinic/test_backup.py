@@ -300,6 +300,17 @@ def test_scheduled_backup_names_and_prunes(clinic: Path, tmp_path: Path) -> None
     ]
 
 
+def test_two_scheduled_backups_in_one_second_both_succeed(clinic: Path, tmp_path: Path) -> None:
+    """The window closed twice within a second (a test's two runs did): the second backup is
+    as new as the first and replaces it, rather than failing on the name."""
+    folder = tmp_path / "auto"
+    now = _at("2026-11-26T12:34:56")
+    first = svc.scheduled_backup(url(clinic), folder, now)
+    second = svc.scheduled_backup(url(clinic), folder, now)
+    assert second.path == first.path
+    assert [p.name for p in folder.iterdir()] == ["clinic-20261126T123456Z.sqlite"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Commands
 
