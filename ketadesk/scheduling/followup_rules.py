@@ -283,7 +283,11 @@ def section_of(
     upcoming_days: int,
 ) -> Section:
     """Overdue once the deadline has passed (without one: once the due day has); due today
-    when due on or before today; upcoming within ``upcoming_days``; later after that."""
+    when it must be done by the end of today (its deadline, else its due time, is today: what
+    ``countdown_text`` says "due today" of); one that may be done now but by a later day
+    (a REMS form's 7 days, an adverse-event follow-up by tomorrow) is upcoming, whatever the
+    horizon; not yet due: upcoming when due within ``upcoming_days``, later after that.
+    (A user trial found "… by Tue Dec 8 17:00 · due by tomorrow" under "Due today".)"""
     today = calendar.local_date(now)
     if deadline is not None:
         if deadline <= now:
@@ -292,10 +296,21 @@ def section_of(
         return Section.OVERDUE
     due_day = calendar.local_date(due)
     if due_day <= today:
-        return Section.DUE_TODAY
+        return (
+            Section.DUE_TODAY if _last_day(due, deadline, calendar) <= today else Section.UPCOMING
+        )
     if (due_day - today).days <= upcoming_days:
         return Section.UPCOMING
     return Section.LATER
+
+
+def _last_day(due: dt.datetime, deadline: dt.datetime | None, calendar: ClinicCalendar) -> dt.date:
+    """The day a follow-up must be done by: its deadline's (a deadline at midnight ends the day
+    before it), else its due time's.  The queue's section and countdown both count to it."""
+    if deadline is None:
+        return calendar.local_date(due)
+    at_midnight = calendar.minute_of_day(deadline) == 0
+    return calendar.local_date(deadline - _INSTANT if at_midnight else deadline)
 
 
 def snooze_default(
@@ -388,7 +403,7 @@ def countdown_text(
     target = deadline if deadline is not None else due
     # A deadline at midnight is the end of the day before it ("by the end of Tuesday").
     at_midnight = calendar.minute_of_day(target) == 0 and deadline is not None
-    target_day = calendar.local_date(target - _INSTANT if at_midnight else target)
+    target_day = _last_day(due, deadline, calendar)
     late = target <= now if deadline is not None else target_day < today
     if late:
         days = (today - target_day).days

@@ -244,9 +244,11 @@ def test_sections_and_countdowns_of_a_rems_form(catalog: Catalog, calendar: Clin
             countdown_text(now, form.due, form.deadline, calendar),
         )
 
-    assert read(WED, "13:00") == (Section.DUE_TODAY, "due in 7 days")
-    assert read(MON, "09:00") == (Section.DUE_TODAY, "due in 2 days")
-    assert read(dt.date(2026, 12, 1), "09:00") == (Section.DUE_TODAY, "due by tomorrow")
+    # Open from the session's end, but due today only on its last day: the section says what
+    # the countdown says (a user trial found "due by tomorrow" under "Due today").
+    assert read(WED, "13:00") == (Section.UPCOMING, "due in 7 days")
+    assert read(MON, "09:00") == (Section.UPCOMING, "due in 2 days")
+    assert read(dt.date(2026, 12, 1), "09:00") == (Section.UPCOMING, "due by tomorrow")
     assert read(dt.date(2026, 12, 2), "09:00") == (Section.DUE_TODAY, "due today")
     assert read(dt.date(2026, 12, 3), "09:00") == (Section.OVERDUE, "overdue by 1 day")
     assert read(dt.date(2026, 12, 5), "09:00") == (Section.OVERDUE, "overdue by 3 days")
@@ -361,3 +363,42 @@ def test_a_check_in_follow_up_waits_for_the_check_in(
 ) -> None:
     start, end = at(calendar, WED, "10:00"), at(calendar, WED, "12:30")
     assert check_in_deadline(start, status, end) == at(calendar, WED, late_from)
+
+
+def test_a_follow_up_due_by_tomorrow_is_not_counted_due_today(
+    calendar: ClinicCalendar,
+) -> None:
+    """A user trial: "Adverse-event follow-up … by Tue Dec 8 17:00 · due by tomorrow" sat under
+    "Due today (1)" and was counted as due today."""
+    now = at(calendar, WED, "09:30")
+    due = at(calendar, WED, "09:00")
+    deadline = at(calendar, FRI, "17:00")  # Thursday is Thanksgiving: by Friday
+    tomorrow = at(calendar, THANKSGIVING, "17:00")
+    assert countdown_text(now, due, tomorrow, calendar) == "due by tomorrow"
+    assert section_of(now, due, tomorrow, calendar, 7) is Section.UPCOMING
+    assert section_of(now, due, deadline, calendar, 7) is Section.UPCOMING
+    # By the end of today, it is due today; past its deadline, overdue.
+    today = at(calendar, WED, "17:00")
+    assert countdown_text(now, due, today, calendar) == "due today by 17:00"
+    assert section_of(now, due, today, calendar, 7) is Section.DUE_TODAY
+    assert section_of(at(calendar, WED, "17:01"), due, today, calendar, 7) is Section.OVERDUE
+
+
+@pytest.mark.parametrize("hhmm", ["00:30", "08:00", "13:00", "23:30"])
+@pytest.mark.parametrize("days_on", range(10))
+def test_due_today_is_what_the_countdown_says_due_today(
+    catalog: Catalog, calendar: ClinicCalendar, days_on: int, hhmm: str
+) -> None:
+    """Whatever the follow-up and the moment: under "Due today" exactly when its own words say
+    "due today"."""
+    now = at(calendar, WED + dt.timedelta(days=days_on), hhmm)
+    days = catalog.settings.followups.upcoming_days
+    for session_type in ("spravato", "iv_infusion"):
+        for item in owed(catalog, calendar, session_type, WED, "completed").values():
+            section = section_of(now, item.due, item.deadline, calendar, days)
+            words = countdown_text(now, item.due, item.deadline, calendar)
+            assert (section is Section.DUE_TODAY) == words.startswith("due today"), (
+                item,
+                section,
+                words,
+            )

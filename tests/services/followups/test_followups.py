@@ -164,10 +164,9 @@ def test_sync_is_idempotent(db_url: str) -> None:
         )
         assert tried.next_attempt_at == clinic.at(FRI, "13:00")
         queue = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(FRI, "09:30"))
-        assert [(i.kind, i.attempts) for i in queue.due_today] == [
-            ("next_day_call", 1),
-            ("rems_form", 0),
-        ]
+        assert [(i.kind, i.attempts) for i in queue.due_today] == [("next_day_call", 1)]
+        # The form may be filled now but is due by the end of its seventh day: upcoming.
+        assert [(i.kind, i.attempts) for i in queue.upcoming] == [("rems_form", 0)]
     finally:
         clinic.db.dispose()
 
@@ -325,11 +324,15 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     _completed_spravato(clinic)
     queue = follow_up_queue(clinic.db, SYSTEM, now=clinic.at(FRI, "09:00"))
     assert queue.overdue == ()
+    # "Due today" holds what must be done today, as its words say; the REMS form, open since
+    # the session's end and due in 5 days, is upcoming (a user trial found "due by tomorrow"
+    # counted as due today).
     assert [(i.kind, i.countdown) for i in queue.due_today] == [
         ("next_day_call", "due today by 17:00"),
-        ("rems_form", "due in 5 days"),
     ]
-    call, form = queue.due_today
+    assert [(i.kind, i.countdown) for i in queue.upcoming] == [("rems_form", "due in 5 days")]
+    (call,) = queue.due_today
+    (form,) = queue.upcoming
     # Due by the end of Wed Nov 25 + 7 days (DOMAIN.md: that date, not the day after); the
     # queue's Due column showed the session's end.
     assert form.due_text == "by end of Wed Dec 2"
@@ -343,8 +346,8 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     assert "lot" in form.missing  # completing asked for the dose, readings and discharge
     assert queue_counts(clinic.db, now=clinic.at(FRI, "09:00")) == {
         "overdue": 0,
-        "due_today": 2,
-        "upcoming": 0,
+        "due_today": 1,
+        "upcoming": 1,
         "urgent": 0,
     }
 
