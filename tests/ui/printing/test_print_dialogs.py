@@ -243,7 +243,7 @@ def _proposed_names(
     proposed: list[str] = []
 
     def cancel(_parent: object, _title: str, suggested: str, _filter: str) -> tuple[str, str]:
-        proposed.append(suggested)
+        proposed.append(Path(suggested).name)  # in a folder (Documents, or the last one used)
         return "", ""
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(cancel))
