@@ -185,6 +185,8 @@ def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:
             where = f"-> {move.change_text()}"
         else:
             where = f"-> {when(move.new.start)}"
+            if move.change_text():
+                where += f" ({move.change_text()})"
         kind = f"{b.session_type} (pencilled in)" if b.tentative else b.session_type
         print(f"  {b.patient_name}: {kind}, {when(b.starts_at)} {where}")
     shifted = [m for m in preview.moves if not m.broken]

@@ -134,9 +134,10 @@ class Move:
 
     def change_text(self) -> str:
         """What the move does besides the time, said where it is shown and audited: "same
-        time, Monitor 3 instead of Monitor 1" ("" when the time changes or nothing else does)."""
+        time, Monitor 3 instead of Monitor 1"; for a move to another time, the resources it
+        swaps ("Monitor 3 instead of Monitor 1"), "" when it keeps them all."""
         if not self.same_time:
-            return ""
+            return self.instead
         return f"same time, {self.instead}" if self.instead else "same time"
 
 

@@ -90,7 +90,12 @@ def applied_text(applied: Applied, calendar: ClinicCalendar) -> str:
     text += f"{calls} added to the call list."
     named = [
         f"{m.patient_name} {_when(calendar, m.old.start)}: "
-        + (m.change_text() if m.same_time else f"to {_when(calendar, m.new.start)}")
+        + (
+            m.change_text()
+            if m.same_time
+            else f"to {_when(calendar, m.new.start)}"
+            + (f", {m.change_text()}" if m.change_text() else "")
+        )
         for m in applied.moves[:NAMED_MOVES]
     ]
     if not named:
@@ -176,7 +181,7 @@ class ConsequencesDialog(QDialog):
             unplaced = next((u for u in p.unplaced if u.session is b), None)
             if move is not None:
                 where = self._when(move.new.start)
-                if move.same_time:
+                if move.change_text():  # the time kept or not, what it swaps
                     where += f" ({move.change_text()})"
             else:
                 where = f"No new place: {unplaced.problem if unplaced else 'none found'}"

@@ -161,6 +161,9 @@ def test_a_broken_monitor_moves_the_session_within_its_day_and_nothing_else(
     assert cal.local_date(move.new.start) == wednesday
     assert b.clinic.at(wednesday, "09:00") <= move.new.start < before[s[1]]
     assert _resource(b, spare) in {h.resource_id for h in move.new.holds}
+    # A move to another time names what it swaps too, as a same-time one does.
+    broken = next(f"Monitor {i}" for i in range(1, 5) if _resource(b, f"Monitor {i}") == monitor)
+    assert move.change_text() == f"{spare} instead of {broken}"
     consequences.apply(b.clinic.db, SYSTEM, preview, now=b.now)
     after = b.starts()
     assert after[s[1]] == move.new.start
