@@ -669,6 +669,17 @@ def parse_eligibility_settings(
     )
 
 
+# The last settings parsed and what they gave: a booking asks for them several times, and the
+# configuration (kept between bookings) is the same object until it changes.
+_LAST_PARSED: tuple[ClinicSettings, EligibilitySettings] | None = None
+
+
 def eligibility_settings(settings: ClinicSettings) -> EligibilitySettings:
     """The clinic's ``[eligibility]`` (checked when the configuration was loaded)."""
-    return parse_eligibility_settings(settings.extra.get(ELIGIBILITY))
+    global _LAST_PARSED
+    last = _LAST_PARSED
+    if last is not None and last[0] is settings:
+        return last[1]
+    parsed = parse_eligibility_settings(settings.extra.get(ELIGIBILITY))
+    _LAST_PARSED = (settings, parsed)
+    return parsed
