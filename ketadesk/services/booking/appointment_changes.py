@@ -33,9 +33,9 @@ from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require, unassigned_refusal
 from ketadesk.services.booking import rule_check, start_check
 from ketadesk.services.booking.booking import room_of, snapshot_of, write_holds
+from ketadesk.services.booking.changed_elsewhere import changed_elsewhere
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.plan_check import (
-    BookingConflict,
     calendar_for,
     check_patient_free,
     conflict_from,
@@ -259,9 +259,7 @@ def _get_appointment(
     if appointment is None:
         raise NotFound(f"no appointment #{appointment_id}")
     if expected_version is not None and appointment.version != expected_version:
-        raise BookingConflict(
-            [f"appointment #{appointment_id} was changed at another workstation; reload it"]
-        )
+        raise changed_elsewhere(session, appointment)
     return appointment
 
 
@@ -499,17 +497,20 @@ def undo_status(
     actor: Actor,
     appointment_id: int,
     *,
+    expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> StatusChange:
     """Take back the latest status change (a no-show marked by mistake, a cancel).
 
     Released holds are taken again only if nobody booked the slot in the meantime.
+    ``expected_version``: the version the change left (refused, ``ChangedElsewhere``, when the
+    appointment was changed since).
     """
     now = now or utcnow()
 
     def write() -> StatusChange:
         with db.write() as session:
-            appointment = _get_appointment(session, appointment_id, None)
+            appointment = _get_appointment(session, appointment_id, expected_version)
             last = session.scalar(
                 select(AppointmentEvent)
                 .where(

@@ -80,7 +80,7 @@ ORDER BY CASE WHEN subkind = 'treatment' THEN 0 ELSE 1 END, sort_order, name
 # One query for the whole day: the appointment with its patient, type and series.
 APPOINTMENTS_SQL = """
 SELECT a.id, a.room_id, a.starts_at, a.ends_at, a.status, a.series_index, s.planned_count,
-       p.first_name, p.last_name, p.chart_number, t.code, t.name, t.color
+       p.first_name, p.last_name, p.chart_number, t.code, t.name, t.color, a.version
 FROM appointment AS a
 JOIN patient AS p ON p.id = a.patient_id
 JOIN session_type AS t ON t.id = a.session_type_id
@@ -298,6 +298,7 @@ def day_schedule_from_rows(
         code,
         type_name,
         color,
+        version,
     ) in rows.appointments:
         start, end = as_utc(starts_at), as_utc(ends_at)
         spec = catalog.session_types.get(code)
@@ -326,6 +327,7 @@ def day_schedule_from_rows(
                 room_name=room_name,
                 closed_notice=closed.notice if closed else "",
                 closed_reason=closed.reason if closed else "",
+                version=version,
             )
         )
 

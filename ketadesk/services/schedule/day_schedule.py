@@ -97,6 +97,10 @@ class DayAppointment:
     #: on this day: reschedule", and why ("Christmas Day"); "" while its place is open.
     closed_notice: str = ""
     closed_reason: str = ""
+    #: The appointment's version as read (``appointment.version``): a change asked for from
+    #: this picture of it says so, and is refused if someone changed it since
+    #: (``services/booking/changed_elsewhere``).  None: not known (a hand-made schedule).
+    version: int | None = None
 
     @property
     def series_label(self) -> str:

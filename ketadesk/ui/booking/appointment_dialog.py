@@ -48,7 +48,9 @@ class AppointmentDialog(QDialog):
     """One appointment, with its next steps.
 
     Signals:
-        status_requested(int appointment_id, str action, str reason)
+        status_requested(int appointment_id, str action, str reason, int version): the
+            version is the appointment's as this dialog showed it when the button was pressed
+            (the change is refused if someone changed it since)
         monitoring_requested(int appointment_id)
         measure_requested(int patient_id, str instrument, int appointment_id)
         patient_requested(int patient_id)
@@ -56,7 +58,7 @@ class AppointmentDialog(QDialog):
         loaded(): the appointment was read and is shown (again).
     """
 
-    status_requested = Signal(int, str, str)
+    status_requested = Signal(int, str, str, int)
     monitoring_requested = Signal(int)
     measure_requested = Signal(int, str, int)
     patient_requested = Signal(int)
@@ -242,13 +244,16 @@ class AppointmentDialog(QDialog):
 
     def _on_status(self, action: str) -> None:
         reason = ""
+        # What the button was pressed on: a reload while the reason is asked does not make
+        # the decision one taken on the newer picture.
+        version = self.detail().version
         if action == "cancel":
             d = self.detail()
             asked = ask_cancel_reason(self, d.patient_name, d.session_type_name, d.start)
             if asked is None:
                 return
             reason = asked
-        self.status_requested.emit(self._id, action, reason.strip())
+        self.status_requested.emit(self._id, action, reason.strip(), version)
 
     def _on_monitoring(self, _name: str) -> None:
         self.monitoring_requested.emit(self._id)

@@ -461,9 +461,9 @@ class DeskController(QObject):
         WeekView: the same signals, made by the same undoable editor."""
         view.set_desk(self.desk)
         self._drag_views.append(view)
-        self._connect(view.move_requested, self.editor.move)
+        self._connect(view.move_requested, self.editor.drop)
         self._connect(view.override_move_requested, self.editor.move)
-        self._connect(view.status_requested, self.editor.set_status)
+        self._connect(view.status_requested, self.editor.status_from_view)
         self._connect(view.appointment_activated, self.open_appointment)
         self._connect(view.series_move_requested, self.move_series)
         self._connect(view.move_refused, self._on_move_refused)
@@ -603,10 +603,12 @@ class DeskController(QObject):
         self.window.show_message(str(err))
 
     def _show_appointment(self, dialog: AppointmentDialog) -> None:
-        def set_status(aid: int, action: str, reason: str) -> None:
-            self.editor.set_status(aid, action, reason, then=dialog.reload)
+        def set_status(aid: int, action: str, reason: str, version: int) -> None:
+            self.editor.set_status(aid, action, reason, then=dialog.reload, version=version)
 
         dialog.status_requested.connect(set_status)
+        # What another workstation changes shows here too, as it does in the day.
+        self.watcher.changed.connect(dialog.reload)
         dialog.monitoring_requested.connect(self.open_monitoring)
         dialog.measure_requested.connect(self.open_measure)
         dialog.patient_requested.connect(self.open_patient)

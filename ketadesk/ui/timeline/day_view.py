@@ -130,13 +130,16 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     Moving needs a desk (``set_desk``) and a day by room.
 
     Signals:
-        move_requested(int, object, object): appointment id, new start (aware datetime), new
-            room id (None: no room).  Emitted on a drop the check accepted.
-        override_move_requested(int, object, object, object): the same, and the overrides
-            (rule code -> the clinician's reason) for a drop refused only by "warn" rules.
+        move_requested(int, object, object, object): appointment id, new start (aware datetime), new
+            room id (None: no room).  Emitted on a drop the check accepted;
+            last, the appointment's version as the view read it (``DayAppointment.version``).
+        override_move_requested(int, object, object, object, object): the same, with the
+            overrides (rule code -> the clinician's reason) before the version, for a drop
+            refused only by "warn" rules.
         move_refused(str): a drop (or keyboard move) was refused: why, in the desk's words.
-        status_requested(int, str, str): appointment id, action ("check_in", "start",
-            "complete", "no_show", "cancel"), reason (a cancellation's; else empty).
+        status_requested(int, str, str, object): appointment id, action ("check_in",
+            "start", "complete", "no_show", "cancel"), reason (a cancellation's; else empty),
+            the appointment's version as the view read it.
         series_move_requested(int): "Move rest of series..." on this appointment.
         appointment_activated(int): open this appointment (double-click, Enter, menu).
         selection_changed(object): the selected appointment's id, or None.
@@ -147,10 +150,10 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         metrics: the sizes the layout works with.
     """
 
-    move_requested = Signal(int, object, object)
-    override_move_requested = Signal(int, object, object, object)
+    move_requested = Signal(int, object, object, object)
+    override_move_requested = Signal(int, object, object, object, object)
     move_refused = Signal(str)
-    status_requested = Signal(int, str, str)
+    status_requested = Signal(int, str, str, object)
     series_move_requested = Signal(int)
     appointment_activated = Signal(int)
     selection_changed = Signal(object)

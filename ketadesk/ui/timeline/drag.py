@@ -152,10 +152,10 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
     """
 
     if TYPE_CHECKING:
-        move_requested = Signal(int, object, object)
-        override_move_requested = Signal(int, object, object, object)
+        move_requested = Signal(int, object, object, object)
+        override_move_requested = Signal(int, object, object, object, object)
         move_refused = Signal(str)
-        status_requested = Signal(int, str, str)
+        status_requested = Signal(int, str, str, object)
         series_move_requested = Signal(int)
         appointment_activated = Signal(int)
         feedback = Signal(str)
@@ -441,7 +441,10 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
             return
         self.feedback.emit("")
         self.move_requested.emit(
-            drag.appointment.id, self._target_start(target), self._drag_room(drag)
+            drag.appointment.id,
+            self._target_start(target),
+            self._drag_room(drag),
+            drag.appointment.version,
         )
 
     def _drop_with_override(
@@ -469,6 +472,7 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
             self._target_start(target),
             self._drag_room(drag),
             {f.rule: reason.strip() for f in verdict.overridable},
+            drag.appointment.version,
         )
 
     def _cancel_drag(self, *, quiet: bool = False) -> None:
@@ -640,7 +644,13 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         confirm.setVisible(appointment.status == "tentative")
         confirm.setEnabled(appointment.status == "tentative")
         confirm.triggered.connect(
-            partial(self.status_requested.emit, appointment.id, CONFIRM_TENTATIVE, "")
+            partial(
+                self.status_requested.emit,
+                appointment.id,
+                CONFIRM_TENTATIVE,
+                "",
+                appointment.version,
+            )
         )
         menu.addSeparator()
         series = menu.addAction("Move rest of series…")
@@ -660,7 +670,7 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
             if asked is None:
                 return
             reason = asked
-        self.status_requested.emit(appointment.id, action, reason)
+        self.status_requested.emit(appointment.id, action, reason, appointment.version)
 
 
 # -- the ghost ----------------------------------------------------------------------------------

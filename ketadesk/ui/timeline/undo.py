@@ -34,10 +34,11 @@ from PySide6.QtWidgets import QWidget
 
 from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TRANSITIONS
 from ketadesk.services.booking import appointment_changes, tentative
+from ketadesk.services.booking.changed_elsewhere import ChangedElsewhere
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
 from ketadesk.services.booking.start_check import StartRefused
-from ketadesk.services.common.context import InvalidRequest, ServiceError
+from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common import override_dialog
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.override_dialog import RefusedRule
@@ -137,13 +138,17 @@ class MoveCommand(_EditCommand):
         after_room: int | None,
         text: str,
         overrides: Mapping[str, str] | None = None,
+        *,
+        version: int,
     ) -> None:
+        """``version``: the appointment's version the move left."""
         super().__init__(editor, text)
         self.appointment_id = before.appointment_id
         self.before = before.session
         self.after = after
         self.overrides = dict(overrides or {})
         self.places = {False: (before.start, before.room_id), True: (after.start, after_room)}
+        self.version = version
 
     @override
     def place_ahead(self, forward: bool) -> tuple[int, dt.datetime, int | None] | None:
@@ -152,56 +157,71 @@ class MoveCommand(_EditCommand):
 
     def apply(self, forward: bool) -> None:
         desk = self.editor.desk
-        # Only a session still where this edit left it is taken back (or moved again): one
-        # moved since, here or at another workstation, is not pulled away from its new place.
-        now_at = placement_of(desk.db, self.appointment_id)
-        if (now_at.start, now_at.room_id) != self.places[not forward]:
-            raise InvalidRequest("the session was moved since; reload to see where it is")
-        appointment_changes.move(
+        # Only a session as this edit (or its undo) left it is taken back (or moved again):
+        # one changed since, here or at another workstation (moved, checked in), is not
+        # pulled away from where it is now (``ChangedElsewhere``).
+        # This desk's own changes of the session since are followed (a check-in after the
+        # move, undone first); anyone else's refuse it.
+        expected = self.editor.seen_version(self.appointment_id, self.version)
+        done = appointment_changes.move(
             desk.db,
             desk.actor,
             self.appointment_id,
             self.after if forward else self.before,
+            expected_version=expected,
             reason="redo" if forward else "undo",
             now=desk.now(),
             overrides=self.overrides if forward else None,
         )
+        self.editor.wrote(self.appointment_id, expected, done.version)
+        self.version = done.version
 
 
 class StatusCommand(_EditCommand):
     """A status change: check in, start, complete, no-show, cancel."""
 
     def __init__(
-        self, editor: ScheduleEditor, appointment_id: int, action: str, reason: str, text: str
+        self,
+        editor: ScheduleEditor,
+        appointment_id: int,
+        action: str,
+        reason: str,
+        text: str,
+        *,
+        version: int,
     ) -> None:
+        """``version``: the appointment's version the change left."""
         super().__init__(editor, text)
         self.appointment_id = appointment_id
         self.action = action
         self.reason = reason
+        self.version = version
 
     def apply(self, forward: bool) -> None:
         desk = self.editor.desk
+        # Only the change as it was left is taken back (or made again): undo_status takes
+        # back the latest change, which must still be this one (``ChangedElsewhere``).
+        expected = self.editor.seen_version(self.appointment_id, self.version)
         if forward:
-            appointment_changes.change_status(
+            done = appointment_changes.change_status(
                 desk.db,
                 desk.actor,
                 self.appointment_id,
                 self.action,
                 reason=self.reason,
+                expected_version=expected,
                 now=desk.now(),
             )
         else:
-            # undo_status takes back the latest change: make sure it is still this one.
-            status = placement_of(desk.db, self.appointment_id).status
-            target = TRANSITIONS[self.action][1]
-            if status != target:
-                raise InvalidRequest(
-                    f"the session is {status.replace('_', ' ')} now, changed since; "
-                    "it is no longer this change to take back"
-                )
-            appointment_changes.undo_status(
-                desk.db, desk.actor, self.appointment_id, now=desk.now()
+            done = appointment_changes.undo_status(
+                desk.db,
+                desk.actor,
+                self.appointment_id,
+                expected_version=expected,
+                now=desk.now(),
             )
+        self.editor.wrote(self.appointment_id, expected, done.version)
+        self.version = done.version
 
 
 class SeriesMoveCommand(_EditCommand):
@@ -302,6 +322,11 @@ class ScheduleEditor(QObject):
         # Undo and redo asked for while an edit is being written: run once it is on the stack.
         self._waiting: list[Callable[[], None]] = []
         self._host = host if host is not None else parent if isinstance(parent, QWidget) else None
+        # appointment id -> {version a screen may still show: the version this editor's own
+        # write left}: a request made on a picture read before this workstation's own change
+        # is judged on what that change left (the day is read again a moment later).  Used
+        # only on the writer worker, where the writes are made one after another.
+        self._own_writes: dict[int, dict[int, int]] = {}
         #: Starts a move's write once the views have painted it (``moving``), so the writer
         #: worker does not compete with that frame for the interpreter; None: at once.  It
         #: must call what it is given exactly once (pages.py: after the paint, or soon).
@@ -315,30 +340,41 @@ class ScheduleEditor(QObject):
         new_start: dt.datetime,
         new_room_id: int | None,
         overrides: Mapping[str, str] | None = None,
+        version: int | None = None,
     ) -> None:
         """Move a session to ``new_start`` in ``new_room_id`` (None: no room); ``refused`` is
         emitted when it cannot go there.  ``overrides``: rule code -> the signed-in
         clinician's reason to go ahead despite that "warn" rule (recorded and audited by the
-        service; a redo makes the move again with them)."""
+        service; a redo makes the move again with them).  ``version``: the appointment's
+        version as the screen showed it (refused when it was changed since; None: not
+        checked)."""
         desk = self.desk
         given = dict(overrides or {})
 
-        def work() -> tuple[Placement, PlannedSession]:
+        def work() -> tuple[Placement, PlannedSession, int]:
+            seen = self.seen_version(appointment_id, version)
             before = placement_of(desk.db, appointment_id)
             after = plan_move(
                 desk.db, appointment_id, new_start, new_room_id, now=desk.now(), overrides=given
             )
-            appointment_changes.move(
-                desk.db, desk.actor, appointment_id, after, now=desk.now(), overrides=given
+            done = appointment_changes.move(
+                desk.db,
+                desk.actor,
+                appointment_id,
+                after,
+                expected_version=seen,
+                now=desk.now(),
+                overrides=given,
             )
-            return before, after
+            self.wrote(appointment_id, seen, done.version)
+            return before, after, done.version
 
-        def moved(result: tuple[Placement, PlannedSession]) -> None:
-            before, after = result
+        def moved(result: tuple[Placement, PlannedSession, int]) -> None:
+            before, after, left = result
             text = f"Move {before.patient_name or 'session'}"
             if given:
                 text += " (override)"
-            self._push(MoveCommand(self, before, after, new_room_id, text, given))
+            self._push(MoveCommand(self, before, after, new_room_id, text, given, version=left))
             self.freed.emit(appointment_id)
 
         refusal = self._refusal("The session was not moved")
@@ -350,6 +386,16 @@ class ScheduleEditor(QObject):
         self.moving.emit(appointment_id, new_start, new_room_id)
         self._write(work, moved, refused, after_paint=True)
 
+    def drop(
+        self,
+        appointment_id: int,
+        new_start: dt.datetime,
+        new_room_id: int | None,
+        version: int | None,
+    ) -> None:
+        """A view's ``move_requested``: ``move`` without overrides, from the version shown."""
+        self.move(appointment_id, new_start, new_room_id, version=version)
+
     def set_status(
         self,
         appointment_id: int,
@@ -358,6 +404,7 @@ class ScheduleEditor(QObject):
         *,
         then: Callable[[], None] | None = None,
         overrides: Mapping[str, str] | None = None,
+        version: int | None = None,
     ) -> None:
         """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
         "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
@@ -367,29 +414,33 @@ class ScheduleEditor(QObject):
         A start the clinic's rules refuse (``StartRefused``) with only "warn" rules, for a
         signed-in role that may override them, asks the reason in the shared override dialog
         and starts again with it (``overrides``: rule code -> reason); otherwise the refusal,
-        which names who may override, is ``refused``."""
+        which names who may override, is ``refused``.  ``version``: the appointment's version
+        as the screen showed it (refused when it was changed since; None: not checked)."""
         action = status if status in TRANSITIONS else ACTION_OF_STATUS.get(status, status)
         desk = self.desk
         if action == CONFIRM_TENTATIVE:
             self._confirm_tentative(appointment_id, then)
             return
 
-        def work() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        def work() -> tuple[str, tuple[str, ...], tuple[str, ...], int]:
+            seen = self.seen_version(appointment_id, version)
             done = appointment_changes.change_status(
                 desk.db,
                 desk.actor,
                 appointment_id,
                 action,
                 reason=reason,
+                expected_version=seen,
                 now=desk.now(),
                 overrides=overrides,
             )
+            self.wrote(appointment_id, seen, done.version)
             # What Undo names, and what the change went ahead despite.
             name = placement_of(desk.db, appointment_id).patient_name
-            return name, done.warnings, done.notes
+            return name, done.warnings, done.notes, done.version
 
-        def changed(result: tuple[str, tuple[str, ...], tuple[str, ...]]) -> None:
-            patient_name, warnings, notes = result
+        def changed(result: tuple[str, tuple[str, ...], tuple[str, ...], int]) -> None:
+            patient_name, warnings, notes, left = result
             if warnings:
                 self.warned.emit("; ".join(warnings))
             if notes:
@@ -397,7 +448,7 @@ class ScheduleEditor(QObject):
             label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
             text = f"{label} {patient_name}" if patient_name else label
             self._push(
-                StatusCommand(self, appointment_id, action, reason, text),
+                StatusCommand(self, appointment_id, action, reason, text, version=left),
                 said=bool(warnings or notes),
             )
             if action in FREEING_ACTIONS:
@@ -415,7 +466,7 @@ class ScheduleEditor(QObject):
             ):
                 # Asked once the write has settled, not inside the worker's callback.
                 QTimer.singleShot(
-                    0, lambda: self._ask_start_override(appointment_id, reason, then, err)
+                    0, lambda: self._ask_start_override(appointment_id, reason, then, err, version)
                 )
                 return
             refusal(err)
@@ -428,6 +479,7 @@ class ScheduleEditor(QObject):
         reason: str,
         then: Callable[[], None] | None,
         err: StartRefused,
+        version: int | None,
     ) -> None:
         """The clinician's reason for starting despite the "warn" rules ``err`` names, then the
         start again with it; cancelled: the refusal, as for anyone else."""
@@ -446,6 +498,7 @@ class ScheduleEditor(QObject):
             reason,
             then=then,
             overrides={f.rule: given for f in err.findings},
+            version=version,
         )
 
     def _confirm_tentative(self, appointment_id: int, then: Callable[[], None] | None) -> None:
@@ -553,14 +606,37 @@ class ScheduleEditor(QObject):
 
     def attach(self, view: DayView) -> None:
         """Let a day view's requests (drops, context menu) be made by this editor."""
-        view.move_requested.connect(self.move)
+        view.move_requested.connect(self.drop)
         view.override_move_requested.connect(self.move)
-        view.status_requested.connect(self._on_view_status_requested)
+        view.status_requested.connect(self.status_from_view)
+
+    def status_from_view(
+        self, appointment_id: int, action: str, reason: str, version: int | None
+    ) -> None:
+        """A view's ``status_requested``: ``set_status`` from the version shown."""
+        self.set_status(appointment_id, action, reason, version=version)
+
+    def wrote(self, appointment_id: int, seen: int | None, left: int) -> None:
+        """On the writer worker: this editor's write took ``appointment_id`` from version
+        ``seen`` to ``left`` (a screen showing ``seen`` still shows what it asked for)."""
+        if seen is not None:
+            self._own_writes.setdefault(appointment_id, {})[seen] = left
 
     # -- inside -----------------------------------------------------------------------------
 
-    def _on_view_status_requested(self, appointment_id: int, action: str, reason: str) -> None:
-        self.set_status(appointment_id, action, reason)
+    def seen_version(self, appointment_id: int, version: int | None) -> int | None:
+        """On the writer worker: the version a request made on ``version`` is judged on,
+        this editor's own writes since followed."""
+        after = self._own_writes.get(appointment_id)
+        if version is None or not after:
+            return version
+        followed = {version}
+        while version in after:
+            version = after[version]
+            if version in followed:
+                break
+            followed.add(version)
+        return version
 
     def _push(self, command: _EditCommand, *, said: bool = False) -> None:
         """``said``: the edit's warning or note is in the status bar already (kept there)."""
@@ -603,6 +679,9 @@ class ScheduleEditor(QObject):
     def _refusal(self, what: str) -> Callable[[ServiceError], None]:
         def refused(err: ServiceError) -> None:
             self.refused.emit(f"{what}: {err}")
+            if isinstance(err, ChangedElsewhere):
+                # The screens showed an older picture: read it again now, not at the next poll.
+                self.changed.emit()
 
         return refused
 
@@ -644,6 +723,8 @@ class ScheduleEditor(QObject):
     def _report(self, command: QUndoCommand, forward: bool, err: ServiceError) -> None:
         what = "redo" if forward else "undo"
         self.refused.emit(f"Cannot {what} “{command.text()}”: {err}")
+        if isinstance(err, ChangedElsewhere):
+            self.changed.emit()
 
     def _action(self, parent: QObject, *, forward: bool) -> QAction:
         stack = self.stack

@@ -88,7 +88,7 @@ def test_dialog_asks_its_owner_to_change_the_status(qtbot: QtBot, clinic: SmallC
     qtbot.waitUntil(dialog.is_loaded)
     with qtbot.waitSignal(dialog.status_requested) as blocker:
         dialog.buttons["start"].click()
-    assert blocker.args == [aid, "start", ""]
+    assert blocker.args == [aid, "start", "", dialog.detail().version]
     with qtbot.waitSignal(dialog.patient_requested) as blocker:
         dialog.buttons["patient"].click()
     assert blocker.args == [clinic.ids["Grace Hopper"]]

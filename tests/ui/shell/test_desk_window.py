@@ -94,7 +94,7 @@ def test_no_show_then_undo_and_redo_from_the_edit_menu(qtbot: QtBot, tmp_path: P
     qtbot.addWidget(win)
     editor = desk_controller_of(win).editor
     ada = staffed.appointments["iv"]
-    win.day_view.status_requested.emit(ada, "no_show", "")
+    win.day_view.status_requested.emit(ada, "no_show", "", None)
     _wait_for_edit(qtbot, win)
     assert _status(db, ada) == "no_show"
     assert "no-show" in win.summary()
@@ -346,3 +346,31 @@ def test_the_series_move_dialog_opens_with_its_session_and_plans_on_a_worker(
     assert proposal is not None, dialog.message.text()
     assert proposal.moves
     dialog.reject()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_an_open_session_follows_a_move_made_at_another_workstation(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    """The session's dialog reads it again when another workstation changes the clinic, as the
+    day does; a button pressed on it is then judged on what it shows."""
+    from ketadesk.services.booking import appointment_changes
+    from ketadesk.services.booking.move_check import plan_move
+    from ketadesk.services.common.context import SYSTEM
+
+    schedule = window.schedule()
+    assert schedule is not None
+    ada = next(a for a in schedule.appointments if a.patient_name == "Lovelace, Ada")
+    controller = desk_controller_of(window)
+    with qtbot.waitSignal(controller.appointment_opened, timeout=10_000) as opened:
+        window.day_view.appointment_activated.emit(ada.id)
+    dialog = opened.args[0]
+    was = dialog.detail()
+    before = ada.start - dt.timedelta(hours=1)  # the other workstation's clock
+    elsewhere = plan_move(clinic.db, ada.id, ada.start, clinic.ids["Room 3"], now=before)
+    with qtbot.waitSignal(dialog.loaded, timeout=10_000):  # the change watcher's next look
+        appointment_changes.move(clinic.db, SYSTEM, ada.id, elsewhere, now=before)
+    now = dialog.detail()
+    assert (was.room, now.room) == ("Room 1", "Room 3")
+    assert now.version > was.version
+    dialog.close()

@@ -134,7 +134,8 @@ def test_a_drag_to_a_free_slot_moves_the_session(
 
     with qtbot.waitSignal(view.move_requested) as requested:
         _mouse(view, QEvent.Type.MouseButtonRelease, target + QPoint(0, 2), held=False)
-    appointment_id, start, room = requested.args
+    appointment_id, start, room, version = requested.args
+    assert version == 1  # the version the view read: the move is refused if it changed
     assert (appointment_id, room, _local(clinic, start)) == (mary, room2, "10:30")
     qtbot.waitUntil(lambda: not editor.is_busy())  # written on a worker
     placed = placement_of(clinic.db, mary)
@@ -203,7 +204,8 @@ def test_alt_arrows_move_the_selected_block_and_enter_drops_it(
     qtbot.waitUntil(lambda: (s := view.drag_state()) is not None and s.fits)
     with qtbot.waitSignal(view.move_requested) as requested:
         QTest.keyClick(view, Qt.Key.Key_Return)
-    appointment_id, start, room = requested.args
+    appointment_id, start, room, version = requested.args
+    assert version == 1  # the version the view read: the move is refused if it changed
     assert (appointment_id, room, _local(clinic, start)) == (mary, clinic.ids["Room 3"], "12:30")
 
 
@@ -248,11 +250,11 @@ def test_context_menu_offers_what_the_status_allows(
     actions = {a.objectName(): a for a in menu.actions() if a.objectName()}
     with qtbot.waitSignal(view.status_requested) as requested:
         actions["no_show"].trigger()
-    assert requested.args == [mary, "no_show", ""]
+    assert requested.args == [mary, "no_show", "", 1]
     view.ask_cancel_reason = lambda _a: "no ride"  # type: ignore[method-assign, assignment]
     with qtbot.waitSignal(view.status_requested) as requested:
         actions["cancel"].trigger()
-    assert requested.args == [mary, "cancel", "no ride"]
+    assert requested.args == [mary, "cancel", "no ride", 1]
     with qtbot.waitSignal(view.appointment_activated) as opened:
         actions["open"].trigger()
     assert opened.args == [mary]

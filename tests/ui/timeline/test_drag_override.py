@@ -363,7 +363,7 @@ def test_the_window_writes_an_override_move_its_views_ask_for(qtbot: QtBot, week
     tuesday = week.clinic.at(week.day(1), "10:00")
     overrides = {"min_gap": REASON}
     window.day_view.override_move_requested.emit(
-        week.second, tuesday, week.clinic.ids["Room 2"], overrides
+        week.second, tuesday, week.clinic.ids["Room 2"], overrides, None
     )
     qtbot.waitUntil(lambda: not editor.is_busy(), timeout=10_000)
     assert refused == []

@@ -266,7 +266,8 @@ def test_undo_leaves_alone_what_another_workstation_changed_since(
     appointment_changes.move(clinic.db, FRONT_DESK, ada, elsewhere, now=NOW)
     with qtbot.waitSignal(editor.refused) as told:
         assert not made(qtbot, editor, lambda: editor.undo())
-    assert "moved since" in told.args[0]
+    assert "was moved" in told.args[0]
+    assert "nothing was done" in told.args[0]
     assert _where(clinic, ada)[:2] == ("Room 4", "13:00")
 
     nurse = Actor(user_id=None, username="kim", role="nurse")
@@ -277,6 +278,7 @@ def test_undo_leaves_alone_what_another_workstation_changed_since(
         assert not made(
             qtbot, editor, lambda: editor.undo()
         )  # would otherwise take back the nurse's "start"
-    assert "in progress now, changed since" in told.args[0]
+    assert "was started" in told.args[0]
+    assert "nothing was done" in told.args[0]
     assert _status(clinic, ada) == "in_progress"
     _consistent(clinic)

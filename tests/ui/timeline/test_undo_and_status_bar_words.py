@@ -75,7 +75,9 @@ def _mouse(window: MainWindow, kind: QEvent.Type, pos: QPoint, held: bool = True
 def test_undo_names_the_patient_moved(
     qtbot: QtBot, window: MainWindow, clinic: SmallClinic, mary: int
 ) -> None:
-    window.day_view.move_requested.emit(mary, clinic.at(TUESDAY, "10:30"), clinic.ids["Room 3"])
+    window.day_view.move_requested.emit(
+        mary, clinic.at(TUESDAY, "10:30"), clinic.ids["Room 3"], None
+    )
     _written(qtbot, window)
     undo = window.actions_by_name["undo"]
     assert undo.isEnabled()
@@ -85,7 +87,7 @@ def test_undo_names_the_patient_moved(
 
 
 def test_a_status_change_names_the_patient_too(qtbot: QtBot, window: MainWindow, mary: int) -> None:
-    window.day_view.status_requested.emit(mary, "cancel", "Patient unwell")
+    window.day_view.status_requested.emit(mary, "cancel", "Patient unwell", None)
     _written(qtbot, window)
     text = window.actions_by_name["undo"].text()
     assert text.startswith("Undo Cancel")
@@ -123,7 +125,7 @@ def test_move_cancelled_does_not_stay_in_the_status_bar(
 def test_edit_offers_no_undo_of_the_previous_user_s_change(
     qtbot: QtBot, window: MainWindow, clinic: SmallClinic, mary: int
 ) -> None:
-    window.day_view.status_requested.emit(mary, "cancel", "Patient unwell")
+    window.day_view.status_requested.emit(mary, "cancel", "Patient unwell", None)
     _written(qtbot, window)
     assert window.actions_by_name["undo"].text().startswith("Undo Cancel")
 
@@ -141,10 +143,12 @@ def test_a_finished_action_leaves_a_short_status_bar_message(
     """A user trial: a move, a cancel or a print finished without a word; now each leaves a
     short message that passes (``pages.PASSING_FEEDBACK_MS``)."""
     bar = window.statusBar()
-    window.day_view.move_requested.emit(mary, clinic.at(TUESDAY, "10:30"), clinic.ids["Room 3"])
+    window.day_view.move_requested.emit(
+        mary, clinic.at(TUESDAY, "10:30"), clinic.ids["Room 3"], None
+    )
     _written(qtbot, window)
     assert bar.currentMessage() == "Done: Move Seacole, Mary · Edit ▸ Undo takes it back"
-    window.day_view.status_requested.emit(mary, "cancel", "Patient unwell")
+    window.day_view.status_requested.emit(mary, "cancel", "Patient unwell", None)
     _written(qtbot, window)
     # A late cancellation's note (the fee) says more than "Done": it stays.
     assert bar.currentMessage().startswith("Late cancellation fee")

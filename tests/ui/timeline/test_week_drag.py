@@ -106,7 +106,7 @@ def test_a_drag_to_the_next_day_at_a_free_time_moves_the_session(
 ) -> None:
     db = staffed.clinic.db
     editor = ScheduleEditor(view.desk())  # type: ignore[arg-type]
-    view.move_requested.connect(editor.move)
+    view.move_requested.connect(editor.drop)
     editor.changed.connect(lambda: view.set_week(week_schedule(db, MONDAY)))
     ada = staffed.appointments["iv"]
     target = _target(view, staffed, WEDNESDAY, "13:00")
@@ -120,7 +120,8 @@ def test_a_drag_to_the_next_day_at_a_free_time_moves_the_session(
 
     with qtbot.waitSignal(view.move_requested) as requested:
         _mouse(view, QEvent.Type.MouseButtonRelease, target + QPoint(0, 2), held=False)
-    appointment_id, start, room = requested.args
+    appointment_id, start, room, version = requested.args
+    assert version == 1  # the version the view read: the move is refused if it changed
     assert start.tzinfo is not None
     assert (appointment_id, room, _local(staffed, start)) == (
         ada,
@@ -241,7 +242,8 @@ def test_alt_arrows_move_the_selected_block_by_days_and_slots(
     assert state.fits, state.reasons
     with qtbot.waitSignal(view.move_requested) as requested:
         QTest.keyClick(view, Qt.Key.Key_Return)
-    appointment_id, start, room = requested.args
+    appointment_id, start, room, version = requested.args
+    assert version == 1  # the version the view read: the move is refused if it changed
     assert (appointment_id, room, _local(staffed, start)) == (
         ada,
         staffed.id("Room 1"),
@@ -326,7 +328,7 @@ def test_the_context_menu_asks_for_status_changes(
     view.ask_cancel_reason = lambda _a: "Patient has no ride"  # type: ignore[method-assign,assignment]
     with qtbot.waitSignal(view.status_requested) as asked:
         actions["cancel"].trigger()
-    assert asked.args == [ada, "cancel", "Patient has no ride"]
+    assert asked.args == [ada, "cancel", "Patient has no ride", 1]
     with qtbot.waitSignal(view.appointment_activated) as opened:
         actions["open"].trigger()
     assert opened.args == [ada]
@@ -339,5 +341,5 @@ def test_the_context_menu_asks_for_status_changes(
     assert actions["check_in"].isEnabled()
     with qtbot.waitSignal(view.status_requested) as asked:
         actions["no_show"].trigger()
-    assert asked.args == [ada, "no_show", ""]
+    assert asked.args == [ada, "no_show", "", 1]
     menu.deleteLater()

@@ -1,0 +1,72 @@
+"""A session changed since the screen that asks to change it showed it: the refusal, in words.
+
+Every change a person asks for from a screen (a drop, Check in, Cancel…, Undo) says which
+version of the appointment that screen showed (``appointment.version``, raised by every move,
+status change and undo).  When the appointment's version has moved on, someone else changed it
+meanwhile (at another workstation, or a re-plan after a monitor broke) and the request was
+made on a picture that is no longer true: it is refused, nothing is written, and the person is
+told what happened, by whom and when, so they can look again and decide.  Without this the
+last of two people wins without either knowing (a cancel landing on a check-in made a moment
+before, two drags of one session, an undo pulling a checked-in patient back to another room).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.dates import short_date_time
+from ketadesk.services.booking.plan_check import BookingConflict
+from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.models import Appointment, AppointmentEvent, Patient, User
+
+#: What the latest change of an appointment did, by its event's action ("was checked in").
+CHANGE_WORDS = {
+    "book": "was booked",
+    "pencil": "was pencilled in",
+    "confirm": "was confirmed",
+    "move": "was moved",
+    "check_in": "was checked in",
+    "start": "was started",
+    "complete": "was completed",
+    "no_show": "was marked a no-show",
+    "cancel": "was cancelled",
+    "undo": "had a change taken back",
+    "release": "was released",
+}
+
+
+class ChangedElsewhere(BookingConflict):
+    """The appointment's version is not the one the request was made on."""
+
+
+def changed_elsewhere(session: Session, appointment: Appointment) -> ChangedElsewhere:
+    """The refusal of a request made on an older version of ``appointment``: what its latest
+    change was, who made it and when, and that nothing was done."""
+    calendar = ClinicCalendar(load_catalog(session).settings)
+    name = session.execute(
+        select(Patient.first_name, Patient.last_name).where(Patient.id == appointment.patient_id)
+    ).first()
+    who = f"{name.last_name}, {name.first_name}'s" if name is not None else "This"
+    when = short_date_time(calendar.local(appointment.starts_at))
+    last = session.execute(
+        select(AppointmentEvent.action, AppointmentEvent.at, User.username)
+        .outerjoin(User, User.id == AppointmentEvent.user_id)
+        .where(AppointmentEvent.appointment_id == appointment.id)
+        .order_by(AppointmentEvent.at.desc(), AppointmentEvent.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        what = "was changed"
+    else:
+        what = CHANGE_WORDS.get(last.action, "was changed")
+        if last.username:
+            what += f" by {last.username}"
+        what += f" at {short_date_time(calendar.local(last.at), weekday=False)}"
+    return ChangedElsewhere(
+        [
+            f"{who} session ({when}) {what}, since you last saw it; nothing was done. "
+            "The schedule now shows it as it is: look at it again"
+        ]
+    )
