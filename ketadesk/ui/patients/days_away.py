@@ -115,7 +115,7 @@ class AwayRangeDialog(QDialog):
     def _check(self) -> None:
         r = self.value()
         problem = range_problem(r.first, r.last, r.reason)
-        self.problem.setText(problem.capitalize() + "." if problem else "")
+        self.problem.setText(problem[:1].upper() + problem[1:] + "." if problem else "")
         self.problem.setVisible(bool(problem))
         save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         if save is not None:

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import QDate, Qt, QTime
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox, QPushButton, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from ketadesk.scheduling.days_away import AwayRange
+from ketadesk.scheduling.days_away import AwayRange, range_problem
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
@@ -70,13 +70,19 @@ def _rows(box: DaysAwayBox) -> list[tuple[str, str]]:
     ]
 
 
+def _item(box: DaysAwayBox, row: int) -> QTreeWidgetItem:
+    item = box.tree.topLevelItem(row)
+    assert item is not None
+    return item
+
+
 def _answer(monkeypatch: pytest.MonkeyPatch, answer: AwayRange | None) -> None:
     monkeypatch.setattr(AwayRangeDialog, "ask", classmethod(lambda cls, *a, **k: answer))
 
 
-def _saved(qtbot: QtBot, box: DaysAwayBox, click: object) -> None:
+def _saved(qtbot: QtBot, box: DaysAwayBox, click: QPushButton) -> None:
     with qtbot.waitSignal(box.changed, timeout=TIMEOUT):
-        QTest.mouseClick(click, Qt.MouseButton.LeftButton)  # type: ignore[arg-type]
+        QTest.mouseClick(click, Qt.MouseButton.LeftButton)
     reads = box.days_away
     qtbot.waitUntil(lambda: box.days_away is not reads, timeout=TIMEOUT)
 
@@ -121,14 +127,14 @@ def test_the_desk_adds_edits_and_deletes_days_away_on_the_record(
     assert box.title() == "Days away (1 upcoming)"
     record.grab().save(str(picture_folder("days_away") / "patient_record_days_away.png"))
     # Edited: the week away becomes the Wednesday only.
-    box.tree.setCurrentItem(box.tree.topLevelItem(0))
+    box.tree.setCurrentItem(_item(box, 0))
     wednesday = monday + dt.timedelta(days=2)
     _answer(monkeypatch, AwayRange(wednesday, wednesday, "conference"))
     _saved(qtbot, box, box.edit_button)
     assert _rows(box)[0][1] == "conference"
     assert not box.notice.isVisible()  # the infusion (Tuesday) is no longer in it
     # Deleted once confirmed.
-    box.tree.setCurrentItem(box.tree.topLevelItem(1))
+    box.tree.setCurrentItem(_item(box, 1))
     monkeypatch.setattr(DaysAwayBox, "confirm_delete", lambda self, chosen: True)
     _saved(qtbot, box, box.delete_button)
     assert [r[1] for r in _rows(box)] == ["conference"]
@@ -162,6 +168,8 @@ def test_the_range_dialog_refuses_a_last_day_before_the_first(
     dialog.last.setDate(QDate(earlier.year, earlier.month, earlier.day))
     assert not save.isEnabled()
     assert "is before the first" in dialog.problem.text()
+    # Said as the rule says it, dates as the clinic writes them (the weekday capitalised).
+    assert dialog.problem.text() == "T" + range_problem(later, earlier, "")[1:] + "."
     dialog.grab().save(str(picture_folder("days_away") / "range_dialog_refused.png"))
 
 
