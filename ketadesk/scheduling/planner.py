@@ -40,6 +40,7 @@ from ketadesk.scheduling.availability import (
 )
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind, SessionTypeSpec
+from ketadesk.scheduling.days_away import AwayRange
 from ketadesk.scheduling.dosing_days import dosed_day_spans
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import (
@@ -237,6 +238,8 @@ class _Planner:
         self.passed_over: dict[int, list[dt.date]] = {}
         # When the patient is already taken: other bookings, then this series' own sessions.
         self.patient_busy: list[tuple[int, int]] = []
+        # The patient's days away: no session goes on one, and a day refused for it says so.
+        self.away: tuple[AwayRange, ...] = ()
         # (local day, doses) of the patient's other bookings: a dosing session keeps off the
         # days already holding the clinic's limit of doses (``dosing_days``).
         self.patient_doses: list[tuple[dt.date, bool]] = []
@@ -398,6 +401,7 @@ class _Planner:
             preferred_staff=self.prefs.preferred_staff,
             keep=keep if keep is not None else self.keep.get(spec.code),
             patient_busy=busy,
+            away=self.away,
         )
 
     def dosed_days(self, dosing: bool) -> list[tuple[int, int]]:
@@ -746,6 +750,7 @@ def plan_series(
     patient_busy: Sequence[Interval] = (),
     patient_doses: Sequence[tuple[dt.date, bool]] = (),
     whole_series: bool = True,
+    patient_away: Sequence[AwayRange] = (),
 ) -> SeriesPlan:
     """Lay out every session of ``protocol`` from ``start_date`` (a local date) on.
 
@@ -756,7 +761,8 @@ def plan_series(
     kept as a yardstick).  ``patient_busy``: the patient's other bookings (no session overlaps
     them); ``patient_doses``: (local day, doses) of each of them (a dosing session keeps off a
     day already holding the clinic's limit of doses; a session that doses nothing does not,
-    ``dosing_days``).  ``availability`` is not changed.
+    ``dosing_days``); ``patient_away``: the patient's days away (``days_away``: never planned
+    on, a day refused for it names the range).  ``availability`` is not changed.
     """
     prefs = preferences or Preferences()
     planner = _Planner(
@@ -770,6 +776,7 @@ def plan_series(
     )
     planner.patient_busy.extend(_spans(patient_busy))
     planner.patient_doses.extend(patient_doses)
+    planner.away = tuple(patient_away)
 
     days_for = _days_for(planner, start_date, None)
 
@@ -916,6 +923,7 @@ def reflow(
     search_days: int = DEFAULT_SEARCH_DAYS,
     alternatives: int = DEFAULT_ALTERNATIVES,
     patient_busy: Sequence[Interval] = (),
+    patient_away: Sequence[AwayRange] = (),
 ) -> SeriesPlan:
     """How the rest of a series shifts after one session moved, was missed or was cancelled.
 
@@ -926,8 +934,8 @@ def reflow(
     says the plan's holds are in ``availability`` (a booked series): the changed and later
     sessions' holds are then released first, so a session can keep its own slot.  An earlier
     miss still open (in ``plan.missed``, no session in its place) stays a gap: it is not
-    planned again here, and the spacing is kept across it.  Neither the plan nor the
-    availability is changed.
+    planned again here, and the spacing is kept across it.  ``patient_away``: the patient's
+    days away, never re-planned onto.  Neither the plan nor the availability is changed.
     """
     if plan.session(change.index) is None:
         raise ValueError(f"the series has no session {change.index}")
@@ -949,6 +957,7 @@ def reflow(
         alternatives,
     )
     planner.patient_busy.extend(_spans(patient_busy))
+    planner.away = tuple(patient_away)
     for s in earlier:
         if s.placed:
             planner.taken_by_patient(s)

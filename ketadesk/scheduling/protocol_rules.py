@@ -20,6 +20,9 @@ The rules (DOMAIN.md "Rules that hold at every step"; docs/RULES.md "Protocol an
   patient whose dates overlap, or a single dose of another treatment during a course;
 - a single dose of a course's own treatment holds the course's ``min_gap`` to its sessions and
   counts against its ``window_cap`` (singles are not series, but they are doses);
+- ``patient_away``: a new or moved session on a day the patient's record says they are away
+  (``days_away.py``); the patient's own plans rather than a clinical rule, so anyone who books
+  may go past it with a reason (``DESK_RULES``);
 - the gating rules of ``gating.check_gates`` (prior authorization, REMS site certification...)
   for the new or moved sessions' dates.
 
@@ -49,6 +52,7 @@ from ketadesk.scheduling.catalog import (
     refuse_safety_off,
 )
 from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.days_away import AwayRange, away_on
 from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity, check_gates
 
 MIN_GAP = "min_gap"
@@ -58,6 +62,7 @@ FOLLOW_GAP = "follow_gap"
 WINDOW_CAP = "window_cap"
 SERIES_ORDER = "series_order"
 CONCURRENT_COURSE = "concurrent_course"
+PATIENT_AWAY = "patient_away"
 PROTOCOL_RULES = (
     MIN_GAP,
     MAX_GAP,
@@ -66,7 +71,11 @@ PROTOCOL_RULES = (
     WINDOW_CAP,
     SERIES_ORDER,
     CONCURRENT_COURSE,
+    PATIENT_AWAY,
 )
+#: Rules about the patient's own plans, not clinical ones: whoever may book or move the session
+#: may go past them with a reason (the front desk too), whatever ``override_roles`` says.
+DESK_RULES = frozenset({PATIENT_AWAY})
 #: The override key of the booking dialog and the series move before rules had codes: it
 #: stands for every spacing rule.
 SPACING = "spacing"
@@ -83,6 +92,7 @@ PROTOCOL_RULE_DEFAULTS: Mapping[str, Any] = {
     WINDOW_CAP: "block",
     SERIES_ORDER: "block",
     CONCURRENT_COURSE: "warn",
+    PATIENT_AWAY: "warn",
     "override_roles": ["nurse", "prescriber"],
 }
 
@@ -95,6 +105,7 @@ RULE_TITLES: Mapping[str, str] = {
     WINDOW_CAP: "Too many doses",
     SERIES_ORDER: "Series order",
     CONCURRENT_COURSE: "Two courses at once",
+    PATIENT_AWAY: "Patient away",
     "screening_cleared": "Screening",
     "consent_signed": "Consent",
     "rems_patient_enrolled": "REMS enrollment",
@@ -123,8 +134,12 @@ class ProtocolRuleSettings:
     def level(self, rule: str) -> str:
         return self.severity.get(rule, "block")
 
-    def may_override(self, role: str) -> bool:
-        """Whether a user of ``role`` may go ahead despite a "warn" rule, with a reason."""
+    def may_override(self, role: str, rules: Collection[str] = ()) -> bool:
+        """Whether a user of ``role`` may go ahead despite a "warn" rule, with a reason; when
+        ``rules`` are named and all of them are the patient's own plans (``DESK_RULES``),
+        anyone who may make the change may."""
+        if rules and all(r in DESK_RULES for r in rules):
+            return True
         return role in self.override_roles
 
     def who_may_override(self) -> str:
@@ -238,7 +253,9 @@ class Finding:
         """The finding as the desk reads it: "Too close [min_gap]: ... (a nurse or prescriber
         may override this with a reason)"."""
         hint = ""
-        if self.severity is Severity.WARN and not self.overridden and override_roles:
+        if self.severity is Severity.WARN and not self.overridden and self.rule in DESK_RULES:
+            hint = " (whoever books or moves it may override this with a reason)"
+        elif self.severity is Severity.WARN and not self.overridden and override_roles:
             hint = f" ({_roles_text(override_roles)} may override this with a reason)"
         elif self.severity is Severity.BLOCK:
             hint = " (blocking: cannot be overridden)"
@@ -287,6 +304,7 @@ def judge(
     facts: PatientFacts | None = None,
     overrides: Mapping[str, str] | None = None,
     rules: ProtocolRuleSettings | None = None,
+    away: Sequence[AwayRange] = (),
 ) -> list[Finding]:
     """What a change to the patient's sessions breaks.
 
@@ -295,7 +313,7 @@ def judge(
     judged); ``before``: a moved session's day before the move (a course overlap that was there
     already is not news); ``facts``: the patient's gating facts, the prior authorization's units
     counting the unchanged sessions only (None: gating not judged, e.g. a tentative hold);
-    ``overrides``: rule code -> a clinician's reason.
+    ``overrides``: rule code -> a clinician's reason; ``away``: the patient's days away.
     """
     rules = rules or rule_settings(clinic)
     before = before or {}
@@ -319,6 +337,7 @@ def judge(
     raw += _window_caps(sessions, changed, protocols)
     raw += _single_gaps(sessions, changed, protocols, session_types)
     raw += _concurrent_courses(sessions, changed, before, session_types)
+    raw += _days_away(sessions, changed, away)
     found: list[Finding] = []
     for rule, message in raw:
         level = rules.level(rule)
@@ -643,6 +662,25 @@ def _course_name(members: Sequence[CourseSession], types: Mapping[str, SessionTy
 
 def _overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
+
+
+def _days_away(
+    sessions: Sequence[CourseSession], changed: set[int], away: Sequence[AwayRange]
+) -> list[tuple[str, str]]:
+    """A new or moved session on a day the patient is away, naming the range and its reason."""
+    out: list[tuple[str, str]] = []
+    for s in sorted(sessions, key=lambda s: s.start):
+        if s.key not in changed:
+            continue
+        found = away_on(away, s.day)
+        if found is not None:
+            out.append((PATIENT_AWAY, away_words(s.label, s.day, found)))
+    return out
+
+
+def away_words(label: str, day: dt.date, found: AwayRange) -> str:
+    """ "session 3/6 on Mon Dec 14 falls while the patient is away Dec 14 – 18, 2026 (travel)"."""
+    return f"{label} on {_day(day)} falls while the patient is away {found.words}"
 
 
 def _gates(

@@ -320,6 +320,23 @@ class Patient(Base):
         return f"{self.last_name}, {self.first_name}"
 
 
+class PatientAway(Base):
+    """Days the patient is away (``scheduling/days_away.py``): ``first_day`` to ``last_day``
+    inclusive, local dates, with a short reason; the planner, booking, moves and a closure's
+    re-plan respect them.  Kept after they pass, as the record's history."""
+
+    __tablename__ = "patient_away"
+    __table_args__ = (CheckConstraint("last_day >= first_day", name="range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    first_day: Mapped[dt.date]
+    last_day: Mapped[dt.date]
+    reason: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Series, appointments and the holds that protect them
 

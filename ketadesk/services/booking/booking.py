@@ -24,7 +24,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
-from ketadesk.scheduling.protocol_rules import SPACING
+from ketadesk.scheduling.protocol_rules import DESK_RULES, SPACING
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import rule_check
@@ -181,7 +181,9 @@ def book(
     past = [s for s in request.sessions if s.start < now]
     if past:
         raise InvalidRequest(f"session #{past[0].index} would start in the past")
-    if request.overrides:
+    # A day the patient is away is theirs to decide, not a clinician's (``DESK_RULES``): anyone
+    # who books may go past it; the engine then judges each override (``rule_check.enforce``).
+    if any(rule not in DESK_RULES for rule in request.overrides):
         require(actor, "override_gate", db, now=now)
     if request.hold_until is not None and not request.tentative:
         raise InvalidRequest("a deadline (hold until) is only for a tentative hold")

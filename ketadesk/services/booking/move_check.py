@@ -26,11 +26,13 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import Availability, describe_day, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind, ResourceNeed, SessionTypeSpec
+from ketadesk.scheduling.days_away import AwayRange
 from ketadesk.scheduling.dosing_days import crowded_days
 from ketadesk.scheduling.gating import PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import SessionSearch
 from ketadesk.scheduling.protocol_rules import (
+    DESK_RULES,
     CourseSession,
     Finding,
     ProtocolRuleSettings,
@@ -45,6 +47,7 @@ from ketadesk.services.booking.rule_check import course_sessions, moved_into, st
 from ketadesk.services.common.context import InvalidRequest, NotFound, utcnow
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import Appointment, Patient, SessionType
 from ketadesk.store.queries import overlapping
 from ketadesk.store.snapshot import load_snapshot
@@ -156,10 +159,16 @@ class MoveVerdict:
 
     def may_override(self, role: str) -> bool:
         """Whether a user of ``role`` may move the session here with a reason."""
-        return self.needs_override and self.rules is not None and self.rules.may_override(role)
+        return (
+            self.needs_override
+            and self.rules is not None
+            and self.rules.may_override(role, [f.rule for f in self.overridable])
+        )
 
     def who_may_override(self) -> str:
         """ "a nurse or a prescriber": who may go past the rules refusing this place."""
+        if self.rules is not None and all(f.rule in DESK_RULES for f in self.overridable):
+            return "whoever moves it"
         return self.rules.who_may_override() if self.rules is not None else "no one"
 
 
@@ -189,6 +198,8 @@ class MoveCheck:
     course: tuple[CourseSession, ...] = field(default=(), repr=False)
     facts: PatientFacts | None = field(default=None, repr=False)
     overrides: dict[str, str] = field(default_factory=dict, repr=False)
+    #: The patient's days away (a move onto one is a "warn" the mover may override).
+    away: tuple[AwayRange, ...] = field(default=(), repr=False)
     _rules: ProtocolRuleSettings | None = field(default=None, repr=False)
     _cache: dict[tuple[dt.datetime, int | None], tuple[PlannedSession, tuple[Finding, ...]]] = (
         field(default_factory=dict, repr=False)
@@ -220,6 +231,7 @@ class MoveCheck:
             before=before,
             facts=self.facts,
             overrides=self.overrides,
+            away=self.away,
         )
 
     def check(self, new_start: dt.datetime, new_room_id: int | None) -> list[str]:
@@ -497,6 +509,7 @@ def prepare_move(
             [appointment.id],
             [appointment.series_id] if appointment.series_id is not None else [],
         )
+        away = tuple(patient_away_ranges(session, appointment.patient_id))
     return MoveCheck(
         placement=placement,
         window=window,
@@ -515,6 +528,7 @@ def prepare_move(
         course=tuple(course),
         facts=facts,
         overrides=overrides,
+        away=away,
     )
 
 

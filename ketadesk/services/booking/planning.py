@@ -53,6 +53,7 @@ from ketadesk.services.common.context import InvalidRequest, NotFound
 from ketadesk.store import raw
 from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import Appointment, Patient, Resource, SessionType
 from ketadesk.store.pipeline import prefetched
 from ketadesk.store.queries import overlapping
@@ -500,6 +501,7 @@ def propose_series(
             catalog.session_types,
             patient_busy=busy.sessions,
             patient_doses=busy.doses,
+            patient_away=patient_away_ranges(session, patient.id),
         )
         facts = patient_facts(session, patient, catalog)
         placed = [s for s in plan.sessions if s.placed]
@@ -647,6 +649,7 @@ def session_alternatives(
             dataclasses.replace(prefs, weekdays=()),
             per_day=per_day,
             patient_busy=busy,
+            away=patient_away_ranges(session, patient_id),
         )
     out: list[PlannedSession] = []
     for opening in found.openings:

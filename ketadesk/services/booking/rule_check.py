@@ -23,6 +23,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.gating import PatientFacts
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.protocol_rules import (
+    DESK_RULES,
     SPACING,
     SPACING_RULES,
     CourseSession,
@@ -37,6 +38,7 @@ from ketadesk.services.access import audit
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
 from ketadesk.store import raw
 from ketadesk.store.clinic_config import StoredConfig
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import Appointment, GatingOverride, Protocol, Series
 from ketadesk.store.pipeline import prefetched, utc
 from ketadesk.store.snapshot import autoflush
@@ -191,6 +193,7 @@ def judge_changes(
         before=before,
         facts=facts,
         overrides=given,
+        away=patient_away_ranges(session, patient_id),
     )
 
 
@@ -268,6 +271,7 @@ def judge_new_plan(
         session_types=catalog.session_types,
         clinic=catalog.settings,
         overrides=overrides,
+        away=patient_away_ranges(session, patient_id),
     )
 
 
@@ -290,8 +294,8 @@ def enforce(
     now_overridden = [
         f for f in findings if f.overridden and (f.rule in given or _by_spacing(f, given))
     ]
-    if now_overridden and not rules.may_override(actor.role):
-        names = ", ".join(sorted({f.rule for f in now_overridden}))
+    if now_overridden and not rules.may_override(actor.role, [f.rule for f in now_overridden]):
+        names = ", ".join(sorted({f.rule for f in now_overridden if f.rule not in DESK_RULES}))
         raise PermissionDenied(
             f"overriding {names} is for {_roles(rules)}; a {actor.role.replace('_', ' ')} may not",
             actor=actor,

@@ -30,6 +30,7 @@ from ketadesk.services.common.errors import ChangedElsewhere
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import (
     Appointment,
     GatingOverride,
@@ -175,6 +176,9 @@ def propose_series_move(
             spec,
             snapshot.availability(),
             catalog.session_types,
+            # The rest re-flowed keeps off the patient's days away (the day the desk chose for
+            # the moved one is judged by the rules: a warning there).
+            patient_away=patient_away_ranges(session, appointment.patient_id),
         )
         before = {s.index: s for s in plan.sessions}
         moves = tuple(

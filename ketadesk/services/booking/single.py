@@ -41,6 +41,7 @@ from ketadesk.services.booking.replanning import (
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import Resource
 from ketadesk.store.snapshot import load_snapshot
 
@@ -188,6 +189,8 @@ def propose_single(
                 # "Next available": the first day with a place, the preferred start (or the
                 # nearest to it) on that day; the desk's dialog plans through here too.
                 earliest_day=True,
+                # Never on a day the patient is away (an exact time there is a warning).
+                away=patient_away_ranges(session, patient.id),
             )
             key = room_need(spec)
             fitting = [

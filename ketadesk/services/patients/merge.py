@@ -30,6 +30,7 @@ from ketadesk.store.models import (
     FollowUp,
     Measurement,
     Patient,
+    PatientAway,
     ReminderMessage,
     Series,
     SessionFee,
@@ -46,6 +47,7 @@ MOVED_TABLES: tuple[tuple[type[Any], str], ...] = (
     (WaitlistEntry, "waitlist entries"),
     (ReminderMessage, "e-mail reminders"),
     (SessionFee, "fees"),
+    (PatientAway, "days away"),
 )
 #: Tables that name a patient but are not moved: the audit trail is append-only, and a consent
 #: to e-mail reminders is the answer recorded on that chart (the kept chart's own answer

@@ -51,6 +51,7 @@ from ketadesk.services.followups import sync
 from ketadesk.services.waitlist import entries
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
@@ -325,6 +326,7 @@ def _propose(
             ),
         )
         snapshot = load_snapshot(session, window, catalog)
+        away = patient_away_ranges(session, missed.patient_id)
         rooms = dict(session.execute(select(Resource.id, Resource.name)).all())
         resources = snapshot.availability().resources
 
@@ -347,6 +349,7 @@ def _propose(
                 spec,
                 snapshot.availability(),
                 catalog.session_types,
+                patient_away=away,
             )
             out = _Attempt(plan)
             new = plan.session(index)

@@ -48,6 +48,9 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.availability import Availability, instant, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, HoldMode
+from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.days_away import AwayRange, away_reason
+from ketadesk.scheduling.days_away import away_days as days_away
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import Preferences, SessionSearch
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, reflow
@@ -78,6 +81,7 @@ from ketadesk.services.settings.availability import (
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
@@ -397,7 +401,15 @@ def preview(
                 )
             else:
                 code = codes[row.session_type_id]
-                new, problem = _single_proposal(row, code, catalog.session_types, work, today, now)
+                new, problem = _single_proposal(
+                    row,
+                    code,
+                    catalog.session_types,
+                    work,
+                    today,
+                    now,
+                    away=patient_away_ranges(session, row.patient_id),
+                )
                 single = (
                     [
                         Move(
@@ -538,10 +550,14 @@ def _series_preferences(stored: Mapping[str, Any]) -> Preferences:
 
 def away_days(
     session: Session, patient_id: int, since: dt.date, calendar: ClinicCalendar
-) -> set[dt.date]:
-    """The days the patient is known to be away, from ``since`` on: each day on which they
-    cancelled a session with a reason ("travelling for work that week").  The app keeps no
-    other record of a patient's unavailability."""
+) -> dict[dt.date, str]:
+    """The days the patient is known to be away, from ``since`` on, each with why: the days
+    away on their record (``days_away``: "the patient is away Dec 14 – 18, 2026 (travel)"),
+    and each day on which they cancelled a session with a reason ("travelling for work that
+    week")."""
+    ranges = patient_away_ranges(session, patient_id)
+    last = max((r.last for r in ranges), default=since)
+    out = {d: away_reason(ranges, d) for d in sorted(days_away(ranges, since, last))}
     rows = session.execute(
         select(Appointment.starts_at)
         .join(AppointmentEvent, AppointmentEvent.appointment_id == Appointment.id)
@@ -552,8 +568,11 @@ def away_days(
             AppointmentEvent.reason != "",
         )
     ).all()
-    days = {calendar.local_date(starts) for (starts,) in rows}
-    return {d for d in days if d >= since}
+    for (starts,) in rows:
+        day = calendar.local_date(starts)
+        if day >= since:
+            out.setdefault(day, "the patient cancelled a session that day with a reason")
+    return out
 
 
 def moved_by_hand(session: Session, appointment_ids: Sequence[int]) -> set[int]:
@@ -604,6 +623,7 @@ def _series_proposals(
     index = row.series_index
     booked_day = calendar.local_date(row.starts_at)
     away = away_days(session, row.patient_id, today, calendar)
+    ranges = patient_away_ranges(session, row.patient_id)
     away_spans = [
         Interval(calendar.at_local(d, 0), calendar.at_local(d + dt.timedelta(days=1), 0))
         for d in sorted(away)
@@ -616,7 +636,14 @@ def _series_proposals(
 
     def attempt(change: SeriesChange) -> tuple[list[Move], str]:
         proposal = reflow(
-            plan, change, spec, work, catalog.session_types, prefs, patient_busy=away_spans
+            plan,
+            change,
+            spec,
+            work,
+            catalog.session_types,
+            prefs,
+            patient_busy=away_spans,
+            patient_away=ranges,
         )
         changed = proposal.session(index)
         if changed is None or not changed.placed:
@@ -635,8 +662,9 @@ def _series_proposals(
                 continue
             if s.start < now:
                 return [], f"session {s.index} would move into the past"
-            if calendar.local_date(s.start) in away:
-                return [], f"session {s.index} would fall on a day the patient is away"
+            day = calendar.local_date(s.start)
+            if day in away:
+                return [], f"session {s.index} would fall on {short_date(day)}: {away[day]}"
             appt = ids[s.index]
             moves.append(
                 Move(
@@ -793,15 +821,17 @@ def _single_proposal(
     work: Availability,
     today: dt.date,
     now: dt.datetime,
+    *,
+    away: Sequence[AwayRange] = (),
 ) -> tuple[PlannedSession | None, str]:
     """The nearest start for a single session at its time of day, its resources preferred,
-    from its own day on."""
+    from its own day on, never on one of the patient's days away."""
     old = _planned(row, type_code)
     spec = session_types[type_code]
     # The session's own holds are not in its way (its nurse's attention at its own start).
     work.release(old.holds)
     try:
-        return _nearest_place(old, spec, work, today, now)
+        return _nearest_place(old, spec, work, today, now, away=away)
     finally:
         work.add(old.holds)
 
@@ -812,9 +842,11 @@ def _nearest_place(
     work: Availability,
     today: dt.date,
     now: dt.datetime,
+    *,
+    away: Sequence[AwayRange] = (),
 ) -> tuple[PlannedSession | None, str]:
     type_code = old.session_type
-    search = SessionSearch(work, spec, keep={h.need: h.resource_id for h in old.holds})
+    search = SessionSearch(work, spec, keep={h.need: h.resource_id for h in old.holds}, away=away)
     calendar = work.calendar
     first = max(calendar.local_date(old.start), today)
     minute = calendar.minute_of_day(old.start)

@@ -11,6 +11,7 @@ workstation keeps the draft on screen, says what was taken, and offers to re-pla
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -66,6 +67,7 @@ from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.booking.single import SingleProposal, day_part_bounds, propose_single
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.errors import service_errors
+from ketadesk.services.patients.days_away import DaysAway, list_days_away
 from ketadesk.services.patients.search import PatientMatch, patient_match
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.ui.common.background import BackgroundCall, run_service
@@ -275,6 +277,11 @@ class BookingDialog(QDialog):
         row.addWidget(self.patient_name, 1)
         row.addWidget(self.change_patient)
         self.chosen_patient.setVisible(False)
+        # The patient's days away still to come, where the desk books (the plan skips them).
+        self.patient_away = QLabel(self)
+        self.patient_away.setObjectName("booking_patient_away")
+        self.patient_away.setWordWrap(True)
+        self.patient_away.setVisible(False)
 
         # What to book and how the patient would like it.
         self.protocol = QComboBox(self)
@@ -349,6 +356,7 @@ class BookingDialog(QDialog):
         patient_layout = QVBoxLayout(patient_box)
         patient_layout.addWidget(self.picker)
         patient_layout.addWidget(self.chosen_patient)
+        patient_layout.addWidget(self.patient_away)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -505,7 +513,25 @@ class BookingDialog(QDialog):
             self._show_message(f"No patient #{patient_id}.", error=True)
             return True
 
-        self._run(lambda: patient_match(db, patient_id), self._show_patient, not_found)
+        now = self._desk.now()
+        self._run(
+            lambda: (patient_match(db, patient_id), list_days_away(db, patient_id, now=now)),
+            self._show_patient_and_away,
+            not_found,
+        )
+
+    def _show_patient_and_away(self, found: tuple[PatientMatch, DaysAway]) -> None:
+        match, away = found
+        self._show_patient(match)
+        self._show_away(away)
+
+    def _show_away(self, away: DaysAway | None) -> None:
+        """The patient's upcoming days away under their name ("" when none)."""
+        upcoming = away.upcoming if away is not None else ()
+        text = "; ".join(r.words for r in upcoming)
+        self.patient_away.setText(f"<b>Away:</b> {html.escape(text)}" if text else "")
+        self.patient_away.setAccessibleName(f"Patient away: {text}" if text else "")
+        self.patient_away.setVisible(bool(text))
 
     def _show_patient(self, match: PatientMatch) -> None:
         patient_id = match.id
@@ -524,6 +550,7 @@ class BookingDialog(QDialog):
 
     def _on_change_patient_clicked(self) -> None:
         self.patient_id = None
+        self._show_away(None)
         self.chosen_patient.setVisible(False)
         self.picker.setVisible(True)
         self._clear_plan()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QWidget
 
 from ketadesk.scheduling.gating import GateResult, Severity
+from ketadesk.scheduling.protocol_rules import DESK_RULES
 
 #: What a role that may not override is told beside the warnings.
 WHO_OVERRIDES = "A nurse or prescriber can override warnings with a reason."
@@ -26,7 +27,9 @@ def gates_blocker(
     if any(g.severity is Severity.BLOCK for g in gates):
         return "A gating rule blocks this booking (see Gating)."
     if any(not overrides.get(g.rule, "").strip() for g in gates):
-        if not may_override:
+        if not may_override and any(
+            not overrides.get(g.rule, "").strip() and g.rule not in DESK_RULES for g in gates
+        ):
             return "Gating warnings need a nurse or prescriber to override them."
         return "Override each gating warning with a reason, or fix the patient's record."
     return ""
@@ -50,6 +53,8 @@ class GateRow:
         self.reason.setAccessibleName(f"Reason for overriding: {result.message}")
         self.reason.setEnabled(False)
         warn = result.severity is Severity.WARN
+        # A day the patient is away is their own plans: whoever books may go past it.
+        can_override = can_override or result.rule in DESK_RULES
         self.override.setVisible(warn and can_override)
         self.reason.setVisible(warn and can_override)
         self.override.toggled.connect(self.reason.setEnabled)
@@ -101,7 +106,11 @@ class GateOverrides:
             row.override.toggled.connect(self._changed)
             row.reason.textChanged.connect(self._changed)
             self.rows.append(row)
-        if gates and not self._may_override and any(g.severity is Severity.WARN for g in gates):
+        if (
+            gates
+            and not self._may_override
+            and any(g.severity is Severity.WARN and g.rule not in DESK_RULES for g in gates)
+        ):
             note = QLabel(WHO_OVERRIDES, self.box)
             note.setWordWrap(True)
             self._layout.addWidget(note, 2 * len(gates), 0, 1, 2)

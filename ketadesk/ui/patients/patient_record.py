@@ -53,6 +53,7 @@ from ketadesk.ui.common.background import BackgroundCall, LatestOnly, run_servic
 from ketadesk.ui.common.colors import is_dark, mix
 from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.patients.days_away import DaysAwayBox
 from ketadesk.ui.patients.merge_dialog import MergePatientsDialog
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from ketadesk.ui.patients.trend_chart import TrendChart
@@ -205,11 +206,13 @@ class PatientRecordView(QWidget):
         self.follow_ups = self._tree(("Due", "Follow-up", "Session"), "Open follow-ups")
         follow_box = QGroupBox("Open follow-ups", self)
         QVBoxLayout(follow_box).addWidget(self.follow_ups)
+        self.days_away = DaysAwayBox(self._desk, self.patient_id, self)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.contact_box)
         left_layout.addWidget(self.gating_box)
+        left_layout.addWidget(self.days_away)
         left_layout.addWidget(follow_box, 1)
         return left
 
@@ -309,6 +312,8 @@ class PatientRecordView(QWidget):
             tree.itemSelectionChanged.connect(self._on_session_selection_changed)
         self.tabs.currentChanged.connect(self._on_session_selection_changed)
         self.instrument_box.currentTextChanged.connect(self._on_instrument_box_changed)
+        self.days_away.appointment_activated.connect(self.appointment_activated)
+        self.days_away.changed.connect(self.reload)
         reload = QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self)
         reload.activated.connect(self.reload)
 
@@ -332,6 +337,7 @@ class PatientRecordView(QWidget):
         self._call = call
         self.setCursor(Qt.CursorShape.BusyCursor)
         call.start()
+        self.days_away.reload()
 
     def _finish_call(self) -> None:
         if self._call is not None:

@@ -29,6 +29,7 @@ from ketadesk.store.models import (
     FollowUp,
     Measurement,
     Patient,
+    PatientAway,
     Protocol,
     ReminderMessage,
     Series,
@@ -198,6 +199,14 @@ def _history(c: SmallClinic, patient_id: int, day: dt.date) -> None:
                 charged_at=start,
             )
         )
+        session.add(
+            PatientAway(
+                patient_id=patient_id,
+                first_day=start.date() + dt.timedelta(days=7),
+                last_day=start.date() + dt.timedelta(days=9),
+                reason="travel",
+            )
+        )
 
 
 def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> None:
@@ -218,6 +227,7 @@ def test_merge_moves_everything_and_records_both_charts(clinic: SmallClinic) -> 
         "waitlist entries": 1,
         "e-mail reminders": 1,
         "fees": 1,
+        "days away": 1,
     }
     with clinic.db.read() as session:
         for model, _label in MOVED_TABLES:
