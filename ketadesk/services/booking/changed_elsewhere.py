@@ -66,7 +66,7 @@ def changed_elsewhere(session: Session, appointment: Appointment) -> ChangedElse
         what += f" at {short_date_time(calendar.local(last.at), weekday=False)}"
     return ChangedElsewhere(
         [
-            f"{who} session ({when}) {what}, since you last saw it; nothing was done. "
-            "The schedule now shows it as it is: look at it again"
+            f"{who} session ({when}) {what}, since you last saw it; nothing was done "
+            "(the schedule shows it as it is now)"
         ]
     )

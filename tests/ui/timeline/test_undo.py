@@ -67,7 +67,8 @@ def made(qtbot: QtBot, editor: ScheduleEditor, request: Callable[[], None]) -> b
     editor.refused.connect(refused.append)
     try:
         request()
-        qtbot.waitUntil(lambda: not editor.is_busy(), timeout=10_000)
+        # Generous: a series move on PostgreSQL took over 10 s on a loaded 2-core machine.
+        qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)
     finally:
         editor.refused.disconnect(refused.append)
     return not refused
