@@ -888,6 +888,18 @@ class FollowUpQueueView(QWidget):
             self.counts_changed.emit(dict(counts))
         self._update_actions()
 
+    def status_summary(self) -> str:
+        """The queue's account for the main window's status bar, of the whole queue whatever
+        the filters ("Follow-ups: 4 due today · 2 overdue · 1 urgent · 9 upcoming")."""
+        if self.queue is None:
+            return ""
+        c = self.counts
+        parts = [f"{c.get('due_today', 0)} due today", f"{c.get('overdue', 0)} overdue"]
+        if c.get("urgent"):
+            parts.append(f"{c['urgent']} urgent")
+        parts.append(f"{c.get('upcoming', 0)} upcoming")
+        return "Follow-ups: " + " · ".join(parts)
+
     def _add_staff(self, staff: Sequence[Assignee]) -> None:
         """Each staff member as a choice of the assignee filter, after the roles."""
         self._staff_added = True
