@@ -20,6 +20,7 @@ from ketadesk.ui.printing.print_dialogs import (
     DocumentMenu,
     DocumentPreview,
     DocumentPrinter,
+    PreviewOutcome,
     print_to,
     save_pdf,
 )
@@ -143,8 +144,11 @@ def test_print_menu_previews_the_day_shown(
 ) -> None:
     shown: list[PrintLayout] = []
 
-    def fake_show(cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout) -> None:
+    def fake_show(
+        cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout
+    ) -> PreviewOutcome:
         shown.append(layout)
+        return PreviewOutcome()  # closed without printing
 
     monkeypatch.setattr(DocumentPreview, "show_for", classmethod(fake_show))
     menu = DocumentMenu(printer, lambda: TUESDAY, parent)
