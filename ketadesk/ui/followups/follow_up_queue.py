@@ -602,7 +602,8 @@ class SnoozeDialog(_FollowUpDialog):
     def __init__(self, desk: Desk, item: FollowUpItem, parent: QWidget | None = None) -> None:
         super().__init__(desk, item, "Snooze a follow-up", parent)
         self.zone = item.due.tzinfo
-        self.until = DateTimeField(self)
+        # With its weekday: a follow-up is put aside "until Monday".
+        self.until = DateTimeField(self, weekday=True)
         self.until.setObjectName("until")
         # The clinic's next opening (read with the queue); without one, tomorrow at this hour.
         proposed = item.snooze_default or desk.now().astimezone(self.zone) + dt.timedelta(days=1)
