@@ -4,12 +4,13 @@ did, even after printing from it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QDialog, QWidget
+from PySide6.QtPrintSupport import QPrintDialog
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.common.context import SYSTEM
@@ -19,6 +20,7 @@ from tests.clinic_fixtures import SmallClinic
 from tests.printing.test_print import pdf_pages
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
+from tests.ui.printing.conftest import DialogAnswers, drop_printer
 from tests.ui.printing.test_print_dialogs import _disclosures
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -27,48 +29,34 @@ TITLE = "Day sheet by room: Tuesday, November 24, 2026"
 
 
 @pytest.fixture
-def printer(qtbot: QtBot, clinic: SmallClinic) -> DocumentPrinter:
+def printer(qtbot: QtBot, clinic: SmallClinic) -> Iterator[DocumentPrinter]:
     parent = QWidget()
     qtbot.addWidget(parent)
-    return DocumentPrinter(Desk(clinic.db, SYSTEM, now=lambda: NOW), parent, show_problems=False)
-
-
-def _when_preview_opens(act: object) -> None:
-    """Call ``act(preview)`` once the preview is the modal window (it runs its own loop)."""
-
-    def look() -> None:
-        preview = QApplication.activeModalWidget()
-        if not isinstance(preview, DocumentPreview):
-            QTimer.singleShot(20, look)
-            return
-        assert callable(act)
-        act(preview)
-
-    QTimer.singleShot(20, look)
+    printer = DocumentPrinter(Desk(clinic.db, SYSTEM, now=lambda: NOW), parent, show_problems=False)
+    yield printer
+    drop_printer(printer)  # nothing it was still building reaches a later test
 
 
 def test_printing_to_a_file_from_the_preview_says_where_it_went(
-    qtbot: QtBot, printer: DocumentPrinter, clinic: SmallClinic, tmp_path: Path
+    qtbot: QtBot,
+    printer: DocumentPrinter,
+    clinic: SmallClinic,
+    tmp_path: Path,
+    answers: DialogAnswers,
 ) -> None:
     out = tmp_path / "tuesday.pdf"
 
     def print_to_file(preview: DocumentPreview) -> None:
         # Qt's print dialog offers "Print to File (PDF)" with the printer's file name.
         preview.printer().setOutputFileName(str(out))
-
-        def accept_print_dialog() -> None:
-            dialog = QApplication.activeModalWidget()
-            assert isinstance(dialog, QDialog)  # Qt's print dialog, over the preview
-            assert dialog is not preview
-            dialog.accept()
-
-        QTimer.singleShot(50, accept_print_dialog)
+        answers.when_open(QPrintDialog, lambda dialog: dialog.accept())
         action = next(a for a in preview.findChildren(QAction) if a.text() == "Print")
         action.trigger()
 
-    _when_preview_opens(print_to_file)
+    answers.when_open(DocumentPreview, print_to_file)
     with qtbot.waitSignal(printer.finished, timeout=20_000) as done:
         printer.day_sheet(TUESDAY, mode=PREVIEW)
+    answers.check()
     assert done.args == [f"Saved {TITLE} to {out}"]
     assert "Lovelace, Ada" in "\n".join(pdf_pages(out))
     assert _disclosures(clinic)[-1][3] == (
@@ -77,11 +65,12 @@ def test_printing_to_a_file_from_the_preview_says_where_it_went(
 
 
 def test_a_preview_closed_without_printing_says_so(
-    qtbot: QtBot, printer: DocumentPrinter, clinic: SmallClinic
+    qtbot: QtBot, printer: DocumentPrinter, clinic: SmallClinic, answers: DialogAnswers
 ) -> None:
-    _when_preview_opens(lambda preview: preview.reject())
+    answers.when_open(DocumentPreview, lambda preview: preview.reject())
     with qtbot.waitSignal(printer.finished, timeout=20_000) as done:
         printer.day_sheet(TUESDAY, mode=PREVIEW)
+    answers.check()
     assert done.args == [f"Preview of {TITLE} closed without printing"]
     assert _disclosures(clinic)[-1][3] == "Tue Nov 24, 2026, by room; previewed"
 
