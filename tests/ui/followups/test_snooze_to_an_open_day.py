@@ -74,9 +74,9 @@ def test_snooze_proposes_the_next_day_the_clinic_opens_and_takes_the_item_off_ov
     # The field says the weekday ("until Monday"), as the follow-up is put aside for one.
     assert dialog.until.text() == f"{proposed:%a %m/%d/%Y %H:%M}"
     assert dialog.until.text().startswith(f"{day:%a} ")
-    shot = os.environ.get("KETADESK_SCREENSHOTS", "")
-    if os.path.isdir(shot):  # a folder to look at the dialog in
-        dialog.grab().save(os.path.join(shot, "snooze_dialog.png"))
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:  # a picture to look at
+        dialog.grab().save(os.path.join(folder, "snooze-dialog.png"))
 
     dialog.reason.setText("Patient away for the weekend")
     with qtbot.waitSignal(dialog.settled, timeout=10_000):
