@@ -18,6 +18,7 @@ from ketadesk.scheduling.catalog import (
     parse_session_types,
 )
 from ketadesk.scheduling.chair_rules import parse_chair_settings
+from ketadesk.scheduling.confirmations import parse_confirmation_settings
 from ketadesk.scheduling.dropout import parse_dropout_settings
 from ketadesk.scheduling.fees import parse_fee_settings
 from ketadesk.scheduling.gating import parse_eligibility_settings
@@ -85,6 +86,9 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     # [chair] likewise (scheduling/chair_rules.py): a mistake is named when the clinic opens.
     parse_chair_settings(raw.clinic.get("chair"), f"{prefix}{CLINIC_FILE}")
     parse_dropout_settings(raw.clinic.get("dropout"), f"{prefix}{CLINIC_FILE}")
+    # [confirmations] too (scheduling/confirmations.py): Settings edits its numbers, and one the
+    # parser refuses must be refused on save, not stop the day view and chair board reading it.
+    parse_confirmation_settings(raw.clinic.get("confirmations"), f"{prefix}{CLINIC_FILE}")
     parse_protocol_rule_settings(raw.clinic.get("protocol_rules"), f"{prefix}{CLINIC_FILE}")
     parse_urgent_review_settings(raw.clinic.get("urgent_review"), f"{prefix}{CLINIC_FILE}")
     # So is [eligibility] (scheduling/gating.py): consent validity, ages, contraindications.

@@ -557,6 +557,17 @@ def check_due_times(
     )
 
 
+def reading_place(
+    taken_at: dt.datetime | None, due_at: dt.datetime | None
+) -> tuple[int, dt.datetime]:
+    """Where a reading stands in a session's record, on the screen and on paper alike (a sort
+    key): in the order the readings were taken, a configured check not taken yet at its due
+    time (``check_due_times``), one with neither last.  So a pre-dose recheck reads next to
+    the reading it rechecked, not under "Before discharge" (a user trial)."""
+    when = taken_at if taken_at is not None else due_at
+    return (0, when) if when is not None else (1, dt.datetime.max.replace(tzinfo=dt.UTC))
+
+
 def earliest_discharge(
     dose_at: dt.datetime | None, observation_minutes: int | None
 ) -> dt.datetime | None:

@@ -86,7 +86,9 @@ class ConfirmationSettings:
 def _minutes(data: Mapping[str, Any], key: str, source: str) -> int:
     value = data[key]
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{source}: [confirmations] {key} must be a whole number >= 0")
+        raise ConfigError(
+            f"{source}: confirmations.{key}: must be a whole number >= 0, got {value!r}"
+        )
     return value
 
 
@@ -115,8 +117,8 @@ def parse_confirmation_settings(
     no_show = _minutes(data, "no_show_minutes", source)
     if no_show < late:
         raise ConfigError(
-            f"{source}: [confirmations] no_show_minutes ({no_show}) is before "
-            f"late_grace_minutes ({late})"
+            f"{source}: confirmations.no_show_minutes: must not be before "
+            f"late_grace_minutes ({late}), got {no_show}"
         )
     return ConfirmationSettings(
         days_ahead=_minutes(data, "days_ahead", source),

@@ -10,7 +10,7 @@ reading (clinic.toml ``[monitoring]``) all come from configuration.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import SessionTypeSpec
+from ketadesk.scheduling.chair_rules import check_due_times, reading_place
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -92,14 +93,40 @@ def _version(record: SessionRecord | None) -> str:
     return "" if record is None else record.updated_at.isoformat()
 
 
+def _due_times(
+    session: Session, appointment: Appointment, spec: SessionTypeSpec, record: SessionRecord | None
+) -> dict[str, dt.datetime]:
+    """When each configured check is due, by the one rule of the record, the chair board and
+    the paper (``chair_rules.check_due_times``)."""
+    started = (
+        started_at(session, [appointment.id]).get(appointment.id)
+        if appointment.status in STARTED_STATUSES
+        else None
+    )
+    return dict(
+        check_due_times(
+            spec,
+            appointment.starts_at,
+            started_at=started,
+            dose_started_at=record.dose_started_at if record is not None else None,
+        )
+    )
+
+
 def _form_of(
     record: SessionRecord | None,
     spec: SessionTypeSpec,
     rules: RecordRules,
     booked_monitor: int | None,
+    due: Mapping[str, dt.datetime],
 ) -> RecordForm:
     """The stored record as a form; "Monitored by", until someone is recorded, offers who the
-    booking assigned to the chair (``booked_monitor``)."""
+    booking assigned to the chair (``booked_monitor``).
+
+    The readings are listed as the printed session record lists them
+    (``chair_rules.reading_place``): in the order taken, extra readings and rechecks among the
+    configured checks, and a check not taken yet at its due time (``due``).  (The dialog put
+    every configured check first, so a pre-dose recheck came after "Before discharge".)"""
     local = rules
 
     def hhmm(value: dt.datetime | None) -> str:
@@ -109,11 +136,21 @@ def _form_of(
         return "" if value is None else str(value)
 
     stored = {r.label: r for r in record.readings} if record is not None else {}
-    rows = [
-        _reading_form(stored.pop(c.label, None), c.label, True, hhmm, text) for c in spec.bp_checks
-    ]
-    extra = sorted(stored.values(), key=lambda r: r.taken_at)
-    rows.extend(_reading_form(r, r.label, False, hhmm, text) for r in extra)
+    placed: list[tuple[tuple[int, dt.datetime], ReadingForm]] = []
+    for c in spec.bp_checks:
+        taken = stored.pop(c.label, None)
+        placed.append(
+            (
+                reading_place(taken.taken_at if taken is not None else None, due.get(c.label)),
+                _reading_form(taken, c.label, True, hhmm, text),
+            )
+        )
+    placed.extend(
+        (reading_place(r.taken_at, None), _reading_form(r, r.label, False, hhmm, text))
+        for r in stored.values()
+    )
+    placed.sort(key=lambda p: p[0])  # stable: a check before an extra taken at its time
+    rows = [row for _place, row in placed]
     if record is None:
         return RecordForm(readings=tuple(rows), monitored_by_id=booked_monitor)
     return RecordForm(
@@ -198,6 +235,7 @@ def open_record(
         assert patient is not None
         rules = _rules(config, spec, appointment)
         staff = _staff(session)
+        due = _due_times(session, appointment, spec, record)
         sheet = RecordSheet(
             appointment_id=appointment_id,
             patient_id=patient.id,
@@ -207,7 +245,7 @@ def open_record(
             status=appointment.status,
             starts_at=appointment.starts_at,
             rules=rules,
-            form=_form_of(record, spec, rules, _booked_monitor(appointment, staff)),
+            form=_form_of(record, spec, rules, _booked_monitor(appointment, staff), due),
             schedule=reading_schedule(
                 appointment_id,
                 spec,
@@ -257,11 +295,13 @@ def load_record(
         appointment = find_appointment(session, appointment_id)
         config = load_config(session)
         spec = session_type_of(config, appointment)
+        record = find_record(session, appointment_id)
         form = _form_of(
-            find_record(session, appointment_id),
+            record,
             spec,
             _rules(config, spec, appointment),
             _booked_monitor(appointment, _staff(session)),
+            _due_times(session, appointment, spec, record),
         )
         patient_id = appointment.patient_id
     _record_view(db, actor, patient_id, appointment_id, now)

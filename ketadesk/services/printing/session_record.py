@@ -25,6 +25,7 @@ from ketadesk.scheduling.chair_rules import (
     PreDoseNote,
     check_due_times,
     pre_dose_story,
+    reading_place,
 )
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.safety_followups import last_local_day
@@ -332,8 +333,7 @@ def _reading_line(
 
 
 def _line_order(line: RecordReading) -> tuple[int, dt.datetime]:
-    when = line.taken_at or line.planned
-    return (0, when) if when is not None else (1, dt.datetime.max.replace(tzinfo=dt.UTC))
+    return reading_place(line.taken_at, line.planned)  # as the monitoring record lists them
 
 
 _BLANK = '<span class="blank">______________</span>'

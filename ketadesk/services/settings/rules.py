@@ -104,6 +104,21 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         "Dropout",
         {"outreach_business_days": ("Outreach call after a miss within", "business days")},
     ),
+    "confirmations": (
+        "Confirmations and arrivals",
+        {
+            "days_ahead": ("Confirmation calls for visits ahead by (0: next open day)", "days"),
+            "late_grace_minutes": ("A booked patient not checked in is late after", "minutes"),
+            "no_show_minutes": (
+                "A booked patient not checked in is a no-show candidate after",
+                "minutes",
+            ),
+            "not_started_minutes": (
+                "A patient checked in but not started is an overrun after",
+                "minutes",
+            ),
+        },
+    ),
     "eligibility": (
         "Eligibility",
         {

@@ -36,6 +36,8 @@ DATE_FORMAT = "MM/dd/yyyy"
 DATE_FORMAT_WEEKDAY = "ddd MM/dd/yyyy"
 TIME_FORMAT = "HH:mm"
 DATE_TIME_FORMAT = f"{DATE_FORMAT} {TIME_FORMAT}"
+#: With the weekday: "until Monday" is what a user snoozing a follow-up checks.
+DATE_TIME_FORMAT_WEEKDAY = f"{DATE_FORMAT_WEEKDAY} {TIME_FORMAT}"
 
 #: Keys that step the value (Qt's own behaviour, after what was typed is read).
 _STEP_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown})
@@ -225,12 +227,15 @@ class TimeField(_TypedField, QTimeEdit):
 
 
 class DateTimeField(_TypedField, QDateTimeEdit):
-    """A day and a time typed together (12/12/2026 10:30) or picked on the calendar."""
+    """A day and a time typed together (12/12/2026 10:30) or picked on the calendar.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    ``weekday`` shows the day of the week before the date ("Mon 12/14/2026 09:00"); it may be
+    typed or left in the text, and is read past: the date decides."""
+
+    def __init__(self, parent: QWidget | None = None, *, weekday: bool = False) -> None:
         QDateTimeEdit.__init__(self, parent)
         self.setCalendarPopup(True)
-        self.setDisplayFormat(DATE_TIME_FORMAT)
+        self.setDisplayFormat(DATE_TIME_FORMAT_WEEKDAY if weekday else DATE_TIME_FORMAT)
 
     @override
     def _read(self, text: str) -> QDateTime | None:

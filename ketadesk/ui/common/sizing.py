@@ -32,15 +32,39 @@ def fit_dialog(dialog: QWidget, width: int) -> ContentHeight:
     """Size a dialog to ``width`` and the height its content needs there, and keep it at least
     that tall as its content changes (``ContentHeight``): an error or a hint that appears
     makes the window taller instead of squeezing the fields above it."""
-    layout = dialog.layout()
-    assert layout is not None
+    assert dialog.layout() is not None
     # Sized as it will be shown (style and fonts applied): a window already shown passes a
     # new minimum on to the platform, which the offscreen one of the tests warns about.
     dialog.ensurePolished()
-    fit = ContentHeight(dialog, layout)
+    fit = ContentHeight(dialog)
     dialog.resize(width, max(fit.needed(width), 1))
     fit.fit()
     return fit
+
+
+def _needed(layout: QLayout, width: int) -> int:
+    if layout.hasHeightForWidth():
+        return layout.totalHeightForWidth(width)
+    return layout.totalSizeHint().height()
+
+
+def _least(layout: QLayout, width: int) -> int:
+    if layout.hasHeightForWidth():
+        return layout.totalMinimumHeightForWidth(width)
+    return layout.totalMinimumSize().height()
+
+
+def _fit(window: QWidget) -> None:
+    layout = window.layout()
+    if layout is None:
+        return
+    width = window.width()
+    least = _least(layout, width)
+    if window.minimumHeight() != least:
+        window.setMinimumHeight(least)
+    needed = _needed(layout, width)
+    if window.height() < needed:
+        window.resize(width, needed)
 
 
 class ContentHeight(QObject):
@@ -54,47 +78,50 @@ class ContentHeight(QObject):
     content changes (a ``LayoutRequest``: a label shown, hidden or given new words) or the
     width does.  The window grows for new content but never shrinks by itself, so a message
     that goes and comes back (each "Sign in" clears the last error) does not make it jump.
+
+    It keeps no Python attribute: the window is its Qt parent and the object it watches, the
+    layout the window's.  Holding the window in an attribute made a reference cycle (the
+    window, this child of it, the window again) that Python's cyclic collector broke by
+    emptying this object's attributes, then deleting the window, whose teardown Qt still
+    showed this filter: "AttributeError: '_window'" at the end of a run.
     """
 
-    def __init__(self, window: QWidget, layout: QLayout) -> None:
+    def __init__(self, window: QWidget) -> None:
         super().__init__(window)
-        self._window = window
-        self._layout = layout
+        layout = window.layout()
+        assert layout is not None
         # The minimum is this object's to keep (see the class docstring), not the layout's.
         layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         window.setMinimumWidth(layout.totalMinimumSize().width())
         window.installEventFilter(self)
 
+    def _layout(self) -> QLayout:
+        window = self.parent()
+        assert isinstance(window, QWidget)
+        layout = window.layout()
+        assert layout is not None
+        return layout
+
     def needed(self, width: int) -> int:
         """The height the content asks for at ``width`` (margins included)."""
-        layout = self._layout
-        if layout.hasHeightForWidth():
-            return layout.totalHeightForWidth(width)
-        return layout.totalSizeHint().height()
+        return _needed(self._layout(), width)
 
     def least(self, width: int) -> int:
         """The least height the content fits in at ``width`` without squeezing a field."""
-        layout = self._layout
-        if layout.hasHeightForWidth():
-            return layout.totalMinimumHeightForWidth(width)
-        return layout.totalMinimumSize().height()
+        return _least(self._layout(), width)
 
     def fit(self) -> None:
-        window = self._window
-        width = window.width()
-        least = self.least(width)
-        if window.minimumHeight() != least:
-            window.setMinimumHeight(least)
-        needed = self.needed(width)
-        if window.height() < needed:
-            window.resize(width, needed)
+        window = self.parent()
+        assert isinstance(window, QWidget)
+        _fit(window)
 
     @override
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self._window and event.type() in (
+        # Only the window is watched: ``watched`` is it.
+        if event.type() in (
             QEvent.Type.LayoutRequest,
             QEvent.Type.Resize,
             QEvent.Type.Show,
-        ):
-            self.fit()
+        ) and isinstance(watched, QWidget):
+            _fit(watched)
         return False

@@ -42,6 +42,7 @@ from ketadesk.services.confirmations.calls import (
 from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.date_fields import DateField
+from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import ROW_ROLE, RowTableModel, TableColumn
 from ketadesk.ui.printing.print_dialogs import PREVIEW, Disclosure, DocumentPrinter
@@ -294,6 +295,19 @@ class ConfirmationsView(QWidget):
             self.summary.setText(f"{listed.left_to_call} of {len(listed.rows)} to call.")
         self._on_selection_changed()
         self.refreshed.emit()
+
+    def status_summary(self) -> str:
+        """The list's account for the main window's status bar: the visits of its day and
+        how many are left to call ("Confirmations for Tue Dec 8: 3 of 10 to call")."""
+        listed = self.listed
+        if listed is None:
+            return ""
+        day = f"Confirmations for {short_date(listed.day)}"
+        if not listed.rows:
+            return f"{day}: no visits to confirm"
+        if listed.all_done:
+            return f"{day}: all {len(listed.rows)} called"
+        return f"{day}: {listed.left_to_call} of {len(listed.rows)} to call"
 
     def _on_read_failed(self, err: ServiceError) -> None:
         self.status.setText(f"The confirmation list could not be read: {err}")

@@ -602,7 +602,8 @@ class SnoozeDialog(_FollowUpDialog):
     def __init__(self, desk: Desk, item: FollowUpItem, parent: QWidget | None = None) -> None:
         super().__init__(desk, item, "Snooze a follow-up", parent)
         self.zone = item.due.tzinfo
-        self.until = DateTimeField(self)
+        # With its weekday: a follow-up is put aside "until Monday".
+        self.until = DateTimeField(self, weekday=True)
         self.until.setObjectName("until")
         # The clinic's next opening (read with the queue); without one, tomorrow at this hour.
         proposed = item.snooze_default or desk.now().astimezone(self.zone) + dt.timedelta(days=1)
@@ -887,6 +888,18 @@ class FollowUpQueueView(QWidget):
             self.counts = dict(counts)
             self.counts_changed.emit(dict(counts))
         self._update_actions()
+
+    def status_summary(self) -> str:
+        """The queue's account for the main window's status bar, of the whole queue whatever
+        the filters ("Follow-ups: 4 due today · 2 overdue · 1 urgent · 9 upcoming")."""
+        if self.queue is None:
+            return ""
+        c = self.counts
+        parts = [f"{c.get('due_today', 0)} due today", f"{c.get('overdue', 0)} overdue"]
+        if c.get("urgent"):
+            parts.append(f"{c['urgent']} urgent")
+        parts.append(f"{c.get('upcoming', 0)} upcoming")
+        return "Follow-ups: " + " · ".join(parts)
 
     def _add_staff(self, staff: Sequence[Assignee]) -> None:
         """Each staff member as a choice of the assignee filter, after the roles."""

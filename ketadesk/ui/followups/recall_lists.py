@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.words import counted
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.recall import (
     AtRiskRow,
@@ -169,6 +170,7 @@ class RecallListsView(QWidget):
         super().__init__(parent)
         self.desk = desk
         self._call: BackgroundCall[_Lists] | None = None
+        self._shown = False  # the lists were read once (their counts are the status bar's)
         self.setObjectName("recall_lists")
         self.setAccessibleName("Recall and dropout lists")
         self.at_risk_model = AtRiskModel(self)
@@ -295,6 +297,17 @@ class RecallListsView(QWidget):
         self.tabs.setTabText(0, f"At risk ({len(at_risk)})")
         self.tabs.setTabText(1, f"Recall ({len(recall)})")
         self.tabs.setTabText(2, f"Dropped out ({len(dropout)})")
+        self._shown = True
+
+    def status_summary(self) -> str:
+        """The lists' account for the main window's status bar ("" before the first read)."""
+        if not self._shown:
+            return ""
+        return (
+            f"Recall: {counted(self.at_risk_model.rowCount(), 'series', 'series')} at risk · "
+            f"{counted(self.recall_model.rowCount(), 'patient')} to recall for a booster · "
+            f"{counted(self.dropout_model.rowCount(), 'patient')} dropped out"
+        )
 
     def book_button(self, table: QTableView, row: int) -> QPushButton:
         widget = table.indexWidget(table.model().index(row, Column.BOOK))

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, NextUp, chair_board
 from ketadesk.services.monitoring.record_forms import bp_check_words, duration_words
@@ -128,6 +129,25 @@ def card_lines(card: ChairCard) -> dict[str, str]:
         "late": "\n".join(f"⚠ {line}" for line in late),
         "next": _next_words(nxt) if nxt else "",
     }
+
+
+def board_status(board: ChairBoard) -> str:
+    """The main window's status bar on the chair board: the chairs in use, the patients due a
+    BP check (late ones said), who may be discharged, who has not arrived ("3 of 5 chairs in
+    use · 2 due a BP check, 1 late · 1 ready for discharge")."""
+    if not board.cards:
+        return "No treatment rooms to show"
+    parts = [f"{board.busy_count} of {counted(len(board.cards), 'chair')} in use"]
+    due = [c.next_bp for c in board.cards if c.next_bp is not None and c.next_bp.due_now]
+    if due:
+        late = sum(1 for bp in due if bp.late)
+        parts.append(f"{len(due)} due a BP check" + (f", {late} late" if late else ""))
+    ready = sum(1 for c in board.cards if c.discharge_ready)
+    if ready:
+        parts.append(f"{ready} ready for discharge")
+    if board.not_arrived_count:
+        parts.append(f"{board.not_arrived_count} not arrived")
+    return " · ".join(parts)
 
 
 class ChairCardWidget(QFrame):
@@ -341,6 +361,10 @@ class ChairBoardView(QWidget):
 
     def board(self) -> ChairBoard | None:
         return self._board
+
+    def status_summary(self) -> str:
+        """The board's account for the main window's status bar ("" before the first read)."""
+        return board_status(self._board) if self._board is not None else ""
 
     def timer(self) -> QTimer:
         """The minute timer (tests and the main window may stop it when the board is hidden)."""

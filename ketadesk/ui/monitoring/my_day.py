@@ -200,6 +200,7 @@ class MyDayView(QWidget):
 
     Signals:
         appointment_activated(int): a session to open (double-click or Enter on its row).
+        refreshed(): the day was read again and shown.
 
     Attributes:
         staff_combo: who the day is for.
@@ -209,10 +210,12 @@ class MyDayView(QWidget):
     """
 
     appointment_activated = Signal(int)
+    refreshed = Signal()
 
     def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._desk = desk
+        self._shown = False  # a day was read and shown (its summary is the status bar's)
         # Until the clinic's own today is read (on a worker), the day of the wall clock.
         self._day: dt.date = desk.now().date()
         self._day_chosen = False
@@ -326,6 +329,8 @@ class MyDayView(QWidget):
         ]
         self.urgent.setText("\n".join(lines))
         self.urgent.setVisible(bool(lines))
+        self._shown = True
+        self.refreshed.emit()
 
     # -- building ---------------------------------------------------------------------------
 
@@ -350,6 +355,14 @@ class MyDayView(QWidget):
         self.staff_combo.blockSignals(False)
         self._ready = True
         self.refresh()
+
+    def status_summary(self) -> str:
+        """My day's account for the main window's status bar: whose day, and the summary
+        above the table ("Nurse Kim (nurse): 3 sessions · works 08:00–16:00")."""
+        if not self._shown:
+            return ""
+        who = self.staff_combo.currentText()
+        return f"{who}: {self._summary()}" if who else self._summary()
 
     def _summary(self) -> str:
         day = self._my_day

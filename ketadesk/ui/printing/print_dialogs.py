@@ -87,6 +87,33 @@ def print_to(printer: QPrinter, layout: PrintLayout) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PreviewOutcome:
+    """What became of a print preview: printed on ``printer``, saved as the PDF ``pdf`` (Qt's
+    "Print to File"), or neither (closed without printing); ``problem``: what went wrong
+    painting the document, or None."""
+
+    problem: str | None = None
+    printer: str = ""
+    pdf: Path | None = None
+
+    def words(self, title: str) -> str:
+        """What happened, for the status bar ("Printed Day sheet … on Front desk laser")."""
+        if self.pdf is not None:
+            return f"Saved {title} to {self.pdf}"
+        if self.printer:
+            return f"Printed {title} on {self.printer}"
+        return f"Preview of {title} closed without printing"
+
+    def disclosed(self) -> str:
+        """How the document left the screen, for the audit trail's disclosure."""
+        if self.pdf is not None:
+            return f"previewed, saved as PDF to {self.pdf}"
+        if self.printer:
+            return f"previewed, printed on {self.printer}"
+        return "previewed"
+
+
 class DocumentPreview(QPrintPreviewDialog):
     """Qt's print preview of one document; printing from it goes to the chosen printer.
 
@@ -123,22 +150,37 @@ class DocumentPreview(QPrintPreviewDialog):
     def _on_self_paint_requested(self, printer: QPrinter) -> None:
         self.problem = print_to(printer, self.layout_)
 
+    def outcome(self, result: int) -> PreviewOutcome:
+        """What the preview closed with ``result`` (its ``exec``) came to.  Qt's preview
+        accepts itself only once its Print button has printed, on the printer chosen in the
+        print dialog or to the file of "Print to File" (or, on Windows and macOS, to a PDF whose
+        file dialog may have been cancelled: no file, nothing printed)."""
+        if self.problem is not None:
+            return PreviewOutcome(problem=self.problem)
+        if result != QDialog.DialogCode.Accepted:
+            return PreviewOutcome()
+        printer = self._printer
+        if printer.outputFormat() == QPrinter.OutputFormat.PdfFormat:
+            name = printer.outputFileName()
+            return PreviewOutcome(pdf=Path(name)) if name else PreviewOutcome()
+        return PreviewOutcome(printer=printer.printerName())
+
     @classmethod
-    def show_for(cls, parent: QWidget | None, layout: PrintLayout) -> str | None:
-        """Show the preview (modal) until the user closes it; what went wrong, or None.
+    def show_for(cls, parent: QWidget | None, layout: PrintLayout) -> PreviewOutcome:
+        """Show the preview (modal) until the user closes it; what became of it (printed,
+        saved, closed) or what went wrong.
 
         The one entry point the rest of the UI uses, so tests can replace it."""
         dialog = cls(layout, parent)
         try:
-            dialog.exec()
-            return dialog.problem
+            return dialog.outcome(dialog.exec())
         finally:
             dialog.deleteLater()
 
 
 def preview(parent: QWidget | None, layout: PrintLayout) -> str | None:
     """Preview ``layout`` (the user may print from the preview); None, or what went wrong."""
-    return DocumentPreview.show_for(parent, layout)
+    return DocumentPreview.show_for(parent, layout).problem
 
 
 def installed_printers() -> tuple[str, ...]:
@@ -226,7 +268,8 @@ class DocumentPrinter(QObject):
         busy(bool): a document is being read (True) or is done (False).
         problem(str): what went wrong, in words for the user (also shown in a message box
             when ``show_problems`` is set).
-        finished(str): what was done ("Saved day-2026-11-24.pdf").
+        finished(str): what was done ("Saved day-2026-11-24.pdf", "Printed Day sheet … on
+            Front desk laser", "Preview of Day sheet … closed without printing").
 
     Attributes:
         last_layout: the last document built (kept so a failed print loses nothing).
@@ -407,32 +450,33 @@ class DocumentPrinter(QObject):
         for warning in layout.warnings:
             self.problem.emit(warning[:1].upper() + warning[1:] + ".")
         if mode == PREVIEW:
-            problem = DocumentPreview.show_for(self._parent, layout)
-            done = f"Previewed {layout.title}"
+            shown = DocumentPreview.show_for(self._parent, layout)
+            problem = shown.problem
+            # Printed or saved from the preview, or closed: the status bar says which.
+            done, how = shown.words(layout.title), shown.disclosed()
         elif mode == PRINT:
             problem = print_with_dialog(self._parent, layout)
-            done = f"Printed {layout.title}"
+            done, how = f"Printed {layout.title}", "printed"
         else:
             target = path or choose_pdf_path(self._parent, file_name(layout))
             if target is None:
                 return
             problem = save_pdf(self._parent, layout, target)
             done = f"Saved {target}"
+            how = f"saved as PDF to {target}"
         if problem is not None:
             self.problem.emit(problem)
             return
         if about is None:
             self.finished.emit(done)
         else:  # ``finished`` once the trail has it (or says it missed it)
-            self._disclose(about, mode, path, lambda: self.finished.emit(done))
+            self._disclose(about, how, lambda: self.finished.emit(done))
 
-    def _disclose(
-        self, about: Disclosure, mode: str, path: Path | None, then: Callable[[], None]
-    ) -> None:
-        """Who printed, previewed or saved which patient data: one audit event, written on
-        the writer worker; ``then`` is called after it, written or not."""
-        how = {PREVIEW: "previewed", PRINT: "printed", PDF: "saved as PDF"}[mode]
-        detail = f"{about.detail}; {how}" + (f" to {path}" if path is not None else "")
+    def _disclose(self, about: Disclosure, how: str, then: Callable[[], None]) -> None:
+        """Who printed, previewed or saved which patient data (``how``: "printed",
+        "previewed, saved as PDF to …"): one audit event, written on the writer worker;
+        ``then`` is called after it, written or not."""
+        detail = f"{about.detail}; {how}"
         desk = self._desk
 
         def refused(err: ServiceError) -> None:  # the paper is out; say the trail missed it

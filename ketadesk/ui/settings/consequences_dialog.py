@@ -1,7 +1,7 @@
 """The consequences of a closure, before it is saved: each broken session, why, and its
 proposed new place, with a choice per row (apply the proposal, or leave the session for the
-desk to re-book by hand); "Apply all" saves the closure and the chosen moves in one go (or
-nothing)."""
+desk to re-book by hand); the save button says what it will do ("Save and move 3 sessions")
+and saves the closure and the chosen moves in one go (or nothing)."""
 
 from __future__ import annotations
 
@@ -76,12 +76,26 @@ def _in_use_text(preview: Consequences) -> str:
     )
 
 
-#: How many moved sessions the status line after "Apply all" names one by one.
+def apply_label(preview: Consequences) -> str:
+    """The save button's words for these consequences (the rows left for the desk already
+    taken out, ``Consequences.leaving``): how many sessions it moves, or that it moves none
+    (the closure is saved all the same, so the button stays enabled)."""
+    moves = len(preview.moves)
+    if moves:
+        return f"Save and move {counted(moves, 'session')}"
+    if not preview.broken:
+        return "Save"
+    if len(preview.broken) == 1:
+        return "Save, move nothing (left for the desk)"
+    return f"Save, move none (all {len(preview.broken)} left for the desk)"
+
+
+#: How many moved sessions the status line after saving names one by one.
 NAMED_MOVES = 3
 
 
 def applied_text(applied: Applied, calendar: ClinicCalendar) -> str:
-    """The status line after "Apply all": the counts, then each moved session (the first few)
+    """The status line after saving: the counts, then each moved session (the first few)
     with where it went: "Lovelace, Ada Wed 12/16 10:00: same time, Monitor 2 instead of
     Monitor 1"."""
     moved = counted(len(applied.moves), "session")
@@ -110,7 +124,7 @@ def _when(calendar: ClinicCalendar, t: dt.datetime) -> str:
 
 
 class ConsequencesDialog(QDialog):
-    """Shows what ``preview`` found; ``applied`` holds the outcome after "Apply all"."""
+    """Shows what ``preview`` found; ``applied`` holds the outcome once saved."""
 
     def __init__(self, desk: Desk, preview: Consequences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -161,7 +175,7 @@ class ConsequencesDialog(QDialog):
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(self)
         self.apply_button = self.buttons.addButton(
-            "Apply all", QDialogButtonBox.ButtonRole.AcceptRole
+            apply_label(preview), QDialogButtonBox.ButtonRole.AcceptRole
         )
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._apply)
@@ -272,7 +286,9 @@ class ConsequencesDialog(QDialog):
             font = item.font()
             font.setStrikeOut(left)
             item.setFont(font)
-        self.summary.setText(summary_text(self.preview.leaving(self.left_for_desk())))
+        chosen = self.preview.leaving(self.left_for_desk())
+        self.summary.setText(summary_text(chosen))
+        self.apply_button.setText(apply_label(chosen))
 
     def _apply(self) -> None:
         self.apply_button.setEnabled(False)

@@ -672,6 +672,8 @@ class MainWindow(QMainWindow):
             page = self.pages.build(name)
             self._pages[name] = page
             self._stack.addWidget(page.widget)
+            if page.refreshed is not None:
+                page.refreshed.connect(self._on_page_refreshed)
         self._view = name
         self._stack.setCurrentWidget(page.widget)
         self.side_panel.set_filters_visible(name in ("rooms", "week"))
@@ -864,10 +866,15 @@ class MainWindow(QMainWindow):
         return " · ".join(parts)
 
     def summary(self) -> str:
-        """The status bar's account of the day (the week on the week view): sessions,
-        cancellations, opening hours."""
+        """The status bar's account of the view shown: of the day on a day view (sessions,
+        cancellations, opening hours), of the week on the week view, and on any other view
+        its own (``Page.summary``: chairs in use, follow-ups due), or nothing."""
         if self._view == "week":
             return self._week_summary(self._week) if self._week is not None else ""
+        if self._view not in DAY_VIEWS:
+            page = self._pages.get(self._view)
+            own = page.summary if page is not None else None
+            return own() if own is not None else ""
         s = self._schedule
         if s is None or s.day != self._day:  # the day asked for is still being read
             return ""
@@ -1051,6 +1058,11 @@ class MainWindow(QMainWindow):
 
     def _on_next_day_triggered(self) -> None:
         self.set_day(self.day() + self._step())
+
+    def _on_page_refreshed(self) -> None:
+        """A view read what it shows again: its account in the status bar follows (a view
+        not shown is asked again when the user switches to it)."""
+        self._status_label.setText(self.summary())
 
     def _on_show_cancelled_toggled(self, checked: bool) -> None:
         self.day_view.set_show_cancelled(checked)

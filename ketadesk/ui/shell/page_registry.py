@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
@@ -27,10 +28,17 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Page:
     """A built view: its widget, and how to show a day on it (``day`` is the day the window
-    shows; a view of its own moment, the follow-up queue, just reads again)."""
+    shows; a view of its own moment, the follow-up queue, just reads again).
+
+    A view that is not a day of the schedule gives the status bar its own account of what it
+    shows (``summary``: "3 of 5 chairs in use · 1 due a BP check"), read again each time
+    ``refreshed`` fires; without one the status bar says nothing of the day by room's day on it.
+    """
 
     widget: QWidget
     show_day: Callable[[dt.date], None]
+    summary: Callable[[], str] | None = None
+    refreshed: SignalInstance | None = None
 
 
 #: Builds the page of one view, for the signed-in desk.

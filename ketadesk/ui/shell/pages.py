@@ -329,7 +329,7 @@ class DeskController(QObject):
 
         board = ChairBoardView(self.desk, self.parent_widget)
         board.appointment_activated.connect(self.open_appointment)
-        return Page(board, lambda _day: board.refresh())
+        return Page(board, lambda _day: board.refresh(), board.status_summary, board.refreshed)
 
     def _build_follow_ups(self) -> Page:
         from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
@@ -340,7 +340,7 @@ class DeskController(QObject):
         # The queue read the counts with the queue itself: no second query for the panel.
         queue.counts_changed.connect(self.window.side_panel.set_counts)
         queue.noted.connect(self._on_done)
-        return Page(queue, lambda _day: queue.refresh())
+        return Page(queue, lambda _day: queue.refresh(), queue.status_summary, queue.refreshed)
 
     def _build_recall(self) -> Page:
         from ketadesk.ui.followups.recall_lists import RecallListsView
@@ -348,14 +348,14 @@ class DeskController(QObject):
         recall = RecallListsView(self.desk, self.parent_widget)
         recall.book_requested.connect(self.new_booking_for)
         recall.make_up_requested.connect(self._offer_rebooking)
-        return Page(recall, lambda _day: recall.refresh())
+        return Page(recall, lambda _day: recall.refresh(), recall.status_summary, recall.refreshed)
 
     def _build_my_day(self) -> Page:
         from ketadesk.ui.monitoring.my_day import MyDayView
 
         mine = MyDayView(self.desk, self.parent_widget)
         mine.appointment_activated.connect(self.open_appointment)
-        return Page(mine, mine.set_day)
+        return Page(mine, mine.set_day, mine.status_summary, mine.refreshed)
 
     def _build_waitlist(self) -> Page:
         from ketadesk.ui.waitlist.waitlist_view import WaitlistView
@@ -363,7 +363,9 @@ class DeskController(QObject):
         waitlist = WaitlistView(self.desk, self.parent_widget)
         waitlist.patient_requested.connect(self.open_patient)
         waitlist.changed.connect(self._on_own_change)
-        return Page(waitlist, lambda _day: waitlist.refresh())
+        return Page(
+            waitlist, lambda _day: waitlist.refresh(), waitlist.status_summary, waitlist.refreshed
+        )
 
     def _build_confirmations(self) -> Page:
         from ketadesk.ui.confirmations.confirmations_view import ConfirmationsView
@@ -372,7 +374,12 @@ class DeskController(QObject):
         confirmations.patient_requested.connect(self.open_patient)
         confirmations.changed.connect(self._on_own_change)
         confirmations.visit_cancelled.connect(self._on_place_freed)
-        return Page(confirmations, lambda _day: confirmations.refresh())
+        return Page(
+            confirmations,
+            lambda _day: confirmations.refresh(),
+            confirmations.status_summary,
+            confirmations.refreshed,
+        )
 
     def _on_place_freed(self, appointment_id: int) -> None:
         """A session was cancelled, marked a no-show or moved here: offer its place to the

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.waitlist_list import waitlist_layout, waitlist_sheet
@@ -116,6 +117,7 @@ class WaitlistView(QWidget):
         self.setAccessibleName("Waitlist")
         self._reads = LatestOnly(self, busy="Reading the waitlist…")
         self._choices: WaitlistChoices | None = None
+        self._waiting: int | None = None  # among the entries shown, once read
         self.dialog: EntryDialog | None = None
         self.printer = DocumentPrinter(desk, self)
         layout = QVBoxLayout(self)
@@ -250,8 +252,20 @@ class WaitlistView(QWidget):
                     self.table.selectRow(number)
         waiting = sum(1 for r in rows if r.status == "waiting")
         self.status.setText(f"{len(rows)} shown, {waiting} waiting.")
+        self._waiting = waiting
         self._update_buttons()
         self.refreshed.emit()
+
+    def status_summary(self) -> str:
+        """The list's account for the main window's status bar: who is waiting among the
+        entries shown ("" before the first read)."""
+        if self._waiting is None:
+            return ""
+        shown = self.model.rowCount()
+        return (
+            f"Waitlist: {self._waiting} waiting for an earlier place "
+            f"({counted(shown, 'entry', 'entries')} shown)"
+        )
 
     def _on_read_failed(self, err: ServiceError) -> None:
         self.status.setText(f"The waitlist could not be read: {err}")

@@ -381,10 +381,12 @@ def test_iv_infusion_keeps_extra_readings_and_has_no_rems_checks(clinic: SmallCl
     )
     records.save_record(clinic.db, NURSE, iv, form, now=_at(clinic, "13:40"))
     again = records.load_record(clinic.db, NURSE, iv)
+    # In the order taken, as the printed record lists them: the extra reading at 13:16 before
+    # the +15 min check taken at 13:31.
     assert [(r.label, r.spo2) for r in again.readings if r.time] == [
         ("Pre-dose", ""),
-        ("+15 min", "98"),
         ("Start", "99"),
+        ("+15 min", "98"),
     ]
     with clinic.db.read() as session:
         assert rems.rems_missing(session, iv) == []  # no REMS form for an IV infusion

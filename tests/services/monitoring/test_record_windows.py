@@ -111,7 +111,9 @@ def test_a_plus_40_reading_taken_2_minutes_after_the_dose_is_refused_naming_the_
     assert _stored_labels(clinic) == ["Extra 1", "Pre-dose"]
     # Within the window (5 min before it is due, the configured tolerance) it fills the check.
     again = records.load_record(clinic.db, NURSE, spravato)
-    on_time = with_reading(again, 1, time="10:47", systolic="130", diastolic="84")
+    # The extra reading at 10:14 now reads before the check due at 10:52 (the order taken).
+    assert [r.label for r in again.readings][:3] == ["Pre-dose", "Extra 1", "+40 min"]
+    on_time = with_reading(again, 2, time="10:47", systolic="130", diastolic="84")
     saved = records.save_record(clinic.db, NURSE, spravato, on_time, now=_at(clinic, "10:50"))
     assert not any("+40 min" in m for m in saved.missing)
 

@@ -116,3 +116,45 @@ def test_every_date_and_time_field_is_the_typed_one() -> None:
         if bare.search(line)
     ]
     assert found == [], "use ketadesk.ui.common.date_fields:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("12/14/2026 9:00", dt.datetime(2026, 12, 14, 9, 0)),
+        ("Mon 12/14/2026 9:00", dt.datetime(2026, 12, 14, 9, 0)),
+        ("Fri 12/18/26 2:30 pm", dt.datetime(2026, 12, 18, 14, 30)),
+        ("12/15/2026", dt.datetime(2026, 12, 15, 10, 30)),  # only the day: the time stays
+        ("Tue 12/15", dt.datetime(2026, 12, 15, 10, 30)),
+        ("13/40/2026 9:00", dt.datetime(2026, 12, 7, 10, 30)),  # no date: kept
+    ],
+)
+def test_a_date_and_time_with_its_weekday_is_typed_as_without(
+    qtbot: QtBot, typed: str, read: dt.datetime
+) -> None:
+    """The snooze field shows the weekday ("until Monday"); typing reads past it."""
+    field = DateTimeField(weekday=True)
+    field.setDateTime(QDateTime(QDate(2026, 12, 7), QTime(10, 30)))
+    _shown(qtbot, field)
+    assert field.text() == "Mon 12/07/2026 10:30"
+    _type_over(field, typed)
+    value = field.dateTime()
+    assert (value.date(), value.time()) == (
+        QDate(read.year, read.month, read.day),
+        QTime(read.hour, read.minute),
+    )
+    assert field.text() == f"{read:%a %m/%d/%Y %H:%M}"
+
+
+def test_a_date_and_time_edited_in_place_shows_the_new_weekday(qtbot: QtBot) -> None:
+    field = DateTimeField(weekday=True)
+    field.setDateTime(QDateTime(QDate(2026, 12, 14), QTime(9, 0)))
+    _shown(qtbot, field)
+    field.setFocus()
+    line = field.lineEdit()
+    line.setCursorPosition(len("Mon 12/1"))
+    QTest.keyClick(field, Qt.Key.Key_Delete)  # "4" out, "5" in: the old weekday stays typed
+    QTest.keyClicks(field, "5")
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    assert field.date() == QDate(2026, 12, 15)
+    assert field.text() == "Tue 12/15/2026 09:00"

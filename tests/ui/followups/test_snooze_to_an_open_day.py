@@ -8,6 +8,7 @@ Wednesday; by the Friday after, it is overdue.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -70,6 +71,12 @@ def test_snooze_proposes_the_next_day_the_clinic_opens_and_takes_the_item_off_ov
     while between < day:  # … and it is the first such day (Saturday and Sunday are closed)
         assert day_schedule(owed.db, between).closed_reason is not None
         between += dt.timedelta(days=1)
+    # The field says the weekday ("until Monday"), as the follow-up is put aside for one.
+    assert dialog.until.text() == f"{proposed:%a %m/%d/%Y %H:%M}"
+    assert dialog.until.text().startswith(f"{day:%a} ")
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:  # a picture to look at
+        dialog.grab().save(os.path.join(folder, "snooze-dialog.png"))
 
     dialog.reason.setText("Patient away for the weekend")
     with qtbot.waitSignal(dialog.settled, timeout=10_000):

@@ -198,3 +198,37 @@ def test_a_reading_added_before_the_dose_is_named_a_pre_dose_recheck(
     assert dialog.form().readings[-1].label == "Pre-dose recheck"
     dialog._add_reading.click()
     assert dialog.form().readings[-1].label == "Pre-dose recheck 2"
+
+
+def test_the_record_lists_the_readings_in_the_order_the_paper_does(
+    qtbot: QtBot, staffed: StaffedDay, mary: int
+) -> None:
+    """The form put every configured check first, then the extra readings: the recheck that
+    cleared dosing came under "Before discharge", where the paper has it under the reading it
+    rechecked.  Both now list readings in the order taken, a check not taken at its due time."""
+    now = _at(staffed, "10:40")
+    db = staffed.clinic.db
+    sheet = records.open_record(db, NURSE, mary, now=now)
+    dialog = MonitoringDialog(Desk(db, NURSE, lambda: now), mary, sheet=sheet)
+    qtbot.addWidget(dialog)
+    shown = [r.label for r in dialog.form().readings]
+    assert shown == ["Pre-dose", "Extra 1", "+40 min", "Before discharge"]
+    paper = session_record_sheet(db, NURSE, mary, now=now).readings
+    assert [r.label for r in paper] == [
+        "Pre-dose",
+        "Pre-dose recheck (Extra 1)",
+        "+40 min",
+        "Before discharge",
+    ]
+    # Row by row the same readings (the paper names the recheck for what it did).
+    assert all(s in p.label for s, p in zip(shown, paper, strict=True))
+    assert [r.label for r in records.load_record(db, NURSE, mary).readings] == shown
+    # The messages stay with their readings: the hard stop under the first, the clearing
+    # note under the recheck.
+    assert dialog.field_messages[reading_field(0, "systolic")][0] == "stop"
+    assert "cleared dosing" in dialog.reading_message(1).text()
+    dialog.resize(900, 900)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    qtbot.wait(200)
+    dialog.grab().save(str(picture_folder("record") / "monitoring-readings-in-order.png"))

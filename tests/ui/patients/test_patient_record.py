@@ -22,7 +22,7 @@ from ketadesk.store.models import AuditEvent, Measurement, Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from ketadesk.ui.patients.patient_record import PatientRecordView
-from ketadesk.ui.printing.print_dialogs import DocumentPreview
+from ketadesk.ui.printing.print_dialogs import DocumentPreview, PreviewOutcome
 from tests.clinic_fixtures import SmallClinic
 from tests.services.patients.test_patient_record import NOW, _add, _iv_series
 
@@ -116,8 +116,11 @@ def test_print_card_and_session_record_preview(
 ) -> None:
     shown: list[PrintLayout] = []
 
-    def fake_show(cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout) -> None:
+    def fake_show(
+        cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout
+    ) -> PreviewOutcome:
         shown.append(layout)
+        return PreviewOutcome()  # closed without printing
 
     monkeypatch.setattr(DocumentPreview, "show_for", classmethod(fake_show))
     with qtbot.waitSignal(view.printer.finished, timeout=10000):

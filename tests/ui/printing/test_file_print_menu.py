@@ -17,7 +17,7 @@ from ketadesk.services.common.context import Actor
 from ketadesk.services.printing.layout import PrintLayout
 from ketadesk.store.models import Appointment
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.printing.print_dialogs import DocumentMenu, DocumentPreview
+from ketadesk.ui.printing.print_dialogs import DocumentMenu, DocumentPreview, PreviewOutcome
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY
@@ -58,8 +58,11 @@ def window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
 def shown(monkeypatch: pytest.MonkeyPatch) -> list[PrintLayout]:
     layouts: list[PrintLayout] = []
 
-    def fake_show(cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout) -> None:
+    def fake_show(
+        cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout
+    ) -> PreviewOutcome:
         layouts.append(layout)
+        return PreviewOutcome()  # closed without printing
 
     monkeypatch.setattr(DocumentPreview, "show_for", classmethod(fake_show))
     return layouts

@@ -18,6 +18,7 @@ from ketadesk.ui.printing.print_dialogs import PRINT, DocumentPrinter
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
+from tests.ui.printing.conftest import DialogAnswers
 
 
 def _print_day_sheet(
@@ -65,11 +66,10 @@ def test_with_a_printer_the_job_is_named_and_the_printer_stays_chosen(
 
 @pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
 def test_save_as_pdf_proposes_documents_then_the_folder_last_used(
-    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, answers: DialogAnswers
 ) -> None:
     """Save day sheet as PDF opened in the program's working folder (a user trial)."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QFileDialog
+    from PySide6.QtWidgets import QFileDialog
 
     documents = tmp_path / "Documents"
     documents.mkdir()
@@ -81,23 +81,23 @@ def test_save_as_pdf_proposes_documents_then_the_folder_last_used(
     proposed: list[Path] = []
 
     def answer(folder: Path) -> None:
-        def look() -> None:
-            dialog = QApplication.activeModalWidget()
-            assert isinstance(dialog, QFileDialog)
+        def look(dialog: QFileDialog) -> None:
             proposed.append(Path(dialog.directory().absolutePath()) / dialog.selectedFiles()[0])
             dialog.setDirectory(str(folder))
             dialog.accept()
 
-        QTimer.singleShot(50, look)
+        answers.when_open(QFileDialog, look)
 
     answer(elsewhere)
     first = print_dialogs.choose_pdf_path(None, "Day sheet by room 12-08-2026.pdf")
+    answers.check()
     assert proposed[0].parent == documents
     assert proposed[0].name == "Day sheet by room 12-08-2026.pdf"
     assert first is not None
     assert first.parent == elsewhere
     answer(elsewhere)
     print_dialogs.choose_pdf_path(None, "Appointment card Ada Lovelace.pdf")
+    answers.check()
     assert proposed[1].parent == elsewhere  # where the last one went
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from ketadesk.ui.printing.print_dialogs import (
     DocumentMenu,
     DocumentPreview,
     DocumentPrinter,
+    PreviewOutcome,
     print_to,
     save_pdf,
 )
@@ -28,6 +30,7 @@ from tests.clinic_fixtures import SmallClinic
 from tests.printing.test_print import _busy_sheet, pdf_pages
 from tests.ui.clinic_day import TUESDAY, close_tuesday
 from tests.ui.conftest import NOW
+from tests.ui.printing.conftest import drop_printer
 
 
 def _pdf_pages_like(layout: PrintLayout, printer: QPrinter, path: Path) -> int:
@@ -98,9 +101,11 @@ def parent(qtbot: QtBot) -> QWidget:
 
 
 @pytest.fixture
-def printer(clinic: SmallClinic, parent: QWidget) -> DocumentPrinter:
+def printer(clinic: SmallClinic, parent: QWidget) -> Iterator[DocumentPrinter]:
     desk = Desk(clinic.db, SYSTEM, now=lambda: NOW)
-    return DocumentPrinter(desk, parent, show_problems=False)
+    printer = DocumentPrinter(desk, parent, show_problems=False)
+    yield printer
+    drop_printer(printer)  # nothing it was still building reaches a later test
 
 
 def test_document_printer_saves_a_day_sheet_off_the_gui_thread(
@@ -143,8 +148,11 @@ def test_print_menu_previews_the_day_shown(
 ) -> None:
     shown: list[PrintLayout] = []
 
-    def fake_show(cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout) -> None:
+    def fake_show(
+        cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout
+    ) -> PreviewOutcome:
         shown.append(layout)
+        return PreviewOutcome()  # closed without printing
 
     monkeypatch.setattr(DocumentPreview, "show_for", classmethod(fake_show))
     menu = DocumentMenu(printer, lambda: TUESDAY, parent)

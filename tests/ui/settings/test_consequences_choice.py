@@ -20,6 +20,7 @@ from ketadesk.services.settings.availability import LocalRequest
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.settings.availability_page import AvailabilityPage
 from ketadesk.ui.settings.consequences_dialog import (
+    APPLY_CHOICE,
     CHOICE_COLUMN,
     COLUMNS,
     LEAVE_CHOICE,
@@ -79,9 +80,18 @@ def test_a_row_left_for_the_desk_is_not_moved_and_the_others_are(
     header = dialog.table.horizontalHeaderItem(CHOICE_COLUMN)
     assert header is not None
     assert header.text() == "Choice"
+    # The button says what it will do, and follows the choices.
+    assert dialog.apply_button.text() == "Save and move 3 sessions"
     # The desk re-books Ada (moved by hand at her request) itself; Mary's proposal applies.
     dialog.choices[s[2]].setCurrentText(LEAVE_CHOICE)
     assert "2 left for the desk to re-book by hand" in dialog.summary.text()
+    assert dialog.apply_button.text() == "Save and move 1 session"
+    # Every row left: the closure is still saved, and the button says nothing moves.
+    dialog.choices[mary].setCurrentText(LEAVE_CHOICE)
+    assert dialog.apply_button.text() == "Save, move none (all 3 left for the desk)"
+    assert dialog.apply_button.isEnabled()
+    dialog.choices[mary].setCurrentText(APPLY_CHOICE)
+    assert dialog.apply_button.text() == "Save and move 1 session"
 
     def cell(r: int, column: str) -> QTableWidgetItem:
         item = dialog.table.item(r, COLUMNS.index(column))

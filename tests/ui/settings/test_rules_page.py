@@ -204,3 +204,56 @@ def test_a_safety_rule_offers_block_and_warn_only(qtbot: QtBot, small: SmallClin
         assert [combo.itemText(i) for i in range(combo.count())] == ["Block", "Warn"]
     combo = page.level("gating.precautions").combo
     assert [combo.itemText(i) for i in range(combo.count())] == ["Block", "Warn", "Off"]
+
+
+NOT_STARTED = "confirmations.not_started_minutes"
+
+
+def test_the_not_started_overrun_is_set_on_the_page_and_read_by_the_day(
+    qtbot: QtBot, small: SmallClinic
+) -> None:
+    """``[confirmations] not_started_minutes`` was in the configuration file only: it is on
+    the page beside the other arrival minutes, checked by the loader's rules on save, and read
+    back by the day's arrival badges and the chair board."""
+    from ketadesk.scheduling.confirmations import parse_confirmation_settings
+
+    page = _page(qtbot, small)
+    row = page.field(NOT_STARTED)
+    assert row.unit.text() == "minutes"
+    labels = {f.key: (g.title, f.label) for g in read_rules(small.db).groups for f in g.fields}
+    assert labels[NOT_STARTED] == (
+        "Confirmations and arrivals",
+        "A patient checked in but not started is an overrun after",
+    )
+    assert labels["confirmations.late_grace_minutes"][0] == "Confirmations and arrivals"
+    assert row.spin.value() == 30  # the shipped value
+    # A value the loader refuses is said at the field, and nothing is saved.
+    before = _audits(small)
+    row.spin.setValue(-5)
+    with qtbot.waitSignal(page.not_saved, timeout=10_000):
+        page.save()
+    assert row.error.isVisibleTo(page)
+    assert row.error.text() == "must be a whole number >= 0, got -5"
+    assert _audits(small) == before
+    folder = os.environ.get("KETADESK_SCREENSHOTS")
+    if folder:
+        qtbot.wait(200)  # the marked field scrolled into view
+        page.grab().save(str(Path(folder) / "rules-not-started.png"))
+    with pytest.raises(InvalidFields) as caught:
+        save_rules(small.db, SYSTEM, {NOT_STARTED: -5})
+    assert caught.value.errors == {NOT_STARTED: "must be a whole number >= 0, got -5"}
+    with pytest.raises(InvalidFields) as caught:
+        save_rules(small.db, SYSTEM, {"confirmations.no_show_minutes": 5})
+    assert caught.value.errors == {
+        "confirmations.no_show_minutes": "must not be before late_grace_minutes (10), got 5"
+    }
+    # Saved, shown again on reopening, and what the day's arrival states are judged by.
+    row.spin.setValue(45)
+    with qtbot.waitSignal(page.saved, timeout=10_000) as saved:
+        page.save()
+    assert saved.args == [1]
+    assert read_rules(small.db).value(NOT_STARTED) == 45
+    assert _page(qtbot, small).field(NOT_STARTED).spin.value() == 45
+    with small.db.read() as session:
+        extra = load_catalog(session).settings.extra
+    assert parse_confirmation_settings(extra.get("confirmations")).not_started_minutes == 45
