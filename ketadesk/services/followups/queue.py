@@ -314,7 +314,10 @@ def _queue(
         last_try = ""
         if tried:
             at, result = tried[-1]
-            last_try = f"{ATTEMPT_RESULTS.get(result, result)} {calendar.local(at):%a %H:%M}"
+            last_try = (
+                f"{ATTEMPT_RESULTS.get(result, result)} {calendar.local(at):%a} "
+                f"{calendar.clock(at)}"
+            )
         sections[section].append(
             FollowUpItem(
                 id=f.id,
@@ -332,6 +335,7 @@ def _queue(
                     calendar.local(due),
                     calendar.local(deadline) if deadline is not None else None,
                     now,
+                    calendar.settings.time_format,
                 ),
                 priority=f.priority,
                 status=f.status,
@@ -339,7 +343,8 @@ def _queue(
                 assignee_name=staff_name or "",
                 appointment_id=f.appointment_id,
                 session_label=(
-                    f"{type_name}, {short_date_time(calendar.local(starts_at))}"
+                    f"{type_name}, "
+                    f"{short_date_time(calendar.local(starts_at), calendar.settings.time_format)}"
                     if type_name and starts_at
                     else ""
                 ),

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.dates import clock_span
 from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
@@ -124,7 +125,7 @@ class BookedOffer:
 
 def _when(calendar: ClinicCalendar, start: dt.datetime, end: dt.datetime) -> str:
     a, b = calendar.local(start), calendar.local(end)
-    return f"{a:%a %m/%d} {a:%H:%M}-{b:%H:%M}"
+    return f"{a:%a %m/%d} {clock_span(a, b, calendar.settings.time_format)}"
 
 
 def freed_place(session: Session, appointment_id: int) -> FreedPlace | None:

@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from ketadesk.scheduling.dates import clock_span, hour_label
 from ketadesk.services.schedule.day_schedule import (
     DayAppointment,
     DaySchedule,
@@ -238,13 +239,14 @@ def minute_to_y(minute: float, shown: TimeRange, ppm: float) -> float:
     return (minute - shown.first) * ppm
 
 
-def time_ticks(shown: TimeRange, ppm: float, step: int = 30) -> list[Tick]:
-    """A tick every ``step`` minutes; hours are major and labelled "HH:00"."""
+def time_ticks(shown: TimeRange, ppm: float, time_format: str, step: int = 30) -> list[Tick]:
+    """A tick every ``step`` minutes; hours are major and labelled in the clinic's format as
+    narrow as it reads ("9 AM", or "09:00")."""
     ticks: list[Tick] = []
     minute = -(-shown.first // step) * step
     while minute <= shown.last:
         major = minute % 60 == 0
-        label = f"{minute // 60 % 24:02d}:00" if major else ""
+        label = hour_label(minute // 60, time_format) if major else ""
         ticks.append(Tick(minute, minute_to_y(minute, shown, ppm), label, major))
         minute += step
     return ticks
@@ -384,7 +386,7 @@ def ghost_rect(layout: DayLayout, target: DropTarget, duration: int, metrics: Me
 
 
 def block_lines(
-    appointment: DayAppointment, max_lines: int, *, with_status: bool = True
+    appointment: DayAppointment, max_lines: int, time_format: str, *, with_status: bool = True
 ) -> list[str]:
     """What a block says, most important first, in at most ``max_lines`` lines.
 
@@ -402,7 +404,7 @@ def block_lines(
     lines = [
         a.patient_name,
         " · ".join(part for part in (kind, status) if part),
-        f"{a.start:%H:%M}–{a.end:%H:%M}",
+        clock_span(a.start, a.end, time_format),
         f"Chart {a.chart_number}",
         a.session_type_name,
     ]
@@ -544,7 +546,7 @@ def layout_day(
         height=body_h,
         columns=tuple(columns),
         blocks=tuple(blocks),
-        ticks=tuple(time_ticks(shown, ppm)),
+        ticks=tuple(time_ticks(shown, ppm, schedule.time_format)),
         bands=bands,
     )
 
