@@ -95,6 +95,8 @@ class FollowUpItem:
     #: What the signed-in user may not do to it, saying who may (``actions.refusals``): the
     #: queue greys those buttons instead of letting the service refuse them.
     refusals: Refusals = NO_REFUSALS
+    #: How the clinic reads a time of day ([clinic] time_format): the queue's times say so.
+    time_format: str = "12h"
 
     @property
     def overdue(self) -> bool:
@@ -361,6 +363,7 @@ def _queue(
                 missing=missing,
                 snooze_default=proposed_snooze,
                 warning=warning,
+                time_format=calendar.settings.time_format,
                 refusals=(
                     refusals(actor, f.kind, settings, reviews) if actor is not None else NO_REFUSALS
                 ),

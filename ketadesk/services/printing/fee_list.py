@@ -11,7 +11,6 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from ketadesk.scheduling.dates import clock
 from ketadesk.services.common.context import Actor, utcnow
 from ketadesk.services.fees.fees import FeeList, list_fees
 from ketadesk.services.printing.layout import PrintBlock, PrintLayout, file_date, fill, template
@@ -66,10 +65,7 @@ def fee_layout(sheet: FeeSheet) -> PrintLayout:
                     chart=row.chart_number,
                     kind=row.kind_name,
                     session_type=row.session_type_name,
-                    session=(
-                        f"{row.session_start:%a %m/%d/%Y} "
-                        f"{clock(row.session_start, sheet.time_format)}"
-                    ),
+                    session=row.session_when,
                     amount=row.amount_text,
                     status=row.status_name,
                     charged=f"{row.charged_at:%m/%d/%Y}",

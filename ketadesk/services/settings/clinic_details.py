@@ -54,6 +54,7 @@ __all__ = [
     "LogoImage",
     "clinic_details",
     "clinic_paper_size",
+    "clinic_time_format",
     "details_of",
     "read_logo_file",
     "rems_date_text",
@@ -175,6 +176,12 @@ def clinic_details(db: Database) -> ClinicDetails:
     """The clinic's details as stored now."""
     with db.read() as session:
         return details_of(load_catalog(session).settings)
+
+
+def clinic_time_format(db: Database) -> str:
+    """How the clinic reads a time of day ([clinic] time_format: "12h" or "24h")."""
+    with db.read() as session:
+        return load_catalog(session).settings.time_format
 
 
 def clinic_paper_size(db: Database) -> str:

@@ -178,7 +178,7 @@ class MonitoringDialog(QDialog):
 
         title = QLabel(
             f"<b>{sheet.patient_name}</b> (chart {sheet.chart_number}) · {sheet.session_name} · "
-            f"{short_date(day, year=True)}, {day:%H:%M}",
+            f"{short_date(day, year=True)}, {sheet.rules.clock(sheet.starts_at)}",
             self,
         )
         title.setTextFormat(Qt.TextFormat.RichText)

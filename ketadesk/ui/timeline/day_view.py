@@ -666,7 +666,11 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         """Why the session is cancelled (None: the user thought better of it).  Tests
         replace this; the service refuses an empty reason."""
         return ask_cancel_reason(
-            self, appointment.patient_name, appointment.session_type_name, appointment.start
+            self,
+            appointment.patient_name,
+            appointment.session_type_name,
+            appointment.start,
+            self._time_format(),
         )
 
     def _on_minute_timer_timeout(self) -> None:

@@ -860,7 +860,11 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         """Why the session is cancelled (None: the user thought better of it).  Tests
         replace this; the service refuses an empty reason."""
         return ask_cancel_reason(
-            self, appointment.patient_name, appointment.session_type_name, appointment.start
+            self,
+            appointment.patient_name,
+            appointment.session_type_name,
+            appointment.start,
+            self._time_format(),
         )
 
     @override
