@@ -69,24 +69,38 @@ def _is_24(fmt: str) -> bool:
     return fmt == "24h"
 
 
-def clock(time: dt.time | dt.datetime, fmt: str, *, seconds: bool = False) -> str:
+def clock(
+    time: dt.time | dt.datetime, fmt: str, *, seconds: bool = False, compact: bool = False
+) -> str:
     """A time of day as the clinic reads it: ``9:30 AM``, ``12:00 PM`` (noon), ``12:05 AM``
     (just after midnight) in "12h"; ``09:30``, ``12:00``, ``00:05`` in "24h".  A datetime is
-    read on its own clock (convert it to the clinic's zone first)."""
+    read on its own clock (convert it to the clinic's zone first).
+
+    ``compact`` leaves out AM/PM ("9:30"): only for a time drawn beside an hour ruler that
+    already says which half of the day it is in (the week's blocks, a narrow day block)."""
     if _is_24(fmt):
         return f"{time:%H:%M:%S}" if seconds else f"{time:%H:%M}"
     hour = time.hour % 12 or 12
     secs = f":{time.second:02d}" if seconds else ""
-    return f"{hour}:{time.minute:02d}{secs} {'AM' if time.hour < 12 else 'PM'}"
+    text = f"{hour}:{time.minute:02d}{secs}"
+    return text if compact else f"{text} {'AM' if time.hour < 12 else 'PM'}"
 
 
-def clock_span(start: dt.time | dt.datetime, end: dt.time | dt.datetime, fmt: str) -> str:
+def clock_span(
+    start: dt.time | dt.datetime,
+    end: dt.time | dt.datetime,
+    fmt: str,
+    *,
+    compact: bool = False,
+) -> str:
     """From one time to another, as narrow as it reads: ``9:30–11:10 AM`` (both in the same
-    half of the day), ``11:30 AM–12:10 PM``; ``09:30–11:10`` in "24h"."""
-    first, last = clock(start, fmt), clock(end, fmt)
-    if not _is_24(fmt) and (start.hour < 12) == (end.hour < 12):
-        first = first[:-3]  # "9:30 AM" -> "9:30": the span's end says AM once
-    return f"{first}–{last}"
+    half of the day), ``11:30 AM–12:10 PM``; ``09:30–11:10`` in "24h".  ``compact``, beside
+    an hour ruler only: ``11:30–12:10`` (see ``clock``)."""
+    if compact or _is_24(fmt):
+        return f"{clock(start, fmt, compact=True)}–{clock(end, fmt, compact=True)}"
+    if (start.hour < 12) == (end.hour < 12):  # the span's end says AM (or PM) once
+        return f"{clock(start, fmt, compact=True)}–{clock(end, fmt)}"
+    return f"{clock(start, fmt)}–{clock(end, fmt)}"
 
 
 def hour_label(hour: int, fmt: str) -> str:

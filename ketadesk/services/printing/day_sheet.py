@@ -710,8 +710,9 @@ def _session_row(s: SheetSession, by: str, time_format: str) -> str:
     detail = " · ".join(part for part in (f"Series {s.series}" if s.series else "", status) if part)
     return fill(
         "day_row.html",
-        time=hour_minute(s.start, time_format),
-        end=hour_minute(s.end, time_format),
+        # "12:25 PM" kept on one line: the time column is narrow.
+        time_html=html.escape(hour_minute(s.start, time_format)).replace(" ", "&nbsp;"),
+        end_html=html.escape(hour_minute(s.end, time_format)).replace(" ", "&nbsp;"),
         patient=s.patient,
         chart_html=f'<br/><span class="tiny">Chart {html.escape(s.chart_number)}</span>'
         if s.chart_number

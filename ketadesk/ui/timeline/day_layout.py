@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from ketadesk.scheduling.dates import clock_span, hour_label
@@ -386,13 +386,20 @@ def ghost_rect(layout: DayLayout, target: DropTarget, duration: int, metrics: Me
 
 
 def block_lines(
-    appointment: DayAppointment, max_lines: int, time_format: str, *, with_status: bool = True
+    appointment: DayAppointment,
+    max_lines: int,
+    time_format: str,
+    *,
+    with_status: bool = True,
+    fits: Callable[[str], bool] | None = None,
 ) -> list[str]:
     """What a block says, most important first, in at most ``max_lines`` lines.
 
     The patient; the type and place in the series, then the status unless it is simply booked
-    (or ``with_status`` is off because the painter shows it as a badge); the time; the chart
-    number; the session type's full name.  A single line says patient and type.
+    (or ``with_status`` is off because the painter shows it as a badge); the time, in the
+    clinic's format ("10:30 AM–12:10 PM"; without AM/PM, which the hour ruler beside it says,
+    when ``fits`` says the whole does not fit: "10:30–12:10"); the chart number; the session
+    type's full name.  A single line says patient and type.
     """
     if max_lines <= 0:
         return []
@@ -404,11 +411,18 @@ def block_lines(
     lines = [
         a.patient_name,
         " · ".join(part for part in (kind, status) if part),
-        clock_span(a.start, a.end, time_format),
+        _block_time(a, time_format, fits),
         f"Chart {a.chart_number}",
         a.session_type_name,
     ]
     return lines[:max_lines]
+
+
+def _block_time(a: DayAppointment, time_format: str, fits: Callable[[str], bool] | None) -> str:
+    span = clock_span(a.start, a.end, time_format)
+    if fits is None or fits(span):
+        return span
+    return clock_span(a.start, a.end, time_format, compact=True)
 
 
 def day_message(schedule: DaySchedule, shown_blocks: int) -> tuple[str, str] | None:

@@ -963,9 +963,6 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             if wide
             else None
         )
-        lines = block_lines(
-            a, max(max_lines, 1), self.schedule.time_format, with_status=badge is None
-        )
         p = self.p
         dot = (
             ARRIVAL_COLORS.get(arrival or "", STATUS_COLORS.get(a.status))
@@ -977,6 +974,13 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(dot))
             p.drawEllipse(QPointF(r.right - 8, r.y + 2 + bold_fm.height() / 2), 4, 4)
+        lines = block_lines(
+            a,
+            max(max_lines, 1),
+            self.schedule.time_format,
+            with_status=badge is None,
+            fits=lambda text: small_fm.horizontalAdvance(text) <= width,
+        )
         if width < MIN_TEXT_WIDTH:  # a sliver: its colour, hatching and tooltip say enough
             return
         y = r.y + 2

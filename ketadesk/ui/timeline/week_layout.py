@@ -360,8 +360,9 @@ def week_block_lines(
     fits: Callable[[str, str], bool],
     time_format: str,
 ) -> list[tuple[str, str]]:
-    """What a block says, as (bold, plain) pairs, one a line: first the start time, then the
-    patient and the session type with its place in the series ("07:30", "Seacole M. SPR 2/6",
+    """What a block says, as (bold, plain) pairs, one a line: first the start time (without
+    AM/PM in a 12-hour clinic: the hour's row beside it says that), then the patient and the
+    session type with its place in the series ("7:30", "Seacole M. SPR 2/6",
     as the day view's blocks say it), shortened until ``fits`` says the line fits (the first
     name's initial goes first, "Seacole SPR 2/6", then the patient is named by initials,
     "M.S. SPR 2/6"; only a block too narrow even for that drops the series place, and the
@@ -371,7 +372,7 @@ def week_block_lines(
     if max_lines <= 0:
         return []
     a = appointment
-    time = clock(a.start, time_format)
+    time = clock(a.start, time_format, compact=True)  # the hour's row says AM or PM
     name, initials = short_patient_name(a.patient_name), patient_initials(a.patient_name)
     kind = a.session_type_short or a.session_type_name
     series = f"{kind} {a.series_label}" if a.series_label else kind
