@@ -77,7 +77,9 @@ def test_the_day_sheet_says_its_times_as_the_clinic_reads_them(
         (picture_folder("time_format") / name).write_bytes((tmp_path / name).read_bytes())
 
 
-def test_the_card_follows_the_format(qapp: object, demo: tuple[str, Database], tmp_path: Path) -> None:
+def test_the_card_follows_the_format(
+    qapp: object, demo: tuple[str, Database], tmp_path: Path
+) -> None:
     _url, db = demo
     with db.read() as session:
         chart = session.scalars(

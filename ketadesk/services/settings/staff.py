@@ -79,7 +79,11 @@ def clock_words(minute: int, fmt: str) -> str:
     of the day (24 * 60) is midnight, "12:00 AM" (or "24:00")."""
     if minute >= MINUTES_PER_DAY and fmt == "24h":
         return clock(minute)
-    return dates.clock(dt.time(minute // 60 % 24, minute % 60), fmt)
+    return dates.clock(_time(minute), fmt)
+
+
+def _time(minute: int) -> dt.time:
+    return dt.time(minute // 60 % 24, minute % 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +101,11 @@ class ShiftRow:
 
     def describe(self, fmt: str) -> str:
         """ "Mon 7:00 AM–6:30 PM" in the clinic's time format ``fmt``."""
-        text = f"{WEEKDAYS[self.weekday].capitalize()} {clock_words(self.start_minute, fmt)}–"
-        text += clock_words(self.end_minute, fmt)
+        text = f"{WEEKDAYS[self.weekday].capitalize()} "
+        if self.end_minute >= MINUTES_PER_DAY:  # to midnight: no dt.time says 24:00
+            text += f"{clock_words(self.start_minute, fmt)}–{clock_words(self.end_minute, fmt)}"
+        else:
+            text += dates.clock_span(_time(self.start_minute), _time(self.end_minute), fmt)
         if self.every_n_weeks == 2:
             text += f", every other week from {self.anchor:%m/%d/%Y}" if self.anchor else ""
         elif self.every_n_weeks > 2:

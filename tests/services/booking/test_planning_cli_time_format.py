@@ -26,6 +26,7 @@ TWENTY_FOUR = re.compile(r"^\w{3} \d{4}-\d{2}-\d{2} \d{2}:\d{2}–\d{2}:\d{2}  \
 @pytest.fixture
 def clinic(sqlite_url: str) -> Iterator[SmallClinic]:
     c = build_small_clinic(sqlite_url)
+    _choose(c, "12h")  # a US clinic's default (the small clinic's other tests read 24-hour)
     yield c
     c.db.dispose()
 

@@ -5,7 +5,8 @@ restart, as a change of the time zone does.
 
 A user trial found the day view, the week view and opening hours in 24-hour while the card and
 the day sheet's "Printed … 12:38 AM" were 12-hour.  The clinic day of tests/ui/clinic_day.py:
-Ada Lovelace's IV infusion in Room 1 at 09:00, 100 minutes.
+Ada Lovelace's IV infusion in Room 1 at 09:00, 100 minutes.  The small clinic reads 24-hour
+(tests/clinic_fixtures.py), so each test chooses 12-hour first, as Settings would.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def _ruler(window: MainWindow) -> list[str]:
 def test_the_day_reads_twelve_hour_then_follows_a_change_to_24_hour(
     qtbot: QtBot, window: MainWindow, clinic: SmallClinic
 ) -> None:
+    _choose(clinic, "12h")  # a US clinic's default (the small clinic's tests read 24-hour)
+    _notice_the_change(qtbot, window)
     ada = _ada(window)
     assert "9:00–10:40 AM" in window.day_view.tooltip_of(ada)
     ruler = _ruler(window)
@@ -98,6 +101,8 @@ def test_the_day_reads_twelve_hour_then_follows_a_change_to_24_hour(
 def test_the_week_says_the_start_beside_its_hour_row_in_either_format(
     qtbot: QtBot, window: MainWindow, clinic: SmallClinic
 ) -> None:
+    _choose(clinic, "12h")
+    _notice_the_change(qtbot, window)
     ada = _ada(window)
     window.set_view("week")
     week = window.page("week")
