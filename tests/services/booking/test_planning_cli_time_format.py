@@ -5,6 +5,7 @@ line are read either way ("14:30", "2:30pm"), and a time that is neither says bo
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -109,3 +110,9 @@ def test_a_date_and_time_is_read_either_way() -> None:
     assert local_datetime("2026-12-07 2:30 PM").hour == 14
     with pytest.raises(Exception, match="'YYYY-MM-DD 2:30pm'"):
         local_datetime("12/07/2026 14:30")
+
+
+def test_the_screenshots_clock_is_read_either_way() -> None:
+    from ketadesk.commands.screenshot import parse_time
+
+    assert parse_time("2:30pm") == parse_time("14:30") == dt.time(14, 30)
