@@ -3,7 +3,9 @@
 "Bayside Test Clinic": Rooms 1-4 (treatment), Office A; Monitors 1-4; Oximeter 1;
 Nurse Kim (watches 3), Dr Patel (prescriber), Sam Rivera (therapist); everyone works Mon-Fri
 07:00-18:30; patients Ada Lovelace, Mary Seacole, Rosalind Franklin, Florence Nightingale
-(cleared for everything) and Grace Hopper (screening pending).
+(cleared for everything) and Grace Hopper (screening pending).  It says its times 24-hour
+(``[clinic] time_format = "24h"``), as the expectations of the tests built on it are written; a
+new clinic (``new_clinic``) has the shipped default, 12-hour.
 
 Building a clinic runs every migration from an empty database (most of a second on SQLite,
 seconds on PostgreSQL), and hundreds of tests want one.  So ``new_clinic``,
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog, read_raw_config
 from ketadesk.scheduling.calendar import ClinicCalendar
@@ -326,6 +329,14 @@ def _pg_copy_template(url: str, template: str) -> None:
 # The small clinic
 
 
+def say_times(session: Session, time_format: str) -> None:
+    """Make the clinic say its times of day in ``time_format`` ("12h" or "24h", ``[clinic]
+    time_format``) in the write transaction ``session``, as its Settings page saves it."""
+    clinic = session.get(ClinicSetting, "clinic")
+    assert clinic is not None
+    clinic.value = {**clinic.value, "time_format": time_format}
+
+
 def build_small_clinic(url: str) -> SmallClinic:
     """The small clinic in the empty database ``url`` (from a template: see the top)."""
     ids = templated(url, "small", _build_small_clinic_ids)
@@ -360,6 +371,10 @@ def build_small_clinic_from_scratch(url: str) -> SmallClinic:
         eligibility = session.get(ClinicSetting, "eligibility")
         assert eligibility is not None
         eligibility.value = {**eligibility.value, "consent_valid_months": 120}
+        # The small clinic says its times 24-hour ("10:00–11:40"), as the expectations of the
+        # tests built on it are written: they are about other things.  A new clinic's default,
+        # 12-hour, is what the tests of the format (and of the demo clinic) read.
+        say_times(session, "24h")
         catalog = load_catalog(session)
         for order, (name, kind, subkind, capacity) in enumerate(RESOURCES):
             res = Resource(

@@ -23,12 +23,34 @@ def iso_date(text: str) -> dt.date:
     return day
 
 
+#: The times of day a command accepts, as its errors name them.
+TIME_FORMS = "24-hour HH:MM (14:30) or 12-hour with am/pm (2:30pm)"
+
+
 def clock_time(text: str) -> dt.time:
+    """A time of day typed either way: "14:30", "2:30pm", "2:30 PM", "9am"."""
+    from ketadesk.scheduling.dates import parse_clock_time
+
+    value = parse_clock_time(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time; use {TIME_FORMS}")
+    return value
+
+
+def local_datetime(text: str) -> dt.datetime:
+    """'YYYY-MM-DD HH:MM' or 'YYYY-MM-DD 2:30pm': a wall-clock time in the clinic's zone,
+    naive on purpose (its calendar places it)."""
+    date_text, _, time_text = text.strip().partition(" ")
     try:
-        value = dt.time.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time; use HH:MM") from None
-    return value.replace(second=0, microsecond=0)
+        day = dt.date.fromisoformat(date_text)
+        time = clock_time(time_text)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date and time; use 'YYYY-MM-DD HH:MM' ('2026-12-07 14:30') "
+            "or 'YYYY-MM-DD 2:30pm'"
+        ) from None
+    iso_date(day.isoformat())
+    return dt.datetime.combine(day, time)
 
 
 def weekday_list(text: str) -> tuple[str, ...]:
@@ -67,8 +89,12 @@ MAX_SEARCH_DAYS = 366
 
 def add_wishes(parser: argparse.ArgumentParser, *, room_help: str = "preferred room") -> None:
     parser.add_argument("--weekdays", type=weekday_list, default=(), metavar="mon,wed,fri")
-    parser.add_argument("--time", type=clock_time, metavar="HH:MM", help="preferred start")
-    parser.add_argument("--earliest", type=clock_time, metavar="HH:MM", help="no start before")
+    parser.add_argument(
+        "--time", type=clock_time, metavar="HH:MM", help="preferred start (14:30 or 2:30pm)"
+    )
+    parser.add_argument(
+        "--earliest", type=clock_time, metavar="HH:MM", help="no start before (or 9am)"
+    )
     parser.add_argument("--latest", type=clock_time, metavar="HH:MM", help="no start after")
     parser.add_argument("--room", metavar="NAME", help=room_help)
     parser.add_argument("--staff", metavar="NAME", help="preferred staff member")

@@ -9,22 +9,15 @@ import json
 from typing import Any
 
 from ketadesk.cli import add_db_argument
-from ketadesk.commands._planning_args import clock_time, iso_date
+from ketadesk.commands._planning_args import clock_time, iso_date, local_datetime
 from ketadesk.scheduling.words import counted
 
 
 def local_minute(text: str) -> tuple[dt.date, dt.time]:
-    """'YYYY-MM-DD HH:MM', the clinic's wall-clock time (made an instant once the clinic is
-    open and its time zone known)."""
-    parts = text.split()
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time; use 'YYYY-MM-DD HH:MM'")
-    try:
-        return iso_date(parts[0]), clock_time(parts[1])
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time; use 'YYYY-MM-DD HH:MM'"
-        ) from None
+    """'YYYY-MM-DD HH:MM' or 'YYYY-MM-DD 2:30pm', the clinic's wall-clock time (made an instant
+    once the clinic is open and its time zone known)."""
+    moment = local_datetime(text)
+    return moment.date(), moment.time()
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -134,7 +127,7 @@ def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:
 
     def when(t: dt.datetime) -> str:
         local = cal.local(t)
-        return f"{local:%a} {local.month}/{local.day} {local:%H:%M}"
+        return f"{local:%a} {local.month}/{local.day} {cal.clock(t)}"
 
     if args.json:
         out = {

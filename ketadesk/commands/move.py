@@ -30,7 +30,10 @@ def register(sub: Any) -> None:
     add_db_argument(parser)
     parser.add_argument("--appointment", required=True, metavar="ID", help="appointment number")
     parser.add_argument(
-        "--to", required=True, metavar="'YYYY-MM-DD HH:MM'", help="the new start, clinic time"
+        "--to",
+        required=True,
+        metavar="'YYYY-MM-DD HH:MM'",
+        help="the new start, clinic time ('YYYY-MM-DD 14:30' or 'YYYY-MM-DD 2:30pm')",
     )
     parser.add_argument("--room", metavar="NAME", help="the room (default: the one it has)")
     parser.add_argument(
@@ -56,8 +59,7 @@ def register(sub: Any) -> None:
 
 def _move(args: argparse.Namespace) -> int:
     from ketadesk.cli import CommandError, command_line_actor
-    from ketadesk.commands._planning_args import clinic_now, iso_date
-    from ketadesk.commands.plan import local_datetime
+    from ketadesk.commands._planning_args import clinic_now, iso_date, local_datetime
     from ketadesk.scheduling.calendar import ClinicCalendar
     from ketadesk.services.booking.move_request import (
         MoveRefused,

@@ -59,11 +59,12 @@ def _openings(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        from ketadesk.scheduling.dates import clock_span
+
         for row, o in zip(rows, answer.search.openings, strict=True):
-            print(
-                f"{cal.local(o.start):%a %Y-%m-%d %H:%M}-{cal.local(o.end):%H:%M}  "
-                f"{', '.join(row['resources'])}"
-            )
+            start, end = cal.local(o.start), cal.local(o.end)
+            span = clock_span(start, end, cal.settings.time_format)
+            print(f"{start:%a %Y-%m-%d} {span}  {', '.join(row['resources'])}")
     if not rows:
         reasons = "; ".join(answer.search.reasons) or "nothing fits"
         raise CommandError(f"no opening for {args.session_type}: {reasons}", status=1)

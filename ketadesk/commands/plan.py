@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
 
 from ketadesk.cli import add_db_argument
-from ketadesk.commands._planning_args import add_wishes, iso_date
+from ketadesk.commands._planning_args import add_wishes, iso_date, local_datetime
+from ketadesk.scheduling.dates import clock_span
 
 
 def register(sub: Any) -> None:
@@ -61,7 +61,8 @@ def _add_single_arguments(parser: argparse.ArgumentParser) -> None:
         "--at",
         type=local_datetime,
         metavar="'YYYY-MM-DD HH:MM'",
-        help="with --session-type: exactly then (without it: the next available time)",
+        help="with --session-type: exactly then, 'YYYY-MM-DD 14:30' or 'YYYY-MM-DD 2:30pm' "
+        "(without it: the next available time)",
     )
     parser.add_argument(
         "--part-of-day",
@@ -74,18 +75,6 @@ def _add_single_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="pencil it in (held until the clinic's deadline; confirmed once the gates pass)",
     )
-
-
-def local_datetime(text: str) -> dt.datetime:
-    try:
-        # Naive on purpose: a wall-clock time in the clinic's zone, placed by its calendar.
-        value = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")  # noqa: DTZ007
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date and time; use 'YYYY-MM-DD HH:MM'"
-        ) from None
-    iso_date(value.date().isoformat())
-    return value
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Any, Callable[[], Any]]:
@@ -164,15 +153,16 @@ def _print(proposal: Any, args: argparse.Namespace, booked: Any = None) -> None:
         print(json.dumps(out, indent=2))
         return
     print(f"{proposal.patient_name}: {proposal.protocol}, {len(sessions)} sessions")
+    fmt = cal.settings.time_format
     for s, planned in zip(sessions, proposal.sessions, strict=True):
         start = cal.local(planned.start)
-        when = f"{start:%a %Y-%m-%d %H:%M}-{cal.local(planned.end):%H:%M}"
+        when = f"{start:%a %Y-%m-%d} {clock_span(start, cal.local(planned.end), fmt)}"
         if planned.placed:
             print(f"  {s['index']:>2}. {when}  {', '.join(s['resources'])}")
         else:
             print(f"  {s['index']:>2}. NOT PLACED ({when}): {'; '.join(s['problems'])}")
             for alt in planned.alternatives:
-                print(f"      alternative: {cal.local(alt):%a %Y-%m-%d %H:%M}")
+                print(f"      alternative: {cal.local(alt):%a %Y-%m-%d} {cal.clock(alt)}")
     for note in proposal.plan.notes:
         print(f"  note: {note}")
     for problem in proposal.plan.problems:
@@ -330,10 +320,11 @@ def _book_single(args: argparse.Namespace) -> int:
             names = ", ".join(
                 dict.fromkeys(proposal.resource_names[h.resource_id] for h in planned.holds)
             )
+            start, end = cal.local(planned.start), cal.local(planned.end)
             print(
                 f"{word} #{result.appointment_ids[0]}: {proposal.patient_name}, "
-                f"{proposal.session_type_name}, {cal.local(planned.start):%a %m/%d/%Y %H:%M}-"
-                f"{cal.local(planned.end):%H:%M}  {names}"
+                f"{proposal.session_type_name}, {start:%a %m/%d/%Y} "
+                f"{clock_span(start, end, cal.settings.time_format)}  {names}"
             )
     finally:
         db.dispose()

@@ -74,8 +74,8 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--time",
         metavar="HH:MM",
-        help="hold the clinic's clock at this time of the day shown (what the chair board, "
-        "My day and the red line call now; default: the real clock)",
+        help="hold the clinic's clock at this time of the day shown, 14:30 or 2:30pm (what the "
+        "chair board, My day and the red line call now; default: the real clock)",
     )
     parser.add_argument(
         "--user",
@@ -95,14 +95,15 @@ def register(sub: Any) -> None:
 
 
 def parse_time(text: str) -> dt.time:
-    """An HH:MM time from the command line, or a CommandError saying what is wrong."""
-    hours, _, minutes = text.partition(":")
-    try:
-        if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
-            raise ValueError(text)
-        return dt.time(int(hours), int(minutes))
-    except ValueError:
-        raise CommandError(f"--time {text!r} is not a time of day; use HH:MM (24-hour)") from None
+    """A time of day from the command line ("14:30" or "2:30pm"), or a CommandError saying
+    what is wrong."""
+    from ketadesk.commands._planning_args import TIME_FORMS
+    from ketadesk.scheduling.dates import parse_clock_time
+
+    value = parse_clock_time(text)
+    if value is None:
+        raise CommandError(f"--time {text!r} is not a time of day; use {TIME_FORMS}")
+    return value
 
 
 def check_output(path: Path) -> None:

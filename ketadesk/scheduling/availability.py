@@ -29,7 +29,7 @@ from ketadesk.scheduling.catalog import (
     ResourceNeed,
     SessionTypeSpec,
 )
-from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.dates import clock_span, short_date
 from ketadesk.scheduling.model import ExistingHold, PlannedHold, ResourceInfo
 
 # Times inside this package's fast paths are whole seconds since the epoch (UTC): comparing and
@@ -84,15 +84,20 @@ def subkind_label(subkind: str) -> str:
 
 
 def clock_time(calendar: ClinicCalendar, epoch_seconds: int) -> str:
-    """Local wall-clock "HH:MM" of an instant."""
-    local = dt.datetime.fromtimestamp(epoch_seconds, calendar.tz)
-    return f"{local.hour:02d}:{local.minute:02d}"
+    """The clinic's wall-clock time of an instant, in its format ("9:30 AM")."""
+    return calendar.clock(dt.datetime.fromtimestamp(epoch_seconds, calendar.tz))
 
 
 def describe_span(calendar: ClinicCalendar, start: int, end: int) -> str:
-    """ "10:15-11:40 on Tue 3 Mar" in the clinic's zone."""
+    """ "10:15–11:40 AM on Tue 3 Mar" in the clinic's zone and time format."""
     day = dt.datetime.fromtimestamp(start, calendar.tz).date()
-    return f"{clock_time(calendar, start)}-{clock_time(calendar, end)} on {describe_day(day)}"
+    return f"{describe_hours(calendar, start, end)} on {describe_day(day)}"
+
+
+def describe_hours(calendar: ClinicCalendar, start: int, end: int) -> str:
+    """ "10:15–11:40 AM": the clinic's wall-clock span of two instants (epoch seconds)."""
+    first, last = (dt.datetime.fromtimestamp(t, calendar.tz) for t in (start, end))
+    return clock_span(first, last, calendar.settings.time_format)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1005,7 +1010,7 @@ class Availability:
             return Refusal(
                 RefusalKind.OUTSIDE_HOURS,
                 rid,
-                f"outside opening hours ({clock_time(cal, opens)}-{clock_time(cal, closes)} "
+                f"outside opening hours ({describe_hours(cal, opens, closes)} "
                 f"on {describe_day(day)})",
             )
         why = self.closure_reason(rid, start, end)

@@ -14,6 +14,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from ketadesk.scheduling.catalog import WEEKDAYS, ClinicSettings
+from ketadesk.scheduling.dates import clock
 
 UTC = dt.UTC
 
@@ -186,6 +187,10 @@ class ClinicCalendar:
 
     def local(self, instant: dt.datetime) -> dt.datetime:
         return instant.astimezone(self.tz)
+
+    def clock(self, instant: dt.datetime) -> str:
+        """The clinic's time of day of ``instant`` in its own format ("9:30 AM")."""
+        return clock(self.local(instant), self.settings.time_format)
 
     def local_date(self, instant: dt.datetime) -> dt.date:
         return instant.astimezone(self.tz).date()

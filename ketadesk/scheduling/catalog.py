@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 
+from ketadesk.scheduling.dates import TIME_FORMATS
+
 
 class ConfigError(ValueError):
     """A clinic configuration value is missing or wrong; the message names where."""
@@ -376,6 +378,9 @@ class ClinicSettings:
     #: laid out at its true size on the clinic's paper with crop marks, or one card a page.
     card_size: str = "index_3x5"
     card_stock: str = "sheet"
+    #: How every view, printed page and command says a time of day (dates.TIME_FORMATS):
+    #: "12h" ("9:30 AM", a US clinic's) or "24h" ("09:30").
+    time_format: str = "12h"
     #: The logo chosen in Settings, kept in the database: base64 of the image file, and its
     #: format (LOGO_FORMATS).  When set it is printed instead of the ``logo`` file.
     logo_image: str = ""
@@ -853,6 +858,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         paper_size=c.choice("paper_size", PAPER_SIZES, default="letter"),
         card_size=c.choice("card_size", tuple(CARD_SIZES), default="index_3x5"),
         card_stock=c.choice("card_stock", CARD_STOCKS, default="sheet"),
+        time_format=c.choice("time_format", TIME_FORMATS, default="12h"),
         logo_image=c.text("logo_image", default=""),
         logo_format=c.choice("logo_format", ("", *LOGO_FORMATS), default=""),
         logo_max_kb=c.integer("logo_max_kb", default=256, minimum=1),

@@ -23,6 +23,7 @@ from ketadesk.scheduling.catalog import (
     StaffRole,
     refuse_safety_off,
 )
+from ketadesk.scheduling.dates import clock
 
 POLICIES = ("block", "warn", "off")
 _ROLES = (*(r.value for r in StaffRole), "admin")
@@ -182,8 +183,8 @@ def _judged(findings: list[ChairFinding], settings: ChairSettings) -> list[Chair
     return out
 
 
-def _hhmm(value: dt.datetime, zone: dt.tzinfo | None) -> str:
-    return value.astimezone(zone).strftime("%H:%M") if zone is not None else value.strftime("%H:%M")
+def _hhmm(value: dt.datetime, zone: dt.tzinfo | None, fmt: str) -> str:
+    return clock(value.astimezone(zone) if zone is not None else value, fmt)
 
 
 def pre_dose_findings(
@@ -193,6 +194,7 @@ def pre_dose_findings(
     settings: ChairSettings,
     *,
     zone: dt.tzinfo | None = None,
+    time_format: str,
     check_labels: Collection[str] = (),
 ) -> list[ChairFinding]:
     """Before the dose: a pre-dose BP recorded (at or before the dose start, when one is
@@ -212,7 +214,7 @@ def pre_dose_findings(
     findings: list[ChairFinding] = []
     if not pre:
         names = " or ".join(f"“{label}”" for label in sorted(pre_dose_labels))
-        when = f" before {_hhmm(dose_at, zone)}" if dose_at is not None else ""
+        when = f" before {_hhmm(dose_at, zone, time_format)}" if dose_at is not None else ""
         findings.append(ChairFinding(PRE_DOSE_BP, f"no {names} blood pressure recorded{when}"))
     else:
         rechecks = [
@@ -233,7 +235,7 @@ def pre_dose_findings(
                 ChairFinding(
                     HARD_STOP,
                     f"the pre-dose BP {last.systolic}/{last.diastolic} "
-                    f"({_hhmm(last.taken_at, zone)}) is above the clinic's hard stop "
+                    f"({_hhmm(last.taken_at, zone, time_format)}) is above the clinic's hard stop "
                     f"{stop_s}/{stop_d}",
                 )
             )
@@ -258,8 +260,8 @@ class PreDoseNote:
     text: str
 
 
-def _bp_words(r: BpReading, zone: dt.tzinfo | None) -> str:
-    return f"{r.systolic}/{r.diastolic} at {_hhmm(r.taken_at, zone)}"
+def _bp_words(r: BpReading, zone: dt.tzinfo | None, time_format: str) -> str:
+    return f"{r.systolic}/{r.diastolic} at {_hhmm(r.taken_at, zone, time_format)}"
 
 
 def pre_dose_story(
@@ -270,6 +272,7 @@ def pre_dose_story(
     settings: ChairSettings,
     *,
     zone: dt.tzinfo | None = None,
+    time_format: str,
 ) -> dict[str, PreDoseNote]:
     """The story of the BPs taken before the dose, by label, once one of them was above the
     hard stop ({} otherwise, or while the rule is off): the reading over the stop and what it
@@ -306,11 +309,11 @@ def pre_dose_story(
     last = before[-1]
     cleared = last if not over(last) else None
     stop = f"{stop_s}/{stop_d}"
-    dose_words = f"dose started {_hhmm(dose_at, zone)}" if dose_at is not None else ""
+    dose_words = f"dose started {_hhmm(dose_at, zone, time_format)}" if dose_at is not None else ""
     if cleared is not None:
-        outcome = f"the pre-dose recheck ({_bp_words(cleared, zone)}) cleared dosing"
+        outcome = f"the pre-dose recheck ({_bp_words(cleared, zone, time_format)}) cleared dosing"
         if dose_at is not None:
-            outcome += f"; dose delayed to {_hhmm(dose_at, zone)}"
+            outcome += f"; dose delayed to {_hhmm(dose_at, zone, time_format)}"
     elif dose_at is not None:
         outcome = f"{dose_words}, with the last pre-dose BP still above the hard stop"
     elif settings.pre_dose_bp == "block":
@@ -328,19 +331,19 @@ def pre_dose_story(
         if over(r):
             tag = "over the hard stop" if not recheck else "still over the hard stop"
             text = (
-                f"{name} {_bp_words(r, zone)} is above the clinic's hard stop {stop}: "
+                f"{name} {_bp_words(r, zone, time_format)} is above the clinic's hard stop {stop}: "
                 f"{refused}" + ("" if outcome == refused else f"; {outcome}")
             )
         elif r is cleared:
             tag = "cleared dosing"
             text = (
-                f"{name} {_bp_words(r, zone)}, after the hard stop "
-                f"({_bp_words(before[first_over], zone)}): at or below {stop}, cleared dosing"
-                + (f"; {dose_words}" if dose_words else "")
+                f"{name} {_bp_words(r, zone, time_format)}, after the hard stop "
+                f"({_bp_words(before[first_over], zone, time_format)}): at or below {stop}, "
+                "cleared dosing" + (f"; {dose_words}" if dose_words else "")
             )
         else:
             tag = "at or below the hard stop"
-            text = f"{name} {_bp_words(r, zone)}: at or below the hard stop {stop}"
+            text = f"{name} {_bp_words(r, zone, time_format)}: at or below the hard stop {stop}"
         notes[r.label] = PreDoseNote(
             label=r.label,
             taken_at=r.taken_at,
@@ -434,6 +437,7 @@ def discharge_findings(
     monitored_by_recorded: bool,
     spo2_below: int | None = None,
     zone: dt.tzinfo | None = None,
+    time_format: str,
 ) -> list[ChairFinding]:
     """Completing or discharging at ``discharge_at``: a dose recorded, at least the observation
     minutes after it, every configured reading recorded (with its BP), who monitored the
@@ -456,10 +460,11 @@ def discharge_findings(
             findings.append(
                 ChairFinding(
                     DISCHARGE_TIME,
-                    f"{_hhmm(discharge_at, zone)} is only {minutes} min after the dose "
-                    f"({_hhmm(dose_at, zone)}): {session_name} needs {observation_minutes} min "
-                    f"(earliest {_hhmm(earliest, zone)})",
-                    brief=f"observation until {_hhmm(earliest, zone)}",
+                    f"{_hhmm(discharge_at, zone, time_format)} is only {minutes} min after the "
+                    f"dose ({_hhmm(dose_at, zone, time_format)}): {session_name} needs "
+                    f"{observation_minutes} min "
+                    f"(earliest {_hhmm(earliest, zone, time_format)})",
+                    brief=f"observation until {_hhmm(earliest, zone, time_format)}",
                 )
             )
     taken = {r.label for r in readings if r.has_bp}
@@ -490,7 +495,8 @@ def discharge_findings(
     if spo2_below is not None and oximetry and oximetry[-1][1] < spo2_below:
         taken_at, spo2 = oximetry[-1]
         unresolved.append(
-            f"the latest SpO2 is {spo2}% ({_hhmm(taken_at, zone)}), below {spo2_below}%"
+            f"the latest SpO2 is {spo2}% ({_hhmm(taken_at, zone, time_format)}), "
+            f"below {spo2_below}%"
         )
         briefs.append(f"SpO2 below {spo2_below}%")
     if unresolved:

@@ -1,7 +1,11 @@
 """Dates in words the way a US clinic reads them: month before day ("Tue Nov 24, 2026").
 
 Pure and independent of the process locale, so every layer (services, printing, widgets) can say
-a date the same way. Times stay 24-hour ``HH:MM``.
+a date the same way.  Times of day follow the clinic's own setting, ``[clinic] time_format``
+(``TIME_FORMATS``: "12h" says "9:30 AM", the default for a US clinic; "24h" says "09:30"), and
+are said only by ``clock``, ``clock_span``, ``hour_label`` and ``short_date_time`` here, which
+every view, dialog, printed page and command passes that setting.  What machines read (CSV,
+iCalendar, audit storage, file names) keeps its own fixed form.
 """
 
 from __future__ import annotations
@@ -40,11 +44,72 @@ def short_date(day: dt.date, *, year: bool = False, weekday: bool = True) -> str
 
 
 def short_date_time(
-    moment: dt.datetime, *, year: bool = False, weekday: bool = True, seconds: bool = False
+    moment: dt.datetime,
+    fmt: str,
+    *,
+    year: bool = False,
+    weekday: bool = True,
+    seconds: bool = False,
 ) -> str:
-    """``Tue Nov 24 09:30`` (the date as ``short_date`` says it, then the 24-hour time)."""
-    clock = f"{moment:%H:%M:%S}" if seconds else f"{moment:%H:%M}"
-    return f"{short_date(moment, year=year, weekday=weekday)} {clock}"
+    """``Tue Nov 24 9:30 AM`` (``Tue Nov 24 09:30`` in 24-hour ``fmt``): the date as
+    ``short_date`` says it, then the time as ``clock`` does."""
+    time = clock(moment, fmt, seconds=seconds)
+    return f"{short_date(moment, year=year, weekday=weekday)} {time}"
+
+
+#: The clinic's ways of saying a time of day (``[clinic] time_format``), the first the default.
+TIME_FORMATS = ("12h", "24h")
+#: Each format as the Settings page offers it.
+TIME_FORMAT_LABELS = {"12h": "12-hour (9:30 AM)", "24h": "24-hour (09:30)"}
+
+
+def _is_24(fmt: str) -> bool:
+    if fmt not in TIME_FORMATS:
+        raise ValueError(f"time format {fmt!r} is not one of {', '.join(TIME_FORMATS)}")
+    return fmt == "24h"
+
+
+def clock(
+    time: dt.time | dt.datetime, fmt: str, *, seconds: bool = False, compact: bool = False
+) -> str:
+    """A time of day as the clinic reads it: ``9:30 AM``, ``12:00 PM`` (noon), ``12:05 AM``
+    (just after midnight) in "12h"; ``09:30``, ``12:00``, ``00:05`` in "24h".  A datetime is
+    read on its own clock (convert it to the clinic's zone first).
+
+    ``compact`` leaves out AM/PM ("9:30"): only for a time drawn beside an hour ruler that
+    already says which half of the day it is in (the week's blocks, a narrow day block)."""
+    if _is_24(fmt):
+        return f"{time:%H:%M:%S}" if seconds else f"{time:%H:%M}"
+    hour = time.hour % 12 or 12
+    secs = f":{time.second:02d}" if seconds else ""
+    text = f"{hour}:{time.minute:02d}{secs}"
+    return text if compact else f"{text} {'AM' if time.hour < 12 else 'PM'}"
+
+
+def clock_span(
+    start: dt.time | dt.datetime,
+    end: dt.time | dt.datetime,
+    fmt: str,
+    *,
+    compact: bool = False,
+) -> str:
+    """From one time to another, as narrow as it reads: ``9:30–11:10 AM`` (both in the same
+    half of the day), ``11:30 AM–12:10 PM``; ``09:30–11:10`` in "24h".  ``compact``, beside
+    an hour ruler only: ``11:30–12:10`` (see ``clock``)."""
+    if compact or _is_24(fmt):
+        return f"{clock(start, fmt, compact=True)}–{clock(end, fmt, compact=True)}"
+    if (start.hour < 12) == (end.hour < 12):  # the span's end says AM (or PM) once
+        return f"{clock(start, fmt, compact=True)}–{clock(end, fmt)}"
+    return f"{clock(start, fmt)}–{clock(end, fmt)}"
+
+
+def hour_label(hour: int, fmt: str) -> str:
+    """An hour ruler's label, as narrow as a time can be: ``9 AM``, ``12 PM``, ``12 AM`` in
+    "12h"; ``09:00`` in "24h".  ``hour`` may run past 23 (a day that runs over midnight)."""
+    hour %= 24
+    if _is_24(fmt):
+        return f"{hour:02d}:00"
+    return f"{hour % 12 or 12} {'AM' if hour < 12 else 'PM'}"
 
 
 def long_date(day: dt.date) -> str:

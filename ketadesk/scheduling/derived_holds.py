@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from ketadesk.scheduling.availability import subkind_label
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import HoldMode, ResourceNeed, SessionTypeSpec
-from ketadesk.scheduling.dates import short_date_time
+from ketadesk.scheduling.dates import clock_span, short_date_time
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo, session_holds
 
 # How a hold's mode reads at the front desk ("the room is held 09:00-11:30 as presence only").
@@ -168,13 +168,13 @@ def _order(h: PlannedHold) -> tuple[dt.datetime, dt.datetime, str]:
 
 def _holds_words(holds: Sequence[PlannedHold], calendar: ClinicCalendar) -> str:
     return ", then ".join(
-        f"{_clock(calendar, h.span.start)}-{_clock(calendar, h.span.end)} {_MODE_WORDS[h.mode]}"
-        for h in holds
+        f"{_span(calendar, h.span.start, h.span.end)} {_MODE_WORDS[h.mode]}" for h in holds
     )
 
 
 def _session_words(spec: SessionTypeSpec, planned: PlannedSession, calendar: ClinicCalendar) -> str:
-    return f"The {spec.name} session on {short_date_time(calendar.local(planned.start))}"
+    when = short_date_time(calendar.local(planned.start), calendar.settings.time_format)
+    return f"The {spec.name} session on {when}"
 
 
 def _need_words(key: str) -> str:
@@ -182,7 +182,11 @@ def _need_words(key: str) -> str:
 
 
 def _clock(calendar: ClinicCalendar, instant: dt.datetime) -> str:
-    return f"{calendar.local(instant):%H:%M}"
+    return calendar.clock(instant)
+
+
+def _span(calendar: ClinicCalendar, start: dt.datetime, end: dt.datetime) -> str:
+    return clock_span(calendar.local(start), calendar.local(end), calendar.settings.time_format)
 
 
 def _duration(span: dt.timedelta) -> str:

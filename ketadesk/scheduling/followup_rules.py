@@ -347,7 +347,7 @@ def check_in_deadline(
     return ends_at if deadline is None else max(deadline, ends_at)
 
 
-def due_text(due: dt.datetime, deadline: dt.datetime | None, now: dt.datetime) -> str:
+def due_text(due: dt.datetime, deadline: dt.datetime | None, now: dt.datetime, fmt: str) -> str:
     """When a follow-up is due, as the queue's Due column says it (local times).
 
     A follow-up that may be done over several days (the REMS form: from the session's end to
@@ -355,10 +355,10 @@ def due_text(due: dt.datetime, deadline: dt.datetime | None, now: dt.datetime) -
     ("by end of Tue Dec 1", the session's date + 7, never the day after), and from its first
     day to its last before then; otherwise it is due when it is due ("Wed Nov 25 07:30")."""
     if deadline is None or deadline <= due or _same_day(due, deadline):
-        return moment_text(due)
+        return moment_text(due, fmt)
     if due.date() <= now.astimezone(due.tzinfo).date():
-        return f"by {moment_text(deadline)}"
-    return f"{moment_text(due)} to {moment_text(deadline)}"
+        return f"by {moment_text(deadline, fmt)}"
+    return f"{moment_text(due, fmt)} to {moment_text(deadline, fmt)}"
 
 
 def _same_day(due: dt.datetime, deadline: dt.datetime) -> bool:
@@ -368,12 +368,13 @@ def _same_day(due: dt.datetime, deadline: dt.datetime) -> bool:
     return last.date() == due.date()
 
 
-def moment_text(moment: dt.datetime) -> str:
-    """A local time as the queue shows it; midnight is the end of the day before."""
+def moment_text(moment: dt.datetime, fmt: str) -> str:
+    """A local time as the queue shows it (in the clinic's time format ``fmt``); midnight is
+    the end of the day before."""
     if moment.hour == 0 and moment.minute == 0:
         before = moment - dt.timedelta(days=1)
         return f"end of {short_date(before)}"
-    return short_date_time(moment)
+    return short_date_time(moment, fmt)
 
 
 def _plural(n: int, word: str) -> str:
@@ -395,7 +396,7 @@ def countdown_text(
     deadline: dt.datetime | None,
     calendar: ClinicCalendar,
 ) -> str:
-    """The countdown a person reads: "due in 2 days", "due today by 17:00", "overdue by 1 day".
+    """The countdown a person reads: "due in 2 days", "due today by 5:00 PM", "overdue by 1 day".
 
     Counted to the deadline when there is one (the REMS form's 7 days), else to the due time.
     """
@@ -415,6 +416,6 @@ def countdown_text(
     if target_day == today:
         if deadline is None or at_midnight:
             return "due today"
-        return f"due today by {calendar.local(target):%H:%M}"
+        return f"due today by {calendar.clock(target)}"
     days = (target_day - today).days
     return "due by tomorrow" if days == 1 else f"due in {days} days"

@@ -28,6 +28,7 @@ from ketadesk.scheduling.availability import (
     clock_time,
     closed_word,
     describe_day,
+    describe_hours,
     describe_span,
     instant,
     subkind_label,
@@ -35,6 +36,7 @@ from ketadesk.scheduling.availability import (
 )
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, HoldMode, ResourceKind, SessionTypeSpec
+from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.days_away import AwayRange, away_reason, away_spans
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, hold_units, session_holds
 
@@ -517,8 +519,9 @@ class SessionSearch:
         minutes = self.spec.total_minutes
         if prefs.earliest_start is None and prefs.latest_start is None:
             return f"the clinic is not open {minutes} minutes in a row"
-        lo = prefs.earliest_start.strftime("%H:%M") if prefs.earliest_start else "opening"
-        hi = prefs.latest_start.strftime("%H:%M") if prefs.latest_start else "closing"
+        fmt = self.availability.calendar.settings.time_format
+        lo = clock(prefs.earliest_start, fmt) if prefs.earliest_start else "opening"
+        hi = clock(prefs.latest_start, fmt) if prefs.latest_start else "closing"
         return f"no start between {lo} and {hi} leaves {minutes} minutes before closing"
 
     def _clinic_refusal(self, day: dt.date, t: int) -> str:
@@ -561,7 +564,7 @@ class SessionSearch:
                 return f"no {need.label} on shift"
             return f"no {need.label} available (closed or out of service)"
         cal = avail.calendar
-        return f"no {need.label} free {clock_time(cal, lo)}-{clock_time(cal, hi)}"
+        return f"no {need.label} free {describe_hours(cal, lo, hi)}"
 
     def _refusals_text(self, need: _NeedPlan, refusals: Sequence[Refusal], t: int) -> str:
         cal = self.availability.calendar

@@ -40,6 +40,7 @@ from ketadesk.scheduling.availability import (
 )
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind, SessionTypeSpec
+from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.days_away import AwayRange
 from ketadesk.scheduling.dosing_days import dosed_day_spans
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
@@ -524,16 +525,16 @@ class _Planner:
                 )
         # An earlier day given up for the time: say the trade, not only the day planned.
         kept = (
-            f", when {_clock(minute)} is free"
+            f", when {_clock(self.cal, minute)} is free"
             if minute is not None and self.cal.minute_of_day(instant(t)) == minute
             else ""
         )
         for points, other_day, other_t in possible:
             if points < chosen_points and minute is not None:
-                clock = _clock(self.cal.minute_of_day(instant(other_t)))
+                clock = _clock(self.cal, self.cal.minute_of_day(instant(other_t)))
                 self.notes.append(
                     f"session {slot.index}: {describe_day(other_day)} only at {clock} "
-                    f"({_clock(minute)}: {self._why_not_at(search, other_day, minute)}); "
+                    f"({_clock(self.cal, minute)}: {self._why_not_at(search, other_day, minute)}); "
                     f"planned {describe_day(day)}{kept}"
                 )
         self._note_changes(slot, search, day, minute, t, chosen)
@@ -553,8 +554,9 @@ class _Planner:
         planned = self.cal.minute_of_day(instant(t))
         if minute is not None and planned != minute:
             self.notes.append(
-                f"session {slot.index}: {_clock(minute)} not possible on {describe_day(day)} "
-                f"({self._why_not_at(search, day, minute)}); planned {_clock(planned)}"
+                f"session {slot.index}: {_clock(self.cal, minute)} not possible on "
+                f"{describe_day(day)} "
+                f"({self._why_not_at(search, day, minute)}); planned {_clock(self.cal, planned)}"
             )
         wanted = self.prefs.preferred_room
         if wanted is not None and wanted not in chosen.values():
@@ -564,7 +566,7 @@ class _Planner:
             name = room.name if room is not None else f"room #{wanted}"
             instead = f"; planned in {taken.name}" if taken is not None else ""
             self.notes.append(
-                f"session {slot.index}: {name} not free at {_clock(planned)} on "
+                f"session {slot.index}: {name} not free at {_clock(self.cal, planned)} on "
                 f"{describe_day(day)}{instead}"
             )
 
@@ -724,13 +726,13 @@ def _span(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _clock(minute_of_day: int) -> str:
-    return f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
+def _clock(calendar: ClinicCalendar, minute_of_day: int) -> str:
+    at = dt.time(minute_of_day // 60 % 24, minute_of_day % 60)
+    return clock(at, calendar.settings.time_format)
 
 
 def _when(calendar: ClinicCalendar, start: dt.datetime) -> str:
-    local = calendar.local(start)
-    return f"{local.hour:02d}:{local.minute:02d} on {describe_day(local.date())}"
+    return f"{calendar.clock(start)} on {describe_day(calendar.local_date(start))}"
 
 
 # --------------------------------------------------------------------------------------------

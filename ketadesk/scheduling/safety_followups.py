@@ -212,7 +212,7 @@ def deadline_text(deadline: dt.datetime, calendar: ClinicCalendar) -> str:
     day = last_day(deadline, calendar)
     text = f"{day:%a} {day.month}/{day.day}/{day.year}"
     if local.date() == day:
-        text += f" {local:%H:%M}"
+        text += f" {calendar.clock(deadline)}"
     return text
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from ketadesk.scheduling.catalog import ClinicSettings
-from ketadesk.scheduling.dates import WEEKDAY_ABBR
+from ketadesk.scheduling.dates import WEEKDAY_ABBR, clock
 
 __all__ = ["EARLIEST_ON_ITS_DAY", "ONCE_STARTED", "TooEarly", "too_early"]
 
@@ -55,6 +55,7 @@ def too_early(
     *,
     timezone: str,
     check_in_days_ahead: int,
+    time_format: str,
 ) -> TooEarly | None:
     """Why ``action`` cannot be taken yet on a session starting at ``start`` (aware), at
     ``now`` (aware); None when it may (as far as time goes: the status and the role decide
@@ -88,7 +89,7 @@ def too_early(
     if action in ONCE_STARTED:
         if now >= start:
             return None
-        at = f"{_day(local_start.date())} at {local_start:%H:%M}"
+        at = f"{_day(local_start.date())} at {clock(local_start, time_format)}"
         return TooEarly(
             action,
             local_start,
@@ -110,6 +111,7 @@ def too_early_in(
         now,
         timezone=settings.timezone,
         check_in_days_ahead=settings.check_in_days_ahead,
+        time_format=settings.time_format,
     )
 
 

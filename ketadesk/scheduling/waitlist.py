@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from ketadesk.scheduling.availability import Availability, instant
 from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, ResourceKind, SessionTypeSpec
+from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.scheduling.openings import Opening, SessionSearch
 
 
@@ -122,11 +123,13 @@ def _window_minutes(wish: WaitlistWish) -> int:
     return until - (earliest.hour * 60 + earliest.minute)
 
 
-def _clock(t: dt.time | None, default: str) -> str:
-    return t.strftime("%H:%M") if t is not None else default
+def _clock(t: dt.time | None, default: str, fmt: str) -> str:
+    return clock(t, fmt) if t is not None else default
 
 
-def _time_of_day_problem(wish: WaitlistWish, start: dt.datetime, end: dt.datetime) -> str | None:
+def _time_of_day_problem(
+    wish: WaitlistWish, start: dt.datetime, end: dt.datetime, fmt: str
+) -> str | None:
     """Why a session from ``start`` to ``end`` (local) is outside the wish's time of day."""
     earliest, latest = wish.available_from, wish.available_until
     if earliest is None and latest is None:
@@ -136,8 +139,8 @@ def _time_of_day_problem(wish: WaitlistWish, start: dt.datetime, end: dt.datetim
     if starts_in and ends_in:
         return None
     return (
-        f"asks for {_clock(earliest, 'opening')}-{_clock(latest, 'closing')}; "
-        f"the session would run {start:%H:%M}-{end:%H:%M}"
+        f"asks for {_clock(earliest, 'opening', fmt)}–{_clock(latest, 'closing', fmt)}; "
+        f"the session would run {clock_span(start, end, fmt)}"
     )
 
 
@@ -170,7 +173,9 @@ def take_place(
     start = freed.start
     end = start + dt.timedelta(minutes=spec.total_minutes)
     reasons: list[str] = []
-    timing = _time_of_day_problem(wish, calendar.local(start), calendar.local(end))
+    timing = _time_of_day_problem(
+        wish, calendar.local(start), calendar.local(end), calendar.settings.time_format
+    )
     if timing is not None:
         reasons.append(timing)
     pinned: dict[str, int] = {}

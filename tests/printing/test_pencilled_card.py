@@ -113,7 +113,7 @@ def test_pencilled_in_sessions_print_apart_and_marked_with_their_deadline(
     print_pdf(card_layout(card), out, "letter")
     text = pdf_words(out)
     assert "1 appointment · 2 pencilled in" in text
-    held = f"{us_date(local_deadline)} {us_time(local_deadline)}"
+    held = f"{us_date(local_deadline)} {us_time(local_deadline, card.time_format)}"
     assert "PENCILLED IN – NOT CONFIRMED" in text
     assert f"PENCILLED IN – NOT CONFIRMED Held until {held}" in text
     assert "These times are not booked: unless the clinic confirms them by then" in text
@@ -167,7 +167,9 @@ def test_pencilled_rows_running_onto_further_faces_keep_their_heading(
     print_pdf(card_layout(card), out, "letter")
     faces = [" ".join(face.split()) for face in pdf_pages(out)]
     assert len(faces) > 2
-    heading = f"PENCILLED IN – NOT CONFIRMED Held until {us_date(held)} {us_time(held)}"
+    heading = (
+        f"PENCILLED IN – NOT CONFIRMED Held until {us_date(held)} {us_time(held, card.time_format)}"
+    )
     rows = 0
     for face in faces:
         assert "Katherine Ryan 2 appointments · 10 pencilled in" in face

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.cli import main
+from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.demo.clinic import build_demo
@@ -71,12 +72,13 @@ def test_day_sheet_lists_every_appointment(
     out = tmp_path / "day.pdf"
     assert run_print("day", "--db", demo_url, "--date", TODAY.isoformat(), "--out", str(out)) == 0
     text = "\n".join(pdf_pages(out))
-    active = [a for a in day_schedule(db, TODAY).appointments if a.is_active]
+    day = day_schedule(db, TODAY)
+    active = [a for a in day.appointments if a.is_active]
     assert len(active) >= 5
     for a in active:
         assert a.patient_name in text
         assert a.chart_number in text
-        assert f"{a.start:%H:%M}" in text
+        assert clock(a.start, day.time_format) in text  # the demo clinic's: "9:30 AM"
     assert "Day sheet by room: Tuesday, November 24, 2026" in text
     assert "Page 1 of" in text
 
@@ -228,8 +230,8 @@ def test_sixty_sessions_flow_over_pages_without_splitting_a_row(
             holding = [p for p in pages if s.patient in p and s.chart_number in p]
             assert len(holding) == 1, s.patient
             page = holding[0]
-            assert f"{s.start:%H:%M}" in page
-            assert f"to {s.pickup:%H:%M}" in page
+            assert clock(s.start, sheet.time_format) in page
+            assert f"to {clock(s.pickup, sheet.time_format)}" in page
 
 
 def test_a_printed_card_is_recorded_in_the_audit_trail_as_the_command_line_user(

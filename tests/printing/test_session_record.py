@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.cli import main
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
 from ketadesk.services.demo.clinic import build_demo
@@ -230,9 +231,10 @@ def test_recorded_session_prints_every_reading_at_its_configured_check(
         "131 min",
         "(at least 120)",
         clinic.nurse,
-        f"{sheet.dose_started_at:%H:%M}" if sheet.dose_started_at else "never",
-        f"{sheet.discharged_at:%H:%M}" if sheet.discharged_at else "never",
-        f"{peak.planned:%H:%M}" if peak.planned else "never",
+        # The demo clinic reads 12-hour, a US clinic's default: "8:07 AM".
+        clock(sheet.dose_started_at, sheet.time_format) if sheet.dose_started_at else "never",
+        clock(sheet.discharged_at, sheet.time_format) if sheet.discharged_at else "never",
+        clock(peak.planned, sheet.time_format) if peak.planned else "never",
     ):
         assert expected in text, expected
     assert "☒ No" in text  # no respiratory depression, ticked

@@ -160,7 +160,13 @@ def build_demo_clinic(catalog: Catalog) -> DemoClinic:
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
-    return load_default_catalog()
+    """The shipped catalogue, its times of day said 24-hour ("10:00–11:40") as these tests'
+    expectations are written: they are about the rules, not about how a time is said (the
+    shipped default, 12-hour, is tested by test_dates.py and where a refusal's words are)."""
+    shipped = load_default_catalog()
+    return dataclasses.replace(
+        shipped, settings=dataclasses.replace(shipped.settings, time_format="24h")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def test_room_cannot_be_double_booked(clinic: DemoClinic) -> None:
     refusal = avail.refusal(planned(clinic, "Room 1", MON, "11:00", "12:40"))
     assert refusal is not None
     assert refusal.kind is RefusalKind.TAKEN
-    assert refusal.message == "Room 1 booked 10:00-11:40 on Mon Mar 3"
+    assert refusal.message == "Room 1 booked 10:00–11:40 on Mon Mar 3"
     assert avail.can_take(planned(clinic, "Room 1", MON, "11:40", "13:20"))  # back to back
     assert avail.can_take(planned(clinic, "Room 2", MON, "11:00", "12:40"))
 
@@ -126,21 +126,21 @@ def test_nurse_off_shift_is_explained(clinic: DemoClinic) -> None:
     refusal = avail.refusal(planned(clinic, "Nurse Ana", MON, "11:30", "12:30", HoldMode.SHARED))
     assert refusal is not None
     assert refusal.kind is RefusalKind.OFF_SHIFT
-    assert refusal.message == "Nurse Ana not on shift 11:30-12:30 on Mon Mar 3"
+    assert refusal.message == "Nurse Ana not on shift 11:30–12:30 on Mon Mar 3"
 
 
 def test_session_past_closing_time_is_refused(clinic: DemoClinic) -> None:
     refusal = clinic.availability().refusal(planned(clinic, "Room 1", MON, "17:00", "18:40"))
     assert refusal is not None
     assert refusal.kind is RefusalKind.OUTSIDE_HOURS
-    assert refusal.message == "outside opening hours (07:30-18:00 on Mon Mar 3)"
+    assert refusal.message == "outside opening hours (07:30–18:00 on Mon Mar 3)"
 
 
 def test_refusals_speak_local_time_after_the_clocks_change(clinic: DemoClinic) -> None:
     avail = clinic.availability([clinic.hold("Room 1", AFTER_SPRING_FORWARD, "10:00", "11:40")])
     refusal = avail.refusal(planned(clinic, "Room 1", AFTER_SPRING_FORWARD, "10:30", "12:10"))
     assert refusal is not None
-    assert refusal.message == "Room 1 booked 10:00-11:40 on Mon Mar 10"
+    assert refusal.message == "Room 1 booked 10:00–11:40 on Mon Mar 10"
 
 
 def test_tentative_holds_count_on_the_fork_only(clinic: DemoClinic) -> None:

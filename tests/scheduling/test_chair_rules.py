@@ -4,6 +4,7 @@ clinic's ``[chair]`` policy decides whether it refuses, warns or is off."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -19,8 +20,22 @@ from ketadesk.scheduling.chair_rules import (
 )
 
 DOSE = dt.datetime(2030, 1, 7, 18, 15, tzinfo=dt.UTC)  # any instant: the rules are pure
+#: The clinic's time format the findings' words are read in (these expectations: 24-hour).
+FMT = "24h"
 SPRAVATO = DoseRule(device_mg=28, allowed_mg=(56, 84), starting_mg=(56,), step_mg=28)
 BLOCK = ChairSettings()
+
+
+def pre_dose_findings(*args: Any, **kwargs: Any) -> list[chair_rules.ChairFinding]:
+    return chair_rules.pre_dose_findings(*args, time_format=FMT, **kwargs)
+
+
+def discharge_findings(**kwargs: Any) -> list[chair_rules.ChairFinding]:
+    return chair_rules.discharge_findings(time_format=FMT, **kwargs)
+
+
+def pre_dose_story(*args: Any, **kwargs: Any) -> dict[str, chair_rules.PreDoseNote]:
+    return chair_rules.pre_dose_story(*args, time_format=FMT, **kwargs)
 
 
 def _bp(label: str, minutes: int, systolic: int | None, diastolic: int | None) -> BpReading:
@@ -32,7 +47,7 @@ def _rules(findings: list[chair_rules.ChairFinding]) -> list[str]:
 
 
 def test_no_pre_dose_bp_is_refused_naming_the_check() -> None:
-    found = chair_rules.pre_dose_findings([], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC)
+    found = pre_dose_findings([], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC)
     assert [(f.rule, f.fact, f.blocks) for f in found] == [
         ("pre_dose_bp", "no “Pre-dose” blood pressure recorded before 18:15", True)
     ]
@@ -40,13 +55,13 @@ def test_no_pre_dose_bp_is_refused_naming_the_check() -> None:
 
 def test_a_pre_dose_reading_taken_after_the_dose_does_not_count() -> None:
     late = [_bp("Pre-dose", 5, 128, 82)]
-    assert _rules(chair_rules.pre_dose_findings(late, {"Pre-dose"}, DOSE, BLOCK)) == ["pre_dose_bp"]
+    assert _rules(pre_dose_findings(late, {"Pre-dose"}, DOSE, BLOCK)) == ["pre_dose_bp"]
     on_time = [_bp("Pre-dose", -5, 128, 82)]
-    assert chair_rules.pre_dose_findings(on_time, {"Pre-dose"}, DOSE, BLOCK) == []
+    assert pre_dose_findings(on_time, {"Pre-dose"}, DOSE, BLOCK) == []
 
 
 def test_a_pre_dose_bp_above_the_hard_stop_is_refused_with_its_numbers() -> None:
-    found = chair_rules.pre_dose_findings(
+    found = pre_dose_findings(
         [_bp("Pre-dose", -5, 186, 104)], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC
     )
     assert [f.text for f in found] == [
@@ -54,20 +69,15 @@ def test_a_pre_dose_bp_above_the_hard_stop_is_refused_with_its_numbers() -> None
         "stop 180/110"
     ]
     assert _rules(
-        chair_rules.pre_dose_findings([_bp("Pre-dose", -5, 150, 111)], {"Pre-dose"}, DOSE, BLOCK)
+        pre_dose_findings([_bp("Pre-dose", -5, 150, 111)], {"Pre-dose"}, DOSE, BLOCK)
     ) == ["pre_dose_hard_stop"]
     # At the threshold, not above it: no hard stop (the 140/90 warning is the record's).
-    assert (
-        chair_rules.pre_dose_findings([_bp("Pre-dose", -5, 180, 110)], {"Pre-dose"}, DOSE, BLOCK)
-        == []
-    )
+    assert pre_dose_findings([_bp("Pre-dose", -5, 180, 110)], {"Pre-dose"}, DOSE, BLOCK) == []
 
 
 def test_the_hard_stop_is_configuration() -> None:
     strict = parse_chair_settings({"hard_stop_systolic": 160, "hard_stop_diastolic": 100})
-    found = chair_rules.pre_dose_findings(
-        [_bp("Pre-dose", -5, 165, 90)], {"Pre-dose"}, DOSE, strict
-    )
+    found = pre_dose_findings([_bp("Pre-dose", -5, 165, 90)], {"Pre-dose"}, DOSE, strict)
     assert _rules(found) == ["pre_dose_hard_stop"]
     assert "160/100" in found[0].fact
 
@@ -78,15 +88,10 @@ def test_the_latest_pre_dose_reading_before_the_dose_decides_the_hard_stop() -> 
     checks = {"Pre-dose", "+40 min", "Before discharge"}
     high = _bp("Pre-dose", -5, 190, 112)
     recheck = _bp("Pre-dose recheck", -1, 148, 92)
-    assert (
-        chair_rules.pre_dose_findings(
-            [high, recheck], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks
-        )
-        == []
-    )
+    assert pre_dose_findings([high, recheck], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks) == []
     # A recheck still above the stop is named, with its own numbers and time.
     still = _bp("Pre-dose recheck", -1, 184, 100)
-    found = chair_rules.pre_dose_findings(
+    found = pre_dose_findings(
         [high, still], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC, check_labels=checks
     )
     assert [f.fact for f in found] == [
@@ -95,23 +100,21 @@ def test_the_latest_pre_dose_reading_before_the_dose_decides_the_hard_stop() -> 
     # A reading after the dose start is no recheck: the pre-dose 190/112 still decides.
     after = _bp("Pre-dose recheck", 2, 130, 80)
     assert _rules(
-        chair_rules.pre_dose_findings([high, after], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks)
+        pre_dose_findings([high, after], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks)
     ) == ["pre_dose_hard_stop"]
     # Nor is a later check of the schedule (it is not a pre-dose reading).
     scheduled = _bp("+40 min", -1, 130, 80)
     assert _rules(
-        chair_rules.pre_dose_findings(
-            [high, scheduled], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks
-        )
+        pre_dose_findings([high, scheduled], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks)
     ) == ["pre_dose_hard_stop"]
     # An extra reading alone does not stand in for the pre-dose check itself.
-    assert _rules(
-        chair_rules.pre_dose_findings([recheck], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks)
-    ) == ["pre_dose_bp"]
+    assert _rules(pre_dose_findings([recheck], {"Pre-dose"}, DOSE, BLOCK, check_labels=checks)) == [
+        "pre_dose_bp"
+    ]
 
 
 def test_a_session_type_without_a_pre_dose_check_owes_none() -> None:
-    assert chair_rules.pre_dose_findings([], set(), DOSE, BLOCK) == []
+    assert pre_dose_findings([], set(), DOSE, BLOCK) == []
 
 
 def test_200_mg_with_one_device_breaks_the_device_and_allowed_dose_rules() -> None:
@@ -169,7 +172,7 @@ def _discharge(
     dose_at: dt.datetime | None = DOSE,
     monitored: bool = True,
 ) -> list[chair_rules.ChairFinding]:
-    return chair_rules.discharge_findings(
+    return discharge_findings(
         session_name="Spravato (esketamine)",
         dose_at=dose_at,
         discharge_at=DOSE + dt.timedelta(minutes=at_minutes),
@@ -197,6 +200,30 @@ def test_discharge_before_the_observation_minutes_is_refused_with_the_earliest_t
         "Spravato (esketamine) needs 120 min (earliest 20:15)"
     ]
     assert _discharge(120, ALL_READINGS) == []
+
+
+def test_a_twelve_hour_clinic_reads_the_chairs_times_twelve_hour() -> None:
+    found = chair_rules.discharge_findings(
+        session_name="Spravato (esketamine)",
+        dose_at=DOSE,
+        discharge_at=DOSE + dt.timedelta(minutes=25),
+        observation_minutes=120,
+        required_labels=["Pre-dose", "+40 min", "Before discharge"],
+        readings=ALL_READINGS,
+        effects=CLEAR,
+        settings=BLOCK,
+        monitored_by_recorded=True,
+        zone=dt.UTC,
+        time_format="12h",
+    )
+    assert [f.text for f in found] == [
+        "Observation before discharge: 6:40 PM is only 25 min after the dose (6:15 PM): "
+        "Spravato (esketamine) needs 120 min (earliest 8:15 PM)"
+    ]
+    high = chair_rules.pre_dose_findings(
+        [_bp("Pre-dose", -5, 186, 104)], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC, time_format="12h"
+    )
+    assert "(6:10 PM)" in high[0].text
 
 
 def test_discharge_without_the_configured_readings_names_each_missing_one() -> None:
@@ -285,7 +312,7 @@ def test_the_discharge_verdict_names_what_refuses_in_a_few_words_without_values(
         BpReading("+40 min", DOSE + dt.timedelta(minutes=40), 134, 86, 91),
     ]
     effects = Effects("severe", "none", True, False, False, False)
-    found = chair_rules.discharge_findings(
+    found = discharge_findings(
         session_name="Spravato",
         dose_at=DOSE,
         discharge_at=DOSE + dt.timedelta(minutes=60),
@@ -312,7 +339,7 @@ def test_the_discharge_verdict_names_what_refuses_in_a_few_words_without_values(
     )
     assert overridden.ready
     warned = chair_rules.discharge_verdict(
-        chair_rules.discharge_findings(
+        discharge_findings(
             session_name="Spravato",
             dose_at=DOSE,
             discharge_at=DOSE + dt.timedelta(minutes=60),
@@ -393,9 +420,7 @@ CHECKS = {"Pre-dose", "+40 min", "Before discharge"}
 def _story(
     readings: list[BpReading], dose_at: dt.datetime | None, settings: ChairSettings = BLOCK
 ) -> dict[str, chair_rules.PreDoseNote]:
-    return chair_rules.pre_dose_story(
-        readings, {"Pre-dose"}, CHECKS, dose_at, settings, zone=dt.UTC
-    )
+    return pre_dose_story(readings, {"Pre-dose"}, CHECKS, dose_at, settings, zone=dt.UTC)
 
 
 def test_no_story_while_no_pre_dose_bp_is_over_the_hard_stop() -> None:

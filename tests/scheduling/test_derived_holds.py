@@ -65,8 +65,8 @@ def test_a_room_held_as_presence_is_named(clinic: DemoClinic) -> None:
     planned = _with_room(_spravato(clinic), mode=HoldMode.PRESENCE, units=0)
     assert _mismatches(clinic, planned) == [
         "The Spravato (esketamine) session on Tue Mar 3 09:00 holds its room (Room 1) "
-        "09:00-11:30 as presence only; a Spravato (esketamine) session holds it "
-        "09:00-11:30 to itself"
+        "09:00–11:30 as presence only; a Spravato (esketamine) session holds it "
+        "09:00–11:30 to itself"
     ]
 
 
@@ -87,8 +87,8 @@ def test_a_room_held_for_too_short_a_stretch_is_named(clinic: DemoClinic) -> Non
     short = dataclasses.replace(room.span, end=room.span.start + dt.timedelta(minutes=30))
     (problem,) = _mismatches(clinic, _with_room(planned, span=short))
     assert problem.endswith(
-        "holds its room (Room 1) 09:00-09:30 to itself; a Spravato (esketamine) session "
-        "holds it 09:00-11:30 to itself"
+        "holds its room (Room 1) 09:00–09:30 to itself; a Spravato (esketamine) session "
+        "holds it 09:00–11:30 to itself"
     )
 
 

@@ -267,7 +267,7 @@ def test_sections_and_countdowns_of_a_call(catalog: Catalog, calendar: ClinicCal
 
     assert read(WED, "13:00") == (Section.UPCOMING, "due in 2 days")
     assert read(THANKSGIVING, "13:00") == (Section.UPCOMING, "due tomorrow")
-    assert read(FRI, "10:00") == (Section.DUE_TODAY, "due today by 17:00")
+    assert read(FRI, "10:00") == (Section.DUE_TODAY, "due today by 5:00 PM")  # a US clinic's
     assert read(FRI, "17:40") == (Section.OVERDUE, "overdue by 40 mins")
     # Hours and their minutes: a user trial read 1 h 55 late as "overdue by 1 hour".
     assert read(FRI, "18:55") == (Section.OVERDUE, "overdue by 1 hour 55 mins")
@@ -336,16 +336,22 @@ def test_the_rems_form_is_due_by_the_end_of_the_session_date_plus_seven(
         if f.kind == "rems_form"
     ]
     due, deadline = calendar.local(form.due), calendar.local(form.deadline or form.due)
-    assert due_text(due, deadline, calendar.local(end)) == "by end of Wed Dec 2"
+    # Said in the shipped clinic's 12-hour time (the queue's Due column).
+    fmt = calendar.settings.time_format
+    assert fmt == "12h"
+    assert due_text(due, deadline, calendar.local(end), fmt) == "by end of Wed Dec 2"
     # Before it can be done (a snooze to Monday): from then to its last day.
     monday = calendar.local(at(calendar, MON, "07:30"))
-    assert due_text(monday, deadline, calendar.local(end)) == "Mon Nov 30 07:30 to end of Wed Dec 2"
+    assert (
+        due_text(monday, deadline, calendar.local(end), fmt)
+        == "Mon Nov 30 7:30 AM to end of Wed Dec 2"
+    )
     # Due and late on one day (a next-day call), or at one moment (a PHQ-9): the moment.
     friday = calendar.local(at(calendar, FRI, "07:30"))
     closes = calendar.local(at(calendar, FRI, "17:00"))
-    assert due_text(friday, closes, calendar.local(end)) == "Fri Nov 27 07:30"
-    assert due_text(friday, None, calendar.local(end)) == "Fri Nov 27 07:30"
-    assert due_text(friday, friday, calendar.local(end)) == "Fri Nov 27 07:30"
+    assert due_text(friday, closes, calendar.local(end), fmt) == "Fri Nov 27 7:30 AM"
+    assert due_text(friday, None, calendar.local(end), fmt) == "Fri Nov 27 7:30 AM"
+    assert due_text(friday, friday, calendar.local(end), "24h") == "Fri Nov 27 07:30"
 
 
 @pytest.mark.parametrize(
@@ -379,7 +385,7 @@ def test_a_follow_up_due_by_tomorrow_is_not_counted_due_today(
     assert section_of(now, due, deadline, calendar, 7) is Section.UPCOMING
     # By the end of today, it is due today; past its deadline, overdue.
     today = at(calendar, WED, "17:00")
-    assert countdown_text(now, due, today, calendar) == "due today by 17:00"
+    assert countdown_text(now, due, today, calendar) == "due today by 5:00 PM"
     assert section_of(now, due, today, calendar, 7) is Section.DUE_TODAY
     assert section_of(at(calendar, WED, "17:01"), due, today, calendar, 7) is Section.OVERDUE
 

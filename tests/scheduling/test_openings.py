@@ -122,7 +122,7 @@ def test_third_spravato_at_ten_has_no_pulse_oximeter(clinic: DemoClinic) -> None
         assert isinstance(opening, Opening)
         avail.add(opening.planned_holds(spravato))
     third = opening_at(avail, spravato, ten)
-    assert third == ("no pulse oximeter free 10:15-12:30 on Mon Mar 3",)
+    assert third == ("no pulse oximeter free 10:15–12:30 on Mon Mar 3",)
 
 
 def test_busy_monitors_are_explained_in_desk_words(clinic: DemoClinic) -> None:
@@ -130,7 +130,7 @@ def test_busy_monitors_are_explained_in_desk_words(clinic: DemoClinic) -> None:
     result = opening_at(
         clinic.availability(busy), clinic.spec("iv_infusion"), clinic.at(TUE, "10:00")
     )
-    assert result == ("no vital-signs monitor free 10:15-11:40 on Tue Mar 4",)
+    assert result == ("no vital-signs monitor free 10:15–11:40 on Tue Mar 4",)
 
 
 def test_integration_falls_back_to_telehealth_without_an_office(clinic: DemoClinic) -> None:
@@ -159,7 +159,7 @@ def test_every_monitor_busy_all_day_is_explained(clinic: DemoClinic) -> None:
     found = find_openings(clinic.availability(busy), clinic.spec("iv_infusion"), MON, TUE)
     assert found.openings
     assert all(clinic.local(o.start).date() == TUE for o in found.openings)
-    assert found.reasons == ("no vital-signs monitor free 07:45-18:00 (Mon Mar 3)",)
+    assert found.reasons == ("no vital-signs monitor free 07:45–18:00 (Mon Mar 3)",)
 
 
 def test_no_nurse_on_shift_is_explained(clinic: DemoClinic) -> None:
@@ -234,7 +234,7 @@ def test_nurse_exclusive_start_spreads_two_infusions_over_both_nurses(clinic: De
         avail.add(opening.planned_holds(iv))
     assert set(nurses) == {clinic.id("Nurse Ana"), clinic.id("Nurse Ben")}
     # A third infusion starting at ten would need a nurse's undivided attention too.
-    assert opening_at(avail, iv, ten) == ("no nurse free 10:15-11:40 on Mon Mar 3",)
+    assert opening_at(avail, iv, ten) == ("no nurse free 10:15–11:40 on Mon Mar 3",)
 
 
 def test_opening_becomes_a_planned_session(clinic: DemoClinic) -> None:

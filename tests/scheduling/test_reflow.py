@@ -143,7 +143,7 @@ def test_move_to_a_busy_time_is_refused_with_alternatives(clinic: DemoClinic) ->
     third = moved.sessions[2]
     assert not third.placed
     assert third.problems == (
-        "session 3 cannot move to 14:00 on Fri Mar 7: no treatment room free 14:00-15:40 "
+        "session 3 cannot move to 14:00 on Fri Mar 7: no treatment room free 14:00–15:40 "
         "on Fri Mar 7",
     )
     assert third.alternatives

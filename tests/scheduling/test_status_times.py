@@ -18,7 +18,9 @@ def _at(day: dt.date, hhmm: str) -> dt.datetime:
 
 
 def _early(action: str, start: dt.datetime, now: dt.datetime, ahead: int = 0) -> str | None:
-    found = too_early(action, start, now, timezone=ZONE, check_in_days_ahead=ahead)
+    found = too_early(
+        action, start, now, timezone=ZONE, check_in_days_ahead=ahead, time_format="12h"
+    )
     return found.hint if found is not None else None
 
 
@@ -35,7 +37,7 @@ def test_a_check_in_opens_at_the_clinics_midnight_even_when_the_clocks_change() 
     assert _early("start", start, _at(DST_ENDS, "00:00")) is None
     found = too_early(
         "check_in", start, _at(DST_ENDS, "00:00") - dt.timedelta(minutes=1),
-        timezone=ZONE, check_in_days_ahead=0,
+        timezone=ZONE, check_in_days_ahead=0, time_format="12h",
     )  # fmt: skip
     assert found is not None
     assert found.opens == _at(DST_ENDS, "00:00")
@@ -55,7 +57,7 @@ def test_a_no_show_opens_at_the_start_and_other_actions_are_not_timed() -> None:
     start = _at(DST_ENDS, "09:00")
     hint = _early("no_show", start, start - dt.timedelta(seconds=1))
     assert hint is not None
-    assert hint.startswith("A no-show is marked once the session has started (Sun 11/1 at 09:00)")
+    assert hint.startswith("A no-show is marked once the session has started (Sun 11/1 at 9:00 AM)")
     assert _early("no_show", start, start) is None
     for action in ("complete", "cancel"):
         assert _early(action, start, start - dt.timedelta(days=30)) is None

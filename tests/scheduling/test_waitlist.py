@@ -156,7 +156,7 @@ def test_the_place_is_offered_as_it_came_free_never_another_room_or_time(
     assert match.opening.resource_for("room") == clinic.id("Room 2")
     why = {r.wish.entry_id: r.reasons for r in answer.refused}
     assert why == {
-        2: ("asks for 10:20-closing; the session would run 10:00-11:40",),
+        2: ("asks for 10:20–closing; the session would run 10:00–11:40",),
         3: ("asks for Room 3 only",),
         4: ("Integration therapy cannot be held in Room 2",),
     }
@@ -179,8 +179,8 @@ def test_a_wish_that_cannot_take_the_place_says_why(clinic: DemoClinic) -> None:
     why = {r.wish.entry_id: " ".join(r.reasons) for r in answer.refused}
     assert why[1] == "asks for Tue, Thu only"
     # Spravato books 150 minutes: from 10:00 it runs into Room 2's next booking.
-    assert why[2] == "Room 2 booked 12:00-18:00 on Mon Mar 3"
-    assert why[3] == "the patient has another session 09:30-10:30 on Mon Mar 3"
+    assert why[2] == "Room 2 booked 12:00–18:00 on Mon Mar 3"
+    assert why[3] == "the patient has another session 09:30–10:30 on Mon Mar 3"
     assert why[4] == "asks for Tess Rivera, not free then"
 
 

@@ -47,6 +47,8 @@ class AuditRow:
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
     detail: str
+    #: How the clinic reads a time of day ([clinic] time_format): the viewer's times say so.
+    time_format: str = "12h"
 
     @property
     def what(self) -> str:
@@ -229,6 +231,7 @@ def _row(
         before=event.before,
         after=event.after,
         detail=event.detail,
+        time_format=calendar.settings.time_format,
     )
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.status_times import too_early_in
 from ketadesk.scheduling.statuses import TRANSITIONS
 from ketadesk.services.access.permissions import unassigned_refusal
@@ -92,6 +93,8 @@ class AppointmentDetail:
     notes: str
     has_record: bool
     timezone: str
+    #: How the clinic reads a time of day ([clinic] time_format): the dialog says its times so.
+    time_format: str = "12h"
     # Of ``actions``, those the user it was read for may take (their role, and for a role that
     # acts only on its own sessions, whether this is one); None when read for nobody.
     actor_actions: tuple[str, ...] | None = None
@@ -213,7 +216,8 @@ def appointment_detail(
             if review.deadline is not None:
                 local = review.deadline.astimezone(zone)
                 when = "overdue since" if review.overdue else "review by"
-                urgent += f" — {when} {local:%a} {local.month}/{local.day} {local:%H:%M}"
+                at = clock(local, catalog.settings.time_format)
+                urgent += f" — {when} {local:%a} {local.month}/{local.day} {at}"
             if session_type.dosing:
                 urgent += ": dosing waits for a prescriber to review it"
         actor_actions = None
@@ -260,6 +264,7 @@ def appointment_detail(
             notes=appointment.notes,
             has_record=has_record,
             timezone=catalog.settings.timezone,
+            time_format=catalog.settings.time_format,
             actor_actions=actor_actions,
             urgent_review=urgent,
             not_yet=tuple(not_yet),

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.dates import short_date_time
+from ketadesk.scheduling.dates import clock, short_date, short_date_time
 from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Appointment, AppointmentEvent, Patient, User
@@ -44,12 +44,14 @@ class ChangedElsewhere(BookingConflict):
 def changed_elsewhere(session: Session, appointment: Appointment) -> ChangedElsewhere:
     """The refusal of a request made on an older version of ``appointment``: what its latest
     change was, who made it and when, and that nothing was done."""
-    calendar = ClinicCalendar(load_catalog(session).settings)
+    settings = load_catalog(session).settings
+    calendar = ClinicCalendar(settings)
+    fmt = settings.time_format
     name = session.execute(
         select(Patient.first_name, Patient.last_name).where(Patient.id == appointment.patient_id)
     ).first()
     who = f"{name.last_name}, {name.first_name}'s" if name is not None else "This"
-    when = short_date_time(calendar.local(appointment.starts_at))
+    when = short_date_time(calendar.local(appointment.starts_at), fmt)
     last = session.execute(
         select(AppointmentEvent.action, AppointmentEvent.at, User.username)
         .outerjoin(User, User.id == AppointmentEvent.user_id)
@@ -63,7 +65,10 @@ def changed_elsewhere(session: Session, appointment: Appointment) -> ChangedElse
         what = CHANGE_WORDS.get(last.action, "was changed")
         if last.username:
             what += f" by {last.username}"
-        what += f" at {short_date_time(calendar.local(last.at), weekday=False)}"
+        at = calendar.local(last.at)
+        what += f" at {clock(at, fmt)}"
+        if at.date() != calendar.local(appointment.starts_at).date():
+            what += f" on {short_date(at.date(), weekday=False)}"
     return ChangedElsewhere(
         [
             f"{who} session ({when}) {what}, since you last saw it; nothing was done "

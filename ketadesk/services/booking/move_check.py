@@ -416,7 +416,7 @@ class MoveCheck:
         )
 
     def _hm(self, moment: dt.datetime) -> str:
-        return f"{self.calendar.local(moment):%H:%M}"
+        return self.calendar.clock(moment)
 
 
 def _label(subkind: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ResourceKind
-from ketadesk.scheduling.dates import short_date_time
+from ketadesk.scheduling.dates import clock, short_date_time
 from ketadesk.scheduling.protocol_rules import known_rules, overridable_rules
 from ketadesk.services.booking import appointment_changes
 from ketadesk.services.booking.move_check import prepare_move
@@ -106,7 +106,8 @@ def move_appointment(
     start = calendar.at_local(to_local.date(), to_local.hour * 60 + to_local.minute)
     if calendar.local(start).replace(tzinfo=None) != to_local:
         raise InvalidRequest(
-            f"{to_local:%Y-%m-%d %H:%M} does not exist at the clinic (a daylight-saving change)"
+            f"{to_local:%Y-%m-%d} {clock(to_local, catalog.settings.time_format)} does not "
+            "exist at the clinic (a daylight-saving change)"
         )
     check = prepare_move(db, appointment_id, around=start, now=now)
     check.overrides.update(overrides)
@@ -130,10 +131,11 @@ def move_appointment(
 def describe(done: MoveDone, calendar: ClinicCalendar) -> str:
     """ "appointment #12 moved from Mon Dec 7, 2026 10:00 to Tue Dec 8, 2026 10:00 (Room 2)"."""
     where = f" ({done.room})" if done.room else ""
+    fmt = calendar.settings.time_format
     text = (
         f"appointment #{done.appointment_id} moved from "
-        f"{short_date_time(calendar.local(done.was), year=True)} to "
-        f"{short_date_time(calendar.local(done.start), year=True)}{where}"
+        f"{short_date_time(calendar.local(done.was), fmt, year=True)} to "
+        f"{short_date_time(calendar.local(done.start), fmt, year=True)}{where}"
     )
     if done.overridden:
         text += f"; overridden: {', '.join(done.overridden)}"

@@ -53,7 +53,7 @@ from ketadesk.scheduling.availability import (
 )
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
-from ketadesk.scheduling.dates import short_date, short_date_time
+from ketadesk.scheduling.dates import clock_span, short_date
 from ketadesk.scheduling.derived_holds import hold_mismatches
 from ketadesk.scheduling.dosing_days import crowded_days
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
@@ -354,7 +354,7 @@ def _holder_labels(session: Session, appointment_ids: Iterable[int]) -> dict[int
 
 def _fmt(calendar: ClinicCalendar, span: Interval) -> str:
     a, b = calendar.local(span.start), calendar.local(span.end)
-    return f"{short_date_time(a)}-{b:%H:%M}"
+    return f"{short_date(a)} {clock_span(a, b, calendar.settings.time_format)}"
 
 
 def verify_plan(

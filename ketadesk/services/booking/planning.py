@@ -25,6 +25,7 @@ from ketadesk.scheduling.catalog import (
     ResourceKind,
     SessionTypeSpec,
 )
+from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.dosing_days import dosed_day_spans
 from ketadesk.scheduling.gating import (
     GateResult,
@@ -124,8 +125,8 @@ def _preferences(
             raise InvalidRequest(f"{day!r} is not a weekday; use {', '.join(WEEKDAYS)}")
     if wishes.earliest and wishes.latest and wishes.earliest > wishes.latest:
         raise InvalidRequest(
-            f"the earliest start ({wishes.earliest:%H:%M}) is after the latest "
-            f"({wishes.latest:%H:%M})"
+            f"the earliest start ({clock(wishes.earliest, settings.time_format)}) is after the "
+            f"latest ({clock(wishes.latest, settings.time_format)})"
         )
     room = _resource_id(session, wishes.room, ResourceKind.ROOM) if wishes.room else None
     staff = _resource_id(session, wishes.staff, ResourceKind.STAFF) if wishes.staff else None
@@ -174,7 +175,8 @@ def _check_wishes_fit(
             for o, c in opening
         ):
             raise InvalidRequest(
-                f"a session at {wishes.time:%H:%M} does not fit the opening hours on any day "
+                f"a session at {clock(wishes.time, settings.time_format)} does not fit the "
+                "opening hours on any day "
                 f"({names} takes up to {longest} minutes)"
             )
 

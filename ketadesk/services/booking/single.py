@@ -133,7 +133,7 @@ def propose_single(
                 local = calendar.local(at)
             day = calendar.local_date(local)
             if day < today:
-                raise InvalidRequest(f"at: {local:%m/%d/%Y %H:%M} is in the past")
+                raise InvalidRequest(f"at: {_when(calendar, local)} is in the past")
             window = _window(catalog, day, 1)
             snapshot = load_snapshot(session, window, catalog, now=now)
             taken = _patient_busy(session, patient.id, window, catalog, snapshot.calendar)
@@ -238,8 +238,8 @@ def _name(session: Session, resource_id: int | None) -> str:
 
 
 def _when(calendar: ClinicCalendar, moment: dt.datetime) -> str:
-    """ "Tue 12/08/2026 10:00": a time as the command line prints a booking's."""
-    return f"{calendar.local(moment):%a %m/%d/%Y %H:%M}"
+    """ "Tue 12/08/2026 10:00 AM": a time as the command line prints a booking's."""
+    return f"{calendar.local(moment):%a %m/%d/%Y} {calendar.clock(moment)}"
 
 
 def _room_taken(

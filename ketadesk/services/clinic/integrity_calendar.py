@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
-from ketadesk.scheduling.dates import short_date, short_date_time
+from ketadesk.scheduling.dates import clock_span, short_date, short_date_time
 from ketadesk.services.clinic.integrity_report import ProblemCode
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Closure
@@ -136,18 +136,21 @@ class ClinicDays:
     # -- in words, local to the clinic ----------------------------------------------------------
 
     def when(self, span: Interval) -> str:
-        """``Tue Mar 3, 2026 09:30-10:40`` (month first, as the desk reads dates)."""
+        """``Tue Mar 3, 2026 9:30–10:40 AM`` (month first, as the desk reads dates; the time
+        in the clinic's format)."""
         start = self.calendar.local(span.start)
         end = self.calendar.local(span.end)
+        fmt = self.calendar.settings.time_format
         if end.date() == start.date():
-            return f"{short_date_time(start, year=True)}-{end:%H:%M}"
-        return f"{short_date_time(start, year=True)} to {short_date_time(end, year=True)}"
+            return f"{short_date(start, year=True)} {clock_span(start, end, fmt)}"
+        return f"{short_date_time(start, fmt, year=True)} to {short_date_time(end, fmt, year=True)}"
 
     def day_label(self, instant: dt.datetime) -> str:
         return short_date(self.calendar.local(instant), year=True)
 
     def clock_span(self, span: Interval) -> str:
-        return f"{self.calendar.local(span.start):%H:%M}-{self.calendar.local(span.end):%H:%M}"
+        start, end = self.calendar.local(span.start), self.calendar.local(span.end)
+        return clock_span(start, end, self.calendar.settings.time_format)
 
 
 def _merge(intervals: Sequence[Interval]) -> list[Interval]:

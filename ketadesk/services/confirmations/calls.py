@@ -105,6 +105,8 @@ class ConfirmationList:
     timezone: str
     clinic_name: str
     rows: tuple[ConfirmationRow, ...]
+    #: How the clinic reads a time of day ([clinic] time_format).
+    time_format: str = "12h"
 
     @property
     def all_done(self) -> bool:
@@ -199,6 +201,7 @@ def list_confirmations(
         timezone=catalog.settings.timezone,
         clinic_name=catalog.settings.name,
         rows=tuple(out),
+        time_format=catalog.settings.time_format,
     )
 
 

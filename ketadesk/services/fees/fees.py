@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.fees import (
     FEE_KIND_NAMES,
     FEE_STATUS_NAMES,
@@ -195,6 +196,13 @@ class FeeRow:
     charged_by: str
     waive_reason: str
     waived_by: str
+    #: How the clinic reads a time of day ([clinic] time_format).
+    time_format: str = "12h"
+
+    @property
+    def session_when(self) -> str:
+        """ "Mon 12/07/2026 9:30 AM": the session's start as the list shows and prints it."""
+        return f"{self.session_start:%a %m/%d/%Y} {clock(self.session_start, self.time_format)}"
 
     @property
     def kind_name(self) -> str:
@@ -297,6 +305,7 @@ def list_fees(
                 charged_by=charged_by or "system",
                 waive_reason=fee.waive_reason,
                 waived_by=waived_by or "",
+                time_format=calendar.settings.time_format,
             )
             for fee, starts_at, first_name, last_name, chart, type_name, charged_by, waived_by in (
                 session.execute(query).all()

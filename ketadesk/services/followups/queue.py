@@ -95,6 +95,8 @@ class FollowUpItem:
     #: What the signed-in user may not do to it, saying who may (``actions.refusals``): the
     #: queue greys those buttons instead of letting the service refuse them.
     refusals: Refusals = NO_REFUSALS
+    #: How the clinic reads a time of day ([clinic] time_format): the queue's times say so.
+    time_format: str = "12h"
 
     @property
     def overdue(self) -> bool:
@@ -314,7 +316,10 @@ def _queue(
         last_try = ""
         if tried:
             at, result = tried[-1]
-            last_try = f"{ATTEMPT_RESULTS.get(result, result)} {calendar.local(at):%a %H:%M}"
+            last_try = (
+                f"{ATTEMPT_RESULTS.get(result, result)} {calendar.local(at):%a} "
+                f"{calendar.clock(at)}"
+            )
         sections[section].append(
             FollowUpItem(
                 id=f.id,
@@ -332,6 +337,7 @@ def _queue(
                     calendar.local(due),
                     calendar.local(deadline) if deadline is not None else None,
                     now,
+                    calendar.settings.time_format,
                 ),
                 priority=f.priority,
                 status=f.status,
@@ -339,7 +345,8 @@ def _queue(
                 assignee_name=staff_name or "",
                 appointment_id=f.appointment_id,
                 session_label=(
-                    f"{type_name}, {short_date_time(calendar.local(starts_at))}"
+                    f"{type_name}, "
+                    f"{short_date_time(calendar.local(starts_at), calendar.settings.time_format)}"
                     if type_name and starts_at
                     else ""
                 ),
@@ -356,6 +363,7 @@ def _queue(
                 missing=missing,
                 snooze_default=proposed_snooze,
                 warning=warning,
+                time_format=calendar.settings.time_format,
                 refusals=(
                     refusals(actor, f.kind, settings, reviews) if actor is not None else NO_REFUSALS
                 ),

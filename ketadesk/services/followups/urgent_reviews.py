@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.safety_followups import (
     URGENT_REVIEW,
     UrgentReviewSettings,
@@ -217,6 +218,8 @@ class ReviewLine:
     deadline: dt.datetime | None  # local
     overdue: bool
     status: str
+    #: How the clinic reads a time of day ([clinic] time_format).
+    time_format: str = "12h"
 
     @property
     def text(self) -> str:
@@ -224,7 +227,7 @@ class ReviewLine:
         if self.deadline is not None:
             when = "overdue since" if self.overdue else "by"
             d = self.deadline
-            by = f" — {when} {d:%a} {d.month}/{d.day} {d:%H:%M}"
+            by = f" — {when} {d:%a} {d.month}/{d.day} {clock(d, self.time_format)}"
         return f"{self.patient_name}: {self.reason or 'urgent review'}{by}"
 
 
@@ -257,6 +260,7 @@ def standing_review_list(db: Database, *, now: dt.datetime) -> tuple[ReviewLine,
                 zone.local(deadline) if deadline is not None else None,
                 deadline is not None and deadline <= now,
                 status,
+                zone.settings.time_format,
             )
         )
     far = dt.datetime.max.replace(tzinfo=dt.UTC)

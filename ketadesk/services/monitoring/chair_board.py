@@ -34,6 +34,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.chair_rules import DischargeVerdict
 from ketadesk.scheduling.confirmations import not_started_overrun, parse_confirmation_settings
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.common.context import Database, utcnow
 from ketadesk.services.followups.urgent_reviews import StandingReview, standing_reviews
 from ketadesk.services.monitoring.completion import (
@@ -193,6 +194,8 @@ class ChairBoard:
     day: dt.date
     clinic_name: str
     cards: tuple[ChairCard, ...]
+    #: How the clinic reads a time of day ([clinic] time_format); the board's times say so.
+    time_format: str = "12h"
 
     @property
     def late_count(self) -> int:
@@ -415,7 +418,11 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
             )
         )
     return ChairBoard(
-        now=now.astimezone(tz), day=day, clinic_name=catalog.settings.name, cards=tuple(cards)
+        now=now.astimezone(tz),
+        day=day,
+        clinic_name=catalog.settings.name,
+        cards=tuple(cards),
+        time_format=catalog.settings.time_format,
     )
 
 
@@ -523,8 +530,8 @@ def _short(spec: SessionTypeSpec | None, code: str) -> str:
     return spec.short if spec is not None else code.upper()[:4]
 
 
-def _hhmm(moment: dt.datetime) -> str:
-    return f"{moment:%H:%M}"
+def _hhmm(moment: dt.datetime, fmt: str) -> str:
+    return clock(moment, fmt)
 
 
 def _review_text(review: StandingReview | None, calendar: ClinicCalendar | None) -> str:
@@ -536,7 +543,8 @@ def _review_text(review: StandingReview | None, calendar: ClinicCalendar | None)
         return "Urgent review open"
     when = "overdue since" if review.overdue else "review by"
     local = calendar.local(review.deadline)
-    return f"Urgent review open — {when} {local:%a} {local.month}/{local.day} {local:%H:%M}"
+    at = calendar.clock(review.deadline)
+    return f"Urgent review open — {when} {local:%a} {local.month}/{local.day} {at}"
 
 
 STAGE_PHASES = {"waiting": "Waiting to start", "due": "Not checked in"}
@@ -558,6 +566,7 @@ def _card(
     not_started_minutes: int | None = None,
 ) -> ChairCard:
     tz = now.tzinfo
+    fmt = calendar.settings.time_format if calendar is not None else "12h"
     start, end = row.starts_at.astimezone(tz), row.ends_at.astimezone(tz)
     stage = {"in_progress": "in_session", "checked_in": "waiting"}.get(row.status, "due")
     common: dict[str, Any] = {
@@ -587,8 +596,8 @@ def _card(
     ):
         # Checked in and still waiting: the session overruns its place before it begins.
         overrun = True
-        past = f"; its planned end {_hhmm(end)} has passed" if now > end else ""
-        late.append(f"Checked in, not started (due {_hhmm(start)}){past}")
+        past = f"; its planned end {_hhmm(end, fmt)} has passed" if now > end else ""
+        late.append(f"Checked in, not started (due {_hhmm(start, fmt)}){past}")
     if spec is None:  # a type no longer in the catalogue: say what we know
         return ChairCard(
             **common,
@@ -620,7 +629,7 @@ def _card(
     else:
         phase, phase_key, phase_ends = STAGE_PHASES[stage], "", None
         if stage == "due":
-            late.append(f"Not checked in (due {_hhmm(start)})")
+            late.append(f"Not checked in (due {_hhmm(start, fmt)})")
     # The checks and their due times are the monitoring record's (``readings_due``), so the
     # board and the record say the same time for the same check.
     checks = readings.checks if readings is not None else ()
@@ -637,7 +646,7 @@ def _card(
         due = _aware(check.due_at).astimezone(tz)
         next_bp = BpDue(check.label, due, late=now > due + grace, due_now=now >= due)
         if next_bp.late:
-            late.insert(0, f"{check.words} overdue since {_hhmm(due)}")
+            late.insert(0, f"{check.words} overdue since {_hhmm(due, fmt)}")
     # Discharge is a time for a patient in session, not for one who has not started: the
     # rules' own (the recorded dose plus the observation minutes), else the planned one.
     allowed = discharge_allowed(spec, timeline) if dose_passed and running else None
@@ -658,9 +667,9 @@ def _card(
             not_yet = tuple(f.short for f in verdict.refusals)
     discharge_late = ready and allowed is not None and now > max(allowed, timeline[-1].end)
     if discharge_late and allowed is not None:
-        late.append(f"Still in the chair; discharge allowed since {_hhmm(allowed)}")
+        late.append(f"Still in the chair; discharge allowed since {_hhmm(allowed, fmt)}")
     if overrun and running:
-        late.append(f"Running past the planned end ({_hhmm(end)})")
+        late.append(f"Running past the planned end ({_hhmm(end, fmt)})")
     return ChairCard(
         **common,
         phase=phase,

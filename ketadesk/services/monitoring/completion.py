@@ -203,6 +203,7 @@ def record_findings(
             parsed.dose_started_at,
             settings,
             zone=zone,
+            time_format=catalog.settings.time_format,
             check_labels={c.label for c in spec.bp_checks},
         )
     dose_changed = before is None or (before.dose_mg, before.devices) != (
@@ -248,6 +249,7 @@ def _discharge(
         monitored_by_recorded=record is not None and record.monitored_by_id is not None,
         spo2_below=catalog.settings.monitoring.get("spo2_warn_below"),
         zone=ClinicCalendar(catalog.settings).tz,
+        time_format=catalog.settings.time_format,
     )
 
 

@@ -107,8 +107,9 @@ class RecordRules:
     def at(self, minute_of_day: int) -> dt.datetime:
         return self.calendar.at_local(self.day, minute_of_day)
 
-    def hhmm(self, instant: dt.datetime) -> str:
-        return self.calendar.local(instant).strftime("%H:%M")
+    def clock(self, instant: dt.datetime) -> str:
+        """The clinic's time of day of ``instant`` in its format ("9:30 AM" or "09:30")."""
+        return self.calendar.clock(instant)
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ def _form_of(
     local = rules
 
     def hhmm(value: dt.datetime | None) -> str:
-        return "" if value is None else local.hhmm(value)
+        return "" if value is None else local.clock(value)
 
     def text(value: int | None) -> str:
         return "" if value is None else str(value)
@@ -385,7 +385,7 @@ def save_record(
         record = find_record(session, appointment_id)
         if _version(record) != form.version:
             when = (
-                _rules(config, spec, appointment).hhmm(record.updated_at)
+                _rules(config, spec, appointment).clock(record.updated_at)
                 if record is not None
                 else "meanwhile"
             )

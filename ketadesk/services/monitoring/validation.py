@@ -16,6 +16,7 @@ from ketadesk.scheduling.chair_rules import (
     parse_chair_settings,
     pre_dose_story,
 )
+from ketadesk.scheduling.dates import parse_clock_time
 from ketadesk.scheduling.safety_followups import RemsFormSettings, parse_rems_form_settings
 from ketadesk.services.monitoring.record_forms import (
     DISSOCIATION_CHOICES,
@@ -29,18 +30,14 @@ from ketadesk.services.monitoring.record_forms import (
     reading_field,
 )
 
-_TIME_RE = re.compile(r"^\s*(\d{1,2})[:.h]?(\d{2})\s*$")
-
 
 def _parse_time(text: str, rules: RecordRules) -> dt.datetime | str:
-    """The instant of a local "HH:MM" on the session's day, or what is wrong with the text."""
-    m = _TIME_RE.match(text)
-    if not m:
-        return f"“{text.strip()}” is not a time: type it as HH:MM"
-    hour, minute = int(m.group(1)), int(m.group(2))
-    if hour > 23 or minute > 59:
-        return f"“{text.strip()}” is not a time of day (00:00-23:59)"
-    return rules.at(hour * 60 + minute)
+    """The instant of a local time of day on the session's day, typed either way ("2:30 pm",
+    "14:30", "1430"), or what is wrong with the text."""
+    time = parse_clock_time(text)
+    if time is None:
+        return f"“{text.strip()}” is not a time: type it as 2:30 PM or 14:30"
+    return rules.at(time.hour * 60 + time.minute)
 
 
 def _parse_int(text: str) -> int | str | None:
@@ -76,7 +73,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             errors[key] = value
             return None
         if value > now:
-            errors[key] = f"{text.strip()} is later than now ({local.hhmm(now)})"
+            errors[key] = f"{text.strip()} is later than now ({local.clock(now)})"
             return None
         return value
 
@@ -208,6 +205,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         dose_at,
         chair,
         zone=rules.calendar.tz,
+        time_format=rules.calendar.settings.time_format,
     )
     cleared = next((n for n in story.values() if n.cleared), None)
     for key, taken_at, before_dose, stop in over_stop:
@@ -245,10 +243,10 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             earliest = due - dt.timedelta(minutes=early)
             if taken_at is not None and taken_at < earliest:
                 errors[key] = (
-                    f"too early for the “{label}” check: it is due at {local.hhmm(due)} "
-                    f"({after} min after the dose at {local.hhmm(dose_at)}) and may be taken "
-                    f"from {local.hhmm(earliest)}; record a reading taken at "
-                    f"{local.hhmm(taken_at)} as an extra reading"
+                    f"too early for the “{label}” check: it is due at {local.clock(due)} "
+                    f"({after} min after the dose at {local.clock(dose_at)}) and may be taken "
+                    f"from {local.clock(earliest)}; record a reading taken at "
+                    f"{local.clock(taken_at)} as an extra reading"
                 )
 
     labels = [r.label for r in readings]
@@ -263,8 +261,8 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                 errors["dose_started"] = "enter when the dose started, to check the discharge"
         elif discharged_at < dose_at:
             errors["discharged"] = (
-                f"discharge at {local.hhmm(discharged_at)} is before the dose started "
-                f"({local.hhmm(dose_at)})"
+                f"discharge at {local.clock(discharged_at)} is before the dose started "
+                f"({local.clock(dose_at)})"
             )
         else:
             minutes = int((discharged_at - dose_at).total_seconds() // 60)
@@ -276,7 +274,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                 warnings["discharged"] = (
                     f"only {minutes} min after the dose: {rules.session_name} needs at least "
                     f"{need} min of observation before discharge (earliest "
-                    f"{local.hhmm(dose_at + dt.timedelta(minutes=need))})"
+                    f"{local.clock(dose_at + dt.timedelta(minutes=need))})"
                 )
     if discharged_at is not None and not errors and "discharged" not in warnings:
         last = max(
@@ -295,7 +293,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             )
         ):
             warnings["discharged"] = (
-                f"the last BP ({last.systolic}/{last.diastolic} at {local.hhmm(last.taken_at)}) "
+                f"the last BP ({last.systolic}/{last.diastolic} at {local.clock(last.taken_at)}) "
                 "is still elevated"
             )
 

@@ -127,7 +127,12 @@ def sessions_in(
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
     return tuple(
-        SessionInRange(id_, starts, short_date_time(calendar.local(starts)), name)
+        SessionInRange(
+            id_,
+            starts,
+            short_date_time(calendar.local(starts), calendar.settings.time_format),
+            name,
+        )
         for id_, starts, name in rows
     )
 

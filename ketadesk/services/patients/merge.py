@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.scheduling.words import counted
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, InvalidRequest, NotFound, utcnow
 from ketadesk.store import changes
+from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
     Appointment,
     FollowUp,
@@ -125,7 +127,10 @@ def _plan(session: Session, kept_id: int, merged_id: int) -> tuple[Patient, Pati
     else:
         overlaps = _overlaps(session, kept_id, merged_id)
         if overlaps:
-            first = overlaps[0][0].strftime("%m/%d/%Y %H:%M UTC")
+            # Said in the clinic's time and time format, as the desk reads every other time.
+            calendar = ClinicCalendar(load_catalog(session).settings)
+            at = overlaps[0][0]
+            first = f"{calendar.local(at):%m/%d/%Y} {calendar.clock(at)}"
             refusal = (
                 f"the two charts have {counted(len(overlaps), 'overlapping session')} "
                 "(the first on "

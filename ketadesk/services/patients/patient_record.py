@@ -290,6 +290,8 @@ class PatientRecord:
     # The patient's series at risk (a counted miss with its outreach call standing), as the
     # recall list's At risk tab has them: what was missed, the call, the miss to make up.
     at_risk: tuple[AtRiskRow, ...] = ()
+    #: How the clinic reads a time of day ([clinic] time_format): the record's times say so.
+    time_format: str = "12h"
 
     def at_risk_of(self, series_id: int) -> AtRiskRow | None:
         return next((r for r in self.at_risk if r.series_id == series_id), None)
@@ -544,6 +546,7 @@ def patient_record(
         as_of=local_now,
         withheld="" if clinical else CLINICAL_WITHHELD,
         at_risk=tuple(at_risk_list(db, now=moment, patient_id=patient_id)),
+        time_format=catalog.settings.time_format,
     )
 
 

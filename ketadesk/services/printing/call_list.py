@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 
-from ketadesk.scheduling.dates import WEEKDAY_ABBR, short_date_time
+from ketadesk.scheduling.dates import WEEKDAY_ABBR, clock, short_date_time
 from ketadesk.scheduling.dropout import MISS_NAMES, OUTREACH_CALL, miss_of
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.common.phones import display_phone
@@ -73,6 +73,8 @@ class CallList:
     day: dt.date
     calls: tuple[CallEntry, ...]
     printed_at: dt.datetime
+    #: How the clinic reads a time of day ([clinic] time_format): the page's times say so.
+    time_format: str = "12h"
 
 
 def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> CallList:
@@ -140,7 +142,8 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
     ) in rows:
         if status == "snoozed" and snoozed_until is not None and snoozed_until > due_at:
             due_at = snoozed_until  # put aside until then
-        what = f"{type_name}, {short_date_time(starts_at.astimezone(tz))}" if starts_at else ""
+        fmt = catalog.settings.time_format
+        what = f"{type_name}, {short_date_time(starts_at.astimezone(tz), fmt)}" if starts_at else ""
         if kind == "schedule_change":
             what = f"Schedule change: {outcome}"  # what moved where, and why
         overdue = due_at < day_start
@@ -148,7 +151,7 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
             # What was missed: "Missed Spravato 3/8 (no-show), Mon 12/7 09:00".
             miss = MISS_NAMES.get(miss_of(appointment_status or "", bool(late_cancel)), "")
             place = f" {series_index}/{planned_count}" if series_index and planned_count else ""
-            when = f", {_month_day_time(starts_at.astimezone(tz))}" if starts_at else ""
+            when = f", {_month_day_time(starts_at.astimezone(tz), fmt)}" if starts_at else ""
             what = f"Missed {type_name or 'a session'}{place}" + (f" ({miss})" if miss else "")
             what += when
             overdue = deadline_at is not None and deadline_at < day_start
@@ -170,12 +173,13 @@ def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> 
         day=day,
         calls=tuple(calls),
         printed_at=(now or utcnow()).astimezone(tz),
+        time_format=catalog.settings.time_format,
     )
 
 
-def _month_day_time(moment: dt.datetime) -> str:
-    """``Mon 12/7 17:00``: a time the caller reads, its date as month/day."""
-    return f"{WEEKDAY_ABBR[moment.weekday()]} {moment.month}/{moment.day} {moment:%H:%M}"
+def _month_day_time(moment: dt.datetime, fmt: str) -> str:
+    """``Mon 12/7 5:00 PM``: a time the caller reads, its date as month/day."""
+    return f"{WEEKDAY_ABBR[moment.weekday()]} {moment.month}/{moment.day} {clock(moment, fmt)}"
 
 
 def calls_layout(calls: CallList) -> PrintLayout:
@@ -187,7 +191,9 @@ def calls_layout(calls: CallList) -> PrintLayout:
     for c in calls.calls:
         due = html.escape(f"{WEEKDAY_ABBR[c.due.weekday()]} {c.due.month}/{c.due.day}")
         if c.deadline is not None:
-            due += f"<br/><b>Call by {html.escape(_month_day_time(c.deadline))}</b>"
+            due += (
+                f"<br/><b>Call by {html.escape(_month_day_time(c.deadline, calls.time_format))}</b>"
+            )
         due += " (overdue)" if c.overdue else ""
         blocks.append(
             PrintBlock(
@@ -208,6 +214,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
         title=f"Follow-up calls: {long_date(calls.day)}",
         name=f"Follow-up calls {file_date(calls.day)}",
         printed_at=calls.printed_at,
+        time_format=calls.time_format,
         css=template("style.css").template,
         blocks=tuple(blocks),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from ketadesk.scheduling.confirmations import calls_progress
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.confirmations.calls import ConfirmationList, list_confirmations
@@ -34,6 +35,8 @@ class CallSheet:
     listed: ConfirmationList
     printed_at: dt.datetime
     paper_size: str
+    #: How the clinic reads a time of day ([clinic] time_format): the page's times say so.
+    time_format: str = "12h"
 
 
 def call_sheet(
@@ -44,7 +47,12 @@ def call_sheet(
     listed = list_confirmations(db, day, now=now)
     with db.read() as session:
         settings = load_catalog(session).settings
-    return CallSheet(listed, now.astimezone(ZoneInfo(settings.timezone)), settings.paper_size)
+    return CallSheet(
+        listed,
+        now.astimezone(ZoneInfo(settings.timezone)),
+        settings.paper_size,
+        settings.time_format,
+    )
 
 
 def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
@@ -62,12 +70,12 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
         ]
         if row.driver or row.ride_phone:
             ride = ", ".join(p for p in (row.driver, display_phone(row.ride_phone or "")) if p)
-            pickup = row.ride_pickup or f"{row.planned_end.astimezone(tz):%H:%M}"
+            pickup = row.ride_pickup or clock(row.planned_end.astimezone(tz), sheet.time_format)
             checks.append(f"Ride: {html.escape(ride)}; pickup {html.escape(pickup)}")
         attempts = "<br/>".join(
             html.escape(
-                f"{a.at.astimezone(tz):%m/%d %H:%M} {a.username}: {a.outcome_name}"
-                + (f" ({a.note})" if a.note else "")
+                f"{a.at.astimezone(tz):%m/%d} {clock(a.at.astimezone(tz), sheet.time_format)} "
+                f"{a.username}: {a.outcome_name}" + (f" ({a.note})" if a.note else "")
             )
             for a in row.attempts
         )
@@ -75,7 +83,7 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
             PrintBlock(
                 fill(
                     "confirmation_row.html",
-                    time=f"{row.start.astimezone(tz):%H:%M}",
+                    time=clock(row.start.astimezone(tz), sheet.time_format),
                     patient=row.patient_name,
                     phone=display_phone(row.phone or "") or "no phone recorded",
                     session_type=row.session_type_name,
@@ -91,6 +99,7 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
         title=f"Confirmation calls: {long_date(listed.day)} ({progress})",
         name=f"Confirmation calls {file_date(listed.day)}",
         printed_at=sheet.printed_at,
+        time_format=sheet.time_format,
         css=template("style.css").template,
         blocks=tuple(blocks),
         paper_size=sheet.paper_size,

@@ -81,6 +81,8 @@ class AppointmentCard:
     logo: Logo | None = None
     #: The card it is printed on ([clinic] card_size, card_stock).
     card: CardFormat = field(default_factory=lambda: CardFormat("index_3x5", 3.0, 5.0))
+    #: How the clinic reads a time of day ([clinic] time_format): the page's times say so.
+    time_format: str = "12h"
 
     @property
     def booked(self) -> tuple[CardSession, ...]:
@@ -204,6 +206,7 @@ def appointment_card(
         printed_at=moment.astimezone(tz),
         logo=clinic_logo(settings),
         card=card_format(settings),
+        time_format=settings.time_format,
     )
 
 
@@ -260,7 +263,9 @@ def card_count(card: AppointmentCard) -> str:
     return f"{first} · {pencilled} pencilled in".replace(" ", "\N{NO-BREAK SPACE}")
 
 
-def _session_blocks(sessions: Iterable[CardSession], year: int) -> list[PrintBlock]:
+def _session_blocks(
+    sessions: Iterable[CardSession], year: int, time_format: str
+) -> list[PrintBlock]:
     """A row per session (the year once above the first date of another year), each pencilled
     one marked as such on its own row, and a closed day's notice under its row."""
     blocks: list[PrintBlock] = []
@@ -272,7 +277,7 @@ def _session_blocks(sessions: Iterable[CardSession], year: int) -> list[PrintBlo
             )
         values = {
             "date_html": _unbroken(us_date(s.start)),
-            "time_html": _unbroken(us_time(s.start)),
+            "time_html": _unbroken(us_time(s.start, time_format)),
             "session_type": patient_type_name(s.session_type),
             "series": s.series,
         }
@@ -303,7 +308,7 @@ def _pencilled_blocks(card: AppointmentCard) -> list[PrintBlock]:
             held = "Held until the clinic confirms them"
         else:
             # The deadline never split over two lines of a small card.
-            held = "Held until " + f"{us_date(until)} {us_time(until)}".replace(
+            held = "Held until " + f"{us_date(until)} {us_time(until, card.time_format)}".replace(
                 " ", "\N{NO-BREAK SPACE}"
             )
         # The heading is short: it is printed again on each further face of the section.
@@ -327,7 +332,7 @@ def _pencilled_blocks(card: AppointmentCard) -> list[PrintBlock]:
                 )
             )
         )
-        blocks.extend(_session_blocks(sessions, card.printed_at.year))
+        blocks.extend(_session_blocks(sessions, card.printed_at.year, card.time_format))
     return blocks
 
 
@@ -351,7 +356,7 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
     ]
     if not sessions:
         blocks.append(PrintBlock(fill("notice_small.html", text="No upcoming appointments.")))
-    blocks.extend(_session_blocks(card.booked, card.printed_at.year))
+    blocks.extend(_session_blocks(card.booked, card.printed_at.year, card.time_format))
     blocks.extend(_pencilled_blocks(card))
     seen: dict[str, tuple[str, ...]] = {}
     for s in sessions:
@@ -388,6 +393,7 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         title=f"Appointment card: {card.patient_name}",
         name=f"Appointment card {card.patient_name}",
         printed_at=card.printed_at,
+        time_format=card.time_format,
         css=template("style.css").template + template("card.css").template,
         blocks=tuple(blocks),
         logo=card.logo.path if card.logo else None,

@@ -136,6 +136,8 @@ class DaySheet:
     groups: tuple[SheetGroup, ...]
     printed_at: dt.datetime  # local
     logo: Logo | None = None
+    #: How the clinic reads a time of day ([clinic] time_format): the page's times say so.
+    time_format: str = "12h"
 
     @property
     def session_count(self) -> int:
@@ -359,6 +361,7 @@ def day_sheet_from_queries(
         groups=groups,
         printed_at=(now or utcnow()).astimezone(tz),
         logo=clinic_logo(catalog.settings),
+        time_format=catalog.settings.time_format,
     )
 
 
@@ -621,12 +624,13 @@ def day_sheet_layout(sheet: DaySheet) -> PrintLayout:
             )
         )
         for s in group.sessions:
-            blocks.append(PrintBlock(_session_row(s, sheet.by)))
+            blocks.append(PrintBlock(_session_row(s, sheet.by, sheet.time_format)))
     return PrintLayout(
         clinic_name=sheet.clinic_name,
         title=f"Day sheet by {by}: {long_date(sheet.day)}",
         name=f"Day sheet by {by} {file_date(sheet.day)}",
         printed_at=sheet.printed_at,
+        time_format=sheet.time_format,
         css=template("style.css").template,
         blocks=tuple(blocks),
         logo=sheet.logo.path if sheet.logo else None,
@@ -653,7 +657,7 @@ def _short_type(name: str) -> str:
     return name.split(" (", 1)[0] or name
 
 
-def _session_row(s: SheetSession, by: str) -> str:
+def _session_row(s: SheetSession, by: str, time_format: str) -> str:
     who = [s.room] if by == BY_STAFF else [" · ".join(s.staff_short or s.staff)]
     if s.monitor:
         who.append(s.monitor)
@@ -706,8 +710,9 @@ def _session_row(s: SheetSession, by: str) -> str:
     detail = " · ".join(part for part in (f"Series {s.series}" if s.series else "", status) if part)
     return fill(
         "day_row.html",
-        time=hour_minute(s.start),
-        end=hour_minute(s.end),
+        # "12:25 PM" kept on one line: the time column is narrow.
+        time_html=html.escape(hour_minute(s.start, time_format)).replace(" ", "&nbsp;"),
+        end_html=html.escape(hour_minute(s.end, time_format)).replace(" ", "&nbsp;"),
         patient=s.patient,
         chart_html=f'<br/><span class="tiny">Chart {html.escape(s.chart_number)}</span>'
         if s.chart_number

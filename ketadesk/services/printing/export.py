@@ -178,7 +178,7 @@ def patient_calendar(db: Database, chart: str, *, now: dt.datetime | None = None
             held = ""
             if pencilled:
                 until = (
-                    f"until {short_date_time(appt.hold_until.astimezone(tz))}"
+                    f"until {short_date_time(appt.hold_until.astimezone(tz), settings.time_format)}"
                     if appt.hold_until is not None
                     else "until the clinic confirms it"
                 )
@@ -387,7 +387,7 @@ def appointments_csv(db: Database, first: dt.date, last: dt.date) -> str:
             for cell in (
                 appt_id,
                 local_start.date().isoformat(),
-                f"{local_start:%H:%M}",
+                f"{local_start:%H:%M}",  # a spreadsheet's column: 24-hour whatever the clinic reads
                 f"{local_end:%H:%M}",
                 status,
                 chart,

@@ -23,6 +23,8 @@ class FeeSheet:
     clinic_name: str
     fees: FeeList
     printed_at: dt.datetime
+    #: How the clinic reads a time of day ([clinic] time_format): the page's times say so.
+    time_format: str = "12h"
 
 
 def fee_sheet(
@@ -39,7 +41,9 @@ def fee_sheet(
     fees = list_fees(db, actor, first, last, status=status, now=now)
     with db.read() as session:
         settings = load_catalog(session).settings
-    return FeeSheet(settings.name, fees, now.astimezone(ZoneInfo(settings.timezone)))
+    return FeeSheet(
+        settings.name, fees, now.astimezone(ZoneInfo(settings.timezone)), settings.time_format
+    )
 
 
 def fee_layout(sheet: FeeSheet) -> PrintLayout:
@@ -61,7 +65,7 @@ def fee_layout(sheet: FeeSheet) -> PrintLayout:
                     chart=row.chart_number,
                     kind=row.kind_name,
                     session_type=row.session_type_name,
-                    session=f"{row.session_start:%a %m/%d/%Y %H:%M}",
+                    session=row.session_when,
                     amount=row.amount_text,
                     status=row.status_name,
                     charged=f"{row.charged_at:%m/%d/%Y}",
@@ -82,6 +86,7 @@ def fee_layout(sheet: FeeSheet) -> PrintLayout:
         + (f" to {file_date(fees.last)}" if fees.last != fees.first else "")
         + (f" {fees.status}" if fees.status else ""),
         printed_at=sheet.printed_at,
+        time_format=sheet.time_format,
         css=template("style.css").template,
         blocks=tuple(blocks),
     )

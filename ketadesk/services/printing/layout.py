@@ -134,6 +134,8 @@ class PrintLayout:
     #: The document's own name, for its PDF file and print job ("Day sheet by room
     #: 12-07-2026", "Appointment card Jane Doe"); the title when empty.  See ``file_name``.
     name: str = ""
+    #: How the clinic reads a time of day ([clinic] time_format): the header's "Printed …".
+    time_format: str = "12h"
 
 
 #: What no file name may hold on Windows, macOS or Linux (and control characters).
@@ -190,8 +192,9 @@ def fill(name: str, **values: str) -> str:
     )
 
 
-def hour_minute(moment: dt.datetime) -> str:
-    return f"{moment:%H:%M}"
+def hour_minute(moment: dt.datetime, fmt: str) -> str:
+    """A time of day on paper, in the clinic's format ``fmt`` ("9:30 AM" or "09:30")."""
+    return dates.clock(moment, fmt)
 
 
 def long_date(day: dt.date) -> str:
@@ -205,7 +208,6 @@ def us_date(day: dt.date | dt.datetime, *, year: bool = False) -> str:
     return f"{text}/{day.year}" if year else text
 
 
-def us_time(moment: dt.datetime) -> str:
-    """ "9:30 AM": the time as a US patient reads it."""
-    hour = moment.hour % 12 or 12
-    return f"{hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+def us_time(moment: dt.datetime, fmt: str) -> str:
+    """ "9:30 AM" (or "09:30" in a 24-hour clinic): the time as the clinic's patients read it."""
+    return dates.clock(moment, fmt)

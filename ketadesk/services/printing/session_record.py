@@ -127,6 +127,8 @@ class SessionRecordSheet:
     # The session type is dosed in devices ([session_types.<code>.dose], Spravato): only then
     # are devices and their lot asked for (as the monitoring dialog asks) and printed.
     uses_devices: bool = True
+    #: How the clinic reads a time of day ([clinic] time_format): the page's times say so.
+    time_format: str = "12h"
 
 
 def find_session(db: Database, chart: str, day: dt.date) -> int:
@@ -233,6 +235,7 @@ def session_record_sheet(
             dose_at,
             completion.chair_settings(catalog),
             zone=tz,
+            time_format=catalog.settings.time_format,
         )
         used: set[int] = set()
         lines: list[RecordReading] = []
@@ -296,13 +299,15 @@ def session_record_sheet(
             monitored_minutes=record.monitored_minutes if record else None,
             monitored_by=monitored_by,
             printed_at=(now or utcnow()).astimezone(tz),
+            time_format=settings.time_format,
             logo=clinic_logo(settings),
             rems_form_deadline=(
                 local(rems_form[0] or rems_form[1]) if rems_form is not None else None
             ),
             rems_form_done=rems_form is not None and rems_form[2] == "done",
             chair_overrides=tuple(
-                f"{o.title}: {o.reason} ({o.by}, {hour_minute(o.at.astimezone(tz))})"
+                f"{o.title}: {o.reason} ({o.by}, "
+                f"{hour_minute(o.at.astimezone(tz), settings.time_format)})"
                 for o in completion.overrides_of(session, appointment.id)
             ),
         )
@@ -347,8 +352,8 @@ def _value(value: object | None, unit: str = "", blank: str = _BLANK) -> str:
     return f"<b>{html.escape(str(value))}</b>{html.escape(unit)}"
 
 
-def _time_value(moment: dt.datetime | None, blank: str = _SHORT_BLANK) -> str:
-    return _value(f"{moment:%H:%M}" if moment is not None else None, blank=blank)
+def _time_value(moment: dt.datetime | None, fmt: str, blank: str = _SHORT_BLANK) -> str:
+    return _value(hour_minute(moment, fmt) if moment is not None else None, blank=blank)
 
 
 def _box(checked: bool) -> str:
@@ -369,7 +374,10 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
                 date=long_date(sheet.start.date()),
                 session_type=sheet.session_type,
                 series=f"Series {sheet.series}" if sheet.series else "",
-                booked=f"{hour_minute(sheet.start)} to {hour_minute(sheet.end)}",
+                booked=(
+                    f"{hour_minute(sheet.start, sheet.time_format)} to "
+                    f"{hour_minute(sheet.end, sheet.time_format)}"
+                ),
                 room=sheet.room or "no room",
             )
         ),
@@ -387,7 +395,7 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
                 dose_start_label="Dose start (first device)"
                 if sheet.uses_devices
                 else "Dose start",
-                dose_start_html=_time_value(sheet.dose_started_at),
+                dose_start_html=_time_value(sheet.dose_started_at, sheet.time_format),
             )
         ),
     ]
@@ -408,8 +416,8 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
                     if r.tag
                     else ""
                 ),
-                planned=f"{hour_minute(r.planned)}" if r.planned else "",
-                taken_html=_time_value(r.taken_at),
+                planned=f"{hour_minute(r.planned, sheet.time_format)}" if r.planned else "",
+                taken_html=_time_value(r.taken_at, sheet.time_format),
                 bp_html=_value(bp, blank=_SHORT_BLANK),
                 hr_html=_value(r.heart_rate, blank="_____"),
                 spo2_html=_value(r.spo2, " %", blank="_____"),
@@ -461,7 +469,7 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
         PrintBlock(
             fill(
                 "record_discharge.html",
-                discharge_html=_time_value(sheet.discharged_at),
+                discharge_html=_time_value(sheet.discharged_at, sheet.time_format),
                 minutes_html=_value(sheet.monitored_minutes, " min", blank=_SHORT_BLANK),
                 required=str(sheet.observation_minutes),
                 monitored_by_html=_value(sheet.monitored_by or None),
@@ -489,6 +497,7 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
         title=f"{what}: {sheet.patient_name}, {long_date(sheet.start.date())}",
         name=f"{what} {sheet.patient_name} {file_date(sheet.start.date())}",
         printed_at=sheet.printed_at,
+        time_format=sheet.time_format,
         css=template("style.css").template,
         blocks=tuple(blocks),
         logo=sheet.logo.path if sheet.logo else None,

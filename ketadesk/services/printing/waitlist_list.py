@@ -33,6 +33,8 @@ class WaitlistSheet:
     day: dt.date
     rows: tuple[WaitlistRow, ...]
     printed_at: dt.datetime
+    #: How the clinic reads a time of day ([clinic] time_format): the page's times say so.
+    time_format: str = "12h"
 
 
 def waitlist_sheet(
@@ -49,7 +51,7 @@ def waitlist_sheet(
     with db.read() as session:
         settings = load_catalog(session).settings
     local = now.astimezone(ZoneInfo(settings.timezone))
-    return WaitlistSheet(settings.name, local.date(), tuple(rows), local)
+    return WaitlistSheet(settings.name, local.date(), tuple(rows), local, settings.time_format)
 
 
 def waitlist_layout(sheet: WaitlistSheet) -> PrintLayout:
@@ -81,6 +83,7 @@ def waitlist_layout(sheet: WaitlistSheet) -> PrintLayout:
         title=f"Waitlist: {long_date(sheet.day)} ({len(sheet.rows)})",
         name=f"Waitlist {file_date(sheet.day)}",
         printed_at=sheet.printed_at,
+        time_format=sheet.time_format,
         css=template("style.css").template,
         blocks=tuple(blocks),
     )

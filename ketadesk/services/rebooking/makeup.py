@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
+from ketadesk.scheduling.dates import clock_span
 from ketadesk.scheduling.fees import FEE_KIND_NAMES, OWED, money
 from ketadesk.scheduling.gating import Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession
@@ -175,7 +176,7 @@ class _Attempt:
 
 def _when(calendar: ClinicCalendar, start: dt.datetime, end: dt.datetime) -> str:
     a, b = calendar.local(start), calendar.local(end)
-    return f"{a:%a %m/%d} {a:%H:%M}-{b:%H:%M}"
+    return f"{a:%a %m/%d} {clock_span(a, b, calendar.settings.time_format)}"
 
 
 def _planned_of(row: Appointment, code: str) -> PlannedSession:
@@ -277,7 +278,8 @@ def _propose(
     missed_text = (
         f"{'Late cancellation' if missed.late_cancel else _ACTION_NAMES[action]}: "
         f"{type_names.get(code, code)} "
-        f"{missed.series_index}/{series.planned_count}, {missed_at:%a %m/%d %H:%M}"
+        f"{missed.series_index}/{series.planned_count}, "
+        f"{missed_at:%a %m/%d} {calendar.clock(missed_at)}"
     )
     missed_places = _places_missed(session, series.id)
     spec = catalog.protocols.get(protocol_code)

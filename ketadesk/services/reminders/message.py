@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from ketadesk import __version__
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.reminders.mail_settings import ReminderSettings
 
 __all__ = ["ReminderFacts", "compose_reminder", "test_message"]
@@ -32,15 +33,16 @@ class ReminderFacts:
     clinic_phone: str
     clinic_address: str
     timezone: str
+    time_format: str = "12h"
 
 
 def _fields(facts: ReminderFacts) -> dict[str, str]:
     local = facts.starts_at.astimezone(zoneinfo.ZoneInfo(facts.timezone))
     return {
         "first_name": facts.first_name,
-        # US clinic: month/day, 12-hour clock.
+        # US clinic: month/day; the time as the clinic reads it ([clinic] time_format).
         "date": f"{local:%A}, {local.month}/{local.day}/{local.year}",
-        "time": local.strftime("%I:%M %p").lstrip("0"),
+        "time": clock(local, facts.time_format),
         "clinic_name": facts.clinic_name,
         "clinic_phone": facts.clinic_phone,
     }

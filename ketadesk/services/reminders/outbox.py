@@ -159,6 +159,7 @@ def _facts(session: Session, message: ReminderMessage) -> ReminderFacts | None:
         clinic_phone=clinic.phone,
         clinic_address=one_line_address(clinic.address),
         timezone=clinic.timezone,
+        time_format=clinic.time_format,
     )
 
 

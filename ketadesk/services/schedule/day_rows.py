@@ -369,6 +369,7 @@ def day_schedule_from_rows(
         no_show_minutes=arrivals.no_show_minutes,
         not_started_minutes=arrivals.not_started_minutes,
         check_in_days_ahead=catalog.settings.check_in_days_ahead,
+        time_format=catalog.settings.time_format,
     )
 
 

@@ -190,6 +190,10 @@ class DaySchedule:
     #: How many days before its own day a session may be checked in or started ([clinic]
     #: check_in_days_ahead; 0, its default, the day itself): what the views grey out.
     check_in_days_ahead: int = 0
+    #: How the clinic reads a time of day ([clinic] time_format: "12h" or "24h"): every view
+    #: of this day says its times so (``scheduling/dates.clock``), and a change of it reaches
+    #: the open views with the day read again, as a change of the time zone does.
+    time_format: str = "12h"
 
     def too_early(self, action: str, appointment: DayAppointment, now: dt.datetime) -> str | None:
         """Why ``action`` cannot be taken yet on ``appointment`` at ``now``, in words for a
@@ -201,6 +205,7 @@ class DaySchedule:
             now,
             timezone=self.timezone,
             check_in_days_ahead=self.check_in_days_ahead,
+            time_format=self.time_format,
         )
         return early.hint if early is not None else None
 

@@ -124,6 +124,8 @@ class MyDay:
     sessions: tuple[MyDaySession, ...]
     #: A prescriber's day lists every standing urgent review, nearest deadline first.
     urgent_reviews: tuple[ReviewLine, ...] = ()
+    #: How the clinic reads a time of day ([clinic] time_format): My day says its times so.
+    time_format: str = "12h"
 
     @property
     def active_count(self) -> int:
@@ -181,6 +183,7 @@ def my_day(
         staff_name=column.name,
         role=column.subkind,
         timezone=schedule.timezone,
+        time_format=schedule.time_format,
         closed_reason=schedule.closed_reason,
         shifts=tuple(
             (i.start.astimezone(tz), i.end.astimezone(tz))

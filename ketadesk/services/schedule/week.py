@@ -49,6 +49,11 @@ class WeekSchedule:
         return self.days[0].clinic_name if self.days else ""
 
     @property
+    def time_format(self) -> str:
+        """How the clinic reads a time of day (its days' ``time_format``)."""
+        return self.days[0].time_format if self.days else "12h"
+
+    @property
     def active_count(self) -> int:
         return sum(d.active_count for d in self.days)
 

@@ -1,4 +1,5 @@
-"""The clinic's own details: name, address, phone, logo, time zone, paper size, opening hours.
+"""The clinic's own details: name, address, phone, logo, time zone, time format, paper size,
+opening hours.
 
 They live where the rest of the application reads them, in the ``clinic`` and ``hours`` sections
 of the stored configuration (``clinic_setting``), so a change reaches the planner's calendar, the
@@ -30,6 +31,7 @@ from ketadesk.scheduling.catalog import (
     ClinicSettings,
     ConfigError,
 )
+from ketadesk.scheduling.dates import TIME_FORMATS
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -52,6 +54,7 @@ __all__ = [
     "LogoImage",
     "clinic_details",
     "clinic_paper_size",
+    "clinic_time_format",
     "details_of",
     "read_logo_file",
     "rems_date_text",
@@ -113,6 +116,8 @@ class ClinicDetails:
     #: (card_stock, CARD_STOCKS).
     card_size: str = "index_3x5"
     card_stock: str = "sheet"
+    #: How times of day are shown and printed ([clinic] time_format, dates.TIME_FORMATS).
+    time_format: str = "12h"
     #: The last day the site's Spravato REMS certification covers ([rems]
     #: site_certified_until; the gating rule rems_site_certified), as the form shows and takes
     #: it: month first, MM/DD/YYYY ("" when not recorded; YYYY-MM-DD is accepted too).
@@ -162,6 +167,7 @@ def details_of(settings: ClinicSettings) -> ClinicDetails:
         logo_max_kb=settings.logo_max_kb,
         card_size=settings.card_size,
         card_stock=settings.card_stock,
+        time_format=settings.time_format,
         rems_certified_until=rems_date_text(settings.rems_site_certified_until),
     )
 
@@ -170,6 +176,12 @@ def clinic_details(db: Database) -> ClinicDetails:
     """The clinic's details as stored now."""
     with db.read() as session:
         return details_of(load_catalog(session).settings)
+
+
+def clinic_time_format(db: Database) -> str:
+    """How the clinic reads a time of day ([clinic] time_format: "12h" or "24h")."""
+    with db.read() as session:
+        return load_catalog(session).settings.time_format
 
 
 def clinic_paper_size(db: Database) -> str:
@@ -226,6 +238,8 @@ def validate_details(details: ClinicDetails) -> dict[str, str]:
         errors["card_size"] = f"must be one of {', '.join(CARD_SIZES)}"
     if details.card_stock not in CARD_STOCKS:
         errors["card_stock"] = f"must be one of {', '.join(CARD_STOCKS)}"
+    if details.time_format not in TIME_FORMATS:
+        errors["time_format"] = f"must be one of {', '.join(TIME_FORMATS)}"
     days = [h.day for h in details.hours]
     if sorted(days) != sorted(WEEKDAYS):
         errors["hours"] = "give the hours of each weekday once"
@@ -309,6 +323,7 @@ def _audited(details: ClinicDetails) -> dict[str, Any]:
         "paper_size": details.paper_size,
         "card_size": details.card_size,
         "card_stock": details.card_stock,
+        "time_format": details.time_format,
         "logo": logo,
         "hours": {h.day: [h.opens, h.closes] if h.open else [] for h in details.hours},
         "rems_site_certified_until": _rems_iso(details.rems_certified_until),
@@ -332,6 +347,7 @@ def _sections(
         paper_size=details.paper_size,
         card_size=details.card_size,
         card_stock=details.card_stock,
+        time_format=details.time_format,
         logo_image=details.logo.data if details.logo else "",
         logo_format=details.logo.format if details.logo else "",
     )

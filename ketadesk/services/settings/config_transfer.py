@@ -46,6 +46,7 @@ from ketadesk.scheduling.catalog import (
     parse_protocols,
     parse_session_types,
 )
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.access import audit
 from ketadesk.services.access.accounts import generate_password, hash_password, normalize_username
 from ketadesk.services.access.permissions import require
@@ -494,14 +495,14 @@ def _shifts(r: _Reader) -> list[dict[str, Any]]:
             valid_from=_date(s, "valid_from"),
             valid_until=_date(s, "valid_until"),
         )
-        problem = shift_problem(row)
+        problem = shift_problem(row, "24h")  # the file's own notation, "HH:MM"
         if problem is not None:
             raise s.fail(_SHIFT_KEYS[problem[0]], problem[1])
         rows.append(row)
     overlaps = overlapping_shifts(rows)
     if overlaps:
         i, j = overlaps[0]
-        raise _at(readers[j], f"overlaps shifts[{i}] ({rows[i].describe()})")
+        raise _at(readers[j], f"overlaps shifts[{i}] ({rows[i].describe('24h')})")
     return [
         {
             "weekday": row.weekday,
@@ -922,7 +923,8 @@ def _apply(
     ] + [(ids[e.name.casefold()], e.name, c) for e in doc.resources for c in e.closures]
     for resource_id, owner, c in wanted:
         ckey = (resource_id, c["kind"], c["starts_at"], c["ends_at"])
-        label = f"{owner} {_local(c['starts_at'], zone):%m/%d/%Y %H:%M}"
+        local = _local(c["starts_at"], zone)
+        label = f"{owner} {local:%m/%d/%Y} {clock(local, doc_time_format(doc))}"
         closure = existing.get(ckey)
         if closure is None:
             closure = Closure(resource_id=resource_id, **c)
@@ -1001,6 +1003,11 @@ _BEFORE_RETIRING = {
 
 def doc_timezone(doc: ConfigDocument) -> str:
     return str(doc.settings["clinic"]["timezone"])
+
+
+def doc_time_format(doc: ConfigDocument) -> str:
+    """How the imported clinic reads a time of day (its [clinic] time_format, "12h" unset)."""
+    return str(doc.settings["clinic"].get("time_format", "12h"))
 
 
 def _shift_row(s: StaffShift) -> dict[str, Any]:

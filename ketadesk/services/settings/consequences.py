@@ -876,7 +876,7 @@ def _nearest_place(
 
 def _fmt(calendar: ClinicCalendar, when: dt.datetime) -> str:
     local = calendar.local(when)
-    return f"{local:%a} {local.month}/{local.day} {local:%H:%M}"
+    return f"{local:%a} {local.month}/{local.day} {calendar.clock(when)}"
 
 
 def apply(

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import subkind_label
 from ketadesk.scheduling.catalog import SUBKINDS, ResourceKind
+from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.statuses import (
     REPLANNED_STATUSES,
     UNDER_WAY_STATUSES,
@@ -180,13 +181,14 @@ def _span(catalog: Catalog, start: dt.datetime, end: dt.datetime, now: dt.dateti
     if start <= now:
         return f"until {_describe(catalog, end)}"
     if start.astimezone(zone).date() == end.astimezone(zone).date():
-        return f"{_describe(catalog, start)}-{end.astimezone(zone):%H:%M}"
+        until = clock(end.astimezone(zone), catalog.settings.time_format)
+        return f"{_describe(catalog, start)}–{until}"
     return f"{_describe(catalog, start)} to {_describe(catalog, end)}"
 
 
 def _describe(catalog: Catalog, start: dt.datetime) -> str:
     local = start.astimezone(ZoneInfo(catalog.settings.timezone))
-    return f"{local:%a %-m/%-d %H:%M}"
+    return f"{local:%a %-m/%-d} {clock(local, catalog.settings.time_format)}"
 
 
 def _maybe_ahead(now: dt.datetime) -> Any:

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
+from ketadesk.scheduling import dates
 from ketadesk.scheduling.catalog import WEEKDAYS, ResourceKind, StaffRole
 from ketadesk.scheduling.statuses import REPLANNED_STATUSES, ResourceNeed, resource_need
 from ketadesk.services.access import audit
@@ -69,7 +70,20 @@ def role_label(role: str) -> str:
 
 
 def clock(minute: int) -> str:
+    """A minute of the day as stored and audited ("09:30", "24:00"): not what people read."""
     return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def clock_words(minute: int, fmt: str) -> str:
+    """A minute of the day as the clinic reads it (``fmt``: "9:30 AM", or "09:30"); the end
+    of the day (24 * 60) is midnight, "12:00 AM" (or "24:00")."""
+    if minute >= MINUTES_PER_DAY and fmt == "24h":
+        return clock(minute)
+    return dates.clock(_time(minute), fmt)
+
+
+def _time(minute: int) -> dt.time:
+    return dt.time(minute // 60 % 24, minute % 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +99,13 @@ class ShiftRow:
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
 
-    def describe(self) -> str:
-        text = f"{WEEKDAYS[self.weekday].capitalize()} {clock(self.start_minute)}-"
-        text += clock(self.end_minute)
+    def describe(self, fmt: str) -> str:
+        """ "Mon 7:00 AM–6:30 PM" in the clinic's time format ``fmt``."""
+        text = f"{WEEKDAYS[self.weekday].capitalize()} "
+        if self.end_minute >= MINUTES_PER_DAY:  # to midnight: no dt.time says 24:00
+            text += f"{clock_words(self.start_minute, fmt)}–{clock_words(self.end_minute, fmt)}"
+        else:
+            text += dates.clock_span(_time(self.start_minute), _time(self.end_minute), fmt)
         if self.every_n_weeks == 2:
             text += f", every other week from {self.anchor:%m/%d/%Y}" if self.anchor else ""
         elif self.every_n_weeks > 2:
@@ -191,6 +209,8 @@ class BookedSession:
     starts_at: dt.datetime
     patient: str
     session_type: str
+    #: How the clinic reads a time of day ([clinic] time_format).
+    time_format: str = "12h"
 
 
 class StaffStillBooked(ServiceError):
@@ -332,9 +352,12 @@ def _future_sessions(session: Session, staff_id: int, now: dt.datetime) -> list[
         .distinct()
         .order_by(Appointment.starts_at, Appointment.id)
     )
-    tz = ZoneInfo(load_catalog(session).settings.timezone)
+    settings = load_catalog(session).settings
+    tz = ZoneInfo(settings.timezone)
     return [
-        BookedSession(aid, starts.astimezone(tz), f"{first} {last}", type_name)
+        BookedSession(
+            aid, starts.astimezone(tz), f"{first} {last}", type_name, settings.time_format
+        )
         for aid, starts, first, last, type_name, status, ends, hold_until in rows
         if resource_need(status, ends, now, hold_until=hold_until) is ResourceNeed.AHEAD
     ]
@@ -363,7 +386,7 @@ def _dates_meet(a: ShiftRow, b: ShiftRow) -> bool:
     return lo <= hi
 
 
-def shift_problem(s: ShiftRow) -> tuple[str, str] | None:
+def shift_problem(s: ShiftRow, fmt: str) -> tuple[str, str] | None:
     """The first mistake in one shift on its own: (the ShiftRow field at fault, what is
     wrong), or None.  The settings form and the configuration import both ask this."""
     if not 0 <= s.weekday <= 6:
@@ -373,7 +396,7 @@ def shift_problem(s: ShiftRow) -> tuple[str, str] | None:
     if s.start_minute >= s.end_minute:
         return "end_minute", (
             f"it must start before it ends "
-            f"({clock(s.start_minute)} is not before {clock(s.end_minute)})"
+            f"({clock_words(s.start_minute, fmt)} is not before {clock_words(s.end_minute, fmt)})"
         )
     if s.every_n_weeks < 1:
         return "every_n_weeks", "it repeats every 1 week or more"
@@ -388,7 +411,7 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 
 
 def shift_hours_warnings(
-    shifts: Sequence[ShiftRow], hours: Mapping[str, tuple[dt.time, dt.time] | None]
+    shifts: Sequence[ShiftRow], hours: Mapping[str, tuple[dt.time, dt.time] | None], fmt: str
 ) -> tuple[str, ...]:
     """A warning (never a refusal: staff may prepare before opening or finish paperwork after
     closing) for each shift that runs outside the clinic's opening hours that weekday."""
@@ -398,17 +421,17 @@ def shift_hours_warnings(
         opening = hours.get(day)
         on = f"on {_DAY_NAMES[s.weekday]}s"
         if opening is None:
-            found.append(f"shift {i} ({s.describe()}): the clinic is closed {on}")
+            found.append(f"shift {i} ({s.describe(fmt)}): the clinic is closed {on}")
             continue
         opens = opening[0].hour * 60 + opening[0].minute
         closes = opening[1].hour * 60 + opening[1].minute
         outside = []
         if s.start_minute < opens:
-            outside.append(f"starts before opening ({clock(opens)} {on})")
+            outside.append(f"starts before opening ({clock_words(opens, fmt)} {on})")
         if s.end_minute > closes:
-            outside.append(f"runs past closing ({clock(closes)} {on})")
+            outside.append(f"runs past closing ({clock_words(closes, fmt)} {on})")
         if outside:
-            found.append(f"shift {i} ({s.describe()}) {' and '.join(outside)}")
+            found.append(f"shift {i} ({s.describe(fmt)}) {' and '.join(outside)}")
     return tuple(found)
 
 
@@ -430,11 +453,11 @@ def overlapping_shifts(shifts: Sequence[ShiftRow]) -> list[tuple[int, int]]:
     return found
 
 
-def shift_problems(shifts: Sequence[ShiftRow]) -> dict[str, str]:
+def shift_problems(shifts: Sequence[ShiftRow], fmt: str) -> dict[str, str]:
     """Per shift (``shifts.N``, N from 1), what is wrong with it."""
     errors: dict[str, str] = {}
     for i, s in enumerate(shifts, start=1):
-        problem = shift_problem(s)
+        problem = shift_problem(s, fmt)
         if problem is not None:
             errors[f"shifts.{i}"] = f"shift {i}: {problem[1]}"
     if errors:
@@ -442,7 +465,7 @@ def shift_problems(shifts: Sequence[ShiftRow]) -> dict[str, str]:
     for i, j in overlapping_shifts(shifts):
         a, b = shifts[i], shifts[j]
         errors[f"shifts.{j + 1}"] = (
-            f"shift {j + 1} ({b.describe()}) overlaps shift {i + 1} ({a.describe()})"
+            f"shift {j + 1} ({b.describe(fmt)}) overlaps shift {i + 1} ({a.describe(fmt)})"
         )
     return errors
 
@@ -502,7 +525,7 @@ def _check_form(
         taken = session.scalar(select(Resource.id).where(Resource.name == name))
         if taken is not None and taken != staff_id:
             errors["name"] = f"another resource or staff member is already called {name!r}"
-    errors.update(shift_problems(clean.shifts))
+    errors.update(shift_problems(clean.shifts, catalog.settings.time_format))
     problem = qualification_problem(phase_choices(catalog), clean.role, clean.qualifications)
     if problem is not None:
         errors["qualifications"] = problem[1]
@@ -604,7 +627,12 @@ def add_staff(
         info = _info(session, res)
         audit.record(session, actor, "add_staff", "staff", res.id, after=_snapshot(info), now=now)
         changes.bump(session, now)
-        return replace(info, warnings=shift_hours_warnings(info.shifts, catalog.settings.hours))
+        return replace(
+            info,
+            warnings=shift_hours_warnings(
+                info.shifts, catalog.settings.hours, catalog.settings.time_format
+            ),
+        )
 
 
 def update_staff(
@@ -634,7 +662,12 @@ def update_staff(
                 now=now,
             )
             changes.bump(session, now)
-        return replace(after, warnings=shift_hours_warnings(after.shifts, catalog.settings.hours))
+        return replace(
+            after,
+            warnings=shift_hours_warnings(
+                after.shifts, catalog.settings.hours, catalog.settings.time_format
+            ),
+        )
 
 
 def set_staff_active(
@@ -683,7 +716,13 @@ class StaffScreen:
 
     staff: tuple[StaffInfo, ...]
     phases: tuple[PhaseChoice, ...] = field(default=())
+    #: How the clinic reads a time of day ([clinic] time_format): shifts are shown so.
+    time_format: str = "12h"
 
 
 def staff_screen(db: Database, *, include_inactive: bool = True) -> StaffScreen:
-    return StaffScreen(list_staff(db, include_inactive=include_inactive), qualification_choices(db))
+    with db.read() as session:
+        time_format = load_catalog(session).settings.time_format
+    return StaffScreen(
+        list_staff(db, include_inactive=include_inactive), qualification_choices(db), time_format
+    )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import WEEKDAYS
+from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -99,6 +100,8 @@ class WaitlistRow:
     appointment_id: int | None
     added_at: dt.datetime
     past_deadline: bool = False
+    #: How the clinic reads a time of day ([clinic] time_format).
+    time_format: str = "12h"
 
     @property
     def fields(self) -> EntryFields:
@@ -123,9 +126,10 @@ class WaitlistRow:
     def times_text(self) -> str:
         if self.available_from is None and self.available_until is None:
             return "Any time"
-        lo = self.available_from.strftime("%H:%M") if self.available_from else "opening"
-        hi = self.available_until.strftime("%H:%M") if self.available_until else "closing"
-        return f"{lo}-{hi}"
+        fmt = self.time_format
+        lo = clock(self.available_from, fmt) if self.available_from else "opening"
+        hi = clock(self.available_until, fmt) if self.available_until else "closing"
+        return f"{lo}–{hi}"
 
     @property
     def where_text(self) -> str:
@@ -150,6 +154,8 @@ class WaitlistChoices:
     rooms: tuple[tuple[int, str], ...]
     staff: tuple[tuple[int, str], ...]
     today: dt.date = field(default=dt.date.min)
+    #: How the clinic reads a time of day ([clinic] time_format): the form's times say so.
+    time_format: str = "12h"
 
 
 def _minute(t: dt.time | None) -> int | None:
@@ -175,6 +181,7 @@ def waitlist_choices(db: Database, *, now: dt.datetime | None = None) -> Waitlis
         rooms=tuple((rid, name) for rid, name, kind in rows if kind == "room"),
         staff=tuple((rid, name) for rid, name, kind in rows if kind == "staff"),
         today=today,
+        time_format=catalog.settings.time_format,
     )
 
 
@@ -201,8 +208,11 @@ def validate_entry(
         errors["available_until"] = "the time of day ends before it begins"
     spec = catalog.session_types.get(fields.session_type)
     if spec is not None and lo is not None and hi is not None and hi - lo < spec.total_minutes:
+        assert fields.available_from is not None
+        assert fields.available_until is not None
+        fmt = catalog.settings.time_format
         errors["available_until"] = (
-            f"{fields.available_from:%H:%M}-{fields.available_until:%H:%M} is shorter than a "
+            f"{clock_span(fields.available_from, fields.available_until, fmt)} is shorter than a "
             f"{spec.total_minutes}-minute {spec.name}"
         )
     if new and fields.deadline is not None and fields.deadline < today:
@@ -471,6 +481,7 @@ def list_entries(
                     appointment_id=entry.appointment_id,
                     added_at=entry.created_at,
                     past_deadline=entry.deadline is not None and entry.deadline < today,
+                    time_format=catalog.settings.time_format,
                 )
             )
     out.sort(key=lambda r: (r.deadline or dt.date.max, r.added_at, r.id))

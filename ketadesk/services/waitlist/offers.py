@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
@@ -124,7 +125,7 @@ class BookedOffer:
 
 def _when(calendar: ClinicCalendar, start: dt.datetime, end: dt.datetime) -> str:
     a, b = calendar.local(start), calendar.local(end)
-    return f"{a:%a %m/%d} {a:%H:%M}-{b:%H:%M}"
+    return f"{a:%a %m/%d} {clock_span(a, b, calendar.settings.time_format)}"
 
 
 def freed_place(session: Session, appointment_id: int) -> FreedPlace | None:
@@ -216,13 +217,13 @@ def offers_for_freed(
     return offers_for_place(db, freed, now=now)
 
 
-def _wish_text(entry: WaitlistEntry) -> str:
-    """What the entry asked for: "Tue, Thu; 09:00-13:00; until 12/10/2026"."""
+def _wish_text(entry: WaitlistEntry, fmt: str) -> str:
+    """What the entry asked for: "Tue, Thu; 9:00 AM–1:00 PM; until 12/10/2026"."""
     wish = [", ".join(d.capitalize() for d in entry.weekdays) or "any day"]
     lo, hi = entries.local_time(entry.earliest_minute), entries.local_time(entry.latest_minute)
     if lo or hi:
-        earliest = lo.strftime("%H:%M") if lo else "opening"
-        wish.append(f"{earliest}-{hi.strftime('%H:%M') if hi else 'closing'}")
+        earliest = clock(lo, fmt) if lo else "opening"
+        wish.append(f"{earliest}–{clock(hi, fmt) if hi else 'closing'}")
     if entry.deadline:
         wish.append(f"until {entry.deadline:%m/%d/%Y}")
     return "; ".join(wish)
@@ -259,7 +260,7 @@ def _offer(
         room_name=names.get(room, "no room") if room else "no room",
         staff_names=staff,
         when_text=_when(calendar, opening.start, opening.end),
-        wish_text=_wish_text(entry),
+        wish_text=_wish_text(entry, calendar.settings.time_format),
         warnings=warnings,
     )
 

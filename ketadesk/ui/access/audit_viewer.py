@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.access import audit_log
 from ketadesk.services.access.audit_log import AuditRow, action_words
 from ketadesk.services.schedule import day as schedule
@@ -88,7 +89,7 @@ def action_text(action: str) -> str:
 def cell_text(row: AuditRow, column: AuditColumn) -> str:
     match column:
         case AuditColumn.WHEN:
-            return short_date_time(row.local_at, year=True, seconds=True)
+            return short_date_time(row.local_at, row.time_format, year=True, seconds=True)
         case AuditColumn.WHO:
             return row.username or "—"
         case AuditColumn.ACTION:
@@ -107,7 +108,8 @@ def cell_text(row: AuditRow, column: AuditColumn) -> str:
 def describe(row: AuditRow) -> str:
     """The whole event as plain text, for the details pane."""
     lines = [
-        f"When:    {us_long_date(row.local_at.date())} {row.local_at:%H:%M:%S %Z}",
+        f"When:    {us_long_date(row.local_at.date())} "
+        f"{clock(row.local_at, row.time_format, seconds=True)} {row.local_at:%Z}",
         f"Who:     {row.username or '—'}",
         f"Action:  {action_text(row.action)}",
         f"What:    {row.what}",

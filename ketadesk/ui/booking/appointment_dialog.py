@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import clock_span
 from ketadesk.services.booking.appointment_changes import action_button_text
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
 from ketadesk.services.common.context import ServiceError, may
@@ -156,10 +157,11 @@ class AppointmentDialog(QDialog):
         self._detail = d
         series = f" {d.series_label}" if d.series_label else ""
         self._title.setText(f"{d.patient_name} — {d.session_type_name}{series}")
-        self.setWindowTitle(f"{d.patient_name}, {short_date_time(d.start)}")
+        fmt = d.time_format
+        self.setWindowTitle(f"{d.patient_name}, {short_date_time(d.start, fmt)}")
         while self._form.rowCount():
             self._form.removeRow(0)
-        when = f"{us_long_date(d.start.date())}, {d.start:%H:%M}–{d.end:%H:%M}"
+        when = f"{us_long_date(d.start.date())}, {clock_span(d.start, d.end, fmt)}"
         status = d.status_label + (" (late cancellation)" if d.late_cancel else "")
         rows = [
             ("When", when),
@@ -190,7 +192,7 @@ class AppointmentDialog(QDialog):
         self._history.clear()
         for h in d.history:
             why = f": {h.reason}" if h.reason else ""
-            at = short_date_time(h.at, weekday=False)
+            at = short_date_time(h.at, fmt, weekday=False)
             self._history.addItem(f"{at}  {h.who}  {h.action.replace('_', ' ')} {h.change}{why}")
         if not d.history:
             self._history.addItem("Booked; nothing has happened to it yet.")
@@ -249,7 +251,9 @@ class AppointmentDialog(QDialog):
         version = self.detail().version
         if action == "cancel":
             d = self.detail()
-            asked = ask_cancel_reason(self, d.patient_name, d.session_type_name, d.start)
+            asked = ask_cancel_reason(
+                self, d.patient_name, d.session_type_name, d.start, d.time_format
+            )
             if asked is None:
                 return
             reason = asked

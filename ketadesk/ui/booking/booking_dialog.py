@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import WEEKDAYS
+from ketadesk.scheduling.dates import clock_span
 from ketadesk.scheduling.gating import GateResult
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.planner import SeriesPlan
@@ -140,7 +141,7 @@ def plan_rows(
             PlanRow(
                 index=s.index,
                 date=short_date(start, year=True),
-                time=f"{start:%H:%M}–{end:%H:%M}",
+                time=clock_span(start, end, calendar.settings.time_format),
                 room=", ".join(held["room"]),
                 monitor=", ".join(held["equipment"]),
                 staff=", ".join(held["staff"]),
@@ -169,7 +170,7 @@ def confirm_blocker(
 
 def _when(calendar: ClinicCalendar, s: PlannedSession) -> str:
     start = calendar.local(s.start)
-    return short_date_time(start)
+    return short_date_time(start, calendar.settings.time_format)
 
 
 PLAN_COLUMNS: tuple[TableColumn[PlanRow], ...] = (
@@ -309,7 +310,9 @@ class BookingDialog(QDialog):
         self.weekday_hint = QLabel(self)
         self.use_time = QCheckBox("Start at", self)
         self.use_time.setAccessibleName("Prefer a start time")
-        self.time = TimeField(self, value=dt.time(9, 0))
+        self.time = TimeField(
+            self, value=dt.time(9, 0), time_format=self._choices.catalog.settings.time_format
+        )
         self.time.setObjectName("booking_time")
         self.time.setAccessibleName("Preferred start time")
         self.time.setEnabled(False)
@@ -901,7 +904,7 @@ class BookingDialog(QDialog):
         wishes = self.wishes()
         return {
             "weekdays": list(wishes.weekdays),
-            "time": wishes.time.strftime("%H:%M") if wishes.time else None,
+            "time": wishes.time.strftime("%H:%M") if wishes.time else None,  # stored, not shown
             "room": wishes.room,
         }
 

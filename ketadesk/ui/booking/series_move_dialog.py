@@ -53,16 +53,17 @@ class SeriesMoveDialog(QDialog):
         self._proposal: SeriesMove | None = None
         self._plans = LatestOnly(self, busy="Working out the new plan…")
         self._zone = ZoneInfo(detail.timezone)
+        self._time_format = detail.time_format
         self.setObjectName("series_move_dialog")
         self.setWindowTitle(f"Move the rest of the series — {detail.patient_name}")
         intro = QLabel(
             f"{detail.session_type_name} {detail.series_label} is booked for "
-            f"{short_date_time(detail.start)}. Choose its new start; the later sessions of the "
-            "series follow, keeping the protocol's spacing.",
+            f"{short_date_time(detail.start, detail.time_format)}. Choose its new start; the "
+            "later sessions of the series follow, keeping the protocol's spacing.",
             self,
         )
         intro.setWordWrap(True)
-        self.start_edit = DateTimeField(self)
+        self.start_edit = DateTimeField(self, time_format=detail.time_format)
         self.start_edit.setObjectName("new_start")
         self.start_edit.setAccessibleName("New start")
         zone = QTimeZone(detail.timezone.encode())
@@ -163,7 +164,7 @@ class SeriesMoveDialog(QDialog):
             local = planned.start.astimezone(self._zone)
             cells = [
                 f"{planned.index}",
-                short_date_time(local),
+                short_date_time(local, self._time_format),
                 "; ".join(planned.problems),
             ]
             for col, text in enumerate(cells):

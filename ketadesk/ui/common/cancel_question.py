@@ -8,17 +8,21 @@ import datetime as dt
 
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QWidget
 
+from ketadesk.scheduling.dates import clock
 from ketadesk.ui.common.dates import short_date
 
 CANCEL_TEXT = "Cancel session"
 KEEP_TEXT = "Keep"
 
 
-def cancel_prompt(patient_name: str, session_type: str, start: dt.datetime) -> str:
-    """ "Cancel the IV ketamine infusion on Tue Dec 8 at 10:00 for Lovelace, Ada? Why is it
-    cancelled? (kept with the appointment)" (``start`` in the clinic's time)."""
+def cancel_prompt(
+    patient_name: str, session_type: str, start: dt.datetime, time_format: str
+) -> str:
+    """ "Cancel the IV ketamine infusion on Tue Dec 8 at 10:00 AM for Lovelace, Ada? Why is it
+    cancelled? (kept with the appointment)" (``start`` in the clinic's time and format)."""
+    at = clock(start, time_format)
     return (
-        f"Cancel the {session_type} on {short_date(start)} at {start:%H:%M} for {patient_name}?\n"
+        f"Cancel the {session_type} on {short_date(start)} at {at} for {patient_name}?\n"
         "Why is it cancelled? (kept with the appointment)"
     )
 
@@ -34,11 +38,15 @@ def cancel_dialog(parent: QWidget | None, prompt: str) -> QInputDialog:
 
 
 def ask_cancel_reason(
-    parent: QWidget | None, patient_name: str, session_type: str, start: dt.datetime
+    parent: QWidget | None,
+    patient_name: str,
+    session_type: str,
+    start: dt.datetime,
+    time_format: str,
 ) -> str | None:
     """Why the session is cancelled, asked again while empty (a cancellation needs a reason);
     None when the user keeps the session."""
-    prompt = cancel_prompt(patient_name, session_type, start)
+    prompt = cancel_prompt(patient_name, session_type, start, time_format)
     while True:
         dialog = cancel_dialog(parent, prompt)
         try:
@@ -49,6 +57,6 @@ def ask_cancel_reason(
             dialog.deleteLater()
         if reason:
             return reason
-        prompt = cancel_prompt(patient_name, session_type, start).replace(
+        prompt = cancel_prompt(patient_name, session_type, start, time_format).replace(
             "Why is it cancelled?", "A cancellation needs a reason: why is it cancelled?"
         )

@@ -7,7 +7,10 @@ keep Qt's editor (the arrows step the section under the cursor, the calendar pop
 API is QDateEdit's) but a typed character edits the text as a line edit would, replacing the
 selection; what was typed is read when the field is left or Enter is pressed, month first as a
 US clinic writes dates (``scheduling.dates.parse_us_date``), and shown back in the one format
-of all the application's fields.  Text that is no date or time goes back to the value before.
+of all the application's fields.  Times are shown in the clinic's format (``[clinic]
+time_format``, ``set_time_format``: "9:30 AM" or "09:30") and typed either way ("2:30 pm",
+"14:30", "230p", "1430", ``scheduling.dates.parse_clock_time``).  Text that is no date or time
+goes back to the value before.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QDate, QDateTime, QEvent, Qt, QTime
+from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTime
 from PySide6.QtGui import QFocusEvent, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QDateEdit, QDateTimeEdit, QTimeEdit, QWidget
 
@@ -30,14 +33,15 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
         return method
 
 
-#: The formats of every field: US month/day/year with two-digit month and day, 24-hour time.
+#: The formats of every field: US month/day/year with two-digit month and day, and the time
+#: in each of the clinic's formats (``scheduling.dates.TIME_FORMATS``), as ``dates.clock``
+#: says it: "9:30 AM" or "09:30".
 DATE_FORMAT = "MM/dd/yyyy"
 #: With the weekday, where the day of the week is what the user checks (the toolbar's day).
 DATE_FORMAT_WEEKDAY = "ddd MM/dd/yyyy"
-TIME_FORMAT = "HH:mm"
-DATE_TIME_FORMAT = f"{DATE_FORMAT} {TIME_FORMAT}"
-#: With the weekday: "until Monday" is what a user snoozing a follow-up checks.
-DATE_TIME_FORMAT_WEEKDAY = f"{DATE_FORMAT_WEEKDAY} {TIME_FORMAT}"
+TIME_FORMATS = {"12h": "h:mm AP", "24h": "HH:mm"}
+#: The fields speak US English whatever this PC's locale ("AM", "Sat"), as every view does.
+_US = QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
 
 #: Keys that step the value (Qt's own behaviour, after what was typed is read).
 _STEP_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown})
@@ -212,13 +216,25 @@ class DateField(_TypedField, QDateEdit):
 
 
 class TimeField(_TypedField, QTimeEdit):
-    """A time of day typed as 10:30, 1030, 9 or 2:30 pm, shown 24-hour."""
+    """A time of day typed as 10:30, 1030, 9, 14:30, 2:30 pm or 230p, shown in the clinic's
+    format (``time_format``, "12h" until told: ``set_time_format``)."""
 
-    def __init__(self, parent: QWidget | None = None, *, value: dt.time | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        value: dt.time | None = None,
+        time_format: str = "12h",
+    ) -> None:
         QTimeEdit.__init__(self, parent)
-        self.setDisplayFormat(TIME_FORMAT)
+        self.setLocale(_US)
+        self.set_time_format(time_format)
         if value is not None:
             self.setTime(QTime(value.hour, value.minute))
+
+    def set_time_format(self, fmt: str) -> None:
+        """Show the time as the clinic reads it ("12h" or "24h"); the value stays."""
+        self.setDisplayFormat(TIME_FORMATS[fmt])
 
     @override
     def _read(self, text: str) -> QDateTime | None:
@@ -227,15 +243,25 @@ class TimeField(_TypedField, QTimeEdit):
 
 
 class DateTimeField(_TypedField, QDateTimeEdit):
-    """A day and a time typed together (12/12/2026 10:30) or picked on the calendar.
+    """A day and a time typed together (12/12/2026 10:30, 12/12/2026 2:30 pm) or picked on
+    the calendar, shown in the clinic's time format (``set_time_format``).
 
-    ``weekday`` shows the day of the week before the date ("Mon 12/14/2026 09:00"); it may be
-    typed or left in the text, and is read past: the date decides."""
+    ``weekday`` shows the day of the week before the date ("Mon 12/14/2026 9:00 AM"); it may
+    be typed or left in the text, and is read past: the date decides."""
 
-    def __init__(self, parent: QWidget | None = None, *, weekday: bool = False) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, weekday: bool = False, time_format: str = "12h"
+    ) -> None:
         QDateTimeEdit.__init__(self, parent)
+        self.setLocale(_US)
         self.setCalendarPopup(True)
-        self.setDisplayFormat(DATE_TIME_FORMAT_WEEKDAY if weekday else DATE_TIME_FORMAT)
+        self._weekday = weekday
+        self.set_time_format(time_format)
+
+    def set_time_format(self, fmt: str) -> None:
+        """Show the time as the clinic reads it ("12h" or "24h"); the value stays."""
+        day = DATE_FORMAT_WEEKDAY if self._weekday else DATE_FORMAT
+        self.setDisplayFormat(f"{day} {TIME_FORMATS[fmt]}")
 
     @override
     def _read(self, text: str) -> QDateTime | None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.confirmations import OUTCOME_NAMES, RIDE_ITEM
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.confirmations.calls import (
@@ -65,13 +66,19 @@ class Column(enum.IntEnum):
     CHECKLIST = 6
 
 
-def _last_call(row: ConfirmationRow, zone: ZoneInfo) -> str:
+def _at(moment: dt.datetime, zone: _Zone) -> str:
+    """ "12/07 9:30 AM": when a call was made, in the clinic's zone and time format."""
+    local = moment.astimezone(zone.timezone)
+    return f"{local:%m/%d} {clock(local, zone.time_format)}"
+
+
+def _last_call(row: ConfirmationRow, zone: _Zone) -> str:
     if not row.attempts:
         return ""
     last = row.attempts[-1]
     tries = f" ({len(row.attempts)} calls)" if len(row.attempts) > 1 else ""
     note = f": {last.note}" if last.note else ""
-    return f"{last.username} {last.at.astimezone(zone):%m/%d %H:%M}{tries}{note}"
+    return f"{last.username} {_at(last.at, zone)}{tries}{note}"
 
 
 def _checklist(row: ConfirmationRow) -> str:
@@ -82,9 +89,10 @@ def _checklist(row: ConfirmationRow) -> str:
 
 
 class _Zone:
-    """The clinic's time zone, as the model's columns read it."""
+    """The clinic's time zone and time format, as the model's columns read them."""
 
     timezone = ZoneInfo("UTC")
+    time_format = "12h"
 
 
 class ConfirmationModel(RowTableModel[ConfirmationRow]):
@@ -98,7 +106,7 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
         columns: tuple[TableColumn[ConfirmationRow], ...] = (
             TableColumn(
                 "Time",
-                lambda r: f"{r.start.astimezone(zone.timezone):%H:%M}",
+                lambda r: clock(r.start.astimezone(zone.timezone), zone.time_format),
                 sort_key=lambda r: r.start.timestamp(),
             ),
             TableColumn("Patient", lambda r: r.patient_name),
@@ -107,11 +115,9 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
             TableColumn("Call", lambda r: r.status_name),
             TableColumn(
                 "Last call",
-                lambda r: _last_call(r, zone.timezone),
+                lambda r: _last_call(r, zone),
                 tooltip=lambda r: "\n".join(
-                    f"{a.at.astimezone(zone.timezone):%m/%d %H:%M} {a.username}: "
-                    f"{a.outcome_name} {a.note}"
-                    for a in r.attempts
+                    f"{_at(a.at, zone)} {a.username}: {a.outcome_name} {a.note}" for a in r.attempts
                 ),
             ),
             TableColumn(
@@ -128,8 +134,9 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
     def timezone(self) -> ZoneInfo:
         return self._zone.timezone
 
-    def set_timezone(self, zone: ZoneInfo) -> None:
+    def set_timezone(self, zone: ZoneInfo, time_format: str = "12h") -> None:
         self._zone.timezone = zone
+        self._zone.time_format = time_format
 
 
 class ConfirmationsView(QWidget):
@@ -280,7 +287,7 @@ class ConfirmationsView(QWidget):
         self.day_edit.blockSignals(True)
         self.day_edit.setDate(QDate(listed.day.year, listed.day.month, listed.day.day))
         self.day_edit.blockSignals(False)
-        self.model.set_timezone(ZoneInfo(listed.timezone))
+        self.model.set_timezone(ZoneInfo(listed.timezone), listed.time_format)
         selected = self.selected()
         self.model.set_rows(listed.rows)
         if selected is not None:

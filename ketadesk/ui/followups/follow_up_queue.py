@@ -114,7 +114,8 @@ HEADERS = {
 }
 
 
-_when = moment_text
+def _when(moment: dt.datetime, item: FollowUpItem) -> str:
+    return moment_text(moment, item.time_format)
 
 
 def queue_heading(queue: FollowUpQueue, *, kind: str = "", assignee: str = "") -> str:
@@ -141,7 +142,7 @@ def details_text(item: FollowUpItem) -> str:
     if item.warning:
         parts.append(f"⚠ {item.warning}")
     if item.snoozed_until is not None:
-        parts.append(f"Snoozed until {_when(item.snoozed_until)}: {item.note}")
+        parts.append(f"Snoozed until {_when(item.snoozed_until, item)}: {item.note}")
     elif item.note:
         parts.append(item.note)
     if item.session_label:
@@ -320,11 +321,11 @@ class FollowUpQueueModel(QAbstractItemModel):
         lines.append(f"Due {item.due_text}")
         if item.overdue_from is not None and item.deadline is not None:
             lines.append(
-                f"Deadline {_when(item.deadline)}; not checked in, so {item.countdown} "
-                f"since the session's end ({_when(item.overdue_from)})"
+                f"Deadline {_when(item.deadline, item)}; not checked in, so {item.countdown} "
+                f"since the session's end ({_when(item.overdue_from, item)})"
             )
         elif item.deadline is not None:
-            lines.append(f"Deadline {_when(item.deadline)} ({item.countdown})")
+            lines.append(f"Deadline {_when(item.deadline, item)} ({item.countdown})")
         if item.phone:
             lines.append(f"Phone {display_phone(item.phone)}")
         if item.attempts:
@@ -603,7 +604,7 @@ class SnoozeDialog(_FollowUpDialog):
         super().__init__(desk, item, "Snooze a follow-up", parent)
         self.zone = item.due.tzinfo
         # With its weekday: a follow-up is put aside "until Monday".
-        self.until = DateTimeField(self, weekday=True)
+        self.until = DateTimeField(self, weekday=True, time_format=item.time_format)
         self.until.setObjectName("until")
         # The clinic's next opening (read with the queue); without one, tomorrow at this hour.
         proposed = item.snooze_default or desk.now().astimezone(self.zone) + dt.timedelta(days=1)
@@ -1016,7 +1017,7 @@ class FollowUpQueueView(QWidget):
             )
             then = "reached"
         elif result.next_attempt_at is not None:
-            when = _when(result.next_attempt_at.astimezone(item.due.tzinfo))
+            when = _when(result.next_attempt_at.astimezone(item.due.tzinfo), item)
             self.status.setText(f"Call {item.patient_name} again {when}.")
             then = f"call again {when}"
         else:

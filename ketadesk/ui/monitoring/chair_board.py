@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, NextUp, chair_board
@@ -53,50 +54,56 @@ STAGE_LABELS = {
 }
 
 
-def _hhmm(moment: dt.datetime | None) -> str:
-    return "" if moment is None else f"{moment:%H:%M}"
+def _hhmm(moment: dt.datetime | None, fmt: str) -> str:
+    return "" if moment is None else clock(moment, fmt)
 
 
-def _next_words(nxt: NextUp) -> str:
+def _next_words(nxt: NextUp, fmt: str) -> str:
     if nxt.checked_in:
         return (
             f"Waiting: {nxt.patient_name} · {nxt.session_type_short} "
-            f"(checked in, booked {_hhmm(nxt.start)})"
+            f"(checked in, booked {_hhmm(nxt.start, fmt)})"
         )
-    return f"Next: {_hhmm(nxt.start)} {nxt.patient_name} · {nxt.session_type_short}"
+    return f"Next: {_hhmm(nxt.start, fmt)} {nxt.patient_name} · {nxt.session_type_short}"
 
 
-def card_lines(card: ChairCard) -> dict[str, str]:
+def _span(start: dt.datetime | None, end: dt.datetime | None, fmt: str) -> str:
+    if start is None or end is None:
+        return f"{_hhmm(start, fmt)}–{_hhmm(end, fmt)}"
+    return clock_span(start, end, fmt)
+
+
+def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     """What a card says, line by line (empty lines are hidden): the words, decided here once,
     so the widget and its accessible text agree."""
     if card.is_free:
         nxt = card.next_up
         return {
             "patient": "Free",
-            "next": _next_words(nxt) if nxt else "Nothing more booked today",
+            "next": _next_words(nxt, fmt) if nxt else "Nothing more booked today",
         }
     kind = " ".join(p for p in (card.session_type_short, card.series_label) if p)
     phase = card.phase
-    until = f"until {_hhmm(card.phase_ends_at)}" if card.phase_ends_at is not None else ""
+    until = f"until {_hhmm(card.phase_ends_at, fmt)}" if card.phase_ends_at is not None else ""
     dose = ""
     if card.minutes_since_dose is not None:
-        dose = f"Dosed {card.minutes_since_dose} min ago ({_hhmm(card.dose_started_at)})"
+        dose = f"Dosed {card.minutes_since_dose} min ago ({_hhmm(card.dose_started_at, fmt)})"
     elif card.dose_started_at is not None:
-        dose = f"Dose started {_hhmm(card.dose_started_at)}"
+        dose = f"Dose started {_hhmm(card.dose_started_at, fmt)}"
     elif card.stage == "in_session" and card.dose_due_at is not None:
         # Started, and no dose start on the record: never shown as a dose given.
-        started = f"Started {_hhmm(card.started_at)} · " if card.started_at is not None else ""
-        dose = f"{started}dose not recorded (due {_hhmm(card.dose_due_at)})"
+        started = f"Started {_hhmm(card.started_at, fmt)} · " if card.started_at is not None else ""
+        dose = f"{started}dose not recorded (due {_hhmm(card.dose_due_at, fmt)})"
     bp = ""
     late = card.late
     if card.next_bp is not None:
         due = card.next_bp
         if due.late:
-            bp = f"{bp_check_words(due.label)} overdue since {_hhmm(due.due_at)}"
+            bp = f"{bp_check_words(due.label)} overdue since {_hhmm(due.due_at, fmt)}"
         elif due.due_now:
-            bp = f"{bp_check_words(due.label)} due now ({_hhmm(due.due_at)})"
+            bp = f"{bp_check_words(due.label)} due now ({_hhmm(due.due_at, fmt)})"
         else:
-            bp = f"{bp_check_words(due.label)} due {_hhmm(due.due_at)}"
+            bp = f"{bp_check_words(due.label)} due {_hhmm(due.due_at, fmt)}"
         if card.bp_late:  # the service lists the overdue check first; this line says it
             bp, late = f"⚠ {bp}", late[1:]
     elif card.next_bp_after_dose is not None:
@@ -112,7 +119,7 @@ def card_lines(card: ChairCard) -> dict[str, str]:
         elif card.discharge_not_yet:
             discharge = "Not yet: " + "; ".join(card.discharge_not_yet)
         else:
-            discharge = f"Discharge {_hhmm(card.discharge_allowed_at)}"
+            discharge = f"Discharge {_hhmm(card.discharge_allowed_at, fmt)}"
     elif card.discharge_after_dose_minutes is not None:
         # No dose start recorded: no time to promise, only the rule.
         discharge = f"Discharge ≥ {duration_words(card.discharge_after_dose_minutes)} after dose"
@@ -120,14 +127,14 @@ def card_lines(card: ChairCard) -> dict[str, str]:
     return {
         "patient": card.patient_name,
         "urgent": f"⚠ {card.urgent_review}" if card.urgent_review else "",
-        "kind": f"{kind} · {card.session_type_name} · {_hhmm(card.start)}–{_hhmm(card.end)}",
+        "kind": f"{kind} · {card.session_type_name} · {_span(card.start, card.end, fmt)}",
         "phase": phase,
         "until": until,
         "dose": dose,
         "bp": bp,
         "discharge": discharge,
         "late": "\n".join(f"⚠ {line}" for line in late),
-        "next": _next_words(nxt) if nxt else "",
+        "next": _next_words(nxt, fmt) if nxt else "",
     }
 
 
@@ -220,11 +227,11 @@ class ChairCardWidget(QFrame):
     def card(self) -> ChairCard | None:
         return self._card
 
-    def set_card(self, card: ChairCard) -> None:
+    def set_card(self, card: ChairCard, time_format: str) -> None:
         self._card = card
         self.room_label.setText(card.room_name)
         self.stage_label.setText(STAGE_LABELS.get(card.stage, card.stage))
-        lines = card_lines(card)
+        lines = card_lines(card, time_format)
         for name, label in self.labels.items():
             text = lines.get(name, "")
             label.setText(text)
@@ -390,7 +397,7 @@ class ChairBoardView(QWidget):
         if len(self.cards) != len(board.cards):
             self._rebuild(len(board.cards))
         for widget, card in zip(self.cards, board.cards, strict=True):
-            widget.set_card(card)
+            widget.set_card(card, board.time_format)
         # Lay the cards out again now, not on a later event: a line that wraps onto more
         # lines ("Not yet: …") makes its card taller before anyone sees it squeezed.
         for widget in self.cards:
@@ -400,7 +407,7 @@ class ChairBoardView(QWidget):
         self._grid.activate()
         late = board.late_count
         parts = [
-            f"{board.now:%H:%M}",
+            clock(board.now, board.time_format),
             f"{board.busy_count} of {len(board.cards)} chairs in use",
         ]
         if board.not_arrived_count:

@@ -178,7 +178,7 @@ class MonitoringDialog(QDialog):
 
         title = QLabel(
             f"<b>{sheet.patient_name}</b> (chart {sheet.chart_number}) · {sheet.session_name} · "
-            f"{short_date(day, year=True)}, {day:%H:%M}",
+            f"{short_date(day, year=True)}, {sheet.rules.clock(sheet.starts_at)}",
             self,
         )
         title.setTextFormat(Qt.TextFormat.RichText)
@@ -199,7 +199,7 @@ class MonitoringDialog(QDialog):
         due_by_label = {c.label: c for c in sheet.schedule.checks}
         for reading in sheet.form.readings:
             check = due_by_label.get(reading.label)
-            due = sheet.rules.hhmm(check.due_at) if check is not None else ""
+            due = sheet.rules.clock(check.due_at) if check is not None else ""
             self._add_row(reading, due)
         self._add_reading = QPushButton("Add reading", self._readings_box)
         self._add_reading.setAccessibleName("Add an extra reading")
@@ -380,7 +380,7 @@ class MonitoringDialog(QDialog):
 
     def _show_overrides(self, overrides: tuple[ChairOverride, ...]) -> None:
         lines = [
-            f"Overridden: <b>{o.title}</b> — {o.reason} ({o.by}, {self.sheet.rules.hhmm(o.at)})"
+            f"Overridden: <b>{o.title}</b> — {o.reason} ({o.by}, {self.sheet.rules.clock(o.at)})"
             for o in overrides
         ]
         self._overrides.setText("<br>".join(lines))
@@ -654,7 +654,7 @@ class MonitoringDialog(QDialog):
                 allowed = checked.dose_started_at + dt.timedelta(minutes=need)
         # Without a dose start typed in, a time would be laid from the planned dose: the rule.
         hint = (
-            f"discharge allowed from {self.sheet.rules.hhmm(allowed)}"
+            f"discharge allowed from {self.sheet.rules.clock(allowed)}"
             if allowed and dose_text
             else ""
         )
@@ -689,7 +689,7 @@ class MonitoringDialog(QDialog):
         def due_words(check: CheckDue) -> str:
             if check.label in untimed:
                 return f"{duration_words(after[check.label])} after the dose"
-            return self.sheet.rules.hhmm(check.due_at)
+            return self.sheet.rules.clock(check.due_at)
 
         self._show_due_column(checks, untimed)
         if not checks:
@@ -748,7 +748,7 @@ class MonitoringDialog(QDialog):
                     "start; no dose start is recorded yet"
                 )
             else:
-                row.due.setText(self.sheet.rules.hhmm(check.due_at))
+                row.due.setText(self.sheet.rules.clock(check.due_at))
                 row.due.setToolTip("")
 
     # -- slots -------------------------------------------------------------------------------
@@ -764,7 +764,7 @@ class MonitoringDialog(QDialog):
         self._refresh()
 
     def _fill_now(self, edit: QLineEdit) -> None:
-        edit.setText(self.sheet.rules.hhmm(self._desk.now()))
+        edit.setText(self.sheet.rules.clock(self._desk.now()))
         edit.setFocus()
 
     def _on_add_reading_clicked(self) -> None:

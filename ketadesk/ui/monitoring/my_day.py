@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.services.monitoring.chair_board import STAGE_PHASES, phase_at
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.services.schedule.staff import (
@@ -79,7 +80,7 @@ TICK_MS = 60_000
 APPOINTMENT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def phase_now(session: MyDaySession, now: dt.datetime) -> str:
+def phase_now(session: MyDaySession, now: dt.datetime, time_format: str) -> str:
     """The phase a session is in at ``now``, in the chair board's words: "Starts 10:00"
     before, "Not checked in" once due without the patient, "Waiting to start" once checked in,
     the phase by the plan while in progress ("Observation"), "Ended" after; cancelled and
@@ -99,7 +100,7 @@ def phase_now(session: MyDaySession, now: dt.datetime) -> str:
     if a.status == "checked_in":
         return STAGE_PHASES["waiting"]
     if moment < a.start:
-        return f"Starts {a.start:%H:%M}"
+        return f"Starts {clock(a.start, time_format)}"
     if a.status == "booked":  # past its start and nobody checked them in: the board says so too
         return STAGE_PHASES["due"]
     for phase in a.phases:
@@ -108,8 +109,8 @@ def phase_now(session: MyDaySession, now: dt.datetime) -> str:
     return "Ended"
 
 
-def _time_text(s: MyDaySession) -> str:
-    return f"{s.appointment.start:%H:%M}–{s.appointment.end:%H:%M}"
+def _time_text(s: MyDaySession, time_format: str) -> str:
+    return clock_span(s.appointment.start, s.appointment.end, time_format)
 
 
 def _session_text(s: MyDaySession) -> str:
@@ -117,14 +118,14 @@ def _session_text(s: MyDaySession) -> str:
     return " ".join(p for p in (a.session_type_name, a.series_label) if p)
 
 
-def _needed_text(s: MyDaySession) -> str:
-    part = f"{s.needed_from:%H:%M}–{s.needed_until:%H:%M}"
+def _needed_text(s: MyDaySession, time_format: str) -> str:
+    part = clock_span(s.needed_from, s.needed_until, time_format)
     return f"{part} · {s.needed_phases}" if s.needed_phases else part
 
 
-def _session_tooltip(s: MyDaySession) -> str:
+def _session_tooltip(s: MyDaySession, time_format: str) -> str:
     a = s.appointment
-    phases = "\n".join(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}" for p in a.phases)
+    phases = "\n".join(f"{clock_span(p.start, p.end, time_format)}  {p.name}" for p in a.phases)
     return f"{a.patient_name} · chart {a.chart_number}\n{a.session_type_name}\n{phases}"
 
 
@@ -136,23 +137,39 @@ class MyDayModel(RowTableModel[MyDaySession]):
         def column(
             key: Column, text: Callable[[MyDaySession], str], sort_key: Any = None
         ) -> TableColumn[MyDaySession]:
-            return TableColumn(HEADERS[key], text, sort_key=sort_key, tooltip=_session_tooltip)
+            return TableColumn(
+                HEADERS[key],
+                text,
+                sort_key=sort_key,
+                tooltip=lambda s: _session_tooltip(s, self._time_format),
+            )
 
         columns = (
-            column(Column.TIME, _time_text, lambda s: s.appointment.start),
+            column(
+                Column.TIME,
+                lambda s: _time_text(s, self._time_format),
+                lambda s: s.appointment.start,
+            ),
             column(Column.PATIENT, lambda s: s.appointment.patient_name),
             column(Column.SESSION, _session_text),
             column(Column.ROOM, lambda s: s.appointment.room_name or "No room"),
             column(Column.STATUS, lambda s: s.appointment.status_label),
             # The phase moves with the clock the model is given (set_now).
-            column(Column.PHASE, lambda s: phase_now(s, self._now)),
-            column(Column.NEEDED, _needed_text, lambda s: s.needed_from),
+            column(Column.PHASE, lambda s: phase_now(s, self._now, self._time_format)),
+            column(
+                Column.NEEDED,
+                lambda s: _needed_text(s, self._time_format),
+                lambda s: s.needed_from,
+            ),
         )
         super().__init__(columns, parent)
         self._now = dt.datetime.now(dt.UTC)
+        self._time_format = "12h"
 
     def set_day(self, day: MyDay | None, now: dt.datetime) -> None:
         self._now = now
+        if day is not None:
+            self._time_format = day.time_format
         self.set_rows(day.sessions if day is not None else ())
 
     def set_now(self, now: dt.datetime) -> None:
@@ -322,8 +339,9 @@ class MyDayView(QWidget):
         self.summary.setText(self._summary())
         reviews = day.urgent_reviews if day is not None else ()
         lines = [f"⚠ Urgent review: {r.text}" for r in reviews]
+        fmt = day.time_format if day is not None else "12h"
         lines += [
-            f"⚠ {s.appointment.patient_name} ({s.appointment.start:%H:%M}): {s.urgent_review}"
+            f"⚠ {s.appointment.patient_name} ({clock(s.appointment.start, fmt)}): {s.urgent_review}"
             for s in (day.sessions if day is not None and not reviews else ())
             if s.urgent_review
         ]
@@ -373,7 +391,7 @@ class MyDayView(QWidget):
         if day.closed_reason:
             parts.append(day.closed_reason)
         if day.shifts:
-            hours = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in day.shifts)
+            hours = ", ".join(clock_span(a, b, day.time_format) for a, b in day.shifts)
             parts.append(f"works {hours}")
         else:
             parts.append("not on shift")

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import clock_span
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.recall import AtRiskRow
@@ -66,11 +67,11 @@ SESSION_COLUMNS = ("Date", "Time", "Session", "Series", "Room", "Status")
 APPOINTMENT_ROLE = Qt.ItemDataRole.UserRole
 
 
-def session_row(s: RecordSession) -> list[str]:
-    """One session as the record's tables show it."""
+def session_row(s: RecordSession, time_format: str) -> list[str]:
+    """One session as the record's tables show it (its times in the clinic's format)."""
     return [
         short_date(s.start, year=True),
-        f"{s.start:%H:%M}–{s.end:%H:%M}",
+        clock_span(s.start, s.end, time_format),
         s.session_type,
         s.series_label,
         s.room or "—",
@@ -376,8 +377,8 @@ class PatientRecordView(QWidget):
         self._show_contact(record)
         self._show_gating(record)
         self._show_series(record)
-        self._fill_sessions(self.upcoming, record.upcoming)
-        self._fill_sessions(self.history, record.history)
+        self._fill_sessions(self.upcoming, record.upcoming, record.time_format)
+        self._fill_sessions(self.history, record.history, record.time_format)
         self.tabs.setTabText(0, f"Upcoming ({len(record.upcoming)})")
         self.tabs.setTabText(1, f"History ({len(record.history)})")
         self._show_follow_ups(record)
@@ -541,12 +542,14 @@ class PatientRecordView(QWidget):
                 layout.addWidget(warn)
         return panel
 
-    def _fill_sessions(self, tree: QTreeWidget, sessions: tuple[RecordSession, ...]) -> None:
+    def _fill_sessions(
+        self, tree: QTreeWidget, sessions: tuple[RecordSession, ...], time_format: str
+    ) -> None:
         tree.clear()
         muted = self._muted()
         items = []
         for s in sessions:
-            item = QTreeWidgetItem(session_row(s))
+            item = QTreeWidgetItem(session_row(s, time_format))
             item.setData(0, APPOINTMENT_ROLE, s.appointment_id)
             item.setData(1, APPOINTMENT_ROLE, s.dosing)
             item.setForeground(2, QColor(s.color))

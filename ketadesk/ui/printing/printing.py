@@ -240,7 +240,8 @@ def _draw_header(
     painter.drawText(
         QRectF(0, 0, width, line),
         Qt.AlignmentFlag.AlignRight,
-        f"Printed {us_date(layout.printed_at, year=True)} {us_time(layout.printed_at)}",
+        f"Printed {us_date(layout.printed_at, year=True)} "
+        f"{us_time(layout.printed_at, layout.time_format)}",
     )
     painter.setFont(_font(points, 12, bold=True))
     painter.drawText(

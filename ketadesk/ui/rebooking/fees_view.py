@@ -51,7 +51,7 @@ class Column(enum.IntEnum):
 COLUMNS: tuple[TableColumn[FeeRow], ...] = (
     TableColumn(
         "Session",
-        lambda r: f"{r.session_start:%a %m/%d/%Y %H:%M}",
+        lambda r: r.session_when,
         sort_key=lambda r: r.session_start.timestamp(),
     ),
     TableColumn("Patient", lambda r: f"{r.patient_name} (chart {r.chart_number})"),

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.settings import availability, consequences
 from ketadesk.services.settings.availability import (
@@ -44,6 +45,7 @@ from ketadesk.services.settings.availability import (
     LocalRequest,
     ResourceChoice,
 )
+from ketadesk.services.settings.clinic_details import clinic_time_format
 from ketadesk.services.settings.consequences import Applied, Consequences
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.date_fields import DateTimeField
@@ -77,6 +79,7 @@ class _Loaded:
     holidays: list[HolidayChoice]
     resources: list[ResourceChoice]
     zone: ZoneInfo
+    time_format: str = "12h"  # how the clinic reads a time of day ([clinic] time_format)
 
 
 #: Room in a title bar beside the title (the window manager's buttons and margins), in pixels.
@@ -90,7 +93,12 @@ class AddClosureDialog(QDialog):
     """The form: what, who or what, from, to, why."""
 
     def __init__(
-        self, resources: list[ResourceChoice], today: dt.date, parent: QWidget | None = None
+        self,
+        resources: list[ResourceChoice],
+        today: dt.date,
+        parent: QWidget | None = None,
+        *,
+        time_format: str = "12h",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add a closure or time off")
@@ -100,8 +108,8 @@ class AddClosureDialog(QDialog):
         for label, kind in FORM_KINDS:
             self.kind.addItem(label, kind)
         self.resource = QComboBox(self)
-        self.first = DateTimeField(self)
-        self.last = DateTimeField(self)
+        self.first = DateTimeField(self, time_format=time_format)
+        self.last = DateTimeField(self, time_format=time_format)
         tomorrow = today + dt.timedelta(days=1)
         for edit, day in ((self.first, tomorrow), (self.last, tomorrow + dt.timedelta(days=1))):
             edit.setDateTime(QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0)))
@@ -266,7 +274,13 @@ class AvailabilityPage(QWidget):
             resources = availability.resource_choices(desk.db)
             zone = availability.clinic_zone(desk.db)
             today = now.astimezone(zone).date()
-            return _Loaded(closures, [h for h in holidays if h.day >= today], resources, zone)
+            return _Loaded(
+                closures,
+                [h for h in holidays if h.day >= today],
+                resources,
+                zone,
+                clinic_time_format(desk.db),
+            )
 
         run_service(self, work, self._loaded, busy="Reading closures…")
 
@@ -275,8 +289,8 @@ class AvailabilityPage(QWidget):
         self.table.setRowCount(len(loaded.closures))
         for r, c in enumerate(loaded.closures):
             cells = (
-                _fmt(c.starts_at, loaded.zone),
-                _fmt(c.ends_at, loaded.zone),
+                _fmt(c.starts_at, loaded.zone, loaded.time_format),
+                _fmt(c.ends_at, loaded.zone, loaded.time_format),
                 c.kind_label,
                 c.resource_name or "Whole clinic",
                 c.reason,
@@ -304,7 +318,8 @@ class AvailabilityPage(QWidget):
         now = self.desk.now()
         # The clinic's today, not UTC's: after 4 p.m. in California UTC is already tomorrow.
         today = now.astimezone(self.loaded.zone).date() if self.loaded else now.date()
-        form = AddClosureDialog(resources, today, self)
+        fmt = self.loaded.time_format if self.loaded else "12h"
+        form = AddClosureDialog(resources, today, self, time_format=fmt)
         if self.refused_request is not None:  # what was typed last time, with what was wrong
             form.set_request(self.refused_request)
             form.show_errors(self.refused_errors)
@@ -411,6 +426,6 @@ class AvailabilityPage(QWidget):
         return done
 
 
-def _fmt(t: dt.datetime, zone: ZoneInfo) -> str:
+def _fmt(t: dt.datetime, zone: ZoneInfo, time_format: str) -> str:
     local = t.astimezone(zone)
-    return f"{local:%a} {local.month}/{local.day}/{local.year} {local:%H:%M}"
+    return f"{local:%a} {local.month}/{local.day}/{local.year} {clock(local, time_format)}"

@@ -1,4 +1,4 @@
-"""The Clinic page of Settings: name, address, phone, logo, time zone, paper size, the
+"""The Clinic page of Settings: name, address, phone, logo, time zone, time format, paper size, the
 appointment card's size and stock, and opening hours, read and saved through
 services/settings/clinic_details.py on a worker."""
 
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.catalog import CARD_SIZES, WEEKDAYS
+from ketadesk.scheduling.dates import TIME_FORMAT_LABELS, TIME_FORMATS
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.settings.clinic_details import (
     ClinicDetails,
@@ -56,6 +57,7 @@ FIELD_LABELS = {
     "address": "Address",
     "phone": "Phone",
     "timezone": "Time zone",
+    "time_format": "Times shown as",
     "paper_size": "Paper size",
     "card_size": "Appointment card",
     "card_stock": "Cards printed on",
@@ -67,7 +69,8 @@ FIELD_LABELS = {
 }
 LOGO_PREVIEW = QSize(160, 64)
 ADDRESS_ROWS = 3
-TIME_FORMAT = "HH:mm"
+#: How opening hours are stored ("HH:MM", services/settings/clinic_details.py), not shown.
+STORED_TIME = "HH:mm"
 
 
 @functools.cache
@@ -105,16 +108,20 @@ class _DayRow:
         return DayHours(
             self.day,
             True,
-            self.opens.time().toString(TIME_FORMAT),
-            self.closes.time().toString(TIME_FORMAT),
+            self.opens.time().toString(STORED_TIME),
+            self.closes.time().toString(STORED_TIME),
         )
 
     def set_hours(self, hours: DayHours) -> None:
         self.open.setChecked(hours.open)
         self._on_open_toggled(hours.open)
         if hours.open:
-            self.opens.setTime(QTime.fromString(hours.opens, TIME_FORMAT))
-            self.closes.setTime(QTime.fromString(hours.closes, TIME_FORMAT))
+            self.opens.setTime(QTime.fromString(hours.opens, STORED_TIME))
+            self.closes.setTime(QTime.fromString(hours.closes, STORED_TIME))
+
+    def set_time_format(self, fmt: str) -> None:
+        self.opens.set_time_format(fmt)
+        self.closes.set_time_format(fmt)
 
 
 class ClinicPage(QWidget):
@@ -189,6 +196,14 @@ class ClinicPage(QWidget):
         self._add_row(form, "phone", self.phone_edit)
         self._add_row(form, "logo", self._build_logo(box))
         self._add_row(form, "timezone", self.timezone_combo)
+        self.time_format_combo = QComboBox(box)
+        self.time_format_combo.setObjectName("time_format")
+        for code in TIME_FORMATS:
+            self.time_format_combo.addItem(TIME_FORMAT_LABELS[code], code)
+        self.time_format_combo.currentIndexChanged.connect(
+            self._on_time_format_combo_current_index_changed
+        )
+        self._add_row(form, "time_format", self.time_format_combo)
         self._add_row(form, "paper_size", self.paper_combo)
         self.card_size_combo = QComboBox(box)
         self.card_size_combo.setObjectName("card_size")
@@ -320,6 +335,9 @@ class ClinicPage(QWidget):
         self.address_edit.setPlainText(details.address)
         self.phone_edit.setText(details.phone)
         self.timezone_combo.setCurrentText(details.timezone)
+        self.time_format_combo.setCurrentIndex(
+            max(self.time_format_combo.findData(details.time_format), 0)
+        )
         self.paper_combo.setCurrentIndex(max(self.paper_combo.findData(details.paper_size), 0))
         for combo, code in (
             (self.card_size_combo, details.card_size),
@@ -345,8 +363,14 @@ class ClinicPage(QWidget):
             logo_max_kb=self.details.logo_max_kb,
             card_size=str(self.card_size_combo.currentData()),
             card_stock=str(self.card_stock_combo.currentData()),
+            time_format=str(self.time_format_combo.currentData()),
             rems_certified_until=self.rems_until_edit.text().strip(),
         )
+
+    def _on_time_format_combo_current_index_changed(self, _index: int) -> None:
+        """The opening hours say their times the way the clinic will read them."""
+        for row in self.day_rows.values():
+            row.set_time_format(str(self.time_format_combo.currentData()))
 
     def is_dirty(self) -> bool:
         return self.details is not None and self.form() != self.details

@@ -120,7 +120,7 @@ def applied_text(applied: Applied, calendar: ClinicCalendar) -> str:
 
 def _when(calendar: ClinicCalendar, t: dt.datetime) -> str:
     local = calendar.local(t)
-    return f"{local:%a} {local.month}/{local.day} {local:%H:%M}"
+    return f"{local:%a} {local.month}/{local.day} {calendar.clock(t)}"
 
 
 class ConsequencesDialog(QDialog):

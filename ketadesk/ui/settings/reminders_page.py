@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
 from ketadesk.services.reminders.mail_settings import (
     PLACEHOLDERS,
@@ -39,7 +40,7 @@ from ketadesk.services.reminders.mail_settings import (
     save_reminder_settings,
 )
 from ketadesk.services.reminders.outbox import OutboxRow, outbox, send_test_message
-from ketadesk.services.settings.clinic_details import clinic_details
+from ketadesk.services.settings.clinic_details import ClinicDetails, clinic_details
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
 
@@ -75,6 +76,7 @@ class RemindersPage(QWidget):
         self._saving = False
         self._shown: ReminderSettings | None = None
         self._timezone = "UTC"
+        self._time_format = "12h"
         self.editors: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
         self.message = QLabel("", self)
@@ -210,13 +212,14 @@ class RemindersPage(QWidget):
             return
         db, actor = self._desk.db, self._desk.actor
 
-        def read() -> tuple[ReminderSettings, list[OutboxRow], str]:
-            return read_reminder_settings(db), outbox(db, actor), clinic_details(db).timezone
+        def read() -> tuple[ReminderSettings, list[OutboxRow], ClinicDetails]:
+            return read_reminder_settings(db), outbox(db, actor), clinic_details(db)
 
         self._reads.run(read, self._show)
 
-    def _show(self, read: tuple[ReminderSettings, list[OutboxRow], str]) -> None:
-        settings, rows, self._timezone = read
+    def _show(self, read: tuple[ReminderSettings, list[OutboxRow], ClinicDetails]) -> None:
+        settings, rows, clinic = read
+        self._timezone, self._time_format = clinic.timezone, clinic.time_format
         self._shown = settings
         self.enabled.setChecked(settings.enabled)
         self.host.setText(settings.host)
@@ -238,7 +241,7 @@ class RemindersPage(QWidget):
         if instant is None:
             return ""
         local = instant.astimezone(zoneinfo.ZoneInfo(self._timezone))
-        return f"{local.month}/{local.day} {local:%I:%M %p}".replace(" 0", " ")
+        return f"{local.month}/{local.day} {clock(local, self._time_format)}"
 
     def show_outbox(self, rows: list[OutboxRow]) -> None:
         self.outbox_table.setRowCount(len(rows))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QDate, QSize, Qt, QTime, Signal
 from PySide6.QtGui import QColor, QPalette
@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.catalog import WEEKDAYS
+from ketadesk.scheduling.dates import clock
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.schedule.day import clinic_today
@@ -105,9 +106,9 @@ def _run_text(run: Sequence[int]) -> str:
     return first if len(run) == 1 else f"{first}-{last}"
 
 
-def shifts_summary(shifts: Sequence[ShiftRow]) -> str:
+def shifts_summary(shifts: Sequence[ShiftRow], time_format: str) -> str:
     """The week in a line, days with the same hours and repeat together:
-    "Mon-Fri 07:00-18:30; Sat 09:00-13:00, every other week from 11/30/2026"."""
+    "Mon-Fri 7:00 AM–6:30 PM; Sat 9:00 AM–1:00 PM, every other week from 11/30/2026"."""
     groups: dict[tuple[int, int, int, dt.date | None], list[int]] = {}
     for s in shifts:
         key = (s.start_minute, s.end_minute, s.every_n_weeks, s.anchor)
@@ -115,7 +116,7 @@ def shifts_summary(shifts: Sequence[ShiftRow]) -> str:
     parts = []
     for (start, end, n, anchor), days in groups.items():
         sample = ShiftRow(days[0], start, end, n, anchor)
-        text = sample.describe().split(" ", 1)[1]
+        text = sample.describe(time_format).split(" ", 1)[1]
         parts.append(f"{_day_ranges(days)} {text}")
     return "; ".join(parts) or "no shifts"
 
@@ -128,25 +129,36 @@ def _from_qdate(value: QDate) -> dt.date:
     return dt.date(value.year(), value.month(), value.day())
 
 
-STAFF_COLUMNS: tuple[TableColumn[StaffInfo], ...] = (
-    TableColumn("Name", lambda s: s.name),
-    TableColumn("Role", lambda s: s.role_label),
-    TableColumn("Credentials", lambda s: s.credentials),
-    TableColumn("Phone", lambda s: display_phone(s.phone)),
-    TableColumn("Shifts", lambda s: shifts_summary(s.shifts), tooltip=lambda s: s.printed_name),
-    TableColumn(
-        "Booked for",
-        lambda s: f"{len(s.qualifications)} phases" if s.qualifications else "anything",
-    ),
-    TableColumn("Status", lambda s: "active" if s.active else "inactive"),
-)
+def staff_columns(time_format: Callable[[], str]) -> tuple[TableColumn[StaffInfo], ...]:
+    """The staff table's columns; shifts in the clinic's time format as last read."""
+    return (
+        TableColumn("Name", lambda s: s.name),
+        TableColumn("Role", lambda s: s.role_label),
+        TableColumn("Credentials", lambda s: s.credentials),
+        TableColumn("Phone", lambda s: display_phone(s.phone)),
+        TableColumn(
+            "Shifts",
+            lambda s: shifts_summary(s.shifts, time_format()),
+            tooltip=lambda s: s.printed_name,
+        ),
+        TableColumn(
+            "Booked for",
+            lambda s: f"{len(s.qualifications)} phases" if s.qualifications else "anything",
+        ),
+        TableColumn("Status", lambda s: "active" if s.active else "inactive"),
+    )
 
 
 class StaffTableModel(RowTableModel[StaffInfo]):
-    """The staff table: one row per ``StaffInfo``; inactive rows greyed."""
+    """The staff table: one row per ``StaffInfo``; inactive rows greyed.
+
+    Attributes:
+        time_format: how the clinic reads a time of day (its shifts are shown so).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(STAFF_COLUMNS, parent)
+        self.time_format = "12h"
+        super().__init__(staff_columns(lambda: self.time_format), parent)
 
     def cell_data(self, row: StaffInfo, column: int, role: int) -> object:
         if role == Qt.ItemDataRole.ForegroundRole and not row.active:
@@ -160,9 +172,12 @@ class ShiftEditor(QWidget):
 
     DAY, FROM, TO, REPEATS, ANCHOR = range(5)
 
-    def __init__(self, today: dt.date, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, today: dt.date, parent: QWidget | None = None, *, time_format: str = "12h"
+    ) -> None:
         super().__init__(parent)
         self._today = today
+        self._time_format = time_format
         self.table = QTableWidget(0, 5, self)
         self.table.setHorizontalHeaderLabels(
             ["Day", "From", "To", "Repeats", "Starting the week of"]
@@ -209,7 +224,8 @@ class ShiftEditor(QWidget):
         for i in range(len(WEEKDAYS)):
             day.addItem(dt.date(2024, 1, 1 + i).strftime("%A"), i)  # 1 Jan 2024 was a Monday
         day.setCurrentIndex(shift.weekday)
-        start, end = TimeField(), TimeField()
+        fmt = self._time_format
+        start, end = TimeField(time_format=fmt), TimeField(time_format=fmt)
         start.setTime(QTime(shift.start_minute // 60, shift.start_minute % 60))
         end_minute = min(shift.end_minute, 24 * 60 - 1)
         end.setTime(QTime(end_minute // 60, end_minute % 60))
@@ -310,10 +326,13 @@ class StaffDialog(QDialog):
         today: dt.date,
         original: StaffInfo | None = None,
         parent: QWidget | None = None,
+        *,
+        time_format: str = "12h",
     ) -> None:
         super().__init__(parent)
         self._desk = desk
         self._phases = tuple(phases)
+        self._time_format = time_format
         self._saving = False
         self.original = original
         self.setWindowTitle(f"Edit {original.name}" if original else "Add a staff member")
@@ -321,7 +340,7 @@ class StaffDialog(QDialog):
         self.errors: dict[str, QLabel] = {}
         self.fields: dict[str, QLineEdit] = {}
         self.tabs.addTab(self._build_details(), "Details")
-        self.shift_editor = ShiftEditor(today, self)
+        self.shift_editor = ShiftEditor(today, self, time_format=time_format)
         self.tabs.addTab(self.shift_editor, "Weekly shifts")
         self.tabs.addTab(self._build_qualifications(), "Booked for")
         self.message = QLabel(self)
@@ -562,6 +581,7 @@ class StaffPage(QWidget):
     def _on_loaded(self, result: tuple[StaffScreen, dt.date]) -> None:
         selected = self.selected()
         self._screen, self._today = result
+        self.model.time_format = self._screen.time_format
         self.model.set_rows(self._screen.staff)
         if selected is not None:
             self.select(selected.id)
@@ -590,7 +610,14 @@ class StaffPage(QWidget):
     # -- writing ----------------------------------------------------------------------------------
 
     def _open_dialog(self, original: StaffInfo | None) -> StaffDialog:
-        dialog = StaffDialog(self._desk, self._screen.phases, self._today, original, self)
+        dialog = StaffDialog(
+            self._desk,
+            self._screen.phases,
+            self._today,
+            original,
+            self,
+            time_format=self._screen.time_format,
+        )
         dialog.saved.connect(self._on_dialog_saved)
         dialog.finished.connect(self._on_dialog_finished)
         self.dialog = dialog
@@ -645,7 +672,8 @@ class StaffPage(QWidget):
         """Ask whether to deactivate a staff member who still holds sessions (tests replace
         this)."""
         lines = [
-            f"{s.starts_at:%m/%d/%Y %H:%M}  {s.patient}, {s.session_type}"
+            f"{s.starts_at:%m/%d/%Y} {clock(s.starts_at, s.time_format)}  {s.patient}, "
+            f"{s.session_type}"
             for s in err.sessions[:LISTED_SESSIONS]
         ]
         more = len(err.sessions) - LISTED_SESSIONS

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk import APP_NAME
+from ketadesk.scheduling.dates import clock_span
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.common.background import LatestOnly, run_service
@@ -888,7 +889,7 @@ class MainWindow(QMainWindow):
         if s.closed_reason:
             parts.append(s.closed_reason)
         elif s.opens and s.closes:
-            parts.append(f"open {s.opens:%H:%M}–{s.closes:%H:%M}")
+            parts.append(f"open {clock_span(s.opens, s.closes, s.time_format)}")
         if not self.day_view.show_cancelled() and (cancelled or no_show):
             parts.append("cancelled sessions hidden")
         filtered = self._filter.describe(s) if self._view == "rooms" else ""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
+from ketadesk.scheduling.dates import clock_span, hour_label
 from ketadesk.services.schedule.day_schedule import (
     DayAppointment,
     DaySchedule,
@@ -238,13 +239,14 @@ def minute_to_y(minute: float, shown: TimeRange, ppm: float) -> float:
     return (minute - shown.first) * ppm
 
 
-def time_ticks(shown: TimeRange, ppm: float, step: int = 30) -> list[Tick]:
-    """A tick every ``step`` minutes; hours are major and labelled "HH:00"."""
+def time_ticks(shown: TimeRange, ppm: float, time_format: str, step: int = 30) -> list[Tick]:
+    """A tick every ``step`` minutes; hours are major and labelled in the clinic's format as
+    narrow as it reads ("9 AM", or "09:00")."""
     ticks: list[Tick] = []
     minute = -(-shown.first // step) * step
     while minute <= shown.last:
         major = minute % 60 == 0
-        label = f"{minute // 60 % 24:02d}:00" if major else ""
+        label = hour_label(minute // 60, time_format) if major else ""
         ticks.append(Tick(minute, minute_to_y(minute, shown, ppm), label, major))
         minute += step
     return ticks
@@ -384,13 +386,20 @@ def ghost_rect(layout: DayLayout, target: DropTarget, duration: int, metrics: Me
 
 
 def block_lines(
-    appointment: DayAppointment, max_lines: int, *, with_status: bool = True
+    appointment: DayAppointment,
+    max_lines: int,
+    time_format: str,
+    *,
+    with_status: bool = True,
+    fits: Callable[[str], bool] | None = None,
 ) -> list[str]:
     """What a block says, most important first, in at most ``max_lines`` lines.
 
     The patient; the type and place in the series, then the status unless it is simply booked
-    (or ``with_status`` is off because the painter shows it as a badge); the time; the chart
-    number; the session type's full name.  A single line says patient and type.
+    (or ``with_status`` is off because the painter shows it as a badge); the time, in the
+    clinic's format ("10:30 AM–12:10 PM"; without AM/PM, which the hour ruler beside it says,
+    when ``fits`` says the whole does not fit: "10:30–12:10"); the chart number; the session
+    type's full name.  A single line says patient and type.
     """
     if max_lines <= 0:
         return []
@@ -402,11 +411,18 @@ def block_lines(
     lines = [
         a.patient_name,
         " · ".join(part for part in (kind, status) if part),
-        f"{a.start:%H:%M}–{a.end:%H:%M}",
+        _block_time(a, time_format, fits),
         f"Chart {a.chart_number}",
         a.session_type_name,
     ]
     return lines[:max_lines]
+
+
+def _block_time(a: DayAppointment, time_format: str, fits: Callable[[str], bool] | None) -> str:
+    span = clock_span(a.start, a.end, time_format)
+    if fits is None or fits(span):
+        return span
+    return clock_span(a.start, a.end, time_format, compact=True)
 
 
 def day_message(schedule: DaySchedule, shown_blocks: int) -> tuple[str, str] | None:
@@ -544,7 +560,7 @@ def layout_day(
         height=body_h,
         columns=tuple(columns),
         blocks=tuple(blocks),
-        ticks=tuple(time_ticks(shown, ppm)),
+        ticks=tuple(time_ticks(shown, ppm, schedule.time_format)),
         bands=bands,
     )
 

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, NOT_STARTED, arrival_state
+from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule, with_moved
 from ketadesk.ui.common.cancel_question import ask_cancel_reason
 from ketadesk.ui.common.colors import mix
@@ -499,7 +500,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             return
         self._selected = appointment_id
         self.setAccessibleDescription(
-            _accessible_text(block.appointment) if block is not None else ""
+            _accessible_text(block.appointment, self._time_format()) if block is not None else ""
         )
         self._canvas.update()
         self.selection_changed.emit(appointment_id)
@@ -557,7 +558,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         assert schedule is not None
         start = self._start_of(target.minute).astimezone(schedule.day_start.tzinfo)
         end = start + dt.timedelta(minutes=drag.duration)
-        return f"{layout.columns[target.column].room.name} {start:%H:%M}–{end:%H:%M}"
+        span = clock_span(start, end, schedule.time_format)
+        return f"{layout.columns[target.column].room.name} {span}"
 
     def _target_at(self, drag: Drag[DropTarget], x: float, y: float) -> DropTarget | None:
         layout = self._layout
@@ -667,7 +669,11 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         """Why the session is cancelled (None: the user thought better of it).  Tests
         replace this; the service refuses an empty reason."""
         return ask_cancel_reason(
-            self, appointment.patient_name, appointment.session_type_name, appointment.start
+            self,
+            appointment.patient_name,
+            appointment.session_type_name,
+            appointment.start,
+            self._time_format(),
         )
 
     def _on_minute_timer_timeout(self) -> None:
@@ -699,10 +705,15 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             painter.end()
         self.painted.emit()
 
+    def _time_format(self) -> str:
+        """The clinic's time format, as the day shown was read with it."""
+        return self._schedule.time_format if self._schedule is not None else "12h"
+
     def _tooltip(self, block: BlockBox) -> str:
         import html  # tooltips come long after start-up
 
         a = block.appointment
+        fmt = self._time_format()
         room = next(
             (
                 c.room.name
@@ -720,7 +731,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
                     if p
                 )
             ),
-            html.escape(f"{a.start:%H:%M}–{a.end:%H:%M}" + (f" · {room}" if room else "")),
+            html.escape(clock_span(a.start, a.end, fmt) + (f" · {room}" if room else "")),
             f"Status: {html.escape(a.status_label)}",
         ]
         if a.closed_notice:
@@ -732,15 +743,18 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         elif block.overrun_minutes:
             lines.append(f"<b>Running over by {block.overrun_minutes} min</b>")
         elif self._schedule is not None and self.arrival_of(a, self._schedule) == NOT_STARTED:
-            lines.append(f"<b>Checked in, not started (due {a.start:%H:%M})</b>")
+            lines.append(f"<b>Checked in, not started (due {clock(a.start, fmt)})</b>")
         if len(a.phases) > 1:
             lines.append("")
-            lines.extend(html.escape(f"{p.start:%H:%M}–{p.end:%H:%M}  {p.name}") for p in a.phases)
+            lines.extend(
+                html.escape(f"{clock_span(p.start, p.end, fmt)}  {p.name}") for p in a.phases
+            )
         return "<br>".join(lines)
 
 
-def _accessible_text(a: DayAppointment) -> str:
-    parts = [a.patient_name, a.session_type_name, a.series_label, f"{a.start:%H:%M}–{a.end:%H:%M}"]
+def _accessible_text(a: DayAppointment, time_format: str) -> str:
+    span = clock_span(a.start, a.end, time_format)
+    parts = [a.patient_name, a.session_type_name, a.series_label, span]
     closed = f", {a.closed_words}" if a.closed_notice else ""
     return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}"
 
@@ -891,7 +905,7 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             needs_override=drag.needs_override,
         )
         lines = [
-            (f"{start:%H:%M}–{end:%H:%M}", self.bold, self.bold_fm),
+            (clock_span(start, end, schedule.time_format), self.bold, self.bold_fm),
             (verdict, self.small, self.small_fm),
         ]
         x = rect.x() + STRIPE_WIDTH + TEXT_PADDING + 1
@@ -952,7 +966,6 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             if wide
             else None
         )
-        lines = block_lines(a, max(max_lines, 1), with_status=badge is None)
         p = self.p
         dot = (
             ARRIVAL_COLORS.get(arrival or "", STATUS_COLORS.get(a.status))
@@ -964,6 +977,13 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(dot))
             p.drawEllipse(QPointF(r.right - 8, r.y + 2 + bold_fm.height() / 2), 4, 4)
+        lines = block_lines(
+            a,
+            max(max_lines, 1),
+            self.schedule.time_format,
+            with_status=badge is None,
+            fits=lambda text: small_fm.horizontalAdvance(text) <= width,
+        )
         if width < MIN_TEXT_WIDTH:  # a sliver: its colour, hatching and tooltip say enough
             return
         y = r.y + 2

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from ketadesk.scheduling.dates import clock, hour_label
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.timeline.day_layout import (
@@ -354,10 +355,14 @@ def patient_initials(patient_name: str) -> str:
 
 
 def week_block_lines(
-    appointment: DayAppointment, max_lines: int, fits: Callable[[str, str], bool]
+    appointment: DayAppointment,
+    max_lines: int,
+    fits: Callable[[str, str], bool],
+    time_format: str,
 ) -> list[tuple[str, str]]:
-    """What a block says, as (bold, plain) pairs, one a line: first the start time, then the
-    patient and the session type with its place in the series ("07:30", "Seacole M. SPR 2/6",
+    """What a block says, as (bold, plain) pairs, one a line: first the start time (without
+    AM/PM in a 12-hour clinic: the hour's row beside it says that), then the patient and the
+    session type with its place in the series ("7:30", "Seacole M. SPR 2/6",
     as the day view's blocks say it), shortened until ``fits`` says the line fits (the first
     name's initial goes first, "Seacole SPR 2/6", then the patient is named by initials,
     "M.S. SPR 2/6"; only a block too narrow even for that drops the series place, and the
@@ -367,7 +372,7 @@ def week_block_lines(
     if max_lines <= 0:
         return []
     a = appointment
-    time = f"{a.start:%H:%M}"
+    time = clock(a.start, time_format, compact=True)  # the hour's row says AM or PM
     name, initials = short_patient_name(a.patient_name), patient_initials(a.patient_name)
     kind = a.session_type_short or a.session_type_name
     series = f"{kind} {a.series_label}" if a.series_label else kind
@@ -498,7 +503,8 @@ def layout_week(
                     )
                 )
     ticks = tuple(
-        Tick(row.minute, row.y, f"{row.minute // 60 % 24:02d}:00", True) for row in rows_out
+        Tick(row.minute, row.y, hour_label(row.minute // 60, week.time_format), True)
+        for row in rows_out
     ) + ((Tick(shown_range.last, total_h, "", True),) if rows_out else ())
     bands = _bands(week, shown_range, tuple(rows_out), columns)
     return WeekLayout(

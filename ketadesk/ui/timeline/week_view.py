@@ -41,11 +41,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.services.schedule.week import WeekSchedule, week_with_moved
 from ketadesk.ui.common.cancel_question import ask_cancel_reason
 from ketadesk.ui.common.colors import mix
-from ketadesk.ui.common.dates import short_date, short_date_time
+from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.timeline.day_layout import Rect, Tick, wall_minute
 from ketadesk.ui.timeline.drag import (
@@ -337,6 +338,10 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
 
     # -- highlighting a patient -------------------------------------------------------------
 
+    def _time_format(self) -> str:
+        """The clinic's time format, as the week shown was read with it."""
+        return self._week.time_format if self._week is not None else "12h"
+
     def block_text(self, appointment_id: int) -> list[str]:
         """The lines a session's block shows, as painted (for tests and accessibility)."""
         layout = self._layout
@@ -347,7 +352,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         bold.setBold(True)
         fonts = BlockFonts(QFontMetrics(plain), plain.key(), QFontMetrics(bold), bold.key())
         return [
-            " ".join(p for p in line if p) for line in block_text(block, layout.block_lines, fonts)
+            " ".join(p for p in line if p)
+            for line in block_text(block, layout.block_lines, fonts, self._time_format())
         ]
 
     def highlighted_patient(self) -> str | None:
@@ -680,7 +686,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         tz = week.days[target.day].day_start.tzinfo
         start = self._target_start(target).astimezone(tz)
         end = start + dt.timedelta(minutes=drag.duration)
-        return f"{short_date_time(start)}–{end:%H:%M}"
+        return f"{short_date(start)} {clock_span(start, end, week.time_format)}"
 
     @override
     def _begin(
@@ -752,7 +758,9 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             else ""
         )
         block = self._selected_block()
-        selected_text = f"; selected: {_accessible_text(block.appointment)}" if block else ""
+        selected_text = (
+            f"; selected: {_accessible_text(block.appointment, week.time_format)}" if block else ""
+        )
         highlight = self._highlight_text().removesuffix(" · Esc clears")
         highlight_text = f"; {highlight}" if highlight else ""
         self.setAccessibleDescription(
@@ -855,7 +863,11 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         """Why the session is cancelled (None: the user thought better of it).  Tests
         replace this; the service refuses an empty reason."""
         return ask_cancel_reason(
-            self, appointment.patient_name, appointment.session_type_name, appointment.start
+            self,
+            appointment.patient_name,
+            appointment.session_type_name,
+            appointment.start,
+            self._time_format(),
         )
 
     @override
@@ -913,7 +925,10 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         lines = [
             f"<b>{html.escape(a.patient_name)}</b> · chart {html.escape(a.chart_number)}",
             html.escape(kind),
-            html.escape(f"{short_date(a.start)} · {a.start:%H:%M}–{a.end:%H:%M} · {where}"),
+            html.escape(
+                f"{short_date(a.start)} · {clock_span(a.start, a.end, self._time_format())}"
+                f" · {where}"
+            ),
             f"Status: {html.escape(a.status_label)}",
         ]
         if a.closed_notice:
@@ -930,7 +945,9 @@ class BlockFonts(NamedTuple):
     bold_key: str
 
 
-def block_text(block: WeekBlock, max_lines: int, fonts: BlockFonts) -> list[tuple[str, str]]:
+def block_text(
+    block: WeekBlock, max_lines: int, fonts: BlockFonts, time_format: str
+) -> list[tuple[str, str]]:
     """What a block shows, line by line as (bold, plain) text, shortened to its width
     (``week_block_lines``) and elided only when even the shortest form does not fit; nothing
     on a block narrower than ``MIN_TEXT_WIDTH``."""
@@ -954,12 +971,13 @@ def block_text(block: WeekBlock, max_lines: int, fonts: BlockFonts) -> list[tupl
         a.status,
         a.room_name,
         a.closed_notice,
+        time_format,
     )
     found = _BLOCK_TEXTS.get(key)
     if found is None:
         if len(_BLOCK_TEXTS) >= _BLOCK_TEXTS_MAX:
             _BLOCK_TEXTS.clear()
-        found = _BLOCK_TEXTS[key] = _fitted_lines(a, width, max_lines, fonts)
+        found = _BLOCK_TEXTS[key] = _fitted_lines(a, width, max_lines, fonts, time_format)
     return found
 
 
@@ -968,7 +986,7 @@ _BLOCK_TEXTS_MAX = 20_000
 
 
 def _fitted_lines(
-    a: DayAppointment, width: int, max_lines: int, fonts: BlockFonts
+    a: DayAppointment, width: int, max_lines: int, fonts: BlockFonts, time_format: str
 ) -> list[tuple[str, str]]:
     space = fonts.plain.horizontalAdvance(" ")
 
@@ -979,7 +997,7 @@ def _fitted_lines(
         )
 
     shown: list[tuple[str, str]] = []
-    for bold, plain in week_block_lines(a, max_lines, fits):
+    for bold, plain in week_block_lines(a, max_lines, fits, time_format):
         left = width
         if bold:
             bold = elided(fonts.bold, fonts.bold_key, bold, left)
@@ -996,12 +1014,12 @@ def _checks(drag: Drag[WeekDropTarget]) -> tuple[MoveCheck, ...]:
     return checks if isinstance(checks, tuple) else ()
 
 
-def _accessible_text(a: DayAppointment) -> str:
+def _accessible_text(a: DayAppointment, time_format: str) -> str:
     parts = [
         a.patient_name,
         a.session_type_name,
         a.series_label,
-        f"{a.start:%A}, {a.start:%B} {a.start.day} {a.start:%H:%M}–{a.end:%H:%M}",
+        f"{a.start:%A}, {a.start:%B} {a.start.day} {clock_span(a.start, a.end, time_format)}",
         a.room_name,
     ]
     closed = f", {a.closed_words}" if a.closed_notice else ""
@@ -1111,7 +1129,8 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         status below, muted."""
         p, r, fm, bold_fm = self.p, block.rect, self.font_fm, self.bold_fm
         fonts = BlockFonts(fm, self.font_key, bold_fm, self.bold_key)
-        lines = block_text(block, self.layout.block_lines, fonts)
+        fmt = self.week.time_format if self.week is not None else "12h"
+        lines = block_text(block, self.layout.block_lines, fonts, fmt)
         line_h = self.m.line_height if self.m.line_height else fm.height()
         x0 = r.x + STRIPE_WIDTH + TEXT_PADDING
         y = r.y + (min(r.h, line_h) - fm.height()) / 2
@@ -1157,10 +1176,11 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         width = rect.width() - STRIPE_WIDTH - 2 * TEXT_PADDING - 3
         y = rect.y() + 3
         fm = self.small_fm
-        when = (
-            f"{start:%a} {start:%H:%M}–{end:%H:%M}"
+        fmt = week.time_format
+        when = (  # a closed day's narrow column: the start says it
+            f"{start:%a} {clock_span(start, end, fmt)}"
             if width >= NARROW_TEXT_WIDTH
-            else f"{start:%a} {start:%H:%M}"  # a closed day's narrow column: the start says it
+            else f"{start:%a} {clock(start, fmt)}"
         )
         if width >= MIN_TEXT_WIDTH and y + fm.height() <= rect.bottom():
             p.setFont(self.small_bold)

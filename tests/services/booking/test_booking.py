@@ -303,7 +303,7 @@ def test_a_configuration_change_counts_from_the_next_booking(clinic: SmallClinic
         clinic,
         update(ClinicSetting).where(ClinicSetting.key == "hours").values(value=short_wednesday),
     )
-    with pytest.raises(BookingConflict, match=r"outside opening hours \(07:30-09:00"):
+    with pytest.raises(BookingConflict, match=r"outside opening hours \(07:30–09:00"):
         _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
     _change(clinic, update(ClinicSetting).where(ClinicSetting.key == "hours").values(value=hours))
     _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
@@ -420,7 +420,7 @@ def test_changes_made_between_bookings_elsewhere_all_count(clinic: SmallClinic) 
         .where(ClinicSetting.key == "hours")
         .values(value={**hours, "thu": ["07:30", "09:00"]}),
     )
-    with pytest.raises(BookingConflict, match=r"outside opening hours \(07:30-09:00"):
+    with pytest.raises(BookingConflict, match=r"outside opening hours \(07:30–09:00"):
         _book(clinic, clinic.session("iv_infusion", THU, "14:00", IV_A), who="Rosalind Franklin")
 
 
@@ -513,8 +513,8 @@ def test_a_refused_booking_writes_nothing_and_names_the_holder(clinic: SmallClin
         audits_before = s.scalar(select(func.count()).select_from(AuditEvent))
     holder = f"Lovelace, A. (IV ketamine infusion, appointment #{first})"
     assert refused.value.reasons == (
-        f"Room 1 was just taken by {holder} Wed Dec 2 10:00-11:40",
-        f"Monitor 1 was just taken by {holder} Wed Dec 2 10:15-11:40",
+        f"Room 1 was just taken by {holder} Wed Dec 2 10:00–11:40",
+        f"Monitor 1 was just taken by {holder} Wed Dec 2 10:15–11:40",
     )
     with clinic.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Appointment)) == 1

@@ -78,8 +78,8 @@ def test_a_room_held_as_presence_cannot_land_on_another_booking(
         _book(clinic, "Mary Seacole", planned)
     assert refused.value.reasons == (
         "The IV ketamine infusion session on Wed Dec 2 10:30 holds its room (Room 1) "
-        "10:30-12:10 as presence only; an IV ketamine infusion session holds it "
-        "10:30-12:10 to itself",
+        "10:30–12:10 as presence only; an IV ketamine infusion session holds it "
+        "10:30–12:10 to itself",
     )
     assert _appointments(clinic) == 1
     assert find_problems(clinic.db) == []
@@ -100,7 +100,7 @@ def test_a_room_held_for_the_wrong_stretch_is_refused(
     # session that needs its room from check-in would be in a room it does not hold.
     room = next(h for h in room_1_taken.holds if h.need == "room")
     late = dataclasses.replace(room.span, start=room.span.start + dt.timedelta(minutes=75))
-    with pytest.raises(HoldsMismatch, match=r"holds its room \(Room 1\) 11:45-12:10 to itself"):
+    with pytest.raises(HoldsMismatch, match=r"holds its room \(Room 1\) 11:45–12:10 to itself"):
         _book(clinic, "Mary Seacole", _room_changed(room_1_taken, span=late))
     assert _appointments(clinic) == 1
 

@@ -65,7 +65,7 @@ def test_refusals_say_what_is_wrong(clinic: SmallClinic) -> None:
     room1, office = clinic.ids["Room 1"], clinic.ids["Office A"]
     check = prepare_move(clinic.db, ada, now=NOW)
     assert check.check(clinic.at(WED, "17:30"), room1) == [
-        "a 100-minute session at 17:30-19:10 on Wed Dec 2 runs past closing (18:00)"
+        "a 100-minute session at 17:30–19:10 on Wed Dec 2 runs past closing (18:00)"
     ]
     office_reason = check.check(clinic.at(WED, "10:00"), office)
     assert office_reason[0].startswith("Office A is an office;")

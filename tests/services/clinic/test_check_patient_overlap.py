@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ketadesk.cli import main
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.dates import short_date_time
+from ketadesk.scheduling.dates import clock_span, short_date
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import open_database
@@ -69,9 +69,11 @@ def test_check_reports_a_patient_overlap_seeded_into_a_demo_clinic(
             ).one()
             assert patient is not None
             who = f"{patient.last_name}, {patient.first_name} (chart {patient.chart_number})"
+            start, end = calendar.local(first.starts_at), calendar.local(first.ends_at)
+            # The demo clinic reads 12-hour, a US clinic's default: "9:00–10:40 AM".
             when = (
-                f"{short_date_time(calendar.local(first.starts_at), year=True)}-"
-                f"{calendar.local(first.ends_at):%H:%M}"
+                f"{short_date(start, year=True)} "
+                f"{clock_span(start, end, calendar.settings.time_format)}"
             )
             first_id, twin_id = first.id, twin.id
     finally:

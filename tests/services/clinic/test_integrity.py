@@ -38,7 +38,7 @@ from ketadesk.store.models import (
     StaffMember,
     StaffShift,
 )
-from tests.clinic_fixtures import new_clinic
+from tests.clinic_fixtures import new_clinic, say_times
 
 TUESDAY = dt.date(2026, 3, 3)
 THANKSGIVING = dt.date(2026, 11, 26)
@@ -153,6 +153,7 @@ def _resource(session: Session, kind: str, subkind: str, name: str, capacity: in
 def clinic(db_url: str) -> Iterator[Clinic]:
     db = new_clinic(db_url)
     with db.write() as session:
+        say_times(session, "24h")  # the report's times as written below ("09:00–10:40")
         catalog = load_catalog(session)
         settings = catalog.settings
         room1 = _resource(session, "room", "treatment", "Room 1")
@@ -243,7 +244,7 @@ def test_two_sessions_in_one_room_at_once_are_an_overlap(clinic: Clinic) -> None
     )
     assert [p.message for p in clinic.problems()] == [
         f"overlap: Room 1 held by appointments #{first} and #{second} on "
-        "Tue Mar 3, 2026 09:30-10:40"
+        "Tue Mar 3, 2026 09:30–10:40"
     ]
 
 
@@ -268,7 +269,7 @@ def test_a_nurse_watching_one_patient_too_many_is_over_capacity(clinic: Clinic) 
     last_start = clinic.calendar.local(
         clinic.at(TUESDAY, "09:00") + dt.timedelta(minutes=10 * capacity)
     )
-    assert f"on Tue Mar 3, 2026 {last_start:%H:%M}-10:00" in message
+    assert f"on Tue Mar 3, 2026 {last_start:%H:%M}–10:00" in message
     assert problems[0].appointment_ids == tuple(ids)
 
 
@@ -296,7 +297,7 @@ def test_an_infusion_on_thanksgiving_is_flagged_once(clinic: Clinic) -> None:
     assert _codes(problems) == ["closed"]
     message = problems[0].message
     assert message.startswith(
-        f"closed: appointment #{appt} in Room 1 on Thu Nov 26, 2026 10:00-11:40"
+        f"closed: appointment #{appt} in Room 1 on Thu Nov 26, 2026 10:00–11:40"
     )
     assert "Thanksgiving" in message
 
@@ -309,8 +310,8 @@ def test_a_session_at_six_in_the_morning_is_before_opening(clinic: Clinic) -> No
     problems = clinic.problems()
     assert _codes(problems) == ["outside_hours"]
     assert problems[0].message == (
-        f"outside_hours: appointment #{appt} in Room 1 on Tue Mar 3, 2026 06:00-07:40: "
-        f"outside opening hours ({opens[0]:%H:%M}-{opens[1]:%H:%M})"
+        f"outside_hours: appointment #{appt} in Room 1 on Tue Mar 3, 2026 06:00–07:40: "
+        f"outside opening hours ({opens[0]:%H:%M}–{opens[1]:%H:%M})"
     )
 
 
@@ -334,8 +335,8 @@ def test_a_nurse_booked_after_her_shift_is_off_shift(clinic: Clinic) -> None:
     appt = clinic.book(clinic.at(TUESDAY, "14:30"))
     problems = clinic.problems()
     assert [p.message for p in problems] == [
-        f"off_shift: Ana Ruiz, RN held by appointment #{appt} on Tue Mar 3, 2026 14:45-16:10: "
-        "outside their shifts (08:00-14:00)"
+        f"off_shift: Ana Ruiz, RN held by appointment #{appt} on Tue Mar 3, 2026 14:45–16:10: "
+        "outside their shifts (08:00–14:00)"
     ]
 
 
@@ -354,7 +355,7 @@ def test_a_monitor_out_for_maintenance_cannot_be_held(clinic: Clinic) -> None:
     during = clinic.book(clinic.at(TUESDAY, "11:00"))
     clinic.book(clinic.at(TUESDAY + dt.timedelta(days=1), "11:00"))  # back in service
     assert [p.message for p in clinic.problems()] == [
-        f"closed: Monitor 1 held by appointment #{during} on Tue Mar 3, 2026 11:15-12:40: "
+        f"closed: Monitor 1 held by appointment #{during} on Tue Mar 3, 2026 11:15–12:40: "
         "unavailable (maintenance: calibration)"
     ]
 
@@ -372,7 +373,7 @@ def test_a_session_during_a_clinic_closure_names_the_reason(clinic: Clinic) -> N
     clinic.book(clinic.at(TUESDAY, "09:00"))
     during = clinic.book(clinic.at(TUESDAY, "11:00"), room=clinic.room2)
     assert [p.message for p in clinic.problems()] == [
-        f"closed: appointment #{during} in Room 2 on Tue Mar 3, 2026 11:00-12:40: "
+        f"closed: appointment #{during} in Room 2 on Tue Mar 3, 2026 11:00–12:40: "
         "clinic closed: staff training"
     ]
 
@@ -390,8 +391,8 @@ def test_a_patient_in_two_sessions_at_once_is_an_error(clinic: Clinic) -> None:
     problems = clinic.problems()
     assert [p.message for p in problems] == [
         f"patient_overlap: Park, Jo (chart C-0001) is in two sessions at once: appointment "
-        f"#{first} (IV ketamine infusion, Tue Mar 3, 2026 09:00-10:40) and appointment "
-        f"#{second} (IV ketamine infusion, Tue Mar 3, 2026 10:00-10:50)"
+        f"#{first} (IV ketamine infusion, Tue Mar 3, 2026 09:00–10:40) and appointment "
+        f"#{second} (IV ketamine infusion, Tue Mar 3, 2026 10:00–10:50)"
     ]
     assert problems[0].appointment_ids == (first, second)
     assert problems[0].severity == "error"
@@ -425,7 +426,7 @@ def test_three_sessions_of_one_patient_at_once_are_three_pairs(clinic: Clinic) -
 def test_a_cancelled_session_still_holding_its_room_is_a_status_problem(clinic: Clinic) -> None:
     appt = clinic.book(clinic.at(TUESDAY, "09:00"), status="cancelled")
     assert [p.message for p in clinic.problems()] == [
-        f"status: appointment #{appt} on Tue Mar 3, 2026 09:00-10:40 is cancelled but still "
+        f"status: appointment #{appt} on Tue Mar 3, 2026 09:00–10:40 is cancelled but still "
         "holds Room 1, Monitor 1, Ana Ruiz, RN"
     ]
 
@@ -440,15 +441,15 @@ def test_a_hold_running_past_its_appointment_is_inconsistent(clinic: Clinic) -> 
         ).one()
         hold.ends_at += dt.timedelta(minutes=30)
     assert [p.message for p in clinic.problems()] == [
-        f"inconsistent: Room 1 held by appointment #{appt} on Tue Mar 3, 2026 09:00-11:10: "
-        "outside the appointment's own time (Tue Mar 3, 2026 09:00-10:40)"
+        f"inconsistent: Room 1 held by appointment #{appt} on Tue Mar 3, 2026 09:00–11:10: "
+        "outside the appointment's own time (Tue Mar 3, 2026 09:00–10:40)"
     ]
 
 
 def test_a_booked_session_without_holds_is_a_status_problem(clinic: Clinic) -> None:
     appt = clinic.appointment(clinic.at(TUESDAY, "09:00"), 100, room=clinic.room2)
     assert [p.message for p in clinic.problems()] == [
-        f"status: appointment #{appt} in Room 2 on Tue Mar 3, 2026 09:00-10:40 is booked but "
+        f"status: appointment #{appt} in Room 2 on Tue Mar 3, 2026 09:00–10:40 is booked but "
         "holds no resources"
     ]
 
@@ -473,9 +474,9 @@ def test_series_and_rooms_that_disagree_are_named(clinic: Clinic) -> None:
         first.series_id, first.series_index = series_id, 1
     messages = [p.message for p in clinic.problems()]
     assert messages == [
-        f"inconsistent: appointment #{wrong_series} on Tue Mar 3, 2026 09:00-10:40 is for "
+        f"inconsistent: appointment #{wrong_series} on Tue Mar 3, 2026 09:00–10:40 is for "
         f"patient #{clinic.patient} but belongs to series #{series_id} of patient #{other_id}",
-        f"inconsistent: appointment #{nurse_as_room} on Tue Mar 3, 2026 11:00-11:50 is in room "
+        f"inconsistent: appointment #{nurse_as_room} on Tue Mar 3, 2026 11:00–11:50 is in room "
         "Ana Ruiz, RN, which is a staff member, not a room",
     ]
 
@@ -552,7 +553,8 @@ def test_rows_left_behind_by_a_database_without_foreign_keys_are_orphans(
     finally:
         opened.db.dispose()
     assert messages == [
-        "orphan: hold #1 on Room 1 on Tue Mar 3, 2026 09:00-10:40 belongs to appointment #404, "
+        # A clinic made here, not the fixture's: a US clinic's 12-hour times.
+        "orphan: hold #1 on Room 1 on Tue Mar 3, 2026 9:00–10:40 AM belongs to appointment #404, "
         "which does not exist",
         "orphan: measurement #1 (phq9, Tue Mar 3, 2026) is for patient #78, who does not exist",
         "orphan: follow-up #1 (next_day_call, Wed Mar 4, 2026) is for patient #77, who does not "
@@ -623,7 +625,7 @@ def test_check_command_fails_a_patient_in_two_sessions_at_once(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(
         f"patient_overlap: Park, Jo (chart C-0001) is in two sessions at once: appointment "
-        f"#{first} (IV ketamine infusion, Tue Mar 3, 2026 09:00-10:40) and appointment #{second}"
+        f"#{first} (IV ketamine infusion, Tue Mar 3, 2026 09:00–10:40) and appointment #{second}"
     )
     assert lines[-1] == "checked 2 appointments and 5 holds: 1 problem"
 

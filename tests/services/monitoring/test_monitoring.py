@@ -296,7 +296,9 @@ def test_times_later_than_now_or_not_times_are_refused(clinic: SmallClinic, spra
     with pytest.raises(InvalidFields) as refused:
         records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:00"))
     assert refused.value.errors[reading_field(2, "time")] == "12:20 is later than now (12:00)"
-    assert refused.value.errors["dose_started"] == "“25:10” is not a time of day (00:00-23:59)"
+    assert (
+        refused.value.errors["dose_started"] == "“25:10” is not a time: type it as 2:30 PM or 14:30"
+    )
 
 
 def test_dose_and_devices_must_be_positive(clinic: SmallClinic, spravato: int) -> None:

@@ -286,7 +286,9 @@ def test_merge_is_refused_when_the_charts_have_overlapping_sessions(clinic: Smal
     merged = register_patient(clinic.db, FRONT_DESK, JUNE, now=NOW)
     _history(clinic, kept, day)
     _history(clinic, merged, day)
-    with pytest.raises(InvalidRequest, match="overlapping"):
+    # The first of them said in the clinic's time and format (the small clinic's: 24-hour).
+    when = f"{day.month:02d}/{day.day:02d}/{day.year} 09:00"
+    with pytest.raises(InvalidRequest, match=f"overlapping session .*{when}"):
         merge_patients(clinic.db, SYSTEM, kept, merged, now=NOW)
     with clinic.db.read() as session:
         assert (

@@ -28,7 +28,7 @@ from ketadesk.services.reminders.mail_settings import (
 from ketadesk.services.reminders.outbox import OutboxRun, outbox, run_outbox, send_test_message
 from ketadesk.services.reminders.smtp_sender import send_message
 from ketadesk.store.models import AuditEvent, Patient, ReminderMessage
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import SmallClinic, build_small_clinic, say_times
 from tests.services.reminders.smtp_server import Mailbox, smtp_server
 
 #: Tuesday 24 November 2026, 10:15 at the clinic.
@@ -97,6 +97,8 @@ def _when_due(clinic: SmallClinic, hhmm: str = "10:00") -> dt.datetime:
 def test_a_reminder_arrives_with_minimal_text_and_its_ics(
     clinic: SmallClinic, mailbox: Mailbox
 ) -> None:
+    with clinic.db.write() as session:  # a US clinic's 12-hour times (the small clinic's: 24)
+        say_times(session, "12h")
     set_reminder_consent(clinic.db, FRONT_DESK, clinic.ids["Ada Lovelace"], True, now=NOW)
     _book(clinic, "Ada Lovelace")
     early = run_outbox(clinic.db, now=NOW)

@@ -218,7 +218,7 @@ def test_the_freed_place_is_offered_as_it_came_free_and_the_others_are_told_why(
     assert offer.session.start == clinic.at(_tomorrow(clinic), "10:00")
     assert offer.room_name == "Room 1"
     assert {u.entry_id: u.reason_text for u in found.unable} == {
-        later: "asks for 10:30-closing; the session would run 10:00-11:40",
+        later: "asks for 10:30–closing; the session would run 10:00–11:40",
         room_3: "asks for Room 3 only",
     }
 

@@ -24,10 +24,11 @@ def _buttons(dialog: QInputDialog) -> list[str]:
 
 
 def test_the_question_names_patient_date_and_time_with_verb_buttons(qtbot: QtBot) -> None:
-    prompt = cancel_prompt("Green, Marcus", "IV ketamine infusion", START)
+    prompt = cancel_prompt("Green, Marcus", "IV ketamine infusion", START, "12h")
     assert prompt.startswith(
-        "Cancel the IV ketamine infusion on Tue Dec 10 at 10:00 for Green, Marcus?"
+        "Cancel the IV ketamine infusion on Tue Dec 10 at 10:00 AM for Green, Marcus?"
     )
+    assert "at 10:00 for" in cancel_prompt("Green, Marcus", "IV infusion", START, "24h")
     dialog = cancel_dialog(None, prompt)
     qtbot.addWidget(dialog)
     dialog.show()
@@ -46,6 +47,8 @@ def test_keep_cancels_nothing_and_a_reason_is_returned(qtbot: QtBot) -> None:
             dialog.accept()
 
     QTimer.singleShot(50, lambda: answer(True))
-    assert ask_cancel_reason(None, "Marcus Green", "IV ketamine infusion", START) is None
+    assert ask_cancel_reason(None, "Marcus Green", "IV ketamine infusion", START, "12h") is None
     QTimer.singleShot(50, lambda: answer(False, " no ride "))
-    assert ask_cancel_reason(None, "Marcus Green", "IV ketamine infusion", START) == "no ride"
+    assert (
+        ask_cancel_reason(None, "Marcus Green", "IV ketamine infusion", START, "12h") == "no ride"
+    )

@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
+from ketadesk.scheduling.dates import TIME_FORMATS, clock
 from ketadesk.ui.common.date_fields import DateField, DateTimeField, TimeField
 
 UI = Path(__file__).resolve().parents[3] / "ketadesk" / "ui"
@@ -64,21 +65,45 @@ def test_a_date_is_read_as_typed_month_first(
         (dt.time(9, 0), "1030", dt.time(10, 30)),
         (dt.time(9, 0), "7", dt.time(7, 0)),
         (dt.time(9, 0), "2:45 pm", dt.time(14, 45)),
+        (dt.time(9, 0), "14:30", dt.time(14, 30)),  # 24-hour typed into either format
+        (dt.time(9, 0), "1430", dt.time(14, 30)),
+        (dt.time(9, 0), "230p", dt.time(14, 30)),
+        (dt.time(9, 0), "12:05 am", dt.time(0, 5)),
         (dt.time(9, 0), "25:00", dt.time(9, 0)),  # no time: kept
     ],
 )
+@pytest.mark.parametrize("fmt", TIME_FORMATS)
 def test_select_all_then_typing_replaces_the_time(
-    qtbot: QtBot, shown: dt.time, typed: str, read: dt.time
+    qtbot: QtBot, shown: dt.time, typed: str, read: dt.time, fmt: str
 ) -> None:
-    field = TimeField(value=shown)
+    field = TimeField(value=shown, time_format=fmt)
     _shown(qtbot, field)
     _type_over(field, typed)
     assert field.time() == QTime(read.hour, read.minute)
-    assert field.text() == f"{read:%H:%M}"
+    assert field.text() == clock(read, fmt)  # "2:30 PM" or "14:30", as every view says it
 
 
-def test_enter_reads_the_typed_time_and_the_arrows_still_step(qtbot: QtBot) -> None:
-    field = TimeField(value=dt.time(9, 0))
+def test_a_time_field_shows_the_clinics_format_and_keeps_its_value(qtbot: QtBot) -> None:
+    field = TimeField(value=dt.time(14, 30))  # a US clinic's, until told
+    _shown(qtbot, field)
+    assert field.text() == "2:30 PM"
+    field.set_time_format("24h")
+    assert field.text() == "14:30"
+    assert field.time() == QTime(14, 30)
+    both = DateTimeField(time_format="12h")
+    _shown(qtbot, both)
+    both.setDateTime(QDateTime(QDate(2026, 12, 12), QTime(0, 5)))
+    assert both.text() == "12/12/2026 12:05 AM"
+    _type_over(both, "12/14/2026 2:30 pm")
+    assert both.dateTime() == QDateTime(QDate(2026, 12, 14), QTime(14, 30))
+    assert both.text() == "12/14/2026 2:30 PM"
+    _type_over(both, "12/15/2026 16:45")
+    assert both.text() == "12/15/2026 4:45 PM"
+
+
+@pytest.mark.parametrize("fmt", TIME_FORMATS)
+def test_enter_reads_the_typed_time_and_the_arrows_still_step(qtbot: QtBot, fmt: str) -> None:
+    field = TimeField(value=dt.time(9, 0), time_format=fmt)
     _shown(qtbot, field)
     field.setFocus()
     QTest.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)

@@ -1,6 +1,6 @@
 """The chair board on screen: phase and "BP due" change as the injected clock moves on.
 
-Bayside's staffed Tuesday (tests/services/staffed_day.py): Mary Seacole's Spravato 10:00-12:30
+Bayside's staffed Tuesday (tests/services/staffed_day.py): Mary Seacole's Spravato 10:00–12:30
 in Room 2, started at 10:00; dosing at 10:15; the +40 min BP check due at 10:55.
 """
 
@@ -283,7 +283,7 @@ def test_cards_say_it_all_to_a_screen_reader(board: ChairBoardView) -> None:
 def test_an_iv_infusion_shows_its_readings_due_every_15_minutes(
     board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
 ) -> None:
-    """Ada's IV infusion in Room 1, started at 09:00: infusion 09:15-09:55, a reading due every
+    """Ada's IV infusion in Room 1, started at 09:00: infusion 09:15–09:55, a reading due every
     15 minutes from its start ([session_types.iv_infusion] reading_cadence)."""
     import dataclasses
     import os
@@ -356,11 +356,12 @@ def test_a_patient_waiting_for_the_chair_reads_as_waiting_not_next() -> None:
     waiting = NextUp(7, booked, "Franklin, Rosalind", "KAP", checked_in=True)
     later = NextUp(8, booked, "Franklin, Rosalind", "KAP")
     free = ChairCard(room_id=1, room_name="Room 2", stage="free", next_up=waiting)
-    assert card_lines(free)["next"] == (
+    assert card_lines(free, "24h")["next"] == (
         "Waiting: Franklin, Rosalind · KAP (checked in, booked 09:30)"
     )
     free = ChairCard(room_id=1, room_name="Room 2", stage="free", next_up=later)
-    assert card_lines(free)["next"] == "Next: 09:30 Franklin, Rosalind · KAP"
+    assert card_lines(free, "24h")["next"] == "Next: 09:30 Franklin, Rosalind · KAP"
+    assert card_lines(free, "12h")["next"] == "Next: 9:30 AM Franklin, Rosalind · KAP"
 
 
 def test_the_board_says_loading_until_its_first_read_lands(

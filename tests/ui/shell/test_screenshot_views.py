@@ -175,7 +175,11 @@ def test_a_real_clinics_views_need_the_word_that_they_show_patient_data(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--time", "25:00"], "--time '25:00' is not a time of day; use HH:MM"),
+        (
+            ["--time", "25:00"],
+            "--time '25:00' is not a time of day; use 24-hour HH:MM (14:30) or 12-hour with "
+            "am/pm (2:30pm)",
+        ),
         (["--time", "noon"], "is not a time of day"),
         (["--view", "week", "--user", "nobody"], "--user 'nobody': no active user of that name"),
     ],

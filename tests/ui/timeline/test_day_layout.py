@@ -136,10 +136,13 @@ def test_clipping_to_the_opening_hours() -> None:
 
 
 def test_ticks_every_half_hour_with_hours_labelled() -> None:
-    ticks = time_ticks(TimeRange(450, 600), ppm=2.0)
+    ticks = time_ticks(TimeRange(450, 600), 2.0, "24h")
     assert [t.minute for t in ticks] == [450, 480, 510, 540, 570, 600]
     assert [t.label for t in ticks] == ["", "08:00", "", "09:00", "", "10:00"]
     assert [t.y for t in ticks] == [0, 60, 120, 180, 240, 300]
+    # A US clinic's ruler says the hour as narrow as it reads.
+    twelve = time_ticks(TimeRange(660, 780), 2.0, "12h")
+    assert [t.label for t in twelve] == ["11 AM", "", "12 PM", "", "1 PM"]
 
 
 def test_scale_fits_the_height_within_readable_limits() -> None:
@@ -290,21 +293,29 @@ def test_many_rooms_scroll_sideways_rather_than_shrink() -> None:
 
 def test_block_says_patient_type_series_and_time() -> None:
     a = appointment(1, 1, "09:00", "10:40")
-    assert block_lines(a, 5) == [
+    assert block_lines(a, 5, "24h") == [
         "Lovelace, Ada",
         "IV 3/6",
         "09:00–10:40",
         "Chart BT-1",
         "IV ketamine infusion",
     ]
-    assert block_lines(a, 1) == ["Lovelace, Ada · IV 3/6"]
-    assert block_lines(a, 0) == []
+    assert block_lines(a, 5, "12h")[2] == "9:00–10:40 AM"
+    assert block_lines(a, 1, "12h") == ["Lovelace, Ada · IV 3/6"]
+    assert block_lines(a, 0, "12h") == []
+
+
+def test_a_narrow_block_leaves_am_and_pm_to_the_hour_ruler() -> None:
+    a = appointment(1, 1, "10:30", "12:10")
+    assert block_lines(a, 3, "12h")[2] == "10:30 AM–12:10 PM"
+    narrow = block_lines(a, 3, "12h", fits=lambda text: len(text) <= 12)
+    assert narrow[2] == "10:30–12:10"  # beside the ruler's "10 AM" … "12 PM"
 
 
 def test_block_says_its_status_unless_a_badge_does() -> None:
     a = appointment(1, 1, "09:00", "10:40", status="no_show", series=None)
-    assert block_lines(a, 2) == ["Lovelace, Ada", "IV · No-show"]
-    assert block_lines(a, 2, with_status=False) == ["Lovelace, Ada", "IV"]
+    assert block_lines(a, 2, "12h") == ["Lovelace, Ada", "IV · No-show"]
+    assert block_lines(a, 2, "12h", with_status=False) == ["Lovelace, Ada", "IV"]
 
 
 def test_a_cancelled_session_beside_a_booked_one_takes_a_sliver() -> None:

@@ -90,6 +90,7 @@ def day_of(
         rooms=rooms,
         appointments=appointments,
         closures=closures,
+        time_format="24h",  # the hour rows' labels as written below ("07:00")
     )
 
 
@@ -275,17 +276,19 @@ def test_today_is_marked_and_cancelled_sessions_can_be_hidden() -> None:
 def test_what_a_block_says() -> None:
     a = session(4, MONDAY, "09:05", "11:35", status="checked_in")
     roomy = lambda time, rest: True  # noqa: E731
-    assert week_block_lines(a, 1, roomy) == [("09:05", "Patient4 P. SPR 3/12")]
-    assert week_block_lines(a, 2, roomy) == [
+    assert week_block_lines(a, 1, roomy, "24h") == [("09:05", "Patient4 P. SPR 3/12")]
+    assert week_block_lines(a, 2, roomy, "24h") == [
         ("09:05", "Patient4 P. SPR 3/12"),
         ("", "Room 1 · Checked in"),
     ]
-    assert week_block_lines(a, 3, roomy) == [
+    assert week_block_lines(a, 3, roomy, "24h") == [
         ("09:05", "Patient4 P. SPR 3/12"),
         ("", "Room 1"),
         ("", "Checked in"),
     ]
-    assert week_block_lines(a, 0, roomy) == []
+    assert week_block_lines(a, 0, roomy, "24h") == []
+    # A US clinic's block leaves AM/PM to the hour row beside it: "9:05".
+    assert week_block_lines(a, 1, roomy, "12h") == [("9:05", "Patient4 P. SPR 3/12")]
 
 
 def test_a_narrow_block_names_by_initials_before_it_drops_the_series_place() -> None:
@@ -297,13 +300,13 @@ def test_a_narrow_block_names_by_initials_before_it_drops_the_series_place() -> 
     def width(n: int) -> Callable[[str, str], bool]:
         return lambda time, rest: len(time) + 1 + len(rest) <= n
 
-    assert week_block_lines(a, 1, width(30)) == [("09:05", "Seacole M. SPR 3/12")]
-    assert week_block_lines(a, 1, width(24)) == [("09:05", "Seacole SPR 3/12")]
-    assert week_block_lines(a, 1, width(21)) == [("09:05", "M.S. SPR 3/12")]
-    assert week_block_lines(a, 1, width(19)) == [("09:05", "M.S. SPR 3/12")]
-    assert week_block_lines(a, 1, width(18)) == [("09:05", "M.S. SPR")]  # too narrow even so
-    assert week_block_lines(a, 1, width(14)) == [("09:05", "M.S. SPR")]
-    assert week_block_lines(a, 1, width(5)) == [("09:05", "M.S. SPR")]  # the painter elides
+    assert week_block_lines(a, 1, width(30), "24h") == [("09:05", "Seacole M. SPR 3/12")]
+    assert week_block_lines(a, 1, width(24), "24h") == [("09:05", "Seacole SPR 3/12")]
+    assert week_block_lines(a, 1, width(21), "24h") == [("09:05", "M.S. SPR 3/12")]
+    assert week_block_lines(a, 1, width(19), "24h") == [("09:05", "M.S. SPR 3/12")]
+    assert week_block_lines(a, 1, width(18), "24h") == [("09:05", "M.S. SPR")]  # too narrow even so
+    assert week_block_lines(a, 1, width(14), "24h") == [("09:05", "M.S. SPR")]
+    assert week_block_lines(a, 1, width(5), "24h") == [("09:05", "M.S. SPR")]  # the painter elides
     assert short_patient_name("Seacole, Mary") == "Seacole M."
     assert short_patient_name("Cher") == "Cher"
     assert patient_initials("Seacole, Mary") == "M.S."

@@ -188,14 +188,14 @@ def test_the_offer_chooses_only_a_patient_who_can_take_the_place_and_says_why_no
     panel = controller.offer_panel
     assert isinstance(panel, OfferPanel)
     assert panel.heading.text() == (
-        "1 patient on the waitlist could take this place (Tue 11/24 13:30-16:00, Room 2)"
+        "1 patient on the waitlist could take this place (Tue 11/24 13:30–16:00, Room 2)"
     )
     assert panel.offers_list.count() == 1
     assert panel.offers_list.currentRow() == 0
     chosen = panel.chosen()
     assert chosen is not None
     assert chosen.entry_id == mary
-    assert "Tue 11/24 13:30-15:10, Room 2" in panel.offers_list.item(0).text()
+    assert "Tue 11/24 13:30–15:10, Room 2" in panel.offers_list.item(0).text()
     assert panel.book_button.isEnabled()
     assert panel.unable_list.isVisibleTo(panel)
     assert panel.unable_heading.text() == "Also waiting, who cannot take it (2):"
@@ -299,7 +299,7 @@ def test_the_waitlist_view_adds_filters_removes_and_prints(
     rows = view.model.rows()
     ada = next(r for r in rows if r.patient_name == "Lovelace, Ada")
     assert ada.days_text == "Mon, Wed"
-    assert ada.times_text == "08:00-12:00"
+    assert ada.times_text == "08:00–12:00"
     assert ada.room_names == ("Room 3",)
     assert ada.deadline is not None
 
