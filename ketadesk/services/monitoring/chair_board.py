@@ -540,6 +540,8 @@ def _review_text(review: StandingReview | None, calendar: ClinicCalendar | None)
 
 
 STAGE_PHASES = {"waiting": "Waiting to start", "due": "Not checked in"}
+#: The next check while a pre-dose BP over the hard stop still stops dosing.
+PRE_DOSE_RECHECK = "Pre-dose recheck"
 
 
 def _card(
@@ -628,8 +630,18 @@ def _card(
     pending = [c for c in checks if c.state != "done"]
     next_bp = None
     next_after_dose = None
-    after_dose = due_after_dose(spec) if awaiting_dose else {}
-    if pending and stage != "due" and pending[0].label in after_dose:
+    # A check counted from the dose waits for a recorded dose, whether the patient is in
+    # session or still waiting to start (a user trial's board said "BP +0 min overdue since
+    # 11:15" of a checked-in patient nobody had dosed).
+    undosed_checks = stage != "due" and dose is None and dose_index is not None
+    after_dose = due_after_dose(spec) if undosed_checks else {}
+    recheck = readings.recheck_after if readings is not None and dose is None else None
+    if recheck is not None and stage != "due":
+        # A pre-dose BP over the hard stop still stops dosing: the next check is its recheck
+        # after rest, not one counted from a dose nobody may give yet.
+        since = _aware(recheck).astimezone(tz)
+        next_bp = BpDue(PRE_DOSE_RECHECK, since, late=False, due_now=True)
+    elif pending and stage != "due" and pending[0].label in after_dose:
         # Counted from a dose nobody recorded: due so long after it, at no time yet.
         next_after_dose = (pending[0].label, after_dose[pending[0].label])
     elif pending and stage != "due":  # a patient who has not arrived has no BP to take yet

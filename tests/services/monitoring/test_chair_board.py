@@ -409,3 +409,37 @@ def test_the_next_patient_already_waiting_shows_as_next(staffed: StaffedDay) -> 
     assert c.patient_name == "Seacole, Mary"
     assert c.next_up is not None
     assert (c.next_up.patient_name, hhmm(c.next_up.start)) == ("Franklin, Rosalind", "13:00")
+
+
+def test_a_checked_in_patient_not_yet_dosed_has_no_overdue_check_counted_from_the_dose(
+    staffed: StaffedDay,
+) -> None:
+    # A user trial: a checked-in patient nobody had started showed "⚠ BP +0 min overdue since
+    # 11:15", a check counted from a dose that was never given.
+    status(staffed, "spravato", "check_in", "09:50")
+    record(staffed, readings=(("Pre-dose", "10:05"),))
+    waiting = mary(staffed, "11:20")  # the planned +40 min (10:55) is well past its grace
+    assert waiting.stage == "waiting"
+    assert waiting.next_bp is None
+    assert waiting.next_bp_after_dose == ("+40 min", 40)
+    assert not any("overdue" in line for line in waiting.late)
+
+
+def test_after_a_hard_stop_the_next_check_is_the_pre_dose_recheck(staffed: StaffedDay) -> None:
+    status(staffed, "spravato", "check_in", "09:50")
+    status(staffed, "spravato", "start", "10:00")
+    record(staffed, readings=(("Pre-dose", "10:08"),))
+    with staffed.clinic.db.write() as session:
+        reading = session.query(VitalReading).filter_by(label="Pre-dose").one()
+        reading.systolic, reading.diastolic = 186, 112
+    stopped = mary(staffed, "10:12")
+    assert stopped.next_bp_after_dose is None
+    assert stopped.next_bp is not None
+    assert (stopped.next_bp.label, hhmm(stopped.next_bp.due_at)) == ("Pre-dose recheck", "10:08")
+    assert stopped.next_bp.due_now
+    assert not stopped.next_bp.late
+    # The recheck after rest, at a later minute, clears it: the checks after the dose follow.
+    record(staffed, readings=(("Pre-dose recheck", "10:14"),))
+    cleared = mary(staffed, "10:15")
+    assert cleared.next_bp is None
+    assert cleared.next_bp_after_dose == ("+40 min", 40)

@@ -198,3 +198,43 @@ def test_a_reading_added_before_the_dose_is_named_a_pre_dose_recheck(
     assert dialog.form().readings[-1].label == "Pre-dose recheck"
     dialog._add_reading.click()
     assert dialog.form().readings[-1].label == "Pre-dose recheck 2"
+
+
+def test_a_same_minute_recheck_is_said_not_to_count_and_the_next_check_is_the_recheck(
+    qtbot: QtBot, staffed: StaffedDay
+) -> None:
+    """A user trial: "Now" for 186/112 and "Now" again for the recheck in the same minute; the
+    form said the recheck cleared dosing, Save refused the dose, and the header said "Next
+    check: BP +40 min due 40 min after the dose" under a hard stop."""
+    db, appointment = staffed.clinic.db, staffed.appointments["spravato"]
+    change_status(db, SYSTEM, appointment, "check_in", now=_at(staffed, "09:50"))
+    change_status(db, SYSTEM, appointment, "start", now=_at(staffed, "10:04"))
+    now = _at(staffed, "10:15")
+    sheet = records.open_record(db, NURSE, appointment, now=now)
+    dialog = MonitoringDialog(Desk(db, NURSE, lambda: now), appointment, sheet=sheet)
+    qtbot.addWidget(dialog)
+    dialog.resize(900, 900)
+    dialog.show()
+    for key, text in (("time", "10:15"), ("systolic", "186"), ("diastolic", "112")):
+        dialog.reading_editor(0, key).setText(text)
+    assert dialog._schedule_label.text().startswith("Next check: a pre-dose recheck after rest")
+    dialog._add_reading.click()
+    recheck = len(dialog.form().readings) - 1
+    for key, text in (("time", "10:15"), ("systolic", "152"), ("diastolic", "94")):
+        dialog.reading_editor(recheck, key).setText(text)
+    said = dialog.reading_message(recheck)
+    assert said.isVisible()
+    assert "does not clear dosing" in said.text()
+    assert "cleared dosing;" not in said.text()
+    assert "Then:" not in dialog.reading_message(0).text()
+    assert dialog._schedule_label.text().startswith("Next check: a pre-dose recheck after rest")
+    qtbot.waitExposed(dialog)
+    qtbot.wait(200)
+    dialog.grab().save(str(picture_folder("record") / "monitoring-same-minute-recheck.png"))
+    # A minute later it counts: the next check is counted from the dose again.
+    dialog.reading_editor(recheck, "time").setText("10:16")
+    now = _at(staffed, "10:17")
+    dialog._desk = Desk(db, NURSE, lambda: now)
+    dialog.reading_editor(recheck, "systolic").setText("150")
+    assert "cleared dosing" in dialog.reading_message(recheck).text()
+    assert dialog._schedule_label.text().startswith("Next check: BP +40 min")
