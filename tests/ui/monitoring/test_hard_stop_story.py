@@ -137,7 +137,7 @@ def test_paper_board_and_record_say_the_same_time_for_each_check(
         "+40 min": "11:11",
         "Before discharge": "12:31",
     }
-    card = next(c for c in chair_board(db, now=now).cards if c.appointment_id == mary)
+    card = next(c for c in chair_board(db, SYSTEM, now=now).cards if c.appointment_id == mary)
     assert card.next_bp is not None
     assert (card.next_bp.label, card.next_bp.due_at) == ("+40 min", paper["+40 min"])
     form = records.load_record(db, NURSE, mary)
@@ -145,7 +145,9 @@ def test_paper_board_and_record_say_the_same_time_for_each_check(
     form = with_reading(form, peak, time="11:12", systolic="150", diastolic="92")
     records.save_record(db, NURSE, mary, form, now=_at(staffed, "11:13"))
     card = next(
-        c for c in chair_board(db, now=_at(staffed, "12:00")).cards if c.appointment_id == mary
+        c
+        for c in chair_board(db, SYSTEM, now=_at(staffed, "12:00")).cards
+        if c.appointment_id == mary
     )
     assert card.next_bp is not None
     assert (card.next_bp.label, card.next_bp.due_at) == (
