@@ -223,10 +223,11 @@ def _card(args: argparse.Namespace) -> int:
 def _calls(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     check_output(args.out)
+    from ketadesk.cli import command_line_actor
     from ketadesk.services.printing.call_list import call_list, calls_layout
 
     with _opened(args.db) as db:
-        calls = call_list(db, args.date)
+        calls = call_list(db, command_line_actor(), args.date)
         detail = short_date(args.date, year=True)
         return _print(calls_layout(calls), args, began, db, "call list", detail)
 

@@ -187,6 +187,74 @@ def _hhmm(value: dt.datetime, zone: dt.tzinfo | None, fmt: str) -> str:
     return clock(value.astimezone(zone) if zone is not None else value, fmt)
 
 
+def _over(r: BpReading, settings: ChairSettings) -> bool:
+    assert r.systolic is not None
+    assert r.diastolic is not None
+    return r.systolic > settings.hard_stop_systolic or r.diastolic > settings.hard_stop_diastolic
+
+
+def _same_minute(a: dt.datetime, b: dt.datetime) -> bool:
+    return a.replace(second=0, microsecond=0) == b.replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class PreDoseState:
+    """Where the BPs taken before the dose leave dosing: the one judgement the save
+    (``pre_dose_findings``), the recording form and the paper (``pre_dose_story``), and the
+    next check (``pre_dose_recheck_owed``) all read.
+
+    ``before``: the BPs before the dose (pre-dose checks, and extra readings: a label not
+    among the session type's checks), at or before the dose start (any time while none is
+    recorded), in the order taken; readings of the same minute in the order entered.
+    ``deciding``: the latest of them, the one that decides.  ``stopped_by``: the reading over
+    the hard stop that still stops dosing (None when none does): the deciding reading itself,
+    or one over the stop taken the same minute as it.  A recheck counts only when it is taken
+    after the refused reading, at a later minute: the hard stop asks the nurse to let the
+    patient rest and recheck, and two readings of one minute cannot show that rest (a user
+    trial: "Now" twice in 10:22 gave a form saying the recheck cleared dosing and a save
+    refusing the dose)."""
+
+    before: tuple[BpReading, ...]
+    deciding: BpReading | None
+    stopped_by: BpReading | None
+
+
+def pre_dose_state(
+    readings: Sequence[BpReading],
+    pre_dose_labels: Collection[str],
+    check_labels: Collection[str],
+    dose_at: dt.datetime | None,
+    settings: ChairSettings,
+) -> PreDoseState:
+    """The BPs before the dose and what they leave standing (``PreDoseState``)."""
+    before = tuple(
+        sorted(
+            (
+                r
+                for r in readings
+                if r.has_bp
+                and (r.label in pre_dose_labels or r.label not in check_labels)
+                and (dose_at is None or r.taken_at <= dose_at)
+            ),
+            key=lambda r: r.taken_at,  # stable: one minute's readings stay as entered
+        )
+    )
+    if not before:
+        return PreDoseState(before, None, None)
+    deciding = before[-1]
+    stopped_by: BpReading | None = deciding
+    if not _over(deciding, settings):
+        stopped_by = next(
+            (
+                r
+                for r in reversed(before)
+                if _over(r, settings) and _same_minute(r.taken_at, deciding.taken_at)
+            ),
+            None,
+        )
+    return PreDoseState(before, deciding, stopped_by)
+
+
 def pre_dose_findings(
     readings: Sequence[BpReading],
     pre_dose_labels: Collection[str],
@@ -202,44 +270,48 @@ def pre_dose_findings(
 
     The hard stop judges the latest BP taken at or before the dose start: a pre-dose check, or
     an extra reading (a label not among ``check_labels``, such as a "Pre-dose recheck" after
-    rest); the earlier readings stay on the record.  Without a dose start only the pre-dose
-    checks are judged."""
+    rest); the earlier readings stay on the record.  A recheck of the same minute as a reading
+    over the stop does not lift it (``PreDoseState``)."""
     if not pre_dose_labels:
         return []
-    pre = [
-        r
-        for r in readings
-        if r.label in pre_dose_labels and r.has_bp and (dose_at is None or r.taken_at <= dose_at)
-    ]
+    state = pre_dose_state(readings, pre_dose_labels, check_labels, dose_at, settings)
     findings: list[ChairFinding] = []
-    if not pre:
+    if not any(r.label in pre_dose_labels for r in state.before):
         names = " or ".join(f"“{label}”" for label in sorted(pre_dose_labels))
         when = f" before {_hhmm(dose_at, zone, time_format)}" if dose_at is not None else ""
         findings.append(ChairFinding(PRE_DOSE_BP, f"no {names} blood pressure recorded{when}"))
-    else:
-        rechecks = [
-            r
-            for r in readings
-            if dose_at is not None
-            and r.label not in check_labels
-            and r.label not in pre_dose_labels
-            and r.has_bp
-            and r.taken_at <= dose_at
-        ]
-        last = max([*pre, *rechecks], key=lambda r: r.taken_at)
-        assert last.systolic is not None
-        assert last.diastolic is not None
+    elif state.stopped_by is not None:
+        over = state.stopped_by
         stop_s, stop_d = settings.hard_stop_systolic, settings.hard_stop_diastolic
-        if last.systolic > stop_s or last.diastolic > stop_d:
-            findings.append(
-                ChairFinding(
-                    HARD_STOP,
-                    f"the pre-dose BP {last.systolic}/{last.diastolic} "
-                    f"({_hhmm(last.taken_at, zone, time_format)}) is above the clinic's hard stop "
-                    f"{stop_s}/{stop_d}",
-                )
+        fact = (
+            f"the pre-dose BP {over.systolic}/{over.diastolic} "
+            f"({_hhmm(over.taken_at, zone, time_format)}) "
+            f"is above the clinic's hard stop {stop_s}/{stop_d}"
+        )
+        if state.deciding is not over and state.deciding is not None:
+            fact += (
+                f"; the recheck {state.deciding.systolic}/{state.deciding.diastolic} was taken "
+                "the same minute, and a recheck counts only when taken later, after rest"
             )
+        findings.append(ChairFinding(HARD_STOP, fact))
     return _judged(findings, settings)
+
+
+def pre_dose_recheck_owed(
+    readings: Sequence[BpReading],
+    pre_dose_labels: Collection[str],
+    check_labels: Collection[str],
+    dose_at: dt.datetime | None,
+    settings: ChairSettings,
+) -> BpReading | None:
+    """While no dose start is recorded: the reading over the hard stop that still stops
+    dosing, when there is one, so the next check is a pre-dose recheck after rest, not a
+    check counted from a dose nobody may give yet (a user trial's record said "Next check:
+    BP +0 min due 0 min after the dose" under a hard stop).  None once a dose is recorded,
+    while the rule is off, or when nothing stops dosing."""
+    if dose_at is not None or settings.pre_dose_bp == "off" or not pre_dose_labels:
+        return None
+    return pre_dose_state(readings, pre_dose_labels, check_labels, None, settings).stopped_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +330,8 @@ class PreDoseNote:
     shown_label: str
     tag: str
     text: str
+    #: Taken the same minute as a reading over the hard stop: no recheck (``PreDoseState``).
+    same_minute: bool = False
 
 
 def _bp_words(r: BpReading, zone: dt.tzinfo | None, time_format: str) -> str:
@@ -277,37 +351,28 @@ def pre_dose_story(
     """The story of the BPs taken before the dose, by label, once one of them was above the
     hard stop ({} otherwise, or while the rule is off): the reading over the stop and what it
     did (dosing refused, and until when), each recheck after it, and the one that cleared
-    dosing (the latest before the dose, at or below the stop: the one ``pre_dose_findings``
-    judges).  Before the dose: a pre-dose check, or an extra reading (a label not among
+    dosing (the latest before the dose, at or below the stop, taken at a later minute than
+    any reading over it: ``PreDoseState``, the judgement ``pre_dose_findings`` makes).  A
+    reading of the same minute as one over the stop says it does not count as a recheck.
+    Before the dose: a pre-dose check, or an extra reading (a label not among
     ``check_labels``) taken at or before the dose start (any time while none is recorded).
     The paper record and the recording form both tell it (a user trial: the refused 186/112
     printed as plain "Pre-dose" and its recheck as "Extra 1")."""
     if settings.pre_dose_bp == "off" or not pre_dose_labels:
         return {}
     stop_s, stop_d = settings.hard_stop_systolic, settings.hard_stop_diastolic
-    before = sorted(
-        (
-            r
-            for r in readings
-            if r.has_bp
-            and (r.label in pre_dose_labels or r.label not in check_labels)
-            and (dose_at is None or r.taken_at <= dose_at)
-        ),
-        key=lambda r: r.taken_at,
-    )
+    state = pre_dose_state(readings, pre_dose_labels, check_labels, dose_at, settings)
+    before = state.before
 
     def over(r: BpReading) -> bool:
-        assert r.systolic is not None
-        assert r.diastolic is not None
-        return r.systolic > stop_s or r.diastolic > stop_d
+        return _over(r, settings)
 
     first_over = next((i for i, r in enumerate(before) if over(r)), None)
     if first_over is None:
         return {}
     # Rechecks: every reading after the first pre-dose one (in the story from the first over).
     first_pre = next((i for i, r in enumerate(before) if r.label in pre_dose_labels), 0)
-    last = before[-1]
-    cleared = last if not over(last) else None
+    cleared = state.deciding if state.stopped_by is None else None
     stop = f"{stop_s}/{stop_d}"
     dose_words = f"dose started {_hhmm(dose_at, zone, time_format)}" if dose_at is not None else ""
     if cleared is not None:
@@ -328,11 +393,22 @@ def pre_dose_story(
         if recheck and r.label not in check_labels and "recheck" not in r.label.lower():
             shown = f"Pre-dose recheck ({r.label})"
         name = "Pre-dose recheck" if recheck else "Pre-dose BP"
+        same_minute = next(
+            (o for o in before[:i] if over(o) and _same_minute(o.taken_at, r.taken_at)), None
+        )
         if over(r):
             tag = "over the hard stop" if not recheck else "still over the hard stop"
             text = (
                 f"{name} {_bp_words(r, zone, time_format)} is above the clinic's hard stop {stop}: "
                 f"{refused}" + ("" if outcome == refused else f"; {outcome}")
+            )
+        elif same_minute is not None:
+            tag = "same minute: not a recheck"
+            text = (
+                f"{name} {_bp_words(r, zone, time_format)} was taken the same minute as the "
+                f"BP over the hard stop ({_bp_words(same_minute, zone, time_format)}): it does "
+                "not clear dosing. A recheck counts only when taken later, after rest: enter the "
+                "time it was taken"
             )
         elif r is cleared:
             tag = "cleared dosing"
@@ -353,6 +429,7 @@ def pre_dose_story(
             shown_label=shown,
             tag=tag,
             text=text,
+            same_minute=same_minute is not None and not over(r),
         )
     return notes
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from ketadesk.scheduling.calendar import ClinicCalendar
@@ -56,6 +56,21 @@ KIND_LABELS = {
     "schedule_change": "Schedule change call",
     "outreach_call": "Outreach call",
 }
+
+
+#: The follow-ups made by phone: the next-day call after a session, the call about a session a
+#: closure moved (services/settings/consequences.py), and the dropout outreach call after a
+#: no-show or late cancellation.  The printed call list lists these.
+CALL_KINDS = ("next_day_call", "schedule_change", "outreach_call")
+
+
+def listed_without_clinical(kind: str, clinical_kinds: Collection[str]) -> bool:
+    """Whether a role that may not "read clinical" (the front desk) has a follow-up of this
+    kind on its queue and call list: every non-clinical kind, and the calls, so the desk
+    knows a call is owed, to whom and by when; never a measure (PHQ-9), a REMS form, an
+    adverse event or an urgent review (a user trial's front desk read PHQ-9 items, what each
+    REMS form lacked and "URGENT · Urgent review")."""
+    return kind not in clinical_kinds or kind in CALL_KINDS
 
 
 def kind_label(kind: str) -> str:

@@ -26,6 +26,7 @@ from ketadesk.scheduling.dates import WEEKDAY_ABBR
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor, utcnow
+from ketadesk.services.followups.queue import follow_up_queue
 from ketadesk.services.followups.urgent_reviews import open_or_reopen
 from ketadesk.services.printing.call_list import call_list, calls_layout
 from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF, day_sheet, day_sheet_layout
@@ -127,7 +128,9 @@ def _print(clinic: SmallClinic, tmp_path: Path, kind: str, day: dt.date, *extra:
         sheet = day_sheet(clinic.db, day, by=by, use_initials="--initials" in extra)
         print_pdf(day_sheet_layout(sheet), out, clinic_paper_size(clinic.db))
     else:
-        print_pdf(calls_layout(call_list(clinic.db, day)), out, clinic_paper_size(clinic.db))
+        print_pdf(
+            calls_layout(call_list(clinic.db, SYSTEM, day)), out, clinic_paper_size(clinic.db)
+        )
     return _text(out)
 
 
@@ -199,16 +202,22 @@ def test_the_call_list_prints_the_dropout_outreach_call_with_its_deadline_and_no
     assert "HIGH" in text
     wd = WEEKDAY_ABBR[day.weekday()]
     assert f"Missed Spravato (esketamine) 2/4 (no-show), {wd} {day.month}/{day.day} 10:00" in text
-    by = f"{WEEKDAY_ABBR[deadline.weekday()]} {deadline.month}/{deadline.day} {deadline:%H:%M}"
-    assert f"Due {wd} {day.month}/{day.day} Call by {by}" in text
+    # When it is due, in the queue's own words (its Due and When columns, judged as the day
+    # starts): a user trial's list said "Due Mon 12/7" where the queue said "due by tomorrow".
+    starts = clinic.calendar.day_bounds(day).start
+    (queued,) = [
+        i for i in follow_up_queue(clinic.db, SYSTEM, now=starts).items if i.kind == "outreach_call"
+    ]
+    assert queued.due_text.startswith("by ")
+    assert f"Due {queued.due_text} {queued.countdown}" in text
     assert "Offer the make-up session" in text
-    assert "(overdue)" not in text
+    assert "overdue" not in text
     assert "item 9" not in text
     assert "Urgent review" not in text
 
     # Still on the list the day after its deadline, overdue.
     late = deadline.date() + dt.timedelta(days=1)
-    assert "(overdue)" in _print(clinic, tmp_path, "calls", late)
+    assert "overdue by 1 day" in _print(clinic, tmp_path, "calls", late)
 
     # The public day sheet of the review's day prints no reason either.
     public = _print(clinic, tmp_path, "day", day, "--initials")

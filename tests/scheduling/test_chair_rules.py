@@ -465,3 +465,45 @@ def test_a_reading_keeps_its_verdict_whatever_comes_after() -> None:
     # Under a "warn" policy: what the clinic asks is to consider not dosing.
     warn = parse_chair_settings({"pre_dose_bp": "warn"})
     assert _story([high], None, warn)["Pre-dose"].text.endswith("consider not dosing")
+
+
+def test_a_recheck_of_the_same_minute_does_not_clear_dosing_for_the_save_nor_the_story() -> None:
+    # A user trial: 186/112 and its "recheck" 152/94 both entered with "Now" at 10:22; the form
+    # said the recheck cleared dosing, the save refused the dose.  One judgement now says: a
+    # recheck counts only when taken later than the refused reading, after rest.
+    high = _bp("Pre-dose", -5, 186, 112)
+    same = _bp("Pre-dose recheck", -5, 152, 94)
+    found = pre_dose_findings(
+        [high, same], {"Pre-dose"}, DOSE, BLOCK, zone=dt.UTC, check_labels=CHECKS
+    )
+    assert [f.fact for f in found] == [
+        "the pre-dose BP 186/112 (18:10) is above the clinic's hard stop 180/110; the recheck "
+        "152/94 was taken the same minute, and a recheck counts only when taken later, after rest"
+    ]
+    told = _story([high, same], DOSE)
+    assert not any(n.cleared for n in told.values())
+    assert told["Pre-dose recheck"].same_minute
+    assert told["Pre-dose recheck"].tag == "same minute: not a recheck"
+    assert "does not clear dosing" in told["Pre-dose recheck"].text
+    # Entered in the other order the same minute still holds the stop.
+    assert _rules(
+        pre_dose_findings([same, high], {"Pre-dose"}, DOSE, BLOCK, check_labels=CHECKS)
+    ) == ["pre_dose_hard_stop"]
+    # A minute later, after rest, it clears dosing for both.
+    later = _bp("Pre-dose recheck", -4, 152, 94)
+    assert pre_dose_findings([high, later], {"Pre-dose"}, DOSE, BLOCK, check_labels=CHECKS) == []
+    assert _story([high, later], DOSE)["Pre-dose recheck"].cleared
+
+
+def test_after_a_hard_stop_a_pre_dose_recheck_is_owed_until_one_clears_it() -> None:
+    high = _bp("Pre-dose", -5, 186, 112)
+
+    def owed(*readings: BpReading, dose_at: dt.datetime | None = None) -> BpReading | None:
+        return chair_rules.pre_dose_recheck_owed(readings, {"Pre-dose"}, CHECKS, dose_at, BLOCK)
+
+    assert owed(high) == high
+    assert owed(high, _bp("Pre-dose recheck", -5, 150, 90)) == high  # the same minute
+    assert owed(high, _bp("Pre-dose recheck", -1, 150, 90)) is None
+    assert owed(high, _bp("Pre-dose recheck", -1, 184, 100)) is not None
+    assert owed(_bp("Pre-dose", -5, 128, 82)) is None
+    assert owed(high, dose_at=DOSE) is None  # a dose recorded: the record's own rules judge it

@@ -2,8 +2,10 @@
 with what each still needs, for the queue view and the counts on the navigation.
 
 The queue is a worklist, read again every few seconds, so reading it records nothing in the
-audit trail; instead its clinical text (what an adverse event was, what a REMS form lacks) is
-left out of the clinical kinds for a role that may not "read clinical".
+audit trail; instead a role that may not "read clinical" (the front desk) gets only the
+follow-ups ``followup_rules.listed_without_clinical`` lists for it (the calls owed, and the
+non-clinical kinds), without their notes: no PHQ-9, REMS form, adverse event or urgent review,
+and no count of urgent reviews.  The printed call list is read from this same queue.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ketadesk.scheduling.followup_rules import (
     countdown_text,
     due_text,
     kind_label,
+    listed_without_clinical,
     section_of,
     snooze_default,
 )
@@ -97,10 +100,26 @@ class FollowUpItem:
     refusals: Refusals = NO_REFUSALS
     #: How the clinic reads a time of day ([clinic] time_format): the queue's times say so.
     time_format: str = "12h"
+    #: A REMS form judged against its monitoring record (``rems.rems_gaps``, the judgement
+    #: Complete… makes): True when it lacks nothing, False when ``missing`` names what it
+    #: lacks, None when not judged (another kind).  "Ready to submit" only on True: a list
+    #: once said "Record complete" of a form whose gaps were simply not read.
+    form_complete: bool | None = None
 
     @property
     def overdue(self) -> bool:
         return self.section is Section.OVERDUE
+
+    @property
+    def attempts_words(self) -> str:
+        """The calls made so far, as the queue's Calls column and the printed call list say
+        them: "1 · Left voicemail Fri 14:10" ("" before the first)."""
+        if not self.attempts:
+            return ""
+        text = f"{self.attempts} · {self.last_attempt}"
+        if self.attempts_left == 0 and self.last_attempt.split(" ")[0] != "Reached":
+            text += " · no calls left"
+        return text
 
     @property
     def urgent(self) -> bool:
@@ -169,6 +188,12 @@ def follow_up_queue(
         )
 
 
+def queue_in(session: Session, actor: Actor, *, now: dt.datetime) -> FollowUpQueue:
+    """``follow_up_queue`` inside a transaction the caller holds (the printed call list reads
+    the queue and the calls' sessions in one snapshot, so the paper says what the queue says)."""
+    return _queue(session, now, details=True, clinical=may(actor, "read_clinical"), actor=actor)
+
+
 @dataclass(frozen=True)
 class Assignee:
     """A staff member follow-ups may be assigned to, for the queue's filter."""
@@ -189,11 +214,12 @@ def assignees(db: Database) -> list[Assignee]:
     return [Assignee(rid, name, role) for rid, name, role in rows]
 
 
-def queue_counts(db: Database, *, now: dt.datetime | None = None) -> dict[str, int]:
-    """How many follow-ups are overdue, due today, upcoming, and urgent (the left panel)."""
+def queue_counts(db: Database, actor: Actor, *, now: dt.datetime | None = None) -> dict[str, int]:
+    """How many follow-ups are overdue, due today, upcoming, and urgent (the left panel), of
+    those ``actor``'s queue lists."""
     now = now or utcnow()
     with db.read() as session:
-        return _queue(session, now, details=False).counts()
+        return _queue(session, now, details=False, clinical=may(actor, "read_clinical")).counts()
 
 
 def _queue(
@@ -255,6 +281,8 @@ def _queue(
     if assignee is not None:
         stmt = stmt.where(FollowUp.assignee_id == assignee)
     rows = session.execute(stmt).all()
+    if not clinical:
+        rows = [r for r in rows if listed_without_clinical(r[0].kind, settings.clinical_kinds)]
     attempts: dict[int, list[tuple[dt.datetime, str]]] = {}
     if details and rows:
         for fid, at, result in session.execute(
@@ -308,9 +336,12 @@ def _queue(
         tried = attempts.get(f.id, [])
         withheld = not clinical and f.kind in settings.clinical_kinds
         missing: tuple[str, ...] = ()
+        form_complete: bool | None = None
         warning = ""
         if f.kind == "rems_form" and f.appointment_id is not None:
-            missing = tuple(rems_gaps.get(f.appointment_id, ()))
+            gaps = rems_gaps.get(f.appointment_id)
+            if gaps is not None:
+                missing, form_complete = tuple(gaps), not gaps
             if f.deadline_at is not None:
                 warning = closed_deadline_warning(f.deadline_at, calendar, rems_settings)
         last_try = ""
@@ -367,6 +398,7 @@ def _queue(
                 refusals=(
                     refusals(actor, f.kind, settings, reviews) if actor is not None else NO_REFUSALS
                 ),
+                form_complete=form_complete,
             )
         )
     for items in sections.values():

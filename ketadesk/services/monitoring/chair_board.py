@@ -13,11 +13,12 @@ their start who has not arrived, a patient checked in and not started ``[confirm
 not_started_minutes`` after the start (or at the planned end): an overrun, as the day view's.
 Every duration comes from the clinic's configuration; the clock is passed in.
 
-Not a clinical read: the board shows where each patient is and what is due (phases, the labels
-of the checks already taken, times; the discharge line names what is missing or unresolved,
-"sedation not marked resolved", never its value), never a reading, a dose or an answer, so it
-needs no "read clinical" and records nothing (it refreshes every few seconds on every
-workstation).
+Not a clinical read for the clinicians: the board shows where each patient is and what is due
+(phases, the labels of the checks already taken, times; the discharge line names what is
+missing or unresolved, "sedation not marked resolved", never its value), never a reading, a dose
+or an answer, so it records nothing (it refreshes every few seconds on every workstation).  A
+role that may not "read clinical" (the front desk) gets each card cut to the logistics
+(``ChairCard.logistics_only``): busy, waiting, free, expected to end, next; no monitoring.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.chair_rules import DischargeVerdict
 from ketadesk.scheduling.confirmations import not_started_overrun, parse_confirmation_settings
 from ketadesk.scheduling.dates import clock
-from ketadesk.services.common.context import Database, utcnow
+from ketadesk.services.common.context import Actor, Database, may, utcnow
 from ketadesk.services.followups.urgent_reviews import StandingReview, standing_reviews
 from ketadesk.services.monitoring.completion import (
     discharge_verdict,
@@ -172,6 +173,47 @@ class ChairCard:
     urgent_review: str = ""
     urgent_review_id: int | None = None
     urgent_review_overdue: bool = False
+    # When the chair is expected to come free: the last phase's end as the session is running
+    # (from the actual start and the recorded dose), else the booked end.
+    expected_end: dt.datetime | None = None
+    # What is late that is not clinical (arrival, a start or an end overrun): what the front
+    # desk is told; ``late`` holds these and the clinical ones (a BP check, the discharge).
+    late_logistics: tuple[str, ...] = ()
+    # False on a card cut to the logistics (``logistics_only``): no phase, dose, check,
+    # discharge or review on it.
+    clinical: bool = True
+
+    def logistics_only(self) -> ChairCard:
+        """The card as a role that may not "read clinical" sees it (README's role table: the
+        front desk "sees no screening, consent, measures or monitoring"): which chair is busy,
+        waiting, free or not arrived, whose session, its booked times, when it is expected to
+        end, what is next, and what is late for the desk (not arrived, checked in and not
+        started, running past its end); never the phase, the dose, a BP check, the discharge's
+        readiness or an urgent review (a user trial's front desk read "⚠ Urgent review open",
+        "BP +30 min overdue" and "Not yet: sedation not recorded")."""
+        return ChairCard(
+            room_id=self.room_id,
+            room_name=self.room_name,
+            stage=self.stage,
+            appointment_id=self.appointment_id,
+            patient_name=self.patient_name,
+            chart_number=self.chart_number,
+            session_type_code=self.session_type_code,
+            session_type_name=self.session_type_name,
+            session_type_short=self.session_type_short,
+            color=self.color,
+            series_label=self.series_label,
+            status=self.status,
+            start=self.start,
+            end=self.end,
+            phase=DESK_STAGES.get(self.stage, ""),
+            overrun=self.overrun,
+            late=self.late_logistics,
+            late_logistics=self.late_logistics,
+            next_up=self.next_up,
+            expected_end=self.expected_end,
+            clinical=False,
+        )
 
     @property
     def is_free(self) -> bool:
@@ -318,9 +360,13 @@ class _Row:
         return f"{self.series_index}/{self.planned_count}"
 
 
-def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
-    """The board at ``now`` (default: the wall clock), one card per active treatment room."""
+def chair_board(db: Database, actor: Actor, *, now: dt.datetime | None = None) -> ChairBoard:
+    """The board at ``now`` (default: the wall clock), one card per active treatment room, as
+    ``actor``'s role may see it: a role that may not "read clinical" (the front desk) gets
+    the logistics only (``ChairCard.logistics_only``), here where the board is made, so every
+    view of it follows the one rule."""
     now = now or utcnow()
+    clinical = may(actor, "read_clinical")
     with db.read() as session:
         config = load_config(session)
         catalog = config.catalog
@@ -353,7 +399,11 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
         records = find_records(session, ids)
         doses = {i: r.dose_started_at for i, r in records.items() if r.dose_started_at}
         recorded = readings_due(session, ids, now=now, records=records)
-        reviews = standing_reviews(session, [r.patient_id for r in current.values()], now=now)
+        reviews = (
+            standing_reviews(session, [r.patient_id for r in current.values()], now=now)
+            if clinical
+            else {}
+        )
         overrides = overridden_by_session(session, ids)
         verdicts: dict[int, DischargeVerdict] = {}
         for here in current.values():
@@ -400,23 +450,22 @@ def chair_board(db: Database, *, now: dt.datetime | None = None) -> ChairBoard:
                 ChairCard(room_id=room_id, room_name=room_name, stage="free", next_up=next_up)
             )
             continue
-        cards.append(
-            _card(
-                room_name,
-                row,
-                catalog.session_types.get(row.code),
-                now.astimezone(tz),
-                started.get(row.id),
-                doses.get(row.id),
-                recorded.get(row.id),
-                next_up,
-                grace,
-                reviews.get(row.patient_id),
-                calendar,
-                verdicts.get(row.id),
-                not_started_minutes=arrivals.not_started_minutes,
-            )
+        made = _card(
+            room_name,
+            row,
+            catalog.session_types.get(row.code),
+            now.astimezone(tz),
+            started.get(row.id),
+            doses.get(row.id),
+            recorded.get(row.id),
+            next_up,
+            grace,
+            reviews.get(row.patient_id),
+            calendar,
+            verdicts.get(row.id),
+            not_started_minutes=arrivals.not_started_minutes,
         )
+        cards.append(made if clinical else made.logistics_only())
     return ChairBoard(
         now=now.astimezone(tz),
         day=day,
@@ -548,6 +597,10 @@ def _review_text(review: StandingReview | None, calendar: ClinicCalendar | None)
 
 
 STAGE_PHASES = {"waiting": "Waiting to start", "due": "Not checked in"}
+#: What a logistics card says in place of the phase.
+DESK_STAGES = {"in_session": "In session", **STAGE_PHASES}
+#: The next check while a pre-dose BP over the hard stop still stops dosing.
+PRE_DOSE_RECHECK = "Pre-dose recheck"
 
 
 def _card(
@@ -590,6 +643,7 @@ def _card(
         "urgent_review_overdue": review is not None and review.overdue,
     }
     late: list[str] = []
+    clinical_late: list[str] = []  # the lines of ``late`` that are monitoring, not logistics
     overrun = stage == "in_session" and now > end
     if not_started_minutes is not None and not_started_overrun(
         row.status, start, end, now, not_started_minutes
@@ -604,6 +658,8 @@ def _card(
             phase=STATUS_LABELS.get(row.status, row.status),
             overrun=overrun,
             late=tuple(late),
+            late_logistics=tuple(late),
+            expected_end=end,
         )
     running = stage == "in_session"
     anchor = (started_at.astimezone(tz) if started_at else start) if running else start
@@ -637,8 +693,18 @@ def _card(
     pending = [c for c in checks if c.state != "done"]
     next_bp = None
     next_after_dose = None
-    after_dose = due_after_dose(spec) if awaiting_dose else {}
-    if pending and stage != "due" and pending[0].label in after_dose:
+    # A check counted from the dose waits for a recorded dose, whether the patient is in
+    # session or still waiting to start (a user trial's board said "BP +0 min overdue since
+    # 11:15" of a checked-in patient nobody had dosed).
+    undosed_checks = stage != "due" and dose is None and dose_index is not None
+    after_dose = due_after_dose(spec) if undosed_checks else {}
+    recheck = readings.recheck_after if readings is not None and dose is None else None
+    if recheck is not None and stage != "due":
+        # A pre-dose BP over the hard stop still stops dosing: the next check is its recheck
+        # after rest, not one counted from a dose nobody may give yet.
+        since = _aware(recheck).astimezone(tz)
+        next_bp = BpDue(PRE_DOSE_RECHECK, since, late=False, due_now=True)
+    elif pending and stage != "due" and pending[0].label in after_dose:
         # Counted from a dose nobody recorded: due so long after it, at no time yet.
         next_after_dose = (pending[0].label, after_dose[pending[0].label])
     elif pending and stage != "due":  # a patient who has not arrived has no BP to take yet
@@ -647,6 +713,7 @@ def _card(
         next_bp = BpDue(check.label, due, late=now > due + grace, due_now=now >= due)
         if next_bp.late:
             late.insert(0, f"{check.words} overdue since {_hhmm(due, fmt)}")
+            clinical_late.append(late[0])
     # Discharge is a time for a patient in session, not for one who has not started: the
     # rules' own (the recorded dose plus the observation minutes), else the planned one.
     allowed = discharge_allowed(spec, timeline) if dose_passed and running else None
@@ -668,6 +735,7 @@ def _card(
     discharge_late = ready and allowed is not None and now > max(allowed, timeline[-1].end)
     if discharge_late and allowed is not None:
         late.append(f"Still in the chair; discharge allowed since {_hhmm(allowed, fmt)}")
+        clinical_late.append(late[-1])
     if overrun and running:
         late.append(f"Running past the planned end ({_hhmm(end, fmt)})")
     return ChairCard(
@@ -690,4 +758,6 @@ def _card(
         discharge_late=discharge_late,
         overrun=overrun,
         late=tuple(late),
+        late_logistics=tuple(line for line in late if line not in clinical_late),
+        expected_end=timeline[-1].end if running else end,
     )

@@ -4,6 +4,7 @@ actual dose start, and which are taken, due or late: for the monitoring dialog a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
@@ -11,7 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import SessionTypeSpec
-from ketadesk.scheduling.chair_rules import check_due_times, dose_phase, earliest_discharge
+from ketadesk.scheduling.chair_rules import (
+    BpReading,
+    check_due_times,
+    dose_phase,
+    earliest_discharge,
+    parse_chair_settings,
+    pre_dose_recheck_owed,
+)
 from ketadesk.services.common.context import (
     Database,
 )
@@ -147,6 +155,7 @@ def _readings_due(
         return {}
     config = load_config(session)
     late = late_minutes(config)
+    chair = parse_chair_settings(config.catalog.settings.extra.get("chair"), "database")
     appointments = session.execute(
         select(
             Appointment.id, Appointment.session_type_id, Appointment.starts_at, Appointment.status
@@ -159,7 +168,7 @@ def _readings_due(
     for appointment_id, type_id, starts_at, status in appointments:
         spec = config.catalog.session_types[config.session_type_code(type_id)]
         record = records.get(appointment_id)
-        result[appointment_id] = reading_schedule(
+        due = reading_schedule(
             appointment_id,
             spec,
             starts_at,
@@ -169,6 +178,20 @@ def _readings_due(
             late_minutes=late,
             started_at=started.get(appointment_id) if status in STARTED_STATUSES else None,
         )
+        if record is not None:
+            owed = pre_dose_recheck_owed(
+                [
+                    BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2)
+                    for r in record.readings
+                ],
+                pre_dose_labels(spec),
+                {c.label for c in spec.bp_checks},
+                record.dose_started_at,
+                chair,
+            )
+            if owed is not None:
+                due = dataclasses.replace(due, recheck_after=owed.taken_at)
+        result[appointment_id] = due
     return result
 
 

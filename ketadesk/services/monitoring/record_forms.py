@@ -160,6 +160,9 @@ class Checked:
     #: What a reading did, by ``readings[i].note``: a pre-dose recheck after the hard stop
     #: ("... cleared dosing"; ``chair_rules.pre_dose_story``), said under its row.
     notes: dict[str, str] = field(default_factory=dict)
+    #: While no dose start is typed: when the BP over the hard stop that still stops dosing was
+    #: taken (``chair_rules.pre_dose_recheck_owed``): the next check is a pre-dose recheck.
+    recheck_after: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,9 @@ class ReadingsDue:
     late: bool
     dose_started_at: dt.datetime | None
     discharge_allowed_at: dt.datetime | None
+    #: While no dose start is recorded: when the BP over the hard stop that still stops dosing
+    #: was taken (``chair_rules.pre_dose_recheck_owed``): the next check is a pre-dose recheck.
+    recheck_after: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from ketadesk.scheduling.chair_rules import (
     BpReading,
     hard_stop_note,
     parse_chair_settings,
+    pre_dose_recheck_owed,
     pre_dose_story,
 )
 from ketadesk.scheduling.dates import parse_clock_time
@@ -220,8 +221,19 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         stops[key] = stop
     for i, row in enumerate(form.readings):
         told = story.get(row.label.strip())
-        if told is not None and told.recheck and not told.over_hard_stop:
+        if told is not None and told.same_minute:
+            # Said as the nurse types, not first at Save: this reading lifts no hard stop.
+            warnings[reading_field(i, "time")] = told.text
+        elif told is not None and told.recheck and not told.over_hard_stop:
             notes[reading_field(i, "note")] = told.text
+    owed = pre_dose_recheck_owed(
+        [BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2) for r in readings],
+        rules.pre_dose_labels,
+        rules.check_labels,
+        dose_at,
+        chair,
+    )
+    recheck_after = owed.taken_at if owed is not None else None
 
     early = mon.get("reading_early_minutes")
     if dose_at is not None and early is not None:
@@ -306,7 +318,15 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
                 f"{', '.join(unknown)} is not a class the form asks about ({', '.join(known)})"
             )
     if errors:
-        return Checked(errors, warnings, None, stops, dose_started_at=dose_at, notes=notes)
+        return Checked(
+            errors,
+            warnings,
+            None,
+            stops,
+            dose_started_at=dose_at,
+            notes=notes,
+            recheck_after=recheck_after,
+        )
     return Checked(
         errors,
         warnings,
@@ -333,4 +353,5 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         stops,
         dose_started_at=dose_at,
         notes=notes,
+        recheck_after=recheck_after,
     )

@@ -1,7 +1,9 @@
 """The call list: next-day, schedule-change and dropout outreach calls due on a day or overdue,
-oldest first.  An outreach call (scheduling/dropout.py) says what was missed and its deadline.
-Urgent (suicidality) reviews are not calls and are not printed here: their reasons stay on
-screen (chair board, My day).
+as the follow-up queue lists them for the one printing (``followups.queue.queue_in``: the same
+calls, the same "Due" and "When" words, the calls already made), each patient's calls
+together, oldest first.  An outreach call (scheduling/dropout.py) says what was missed.  Urgent
+(suicidality) reviews are not calls and are not printed here: their reasons stay on screen
+(chair board, My day).
 
 ``call_list`` reads the database into a frozen ``CallList``; ``calls_layout`` turns it into a
 ``PrintLayout``.
@@ -12,14 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import html
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from ketadesk.scheduling.dates import WEEKDAY_ABBR, clock, short_date_time
 from ketadesk.scheduling.dropout import MISS_NAMES, OUTREACH_CALL, miss_of
-from ketadesk.services.common.context import utcnow
+from ketadesk.scheduling.followup_rules import CALL_KINDS
+from ketadesk.services.common.context import Actor, utcnow
 from ketadesk.services.common.phones import display_phone
+from ketadesk.services.followups.queue import queue_in
 from ketadesk.services.printing.layout import (
     PrintBlock,
     PrintLayout,
@@ -33,15 +38,10 @@ from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
     FollowUp,
-    Patient,
     Series,
     SessionType,
 )
 
-#: The follow-ups made by phone from the printed list: the next-day call after a session, the
-#: call about a session a closure moved (services/settings/consequences.py), and the dropout
-#: outreach call after a no-show or late cancellation (services/followups/sync.py).
-CALL_KINDS = ("next_day_call", "schedule_change", OUTREACH_CALL)
 #: What the caller asks, by kind.
 ASK = {
     "next_day_call": "Ask: how are you feeling today? Any nausea, dizziness, low mood or "
@@ -65,6 +65,14 @@ class CallEntry:
     ask: str = ASK["next_day_call"]  # what the caller says or asks
     #: The time by which the call must be made (the outreach call's deadline), or None.
     deadline: dt.datetime | None = None
+    #: The queue's words: when it is due ("by Tue Dec 8 18:00") and the countdown ("due by
+    #: tomorrow", "overdue by 3 days"), and the calls already made ("1 · Left voicemail Fri
+    #: 14:10", "" before the first).
+    due_text: str = ""
+    countdown: str = ""
+    attempts: str = ""
+    #: Which of the patient's calls on this list it is (1 of 2), 0 when it is their only one.
+    of_patient: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,103 +85,93 @@ class CallList:
     time_format: str = "12h"
 
 
-def call_list(db: Database, day: dt.date, *, now: dt.datetime | None = None) -> CallList:
+def call_list(
+    db: Database, actor: Actor, day: dt.date, *, now: dt.datetime | None = None
+) -> CallList:
     """The calls due on the clinic's local ``day`` or overdue, still open (or snoozed until
-    before the day ends), oldest first.  An outreach call is overdue once its deadline has
-    passed by the start of the day; it says what was missed, and by when to call."""
+    before the day ends), as ``actor``'s follow-up queue lists them: judged at ``now`` when
+    the day is today, else as the day starts.  Each patient's calls are printed together (the
+    patient with the oldest call first), each saying which of them it is; an outreach call
+    says what was missed."""
+    now = now or utcnow()
     with db.read() as session:
         catalog = load_catalog(session)
         tz = ZoneInfo(catalog.settings.timezone)
         day_start = dt.datetime.combine(day, dt.time(), tz)
         day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
-        rows = session.execute(
-            select(
-                FollowUp.due_at,
-                FollowUp.priority,
-                FollowUp.kind,
-                FollowUp.outcome,
-                FollowUp.deadline_at,
-                FollowUp.status,
-                FollowUp.snoozed_until,
-                Appointment.status,
-                Appointment.late_cancel,
-                Appointment.series_index,
-                Series.planned_count,
-                Patient.first_name,
-                Patient.last_name,
-                Patient.chart_number,
-                Patient.phone,
-                Appointment.starts_at,
-                SessionType.name,
+        judged = now if day_start <= now < day_end else day_start
+        calls = [
+            item
+            for item in queue_in(session, actor, now=judged).items
+            if item.kind in CALL_KINDS and item.due < day_end
+        ]
+        about: dict[int, tuple[Any, ...]] = {
+            row[0]: tuple(row[1:])
+            for row in session.execute(
+                select(
+                    FollowUp.id,
+                    FollowUp.outcome,
+                    Appointment.status,
+                    Appointment.late_cancel,
+                    Appointment.series_index,
+                    Series.planned_count,
+                    Appointment.starts_at,
+                    SessionType.name,
+                )
+                .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
+                .outerjoin(SessionType, SessionType.id == Appointment.session_type_id)
+                .outerjoin(Series, Series.id == Appointment.series_id)
+                .where(FollowUp.id.in_(sorted(i.id for i in calls)))
             )
-            .join(Patient, Patient.id == FollowUp.patient_id)
-            .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
-            .outerjoin(SessionType, SessionType.id == Appointment.session_type_id)
-            .outerjoin(Series, Series.id == Appointment.series_id)
-            .where(
-                FollowUp.kind.in_(CALL_KINDS),
-                or_(
-                    FollowUp.status == "open",
-                    and_(FollowUp.status == "snoozed", FollowUp.snoozed_until < day_end),
-                ),
-                FollowUp.due_at < day_end,
-            )
-            .order_by(FollowUp.due_at, Patient.last_name, Patient.first_name, FollowUp.id)
-        ).all()
-    calls = []
-    for (
-        due_at,
-        priority,
-        kind,
-        outcome,
-        deadline_at,
-        status,
-        snoozed_until,
-        appointment_status,
-        late_cancel,
-        series_index,
-        planned_count,
-        first,
-        last,
-        chart,
-        phone,
-        starts_at,
-        type_name,
-    ) in rows:
-        if status == "snoozed" and snoozed_until is not None and snoozed_until > due_at:
-            due_at = snoozed_until  # put aside until then
-        fmt = catalog.settings.time_format
+        }
+    first_due: dict[int, dt.datetime] = {}
+    for item in calls:
+        first_due[item.patient_id] = min(item.due, first_due.get(item.patient_id, item.due))
+    calls.sort(key=lambda i: (first_due[i.patient_id], i.patient_name, i.patient_id, i.due, i.id))
+    per_patient = {pid: sum(1 for i in calls if i.patient_id == pid) for pid in first_due}
+    entries = []
+    seen: dict[int, int] = {}
+    fmt = catalog.settings.time_format
+    for item in calls:
+        outcome, status, late_cancel, index, planned, starts_at, type_name = about[item.id]
         what = f"{type_name}, {short_date_time(starts_at.astimezone(tz), fmt)}" if starts_at else ""
-        if kind == "schedule_change":
+        if item.kind == "schedule_change":
             what = f"Schedule change: {outcome}"  # what moved where, and why
-        overdue = due_at < day_start
-        if kind == OUTREACH_CALL:
+        if item.kind == OUTREACH_CALL:
             # What was missed: "Missed Spravato 3/8 (no-show), Mon 12/7 09:00".
-            miss = MISS_NAMES.get(miss_of(appointment_status or "", bool(late_cancel)), "")
-            place = f" {series_index}/{planned_count}" if series_index and planned_count else ""
+            miss = MISS_NAMES.get(miss_of(status or "", bool(late_cancel)), "")
+            place = f" {index}/{planned}" if index and planned else ""
             when = f", {_month_day_time(starts_at.astimezone(tz), fmt)}" if starts_at else ""
             what = f"Missed {type_name or 'a session'}{place}" + (f" ({miss})" if miss else "")
             what += when
-            overdue = deadline_at is not None and deadline_at < day_start
-        calls.append(
+        seen[item.patient_id] = seen.get(item.patient_id, 0) + 1
+        entries.append(
             CallEntry(
-                patient_name=f"{last}, {first}",
-                chart_number=chart,
-                phone=phone,
-                due=due_at.astimezone(tz),
-                overdue=overdue,
+                patient_name=item.patient_name,
+                chart_number=item.chart_number,
+                phone=item.phone,
+                due=item.due,
+                overdue=item.overdue,
                 session=what,
-                priority=priority,
-                ask=ASK.get(kind, ""),
-                deadline=deadline_at.astimezone(tz) if deadline_at is not None else None,
+                priority=item.priority,
+                ask=ASK.get(item.kind, ""),
+                deadline=item.deadline,
+                due_text=item.due_text,
+                countdown=item.countdown,
+                attempts=item.attempts_words,
+                of_patient=(
+                    (seen[item.patient_id], per_patient[item.patient_id])
+                    if per_patient[item.patient_id] > 1
+                    else (0, 0)
+                ),
             )
         )
     return CallList(
         clinic_name=catalog.settings.name,
         day=day,
-        calls=tuple(calls),
-        printed_at=(now or utcnow()).astimezone(tz),
-        time_format=catalog.settings.time_format,
+        calls=tuple(entries),
+        printed_at=now.astimezone(tz),
+        time_format=fmt,
     )
 
 
@@ -189,12 +187,17 @@ def calls_layout(calls: CallList) -> PrintLayout:
             PrintBlock(fill("notice.html", text=f"No calls due on {long_date(calls.day)}."))
         )
     for c in calls.calls:
-        due = html.escape(f"{WEEKDAY_ABBR[c.due.weekday()]} {c.due.month}/{c.due.day}")
-        if c.deadline is not None:
-            due += (
-                f"<br/><b>Call by {html.escape(_month_day_time(c.deadline, calls.time_format))}</b>"
+        # The queue's own words: its Due column, then its countdown, then the calls made.
+        due = html.escape(c.due_text) + f"<br/><b>{html.escape(c.countdown)}</b>"
+        if c.attempts:
+            due += f"<br/>Calls so far: {html.escape(c.attempts)}"
+        also = ""
+        if c.of_patient != (0, 0):
+            k, n = c.of_patient
+            also = (
+                f"<br/><b>Call {k} of {n} to this patient on this list</b>: "
+                "each is about a different visit"
             )
-        due += " (overdue)" if c.overdue else ""
         blocks.append(
             PrintBlock(
                 fill(
@@ -204,6 +207,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
                     phone=display_phone(c.phone) or "no phone recorded",
                     due_html=due,
                     session=c.session,
+                    also_html=also,
                     ask=c.ask,
                     priority="" if c.priority == "normal" else c.priority.upper(),
                 )

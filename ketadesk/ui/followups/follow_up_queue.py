@@ -137,7 +137,7 @@ def details_text(item: FollowUpItem) -> str:
     parts: list[str] = []
     if item.missing:
         parts.append("Form still needs: " + ", ".join(item.missing))
-    elif item.kind == "rems_form":
+    elif item.form_complete:  # the service's own judgement, never an empty list
         parts.append("Record complete: ready to submit")
     if item.warning:
         parts.append(f"⚠ {item.warning}")
@@ -151,12 +151,7 @@ def details_text(item: FollowUpItem) -> str:
 
 
 def attempts_text(item: FollowUpItem) -> str:
-    if not item.attempts:
-        return ""
-    text = f"{item.attempts} · {item.last_attempt}"
-    if item.attempts_left == 0 and item.last_attempt.split(" ")[0] != "Reached":
-        text += " · no calls left"
-    return text
+    return item.attempts_words  # the printed call list says the same
 
 
 def item_text(item: FollowUpItem, column: Column) -> str:
@@ -847,7 +842,7 @@ class FollowUpQueueView(QWidget):
             queue = follow_up_queue(
                 db, actor, now=now, kind=kind, assignee_role=role, assignee_id=staff_id
             )
-            counts = queue.counts() if not (kind or chosen) else queue_counts(db, now=now)
+            counts = queue.counts() if not (kind or chosen) else queue_counts(db, actor, now=now)
             return queue, counts, assignees(db) if want_staff else []
 
         call: _Read = BackgroundCall(work, self)

@@ -85,6 +85,8 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     kind = " ".join(p for p in (card.session_type_short, card.series_label) if p)
     phase = card.phase
     until = f"until {_hhmm(card.phase_ends_at, fmt)}" if card.phase_ends_at is not None else ""
+    if not card.clinical and card.stage == "in_session" and card.expected_end is not None:
+        until = f"expected to end {_hhmm(card.expected_end, fmt)}"  # the desk's card: logistics
     dose = ""
     if card.minutes_since_dose is not None:
         dose = f"Dosed {card.minutes_since_dose} min ago ({_hhmm(card.dose_started_at, fmt)})"
@@ -379,8 +381,10 @@ class ChairBoardView(QWidget):
 
     def refresh(self) -> None:
         """Read the board again at the Desk's ``now``, on a worker (``refreshed`` once shown)."""
-        db, now = self._desk.db, self._desk.now()
-        self._reads.run(lambda: chair_board(db, now=now), self._show, failed=self._on_not_read)
+        db, actor, now = self._desk.db, self._desk.actor, self._desk.now()
+        self._reads.run(
+            lambda: chair_board(db, actor, now=now), self._show, failed=self._on_not_read
+        )
 
     def is_reading(self) -> bool:
         return self._reads.is_busy()

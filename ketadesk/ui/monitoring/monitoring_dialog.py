@@ -718,6 +718,19 @@ class MonitoringDialog(QDialog):
             self._schedule_label.setText(words)
             self._schedule_label.setAccessibleName(words)
             return
+        if checked.recheck_after is not None:
+            # A hard stop stands: the next reading is the recheck after rest, not a check
+            # counted from a dose nobody may give yet (chair_rules.pre_dose_recheck_owed).
+            red, _ = message_colors(self.palette())
+            self._schedule_label.setStyleSheet(f"color: {red.name()};")
+            words = (
+                "Next check: a pre-dose recheck after rest (the BP taken at "
+                f"{self.sheet.rules.clock(checked.recheck_after)} is over the hard stop); "
+                "the checks after the dose wait for the dose"
+            )
+            self._schedule_label.setText(words)
+            self._schedule_label.setAccessibleName(words)
+            return
         first = pending[0]
         now = self._desk.now()
         grace = dt.timedelta(minutes=self.sheet.rules.monitoring.get("reading_late_minutes", 0))

@@ -313,9 +313,9 @@ class DocumentPrinter(QObject):
     def call_list(
         self, day: dt.date, *, mode: str = PREVIEW, path: Path | None = None
     ) -> BackgroundCall[PrintLayout]:
-        db, now = self._desk.db, self._desk.now()
+        db, actor, now = self._desk.db, self._desk.actor, self._desk.now()
         return self.run(
-            lambda: calls_layout(call_list(db, day, now=now)),
+            lambda: calls_layout(call_list(db, actor, day, now=now)),
             mode,
             path,
             about=Disclosure("call list", short_date(day, year=True)),

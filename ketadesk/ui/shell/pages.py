@@ -578,7 +578,7 @@ class DeskController(QObject):
 
         desk = self.desk
         self._counts.run(
-            lambda: queue_counts(desk.db, now=desk.now()),
+            lambda: queue_counts(desk.db, desk.actor, now=desk.now()),
             self._on_counts_read,
             failed=self._on_counts_failed,
         )

@@ -344,7 +344,7 @@ def test_the_queue_on_friday_morning(clinic: SmallClinic) -> None:
     assert call.attempts == 0
     assert call.attempts_left == 3
     assert "lot" in form.missing  # completing asked for the dose, readings and discharge
-    assert queue_counts(clinic.db, now=clinic.at(FRI, "09:00")) == {
+    assert queue_counts(clinic.db, SYSTEM, now=clinic.at(FRI, "09:00")) == {
         "overdue": 0,
         "due_today": 1,
         "upcoming": 1,
@@ -531,7 +531,7 @@ def test_an_adverse_event_opens_a_follow_up_for_the_prescriber(clinic: SmallClin
         actions.record_adverse_event(clinic.db, FRONT_DESK, appt, "dizzy", now=at)
 
 
-def test_the_queue_leaves_clinical_notes_out_for_the_front_desk(clinic: SmallClinic) -> None:
+def test_the_queue_leaves_clinical_follow_ups_out_for_the_front_desk(clinic: SmallClinic) -> None:
     appt = _completed_spravato(clinic)
     at = clinic.at(WED, "11:20")
     fid = actions.record_adverse_event(clinic.db, NURSE, appt, "BP 182/104 at +40 min", now=at)
@@ -541,10 +541,12 @@ def test_the_queue_leaves_clinical_notes_out_for_the_front_desk(clinic: SmallCli
     rems_nurse = [i for i in follow_up_queue(clinic.db, NURSE, now=at).items if i.missing]
     assert rems_nurse  # the REMS form still lacks its readings
     front = follow_up_queue(clinic.db, FRONT_DESK, now=at)
-    seen = front.item(fid)
-    assert seen is not None  # the front desk still sees that it is owed ...
-    assert seen.note == ""  # ... but not what the adverse event was
-    assert all(i.missing == () for i in front.items)
+    # Not even that an adverse event is followed up (README's role table: the front desk
+    # "sees no screening, consent, measures or monitoring"), nor a REMS form and its gaps;
+    # the next-day call stays: a call is owed, to whom, by when, without its notes.
+    assert front.item(fid) is None
+    assert {i.kind for i in front.items} == {"next_day_call"}
+    assert all(i.missing == () and i.note == "" for i in front.items)
 
 
 # -- configuration -------------------------------------------------------------------------------

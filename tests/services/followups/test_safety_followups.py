@@ -18,6 +18,7 @@ from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.appointments import appointment_detail
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import (
+    SYSTEM,
     Actor,
     InvalidFields,
     InvalidRequest,
@@ -25,7 +26,7 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.followups import actions
-from ketadesk.services.followups.queue import follow_up_queue
+from ketadesk.services.followups.queue import follow_up_queue, queue_counts
 from ketadesk.services.monitoring import measurements, records
 from ketadesk.services.monitoring.chair_board import chair_board
 from ketadesk.services.monitoring.record_forms import ReadingForm, RecordForm
@@ -294,10 +295,16 @@ def test_the_review_shows_on_the_chair_board_the_session_and_the_prescribers_day
     )
     _phq9(clinic, 2, clinic.at(day, "09:55"), appointment)
     now = clinic.at(day, "10:05")
-    card = next(c for c in chair_board(clinic.db, now=now).cards if c.appointment_id)
+    card = next(c for c in chair_board(clinic.db, SYSTEM, now=now).cards if c.appointment_id)
     assert card.appointment_id == appointment
     assert card.urgent_review.startswith("Urgent review open")
-    assert chair_board(clinic.db, now=now).late_count == 1
+    assert chair_board(clinic.db, SYSTEM, now=now).late_count == 1
+    # The front desk's board shows the chair, not the review (it would disclose the answer).
+    desk = chair_board(clinic.db, Actor(None, "maria", "front_desk"), now=now)
+    (desk_card,) = [c for c in desk.cards if c.appointment_id]
+    assert desk_card.urgent_review == ""
+    assert desk_card.urgent_review_id is None
+    assert desk.late_count == 0
     detail = appointment_detail(clinic.db, appointment, NURSE, now=now)
     assert "dosing waits for a prescriber" in detail.urgent_review
     prescribers = my_day(clinic.db, clinic.ids["Dr Patel"], day, now=now)
@@ -463,3 +470,41 @@ def test_a_rems_deadline_on_a_closed_day_is_warned(clinic: SmallClinic, day: dt.
     (form,) = [i for i in items if i.kind == "rems_form" and i.appointment_id == appointment]
     assert "closed day" in form.warning
     assert "Staff training" in form.warning
+
+
+def test_a_started_session_without_a_record_is_never_said_ready_to_submit(
+    clinic: SmallClinic, day: dt.date
+) -> None:
+    # A user trial: right after a Spravato session started, with no record, the list said
+    # "Record complete: ready to submit" while Complete… said what the form still needed; the
+    # front desk's list said it of every form (the gaps were withheld, the verdict was not).
+    appointment = _dosed(clinic, day, complete=False)
+    now = clinic.at(day, "10:05")
+    (form,) = [
+        i
+        for i in follow_up_queue(clinic.db, NURSE, now=now).items
+        if i.kind == "rems_form" and i.appointment_id == appointment
+    ]
+    assert form.form_complete is False
+    assert "dose start time" in form.missing
+    # The front desk is not told what a REMS form lacks, nor that one is owed.
+    desk = follow_up_queue(clinic.db, FRONT_DESK, now=now)
+    assert [i.kind for i in desk.items if i.kind == "rems_form"] == []
+
+
+def test_the_front_desk_queue_lists_the_calls_owed_and_no_clinical_follow_up(
+    clinic: SmallClinic, day: dt.date
+) -> None:
+    appointment = _dosed(clinic, day)  # owes a next-day call and a REMS form
+    _phq9(clinic, 2, clinic.at(day, "12:35"), appointment)  # opens an urgent review
+    later = clinic.at(day, "12:40")
+    nurse = follow_up_queue(clinic.db, NURSE, now=later)
+    assert {"urgent_review", "rems_form", "next_day_call"} <= {i.kind for i in nurse.items}
+    assert queue_counts(clinic.db, NURSE, now=later)["urgent"] == 1
+    desk = follow_up_queue(clinic.db, FRONT_DESK, now=later)
+    kinds = {i.kind for i in desk.items}
+    # A call is owed, to whom, by when: the desk sees it; never a measure, a form or a review.
+    assert "next_day_call" in kinds
+    assert not kinds & {"urgent_review", "phq9", "gad7", "rems_form", "adverse_event"}
+    assert all(i.note == "" for i in desk.items if i.kind == "next_day_call")
+    assert queue_counts(clinic.db, FRONT_DESK, now=later)["urgent"] == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ketadesk.services.booking.appointment_changes import change_status
-from ketadesk.services.common.context import SYSTEM, InvalidRequest
+from ketadesk.services.common.context import SYSTEM, Actor, InvalidRequest
 from ketadesk.services.monitoring.chair_board import (
     ChairBoard,
     ChairCard,
@@ -101,11 +101,11 @@ def record(
 
 
 def mary(staffed: StaffedDay, when: str) -> ChairCard:
-    return card(chair_board(staffed.clinic.db, now=at(staffed, when)), "Room 2")
+    return card(chair_board(staffed.clinic.db, SYSTEM, now=at(staffed, when)), "Room 2")
 
 
 def test_a_card_per_treatment_room_in_order(staffed: StaffedDay) -> None:
-    board = chair_board(staffed.clinic.db, now=at(staffed, "08:00"))
+    board = chair_board(staffed.clinic.db, SYSTEM, now=at(staffed, "08:00"))
     assert [c.room_name for c in board.cards] == ["Room 1", "Room 2", "Room 3", "Room 4"]
     assert board.day == TUESDAY
     assert hhmm(board.now) == "08:00"
@@ -121,7 +121,7 @@ def test_a_card_per_treatment_room_in_order(staffed: StaffedDay) -> None:
 
 
 def test_a_patient_past_their_start_who_has_not_arrived_is_late(staffed: StaffedDay) -> None:
-    ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:05")), "Room 1")
+    ada = card(chair_board(staffed.clinic.db, SYSTEM, now=at(staffed, "09:05")), "Room 1")
     assert (ada.stage, ada.patient_name, ada.phase) == ("due", "Lovelace, Ada", "Not checked in")
     assert ada.late == ("Not checked in (due 09:00)",)
     assert ada.next_bp is None  # no BP to take from someone who is not here
@@ -312,7 +312,7 @@ def test_an_iv_infusion_without_a_minimum_is_discharged_after_recovery(
     staffed: StaffedDay,
 ) -> None:
     status(staffed, "iv", "start", "09:00")
-    ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:30")), "Room 1")
+    ada = card(chair_board(staffed.clinic.db, SYSTEM, now=at(staffed, "09:30")), "Room 1")
     # Nobody recorded the infusion's start: the card says when it was due, not "15 min ago",
     # and not "Infusion" either.
     assert (ada.phase, ada.minutes_since_dose, hhmm(ada.dose_due_at)) == (
@@ -333,7 +333,7 @@ def test_an_iv_infusion_without_a_minimum_is_discharged_after_recovery(
     with staffed.clinic.db.write() as session:
         iv = staffed.appointments["iv"]
         session.add(SessionRecord(appointment_id=iv, dose_started_at=at(staffed, "09:15")))
-    ada = card(chair_board(staffed.clinic.db, now=at(staffed, "09:30")), "Room 1")
+    ada = card(chair_board(staffed.clinic.db, SYSTEM, now=at(staffed, "09:30")), "Room 1")
     assert (ada.phase, ada.minutes_since_dose) == ("Infusion", 15)
     assert hhmm(ada.discharge_allowed_at) == "10:40"
 
@@ -409,3 +409,75 @@ def test_the_next_patient_already_waiting_shows_as_next(staffed: StaffedDay) -> 
     assert c.patient_name == "Seacole, Mary"
     assert c.next_up is not None
     assert (c.next_up.patient_name, hhmm(c.next_up.start)) == ("Franklin, Rosalind", "13:00")
+
+
+def test_a_checked_in_patient_not_yet_dosed_has_no_overdue_check_counted_from_the_dose(
+    staffed: StaffedDay,
+) -> None:
+    # A user trial: a checked-in patient nobody had started showed "⚠ BP +0 min overdue since
+    # 11:15", a check counted from a dose that was never given.
+    status(staffed, "spravato", "check_in", "09:50")
+    record(staffed, readings=(("Pre-dose", "10:05"),))
+    waiting = mary(staffed, "11:20")  # the planned +40 min (10:55) is well past its grace
+    assert waiting.stage == "waiting"
+    assert waiting.next_bp is None
+    assert waiting.next_bp_after_dose == ("+40 min", 40)
+    assert not any("overdue" in line for line in waiting.late)
+
+
+def test_after_a_hard_stop_the_next_check_is_the_pre_dose_recheck(staffed: StaffedDay) -> None:
+    status(staffed, "spravato", "check_in", "09:50")
+    status(staffed, "spravato", "start", "10:00")
+    record(staffed, readings=(("Pre-dose", "10:08"),))
+    with staffed.clinic.db.write() as session:
+        reading = session.query(VitalReading).filter_by(label="Pre-dose").one()
+        reading.systolic, reading.diastolic = 186, 112
+    stopped = mary(staffed, "10:12")
+    assert stopped.next_bp_after_dose is None
+    assert stopped.next_bp is not None
+    assert (stopped.next_bp.label, hhmm(stopped.next_bp.due_at)) == ("Pre-dose recheck", "10:08")
+    assert stopped.next_bp.due_now
+    assert not stopped.next_bp.late
+    # The recheck after rest, at a later minute, clears it: the checks after the dose follow.
+    record(staffed, readings=(("Pre-dose recheck", "10:14"),))
+    cleared = mary(staffed, "10:15")
+    assert cleared.next_bp is None
+    assert cleared.next_bp_after_dose == ("+40 min", 40)
+
+
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+
+
+def test_the_front_desk_sees_which_chair_is_busy_and_until_when_and_no_monitoring(
+    staffed: StaffedDay,
+) -> None:
+    # A user trial: the front desk's board showed dose times, overdue BP checks, what the
+    # discharge lacked and an urgent review, against the README's role table.
+    status(staffed, "spravato", "check_in", "09:50")
+    status(staffed, "spravato", "start", "10:00")
+    record(staffed, dose="10:15", readings=(("Pre-dose", "10:10"),))
+    now = at(staffed, "11:20")  # "+40 min" (10:55) overdue for the nurse
+    nurse = card(chair_board(staffed.clinic.db, SYSTEM, now=now), "Room 2")
+    assert nurse.next_bp is not None
+    assert nurse.bp_late
+    assert nurse.minutes_since_dose == 65
+    desk = card(chair_board(staffed.clinic.db, FRONT_DESK, now=now), "Room 2")
+    assert (desk.stage, desk.patient_name, desk.phase) == (
+        "in_session",
+        nurse.patient_name,
+        "In session",
+    )
+    assert (hhmm(desk.start), hhmm(desk.end)) == ("10:00", "12:30")
+    assert hhmm(desk.expected_end) == "12:30"  # dose on time: observation to 12:15, discharge 5
+    assert not desk.clinical
+    assert desk.next_bp is None
+    assert desk.next_bp_after_dose is None
+    assert desk.dose_started_at is None
+    assert desk.minutes_since_dose is None
+    assert desk.discharge_allowed_at is None
+    assert desk.phase_key == ""
+    assert desk.late == ()
+    assert not desk.bp_late
+    # What is late for the desk stays: a session running past its planned end.
+    late = card(chair_board(staffed.clinic.db, FRONT_DESK, now=at(staffed, "12:40")), "Room 2")
+    assert late.late == ("Running past the planned end (12:30)",)

@@ -120,7 +120,7 @@ def record(staffed: StaffedDay, key: str, *, labels: list[str], taken: str) -> N
 
 
 def card(staffed: StaffedDay, key: str, hhmm: str) -> ChairCard:
-    board = chair_board(staffed.clinic.db, now=at(staffed, hhmm))
+    board = chair_board(staffed.clinic.db, SYSTEM, now=at(staffed, hhmm))
     found = next(c for c in board.cards if c.room_name == SESSIONS[key][0])
     assert found.appointment_id == staffed.appointments[key]
     return found
@@ -235,7 +235,7 @@ def test_the_board_reads_every_chair_in_one_round(staffed: StaffedDay) -> None:
     record(staffed, "iv", labels=["Pre-dose"], taken="09:10")
     event.listen(engine, "before_cursor_execute", count)
     try:
-        chair_board(staffed.clinic.db, now=at(staffed, "13:20"))
+        chair_board(staffed.clinic.db, SYSTEM, now=at(staffed, "13:20"))
         one = len(statements)
     finally:
         event.remove(engine, "before_cursor_execute", count)
@@ -245,7 +245,7 @@ def test_the_board_reads_every_chair_in_one_round(staffed: StaffedDay) -> None:
     statements.clear()
     event.listen(engine, "before_cursor_execute", count)
     try:
-        board = chair_board(staffed.clinic.db, now=at(staffed, "13:20"))
+        board = chair_board(staffed.clinic.db, SYSTEM, now=at(staffed, "13:20"))
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert sum(1 for c in board.cards if c.stage == "in_session") == 4

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields
-from ketadesk.services.monitoring import records
+from ketadesk.services.monitoring import records, validation
 from ketadesk.services.monitoring.completion import ChairRefused
 from ketadesk.services.monitoring.record_forms import (
     ReadingForm,
@@ -156,3 +156,44 @@ def test_a_recheck_after_the_dose_start_does_not_lift_the_hard_stop(
     late = _extra(high, "Pre-dose recheck", "10:13", "148", "92")
     with pytest.raises(ChairRefused, match="190/112"):
         records.save_record(clinic.db, NURSE, spravato, late, now=_at(clinic, "10:20"))
+
+
+def test_a_same_minute_recheck_is_refused_at_save_and_said_as_the_nurse_types(
+    clinic: SmallClinic, spravato: int
+) -> None:
+    # A user trial: 186/112 with "Now" at 10:22, the recheck 152/94 with "Now" in the same
+    # minute; the form said the recheck cleared dosing, Save refused the dose.
+    sheet = records.open_record(clinic.db, NURSE, spravato, now=_at(clinic, "10:11"))
+    high = with_reading(sheet.form, 0, time="10:10", systolic="186", diastolic="112")
+    same = _extra(high, "Pre-dose recheck", "10:10", "152", "94")
+    typed = validation.validate_record(same, sheet.rules, now=_at(clinic, "10:11"))
+    warned = typed.warnings[reading_field(3, "time")]
+    assert "the same minute as the BP over the hard stop (186/112 at 10:10)" in warned
+    assert "does not clear dosing" in warned
+    assert not typed.notes  # no "cleared dosing" under it
+    assert "Then:" not in typed.stops[reading_field(0, "systolic")]
+    # Before any dose is typed, the next check is the recheck after rest.
+    assert typed.recheck_after == _at(clinic, "10:10")
+
+    dosed = dataclasses.replace(
+        same,
+        dose_mg="56",
+        devices="2",
+        dose_started="10:12",
+        monitored_by_id=clinic.ids["Nurse Kim"],
+    )
+    with pytest.raises(ChairRefused, match="taken the same minute"):
+        records.save_record(clinic.db, NURSE, spravato, dosed, now=_at(clinic, "10:13"))
+    # A minute later, after rest: the form and the save agree that it cleared dosing.
+    later = _extra(high, "Pre-dose recheck", "10:11", "152", "94")
+    later = dataclasses.replace(
+        later,
+        dose_mg="56",
+        devices="2",
+        dose_started="10:12",
+        monitored_by_id=clinic.ids["Nurse Kim"],
+    )
+    checked = validation.validate_record(later, sheet.rules, now=_at(clinic, "10:13"))
+    assert "cleared dosing" in checked.notes[reading_field(3, "note")]
+    assert checked.recheck_after is None
+    records.save_record(clinic.db, NURSE, spravato, later, now=_at(clinic, "10:13"))

@@ -167,7 +167,7 @@ def test_affected_patients_land_on_the_call_list(booked: BookedClinic) -> None:
         b.clinic.db, Unavailability("closure", start, end, "staff training"), now=b.now
     )
     consequences.apply(b.clinic.db, SYSTEM, preview, now=b.now)
-    calls = call_list(b.clinic.db, b.today, now=b.now).calls
+    calls = call_list(b.clinic.db, SYSTEM, b.today, now=b.now).calls
     ours = [c for c in calls if c.session.startswith("Schedule change")]
     assert [c.patient_name for c in ours] == ["Lovelace, Ada"]
     assert "staff training" in ours[0].session

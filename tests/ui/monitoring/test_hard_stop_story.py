@@ -137,7 +137,7 @@ def test_paper_board_and_record_say_the_same_time_for_each_check(
         "+40 min": "11:11",
         "Before discharge": "12:31",
     }
-    card = next(c for c in chair_board(db, now=now).cards if c.appointment_id == mary)
+    card = next(c for c in chair_board(db, SYSTEM, now=now).cards if c.appointment_id == mary)
     assert card.next_bp is not None
     assert (card.next_bp.label, card.next_bp.due_at) == ("+40 min", paper["+40 min"])
     form = records.load_record(db, NURSE, mary)
@@ -145,7 +145,9 @@ def test_paper_board_and_record_say_the_same_time_for_each_check(
     form = with_reading(form, peak, time="11:12", systolic="150", diastolic="92")
     records.save_record(db, NURSE, mary, form, now=_at(staffed, "11:13"))
     card = next(
-        c for c in chair_board(db, now=_at(staffed, "12:00")).cards if c.appointment_id == mary
+        c
+        for c in chair_board(db, SYSTEM, now=_at(staffed, "12:00")).cards
+        if c.appointment_id == mary
     )
     assert card.next_bp is not None
     assert (card.next_bp.label, card.next_bp.due_at) == (
@@ -232,3 +234,43 @@ def test_the_record_lists_the_readings_in_the_order_the_paper_does(
     qtbot.waitExposed(dialog)
     qtbot.wait(200)
     dialog.grab().save(str(picture_folder("record") / "monitoring-readings-in-order.png"))
+
+
+def test_a_same_minute_recheck_is_said_not_to_count_and_the_next_check_is_the_recheck(
+    qtbot: QtBot, staffed: StaffedDay
+) -> None:
+    """A user trial: "Now" for 186/112 and "Now" again for the recheck in the same minute; the
+    form said the recheck cleared dosing, Save refused the dose, and the header said "Next
+    check: BP +40 min due 40 min after the dose" under a hard stop."""
+    db, appointment = staffed.clinic.db, staffed.appointments["spravato"]
+    change_status(db, SYSTEM, appointment, "check_in", now=_at(staffed, "09:50"))
+    change_status(db, SYSTEM, appointment, "start", now=_at(staffed, "10:04"))
+    now = _at(staffed, "10:15")
+    sheet = records.open_record(db, NURSE, appointment, now=now)
+    dialog = MonitoringDialog(Desk(db, NURSE, lambda: now), appointment, sheet=sheet)
+    qtbot.addWidget(dialog)
+    dialog.resize(900, 900)
+    dialog.show()
+    for key, text in (("time", "10:15"), ("systolic", "186"), ("diastolic", "112")):
+        dialog.reading_editor(0, key).setText(text)
+    assert dialog._schedule_label.text().startswith("Next check: a pre-dose recheck after rest")
+    dialog._add_reading.click()
+    recheck = len(dialog.form().readings) - 1
+    for key, text in (("time", "10:15"), ("systolic", "152"), ("diastolic", "94")):
+        dialog.reading_editor(recheck, key).setText(text)
+    said = dialog.reading_message(recheck)
+    assert said.isVisible()
+    assert "does not clear dosing" in said.text()
+    assert "cleared dosing;" not in said.text()
+    assert "Then:" not in dialog.reading_message(0).text()
+    assert dialog._schedule_label.text().startswith("Next check: a pre-dose recheck after rest")
+    qtbot.waitExposed(dialog)
+    qtbot.wait(200)
+    dialog.grab().save(str(picture_folder("record") / "monitoring-same-minute-recheck.png"))
+    # A minute later it counts: the next check is counted from the dose again.
+    dialog.reading_editor(recheck, "time").setText("10:16")
+    now = _at(staffed, "10:17")
+    dialog._desk = Desk(db, NURSE, lambda: now)
+    dialog.reading_editor(recheck, "systolic").setText("150")
+    assert "cleared dosing" in dialog.reading_message(recheck).text()
+    assert dialog._schedule_label.text().startswith("Next check: BP +40 min")

@@ -50,7 +50,7 @@ def staffed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffedDay]:
 
 
 def _mary(staffed: StaffedDay, hhmm: str) -> ChairCard:
-    board = chair_board(staffed.clinic.db, now=staffed.clinic.at(TUESDAY, hhmm))
+    board = chair_board(staffed.clinic.db, SYSTEM, now=staffed.clinic.at(TUESDAY, hhmm))
     return next(c for c in board.cards if c.appointment_id == staffed.appointments["spravato"])
 
 
