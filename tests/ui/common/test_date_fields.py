@@ -158,7 +158,7 @@ def test_a_date_and_time_with_its_weekday_is_typed_as_without(
     qtbot: QtBot, typed: str, read: dt.datetime
 ) -> None:
     """The snooze field shows the weekday ("until Monday"); typing reads past it."""
-    field = DateTimeField(weekday=True)
+    field = DateTimeField(weekday=True, time_format="24h")
     field.setDateTime(QDateTime(QDate(2026, 12, 7), QTime(10, 30)))
     _shown(qtbot, field)
     assert field.text() == "Mon 12/07/2026 10:30"
@@ -172,7 +172,7 @@ def test_a_date_and_time_with_its_weekday_is_typed_as_without(
 
 
 def test_a_date_and_time_edited_in_place_shows_the_new_weekday(qtbot: QtBot) -> None:
-    field = DateTimeField(weekday=True)
+    field = DateTimeField(weekday=True, time_format="24h")
     field.setDateTime(QDateTime(QDate(2026, 12, 14), QTime(9, 0)))
     _shown(qtbot, field)
     field.setFocus()
