@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QToolBar,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -364,7 +365,17 @@ class MainWindow(QMainWindow):
         self._stack.addWidget(self.day_view)
         # The day by room is the window's own: it reads days through ``load_day``.
         self._pages["rooms"] = Page(self.day_view, self._on_rooms_day)
-        self.setCentralWidget(self._stack)
+        # The views sit in a column from the start, with room above them for the connection
+        # banner (set_banner): wrapped in it only when the first banner came, at sign-in, the
+        # window was for a moment without a central widget, and a left panel restored from the
+        # last run took the whole width and kept most of it (trial 3, S7: ~1,100 of 1,400 px).
+        central = QWidget(self)
+        central.setObjectName("central")
+        self._column = QVBoxLayout(central)
+        self._column.setContentsMargins(0, 0, 0, 0)
+        self._column.setSpacing(0)
+        self._column.addWidget(self._stack, 1)
+        self.setCentralWidget(central)
         self.actions_by_name = self._create_actions()
         self._view_group = self._create_view_actions()
         self.date_edit = self._create_date_edit()
@@ -623,6 +634,7 @@ class MainWindow(QMainWindow):
             self._stack.setCurrentWidget(self._pages[self._view].widget)
             self._dock.show()
             self._status_label.setText(self.summary())
+            self._clamp_side_panel_later()
 
     def is_signed_out(self) -> bool:
         page = getattr(self, "_signed_out_page", None)
@@ -924,25 +936,11 @@ class MainWindow(QMainWindow):
     def set_banner(self, banner: QWidget) -> None:
         """Put ``banner`` (the lost-connection banner) above the central views, replacing the
         one set before; it shows and hides itself."""
-        from PySide6.QtWidgets import QVBoxLayout
-
-        container = self.centralWidget()
-        if container is self._stack:  # the first banner: wrap the views in a column
-            self.takeCentralWidget()
-            container = QWidget(self)
-            container.setObjectName("central")
-            column = QVBoxLayout(container)
-            column.setContentsMargins(0, 0, 0, 0)
-            column.setSpacing(0)
-            column.addWidget(self._stack, 1)
-            self.setCentralWidget(container)
         old = getattr(self, "_banner", None)
         if isinstance(old, QWidget) and old is not banner:
             old.hide()
             old.deleteLater()
-        layout = container.layout() if container is not None else None
-        assert isinstance(layout, QVBoxLayout)
-        layout.insertWidget(0, banner)
+        self._column.insertWidget(0, banner)
         self._banner = banner
 
     def banner(self) -> QWidget | None:
@@ -990,7 +988,12 @@ class MainWindow(QMainWindow):
     @override
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._clamp_side_panel_pending:
+        self._clamp_side_panel_later()
+
+    def _clamp_side_panel_later(self) -> None:
+        """Clamp a restored left panel once it is on screen: at the first show, or when the
+        sign-in uncovers it (start-up shows the window covered, the panel hidden)."""
+        if self._clamp_side_panel_pending and self._dock.isVisible():
             # The docks are laid out at the restored size only after this event: clamp then.
             self._clamp_side_panel_pending = False
             QTimer.singleShot(0, self, self._clamp_side_panel)
