@@ -25,6 +25,7 @@ from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.app import has_screen
 from ketadesk.ui.common.background import LatestOnly, call_after_first_paint, run_service
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.placement import place_over
 from ketadesk.ui.shell.page_registry import DeskWindow, Page
 from ketadesk.ui.timeline.read_ahead import ReadAhead
 
@@ -433,6 +434,7 @@ class DeskController(QObject):
         if self.fees_window is None:
             fees = FeesView(self.desk, None, day=self.window.day())
             fees.changed.connect(self._on_own_change)
+            place_over(fees, self.parent_widget)
             self.fees_window = fees
         assert isinstance(self.fees_window, FeesView)
         self.fees_window.show()
@@ -709,6 +711,7 @@ class DeskController(QObject):
 
         viewer = AuditViewer(self.desk, None)
         viewer.resize(1000, 600)
+        place_over(viewer, self.parent_widget)
         viewer.show()
         self.audit_window = viewer
 
@@ -721,6 +724,7 @@ class DeskController(QObject):
         if self.settings_window is None:
             self.settings_window = SettingsDialog(self.desk, None)
             self.settings_window.setup_requested.connect(self.open_setup_assistant)
+            place_over(self.settings_window, self.parent_widget)
         self.settings_window.show()
         if has_screen():  # the offscreen platform cannot raise a window, and says so
             self.settings_window.raise_()
@@ -734,6 +738,7 @@ class DeskController(QObject):
             self.setup_assistant.close()
             self.setup_assistant.deleteLater()
         self.setup_assistant = SetupAssistant(self.desk, None)
+        place_over(self.setup_assistant, self.parent_widget)
         self.setup_assistant.show()
         if has_screen():
             self.setup_assistant.raise_()

@@ -42,6 +42,7 @@ from ketadesk.services.waitlist.offers import (
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.gate_overrides import GateOverrides, gates_blocker
+from ketadesk.ui.common.placement import place_over
 
 
 def offer_heading(offers: WaitlistOffers) -> str:
@@ -272,6 +273,7 @@ class OfferPanel(QWidget):
                     told(nobody_line(offers))
                 return
             panel = cls(desk, offers, parent)
+            place_over(panel, parent)
             panel.show()
             if callable(shown):
                 shown(panel)
