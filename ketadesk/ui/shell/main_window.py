@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QDate, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QDate, QRect, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -293,6 +293,49 @@ class ElidedLabel(QLabel):
         painter.end()
 
 
+class ElidingStatusBar(QStatusBar):
+    """A status bar whose passing message ends in "…" where the permanent labels begin (the
+    signed-in user, the database), rather than being cut mid-word against them: Qt clips it
+    there, and a long message read "…(Waitl frontdesk (front desk)" (trial 3, C18)."""
+
+    def message_rect(self) -> QRect:
+        """Where the message is painted: as Qt's own, up to the first permanent label."""
+        right = self.width() - 12
+        for label in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if label.isVisible() and label.property(PERMANENT):
+                right = min(right, label.x() - 2)
+        return QRect(6, 0, max(0, right - 6), self.height())
+
+    def add_permanent(self, widget: QWidget) -> None:
+        widget.setProperty(PERMANENT, True)
+        self.addPermanentWidget(widget)
+
+    @override
+    def paintEvent(self, event: QPaintEvent) -> None:
+        message = self.currentMessage()
+        if not message:
+            super().paintEvent(event)
+            return
+        rect = self.message_rect()
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        shown = self.fontMetrics().elidedText(message, Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(
+            rect,
+            int(
+                Qt.AlignmentFlag.AlignLeading
+                | Qt.AlignmentFlag.AlignVCenter
+                | Qt.TextFlag.TextSingleLine
+            ),
+            shown,
+        )
+        painter.end()
+
+
+#: The property that marks a status bar's permanent labels (``ElidingStatusBar``).
+PERMANENT = "permanent_in_status_bar"
+
+
 class MainWindow(QMainWindow):
     """KetaDesk's main window: the day by room at first, and every other view once the clinic
     is open and someone is signed in (``attach_desk``).
@@ -543,13 +586,13 @@ class MainWindow(QMainWindow):
         self._dock = dock
 
     def _build_status_bar(self) -> None:
-        bar = QStatusBar(self)
+        bar = ElidingStatusBar(self)
         bar.setSizeGripEnabled(False)
         self._status_label.setObjectName("day_summary")
         bar.addWidget(self._status_label, 1)
-        bar.addPermanentWidget(self._at_rest_label)
-        bar.addPermanentWidget(self._user_label)
-        bar.addPermanentWidget(self._database_label)
+        bar.add_permanent(self._at_rest_label)
+        bar.add_permanent(self._user_label)
+        bar.add_permanent(self._database_label)
         self.setStatusBar(bar)
 
     def _connect(self) -> None:
