@@ -884,7 +884,7 @@ class MainWindow(QMainWindow):
     def _offer_filters(self, schedule: DaySchedule) -> None:
         """The day's rooms and session types in the left panel's filters."""
         self.side_panel.set_columns((c.id, c.name) for c in schedule.rooms)
-        self.side_panel.add_session_types(
+        self.side_panel.set_session_types(
             {a.session_type_code: a.session_type_name for a in schedule.appointments}
         )
 

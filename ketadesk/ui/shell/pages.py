@@ -267,7 +267,7 @@ class DeskController(QObject):
             ticked), and offer its columns and session types in the left panel."""
             panel = window.side_panel
             panel.set_columns((c.id, c.name) for c in schedule.columns)
-            panel.add_session_types(dict(schedule.session_types))
+            panel.set_session_types(dict(schedule.session_types))
             chosen = panel.current_filter()
             shown = chosen.apply_week(schedule)
             week.set_week(shown)
