@@ -86,6 +86,10 @@ class DeskController(QObject):
         #: The waitlist's offer of the place last freed here (ui/waitlist/offer_panel.py).
         self.offer_panel: QWidget | None = None
         self.watcher = ChangeWatcher(desk, parent=self)
+        # Moves made elsewhere after this are said when they arrive, with why (_tell_moves).
+        self._moves_seen_until = desk.now()
+        self._asking_moves = False
+        self.last_moves_notice = ""
         self.watcher.changed.connect(self._on_changed)
         from ketadesk.ui.shell.connection_banner import ConnectionBanner
 
@@ -523,6 +527,43 @@ class DeskController(QObject):
         self.refresh_counts()
         if self.settings_window is not None:
             self.settings_window.refresh_pages()
+        self._tell_moves()
+
+    def _tell_moves(self) -> None:
+        """Say in the status bar which sessions another workstation moved, from where to where
+        and why ("Santos, Jerry moved from … to …: Monitor 2 out of service"), as the day
+        they were on changes under the user (trial 3, A12)."""
+        if self._asking_moves:
+            return
+        from ketadesk.services.booking.appointments import MoveNotice, moves_since
+
+        desk, since, asked_at = self.desk, self._moves_seen_until, self.desk.now()
+        self._asking_moves = True
+
+        def done(notices: tuple[MoveNotice, ...]) -> None:
+            self._asking_moves = False
+            self._moves_seen_until = asked_at
+            if not notices:
+                return
+            if len(notices) == 1:
+                text = f"Moved at another workstation: {notices[0].text}"
+            else:
+                text = f"{len(notices)} sessions moved at another workstation: " + "; ".join(
+                    n.text for n in notices
+                )
+            self.last_moves_notice = text
+            self.window.show_message(text, 30000)
+
+        def failed(_err: ServiceError) -> None:
+            self._asking_moves = False
+
+        run_service(
+            self.parent_widget,
+            lambda: moves_since(desk.db, desk.actor, since),
+            done,
+            failed=failed,
+            busy="",
+        )
 
     def _on_own_change(self) -> None:
         self.watcher.acknowledge()  # our own write is not news from another workstation

@@ -531,3 +531,23 @@ def test_a_refused_booking_writes_nothing_and_names_the_holder(clinic: SmallClin
         assert s.scalar(appointment_audits) == 1
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == audits_before
         assert changes.current(s) == 1
+
+
+def test_a_moves_history_says_from_where_to_where_and_why(clinic: SmallClinic) -> None:
+    """Trial 3, A12: the history read "move Booked → Booked", never from where to where."""
+    from ketadesk.services.booking.appointments import appointment_detail
+
+    a = _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A)).appointment_ids[0]
+    appointment_changes.move(
+        clinic.db,
+        FRONT_DESK,
+        a,
+        clinic.session("iv_infusion", WED, "10:00", IV_B),
+        reason="Monitor 1 out of service",
+        now=NOW,
+    )
+    history = appointment_detail(clinic.db, a, FRONT_DESK, now=NOW).history
+    move = next(h for h in history if h.action == "move")
+    assert move.change == ""  # no "Booked → Booked"
+    assert move.moved == "from Wed Dec 2 08:00, Room 1 to Wed Dec 2 10:00, Room 2"
+    assert move.reason == "Monitor 1 out of service"
