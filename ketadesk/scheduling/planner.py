@@ -43,7 +43,7 @@ from ketadesk.scheduling.catalog import WEEKDAYS, ProtocolSpec, ResourceKind, Se
 from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.days_away import AwayRange
 from ketadesk.scheduling.dosing_days import dosed_day_spans
-from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
+from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo, session_holds
 from ketadesk.scheduling.openings import (
     Preferences,
     PreferenceWeights,
@@ -517,6 +517,10 @@ class _Planner:
             return self._unplaced(slot, spec, search, days, minute, skipped)
         _total, day, t, chosen = best
         chosen_points = next((p for p, d in days.scored if d == day), 0)
+        # Notes in date order, about the days the series keeps to (the protocol's or the ones
+        # ticked): a day it would not use anyway is no trade to report (trial 3, A11).
+        skipped = sorted((x for x in skipped if self._on_series_days(x[1])), key=lambda x: x[1])
+        possible = sorted((x for x in possible if self._on_series_days(x[1])), key=lambda x: x[1])
         for points, skipped_day, why in skipped:
             if points < chosen_points:
                 self.notes.append(
@@ -532,9 +536,19 @@ class _Planner:
         for points, other_day, other_t in possible:
             if points < chosen_points and minute is not None:
                 clock = _clock(self.cal, self.cal.minute_of_day(instant(other_t)))
+                room = self._other_room_at(search, other_day, minute, chosen)
+                if clock == _clock(self.cal, minute) and room is not None:
+                    # The time is free that day, in another room: say so, and how to take it.
+                    self.notes.append(
+                        f"session {slot.index}: could start {describe_day(other_day)} at "
+                        f"{clock} in {room.name} (the series' room is taken then: choose "
+                        f"{room.name} as the room to start then); planned {describe_day(day)}"
+                    )
+                    continue
                 self.notes.append(
                     f"session {slot.index}: {describe_day(other_day)} only at {clock} "
-                    f"({_clock(self.cal, minute)}: {self._why_not_at(search, other_day, minute)}); "
+                    f"({_clock(self.cal, minute)}: "
+                    f"{self._why_not_at(search, other_day, minute, chosen)}); "
                     f"planned {describe_day(day)}{kept}"
                 )
         self._note_changes(slot, search, day, minute, t, chosen)
@@ -555,8 +569,8 @@ class _Planner:
         if minute is not None and planned != minute:
             self.notes.append(
                 f"session {slot.index}: {_clock(self.cal, minute)} not possible on "
-                f"{describe_day(day)} "
-                f"({self._why_not_at(search, day, minute)}); planned {_clock(self.cal, planned)}"
+                f"{describe_day(day)} ({self._why_not_at(search, day, minute, chosen)}); "
+                f"planned {_clock(self.cal, planned)}"
             )
         wanted = self.prefs.preferred_room
         if wanted is not None and wanted not in chosen.values():
@@ -570,7 +584,20 @@ class _Planner:
                 f"{describe_day(day)}{instead}"
             )
 
-    def _why_not_at(self, search: SessionSearch, day: dt.date, minute: int) -> str:
+    def _on_series_days(self, day: dt.date) -> bool:
+        """Whether ``day`` is one of the weekdays the series keeps to (any, when none)."""
+        return not self.weekdays or WEEKDAYS[day.weekday()] in self.weekdays
+
+    def _why_not_at(
+        self,
+        search: SessionSearch,
+        day: dt.date,
+        minute: int,
+        series: Mapping[str, int] | None = None,
+    ) -> str:
+        """Why the session cannot start at ``minute`` on ``day`` as planned.  When only another
+        room was free then, it names that room and how to take it (the booking dialog's Room),
+        rather than "only other rooms or staff than the series' were free then"."""
         target = self.work.local_seconds(day, minute)
         lo, hi = search.window(day, self.prefs)
         if not lo <= target <= hi:
@@ -578,7 +605,33 @@ class _Planner:
         at, reasons = search.at(target)
         if at is None:
             return "; ".join(reasons) or "no set of resources free together"
-        return "only other rooms or staff than the series' were free then"
+        series_rooms = {r.id for r in self._rooms_of(series or {})}
+        other = next((r for r in self._rooms_of(at) if r.id not in series_rooms), None)
+        if other is not None:
+            return (
+                f"free then in {other.name}, not in the series' room: choose {other.name} "
+                "as the room to start then"
+            )
+        return "the series' staff were not free then, others were"
+
+    def _other_room_at(
+        self, search: SessionSearch, day: dt.date, minute: int, series: Mapping[str, int]
+    ) -> ResourceInfo | None:
+        """The room other than the series' in which the session could start at ``minute`` on
+        ``day``, or None (not possible then at all, or only with other staff)."""
+        target = self.work.local_seconds(day, minute)
+        lo, hi = search.window(day, self.prefs)
+        if not lo <= target <= hi:
+            return None
+        at, _reasons = search.at(target)
+        if at is None:
+            return None
+        series_rooms = {r.id for r in self._rooms_of(series)}
+        return next((r for r in self._rooms_of(at) if r.id not in series_rooms), None)
+
+    def _rooms_of(self, chosen: Mapping[str, int]) -> list[ResourceInfo]:
+        found = (self.work.resource(r) for r in chosen.values())
+        return [r for r in found if r is not None and r.kind is ResourceKind.ROOM]
 
     def place_at(
         self,

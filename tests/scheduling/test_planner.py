@@ -373,3 +373,30 @@ def test_a_series_on_the_first_free_day_has_no_start_note(clinic: DemoClinic) ->
     result = plan(clinic, "spravato_trd", prefs=None)
     assert days(clinic, result.sessions)[0] == MON
     assert not [n for n in result.notes if n.startswith("Starts")]
+
+
+def test_a_day_free_only_in_another_room_is_offered_plainly_in_date_order(
+    clinic: DemoClinic,
+) -> None:
+    """Trial 3, A11: asked from a Tuesday, a Spravato plan (Mon/Thu) said "session 1: Thu only
+    at 09:55 (09:55: only other rooms or staff than the series' were free then)", with notes on
+    Tuesday and Wednesday, out of date order, and no way to start on the Thursday."""
+    tuesday = MON + dt.timedelta(days=1)
+    thursday = MON + dt.timedelta(days=3)
+    rooms = [f"Room {i}" for i in (1, 2, 3)]
+    # Every room taken on the Tuesday and Wednesday morning; on the Thursday only Room 1.
+    busy = [
+        clinic.hold(r, d, "08:00", "13:00")
+        for r in rooms
+        for d in (tuesday, MON + dt.timedelta(days=2))
+    ]
+    busy.append(clinic.hold("Room 1", thursday, "08:00", "13:00"))
+    # Rooms 2 and 3 are taken on the following Mondays and Thursdays: a series begun there
+    # would change rooms at once.
+    later = [MON + dt.timedelta(days=n) for n in range(4, 120)]
+    busy += [clinic.hold(r, d, "08:00", "13:00") for r in rooms[1:] for d in later]
+    result = plan(clinic, "spravato_trd", tuesday, availability=clinic.availability(busy))
+    assert result.complete, result.problems
+    notes = [n for n in result.notes if n.startswith("session 1: ")]
+    assert all("Tue" not in n and "Wed" not in n for n in notes), notes
+    assert not any("only other rooms or staff" in n for n in result.notes)

@@ -49,6 +49,7 @@ from ketadesk.services.common.context import (
     PermissionDenied,
     utcnow,
 )
+from ketadesk.services.common.session_words import session_words
 from ketadesk.services.fees import fees
 from ketadesk.services.followups import sync, urgent_reviews
 from ketadesk.services.monitoring import completion
@@ -126,15 +127,16 @@ def move(
             appointment = _get_appointment(session, appointment_id, expected_version)
             if appointment.status not in MOVABLE_STATUSES:
                 raise InvalidRequest(
-                    f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')} "
-                    "and cannot be moved"
+                    f"{session_words(session, appointment)} is "
+                    f"{appointment.status.replace('_', ' ')} and cannot be moved"
                 )
             config = load_config(session)
             catalog = config.catalog
             type_code = config.session_type_code(appointment.session_type_id)
             if new.session_type != type_code:
                 raise InvalidRequest(
-                    f"appointment #{appointment_id} is a {type_code} session; a move keeps the "
+                    f"{session_words(session, appointment)} is a {type_code} session; a move "
+                    "keeps the "
                     f"session type (got {new.session_type})"
                 )
             calendar = calendar_for(session, catalog, [new])
@@ -325,12 +327,13 @@ def change_status(
             _require_assigned(session, actor, action, appointment_id)
             if appointment.status == target:
                 raise InvalidRequest(
-                    f"appointment #{appointment_id} is already {target.replace('_', ' ')}"
+                    f"{session_words(session, appointment)} is already {target.replace('_', ' ')}"
                 )
             if appointment.status not in sources:
                 raise InvalidRequest(
-                    f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}; "
-                    f"it cannot be {target.replace('_', ' ')}"
+                    f"{session_words(session, appointment)} is "
+                    f"{appointment.status.replace('_', ' ')}; it cannot be "
+                    f"{target.replace('_', ' ')}"
                 )
             warnings: list[str] = []
             overridden: list[Finding] = []
@@ -521,11 +524,13 @@ def undo_status(
                 .limit(1)
             )
             if last is None or last.action == "undo" or last.from_status is None:
-                raise InvalidRequest(f"appointment #{appointment_id} has no change to undo")
+                raise InvalidRequest(f"{session_words(session, appointment)} has no change to undo")
             require(actor, last.action)
             _require_assigned(session, actor, last.action, appointment_id)
             if last.to_status != appointment.status:
-                raise InvalidRequest(f"appointment #{appointment_id} changed since; reload it")
+                raise InvalidRequest(
+                    f"{session_words(session, appointment)} changed since; reload it"
+                )
             before = snapshot_of(appointment)
             if (
                 appointment.status in RELEASED_STATUSES
@@ -535,7 +540,7 @@ def undo_status(
                     # Its place in the series was made up since (services/rebooking): two live
                     # sessions cannot hold one place, and the make-up is the one booked now.
                     made_up = session.scalar(
-                        select(Appointment.id).where(
+                        select(Appointment).where(
                             Appointment.series_id == appointment.series_id,
                             Appointment.series_index == appointment.series_index,
                             Appointment.id != appointment.id,
@@ -545,7 +550,8 @@ def undo_status(
                     if made_up is not None:
                         raise InvalidRequest(
                             f"session {appointment.series_index} of the series was made up "
-                            f"since (appointment #{made_up}); take the make-up back first"
+                            f"since ({session_words(session, made_up)}); take the make-up back "
+                            "first"
                         )
                 config = load_config(session)
                 catalog = config.catalog

@@ -4,12 +4,14 @@ resources it holds, what happened to it so far, and what can be done next."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ketadesk.scheduling.dates import clock
+from ketadesk.scheduling.dates import clock, short_date_time
 from ketadesk.scheduling.status_times import too_early_in
 from ketadesk.scheduling.statuses import TRANSITIONS
 from ketadesk.services.access.permissions import unassigned_refusal
@@ -54,15 +56,42 @@ class HistoryLine:
     from_status: str | None
     to_status: str | None
     reason: str
+    #: A move's from and to: "from Mon Dec 7 12:25, Room 2 to Mon Dec 7 12:40, Room 3".
+    moved: str = ""
 
     @property
     def change(self) -> str:
         """The status change in the words every view uses ("Booked → Checked in"), never the
-        stored codes; "" when the event changed no status."""
-        if not self.to_status:
+        stored codes; "" when the event changed no status (a move: "Booked → Booked" said
+        nothing, trial 3, A12)."""
+        if not self.to_status or self.to_status == self.from_status:
             return ""
         before = _status_words(self.from_status) if self.from_status else "—"
         return f"{before} → {_status_words(self.to_status)}"
+
+
+def moved_words(
+    detail: Mapping[str, Any] | None, zone: ZoneInfo, rooms: Mapping[int, str], fmt: str
+) -> str:
+    """A move event's from and to, from its before/after snapshots: "from Mon Dec 7 12:25,
+    Room 2 to Mon Dec 7 12:40, Room 3"; "" when unknown."""
+    if not detail:
+        return ""
+    before, after = detail.get("before"), detail.get("after")
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return ""
+    try:
+        old = dt.datetime.fromisoformat(str(before["starts_at"])).astimezone(zone)
+        new = dt.datetime.fromisoformat(str(after["starts_at"])).astimezone(zone)
+    except (KeyError, ValueError):
+        return ""
+
+    def place(moment: dt.datetime, snapshot: Mapping[str, Any]) -> str:
+        when = short_date_time(moment, fmt)
+        room = rooms.get(snapshot.get("room_id") or -1, "")
+        return f"{when}, {room}" if room else when
+
+    return f"from {place(old, before)} to {place(new, after)}"
 
 
 def _status_words(status: str) -> str:
@@ -190,6 +219,9 @@ def appointment_detail(
             .where(AppointmentEvent.appointment_id == appointment_id)
             .order_by(AppointmentEvent.at, AppointmentEvent.id)
         ).all()
+        room_names = dict(
+            session.execute(select(Resource.id, Resource.name).where(Resource.kind == "room")).all()
+        )
         history = tuple(
             HistoryLine(
                 e.at.astimezone(zone),
@@ -198,6 +230,9 @@ def appointment_detail(
                 e.from_status,
                 e.to_status,
                 e.reason,
+                moved_words(e.detail, zone, room_names, catalog.settings.time_format)
+                if e.action == "move"
+                else "",
             )
             for e, who in events
         )
@@ -268,4 +303,54 @@ def appointment_detail(
             actor_actions=actor_actions,
             urgent_review=urgent,
             not_yet=tuple(not_yet),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MoveNotice:
+    """A session moved at another workstation, as the desk is told of it."""
+
+    patient_name: str
+    moved: str  # "from Mon Dec 7 12:25, Room 2 to Mon Dec 7 12:40, Room 2"
+    reason: str  # "Monitor 2 out of service: …", or ""
+
+    @property
+    def text(self) -> str:
+        why = f": {self.reason}" if self.reason else ""
+        return f"{self.patient_name} moved {self.moved}{why}"
+
+
+def moves_since(
+    db: Database, actor: Actor, since: dt.datetime, *, limit: int = 20
+) -> tuple[MoveNotice, ...]:
+    """The sessions moved after ``since`` by anyone but ``actor`` (a closure's consequences,
+    another desk's drag), oldest first, so a workstation whose day changed under its user can
+    say why (trial 3, A12: the nurse's day moved Santos 12:25 → 12:40 and nothing said that
+    Monitor 2 was out of service)."""
+    with db.read() as session:
+        settings = load_catalog(session).settings
+        zone = ZoneInfo(settings.timezone)
+        stmt = (
+            select(AppointmentEvent, Patient.last_name, Patient.first_name)
+            .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(AppointmentEvent.action == "move", AppointmentEvent.at > since)
+            .order_by(AppointmentEvent.at, AppointmentEvent.id)
+            .limit(limit)
+        )
+        if actor.user_id is not None:
+            stmt = stmt.where(
+                (AppointmentEvent.user_id.is_(None)) | (AppointmentEvent.user_id != actor.user_id)
+            )
+        rows = session.execute(stmt).all()
+        rooms = dict(
+            session.execute(select(Resource.id, Resource.name).where(Resource.kind == "room")).all()
+        )
+        return tuple(
+            MoveNotice(
+                f"{last}, {first}",
+                moved_words(e.detail, zone, rooms, settings.time_format),
+                e.reason,
+            )
+            for e, last, first in rows
         )

@@ -347,9 +347,15 @@ def _holder_labels(session: Session, appointment_ids: Iterable[int]) -> dict[int
         .where(Appointment.id.in_(sorted(set(appointment_ids))))
     )
     return {
-        id_: f"{last}, {first[:1]}. ({type_name}, appointment #{id_})"
+        id_: f"{last}, {first[:1]}. ({type_name})"
         for id_, last, first, type_name in session.execute(stmt)
     }
+
+
+def _type_name(config: StoredConfig, type_id: int) -> str:
+    code = config.session_type_code(type_id)
+    spec = config.catalog.session_types.get(code)
+    return spec.name if spec is not None else code
 
 
 def _fmt(calendar: ClinicCalendar, span: Interval) -> str:
@@ -547,16 +553,16 @@ def check_patient_free(
         if appt_id in ignored:
             continue
         other = Interval(starts, ends)
+        # The session as the desk knows it, its type and time: not its internal number.
+        what = f"{_type_name(config, type_id)} {_fmt(calendar, other)}"
         for s in sessions:
             if other.overlaps(Interval(s.start, s.end)):
-                raise BookingConflict(
-                    [f"the patient already has appointment #{appt_id} {_fmt(calendar, other)}"]
-                )
+                raise BookingConflict([f"the patient already has {what}"])
         booked.append(
             (
                 calendar.local_date(starts),
                 type_id in dosing_ids,
-                f"#{appt_id} {_fmt(calendar, other)}",
+                what,
             )
         )
     # The planner keeps off the same days by the same rule (``planning.PatientBusy``).

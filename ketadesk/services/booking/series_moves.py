@@ -27,6 +27,7 @@ from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.planning import horizon_days, load_patient_facts
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.services.common.errors import ChangedElsewhere
+from ketadesk.services.common.session_words import session_words
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
@@ -151,8 +152,8 @@ def propose_series_move(
         appointment, series, protocol, plan, ids = _series_plan(session, appointment_id)
         if appointment.status not in MOVABLE_STATUSES:
             raise InvalidRequest(
-                f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')} "
-                "and cannot be moved"
+                f"{session_words(session, appointment)} is "
+                f"{appointment.status.replace('_', ' ')} and cannot be moved"
             )
         spec = catalog.protocols[protocol]
         assert appointment.series_index is not None

@@ -24,6 +24,7 @@ from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.expiry import RELEASE_REASON, release_expired
 from ketadesk.services.booking.planning import load_patient_facts
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
+from ketadesk.services.common.session_words import session_words
 from ketadesk.services.followups import sync
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_config
@@ -63,11 +64,11 @@ def confirm(
                 raise NotFound(f"no appointment #{appointment_id}")
             if first.status == "released":
                 raise InvalidRequest(
-                    f"appointment #{appointment_id} was released: {RELEASE_REASON}; book it again"
+                    f"{session_words(session, first)} was released: {RELEASE_REASON}; book it again"
                 )
             if first.status != "tentative":
                 raise InvalidRequest(
-                    f"appointment #{appointment_id} is {first.status.replace('_', ' ')}, "
+                    f"{session_words(session, first)} is {first.status.replace('_', ' ')}, "
                     "not tentative"
                 )
             group = [first]

@@ -29,6 +29,7 @@ from ketadesk.services.common.context import (
     InvalidRequest,
     utcnow,
 )
+from ketadesk.services.common.session_words import session_words
 from ketadesk.services.followups import urgent_reviews
 from ketadesk.services.followups.actions import open_adverse_event_follow_up
 from ketadesk.services.monitoring import completion
@@ -369,8 +370,8 @@ def save_record(
             )
         if appointment.status in RELEASED_STATUSES:
             raise InvalidRequest(
-                f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}: "
-                "there is no session to record"
+                f"{session_words(session, appointment)} is "
+                f"{appointment.status.replace('_', ' ')}: there is no session to record"
             )
         checked = validate_record(form, _rules(config, spec, appointment), now=now)
         errors = dict(checked.errors)

@@ -188,16 +188,17 @@ class SignInDialog(QDialog):
         self.buttons.accepted.connect(self._on_buttons_accepted)
         self.buttons.rejected.connect(self.reject)
         self._countdown.timeout.connect(self._on_countdown_timeout)
-        # The last user's name is a suggestion: the password is typed next, and the name,
-        # should someone else sign in, is selected whole whenever the field is entered, so
-        # typing replaces it rather than adding to it (``eventFilter``).
+        # The last user's name is a suggestion, never a trap: at a shared desk the next person
+        # may be anyone, and with the cursor in Password the next one typed their own name as
+        # the last user's password, a failed sign-in on that account (trial 3, A9).  So the
+        # cursor starts in Username with the name selected: typing replaces it, and the last
+        # user goes on with Tab or Enter.  The name is selected whole again whenever the field
+        # is entered unchanged (``eventFilter``).  "Switch user" suggests no name at all.
         self._suggested_username = username
         self.username_edit.installEventFilter(self)
+        self.username_edit.setFocus()
         if username:
             self.username_edit.selectAll()
-            self.password_edit.setFocus()
-        else:
-            self.username_edit.setFocus()
         milestones.record_after_paint(self, milestones.SIGN_IN_PAINTED)
         if db is not None:
             self.set_database(db)
@@ -235,14 +236,24 @@ class SignInDialog(QDialog):
         if (
             watched is self.username_edit
             and event.type() == QEvent.Type.FocusIn
-            and self._suggested_username
-            and self.username_edit.text() == self._suggested_username
-            and not self.username_edit.isModified()
+            and self._shows_suggested_name()
         ):
             # After the click that gave the focus has placed the cursor (as an address bar
             # selects its address on the first click).
-            QTimer.singleShot(0, self.username_edit, self.username_edit.selectAll)
+            QTimer.singleShot(0, self.username_edit, self._select_suggested_name)
         return super().eventFilter(watched, event)
+
+    def _shows_suggested_name(self) -> bool:
+        return bool(
+            self._suggested_username
+            and self.username_edit.text() == self._suggested_username
+            and not self.username_edit.isModified()
+        )
+
+    def _select_suggested_name(self) -> None:
+        # Asked again when it runs: a quick typist's name may have replaced it meanwhile.
+        if self._shows_suggested_name():
+            self.username_edit.selectAll()
 
     # -- public ------------------------------------------------------------------------------
 
@@ -320,7 +331,10 @@ class SignInDialog(QDialog):
             self.username_edit.setFocus()
             return
         if not password:
-            show_error(self.error_label, "Enter your password.")
+            if self.focusWidget() is self.username_edit:  # Enter after the name: password next
+                show_error(self.error_label, "")
+            else:
+                show_error(self.error_label, "Enter your password.")
             self.password_edit.setFocus()
             return
         now = self._now() if self._now else None

@@ -193,6 +193,9 @@ class AppointmentDialog(QDialog):
         for h in d.history:
             why = f": {h.reason}" if h.reason else ""
             at = short_date_time(h.at, fmt, weekday=False)
+            if h.moved:  # where from and to, and why: not "move Booked → Booked"
+                self._history.addItem(f"{at}  {h.who}  moved {h.moved}{why}")
+                continue
             self._history.addItem(f"{at}  {h.who}  {h.action.replace('_', ' ')} {h.change}{why}")
         if not d.history:
             self._history.addItem("Booked; nothing has happened to it yet.")

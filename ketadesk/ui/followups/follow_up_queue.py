@@ -19,7 +19,9 @@ from PySide6.QtCore import (
     QAbstractItemModel,
     QDate,
     QDateTime,
+    QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     Qt,
     Signal,
@@ -116,6 +118,41 @@ HEADERS = {
 
 def _when(moment: dt.datetime, item: FollowUpItem) -> str:
     return moment_text(moment, item.time_format)
+
+
+#: The columns that give up width, down to these, when the window is too narrow for every
+#: column's content: their long texts are elided (the row's tooltip has them whole), so the
+#: short ones after them (the calls made, who is assigned) stay in view (trial 3, C23).
+SHRINKABLE_COLUMNS = {
+    Column.PATIENT: 220,
+    Column.FOLLOW_UP: 120,
+    Column.DUE: 120,
+    Column.COUNTDOWN: 120,
+}
+#: The widest the patient column gets, however long a name.
+PATIENT_COLUMN_MAX = 260
+
+
+def share_columns(wanted: dict[Column, int], available: int) -> dict[Column, int]:
+    """The width of each column: what its content ``wanted``, unless together they are wider
+    than ``available``; then the widest shrinkable columns give way first, each no narrower
+    than its floor in ``SHRINKABLE_COLUMNS`` (a window narrower still scrolls)."""
+    widths = dict(wanted)
+    widths[Column.PATIENT] = min(widths.get(Column.PATIENT, 0), PATIENT_COLUMN_MAX)
+    excess = sum(widths.values()) - available
+    while excess > 0:
+        shrinkable = [c for c, floor in SHRINKABLE_COLUMNS.items() if widths.get(c, 0) > floor]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda c: widths[c])
+        others = [widths[c] for c in shrinkable if c is not widest]
+        # Down to the next widest (or its floor, or by the excess), so they end up level.
+        target = max(max(others, default=0), SHRINKABLE_COLUMNS[widest], widths[widest] - excess)
+        if target >= widths[widest]:
+            target = widths[widest] - 1
+        excess -= widths[widest] - target
+        widths[widest] = target
+    return widths
 
 
 def queue_heading(queue: FollowUpQueue, *, kind: str = "", assignee: str = "") -> str:
@@ -758,6 +795,8 @@ class FollowUpQueueView(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._content_widths: dict[Column, int] = {}
+        self.tree.viewport().installEventFilter(self)
 
         self.detail = QLabel(self)
         self.detail.setObjectName("follow_up_detail")
@@ -909,12 +948,34 @@ class FollowUpQueueView(QWidget):
         self.assignee_filter.blockSignals(False)
 
     def _fit_columns(self) -> None:
+        """Each column as wide as its content (read again with the queue), shared out when the
+        window is narrower than that (``share_columns``, again whenever the list is resized)."""
+        self._content_widths = {
+            column: self.tree.sizeHintForColumn(column)
+            for column in Column
+            if column is not Column.DETAILS
+        }
         header = self.tree.header()
-        for column in Column:
-            if column is not Column.DETAILS:
-                self.tree.resizeColumnToContents(column)
-        width = header.sectionSize(Column.PATIENT)
-        header.resizeSection(Column.PATIENT, min(width, 260))
+        for column in self._content_widths:
+            header_width = header.sectionSizeHint(column)
+            self._content_widths[column] = max(self._content_widths[column], header_width)
+        self._share_columns()
+
+    def _share_columns(self) -> None:
+        if not self._content_widths:
+            return
+        header = self.tree.header()
+        # The details column keeps at least its heading's width.
+        available = self.tree.viewport().width() - header.sectionSizeHint(Column.DETAILS)
+        for column, width in share_columns(self._content_widths, available).items():
+            if header.sectionSize(column) != width:
+                header.resizeSection(column, width)
+
+    @override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+            self._share_columns()
+        return super().eventFilter(watched, event)
 
     def _finish_call(self) -> None:
         if self._call is not None:

@@ -15,8 +15,10 @@ menu of every document.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QLayout, QMenu, QMessageBox,
 
 from ketadesk.services.access.audit import record_disclosure
 from ketadesk.services.common.context import Actor, ServiceError, may, who_may
+from ketadesk.services.common.files import PRIVATE_MODE, prepare_private
 from ketadesk.services.printing.call_list import call_list, calls_layout
 from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.services.printing.card import appointment_card, card_layout
@@ -79,11 +82,13 @@ def _printer(layout: PrintLayout) -> QPrinter:
 
 
 def print_to(printer: QPrinter, layout: PrintLayout) -> str | None:
-    """Paint ``layout`` on ``printer``: None when it went well, else what went wrong."""
+    """Paint ``layout`` on ``printer``: None when it went well, else what went wrong.  A file
+    printed to (Qt's "Print to File (PDF)") holds patient data: it is left owner-only."""
     try:
         render(layout, printer)
     except PrintError as err:
         return f"The document was not printed: {err}."
+    _keep_private(printer)
     return None
 
 
@@ -112,6 +117,24 @@ class PreviewOutcome:
         if self.printer:
             return f"previewed, printed on {self.printer}"
         return "previewed"
+
+
+def _prepare_output(printer: QPrinter) -> None:
+    """Create the file ``printer`` prints to owner-only before Qt opens it (Qt keeps the mode
+    of a file it truncates), so the document is never readable by others, even while written
+    (a trial found printed PDFs -rw-r--r--).  Raises OSError."""
+    name = printer.outputFileName()
+    if name:
+        prepare_private(Path(name))
+
+
+def _keep_private(printer: QPrinter) -> None:
+    """Make the file ``printer`` printed to owner-only, should it have been created by Qt (from
+    the preview's own print dialog, say)."""
+    name = printer.outputFileName()
+    if name and Path(name).is_file():
+        with contextlib.suppress(OSError):  # another user's file: theirs to keep
+            os.chmod(name, PRIVATE_MODE)
 
 
 class DocumentPreview(QPrintPreviewDialog):
@@ -219,6 +242,10 @@ def print_with_dialog(
             return None
     finally:
         dialog.deleteLater()
+    try:
+        _prepare_output(printer)
+    except OSError as err:
+        return f"The document was not printed: {err.strerror or err}."
     return print_to(printer, layout)
 
 
@@ -231,11 +258,14 @@ def save_pdf(parent: QWidget | None, layout: PrintLayout, path: Path) -> str | N
     if problem is not None:
         return f"The PDF was not saved: {problem}."
     try:
+        prepare_private(path)  # patient data: owner-only from its first byte
         printer = pdf_printer(path, layout.paper_size, layout.card)
         printer.setDocName(Path(file_name(layout)).stem)  # the PDF's title
         render(layout, printer)
     except PrintError as err:
         return f"The PDF was not saved: {err}."
+    except OSError as err:
+        return f"The PDF was not saved: {err.strerror or err}."
     return None
 
 

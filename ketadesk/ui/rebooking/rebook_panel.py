@@ -40,6 +40,7 @@ from ketadesk.ui.common import override_dialog
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.override_dialog import RefusedRule
+from ketadesk.ui.common.placement import place_over
 
 
 def make_up_lines(offer: RebookingOffer) -> list[str]:
@@ -290,6 +291,7 @@ class RebookPanel(QWidget):
             if offer is None or offer.decided:
                 return
             panel = cls(desk, offer, parent)
+            place_over(panel, parent)
             panel.show()
             if shown is not None:
                 shown(panel)

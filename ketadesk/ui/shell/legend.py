@@ -8,12 +8,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from ketadesk.services.schedule.day_schedule import DaySchedule
-from ketadesk.ui.timeline.painter import STATUS_COLORS
+from ketadesk.ui.timeline.painter import ARRIVAL_COLORS, HOLLOW_DOTS, STATUS_COLORS
 
 STATUS_WORDS = {
     "checked_in": "Checked in: the patient is here",
-    "in_progress": "In progress: dosing or observation under way",
-    "no_show": "No-show: the patient did not come",
+    "in_progress": "In session: dosing or observation under way",
+    "no_show": "No-show: marked as not come (the block is hatched)",
+}
+#: What the arrival marks say (scheduling/confirmations.arrival_state), each its own mark.
+ARRIVAL_WORDS = {
+    "late": "Late: not checked in after the grace period",
+    "no_show_candidate": "No-show?: still not checked in well after the start; not marked yet",
+    "not_started": "Not started: checked in, but not started well after the start",
 }
 MARKS = (
     (
@@ -46,16 +52,25 @@ def legend_html(schedule: DaySchedule | None) -> str:
         if rows
         else ""
     )
+    marks = [
+        (color, False, STATUS_WORDS.get(status, status)) for status, color in STATUS_COLORS.items()
+    ]
+    marks += [
+        (color, state in HOLLOW_DOTS, ARRIVAL_WORDS[state])
+        for state, color in ARRIVAL_COLORS.items()
+    ]
+    # The mark as a narrow block shows it (a wide one has a badge of that colour with the word).
     status_rows = "".join(
-        f"<tr><td><span style='background:{color}'>&nbsp;&nbsp;&nbsp;&nbsp;</span></td>"
-        f"<td>{escape(STATUS_WORDS.get(status, status))}</td></tr>"
-        for status, color in STATUS_COLORS.items()
+        f"<tr><td><span style='color:{color}; font-size:large'>{'○' if hollow else '●'}</span>"
+        f"</td><td>{escape(words)}</td></tr>"
+        for color, hollow, words in marks
     )
     mark_rows = "".join(
         f"<tr><td><b>{escape(k)}</b></td><td>{escape(v)}</td></tr>" for k, v in MARKS
     )
     return (
-        f"{types}<h3>Status marks</h3><table cellpadding='3'>{status_rows}</table>"
+        f"{types}<h3>Status marks</h3><p>A dot on a narrow block; a badge of that colour, with the "
+        f"word, on a wide one.</p><table cellpadding='3'>{status_rows}</table>"
         f"<h3>Other marks</h3><table cellpadding='3'>{mark_rows}</table>"
     )
 

@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QDate, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QDate, QRect, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QToolBar,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -293,6 +294,49 @@ class ElidedLabel(QLabel):
         painter.end()
 
 
+class ElidingStatusBar(QStatusBar):
+    """A status bar whose passing message ends in "…" where the permanent labels begin (the
+    signed-in user, the database), rather than being cut mid-word against them: Qt clips it
+    there, and a long message read "…(Waitl frontdesk (front desk)" (trial 3, C18)."""
+
+    def message_rect(self) -> QRect:
+        """Where the message is painted: as Qt's own, up to the first permanent label."""
+        right = self.width() - 12
+        for label in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if label.isVisible() and label.property(PERMANENT):
+                right = min(right, label.x() - 2)
+        return QRect(6, 0, max(0, right - 6), self.height())
+
+    def add_permanent(self, widget: QWidget) -> None:
+        widget.setProperty(PERMANENT, True)
+        self.addPermanentWidget(widget)
+
+    @override
+    def paintEvent(self, event: QPaintEvent) -> None:
+        message = self.currentMessage()
+        if not message:
+            super().paintEvent(event)
+            return
+        rect = self.message_rect()
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        shown = self.fontMetrics().elidedText(message, Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(
+            rect,
+            int(
+                Qt.AlignmentFlag.AlignLeading
+                | Qt.AlignmentFlag.AlignVCenter
+                | Qt.TextFlag.TextSingleLine
+            ),
+            shown,
+        )
+        painter.end()
+
+
+#: The property that marks a status bar's permanent labels (``ElidingStatusBar``).
+PERMANENT = "permanent_in_status_bar"
+
+
 class MainWindow(QMainWindow):
     """KetaDesk's main window: the day by room at first, and every other view once the clinic
     is open and someone is signed in (``attach_desk``).
@@ -365,7 +409,17 @@ class MainWindow(QMainWindow):
         self._stack.addWidget(self.day_view)
         # The day by room is the window's own: it reads days through ``load_day``.
         self._pages["rooms"] = Page(self.day_view, self._on_rooms_day)
-        self.setCentralWidget(self._stack)
+        # The views sit in a column from the start, with room above them for the connection
+        # banner (set_banner): wrapped in it only when the first banner came, at sign-in, the
+        # window was for a moment without a central widget, and a left panel restored from the
+        # last run took the whole width and kept most of it (trial 3, S7: ~1,100 of 1,400 px).
+        central = QWidget(self)
+        central.setObjectName("central")
+        self._column = QVBoxLayout(central)
+        self._column.setContentsMargins(0, 0, 0, 0)
+        self._column.setSpacing(0)
+        self._column.addWidget(self._stack, 1)
+        self.setCentralWidget(central)
         self.actions_by_name = self._create_actions()
         self._view_group = self._create_view_actions()
         self.date_edit = self._create_date_edit()
@@ -533,13 +587,13 @@ class MainWindow(QMainWindow):
         self._dock = dock
 
     def _build_status_bar(self) -> None:
-        bar = QStatusBar(self)
+        bar = ElidingStatusBar(self)
         bar.setSizeGripEnabled(False)
         self._status_label.setObjectName("day_summary")
         bar.addWidget(self._status_label, 1)
-        bar.addPermanentWidget(self._at_rest_label)
-        bar.addPermanentWidget(self._user_label)
-        bar.addPermanentWidget(self._database_label)
+        bar.add_permanent(self._at_rest_label)
+        bar.add_permanent(self._user_label)
+        bar.add_permanent(self._database_label)
         self.setStatusBar(bar)
 
     def _connect(self) -> None:
@@ -624,6 +678,7 @@ class MainWindow(QMainWindow):
             self._stack.setCurrentWidget(self._pages[self._view].widget)
             self._dock.show()
             self._status_label.setText(self.summary())
+            self._clamp_side_panel_later()
 
     def is_signed_out(self) -> bool:
         page = getattr(self, "_signed_out_page", None)
@@ -832,7 +887,7 @@ class MainWindow(QMainWindow):
     def _offer_filters(self, schedule: DaySchedule) -> None:
         """The day's rooms and session types in the left panel's filters."""
         self.side_panel.set_columns((c.id, c.name) for c in schedule.rooms)
-        self.side_panel.add_session_types(
+        self.side_panel.set_session_types(
             {a.session_type_code: a.session_type_name for a in schedule.appointments}
         )
 
@@ -932,25 +987,11 @@ class MainWindow(QMainWindow):
     def set_banner(self, banner: QWidget) -> None:
         """Put ``banner`` (the lost-connection banner) above the central views, replacing the
         one set before; it shows and hides itself."""
-        from PySide6.QtWidgets import QVBoxLayout
-
-        container = self.centralWidget()
-        if container is self._stack:  # the first banner: wrap the views in a column
-            self.takeCentralWidget()
-            container = QWidget(self)
-            container.setObjectName("central")
-            column = QVBoxLayout(container)
-            column.setContentsMargins(0, 0, 0, 0)
-            column.setSpacing(0)
-            column.addWidget(self._stack, 1)
-            self.setCentralWidget(container)
         old = getattr(self, "_banner", None)
         if isinstance(old, QWidget) and old is not banner:
             old.hide()
             old.deleteLater()
-        layout = container.layout() if container is not None else None
-        assert isinstance(layout, QVBoxLayout)
-        layout.insertWidget(0, banner)
+        self._column.insertWidget(0, banner)
         self._banner = banner
 
     def banner(self) -> QWidget | None:
@@ -998,7 +1039,12 @@ class MainWindow(QMainWindow):
     @override
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._clamp_side_panel_pending:
+        self._clamp_side_panel_later()
+
+    def _clamp_side_panel_later(self) -> None:
+        """Clamp a restored left panel once it is on screen: at the first show, or when the
+        sign-in uncovers it (start-up shows the window covered, the panel hidden)."""
+        if self._clamp_side_panel_pending and self._dock.isVisible():
             # The docks are laid out at the restored size only after this event: clamp then.
             self._clamp_side_panel_pending = False
             QTimer.singleShot(0, self, self._clamp_side_panel)

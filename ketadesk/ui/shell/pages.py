@@ -25,6 +25,7 @@ from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.app import has_screen
 from ketadesk.ui.common.background import LatestOnly, call_after_first_paint, run_service
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.placement import place_over
 from ketadesk.ui.shell.page_registry import DeskWindow, Page
 from ketadesk.ui.timeline.read_ahead import ReadAhead
 
@@ -85,6 +86,10 @@ class DeskController(QObject):
         #: The waitlist's offer of the place last freed here (ui/waitlist/offer_panel.py).
         self.offer_panel: QWidget | None = None
         self.watcher = ChangeWatcher(desk, parent=self)
+        # Moves made elsewhere after this are said when they arrive, with why (_tell_moves).
+        self._moves_seen_until = desk.now()
+        self._asking_moves = False
+        self.last_moves_notice = ""
         self.watcher.changed.connect(self._on_changed)
         from ketadesk.ui.shell.connection_banner import ConnectionBanner
 
@@ -266,7 +271,7 @@ class DeskController(QObject):
             ticked), and offer its columns and session types in the left panel."""
             panel = window.side_panel
             panel.set_columns((c.id, c.name) for c in schedule.columns)
-            panel.add_session_types(dict(schedule.session_types))
+            panel.set_session_types(dict(schedule.session_types))
             chosen = panel.current_filter()
             shown = chosen.apply_week(schedule)
             week.set_week(shown)
@@ -440,6 +445,7 @@ class DeskController(QObject):
         if self.fees_window is None:
             fees = FeesView(self.desk, None, day=self.window.day())
             fees.changed.connect(self._on_own_change)
+            place_over(fees, self.parent_widget)
             self.fees_window = fees
         assert isinstance(self.fees_window, FeesView)
         self.fees_window.show()
@@ -528,6 +534,43 @@ class DeskController(QObject):
         self.refresh_counts()
         if self.settings_window is not None:
             self.settings_window.refresh_pages()
+        self._tell_moves()
+
+    def _tell_moves(self) -> None:
+        """Say in the status bar which sessions another workstation moved, from where to where
+        and why ("Santos, Jerry moved from … to …: Monitor 2 out of service"), as the day
+        they were on changes under the user (trial 3, A12)."""
+        if self._asking_moves:
+            return
+        from ketadesk.services.booking.appointments import MoveNotice, moves_since
+
+        desk, since, asked_at = self.desk, self._moves_seen_until, self.desk.now()
+        self._asking_moves = True
+
+        def done(notices: tuple[MoveNotice, ...]) -> None:
+            self._asking_moves = False
+            self._moves_seen_until = asked_at
+            if not notices:
+                return
+            if len(notices) == 1:
+                text = f"Moved at another workstation: {notices[0].text}"
+            else:
+                text = f"{len(notices)} sessions moved at another workstation: " + "; ".join(
+                    n.text for n in notices
+                )
+            self.last_moves_notice = text
+            self.window.show_message(text, 30000)
+
+        def failed(_err: ServiceError) -> None:
+            self._asking_moves = False
+
+        run_service(
+            self.parent_widget,
+            lambda: moves_since(desk.db, desk.actor, since),
+            done,
+            failed=failed,
+            busy="",
+        )
 
     def _on_own_change(self) -> None:
         self.watcher.acknowledge()  # our own write is not news from another workstation
@@ -718,6 +761,7 @@ class DeskController(QObject):
 
         viewer = AuditViewer(self.desk, None)
         viewer.resize(1000, 600)
+        place_over(viewer, self.parent_widget)
         viewer.show()
         self.audit_window = viewer
 
@@ -730,6 +774,7 @@ class DeskController(QObject):
         if self.settings_window is None:
             self.settings_window = SettingsDialog(self.desk, None)
             self.settings_window.setup_requested.connect(self.open_setup_assistant)
+            place_over(self.settings_window, self.parent_widget)
         self.settings_window.show()
         if has_screen():  # the offscreen platform cannot raise a window, and says so
             self.settings_window.raise_()
@@ -743,6 +788,7 @@ class DeskController(QObject):
             self.setup_assistant.close()
             self.setup_assistant.deleteLater()
         self.setup_assistant = SetupAssistant(self.desk, None)
+        place_over(self.setup_assistant, self.parent_widget)
         self.setup_assistant.show()
         if has_screen():
             self.setup_assistant.raise_()

@@ -77,7 +77,8 @@ class SidePanel(QWidget):
 
         self.columns_list = self._checklist("Columns", "column_filter")
         self.types_list = self._checklist("Session types", "type_filter")
-        self._known_types: dict[str, str] = {}
+        self._known_types: dict[str, str] = {}  # every session type seen, code -> name
+        self._listed_types: list[tuple[str, str]] = []
         self._column_ids: list[int | None] = []
 
         layout = QVBoxLayout(self)
@@ -120,15 +121,24 @@ class SidePanel(QWidget):
         self._column_ids = ids
         self._fill(self.columns_list, columns, hidden)
 
-    def add_session_types(self, types: Mapping[str, str]) -> None:
-        """Session types (code -> name) seen on screen; the list grows as days are shown."""
-        new = {c: n for c, n in types.items() if c not in self._known_types}
-        if not new:
-            return
+    def set_session_types(self, types: Mapping[str, str]) -> None:
+        """The session types (code -> name) of the day or week shown.  A filter persists from
+        day to day: a type unticked stays listed and unticked, "(none shown)" when the day has
+        none of it, while a ticked type the day has none of is not listed (trial 3, C21: the
+        list kept "Booster review" from 12/14 on 12/07, which has none)."""
         hidden = self._unticked(self.types_list)
-        self._known_types.update(new)
-        ordered = sorted(self._known_types.items(), key=lambda kv: kv[1])
-        self._fill(self.types_list, ordered, hidden)
+        self._known_types.update(types)
+        listed = [(code, name) for code, name in types.items()]
+        listed += [
+            (code, f"{self._known_types[code]} (none shown)")
+            for code in sorted(hidden, key=lambda c: self._known_types.get(str(c), str(c)))
+            if isinstance(code, str) and code not in types and code in self._known_types
+        ]
+        listed.sort(key=lambda kv: self._known_types[kv[0]].casefold())
+        if listed == self._listed_types:
+            return
+        self._listed_types = listed
+        self._fill(self.types_list, listed, hidden)
 
     def set_filters_visible(self, visible: bool) -> None:
         """The filters apply to the day by room and the week; other views hide them."""

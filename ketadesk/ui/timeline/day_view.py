@@ -72,6 +72,7 @@ from ketadesk.ui.timeline.drag import (
 from ketadesk.ui.timeline.painter import (
     ARRIVAL_COLORS,
     CLOSED_COLOR,
+    HOLLOW_DOTS,
     LEFT_MIDDLE,
     SHADE_STRENGTH,
     STATUS_COLORS,
@@ -974,9 +975,15 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         )
         if dot is not None:  # narrow blocks: a coloured dot says "here" / "in the chair" / "missed"
             width -= 10
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QColor(dot))
-            p.drawEllipse(QPointF(r.right - 8, r.y + 2 + bold_fm.height() / 2), 4, 4)
+            centre = QPointF(r.right - 8, r.y + 2 + bold_fm.height() / 2)
+            if badge is None and arrival in HOLLOW_DOTS:  # not marked, only not here yet
+                p.setPen(QPen(QColor(dot), 2))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawEllipse(centre, 3, 3)
+            else:
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QColor(dot))
+                p.drawEllipse(centre, 4, 4)
         lines = block_lines(
             a,
             max(max_lines, 1),

@@ -41,7 +41,12 @@ STATUS_COLORS = {"checked_in": "#f2c94c", "in_progress": "#1e8e3e", "no_show": "
 #: A booked patient not checked in after the grace period (late), and long after (a no-show
 #: candidate); a patient checked in and still not started (an overrun):
 #: scheduling/confirmations.arrival_state.
-ARRIVAL_COLORS = {"late": "#e37400", "no_show_candidate": "#b3261e", "not_started": "#b3261e"}
+#: Each its own mark (trial 3, A16: the legend said a red dot meant "No-show", and red dots
+#: stood on a patient checked in but not started and on one not arrived yet): an overrun is
+#: purple, and a no-show candidate, not marked as one, a red ring rather than a red dot.
+ARRIVAL_COLORS = {"late": "#e37400", "no_show_candidate": "#b3261e", "not_started": "#8e24aa"}
+#: The arrival states drawn as a ring on a narrow block (the others as a dot).
+HOLLOW_DOTS = frozenset({"no_show_candidate"})
 #: A session on a day (or in a room) that closed after it was booked: its red outline and tab.
 CLOSED_COLOR = "#c2410c"
 #: The "now" line, on a light and on a dark palette.

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.context import PERMISSIONS, ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.waitlist.offers import (
     BookedOffer,
@@ -42,17 +42,41 @@ from ketadesk.services.waitlist.offers import (
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.gate_overrides import GateOverrides, gates_blocker
+from ketadesk.ui.common.placement import place_over
 
 
-def offer_heading(offers: WaitlistOffers) -> str:
+def overriders() -> str:
+    """Who may override a warning, in words: "a nurse or prescriber"."""
+    names = [role.replace("_", " ") for role in sorted(PERMISSIONS.get("override_gate", ()))]
+    if not names:
+        return "nobody"
+    roles = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"{'an' if roles[:1] in 'aeiou' else 'a'} {roles}"
+
+
+def offer_heading(offers: WaitlistOffers, *, may_override: bool = True) -> str:
+    """ "N patients on the waitlist could take this place (…)"; to a user who may not override
+    a warning, also how many of them only a nurse's or prescriber's override lets in (trial 3,
+    A13: the front desk was told "1 patient could take this place" and found Book greyed)."""
     n = len(offers.offers)
     who = "1 patient" if n == 1 else f"{n} patients"
-    return f"{who} on the waitlist could take this place ({offers.freed_text})"
+    text = f"{who} on the waitlist could take this place ({offers.freed_text})"
+    needing = sum(1 for offer in offers.offers if offer.warnings)
+    if needing and not may_override:
+        if needing == n:
+            them = "them" if n > 1 else "it"
+            text += f", but only after {overriders()} overrides a warning: ask one to book {them}"
+        else:
+            text += (
+                f"; {needing} of them only after {overriders()} overrides a warning "
+                f"(you can book the other {n - needing})"
+            )
+    return text
 
 
-def offer_line(offer: WaitlistOffer) -> str:
+def offer_line(offer: WaitlistOffer, *, may_override: bool = True) -> str:
     """Two lines: who, with the phone to call; then the session they would get and what they
-    asked for."""
+    asked for (a third for the warnings to override, and who may)."""
     phone = display_phone(offer.phone or "") or "no phone on file"
     text = (
         f"{offer.patient_name} (chart {offer.chart_number})   {phone}\n"
@@ -61,7 +85,10 @@ def offer_line(offer: WaitlistOffer) -> str:
     )
     if offer.warnings:
         titles = ", ".join(w.title for w in offer.warnings)
-        text += f"\n⚠ Warning: {titles} (override with a reason to book)"
+        if may_override:
+            text += f"\n⚠ Warning: {titles} (override with a reason to book)"
+        else:
+            text += f"\n⚠ Warning: {titles} (only {overriders()} may override it and book)"
     return text
 
 
@@ -131,7 +158,8 @@ class OfferPanel(QWidget):
         self.resize(680, 380 if offers.unable else 300)
 
     def _build_offers(self, layout: QVBoxLayout) -> None:
-        self.heading = QLabel(offer_heading(self.offers), self)
+        may_override = may(self.desk.actor, "override_gate")
+        self.heading = QLabel(offer_heading(self.offers, may_override=may_override), self)
         self.heading.setObjectName("waitlist_offer_heading")
         self.heading.setWordWrap(True)
         font = self.heading.font()
@@ -145,7 +173,7 @@ class OfferPanel(QWidget):
         self.offers_list.setAlternatingRowColors(True)
         self.offers_list.setSpacing(2)
         for offer in self.offers.offers:
-            item = QListWidgetItem(offer_line(offer), self.offers_list)
+            item = QListWidgetItem(offer_line(offer, may_override=may_override), self.offers_list)
             item.setData(Qt.ItemDataRole.UserRole, offer.entry_id)
         layout.addWidget(self.offers_list, 2)
 
@@ -272,6 +300,7 @@ class OfferPanel(QWidget):
                     told(nobody_line(offers))
                 return
             panel = cls(desk, offers, parent)
+            place_over(panel, parent)
             panel.show()
             if callable(shown):
                 shown(panel)

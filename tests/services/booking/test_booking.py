@@ -109,7 +109,9 @@ def test_one_dosing_session_per_patient_per_day(clinic: SmallClinic) -> None:
 
 def test_a_patient_is_in_one_session_at_a_time(clinic: SmallClinic) -> None:
     _book(clinic, clinic.session("iv_infusion", WED, "10:00", IV_A))
-    with pytest.raises(BookingConflict, match="the patient already has appointment"):
+    with pytest.raises(
+        BookingConflict, match="the patient already has IV ketamine infusion Wed Dec 2 10:00"
+    ):
         _book(clinic, clinic.session("iv_infusion", WED, "11:00", IV_B))
 
 
@@ -239,8 +241,14 @@ def test_status_walks_forward_only(clinic: SmallClinic) -> None:
     on_the_day = clinic.at(WED, "07:45")  # checked in and started on its own day
     for action in ("check_in", "start", "complete"):
         appointment_changes.change_status(clinic.db, SYSTEM, appt_id, action, now=on_the_day)
-    with pytest.raises(InvalidRequest, match="is completed; it cannot be cancelled"):
+    with pytest.raises(InvalidRequest, match="is completed; it cannot be cancelled") as refused:
         appointment_changes.change_status(clinic.db, SYSTEM, appt_id, "cancel", reason="x", now=NOW)
+    # The refusal names the patient, the session and its time, not an internal number (trial
+    # 3, A17: "appointment #460 is cancelled; it cannot be in progress").
+    assert str(refused.value).startswith(
+        "Lovelace, Ada's IV ketamine infusion Wed Dec 2 10:00 is completed"
+    )
+    assert "#" not in str(refused.value)
 
 
 def test_move_to_a_free_time_and_refuse_a_taken_one(clinic: SmallClinic) -> None:
@@ -511,7 +519,8 @@ def test_a_refused_booking_writes_nothing_and_names_the_holder(clinic: SmallClin
         booking.book(clinic.db, FRONT_DESK, request, now=NOW)
     with clinic.db.read() as s:
         audits_before = s.scalar(select(func.count()).select_from(AuditEvent))
-    holder = f"Lovelace, A. (IV ketamine infusion, appointment #{first})"
+    del first
+    holder = "Lovelace, A. (IV ketamine infusion)"  # no internal number (trial 3, A17)
     assert refused.value.reasons == (
         f"Room 1 was just taken by {holder} Wed Dec 2 10:00–11:40",
         f"Monitor 1 was just taken by {holder} Wed Dec 2 10:15–11:40",
@@ -522,3 +531,23 @@ def test_a_refused_booking_writes_nothing_and_names_the_holder(clinic: SmallClin
         assert s.scalar(appointment_audits) == 1
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == audits_before
         assert changes.current(s) == 1
+
+
+def test_a_moves_history_says_from_where_to_where_and_why(clinic: SmallClinic) -> None:
+    """Trial 3, A12: the history read "move Booked → Booked", never from where to where."""
+    from ketadesk.services.booking.appointments import appointment_detail
+
+    a = _book(clinic, clinic.session("iv_infusion", WED, "08:00", IV_A)).appointment_ids[0]
+    appointment_changes.move(
+        clinic.db,
+        FRONT_DESK,
+        a,
+        clinic.session("iv_infusion", WED, "10:00", IV_B),
+        reason="Monitor 1 out of service",
+        now=NOW,
+    )
+    history = appointment_detail(clinic.db, a, FRONT_DESK, now=NOW).history
+    move = next(h for h in history if h.action == "move")
+    assert move.change == ""  # no "Booked → Booked"
+    assert move.moved == "from Wed Dec 2 08:00, Room 1 to Wed Dec 2 10:00, Room 2"
+    assert move.reason == "Monitor 1 out of service"

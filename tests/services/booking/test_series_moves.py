@@ -226,7 +226,7 @@ def test_a_series_move_onto_the_patients_other_appointment_is_refused(
         booked_over += 1
         break
     assert booked_over == 1
-    with pytest.raises(BookingConflict, match="the patient already has appointment"):
+    with pytest.raises(BookingConflict, match="the patient already has Integration therapy "):
         move_series(clinic.db, SYSTEM, proposal, reason="patient away", now=NOW)
     assert _series(clinic, ids)[1].starts_at == second.starts_at  # nothing moved
     assert find_problems(clinic.db) == []

@@ -14,7 +14,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
-from ketadesk.services.access import accounts
+from ketadesk.services.access import accounts, audit_log
 from ketadesk.services.common.context import Actor, Database
 from ketadesk.ui.access.sign_in import FirstAdminDialog, SignInDialog
 from tests.clinic_fixtures import new_clinic
@@ -103,7 +103,7 @@ def test_an_empty_field_is_named_without_asking_the_database(
     dialog.submit()
     assert dialog.error_label.text() == "Enter your username."
     QTest.keyClicks(dialog.username_edit, "maria")
-    dialog.submit()
+    QTest.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
     assert dialog.error_label.text() == "Enter your password."
     assert dialog.sign_in_button.isEnabled()
 
@@ -409,15 +409,56 @@ def test_the_last_users_name_is_replaced_by_typing_not_added_to(
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitActive(dialog)
-    # Their password is what the last user types next...
-    assert dialog.focusWidget() is dialog.password_edit
-    # ...and someone else clicking into the name to type their own replaces it.
-    QTest.mouseClick(dialog.username_edit, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.username_edit.selectedText() == "maria")
+    # The cursor is in the name, selected whole: someone else types theirs over it...
+    assert dialog.focusWidget() is dialog.username_edit
+    assert dialog.username_edit.selectedText() == "maria"
     QTest.keyClicks(dialog.username_edit, "kim")
     assert dialog.username_edit.text() == "kim"
-    # A name being typed is the user's own: a click then only places the cursor.
+    # ...and a name being typed is the user's own: a click then only places the cursor.
     QTest.mouseClick(dialog.password_edit, Qt.MouseButton.LeftButton)
     QTest.mouseClick(dialog.username_edit, Qt.MouseButton.LeftButton)
     qtbot.wait(10)
     assert dialog.username_edit.selectedText() == ""
+
+
+def test_at_a_shared_desk_the_next_user_types_their_name_not_the_last_users_password(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    """Trial 3, A9: the last user's name filled in, the cursor in Password: the next person
+    typed their name as Maria's password, a failed sign-in on Maria's account."""
+    admin = accounts.sign_in(db, "admin", "administrator!", now=NOW)
+    kim = accounts.create_user(db, admin, "kim", "Kim Chan", "nurse", "night shift 42", now=NOW)
+    dialog = SignInDialog(db, username="maria", now=lambda: NOW)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitActive(dialog)
+    QTest.keyClicks(dialog.focusWidget(), "kim")  # as they would: straight away
+    QTest.keyClick(dialog.focusWidget(), Qt.Key.Key_Tab)
+    QTest.keyClicks(dialog.focusWidget(), "night shift 42")
+    dialog.grab().save(str(picture_folder("trial3") / "sign_in_next_user.png"))
+    with qtbot.waitSignal(dialog.signed_in, timeout=5000):
+        QTest.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)
+    actor = dialog.actor()
+    assert actor is not None
+    assert actor.user_id == kim.id
+    # Nothing was tried against Maria's account.
+    assert accounts.sign_in(db, "maria", PASSWORD, now=NOW).user_id == maria.user_id
+    assert audit_log.audit_events(db, admin, action="sign_in_failed") == []
+
+
+def test_the_last_user_goes_on_with_enter_then_their_password(
+    qtbot: QtBot, db: Database, maria: Actor
+) -> None:
+    dialog = SignInDialog(db, username="maria", now=lambda: NOW)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitActive(dialog)
+    QTest.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)  # the name is theirs
+    assert dialog.focusWidget() is dialog.password_edit
+    assert dialog.error_label.text() == ""  # not told off for a password not yet typed
+    QTest.keyClicks(dialog.password_edit, PASSWORD)
+    with qtbot.waitSignal(dialog.signed_in, timeout=5000):
+        QTest.keyClick(dialog.password_edit, Qt.Key.Key_Return)
+    actor = dialog.actor()
+    assert actor is not None
+    assert actor.user_id == maria.user_id

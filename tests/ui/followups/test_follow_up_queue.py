@@ -29,11 +29,15 @@ from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import ROW_ROLE, SORT_ROLE
 from ketadesk.ui.followups.follow_up_queue import (
     OVERDUE_COLORS,
+    PATIENT_COLUMN_MAX,
+    SHRINKABLE_COLUMNS,
     AttemptDialog,
     Column,
     CompleteDialog,
     FollowUpQueueView,
     SnoozeDialog,
+    attempts_text,
+    share_columns,
 )
 from ketadesk.ui.followups.recall_lists import RecallListsView
 from tests.clinic_fixtures import SmallClinic, ready_for_discharge
@@ -519,3 +523,53 @@ def test_the_front_desk_sees_a_clinical_call_greyed(qtbot: QtBot, owed: SmallCli
         assert not view.buttons[name].isEnabled(), name
         assert view.buttons[name].toolTip() == "Only a nurse or prescriber may work a Next-day call"
     assert view.buttons["open_patient"].isEnabled()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_the_calls_made_stay_in_view_in_a_window_too_narrow_for_every_column(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    """Trial 3, C23: the Calls column ran off the list's right edge ("1 · No answer Mo")."""
+    from ketadesk.services.followups import actions
+
+    clock = Clock(owed.at(WEDNESDAY, "09:00"))
+    view = _view(qtbot, owed, clock)
+    call = _item(view, "Turing, Alan", "next_day_call")
+    actions.record_attempt(owed.db, NURSE, call.id, "voicemail", now=clock.now)
+    view.resize(800, 600)
+    _refresh(qtbot, view)
+    view.show()
+    qtbot.waitExposed(view)
+    header = view.tree.header()
+    text = attempts_text(_item(view, "Turing, Alan", "next_day_call"))
+    needed = view.tree.fontMetrics().horizontalAdvance(text)
+    qtbot.waitUntil(
+        lambda: (
+            header.sectionViewportPosition(Column.ATTEMPTS) + header.sectionSize(Column.ATTEMPTS)
+            <= view.tree.viewport().width()
+        )
+    )
+    assert header.sectionSize(Column.ATTEMPTS) >= needed
+    view.grab().save(str(picture_folder("trial3") / "follow_ups_calls_in_view.png"))
+
+
+def test_the_widest_columns_give_way_first_and_no_further_than_their_floor() -> None:
+    wanted = {
+        Column.PATIENT: 300,
+        Column.PHONE: 110,
+        Column.FOLLOW_UP: 170,
+        Column.DUE: 240,
+        Column.COUNTDOWN: 195,
+        Column.ATTEMPTS: 166,
+        Column.ASSIGNED: 160,
+    }
+    roomy = share_columns(wanted, 2000)
+    assert roomy == {**wanted, Column.PATIENT: PATIENT_COLUMN_MAX}
+    tight = share_columns(wanted, 1100)
+    assert sum(tight.values()) <= 1100
+    assert tight[Column.ATTEMPTS] == 166  # the short ones keep their content's width
+    assert tight[Column.PHONE] == 110
+    assert tight[Column.ASSIGNED] == 160
+    assert tight[Column.DUE] < 240
+    too_narrow = share_columns(wanted, 500)
+    assert all(too_narrow[c] == floor for c, floor in SHRINKABLE_COLUMNS.items())

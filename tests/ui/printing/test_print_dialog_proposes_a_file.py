@@ -115,3 +115,51 @@ def _qt_save_dialog(
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return "", ""
     return dialog.selectedFiles()[0], filter
+
+
+def test_a_day_sheet_printed_to_a_pdf_file_is_readable_by_its_user_only(
+    qtbot: QtBot, clinic: SmallClinic, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Trial 3, A15: the PDF the print dialog proposed came out -rw-r--r--, patient data
+    readable by every account on the PC."""
+    import os
+    import stat
+    import subprocess
+
+    documents = tmp_path / "Documents"
+    documents.mkdir()
+    monkeypatch.setattr(print_dialogs, "installed_printers", lambda: ())
+    monkeypatch.setattr(print_dialogs, "documents_dir", lambda: documents)
+    monkeypatch.setattr(QPrintDialog, "exec", lambda _dialog: int(QDialog.DialogCode.Accepted))
+    old_umask = os.umask(0o022)  # the usual desktop session's
+    try:
+        parent = QWidget()
+        qtbot.addWidget(parent)
+        printer = DocumentPrinter(Desk(clinic.db, SYSTEM, lambda: NOW), parent, show_problems=False)
+        call = printer.day_sheet(TUESDAY, mode=PRINT)
+        with qtbot.waitSignal(call.succeeded, timeout=10_000):
+            pass
+        pdf = documents / f"Day sheet by room {TUESDAY:%m-%d-%Y}.pdf"
+        qtbot.waitUntil(lambda: pdf.is_file() and pdf.stat().st_size > 0, timeout=10_000)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Day sheet" in text
+
+
+def test_a_saved_pdf_is_readable_by_its_user_only_even_over_an_old_file(
+    qtbot: QtBot, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    import stat
+
+    from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
+
+    old = tmp_path / "day.pdf"
+    old.write_bytes(b"an older copy")
+    old.chmod(0o644)
+    sheet = day_sheet(clinic.db, TUESDAY, now=NOW)
+    assert print_dialogs.save_pdf(None, day_sheet_layout(sheet), old) is None
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600

@@ -226,3 +226,39 @@ def test_the_assistant_opens_again_from_settings(qtbot: QtBot, clinic: SmallClin
         assistant.next()
     qtbot.waitUntil(lambda: assistant.summary.readiness is not None, timeout=10_000)
     assert "The clinic can book" in assistant.summary.summary.text()
+
+
+def test_settings_open_centred_on_the_main_window_and_on_its_screen(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    """Trial 3, C22: Settings opened at the screen's bottom-left, over the schedule."""
+    win = _window(qtbot, clinic.db, ADMIN)
+    screen = win.screen().availableGeometry()
+    win.setGeometry(screen.left() + 40, screen.top() + 100, 700, 650)
+    qtbot.wait(20)
+    settings = _open_settings(qtbot, win)
+    centre, own = win.frameGeometry().center(), settings.frameGeometry().center()
+    placed = settings.frameGeometry()
+    # On the screen (the offscreen one is small: a window as wide as it lies along it)...
+    assert placed.left() >= screen.left() - 4
+    assert placed.top() >= screen.top() - 4
+    # ...and centred on the main window as far as the screen lets it.
+    if placed.width() < screen.width() - 8:
+        assert abs(own.x() - centre.x()) <= 8
+    if placed.height() < screen.height() - 8:
+        assert abs(own.y() - centre.y()) <= 8
+    assert placed.top() < win.frameGeometry().bottom() - placed.height() // 2  # not below it
+
+
+def test_a_window_is_centred_on_another_then_kept_on_the_screen() -> None:
+    from PySide6.QtCore import QRect, QSize
+
+    from ketadesk.ui.common.placement import centred_rect
+
+    screen = QRect(0, 0, 1600, 1000)
+    over = QRect(100, 50, 1400, 900)
+    assert centred_rect(QSize(800, 600), over, screen) == QRect(400, 200, 800, 600)
+    # Over a window pushed to the right edge: moved back onto the screen.
+    assert centred_rect(QSize(800, 600), QRect(1200, 50, 1400, 900), screen).right() == 1599
+    # Taller than the screen: shrunk to it.
+    assert centred_rect(QSize(800, 1200), over, screen).height() == 1000

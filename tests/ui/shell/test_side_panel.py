@@ -31,7 +31,7 @@ def test_unticking_a_room_emits_the_filter(qtbot: QtBot, clinic: SmallClinic) ->
     panel = SidePanel()
     qtbot.addWidget(panel)
     panel.set_columns((c.id, c.name) for c in day.rooms)
-    panel.add_session_types({a.session_type_code: a.session_type_name for a in day.appointments})
+    panel.set_session_types({a.session_type_code: a.session_type_name for a in day.appointments})
     item = panel.columns_list.item(1)
     assert item is not None
     assert item.text() == "Room 2"
@@ -59,3 +59,41 @@ def test_calendar_click_picks_the_day_and_counts_show(qtbot: QtBot) -> None:
     with qtbot.waitSignal(panel.follow_ups_requested) as blocker:
         panel.count_buttons["urgent"].click()
     assert blocker.args == ["urgent"]
+
+
+def _listed(panel: SidePanel) -> list[tuple[str, bool]]:
+    items = [panel.types_list.item(i) for i in range(panel.types_list.count())]
+    return [(i.text(), i.checkState() == Qt.CheckState.Checked) for i in items if i is not None]
+
+
+def test_the_session_types_listed_are_the_days_and_an_unticked_one_stays_unticked(
+    qtbot: QtBot,
+) -> None:
+    """Trial 3, C21: back from 12/14 to 12/07, the list still offered "Booster review", which
+    12/07 has none of.  A filter persists from day to day; the list says what it filters."""
+    panel = SidePanel()
+    qtbot.addWidget(panel)
+    monday = {"iv_infusion": "IV ketamine infusion", "spravato": "Spravato (esketamine)"}
+    later = {**monday, "booster_review": "Booster review", "intake": "Intake / screening"}
+    panel.set_session_types(monday)
+    panel.set_session_types(later)
+    assert len(_listed(panel)) == 4
+    intake = next(
+        panel.types_list.item(i)
+        for i in range(panel.types_list.count())
+        if panel.types_list.item(i).text() == "Intake / screening"
+    )
+    intake.setCheckState(Qt.CheckState.Unchecked)  # hides intakes
+    panel.set_session_types(monday)  # back to the first day
+    assert _listed(panel) == [
+        ("Intake / screening (none shown)", False),  # still filtered out, and says so
+        ("IV ketamine infusion", True),
+        ("Spravato (esketamine)", True),
+    ]
+    chosen = panel.current_filter()
+    assert chosen.session_types is not None
+    assert "intake" not in chosen.session_types
+    assert {"iv_infusion", "spravato", "booster_review"} <= chosen.session_types
+    panel.set_session_types(later)  # and on a day with intakes, they stay hidden
+    assert ("Intake / screening", False) in _listed(panel)
+    assert ("Booster review", True) in _listed(panel)

@@ -51,3 +51,41 @@ def test_summary_and_encryption_notice_do_not_overlap(
     # What each shows fits in its place (elided, never cut through by the other).
     assert summary.fontMetrics().horizontalAdvance(summary.text()) <= a.width()
     session.close()
+
+
+@pytest.mark.parametrize("width", [1000, 1400])
+def test_a_long_message_ends_in_an_ellipsis_before_the_users_name(
+    qtbot: QtBot, clinic: SmallClinic, width: int
+) -> None:
+    """Trial 3, C18: a long message ran into the user label ("…(Waitl frontdesk (front desk)")."""
+    from PySide6.QtCore import Qt
+
+    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW)
+    qtbot.addWidget(win)
+    session = SignedInSession(win, clinic.db, now=lambda: NOW, ask_sign_in=lambda *a, **k: NURSE)
+    assert session.start(SignInScreen(False, "", ClinicAtRest("ok", "")))
+    win.resize(width, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    message = (
+        "Cancelled Turing, Alan's IV ketamine infusion Tue 10:00 (patient asked); "
+        "the place is offered to the waitlist (Waitlist, Ctrl+8) and the make-up is proposed "
+        "in the rebooking offer that opened beside the schedule, with its moves"
+    )
+    bar = win.statusBar()
+    user = win.findChild(QLabel, "signed_in_user")
+    assert user is not None
+    win.show_message(message, 60_000)
+    qtbot.wait(20)
+    assert user.isVisible()
+    assert user.width() >= user.fontMetrics().horizontalAdvance(user.text())
+    shown = bar.grab().toImage()
+    shown.save(str(picture_folder("trial3") / f"status_long_message_{width}.png"))
+    # What the bar shows is the message cut to the room left of the user's name, ending in
+    # "…", exactly as that shorter message would be painted (not clipped against the name).
+    room = user.x() - 2 - 6
+    elided = bar.fontMetrics().elidedText(message, Qt.TextElideMode.ElideRight, room)
+    assert elided.endswith("…")
+    win.show_message(elided, 60_000)
+    qtbot.wait(20)
+    assert bar.grab().toImage() == shown

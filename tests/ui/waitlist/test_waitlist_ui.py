@@ -423,7 +423,15 @@ def test_a_patient_only_warnings_stop_can_be_booked_from_the_offer_with_an_overr
     panel = controller.offer_panel
     assert isinstance(panel, OfferPanel)
     assert panel.offers_list.count() == 1
-    assert "⚠ Warning: Driver (override with a reason to book)" in panel.offers_list.item(0).text()
+    # The front desk is told, in the offer itself, that a nurse's or prescriber's override
+    # is needed, not only by a greyed Book (trial 3, A13).
+    assert panel.heading.text().endswith(
+        ", but only after a nurse or prescriber overrides a warning: ask one to book it"
+    )
+    assert (
+        "⚠ Warning: Driver (only a nurse or prescriber may override it and book)"
+        in panel.offers_list.item(0).text()
+    )
     # The front desk sees the warning and who may override it, and cannot book past it.
     assert panel.gating.isVisibleTo(panel)
     found = panel.gate_row("driver_arranged")
@@ -437,6 +445,9 @@ def test_a_patient_only_warnings_stop_can_be_booked_from_the_offer_with_an_overr
     offer = OfferPanel(Desk(clinic.db, nurse, lambda: NOW), panel.offers)
     qtbot.addWidget(offer)
     offer.show()
+    assert "could take this place" in offer.heading.text()
+    assert "only after" not in offer.heading.text()  # the nurse may book her
+    assert "⚠ Warning: Driver (override with a reason to book)" in offer.offers_list.item(0).text()
     box, reason = offer.gate_row("driver_arranged") or (None, None)
     assert box is not None
     assert reason is not None
