@@ -50,6 +50,7 @@ from ketadesk.services.followups import sync
 from ketadesk.store import changes, raw, reference
 from ketadesk.store.clinic_config import StoredConfig
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import PATIENT_AWAY
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
@@ -532,6 +533,7 @@ def _reads_ahead(calendar: ClinicCalendar, request: BookingRequest, now: dt.date
         lock_patient,
         (PATIENT_FACTS, {"patient_id": patient_id}),
         (rule_check.COURSE_SESSIONS, {"patient_id": patient_id}),
+        (PATIENT_AWAY, {"patient_id": patient_id}),
         patient_booked,
     ]
 
