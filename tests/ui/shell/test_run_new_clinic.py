@@ -39,7 +39,9 @@ def _answer_with(monkeypatch: pytest.MonkeyPatch, press: str, seen: list[str]) -
             "open": dialog.open_button,
             "quit": dialog.quit_button,
         }[press]
-        QTimer.singleShot(0, button.click)
+        # Tied to the dialog: a press that comes after the dialog is gone (an exec() that
+        # returned at once) must not reach a deleted button in whatever test runs next.
+        QTimer.singleShot(0, dialog, button.click)
         dialog.exec()
         return dialog.answer
 
@@ -106,8 +108,16 @@ def test_another_clinic_file_can_be_opened_instead(
         for w in qapp.topLevelWidgets():
             w.close()
 
-    QTimer.singleShot(500, look_and_quit)
-    main(["run", "--db", str(tmp_path / "typo.sqlite")])
+    # A timer of this test's own, stopped when it ends: were the run over before it fired, it
+    # would close the windows of whatever test runs next on this worker.
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(look_and_quit)
+    timer.start(500)
+    try:
+        main(["run", "--db", str(tmp_path / "typo.sqlite")])
+    finally:
+        timer.stop()
     assert not (tmp_path / "typo.sqlite").exists()
     assert any("KetaDesk" in t for t in titles)
 
