@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.event_loops import restore_event_loops
+
 PG_ENV = "KETADESK_TEST_PG_URL"
 
 
@@ -27,11 +29,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """Once a UI test has moved garbage collection to the GUI thread (ui/common/garbage.py),
-    collect what is due after every test, including those that never run an event loop."""
+    collect what is due after every test, including those that never run an event loop; and
+    leave the next test working event loops (tests/event_loops.py)."""
     garbage = sys.modules.get("ketadesk.ui.common.garbage")
     collector = garbage.installed() if garbage is not None else None
     if collector is not None:
         collector.check()
+    if restore_event_loops() and sys.__stderr__ is not None:
+        # Past pytest's capture, into the run's log: which test left them stopped.
+        sys.__stderr__.write(f"\n{item.nodeid} left Qt's event loops stopped; restored\n")
 
 
 @pytest.fixture(scope="session", autouse=True)

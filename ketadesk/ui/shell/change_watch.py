@@ -140,6 +140,11 @@ class ChangeWatcher(QObject):
     def is_running(self) -> bool:
         return self._running
 
+    def has_noted_the_counter(self) -> bool:
+        """True once the first value is read: changes are counted from it (a write made
+        before then is part of what the watcher starts from, never a ``changed``)."""
+        return self._seen is not None
+
     def interval_ms(self) -> int:
         return self._interval_ms
 

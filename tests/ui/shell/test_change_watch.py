@@ -58,6 +58,10 @@ def test_a_change_at_another_workstation_appears_in_an_open_day_view(
     bar.setValue(scrolled)
     assert not any(a.patient_name == "Seacole, Mary" for a in schedule.appointments)
 
+    # Changes are counted from the first value the watcher reads (on its own thread): a
+    # booking made before it has read one would be where it starts from.
+    qtbot.waitUntil(watcher.has_noted_the_counter)
+
     # The front desk's other workstation: its own connection to the same clinic.
     other = open_database(url)
     try:

@@ -71,7 +71,7 @@ def test_a_day_read_ahead_is_forgotten_when_another_workstation_changes_the_clin
     window = _window(qtbot, clinic, MONDAY)
     qtbot.waitUntil(lambda: window.is_read_ahead(TUESDAY))
     watcher = desk_controller_of(window).watcher
-    qtbot.waitUntil(lambda: watcher._seen is not None)  # it has noted the counter
+    qtbot.waitUntil(watcher.has_noted_the_counter)  # it has noted the counter
     # Another workstation, its own connection to the clinic, books Tuesday.
     other = open_database(url)
     try:

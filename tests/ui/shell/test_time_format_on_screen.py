@@ -53,7 +53,7 @@ def _choose(clinic: SmallClinic, fmt: str) -> None:
 
 def _notice_the_change(qtbot: QtBot, window: MainWindow) -> None:
     watcher = desk_controller_of(window).watcher
-    qtbot.waitUntil(lambda: watcher._seen is not None)
+    qtbot.waitUntil(watcher.has_noted_the_counter)
     with allow_gui_thread_sql():  # the test's own look, instead of waiting for the poll
         assert watcher.check_now()
     qtbot.waitUntil(lambda: not background_work_pending(), timeout=10_000)

@@ -52,7 +52,7 @@ def _move_the_clinic_to(clinic: SmallClinic, zone: str) -> dt.date:
 
 def _notice_the_change(qtbot: QtBot, window: MainWindow) -> None:
     watcher = desk_controller_of(window).watcher
-    qtbot.waitUntil(lambda: watcher._seen is not None)
+    qtbot.waitUntil(watcher.has_noted_the_counter)
     with allow_gui_thread_sql():  # the test's own look, instead of waiting for the poll
         assert watcher.check_now()
     qtbot.waitUntil(lambda: not background_work_pending(), timeout=10_000)
