@@ -27,17 +27,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         fixtures.drop_templates()
 
 
-def pytest_runtest_teardown(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     """Once a UI test has moved garbage collection to the GUI thread (ui/common/garbage.py),
-    collect what is due after every test, including those that never run an event loop; and
-    leave the next test working event loops (tests/event_loops.py)."""
+    collect what is due after every test, including those that never run an event loop; and,
+    once its fixtures are gone, leave the next test working event loops (tests/event_loops.py:
+    after, since looking runs an event loop, which deletes what was left to deleteLater)."""
     garbage = sys.modules.get("ketadesk.ui.common.garbage")
     collector = garbage.installed() if garbage is not None else None
     if collector is not None:
         collector.check()
-    if restore_event_loops() and sys.__stderr__ is not None:
-        # Past pytest's capture, into the run's log: which test left them stopped.
-        sys.__stderr__.write(f"\n{item.nodeid} left Qt's event loops stopped; restored\n")
+    try:
+        return (yield)
+    finally:
+        if restore_event_loops() and sys.__stderr__ is not None:
+            # Past pytest's capture, into the run's log: which test left them stopped.
+            sys.__stderr__.write(f"\n{item.nodeid} left Qt's event loops stopped; restored\n")
 
 
 @pytest.fixture(scope="session", autouse=True)
