@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from ketadesk.scheduling.gating import consent_lapses_on, eligibility_settings
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.planning import _window, propose_series, search_openings
@@ -83,18 +84,26 @@ def _paired_medians_ms(
 
 
 def _cleared_charts(db: Database) -> list[str]:
+    """Cleared patients whose consent still stands through the weeks booked (on the five-year
+    clinic many signed once, years ago, and have lapsed: the booking would refuse them)."""
     with db.read() as s:
-        return list(
-            s.scalars(
-                select(Patient.chart_number)
-                .where(
-                    Patient.screening_status == "cleared",
-                    Patient.consent_signed_on.is_not(None),
-                    Patient.driver_name != "",
-                )
-                .order_by(Patient.id)
+        elig = eligibility_settings(load_catalog(s).settings)
+        rows = s.execute(
+            select(Patient.chart_number, Patient.consent_signed_on)
+            .where(
+                Patient.screening_status == "cleared",
+                Patient.consent_signed_on.is_not(None),
+                Patient.driver_name != "",
             )
-        )
+            .order_by(Patient.id)
+        ).all()
+    last_day = START + dt.timedelta(days=28)
+    charts = []
+    for chart, signed in rows:
+        lapses = consent_lapses_on(signed, elig) if signed is not None else None
+        if signed is not None and (lapses is None or lapses > last_day):
+            charts.append(chart)
+    return charts
 
 
 def _bookings_per_second(path: Path, tmp: Path) -> float:
