@@ -272,7 +272,7 @@ def day_sheet_from_queries(
     """``day_sheet``, read with ``queries`` (one read transaction, SQLAlchemy's or sqlite3's)."""
     _check_by(by)
     catalog = read_catalog(queries)
-    schedule = day_schedule_from_rows(read_day_rows(queries, day, catalog))
+    schedule = day_schedule_from_rows(read_day_rows(queries, day, catalog, counter=False))
     tz = ZoneInfo(schedule.timezone)
     active = [a for a in schedule.appointments if a.is_active]
     ids = [a.id for a in active]

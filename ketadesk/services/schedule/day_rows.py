@@ -67,6 +67,8 @@ SELECT 'protocol', code, sort_order, CAST(definition AS TEXT) FROM protocol
 ORDER BY 1, 3, 2
 """
 CLINIC_SQL = "SELECT CAST(value AS TEXT) FROM clinic_setting WHERE key = 'clinic'"
+#: The change counter (store/changes.py: its one row, id 1).
+COUNTER_SQL = "SELECT value FROM change_counter WHERE id = 1"
 CLOSURES_SQL = """
 SELECT resource_id, kind, starts_at, ends_at, reason FROM closure
 WHERE starts_at < :end AND ends_at > :start
@@ -196,11 +198,19 @@ class DayRows:
     staff: Rows = ()
     shifts: Rows = ()
     staff_holds: Rows = ()
+    counter: Rows = ()
 
 
 def read_day_rows(
-    queries: Queries, day: dt.date, catalog: Catalog | None, grouping: str = "room"
+    queries: Queries,
+    day: dt.date,
+    catalog: Catalog | None,
+    grouping: str = "room",
+    *,
+    counter: bool = True,
 ) -> DayRows:
+    """The rows of ``day``; first, unless ``counter`` is False (a week's days, a printed
+    sheet), the change counter they are at least as new as (``DaySchedule.counter``)."""
     if grouping not in GROUPINGS:
         raise ValueError(f"a day is grouped by {' or '.join(GROUPINGS)}, not {grouping!r}")
     if catalog is None:
@@ -211,7 +221,11 @@ def read_day_rows(
     # scan, whatever the length of the clinic's history.
     sessions = {**span, "earliest": queries.instant(bounds.start - LONGEST_BOOKING)}
     by_staff = grouping == "staff"
+    # First: whatever the rows below say is at least as new as this value of the counter (a
+    # window that read its day before its watcher noted the counter compares the two).
+    counted = queries.fetch(COUNTER_SQL, {}) if counter else ()
     return DayRows(
+        counter=counted,
         day=day,
         catalog=catalog,
         bounds=bounds,
@@ -370,6 +384,7 @@ def day_schedule_from_rows(
         not_started_minutes=arrivals.not_started_minutes,
         check_in_days_ahead=catalog.settings.check_in_days_ahead,
         time_format=catalog.settings.time_format,
+        counter=int(rows.counter[0][0]) if rows.counter else None,
     )
 
 

@@ -8,7 +8,7 @@ at start-up.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ketadesk.scheduling.confirmations import CONFIRMATION_DEFAULTS
 from ketadesk.scheduling.status_times import too_early
@@ -194,6 +194,9 @@ class DaySchedule:
     #: of this day says its times so (``scheduling/dates.clock``), and a change of it reaches
     #: the open views with the day read again, as a change of the time zone does.
     time_format: str = "12h"
+    #: The clinic's change counter as it stood just before this day was read (None when not
+    #: read): everything committed up to that value is in it.  Not part of equality.
+    counter: int | None = field(default=None, compare=False)
 
     def too_early(self, action: str, appointment: DayAppointment, now: dt.datetime) -> str | None:
         """Why ``action`` cannot be taken yet on ``appointment`` at ``now``, in words for a

@@ -82,7 +82,9 @@ def week_schedule(
         if catalog is None:
             catalog = read_catalog(queries)
         rows = [
-            read_day_rows(queries, first_day + dt.timedelta(days=i), catalog, grouping)
+            read_day_rows(
+                queries, first_day + dt.timedelta(days=i), catalog, grouping, counter=False
+            )
             for i in range(WEEK_DAYS)
         ]
     keep: frozenset[int | None] | None

@@ -67,6 +67,9 @@ class ChangeWatcher(QObject):
     Signals:
         changed(): the counter moved since the last look (something was written, here or at
             another workstation), or the connection came back and views should reload.
+        counting(object): the first value is noted (it is given), and changes are counted
+            from it: whatever was read at an older value (a day read before the user signed
+            in) may miss a change made meanwhile, and should be read again.
         connection_lost(str): reads of the clinic database started failing; the reason.
         retrying(int): the next attempt is in this many milliseconds (while lost).
         connection_restored(): a read works again after connection_lost.
@@ -76,6 +79,7 @@ class ChangeWatcher(QObject):
     """
 
     changed = Signal()
+    counting = Signal(object)  # an int; object: a counter may outgrow Qt's 32-bit int
     connection_lost = Signal(str)
     retrying = Signal(int)
     connection_restored = Signal()
@@ -244,7 +248,8 @@ class ChangeWatcher(QObject):
 
     def _on_value(self, value: int) -> bool:
         was_lost = self._lost_reason is not None
-        moved = self._seen is not None and value != self._seen and not self._acknowledging
+        first = self._seen is None
+        moved = not first and value != self._seen and not self._acknowledging
         self._acknowledging = False
         self._seen = value
         self._lost_reason = None
@@ -256,6 +261,8 @@ class ChangeWatcher(QObject):
             self.connection_restored.emit()
             self.changed.emit()  # whatever was written meanwhile: views reload
             return True
+        if first:
+            self.counting.emit(value)
         if moved:
             self.changed.emit()
         return moved

@@ -870,7 +870,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{clinic} — {short_date(day, year=True)} — {APP_NAME}")
 
     def _heading_text(self, day: dt.date) -> str:
-        """The day, or on the week view the week holding it (Monday to Sunday, as it shows)."""
+        """The day, or on the week view the week holding it (Monday to Sunday, as it shows);
+        on a view of its own moment (the chair board), what that view shows instead."""
+        page = self._pages.get(self._view)
+        if page is not None and page.heading is not None:
+            return page.heading
         if self._view == "week":
             monday = day - dt.timedelta(days=day.weekday())
             return us_date_range(monday, monday + dt.timedelta(days=6))

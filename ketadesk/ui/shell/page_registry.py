@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QAction
     from PySide6.QtWidgets import QMenu
 
+    from ketadesk.services.schedule.day_schedule import DaySchedule
     from ketadesk.services.schedule.week import WeekSchedule
     from ketadesk.ui.shell.side_panel import SidePanel
     from ketadesk.ui.timeline.day_view import DayView
@@ -33,12 +34,15 @@ class Page:
     A view that is not a day of the schedule gives the status bar its own account of what it
     shows (``summary``: "3 of 5 chairs in use · 1 due a BP check"), read again each time
     ``refreshed`` fires; without one the status bar says nothing of the day by room's day on it.
+    Such a view's ``heading`` replaces the window's date above it (a user trial read a week
+    ahead's date above the chair board's live chairs).
     """
 
     widget: QWidget
     show_day: Callable[[dt.date], None]
     summary: Callable[[], str] | None = None
     refreshed: SignalInstance | None = None
+    heading: str | None = None
 
 
 #: Builds the page of one view, for the signed-in desk.
@@ -81,6 +85,10 @@ class DeskWindow(Protocol):
         ...
 
     def day(self) -> dt.date: ...
+
+    def schedule(self) -> DaySchedule | None:
+        """The day by room as last read (None before the first read lands)."""
+        ...
 
     def view(self) -> str: ...
 

@@ -91,6 +91,7 @@ class DeskController(QObject):
         self._asking_moves = False
         self.last_moves_notice = ""
         self.watcher.changed.connect(self._on_changed)
+        self.watcher.counting.connect(self._on_counting)
         from ketadesk.ui.shell.connection_banner import ConnectionBanner
 
         # Shown while the clinic server cannot be reached; "Retry now" asks the watcher.
@@ -334,7 +335,13 @@ class DeskController(QObject):
 
         board = ChairBoardView(self.desk, self.parent_widget)
         board.appointment_activated.connect(self.open_appointment)
-        return Page(board, lambda _day: board.refresh(), board.status_summary, board.refreshed)
+        return Page(
+            board,
+            lambda _day: board.refresh(),
+            board.status_summary,
+            board.refreshed,
+            heading="The chairs now",
+        )
 
     def _build_follow_ups(self) -> Page:
         from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
@@ -345,7 +352,13 @@ class DeskController(QObject):
         # The queue read the counts with the queue itself: no second query for the panel.
         queue.counts_changed.connect(self.window.side_panel.set_counts)
         queue.noted.connect(self._on_done)
-        return Page(queue, lambda _day: queue.refresh(), queue.status_summary, queue.refreshed)
+        return Page(
+            queue,
+            lambda _day: queue.refresh(),
+            queue.status_summary,
+            queue.refreshed,
+            heading="Follow-ups, as of now",
+        )
 
     def _build_recall(self) -> Page:
         from ketadesk.ui.followups.recall_lists import RecallListsView
@@ -353,7 +366,13 @@ class DeskController(QObject):
         recall = RecallListsView(self.desk, self.parent_widget)
         recall.book_requested.connect(self.new_booking_for)
         recall.make_up_requested.connect(self._offer_rebooking)
-        return Page(recall, lambda _day: recall.refresh(), recall.status_summary, recall.refreshed)
+        return Page(
+            recall,
+            lambda _day: recall.refresh(),
+            recall.status_summary,
+            recall.refreshed,
+            heading="Recall and dropouts, as of now",
+        )
 
     def _build_my_day(self) -> Page:
         from ketadesk.ui.monitoring.my_day import MyDayView
@@ -369,7 +388,11 @@ class DeskController(QObject):
         waitlist.patient_requested.connect(self.open_patient)
         waitlist.changed.connect(self._on_own_change)
         return Page(
-            waitlist, lambda _day: waitlist.refresh(), waitlist.status_summary, waitlist.refreshed
+            waitlist,
+            lambda _day: waitlist.refresh(),
+            waitlist.status_summary,
+            waitlist.refreshed,
+            heading="The waitlist, as of now",
         )
 
     def _build_confirmations(self) -> Page:
@@ -384,6 +407,7 @@ class DeskController(QObject):
             lambda _day: confirmations.refresh(),
             confirmations.status_summary,
             confirmations.refreshed,
+            heading="Visits to confirm, from now",
         )
 
     def _on_place_freed(self, appointment_id: int) -> None:
@@ -524,6 +548,15 @@ class DeskController(QObject):
             self.window.clear_message()
 
     # -- after changes ----------------------------------------------------------------------
+
+    def _on_counting(self, value: object) -> None:
+        """The watcher counts changes from ``value`` on.  The day on screen may have been read
+        at an older value (from the file, before anyone signed in, while the sign-in waited):
+        then it is read again, or a session booked at another workstation in between would
+        stay missing until the next change anywhere."""
+        shown = self.window.schedule()
+        if shown is None or shown.counter is None or shown.counter != value:
+            self._on_changed()
 
     def _on_changed(self) -> None:
         """A change made here or at another workstation: read what is shown again (and

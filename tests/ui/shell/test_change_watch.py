@@ -148,3 +148,52 @@ def test_a_watcher_deleted_with_its_window_stops_reading(
     if listener is not None:
         listener.join(timeout=5)
         assert not listener.is_alive()
+
+
+def test_a_day_read_before_the_sign_in_is_read_again_once_changes_are_counted(
+    qtbot: QtBot, shared_clinic: tuple[SmallClinic, str]
+) -> None:
+    """A shared desk: one user signs out, a session is booked at another workstation, the next
+    user signs in.  The day on screen was read before the new desk's watcher noted the
+    counter, so no change would ever be counted for that booking; the desk reads the day again
+    as soon as it counts."""
+    from ketadesk.commands.run import open_day_window
+
+    clinic, url = shared_clinic
+    window = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: not window.is_reading(), timeout=10_000)
+    window.detach_desk()  # signed out: nobody watches
+    other = open_database(url)
+    try:
+        booking.book(
+            other,
+            FRONT_DESK,
+            BookingRequest(
+                patient_id=clinic.ids["Mary Seacole"],
+                sessions=(
+                    clinic.session(
+                        "iv_infusion",
+                        TUESDAY,
+                        "12:00",
+                        {"room": "Room 3", "monitor": "Monitor 3", "nurse": "Nurse Kim"},
+                    ),
+                ),
+            ),
+            now=NOW,
+        )
+    finally:
+        other.dispose()
+
+    def seacole_shown() -> bool:
+        schedule = window.schedule()
+        return schedule is not None and any(
+            a.patient_name == "Seacole, Mary" for a in schedule.appointments
+        )
+
+    assert not seacole_shown()
+    window.attach_desk(Desk(clinic.db, FRONT_DESK, lambda: NOW))  # the next user signs in
+    qtbot.waitUntil(seacole_shown, timeout=10_000)

@@ -62,6 +62,30 @@ def test_window_opens_on_the_day_with_a_column_per_room_and_a_block_per_session(
     assert window.summary() == "6 sessions · 1 cancelled · open 07:30–18:00"
 
 
+def test_a_view_of_its_own_moment_is_not_headed_with_the_day_shown(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    """A user trial read a week ahead's date above the chair board's live chairs."""
+    from ketadesk.services.common.context import Actor
+
+    nurse = Actor(user_id=None, username="kim", role="nurse")
+    win = open_day_window(clinic.db, WEDNESDAY, now=lambda: NOW, actor=nurse)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    wait_for_day(qtbot, win)
+    heading = win.findChild(QLabel, "day_heading")
+    assert heading is not None
+    assert heading.text() == "Wednesday, November 25, 2026"
+    win.set_view("chairs")
+    assert heading.text() == "The chairs now"
+    win.set_view("follow_ups")
+    assert heading.text() == "Follow-ups, as of now"
+    win.set_view("rooms")
+    assert heading.text() == "Wednesday, November 25, 2026"
+
+
 def test_blocks_carry_name_type_and_place_in_the_series(window: MainWindow) -> None:
     layout = window.day_view.day_layout()
     assert layout is not None

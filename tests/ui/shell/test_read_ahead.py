@@ -39,6 +39,10 @@ def _window(qtbot: QtBot, clinic: SmallClinic, day: dt.date) -> MainWindow:
     window.show()
     qtbot.waitExposed(window)
     wait_for_day(qtbot, window)
+    # Once the watcher counts changes, the day is read again if it was read at an older
+    # counter (``DeskController._on_counting``): that read, too, is waited for.
+    qtbot.waitUntil(desk_controller_of(window).watcher.has_noted_the_counter, timeout=10_000)
+    wait_for_day(qtbot, window)
     return window
 
 
