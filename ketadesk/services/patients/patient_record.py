@@ -26,9 +26,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
+from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ProtocolSpec
 from ketadesk.scheduling.dates import short_date
-from ketadesk.scheduling.followup_rules import check_in_deadline, kind_label
+from ketadesk.scheduling.followup_rules import (
+    Section,
+    check_in_deadline,
+    kind_label,
+    listed_without_clinical,
+    section_of,
+)
 from ketadesk.scheduling.gating import (
     check_gates,
     consent_lapses_on,
@@ -42,6 +49,7 @@ from ketadesk.services.booking.planning import load_patient_facts
 from ketadesk.services.common.context import Actor, Database, NotFound, may, utcnow
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.recall import AtRiskRow, at_risk_list
+from ketadesk.services.followups.sync import followup_settings
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
@@ -476,6 +484,8 @@ def patient_record(
         )
         for series_id, status, planned, code, name in series_rows
     )
+    clinical_kinds = followup_settings(catalog).clinical_kinds
+    calendar = ClinicCalendar(catalog.settings)  # local dates only
     at_check_in = {
         rule.kind
         for spec in catalog.session_types.values()
@@ -489,12 +499,16 @@ def patient_record(
             kind_label=kind_label(kind),
             due=due.astimezone(tz),
             deadline=deadline.astimezone(tz) if deadline is not None else None,
-            # A PHQ-9 at check-in waits for the patient (followup_rules.check_in_deadline).
-            overdue=(
-                (check_in_deadline(deadline, visit, ends) if kind in at_check_in else deadline)
-                or due
+            # A PHQ-9 at check-in waits for the patient (followup_rules.check_in_deadline);
+            # overdue as the queue says it (a call due this morning is "due today" there).
+            overdue=section_of(
+                moment,
+                due,
+                check_in_deadline(deadline, visit, ends) if kind in at_check_in else deadline,
+                calendar,
+                0,
             )
-            < moment,
+            is Section.OVERDUE,
             priority=priority,
             assignee_role=role,
             session=(
@@ -517,6 +531,9 @@ def patient_record(
             visit,
             ends,
         ) in follow_rows
+        # The front desk sees the calls owed and the non-clinical kinds, as on its queue;
+        # never a measure, a REMS form or a review (a user trial read PHQ-9 items here).
+        if clinical or listed_without_clinical(kind, clinical_kinds)
     )
     counts = Counter(instrument for instrument, _score, _taken in measure_rows)
     measures = tuple(

@@ -86,17 +86,19 @@ class CallList:
 
 
 def call_list(
-    db: Database, actor: Actor, day: dt.date, *, now: dt.datetime | None = None
+    db: Database, actor: Actor, day: dt.date | None, *, now: dt.datetime | None = None
 ) -> CallList:
-    """The calls due on the clinic's local ``day`` or overdue, still open (or snoozed until
-    before the day ends), as ``actor``'s follow-up queue lists them: judged at ``now`` when
-    the day is today, else as the day starts.  Each patient's calls are printed together (the
-    patient with the oldest call first), each saying which of them it is; an outreach call
-    says what was missed."""
+    """The calls due on the clinic's local ``day`` (None: its today, at ``now``) or overdue,
+    still open (or snoozed until before the day ends), as ``actor``'s follow-up queue lists
+    them: judged at ``now`` when the day is today, else as the day starts.  Each patient's
+    calls are printed together (the patient with the oldest call first), each saying which of
+    them it is; an outreach call says what was missed."""
     now = now or utcnow()
     with db.read() as session:
         catalog = load_catalog(session)
         tz = ZoneInfo(catalog.settings.timezone)
+        if day is None:
+            day = now.astimezone(tz).date()
         day_start = dt.datetime.combine(day, dt.time(), tz)
         day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
         judged = now if day_start <= now < day_end else day_start

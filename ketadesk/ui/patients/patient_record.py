@@ -523,23 +523,27 @@ class PatientRecordView(QWidget):
             dark = is_dark(self.palette())
             outside = s.gaps_outside_rule
             within = [g for g in s.gaps if g.within_rule]
-            parts = []
-            if within:
-                days = sorted({g.days for g in within})
-                span = f"{days[0]}" if len(days) == 1 else f"{days[0]}–{days[-1]}"
-                parts.append(f"Gaps: {span} days, within the protocol")
-            gaps = QLabel(" · ".join(parts), panel)
-            gaps.setObjectName("series_gaps")
-            gaps.setWordWrap(True)
-            layout.addWidget(gaps)
-            if not parts:
-                gaps.setVisible(False)
             for gap in outside:
                 warn = QLabel(f"⚠ {gap.description}", panel)
                 warn.setObjectName("series_gap_outside")
                 warn.setWordWrap(True)
                 _set_text_color(warn, QColor(WRONG_COLORS[dark]))
                 layout.addWidget(warn)
+            text = ""
+            if within:
+                days = sorted({g.days for g in within})
+                span = f"{days[0]}" if len(days) == 1 else f"{days[0]}–{days[-1]}"
+                # Under a gap outside the rule, "the gaps are within the protocol" would
+                # contradict it (a user trial read the two one above the other).
+                n = len(within)
+                which = f"The other {'gap' if n == 1 else f'{n} gaps'}" if outside else "Gaps"
+                text = f"{which}: {span} days, within the protocol"
+            gaps = QLabel(text, panel)
+            gaps.setObjectName("series_gaps")
+            gaps.setWordWrap(True)
+            layout.addWidget(gaps)
+            if not text:
+                gaps.setVisible(False)
         return panel
 
     def _fill_sessions(

@@ -341,14 +341,17 @@ class DocumentPrinter(QObject):
         )
 
     def call_list(
-        self, day: dt.date, *, mode: str = PREVIEW, path: Path | None = None
+        self, day: dt.date | None = None, *, mode: str = PREVIEW, path: Path | None = None
     ) -> BackgroundCall[PrintLayout]:
+        """The calls owed on ``day``; None (the Print menu's): the clinic's today, whatever
+        day the window shows (a user trial printed a week ahead's list, and read calls made
+        that morning as "overdue by 14 days")."""
         db, actor, now = self._desk.db, self._desk.actor, self._desk.now()
         return self.run(
             lambda: calls_layout(call_list(db, actor, day, now=now)),
             mode,
             path,
-            about=Disclosure("call list", short_date(day, year=True)),
+            about=Disclosure("call list", short_date(day, year=True) if day else "today"),
         )
 
     def appointment_card(
@@ -572,7 +575,11 @@ class DocumentMenu(QMenu):
         ),
         ("day_sheet_pdf", "Save day sheet as PDF…", "The day sheet by room, as a PDF file"),
         ("", "", ""),
-        ("call_list", "Follow-up call list…", "The follow-up calls due on the day, with phones"),
+        (
+            "call_list",
+            "Follow-up call list…",
+            "The follow-up calls owed today (whatever day is shown), with phones",
+        ),
         (
             "confirmations",
             "Confirmation call sheet…",
@@ -655,7 +662,7 @@ class DocumentMenu(QMenu):
         self._printer.day_sheet(self._day(), mode=PDF)
 
     def _on_call_list_triggered(self) -> None:
-        self._printer.call_list(self._day())
+        self._printer.call_list()  # today's: calls are made now, whatever day is shown
 
     def _on_confirmations_triggered(self) -> None:
         self._printer.confirmation_sheet()

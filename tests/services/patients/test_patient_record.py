@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -320,3 +321,51 @@ def test_a_phq9_is_overdue_on_the_record_only_once_its_patient_is_in(
         )
     record = patient_record(clinic.db, NURSE, clinic.ids["Ada Lovelace"], now=NOW)
     assert [(f.kind, f.overdue) for f in record.follow_ups] == [("phq9", overdue)]
+
+
+def test_the_front_desk_sees_the_calls_owed_but_no_clinical_follow_up(clinic: SmallClinic) -> None:
+    """As on its queue (``followup_rules.listed_without_clinical``): a user trial's front desk
+    read the patient's PHQ-9 items in the record's Open follow-ups."""
+    _, ids = _iv_series(clinic)
+    patient = clinic.ids["Mary Seacole"]
+    with clinic.db.write() as session:
+        for kind in ("next_day_call", "phq9", "rems_form"):
+            session.add(
+                FollowUp(
+                    patient_id=patient,
+                    appointment_id=ids[3],
+                    kind=kind,
+                    due_at=clinic.at(dt.date(2026, 12, 14), "09:00"),
+                    assignee_role="nurse",
+                    status="open",
+                )
+            )
+    seen_by_nurse = {f.kind for f in patient_record(clinic.db, NURSE, patient, now=NOW).follow_ups}
+    assert {"next_day_call", "phq9", "rems_form"} <= seen_by_nurse
+    desk = patient_record(clinic.db, FRONT_DESK, patient, now=NOW)
+    assert "next_day_call" in {f.kind for f in desk.follow_ups}
+    assert not {"phq9", "rems_form"} & {f.kind for f in desk.follow_ups}
+
+
+def test_a_call_due_this_morning_is_due_today_not_overdue_as_on_the_queue(
+    clinic: SmallClinic,
+) -> None:
+    """A user trial read the same schedule-change call "due today" on the queue and "(overdue)"
+    on the record: the record now judges as the queue does (``followup_rules.section_of``)."""
+    _, ids = _iv_series(clinic)
+    patient = clinic.ids["Mary Seacole"]
+    today = NOW.astimezone(ZoneInfo(clinic.catalog.settings.timezone)).date()
+    with clinic.db.write() as session:
+        for due in (clinic.at(today, "07:00"), clinic.at(today - dt.timedelta(days=1), "09:00")):
+            session.add(
+                FollowUp(
+                    patient_id=patient,
+                    appointment_id=ids[3],
+                    kind="schedule_change",
+                    due_at=due,
+                    assignee_role="front_desk",
+                    status="open",
+                )
+            )
+    record = patient_record(clinic.db, NURSE, patient, now=NOW)
+    assert [f.overdue for f in record.follow_ups if f.kind == "schedule_change"] == [True, False]

@@ -75,6 +75,11 @@ def test_record_shows_the_series_progress_and_its_gap(view: PatientRecordView) -
     assert _labels(view, "series_gap_outside") == [
         "⚠ 3 → 5: 4 days, no session 4 (Induction asks for 1-5 days)"
     ]
+    # Below the warning, the gaps within the rule, never "the gaps are within the protocol"
+    # above a gap that is not (a user trial read the two one above the other).
+    (within,) = _labels(view, "series_gaps")
+    assert within.startswith("The other ")
+    assert within.endswith("days, within the protocol")
     assert view.series_box.title() == "Series (1)"
 
 

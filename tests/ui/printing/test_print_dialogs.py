@@ -174,6 +174,32 @@ def test_print_menu_previews_the_day_shown(
     assert dt.date(2026, 11, 24) == TUESDAY
 
 
+def test_the_call_list_is_today_s_whatever_day_is_shown(
+    qtbot: QtBot,
+    printer: DocumentPrinter,
+    parent: QWidget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A user trial printed the call list with a week ahead on screen: headed that day, it
+    read calls made that morning as "overdue by 14 days".  Calls are made now."""
+    shown: list[PrintLayout] = []
+
+    def fake_show(
+        cls: type[DocumentPreview], p: QWidget | None, layout: PrintLayout
+    ) -> PreviewOutcome:
+        shown.append(layout)
+        return PreviewOutcome()
+
+    monkeypatch.setattr(DocumentPreview, "show_for", classmethod(fake_show))
+    menu = DocumentMenu(printer, lambda: TUESDAY + dt.timedelta(weeks=2), parent)
+    with qtbot.waitSignal(printer.finished, timeout=10000):
+        menu.actions_by_name["day_sheet_room"].trigger()
+    assert shown[-1].title == "Day sheet by room: Tuesday, December 8, 2026"  # the day shown
+    with qtbot.waitSignal(printer.finished, timeout=10000):
+        menu.actions_by_name["call_list"].trigger()
+    assert shown[-1].title == "Follow-up calls: Tuesday, November 24, 2026"  # the clinic's today
+
+
 def _disclosures(clinic: SmallClinic) -> list[tuple[str, int | None, str, str]]:
     from sqlalchemy import select
 
