@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from ketadesk.scheduling.calendar import ShiftPattern
+from ketadesk.scheduling.calendar import Interval, ShiftPattern, subtract
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.followups.urgent_reviews import (
     ReviewLine,
@@ -19,6 +19,7 @@ from ketadesk.services.followups.urgent_reviews import (
 from ketadesk.services.monitoring.chair_board import PhaseTime, running_timelines
 from ketadesk.services.schedule.day import core_queries
 from ketadesk.services.schedule.day_rows import (
+    OFF_SHIFT,
     ROLE_ORDER,
     STAFF_SQL,
     as_utc,
@@ -126,6 +127,10 @@ class MyDay:
     urgent_reviews: tuple[ReviewLine, ...] = ()
     #: How the clinic reads a time of day ([clinic] time_format): My day says its times so.
     time_format: str = "12h"
+    #: Their time off that day (Settings ▸ Closures and time off), local (start, end, reason):
+    #: ``shifts`` are what is left of their shifts around it (a user trial's nurse, off sick,
+    #: read "works 7:15 AM-6:00 PM" on her My day).
+    time_off: tuple[tuple[dt.datetime, dt.datetime, str], ...] = ()
 
     @property
     def active_count(self) -> int:
@@ -177,6 +182,7 @@ def my_day(
             if rid == staff_id
         ),
     )
+    time_off = [b for b in schedule.closures if b.room_id == staff_id and b.reason != OFF_SHIFT]
     return MyDay(
         day=day,
         staff_id=staff_id,
@@ -187,8 +193,12 @@ def my_day(
         closed_reason=schedule.closed_reason,
         shifts=tuple(
             (i.start.astimezone(tz), i.end.astimezone(tz))
-            for i in calendar.shift_intervals(staff_id, day)
+            for i in subtract(
+                calendar.shift_intervals(staff_id, day),
+                (Interval(b.start, b.end) for b in time_off),
+            )
         ),
+        time_off=tuple((b.start, b.end, b.reason) for b in time_off),
         sessions=sessions,
         urgent_reviews=(
             standing_review_list(db, now=now) if column.subkind == "prescriber" else ()

@@ -393,8 +393,10 @@ class MyDayView(QWidget):
         if day.shifts:
             hours = ", ".join(clock_span(a, b, day.time_format) for a, b in day.shifts)
             parts.append(f"works {hours}")
-        else:
+        elif not day.time_off:
             parts.append("not on shift")
+        for start, end, reason in day.time_off:
+            parts.append(f"off {clock_span(start, end, day.time_format)}: {reason}")
         return " · ".join(parts)
 
     # -- slots ------------------------------------------------------------------------------

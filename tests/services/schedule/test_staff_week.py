@@ -176,7 +176,12 @@ def test_rooms_and_a_staff_member_together_are_refused(staffed: StaffedDay) -> N
 def test_my_day_lists_the_nurse_s_sessions_with_her_part_in_each(staffed: StaffedDay) -> None:
     day = my_day(staffed.clinic.db, staffed.id("Nurse Kim"), TUESDAY)
     assert (day.staff_name, day.role) == ("Nurse Kim", "nurse")
-    assert [(hhmm(a), hhmm(b)) for a, b in day.shifts] == [("07:00", "18:30")]
+    # Her shift, less her time off from 16:00 (My day said "works 07:00-18:30" until a user
+    # trial's nurse, off sick, read her whole shift there).
+    assert [(hhmm(a), hhmm(b)) for a, b in day.shifts] == [("07:00", "16:00")]
+    assert [(hhmm(a), hhmm(b), why) for a, b, why in day.time_off] == [
+        ("16:00", "18:30", "Dentist")
+    ]
     rows = [
         (
             hhmm(s.appointment.start),
@@ -203,6 +208,42 @@ def test_my_day_of_someone_off_that_day_is_empty(staffed: StaffedDay) -> None:
     assert day.shifts == ()
     saturday = my_day(staffed.clinic.db, staffed.id("Jo Weekend"), SATURDAY)
     assert [(hhmm(a), hhmm(b)) for a, b in saturday.shifts] == [("08:00", "17:00")]
+
+
+WEDNESDAY = TUESDAY + dt.timedelta(days=1)
+
+
+def test_my_day_of_someone_off_sick_says_so_and_works_only_the_rest(staffed: StaffedDay) -> None:
+    """A user trial's nurse, off sick for the day, read "works 7:15 AM-6:00 PM" on My day."""
+    from ketadesk.services.settings.availability import Unavailability, add_closure
+
+    kim = staffed.id("Nurse Kim")
+    for start, end in (("00:00", "00:00"), ("12:00", "14:00")):
+        day = TUESDAY if start == "12:00" else WEDNESDAY
+        add_closure(
+            staffed.clinic.db,
+            SYSTEM,
+            Unavailability(
+                "time_off",
+                staffed.clinic.at(day, start),
+                staffed.clinic.at(day + dt.timedelta(days=1 if start == "00:00" else 0), end),
+                "Called in sick" if start == "00:00" else "Physio",
+                kim,
+            ),
+        )
+    tuesday = my_day(staffed.clinic.db, kim, TUESDAY)
+    # Her shift less the fixture's dentist (16:00-18:30) and this physio appointment.
+    assert [(hhmm(a), hhmm(b)) for a, b in tuesday.shifts] == [
+        ("07:00", "12:00"),
+        ("14:00", "16:00"),
+    ]
+    assert [(hhmm(a), hhmm(b), why) for a, b, why in tuesday.time_off] == [
+        ("12:00", "14:00", "Physio"),
+        ("16:00", "18:30", "Dentist"),
+    ]
+    wednesday = my_day(staffed.clinic.db, kim, WEDNESDAY)
+    assert wednesday.shifts == ()
+    assert [why for _a, _b, why in wednesday.time_off] == ["Called in sick"]
 
 
 def test_my_day_of_an_unknown_staff_member_is_refused(staffed: StaffedDay) -> None:
@@ -249,7 +290,7 @@ def test_the_day_by_staff_is_a_fixed_number_of_queries(staffed: StaffedDay) -> N
         week = len(statements)
     finally:
         event.remove(staffed.clinic.db.engine, "before_cursor_execute", count)
-    # The room day's closures, rooms and sessions, then staff, shifts and staff holds: no query
-    # per session or per staff member.
-    assert busy == quiet == 6
+    # The change counter, the room day's closures, rooms and sessions, then staff, shifts and
+    # staff holds: no query per session or per staff member (a week's days read no counter).
+    assert busy == quiet == 7
     assert week == 7 * 3

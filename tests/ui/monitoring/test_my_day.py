@@ -69,7 +69,7 @@ def test_it_opens_on_the_signed_in_nurse_s_own_day(view: MyDayView, staffed: Sta
     assert view.day() == TUESDAY
     assert view.staff_combo.currentText() == "Nurse Kim (Nurse)"
     assert view.heading.text() == "Tuesday, November 24, 2026"
-    assert view.summary.text() == "2 sessions · works 07:00–18:30"
+    assert view.summary.text() == "2 sessions · works 07:00–16:00 · off 16:00–18:30: Dentist"
     assert rows(view, Column.TIME, Column.PATIENT, Column.ROOM, Column.STATUS) == [
         ("09:00–10:40", "Lovelace, Ada", "Room 1", "Booked"),
         ("10:00–12:30", "Seacole, Mary", "Room 2", "Booked"),
