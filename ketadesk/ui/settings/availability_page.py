@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -217,6 +217,7 @@ class AvailabilityPage(QWidget):
         self.refused_request: LocalRequest | None = None
         self.refused_errors: dict[str, str] = {}
         self.loaded: _Loaded | None = None
+        self._pending_out_of_service: int | None = None
         self.last_applied: Applied | None = None
         self.dialog: ConsequencesDialog | None = None
         layout = QVBoxLayout(self)
@@ -310,21 +311,49 @@ class AvailabilityPage(QWidget):
             entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             entry.setCheckState(Qt.CheckState.Checked if h.closed else Qt.CheckState.Unchecked)
             self.holidays.addItem(entry)
+        pending = self._pending_out_of_service
+        if pending is not None:  # asked for before the page had read its choices
+            QTimer.singleShot(0, self, lambda: self.add_out_of_service(pending))
 
     # -- adding: the form, the consequences, apply ----------------------------------------------
 
-    def _add(self) -> None:
+    def _add(self, prefill: LocalRequest | None = None) -> None:
         resources = self.loaded.resources if self.loaded else []
         now = self.desk.now()
         # The clinic's today, not UTC's: after 4 p.m. in California UTC is already tomorrow.
         today = now.astimezone(self.loaded.zone).date() if self.loaded else now.date()
         fmt = self.loaded.time_format if self.loaded else "12h"
         form = AddClosureDialog(resources, today, self, time_format=fmt)
-        if self.refused_request is not None:  # what was typed last time, with what was wrong
+        if prefill is not None:
+            form.set_request(prefill)
+        elif self.refused_request is not None:  # what was typed last time, and what was wrong
             form.set_request(self.refused_request)
             form.show_errors(self.refused_errors)
         if form.exec() == QDialog.DialogCode.Accepted:
             self.preview_closure(form.request())
+
+    def add_out_of_service(self, resource_id: int) -> None:
+        """The form for taking a room or piece of equipment out of service from now until the
+        next day begins (it broke: a user trial had to type today over the form's tomorrow),
+        opened once this page has read its choices."""
+        if self.loaded is None:
+            self._pending_out_of_service = resource_id
+            self.refresh()
+            return
+        self._pending_out_of_service = None
+        local = self.desk.now().astimezone(self.loaded.zone)
+        minute = (local.hour * 60 + local.minute) // 5 * 5
+        self._add(
+            LocalRequest(
+                kind="maintenance",
+                first_day=local.date(),
+                first_minute=minute,
+                last_day=local.date() + dt.timedelta(days=1),
+                last_minute=0,
+                reason="",
+                resource_id=resource_id,
+            )
+        )
 
     def preview_closure(self, request: LocalRequest) -> None:
         """Work out the consequences in the background, then show them."""

@@ -30,6 +30,8 @@ from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 
 COLUMNS = ("Patient", "Session", "When", "Why", "New place", "Choice")
+#: The window's size when it opens (within the screen).
+ROOMY_SIZE = (1320, 640)
 #: The choice a row with a proposal offers, in the order of the list.
 APPLY_CHOICE = "Apply the proposal"
 LEAVE_CHOICE = "Leave for the desk"
@@ -181,7 +183,14 @@ class ConsequencesDialog(QDialog):
         self.buttons.accepted.connect(self._apply)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-        self.resize(1040, 420)
+        # Roomy: a user trial's first look, at 1040x420, showed 3 1/2 of 7 rows, each new place
+        # wrapped on five lines.  Never more than most of the screen.
+        width, height = ROOMY_SIZE
+        screen = self.screen()
+        if screen is not None and screen.availableGeometry().width() > 0:
+            width = min(width, screen.availableGeometry().width() * 9 // 10)
+            height = min(height, screen.availableGeometry().height() * 8 // 10)
+        self.resize(width, height)
 
     def _when(self, t: dt.datetime) -> str:
         return _when(self.preview.calendar, t)

@@ -77,6 +77,21 @@ class SettingsDialog(QWidget):
             self.pages[spec.name] = page
             title = page.title if isinstance(page, SettingsPage) else spec.name.title()
             self.page_list.addItem(title)
+        from ketadesk.ui.settings.availability_page import AvailabilityPage
+        from ketadesk.ui.settings.resources_page import ResourcesPage
+
+        resources, availability = self.pages.get("resources"), self.pages.get("availability")
+        if isinstance(resources, ResourcesPage) and isinstance(availability, AvailabilityPage):
+            # Rooms and equipment's "Out of service…": the closure form, on its own page.
+            resources.out_of_service_requested.connect(self._on_out_of_service_requested)
+
+    def _on_out_of_service_requested(self, resource_id: int) -> None:
+        from ketadesk.ui.settings.availability_page import AvailabilityPage
+
+        page = self.pages.get("availability")
+        if isinstance(page, AvailabilityPage):
+            self.show_page("availability")
+            page.add_out_of_service(resource_id)
 
     def _build_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()

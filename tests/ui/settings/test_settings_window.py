@@ -5,6 +5,7 @@ a clinic with no rooms and no staff, not on one that has them."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -262,3 +263,48 @@ def test_a_window_is_centred_on_another_then_kept_on_the_screen() -> None:
     assert centred_rect(QSize(800, 600), QRect(1200, 50, 1400, 900), screen).right() == 1599
     # Taller than the screen: shrunk to it.
     assert centred_rect(QSize(800, 1200), over, screen).height() == 1000
+
+
+def test_out_of_service_on_a_monitor_opens_the_closure_form_for_it_from_now(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    """A user trial's administrator, a monitor broken overnight, found nothing on Rooms and
+    equipment to take it out of service, and a closure form that began tomorrow."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ketadesk.ui.settings.availability_page import AddClosureDialog
+    from ketadesk.ui.settings.resources_page import ResourcesPage
+
+    win = _window(qtbot, clinic.db, ADMIN)
+    settings = _open_settings(qtbot, win)
+    settings.show_page("resources")
+    page = settings.pages["resources"]
+    assert isinstance(page, ResourcesPage)
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=10_000)
+    assert not page.out_of_service_button.isEnabled()  # nothing chosen yet
+    page.select(clinic.ids["Monitor 2"])
+    assert page.out_of_service_button.isEnabled()
+    offered = []
+
+    def look() -> None:
+        form = QApplication.activeModalWidget()
+        if not isinstance(form, AddClosureDialog):
+            QTimer.singleShot(20, look)
+            return
+        offered.append(form.request())
+        form.reject()
+
+    QTimer.singleShot(0, look)
+    page.out_of_service_button.click()
+    qtbot.waitUntil(lambda: bool(offered), timeout=10_000)
+    assert settings.current_page() == "availability"
+    (request,) = offered
+    local_now = NOW.astimezone(clinic.calendar.tz)
+    assert (request.kind, request.resource_id) == ("maintenance", clinic.ids["Monitor 2"])
+    assert request.first_day == local_now.date()  # from now, not tomorrow
+    assert request.first_minute == (local_now.hour * 60 + local_now.minute) // 5 * 5
+    assert (request.last_day, request.last_minute) == (
+        local_now.date() + dt.timedelta(days=1),
+        0,
+    )
