@@ -26,7 +26,7 @@ from tests.clinic_fixtures import SmallClinic
 from tests.services.staffed_day import build_staffed_day
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window, wait_for_day
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
@@ -34,13 +34,7 @@ FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 
 @pytest.fixture
 def window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
-    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=NURSE)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
-    return win
+    return open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: NOW, actor=NURSE)
 
 
 def _status(db: Database, appointment_id: int) -> str:
