@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
+from ketadesk.scheduling.dates import short_date
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM
@@ -185,7 +186,7 @@ def test_a_pencilled_in_session_on_a_monitor_out_of_service_names_the_monitor_it
     texts = _texts(dialog.table)
     assert "IV ketamine infusion (pencilled in)" in texts
     local = b.clinic.calendar.local(b.clinic.at(day, "14:00"))
-    when = f"{local:%a} {local.month}/{local.day} 14:00"
+    when = f"{short_date(local.date())} 14:00"  # the app's date words: "Wed Dec 16 14:00"
     assert f"{when} (same time, Monitor 1 instead of Monitor 3)" in texts
     assert "1 booked session (1 pencilled in) would be broken" in dialog.summary.text()
     QTest.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
