@@ -673,6 +673,14 @@ def _reading_cadence(r: _Reader, phase_keys: list[str]) -> ReadingCadence | None
     return ReadingCadence(start, end, cr.integer("every", minimum=1))
 
 
+def cadence_label(minute: int) -> str:
+    """The label of a reading cadence's check ``minute`` minutes from the cadence's start,
+    "+15 min": the key its readings are stored under.  Words for people may say it otherwise
+    (the one at minute 0 of a cadence from the dose is "BP at dose":
+    ``services/monitoring/record_forms.bp_check_words``)."""
+    return f"+{minute} min"
+
+
 def _cadence_checks(
     cadence: ReadingCadence,
     phases: tuple[Phase, ...],
@@ -688,7 +696,7 @@ def _cadence_checks(
     begins = sum(p.minutes for p in phases[:first])
     checks = []
     for minute in range(0, span, cadence.every_minutes):
-        label = f"+{minute} min"
+        label = cadence_label(minute)
         if label not in taken and begins + minute not in configured_at:
             checks.append(BpCheck(label, cadence.start_phase, minute))
     return tuple(checks)

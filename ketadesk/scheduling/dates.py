@@ -3,9 +3,9 @@
 Pure and independent of the process locale, so every layer (services, printing, widgets) can say
 a date the same way.  Times of day follow the clinic's own setting, ``[clinic] time_format``
 (``TIME_FORMATS``: "12h" says "9:30 AM", the default for a US clinic; "24h" says "09:30"), and
-are said only by ``clock``, ``clock_span``, ``hour_label`` and ``short_date_time`` here, which
-every view, dialog, printed page and command passes that setting.  What machines read (CSV,
-iCalendar, audit storage, file names) keeps its own fixed form.
+are said only by ``clock``, ``clock_span``, ``hour_label``, ``short_date_time`` and
+``moved_words`` here, which every view, dialog, printed page and command passes that setting.
+What machines read (CSV, iCalendar, audit storage, file names) keeps its own fixed form.
 """
 
 from __future__ import annotations
@@ -55,6 +55,26 @@ def short_date_time(
     ``short_date`` says it, then the time as ``clock`` does."""
     time = clock(moment, fmt, seconds=seconds)
     return f"{short_date(moment, year=year, weekday=weekday)} {time}"
+
+
+def moved_words(
+    old: dt.datetime,
+    new: dt.datetime,
+    fmt: str,
+    *,
+    old_place: str = "",
+    new_place: str = "",
+) -> str:
+    """A session's move, as the session's history, the desk's "moved at another workstation"
+    and a closure's call to the patient all say it: ``from Mon Dec 7 12:25 PM, Room 2 to Mon
+    Dec 7 12:40 PM, Room 3`` (``short_date_time`` each side, a place only where one is named;
+    each time read on its own clock: convert it to the clinic's zone first)."""
+
+    def place(moment: dt.datetime, where: str) -> str:
+        when = short_date_time(moment, fmt)
+        return f"{when}, {where}" if where else when
+
+    return f"from {place(old, old_place)} to {place(new, new_place)}"
 
 
 #: The clinic's ways of saying a time of day (``[clinic] time_format``), the first the default.

@@ -13,6 +13,7 @@ from ketadesk.scheduling.dates import (
     date_range,
     hour_label,
     long_date,
+    moved_words,
     parse_clock_time,
     parse_date_time,
     parse_us_date,
@@ -38,6 +39,16 @@ def test_short_date_time_says_the_time_in_the_clinics_format() -> None:
     assert short_date_time(moment, "24h", weekday=False) == "Dec 1 09:05"
     assert short_date_time(moment, "12h") == "Tue Dec 1 9:05 AM"
     assert short_date_time(moment, "12h", year=True, seconds=True) == "Tue Dec 1, 2026 9:05:07 AM"
+
+
+def test_a_move_is_said_one_way_wherever_it_is_told() -> None:
+    """The session's history, the desk's "moved at another workstation", a closure's call and
+    its status line: one sentence, with the places where they are named."""
+    old, new = dt.datetime(2026, 12, 7, 12, 25), dt.datetime(2026, 12, 8, 9, 0)
+    assert moved_words(old, new, "12h", old_place="Room 2", new_place="Room 3") == (
+        "from Mon Dec 7 12:25 PM, Room 2 to Tue Dec 8 9:00 AM, Room 3"
+    )
+    assert moved_words(old, new, "24h") == "from Mon Dec 7 12:25 to Tue Dec 8 09:00"
 
 
 def test_a_us_clinic_reads_twelve_hour_times_first() -> None:

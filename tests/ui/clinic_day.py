@@ -22,7 +22,15 @@ from sqlalchemy import select
 
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.settings.availability import Unavailability, add_closure
-from ketadesk.store.models import Appointment, Closure, Patient, Protocol, Series, SessionType
+from ketadesk.store.models import (
+    Appointment,
+    Closure,
+    FollowUp,
+    Patient,
+    Protocol,
+    Series,
+    SessionType,
+)
 from tests.clinic_fixtures import (
     SmallClinic,
     build_small_clinic_from_scratch,
@@ -125,6 +133,24 @@ def ready_to_start(clinic: SmallClinic, name: str) -> None:
         patient.rems_enrolled_on = dt.date(2026, 1, 6)
         patient.prior_auth_expires_on = dt.date(2027, 12, 31)
         patient.driver_name = "A. Driver"
+
+
+def open_urgent_review(clinic: SmallClinic, now: dt.datetime) -> int:
+    """An urgent (suicidality) review of Mary Seacole's, due 5 min before ``now`` with its
+    deadline 2 h after, for the prescriber: what a positive PHQ-9 item 9 opens."""
+    with clinic.db.write() as session:
+        review = FollowUp(
+            patient_id=clinic.ids["Mary Seacole"],
+            kind="urgent_review",
+            due_at=now - dt.timedelta(minutes=5),
+            deadline_at=now + dt.timedelta(hours=2),
+            assignee_role="prescriber",
+            priority="urgent",
+            status="open",
+        )
+        session.add(review)
+        session.flush()
+        return review.id
 
 
 def close_tuesday(clinic: SmallClinic, start: str, end: str, reason: str, room: str = "") -> None:

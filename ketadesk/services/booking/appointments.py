@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ketadesk.scheduling.dates import clock, short_date_time
+from ketadesk.scheduling.dates import clock, moved_words
 from ketadesk.scheduling.status_times import too_early_in
 from ketadesk.scheduling.statuses import TRANSITIONS
 from ketadesk.services.access.permissions import unassigned_refusal
@@ -70,11 +70,12 @@ class HistoryLine:
         return f"{before} → {_status_words(self.to_status)}"
 
 
-def moved_words(
+def _moved(
     detail: Mapping[str, Any] | None, zone: ZoneInfo, rooms: Mapping[int, str], fmt: str
 ) -> str:
-    """A move event's from and to, from its before/after snapshots: "from Mon Dec 7 12:25,
-    Room 2 to Mon Dec 7 12:40, Room 3"; "" when unknown."""
+    """A move event's from and to, read from its before/after snapshots and said as every
+    move is (``dates.moved_words``): "from Mon Dec 7 12:25 PM, Room 2 to Mon Dec 7 12:40 PM,
+    Room 3"; "" when unknown."""
     if not detail:
         return ""
     before, after = detail.get("before"), detail.get("after")
@@ -85,13 +86,13 @@ def moved_words(
         new = dt.datetime.fromisoformat(str(after["starts_at"])).astimezone(zone)
     except (KeyError, ValueError):
         return ""
-
-    def place(moment: dt.datetime, snapshot: Mapping[str, Any]) -> str:
-        when = short_date_time(moment, fmt)
-        room = rooms.get(snapshot.get("room_id") or -1, "")
-        return f"{when}, {room}" if room else when
-
-    return f"from {place(old, before)} to {place(new, after)}"
+    return moved_words(
+        old,
+        new,
+        fmt,
+        old_place=rooms.get(before.get("room_id") or -1, ""),
+        new_place=rooms.get(after.get("room_id") or -1, ""),
+    )
 
 
 def _status_words(status: str) -> str:
@@ -230,7 +231,7 @@ def appointment_detail(
                 e.from_status,
                 e.to_status,
                 e.reason,
-                moved_words(e.detail, zone, room_names, catalog.settings.time_format)
+                _moved(e.detail, zone, room_names, catalog.settings.time_format)
                 if e.action == "move"
                 else "",
             )
@@ -349,7 +350,7 @@ def moves_since(
         return tuple(
             MoveNotice(
                 f"{last}, {first}",
-                moved_words(e.detail, zone, rooms, settings.time_format),
+                _moved(e.detail, zone, rooms, settings.time_format),
                 e.reason,
             )
             for e, last, first in rows

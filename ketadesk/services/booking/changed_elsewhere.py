@@ -16,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.dates import clock, short_date, short_date_time
+from ketadesk.scheduling.dates import clock, short_date
 from ketadesk.services.booking.plan_check import BookingConflict
+from ketadesk.services.common.session_words import session_words
 from ketadesk.store.clinic_config import load_catalog
-from ketadesk.store.models import Appointment, AppointmentEvent, Patient, User
+from ketadesk.store.models import Appointment, AppointmentEvent, User
 
 #: What the latest change of an appointment did, by its event's action ("was checked in").
 CHANGE_WORDS = {
@@ -42,16 +43,12 @@ class ChangedElsewhere(BookingConflict):
 
 
 def changed_elsewhere(session: Session, appointment: Appointment) -> ChangedElsewhere:
-    """The refusal of a request made on an older version of ``appointment``: what its latest
-    change was, who made it and when, and that nothing was done."""
+    """The refusal of a request made on an older version of ``appointment``: the session as
+    every refusal names it (``session_words``), what its latest change was, who made it and
+    when, and that nothing was done."""
     settings = load_catalog(session).settings
     calendar = ClinicCalendar(settings)
     fmt = settings.time_format
-    name = session.execute(
-        select(Patient.first_name, Patient.last_name).where(Patient.id == appointment.patient_id)
-    ).first()
-    who = f"{name.last_name}, {name.first_name}'s" if name is not None else "This"
-    when = short_date_time(calendar.local(appointment.starts_at), fmt)
     last = session.execute(
         select(AppointmentEvent.action, AppointmentEvent.at, User.username)
         .outerjoin(User, User.id == AppointmentEvent.user_id)
@@ -71,7 +68,7 @@ def changed_elsewhere(session: Session, appointment: Appointment) -> ChangedElse
             what += f" on {short_date(at.date(), weekday=False)}"
     return ChangedElsewhere(
         [
-            f"{who} session ({when}) {what}, since you last saw it; nothing was done "
-            "(the schedule shows it as it is now)"
+            f"{session_words(session, appointment)} {what}, since you last saw it; "
+            "nothing was done (the schedule shows it as it is now)"
         ]
     )

@@ -5,7 +5,8 @@ The queue is a worklist, read again every few seconds, so reading it records not
 audit trail; instead a role that may not "read clinical" (the front desk) gets only the
 follow-ups ``followup_rules.listed_without_clinical`` lists for it (the calls owed, and the
 non-clinical kinds), without their notes: no PHQ-9, REMS form, adverse event or urgent review,
-and no count of urgent reviews.  The printed call list is read from this same queue.
+no count of urgent reviews, and none of those kinds to filter by (``FollowUpQueue.kinds``).
+The printed call list is read from this same queue.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
-from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, FollowUpSettings, ResourceKind
 from ketadesk.scheduling.dates import short_date_time
+from ketadesk.scheduling.dropout import OUTREACH_CALL
 from ketadesk.scheduling.followup_rules import (
     SECTION_TITLES,
     URGENT,
@@ -134,6 +136,12 @@ class FollowUpQueue:
     upcoming: tuple[FollowUpItem, ...]
     #: The clinic's local day of ``now`` (what "due today" means), for the queue's heading.
     today: dt.date | None = None
+    #: Whether the queue was read for a role that may "read clinical": the front desk's
+    #: has no urgent review on it, so it has no count of them either (``counts``).
+    clinical: bool = True
+    #: The kinds the role's queue may list (``kinds_listed``), in the order its filter offers
+    #: them: the front desk is offered no PHQ-9, REMS form or urgent review to filter by.
+    kinds: tuple[str, ...] = ()
 
     def sections(self) -> tuple[tuple[Section, str, tuple[FollowUpItem, ...]], ...]:
         return (
@@ -150,12 +158,31 @@ class FollowUpQueue:
         return next((i for i in self.items if i.id == follow_up_id), None)
 
     def counts(self) -> dict[str, int]:
-        return {
+        """How many are overdue, due today and upcoming, and, for a role that may "read
+        clinical", how many are urgent (the front desk's left panel said "0 urgent" of the
+        reviews it is never shown)."""
+        counts = {
             "overdue": len(self.overdue),
             "due_today": len(self.due_today),
             "upcoming": len(self.upcoming),
-            "urgent": sum(1 for i in self.items if i.urgent),
         }
+        if self.clinical:
+            counts["urgent"] = sum(1 for i in self.items if i.urgent)
+        return counts
+
+
+#: Every kind the queue's filter may offer, in its order: what sessions owe, and the dropout
+#: outreach call.
+FILTER_KINDS = (*FOLLOWUP_KINDS, OUTREACH_CALL)
+
+
+def kinds_listed(clinical: bool, settings: FollowUpSettings) -> tuple[str, ...]:
+    """The kinds of ``FILTER_KINDS`` a role's queue lists: all of them for a role that may
+    "read clinical", else only those ``listed_without_clinical`` (the calls and the
+    non-clinical kinds)."""
+    return tuple(
+        k for k in FILTER_KINDS if clinical or listed_without_clinical(k, settings.clinical_kinds)
+    )
 
 
 _PRIORITY_RANK = {URGENT: 0, "high": 1}
@@ -409,4 +436,6 @@ def _queue(
         due_today=tuple(sections[Section.DUE_TODAY]),
         upcoming=tuple(sections[Section.UPCOMING]),
         today=today,
+        clinical=clinical,
+        kinds=kinds_listed(clinical, settings),
     )

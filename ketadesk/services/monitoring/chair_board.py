@@ -48,7 +48,7 @@ from ketadesk.services.monitoring.reading_schedule import (
     readings_due,
     started_at,
 )
-from ketadesk.services.monitoring.record_forms import ReadingsDue
+from ketadesk.services.monitoring.record_forms import ReadingsDue, bp_check_words
 from ketadesk.services.monitoring.stored_records import find_records
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_config
@@ -88,6 +88,13 @@ class BpDue:
     due_at: dt.datetime
     late: bool
     due_now: bool = False
+    #: For a check counted from the dose: its minutes after the dose start.
+    after_dose: int | None = None
+
+    @property
+    def words(self) -> str:
+        """What the nurse takes: "BP +40 min", "BP at dose" (``bp_check_words``)."""
+        return bp_check_words(self.label, self.after_dose)
 
 
 @dataclass(frozen=True, slots=True)
@@ -710,7 +717,13 @@ def _card(
     elif pending and stage != "due":  # a patient who has not arrived has no BP to take yet
         check = pending[0]
         due = _aware(check.due_at).astimezone(tz)
-        next_bp = BpDue(check.label, due, late=now > due + grace, due_now=now >= due)
+        next_bp = BpDue(
+            check.label,
+            due,
+            late=now > due + grace,
+            due_now=now >= due,
+            after_dose=check.after_dose,
+        )
         if next_bp.late:
             late.insert(0, f"{check.words} overdue since {_hhmm(due, fmt)}")
             clinical_late.append(late[0])

@@ -98,6 +98,7 @@ def reading_schedule(
     allowed = earliest_discharge(dose, spec.observation_minutes)
     grace = dt.timedelta(minutes=late_minutes)
     checks: list[CheckDue] = []
+    after_dose = checks_after_dose(spec)
     # One rule lays them, for this record, the chair board and the printed session record.
     for label, due in check_due_times(
         spec, starts_at, started_at=started_at, dose_started_at=dose_started_at
@@ -111,7 +112,7 @@ def reading_schedule(
             state = "due"
         else:
             state = "late"
-        checks.append(CheckDue(label, due, at, state))
+        checks.append(CheckDue(label, due, at, state, after_dose.get(label)))
     pending = [c for c in checks if c.state != "done"]
     return ReadingsDue(
         appointment_id=appointment_id,

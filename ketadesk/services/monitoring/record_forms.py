@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.catalog import ClinicSettings
+from ketadesk.scheduling.catalog import ClinicSettings, cadence_label
 
 # What the REMS Patient Monitoring Form asks about sedation and dissociation.  Words, not clinic
 # numbers: the form records whether the effect was seen and how strong.
@@ -173,11 +173,14 @@ class CheckDue:
     due_at: dt.datetime
     taken_at: dt.datetime | None
     state: str  # "done" | "upcoming" | "due" | "late"
+    #: For a check counted from the dose: its minutes after the dose start (None: before it).
+    after_dose: int | None = None
 
     @property
     def words(self) -> str:
-        """What the nurse takes, in a sentence: "BP before discharge", "BP +40 min"."""
-        return bp_check_words(self.label)
+        """What the nurse takes, in a sentence: "BP before discharge", "BP +40 min", "BP at
+        dose"."""
+        return bp_check_words(self.label, self.after_dose)
 
 
 def duration_words(minutes: int) -> str:
@@ -188,12 +191,38 @@ def duration_words(minutes: int) -> str:
     return f"{hours} h" + (f" {rest} min" if rest else "")
 
 
-def bp_check_words(label: str) -> str:
+#: A check due at the dose itself, in words.
+AT_DOSE_WORDS = "BP at dose"
+
+
+def bp_check_words(label: str, after_dose: int | None = None) -> str:
     """A check's label inside a sentence: "BP before discharge" for "Before discharge" (a
-    capital that only starts the label is lowered; "BP SpO2 …" or "BP +40 min" are kept)."""
+    capital that only starts the label is lowered; "BP SpO2 …" or "BP +40 min" are kept).  A
+    reading cadence's first check, due at the dose itself (``after_dose`` 0), is "BP at dose":
+    its label, "+0 min", read as a time to count (a user trial's record and chair board said
+    "BP +0 min due 0 min after the dose")."""
+    if after_dose == 0 and label == cadence_label(0):
+        return AT_DOSE_WORDS
     if len(label) > 1 and label[0].isupper() and label[1].islower():
         label = label[0].lower() + label[1:]
     return f"BP {label}"
+
+
+def after_dose_words(minutes: int) -> str:
+    """When a check counted from the dose falls due, while no dose start is recorded: "40
+    min after the dose", and "at the dose" for one due at the dose itself (not "0 min after
+    the dose")."""
+    return f"{duration_words(minutes)} after the dose" if minutes > 0 else "at the dose"
+
+
+def check_after_dose_words(label: str, minutes: int) -> str:
+    """The next check, counted from a dose not recorded yet, as the chair board and the
+    record say it: "BP +40 min due 40 min after the dose"; the one at the dose itself, "BP
+    at dose" (a label of the clinic's own, due then, with "at dose" after it)."""
+    words = bp_check_words(label, minutes)
+    if minutes > 0:
+        return f"{words} due {after_dose_words(minutes)}"
+    return words if words == AT_DOSE_WORDS else f"{words} at dose"
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.availability import Availability, instant, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, HoldMode
-from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.dates import moved_words, short_date, short_date_time
 from ketadesk.scheduling.days_away import AwayRange, away_reason
 from ketadesk.scheduling.days_away import away_days as days_away
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
@@ -875,8 +875,8 @@ def _nearest_place(
 
 
 def _fmt(calendar: ClinicCalendar, when: dt.datetime) -> str:
-    local = calendar.local(when)
-    return f"{local:%a} {local.month}/{local.day} {calendar.clock(when)}"
+    """A session's time in the words of the rest of the app: "Wed Dec 16 10:00 AM"."""
+    return short_date_time(calendar.local(when), calendar.settings.time_format)
 
 
 def apply(
@@ -991,15 +991,14 @@ def _calls(
 ) -> list[int]:
     """One schedule-change call per patient whose session changes time or found no new place,
     saying what moved and what did not."""
+    fmt = calendar.settings.time_format
     lines: dict[int, list[str]] = {}
     first: dict[int, int] = {}
     for move in consequences.moves:
         if move.new.start == move.old.start:
             continue  # the same time with another monitor or room: nothing to tell the patient
-        lines.setdefault(move.patient_id, []).append(
-            f"{move.session_type} moved from {_fmt(calendar, move.old.start)} "
-            f"to {_fmt(calendar, move.new.start)}"
-        )
+        moved = moved_words(calendar.local(move.old.start), calendar.local(move.new.start), fmt)
+        lines.setdefault(move.patient_id, []).append(f"{move.session_type} moved {moved}")
         first.setdefault(move.patient_id, move.appointment_id)
     for u in consequences.unplaced:
         b = u.session

@@ -47,8 +47,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, StaffRole
-from ketadesk.scheduling.dropout import OUTREACH_CALL
+from ketadesk.scheduling.catalog import StaffRole
 from ketadesk.scheduling.followup_rules import Section, kind_label, moment_text
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.common.phones import display_phone
@@ -765,8 +764,8 @@ class FollowUpQueueView(QWidget):
         self.kind_filter.setObjectName("kind_filter")
         self.kind_filter.setAccessibleName("Show follow-ups of kind")
         self.kind_filter.addItem("All follow-ups", "")
-        for kind in (*FOLLOWUP_KINDS, OUTREACH_CALL):
-            self.kind_filter.addItem(kind_label(kind), kind)
+        # The kinds come with the queue: only those the signed-in role's queue lists.
+        self._kinds_offered: tuple[str, ...] = ()
         self.assignee_filter = QComboBox(self)
         self.assignee_filter.setObjectName("assignee_filter")
         self.assignee_filter.setAccessibleName("Show follow-ups assigned to")
@@ -903,6 +902,7 @@ class FollowUpQueueView(QWidget):
                 URGENT_TINT,
             )
         )
+        self._offer_kinds(queue.kinds)
         self.model.set_queue(queue, dark=is_dark(self.palette()))
         for row in range(self.model.rowCount()):
             self.tree.setFirstColumnSpanned(row, QModelIndex(), True)
@@ -935,6 +935,22 @@ class FollowUpQueueView(QWidget):
             parts.append(f"{c['urgent']} urgent")
         parts.append(f"{c.get('upcoming', 0)} upcoming")
         return "Follow-ups: " + " · ".join(parts)
+
+    def _offer_kinds(self, kinds: tuple[str, ...]) -> None:
+        """The kind filter's choices: the kinds the signed-in role's queue lists
+        (``FollowUpQueue.kinds``; the front desk was offered PHQ-9, REMS forms and urgent
+        reviews it is never shown), the choice made kept."""
+        if kinds == self._kinds_offered:
+            return
+        self._kinds_offered = kinds
+        chosen = self.kind_filter.currentData()
+        self.kind_filter.blockSignals(True)
+        while self.kind_filter.count() > 1:
+            self.kind_filter.removeItem(1)
+        for kind in kinds:
+            self.kind_filter.addItem(kind_label(kind), kind)
+        self.kind_filter.setCurrentIndex(max(self.kind_filter.findData(chosen), 0))
+        self.kind_filter.blockSignals(False)
 
     def _add_staff(self, staff: Sequence[Assignee]) -> None:
         """Each staff member as a choice of the assignee filter, after the roles."""

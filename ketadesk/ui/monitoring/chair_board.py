@@ -28,7 +28,7 @@ from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.monitoring.chair_board import ChairBoard, ChairCard, NextUp, chair_board
-from ketadesk.services.monitoring.record_forms import bp_check_words, duration_words
+from ketadesk.services.monitoring.record_forms import check_after_dose_words, duration_words
 from ketadesk.ui.common.background import LatestOnly
 from ketadesk.ui.common.desk import Desk
 
@@ -101,16 +101,16 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     if card.next_bp is not None:
         due = card.next_bp
         if due.late:
-            bp = f"{bp_check_words(due.label)} overdue since {_hhmm(due.due_at, fmt)}"
+            bp = f"{due.words} overdue since {_hhmm(due.due_at, fmt)}"
         elif due.due_now:
-            bp = f"{bp_check_words(due.label)} due now ({_hhmm(due.due_at, fmt)})"
+            bp = f"{due.words} due now ({_hhmm(due.due_at, fmt)})"
         else:
-            bp = f"{bp_check_words(due.label)} due {_hhmm(due.due_at, fmt)}"
+            bp = f"{due.words} due {_hhmm(due.due_at, fmt)}"
         if card.bp_late:  # the service lists the overdue check first; this line says it
             bp, late = f"⚠ {bp}", late[1:]
     elif card.next_bp_after_dose is not None:
         label, minutes = card.next_bp_after_dose
-        bp = f"{bp_check_words(label)} due {duration_words(minutes)} after the dose"
+        bp = check_after_dose_words(label, minutes)
     elif card.bp_recorded:
         bp = "BP checks all recorded"
     discharge = ""

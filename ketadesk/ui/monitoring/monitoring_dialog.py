@@ -52,6 +52,8 @@ from ketadesk.services.monitoring.record_forms import (
     RecordForm,
     RecordSheet,
     SaveResult,
+    after_dose_words,
+    check_after_dose_words,
     duration_words,
     reading_field,
 )
@@ -688,7 +690,7 @@ class MonitoringDialog(QDialog):
 
         def due_words(check: CheckDue) -> str:
             if check.label in untimed:
-                return f"{duration_words(after[check.label])} after the dose"
+                return after_dose_words(after[check.label])
             return self.sheet.rules.clock(check.due_at)
 
         self._show_due_column(checks, untimed)
@@ -735,9 +737,11 @@ class MonitoringDialog(QDialog):
         now = self._desk.now()
         grace = dt.timedelta(minutes=self.sheet.rules.monitoring.get("reading_late_minutes", 0))
         late = [c for c in pending if c.label not in untimed and now > c.due_at + grace]
-        words = f"Next check: {first.words} due {due_words(first)}"
         if first.label in untimed:
-            words += " (no dose start recorded yet)"
+            said = check_after_dose_words(first.label, after[first.label])
+            words = f"Next check: {said} (no dose start recorded yet)"
+        else:
+            words = f"Next check: {first.words} due {due_words(first)}"
         if late:
             red, _ = message_colors(self.palette())
             self._schedule_label.setStyleSheet(f"color: {red.name()};")
@@ -755,10 +759,10 @@ class MonitoringDialog(QDialog):
             if check is None:
                 continue
             if check.label in untimed:
-                row.due.setText(f"dose + {duration_words(self.sheet.after_dose[check.label])}")
+                minutes = self.sheet.after_dose[check.label]
+                row.due.setText(f"dose + {duration_words(minutes)}" if minutes else "at dose")
                 row.due.setToolTip(
-                    f"Due {duration_words(self.sheet.after_dose[check.label])} after the dose "
-                    "start; no dose start is recorded yet"
+                    f"Due {after_dose_words(minutes)} start; no dose start is recorded yet"
                 )
             else:
                 row.due.setText(self.sheet.rules.clock(check.due_at))

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.dates import clock
+from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.settings import availability, consequences
 from ketadesk.services.settings.availability import (
@@ -306,7 +306,7 @@ class AvailabilityPage(QWidget):
             if h.name in seen:
                 continue
             seen.add(h.name)
-            entry = QListWidgetItem(f"{h.name} ({h.day.month}/{h.day.day}/{h.day.year})")
+            entry = QListWidgetItem(f"{h.name} ({short_date(h.day, year=True)})")
             entry.setData(Qt.ItemDataRole.UserRole, h.name)
             entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             entry.setCheckState(Qt.CheckState.Checked if h.closed else Qt.CheckState.Unchecked)
@@ -456,5 +456,6 @@ class AvailabilityPage(QWidget):
 
 
 def _fmt(t: dt.datetime, zone: ZoneInfo, time_format: str) -> str:
-    local = t.astimezone(zone)
-    return f"{local:%a} {local.month}/{local.day}/{local.year} {clock(local, time_format)}"
+    """A closure's start or end in the app's own date words, with the year (the list runs
+    into next year): "Thu Dec 24, 2026 8:00 AM" (trial 3, C19: "Thu 12/24/2026 8:00 AM")."""
+    return short_date_time(t.astimezone(zone), time_format, year=True)

@@ -22,10 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.dates import moved_words, short_date_time
 from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.settings import consequences
-from ketadesk.services.settings.consequences import Applied, Consequences
+from ketadesk.services.settings.consequences import Applied, Consequences, Move
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
 
@@ -98,31 +99,33 @@ NAMED_MOVES = 3
 
 def applied_text(applied: Applied, calendar: ClinicCalendar) -> str:
     """The status line after saving: the counts, then each moved session (the first few)
-    with where it went: "Lovelace, Ada Wed 12/16 10:00: same time, Monitor 2 instead of
+    with where it went, as every move is said (``dates.moved_words``): "Lovelace, Ada moved
+    from Wed Dec 16 10:00 AM to Thu Dec 17 10:00 AM, Monitor 2 instead of Monitor 1"; one
+    that kept its time, "Hopper, Grace Wed Dec 16 2:00 PM: same time, Monitor 2 instead of
     Monitor 1"."""
     moved = counted(len(applied.moves), "session")
     calls = counted(len(applied.follow_up_ids), "patient")
     text = f"Saved. {moved} moved, {len(applied.unplaced) or 'none'} without a new place; "
     text += f"{calls} added to the call list."
-    named = [
-        f"{m.patient_name} {_when(calendar, m.old.start)}: "
-        + (
-            m.change_text()
-            if m.same_time
-            else f"to {_when(calendar, m.new.start)}"
-            + (f", {m.change_text()}" if m.change_text() else "")
-        )
-        for m in applied.moves[:NAMED_MOVES]
-    ]
+    named = [_move_text(m, calendar) for m in applied.moves[:NAMED_MOVES]]
     if not named:
         return text
     more = len(applied.moves) - len(named)
     return f"{text} {'; '.join(named)}{f'; and {more} more' if more else ''}."
 
 
+def _move_text(move: Move, calendar: ClinicCalendar) -> str:
+    if move.same_time:
+        return f"{move.patient_name} {_when(calendar, move.old.start)}: {move.change_text()}"
+    fmt = calendar.settings.time_format
+    moved = moved_words(calendar.local(move.old.start), calendar.local(move.new.start), fmt)
+    swapped = f", {move.change_text()}" if move.change_text() else ""
+    return f"{move.patient_name} moved {moved}{swapped}"
+
+
 def _when(calendar: ClinicCalendar, t: dt.datetime) -> str:
-    local = calendar.local(t)
-    return f"{local:%a} {local.month}/{local.day} {calendar.clock(t)}"
+    """A time in the dialog, in the app's own words: "Wed Dec 16 10:00 AM"."""
+    return short_date_time(calendar.local(t), calendar.settings.time_format)
 
 
 class ConsequencesDialog(QDialog):

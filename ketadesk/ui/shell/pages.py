@@ -733,6 +733,9 @@ class DeskController(QObject):
         view.merged.connect(self.open_patient)
         view.make_up_requested.connect(self._offer_rebooking)
         view.resize(900, 700)
+        # Centred on the main window, as Settings and the audit trail open (a trial found the
+        # record wherever the window manager put a parentless window).
+        place_over(view, self.parent_widget)
         view.show()
         self.patient_windows.append(view)
 

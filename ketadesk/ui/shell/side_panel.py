@@ -146,14 +146,17 @@ class SidePanel(QWidget):
             group.setVisible(visible)
 
     def set_counts(self, counts: Mapping[str, int] | None) -> None:
-        """Follow-up counts (keys of COUNT_LABELS); None hides the box (no clinic open)."""
+        """Follow-up counts (keys of COUNT_LABELS); None hides the box (no clinic open).  A
+        count the services leave out is not shown: the front desk's queue has no urgent
+        reviews, so its panel has no "0 urgent" (``FollowUpQueue.counts``)."""
         self.follow_ups_box.setVisible(counts is not None)
         if counts is None:
             return
         warn = self.palette().color(QPalette.ColorRole.Text)
         for key, words in COUNT_LABELS:
-            n = counts.get(key, 0)
             button = self.count_buttons[key]
+            button.setVisible(key in counts)
+            n = counts.get(key, 0)
             button.setText(f"{n} {words}")
             button.setAccessibleName(f"{n} follow-ups {words}; open the queue")
             urgent = n > 0 and key in ("urgent", "overdue")

@@ -507,4 +507,8 @@ def test_the_front_desk_queue_lists_the_calls_owed_and_no_clinical_follow_up(
     assert "next_day_call" in kinds
     assert not kinds & {"urgent_review", "phq9", "gad7", "rems_form", "adverse_event"}
     assert all(i.note == "" for i in desk.items if i.kind == "next_day_call")
-    assert queue_counts(clinic.db, FRONT_DESK, now=later)["urgent"] == 0
+    assert "urgent" not in queue_counts(clinic.db, FRONT_DESK, now=later)  # none it may see
+    # Nor is it offered those kinds to filter by.
+    assert "next_day_call" in desk.kinds
+    assert not set(desk.kinds) & {"urgent_review", "phq9", "gad7", "rems_form", "adverse_event"}
+    assert {"urgent_review", "rems_form"} <= set(nurse.kinds)

@@ -17,7 +17,13 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields, PermissionDenied
 from ketadesk.services.monitoring import completion, reading_schedule, records
 from ketadesk.services.monitoring.completion import ChairRefused
-from ketadesk.services.monitoring.record_forms import RecordForm, with_reading
+from ketadesk.services.monitoring.record_forms import (
+    RecordForm,
+    after_dose_words,
+    bp_check_words,
+    check_after_dose_words,
+    with_reading,
+)
 from ketadesk.services.printing import session_record
 from ketadesk.services.settings import rules
 from ketadesk.store.models import Appointment, AuditEvent, GatingOverride, SessionRecord
@@ -403,6 +409,24 @@ def test_a_non_dosing_session_completes_without_a_record(clinic: SmallClinic) ->
 
 
 # IV infusions -----------------------------------------------------------------------------
+
+
+def test_the_check_due_at_the_dose_itself_reads_at_dose(clinic: SmallClinic) -> None:
+    """A user trial's record and board said "BP +0 min due 0 min after the dose": an IV
+    infusion's first reading every 15 min is due at the dose itself, and says so."""
+    iv = _book(clinic, "iv_infusion", "13:00", IV)
+    due = reading_schedule.readings_due(clinic.db, [iv], now=_at(clinic, "13:12"))[iv]
+    assert [(c.label, c.words) for c in due.checks[:3]] == [
+        ("Pre-dose", "BP pre-dose"),
+        ("+0 min", "BP at dose"),  # stored as "+0 min", said as a nurse says it
+        ("+15 min", "BP +15 min"),
+    ]
+    assert check_after_dose_words("+0 min", 0) == "BP at dose"
+    assert check_after_dose_words("+40 min", 40) == "BP +40 min due 40 min after the dose"
+    assert check_after_dose_words("Dose start", 0) == "BP dose start at dose"
+    assert after_dose_words(0) == "at the dose"
+    assert after_dose_words(90) == "1 h 30 min after the dose"
+    assert bp_check_words("+0 min") == "BP +0 min"  # not known to fall at the dose
 
 
 def test_an_iv_infusion_has_readings_due_every_15_minutes(clinic: SmallClinic) -> None:

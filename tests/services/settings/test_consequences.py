@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from ketadesk.scheduling.dates import moved_words
 from ketadesk.scheduling.planner import spacing_problems
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
@@ -166,11 +167,23 @@ def test_affected_patients_land_on_the_call_list(booked: BookedClinic) -> None:
     preview = consequences.preview(
         b.clinic.db, Unavailability("closure", start, end, "staff training"), now=b.now
     )
-    consequences.apply(b.clinic.db, SYSTEM, preview, now=b.now)
+    applied = consequences.apply(b.clinic.db, SYSTEM, preview, now=b.now)
     calls = call_list(b.clinic.db, SYSTEM, b.today, now=b.now).calls
     ours = [c for c in calls if c.session.startswith("Schedule change")]
     assert [c.patient_name for c in ours] == ["Lovelace, Ada"]
     assert "staff training" in ours[0].session
+    # The move said as every move is (dates.moved_words), in the clinic's time format.
+    move = applied.moves[0]
+    fmt = b.clinic.calendar.settings.time_format
+    moved = moved_words(
+        b.clinic.calendar.local(move.old.start), b.clinic.calendar.local(move.new.start), fmt
+    )
+    with b.clinic.db.read() as session:
+        said = session.scalars(
+            select(FollowUp.outcome).where(FollowUp.kind == consequences.CALL_KIND)
+        ).one()
+    assert f"IV ketamine infusion moved {moved}" in said
+    assert "/" not in said  # "Wed Dec 16 10:00", not "Wed 12/16 10:00"
 
 
 def test_only_the_administrator_changes_availability_and_bad_input_names_the_field(

@@ -42,7 +42,7 @@ from ketadesk.ui.followups.follow_up_queue import (
 from ketadesk.ui.followups.recall_lists import RecallListsView
 from tests.clinic_fixtures import SmallClinic, ready_for_discharge
 from tests.pictures import picture_folder
-from tests.ui.clinic_day import TUESDAY, WEDNESDAY
+from tests.ui.clinic_day import TUESDAY, WEDNESDAY, open_urgent_review
 from tests.ui.conftest import NOW
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
@@ -329,18 +329,7 @@ def test_filtering_by_staff_member(qtbot: QtBot, owed: SmallClinic) -> None:
 
 
 def test_urgent_items_come_first_and_stand_out(qtbot: QtBot, owed: SmallClinic) -> None:
-    with owed.db.write() as session:
-        session.add(
-            FollowUp(
-                patient_id=owed.ids["Mary Seacole"],
-                kind="urgent_review",
-                due_at=NOW - dt.timedelta(minutes=5),
-                deadline_at=NOW + dt.timedelta(hours=2),
-                assignee_role="prescriber",
-                priority="urgent",
-                status="open",
-            )
-        )
+    open_urgent_review(owed, NOW)
     view = _view(qtbot, owed, Clock(NOW))
     today = view.model.section_index(Section.DUE_TODAY)
     first = view.model.index(0, Column.FOLLOW_UP, today)
@@ -348,6 +337,34 @@ def test_urgent_items_come_first_and_stand_out(qtbot: QtBot, owed: SmallClinic) 
     assert first.data(Qt.ItemDataRole.FontRole).bold()
     assert first.data(Qt.ItemDataRole.BackgroundRole) is not None
     assert view.counts["urgent"] == 1
+
+
+def _kinds_offered(view: FollowUpQueueView) -> list[str]:
+    return [view.kind_filter.itemData(i) for i in range(1, view.kind_filter.count())]
+
+
+def test_the_front_desk_is_offered_only_the_kinds_and_counts_its_queue_lists(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    """A user trial's front desk was offered PHQ-9, REMS forms and urgent reviews to filter
+    by, and counted "0 urgent", none of which its queue ever lists (``read_clinical``)."""
+    open_urgent_review(owed, NOW)
+    desk = _view(qtbot, owed, Clock(NOW), actor=FRONT_DESK)
+    offered = _kinds_offered(desk)
+    assert "next_day_call" in offered  # a call is owed: the desk sees it (greyed)
+    assert {"integration", "booster_review", "outreach_call"} <= set(offered)
+    assert not set(offered) & {"phq9", "gad7", "rems_form", "adverse_event", "urgent_review"}
+    assert "urgent" not in desk.counts
+    assert "urgent" not in desk.status_summary()
+    nurse = _view(qtbot, owed, Clock(NOW))
+    assert {"phq9", "rems_form", "urgent_review"} <= set(_kinds_offered(nurse))
+    assert nurse.counts["urgent"] == 1
+    # A filter chosen stays chosen when the queue is read again.
+    desk.kind_filter.setCurrentIndex(desk.kind_filter.findData("next_day_call"))
+    _wait(qtbot, desk)
+    _refresh(qtbot, desk)
+    assert desk.kind_filter.currentData() == "next_day_call"
+    assert [i.kind for i in desk.items()] == ["next_day_call"]
 
 
 # -- recall and dropout ------------------------------------------------------------------------
@@ -457,26 +474,10 @@ def test_working_a_follow_up_leaves_a_short_message(
 PRESCRIBER = Actor(user_id=None, username="dr_lee", role="prescriber")
 
 
-def _urgent_review(clinic: SmallClinic) -> int:
-    with clinic.db.write() as session:
-        review = FollowUp(
-            patient_id=clinic.ids["Mary Seacole"],
-            kind="urgent_review",
-            due_at=NOW - dt.timedelta(minutes=5),
-            deadline_at=NOW + dt.timedelta(hours=2),
-            assignee_role="prescriber",
-            priority="urgent",
-            status="open",
-        )
-        session.add(review)
-        session.flush()
-        return review.id
-
-
 def test_a_nurse_sees_an_urgent_reviews_complete_greyed_with_who_may(
     qtbot: QtBot, owed: SmallClinic
 ) -> None:
-    review = _urgent_review(owed)
+    review = open_urgent_review(owed, NOW)
     view = _view(qtbot, owed, Clock(NOW))
     assert view.select_follow_up(review)
     button = view.buttons["complete"]
@@ -501,7 +502,7 @@ def test_who_may_close_an_urgent_review_is_the_clinics_setting(
 ) -> None:
     from ketadesk.store.models import ClinicSetting
 
-    review = _urgent_review(owed)
+    review = open_urgent_review(owed, NOW)
     with owed.db.write() as session:
         row = session.get(ClinicSetting, "urgent_review")
         value = dict(row.value) if row is not None else {}

@@ -28,6 +28,7 @@ from ketadesk.ui.monitoring.chair_board import (
     ChairCardWidget,
     card_lines,
 )
+from tests.pictures import picture_folder
 from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
 
 
@@ -140,20 +141,28 @@ def test_the_phase_and_bp_due_change_as_time_passes(
         assert image.save(str(Path(folder) / "chair-board-no-dose.png"))
 
 
+def _pre_dose_taken(staffed: StaffedDay, appointment_id: int, hhmm: str) -> None:
+    """The session's monitoring record with its pre-dose BP taken at ``hhmm``, no dose yet."""
+    with staffed.clinic.db.write() as session:
+        record = SessionRecord(appointment_id=appointment_id)
+        record.readings = [
+            VitalReading(
+                label="Pre-dose",
+                taken_at=staffed.clinic.at(TUESDAY, hhmm),
+                systolic=124,
+                diastolic=80,
+            )
+        ]
+        session.add(record)
+
+
 def test_the_checks_after_the_dose_wait_for_it(
     board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
 ) -> None:
     """The pre-dose BP taken, no dose start recorded: the +40 check is "40 min after the dose",
     not due at the planned dose's clock time; once the dose is recorded, a time again."""
     at = staffed.clinic.at
-    with staffed.clinic.db.write() as session:
-        record = SessionRecord(appointment_id=staffed.appointments["spravato"])
-        record.readings = [
-            VitalReading(
-                label="Pre-dose", taken_at=at(TUESDAY, "10:09"), systolic=124, diastolic=80
-            )
-        ]
-        session.add(record)
+    _pre_dose_taken(staffed, staffed.appointments["spravato"], "10:09")
     clock.now = at(TUESDAY, "11:00")
     refresh(qtbot, board)
     card = room2(board)
@@ -425,3 +434,27 @@ def test_the_board_and_the_record_say_the_same_time_for_the_pre_dose_bp(
     assert record_words.startswith("Next check: BP pre-dose due ")
     due = record_words.removeprefix("Next check: BP pre-dose due ").split()[0]
     assert board_words == f"BP pre-dose due {due}", (board_words, record_words)
+
+
+def test_the_check_at_the_dose_itself_reads_at_dose(
+    board: ChairBoardView, clock: Clock, staffed: StaffedDay, qtbot: QtBot
+) -> None:
+    """A user trial's board said "BP +0 min due 0 min after the dose" of an IV infusion's
+    first reading (every 15 min from the dose, the first at the dose itself)."""
+    at = staffed.clinic.at
+    ada = staffed.appointments["iv"]
+    for action, hhmm in (("check_in", "08:55"), ("start", "09:00")):
+        change_status(staffed.clinic.db, SYSTEM, ada, action, now=at(TUESDAY, hhmm))
+    _pre_dose_taken(staffed, ada, "09:10")
+    clock.now = at(TUESDAY, "09:12")
+    refresh(qtbot, board)
+    card = board.card_for_room("Room 1")
+    assert card is not None
+    assert text(card, "bp") == "BP at dose"
+    card.grab().save(str(picture_folder() / "chair_card_check_at_dose.png"))
+    with staffed.clinic.db.write() as session:
+        stored = session.query(SessionRecord).filter_by(appointment_id=ada).one()
+        stored.dose_started_at = at(TUESDAY, "09:15")
+    clock.now = at(TUESDAY, "09:16")
+    refresh(qtbot, board)
+    assert text(card, "bp") == "BP at dose due now (09:15)"

@@ -22,6 +22,7 @@ from ketadesk.store.models import SessionRecord
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.monitoring.spravato_day import NURSE, WED, book_spravato
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
@@ -212,12 +213,9 @@ def test_an_extra_reading_can_be_added_and_is_saved(
     assert [(r.label, r.systolic) for r in form.readings if not r.scheduled] == [("Extra 1", "150")]
 
 
-def test_devices_and_lot_are_asked_only_of_a_type_dosed_in_devices(
-    qtbot: QtBot, clinic: SmallClinic, spravato: int
-) -> None:
-    """A user trial: the IV record asked for "Devices" and "Lot"; they belong to a type whose
-    catalogue has ``[dose] device_mg`` (Spravato's nasal devices) only."""
-    iv = booking.book(
+def _book_iv(clinic: SmallClinic) -> int:
+    """Ada Lovelace's IV infusion, Wednesday 13:00 (its readings every 15 min from the dose)."""
+    return booking.book(
         clinic.db,
         SYSTEM,
         BookingRequest(
@@ -233,6 +231,14 @@ def test_devices_and_lot_are_asked_only_of_a_type_dosed_in_devices(
         ),
         now=dt.datetime(2026, 11, 24, 18, 0, tzinfo=dt.UTC),
     ).appointment_ids[0]
+
+
+def test_devices_and_lot_are_asked_only_of_a_type_dosed_in_devices(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    """A user trial: the IV record asked for "Devices" and "Lot"; they belong to a type whose
+    catalogue has ``[dose] device_mg`` (Spravato's nasal devices) only."""
+    iv = _book_iv(clinic)
     shown = _dialog(qtbot, clinic, spravato, "10:12")
     assert shown.sheet.uses_devices
     assert shown._devices.isVisible()
@@ -271,3 +277,21 @@ def test_checks_after_an_unrecorded_dose_are_counted_from_the_dose_not_the_plan(
     assert dialog.field_messages["readings[1].systolic"][0] == "error"
     assert dialog._rows[2].due.text() != "dose + 2 h"
     assert dialog._minutes.text() == "Discharge allowed from 12:25"
+
+
+def test_the_check_at_the_dose_itself_reads_at_dose(qtbot: QtBot, clinic: SmallClinic) -> None:
+    """A user trial: the IV record's header said "Next check: BP +0 min due 0 min after the
+    dose" of the first of its readings every 15 min, due at the dose itself."""
+    dialog = _dialog(qtbot, clinic, _book_iv(clinic), "13:16")
+    _type(qtbot, dialog, {(0, "time"): "13:10", (0, "systolic"): "128", (0, "diastolic"): "82"})
+    assert dialog._rows[1].label.text() == "+0 min"  # what the reading is stored under
+    assert dialog._schedule_label.text() == ("Next check: BP at dose (no dose start recorded yet)")
+    assert dialog._rows[1].due.text() == "at dose"
+    assert dialog._rows[1].due.toolTip().startswith("Due at the dose start;")
+    assert dialog._rows[2].due.text() == "dose + 15 min"
+    dialog.grab().save(str(picture_folder() / "record_check_at_dose.png"))
+    dialog._dose_started.setFocus()
+    QTest.keyClicks(dialog._dose_started, "13:15")
+    dialog._dose_started.editingFinished.emit()
+    assert dialog._schedule_label.text() == "Next check: BP at dose due 13:15"
+    assert dialog._rows[1].due.text() == "13:15"

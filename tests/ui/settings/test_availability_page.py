@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +13,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
+from ketadesk.scheduling.dates import short_date
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM
 from ketadesk.services.settings.availability import LocalRequest
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.settings.availability_page import AvailabilityPage
+from tests.pictures import picture_folder
 from tests.services.settings.availability_clinic import BookedClinic, booked_clinic
 
 # Opening a dialog offscreen: the plugin cannot pass size hints on, and says so.
@@ -185,7 +188,7 @@ def test_a_pencilled_in_session_on_a_monitor_out_of_service_names_the_monitor_it
     texts = _texts(dialog.table)
     assert "IV ketamine infusion (pencilled in)" in texts
     local = b.clinic.calendar.local(b.clinic.at(day, "14:00"))
-    when = f"{local:%a} {local.month}/{local.day} 14:00"
+    when = f"{short_date(local.date())} 14:00"  # the app's date words: "Wed Dec 16 14:00"
     assert f"{when} (same time, Monitor 1 instead of Monitor 3)" in texts
     assert "1 booked session (1 pencilled in) would be broken" in dialog.summary.text()
     QTest.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
@@ -212,3 +215,34 @@ def test_the_add_dialog_shows_its_whole_title_and_dates(qtbot: QtBot) -> None:
     assert dialog.width() >= title + TITLE_BAR_ROOM
     for field in (dialog.first, dialog.last):
         assert field.width() >= field.sizeHint().width()
+
+
+def test_closures_and_holidays_read_in_the_app_s_date_words(
+    qtbot: QtBot, booked: BookedClinic
+) -> None:
+    """Trial 3, C19: the page listed "Thu 12/24/2026 8:00 AM" and "Christmas Day
+    (12/25/2026)", unlike every other date of the app; it says "Thu Dec 24, 2026 08:00" and
+    "Christmas Day (Fri Dec 25, 2026)" (the year said: the lists run into next year)."""
+    from ketadesk.services.settings import availability
+
+    b = booked
+    day = b.today + dt.timedelta(days=40)
+    request = LocalRequest("closure", day, 8 * 60, day, 12 * 60, "fire drill")
+    db = b.clinic.db
+    availability.add_closure(db, SYSTEM, availability.from_local(db, request), now=b.now)
+    page = AvailabilityPage(Desk(db, SYSTEM, now=lambda: b.now))
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.loaded is not None and page.table.rowCount() == 1)
+    cells = [cell.text() for c in range(2) if (cell := page.table.item(0, c)) is not None]
+    said = short_date(day, year=True)  # "Thu Dec 24, 2026"
+    assert cells == [f"{said} 08:00", f"{said} 12:00"]  # the small clinic says 24-hour times
+    assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d{1,2}, \d{4} \d\d:\d\d", cells[0])
+    holidays = [
+        line.text() for i in range(page.holidays.count()) if (line := page.holidays.item(i))
+    ]
+    assert holidays, "the clinic's country has public holidays"
+    for entry in holidays:
+        assert re.fullmatch(r".+ \([A-Z][a-z]{2} [A-Z][a-z]{2} \d{1,2}, \d{4}\)", entry), entry
+        assert "/" not in entry
+    page.resize(900, 640)
+    page.grab().save(str(picture_folder() / "closures_page_dates.png"))

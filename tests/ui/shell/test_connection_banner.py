@@ -28,7 +28,7 @@ from tests.clinic_fixtures import SmallClinic
 from tests.pictures import picture_folder
 from tests.ui.clinic_day import TUESDAY, build_clinic_day
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 
@@ -243,11 +243,9 @@ def test_the_main_window_shows_the_banner_above_its_views(
 
     clinic, url = pg_clinic
     switch = ServerSwitch(url)
-    window = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK)
-    qtbot.addWidget(window)
-    window.resize(1200, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = open_desk_window(
+        qtbot, clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK, size=(1200, 700)
+    )
     ctl = desk_controller_of(window)
     banner = window.banner()
     assert isinstance(banner, ConnectionBanner)

@@ -23,10 +23,11 @@ from ketadesk.ui.shell.main_window import VIEWS, MainWindow
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.services.staffed_day import build_staffed_day
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window, wait_for_day
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
@@ -34,13 +35,7 @@ FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 
 @pytest.fixture
 def window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
-    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=NURSE)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
-    return win
+    return open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: NOW, actor=NURSE)
 
 
 def _status(db: Database, appointment_id: int) -> str:
@@ -374,3 +369,32 @@ def test_an_open_session_follows_a_move_made_at_another_workstation(
     assert (was.room, now.room) == ("Room 1", "Room 3")
     assert now.version > was.version
     dialog.close()
+
+
+def test_the_patient_record_opens_centred_on_the_main_window(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    """A user trial: the patient record opened wherever the window manager put a parentless
+    window; it opens as Settings does, centred on the main window and on its screen."""
+    screen = window.screen().availableGeometry()
+    # Off to the left of the screen, with room above and below for the record's height.
+    window.setGeometry(screen.left() + 20, screen.top() + 150, 500, 500)
+    qtbot.wait(20)
+    controller = desk_controller_of(window)
+    controller.open_patient(clinic.ids["Ada Lovelace"])
+    (record,) = controller.patient_windows
+    qtbot.waitUntil(lambda: record.record is not None, timeout=10_000)
+    placed = record.frameGeometry()
+    # All of it on the screen (but for the frame's few pixels: the offscreen screen is as
+    # narrow as the record, which is shrunk to it)...
+    assert placed.left() >= screen.left() - 4
+    assert placed.top() >= screen.top() - 4
+    assert placed.right() <= screen.right() + 4
+    assert placed.bottom() <= screen.bottom() + 4
+    # ...and centred on the main window as far as the screen lets it.
+    centre, own = window.frameGeometry().center(), placed.center()
+    assert abs(own.y() - centre.y()) <= 8
+    if placed.width() < screen.width() - 8:
+        assert abs(own.x() - centre.x()) <= 8
+    window.grab().save(str(picture_folder() / "patient_record_main_window.png"))
+    record.grab().save(str(picture_folder() / "patient_record_window.png"))

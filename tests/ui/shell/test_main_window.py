@@ -12,7 +12,6 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.schedule.day import day_schedule
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.shell.main_window import MainWindow
@@ -20,18 +19,12 @@ from ketadesk.ui.timeline.day_layout import day_message
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import SUNDAY, THANKSGIVING, TUESDAY, WEDNESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import wait_for_day
+from tests.ui.shell.desk_helpers import open_desk_window, wait_for_day
 
 
 @pytest.fixture
 def window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
-    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
-    return win
+    return open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: NOW)
 
 
 def block_names(win: MainWindow) -> list[str]:
@@ -69,12 +62,7 @@ def test_a_view_of_its_own_moment_is_not_headed_with_the_day_shown(
     from ketadesk.services.common.context import Actor
 
     nurse = Actor(user_id=None, username="kim", role="nurse")
-    win = open_day_window(clinic.db, WEDNESDAY, now=lambda: NOW, actor=nurse)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
+    win = open_desk_window(qtbot, clinic.db, WEDNESDAY, now=lambda: NOW, actor=nurse)
     heading = win.findChild(QLabel, "day_heading")
     assert heading is not None
     assert heading.text() == "Wednesday, November 25, 2026"

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor
@@ -21,7 +20,7 @@ from ketadesk.ui.timeline.day_view import DayView
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, build_clinic_day
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 
@@ -34,13 +33,9 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
 
 
 def _window(qtbot: QtBot, clinic: SmallClinic) -> MainWindow:
-    window = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK)
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    wait_for_day(qtbot, window)
-    return window
+    return open_desk_window(
+        qtbot, clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK, size=(1200, 800)
+    )
 
 
 def _place(view: DayView, appointment_id: int) -> tuple[dt.datetime, int | None] | None:

@@ -9,14 +9,13 @@ import datetime as dt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.booking.move_request import move_appointment
 from ketadesk.services.common.context import Actor
 from ketadesk.store.models import Appointment, Patient
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 ADMIN = Actor(user_id=None, username="ada", role="admin")
@@ -24,10 +23,7 @@ ADMIN = Actor(user_id=None, username="ada", role="admin")
 
 def test_a_move_made_elsewhere_is_said_with_its_reason(qtbot: QtBot, clinic: SmallClinic) -> None:
     clock = [NOW]
-    win = open_day_window(clinic.db, TUESDAY, now=lambda: clock[0], actor=NURSE)
-    qtbot.addWidget(win)
-    win.show()
-    wait_for_day(qtbot, win)
+    win = open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: clock[0], actor=NURSE, size=None)
     with clinic.db.read() as s:
         integration = s.scalars(
             select(Appointment.id)

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor
@@ -18,7 +17,7 @@ from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, WEDNESDAY, build_clinic_day
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window, wait_for_day
 from tests.ui.sql_guard import allow_gui_thread_sql
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
@@ -33,12 +32,9 @@ def shared_clinic(db_url: str) -> Iterator[tuple[SmallClinic, str]]:
 
 
 def _window(qtbot: QtBot, clinic: SmallClinic, day: dt.date) -> MainWindow:
-    window = open_day_window(clinic.db, day, now=lambda: NOW, actor=FRONT_DESK)
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    wait_for_day(qtbot, window)
+    window = open_desk_window(
+        qtbot, clinic.db, day, now=lambda: NOW, actor=FRONT_DESK, size=(1200, 800)
+    )
     # Once the watcher counts changes, the day is read again if it was read at an older
     # counter (``DeskController._on_counting``): that read, too, is waited for.
     qtbot.waitUntil(desk_controller_of(window).watcher.has_noted_the_counter, timeout=10_000)

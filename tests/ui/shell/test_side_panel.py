@@ -1,4 +1,5 @@
-"""The left panel's filters narrow the day shown; its calendar moves the day."""
+"""The left panel's filters narrow the day shown; its calendar moves the day; its follow-up
+counts are those of the signed-in role's queue."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ import datetime as dt
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from ketadesk.services.common.context import Actor
 from ketadesk.services.schedule.day import day_schedule
 from ketadesk.ui.shell.side_panel import SidePanel
 from ketadesk.ui.timeline.schedule_filter import ScheduleFilter
 from tests.clinic_fixtures import SmallClinic
-from tests.ui.clinic_day import TUESDAY
+from tests.pictures import picture_folder
+from tests.ui.clinic_day import TUESDAY, open_urgent_review
+from tests.ui.conftest import NOW
+from tests.ui.shell.desk_helpers import open_desk_window
+
+FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
+NURSE = Actor(user_id=None, username="kim", role="nurse")
 
 
 def test_filter_keeps_the_chosen_rooms_and_session_types(clinic: SmallClinic) -> None:
@@ -97,3 +105,22 @@ def test_the_session_types_listed_are_the_days_and_an_unticked_one_stays_unticke
     panel.set_session_types(later)  # and on a day with intakes, they stay hidden
     assert ("Intake / screening", False) in _listed(panel)
     assert ("Booster review", True) in _listed(panel)
+
+
+def test_the_panel_counts_only_what_the_role_s_queue_lists(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    """A user trial's front desk read "0 urgent" in its left panel: urgent reviews are never
+    on its queue (``read_clinical``), so it has no such count; a nurse's panel has one."""
+    open_urgent_review(clinic, NOW)
+    shown: dict[str, list[str]] = {}
+    for actor in (FRONT_DESK, NURSE):
+        window = open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: NOW, actor=actor)
+        panel = window.side_panel
+        qtbot.waitUntil(panel.follow_ups_box.isVisible, timeout=10_000)  # counts read
+        shown[actor.role] = [b.text() for b in panel.count_buttons.values() if not b.isHidden()]
+        panel.grab().save(str(picture_folder() / f"side_panel_{actor.role}.png"))
+        window.close()
+    assert not any("urgent" in text for text in shown["front_desk"])
+    assert [t.split(" ", 1)[1] for t in shown["front_desk"]] == ["overdue", "due today"]
+    assert "1 urgent" in shown["nurse"]

@@ -16,7 +16,6 @@ import pytest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import Actor
 from ketadesk.services.monitoring.chair_board import BpDue, ChairBoard, ChairCard
 from ketadesk.ui.common.background import background_work_pending
@@ -25,19 +24,14 @@ from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import wait_for_day
+from tests.ui.shell.desk_helpers import open_desk_window
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 
 
 @pytest.fixture
 def window(qtbot: QtBot, clinic: SmallClinic) -> Iterator[MainWindow]:
-    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=NURSE)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
+    win = open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: NOW, actor=NURSE)
     yield win
     win.close()
 

@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.access.accounts import sign_in_screen
 from ketadesk.services.common.context import Actor
 from ketadesk.ui.shell.main_window import VIEWS
@@ -17,7 +16,7 @@ from ketadesk.ui.shell.session import SignedInSession
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import wait_for_day
+from tests.ui.shell.desk_helpers import open_desk_window, wait_for_day
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
@@ -27,11 +26,7 @@ FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 def test_switch_user_from_any_view_shows_the_clinic_again(
     qtbot: QtBot, clinic: SmallClinic, view: str
 ) -> None:
-    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: NOW)
     session = SignedInSession(
         win, clinic.db, now=lambda: NOW, ask_first_admin=lambda db, parent: NURSE
     )

@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import Actor
 from ketadesk.ui.common.desk import Desk
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 ADMIN = Actor(user_id=None, username="ada", role="admin")
@@ -22,9 +21,7 @@ FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 def test_the_previous_user_s_patient_record_and_audit_trail_close_on_a_switch(
     qtbot: QtBot, clinic: SmallClinic
 ) -> None:
-    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=ADMIN)
-    qtbot.addWidget(win)
-    win.show()
+    win = open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: NOW, actor=ADMIN, size=None)
     controller = desk_controller_of(win)
     controller.open_patient(clinic.ids["Grace Hopper"])
     controller.open_audit()

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.settings.clinic_details import clinic_details, save_clinic_details
 from ketadesk.ui.common.background import background_work_pending
@@ -26,7 +25,7 @@ from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic
 from tests.pictures import picture_folder
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window, wait_for_day
 from tests.ui.sql_guard import allow_gui_thread_sql
 
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
@@ -34,12 +33,9 @@ FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 
 @pytest.fixture
 def window(qtbot: QtBot, clinic: SmallClinic) -> Iterator[MainWindow]:
-    win = open_day_window(clinic.db, None, now=lambda: NOW, actor=FRONT_DESK)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
+    win = open_desk_window(
+        qtbot, clinic.db, None, now=lambda: NOW, actor=FRONT_DESK, size=(1200, 800)
+    )
     qtbot.waitUntil(lambda: not background_work_pending(), timeout=10_000)
     yield win
     win.close()

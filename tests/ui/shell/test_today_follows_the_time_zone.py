@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.schedule.day import clinic_today
 from ketadesk.services.settings.clinic_details import clinic_details, save_clinic_details
@@ -23,7 +22,7 @@ from ketadesk.ui.common.background import background_work_pending
 from ketadesk.ui.shell.main_window import MainWindow
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import desk_controller_of, wait_for_day
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window, wait_for_day
 from tests.ui.sql_guard import allow_gui_thread_sql
 
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
@@ -32,12 +31,9 @@ AHEAD = "Pacific/Kiritimati"
 
 @pytest.fixture
 def window(qtbot: QtBot, clinic: SmallClinic) -> Iterator[MainWindow]:
-    win = open_day_window(clinic.db, None, now=lambda: NOW, actor=FRONT_DESK)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
+    win = open_desk_window(
+        qtbot, clinic.db, None, now=lambda: NOW, actor=FRONT_DESK, size=(1200, 800)
+    )
     qtbot.waitUntil(lambda: not background_work_pending(), timeout=10_000)
     yield win
     win.close()

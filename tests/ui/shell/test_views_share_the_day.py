@@ -17,7 +17,6 @@ import pytest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import Actor
 from ketadesk.ui.common.background import background_work_pending
 from ketadesk.ui.shell.main_window import MainWindow
@@ -26,7 +25,7 @@ from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, TUESDAY_SESSIONS, WEDNESDAY
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import wait_for_day
+from tests.ui.shell.desk_helpers import open_desk_window
 
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 TUESDAY_ACTIVE = sum(1 for s in TUESDAY_SESSIONS if s[4] != "cancelled")
@@ -34,12 +33,7 @@ TUESDAY_ACTIVE = sum(1 for s in TUESDAY_SESSIONS if s[4] != "cancelled")
 
 @pytest.fixture
 def window(qtbot: QtBot, clinic: SmallClinic) -> Iterator[MainWindow]:
-    win = open_day_window(clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
+    win = open_desk_window(qtbot, clinic.db, TUESDAY, now=lambda: NOW, actor=FRONT_DESK)
     yield win
     win.close()
 

@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidget
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import Actor
 from ketadesk.ui.shell.main_window import MainWindow
 from ketadesk.ui.timeline.week_view import WeekView
@@ -23,19 +22,14 @@ from tests.clinic_fixtures import SmallClinic
 from tests.pictures import picture_folder
 from tests.ui.clinic_day import SUNDAY, TUESDAY, TUESDAY_SESSIONS
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import wait_for_day
+from tests.ui.shell.desk_helpers import open_desk_window, wait_for_day
 
 FRONT_DESK = Actor(user_id=None, username="jo", role="front_desk")
 
 
 @pytest.fixture
 def window(qtbot: QtBot, clinic: SmallClinic) -> Iterator[MainWindow]:
-    win = open_day_window(clinic.db, SUNDAY, now=lambda: NOW, actor=FRONT_DESK)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    wait_for_day(qtbot, win)
+    win = open_desk_window(qtbot, clinic.db, SUNDAY, now=lambda: NOW, actor=FRONT_DESK)
     yield win
     win.close()
 

@@ -9,14 +9,13 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ketadesk.commands.run import open_day_window
 from ketadesk.services.common.context import Actor
 from ketadesk.ui.shell.main_window import MainWindow
 from ketadesk.ui.timeline.week_view import WeekView
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.clinic_day import TUESDAY, build_clinic_day
 from tests.ui.conftest import NOW
-from tests.ui.shell.desk_helpers import wait_for_day
+from tests.ui.shell.desk_helpers import open_desk_window
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 LATER = NOW + dt.timedelta(days=28)  # the weeks walked hold no "today" (painted when shown)
@@ -30,12 +29,9 @@ def clinic(db_url: str) -> Iterator[SmallClinic]:
 
 
 def _week_window(qtbot: QtBot, clinic: SmallClinic, day: dt.date) -> tuple[MainWindow, WeekView]:
-    window = open_day_window(clinic.db, day, now=lambda: LATER, actor=FRONT_DESK)
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    wait_for_day(qtbot, window)
+    window = open_desk_window(
+        qtbot, clinic.db, day, now=lambda: LATER, actor=FRONT_DESK, size=(1200, 800)
+    )
     window.set_view("week")
     view = window.page("week")
     assert isinstance(view, WeekView)

@@ -24,6 +24,8 @@ from ketadesk.services.schedule.day import day_schedule
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.timeline.undo import ScheduleEditor
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.pictures import picture_folder
+from tests.ui.shell.desk_helpers import desk_controller_of, open_desk_window
 from tests.ui.timeline.test_undo import (
     FRONT_DESK,
     IV_A,
@@ -95,7 +97,8 @@ def test_a_cancel_made_on_a_session_checked_in_meanwhile_is_refused(
         qtbot, desk, lambda: desk.set_status(ada, "cancel", "Ride fell through", version=seen)
     )
     assert "The status was not changed" in told
-    assert "Lovelace, Ada's session" in told
+    # The session as every refusal names it (services/common/session_words.py).
+    assert "Lovelace, Ada's IV ketamine infusion Wed Dec 2 08:00 was checked in" in told
     assert "was checked in by kim" in told
     assert "nothing was done" in told
     assert placement_of(clinic.db, ada).status == "checked_in"
@@ -167,7 +170,31 @@ def test_the_desk_s_own_changes_do_not_make_its_next_request_stale(
 def test_the_service_names_the_change_it_was_not_told_of(clinic: SmallClinic, nurse: Actor) -> None:
     ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
     appointment_changes.change_status(clinic.db, nurse, ada, "check_in", now=ON_WED)
-    with pytest.raises(ChangedElsewhere, match=r"\(Wed Dec 2 08:00\) was checked in by kim at"):
+    with pytest.raises(
+        ChangedElsewhere,
+        match=r"^Lovelace, Ada's IV ketamine infusion Wed Dec 2 08:00 was checked in by kim at",
+    ):
         appointment_changes.change_status(
             clinic.db, FRONT_DESK, ada, "no_show", expected_version=1, now=ON_WED
         )
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_the_desk_s_window_says_the_refusal_in_the_words_every_refusal_uses(
+    clinic: SmallClinic, nurse: Actor, qtbot: QtBot
+) -> None:
+    """The main window's status bar: the session named as every other refusal names it."""
+    ada = _book(clinic, "Ada Lovelace", "08:00", IV_A)
+    seen = _shown_version(clinic, ada)
+    window = open_desk_window(qtbot, clinic.db, WED, now=lambda: ON_WED, actor=FRONT_DESK)
+    appointment_changes.change_status(clinic.db, nurse, ada, "check_in", now=ON_WED)
+    controller = desk_controller_of(window)
+    window.day_view.status_requested.emit(ada, "cancel", "Ride fell through", seen)
+    qtbot.waitUntil(lambda: bool(controller.last_refusal), timeout=10_000)
+    said = window.statusBar().currentMessage()
+    assert said.startswith(
+        "The status was not changed: Lovelace, Ada's IV ketamine infusion Wed Dec 2 08:00 "
+        "was checked in by kim at 07:30, since you last saw it; nothing was done"
+    )
+    window.grab().save(str(picture_folder() / "changed_elsewhere_window.png"))
+    assert placement_of(clinic.db, ada).status == "checked_in"
