@@ -32,6 +32,7 @@ from ketadesk.store.models import (
 )
 
 AWAY_CODE = PATIENT_AWAY
+TITLE = rule_title(PATIENT_AWAY)  # "Patient away", as every refusal of the rule says it
 
 
 def away_warnings(session: Session, now: dt.datetime) -> tuple[Problem, ...]:
@@ -97,7 +98,7 @@ def away_warnings(session: Session, now: dt.datetime) -> tuple[Problem, ...]:
         out.append(
             Problem(
                 code=AWAY_CODE,
-                message=f"warning: {last_name}, {first_name}: {rule_title(PATIENT_AWAY)} [{PATIENT_AWAY}]: "
+                message=f"warning: {last_name}, {first_name}: {TITLE} [{PATIENT_AWAY}]: "
                 f"{what} {when} falls while the patient is away {found.words}; "
                 f"call the patient to move it (appointment #{id_}, version {version})",
                 appointment_ids=(id_,),
