@@ -1,9 +1,12 @@
 """``ketadesk move --db URL --appointment ID --to 'YYYY-MM-DD HH:MM' [--room NAME]
-[--override RULE=REASON --user NAME]``: one appointment moved with the same checks as a drag.
+[--override RULE=REASON --user NAME] [--if-version N]``: one appointment moved with the same
+checks as a drag.
 
-Exit status 0 when it moved, 1 when the clinic's rules or the schedule refuse it (each reason on
-its own line, naming its rule), 2 for bad input (an unknown appointment, room or rule, a time
-that is not one).
+Exit status 0 when it moved (the output ends with the version the move left, for the next
+``--if-version``), 1 when the clinic's rules or the schedule refuse it (each reason on its own
+line, naming its rule), 2 for bad input (an unknown appointment, room or rule, a time that is
+not one) and for an appointment no longer at the ``--if-version`` given (changed since the
+script read it: the window's words for a stale drop, nothing written).
 """
 
 from __future__ import annotations
@@ -50,6 +53,14 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--reason", default="", help="why the appointment moves (audited)")
     parser.add_argument(
+        "--if-version",
+        type=int,
+        metavar="N",
+        help="move it only if it is still at version N (as a move printed it, or `patients "
+        "away add` listed it); changed since, it is refused with what happened, by whom and "
+        "when, exit status 2, nothing written (default: whatever it is now)",
+    )
+    parser.add_argument(
         "--today",
         metavar="YYYY-MM-DD",
         help="act as at the start of this day at the clinic (for scripts and tests)",
@@ -61,6 +72,7 @@ def _move(args: argparse.Namespace) -> int:
     from ketadesk.cli import CommandError, command_line_actor
     from ketadesk.commands._planning_args import clinic_now, iso_date, local_datetime
     from ketadesk.scheduling.calendar import ClinicCalendar
+    from ketadesk.services.booking.changed_elsewhere import ChangedElsewhere
     from ketadesk.services.booking.move_request import (
         MoveRefused,
         account_actor,
@@ -105,10 +117,25 @@ def _move(args: argparse.Namespace) -> int:
                 overrides=overrides,
                 now=now,
                 reason=args.reason,
+                expected_version=args.if_version,
             )
-        except MoveRefused as err:
+        except ChangedElsewhere as err:
             print(
-                f"ketadesk move: appointment #{appointment_id} cannot move there:", file=sys.stderr
+                f"ketadesk move: appointment #{appointment_id} is no longer at version "
+                f"{args.if_version}:",
+                file=sys.stderr,
+            )
+            for reason in err.reasons:
+                print(f"  - {reason}", file=sys.stderr)
+            if err.version is not None:
+                print(f"  (it is at version {err.version} now)", file=sys.stderr)
+            return 2
+        except MoveRefused as err:
+            # The words scripts already read, then the version it stays at.
+            version = f" (it stays at version {err.version})" if err.version is not None else ""
+            print(
+                f"ketadesk move: appointment #{appointment_id} cannot move there{version}:",
+                file=sys.stderr,
             )
             for reason in err.reasons:
                 print(f"  - {reason}", file=sys.stderr)

@@ -121,6 +121,12 @@ def _away_add(args: argparse.Namespace) -> int:
     print(f"#{saved.away.key}: {args.chart} away {saved.away.words}")
     if saved.sessions:
         print(saved.summary + " (not moved: move them with `ketadesk move`)")
+        for s in saved.sessions:
+            # What ``ketadesk move --appointment ID --if-version N`` needs.
+            print(
+                f"  appointment #{s.appointment_id} (version {s.version}): "
+                f"{s.session_type_name} {s.when}"
+            )
     return 0
 
 

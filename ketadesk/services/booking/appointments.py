@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from ketadesk.scheduling.dates import clock, moved_words
+from ketadesk.scheduling.days_away import away_on
 from ketadesk.scheduling.status_times import too_early_in
-from ketadesk.scheduling.statuses import TRANSITIONS
+from ketadesk.scheduling.statuses import REPLANNED_STATUSES, TRANSITIONS
 from ketadesk.services.access.permissions import unassigned_refusal
 from ketadesk.services.booking.appointment_changes import (
     ACTION_NAMES,
@@ -25,6 +26,7 @@ from ketadesk.services.followups.urgent_reviews import standing_reviews
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import (
     Appointment,
     AppointmentEvent,
@@ -134,6 +136,10 @@ class AppointmentDetail:
     #: Of ``actions``, those that do not open yet, with when they do ("Check-in opens on the
     #: day of the session (Thu 12/17)"): offered greyed, saying so (``scheduling/status_times``).
     not_yet: tuple[tuple[str, str], ...] = ()
+    #: A session still to come on one of the patient's days away, in words ("This session falls
+    #: while the patient is away Dec 14 – 18, 2026 (travel)"); "" when it does not.  A
+    #: pencilled-in hold says so before it is confirmed (the confirmation asks a reason).
+    away: str = ""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -277,6 +283,16 @@ def appointment_detail(
             early = too_early_in(settings, action, appointment.starts_at, now)
             if early is not None:
                 not_yet.append((action, early.hint))
+        away = ""
+        if appointment.status in REPLANNED_STATUSES and appointment.starts_at >= now:
+            found = away_on(
+                patient_away_ranges(session, patient.id),
+                appointment.starts_at.astimezone(zone).date(),
+            )
+            if found is not None:
+                away = f"This session falls while the patient is away {found.words}"
+                if appointment.status == "tentative":
+                    away += "; confirming the hold asks a reason"
         return AppointmentDetail(
             id=appointment.id,
             version=appointment.version,
@@ -304,6 +320,7 @@ def appointment_detail(
             actor_actions=actor_actions,
             urgent_review=urgent,
             not_yet=tuple(not_yet),
+            away=away,
         )
 
 

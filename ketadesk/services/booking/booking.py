@@ -24,10 +24,10 @@ from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
-from ketadesk.scheduling.protocol_rules import DESK_RULES, SPACING
+from ketadesk.scheduling.protocol_rules import SPACING
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
-from ketadesk.services.booking import rule_check
+from ketadesk.services.booking import override_rights, rule_check
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.expiry import EXPIRED, release_expired
 from ketadesk.services.booking.plan_check import (
@@ -182,10 +182,9 @@ def book(
     past = [s for s in request.sessions if s.start < now]
     if past:
         raise InvalidRequest(f"session #{past[0].index} would start in the past")
-    # A day the patient is away is theirs to decide, not a clinician's (``DESK_RULES``): anyone
-    # who books may go past it; the engine then judges each override (``rule_check.enforce``).
-    if any(rule not in DESK_RULES for rule in request.overrides):
-        require(actor, "override_gate", db, now=now)
+    # A day the patient is away is theirs to decide, not a clinician's: anyone who books may go
+    # past it (``override_rights``); the engine then judges each override (``rule_check.enforce``).
+    override_rights.require_override(actor, request.overrides, db, now=now)
     if request.hold_until is not None and not request.tentative:
         raise InvalidRequest("a deadline (hold until) is only for a tentative hold")
     if request.hold_until is not None and request.hold_until <= now:
@@ -446,6 +445,22 @@ def _write(
         )
         for appointment_id, planned, room in zip(appointment_ids, ordered, rooms, strict=True)
     ] + sync.opened_entries(actor, follow_up_ids, owed, now)
+    # Each override given (a role's decision with a reason) is audited as a move's is
+    # (``rule_check.record_overrides``); none in the common case.
+    entries += [
+        audit.entry(
+            actor,
+            "override_rule",
+            "appointment",
+            appointment_id,
+            patient_id=patient_id,
+            after={"rule": rule, "reason": reason},
+            detail=f"{rule}: {reason}",
+            now=now,
+        )
+        for appointment_id in appointment_ids
+        for rule, reason in request.overrides.items()
+    ]
     # Every row written before the change counter, the last lock taken.
     audit.write_in(batch, entries)
     bump = changes.bump_in(batch, now)
@@ -539,7 +554,8 @@ def _reads_ahead(calendar: ClinicCalendar, request: BookingRequest, now: dt.date
 
 
 class GateRefused(ServiceError):
-    """A gating rule stops the booking: a block, or a warning no clinician has overridden."""
+    """A gating rule stops the booking: a block, or a warning nobody has overridden (a
+    clinician's decision; a day the patient is away, anyone's who books)."""
 
     def __init__(self, results: Sequence[GateResult]) -> None:
         self.results = tuple(results)
@@ -549,11 +565,21 @@ class GateRefused(ServiceError):
                 + (
                     ""
                     if r.severity is Severity.BLOCK
-                    else " (a nurse or prescriber may override this with a reason)"
+                    else f" ({override_rights.who_may_override([r.rule])} may override this "
+                    "with a reason)"
                 )
                 for r in self.results
             )
         )
+
+    def overridable_by(self, actor: Actor) -> tuple[GateResult, ...]:
+        """The warnings ``actor`` may set aside with a reason: all of them when every one is a
+        warning its role may override (``override_rights``), else none."""
+        if any(r.severity is not Severity.WARN for r in self.results):
+            return ()
+        if not override_rights.may_override(actor, [r.rule for r in self.results]):
+            return ()
+        return self.results
 
 
 SPACING_RULE = SPACING  # the override key for a series that breaks its protocol's gaps

@@ -12,6 +12,8 @@ before, two drags of one session, an undo pulling a checked-in patient back to a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,7 +41,12 @@ CHANGE_WORDS = {
 
 
 class ChangedElsewhere(BookingConflict):
-    """The appointment's version is not the one the request was made on."""
+    """The appointment's version is not the one the request was made on; ``version``: the
+    one it has now (for ``ketadesk move --if-version``'s refusal)."""
+
+    def __init__(self, reasons: Sequence[str], version: int | None = None) -> None:
+        super().__init__(reasons)
+        self.version = version
 
 
 def changed_elsewhere(session: Session, appointment: Appointment) -> ChangedElsewhere:
@@ -70,5 +77,6 @@ def changed_elsewhere(session: Session, appointment: Appointment) -> ChangedElse
         [
             f"{session_words(session, appointment)} {what}, since you last saw it; "
             "nothing was done (the schedule shows it as it is now)"
-        ]
+        ],
+        appointment.version,
     )

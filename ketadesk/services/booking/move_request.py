@@ -10,7 +10,7 @@ a rule the clinic lets a clinician override ("warn"), given by an account whose 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.dates import clock, short_date_time
 from ketadesk.scheduling.protocol_rules import known_rules, overridable_rules
 from ketadesk.services.booking import appointment_changes
+from ketadesk.services.booking.changed_elsewhere import changed_elsewhere
 from ketadesk.services.booking.move_check import prepare_move
 from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
@@ -29,7 +30,12 @@ from ketadesk.store.models import Appointment, Resource, User
 
 
 class MoveRefused(BookingConflict):
-    """The move does not fit: each reason names its rule ("Too close [min_gap]: ...")."""
+    """The move does not fit: each reason names its rule ("Too close [min_gap]: ...");
+    ``version``: the appointment's version, untouched."""
+
+    def __init__(self, reasons: Sequence[str], version: int | None = None) -> None:
+        super().__init__(reasons)
+        self.version = version
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class MoveDone:
     room: str
     was: dt.datetime  # aware, where it was
     overridden: tuple[str, ...]  # the rules overridden
+    version: int = 0  # the appointment's version the move left
+    was_version: int = 0  # its version before
 
 
 def account_actor(db: Database, username: str) -> Actor:
@@ -65,14 +73,21 @@ def move_appointment(
     overrides: Mapping[str, str] | None = None,
     now: dt.datetime,
     reason: str = "",
+    expected_version: int | None = None,
 ) -> MoveDone:
     """Move ``appointment_id`` to the clinic's wall-clock ``to_local`` (naive), in ``room``
-    (a room's name; default: the room it has), overriding the rules named in ``overrides``."""
+    (a room's name; default: the room it has), overriding the rules named in ``overrides``.
+    ``expected_version``: move it only if it is still at that version (``ChangedElsewhere``
+    otherwise, in the window's words, nothing written), read first and again in the write's
+    own transaction; None: whatever it is now."""
     with db.read() as session:
         catalog = load_catalog(session)
         appointment = session.get(Appointment, appointment_id)
         if appointment is None:
             raise NotFound(f"no appointment #{appointment_id}")
+        if expected_version is not None and appointment.version != expected_version:
+            raise changed_elsewhere(session, appointment)
+        was_version = appointment.version
         rooms = {
             name.casefold(): (id_, name)
             for id_, name in session.execute(
@@ -113,29 +128,39 @@ def move_appointment(
     check.overrides.update(overrides)
     planned = check.plan(start, room_id)
     if not planned.placed:
-        raise MoveRefused(planned.problems)
-    appointment_changes.move(
+        raise MoveRefused(planned.problems, was_version)
+    done = appointment_changes.move(
         db,
         actor,
         appointment_id,
         planned,
-        expected_version=None,
+        expected_version=expected_version,
         reason=reason or "moved from the command line",
         now=now,
         overrides=overrides,
     )
     room_name = next((n for i, n in rooms.values() if i == room_id), "")
-    return MoveDone(appointment_id, start, room_name, was, tuple(sorted(overrides)))
+    return MoveDone(
+        appointment_id,
+        start,
+        room_name,
+        was,
+        tuple(sorted(overrides)),
+        version=done.version,
+        was_version=was_version,
+    )
 
 
 def describe(done: MoveDone, calendar: ClinicCalendar) -> str:
-    """ "appointment #12 moved from Mon Dec 7, 2026 10:00 to Tue Dec 8, 2026 10:00 (Room 2)"."""
+    """ "appointment #12 moved from Mon Dec 7, 2026 10:00 AM to Tue Dec 8, 2026 10:00 AM
+    (Room 2); now version 4 (was 3)": the version a script gives ``--if-version`` next."""
     where = f" ({done.room})" if done.room else ""
     fmt = calendar.settings.time_format
     text = (
         f"appointment #{done.appointment_id} moved from "
         f"{short_date_time(calendar.local(done.was), fmt, year=True)} to "
-        f"{short_date_time(calendar.local(done.start), fmt, year=True)}{where}"
+        f"{short_date_time(calendar.local(done.start), fmt, year=True)}{where}; "
+        f"now version {done.version} (was {done.was_version})"
     )
     if done.overridden:
         text += f"; overridden: {', '.join(done.overridden)}"

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.gating import PatientFacts
+from ketadesk.scheduling.gating import PatientFacts, Severity
 from ketadesk.scheduling.model import PlannedSession
 from ketadesk.scheduling.protocol_rules import (
     DESK_RULES,
@@ -35,6 +35,7 @@ from ketadesk.scheduling.protocol_rules import (
 )
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
+from ketadesk.services.booking import override_rights
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
 from ketadesk.store import raw
 from ketadesk.store.clinic_config import StoredConfig
@@ -55,6 +56,17 @@ class RuleRefused(InvalidRequest):
         super().__init__(
             f"{what} breaks the clinic's rules: " + "; ".join(f.text(roles) for f in self.findings)
         )
+
+    def overridable_by(self, actor: Actor) -> tuple[Finding, ...]:
+        """The rules ``actor`` may push past with a reason: all of them when every one is a
+        "warn" rule its role may override (``override_rights``: a day the patient is away,
+        whoever makes the change; a clinical rule, one of ``override_roles``), else none."""
+        if any(f.severity is not Severity.WARN for f in self.findings):
+            return ()
+        rules = [f.rule for f in self.findings]
+        if not override_rights.may_override(actor, rules, self.override_roles):
+            return ()
+        return self.findings
 
 
 # The patient's live sessions, built once as plain Core (every booking, move and drag check

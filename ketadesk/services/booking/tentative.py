@@ -1,7 +1,9 @@
 """Tentative holds ("pencilled in"): the front desk keeps a place, a single session or a whole
 series, for a patient whose screening or consent is still pending.  The hold keeps its resources
 until its deadline (``Appointment.hold_until``); it becomes a booking only through ``confirm``,
-which judges the gates as a booking does; past its deadline it is released (``expiry``).
+which judges the gates as a booking does, and the patient's days away (a range added since the
+hold was pencilled in: a warning whoever books may override with a reason, audited); past its
+deadline it is released (``expiry``).
 
 Placing one is ``booking.book`` with ``BookingRequest(tentative=True)``: the same plan check,
 re-check in the transaction, audit and change counter as any booking.
@@ -10,15 +12,18 @@ re-check in the transaction, audit and change counter as any booking.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.gating import check_gates
+from ketadesk.scheduling.protocol_rules import PATIENT_AWAY, Finding, judge
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
+from ketadesk.services.booking import override_rights, rule_check
 from ketadesk.services.booking.booking import GateRefused, snapshot_of
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.expiry import RELEASE_REASON, release_expired
@@ -27,8 +32,9 @@ from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, ut
 from ketadesk.services.common.session_words import session_words
 from ketadesk.services.followups import sync
 from ketadesk.store import changes
-from ketadesk.store.clinic_config import load_config
+from ketadesk.store.clinic_config import StoredConfig, load_config
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import Appointment, AppointmentEvent, GatingOverride
 
 
@@ -48,12 +54,15 @@ def confirm(
     now: dt.datetime | None = None,
 ) -> Confirmation:
     """Book a tentative hold (with every tentative session of its series), if the patient now
-    passes the gates of each session type; raise ``GateRefused`` naming the gate otherwise, and
-    say so in words when the hold was released at its deadline."""
+    passes the gates of each session type and is not away on its days; raise ``GateRefused``
+    naming each rule otherwise (``GateRefused.overridable_by`` says whether the actor may go
+    past them), and say so in words when the hold was released at its deadline.
+    ``overrides``: rule -> reason, each stored with the sessions and audited."""
     require(actor, "book", db, now=now)
-    given = dict(overrides or {})
-    if given:
-        require(actor, "override_gate", db, now=now)
+    given = {k: v.strip() for k, v in (overrides or {}).items() if v.strip()}
+    # A day the patient is away is theirs to decide: anyone who books may go past it; a gate
+    # is a clinician's (``override_rights``, the booking's own rule).
+    override_rights.require_override(actor, given, db, now=now)
     now = now or utcnow()
 
     def write() -> Confirmation:
@@ -101,9 +110,12 @@ def confirm(
                     catalog.session_types[code], facts, dates, catalog.settings, given
                 )
             ]
+            away = _days_away(session, config, calendar, first.patient_id, group, given)
             stopping = [r for r in results if r.stops_booking]
+            stopping += [f.as_gate() for f in away if f.stops]
             if stopping:
                 raise GateRefused(stopping)
+            facts_of = {r.rule: r.message for r in results} | {f.rule: f.message for f in away}
             past = [a for a in group if a.starts_at < now]
             if past:
                 raise InvalidRequest(
@@ -140,6 +152,17 @@ def confirm(
                             at=now,
                         )
                     )
+                    audit.record(
+                        session,
+                        actor,
+                        "override_rule",
+                        "appointment",
+                        a.id,
+                        patient_id=a.patient_id,
+                        after={"rule": rule, "reason": reason, "fact": facts_of.get(rule, "")},
+                        detail=f"{rule}: {reason}",
+                        now=now,
+                    )
                 session.flush()
                 audit.record(
                     session,
@@ -159,6 +182,38 @@ def confirm(
             return Confirmation(ids)
 
     return retried_once(write)
+
+
+#: The protocol rules a pencilled-in hold is judged by again when it is confirmed: the others
+#: were judged when it was pencilled in and at every change since (a booking or move of the
+#: patient's other sessions counts the hold as live), while the patient's days away are a fact
+#: of their record that can change under the hold with no session changing.
+RULES_AT_CONFIRM = frozenset({PATIENT_AWAY})
+
+
+def _days_away(
+    session: Session,
+    config: StoredConfig,
+    calendar: ClinicCalendar,
+    patient_id: int,
+    group: Sequence[Appointment],
+    given: Mapping[str, str],
+) -> list[Finding]:
+    """The hold's sessions that fall on the patient's days away, as the rules engine says
+    them, overrides on record for them or their series and those given now honoured."""
+    keys = {a.id for a in group}
+    series = {a.series_id for a in group if a.series_id is not None}
+    overrides = rule_check.stored_overrides(session, keys, series) | dict(given)
+    found = judge(
+        rule_check.course_sessions(session, config, calendar, patient_id),
+        keys,
+        protocols=config.catalog.protocols,
+        session_types=config.catalog.session_types,
+        clinic=config.catalog.settings,
+        overrides=overrides,
+        away=patient_away_ranges(session, patient_id),
+    )
+    return [f for f in found if f.rule in RULES_AT_CONFIRM]
 
 
 def release_expired_holds(db: Database, *, now: dt.datetime | None = None) -> tuple[int, ...]:

@@ -24,12 +24,14 @@ from ketadesk.scheduling.calendar import Interval, covered
 from ketadesk.scheduling.catalog import HoldMode, ResourceKind
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.services.clinic.integrity_away import away_warnings
 from ketadesk.services.clinic.integrity_calendar import ClinicDays
 from ketadesk.services.clinic.integrity_config import config_warnings
 from ketadesk.services.clinic.integrity_findings import Appt, Findings, Hold
 from ketadesk.services.clinic.integrity_report import IntegrityReport, Problem, ProblemCode
 from ketadesk.services.clinic.integrity_rules import rule_warnings
 from ketadesk.services.clinic.integrity_sweep import ResourcePass
+from ketadesk.services.common.context import utcnow
 from ketadesk.store.database import Database, DatabaseOpenError
 from ketadesk.store.models import (
     Appointment,
@@ -53,11 +55,15 @@ def find_problems(db: Database, *, window: Interval | None = None) -> list[Probl
     return list(check_integrity(db, window=window).problems)
 
 
-def check_integrity(db: Database, *, window: Interval | None = None) -> IntegrityReport:
-    """Run every check on one read-only snapshot; raises StoreError if the database is unusable."""
+def check_integrity(
+    db: Database, *, window: Interval | None = None, now: dt.datetime | None = None
+) -> IntegrityReport:
+    """Run every check on one read-only snapshot; raises StoreError if the database is unusable.
+    ``now``: what is still to come (sessions on a patient's days away); the wall clock if None."""
+    now = now or utcnow()
     try:
         with _read_only_snapshot(db) as session:
-            return _Checker(session, window).run()
+            return _Checker(session, window, now).run()
     except exc.DBAPIError as err:
         first = str(err.orig).strip().splitlines()
         raise DatabaseOpenError(
@@ -96,9 +102,10 @@ def _read_only_snapshot(db: Database) -> Iterator[Session]:
 
 
 class _Checker:
-    def __init__(self, session: Session, window: Interval | None) -> None:
+    def __init__(self, session: Session, window: Interval | None, now: dt.datetime) -> None:
         self.session = session
         self.window = window
+        self.now = now
         self.resources: dict[int, ResourceInfo] = {}
         self.appointments: dict[int, Appt] = {}
         self.hold_count = 0
@@ -158,7 +165,9 @@ class _Checker:
             holds=self.hold_count,
             window=self.window,
             warnings=(
-                config_warnings(self.session) + rule_warnings(self.session)
+                config_warnings(self.session)
+                + rule_warnings(self.session)
+                + away_warnings(self.session, self.now)
                 if self.window is None
                 else ()
             ),

@@ -41,6 +41,7 @@ class SessionInRange:
     start: dt.datetime
     when: str  # "Tue Dec 15 10:00", clinic time
     session_type_name: str
+    version: int = 0  # the appointment's version (``ketadesk move --if-version``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ def sessions_in(
     start = max(calendar.at_local(first, 0), now)
     end = calendar.at_local(last + dt.timedelta(days=1), 0)
     rows = session.execute(
-        select(Appointment.id, Appointment.starts_at, SessionType.name)
+        select(Appointment.id, Appointment.starts_at, SessionType.name, Appointment.version)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
         .where(
             Appointment.patient_id == patient_id,
@@ -132,8 +133,9 @@ def sessions_in(
             starts,
             short_date_time(calendar.local(starts), calendar.settings.time_format),
             name,
+            version,
         )
-        for id_, starts, name in rows
+        for id_, starts, name, version in rows
     )
 
 

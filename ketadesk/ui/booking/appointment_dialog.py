@@ -179,6 +179,8 @@ class AppointmentDialog(QDialog):
             )
         if d.notes:
             rows.append(("Notes", d.notes))
+        if d.away:
+            rows.insert(1, ("Patient away", f"⚠ {d.away}"))
         if d.urgent_review:
             rows.insert(0, ("Urgent review", f"⚠ {d.urgent_review}"))
         for label, value in rows:
@@ -188,6 +190,8 @@ class AppointmentDialog(QDialog):
             text.setObjectName(f"field_{label.lower().replace(' ', '_')}")
             if label == "Urgent review":
                 text.setStyleSheet(f"color: {_URGENT_COLORS[_is_dark(self)]}; font-weight: bold;")
+            elif label == "Patient away":
+                text.setStyleSheet("font-weight: bold;")
             self._form.addRow(f"{label}:", text)
         self._history.clear()
         for h in d.history:

@@ -66,7 +66,7 @@ from ketadesk.services.booking.planning import (
 )
 from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.booking.single import SingleProposal, day_part_bounds, propose_single
-from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.context import ServiceError
 from ketadesk.services.common.errors import service_errors
 from ketadesk.services.patients.days_away import DaysAway, list_days_away
 from ketadesk.services.patients.search import PatientMatch, patient_match
@@ -75,7 +75,12 @@ from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.date_fields import DateField, TimeField
 from ketadesk.ui.common.dates import short_date, short_date_time, us_date
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.common.gate_overrides import GateOverrides, gates_blocker
+from ketadesk.ui.common.gate_overrides import (
+    GateOverrides,
+    MayOverride,
+    gates_blocker,
+    may_override_for,
+)
 from ketadesk.ui.common.sizing import fixed_minimum
 from ketadesk.ui.common.table_model import RowTableModel, TableColumn
 from ketadesk.ui.patients.patient_form import error_color
@@ -156,7 +161,7 @@ def confirm_blocker(
     sessions: Sequence[PlannedSession],
     gates: Sequence[GateResult],
     overrides: Mapping[str, str],
-    may_override: bool,
+    may_override: MayOverride,
 ) -> str:
     """Why the plan cannot be confirmed yet ("" when it can)."""
     if not sessions:
@@ -251,7 +256,7 @@ class BookingDialog(QDialog):
         self._desk = desk
         self._choices: BookingChoices = setup.choices
         self._today = setup.today
-        self._may_override = may(desk.actor, "override_gate")
+        self._may_override = may_override_for(desk.actor)
         self._calls: list[BackgroundCall[Any]] = []
         self.patient_id: int | None = None
         self._patient_label = ""

@@ -2,34 +2,45 @@
 the fact, and for a warn-level rule an "Override" box and the reason it needs.  A block-level
 rule has no override.  The booking dialog and the waitlist's offer of a freed place both show
 them so, and book with ``overrides()`` (rule -> reason); the booking service judges them again
-(who may override, a reason given) in its own transaction.
+(who may override, a reason given) in its own transaction.  Who may override which rule is the
+services' answer (``services/booking/override_rights.may_override``, handed in as
+``MayOverride``): a day the patient is away is anyone's who books, a clinical rule a nurse's
+or prescriber's.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QWidget
 
 from ketadesk.scheduling.gating import GateResult, Severity
-from ketadesk.scheduling.protocol_rules import DESK_RULES
+from ketadesk.services.booking import override_rights
+from ketadesk.services.common.context import Actor
+
+#: Whether the signed-in user may set these rules aside with a reason (the services' answer).
+MayOverride = Callable[[Collection[str]], bool]
 
 #: What a role that may not override is told beside the warnings.
 WHO_OVERRIDES = "A nurse or prescriber can override warnings with a reason."
 
 
+def may_override_for(actor: Actor) -> MayOverride:
+    """The services' rule of who may override (``override_rights.may_override``) for ``actor``."""
+    return lambda rules: override_rights.may_override(actor, rules)
+
+
 def gates_blocker(
-    gates: Sequence[GateResult], overrides: Mapping[str, str], may_override: bool
+    gates: Sequence[GateResult], overrides: Mapping[str, str], may_override: MayOverride
 ) -> str:
     """Why the gates stop the booking ("" when they do not): a block, or a warning nobody has
     overridden with a reason."""
     if any(g.severity is Severity.BLOCK for g in gates):
         return "A gating rule blocks this booking (see Gating)."
-    if any(not overrides.get(g.rule, "").strip() for g in gates):
-        if not may_override and any(
-            not overrides.get(g.rule, "").strip() and g.rule not in DESK_RULES for g in gates
-        ):
+    open_ = [g.rule for g in gates if not overrides.get(g.rule, "").strip()]
+    if open_:
+        if not may_override(open_):
             return "Gating warnings need a nurse or prescriber to override them."
         return "Override each gating warning with a reason, or fix the patient's record."
     return ""
@@ -53,8 +64,6 @@ class GateRow:
         self.reason.setAccessibleName(f"Reason for overriding: {result.message}")
         self.reason.setEnabled(False)
         warn = result.severity is Severity.WARN
-        # A day the patient is away is their own plans: whoever books may go past it.
-        can_override = can_override or result.rule in DESK_RULES
         self.override.setVisible(warn and can_override)
         self.reason.setVisible(warn and can_override)
         self.override.toggled.connect(self.reason.setEnabled)
@@ -74,7 +83,9 @@ class GateOverrides:
         rows: the rows shown, in the order given.
     """
 
-    def __init__(self, box: QGroupBox, may_override: bool, changed: Callable[[], None]) -> None:
+    def __init__(
+        self, box: QGroupBox, may_override: MayOverride, changed: Callable[[], None]
+    ) -> None:
         self.box = box
         self._layout = QGridLayout(box)
         self._layout.setColumnStretch(1, 1)
@@ -96,7 +107,7 @@ class GateOverrides:
             if leftover is not None:
                 leftover.deleteLater()
         for n, result in enumerate(gates):
-            row = GateRow(result, self.box, self._may_override)
+            row = GateRow(result, self.box, self._may_override([result.rule]))
             self._layout.addWidget(row.label, 2 * n, 0, 1, 2)
             self._layout.addWidget(row.override, 2 * n + 1, 0)
             self._layout.addWidget(row.reason, 2 * n + 1, 1)
@@ -106,11 +117,7 @@ class GateOverrides:
             row.override.toggled.connect(self._changed)
             row.reason.textChanged.connect(self._changed)
             self.rows.append(row)
-        if (
-            gates
-            and not self._may_override
-            and any(g.severity is Severity.WARN and g.rule not in DESK_RULES for g in gates)
-        ):
+        if any(g.severity is Severity.WARN and not self._may_override([g.rule]) for g in gates):
             note = QLabel(WHO_OVERRIDES, self.box)
             note.setWordWrap(True)
             self._layout.addWidget(note, 2 * len(gates), 0, 1, 2)

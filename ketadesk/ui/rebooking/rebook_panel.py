@@ -23,10 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.gating import Severity
 from ketadesk.scheduling.protocol_rules import Finding, stopping
 from ketadesk.services.booking.rule_check import RuleRefused
-from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.common.context import Actor, ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.rebooking.makeup import (
     MadeUp,
@@ -80,14 +79,13 @@ def offer_reason(offer: RebookingOffer) -> str:
     return ""
 
 
-def overridable(err: ServiceError, role: str) -> list[Finding]:
-    """The rules of a refusal ``role`` may push past with a reason: every rule in the way is a
-    "warn" one and the role is one of the clinic's override roles; otherwise none."""
-    if not isinstance(err, RuleRefused) or role not in err.override_roles:
+def overridable(err: ServiceError, actor: Actor) -> list[Finding]:
+    """The rules of a refusal ``actor`` may push past with a reason, as the services decide
+    (``RuleRefused.overridable_by``: every rule in the way a "warn" one; a day the patient is
+    away anyone's who books, a clinical rule one of the clinic's override roles); else none."""
+    if not isinstance(err, RuleRefused):
         return []
-    if any(f.severity is not Severity.WARN for f in err.findings):
-        return []
-    return list(err.findings)
+    return list(err.overridable_by(actor))
 
 
 class RebookPanel(QWidget):
@@ -231,7 +229,7 @@ class RebookPanel(QWidget):
         """The rules refused the make-up: a role that may override a "warn" rule is asked the
         reason (the shared dialog) and the make-up is booked again with it."""
         self._on_refused(err)
-        rules = overridable(err, self.desk.actor.role)
+        rules = overridable(err, self.desk.actor)
         if not rules:
             return
         reason = override_dialog.ask_override_reason(

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QWidget
 
 from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TRANSITIONS
 from ketadesk.services.booking import appointment_changes, tentative
+from ketadesk.services.booking.booking import GateRefused
 from ketadesk.services.booking.changed_elsewhere import ChangedElsewhere
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
@@ -62,6 +63,7 @@ ACTION_LABELS = appointment_changes.ACTION_NAMES
 FREEING_ACTIONS = frozenset({"cancel", "no_show"})
 #: What the override dialog says a refused start was ("The clinic's rules refuse to ...").
 START_STEP = "start this session"
+CONFIRM_STEP = "confirm this pencilled-in hold"
 
 T = TypeVar("T")
 
@@ -501,20 +503,60 @@ class ScheduleEditor(QObject):
             version=version,
         )
 
-    def _confirm_tentative(self, appointment_id: int, then: Callable[[], None] | None) -> None:
-        """Book a pencilled-in hold if the gates now pass (the service says which does not).
+    def _confirm_tentative(
+        self,
+        appointment_id: int,
+        then: Callable[[], None] | None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        """Book a pencilled-in hold if the gates now pass and the patient is not away then
+        (the service says which rule does not).  A refusal the signed-in user may go past
+        (``GateRefused.overridable_by``: a day away, anyone who books; a warning gate, a
+        clinician) asks the reason in the shared override dialog and confirms again with it.
         Not an undo step: undoing a booking is cancelling it, with a reason."""
         desk = self.desk
 
         def work() -> None:
-            tentative.confirm(desk.db, desk.actor, appointment_id, now=desk.now())
+            tentative.confirm(
+                desk.db, desk.actor, appointment_id, overrides=overrides, now=desk.now()
+            )
 
         def confirmed(_none: None) -> None:
             self.changed.emit()
             if then is not None:
                 then()
 
-        self._write(work, confirmed, self._refusal("The tentative hold was not confirmed"))
+        refusal = self._refusal("The tentative hold was not confirmed")
+
+        def refused(err: ServiceError) -> None:
+            if (
+                overrides is None
+                and isinstance(err, GateRefused)
+                and err.overridable_by(desk.actor)
+            ):
+                # Asked once the write has settled, not inside the worker's callback.
+                QTimer.singleShot(0, lambda: self._ask_confirm_override(appointment_id, then, err))
+                return
+            refusal(err)
+
+        self._write(work, confirmed, refused)
+
+    def _ask_confirm_override(
+        self, appointment_id: int, then: Callable[[], None] | None, err: GateRefused
+    ) -> None:
+        """The reason for confirming a hold despite the warnings ``err`` names, then the
+        confirmation again with it; cancelled: the refusal, as for anyone else."""
+        rules = err.overridable_by(self.desk.actor)
+        given = override_dialog.ask_override_reason(
+            self._host,
+            step=CONFIRM_STEP,
+            rules=[RefusedRule(r.rule, r.title, r.message) for r in rules],
+            actor_name=self.desk.actor.username,
+        )
+        if not given:
+            self.refused.emit(f"The tentative hold was not confirmed: {err}")
+            return
+        self._confirm_tentative(appointment_id, then, {r.rule: given for r in rules})
 
     def move_series(
         self,

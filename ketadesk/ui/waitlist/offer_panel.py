@@ -13,7 +13,7 @@ patient), read on a worker: the panel only shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.services.common.context import PERMISSIONS, ServiceError, may
+from ketadesk.services.booking.override_rights import clinical_overriders, who_may_override
+from ketadesk.services.common.context import ServiceError
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.waitlist.offers import (
     BookedOffer,
@@ -41,40 +42,48 @@ from ketadesk.services.waitlist.offers import (
 )
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.common.gate_overrides import GateOverrides, gates_blocker
+from ketadesk.ui.common.gate_overrides import (
+    GateOverrides,
+    MayOverride,
+    gates_blocker,
+    may_override_for,
+)
 from ketadesk.ui.common.placement import place_over
 
 
-def overriders() -> str:
-    """Who may override a warning, in words: "a nurse or prescriber"."""
-    names = [role.replace("_", " ") for role in sorted(PERMISSIONS.get("override_gate", ()))]
-    if not names:
-        return "nobody"
-    roles = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    return f"{'an' if roles[:1] in 'aeiou' else 'a'} {roles}"
+def _anyone(_rules: Collection[str]) -> bool:
+    return True
 
 
-def offer_heading(offers: WaitlistOffers, *, may_override: bool = True) -> str:
+def _needs_someone_else(offer: WaitlistOffer, may_override: MayOverride) -> bool:
+    """Whether the offer's warnings hold a rule the signed-in user may not set aside."""
+    return bool(offer.warnings) and not may_override([w.rule for w in offer.warnings])
+
+
+def offer_heading(offers: WaitlistOffers, *, may_override: MayOverride = _anyone) -> str:
     """ "N patients on the waitlist could take this place (…)"; to a user who may not override
-    a warning, also how many of them only a nurse's or prescriber's override lets in (trial 3,
-    A13: the front desk was told "1 patient could take this place" and found Book greyed)."""
+    some of their warnings, also how many of them only a nurse's or prescriber's override lets
+    in (trial 3, A13: the front desk was told "1 patient could take this place" and found Book
+    greyed).  Who may override is the services' rule (``override_rights``): a day the patient is
+    away is the desk's to set aside, so such an offer is not counted."""
     n = len(offers.offers)
     who = "1 patient" if n == 1 else f"{n} patients"
     text = f"{who} on the waitlist could take this place ({offers.freed_text})"
-    needing = sum(1 for offer in offers.offers if offer.warnings)
-    if needing and not may_override:
+    needing = sum(1 for offer in offers.offers if _needs_someone_else(offer, may_override))
+    if needing:
+        who_may = clinical_overriders()
         if needing == n:
             them = "them" if n > 1 else "it"
-            text += f", but only after {overriders()} overrides a warning: ask one to book {them}"
+            text += f", but only after {who_may} overrides a warning: ask one to book {them}"
         else:
             text += (
-                f"; {needing} of them only after {overriders()} overrides a warning "
+                f"; {needing} of them only after {who_may} overrides a warning "
                 f"(you can book the other {n - needing})"
             )
     return text
 
 
-def offer_line(offer: WaitlistOffer, *, may_override: bool = True) -> str:
+def offer_line(offer: WaitlistOffer, *, may_override: MayOverride = _anyone) -> str:
     """Two lines: who, with the phone to call; then the session they would get and what they
     asked for (a third for the warnings to override, and who may)."""
     phone = display_phone(offer.phone or "") or "no phone on file"
@@ -85,10 +94,11 @@ def offer_line(offer: WaitlistOffer, *, may_override: bool = True) -> str:
     )
     if offer.warnings:
         titles = ", ".join(w.title for w in offer.warnings)
-        if may_override:
+        if not _needs_someone_else(offer, may_override):
             text += f"\n⚠ Warning: {titles} (override with a reason to book)"
         else:
-            text += f"\n⚠ Warning: {titles} (only {overriders()} may override it and book)"
+            who_may = who_may_override(w.rule for w in offer.warnings)
+            text += f"\n⚠ Warning: {titles} (only {who_may} may override it and book)"
     return text
 
 
@@ -158,7 +168,7 @@ class OfferPanel(QWidget):
         self.resize(680, 380 if offers.unable else 300)
 
     def _build_offers(self, layout: QVBoxLayout) -> None:
-        may_override = may(self.desk.actor, "override_gate")
+        may_override = may_override_for(self.desk.actor)
         self.heading = QLabel(offer_heading(self.offers, may_override=may_override), self)
         self.heading.setObjectName("waitlist_offer_heading")
         self.heading.setWordWrap(True)
@@ -182,7 +192,7 @@ class OfferPanel(QWidget):
         dialog's), and why "Book" waits."""
         self.gating = QGroupBox("Gating", self)
         self.gating.setObjectName("waitlist_offer_gating")
-        self._may_override = may(self.desk.actor, "override_gate")
+        self._may_override = may_override_for(self.desk.actor)
         self._gates = GateOverrides(self.gating, self._may_override, self._update_book)
         layout.addWidget(self.gating)
         self.blocker = QLabel(self)

@@ -493,11 +493,22 @@ def test_a_series_writes_every_row_in_one_transaction(clinic: SmallClinic) -> No
             assert clinic.calendar.local_date(appt.starts_at) == day
             assert len(appt.holds) == 4
             assert [e.action for e in appt.events] == ["book"]
-        # One audit event per appointment (the follow-ups they owe are audited on their own).
+        # One "book" audit event per appointment (the follow-ups they owe are audited on their
+        # own), and one for each override given, as a move's override is.
         audits = s.scalars(
-            select(AuditEvent).where(AuditEvent.entity == "appointment").order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.entity == "appointment", AuditEvent.action == "book")
+            .order_by(AuditEvent.id)
         ).all()
         assert [a.entity_id for a in audits] == list(result.appointment_ids)
+        overridden = s.execute(
+            select(AuditEvent.entity_id, AuditEvent.detail, AuditEvent.username)
+            .where(AuditEvent.action == "override_rule")
+            .order_by(AuditEvent.entity_id)
+        ).all()
+        assert [tuple(o) for o in overridden] == [
+            (a, "driver_arranged: sister drives", "kim") for a in sorted(result.appointment_ids)
+        ]
         assert {a.username for a in audits} == {"kim"}
         assert audits[0].after is not None
         assert audits[0].after["status"] == "booked"

@@ -30,6 +30,7 @@ from ketadesk.store.database import open_database
 from ketadesk.store.models import GatingOverride, Patient
 from ketadesk.ui.booking.booking_dialog import BookingDialog, confirm_blocker, read_setup
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.gate_overrides import may_override_for
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from tests.clinic_fixtures import SmallClinic
 from tests.ui.conftest import NOW
@@ -318,25 +319,38 @@ def test_a_nurse_overrides_a_warning_with_a_reason(
     assert len(overrides) == 6
 
 
+CLINICIAN = may_override_for(Actor(user_id=None, username="kim", role="nurse"))
+FRONT_DESK_MAY = may_override_for(Actor(user_id=None, username="jo", role="front_desk"))
+
+
 def test_what_stops_a_confirm() -> None:
     warn = GateResult("driver_arranged", Severity.WARN, "no driver or escort arranged")
     block = GateResult("consent_signed", Severity.BLOCK, "no consent on file")
-    assert confirm_blocker([], [], {}, True) == "Plan first."
+    assert confirm_blocker([], [], {}, CLINICIAN) == "Plan first."
     placed = [_session(1), _session(2)]
-    assert confirm_blocker(placed, [], {}, False) == ""
-    assert confirm_blocker(placed, [warn], {}, False) == (
+    assert confirm_blocker(placed, [], {}, FRONT_DESK_MAY) == ""
+    assert confirm_blocker(placed, [warn], {}, FRONT_DESK_MAY) == (
         "Gating warnings need a nurse or prescriber to override them."
     )
-    assert confirm_blocker(placed, [warn], {}, True) == (
+    assert confirm_blocker(placed, [warn], {}, CLINICIAN) == (
         "Override each gating warning with a reason, or fix the patient's record."
     )
-    assert confirm_blocker(placed, [warn], {"driver_arranged": "  "}, True) != ""
-    assert confirm_blocker(placed, [warn], {"driver_arranged": "shuttle"}, True) == ""
-    assert confirm_blocker(placed, [warn, block], {"driver_arranged": "shuttle"}, True) == (
+    assert confirm_blocker(placed, [warn], {"driver_arranged": "  "}, CLINICIAN) != ""
+    assert confirm_blocker(placed, [warn], {"driver_arranged": "shuttle"}, CLINICIAN) == ""
+    assert confirm_blocker(placed, [warn, block], {"driver_arranged": "shuttle"}, CLINICIAN) == (
         "A gating rule blocks this booking (see Gating)."
     )
+    # A day the patient is away is the desk's to set aside (the services' rule).
+    away = GateResult("patient_away", Severity.WARN, "the session falls while the patient is away")
+    assert confirm_blocker(placed, [away], {}, FRONT_DESK_MAY) == (
+        "Override each gating warning with a reason, or fix the patient's record."
+    )
+    assert confirm_blocker(placed, [away], {"patient_away": "back early"}, FRONT_DESK_MAY) == ""
+    assert confirm_blocker(placed, [away, warn], {"patient_away": "ok"}, FRONT_DESK_MAY) == (
+        "Gating warnings need a nurse or prescriber to override them."
+    )
     unplaced = [_session(1), dataclasses.replace(_session(2), problems=("no room free",))]
-    assert confirm_blocker(unplaced, [], {}, True) == (
+    assert confirm_blocker(unplaced, [], {}, CLINICIAN) == (
         "Session 2 could not be placed: choose another time for it."
     )
 
