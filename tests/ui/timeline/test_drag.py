@@ -137,7 +137,7 @@ def test_a_drag_to_a_free_slot_moves_the_session(
     appointment_id, start, room, version = requested.args
     assert version == 1  # the version the view read: the move is refused if it changed
     assert (appointment_id, room, _local(clinic, start)) == (mary, room2, "10:30")
-    qtbot.waitUntil(lambda: not editor.is_busy())  # written on a worker
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)  # written on a worker
     placed = placement_of(clinic.db, mary)
     assert (placed.room_id, _local(clinic, placed.start)) == (room2, "10:30")
     assert editor.stack.count() == 1

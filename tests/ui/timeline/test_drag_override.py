@@ -218,7 +218,7 @@ def test_a_nurses_drag_past_min_gap_asks_the_reason_and_moves_with_the_override(
     refused: list[str] = []
     editor.refused.connect(refused.append)
     _mouse(view, QEvent.Type.MouseButtonRelease, target, held=False)
-    qtbot.waitUntil(lambda: not editor.is_busy())
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)
 
     assert refused == []
     (call,) = asked.calls
@@ -261,7 +261,7 @@ def test_cancelling_the_reason_leaves_the_session_where_it_was(
     view.feedback.connect(feedback.append)
     target = _drag_to(view, week, qtbot, week.second, week.day(1))
     _mouse(view, QEvent.Type.MouseButtonRelease, target, held=False)
-    qtbot.waitUntil(lambda: not editor.is_busy())
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)
 
     assert len(asked.calls) == 1
     assert requested == []
@@ -326,7 +326,7 @@ def test_a_keyboard_move_asks_the_reason_too_and_undo_and_redo_keep_the_override
     assert state.needs_override
     assert state.keyboard
     QTest.keyClick(view, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not editor.is_busy())
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)
 
     assert len(asked.calls) == 1
     assert week.day_of(week.second) == week.day(1)
@@ -334,12 +334,12 @@ def test_a_keyboard_move_asks_the_reason_too_and_undo_and_redo_keep_the_override
     assert editor.stack.undoText().endswith("(override)")
 
     editor.undo()
-    qtbot.waitUntil(lambda: not editor.is_busy())
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)
     assert refused == []
     assert week.day_of(week.second) == week.day(3)
 
     editor.redo()
-    qtbot.waitUntil(lambda: not editor.is_busy())
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)
     assert refused == []
     assert week.day_of(week.second) == week.day(1)
     # The redo went ahead on the same decision, on record once (audited at each move).

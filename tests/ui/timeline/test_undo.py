@@ -246,7 +246,7 @@ def test_undo_and_redo_actions_follow_the_stack(
     assert undo.isEnabled()
     assert undo.text() == "Undo Check in Lovelace, Ada"
     undo.trigger()
-    qtbot.waitUntil(lambda: not editor.is_busy())
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)
     assert _status(clinic, ada) == "booked"
     assert redo.isEnabled()
     assert redo.text() == "Redo Check in Lovelace, Ada"

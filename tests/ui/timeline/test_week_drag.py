@@ -128,7 +128,7 @@ def test_a_drag_to_the_next_day_at_a_free_time_moves_the_session(
         staffed.id("Room 1"),
         "Wed 13:00",
     )
-    qtbot.waitUntil(lambda: not editor.is_busy())  # written on a worker
+    qtbot.waitUntil(lambda: not editor.is_busy(), timeout=30_000)  # written on a worker
     # The editor wrote it; the reloaded week shows it on Wednesday, still selected.
     placed = placement_of(db, ada)
     assert (placed.room_id, _local(staffed, placed.start)) == (staffed.id("Room 1"), "Wed 13:00")
