@@ -21,13 +21,15 @@ from ketadesk.services.booking import booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.clinic.integrity_rules import rule_warnings
-from ketadesk.services.common.context import SYSTEM, utcnow
+from ketadesk.services.common.context import SYSTEM, Actor, utcnow
+from ketadesk.services.patients.patient_record import patient_record
 from ketadesk.services.printing.call_list import call_list, calls_layout
 from ketadesk.services.settings import consequences
 from ketadesk.services.settings.availability import Unavailability
 from ketadesk.store.models import Appointment
 from tests.clinic_fixtures import SmallClinic, build_small_clinic, extend_authorizations
 
+NURSE = Actor(user_id=None, username="kim", role="nurse")
 SPRAVATO = {
     "room": "Room 2",
     "monitor": "Monitor 2",
@@ -161,7 +163,8 @@ def test_a_week_closed_leaves_the_session_unplaced_naming_the_gap_to_the_next_se
     assert f"{_md(closed[0])} to {_md(closed[1])}: clinic closed, Snow closure" in tried
     assert "too far apart [max_gap]" in tried
     assert "Saturdays" not in tried  # the days the clinic never opens go unsaid
-    assert "((" not in problem and "))" not in problem
+    assert "((" not in problem
+    assert "))" not in problem
 
     consequences.apply(t.clinic.db, SYSTEM, preview, now=t.now)
     calls = call_list(t.clinic.db, SYSTEM, t.clinic.calendar.local_date(t.now), now=t.now)
@@ -201,6 +204,17 @@ def test_a_next_series_three_weeks_after_is_refused_and_check_names_it(
         )
     [warning] = [p for p in _check(t) if "[series_gap]" in p]
     assert "21 days apart" in warning
+    # And the patient record, which said "Gaps: 7-14 days, within the protocol".
+    record = patient_record(t.clinic.db, NURSE, t.clinic.ids["Ada Lovelace"], now=t.now)
+    second = next(
+        p for p in record.series if t.second[0] in {x.appointment_id for x in p.sessions}
+    )
+    [outside] = [g for p in record.series for g in p.gaps_outside_rule]
+    assert outside in second.gaps
+    assert outside.description == (
+        "Previous series' 6 → this series' 1: 21 days, too far apart "
+        "(6-16 days after the previous series)"
+    )
 
 
 def _md(day: dt.date) -> str:
