@@ -346,7 +346,8 @@ def test_a_maintenance_session_pulled_a_week_earlier_breaks_the_gap_to_the_next_
     """The trial: 6/6 from day 70 to day 63, the next series from day 84: 21 days between
     doses where "every 1-2 weeks" (6-16 days) holds across series too."""
     spec = catalog.protocols["spravato_maintenance"].series_gap
-    assert spec is not None and (spec.min_days, spec.max_days) == (6, 16)
+    assert spec is not None
+    assert (spec.min_days, spec.max_days) == (6, 16)
     booked = _maintenance_then_maintenance(70, 84)
     assert run(catalog, booked, {105}) == []
     pulled = moved(booked, 105, 63)

@@ -206,9 +206,7 @@ def test_a_next_series_three_weeks_after_is_refused_and_check_names_it(
     assert "21 days apart" in warning
     # And the patient record, which said "Gaps: 7-14 days, within the protocol".
     record = patient_record(t.clinic.db, NURSE, t.clinic.ids["Ada Lovelace"], now=t.now)
-    second = next(
-        p for p in record.series if t.second[0] in {x.appointment_id for x in p.sessions}
-    )
+    second = next(p for p in record.series if t.second[0] in {x.appointment_id for x in p.sessions})
     [outside] = [g for p in record.series for g in p.gaps_outside_rule]
     assert outside in second.gaps
     assert outside.description == (
