@@ -533,24 +533,23 @@ def _brief(reason: str) -> str:
     """A day's reason in a few words, no parentheses nested: the rules it breaks by title and
     code ("a third dose in 7 days [window_cap]", "sessions 5 and 6 too far apart [max_gap]"),
     else the reason ("clinic closed, Snow closure")."""
-    spacing = _SPACING.search(reason)
-    if spacing is not None:
-        a, b, gap, least = (int(g) for g in spacing.groups())
-        code = MIN_GAP if gap < least else MAX_GAP
-        return f"sessions {a} and {b} too {'close' if code == MIN_GAP else 'far apart'} [{code}]"
-    codes = list(dict.fromkeys(_RULE_CODE.findall(reason)))
-    if not codes:
-        return (
-            reason.replace("clinic closed: ", "clinic closed, ").replace("(", "").replace(")", "")
-        )
     words = []
-    for code in codes:
+    for a, b, gap, least in _SPACING.findall(reason):
+        code = MIN_GAP if int(gap) < int(least) else MAX_GAP
+        words.append(
+            f"sessions {a} and {b} too {'close' if code == MIN_GAP else 'far apart'} [{code}]"
+        )
+    for code in dict.fromkeys(_RULE_CODE.findall(reason)):
         over = _OVER_CAP.search(reason) if code == WINDOW_CAP else None
         if over is not None:
             n = int(over.group(1))
             words.append(f"a {_ORDINALS.get(n, f'{n}th')} dose in {over.group(2)} days [{code}]")
         else:
             words.append(f"{rule_title(code).lower()} [{code}]")
+    if not words:
+        return (
+            reason.replace("clinic closed: ", "clinic closed, ").replace("(", "").replace(")", "")
+        )
     return ", ".join(words)
 
 
