@@ -256,7 +256,7 @@ class AvailabilityPage(QWidget):
         self.save_holidays = QPushButton("Save holiday choice", group)
         glay.addWidget(self.save_holidays, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(group, 1)
-        self.add_button.clicked.connect(self._add)
+        self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._remove)
         self.undo_button.clicked.connect(self._undo)
         self.save_holidays.clicked.connect(self._save_holidays)
@@ -316,6 +316,9 @@ class AvailabilityPage(QWidget):
             QTimer.singleShot(0, self, lambda: self.add_out_of_service(pending))
 
     # -- adding: the form, the consequences, apply ----------------------------------------------
+
+    def _on_add_button_clicked(self) -> None:
+        self._add()  # (not connected itself: ``clicked`` would pass its ``checked`` as a form)
 
     def _add(self, prefill: LocalRequest | None = None) -> None:
         resources = self.loaded.resources if self.loaded else []
