@@ -264,6 +264,16 @@ class WindowCap:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesGap:
+    """Days from the last session of the patient's previous series of the same treatment to
+    this series' first (a maintenance series after another: every 1-2 weeks goes on across
+    them)."""
+
+    min_days: int
+    max_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolStage:
     name: str
     session_type: str
@@ -286,6 +296,8 @@ class ProtocolSpec:
     # The doses a patient's first session of this protocol may have, instead of the session
     # type's ``starting_mg`` (MDD with suicidal thinking starts at 84 mg) [A].
     starting_dose_mg: tuple[int, ...] | None = None
+    # The gap to the previous series of the same treatment (``series_gap``); None: not judged.
+    series_gap: SeriesGap | None = None
 
     @property
     def session_count(self) -> int:
@@ -775,12 +787,21 @@ def parse_protocol(
         )
     if not stages:
         raise r.fail("stages", "needs at least one stage")
+    series_gap = None
+    if r.has("series_gap"):
+        gr = r.table("series_gap")
+        series_gap = SeriesGap(
+            min_days=gr.integer("min_days"), max_days=gr.integer("max_days", minimum=1)
+        )
+        if series_gap.max_days < series_gap.min_days:
+            raise gr.fail("max_days", "must not be less than min_days")
     return ProtocolSpec(
         code=code,
         name=r.text("name"),
         stages=tuple(stages),
         default_weekdays=r.str_list("default_weekdays", WEEKDAYS),
         starting_dose_mg=(_int_list(r, "starting_dose_mg") if r.has("starting_dose_mg") else None),
+        series_gap=series_gap,
     )
 
 

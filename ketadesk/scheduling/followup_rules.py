@@ -62,6 +62,10 @@ KIND_LABELS = {
 #: closure moved (services/settings/consequences.py), and the dropout outreach call after a
 #: no-show or late cancellation.  The printed call list lists these.
 CALL_KINDS = ("next_day_call", "schedule_change", "outreach_call")
+#: The words a schedule-change call's outcome says a session moved, or found no new place
+#: (written by services/settings/consequences.py; the call list asks the caller accordingly).
+MOVED_WORDS = "moved from"
+NO_NEW_TIME_WORDS = "needs a new time"
 
 
 def listed_without_clinical(kind: str, clinical_kinds: Collection[str]) -> bool:

@@ -16,6 +16,9 @@ The rules (DOMAIN.md "Rules that hold at every step"; docs/RULES.md "Protocol an
 - ``window_cap``: at most ``sessions`` of the stage's session type in any ``days`` days
   (``window_cap = { sessions = 2, days = 7 }``: Spravato induction is twice weekly);
 - ``series_order``: a session stays between its neighbours (1/6 never after 2/6);
+- ``series_gap``: the days from the last session of the patient's previous series of a
+  treatment to the first of the next (``protocols.toml`` ``series_gap``: a maintenance series
+  after another keeps "every 1-2 weeks" across them);
 - ``concurrent_course``: two ketamine/esketamine courses (series with dosing sessions) of one
   patient whose dates overlap, or a single dose of another treatment during a course;
 - a single dose of a course's own treatment holds the course's ``min_gap`` to its sessions and
@@ -63,6 +66,7 @@ WINDOW_CAP = "window_cap"
 SERIES_ORDER = "series_order"
 CONCURRENT_COURSE = "concurrent_course"
 PATIENT_AWAY = "patient_away"
+SERIES_GAP = "series_gap"
 PROTOCOL_RULES = (
     MIN_GAP,
     MAX_GAP,
@@ -72,6 +76,7 @@ PROTOCOL_RULES = (
     SERIES_ORDER,
     CONCURRENT_COURSE,
     PATIENT_AWAY,
+    SERIES_GAP,
 )
 #: Rules about the patient's own plans, not clinical ones: whoever may book or move the session
 #: may go past them with a reason (the front desk too), whatever ``override_roles`` says.
@@ -79,7 +84,7 @@ DESK_RULES = frozenset({PATIENT_AWAY})
 #: The override key of the booking dialog and the series move before rules had codes: it
 #: stands for every spacing rule.
 SPACING = "spacing"
-SPACING_RULES = frozenset({MIN_GAP, MAX_GAP, STAGE_WINDOW, FOLLOW_GAP})
+SPACING_RULES = frozenset({MIN_GAP, MAX_GAP, STAGE_WINDOW, FOLLOW_GAP, SERIES_GAP})
 SEVERITIES = ("block", "warn", "off")
 SECTION = "protocol_rules"
 _ROLES = (*(r.value for r in StaffRole), "admin")
@@ -93,6 +98,7 @@ PROTOCOL_RULE_DEFAULTS: Mapping[str, Any] = {
     SERIES_ORDER: "block",
     CONCURRENT_COURSE: "warn",
     PATIENT_AWAY: "warn",
+    SERIES_GAP: "warn",
     "override_roles": ["nurse", "prescriber"],
 }
 
@@ -106,6 +112,7 @@ RULE_TITLES: Mapping[str, str] = {
     SERIES_ORDER: "Series order",
     CONCURRENT_COURSE: "Two courses at once",
     PATIENT_AWAY: "Patient away",
+    SERIES_GAP: "Gap between series",
     "screening_cleared": "Screening",
     "consent_signed": "Consent",
     "rems_patient_enrolled": "REMS enrollment",
@@ -334,6 +341,7 @@ def judge(
         if protocol is None:
             continue
         raw += _series_rules(protocol, members, changed)
+    raw += _series_gaps(by_series, changed, protocols)
     raw += _window_caps(sessions, changed, protocols)
     raw += _single_gaps(sessions, changed, protocols, session_types)
     raw += _concurrent_courses(sessions, changed, before, session_types)
@@ -453,6 +461,55 @@ def _series_rules(
                     f"protocol asks for {follow.min_days}-{follow.max_days} days",
                 )
             )
+    return out
+
+
+def _series_gaps(
+    by_series: Mapping[int, Sequence[CourseSession]],
+    changed: set[int],
+    protocols: Mapping[str, ProtocolSpec],
+) -> list[tuple[str, str]]:
+    """The days from the last session of the patient's previous series of the same treatment
+    to the first session of a series whose protocol has a ``series_gap``: a maintenance
+    series followed by another keeps its "every 1-2 weeks" across the two.  Series whose
+    dates overlap are ``concurrent_course``'s business, not this rule's."""
+    spans: dict[int, tuple[CourseSession, CourseSession, frozenset[str]]] = {}
+    for key, members in by_series.items():
+        if members:
+            spans[key] = (
+                min(members, key=lambda m: m.start),
+                max(members, key=lambda m: m.start),
+                frozenset(m.session_type for m in members),
+            )
+    out: list[tuple[str, str]] = []
+    for key, members in by_series.items():
+        protocol = protocols.get(members[0].protocol) if members else None
+        if protocol is None or protocol.series_gap is None:
+            continue
+        first, _last, types = spans[key]
+        earlier = [
+            (other_first, other_last)
+            for other, (other_first, other_last, other_types) in spans.items()
+            if other != key and other_types & types and other_first.start < first.start
+        ]
+        if not earlier:
+            continue
+        _prev_first, prev_last = max(earlier, key=lambda pair: pair[0].start)
+        if not {prev_last.key, first.key} & changed or prev_last.day > first.day:
+            continue
+        gap = (first.day - prev_last.day).days
+        rule = protocol.series_gap
+        if rule.min_days <= gap <= rule.max_days:
+            continue
+        out.append(
+            (
+                SERIES_GAP,
+                f"{prev_last.label} of the patient's previous series, on {_day(prev_last.day)}, "
+                f"and {first.label} of the next, on {_day(first.day)}, would be {_days(gap)} "
+                f"apart; {protocol.name} asks for {rule.min_days}-{rule.max_days} "
+                "days after the previous series",
+            )
+        )
     return out
 
 

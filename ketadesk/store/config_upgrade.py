@@ -46,7 +46,7 @@ RULE_SECTIONS = (
     "followups",
 )
 #: A protocol's own rule keys, and each stage's (protocols.toml).
-PROTOCOL_RULE_KEYS = ("starting_dose_mg",)
+PROTOCOL_RULE_KEYS = ("starting_dose_mg", "series_gap")
 STAGE_RULE_KEYS = (
     "min_gap_days",
     "max_gap_days",

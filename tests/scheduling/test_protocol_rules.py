@@ -321,3 +321,83 @@ def test_a_rule_set_off_is_not_judged_and_only_warn_rules_are_overridable(
     assert "prior_auth_valid" in allowed
     assert WINDOW_CAP not in allowed
     assert "rems_site_certified" not in allowed
+
+
+# --------------------------------------------------------------------------------------------
+# series_gap: the gap from the patient's previous series of a treatment to the next one
+
+
+def _maintenance_then_maintenance(last_at: int, next_at: int) -> list[CourseSession]:
+    """A maintenance series whose 6/6 is on day ``last_at``, and a second from ``next_at``."""
+    first = course("spravato_maintenance", "spravato", [0, 14, 28, 42, 56, last_at])
+    second = course(
+        "spravato_maintenance",
+        "spravato",
+        [next_at + 14 * n for n in range(6)],
+        series=2,
+        first_key=200,
+    )
+    return first + second
+
+
+def test_a_maintenance_session_pulled_a_week_earlier_breaks_the_gap_to_the_next_series(
+    catalog: Catalog,
+) -> None:
+    """The trial: 6/6 from day 70 to day 63, the next series from day 84: 21 days between
+    doses where "every 1-2 weeks" (6-16 days) holds across series too."""
+    spec = catalog.protocols["spravato_maintenance"].series_gap
+    assert spec is not None
+    assert (spec.min_days, spec.max_days) == (6, 16)
+    booked = _maintenance_then_maintenance(70, 84)
+    assert run(catalog, booked, {105}) == []
+    pulled = moved(booked, 105, 63)
+    [found] = [f for f in run(catalog, pulled, {105}) if f.rule == "series_gap"]
+    assert found.severity is Severity.WARN
+    assert found.title == "Gap between series"
+    assert "session 6/6 of the patient's previous series" in found.message
+    assert "session 1/6 of the next" in found.message
+    assert "would be 21 days apart" in found.message
+    assert "asks for 6-16 days after the previous series" in found.message
+    # Within the series, 7 days after 5/6 keeps the stage's own gaps: only series_gap speaks.
+    assert [f.rule for f in run(catalog, pulled, {105})] == ["series_gap"]
+    # The next series' first session moved too close is judged the same way, from its side.
+    close = moved(booked, 200, 73)
+    found_close = [f for f in run(catalog, close, {200}) if f.rule == "series_gap"]
+    assert [f.message.split(" would be ")[1][:12] for f in found_close] == ["3 days apart"]
+
+
+def test_series_gap_is_judged_only_where_a_change_touches_it_and_follows_its_level(
+    catalog: Catalog,
+) -> None:
+    pulled = moved(_maintenance_then_maintenance(70, 84), 105, 63)
+    # A change elsewhere in the first series does not re-judge the gap between series.
+    assert [f for f in run(catalog, pulled, {101}) if f.rule == "series_gap"] == []
+    off = dataclasses.replace(
+        catalog.settings, extra={**catalog.settings.extra, "protocol_rules": {"series_gap": "off"}}
+    )
+    assert run(catalog, pulled, {105}, clinic=off) == []
+    # An induction after maintenance has no series_gap of its own (a restart may come later).
+    restart = course("spravato_maintenance", "spravato", [0, 14]) + course(
+        "spravato_trd", "spravato", [60, 63, 67, 70, 74, 77, 81, 84], series=2, first_key=200
+    )
+    assert [f for f in run(catalog, restart, {200}) if f.rule == "series_gap"] == []
+
+
+def test_series_gap_in_protocols_toml_is_checked(catalog: Catalog) -> None:
+    from ketadesk.scheduling.catalog import parse_protocol
+
+    data = {
+        "name": "M",
+        "series_gap": {"min_days": 9, "max_days": 3},
+        "stages": [
+            {
+                "name": "S",
+                "session_type": "spravato",
+                "count": 2,
+                "min_gap_days": 6,
+                "max_gap_days": 16,
+            }
+        ],
+    }
+    with pytest.raises(ConfigError, match=r"series_gap.max_days.*must not be less than min_days"):
+        parse_protocol("m", data, "protocols.toml", "protocols.m", catalog.session_types)

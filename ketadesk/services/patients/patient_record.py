@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -177,6 +177,9 @@ class SeriesGap:
     max_days: int
     rule: str  # "Induction asks for 1-5 days"
     missed: tuple[int, ...] = ()  # places skipped between the two (no session held there)
+    #: From the last session of the patient's previous series of the treatment to this
+    #: series' first (``protocol_rules.SERIES_GAP``), not between two of its own sessions.
+    across_series: bool = False
 
     @property
     def days(self) -> int:
@@ -190,6 +193,11 @@ class SeriesGap:
     def description(self) -> str:
         """ "2 → 3: 2 days" or "3 → 5: 9 days, no session 4 (Induction asks for 1-5 days)"."""
         text = f"{self.from_index} → {self.to_index}: {_days(self.days)}"
+        if self.across_series:
+            text = (
+                f"Previous series' {self.from_index} → this series' {self.to_index}: "
+                f"{_days(self.days)}"
+            )
         notes = []
         if self.missed:
             places = ", ".join(str(i) for i in self.missed)
@@ -484,6 +492,7 @@ def patient_record(
         )
         for series_id, status, planned, code, name in series_rows
     )
+    series = _with_gaps_between(series, catalog.protocols)
     clinical_kinds = followup_settings(catalog).clinical_kinds
     calendar = ClinicCalendar(catalog.settings)  # local dates only
     at_check_in = {
@@ -690,6 +699,56 @@ def _progress(
         sessions=tuple(ordered),
         gaps=series_gaps(live, protocol) if protocol is not None else (),
     )
+
+
+def _with_gaps_between(
+    series: Sequence[SeriesProgress], protocols: Mapping[str, ProtocolSpec]
+) -> tuple[SeriesProgress, ...]:
+    """Each series whose protocol sets ``series_gap`` with, first among its gaps, the one from
+    the last live session of the patient's previous series of the same treatment to its own
+    first (as the rules engine judges it: a maintenance series after another keeps "every 1-2
+    weeks"); series whose dates overlap are left to the two-courses rule."""
+    spans: dict[int, tuple[RecordSession, RecordSession, frozenset[str]]] = {}
+    for p in series:
+        live = [s for s in p.sessions if s.is_active]
+        if live:
+            spans[p.series_id] = (
+                min(live, key=lambda s: s.start),
+                max(live, key=lambda s: s.start),
+                frozenset(s.session_type_code for s in live),
+            )
+    out: list[SeriesProgress] = []
+    for p in series:
+        spec = protocols.get(p.protocol)
+        rule = spec.series_gap if spec is not None else None
+        if rule is None or p.series_id not in spans:
+            out.append(p)
+            continue
+        first, _last, types = spans[p.series_id]
+        earlier = [
+            (f, last)
+            for sid, (f, last, t) in spans.items()
+            if sid != p.series_id and t & types and f.start < first.start
+        ]
+        if not earlier:
+            out.append(p)
+            continue
+        _f, prev_last = max(earlier, key=lambda pair: pair[0].start)
+        if prev_last.start.date() > first.start.date():
+            out.append(p)
+            continue
+        gap = SeriesGap(
+            from_index=prev_last.series_index or 0,
+            to_index=first.series_index or 0,
+            from_day=prev_last.start.date(),
+            to_day=first.start.date(),
+            min_days=rule.min_days,
+            max_days=rule.max_days,
+            rule=f"{rule.min_days}-{rule.max_days} days after the previous series",
+            across_series=True,
+        )
+        out.append(dataclasses.replace(p, gaps=(gap, *p.gaps)))
+    return tuple(out)
 
 
 def series_gaps(sessions: Sequence[RecordSession], protocol: ProtocolSpec) -> tuple[SeriesGap, ...]:

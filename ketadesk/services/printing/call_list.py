@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from ketadesk.scheduling.dates import WEEKDAY_ABBR, clock, short_date_time
 from ketadesk.scheduling.dropout import MISS_NAMES, OUTREACH_CALL, miss_of
-from ketadesk.scheduling.followup_rules import CALL_KINDS
+from ketadesk.scheduling.followup_rules import CALL_KINDS, MOVED_WORDS, NO_NEW_TIME_WORDS
 from ketadesk.services.common.context import Actor, utcnow
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.queue import queue_in
@@ -48,6 +48,12 @@ ASK = {
     "thoughts of self-harm? Did you get home safely?",
     "schedule_change": "Tell: the new time, and why. Ask: does it suit? If not, agree another "
     "time and move the session in KetaDesk.",
+    # A closure left a session with no new time (and moved nothing): nothing to tell but why.
+    "schedule_change_no_time": "Tell: the session cannot go ahead as booked, and why. Agree a "
+    "new time with the patient and book it in KetaDesk.",
+    # Some sessions moved, another has no new time.
+    "schedule_change_some": "Tell: the new time, and why; for the session with no new time, "
+    "agree one with the patient and book it in KetaDesk. Ask: does the new time suit?",
     OUTREACH_CALL: "Ask: is everything all right? Offer the make-up session (or the waitlist) "
     "and record the answer in KetaDesk (Recall lists ▸ At risk).",
 }
@@ -156,7 +162,7 @@ def call_list(
                 overdue=item.overdue,
                 session=what,
                 priority=item.priority,
-                ask=ASK.get(item.kind, ""),
+                ask=ASK.get(_ask_kind(item.kind, outcome or ""), ""),
                 deadline=item.deadline,
                 due_text=item.due_text,
                 countdown=item.countdown,
@@ -175,6 +181,14 @@ def call_list(
         printed_at=now.astimezone(tz),
         time_format=fmt,
     )
+
+
+def _ask_kind(kind: str, outcome: str) -> str:
+    """Which words the caller is given: a schedule change with no new time asks for one
+    rather than telling one."""
+    if kind != "schedule_change" or NO_NEW_TIME_WORDS not in outcome:
+        return kind
+    return "schedule_change_some" if MOVED_WORDS in outcome else "schedule_change_no_time"
 
 
 def _month_day_time(moment: dt.datetime, fmt: str) -> str:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,13 +49,22 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.availability import Availability, instant, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, HoldMode
-from ketadesk.scheduling.dates import moved_words, short_date, short_date_time
+from ketadesk.scheduling.dates import WEEKDAY_ABBR, moved_words, short_date, short_date_time
 from ketadesk.scheduling.days_away import AwayRange, away_reason
 from ketadesk.scheduling.days_away import away_days as days_away
+from ketadesk.scheduling.followup_rules import NO_NEW_TIME_WORDS
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import Preferences, SessionSearch
-from ketadesk.scheduling.planner import ChangeKind, SeriesChange, reflow
-from ketadesk.scheduling.protocol_rules import Finding, rule_settings, stopping
+from ketadesk.scheduling.planner import ChangeKind, SeriesChange, plan_score, reflow
+from ketadesk.scheduling.protocol_rules import (
+    MAX_GAP,
+    MIN_GAP,
+    WINDOW_CAP,
+    Finding,
+    rule_settings,
+    rule_title,
+    stopping,
+)
 from ketadesk.scheduling.statuses import (
     RELEASED_STATUSES,
     REPLANNED_STATUSES,
@@ -99,6 +109,8 @@ CALL_KIND = "schedule_change"
 CALL_ROLE = "front_desk"
 #: How many days after the broken one a single session's new place is looked for.
 SEARCH_DAYS = 14
+#: A session moved this many days or more has lost its week: a nearer day is tried first.
+WEEK = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,9 +407,10 @@ def preview(
                 done.add(row.id)
                 continue
             candidates: Iterator[tuple[list[Move], str]]
+            ruled_out: dict[dt.date, str] = {}
             if row.series_id is not None:
                 candidates = _series_proposals(
-                    session, row, catalog, work, today, now, names, patients, by_id
+                    session, row, catalog, work, today, now, names, patients, by_id, ruled_out
                 )
             else:
                 code = codes[row.session_type_id]
@@ -442,11 +455,20 @@ def preview(
                 )
                 if refused:
                     refusal = refusal or refused
+                    mine = next((m for m in proposal if m.appointment_id == row.id), None)
+                    if mine is not None:
+                        ruled_out.setdefault(calendar.local_date(mine.new.start), refused)
                     continue
                 found = proposal
                 break
             if not found:
-                problem = refusal or problem
+                # Every day tried, with what ruled it out: the planner's own make-up names
+                # only the days its gaps allow, which may leave out the rule that decided.
+                tried = days_ruled_out(ruled_out, row, calendar) if ruled_out else ""
+                if refusal:
+                    problem = f"{refusal}. Days tried: {tried}" if tried else refusal
+                elif tried:
+                    problem = f"no new place. Days tried: {tried}"
             if not found:
                 unplaced.append(Unplaced(info, problem))
                 done.add(row.id)
@@ -482,6 +504,81 @@ def _before_deadline(session: Session, calendar: ClinicCalendar, found: Sequence
                 f"{_fmt(calendar, move.new.start)}, is before that deadline"
             )
     return ""
+
+
+def days_ruled_out(
+    ruled_out: Mapping[dt.date, str], row: Appointment, calendar: ClinicCalendar
+) -> str:
+    """Why each day tried for ``row`` gave no place, days with the same reason together, the
+    reason nearest the booked day first: "Mon 12/14, Tue 12/15: a third dose in 7 days
+    [window_cap]; Wed 12/16: clinic closed, Snow closure".  The days the clinic never opens
+    (weekends) go unsaid."""
+    booked = calendar.local_date(row.starts_at)
+    groups: dict[str, list[dt.date]] = {}
+    for day in sorted(ruled_out, key=lambda d: (abs((d - booked).days), d < booked)):
+        if _CLOSED_WEEKDAY.fullmatch(ruled_out[day]):
+            continue
+        groups.setdefault(_brief(ruled_out[day]), []).append(day)
+    return "; ".join(f"{_day_runs(days)}: {why}" for why, days in groups.items())
+
+
+_CLOSED_WEEKDAY = re.compile(r"clinic closed on \w+s")
+_RULE_CODE = re.compile(r"\[([a-z_]+)\]")
+_OVER_CAP = re.compile(r"(\d+) \S+ sessions in the (\d+) days")
+_SPACING = re.compile(r"sessions (\d+) and (\d+) are (-?\d+) days? apart; .*? asks for (\d+)-")
+_ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+
+
+def _brief(reason: str) -> str:
+    """A day's reason in a few words, no parentheses nested: the rules it breaks by title and
+    code ("a third dose in 7 days [window_cap]", "sessions 5 and 6 too far apart [max_gap]"),
+    else the reason ("clinic closed, Snow closure")."""
+    words = []
+    for a, b, gap, least in _SPACING.findall(reason):
+        code = MIN_GAP if int(gap) < int(least) else MAX_GAP
+        words.append(
+            f"sessions {a} and {b} too {'close' if code == MIN_GAP else 'far apart'} [{code}]"
+        )
+    for code in dict.fromkeys(_RULE_CODE.findall(reason)):
+        over = _OVER_CAP.search(reason) if code == WINDOW_CAP else None
+        if over is not None:
+            n = int(over.group(1))
+            words.append(f"a {_ORDINALS.get(n, f'{n}th')} dose in {over.group(2)} days [{code}]")
+        else:
+            words.append(f"{rule_title(code).lower()} [{code}]")
+    if not words:
+        return (
+            reason.replace("clinic closed: ", "clinic closed, ").replace("(", "").replace(")", "")
+        )
+    return ", ".join(words)
+
+
+def _day_runs(days: Collection[dt.date]) -> str:
+    """ "Mon 12/14, Tue 12/15", or "Mon 12/14 to Fri 12/18" for three or more days in a row
+    (the clinic's closed days between them do not break a run)."""
+    ordered = sorted(days)
+    runs: list[list[dt.date]] = []
+    for day in ordered:
+        if runs and (day - runs[-1][-1]).days <= 3 and _only_weekend_between(runs[-1][-1], day):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(f"{_month_day(run[0])} to {_month_day(run[-1])}")
+        else:
+            parts.extend(_month_day(d) for d in run)
+    return ", ".join(parts)
+
+
+def _only_weekend_between(a: dt.date, b: dt.date) -> bool:
+    return all((a + dt.timedelta(days=n)).weekday() >= 5 for n in range(1, (b - a).days))
+
+
+def _month_day(day: dt.date) -> str:
+    """ "Mon 12/14": a day as the call list names it."""
+    return f"{WEEKDAY_ABBR[day.weekday()]} {day.month}/{day.day}"
 
 
 def _judged(
@@ -602,6 +699,7 @@ def _series_proposals(
     names: Mapping[int, str],
     patients: Mapping[int, str],
     broken: Mapping[int, BrokenSession],
+    ruled_out: dict[dt.date, str] | None = None,
 ) -> Iterator[tuple[list[Move], str]]:
     """New places for a broken session of a series, best first; the last one yielded with no
     moves says why nothing more was found.
@@ -612,8 +710,14 @@ def _series_proposals(
     need.  Each keeps the protocol's spacing and never lands on a day the patient is known to
     be away (``away_days``); a session the desk moved by hand keeps its day whenever some
     proposal allows (``moved_by_hand``).  Among the other days the fewest sessions moved come
-    first, then the series' weekdays, then the nearest day (a later one among equals) and the
-    series' time."""
+    first; then a day within a week of the booked one before a whole week away, of any
+    weekday; then a later day before an earlier one (never earlier than needed: the patient
+    has more notice, and a maintenance dose pulled a week ahead stretches the gap after it);
+    then the planner's own score of the series as it would be (``plan_score``: the gaps'
+    distance from their target, the series' weekdays, time and room), the nearest day and the
+    series' time.  ``ruled_out`` is told why each day tried gave no proposal, for the words
+    of a session left unplaced."""
+    ruled_out = ruled_out if ruled_out is not None else {}
     _appointment, series, protocol, plan, ids = _series_plan(session, row.id)
     assert row.series_index is not None
     spec = catalog.protocols[protocol]
@@ -750,7 +854,9 @@ def _series_proposals(
                     same_day.append(on_booked_day(booked_t, chosen))
             # 2. The same day, the free starts nearest the booked time first.
             options = search.day_options(booked_day, Preferences())
-            if not isinstance(options, str):
+            if isinstance(options, str):
+                ruled_out[booked_day] = options
+            else:
                 for t in sorted(search.grid(options), key=lambda t: (abs(t - booked_t), t)):
                     if t == booked_t or instant(t) < now:
                         continue
@@ -766,13 +872,19 @@ def _series_proposals(
         # Earlier days too (from today): the day before may suit better than pushing the rest.
         for offset in range(-SEARCH_DAYS, SEARCH_DAYS + 1):
             day = booked_day + dt.timedelta(days=offset)
-            if day < today or day == booked_day or day in away:
+            if day < today or day == booked_day:
+                continue
+            if day in away:
+                ruled_out[day] = away[day]
                 continue
             options = search.day_options(day, Preferences())
             if isinstance(options, str):
+                ruled_out[day] = options
                 continue
             best = search.best_on_day(options, seconds(calendar.at_local(day, minute)))
-            if best is not None and instant(best[1]) >= now:
+            if best is None:
+                ruled_out[day] = "no free place for the session"
+            elif instant(best[1]) >= now:
                 other_days.append(instant(best[1]))
     finally:
         work.add(old.holds)
@@ -780,27 +892,36 @@ def _series_proposals(
     # 3. Another day: each day's best start for the session, and the planner's own make-up.
     pool: list[list[Move]] = []
     for start in other_days:
-        moves, _ = attempt(SeriesChange(index, ChangeKind.MOVED, new_start=start))
+        moves, why = attempt(SeriesChange(index, ChangeKind.MOVED, new_start=start))
         if moves:
             pool.append(moves)
+        else:
+            ruled_out[calendar.local_date(start)] = why
     not_before = max(booked_day, today)
     planned, problem = attempt(
         SeriesChange(index, ChangeKind.CANCELLED, not_before=not_before, make_up=True)
     )
     if planned:
         pool.append(planned)
-    weekdays = set(prefs.weekdays or spec.default_weekdays)
+    first_day = calendar.local_date(min(s.start for s in plan.sessions))
 
-    def rank(moves: Sequence[Move]) -> tuple[int, int, int, int, bool, int]:
+    def score(moves: Sequence[Move]) -> int:
+        """The planner's own score of the series with ``moves`` made (lower is better)."""
+        new = {m.new.index: m.new for m in moves}
+        sessions = [new.get(s.index, s) for s in plan.sessions]
+        return plan_score(spec, first_day, prefs, work, catalog.session_types, sessions)
+
+    def rank(moves: Sequence[Move]) -> tuple[int, int, bool, bool, int, int, int]:
         mine = next(m for m in moves if m.appointment_id == row.id)
         day = calendar.local_date(mine.new.start)
-        off_weekday = 1 if weekdays and WEEKDAYS[day.weekday()] not in weekdays else 0
+        distance = abs((day - booked_day).days)
         return (
             displaced(moves),
             sum(1 for m in moves if m.new.start != m.old.start),
-            off_weekday,
-            abs((day - booked_day).days),
-            day < booked_day,  # at the same distance, later (the patient has more notice)
+            distance >= WEEK,  # a near day of any weekday before a whole week away
+            day < booked_day,  # never earlier than needed (the patient has more notice)
+            score(moves),
+            distance,
             abs(calendar.minute_of_day(mine.new.start) - minute),
         )
 
@@ -1003,7 +1124,8 @@ def _calls(
     for u in consequences.unplaced:
         b = u.session
         lines.setdefault(b.patient_id, []).append(
-            f"{b.session_type} on {_fmt(calendar, b.starts_at)} needs a new time ({u.problem})"
+            f"{b.session_type} on {_fmt(calendar, b.starts_at)} {NO_NEW_TIME_WORDS}, none "
+            f"found: {u.problem}"
         )
         first.setdefault(b.patient_id, b.appointment_id)
     reason = f"{consequences.what}: {consequences.unavailability.reason.strip()}"
@@ -1018,7 +1140,8 @@ def _calls(
             assignee_role=CALL_ROLE,
             priority="normal",
             status="open",
-            outcome=f"{reason}. " + "; ".join(lines[patient_id]),
+            # Sentences, not "; ": a reason may list days and rules with semicolons of its own.
+            outcome=f"{reason}. " + ". ".join(lines[patient_id]),
             created_at=now,
         )
         session.add(row)
