@@ -229,7 +229,13 @@ def move_series(
                 + "; ".join(proposal.plan.problems)
                 + " (a nurse or prescriber may override this with a reason)"
             )
-        require(actor, "override_gate", db, now=now)
+        require(
+            actor,
+            "override_gate",
+            db,
+            now=now,
+            doing="move these sessions against the protocol's spacing",
+        )
     if not proposal.moves:
         return 0  # the series already sits where the proposal would put it
     moving = {appointment_id for appointment_id, _ in proposal.moves}
