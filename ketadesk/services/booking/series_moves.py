@@ -42,6 +42,9 @@ from ketadesk.store.models import (
 )
 from ketadesk.store.snapshot import load_calendar, load_snapshot
 
+#: A spacing override as the refusal, and the dialog's greyed button, say who may give it.
+SPACING_OVERRIDE = "move these sessions against the protocol's spacing"
+
 
 @dataclass(frozen=True)
 class SeriesMove:
@@ -234,7 +237,7 @@ def move_series(
             "override_gate",
             db,
             now=now,
-            doing="move these sessions against the protocol's spacing",
+            doing=SPACING_OVERRIDE,
         )
     if not proposal.moves:
         return 0  # the series already sits where the proposal would put it

@@ -23,7 +23,7 @@ from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.days_away import AwayRange, away_on, first_day_back
 from ketadesk.scheduling.openings import Preferences, find_openings, room_need
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
-from ketadesk.services.booking.move_check import placement_of
+from ketadesk.services.booking.move_check import MoveVerdict, placement_of, prepare_move
 from ketadesk.services.booking.planning import _patient_busy
 from ketadesk.services.common.context import NotFound, utcnow
 from ketadesk.store.clinic_config import load_catalog, load_config
@@ -268,3 +268,18 @@ def _neighbours(
         )
     )
     return before, after
+
+
+def judge_move(
+    db: Database,
+    appointment_id: int,
+    new_start: dt.datetime,
+    new_room_id: int | None,
+    *,
+    now: dt.datetime | None = None,
+) -> MoveVerdict:
+    """What the drag check says of one place for this session (``move_check``: room, staff,
+    equipment, the patient's day, and the protocol and gating rules with who may go past a
+    "warn" one); read only, the move re-checks inside its own write."""
+    check = prepare_move(db, appointment_id, around=new_start, now=now)
+    return check.verdict(new_start, new_room_id)
