@@ -102,6 +102,8 @@ class SeriesMoveDialog(QDialog):
         self.message = QLabel(self)
         self.message.setObjectName("series_move_message")
         self.message.setWordWrap(True)
+        # Room for a refusal's three lines: the table gives way, the words are not cut.
+        self.message.setMinimumHeight(self.message.fontMetrics().lineSpacing() * 4)
         self.reason_edit = QLineEdit(self)
         self.reason_edit.setObjectName("reason")
         self.reason_edit.setAccessibleName("Reason for the move")
@@ -125,7 +127,7 @@ class SeriesMoveDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.start_edit.dateTimeChanged.connect(self._forget_plan)
-        self.resize(620, 420)
+        self.resize(620, 460)
 
     @classmethod
     def open_for(
