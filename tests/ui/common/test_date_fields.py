@@ -207,9 +207,10 @@ def test_a_date_typed_after_a_click_in_the_field_is_read(qtbot: QtBot, weekday: 
         line = field.lineEdit()
         at = line.rect().center()
         at.setX(int(line.width() * where))
-        qtbot.mouseClick(line, Qt.MouseButton.LeftButton, pos=at)
+        qtbot.mouseClick(line, Qt.MouseButton.LeftButton, pos=at)  # type: ignore[no-untyped-call]
         qtbot.wait(10)
-        qtbot.keyClicks(field, "12/21/2026")  # where the keyboard's keys go: the field
-        qtbot.keyClick(field, Qt.Key.Key_Return)
+        # Typed where the keyboard's keys go: the field (pytest-qt's helpers are untyped).
+        qtbot.keyClicks(field, "12/21/2026")  # type: ignore[no-untyped-call]
+        qtbot.keyClick(field, Qt.Key.Key_Return)  # type: ignore[no-untyped-call]
         assert field.date() == QDate(2026, 12, 21), (where, field.text())
         assert field.text().endswith("12/21/2026"), field.text()

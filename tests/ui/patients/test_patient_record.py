@@ -342,5 +342,5 @@ def test_the_record_window_closes_with_esc_and_its_close_button(
     view.show()
     close = view.close_buttons.button(QDialogButtonBox.StandardButton.Close)
     assert close.text() == "Close"
-    qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(close, Qt.MouseButton.LeftButton)
     assert not view.isVisible()
