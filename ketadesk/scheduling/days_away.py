@@ -76,6 +76,21 @@ def away_reason(ranges: Iterable[AwayRange], day: dt.date) -> str:
     return f"the patient is away {found.words}" if found is not None else ""
 
 
+def first_day_back(ranges: Iterable[AwayRange], day: dt.date) -> dt.date:
+    """``day`` when the patient is not away then, else the first day after the days away
+    that hold it (ranges that meet or overlap are passed together): where a proposed move
+    starts looking, so it never offers a day the patient is away."""
+    ordered = sorted(ranges, key=lambda r: (r.first, r.last))
+    moved = True
+    while moved:
+        moved = False
+        for r in ordered:
+            if r.covers(day):
+                day = r.last + dt.timedelta(days=1)
+                moved = True
+    return day
+
+
 def away_days(ranges: Iterable[AwayRange], first: dt.date, last: dt.date) -> set[dt.date]:
     """Every day from ``first`` to ``last`` (inclusive) on which the patient is away."""
     out: set[dt.date] = set()

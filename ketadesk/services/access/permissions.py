@@ -9,13 +9,27 @@ from __future__ import annotations
 import datetime as dt
 
 from ketadesk.services.access import audit
-from ketadesk.services.common.context import PERMISSIONS, Actor, Database, PermissionDenied
+from ketadesk.services.common.context import (
+    PERMISSIONS,
+    Actor,
+    Database,
+    PermissionDenied,
+    action_words,
+    who_may,
+)
 
 
 def require(
-    actor: Actor, action: str, db: Database | None = None, *, now: dt.datetime | None = None
+    actor: Actor,
+    action: str,
+    db: Database | None = None,
+    *,
+    now: dt.datetime | None = None,
+    doing: str = "",
 ) -> None:
-    """Refuse ``actor`` an ``action`` its role may not take.
+    """Refuse ``actor`` an ``action`` its role may not take, in words that say who may
+    ("Only a nurse or prescriber may move these sessions against the protocol's spacing":
+    ``doing``, what the action is for here, else the action's own words, ``who_may``).
 
     With ``db``, a refusal is first recorded in the audit trail in its own short transaction
     (so call it before opening the service's own write transaction; inside one, catch the
@@ -24,7 +38,7 @@ def require(
     allowed = PERMISSIONS.get(action)
     if allowed is not None and actor.role not in allowed:
         err = PermissionDenied(
-            f"{actor.username} ({actor.role.replace('_', ' ')}) may not {action.replace('_', ' ')}",
+            who_may(action, doing),
             actor=actor,
             action=action,
         )
@@ -46,9 +60,15 @@ def unassigned_refusal(
     ``staff_id`` (the user's staff member) is not among them; None when it may."""
     if actor.role not in OWN_SESSIONS_ONLY or (staff_id is not None and staff_id in assigned_staff):
         return None
+    what = action_words(action).removesuffix(" a session")
     return PermissionDenied(
-        f"{actor.username} ({actor.role.replace('_', ' ')}) may {action.replace('_', ' ')} only "
-        f"their own sessions, and appointment #{appointment_id} is not assigned to them",
+        f"{_a(actor.role.replace('_', ' ')).capitalize()} may {what} only their own sessions, "
+        f"and this session is not assigned to {actor.username}",
         actor=actor,
         action=action,
     )
+
+
+def _a(noun: str) -> str:
+    """ "a nurse", "an admin"."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"

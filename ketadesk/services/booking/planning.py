@@ -444,13 +444,17 @@ def _patient_busy(
     window: Interval,
     catalog: Catalog,
     calendar: ClinicCalendar,
+    *,
+    excluding: int | None = None,
 ) -> PatientBusy:
-    """The patient's other live sessions overlapping ``window``."""
+    """The patient's other live sessions overlapping ``window`` (``excluding`` one: a session
+    being moved is not in its own way)."""
     rows = session.execute(
         select(Appointment.starts_at, Appointment.ends_at, SessionType.code)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
         .where(
             Appointment.patient_id == patient_id,
+            Appointment.id != (excluding if excluding is not None else -1),
             Appointment.status.not_in(tuple(RELEASED_STATUSES)),
             *overlapping(Appointment.starts_at, Appointment.ends_at, window),
         )

@@ -307,9 +307,10 @@ def enforce(
         f for f in findings if f.overridden and (f.rule in given or _by_spacing(f, given))
     ]
     if now_overridden and not rules.may_override(actor.role, [f.rule for f in now_overridden]):
-        names = ", ".join(sorted({f.rule for f in now_overridden if f.rule not in DESK_RULES}))
+        titles = sorted({f.title for f in now_overridden if f.rule not in DESK_RULES})
         raise PermissionDenied(
-            f"overriding {names} is for {_roles(rules)}; a {actor.role.replace('_', ' ')} may not",
+            f"Only a {_roles(rules)} may go ahead with a reason against "
+            + " and ".join(f"“{t}”" for t in titles),
             actor=actor,
             action="override_rule",
         )

@@ -42,6 +42,9 @@ from ketadesk.store.models import (
 )
 from ketadesk.store.snapshot import load_calendar, load_snapshot
 
+#: A spacing override as the refusal, and the dialog's greyed button, say who may give it.
+SPACING_OVERRIDE = "move these sessions against the protocol's spacing"
+
 
 @dataclass(frozen=True)
 class SeriesMove:
@@ -229,7 +232,13 @@ def move_series(
                 + "; ".join(proposal.plan.problems)
                 + " (a nurse or prescriber may override this with a reason)"
             )
-        require(actor, "override_gate", db, now=now)
+        require(
+            actor,
+            "override_gate",
+            db,
+            now=now,
+            doing=SPACING_OVERRIDE,
+        )
     if not proposal.moves:
         return 0  # the series already sits where the proposal would put it
     moving = {appointment_id for appointment_id, _ in proposal.moves}

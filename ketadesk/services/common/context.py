@@ -123,27 +123,53 @@ def may(actor: Actor, action: str) -> bool:
     return allowed is None or actor.role in allowed
 
 
-def who_may(action: str) -> str:
-    """Who may take ``action``, in words for a disabled menu item's tooltip:
-    "Only an admin, nurse, prescriber or therapist may start a session"."""
+def who_may(action: str, doing: str = "") -> str:
+    """Who may take ``action``, in words for a disabled menu item's tooltip and for the
+    refusal itself: "Only an admin, nurse, prescriber or therapist may start a session".
+    ``doing`` says what the action is for in this place ("move these sessions against the
+    protocol's spacing"), where the action's own words would be too general."""
     allowed = PERMISSIONS.get(action)
     if allowed is None:
         return ""
     names = [role.replace("_", " ") for role in sorted(allowed)]
     roles = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
     article = "an" if roles[:1] in "aeiou" else "a"
-    return f"Only {article} {roles} may {_ACTION_WORDS.get(action, action.replace('_', ' '))}"
+    return f"Only {article} {roles} may {doing or action_words(action)}"
 
 
-#: How ``who_may`` says an action whose code reads badly.
+def action_words(action: str) -> str:
+    """An action as a sentence says it ("check a patient in"): every action of
+    ``PERMISSIONS`` has its words, and one not listed reads as its code, spaced."""
+    return _ACTION_WORDS.get(action, action.replace("_", " "))
+
+
+#: How ``who_may`` and a refusal say each action (its code reads badly to a person).
 _ACTION_WORDS = {
+    "book": "book sessions",
+    "move": "move sessions",
     "check_in": "check a patient in",
     "start": "start a session",
     "complete": "complete a session",
     "no_show": "mark a no-show",
     "cancel": "cancel a session",
-    "read_clinical": "read clinical records",
+    "override_gate": "go ahead against the clinic's rules with a reason",
+    "register_patient": "register a patient",
+    "edit_patient_contact": "edit a patient's details",
+    "edit_patient_clinical": "edit a patient's clinical details",
+    "merge_patients": "merge two charts",
     "work_follow_up": "work a follow-up",
+    "record_monitoring": "keep a monitoring record",
+    "enter_measure": "enter an outcome measure",
+    "integration_note": "write an integration note",
+    "manage_waitlist": "manage the waitlist",
+    "confirm_visits": "confirm visits",
+    "view_fees": "see the fees",
+    "waive_fee": "waive a fee",
+    "read_clinical": "read clinical records",
+    "manage_users": "manage user accounts",
+    "configure": "change the clinic's settings",
+    "view_audit": "view the audit trail",
+    "backup": "back up or restore the clinic's data",
 }
 
 

@@ -92,8 +92,7 @@ def _check_kind(actor: Actor, kind: str, settings: FollowUpSettings) -> None:
     roles = kind_roles(actor.role, kind, settings)
     if roles:
         raise PermissionDenied(
-            f"{actor.username} ({actor.role.replace('_', ' ')}) may not work a "
-            f"{kind_label(kind)}: it is for a {roles}",
+            f"Only a {roles} may work a {kind_label(kind)}",
             actor=actor,
             action="work_follow_up",
         )
@@ -259,8 +258,7 @@ def complete_follow_up(
         problem = close_problem(row.kind, actor.role, text, urgent_review_settings(catalog))
         if problem:
             raise PermissionDenied(
-                f"{actor.username} ({actor.role.replace('_', ' ')}) may not close the "
-                f"{kind_label(row.kind)}: {problem}",
+                f"The {kind_label(row.kind)} is not closed: {problem}",
                 actor=actor,
                 action="close_urgent_review",
             )

@@ -9,6 +9,7 @@ undoable path as the views' context menus.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from html import escape
 
@@ -27,9 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.dates import clock_span
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES
 from ketadesk.services.booking.appointment_changes import action_button_text
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
-from ketadesk.services.common.context import ServiceError, may
+from ketadesk.services.booking.session_day import SessionDay, session_day
+from ketadesk.services.common.context import Actor, Database, ServiceError, may, who_may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.monitoring.measurements import instruments
 from ketadesk.ui.common.background import LatestOnly, run_service
@@ -39,6 +42,18 @@ from ketadesk.ui.common.desk import Desk
 
 # The chair board's "late" red (light, dark palette): an urgent review reads the same everywhere.
 _URGENT_COLORS = ("#c5221f", "#ff8a80")
+# What the session's day holds against it (away, closed): the override amber of the drag.
+_DAY_COLORS = ("#b06000", "#ffb74d")
+
+
+def _read(
+    db: Database, appointment_id: int, actor: Actor, now: dt.datetime
+) -> tuple[AppointmentDetail, SessionDay]:
+    """The appointment and what its day holds against it, in one call on a worker."""
+    return (
+        appointment_detail(db, appointment_id, actor, now=now),
+        session_day(db, appointment_id, now=now),
+    )
 
 
 def _is_dark(widget: QWidget) -> bool:
@@ -56,6 +71,8 @@ class AppointmentDialog(QDialog):
         measure_requested(int patient_id, str instrument, int appointment_id)
         patient_requested(int patient_id)
         print_record_requested(int appointment_id)
+        move_requested(int appointment_id): Move… (a new day, time and room for it)
+        series_move_requested(int appointment_id): Move rest of series…
         loaded(): the appointment was read and is shown (again).
     """
 
@@ -64,6 +81,8 @@ class AppointmentDialog(QDialog):
     measure_requested = Signal(int, str, int)
     patient_requested = Signal(int)
     print_record_requested = Signal(int)
+    move_requested = Signal(int)
+    series_move_requested = Signal(int)
     loaded = Signal()
 
     def __init__(
@@ -73,9 +92,11 @@ class AppointmentDialog(QDialog):
         parent: QWidget | None = None,
         *,
         detail: AppointmentDetail | None = None,
+        day: SessionDay | None = None,
     ) -> None:
-        """``detail``, when given, is the appointment already read (``open_for``); otherwise
-        it is read on a worker and shown when it arrives (``loaded``)."""
+        """``detail``, when given, is the appointment already read (``open_for``), with
+        ``day``, what its day holds against it; otherwise both are read on a worker and shown
+        when they arrive (``loaded``)."""
         super().__init__(parent)
         self._desk = desk
         self._id = appointment_id
@@ -108,6 +129,7 @@ class AppointmentDialog(QDialog):
         layout.addWidget(close)
         self.resize(560, 520)
         self._detail: AppointmentDetail | None = None
+        self._day = day
         if detail is not None:
             self._show(detail)
         else:
@@ -129,12 +151,13 @@ class AppointmentDialog(QDialog):
         # The desk's clock: what opens now (a check-in on the session's day) is judged by it.
         db, actor, now = desk.db, desk.actor, desk.now()
 
-        def opened(detail: AppointmentDetail) -> None:
-            then(cls(desk, appointment_id, parent, detail=detail))
+        def opened(found: tuple[AppointmentDetail, SessionDay]) -> None:
+            detail, day = found
+            then(cls(desk, appointment_id, parent, detail=detail, day=day))
 
         run_service(
             parent,
-            lambda: appointment_detail(db, appointment_id, actor, now=now),
+            lambda: _read(db, appointment_id, actor, now),
             opened,
             failed=failed,
             busy="Opening the appointment…",
@@ -151,7 +174,11 @@ class AppointmentDialog(QDialog):
         """Read the appointment again on a worker (after a change made here or elsewhere)."""
         db, appointment_id, actor = self._desk.db, self._id, self._desk.actor
         now = self._desk.now()
-        self._reads.run(lambda: appointment_detail(db, appointment_id, actor, now=now), self._show)
+        self._reads.run(lambda: _read(db, appointment_id, actor, now), self._show_read)
+
+    def _show_read(self, found: tuple[AppointmentDetail, SessionDay]) -> None:
+        self._day = found[1]
+        self._show(found[0])
 
     def _show(self, d: AppointmentDetail) -> None:
         self._detail = d
@@ -179,10 +206,16 @@ class AppointmentDialog(QDialog):
             )
         if d.notes:
             rows.append(("Notes", d.notes))
-        if d.away:
+        notices = self._day.notices if self._day is not None else ()
+        if d.away and not notices:  # else "This day" below says it, with what to do
             rows.insert(1, ("Patient away", f"⚠ {d.away}"))
         if d.urgent_review:
             rows.insert(0, ("Urgent review", f"⚠ {d.urgent_review}"))
+        if notices:
+            # Near the status: a session on the patient's days away or a closed day stays
+            # booked until someone moves it, and its page says so, with what to do.
+            after = next(i for i, (label, _v) in enumerate(rows) if label == "Status") + 1
+            rows.insert(after, ("This day", "⚠ " + " ".join(notices)))
         for label, value in rows:
             text = QLabel(escape(value), self)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -192,6 +225,8 @@ class AppointmentDialog(QDialog):
                 text.setStyleSheet(f"color: {_URGENT_COLORS[_is_dark(self)]}; font-weight: bold;")
             elif label == "Patient away":
                 text.setStyleSheet("font-weight: bold;")
+            elif label == "This day":
+                text.setStyleSheet(f"color: {_DAY_COLORS[_is_dark(self)]}; font-weight: bold;")
             self._form.addRow(f"{label}:", text)
         self._history.clear()
         for h in d.history:
@@ -223,6 +258,17 @@ class AppointmentDialog(QDialog):
             if early is not None:  # a check-in days ahead, a no-show before the start
                 self.buttons[action].setEnabled(False)
                 self.buttons[action].setToolTip(early)
+        if d.status in MOVABLE_STATUSES:
+            self._add_button(self._status_row, "move", "Move…", self._on_move)
+            if d.series_label:
+                self._add_button(
+                    self._status_row, "move_series", "Move rest of series…", self._on_move_series
+                )
+            if not may(actor, "move"):
+                for name in ("move", "move_series"):
+                    if name in self.buttons:
+                        self.buttons[name].setEnabled(False)
+                        self.buttons[name].setToolTip(who_may("move"))
         self._status_row.addStretch(1)
         if d.has_bp_checks or d.dosing:
             if may(actor, "record_monitoring"):
@@ -265,6 +311,12 @@ class AppointmentDialog(QDialog):
                 return
             reason = asked
         self.status_requested.emit(self._id, action, reason.strip(), version)
+
+    def _on_move(self, _name: str) -> None:
+        self.move_requested.emit(self._id)
+
+    def _on_move_series(self, _name: str) -> None:
+        self.series_move_requested.emit(self._id)
 
     def _on_monitoring(self, _name: str) -> None:
         self.monitoring_requested.emit(self._id)

@@ -2,7 +2,11 @@
 the series goes (the planner re-flows them to keep the protocol's spacing), then confirm.
 
 The dialog only asks and shows; the move itself is made by the owner through the undoable
-``ScheduleEditor.apply_series_move``.
+``ScheduleEditor.apply_series_move`` (``move_requested``), who answers ``moved()`` (the dialog
+closes) or ``refused(text)`` (it stays open with what was typed).  The proposed start is the
+day after the session, past the patient's days away (``services/booking/session_day``); a
+spacing the protocol does not allow is offered only to a role that may override it, greyed
+for anyone else with who may.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDateTime, Qt, QTimeZone
+from PySide6.QtCore import QDateTime, Qt, QTimeZone, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,8 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
-from ketadesk.services.booking.series_moves import SeriesMove, propose_series_move
-from ketadesk.services.common.context import ServiceError
+from ketadesk.services.booking.series_moves import (
+    SPACING_OVERRIDE,
+    SeriesMove,
+    propose_series_move,
+)
+from ketadesk.services.booking.session_day import SessionDay, session_day
+from ketadesk.services.common.context import ServiceError, may, who_may
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.date_fields import DateTimeField
 from ketadesk.ui.common.dates import short_date_time
@@ -36,7 +45,14 @@ from ketadesk.ui.common.desk import Desk
 
 class SeriesMoveDialog(QDialog):
     """Where the rest of a series goes when one session moves; the plan is worked out on a
-    worker (``show_plan``) and written by the caller once accepted."""
+    worker (``show_plan``) and written by the owner once asked.
+
+    Signals:
+        move_requested(): "Move the sessions" pressed on a plan shown (``proposal``,
+            ``reason``); the owner answers ``moved()`` or ``refused(text)``.
+    """
+
+    move_requested = Signal()
 
     def __init__(
         self,
@@ -45,8 +61,10 @@ class SeriesMoveDialog(QDialog):
         parent: QWidget | None = None,
         *,
         detail: AppointmentDetail,
+        day: SessionDay | None = None,
     ) -> None:
-        """``detail`` is the session that moves, as read by ``open_for``."""
+        """``detail`` is the session that moves, as read by ``open_for``, and ``day`` what
+        its day holds (the first day proposed is past the patient's days away)."""
         super().__init__(parent)
         self._desk = desk
         self._id = appointment_id
@@ -69,6 +87,8 @@ class SeriesMoveDialog(QDialog):
         zone = QTimeZone(detail.timezone.encode())
         self.start_edit.setTimeZone(zone)
         moved = detail.start + dt.timedelta(days=1)
+        if day is not None:  # the day after, past the patient's days away
+            moved = dt.datetime.combine(day.move_from, detail.start.timetz())
         self.start_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(moved.timestamp()), zone))
         self.plan_button = QPushButton("Show the new plan", self)
         self.plan_button.setObjectName("show_plan")
@@ -82,6 +102,8 @@ class SeriesMoveDialog(QDialog):
         self.message = QLabel(self)
         self.message.setObjectName("series_move_message")
         self.message.setWordWrap(True)
+        # Room for a refusal's three lines: the table gives way, the words are not cut.
+        self.message.setMinimumHeight(self.message.fontMetrics().lineSpacing() * 4)
         self.reason_edit = QLineEdit(self)
         self.reason_edit.setObjectName("reason")
         self.reason_edit.setAccessibleName("Reason for the move")
@@ -105,7 +127,7 @@ class SeriesMoveDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.start_edit.dateTimeChanged.connect(self._forget_plan)
-        self.resize(620, 420)
+        self.resize(620, 460)
 
     @classmethod
     def open_for(
@@ -116,12 +138,16 @@ class SeriesMoveDialog(QDialog):
         then: Callable[[SeriesMoveDialog], None],
     ) -> None:
         """Read the session on a worker, then make the dialog and hand it to ``then``."""
-        db = desk.db
+        db, now = desk.db, desk.now()
 
-        def opened(detail: AppointmentDetail) -> None:
-            then(cls(desk, appointment_id, parent, detail=detail))
+        def read() -> tuple[AppointmentDetail, SessionDay]:
+            return appointment_detail(db, appointment_id), session_day(db, appointment_id, now=now)
 
-        run_service(parent, lambda: appointment_detail(db, appointment_id), opened)
+        def opened(found: tuple[AppointmentDetail, SessionDay]) -> None:
+            detail, day = found
+            then(cls(desk, appointment_id, parent, detail=detail, day=day))
+
+        run_service(parent, read, opened)
 
     def new_start(self) -> dt.datetime:
         secs = self.start_edit.dateTime().toSecsSinceEpoch()
@@ -174,17 +200,32 @@ class SeriesMoveDialog(QDialog):
         if unplaced:
             self._say("Not every session finds a place: " + "; ".join(unplaced), error=True)
             return
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if problems and not may(self._desk.actor, "override_gate"):
+            # Not this role's override to give: greyed, saying who may, not refused later.
+            who = who_may("override_gate", SPACING_OVERRIDE)
+            self._say(
+                "The spacing is off: " + "; ".join(problems) + f". {who}: choose another "
+                "start, or ask one of them.",
+                error=True,
+            )
+            ok.setEnabled(False)
+            ok.setToolTip(who)
+            self.reason_edit.setEnabled(False)
+            self.reason_edit.setToolTip(who)
+            return
         if problems:
             self._say(
                 "The spacing is off: "
                 + "; ".join(problems)
-                + ". A nurse or prescriber may go ahead with a reason.",
+                + ". As a "
+                + self._desk.actor.role.replace("_", " ")
+                + " you may go ahead with a reason.",
                 error=True,
             )
         else:
             n = len(proposal.moves)
             self._say(f"{n} session{'s' if n != 1 else ''} move; the spacing holds.")
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(True)
 
     def _say(self, text: str, *, error: bool = False) -> None:
@@ -195,7 +236,11 @@ class SeriesMoveDialog(QDialog):
         self._proposal = None
         self.table.setRowCount(0)
         self.message.setText("")
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(False)
+        ok.setToolTip("")
+        self.reason_edit.setEnabled(True)
+        self.reason_edit.setToolTip("")
 
     def _on_accepted(self) -> None:
         if self._proposal is None:
@@ -204,4 +249,17 @@ class SeriesMoveDialog(QDialog):
             self._say("Give a reason: the new spacing is outside the protocol.", error=True)
             self.reason_edit.setFocus(Qt.FocusReason.OtherFocusReason)
             return
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+        self._say("Moving the sessions…")
+        self.move_requested.emit()
+
+    def moved(self) -> None:
+        """The owner wrote the move: done."""
         self.accept()
+
+    def refused(self, text: str) -> None:
+        """The owner's write was refused: say why, keep the start and reason typed."""
+        self._say(f"Not moved: {text}", error=True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(
+            self._proposal is not None
+        )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTime
+from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTime, QTimer
 from PySide6.QtGui import QFocusEvent, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QDateEdit, QDateTimeEdit, QTimeEdit, QWidget
 
@@ -179,6 +179,19 @@ class _TypedField(_Editor):
         ):
             # Tabbed into, a field is replaced by what is typed, as a text field is.
             self.selectAll()
+        elif event.reason() != Qt.FocusReason.PopupFocusReason:
+            # Clicked into (or given the focus by its window), the same: Qt's own focus
+            # selects one section, and a click's press places the cursor after this (the Days
+            # away trial: "12/21/2026" typed at it read "12/07/12/21/20262026", no date, and
+            # the value stayed).  So select once the press is handled; a second click, the
+            # field already focused, places the cursor to edit in place.  Back from the
+            # calendar (a popup), the field is left as it was.
+            QTimer.singleShot(0, self, self._select_after_click)
+
+    def _select_after_click(self) -> None:
+        line = self.lineEdit()
+        if self.hasFocus() and not self.is_typing():
+            line.selectAll()
 
     @override
     def focusOutEvent(self, event: QFocusEvent) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -59,6 +61,15 @@ from ketadesk.ui.patients.merge_dialog import MergePatientsDialog
 from ketadesk.ui.patients.patient_form import PatientFormDialog
 from ketadesk.ui.patients.trend_chart import TrendChart
 from ketadesk.ui.printing.print_dialogs import DocumentPrinter
+
+if TYPE_CHECKING:
+    from typing_extensions import override
+else:  # typing.override is Python 3.12+; the decorator only informs the type checker.
+    _F = TypeVar("_F")
+
+    def override(method: _F) -> _F:
+        return method
+
 
 #: Good / wrong / not needed marks of the gating facts, for light and dark palettes.
 OK_COLORS = ("#1e7e34", "#5bd07a")
@@ -151,6 +162,12 @@ class PatientRecordView(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.message)
         layout.addWidget(body, 1)
+        # A window of its own: closed by a button and by Esc, like the application's dialogs.
+        self.close_buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.close_buttons.setObjectName("record_close")
+        self.close_buttons.rejected.connect(self.close)
+        self.close_buttons.setVisible(self.isWindow())
+        layout.addWidget(self.close_buttons)
         for button in (self.open_button, self.record_button):
             button.setEnabled(False)
 
@@ -317,6 +334,15 @@ class PatientRecordView(QWidget):
         self.days_away.changed.connect(self.reload)
         reload = QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self)
         reload.activated.connect(self.reload)
+
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Esc that no field used (a date being typed takes its own back first) closes the
+        # window, as it does a dialog.
+        if event.key() == Qt.Key.Key_Escape and self.isWindow():
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     # -- reading ----------------------------------------------------------------------------
 

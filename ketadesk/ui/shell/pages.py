@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ketadesk.ui.access.audit_viewer import AuditViewer
     from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
     from ketadesk.ui.booking.booking_dialog import BookingDialog
+    from ketadesk.ui.booking.move_dialog import MoveSessionDialog
     from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
     from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
     from ketadesk.ui.patients.patient_record import PatientRecordView
@@ -57,9 +58,11 @@ class DeskController(QObject):
 
     Signals:
         appointment_opened(AppointmentDialog): an appointment's dialog was read and shown.
+        session_move_opened(MoveSessionDialog): a session's Move… dialog was read and shown.
     """
 
     appointment_opened = Signal(object)
+    session_move_opened = Signal(object)
 
     def __init__(self, window: DeskWindow, desk: Desk) -> None:
         super().__init__(window.widget())
@@ -503,6 +506,7 @@ class DeskController(QObject):
         self._connect(view.status_requested, self.editor.status_from_view)
         self._connect(view.appointment_activated, self.open_appointment)
         self._connect(view.series_move_requested, self.move_series)
+        self._connect(view.session_move_requested, self.move_session)
         self._connect(view.move_refused, self._on_move_refused)
         self._connect(view.feedback, self._on_feedback)
 
@@ -693,6 +697,10 @@ class DeskController(QObject):
         # What another workstation changes shows here too, as it does in the day.
         self.watcher.changed.connect(dialog.reload)
         dialog.monitoring_requested.connect(self.open_monitoring)
+        dialog.move_requested.connect(self.move_session)
+        dialog.series_move_requested.connect(self.move_series)
+        # A move made here (or any edit of this workstation) shows on the page at once.
+        self.editor.changed.connect(dialog.reload)
         dialog.measure_requested.connect(self.open_measure)
         dialog.patient_requested.connect(self.open_patient)
         dialog.print_record_requested.connect(self.print_record)
@@ -773,6 +781,35 @@ class DeskController(QObject):
         dialog.patient_chosen.connect(self.open_patient)
         dialog.open()
 
+    def move_session(self, appointment_id: int) -> None:
+        """Ask where one session goes (the dialog opens once the session is read)."""
+        from ketadesk.ui.booking.move_dialog import MoveSessionDialog
+
+        MoveSessionDialog.open_for(
+            self.desk,
+            appointment_id,
+            self.parent_widget,
+            self._show_session_move,
+            failed=self._on_appointment_not_opened,
+        )
+
+    def _show_session_move(self, dialog: MoveSessionDialog) -> None:
+        def move(aid: int, start: object, room: object, overrides: object, version: int) -> None:
+            assert isinstance(start, dt.datetime)
+            self.editor.move(
+                aid,
+                start,
+                room if isinstance(room, int) else None,
+                overrides if isinstance(overrides, dict) else None,
+                version,
+                then=dialog.moved,
+                failed=dialog.refused,
+            )
+
+        dialog.move_requested.connect(move)
+        dialog.show()
+        self.session_move_opened.emit(dialog)
+
     def move_series(self, appointment_id: int) -> None:
         """Ask where the rest of the series goes (the dialog opens once the session is read)."""
         from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
@@ -786,10 +823,14 @@ class DeskController(QObject):
             proposal = dialog.proposal()
             if proposal is not None:
                 self.editor.apply_series_move(
-                    proposal, reason=dialog.reason(), spacing_reason=dialog.reason()
+                    proposal,
+                    reason=dialog.reason(),
+                    spacing_reason=dialog.reason(),
+                    then=dialog.moved,
+                    failed=dialog.refused,
                 )
 
-        dialog.accepted.connect(apply)
+        dialog.move_requested.connect(apply)
         dialog.open()
 
     def open_audit(self) -> None:

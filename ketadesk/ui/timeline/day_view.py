@@ -143,6 +143,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             "start", "complete", "no_show", "cancel"), reason (a cancellation's; else empty),
             the appointment's version as the view read it.
         series_move_requested(int): "Move rest of series..." on this appointment.
+        session_move_requested(int): "Move..." on this appointment (the move dialog).
         appointment_activated(int): open this appointment (double-click, Enter, menu).
         selection_changed(object): the selected appointment's id, or None.
         feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...").
@@ -157,6 +158,7 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
     move_refused = Signal(str)
     status_requested = Signal(int, str, str, object)
     series_move_requested = Signal(int)
+    session_move_requested = Signal(int)
     appointment_activated = Signal(int)
     selection_changed = Signal(object)
     feedback = Signal(str)

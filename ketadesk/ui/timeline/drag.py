@@ -157,6 +157,7 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
         move_refused = Signal(str)
         status_requested = Signal(int, str, str, object)
         series_move_requested = Signal(int)
+        session_move_requested = Signal(int)
         appointment_activated = Signal(int)
         feedback = Signal(str)
         _drag: Drag[TargetT] | None
@@ -615,7 +616,11 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
     def context_menu(self, appointment: DayAppointment) -> QMenu:
         """The menu of what can be done with a session, enabled by its status."""
         # Not needed at start-up: the booking service is imported on the first menu.
-        from ketadesk.scheduling.statuses import CONFIRM_TENTATIVE, TRANSITIONS
+        from ketadesk.scheduling.statuses import (
+            CONFIRM_TENTATIVE,
+            MOVABLE_STATUSES,
+            TRANSITIONS,
+        )
         from ketadesk.services.booking.appointment_changes import ACTION_NAMES, action_button_text
 
         menu = QMenu(self)
@@ -653,6 +658,16 @@ class DragMixin(_Base, Generic[BlockT, TargetT]):
             )
         )
         menu.addSeparator()
+        movable = appointment.status in MOVABLE_STATUSES
+        may_move = desk is None or may(desk.actor, "move")
+        single = menu.addAction("Move…")
+        single.setObjectName("move_session")
+        single.setEnabled(movable and may_move)
+        if not may_move:
+            single.setToolTip(who_may("move"))
+        else:
+            single.setToolTip("Choose a new day, time and room for this session")
+        single.triggered.connect(partial(self.session_move_requested.emit, appointment.id))
         series = menu.addAction("Move rest of series…")
         series.setObjectName("move_series")
         series.setEnabled(appointment.series_index is not None and appointment.is_active)

@@ -343,13 +343,17 @@ class ScheduleEditor(QObject):
         new_room_id: int | None,
         overrides: Mapping[str, str] | None = None,
         version: int | None = None,
+        *,
+        then: Callable[[], None] | None = None,
+        failed: Callable[[str], None] | None = None,
     ) -> None:
         """Move a session to ``new_start`` in ``new_room_id`` (None: no room); ``refused`` is
-        emitted when it cannot go there.  ``overrides``: rule code -> the signed-in
-        clinician's reason to go ahead despite that "warn" rule (recorded and audited by the
-        service; a redo makes the move again with them).  ``version``: the appointment's
-        version as the screen showed it (refused when it was changed since; None: not
-        checked)."""
+        emitted when it cannot go there (and ``failed`` called with why, so a dialog that
+        asked keeps what was chosen); ``then`` once it is moved.  ``overrides``: rule code ->
+        the signed-in clinician's reason to go ahead despite that "warn" rule (recorded and
+        audited by the service; a redo makes the move again with them).  ``version``: the
+        appointment's version as the screen showed it (refused when it was changed since;
+        None: not checked)."""
         desk = self.desk
         given = dict(overrides or {})
 
@@ -378,12 +382,16 @@ class ScheduleEditor(QObject):
                 text += " (override)"
             self._push(MoveCommand(self, before, after, new_room_id, text, given, version=left))
             self.freed.emit(appointment_id)
+            if then is not None:
+                then()
 
         refusal = self._refusal("The session was not moved")
 
         def refused(err: ServiceError) -> None:
             self.move_refused.emit(appointment_id)
             refusal(err)
+            if failed is not None:
+                failed(str(err))
 
         self.moving.emit(appointment_id, new_start, new_room_id)
         self._write(work, moved, refused, after_paint=True)
@@ -580,17 +588,31 @@ class ScheduleEditor(QObject):
         self._write(work, moved, self._refusal("The series was not moved"))
 
     def apply_series_move(
-        self, proposal: SeriesMove, *, reason: str = "", spacing_reason: str = ""
+        self,
+        proposal: SeriesMove,
+        *,
+        reason: str = "",
+        spacing_reason: str = "",
+        then: Callable[[], None] | None = None,
+        failed: Callable[[str], None] | None = None,
     ) -> None:
-        """Write a series move the user has seen (``propose_series_move``), undoably."""
+        """Write a series move the user has seen (``propose_series_move``), undoably;
+        ``then`` once written, ``failed`` with why when refused (the dialog stays open)."""
 
         def moved(before: tuple[Placement, ...]) -> None:
             self._push_series_move(proposal, before, reason=reason, spacing_reason=spacing_reason)
+            if then is not None:
+                then()
+
+        refusal = self._refusal("The series was not moved")
+
+        def refused(err: ServiceError) -> None:
+            refusal(err)
+            if failed is not None:
+                failed(str(err))
 
         self._write(
-            lambda: self._write_series_move(proposal, reason, spacing_reason),
-            moved,
-            self._refusal("The series was not moved"),
+            lambda: self._write_series_move(proposal, reason, spacing_reason), moved, refused
         )
 
     def _write_series_move(

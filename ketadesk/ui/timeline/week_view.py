@@ -151,6 +151,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             "start", "complete", "no_show", "cancel"), reason (a cancellation's; else empty),
             the appointment's version as the view read it.
         series_move_requested(int): "Move rest of series..." on this appointment.
+        session_move_requested(int): "Move..." on this appointment (the move dialog).
         selection_changed(object): the selected appointment's id, or None.
         feedback(str): a line for the status bar while moving ("Fits: ..." / "Refused: ...")
             and when a patient is highlighted.
@@ -171,6 +172,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
     move_refused = Signal(str)
     status_requested = Signal(int, str, str, object)
     series_move_requested = Signal(int)
+    session_move_requested = Signal(int)
     selection_changed = Signal(object)
     feedback = Signal(str)
     highlight_changed = Signal(object)

@@ -284,7 +284,7 @@ def test_a_move_past_the_prior_authorization_is_refused_until_a_clinician_overri
     assert len(reasons) == 1
     assert reasons[0].startswith("Prior authorization [prior_auth_valid]: prior authorization")
     assert "may override this with a reason" in reasons[0]
-    with pytest.raises(PermissionDenied, match="overriding prior_auth_valid is for nurse or"):
+    with pytest.raises(PermissionDenied, match="Only a nurse or prescriber may go ahead"):
         move_to(clinic, ids[1], 4, actor=DESK, overrides={"prior_auth_valid": "renewal filed"})
     move_to(clinic, ids[1], 4, overrides={"prior_auth_valid": "renewal filed"})
     with clinic.db.read() as session:

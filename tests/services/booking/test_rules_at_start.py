@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ketadesk.scheduling.catalog import SAFETY_RULES
+from ketadesk.scheduling.protocol_rules import rule_title
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.start_check import StartRefused
@@ -240,7 +241,9 @@ def test_a_role_that_may_not_override_is_refused_and_nothing_is_recorded(
     clinic: SmallClinic, day: dt.date
 ) -> None:
     appointment = changed_since_booking(clinic, day, "consent_signed", "warn")
-    with pytest.raises(PermissionDenied, match="overriding consent_signed is for nurse or"):
+    with pytest.raises(
+        PermissionDenied, match="Only a nurse or prescriber may go ahead with a reason against"
+    ):
         start(clinic, appointment, day, actor=ADMIN, overrides={"consent_signed": "verbal"})
     # The front desk may not start a session at all, override or none.
     with pytest.raises(PermissionDenied):
@@ -249,7 +252,11 @@ def test_a_role_that_may_not_override_is_refused_and_nothing_is_recorded(
     with clinic.db.read() as s:
         assert s.scalars(select(GatingOverride.id)).all() == []
         refusals = s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "refused")).all()
-    assert any("overriding consent_signed" in (d or "") for d in refusals)
+    title = rule_title("consent_signed")
+    assert any(
+        d == f"Only a nurse or prescriber may go ahead with a reason against “{title}”"
+        for d in refusals
+    ), refusals
 
 
 def test_an_override_on_record_from_the_booking_still_holds_at_start(

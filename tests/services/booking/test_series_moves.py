@@ -15,7 +15,7 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.booking.planning import PlanWishes, propose_series
 from ketadesk.services.booking.series_moves import move_series, propose_series_move
 from ketadesk.services.clinic.integrity import find_problems
-from ketadesk.services.common.context import SYSTEM, Actor, InvalidRequest
+from ketadesk.services.common.context import SYSTEM, Actor, InvalidRequest, PermissionDenied
 from ketadesk.store.models import Appointment, AppointmentEvent, GatingOverride
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
 
@@ -113,6 +113,13 @@ def test_a_move_that_breaks_spacing_needs_a_clinicians_reason(clinic: SmallClini
     assert any("6 days apart" in p for p in proposal.plan.problems)
     with pytest.raises(InvalidRequest, match="breaks the clinic's rules"):
         move_series(clinic.db, SYSTEM, proposal, now=NOW)
+    # The trial's front desk: refused in words that say who may, and what.
+    desk = Actor(user_id=None, username="frontdesk", role="front_desk")
+    with pytest.raises(PermissionDenied) as refused:
+        move_series(clinic.db, desk, proposal, spacing_reason="she asked", now=NOW)
+    assert str(refused.value) == (
+        "Only a nurse or prescriber may move these sessions against the protocol's spacing"
+    )
     nurse = Actor(user_id=None, username="kim", role="nurse")
     move_series(clinic.db, nurse, proposal, spacing_reason="family emergency", now=NOW)
     with clinic.db.read() as s:

@@ -219,7 +219,7 @@ def test_front_desk_cannot_register_clinical_facts(clinic: SmallClinic) -> None:
         GOOD, screening_status="cleared", screening_cleared_on="11/30/2026"
     )
     before = _count(clinic)
-    with pytest.raises(PermissionDenied, match="edit patient clinical"):
+    with pytest.raises(PermissionDenied, match="edit a patient's clinical details"):
         register_patient(clinic.db, FRONT_DESK, cleared, now=NOW)
     assert _count(clinic) == before
     with pytest.raises(PermissionDenied):

@@ -266,7 +266,7 @@ def test_a_make_up_too_close_is_refused_then_booked_with_a_nurses_override(
 def test_the_front_desk_may_not_override_a_make_up_too_close(today: Today) -> None:
     t = today
     third, offer, now = maintenance_make_up_too_close(t)
-    with pytest.raises(PermissionDenied, match="overriding min_gap is for nurse or prescriber"):
+    with pytest.raises(PermissionDenied, match="Only a nurse or prescriber may go ahead"):
         makeup.book_make_up(
             t.clinic.db, FRONT_DESK, offer, overrides={"min_gap": "they insisted"}, now=now
         )

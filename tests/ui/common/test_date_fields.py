@@ -183,3 +183,34 @@ def test_a_date_and_time_edited_in_place_shows_the_new_weekday(qtbot: QtBot) -> 
     QTest.keyClick(field, Qt.Key.Key_Return)
     assert field.date() == QDate(2026, 12, 15)
     assert field.text() == "Tue 12/15/2026 09:00"
+
+
+@pytest.mark.parametrize("weekday", [False, True])
+def test_a_date_typed_after_a_click_in_the_field_is_read(qtbot: QtBot, weekday: bool) -> None:
+    """The Days away trial: a click in the first-day field, "12/21/2026" typed, left 12/07,
+    and the last-day field showed "Mon 112/27/20262".  A click that gives the field its focus
+    selects what it shows, so what is typed replaces it; a second click places the cursor."""
+    shown = dt.date(2026, 12, 7)
+    for where in (0.1, 0.5, 0.9):  # the weekday, the day, the year
+        field = DateField(value=shown, weekday=weekday)
+        other = DateField(value=shown)
+        holder = QWidget()
+        other.setParent(holder)
+        field.setParent(holder)
+        field.move(0, 40)
+        holder.resize(300, 80)
+        qtbot.addWidget(holder)
+        holder.show()
+        qtbot.waitExposed(holder)
+        holder.activateWindow()
+        other.setFocus()
+        line = field.lineEdit()
+        at = line.rect().center()
+        at.setX(int(line.width() * where))
+        qtbot.mouseClick(line, Qt.MouseButton.LeftButton, pos=at)  # type: ignore[no-untyped-call]
+        qtbot.wait(10)
+        # Typed where the keyboard's keys go: the field (pytest-qt's helpers are untyped).
+        qtbot.keyClicks(field, "12/21/2026")  # type: ignore[no-untyped-call]
+        qtbot.keyClick(field, Qt.Key.Key_Return)  # type: ignore[no-untyped-call]
+        assert field.date() == QDate(2026, 12, 21), (where, field.text())
+        assert field.text().endswith("12/21/2026"), field.text()

@@ -294,7 +294,7 @@ def test_the_front_desk_is_refused_a_clinical_call_at_the_dialog(
     qtbot.addWidget(dialog)
     dialog.outcome.setPlainText("Fine")
     assert not saved(qtbot, dialog)
-    assert "may not work a Next-day call" in dialog.message.text()
+    assert "Only a nurse or prescriber may work a Next-day call" in dialog.message.text()
 
 
 def test_filters_and_opening_a_patient(qtbot: QtBot, owed: SmallClinic) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import icalendar
 import pytest
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDialogButtonBox, QLabel, QTreeWidget, QTreeWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -331,3 +333,19 @@ def test_the_phone_reads_the_us_way_on_the_record_and_the_form(
     field = dialog.fields["phone"]
     assert field.editor.text() == "(619) 555-0142"  # type: ignore[attr-defined]
     assert field.text() == "619.555.0142"  # what was stored, while unchanged
+
+
+def test_the_record_window_closes_with_esc_and_its_close_button(
+    qtbot: QtBot, view: PatientRecordView
+) -> None:
+    """The trial: the record could not be closed from the keyboard.  Esc closes it, as it
+    does a dialog, and so does its Close button."""
+    assert view.isVisible()
+    assert view.close_buttons.isVisible()
+    QTest.keyClick(view, Qt.Key.Key_Escape)
+    assert not view.isVisible()
+    view.show()
+    close = view.close_buttons.button(QDialogButtonBox.StandardButton.Close)
+    assert close.text() == "Close"
+    QTest.mouseClick(close, Qt.MouseButton.LeftButton)
+    assert not view.isVisible()

@@ -229,7 +229,12 @@ def test_context_menu_offers_what_the_status_allows(
     appointment = next(a for a in schedule.appointments if a.id == mary)
     menu = view.context_menu(appointment)
     actions = {a.objectName(): a for a in menu.actions() if a.objectName()}
-    assert [n for n, a in actions.items() if a.isEnabled()] == ["check_in", "cancel", "open"]
+    assert [n for n, a in actions.items() if a.isEnabled()] == [
+        "check_in",
+        "cancel",
+        "move_session",
+        "open",
+    ]
     # The front desk may not start a session: greyed, saying who may (not a refusal later).
     assert not actions["start"].isEnabled()
     assert actions["start"].toolTip() == (
