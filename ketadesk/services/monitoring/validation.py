@@ -199,8 +199,11 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
     # amber "consider delaying"); the story says what came next, under each reading
     # (chair_rules.pre_dose_story, as the printed record tells it).  The latest BP before the
     # dose is the one the save judges (chair_rules.pre_dose_findings).
+    bp_readings = [
+        BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2) for r in readings
+    ]
     story = pre_dose_story(
-        [BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2) for r in readings],
+        bp_readings,
         rules.pre_dose_labels,
         rules.check_labels,
         dose_at,
@@ -227,7 +230,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         elif told is not None and told.recheck and not told.over_hard_stop:
             notes[reading_field(i, "note")] = told.text
     owed = pre_dose_recheck_owed(
-        [BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2) for r in readings],
+        bp_readings,
         rules.pre_dose_labels,
         rules.check_labels,
         dose_at,
