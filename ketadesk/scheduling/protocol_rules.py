@@ -182,9 +182,21 @@ def parse_protocol_rule_settings(
     return ProtocolRuleSettings(severity=severity, override_roles=tuple(roles))
 
 
+# The last settings parsed and what they gave (as ``gating.eligibility_settings``): a booking
+# asks several times, and the configuration kept between bookings is the same object until it
+# changes.
+_LAST_PARSED: tuple[ClinicSettings, ProtocolRuleSettings] | None = None
+
+
 def rule_settings(clinic: ClinicSettings) -> ProtocolRuleSettings:
     """The clinic's ``[protocol_rules]`` (checked when the catalogue was built)."""
-    return parse_protocol_rule_settings(clinic.extra.get(SECTION))
+    global _LAST_PARSED
+    last = _LAST_PARSED
+    if last is not None and last[0] is clinic:
+        return last[1]
+    parsed = parse_protocol_rule_settings(clinic.extra.get(SECTION))
+    _LAST_PARSED = (clinic, parsed)
+    return parsed
 
 
 def overridable_rules(clinic: ClinicSettings) -> tuple[str, ...]:
