@@ -505,51 +505,47 @@ class SignInDialog(QDialog):
         super().reject()
 
 
-class FirstAdminDialog(QDialog):
-    """A new clinic's first account: the administrator (username, name, password twice).
+class _AccountForm(QDialog):
+    """What the first administrator's account and a new password share: an introduction, the
+    fields (each with its problem shown under it), a line for other problems, Cancel and the
+    dialog's own button, and the service called on a worker thread (never twice at once).
 
-    Mistakes are shown at the fields; ``actor()`` is the new administrator, signed in.
-
-    Signals:
-        created(object): the new administrator's Actor.
+    Attributes:
+        edits: the fields by name (``FIELDS``); field_errors: their messages.
+        accept_button: the dialog's own button (disabled while the call runs).
     """
 
-    created = Signal(object)
-    FIELDS = ("username", "display_name", "password", "password_again")
+    FIELDS: tuple[str, ...] = ()
+    #: Fields typed as passwords (echo hidden).
+    SECRET: tuple[str, ...] = ()
 
-    def __init__(
-        self, db: Database, parent: QWidget | None = None, *, now: Clock | None = None
-    ) -> None:
+    def __init__(self, parent: QWidget | None, title: str) -> None:
         super().__init__(parent)
-        self._db = db
-        self._now = now
-        self._actor: Actor | None = None
-        self._call: BackgroundCall[Actor] | None = None
-        self.setWindowTitle(f"New clinic — {APP_NAME}")
+        self._call: BackgroundCall[object] | None = None
+        self.setWindowTitle(f"{title} — {APP_NAME}")
         self.setModal(True)
-
-        intro = QLabel(
-            f"<b>Welcome to {APP_NAME}.</b><br>This clinic has no users yet. Create the "
-            "administrator's account: the administrator adds everyone else, manages backups "
-            "and reads the audit trail.",
-            self,
-        )
-        intro.setWordWrap(True)
-        intro.setTextFormat(Qt.TextFormat.RichText)
         self.edits: dict[str, QLineEdit] = {}
         self.field_errors: dict[str, QLabel] = {}
+        self.error_label = error_label(self)
+
+    def _lay_out(
+        self,
+        intro: str,
+        labels: dict[str, tuple[str, str]],
+        button: tuple[str, str],
+        width: int,
+    ) -> None:
+        """The dialog's widgets: ``labels`` by field (label text with its mnemonic, accessible
+        name); ``button`` likewise."""
+        intro_label = QLabel(intro, self)
+        intro_label.setWordWrap(True)
+        intro_label.setTextFormat(Qt.TextFormat.RichText)
         form = QFormLayout()
-        labels = {
-            "username": ("&Username:", "Username"),
-            "display_name": ("&Full name:", "Full name"),
-            "password": ("&Password:", "Password"),
-            "password_again": ("Password &again:", "Password again"),
-        }
         for name in self.FIELDS:
             text, accessible = labels[name]
             edit = QLineEdit(self)
             edit.setAccessibleName(accessible)
-            if name.startswith("password"):
+            if name in self.SECRET:
                 edit.setEchoMode(QLineEdit.EchoMode.Password)
             problem = error_label(self)
             problem.setAccessibleName(f"{accessible} problem")
@@ -562,21 +558,120 @@ class FirstAdminDialog(QDialog):
             form.addRow(label, box)
             self.edits[name] = edit
             self.field_errors[name] = problem
-        self.error_label = error_label(self)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.create_button = QPushButton("&Create administrator", self)
-        self.create_button.setAccessibleName("Create administrator")
-        self.create_button.setDefault(True)
-        self.buttons.addButton(self.create_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.accept_button = QPushButton(button[0], self)
+        self.accept_button.setAccessibleName(button[1])
+        self.accept_button.setDefault(True)
+        self.buttons.addButton(self.accept_button, QDialogButtonBox.ButtonRole.AcceptRole)
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addWidget(intro_label)
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
-        fit_dialog(self, 460)
+        fit_dialog(self, width)
         self.buttons.accepted.connect(self._on_buttons_accepted)
         self.buttons.rejected.connect(self.reject)
-        self.edits["username"].setFocus()
+        self.edits[self.FIELDS[0]].setFocus()
+
+    def submit(self) -> None:
+        raise NotImplementedError
+
+    def _start(self, work: Callable[[], object]) -> None:
+        """``work`` on a worker thread; its answer comes to ``_on_call_succeeded`` or
+        ``_on_call_failed``."""
+        call: BackgroundCall[object] = BackgroundCall(work, self)
+        call.succeeded.connect(self._on_call_succeeded)
+        call.failed.connect(self._on_call_failed)
+        self._call = call
+        self.accept_button.setEnabled(False)
+        call.start()
+
+    def _on_buttons_accepted(self) -> None:
+        self.submit()
+
+    def _on_call_succeeded(self, result: object) -> None:
+        raise NotImplementedError
+
+    def _on_call_failed(self, error: object) -> None:
+        self._end_call()
+        if isinstance(error, InvalidFields):
+            self._show_errors(error.errors)
+        elif isinstance(error, ServiceError):
+            show_error(self.error_label, _sentence(str(error)))
+        else:
+            show_error(self.error_label, f"{self._failed_words()}: {error}")
+
+    def _failed_words(self) -> str:
+        """What could not be done, for an unexpected failure ("Could not …")."""
+        raise NotImplementedError
+
+    def _end_call(self) -> None:
+        if self._call is not None:
+            self._call.deleteLater()
+        self._call = None
+        self.accept_button.setEnabled(True)
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        first: QLineEdit | None = None
+        for name in self.FIELDS:
+            message = errors.get(name, "")
+            show_error(self.field_errors[name], _sentence(message) if message else "")
+            mark_invalid(self.edits[name], message)
+            if message and first is None:
+                first = self.edits[name]
+        other = [self._other_problem(k, v) for k, v in errors.items() if k not in self.FIELDS]
+        show_error(self.error_label, _sentence("; ".join(other)))
+        if first is not None:
+            first.setFocus()
+
+    def _other_problem(self, key: str, message: str) -> str:
+        """A problem with something that is not one of the fields, in words."""
+        return f"{key}: {message}"
+
+    @override
+    def reject(self) -> None:
+        if self._call is not None:
+            self._call.wait()
+        super().reject()
+
+
+class FirstAdminDialog(_AccountForm):
+    """A new clinic's first account: the administrator (username, name, password twice).
+
+    Mistakes are shown at the fields; ``actor()`` is the new administrator, signed in.
+
+    Signals:
+        created(object): the new administrator's Actor.
+
+    Attributes:
+        create_button: creates the account (``accept_button``).
+    """
+
+    created = Signal(object)
+    FIELDS = ("username", "display_name", "password", "password_again")
+    SECRET = ("password", "password_again")
+
+    def __init__(
+        self, db: Database, parent: QWidget | None = None, *, now: Clock | None = None
+    ) -> None:
+        super().__init__(parent, "New clinic")
+        self._db = db
+        self._now = now
+        self._actor: Actor | None = None
+        self._lay_out(
+            f"<b>Welcome to {APP_NAME}.</b><br>This clinic has no users yet. Create the "
+            "administrator's account: the administrator adds everyone else, manages backups "
+            "and reads the audit trail.",
+            {
+                "username": ("&Username:", "Username"),
+                "display_name": ("&Full name:", "Full name"),
+                "password": ("&Password:", "Password"),
+                "password_again": ("Password &again:", "Password again"),
+            },
+            ("&Create administrator", "Create administrator"),
+            460,
+        )
+        self.create_button = self.accept_button
 
     def actor(self) -> Actor | None:
         return self._actor
@@ -591,6 +686,7 @@ class FirstAdminDialog(QDialog):
         finally:
             dialog.deleteLater()
 
+    @override
     def submit(self) -> None:
         if self._call is not None:
             return
@@ -620,60 +716,22 @@ class FirstAdminDialog(QDialog):
                 now=now,
             )
 
-        call: BackgroundCall[Actor] = BackgroundCall(create, self)
-        call.succeeded.connect(self._on_call_succeeded)
-        call.failed.connect(self._on_call_failed)
-        self._call = call
-        self.create_button.setEnabled(False)
-        call.start()
-
-    def _on_buttons_accepted(self) -> None:
-        self.submit()
-
-    def _on_call_succeeded(self, actor: object) -> None:
-        self._end_call()
-        assert isinstance(actor, Actor)
-        self._actor = actor
-        self.created.emit(actor)
-        self.accept()
-
-    def _on_call_failed(self, error: object) -> None:
-        self._end_call()
-        if isinstance(error, InvalidFields):
-            self._show_errors(error.errors)
-        elif isinstance(error, ServiceError):
-            show_error(self.error_label, _sentence(str(error)))
-        else:
-            show_error(self.error_label, f"Could not create the account: {error}")
-
-    def _end_call(self) -> None:
-        if self._call is not None:
-            self._call.deleteLater()
-        self._call = None
-        self.create_button.setEnabled(True)
-
-    def _show_errors(self, errors: dict[str, str]) -> None:
-        first: QLineEdit | None = None
-        for name in self.FIELDS:
-            message = errors.get(name, "")
-            label = self.field_errors[name]
-            show_error(label, _sentence(message) if message else "")
-            mark_invalid(self.edits[name], message)
-            if message and first is None:
-                first = self.edits[name]
-        other = [f"{k}: {v}" for k, v in errors.items() if k not in self.FIELDS]
-        show_error(self.error_label, "; ".join(other))
-        if first is not None:
-            first.setFocus()
+        self._start(create)
 
     @override
-    def reject(self) -> None:
-        if self._call is not None:
-            self._call.wait()
-        super().reject()
+    def _on_call_succeeded(self, result: object) -> None:
+        self._end_call()
+        assert isinstance(result, Actor)
+        self._actor = result
+        self.created.emit(result)
+        self.accept()
+
+    @override
+    def _failed_words(self) -> str:
+        return "Could not create the account"
 
 
-class NewPasswordDialog(QDialog):
+class NewPasswordDialog(_AccountForm):
     """Choose a new password (after an administrator's reset): the new one twice, meeting the
     clinic's password rules.  The current password was just typed at the sign-in, so it is
     passed in rather than asked again.
@@ -683,11 +741,12 @@ class NewPasswordDialog(QDialog):
 
     Attributes:
         edits: the two fields ("password", "password_again"); field_errors: their messages.
-        save_button: saves the new password.
+        save_button: saves the new password (``accept_button``).
     """
 
     password_chosen = Signal(object)
     FIELDS = ("password", "password_again")
+    SECRET = FIELDS
 
     def __init__(
         self,
@@ -698,60 +757,24 @@ class NewPasswordDialog(QDialog):
         *,
         now: Clock | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(parent, "Choose a new password")
         self._db = db
         self._actor = actor
         self._current = current_password
         self._now = now
-        self._call: BackgroundCall[None] | None = None
-        self.setWindowTitle(f"Choose a new password — {APP_NAME}")
-        self.setModal(True)
-        intro = QLabel(
+        self._lay_out(
             f"<b>{html.escape(actor.username)}</b>, your administrator gave you a one-time "
             "password. Choose your own before the desk opens.",
-            self,
+            {
+                "password": ("&New password:", "New password"),
+                "password_again": ("New password &again:", "New password again"),
+            },
+            ("&Save and sign in", "Save and sign in"),
+            420,
         )
-        intro.setWordWrap(True)
-        intro.setTextFormat(Qt.TextFormat.RichText)
-        self.edits: dict[str, QLineEdit] = {}
-        self.field_errors: dict[str, QLabel] = {}
-        form = QFormLayout()
-        labels = {
-            "password": ("&New password:", "New password"),
-            "password_again": ("New password &again:", "New password again"),
-        }
-        for name in self.FIELDS:
-            text, accessible = labels[name]
-            edit = QLineEdit(self)
-            edit.setAccessibleName(accessible)
-            edit.setEchoMode(QLineEdit.EchoMode.Password)
-            problem = error_label(self)
-            problem.setAccessibleName(f"{accessible} problem")
-            box = QVBoxLayout()
-            box.setSpacing(2)
-            box.addWidget(edit)
-            box.addWidget(problem)
-            label = QLabel(text, self)
-            label.setBuddy(edit)
-            form.addRow(label, box)
-            self.edits[name] = edit
-            self.field_errors[name] = problem
-        self.error_label = error_label(self)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.save_button = QPushButton("&Save and sign in", self)
-        self.save_button.setAccessibleName("Save and sign in")
-        self.save_button.setDefault(True)
-        self.buttons.addButton(self.save_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.buttons)
-        fit_dialog(self, 420)
-        self.buttons.accepted.connect(self._on_buttons_accepted)
-        self.buttons.rejected.connect(self.reject)
-        self.edits["password"].setFocus()
+        self.save_button = self.accept_button
 
+    @override
     def submit(self) -> None:
         if self._call is not None:
             return
@@ -769,59 +792,26 @@ class NewPasswordDialog(QDialog):
 
             accounts.choose_new_password(db, actor, current, password, again, now=now)
 
-        call: BackgroundCall[None] = BackgroundCall(choose, self)
-        call.succeeded.connect(self._on_call_succeeded)
-        call.failed.connect(self._on_call_failed)
-        self._call = call
-        self.save_button.setEnabled(False)
-        call.start()
+        self._start(choose)
 
-    def _on_buttons_accepted(self) -> None:
-        self.submit()
-
-    def _on_call_succeeded(self, _result: object) -> None:
+    @override
+    def _on_call_succeeded(self, result: object) -> None:
         self._end_call()
         self._current = ""
         self.password_chosen.emit(self._actor)
         self.accept()
 
-    def _on_call_failed(self, error: object) -> None:
-        self._end_call()
-        if isinstance(error, InvalidFields):
-            self._show_errors(error.errors)
-        elif isinstance(error, ServiceError):
-            show_error(self.error_label, _sentence(str(error)))
-        else:
-            show_error(self.error_label, f"Could not save the new password: {error}")
+    @override
+    def _failed_words(self) -> str:
+        return "Could not save the new password"
 
-    def _end_call(self) -> None:
-        if self._call is not None:
-            self._call.deleteLater()
-        self._call = None
-        self.save_button.setEnabled(True)
-
-    def _show_errors(self, errors: dict[str, str]) -> None:
-        first: QLineEdit | None = None
-        for name in self.FIELDS:
-            message = errors.get(name, "")
-            show_error(self.field_errors[name], _sentence(message) if message else "")
-            mark_invalid(self.edits[name], message)
-            if message and first is None:
-                first = self.edits[name]
+    @override
+    def _other_problem(self, key: str, message: str) -> str:
         words = {"current_password": "The one-time password"}
-        other = [
-            f"{words.get(k, k.replace('_', ' ').capitalize())} {v}"
-            for k, v in errors.items()
-            if k not in self.FIELDS
-        ]
-        show_error(self.error_label, _sentence("; ".join(other)))
-        if first is not None:
-            first.setFocus()
+        return f"{words.get(key, key.replace('_', ' ').capitalize())} {message}"
 
     @override
     def reject(self) -> None:
-        if self._call is not None:
-            self._call.wait()
         self._current = ""
         super().reject()
 
