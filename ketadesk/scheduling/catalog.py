@@ -267,10 +267,20 @@ class WindowCap:
 class SeriesGap:
     """Days from the last session of the patient's previous series of the same treatment to
     this series' first (a maintenance series after another: every 1-2 weeks goes on across
-    them)."""
+    them).  ``max_days`` None: no upper bound (a booster may come months later)."""
 
     min_days: int
-    max_days: int
+    max_days: int | None = None
+
+    def allows(self, days: int) -> bool:
+        return self.min_days <= days and (self.max_days is None or days <= self.max_days)
+
+    @property
+    def words(self) -> str:
+        """ "6-16 days" or "at least 14 days"."""
+        if self.max_days is None:
+            return f"at least {self.min_days} days"
+        return f"{self.min_days}-{self.max_days} days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -791,9 +801,9 @@ def parse_protocol(
     if r.has("series_gap"):
         gr = r.table("series_gap")
         series_gap = SeriesGap(
-            min_days=gr.integer("min_days"), max_days=gr.integer("max_days", minimum=1)
+            min_days=gr.integer("min_days"), max_days=gr.opt_int("max_days", minimum=1)
         )
-        if series_gap.max_days < series_gap.min_days:
+        if series_gap.max_days is not None and series_gap.max_days < series_gap.min_days:
             raise gr.fail("max_days", "must not be less than min_days")
     return ProtocolSpec(
         code=code,

@@ -511,15 +511,14 @@ def _series_gaps(
             continue
         gap = (first.day - prev_last.day).days
         rule = protocol.series_gap
-        if rule.min_days <= gap <= rule.max_days:
+        if rule.allows(gap):
             continue
         out.append(
             (
                 SERIES_GAP,
                 f"{prev_last.label} of the patient's previous series, on {_day(prev_last.day)}, "
                 f"and {first.label} of the next, on {_day(first.day)}, would be {_days(gap)} "
-                f"apart; {protocol.name} asks for {rule.min_days}-{rule.max_days} "
-                "days after the previous series",
+                f"apart; {protocol.name} asks for {rule.words} after the previous series",
             )
         )
     return out

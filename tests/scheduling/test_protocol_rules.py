@@ -401,3 +401,52 @@ def test_series_gap_in_protocols_toml_is_checked(catalog: Catalog) -> None:
     }
     with pytest.raises(ConfigError, match=r"series_gap.max_days.*must not be less than min_days"):
         parse_protocol("m", data, "protocols.toml", "protocols.m", catalog.session_types)
+
+
+def test_an_iv_booster_comes_two_weeks_or_more_after_the_previous_iv_series(
+    catalog: Catalog,
+) -> None:
+    """DOMAIN.md: a booster is usually 2-6 weeks after the last infusion. Sooner is another
+    induction, and needs a clinician's decision; later is the clinician's call, not a rule."""
+    spec = catalog.protocols["iv_booster"].series_gap
+    assert spec is not None
+    assert (spec.min_days, spec.max_days) == (14, None)
+    induction = course("iv_induction", "iv_infusion", [0, 2, 4, 7, 9, 11])
+
+    def booster(day: int) -> list[CourseSession]:
+        return induction + course("iv_booster", "iv_infusion", [day], series=2, first_key=200)
+
+    [found] = [f for f in run(catalog, booster(20), {200}) if f.rule == "series_gap"]
+    assert found.severity is Severity.WARN
+    assert "would be 9 days apart" in found.message
+    assert "IV booster asks for at least 14 days after the previous series" in found.message
+    for day in (25, 11 + 42, 11 + 120):  # two weeks on, six weeks on, four months on
+        assert [f for f in run(catalog, booster(day), {200}) if f.rule == "series_gap"] == []
+    # A booster after a booster holds the same minimum.
+    again = booster(40) + course("iv_booster", "iv_infusion", [45], series=3, first_key=300)
+    assert [f.rule for f in run(catalog, again, {300})] == ["series_gap"]
+
+
+def test_series_gap_may_leave_out_its_longest(catalog: Catalog) -> None:
+    from ketadesk.scheduling.catalog import parse_protocol
+
+    data = {
+        "name": "B",
+        "series_gap": {"min_days": 14},
+        "stages": [
+            {
+                "name": "S",
+                "session_type": "iv_infusion",
+                "count": 1,
+                "min_gap_days": 0,
+                "max_gap_days": 0,
+            }
+        ],
+    }
+    spec = parse_protocol("b", data, "protocols.toml", "protocols.b", catalog.session_types)
+    assert spec.series_gap is not None
+    assert spec.series_gap.max_days is None
+    assert spec.series_gap.allows(14)
+    assert spec.series_gap.allows(400)
+    assert not spec.series_gap.allows(13)
+    assert spec.series_gap.words == "at least 14 days"

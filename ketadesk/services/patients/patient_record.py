@@ -174,7 +174,7 @@ class SeriesGap:
     from_day: dt.date
     to_day: dt.date
     min_days: int
-    max_days: int
+    max_days: int | None  # None: no upper bound
     rule: str  # "Induction asks for 1-5 days"
     missed: tuple[int, ...] = ()  # places skipped between the two (no session held there)
     #: From the last session of the patient's previous series of the treatment to this
@@ -187,7 +187,11 @@ class SeriesGap:
 
     @property
     def within_rule(self) -> bool:
-        return not self.missed and self.min_days <= self.days <= self.max_days
+        return not self.missed and self._days_within
+
+    @property
+    def _days_within(self) -> bool:
+        return self.min_days <= self.days and (self.max_days is None or self.days <= self.max_days)
 
     @property
     def description(self) -> str:
@@ -202,7 +206,7 @@ class SeriesGap:
         if self.missed:
             places = ", ".join(str(i) for i in self.missed)
             notes.append(f"no session{'s' if len(self.missed) > 1 else ''} {places}")
-        if not self.min_days <= self.days <= self.max_days:
+        if not self._days_within:
             notes.append(f"too {'close' if self.days < self.min_days else 'far apart'}")
         if notes:
             text += f", {', '.join(notes)} ({self.rule})"
@@ -744,7 +748,7 @@ def _with_gaps_between(
             to_day=first.start.date(),
             min_days=rule.min_days,
             max_days=rule.max_days,
-            rule=f"{rule.min_days}-{rule.max_days} days after the previous series",
+            rule=f"{rule.words} after the previous series",
             across_series=True,
         )
         out.append(dataclasses.replace(p, gaps=(gap, *p.gaps)))
