@@ -112,7 +112,12 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
             TableColumn("Patient", lambda r: r.patient_name),
             TableColumn("Phone", lambda r: display_phone(r.phone or "") or "no phone recorded"),
             TableColumn("Session", lambda r: r.session_type_name),
-            TableColumn("Call", lambda r: r.status_name),
+            TableColumn(
+                "Call",
+                lambda r: r.status_name,
+                # A visit a closure moved: what its schedule-change call is to tell.
+                tooltip=lambda r: r.schedule_change.words if r.schedule_change else "",
+            ),
             TableColumn(
                 "Last call",
                 lambda r: _last_call(r, zone),
@@ -419,10 +424,7 @@ class ConfirmationsView(QWidget):
         ids = [r.appointment_id for r in rows]
         start = ids.index(appointment_id) + 1 if appointment_id in ids else 0
         for number in [*range(start, len(rows)), *range(start)]:
-            if (
-                rows[number].status == "not_called"
-                and rows[number].appointment_id != appointment_id
-            ):
+            if rows[number].to_call and rows[number].appointment_id != appointment_id:
                 self.table.selectRow(number)
                 return
 
