@@ -30,7 +30,7 @@ from ketadesk.store.models import Appointment, AppointmentEvent, ConfirmationCal
 #: The follow-up kind a closure's re-plan opens (services/settings/consequences.CALL_KIND).
 SCHEDULE_CHANGE = "schedule_change"
 #: What a confirmation call kept for a reached schedule-change call says.
-TOLD_NOTE = "By the schedule-change call: told the new time"
+TOLD_NOTE = "Told the new time on the schedule-change call"
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,23 @@ class _Zone:
     time_format = "12h"
 
 
+def moved_note(row: ConfirmationRow) -> str:
+    """What the desk is told of a visit a closure moved whose schedule-change call is still
+    owed: what the call is to tell, and that this one call is that call ("" otherwise)."""
+    change = row.schedule_change
+    if change is None or not change.owed:
+        return ""
+    if change.no_new_time:
+        return (
+            f"Moved: {change.words}. Tell the new time on this call; the schedule-change call "
+            "stays open on the follow-up queue for the session that still needs a new time."
+        )
+    return (
+        f"Moved: {change.words}. Tell the new time on this call: Confirmed also records the "
+        "schedule-change call on the follow-up queue as reached."
+    )
+
+
 class ConfirmationModel(RowTableModel[ConfirmationRow]):
     """The list's rows; ``ROW_ROLE`` gives a row's ConfirmationRow.  Times are shown in the
     clinic's zone (``timezone``)."""
@@ -193,6 +210,11 @@ class ConfirmationsView(QWidget):
         body.addWidget(self.table, 1)
         body.addWidget(self._build_checklist())
         layout.addLayout(body, 1)
+        self.moved_note = QLabel(self)
+        self.moved_note.setObjectName("confirmations_moved")
+        self.moved_note.setWordWrap(True)
+        self.moved_note.hide()
+        layout.addWidget(self.moved_note)
         layout.addLayout(self._build_call_row())
         self.status = QLabel(self)
         self.status.setObjectName("confirmations_status")
@@ -346,6 +368,9 @@ class ConfirmationsView(QWidget):
             button.setEnabled(allowed and open_row)
         self.cancel_button.setEnabled(allowed and open_row)
         self._show_checklist(row, allowed and open_row)
+        note = moved_note(row) if row is not None else ""
+        self.moved_note.setText(note)
+        self.moved_note.setVisible(bool(note))
 
     def _show_checklist(self, row: ConfirmationRow | None, editable: bool) -> None:
         for check in self.checks.values():
