@@ -9,7 +9,7 @@ the day view (arrived, late after a grace period, no-show candidate).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,15 @@ CALL_OUTCOMES = ("confirmed", "left_message", "no_answer", "cancelled")
 #: A row with no attempt yet.  A message left or no answer has had its call: the list counts it
 #: as worked (the desk may still try again).
 NOT_CALLED = "not_called"
+#: A visit a closure moved whose schedule-change call is still owed: the one call to make tells
+#: the new time and confirms it (a user trial's desk made two calls to say one thing).  It
+#: counts as still to call, as ``not_called`` does.
+MOVED = "moved"
+#: A row in one of these still has its call to make.
+TO_CALL = frozenset({NOT_CALLED, MOVED})
 OUTCOME_NAMES = {
     NOT_CALLED: "Not yet called",
+    MOVED: "Moved: tell the new time",
     "confirmed": "Confirmed",
     "left_message": "Left a message",
     "no_answer": "No answer",
@@ -149,9 +156,22 @@ def confirmation_day(
     return today + dt.timedelta(days=1)
 
 
+def confirmation_status(
+    outcomes: Sequence[tuple[dt.datetime, str]], moved_at: dt.datetime | None
+) -> str:
+    """A row's status from its calls (time, outcome; oldest first): the latest call's outcome,
+    ``not_called`` before the first.  A visit moved by a closure with its schedule-change call
+    still owed (``moved_at``, the move) is ``moved`` until a call after the move: a call
+    before it confirmed a time the visit no longer has."""
+    if moved_at is not None:
+        since = [outcome for at, outcome in outcomes if at >= moved_at]
+        return since[-1] if since else MOVED
+    return outcomes[-1][1] if outcomes else NOT_CALLED
+
+
 def all_done(statuses: Iterable[str]) -> bool:
     """Every row of the list has had its call (there may be no row at all)."""
-    return all(s != NOT_CALLED for s in statuses)
+    return all(s not in TO_CALL for s in statuses)
 
 
 def calls_progress(statuses: Iterable[str]) -> str:
@@ -161,7 +181,7 @@ def calls_progress(statuses: Iterable[str]) -> str:
     if not listed:
         return "no calls due"
     visits = f"{len(listed)} visit{'' if len(listed) == 1 else 's'}"
-    left = sum(1 for s in listed if s == NOT_CALLED)
+    left = sum(1 for s in listed if s in TO_CALL)
     if not left:
         return f"{visits}, {'called' if len(listed) == 1 else 'all called'}"
     return f"{visits}, {left} to call"

@@ -66,6 +66,11 @@ CALL_KINDS = ("next_day_call", "schedule_change", "outreach_call")
 #: (written by services/settings/consequences.py; the call list asks the caller accordingly).
 MOVED_WORDS = "moved from"
 NO_NEW_TIME_WORDS = "needs a new time"
+#: The follow-ups a reached call closes at once, with what came of it as the outcome (a user
+#: trial recorded "Reached" and found the call still open until a second Complete…): a call is
+#: the whole of the work.  Any other kind reached by phone (a booster review to book) stays open
+#: until what the call was for is done.
+CLOSED_WHEN_REACHED = frozenset(CALL_KINDS)
 
 
 def listed_without_clinical(kind: str, clinical_kinds: Collection[str]) -> bool:
@@ -438,3 +443,50 @@ def countdown_text(
         return f"due today by {calendar.clock(target)}"
     days = (target_day - today).days
     return "due by tomorrow" if days == 1 else f"due in {days} days"
+
+
+# ---------------------------------------------------------------------------------------------
+# An assignee away
+
+
+@dataclass(frozen=True, slots=True)
+class AssigneeAway:
+    """A follow-up's assignee off when it falls to be worked: who, until when, and the words
+    the queue shows ("Assigned to Nurse Kim, who is off through Wed Nov 25")."""
+
+    name: str
+    back: dt.datetime  # the end of the time off (local)
+    words: str
+
+
+def assignee_away(
+    name: str,
+    due: dt.datetime,
+    now: dt.datetime,
+    time_off: Iterable[tuple[dt.datetime, dt.datetime]],
+    fmt: str,
+) -> AssigneeAway | None:
+    """Whether a follow-up assigned to ``name`` falls due while they are off: the moment it is
+    to be worked (its due time, or now once that has passed) inside one of their ``time_off``
+    spans ([start, end), local, joined when one runs into the next).  While they are off the
+    follow-up is their role's to work (DOMAIN.md: follow-ups are owed by role); once they are
+    back it is theirs again."""
+    moment = max(due, now)
+    spans = sorted(time_off)
+    for index, (start, end) in enumerate(spans):
+        if not start <= moment < end:
+            continue
+        for later_start, later_end in spans[index + 1 :]:
+            if later_start > end:
+                break
+            end = max(end, later_end)
+        return AssigneeAway(name, end, f"Assigned to {name}, who is off {_back(end, fmt)}")
+    return None
+
+
+def _back(end: dt.datetime, fmt: str) -> str:
+    """The end of time off as a person says it: "through Wed Nov 25" for whole days (back the
+    next morning), else "until Wed Nov 25 1:00 PM"."""
+    if end.time() == dt.time(0, 0):
+        return f"through {short_date(end.date() - dt.timedelta(days=1))}"
+    return f"until {short_date_time(end, fmt)}"

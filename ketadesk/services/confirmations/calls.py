@@ -24,9 +24,11 @@ from ketadesk.scheduling.confirmations import (
     NOT_CALLED,
     OUTCOME_NAMES,
     RIDE_ITEM,
+    TO_CALL,
     ConfirmationSettings,
     all_done,
     confirmation_day,
+    confirmation_status,
     parse_confirmation_settings,
 )
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
@@ -39,13 +41,17 @@ from ketadesk.services.common.context import (
     InvalidFields,
     InvalidRequest,
     NotFound,
+    may,
     utcnow,
 )
+from ketadesk.services.confirmations.schedule_changes import ScheduleChangeCall, told_by
+from ketadesk.services.followups.actions import record_attempt_in
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
     Appointment,
     ConfirmationCall,
+    FollowUp,
     Patient,
     SessionType,
 )
@@ -93,10 +99,17 @@ class ConfirmationRow:
     ride_phone: str
     ride_pickup: str
     planned_end: dt.datetime
+    #: The schedule-change call that tells this visit its new time (a closure moved it), or
+    #: None: while it is owed the row is ``moved`` and the one call to make is that one.
+    schedule_change: ScheduleChangeCall | None = None
 
     @property
     def status_name(self) -> str:
         return OUTCOME_NAMES.get(self.status, self.status)
+
+    @property
+    def to_call(self) -> bool:
+        return self.status in TO_CALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +127,7 @@ class ConfirmationList:
 
     @property
     def left_to_call(self) -> int:
-        return sum(1 for r in self.rows if r.status == NOT_CALLED)
+        return sum(1 for r in self.rows if r.to_call)
 
 
 def confirmation_settings(session: Session) -> ConfirmationSettings:
@@ -155,6 +168,7 @@ def list_confirmations(
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()
         ids = [a.id for a, _p, _t in rows]
+        told = told_by(session, ids)
         calls: dict[int, list[CallAttempt]] = {}
         if ids:
             for call in session.scalars(
@@ -168,7 +182,11 @@ def list_confirmations(
         out: list[ConfirmationRow] = []
         for appointment, patient, session_type in rows:
             attempts = tuple(calls.get(appointment.id, ()))
-            status = attempts[-1].outcome if attempts else NOT_CALLED
+            change = told.get(appointment.id)
+            status = confirmation_status(
+                [(a.at, a.outcome) for a in attempts],
+                change.moved_at if change is not None and change.owed else None,
+            )
             if appointment.status in RELEASED_STATUSES and status != "cancelled":
                 continue  # cancelled or released elsewhere: nobody to call
             if appointment.status == "released":
@@ -194,6 +212,7 @@ def list_confirmations(
                     ride_phone=str(ticks.get("ride_phone") or patient.driver_phone or ""),
                     ride_pickup=str(ticks.get("ride_pickup") or ""),
                     planned_end=appointment.ends_at,
+                    schedule_change=change,
                 )
             )
     return ConfirmationList(
@@ -281,7 +300,47 @@ def record_call(
             now=now,
         )
         session.flush()
+        _keep_on_schedule_change(session, actor, appointment_id, outcome, call.note, now=now)
         changes.bump(session, now)
+
+
+#: A confirmation call's outcome as an attempt of the schedule-change call it also made.
+_AS_ATTEMPT = {"confirmed": "reached", "left_message": "voicemail", "no_answer": "no_answer"}
+
+
+def _keep_on_schedule_change(
+    session: Session,
+    actor: Actor,
+    appointment_id: int,
+    outcome: str,
+    note: str,
+    *,
+    now: dt.datetime,
+) -> None:
+    """A confirmation call to a visit whose schedule-change call is owed was that call too: it
+    is counted there (an attempt, or reached and done when the visit was confirmed), so the
+    follow-up queue and the printed call list do not send the desk to ring again.  A call that
+    also asks a new time for a session left without one stays open when reached: telling one
+    new time did not settle that."""
+    change = told_by(session, [appointment_id]).get(appointment_id)
+    result = _AS_ATTEMPT.get(outcome)
+    if change is None or not change.owed or result is None or not may(actor, "work_follow_up"):
+        return
+    row = session.get(FollowUp, change.follow_up_id)
+    if row is None:
+        return
+    if result == "reached" and change.no_new_time:
+        return
+    said = f"On the confirmation call: {OUTCOME_NAMES[outcome].lower()}"
+    record_attempt_in(
+        session,
+        actor,
+        row,
+        load_catalog(session),
+        result,
+        f"{said}. {note}" if note else said,
+        now=now,
+    )
 
 
 def set_checklist_item(

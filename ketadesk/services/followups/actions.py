@@ -18,6 +18,7 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import FollowUpSettings
 from ketadesk.scheduling.followup_rules import (
+    CLOSED_WHEN_REACHED,
     adverse_event_follow_up,
     kind_label,
     reattempt_at,
@@ -44,6 +45,10 @@ from ketadesk.services.common.context import (
     utcnow,
     who_may,
 )
+from ketadesk.services.confirmations.schedule_changes import (
+    SCHEDULE_CHANGE,
+    confirm_visits_told,
+)
 from ketadesk.services.followups.sync import (
     CALENDAR_DAYS_AHEAD,
     LIVE_STATUSES,
@@ -69,11 +74,22 @@ UNREACHED = frozenset({"no_answer", "voicemail"})
 
 @dataclass(frozen=True)
 class AttemptResult:
+    """What came of recording a call.
+
+    Attributes:
+        closed: a reached call of ``CLOSED_WHEN_REACHED`` is done with it, its notes the
+            outcome; any other kind reached stays open until what it was for is done.
+        confirmed: the visits a reached schedule-change call confirmed on the confirmation
+            list (their new time told).
+    """
+
     follow_up_id: int
     attempts: int
     reached: bool
     next_attempt_at: dt.datetime | None  # None: reached, or no calls left
     attempts_left: int
+    closed: bool = False
+    confirmed: tuple[int, ...] = ()
 
 
 def rems_form_settings(catalog: Catalog) -> RemsFormSettings:
@@ -169,7 +185,10 @@ def record_attempt(
     now: dt.datetime | None = None,
 ) -> AttemptResult:
     """Record one call: reached, no answer or voicemail.  An unreached call is tried again
-    ``retry_hours`` later (clinic.toml [followups]) while calls are left."""
+    ``retry_hours`` later (clinic.toml [followups]) while calls are left.  A call of
+    ``CLOSED_WHEN_REACHED`` that reached the patient is done with it, ``notes`` its outcome
+    (required: what came of it); a schedule-change call reached also confirms the new times it
+    told on the confirmation list (``schedule_changes.confirm_visits_told``)."""
     now = now or utcnow()
     require(actor, "work_follow_up", db, now=now)
     if result not in ATTEMPT_RESULTS:
@@ -179,51 +198,79 @@ def record_attempt(
     try:
         with db.write() as session:
             row, catalog = _live_follow_up(session, actor, follow_up_id)
-            settings = followup_settings(catalog)
-            before = follow_up_state(row)
-            tried = (
-                session.scalar(select(func.count()).where(FollowUpAttempt.follow_up_id == row.id))
-                or 0
-            )
-            session.add(
-                FollowUpAttempt(
-                    follow_up_id=row.id,
-                    at=now,
-                    user_id=actor.user_id,
-                    result=result,
-                    notes=notes.strip(),
-                )
-            )
-            attempts = tried + 1
-            left = max(0, settings.max_attempts - attempts)
-            next_at = None
-            if result in UNREACHED and left > 0:
-                calendar = clinic_calendar(
-                    session, catalog, Interval(now, now + dt.timedelta(days=CALENDAR_DAYS_AHEAD))
-                )
-                next_at = reattempt_at(calendar, now, settings.retry_hours)
-                row.due_at = next_at
-            if row.status == "snoozed":
-                row.status, row.snoozed_until, row.outcome = "open", None, ""
-            session.flush()
-            after = {**follow_up_state(row), "attempts": attempts, "result": result}
-            audit.record(
-                session,
-                actor,
-                "record_call",
-                "follow_up",
-                row.id,
-                patient_id=row.patient_id,
-                before={**before, "attempts": tried},
-                after=after,
-                detail=notes.strip(),
-                now=now,
-            )
+            attempt = record_attempt_in(session, actor, row, catalog, result, notes, now=now)
             changes.bump(session, now)
-            return AttemptResult(row.id, attempts, result == "reached", next_at, left)
+            return attempt
     except PermissionDenied as err:
         _refused(db, err, follow_up_id, now)
         raise
+
+
+def record_attempt_in(
+    session: Session,
+    actor: Actor,
+    row: FollowUp,
+    catalog: Catalog,
+    result: str,
+    notes: str,
+    *,
+    now: dt.datetime,
+) -> AttemptResult:
+    """``record_attempt`` on a live follow-up the actor may work, in the caller's transaction
+    (the confirmation list records the reach of a schedule-change call with its own call)."""
+    settings = followup_settings(catalog)
+    text = notes.strip()
+    closes = result == "reached" and row.kind in CLOSED_WHEN_REACHED
+    if closes and not text:
+        raise InvalidFields(
+            {"notes": "a reached call is done with it: say what came of it (the outcome)"}
+        )
+    before = follow_up_state(row)
+    tried = session.scalar(select(func.count()).where(FollowUpAttempt.follow_up_id == row.id)) or 0
+    session.add(
+        FollowUpAttempt(
+            follow_up_id=row.id, at=now, user_id=actor.user_id, result=result, notes=text
+        )
+    )
+    attempts = tried + 1
+    left = max(0, settings.max_attempts - attempts)
+    next_at = None
+    if result in UNREACHED and left > 0:
+        calendar = clinic_calendar(
+            session, catalog, Interval(now, now + dt.timedelta(days=CALENDAR_DAYS_AHEAD))
+        )
+        next_at = reattempt_at(calendar, now, settings.retry_hours)
+        row.due_at = next_at
+    if row.status == "snoozed":
+        row.status, row.snoozed_until, row.outcome = "open", None, ""
+    confirmed: list[int] = []
+    if closes:
+        if row.kind == SCHEDULE_CHANGE:
+            confirmed = confirm_visits_told(session, actor, row, text, now=now)
+        row.status = "done"
+        row.outcome = text
+        row.completed_at = now
+        row.completed_by_id = actor.user_id
+        row.snoozed_until = None
+    session.flush()
+    after: dict[str, object] = {**follow_up_state(row), "attempts": attempts, "result": result}
+    if confirmed:
+        after["confirmed_appointments"] = confirmed
+    audit.record(
+        session,
+        actor,
+        "record_call",
+        "follow_up",
+        row.id,
+        patient_id=row.patient_id,
+        before={**before, "attempts": tried},
+        after=after,
+        detail=text,
+        now=now,
+    )
+    return AttemptResult(
+        row.id, attempts, result == "reached", next_at, left, closes, tuple(confirmed)
+    )
 
 
 def complete_follow_up(

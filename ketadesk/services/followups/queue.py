@@ -25,6 +25,7 @@ from ketadesk.scheduling.followup_rules import (
     SECTION_TITLES,
     URGENT,
     Section,
+    assignee_away,
     awaiting_check_in,
     check_in_deadline,
     countdown_text,
@@ -50,6 +51,7 @@ from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
+    Closure,
     FollowUp,
     FollowUpAttempt,
     Patient,
@@ -107,6 +109,10 @@ class FollowUpItem:
     #: lacks, None when not judged (another kind).  "Ready to submit" only on True: a list
     #: once said "Record complete" of a form whose gaps were simply not read.
     form_complete: bool | None = None
+    #: Its assignee is off when it falls to be worked (``followup_rules.assignee_away``): it
+    #: is the role's to work meanwhile, listed for each of them, in these words ("Assigned to
+    #: Nurse Kim, who is off through Wed Nov 25"); "" when the assignee is in (or none).
+    assignee_away: str = ""
 
     @property
     def overdue(self) -> bool:
@@ -306,8 +312,17 @@ def _queue(
     if role:
         stmt = stmt.where(FollowUp.assignee_role == role)
     if assignee is not None:
-        stmt = stmt.where(FollowUp.assignee_id == assignee)
+        # Theirs, and their role's assigned to a colleague who is off (kept below).
+        assignee_role = session.scalar(select(Resource.subkind).where(Resource.id == assignee))
+        stmt = stmt.where(
+            (FollowUp.assignee_id == assignee)
+            | (
+                (FollowUp.assignee_role == (assignee_role or ""))
+                & FollowUp.assignee_id.is_not(None)
+            )
+        )
     rows = session.execute(stmt).all()
+    time_off = _time_off(session, {r[0].assignee_id for r in rows}, now, horizon, calendar)
     if not clinical:
         rows = [r for r in rows if listed_without_clinical(r[0].kind, settings.clinical_kinds)]
     attempts: dict[int, list[tuple[dt.datetime, str]]] = {}
@@ -335,6 +350,19 @@ def _queue(
         due = f.due_at
         if f.status == "snoozed" and f.snoozed_until is not None and f.snoozed_until > due:
             due = f.snoozed_until
+        away = (
+            assignee_away(
+                staff_name or "",
+                calendar.local(due),
+                calendar.local(now),
+                time_off[f.assignee_id],
+                calendar.settings.time_format,
+            )
+            if f.assignee_id in time_off
+            else None
+        )
+        if assignee is not None and f.assignee_id != assignee and away is None:
+            continue  # a colleague's, and they are in
         deadline = f.deadline_at
         # A PHQ-9 waits for its patient's check-in: not overdue while they are not yet in.
         waiting = f.kind in at_check_in and awaiting_check_in(visit)
@@ -426,6 +454,7 @@ def _queue(
                     refusals(actor, f.kind, settings, reviews) if actor is not None else NO_REFUSALS
                 ),
                 form_complete=form_complete,
+                assignee_away=away.words if away is not None else "",
             )
         )
     for items in sections.values():
@@ -439,3 +468,31 @@ def _queue(
         clinical=clinical,
         kinds=kinds_listed(clinical, settings),
     )
+
+
+def _time_off(
+    session: Session,
+    staff_ids: set[int | None],
+    now: dt.datetime,
+    horizon: dt.datetime,
+    calendar: ClinicCalendar,
+) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """Each assignee's time off (``time_off`` closures of their staff resource, settings'
+    "Closures and time off") that reaches from now to the queue's horizon, in local time."""
+    ids = sorted(i for i in staff_ids if i is not None)
+    if not ids:
+        return {}
+    found: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for resource_id, starts_at, ends_at in session.execute(
+        select(Closure.resource_id, Closure.starts_at, Closure.ends_at).where(
+            Closure.resource_id.in_(ids),
+            Closure.kind == "time_off",
+            Closure.ends_at > now,
+            Closure.starts_at < horizon,
+        )
+    ):
+        if resource_id is not None:
+            found.setdefault(resource_id, []).append(
+                (calendar.local(starts_at), calendar.local(ends_at))
+            )
+    return found

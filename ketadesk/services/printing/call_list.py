@@ -47,13 +47,15 @@ ASK = {
     "next_day_call": "Ask: how are you feeling today? Any nausea, dizziness, low mood or "
     "thoughts of self-harm? Did you get home safely?",
     "schedule_change": "Tell: the new time, and why. Ask: does it suit? If not, agree another "
-    "time and move the session in KetaDesk.",
+    "time and move the session in KetaDesk. Reached, this call confirms the new time: no "
+    "confirmation call follows.",
     # A closure left a session with no new time (and moved nothing): nothing to tell but why.
     "schedule_change_no_time": "Tell: the session cannot go ahead as booked, and why. Agree a "
     "new time with the patient and book it in KetaDesk.",
     # Some sessions moved, another has no new time.
     "schedule_change_some": "Tell: the new time, and why; for the session with no new time, "
-    "agree one with the patient and book it in KetaDesk. Ask: does the new time suit?",
+    "agree one with the patient and book it in KetaDesk. Ask: does the new time suit? "
+    "Reached, this call confirms the new time: no confirmation call follows.",
     OUTREACH_CALL: "Ask: is everything all right? Offer the make-up session (or the waitlist) "
     "and record the answer in KetaDesk (Recall lists ▸ At risk).",
 }

@@ -79,6 +79,10 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
             )
             for a in row.attempts
         )
+        if row.schedule_change is not None and row.schedule_change.owed:
+            # What the one call is to tell (the schedule-change call, on the call list too).
+            told = html.escape(f"To tell: {row.schedule_change.words}")
+            attempts = f"{told}<br/>{attempts}" if attempts else told
         blocks.append(
             PrintBlock(
                 fill(

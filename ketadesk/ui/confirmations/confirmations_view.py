@@ -95,6 +95,23 @@ class _Zone:
     time_format = "12h"
 
 
+def moved_note(row: ConfirmationRow) -> str:
+    """What the desk is told of a visit a closure moved whose schedule-change call is still
+    owed: what the call is to tell, and that this one call is that call ("" otherwise)."""
+    change = row.schedule_change
+    if change is None or not change.owed:
+        return ""
+    if change.no_new_time:
+        return (
+            f"Moved: {change.words}. Tell the new time on this call; the schedule-change call "
+            "stays open on the follow-up queue for the session that still needs a new time."
+        )
+    return (
+        f"Moved: {change.words}. Tell the new time on this call: Confirmed also records the "
+        "schedule-change call on the follow-up queue as reached."
+    )
+
+
 class ConfirmationModel(RowTableModel[ConfirmationRow]):
     """The list's rows; ``ROW_ROLE`` gives a row's ConfirmationRow.  Times are shown in the
     clinic's zone (``timezone``)."""
@@ -112,7 +129,12 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
             TableColumn("Patient", lambda r: r.patient_name),
             TableColumn("Phone", lambda r: display_phone(r.phone or "") or "no phone recorded"),
             TableColumn("Session", lambda r: r.session_type_name),
-            TableColumn("Call", lambda r: r.status_name),
+            TableColumn(
+                "Call",
+                lambda r: r.status_name,
+                # A visit a closure moved: what its schedule-change call is to tell.
+                tooltip=lambda r: r.schedule_change.words if r.schedule_change else "",
+            ),
             TableColumn(
                 "Last call",
                 lambda r: _last_call(r, zone),
@@ -188,6 +210,11 @@ class ConfirmationsView(QWidget):
         body.addWidget(self.table, 1)
         body.addWidget(self._build_checklist())
         layout.addLayout(body, 1)
+        self.moved_note = QLabel(self)
+        self.moved_note.setObjectName("confirmations_moved")
+        self.moved_note.setWordWrap(True)
+        self.moved_note.hide()
+        layout.addWidget(self.moved_note)
         layout.addLayout(self._build_call_row())
         self.status = QLabel(self)
         self.status.setObjectName("confirmations_status")
@@ -341,6 +368,9 @@ class ConfirmationsView(QWidget):
             button.setEnabled(allowed and open_row)
         self.cancel_button.setEnabled(allowed and open_row)
         self._show_checklist(row, allowed and open_row)
+        note = moved_note(row) if row is not None else ""
+        self.moved_note.setText(note)
+        self.moved_note.setVisible(bool(note))
 
     def _show_checklist(self, row: ConfirmationRow | None, editable: bool) -> None:
         for check in self.checks.values():
@@ -419,10 +449,7 @@ class ConfirmationsView(QWidget):
         ids = [r.appointment_id for r in rows]
         start = ids.index(appointment_id) + 1 if appointment_id in ids else 0
         for number in [*range(start, len(rows)), *range(start)]:
-            if (
-                rows[number].status == "not_called"
-                and rows[number].appointment_id != appointment_id
-            ):
+            if rows[number].to_call and rows[number].appointment_id != appointment_id:
                 self.table.selectRow(number)
                 return
 

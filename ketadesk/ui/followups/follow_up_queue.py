@@ -48,7 +48,12 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.catalog import StaffRole
-from ketadesk.scheduling.followup_rules import Section, kind_label, moment_text
+from ketadesk.scheduling.followup_rules import (
+    CLOSED_WHEN_REACHED,
+    Section,
+    kind_label,
+    moment_text,
+)
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.actions import (
@@ -177,6 +182,9 @@ def details_text(item: FollowUpItem) -> str:
         parts.append("Record complete: ready to submit")
     if item.warning:
         parts.append(f"⚠ {item.warning}")
+    if item.assignee_away:
+        role = item.assignee_role.replace("_", " ")
+        parts.append(f"{item.assignee_away}: any {role} may work it")
     if item.snoozed_until is not None:
         parts.append(f"Snoozed until {_when(item.snoozed_until, item)}: {item.note}")
     elif item.note:
@@ -203,6 +211,9 @@ def item_text(item: FollowUpItem, column: Column) -> str:
         return attempts_text(item)
     if column is Column.ASSIGNED:
         role = item.assignee_role.replace("_", " ")
+        if item.assignee_away:
+            # Off: the role's to work meanwhile (the details say until when).
+            return f"any {role} ({item.assignee_name} off)"
         return item.assignee_name or f"any {role}"
     if column is Column.PHONE:
         return display_phone(item.phone)
@@ -532,6 +543,18 @@ class AttemptDialog(_FollowUpDialog):
         self._add_field("notes", "Notes:", self.notes)
         if item.attempts:
             self.form.addRow("Before:", QLabel(attempts_text(item), self))
+        # A call reached is done in this one step: its notes are the outcome the queue keeps.
+        self._closes_when_reached = item.kind in CLOSED_WHEN_REACHED
+        self.result_group.buttonToggled.connect(self._on_result_group_button_toggled)
+        self._on_result_group_button_toggled()
+
+    def _on_result_group_button_toggled(self, *_args: object) -> None:
+        closing = self._closes_when_reached and self.chosen() == "reached"
+        self.notes.setPlaceholderText(
+            "What came of it (required): the call is done with it"
+            if closing
+            else "What was said, or what you left on the voicemail"
+        )
 
     def choose(self, result: str) -> None:
         self.result_buttons[result].setChecked(True)
@@ -1083,7 +1106,19 @@ class FollowUpQueueView(QWidget):
         result = type(self).attempt_dialog(self.desk, item, self)
         if result is None:
             return
-        if result.reached:
+        if result.closed:
+            told = len(result.confirmed)
+            self.status.setText(
+                f"{item.patient_name} reached: the {item.kind_label} is done."
+                + (
+                    f" {told} new time{'' if told == 1 else 's'} confirmed on the "
+                    "confirmation list."
+                    if told
+                    else ""
+                )
+            )
+            then = "reached, done"
+        elif result.reached:
             self.status.setText(
                 f"{item.patient_name} reached: complete the {item.kind_label} with its outcome."
             )

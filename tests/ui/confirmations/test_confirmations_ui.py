@@ -194,3 +194,42 @@ def test_a_therapist_sees_the_list_but_cannot_work_it(qtbot: QtBot, clinic: Smal
     assert not any(b.isEnabled() for b in view.outcome_buttons.values())
     assert not view.cancel_button.isEnabled()
     assert not any(c.isEnabled() for c in view.checks.values())
+
+
+def test_a_visit_a_closure_moved_asks_for_one_call_that_tells_the_new_time(
+    qtbot: QtBot, clinic: SmallClinic
+) -> None:
+    from ketadesk.services.common.context import SYSTEM
+    from ketadesk.services.settings import consequences
+    from ketadesk.services.settings.availability import Unavailability
+    from ketadesk.ui.common.desk import Desk
+    from ketadesk.ui.confirmations.confirmations_view import moved_note
+    from tests.pictures import picture_folder
+
+    ids = book_the_next_open_day(clinic)
+    day = _next_open_day(clinic)
+    cal = clinic.calendar
+    # The morning closed: Ada's 09:00 infusion moves to a free start that day.
+    proposed = Unavailability(
+        "closure", cal.at_local(day, 0), cal.at_local(day, 10 * 60), "water leak"
+    )
+    preview = consequences.preview(clinic.db, proposed, now=NOW)
+    consequences.apply(clinic.db, SYSTEM, preview, now=NOW)
+    view = ConfirmationsView(Desk(clinic.db, FRONT_DESK, lambda: NOW))
+    qtbot.addWidget(view)
+    view.resize(1300, 420)
+    view.refresh()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=10_000)
+    ada = next(r for r in view.model.rows() if r.appointment_id == ids["Ada Lovelace"])
+    assert ada.status_name == "Moved: tell the new time"
+    assert "3 of 3 to call" in view.summary.text()
+    _select(view, "Lovelace, Ada")
+    assert view.moved_note.isVisibleTo(view)
+    assert view.moved_note.text() == moved_note(ada)
+    assert "water leak" in view.moved_note.text()
+    view.grab().save(str(picture_folder("calls") / "confirmations_moved.png"))
+    view.note.setText("10:00 suits her")
+    view.outcome_buttons["confirmed"].click()
+    qtbot.waitUntil(lambda: _status_of(view, "Lovelace, Ada") == "confirmed", timeout=10_000)
+    _select(view, "Lovelace, Ada")
+    assert not view.moved_note.isVisibleTo(view)

@@ -1,0 +1,176 @@
+"""A visit a closure moved and the schedule-change call that tells its new time, as one call.
+
+A closure's re-plan (``services/settings/consequences.apply``) moves sessions and opens one
+schedule-change call per patient in the same transaction, at the same instant.  The call that
+tells a visit its new time is that one: the patient's schedule-change call opened at the
+instant of the visit's latest move, when that move was a closure's.  A visit moved again since
+(a drag, Move…) has a time the call never told, and is confirmed as any other.
+
+``told_by`` reads, for the confirmation list, the call that covers each visit; ``visits_told``
+the visits one call covers; ``confirm_visits_told`` keeps, when the call reached the patient,
+a confirmation call on each of them (who, when, "by the schedule-change call"), so the list
+counts them confirmed and its history says how.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketadesk.scheduling.followup_rules import NO_NEW_TIME_WORDS
+from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.services.access import audit
+from ketadesk.services.common.context import Actor
+from ketadesk.store.models import Appointment, AppointmentEvent, ConfirmationCall, FollowUp
+
+#: The follow-up kind a closure's re-plan opens (services/settings/consequences.CALL_KIND).
+SCHEDULE_CHANGE = "schedule_change"
+#: What a confirmation call kept for a reached schedule-change call says.
+TOLD_NOTE = "Told the new time on the schedule-change call"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleChangeCall:
+    """The schedule-change call that tells one visit its new time.
+
+    Attributes:
+        follow_up_id: the call on the follow-up queue.
+        status: the follow-up's: open or snoozed (still owed), done.
+        moved_at: when the visit was moved (the call was opened then too).
+        words: what the call is to tell ("Closure: … Spravato moved from … to …").
+        no_new_time: the same call also asks for a new time for a session left unplaced.
+    """
+
+    follow_up_id: int
+    status: str
+    moved_at: dt.datetime
+    words: str
+    no_new_time: bool
+
+    @property
+    def owed(self) -> bool:
+        return self.status in ("open", "snoozed")
+
+
+def _closure_moves(
+    session: Session, appointment_ids: Collection[int]
+) -> dict[int, tuple[int, dt.datetime]]:
+    """Each visit whose latest move was a closure's: its patient and the move's instant."""
+    if not appointment_ids:
+        return {}
+    latest: dict[int, AppointmentEvent] = {}
+    for event in session.scalars(
+        select(AppointmentEvent)
+        .where(
+            AppointmentEvent.appointment_id.in_(sorted(appointment_ids)),
+            AppointmentEvent.action == "move",
+        )
+        .order_by(AppointmentEvent.at, AppointmentEvent.id)
+    ):
+        latest[event.appointment_id] = event
+    moved = {a: e.at for a, e in latest.items() if (e.detail or {}).get("closure_id")}
+    if not moved:
+        return {}
+    patients = dict(
+        session.execute(
+            select(Appointment.id, Appointment.patient_id).where(Appointment.id.in_(sorted(moved)))
+        ).all()
+    )
+    return {a: (patients[a], at) for a, at in moved.items() if a in patients}
+
+
+def told_by(session: Session, appointment_ids: Collection[int]) -> dict[int, ScheduleChangeCall]:
+    """The schedule-change call (not cancelled) that tells each of ``appointment_ids`` its new
+    time, for those a closure moved last."""
+    moves = _closure_moves(session, appointment_ids)
+    if not moves:
+        return {}
+    calls = session.scalars(
+        select(FollowUp).where(
+            FollowUp.kind == SCHEDULE_CHANGE,
+            FollowUp.status != "cancelled",
+            FollowUp.patient_id.in_(sorted({p for p, _at in moves.values()})),
+        )
+    ).all()
+    by_moment = {(c.patient_id, c.created_at): c for c in calls}
+    found: dict[int, ScheduleChangeCall] = {}
+    for appointment_id, (patient_id, at) in moves.items():
+        call = by_moment.get((patient_id, at))
+        if call is not None:
+            found[appointment_id] = ScheduleChangeCall(
+                call.id, call.status, at, call.outcome, NO_NEW_TIME_WORDS in call.outcome
+            )
+    return found
+
+
+def visits_told(session: Session, call: FollowUp) -> list[int]:
+    """The visits whose new time ``call`` tells: its patient's sessions a closure moved at the
+    instant the call was opened, and not moved again since."""
+    ids = session.scalars(
+        select(AppointmentEvent.appointment_id)
+        .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
+        .where(
+            Appointment.patient_id == call.patient_id,
+            AppointmentEvent.action == "move",
+            AppointmentEvent.at == call.created_at,
+        )
+        .distinct()
+    ).all()
+    covered = told_by(session, ids)
+    return sorted(a for a, c in covered.items() if c.follow_up_id == call.id)
+
+
+def confirm_visits_told(
+    session: Session, actor: Actor, call: FollowUp, notes: str, *, now: dt.datetime
+) -> list[int]:
+    """Keep a "confirmed" confirmation call, in the caller's transaction, on each visit still to
+    come whose new time ``call`` told: the patient was reached and told it (``notes``, what
+    they said).  A visit already confirmed since its move is left as it is.  Returns the visits
+    confirmed."""
+    confirmed: list[int] = []
+    for appointment_id in visits_told(session, call):
+        appointment = session.get(Appointment, appointment_id)
+        if (
+            appointment is None
+            or appointment.status in RELEASED_STATUSES
+            or appointment.starts_at <= now
+        ):
+            continue
+        latest = session.scalars(
+            select(ConfirmationCall)
+            .where(ConfirmationCall.appointment_id == appointment_id)
+            .order_by(ConfirmationCall.at.desc(), ConfirmationCall.id.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.outcome == "confirmed" and latest.at >= call.created_at:
+            continue
+        note = f"{TOLD_NOTE}: {notes.strip()}" if notes.strip() else TOLD_NOTE
+        session.add(
+            ConfirmationCall(
+                appointment_id=appointment_id,
+                at=now,
+                user_id=actor.user_id,
+                username=actor.username,
+                outcome="confirmed",
+                note=note,
+            )
+        )
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "confirmation_call",
+            "appointment",
+            appointment_id,
+            patient_id=appointment.patient_id,
+            before={"confirmation": latest.outcome if latest is not None else "not_called"},
+            after={"confirmation": "confirmed", "note": note, "follow_up_id": call.id},
+            detail=note,
+            now=now,
+        )
+        confirmed.append(appointment_id)
+    return confirmed
