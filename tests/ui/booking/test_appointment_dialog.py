@@ -181,7 +181,9 @@ def test_history_reads_without_scrolling_sideways(qtbot: QtBot, clinic: SmallCli
     assert aid is not None
     admin = Actor(user_id=None, username="ada", role="admin")
     reason = "Office A out of service: flooded overnight, the landlord's plumber comes at noon"
-    to = dt.datetime.combine(NOW.astimezone(ZoneInfo("America/Los_Angeles")).date(), dt.time(16, 30))
+    to = dt.datetime.combine(
+        NOW.astimezone(ZoneInfo("America/Los_Angeles")).date(), dt.time(16, 30)
+    )
     move_appointment(clinic.db, admin, aid, to, now=NOW, reason=reason)
     dialog = AppointmentDialog(Desk(clinic.db, NURSE, lambda: NOW), aid)
     qtbot.addWidget(dialog)
