@@ -52,7 +52,7 @@ from ketadesk.scheduling.catalog import WEEKDAYS, HoldMode
 from ketadesk.scheduling.dates import WEEKDAY_ABBR, moved_words, short_date, short_date_time
 from ketadesk.scheduling.days_away import AwayRange, away_reason
 from ketadesk.scheduling.days_away import away_days as days_away
-from ketadesk.scheduling.followup_rules import NO_NEW_TIME_WORDS
+from ketadesk.scheduling.followup_rules import NO_NEW_TIME_WORDS, SCHEDULE_CHANGE_CALL
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import Preferences, SessionSearch
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, plan_score, reflow
@@ -105,7 +105,7 @@ from ketadesk.store.models import (
 from ketadesk.store.snapshot import calendar_of, load_calendar, load_snapshot
 
 #: The follow-up a schedule change puts on the call list (services/printing/call_list.py).
-CALL_KIND = "schedule_change"
+CALL_KIND = SCHEDULE_CHANGE_CALL
 CALL_ROLE = "front_desk"
 #: How many days after the broken one a single session's new place is looked for.
 SEARCH_DAYS = 14
