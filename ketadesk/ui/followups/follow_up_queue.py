@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.catalog import StaffRole
 from ketadesk.scheduling.followup_rules import Section, kind_label, moment_text
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.actions import (
@@ -202,7 +203,7 @@ def item_text(item: FollowUpItem, column: Column) -> str:
     if column is Column.ATTEMPTS:
         return attempts_text(item)
     if column is Column.ASSIGNED:
-        role = item.assignee_role.replace("_", " ")
+        role = role_name(item.assignee_role)
         return item.assignee_name or f"any {role}"
     if column is Column.PHONE:
         return display_phone(item.phone)
@@ -958,9 +959,7 @@ class FollowUpQueueView(QWidget):
         self.assignee_filter.blockSignals(True)
         self.assignee_filter.insertSeparator(self.assignee_filter.count())
         for person in staff:
-            self.assignee_filter.addItem(
-                f"{person.name} ({person.role.replace('_', ' ')})", person.id
-            )
+            self.assignee_filter.addItem(f"{person.name} ({role_name(person.role)})", person.id)
         self.assignee_filter.blockSignals(False)
 
     def _fit_columns(self) -> None:

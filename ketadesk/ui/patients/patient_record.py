@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.dates import clock_span
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.recall import AtRiskRow
@@ -641,7 +642,7 @@ class PatientRecordView(QWidget):
                 ]
             )
             item.setData(0, APPOINTMENT_ROLE, f.id)
-            who = f.assignee_role.replace("_", " ")
+            who = role_name(f.assignee_role)
             for column in range(3):
                 item.setToolTip(column, f"{f.kind_label}, for the {who}; {f.session}".rstrip("; "))
             if f.overdue or f.priority != "normal":
