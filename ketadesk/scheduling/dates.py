@@ -148,6 +148,46 @@ def date_range(first: dt.date, last: dt.date) -> str:
     return f"{short_date(first, weekday=False)} – {last.day}, {last.year}"
 
 
+def whole_days(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date] | None:
+    """The first and the last day of a span from one local midnight to a later one (a
+    closure of whole days, stored with its end at the midnight after its last day); None for
+    a span that starts or ends at another time.  Both read on their own clock (convert them
+    to the clinic's zone first)."""
+    midnight = dt.time(0, 0)
+    if start.time() != midnight or end.time() != midnight or end.date() <= start.date():
+        return None
+    return start.date(), end.date() - dt.timedelta(days=1)
+
+
+def span_ends(
+    start: dt.datetime, end: dt.datetime, fmt: str, *, year: bool = False
+) -> tuple[str, str]:
+    """A closure's From and To as a person reads them: a span of whole days by its first and
+    its last day closed, "Mon Dec 7" and "Wed Dec 9 (all day)" (stored, it ends at "Thu Dec
+    10 12:00 AM", which users read as the wrong day); a part-day span by its times, "Thu Dec
+    24 8:00 AM" and "Thu Dec 24 12:00 PM" (``short_date_time``)."""
+    days = whole_days(start, end)
+    if days is None:
+        return (
+            short_date_time(start, fmt, year=year),
+            short_date_time(end, fmt, year=year),
+        )
+    first, last = days
+    return short_date(first, year=year), f"{short_date(last, year=year)} (all day)"
+
+
+def span_words(start: dt.datetime, end: dt.datetime, fmt: str, *, year: bool = False) -> str:
+    """A closure's span in one phrase: "Mon Dec 7 – Wed Dec 9, all day", "Mon Dec 7, all
+    day", "Thu Dec 24 8:00 AM to Thu Dec 24 12:00 PM" (see ``span_ends``)."""
+    days = whole_days(start, end)
+    if days is None:
+        return " to ".join(span_ends(start, end, fmt, year=year))
+    first, last = days
+    if first == last:
+        return f"{short_date(first, year=year)}, all day"
+    return f"{short_date(first, year=year)} – {short_date(last, year=year)}, all day"
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading what was typed
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import (
+    FOLLOWUP_KINDS,
     CompletionFollowUp,
     FollowUpRule,
     FollowUpSettings,
@@ -28,6 +29,7 @@ from ketadesk.scheduling.catalog import (
     SessionTypeSpec,
 )
 from ketadesk.scheduling.dates import short_date, short_date_time
+from ketadesk.scheduling.dropout import OUTREACH_CALL
 from ketadesk.scheduling.statuses import (
     AFTER_SESSION_STATUSES,
     ATTENDED_STATUSES,
@@ -61,7 +63,13 @@ KIND_LABELS = {
 #: The follow-ups made by phone: the next-day call after a session, the call about a session a
 #: closure moved (services/settings/consequences.py), and the dropout outreach call after a
 #: no-show or late cancellation.  The printed call list lists these.
-CALL_KINDS = ("next_day_call", "schedule_change", "outreach_call")
+SCHEDULE_CHANGE_CALL = "schedule_change"
+CALL_KINDS = ("next_day_call", SCHEDULE_CHANGE_CALL, OUTREACH_CALL)
+#: Every kind of follow-up a queue may list, in the order its filter offers them: what
+#: sessions owe (a session type's ``FOLLOWUP_KINDS``), then the calls written elsewhere (a
+#: closure's schedule-change call, the dropout outreach call).  The filter was built from the
+#: first alone, plus the outreach call, and never offered a schedule-change call.
+QUEUE_KINDS = tuple(dict.fromkeys((*FOLLOWUP_KINDS, *CALL_KINDS)))
 #: The words a schedule-change call's outcome says a session moved, or found no new place
 #: (written by services/settings/consequences.py; the call list asks the caller accordingly).
 MOVED_WORDS = "moved from"

@@ -57,6 +57,7 @@ from ketadesk.scheduling.catalog import (
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.days_away import AwayRange, away_on
 from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity, check_gates
+from ketadesk.scheduling.words import a_or_an, role_name
 
 MIN_GAP = "min_gap"
 MAX_GAP = "max_gap"
@@ -282,7 +283,7 @@ class Finding:
 
 
 def _roles_text(roles: Sequence[str]) -> str:
-    names = [("a " + r.replace("_", " ")) for r in roles]
+    names = [a_or_an(role_name(r)) for r in roles]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 

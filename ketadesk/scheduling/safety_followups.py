@@ -21,6 +21,7 @@ from typing import Any
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ConfigError, StaffRole, refuse_safety_off
+from ketadesk.scheduling.words import role_name
 
 URGENT_REVIEW = "urgent_review"
 REMS_FORM = "rems_form"
@@ -243,7 +244,7 @@ def close_role_problem(kind: str, role: str, settings: UrgentReviewSettings) -> 
     the one rule the service refuses by and the queue greys its Complete button by."""
     if kind != URGENT_REVIEW or role in settings.close_roles:
         return ""
-    who = " or ".join(r.replace("_", " ") for r in settings.close_roles)
+    who = " or ".join(role_name(r) for r in settings.close_roles)
     return f"an urgent review is closed by a {who}"
 
 
@@ -275,6 +276,6 @@ def submit_problem(
             )
         }
     if role not in rems.override_roles:
-        who = " or ".join(r.replace("_", " ") for r in rems.override_roles)
+        who = " or ".join(role_name(r) for r in rems.override_roles)
         return {"override_reason": f"an incomplete REMS form ({gaps}) is submitted only by a {who}"}
     return {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ketadesk.scheduling.words import a_or_an, role_name
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import (
     PERMISSIONS,
@@ -62,13 +63,8 @@ def unassigned_refusal(
         return None
     what = action_words(action).removesuffix(" a session")
     return PermissionDenied(
-        f"{_a(actor.role.replace('_', ' ')).capitalize()} may {what} only their own sessions, "
+        f"{a_or_an(role_name(actor.role)).capitalize()} may {what} only their own sessions, "
         f"and this session is not assigned to {actor.username}",
         actor=actor,
         action=action,
     )
-
-
-def _a(noun: str) -> str:
-    """ "a nurse", "an admin"."""
-    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"

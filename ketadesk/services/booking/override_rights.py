@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 
 from ketadesk.scheduling.protocol_rules import DESK_RULES
+from ketadesk.scheduling.words import a_or_an, role_name
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import PERMISSIONS, Actor, Database, may
 
@@ -53,11 +54,11 @@ def require_override(
 
 def clinical_overriders() -> str:
     """Who may override a clinical rule, in words: "a nurse or prescriber"."""
-    names = [role.replace("_", " ") for role in sorted(PERMISSIONS.get("override_gate", ()))]
+    names = [role_name(role) for role in sorted(PERMISSIONS.get("override_gate", ()))]
     if not names:
         return "nobody"
     roles = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    return f"{'an' if roles[:1] in 'aeiou' else 'a'} {roles}"
+    return a_or_an(roles)
 
 
 def who_may_override(rules: Iterable[str]) -> str:

@@ -34,6 +34,7 @@ from ketadesk.scheduling.protocol_rules import (
     stopping,
 )
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.access import audit
 from ketadesk.services.booking import override_rights
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
@@ -322,7 +323,7 @@ def _by_spacing(finding: Finding, given: Collection[str]) -> bool:
 
 
 def _roles(rules: ProtocolRuleSettings) -> str:
-    return " or ".join(r.replace("_", " ") for r in rules.override_roles)
+    return " or ".join(role_name(r) for r in rules.override_roles)
 
 
 def record_overrides(

@@ -70,7 +70,7 @@ def _series_plan(
     if appointment is None:
         raise NotFound(f"no appointment #{appointment_id}")
     if appointment.series_id is None or appointment.series_index is None:
-        raise InvalidRequest(f"appointment #{appointment_id} is not part of a series")
+        raise InvalidRequest(f"{session_words(session, appointment)} is not part of a series")
     series = session.get(Series, appointment.series_id)
     assert series is not None
     protocol = session.scalar(select(Protocol.code).where(Protocol.id == series.protocol_id))
@@ -163,7 +163,7 @@ def propose_series_move(
         if appointment.series_index not in ids:
             # Read committed: cancelled at another workstation between our two reads.
             raise ChangedElsewhere(
-                f"appointment #{appointment_id} was changed at another workstation; "
+                f"{session_words(session, appointment)} was changed at another workstation; "
                 "look at the series again"
             )
         later = [s for s in plan.sessions if s.index >= appointment.series_index]
@@ -252,13 +252,15 @@ def move_series(
             for appointment_id in sorted(moving):
                 appointment = locked.get(appointment_id)
                 expected = proposal.versions.get(appointment_id)
-                if (
-                    appointment is None
-                    or appointment.status not in MOVABLE_STATUSES
-                    or (expected is not None and appointment.version != expected)
+                if appointment is None:
+                    raise InvalidRequest(
+                        "a session of the series is no longer on the schedule; plan the move again"
+                    )
+                if appointment.status not in MOVABLE_STATUSES or (
+                    expected is not None and appointment.version != expected
                 ):
                     raise InvalidRequest(
-                        f"appointment #{appointment_id} changed at another workstation; "
+                        f"{session_words(session, appointment)} changed at another workstation; "
                         "plan the move again"
                     )
             config = load_config(session)

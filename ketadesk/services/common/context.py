@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 # Re-exported for the ui layer, which may not import the store: views hold a Database only to
 # hand it back to the services.
+from ketadesk.scheduling.words import a_or_an, role_name
 from ketadesk.store.database import Database
 
 __all__ = [
@@ -125,16 +126,16 @@ def may(actor: Actor, action: str) -> bool:
 
 def who_may(action: str, doing: str = "") -> str:
     """Who may take ``action``, in words for a disabled menu item's tooltip and for the
-    refusal itself: "Only an admin, nurse, prescriber or therapist may start a session".
+    refusal itself: "Only an administrator, nurse, prescriber or therapist may start a
+    session" (each role by its display name, ``words.role_name``).
     ``doing`` says what the action is for in this place ("move these sessions against the
     protocol's spacing"), where the action's own words would be too general."""
     allowed = PERMISSIONS.get(action)
     if allowed is None:
         return ""
-    names = [role.replace("_", " ") for role in sorted(allowed)]
+    names = [role_name(role) for role in sorted(allowed)]
     roles = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    article = "an" if roles[:1] in "aeiou" else "a"
-    return f"Only {article} {roles} may {doing or action_words(action)}"
+    return f"Only {a_or_an(roles)} may {doing or action_words(action)}"
 
 
 def action_words(action: str) -> str:

@@ -33,6 +33,7 @@ from ketadesk.scheduling.safety_followups import (
     snooze_problem,
     submit_problem,
 )
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import (
@@ -100,7 +101,7 @@ def kind_roles(role: str, kind: str, settings: FollowUpSettings) -> str:
     """Who works a follow-up of ``kind`` when ``role`` may not ("nurse or prescriber"), else
     "": a clinical kind is for the clinical roles of clinic.toml ``[followups]``."""
     if kind in settings.clinical_kinds and role not in settings.clinical_roles:
-        return " or ".join(r.replace("_", " ") for r in settings.clinical_roles)
+        return " or ".join(role_name(r) for r in settings.clinical_roles)
     return ""
 
 

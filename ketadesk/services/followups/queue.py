@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
-from ketadesk.scheduling.catalog import FOLLOWUP_KINDS, FollowUpSettings, ResourceKind
+from ketadesk.scheduling.catalog import FollowUpSettings, ResourceKind
 from ketadesk.scheduling.dates import short_date_time
-from ketadesk.scheduling.dropout import OUTREACH_CALL
 from ketadesk.scheduling.followup_rules import (
+    QUEUE_KINDS,
     SECTION_TITLES,
     URGENT,
     Section,
@@ -177,9 +177,8 @@ class FollowUpQueue:
         return counts
 
 
-#: Every kind the queue's filter may offer, in its order: what sessions owe, and the dropout
-#: outreach call.
-FILTER_KINDS = (*FOLLOWUP_KINDS, OUTREACH_CALL)
+#: Every kind the queue's filter may offer, in its order (``followup_rules.QUEUE_KINDS``).
+FILTER_KINDS = QUEUE_KINDS
 
 
 def kinds_listed(clinical: bool, settings: FollowUpSettings) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from ketadesk.scheduling.chair_rules import (
     Effects,
     parse_chair_settings,
 )
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import (
     Actor,
@@ -62,7 +63,7 @@ class ChairRefused(InvalidRequest):
     def __init__(self, doing: str, findings: Sequence[ChairFinding], roles: Sequence[str]):
         self.findings = tuple(findings)
         self.override_roles = tuple(roles)
-        who = " or ".join(r.replace("_", " ") for r in roles)
+        who = " or ".join(role_name(r) for r in roles)
         super().__init__(
             f"cannot {doing}: "
             + "; ".join(f.text for f in findings)
@@ -347,7 +348,7 @@ def override(
             config = load_config(session)
             roles = chair_settings(config.catalog).override_roles
             if actor.role not in roles:
-                who = " or ".join(r.replace("_", " ") for r in roles)
+                who = " or ".join(role_name(r) for r in roles)
                 raise PermissionDenied(
                     f"only a {who} may override a chair rule "
                     f"({', '.join(RULES[r][0] for r in rules)})",

@@ -35,6 +35,7 @@ from ketadesk.scheduling.gating import (
 )
 from ketadesk.scheduling.protocol_rules import rule_title
 from ketadesk.scheduling.statuses import PRIOR_AUTH_SPENDING_STATUSES
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.printing.layout import (
@@ -373,7 +374,7 @@ def _overrides(queries: Queries, people: Sequence[Any]) -> dict[int, list[tuple[
     rows = _fetch(queries, RULE_OVERRIDES_SQL, ids=sorted(series_of), series=series_ids)
     out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
     for appointment_id, series_id, rule, reason, name, role in rows:
-        who = f"{name} ({role.replace('_', ' ')})" if name else "command line"
+        who = f"{name} ({role_name(role)})" if name else "command line"
         targets = (
             [appointment_id]
             if appointment_id is not None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ketadesk.scheduling.calendar import Interval, ShiftPattern, subtract
+from ketadesk.scheduling.words import role_label
 from ketadesk.services.common.context import utcnow
 from ketadesk.services.followups.urgent_reviews import (
     ReviewLine,
@@ -46,7 +47,7 @@ class StaffChoice:
 
     @property
     def role_label(self) -> str:
-        return COLUMN_KINDS.get(self.role) or self.role.replace("_", " ").capitalize()
+        return COLUMN_KINDS.get(self.role) or role_label(self.role)
 
 
 USER_STAFF_SQL = "SELECT staff_id FROM app_user WHERE id = :user_id"

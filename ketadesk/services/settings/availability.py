@@ -350,6 +350,21 @@ class LocalRequest:
     reason: str
     resource_id: int | None = None
 
+    @classmethod
+    def for_days(
+        cls, kind: str, first: dt.date, last: dt.date, reason: str, resource_id: int | None = None
+    ) -> LocalRequest:
+        """Whole days, ``first`` to ``last`` closed (the form's "All day"): stored as every
+        closure is, to the midnight after the last day."""
+        return cls(kind, first, 0, last + dt.timedelta(days=1), 0, reason, resource_id)
+
+    def whole_days(self) -> tuple[dt.date, dt.date] | None:
+        """The first and last day closed of a request from a midnight to a later midnight;
+        None for a part-day one."""
+        if self.first_minute or self.last_minute or self.last_day <= self.first_day:
+            return None
+        return self.first_day, self.last_day - dt.timedelta(days=1)
+
 
 def request_problems(request: LocalRequest) -> dict[str, str]:
     """The mistakes a closure form can be told about before it is sent (no database): To not

@@ -52,7 +52,7 @@ from ketadesk.scheduling.catalog import WEEKDAYS, HoldMode
 from ketadesk.scheduling.dates import WEEKDAY_ABBR, moved_words, short_date, short_date_time
 from ketadesk.scheduling.days_away import AwayRange, away_reason
 from ketadesk.scheduling.days_away import away_days as days_away
-from ketadesk.scheduling.followup_rules import NO_NEW_TIME_WORDS
+from ketadesk.scheduling.followup_rules import NO_NEW_TIME_WORDS, SCHEDULE_CHANGE_CALL
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, session_holds
 from ketadesk.scheduling.openings import Preferences, SessionSearch
 from ketadesk.scheduling.planner import ChangeKind, SeriesChange, plan_score, reflow
@@ -80,6 +80,7 @@ from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.planning import horizon_days, load_patient_facts
 from ketadesk.services.booking.series_moves import _series_plan
 from ketadesk.services.common.context import Actor, InvalidRequest, utcnow
+from ketadesk.services.common.session_words import session_words
 from ketadesk.services.followups.sync import follow_up_state
 from ketadesk.services.settings.availability import (
     KIND_LABELS,
@@ -105,7 +106,7 @@ from ketadesk.store.models import (
 from ketadesk.store.snapshot import calendar_of, load_calendar, load_snapshot
 
 #: The follow-up a schedule change puts on the call list (services/printing/call_list.py).
-CALL_KIND = "schedule_change"
+CALL_KIND = SCHEDULE_CHANGE_CALL
 CALL_ROLE = "front_desk"
 #: How many days after the broken one a single session's new place is looked for.
 SEARCH_DAYS = 14
@@ -1021,14 +1022,18 @@ def apply(
             locked = appointment_changes.lock_appointments(session, moving)
             for appointment_id in sorted(moving):
                 row = locked.get(appointment_id)
+                if row is None:
+                    raise InvalidRequest(
+                        "a session to move is no longer on the schedule; "
+                        "look at the consequences again"
+                    )
                 if (
-                    row is None
-                    or row.status not in REPLANNED_STATUSES
+                    row.status not in REPLANNED_STATUSES
                     or _expired(row, now)
                     or row.version != consequences.versions.get(appointment_id, row.version)
                 ):
                     raise InvalidRequest(
-                        f"appointment #{appointment_id} changed at another workstation; "
+                        f"{session_words(session, row)} changed at another workstation; "
                         "look at the consequences again"
                     )
             # The closure first: the re-checks below see it, as every later booking will.
@@ -1037,11 +1042,11 @@ def apply(
             # Sessions booked into the stretch since the preview was made are not moved.
             since = _broken_rows(session, proposed, now)
             known = moving | {u.session.appointment_id for u in consequences.unplaced}
-            new_broken = [r.id for r in since if r.id not in known]
+            new_broken = [r for r in since if r.id not in known]
             if new_broken:
+                named = "; ".join(session_words(session, r) for r in new_broken)
                 raise InvalidRequest(
-                    "sessions were booked in the stretch since the preview "
-                    f"(appointment {', '.join(f'#{i}' for i in new_broken)}); look again"
+                    f"sessions were booked in the stretch since the preview ({named}); look again"
                 )
             config = load_config(session)
             if sessions:
@@ -1173,15 +1178,18 @@ def undo(db: Database, actor: Actor, applied: Applied, *, now: dt.datetime | Non
             locked = appointment_changes.lock_appointments(session, moving)
             for move in applied.moves:
                 row = locked.get(move.appointment_id)
+                if row is None:
+                    raise InvalidRequest(
+                        "a session the closure moved is no longer on the schedule; "
+                        "it cannot be put back"
+                    )
                 if (
-                    row is None
-                    or row.status not in REPLANNED_STATUSES
+                    row.status not in REPLANNED_STATUSES
                     or _expired(row, now)
                     or row.starts_at != move.new.start
                 ):
                     raise InvalidRequest(
-                        f"appointment #{move.appointment_id} has changed since; "
-                        "it cannot be put back"
+                        f"{session_words(session, row)} has changed since; it cannot be put back"
                     )
             closure = session.get(Closure, applied.closure_id)
             if closure is None:

@@ -17,6 +17,7 @@ from ketadesk.config import CLINIC_FILE, RawConfig
 from ketadesk.scheduling import chair_rules, gating, protocol_rules
 from ketadesk.scheduling.catalog import GATING_LEVELS, GATING_RULES, allowed_levels
 from ketadesk.scheduling.safety_followups import DOSING_POLICIES
+from ketadesk.scheduling.words import a_or_an, role_name
 from ketadesk.services.common.context import PERMISSIONS
 
 _LABELS = {"block": "Block", "warn": "Warn", "off": "Off"}
@@ -62,12 +63,12 @@ class LevelGroup:
 
 
 def _roles(roles: Iterable[Any]) -> str:
-    words = [str(r).replace("_", " ") for r in roles]
+    words = [role_name(str(r)) for r in roles]
     if not words:
         return "nobody"
     if len(words) == 1:
-        return f"a {words[0]}"
-    return "a " + ", ".join(words[:-1]) + f" or {words[-1]}"
+        return a_or_an(words[0])
+    return a_or_an(", ".join(words[:-1]) + f" or {words[-1]}")
 
 
 def _section(raw: RawConfig, name: str) -> Mapping[str, Any]:

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
-from ketadesk.scheduling import dates
+from ketadesk.scheduling import dates, words
 from ketadesk.scheduling.catalog import WEEKDAYS, ResourceKind, StaffRole
 from ketadesk.scheduling.statuses import REPLANNED_STATUSES, ResourceNeed, resource_need
 from ketadesk.services.access import audit
@@ -66,7 +66,7 @@ _LIMITS = {
 
 
 def role_label(role: str) -> str:
-    return role.replace("_", " ").capitalize()
+    return words.role_label(role)
 
 
 def clock(minute: int) -> str:

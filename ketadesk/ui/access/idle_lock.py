@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk import APP_NAME
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.access import accounts
 from ketadesk.services.access.accounts import SignInRefused
 from ketadesk.services.common.context import Actor, ServiceError
@@ -74,7 +75,7 @@ BLOCKED_EVENTS = frozenset(
 
 
 def display_name(actor: Actor) -> str:
-    return f"{actor.username} ({actor.role.replace('_', ' ')})" if actor.role else actor.username
+    return f"{actor.username} ({role_name(actor.role)})" if actor.role else actor.username
 
 
 class Curtain(QWidget):

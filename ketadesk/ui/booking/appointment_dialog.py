@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -54,6 +56,18 @@ def _read(
         appointment_detail(db, appointment_id, actor, now=now),
         session_day(db, appointment_id, now=now),
     )
+
+
+def history_lines(d: AppointmentDetail) -> list[str]:
+    """What happened to the appointment, a line each, oldest first: "Nov 24 10:16 AM  ada
+    moved from … to …: why" (a move says where from and to, not "move Booked → Booked")."""
+    lines = []
+    for h in d.history:
+        why = f": {h.reason}" if h.reason else ""
+        at = short_date_time(h.at, d.time_format, weekday=False)
+        what = f"moved {h.moved}" if h.moved else f"{h.action.replace('_', ' ')} {h.change}"
+        lines.append(f"{at}  {h.who}  {what}{why}")
+    return lines or ["Booked; nothing has happened to it yet."]
 
 
 def _is_dark(widget: QWidget) -> bool:
@@ -114,6 +128,15 @@ class AppointmentDialog(QDialog):
         self._history = QListWidget(self)
         self._history.setObjectName("appointment_history")
         self._history.setAccessibleName("What happened to this appointment")
+        # A move with its reason is longer than the page is wide: each line wraps to the
+        # page's width (a user trial scrolled sideways to read one), and says itself whole in
+        # its tooltip.
+        self._history.setWordWrap(True)
+        self._history.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self._history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._history.setResizeMode(QListView.ResizeMode.Adjust)
+        self._history.setSpacing(2)
+        self._history.setAlternatingRowColors(True)  # where one wrapped entry ends
         self._status_row = QHBoxLayout()
         self._tools_row = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
@@ -229,15 +252,9 @@ class AppointmentDialog(QDialog):
                 text.setStyleSheet(f"color: {_DAY_COLORS[_is_dark(self)]}; font-weight: bold;")
             self._form.addRow(f"{label}:", text)
         self._history.clear()
-        for h in d.history:
-            why = f": {h.reason}" if h.reason else ""
-            at = short_date_time(h.at, fmt, weekday=False)
-            if h.moved:  # where from and to, and why: not "move Booked → Booked"
-                self._history.addItem(f"{at}  {h.who}  moved {h.moved}{why}")
-                continue
-            self._history.addItem(f"{at}  {h.who}  {h.action.replace('_', ' ')} {h.change}{why}")
-        if not d.history:
-            self._history.addItem("Booked; nothing has happened to it yet.")
+        for line in history_lines(d):
+            item = QListWidgetItem(line, self._history)
+            item.setToolTip(line)
         self._build_buttons(d)
         self.loaded.emit()
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.booking.appointments import AppointmentDetail, appointment_detail
 from ketadesk.services.booking.series_moves import (
     SPACING_OVERRIDE,
@@ -219,7 +220,7 @@ class SeriesMoveDialog(QDialog):
                 "The spacing is off: "
                 + "; ".join(problems)
                 + ". As a "
-                + self._desk.actor.role.replace("_", " ")
+                + role_name(self._desk.actor.role)
                 + " you may go ahead with a reason.",
                 error=True,
             )

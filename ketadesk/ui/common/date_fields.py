@@ -269,12 +269,20 @@ class DateTimeField(_TypedField, QDateTimeEdit):
         self.setLocale(_US)
         self.setCalendarPopup(True)
         self._weekday = weekday
+        self._time_format = time_format
+        self._date_only = False
         self.set_time_format(time_format)
 
     def set_time_format(self, fmt: str) -> None:
         """Show the time as the clinic reads it ("12h" or "24h"); the value stays."""
+        self._time_format = fmt
         day = DATE_FORMAT_WEEKDAY if self._weekday else DATE_FORMAT
-        self.setDisplayFormat(f"{day} {TIME_FORMATS[fmt]}")
+        self.setDisplayFormat(day if self._date_only else f"{day} {TIME_FORMATS[fmt]}")
+
+    def set_date_only(self, date_only: bool) -> None:
+        """Show (and take) the day alone, for a whole day; the time stays in the value."""
+        self._date_only = date_only
+        self.set_time_format(self._time_format)
 
     @override
     def _read(self, text: str) -> QDateTime | None:

@@ -54,6 +54,7 @@ from ketadesk.scheduling.followup_rules import (
     kind_label,
     moment_text,
 )
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.actions import (
@@ -183,7 +184,7 @@ def details_text(item: FollowUpItem) -> str:
     if item.warning:
         parts.append(f"⚠ {item.warning}")
     if item.assignee_away:
-        role = item.assignee_role.replace("_", " ")
+        role = role_name(item.assignee_role)
         parts.append(f"{item.assignee_away}: any {role} may work it")
     if item.snoozed_until is not None:
         parts.append(f"Snoozed until {_when(item.snoozed_until, item)}: {item.note}")
@@ -210,7 +211,7 @@ def item_text(item: FollowUpItem, column: Column) -> str:
     if column is Column.ATTEMPTS:
         return attempts_text(item)
     if column is Column.ASSIGNED:
-        role = item.assignee_role.replace("_", " ")
+        role = role_name(item.assignee_role)
         if item.assignee_away:
             # Off: the role's to work meanwhile (the details say until when).
             return f"any {role} ({item.assignee_name} off)"
@@ -981,9 +982,7 @@ class FollowUpQueueView(QWidget):
         self.assignee_filter.blockSignals(True)
         self.assignee_filter.insertSeparator(self.assignee_filter.count())
         for person in staff:
-            self.assignee_filter.addItem(
-                f"{person.name} ({person.role.replace('_', ' ')})", person.id
-            )
+            self.assignee_filter.addItem(f"{person.name} ({role_name(person.role)})", person.id)
         self.assignee_filter.blockSignals(False)
 
     def _fit_columns(self) -> None:

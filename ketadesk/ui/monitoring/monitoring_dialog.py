@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
 from ketadesk.services.monitoring import completion, records, rems, validation
 from ketadesk.services.monitoring.completion import ChairRefused
@@ -251,7 +252,7 @@ class MonitoringDialog(QDialog):
         self._monitored_by.setAccessibleName("Monitored by")
         self._monitored_by.addItem("—", None)
         for staff in sheet.staff:
-            self._monitored_by.addItem(f"{staff.name} ({staff.role})", staff.id)
+            self._monitored_by.addItem(f"{staff.name} ({role_name(staff.role)})", staff.id)
         found = self._monitored_by.findData(form.monitored_by_id)
         self._monitored_by.setCurrentIndex(max(found, 0))
 
@@ -887,7 +888,7 @@ class MonitoringDialog(QDialog):
         """The chair's rules refused the save: each rule and fact in words, and the override
         for the roles that may give one."""
         self._refused = err
-        who = " or ".join(r.replace("_", " ") for r in err.override_roles)
+        who = " or ".join(role_name(r) for r in err.override_roles)
         lines = "".join(f"<li><b>{f.title}</b>: {f.fact}</li>" for f in err.findings)
         self._status_error("")
         allowed = self._desk.actor.role in err.override_roles

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.dates import clock_span
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.recall import AtRiskRow
@@ -88,6 +89,37 @@ def session_row(s: RecordSession, time_format: str) -> list[str]:
         s.room or "—",
         s.status_label,
     ]
+
+
+#: The size a record window opens at (``ui/shell/pages.py``): everything on it fits there.
+RECORD_SIZE = QSize(900, 700)
+
+
+class _Column(QScrollArea):
+    """A column that scrolls up and down, never sideways, and is never made narrower than
+    what it holds needs (a splitter would cut its values off at the right edge)."""
+
+    def __init__(self, widget: QWidget, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("record_left")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(widget)
+
+    def _room(self, width: int) -> QSize:
+        bar = self.verticalScrollBar().sizeHint().width()
+        return QSize(width + bar, super().minimumSizeHint().height())
+
+    @override
+    def minimumSizeHint(self) -> QSize:
+        inner = self.widget()
+        return self._room(inner.minimumSizeHint().width() if inner is not None else 0)
+
+    @override
+    def sizeHint(self) -> QSize:
+        inner = self.widget()
+        return self._room(inner.sizeHint().width() if inner is not None else 0)
 
 
 class PatientRecordView(QWidget):
@@ -225,6 +257,7 @@ class PatientRecordView(QWidget):
         follow_box = QGroupBox("Open follow-ups", self)
         QVBoxLayout(follow_box).addWidget(self.follow_ups)
         self.days_away = DaysAwayBox(self._desk, self.patient_id, self)
+        self.follow_ups.setMinimumHeight(90)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -232,7 +265,11 @@ class PatientRecordView(QWidget):
         left_layout.addWidget(self.gating_box)
         left_layout.addWidget(self.days_away)
         left_layout.addWidget(follow_box, 1)
-        return left
+        # The column scrolls rather than squeezing its boxes: a patient with long gating
+        # values (prior authorization, "Other flags" such as BP limits) wrapped onto two
+        # lines, and at the default window size each wrapped line was cut to half its height.
+        self.left_column = _Column(left, self)
+        return self.left_column
 
     def _build_right(self) -> QWidget:
         """The series, then the upcoming and past sessions and the measures, in tabs."""
@@ -402,6 +439,7 @@ class PatientRecordView(QWidget):
         self.setWindowTitle(f"{p.display_name} — patient record")
         self._show_contact(record)
         self._show_gating(record)
+        self.left_column.updateGeometry()  # what it holds may need more width now
         self._show_series(record)
         self._fill_sessions(self.upcoming, record.upcoming, record.time_format)
         self._fill_sessions(self.history, record.history, record.time_format)
@@ -604,7 +642,7 @@ class PatientRecordView(QWidget):
                 ]
             )
             item.setData(0, APPOINTMENT_ROLE, f.id)
-            who = f.assignee_role.replace("_", " ")
+            who = role_name(f.assignee_role)
             for column in range(3):
                 item.setToolTip(column, f"{f.kind_label}, for the {who}; {f.session}".rstrip("; "))
             if f.overdue or f.priority != "normal":

@@ -17,6 +17,7 @@ from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDateTimeEdit,
     QDialog,
@@ -36,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.dates import short_date, short_date_time
+from ketadesk.scheduling.dates import short_date, span_ends, span_words
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.settings import availability, consequences
 from ketadesk.services.settings.availability import (
@@ -108,15 +109,19 @@ class AddClosureDialog(QDialog):
         for label, kind in FORM_KINDS:
             self.kind.addItem(label, kind)
         self.resource = QComboBox(self)
-        self.first = DateTimeField(self, time_format=time_format)
-        self.last = DateTimeField(self, time_format=time_format)
-        tomorrow = today + dt.timedelta(days=1)
-        for edit, day in ((self.first, tomorrow), (self.last, tomorrow + dt.timedelta(days=1))):
-            edit.setDateTime(QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0)))
+        self.first = DateTimeField(self, weekday=True, time_format=time_format)
+        self.last = DateTimeField(self, weekday=True, time_format=time_format)
+        # Whole days take their first and last day closed: a To of "12/10 12:00 AM" (the
+        # midnight a three-day closure ends at, as stored) was read as the wrong day.
+        self.all_day = QCheckBox("All day (To is the last day closed)", self)
+        self.all_day.setObjectName("all_day")
+        tomorrow = _qdate(today + dt.timedelta(days=1))
+        self._set_span(True, QDateTime(tomorrow, QTime(0, 0)), QDateTime(tomorrow, QTime(0, 0)))
         self.reason = QLineEdit(self)
         self.reason.setPlaceholderText("e.g. Monitor 3 at calibration")
         form.addRow("What", self.kind)
         form.addRow("Who or what", self.resource)
+        form.addRow("", self.all_day)
         form.addRow("From", self.first)
         form.addRow("To", self.last)
         form.addRow("Reason", self.reason)
@@ -137,6 +142,9 @@ class AddClosureDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self.kind.currentIndexChanged.connect(self._kind_changed)
+        self.all_day.toggled.connect(self._on_all_day_toggled)
+        for edit in (self.first, self.last):
+            edit.dateTimeChanged.connect(self._on_time_set)
         self._kind_changed()
         fit_dialog(self, self.roomy_width())
 
@@ -149,10 +157,52 @@ class AddClosureDialog(QDialog):
         label = self.fontMetrics().horizontalAdvance("Who or what")
         return max(title + TITLE_BAR_ROOM, label + fields + FORM_ROOM, MIN_WIDTH)
 
+    def _set_span(self, all_day: bool, first: QDateTime, last: QDateTime) -> None:
+        """Show a span: ``all_day``, ``first`` and ``last`` are the first and the last day
+        closed (their times unused); otherwise the times it starts and ends at."""
+        for edit in (self.first, self.last):
+            edit.blockSignals(True)
+        self.all_day.blockSignals(True)
+        try:
+            self.all_day.setChecked(all_day)
+            for edit, value in ((self.first, first), (self.last, last)):
+                if all_day:
+                    value = QDateTime(value.date(), QTime(0, 0))
+                edit.set_date_only(all_day)
+                edit.setDateTime(value)
+        finally:
+            self.all_day.blockSignals(False)
+            for edit in (self.first, self.last):
+                edit.blockSignals(False)
+
+    def _on_all_day_toggled(self, all_day: bool) -> None:
+        """The same span in the other way of saying it, where it can be: a span of whole
+        days shown by its times ends at the midnight after its last day."""
+        first, last = self.first.dateTime(), self.last.dateTime()
+        if all_day:
+            midnight = QTime(0, 0)
+            if last.time() == midnight and last.date() > first.date():
+                last = QDateTime(last.date().addDays(-1), midnight)
+        else:
+            last = QDateTime(last.date().addDays(1), QTime(0, 0))
+        self._set_span(all_day, first, last)
+
+    def _on_time_set(self, value: QDateTime) -> None:
+        """A time other than midnight given to a field (a form filled again, the day of a
+        broken monitor) makes the closure a part-day one, with its times shown."""
+        midnight = QTime(0, 0)
+        if self.all_day.isChecked() and value.time() != midnight:
+            first, last = self.first.dateTime(), self.last.dateTime()
+            if self.sender() is self.first:  # the last day closed ends at the next midnight
+                last = QDateTime(last.date().addDays(1), midnight)
+            self._set_span(False, first, last)
+
     def _on_buttons_accepted(self) -> None:
         """Go on only with a form the service would take; otherwise say what is wrong here,
         keeping everything typed."""
         errors = availability.request_problems(self.request())
+        if self.all_day.isChecked() and "ends_at" in errors:
+            errors["ends_at"] = "the last day closed cannot be before the first"
         self.show_errors(errors)
         if not errors:
             self.accept()
@@ -167,12 +217,18 @@ class AddClosureDialog(QDialog):
         self.kind.setCurrentIndex(max(self.kind.findData(request.kind), 0))
         if request.resource_id is not None:
             self.resource.setCurrentIndex(max(self.resource.findData(request.resource_id), 0))
-        for edit, day, minute in (
-            (self.first, request.first_day, request.first_minute),
-            (self.last, request.last_day, request.last_minute),
-        ):
-            edit.setDateTime(
-                QDateTime(QDate(day.year, day.month, day.day), QTime(minute // 60, minute % 60))
+        days = request.whole_days()
+        if days is not None:
+            self._set_span(
+                True,
+                QDateTime(_qdate(days[0]), QTime(0, 0)),
+                QDateTime(_qdate(days[1]), QTime(0, 0)),
+            )
+        else:
+            self._set_span(
+                False,
+                QDateTime(_qdate(request.first_day), _qtime(request.first_minute)),
+                QDateTime(_qdate(request.last_day), _qtime(request.last_minute)),
             )
         self.reason.setText(request.reason)
 
@@ -196,6 +252,14 @@ class AddClosureDialog(QDialog):
 
         first_day, first_minute = split(self.first)
         last_day, last_minute = split(self.last)
+        if self.all_day.isChecked():
+            return LocalRequest.for_days(
+                self.kind.currentData(),
+                first_day,
+                last_day,
+                self.reason.text(),
+                self.resource.currentData(),
+            )
         return LocalRequest(
             kind=self.kind.currentData(),
             first_day=first_day,
@@ -289,16 +353,18 @@ class AvailabilityPage(QWidget):
         self.loaded = loaded
         self.table.setRowCount(len(loaded.closures))
         for r, c in enumerate(loaded.closures):
+            start, end = c.starts_at.astimezone(loaded.zone), c.ends_at.astimezone(loaded.zone)
             cells = (
-                _fmt(c.starts_at, loaded.zone, loaded.time_format),
-                _fmt(c.ends_at, loaded.zone, loaded.time_format),
+                *span_ends(start, end, loaded.time_format, year=True),
                 c.kind_label,
                 c.resource_name or "Whole clinic",
                 c.reason,
             )
+            said = span_words(start, end, loaded.time_format, year=True)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, c.id)
+                item.setToolTip(f"{c.kind_label}, {said}: {c.reason}")
                 self.table.setItem(r, col, item)
         self.holidays.clear()
         seen: set[str] = set()
@@ -458,7 +524,9 @@ class AvailabilityPage(QWidget):
         return done
 
 
-def _fmt(t: dt.datetime, zone: ZoneInfo, time_format: str) -> str:
-    """A closure's start or end in the app's own date words, with the year (the list runs
-    into next year): "Thu Dec 24, 2026 8:00 AM" (trial 3, C19: "Thu 12/24/2026 8:00 AM")."""
-    return short_date_time(t.astimezone(zone), time_format, year=True)
+def _qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def _qtime(minute: int) -> QTime:
+    return QTime(minute // 60, minute % 60)

@@ -6,6 +6,7 @@ and saves the closure and the chosen moves in one go (or nothing)."""
 from __future__ import annotations
 
 import datetime as dt
+from html import escape
 
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.dates import moved_words, short_date_time
+from ketadesk.scheduling.dates import moved_words, short_date_time, span_words
 from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.settings import consequences
@@ -144,8 +145,7 @@ class ConsequencesDialog(QDialog):
         layout = QVBoxLayout(self)
         u = preview.unavailability
         headline = QLabel(
-            f"<b>{preview.what}</b>, {self._when(u.starts_at)} to {self._when(u.ends_at)}: "
-            f"{u.reason}"
+            f"<b>{preview.what}</b>, {self._span(u.starts_at, u.ends_at)}: {escape(u.reason)}"
         )
         layout.addWidget(headline)
         self.summary = QLabel(summary_text(preview))
@@ -197,6 +197,12 @@ class ConsequencesDialog(QDialog):
 
     def _when(self, t: dt.datetime) -> str:
         return _when(self.preview.calendar, t)
+
+    def _span(self, start: dt.datetime, end: dt.datetime) -> str:
+        """ "Mon Dec 7 – Wed Dec 9, all day" (not "to Thu Dec 10 12:00 AM"), or its times."""
+        calendar = self.preview.calendar
+        local = calendar.local
+        return span_words(local(start), local(end), calendar.settings.time_format)
 
     def _fill(self) -> None:
         p = self.preview

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.scheduling.words import ROLE_NAMES, role_label
 from ketadesk.services.access import accounts
 from ketadesk.services.access.accounts import StaffChoice, UserInfo
 from ketadesk.services.common.context import ROLES, InvalidFields, ServiceError
@@ -53,17 +54,7 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
         return method
 
 
-ROLE_LABELS = {
-    "admin": "Administrator",
-    "prescriber": "Prescriber",
-    "nurse": "Nurse",
-    "therapist": "Therapist",
-    "front_desk": "Front desk",
-}
-
-
-def role_label(role: str) -> str:
-    return ROLE_LABELS.get(role, role.replace("_", " ").capitalize())
+ROLE_LABELS = {role: role_label(role) for role in ROLE_NAMES}
 
 
 def _yes(value: bool) -> str:

@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk import APP_NAME
 from ketadesk.scheduling.dates import clock_span
+from ketadesk.scheduling.words import role_name
 from ketadesk.services.common.context import ServiceError, may
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.common.background import LatestOnly, run_service
@@ -628,7 +629,7 @@ class MainWindow(QMainWindow):
         """The clinic is open and ``desk.actor`` is signed in: offer everything they may do."""
         self._desk = desk
         self._days.clear()
-        self._user_label.setText(f"{desk.actor.username} ({desk.actor.role.replace('_', ' ')})")
+        self._user_label.setText(f"{desk.actor.username} ({role_name(desk.actor.role)})")
         self._enable_desk_actions()
         # The view on screen is one of those rebuilt below: stand on the day by room meanwhile,
         # or the stack would fall on another page (the "Sign in" one) and the view go missing.

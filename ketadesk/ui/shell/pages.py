@@ -732,7 +732,7 @@ class DeskController(QObject):
         dialog.open()
 
     def open_patient(self, patient_id: int) -> None:
-        from ketadesk.ui.patients.patient_record import PatientRecordView
+        from ketadesk.ui.patients.patient_record import RECORD_SIZE, PatientRecordView
 
         view = PatientRecordView(self.desk, patient_id, None)
         view.setWindowTitle("Patient record")
@@ -740,7 +740,7 @@ class DeskController(QObject):
         view.appointment_activated.connect(self.open_appointment)
         view.merged.connect(self.open_patient)
         view.make_up_requested.connect(self._offer_rebooking)
-        view.resize(900, 700)
+        view.resize(RECORD_SIZE)
         # Centred on the main window, as Settings and the audit trail open (a trial found the
         # record wherever the window manager put a parentless window).
         place_over(view, self.parent_widget)

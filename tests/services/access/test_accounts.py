@@ -301,7 +301,7 @@ def test_only_administrators_manage_users_and_refusals_are_audited(
 ) -> None:
     info = accounts.create_user(db, admin, "kim", "Kim", "nurse", NURSE_PASSWORD, now=NOW)
     nurse = Actor(info.id, info.username, info.role)
-    with pytest.raises(PermissionDenied, match="Only an admin may manage user accounts"):
+    with pytest.raises(PermissionDenied, match="Only an administrator may manage user accounts"):
         accounts.create_user(db, nurse, "eve", "Eve", "admin", ADMIN_PASSWORD, now=NOW)
     with pytest.raises(PermissionDenied):
         accounts.set_password(db, nurse, admin.user_id or 0, "taken over!!", now=NOW)

@@ -138,7 +138,9 @@ def test_only_administrators_read_the_trail_and_refusals_are_recorded(
 ) -> None:
     _seed(clinic)
     for actor in (MARIA, JO):
-        with pytest.raises(PermissionDenied, match="Only an admin may view the audit trail"):
+        with pytest.raises(
+            PermissionDenied, match="Only an administrator may view the audit trail"
+        ):
             audit_log.audit_events(clinic.db, actor)
     with pytest.raises(PermissionDenied):
         audit_log.appointment_history(clinic.db, MARIA, 1)

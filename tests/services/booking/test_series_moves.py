@@ -237,3 +237,48 @@ def test_a_series_move_onto_the_patients_other_appointment_is_refused(
         move_series(clinic.db, SYSTEM, proposal, reason="patient away", now=NOW)
     assert _series(clinic, ids)[1].starts_at == second.starts_at  # nothing moved
     assert find_problems(clinic.db) == []
+
+
+def test_a_series_move_refused_names_the_session_not_its_number(clinic: SmallClinic) -> None:
+    """The refusals said "appointment #12 changed at another workstation" and "appointment
+    #7 is not part of a series": a number nobody at the clinic can look up."""
+    from ketadesk.services.booking.move_request import move_appointment
+
+    ids = _book_induction(clinic)
+    second, third = _series(clinic, ids)[1:3]
+    new_start = clinic.at(
+        clinic.calendar.local_date(second.starts_at) + dt.timedelta(days=3), "10:00"
+    )
+    proposal = propose_series_move(clinic.db, second.id, new_start, now=NOW)
+    assert third.id in [a for a, _ in proposal.moves]
+    # Another workstation moves the third infusion two hours later meanwhile.
+    local = clinic.calendar.local(third.starts_at).replace(tzinfo=None)
+    move_appointment(clinic.db, SYSTEM, third.id, local + dt.timedelta(hours=2), now=NOW)
+    with pytest.raises(InvalidRequest) as refused:
+        move_series(clinic.db, SYSTEM, proposal, now=NOW)
+    message = str(refused.value)
+    assert message.startswith("Lovelace, Ada's IV ketamine infusion "), message
+    assert message.endswith(" changed at another workstation; plan the move again")
+    assert "#" not in message
+    single = booking.book(
+        clinic.db,
+        SYSTEM,
+        BookingRequest(
+            patient_id=clinic.ids["Ada Lovelace"],
+            sessions=(
+                clinic.session(
+                    "iv_infusion",
+                    dt.date(2026, 12, 21),
+                    "15:00",
+                    {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"},
+                ),
+            ),
+        ),
+        now=NOW,
+    )
+    with pytest.raises(InvalidRequest) as alone:
+        propose_series_move(
+            clinic.db, single.appointment_ids[0], NOW + dt.timedelta(days=3), now=NOW
+        )
+    assert str(alone.value).startswith("Lovelace, Ada's IV ketamine infusion Mon Dec 21 ")
+    assert str(alone.value).endswith(" is not part of a series")

@@ -154,7 +154,7 @@ def test_the_front_desk_is_refused_and_the_refusal_recorded(
     read, _what = READS[name]
     with pytest.raises(
         PermissionDenied,
-        match="Only an admin, nurse, prescriber or therapist may read clinical",
+        match="Only an administrator, nurse, prescriber or therapist may read clinical",
     ):
         read(clinic.db, FRONT_DESK, ada, spravato)
     assert _events(clinic.db, "view") == []

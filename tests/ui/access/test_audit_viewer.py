@@ -205,8 +205,8 @@ def test_a_front_desk_user_is_told_they_may_not(
     qtbot.addWidget(viewer)
     with qtbot.waitSignal(viewer.failed, timeout=10_000) as blocker:
         pass
-    assert "Only an admin may view the audit trail" in str(blocker.args[0])
-    assert viewer.error_label.text().startswith("Only an admin may view the audit trail")
+    assert "Only an administrator may view the audit trail" in str(blocker.args[0])
+    assert viewer.error_label.text().startswith("Only an administrator may view the audit trail")
     assert viewer.model.rowCount() == 0
 
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.booking.appointments import appointment_detail
+from ketadesk.services.booking.move_request import move_appointment
 from ketadesk.services.common.context import Actor, NotFound
 from ketadesk.store.models import Appointment, Patient
 from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
 from ketadesk.ui.common.desk import Desk
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.clinic_day import ready_to_start
 from tests.ui.conftest import NOW
 
@@ -160,3 +164,46 @@ def test_history_names_the_statuses_as_the_rest_of_the_app_does(
     folder = os.environ.get("KETADESK_SCREENSHOTS")
     if folder:
         assert image.save(str(Path(folder) / "appointment-history.png"))
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_history_reads_without_scrolling_sideways(qtbot: QtBot, clinic: SmallClinic) -> None:
+    """A user trial scrolled the history sideways to read a move and its reason: at the
+    page's usual width every line wraps, nothing is cut off, and each says itself whole in a
+    tooltip."""
+    with clinic.db.read() as session:
+        aid = session.scalars(
+            select(Appointment.id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(Patient.last_name == "Lovelace", Appointment.status == "booked")
+            .order_by(Appointment.starts_at.desc())
+        ).first()
+    assert aid is not None
+    admin = Actor(user_id=None, username="ada", role="admin")
+    reason = "Office A out of service: flooded overnight, the landlord's plumber comes at noon"
+    to = dt.datetime.combine(
+        NOW.astimezone(ZoneInfo("America/Los_Angeles")).date(), dt.time(16, 30)
+    )
+    move_appointment(clinic.db, admin, aid, to, now=NOW, reason=reason)
+    dialog = AppointmentDialog(Desk(clinic.db, NURSE, lambda: NOW), aid)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(dialog.is_loaded)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    history = dialog._history
+    lines = [history.item(i).text() for i in range(history.count())]
+    assert any(reason in line for line in lines), lines
+    bar = history.horizontalScrollBar()
+    assert bar.maximum() == 0, "the history scrolls sideways"
+    for i in range(history.count()):
+        item = history.item(i)
+        assert item.toolTip() == item.text()
+        rect = history.visualItemRect(item)
+        assert rect.right() <= history.viewport().width(), item.text()
+        # Wrapped, so tall enough for every line of it.
+        needed = history.fontMetrics().boundingRect(
+            0, 0, history.viewport().width(), 10_000, Qt.TextFlag.TextWordWrap, item.text()
+        )
+        assert rect.height() >= needed.height(), item.text()
+    image = dialog.grab()
+    assert image.save(str(picture_folder() / "appointment-history-wrapped.png"))

@@ -18,12 +18,18 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from ketadesk.scheduling.followup_rules import Section
+from ketadesk.scheduling.followup_rules import (
+    QUEUE_KINDS,
+    SCHEDULE_CHANGE_CALL,
+    Section,
+    listed_without_clinical,
+)
 from ketadesk.services.booking import appointment_changes
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.followups import sync
 from ketadesk.services.followups.actions import AttemptResult
 from ketadesk.services.followups.queue import FollowUpItem, follow_up_queue
+from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Appointment, FollowUp
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import ROW_ROLE, SORT_ROLE
@@ -365,6 +371,50 @@ def test_the_front_desk_is_offered_only_the_kinds_and_counts_its_queue_lists(
     _refresh(qtbot, desk)
     assert desk.kind_filter.currentData() == "next_day_call"
     assert [i.kind for i in desk.items()] == ["next_day_call"]
+
+
+def test_the_front_desk_may_filter_by_the_schedule_change_calls_it_lists(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    """A closure puts a "Schedule change call" on the front desk's queue, but its filter
+    never offered that kind: the kinds offered are exactly those the role's queue lists."""
+    with owed.db.write() as session:
+        call = session.scalars(select(FollowUp).where(FollowUp.kind == "next_day_call")).one()
+        session.add(
+            FollowUp(
+                patient_id=call.patient_id,
+                appointment_id=call.appointment_id,
+                kind=SCHEDULE_CHANGE_CALL,
+                due_at=NOW,
+                deadline_at=None,
+                assignee_role="front_desk",
+                priority="normal",
+                status="open",
+                outcome="Clinic closed: flooded hallway. IV ketamine infusion moved from …",
+                created_at=NOW,
+            )
+        )
+    desk = _view(qtbot, owed, Clock(NOW), actor=FRONT_DESK)
+    offered = _kinds_offered(desk)
+    assert SCHEDULE_CHANGE_CALL in offered
+    assert desk.kind_filter.itemText(desk.kind_filter.findData(SCHEDULE_CHANGE_CALL)) == (
+        "Schedule change call"
+    )
+    # Exactly the kinds the desk's queue may list: every kind there is, less the clinical.
+    with owed.db.read() as session:
+        clinical_kinds = load_catalog(session).settings.followups.clinical_kinds
+    assert offered == [k for k in QUEUE_KINDS if listed_without_clinical(k, clinical_kinds)]
+    desk.kind_filter.setCurrentIndex(desk.kind_filter.findData(SCHEDULE_CHANGE_CALL))
+    _wait(qtbot, desk)
+    assert [i.kind for i in desk.items()] == [SCHEDULE_CHANGE_CALL]
+
+
+def test_every_kind_of_follow_up_is_one_a_queue_may_list() -> None:
+    from ketadesk.scheduling.catalog import FOLLOWUP_KINDS
+    from ketadesk.scheduling.followup_rules import CALL_KINDS, KIND_LABELS
+
+    assert set(QUEUE_KINDS) == set(FOLLOWUP_KINDS) | set(CALL_KINDS) == set(KIND_LABELS)
+    assert len(QUEUE_KINDS) == len(set(QUEUE_KINDS))
 
 
 # -- recall and dropout ------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def test_a_document_the_role_may_not_print_is_greyed_out_and_says_why(
     record = menu.actions_by_name["session_record"]
     assert not record.isEnabled()
     assert record.toolTip() == (
-        "The monitoring record of the selected dosing session. Only an admin, nurse, "
+        "The monitoring record of the selected dosing session. Only an administrator, nurse, "
         "prescriber or therapist may read clinical records."
     )
     assert record.statusTip() == record.toolTip()

@@ -246,3 +246,41 @@ def test_closures_and_holidays_read_in_the_app_s_date_words(
         assert "/" not in entry
     page.resize(900, 640)
     page.grab().save(str(picture_folder() / "closures_page_dates.png"))
+
+
+def test_a_whole_day_closure_is_listed_by_its_last_day_closed(
+    qtbot: QtBot, booked: BookedClinic
+) -> None:
+    """A three-day closure is listed to its last day closed, "all day", not to the midnight
+    after it (which a user trial read as the wrong day); a part-day one keeps its times."""
+    from ketadesk.services.settings import availability
+
+    b = booked
+    first = b.today + dt.timedelta(days=40)
+    last = first + dt.timedelta(days=2)
+    db = b.clinic.db
+    for request in (
+        LocalRequest.for_days("closure", first, last, "Staff retreat"),
+        LocalRequest(
+            "closure",
+            last + dt.timedelta(days=7),
+            8 * 60,
+            last + dt.timedelta(days=7),
+            12 * 60,
+            "fire drill",
+        ),
+    ):
+        availability.add_closure(db, SYSTEM, availability.from_local(db, request), now=b.now)
+    page = AvailabilityPage(Desk(db, SYSTEM, now=lambda: b.now))
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.loaded is not None and page.table.rowCount() == 2)
+    cells = [[page.table.item(r, c).text() for c in range(2)] for r in range(2)]  # type: ignore[union-attr]
+    assert cells[0] == [short_date(first, year=True), f"{short_date(last, year=True)} (all day)"]
+    drill = short_date(last + dt.timedelta(days=7), year=True)
+    assert cells[1] == [f"{drill} 08:00", f"{drill} 12:00"]
+    tip = page.table.item(0, 4).toolTip()  # type: ignore[union-attr]
+    assert f"{short_date(first, year=True)} – {short_date(last, year=True)}, all day" in tip
+    page.resize(900, 500)
+    page.show()
+    qtbot.waitExposed(page)
+    page.grab().save(str(picture_folder("polish") / "closures-list.png"))

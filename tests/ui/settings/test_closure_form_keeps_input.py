@@ -107,3 +107,55 @@ def test_a_refused_closure_comes_back_as_typed(qtbot: QtBot, booked: BookedClini
     _when_form(seen, look)
     QTest.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
     assert typed == [LocalRequest("closure", day, 600, day, 540, "Flooded hallway")]
+
+
+def _form_for(qtbot: QtBot, today: dt.date) -> AddClosureDialog:
+    form = AddClosureDialog([], today, time_format="12h")
+    qtbot.addWidget(form)
+    return form
+
+
+def test_a_whole_day_closure_is_typed_by_its_last_day_closed(qtbot: QtBot) -> None:
+    """A user trial read "To 12/10 12:00 AM" as a three-day closure's last day: for whole
+    days the form takes and shows the last day closed, and stores what it always stored."""
+    monday = dt.date(2030, 12, 9)
+    form = _form_for(qtbot, monday - dt.timedelta(days=1))
+    assert form.all_day.isChecked()  # tomorrow, all day
+    assert form.first.text() == form.last.text() == "Mon 12/09/2030"
+    form.last.setDate(QDate(2030, 12, 11))
+    form.reason.setText("Staff retreat")
+    request = form.request()
+    # Stored as before: from Monday's midnight to the midnight after Wednesday.
+    assert request == LocalRequest(
+        "closure", monday, 0, dt.date(2030, 12, 12), 0, "Staff retreat", None
+    )
+    assert request.whole_days() == (monday, dt.date(2030, 12, 11))
+    form.show()
+    qtbot.waitExposed(form)
+    form.grab().save(str(picture_folder("polish") / "closure-form-all-day.png"))
+    # Filled again (a refusal), it shows the days again, not the midnight after.
+    again = _form_for(qtbot, monday)
+    again.set_request(request)
+    assert again.all_day.isChecked()
+    assert (again.first.text(), again.last.text()) == ("Mon 12/09/2030", "Wed 12/11/2030")
+    # The last day before the first is named in the form's words.
+    again.last.setDate(QDate(2030, 12, 8))
+    again._on_buttons_accepted()
+    assert "To: the last day closed cannot be before the first" in again.errors.text()
+
+
+def test_a_part_day_closure_keeps_its_times(qtbot: QtBot) -> None:
+    day = dt.date(2030, 12, 24)
+    form = _form_for(qtbot, day - dt.timedelta(days=3))
+    form.all_day.setChecked(False)  # the same day, by its times: to the next midnight
+    assert form.last.text() == "Mon 12/23/2030 12:00 AM"
+    qday = QDate(day.year, day.month, day.day)
+    form.first.setDateTime(QDateTime(qday, QTime(8, 0)))
+    form.last.setDateTime(QDateTime(qday, QTime(12, 0)))
+    r = form.request()
+    assert (r.first_day, r.first_minute, r.last_day, r.last_minute) == (day, 480, day, 720)
+    # A time given while "All day" is ticked (a form filled again) makes it part-day.
+    other = _form_for(qtbot, day)
+    other.first.setDateTime(QDateTime(qday, QTime(14, 0)))
+    assert not other.all_day.isChecked()
+    assert other.first.text() == "Tue 12/24/2030 2:00 PM"

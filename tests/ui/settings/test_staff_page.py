@@ -113,7 +113,7 @@ def test_the_front_desk_is_refused_in_words_and_the_refusal_audited(
     QTest.keyClicks(dialog.fields["last_name"], "Park")
     with qtbot.waitSignal(dialog.not_saved, timeout=5000):
         dialog.save()
-    assert "Only an admin may change the clinic's settings" in dialog.message.text()
+    assert "Only an administrator may change the clinic's settings" in dialog.message.text()
     with clinic.db.read() as s:
         assert s.scalar(select(func.count()).where(AuditEvent.action == "refused")) == 1
 

@@ -212,7 +212,7 @@ def test_a_nurse_is_refused_and_the_refusal_is_audited(
     _type(dialog.password_edit, "sneaky-password")
     dialog.save_button.click()
     qtbot.waitUntil(lambda: dialog.fields.general.isVisible(), timeout=10_000)
-    assert "Only an admin may manage user accounts" in dialog.fields.general.text()
+    assert "Only an administrator may manage user accounts" in dialog.fields.general.text()
     assert "sneaky" not in [u.username for u in accounts.list_users(clinic.db)]
     with clinic.db.read() as s:
         refused = s.scalars(select(AuditEvent.username).where(AuditEvent.action == "refused")).all()

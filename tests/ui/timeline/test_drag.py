@@ -238,7 +238,7 @@ def test_context_menu_offers_what_the_status_allows(
     # The front desk may not start a session: greyed, saying who may (not a refusal later).
     assert not actions["start"].isEnabled()
     assert actions["start"].toolTip() == (
-        "Only an admin, nurse, prescriber or therapist may start a session"
+        "Only an administrator, nurse, prescriber or therapist may start a session"
     )
     # At 10:15 her noon session has not started: a no-show waits for its start.
     assert not actions["no_show"].isEnabled()
