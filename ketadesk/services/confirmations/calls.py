@@ -45,7 +45,8 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.confirmations.schedule_changes import ScheduleChangeCall, told_by
-from ketadesk.services.followups.actions import record_attempt_in
+from ketadesk.services.followups.actions import kind_roles, record_attempt_in
+from ketadesk.services.followups.sync import followup_settings
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
@@ -331,12 +332,15 @@ def _keep_on_schedule_change(
         return
     if result == "reached" and change.no_new_time:
         return
+    catalog = load_catalog(session)
+    if kind_roles(actor.role, row.kind, followup_settings(catalog)):
+        return  # a clinic that made these calls clinical: left to its clinical roles
     said = f"On the confirmation call: {OUTCOME_NAMES[outcome].lower()}"
     record_attempt_in(
         session,
         actor,
         row,
-        load_catalog(session),
+        catalog,
         result,
         f"{said}. {note}" if note else said,
         now=now,
