@@ -83,7 +83,9 @@ class CardSession:
         come, but a call to come ("" when they are not away then)."""
         if self.away is None:
             return ""
-        return f"You told us you are away {self.away.span}: we will call you to move it."
+        # The days never split over two lines of a small card.
+        span = self.away.span.replace(" ", "\N{NO-BREAK SPACE}")
+        return f"You told us you are away {span}: we will call you to move it."
 
 
 @dataclass(frozen=True, slots=True)
