@@ -48,9 +48,11 @@ class RoomColumn:
         return COLUMN_KINDS.get(self.subkind) or self.subkind.replace("_", " ").capitalize()
 
 
-#: A session on the patient's days away, as its block says it where a few words fit, and as its
+#: A session on the patient's days away, as its block says it where a few words fit (a week's
+#: status line; the day view's badge, beside the patient's name, the short one), and as its
 #: tooltip and page begin it (services/booking/session_day).
 AWAY_BADGE = "⚠ Patient away"
+AWAY_BADGE_SHORT = "⚠ Away"
 AWAY_NOTICE = "The patient is away"
 AWAY_TO_DO = "Call the patient; Move… finds it another place, or cancel it."
 

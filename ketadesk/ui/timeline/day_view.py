@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, NOT_STARTED, arrival_state
 from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.services.schedule.day_schedule import (
-    AWAY_BADGE,
+    AWAY_BADGE_SHORT,
     DayAppointment,
     DaySchedule,
     with_moved,
@@ -1022,11 +1022,12 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
 
     def _closed_badge(self, a: DayAppointment) -> tuple[str, QColor, QColor] | None:
         """A session on a day (or in a room) closed since it was booked: "Reschedule"; one on
-        the patient's days away: "Patient away", in the session page's amber."""
+        the patient's days away: "Away", in the session page's amber (short: the badge sits
+        beside the patient's name)."""
         if a.closed_notice:
             return ("⚠ Reschedule", QColor(CLOSED_COLOR), QColor("#ffffff"))
         if a.away:
-            return (AWAY_BADGE, QColor(AWAY_COLORS[0]), QColor("#ffffff"))
+            return (AWAY_BADGE_SHORT, QColor(AWAY_COLORS[0]), QColor("#ffffff"))
         return None
 
     def _arrival_badge(self, arrival: str | None) -> tuple[str, QColor, QColor] | None:

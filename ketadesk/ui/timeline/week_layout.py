@@ -396,13 +396,18 @@ def _first_letters(first: str, letters: int) -> str:
 
 
 def _chart_tails(charts: Sequence[str]) -> dict[str, str]:
-    """The shortest tail (two characters at least) of each chart number that no other of
-    ``charts`` ends with: "#21" for BT-0021 beside BT-0035."""
+    """The shortest tail (two characters at least, a separator before it dropped) of each
+    chart number that no other of ``charts`` ends with: "#21" for BT-0021 beside BT-0035,
+    "#3" for DAY-3 beside DAY-5."""
     longest = max(len(c) for c in charts)
     n = min(2, longest)
-    while len({c[-n:] for c in charts}) < len(charts) and n < longest:
+
+    def tail(chart: str) -> str:
+        return chart[-n:].lstrip(" -_/.#") or chart[-n:]
+
+    while len({tail(c) for c in charts}) < len(charts) and n < longest:
         n += 1  # at the longest, each tail is the whole (unique) chart number
-    return {c: f"#{c[-n:]}" for c in charts}
+    return {c: f"#{tail(c)}" for c in charts}
 
 
 def block_names(patients: Iterable[tuple[str, str]]) -> dict[str, BlockNames]:
