@@ -27,6 +27,7 @@ from ketadesk.services.schedule.day import day_schedule
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.services.schedule.week import week_schedule
 from ketadesk.store.models import Appointment, Patient, SessionType
+from ketadesk.ui.shell.legend import legend_html
 from ketadesk.ui.timeline.day_view import DayView
 from ketadesk.ui.timeline.painter import AWAY_COLORS
 from ketadesk.ui.timeline.week_view import WeekView
@@ -179,3 +180,8 @@ def test_narrow_blocks_keep_them_apart_too(
     assert len(set(names)) == 3, lines
     assert not any(name.startswith("Allen J. ") for name in names), lines
     keep(view.viewport().grab().toImage(), "week-view-allens-narrow.png")
+
+
+def test_the_legend_says_what_the_amber_outline_means() -> None:
+    assert "Amber dashed outline" in legend_html(None)
+    assert "⚠ Patient away: booked on a day the patient told us they are away" in legend_html(None)
