@@ -466,7 +466,7 @@ def _told_apart_initials(people: dict[str, tuple[str, str]]) -> dict[str, str]:
         mine = (last.casefold(), first.casefold())
         twins.setdefault(mine, []).append(chart)
         surname_letters = first_letters = 1
-        for other, (their_last, their_first) in people.items():
+        for their_last, their_first in people.values():
             theirs = (their_last.casefold(), their_first.casefold())
             if theirs[0] != mine[0]:
                 surname_letters = max(surname_letters, _differ_at(mine[0], theirs[0]) + 1)
