@@ -105,8 +105,8 @@ class BlockNames(NamedTuple):
             another patient shown shares the surname and initial ("Allen Jam.", "Allen Jan."),
             and the chart number's tail where even the names are the same ("Allen J. #21").
         surname: the surname alone, "Allen"; "" when another patient shown has it too.
-        initials: "J.A."; with the chart number's tail when another patient shown has the
-            same initials ("J.A. #21").
+        initials: "J.A."; a letter or two more where another patient shown has the same
+            initials ("L.Mo.", "L.Ma."), the chart number's tail for the same name.
     """
 
     short: str
