@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.dates import date_range, parse_us_date, short_date
 
+#: The rule's code (``protocol_rules.PATIENT_AWAY``), also the key of an override on record:
+#: here so the day's first paint reads it without importing the rules engine.
+AWAY_RULE = "patient_away"
+
 #: How long a reason may be (the stored column's length).
 REASON_LENGTH = 120
 

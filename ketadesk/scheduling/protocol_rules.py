@@ -55,7 +55,7 @@ from ketadesk.scheduling.catalog import (
     refuse_safety_off,
 )
 from ketadesk.scheduling.dates import short_date
-from ketadesk.scheduling.days_away import AwayRange, away_on
+from ketadesk.scheduling.days_away import AWAY_RULE, AwayRange, away_on
 from ketadesk.scheduling.gating import GateResult, PatientFacts, Severity, check_gates
 from ketadesk.scheduling.words import a_or_an, role_name
 
@@ -66,7 +66,7 @@ FOLLOW_GAP = "follow_gap"
 WINDOW_CAP = "window_cap"
 SERIES_ORDER = "series_order"
 CONCURRENT_COURSE = "concurrent_course"
-PATIENT_AWAY = "patient_away"
+PATIENT_AWAY = AWAY_RULE
 SERIES_GAP = "series_gap"
 PROTOCOL_RULES = (
     MIN_GAP,

@@ -5,6 +5,10 @@ Sessions only pencilled in (tentative holds, released unless confirmed by their 
 never printed among the booked ones: they follow in a section of their own, headed "Pencilled
 in - not confirmed" with the deadline, and each of their rows says so again, so a patient
 handed the card cannot take a held time for a confirmed one (nor a row cut from the card).
+A session on a day the patient told us they are away (booked before they said so) is printed
+with "You told us you are away …: we will call you to move it." under its row, and the desk
+is warned before printing; one kept there with an override on record was decided, and prints
+as any other.
 
 ``appointment_card`` reads the database into a frozen ``AppointmentCard``; ``card_layout``
 turns it into a ``PrintLayout`` of cards (``PrintLayout.card``): ui/printing flows the rows
@@ -23,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 
 from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.days_away import AWAY_RULE, AwayRange, away_on
 from ketadesk.scheduling.statuses import RELEASED_STATUSES, TENTATIVE_STATUSES
 from ketadesk.services.common.context import NotFound, utcnow
 from ketadesk.services.common.phones import display_phone
@@ -40,8 +45,10 @@ from ketadesk.services.printing.layout import (
 )
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
+from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import (
     Appointment,
+    GatingOverride,
     Patient,
     Resource,
     Series,
@@ -66,6 +73,19 @@ class CardSession:
     #: hold names no deadline), then released unless the clinic confirms it.
     tentative: bool = False
     held_until: dt.datetime | None = None
+    #: The patient's days away holding its day (scheduling/days_away.AwayRange; None while
+    #: they are not away then, or the session was kept there with an override on record).
+    away: AwayRange | None = None
+
+    @property
+    def away_notice(self) -> str:
+        """What the card tells the patient of a session on their days away: not a time to
+        come, but a call to come ("" when they are not away then)."""
+        if self.away is None:
+            return ""
+        # The days never split over two lines of a small card.
+        span = self.away.span.replace(" ", "\N{NO-BREAK SPACE}")
+        return f"You told us you are away {span}: we will call you to move it."
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +150,7 @@ def appointment_card(
         patient_name = f"{patient.first_name} {patient.last_name}"
         rows = session.execute(
             select(
+                Appointment.id,
                 Appointment.starts_at,
                 Appointment.ends_at,
                 Appointment.series_index,
@@ -161,17 +182,44 @@ def appointment_card(
         calendar = (
             load_calendar(
                 session,
-                Interval(min(r[0] for r in rows), max(r[1] for r in rows)),
+                Interval(min(r.starts_at for r in rows), max(r.ends_at for r in rows)),
                 catalog,
-                resource_ids={r[7] for r in rows if r[7] is not None},
+                resource_ids={r.room_id for r in rows if r.room_id is not None},
             )
             if rows
             else None
         )
+        # The patient's days away, and the sessions kept on one with an override on record
+        # (decided when booked or moved there, as ``ketadesk check`` leaves them out).
+        ranges = patient_away_ranges(session, patient.id) if rows else []
+        kept = (
+            set(
+                session.scalars(
+                    select(GatingOverride.appointment_id).where(
+                        GatingOverride.rule == AWAY_RULE,
+                        GatingOverride.appointment_id.in_([r.id for r in rows]),
+                    )
+                )
+            )
+            if ranges
+            else set()
+        )
     settings = catalog.settings
     tz = ZoneInfo(settings.timezone)
     sessions = []
-    for starts_at, ends_at, index, count, code, type_name, room, room_id, status, until in rows:
+    for (
+        id_,
+        starts_at,
+        ends_at,
+        index,
+        count,
+        code,
+        type_name,
+        room,
+        room_id,
+        status,
+        until,
+    ) in rows:
         spec = catalog.session_types.get(code)
         closed = (
             calendar.session_closed(Interval(starts_at, ends_at), room_id, room or "")
@@ -193,6 +241,7 @@ def appointment_card(
                 closed_reason=closed.reason if closed else "",
                 tentative=status in TENTATIVE_STATUSES,
                 held_until=until.astimezone(tz) if until is not None else None,
+                away=(None if id_ in kept else away_on(ranges, starts_at.astimezone(tz).date())),
             )
         )
     return AppointmentCard(
@@ -238,6 +287,18 @@ def closed_warnings(card: AppointmentCard) -> tuple[str, ...]:
     )
 
 
+def away_warnings(card: AppointmentCard) -> tuple[str, ...]:
+    """What the desk is told when the card lists a session on the patient's days away:
+    "IV ketamine infusion on Mon 12/14: the patient is away Dec 14 – 18, 2026 (travel); call to
+    move it", one a session."""
+    return tuple(
+        f"{patient_type_name(s.session_type)} on {us_date(s.start)}: the patient is away "
+        f"{s.away.words}; call to move it"
+        for s in card.sessions
+        if s.away is not None
+    )
+
+
 # The card's outline (``PrintBlock.level``): under the card's own heading (the clinic and the
 # patient, level 0, on every face), the pencilled-in section's heading, and a year above the
 # first date of another year; what follows the sessions ends the section.
@@ -267,7 +328,8 @@ def _session_blocks(
     sessions: Iterable[CardSession], year: int, time_format: str
 ) -> list[PrintBlock]:
     """A row per session (the year once above the first date of another year), each pencilled
-    one marked as such on its own row, and a closed day's notice under its row."""
+    one marked as such on its own row, and under its row a closed day's notice or the patient's
+    days away (we will call to move it)."""
     blocks: list[PrintBlock] = []
     for s in sessions:
         if s.start.year != year:  # a series into the new year: the year once, above its dates
@@ -292,6 +354,8 @@ def _session_blocks(
         blocks.append(PrintBlock(row))
         if s.closed_notice:  # never handed over as if it would happen
             blocks.append(PrintBlock(fill("card_closed.html", text=s.closed_notice)))
+        if s.away is not None:  # nor as if the patient could come
+            blocks.append(PrintBlock(fill("card_closed.html", text=s.away_notice)))
     return blocks
 
 
@@ -400,6 +464,7 @@ def card_layout(card: AppointmentCard) -> PrintLayout:
         warnings=(
             *((card.logo.problem,) if card.logo and card.logo.problem else ()),
             *closed_warnings(card),
+            *away_warnings(card),
         ),
         card=card.card,
     )

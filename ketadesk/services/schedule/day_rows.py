@@ -30,6 +30,7 @@ from ketadesk.scheduling.calendar import (
     subtract,
 )
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
+from ketadesk.scheduling.days_away import AWAY_RULE, AwayRange
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, TENTATIVE_STATUSES
 from ketadesk.services.schedule.day_schedule import (
     NO_ROOM,
@@ -90,6 +91,21 @@ LEFT OUTER JOIN series AS s ON s.id = a.series_id
 WHERE a.starts_at >= :earliest AND a.starts_at < :end AND a.ends_at > :start
 ORDER BY a.starts_at, a.id
 """
+# The days away holding the day of the day's sessions, one row per session and range (the
+# earliest range first, as scheduling/days_away.away_on picks one), without the sessions kept
+# there with an override on record (a reason given when booked or moved there: decided, as
+# ``ketadesk check`` leaves them out).  One query for the day, however many sessions.
+AWAY_SQL = """
+SELECT a.id, w.first_day, w.last_day, w.reason
+FROM appointment AS a
+CROSS JOIN patient_away AS w
+WHERE a.starts_at >= :earliest AND a.starts_at < :end AND a.ends_at > :start
+  AND w.patient_id = a.patient_id AND w.first_day <= :day AND w.last_day >= :day
+  AND NOT EXISTS (
+    SELECT 1 FROM gating_override AS g WHERE g.appointment_id = a.id AND g.rule = :rule
+  )
+ORDER BY w.first_day, w.last_day, w.id
+"""
 # For the day by staff: the staff, their weekly shifts on the day's weekday, and which staff
 # member each of the day's sessions holds, from when to when (one row per pair).
 STAFF_SQL = """
@@ -134,6 +150,11 @@ class Queries:
         if not self.sqlite:
             return moment
         return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    def date(self, day: dt.date) -> object:
+        """A date as the database compares it: text on SQLite ("2026-12-14"), a date on
+        PostgreSQL."""
+        return day.isoformat() if self.sqlite else day
 
 
 def as_utc(value: dt.datetime | str) -> dt.datetime:
@@ -199,6 +220,7 @@ class DayRows:
     shifts: Rows = ()
     staff_holds: Rows = ()
     counter: Rows = ()
+    away: Rows = ()
 
 
 def read_day_rows(
@@ -232,6 +254,7 @@ def read_day_rows(
         closures=queries.fetch(CLOSURES_SQL, span),
         rooms=queries.fetch(ROOMS_SQL, {}),
         appointments=queries.fetch(APPOINTMENTS_SQL, sessions),
+        away=queries.fetch(AWAY_SQL, {**sessions, "day": queries.date(day), "rule": AWAY_RULE}),
         grouping=grouping,
         staff=queries.fetch(STAFF_SQL, {}) if by_staff else (),
         shifts=queries.fetch(SHIFTS_SQL, {"weekday": day.weekday()}) if by_staff else (),
@@ -296,6 +319,10 @@ def day_schedule_from_rows(
     calendar = CachedHolidaysCalendar(catalog.settings, closures=closures, shifts=shifts)
     tz = calendar.tz
     room_names = {row[0]: row[1] for row in rows.rooms}
+    away: dict[int, str] = {}
+    for appointment_id, first, last, reason in rows.away:
+        found = AwayRange(_as_date(first), _as_date(last), reason or "")
+        away.setdefault(appointment_id, found.words)
 
     appointments = []
     for (
@@ -341,6 +368,7 @@ def day_schedule_from_rows(
                 room_name=room_name,
                 closed_notice=closed.notice if closed else "",
                 closed_reason=closed.reason if closed else "",
+                away=away.get(id_, "") if status in STILL_TO_COME else "",
                 version=version,
             )
         )
@@ -457,6 +485,12 @@ def _by_staff(
                     )
                 )
     return columns, placed, off_shift
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    day = stored_date(value)
+    assert day is not None  # a range's days are NOT NULL
+    return day
 
 
 def stored_date(value: dt.date | str | None) -> dt.date | None:

@@ -48,6 +48,14 @@ class RoomColumn:
         return COLUMN_KINDS.get(self.subkind) or self.subkind.replace("_", " ").capitalize()
 
 
+#: A session on the patient's days away, as its block says it where a few words fit (a week's
+#: status line; the day view's badge, beside the patient's name, the short one), and as its
+#: tooltip and page begin it (services/booking/session_day).
+AWAY_BADGE = "⚠ Patient away"
+AWAY_BADGE_SHORT = "⚠ Away"
+AWAY_NOTICE = "The patient is away"
+AWAY_TO_DO = "Call the patient; Move… finds it another place, or cancel it."
+
 COLUMN_KINDS = {
     "treatment": "Treatment room",
     "office": "Office",
@@ -97,6 +105,10 @@ class DayAppointment:
     #: on this day: reschedule", and why ("Christmas Day"); "" while its place is open.
     closed_notice: str = ""
     closed_reason: str = ""
+    #: The patient's days away holding the session's day, in the record's words ("Dec 14 – 18,
+    #: 2026 (travel)"; scheduling/days_away.AwayRange.words), for a session still to come booked
+    #: before the range was saved and not kept there with an override on record; "" otherwise.
+    away: str = ""
     #: The appointment's version as read (``appointment.version``): a change asked for from
     #: this picture of it says so, and is refused if someone changed it since
     #: (``services/booking/changed_elsewhere``).  None: not known (a hand-made schedule).
@@ -119,6 +131,14 @@ class DayAppointment:
     @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status.replace("_", " ").capitalize())
+
+    @property
+    def away_words(self) -> str:
+        """What a session on the patient's days away tells the desk, and what to do, as its
+        page says it ("" when the patient is not away that day)."""
+        if not self.away:
+            return ""
+        return f"{AWAY_NOTICE} {self.away}: this session is still booked. {AWAY_TO_DO}"
 
     @property
     def closed_words(self) -> str:
@@ -262,8 +282,9 @@ def _room_name(schedule: DaySchedule, room_id: int | None, was: str) -> str:
 
 def shifted(appointment: DayAppointment, start: dt.datetime) -> DayAppointment:
     """``appointment`` starting at ``start`` (aware, in the clinic's zone), its length and its
-    phases kept.  A closed-day notice goes: the move is refused if the new place is closed too,
-    and the day is read again either way."""
+    phases kept.  A closed-day notice and a day away go: the move is refused if the new place
+    is closed too, warned of if the patient is away then, and the day is read again either
+    way."""
     delta = start - appointment.start
     return replace(
         appointment,
@@ -271,6 +292,7 @@ def shifted(appointment: DayAppointment, start: dt.datetime) -> DayAppointment:
         end=appointment.end + delta,
         closed_notice="",
         closed_reason="",
+        away="",
         phases=tuple(
             replace(p, start=p.start + delta, end=p.end + delta) for p in appointment.phases
         ),

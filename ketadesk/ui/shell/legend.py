@@ -31,6 +31,15 @@ MARKS = (
         "cancelled or no-show; it no longer holds the room (hide with View ▸ Show cancelled)",
     ),
     ("Grey band", "closed: outside opening hours, a holiday, maintenance or time off"),
+    (
+        "Red dashed outline",
+        "⚠ Reschedule: its day or room closed after it was booked (the tooltip says why)",
+    ),
+    (
+        "Amber dashed outline",
+        "⚠ Patient away: booked on a day the patient told us they are away; call them to move "
+        "it (the tooltip says which days)",
+    ),
     ("Red line", "now"),
     ("3/6", "the session's place in its series: the third of six"),
 )

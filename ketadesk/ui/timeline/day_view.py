@@ -39,7 +39,12 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, NOT_STARTED, arrival_state
 from ketadesk.scheduling.dates import clock, clock_span
-from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule, with_moved
+from ketadesk.services.schedule.day_schedule import (
+    AWAY_BADGE_SHORT,
+    DayAppointment,
+    DaySchedule,
+    with_moved,
+)
 from ketadesk.ui.common.cancel_question import ask_cancel_reason
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
@@ -71,6 +76,7 @@ from ketadesk.ui.timeline.drag import (
 )
 from ketadesk.ui.timeline.painter import (
     ARRIVAL_COLORS,
+    AWAY_COLORS,
     CLOSED_COLOR,
     HOLLOW_DOTS,
     LEFT_MIDDLE,
@@ -737,6 +743,8 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             html.escape(clock_span(a.start, a.end, fmt) + (f" · {room}" if room else "")),
             f"Status: {html.escape(a.status_label)}",
         ]
+        if a.away:
+            lines.insert(0, f"<b>⚠ {html.escape(a.away_words)}</b>")
         if a.closed_notice:
             lines.insert(0, f"<b>⚠ {html.escape(a.closed_words)}</b>")
         if block.overrun_minutes and a.status == "checked_in":
@@ -759,7 +767,8 @@ def _accessible_text(a: DayAppointment, time_format: str) -> str:
     span = clock_span(a.start, a.end, time_format)
     parts = [a.patient_name, a.session_type_name, a.series_label, span]
     closed = f", {a.closed_words}" if a.closed_notice else ""
-    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}"
+    away = f", {a.away_words}" if a.away else ""
+    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}{away}"
 
 
 class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
@@ -840,8 +849,7 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             self._paint_clip_marks(block, border)
         if block.overrun_from is not None:
             self._paint_overrun(block, path)
-        if a.closed_notice:
-            self._paint_closed_mark(rect)
+        self._paint_day_mark(a, rect)
         self._paint_block_text(block, text_color)
 
     def _paint_overrun(self, block: BlockBox, outline: QPainterPath) -> None:
@@ -1013,10 +1021,14 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         return self.view.arrival_of(a, self.schedule)
 
     def _closed_badge(self, a: DayAppointment) -> tuple[str, QColor, QColor] | None:
-        """A session on a day (or in a room) closed since it was booked: "Reschedule"."""
-        if not a.closed_notice:
-            return None
-        return ("⚠ Reschedule", QColor(CLOSED_COLOR), QColor("#ffffff"))
+        """A session on a day (or in a room) closed since it was booked: "Reschedule"; one on
+        the patient's days away: "Away", in the session page's amber (short: the badge sits
+        beside the patient's name)."""
+        if a.closed_notice:
+            return ("⚠ Reschedule", QColor(CLOSED_COLOR), QColor("#ffffff"))
+        if a.away:
+            return (AWAY_BADGE_SHORT, QColor(AWAY_COLORS[0]), QColor("#ffffff"))
+        return None
 
     def _arrival_badge(self, arrival: str | None) -> tuple[str, QColor, QColor] | None:
         if arrival is None:

@@ -49,6 +49,9 @@ ARRIVAL_COLORS = {"late": "#e37400", "no_show_candidate": "#b3261e", "not_starte
 HOLLOW_DOTS = frozenset({"no_show_candidate"})
 #: A session on a day (or in a room) that closed after it was booked: its red outline and tab.
 CLOSED_COLOR = "#c2410c"
+#: A session on the patient's days away (booked before they said so): the amber of the session
+#: page's "This day" notice and of a drag that needs an override (light, dark palette).
+AWAY_COLORS = ("#b06000", "#ffb74d")
 #: The "now" line, on a light and on a dark palette.
 NOW_COLORS = ("#d93025", "#ff6b5e")
 LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -310,12 +313,21 @@ class TimelinePainter(Generic[ColumnT, BlockT]):
             pen.setWidthF(1.5)
         return pen
 
-    def _paint_closed_mark(self, rect: QRectF) -> None:
+    def _paint_day_mark(self, a: DayAppointment, rect: QRectF) -> None:
+        """What the session's day holds against it, marked on its block: a closed day or room
+        in red, else the patient's days away in amber."""
+        if a.closed_notice:
+            self._paint_closed_mark(rect)
+        elif a.away:
+            self._paint_closed_mark(rect, QColor(AWAY_COLORS[self.dark]))
+
+    def _paint_closed_mark(self, rect: QRectF, color: QColor | None = None) -> None:
         """A session whose day or room closed after it was booked: a red dashed outline and a
         red corner tab with "!" at the bottom right (the top right holds the badges), seen at
-        any width; the tooltip says "reschedule"."""
+        any width; the tooltip says "reschedule".  ``color``: another reason's colour (amber:
+        the patient is away that day)."""
         p = self.p
-        red = QColor(CLOSED_COLOR)
+        red = color if color is not None else QColor(CLOSED_COLOR)
         p.save()
         p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
         p.setBrush(Qt.BrushStyle.NoBrush)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from ketadesk.scheduling.dates import clock, hour_label
-from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
+from ketadesk.services.schedule.day_schedule import AWAY_BADGE, DayAppointment, DaySchedule
 from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.timeline.day_layout import (
     Band,
@@ -96,6 +96,24 @@ class DayColumn(NamedTuple):
     load: DayLoad | None = None  # None: closed, nothing to fill
 
 
+class BlockNames(NamedTuple):
+    """How a block names its patient, each form told apart from every other patient of the
+    week shown (``block_names``), so two patients never read the same.
+
+    Attributes:
+        short: the surname and an initial, "Allen J."; more letters of the first name where
+            another patient shown shares the surname and initial ("Allen Jam.", "Allen Jan."),
+            and the chart number's tail where even the names are the same ("Allen J. #21").
+        surname: the surname alone, "Allen"; "" when another patient shown has it too.
+        initials: "J.A."; a letter or two more where another patient shown has the same
+            initials ("L.Mo.", "L.Ma."), the chart number's tail for the same name.
+    """
+
+    short: str
+    surname: str
+    initials: str
+
+
 class WeekBlock(NamedTuple):
     appointment: DayAppointment
     day_index: int
@@ -104,6 +122,8 @@ class WeekBlock(NamedTuple):
     lanes: int  # the blocks of its day in that row
     clipped_before: bool = False
     clipped_after: bool = False
+    #: How it names its patient (None: by the name alone, as a block outside a week does).
+    names: BlockNames | None = None
 
 
 class HourRow(NamedTuple):
@@ -354,11 +374,131 @@ def patient_initials(patient_name: str) -> str:
     return "".join(f"{letter}." for letter in letters)
 
 
+def _names(patient_name: str) -> tuple[str, str]:
+    """(surname, first name) of "Surname, First"."""
+    last, _, first = patient_name.partition(",")
+    return last.strip(), first.strip()
+
+
+def _differ_at(a: str, b: str) -> int:
+    """Where two different first names part (a name that begins the other parts where it
+    ends): the letters up to there tell them apart."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+def _first_letters(first: str, letters: int) -> str:
+    """The first name's first ``letters`` letters and a full stop, or the whole name when
+    that is as short: "James", 3 -> "Jam."; "Jo", 3 -> "Jo"."""
+    return first if letters >= len(first) else f"{first[:letters]}."
+
+
+def _chart_tails(charts: Sequence[str]) -> dict[str, str]:
+    """The shortest tail (two characters at least, a separator before it dropped) of each
+    chart number that no other of ``charts`` ends with: "#21" for BT-0021 beside BT-0035,
+    "#3" for DAY-3 beside DAY-5."""
+    longest = max(len(c) for c in charts)
+    n = min(2, longest)
+
+    def tail(chart: str) -> str:
+        return chart[-n:].lstrip(" -_/.#") or chart[-n:]
+
+    while len({tail(c) for c in charts}) < len(charts) and n < longest:
+        n += 1  # at the longest, each tail is the whole (unique) chart number
+    return {c: f"#{tail(c)}" for c in charts}
+
+
+def block_names(patients: Iterable[tuple[str, str]]) -> dict[str, BlockNames]:
+    """How each block of a week names its patient, by chart number, from (chart number,
+    "Surname, First") of every session shown: short, and never the same for two patients
+    (a user trial: two patients both read "Allen J." on the week view)."""
+    people: dict[str, tuple[str, str]] = {}
+    for chart, name in patients:
+        people.setdefault(chart, _names(name))
+    by_surname: dict[str, list[str]] = {}
+    for chart, (last, _first) in people.items():
+        by_surname.setdefault(last.casefold(), []).append(chart)
+    shorts: dict[str, str] = {}
+    for charts in by_surname.values():
+        same_name: dict[str, list[str]] = {}
+        for chart in charts:
+            last, first = people[chart]
+            folded = first.casefold()
+            same_name.setdefault(folded, []).append(chart)
+            letters = 1
+            for other in charts:
+                theirs = people[other][1].casefold()
+                if theirs != folded:  # told apart by the letters up to where the names part
+                    letters = max(letters, _differ_at(folded, theirs) + 1)
+            shorts[chart] = f"{last} {_first_letters(first, letters)}" if first else last
+        for twins in same_name.values():  # the same name twice: the chart number tells
+            if len(twins) > 1:
+                for chart, tail in _chart_tails(twins).items():
+                    shorts[chart] = f"{shorts[chart]} {tail}"
+    initials = {
+        chart: patient_initials(f"{last}, {first}") for chart, (last, first) in people.items()
+    }
+    by_initials: dict[str, list[str]] = {}
+    for chart, those in initials.items():
+        by_initials.setdefault(those, []).append(chart)
+    for charts in by_initials.values():
+        if len(charts) > 1:
+            initials.update(_told_apart_initials({c: people[c] for c in charts}))
+    return {
+        chart: BlockNames(
+            short=shorts[chart],
+            surname=last if len(by_surname[last.casefold()]) == 1 else "",
+            initials=initials[chart],
+        )
+        for chart, (last, _first) in people.items()
+    }
+
+
+def _told_apart_initials(people: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Initials that are the same for these patients told apart by a few more letters, of the
+    surname first ("L.Mo.", "L.Ma."), then of the first name ("Ja.A.", "Jo.A."), and the chart
+    number's tail for the same name ("J.A. #21"): a letter or two, not a cut name."""
+    out: dict[str, str] = {}
+    twins: dict[tuple[str, str], list[str]] = {}
+    for chart, (last, first) in people.items():
+        mine = (last.casefold(), first.casefold())
+        twins.setdefault(mine, []).append(chart)
+        surname_letters = first_letters = 1
+        for their_last, their_first in people.values():
+            theirs = (their_last.casefold(), their_first.casefold())
+            if theirs[0] != mine[0]:
+                surname_letters = max(surname_letters, _differ_at(mine[0], theirs[0]) + 1)
+            elif theirs[1] != mine[1]:
+                first_letters = max(first_letters, _differ_at(mine[1], theirs[1]) + 1)
+        out[chart] = "".join(
+            _first_letters(part.strip(), n) if len(part.strip()) > n else f"{part.strip()}."
+            for part, n in ((first, first_letters), (last, surname_letters))
+            if part.strip()
+        )
+    for charts in twins.values():
+        if len(charts) > 1:
+            for chart, tail in _chart_tails(charts).items():
+                out[chart] = f"{out[chart]} {tail}"
+    return out
+
+
+def lone_names(patient_name: str) -> BlockNames:
+    """How a block names its patient with no other patient to tell apart."""
+    return BlockNames(
+        short_patient_name(patient_name),
+        _names(patient_name)[0],
+        patient_initials(patient_name),
+    )
+
+
 def week_block_lines(
     appointment: DayAppointment,
     max_lines: int,
     fits: Callable[[str, str], bool],
     time_format: str,
+    names: BlockNames | None = None,
 ) -> list[tuple[str, str]]:
     """What a block says, as (bold, plain) pairs, one a line: first the start time (without
     AM/PM in a 12-hour clinic: the hour's row beside it says that), then the patient and the
@@ -373,21 +513,22 @@ def week_block_lines(
         return []
     a = appointment
     time = clock(a.start, time_format, compact=True)  # the hour's row says AM or PM
-    name, initials = short_patient_name(a.patient_name), patient_initials(a.patient_name)
+    names = names or lone_names(a.patient_name)
     kind = a.session_type_short or a.session_type_name
     series = f"{kind} {a.series_label}" if a.series_label else kind
-    surname = a.patient_name.partition(",")[0].strip()
     candidates = [
-        f"{name} {series}",
-        f"{surname} {series}",
-        f"{initials} {series}",
-        f"{initials} {kind}",
+        f"{names.short} {series}",
+        *([f"{names.surname} {series}"] if names.surname else []),
+        f"{names.initials} {series}",
+        f"{names.initials} {kind}",
     ]
     first = next((c for c in candidates if fits(time, c)), candidates[-1])
     lines = [(time, first)]
     status = "" if a.status == "booked" else a.status_label
     if a.closed_notice:  # its day or room closed since it was booked (the tooltip says why)
         status = " · ".join(p for p in ("⚠ Reschedule", status) if p)
+    elif a.away:  # on the patient's days away (the tooltip says which, and what to do)
+        status = " · ".join(p for p in (AWAY_BADGE, status) if p)
     if max_lines == 2:
         lines.append(("", " · ".join(p for p in (a.room_name, status) if p)))
     elif max_lines >= 3:
@@ -456,6 +597,7 @@ def layout_week(
     narrow = [d.is_closed and not shown for d, shown in zip(days, shown_by_day, strict=True)]
     shares = [m.closed_day_share if n else 1.0 for n in narrow]
     body_w = width - m.axis_width
+    names = block_names((a.chart_number, a.patient_name) for shown in shown_by_day for a in shown)
     day_w = float(max(m.min_day_width, math.floor(body_w / sum(shares)) if days else 0))
     block_h = block_lines * m.line_height
     columns: list[DayColumn] = []
@@ -500,6 +642,7 @@ def layout_week(
                         lanes=len(in_row),
                         clipped_before=start < shown_range.first,
                         clipped_after=end > shown_range.last,
+                        names=names.get(a.chart_number),
                     )
                 )
     ticks = tuple(

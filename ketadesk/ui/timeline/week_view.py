@@ -69,6 +69,7 @@ from ketadesk.ui.timeline.painter import (
     shade,
 )
 from ketadesk.ui.timeline.week_layout import (
+    BlockNames,
     DayColumn,
     WeekBlock,
     WeekDropTarget,
@@ -933,6 +934,8 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             ),
             f"Status: {html.escape(a.status_label)}",
         ]
+        if a.away:
+            lines.insert(0, f"<b>⚠ {html.escape(a.away_words)}</b>")
         if a.closed_notice:
             lines.insert(0, f"<b>⚠ {html.escape(a.closed_words)}</b>")
         return "<br>".join(lines)
@@ -973,13 +976,17 @@ def block_text(
         a.status,
         a.room_name,
         a.closed_notice,
+        a.away,
+        block.names,
         time_format,
     )
     found = _BLOCK_TEXTS.get(key)
     if found is None:
         if len(_BLOCK_TEXTS) >= _BLOCK_TEXTS_MAX:
             _BLOCK_TEXTS.clear()
-        found = _BLOCK_TEXTS[key] = _fitted_lines(a, width, max_lines, fonts, time_format)
+        found = _BLOCK_TEXTS[key] = _fitted_lines(
+            a, block.names, width, max_lines, fonts, time_format
+        )
     return found
 
 
@@ -988,7 +995,12 @@ _BLOCK_TEXTS_MAX = 20_000
 
 
 def _fitted_lines(
-    a: DayAppointment, width: int, max_lines: int, fonts: BlockFonts, time_format: str
+    a: DayAppointment,
+    names: BlockNames | None,
+    width: int,
+    max_lines: int,
+    fonts: BlockFonts,
+    time_format: str,
 ) -> list[tuple[str, str]]:
     space = fonts.plain.horizontalAdvance(" ")
 
@@ -999,7 +1011,7 @@ def _fitted_lines(
         )
 
     shown: list[tuple[str, str]] = []
-    for bold, plain in week_block_lines(a, max_lines, fits, time_format):
+    for bold, plain in week_block_lines(a, max_lines, fits, time_format, names):
         left = width
         if bold:
             bold = elided(fonts.bold, fonts.bold_key, bold, left)
@@ -1025,7 +1037,8 @@ def _accessible_text(a: DayAppointment, time_format: str) -> str:
         a.room_name,
     ]
     closed = f", {a.closed_words}" if a.closed_notice else ""
-    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}"
+    away = f", {a.away_words}" if a.away else ""
+    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}{away}"
 
 
 class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
@@ -1116,8 +1129,7 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         status = STATUS_COLORS.get(a.status)
         if status is not None:  # a bar down the right edge: it costs a one-line block no line
             p.fillRect(QRectF(r.right - STATUS_BAR, r.y, STATUS_BAR, r.h), QColor(status))
-        if a.closed_notice:
-            self._paint_closed_mark(rect)
+        self._paint_day_mark(a, rect)
         self._paint_block_text(block, ink)
         if self.highlight_chart is not None:
             if a.chart_number == self.highlight_chart:
