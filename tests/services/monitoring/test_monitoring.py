@@ -26,7 +26,7 @@ from ketadesk.services.monitoring.completion import ChairRefused
 from ketadesk.services.monitoring.record_forms import RecordForm, reading_field, with_reading
 from ketadesk.store.database import open_database
 from ketadesk.store.models import AuditEvent, FollowUp, SessionRecord, VitalReading
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic
 
 BOOKED_AT = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tue 1 Dec 2026, 08:00 local
 WED = dt.date(2026, 12, 2)
@@ -445,7 +445,9 @@ def test_rems_follow_up_shows_nothing_missing_once_complete_and_stays_open(
         now=_at(clinic, "12:29"),
     )
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
-        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
+        )
     with clinic.db.read() as session:
         form = session.scalars(
             select(FollowUp).where(
