@@ -23,6 +23,7 @@ from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields
 from ketadesk.services.monitoring import completion, records
 from ketadesk.services.monitoring.completion import ChairRefused, RideNeeded
 from ketadesk.services.monitoring.record_forms import ReadingForm, RecordForm, with_reading
+from ketadesk.services.printing import session_record
 from ketadesk.services.settings import rules
 from ketadesk.store.models import AppointmentEvent, AuditEvent, SessionRecord
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
@@ -235,3 +236,25 @@ def test_ready_to_leave_after_the_discharge_is_refused(clinic: SmallClinic, spra
         "ready to leave at 12:40 is after the discharge at 12:16: a patient is ready to "
         "leave at or before the discharge; correct one of the two times"
     )
+
+
+def test_the_printed_record_says_the_discharge_the_app_recorded(
+    clinic: SmallClinic, spravato: int
+) -> None:
+    """A user trial: "Discharge time ____ Minutes monitored ____", "(at least 45)" on an IV
+    record while the app enforced 85, "mild" without saying resolved, and none of the REMS
+    form's SpO2, vital signs acceptable or ready to leave."""
+    form = _form(clinic, spravato, ready_to_leave="12:30", vitals_acceptable=True)
+    recheck = ReadingForm("Recheck", "12:30", "136", "86", spo2="95", scheduled=False)
+    _save(clinic, spravato, dataclasses.replace(form, readings=(*form.readings, recheck)), "12:31")
+    _complete(clinic, spravato, "12:32", RideHome(here=True, name="Sam Lovelace (husband)"))
+    sheet = session_record.session_record_sheet(clinic.db, NURSE, spravato, now=_at("12:40"))
+    text = " ".join(b.html for b in session_record.session_record_layout(sheet).blocks)
+    assert "Discharge time</span><br/><b>12:32</b>" in text
+    assert "<b>137</b> min" in text
+    assert "at least 120 from the dose start" in text  # the minimum enforced, not a phase
+    assert "<b>mild</b>, resolved at or before discharge (12:32)" in text
+    assert "Ready to leave</span><br/><b>12:30</b>" in text
+    assert "&#9746; Yes" in text  # vital signs acceptable
+    assert "lowest <b>95 %</b>: acceptable (at or above 93 %)" in text
+    assert "Driver or escort here: <b>Sam Lovelace (husband)</b>" in text
