@@ -259,7 +259,9 @@ def test_warn_threshold_comes_from_configuration(clinic: SmallClinic, spravato: 
 
 
 def test_discharge_before_the_dose_is_refused(clinic: SmallClinic, spravato: int) -> None:
-    form = dataclasses.replace(_complete_form(clinic, spravato), discharged="10:05")
+    form = dataclasses.replace(
+        _complete_form(clinic, spravato), discharged="10:05", ready_to_leave="10:05"
+    )
     with pytest.raises(InvalidFields) as refused:
         records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert refused.value.errors == {
@@ -271,7 +273,9 @@ def test_discharge_before_the_dose_is_refused(clinic: SmallClinic, spravato: int
 def test_discharge_before_the_observation_minutes_is_refused(
     clinic: SmallClinic, spravato: int
 ) -> None:
-    form = dataclasses.replace(_complete_form(clinic, spravato), discharged="12:14")
+    form = dataclasses.replace(
+        _complete_form(clinic, spravato), discharged="12:14", ready_to_leave="12:14"
+    )
     # Marked at the field as the nurse types, refused at the save (a prescriber may override:
     # tests/services/monitoring/test_chair_checks.py).
     assert validation.validate_record(
