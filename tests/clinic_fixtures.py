@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from ketadesk.config import Catalog, read_raw_config
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.model import PlannedSession, session_holds
+from ketadesk.scheduling.ride_home import RideHome
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
@@ -496,3 +497,9 @@ def ready_for_discharge(db: Database, appointment_id: int) -> None:
             for c in spec.bp_checks
         ]
         session.add(record)
+
+
+#: The ride home a completion records for a session type after which the patient may not
+#: drive (``scheduling/ride_home.py``): the driver is there.  For tests about what follows a
+#: completed session; the ride rule itself is tested in tests/services/monitoring.
+RIDE_HOME = RideHome(here=True, name="A. Driver")

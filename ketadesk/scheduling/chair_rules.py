@@ -35,6 +35,10 @@ CHAIR_DEFAULTS: Mapping[str, Any] = {
     "dose": "block",
     "discharge": "block",
     "override_roles": ["prescriber"],
+    # The last BP before discharge must be at or below these (DOMAIN.md: "recheck while
+    # elevated"); above either, discharge waits for a recheck or an override with a reason.
+    "discharge_max_systolic": 140,
+    "discharge_max_diastolic": 90,
 }
 
 # The rules, by the key stored with an override and shown to staff.
@@ -49,6 +53,7 @@ DISCHARGE_TIME = "discharge_observation"
 DISCHARGE_READINGS = "discharge_readings"
 DISCHARGE_EFFECTS = "discharge_effects"
 DISCHARGE_MONITOR = "discharge_monitored_by"
+DISCHARGE_BP = "discharge_bp"
 
 #: Each rule in words, as staff read it, and the ``[chair]`` key whose policy governs it.
 RULES: Mapping[str, tuple[str, str]] = {
@@ -63,6 +68,7 @@ RULES: Mapping[str, tuple[str, str]] = {
     DISCHARGE_READINGS: ("Readings before discharge", "discharge"),
     DISCHARGE_EFFECTS: ("Effects resolved before discharge", "discharge"),
     DISCHARGE_MONITOR: ("Who monitored, before discharge", "discharge"),
+    DISCHARGE_BP: ("BP at discharge", "discharge"),
 }
 
 
@@ -77,6 +83,8 @@ class ChairSettings:
     dose: str = "block"
     discharge: str = "block"
     override_roles: tuple[str, ...] = ("prescriber",)
+    discharge_max_systolic: int = 140
+    discharge_max_diastolic: int = 90
 
     def policy(self, rule: str) -> str:
         value: str = getattr(self, RULES[rule][1])
@@ -117,7 +125,12 @@ def parse_chair_settings(
         refuse_safety_off(source, f"chair.{key}", data[key])
         if data[key] not in POLICIES:
             raise ConfigError(f"{source}: chair.{key}: must be one of {', '.join(POLICIES)}")
-    for key in ("hard_stop_systolic", "hard_stop_diastolic"):
+    for key in (
+        "hard_stop_systolic",
+        "hard_stop_diastolic",
+        "discharge_max_systolic",
+        "discharge_max_diastolic",
+    ):
         value = data[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{source}: chair.{key}: must be a whole number of at least 1")
@@ -131,6 +144,8 @@ def parse_chair_settings(
         dose=data["dose"],
         discharge=data["discharge"],
         override_roles=tuple(roles),
+        discharge_max_systolic=data["discharge_max_systolic"],
+        discharge_max_diastolic=data["discharge_max_diastolic"],
     )
 
 
@@ -563,6 +578,15 @@ def discharge_findings(
                 brief="monitored by not recorded",
             )
         )
+    high = last_bp_elevated(readings, discharge_at, settings)
+    if high is not None:
+        findings.append(
+            ChairFinding(
+                DISCHARGE_BP,
+                discharge_bp_fact(high, settings, zone=zone, time_format=time_format),
+                brief="last BP still elevated: recheck",
+            )
+        )
     pairs = _unresolved(effects)
     unresolved = [fact for fact, _ in pairs]
     briefs = [brief for _, brief in pairs]
@@ -581,6 +605,41 @@ def discharge_findings(
             ChairFinding(DISCHARGE_EFFECTS, "; ".join(unresolved), brief="; ".join(briefs))
         )
     return _judged(findings, settings)
+
+
+def last_bp_elevated(
+    readings: Sequence[BpReading], discharge_at: dt.datetime, settings: ChairSettings
+) -> BpReading | None:
+    """The last BP taken at or before ``discharge_at`` when it is above the clinic's discharge
+    limit (``[chair] discharge_max_systolic`` / ``discharge_max_diastolic``); None when it is
+    at or below, or no BP was taken.  A later recheck at or below the limit clears it: the
+    label says to recheck while the BP stays elevated, and the last reading is the one that
+    says whether it still is (a user trial discharged a patient at 158/98)."""
+    taken = [r for r in readings if r.has_bp and r.taken_at <= discharge_at]
+    if not taken:
+        return None
+    last = max(taken, key=lambda r: r.taken_at)
+    assert last.systolic is not None
+    assert last.diastolic is not None
+    if (
+        last.systolic > settings.discharge_max_systolic
+        or last.diastolic > settings.discharge_max_diastolic
+    ):
+        return last
+    return None
+
+
+def discharge_bp_fact(
+    reading: BpReading, settings: ChairSettings, *, zone: dt.tzinfo | None, time_format: str
+) -> str:
+    """The discharge BP finding in words: the reading, the limit, and what to do."""
+    limit = f"{settings.discharge_max_systolic}/{settings.discharge_max_diastolic}"
+    return (
+        f"the last BP, {reading.systolic}/{reading.diastolic} "
+        f"(“{reading.label}” at {_hhmm(reading.taken_at, zone, time_format)}), is still above "
+        f"{limit}: recheck it (as an extra reading) and discharge once it is at or below "
+        f"{limit}"
+    )
 
 
 def dose_phase(spec: SessionTypeSpec) -> str | None:

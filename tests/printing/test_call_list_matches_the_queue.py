@@ -27,7 +27,7 @@ from ketadesk.services.followups.queue import follow_up_queue
 from ketadesk.services.printing.call_list import call_list, calls_layout
 from ketadesk.store.models import FollowUp
 from ketadesk.ui.printing.printing import print_pdf
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic, ready_for_discharge
 from tests.pictures import picture_folder
 from tests.printing.test_print import pdf_pages
 
@@ -57,7 +57,12 @@ def _infusion(
     start = clinic.at(day, hhmm)
     for action, minutes in (("check_in", -5), ("start", 0), ("complete", 150)):
         appointment_changes.change_status(
-            clinic.db, NURSE, appointment, action, now=start + dt.timedelta(minutes=minutes)
+            clinic.db,
+            NURSE,
+            appointment,
+            action,
+            now=start + dt.timedelta(minutes=minutes),
+            ride=RIDE_HOME,
         )
     return appointment
 

@@ -229,7 +229,7 @@ def test_recorded_session_prints_every_reading_at_its_configured_check(
         "Moderate, resolved by 95 min",
         "Nausea at 30 min; no vomiting.",
         "131 min",
-        "(at least 120)",
+        "(at least 120 from",  # the minimum the app enforces, from the dose start
         clinic.nurse,
         # The demo clinic reads 12-hour, a US clinic's default: "8:07 AM".
         clock(sheet.dose_started_at, sheet.time_format) if sheet.dose_started_at else "never",

@@ -27,6 +27,7 @@ from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.fees import FEE_KIND_NAMES, money
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.protocol_rules import Finding
+from ketadesk.scheduling.ride_home import RideHome
 from ketadesk.scheduling.status_times import too_early_in
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES, TRANSITIONS
 from ketadesk.services.access import audit
@@ -306,8 +307,14 @@ def change_status(
     expected_version: int | None = None,
     now: dt.datetime | None = None,
     overrides: Mapping[str, str] | None = None,
+    ride: RideHome | None = None,
 ) -> StatusChange:
     """Check in, start, complete, mark a no-show or cancel an appointment.
+
+    Completing a dosing session discharges its patient: the chair's discharge rules
+    (``completion.check_complete``), then, for a type after which the patient may not drive,
+    the ride home (``ride``: refused, ``RideNeeded``, without it); the discharge time and the
+    minutes monitored are recorded on the monitoring record, the ride with the change.
 
     Starting judges the session's gating rules again at the clinic's today
     (``start_check``): a "block" refuses, a "warn" refuses unless ``overrides`` (rule code ->
@@ -337,6 +344,7 @@ def change_status(
                 )
             warnings: list[str] = []
             overridden: list[Finding] = []
+            ride_home: RideHome | None = None
             _refuse_too_early(session, appointment, action, now)
             if action == "start":
                 _refuse_a_taken_chair(session, appointment)
@@ -368,11 +376,17 @@ def change_status(
                 # Completing a dosing session discharges its patient: the chair's rules
                 # (observation minutes, readings, effects resolved) or a prescriber's override.
                 warnings.extend(completion.check_complete(session, appointment, now=now))
+                ride_home = completion.check_ride(session, appointment, ride)
+                completion.record_discharge(session, appointment, now=now)
             before = snapshot_of(appointment)
             previous = appointment.status
             appointment.status = target
             appointment.updated_at = now
             detail: dict[str, Any] = {"warnings": warnings} if warnings else {}
+            said = reason
+            if action == "complete" and ride_home is not None:
+                detail["ride"] = ride_home.as_detail()
+                said = "; ".join(w for w in (reason, ride_home.words) if w)
             if target in RELEASED_STATUSES:
                 for hold in appointment.holds:
                     hold.active = False
@@ -426,7 +440,7 @@ def change_status(
                 patient_id=appointment.patient_id,
                 before=before,
                 after=snapshot_of(appointment),
-                detail="; ".join([reason, *warnings]) if warnings else reason,
+                detail="; ".join([said, *warnings]) if warnings else said,
                 now=now,
             )
             sync.sync_follow_ups(session, actor, [appointment.id], now=now)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.confirmations import (
     CALL_OUTCOMES,
     NOT_CALLED,
@@ -103,6 +104,9 @@ class ConfirmationRow:
     #: The schedule-change call that tells this visit its new time (a closure moved it), or
     #: None: while it is owed the row is ``moved`` and the one call to make is that one.
     schedule_change: ScheduleChangeCall | None = None
+    #: When the ride is expected (DOMAIN.md: pickup = the planned end of observation; the
+    #: session's end for a type without an observation phase); None: no ride is asked.
+    pickup_planned: dt.datetime | None = None
 
     @property
     def status_name(self) -> str:
@@ -135,6 +139,18 @@ def confirmation_settings(session: Session) -> ConfirmationSettings:
     """The clinic's ``[confirmations]`` (the defaults for a clinic stored before it existed)."""
     settings = load_catalog(session).settings
     return parse_confirmation_settings(settings.extra.get("confirmations"), "database/clinic.toml")
+
+
+def observation_end(
+    spec: SessionTypeSpec | None, starts_at: dt.datetime, ends_at: dt.datetime
+) -> dt.datetime:
+    """The planned end of a session's observation (the end of its last observation phase),
+    the session's end when it has none: when the ride home is expected."""
+    if spec is None:
+        return ends_at
+    offsets = spec.phase_offsets()
+    ends = [offsets[p.key][1] for p in spec.phases if p.shade == "observation"]
+    return starts_at + dt.timedelta(minutes=max(ends)) if ends else ends_at
 
 
 def default_day(db: Database, *, now: dt.datetime | None = None) -> dt.date:
@@ -214,6 +230,15 @@ def list_confirmations(
                     ride_pickup=str(ticks.get("ride_pickup") or ""),
                     planned_end=appointment.ends_at,
                     schedule_change=change,
+                    pickup_planned=(
+                        observation_end(
+                            catalog.session_types.get(session_type.code),
+                            appointment.starts_at,
+                            appointment.ends_at,
+                        )
+                        if RIDE_ITEM in settings.items_for(session_type.code)
+                        else None
+                    ),
                 )
             )
     return ConfirmationList(

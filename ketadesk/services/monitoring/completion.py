@@ -30,6 +30,7 @@ from ketadesk.scheduling.chair_rules import (
     Effects,
     parse_chair_settings,
 )
+from ketadesk.scheduling.ride_home import RideHome, needs_ride, ride_problem, ride_question
 from ketadesk.scheduling.words import role_name
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import (
@@ -47,6 +48,7 @@ from ketadesk.store.clinic_config import load_config
 from ketadesk.store.models import (
     Appointment,
     GatingOverride,
+    Patient,
     Series,
     SessionRecord,
     User,
@@ -69,6 +71,19 @@ class ChairRefused(InvalidRequest):
             + "; ".join(f.text for f in findings)
             + f". A {who} may override it with a reason on the session's monitoring record."
         )
+
+
+class RideNeeded(InvalidRequest):
+    """Completing a session whose type forbids driving afterwards (``drives_after_hours``)
+    needs the ride home answered (``RideHome``): the driver or escort is here, or why not.
+    ``driver_name`` / ``driver_phone``: what the patient record holds, to prefill the answer;
+    ``question``: the rule in words, for the dialog."""
+
+    def __init__(self, question: str, driver_name: str, driver_phone: str, problem: str = ""):
+        self.question = question
+        self.driver_name = driver_name
+        self.driver_phone = driver_phone
+        super().__init__(f"cannot complete this session: {problem or question}")
 
 
 def chair_settings(catalog: Catalog) -> ChairSettings:
@@ -320,6 +335,49 @@ def check_complete(session: Session, appointment: Appointment, *, now: dt.dateti
         roles = chair_settings(config.catalog).override_roles
         raise ChairRefused("complete this session", verdict.refusals, roles)
     return [f.text for f in verdict.warnings]
+
+
+def check_ride(
+    session: Session, appointment: Appointment, ride: RideHome | None
+) -> RideHome | None:
+    """The ride home a completion records: None for a session type that does not need one;
+    refused (``RideNeeded``) when the type needs one and ``ride`` is missing or incomplete.
+    The one rule wherever a session is completed (``appointment_changes.change_status``)."""
+    config = load_config(session)
+    spec = config.catalog.session_types.get(config.session_type_code(appointment.session_type_id))
+    if spec is None or not needs_ride(spec):
+        return None
+    patient = session.get(Patient, appointment.patient_id)
+    name = patient.display_name if patient is not None else "the patient"
+    driver = patient.driver_name if patient is not None else ""
+    phone = patient.driver_phone if patient is not None else ""
+    question = ride_question(spec, name, driver)
+    if ride is None:
+        raise RideNeeded(question, driver, phone)
+    problem = ride_problem(ride)
+    if problem is not None:
+        raise RideNeeded(question, driver, phone, problem)
+    return ride
+
+
+def record_discharge(session: Session, appointment: Appointment, *, now: dt.datetime) -> None:
+    """Completing a monitored session records its discharge: the time typed on the record, or
+    ``now``, and the minutes monitored from the dose start (a user trial's completed sessions
+    printed "Discharge time ____ Minutes monitored ____").  Nothing for a session without a
+    monitoring record."""
+    record = find_record(session, appointment.id)
+    if record is None:
+        return
+    if record.discharged_at is None:
+        record.discharged_at = now
+    discharged = record.discharged_at
+    dose = record.dose_started_at
+    if dose is not None and discharged is not None:
+        if dose.tzinfo is None:
+            dose = dose.replace(tzinfo=dt.UTC)
+        if discharged.tzinfo is None:
+            discharged = discharged.replace(tzinfo=dt.UTC)
+        record.monitored_minutes = max(0, int((discharged - dose).total_seconds() // 60))
 
 
 def override(

@@ -313,6 +313,14 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             )
 
     ready_at = when("ready_to_leave", form.ready_to_leave)
+    if ready_at is not None and discharged_at is not None and ready_at > discharged_at:
+        # Ready to leave comes before (or at) the discharge, never after it (a user trial's
+        # record took "Ready to leave 3:07 PM" after "Discharged 2:14 PM").
+        errors["ready_to_leave"] = (
+            f"ready to leave at {local.clock(ready_at)} is after the discharge at "
+            f"{local.clock(discharged_at)}: a patient is ready to leave at or before the "
+            "discharge; correct one of the two times"
+        )
     if form.concomitant_meds is not None:
         known = rems_form_settings_of(rules.settings).concomitant_medicines
         unknown = [m for m in form.concomitant_meds if m not in known]

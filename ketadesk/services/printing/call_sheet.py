@@ -68,9 +68,10 @@ def call_sheet_layout(sheet: CallSheet) -> PrintLayout:
             ("&#9746; " if item.ticked else "&#9744; ") + html.escape(item.name)
             for item in row.checklist
         ]
-        if row.driver or row.ride_phone:
+        if row.pickup_planned is not None and (row.driver or row.ride_phone):
+            # Only a session type whose checklist asks the ride home (not a booster review).
             ride = ", ".join(p for p in (row.driver, display_phone(row.ride_phone or "")) if p)
-            pickup = row.ride_pickup or clock(row.planned_end.astimezone(tz), sheet.time_format)
+            pickup = row.ride_pickup or clock(row.pickup_planned.astimezone(tz), sheet.time_format)
             checks.append(f"Ride: {html.escape(ride)}; pickup {html.escape(pickup)}")
         attempts = "<br/>".join(
             html.escape(

@@ -28,6 +28,7 @@ from ketadesk.scheduling.chair_rules import (
     reading_place,
 )
 from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.ride_home import RideHome, needs_ride
 from ketadesk.scheduling.safety_followups import last_local_day
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
@@ -54,6 +55,7 @@ from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
 from ketadesk.store.models import (
     Appointment,
+    AppointmentEvent,
     FollowUp,
     Patient,
     Resource,
@@ -129,6 +131,24 @@ class SessionRecordSheet:
     uses_devices: bool = True
     #: How the clinic reads a time of day ([clinic] time_format): the page's times say so.
     time_format: str = "12h"
+    #: The observation minimum the app enforces before discharge (the session type's
+    #: ``observation_minutes`` from the dose start; None: the type sets none).
+    required_minutes: int | None = None
+    # What the REMS form also asks that the record holds: when the patient was ready to
+    # leave, whether vital signs were acceptable, and the SpO2 (the lowest taken, and the
+    # clinic's threshold, [monitoring] spo2_warn_below).
+    ready_to_leave_at: dt.datetime | None = None
+    vitals_acceptable: bool | None = None
+    lowest_spo2: int | None = None
+    spo2_warn_below: int | None = None
+    # Each effect seen marked resolved (before the discharge).
+    sedation_resolved: bool = False
+    dissociation_resolved: bool = False
+    respiratory_resolved: bool = False
+    #: The ride home recorded at completion (None: not recorded, or not asked).
+    ride: RideHome | None = None
+    #: The session type forbids driving afterwards (its discharge asks for the ride).
+    needs_ride: bool = False
 
 
 def find_session(db: Database, chart: str, day: dt.date) -> int:
@@ -265,6 +285,17 @@ def session_record_sheet(
                 else str(appointment.series_index)
             )
         observation = sum(p.minutes for p in spec.phases if p.shade == "observation")
+        completed = session.scalar(
+            select(AppointmentEvent.detail)
+            .where(
+                AppointmentEvent.appointment_id == appointment.id,
+                AppointmentEvent.action == "complete",
+            )
+            .order_by(AppointmentEvent.at.desc(), AppointmentEvent.id.desc())
+            .limit(1)
+        )
+        ride = RideHome.from_detail(completed.get("ride")) if completed else None
+        spo2s = [r.spo2 for r in readings if r.spo2 is not None]
 
         def local(moment: dt.datetime | None) -> dt.datetime | None:
             return moment.astimezone(tz) if moment is not None else None
@@ -305,6 +336,16 @@ def session_record_sheet(
                 local(rems_form[0] or rems_form[1]) if rems_form is not None else None
             ),
             rems_form_done=rems_form is not None and rems_form[2] == "done",
+            required_minutes=spec.observation_minutes,
+            ready_to_leave_at=local(record.ready_to_leave_at) if record else None,
+            vitals_acceptable=record.vitals_acceptable if record else None,
+            lowest_spo2=min(spo2s) if spo2s else None,
+            spo2_warn_below=settings.monitoring.get("spo2_warn_below"),
+            sedation_resolved=bool(record and record.sedation_resolved),
+            dissociation_resolved=bool(record and record.dissociation_resolved),
+            respiratory_resolved=bool(record and record.respiratory_resolved),
+            ride=ride,
+            needs_ride=needs_ride(spec),
             chair_overrides=tuple(
                 f"{o.title}: {o.reason} ({o.by}, "
                 f"{hour_minute(o.at.astimezone(tz), settings.time_format)})"
@@ -358,6 +399,55 @@ def _time_value(moment: dt.datetime | None, fmt: str, blank: str = _SHORT_BLANK)
 
 def _box(checked: bool) -> str:
     return "&#9746;" if checked else "&#9744;"
+
+
+def _resolved_words(sheet: SessionRecordSheet, resolved: bool) -> str:
+    """Whether an effect seen was marked resolved, and by when: the record keeps the mark, not
+    its minute, so the discharge time is the latest it can have been."""
+    if not resolved:
+        return '<span class="warn">not marked resolved</span>'
+    if sheet.discharged_at is not None:
+        return (
+            f"resolved at or before discharge "
+            f"({html.escape(hour_minute(sheet.discharged_at, sheet.time_format))})"
+        )
+    return "resolved"
+
+
+def _effect(sheet: SessionRecordSheet, seen: str, resolved: bool) -> str:
+    """An effect as recorded: "none", or its severity and whether it was resolved."""
+    if not seen:
+        return _BLANK
+    if seen == "none":
+        return _value(seen)
+    return f"{_value(seen)}, {_resolved_words(sheet, resolved)}"
+
+
+def _spo2_words(sheet: SessionRecordSheet) -> str:
+    """The lowest SpO2 taken and whether it was acceptable by the clinic's threshold."""
+    if sheet.lowest_spo2 is None:
+        return _value(None, blank=_SHORT_BLANK)
+    low = sheet.spo2_warn_below
+    if low is None:
+        return f"lowest <b>{sheet.lowest_spo2} %</b>"
+    verdict = (
+        f"acceptable (at or above {low} %)"
+        if sheet.lowest_spo2 >= low
+        else f'<span class="warn">below {low} %</span>'
+    )
+    return f"lowest <b>{sheet.lowest_spo2} %</b>: {verdict}"
+
+
+def _ride_words(sheet: SessionRecordSheet) -> str:
+    """The ride home as recorded at completion, or a line to write it on."""
+    ride = sheet.ride
+    if ride is not None and ride.here:
+        return f"{_box(True)} Driver or escort here: <b>{html.escape(ride.name)}</b>"
+    if ride is not None:
+        return f"{_box(True)} No driver or escort: <b>{html.escape(ride.reason)}</b>"
+    if not sheet.needs_ride:
+        return "not needed for this session type"
+    return f"{_box(False)} Driver or escort here: {_BLANK} &nbsp; or why not: {_BLANK}"
 
 
 def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
@@ -450,10 +540,15 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
         PrintBlock(
             fill(
                 "record_assessment.html",
-                sedation_html=_value(sheet.sedation or None),
-                dissociation_html=_value(sheet.dissociation or None),
+                sedation_html=_effect(sheet, sheet.sedation, sheet.sedation_resolved),
+                dissociation_html=_effect(sheet, sheet.dissociation, sheet.dissociation_resolved),
                 resp_html=(
                     f"{_box(resp is True)} Yes &nbsp; {_box(resp is False)} No"
+                    + (
+                        " &nbsp; " + _resolved_words(sheet, sheet.respiratory_resolved)
+                        if resp
+                        else ""
+                    )
                     if resp is not None
                     else f"{_box(False)} Yes &nbsp; {_box(False)} No"
                 ),
@@ -471,8 +566,19 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
                 "record_discharge.html",
                 discharge_html=_time_value(sheet.discharged_at, sheet.time_format),
                 minutes_html=_value(sheet.monitored_minutes, " min", blank=_SHORT_BLANK),
-                required=str(sheet.observation_minutes),
+                required_text=(
+                    f"at least {sheet.required_minutes} from the dose start"
+                    if sheet.required_minutes is not None
+                    else f"observation planned {sheet.observation_minutes}"
+                ),
                 monitored_by_html=_value(sheet.monitored_by or None),
+                ready_html=_time_value(sheet.ready_to_leave_at, sheet.time_format),
+                vitals_html=(
+                    f"{_box(sheet.vitals_acceptable is True)} Yes &nbsp; "
+                    f"{_box(sheet.vitals_acceptable is False)} No"
+                ),
+                spo2_html=_spo2_words(sheet),
+                ride_html=_ride_words(sheet),
             )
         )
     )

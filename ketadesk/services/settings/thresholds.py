@@ -27,6 +27,8 @@ _ORDERS: tuple[tuple[str, bool, str], ...] = (
             (f"monitoring.bp_min_{side}", True, f"monitoring.bp_warn_{side}"),
             (f"monitoring.bp_warn_{side}", True, f"chair.hard_stop_{side}"),
             (f"chair.hard_stop_{side}", False, f"monitoring.bp_max_{side}"),
+            (f"monitoring.bp_min_{side}", True, f"chair.discharge_max_{side}"),
+            (f"chair.discharge_max_{side}", False, f"chair.hard_stop_{side}"),
         )
     ),
     ("monitoring.spo2_min", False, "monitoring.spo2_warn_below"),
@@ -71,7 +73,11 @@ def field_range(clinic: Mapping[str, Any], key: str) -> tuple[int, int] | None:
     if key in _SPO2_KEYS:
         return SPO2_PERCENT
     for side in ("systolic", "diastolic"):
-        if key in (f"monitoring.bp_warn_{side}", f"chair.hard_stop_{side}"):
+        if key in (
+            f"monitoring.bp_warn_{side}",
+            f"chair.hard_stop_{side}",
+            f"chair.discharge_max_{side}",
+        ):
             low = value_of(clinic, f"monitoring.bp_min_{side}")
             high = value_of(clinic, f"monitoring.bp_max_{side}")
             if low is not None and high is not None and low <= high:

@@ -390,7 +390,16 @@ class ConfirmationsView(QWidget):
         self.ride_phone.setEnabled(editable and has_ride)
         self.ride_pickup.setEnabled(editable and has_ride)
         self.ride_phone.setText(row.ride_phone if row is not None else "")
-        self.ride_pickup.setText(row.ride_pickup if row is not None else "")
+        # Prefilled with the planned end of observation (DOMAIN.md: pickup = the planned end
+        # of observation), as the call sheet prints it; none for a type without a ride.
+        planned = row.pickup_planned if row is not None and has_ride else None
+        self.ride_pickup.setText(
+            (row.ride_pickup or f"{planned.astimezone(self.model.timezone):%H:%M}")
+            if row is not None and planned is not None
+            else (row.ride_pickup if row is not None and has_ride else "")
+        )
+        if not has_ride:
+            self.ride_phone.setText("")
         if row is None:
             self.checklist_hint.setText("Choose a visit to tick its checklist.")
         elif not items:

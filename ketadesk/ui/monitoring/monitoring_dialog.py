@@ -175,6 +175,10 @@ class MonitoringDialog(QDialog):
         # stays open to show it ("Saved; note: …") rather than closing over it.
         opened = validation.validate_record(sheet.form, sheet.rules, now=desk.now())
         self._known_warnings = {*opened.warnings.values(), *opened.stops.values()}
+        # The dose start as saved (None: none yet): "Discharge allowed" is laid from it only,
+        # never from one typed and refused (a user trial).
+        self._saved_dose_at = opened.dose_started_at if self._version else None
+        self._saving_dose_at: dt.datetime | None = None
         sheet = self.sheet
         day = sheet.rules.calendar.local(sheet.starts_at)
         self.setWindowTitle(f"Monitoring record — {sheet.patient_name}")
@@ -649,18 +653,18 @@ class MonitoringDialog(QDialog):
             edit.setToolTip(shown[key][1] if kind else "")
 
     def _show_minutes(self, checked: Checked) -> None:
-        allowed = self.sheet.schedule.discharge_allowed_at
-        dose_text = self._dose_started.text().strip()
-        if checked.dose_started_at is not None:  # as typed, even while another field is wrong
-            need = self.sheet.rules.observation_minutes
-            if need is not None:
-                allowed = checked.dose_started_at + dt.timedelta(minutes=need)
-        # Without a dose start typed in, a time would be laid from the planned dose: the rule.
-        hint = (
-            f"discharge allowed from {self.sheet.rules.clock(allowed)}"
-            if allowed and dose_text
-            else ""
-        )
+        # Laid from the saved dose start only: a dose typed and not saved (or refused) gives
+        # no discharge time (a user trial's record showed one from a rejected dose).
+        need = self.sheet.rules.observation_minutes
+        saved = self._saved_dose_at
+        allowed = saved + dt.timedelta(minutes=need) if saved and need is not None else None
+        hint = f"discharge allowed from {self.sheet.rules.clock(allowed)}" if allowed else ""
+        if checked.dose_started_at is not None and checked.dose_started_at != saved:
+            hint = (
+                f"discharge allowed {duration_words(need)} after the dose start, once it is saved"
+                if need is not None
+                else ""
+            )
         minutes = checked.record.monitored_minutes if checked.record is not None else None
         observation = self.sheet.rules.observation_minutes
         if minutes is not None:
@@ -823,6 +827,9 @@ class MonitoringDialog(QDialog):
             self._status_error("Fix the fields marked in red; nothing was saved.")
             return
         desk, appointment_id, form = self._desk, self._id, self.form()
+        self._saving_dose_at = validation.validate_record(
+            form, self.sheet.rules, now=desk.now()
+        ).dose_started_at
         self._save.setEnabled(False)  # one save at a time
         self._saving = True
         run_service(
@@ -840,6 +847,7 @@ class MonitoringDialog(QDialog):
     def _on_saved(self, result: SaveResult) -> None:
         self._saving = False
         self.save_result = result
+        self._saved_dose_at = self._saving_dose_at
         warned = result.warnings.get(records.URGENT_REVIEW_WARNING)
         if warned and has_screen():
             # Saved, but the nurse must see it: the dialog closes, the box stays (not modal).
@@ -882,7 +890,13 @@ class MonitoringDialog(QDialog):
         elif isinstance(err, ChairRefused):
             self._show_refusal(err)
         else:
-            self._status_error(str(err))
+            # The save is all or nothing: say so, the readings typed with it included, and
+            # that what was typed is still on the form (a user trial: "cannot record a dose"
+            # left the nurse asking whether the BP was kept).
+            self._status_error(
+                f"Not saved, nor the readings typed with it: {err}. What you typed is still "
+                "here; clear the dose to save the readings alone."
+            )
 
     def _show_refusal(self, err: ChairRefused) -> None:
         """The chair's rules refused the save: each rule and fact in words, and the override

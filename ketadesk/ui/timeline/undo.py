@@ -32,6 +32,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QWidget
 
+from ketadesk.scheduling.ride_home import RideHome
 from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TRANSITIONS
 from ketadesk.services.booking import appointment_changes, tentative
 from ketadesk.services.booking.booking import GateRefused
@@ -40,7 +41,8 @@ from ketadesk.services.booking.move_check import Placement, placement_of, plan_m
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
 from ketadesk.services.booking.start_check import StartRefused
 from ketadesk.services.common.context import ServiceError
-from ketadesk.ui.common import override_dialog
+from ketadesk.services.monitoring.completion import RideNeeded
+from ketadesk.ui.common import override_dialog, ride_dialog
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.override_dialog import RefusedRule
 
@@ -191,13 +193,16 @@ class StatusCommand(_EditCommand):
         text: str,
         *,
         version: int,
+        ride: RideHome | None = None,
     ) -> None:
-        """``version``: the appointment's version the change left."""
+        """``version``: the appointment's version the change left; ``ride``: a completion's
+        ride home, given again on a redo."""
         super().__init__(editor, text)
         self.appointment_id = appointment_id
         self.action = action
         self.reason = reason
         self.version = version
+        self.ride = ride
 
     def apply(self, forward: bool) -> None:
         desk = self.editor.desk
@@ -213,6 +218,7 @@ class StatusCommand(_EditCommand):
                 reason=self.reason,
                 expected_version=expected,
                 now=desk.now(),
+                ride=self.ride,
             )
         else:
             done = appointment_changes.undo_status(
@@ -415,6 +421,7 @@ class ScheduleEditor(QObject):
         then: Callable[[], None] | None = None,
         overrides: Mapping[str, str] | None = None,
         version: int | None = None,
+        ride: RideHome | None = None,
     ) -> None:
         """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
         "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
@@ -425,7 +432,10 @@ class ScheduleEditor(QObject):
         signed-in role that may override them, asks the reason in the shared override dialog
         and starts again with it (``overrides``: rule code -> reason); otherwise the refusal,
         which names who may override, is ``refused``.  ``version``: the appointment's version
-        as the screen showed it (refused when it was changed since; None: not checked)."""
+        as the screen showed it (refused when it was changed since; None: not checked).
+
+        A completion that needs the ride home (``RideNeeded``) asks it in the ride dialog
+        (the driver on record prefilled) and completes again with the answer (``ride``)."""
         action = status if status in TRANSITIONS else ACTION_OF_STATUS.get(status, status)
         desk = self.desk
         if action == CONFIRM_TENTATIVE:
@@ -443,6 +453,7 @@ class ScheduleEditor(QObject):
                 expected_version=seen,
                 now=desk.now(),
                 overrides=overrides,
+                ride=ride,
             )
             self.wrote(appointment_id, seen, done.version)
             # What Undo names, and what the change went ahead despite.
@@ -458,7 +469,7 @@ class ScheduleEditor(QObject):
             label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
             text = f"{label} {patient_name}" if patient_name else label
             self._push(
-                StatusCommand(self, appointment_id, action, reason, text, version=left),
+                StatusCommand(self, appointment_id, action, reason, text, version=left, ride=ride),
                 said=bool(warnings or notes),
             )
             if action in FREEING_ACTIONS:
@@ -479,9 +490,35 @@ class ScheduleEditor(QObject):
                     0, lambda: self._ask_start_override(appointment_id, reason, then, err, version)
                 )
                 return
+            if ride is None and isinstance(err, RideNeeded):
+                QTimer.singleShot(
+                    0, lambda: self._ask_ride(appointment_id, reason, then, err, version)
+                )
+                return
             refusal(err)
 
         self._write(work, changed, refused)
+
+    def _ask_ride(
+        self,
+        appointment_id: int,
+        reason: str,
+        then: Callable[[], None] | None,
+        err: RideNeeded,
+        version: int | None,
+    ) -> None:
+        """The ride home for a completion that needs one, then the completion again with it;
+        cancelled: not completed, and the status bar says why."""
+        ride = ride_dialog.ask_ride_home(
+            self._host,
+            question=err.question,
+            driver_name=err.driver_name,
+            driver_phone=err.driver_phone,
+        )
+        if ride is None:
+            self.refused.emit(f"The session was not completed: {err.question}")
+            return
+        self.set_status(appointment_id, "complete", reason, then=then, version=version, ride=ride)
 
     def _ask_start_override(
         self,

@@ -39,7 +39,13 @@ from ketadesk.services.patients import registration as patient_service
 from ketadesk.services.patients.patient_fields import PatientForm
 from ketadesk.services.waitlist import entries as waitlist_entries
 from ketadesk.store.models import AuditEvent
-from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import (
+    CLEARED,
+    RIDE_HOME,
+    SmallClinic,
+    build_small_clinic,
+    ready_for_discharge,
+)
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 local
 HOLIDAYS = {dt.date(2026, 12, 25), dt.date(2027, 1, 1), dt.date(2027, 1, 18)}
@@ -97,7 +103,13 @@ class Clinic:
         self._starts[appt] = request.sessions[0].start
         for action in walk:
             appointment_changes.change_status(
-                self.c.db, SYSTEM, appt, action, reason="test", now=self.now_for(action, appt)
+                self.c.db,
+                SYSTEM,
+                appt,
+                action,
+                reason="test",
+                now=self.now_for(action, appt),
+                ride=RIDE_HOME,
             )
         if "start" in walk:  # what completing asks by the chair's rules
             ready_for_discharge(self.c.db, appt)
@@ -153,6 +165,7 @@ CASES: dict[str, Case] = {
                 action,
                 reason="patient asked",
                 now=c.now_for(action, appt),
+                ride=RIDE_HOME,
             ),
         )
         for action, walk in (

@@ -29,7 +29,13 @@ from ketadesk.store.models import (
     SessionType,
     StaffShift,
 )
-from tests.clinic_fixtures import CLEARED, SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import (
+    CLEARED,
+    RIDE_HOME,
+    SmallClinic,
+    build_small_clinic,
+    ready_for_discharge,
+)
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
 WED = dt.date(2026, 12, 2)
@@ -240,7 +246,9 @@ def test_status_walks_forward_only(clinic: SmallClinic) -> None:
     ready_for_discharge(clinic.db, appt_id)
     on_the_day = clinic.at(WED, "07:45")  # checked in and started on its own day
     for action in ("check_in", "start", "complete"):
-        appointment_changes.change_status(clinic.db, SYSTEM, appt_id, action, now=on_the_day)
+        appointment_changes.change_status(
+            clinic.db, SYSTEM, appt_id, action, now=on_the_day, ride=RIDE_HOME
+        )
     with pytest.raises(InvalidRequest, match="is completed; it cannot be cancelled") as refused:
         appointment_changes.change_status(clinic.db, SYSTEM, appt_id, "cancel", reason="x", now=NOW)
     # The refusal names the patient, the session and its time, not an internal number (trial

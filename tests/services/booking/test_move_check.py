@@ -15,7 +15,7 @@ from ketadesk.services.booking.plan_check import BookingConflict
 from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import Actor
 from ketadesk.store import changes
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic, ready_for_discharge
 
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tuesday 1 Dec 2026, 08:00 in San Diego
 WED = dt.date(2026, 12, 2)
@@ -90,7 +90,9 @@ def test_a_completed_session_cannot_be_moved(clinic: SmallClinic) -> None:
     ready_for_discharge(clinic.db, ada)
     on_the_day = clinic.at(WED, "07:45")  # checked in and started on its own day
     for action in ("check_in", "start", "complete"):
-        appointment_changes.change_status(clinic.db, NURSE, ada, action, now=on_the_day)
+        appointment_changes.change_status(
+            clinic.db, NURSE, ada, action, now=on_the_day, ride=RIDE_HOME
+        )
     reasons = check_move(clinic.db, ada, clinic.at(WED, "10:00"), clinic.ids["Room 1"], now=NOW)
     assert reasons == ["the session is completed and cannot be moved"]
 

@@ -16,7 +16,7 @@ from ketadesk.services.booking.appointments import appointment_detail
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor, PermissionDenied
 from ketadesk.store.models import Appointment, AuditEvent, User
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic, ready_for_discharge
 
 # Wed 2 Dec 2026, 07:45 in San Diego: the sessions' own day (check-in and start wait for it)
 NOW = dt.datetime(2026, 12, 2, 15, 45, tzinfo=dt.UTC)
@@ -67,7 +67,7 @@ def test_a_therapist_starts_and_completes_their_own_session(clinic: SmallClinic)
     appt = _book(clinic, "integration", "09:00", SAM_SESSION)
     assert appointment_detail(clinic.db, appt, sam).offered_actions == ("start",)
     change_status(clinic.db, sam, appt, "start", now=NOW)
-    change_status(clinic.db, sam, appt, "complete", now=NOW)
+    change_status(clinic.db, sam, appt, "complete", now=NOW, ride=RIDE_HOME)
     assert _status(clinic, appt) == "completed"
 
 
@@ -99,9 +99,9 @@ def test_a_therapist_assigned_elsewhere_may_not_complete_an_infusion(clinic: Sma
     infusion = _book(clinic, "iv_infusion", "13:00", IV)
     change_status(clinic.db, NURSE, infusion, "start", now=NOW)  # nurses: any session
     with pytest.raises(PermissionDenied, match="may complete only their own sessions"):
-        change_status(clinic.db, sam, infusion, "complete", now=NOW)
+        change_status(clinic.db, sam, infusion, "complete", now=NOW, ride=RIDE_HOME)
     with pytest.raises(PermissionDenied, match="may start only their own sessions"):
         undo_status(clinic.db, sam, infusion, now=NOW)
     ready_for_discharge(clinic.db, infusion)
-    change_status(clinic.db, NURSE, infusion, "complete", now=NOW)
+    change_status(clinic.db, NURSE, infusion, "complete", now=NOW, ride=RIDE_HOME)
     assert _status(clinic, infusion) == "completed"

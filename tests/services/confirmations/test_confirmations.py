@@ -125,6 +125,9 @@ def test_the_checklist_is_ticked_with_the_ride(clinic: SmallClinic) -> None:
     row = calls.list_confirmations(clinic.db, now=NOW).rows[0]
     assert [i.key for i in row.checklist] == ["driver_confirmed", "fasting_confirmed"]
     assert not any(i.ticked for i in row.checklist)
+    # The pickup the list offers is the planned end of observation (DOMAIN.md "Gating"): the
+    # IV infusion's recovery ends 100 min after its 09:00 start.
+    assert row.pickup_planned == row.start + dt.timedelta(minutes=100)
     calls.set_checklist_item(
         clinic.db,
         FRONT_DESK,

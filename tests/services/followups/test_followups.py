@@ -22,7 +22,7 @@ from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields, Permi
 from ketadesk.services.followups import actions, sync
 from ketadesk.services.followups.queue import follow_up_queue, queue_counts
 from ketadesk.store.models import Appointment, AuditEvent, FollowUp, FollowUpAttempt
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic, ready_for_discharge
 
 NOW = dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC)  # Monday 23 Nov 2026, 08:00 local
 WED = dt.date(2026, 11, 25)
@@ -69,7 +69,7 @@ def _complete(clinic: SmallClinic, appointment_id: int, day: dt.date) -> None:
     ready_for_discharge(clinic.db, appointment_id)
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
         appointment_changes.change_status(
-            clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm)
+            clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm), ride=RIDE_HOME
         )
 
 
@@ -155,7 +155,7 @@ def test_sync_is_idempotent(db_url: str) -> None:
         assert undone["next_day_call"].status == "cancelled"
         assert undone["rems_form"].status == "open"
         appointment_changes.change_status(
-            clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "13:10")
+            clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "13:10"), ride=RIDE_HOME
         )
         call = _rows(clinic)["next_day_call"]
         assert (call.id, call.status) == (before["next_day_call"].id, "open")
@@ -228,7 +228,9 @@ def test_a_session_not_held_cancels_its_follow_ups_and_undo_reopens_them(
     appt = _book(clinic, "spravato", WED, SPRAVATO)
     # A no-show is marked once the session has begun without the patient; a cancel ahead.
     when = clinic.at(WED, "10:40") if action == "no_show" else NOW
-    appointment_changes.change_status(clinic.db, FRONT_DESK, appt, action, reason="ill", now=when)
+    appointment_changes.change_status(
+        clinic.db, FRONT_DESK, appt, action, reason="ill", now=when, ride=RIDE_HOME
+    )
     cancelled = _rows(clinic)["phq9"]
     assert (cancelled.status, cancelled.outcome) == ("cancelled", outcome)
     appointment_changes.undo_status(clinic.db, FRONT_DESK, appt, now=when)
@@ -247,7 +249,7 @@ def test_undoing_a_completion_cancels_the_call_and_completing_again_reopens_it(
     appointment_changes.undo_status(clinic.db, NURSE, appt, now=clinic.at(WED, "12:35"))
     assert _rows(clinic)["next_day_call"].status == "cancelled"
     appointment_changes.change_status(
-        clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "12:40")
+        clinic.db, NURSE, appt, "complete", now=clinic.at(WED, "12:40"), ride=RIDE_HOME
     )
     again = _rows(clinic)["next_day_call"]
     assert (again.id, again.status) == (call.id, "open")

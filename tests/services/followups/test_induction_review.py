@@ -14,7 +14,7 @@ from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.store.models import FollowUp
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic, ready_for_discharge
 
 # The clock is injected: the day before a twice-weekly induction that meets no holiday.
 TUESDAY = dt.date(2027, 1, 19)
@@ -66,7 +66,7 @@ def test_the_end_of_induction_review_is_owed_once_the_last_induction_session_is_
             if action == "complete":  # the chair's rules ask a monitoring record first
                 ready_for_discharge(clinic.db, appointment_id)
             appointment_changes.change_status(
-                clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm)
+                clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm), ride=RIDE_HOME
             )
         assert bool(reviews()) is (n == len(ids) - 1), n
     ((owner, status, deadline, role),) = reviews()

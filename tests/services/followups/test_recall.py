@@ -12,7 +12,7 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.followups import actions, recall
 from ketadesk.services.followups.queue import follow_up_queue
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic, ready_for_discharge
 
 NOW = dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC)  # Monday 23 Nov 2026, 08:00 local
 WED = dt.date(2026, 11, 25)
@@ -51,7 +51,7 @@ def _held(clinic: SmallClinic, appointment_id: int, day: dt.date) -> None:
     ready_for_discharge(clinic.db, appointment_id)
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "11:40")):
         appointment_changes.change_status(
-            clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm)
+            clinic.db, NURSE, appointment_id, action, now=clinic.at(day, hhmm), ride=RIDE_HOME
         )
 
 

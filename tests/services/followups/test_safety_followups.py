@@ -37,6 +37,7 @@ from ketadesk.services.printing.session_record import (
 from ketadesk.services.schedule.staff import my_day
 from ketadesk.store.models import AuditEvent, ClinicSetting, Closure, FollowUp
 from tests.clinic_fixtures import (
+    RIDE_HOME,
     SmallClinic,
     build_small_clinic,
     extend_authorizations,
@@ -353,12 +354,12 @@ def _dosed(clinic: SmallClinic, day: dt.date, *, complete: bool = True) -> int:
     appointment = _book(clinic, day)
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
         appointment_changes.change_status(
-            clinic.db, NURSE, appointment, action, now=clinic.at(day, hhmm)
+            clinic.db, NURSE, appointment, action, now=clinic.at(day, hhmm), ride=RIDE_HOME
         )
     if complete:
         ready_for_discharge(clinic.db, appointment)
         appointment_changes.change_status(
-            clinic.db, NURSE, appointment, "complete", now=clinic.at(day, "12:30")
+            clinic.db, NURSE, appointment, "complete", now=clinic.at(day, "12:30"), ride=RIDE_HOME
         )
     return appointment
 

@@ -28,7 +28,7 @@ from ketadesk.services.monitoring.reading_schedule import readings_due
 from ketadesk.services.monitoring.record_forms import CheckDue
 from ketadesk.services.schedule import public_holidays
 from ketadesk.store.models import Appointment, ClinicSetting, SessionRecord, VitalReading
-from tests.clinic_fixtures import ready_for_discharge
+from tests.clinic_fixtures import RIDE_HOME, ready_for_discharge
 from tests.services.staffed_day import TUESDAY, StaffedDay, build_staffed_day
 
 
@@ -58,7 +58,12 @@ def card(board: ChairBoard, room: str) -> ChairCard:
 
 def status(staffed: StaffedDay, key: str, action: str, when: str) -> None:
     change_status(
-        staffed.clinic.db, SYSTEM, staffed.appointments[key], action, now=at(staffed, when)
+        staffed.clinic.db,
+        SYSTEM,
+        staffed.appointments[key],
+        action,
+        now=at(staffed, when),
+        ride=RIDE_HOME,
     )
 
 

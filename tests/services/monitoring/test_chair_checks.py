@@ -27,7 +27,7 @@ from ketadesk.services.monitoring.record_forms import (
 from ketadesk.services.printing import session_record
 from ketadesk.services.settings import rules
 from ketadesk.store.models import Appointment, AuditEvent, GatingOverride, SessionRecord
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic
 
 BOOKED_AT = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tue 1 Dec 2026, 08:00 local
 WED = dt.date(2026, 12, 2)
@@ -258,10 +258,12 @@ def test_completing_25_minutes_after_the_start_with_no_record_is_refused(
     clinic: SmallClinic, spravato: int
 ) -> None:
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
-        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
+        )
     with pytest.raises(ChairRefused) as refused:
         appointment_changes.change_status(
-            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "10:25")
+            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "10:25"), ride=RIDE_HOME
         )
     assert [f.rule for f in refused.value.findings] == [
         "discharge_no_dose",
@@ -279,16 +281,18 @@ def test_completing_before_the_observation_minutes_is_refused_then_allowed(
     clinic: SmallClinic, spravato: int
 ) -> None:
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
-        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
+        )
     records.save_record(
         clinic.db, NURSE, spravato, _form(clinic, spravato, discharged=""), now=_at(clinic, "12:21")
     )
     with pytest.raises(ChairRefused, match=r"10:25 is only 10 min after|12:14 is only 119 min"):
         appointment_changes.change_status(
-            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:14")
+            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:14"), ride=RIDE_HOME
         )
     appointment_changes.change_status(
-        clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:22")
+        clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:22"), ride=RIDE_HOME
     )
     assert _status(clinic, spravato) == "completed"
 
@@ -333,7 +337,9 @@ def test_who_monitored_is_offered_from_the_booking_and_a_discharge_without_it_is
     assert _refused(clinic, spravato, cleared, "12:30") == ["discharge_monitored_by"]
     # ...and a record saved without a discharge cannot be completed either.
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
-        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
+        )
     records.save_record(
         clinic.db,
         NURSE,
@@ -343,7 +349,7 @@ def test_who_monitored_is_offered_from_the_booking_and_a_discharge_without_it_is
     )
     with pytest.raises(ChairRefused, match=r"who monitored the patient is not recorded"):
         appointment_changes.change_status(
-            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:30")
+            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:30"), ride=RIDE_HOME
         )
     assert _status(clinic, spravato) == "in_progress"
 
@@ -352,13 +358,15 @@ def test_a_prescriber_overrides_an_early_completion_with_a_reason_audited_and_sh
     clinic: SmallClinic, spravato: int
 ) -> None:
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
-        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
+        )
     records.save_record(
         clinic.db, NURSE, spravato, _form(clinic, spravato, discharged=""), now=_at(clinic, "12:21")
     )
     with pytest.raises(ChairRefused) as refused:
         appointment_changes.change_status(
-            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:05")
+            clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:05"), ride=RIDE_HOME
         )
     rules = [f.rule for f in refused.value.findings]
     assert rules == ["discharge_observation"]
@@ -371,7 +379,7 @@ def test_a_prescriber_overrides_an_early_completion_with_a_reason_audited_and_sh
         now=_at(clinic, "12:06"),
     )
     appointment_changes.change_status(
-        clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:07")
+        clinic.db, NURSE, spravato, "complete", now=_at(clinic, "12:07"), ride=RIDE_HOME
     )
     assert _status(clinic, spravato) == "completed"
     sheet = records.open_record(clinic.db, NURSE, spravato, now=_at(clinic, "12:08"))
@@ -403,7 +411,7 @@ def test_a_non_dosing_session_completes_without_a_record(clinic: SmallClinic) ->
     therapy = _book(clinic, "integration", "09:00", {"therapist": "Sam Rivera"})
     for action in ("start", "complete"):
         appointment_changes.change_status(
-            clinic.db, SYSTEM, therapy, action, now=_at(clinic, "09:30")
+            clinic.db, SYSTEM, therapy, action, now=_at(clinic, "09:30"), ride=RIDE_HOME
         )
     assert _status(clinic, therapy) == "completed"
 

@@ -31,6 +31,7 @@ from ketadesk.services.monitoring.chair_board import ChairCard, chair_board
 from ketadesk.services.monitoring.completion import ChairRefused, override
 from ketadesk.services.schedule import public_holidays
 from ketadesk.store.models import Appointment, SessionRecord, VitalReading
+from tests.clinic_fixtures import RIDE_HOME
 from tests.services.staffed_day import BOOKED_ON, TUESDAY, StaffedDay, build_staffed_day
 
 IM = {"room": "Room 4", "monitor": "Monitor 4", "nurse": "Nurse Kim"}
@@ -84,6 +85,7 @@ def start(staffed: StaffedDay, key: str) -> None:
             staffed.appointments[key],
             action,
             now=at(staffed, SESSIONS[key][1]),
+            ride=RIDE_HOME,
         )
 
 
@@ -168,6 +170,7 @@ def test_the_card_says_when_why_not_and_ready_as_completing_judges(
             staffed.appointments[key],
             "complete",
             now=at(staffed, allowed),
+            ride=RIDE_HOME,
         )
     assert [f.rule for f in refused.value.findings] == ["discharge_readings"]
 
@@ -175,7 +178,12 @@ def test_the_card_says_when_why_not_and_ready_as_completing_judges(
     ready = card(staffed, key, allowed)
     assert (ready.discharge_ready, ready.discharge_not_yet) == (True, ())
     change_status(
-        staffed.clinic.db, SYSTEM, staffed.appointments[key], "complete", now=at(staffed, allowed)
+        staffed.clinic.db,
+        SYSTEM,
+        staffed.appointments[key],
+        "complete",
+        now=at(staffed, allowed),
+        ride=RIDE_HOME,
     )
     assert status_of(staffed, key) == "completed"
 
@@ -190,13 +198,23 @@ def test_im_and_kap_completion_is_refused_before_the_observation_minutes(
     early = minus(allowed, 10)
     with pytest.raises(ChairRefused) as refused:
         change_status(
-            staffed.clinic.db, SYSTEM, staffed.appointments[key], "complete", now=at(staffed, early)
+            staffed.clinic.db,
+            SYSTEM,
+            staffed.appointments[key],
+            "complete",
+            now=at(staffed, early),
+            ride=RIDE_HOME,
         )
     assert [f.rule for f in refused.value.findings] == ["discharge_observation"]
     assert f"needs {minutes} min (earliest {allowed})" in str(refused.value)
     assert card(staffed, key, early).discharge_not_yet == ()  # the card gives the time instead
     change_status(
-        staffed.clinic.db, SYSTEM, staffed.appointments[key], "complete", now=at(staffed, allowed)
+        staffed.clinic.db,
+        SYSTEM,
+        staffed.appointments[key],
+        "complete",
+        now=at(staffed, allowed),
+        ride=RIDE_HOME,
     )
     assert status_of(staffed, key) == "completed"
 
@@ -275,5 +293,6 @@ def test_a_prescribers_override_counts_on_the_board_as_on_completing(staffed: St
         staffed.appointments["spravato"],
         "complete",
         now=at(staffed, "11:50"),
+        ride=RIDE_HOME,
     )
     assert status_of(staffed, "spravato") == "completed"

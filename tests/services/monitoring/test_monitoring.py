@@ -26,7 +26,7 @@ from ketadesk.services.monitoring.completion import ChairRefused
 from ketadesk.services.monitoring.record_forms import RecordForm, reading_field, with_reading
 from ketadesk.store.database import open_database
 from ketadesk.store.models import AuditEvent, FollowUp, SessionRecord, VitalReading
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic
 
 BOOKED_AT = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tue 1 Dec 2026, 08:00 local
 WED = dt.date(2026, 12, 2)
@@ -259,7 +259,9 @@ def test_warn_threshold_comes_from_configuration(clinic: SmallClinic, spravato: 
 
 
 def test_discharge_before_the_dose_is_refused(clinic: SmallClinic, spravato: int) -> None:
-    form = dataclasses.replace(_complete_form(clinic, spravato), discharged="10:05")
+    form = dataclasses.replace(
+        _complete_form(clinic, spravato), discharged="10:05", ready_to_leave="10:05"
+    )
     with pytest.raises(InvalidFields) as refused:
         records.save_record(clinic.db, NURSE, spravato, form, now=_at(clinic, "12:30"))
     assert refused.value.errors == {
@@ -271,7 +273,9 @@ def test_discharge_before_the_dose_is_refused(clinic: SmallClinic, spravato: int
 def test_discharge_before_the_observation_minutes_is_refused(
     clinic: SmallClinic, spravato: int
 ) -> None:
-    form = dataclasses.replace(_complete_form(clinic, spravato), discharged="12:14")
+    form = dataclasses.replace(
+        _complete_form(clinic, spravato), discharged="12:14", ready_to_leave="12:14"
+    )
     # Marked at the field as the nurse types, refused at the save (a prescriber may override:
     # tests/services/monitoring/test_chair_checks.py).
     assert validation.validate_record(
@@ -445,7 +449,9 @@ def test_rems_follow_up_shows_nothing_missing_once_complete_and_stays_open(
         now=_at(clinic, "12:29"),
     )
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
-        appointment_changes.change_status(clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
+        )
     with clinic.db.read() as session:
         form = session.scalars(
             select(FollowUp).where(

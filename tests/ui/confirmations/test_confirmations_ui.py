@@ -122,6 +122,8 @@ def test_a_confirmation_list_worked_through_to_the_end(
     _select(view, "Lovelace, Ada")
     assert set(view.checks) == {"driver_confirmed", "fasting_confirmed"}
     view.ride_phone.setText("(619) 555-0199")
+    # Prefilled with the planned end of observation (the infusion's recovery ends 10:40).
+    assert view.ride_pickup.text() == "10:40"
     view.ride_pickup.setText("10:45")
     view.checks["driver_confirmed"].setChecked(True)
     qtbot.waitUntil(

@@ -46,7 +46,7 @@ from ketadesk.ui.followups.follow_up_queue import (
     share_columns,
 )
 from ketadesk.ui.followups.recall_lists import RecallListsView
-from tests.clinic_fixtures import SmallClinic, ready_for_discharge
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic, ready_for_discharge
 from tests.pictures import picture_folder
 from tests.ui.clinic_day import TUESDAY, WEDNESDAY, open_urgent_review
 from tests.ui.conftest import NOW
@@ -128,7 +128,9 @@ def test_the_model_passes_the_model_tester(qtmodeltester, owed: SmallClinic) -> 
 def test_the_queue_on_tuesday_morning(qtbot: QtBot, owed: SmallClinic) -> None:
     # Grace Hopper's Spravato session is done: her REMS form joins the queue with its countdown.
     ready_for_discharge(owed.db, _grace_spravato(owed))  # what completing asks
-    appointment_changes.change_status(owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW)
+    appointment_changes.change_status(
+        owed.db, NURSE, _grace_spravato(owed), "complete", now=NOW, ride=RIDE_HOME
+    )
     counts: list[dict[str, int]] = []
     clock = Clock(NOW)
     view = FollowUpQueueView(Desk(owed.db, NURSE, clock))

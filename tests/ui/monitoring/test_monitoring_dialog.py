@@ -271,12 +271,13 @@ def test_checks_after_an_unrecorded_dose_are_counted_from_the_dose_not_the_plan(
     dialog._dose_started.editingFinished.emit()
     assert dialog._schedule_label.text() == "Next check: BP +40 min due 11:05"
     assert dialog._rows[1].due.text() == "11:05"
-    assert dialog._minutes.text() == "Discharge allowed from 12:25"
+    # Discharge is laid from the saved dose only: one typed may yet be refused (a user trial).
+    assert dialog._minutes.text() == "Discharge allowed 2 h after the dose start, once it is saved"
     # Another field refused (a BP that cannot be real): the dose start typed still times them.
     _type(qtbot, dialog, {(1, "time"): "10:40", (1, "systolic"): "400", (1, "diastolic"): "20"})
     assert dialog.field_messages["readings[1].systolic"][0] == "error"
     assert dialog._rows[2].due.text() != "dose + 2 h"
-    assert dialog._minutes.text() == "Discharge allowed from 12:25"
+    assert dialog._minutes.text() == "Discharge allowed 2 h after the dose start, once it is saved"
 
 
 def test_the_check_at_the_dose_itself_reads_at_dose(qtbot: QtBot, clinic: SmallClinic) -> None:

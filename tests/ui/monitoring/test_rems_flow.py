@@ -22,7 +22,7 @@ from ketadesk.store.models import FollowUp
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.followups.follow_up_queue import CompleteDialog, FollowUpQueueView
 from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
-from tests.clinic_fixtures import SmallClinic
+from tests.clinic_fixtures import RIDE_HOME, SmallClinic
 
 WED = dt.date(2026, 11, 25)
 NURSE = Actor(user_id=None, username="kim", role="nurse")
@@ -59,7 +59,7 @@ def held(clinic: SmallClinic) -> int:
     (appointment,) = result.appointment_ids
     for action, hhmm in (("check_in", "09:55"), ("start", "10:05")):
         appointment_changes.change_status(
-            clinic.db, NURSE, appointment, action, now=clinic.at(WED, hhmm)
+            clinic.db, NURSE, appointment, action, now=clinic.at(WED, hhmm), ride=RIDE_HOME
         )
     return appointment
 

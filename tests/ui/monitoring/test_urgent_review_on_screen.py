@@ -25,6 +25,7 @@ from ketadesk.ui.followups.follow_up_queue import CompleteDialog
 from ketadesk.ui.monitoring.chair_board import ChairBoardView
 from ketadesk.ui.timeline.undo import ScheduleEditor
 from tests.clinic_fixtures import (
+    RIDE_HOME,
     SmallClinic,
     build_small_clinic,
     extend_authorizations,
@@ -118,7 +119,7 @@ def test_an_incomplete_rems_form_is_refused_on_screen(
     ready_for_discharge(clinic.db, appointment)  # what completing asks; the lot etc. missing
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
         appointment_changes.change_status(
-            clinic.db, NURSE, appointment, action, now=clinic.at(day, hhmm)
+            clinic.db, NURSE, appointment, action, now=clinic.at(day, hhmm), ride=RIDE_HOME
         )
     now = clinic.at(day, "13:00")
     queue = follow_up_queue(clinic.db, NURSE, now=now)
