@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import (
     FOLLOWUP_KINDS,
+    STAGE_REVIEW_KINDS,
     CompletionFollowUp,
     FollowUpRule,
     FollowUpSettings,
@@ -30,6 +31,7 @@ from ketadesk.scheduling.catalog import (
 )
 from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.scheduling.dropout import OUTREACH_CALL
+from ketadesk.scheduling.words import role_name
 from ketadesk.scheduling.statuses import (
     AFTER_SESSION_STATUSES,
     ATTENDED_STATUSES,
@@ -88,6 +90,17 @@ def listed_without_clinical(kind: str, clinical_kinds: Collection[str]) -> bool:
     adverse event or an urgent review (a user trial's front desk read PHQ-9 items, what each
     REMS form lacked and "URGENT · Urgent review")."""
     return kind not in clinical_kinds or kind in CALL_KINDS
+
+
+def stage_review_close_problem(kind: str, role: str, settings: FollowUpSettings) -> str:
+    """Why ``role`` may not complete a follow-up of ``kind`` ("" when it may): a stage review
+    (``STAGE_REVIEW_KINDS``) is the ``series_review_role``'s judgement, whoever may call about
+    it ("Only a prescriber may complete an end-of-induction review")."""
+    if kind not in STAGE_REVIEW_KINDS or role == settings.series_review_role:
+        return ""
+    what = kind_label(kind).lower()
+    article = "an" if what[:1] in "aeiou" else "a"
+    return f"Only a {role_name(settings.series_review_role)} may complete {article} {what}"
 
 
 def kind_label(kind: str) -> str:
