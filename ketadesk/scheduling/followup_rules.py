@@ -31,13 +31,13 @@ from ketadesk.scheduling.catalog import (
 )
 from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.scheduling.dropout import OUTREACH_CALL
-from ketadesk.scheduling.words import role_name
 from ketadesk.scheduling.statuses import (
     AFTER_SESSION_STATUSES,
     ATTENDED_STATUSES,
     BEFORE_SESSION_STATUSES,
     NOT_HELD_STATUSES,
 )
+from ketadesk.scheduling.words import role_name
 
 NORMAL, HIGH, URGENT = "normal", "high", "urgent"
 # A session in one of these has begun dosing (or is done): what a regulator asks of every dose
@@ -306,6 +306,10 @@ def reattempt_at(calendar: ClinicCalendar, now: dt.datetime, retry_hours: int) -
 
 
 class Section(enum.StrEnum):
+    #: Urgent (an urgent review): due at once, whatever its deadline, listed first.  An item's
+    #: own section is never this one (it stays overdue, due today or upcoming, for its
+    #: colours and counts); the queue lists urgent items under it.
+    URGENT = "urgent"
     OVERDUE = "overdue"
     DUE_TODAY = "due_today"
     UPCOMING = "upcoming"
@@ -313,6 +317,7 @@ class Section(enum.StrEnum):
 
 
 SECTION_TITLES = {
+    Section.URGENT: "Urgent · due now",
     Section.OVERDUE: "Overdue",
     Section.DUE_TODAY: "Due today",
     Section.UPCOMING: "Upcoming",

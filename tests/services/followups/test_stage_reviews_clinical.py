@@ -66,7 +66,8 @@ def test_the_front_desk_neither_lists_nor_closes_a_stage_review(
 
     desk = follow_up_queue(clinic.db, FRONT_DESK, now=NOW)
     assert {i.id for i in desk.items}.isdisjoint({induction, booster})
-    assert "induction_review" not in desk.kinds and "booster_review" not in desk.kinds
+    assert "induction_review" not in desk.kinds
+    assert "booster_review" not in desk.kinds
     assert queue_counts(clinic.db, FRONT_DESK, now=NOW)["overdue"] == 0
     nurse = follow_up_queue(clinic.db, NURSE, now=NOW)
     assert {induction, booster} <= {i.id for i in nurse.items}
@@ -96,7 +97,8 @@ def test_only_the_series_review_role_completes_a_stage_review(clinic: SmallClini
     with pytest.raises(PermissionDenied, match="may complete an end-of-induction review"):
         actions.complete_follow_up(clinic.db, NURSE, induction, "reviewed", now=NOW)
     prescriber = follow_up_queue(clinic.db, PRESCRIBER, now=NOW).item(induction)
-    assert prescriber is not None and prescriber.refusals.complete == ""
+    assert prescriber is not None
+    assert prescriber.refusals.complete == ""
     actions.complete_follow_up(
         clinic.db, PRESCRIBER, induction, "continue, booster in 4 weeks", now=NOW
     )
