@@ -636,7 +636,7 @@ class PatientRecordView(QWidget):
         for f in record.follow_ups:
             item = QTreeWidgetItem(
                 [
-                    short_date(f.due) + (" (overdue)" if f.overdue else ""),
+                    (f.when or short_date(f.due)) + (" (overdue)" if f.overdue else ""),
                     f.kind_label + ("" if f.priority == "normal" else f" ({f.priority})"),
                     f.session or "—",
                 ]
