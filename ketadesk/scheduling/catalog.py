@@ -373,6 +373,9 @@ class FollowUpSettings:
     clinical_kinds: tuple[str, ...]
     clinical_roles: tuple[str, ...]
     recall_lookback_days: int
+    #: What the next-day call's caller does when the patient says yes to thoughts of
+    #: self-harm, printed under the question on the call list.
+    self_harm_instruction: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -987,6 +990,7 @@ FOLLOW_UP_DEFAULTS: Mapping[str, Any] = {
     ],
     "clinical_roles": ["nurse", "prescriber"],
     "recall_lookback_days": 90,
+    "self_harm_instruction": "If yes: stay on the line and tell the on-call prescriber now.",
 }
 
 
@@ -1012,6 +1016,7 @@ def _parse_followups(root: _Reader, source: str) -> FollowUpSettings:
         clinical_kinds=clinical_kinds,
         clinical_roles=clinical_roles,
         recall_lookback_days=fr.integer("recall_lookback_days", minimum=1),
+        self_harm_instruction=fr.text("self_harm_instruction").strip(),
     )
 
 
