@@ -801,6 +801,7 @@ class FollowUpQueueView(QWidget):
         self._call: _Read | None = None
         self._again = False
         self._selected_id: int | None = None
+        self._reveal = ""  # the section a count of the left panel asked to see (show_counted)
         self.setObjectName("follow_up_queue")
         self.setAccessibleName("Follow-up queue")
 
@@ -1051,6 +1052,8 @@ class FollowUpQueueView(QWidget):
         if self.status.text().startswith(_READ_FAILED):
             self.status.setText("")
         self.show_queue(queue, counts)
+        if self._reveal:
+            self._reveal_counted()
         self.refreshed.emit()
         if self._again:
             self._again = False
@@ -1099,6 +1102,36 @@ class FollowUpQueueView(QWidget):
 
     def _on_filter_changed(self, _index: int) -> None:
         self.refresh()
+
+    def show_counted(self, which: str) -> None:
+        """Show what a count of the left panel counted ("urgent", "overdue", "due_today"):
+        the counts are of the whole queue, so the kind and assignee filters are cleared (a
+        trial's "1 urgent" showed nothing under a REMS filter), and once read the list opens
+        at that section with its first item selected."""
+        self._reveal = which
+        cleared = False
+        for box in (self.kind_filter, self.assignee_filter):
+            if box.currentIndex() != 0:
+                box.blockSignals(True)
+                box.setCurrentIndex(0)
+                box.blockSignals(False)
+                cleared = True
+        if cleared or self.queue is None:
+            self.refresh()
+        else:
+            self._reveal_counted()
+
+    def _reveal_counted(self) -> None:
+        which, self._reveal = self._reveal, ""
+        if which not in {s.value for s in Section}:
+            return
+        section = self.model.section_index(Section(which))
+        if not section.isValid():
+            return
+        first = self.model.item(self.model.index(0, 0, section))
+        if first is not None:
+            self.select_follow_up(first.id)
+        self.tree.scrollTo(section, QAbstractItemView.ScrollHint.PositionAtTop)
 
     def _on_tree_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         item = self.model.item(current)

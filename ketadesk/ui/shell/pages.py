@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ketadesk.ui.booking.booking_dialog import BookingDialog
     from ketadesk.ui.booking.move_dialog import MoveSessionDialog
     from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
+    from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
     from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
     from ketadesk.ui.patients.patient_record import PatientRecordView
     from ketadesk.ui.settings.settings_dialog import SettingsDialog
@@ -71,6 +72,7 @@ class DeskController(QObject):
         self.desk = desk
         self.undo_stack = QUndoStack(self)
         self.last_refusal = ""
+        self.follow_up_queue: FollowUpQueueView | None = None  # once the view is built
         from ketadesk.ui.shell.change_watch import ChangeWatcher
         from ketadesk.ui.timeline.undo import ScheduleEditor
 
@@ -350,6 +352,7 @@ class DeskController(QObject):
         from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
 
         queue = FollowUpQueueView(self.desk, self.parent_widget)
+        self.follow_up_queue = queue
         queue.patient_requested.connect(self.open_patient)
         queue.appointment_requested.connect(self.open_appointment)
         # The queue read the counts with the queue itself: no second query for the panel.
@@ -669,8 +672,13 @@ class DeskController(QObject):
     def _on_counts_failed(self, _err: ServiceError) -> None:
         self.window.side_panel.set_counts(None)
 
-    def _on_follow_ups_requested(self, _which: str) -> None:
+    def _on_follow_ups_requested(self, which: str) -> None:
+        """A count of the left panel clicked: the queue, showing what it counted (its filters
+        cleared: the counts are of the whole queue)."""
         self.window.set_view("follow_ups")
+        queue = self.follow_up_queue
+        if queue is not None and shiboken6.isValid(queue):
+            queue.show_counted(which)
 
     # -- dialogs ----------------------------------------------------------------------------
 

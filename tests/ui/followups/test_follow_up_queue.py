@@ -392,6 +392,26 @@ def test_a_new_urgent_review_due_by_tomorrow_is_listed_first_as_due_now(
     dialog.grab().save(str(folder / "urgent_review_complete_dialog.png"))
 
 
+def test_the_left_panels_urgent_count_shows_the_urgent_item_whatever_the_filter(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    """A trial's "1 urgent" showed nothing under a REMS filter: the counts are of the whole
+    queue, so showing what one counted clears the filters and selects its first item."""
+    review = open_urgent_review(owed, NOW)
+    view = _view(qtbot, owed, Clock(NOW))
+    view.kind_filter.setCurrentIndex(view.kind_filter.findData("phq9"))
+    _wait(qtbot, view)
+    assert view.queue is not None
+    assert view.queue.urgent == ()
+    assert view.counts["urgent"] == 1  # the whole queue's
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.show_counted("urgent")
+    assert view.kind_filter.currentData() == ""
+    assert view.selected_item() is not None
+    assert view.selected_item().id == review  # type: ignore[union-attr]
+    view.grab().save(str(picture_folder("follow_ups") / "urgent_count_clicked.png"))
+
+
 def _kinds_offered(view: FollowUpQueueView) -> list[str]:
     return [view.kind_filter.itemData(i) for i in range(1, view.kind_filter.count())]
 
