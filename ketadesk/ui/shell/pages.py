@@ -79,6 +79,9 @@ class DeskController(QObject):
         self.editor = ScheduleEditor(desk, self.undo_stack, self, host=self.parent_widget)
         self.editor.changed.connect(self._on_changed)
         self.editor.changed.connect(self._on_own_change)
+        # A change made here (a session moved from a record's session page) shows on the open
+        # records at once: a trial's record listed the old day and "next" until reopened.
+        self.editor.changed.connect(self.reload_patient_windows)
         self.editor.refused.connect(self._on_refused)
         self.editor.warned.connect(self._on_warned)
         self.editor.noted.connect(lambda message: self.window.show_message(message, 12000))
@@ -755,6 +758,14 @@ class DeskController(QObject):
         view.show()
         self.patient_windows.append(view)
 
+    def reload_patient_windows(self) -> None:
+        """Read the open patient records again (after a change made at this desk; each
+        reading is audited, so not after every change at other workstations)."""
+        self.patient_windows = [w for w in self.patient_windows if shiboken6.isValid(w)]
+        for view in self.patient_windows:
+            if view.isVisible():
+                view.reload()
+
     def new_booking(self) -> None:
         self.new_booking_for(None)
 
@@ -770,6 +781,7 @@ class DeskController(QObject):
     def _on_booked(self, _ids: object, first_day: dt.date) -> None:
         self.window.set_day(first_day)
         self._on_changed()
+        self.reload_patient_windows()
 
     def import_patients(self) -> None:
         from ketadesk.ui.patients.import_dialog import ImportPatientsDialog
