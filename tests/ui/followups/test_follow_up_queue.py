@@ -425,8 +425,10 @@ def test_the_front_desk_is_offered_only_the_kinds_and_counts_its_queue_lists(
     desk = _view(qtbot, owed, Clock(NOW), actor=FRONT_DESK)
     offered = _kinds_offered(desk)
     assert "next_day_call" in offered  # a call is owed: the desk sees it (greyed)
-    assert {"integration", "booster_review", "outreach_call"} <= set(offered)
-    assert not set(offered) & {"phq9", "gad7", "rems_form", "adverse_event", "urgent_review"}
+    assert {"integration", "outreach_call"} <= set(offered)
+    clinical = {"phq9", "gad7", "rems_form", "adverse_event", "urgent_review"}
+    # The stage reviews are a prescriber's (a trial's desk closed an end-of-induction review).
+    assert not set(offered) & (clinical | {"booster_review", "induction_review"})
     assert "urgent" not in desk.counts
     assert "urgent" not in desk.status_summary()
     nurse = _view(qtbot, owed, Clock(NOW))
