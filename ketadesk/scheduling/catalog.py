@@ -113,6 +113,11 @@ FOLLOWUP_KINDS = (
     "induction_review",
 )
 PHASE_SHADES = ("checkin", "dosing", "observation", "therapy")
+#: The reviews a protocol's stage owes when it ends (its ``on_complete`` follow-up), a
+#: prescriber's clinical judgement: clinical whenever ``[followups] series_review_role`` is a
+#: clinical role, and closed only by that role (a user trial's front desk closed an
+#: end-of-induction review from its queue, on a stored configuration that listed neither).
+STAGE_REVIEW_KINDS = ("booster_review", "induction_review")
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +358,9 @@ class FollowUpSettings:
     the queue looks ``upcoming_days`` ahead.  An adverse event is followed up by
     ``adverse_event_role`` by the end of ``adverse_event_business_days`` business days; a
     protocol's ``on_complete`` follow-up (the booster review) goes to ``series_review_role``.
-    Only ``clinical_roles`` may work the ``clinical_kinds``.  The recall and dropout lists look
+    Only ``clinical_roles`` may work the ``clinical_kinds`` (with the ``STAGE_REVIEW_KINDS``
+    whenever ``series_review_role`` is clinical), and only ``series_review_role`` completes a
+    stage review.  The recall and dropout lists look
     back ``recall_lookback_days``.
     """
 
@@ -366,6 +373,9 @@ class FollowUpSettings:
     clinical_kinds: tuple[str, ...]
     clinical_roles: tuple[str, ...]
     recall_lookback_days: int
+    #: What the next-day call's caller does when the patient says yes to thoughts of
+    #: self-harm, printed under the question on the call list.
+    self_harm_instruction: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -975,9 +985,12 @@ FOLLOW_UP_DEFAULTS: Mapping[str, Any] = {
         "gad7",
         "adverse_event",
         "urgent_review",
+        "booster_review",
+        "induction_review",
     ],
     "clinical_roles": ["nurse", "prescriber"],
     "recall_lookback_days": 90,
+    "self_harm_instruction": "If yes: stay on the line and tell the on-call prescriber now.",
 }
 
 
@@ -986,16 +999,24 @@ def _parse_followups(root: _Reader, source: str) -> FollowUpSettings:
     data = {**FOLLOW_UP_DEFAULTS, **given}
     fr = _Reader(data, "followups", source)
     roles = [r.value for r in StaffRole]
+    series_review_role = fr.choice("series_review_role", roles)
+    clinical_roles = fr.str_list("clinical_roles", roles)
+    clinical_kinds = fr.str_list("clinical_kinds", FOLLOWUP_KINDS)
+    if series_review_role in clinical_roles:
+        # A stored configuration written before the stage reviews were listed still keeps
+        # them from the roles that may not work them (STAGE_REVIEW_KINDS).
+        clinical_kinds = tuple(dict.fromkeys((*clinical_kinds, *STAGE_REVIEW_KINDS)))
     return FollowUpSettings(
         retry_hours=fr.integer("retry_hours", minimum=1),
         max_attempts=fr.integer("max_attempts", minimum=1),
         upcoming_days=fr.integer("upcoming_days"),
         adverse_event_business_days=fr.integer("adverse_event_business_days"),
         adverse_event_role=fr.choice("adverse_event_role", roles),
-        series_review_role=fr.choice("series_review_role", roles),
-        clinical_kinds=fr.str_list("clinical_kinds", FOLLOWUP_KINDS),
-        clinical_roles=fr.str_list("clinical_roles", roles),
+        series_review_role=series_review_role,
+        clinical_kinds=clinical_kinds,
+        clinical_roles=clinical_roles,
         recall_lookback_days=fr.integer("recall_lookback_days", minimum=1),
+        self_harm_instruction=fr.text("self_harm_instruction").strip(),
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import (
     FOLLOWUP_KINDS,
+    STAGE_REVIEW_KINDS,
     CompletionFollowUp,
     FollowUpRule,
     FollowUpSettings,
@@ -36,6 +37,7 @@ from ketadesk.scheduling.statuses import (
     BEFORE_SESSION_STATUSES,
     NOT_HELD_STATUSES,
 )
+from ketadesk.scheduling.words import role_name
 
 NORMAL, HIGH, URGENT = "normal", "high", "urgent"
 # A session in one of these has begun dosing (or is done): what a regulator asks of every dose
@@ -88,6 +90,17 @@ def listed_without_clinical(kind: str, clinical_kinds: Collection[str]) -> bool:
     adverse event or an urgent review (a user trial's front desk read PHQ-9 items, what each
     REMS form lacked and "URGENT · Urgent review")."""
     return kind not in clinical_kinds or kind in CALL_KINDS
+
+
+def stage_review_close_problem(kind: str, role: str, settings: FollowUpSettings) -> str:
+    """Why ``role`` may not complete a follow-up of ``kind`` ("" when it may): a stage review
+    (``STAGE_REVIEW_KINDS``) is the ``series_review_role``'s judgement, whoever may call about
+    it ("Only a prescriber may complete an end-of-induction review")."""
+    if kind not in STAGE_REVIEW_KINDS or role == settings.series_review_role:
+        return ""
+    what = kind_label(kind).lower()
+    article = "an" if what[:1] in "aeiou" else "a"
+    return f"Only a {role_name(settings.series_review_role)} may complete {article} {what}"
 
 
 def kind_label(kind: str) -> str:
@@ -293,6 +306,10 @@ def reattempt_at(calendar: ClinicCalendar, now: dt.datetime, retry_hours: int) -
 
 
 class Section(enum.StrEnum):
+    #: Urgent (an urgent review): due at once, whatever its deadline, listed first.  An item's
+    #: own section is never this one (it stays overdue, due today or upcoming, for its
+    #: colours and counts); the queue lists urgent items under it.
+    URGENT = "urgent"
     OVERDUE = "overdue"
     DUE_TODAY = "due_today"
     UPCOMING = "upcoming"
@@ -300,6 +317,7 @@ class Section(enum.StrEnum):
 
 
 SECTION_TITLES = {
+    Section.URGENT: "Urgent · due now",
     Section.OVERDUE: "Overdue",
     Section.DUE_TODAY: "Due today",
     Section.UPCOMING: "Upcoming",

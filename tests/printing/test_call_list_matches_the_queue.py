@@ -133,3 +133,40 @@ def test_the_front_desk_prints_the_calls_it_may_see_and_a_closed_call_is_not_pri
     ]
     actions.complete_follow_up(clinic.db, NURSE, call, "Reached, feeling fine", now=now)
     assert call_list(clinic.db, desk, TUE, now=now).calls == ()
+
+
+def test_the_desk_prints_the_next_business_days_calls_the_evening_before_with_what_to_do_on_a_yes(
+    qapp: object, clinic: SmallClinic
+) -> None:
+    """A trial's desk could print only today's calls, so the next-day calls of today's
+    patients (due tomorrow at opening) were on no list the evening before; and the sheet asked
+    "thoughts of self-harm?" with no word on what to do on a yes."""
+    from ketadesk.services.printing.call_list import next_call_day
+    from ketadesk.store.models import ClinicSetting
+
+    monday = _infusion(clinic, "Ada Lovelace", MON, IV)
+    evening = clinic.at(MON, "18:00")
+    assert next_call_day(clinic.db, now=evening) == TUE
+    assert call_list(clinic.db, NURSE, None, now=evening).calls == ()  # today's: none yet
+    printed = call_list(clinic.db, NURSE, next_call_day(clinic.db, now=evening), now=evening)
+    (entry,) = printed.calls
+    assert entry.patient_name == "Lovelace, Ada"
+    assert entry.if_yes == "If yes: stay on the line and tell the on-call prescriber now."
+    out = picture_folder("calls") / "call-list-next-day.pdf"
+    print_pdf(calls_layout(printed), out)
+    text = " ".join(" ".join(pdf_pages(out)).split())
+    assert "Follow-up calls: Tuesday, December 1, 2026" in text
+    assert "thoughts of self-harm?" in text
+    assert "If yes: stay on the line and tell the on-call prescriber now." in text
+
+    # The clinic's own words, not a literal.
+    with clinic.db.write() as session:
+        row = session.get(ClinicSetting, "followups")
+        said = {"self_harm_instruction": "If yes: keep them talking; page Dr Patel (ext 12)."}
+        if row is None:
+            session.add(ClinicSetting(key="followups", value=said))
+        else:
+            row.value = {**row.value, **said}
+    (entry,) = call_list(clinic.db, NURSE, TUE, now=evening).calls
+    assert entry.if_yes == "If yes: keep them talking; page Dr Patel (ext 12)."
+    assert _call_about(clinic, monday)

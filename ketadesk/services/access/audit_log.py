@@ -11,10 +11,12 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.dates import short_date_time
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, InvalidRequest
 from ketadesk.store.clinic_config import load_catalog
@@ -49,6 +51,9 @@ class AuditRow:
     detail: str
     #: How the clinic reads a time of day ([clinic] time_format): the viewer's times say so.
     time_format: str = "12h"
+    #: The clinic's time zone: an instant in a snapshot (stored UTC) reads as the clinic's
+    #: local time ("starts_at: Wed Dec 9, 2026 7:45 AM", not "2026-12-09 15:45").
+    zone: str = "UTC"
 
     @property
     def what(self) -> str:
@@ -79,22 +84,31 @@ class AuditRow:
         parts = []
         for key, old, new in self.changes():
             if self.before is None:
-                parts.append(f"{key}: {_show(new)}")
+                parts.append(f"{key}: {self.value_text(new)}")
             elif self.after is None:
-                parts.append(f"{key}: {_show(old)} → (removed)")
+                parts.append(f"{key}: {self.value_text(old)} → (removed)")
             else:
-                parts.append(f"{key}: {_show(old)} → {_show(new)}")
+                parts.append(f"{key}: {self.value_text(old)} → {self.value_text(new)}")
         return "; ".join(parts)
 
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
-        return value[:16].replace("T", " ")  # an ISO instant from a snapshot: minutes suffice
-    return str(value)
+    def value_text(self, value: Any) -> str:
+        """A snapshot's value in words: an instant (stored UTC, ISO) as the clinic's local
+        time in its time format, with the year (a trial read "starts_at 2026-12-09 15:45"
+        of a 7:45 AM session); yes/no; "—" for none."""
+        if value is None:
+            return "—"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+            try:
+                instant = dt.datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            if instant.tzinfo is None:
+                instant = instant.replace(tzinfo=dt.UTC)
+            local = instant.astimezone(ZoneInfo(self.zone))
+            return short_date_time(local, self.time_format, year=True)
+        return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +246,7 @@ def _row(
         after=event.after,
         detail=event.detail,
         time_format=calendar.settings.time_format,
+        zone=calendar.settings.timezone,
     )
 
 

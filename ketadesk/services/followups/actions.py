@@ -22,6 +22,7 @@ from ketadesk.scheduling.followup_rules import (
     adverse_event_follow_up,
     kind_label,
     reattempt_at,
+    stage_review_close_problem,
 )
 from ketadesk.scheduling.safety_followups import (
     REMS_FORM,
@@ -144,7 +145,9 @@ def refusals(
     else:
         roles = kind_roles(actor.role, kind, settings)
         work = f"Only a {roles} may work a {kind_label(kind)}" if roles else ""
-    closing = close_role_problem(kind, actor.role, reviews)
+    closing = close_role_problem(kind, actor.role, reviews) or stage_review_close_problem(
+        kind, actor.role, settings
+    )
     return Refusals(work, (closing[:1].upper() + closing[1:]) if closing else "")
 
 
@@ -303,6 +306,9 @@ def complete_follow_up(
     extra: dict[str, object] = {}
 
     def done(session: Session, row: FollowUp, catalog: Catalog) -> None:
+        review = stage_review_close_problem(row.kind, actor.role, followup_settings(catalog))
+        if review:
+            raise PermissionDenied(review, actor=actor, action="complete_follow_up")
         problem = close_problem(row.kind, actor.role, text, urgent_review_settings(catalog))
         if problem:
             raise PermissionDenied(

@@ -148,9 +148,17 @@ class FollowUpQueue:
     #: The kinds the role's queue may list (``kinds_listed``), in the order its filter offers
     #: them: the front desk is offered no PHQ-9, REMS form or urgent review to filter by.
     kinds: tuple[str, ...] = ()
+    #: The urgent items (an urgent review), listed first under "Urgent · due now" whatever
+    #: their deadline: the README says an urgent review is due at once, and a trial found a
+    #: new one (24 h to its deadline) filed under "Upcoming · due by tomorrow".  They are in
+    #: no other section; each keeps its own ``section`` (overdue is red).
+    urgent: tuple[FollowUpItem, ...] = ()
 
     def sections(self) -> tuple[tuple[Section, str, tuple[FollowUpItem, ...]], ...]:
+        """Urgent (when any), overdue, due today and upcoming, each with its title."""
+        urgent = ((Section.URGENT, SECTION_TITLES[Section.URGENT], self.urgent),)
         return (
+            *(urgent if self.urgent else ()),
             (Section.OVERDUE, SECTION_TITLES[Section.OVERDUE], self.overdue),
             (Section.DUE_TODAY, SECTION_TITLES[Section.DUE_TODAY], self.due_today),
             (Section.UPCOMING, SECTION_TITLES[Section.UPCOMING], self.upcoming),
@@ -158,7 +166,7 @@ class FollowUpQueue:
 
     @property
     def items(self) -> tuple[FollowUpItem, ...]:
-        return self.overdue + self.due_today + self.upcoming
+        return self.urgent + self.overdue + self.due_today + self.upcoming
 
     def item(self, follow_up_id: int) -> FollowUpItem | None:
         return next((i for i in self.items if i.id == follow_up_id), None)
@@ -380,6 +388,8 @@ def _queue(
             countdown = "due at check-in" if late else countdown_text(now, due, stored, calendar)
         else:
             countdown = countdown_text(now, due, deadline, calendar)
+        if f.priority == URGENT and section is not Section.OVERDUE:
+            countdown = "due now"  # an urgent item is due at once, whatever its deadline
         overdue_from = (
             deadline
             if waiting and section is Section.OVERDUE and deadline not in (None, stored)
@@ -456,8 +466,11 @@ def _queue(
                 assignee_away=away.words if away is not None else "",
             )
         )
+    urgent = [i for items in sections.values() for i in items if i.urgent]
     for items in sections.values():
+        items[:] = [i for i in items if not i.urgent]
         items.sort(key=lambda i: (_PRIORITY_RANK.get(i.priority, 9), i.deadline or i.due, i.due))
+    urgent.sort(key=lambda i: (i.deadline or i.due, i.due))
     return FollowUpQueue(
         now=now,
         overdue=tuple(sections[Section.OVERDUE]),
@@ -466,6 +479,7 @@ def _queue(
         today=today,
         clinical=clinical,
         kinds=kinds_listed(clinical, settings),
+        urgent=tuple(urgent),
     )
 
 

@@ -32,6 +32,7 @@ from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.followup_rules import (
     Section,
     check_in_deadline,
+    due_text,
     kind_label,
     listed_without_clinical,
     section_of,
@@ -279,6 +280,33 @@ class OpenFollowUp:
     assignee_role: str
     session: str  # "Spravato (esketamine), Tue 24 Nov", or ""
     status: str
+    #: When it is due in the follow-up queue's own words (its Due column and the printed
+    #: call list: ``followup_rules.due_text``), e.g. "by end of Tue Dec 15" of a REMS form
+    #: (the record once said "Tue Dec 8", the day it became due).
+    when: str = ""
+
+
+def _due_words(
+    due: dt.datetime,
+    deadline: dt.datetime | None,
+    snoozed_until: dt.datetime | None,
+    now: dt.datetime,
+    tz: dt.tzinfo,
+    time_format: str,
+) -> str:
+    """When a follow-up is due, as the queue's Due column says it (a snooze moves it on)."""
+    if snoozed_until is not None and snoozed_until > due:
+        due = snoozed_until
+    return due_text(
+        _aware(due).astimezone(tz),
+        _aware(deadline).astimezone(tz) if deadline is not None else None,
+        now,
+        time_format,
+    )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +421,7 @@ def patient_record(
                 SessionType.name,
                 Appointment.status,
                 Appointment.ends_at,
+                FollowUp.snoozed_until,
             )
             .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
             .outerjoin(SessionType, SessionType.id == Appointment.session_type_id)
@@ -530,6 +559,7 @@ def patient_record(
                 else ""
             ),
             status=status,
+            when=_due_words(due, deadline, snoozed_until, moment, tz, catalog.settings.time_format),
         )
         for (
             f_id,
@@ -543,6 +573,7 @@ def patient_record(
             type_name,
             visit,
             ends,
+            snoozed_until,
         ) in follow_rows
         # The front desk sees the calls owed and the non-clinical kinds, as on its queue;
         # never a measure, a REMS form or a review (a user trial read PHQ-9 items here).

@@ -19,12 +19,23 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.dates import WEEKDAY_ABBR, clock, short_date_time
 from ketadesk.scheduling.dropout import MISS_NAMES, OUTREACH_CALL, miss_of
-from ketadesk.scheduling.followup_rules import CALL_KINDS, MOVED_WORDS, NO_NEW_TIME_WORDS
+from ketadesk.scheduling.followup_rules import (
+    CALL_KINDS,
+    MOVED_WORDS,
+    NO_NEW_TIME_WORDS,
+    next_business_day,
+)
 from ketadesk.services.common.context import Actor, utcnow
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.followups.queue import queue_in
+from ketadesk.services.followups.sync import (
+    CALENDAR_DAYS_AHEAD,
+    clinic_calendar,
+    followup_settings,
+)
 from ketadesk.services.printing.layout import (
     PrintBlock,
     PrintLayout,
@@ -81,6 +92,9 @@ class CallEntry:
     attempts: str = ""
     #: Which of the patient's calls on this list it is (1 of 2), 0 when it is their only one.
     of_patient: tuple[int, int] = (0, 0)
+    #: What to do on a yes to the self-harm question (a next-day call): the clinic's
+    #: ``[followups] self_harm_instruction``; "" when the call asks no such question.
+    if_yes: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +121,7 @@ def call_list(
         tz = ZoneInfo(catalog.settings.timezone)
         if day is None:
             day = now.astimezone(tz).date()
+        instruction = followup_settings(catalog).self_harm_instruction
         day_start = dt.datetime.combine(day, dt.time(), tz)
         day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
         judged = now if day_start <= now < day_end else day_start
@@ -165,6 +180,7 @@ def call_list(
                 session=what,
                 priority=item.priority,
                 ask=ASK.get(_ask_kind(item.kind, outcome or ""), ""),
+                if_yes=instruction if item.kind == "next_day_call" else "",
                 deadline=item.deadline,
                 due_text=item.due_text,
                 countdown=item.countdown,
@@ -183,6 +199,20 @@ def call_list(
         printed_at=now.astimezone(tz),
         time_format=fmt,
     )
+
+
+def next_call_day(db: Database, *, now: dt.datetime | None = None) -> dt.date:
+    """The clinic's next business day after its today at ``now`` (weekends, holidays and
+    whole-day closures skipped): whose call list the desk prints the evening before, so the
+    next-day calls due at its opening are on paper."""
+    now = now or utcnow()
+    with db.read() as session:
+        catalog = load_catalog(session)
+        today = ClinicCalendar(catalog.settings).local_date(now)
+        calendar = clinic_calendar(
+            session, catalog, Interval(now, now + dt.timedelta(days=CALENDAR_DAYS_AHEAD))
+        )
+        return next_business_day(calendar, today, 1)
 
 
 def _ask_kind(kind: str, outcome: str) -> str:
@@ -227,6 +257,7 @@ def calls_layout(calls: CallList) -> PrintLayout:
                     session=c.session,
                     also_html=also,
                     ask=c.ask,
+                    if_yes_html=f"<br/><b>{html.escape(c.if_yes)}</b>" if c.if_yes else "",
                     priority="" if c.priority == "normal" else c.priority.upper(),
                 )
             )

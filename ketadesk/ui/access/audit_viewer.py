@@ -123,14 +123,10 @@ def describe(row: AuditRow) -> str:
         lines.append("")
         lines.append("Field: before → after")
         for key, old, new in changes:
-            lines.append(f"  {key}: {_plain(old)} → {_plain(new)}")
+            lines.append(f"  {key}: {row.value_text(old)} → {row.value_text(new)}")
     lines.append("")
     lines.append(f"Event #{row.id}")
     return "\n".join(lines)
-
-
-def _plain(value: Any) -> str:
-    return "—" if value is None else str(value)
 
 
 def _audit_column(column: AuditColumn) -> TableColumn[AuditRow]:

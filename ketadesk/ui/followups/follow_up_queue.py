@@ -9,8 +9,10 @@ row, and the REMS form shows its countdown and what its monitoring record still 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -160,6 +162,10 @@ def share_columns(wanted: dict[Column, int], available: int) -> dict[Column, int
     return widths
 
 
+#: The section headings in red while they list anything.
+_RED_SECTIONS = frozenset({Section.URGENT.value, Section.OVERDUE.value})
+
+
 def queue_heading(queue: FollowUpQueue, *, kind: str = "", assignee: str = "") -> str:
     """What the queue shows, in one line: "Follow-ups due · Tue Dec 8 · 5 open, 2 overdue";
     narrowed, "Next-day calls due for Nurses · …" (``kind`` a follow-up kind, ``assignee`` the
@@ -170,7 +176,12 @@ def queue_heading(queue: FollowUpQueue, *, kind: str = "", assignee: str = "") -
     parts = [what]
     if queue.today is not None:
         parts.append(short_date(queue.today))
-    parts.append(f"{len(queue.items)} open, {len(queue.overdue)} overdue")
+    overdue = queue.counts()["overdue"]
+    parts.append(
+        f"{len(queue.items)} open, "
+        + (f"{len(queue.urgent)} urgent, " if queue.urgent else "")
+        + f"{overdue} overdue"
+    )
     return " · ".join(parts)
 
 
@@ -355,7 +366,7 @@ class FollowUpQueueModel(QAbstractItemModel):
             font = QFont()
             font.setBold(True)
             return font
-        if role == Qt.ItemDataRole.ForegroundRole and section is Section.OVERDUE and items:
+        if role == Qt.ItemDataRole.ForegroundRole and section.value in _RED_SECTIONS and items:
             return QColor(OVERDUE_COLORS[self._dark])
         return None
 
@@ -407,7 +418,16 @@ class _FollowUpDialog(QDialog):
             self,
         )
         layout.addWidget(heading)
-        about = QLabel(f"{item.countdown} · {details_text(item)}".strip(" ·"), self)
+        shown = item
+        if item.urgent and item.note and item.snoozed_until is None:
+            # What made it urgent (the answer that opened it), where the reviewer reads first.
+            why = QLabel(f"<b>Why it is urgent:</b> {html.escape(item.note)}", self)
+            why.setObjectName("urgent_reason")
+            why.setWordWrap(True)
+            self._paint_error(why)
+            layout.addWidget(why)
+            shown = dataclasses.replace(item, note="")
+        about = QLabel(f"{shown.countdown} · {details_text(shown)}".strip(" ·"), self)
         about.setWordWrap(True)
         layout.addWidget(about)
         self.form = QFormLayout()
@@ -781,6 +801,7 @@ class FollowUpQueueView(QWidget):
         self._call: _Read | None = None
         self._again = False
         self._selected_id: int | None = None
+        self._reveal = ""  # the section a count of the left panel asked to see (show_counted)
         self.setObjectName("follow_up_queue")
         self.setAccessibleName("Follow-up queue")
 
@@ -936,7 +957,8 @@ class FollowUpQueueView(QWidget):
         if keep is not None:
             self.select_follow_up(keep)
         self.summary.setText(
-            f"{len(queue.overdue)} overdue · {len(queue.due_today)} due today · "
+            (f"{len(queue.urgent)} urgent · " if queue.urgent else "")
+            + f"{len(queue.overdue)} overdue · {len(queue.due_today)} due today · "
             f"{len(queue.upcoming)} upcoming"
         )
         kind = self.kind_filter.currentData() or ""
@@ -1030,6 +1052,8 @@ class FollowUpQueueView(QWidget):
         if self.status.text().startswith(_READ_FAILED):
             self.status.setText("")
         self.show_queue(queue, counts)
+        if self._reveal:
+            self._reveal_counted()
         self.refreshed.emit()
         if self._again:
             self._again = False
@@ -1078,6 +1102,36 @@ class FollowUpQueueView(QWidget):
 
     def _on_filter_changed(self, _index: int) -> None:
         self.refresh()
+
+    def show_counted(self, which: str) -> None:
+        """Show what a count of the left panel counted ("urgent", "overdue", "due_today"):
+        the counts are of the whole queue, so the kind and assignee filters are cleared (a
+        trial's "1 urgent" showed nothing under a REMS filter), and once read the list opens
+        at that section with its first item selected."""
+        self._reveal = which
+        cleared = False
+        for box in (self.kind_filter, self.assignee_filter):
+            if box.currentIndex() != 0:
+                box.blockSignals(True)
+                box.setCurrentIndex(0)
+                box.blockSignals(False)
+                cleared = True
+        if cleared or self.queue is None:
+            self.refresh()
+        else:
+            self._reveal_counted()
+
+    def _reveal_counted(self) -> None:
+        which, self._reveal = self._reveal, ""
+        if which not in {s.value for s in Section}:
+            return
+        section = self.model.section_index(Section(which))
+        if not section.isValid():
+            return
+        first = self.model.item(self.model.index(0, 0, section))
+        if first is not None:
+            self.select_follow_up(first.id)
+        self.tree.scrollTo(section, QAbstractItemView.ScrollHint.PositionAtTop)
 
     def _on_tree_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         item = self.model.item(current)

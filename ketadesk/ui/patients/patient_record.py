@@ -159,6 +159,7 @@ class PatientRecordView(QWidget):
         #: The Make-up… button of each series at risk, by series id.
         self.make_up_buttons: dict[int, QPushButton] = {}
         self._call: BackgroundCall[PatientRecord] | None = None
+        self._again = False  # reload() asked during a read: read again after it
         self._trends = LatestOnly(self, busy="Reading the trend…")
         # Whether the reader may see the clinical part (the services withhold it otherwise);
         # without it there is no Measures tab and no session record to print.
@@ -384,9 +385,11 @@ class PatientRecordView(QWidget):
     # -- reading ----------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Read the record again (on a worker thread) and show it."""
+        """Read the record again (on a worker thread) and show it; asked while a read is
+        under way, once more after it (that read may have begun before the change)."""
         if self._call is not None:
-            return  # a read is under way; it shows the newest state anyway
+            self._again = True
+            return
         db, actor, patient_id, now = (
             self._desk.db,
             self._desk.actor,
@@ -414,6 +417,9 @@ class PatientRecordView(QWidget):
         assert isinstance(record, PatientRecord)
         self.show_record(record)
         self.loaded.emit()
+        if self._again:
+            self._again = False
+            self.reload()
 
     def _on_call_failed(self, error: object) -> None:
         self._finish_call()
@@ -636,7 +642,7 @@ class PatientRecordView(QWidget):
         for f in record.follow_ups:
             item = QTreeWidgetItem(
                 [
-                    short_date(f.due) + (" (overdue)" if f.overdue else ""),
+                    (f.when or short_date(f.due)) + (" (overdue)" if f.overdue else ""),
                     f.kind_label + ("" if f.priority == "normal" else f" ({f.priority})"),
                     f.session or "—",
                 ]

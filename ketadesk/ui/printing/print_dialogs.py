@@ -38,7 +38,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QLayout, QMenu, QMessageBox,
 from ketadesk.services.access.audit import record_disclosure
 from ketadesk.services.common.context import Actor, ServiceError, may, who_may
 from ketadesk.services.common.files import PRIVATE_MODE, prepare_private
-from ketadesk.services.printing.call_list import call_list, calls_layout
+from ketadesk.services.printing.call_list import call_list, calls_layout, next_call_day
 from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.services.printing.card import appointment_card, card_layout
 from ketadesk.services.printing.day_sheet import BY_ROOM, BY_STAFF, day_sheet, day_sheet_layout
@@ -341,17 +341,29 @@ class DocumentPrinter(QObject):
         )
 
     def call_list(
-        self, day: dt.date | None = None, *, mode: str = PREVIEW, path: Path | None = None
+        self,
+        day: dt.date | None = None,
+        *,
+        next_day: bool = False,
+        mode: str = PREVIEW,
+        path: Path | None = None,
     ) -> BackgroundCall[PrintLayout]:
         """The calls owed on ``day``; None (the Print menu's): the clinic's today, whatever
         day the window shows (a user trial printed a week ahead's list, and read calls made
-        that morning as "overdue by 14 days")."""
+        that morning as "overdue by 14 days"); ``next_day``: the clinic's next business day's,
+        printed the evening before (its next-day calls are due at its opening)."""
         db, actor, now = self._desk.db, self._desk.actor, self._desk.now()
+
+        def layout() -> PrintLayout:
+            chosen = next_call_day(db, now=now) if next_day else day
+            return calls_layout(call_list(db, actor, chosen, now=now))
+
+        which = "next business day" if next_day else "today"
         return self.run(
-            lambda: calls_layout(call_list(db, actor, day, now=now)),
+            layout,
             mode,
             path,
-            about=Disclosure("call list", short_date(day, year=True) if day else "today"),
+            about=Disclosure("call list", short_date(day, year=True) if day else which),
         )
 
     def appointment_card(
@@ -581,6 +593,12 @@ class DocumentMenu(QMenu):
             "The follow-up calls owed today (whatever day is shown), with phones",
         ),
         (
+            "call_list_next",
+            "Follow-up call list for the next business day…",
+            "The calls owed on the clinic's next business day (the next-day calls of today's "
+            "patients), to print the evening before",
+        ),
+        (
             "confirmations",
             "Confirmation call sheet…",
             "The coming visits to confirm by phone, with their checklist",
@@ -663,6 +681,9 @@ class DocumentMenu(QMenu):
 
     def _on_call_list_triggered(self) -> None:
         self._printer.call_list()  # today's: calls are made now, whatever day is shown
+
+    def _on_call_list_next_triggered(self) -> None:
+        self._printer.call_list(next_day=True)
 
     def _on_confirmations_triggered(self) -> None:
         self._printer.confirmation_sheet()

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ketadesk.ui.booking.booking_dialog import BookingDialog
     from ketadesk.ui.booking.move_dialog import MoveSessionDialog
     from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
+    from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
     from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
     from ketadesk.ui.patients.patient_record import PatientRecordView
     from ketadesk.ui.settings.settings_dialog import SettingsDialog
@@ -71,12 +72,16 @@ class DeskController(QObject):
         self.desk = desk
         self.undo_stack = QUndoStack(self)
         self.last_refusal = ""
+        self.follow_up_queue: FollowUpQueueView | None = None  # once the view is built
         from ketadesk.ui.shell.change_watch import ChangeWatcher
         from ketadesk.ui.timeline.undo import ScheduleEditor
 
         self.editor = ScheduleEditor(desk, self.undo_stack, self, host=self.parent_widget)
         self.editor.changed.connect(self._on_changed)
         self.editor.changed.connect(self._on_own_change)
+        # A change made here (a session moved from a record's session page) shows on the open
+        # records at once: a trial's record listed the old day and "next" until reopened.
+        self.editor.changed.connect(self.reload_patient_windows)
         self.editor.refused.connect(self._on_refused)
         self.editor.warned.connect(self._on_warned)
         self.editor.noted.connect(lambda message: self.window.show_message(message, 12000))
@@ -350,6 +355,7 @@ class DeskController(QObject):
         from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
 
         queue = FollowUpQueueView(self.desk, self.parent_widget)
+        self.follow_up_queue = queue
         queue.patient_requested.connect(self.open_patient)
         queue.appointment_requested.connect(self.open_appointment)
         # The queue read the counts with the queue itself: no second query for the panel.
@@ -669,8 +675,13 @@ class DeskController(QObject):
     def _on_counts_failed(self, _err: ServiceError) -> None:
         self.window.side_panel.set_counts(None)
 
-    def _on_follow_ups_requested(self, _which: str) -> None:
+    def _on_follow_ups_requested(self, which: str) -> None:
+        """A count of the left panel clicked: the queue, showing what it counted (its filters
+        cleared: the counts are of the whole queue)."""
         self.window.set_view("follow_ups")
+        queue = self.follow_up_queue
+        if queue is not None and shiboken6.isValid(queue):
+            queue.show_counted(which)
 
     # -- dialogs ----------------------------------------------------------------------------
 
@@ -747,6 +758,14 @@ class DeskController(QObject):
         view.show()
         self.patient_windows.append(view)
 
+    def reload_patient_windows(self) -> None:
+        """Read the open patient records again (after a change made at this desk; each
+        reading is audited, so not after every change at other workstations)."""
+        self.patient_windows = [w for w in self.patient_windows if shiboken6.isValid(w)]
+        for view in self.patient_windows:
+            if view.isVisible():
+                view.reload()
+
     def new_booking(self) -> None:
         self.new_booking_for(None)
 
@@ -762,6 +781,7 @@ class DeskController(QObject):
     def _on_booked(self, _ids: object, first_day: dt.date) -> None:
         self.window.set_day(first_day)
         self._on_changed()
+        self.reload_patient_windows()
 
     def import_patients(self) -> None:
         from ketadesk.ui.patients.import_dialog import ImportPatientsDialog

@@ -78,6 +78,10 @@ def test_an_appointments_history_has_every_change_with_before_and_after(
     assert ("status", "booked", "cancelled") in cancelled.changes()
     assert "status: booked → cancelled" in cancelled.change_summary()
     assert ("status", "cancelled", "booked") in undone.changes()
+    # A trial read "starts_at 2026-12-09 15:45" of a 7:45 AM session: clinic-local, in words.
+    assert "starts_at: Wed Dec 2, 2026 10:00 → Wed Dec 2, 2026 13:00" in (  # [clinic] 24h
+        moved.change_summary()
+    )
 
 
 def _seed(clinic: SmallClinic) -> tuple[int, int]:

@@ -39,6 +39,7 @@ IV = {"room": "Room 2", "monitor": "Monitor 2", "nurse": "Nurse Kim"}
 KAP = {"room": "Room 3", "monitor": "Monitor 3", "therapist": "Sam Rivera"}
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 NURSE = Actor(user_id=None, username="kim", role="nurse")
+PRESCRIBER = Actor(user_id=None, username="patel", role="prescriber")
 THERAPIST = Actor(user_id=None, username="sam", role="therapist")
 
 
@@ -498,16 +499,25 @@ def test_front_desk_may_not_work_a_clinical_follow_up_and_the_refusal_is_audited
     assert refused == [("refused", "follow_up", call.id)]
 
 
-def test_front_desk_may_book_the_booster_review_call(clinic: SmallClinic) -> None:
+def test_a_booster_review_is_the_prescribers_not_the_front_desks(clinic: SmallClinic) -> None:
+    """The booster review is a prescriber's judgement (DOMAIN.md): the front desk once
+    recorded a call on it and closed it "Review booked"; now its queue does not list it, the
+    service refuses it, and a nurse may call about it but only the prescriber closes it (a
+    booster review session held closes it too, ``sync``)."""
     appt = _book(clinic, "iv_infusion", WED, IV, protocol="iv_booster")
     _complete(clinic, appt, WED)
     review = _rows(clinic)["booster_review"]
-    actions.record_attempt(
-        clinic.db, FRONT_DESK, review.id, "reached", now=clinic.at(dt.date(2026, 12, 9), "09:00")
-    )
-    actions.complete_follow_up(
-        clinic.db, FRONT_DESK, review.id, "Review booked for 14 Dec", now=NOW
-    )
+    at = clinic.at(dt.date(2026, 12, 9), "09:00")
+    assert follow_up_queue(clinic.db, FRONT_DESK, now=at).item(review.id) is None
+    with pytest.raises(PermissionDenied, match="Only a nurse or prescriber may work"):
+        actions.record_attempt(clinic.db, FRONT_DESK, review.id, "reached", now=at)
+    with pytest.raises(PermissionDenied):
+        actions.complete_follow_up(clinic.db, FRONT_DESK, review.id, "Review booked", now=at)
+    actions.record_attempt(clinic.db, NURSE, review.id, "reached", now=at)
+    with pytest.raises(PermissionDenied, match="Only a prescriber may complete a booster review"):
+        actions.complete_follow_up(clinic.db, NURSE, review.id, "Review booked", now=at)
+    assert _rows(clinic)["booster_review"].status == "open"
+    actions.complete_follow_up(clinic.db, PRESCRIBER, review.id, "Booster in 3 weeks", now=at)
     assert _rows(clinic)["booster_review"].status == "done"
 
 

@@ -20,6 +20,7 @@ IV = {"room": "Room 2", "monitor": "Monitor 2", "nurse": "Nurse Kim"}
 REVIEW = {"prescriber": "Dr Patel", "office": "Office A"}
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 NURSE = Actor(user_id=None, username="kim", role="nurse")
+PRESCRIBER = Actor(user_id=None, username="patel", role="prescriber")
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_a_settled_booster_review_takes_the_patient_off_the_recall_list(
     later = clinic.at(dt.date(2026, 12, 9), "09:00")
     queue = follow_up_queue(clinic.db, SYSTEM, now=later, kind="booster_review")
     (review,) = queue.items
-    actions.complete_follow_up(clinic.db, FRONT_DESK, review.id, "Declined a booster", now=later)
+    actions.complete_follow_up(clinic.db, PRESCRIBER, review.id, "Declined a booster", now=later)
     assert recall.recall_list(clinic.db, now=later) == []
 
 

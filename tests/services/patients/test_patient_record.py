@@ -369,3 +369,34 @@ def test_a_call_due_this_morning_is_due_today_not_overdue_as_on_the_queue(
             )
     record = patient_record(clinic.db, NURSE, patient, now=NOW)
     assert [f.overdue for f in record.follow_ups if f.kind == "schedule_change"] == [True, False]
+
+
+def test_an_open_follow_up_is_due_in_the_queues_own_words(clinic: SmallClinic) -> None:
+    """A trial's record said "Tue Dec 8 — REMS monitoring form" where the queue and the paper
+    said "by end of Tue Dec 15": the record says what the queue's Due column says."""
+    from ketadesk.services.followups.queue import follow_up_queue
+
+    _, ids = _iv_series(clinic)
+    patient = clinic.ids["Mary Seacole"]
+    due = NOW - dt.timedelta(hours=2)
+    last_day = clinic.calendar.local_date(NOW) + dt.timedelta(days=7)
+    deadline = clinic.calendar.day_bounds(last_day).end  # midnight: the end of the day
+    with clinic.db.write() as session:
+        session.add(
+            FollowUp(
+                patient_id=patient,
+                appointment_id=ids[3],
+                kind="rems_form",
+                due_at=due,
+                deadline_at=deadline,
+                assignee_role="nurse",
+                status="open",
+            )
+        )
+    record = patient_record(clinic.db, NURSE, patient, now=NOW)
+    (form,) = [f for f in record.follow_ups if f.kind == "rems_form"]
+    (queued,) = [
+        i for i in follow_up_queue(clinic.db, NURSE, now=NOW).items if i.kind == "rems_form"
+    ]
+    assert form.when == queued.due_text
+    assert form.when.startswith("by end of ")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
@@ -339,12 +340,78 @@ def test_filtering_by_staff_member(qtbot: QtBot, owed: SmallClinic) -> None:
 def test_urgent_items_come_first_and_stand_out(qtbot: QtBot, owed: SmallClinic) -> None:
     open_urgent_review(owed, NOW)
     view = _view(qtbot, owed, Clock(NOW))
-    today = view.model.section_index(Section.DUE_TODAY)
-    first = view.model.index(0, Column.FOLLOW_UP, today)
+    urgent = view.model.section_index(Section.URGENT)
+    assert urgent.row() == 0
+    first = view.model.index(0, Column.FOLLOW_UP, urgent)
     assert first.data() == "URGENT · Urgent review"
     assert first.data(Qt.ItemDataRole.FontRole).bold()
     assert first.data(Qt.ItemDataRole.BackgroundRole) is not None
     assert view.counts["urgent"] == 1
+
+
+def test_a_new_urgent_review_due_by_tomorrow_is_listed_first_as_due_now(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    """A trial's PHQ-9 item 9 = 1 opened a review with a 24 h deadline, filed under "Upcoming
+    · due by tomorrow": an urgent review is due at once, first, and its Complete dialog says
+    the answer that opened it."""
+    reason = "PHQ-9 item 9 answered 1: thoughts of self-harm"
+    with owed.db.write() as session:
+        review = FollowUp(
+            patient_id=owed.ids["Mary Seacole"],
+            kind="urgent_review",
+            due_at=NOW,
+            deadline_at=NOW + dt.timedelta(hours=24),
+            assignee_role="prescriber",
+            priority="urgent",
+            status="open",
+            outcome=reason,
+        )
+        session.add(review)
+        session.flush()
+        review_id = review.id
+    view = _view(qtbot, owed, Clock(NOW + dt.timedelta(minutes=1)))
+    assert view.queue is not None
+    assert [i.id for i in view.queue.urgent] == [review_id]
+    assert review_id not in {i.id for i in view.queue.upcoming + view.queue.due_today}
+    header = view.model.section_index(Section.URGENT)
+    assert header.row() == 0
+    assert header.data() == "Urgent · due now (1)"
+    assert header.data(Qt.ItemDataRole.ForegroundRole) is not None  # red
+    assert "1 urgent" in view.heading.text()
+    urgent_row = view.model.index(0, Column.COUNTDOWN, header)
+    assert urgent_row.data() == "due now"
+    assert view.counts["urgent"] == 1
+    folder = picture_folder("follow_ups")
+    view.grab().save(str(folder / "urgent_review_first.png"))
+
+    prescriber = Desk(owed.db, PRESCRIBER, Clock(NOW + dt.timedelta(minutes=1)))
+    dialog = CompleteDialog(prescriber, view.queue.urgent[0])
+    qtbot.addWidget(dialog)
+    why = dialog.findChild(QLabel, "urgent_reason")
+    assert why is not None
+    assert reason in why.text()
+    dialog.grab().save(str(folder / "urgent_review_complete_dialog.png"))
+
+
+def test_the_left_panels_urgent_count_shows_the_urgent_item_whatever_the_filter(
+    qtbot: QtBot, owed: SmallClinic
+) -> None:
+    """A trial's "1 urgent" showed nothing under a REMS filter: the counts are of the whole
+    queue, so showing what one counted clears the filters and selects its first item."""
+    review = open_urgent_review(owed, NOW)
+    view = _view(qtbot, owed, Clock(NOW))
+    view.kind_filter.setCurrentIndex(view.kind_filter.findData("phq9"))
+    _wait(qtbot, view)
+    assert view.queue is not None
+    assert view.queue.urgent == ()
+    assert view.counts["urgent"] == 1  # the whole queue's
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.show_counted("urgent")
+    assert view.kind_filter.currentData() == ""
+    assert view.selected_item() is not None
+    assert view.selected_item().id == review  # type: ignore[union-attr]
+    view.grab().save(str(picture_folder("follow_ups") / "urgent_count_clicked.png"))
 
 
 def _kinds_offered(view: FollowUpQueueView) -> list[str]:
@@ -360,8 +427,10 @@ def test_the_front_desk_is_offered_only_the_kinds_and_counts_its_queue_lists(
     desk = _view(qtbot, owed, Clock(NOW), actor=FRONT_DESK)
     offered = _kinds_offered(desk)
     assert "next_day_call" in offered  # a call is owed: the desk sees it (greyed)
-    assert {"integration", "booster_review", "outreach_call"} <= set(offered)
-    assert not set(offered) & {"phq9", "gad7", "rems_form", "adverse_event", "urgent_review"}
+    assert {"integration", "outreach_call"} <= set(offered)
+    clinical = {"phq9", "gad7", "rems_form", "adverse_event", "urgent_review"}
+    # The stage reviews are a prescriber's (a trial's desk closed an end-of-induction review).
+    assert not set(offered) & (clinical | {"booster_review", "induction_review"})
     assert "urgent" not in desk.counts
     assert "urgent" not in desk.status_summary()
     nurse = _view(qtbot, owed, Clock(NOW))

@@ -35,6 +35,7 @@ EXPECTED = [
     "Save day sheet as PDF…",
     "",
     "Follow-up call list…",
+    "Follow-up call list for the next business day…",
     "Confirmation call sheet…",
     "Waitlist…",
     "",
@@ -141,6 +142,8 @@ def test_each_document_of_the_menu_previews(
         ("day_sheet_room", "Day sheet by room: Tuesday, November 24, 2026"),
         ("day_sheet_staff", "Day sheet by staff member: Tuesday, November 24, 2026"),
         ("call_list", "Follow-up calls: Tuesday, November 24, 2026"),
+        # The evening before: the next business day's calls (Wednesday's).
+        ("call_list_next", "Follow-up calls: Wednesday, November 25, 2026"),
         ("confirmations", "Confirmation calls: "),
         ("waitlist", "Waitlist: Tuesday, November 24, 2026"),
     ):

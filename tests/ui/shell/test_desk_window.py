@@ -398,3 +398,31 @@ def test_the_patient_record_opens_centred_on_the_main_window(
         assert abs(own.x() - centre.x()) <= 8
     window.grab().save(str(picture_folder() / "patient_record_main_window.png"))
     record.grab().save(str(picture_folder() / "patient_record_window.png"))
+
+
+def test_an_open_record_shows_a_move_made_at_this_desk_at_once(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    """A trial moved a session from the record's session page and the record still listed
+    the old time until reopened: the desk's own change reads the open records again."""
+    controller = desk_controller_of(window)
+    controller.open_patient(clinic.ids["Ada Lovelace"])
+    (record,) = controller.patient_windows
+    qtbot.waitUntil(lambda: record.record is not None, timeout=10_000)
+    with clinic.db.read() as session:
+        integration = session.scalars(
+            select(Appointment.id).where(
+                Appointment.patient_id == clinic.ids["Ada Lovelace"],
+                Appointment.starts_at == clinic.at(TUESDAY, "15:00"),
+            )
+        ).one()
+    new_start = clinic.at(TUESDAY, "16:00")
+
+    def starts() -> set[dt.datetime]:
+        assert record.record is not None
+        return {s.start for s in record.record.upcoming}
+
+    assert clinic.calendar.local(new_start) not in starts()
+    controller.editor.move(integration, new_start, clinic.ids["Office A"])
+    qtbot.waitUntil(lambda: clinic.calendar.local(new_start) in starts(), timeout=20_000)
+    record.grab().save(str(picture_folder() / "patient_record_after_a_move.png"))
