@@ -43,7 +43,7 @@ from ketadesk.scheduling.gating import (
     rules_for,
 )
 from ketadesk.scheduling.planner import series_slots
-from ketadesk.scheduling.series_end import ended_words
+from ketadesk.scheduling.series_end import ended_words, parse_series_end_settings, who_may_end
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.booking.planning import load_patient_facts
@@ -328,6 +328,9 @@ class PatientRecord:
     at_risk: tuple[AtRiskRow, ...] = ()
     #: How the clinic reads a time of day ([clinic] time_format): the record's times say so.
     time_format: str = "12h"
+    #: Why the reader may not end a series ("Only a prescriber may end a series"; "" when
+    #: they may: clinic.toml [series_end] roles).
+    end_series_refusal: str = ""
 
     def at_risk_of(self, series_id: int) -> AtRiskRow | None:
         return next((r for r in self.at_risk if r.series_id == series_id), None)
@@ -529,6 +532,7 @@ def patient_record(
         for series_id, status, planned, code, name, ended_on, reason, note, by in series_rows
     )
     series = _with_gaps_between(series, catalog.protocols)
+    end_settings = parse_series_end_settings(catalog.settings.extra.get("series_end"))
     clinical_kinds = followup_settings(catalog).clinical_kinds
     calendar = ClinicCalendar(catalog.settings)  # local dates only
     at_check_in = {
@@ -609,6 +613,7 @@ def patient_record(
         withheld="" if clinical else CLINICAL_WITHHELD,
         at_risk=tuple(at_risk_list(db, now=moment, patient_id=patient_id)),
         time_format=catalog.settings.time_format,
+        end_series_refusal=("" if actor.role in end_settings.roles else who_may_end(end_settings)),
     )
 
 
