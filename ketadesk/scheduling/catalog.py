@@ -915,7 +915,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
         holidays_closed=_holidays_closed(c),
         # Sections parsed by their own feature (scheduling/confirmations.py, scheduling/fees.py,
         # scheduling/safety_followups.py, scheduling/chair_rules.py, scheduling/dropout.py,
-        # scheduling/gating.py),
+        # scheduling/gating.py, scheduling/series_end.py),
         # kept as given.
         extra={
             k: data[k]
@@ -928,6 +928,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
                 "dropout",
                 "protocol_rules",
                 "eligibility",
+                "series_end",
             )
             if isinstance(data, dict) and k in data
         },

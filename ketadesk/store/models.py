@@ -349,7 +349,7 @@ class Series(Base):
     __tablename__ = "series"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('planned', 'active', 'completed', 'dropped', 'cancelled')",
+            "status IN ('planned', 'active', 'completed', 'dropped', 'cancelled', 'ended')",
             name="status",
         ),
     )
@@ -361,6 +361,13 @@ class Series(Base):
     planned_count: Mapped[int]
     preferences: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    # A series a prescriber ended (status "ended", migration 0021): the first local day no
+    # longer in it, the reason's code (scheduling/series_end.py), their words, who and when.
+    ended_on: Mapped[dt.date | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    end_note: Mapped[str | None] = mapped_column(Text)
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    ended_at: Mapped[dt.datetime | None]
 
     appointments: Mapped[list[Appointment]] = relationship(
         back_populates="series", order_by="Appointment.series_index"

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from ketadesk.config import Catalog
 from ketadesk.scheduling.dates import clock, moved_words
 from ketadesk.scheduling.days_away import away_on
+from ketadesk.scheduling.series_end import ended_words, parse_series_end_settings, who_may_end
 from ketadesk.scheduling.status_times import too_early_in
 from ketadesk.scheduling.statuses import REPLANNED_STATUSES, TRANSITIONS
 from ketadesk.services.access.permissions import unassigned_refusal
@@ -140,6 +142,13 @@ class AppointmentDetail:
     #: while the patient is away Dec 14 – 18, 2026 (travel)"); "" when it does not.  A
     #: pencilled-in hold says so before it is confirmed (the confirmation asks a reason).
     away: str = ""
+    #: The series it belongs to (None outside one), and how that series ended, in words
+    #: ("Ended Dec 8: side effects / safety (Dr Okafor)"; "" while it goes on).
+    series_id: int | None = None
+    series_ended: str = ""
+    #: Why the user it was read for may not end its series ("" when they may, or read for
+    #: nobody): clinic.toml [series_end] roles.
+    end_series_refusal: str = ""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -182,15 +191,26 @@ def appointment_detail(
         catalog = load_catalog(session)
         zone = ZoneInfo(catalog.settings.timezone)
 
-        series_label = protocol_name = ""
+        series_label = protocol_name = series_ended = ""
         if appointment.series_id is not None:
             series_row = session.execute(
-                select(Series.planned_count, Protocol.name)
+                select(
+                    Series.planned_count,
+                    Protocol.name,
+                    Series.status,
+                    Series.ended_on,
+                    Series.end_reason,
+                    Series.end_note,
+                    User.display_name,
+                )
                 .join(Protocol, Protocol.id == Series.protocol_id)
+                .outerjoin(User, User.id == Series.ended_by_id)
                 .where(Series.id == appointment.series_id)
             ).one()
-            count, protocol_name = series_row
+            count, protocol_name, series_status, ended_on, end_reason, end_note, by = series_row
             series_label = f"{appointment.series_index}/{count}"
+            if series_status == "ended" and ended_on is not None:
+                series_ended = ended_words(ended_on, end_reason or "", end_note or "", by or "")
 
         holds = session.execute(
             select(
@@ -310,6 +330,9 @@ def appointment_detail(
             late_cancel=appointment.late_cancel,
             series_label=series_label,
             protocol_name=protocol_name,
+            series_id=appointment.series_id,
+            series_ended=series_ended,
+            end_series_refusal=_end_refusal(catalog, actor),
             room=room,
             held=tuple(held),
             history=history,
@@ -372,3 +395,11 @@ def moves_since(
             )
             for e, last, first in rows
         )
+
+
+def _end_refusal(catalog: Catalog, actor: Actor | None) -> str:
+    """ "Only a prescriber may end a series" for a role [series_end] roles leaves out."""
+    if actor is None:
+        return ""
+    settings = parse_series_end_settings(catalog.settings.extra.get("series_end"))
+    return "" if actor.role in settings.roles else who_may_end(settings)

@@ -203,6 +203,8 @@ def dropout_list(db: Database, *, now: dt.datetime | None = None) -> list[Recall
             .join(SessionType, SessionType.id == Appointment.session_type_id)
             .where(
                 Appointment.status.in_(sorted(RELEASED_STATUSES)),
+                # A series a prescriber ended was stopped, not dropped (series_end.py).
+                Series.status != "ended",
                 Appointment.starts_at >= since,
                 Appointment.starts_at <= now,
             )
@@ -294,6 +296,7 @@ def at_risk_list(
             .where(
                 FollowUp.kind == OUTREACH_CALL,
                 FollowUp.status.in_(_STANDING),
+                Series.status != "ended",
                 Patient.active.is_(True),
                 *whose,
             )

@@ -69,7 +69,12 @@ _ANSWERED = {
     "waitlisted": "Answered: on the waitlist for a make-up",
     "continue_short": "Answered: the series continues one short",
 }
-_SYNC_OUTCOMES = frozenset({*_NOT_OWED.values(), _NO_LONGER_OWED, *_ANSWERED.values()})
+# A series a prescriber ended (services/booking/series_end.py) is not at risk: its misses owe
+# no outreach call; the end taken back re-opens them.
+_SERIES_ENDED = "Answered: the series was ended"
+_SYNC_OUTCOMES = frozenset(
+    {*_NOT_OWED.values(), _NO_LONGER_OWED, *_ANSWERED.values(), _SERIES_ENDED}
+)
 # How far past a session a follow-up may fall: the longest rule (a booster review after six
 # weeks) plus a margin for business days over holidays; bounds the closures read.
 CALENDAR_DAYS_AHEAD = 120
@@ -551,6 +556,18 @@ def _outreach_calls(
     }
     if not counted:
         return {}
+    ended = set(
+        session.scalars(
+            select(Series.id).where(
+                Series.id.in_(sorted({a.series_id for a in counted.values() if a.series_id})),
+                Series.status == "ended",
+            )
+        )
+    )
+    closed = {i: _SERIES_ENDED for i, a in counted.items() if a.series_id in ended}
+    counted = {i: a for i, a in counted.items() if i not in closed}
+    if not counted:
+        return closed
     answers = dict(
         session.execute(
             select(SeriesRebooking.appointment_id, SeriesRebooking.decision).where(
@@ -576,7 +593,7 @@ def _outreach_calls(
             settings.outreach_business_days,
             settings.outreach_role,
         )
-    return {i: _ANSWERED[d] for i, d in answers.items() if d in _ANSWERED}
+    return {**{i: _ANSWERED[d] for i, d in answers.items() if d in _ANSWERED}, **closed}
 
 
 def followup_settings(catalog: Catalog) -> FollowUpSettings:

@@ -44,6 +44,7 @@ from ketadesk.scheduling.gating import (
     rules_for,
 )
 from ketadesk.scheduling.planner import series_slots
+from ketadesk.scheduling.series_end import ended_words, parse_series_end_settings, who_may_end
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.booking.planning import load_patient_facts
@@ -64,6 +65,7 @@ from ketadesk.store.models import (
     Series,
     SeriesRebooking,
     SessionType,
+    User,
 )
 
 RECENT_MEASURES = 12  # how many of the latest scores the record lists
@@ -88,6 +90,7 @@ SERIES_STATUS_LABELS = {
     "completed": "Completed",
     "dropped": "Dropped",
     "cancelled": "Cancelled",
+    "ended": "Ended",
 }
 
 
@@ -235,6 +238,13 @@ class SeriesProgress:
     made_up: int = 0
     waitlisted: int = 0
     not_made_up: int = 0
+    #: A series a prescriber ended (services/booking/series_end.py): "Ended Dec 8: side
+    #: effects / safety (Dr Okafor)"; "" while it goes on.
+    ended: str = ""
+
+    @property
+    def is_ended(self) -> bool:
+        return self.status == "ended"
 
     @property
     def status_label(self) -> str:
@@ -242,7 +252,13 @@ class SeriesProgress:
 
     @property
     def summary(self) -> str:
-        """ "4 of 6 done, 1 missed, next Tue 1 Dec"."""
+        """ "4 of 6 done, 1 missed, next Tue 1 Dec"; an ended series "4 done, ended: ..."
+        (its cancelled places were the prescriber's decision, not misses to make up)."""
+        if self.is_ended:
+            parts = [f"{self.done} of {self.planned_count} done"]
+            if self.missed:
+                parts.append(f"{self.missed} missed")
+            return ", ".join([*parts, self.ended or "ended"])
         parts = [f"{self.done} of {self.planned_count} done"]
         if self.missed:
             parts.append(f"{self.missed} missed")
@@ -340,6 +356,9 @@ class PatientRecord:
     at_risk: tuple[AtRiskRow, ...] = ()
     #: How the clinic reads a time of day ([clinic] time_format): the record's times say so.
     time_format: str = "12h"
+    #: Why the reader may not end a series ("Only a prescriber may end a series"; "" when
+    #: they may: clinic.toml [series_end] roles).
+    end_series_refusal: str = ""
 
     def at_risk_of(self, series_id: int) -> AtRiskRow | None:
         return next((r for r in self.at_risk if r.series_id == series_id), None)
@@ -394,8 +413,19 @@ def patient_record(
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()
         series_rows = session.execute(
-            select(Series.id, Series.status, Series.planned_count, Protocol.code, Protocol.name)
+            select(
+                Series.id,
+                Series.status,
+                Series.planned_count,
+                Protocol.code,
+                Protocol.name,
+                Series.ended_on,
+                Series.end_reason,
+                Series.end_note,
+                User.display_name,
+            )
             .join(Protocol, Protocol.id == Series.protocol_id)
+            .outerjoin(User, User.id == Series.ended_by_id)
             .where(Series.patient_id == patient_id)
             .order_by(Series.created_at.desc(), Series.id.desc())
         ).all()
@@ -522,10 +552,16 @@ def patient_record(
             made_up=decisions.get((series_id, "made_up"), 0),
             waitlisted=decisions.get((series_id, "waitlisted"), 0),
             not_made_up=decisions.get((series_id, "continue_short"), 0),
+            ended=(
+                ended_words(ended_on, reason or "", note or "", by or "")
+                if status == "ended" and ended_on is not None
+                else ""
+            ),
         )
-        for series_id, status, planned, code, name in series_rows
+        for series_id, status, planned, code, name, ended_on, reason, note, by in series_rows
     )
     series = _with_gaps_between(series, catalog.protocols)
+    end_settings = parse_series_end_settings(catalog.settings.extra.get("series_end"))
     clinical_kinds = followup_settings(catalog).clinical_kinds
     calendar = ClinicCalendar(catalog.settings)  # local dates only
     at_check_in = {
@@ -608,6 +644,7 @@ def patient_record(
         withheld="" if clinical else CLINICAL_WITHHELD,
         at_risk=tuple(at_risk_list(db, now=moment, patient_id=patient_id)),
         time_format=catalog.settings.time_format,
+        end_series_refusal=("" if actor.role in end_settings.roles else who_may_end(end_settings)),
     )
 
 

@@ -458,7 +458,8 @@ def offer_for(
     db: Database, appointment_id: int, *, now: dt.datetime | None = None
 ) -> RebookingOffer | None:
     """The offer after a series session was cancelled or missed (None when the appointment
-    is not a cancelled or missed session of a series: nothing to offer)."""
+    is not a cancelled or missed session of a series, or its series was ended by a
+    prescriber: nothing to offer)."""
     now = now or utcnow()
     with db.read() as session:
         appointment = session.get(Appointment, appointment_id)
@@ -466,6 +467,8 @@ def offer_for(
             appointment is None
             or appointment.series_id is None
             or appointment.status not in ("cancelled", "no_show")
+            or session.scalar(select(Series.status).where(Series.id == appointment.series_id))
+            == "ended"
         ):
             return None
         return _propose(session, appointment_id, now)[0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
@@ -87,6 +86,7 @@ class AppointmentDialog(QDialog):
         print_record_requested(int appointment_id)
         move_requested(int appointment_id): Move… (a new day, time and room for it)
         series_move_requested(int appointment_id): Move rest of series…
+        series_end_requested(int series_id): End series… (a prescriber stops the series)
         loaded(): the appointment was read and is shown (again).
     """
 
@@ -97,6 +97,7 @@ class AppointmentDialog(QDialog):
     print_record_requested = Signal(int)
     move_requested = Signal(int)
     series_move_requested = Signal(int)
+    series_end_requested = Signal(int)
     loaded = Signal()
 
     def __init__(
@@ -222,6 +223,8 @@ class AppointmentDialog(QDialog):
         ]
         if d.protocol_name:
             rows.append(("Series", f"{d.protocol_name}, session {d.series_label}"))
+        if d.series_ended:
+            rows.append(("Series ended", d.series_ended.removeprefix("Ended ")))
         others = [h for h in d.held if h.need != "room"]
         if others:
             rows.append(
@@ -240,7 +243,10 @@ class AppointmentDialog(QDialog):
             after = next(i for i, (label, _v) in enumerate(rows) if label == "Status") + 1
             rows.insert(after, ("This day", "⚠ " + " ".join(notices)))
         for label, value in rows:
-            text = QLabel(escape(value), self)
+            # Plain text, never escaped: an escaped value in an auto-format label showed its
+            # entities ("patient&#x27;s choice"), and a value is never markup.
+            text = QLabel(value, self)
+            text.setTextFormat(Qt.TextFormat.PlainText)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setWordWrap(True)
             text.setObjectName(f"field_{label.lower().replace(' ', '_')}")
@@ -286,6 +292,11 @@ class AppointmentDialog(QDialog):
                     if name in self.buttons:
                         self.buttons[name].setEnabled(False)
                         self.buttons[name].setToolTip(who_may("move"))
+        if d.series_id is not None and not d.series_ended:
+            self._add_button(self._status_row, "end_series", "End series…", self._on_end_series)
+            if d.end_series_refusal:
+                self.buttons["end_series"].setEnabled(False)
+                self.buttons["end_series"].setToolTip(d.end_series_refusal)
         self._status_row.addStretch(1)
         if d.has_bp_checks or d.dosing:
             if may(actor, "record_monitoring"):
@@ -334,6 +345,11 @@ class AppointmentDialog(QDialog):
 
     def _on_move_series(self, _name: str) -> None:
         self.series_move_requested.emit(self._id)
+
+    def _on_end_series(self, _name: str) -> None:
+        series_id = self.detail().series_id
+        if series_id is not None:
+            self.series_end_requested.emit(series_id)
 
     def _on_monitoring(self, _name: str) -> None:
         self.monitoring_requested.emit(self._id)

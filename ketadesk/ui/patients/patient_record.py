@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QAction, QColor, QKeyEvent, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -75,6 +75,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 #: Good / wrong / not needed marks of the gating facts, for light and dark palettes.
 OK_COLORS = ("#1e7e34", "#5bd07a")
 WRONG_COLORS = ("#c5221f", "#ff8a80")
+#: The series statuses a prescriber may still end (services/booking/series_end.py).
+ENDABLE = frozenset({"planned", "active"})
 SESSION_COLUMNS = ("Date", "Time", "Session", "Series", "Room", "Status")
 APPOINTMENT_ROLE = Qt.ItemDataRole.UserRole
 
@@ -136,6 +138,8 @@ class PatientRecordView(QWidget):
         merged(int): this chart was merged into the chart with this id.
         make_up_requested(int): offer the make-up of this missed series appointment (a series
             at risk, as on the recall list's At risk tab).
+        end_series_requested(int): the series' id; a prescriber asked to end it (End series…
+            on its panel, or the panel's menu).
 
     Attributes:
         record: the record shown (None until read).
@@ -150,6 +154,7 @@ class PatientRecordView(QWidget):
     calendar_exported = Signal(str)
     merged = Signal(int)
     make_up_requested = Signal(int)
+    end_series_requested = Signal(int)
 
     def __init__(self, desk: Desk, patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -158,6 +163,8 @@ class PatientRecordView(QWidget):
         self.record: PatientRecord | None = None
         #: The Make-up… button of each series at risk, by series id.
         self.make_up_buttons: dict[int, QPushButton] = {}
+        #: The End series… button of each series still going on, by series id.
+        self.end_buttons: dict[int, QPushButton] = {}
         self._call: BackgroundCall[PatientRecord] | None = None
         self._again = False  # reload() asked during a read: read again after it
         self._trends = LatestOnly(self, busy="Reading the trend…")
@@ -527,6 +534,7 @@ class PatientRecordView(QWidget):
             if widget is not None:
                 widget.deleteLater()
         self.make_up_buttons = {}
+        self.end_buttons = {}
         if not record.series:
             self.series_layout.addWidget(QLabel("No series yet.", self.series_box))
         for progress in record.series:
@@ -535,6 +543,8 @@ class PatientRecordView(QWidget):
             layout = panel.layout()
             if risk is not None and layout is not None:
                 layout.addWidget(self._at_risk_part(risk, panel))
+            if layout is not None and progress.status in ENDABLE:
+                layout.addWidget(self._end_part(progress, record.end_series_refusal, panel))
             self.series_layout.addWidget(panel)
         self.series_layout.addStretch(1)
         at_risk = f", {len(record.at_risk)} at risk" if record.at_risk else ""
@@ -568,6 +578,31 @@ class PatientRecordView(QWidget):
         self.make_up_buttons[risk.series_id] = button
         return part
 
+    def _end_part(self, s: SeriesProgress, refusal: str, panel: QWidget) -> QWidget:
+        """End series… for a series still going on, on the panel and in its menu; greyed with
+        who may for a role the clinic does not let end one."""
+        part = QWidget(panel)
+        row = QHBoxLayout(part)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addStretch(1)
+        button = QPushButton("End series…", part)
+        button.setObjectName(f"end_series_{s.series_id}")
+        button.setAccessibleName(f"End the {s.protocol_name} series")
+        button.setToolTip(refusal or "Stop this series: cancel its sessions from a day on")
+        button.setEnabled(not refusal)
+        button.clicked.connect(
+            lambda _checked=False, sid=s.series_id: self.end_series_requested.emit(sid)
+        )
+        row.addWidget(button)
+        self.end_buttons[s.series_id] = button
+        action = QAction("End series…", panel)
+        action.setEnabled(not refusal)
+        action.setToolTip(button.toolTip())
+        action.triggered.connect(button.click)
+        panel.addAction(action)
+        panel.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        return part
+
     def _series_panel(self, s: SeriesProgress) -> QWidget:
         panel = QFrame(self.series_box)
         panel.setObjectName(f"series_{s.series_id}")
@@ -587,6 +622,7 @@ class PatientRecordView(QWidget):
         row.addWidget(bar)
         summary = QLabel(s.summary, panel)
         summary.setObjectName("series_summary")
+        summary.setWordWrap(True)
         row.addWidget(summary, 1)
         layout.addLayout(row)
         if s.gaps:

@@ -60,10 +60,12 @@ class DeskController(QObject):
     Signals:
         appointment_opened(AppointmentDialog): an appointment's dialog was read and shown.
         session_move_opened(MoveSessionDialog): a session's Move… dialog was read and shown.
+        series_end_opened(SeriesEndDialog): a series' End series… dialog was read and shown.
     """
 
     appointment_opened = Signal(object)
     session_move_opened = Signal(object)
+    series_end_opened = Signal(object)
 
     def __init__(self, window: DeskWindow, desk: Desk) -> None:
         super().__init__(window.widget())
@@ -710,6 +712,7 @@ class DeskController(QObject):
         dialog.monitoring_requested.connect(self.open_monitoring)
         dialog.move_requested.connect(self.move_session)
         dialog.series_move_requested.connect(self.move_series)
+        dialog.series_end_requested.connect(self.end_series)
         # A move made here (or any edit of this workstation) shows on the page at once.
         self.editor.changed.connect(dialog.reload)
         dialog.measure_requested.connect(self.open_measure)
@@ -751,6 +754,7 @@ class DeskController(QObject):
         view.appointment_activated.connect(self.open_appointment)
         view.merged.connect(self.open_patient)
         view.make_up_requested.connect(self._offer_rebooking)
+        view.end_series_requested.connect(lambda sid, v=view: self.end_series(sid, v.reload, v))
         view.resize(RECORD_SIZE)
         # Centred on the main window, as Settings and the audit trail open (a trial found the
         # record wherever the window manager put a parentless window).
@@ -852,6 +856,44 @@ class DeskController(QObject):
 
         dialog.move_requested.connect(apply)
         dialog.open()
+
+    def end_series(
+        self,
+        series_id: int,
+        after: Callable[[], None] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """Ask why and from which day a series ends (the dialog opens once the series is
+        read); written undoably by the editor, ``after`` then (the record read again)."""
+        from ketadesk.ui.booking.series_end_dialog import SeriesEndDialog
+
+        def show(dialog: SeriesEndDialog) -> None:
+            def end() -> None:
+                def ended() -> None:
+                    dialog.ended()
+                    if after is not None:
+                        after()
+
+                self.editor.end_series(
+                    series_id,
+                    reason=dialog.reason(),
+                    note=dialog.note(),
+                    effective=dialog.effective(),
+                    then=ended,
+                    failed=dialog.refused,
+                )
+
+            dialog.end_requested.connect(end)
+            dialog.open()
+            self.series_end_opened.emit(dialog)
+
+        SeriesEndDialog.open_for(
+            self.desk,
+            series_id,
+            parent or self.parent_widget,
+            show,
+            failed=self._on_appointment_not_opened,
+        )
 
     def open_audit(self) -> None:
         from ketadesk.ui.access.audit_viewer import AuditViewer

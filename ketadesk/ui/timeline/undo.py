@@ -9,7 +9,9 @@ a ``QUndoStack`` as a command that knows how to take it back, again through the 
   keeps its overrides (rule -> reason) and is made again with them by a redo;
 - a status change by ``appointment_changes.undo_status``, which takes back the latest change (a
   released room is taken again only if it is still free); redo makes the change again;
-- a series move by ``move_series`` with the sessions' old places.
+- a series move by ``move_series`` with the sessions' old places;
+- a series ended by a prescriber by ``series_end.undo_end_series`` (its sessions booked again
+  where they were, if still free); redo ends it again with the same reason and day.
 
 The database decides: when the old place was taken meanwhile (at this or another workstation),
 the undo is refused with the reason, the command stays where it was on the stack, and the user
@@ -34,7 +36,7 @@ from PySide6.QtWidgets import QWidget
 
 from ketadesk.scheduling.ride_home import RideHome
 from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TRANSITIONS
-from ketadesk.services.booking import appointment_changes, tentative
+from ketadesk.services.booking import appointment_changes, series_end, tentative
 from ketadesk.services.booking.booking import GateRefused
 from ketadesk.services.booking.changed_elsewhere import ChangedElsewhere
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
@@ -277,6 +279,34 @@ class SeriesMoveCommand(_EditCommand):
             spacing_reason=self.spacing_reason if forward else "",
             now=desk.now(),
         )
+
+
+class SeriesEndCommand(_EditCommand):
+    """A series a prescriber ended: its sessions from a day on cancelled, the series ended."""
+
+    def __init__(
+        self, editor: ScheduleEditor, done: series_end.SeriesEnded, reason: str, note: str
+    ) -> None:
+        super().__init__(editor, f"End series of {done.patient_name or 'the patient'}")
+        self.series_id = done.series_id
+        self.reason = reason
+        self.note = note
+        self.effective = done.ended_on
+
+    def apply(self, forward: bool) -> None:
+        desk = self.editor.desk
+        if forward:
+            series_end.end_series(
+                desk.db,
+                desk.actor,
+                self.series_id,
+                reason=self.reason,
+                note=self.note,
+                effective=self.effective,
+                now=desk.now(),
+            )
+        else:
+            series_end.undo_end_series(desk.db, desk.actor, self.series_id, now=desk.now())
 
 
 class ScheduleEditor(QObject):
@@ -682,6 +712,53 @@ class ScheduleEditor(QObject):
             self, proposal, before, text, reason=reason, spacing_reason=spacing_reason
         )
         self._push(command)
+
+    def end_series(
+        self,
+        series_id: int,
+        *,
+        reason: str,
+        note: str,
+        effective: dt.date,
+        then: Callable[[], None] | None = None,
+        failed: Callable[[str], None] | None = None,
+    ) -> None:
+        """End a series from ``effective`` (``series_end.end_series``), undoably; the place
+        of its first cancelled session is offered to the waitlist (``freed``).  ``then`` once
+        written, ``failed`` with why when refused (the dialog stays open)."""
+        desk = self.desk
+
+        def work() -> series_end.SeriesEnded:
+            return series_end.end_series(
+                desk.db,
+                desk.actor,
+                series_id,
+                reason=reason,
+                note=note,
+                effective=effective,
+                now=desk.now(),
+            )
+
+        def ended(done: series_end.SeriesEnded) -> None:
+            self._push(SeriesEndCommand(self, done, reason, note), said=True)
+            n = len(done.cancelled)
+            self.done.emit(
+                f"{done.words}; {n} session{'s' if n != 1 else ''} cancelled · Edit ▸ Undo "
+                "takes it back"
+            )
+            if done.cancelled:
+                self.freed.emit(done.cancelled[0])
+            if then is not None:
+                then()
+
+        refusal = self._refusal("The series was not ended")
+
+        def refused(err: ServiceError) -> None:
+            refusal(err)
+            if failed is not None:
+                failed(str(err))
+
+        self._write(work, ended, refused)
 
     # -- undo and redo ----------------------------------------------------------------------
 
