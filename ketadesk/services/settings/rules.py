@@ -88,6 +88,7 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         {
             "hard_stop_systolic": ("No dose at a pre-dose systolic BP above", "mmHg"),
             "hard_stop_diastolic": ("No dose at a pre-dose diastolic BP above", "mmHg"),
+            "bp_recheck_minutes": ("Recheck a raised BP after", "minutes"),
         },
     ),
     "followups": (

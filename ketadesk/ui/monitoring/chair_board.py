@@ -101,7 +101,7 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     if card.next_bp is not None:
         due = card.next_bp
         if due.late:
-            bp = f"{due.words} overdue since {_hhmm(due.due_at, fmt)}"
+            bp = due.overdue_words(fmt)
         elif due.due_now:
             bp = f"{due.words} due now ({_hhmm(due.due_at, fmt)})"
         else:
@@ -129,6 +129,7 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     return {
         "patient": card.patient_name,
         "urgent": f"⚠ {card.urgent_review}" if card.urgent_review else "",
+        "alert": f"⚠ {card.bp_alert}" if card.bp_alert else "",
         "kind": f"{kind} · {card.session_type_name} · {_span(card.start, card.end, fmt)}",
         "phase": phase,
         "until": until,
@@ -170,6 +171,7 @@ class ChairCardWidget(QFrame):
     LINES = (
         "patient",
         "urgent",
+        "alert",
         "kind",
         "phase",
         "until",
@@ -223,6 +225,8 @@ class ChairCardWidget(QFrame):
             label.setFont(self._fonts.get(name, self._fonts["body"]))
         self.labels["late"].setFont(self._fonts["strong"])
         self.labels["urgent"].setFont(self._fonts["strong"])
+        self.labels["alert"].setFont(self._fonts["strong"])
+        self.labels["alert"].setObjectName("bp_alert")
         self.labels["urgent"].setObjectName("urgent_review")
         self.labels["bp"].setFont(self._fonts["strong"])
 
@@ -257,7 +261,8 @@ class ChairCardWidget(QFrame):
         due = QColor(DUE_COLORS[dark])
         muted = app_palette.color(QPalette.ColorRole.PlaceholderText)
         # A standing urgent review needs the prescriber as much as a late check needs the nurse.
-        attention = bool(card.late or card.urgent_review)
+        # A BP that makes the patient unsafe needs the nurse now, whatever is late or not.
+        attention = card.needs_attention
         if attention:
             background = _mix(late, base, 0.10)
         elif card.is_free:
@@ -276,6 +281,7 @@ class ChairCardWidget(QFrame):
         )
         self._ink(self.labels["late"], late)
         self._ink(self.labels["urgent"], late)
+        self._ink(self.labels["alert"], late)
         due_now = card.next_bp is not None and card.next_bp.due_now
         self._ink(self.labels["bp"], late if card.bp_late else (due if due_now else text))
         waits = due if card.discharge_not_yet else text  # the time came, the rules still refuse
