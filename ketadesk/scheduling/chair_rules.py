@@ -788,7 +788,8 @@ def raised(r: BpReading, warn_systolic: int | None, warn_diastolic: int | None) 
     as the recording form warns of it."""
     if not r.has_bp:
         return False
-    assert r.systolic is not None and r.diastolic is not None
+    assert r.systolic is not None
+    assert r.diastolic is not None
     return (warn_systolic is not None and r.systolic > warn_systolic) or (
         warn_diastolic is not None and r.diastolic > warn_diastolic
     )
