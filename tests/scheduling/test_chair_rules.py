@@ -556,7 +556,7 @@ def test_the_recheck_minutes_are_the_clinics_and_a_reading_over_the_hard_stop_sa
     assert owed.words(dt.UTC, FMT) == (
         "BP 186/112 over the hard stop (180/110) at 18:55: tell the prescriber; recheck due 19:05"
     )
-    with pytest.raises(ConfigError, match="chair.bp_recheck_minutes"):
+    with pytest.raises(ConfigError, match=r"chair\.bp_recheck_minutes"):
         parse_chair_settings({"bp_recheck_minutes": 0})
 
 
