@@ -91,7 +91,9 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     if card.minutes_since_dose is not None:
         dose = f"Dosed {card.minutes_since_dose} min ago ({_hhmm(card.dose_started_at, fmt)})"
     elif card.dose_started_at is not None:
-        dose = f"Dose started {_hhmm(card.dose_started_at, fmt)}"
+        # A dose start later than the board's time (a clock set apart, a time mistyped at
+        # another workstation): never "Dose started" at a time still to come (a user trial).
+        dose = f"Dose start recorded as {_hhmm(card.dose_started_at, fmt)}, later than now"
     elif card.stage == "in_session" and card.dose_due_at is not None:
         # Started, and no dose start on the record: never shown as a dose given.
         started = f"Started {_hhmm(card.started_at, fmt)} · " if card.started_at is not None else ""

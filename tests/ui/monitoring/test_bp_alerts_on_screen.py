@@ -18,10 +18,11 @@ from pytestqt.qtbot import QtBot
 from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.booking.move_check import placement_of
 from ketadesk.services.common.context import SYSTEM, Actor
+from ketadesk.services.monitoring.chair_board import ChairCard
 from ketadesk.store.models import Appointment, SessionRecord, VitalReading
 from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.monitoring.chair_board import LATE_COLORS, ChairBoardView
+from ketadesk.ui.monitoring.chair_board import LATE_COLORS, ChairBoardView, card_lines
 from ketadesk.ui.timeline import undo
 from ketadesk.ui.timeline.undo import ScheduleEditor
 from tests.pictures import picture_folder
@@ -166,3 +167,12 @@ def test_start_in_a_room_another_patient_is_checked_in_to_asks_and_no_leaves_it(
     qtbot.waitUntil(lambda: placement_of(db, aid).status == "in_progress", timeout=10_000)
     qtbot.waitUntil(lambda: not editor.is_busy(), timeout=10_000)
     assert len(questions) == 2
+
+
+def test_a_dose_start_later_than_the_boards_time_is_never_said_as_started() -> None:
+    """A user trial's card said "Dose started 10:38 AM" at 10:35."""
+    later = dt.datetime(2026, 11, 24, 18, 38, tzinfo=dt.UTC)
+    card = ChairCard(
+        room_id=1, room_name="Room 2", stage="in_session", appointment_id=7, dose_started_at=later
+    )
+    assert card_lines(card, "24h")["dose"] == "Dose start recorded as 18:38, later than now"
