@@ -347,7 +347,7 @@ def change_status(
             _refuse_too_early(session, appointment, action, now)
             if action == "start":
                 _refuse_a_taken_chair(session, appointment, confirmed=chair_confirmed)
-                unsafe = bp_alert(session, appointment.id, now=now)
+                unsafe = bp_alert(session, appointment.id, now=now, starting=True)
                 if unsafe:
                     warnings.append(f"Started for monitoring only. {unsafe}")
                 config = load_config(session)

@@ -248,13 +248,16 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 IN_CLINIC_STATUSES = frozenset({"checked_in", "in_progress"})
 
 
-def bp_alert(session: Session, appointment_id: int, *, now: dt.datetime) -> str:
+def bp_alert(
+    session: Session, appointment_id: int, *, now: dt.datetime, starting: bool = False
+) -> str:
     """The BP recheck a session owes now, in the words the chair board says it ("Do not
     dose: BP 186/112 over the hard stop (180/110) at 10:50 AM; recheck after rest, due 11:05
     AM"), for the session's page and Start; "" when none is owed or the patient is not in the
-    clinic (checked in or in progress)."""
+    clinic (checked in or in progress); ``starting``: a session being started, whatever its
+    status (a start straight from "booked" says it too)."""
     status = session.scalar(select(Appointment.status).where(Appointment.id == appointment_id))
-    if status not in IN_CLINIC_STATUSES:
+    if status not in IN_CLINIC_STATUSES and not starting:
         return ""
     owed = _readings_due(session, [appointment_id], now).get(appointment_id)
     if owed is None or owed.recheck is None:

@@ -78,7 +78,12 @@ def save(staffed: StaffedDay, when: str, **values: str) -> None:
             extra = ReadingForm(label, time=time, systolic=sys_, diastolic=dia, scheduled=False)
             form = dataclasses.replace(form, readings=(*form.readings, extra))
             rows.append(label)
-    form = dataclasses.replace(form, **dose)
+    form = dataclasses.replace(
+        form,
+        dose_mg=dose.get("dose_mg", form.dose_mg),
+        devices=dose.get("devices", form.devices),
+        dose_started=dose.get("dose_started", form.dose_started),
+    )
     records.save_record(db, NURSE, spravato(staffed), form, now=at(staffed, when))
 
 
