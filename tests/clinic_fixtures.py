@@ -74,6 +74,21 @@ class SmallClinic:
         hh, mm = hhmm.split(":")
         return self.calendar.at_local(day, int(hh) * 60 + int(mm))
 
+    def start(self, appointment_id: int, day: dt.date, hhmm: str) -> None:
+        """Start the session at ``hhmm`` on ``day`` (as a nurse presses Start): a dose is
+        recorded only on a session in progress."""
+        from ketadesk.services.booking import appointment_changes
+        from ketadesk.services.common.context import SYSTEM
+
+        appointment_changes.change_status(
+            self.db,
+            SYSTEM,
+            appointment_id,
+            "start",
+            now=self.at(day, hhmm),
+            chair_confirmed=True,
+        )
+
     def session(
         self,
         session_type: str,

@@ -39,6 +39,9 @@ CHAIR_DEFAULTS: Mapping[str, Any] = {
     # elevated"); above either, discharge waits for a recheck or an override with a reason.
     "discharge_max_systolic": 140,
     "discharge_max_diastolic": 90,
+    # Minutes after a BP over the clinic's limits ([monitoring] bp_warn_*, or the hard stop
+    # before the dose) that a recheck falls due, until a reading is back in range.
+    "bp_recheck_minutes": 15,
 }
 
 # The rules, by the key stored with an override and shown to staff.
@@ -85,6 +88,7 @@ class ChairSettings:
     override_roles: tuple[str, ...] = ("prescriber",)
     discharge_max_systolic: int = 140
     discharge_max_diastolic: int = 90
+    bp_recheck_minutes: int = 15
 
     def policy(self, rule: str) -> str:
         value: str = getattr(self, RULES[rule][1])
@@ -130,6 +134,7 @@ def parse_chair_settings(
         "hard_stop_diastolic",
         "discharge_max_systolic",
         "discharge_max_diastolic",
+        "bp_recheck_minutes",
     ):
         value = data[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -146,6 +151,7 @@ def parse_chair_settings(
         override_roles=tuple(roles),
         discharge_max_systolic=data["discharge_max_systolic"],
         discharge_max_diastolic=data["discharge_max_diastolic"],
+        bp_recheck_minutes=data["bp_recheck_minutes"],
     )
 
 
@@ -790,3 +796,104 @@ def _unresolved(effects: Effects | None) -> list[tuple[str, str]]:
 def blocking(findings: Sequence[ChairFinding], overridden: Collection[str]) -> list[ChairFinding]:
     """The refusals left once the rules in ``overridden`` are set aside."""
     return [f for f in findings if f.blocks and f.rule not in overridden]
+
+
+#: What a recheck is for: a pre-dose BP over the hard stop (no dosing until a later reading
+#: clears it), or a BP after the dose above the clinic's limits (DOMAIN: "recheck while
+#: elevated").
+RECHECK_HARD_STOP = "hard_stop"
+RECHECK_RAISED = "raised"
+
+
+@dataclass(frozen=True, slots=True)
+class BpRecheck:
+    """A BP recheck owed: the reading that asks for it, what for (``kind``), and when it falls
+    due (the reading's time plus ``[chair] bp_recheck_minutes``).  ``over_hard_stop``: the
+    reading is over the clinic's hard stop too (after the dose: tell the prescriber)."""
+
+    reading: BpReading
+    kind: str
+    due_at: dt.datetime
+    over_hard_stop: bool
+    limit_systolic: int
+    limit_diastolic: int
+
+    @property
+    def before_dose(self) -> bool:
+        return self.kind == RECHECK_HARD_STOP
+
+    def words(self, zone: dt.tzinfo | None, time_format: str) -> str:
+        """The card's and the session page's line: "Do not dose: BP 186/112 over the hard
+        stop (180/110) at 10:50 AM; recheck due 11:05 AM", or "BP 168/102 raised (over
+        140/90) at 12:54 PM; recheck due 1:09 PM"."""
+        r = self.reading
+        at = _hhmm(r.taken_at, zone, time_format)
+        due = _hhmm(self.due_at, zone, time_format)
+        limit = f"{self.limit_systolic}/{self.limit_diastolic}"
+        if self.before_dose:
+            return (
+                f"Do not dose: BP {r.systolic}/{r.diastolic} over the hard stop ({limit}) "
+                f"at {at}; recheck after rest, due {due}"
+            )
+        if self.over_hard_stop:
+            return (
+                f"BP {r.systolic}/{r.diastolic} over the hard stop ({limit}) at {at}: "
+                f"tell the prescriber; recheck due {due}"
+            )
+        return f"BP {r.systolic}/{r.diastolic} raised (over {limit}) at {at}; recheck due {due}"
+
+
+def raised(r: BpReading, warn_systolic: int | None, warn_diastolic: int | None) -> bool:
+    """Above the clinic's warning limits ([monitoring] bp_warn_systolic / bp_warn_diastolic),
+    as the recording form warns of it."""
+    if not r.has_bp:
+        return False
+    assert r.systolic is not None
+    assert r.diastolic is not None
+    return (warn_systolic is not None and r.systolic > warn_systolic) or (
+        warn_diastolic is not None and r.diastolic > warn_diastolic
+    )
+
+
+def bp_recheck_owed(
+    readings: Sequence[BpReading],
+    pre_dose_labels: Collection[str],
+    check_labels: Collection[str],
+    dose_at: dt.datetime | None,
+    settings: ChairSettings,
+    *,
+    warn_systolic: int | None,
+    warn_diastolic: int | None,
+) -> BpRecheck | None:
+    """The BP recheck a session owes now, the one rule the board, the record and the session
+    page read (a user trial: +40 min BP 168/102 after a Spravato dose scheduled nothing; the
+    next check said "Before discharge", 79 min later).
+
+    Before a dose start is recorded: the reading over the hard stop that still stops dosing
+    (``pre_dose_recheck_owed``).  Once it is: the latest BP taken at or after the dose start,
+    when it is above the clinic's warning limits; a later reading back in range ends it.  Due
+    ``[chair] bp_recheck_minutes`` after that reading.  None when nothing is owed."""
+    step = dt.timedelta(minutes=settings.bp_recheck_minutes)
+    stop_s, stop_d = settings.hard_stop_systolic, settings.hard_stop_diastolic
+    if dose_at is None:
+        stopped = pre_dose_recheck_owed(readings, pre_dose_labels, check_labels, dose_at, settings)
+        if stopped is None:
+            return None
+        return BpRecheck(stopped, RECHECK_HARD_STOP, stopped.taken_at + step, True, stop_s, stop_d)
+    after = sorted(
+        (r for r in readings if r.has_bp and r.taken_at >= dose_at), key=lambda r: r.taken_at
+    )
+    if not after or not raised(after[-1], warn_systolic, warn_diastolic):
+        return None
+    latest = after[-1]
+    over = settings.pre_dose_bp != "off" and _over(latest, settings)
+    if over:
+        return BpRecheck(latest, RECHECK_RAISED, latest.taken_at + step, True, stop_s, stop_d)
+    return BpRecheck(
+        latest,
+        RECHECK_RAISED,
+        latest.taken_at + step,
+        False,
+        warn_systolic if warn_systolic is not None else stop_s,
+        warn_diastolic if warn_diastolic is not None else stop_d,
+    )

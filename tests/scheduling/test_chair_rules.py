@@ -507,3 +507,67 @@ def test_after_a_hard_stop_a_pre_dose_recheck_is_owed_until_one_clears_it() -> N
     assert owed(high, _bp("Pre-dose recheck", -1, 184, 100)) is not None
     assert owed(_bp("Pre-dose", -5, 128, 82)) is None
     assert owed(high, dose_at=DOSE) is None  # a dose recorded: the record's own rules judge it
+
+
+def _recheck(
+    *readings: BpReading,
+    dose_at: dt.datetime | None = DOSE,
+    settings: ChairSettings = BLOCK,
+) -> chair_rules.BpRecheck | None:
+    return chair_rules.bp_recheck_owed(
+        readings,
+        {"Pre-dose"},
+        CHECKS,
+        dose_at,
+        settings,
+        warn_systolic=140,
+        warn_diastolic=90,
+    )
+
+
+def test_a_raised_bp_after_the_dose_owes_a_recheck_until_one_is_back_in_range() -> None:
+    """DOMAIN: "recheck while elevated" (a user trial: +40 min 168/102 scheduled nothing)."""
+    raised = _bp("+40 min", 40, 168, 102)
+    owed = _recheck(_bp("Pre-dose", -5, 128, 82), raised)
+    assert owed is not None
+    assert owed.reading == raised
+    assert owed.kind == chair_rules.RECHECK_RAISED
+    assert owed.due_at == raised.taken_at + dt.timedelta(minutes=15)  # [chair] default
+    assert not owed.over_hard_stop
+    assert owed.words(dt.UTC, FMT) == "BP 168/102 raised (over 140/90) at 18:55; recheck due 19:10"
+    # Only the diastolic above its limit is raised too; at the limit is not.
+    assert _recheck(_bp("+40 min", 40, 130, 95)) is not None
+    assert _recheck(_bp("+40 min", 40, 140, 90)) is None
+    # A later reading in range ends it; a later raised one moves it.
+    assert _recheck(raised, _bp("Recheck", 55, 136, 84)) is None
+    still = _recheck(raised, _bp("Recheck", 55, 150, 94))
+    assert still is not None
+    assert still.due_at == DOSE + dt.timedelta(minutes=70)
+    # Raised before the dose only warns ("consider delaying"): no recheck owed after it.
+    assert _recheck(_bp("Pre-dose", -5, 150, 94)) is None
+
+
+def test_the_recheck_minutes_are_the_clinics_and_a_reading_over_the_hard_stop_says_so() -> None:
+    settings = parse_chair_settings({"bp_recheck_minutes": 10})
+    owed = _recheck(_bp("+40 min", 40, 186, 112), settings=settings)
+    assert owed is not None
+    assert owed.due_at == DOSE + dt.timedelta(minutes=50)
+    assert owed.over_hard_stop
+    assert owed.words(dt.UTC, FMT) == (
+        "BP 186/112 over the hard stop (180/110) at 18:55: tell the prescriber; recheck due 19:05"
+    )
+    with pytest.raises(ConfigError, match=r"chair\.bp_recheck_minutes"):
+        parse_chair_settings({"bp_recheck_minutes": 0})
+
+
+def test_before_the_dose_a_hard_stop_owes_a_recheck_after_rest_not_now() -> None:
+    high = _bp("Pre-dose", -5, 186, 112)
+    owed = _recheck(high, dose_at=None)
+    assert owed is not None
+    assert owed.before_dose
+    assert owed.due_at == high.taken_at + dt.timedelta(minutes=15)
+    assert owed.words(dt.UTC, "12h") == (
+        "Do not dose: BP 186/112 over the hard stop (180/110) at 6:10 PM; "
+        "recheck after rest, due 6:25 PM"
+    )
+    assert _recheck(high, _bp("Pre-dose recheck", 5, 150, 88), dose_at=None) is None

@@ -54,6 +54,7 @@ from ketadesk.services.common.session_words import session_words
 from ketadesk.services.fees import fees
 from ketadesk.services.followups import sync, urgent_reviews
 from ketadesk.services.monitoring import completion
+from ketadesk.services.monitoring.reading_schedule import bp_alert
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
@@ -308,6 +309,7 @@ def change_status(
     now: dt.datetime | None = None,
     overrides: Mapping[str, str] | None = None,
     ride: RideHome | None = None,
+    chair_confirmed: bool = False,
 ) -> StatusChange:
     """Check in, start, complete, mark a no-show or cancel an appointment.
 
@@ -315,6 +317,11 @@ def change_status(
     (``completion.check_complete``), then, for a type after which the patient may not drive,
     the ride home (``ride``: refused, ``RideNeeded``, without it); the discharge time and the
     minutes monitored are recorded on the monitoring record, the ride with the change.
+
+    A start in a room where another patient is checked in that day and not started is refused
+    with ``ChairTaken`` (who is there) unless ``chair_confirmed``: the desk asked and the
+    nurse said go ahead.  A start while a BP over the hard stop stands goes ahead (the nurse
+    starts the monitoring) and says it among the warnings.
 
     Starting judges the session's gating rules again at the clinic's today
     (``start_check``): a "block" refuses, a "warn" refuses unless ``overrides`` (rule code ->
@@ -347,7 +354,10 @@ def change_status(
             ride_home: RideHome | None = None
             _refuse_too_early(session, appointment, action, now)
             if action == "start":
-                _refuse_a_taken_chair(session, appointment)
+                _refuse_a_taken_chair(session, appointment, confirmed=chair_confirmed)
+                unsafe = bp_alert(session, appointment.id, now=now, starting=True)
+                if unsafe:
+                    warnings.append(f"Started for monitoring only. {unsafe}")
                 config = load_config(session)
                 # The gating rules again, at today's date: a consent, authorization or
                 # certification may have lapsed since the booking.
@@ -475,7 +485,19 @@ def _refuse_too_early(
         raise InvalidRequest(early.refusal)
 
 
-def _refuse_a_taken_chair(session: Session, appointment: Appointment) -> None:
+class ChairTaken(InvalidRequest):
+    """A start in a room another patient of that day is checked in to and not started: who is
+    there, so the desk can ask before both are in one chair (a user trial: a Spravato patient
+    started in Room 4 while an IV patient, checked in, still held it, and nobody said so)."""
+
+    def __init__(self, message: str, who: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.who = who
+
+
+def _refuse_a_taken_chair(
+    session: Session, appointment: Appointment, *, confirmed: bool = False
+) -> None:
     """A session starts in its room only while the room has a place for it: as many sessions in
     progress there as the room holds (a chair: one).  The one before may still be there, running
     late or never completed on the record: the desk is told whom to complete or where to go."""
@@ -500,12 +522,35 @@ def _refuse_a_taken_chair(session: Session, appointment: Appointment) -> None:
         )
         .order_by(Appointment.starts_at)
     ).all()
-    if len(there) < max(1, room.capacity):
+    if len(there) >= max(1, room.capacity):
+        who = "; ".join(f"{last}, {first} (#{aid})" for aid, _starts, last, first in there)
+        raise InvalidRequest(
+            f"{room.name} is still in use: {who} in progress there; complete that session "
+            "first (or undo its start), or move this one to a free room"
+        )
+    if confirmed:
         return
-    who = "; ".join(f"{last}, {first} (#{aid})" for aid, _starts, last, first in there)
-    raise InvalidRequest(
-        f"{room.name} is still in use: {who} in progress there; complete that session first "
-        "(or undo its start), or move this one to a free room"
+    waiting = session.execute(
+        select(Appointment.starts_at, Patient.last_name, Patient.first_name)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(
+            Appointment.room_id == appointment.room_id,
+            Appointment.status == "checked_in",
+            Appointment.id != appointment.id,
+            Appointment.starts_at >= day.start,
+            Appointment.starts_at < day.end,
+        )
+        .order_by(Appointment.starts_at)
+    ).all()
+    if not waiting:
+        return
+    held_by = tuple(
+        f"{last}, {first} (checked in, booked {calendar.clock(starts)})"
+        for starts, last, first in waiting
+    )
+    raise ChairTaken(
+        f"{room.name} is held by {'; '.join(held_by)}: start this session there anyway?",
+        held_by,
     )
 
 

@@ -25,6 +25,7 @@ from ketadesk.services.booking.appointment_changes import (
 )
 from ketadesk.services.common.context import Actor, NotFound, may, utcnow
 from ketadesk.services.followups.urgent_reviews import standing_reviews
+from ketadesk.services.monitoring.reading_schedule import bp_alert
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
@@ -149,6 +150,9 @@ class AppointmentDetail:
     #: Why the user it was read for may not end its series ("" when they may, or read for
     #: nobody): clinic.toml [series_end] roles.
     end_series_refusal: str = ""
+    #: A BP recheck the session owes now, in the chair board's words ("Do not dose: BP
+    #: 186/112 over the hard stop …; recheck after rest, due 11:05 AM"); "" when none.
+    bp_alert: str = ""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -313,6 +317,14 @@ def appointment_detail(
                 away = f"This session falls while the patient is away {found.words}"
                 if appointment.status == "tentative":
                     away += "; confirming the hold asks a reason"
+        # A BP that makes the patient unsafe now, as the chair board says it: clinical, so
+        # only for a user who may read it (a user trial: a pre-dose 186/112 over the hard stop
+        # and the session's page said nothing).
+        unsafe = (
+            bp_alert(session, appointment_id, now=now)
+            if has_record and (actor is None or may(actor, "read_clinical"))
+            else ""
+        )
         return AppointmentDetail(
             id=appointment.id,
             version=appointment.version,
@@ -344,6 +356,7 @@ def appointment_detail(
             urgent_review=urgent,
             not_yet=tuple(not_yet),
             away=away,
+            bp_alert=unsafe,
         )
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import SessionTypeSpec
-from ketadesk.scheduling.chair_rules import DischargeVerdict
+from ketadesk.scheduling.chair_rules import DischargeVerdict, earliest_discharge
 from ketadesk.scheduling.confirmations import not_started_overrun, parse_confirmation_settings
 from ketadesk.scheduling.dates import clock
 from ketadesk.services.common.context import Actor, Database, may, utcnow
@@ -90,11 +90,22 @@ class BpDue:
     due_now: bool = False
     #: For a check counted from the dose: its minutes after the dose start.
     after_dose: int | None = None
+    #: Late checks not recorded, this one the first (a user trial: five 15-min IV readings
+    #: missed read as one, "BP +15 min overdue since 11:07").
+    missed: int = 1
 
     @property
     def words(self) -> str:
         """What the nurse takes: "BP +40 min", "BP at dose" (``bp_check_words``)."""
         return bp_check_words(self.label, self.after_dose)
+
+    def overdue_words(self, fmt: str) -> str:
+        """ "BP +40 min overdue since 10:55 AM", or "5 readings missed since 11:07 AM (BP +15
+        min first)" when more than one is late."""
+        since = _hhmm(self.due_at, fmt)
+        if self.missed > 1:
+            return f"{self.missed} readings missed since {since} ({self.words} first)"
+        return f"{self.words} overdue since {since}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +187,12 @@ class ChairCard:
     overrun: bool = False
     late: tuple[str, ...] = ()
     next_up: NextUp | None = None
+    # A BP that makes the patient unsafe now, with its recheck (``chair_rules.BpRecheck``):
+    # "Do not dose: BP 186/112 over the hard stop (180/110) at …; recheck after rest, due …",
+    # or a raised BP after the dose; "" when none.  Counted in "need attention".
+    bp_alert: str = ""
+    # The alert is a hard stop (no dosing) or a reading over it after the dose.
+    bp_alert_stop: bool = False
     # The patient's standing urgent (suicidality) review: "" when none.
     urgent_review: str = ""
     urgent_review_id: int | None = None
@@ -231,6 +248,13 @@ class ChairCard:
         return bool(self.late)
 
     @property
+    def needs_attention(self) -> bool:
+        """Red on the board and counted in "need attention": something late, a BP that
+        makes the patient unsafe (a hard stop, a raised BP owing its recheck), or a
+        standing urgent review."""
+        return bool(self.late or self.bp_alert or self.urgent_review)
+
+    @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
 
@@ -248,7 +272,7 @@ class ChairBoard:
 
     @property
     def late_count(self) -> int:
-        return sum(1 for c in self.cards if c.late or c.urgent_review)
+        return sum(1 for c in self.cards if c.needs_attention)
 
     @property
     def busy_count(self) -> int:
@@ -278,6 +302,16 @@ def session_timeline(
     """
     tz = start.tzinfo
     dose_index = _dose_index(spec)
+    observed = [i for i, p in enumerate(spec.phases) if p.shade == "observation"]
+    # The phase after the observation starts when the observation minutes, counted from the
+    # dose, have passed: Spravato's 10-minute dosing phase overlaps its 120 minutes, so the
+    # phases laid end to end would say "Observation until 2:23 PM" beside "Discharge 2:13 PM"
+    # (a user trial).  One source: ``chair_rules.earliest_discharge``.
+    after_observation = (
+        observed[-1] + 1
+        if observed and dose_index is not None and spec.observation_minutes is not None
+        else None
+    )
     starts: list[dt.datetime] = []
     for i in range(len(spec.phases)):
         if i == 0:
@@ -286,6 +320,10 @@ def session_timeline(
             at = max(dose_started_at, starts[-1])
         else:
             at = starts[-1] + dt.timedelta(minutes=spec.phases[i - 1].minutes)
+        if i == after_observation and dose_index is not None:
+            allowed = earliest_discharge(starts[dose_index], spec.observation_minutes)
+            if allowed is not None:
+                at = max(starts[-1], allowed)
         starts.append(at)
     ends = [*starts[1:], starts[-1] + dt.timedelta(minutes=spec.phases[-1].minutes)]
     return tuple(
@@ -608,6 +646,8 @@ STAGE_PHASES = {"waiting": "Waiting to start", "due": "Not checked in"}
 DESK_STAGES = {"in_session": "In session", **STAGE_PHASES}
 #: The next check while a pre-dose BP over the hard stop still stops dosing.
 PRE_DOSE_RECHECK = "Pre-dose recheck"
+#: The next check while a BP after the dose stays above the clinic's limits.
+RAISED_RECHECK = "Recheck"
 
 
 def _card(
@@ -705,28 +745,43 @@ def _card(
     # 11:15" of a checked-in patient nobody had dosed).
     undosed_checks = stage != "due" and dose is None and dose_index is not None
     after_dose = due_after_dose(spec) if undosed_checks else {}
-    recheck = readings.recheck_after if readings is not None and dose is None else None
-    if recheck is not None and stage != "due":
+    owed = readings.recheck if readings is not None and stage != "due" else None
+    alert = owed.words(tz, fmt) if owed is not None else ""
+    if owed is not None and owed.before_dose:
         # A pre-dose BP over the hard stop still stops dosing: the next check is its recheck
-        # after rest, not one counted from a dose nobody may give yet.
-        since = _aware(recheck).astimezone(tz)
-        next_bp = BpDue(PRE_DOSE_RECHECK, since, late=False, due_now=True)
+        # after rest, due when the clinic's recheck minutes have passed (not "due now": a
+        # recheck in the same minute does not count), not one counted from a dose nobody may
+        # give yet.
+        due = _aware(owed.due_at).astimezone(tz)
+        next_bp = BpDue(PRE_DOSE_RECHECK, due, late=now > due + grace, due_now=now >= due)
     elif pending and stage != "due" and pending[0].label in after_dose:
         # Counted from a dose nobody recorded: due so long after it, at no time yet.
         next_after_dose = (pending[0].label, after_dose[pending[0].label])
     elif pending and stage != "due":  # a patient who has not arrived has no BP to take yet
         check = pending[0]
         due = _aware(check.due_at).astimezone(tz)
+        missed = sum(1 for c in pending if c.state == "late")
         next_bp = BpDue(
             check.label,
             due,
             late=now > due + grace,
             due_now=now >= due,
             after_dose=check.after_dose,
+            missed=max(1, missed),
         )
-        if next_bp.late:
-            late.insert(0, f"{check.words} overdue since {_hhmm(due, fmt)}")
-            clinical_late.append(late[0])
+    if owed is not None and not owed.before_dose:
+        # A raised BP after the dose owes its recheck; a configured check due before the
+        # recheck stays the next one (it is a reading too).
+        due = _aware(owed.due_at).astimezone(tz)
+        if next_bp is None or due <= next_bp.due_at:
+            next_bp = BpDue(RAISED_RECHECK, due, late=now > due + grace, due_now=now >= due)
+    if next_bp is not None and next_bp.late:
+        late.insert(0, next_bp.overdue_words(fmt))
+        clinical_late.append(late[0])
+    if awaiting_dose and owed is None and dose_at is not None and now > dose_at + grace:
+        # Started and no dose recorded past its time (with the checks' grace): say it, red.
+        late.append(f"Dose not recorded (due {_hhmm(dose_at, fmt)})")
+        clinical_late.append(late[-1])
     # Discharge is a time for a patient in session, not for one who has not started: the
     # rules' own (the recorded dose plus the observation minutes), else the planned one.
     allowed = discharge_allowed(spec, timeline) if dose_passed and running else None
@@ -762,6 +817,8 @@ def _card(
         minutes_since_dose=int((now - dose).total_seconds() // 60) if dosed and dose else None,
         next_bp=next_bp,
         next_bp_after_dose=next_after_dose,
+        bp_alert=alert,
+        bp_alert_stop=owed is not None and owed.over_hard_stop,
         bp_recorded=tuple(recorded),
         discharge_allowed_at=allowed,
         discharge_after_dose_minutes=spec.observation_minutes if awaiting_dose else None,

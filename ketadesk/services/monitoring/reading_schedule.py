@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.chair_rules import (
     BpReading,
+    bp_recheck_owed,
     check_due_times,
     dose_phase,
     earliest_discharge,
@@ -157,6 +159,7 @@ def _readings_due(
     config = load_config(session)
     late = late_minutes(config)
     chair = parse_chair_settings(config.catalog.settings.extra.get("chair"), "database")
+    monitoring = config.catalog.settings.monitoring
     appointments = session.execute(
         select(
             Appointment.id, Appointment.session_type_id, Appointment.starts_at, Appointment.status
@@ -180,18 +183,27 @@ def _readings_due(
             started_at=started.get(appointment_id) if status in STARTED_STATUSES else None,
         )
         if record is not None:
-            owed = pre_dose_recheck_owed(
-                [
-                    BpReading(r.label, r.taken_at, r.systolic, r.diastolic, r.spo2)
-                    for r in record.readings
-                ],
+            bp = [
+                BpReading(r.label, _aware(r.taken_at), r.systolic, r.diastolic, r.spo2)
+                for r in record.readings
+            ]
+            labels = {c.label for c in spec.bp_checks}
+            dose_at = _aware(record.dose_started_at) if record.dose_started_at else None
+            owed = pre_dose_recheck_owed(bp, pre_dose_labels(spec), labels, dose_at, chair)
+            recheck = bp_recheck_owed(
+                bp,
                 pre_dose_labels(spec),
-                {c.label for c in spec.bp_checks},
-                record.dose_started_at,
+                labels,
+                dose_at,
                 chair,
+                warn_systolic=monitoring.get("bp_warn_systolic"),
+                warn_diastolic=monitoring.get("bp_warn_diastolic"),
             )
-            if owed is not None:
-                due = dataclasses.replace(due, recheck_after=owed.taken_at)
+            due = dataclasses.replace(
+                due,
+                recheck_after=owed.taken_at if owed is not None else None,
+                recheck=recheck,
+            )
         result[appointment_id] = due
     return result
 
@@ -226,3 +238,29 @@ def taken_readings(record: SessionRecord | None) -> dict[str, dt.datetime]:
         for r in record.readings
         if r.systolic is not None and r.diastolic is not None
     }
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+#: Statuses of a session whose patient is in the clinic: a BP recheck owed is said for them.
+IN_CLINIC_STATUSES = frozenset({"checked_in", "in_progress"})
+
+
+def bp_alert(
+    session: Session, appointment_id: int, *, now: dt.datetime, starting: bool = False
+) -> str:
+    """The BP recheck a session owes now, in the words the chair board says it ("Do not
+    dose: BP 186/112 over the hard stop (180/110) at 10:50 AM; recheck after rest, due 11:05
+    AM"), for the session's page and Start; "" when none is owed or the patient is not in the
+    clinic (checked in or in progress); ``starting``: a session being started, whatever its
+    status (a start straight from "booked" says it too)."""
+    status = session.scalar(select(Appointment.status).where(Appointment.id == appointment_id))
+    if status not in IN_CLINIC_STATUSES and not starting:
+        return ""
+    owed = _readings_due(session, [appointment_id], now).get(appointment_id)
+    if owed is None or owed.recheck is None:
+        return ""
+    settings = load_config(session).catalog.settings
+    return owed.recheck.words(ZoneInfo(settings.timezone), settings.time_format)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ClinicSettings, cadence_label
+from ketadesk.scheduling.chair_rules import BpRecheck
 
 # What the REMS Patient Monitoring Form asks about sedation and dissociation.  Words, not clinic
 # numbers: the form records whether the effect was seen and how strong.
@@ -163,6 +164,9 @@ class Checked:
     #: While no dose start is typed: when the BP over the hard stop that still stops dosing was
     #: taken (``chair_rules.pre_dose_recheck_owed``): the next check is a pre-dose recheck.
     recheck_after: dt.datetime | None = None
+    #: The BP recheck owed (``chair_rules.bp_recheck_owed``): a pre-dose BP over the hard
+    #: stop, or a raised BP after the dose, with when the recheck is due.
+    recheck: BpRecheck | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,9 @@ class ReadingsDue:
     #: While no dose start is recorded: when the BP over the hard stop that still stops dosing
     #: was taken (``chair_rules.pre_dose_recheck_owed``): the next check is a pre-dose recheck.
     recheck_after: dt.datetime | None = None
+    #: The BP recheck owed (``chair_rules.bp_recheck_owed``): a pre-dose BP over the hard
+    #: stop, or a raised BP after the dose, with when the recheck is due.
+    recheck: BpRecheck | None = None
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from ketadesk.services.monitoring.reading_schedule import (
 )
 from ketadesk.services.monitoring.record_forms import (
     MONITORING_ROLES,
+    ParsedRecord,
     ReadingForm,
     RecordForm,
     RecordRules,
@@ -383,6 +384,7 @@ def save_record(
             raise InvalidFields(errors)
         parsed = checked.record
         assert parsed is not None
+        _refuse_dose_before_start(appointment, parsed)
         record = find_record(session, appointment_id)
         if _version(record) != form.version:
             when = (
@@ -480,6 +482,28 @@ def save_record(
         )
         changes.bump(session, now)
         return SaveResult(record.id, warnings, tuple(missing), _version(record))
+
+
+#: What a dose on a session not started is refused with, on each dose field.
+START_FIRST = (
+    "Start the session first: a dose is recorded only on a session in progress "
+    "(Start judges the session's rules again, takes its chair and begins its monitoring)"
+)
+
+
+def _refuse_dose_before_start(appointment: Appointment, parsed: ParsedRecord) -> None:
+    """A dose on a session never started is refused, not saved: the patient would stay
+    "checked in", drop off the chair board as a grey "Waiting" line, and never meet the rules
+    Start judges (a user trial: 84 mg recorded on a session checked in to a room another
+    patient held).  Not started for them either: Start asks its own questions (a rule to
+    override, a chair another patient holds) that a save cannot ask.  Readings before the dose
+    (the pre-dose BP at check-in) are saved as ever."""
+    if appointment.status in STARTED_STATUSES:
+        return
+    if parsed.dose_mg is None and parsed.devices is None and parsed.dose_started_at is None:
+        return
+    field = "dose_started" if parsed.dose_started_at is not None else "dose_mg"
+    raise InvalidFields({field: START_FIRST})
 
 
 def _adverse_event(events: str, respiratory_depression: bool) -> str:

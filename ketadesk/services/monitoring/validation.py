@@ -12,6 +12,7 @@ import re
 from ketadesk.scheduling.catalog import ClinicSettings
 from ketadesk.scheduling.chair_rules import (
     BpReading,
+    bp_recheck_owed,
     hard_stop_note,
     parse_chair_settings,
     pre_dose_recheck_owed,
@@ -237,6 +238,15 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         chair,
     )
     recheck_after = owed.taken_at if owed is not None else None
+    recheck = bp_recheck_owed(
+        bp_readings,
+        rules.pre_dose_labels,
+        rules.check_labels,
+        dose_at,
+        chair,
+        warn_systolic=mon.get("bp_warn_systolic"),
+        warn_diastolic=mon.get("bp_warn_diastolic"),
+    )
 
     early = mon.get("reading_early_minutes")
     if dose_at is not None and early is not None:
@@ -337,6 +347,7 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
             dose_started_at=dose_at,
             notes=notes,
             recheck_after=recheck_after,
+            recheck=recheck,
         )
     return Checked(
         errors,
@@ -365,4 +376,5 @@ def validate_record(form: RecordForm, rules: RecordRules, *, now: dt.datetime) -
         dose_started_at=dose_at,
         notes=notes,
         recheck_after=recheck_after,
+        recheck=recheck,
     )

@@ -90,6 +90,7 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "hard_stop_diastolic": ("No dose at a pre-dose diastolic BP above", "mmHg"),
             "discharge_max_systolic": ("No discharge at a last systolic BP above", "mmHg"),
             "discharge_max_diastolic": ("No discharge at a last diastolic BP above", "mmHg"),
+            "bp_recheck_minutes": ("Recheck a raised BP after", "minutes"),
         },
     ),
     "followups": (

@@ -237,6 +237,10 @@ class AppointmentDialog(QDialog):
             rows.insert(1, ("Patient away", f"⚠ {d.away}"))
         if d.urgent_review:
             rows.insert(0, ("Urgent review", f"⚠ {d.urgent_review}"))
+        if d.bp_alert:
+            # Near the status: what makes the patient unsafe now, as the chair board says it.
+            after = next(i for i, (label, _v) in enumerate(rows) if label == "Status") + 1
+            rows.insert(after, ("Blood pressure", f"⚠ {d.bp_alert}"))
         if notices:
             # Near the status: a session on the patient's days away or a closed day stays
             # booked until someone moves it, and its page says so, with what to do.
@@ -250,7 +254,7 @@ class AppointmentDialog(QDialog):
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setWordWrap(True)
             text.setObjectName(f"field_{label.lower().replace(' ', '_')}")
-            if label == "Urgent review":
+            if label in ("Urgent review", "Blood pressure"):
                 text.setStyleSheet(f"color: {_URGENT_COLORS[_is_dark(self)]}; font-weight: bold;")
             elif label == "Patient away":
                 text.setStyleSheet("font-weight: bold;")

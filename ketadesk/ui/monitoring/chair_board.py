@@ -91,7 +91,9 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     if card.minutes_since_dose is not None:
         dose = f"Dosed {card.minutes_since_dose} min ago ({_hhmm(card.dose_started_at, fmt)})"
     elif card.dose_started_at is not None:
-        dose = f"Dose started {_hhmm(card.dose_started_at, fmt)}"
+        # A dose start later than the board's time (a clock set apart, a time mistyped at
+        # another workstation): never "Dose started" at a time still to come (a user trial).
+        dose = f"Dose start recorded as {_hhmm(card.dose_started_at, fmt)}, later than now"
     elif card.stage == "in_session" and card.dose_due_at is not None:
         # Started, and no dose start on the record: never shown as a dose given.
         started = f"Started {_hhmm(card.started_at, fmt)} · " if card.started_at is not None else ""
@@ -101,7 +103,7 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     if card.next_bp is not None:
         due = card.next_bp
         if due.late:
-            bp = f"{due.words} overdue since {_hhmm(due.due_at, fmt)}"
+            bp = due.overdue_words(fmt)
         elif due.due_now:
             bp = f"{due.words} due now ({_hhmm(due.due_at, fmt)})"
         else:
@@ -129,6 +131,7 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
     return {
         "patient": card.patient_name,
         "urgent": f"⚠ {card.urgent_review}" if card.urgent_review else "",
+        "alert": f"⚠ {card.bp_alert}" if card.bp_alert else "",
         "kind": f"{kind} · {card.session_type_name} · {_span(card.start, card.end, fmt)}",
         "phase": phase,
         "until": until,
@@ -170,6 +173,7 @@ class ChairCardWidget(QFrame):
     LINES = (
         "patient",
         "urgent",
+        "alert",
         "kind",
         "phase",
         "until",
@@ -223,6 +227,8 @@ class ChairCardWidget(QFrame):
             label.setFont(self._fonts.get(name, self._fonts["body"]))
         self.labels["late"].setFont(self._fonts["strong"])
         self.labels["urgent"].setFont(self._fonts["strong"])
+        self.labels["alert"].setFont(self._fonts["strong"])
+        self.labels["alert"].setObjectName("bp_alert")
         self.labels["urgent"].setObjectName("urgent_review")
         self.labels["bp"].setFont(self._fonts["strong"])
 
@@ -257,7 +263,8 @@ class ChairCardWidget(QFrame):
         due = QColor(DUE_COLORS[dark])
         muted = app_palette.color(QPalette.ColorRole.PlaceholderText)
         # A standing urgent review needs the prescriber as much as a late check needs the nurse.
-        attention = bool(card.late or card.urgent_review)
+        # A BP that makes the patient unsafe needs the nurse now, whatever is late or not.
+        attention = card.needs_attention
         if attention:
             background = _mix(late, base, 0.10)
         elif card.is_free:
@@ -276,6 +283,7 @@ class ChairCardWidget(QFrame):
         )
         self._ink(self.labels["late"], late)
         self._ink(self.labels["urgent"], late)
+        self._ink(self.labels["alert"], late)
         due_now = card.next_bp is not None and card.next_bp.due_now
         self._ink(self.labels["bp"], late if card.bp_late else (due if due_now else text))
         waits = due if card.discharge_not_yet else text  # the time came, the rules still refuse

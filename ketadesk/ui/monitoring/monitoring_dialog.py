@@ -714,33 +714,57 @@ class MonitoringDialog(QDialog):
             and not any(reading_field(i, k) in checked.errors for k in ("time", "systolic"))
         }
         pending = [c for c in checks if c.label not in typed]
-        if not pending:
+        if not pending and (checked.recheck is None or self.sheet.status == "completed"):
             self._schedule_label.setStyleSheet("")
             self._schedule_label.setText("All blood-pressure checks are recorded.")
             return
-        if self.sheet.status == "completed":
+        if self.sheet.status == "completed" and pending:
             red, _ = message_colors(self.palette())
             self._schedule_label.setStyleSheet(f"color: {red.name()};")
             words = "Not recorded: " + ", ".join(f"{c.label} (due {due_words(c)})" for c in pending)
             self._schedule_label.setText(words)
             self._schedule_label.setAccessibleName(words)
             return
-        if checked.recheck_after is not None:
+        now = self._desk.now()
+        grace = dt.timedelta(minutes=self.sheet.rules.monitoring.get("reading_late_minutes", 0))
+        owed = checked.recheck
+        if owed is not None and owed.before_dose:
             # A hard stop stands: the next reading is the recheck after rest, not a check
-            # counted from a dose nobody may give yet (chair_rules.pre_dose_recheck_owed).
+            # counted from a dose nobody may give yet (chair_rules.bp_recheck_owed), due when
+            # the clinic's recheck minutes have passed.
             red, _ = message_colors(self.palette())
             self._schedule_label.setStyleSheet(f"color: {red.name()};")
             words = (
-                "Next check: a pre-dose recheck after rest (the BP taken at "
-                f"{self.sheet.rules.clock(checked.recheck_after)} is over the hard stop); "
-                "the checks after the dose wait for the dose"
+                "Next check: a pre-dose recheck after rest, due "
+                f"{self.sheet.rules.clock(owed.due_at)} (the BP taken at "
+                f"{self.sheet.rules.clock(owed.reading.taken_at)} is over the hard stop: "
+                "do not dose); the checks after the dose wait for the dose"
             )
             self._schedule_label.setText(words)
             self._schedule_label.setAccessibleName(words)
             return
-        first = pending[0]
-        now = self._desk.now()
-        grace = dt.timedelta(minutes=self.sheet.rules.monitoring.get("reading_late_minutes", 0))
+        first = pending[0] if pending else None
+        if owed is not None and (
+            first is None or first.label in untimed or owed.due_at <= first.due_at
+        ):
+            # A raised BP after the dose: its recheck comes before the next configured check
+            # (a user trial: +40 min 168/102, and the next check said "Before discharge").
+            red, _ = message_colors(self.palette())
+            self._schedule_label.setStyleSheet(f"color: {red.name()};")
+            r = owed.reading
+            over = "over the hard stop" if owed.over_hard_stop else "raised"
+            words = (
+                f"Next check: BP recheck due {self.sheet.rules.clock(owed.due_at)} "
+                f"(BP {r.systolic}/{r.diastolic} at {self.sheet.rules.clock(r.taken_at)} "
+                f"is {over}; recheck while it stays above "
+                f"{owed.limit_systolic}/{owed.limit_diastolic})"
+            )
+            if now > owed.due_at + grace:
+                words += " — late"
+            self._schedule_label.setText(words)
+            self._schedule_label.setAccessibleName(words)
+            return
+        assert first is not None
         late = [c for c in pending if c.label not in untimed and now > c.due_at + grace]
         if first.label in untimed:
             said = check_after_dose_words(first.label, after[first.label])

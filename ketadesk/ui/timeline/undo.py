@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ketadesk.scheduling.ride_home import RideHome
 from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TRANSITIONS
 from ketadesk.services.booking import appointment_changes, series_end, tentative
+from ketadesk.services.booking.appointment_changes import ChairTaken
 from ketadesk.services.booking.booking import GateRefused
 from ketadesk.services.booking.changed_elsewhere import ChangedElsewhere
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
@@ -67,6 +68,21 @@ ACTION_LABELS = appointment_changes.ACTION_NAMES
 FREEING_ACTIONS = frozenset({"cancel", "no_show"})
 #: What the override dialog says a refused start was ("The clinic's rules refuse to ...").
 START_STEP = "start this session"
+
+
+def ask_start_in_taken_chair(parent: QWidget | None, question: str) -> bool:
+    """Ask whether to start in a room another patient is checked in to (``question`` names
+    them); tests replace this function."""
+    answer = QMessageBox.question(
+        parent,
+        "Room taken",
+        question,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
 CONFIRM_STEP = "confirm this pencilled-in hold"
 
 T = TypeVar("T")
@@ -196,15 +212,18 @@ class StatusCommand(_EditCommand):
         *,
         version: int,
         ride: RideHome | None = None,
+        chair_confirmed: bool = False,
     ) -> None:
         """``version``: the appointment's version the change left; ``ride``: a completion's
-        ride home, given again on a redo."""
+        ride home, given again on a redo; ``chair_confirmed``: a start the user confirmed in a
+        room another patient is checked in to (redo too)."""
         super().__init__(editor, text)
         self.appointment_id = appointment_id
         self.action = action
         self.reason = reason
         self.version = version
         self.ride = ride
+        self.chair_confirmed = chair_confirmed
 
     def apply(self, forward: bool) -> None:
         desk = self.editor.desk
@@ -221,6 +240,7 @@ class StatusCommand(_EditCommand):
                 expected_version=expected,
                 now=desk.now(),
                 ride=self.ride,
+                chair_confirmed=self.chair_confirmed,
             )
         else:
             done = appointment_changes.undo_status(
@@ -452,6 +472,7 @@ class ScheduleEditor(QObject):
         overrides: Mapping[str, str] | None = None,
         version: int | None = None,
         ride: RideHome | None = None,
+        chair_confirmed: bool = False,
     ) -> None:
         """Check in, start, complete, mark a no-show or cancel (``status`` is the action,
         "no_show", or the status it leads to, "no_show"/"checked_in"...); a cancellation
@@ -484,6 +505,7 @@ class ScheduleEditor(QObject):
                 now=desk.now(),
                 overrides=overrides,
                 ride=ride,
+                chair_confirmed=chair_confirmed,
             )
             self.wrote(appointment_id, seen, done.version)
             # What Undo names, and what the change went ahead despite.
@@ -499,7 +521,16 @@ class ScheduleEditor(QObject):
             label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
             text = f"{label} {patient_name}" if patient_name else label
             self._push(
-                StatusCommand(self, appointment_id, action, reason, text, version=left, ride=ride),
+                StatusCommand(
+                    self,
+                    appointment_id,
+                    action,
+                    reason,
+                    text,
+                    version=left,
+                    ride=ride,
+                    chair_confirmed=chair_confirmed,
+                ),
                 said=bool(warnings or notes),
             )
             if action in FREEING_ACTIONS:
@@ -510,6 +541,15 @@ class ScheduleEditor(QObject):
         refusal = self._refusal("The status was not changed")
 
         def refused(err: ServiceError) -> None:
+            if isinstance(err, ChairTaken) and not chair_confirmed:
+                # Another patient is checked in to that room: ask, once the write settled.
+                QTimer.singleShot(
+                    0,
+                    lambda: self._ask_chair_taken(
+                        appointment_id, reason, then, err, version, overrides
+                    ),
+                )
+                return
             if (
                 overrides is None
                 and isinstance(err, StartRefused)
@@ -549,6 +589,30 @@ class ScheduleEditor(QObject):
             self.refused.emit(f"The session was not completed: {err.question}")
             return
         self.set_status(appointment_id, "complete", reason, then=then, version=version, ride=ride)
+
+    def _ask_chair_taken(
+        self,
+        appointment_id: int,
+        reason: str,
+        then: Callable[[], None] | None,
+        err: ChairTaken,
+        version: int | None,
+        overrides: Mapping[str, str] | None,
+    ) -> None:
+        """Whether to start in a room another patient is checked in to (``err`` says who);
+        yes: the start again, confirmed; no: nothing changes, and the refusal says why."""
+        if not ask_start_in_taken_chair(self._host, str(err)):
+            self.refused.emit(f"The session was not started: {err}")
+            return
+        self.set_status(
+            appointment_id,
+            "start",
+            reason,
+            then=then,
+            overrides=overrides,
+            version=version,
+            chair_confirmed=True,
+        )
 
     def _ask_start_override(
         self,

@@ -242,7 +242,8 @@ def test_a_standing_review_blocks_dosing_until_a_prescriber_closes_it(
     start = clinic.at(day, "10:00")
     with pytest.raises(InvalidRequest, match=r"(?i)urgent review"):
         appointment_changes.change_status(clinic.db, NURSE, appointment, "start", now=start)
-    with pytest.raises(InvalidRequest, match=r"(?i)urgent review"):
+    # Nor can a dose be recorded: the session the review keeps from starting has none.
+    with pytest.raises(InvalidRequest, match=r"Start the session first"):
         records.save_record(
             clinic.db,
             NURSE,

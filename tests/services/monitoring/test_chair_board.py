@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ketadesk.services.booking.appointment_changes import change_status
+from ketadesk.services.booking.appointment_changes import ChairTaken, change_status
 from ketadesk.services.common.context import SYSTEM, Actor, InvalidRequest
 from ketadesk.services.monitoring.chair_board import (
     ChairBoard,
@@ -182,11 +182,12 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     assert not_dosed.next_bp_after_dose == ("+40 min", 40)
     assert not not_dosed.late
 
-    forgotten = mary(staffed, "11:06")  # the planned +51: nothing is "overdue" of a dose
+    forgotten = mary(staffed, "11:06")  # the planned +51: no check "overdue" of a dose
     assert forgotten.phase == "Check-in, BP & checklist"  # nobody recorded
     assert forgotten.next_bp is None
     assert not forgotten.bp_late
-    assert forgotten.late == ()
+    # ... but the dose itself is past its time (with the checks' grace): said, and counted.
+    assert forgotten.late == ("Dose not recorded (due 10:15)",)
     assert forgotten.discharge_allowed_at is None
     assert not forgotten.discharge_ready
     assert forgotten.discharge_not_yet == ()
@@ -231,7 +232,8 @@ def test_phase_and_bp_due_as_the_clock_moves_through_a_spravato_session(
     assert ready.discharge_ready
     assert ready.discharge_not_yet == ()
     assert not ready.discharge_late
-    assert ready.phase == "Observation"
+    # The observation ends when discharge is allowed: one time, not 12:25 beside 12:15.
+    assert ready.phase == "Discharge"
     assert not ready.late
     assert not mary(staffed, "12:14").discharge_ready
 
@@ -350,8 +352,11 @@ def test_timeline_and_discharge_come_from_the_configuration(staffed: StaffedDay)
     assert [(p.key, hhmm(p.start), hhmm(p.end)) for p in timeline] == [
         ("checkin", "10:00", "10:15"),
         ("dosing", "10:15", "10:25"),
-        ("observation", "10:25", "12:25"),
-        ("discharge", "12:25", "12:30"),
+        # Observation is counted from the first device (10:15): it ends at 12:15, when
+        # discharge is allowed, not at 12:25 after 120 more minutes (a user trial's board said
+        # "Observation until 2:23 PM" beside "Discharge 2:13 PM").
+        ("observation", "10:25", "12:15"),
+        ("discharge", "12:15", "12:20"),
     ]
     assert spec.observation_minutes is not None
     allowed = discharge_allowed(spec, timeline)
@@ -386,7 +391,17 @@ def test_a_patient_checked_in_before_the_one_started_stays_on_the_board(
         kap.starts_at = spravato.starts_at - dt.timedelta(minutes=30)
         kap.ends_at = kap.starts_at + length
     status(staffed, "kap", "check_in", "09:25")
-    status(staffed, "spravato", "start", "10:00")
+    # Rosalind checked in to Room 2: Mary's start there is asked first (``ChairTaken``).
+    with pytest.raises(ChairTaken, match=r"^Room 2 is held by Franklin, Rosalind \(checked in"):
+        status(staffed, "spravato", "start", "10:00")
+    change_status(
+        staffed.clinic.db,
+        SYSTEM,
+        staffed.appointments["spravato"],
+        "start",
+        now=at(staffed, "10:00"),
+        chair_confirmed=True,
+    )
     c = mary(staffed, "10:05")
     assert c.patient_name == "Seacole, Mary"
     assert c.next_up is not None
@@ -440,9 +455,17 @@ def test_after_a_hard_stop_the_next_check_is_the_pre_dose_recheck(staffed: Staff
     stopped = mary(staffed, "10:12")
     assert stopped.next_bp_after_dose is None
     assert stopped.next_bp is not None
-    assert (stopped.next_bp.label, hhmm(stopped.next_bp.due_at)) == ("Pre-dose recheck", "10:08")
-    assert stopped.next_bp.due_now
+    # Due [chair] bp_recheck_minutes after the reading, not "due now": a recheck of the same
+    # minute does not count (a user trial).
+    assert (stopped.next_bp.label, hhmm(stopped.next_bp.due_at)) == ("Pre-dose recheck", "10:23")
+    assert not stopped.next_bp.due_now
     assert not stopped.next_bp.late
+    assert stopped.bp_alert == (
+        "Do not dose: BP 186/112 over the hard stop (180/110) at 10:08; "
+        "recheck after rest, due 10:23"
+    )
+    assert stopped.bp_alert_stop
+    assert stopped.needs_attention
     # The recheck after rest, at a later minute, clears it: the checks after the dose follow.
     record(staffed, readings=(("Pre-dose recheck", "10:14"),))
     cleared = mary(staffed, "10:15")
@@ -473,7 +496,7 @@ def test_the_front_desk_sees_which_chair_is_busy_and_until_when_and_no_monitorin
         "In session",
     )
     assert (hhmm(desk.start), hhmm(desk.end)) == ("10:00", "12:30")
-    assert hhmm(desk.expected_end) == "12:30"  # dose on time: observation to 12:15, discharge 5
+    assert hhmm(desk.expected_end) == "12:20"  # dose on time: observation to 12:15, discharge 5
     assert not desk.clinical
     assert desk.next_bp is None
     assert desk.next_bp_after_dose is None

@@ -60,6 +60,8 @@ def _book(clinic: SmallClinic, code: str, hhmm: str, assignment: dict[str, str])
         ),
         now=BOOKED_AT,
     )
+    # Started at its booked time (its checks lie as booked): a dose needs a session started.
+    clinic.start(result.appointment_ids[0], WED, hhmm)
     return result.appointment_ids[0]
 
 
@@ -228,6 +230,7 @@ def test_84_mg_after_a_56_mg_start_is_accepted_and_a_protocol_may_start_at_84(
     form = with_reading(form, 0, time="10:10", systolic="128", diastolic="82")
     form = dataclasses.replace(form, dose_mg="84", devices="3", dose_started="10:15")
     day = WED + dt.timedelta(days=7)
+    clinic.start(later, day, "10:00")
     records.save_record(clinic.db, NURSE, later, form, now=clinic.at(day, "10:20"))
 
 
@@ -257,10 +260,6 @@ def _set_chair(clinic: SmallClinic, **values: object) -> None:
 def test_completing_25_minutes_after_the_start_with_no_record_is_refused(
     clinic: SmallClinic, spravato: int
 ) -> None:
-    for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
-        appointment_changes.change_status(
-            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
-        )
     with pytest.raises(ChairRefused) as refused:
         appointment_changes.change_status(
             clinic.db, NURSE, spravato, "complete", now=_at(clinic, "10:25"), ride=RIDE_HOME
@@ -280,10 +279,6 @@ def test_completing_25_minutes_after_the_start_with_no_record_is_refused(
 def test_completing_before_the_observation_minutes_is_refused_then_allowed(
     clinic: SmallClinic, spravato: int
 ) -> None:
-    for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
-        appointment_changes.change_status(
-            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
-        )
     records.save_record(
         clinic.db, NURSE, spravato, _form(clinic, spravato, discharged=""), now=_at(clinic, "12:21")
     )
@@ -336,10 +331,6 @@ def test_who_monitored_is_offered_from_the_booking_and_a_discharge_without_it_is
     cleared = _form(clinic, spravato, monitored_by_id=None)
     assert _refused(clinic, spravato, cleared, "12:30") == ["discharge_monitored_by"]
     # ...and a record saved without a discharge cannot be completed either.
-    for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
-        appointment_changes.change_status(
-            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
-        )
     records.save_record(
         clinic.db,
         NURSE,
@@ -357,10 +348,6 @@ def test_who_monitored_is_offered_from_the_booking_and_a_discharge_without_it_is
 def test_a_prescriber_overrides_an_early_completion_with_a_reason_audited_and_shown(
     clinic: SmallClinic, spravato: int
 ) -> None:
-    for action, hhmm in (("check_in", "09:55"), ("start", "10:00")):
-        appointment_changes.change_status(
-            clinic.db, NURSE, spravato, action, now=_at(clinic, hhmm), ride=RIDE_HOME
-        )
     records.save_record(
         clinic.db, NURSE, spravato, _form(clinic, spravato, discharged=""), now=_at(clinic, "12:21")
     )
@@ -409,10 +396,9 @@ def test_a_prescriber_overrides_an_early_completion_with_a_reason_audited_and_sh
 
 def test_a_non_dosing_session_completes_without_a_record(clinic: SmallClinic) -> None:
     therapy = _book(clinic, "integration", "09:00", {"therapist": "Sam Rivera"})
-    for action in ("start", "complete"):
-        appointment_changes.change_status(
-            clinic.db, SYSTEM, therapy, action, now=_at(clinic, "09:30"), ride=RIDE_HOME
-        )
+    appointment_changes.change_status(
+        clinic.db, SYSTEM, therapy, "complete", now=_at(clinic, "09:30"), ride=RIDE_HOME
+    )
     assert _status(clinic, therapy) == "completed"
 
 

@@ -126,7 +126,7 @@ def test_the_phase_and_bp_due_change_as_time_passes(
     assert text(card, "bp") == "⚠ BP pre-dose overdue since 10:10"
     card_data = card.card()
     assert card_data is not None
-    assert card_data.late == ("BP pre-dose overdue since 10:10",)
+    assert card_data.late == ("BP pre-dose overdue since 10:10", "Dose not recorded (due 10:15)")
     summary = board.findChild(QLabel, "board_summary")
     assert summary is not None
     # Mary's overdue check, and Ada (09:00) who has still not been checked in.
@@ -167,7 +167,8 @@ def test_the_checks_after_the_dose_wait_for_it(
     refresh(qtbot, board)
     card = room2(board)
     assert text(card, "bp") == "BP +40 min due 40 min after the dose"
-    assert text(card, "late") == ""
+    # No check is overdue of a dose nobody gave; the dose itself is (due 10:15, 10 min grace).
+    assert text(card, "late") == "⚠ Dose not recorded (due 10:15)"
     with staffed.clinic.db.write() as session:
         stored = session.query(SessionRecord).one()
         stored.dose_started_at = at(TUESDAY, "10:20")
@@ -323,7 +324,8 @@ def test_an_iv_infusion_shows_its_readings_due_every_15_minutes(
     # Past the 85 minutes from the infusion's start, with readings still owed: not yet, and why.
     clock.now = staffed.clinic.at(TUESDAY, "10:41")
     refresh(qtbot, board)
-    assert text(card, "bp") == "⚠ BP +15 min overdue since 09:30"
+    # Five 15-minute readings late: said as five, not as the first alone (a user trial).
+    assert text(card, "bp") == "⚠ 5 readings missed since 09:30 (BP +15 min first)"
     assert text(card, "discharge") == (
         "Not yet: BP “+15 min”, “+30 min”, “+45 min”, “+60 min”, “+75 min”, “Before discharge” "
         "missing; sedation and dissociation not recorded"

@@ -24,7 +24,9 @@ from tests.ui.monitoring.spravato_day import NURSE, PRESCRIBER, WED, book_sprava
 
 @pytest.fixture
 def spravato(clinic: SmallClinic) -> int:
-    return book_spravato(clinic)
+    booked = book_spravato(clinic)
+    clinic.start(booked, WED, "10:00")  # a dose is recorded on a session in progress
+    return booked
 
 
 def _dialog(qtbot: QtBot, clinic: SmallClinic, appointment: int, actor: Actor) -> MonitoringDialog:

@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 from ketadesk.services.booking.appointment_changes import change_status
 from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.monitoring import records
-from ketadesk.services.monitoring.chair_board import chair_board
+from ketadesk.services.monitoring.chair_board import ChairCard, chair_board
 from ketadesk.services.monitoring.record_forms import ReadingForm, reading_field, with_reading
 from ketadesk.services.printing.session_record import (
     session_record_layout,
@@ -144,11 +144,28 @@ def test_paper_board_and_record_say_the_same_time_for_each_check(
     peak = [r.label for r in form.readings].index("+40 min")
     form = with_reading(form, peak, time="11:12", systolic="150", diastolic="92")
     records.save_record(db, NURSE, mary, form, now=_at(staffed, "11:13"))
-    card = next(
-        c
-        for c in chair_board(db, SYSTEM, now=_at(staffed, "12:00")).cards
-        if c.appointment_id == mary
+
+    def card_at(hhmm: str) -> ChairCard:
+        board = chair_board(db, SYSTEM, now=_at(staffed, hhmm))
+        return next(c for c in board.cards if c.appointment_id == mary)
+
+    # 150/92 is above the clinic's 140/90: its recheck 15 min later comes first, on the board
+    # as in the record ([chair] bp_recheck_minutes).
+    raised = card_at("11:20")
+    assert raised.next_bp is not None
+    assert (raised.next_bp.label, raised.next_bp.due_at) == ("Recheck", _at(staffed, "11:27"))
+    assert raised.bp_alert.startswith("BP 150/92 raised (over 140/90) at 11:12")
+    form = records.load_record(db, NURSE, mary)
+    form = dataclasses.replace(
+        form,
+        readings=(
+            *form.readings,
+            ReadingForm("Recheck", time="11:27", systolic="132", diastolic="84", scheduled=False),
+        ),
     )
+    records.save_record(db, NURSE, mary, form, now=_at(staffed, "11:28"))
+    card = card_at("12:00")  # back in range: the next configured check again
+    assert card.bp_alert == ""
     assert card.next_bp is not None
     assert (card.next_bp.label, card.next_bp.due_at) == (
         "Before discharge",

@@ -30,7 +30,9 @@ FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 
 @pytest.fixture
 def spravato(clinic: SmallClinic) -> int:
-    return book_spravato(clinic)
+    booked = book_spravato(clinic)
+    clinic.start(booked, WED, "10:00")  # a dose is recorded on a session in progress
+    return booked
 
 
 def _dialog(

@@ -17,7 +17,9 @@ from tests.ui.monitoring.spravato_day import NURSE, WED, book_spravato
 
 @pytest.fixture
 def spravato(clinic: SmallClinic) -> int:
-    return book_spravato(clinic)
+    booked = book_spravato(clinic)
+    clinic.start(booked, WED, "10:00")  # a dose is recorded on a session in progress
+    return booked
 
 
 def _dialog(qtbot: QtBot, clinic: SmallClinic, appointment: int, hhmm: str) -> MonitoringDialog:
