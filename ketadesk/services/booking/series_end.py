@@ -35,6 +35,7 @@ from ketadesk.scheduling.series_end import (
     who_may_end,
 )
 from ketadesk.scheduling.statuses import TRANSITIONS
+from ketadesk.scheduling.words import counted
 from ketadesk.services.access import audit
 from ketadesk.services.booking.appointment_changes import lock_appointments
 from ketadesk.services.booking.booking import snapshot_of
@@ -284,7 +285,7 @@ def end_series(
                 patient_id=series.patient_id,
                 before=before_series,
                 after=_series_state(series),
-                detail=f"{words}; {len(cancelled)} session(s) cancelled",
+                detail=f"{words}; {counted(len(cancelled), 'session')} cancelled",
                 now=moment,
             )
             # The cancelled sessions' follow-ups, and the outreach calls of earlier misses in
@@ -428,7 +429,7 @@ def undo_end_series(
                 patient_id=series.patient_id,
                 before=before_series,
                 after=_series_state(series),
-                detail=f"{len(restored)} session(s) booked again",
+                detail=f"{counted(len(restored), 'session')} booked again",
                 now=moment,
             )
             members = _series_appointments(session, series_id)

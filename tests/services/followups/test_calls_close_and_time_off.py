@@ -22,7 +22,12 @@ from ketadesk.services.followups import actions
 from ketadesk.services.followups.queue import follow_up_queue
 from ketadesk.services.settings.availability import Unavailability, add_closure
 from ketadesk.store.models import AuditEvent, FollowUp, FollowUpAttempt, Resource
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, ready_for_discharge
+from tests.clinic_fixtures import (
+    RIDE_HOME,
+    SmallClinic,
+    build_small_clinic,
+    ready_for_discharge,
+)
 
 NOW = dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC)  # Monday 23 Nov 2026, 08:00 local
 WED = dt.date(2026, 11, 25)
@@ -60,7 +65,9 @@ def _completed_spravato(clinic: SmallClinic) -> dict[str, int]:
     appt = booking.book(clinic.db, FRONT_DESK, request, now=NOW).appointment_ids[0]
     ready_for_discharge(clinic.db, appt)
     for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
-        appointment_changes.change_status(clinic.db, NURSE, appt, action, now=clinic.at(WED, hhmm))
+        appointment_changes.change_status(
+            clinic.db, NURSE, appt, action, now=clinic.at(WED, hhmm), ride=RIDE_HOME
+        )
     with clinic.db.read() as session:
         owed = {f.kind: f.id for f in session.scalars(select(FollowUp))}
     # The PHQ-9 was taken at check-in: done before any of these tests begins.
