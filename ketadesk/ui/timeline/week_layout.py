@@ -505,8 +505,9 @@ def week_block_lines(
     session type with its place in the series ("7:30", "Seacole M. SPR 2/6",
     as the day view's blocks say it), shortened until ``fits`` says the line fits (the first
     name's initial goes first, "Seacole SPR 2/6", then the patient is named by initials,
-    "M.S. SPR 2/6"; only a block too narrow even for that drops the series place, and the
-    painter elides what still does not fit); further lines say the room
+    "M.S. SPR 2/6"; only a block too narrow even for that drops the series place, then
+    initials told apart from another patient's for the plain ones, and the painter elides what
+    still does not fit); further lines say the room
     and the status (with "⚠ Reschedule" first when its day or room has closed since it was
     booked)."""
     if max_lines <= 0:
@@ -522,6 +523,11 @@ def week_block_lines(
         f"{names.initials} {series}",
         f"{names.initials} {kind}",
     ]
+    plain = patient_initials(a.patient_name)
+    if plain != names.initials:
+        # Initials told apart ("San.R.") that leave no room: the plain ones rather than cut
+        # the session type (the tooltip names the patient in full).
+        candidates.append(f"{plain} {kind}")
     first = next((c for c in candidates if fits(time, c)), candidates[-1])
     lines = [(time, first)]
     status = "" if a.status == "booked" else a.status_label
