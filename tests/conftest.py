@@ -19,6 +19,26 @@ from tests.event_loops import restore_event_loops
 
 PG_ENV = "KETADESK_TEST_PG_URL"
 
+#: How long a pytest-qt wait gives a worker's answer when the test names no limit (pytest-qt's
+#: own default is 5 s).  On a CI machine at load 10-17 a read on the worker thread has taken
+#: longer than that; a wait returns as soon as its condition holds, so a longer limit costs a
+#: passing test nothing and only makes a real hang slower to report.
+QT_WAIT_MS = 20_000
+
+
+def _longer_qt_waits() -> None:
+    try:
+        from pytestqt.qtbot import QtBot
+    except ImportError:  # the scheduling tests run without Qt
+        return
+    for name in ("waitUntil", "waitSignal", "waitSignals", "waitCallback", "waitExposed"):
+        defaults = getattr(QtBot, name).__kwdefaults__
+        if defaults is not None and defaults.get("timeout") == 5000:
+            defaults["timeout"] = QT_WAIT_MS
+
+
+_longer_qt_waits()
+
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Drop the clinic templates this process built (tests/clinic_fixtures.py)."""

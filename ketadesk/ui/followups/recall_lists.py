@@ -20,7 +20,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -43,6 +42,7 @@ from ketadesk.ui.common.background import BackgroundCall
 from ketadesk.ui.common.colors import is_dark
 from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.table_model import ROW_ROLE, AnyIndex, RowTableModel, TableColumn
+from ketadesk.ui.common.tables import record_table
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -216,13 +216,7 @@ class RecallListsView(QWidget):
             table.activated.connect(self._on_table_activated)
 
     def _table(self, name: str, accessible: str) -> QTableView:
-        table = QTableView(self)
-        table.setObjectName(name)
-        table.setAccessibleName(accessible)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setAlternatingRowColors(True)
-        table.verticalHeader().hide()
+        table = record_table(self, name=name, label=accessible)
         table.setWordWrap(False)
         return table
 

@@ -13,14 +13,11 @@ import enum
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +30,7 @@ from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.date_fields import DateField
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import ROW_ROLE, RowTableModel, TableColumn
+from ketadesk.ui.common.tables import record_table
 from ketadesk.ui.printing.print_dialogs import PREVIEW, Disclosure, DocumentPrinter
 
 #: How far either side of today the list reaches when it opens (days).
@@ -115,17 +113,9 @@ class FeesView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_filters())
         self.model = FeeModel(self)
-        self.table = QTableView(self)
-        self.table.setObjectName("fees_table")
-        self.table.setAccessibleName("Fees")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(Column.NOTE, QHeaderView.ResizeMode.Stretch)
+        self.table = record_table(
+            self, name="fees_table", label="Fees", model=self.model, stretch=Column.NOTE
+        )
         layout.addWidget(self.table, 1)
         layout.addLayout(self._build_buttons())
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)

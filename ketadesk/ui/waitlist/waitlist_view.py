@@ -11,14 +11,11 @@ import enum
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +37,7 @@ from ketadesk.services.waitlist.entries import (
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.table_model import ROW_ROLE, RowTableModel, TableColumn
+from ketadesk.ui.common.tables import record_table
 from ketadesk.ui.printing.print_dialogs import PREVIEW, Disclosure, DocumentPrinter
 from ketadesk.ui.waitlist.entry_dialog import EntryDialog
 
@@ -130,17 +128,13 @@ class WaitlistView(QWidget):
         layout.addWidget(hint)
         layout.addLayout(self._build_filters())
         self.model = WaitlistModel(self)
-        self.table = QTableView(self)
-        self.table.setObjectName("waitlist_table")
-        self.table.setAccessibleName("Waitlist entries")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(Column.WHERE, QHeaderView.ResizeMode.Stretch)
+        self.table = record_table(
+            self,
+            name="waitlist_table",
+            label="Waitlist entries",
+            model=self.model,
+            stretch=Column.WHERE,
+        )
         layout.addWidget(self.table, 1)
         layout.addLayout(self._build_buttons())
         self.status = QLabel(self)

@@ -172,7 +172,7 @@ def test_escape_cancels_a_drag(view: DayView, clinic: SmallClinic, mary: int, qt
     assert target is not None
     _grab_and_move(view, qtbot, mary, target)
     assert view.drag_state() is not None
-    with qtbot.waitSignal(view.feedback) as said:
+    with qtbot.waitSignal(view.feedback, timeout=20_000) as said:
         QTest.keyClick(view, Qt.Key.Key_Escape)
     assert said.args == ["Move cancelled"]
     assert view.drag_state() is None

@@ -206,7 +206,7 @@ def test_escape_cancels_a_drag(view: WeekView, staffed: StaffedDay, qtbot: QtBot
     target = _target(view, staffed, WEDNESDAY, "13:00")
     _grab_and_move(view, qtbot, ada, target)
     assert view.drag_state() is not None
-    with qtbot.waitSignal(view.feedback) as said:
+    with qtbot.waitSignal(view.feedback, timeout=20_000) as said:
         QTest.keyClick(view, Qt.Key.Key_Escape)
     assert said.args == ["Move cancelled"]
     assert view.drag_state() is None
