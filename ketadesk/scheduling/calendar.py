@@ -119,19 +119,37 @@ class ClosureSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldResource:
+    """A resource a booked session holds, as a closure notice names it: its name, the word
+    for it being unavailable ("closed", "out of service", "away") and when it is held."""
+
+    resource_id: int
+    name: str
+    word: str
+    span: Interval
+
+
+@dataclass(frozen=True, slots=True)
 class ClosedSession:
     """A booked session whose place closed after it was booked: the clinic that day (a holiday,
     a closure, a weekday it no longer opens) or its room.  Such a session stays on the schedule
     until someone moves it (services/settings/consequences.py leaves the ones it cannot place),
     so every place that lists it says so with ``notice``."""
 
-    what: str  # "Clinic", or the room's name
-    reason: str  # "Christmas Day", "renovation", "closed on Sundays"
+    what: str  # "Clinic", the room's name, or a held monitor's or staff member's
+    reason: str  # "Christmas Day", "renovation", "closed on Sundays", "Sick (called in)"
+    #: What the closure makes of ``what``: "closed" (the clinic, a room), "out of service" (a
+    #: monitor), "away" (a staff member's time off).
+    word: str = "closed"
+    #: Whether the whole day is closed (the clinic or the room), not only the session's hours.
+    whole_day: bool = True
 
     @property
     def notice(self) -> str:
-        """ "Clinic closed on this day: reschedule" (or "Room 2 closed ...")."""
-        return f"{self.what} closed on this day: reschedule"
+        """ "Clinic closed on this day: reschedule" (or "Room 2 closed ...", "Maria Kim away
+        then: reschedule")."""
+        when = "on this day" if self.whole_day else "then"
+        return f"{self.what} {self.word} {when}: reschedule"
 
 
 @dataclass
@@ -240,10 +258,16 @@ class ClinicCalendar:
         return None
 
     def session_closed(
-        self, span: Interval, room_id: int | None = None, room_name: str = ""
+        self,
+        span: Interval,
+        room_id: int | None = None,
+        room_name: str = "",
+        held: Iterable[HeldResource] = (),
     ) -> ClosedSession | None:
         """Whether a session booked over ``span`` (in ``room_id``) meets a closure: the clinic
-        closed all day, a clinic closure overlapping it, or one of its room's; None when open."""
+        closed all day, a clinic closure overlapping it, one of its room's, or one of the other
+        resources it holds (``held``: a monitor out of service, a nurse's time off, during its
+        hold); None when open."""
         reason = self.closed_reason(self.local_date(span.start))
         if reason:
             return ClosedSession("Clinic", reason.removeprefix("clinic ").removeprefix("closed: "))
@@ -254,7 +278,29 @@ class ClinicCalendar:
             for c in self.resource_closures(room_id):
                 if c.span.overlaps(span):
                     return ClosedSession(room_name or "Room", c.reason or c.kind.replace("_", " "))
-        return None
+        return next(iter(self.held_closures(held, skip=room_id)), None)
+
+    def held_closures(
+        self, held: Iterable[HeldResource], *, skip: int | None = None
+    ) -> list[ClosedSession]:
+        """The resources a session holds (other than ``skip``, its room) that a closure meets
+        during their hold, one each, in the order given: "Monitor 1 out of service then",
+        "Maria Kim away then".  A resource held twice (a nurse for the dose, then for the
+        observation) is named once."""
+        found: list[ClosedSession] = []
+        seen: set[int] = {skip} if skip is not None else set()
+        for h in held:
+            if h.resource_id in seen:
+                continue
+            closure = next(
+                (c for c in self.resource_closures(h.resource_id) if c.span.overlaps(h.span)),
+                None,
+            )
+            if closure is not None:
+                seen.add(h.resource_id)
+                reason = closure.reason or closure.kind.replace("_", " ")
+                found.append(ClosedSession(h.name, reason, h.word, whole_day=False))
+        return found
 
     def open_intervals(self, day: dt.date) -> list[Interval]:
         """When the clinic is open on a local day (empty on holidays and closed days)."""

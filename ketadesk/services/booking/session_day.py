@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.availability import closed_word
-from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.calendar import ClinicCalendar, HeldResource, Interval
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.days_away import AwayRange, away_on, first_day_back
@@ -71,7 +71,13 @@ def session_day(db: Database, appointment_id: int, *, now: dt.datetime | None = 
         catalog = load_catalog(session)
         span = Interval(appointment.starts_at, appointment.ends_at)
         held = session.execute(
-            select(Resource.id, Resource.name, Resource.kind, ResourceHold.starts_at)
+            select(
+                Resource.id,
+                Resource.name,
+                Resource.kind,
+                ResourceHold.starts_at,
+                ResourceHold.ends_at,
+            )
             .join(ResourceHold, ResourceHold.resource_id == Resource.id)
             .where(ResourceHold.appointment_id == appointment_id, ResourceHold.active.is_(True))
             .order_by(ResourceHold.starts_at, Resource.name)
@@ -88,13 +94,9 @@ def session_day(db: Database, appointment_id: int, *, now: dt.datetime | None = 
         ranges = tuple(patient_away_ranges(session, appointment.patient_id))
         status, room_id = appointment.status, appointment.room_id
         holds = [
-            (rid, name, ResourceKind(kind))
-            for rid, name, kind, _at in held
-            if rid != appointment.room_id
+            HeldResource(rid, name, closed_word(ResourceKind(kind)), Interval(starts, ends))
+            for rid, name, kind, starts, ends in held
         ]
-        hold_spans = {
-            h.resource_id: Interval(h.starts_at, h.ends_at) for h in appointment.holds if h.active
-        }
     day = calendar.local_date(span.start)
     move_from = first_day_back(ranges, max(day + dt.timedelta(days=1), calendar.local_date(now)))
     if status not in _STILL_TO_COME or span.end <= now:
@@ -109,18 +111,12 @@ def session_day(db: Database, appointment_id: int, *, now: dt.datetime | None = 
             closed.append(f"The clinic is closed then: {clinic.reason}")
         else:
             closed.append(f"{clinic.what} is closed then: {clinic.reason}")
-    for rid, name, kind in holds:
-        held_span = hold_spans.get(rid, span)
-        reason = next(
-            (
-                c.reason or c.kind.replace("_", " ")
-                for c in calendar.resource_closures(rid)
-                if c.span.overlaps(held_span)
-            ),
-            None,
-        )
-        if reason is not None:
-            closed.append(f"{name} is {closed_word(kind)} then: {reason}")
+    # Each held resource once, however many holds it has (a nurse for the dose and again for
+    # the observation was named twice).
+    closed.extend(
+        f"{c.what} is {c.word} then: {c.reason}"
+        for c in calendar.held_closures(holds, skip=room_id)
+    )
     notices: list[str] = []
     if away is not None:
         notices.append(

@@ -22,13 +22,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from ketadesk.scheduling.availability import closed_word
 from ketadesk.scheduling.calendar import (
     ClinicCalendar,
     ClosureSpan,
+    HeldResource,
     Interval,
     ShiftPattern,
     subtract,
 )
+from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
 from ketadesk.scheduling.days_away import AWAY_RULE, AwayRange
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, TENTATIVE_STATUSES
@@ -105,6 +108,23 @@ WHERE a.starts_at >= :earliest AND a.starts_at < :end AND a.ends_at > :start
     SELECT 1 FROM gating_override AS g WHERE g.appointment_id = a.id AND g.rule = :rule
   )
 ORDER BY w.first_day, w.last_day, w.id
+"""
+# The holds of the day's sessions that a closure of their resource meets (a monitor out of
+# service, a nurse's time off, added after the session was booked), other than rooms' (the
+# session's room is judged with the clinic's closures).  Read only on a day with such a
+# closure: other days need no query.
+CLOSED_HOLDS_SQL = """
+SELECT h.appointment_id, h.resource_id, r.name, r.kind, h.starts_at, h.ends_at
+FROM appointment AS a
+CROSS JOIN resource_hold AS h
+CROSS JOIN resource AS r
+WHERE a.starts_at >= :earliest AND a.starts_at < :end AND a.ends_at > :start
+  AND h.appointment_id = a.id AND h.active AND r.id = h.resource_id AND r.kind <> 'room'
+  AND EXISTS (
+    SELECT 1 FROM closure AS c
+    WHERE c.resource_id = h.resource_id AND c.starts_at < h.ends_at AND c.ends_at > h.starts_at
+  )
+ORDER BY h.appointment_id, h.starts_at, r.name
 """
 # For the day by staff: the staff, their weekly shifts on the day's weekday, and which staff
 # member each of the day's sessions holds, from when to when (one row per pair).
@@ -221,6 +241,7 @@ class DayRows:
     staff_holds: Rows = ()
     counter: Rows = ()
     away: Rows = ()
+    closed_holds: Rows = ()
 
 
 def read_day_rows(
@@ -246,13 +267,20 @@ def read_day_rows(
     # First: whatever the rows below say is at least as new as this value of the counter (a
     # window that read its day before its watcher noted the counter compares the two).
     counted = queries.fetch(COUNTER_SQL, {}) if counter else ()
+    closures = queries.fetch(CLOSURES_SQL, span)
+    rooms = queries.fetch(ROOMS_SQL, {})
+    room_ids = {row[0] for row in rooms}
+    closed_holds: Rows = ()
+    if any(row[0] is not None and row[0] not in room_ids for row in closures):
+        closed_holds = queries.fetch(CLOSED_HOLDS_SQL, sessions)
     return DayRows(
         counter=counted,
         day=day,
         catalog=catalog,
         bounds=bounds,
-        closures=queries.fetch(CLOSURES_SQL, span),
-        rooms=queries.fetch(ROOMS_SQL, {}),
+        closures=closures,
+        rooms=rooms,
+        closed_holds=closed_holds,
         appointments=queries.fetch(APPOINTMENTS_SQL, sessions),
         away=queries.fetch(AWAY_SQL, {**sessions, "day": queries.date(day), "rule": AWAY_RULE}),
         grouping=grouping,
@@ -324,6 +352,17 @@ def day_schedule_from_rows(
         found = AwayRange(_as_date(first), _as_date(last), reason or "")
         away.setdefault(appointment_id, found.words)
 
+    held: dict[int, list[HeldResource]] = {}
+    for appointment_id, rid, name, kind, starts_at, ends_at in rows.closed_holds:
+        held.setdefault(appointment_id, []).append(
+            HeldResource(
+                rid,
+                name,
+                closed_word(ResourceKind(kind)),
+                Interval(as_utc(starts_at), as_utc(ends_at)),
+            )
+        )
+
     appointments = []
     for (
         id_,
@@ -345,7 +384,7 @@ def day_schedule_from_rows(
         spec = catalog.session_types.get(code)
         room_name = room_names.get(room_id, "") if room_id is not None else ""
         closed = (
-            calendar.session_closed(Interval(start, end), room_id, room_name)
+            calendar.session_closed(Interval(start, end), room_id, room_name, held.get(id_, ()))
             if status in STILL_TO_COME
             else None
         )

@@ -118,3 +118,55 @@ def test_a_session_left_on_a_closure_says_the_clinic_or_its_monitor_is_closed(
     assert len(said) == 1, said
     assert said[0].endswith("is out of service then: repair"), said
     assert said[0].startswith("Monitor ")
+
+
+def test_a_nurses_time_off_is_named_once_on_the_page_and_flagged_on_every_view(
+    booked: BookedClinic,
+) -> None:
+    """A user trial: a session left for the desk when its nurse called in sick looked like any
+    booked session on the day and week views (only its page said so, and said it twice: the
+    nurse is held for the dose and again for the observation)."""
+    from ketadesk.services.schedule.day import day_schedule
+
+    b = booked
+    session = b.series[1]
+    day = b.day_of(session)
+    before = day_schedule(b.clinic.db, day)
+    assert next(a for a in before.appointments if a.id == session).closed_notice == ""
+    availability.add_closure(
+        b.clinic.db,
+        SYSTEM,
+        Unavailability(
+            "time_off",
+            b.clinic.at(day, "00:00"),
+            b.clinic.at(day, "23:59"),
+            "Sick (called in)",
+            resource_id=b.clinic.ids["Nurse Kim"],
+        ),
+        now=b.now,
+    )
+    told = session_day(b.clinic.db, session, now=b.now)
+    assert told.closed == ("Nurse Kim is away then: Sick (called in)",)
+    # The day (and so the week, the day sheet and the card's views of it) marks the session.
+    shown = next(a for a in day_schedule(b.clinic.db, day).appointments if a.id == session)
+    assert shown.closed_notice == "Nurse Kim away then: reschedule"
+    assert shown.closed_words == "Nurse Kim away then: reschedule (Sick (called in))"
+    # Time off that does not meet the session's holds marks nothing: the next session's day,
+    # the nurse away only in the evening.
+    later = b.series[2]
+    later_day = b.day_of(later)
+    availability.add_closure(
+        b.clinic.db,
+        SYSTEM,
+        Unavailability(
+            "time_off",
+            b.clinic.at(later_day, "18:30"),
+            b.clinic.at(later_day, "23:00"),
+            "evening class",
+            resource_id=b.clinic.ids["Nurse Kim"],
+        ),
+        now=b.now,
+    )
+    assert session_day(b.clinic.db, later, now=b.now).closed == ()
+    kept = next(a for a in day_schedule(b.clinic.db, later_day).appointments if a.id == later)
+    assert kept.closed_notice == ""
