@@ -107,6 +107,27 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
+#: The follow-ups that are an outcome measure taken before a session: the instrument's code
+#: (``measures.toml``).  Entering the answers closes one (``services/monitoring/measurements``).
+MEASURE_KINDS = frozenset({"phq9", "gad7"})
+#: How a measure follow-up closed without answers begins its outcome.
+NOT_TAKEN = "Not taken"
+
+
+def measure_close_problem(kind: str) -> str:
+    """Why a measure follow-up is not marked done with words ("" for any other kind).  A
+    user trial marked a PHQ-9 done with "done": no scores, no self-harm question asked, so no
+    urgent review could ever open.  A measure is done when its answers are entered; when the
+    patient did not take it, that is said, with why (``NOT_TAKEN``)."""
+    if kind not in MEASURE_KINDS:
+        return ""
+    label = kind_label(kind)
+    return (
+        f"a {label} is done when its answers are entered (Enter {label}…); if the patient "
+        "did not take it, mark it not taken and say why"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class OwedFollowUp:
     """One follow-up a session owes: what, by whom, due when and by when at the latest."""

@@ -19,8 +19,11 @@ from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import FollowUpSettings
 from ketadesk.scheduling.followup_rules import (
     CLOSED_WHEN_REACHED,
+    MEASURE_KINDS,
+    NOT_TAKEN,
     adverse_event_follow_up,
     kind_label,
+    measure_close_problem,
     reattempt_at,
     stage_review_close_problem,
 )
@@ -309,6 +312,9 @@ def complete_follow_up(
         review = stage_review_close_problem(row.kind, actor.role, followup_settings(catalog))
         if review:
             raise PermissionDenied(review, actor=actor, action="complete_follow_up")
+        measure = measure_close_problem(row.kind)
+        if measure:
+            raise InvalidFields({"outcome": measure})
         problem = close_problem(row.kind, actor.role, text, urgent_review_settings(catalog))
         if problem:
             raise PermissionDenied(
@@ -329,6 +335,38 @@ def complete_follow_up(
     _change_follow_up(
         db, actor, follow_up_id, "complete_follow_up", text, done, now=now, extra=extra
     )
+
+
+def record_not_taken(
+    db: Database,
+    actor: Actor,
+    follow_up_id: int,
+    reason: str,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Close a measure follow-up (a PHQ-9 before a session) the patient did not take, with why
+    (required): "Not taken: declined today".  Closed, not done: the record shows no score for
+    that session and says why; audited ``measure_not_taken``."""
+    now = now or utcnow()
+    require(actor, "work_follow_up", db, now=now)
+    why = reason.strip()
+    if not why:
+        raise InvalidFields({"outcome": "say why it was not taken (a reason is required)"})
+    text = f"{NOT_TAKEN}: {why}"
+
+    def not_taken(_session: Session, row: FollowUp, _catalog: Catalog) -> None:
+        if row.kind not in MEASURE_KINDS:
+            raise InvalidFields(
+                {"outcome": f"only a measure is marked not taken, not a {kind_label(row.kind)}"}
+            )
+        row.status = "cancelled"
+        row.outcome = text
+        row.completed_at = now
+        row.completed_by_id = actor.user_id
+        row.snoozed_until = None
+
+    _change_follow_up(db, actor, follow_up_id, "measure_not_taken", text, not_taken, now=now)
 
 
 def _submit_rems_form(

@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
 from ketadesk.scheduling.catalog import StaffRole
 from ketadesk.scheduling.followup_rules import (
     CLOSED_WHEN_REACHED,
+    MEASURE_KINDS,
     Section,
     kind_label,
     moment_text,
@@ -64,6 +65,7 @@ from ketadesk.services.followups.actions import (
     AttemptResult,
     complete_follow_up,
     record_attempt,
+    record_not_taken,
     snooze_follow_up,
 )
 from ketadesk.services.followups.queue import (
@@ -672,6 +674,57 @@ class CompleteDialog(_FollowUpDialog):
         return cls(desk, item, parent).exec() == QDialog.DialogCode.Accepted
 
 
+class MeasureDoneDialog(_FollowUpDialog):
+    """Complete a measure follow-up (the PHQ-9 before a session): it is done by entering its
+    answers, so the dialog offers the measure's form first; a patient who did not take it is
+    recorded as *not taken* with why (``actions.record_not_taken``), never "done" in words (a
+    user trial marked a PHQ-9 done with no scores).
+
+    ``enter_answers``: the user chose to enter the answers (the queue opens the form).
+    """
+
+    def __init__(self, desk: Desk, item: FollowUpItem, parent: QWidget | None = None) -> None:
+        super().__init__(desk, item, f"Complete the {item.kind_label}", parent)
+        self.enter_answers = False
+        how = QLabel(
+            f"A {item.kind_label} is done when its answers are entered: the score and the "
+            "self-harm question are on the patient's record.",
+            self,
+        )
+        how.setWordWrap(True)
+        self.form.addRow(how)
+        self.enter_button = QPushButton(f"Enter {item.kind_label} answers…", self)
+        self.enter_button.setObjectName("enter_answers")
+        self.enter_button.setEnabled(item.appointment_id is not None)
+        self.enter_button.clicked.connect(self._on_enter_button_clicked)
+        self.form.addRow(self.enter_button)
+        self.reason = QLineEdit(self)
+        self.reason.setObjectName("outcome")
+        self.reason.setPlaceholderText("Declined today, too unwell, …")
+        self._add_field("outcome", "Not taken because:", self.reason)
+        save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        save.setText("Mark not taken")
+        save.setAutoDefault(False)
+        save.setDefault(False)
+        self.enter_button.setDefault(True)
+
+    def _on_enter_button_clicked(self) -> None:
+        self.enter_answers = True
+        self.reject()  # nothing saved here: the form saves the answers
+
+    @override
+    def _submission(self) -> Callable[[], object]:
+        desk, item_id, reason = self.desk, self.item.id, self.reason.text()
+        return lambda: record_not_taken(desk.db, desk.actor, item_id, reason, now=desk.now())
+
+    @classmethod
+    def shown(cls, desk: Desk, item: FollowUpItem, parent: QWidget | None) -> MeasureDoneDialog:
+        """The dialog, once the user closed it (what they chose is on it)."""
+        dialog = cls(desk, item, parent)
+        dialog.exec()
+        return dialog
+
+
 class SnoozeDialog(_FollowUpDialog):
     """Put a follow-up aside until a later time, with a reason (both required)."""
 
@@ -767,6 +820,8 @@ class FollowUpQueueView(QWidget):
     Signals:
         patient_requested(int): open this patient's record.
         appointment_requested(int): open the session the follow-up belongs to.
+        measure_requested(int, str, int): open the measure's form (patient, instrument,
+            session): how a measure follow-up is done.
         counts_changed(dict): overdue / due_today / upcoming / urgent counts of the whole
             queue (unfiltered), for the main window's left panel.
         refreshed(): the queue shown was read again.
@@ -782,6 +837,7 @@ class FollowUpQueueView(QWidget):
 
     patient_requested = Signal(int)
     appointment_requested = Signal(int)
+    measure_requested = Signal(int, str, int)
     counts_changed = Signal(dict)
     refreshed = Signal()
     noted = Signal(str)
@@ -792,6 +848,9 @@ class FollowUpQueueView(QWidget):
     )
     complete_dialog: Callable[[Desk, FollowUpItem, QWidget | None], bool] = CompleteDialog.ask
     snooze_dialog: Callable[[Desk, FollowUpItem, QWidget | None], bool] = SnoozeDialog.ask
+    measure_dialog: Callable[[Desk, FollowUpItem, QWidget | None], MeasureDoneDialog] = (
+        MeasureDoneDialog.shown
+    )
 
     def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1190,7 +1249,20 @@ class FollowUpQueueView(QWidget):
         self.refresh()
 
     def _on_complete_triggered(self) -> None:
+        item = self.selected_item()
+        if item is not None and item.kind in MEASURE_KINDS:
+            self._complete_measure(item)
+            return
         self._work(type(self).complete_dialog, "Completed")
+
+    def _complete_measure(self, item: FollowUpItem) -> None:
+        dialog = type(self).measure_dialog(self.desk, item, self)
+        if dialog.enter_answers and item.appointment_id is not None:
+            self.measure_requested.emit(item.patient_id, item.kind, item.appointment_id)
+        elif dialog.is_saved():
+            self.status.setText("")
+            self.noted.emit(f"Not taken: {item.kind_label} for {item.patient_name}")
+            self.refresh()
 
     def _on_snooze_triggered(self) -> None:
         self._work(type(self).snooze_dialog, "Snoozed")

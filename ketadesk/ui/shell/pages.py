@@ -360,6 +360,7 @@ class DeskController(QObject):
         self.follow_up_queue = queue
         queue.patient_requested.connect(self.open_patient)
         queue.appointment_requested.connect(self.open_appointment)
+        queue.measure_requested.connect(self.open_measure)
         # The queue read the counts with the queue itself: no second query for the panel.
         queue.counts_changed.connect(self.window.side_panel.set_counts)
         queue.noted.connect(self._on_done)

@@ -20,6 +20,7 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields
 from ketadesk.services.followups import actions
 from ketadesk.services.followups.queue import follow_up_queue
+from ketadesk.services.monitoring import measurements
 from ketadesk.services.settings.availability import Unavailability, add_closure
 from ketadesk.store.models import AuditEvent, FollowUp, FollowUpAttempt, Resource
 from tests.clinic_fixtures import (
@@ -70,9 +71,15 @@ def _completed_spravato(clinic: SmallClinic) -> dict[str, int]:
         )
     with clinic.db.read() as session:
         owed = {f.kind: f.id for f in session.scalars(select(FollowUp))}
-    # The PHQ-9 was taken at check-in: done before any of these tests begins.
-    actions.complete_follow_up(
-        clinic.db, NURSE, owed["phq9"], "Score 12", now=clinic.at(WED, "10:00")
+    # The PHQ-9 was taken at check-in (its answers entered): done before any test begins.
+    measurements.save_measurement(
+        clinic.db,
+        NURSE,
+        clinic.ids["Ada Lovelace"],
+        "phq9",
+        [2, 2, 1, 1, 2, 1, 1, 2, 0],
+        appointment_id=appt,
+        now=clinic.at(WED, "10:00"),
     )
     return owed
 

@@ -21,6 +21,7 @@ from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import SYSTEM, Actor, InvalidFields, PermissionDenied
 from ketadesk.services.followups import actions, sync
 from ketadesk.services.followups.queue import follow_up_queue, queue_counts
+from ketadesk.services.monitoring import measurements
 from ketadesk.store.models import Appointment, AuditEvent, FollowUp, FollowUpAttempt
 from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic, ready_for_discharge
 
@@ -256,14 +257,55 @@ def test_undoing_a_completion_cancels_the_call_and_completing_again_reopens_it(
     assert (again.id, again.status) == (call.id, "open")
 
 
+def _enter_phq9(clinic: SmallClinic, appointment_id: int, now: dt.datetime) -> None:
+    """The PHQ-9 answered (total 14, item 9 "not at all"): how its follow-up is done."""
+    answers = [2, 2, 2, 2, 2, 2, 1, 1, 0]
+    measurements.save_measurement(
+        clinic.db,
+        NURSE,
+        clinic.ids["Ada Lovelace"],
+        "phq9",
+        answers,
+        appointment_id=appointment_id,
+        now=now,
+    )
+
+
 def test_a_done_follow_up_is_not_created_again(clinic: SmallClinic) -> None:
     appt = _book(clinic, "iv_infusion", WED, IV)
-    phq9 = _rows(clinic)["phq9"]
-    actions.complete_follow_up(clinic.db, NURSE, phq9.id, "Score 14", now=NOW)
+    _enter_phq9(clinic, appt, NOW)
     _complete(clinic, appt, WED)
     rows = _rows(clinic)
     assert rows["phq9"].status == "done"
+    assert rows["phq9"].outcome.startswith("PHQ-9 entered: 14")
     assert rows["next_day_call"].status == "open"
+
+
+def test_a_phq9_is_done_by_its_answers_or_closed_as_not_taken_with_why(
+    clinic: SmallClinic,
+) -> None:
+    """A user trial marked a PHQ-9 follow-up done with the word "done": no scores, no
+    self-harm question asked.  Words never make it done; "not taken" closes it with why."""
+    appt = _book(clinic, "iv_infusion", WED, IV)
+    phq9 = _rows(clinic)["phq9"]
+    with pytest.raises(InvalidFields) as refused:
+        actions.complete_follow_up(clinic.db, NURSE, phq9.id, "done", now=NOW)
+    assert refused.value.errors["outcome"].startswith(
+        "a PHQ-9 is done when its answers are entered (Enter PHQ-9…)"
+    )
+    assert _rows(clinic)["phq9"].status == "open"
+    with pytest.raises(InvalidFields) as no_reason:
+        actions.record_not_taken(clinic.db, NURSE, phq9.id, "  ", now=NOW)
+    assert "reason is required" in no_reason.value.errors["outcome"]
+    actions.record_not_taken(clinic.db, NURSE, phq9.id, "declined today", now=NOW)
+    closed = _rows(clinic)["phq9"]
+    assert (closed.status, closed.outcome) == ("cancelled", "Not taken: declined today")
+    assert "measure_not_taken" in _audit_actions(clinic)
+    # Only a measure is "not taken": a call is completed with what came of it.
+    _complete(clinic, appt, WED)
+    call = _rows(clinic)["next_day_call"]
+    with pytest.raises(InvalidFields):
+        actions.record_not_taken(clinic.db, NURSE, call.id, "no answer", now=NOW)
 
 
 def test_integration_after_a_kap_dose_goes_to_its_therapist(clinic: SmallClinic) -> None:
@@ -318,8 +360,7 @@ def test_the_last_session_of_a_stage_owes_the_booster_review(clinic: SmallClinic
 def _completed_spravato(clinic: SmallClinic) -> int:
     appt = _book(clinic, "spravato", WED, SPRAVATO)
     _complete(clinic, appt, WED)
-    phq9 = _rows(clinic)["phq9"]
-    actions.complete_follow_up(clinic.db, NURSE, phq9.id, "Score 12", now=clinic.at(WED, "10:00"))
+    _enter_phq9(clinic, appt, clinic.at(WED, "10:00"))
     return appt
 
 

@@ -695,3 +695,57 @@ def test_the_widest_columns_give_way_first_and_no_further_than_their_floor() -> 
     assert tight[Column.DUE] < 240
     too_narrow = share_columns(wanted, 500)
     assert all(too_narrow[c] == floor for c, floor in SHRINKABLE_COLUMNS.items())
+
+
+def test_a_phq9_is_completed_by_entering_its_answers_or_marked_not_taken_with_why(
+    qtbot: QtBot, owed: SmallClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user trial completed a PHQ-9 follow-up with the word "done" and no scores.  Complete…
+    on a measure offers its form first; "not taken" needs a reason and says so."""
+    from ketadesk.ui.followups.follow_up_queue import MeasureDoneDialog
+
+    clock = Clock(owed.at(TUESDAY, "08:30"))
+    view = _view(qtbot, owed, clock)
+    phq9 = _item(view, "Lovelace, Ada", "phq9")
+    assert view.select_follow_up(phq9.id)
+    opened: list[tuple[int, str, int]] = []
+    view.measure_requested.connect(lambda *args: opened.append(args))
+
+    def enter(desk: Desk, item: FollowUpItem, parent: object) -> MeasureDoneDialog:
+        dialog = MeasureDoneDialog(desk, item)
+        qtbot.addWidget(dialog)
+        assert dialog.windowTitle() == "Complete the PHQ-9 — Lovelace, Ada"
+        assert dialog.enter_button.text() == "Enter PHQ-9 answers…"
+        assert dialog.enter_button.isDefault()
+        dialog.enter_button.click()
+        return dialog
+
+    monkeypatch.setattr(FollowUpQueueView, "measure_dialog", enter)
+    view.actions_by_name["complete"].trigger()
+    assert opened == [(owed.ids["Ada Lovelace"], "phq9", phq9.appointment_id)]
+    assert _item(view, "Lovelace, Ada", "phq9").id == phq9.id  # still open: nothing saved
+
+    def not_taken(desk: Desk, item: FollowUpItem, parent: object) -> MeasureDoneDialog:
+        dialog = MeasureDoneDialog(desk, item)
+        qtbot.addWidget(dialog)
+        assert not saved(qtbot, dialog)  # a reason is required
+        assert dialog.errors()["outcome"].startswith("say why it was not taken")
+        dialog.reason.setText("declined today")
+        assert saved(qtbot, dialog)
+        return dialog
+
+    monkeypatch.setattr(FollowUpQueueView, "measure_dialog", not_taken)
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.actions_by_name["complete"].trigger()
+    assert all(i.id != phq9.id for i in view.items())
+    with owed.db.read() as session:
+        row = session.get(FollowUp, phq9.id)
+        assert row is not None
+        assert (row.status, row.outcome) == ("cancelled", "Not taken: declined today")
+    # The words of the ordinary Complete dialog never close a measure either.
+    other = next(i for i in view.items() if i.kind == "phq9")
+    dialog = CompleteDialog(view.desk, other)
+    qtbot.addWidget(dialog)
+    dialog.outcome.setPlainText("done")
+    assert not saved(qtbot, dialog)
+    assert "is done when its answers are entered" in dialog.errors()["outcome"]
