@@ -26,6 +26,7 @@ __all__ = [
     "minutes_over",
     "not_started_words",
     "over_words",
+    "room_busy_forms",
     "room_busy_words",
     "too_early",
 ]
@@ -170,3 +171,11 @@ def room_busy_words(patient_name: str, minutes: int) -> str:
     name only, so it fits a narrow block (the tooltip says the whole)."""
     family = patient_name.split(",", 1)[0].strip() or patient_name
     return f"⚠ Room busy: {family} +{minutes} min"
+
+
+def room_busy_forms(patient_name: str, minutes: int) -> tuple[str, ...]:
+    """``room_busy_words`` and shorter forms of it, longest first, for a narrow block to take
+    the first that fits: ``⚠ Room busy: Hopper`` (the overrun's own badge says how long),
+    ``⚠ Room busy``."""
+    full = room_busy_words(patient_name, minutes)
+    return (full, full.rsplit(" +", 1)[0], "⚠ Room busy")

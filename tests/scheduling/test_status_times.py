@@ -94,7 +94,12 @@ def test_a_session_over_counts_from_its_planned_end_across_the_clock_change() ->
 
 
 def test_the_next_session_names_who_still_holds_the_room() -> None:
-    from ketadesk.scheduling.status_times import room_busy_words
+    from ketadesk.scheduling.status_times import room_busy_forms, room_busy_words
 
     assert room_busy_words("Hopper, Grace", 25) == "⚠ Room busy: Hopper +25 min"
     assert room_busy_words("Cher", 5) == "⚠ Room busy: Cher +5 min"
+    assert room_busy_forms("Hopper, Grace", 25) == (
+        "⚠ Room busy: Hopper +25 min",
+        "⚠ Room busy: Hopper",
+        "⚠ Room busy",
+    )
