@@ -176,6 +176,6 @@ def room_busy_words(patient_name: str, minutes: int) -> str:
 def room_busy_forms(patient_name: str, minutes: int) -> tuple[str, ...]:
     """``room_busy_words`` and shorter forms of it, longest first, for a narrow block to take
     the first that fits: ``⚠ Room busy: Hopper`` (the overrun's own badge says how long),
-    ``⚠ Room busy``."""
+    ``⚠ Room busy``, ``⚠ Busy``."""
     full = room_busy_words(patient_name, minutes)
-    return (full, full.rsplit(" +", 1)[0], "⚠ Room busy")
+    return (full, full.rsplit(" +", 1)[0], "⚠ Room busy", "⚠ Busy")

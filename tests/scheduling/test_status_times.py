@@ -102,4 +102,5 @@ def test_the_next_session_names_who_still_holds_the_room() -> None:
         "⚠ Room busy: Hopper +25 min",
         "⚠ Room busy: Hopper",
         "⚠ Room busy",
+        "⚠ Busy",
     )

@@ -663,6 +663,33 @@ def _place_overruns(
     return placed
 
 
+def overrun_badge_rect(block: BlockBox, w: float, h: float, padding: float) -> Rect:
+    """Where the overrun's badge ("+25 min over", ``w`` x ``h``) goes: at the bottom right of
+    the block's own tail when that holds it, else just above the planned end inside the block
+    (the tail is a bar beside the next session, too short, or above the hours shown); always
+    inside the block, never over another."""
+    r = block.rect
+    short_tail = (
+        block.tail is None
+        and block.overrun_from is not None
+        and r.bottom - block.overrun_from < h + 2
+    )
+    bottom = block.overrun_from if short_tail and block.overrun_from is not None else r.bottom
+    return Rect(r.right - padding - w, bottom - h - 2, w, h)
+
+
+def text_bottom(block: BlockBox, badge_h: float) -> float:
+    """The lowest body y a block's text may reach: above its overrun's badge when that sits
+    in the block's planned part, else the block's bottom."""
+    if not block.overrun_minutes:
+        return block.rect.bottom
+    badge = overrun_badge_rect(block, 0, badge_h, 0)
+    in_tail = (
+        block.tail is None and block.overrun_from is not None and badge.y >= block.overrun_from
+    )
+    return block.rect.bottom if in_tail else badge.y
+
+
 def _bands(
     schedule: DaySchedule,
     shown: TimeRange,

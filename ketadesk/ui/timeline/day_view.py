@@ -68,7 +68,9 @@ from ketadesk.ui.timeline.day_layout import (
     drop_target,
     ghost_rect,
     layout_day,
+    overrun_badge_rect,
     step_target,
+    text_bottom,
     wall_minute,
 )
 from ketadesk.ui.timeline.drag import (
@@ -886,22 +888,6 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
     def _overrun_badge_height(self) -> int:
         return self.small_bold_fm.height() + 2
 
-    def _overrun_badge_inside(self, block: BlockBox) -> bool:
-        """Whether the overrun's badge sits in the block's last line above its planned end
-        (its text then stops above it): when the tail is a bar beside the next session, or
-        too short to hold the badge."""
-        if not block.overrun_minutes:
-            return False
-        if block.tail is not None or block.overrun_from is None:
-            return True
-        return block.rect.bottom - block.overrun_from < self._overrun_badge_height() + 2
-
-    def _overrun_badge_bottom(self, block: BlockBox) -> float:
-        """Where a badge inside the block ends: at its planned end."""
-        if block.tail is not None or block.overrun_from is None:
-            return block.rect.bottom
-        return block.overrun_from
-
     def _paint_overrun(self, block: BlockBox, outline: QPainterPath) -> None:
         """A session still in progress (or checked in and never started) past its planned end:
         the part after it hatched red, a line at the planned end, and how long it has run over
@@ -946,16 +932,8 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         if not label:  # a sliver: the hatching and the tooltip say it
             return
         w = fm.horizontalAdvance(label) + 10
-        h = self._overrun_badge_height()
-        inside = self._overrun_badge_inside(block)
-        bottom = self._overrun_badge_bottom(block) if inside else r.bottom
-        badge = QRectF(r.right - TEXT_PADDING - w, bottom - h - 2, w, h)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(red)
-        p.drawRoundedRect(badge, 3, 3)
-        p.setPen(QColor("#ffffff"))
-        p.setFont(self.small_bold)
-        p.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+        badge = qrectf(overrun_badge_rect(block, w, self._overrun_badge_height(), TEXT_PADDING))
+        self._paint_label(badge, label, red, QColor("#ffffff"))
 
     def _paint_selection(self, block: BlockBox) -> None:
         self._paint_ring(qrectf(block.rect), 4)
@@ -1033,10 +1011,7 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         bold_fm, small_fm = self.bold_fm, self.small_fm
         # As many lines as fit: the name in bold, the rest smaller; above the overrun's badge
         # when it sits in the block.
-        limit = r.bottom
-        if self._overrun_badge_inside(block):
-            limit = self._overrun_badge_bottom(block) - self._overrun_badge_height() - 2
-        available = limit - r.y - 3
+        available = text_bottom(block, self._overrun_badge_height()) - r.y - 3
         heights = [bold_fm.height()] + [small_fm.height()] * 4
         max_lines = 0
         for h in heights:
@@ -1051,6 +1026,12 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             if wide
             else None
         )
+        if badge is not None and arrival == NOT_STARTED and badge[0] != ARRIVAL_NAMES[arrival]:
+            # "Not started +292 min" beside the name only while the whole name still shows;
+            # else the dot, and the words on the status line below it.
+            need = bold_fm.horizontalAdvance(a.patient_name) + 4
+            if need + self.small_bold_fm.horizontalAdvance(badge[0]) + 10 > width:
+                badge = None
         p = self.p
         dot = (
             ARRIVAL_COLORS.get(arrival or "", STATUS_COLORS.get(a.status))
@@ -1068,19 +1049,33 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(QColor(dot))
                 p.drawEllipse(centre, 4, 4)
+        # The line under the name says what is wrong: the room still held by an earlier
+        # session (in the overrun's red), else a patient waiting past the start (in the
+        # mark's colour) when no badge says it.
+        waiting = arrival == NOT_STARTED and badge is None
+        alert_color = (
+            QColor(OVERRUN_COLORS[self.dark])
+            if block.busy_with is not None
+            else QColor(ARRIVAL_COLORS[NOT_STARTED])
+            if waiting
+            else None
+        )
         alert = ""
         if block.busy_with is not None:
             forms = room_busy_forms(block.busy_with.patient_name, block.busy_minutes)
-            fits_bold = self.small_bold_fm.horizontalAdvance
-            alert = next((f for f in forms if fits_bold(f) <= width), forms[-1])
+            # (its line is below the dot: the whole width is its)
+            room = width + (10 if dot is not None else 0)
+            alert = next(
+                (f for f in forms if elided(small_fm, self.small_key, f, room) == f), forms[-1]
+            )
         lines = block_lines(
             a,
             max(max_lines, 1),
             self.schedule.time_format,
             with_status=badge is None,
             fits=lambda text: small_fm.horizontalAdvance(text) <= width,
-            status_words=self._not_started_words(a) if arrival == NOT_STARTED else "",
-            alert=alert,
+            status_words=self._not_started_words(a) if waiting and alert else "",
+            alert=alert or (self._not_started_words(a) if waiting else ""),
         )
         if width < MIN_TEXT_WIDTH:  # a sliver: its colour, hatching and tooltip say enough
             return
@@ -1091,16 +1086,11 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
                 if i == 0
                 else (self.small, self.small_key, small_fm)
             )
-            line_width = width
+            line_width = width + (10 if dot is not None and i > 0 else 0)
             if i == 0 and badge is not None:
                 line_width -= self._paint_badge(badge, r.right - TEXT_PADDING, y, fm.height()) + 4
-            if i == 1 and alert:  # the room is still held: said in the overrun's red
-                font, key, fm = self.small_bold, self.small_bold_key, self.small_bold_fm
-                p.setPen(QColor(OVERRUN_COLORS[self.dark]))
-                draw_line(p, font, key, fm, left, y, elided(fm, key, line, line_width))
-                y += small_fm.height()
-                continue
-            p.setPen(color)
+            # The room still held by an earlier session: said in the overrun's red.
+            p.setPen(alert_color if i == 1 and alert_color is not None else color)
             draw_line(p, font, key, fm, left, y, elided(fm, key, line, line_width))
             y += fm.height()
 
@@ -1150,7 +1140,11 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         text, fill, ink = badge
         fm = self.small_bold_fm
         w = fm.horizontalAdvance(text) + 10
-        rect = QRectF(right - w, y + 1, w, h - 2)
+        self._paint_label(QRectF(right - w, y + 1, w, h - 2), text, fill, ink)
+        return w
+
+    def _paint_label(self, rect: QRectF, text: str, fill: QColor, ink: QColor) -> None:
+        """A badge's rounded fill and its word(s), centred (body coordinates)."""
         p = self.p
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(fill)
@@ -1158,7 +1152,6 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         p.setPen(ink)
         p.setFont(self.small_bold)
         p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-        return w
 
     def _paint_day_now_line(self) -> None:
         layout, schedule = self.layout, self.schedule
