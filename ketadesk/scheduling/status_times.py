@@ -24,6 +24,7 @@ __all__ = [
     "TooEarly",
     "minutes_not_started",
     "minutes_over",
+    "not_started_forms",
     "not_started_words",
     "over_words",
     "room_busy_forms",
@@ -158,6 +159,13 @@ def minutes_over(planned_end: dt.datetime, now: dt.datetime) -> int:
 def not_started_words(minutes: int) -> str:
     """``Not started +10 min``: a checked-in patient ``minutes`` after the planned start."""
     return f"Not started +{minutes} min"
+
+
+def not_started_forms(minutes: int) -> tuple[str, ...]:
+    """``not_started_words`` and shorter forms, longest first, for a narrow block to take the
+    first that fits whole: the number is what a nurse needs, and an elided "Not started +…"
+    hid it (a 15-room day at 1366 px)."""
+    return (not_started_words(minutes), f"Not started +{minutes}", f"Waiting +{minutes}")
 
 
 def over_words(minutes: int) -> str:

@@ -67,7 +67,11 @@ def test_a_no_show_opens_at_the_start_and_other_actions_are_not_timed() -> None:
 
 
 def test_not_started_counts_from_the_planned_start_not_the_planned_end() -> None:
-    from ketadesk.scheduling.status_times import minutes_not_started, not_started_words
+    from ketadesk.scheduling.status_times import (
+        minutes_not_started,
+        not_started_forms,
+        not_started_words,
+    )
 
     start = _at(DST_ENDS - dt.timedelta(days=1), "11:00")
     end = start + dt.timedelta(minutes=150)
@@ -78,6 +82,7 @@ def test_not_started_counts_from_the_planned_start_not_the_planned_end() -> None
     past_end = end + dt.timedelta(minutes=142)
     assert minutes_not_started(start, past_end) == 292
     assert minutes_not_started(start, start - dt.timedelta(minutes=5)) == 0
+    assert not_started_forms(292) == ("Not started +292 min", "Not started +292", "Waiting +292")
     # Whole minutes: 9 min 59 s is 9.
     assert minutes_not_started(start, start + dt.timedelta(minutes=9, seconds=59)) == 9
 

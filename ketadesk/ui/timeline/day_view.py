@@ -41,6 +41,7 @@ from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, NOT_STARTE
 from ketadesk.scheduling.dates import clock, clock_span
 from ketadesk.scheduling.status_times import (
     minutes_not_started,
+    not_started_forms,
     not_started_words,
     over_words,
     room_busy_forms,
@@ -1061,12 +1062,10 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             else None
         )
         alert = ""
+        room = width + (10 if dot is not None else 0)  # (its line is below the dot)
         if block.busy_with is not None:
-            forms = room_busy_forms(block.busy_with.patient_name, block.busy_minutes)
-            # (its line is below the dot: the whole width is its)
-            room = width + (10 if dot is not None else 0)
-            alert = next(
-                (f for f in forms if elided(small_fm, self.small_key, f, room) == f), forms[-1]
+            alert = self._fitting(
+                room_busy_forms(block.busy_with.patient_name, block.busy_minutes), room
             )
         lines = block_lines(
             a,
@@ -1075,7 +1074,8 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             with_status=badge is None,
             fits=lambda text: small_fm.horizontalAdvance(text) <= width,
             status_words=self._not_started_words(a) if waiting and alert else "",
-            alert=alert or (self._not_started_words(a) if waiting else ""),
+            alert=alert
+            or (self._fitting(not_started_forms(self._waited(a)), room) if waiting else ""),
         )
         if width < MIN_TEXT_WIDTH:  # a sliver: its colour, hatching and tooltip say enough
             return
@@ -1107,9 +1107,19 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             return (AWAY_BADGE_SHORT, QColor(AWAY_COLORS[0]), QColor("#ffffff"))
         return None
 
+    def _waited(self, a: DayAppointment) -> int:
+        """Minutes since the planned start of a patient checked in and not started."""
+        return minutes_not_started(a.start, self.view._now())
+
     def _not_started_words(self, a: DayAppointment) -> str:
         """``Not started +35 min``, counted from the planned start (scheduling/status_times)."""
-        return not_started_words(minutes_not_started(a.start, self.view._now()))
+        return not_started_words(self._waited(a))
+
+    def _fitting(self, forms: Sequence[str], width: int) -> str:
+        """The first of ``forms`` (longest first) a small line of ``width`` shows whole; else
+        the last, to be elided."""
+        fm, key = self.small_fm, self.small_key
+        return next((f for f in forms if elided(fm, key, f, width) == f), forms[-1])
 
     def _arrival_badge(
         self, arrival: str | None, a: DayAppointment
