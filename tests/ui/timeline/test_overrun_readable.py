@@ -18,6 +18,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from pytestqt.qtbot import QtBot
 
+from ketadesk.scheduling.status_times import not_started_forms
 from ketadesk.services.booking import appointment_changes, booking
 from ketadesk.services.booking.booking import BookingRequest
 from ketadesk.services.common.context import Actor
@@ -279,6 +280,12 @@ def test_not_started_counts_from_the_planned_start(
     assert "Not started +142 min" not in badges
     assert f"{since_start} min after its start" in view.tooltip_of(grace.id)
     view.grab().save(str(picture_folder(PICTURES) / "not_started_past_end.png"))
+    # At the narrowest column (fifteen rooms on a laptop) a shorter form, the number whole.
+    narrow = _view(qtbot, clinic, past_end, (560, 700))
+    drawn.lines.clear()
+    narrow.grab()
+    shown = [text for _, text in drawn.lines]
+    assert set(shown) & set(not_started_forms(since_start)[1:]), shown
 
 
 def _minute(instant: dt.datetime) -> int:
