@@ -518,7 +518,9 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             return
         self._selected = appointment_id
         self.setAccessibleDescription(
-            _accessible_text(block.appointment, self._time_format()) if block is not None else ""
+            _accessible_text(block.appointment, self._time_format(), block)
+            if block is not None
+            else ""
         )
         self._canvas.update()
         self.selection_changed.emit(appointment_id)
@@ -797,12 +799,17 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         return "<br>".join(lines)
 
 
-def _accessible_text(a: DayAppointment, time_format: str) -> str:
+def _accessible_text(a: DayAppointment, time_format: str, block: BlockBox | None = None) -> str:
     span = clock_span(a.start, a.end, time_format)
     parts = [a.patient_name, a.session_type_name, a.series_label, span]
     closed = f", {a.closed_words}" if a.closed_notice else ""
     away = f", {a.away_words}" if a.away else ""
-    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}{away}"
+    late = ""
+    if block is not None and block.overrun_minutes:
+        late += f", {over_words(block.overrun_minutes)} its planned end"
+    if block is not None and block.busy_with is not None:
+        late += f", {room_busy_forms(block.busy_with.patient_name, block.busy_minutes)[0]}"
+    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}{away}{late}"
 
 
 class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):

@@ -189,6 +189,12 @@ def test_an_overrun_into_the_next_session_keeps_both_readable(
     )
     assert "Running over by 25 min (planned end 13:30)" in view.tooltip_of(grace.id)
     assert "booked next for Seacole, Mary at 13:30" in view.tooltip_of(grace.id)
+    # Said to a screen reader too, on selecting either.
+    view._select(mary)
+    assert view.accessibleDescription().endswith("⚠ Room busy: Hopper +25 min")
+    view._select(grace.id)
+    assert view.accessibleDescription().endswith("+25 min over its planned end")
+    view._select(None)
     # A point on the bar is Grace's (its tooltip, its menu).
     hit = layout.block_at(g.tail.x + 2, g.tail.y + 3)
     assert hit is not None
