@@ -26,6 +26,7 @@ __all__ = [
     "minutes_over",
     "not_started_forms",
     "not_started_words",
+    "over_forms",
     "over_words",
     "room_busy_forms",
     "room_busy_words",
@@ -171,6 +172,12 @@ def not_started_forms(minutes: int) -> tuple[str, ...]:
 def over_words(minutes: int) -> str:
     """``+25 min over``: what the overrun's tail says, ``minutes`` past the planned end."""
     return f"+{minutes} min over"
+
+
+def over_forms(minutes: int) -> tuple[str, ...]:
+    """``over_words`` and shorter forms, longest first, for a narrow block's badge:
+    ``+195 over`` (the word says what the number is), ``+195``."""
+    return (over_words(minutes), f"+{minutes} over", f"+{minutes}")
 
 
 def room_busy_words(patient_name: str, minutes: int) -> str:

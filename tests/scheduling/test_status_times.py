@@ -88,13 +88,14 @@ def test_not_started_counts_from_the_planned_start_not_the_planned_end() -> None
 
 
 def test_a_session_over_counts_from_its_planned_end_across_the_clock_change() -> None:
-    from ketadesk.scheduling.status_times import minutes_over, over_words
+    from ketadesk.scheduling.status_times import minutes_over, over_forms, over_words
 
     end = _at(DST_ENDS, "01:30").replace(fold=0)  # the first 01:30, before the clocks go back
     assert minutes_over(end, end + dt.timedelta(minutes=25)) == 25
     # 01:10 after the clocks went back is 40 real minutes after the first 01:30.
     assert minutes_over(end, _at(DST_ENDS, "01:10").replace(fold=1)) == 40
     assert over_words(25) == "+25 min over"
+    assert over_forms(195) == ("+195 min over", "+195 over", "+195")
     assert minutes_over(end, end - dt.timedelta(minutes=1)) == 0
 
 

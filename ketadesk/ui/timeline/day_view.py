@@ -43,6 +43,7 @@ from ketadesk.scheduling.status_times import (
     minutes_not_started,
     not_started_forms,
     not_started_words,
+    over_forms,
     over_words,
     room_busy_forms,
 )
@@ -930,11 +931,7 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         room = r.w - 2 * TEXT_PADDING - STRIPE_WIDTH
         minutes = block.overrun_minutes
         label = next(
-            (
-                text
-                for text in (over_words(minutes), f"+{minutes} min", f"+{minutes}")
-                if fm.horizontalAdvance(text) + 10 <= room
-            ),
+            (text for text in over_forms(minutes) if fm.horizontalAdvance(text) + 10 <= room),
             "",
         )
         if not label:  # a sliver: the hatching and the tooltip say it
