@@ -61,3 +61,52 @@ def test_a_no_show_opens_at_the_start_and_other_actions_are_not_timed() -> None:
     assert _early("no_show", start, start) is None
     for action in ("complete", "cancel"):
         assert _early(action, start, start - dt.timedelta(days=30)) is None
+
+
+# -- how late, in words (the day view's overrun and "Not started" badges) ------------------------
+
+
+def test_not_started_counts_from_the_planned_start_not_the_planned_end() -> None:
+    from ketadesk.scheduling.status_times import (
+        minutes_not_started,
+        not_started_forms,
+        not_started_words,
+    )
+
+    start = _at(DST_ENDS - dt.timedelta(days=1), "11:00")
+    end = start + dt.timedelta(minutes=150)
+    assert not_started_words(minutes_not_started(start, start + dt.timedelta(minutes=10))) == (
+        "Not started +10 min"
+    )
+    # Past the planned end it still counts from the start (a trial's +142 counted from the end).
+    past_end = end + dt.timedelta(minutes=142)
+    assert minutes_not_started(start, past_end) == 292
+    assert minutes_not_started(start, start - dt.timedelta(minutes=5)) == 0
+    assert not_started_forms(292) == ("Not started +292 min", "Not started +292", "Waiting +292")
+    # Whole minutes: 9 min 59 s is 9.
+    assert minutes_not_started(start, start + dt.timedelta(minutes=9, seconds=59)) == 9
+
+
+def test_a_session_over_counts_from_its_planned_end_across_the_clock_change() -> None:
+    from ketadesk.scheduling.status_times import minutes_over, over_forms, over_words
+
+    end = _at(DST_ENDS, "01:30").replace(fold=0)  # the first 01:30, before the clocks go back
+    assert minutes_over(end, end + dt.timedelta(minutes=25)) == 25
+    # 01:10 after the clocks went back is 40 real minutes after the first 01:30.
+    assert minutes_over(end, _at(DST_ENDS, "01:10").replace(fold=1)) == 40
+    assert over_words(25) == "+25 min over"
+    assert over_forms(195) == ("+195 min over", "+195 over", "+195")
+    assert minutes_over(end, end - dt.timedelta(minutes=1)) == 0
+
+
+def test_the_next_session_names_who_still_holds_the_room() -> None:
+    from ketadesk.scheduling.status_times import room_busy_forms, room_busy_words
+
+    assert room_busy_words("Hopper, Grace", 25) == "⚠ Room busy: Hopper +25 min"
+    assert room_busy_words("Cher", 5) == "⚠ Room busy: Cher +5 min"
+    assert room_busy_forms("Hopper, Grace", 25) == (
+        "⚠ Room busy: Hopper +25 min",
+        "⚠ Room busy: Hopper",
+        "⚠ Room busy",
+        "⚠ Busy",
+    )

@@ -7,6 +7,7 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from ketadesk.scheduling.status_times import not_started_words, over_words
 from ketadesk.services.schedule.day_schedule import DaySchedule
 from ketadesk.ui.timeline.painter import ARRIVAL_COLORS, HOLLOW_DOTS, STATUS_COLORS
 
@@ -19,7 +20,10 @@ STATUS_WORDS = {
 ARRIVAL_WORDS = {
     "late": "Late: not checked in after the grace period",
     "no_show_candidate": "No-show?: still not checked in well after the start; not marked yet",
-    "not_started": "Not started: checked in, but not started well after the start",
+    "not_started": (
+        f"{not_started_words(10)}: checked in and still not started, counted from the planned "
+        "start (shown from the clinic's not-started minutes after it)"
+    ),
 }
 MARKS = (
     (
@@ -39,6 +43,16 @@ MARKS = (
         "Amber dashed outline",
         "⚠ Patient away: booked on a day the patient told us they are away; call them to move "
         "it (the tooltip says which days)",
+    ),
+    (
+        f"Red hatched tail, {over_words(25)}",
+        "a session still in progress (or checked in, never started) past its planned end; "
+        "the dashed red line is that end",
+    ),
+    (
+        "Red bar at a room's left, ⚠ Room busy",
+        "the overrun runs into the next session booked in the room: the bar is the minutes "
+        "over, and the next session says whose session still holds the room",
     ),
     ("Red line", "now"),
     ("3/6", "the session's place in its series: the third of six"),

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from ketadesk.scheduling.dates import clock_span, hour_label
+from ketadesk.scheduling.status_times import minutes_over
 from ketadesk.services.schedule.day_schedule import (
     DayAppointment,
     DaySchedule,
@@ -48,6 +49,7 @@ class Metrics(NamedTuple):
     column_padding: int = 3  # between a column's edge and its blocks
     lane_gap: int = 2  # between side-by-side blocks in one column
     snap_minutes: int = 30  # the range shown starts and ends on this grid
+    overrun_bar_width: int = 10  # an overrun's tail beside the next session in its room
 
 
 class Rect(NamedTuple):
@@ -119,7 +121,24 @@ class BlockBox(NamedTuple):
     #: For a session still in progress, or checked in and never started, past its planned end:
     #: the body y of that end (the block runs on below it to now); None otherwise.
     overrun_from: float | None = None
+    #: How long past its planned end (``scheduling.status_times.minutes_over``).
     overrun_minutes: int = 0
+    #: Where the overrun is drawn when the minutes past the planned end are another session's
+    #: in the same room: a narrow bar down the lane's left edge, from the planned end to now,
+    #: beside that session (moved right to leave room for it), and the block itself ends at
+    #: its planned end.  None: the block itself runs on to now (nothing else is there).
+    tail: Rect | None = None
+    #: For a session whose room an earlier one still holds past its planned end: that one
+    #: (the first, if several) and how long it has run over; None otherwise.
+    busy_with: DayAppointment | None = None
+    busy_minutes: int = 0
+
+    def covers(self, px: float, py: float) -> bool:
+        """Whether a body point is on the block or on its overrun's tail."""
+        return self.rect.contains(px, py) or (self.tail is not None and self.tail.contains(px, py))
+
+    def shows_in(self, area: Rect) -> bool:
+        return self.rect.intersects(area) or (self.tail is not None and self.tail.intersects(area))
 
 
 class Band(NamedTuple):
@@ -148,13 +167,13 @@ class DayLayout(NamedTuple):
     def block_at(self, x: float, y: float) -> BlockBox | None:
         """The block under a body point (the one drawn on top when blocks touch)."""
         for block in reversed(self.blocks):
-            if block.rect.contains(x, y):
+            if block.covers(x, y):
                 return block
         return None
 
     def blocks_in(self, area: Rect) -> list[BlockBox]:
         """Blocks that show in a body area: the painter draws only these."""
-        return [b for b in self.blocks if b.rect.intersects(area)]
+        return [b for b in self.blocks if b.shows_in(area)]
 
     def minute_at(self, y: float) -> float:
         """The wall-clock minute at a body y (the inverse of ``y_of``)."""
@@ -392,14 +411,18 @@ def block_lines(
     *,
     with_status: bool = True,
     fits: Callable[[str], bool] | None = None,
+    status_words: str = "",
+    alert: str = "",
 ) -> list[str]:
     """What a block says, most important first, in at most ``max_lines`` lines.
 
-    The patient; the type and place in the series, then the status unless it is simply booked
-    (or ``with_status`` is off because the painter shows it as a badge); the time, in the
-    clinic's format ("10:30 AM–12:10 PM"; without AM/PM, which the hour ruler beside it says,
-    when ``fits`` says the whole does not fit: "10:30–12:10"); the chart number; the session
-    type's full name.  A single line says patient and type.
+    The patient; ``alert`` when given (the room still held by an earlier session running
+    over: "⚠ Room busy: Hopper +25 min"); the type and place in the series, then the status
+    unless it is simply booked (or ``with_status`` is off because the painter shows it as a
+    badge; ``status_words`` say it instead of the status's name: "Not started +35 min"); the
+    time, in the clinic's format ("10:30 AM–12:10 PM"; without AM/PM, which the hour ruler
+    beside it says, when ``fits`` says the whole does not fit: "10:30–12:10"); the chart
+    number; the session type's full name.  A single line says patient and type.
     """
     if max_lines <= 0:
         return []
@@ -407,9 +430,10 @@ def block_lines(
     kind = " ".join(part for part in (a.session_type_short, a.series_label) if part)
     if max_lines == 1:
         return [f"{a.patient_name} · {kind}"]
-    status = a.status_label if with_status and a.status != "booked" else ""
+    status = (status_words or a.status_label) if with_status and a.status != "booked" else ""
     lines = [
         a.patient_name,
+        *([alert] if alert else []),
         " · ".join(part for part in (kind, status) if part),
         _block_time(a, time_format, fits),
         f"Chart {a.chart_number}",
@@ -451,7 +475,9 @@ def layout_day(
 ) -> DayLayout:
     """Lay out a day for a viewport of ``width`` x ``height`` (header and axis included).
 
-    ``now`` (aware) draws a session still in progress past its planned end running on to now.
+    ``now`` (aware) draws a session still in progress (or checked in and not started) past its
+    planned end running on to now (``_place_overruns``).  Lanes are laid on the planned times,
+    so a session running over never squeezes the day into lanes behind it.
     """
     m = metrics or Metrics()
     day = schedule.day
@@ -460,19 +486,22 @@ def layout_day(
         a.id: (wall_minute(a.start, day), wall_minute(a.end, day)) for a in schedule.appointments
     }
     planned_ends: dict[int, int] = {}
+    now_minute = 0
     if now is not None:
         now_minute = wall_minute(now.astimezone(schedule.day_start.tzinfo), day)
         for a in schedule.appointments:
-            start, end = spans[a.id]
+            end = spans[a.id][1]
             if a.status in OVERRUN_STATUSES and end < now_minute <= MINUTES_PER_DAY:
                 planned_ends[a.id] = end
-                spans[a.id] = (start, now_minute)
     opens = wall_minute(schedule.opens, day) if schedule.opens else None
     closes = wall_minute(schedule.closes, day) if schedule.closes else None
     shown = visible_range(
         None if schedule.is_closed else opens,
         None if schedule.is_closed else closes,
-        (spans[a.id] for a in shown_appointments),
+        (
+            (spans[a.id][0], now_minute if a.id in planned_ends else spans[a.id][1])
+            for a in shown_appointments
+        ),
         snap=m.snap_minutes,
     )
     ppm = pixels_per_minute(shown, height - m.header_height, m)
@@ -512,6 +541,7 @@ def layout_day(
 
     blocks: list[BlockBox] = []
     for column, column_blocks in zip(columns, placed, strict=True):
+        boxes: list[BlockBox] = []
         inner_x = column.x + m.column_padding
         inner_w = column.w - 2 * m.column_padding
         for a, (lo, hi), lane, lane_count, (left, share) in column_blocks:
@@ -533,11 +563,7 @@ def layout_day(
                 if p_bottom > p_top:
                     phases.append(PhaseBox(phase, Rect(rect.x, p_top, rect.w, p_bottom - p_top)))
             start, end = spans[a.id]
-            planned_end = planned_ends.get(a.id)
-            overrun_from = None
-            if planned_end is not None and shown.first <= planned_end <= shown.last:
-                overrun_from = float(round(minute_to_y(planned_end, shown, ppm)))
-            blocks.append(
+            boxes.append(
                 BlockBox(
                     appointment=a,
                     rect=rect,
@@ -546,10 +572,12 @@ def layout_day(
                     lanes=lane_count,
                     clipped_before=start < shown.first,
                     clipped_after=end > shown.last,
-                    overrun_from=overrun_from,
-                    overrun_minutes=end - planned_end if planned_end is not None else 0,
                 )
             )
+        if planned_ends and any(b.appointment.id in planned_ends for b in boxes):
+            assert now is not None
+            boxes = _place_overruns(boxes, spans, planned_ends, now, now_minute, shown, ppm, m)
+        blocks.extend(boxes)
 
     bands = _bands(schedule, shown, ppm, columns, index_of_room, opens, closes)
     return DayLayout(
@@ -563,6 +591,103 @@ def layout_day(
         ticks=tuple(time_ticks(shown, ppm, schedule.time_format)),
         bands=bands,
     )
+
+
+def _place_overruns(
+    boxes: list[BlockBox],
+    spans: dict[int, tuple[int, int]],
+    planned_ends: dict[int, int],
+    now: dt.datetime,
+    now_minute: int,
+    shown: TimeRange,
+    ppm: float,
+    m: Metrics,
+) -> list[BlockBox]:
+    """A column's blocks with its overruns drawn: a session past its planned end runs on to now
+    as its block's tail, when no other session is booked in those minutes; when one is (the
+    next patient in the room is due), the block ends at its planned end, the tail is a narrow
+    bar down the lane's left edge, and the sessions it would cover move right to leave it
+    room and say whose overrun holds their room (``busy_with``).  Both stay readable, and
+    neither's text lies under the other (a trial's day showed the two blocks text over text).
+
+    Only a column with an overrun comes here (about 1% of sessions), so the search for what
+    its tail meets costs nothing on an ordinary day.
+    """
+    placed = list(boxes)
+    for i, block in enumerate(boxes):
+        a = block.appointment
+        planned_end = planned_ends.get(a.id)
+        if planned_end is None:
+            continue
+        over = clip_span(planned_end, now_minute, shown)
+        if over is None:
+            continue
+        top = round(minute_to_y(over[0], shown, ppm))
+        bottom = round(minute_to_y(over[1], shown, ppm))
+        overrun_from = float(top) if shown.first <= planned_end <= shown.last else None
+        minutes = minutes_over(a.end, now)
+        met = [
+            j
+            for j, other in enumerate(boxes)
+            if j != i
+            and spans[other.appointment.id][0] < now_minute
+            and spans[other.appointment.id][1] > planned_end
+        ]
+        r = placed[i].rect
+        if not met:  # nothing booked there: the block itself runs on to now
+            placed[i] = placed[i]._replace(
+                rect=Rect(r.x, r.y, r.w, max(bottom - r.y, 1)),
+                clipped_after=now_minute > shown.last,
+                overrun_from=overrun_from,
+                overrun_minutes=minutes,
+            )
+            continue
+        bar = Rect(r.x, top, float(m.overrun_bar_width), max(bottom - top, 1))
+        placed[i] = placed[i]._replace(overrun_from=overrun_from, overrun_minutes=minutes, tail=bar)
+        for j in met:
+            other = placed[j]
+            o = other.rect
+            if o.x < bar.right + m.lane_gap and bar.x < o.right:
+                shift = bar.right + m.lane_gap - o.x
+                moved = Rect(o.x + shift, o.y, max(o.w - shift, 1), o.h)
+                other = other._replace(
+                    rect=moved,
+                    phases=tuple(
+                        PhaseBox(ph.phase, Rect(moved.x, ph.rect.y, moved.w, ph.rect.h))
+                        for ph in other.phases
+                    ),
+                )
+            if other.appointment.is_active and other.busy_with is None:
+                other = other._replace(busy_with=a, busy_minutes=minutes)
+            placed[j] = other
+    return placed
+
+
+def overrun_badge_rect(block: BlockBox, w: float, h: float, padding: float) -> Rect:
+    """Where the overrun's badge ("+25 min over", ``w`` x ``h``) goes: at the bottom right of
+    the block's own tail when that holds it, else just above the planned end inside the block
+    (the tail is a bar beside the next session, too short, or above the hours shown); always
+    inside the block, never over another."""
+    r = block.rect
+    short_tail = (
+        block.tail is None
+        and block.overrun_from is not None
+        and r.bottom - block.overrun_from < h + 2
+    )
+    bottom = block.overrun_from if short_tail and block.overrun_from is not None else r.bottom
+    return Rect(r.right - padding - w, bottom - h - 2, w, h)
+
+
+def text_bottom(block: BlockBox, badge_h: float) -> float:
+    """The lowest body y a block's text may reach: above its overrun's badge when that sits
+    in the block's planned part, else the block's bottom."""
+    if not block.overrun_minutes:
+        return block.rect.bottom
+    badge = overrun_badge_rect(block, 0, badge_h, 0)
+    in_tail = (
+        block.tail is None and block.overrun_from is not None and badge.y >= block.overrun_from
+    )
+    return block.rect.bottom if in_tail else badge.y
 
 
 def _bands(

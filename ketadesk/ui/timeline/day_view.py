@@ -39,6 +39,14 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED, NOT_STARTED, arrival_state
 from ketadesk.scheduling.dates import clock, clock_span
+from ketadesk.scheduling.status_times import (
+    minutes_not_started,
+    not_started_forms,
+    not_started_words,
+    over_forms,
+    over_words,
+    room_busy_forms,
+)
 from ketadesk.services.schedule.day_schedule import (
     AWAY_BADGE_SHORT,
     DayAppointment,
@@ -62,7 +70,9 @@ from ketadesk.ui.timeline.day_layout import (
     drop_target,
     ghost_rect,
     layout_day,
+    overrun_badge_rect,
     step_target,
+    text_bottom,
     wall_minute,
 )
 from ketadesk.ui.timeline.drag import (
@@ -509,7 +519,9 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             return
         self._selected = appointment_id
         self.setAccessibleDescription(
-            _accessible_text(block.appointment, self._time_format()) if block is not None else ""
+            _accessible_text(block.appointment, self._time_format(), block)
+            if block is not None
+            else ""
         )
         self._canvas.update()
         self.selection_changed.emit(appointment_id)
@@ -747,14 +759,39 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
             lines.insert(0, f"<b>⚠ {html.escape(a.away_words)}</b>")
         if a.closed_notice:
             lines.insert(0, f"<b>⚠ {html.escape(a.closed_words)}</b>")
-        if block.overrun_minutes and a.status == "checked_in":
+        planned_end = f"planned end {clock(a.end, fmt)}"
+        if self._schedule is not None and self.arrival_of(a, self._schedule) == NOT_STARTED:
+            waited = minutes_not_started(a.start, self._now())
+            past = f"; {block.overrun_minutes} min past its {planned_end}" * bool(
+                block.overrun_minutes
+            )
             lines.append(
-                f"<b>Checked in, not started: {block.overrun_minutes} min past its end</b>"
+                f"<b>Checked in, not started: {waited} min after its start "
+                f"(due {clock(a.start, fmt)}){past}</b>"
             )
         elif block.overrun_minutes:
-            lines.append(f"<b>Running over by {block.overrun_minutes} min</b>")
-        elif self._schedule is not None and self.arrival_of(a, self._schedule) == NOT_STARTED:
-            lines.append(f"<b>Checked in, not started (due {clock(a.start, fmt)})</b>")
+            lines.append(f"<b>Running over by {block.overrun_minutes} min ({planned_end})</b>")
+        if block.tail is not None and self._layout is not None:
+            for other in self._layout.blocks:
+                if other.busy_with is not None and other.busy_with.id == a.id:
+                    b = other.appointment
+                    lines.append(
+                        html.escape(
+                            f"⚠ The room is booked next for {b.patient_name} at "
+                            f"{clock(b.start, fmt)}"
+                        )
+                    )
+        if block.busy_with is not None:
+            held = block.busy_with
+            lines.append(
+                "<b>"
+                + html.escape(
+                    f"⚠ Room still in use: {held.patient_name}'s {held.session_type_name} is "
+                    f"{block.busy_minutes} min past its planned end "
+                    f"{clock(held.end, fmt)}"
+                )
+                + "</b>"
+            )
         if len(a.phases) > 1:
             lines.append("")
             lines.extend(
@@ -763,12 +800,17 @@ class DayView(DragMixin[BlockBox, DropTarget], QAbstractScrollArea):
         return "<br>".join(lines)
 
 
-def _accessible_text(a: DayAppointment, time_format: str) -> str:
+def _accessible_text(a: DayAppointment, time_format: str, block: BlockBox | None = None) -> str:
     span = clock_span(a.start, a.end, time_format)
     parts = [a.patient_name, a.session_type_name, a.series_label, span]
     closed = f", {a.closed_words}" if a.closed_notice else ""
     away = f", {a.away_words}" if a.away else ""
-    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}{away}"
+    late = ""
+    if block is not None and block.overrun_minutes:
+        late += f", {over_words(block.overrun_minutes)} its planned end"
+    if block is not None and block.busy_with is not None:
+        late += f", {room_busy_forms(block.busy_with.patient_name, block.busy_minutes)[0]}"
+    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}{away}{late}"
 
 
 class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
@@ -847,45 +889,56 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         p.drawPath(path)
         if block.clipped_before or block.clipped_after:
             self._paint_clip_marks(block, border)
-        if block.overrun_from is not None:
+        if block.overrun_minutes and (block.overrun_from is not None or block.tail is not None):
             self._paint_overrun(block, path)
         self._paint_day_mark(a, rect)
         self._paint_block_text(block, text_color)
 
+    def _overrun_badge_height(self) -> int:
+        return self.small_bold_fm.height() + 2
+
     def _paint_overrun(self, block: BlockBox, outline: QPainterPath) -> None:
         """A session still in progress (or checked in and never started) past its planned end:
-        the part after it hatched red, a line at the planned end, and how long it has run
-        over."""
-        assert block.overrun_from is not None
+        the part after it hatched red, a line at the planned end, and how long it has run over
+        ("+25 min over").  The part after is the block's own tail when nothing else is booked
+        there, else a narrow bar beside the next session (``BlockBox.tail``); the badge sits
+        in the tail when it has room, else in the block just above its planned end, never
+        over another block."""
         p, r = self.p, block.rect
         red = QColor(OVERRUN_COLORS[self.dark])
-        top = block.overrun_from
-        over = QRectF(r.x, top, r.w, r.bottom - top)
+        tail = block.tail
         p.save()
-        p.setClipPath(outline)
-        p.fillRect(over, mix(red, self.base, 0.18))
-        p.fillRect(over, QBrush(mix(red, self.base, 0.55), Qt.BrushStyle.FDiagPattern))
-        p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
-        p.drawLine(QPointF(r.x, top), QPointF(r.right, top))
+        if tail is not None:
+            bar = qrectf(tail)
+            p.fillRect(bar, mix(red, self.base, 0.35))
+            p.fillRect(bar, QBrush(mix(red, self.base, 0.8), Qt.BrushStyle.FDiagPattern))
+            p.setPen(QPen(red, 1))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(bar.adjusted(0.5, 0, -0.5, -0.5))
+            if block.overrun_from is not None:
+                p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
+                p.drawLine(QPointF(r.x, r.bottom - 1), QPointF(r.right, r.bottom - 1))
+        elif block.overrun_from is not None:
+            top = block.overrun_from
+            over = QRectF(r.x, top, r.w, r.bottom - top)
+            p.setClipPath(outline)
+            p.fillRect(over, mix(red, self.base, 0.18))
+            p.fillRect(over, QBrush(mix(red, self.base, 0.55), Qt.BrushStyle.FDiagPattern))
+            p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(r.x, top), QPointF(r.right, top))
         p.restore()
-        label = (
-            f"Not started +{block.overrun_minutes} min"
-            if block.appointment.status == "checked_in"
-            else f"Overrun +{block.overrun_minutes} min"
-        )
         fm = self.small_bold_fm
+        room = r.w - 2 * TEXT_PADDING - STRIPE_WIDTH
+        minutes = block.overrun_minutes
+        label = next(
+            (text for text in over_forms(minutes) if fm.horizontalAdvance(text) + 10 <= room),
+            "",
+        )
+        if not label:  # a sliver: the hatching and the tooltip say it
+            return
         w = fm.horizontalAdvance(label) + 10
-        h = fm.height() + 2
-        if over.height() >= h and r.w >= w + 2 * TEXT_PADDING:
-            badge = QRectF(r.right - TEXT_PADDING - w, r.bottom - h - 2, w, h)
-        else:  # too short to hold it: hang it just under the planned end
-            badge = QRectF(r.right - TEXT_PADDING - w, top + 1, w, h)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(red)
-        p.drawRoundedRect(badge, 3, 3)
-        p.setPen(QColor("#ffffff"))
-        p.setFont(self.small_bold)
-        p.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+        badge = qrectf(overrun_badge_rect(block, w, self._overrun_badge_height(), TEXT_PADDING))
+        self._paint_label(badge, label, red, QColor("#ffffff"))
 
     def _paint_selection(self, block: BlockBox) -> None:
         self._paint_ring(qrectf(block.rect), 4)
@@ -961,8 +1014,9 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         left = r.x + STRIPE_WIDTH + TEXT_PADDING
         width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING)
         bold_fm, small_fm = self.bold_fm, self.small_fm
-        # As many lines as fit: the name in bold, the rest smaller.
-        available = r.h - 3
+        # As many lines as fit: the name in bold, the rest smaller; above the overrun's badge
+        # when it sits in the block.
+        available = text_bottom(block, self._overrun_badge_height()) - r.y - 3
         heights = [bold_fm.height()] + [small_fm.height()] * 4
         max_lines = 0
         for h in heights:
@@ -973,10 +1027,16 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         arrival = self._arrival(a)
         wide = width >= BADGE_MIN_WIDTH and max_lines >= 2
         badge = (
-            (self._closed_badge(a) or self._arrival_badge(arrival) or self._badge(a.status))
+            (self._closed_badge(a) or self._arrival_badge(arrival, a) or self._badge(a.status))
             if wide
             else None
         )
+        if badge is not None and arrival == NOT_STARTED and badge[0] != ARRIVAL_NAMES[arrival]:
+            # "Not started +292 min" beside the name only while the whole name still shows;
+            # else the dot, and the words on the status line below it.
+            need = bold_fm.horizontalAdvance(a.patient_name) + 4
+            if need + self.small_bold_fm.horizontalAdvance(badge[0]) + 10 > width:
+                badge = None
         p = self.p
         dot = (
             ARRIVAL_COLORS.get(arrival or "", STATUS_COLORS.get(a.status))
@@ -994,12 +1054,32 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(QColor(dot))
                 p.drawEllipse(centre, 4, 4)
+        # The line under the name says what is wrong: the room still held by an earlier
+        # session (in the overrun's red), else a patient waiting past the start (in the
+        # mark's colour) when no badge says it.
+        waiting = arrival == NOT_STARTED and badge is None
+        alert_color = (
+            QColor(OVERRUN_COLORS[self.dark])
+            if block.busy_with is not None
+            else QColor(ARRIVAL_COLORS[NOT_STARTED])
+            if waiting
+            else None
+        )
+        alert = ""
+        room = width + (10 if dot is not None else 0)  # (its line is below the dot)
+        if block.busy_with is not None:
+            alert = self._fitting(
+                room_busy_forms(block.busy_with.patient_name, block.busy_minutes), room
+            )
         lines = block_lines(
             a,
             max(max_lines, 1),
             self.schedule.time_format,
             with_status=badge is None,
             fits=lambda text: small_fm.horizontalAdvance(text) <= width,
+            status_words=self._not_started_words(a) if waiting and alert else "",
+            alert=alert
+            or (self._fitting(not_started_forms(self._waited(a)), room) if waiting else ""),
         )
         if width < MIN_TEXT_WIDTH:  # a sliver: its colour, hatching and tooltip say enough
             return
@@ -1010,10 +1090,11 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
                 if i == 0
                 else (self.small, self.small_key, small_fm)
             )
-            line_width = width
+            line_width = width + (10 if dot is not None and i > 0 else 0)
             if i == 0 and badge is not None:
                 line_width -= self._paint_badge(badge, r.right - TEXT_PADDING, y, fm.height()) + 4
-            p.setPen(color)
+            # The room still held by an earlier session: said in the overrun's red.
+            p.setPen(alert_color if i == 1 and alert_color is not None else color)
             draw_line(p, font, key, fm, left, y, elided(fm, key, line, line_width))
             y += fm.height()
 
@@ -1030,10 +1111,27 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
             return (AWAY_BADGE_SHORT, QColor(AWAY_COLORS[0]), QColor("#ffffff"))
         return None
 
-    def _arrival_badge(self, arrival: str | None) -> tuple[str, QColor, QColor] | None:
+    def _waited(self, a: DayAppointment) -> int:
+        """Minutes since the planned start of a patient checked in and not started."""
+        return minutes_not_started(a.start, self.view._now())
+
+    def _not_started_words(self, a: DayAppointment) -> str:
+        """``Not started +35 min``, counted from the planned start (scheduling/status_times)."""
+        return not_started_words(self._waited(a))
+
+    def _fitting(self, forms: Sequence[str], width: int) -> str:
+        """The first of ``forms`` (longest first) a small line of ``width`` shows whole; else
+        the last, to be elided."""
+        fm, key = self.small_fm, self.small_key
+        return next((f for f in forms if elided(fm, key, f, width) == f), forms[-1])
+
+    def _arrival_badge(
+        self, arrival: str | None, a: DayAppointment
+    ) -> tuple[str, QColor, QColor] | None:
         if arrival is None:
             return None
-        return (ARRIVAL_NAMES[arrival], QColor(ARRIVAL_COLORS[arrival]), QColor("#ffffff"))
+        words = self._not_started_words(a) if arrival == NOT_STARTED else ARRIVAL_NAMES[arrival]
+        return (words, QColor(ARRIVAL_COLORS[arrival]), QColor("#ffffff"))
 
     def _badge(self, status: str) -> tuple[str, QColor, QColor] | None:
         """Label, fill and text colour of a status badge; none for a plain booking."""
@@ -1056,7 +1154,11 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         text, fill, ink = badge
         fm = self.small_bold_fm
         w = fm.horizontalAdvance(text) + 10
-        rect = QRectF(right - w, y + 1, w, h - 2)
+        self._paint_label(QRectF(right - w, y + 1, w, h - 2), text, fill, ink)
+        return w
+
+    def _paint_label(self, rect: QRectF, text: str, fill: QColor, ink: QColor) -> None:
+        """A badge's rounded fill and its word(s), centred (body coordinates)."""
         p = self.p
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(fill)
@@ -1064,7 +1166,6 @@ class _DayPainter(TimelinePainter[ColumnBox, BlockBox]):
         p.setPen(ink)
         p.setFont(self.small_bold)
         p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-        return w
 
     def _paint_day_now_line(self) -> None:
         layout, schedule = self.layout, self.schedule

@@ -103,7 +103,11 @@ def test_the_day_view_runs_the_block_on_as_an_overrun(qtbot: QtBot, staffed: Sta
     block = next(b for b in layout.blocks if b.appointment.id == mary.id)
     assert block.overrun_from is not None
     assert block.overrun_minutes == 15
-    assert "Checked in, not started: 15 min past its end" in view._tooltip(block)
+    # Counted from the planned start (10:00), not the end (a trial's "+142" counted from it).
+    assert (
+        "Checked in, not started: 165 min after its start (due 10:00); 15 min past its "
+        "planned end 12:30" in view._tooltip(block)
+    )
     qtbot.wait(50)
     win.grab().save(str(picture_folder("record") / "day_view_not_started.png"))
 

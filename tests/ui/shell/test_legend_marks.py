@@ -10,6 +10,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED
+from ketadesk.scheduling.status_times import not_started_words, over_words
 from ketadesk.ui.shell.legend import LegendDialog, legend_html
 from ketadesk.ui.timeline.painter import ARRIVAL_COLORS, HOLLOW_DOTS, STATUS_COLORS
 from tests.pictures import picture_folder
@@ -36,7 +37,12 @@ def test_the_legend_shows_each_mark_with_what_it_means(qtbot: QtBot) -> None:
     )
     assert {(color, mark == "○") for color, mark, _words in shown} == set(_marks())
     words = {(color, mark): text for color, mark, text in shown}
-    assert words[(ARRIVAL_COLORS["not_started"], "●")].startswith("Not started")
+    # Counted from the planned start, in the day view's words (scheduling/status_times).
+    assert words[(ARRIVAL_COLORS["not_started"], "●")].startswith(
+        f"{not_started_words(10)}: checked in and still not started, counted from the planned start"
+    )
+    assert f"{over_words(25)}</b>" in html  # the overrun's tail, and the bar beside the next
+    assert "⚠ Room busy</b>" in html
     assert words[(ARRIVAL_COLORS["no_show_candidate"], "○")].startswith("No-show?")
     assert words[(STATUS_COLORS["no_show"], "●")].startswith("No-show: marked")
     dialog = LegendDialog(None)

@@ -16,6 +16,7 @@ from ketadesk.services.schedule.day_schedule import (
     RoomColumn,
 )
 from ketadesk.ui.timeline.day_layout import (
+    BlockBox,
     Metrics,
     TimeRange,
     assign_lanes,
@@ -25,7 +26,9 @@ from ketadesk.ui.timeline.day_layout import (
     day_message,
     lane_fractions,
     layout_day,
+    overrun_badge_rect,
     pixels_per_minute,
+    text_bottom,
     time_ticks,
     visible_range,
     wall_minute,
@@ -337,3 +340,85 @@ def test_sessions_without_a_room_widen_their_column_rather_than_squeeze() -> Non
     first, second = layout.blocks
     assert first.rect.w == pytest.approx(second.rect.w, abs=1)
     assert first.rect.w > layout.column_width - 2 * METRICS.column_padding - METRICS.lane_gap
+
+
+# -- a session running over --------------------------------------------------------------------
+
+
+def _running_over(*others: DayAppointment, now: str) -> tuple[BlockBox, list[BlockBox], float]:
+    """Room 1's 10:00-12:30 session in progress at ``now``, beside ``others``."""
+    layout = layout_day(
+        schedule(appointment(1, 1, "10:00", "12:30", status="in_progress"), *others),
+        width=1000,
+        height=800,
+        now=at(now),
+    )
+    first = layout.block_of(1)
+    assert first is not None
+    return first, [b for b in layout.blocks if b.appointment.id != 1], layout.pixels_per_minute
+
+
+def test_an_overrun_with_nothing_after_runs_on_to_now() -> None:
+    first, _, _ = _running_over(now="12:55")
+    assert first.tail is None
+    assert first.overrun_minutes == 25
+    assert first.overrun_from is not None
+    assert first.rect.bottom > first.overrun_from
+
+
+def test_an_overrun_into_the_next_session_is_a_bar_beside_it_lanes_kept() -> None:
+    first, (second,), ppm = _running_over(appointment(2, 1, "12:30", "14:10"), now="12:55")
+    # The planned times lay the lanes: both keep the whole column.
+    assert first.lanes == 1
+    assert second.lanes == 1
+    assert first.tail is not None
+    assert first.rect.bottom == first.tail.y  # the block ends at its planned end
+    assert first.tail.h == pytest.approx(25 * ppm, abs=1)
+    assert first.tail.w == METRICS.overrun_bar_width
+    assert second.rect.x >= first.tail.right + METRICS.lane_gap
+    assert not second.rect.intersects(first.tail)
+    assert not second.rect.intersects(first.rect)
+    assert all(p.rect.x == second.rect.x for p in second.phases)
+    assert second.busy_with is not None
+    assert second.busy_with.id == 1
+    assert second.busy_minutes == 25
+
+
+def test_an_overrun_names_only_the_sessions_it_reaches() -> None:
+    first, others, _ = _running_over(
+        appointment(2, 1, "12:30", "13:00"),
+        appointment(3, 1, "13:00", "14:00"),  # starts after now: not reached yet
+        appointment(4, 2, "12:30", "14:00"),  # another room
+        appointment(5, 1, "12:40", "12:50", status="cancelled"),  # moved aside, not named
+        now="12:55",
+    )
+    by_id = {b.appointment.id: b for b in others}
+    assert first.tail is not None
+    assert by_id[2].busy_with is not None
+    assert by_id[3].busy_with is None
+    assert by_id[4].busy_with is None
+    assert by_id[5].busy_with is None
+    assert not by_id[5].rect.intersects(first.tail)
+    assert by_id[3].rect.x < first.tail.right  # untouched: the bar does not reach it
+
+
+def test_an_overrun_badge_and_the_text_above_it_stay_in_the_block() -> None:
+    first, (second,), _ = _running_over(appointment(2, 1, "12:30", "14:10"), now="12:55")
+    badge = overrun_badge_rect(first, 80, 15, 4)
+    assert badge.x >= first.rect.x
+    assert badge.bottom <= first.rect.bottom
+    assert not badge.intersects(second.rect)
+    assert text_bottom(first, 15) <= badge.y
+    assert text_bottom(second, 15) == second.rect.bottom
+    # A tail too short for the badge: it sits above the planned end, the text above it.
+    short, _, _ = _running_over(now="12:35")
+    assert short.overrun_from is not None
+    badge = overrun_badge_rect(short, 80, 15, 4)
+    assert badge.bottom <= short.overrun_from
+    assert text_bottom(short, 15) == badge.y
+
+
+def test_the_next_session_says_whose_overrun_holds_its_room() -> None:
+    a = appointment(2, 1, "12:30", "14:10")
+    lines = block_lines(a, 3, "24h", alert="⚠ Room busy: Lovelace +25 min")
+    assert lines == ["Lovelace, Ada", "⚠ Room busy: Lovelace +25 min", "IV 3/6"]
