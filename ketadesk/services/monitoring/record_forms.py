@@ -284,6 +284,8 @@ class ScaleRow:
     score: int
     score_words: str
     recorded_by: str
+    #: MOAA/S's anchor words for the score ("responds readily to name ..."); "" for CADSS.
+    anchor: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,9 @@ from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.chair_rules import earliest_discharge
 from ketadesk.scheduling.dates import parse_clock_time
 from ketadesk.scheduling.scale_rules import (
+    CADSS,
+    MOAAS,
+    MOAAS_ANCHORS,
     ScaleReading,
     ScaleSchedule,
     ScaleSettings,
@@ -146,6 +149,7 @@ def _sheet(
                 r.score,
                 settings.score_words(r.scale, r.score),
                 r.recorded_by,
+                MOAAS_ANCHORS.get(r.score, "") if r.scale == MOAAS else "",
             )
             for r in readings
         ),
@@ -269,3 +273,31 @@ def record_scale_reading(
         )
         changes.bump(session, now)
         return _sheet(session, config.catalog, spec, appointment_id, now)
+
+
+def effect_summary(catalog: Catalog, readings: Sequence[ScaleReading]) -> dict[str, str]:
+    """What the REMS form's "sedation" and "dissociation" say where timed readings exist:
+    "MOAA/S lowest 3 (1:16 PM), last 5 (2:41 PM)", "CADSS highest 12 (1:56 PM), last 0 (2:40
+    PM)"; an effect without readings is left out (the record's word stands)."""
+    settings = scale_settings(catalog)
+    calendar = ClinicCalendar(catalog.settings)
+    out: dict[str, str] = {}
+    for scale, effect, worst_word in (
+        (MOAAS, "sedation", "lowest"),
+        (CADSS, "dissociation", "highest"),
+    ):
+        taken = [r for r in readings if r.scale == scale]
+        if not taken:
+            continue
+        worst = (
+            min(taken, key=lambda r: r.score)
+            if scale == MOAAS
+            else max(taken, key=lambda r: r.score)
+        )
+        last = max(taken, key=lambda r: r.taken_at)
+        out[effect] = (
+            f"{settings.name(scale)} {worst_word} {worst.score} "
+            f"({calendar.clock(worst.taken_at)}), last {last.score} "
+            f"({calendar.clock(last.taken_at)})"
+        )
+    return out

@@ -33,12 +33,13 @@ from ketadesk.scheduling.safety_followups import last_local_day
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
-from ketadesk.services.monitoring import completion
+from ketadesk.services.monitoring import completion, scale_readings
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
     pre_dose_labels,
     started_at,
 )
+from ketadesk.services.monitoring.record_forms import ScaleRow
 from ketadesk.services.printing.layout import (
     Logo,
     PrintBlock,
@@ -149,6 +150,10 @@ class SessionRecordSheet:
     ride: RideHome | None = None
     #: The session type forbids driving afterwards (its discharge asks for the ride).
     needs_ride: bool = False
+    #: The timed MOAA/S and CADSS readings, in the order taken (``scale_readings``), and
+    #: whether the session type uses scales (then the table is printed, empty or not).
+    scale_readings: tuple[ScaleRow, ...] = ()
+    uses_scales: bool = False
 
 
 def find_session(db: Database, chart: str, day: dt.date) -> int:
@@ -296,6 +301,7 @@ def session_record_sheet(
         )
         ride = RideHome.from_detail(completed.get("ride")) if completed else None
         spo2s = [r.spo2 for r in readings if r.spo2 is not None]
+        scales = scale_readings.sheet_in(session, appointment.id, now=now or utcnow())
 
         def local(moment: dt.datetime | None) -> dt.datetime | None:
             return moment.astimezone(tz) if moment is not None else None
@@ -346,6 +352,8 @@ def session_record_sheet(
             respiratory_resolved=bool(record and record.respiratory_resolved),
             ride=ride,
             needs_ride=needs_ride(spec),
+            scale_readings=scales.readings if scales is not None else (),
+            uses_scales=scales is not None,
             chair_overrides=tuple(
                 f"{o.title}: {o.reason} ({o.by}, "
                 f"{hour_minute(o.at.astimezone(tz), settings.time_format)})"
@@ -412,6 +420,34 @@ def _resolved_words(sheet: SessionRecordSheet, resolved: bool) -> str:
             f"({html.escape(hour_minute(sheet.discharged_at, sheet.time_format))})"
         )
     return "resolved"
+
+
+def _scales_table(sheet: SessionRecordSheet) -> str:
+    """The timed MOAA/S and CADSS readings: time, scale, score (MOAA/S with its anchor words),
+    and who recorded each; lines to write on while none is recorded."""
+    rows = [
+        fill(
+            "record_scale_row.html",
+            taken_html=html.escape(hour_minute(r.taken_at, sheet.time_format)),
+            scale_html=html.escape(r.scale_name),
+            score_html=f"<b>{r.score}</b>"
+            + (f' <span class="small">{html.escape(r.anchor)}</span>' if r.anchor else ""),
+            by_html=html.escape(r.recorded_by or "—"),
+        )
+        for r in sheet.scale_readings
+    ]
+    if not rows:
+        rows = [
+            fill(
+                "record_scale_row.html",
+                taken_html=_SHORT_BLANK,
+                scale_html=_SHORT_BLANK,
+                score_html=_SHORT_BLANK,
+                by_html=_SHORT_BLANK,
+            )
+            for _ in range(2)
+        ]
+    return fill("record_scales.html", rows_html="".join(rows))
 
 
 def _effect(sheet: SessionRecordSheet, seen: str, resolved: bool) -> str:
@@ -535,6 +571,8 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
             )
         )
     blocks.append(PrintBlock(fill("record_vitals.html", rows_html="".join(rows))))
+    if sheet.uses_scales or sheet.scale_readings:
+        blocks.append(PrintBlock(_scales_table(sheet)))
     resp = sheet.respiratory_depression
     blocks.append(
         PrintBlock(
