@@ -10,6 +10,7 @@ recorded dose start and its readings, and writes a reading in one short transact
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
@@ -272,7 +273,17 @@ def record_scale_reading(
             now=now,
         )
         changes.bump(session, now)
-        return _sheet(session, config.catalog, spec, appointment_id, now)
+        sheet = _sheet(session, config.catalog, spec, appointment_id, now)
+        zone = calendar.tz
+        mine = next(
+            (
+                r
+                for r in reversed(sheet.readings)
+                if r.scale == scale and r.score == value and r.taken_at == taken_at.astimezone(zone)
+            ),
+            None,
+        )
+        return dataclasses.replace(sheet, just_recorded=mine)
 
 
 def effect_summary(catalog: Catalog, readings: Sequence[ScaleReading]) -> dict[str, str]:
