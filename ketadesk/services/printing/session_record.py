@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -154,6 +154,9 @@ class SessionRecordSheet:
     #: whether the session type uses scales (then the table is printed, empty or not).
     scale_readings: tuple[ScaleRow, ...] = ()
     uses_scales: bool = False
+    #: What the readings say of each effect ("MOAA/S lowest 3 (1:16 PM), last 5 (2:41 PM)"),
+    #: by "sedation" / "dissociation": the Assessment prints it where the readings exist.
+    scale_summary: Mapping[str, str] = field(default_factory=dict)
 
 
 def find_session(db: Database, chart: str, day: dt.date) -> int:
@@ -354,6 +357,10 @@ def session_record_sheet(
             needs_ride=needs_ride(spec),
             scale_readings=scales.readings if scales is not None else (),
             uses_scales=scales is not None,
+            scale_summary=scale_readings.effect_summary(
+                catalog,
+                scale_readings.readings_by_session(session, [appointment.id])[appointment.id],
+            ),
             chair_overrides=tuple(
                 f"{o.title}: {o.reason} ({o.by}, "
                 f"{hour_minute(o.at.astimezone(tz), settings.time_format)})"
@@ -448,6 +455,13 @@ def _scales_table(sheet: SessionRecordSheet) -> str:
             for _ in range(2)
         ]
     return fill("record_scales.html", rows_html="".join(rows))
+
+
+def _scaled_effect(sheet: SessionRecordSheet, effect: str) -> str:
+    """The effect as its timed readings say it (lowest MOAA/S, highest CADSS, and the last);
+    "" where none was taken."""
+    words = sheet.scale_summary.get(effect)
+    return f"<b>{html.escape(words)}</b>" if words else ""
 
 
 def _effect(sheet: SessionRecordSheet, seen: str, resolved: bool) -> str:
@@ -578,8 +592,10 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
         PrintBlock(
             fill(
                 "record_assessment.html",
-                sedation_html=_effect(sheet, sheet.sedation, sheet.sedation_resolved),
-                dissociation_html=_effect(sheet, sheet.dissociation, sheet.dissociation_resolved),
+                sedation_html=_scaled_effect(sheet, "sedation")
+                or _effect(sheet, sheet.sedation, sheet.sedation_resolved),
+                dissociation_html=_scaled_effect(sheet, "dissociation")
+                or _effect(sheet, sheet.dissociation, sheet.dissociation_resolved),
                 resp_html=(
                     f"{_box(resp is True)} Yes &nbsp; {_box(resp is False)} No"
                     + (

@@ -122,7 +122,7 @@ def test_a_score_and_enter_records_a_reading_and_a_wrong_one_is_named_and_kept(
     _enter(qtbot, panel, "12")
     assert ("cadss", 12) in _stored(clinic)
     assert panel.message == "Recorded CADSS 12 at 13:16"
-    assert [row[:3] for row in panel.rows()][0] == ("13:16", "CADSS", "12")
+    assert panel.rows()[0][:3] == ("13:16", "CADSS", "12")
     folder = picture_folder("scales")
     dialog.grab().save(str(folder / "monitoring_dialog_scales.png"))
 
