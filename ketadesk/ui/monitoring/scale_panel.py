@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -112,6 +112,7 @@ class ScalePanel(QGroupBox):
         self._score.setObjectName("scale_score")
         self._score.setAccessibleName("Score")
         self._score.setMaximumWidth(90)
+        self._score.setToolTip("Alt+O from anywhere in the record; type the score and press Enter")
         self._taken = QLineEdit(self)
         self._taken.setObjectName("scale_taken")
         self._taken.setAccessibleName("Time taken (blank: now)")
@@ -158,9 +159,15 @@ class ScalePanel(QGroupBox):
         self._record.clicked.connect(self._on_record_clicked)
         self._scale.currentIndexChanged.connect(self._on_scale_changed)
         self._score.textChanged.connect(self._on_score_text_changed)
+        # Alt+O: to the score from anywhere in the record, then a score and Enter.
+        self.score_shortcut = QShortcut(QKeySequence("Alt+O"), self, self._on_score_shortcut)
         # Enter in the score or the time records the reading; the dialog's Save must not take it.
         self._score.installEventFilter(self)
         self._taken.installEventFilter(self)
+
+    def _on_score_shortcut(self) -> None:
+        self._score.setFocus()
+        self._score.selectAll()
 
     # -- showing -----------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from ketadesk.services.common.context import SYSTEM, Actor
 from ketadesk.services.monitoring import records
 from ketadesk.store.models import ScaleReading
 from ketadesk.ui.common.desk import Desk
-from ketadesk.ui.monitoring.chair_board import ChairBoardView
+from ketadesk.ui.monitoring.chair_board import ChairBoardView, card_lines
 from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
 from ketadesk.ui.monitoring.scale_panel import ScalePanel
 from tests.clinic_fixtures import SmallClinic, build_small_clinic, use_scales
@@ -95,6 +95,12 @@ def test_a_score_and_enter_records_a_reading_and_a_wrong_one_is_named_and_kept(
     # The anchor words of the score being typed.
     panel.score_editor().setText("5")
     assert panel.anchor_text() == "5: responds readily to name spoken in normal tone"
+    # Alt+O takes the keyboard to the score from anywhere in the record.  (The key press
+    # itself does not reach a QShortcut on the offscreen platform here: its action is run.)
+    assert panel.score_shortcut.key().toString() == "Alt+O"
+    dialog.editor("dose_mg").setFocus()
+    panel.score_shortcut.activated.emit()
+    assert dialog.focusWidget() is panel.score_editor()
     _enter(qtbot, panel, "7")
     assert panel.message == "Not recorded: the MOAA/S score runs 0-5; 7 is above it"
     assert panel.score_editor().text() == "7"  # nothing lost
@@ -143,8 +149,8 @@ def test_the_board_shows_the_next_reading_beside_the_bp_and_a_missed_one_in_red(
     chair = card.card()
     assert chair is not None
     scale = card.labels["scale"]
-    assert scale.isVisible()
-    assert scale.text() == "MOAA/S due 13:45"
+    assert scale.text() == "MOAA/S due 13:45", card_lines(chair, "24h")
+    assert scale.isVisibleTo(card)
     assert "⚠ MOAA/S +15 min missed (due 13:30)" in card.labels["late"].text()
     assert chair.needs_attention
     board = view.board()
