@@ -25,9 +25,9 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.monitoring import chair_board, completion, records, rems, scale_readings
 from ketadesk.services.monitoring.completion import ChairRefused
-from ketadesk.services.monitoring.record_forms import with_reading
+from ketadesk.services.monitoring.record_forms import ScaleSheet, with_reading
 from ketadesk.services.printing import session_record
-from ketadesk.store.models import AuditEvent, ClinicSetting, ScaleReading
+from ketadesk.store.models import Appointment, AuditEvent, ClinicSetting, ScaleReading
 from tests.clinic_fixtures import RIDE_HOME, SmallClinic, build_small_clinic, use_scales
 
 BOOKED_AT = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # Tue 1 Dec 2026, 08:00 local
@@ -88,7 +88,7 @@ def _iv(clinic: SmallClinic, nurse: Actor, *, dosed: bool = True) -> int:
 
 def _record(
     clinic: SmallClinic, nurse: Actor, iv: int, scale: str, score: str, hhmm: str, taken: str = ""
-) -> scale_readings.ScaleSheet:
+) -> ScaleSheet:
     return scale_readings.record_scale_reading(
         clinic.db, nurse, iv, scale, score, taken=taken, now=_at(clinic, hhmm)
     )
@@ -275,7 +275,7 @@ def test_the_threshold_and_the_warn_policy_are_the_clinics(
     _record(clinic, nurse, iv, "moaas", "4", "14:38")
     _record(clinic, nurse, iv, "cadss", "3", "14:39")  # at or below 4: resolved
     with clinic.db.read() as session:
-        appointment = session.get(completion.Appointment, iv)
+        appointment = session.get(Appointment, iv)
         assert appointment is not None
         warnings = completion.check_complete(session, appointment, now=_at(clinic, "14:45"))
     assert warnings == [
