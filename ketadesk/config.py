@@ -25,6 +25,7 @@ from ketadesk.scheduling.gating import parse_eligibility_settings
 from ketadesk.scheduling.measures import InstrumentSpec, parse_measures
 from ketadesk.scheduling.protocol_rules import parse_protocol_rule_settings
 from ketadesk.scheduling.safety_followups import parse_urgent_review_settings
+from ketadesk.scheduling.scale_rules import parse_scale_settings
 
 CLINIC_FILE = "clinic.toml"
 SESSION_TYPES_FILE = "session_types.toml"
@@ -86,6 +87,7 @@ def build_catalog(raw: RawConfig, origin: str = "") -> Catalog:
     # [chair] likewise (scheduling/chair_rules.py): a mistake is named when the clinic opens.
     parse_chair_settings(raw.clinic.get("chair"), f"{prefix}{CLINIC_FILE}")
     parse_dropout_settings(raw.clinic.get("dropout"), f"{prefix}{CLINIC_FILE}")
+    parse_scale_settings(raw.clinic.get("scales"), f"{prefix}{CLINIC_FILE}")
     # [confirmations] too (scheduling/confirmations.py): Settings edits its numbers, and one the
     # parser refuses must be refused on save, not stop the day view and chair board reading it.
     parse_confirmation_settings(raw.clinic.get("confirmations"), f"{prefix}{CLINIC_FILE}")

@@ -47,6 +47,7 @@ from ketadesk.store.models import (
     Patient,
     Resource,
     SessionRecord,
+    SessionType,
     StaffMember,
     StaffShift,
     VitalReading,
@@ -353,6 +354,17 @@ def say_times(session: Session, time_format: str) -> None:
     clinic.value = {**clinic.value, "time_format": time_format}
 
 
+def use_scales(session: Session, on: bool = True) -> None:
+    """Give every session type its shipped timed scales (session_types.toml ``scales``), or
+    (``on`` False) none, in the write transaction ``session``."""
+    shipped = read_raw_config().session_types["session_types"]
+    for stored in session.scalars(select(SessionType)):
+        definition = {k: v for k, v in stored.definition.items() if k != "scales"}
+        if on and "scales" in shipped.get(stored.code, {}):
+            definition["scales"] = shipped[stored.code]["scales"]
+        stored.definition = definition
+
+
 def build_small_clinic(url: str) -> SmallClinic:
     """The small clinic in the empty database ``url`` (from a template: see the top)."""
     ids = templated(url, "small", _build_small_clinic_ids)
@@ -391,6 +403,10 @@ def build_small_clinic_from_scratch(url: str) -> SmallClinic:
         # tests built on it are written: they are about other things.  A new clinic's default,
         # 12-hour, is what the tests of the format (and of the demo clinic) read.
         say_times(session, "24h")
+        # Nor does it time sedation and dissociation scales: its tests judge a discharge by
+        # the record's resolved marks, as a clinic without ``scales`` configured does; the
+        # tests of the scales put the shipped ones back (``use_scales``).
+        use_scales(session, False)
         catalog = load_catalog(session)
         for order, (name, kind, subkind, capacity) in enumerate(RESOURCES):
             res = Resource(

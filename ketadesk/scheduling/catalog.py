@@ -171,6 +171,20 @@ class BpCheck:
     offset_minutes: int
 
 
+#: The timed scales a session type may ask for (``scheduling/scale_rules.py``).
+SCALE_CODES = ("moaas", "cadss")
+
+
+@dataclass(frozen=True, slots=True)
+class ScalePlan:
+    """A scale a session type uses (``scale``: one of ``SCALE_CODES``) and when its readings
+    are owed: minutes from the dose start (``at_minutes``), and at discharge."""
+
+    scale: str
+    at_minutes: tuple[int, ...]
+    at_discharge: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class DoseRule:
     """How a session type's dose is given (DOMAIN.md "Dose"): whole devices of ``device_mg``
@@ -214,6 +228,8 @@ class SessionTypeSpec:
     dose: DoseRule | None = None
     # The checks above include the readings the cadence lays out (``bp_checks``).
     reading_cadence: ReadingCadence | None = None
+    # The timed sedation / dissociation scales (MOAA/S, CADSS) and when they are owed.
+    scales: tuple[ScalePlan, ...] = ()
 
     @property
     def total_minutes(self) -> int:
@@ -656,7 +672,10 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
         observation_minutes=r.opt_int("observation_minutes", minimum=1),
         dose=_dose_rule(r.table("dose")) if r.has("dose") else None,
         reading_cadence=cadence,
+        scales=_scale_plans(r),
     )
+    if spec.scales and dose_phase_key(spec) is None:
+        raise r.fail("scales", "are owed from the dose: the session type needs a dosing phase")
     total = spec.total_minutes
     for need in spec.needs:
         for hold in need.holds:
@@ -668,6 +687,45 @@ def parse_session_type(code: str, data: Any, source: str, path: str) -> SessionT
                     f"{total} minutes",
                 )
     return spec
+
+
+def dose_phase_key(spec: SessionTypeSpec) -> str | None:
+    """The phase a type's dose starts: ``observation_from``, else its first dosing phase."""
+    if spec.observation_from is not None:
+        return spec.observation_from
+    return next((p.key for p in spec.phases if p.shade == "dosing"), None)
+
+
+def _scale_plans(r: _Reader) -> tuple[ScalePlan, ...]:
+    """``scales = [{ scale = "moaas", at = [0, 15], at_discharge = true }, ...]``: a mistake
+    names the entry and what is wrong (an unknown scale, a negative minute)."""
+    plans: list[ScalePlan] = []
+    for sr in r.tables("scales", required=False):
+        scale = sr.raw("scale") if sr.has("scale") else None
+        if scale not in SCALE_CODES:
+            raise sr.fail(
+                "scale", f"unknown scale {scale!r}: must be one of {', '.join(SCALE_CODES)}"
+            )
+        if any(p.scale == scale for p in plans):
+            raise sr.fail("scale", f"{scale!r} appears twice: list all its minutes in one entry")
+        minutes = sr.raw("at") if sr.has("at") else []
+        if not isinstance(minutes, list) or any(
+            isinstance(m, bool) or not isinstance(m, int) for m in minutes
+        ):
+            raise sr.fail("at", f"must be a list of minutes after the dose, got {minutes!r}")
+        negative = [m for m in minutes if m < 0]
+        if negative:
+            raise sr.fail(
+                "at",
+                f"{negative[0]} is a negative minute: readings are owed from the dose start on",
+            )
+        if len(set(minutes)) != len(minutes):
+            raise sr.fail("at", "a minute appears twice")
+        at_discharge = sr.flag("at_discharge", default=False)
+        if not minutes and not at_discharge:
+            raise sr.fail("at", "name when readings are owed (minutes, or at_discharge = true)")
+        plans.append(ScalePlan(scale, tuple(sorted(minutes)), at_discharge))
+    return tuple(plans)
 
 
 def _int_list(r: _Reader, key: str, minimum: int = 1) -> tuple[int, ...]:
@@ -929,6 +987,7 @@ def parse_clinic_settings(data: Any, source: str) -> ClinicSettings:
                 "protocol_rules",
                 "eligibility",
                 "series_end",
+                "scales",
             )
             if isinstance(data, dict) and k in data
         },

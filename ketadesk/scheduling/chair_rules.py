@@ -57,6 +57,7 @@ DISCHARGE_READINGS = "discharge_readings"
 DISCHARGE_EFFECTS = "discharge_effects"
 DISCHARGE_MONITOR = "discharge_monitored_by"
 DISCHARGE_BP = "discharge_bp"
+DISCHARGE_SCALES = "discharge_scales"
 
 #: Each rule in words, as staff read it, and the ``[chair]`` key whose policy governs it.
 RULES: Mapping[str, tuple[str, str]] = {
@@ -72,6 +73,7 @@ RULES: Mapping[str, tuple[str, str]] = {
     DISCHARGE_EFFECTS: ("Effects resolved before discharge", "discharge"),
     DISCHARGE_MONITOR: ("Who monitored, before discharge", "discharge"),
     DISCHARGE_BP: ("BP at discharge", "discharge"),
+    DISCHARGE_SCALES: ("Sedation and dissociation scales at discharge", "discharge"),
 }
 
 
@@ -536,12 +538,18 @@ def discharge_findings(
     spo2_below: int | None = None,
     zone: dt.tzinfo | None = None,
     time_format: str,
+    scale_problems: Sequence[tuple[str, str]] = (),
+    scaled: Collection[str] = (),
 ) -> list[ChairFinding]:
     """Completing or discharging at ``discharge_at``: a dose recorded, at least the observation
     minutes after it, every configured reading recorded (with its BP), who monitored the
     patient recorded (the record and the REMS form name them), and sedation, dissociation and
     breathing effects recorded and, where seen, marked resolved; breathing is not resolved
-    while the latest SpO2 is below ``spo2_below``."""
+    while the latest SpO2 is below ``spo2_below``.
+
+    An effect the session type judges by a timed scale (``scaled``: "sedation" by MOAA/S,
+    "dissociation" by CADSS) is judged by its readings instead of the record's checkbox:
+    ``scale_problems`` (fact, brief) from ``scale_rules.scale_discharge_problems``."""
     findings: list[ChairFinding] = []
     if dose_at is None:
         findings.append(
@@ -593,7 +601,15 @@ def discharge_findings(
                 brief="last BP still elevated: recheck",
             )
         )
-    pairs = _unresolved(effects)
+    if scale_problems:
+        findings.append(
+            ChairFinding(
+                DISCHARGE_SCALES,
+                "; ".join(fact for fact, _ in scale_problems),
+                brief="; ".join(brief for _, brief in scale_problems),
+            )
+        )
+    pairs = _unresolved(effects, scaled)
     unresolved = [fact for fact, _ in pairs]
     briefs = [brief for _, brief in pairs]
     oximetry = sorted(
@@ -767,21 +783,28 @@ def discharge_verdict(
     )
 
 
-def _unresolved(effects: Effects | None) -> list[tuple[str, str]]:
-    """Each effect not resolved: the fact, and its words for the board (no severity)."""
+def _unresolved(effects: Effects | None, scaled: Collection[str] = ()) -> list[tuple[str, str]]:
+    """Each effect not resolved: the fact, and its words for the board (no severity).  An
+    effect in ``scaled`` is its timed scale's business (``DISCHARGE_SCALES``), not asked here."""
     if effects is None:
-        both = "sedation and dissociation"
-        return [(f"{both} are not recorded", f"{both} not recorded")]
+        left = [name for name in ("sedation", "dissociation") if name not in scaled]
+        if not left:
+            return []
+        both = " and ".join(left)
+        verb = "are" if len(left) > 1 else "is"
+        return [(f"{both} {verb} not recorded", f"{both} not recorded")]
     out = []
     for name, seen, resolved in (
         ("sedation", effects.sedation, effects.sedation_resolved),
         ("dissociation", effects.dissociation, effects.dissociation_resolved),
     ):
+        if name in scaled:
+            continue
         if not seen:
             out.append((f"{name} is not recorded", f"{name} not recorded"))
         elif seen != "none" and not resolved:
             out.append((f"{name} ({seen}) is not marked resolved", f"{name} not marked resolved"))
-    if not effects.sedation and not effects.dissociation:  # one phrase for the board
+    if not scaled and not effects.sedation and not effects.dissociation:  # one phrase
         out = [(f"{out[0][0]}; {out[1][0]}", "sedation and dissociation not recorded")]
     if effects.respiratory_depression and not effects.respiratory_resolved:
         out.append(

@@ -628,6 +628,29 @@ class VitalReading(Base):
     record: Mapped[SessionRecord] = relationship(back_populates="readings")
 
 
+class ScaleReading(Base):
+    """A timed sedation (MOAA/S) or dissociation (CADSS) reading of a session
+    (``scheduling/scale_rules.py``): the scale, when it was taken, the score, and who recorded
+    it.  Kept per appointment, not per monitoring record: a reading is saved the moment it is
+    typed, before any record is."""
+
+    __tablename__ = "scale_reading"
+    __table_args__ = (
+        CheckConstraint("scale IN ('moaas', 'cadss')", name="scale"),
+        CheckConstraint("score >= 0", name="score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment.id", ondelete="CASCADE"), index=True
+    )
+    scale: Mapped[str] = mapped_column(String(16))
+    taken_at: Mapped[dt.datetime]
+    score: Mapped[int]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=_now)
+
+
 # ---------------------------------------------------------------------------------------------
 # People who use the application, and what they did
 

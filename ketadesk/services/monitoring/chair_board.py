@@ -36,6 +36,7 @@ from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.chair_rules import DischargeVerdict, earliest_discharge
 from ketadesk.scheduling.confirmations import not_started_overrun, parse_confirmation_settings
 from ketadesk.scheduling.dates import clock
+from ketadesk.scheduling.scale_rules import ScaleSchedule
 from ketadesk.services.common.context import Actor, Database, may, utcnow
 from ketadesk.services.followups.urgent_reviews import StandingReview, standing_reviews
 from ketadesk.services.monitoring.completion import (
@@ -49,6 +50,7 @@ from ketadesk.services.monitoring.reading_schedule import (
     started_at,
 )
 from ketadesk.services.monitoring.record_forms import ReadingsDue, bp_check_words
+from ketadesk.services.monitoring.scale_readings import readings_by_session, schedule_of
 from ketadesk.services.monitoring.stored_records import find_records
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_config
@@ -193,6 +195,12 @@ class ChairCard:
     bp_alert: str = ""
     # The alert is a hard stop (no dosing) or a reading over it after the dose.
     bp_alert_stop: bool = False
+    # The next timed scale reading owed ("MOAA/S due 10:45 AM", ``scale_rules``), shown beside
+    # the next BP check; "" when none is owed or no dose is recorded yet.
+    next_scale: str = ""
+    # Scale readings missed ("MOAA/S +15 min missed (due 10:30 AM)"), also a line of ``late``
+    # (counted in "need attention" as a missed BP check is); "" when none.
+    scale_missed: str = ""
     # The patient's standing urgent (suicidality) review: "" when none.
     urgent_review: str = ""
     urgent_review_id: int | None = None
@@ -444,6 +452,17 @@ def chair_board(db: Database, actor: Actor, *, now: dt.datetime | None = None) -
         records = find_records(session, ids)
         doses = {i: r.dose_started_at for i, r in records.items() if r.dose_started_at}
         recorded = readings_due(session, ids, now=now, records=records)
+        scale_readings = readings_by_session(session, ids)
+        scales: dict[int, ScaleSchedule] = {}
+        for here in current.values():
+            spec = catalog.session_types.get(here.code)
+            record = records.get(here.id)
+            if spec is not None and here.status == "in_progress" and record is not None:
+                owed = schedule_of(
+                    catalog, spec, record.dose_started_at, scale_readings[here.id], now=now
+                )
+                if owed is not None:
+                    scales[here.id] = owed
         reviews = (
             standing_reviews(session, [r.patient_id for r in current.values()], now=now)
             if clinical
@@ -455,7 +474,12 @@ def chair_board(db: Database, actor: Actor, *, now: dt.datetime | None = None) -
             spec = catalog.session_types.get(here.code)
             if here.status == "in_progress" and spec is not None and judged_at_discharge(spec):
                 verdicts[here.id] = discharge_verdict(
-                    catalog, spec, records.get(here.id), overrides[here.id], now=now
+                    catalog,
+                    spec,
+                    records.get(here.id),
+                    overrides[here.id],
+                    now=now,
+                    scales=scale_readings[here.id],
                 )
     cards = []
     for room_id, room_name in rooms:
@@ -509,6 +533,7 @@ def chair_board(db: Database, actor: Actor, *, now: dt.datetime | None = None) -
             calendar,
             verdicts.get(row.id),
             not_started_minutes=arrivals.not_started_minutes,
+            scales=scales.get(row.id),
         )
         cards.append(made if clinical else made.logistics_only())
     return ChairBoard(
@@ -664,6 +689,7 @@ def _card(
     calendar: ClinicCalendar | None = None,
     verdict: DischargeVerdict | None = None,
     not_started_minutes: int | None = None,
+    scales: ScaleSchedule | None = None,
 ) -> ChairCard:
     tz = now.tzinfo
     fmt = calendar.settings.time_format if calendar is not None else "12h"
@@ -778,6 +804,13 @@ def _card(
     if next_bp is not None and next_bp.late:
         late.insert(0, next_bp.overdue_words(fmt))
         clinical_late.append(late[0])
+    next_scale = scale_missed = ""
+    if scales is not None and running:
+        next_scale = scales.next_words(tz, fmt)
+        scale_missed = scales.missed_words(tz, fmt)
+        if scale_missed:  # as a missed BP check: red, and counted in "need attention"
+            late.append(scale_missed)
+            clinical_late.append(scale_missed)
     if awaiting_dose and owed is None and dose_at is not None and now > dose_at + grace:
         # Started and no dose recorded past its time (with the checks' grace): say it, red.
         late.append(f"Dose not recorded (due {_hhmm(dose_at, fmt)})")
@@ -819,6 +852,8 @@ def _card(
         next_bp_after_dose=next_after_dose,
         bp_alert=alert,
         bp_alert_stop=owed is not None and owed.over_hard_stop,
+        next_scale=next_scale,
+        scale_missed=scale_missed,
         bp_recorded=tuple(recorded),
         discharge_allowed_at=allowed,
         discharge_after_dose_minutes=spec.observation_minutes if awaiting_dose else None,

@@ -31,6 +31,11 @@ from ketadesk.scheduling.chair_rules import (
     parse_chair_settings,
 )
 from ketadesk.scheduling.ride_home import RideHome, needs_ride, ride_problem, ride_question
+from ketadesk.scheduling.scale_rules import (
+    ScaleReading,
+    scale_discharge_problems,
+    scaled_effects,
+)
 from ketadesk.scheduling.words import role_name
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import (
@@ -42,6 +47,7 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.monitoring.reading_schedule import pre_dose_labels
 from ketadesk.services.monitoring.record_forms import ChairOverride, ParsedRecord
+from ketadesk.services.monitoring.scale_readings import readings_by_session, scale_settings
 from ketadesk.services.monitoring.stored_records import find_appointment, find_record
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_config
@@ -243,7 +249,8 @@ def record_findings(
     )
     if discharge_changed:
         assert parsed.discharged_at is not None
-        findings += _discharge(catalog, spec, parsed, parsed.discharged_at)
+        scales = readings_by_session(session, [appointment.id])[appointment.id]
+        findings += _discharge(catalog, spec, parsed, parsed.discharged_at, scales)
     return findings
 
 
@@ -252,7 +259,22 @@ def _discharge(
     spec: SessionTypeSpec,
     record: SessionRecord | ParsedRecord | None,
     at: dt.datetime,
+    scales: Sequence[ScaleReading] = (),
 ) -> list[ChairFinding]:
+    zone = ClinicCalendar(catalog.settings).tz
+    dose_at = record.dose_started_at if record is not None else None
+    problems = scale_discharge_problems(
+        spec.scales,
+        scales,
+        discharge_at=at,
+        discharge_due=chair_rules.earliest_discharge(
+            _aware(dose_at) if dose_at is not None else None, spec.observation_minutes
+        ),
+        settings=scale_settings(catalog),
+        early_minutes=catalog.settings.monitoring.get("reading_early_minutes", 0),
+        zone=zone,
+        time_format=catalog.settings.time_format,
+    )
     return chair_rules.discharge_findings(
         session_name=spec.name,
         dose_at=record.dose_started_at if record is not None else None,
@@ -264,9 +286,15 @@ def _discharge(
         settings=chair_settings(catalog),
         monitored_by_recorded=record is not None and record.monitored_by_id is not None,
         spo2_below=catalog.settings.monitoring.get("spo2_warn_below"),
-        zone=ClinicCalendar(catalog.settings).tz,
+        zone=zone,
         time_format=catalog.settings.time_format,
+        scale_problems=[(p.fact, p.brief) for p in problems],
+        scaled=scaled_effects(spec.scales),
     )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def judged_at_discharge(spec: SessionTypeSpec | None) -> bool:
@@ -286,14 +314,15 @@ def discharge_verdict(
     overridden_rules: Collection[str],
     *,
     now: dt.datetime,
+    scales: Sequence[ScaleReading] = (),
 ) -> DischargeVerdict:
     """May this session's patient be discharged: at the record's discharge time, else at
     ``now``.  The one verdict both the completion (``check_complete``) and the chair board
-    use."""
+    use; ``scales``: the session's timed scale readings (``readings_by_session``)."""
     at = record.discharged_at if record is not None and record.discharged_at else now
     dose_at = record.dose_started_at if record is not None else None
     return chair_rules.discharge_verdict(
-        _discharge(catalog, spec, record, at),
+        _discharge(catalog, spec, record, at, scales),
         overridden_rules,
         earliest=chair_rules.earliest_discharge(dose_at, spec.observation_minutes),
     )
@@ -330,6 +359,7 @@ def check_complete(session: Session, appointment: Appointment, *, now: dt.dateti
         find_record(session, appointment.id),
         overridden(session, appointment.id),
         now=now,
+        scales=readings_by_session(session, [appointment.id])[appointment.id],
     )
     if verdict.refusals:
         roles = chair_settings(config.catalog).override_roles

@@ -16,6 +16,7 @@ from typing import Any
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import ClinicSettings, cadence_label
 from ketadesk.scheduling.chair_rules import BpRecheck
+from ketadesk.scheduling.scale_rules import MOAAS_ANCHORS
 
 # What the REMS Patient Monitoring Form asks about sedation and dissociation.  Words, not clinic
 # numbers: the form records whether the effect was seen and how strong.
@@ -272,6 +273,53 @@ class ChairOverride:
     at: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ScaleRow:
+    """A reading as the dialog and the paper list it: when (local), the scale's name, the
+    score (with MOAA/S's anchor words), and who recorded it."""
+
+    taken_at: dt.datetime
+    scale: str
+    scale_name: str
+    score: int
+    score_words: str
+    recorded_by: str
+    #: MOAA/S's anchor words for the score ("responds readily to name ..."); "" for CADSS.
+    anchor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OwedRow:
+    """An owed reading: its label ("MOAA/S +15 min"), when due (local), and its state
+    ("done", "upcoming", "due", "missed")."""
+
+    label: str
+    due_at: dt.datetime
+    state: str
+
+
+@dataclass(frozen=True)
+class ScaleSheet:
+    """The scales of one session, for the monitoring dialog: which scales its type uses (code
+    -> name, and the highest score of each), the readings taken, the owed readings with their
+    state once a dose start is recorded, and the lines the board says ("MOAA/S due 10:45 AM",
+    "MOAA/S +15 min missed (due 10:30 AM)")."""
+
+    appointment_id: int
+    scales: Mapping[str, str]
+    highest: Mapping[str, int]
+    readings: tuple[ScaleRow, ...]
+    owed: tuple[OwedRow, ...] = ()
+    next_words: str = ""
+    missed_words: str = ""
+    dose_recorded: bool = False
+    anchors: Mapping[int, str] = field(default_factory=lambda: dict(MOAAS_ANCHORS))
+    #: Minutes after the dose each reading is owed, as words, while no dose is recorded.
+    plan_words: str = ""
+    #: The reading just recorded (``record_scale_reading``'s answer); None otherwise.
+    just_recorded: ScaleRow | None = None
+
+
 @dataclass(frozen=True)
 class RecordSheet:
     """Everything the monitoring dialog shows for one session."""
@@ -299,6 +347,9 @@ class RecordSheet:
     #: (``reading_schedule.due_after_dose``): while no dose start is recorded, a check is due
     #: so long after it, at no time yet.
     after_dose: Mapping[str, int] = field(default_factory=dict)
+    #: The session's timed scale readings (MOAA/S, CADSS) and what is owed; None for a type
+    #: without scales (``scale_readings``).
+    scales: ScaleSheet | None = None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from ketadesk.services.common.context import (
 from ketadesk.services.common.session_words import session_words
 from ketadesk.services.followups import urgent_reviews
 from ketadesk.services.followups.actions import open_adverse_event_follow_up
-from ketadesk.services.monitoring import completion
+from ketadesk.services.monitoring import completion, scale_readings
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
     checks_after_dose,
@@ -267,6 +267,7 @@ def open_record(
             override_roles=completion.chair_settings(config.catalog).override_roles,
             uses_devices=spec.dose is not None,
             after_dose=due_after_dose(spec),
+            scales=scale_readings.sheet_in(session, appointment_id, now=now),
         )
     _record_view(db, actor, sheet.patient_id, appointment_id, now)
     return sheet

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -32,6 +32,7 @@ from ketadesk.services.monitoring.record_forms import (
     RemsReading,
     reading_field,
 )
+from ketadesk.services.monitoring.scale_readings import effect_summary, readings_by_session
 from ketadesk.services.monitoring.stored_records import (
     find_appointment,
     find_record,
@@ -104,11 +105,15 @@ def _missing_words(
 
 
 def rems_gaps(
-    record: SessionRecord | None, spec: SessionTypeSpec, asks: Sequence[str] = ()
+    record: SessionRecord | None,
+    spec: SessionTypeSpec,
+    asks: Sequence[str] = (),
+    scaled: Collection[str] = (),
 ) -> list[str]:
     """What the REMS form still lacks for a stored record (None: nothing recorded yet);
     nothing for a session type that owes no REMS form.  ``asks``: the newer fields the form
-    in use asks (``rems_asks``)."""
+    in use asks (``rems_asks``); ``scaled``: the effects ("sedation", "dissociation") timed
+    scale readings answer (``scale_readings.effect_summary``)."""
     if not owes_rems(spec):
         return []
     labels = [check.label for check in spec.bp_checks]
@@ -119,8 +124,8 @@ def rems_gaps(
         "devices": record.devices is not None,
         "lot_number": bool(record.lot_number.strip()),
         "dose_started": record.dose_started_at is not None,
-        "sedation": bool(record.sedation),
-        "dissociation": bool(record.dissociation),
+        "sedation": bool(record.sedation) or "sedation" in scaled,
+        "dissociation": bool(record.dissociation) or "dissociation" in scaled,
         "discharged": record.discharged_at is not None,
         "monitored_by": record.monitored_by_id is not None,
         "concomitant_medicines": record.concomitant_meds is not None,
@@ -247,6 +252,10 @@ def rems_form(
             _rems_reading(label, stored.get(label))
             for label in _reading_labels(spec, stored.values())
         )
+        # Timed MOAA/S and CADSS readings answer "sedation / dissociation" where present.
+        scaled = effect_summary(
+            config.catalog, readings_by_session(session, [appointment_id])[appointment_id]
+        )
         form = RemsForm(
             appointment_id=appointment_id,
             patient_name=patient.display_name,
@@ -260,11 +269,13 @@ def rems_form(
             monitored_minutes=record.monitored_minutes if record else None,
             monitored_by=monitored_by,
             readings=readings,
-            sedation=record.sedation if record else "",
-            dissociation=record.dissociation if record else "",
+            sedation=scaled.get("sedation") or (record.sedation if record else ""),
+            dissociation=scaled.get("dissociation") or (record.dissociation if record else ""),
             respiratory_depression=record.respiratory_depression if record else None,
             events=record.events if record else "",
-            missing=tuple(rems_gaps(record, spec, rems_asks(config.catalog.settings))),
+            missing=tuple(
+                rems_gaps(record, spec, rems_asks(config.catalog.settings), tuple(scaled))
+            ),
             concomitant_meds=(
                 tuple(record.concomitant_meds)
                 if record is not None and record.concomitant_meds is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -33,12 +33,13 @@ from ketadesk.scheduling.safety_followups import last_local_day
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
-from ketadesk.services.monitoring import completion
+from ketadesk.services.monitoring import completion, scale_readings
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
     pre_dose_labels,
     started_at,
 )
+from ketadesk.services.monitoring.record_forms import ScaleRow
 from ketadesk.services.printing.layout import (
     Logo,
     PrintBlock,
@@ -149,6 +150,13 @@ class SessionRecordSheet:
     ride: RideHome | None = None
     #: The session type forbids driving afterwards (its discharge asks for the ride).
     needs_ride: bool = False
+    #: The timed MOAA/S and CADSS readings, in the order taken (``scale_readings``), and
+    #: whether the session type uses scales (then the table is printed, empty or not).
+    scale_readings: tuple[ScaleRow, ...] = ()
+    uses_scales: bool = False
+    #: What the readings say of each effect ("MOAA/S lowest 3 (1:16 PM), last 5 (2:41 PM)"),
+    #: by "sedation" / "dissociation": the Assessment prints it where the readings exist.
+    scale_summary: Mapping[str, str] = field(default_factory=dict)
 
 
 def find_session(db: Database, chart: str, day: dt.date) -> int:
@@ -296,6 +304,7 @@ def session_record_sheet(
         )
         ride = RideHome.from_detail(completed.get("ride")) if completed else None
         spo2s = [r.spo2 for r in readings if r.spo2 is not None]
+        scales = scale_readings.sheet_in(session, appointment.id, now=now or utcnow())
 
         def local(moment: dt.datetime | None) -> dt.datetime | None:
             return moment.astimezone(tz) if moment is not None else None
@@ -346,6 +355,12 @@ def session_record_sheet(
             respiratory_resolved=bool(record and record.respiratory_resolved),
             ride=ride,
             needs_ride=needs_ride(spec),
+            scale_readings=scales.readings if scales is not None else (),
+            uses_scales=scales is not None,
+            scale_summary=scale_readings.effect_summary(
+                catalog,
+                scale_readings.readings_by_session(session, [appointment.id])[appointment.id],
+            ),
             chair_overrides=tuple(
                 f"{o.title}: {o.reason} ({o.by}, "
                 f"{hour_minute(o.at.astimezone(tz), settings.time_format)})"
@@ -412,6 +427,41 @@ def _resolved_words(sheet: SessionRecordSheet, resolved: bool) -> str:
             f"({html.escape(hour_minute(sheet.discharged_at, sheet.time_format))})"
         )
     return "resolved"
+
+
+def _scales_table(sheet: SessionRecordSheet) -> str:
+    """The timed MOAA/S and CADSS readings: time, scale, score (MOAA/S with its anchor words),
+    and who recorded each; lines to write on while none is recorded."""
+    rows = [
+        fill(
+            "record_scale_row.html",
+            taken_html=html.escape(hour_minute(r.taken_at, sheet.time_format)),
+            scale_html=html.escape(r.scale_name),
+            score_html=f"<b>{r.score}</b>"
+            + (f' <span class="small">{html.escape(r.anchor)}</span>' if r.anchor else ""),
+            by_html=html.escape(r.recorded_by or "—"),
+        )
+        for r in sheet.scale_readings
+    ]
+    if not rows:
+        rows = [
+            fill(
+                "record_scale_row.html",
+                taken_html=_SHORT_BLANK,
+                scale_html=_SHORT_BLANK,
+                score_html=_SHORT_BLANK,
+                by_html=_SHORT_BLANK,
+            )
+            for _ in range(2)
+        ]
+    return fill("record_scales.html", rows_html="".join(rows))
+
+
+def _scaled_effect(sheet: SessionRecordSheet, effect: str) -> str:
+    """The effect as its timed readings say it (lowest MOAA/S, highest CADSS, and the last);
+    "" where none was taken."""
+    words = sheet.scale_summary.get(effect)
+    return f"<b>{html.escape(words)}</b>" if words else ""
 
 
 def _effect(sheet: SessionRecordSheet, seen: str, resolved: bool) -> str:
@@ -535,13 +585,17 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
             )
         )
     blocks.append(PrintBlock(fill("record_vitals.html", rows_html="".join(rows))))
+    if sheet.uses_scales or sheet.scale_readings:
+        blocks.append(PrintBlock(_scales_table(sheet)))
     resp = sheet.respiratory_depression
     blocks.append(
         PrintBlock(
             fill(
                 "record_assessment.html",
-                sedation_html=_effect(sheet, sheet.sedation, sheet.sedation_resolved),
-                dissociation_html=_effect(sheet, sheet.dissociation, sheet.dissociation_resolved),
+                sedation_html=_scaled_effect(sheet, "sedation")
+                or _effect(sheet, sheet.sedation, sheet.sedation_resolved),
+                dissociation_html=_scaled_effect(sheet, "dissociation")
+                or _effect(sheet, sheet.dissociation, sheet.dissociation_resolved),
                 resp_html=(
                     f"{_box(resp is True)} Yes &nbsp; {_box(resp is False)} No"
                     + (

@@ -137,6 +137,8 @@ def card_lines(card: ChairCard, fmt: str) -> dict[str, str]:
         "until": until,
         "dose": dose,
         "bp": bp,
+        # The next timed scale reading, beside the next BP check (a missed one is in "late").
+        "scale": card.next_scale,
         "discharge": discharge,
         "late": "\n".join(f"⚠ {line}" for line in late),
         "next": _next_words(nxt, fmt) if nxt else "",
@@ -179,6 +181,7 @@ class ChairCardWidget(QFrame):
         "until",
         "dose",
         "bp",
+        "scale",
         "discharge",
         "late",
         "next",
@@ -231,6 +234,8 @@ class ChairCardWidget(QFrame):
         self.labels["alert"].setObjectName("bp_alert")
         self.labels["urgent"].setObjectName("urgent_review")
         self.labels["bp"].setFont(self._fonts["strong"])
+        self.labels["scale"].setFont(self._fonts["strong"])
+        self.labels["scale"].setObjectName("next_scale")
 
     def card(self) -> ChairCard | None:
         return self._card

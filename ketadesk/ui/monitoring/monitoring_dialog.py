@@ -63,6 +63,7 @@ from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
+from ketadesk.ui.monitoring.scale_panel import ScalePanel
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -213,6 +214,13 @@ class MonitoringDialog(QDialog):
         self._add_reading.setAutoDefault(False)
         self._add_reading.clicked.connect(self._on_add_reading_clicked)
 
+        # Timed scales (MOAA/S, CADSS), saved as each is entered --------------------------
+        self._scale_panel = (
+            ScalePanel(desk, appointment_id, sheet.scales, sheet.rules.clock, self)
+            if sheet.scales is not None
+            else None
+        )
+
         # Dose -----------------------------------------------------------------------------
         form = sheet.form
         self._dose_mg = self._line(form.dose_mg, "Dose (mg)", "mg")
@@ -239,6 +247,18 @@ class MonitoringDialog(QDialog):
                 ("respiratory_resolved", "Respiratory depression", form.respiratory_resolved),
             )
         }
+        # An effect the session type times with a scale is judged at discharge by its last
+        # reading, not by a mark: the mark is not offered (``scale_rules.scaled_effects``).
+        scaled = sheet.scales.scales if sheet.scales is not None else {}
+        for code, key, combo in (
+            ("moaas", "sedation_resolved", self._sedation),
+            ("cadss", "dissociation_resolved", self._dissociation),
+        ):
+            if code in scaled:
+                self._resolved[key].setVisible(False)
+                combo.setToolTip(
+                    f"Discharge judges this by the last {scaled[code]} reading (scales below)"
+                )
         self._events = QPlainTextEdit(form.events, self)
         self._events.setAccessibleName("Events")
         self._events.setPlaceholderText("Adverse events, interventions, how they resolved")
@@ -326,6 +346,8 @@ class MonitoringDialog(QDialog):
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(0, 0, 0, 0)
         body_layout.addWidget(self._readings_box)
+        if self._scale_panel is not None:
+            body_layout.addWidget(self._scale_panel)
         columns = QHBoxLayout()
         left = QVBoxLayout()
         left.addWidget(dose_box)
@@ -1017,6 +1039,9 @@ class MonitoringDialog(QDialog):
             "no_concomitant_meds": self._no_meds,
         }
         return editors[key]
+
+    def scale_panel(self) -> ScalePanel | None:
+        return self._scale_panel
 
     def rems_text(self) -> str:
         return self._rems.accessibleName()

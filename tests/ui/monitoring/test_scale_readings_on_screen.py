@@ -1,0 +1,160 @@
+"""Timed MOAA/S and CADSS readings where nurses work: in the monitoring record a score and Enter
+records one (taken now), a wrong score is refused in words with what was typed kept, and the
+dialog's Save is not pressed by that Enter; the chair board shows the next reading beside the
+next BP check and a missed one in red, counted in "need attention".
+
+Ada Lovelace's IV infusion on Wednesday 2 Dec 2026 at 13:00 in Room 2, dose 13:15: MOAA/S at
+the dose, +15, +30, +45 min and at discharge; CADSS +40 min and at discharge (the shipped
+scales).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from ketadesk.services.access import accounts
+from ketadesk.services.common.context import SYSTEM, Actor
+from ketadesk.services.monitoring import records
+from ketadesk.store.models import ScaleReading
+from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.monitoring.chair_board import ChairBoardView, card_lines
+from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
+from ketadesk.ui.monitoring.scale_panel import ScalePanel
+from tests.clinic_fixtures import SmallClinic, build_small_clinic, use_scales
+from tests.pictures import picture_folder
+from tests.services.monitoring.test_scale_readings import BOOKED_AT, WED, _iv, _record
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Iterator[SmallClinic]:
+    c = build_small_clinic(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
+    with c.db.write() as session:
+        use_scales(session)
+    yield c
+    c.db.dispose()
+
+
+@pytest.fixture
+def nurse(clinic: SmallClinic) -> Actor:
+    user = accounts.create_user(
+        clinic.db, SYSTEM, "kim", "Kim Nguyen", "nurse", "a-long-password-1", now=BOOKED_AT
+    )
+    return Actor(user_id=user.id, username="kim", role="nurse")
+
+
+def _at(clinic: SmallClinic, hhmm: str) -> dt.datetime:
+    return clinic.at(WED, hhmm)
+
+
+def _dialog(
+    qtbot: QtBot, clinic: SmallClinic, nurse: Actor, iv: int, hhmm: str
+) -> MonitoringDialog:
+    now = _at(clinic, hhmm)
+    sheet = records.open_record(clinic.db, nurse, iv, now=now)
+    dialog = MonitoringDialog(Desk(clinic.db, nurse, lambda: now), iv, sheet=sheet)
+    qtbot.addWidget(dialog)
+    dialog.resize(900, 900)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def _enter(qtbot: QtBot, panel: ScalePanel, score: str) -> None:
+    edit = panel.score_editor()
+    edit.setFocus()
+    edit.clear()
+    QTest.keyClicks(edit, score)
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not panel.is_recording())
+
+
+def _stored(clinic: SmallClinic) -> list[tuple[str, int]]:
+    with clinic.db.read() as session:
+        return [tuple(r) for r in session.execute(select(ScaleReading.scale, ScaleReading.score))]  # type: ignore[misc]
+
+
+def test_a_score_and_enter_records_a_reading_and_a_wrong_one_is_named_and_kept(
+    qtbot: QtBot, clinic: SmallClinic, nurse: Actor
+) -> None:
+    iv = _iv(clinic, nurse)
+    dialog = _dialog(qtbot, clinic, nurse, iv, "13:17")
+    panel = dialog.scale_panel()
+    assert panel is not None
+    assert panel.owed_text() == "Next: MOAA/S due 13:15"
+    # The sedation mark is the MOAA/S's business now: not offered.
+    assert not dialog.editor("sedation_resolved").isVisible()
+    assert dialog.editor("respiratory_resolved").isVisible()
+    # The anchor words of the score being typed.
+    panel.score_editor().setText("5")
+    assert panel.anchor_text() == "5: responds readily to name spoken in normal tone"
+    # Alt+O takes the keyboard to the score from anywhere in the record.  (The key press
+    # itself does not reach a QShortcut on the offscreen platform here: its action is run.)
+    assert panel.score_shortcut.key().toString() == "Alt+O"
+    dialog.editor("dose_mg").setFocus()
+    panel.score_shortcut.activated.emit()
+    assert dialog.focusWidget() is panel.score_editor()
+    _enter(qtbot, panel, "7")
+    assert panel.message == "Not recorded: the MOAA/S score runs 0-5; 7 is above it"
+    assert panel.score_editor().text() == "7"  # nothing lost
+    assert _stored(clinic) == []
+    assert dialog.isVisible()  # Enter recorded (or refused) the reading; it did not Save
+    _enter(qtbot, panel, "3")
+    assert _stored(clinic) == [("moaas", 3)]
+    assert panel.message == (
+        "Recorded MOAA/S 3 (responds only after name is called loudly and/or repeatedly) at 13:17"
+    )
+    assert panel.rows() == [
+        (
+            "13:17",
+            "MOAA/S",
+            "3 — responds only after name is called loudly and/or repeatedly",
+            "Kim Nguyen",
+        )
+    ]
+    assert panel.owed_text() == "Next: MOAA/S due 13:30"
+    assert panel.score_editor().text() == ""
+    assert dialog.isVisible()
+    # The CADSS, at a typed time.
+    panel.choose("cadss")
+    panel.time_editor().setText("13:16")
+    _enter(qtbot, panel, "12")
+    assert ("cadss", 12) in _stored(clinic)
+    assert panel.message == "Recorded CADSS 12 at 13:16"
+    assert panel.rows()[0][:3] == ("13:16", "CADSS", "12")
+    folder = picture_folder("scales")
+    dialog.grab().save(str(folder / "monitoring_dialog_scales.png"))
+
+
+def test_the_board_shows_the_next_reading_beside_the_bp_and_a_missed_one_in_red(
+    qtbot: QtBot, clinic: SmallClinic, nurse: Actor
+) -> None:
+    iv = _iv(clinic, nurse)
+    _record(clinic, nurse, iv, "moaas", "3", "13:16")
+    view = ChairBoardView(Desk(clinic.db, nurse, lambda: _at(clinic, "13:41")))
+    qtbot.addWidget(view)
+    view.resize(1300, 760)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: view.board() is not None and not view.is_reading())
+    card = view.card_for_room("Room 2")
+    assert card is not None
+    chair = card.card()
+    assert chair is not None
+    scale = card.labels["scale"]
+    assert scale.text() == "MOAA/S due 13:45", card_lines(chair, "24h")
+    assert scale.isVisibleTo(card)
+    assert "⚠ MOAA/S +15 min missed (due 13:30)" in card.labels["late"].text()
+    assert chair.needs_attention
+    board = view.board()
+    assert board is not None
+    assert board.late_count >= 1
+    folder = picture_folder("scales")
+    view.grab().save(str(folder / "chair_board_scales.png"))
