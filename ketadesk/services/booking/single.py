@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
-from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.dates import short_date
 from ketadesk.scheduling.dosing_days import crowded_days
@@ -38,7 +38,7 @@ from ketadesk.services.booking.replanning import (
     Replanned,
     book_replanning,
 )
-from ketadesk.services.common.context import Actor, InvalidRequest, NotFound
+from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.store.clinic_config import load_config
 from ketadesk.store.database import Database
 from ketadesk.store.days_away import patient_away_ranges
@@ -132,7 +132,7 @@ def propose_single(
             else:
                 local = calendar.local(at)
             day = calendar.local_date(local)
-            if day < today:
+            if day < today or (now is not None and local < now):
                 raise InvalidRequest(f"at: {_when(calendar, local)} is in the past")
             window = _window(catalog, day, 1)
             snapshot = load_snapshot(session, window, catalog, now=now)
@@ -175,6 +175,12 @@ def propose_single(
             busy = _patient_busy(session, patient.id, window, catalog, snapshot.calendar).for_type(
                 spec, snapshot.calendar
             )
+            moment = now or utcnow()
+            today_bounds = snapshot.calendar.day_bounds(today)
+            if start_day <= today and today_bounds.start < moment:
+                # "Next available" from today starts from now, never at a time already gone
+                # (a user trial was offered 8:00 AM at 9:45, which booking then refused).
+                busy = [*busy, Interval(today_bounds.start, moment)]
             room = prefs.preferred_room if room_required else None
             search = find_openings(
                 snapshot.availability(),

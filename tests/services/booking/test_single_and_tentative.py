@@ -397,3 +397,38 @@ def test_a_hold_never_outlasts_its_first_session(clinic: SmallClinic) -> None:
             hold_until=proposal.session.start + dt.timedelta(hours=1),
             now=evening,
         )
+
+
+def test_next_available_from_today_starts_after_now_and_an_exact_time_gone_is_refused(
+    clinic: SmallClinic,
+) -> None:
+    """A user trial at 9:45 AM planned an intake "next available" from today and was offered
+    8:00 AM, which booking then refused as in the past."""
+    day = _weekday_ahead(clinic, 2)
+    now = clinic.at(day, "09:45")
+    proposal = propose_single(
+        clinic.db, chart=CLEARED, session_type="intake", first=day, today=day, now=now
+    )
+    assert proposal.session is not None, proposal.problems
+    assert proposal.session.start >= now
+    assert clinic.calendar.local_date(proposal.session.start) == day  # still today
+    with pytest.raises(InvalidRequest, match="is in the past"):
+        propose_single(
+            clinic.db,
+            chart=CLEARED,
+            session_type="intake",
+            at=_local(clinic, day, "08:00"),
+            today=day,
+            now=now,
+        )
+    # From a later day, the clock of today changes nothing.
+    later = propose_single(
+        clinic.db,
+        chart=CLEARED,
+        session_type="intake",
+        first=day + dt.timedelta(days=1),
+        today=day,
+        now=now,
+    )
+    assert later.session is not None
+    assert clinic.calendar.local_date(later.session.start) > day
