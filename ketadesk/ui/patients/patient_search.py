@@ -270,7 +270,11 @@ class PatientPicker(QWidget):
             self.patient_chosen.emit(match.id)
 
     def _on_new_button_clicked(self) -> None:
-        pid = PatientFormDialog.register(self._desk, self, name_hint=self.field.text())
+        # The search's words name the new patient only when they found nobody: a user trial
+        # left "Delgado" (a patient found) in the field, typed "Becker" into Last name after
+        # it and registered "DelgadoBecker".
+        hint = self.field.text() if self.model.rowCount() == 0 else ""
+        pid = PatientFormDialog.register(self._desk, self, name_hint=hint)
         if pid is not None:
             self.patient_chosen.emit(pid)
 

@@ -234,6 +234,25 @@ def test_new_patient_from_the_picker_uses_what_was_typed(
     assert patient_form(clinic.db, SYSTEM, blocker.args[0]).phone == "6195550142"
 
 
+def test_a_search_that_found_someone_does_not_name_the_new_patient(
+    qtbot: QtBot, picker: PatientPicker
+) -> None:
+    """A user trial left "Delgado" (a patient found) in the field, clicked New patient… and
+    typed "Becker" after it in Last name: "DelgadoBecker"."""
+    _type(qtbot, picker, "lov")
+    assert _shown(picker)
+
+    def look_and_cancel() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, PatientFormDialog)
+        assert dialog.fields["first_name"].text() == ""
+        assert dialog.fields["last_name"].text() == ""
+        dialog.reject()
+
+    QTimer.singleShot(0, look_and_cancel)
+    QTest.mouseClick(picker.new_button, Qt.MouseButton.LeftButton)
+
+
 def test_names_from_what_was_typed() -> None:
     assert names_from_hint("Lovelace, Ada") == ("Ada", "Lovelace")
     assert names_from_hint("Ada King Lovelace") == ("Ada King", "Lovelace")
