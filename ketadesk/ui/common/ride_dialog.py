@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.ride_home import RideHome, ride_problem
+from ketadesk.services.common.phones import display_phone
 
 __all__ = ["RideDialog", "ask_ride_home"]
 
@@ -58,7 +59,7 @@ class RideDialog(QDialog):
         form.addRow(self._here)
         form.addRow("Name:", self._name)
         if driver_phone.strip():
-            form.addRow("Phone on record:", QLabel(driver_phone))
+            form.addRow("Phone on record:", QLabel(display_phone(driver_phone)))
         form.addRow(self._none)
         form.addRow("Why:", self._reason)
         self._problem = QLabel()

@@ -106,7 +106,8 @@ def applied_text(applied: Applied, calendar: ClinicCalendar) -> str:
     Monitor 1"."""
     moved = counted(len(applied.moves), "session")
     calls = counted(len(applied.follow_up_ids), "patient")
-    text = f"Saved. {moved} moved, {len(applied.unplaced) or 'none'} without a new place; "
+    text = f"Saved. {moved[:1].upper()}{moved[1:]} moved, "
+    text += f"{len(applied.unplaced) or 'none'} without a new place; "
     text += f"{calls} added to the call list."
     named = [_move_text(m, calendar) for m in applied.moves[:NAMED_MOVES]]
     if not named:
