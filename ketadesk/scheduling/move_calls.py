@@ -77,9 +77,7 @@ def call_words(sessions: Sequence[ToTell], fmt: str) -> str:
     """What a desk move's call is to tell ("Moved without the patient. Spravato (esketamine)
     moved from Thu Dec 10 7:45 AM to Fri Dec 11 9:00 AM"); only the sessions whose time
     changed are named ("" when none is left to tell)."""
-    lines = [
-        f"{s.session} moved {moved_words(s.known, s.now, fmt)}" for s in sessions if s.changed
-    ]
+    lines = [f"{s.session} moved {moved_words(s.known, s.now, fmt)}" for s in sessions if s.changed]
     if not lines:
         return ""
     return f"{DESK_MOVE_WORDS}. " + ". ".join(lines)

@@ -91,11 +91,13 @@ def keep_calls(
     opened: list[int] = []
     for patient_id, sessions in sorted(opening.items()):
         # A series moved while one of its sessions already owes a call: that call tells all.
-        fid = next(
+        shared = next(
             (f for a, (f, _k) in links.items() if _patient(moved, a) == patient_id),
             None,
         )
-        if fid is None:
+        if shared is not None:
+            fid = shared
+        else:
             row = FollowUp(
                 patient_id=patient_id,
                 appointment_id=sessions[0].appointment.id,
@@ -233,4 +235,3 @@ def _retell(
         detail=row.outcome,
         now=now,
     )
-

@@ -61,9 +61,7 @@ class ScheduleChangeCall:
         return self.status in ("open", "snoozed")
 
 
-def latest_moves(
-    session: Session, appointment_ids: Collection[int]
-) -> dict[int, AppointmentEvent]:
+def latest_moves(session: Session, appointment_ids: Collection[int]) -> dict[int, AppointmentEvent]:
     """Each of ``appointment_ids``'s latest move event (those never moved are left out)."""
     if not appointment_ids:
         return {}

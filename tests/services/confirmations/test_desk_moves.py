@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from ketadesk.scheduling.confirmations import MOVED
+from ketadesk.scheduling.dates import short_date_time
 from ketadesk.scheduling.move_calls import MOVED_BACK, TOLD_AT_MOVE, owes_call
 from ketadesk.services.booking.move_request import move_appointment
 from ketadesk.services.booking.series_moves import move_series, propose_series_move
@@ -97,13 +98,12 @@ def test_a_move_without_the_patient_owes_one_call_that_names_the_newest_time(
     assert call.appointment_id == second
     assert call.outcome.startswith("Moved without the patient. IV ketamine infusion")
     assert "moved from" in call.outcome
-    from ketadesk.scheduling.dates import short_date_time
-
     assert short_date_time(booked_at, fmt) in call.outcome
     row = _row(b, second)
     assert row.status == MOVED
     assert row.status_name == "Moved: tell the new time"
-    assert row.schedule_change is not None and row.schedule_change.follow_up_id == call.id
+    assert row.schedule_change is not None
+    assert row.schedule_change.follow_up_id == call.id
     # On the follow-up queue, for the desk.
     assert follow_up_queue(b.clinic.db, FRONT_DESK, now=b.now).item(call.id) is not None
 
@@ -160,7 +160,7 @@ def test_confirming_the_visit_on_the_list_makes_the_call_too(booked: BookedClini
     b = booked
     second = b.series[1]
     _move(b, second, 30)
-    (call,) = _calls(b)
+    assert _row(b, second).status == MOVED
     calls.record_call(b.clinic.db, FRONT_DESK, second, "confirmed", note="told", now=b.now)
     (done,) = _calls(b)
     assert done.status == "done"
