@@ -25,6 +25,8 @@ from ketadesk.services.common.context import Actor
 from ketadesk.services.confirmations import calls
 from ketadesk.services.followups import actions
 from ketadesk.services.followups.queue import follow_up_queue
+from ketadesk.services.printing.call_list import call_list
+from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.store.models import AuditEvent, FollowUp
 from tests.services.settings.availability_clinic import BookedClinic, booked_clinic
 
@@ -104,8 +106,14 @@ def test_a_move_without_the_patient_owes_one_call_that_names_the_newest_time(
     assert row.status_name == "Moved: tell the new time"
     assert row.schedule_change is not None
     assert row.schedule_change.follow_up_id == call.id
-    # On the follow-up queue, for the desk.
+    # On the follow-up queue, for the desk, and on both printed lists as a closure's call is.
     assert follow_up_queue(b.clinic.db, FRONT_DESK, now=b.now).item(call.id) is not None
+    sheet = call_sheet_layout(call_sheet(b.clinic.db, b.day_of(second), now=b.now))
+    assert any("Moved: tell the new time" in block.html for block in sheet.blocks)
+    printed = call_list(b.clinic.db, FRONT_DESK, b.today, now=b.now)
+    entry = next(c for c in printed.calls if c.session.startswith("Schedule change:"))
+    assert "Moved without the patient" in entry.session
+    assert entry.ask.startswith("Tell: the new time")
 
     # Moved again before the call is made: still one call, naming the newest time and the
     # time the patient knows.

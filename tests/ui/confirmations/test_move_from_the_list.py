@@ -178,3 +178,20 @@ def test_a_move_from_the_day_view_owes_the_call_and_its_undo_takes_it_back(
     controller.editor.stack.undo()
     qtbot.waitUntil(lambda: _start(clinic, ada) == booked_at, timeout=10_000)
     qtbot.waitUntil(lambda: _calls(clinic) == [("cancelled", MOVED_BACK)], timeout=10_000)
+
+
+def test_a_drag_on_the_day_view_owes_the_call(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic
+) -> None:
+    """A block dropped on a new time: no dialog, nobody told, so the call is owed."""
+    ada = _book_off_grid(clinic)
+    with clinic.db.read() as s:
+        row = s.get(Appointment, ada)
+        assert row is not None
+        room, version, start = row.room_id, row.version, row.starts_at
+    controller = desk_controller_of(window)
+    controller.editor.drop(ada, start + dt.timedelta(minutes=30), room, version)
+    qtbot.waitUntil(lambda: len(_calls(clinic)) == 1, timeout=10_000)
+    ((status, words),) = _calls(clinic)
+    assert status == "open"
+    assert "moved from" in words
