@@ -190,15 +190,25 @@ def test_the_rule_draws_the_line_at_today() -> None:
     when = dt.datetime(2026, 12, 10, 17, 45, tzinfo=dt.UTC)
     later = when + dt.timedelta(hours=1)
     day = dt.date(2026, 12, 10)
-    common = {"was": when, "new": later, "was_day": day, "status": "booked"}
-    assert owes_call(**common, today=day - dt.timedelta(days=1), patient_knows=False)
-    assert not owes_call(**common, today=day, patient_knows=False)
-    assert not owes_call(**common, today=day + dt.timedelta(days=1), patient_knows=False)
-    assert not owes_call(**common, today=day - dt.timedelta(days=1), patient_knows=True)
-    same = {**common, "new": when}
-    assert not owes_call(**same, today=day - dt.timedelta(days=1), patient_knows=False)
-    checked_in = {**common, "status": "checked_in"}
-    assert not owes_call(**checked_in, today=day - dt.timedelta(days=1), patient_knows=False)
+    eve = day - dt.timedelta(days=1)
+
+    def owes(
+        today: dt.date,
+        *,
+        knows: bool = False,
+        new: dt.datetime = later,
+        status: str = "booked",
+    ) -> bool:
+        return owes_call(
+            was=when, new=new, was_day=day, today=today, status=status, patient_knows=knows
+        )
+
+    assert owes(eve)
+    assert not owes(day)
+    assert not owes(day + dt.timedelta(days=1))
+    assert not owes(eve, knows=True)
+    assert not owes(eve, new=when)
+    assert not owes(eve, status="checked_in")
 
 
 def test_a_series_move_without_the_patient_owes_one_call_for_all_its_sessions(
