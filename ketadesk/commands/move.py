@@ -53,6 +53,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--reason", default="", help="why the appointment moves (audited)")
     parser.add_argument(
+        "--patient-knows",
+        action="store_true",
+        help="the patient was told the new time (otherwise the move may owe a schedule-change "
+        "call on the follow-up queue)",
+    )
+    parser.add_argument(
         "--if-version",
         type=int,
         metavar="N",
@@ -118,6 +124,7 @@ def _move(args: argparse.Namespace) -> int:
                 now=now,
                 reason=args.reason,
                 expected_version=args.if_version,
+                patient_knows=args.patient_knows,
             )
         except ChangedElsewhere as err:
             print(

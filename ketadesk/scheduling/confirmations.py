@@ -17,7 +17,10 @@ from ketadesk.scheduling.catalog import ConfigError
 from ketadesk.scheduling.statuses import ATTENDED_STATUSES
 
 #: A call's outcomes, as the desk records them; the last attempt is the row's status.
-CALL_OUTCOMES = ("confirmed", "left_message", "no_answer", "cancelled")
+#: ``rescheduled``: the patient, on the phone, asked for another time and the visit was moved
+#: then (the list's Move…), the new time told: the visit is confirmed at it.
+RESCHEDULED = "rescheduled"
+CALL_OUTCOMES = ("confirmed", "left_message", "no_answer", "cancelled", RESCHEDULED)
 #: A row with no attempt yet.  A message left or no answer has had its call: the list counts it
 #: as worked (the desk may still try again).
 NOT_CALLED = "not_called"
@@ -34,6 +37,7 @@ OUTCOME_NAMES = {
     "left_message": "Left a message",
     "no_answer": "No answer",
     "cancelled": "Cancelled",
+    RESCHEDULED: "Rescheduled",
 }
 
 #: The arrival states a block on the day view may show (None: nothing to say yet); a patient

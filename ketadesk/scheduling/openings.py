@@ -642,6 +642,7 @@ def find_openings(
     patient_busy: Sequence[Interval] = (),
     earliest_day: bool = False,
     away: Sequence[AwayRange] = (),
+    exact_preferred_start: bool = False,
 ) -> OpeningSearch:
     """Every feasible start of ``spec`` on local days ``first_day``..``last_day`` (inclusive).
 
@@ -658,7 +659,9 @@ def find_openings(
     caps the whole list.  Both are off by default: a 4-week search on a 15-room clinic returns
     every start in well under 100 ms.  ``patient_busy``: when the patient is already booked (no
     opening overlaps those times); ``away``: the patient's days away (no opening on them, each
-    such day's reason naming the range).
+    such day's reason naming the range).  ``exact_preferred_start``: the preferred start itself
+    is offered on each day it is free, on the grid or not (a move of a session booked at 7:45
+    on a grid from 7:00 by 20 minutes offers 7:45, not only 7:40 and 8:00).
     """
     prefs = preferences or Preferences()
     search = SessionSearch(
@@ -672,7 +675,8 @@ def find_openings(
     )
     cal = availability.calendar
     reasons: list[tuple[dt.date, str]] = []
-    found: list[tuple[int, int, int, DayOptions]] = []  # (day rank, cost, start, options)
+    # (day rank, cost, start, options, resources chosen for an exact start off the grid)
+    found: list[tuple[int, int, int, DayOptions, dict[str, int] | None]] = []
     truncated = False
     considered = 0
     for day in _days(first_day, last_day):
@@ -696,14 +700,19 @@ def find_openings(
             scored = heapq.nsmallest(per_day, scored, key=lambda x: (x[0], x[1]))
             truncated = True
         rank = day.toordinal() if earliest_day else 0
-        found.extend((rank, cost, t, o) for cost, t, o in scored)
+        found.extend((rank, cost, t, o, None) for cost, t, o in scored)
+        on_grid = any(t == target for _c, t, _o in scored)
+        if exact_preferred_start and target is not None and not on_grid:
+            exact, _why = search.at(target)
+            if exact is not None:
+                found.append((rank, 0, target, options, exact))
     found.sort(key=lambda x: (x[0], x[1], x[2]))
     openings: list[Opening] = []
-    for _rank, cost, t, options in found:
+    for _rank, cost, t, options, exact in found:
         if limit is not None and len(openings) >= limit:
             truncated = True
             break
-        chosen = search.assign(options, t)
+        chosen = exact if exact is not None else search.assign(options, t)
         if chosen is None:
             continue
         openings.append(

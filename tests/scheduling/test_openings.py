@@ -260,3 +260,26 @@ def test_a_clinic_without_an_office_says_who_adds_one_and_where(clinic: DemoClin
         "the clinic has no office: an administrator adds one in Settings ▸ Rooms and equipment"
         " (Mon Mar 3)",
     )
+
+
+def test_an_off_grid_preferred_start_is_offered_itself_when_asked(clinic: DemoClinic) -> None:
+    """A move of a session booked at 7:45 on a grid from the opening (the user trial's Move
+    dialog offered 7:40): the preferred start itself, first, only when asked for."""
+    slot = clinic.settings.slot_minutes
+    opens, _closes = clinic.settings.hours["mon"]  # type: ignore[misc]
+    off = minutes(opens.strftime("%H:%M")) + 2 * slot + max(1, slot // 2)
+    assert off % slot != minutes(opens.strftime("%H:%M")) % slot
+    wanted = dt.time(off // 60, off % 60)
+    prefs = Preferences(preferred_start=wanted)
+    iv = clinic.spec("iv_infusion")
+    plain = find_openings(clinic.availability(), iv, MON, MON, prefs)
+    assert wanted.strftime("%H:%M") not in local_times(clinic, plain.openings)
+    exact = find_openings(clinic.availability(), iv, MON, MON, prefs, exact_preferred_start=True)
+    assert local_times(clinic, exact.openings)[0] == wanted.strftime("%H:%M")
+    assert exact.openings[0].cost == 0
+    assert len(exact.openings) == len(plain.openings) + 1
+    # Every room taken at that time: not offered.
+    rooms = [r.name for r in clinic.resources if r.name.startswith("Room")]
+    busy = clinic.availability([clinic.hold(name, MON, "07:00", "13:00") for name in rooms])
+    taken = find_openings(busy, iv, MON, MON, prefs, exact_preferred_start=True)
+    assert wanted.strftime("%H:%M") not in local_times(clinic, taken.openings)

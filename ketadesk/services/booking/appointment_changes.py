@@ -51,6 +51,7 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.common.session_words import session_words
+from ketadesk.services.confirmations import desk_moves
 from ketadesk.services.fees import fees
 from ketadesk.services.followups import sync, urgent_reviews
 from ketadesk.services.monitoring import completion
@@ -111,12 +112,17 @@ def move(
     reason: str = "",
     now: dt.datetime | None = None,
     overrides: Mapping[str, str] | None = None,
+    patient_knows: bool = False,
 ) -> StatusChange:
     """Move one appointment to a new time and resources (given by the planner).
 
     The protocol and gating rules are judged again inside the transaction
     (``rule_check``); ``overrides`` (rule code -> reason) are a clinician's decision to go
-    ahead despite a "warn" rule, recorded with the appointment and audited."""
+    ahead despite a "warn" rule, recorded with the appointment and audited.
+
+    ``patient_knows``: the patient was told the new time as it was moved (on the phone, at
+    the desk); otherwise the move may owe a schedule-change call, opened, re-told or closed in
+    the same transaction (``confirmations.desk_moves``, ``scheduling/move_calls``)."""
     require(actor, "move", db, now=now)
     now = now or utcnow()
     if not new.placed:
@@ -160,7 +166,15 @@ def move(
             )
             overridden = rule_check.enforce(findings, actor, catalog, fresh=overrides)
             session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
+            was = appointment.starts_at
             event = relocate(session, actor, appointment, new, resources, reason=reason, now=now)
+            desk_moves.keep_calls(
+                session,
+                actor,
+                [desk_moves.Moved(appointment, event, was)],
+                patient_knows=patient_knows,
+                now=now,
+            )
             rule_check.record_overrides(
                 session, actor, overridden, appointment.id, appointment.patient_id, now=now
             )

@@ -74,12 +74,14 @@ def move_appointment(
     now: dt.datetime,
     reason: str = "",
     expected_version: int | None = None,
+    patient_knows: bool = False,
 ) -> MoveDone:
     """Move ``appointment_id`` to the clinic's wall-clock ``to_local`` (naive), in ``room``
     (a room's name; default: the room it has), overriding the rules named in ``overrides``.
     ``expected_version``: move it only if it is still at that version (``ChangedElsewhere``
     otherwise, in the window's words, nothing written), read first and again in the write's
-    own transaction; None: whatever it is now."""
+    own transaction; None: whatever it is now.  ``patient_knows``: the patient was told the
+    new time (otherwise the move may owe a schedule-change call, ``appointment_changes.move``)."""
     with db.read() as session:
         catalog = load_catalog(session)
         appointment = session.get(Appointment, appointment_id)
@@ -138,6 +140,7 @@ def move_appointment(
         reason=reason or "moved from the command line",
         now=now,
         overrides=overrides,
+        patient_knows=patient_knows,
     )
     room_name = next((n for i, n in rooms.values() if i == room_id), "")
     return MoveDone(

@@ -28,6 +28,7 @@ from ketadesk.services.booking.planning import horizon_days, load_patient_facts
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
 from ketadesk.services.common.errors import ChangedElsewhere
 from ketadesk.services.common.session_words import session_words
+from ketadesk.services.confirmations import desk_moves
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
@@ -211,8 +212,12 @@ def move_series(
     spacing_reason: str = "",
     now: dt.datetime | None = None,
     overrides: Mapping[str, str] | None = None,
+    patient_knows: bool = False,
 ) -> int:
     """Write a proposed re-flow, all or nothing; returns how many appointments moved.
+
+    ``patient_knows``: the patient was told the new times as they were moved; otherwise the
+    sessions whose start changed owe one schedule-change call (``confirmations.desk_moves``).
 
     The protocol and gating rules are judged for every moved session inside the transaction
     (``rule_check``); ``spacing_reason`` overrides the spacing rules, ``overrides`` (rule code
@@ -307,8 +312,10 @@ def move_series(
             # All the old holds go first: a session may move into the slot the next one leaves,
             # and PostgreSQL's exclusion constraint judges every row as it is written.
             session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+            moved: list[desk_moves.Moved] = []
             for appointment_id, planned in proposal.moves:
-                appointment_changes.relocate(
+                was = locked[appointment_id].starts_at
+                event = appointment_changes.relocate(
                     session,
                     actor,
                     locked[appointment_id],
@@ -318,6 +325,8 @@ def move_series(
                     now=now,
                     detail={"series_reflow": True},
                 )
+                moved.append(desk_moves.Moved(locked[appointment_id], event, was))
+            desk_moves.keep_calls(session, actor, moved, patient_knows=patient_knows, now=now)
             for appointment_id, finding in overridden:
                 rule_check.record_overrides(
                     session,

@@ -52,6 +52,9 @@ class SessionDay:
         away_ranges: all the patient's days away (a move's proposals keep off them).
         move_from: the first day a move of the session is proposed on: the day after it,
             past any days away holding that day, at its own time of day (local).
+        openings_from: the first day the Move dialog lists openings from: the session's own
+            day (its own time offered there) when nothing holds that day against it and it is
+            still to come, else ``move_from``.
     """
 
     away: AwayRange | None
@@ -59,6 +62,7 @@ class SessionDay:
     notices: tuple[str, ...]
     away_ranges: tuple[AwayRange, ...]
     move_from: dt.date
+    openings_from: dt.date | None = None
 
 
 def session_day(db: Database, appointment_id: int, *, now: dt.datetime | None = None) -> SessionDay:
@@ -126,7 +130,8 @@ def session_day(db: Database, appointment_id: int, *, now: dt.datetime | None = 
     notices.extend(f"{c}; this session is still booked." for c in closed)
     if notices:
         notices.append(f"{WHAT_TO_DO}.")
-    return SessionDay(away, tuple(closed), tuple(notices), ranges, move_from)
+    own = day if not notices and day >= calendar.local_date(now) else move_from
+    return SessionDay(away, tuple(closed), tuple(notices), ranges, move_from, own)
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,9 @@ def move_openings(
             per_day=per_day,
             patient_busy=busy,
             away=patient_away_ranges(session, appointment.patient_id),
+            # The session's own time of day is offered even off the slot grid: a session
+            # booked at 7:45 is offered 7:45 again (a user trial's dialog preselected 7:40).
+            exact_preferred_start=True,
         )
         names = {row.id: row.name for row in session.execute(select(Resource.id, Resource.name))}
         rooms = tuple(

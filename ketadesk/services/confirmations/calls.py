@@ -24,6 +24,7 @@ from ketadesk.scheduling.confirmations import (
     CALL_OUTCOMES,
     NOT_CALLED,
     OUTCOME_NAMES,
+    RESCHEDULED,
     RIDE_ITEM,
     TO_CALL,
     ConfirmationSettings,
@@ -32,6 +33,7 @@ from ketadesk.scheduling.confirmations import (
     confirmation_status,
     parse_confirmation_settings,
 )
+from ketadesk.scheduling.dates import short_date_time
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -272,7 +274,8 @@ def record_call(
 ) -> None:
     """Keep one call to confirm ``appointment_id``.  ``cancelled`` cancels the appointment
     through the booking service first (its reason required, its own checks, audit and
-    follow-ups), then keeps the call."""
+    follow-ups), then keeps the call.  ``rescheduled`` (the visit was just moved with the
+    patient on the phone, the list's Move…) keeps the new time in the call's note."""
     errors: dict[str, str] = {}
     if outcome not in CALL_OUTCOMES:
         errors["outcome"] = f"{outcome!r} is not one of {', '.join(CALL_OUTCOMES)}"
@@ -293,6 +296,12 @@ def record_call(
                 f"appointment #{appointment_id} is {appointment.status.replace('_', ' ')}; "
                 "there is nothing to confirm"
             )
+        if outcome == RESCHEDULED:
+            settings = load_catalog(session).settings
+            when = short_date_time(
+                ClinicCalendar(settings).local(appointment.starts_at), settings.time_format
+            )
+            note = f"New time {when}" + (f": {note.strip()}" if note.strip() else "")
     if outcome == "cancelled":
         # The normal cancellation: its permission, late-cancel flag, event, audit, follow-ups
         # and the waitlist's offer all follow from it as from any other cancellation.

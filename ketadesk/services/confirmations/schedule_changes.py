@@ -4,7 +4,9 @@ A closure's re-plan (``services/settings/consequences.apply``) moves sessions an
 schedule-change call per patient in the same transaction, at the same instant.  The call that
 tells a visit its new time is that one: the patient's schedule-change call opened at the
 instant of the visit's latest move, when that move was a closure's.  A visit moved again since
-(a drag, Move…) has a time the call never told, and is confirmed as any other.
+(a drag, Move…) has a time the call never told, and is confirmed as any other -- unless that
+move was made without the patient: then its own call tells it (``services/confirmations/
+desk_moves``), linked from the move's event (``LINK``: the call and the time the patient knows).
 
 ``told_by`` reads, for the confirmation list, the call that covers each visit; ``visits_told``
 the visits one call covers; ``confirm_visits_told`` keeps, when the call reached the patient,
@@ -31,6 +33,9 @@ from ketadesk.store.models import Appointment, AppointmentEvent, ConfirmationCal
 SCHEDULE_CHANGE = "schedule_change"
 #: What a confirmation call kept for a reached schedule-change call says.
 TOLD_NOTE = "Told the new time on the schedule-change call"
+#: The key of a move event's detail that links a move made without the patient to the call
+#: that tells it: {"follow_up_id": the call, "known_start": the start the patient knows (ISO)}.
+LINK = "schedule_change"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +61,8 @@ class ScheduleChangeCall:
         return self.status in ("open", "snoozed")
 
 
-def _closure_moves(
-    session: Session, appointment_ids: Collection[int]
-) -> dict[int, tuple[int, dt.datetime]]:
-    """Each visit whose latest move was a closure's: its patient and the move's instant."""
+def latest_moves(session: Session, appointment_ids: Collection[int]) -> dict[int, AppointmentEvent]:
+    """Each of ``appointment_ids``'s latest move event (those never moved are left out)."""
     if not appointment_ids:
         return {}
     latest: dict[int, AppointmentEvent] = {}
@@ -72,6 +75,22 @@ def _closure_moves(
         .order_by(AppointmentEvent.at, AppointmentEvent.id)
     ):
         latest[event.appointment_id] = event
+    return latest
+
+
+def link_of(event: AppointmentEvent | None) -> tuple[int, dt.datetime] | None:
+    """The desk move's call a move event links to, and the start the patient knows."""
+    link = (event.detail or {}).get(LINK) if event is not None else None
+    if not isinstance(link, dict) or "follow_up_id" not in link:
+        return None
+    known = dt.datetime.fromisoformat(str(link["known_start"]))
+    return int(link["follow_up_id"]), known if known.tzinfo else known.replace(tzinfo=dt.UTC)
+
+
+def _closure_moves(
+    session: Session, latest: dict[int, AppointmentEvent]
+) -> dict[int, tuple[int, dt.datetime]]:
+    """Each visit whose latest move was a closure's: its patient and the move's instant."""
     moved = {a: e.at for a, e in latest.items() if (e.detail or {}).get("closure_id")}
     if not moved:
         return {}
@@ -85,10 +104,30 @@ def _closure_moves(
 
 def told_by(session: Session, appointment_ids: Collection[int]) -> dict[int, ScheduleChangeCall]:
     """The schedule-change call (not cancelled) that tells each of ``appointment_ids`` its new
-    time, for those a closure moved last."""
-    moves = _closure_moves(session, appointment_ids)
+    time: for those a closure moved last, the closure's; for those last moved without the
+    patient, the call that move linked."""
+    latest = latest_moves(session, appointment_ids)
+    found: dict[int, ScheduleChangeCall] = {}
+    links = {a: link for a, e in latest.items() if (link := link_of(e)) is not None}
+    if links:
+        rows = {
+            c.id: c
+            for c in session.scalars(
+                select(FollowUp).where(
+                    FollowUp.id.in_(sorted({fid for fid, _k in links.values()})),
+                    FollowUp.status != "cancelled",
+                )
+            )
+        }
+        for appointment_id, (fid, _known) in links.items():
+            row = rows.get(fid)
+            if row is not None:
+                found[appointment_id] = ScheduleChangeCall(
+                    row.id, row.status, latest[appointment_id].at, row.outcome, False
+                )
+    moves = _closure_moves(session, latest)
     if not moves:
-        return {}
+        return found
     calls = session.scalars(
         select(FollowUp).where(
             FollowUp.kind == SCHEDULE_CHANGE,
@@ -97,7 +136,6 @@ def told_by(session: Session, appointment_ids: Collection[int]) -> dict[int, Sch
         )
     ).all()
     by_moment = {(c.patient_id, c.created_at): c for c in calls}
-    found: dict[int, ScheduleChangeCall] = {}
     for appointment_id, (patient_id, at) in moves.items():
         call = by_moment.get((patient_id, at))
         if call is not None:
@@ -109,14 +147,15 @@ def told_by(session: Session, appointment_ids: Collection[int]) -> dict[int, Sch
 
 def visits_told(session: Session, call: FollowUp) -> list[int]:
     """The visits whose new time ``call`` tells: its patient's sessions a closure moved at the
-    instant the call was opened, and not moved again since."""
+    instant the call was opened, or moved without the patient since, and not moved again
+    (otherwise) since."""
     ids = session.scalars(
         select(AppointmentEvent.appointment_id)
         .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
         .where(
             Appointment.patient_id == call.patient_id,
             AppointmentEvent.action == "move",
-            AppointmentEvent.at == call.created_at,
+            AppointmentEvent.at >= call.created_at,
         )
         .distinct()
     ).all()

@@ -8,6 +8,12 @@ patient's day and the clinic's rules, with who may go past a "warn" one), the re
 override from the shared override dialog, and the move is asked of the owner
 (``move_requested``), who writes it through the undoable ``ScheduleEditor.move`` and answers
 with ``moved`` or ``refused``: a refusal keeps the dialog open with what was chosen.
+
+The dialog opens on the session's own day and time (its own place selected among the
+openings, which offer its own time of day even off the slot grid); "The patient knows (told
+now)" says whether the move owes the patient a schedule-change call (the service decides,
+``scheduling/move_calls``): ticked from the confirmation list, where the patient is on the
+phone, unticked elsewhere.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, Qt, QTime, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -87,9 +94,13 @@ class MoveSessionDialog(QDialog):
         *,
         detail: AppointmentDetail,
         day: SessionDay,
+        told: bool = False,
     ) -> None:
         super().__init__(parent)
         self._desk = desk
+        self._told = told
+        #: Until the first openings arrive the session's own place is kept in the fields.
+        self._first_listing = not day.notices
         self._id = appointment_id
         self._detail = detail
         self._zone = ZoneInfo(detail.timezone)
@@ -109,6 +120,7 @@ class MoveSessionDialog(QDialog):
         layout.addLayout(self._build_openings(day))
         layout.addWidget(self.openings, 1)
         layout.addLayout(self._build_place())
+        layout.addWidget(self._build_told())
         layout.addWidget(self.verdict_label)
         layout.addWidget(self._build_buttons())
         self.resize(600, 560)
@@ -131,7 +143,7 @@ class MoveSessionDialog(QDialog):
         return intro
 
     def _build_openings(self, day: SessionDay) -> QHBoxLayout:
-        self.from_edit = DateField(self, value=day.move_from, weekday=True)
+        self.from_edit = DateField(self, value=day.openings_from or day.move_from, weekday=True)
         self.from_edit.setObjectName("openings_from")
         self.from_edit.setAccessibleName("Openings from")
         self.find_button = QPushButton("Find openings", self)
@@ -173,6 +185,17 @@ class MoveSessionDialog(QDialog):
         form.addRow("Room:", self.room_box)
         return form
 
+    def _build_told(self) -> QCheckBox:
+        self.told_check = QCheckBox("The patient &knows (told now)", self)
+        self.told_check.setObjectName("move_patient_knows")
+        self.told_check.setChecked(self._told)
+        self.told_check.setToolTip(
+            "Tick when the patient is on the phone or at the desk and hears the new time. "
+            "Unticked, a move of a session still to come owes them a schedule-change call on "
+            "the follow-up queue."
+        )
+        return self.told_check
+
     def _build_buttons(self) -> QDialogButtonBox:
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -201,8 +224,10 @@ class MoveSessionDialog(QDialog):
         then: Callable[[MoveSessionDialog], None],
         *,
         failed: Callable[[ServiceError], None] | None = None,
+        told: bool = False,
     ) -> None:
-        """Read the session and its day on a worker, then make the dialog for ``then``."""
+        """Read the session and its day on a worker, then make the dialog for ``then``;
+        ``told``: "The patient knows" ticked to begin with (the patient is on the phone)."""
         db, actor, now = desk.db, desk.actor, desk.now()
 
         def read() -> tuple[AppointmentDetail, SessionDay]:
@@ -213,7 +238,7 @@ class MoveSessionDialog(QDialog):
 
         def opened(found: tuple[AppointmentDetail, SessionDay]) -> None:
             detail, day = found
-            then(cls(desk, appointment_id, parent, detail=detail, day=day))
+            then(cls(desk, appointment_id, parent, detail=detail, day=day, told=told))
 
         run_service(parent, read, opened, failed=failed, busy="Opening the move…")
 
@@ -233,6 +258,16 @@ class MoveSessionDialog(QDialog):
 
     def verdict(self) -> MoveVerdict | None:
         return self._verdict
+
+    def patient_knows(self) -> bool:
+        """The patient is told the new time now: the move owes no schedule-change call."""
+        return self.told_check.isChecked()
+
+    def _at_own_place(self) -> bool:
+        d = self._detail
+        return self.new_start() == d.start and (
+            not self._rooms or self.room_box.currentText() == d.room
+        )
 
     def choose(self, start: dt.datetime, room_id: int | None) -> None:
         """Put a place in the fields (an opening picked, or a test)."""
@@ -289,7 +324,16 @@ class MoveSessionDialog(QDialog):
         why = "; ".join(found.reasons[:2])
         self.openings_note.setText(f"{note}; {why}" if why else note)
         self.openings_note.setToolTip("\n".join(found.reasons))
-        if n:
+        own = next((i for i, o in enumerate(found.openings) if o.start == self._detail.start), None)
+        first, self._first_listing = self._first_listing, False
+        if first:
+            # Opened on the session's own day and time: its own place stays chosen.
+            if own is not None:
+                blocked = self.openings.blockSignals(True)
+                self.openings.setCurrentRow(own)
+                self.openings.blockSignals(blocked)
+            self.check_place()
+        elif n:
             self.openings.setCurrentRow(0)
         else:
             self.check_place()
@@ -334,6 +378,9 @@ class MoveSessionDialog(QDialog):
             return  # another place chosen meanwhile; its own check follows
         self._verdict = verdict
         if self._writing:
+            return
+        if self._at_own_place():
+            self._say("This is where the session is booked: choose another day, time or room.", "")
             return
         role = self._desk.actor.role
         if verdict.fits:

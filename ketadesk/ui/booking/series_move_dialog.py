@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDateTime, Qt, QTimeZone, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -121,6 +122,14 @@ class SeriesMoveDialog(QDialog):
         form.addRow("New start:", self.start_edit)
         form.addRow("", self.plan_button)
         form.addRow("Reason:", self.reason_edit)
+        # Whether the move owes the patient a schedule-change call (scheduling/move_calls).
+        self.told_check = QCheckBox("The patient &knows (told now)", self)
+        self.told_check.setObjectName("move_patient_knows")
+        self.told_check.setToolTip(
+            "Tick when the patient is on the phone or at the desk and hears the new times. "
+            "Unticked, the move owes them one schedule-change call on the follow-up queue."
+        )
+        form.addRow("", self.told_check)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
@@ -164,6 +173,10 @@ class SeriesMoveDialog(QDialog):
 
     def reason(self) -> str:
         return self.reason_edit.text().strip()
+
+    def patient_knows(self) -> bool:
+        """The patient is told the new times now: the move owes no schedule-change call."""
+        return self.told_check.isChecked()
 
     def show_plan(self) -> None:
         """Work out the plan for the start chosen, on a worker; shown when it arrives."""

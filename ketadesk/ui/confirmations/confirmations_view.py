@@ -1,7 +1,8 @@
 """The Confirmations view (Go ▸ Confirmations): a day's visits to confirm by phone, each with
 its patient, phone, time, session type and call status; an outcome button per call, a
-cancellation with its reason, the pre-visit checklist ticked for the selected visit, and a call
-sheet to print.
+cancellation with its reason, Move… for a patient who asks for another time while on the phone
+(the day view's own Move dialog, "The patient knows" ticked; the call kept as rescheduled), the
+pre-visit checklist ticked for the selected visit, and a call sheet to print.
 
 The list is read on a worker (``services/confirmations/calls.list_confirmations``); every write
 goes through the confirmation services on the writer worker, then the list is read again.
@@ -29,9 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.confirmations import OUTCOME_NAMES, RIDE_ITEM
+from ketadesk.scheduling.confirmations import OUTCOME_NAMES, RESCHEDULED, RIDE_ITEM
 from ketadesk.scheduling.dates import clock
-from ketadesk.services.common.context import InvalidFields, ServiceError, may
+from ketadesk.scheduling.statuses import MOVABLE_STATUSES
+from ketadesk.services.common.context import InvalidFields, ServiceError, may, who_may
 from ketadesk.services.common.phones import display_phone
 from ketadesk.services.confirmations.calls import (
     ConfirmationList,
@@ -169,10 +171,13 @@ class ConfirmationsView(QWidget):
         patient_requested(int): open this patient's record (a row activated).
         changed(): a call or a tick was written here (the window reloads what it shows).
         visit_cancelled(int): a visit was cancelled here (a series may offer a make-up).
+        move_requested(int): Move… on the selected visit: the owner opens the Move dialog
+            (the patient on the phone) and, once moved, calls ``rescheduled``.
 
     Attributes:
         day_edit: the day the list is for; model, table: the list; note, reason: what the
-        next call keeps; outcome_buttons (outcome -> button), cancel_button, print_button;
+        next call keeps; outcome_buttons (outcome -> button), move_button, cancel_button,
+        print_button;
         checklist_box with checks (item key -> QCheckBox), ride_phone, ride_pickup;
         summary ("3 to call" / "All done"), status.
     """
@@ -181,6 +186,7 @@ class ConfirmationsView(QWidget):
     patient_requested = Signal(int)
     changed = Signal()
     visit_cancelled = Signal(int)
+    move_requested = Signal(int)
 
     def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -191,6 +197,8 @@ class ConfirmationsView(QWidget):
         self._day: dt.date | None = None
         self.listed: ConfirmationList | None = None
         self.checks: dict[str, QCheckBox] = {}
+        #: The visit just moved from here (id, patient), said once the list is read again.
+        self._rescheduled: tuple[int, str] | None = None
         self.printer = DocumentPrinter(desk, self)
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_heading())
@@ -266,6 +274,10 @@ class ConfirmationsView(QWidget):
             button.clicked.connect(lambda _checked=False, o=outcome: self.record(o))
             self.outcome_buttons[outcome] = button
             row.addWidget(button)
+        self.move_button = QPushButton("&Move…", self)
+        self.move_button.setObjectName("confirm_move")
+        self.move_button.clicked.connect(self._on_move_button_clicked)
+        row.addWidget(self.move_button)
         row.addWidget(self.reason, 1)
         self.cancel_button = QPushButton("Cancel the &visit", self)
         self.cancel_button.setObjectName("confirm_cancelled")
@@ -327,8 +339,25 @@ class ConfirmationsView(QWidget):
             self.summary.setText(f"All done: every one of {len(listed.rows)} visits was called.")
         else:
             self.summary.setText(f"{listed.left_to_call} of {len(listed.rows)} to call.")
+        self._say_rescheduled(listed)
         self._on_selection_changed()
         self.refreshed.emit()
+
+    def _say_rescheduled(self, listed: ConfirmationList) -> None:
+        """After a Move… from here: the visit selected at its new time, or where it went."""
+        if self._rescheduled is None:
+            return
+        appointment_id, name = self._rescheduled
+        self._rescheduled = None
+        for number, row in enumerate(listed.rows):
+            if row.appointment_id == appointment_id:
+                self.table.selectRow(number)
+                said = row.attempts[-1].note if row.attempts else ""
+                self.status.setText(f"{name}: rescheduled. {said}.")
+                return
+        self.status.setText(
+            f"{name}: rescheduled to another day; the call is kept on that day's list."
+        )
 
     def status_summary(self) -> str:
         """The list's account for the main window's status bar: the visits of its day and
@@ -367,6 +396,14 @@ class ConfirmationsView(QWidget):
         for button in self.outcome_buttons.values():
             button.setEnabled(allowed and open_row)
         self.cancel_button.setEnabled(allowed and open_row)
+        movable = open_row and row is not None and row.appointment_status in MOVABLE_STATUSES
+        self.move_button.setEnabled(allowed and movable and may(self.desk.actor, "move"))
+        self.move_button.setToolTip(
+            who_may("move")
+            if not may(self.desk.actor, "move")
+            else "The patient asks for another time: move the visit now, with them on the "
+            "phone (the call is kept as rescheduled)"
+        )
         self._show_checklist(row, allowed and open_row)
         note = moved_note(row) if row is not None else ""
         self.moved_note.setText(note)
@@ -464,6 +501,34 @@ class ConfirmationsView(QWidget):
 
     def _on_cancel_button_clicked(self) -> None:
         self.record("cancelled")
+
+    def _on_move_button_clicked(self) -> None:
+        row = self.selected()
+        if row is not None:
+            self.move_requested.emit(row.appointment_id)
+
+    def rescheduled(self, appointment_id: int) -> None:
+        """The visit was moved with the patient on the phone: keep the call as rescheduled
+        (the new time in its note) and read the list again, the visit kept selected."""
+        row = next((r for r in self.model.rows() if r.appointment_id == appointment_id), None)
+        desk, note = self.desk, self.note.text()
+        name = row.patient_name if row is not None else "The patient"
+
+        def done(_none: None) -> None:
+            self._rescheduled = (appointment_id, name)
+            self.note.clear()
+            self.changed.emit()
+            self.refresh()
+
+        run_service(
+            self,
+            lambda: record_call(
+                desk.db, desk.actor, appointment_id, RESCHEDULED, note=note, now=desk.now()
+            ),
+            done,
+            failed=self._on_refused,
+            writes=True,
+        )
 
     def tick(self, item: str, ticked: bool) -> None:
         """Tick or untick ``item`` of the selected visit's checklist (the ride keeps its phone

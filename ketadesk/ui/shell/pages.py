@@ -414,6 +414,7 @@ class DeskController(QObject):
         confirmations.patient_requested.connect(self.open_patient)
         confirmations.changed.connect(self._on_own_change)
         confirmations.visit_cancelled.connect(self._on_place_freed)
+        confirmations.move_requested.connect(self._on_confirmations_move_requested)
         return Page(
             confirmations,
             lambda _day: confirmations.refresh(),
@@ -421,6 +422,17 @@ class DeskController(QObject):
             confirmations.refreshed,
             heading="Visits to confirm, from now",
         )
+
+    def _on_confirmations_move_requested(self, appointment_id: int) -> None:
+        """Move… on the confirmation list: the day view's own Move dialog, with the patient
+        on the phone ("The patient knows" ticked); once moved, the list records the call
+        rescheduled and shows the visit at its new time."""
+        from ketadesk.ui.confirmations.confirmations_view import ConfirmationsView
+
+        view = self.sender()
+        if not isinstance(view, ConfirmationsView):
+            return
+        self.move_session(appointment_id, told=True, after=lambda: view.rescheduled(appointment_id))
 
     def _on_place_freed(self, appointment_id: int) -> None:
         """A session was cancelled, marked a no-show or moved here: offer its place to the
@@ -806,19 +818,35 @@ class DeskController(QObject):
         dialog.patient_chosen.connect(self.open_patient)
         dialog.open()
 
-    def move_session(self, appointment_id: int) -> None:
-        """Ask where one session goes (the dialog opens once the session is read)."""
+    def move_session(
+        self,
+        appointment_id: int,
+        *,
+        told: bool = False,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """Ask where one session goes (the dialog opens once the session is read); ``told``:
+        the patient is on the phone ("The patient knows" ticked to begin with); ``after``
+        once it is moved."""
         from ketadesk.ui.booking.move_dialog import MoveSessionDialog
 
         MoveSessionDialog.open_for(
             self.desk,
             appointment_id,
             self.parent_widget,
-            self._show_session_move,
+            lambda dialog: self._show_session_move(dialog, after),
             failed=self._on_appointment_not_opened,
+            told=told,
         )
 
-    def _show_session_move(self, dialog: MoveSessionDialog) -> None:
+    def _show_session_move(
+        self, dialog: MoveSessionDialog, after: Callable[[], None] | None = None
+    ) -> None:
+        def moved() -> None:
+            dialog.moved()
+            if after is not None:
+                after()
+
         def move(aid: int, start: object, room: object, overrides: object, version: int) -> None:
             assert isinstance(start, dt.datetime)
             self.editor.move(
@@ -827,8 +855,9 @@ class DeskController(QObject):
                 room if isinstance(room, int) else None,
                 overrides if isinstance(overrides, dict) else None,
                 version,
-                then=dialog.moved,
+                then=moved,
                 failed=dialog.refused,
+                told=dialog.patient_knows(),
             )
 
         dialog.move_requested.connect(move)
@@ -853,6 +882,7 @@ class DeskController(QObject):
                     spacing_reason=dialog.reason(),
                     then=dialog.moved,
                     failed=dialog.refused,
+                    told=dialog.patient_knows(),
                 )
 
         dialog.move_requested.connect(apply)

@@ -162,10 +162,14 @@ class MoveCommand(_EditCommand):
         overrides: Mapping[str, str] | None = None,
         *,
         version: int,
+        told: bool = False,
     ) -> None:
-        """``version``: the appointment's version the move left."""
+        """``version``: the appointment's version the move left; ``told``: the patient was
+        told the new time as it moved (the undo and redo too: a move without them owes a
+        schedule-change call, which the undo, back where they know it, takes back)."""
         super().__init__(editor, text)
         self.appointment_id = before.appointment_id
+        self.told = told
         self.before = before.session
         self.after = after
         self.overrides = dict(overrides or {})
@@ -194,6 +198,7 @@ class MoveCommand(_EditCommand):
             reason="redo" if forward else "undo",
             now=desk.now(),
             overrides=self.overrides if forward else None,
+            patient_knows=self.told,
         )
         self.editor.wrote(self.appointment_id, expected, done.version)
         self.version = done.version
@@ -266,8 +271,10 @@ class SeriesMoveCommand(_EditCommand):
         *,
         reason: str,
         spacing_reason: str,
+        told: bool = False,
     ) -> None:
         super().__init__(editor, text)
+        self.told = told
         # The versions guarded the first move (made before this command was pushed) against a
         # proposal gone stale; an undo gives the sessions new versions, and a redo puts them
         # back where this user chose, re-checked by the database as the undo was.
@@ -298,6 +305,7 @@ class SeriesMoveCommand(_EditCommand):
             reason=self.reason if forward else "undo",
             spacing_reason=self.spacing_reason if forward else "",
             now=desk.now(),
+            patient_knows=self.told,
         )
 
 
@@ -402,8 +410,11 @@ class ScheduleEditor(QObject):
         *,
         then: Callable[[], None] | None = None,
         failed: Callable[[str], None] | None = None,
+        told: bool = False,
     ) -> None:
-        """Move a session to ``new_start`` in ``new_room_id`` (None: no room); ``refused`` is
+        """Move a session to ``new_start`` in ``new_room_id`` (None: no room); ``told``: the
+        patient was told the new time (else the move may owe a schedule-change call, as a
+        drag does); ``refused`` is
         emitted when it cannot go there (and ``failed`` called with why, so a dialog that
         asked keeps what was chosen); ``then`` once it is moved.  ``overrides``: rule code ->
         the signed-in clinician's reason to go ahead despite that "warn" rule (recorded and
@@ -427,6 +438,7 @@ class ScheduleEditor(QObject):
                 expected_version=seen,
                 now=desk.now(),
                 overrides=given,
+                patient_knows=told,
             )
             self.wrote(appointment_id, seen, done.version)
             return before, after, done.version
@@ -436,7 +448,9 @@ class ScheduleEditor(QObject):
             text = f"Move {before.patient_name or 'session'}"
             if given:
                 text += " (override)"
-            self._push(MoveCommand(self, before, after, new_room_id, text, given, version=left))
+            self._push(
+                MoveCommand(self, before, after, new_room_id, text, given, version=left, told=told)
+            )
             self.freed.emit(appointment_id)
             if then is not None:
                 then()
@@ -726,12 +740,16 @@ class ScheduleEditor(QObject):
         spacing_reason: str = "",
         then: Callable[[], None] | None = None,
         failed: Callable[[str], None] | None = None,
+        told: bool = False,
     ) -> None:
         """Write a series move the user has seen (``propose_series_move``), undoably;
-        ``then`` once written, ``failed`` with why when refused (the dialog stays open)."""
+        ``then`` once written, ``failed`` with why when refused (the dialog stays open);
+        ``told``: the patient was told the new times (else the move owes a call)."""
 
         def moved(before: tuple[Placement, ...]) -> None:
-            self._push_series_move(proposal, before, reason=reason, spacing_reason=spacing_reason)
+            self._push_series_move(
+                proposal, before, reason=reason, spacing_reason=spacing_reason, told=told
+            )
             if then is not None:
                 then()
 
@@ -743,11 +761,13 @@ class ScheduleEditor(QObject):
                 failed(str(err))
 
         self._write(
-            lambda: self._write_series_move(proposal, reason, spacing_reason), moved, refused
+            lambda: self._write_series_move(proposal, reason, spacing_reason, told),
+            moved,
+            refused,
         )
 
     def _write_series_move(
-        self, proposal: SeriesMove, reason: str, spacing_reason: str
+        self, proposal: SeriesMove, reason: str, spacing_reason: str, told: bool = False
     ) -> tuple[Placement, ...]:
         """On the worker: the series move written; the sessions' places before it."""
         desk = self.desk
@@ -759,6 +779,7 @@ class ScheduleEditor(QObject):
             reason=reason,
             spacing_reason=spacing_reason,
             now=desk.now(),
+            patient_knows=told,
         )
         return before
 
@@ -769,11 +790,18 @@ class ScheduleEditor(QObject):
         *,
         reason: str,
         spacing_reason: str,
+        told: bool = False,
     ) -> None:
         n = len(proposal.moves)
         text = f"Move {n} session{'s' if n != 1 else ''} of the series"
         command = SeriesMoveCommand(
-            self, proposal, before, text, reason=reason, spacing_reason=spacing_reason
+            self,
+            proposal,
+            before,
+            text,
+            reason=reason,
+            spacing_reason=spacing_reason,
+            told=told,
         )
         self._push(command)
 

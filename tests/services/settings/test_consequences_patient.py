@@ -74,6 +74,7 @@ def _the_trial(b: BookedClinic) -> tuple[dt.date, dt.date]:
         expected_version=version,
         reason="patient asked for the afternoon",
         now=b.now,
+        patient_knows=True,  # she asked for it: no schedule-change call owed
     )
     appointment_changes.change_status(
         b.clinic.db, SYSTEM, s[4], "cancel", reason=TRAVELLING, now=b.now
