@@ -818,6 +818,25 @@ class MonitoringDialog(QDialog):
             else:
                 row.due.setText(self.sheet.rules.clock(check.due_at))
                 row.due.setToolTip("")
+        self._hold_due_width()
+
+    def _hold_due_width(self) -> None:
+        """Keep the "Due" column as wide as either of its forms ("dose + 40 min" before a
+        dose start, "10:52 AM" after): a user trial pressed Now on the dose mid-entry, the
+        column narrowed, every field moved left, and the next click typed into the wrong
+        one (SpO2 74).  The column only ever widens."""
+        metrics = self.fontMetrics()
+        widest = 0
+        for row in self._rows:
+            minutes = self.sheet.after_dose.get(row.label.text())
+            words = [row.due.text()]
+            if minutes is not None:
+                words.append(f"dose + {duration_words(minutes)}" if minutes else "at dose")
+                guess = self.sheet.starts_at + dt.timedelta(minutes=minutes)
+                words.append(self.sheet.rules.clock(guess))
+            widest = max(widest, *(metrics.horizontalAdvance(w) for w in words))
+        if widest > self._grid.columnMinimumWidth(1):
+            self._grid.setColumnMinimumWidth(1, widest)
 
     # -- slots -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel
+from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QLabel
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -298,3 +298,29 @@ def test_the_check_at_the_dose_itself_reads_at_dose(qtbot: QtBot, clinic: SmallC
     dialog._dose_started.editingFinished.emit()
     assert dialog._schedule_label.text() == "Next check: BP at dose due 13:15"
     assert dialog._rows[1].due.text() == "13:15"
+
+
+def test_the_reading_fields_stay_put_when_the_dose_time_is_filled_in(
+    qtbot: QtBot, clinic: SmallClinic, spravato: int
+) -> None:
+    """A user trial pressed Now on the dose start mid-entry: the "Due" column went from
+    "dose + 40 min" to "10:52", every field moved left, and the next click typed into the
+    wrong one (an SpO2 of 74)."""
+    dialog = _dialog(qtbot, clinic, spravato, "10:12")
+    dialog.resize(1100, 800)
+    qtbot.waitExposed(dialog)
+
+    def lefts() -> list[int]:
+        return [
+            dialog.reading_editor(1, key).mapTo(dialog, dialog.reading_editor(1, key).pos()).x()
+            for key in ("time", "systolic", "diastolic", "heart_rate", "spo2")
+        ]
+
+    _type(qtbot, dialog, {(0, "time"): "10:10", (0, "systolic"): "128"})
+    qtbot.waitUntil(lambda: dialog.reading_editor(1, "time").isVisible())
+    assert dialog._rows[1].due.text() == "dose + 40 min"
+    before = lefts()
+    dialog._dose_now.click()
+    qtbot.waitUntil(lambda: dialog._rows[1].due.text() == "10:52")
+    QApplication.processEvents()
+    assert lefts() == before
