@@ -32,6 +32,7 @@ from ketadesk.ui.timeline.read_ahead import ReadAhead
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
+    from ketadesk.services.schedule.month import ClosedDay
     from ketadesk.services.schedule.week import WeekSchedule
     from ketadesk.ui.access.audit_viewer import AuditViewer
     from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
@@ -115,6 +116,11 @@ class DeskController(QObject):
         self._counts_timer.timeout.connect(self.refresh_counts)
         self._counts_timer.start()
         self._connections: list[tuple[object, object]] = []
+        # The month calendar marks the days the clinic is closed, read for the page shown.
+        self._closed_days = LatestOnly(self.parent_widget, busy="")
+        calendar = window.side_panel.calendar
+        self._connect(calendar.currentPageChanged, self._on_month_page_changed)
+        call_after_first_paint(self.parent_widget, self.read_closed_days)
         #: The views whose blocks are dragged (their feedback is live while a drag is).
         self._drag_views: list[DayView | WeekView] = []
         #: The pages' reads ahead, forgotten at every change (``_on_changed``).
@@ -590,9 +596,27 @@ class DeskController(QObject):
             ahead.clear()
         self.window.refresh()
         self.refresh_counts()
+        self.read_closed_days()
         if self.settings_window is not None:
             self.settings_window.refresh_pages()
         self._tell_moves()
+
+    def read_closed_days(self) -> None:
+        """Read the closed days of the month the calendar shows, on a worker."""
+        panel = self.window.side_panel
+        first, last = panel.shown_month()
+        db = self.desk.db
+
+        def work() -> tuple[ClosedDay, ...]:
+            from ketadesk.services.schedule.month import closed_days
+
+            return closed_days(db, first, last)
+
+        # Unread, the calendar is simply unmarked: no error box over the schedule for it.
+        self._closed_days.run(work, panel.set_closed_days, failed=lambda _err: None)
+
+    def _on_month_page_changed(self, _year: int, _month: int) -> None:
+        self.read_closed_days()
 
     def _tell_moves(self) -> None:
         """Say in the status bar which sessions another workstation moved, from where to where

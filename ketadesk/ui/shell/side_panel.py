@@ -8,10 +8,11 @@ which filter is set, and that the user wants the follow-up queue.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QColor, QFont, QPalette, QTextCharFormat
 from PySide6.QtWidgets import (
     QCalendarWidget,
     QGroupBox,
@@ -23,7 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.ui.timeline.painter import CLOSED_COLOR
 from ketadesk.ui.timeline.schedule_filter import ScheduleFilter
+
+if TYPE_CHECKING:  # the service (and SQLAlchemy) stays off the path to the first paint
+    from ketadesk.services.schedule.month import ClosedDay
 
 #: The follow-up counts the panel shows, in order, with their words.
 COUNT_LABELS = (
@@ -57,6 +62,8 @@ class SidePanel(QWidget):
         self.calendar.setVerticalHeaderFormat(QCalendarWidget.VerticalHeaderFormat.NoVerticalHeader)
         self.calendar.setFirstDayOfWeek(Qt.DayOfWeek.Monday)
         self.calendar.clicked.connect(self._on_calendar_clicked)
+        #: The days marked closed now, with why (``set_closed_days``).
+        self.closed_days: dict[dt.date, str] = {}
         self.calendar.activated.connect(self._on_calendar_clicked)
 
         self.follow_ups_box = QGroupBox("Follow-ups", self)
@@ -105,6 +112,29 @@ class SidePanel(QWidget):
         return lst
 
     # -- what the window tells the panel -----------------------------------------------------
+
+    def set_closed_days(self, days: Sequence[ClosedDay]) -> None:
+        """Mark the days the clinic is closed (a holiday, a whole-day closure) on the month
+        calendar: bold in the closures' red, the reason as the tooltip ("Christmas Day")."""
+        for day in self.closed_days:
+            self.calendar.setDateTextFormat(QDate(day.year, day.month, day.day), QTextCharFormat())
+        marked = QTextCharFormat()
+        marked.setForeground(QColor(CLOSED_COLOR))
+        marked.setFontWeight(QFont.Weight.Bold)
+        self.closed_days = {}
+        for closed in days:
+            fmt = QTextCharFormat(marked)
+            fmt.setToolTip(f"Clinic closed: {closed.reason}")
+            d = closed.day
+            self.calendar.setDateTextFormat(QDate(d.year, d.month, d.day), fmt)
+            self.closed_days[d] = closed.reason
+
+    def shown_month(self) -> tuple[dt.date, dt.date]:
+        """The first and last day of the month page the calendar shows."""
+        year, month = self.calendar.yearShown(), self.calendar.monthShown()
+        first = dt.date(year, month, 1)
+        after = dt.date(year + month // 12, month % 12 + 1, 1)
+        return first, after - dt.timedelta(days=1)
 
     def set_day(self, day: dt.date) -> None:
         self.calendar.blockSignals(True)

@@ -42,6 +42,7 @@ from ketadesk.ui.followups.follow_up_queue import (
     Column,
     CompleteDialog,
     FollowUpQueueView,
+    MeasureDoneDialog,
     SnoozeDialog,
     attempts_text,
     share_columns,
@@ -111,7 +112,9 @@ def _item(view: FollowUpQueueView, patient: str, kind: str) -> FollowUpItem:
     return next(i for i in view.items() if i.patient_name == patient and i.kind == kind)
 
 
-def saved(qtbot: QtBot, dialog: AttemptDialog | CompleteDialog | SnoozeDialog) -> bool:
+def saved(
+    qtbot: QtBot, dialog: AttemptDialog | CompleteDialog | SnoozeDialog | MeasureDoneDialog
+) -> bool:
     """Save the dialog and wait for the answer (written on a worker): whether it was saved."""
     with qtbot.waitSignal(dialog.settled, timeout=10_000):
         dialog.save()
@@ -702,8 +705,6 @@ def test_a_phq9_is_completed_by_entering_its_answers_or_marked_not_taken_with_wh
 ) -> None:
     """A user trial completed a PHQ-9 follow-up with the word "done" and no scores.  Complete…
     on a measure offers its form first; "not taken" needs a reason and says so."""
-    from ketadesk.ui.followups.follow_up_queue import MeasureDoneDialog
-
     clock = Clock(owed.at(TUESDAY, "08:30"))
     view = _view(qtbot, owed, clock)
     phq9 = _item(view, "Lovelace, Ada", "phq9")
