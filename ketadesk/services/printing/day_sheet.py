@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
+from ketadesk.scheduling.dates import typed_clock
 from ketadesk.scheduling.gating import (
     PRIOR_AUTH_GIVEN_STATUSES,
     PatientFacts,
@@ -665,7 +666,8 @@ def _session_row(s: SheetSession, by: str, time_format: str) -> str:
     if s.needs_driver:
         # The pickup is the session's end ("to 10:00") unless the confirmation call agreed
         # another time, which is then said here.
-        pickup = f"Pickup <b>{html.escape(s.ride_pickup)}</b>" if s.ride_pickup else ""
+        said = typed_clock(s.ride_pickup, time_format)
+        pickup = f"Pickup <b>{html.escape(said)}</b>" if s.ride_pickup else ""
         if not s.driver:
             ride = "<br/>".join(p for p in ("<b>NO DRIVER RECORDED</b>", pickup) if p)
         else:
