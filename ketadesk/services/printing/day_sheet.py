@@ -58,7 +58,12 @@ from ketadesk.services.schedule.day_rows import (
     read_catalog,
     read_day_rows,
 )
-from ketadesk.services.schedule.day_schedule import STATUS_LABELS, DayAppointment, DaySchedule
+from ketadesk.services.schedule.day_schedule import (
+    AWAY_NOTICE,
+    STATUS_LABELS,
+    DayAppointment,
+    DaySchedule,
+)
 
 if TYPE_CHECKING:
     from ketadesk.store.database import Database
@@ -118,6 +123,9 @@ class SheetSession:
     #: A closure added after the session was booked: "Clinic closed on this day: reschedule
     #: (Christmas Day)"; "" while its place is open.
     closed: str = ""
+    #: The patient's days away holding the session's day ("Dec 14 – 18, 2026 (travel)"), as
+    #: the views and the card flag it (scheduling/days_away.away_flagged); "" when not.
+    away: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +355,8 @@ def day_sheet_from_queries(
             # A note may name the patient ("call her husband Bob"): not on the public sheet.
             notes="" if use_initials else (notes or "").strip(),
             closed=a.closed_words,
+            # (the reason is the patient's own: left off the sheet that shows initials)
+            away=("that day" if use_initials else a.away) if a.away else "",
         )
     groups = (
         _by_room(schedule, active, sessions)
@@ -678,6 +688,11 @@ def _session_row(s: SheetSession, by: str, time_format: str) -> str:
     checks: list[str] = []
     if s.closed:  # first: the session cannot take place where and when it is booked
         checks.append(f'<span class="warn">&#9888; <b>{html.escape(s.closed)}</b></span>')
+    if s.away:  # the patient told us they are away that day: a call to move it is owed
+        checks.append(
+            f'<span class="warn">&#9888; <b>{AWAY_NOTICE} {html.escape(s.away)}</b>: '
+            "call to move it</span>"
+        )
     if s.checklist:
         checks.append(
             " ".join(

@@ -148,6 +148,7 @@ def test_an_incomplete_rems_form_is_refused_on_screen(
     assert "prescriber" in dialog.errors()["override_reason"]
 
 
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
 def test_the_rems_forms_override_error_is_read_whole(
     qtbot: QtBot, clinic: SmallClinic, day: dt.date
 ) -> None:
