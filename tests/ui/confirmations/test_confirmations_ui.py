@@ -252,8 +252,8 @@ def test_a_pickup_typed_as_the_desk_hears_it_and_a_bad_one_kept(
     view.checks["driver_confirmed"].setChecked(True)
     qtbot.waitUntil(lambda: "Not saved" in view.status.text(), timeout=10_000)
     assert "Pickup at: '25:99' is not a time of day" in view.status.text()
-    view.refresh()
-    qtbot.waitSignal(view.refreshed, timeout=10_000).wait()
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.refresh()
     assert view.ride_pickup.text() == "25:99"  # kept to be put right
     assert not view.checks["driver_confirmed"].isChecked()
     view.grab().save(str(tmp_path / "pickup_refused.png"))
