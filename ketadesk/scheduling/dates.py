@@ -3,8 +3,9 @@
 Pure and independent of the process locale, so every layer (services, printing, widgets) can say
 a date the same way.  Times of day follow the clinic's own setting, ``[clinic] time_format``
 (``TIME_FORMATS``: "12h" says "9:30 AM", the default for a US clinic; "24h" says "09:30"), and
-are said only by ``clock``, ``clock_span``, ``hour_label``, ``short_date_time`` and
-``moved_words`` here, which every view, dialog, printed page and command passes that setting.
+are said only by ``clock``, ``clock_span``, ``hour_label``, ``short_date_time``,
+``typed_clock`` and ``moved_words`` here, which every view, dialog, printed page and command
+passes that setting.
 What machines read (CSV, iCalendar, audit storage, file names) keeps its own fixed form.
 """
 
@@ -259,7 +260,8 @@ def parse_us_date(text: str, *, default_year: int | None = None) -> dt.date | No
 
 def parse_clock_time(text: str) -> dt.time | None:
     """The time of day typed in ``text``: ``10:30``, ``9:15``, ``0915``, ``1030``, ``9``
-    (on the hour), ``14:30``, ``2:30 pm``, ``2pm``; None when it is not a time."""
+    (on the hour), ``14:30``, ``2:30 pm``, ``2:30p``, ``230pm``, ``2pm``; None when it is not
+    a time."""
     text = text.strip()
     meridiem = _MERIDIEM.search(text)
     if meridiem:
@@ -281,6 +283,13 @@ def parse_clock_time(text: str) -> dt.time | None:
     if hour > 23 or minute > 59:
         return None
     return dt.time(hour, minute)
+
+
+def typed_clock(text: str, fmt: str) -> str:
+    """A time of day kept as text (the ride's pickup, stored "14:30") said as the clinic reads
+    times (``clock``: "2:30 PM" in "12h"); text that is no time is said as it is."""
+    time = parse_clock_time(text) if text.strip() else None
+    return clock(time, fmt) if time is not None else text
 
 
 def parse_date_time(text: str, *, default_year: int | None = None) -> dt.datetime | None:

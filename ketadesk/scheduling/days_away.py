@@ -73,6 +73,17 @@ def away_on(ranges: Iterable[AwayRange], day: dt.date) -> AwayRange | None:
     return None
 
 
+def away_flagged(
+    ranges: Iterable[AwayRange], day: dt.date, *, kept_by_override: bool
+) -> AwayRange | None:
+    """The days away a session on ``day`` is flagged for (a call owed to move it): the range
+    holding the day, unless the session was kept there with an override on record (a reason
+    given when it was booked or moved there: decided, not a call owed).  The one rule every
+    place that flags such a session asks: the day and week views, the day sheet, the
+    appointment card, the session's page and ``ketadesk check``."""
+    return None if kept_by_override else away_on(ranges, day)
+
+
 def away_reason(ranges: Iterable[AwayRange], day: dt.date) -> str:
     """Why ``day`` is a day away, in words ("the patient is away Dec 14 – 18, 2026 (travel)");
     "" when it is not."""

@@ -9,14 +9,15 @@ PostgreSQL the booking sends it in its pipeline of reads (``booking._reads_ahead
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from ketadesk.scheduling.days_away import AwayRange
+from ketadesk.scheduling.days_away import AWAY_RULE, AwayRange
 from ketadesk.store import raw
-from ketadesk.store.models import PatientAway
+from ketadesk.store.models import GatingOverride, PatientAway
 from ketadesk.store.pipeline import prefetched
 from ketadesk.store.snapshot import autoflush
 
@@ -43,3 +44,18 @@ def patient_away_ranges(session: Session, patient_id: int) -> list[AwayRange]:
 def _day(value: dt.date | str) -> dt.date:
     # Prefetched rows come as the driver gives them (PostgreSQL: a date already).
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def kept_on_days_away(session: Session, appointment_ids: Iterable[int]) -> set[int]:
+    """Of ``appointment_ids``, the sessions kept on a day away with an override on record
+    (``scheduling/days_away.away_flagged``'s ``kept_by_override``)."""
+    ids = sorted(set(appointment_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(GatingOverride.appointment_id).where(
+                GatingOverride.rule == AWAY_RULE, GatingOverride.appointment_id.in_(ids)
+            )
+        )
+    )

@@ -366,6 +366,7 @@ def change_status(
             warnings: list[str] = []
             overridden: list[Finding] = []
             ride_home: RideHome | None = None
+            discharge_before: dict[str, Any] | None = None
             _refuse_too_early(session, appointment, action, now)
             if action == "start":
                 _refuse_a_taken_chair(session, appointment, confirmed=chair_confirmed)
@@ -401,13 +402,16 @@ def change_status(
                 # (observation minutes, readings, effects resolved) or a prescriber's override.
                 warnings.extend(completion.check_complete(session, appointment, now=now))
                 ride_home = completion.check_ride(session, appointment, ride)
-                completion.record_discharge(session, appointment, now=now)
+                discharge_before = completion.record_discharge(session, appointment, now=now)
             before = snapshot_of(appointment)
             previous = appointment.status
             appointment.status = target
             appointment.updated_at = now
             detail: dict[str, Any] = {"warnings": warnings} if warnings else {}
             said = reason
+            if action == "complete" and discharge_before is not None:
+                # What the record held before, for the undo to put back.
+                detail["record_before"] = discharge_before
             if action == "complete" and ride_home is not None:
                 detail["ride"] = ride_home.as_detail()
                 said = "; ".join(w for w in (reason, ride_home.words) if w)
@@ -659,6 +663,8 @@ def undo_status(
                     hold.active = True
                 appointment.late_cancel = False
                 fees.void_for_undo(session, actor, appointment.id, now=now)
+            if last.action == "complete" and "record_before" in (last.detail or {}):
+                completion.restore_discharge(session, appointment, last.detail["record_before"])
             appointment.status = last.from_status
             appointment.updated_at = now
             event = AppointmentEvent(

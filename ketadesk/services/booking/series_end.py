@@ -14,6 +14,7 @@ where they were, if their places are still free, and the series is as it was.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -316,10 +317,16 @@ def undo_end_series(
     actor: Actor,
     series_id: int,
     *,
+    cancelled: Sequence[int] | None = None,
     now: dt.datetime | None = None,
 ) -> SeriesEnded:
     """Take an ending back: the sessions it cancelled booked again where they were (refused,
-    naming the session, when its place was taken since), the series as it was."""
+    naming the session, when its place was taken since), the series as it was.
+
+    ``cancelled`` names the sessions the ending cancelled (``SeriesEnded.cancelled``, which
+    the undo stack keeps): exactly those are booked again.  Without it, the sessions whose
+    cancellation the latest ending of the series recorded (its events name the series), never
+    a session cancelled on its own since, whatever its time."""
     moment = now or utcnow()
 
     def write() -> SeriesEnded:
@@ -329,23 +336,7 @@ def undo_end_series(
             series = _series(session, series_id)
             if series.status != "ended":
                 raise InvalidRequest("this series is not ended; there is nothing to take back")
-            ended = session.scalar(
-                select(AppointmentEvent.at)
-                .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
-                .where(Appointment.series_id == series_id, AppointmentEvent.action == "cancel")
-                .order_by(AppointmentEvent.at.desc())
-                .limit(1)
-            )
-            events = session.scalars(
-                select(AppointmentEvent)
-                .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
-                .where(
-                    Appointment.series_id == series_id,
-                    AppointmentEvent.action == "cancel",
-                    AppointmentEvent.at == ended,
-                )
-            ).all()
-            mine = {e.appointment_id: e for e in events if e.detail.get("series_end") == series_id}
+            mine = _ending_events(session, series_id, cancelled)
             config = load_config(session)
             catalog = config.catalog
             restored: list[int] = []
@@ -453,6 +444,29 @@ def undo_end_series(
     except PermissionDenied as err:
         audit.record_refusal(db, err, entity="series", entity_id=series_id, now=moment)
         raise
+
+
+def _ending_events(
+    session: Session, series_id: int, cancelled: Sequence[int] | None
+) -> dict[int, AppointmentEvent]:
+    """The cancellations an ending of ``series_id`` recorded, by appointment (the latest of
+    each): of the sessions in ``cancelled``, or else of the series' latest ending.  A session
+    cancelled on its own has no ``series_end`` in its event, so it is never among them (the
+    undo once took the series' latest cancellation of any kind for the ending's)."""
+    events = session.scalars(
+        select(AppointmentEvent)
+        .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
+        .where(Appointment.series_id == series_id, AppointmentEvent.action == "cancel")
+        .order_by(AppointmentEvent.at, AppointmentEvent.id)
+    ).all()
+    ending = [e for e in events if (e.detail or {}).get("series_end") == series_id]
+    if cancelled is None:
+        latest = max((e.at for e in ending), default=None)
+        ending = [e for e in ending if e.at == latest]
+    else:
+        wanted = set(cancelled)
+        ending = [e for e in ending if e.appointment_id in wanted]
+    return {e.appointment_id: e for e in ending}  # in time order: the latest of each wins
 
 
 def _series_appointments(session: Session, series_id: int) -> list[int]:

@@ -20,7 +20,7 @@ from ketadesk.scheduling.availability import closed_word
 from ketadesk.scheduling.calendar import ClinicCalendar, HeldResource, Interval
 from ketadesk.scheduling.catalog import ResourceKind
 from ketadesk.scheduling.dates import short_date
-from ketadesk.scheduling.days_away import AwayRange, away_on, first_day_back
+from ketadesk.scheduling.days_away import AwayRange, away_flagged, first_day_back
 from ketadesk.scheduling.openings import Preferences, find_openings, room_need
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, RELEASED_STATUSES
 from ketadesk.services.booking.move_check import MoveVerdict, placement_of, prepare_move
@@ -28,7 +28,7 @@ from ketadesk.services.booking.planning import _patient_busy
 from ketadesk.services.common.context import NotFound, utcnow
 from ketadesk.store.clinic_config import load_catalog, load_config
 from ketadesk.store.database import Database
-from ketadesk.store.days_away import patient_away_ranges
+from ketadesk.store.days_away import kept_on_days_away, patient_away_ranges
 from ketadesk.store.models import Appointment, Resource, ResourceHold
 from ketadesk.store.snapshot import load_calendar, load_snapshot
 
@@ -96,6 +96,7 @@ def session_day(db: Database, appointment_id: int, *, now: dt.datetime | None = 
             else None
         )
         ranges = tuple(patient_away_ranges(session, appointment.patient_id))
+        kept = appointment_id in kept_on_days_away(session, [appointment_id])
         status, room_id = appointment.status, appointment.room_id
         holds = [
             HeldResource(rid, name, closed_word(ResourceKind(kind)), Interval(starts, ends))
@@ -105,7 +106,9 @@ def session_day(db: Database, appointment_id: int, *, now: dt.datetime | None = 
     move_from = first_day_back(ranges, max(day + dt.timedelta(days=1), calendar.local_date(now)))
     if status not in _STILL_TO_COME or span.end <= now:
         return SessionDay(None, (), (), ranges, move_from)
-    away = away_on(ranges, day)
+    # Kept there with an override on record: decided, as the views and ``ketadesk check``
+    # take it (the page once flagged it while they did not).
+    away = away_flagged(ranges, day, kept_by_override=kept)
     closed: list[str] = []
     clinic = calendar.session_closed(span, room_id, room_name or "")
     if clinic is not None:

@@ -28,6 +28,7 @@ from ketadesk.services.clinic.integrity_away import away_warnings
 from ketadesk.services.clinic.integrity_calendar import ClinicDays
 from ketadesk.services.clinic.integrity_config import config_warnings
 from ketadesk.services.clinic.integrity_findings import Appt, Findings, Hold
+from ketadesk.services.clinic.integrity_followups import missing_follow_up_warnings
 from ketadesk.services.clinic.integrity_report import IntegrityReport, Problem, ProblemCode
 from ketadesk.services.clinic.integrity_rules import rule_warnings
 from ketadesk.services.clinic.integrity_sweep import ResourcePass
@@ -168,6 +169,7 @@ class _Checker:
                 config_warnings(self.session)
                 + rule_warnings(self.session)
                 + away_warnings(self.session, self.now)
+                + missing_follow_up_warnings(self.session)
                 if self.window is None
                 else ()
             ),

@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.dates import short_date_time
-from ketadesk.scheduling.days_away import AwayRange, away_on
+from ketadesk.scheduling.days_away import AwayRange, away_flagged
 from ketadesk.scheduling.protocol_rules import PATIENT_AWAY, rule_title
 from ketadesk.scheduling.statuses import REPLANNED_STATUSES
 from ketadesk.services.clinic.integrity_report import Problem
 from ketadesk.store.clinic_config import load_catalog
+from ketadesk.store.days_away import kept_on_days_away
 from ketadesk.store.models import (
     Appointment,
-    GatingOverride,
     Patient,
     PatientAway,
     Series,
@@ -77,19 +77,12 @@ def away_warnings(session: Session, now: dt.datetime) -> tuple[Problem, ...]:
         )
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
-    decided = set(
-        session.scalars(
-            select(GatingOverride.appointment_id).where(
-                GatingOverride.rule == PATIENT_AWAY,
-                GatingOverride.appointment_id.in_(sorted(row[0] for row in rows)),
-            )
-        )
-    )
+    decided = kept_on_days_away(session, (row[0] for row in rows))
     out: list[Problem] = []
     for id_, patient_id, starts, version, index, count, type_name, last_name, first_name in rows:
         local = calendar.local(starts)
-        found = away_on(ranges[patient_id], local.date())
-        if found is None or id_ in decided:
+        found = away_flagged(ranges[patient_id], local.date(), kept_by_override=id_ in decided)
+        if found is None:
             continue
         what = type_name if index is None else f"{type_name} {index}/{count or '?'}"
         # The day and time as the record said them when the range was saved

@@ -11,7 +11,6 @@ counted (the change counter).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +32,7 @@ from ketadesk.scheduling.confirmations import (
     confirmation_status,
     parse_confirmation_settings,
 )
-from ketadesk.scheduling.dates import short_date_time
+from ketadesk.scheduling.dates import parse_clock_time, short_date_time, typed_clock
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -60,7 +59,6 @@ from ketadesk.store.models import (
     SessionType,
 )
 
-_PICKUP = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 #: The longest note a call keeps.
 NOTE_MAX = 2000
 
@@ -101,7 +99,7 @@ class ConfirmationRow:
     checklist: tuple[ChecklistItem, ...]
     driver: str
     ride_phone: str
-    ride_pickup: str
+    ride_pickup: str  # as the clinic reads a time ("2:30 PM"), "" when none was kept
     planned_end: dt.datetime
     #: The schedule-change call that tells this visit its new time (a closure moved it), or
     #: None: while it is owed the row is ``moved`` and the one call to make is that one.
@@ -229,7 +227,9 @@ def list_confirmations(
                     ),
                     driver=patient.driver_name,
                     ride_phone=str(ticks.get("ride_phone") or patient.driver_phone or ""),
-                    ride_pickup=str(ticks.get("ride_pickup") or ""),
+                    ride_pickup=typed_clock(
+                        str(ticks.get("ride_pickup") or ""), catalog.settings.time_format
+                    ),
                     planned_end=appointment.ends_at,
                     schedule_change=change,
                     pickup_planned=(
@@ -393,7 +393,8 @@ def set_checklist_item(
     now: dt.datetime | None = None,
 ) -> None:
     """Tick (or untick) ``item`` of the appointment's pre-visit checklist; the ride item also
-    keeps the ride's phone and pickup time ("HH:MM", local)."""
+    keeps the ride's phone and pickup time (as the desk types it: "2:30 pm", "2:30p", "230pm",
+    "14:30"; kept as "14:30", local)."""
     require(actor, "confirm_visits", db, now=now)
     now = now or utcnow()
     with db.write() as session:
@@ -414,12 +415,11 @@ def set_checklist_item(
             digits = "".join(ch for ch in ride_phone if ch.isdigit())
             if ride_phone.strip() and len(digits) < 7:
                 errors["ride_phone"] = f"{ride_phone!r} is not a phone number"
-        if (
-            ride_pickup is not None
-            and ride_pickup.strip()
-            and not _PICKUP.match(ride_pickup.strip())
-        ):
-            errors["ride_pickup"] = f"{ride_pickup!r}: use HH:MM, e.g. 14:30"
+        pickup_at = parse_clock_time(ride_pickup) if ride_pickup and ride_pickup.strip() else None
+        if ride_pickup is not None and ride_pickup.strip() and pickup_at is None:
+            errors["ride_pickup"] = (
+                f"{ride_pickup.strip()!r} is not a time of day: type it as 2:30 pm, 230pm or 14:30"
+            )
         if (ride_phone is not None or ride_pickup is not None) and item != RIDE_ITEM:
             errors.setdefault("item", "only the ride keeps a phone and a pickup time")
         if appointment.status in RELEASED_STATUSES:
@@ -431,7 +431,8 @@ def set_checklist_item(
         if ride_phone is not None:
             after["ride_phone"] = ride_phone.strip()
         if ride_pickup is not None:
-            after["ride_pickup"] = ride_pickup.strip()
+            # Kept in one form ("14:30", the clinic's local time), said in the clinic's format.
+            after["ride_pickup"] = f"{pickup_at:%H:%M}" if pickup_at is not None else ""
         appointment.checklist = after
         appointment.updated_at = now
         session.flush()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.dropout import OUTREACH_CALL, parse_dropout_settings, puts_at_risk
-from ketadesk.scheduling.followup_rules import reattempt_at
+from ketadesk.scheduling.followup_rules import STARTED_STATUSES, reattempt_at
 from ketadesk.scheduling.statuses import ATTENDED_STATUSES
 from ketadesk.services.demo import people
 from ketadesk.services.demo.facts import INTAKE, IV, REVIEW
@@ -142,6 +142,11 @@ class FollowUpRows(RowSink):
             )
             if rule.before_session:
                 self._before_session(task)
+            elif rule.owed_from_start and v.status in STARTED_STATUSES and v.status != "completed":
+                # A session left in progress still owes its monitoring form (DOMAIN.md), as the
+                # services open it at the start: open, the session not over (no random draw,
+                # so the rest of the demo stays as it was).  The demo once skipped it.
+                self._open_form(task, rule.calendar_days or 0)
             elif v.status != "completed":
                 continue
             elif rule.business_days is not None:
@@ -234,6 +239,14 @@ class FollowUpRows(RowSink):
             self._follow_up(task, v.end)
         else:
             self._follow_up(task, v.end, done_at=done, outcome="Submitted to the REMS portal")
+
+    def _open_form(self, task: _Task, days: int) -> None:
+        """The form of a session still in progress: due from its planned end, by the end of
+        ``days`` calendar days after its day, and open."""
+        v = task.visit
+        task.due = v.end
+        task.deadline = self.calendar.day_bounds(v.day + days_of(days)).end
+        self._follow_up(task, v.start)
 
     def _after_days(self, task: _Task, low: int, high: int) -> None:
         """A session that should follow within some days (integration after a KAP session)."""

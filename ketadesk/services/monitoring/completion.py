@@ -12,7 +12,8 @@ and listed on the monitoring record; once stored, the step it overrides goes ahe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -390,14 +391,24 @@ def check_ride(
     return ride
 
 
-def record_discharge(session: Session, appointment: Appointment, *, now: dt.datetime) -> None:
+def record_discharge(
+    session: Session, appointment: Appointment, *, now: dt.datetime
+) -> dict[str, Any] | None:
     """Completing a monitored session records its discharge: the time typed on the record, or
     ``now``, and the minutes monitored from the dose start (a user trial's completed sessions
     printed "Discharge time ____ Minutes monitored ____").  Nothing for a session without a
-    monitoring record."""
+    monitoring record.
+
+    Returns what the record held before (``DISCHARGE_FIELDS``, stored with the completion's
+    event), so that undoing the completion puts it back (``restore_discharge``); None when
+    there is no record."""
     record = find_record(session, appointment.id)
     if record is None:
-        return
+        return None
+    before = {
+        "discharged_at": _iso(record.discharged_at),
+        "monitored_minutes": record.monitored_minutes,
+    }
     if record.discharged_at is None:
         record.discharged_at = now
     discharged = record.discharged_at
@@ -408,6 +419,31 @@ def record_discharge(session: Session, appointment: Appointment, *, now: dt.date
         if discharged.tzinfo is None:
             discharged = discharged.replace(tzinfo=dt.UTC)
         record.monitored_minutes = max(0, int((discharged - dose).total_seconds() // 60))
+    return before
+
+
+#: What a completion fills in on the monitoring record, and its undo puts back.
+DISCHARGE_FIELDS = ("discharged_at", "monitored_minutes")
+
+
+def restore_discharge(
+    session: Session, appointment: Appointment, before: Mapping[str, Any]
+) -> None:
+    """Undoing a completion: the record's discharge time and minutes monitored as they were
+    before it (``record_discharge``'s answer), not the time the completion filled in."""
+    record = find_record(session, appointment.id)
+    if record is None:
+        return
+    stamp = before.get("discharged_at")
+    record.discharged_at = dt.datetime.fromisoformat(stamp) if stamp else None
+    minutes = before.get("monitored_minutes")
+    record.monitored_minutes = int(minutes) if minutes is not None else None
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def override(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import load_measures
 from ketadesk.scheduling.calendar import ClinicCalendar
-from ketadesk.scheduling.dates import short_date
+from ketadesk.scheduling.dates import short_date, short_date_time
 from ketadesk.scheduling.measures import Band, InstrumentSpec, Trend, score, trend
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
@@ -32,15 +32,17 @@ from ketadesk.services.common.context import (
 from ketadesk.services.followups import urgent_reviews
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog
-from ketadesk.store.models import Appointment, FollowUp, Measurement, Patient
+from ketadesk.store.models import Appointment, FollowUp, Measurement, Patient, SessionType
 
 __all__ = [
+    "MeasureSubject",
     "MeasureTrend",
     "SavedMeasure",
     "TrendPoint",
     "instrument",
     "instruments",
     "item_field",
+    "measure_subject",
     "measure_trend",
     "save_measurement",
 ]
@@ -279,6 +281,59 @@ def _close_measure_follow_ups(
             now=now,
         )
     return tuple(f.id for f in pending)
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureSubject:
+    """Whose scores a questionnaire takes, and for what: its form names them on its title and
+    header, so whoever enters the answers sees whose they are (a clinical-day trial's PHQ-9
+    form named nobody)."""
+
+    patient_id: int
+    patient_name: str  # "Lovelace, Ada"
+    chart_number: str
+    date_of_birth: dt.date | None
+    #: The session the answers belong to ("Spravato (esketamine), Tue Dec 8 10:00 AM"), or,
+    #: for answers taken outside a session, the day they are taken ("Mon Dec 7").
+    session: str
+    for_session: bool
+
+
+def measure_subject(
+    db: Database,
+    patient_id: int,
+    appointment_id: int | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> MeasureSubject:
+    """The patient (name, chart, date of birth) and the session a questionnaire is for.
+    Refused (``NotFound``) when either does not exist, or the session is another patient's."""
+    moment = now or utcnow()
+    with db.read() as session:
+        patient = session.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound(f"patient #{patient_id} does not exist")
+        settings = load_catalog(session).settings
+        calendar = ClinicCalendar(settings)
+        words = short_date(calendar.local_date(moment))
+        if appointment_id is not None:
+            row = session.execute(
+                select(Appointment.patient_id, Appointment.starts_at, SessionType.name)
+                .join(SessionType, SessionType.id == Appointment.session_type_id)
+                .where(Appointment.id == appointment_id)
+            ).one_or_none()
+            if row is None or row.patient_id != patient_id:
+                raise NotFound(f"{patient.display_name} has no such session")
+            when = short_date_time(calendar.local(row.starts_at), settings.time_format)
+            words = f"{row.name}, {when}"
+        return MeasureSubject(
+            patient_id=patient.id,
+            patient_name=patient.display_name,
+            chart_number=patient.chart_number,
+            date_of_birth=patient.date_of_birth,
+            session=words,
+            for_session=appointment_id is not None,
+        )
 
 
 def measure_trend(

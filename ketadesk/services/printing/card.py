@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 
 from ketadesk.scheduling.calendar import Interval
-from ketadesk.scheduling.days_away import AWAY_RULE, AwayRange, away_on
+from ketadesk.scheduling.days_away import AwayRange, away_flagged
 from ketadesk.scheduling.statuses import RELEASED_STATUSES, TENTATIVE_STATUSES
 from ketadesk.services.common.context import NotFound, utcnow
 from ketadesk.services.common.phones import display_phone
@@ -45,10 +45,9 @@ from ketadesk.services.printing.layout import (
 )
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.database import Database
-from ketadesk.store.days_away import patient_away_ranges
+from ketadesk.store.days_away import kept_on_days_away, patient_away_ranges
 from ketadesk.store.models import (
     Appointment,
-    GatingOverride,
     Patient,
     Resource,
     Series,
@@ -192,18 +191,7 @@ def appointment_card(
         # The patient's days away, and the sessions kept on one with an override on record
         # (decided when booked or moved there, as ``ketadesk check`` leaves them out).
         ranges = patient_away_ranges(session, patient.id) if rows else []
-        kept = (
-            set(
-                session.scalars(
-                    select(GatingOverride.appointment_id).where(
-                        GatingOverride.rule == AWAY_RULE,
-                        GatingOverride.appointment_id.in_([r.id for r in rows]),
-                    )
-                )
-            )
-            if ranges
-            else set()
-        )
+        kept = kept_on_days_away(session, [r.id for r in rows]) if ranges else set()
     settings = catalog.settings
     tz = ZoneInfo(settings.timezone)
     sessions = []
@@ -241,7 +229,9 @@ def appointment_card(
                 closed_reason=closed.reason if closed else "",
                 tentative=status in TENTATIVE_STATUSES,
                 held_until=until.astimezone(tz) if until is not None else None,
-                away=(None if id_ in kept else away_on(ranges, starts_at.astimezone(tz).date())),
+                away=away_flagged(
+                    ranges, starts_at.astimezone(tz).date(), kept_by_override=id_ in kept
+                ),
             )
         )
     return AppointmentCard(

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
+from ketadesk.scheduling.dates import typed_clock
 from ketadesk.scheduling.gating import (
     PRIOR_AUTH_GIVEN_STATUSES,
     PatientFacts,
@@ -57,7 +58,12 @@ from ketadesk.services.schedule.day_rows import (
     read_catalog,
     read_day_rows,
 )
-from ketadesk.services.schedule.day_schedule import STATUS_LABELS, DayAppointment, DaySchedule
+from ketadesk.services.schedule.day_schedule import (
+    AWAY_NOTICE,
+    STATUS_LABELS,
+    DayAppointment,
+    DaySchedule,
+)
 
 if TYPE_CHECKING:
     from ketadesk.store.database import Database
@@ -117,6 +123,9 @@ class SheetSession:
     #: A closure added after the session was booked: "Clinic closed on this day: reschedule
     #: (Christmas Day)"; "" while its place is open.
     closed: str = ""
+    #: The patient's days away holding the session's day ("Dec 14 – 18, 2026 (travel)"), as
+    #: the views and the card flag it (scheduling/days_away.away_flagged); "" when not.
+    away: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +355,8 @@ def day_sheet_from_queries(
             # A note may name the patient ("call her husband Bob"): not on the public sheet.
             notes="" if use_initials else (notes or "").strip(),
             closed=a.closed_words,
+            # (the reason is the patient's own: left off the sheet that shows initials)
+            away=("that day" if use_initials else a.away) if a.away else "",
         )
     groups = (
         _by_room(schedule, active, sessions)
@@ -665,7 +676,8 @@ def _session_row(s: SheetSession, by: str, time_format: str) -> str:
     if s.needs_driver:
         # The pickup is the session's end ("to 10:00") unless the confirmation call agreed
         # another time, which is then said here.
-        pickup = f"Pickup <b>{html.escape(s.ride_pickup)}</b>" if s.ride_pickup else ""
+        said = typed_clock(s.ride_pickup, time_format)
+        pickup = f"Pickup <b>{html.escape(said)}</b>" if s.ride_pickup else ""
         if not s.driver:
             ride = "<br/>".join(p for p in ("<b>NO DRIVER RECORDED</b>", pickup) if p)
         else:
@@ -676,6 +688,11 @@ def _session_row(s: SheetSession, by: str, time_format: str) -> str:
     checks: list[str] = []
     if s.closed:  # first: the session cannot take place where and when it is booked
         checks.append(f'<span class="warn">&#9888; <b>{html.escape(s.closed)}</b></span>')
+    if s.away:  # the patient told us they are away that day: a call to move it is owed
+        checks.append(
+            f'<span class="warn">&#9888; <b>{AWAY_NOTICE} {html.escape(s.away)}</b>: '
+            "call to move it</span>"
+        )
     if s.checklist:
         checks.append(
             " ".join(

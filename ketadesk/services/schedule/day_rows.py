@@ -97,7 +97,8 @@ ORDER BY a.starts_at, a.id
 # The days away holding the day of the day's sessions, one row per session and range (the
 # earliest range first, as scheduling/days_away.away_on picks one), without the sessions kept
 # there with an override on record (a reason given when booked or moved there: decided, as
-# ``ketadesk check`` leaves them out).  One query for the day, however many sessions.
+# ``ketadesk check`` leaves them out): scheduling/days_away.away_flagged, in SQL.  One query
+# for the day, however many sessions.
 AWAY_SQL = """
 SELECT a.id, w.first_day, w.last_day, w.reason
 FROM appointment AS a

@@ -31,6 +31,7 @@ from ketadesk.services.common.context import ServiceError
 from ketadesk.ui.common.background import LatestOnly, run_service
 from ketadesk.ui.common.date_fields import DateField
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.sizing import ContentHeight
 
 CHOOSE = "Choose a reason…"
 
@@ -54,6 +55,7 @@ class SeriesEndDialog(QDialog):
         self.setWindowTitle(f"End series — {info.protocol_name}")
         self._build()
         self._show_info(info)
+        ContentHeight(self)  # a refusal wraps, and the window grows to show all of it
         self.resize(560, 440)
 
     def _build(self) -> None:

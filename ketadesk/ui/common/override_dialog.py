@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ketadesk.ui.common.sizing import ContentHeight
+
 __all__ = ["OverrideDialog", "RefusedRule", "ask_override_reason"]
 
 
@@ -79,6 +81,7 @@ class OverrideDialog(QDialog):
         layout.addWidget(QLabel("Reason:"))
         layout.addWidget(self._reason)
         layout.addWidget(self._buttons)
+        ContentHeight(self)  # every refused rule shown, however many lines they wrap to
         self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 64)
 
     def reason(self) -> str:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ketadesk.scheduling.ride_home import RideHome, ride_problem
 from ketadesk.services.common.phones import display_phone
+from ketadesk.ui.common.sizing import ContentHeight
 
 __all__ = ["RideDialog", "ask_ride_home"]
 
@@ -84,6 +85,7 @@ class RideDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self._problem)
         layout.addWidget(self._buttons)
+        ContentHeight(self)  # what is missing wraps, and the window grows to show it all
         self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 64)
         self._on_answer_changed()
 

@@ -158,6 +158,10 @@ class ConfirmationModel(RowTableModel[ConfirmationRow]):
     def timezone(self) -> ZoneInfo:
         return self._zone.timezone
 
+    @property
+    def time_format(self) -> str:
+        return self._zone.time_format
+
     def set_timezone(self, zone: ZoneInfo, time_format: str = "12h") -> None:
         self._zone.timezone = zone
         self._zone.time_format = time_format
@@ -199,6 +203,8 @@ class ConfirmationsView(QWidget):
         self.checks: dict[str, QCheckBox] = {}
         #: The visit just moved from here (id, patient), said once the list is read again.
         self._rescheduled: tuple[int, str] | None = None
+        # The ride's phone and pickup the service refused, by visit: shown again, not lost.
+        self._refused_ride: tuple[int, str, str] | None = None
         self.printer = DocumentPrinter(desk, self)
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_heading())
@@ -299,7 +305,10 @@ class ConfirmationsView(QWidget):
         self.ride_phone.setPlaceholderText("(619) 555-0100")
         self.ride_pickup = QLineEdit(self.checklist_box)
         self.ride_pickup.setObjectName("confirmations_ride_pickup")
-        self.ride_pickup.setPlaceholderText("HH:MM")
+        self.ride_pickup.setPlaceholderText("2:30 pm")
+        self.ride_pickup.setToolTip(
+            "The pickup time as you hear it: 2:30 pm, 2:30p, 230pm or 14:30"
+        )
         form.addRow("Ride's phone", self.ride_phone)
         form.addRow("Pickup at", self.ride_pickup)
         box.addLayout(form)
@@ -431,12 +440,22 @@ class ConfirmationsView(QWidget):
         # of observation), as the call sheet prints it; none for a type without a ride.
         planned = row.pickup_planned if row is not None and has_ride else None
         self.ride_pickup.setText(
-            (row.ride_pickup or f"{planned.astimezone(self.model.timezone):%H:%M}")
+            (
+                row.ride_pickup
+                or clock(planned.astimezone(self.model.timezone), self.model.time_format)
+            )
             if row is not None and planned is not None
             else (row.ride_pickup if row is not None and has_ride else "")
         )
         if not has_ride:
             self.ride_phone.setText("")
+        kept = self._refused_ride
+        if row is not None and kept is not None and kept[0] == row.appointment_id:
+            # What the desk typed and the service refused stays to be put right, not lost.
+            self.ride_phone.setText(kept[1])
+            self.ride_pickup.setText(kept[2])
+        else:
+            self._refused_ride = None
         if row is None:
             self.checklist_hint.setText("Choose a visit to tick its checklist.")
         elif not items:
@@ -540,6 +559,7 @@ class ConfirmationsView(QWidget):
         ride = item == RIDE_ITEM
         phone = self.ride_phone.text() if ride else None
         pickup = self.ride_pickup.text() if ride else None
+        self._refused_ride = None  # (set again if this one is refused too)
 
         def done(_none: None) -> None:
             name = next((i.name for i in row.checklist if i.key == item), item)
@@ -568,7 +588,11 @@ class ConfirmationsView(QWidget):
 
     def _on_tick_refused(self, err: ServiceError) -> None:
         self._on_refused(err)
-        self.refresh()  # the box goes back to what is stored
+        row = self.selected()
+        if row is not None and isinstance(err, InvalidFields):
+            typed = (self.ride_phone.text(), self.ride_pickup.text())
+            self._refused_ride = (row.appointment_id, *typed)
+        self.refresh()  # the box goes back to what is stored; the refused text stays
 
     def _on_refused(self, err: ServiceError) -> None:
         if isinstance(err, InvalidFields):

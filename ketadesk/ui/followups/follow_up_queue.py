@@ -80,6 +80,7 @@ from ketadesk.ui.common.background import BackgroundCall, run_service
 from ketadesk.ui.common.colors import is_dark, mix
 from ketadesk.ui.common.date_fields import DateField, DateTimeField
 from ketadesk.ui.common.dates import short_date
+from ketadesk.ui.common.sizing import ContentHeight
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -94,6 +95,8 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 #: Overdue red and urgent tint, readable on light and on dark palettes.
 OVERDUE_COLORS = {False: "#b3261e", True: "#f2b8b5"}
+#: A follow-up's dialog is this wide at first: a REMS form's override error reads in a few lines.
+FOLLOW_UP_DIALOG_WIDTH = 560
 HIGH_COLORS = {False: "#8a5300", True: "#ffcf7a"}
 URGENT_TINT = 0.16
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -448,6 +451,10 @@ class _FollowUpDialog(QDialog):
         layout.addWidget(self.buttons)
         self._errors: dict[str, QLabel] = {}
         self._editors: dict[str, QWidget] = {}
+        # An error under a field wraps and the window grows to show all of it (the REMS
+        # form's override error was cut off at the dialog's first height).
+        ContentHeight(self)
+        self.resize(FOLLOW_UP_DIALOG_WIDTH, 1)  # as tall as its content, once shown
 
     def _add_field(self, name: str, label: str, editor: QWidget) -> None:
         box = QWidget(self)

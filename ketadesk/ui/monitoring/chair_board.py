@@ -43,9 +43,21 @@ else:  # typing.override is Python 3.12+; the decorator only informs the type ch
 
 REFRESH_MS = 60_000
 CARD_MIN_WIDTH = 380
+#: The board's colours, light and dark palette: red for trouble (late, unsafe, urgent), amber
+#: for what is due now or still refused, green for a good state (ready to discharge).  The
+#: legend (F1) shows them with ``BOARD_COLOR_WORDS``.
 LATE_COLORS = ("#c5221f", "#ff8a80")  # light, dark palette
 READY_COLORS = ("#137333", "#81c995")
 DUE_COLORS = ("#b06000", "#fdd663")
+BOARD_COLOR_WORDS = (
+    (
+        LATE_COLORS,
+        "Red: late (a check overdue, still in the chair past discharge), a BP that makes the "
+        "patient unsafe, or an urgent review; the card gets a red border",
+    ),
+    (DUE_COLORS, "Amber: a BP check due now; discharge time come, but the rules still refuse"),
+    (READY_COLORS, "Green: ready to discharge"),
+)
 STAGE_LABELS = {
     "in_session": "In session",
     "waiting": "Waiting",
@@ -292,9 +304,9 @@ class ChairCardWidget(QFrame):
         due_now = card.next_bp is not None and card.next_bp.due_now
         self._ink(self.labels["bp"], late if card.bp_late else (due if due_now else text))
         waits = due if card.discharge_not_yet else text  # the time came, the rules still refuse
+        # Ready is a good state, green even when the patient stays past it: the "late" line
+        # says that in red (a trial saw "Ready to discharge" in red and read it as trouble).
         self._ink(self.labels["discharge"], ready if card.discharge_ready else waits)
-        if card.discharge_late:
-            self._ink(self.labels["discharge"], late)
         self._ink(self.labels["patient"], muted if card.is_free else text)
         self._ink(self.stage_label, muted)
         self._ink(self.labels["next"], muted)

@@ -8,10 +8,12 @@ instrument (items, answers, bands, urgent rules) comes from measures.toml throug
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QPalette, QShortcut, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -29,8 +31,9 @@ from PySide6.QtWidgets import (
 from ketadesk.scheduling.measures import InstrumentSpec, MeasureError, score
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
 from ketadesk.services.monitoring import measurements
-from ketadesk.services.monitoring.measurements import SavedMeasure, item_field
+from ketadesk.services.monitoring.measurements import MeasureSubject, SavedMeasure, item_field
 from ketadesk.ui.common.background import run_service
+from ketadesk.ui.common.dates import us_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
 from ketadesk.ui.monitoring.monitoring_dialog import message_colors
@@ -94,15 +97,17 @@ class MeasureDialog(QDialog):
     def __init__(
         self,
         desk: Desk,
-        patient_id: int,
+        subject: MeasureSubject,
         instrument: str,
         appointment_id: int | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``subject``: whose answers these are, read before (``open_for``): the form names
+        the patient from the moment it opens."""
         super().__init__(parent)
         keep_none_alive()
         self._desk = desk
-        self._patient_id = patient_id
+        self._patient_id = subject.patient_id
         self._appointment_id = appointment_id
         self.spec: InstrumentSpec = measurements.instrument(instrument)
         self.item_errors: dict[int, str] = {}
@@ -111,6 +116,11 @@ class MeasureDialog(QDialog):
         self.setObjectName("measure_dialog")
         self.setWindowTitle(f"{spec.name} — {spec.title}")
 
+        # Whose answers these are, above everything else (the form once named nobody).
+        self._subject = QLabel(self)
+        self._subject.setObjectName("measure_subject")
+        self._subject.setWordWrap(True)
+        self._subject.setTextFormat(Qt.TextFormat.RichText)
         title = QLabel(f"<b>{spec.name}</b> — {spec.title}", self)
         title.setWordWrap(True)
         period = QLabel(spec.period, self)
@@ -191,6 +201,7 @@ class MeasureDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.addWidget(self._subject)
         layout.addWidget(title)
         layout.addWidget(period)
         layout.addWidget(self._urgent)
@@ -200,18 +211,61 @@ class MeasureDialog(QDialog):
         layout.addWidget(buttons)
         self._refresh()
         self.resize(820, 640)
+        self.show_subject(subject)
+
+    @classmethod
+    def open_for(
+        cls,
+        desk: Desk,
+        patient_id: int,
+        instrument: str,
+        appointment_id: int | None,
+        parent: QWidget | None,
+        then: Callable[[MeasureDialog], None],
+    ) -> None:
+        """Read whose answers these are on a worker, then make the dialog and hand it to
+        ``then`` (which opens it): it opens naming the patient.  Tests may replace this."""
+        db, now = desk.db, desk.now()
+
+        def read() -> MeasureSubject:
+            return measurements.measure_subject(db, patient_id, appointment_id, now=now)
+
+        def opened(subject: MeasureSubject) -> None:
+            then(cls(desk, subject, instrument, appointment_id, parent))
+
+        run_service(parent, read, opened, busy="Opening the questionnaire…")
+
+    def show_subject(self, subject: MeasureSubject) -> None:
+        """Name the patient, their date of birth and the session on the title and header."""
+        born = (
+            f"DOB {us_date(subject.date_of_birth)}" if subject.date_of_birth else "DOB not on file"
+        )
+        about = subject.session if subject.for_session else f"not for a session, {subject.session}"
+        self.setWindowTitle(f"{self.spec.name} — {subject.patient_name} ({born}) — {about}")
+        self._subject.setText(
+            f"<span style='font-size:large'><b>{html.escape(subject.patient_name)}</b></span>"
+            f" · chart {html.escape(subject.chart_number)} · <b>{born}</b><br/>"
+            f"{'Session' if subject.for_session else 'Taken'}: {html.escape(about)}"
+        )
+        self._subject.setAccessibleName(
+            f"{subject.patient_name}, chart {subject.chart_number}, {born}, {about}"
+        )
+
+    def subject_text(self) -> str:
+        """The header's words (without the markup)."""
+        return QTextDocumentFragment.fromHtml(self._subject.text()).toPlainText()
 
     @classmethod
     def enter(
         cls,
         desk: Desk,
-        patient_id: int,
+        subject: MeasureSubject,
         instrument: str,
         appointment_id: int | None = None,
         parent: QWidget | None = None,
     ) -> SavedMeasure | None:
         """Open the questionnaire modally; the saved measure, or None.  Tests may replace it."""
-        dialog = cls(desk, patient_id, instrument, appointment_id, parent)
+        dialog = cls(desk, subject, instrument, appointment_id, parent)
         dialog.exec()
         return dialog.saved_measure
 

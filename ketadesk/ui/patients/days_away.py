@@ -45,6 +45,7 @@ from ketadesk.services.patients.days_away import (
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.date_fields import DateField
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.sizing import ContentHeight
 
 #: Reasons offered in the reason box (anything else may be typed).
 REASONS = ("travel", "work", "family", "illness")
@@ -85,6 +86,7 @@ class AwayRangeDialog(QDialog):
         self.problem.setObjectName("away_problem")
         self.problem.setStyleSheet("color: #c5221f")
         self.problem.setVisible(False)
+        self.problem.setWordWrap(True)  # the whole problem, never cut at the window's edge
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -94,6 +96,8 @@ class AwayRangeDialog(QDialog):
         form.addRow("&Reason:", self.reason)
         form.addRow(self.problem)
         form.addRow(self.buttons)
+        ContentHeight(self)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 48)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.first.dateChanged.connect(self._on_first_date_changed)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from ketadesk.scheduling.status_times import not_started_words, over_words
 from ketadesk.services.schedule.day_schedule import DaySchedule
+from ketadesk.ui.monitoring.chair_board import BOARD_COLOR_WORDS
 from ketadesk.ui.timeline.painter import ARRIVAL_COLORS, HOLLOW_DOTS, STATUS_COLORS
 
 STATUS_WORDS = {
@@ -91,10 +92,16 @@ def legend_html(schedule: DaySchedule | None) -> str:
     mark_rows = "".join(
         f"<tr><td><b>{escape(k)}</b></td><td>{escape(v)}</td></tr>" for k, v in MARKS
     )
+    board_rows = "".join(
+        f"<tr><td><span style='color:{light}; font-size:large'>■</span></td>"
+        f"<td>{escape(words)}</td></tr>"
+        for (light, _dark), words in BOARD_COLOR_WORDS
+    )
     return (
         f"{types}<h3>Status marks</h3><p>A dot on a narrow block; a badge of that colour, with the "
         f"word, on a wide one.</p><table cellpadding='3'>{status_rows}</table>"
         f"<h3>Other marks</h3><table cellpadding='3'>{mark_rows}</table>"
+        f"<h3>Chair board</h3><table cellpadding='3'>{board_rows}</table>"
     )
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ketadesk.ui.booking.move_dialog import MoveSessionDialog
     from ketadesk.ui.booking.series_move_dialog import SeriesMoveDialog
     from ketadesk.ui.followups.follow_up_queue import FollowUpQueueView
+    from ketadesk.ui.monitoring.measure_dialog import MeasureDialog
     from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
     from ketadesk.ui.patients.patient_record import PatientRecordView
     from ketadesk.ui.settings.settings_dialog import SettingsDialog
@@ -772,13 +773,17 @@ class DeskController(QObject):
     def open_measure(self, patient_id: int, instrument: str, appointment_id: int) -> None:
         from ketadesk.ui.monitoring.measure_dialog import MeasureDialog
 
-        dialog = MeasureDialog(
+        # Opened once whose answers these are is read: it names the patient from the start.
+        MeasureDialog.open_for(
             self.desk,
             patient_id,
             instrument,
-            appointment_id=appointment_id,
-            parent=self.parent_widget,
+            appointment_id,
+            self.parent_widget,
+            self._show_measure,
         )
+
+    def _show_measure(self, dialog: MeasureDialog) -> None:
         dialog.finished.connect(lambda _r: self.refresh_counts())
         dialog.open()
 

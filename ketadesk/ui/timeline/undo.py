@@ -320,11 +320,14 @@ class SeriesEndCommand(_EditCommand):
         self.reason = reason
         self.note = note
         self.effective = done.ended_on
+        # Exactly the sessions this ending cancelled are booked again on undo (not whatever
+        # the series' latest cancellation was: a single session cancelled since is not ours).
+        self.cancelled = done.cancelled
 
     def apply(self, forward: bool) -> None:
         desk = self.editor.desk
         if forward:
-            series_end.end_series(
+            done = series_end.end_series(
                 desk.db,
                 desk.actor,
                 self.series_id,
@@ -333,8 +336,11 @@ class SeriesEndCommand(_EditCommand):
                 effective=self.effective,
                 now=desk.now(),
             )
+            self.cancelled = done.cancelled
         else:
-            series_end.undo_end_series(desk.db, desk.actor, self.series_id, now=desk.now())
+            series_end.undo_end_series(
+                desk.db, desk.actor, self.series_id, cancelled=self.cancelled, now=desk.now()
+            )
 
 
 class ScheduleEditor(QObject):

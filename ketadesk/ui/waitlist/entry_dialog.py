@@ -43,6 +43,7 @@ from ketadesk.services.waitlist.entries import (
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.date_fields import DateField, TimeField
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.common.sizing import ContentHeight
 
 #: What the time-of-day fields start at for a new entry (the desk changes them).
 DEFAULT_FROM = QTime(9, 0)
@@ -109,6 +110,7 @@ class EntryDialog(QDialog):
         layout.addWidget(buttons)
         if row is not None:
             self._show(row)
+        ContentHeight(self)  # the refusals wrap, and the window grows to show all of them
         self.resize(520, 640)
 
     # -- building -----------------------------------------------------------------------------

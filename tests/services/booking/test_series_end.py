@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from ketadesk.services.booking import series_end
+from ketadesk.services.booking import appointment_changes, series_end
 from ketadesk.services.clinic.integrity import check_integrity
 from ketadesk.services.common.context import Actor, InvalidRequest, PermissionDenied
 from ketadesk.services.followups import recall
@@ -247,3 +247,38 @@ def test_an_end_taken_back_books_the_sessions_again_where_they_were(clinic: Smal
         ).all()
     assert status == "open"  # the miss is the desk's to answer again
     assert recall.at_risk_list(clinic.db, now=at, patient_id=clinic.ids["Ada Lovelace"])
+
+
+@pytest.mark.parametrize("kept_ids", [True, False], ids=["ids kept", "from the record"])
+def test_undoing_an_end_restores_its_sessions_though_one_was_cancelled_since(
+    clinic: SmallClinic, kept_ids: bool
+) -> None:
+    """The undo once took the series' latest cancellation for the ending's: a single session
+    cancelled after the end made it restore nothing."""
+    rows = book_induction(clinic)
+    at = rows[0].starts_at - dt.timedelta(days=1)
+    sid = rows[0].series_id or 0
+    done = series_end.end_series(
+        clinic.db, PRESCRIBER, sid, reason="side_effects", effective=_day(clinic, rows[2]), now=at
+    )
+    assert done.cancelled == tuple(r.id for r in rows[2:])
+    later = at + dt.timedelta(hours=1)
+    appointment_changes.change_status(
+        clinic.db, FRONT_DESK, rows[1].id, "cancel", reason="patient has the flu", now=later
+    )
+
+    undone = series_end.undo_end_series(
+        clinic.db,
+        PRESCRIBER,
+        sid,
+        cancelled=done.cancelled if kept_ids else None,
+        now=later + dt.timedelta(minutes=5),
+    )
+
+    assert undone.cancelled == done.cancelled
+    after = _rows(clinic, sid)
+    assert [r.status for r in after] == ["booked", "cancelled", *["booked"] * 4]
+    with clinic.db.read() as s:
+        series = s.get(Series, sid)
+        assert series is not None
+        assert series.status == "active"

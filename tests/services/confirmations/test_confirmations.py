@@ -16,7 +16,7 @@ from ketadesk.services.confirmations import calls
 from ketadesk.services.printing.call_sheet import call_sheet, call_sheet_layout
 from ketadesk.store import changes
 from ketadesk.store.models import Appointment, AuditEvent, ConfirmationCall
-from tests.clinic_fixtures import SmallClinic, build_small_clinic
+from tests.clinic_fixtures import SmallClinic, build_small_clinic, say_times
 
 #: Tuesday 24 November 2026, 10:15 at the clinic.
 NOW = dt.datetime(2026, 11, 24, 18, 15, tzinfo=dt.UTC)
@@ -164,12 +164,53 @@ def test_the_checklist_is_ticked_with_the_ride(clinic: SmallClinic) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("typed", "kept", "said"),
+    [
+        ("2:30 pm", "14:30", "2:30 PM"),
+        ("2:30p", "14:30", "2:30 PM"),
+        ("230pm", "14:30", "2:30 PM"),
+        ("14:30", "14:30", "2:30 PM"),
+        (" 9:05 AM ", "09:05", "9:05 AM"),
+        ("12:15 pm", "12:15", "12:15 PM"),
+    ],
+)
+def test_the_pickup_takes_what_a_us_front_desk_types(
+    clinic: SmallClinic, typed: str, kept: str, said: str
+) -> None:
+    with clinic.db.write() as session:
+        say_times(session, "12h")  # (a US clinic's default; the small clinic says 24h)
+    ada = _book(clinic, "Ada Lovelace", "Room 1", "Monitor 1", "09:00")
+    calls.set_checklist_item(
+        clinic.db, FRONT_DESK, ada, "driver_confirmed", True, ride_pickup=typed, now=NOW
+    )
+    with clinic.db.read() as session:
+        appointment = session.get(Appointment, ada)
+        assert appointment is not None
+        assert appointment.checklist["ride_pickup"] == kept
+    row = calls.list_confirmations(clinic.db, now=NOW).rows[0]
+    assert row.ride_pickup == said
+
+
+@pytest.mark.parametrize("typed", ["25:99", "2:75 pm", "13:00 pm", "half two", "2:3"])
+def test_a_pickup_that_is_no_time_is_refused_naming_it(clinic: SmallClinic, typed: str) -> None:
+    ada = _book(clinic, "Ada Lovelace", "Room 1", "Monitor 1", "09:00")
+    with pytest.raises(InvalidFields) as raised:
+        calls.set_checklist_item(
+            clinic.db, FRONT_DESK, ada, "driver_confirmed", True, ride_pickup=typed, now=NOW
+        )
+    message = raised.value.errors["ride_pickup"]
+    assert repr(typed) in message
+    assert "is not a time of day" in message
+    assert "2:30 pm" in message
+
+
 def test_the_day_sheet_shows_the_checklist_as_ticked(clinic: SmallClinic) -> None:
     from ketadesk.services.printing.day_sheet import day_sheet, day_sheet_layout
 
     ada = _book(clinic, "Ada Lovelace", "Room 1", "Monitor 1", "09:00")
     calls.set_checklist_item(
-        clinic.db, FRONT_DESK, ada, "driver_confirmed", True, ride_pickup="11:05", now=NOW
+        clinic.db, FRONT_DESK, ada, "driver_confirmed", True, ride_pickup="11:05a", now=NOW
     )
     sheet = day_sheet(clinic.db, _next_open_day(clinic), now=NOW)
     session = next(s for g in sheet.groups for s in g.sessions if s.appointment_id == ada)
@@ -180,7 +221,7 @@ def test_the_day_sheet_shows_the_checklist_as_ticked(clinic: SmallClinic) -> Non
     text = "".join(b.html for b in day_sheet_layout(sheet).blocks)
     assert "&#9746;&nbsp;Ride home" in text
     assert "&#9744;&nbsp;Fasting" in text
-    assert "Pickup <b>11:05</b>" in text
+    assert "Pickup <b>11:05</b>" in text  # (typed "11:05a"; the small clinic says 24h)
 
 
 def test_the_call_sheet_tells_no_calls_due_from_all_called(clinic: SmallClinic) -> None:

@@ -15,12 +15,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from ketadesk.cli import main
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
-from ketadesk.services.clinic.integrity import find_problems
+from ketadesk.scheduling.followup_rules import STARTED_STATUSES
+from ketadesk.services.clinic.integrity import check_integrity, find_problems
+from ketadesk.services.clinic.integrity_followups import MISSING_CODE
 from ketadesk.services.demo.clinic import DemoError, DemoSummary, build_demo
 from ketadesk.services.demo.facts import STATES
 from ketadesk.store.clinic_config import load_catalog
@@ -43,6 +45,7 @@ from ketadesk.store.snapshot import load_calendar
 
 TODAY = dt.date(2025, 12, 3)  # a Wednesday
 THANKSGIVING = dt.date(2025, 11, 27)
+STARTED = sorted(STARTED_STATUSES)
 
 
 def _build_small(url: str, seed: int = 7) -> DemoSummary:
@@ -220,6 +223,48 @@ def _assert_rules_kept(db: Database) -> None:
 
 def test_no_double_booking_no_capacity_overrun_and_a_clean_integrity_check(demo: Demo) -> None:
     _assert_rules_kept(demo.db)
+
+
+def test_a_spravato_session_left_in_progress_owes_its_rems_form(tmp_path: Path) -> None:
+    """A trial saw in-progress Spravato sessions with no REMS follow-up in the demo: the demo
+    skipped the form of any session not completed, while the rule (DOMAIN.md: "a session left
+    in progress still owes its monitoring form") owes it from the start.  (A Monday morning
+    of a clinic big enough to have Spravato patients in the chairs at the demo's clock.)"""
+    url = f"sqlite:///{tmp_path / 'monday.sqlite'}"
+    monday = TODAY - dt.timedelta(days=2)
+    summary = build_demo(
+        url, seed=7, today=monday, rooms=5, weeks_back=1, weeks_ahead=1, patients=90
+    )
+    demo = _open(url, summary)
+    with demo.db.read() as session:
+        started = session.execute(
+            select(Appointment.id, Appointment.status)
+            .join(SessionType, SessionType.id == Appointment.session_type_id)
+            .where(SessionType.code == "spravato", Appointment.status.in_(STARTED))
+        ).all()
+        rows = session.execute(
+            select(FollowUp.appointment_id, FollowUp.status).where(FollowUp.kind == "rems_form")
+        ).all()
+    forms = {row.appointment_id: row.status for row in rows}
+    in_progress = [a for a, status in started if status == "in_progress"]
+    assert in_progress  # the demo's morning has some (else this test proves nothing)
+    assert all(a in forms for a, _status in started)
+    assert all(forms[a] == "open" for a in in_progress)  # the session is not over
+    report = check_integrity(demo.db, now=demo.calendar.at_local(monday, 10 * 60 + 40))
+    assert [w for w in report.warnings if w.code == MISSING_CODE] == []
+    # A form missing (written around the services) is named by ``ketadesk check``.
+    with demo.db.write() as session:
+        session.execute(
+            delete(FollowUp).where(
+                FollowUp.appointment_id == in_progress[0], FollowUp.kind == "rems_form"
+            )
+        )
+    report = check_integrity(demo.db, now=demo.calendar.at_local(monday, 10 * 60 + 40))
+    named = [w for w in report.warnings if w.code == MISSING_CODE]
+    assert [w.appointment_ids for w in named] == [(in_progress[0],)]
+    assert "is still in progress and owes its REMS monitoring form" in named[0].message
+    assert f"(appointment #{in_progress[0]})" in named[0].message
+    demo.db.dispose()
 
 
 def test_a_nurse_watches_several_patients_but_never_more_than_her_ratio(demo: Demo) -> None:

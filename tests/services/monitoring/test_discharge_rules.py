@@ -258,3 +258,36 @@ def test_the_printed_record_says_the_discharge_the_app_recorded(
     assert "&#9746; Yes" in text  # vital signs acceptable
     assert "lowest <b>95 %</b>: acceptable (at or above 93 %)" in text
     assert "Driver or escort here: <b>Sam Lovelace (husband)</b>" in text
+
+
+@pytest.mark.parametrize("typed", ["", "12:20"], ids=["filled in", "typed on the record"])
+def test_undoing_a_completion_puts_the_record_back_as_it_was(
+    clinic: SmallClinic, spravato: int, typed: str
+) -> None:
+    """The undo once kept the discharge time the completion filled in: the record then said
+    the patient left while the session was back in progress."""
+    completion.override(
+        clinic.db, PRESCRIBER, spravato, [DISCHARGE_BP], "baseline", now=_at("12:16")
+    )
+    _save(clinic, spravato, _form(clinic, spravato, discharged=typed), "12:21")
+    before = _record(clinic, spravato)
+    _complete(clinic, spravato, "12:25", RIDE)
+    completed = _record(clinic, spravato)
+    assert completed.discharged_at is not None
+    assert completed.monitored_minutes is not None
+
+    appointment_changes.undo_status(clinic.db, NURSE, spravato, now=_at("12:27"))
+
+    after = _record(clinic, spravato)
+    assert (after.discharged_at, after.monitored_minutes) == (
+        before.discharged_at,
+        before.monitored_minutes,
+    )
+    if not typed:
+        assert after.discharged_at is None
+    # Completed again, the discharge is that time's, not the first completion's.
+    _complete(clinic, spravato, "12:40", RIDE)
+    again = _record(clinic, spravato)
+    assert again.discharged_at is not None
+    expected = _at(typed) if typed else _at("12:40")
+    assert again.discharged_at.replace(tzinfo=dt.UTC) == expected

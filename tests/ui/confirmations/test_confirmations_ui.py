@@ -26,7 +26,7 @@ from ketadesk.store.models import Appointment, ConfirmationCall, Patient
 from ketadesk.ui.confirmations.confirmations_view import ConfirmationModel, ConfirmationsView
 from ketadesk.ui.printing.print_dialogs import PDF
 from ketadesk.ui.shell.main_window import MainWindow
-from tests.clinic_fixtures import SmallClinic
+from tests.clinic_fixtures import SmallClinic, say_times
 from tests.ui.clinic_day import TUESDAY
 from tests.ui.conftest import NOW
 from tests.ui.shell.desk_helpers import wait_for_day
@@ -235,3 +235,34 @@ def test_a_visit_a_closure_moved_asks_for_one_call_that_tells_the_new_time(
     qtbot.waitUntil(lambda: _status_of(view, "Lovelace, Ada") == "confirmed", timeout=10_000)
     _select(view, "Lovelace, Ada")
     assert not view.moved_note.isVisibleTo(view)
+
+
+def test_a_pickup_typed_as_the_desk_hears_it_and_a_bad_one_kept(
+    qtbot: QtBot, window: MainWindow, clinic: SmallClinic, tmp_path: Path
+) -> None:
+    """The pickup took 24-hour HH:MM only, and a refused one was wiped by the re-read."""
+    with clinic.db.write() as s:
+        say_times(s, "12h")  # a US clinic's default (the small clinic says 24h)
+    ids = book_the_next_open_day(clinic)
+    view = _confirmations_view(window)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=10_000)
+    _select(view, "Lovelace, Ada")
+    assert view.ride_pickup.text() == "10:40 AM"  # the planned end, in the clinic's format
+    view.ride_pickup.setText("25:99")
+    view.checks["driver_confirmed"].setChecked(True)
+    qtbot.waitUntil(lambda: "Not saved" in view.status.text(), timeout=10_000)
+    assert "Pickup at: '25:99' is not a time of day" in view.status.text()
+    with qtbot.waitSignal(view.refreshed, timeout=10_000):
+        view.refresh()
+    assert view.ride_pickup.text() == "25:99"  # kept to be put right
+    assert not view.checks["driver_confirmed"].isChecked()
+    view.grab().save(str(tmp_path / "pickup_refused.png"))
+
+    view.ride_pickup.setText("230pm")
+    view.checks["driver_confirmed"].setChecked(True)
+    qtbot.waitUntil(lambda: view.ride_pickup.text() == "2:30 PM", timeout=10_000)
+    assert view.checks["driver_confirmed"].isChecked()
+    with clinic.db.read() as s:
+        ada = s.get(Appointment, ids["Ada Lovelace"])
+        assert ada is not None
+        assert ada.checklist["ride_pickup"] == "14:30"

@@ -23,6 +23,8 @@ from ketadesk.services.monitoring.chair_board import ChairCard, NextUp
 from ketadesk.store.models import SessionRecord, VitalReading
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.chair_board import (
+    LATE_COLORS,
+    READY_COLORS,
     REFRESH_MS,
     ChairBoardView,
     ChairCardWidget,
@@ -233,6 +235,22 @@ def test_the_card_says_when_what_is_missing_and_ready_in_words(
     taken("Before discharge", sedation="mild", resolved=True)
     refresh(qtbot, board)
     assert text(card, "discharge") == "Ready to discharge"
+    assert ink(card, "discharge") == READY_COLORS[0]
+
+    # Still in the chair long after: the late line says so in red; ready stays green (a trial
+    # read "Ready to discharge" in red as trouble).
+    clock.now = staffed.clinic.at(TUESDAY, "12:50")
+    refresh(qtbot, board)
+    assert text(card, "discharge") == "Ready to discharge"
+    assert ink(card, "discharge") == READY_COLORS[0]
+    assert text(card, "late").startswith("⚠ Still in the chair; discharge allowed since")
+    assert ink(card, "late") == LATE_COLORS[0]
+    card.grab().save(str(picture_folder("fixes") / "board_ready_late.png"))
+
+
+def ink(card: ChairCardWidget, line: str) -> str:
+    label = card.labels[line]
+    return label.palette().color(label.foregroundRole()).name()
 
 
 def test_the_minute_timer_reads_the_board_again(

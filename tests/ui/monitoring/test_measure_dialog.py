@@ -3,16 +3,24 @@ unanswered items refused at the item, and the saved measure closing the PHQ-9 fo
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
+from ketadesk.scheduling.dates import short_date
+from ketadesk.services.booking import booking
 from ketadesk.services.common.context import Actor
-from ketadesk.store.models import FollowUp, Measurement
+from ketadesk.services.monitoring import measurements
+from ketadesk.services.monitoring.measurements import MeasureSubject
+from ketadesk.store.models import FollowUp, Measurement, Patient
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.monitoring.measure_dialog import MeasureDialog
 from tests.clinic_fixtures import SmallClinic
+from tests.pictures import picture_folder
 from tests.ui.conftest import NOW
 
 NURSE = Actor(user_id=None, username="kim", role="nurse")
@@ -22,12 +30,16 @@ FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 def _dialog(
     qtbot: QtBot, clinic: SmallClinic, instrument: str = "phq9", actor: Actor = NURSE
 ) -> MeasureDialog:
-    dialog = MeasureDialog(
-        Desk(clinic.db, actor, lambda: NOW), clinic.ids["Ada Lovelace"], instrument
-    )
+    dialog = MeasureDialog(Desk(clinic.db, actor, lambda: NOW), _ada(clinic), instrument)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
+
+
+def _ada(clinic: SmallClinic, appointment_id: int | None = None) -> MeasureSubject:
+    return measurements.measure_subject(
+        clinic.db, clinic.ids["Ada Lovelace"], appointment_id, now=NOW
+    )
 
 
 def _count(clinic: SmallClinic, model: type[Measurement] | type[FollowUp]) -> int:
@@ -107,10 +119,67 @@ def test_a_closed_dialog_is_freed_without_the_garbage_collector(clinic: SmallCli
     freed a button twice and crashed the application (and CI, twice)."""
     import weakref
 
-    dialog = MeasureDialog(Desk(clinic.db, NURSE, lambda: NOW), clinic.ids["Ada Lovelace"], "phq9")
+    dialog = MeasureDialog(Desk(clinic.db, NURSE, lambda: NOW), _ada(clinic), "phq9")
     dialog.show()
     dialog.set_answer(9, 1)
     dialog.close()
     freed = weakref.ref(dialog)
     del dialog
     assert freed() is None
+
+
+@pytest.mark.parametrize("instrument", ["phq9", "gad7"])
+def test_the_form_names_whose_answers_and_for_which_session(
+    qtbot: QtBot, clinic: SmallClinic, instrument: str
+) -> None:
+    """A clinical-day trial: the PHQ-9 form named nobody.  Opened from a session, it says the
+    patient, the date of birth (month/day/year) and the session, on its title and header."""
+    day = clinic.calendar.local_date(NOW) + dt.timedelta(days=1)
+    while clinic.calendar.closed_reason(day) is not None:
+        day += dt.timedelta(days=1)
+    planned = clinic.session(
+        "iv_infusion",
+        day,
+        "09:00",
+        {"room": "Room 1", "monitor": "Monitor 1", "nurse": "Nurse Kim"},
+    )
+    appointment = booking.book(
+        clinic.db,
+        NURSE,
+        booking.BookingRequest(patient_id=clinic.ids["Ada Lovelace"], sessions=(planned,)),
+        now=NOW,
+    ).appointment_ids[0]
+    opened: list[MeasureDialog] = []
+    MeasureDialog.open_for(
+        Desk(clinic.db, NURSE, lambda: NOW),
+        clinic.ids["Ada Lovelace"],
+        instrument,
+        appointment,
+        None,
+        opened.append,
+    )
+    qtbot.waitUntil(lambda: bool(opened), timeout=10_000)
+    dialog = opened[0]
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with clinic.db.read() as s:
+        patient = s.get(Patient, clinic.ids["Ada Lovelace"])
+        assert patient is not None
+        assert patient.date_of_birth is not None
+        born = patient.date_of_birth
+    dob = f"DOB {born.month:02d}/{born.day:02d}/{born.year}"
+    session = f"IV ketamine infusion, {short_date(day)} 09:00"  # (the small clinic says 24h)
+    title = dialog.windowTitle()
+    assert title.startswith(f"{dialog.spec.name} — Lovelace, Ada ({dob})")
+    assert session in title
+    header = dialog.subject_text()
+    assert header.startswith(f"Lovelace, Ada · chart BT-1 · {dob}")
+    assert f"Session: {session}" in header
+    dialog.grab().save(str(picture_folder("fixes") / f"measure_{instrument}_header.png"))
+
+
+def test_answers_taken_outside_a_session_say_the_day(qtbot: QtBot, clinic: SmallClinic) -> None:
+    dialog = _dialog(qtbot, clinic)
+    today = short_date(clinic.calendar.local_date(NOW))
+    assert f"Taken: not for a session, {today}" in dialog.subject_text()
+    assert dialog.windowTitle().endswith(f"not for a session, {today}")

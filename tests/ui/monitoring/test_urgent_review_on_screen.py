@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from ketadesk.services.booking import appointment_changes, booking
@@ -31,6 +32,7 @@ from tests.clinic_fixtures import (
     extend_authorizations,
     ready_for_discharge,
 )
+from tests.pictures import picture_folder
 
 SPRAVATO = {
     "room": "Room 1",
@@ -144,6 +146,42 @@ def test_an_incomplete_rems_form_is_refused_on_screen(
         dialog.save()
     assert not dialog.is_saved()  # a nurse may not override: a prescriber's decision
     assert "prescriber" in dialog.errors()["override_reason"]
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")  # offscreen
+def test_the_rems_forms_override_error_is_read_whole(
+    qtbot: QtBot, clinic: SmallClinic, day: dt.date
+) -> None:
+    """The message under the override was cut off (a clinical-day trial): it wraps and the
+    dialog grows to show all of it."""
+    appointment = _book(clinic, day)
+    ready_for_discharge(clinic.db, appointment)
+    for action, hhmm in (("check_in", "09:55"), ("start", "10:00"), ("complete", "12:30")):
+        appointment_changes.change_status(
+            clinic.db, NURSE, appointment, action, now=clinic.at(day, hhmm), ride=RIDE_HOME
+        )
+    now = clinic.at(day, "13:00")
+    queue = follow_up_queue(clinic.db, NURSE, now=now)
+    (item,) = [
+        i
+        for i in (*queue.overdue, *queue.due_today, *queue.upcoming)
+        if i.kind == "rems_form" and i.appointment_id == appointment
+    ]
+    dialog = CompleteDialog(Desk(clinic.db, NURSE, lambda: now), item)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.override is not None
+    dialog.outcome.setPlainText("Sent by fax")
+    with qtbot.waitSignal(dialog.settled, timeout=10_000):
+        dialog.save()
+    error = dialog.findChild(QLabel, "override_reason_error")
+    assert error is not None
+    qtbot.waitUntil(lambda: error.height() >= error.heightForWidth(error.width()))
+    assert error.wordWrap()
+    assert error.height() >= error.heightForWidth(error.width())  # every line of it
+    assert dialog.rect().contains(error.mapTo(dialog, error.rect().bottomRight()))
+    dialog.grab().save(str(picture_folder("fixes") / "rems_override_error.png"))
 
 
 def test_starting_a_dose_under_warn_says_why(

@@ -11,6 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from ketadesk.scheduling.confirmations import ARRIVAL_NAMES, ARRIVED
 from ketadesk.scheduling.status_times import not_started_words, over_words
+from ketadesk.ui.monitoring.chair_board import DUE_COLORS, LATE_COLORS, READY_COLORS
 from ketadesk.ui.shell.legend import LegendDialog, legend_html
 from ketadesk.ui.timeline.painter import ARRIVAL_COLORS, HOLLOW_DOTS, STATUS_COLORS
 from tests.pictures import picture_folder
@@ -45,8 +46,18 @@ def test_the_legend_shows_each_mark_with_what_it_means(qtbot: QtBot) -> None:
     assert "⚠ Room busy</b>" in html
     assert words[(ARRIVAL_COLORS["no_show_candidate"], "○")].startswith("No-show?")
     assert words[(STATUS_COLORS["no_show"], "●")].startswith("No-show: marked")
+    # The chair board's colours: green for a good state, red for trouble (a trial saw "Ready
+    # to discharge" in red).
+    board = dict(
+        re.findall(r"color:(#[0-9a-f]{6}); font-size:large'>■</span></td><td>([^<]*)", html)
+    )
+    assert board[READY_COLORS[0]] == "Green: ready to discharge"
+    assert board[LATE_COLORS[0]].startswith("Red: late")
+    assert board[DUE_COLORS[0]].startswith("Amber:")
     dialog = LegendDialog(None)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
     dialog.grab().save(str(picture_folder("trial3") / "legend.png"))
+    dialog.resize(460, 900)
+    dialog.grab().save(str(picture_folder("fixes") / "legend_board.png"))
