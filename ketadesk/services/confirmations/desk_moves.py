@@ -32,7 +32,12 @@ from ketadesk.scheduling.move_calls import (
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
 from ketadesk.services.common.context import Actor
-from ketadesk.services.confirmations.schedule_changes import LINK, latest_moves, link_of
+from ketadesk.services.confirmations.schedule_changes import (
+    LINK,
+    latest_moves,
+    link_of,
+    moved_since,
+)
 from ketadesk.services.followups.sync import follow_up_state
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import Appointment, AppointmentEvent, FollowUp, SessionType
@@ -181,17 +186,7 @@ def _retell(
         return
     before = follow_up_state(row)
     fmt = calendar.settings.time_format
-    ids = session.scalars(
-        select(AppointmentEvent.appointment_id)
-        .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
-        .where(
-            Appointment.patient_id == row.patient_id,
-            AppointmentEvent.action == "move",
-            AppointmentEvent.at >= row.created_at,
-        )
-        .distinct()
-    ).all()
-    latest = latest_moves(session, ids)
+    latest = latest_moves(session, moved_since(session, row))
     to_tell: list[ToTell] = []
     for appointment_id in sorted(latest):
         link = link_of(latest[appointment_id])

@@ -145,21 +145,28 @@ def told_by(session: Session, appointment_ids: Collection[int]) -> dict[int, Sch
     return found
 
 
+def moved_since(session: Session, call: FollowUp) -> list[int]:
+    """The patient's sessions moved since ``call`` was opened (any move: the call's own
+    and later ones), the ids a schedule-change call reads its visits from."""
+    return list(
+        session.scalars(
+            select(AppointmentEvent.appointment_id)
+            .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
+            .where(
+                Appointment.patient_id == call.patient_id,
+                AppointmentEvent.action == "move",
+                AppointmentEvent.at >= call.created_at,
+            )
+            .distinct()
+        ).all()
+    )
+
+
 def visits_told(session: Session, call: FollowUp) -> list[int]:
     """The visits whose new time ``call`` tells: its patient's sessions a closure moved at the
     instant the call was opened, or moved without the patient since, and not moved again
     (otherwise) since."""
-    ids = session.scalars(
-        select(AppointmentEvent.appointment_id)
-        .join(Appointment, Appointment.id == AppointmentEvent.appointment_id)
-        .where(
-            Appointment.patient_id == call.patient_id,
-            AppointmentEvent.action == "move",
-            AppointmentEvent.at >= call.created_at,
-        )
-        .distinct()
-    ).all()
-    covered = told_by(session, ids)
+    covered = told_by(session, moved_since(session, call))
     return sorted(a for a, c in covered.items() if c.follow_up_id == call.id)
 
 
