@@ -276,25 +276,17 @@ def end_series(
             series.end_note = note.strip()
             series.ended_by_id = actor.user_id
             series.ended_at = moment
-            session.flush()
-            audit.record(
-                session,
-                actor,
-                END_ACTION,
-                "series",
-                series.id,
-                patient_id=series.patient_id,
-                before=before_series,
-                after=_series_state(series),
-                detail=f"{words}; {counted(len(cancelled), 'session')} cancelled",
-                now=moment,
-            )
             # The cancelled sessions' follow-ups, and the outreach calls of earlier misses in
             # the series, which an ended series no longer owes.
-            members = _series_appointments(session, series_id)
-            sync.sync_follow_ups(session, actor, members, now=moment)
-            session.flush()  # every row written before the change counter, the last lock taken
-            changes.bump(session, moment)
+            _settle(
+                session,
+                actor,
+                series,
+                END_ACTION,
+                before_series,
+                f"{words}; {counted(len(cancelled), 'session')} cancelled",
+                moment,
+            )
             return SeriesEnded(
                 series_id=series.id,
                 patient_id=series.patient_id,
@@ -410,23 +402,15 @@ def undo_end_series(
             series.end_note = None
             series.ended_by_id = None
             series.ended_at = None
-            session.flush()
-            audit.record(
+            _settle(
                 session,
                 actor,
+                series,
                 UNDO_ACTION,
-                "series",
-                series.id,
-                patient_id=series.patient_id,
-                before=before_series,
-                after=_series_state(series),
-                detail=f"{counted(len(restored), 'session')} booked again",
-                now=moment,
+                before_series,
+                f"{counted(len(restored), 'session')} booked again",
+                moment,
             )
-            members = _series_appointments(session, series_id)
-            sync.sync_follow_ups(session, actor, members, now=moment)
-            session.flush()
-            changes.bump(session, moment)
             return SeriesEnded(
                 series_id=series.id,
                 patient_id=series.patient_id,
@@ -471,6 +455,36 @@ def _ending_events(
 
 def _series_appointments(session: Session, series_id: int) -> list[int]:
     return list(session.scalars(select(Appointment.id).where(Appointment.series_id == series_id)))
+
+
+def _settle(
+    session: Session,
+    actor: Actor,
+    series: Series,
+    action: str,
+    before: dict[str, object],
+    detail: str,
+    moment: dt.datetime,
+) -> None:
+    """The end of a series' end or its undo: the series audited before and after, its
+    sessions' follow-ups brought in line, every row written before the change counter (the
+    last lock taken)."""
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action,
+        "series",
+        series.id,
+        patient_id=series.patient_id,
+        before=before,
+        after=_series_state(series),
+        detail=detail,
+        now=moment,
+    )
+    sync.sync_follow_ups(session, actor, _series_appointments(session, series.id), now=moment)
+    session.flush()
+    changes.bump(session, moment)
 
 
 def _series_state(series: Series) -> dict[str, Any]:
