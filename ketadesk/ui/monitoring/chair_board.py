@@ -320,8 +320,15 @@ class ChairCardWidget(QFrame):
         label.setPalette(palette)
 
     def _activate(self) -> None:
-        if self._card is not None and self._card.appointment_id is not None:
-            self.activated.emit(self._card.appointment_id)
+        # A free chair opens the session it waits for (a user trial found no way to check the
+        # next patient in from the board): its page has Check in.
+        card = self._card
+        if card is None:
+            return
+        if card.appointment_id is not None:
+            self.activated.emit(card.appointment_id)
+        elif card.next_up is not None:
+            self.activated.emit(card.next_up.appointment_id)
 
     @override
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:

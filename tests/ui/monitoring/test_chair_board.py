@@ -300,6 +300,22 @@ def test_double_click_or_enter_opens_the_session(
         QTest.mouseDClick(free, Qt.MouseButton.LeftButton)
 
 
+def test_a_free_chair_opens_the_session_it_waits_for(
+    board: ChairBoardView, staffed: StaffedDay, clock: Clock, qtbot: QtBot
+) -> None:
+    """A user trial saw "Next: 8:00 AM Delgado, Rosa · IV" on a free chair and found no way
+    to check her in from the board: the card opens her session, whose page has Check in."""
+    clock.now = staffed.clinic.at(TUESDAY, "08:30")
+    refresh(qtbot, board)
+    room1 = board.card_for_room("Room 1")
+    assert room1 is not None
+    assert text(room1, "patient") == "Free"
+    assert "Lovelace, Ada" in text(room1, "next")
+    with qtbot.waitSignal(board.appointment_activated) as blocker:
+        QTest.mouseDClick(room1, Qt.MouseButton.LeftButton)
+    assert blocker.args == [staffed.appointments["iv"]]
+
+
 def test_cards_say_it_all_to_a_screen_reader(board: ChairBoardView) -> None:
     card = room2(board)
     assert card.accessibleName() == "Chair Room 2"
