@@ -1128,9 +1128,11 @@ def _calls(
         first.setdefault(move.patient_id, move.appointment_id)
     for u in consequences.unplaced:
         b = u.session
+        # A session the administrator left for the desk may well have had a place: "none
+        # found" was untrue there (a user trial).
+        why = f": {u.problem}" if u.problem == LEFT_FOR_DESK else f", none found: {u.problem}"
         lines.setdefault(b.patient_id, []).append(
-            f"{b.session_type} on {_fmt(calendar, b.starts_at)} {NO_NEW_TIME_WORDS}, none "
-            f"found: {u.problem}"
+            f"{b.session_type} on {_fmt(calendar, b.starts_at)} {NO_NEW_TIME_WORDS}{why}"
         )
         first.setdefault(b.patient_id, b.appointment_id)
     reason = f"{consequences.what}: {consequences.unavailability.reason.strip()}"
