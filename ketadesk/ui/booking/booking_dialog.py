@@ -267,8 +267,6 @@ class BookingDialog(QDialog):
         self._sessions: list[PlannedSession] = []
         self._notes: dict[int, str] = {}
         self._alternatives: list[PlannedSession] = []
-        #: What the booking wrote (None until it is booked).
-        self.result: BookingResult | None = None
         #: A change of protocol this booking completes (``start_change``), else None.
         self.change: BookingDraft | None = None
         self.change_banner: QLabel | None = None
@@ -967,7 +965,6 @@ class BookingDialog(QDialog):
         }
 
     def _on_booked_ok(self, result: BookingResult) -> None:
-        self.result = result
         first = min(self._sessions, key=lambda s: s.start)
         assert self._proposal is not None
         first_day = self._proposal.calendar.local_date(first.start)
