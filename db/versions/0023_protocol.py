@@ -49,5 +49,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("ALTER TABLE series DROP COLUMN previous_series_id")
     else:
-        op.drop_constraint(op.f("fk_series_previous_series_id_series"), "series", type_="foreignkey")
+        op.drop_constraint(
+            op.f("fk_series_previous_series_id_series"), "series", type_="foreignkey"
+        )
         op.drop_column("series", "previous_series_id")
