@@ -25,8 +25,12 @@ END_REASONS: Mapping[str, str] = {
     "no_response": "no response",
     "other": "other",
 }
+#: The reason of an end that is a change of protocol (``scheduling/protocol_change.py``): not
+#: offered by End series…; its note names the new protocol and why ("changed to Spravato TRD:
+#: no response after 4 infusions").
+PROTOCOL_CHANGE = "protocol_change"
 #: A reason that must say more in the prescriber's own words.
-NOTE_REQUIRED = frozenset({"other"})
+NOTE_REQUIRED = frozenset({"other", PROTOCOL_CHANGE})
 #: The roles a clinic may let end a series (the clinicians who decide a treatment).
 MAY_END = ("prescriber", "nurse")
 SERIES_END_DEFAULTS: Mapping[str, Any] = {"roles": ["prescriber"]}
@@ -61,7 +65,7 @@ def reason_problem(reason: str, note: str) -> str:
     """What is wrong with a reason as given ("" when nothing is)."""
     if not reason:
         return "Choose why the series ends"
-    if reason not in END_REASONS:
+    if reason not in END_REASONS and reason != PROTOCOL_CHANGE:
         return f"Unknown reason {reason!r}: choose one of {', '.join(END_REASONS.values())}"
     if reason in NOTE_REQUIRED and not note.strip():
         return "Say why the series ends (the reason is 'other')"
@@ -72,6 +76,8 @@ def reason_words(reason: str, note: str = "") -> str:
     """ "side effects / safety: sustained hypertension"; "other" reads as its note alone."""
     words = END_REASONS.get(reason, reason.replace("_", " "))
     note = note.strip()
+    if reason == PROTOCOL_CHANGE:
+        return f"changed to {note}"
     if reason in NOTE_REQUIRED and note:
         return note
     return f"{words}: {note}" if note else words

@@ -368,6 +368,9 @@ class Series(Base):
     end_note: Mapped[str | None] = mapped_column(Text)
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     ended_at: Mapped[dt.datetime | None]
+    # The series this one follows after a change of protocol (the old series ended with
+    # reason "protocol_change", scheduling/protocol_change.py); None for any other series.
+    previous_series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
 
     appointments: Mapped[list[Appointment]] = relationship(
         back_populates="series", order_by="Appointment.series_index"

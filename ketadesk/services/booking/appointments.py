@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from ketadesk.config import Catalog
 from ketadesk.scheduling.dates import clock, moved_words
 from ketadesk.scheduling.days_away import away_on
+from ketadesk.scheduling.protocol_change import who_may_change
 from ketadesk.scheduling.series_end import ended_words, parse_series_end_settings, who_may_end
 from ketadesk.scheduling.status_times import too_early_in
 from ketadesk.scheduling.statuses import REPLANNED_STATUSES, TRANSITIONS
@@ -150,6 +151,8 @@ class AppointmentDetail:
     #: Why the user it was read for may not end its series ("" when they may, or read for
     #: nobody): clinic.toml [series_end] roles.
     end_series_refusal: str = ""
+    #: The same for changing its series' protocol (the same roles, its own words).
+    change_protocol_refusal: str = ""
     #: A BP recheck the session owes now, in the chair board's words ("Do not dose: BP
     #: 186/112 over the hard stop …; recheck after rest, due 11:05 AM"); "" when none.
     bp_alert: str = ""
@@ -345,6 +348,7 @@ def appointment_detail(
             series_id=appointment.series_id,
             series_ended=series_ended,
             end_series_refusal=_end_refusal(catalog, actor),
+            change_protocol_refusal=_change_refusal(catalog, actor),
             room=room,
             held=tuple(held),
             history=history,
@@ -408,6 +412,14 @@ def moves_since(
             )
             for e, last, first in rows
         )
+
+
+def _change_refusal(catalog: Catalog, actor: Actor | None) -> str:
+    """ "Only a prescriber may change a series' protocol" ([series_end] roles, as an end)."""
+    if actor is None:
+        return ""
+    settings = parse_series_end_settings(catalog.settings.extra.get("series_end"))
+    return "" if actor.role in settings.roles else who_may_change(settings)
 
 
 def _end_refusal(catalog: Catalog, actor: Actor | None) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Executable,
     Table,
     insert,
+    select,
     text,
 )
 from sqlalchemy.exc import IntegrityError
@@ -72,6 +73,9 @@ class BookingRequest:
     # when not given), without the gates, and confirmed later (services/booking/tentative.py).
     tentative: bool = False
     hold_until: dt.datetime | None = None
+    # A change of protocol (services/booking/protocol_change.py): the ended series this one
+    # follows, linked in ``series.previous_series_id``.
+    previous_series_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -328,6 +332,8 @@ def _write(
         protocol_id = config.protocol_ids.get(request.protocol)
         if protocol_id is None:
             raise NotFound(f"unknown protocol {request.protocol!r}")
+        if request.previous_series_id is not None:
+            _check_previous(session, patient_id, request.previous_series_id)
         ((series_id,),) = raw.insert_returning(
             conn,
             _INSERT_SERIES,
@@ -339,6 +345,7 @@ def _write(
                     "planned_count": len(request.sessions),
                     "preferences": dict(request.preferences),
                     "created_at": now,
+                    "previous_series_id": request.previous_series_id,
                 }
             ],
         )
@@ -461,11 +468,47 @@ def _write(
         for appointment_id in appointment_ids
         for rule, reason in request.overrides.items()
     ]
+    if series_id is not None and request.previous_series_id is not None:
+        entries.append(
+            audit.entry(
+                actor,
+                "change_protocol",
+                "series",
+                series_id,
+                patient_id=patient_id,
+                after={"previous_series_id": request.previous_series_id},
+                detail=f"{request.protocol} after series #{request.previous_series_id}",
+                now=now,
+            )
+        )
     # Every row written before the change counter, the last lock taken.
     audit.write_in(batch, entries)
     bump = changes.bump_in(batch, now)
     changes.bumped(session, batch.run()[bump], now)
     return BookingResult(series_id=series_id, appointment_ids=tuple(appointment_ids))
+
+
+def _check_previous(session: Session, patient_id: int, previous_id: int) -> None:
+    """A change of protocol books after the patient's old series, which the change ended
+    (and which no other series follows yet): refused otherwise, nothing written."""
+    previous = session.get(Series, previous_id, with_for_update={"key_share": True})
+    if previous is None or previous.patient_id != patient_id:
+        raise InvalidRequest(f"series #{previous_id} is not this patient's: nothing was booked")
+    if previous.status != "ended":
+        raise InvalidRequest(
+            "the series this protocol change ends is no longer ended (its end was taken "
+            "back): nothing was booked; change the protocol again, or book the new one on "
+            "its own"
+        )
+    follows = session.scalar(
+        select(Series.id).where(
+            Series.previous_series_id == previous_id, Series.status != "cancelled"
+        )
+    )
+    if follows is not None:
+        raise InvalidRequest(
+            f"series #{follows} already follows the series this change ended: nothing was booked"
+        )
 
 
 def _owed(

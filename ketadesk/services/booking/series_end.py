@@ -14,7 +14,7 @@ where they were, if their places are still free, and the series is as it was.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -311,9 +311,14 @@ def undo_end_series(
     *,
     cancelled: Sequence[int] | None = None,
     now: dt.datetime | None = None,
+    first: Callable[[Session], None] | None = None,
 ) -> SeriesEnded:
     """Take an ending back: the sessions it cancelled booked again where they were (refused,
     naming the session, when its place was taken since), the series as it was.
+
+    ``first`` writes in the same transaction before the sessions are booked again (the undo
+    of a change of protocol cancels the new series there, freeing the places it took:
+    ``protocol_change.undo_change``); what it raises refuses the whole undo.
 
     ``cancelled`` names the sessions the ending cancelled (``SeriesEnded.cancelled``, which
     the undo stack keeps): exactly those are booked again.  Without it, the sessions whose
@@ -328,6 +333,8 @@ def undo_end_series(
             series = _series(session, series_id)
             if series.status != "ended":
                 raise InvalidRequest("this series is not ended; there is nothing to take back")
+            if first is not None:
+                first(session)
             mine = _ending_events(session, series_id, cancelled)
             config = load_config(session)
             catalog = config.catalog

@@ -44,6 +44,11 @@ from ketadesk.scheduling.gating import (
     rules_for,
 )
 from ketadesk.scheduling.planner import series_slots
+from ketadesk.scheduling.protocol_change import (
+    changed_from_words,
+    changed_to_words,
+    who_may_change,
+)
 from ketadesk.scheduling.series_end import ended_words, parse_series_end_settings, who_may_end
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access import audit
@@ -241,6 +246,12 @@ class SeriesProgress:
     #: A series a prescriber ended (services/booking/series_end.py): "Ended Dec 8: side
     #: effects / safety (Dr Okafor)"; "" while it goes on.
     ended: str = ""
+    #: A change of protocol (services/booking/protocol_change.py): on the old series the
+    #: series that follows it ("→ Spravato TRD from Dec 14"), on the new one the series it
+    #: follows ("← after IV induction, ended Dec 9"); "" otherwise.
+    changed_to: str = ""
+    changed_from: str = ""
+    ended_on: dt.date | None = None
 
     @property
     def is_ended(self) -> bool:
@@ -359,6 +370,9 @@ class PatientRecord:
     #: Why the reader may not end a series ("Only a prescriber may end a series"; "" when
     #: they may: clinic.toml [series_end] roles).
     end_series_refusal: str = ""
+    #: Why the reader may not change a series' protocol (the same roles: "Only a prescriber
+    #: may change a series' protocol"; "" when they may).
+    change_protocol_refusal: str = ""
 
     def at_risk_of(self, series_id: int) -> AtRiskRow | None:
         return next((r for r in self.at_risk if r.series_id == series_id), None)
@@ -412,6 +426,15 @@ def patient_record(
             .where(Appointment.patient_id == patient_id)
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()
+        links = dict(
+            session.execute(
+                select(Series.id, Series.previous_series_id).where(
+                    Series.patient_id == patient_id,
+                    Series.previous_series_id.is_not(None),
+                    Series.status != "cancelled",
+                )
+            ).all()
+        )
         series_rows = session.execute(
             select(
                 Series.id,
@@ -557,10 +580,12 @@ def patient_record(
                 if status == "ended" and ended_on is not None
                 else ""
             ),
+            ended_on=ended_on if status == "ended" else None,
         )
         for series_id, status, planned, code, name, ended_on, reason, note, by in series_rows
     )
     series = _with_gaps_between(series, catalog.protocols)
+    series = _with_changes(series, links)
     end_settings = parse_series_end_settings(catalog.settings.extra.get("series_end"))
     clinical_kinds = followup_settings(catalog).clinical_kinds
     calendar = ClinicCalendar(catalog.settings)  # local dates only
@@ -645,6 +670,36 @@ def patient_record(
         at_risk=tuple(at_risk_list(db, now=moment, patient_id=patient_id)),
         time_format=catalog.settings.time_format,
         end_series_refusal=("" if actor.role in end_settings.roles else who_may_end(end_settings)),
+        change_protocol_refusal=(
+            "" if actor.role in end_settings.roles else who_may_change(end_settings)
+        ),
+    )
+
+
+def _with_changes(
+    series: tuple[SeriesProgress, ...], links: Mapping[int, int | None]
+) -> tuple[SeriesProgress, ...]:
+    """Each change of protocol said on both series: the old one names the new protocol and
+    its first day, the new one the protocol it follows and the day that one ended."""
+    by_id = {s.series_id: s for s in series}
+    changed_to: dict[int, str] = {}
+    changed_from: dict[int, str] = {}
+    for new_id, old_id in links.items():
+        new, old = by_id.get(new_id), by_id.get(old_id) if old_id is not None else None
+        if new is None or old is None:
+            continue
+        starts = [s.start for s in new.sessions if s.status not in RELEASED_STATUSES]
+        changed_to[old.series_id] = changed_to_words(
+            new.protocol_name, min(starts).date() if starts else None
+        )
+        changed_from[new.series_id] = changed_from_words(old.protocol_name, old.ended_on)
+    return tuple(
+        dataclasses.replace(
+            s,
+            changed_to=changed_to.get(s.series_id, ""),
+            changed_from=changed_from.get(s.series_id, ""),
+        )
+        for s in series
     )
 
 

@@ -87,6 +87,8 @@ class AppointmentDialog(QDialog):
         move_requested(int appointment_id): Move… (a new day, time and room for it)
         series_move_requested(int appointment_id): Move rest of series…
         series_end_requested(int series_id): End series… (a prescriber stops the series)
+        protocol_change_requested(int series_id): Change protocol… (the series ends and the
+            new protocol is booked after it)
         loaded(): the appointment was read and is shown (again).
     """
 
@@ -98,6 +100,7 @@ class AppointmentDialog(QDialog):
     move_requested = Signal(int)
     series_move_requested = Signal(int)
     series_end_requested = Signal(int)
+    protocol_change_requested = Signal(int)
     loaded = Signal()
 
     def __init__(
@@ -301,6 +304,12 @@ class AppointmentDialog(QDialog):
             if d.end_series_refusal:
                 self.buttons["end_series"].setEnabled(False)
                 self.buttons["end_series"].setToolTip(d.end_series_refusal)
+            self._add_button(
+                self._status_row, "change_protocol", "Change protocol…", self._on_change_protocol
+            )
+            if d.change_protocol_refusal:
+                self.buttons["change_protocol"].setEnabled(False)
+                self.buttons["change_protocol"].setToolTip(d.change_protocol_refusal)
         self._status_row.addStretch(1)
         if d.has_bp_checks or d.dosing:
             if may(actor, "record_monitoring"):
@@ -354,6 +363,11 @@ class AppointmentDialog(QDialog):
         series_id = self.detail().series_id
         if series_id is not None:
             self.series_end_requested.emit(series_id)
+
+    def _on_change_protocol(self, _name: str) -> None:
+        series_id = self.detail().series_id
+        if series_id is not None:
+            self.protocol_change_requested.emit(series_id)
 
     def _on_monitoring(self, _name: str) -> None:
         self.monitoring_requested.emit(self._id)

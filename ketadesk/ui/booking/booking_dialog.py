@@ -22,6 +22,7 @@ from PySide6.QtCore import (
     QObject,
     QSize,
     Qt,
+    QTime,
     Signal,
 )
 from PySide6.QtGui import QGuiApplication, QKeySequence, QPalette, QShortcut
@@ -64,6 +65,7 @@ from ketadesk.services.booking.planning import (
     propose_series,
     session_alternatives,
 )
+from ketadesk.services.booking.protocol_change import BookingDraft, lowered
 from ketadesk.services.booking.rule_check import RuleRefused
 from ketadesk.services.booking.single import SingleProposal, day_part_bounds, propose_single
 from ketadesk.services.common.context import ServiceError
@@ -265,6 +267,9 @@ class BookingDialog(QDialog):
         self._sessions: list[PlannedSession] = []
         self._notes: dict[int, str] = {}
         self._alternatives: list[PlannedSession] = []
+        #: A change of protocol this booking completes (``start_change``), else None.
+        self.change: BookingDraft | None = None
+        self.change_banner: QLabel | None = None
         self.setObjectName("booking_dialog")
         self.setWindowTitle("New booking")
         self.setAccessibleName("New booking")
@@ -532,6 +537,47 @@ class BookingDialog(QDialog):
         match, away = found
         self._show_patient(match)
         self._show_away(away)
+        if self.change is not None and self._proposal is None:
+            self.plan()  # a change of protocol shows its plan at once
+
+    # -- a change of protocol ------------------------------------------------------------------
+
+    def start_change(self, draft: BookingDraft) -> None:
+        """Book the new protocol of a change (``services/booking/protocol_change.py``): the
+        patient fixed, the protocol, first day, weekdays, time and room filled in from the old
+        series, the plan made as soon as the patient is read, and the booking linked to the
+        old series.  Said above the form: the old series has ended already."""
+        self.change = draft
+        self.setWindowTitle(f"Change protocol — book {draft.protocol_name}")
+        self.change_patient.setEnabled(False)
+        self.change_patient.setToolTip("A change of protocol books for the same patient")
+        index = self.protocol.findData(draft.protocol)
+        if index >= 0:
+            self.protocol.setCurrentIndex(index)
+        start = max(draft.start, self._today)
+        self.start.setDate(QDate(start.year, start.month, start.day))
+        for code, box in self.weekday_boxes.items():
+            box.setChecked(code in draft.weekdays)
+        if draft.time is not None:
+            self.use_time.setChecked(True)
+            self.time.setTime(QTime(draft.time.hour, draft.time.minute))
+        room = self.room.findData(draft.room or "")
+        self.room.setCurrentIndex(max(0, room))
+        n = draft.cancelled
+        banner = QLabel(
+            f"<b>Changing protocol:</b> {html.escape(draft.old_protocol_name)}, "
+            f"{html.escape(lowered(draft.ended_words))} ({n} session{'s' if n != 1 else ''} "
+            f"cancelled). Book {html.escape(draft.protocol_name)} below: the weekdays, time "
+            "and room are the old series'. Cancel leaves the old series ended and offers to "
+            "take the end back.",
+            self,
+        )
+        banner.setObjectName("booking_change_banner")
+        banner.setWordWrap(True)
+        layout = self.layout()
+        if isinstance(layout, QVBoxLayout):
+            layout.insertWidget(0, banner)
+        self.change_banner = banner
 
     def _show_away(self, away: DaysAway | None) -> None:
         """The patient's upcoming days away under their name ("" when none)."""
@@ -898,6 +944,11 @@ class BookingDialog(QDialog):
             preferences=self._preferences_record() if proposal.protocol else {},
             overrides=self.overrides(),
             tentative=self.tentative.isChecked(),
+            previous_series_id=(
+                self.change.previous_series_id
+                if self.change is not None and proposal.protocol
+                else None
+            ),
         )
         self._run(
             lambda: booking.book(desk.db, desk.actor, request, now=desk.now()),

@@ -140,6 +140,8 @@ class PatientRecordView(QWidget):
             at risk, as on the recall list's At risk tab).
         end_series_requested(int): the series' id; a prescriber asked to end it (End series…
             on its panel, or the panel's menu).
+        change_protocol_requested(int): the series' id; a prescriber asked to change its
+            protocol (Change protocol… on its panel, or the panel's menu).
 
     Attributes:
         record: the record shown (None until read).
@@ -155,6 +157,7 @@ class PatientRecordView(QWidget):
     merged = Signal(int)
     make_up_requested = Signal(int)
     end_series_requested = Signal(int)
+    change_protocol_requested = Signal(int)
 
     def __init__(self, desk: Desk, patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -165,6 +168,7 @@ class PatientRecordView(QWidget):
         self.make_up_buttons: dict[int, QPushButton] = {}
         #: The End series… button of each series still going on, by series id.
         self.end_buttons: dict[int, QPushButton] = {}
+        self.change_buttons: dict[int, QPushButton] = {}
         self._call: BackgroundCall[PatientRecord] | None = None
         self._again = False  # reload() asked during a read: read again after it
         self._trends = LatestOnly(self, busy="Reading the trend…")
@@ -535,6 +539,7 @@ class PatientRecordView(QWidget):
                 widget.deleteLater()
         self.make_up_buttons = {}
         self.end_buttons = {}
+        self.change_buttons = {}
         if not record.series:
             self.series_layout.addWidget(QLabel("No series yet.", self.series_box))
         for progress in record.series:
@@ -545,6 +550,7 @@ class PatientRecordView(QWidget):
                 layout.addWidget(self._at_risk_part(risk, panel))
             if layout is not None and progress.status in ENDABLE:
                 layout.addWidget(self._end_part(progress, record.end_series_refusal, panel))
+                self._add_change_button(progress, record.change_protocol_refusal, panel)
             self.series_layout.addWidget(panel)
         self.series_layout.addStretch(1)
         at_risk = f", {len(record.at_risk)} at risk" if record.at_risk else ""
@@ -603,6 +609,31 @@ class PatientRecordView(QWidget):
         panel.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         return part
 
+    def _add_change_button(self, s: SeriesProgress, refusal: str, panel: QWidget) -> None:
+        """Change protocol… beside End series… (the same roles), and in the panel's menu."""
+        end = self.end_buttons.get(s.series_id)
+        parent = end.parentWidget() if end is not None else None
+        row = parent.layout() if parent is not None else None
+        if parent is None or not isinstance(row, QHBoxLayout):
+            return
+        button = QPushButton("Change protocol…", parent)
+        button.setObjectName(f"change_protocol_{s.series_id}")
+        button.setAccessibleName(f"Change the protocol of the {s.protocol_name} series")
+        button.setToolTip(
+            refusal or "End this series and book another protocol after it, in one step"
+        )
+        button.setEnabled(not refusal)
+        button.clicked.connect(
+            lambda _checked=False, sid=s.series_id: self.change_protocol_requested.emit(sid)
+        )
+        row.insertWidget(row.count() - 1, button)
+        self.change_buttons[s.series_id] = button
+        action = QAction("Change protocol…", panel)
+        action.setEnabled(not refusal)
+        action.setToolTip(button.toolTip())
+        action.triggered.connect(button.click)
+        panel.addAction(action)
+
     def _series_panel(self, s: SeriesProgress) -> QWidget:
         panel = QFrame(self.series_box)
         panel.setObjectName(f"series_{s.series_id}")
@@ -625,6 +656,16 @@ class PatientRecordView(QWidget):
         summary.setWordWrap(True)
         row.addWidget(summary, 1)
         layout.addLayout(row)
+        # A change of protocol, said on both series (services/booking/protocol_change.py).
+        for name, text in (
+            ("series_changed_from", s.changed_from),
+            ("series_changed_to", s.changed_to),
+        ):
+            if text:
+                link = QLabel(text, panel)
+                link.setObjectName(name)
+                link.setWordWrap(True)
+                layout.addWidget(link)
         if s.gaps:
             dark = is_dark(self.palette())
             outside = s.gaps_outside_rule

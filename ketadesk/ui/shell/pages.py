@@ -63,11 +63,14 @@ class DeskController(QObject):
         appointment_opened(AppointmentDialog): an appointment's dialog was read and shown.
         session_move_opened(MoveSessionDialog): a session's Move… dialog was read and shown.
         series_end_opened(SeriesEndDialog): a series' End series… dialog was read and shown.
+        protocol_change_started(ProtocolChangeFlow): a series' Change protocol… began (its
+            dialog is on the way).
     """
 
     appointment_opened = Signal(object)
     session_move_opened = Signal(object)
     series_end_opened = Signal(object)
+    protocol_change_started = Signal(object)
 
     def __init__(self, window: DeskWindow, desk: Desk) -> None:
         super().__init__(window.widget())
@@ -751,6 +754,7 @@ class DeskController(QObject):
         dialog.move_requested.connect(self.move_session)
         dialog.series_move_requested.connect(self.move_series)
         dialog.series_end_requested.connect(self.end_series)
+        dialog.protocol_change_requested.connect(self.change_protocol)
         # A move made here (or any edit of this workstation) shows on the page at once.
         self.editor.changed.connect(dialog.reload)
         dialog.measure_requested.connect(self.open_measure)
@@ -797,6 +801,9 @@ class DeskController(QObject):
         view.merged.connect(self.open_patient)
         view.make_up_requested.connect(self._offer_rebooking)
         view.end_series_requested.connect(lambda sid, v=view: self.end_series(sid, v.reload, v))
+        view.change_protocol_requested.connect(
+            lambda sid, v=view: self.change_protocol(sid, v.reload, v)
+        )
         view.resize(RECORD_SIZE)
         # Centred on the main window, as Settings and the audit trail open (a trial found the
         # record wherever the window manager put a parentless window).
@@ -954,6 +961,29 @@ class DeskController(QObject):
             show,
             failed=self._on_appointment_not_opened,
         )
+
+    def change_protocol(
+        self,
+        series_id: int,
+        after: Callable[[], None] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """Change a series' protocol (ui/booking/protocol_change_flow.py): its dialog, the end
+        written undoably by the editor (``after`` then), the new protocol's booking."""
+        from ketadesk.ui.booking.protocol_change_flow import ProtocolChangeFlow
+
+        flow = ProtocolChangeFlow(
+            self.desk,
+            self.editor,
+            parent or self.parent_widget,
+            self,
+            after=after,
+            booked=self._on_booked,
+            tell=self.window.show_message,
+        )
+        flow.finished.connect(lambda _how, f=flow: f.deleteLater())
+        self.protocol_change_started.emit(flow)
+        flow.start(series_id, failed=self._on_appointment_not_opened)
 
     def open_audit(self) -> None:
         from ketadesk.ui.access.audit_viewer import AuditViewer

@@ -11,7 +11,10 @@ a ``QUndoStack`` as a command that knows how to take it back, again through the 
   released room is taken again only if it is still free); redo makes the change again;
 - a series move by ``move_series`` with the sessions' old places;
 - a series ended by a prescriber by ``series_end.undo_end_series`` (its sessions booked again
-  where they were, if still free); redo ends it again with the same reason and day.
+  where they were, if still free); redo ends it again with the same reason and day;
+- a change of protocol by ``protocol_change.undo_change`` (the new series cancelled while
+  nothing has happened to it, the old one's sessions booked again); not redone: the change
+  is made again with Change protocol… (its booking is the desk's).
 
 The database decides: when the old place was taken meanwhile (at this or another workstation),
 the undo is refused with the reason, the command stays where it was on the stack, and the user
@@ -36,14 +39,14 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ketadesk.scheduling.ride_home import RideHome
 from ketadesk.scheduling.statuses import ACTION_OF_STATUS, CONFIRM_TENTATIVE, TRANSITIONS
-from ketadesk.services.booking import appointment_changes, series_end, tentative
+from ketadesk.services.booking import appointment_changes, protocol_change, series_end, tentative
 from ketadesk.services.booking.appointment_changes import ChairTaken
 from ketadesk.services.booking.booking import GateRefused
 from ketadesk.services.booking.changed_elsewhere import ChangedElsewhere
 from ketadesk.services.booking.move_check import Placement, placement_of, plan_move
 from ketadesk.services.booking.series_moves import SeriesMove, move_series, propose_series_move
 from ketadesk.services.booking.start_check import StartRefused
-from ketadesk.services.common.context import ServiceError
+from ketadesk.services.common.context import InvalidRequest, ServiceError
 from ketadesk.services.monitoring.completion import RideNeeded
 from ketadesk.ui.common import override_dialog, ride_dialog
 from ketadesk.ui.common.background import run_service
@@ -341,6 +344,32 @@ class SeriesEndCommand(_EditCommand):
             series_end.undo_end_series(
                 desk.db, desk.actor, self.series_id, cancelled=self.cancelled, now=desk.now()
             )
+
+
+class ProtocolChangeCommand(_EditCommand):
+    """A change of protocol: the old series ended from a day "changed to" the new protocol,
+    and the new series booked after it once the desk books it (``series.previous_series_id``).
+    Undone in one step (``protocol_change.undo_change``)."""
+
+    def __init__(
+        self, editor: ScheduleEditor, started: protocol_change.ChangeStarted, new_name: str
+    ) -> None:
+        who = started.ended.patient_name or "the patient"
+        super().__init__(editor, f"Change protocol of {who} to {new_name}")
+        self.series_id = started.ended.series_id
+        # Exactly the sessions the end cancelled are booked again on undo.
+        self.cancelled = started.ended.cancelled
+
+    def apply(self, forward: bool) -> None:
+        desk = self.editor.desk
+        if forward:
+            raise InvalidRequest(
+                "a change of protocol taken back is not made again by Redo: use Change "
+                "protocol… again (the new series is booked there)"
+            )
+        protocol_change.undo_change(
+            desk.db, desk.actor, self.series_id, cancelled=self.cancelled, now=desk.now()
+        )
 
 
 class ScheduleEditor(QObject):
@@ -857,6 +886,63 @@ class ScheduleEditor(QObject):
                 failed(str(err))
 
         self._write(work, ended, refused)
+
+    def change_protocol(
+        self,
+        series_id: int,
+        *,
+        protocol: str,
+        protocol_name: str,
+        why: str,
+        effective: dt.date,
+        then: Callable[[protocol_change.ChangeStarted, ProtocolChangeCommand], None],
+        failed: Callable[[str], None] | None = None,
+    ) -> None:
+        """End a series "changed to" ``protocol`` from ``effective``
+        (``protocol_change.start_change``), undoably; ``then`` with the booking to open and
+        the command (which ``take_back`` undoes), ``failed`` with why when refused."""
+        desk = self.desk
+
+        def work() -> protocol_change.ChangeStarted:
+            return protocol_change.start_change(
+                desk.db,
+                desk.actor,
+                series_id,
+                protocol=protocol,
+                why=why,
+                effective=effective,
+                now=desk.now(),
+            )
+
+        def started(done: protocol_change.ChangeStarted) -> None:
+            command = ProtocolChangeCommand(self, done, protocol_name)
+            self._push(command, said=True)
+            n = len(done.ended.cancelled)
+            self.done.emit(
+                f"{done.ended.words}; {n} session{'s' if n != 1 else ''} cancelled · now book "
+                f"{protocol_name}"
+            )
+            if done.ended.cancelled:
+                self.freed.emit(done.ended.cancelled[0])
+            then(done, command)
+
+        refusal = self._refusal("The protocol was not changed")
+
+        def refused(err: ServiceError) -> None:
+            refusal(err)
+            if failed is not None:
+                failed(str(err))
+
+        self._write(work, started, refused)
+
+    def take_back(self, command: QUndoCommand) -> bool:
+        """Undo ``command`` if it is the latest edit on the stack (False, nothing done, when
+        another edit came after it: Edit ▸ Undo takes them back in order)."""
+        stack = self.stack
+        if stack.index() == 0 or stack.command(stack.index() - 1) is not command:
+            return False
+        self.undo()
+        return True
 
     # -- undo and redo ----------------------------------------------------------------------
 
