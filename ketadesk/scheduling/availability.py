@@ -207,13 +207,45 @@ _CLOSED_WORD = {
 # The index
 
 
+_BUCKET = 24 * 60 * 60  # the index's buckets: a day of epoch seconds (UTC days)
+
+
 @dataclass(frozen=True, slots=True)
 class _ResourceIndex:
-    """One resource's holds sorted by start; ``max_len`` bounds how far back an overlap starts."""
+    """One resource's holds sorted by start; ``max_len`` bounds how far back an overlap starts.
+    ``buckets``: for each UTC day with holds, the positions of its holds (first, past the
+    last), so that finding a day's holds in five years of them reads a few neighbouring
+    entries rather than a bisection across the whole history (``position``)."""
 
     starts: tuple[int, ...]
     holds: tuple[_Hold, ...]
     max_len: int
+    buckets: dict[int, tuple[int, int]]
+
+    @classmethod
+    def of(cls, items: list[_Hold]) -> _ResourceIndex:
+        """The index of ``items`` (sorted)."""
+        starts = tuple(i[0] for i in items)
+        buckets: dict[int, tuple[int, int]] = {}
+        lo, n = 0, len(starts)
+        while lo < n:
+            bucket = starts[lo] // _BUCKET
+            hi = bisect_left(starts, (bucket + 1) * _BUCKET, lo)
+            buckets[bucket] = (lo, hi)
+            lo = hi
+        return cls(starts, tuple(items), max(i[1] - i[0] for i in items), buckets)
+
+    def position(self, at: int) -> int:
+        """``bisect_left(self.starts, at)``."""
+        found = self.buckets.get(at // _BUCKET)
+        if found is None:
+            return bisect_left(self.starts, at)
+        return bisect_left(self.starts, at, found[0], found[1])
+
+    def meeting(self, start: int, end: int) -> tuple[_Hold, ...]:
+        """The holds that start before ``end`` and may end after ``start`` (those starting at
+        most ``max_len`` before it), in order."""
+        return self.holds[self.position(start - self.max_len + 1) : self.position(end)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,11 +387,7 @@ class Availability:
         self._index: dict[int, _ResourceIndex] = {}
         for rid, items in by_resource.items():
             items.sort()
-            self._index[rid] = _ResourceIndex(
-                starts=tuple(i[0] for i in items),
-                holds=tuple(items),
-                max_len=max(i[1] - i[0] for i in items),
-            )
+            self._index[rid] = _ResourceIndex.of(items)
         self._closures: dict[int, list[Span]] = {}
         for c in calendar.closures:
             if c.resource_id is not None:
@@ -605,9 +633,7 @@ class Availability:
         idx = self._index.get(resource_id)
         if idx is not None:
             # A hold overlapping ``start`` began less than ``max_len`` before it.
-            lo = bisect_left(idx.starts, start - idx.max_len + 1)
-            hi = bisect_left(idx.starts, end, lo)
-            out = [h for h in idx.holds[lo:hi] if h[1] > start]
+            out = [h for h in idx.meeting(start, end) if h[1] > start]
         removed = self._removed.get(resource_id)
         if removed and out:
             left = Counter(removed)
@@ -671,12 +697,8 @@ class Availability:
             elif idx is None:
                 found = DayBits(midnight, presence, presence, presence)
             else:
-                starts = idx.starts
-                lo = bisect_left(starts, midnight - idx.max_len + 1)
                 used = taken = 0
-                for s, e, exclusive, units in idx.holds[
-                    lo : bisect_left(starts, next_midnight, lo)
-                ]:
+                for s, e, exclusive, units in idx.meeting(midnight, next_midnight):
                     first = (s - midnight) // 60
                     end = -((midnight - e) // 60)  # ceil((e - midnight) / 60)
                     if first < 0:
@@ -712,8 +734,7 @@ class Availability:
             if resource_id in self._added or resource_id in self._removed or idx is None:
                 holds = self.overlapping(resource_id, midnight, next_midnight)
             else:  # as ``overlapping``, less its copies: holds ending by midnight add nothing
-                lo = bisect_left(idx.starts, midnight - idx.max_len + 1)
-                holds = idx.holds[lo : bisect_left(idx.starts, next_midnight, lo)]
+                holds = idx.meeting(midnight, next_midnight)
             if not holds:
                 found = DayBits(midnight, presence, presence, presence)
             elif res.capacity == 1:
@@ -794,12 +815,7 @@ class Availability:
         if self._indexed_only(resource_id):
             midnight, next_midnight, _open = self._open_day(day)
             idx = self._index.get(resource_id)
-            if idx is not None:
-                starts = idx.starts
-                lo = bisect_left(starts, midnight - idx.max_len + 1)
-                today = idx.holds[lo : bisect_left(starts, next_midnight, lo)]
-            else:
-                today = ()
+            today = idx.meeting(midnight, next_midnight) if idx is not None else ()
             for a, b, mode in holds:
                 length = b - a
                 if length <= 0:  # as ``run_starts``: every start, shifted as the others

@@ -772,7 +772,9 @@ _DAYS = tuple(dt.timedelta(days=n) for n in range(64))
 
 
 def _td(days: int | dt.timedelta) -> dt.timedelta:
-    return days if isinstance(days, dt.timedelta) else dt.timedelta(days=days)
+    if isinstance(days, dt.timedelta):
+        return days
+    return _DAYS[days] if 0 <= days < len(_DAYS) else dt.timedelta(days=days)
 
 
 def _span(first: dt.date, last: dt.date) -> list[dt.date]:

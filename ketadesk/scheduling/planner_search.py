@@ -533,6 +533,8 @@ class _TypeDays:
                 offset = target - found.midnight
                 if offset >= 0 and offset % 60 == 0 and bits >> (offset // 60) & 1:
                     return 0, target, room if self.room_key is not None else None
+            if not self.staff:
+                return self._nearest_in(found, day, target, room)
             rooms: list[tuple[int | None, int]] = [(None, 0)]
             if room is not None and self.room_key is not None:
                 rooms = [(room, 0), (None, self.planner.weights.other_room)]
@@ -554,6 +556,30 @@ class _TypeDays:
                         points += abs(near - target) // 60 * self.per_minute
                     if result is None or (points, near) < result[:2]:
                         result = (points, near, rid)
+        return result
+
+    def _nearest_in(
+        self, found: _Day, day: dt.date, target: int | None, room: int | None
+    ) -> tuple[int, int, int | None]:
+        """``_nearest_start`` of a type with no staff to prefer (the common case), the same
+        answer without its general loop: the start nearest ``target`` in ``room``, then in
+        any room for ``other_room`` points more, only when that could still be cheaper."""
+        midnight, starts, per = found.midnight, found.starts, self.per_minute
+        result: tuple[int, int, int | None] | None = None
+        if room is not None and self.room_key is not None:
+            bits = starts & self.fits(self.room_key, room, day)
+            if bits:
+                near = _nearest(bits, midnight, target)
+                result = (abs(near - target) // 60 * per if target is not None else 0, near, room)
+            other = self.planner.weights.other_room
+            if result is not None and other > result[0]:
+                return result
+        else:
+            other = 0
+        near = _nearest(starts, midnight, target)  # a day found has a start
+        points = other + (abs(near - target) // 60 * per if target is not None else 0)
+        if result is None or (points, near) < result[:2]:
+            result = (points, near, None)
         return result
 
 

@@ -38,12 +38,14 @@ from ketadesk.store import raw
 from ketadesk.store.clinic_config import CONFIG_ROWS, StoredConfig, config_from_rows
 from ketadesk.store.models import Closure, ReferenceRevision, Resource, StaffShift
 from ketadesk.store.pipeline import (
+    Ahead,
     Read,
     forget_prefetched,
     keep,
     prefetch,
     read_together,
     same_reads,
+    sendable,
     utc,
 )
 from ketadesk.store.snapshot import QUALIFICATIONS, autoflush, calendar_of, load_calendar
@@ -150,7 +152,7 @@ def booking_reference(
     session: Session,
     *,
     now: dt.datetime,
-    ahead: Callable[[Reference], Sequence[Read]] | None = None,
+    ahead: Callable[[Reference], Sequence[Ahead]] | None = None,
 ) -> Reference:
     """The configuration, resources, shifts and closures as committed now, read inside the
     caller's booking transaction (the cached ones while the revision row has not moved).
@@ -172,7 +174,7 @@ def booking_reference(
     cached = info.get(_CACHED)
     usable = cached if isinstance(cached, Reference) and cached.since <= since else None
     sent = list(ahead(usable)) if ahead is not None and usable is not None else []
-    results = read_together(conn, reads + sent)
+    results = read_together(conn, reads + sendable(sent))
     rows = results[len(reads) - 1]
     if sent:
         keep(session, sent, results[len(reads) :])

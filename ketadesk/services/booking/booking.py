@@ -31,6 +31,7 @@ from ketadesk.services.access.permissions import require
 from ketadesk.services.booking import override_rights, rule_check
 from ketadesk.services.booking.contention import retried_once
 from ketadesk.services.booking.expiry import EXPIRED, release_expired
+from ketadesk.services.booking.patient_reads import patient_reads
 from ketadesk.services.booking.plan_check import (
     booking_reads,
     calendar_for,
@@ -38,7 +39,7 @@ from ketadesk.services.booking.plan_check import (
     conflict_from,
     verify_plan,
 )
-from ketadesk.services.booking.planning import PATIENT_FACTS, gate_sessions, load_patient_facts
+from ketadesk.services.booking.planning import gate_sessions, load_patient_facts
 from ketadesk.services.common.context import (
     SYSTEM,
     Actor,
@@ -59,7 +60,7 @@ from ketadesk.store.models import (
     ResourceHold,
     Series,
 )
-from ketadesk.store.pipeline import Read, prefetched
+from ketadesk.store.pipeline import Ahead, prefetched
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def book(
         ahead = None
         if raw.connection(session).dialect.name == "postgresql":
 
-            def ahead(ref: reference.Reference) -> list[Read]:
+            def ahead(ref: reference.Reference) -> list[Ahead]:
                 cal = calendar_for(session, ref.config.catalog, request.sessions, ref=ref)
                 return [*_reads_ahead(cal, request, now), _new_ids_read(request, ref)]
 
@@ -573,26 +574,28 @@ def _new_ids(
     return list(appointment_ids), list(follow_up_ids)
 
 
-def _reads_ahead(calendar: ClinicCalendar, request: BookingRequest, now: dt.datetime) -> list[Read]:
+def _reads_ahead(
+    calendar: ClinicCalendar, request: BookingRequest, now: dt.datetime
+) -> list[Ahead]:
     """PostgreSQL: the booking's reads, to go in one pipeline: the expired tentative holds,
     then the (resource, day) locks and the holds in the way, then the patient's lock and, under
     it, the patient's record, live sessions and bookings those days.  The locks are taken in
     the order every write takes them; each read runs after the locks before it, as when the
     checks ran one after the other, so the patient's gates and protocol rules are judged on
-    rows no other booking of this patient can change before this one commits.  Releasing an
-    expired hold (rare) forgets them, and they are read again."""
+    rows no other booking of this patient can change before this one commits.  The patient's
+    five reads go as two statements (``patient_reads``).  Releasing an expired hold (rare)
+    forgets them, and they are read again."""
     patient_id = request.patient_id
     resource_reads, (lock_patient, patient_booked) = booking_reads(
         calendar, request.sessions, patient_id
     )
+    record, appointments = patient_reads(patient_id, lock_patient, patient_booked)
     return [
         (EXPIRED, {"now": now}),
         *resource_reads,
-        lock_patient,
-        (PATIENT_FACTS, {"patient_id": patient_id}),
-        (rule_check.COURSE_SESSIONS, {"patient_id": patient_id}),
+        record,
+        appointments,
         (PATIENT_AWAY, {"patient_id": patient_id}),
-        patient_booked,
     ]
 
 

@@ -229,6 +229,9 @@ def _prior_auth_sessions(bounded: bool) -> Select[Any]:
 
 
 _PRIOR_AUTH_SESSIONS = {bounded: _prior_auth_sessions(bounded) for bounded in (False, True)}
+# All of them, whenever they start: a booking on PostgreSQL sends the patient's reads ahead
+# (``patient_reads``), before it knows when the authorization starts.
+PRIOR_AUTH_SESSIONS_ALL = _PRIOR_AUTH_SESSIONS[False]
 
 PATIENT_FACTS = select(
     _PATIENT.c.screening_status,
@@ -268,7 +271,14 @@ def prior_auth_spent(
     params: dict[str, Any] = {"patient_id": patient_id}
     if starts_on is not None:
         params["since"] = calendar.day_bounds(starts_on).start
-    rows = raw.rows(raw.connection(session), _PRIOR_AUTH_SESSIONS[starts_on is not None], params)
+    ahead = prefetched(session, PRIOR_AUTH_SESSIONS_ALL, {"patient_id": patient_id})
+    if ahead is None:
+        rows = raw.rows(
+            raw.connection(session), _PRIOR_AUTH_SESSIONS[starts_on is not None], params
+        )
+    else:  # the bound the statement would have applied
+        since = params.get("since")
+        rows = ahead if since is None else [row for row in ahead if row[3] >= since]
     skip = set(excluding)
     return prior_auth_units_spent(
         (
