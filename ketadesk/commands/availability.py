@@ -159,14 +159,14 @@ def _repeat(args: argparse.Namespace) -> Repeat:
         if args.on:
             raise CommandError("--on is for --repeat weekly")
         return Repeat("daily")
-    names = [n.strip().lower()[:3] for n in (args.on or "").split(",") if n.strip()]
-    unknown = [n for n in names if n not in WEEKDAYS]
-    if not names or unknown:
+    words = [w.strip() for w in (args.on or "").split(",") if w.strip()]
+    unknown = [w for w in words if w.lower()[:3] not in WEEKDAYS]  # "fri", "Friday"
+    if not words or unknown:
         raise CommandError(
             "--on: the weekdays of a weekly repeat, e.g. mon,fri"
             + (f" (not a weekday: {', '.join(unknown)})" if unknown else "")
         )
-    return Repeat("weekly", tuple(sorted({WEEKDAYS.index(n) for n in names})))
+    return Repeat("weekly", tuple(sorted({WEEKDAYS.index(w.lower()[:3]) for w in words})))
 
 
 def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:
