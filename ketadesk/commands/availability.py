@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketadesk.cli import add_db_argument
 from ketadesk.commands._planning_args import clock_time, iso_date, local_datetime
 from ketadesk.scheduling.words import counted
+
+if TYPE_CHECKING:
+    from ketadesk.scheduling.closure_repeats import Repeat
 
 
 def local_minute(text: str) -> tuple[dt.date, dt.time]:
@@ -60,7 +63,7 @@ def register(sub: Any) -> None:
     _common(off)
     off.set_defaults(handler=_run, kind="time_off")
 
-    text = "close the clinic for a day or part of one"
+    text = "close the clinic for a day or part of one, or the same hours on many days"
     closure = sub.add_parser("closure", help=text, description=text)
     closure_sub = closure.add_subparsers(dest="action", metavar="ACTION", required=True)
     text = "close the clinic: the sessions it breaks and their new places"
@@ -68,6 +71,13 @@ def register(sub: Any) -> None:
     add.add_argument("--date", required=True, type=iso_date, metavar="YYYY-MM-DD")
     add.add_argument("--from", dest="first", type=clock_time, metavar="HH:MM")
     add.add_argument("--to", dest="last", type=clock_time, metavar="HH:MM")
+    add.add_argument(
+        "--repeat",
+        choices=("daily", "weekly"),
+        help="the same hours every day (or every week on --on) from --date to --until",
+    )
+    add.add_argument("--until", type=iso_date, metavar="YYYY-MM-DD", help="a repeat's last day")
+    add.add_argument("--on", metavar="DAYS", help="a weekly repeat's weekdays, e.g. mon,fri")
     _common(add)
     add.set_defaults(handler=_run, kind="closure", name=None)
 
@@ -83,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.kind == "closure" and (args.first is None) != (args.last is None):
         raise CommandError("give both --from and --to for part of a day, or neither")
+    repeat = _repeat(args)
     opened = open_clinic(args.db)
     db = opened.db
     try:
@@ -100,18 +111,26 @@ def _run(args: argparse.Namespace) -> int:
             return calendar.at_local(day, time.hour * 60 + time.minute)
 
         if args.kind == "closure":
+            last = args.until if repeat.repeats else args.date
             if args.first is None:
                 start = calendar.at_local(args.date, 0)
-                end = calendar.at_local(args.date + dt.timedelta(days=1), 0)
+                end = calendar.at_local(last + dt.timedelta(days=1), 0)
             else:
-                start, end = at((args.date, args.first)), at((args.date, args.last))
+                start, end = at((args.date, args.first)), at((last, args.last))
         else:
             start, end = at(args.first), at(args.last)
-        proposed = Unavailability(args.kind, start, end, args.reason, resource_id=resource_id)
+        proposed = Unavailability(
+            args.kind, start, end, args.reason, resource_id=resource_id, repeat=repeat
+        )
         try:
             preview = consequences.preview(db, proposed)
         except InvalidFields as err:
-            flags = {"ends_at": "--to", "starts_at": "--from", "resource": "--name"}
+            flags = {
+                "ends_at": "--to",
+                "starts_at": "--from",
+                "resource": "--name",
+                "weekdays": "--on",
+            }
             raise CommandError(
                 "; ".join(f"{flags.get(k, '--' + k)}: {v}" for k, v in err.errors.items())
             ) from None
@@ -120,6 +139,34 @@ def _run(args: argparse.Namespace) -> int:
         db.dispose()
     _print(args, preview, applied)
     return 0
+
+
+def _repeat(args: argparse.Namespace) -> Repeat:
+    """``closure add``'s ``--repeat``, ``--until`` and ``--on`` as a repeat, or a refusal
+    naming the option."""
+    from ketadesk.cli import CommandError
+    from ketadesk.scheduling.catalog import WEEKDAYS
+    from ketadesk.scheduling.closure_repeats import NO_REPEAT, Repeat
+
+    every = getattr(args, "repeat", None)
+    if every is None:
+        if getattr(args, "until", None) is not None or getattr(args, "on", None):
+            raise CommandError("--until and --on go with --repeat")
+        return NO_REPEAT
+    if args.until is None:
+        raise CommandError("--repeat needs --until, its last day")
+    if every == "daily":
+        if args.on:
+            raise CommandError("--on is for --repeat weekly")
+        return Repeat("daily")
+    words = [w.strip() for w in (args.on or "").split(",") if w.strip()]
+    unknown = [w for w in words if w.lower()[:3] not in WEEKDAYS]  # "fri", "Friday"
+    if not words or unknown:
+        raise CommandError(
+            "--on: the weekdays of a weekly repeat, e.g. mon,fri"
+            + (f" (not a weekday: {', '.join(unknown)})" if unknown else "")
+        )
+    return Repeat("weekly", tuple(sorted({WEEKDAYS.index(w.lower()[:3]) for w in words})))
 
 
 def _print(args: argparse.Namespace, preview: Any, applied: Any) -> None:

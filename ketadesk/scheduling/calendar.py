@@ -68,6 +68,17 @@ def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
     return sorted(out)
 
 
+def local_instant(tz: ZoneInfo, day: dt.date, minute_of_day: int) -> dt.datetime:
+    """The UTC instant of a wall-clock time in ``tz`` (``minute_of_day`` may pass 1440: the
+    next day's); a time skipped by DST moves forward."""
+    naive = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minute_of_day)
+    local = naive.replace(tzinfo=tz)
+    back = local.astimezone(UTC).astimezone(tz)
+    if back.replace(tzinfo=None) != naive:  # in the spring-forward gap
+        local = (naive + dt.timedelta(hours=1)).replace(tzinfo=tz)
+    return local.astimezone(UTC)
+
+
 def covered(outer: Sequence[Interval], inner: Interval) -> bool:
     """Whether ``inner`` lies entirely inside one of ``outer`` (which must not overlap)."""
     return any(o.contains(inner) for o in outer)
@@ -192,12 +203,7 @@ class ClinicCalendar:
 
     def at_local(self, day: dt.date, minute_of_day: int) -> dt.datetime:
         """The UTC instant of a local wall-clock time; a time skipped by DST moves forward."""
-        naive = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minute_of_day)
-        local = naive.replace(tzinfo=self.tz)
-        back = local.astimezone(UTC).astimezone(self.tz)
-        if back.replace(tzinfo=None) != naive:  # in the spring-forward gap
-            local = (naive + dt.timedelta(hours=1)).replace(tzinfo=self.tz)
-        return local.astimezone(UTC)
+        return local_instant(self.tz, day, minute_of_day)
 
     def day_bounds(self, day: dt.date) -> Interval:
         """[local midnight, next local midnight) as UTC instants."""

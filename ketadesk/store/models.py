@@ -218,6 +218,11 @@ class Closure(Base):
     __tablename__ = "closure"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="order"),
+        CheckConstraint(
+            "repeat_rule = '' OR repeat_rule = 'FREQ=DAILY' "
+            "OR repeat_rule LIKE 'FREQ=WEEKLY;BYDAY=__%'",
+            name="repeat_rule",
+        ),
         Index("ix_closure_span", "starts_at", "ends_at"),
     )
 
@@ -227,6 +232,11 @@ class Closure(Base):
     starts_at: Mapped[dt.datetime]
     ends_at: Mapped[dt.datetime]
     reason: Mapped[str] = mapped_column(String(200), default="")
+    #: How it repeats, in RFC 5545 words: "" (not at all), "FREQ=DAILY",
+    #: "FREQ=WEEKLY;BYDAY=MO,FR" (migration 0024).  A repeating closure runs from its first
+    #: day's hours to its last day's: scheduling/closure_repeats.py makes it its days.
+    # No Python default: the demo's bulk inserts name only the columns they fill.
+    repeat_rule: Mapped[str] = mapped_column(String(64), server_default="")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, Text, bindparam, select, text
 from sqlalchemy import cast as sa_cast
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.closure_repeats import expand
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store import raw
 from ketadesk.store.clinic_config import CONFIG_ROWS, StoredConfig, config_from_rows
@@ -73,6 +75,7 @@ _CLOSURES_FROM = (
         _CLOSURE.c.reason,
         _CLOSURE.c.kind,
         _CLOSURE.c.resource_id,
+        _CLOSURE.c.repeat_rule,
     )
     .where(_CLOSURE.c.ends_at > bindparam("since"))
     .order_by(_CLOSURE.c.starts_at, _CLOSURE.c.id)
@@ -148,6 +151,15 @@ class Reference:
         )
 
 
+def reference_revision(session: Session) -> Revision | None:
+    """Where the revision row stands now (None without one): it moves with every change to
+    the configuration, the resources, shifts and closures, whoever makes it (migration 0019),
+    so a reader of those alone (the month's closed days) can tell it has nothing new to read."""
+    autoflush(session)
+    row = session.connection().execute(_REVISION).first()
+    return (int(row[0]), int(row[1])) if row is not None else None
+
+
 def booking_reference(
     session: Session,
     *,
@@ -206,18 +218,25 @@ def _read(conn: Connection, revision: Revision | None, since: dt.datetime) -> Re
             (_CLOSURES_FROM, {"since": since}),
         ],
     )
-    key = tuple(tuple(map(tuple, rows)) for rows in (resource_rows, qualification_rows))
-    key += (tuple(map(tuple, shift_rows)), tuple(map(tuple, closure_rows)))
+    config = config_from_rows(config_rows)
+    # The zone too: a repeating closure's days are the clinic's local days.
+    timezone = config.catalog.settings.timezone
+    key: tuple[Any, ...] = tuple(
+        tuple(map(tuple, rows)) for rows in (resource_rows, qualification_rows)
+    )
+    key += (tuple(map(tuple, shift_rows)), tuple(map(tuple, closure_rows)), (timezone,))
     built = _BUILT.get(key)
     if built is None:
-        built = _build(resource_rows, qualification_rows, shift_rows, closure_rows)
+        built = _build(
+            resource_rows, qualification_rows, shift_rows, closure_rows, ZoneInfo(timezone)
+        )
         if len(_BUILT) >= _BUILT_MAX:
             _BUILT.clear()
         _BUILT[key] = built
     resources, shifts, closures = built
     return Reference(
         revision=revision,
-        config=config_from_rows(config_rows),
+        config=config,
         resources=resources,
         shifts=shifts,
         closures=closures,
@@ -238,6 +257,7 @@ def _build(
     qualification_rows: Sequence[Sequence[Any]],
     shift_rows: Sequence[Sequence[Any]],
     closure_rows: Sequence[Sequence[Any]],
+    zone: ZoneInfo,
 ) -> _Built:
     qualified: dict[int, set[tuple[str, str]]] = {}
     for rid, session_type, phase in qualification_rows:
@@ -257,7 +277,14 @@ def _build(
         for rid, kind, subkind, name, capacity, active, sort_order, serves in resource_rows
     }
     closures = tuple(
-        ClosureSpan(span=Interval(utc(start), utc(end)), reason=reason, kind=kind, resource_id=rid)
-        for start, end, reason, kind, rid in closure_rows
+        occurrence
+        for start, end, reason, kind, rid, rule in closure_rows
+        for occurrence in expand(
+            ClosureSpan(
+                span=Interval(utc(start), utc(end)), reason=reason, kind=kind, resource_id=rid
+            ),
+            rule,
+            zone,
+        )
     )
     return resources, tuple(ShiftPattern(*row) for row in shift_rows), closures

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Integer, Table, bindparam, or_, select
 from sqlalchemy.ext.compiler import compiles
@@ -20,6 +21,7 @@ from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import Availability, HoldRow
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval, ShiftPattern
 from ketadesk.scheduling.catalog import ClinicSettings, ResourceKind
+from ketadesk.scheduling.closure_repeats import expand
 from ketadesk.scheduling.model import ResourceInfo
 from ketadesk.store.clinic_config import load_catalog
 from ketadesk.store.models import (
@@ -98,6 +100,7 @@ _CLOSURES = select(
     _CLOSURE.c.reason,
     _CLOSURE.c.kind,
     _CLOSURE.c.resource_id,
+    _CLOSURE.c.repeat_rule,
 ).where(_CLOSURE.c.starts_at < bindparam("until"), _CLOSURE.c.ends_at > bindparam("begins"))
 _CLOSURES_OF = _CLOSURES.where(
     or_(
@@ -130,19 +133,31 @@ def autoflush(session: Session) -> None:
 
 
 def load_closures(
-    session: Session, window: Interval, resource_ids: Collection[int] | None = None
+    session: Session,
+    window: Interval,
+    resource_ids: Collection[int] | None = None,
+    *,
+    timezone: str,
 ) -> list[ClosureSpan]:
     """Closures overlapping ``window``: the clinic's, and every resource's (or, given
-    ``resource_ids``, only those resources')."""
+    ``resource_ids``, only those resources'); a repeating one as each of its days' stretches
+    that meets the window, in the clinic's ``timezone``."""
     autoflush(session)
     params: dict[str, Any] = {"until": window.end, "begins": window.start}
     stmt = _CLOSURES
     if resource_ids is not None:
         stmt = _CLOSURES_OF
         params["ids"] = sorted(resource_ids)
+    zone = ZoneInfo(timezone)
     return [
-        ClosureSpan(span=Interval(start, end), reason=reason, kind=kind, resource_id=rid)
-        for start, end, reason, kind, rid in session.connection().execute(stmt, params)
+        occurrence
+        for start, end, reason, kind, rid, rule in session.connection().execute(stmt, params)
+        for occurrence in expand(
+            ClosureSpan(span=Interval(start, end), reason=reason, kind=kind, resource_id=rid),
+            rule,
+            zone,
+            window,
+        )
     ]
 
 
@@ -252,7 +267,9 @@ def load_calendar(
     those resources only (enough to check holds on them, and cheaper to read)."""
     return calendar_of(
         catalog.settings,
-        closures=tuple(load_closures(session, window, resource_ids)),
+        closures=tuple(
+            load_closures(session, window, resource_ids, timezone=catalog.settings.timezone)
+        ),
         shifts=tuple(
             load_shifts(session, resource_ids=resource_ids, window=window)
             if resource_ids is not None

@@ -44,6 +44,7 @@ from ketadesk.ui.patients.patient_record import PatientRecordView
 from ketadesk.ui.patients.patient_search import FindPatientDialog
 from ketadesk.ui.settings.availability_page import AddClosureDialog, AvailabilityPage
 from ketadesk.ui.settings.clinic_page import ClinicPage
+from ketadesk.ui.settings.closed_days_page import ClosedDaysPage
 from ketadesk.ui.settings.resources_page import ResourceDialog, ResourcesPage
 from ketadesk.ui.settings.setup_assistant import SetupAssistant
 from ketadesk.ui.settings.staff_page import StaffDialog, StaffPage
@@ -262,6 +263,17 @@ def _staff_step(qtbot: QtBot, assistant: SetupAssistant) -> None:
     _next(assistant)
 
 
+def _closed_days_step(qtbot: QtBot, assistant: SetupAssistant) -> None:
+    """The public holidays, all ticked in a new clinic, kept as they are: nothing to save."""
+    page = assistant.steps["closed_days"]
+    assert isinstance(page, ClosedDaysPage)
+    qtbot.waitUntil(lambda: assistant.currentPage().findChild(ClosedDaysPage) is page)
+    qtbot.waitUntil(lambda: page.read is not None, timeout=TIMEOUT)
+    assert page.holidays.count() > 0
+    assert not page.is_dirty()
+    _next(assistant)
+
+
 def _wait_saved(qtbot: QtBot, page: StaffPage, dialog: StaffDialog, rows: int) -> None:
     """Until the page lists ``rows`` staff, or the dialog says why it did not save."""
 
@@ -311,6 +323,7 @@ def _set_up_the_clinic(qtbot: QtBot, win: MainWindow) -> None:
     _clinic_step(qtbot, assistant)
     _resources_step(qtbot, assistant)
     _staff_step(qtbot, assistant)
+    _closed_days_step(qtbot, assistant)
     _users_step(qtbot, assistant)
     assert assistant.currentPage() is assistant.summary
     qtbot.waitUntil(lambda: assistant.summary.readiness is not None, timeout=TIMEOUT)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
+from ketadesk.scheduling.closure_repeats import expand
 from ketadesk.scheduling.dates import clock_span, short_date, short_date_time
 from ketadesk.services.clinic.integrity_report import ProblemCode
 from ketadesk.store.clinic_config import load_catalog
@@ -53,14 +55,21 @@ class ClinicDays:
         stmt = select(Closure)
         if reach is not None:
             stmt = stmt.where(Closure.starts_at < reach.end, Closure.ends_at > reach.start)
+        zone = ZoneInfo(catalog.settings.timezone)
         closures = [
-            ClosureSpan(
-                span=Interval(c.starts_at, c.ends_at),
-                reason=c.reason,
-                kind=c.kind,
-                resource_id=c.resource_id,
-            )
+            occurrence
             for c in session.scalars(stmt)
+            for occurrence in expand(
+                ClosureSpan(
+                    span=Interval(c.starts_at, c.ends_at),
+                    reason=c.reason,
+                    kind=c.kind,
+                    resource_id=c.resource_id,
+                ),
+                c.repeat_rule,
+                zone,
+                reach,
+            )
         ]
         calendar = ClinicCalendar(
             settings=catalog.settings,

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketadesk.scheduling.calendar import ClinicCalendar, Interval
+from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
 from ketadesk.scheduling.catalog import FollowUpSettings, ResourceKind
+from ketadesk.scheduling.closure_repeats import expand
 from ketadesk.scheduling.dates import short_date_time
 from ketadesk.scheduling.followup_rules import (
     QUEUE_KINDS,
@@ -496,16 +497,20 @@ def _time_off(
     if not ids:
         return {}
     found: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
-    for resource_id, starts_at, ends_at in session.execute(
-        select(Closure.resource_id, Closure.starts_at, Closure.ends_at).where(
+    reach = Interval(now, horizon)
+    for resource_id, starts_at, ends_at, rule in session.execute(
+        select(Closure.resource_id, Closure.starts_at, Closure.ends_at, Closure.repeat_rule).where(
             Closure.resource_id.in_(ids),
             Closure.kind == "time_off",
             Closure.ends_at > now,
             Closure.starts_at < horizon,
         )
     ):
-        if resource_id is not None:
+        if resource_id is None:
+            continue
+        stored = ClosureSpan(Interval(starts_at, ends_at), "", "time_off", resource_id)
+        for off in expand(stored, rule, calendar.tz, reach):  # each day of a repeating one
             found.setdefault(resource_id, []).append(
-                (calendar.local(starts_at), calendar.local(ends_at))
+                (calendar.local(off.span.start), calendar.local(off.span.end))
             )
     return found

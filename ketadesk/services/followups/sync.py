@@ -449,7 +449,8 @@ def _close_by_sessions_held(
 
 def clinic_calendar(session: Session, catalog: Catalog, window: Interval) -> ClinicCalendar:
     """The clinic's own calendar over ``window``: holidays and whole-clinic closures, no staff."""
-    return calendar_of(catalog.settings, closures=load_closures(session, window, ()))
+    closures = load_closures(session, window, (), timezone=catalog.settings.timezone)
+    return calendar_of(catalog.settings, closures=closures)
 
 
 def _settled(row: _Stored) -> bool:

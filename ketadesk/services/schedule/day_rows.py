@@ -32,6 +32,7 @@ from ketadesk.scheduling.calendar import (
     subtract,
 )
 from ketadesk.scheduling.catalog import ResourceKind
+from ketadesk.scheduling.closure_repeats import expand
 from ketadesk.scheduling.confirmations import parse_confirmation_settings
 from ketadesk.scheduling.days_away import AWAY_RULE, AwayRange
 from ketadesk.scheduling.statuses import MOVABLE_STATUSES, TENTATIVE_STATUSES
@@ -74,7 +75,7 @@ CLINIC_SQL = "SELECT CAST(value AS TEXT) FROM clinic_setting WHERE key = 'clinic
 #: The change counter (store/changes.py: its one row, id 1).
 COUNTER_SQL = "SELECT value FROM change_counter WHERE id = 1"
 CLOSURES_SQL = """
-SELECT resource_id, kind, starts_at, ends_at, reason FROM closure
+SELECT resource_id, kind, starts_at, ends_at, reason, repeat_rule FROM closure
 WHERE starts_at < :end AND ends_at > :start
 ORDER BY starts_at
 """
@@ -113,7 +114,8 @@ ORDER BY w.first_day, w.last_day, w.id
 # The holds of the day's sessions that a closure of their resource meets (a monitor out of
 # service, a nurse's time off, added after the session was booked), other than rooms' (the
 # session's room is judged with the clinic's closures).  Read only on a day with such a
-# closure: other days need no query.
+# closure: other days need no query.  A repeating closure's row spans all its days: the holds
+# it finds are judged against that day's own stretch (``ClinicCalendar.held_closures``).
 CLOSED_HOLDS_SQL = """
 SELECT h.appointment_id, h.resource_id, r.name, r.kind, h.starts_at, h.ends_at
 FROM appointment AS a
@@ -314,14 +316,21 @@ def day_schedule_from_rows(
     """``always_staff``: staff members who get a column by staff even on a day they neither
     work nor hold a session (the week of one staff member)."""
     day, catalog, bounds = rows.day, rows.catalog, rows.bounds
+    zone = ZoneInfo(catalog.settings.timezone)
     closures = tuple(
-        ClosureSpan(
-            span=Interval(as_utc(starts_at), as_utc(ends_at)),
-            reason=reason,
-            kind=kind,
-            resource_id=resource_id,
+        occurrence
+        for resource_id, kind, starts_at, ends_at, reason, rule in rows.closures
+        for occurrence in expand(
+            ClosureSpan(
+                span=Interval(as_utc(starts_at), as_utc(ends_at)),
+                reason=reason,
+                kind=kind,
+                resource_id=resource_id,
+            ),
+            rule,
+            zone,
+            bounds,
         )
-        for resource_id, kind, starts_at, ends_at, reason in rows.closures
     )
     shifts = tuple(
         ShiftPattern(

@@ -3,8 +3,10 @@ clinic closes on.
 
 A ``Closure`` row with no resource closes the whole clinic (a training day, a half day with a
 reason); with a resource it is staff time off (``time_off``) or a room or a piece of equipment
-out of service (``maintenance``).  Every change here is the administrator's ("configure"): it
-takes people and machines out of the schedule, so the sessions it breaks are moved through
+out of service (``maintenance``).  Any of them may repeat (scheduling/closure_repeats.py): the
+same hours every day, or on chosen weekdays, from its first day to its last, as one row.
+Every change here is the administrator's ("configure"): it takes people and machines out of the
+schedule, so the sessions it breaks are moved through
 ``consequences.py`` (the usual way in, which shows them first); the plain ``add_closure`` is for
 a stretch with nothing booked in it.
 
@@ -24,6 +26,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ketadesk.scheduling.calendar import Interval
+from ketadesk.scheduling.closure_repeats import (
+    NO_REPEAT,
+    Repeat,
+    daily_hours,
+    parse_rule,
+    repeat_days,
+    repeat_problems,
+)
+from ketadesk.scheduling.dates import short_date
 from ketadesk.services.access import audit
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, InvalidFields, NotFound, utcnow
@@ -55,6 +67,9 @@ class Unavailability:
     ends_at: dt.datetime
     reason: str
     resource_id: int | None = None
+    #: Repeating: the same hours each day (or each chosen weekday) from ``starts_at``'s day
+    #: to ``ends_at``'s, ``starts_at``'s time to ``ends_at``'s.
+    repeat: Repeat = NO_REPEAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +81,7 @@ class ClosureRow:
     starts_at: dt.datetime
     ends_at: dt.datetime
     reason: str
+    repeat: Repeat = NO_REPEAT
 
     @property
     def kind_label(self) -> str:
@@ -80,13 +96,16 @@ class HolidayChoice:
 
 
 def closure_state(row: Closure) -> dict[str, Any]:
-    return {
+    state: dict[str, Any] = {
         "kind": row.kind,
         "resource_id": row.resource_id,
         "starts_at": row.starts_at.isoformat(),
         "ends_at": row.ends_at.isoformat(),
         "reason": row.reason,
     }
+    if row.repeat_rule:
+        state["repeat"] = row.repeat_rule
+    return state
 
 
 def list_closures(
@@ -102,7 +121,16 @@ def list_closures(
             .order_by(Closure.starts_at, Closure.id)
         ).all()
         return [
-            ClosureRow(c.id, c.kind, c.resource_id, name or "", c.starts_at, c.ends_at, c.reason)
+            ClosureRow(
+                c.id,
+                c.kind,
+                c.resource_id,
+                name or "",
+                c.starts_at,
+                c.ends_at,
+                c.reason,
+                parse_rule(c.repeat_rule),
+            )
             for c, name in rows
         ]
 
@@ -155,6 +183,10 @@ def check(session: Session, proposed: Unavailability) -> Resource | None:
         errors["resource"] = "a clinic closure is for the whole clinic, not one resource"
     if proposed.kind in RESOURCE_KINDS and proposed.resource_id is None:
         errors.setdefault("resource", "say which staff member, room or equipment")
+    if proposed.repeat.repeats and "starts_at" not in errors and "ends_at" not in errors:
+        zone = ZoneInfo(load_catalog(session).settings.timezone)
+        span = Interval(proposed.starts_at, proposed.ends_at)
+        errors.update(repeat_problems(span, proposed.repeat, zone))
     if errors:
         raise InvalidFields(errors)
     return resource
@@ -171,6 +203,7 @@ def insert_closure(
         starts_at=proposed.starts_at,
         ends_at=proposed.ends_at,
         reason=proposed.reason.strip(),
+        repeat_rule=proposed.repeat.rule,
     )
     session.add(row)
     session.flush()
@@ -211,6 +244,7 @@ def edit_closure(
         row.starts_at = proposed.starts_at
         row.ends_at = proposed.ends_at
         row.reason = proposed.reason.strip()
+        row.repeat_rule = proposed.repeat.rule
         session.flush()
         audit.record(
             session,
@@ -261,6 +295,40 @@ def holiday_choices(db: Database, year: int) -> list[HolidayChoice]:
         HolidayChoice(day, str(name), settings.closes_on_holiday(str(name)))
         for day, name in sorted(found.items())
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedDaysChoice:
+    """What a new clinic's set-up asks about its closed days: the public holidays of its
+    country (``country``, "" when none is set; ``subdivision`` its state), each once at its
+    next date within a year of today, ticked when the clinic closes on it; and its closures
+    to come."""
+
+    country: str
+    subdivision: str
+    holidays: tuple[HolidayChoice, ...]
+    closures: tuple[ClosureRow, ...]
+
+
+def closed_days_choice(db: Database, *, now: dt.datetime | None = None) -> ClosedDaysChoice:
+    """The holidays and closures the set-up assistant's "Closed days" step shows."""
+    now = now or utcnow()
+    with db.read() as session:
+        settings = load_catalog(session).settings
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    year_on = today + dt.timedelta(days=365)
+    seen: set[str] = set()
+    coming: list[HolidayChoice] = []
+    for h in holiday_choices(db, today.year) + holiday_choices(db, today.year + 1):
+        if today <= h.day < year_on and h.name not in seen:
+            seen.add(h.name)
+            coming.append(h)
+    return ClosedDaysChoice(
+        settings.holiday_country or "",
+        settings.holiday_subdivision or "",
+        tuple(sorted(coming, key=lambda h: h.day)),
+        tuple(list_closures(db, now=now)),
+    )
 
 
 def holiday_problems(
@@ -349,14 +417,24 @@ class LocalRequest:
     last_minute: int
     reason: str
     resource_id: int | None = None
+    #: Repeating: ``first_minute`` to ``last_minute`` on each day (or chosen weekday) from
+    #: ``first_day`` to ``last_day``.
+    repeat: Repeat = NO_REPEAT
 
     @classmethod
     def for_days(
-        cls, kind: str, first: dt.date, last: dt.date, reason: str, resource_id: int | None = None
+        cls,
+        kind: str,
+        first: dt.date,
+        last: dt.date,
+        reason: str,
+        resource_id: int | None = None,
+        repeat: Repeat = NO_REPEAT,
     ) -> LocalRequest:
-        """Whole days, ``first`` to ``last`` closed (the form's "All day"): stored as every
-        closure is, to the midnight after the last day."""
-        return cls(kind, first, 0, last + dt.timedelta(days=1), 0, reason, resource_id)
+        """Whole days, ``first`` to ``last`` closed (the form's "All day"; with ``repeat``,
+        each of its days between them): stored as every closure is, to the midnight after the
+        last day."""
+        return cls(kind, first, 0, last + dt.timedelta(days=1), 0, reason, resource_id, repeat)
 
     def whole_days(self) -> tuple[dt.date, dt.date] | None:
         """The first and last day closed of a request from a midnight to a later midnight;
@@ -373,6 +451,8 @@ def request_problems(request: LocalRequest) -> dict[str, str]:
     errors: dict[str, str] = {}
     if (request.last_day, request.last_minute) <= (request.first_day, request.first_minute):
         errors["ends_at"] = "must be after the start"
+    elif request.repeat.repeats:
+        errors.update(_repeat_request_problems(request))
     reason = request.reason.strip()
     if not reason:
         errors["reason"] = "say why (it is shown on the schedule and to the patients called)"
@@ -381,6 +461,30 @@ def request_problems(request: LocalRequest) -> dict[str, str]:
     if request.kind in RESOURCE_KINDS and request.resource_id is None:
         errors["resource"] = "say which staff member, room or equipment"
     return errors
+
+
+def _repeat_request_problems(request: LocalRequest) -> dict[str, str]:
+    """A repeating request's mistakes: its hours the same each day, so To's time after
+    From's (whole days aside), a weekday for a weekly one, and one of them between the two
+    days."""
+    repeat = request.repeat
+    if repeat.every == "weekly" and not repeat.weekdays:
+        return {"weekdays": "choose at least one weekday for a weekly closure"}
+    if request.whole_days() is None and request.last_minute <= request.first_minute:
+        return {
+            "ends_at": "To's time must be after From's: a repeating closure closes the same "
+            "hours each day, From's time to To's, from From's day to To's"
+        }
+    hours = daily_hours(
+        dt.datetime.combine(request.first_day, dt.time())
+        + dt.timedelta(minutes=request.first_minute),
+        dt.datetime.combine(request.last_day, dt.time())
+        + dt.timedelta(minutes=request.last_minute),
+    )
+    if not repeat_days(hours.first_day, hours.last_day, repeat):
+        first, last = short_date(hours.first_day), short_date(hours.last_day)
+        return {"weekdays": f"none of the chosen weekdays falls between {first} and {last}"}
+    return {}
 
 
 def from_local(db: Database, request: LocalRequest) -> Unavailability:
@@ -395,6 +499,7 @@ def from_local(db: Database, request: LocalRequest) -> Unavailability:
         calendar.at_local(request.last_day, request.last_minute),
         request.reason,
         request.resource_id,
+        request.repeat,
     )
 
 

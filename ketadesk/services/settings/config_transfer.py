@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog, RawConfig, build_catalog
+from ketadesk.scheduling.calendar import Interval
 from ketadesk.scheduling.catalog import (
     EQUIPMENT_SUBKINDS,
     ROOM_SUBKINDS,
@@ -46,6 +47,7 @@ from ketadesk.scheduling.catalog import (
     parse_protocols,
     parse_session_types,
 )
+from ketadesk.scheduling.closure_repeats import parse_rule, repeat_problems
 from ketadesk.scheduling.dates import clock
 from ketadesk.services.access import audit
 from ketadesk.services.access.accounts import generate_password, hash_password, normalize_username
@@ -345,12 +347,15 @@ def _shift_value(shift: StaffShift) -> dict[str, Any]:
 
 
 def _closure_value(closure: Closure, zone: ZoneInfo) -> dict[str, Any]:
-    return {
+    value = {
         "kind": closure.kind,
         "from": _local(closure.starts_at, zone),
         "to": _local(closure.ends_at, zone),
         "reason": closure.reason,
     }
+    if closure.repeat_rule:  # From's time to To's on each day (or weekday) between them
+        value["repeat"] = closure.repeat_rule
+    return value
 
 
 def to_toml_data(doc: ConfigDocument) -> dict[str, Any]:
@@ -435,12 +440,20 @@ def _closures(r: _Reader, key: str, zone: ZoneInfo, default_kind: str) -> list[d
         starts, ends = _instant(c, "from", zone), _instant(c, "to", zone)
         if ends <= starts:
             raise c.fail("to", f"ends ({c.raw('to')}) before it starts ({c.raw('from')})")
+        try:
+            repeat = parse_rule(c.text("repeat", default=""))
+        except ValueError as err:
+            raise c.fail("repeat", str(err)) from None
+        problems = repeat_problems(Interval(starts, ends), repeat, zone)
+        if problems:
+            raise c.fail("repeat", "; ".join(problems.values()))
         out.append(
             {
                 "kind": c.choice("kind", _CLOSURE_KINDS, default=default_kind),
                 "starts_at": starts,
                 "ends_at": ends,
                 "reason": c.text("reason", default=""),
+                "repeat_rule": repeat.rule,
             }
         )
     return out
@@ -931,10 +944,10 @@ def _apply(
             session.add(closure)
             session.flush()
             record("closure", closure.id, label, None, {"resource_id": resource_id, **c})
-        elif closure.reason != c["reason"]:
-            before_reason = closure.reason
-            closure.reason = c["reason"]
-            record("closure", closure.id, label, {"reason": before_reason}, {"reason": c["reason"]})
+        elif closure.reason != c["reason"] or closure.repeat_rule != c["repeat_rule"]:
+            was = {"reason": closure.reason, "repeat_rule": closure.repeat_rule}
+            closure.reason, closure.repeat_rule = c["reason"], c["repeat_rule"]
+            record("closure", closure.id, label, was, {k: c[k] for k in was})
     # Users: by username; passwords only for new ones.
     users = {u.username: u for u in session.scalars(select(User))}
     for u in doc.users:

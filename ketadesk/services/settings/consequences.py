@@ -18,7 +18,9 @@ deadline (never moved to before it).  Each proposal names the resources it swaps
 instead of Monitor 1"), which the dialog and the audit trail repeat.  Each proposal is judged
 by the rules engine (``rule_check``: gaps, window cap, series order, concurrent courses, the
 gates for each new day), with the patient's proposals before it; one the rules refuse is not
-proposed: its session is left unplaced, the rule and the fact named.
+proposed: its session is left unplaced, the rule and the fact named.  A repeating closure
+(one row: scheduling/closure_repeats.py) breaks what meets any one of its days' hours, and
+only that.
 
 ``apply`` writes the closure row and every proposal in one transaction, re-checked like any
 booking (plan_check.verify_plan sees the new closure) and by the rules engine, all or nothing;
@@ -41,6 +43,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +52,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.availability import Availability, instant, seconds
 from ketadesk.scheduling.calendar import ClinicCalendar, ClosureSpan, Interval
 from ketadesk.scheduling.catalog import WEEKDAYS, HoldMode
+from ketadesk.scheduling.closure_repeats import expand, occurrences
 from ketadesk.scheduling.dates import WEEKDAY_ABBR, moved_words, short_date, short_date_time
 from ketadesk.scheduling.days_away import AwayRange, away_reason
 from ketadesk.scheduling.days_away import away_days as days_away
@@ -90,7 +94,7 @@ from ketadesk.services.settings.availability import (
     insert_closure,
 )
 from ketadesk.store import changes
-from ketadesk.store.clinic_config import StoredConfig, load_config
+from ketadesk.store.clinic_config import StoredConfig, load_catalog, load_config
 from ketadesk.store.database import Database
 from ketadesk.store.days_away import patient_away_ranges
 from ketadesk.store.models import (
@@ -273,12 +277,12 @@ def _touched_rows(
     start = max(proposed.starts_at, since)
     maybe = Appointment.status.in_(sorted(REPLANNED_STATUSES | UNDER_WAY_STATUSES))
     if proposed.resource_id is None:
-        stmt = select(Appointment).where(
+        stmt = select(Appointment, Appointment.starts_at, Appointment.ends_at).where(
             maybe, Appointment.starts_at < proposed.ends_at, Appointment.ends_at > start
         )
     else:
         stmt = (
-            select(Appointment)
+            select(Appointment, ResourceHold.starts_at, ResourceHold.ends_at)
             .join(ResourceHold, ResourceHold.appointment_id == Appointment.id)
             .where(
                 maybe,
@@ -287,9 +291,25 @@ def _touched_rows(
                 ResourceHold.starts_at < proposed.ends_at,
                 ResourceHold.ends_at > start,
             )
-            .distinct()
         )
-    return list(session.scalars(stmt.order_by(Appointment.starts_at, Appointment.id)))
+    # A repeating closure's row spans all its days: only what meets one of them is touched.
+    stretches = _stretches(session, proposed)
+    found: dict[int, Appointment] = {}
+    for row, starts, ends in session.execute(stmt.order_by(Appointment.starts_at, Appointment.id)):
+        if row.id not in found and any(
+            starts < s.end and ends > max(s.start, since) for s in stretches
+        ):
+            found[row.id] = row
+    return list(found.values())
+
+
+def _stretches(session: Session, proposed: Unavailability) -> list[Interval]:
+    """What ``proposed`` closes: its span, or each day's hours of a repeating one."""
+    span = Interval(proposed.starts_at, proposed.ends_at)
+    if not proposed.repeat.repeats:
+        return [span]
+    zone = ZoneInfo(load_catalog(session).settings.timezone)
+    return occurrences(span, proposed.repeat, zone)
 
 
 def _need(row: Appointment, proposed: Unavailability, now: dt.datetime) -> ResourceNeed:
@@ -387,9 +407,11 @@ def preview(
             proposed.kind,
             proposed.resource_id,
         )
+        # Each day of a repeating one, as every calendar read from the database will see it.
+        added = expand(closure, proposed.repeat.rule, ZoneInfo(catalog.settings.timezone))
         calendar = calendar_of(
             catalog.settings,
-            closures=(*snapshot.calendar.closures, closure),
+            closures=(*snapshot.calendar.closures, *added),
             shifts=snapshot.calendar.shifts,
         )
         work = dataclasses.replace(snapshot, calendar=calendar).availability()

@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.availability import subkind_label
+from ketadesk.scheduling.calendar import ClosureSpan, Interval
 from ketadesk.scheduling.catalog import SUBKINDS, ResourceKind
+from ketadesk.scheduling.closure_repeats import expand
 from ketadesk.scheduling.dates import clock
 from ketadesk.scheduling.statuses import (
     REPLANNED_STATUSES,
@@ -288,7 +290,13 @@ def _out_of_service(session: Session, catalog: Catalog, now: dt.datetime) -> dic
     """The current or next maintenance window of each resource that has one (read only: the
     windows are entered in Settings ▸ Closures and time off)."""
     stmt = (
-        select(Closure.resource_id, Closure.starts_at, Closure.ends_at, Closure.reason)
+        select(
+            Closure.resource_id,
+            Closure.starts_at,
+            Closure.ends_at,
+            Closure.reason,
+            Closure.repeat_rule,
+        )
         .where(
             Closure.kind == MAINTENANCE,
             Closure.resource_id.is_not(None),
@@ -296,12 +304,20 @@ def _out_of_service(session: Session, catalog: Catalog, now: dt.datetime) -> dic
         )
         .order_by(Closure.starts_at)
     )
-    found: dict[int, str] = {}
-    for rid, start, end, reason in session.execute(stmt):
-        if rid is None or rid in found:
+    zone = ZoneInfo(catalog.settings.timezone)
+    windows: dict[int, ClosureSpan] = {}
+    for rid, start, end, reason, rule in session.execute(stmt):
+        if rid is None:
             continue
-        text = f"Out of service {_span(catalog, start, end, now)}"
-        found[rid] = f"{text}: {reason}" if reason else text
+        stored = ClosureSpan(Interval(start, end), reason, MAINTENANCE, rid)
+        # A repeating one's current or next day, not its first.
+        ahead = [c for c in expand(stored, rule, zone) if c.span.end > now]
+        if ahead and (rid not in windows or ahead[0].span.start < windows[rid].span.start):
+            windows[rid] = ahead[0]
+    found: dict[int, str] = {}
+    for rid, window in windows.items():
+        text = f"Out of service {_span(catalog, window.span.start, window.span.end, now)}"
+        found[rid] = f"{text}: {window.reason}" if window.reason else text
     return found
 
 

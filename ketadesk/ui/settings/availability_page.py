@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ketadesk.scheduling.dates import short_date, span_ends, span_words
+from ketadesk.scheduling.closure_repeats import NO_REPEAT, Repeat, repeat_words
+from ketadesk.scheduling.dates import WEEKDAY_ABBR, short_date, span_ends, span_words
 from ketadesk.services.common.context import InvalidFields, ServiceError
 from ketadesk.services.settings import availability, consequences
 from ketadesk.services.settings.availability import (
@@ -64,6 +65,13 @@ FORM_KINDS = (
 )
 
 
+#: How a closure may repeat, in the form's words: (label, ``Repeat.every``).
+FORM_REPEATS = (
+    ("Does not repeat", "none"),
+    ("Every day", "daily"),
+    ("Every week on…", "weekly"),
+)
+
 #: The closure form's labels for the fields the availability service names in a refusal.
 FIELD_LABELS = {
     "kind": "What",
@@ -71,6 +79,8 @@ FIELD_LABELS = {
     "starts_at": "From",
     "ends_at": "To",
     "reason": "Reason",
+    "repeat": "Repeat",
+    "weekdays": "Repeat on",
 }
 
 
@@ -91,7 +101,8 @@ MIN_WIDTH = 460
 
 
 class AddClosureDialog(QDialog):
-    """The form: what, who or what, from, to, why."""
+    """The form: what, who or what, from, to, how it repeats, why.  A repeating closure
+    closes From's time to To's on each day (or each weekday ticked) from From's day to To's."""
 
     def __init__(
         self,
@@ -104,6 +115,7 @@ class AddClosureDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Add a closure or time off")
         self.resources = resources
+        self._time_format = time_format
         form = QFormLayout(self)
         self.kind = QComboBox(self)
         for label, kind in FORM_KINDS:
@@ -119,11 +131,15 @@ class AddClosureDialog(QDialog):
         self._set_span(True, QDateTime(tomorrow, QTime(0, 0)), QDateTime(tomorrow, QTime(0, 0)))
         self.reason = QLineEdit(self)
         self.reason.setPlaceholderText("e.g. Monitor 3 at calibration")
+        self._build_repeat()
         form.addRow("What", self.kind)
         form.addRow("Who or what", self.resource)
         form.addRow("", self.all_day)
         form.addRow("From", self.first)
         form.addRow("To", self.last)
+        form.addRow("Repeat", self.repeat)
+        form.addRow("Repeat on", self.weekday_row)
+        form.addRow("", self.repeat_note)
         form.addRow("Reason", self.reason)
         self.errors = QLabel(self)
         self.errors.setObjectName("errors")
@@ -145,8 +161,79 @@ class AddClosureDialog(QDialog):
         self.all_day.toggled.connect(self._on_all_day_toggled)
         for edit in (self.first, self.last):
             edit.dateTimeChanged.connect(self._on_time_set)
+        self.repeat.currentIndexChanged.connect(self._on_repeat_chosen)
+        self.all_day.toggled.connect(self._on_repeat_changed)
+        for box in self.weekdays:
+            box.toggled.connect(self._on_repeat_changed)
+        for edit in (self.first, self.last):
+            edit.dateTimeChanged.connect(self._on_repeat_changed)
         self._kind_changed()
+        self._on_repeat_changed()
         fit_dialog(self, self.roomy_width())
+
+    def _build_repeat(self) -> None:
+        """Repeat: not at all, every day, or every week on the weekdays ticked; and a line
+        saying what the form closes as it stands."""
+        self.repeat = QComboBox(self)
+        self.repeat.setObjectName("repeat")
+        for label, every in FORM_REPEATS:
+            self.repeat.addItem(label, every)
+        self.weekday_row = QWidget(self)
+        row = QHBoxLayout(self.weekday_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.weekdays: list[QCheckBox] = []
+        for day, name in enumerate(WEEKDAY_ABBR):
+            box = QCheckBox(name, self.weekday_row)
+            box.setObjectName(f"weekday_{day}")
+            self.weekdays.append(box)
+            row.addWidget(box)
+        row.addStretch(1)
+        self.repeat_note = QLabel(self)
+        self.repeat_note.setObjectName("repeat_note")
+        self.repeat_note.setWordWrap(True)
+
+    def _on_repeat_chosen(self, _index: int) -> None:
+        """Weekly with no weekday ticked yet: From's weekday, the likeliest one."""
+        if self.repeat.currentData() == "weekly" and not any(b.isChecked() for b in self.weekdays):
+            first = self.first.dateTime().date()
+            box = self.weekdays[first.dayOfWeek() - 1]  # Qt counts Monday as 1
+            box.blockSignals(True)
+            box.setChecked(True)
+            box.blockSignals(False)
+        self._on_repeat_changed()
+
+    def chosen_repeat(self) -> Repeat:
+        every = self.repeat.currentData()
+        if every == "weekly":
+            return Repeat(
+                "weekly", tuple(d for d, box in enumerate(self.weekdays) if box.isChecked())
+            )
+        return Repeat("daily") if every == "daily" else NO_REPEAT
+
+    def _on_repeat_changed(self, *_args: object) -> None:
+        """The weekdays only for a weekly closure, and what a repeating one closes in words
+        ("Every Fri Jan 8 – Jan 29, 8:00 AM – 12:00 PM"), as the page will list it."""
+        every = self.repeat.currentData()
+        self.weekday_row.setEnabled(every == "weekly")
+        if self.errors.isVisible():  # what was named is fixed: say only what is left
+            self.show_errors(self.problems())
+        repeat = self.chosen_repeat()
+        note = ""
+        if repeat.repeats:
+            request = self.request()
+            errors = availability.request_problems(request)
+            if "ends_at" not in errors and "weekdays" not in errors:
+                start = dt.datetime.combine(request.first_day, dt.time()) + dt.timedelta(
+                    minutes=request.first_minute
+                )
+                end = dt.datetime.combine(request.last_day, dt.time()) + dt.timedelta(
+                    minutes=request.last_minute
+                )
+                note = f"Closes {repeat_words(start, end, repeat, self._time_format)}."
+            else:
+                note = "Closes From's time to To's on each day from From's day to To's."
+        self.repeat_note.setText(note)
+        self.repeat_note.setVisible(bool(note))
 
     def roomy_width(self) -> int:
         """Wide enough for the whole title in the window's title bar (its buttons take room
@@ -197,12 +284,17 @@ class AddClosureDialog(QDialog):
                 last = QDateTime(last.date().addDays(1), midnight)
             self._set_span(False, first, last)
 
-    def _on_buttons_accepted(self) -> None:
-        """Go on only with a form the service would take; otherwise say what is wrong here,
-        keeping everything typed."""
+    def problems(self) -> dict[str, str]:
+        """What is wrong with the form as it stands, by the service's field names."""
         errors = availability.request_problems(self.request())
         if self.all_day.isChecked() and "ends_at" in errors:
             errors["ends_at"] = "the last day closed cannot be before the first"
+        return errors
+
+    def _on_buttons_accepted(self) -> None:
+        """Go on only with a form the service would take; otherwise say what is wrong here,
+        keeping everything typed."""
+        errors = self.problems()
         self.show_errors(errors)
         if not errors:
             self.accept()
@@ -231,6 +323,10 @@ class AddClosureDialog(QDialog):
                 QDateTime(_qdate(request.last_day), _qtime(request.last_minute)),
             )
         self.reason.setText(request.reason)
+        repeat = request.repeat
+        self.repeat.setCurrentIndex(max(self.repeat.findData(repeat.every), 0))
+        for day, box in enumerate(self.weekdays):
+            box.setChecked(day in repeat.weekdays)
 
     def _kind_changed(self) -> None:
         kind = self.kind.currentData()
@@ -259,6 +355,7 @@ class AddClosureDialog(QDialog):
                 last_day,
                 self.reason.text(),
                 self.resource.currentData(),
+                self.chosen_repeat(),
             )
         return LocalRequest(
             kind=self.kind.currentData(),
@@ -268,6 +365,7 @@ class AddClosureDialog(QDialog):
             last_minute=last_minute,
             reason=self.reason.text(),
             resource_id=self.resource.currentData(),
+            repeat=self.chosen_repeat(),
         )
 
 
@@ -352,15 +450,17 @@ class AvailabilityPage(QWidget):
     def _loaded(self, loaded: _Loaded) -> None:
         self.loaded = loaded
         self.table.setRowCount(len(loaded.closures))
+        self.table.clearSpans()
         for r, c in enumerate(loaded.closures):
             start, end = c.starts_at.astimezone(loaded.zone), c.ends_at.astimezone(loaded.zone)
-            cells = (
-                *span_ends(start, end, loaded.time_format, year=True),
-                c.kind_label,
-                c.resource_name or "Whole clinic",
-                c.reason,
-            )
-            said = span_words(start, end, loaded.time_format, year=True)
+            if c.repeat.repeats:  # one line across From and To: its days and its hours
+                said = repeat_words(start, end, c.repeat, loaded.time_format)
+                ends: tuple[str, ...] = (said, "")
+                self.table.setSpan(r, 0, 1, 2)
+            else:
+                said = span_words(start, end, loaded.time_format, year=True)
+                ends = span_ends(start, end, loaded.time_format, year=True)
+            cells = (*ends, c.kind_label, c.resource_name or "Whole clinic", c.reason)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, c.id)

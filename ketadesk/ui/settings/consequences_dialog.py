@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.calendar import ClinicCalendar
+from ketadesk.scheduling.closure_repeats import repeat_words
 from ketadesk.scheduling.dates import moved_words, short_date_time, span_words
 from ketadesk.scheduling.words import counted
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.settings import consequences
+from ketadesk.services.settings.availability import Unavailability
 from ketadesk.services.settings.consequences import Applied, Consequences, Move
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
@@ -145,9 +147,7 @@ class ConsequencesDialog(QDialog):
         self.setWindowTitle("Before you save: the sessions this changes")
         layout = QVBoxLayout(self)
         u = preview.unavailability
-        headline = QLabel(
-            f"<b>{preview.what}</b>, {self._span(u.starts_at, u.ends_at)}: {escape(u.reason)}"
-        )
+        headline = QLabel(f"<b>{preview.what}</b>, {self._span(u)}: {escape(u.reason)}")
         layout.addWidget(headline)
         self.summary = QLabel(summary_text(preview))
         self.summary.setWordWrap(True)
@@ -199,11 +199,14 @@ class ConsequencesDialog(QDialog):
     def _when(self, t: dt.datetime) -> str:
         return _when(self.preview.calendar, t)
 
-    def _span(self, start: dt.datetime, end: dt.datetime) -> str:
-        """ "Mon Dec 7 – Wed Dec 9, all day" (not "to Thu Dec 10 12:00 AM"), or its times."""
+    def _span(self, u: Unavailability) -> str:
+        """ "Mon Dec 7 – Wed Dec 9, all day" (not "to Thu Dec 10 12:00 AM"), or its times; a
+        repeating one's days and hours, "Every day Dec 21 – Dec 31, 1:00 PM – 5:00 PM"."""
         calendar = self.preview.calendar
-        local = calendar.local
-        return span_words(local(start), local(end), calendar.settings.time_format)
+        local, fmt = calendar.local, calendar.settings.time_format
+        if u.repeat.repeats:
+            return repeat_words(local(u.starts_at), local(u.ends_at), u.repeat, fmt)
+        return span_words(local(u.starts_at), local(u.ends_at), fmt)
 
     def _fill(self) -> None:
         p = self.preview

@@ -54,18 +54,25 @@ class SavedPage(Protocol):
 @dataclass(frozen=True)
 class PageSpec:
     """One page: where its class lives, and its name in the set-up assistant (``setup``:
-    which step of setting up a new clinic it is, or "" when the assistant skips it)."""
+    whether it is a step of setting up a new clinic; ``in_settings``: whether the Settings
+    window lists it, False for a step that only asks a new clinic what a Settings page
+    edits in full)."""
 
     name: str
     module: str
     class_name: str
     setup: bool = True
+    in_settings: bool = True
 
 
 PAGES = (
     PageSpec("clinic", "ketadesk.ui.settings.clinic_page", "ClinicPage"),
     PageSpec("resources", "ketadesk.ui.settings.resources_page", "ResourcesPage"),
     PageSpec("staff", "ketadesk.ui.settings.staff_page", "StaffPage"),
+    # Holidays and planned closures, for a new clinic; Settings has "availability" in full.
+    PageSpec(
+        "closed_days", "ketadesk.ui.settings.closed_days_page", "ClosedDaysPage", in_settings=False
+    ),
     PageSpec("users", "ketadesk.ui.settings.users_page", "UsersPage"),
     PageSpec("availability", "ketadesk.ui.settings.availability_page", "AvailabilityPage", False),
     PageSpec("rules", "ketadesk.ui.settings.rules_page", "RulesPage", False),
@@ -92,10 +99,11 @@ def page_class(spec: PageSpec) -> PageClass | None:
 
 
 def available_pages(*, setup_only: bool = False) -> list[tuple[PageSpec, PageClass]]:
-    """The pages this build has, in order (only the set-up steps with ``setup_only``)."""
+    """The pages this build has, in order: the Settings window's, or with ``setup_only`` the
+    set-up assistant's steps."""
     found = []
     for spec in PAGES:
-        if setup_only and not spec.setup:
+        if not (spec.setup if setup_only else spec.in_settings):
             continue
         cls = page_class(spec)
         if cls is not None:

@@ -2,10 +2,10 @@
 
 Offered when an administrator signs into a clinic with no rooms and no staff (a clinic just
 made with ``ketadesk db upgrade --create``, right after its first administrator), and from the
-Settings window at any time.  Its steps are the Settings pages marked as set-up steps in
-``ui/settings/pages.py`` (clinic details, rooms and equipment, staff and shifts, users; a step
-whose page is not in this build is left out), and its last page sums up what the clinic has
-and whether it can book yet.
+Settings window at any time.  Its steps are the pages marked as set-up steps in
+``ui/settings/pages.py`` (clinic details, rooms and equipment, staff and shifts, the closed
+days: public holidays and planned closures, users; a step whose page is not in this build is
+left out), and its last page sums up what the clinic has and whether it can book yet.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ STEP_HINTS = {
     "(vital-signs monitors, pulse oximeters, pumps).",
     "staff": "Who works here, their role and credentials, their weekly shifts, and what they "
     "can be booked for.",
+    "closed_days": "The public holidays the clinic closes on, and any closures already "
+    "planned. Skip it if there are none yet.",
     "users": "An account for each person who signs in to KetaDesk.",
 }
 WIZARD_SIZE = (960, 720)

@@ -32,7 +32,7 @@ from ketadesk.ui.timeline.read_ahead import ReadAhead
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
-    from ketadesk.services.schedule.month import ClosedDay
+    from ketadesk.services.schedule.month import ClosedMonth
     from ketadesk.services.schedule.week import WeekSchedule
     from ketadesk.ui.access.audit_viewer import AuditViewer
     from ketadesk.ui.booking.appointment_dialog import AppointmentDialog
@@ -122,6 +122,9 @@ class DeskController(QObject):
         self._connections: list[tuple[object, object]] = []
         # The month calendar marks the days the clinic is closed, read for the page shown.
         self._closed_days = LatestOnly(self.parent_widget, busy="")
+        #: The closed days last marked: read again only once a closure or the holidays may
+        #: have changed (``month.closed_month``), not at every booking.
+        self._closed_month: ClosedMonth | None = None
         calendar = window.side_panel.calendar
         self._connect(calendar.currentPageChanged, self._on_month_page_changed)
         call_after_first_paint(self.parent_widget, self.read_closed_days)
@@ -606,18 +609,26 @@ class DeskController(QObject):
         self._tell_moves()
 
     def read_closed_days(self) -> None:
-        """Read the closed days of the month the calendar shows, on a worker."""
-        panel = self.window.side_panel
-        first, last = panel.shown_month()
+        """Read the closed days of the month the calendar shows, on a worker: after a change
+        (here or at another workstation) only one small row, unless the closures or the
+        holidays the clinic closes on changed."""
+        first, last = self.window.side_panel.shown_month()
         db = self.desk.db
+        known = self._closed_month
 
-        def work() -> tuple[ClosedDay, ...]:
-            from ketadesk.services.schedule.month import closed_days
+        def work() -> ClosedMonth:
+            from ketadesk.services.schedule.month import closed_month
 
-            return closed_days(db, first, last)
+            return closed_month(db, first, last, known)
 
         # Unread, the calendar is simply unmarked: no error box over the schedule for it.
-        self._closed_days.run(work, panel.set_closed_days, failed=lambda _err: None)
+        self._closed_days.run(work, self._on_closed_month_read, failed=lambda _err: None)
+
+    def _on_closed_month_read(self, month: ClosedMonth) -> None:
+        if month is self._closed_month:
+            return  # nothing it is read from has changed: the marks stand
+        self._closed_month = month
+        self.window.side_panel.set_closed_days(month.days)
 
     def _on_month_page_changed(self, _year: int, _month: int) -> None:
         self.read_closed_days()

@@ -116,3 +116,49 @@ def test_a_malformed_time_exits_2(
               "--to", "2030-01-01 10:00", "--reason", "x"])  # fmt: skip
     assert exc.value.code == 2
     assert "YYYY-MM-DD HH:MM" in capsys.readouterr().err
+
+
+def test_closure_add_repeats_weekly_as_one_closure(
+    booked: tuple[BookedClinic, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    b, url = booked
+    first = b.series[0]
+    day = b.day_of(first)
+    weekday = day.strftime("%a").lower()  # the series' first session's weekday
+    until = (day + dt.timedelta(days=14)).isoformat()
+    status, out, err = _run(
+        capsys, "closure", "add", "--db", url, "--date", day.isoformat(), "--from", "09:00",
+        "--to", "12:00", "--repeat", "weekly", "--until", until, "--on", weekday,
+        "--reason", "team meeting", "--apply", "--json",
+    )  # fmt: skip
+    assert status == 0, err
+    answer = json.loads(out)
+    assert first in [m["appointment_id"] for m in answer["moves"] if m["broken"]]
+    with b.clinic.db.read() as s:
+        rules = s.scalars(select(Closure.repeat_rule)).all()
+    assert rules == [f"FREQ=WEEKLY;BYDAY={weekday[:2].upper()}"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (("--repeat", "weekly", "--until", "2031-01-31"), "--on"),
+        (("--repeat", "weekly", "--until", "2031-01-31", "--on", "funday"), "funday"),
+        (("--repeat", "daily"), "--until"),
+        (("--until", "2031-01-31"), "--repeat"),
+    ],
+)
+def test_a_repeat_missing_a_part_says_which_option(
+    booked: tuple[BookedClinic, str],
+    capsys: pytest.CaptureFixture[str],
+    argv: tuple[str, ...],
+    words: str,
+) -> None:
+    b, url = booked
+    day = (b.today + dt.timedelta(days=3)).isoformat()
+    status, _out, err = _run(
+        capsys, "closure", "add", "--db", url, "--date", day, *argv, "--reason", "x"
+    )
+    assert status == 2
+    assert words in err
+    assert _closures(b) == 0
