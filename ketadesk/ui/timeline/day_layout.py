@@ -431,10 +431,11 @@ def block_lines(
     if max_lines == 1:
         return [f"{a.patient_name} · {kind}"]
     status = (status_words or a.status_label) if with_status and a.status != "booked" else ""
+    said = " · ".join(part for part in (kind, status) if part)
     lines = [
         a.patient_name,
         *([alert] if alert else []),
-        " · ".join(part for part in (kind, status) if part),
+        said,
         _block_time(a, time_format, fits),
         f"Chart {a.chart_number}",
         a.session_type_name,
@@ -490,9 +491,8 @@ def layout_day(
     if now is not None:
         now_minute = wall_minute(now.astimezone(schedule.day_start.tzinfo), day)
         for a in schedule.appointments:
-            end = spans[a.id][1]
-            if a.status in OVERRUN_STATUSES and end < now_minute <= MINUTES_PER_DAY:
-                planned_ends[a.id] = end
+            if runs_over(a, day, now_minute):
+                planned_ends[a.id] = spans[a.id][1]
     opens = wall_minute(schedule.opens, day) if schedule.opens else None
     closes = wall_minute(schedule.closes, day) if schedule.closes else None
     shown = visible_range(
@@ -593,6 +593,21 @@ def layout_day(
     )
 
 
+def runs_over(a: DayAppointment, day: dt.date, now_minute: int) -> bool:
+    """Whether ``a`` holds its room past its planned end at ``now_minute`` (a wall-clock
+    minute of ``day``): a session in progress, or checked in and never started, while its day
+    lasts (the day and the week views ask this one rule)."""
+    return a.status in OVERRUN_STATUSES and (
+        wall_minute(a.end, day) < now_minute <= MINUTES_PER_DAY
+    )
+
+
+def meets_overrun(span: tuple[int, int], planned_end: int, now_minute: int) -> bool:
+    """Whether a session over ``span`` (wall-clock minutes) is booked in the minutes an
+    overrun holds its room: from that session's ``planned_end`` to now."""
+    return span[0] < now_minute and span[1] > planned_end
+
+
 def _place_overruns(
     boxes: list[BlockBox],
     spans: dict[int, tuple[int, int]],
@@ -629,9 +644,7 @@ def _place_overruns(
         met = [
             j
             for j, other in enumerate(boxes)
-            if j != i
-            and spans[other.appointment.id][0] < now_minute
-            and spans[other.appointment.id][1] > planned_end
+            if j != i and meets_overrun(spans[other.appointment.id], planned_end, now_minute)
         ]
         r = placed[i].rect
         if not met:  # nothing booked there: the block itself runs on to now
