@@ -36,6 +36,18 @@ MAX_NO_ROOM_LANES = 3
 #: The statuses of a session that can run past its planned end (an overrun): one in progress,
 #: and one checked in and never started (the patient still waits in the clinic).
 OVERRUN_STATUSES = frozenset({"in_progress", "checked_in"})
+#: Shorter ways a block says its status, longest first, for a block too narrow for the whole
+#: word beside the session type (the tooltip and a screen reader say it whole): each still
+#: says it, where an elided word said "Co…" for Completed.
+STATUS_SHORT_FORMS: dict[str, tuple[str, ...]] = {
+    "checked_in": ("Here",),
+    "in_progress": ("In chair", "▶"),
+    "completed": ("Done", "✓"),
+    "cancelled": ("Canc.", "✕"),
+    "no_show": ("NS",),
+    "tentative": ("Pencil", "✎"),
+    "released": ("Released", "Rel."),
+}
 
 
 class Metrics(NamedTuple):
@@ -419,7 +431,8 @@ def block_lines(
     The patient; ``alert`` when given (the room still held by an earlier session running
     over: "⚠ Room busy: Hopper +25 min"); the type and place in the series, then the status
     unless it is simply booked (or ``with_status`` is off because the painter shows it as a
-    badge; ``status_words`` say it instead of the status's name: "Not started +35 min"); the
+    badge; ``status_words`` say it instead of the status's name: "Not started +35 min"; a
+    shorter form of the status, "IV 3/6 · ✓", where ``fits`` says the whole does not fit); the
     time, in the clinic's format ("10:30 AM–12:10 PM"; without AM/PM, which the hour ruler
     beside it says, when ``fits`` says the whole does not fit: "10:30–12:10"); the chart
     number; the session type's full name.  A single line says patient and type.
@@ -432,6 +445,8 @@ def block_lines(
         return [f"{a.patient_name} · {kind}"]
     status = (status_words or a.status_label) if with_status and a.status != "booked" else ""
     said = " · ".join(part for part in (kind, status) if part)
+    if status and not status_words and fits is not None and not fits(said):
+        said = _short_status_line(kind, status_forms(a), fits)
     lines = [
         a.patient_name,
         *([alert] if alert else []),
@@ -441,6 +456,22 @@ def block_lines(
         a.session_type_name,
     ]
     return lines[:max_lines]
+
+
+def status_forms(a: DayAppointment) -> tuple[str, ...]:
+    """The block's status word and its shorter forms, longest first ("Completed", "Done",
+    "✓")."""
+    return (a.status_label, *STATUS_SHORT_FORMS.get(a.status, ()))
+
+
+def _short_status_line(kind: str, forms: Sequence[str], fits: Callable[[str], bool]) -> str:
+    """The session type with the longest short form of its status that fits beside it; else
+    the shortest form first, so that what the painter cuts is the type, never the status."""
+    for form in forms[1:]:
+        line = f"{kind} · {form}" if kind else form
+        if fits(line):
+            return line
+    return f"{forms[-1]} {kind}".rstrip()
 
 
 def _block_time(a: DayAppointment, time_format: str, fits: Callable[[str], bool] | None) -> str:
