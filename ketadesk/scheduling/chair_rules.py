@@ -42,6 +42,9 @@ CHAIR_DEFAULTS: Mapping[str, Any] = {
     # Minutes after a BP over the clinic's limits ([monitoring] bp_warn_*, or the hard stop
     # before the dose) that a recheck falls due, until a reading is back in range.
     "bp_recheck_minutes": 15,
+    # A reading entered (saved) more than this many minutes after the time it was taken is
+    # shown as a late entry, with when and by whom (``scheduling/late_entries.py``).
+    "late_entry_minutes": 15,
 }
 
 # The rules, by the key stored with an override and shown to staff.
@@ -91,6 +94,7 @@ class ChairSettings:
     discharge_max_systolic: int = 140
     discharge_max_diastolic: int = 90
     bp_recheck_minutes: int = 15
+    late_entry_minutes: int = 15
 
     def policy(self, rule: str) -> str:
         value: str = getattr(self, RULES[rule][1])
@@ -137,6 +141,7 @@ def parse_chair_settings(
         "discharge_max_systolic",
         "discharge_max_diastolic",
         "bp_recheck_minutes",
+        "late_entry_minutes",
     ):
         value = data[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -154,6 +159,7 @@ def parse_chair_settings(
         discharge_max_systolic=data["discharge_max_systolic"],
         discharge_max_diastolic=data["discharge_max_diastolic"],
         bp_recheck_minutes=data["bp_recheck_minutes"],
+        late_entry_minutes=data["late_entry_minutes"],
     )
 
 

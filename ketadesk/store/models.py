@@ -637,6 +637,11 @@ class VitalReading(Base):
     diastolic: Mapped[int | None]
     heart_rate: Mapped[int | None]
     spo2: Mapped[int | None]
+    # When the reading was entered (the save that brought these values) and by whom: a reading
+    # entered long after it was taken is a late entry (``services/monitoring/late_entries``).
+    # None on a reading saved before they were kept (migration 0025): not known, no mark.
+    recorded_at: Mapped[dt.datetime | None]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
     record: Mapped[SessionRecord] = relationship(back_populates="readings")
 

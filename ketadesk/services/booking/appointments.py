@@ -26,6 +26,7 @@ from ketadesk.services.booking.appointment_changes import (
 )
 from ketadesk.services.common.context import Actor, NotFound, may, utcnow
 from ketadesk.services.followups.urgent_reviews import standing_reviews
+from ketadesk.services.monitoring.late_entries import entry_lines
 from ketadesk.services.monitoring.reading_schedule import bp_alert
 from ketadesk.services.schedule.day_schedule import STATUS_LABELS
 from ketadesk.store.clinic_config import load_catalog
@@ -156,6 +157,10 @@ class AppointmentDetail:
     #: A BP recheck the session owes now, in the chair board's words ("Do not dose: BP
     #: 186/112 over the hard stop …; recheck after rest, due 11:05 AM"); "" when none.
     bp_alert: str = ""
+    #: The readings entered well after they were taken, one a line ("BP pre-dose taken 10:00
+    #: AM: entered 11:02 AM, 62 min later, by Kim Nguyen"; ``[chair] late_entry_minutes``):
+    #: clinical, so only for a user who may read it.
+    late_entries: tuple[str, ...] = ()
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -323,11 +328,9 @@ def appointment_detail(
         # A BP that makes the patient unsafe now, as the chair board says it: clinical, so
         # only for a user who may read it (a user trial: a pre-dose 186/112 over the hard stop
         # and the session's page said nothing).
-        unsafe = (
-            bp_alert(session, appointment_id, now=now)
-            if has_record and (actor is None or may(actor, "read_clinical"))
-            else ""
-        )
+        clinical = actor is None or may(actor, "read_clinical")
+        unsafe = bp_alert(session, appointment_id, now=now) if has_record and clinical else ""
+        late = entry_lines(session, catalog, appointment_id) if clinical else ()
         return AppointmentDetail(
             id=appointment.id,
             version=appointment.version,
@@ -361,6 +364,7 @@ def appointment_detail(
             not_yet=tuple(not_yet),
             away=away,
             bp_alert=unsafe,
+            late_entries=late,
         )
 
 

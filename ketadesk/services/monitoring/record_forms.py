@@ -286,6 +286,9 @@ class ScaleRow:
     recorded_by: str
     #: MOAA/S's anchor words for the score ("responds readily to name ..."); "" for CADSS.
     anchor: str = ""
+    #: A late entry in words ("entered 2:30 PM, 70 min later, by Kim Nguyen"; ``[chair]
+    #: late_entry_minutes``); "" for a reading entered on time.
+    entered: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +353,9 @@ class RecordSheet:
     #: The session's timed scale readings (MOAA/S, CADSS) and what is owed; None for a type
     #: without scales (``scale_readings``).
     scales: ScaleSheet | None = None
+    #: The readings entered late, by label, in words ("entered 11:02 AM, 62 min later, by Kim
+    #: Nguyen"; ``late_entries.vital_entries``): their rows are marked.
+    late_entries: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from ketadesk.services.common.context import (
 from ketadesk.services.common.session_words import session_words
 from ketadesk.services.followups import urgent_reviews
 from ketadesk.services.followups.actions import open_adverse_event_follow_up
-from ketadesk.services.monitoring import completion, scale_readings
+from ketadesk.services.monitoring import completion, late_entries, scale_readings
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
     checks_after_dose,
@@ -45,6 +45,7 @@ from ketadesk.services.monitoring.reading_schedule import (
 )
 from ketadesk.services.monitoring.record_forms import (
     MONITORING_ROLES,
+    ParsedReading,
     ParsedRecord,
     ReadingForm,
     RecordForm,
@@ -268,9 +269,23 @@ def open_record(
             uses_devices=spec.dose is not None,
             after_dose=due_after_dose(spec),
             scales=scale_readings.sheet_in(session, appointment_id, now=now),
+            late_entries=_late_words(session, config, appointment_id),
         )
     _record_view(db, actor, sheet.patient_id, appointment_id, now)
     return sheet
+
+
+def _late_words(session: Session, config: StoredConfig, appointment_id: int) -> dict[str, str]:
+    """Each reading entered late, by its label, in words ("entered 11:02 AM, 62 min later, by
+    Kim Nguyen"): the dialog marks its row."""
+    settings = config.catalog.settings
+    zone = ClinicCalendar(settings).tz
+    return {
+        label: entry.words(zone, settings.time_format)
+        for label, entry in late_entries.vital_entries(
+            session, config.catalog, appointment_id
+        ).items()
+    }
 
 
 def _record_view(
@@ -443,6 +458,7 @@ def save_record(
         record.dissociation_resolved = parsed.dissociation_resolved
         record.respiratory_resolved = parsed.respiratory_resolved
         record.updated_at = now
+        entered = _entry_stamps(record.readings)
         record.readings[:] = [
             VitalReading(
                 label=r.label,
@@ -451,6 +467,7 @@ def save_record(
                 diastolic=r.diastolic,
                 heart_rate=r.heart_rate,
                 spo2=r.spo2,
+                **_entered(entered, r, now, actor),
             )
             for r in parsed.readings
         ]
@@ -483,6 +500,41 @@ def save_record(
         )
         changes.bump(session, now)
         return SaveResult(record.id, warnings, tuple(missing), _version(record))
+
+
+def _values(taken_at: dt.datetime, r: VitalReading | ParsedReading) -> tuple[Any, ...]:
+    return (taken_at, r.systolic, r.diastolic, r.heart_rate, r.spo2)
+
+
+def _entry_stamps(
+    stored: Sequence[VitalReading],
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """When and by whom each stored reading was entered, by its time and values."""
+    return [
+        (
+            _values(r.taken_at, r),
+            {"recorded_at": r.recorded_at, "recorded_by_id": r.recorded_by_id},
+        )
+        for r in stored
+    ]
+
+
+def _entered(
+    stamps: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    reading: ParsedReading,
+    now: dt.datetime,
+    actor: Actor,
+) -> dict[str, Any]:
+    """When and by whom ``reading`` was entered: a reading saved again as it was (same time,
+    same values, its name aside) keeps its first entry; a new or changed one is entered now,
+    by ``actor``.  The whole record is saved each time, so without this every save would
+    stamp every reading anew and no late entry could be told from one on time."""
+    key = _values(reading.taken_at, reading)
+    for i, (values, stamp) in enumerate(stamps):
+        if values == key:
+            del stamps[i]  # one stored reading keeps one entry
+            return stamp
+    return {"recorded_at": now, "recorded_by_id": actor.user_id}
 
 
 #: What a dose on a session not started is refused with, on each dose field.

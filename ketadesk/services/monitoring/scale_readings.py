@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.catalog import SessionTypeSpec
 from ketadesk.scheduling.chair_rules import earliest_discharge
 from ketadesk.scheduling.dates import parse_clock_time
+from ketadesk.scheduling.late_entries import LateEntry
 from ketadesk.scheduling.scale_rules import (
     CADSS,
     MOAAS,
@@ -45,6 +47,7 @@ from ketadesk.services.common.context import (
     utcnow,
 )
 from ketadesk.services.common.session_words import session_words
+from ketadesk.services.monitoring import late_entries
 from ketadesk.services.monitoring.reading_schedule import STARTED_STATUSES
 from ketadesk.services.monitoring.record_forms import OwedRow, ScaleRow, ScaleSheet
 from ketadesk.services.monitoring.stored_records import (
@@ -138,6 +141,7 @@ def _sheet(
     record = find_record(session, appointment_id)
     dose_at = record.dose_started_at if record is not None else None
     schedule = schedule_of(catalog, spec, dose_at, readings, now=now)
+    late = late_entries.scale_entries(session, catalog, appointment_id)
     return ScaleSheet(
         appointment_id=appointment_id,
         scales={p.scale: settings.name(p.scale) for p in spec.scales},
@@ -151,6 +155,7 @@ def _sheet(
                 settings.score_words(r.scale, r.score),
                 r.recorded_by,
                 MOAAS_ANCHORS.get(r.score, "") if r.scale == MOAAS else "",
+                _late_words(late, r, zone, fmt),
             )
             for r in readings
         ),
@@ -165,6 +170,13 @@ def _sheet(
         dose_recorded=dose_at is not None,
         plan_words=_plan_words(spec, settings),
     )
+
+
+def _late_words(
+    late: Mapping[late_entries.ScaleKey, LateEntry], r: ScaleReading, zone: ZoneInfo, fmt: str
+) -> str:
+    entry = late.get(late_entries.scale_key(r.scale, r.taken_at, r.score))
+    return entry.words(zone, fmt) if entry is not None else ""
 
 
 def sheet_in(session: Session, appointment_id: int, *, now: dt.datetime) -> ScaleSheet | None:

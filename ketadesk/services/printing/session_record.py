@@ -33,7 +33,7 @@ from ketadesk.scheduling.safety_followups import last_local_day
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, InvalidRequest, NotFound, utcnow
-from ketadesk.services.monitoring import completion, scale_readings
+from ketadesk.services.monitoring import completion, late_entries, scale_readings
 from ketadesk.services.monitoring.reading_schedule import (
     STARTED_STATUSES,
     pre_dose_labels,
@@ -86,6 +86,9 @@ class RecordReading:
     tag: str = ""
     note: str = ""
     over_hard_stop: bool = False
+    #: A late entry in words ("entered 11:02 AM, 62 min later, by Kim Nguyen"; ``[chair]
+    #: late_entry_minutes``); "" for a reading entered on time, or not taken.
+    entered: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +268,10 @@ def session_record_sheet(
             zone=tz,
             time_format=catalog.settings.time_format,
         )
+        late = {
+            label: entry.words(tz, settings.time_format)
+            for label, entry in late_entries.vital_entries(session, catalog, appointment.id).items()
+        }
         used: set[int] = set()
         lines: list[RecordReading] = []
         for label, planned in due:
@@ -278,10 +285,10 @@ def session_record_sheet(
             )
             if match is not None:
                 used.add(id(match))
-            lines.append(_reading_line(label, planned.astimezone(tz), match, tz, story))
+            lines.append(_reading_line(label, planned.astimezone(tz), match, tz, story, late))
         for r in readings:  # rechecks (while BP was raised) and readings under other labels
             if id(r) not in used:
-                lines.append(_reading_line(r.label or "Recheck", None, r, tz, story))
+                lines.append(_reading_line(r.label or "Recheck", None, r, tz, story, late))
         # In the order they happened (a check not taken yet at its due time): a pre-dose
         # recheck reads next to the reading it rechecked, not under "Before discharge".
         lines.sort(key=_line_order)
@@ -375,6 +382,7 @@ def _reading_line(
     r: VitalReading | None,
     tz: ZoneInfo,
     story: Mapping[str, PreDoseNote],
+    late: Mapping[str, str],
 ) -> RecordReading:
     if r is None:
         return RecordReading(label, planned, None)
@@ -390,6 +398,7 @@ def _reading_line(
         tag=told.tag if told is not None else "",
         note=told.text if told is not None else "",
         over_hard_stop=told is not None and told.over_hard_stop,
+        entered=late.get(r.label, ""),
     )
 
 
@@ -432,17 +441,23 @@ def _resolved_words(sheet: SessionRecordSheet, resolved: bool) -> str:
 def _scales_table(sheet: SessionRecordSheet) -> str:
     """The timed MOAA/S and CADSS readings: time, scale, score (MOAA/S with its anchor words),
     and who recorded each; lines to write on while none is recorded."""
-    rows = [
-        fill(
-            "record_scale_row.html",
-            taken_html=html.escape(hour_minute(r.taken_at, sheet.time_format)),
-            scale_html=html.escape(r.scale_name),
-            score_html=f"<b>{r.score}</b>"
-            + (f' <span class="small">{html.escape(r.anchor)}</span>' if r.anchor else ""),
-            by_html=html.escape(r.recorded_by or "—"),
+    rows = []
+    for r in sheet.scale_readings:
+        rows.append(
+            fill(
+                "record_scale_row.html",
+                taken_html=html.escape(hour_minute(r.taken_at, sheet.time_format)),
+                scale_html=html.escape(r.scale_name),
+                score_html=f"<b>{r.score}</b>"
+                + (f' <span class="small">{html.escape(r.anchor)}</span>' if r.anchor else ""),
+                by_html=html.escape(r.recorded_by or "—"),
+            )
         )
-        for r in sheet.scale_readings
-    ]
+        if r.entered:  # a clinical record shows a late entry: when, and by whom
+            rows.append(
+                '<tr><td colspan="4"><span class="small">'
+                f"Late entry: {html.escape(r.entered)}</span></td></tr>"
+            )
     if not rows:
         rows = [
             fill(
@@ -570,6 +585,10 @@ def session_record_layout(sheet: SessionRecordSheet) -> PrintLayout:
                     css="warn" if r.over_hard_stop else "small",
                     text=r.note,
                 )
+            )
+        if r.entered:  # a clinical record shows a late entry: when, and by whom
+            rows.append(
+                fill("record_reading_note.html", css="small", text=f"Late entry: {r.entered}")
             )
     for _ in range(2):  # room to write rechecks while blood pressure stays raised
         rows.append(

@@ -91,6 +91,7 @@ _SECTIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "discharge_max_systolic": ("No discharge at a last systolic BP above", "mmHg"),
             "discharge_max_diastolic": ("No discharge at a last diastolic BP above", "mmHg"),
             "bp_recheck_minutes": ("Recheck a raised BP after", "minutes"),
+            "late_entry_minutes": ("A reading entered late is marked after", "minutes"),
         },
     ),
     "followups": (

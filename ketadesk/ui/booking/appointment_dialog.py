@@ -244,6 +244,10 @@ class AppointmentDialog(QDialog):
             # Near the status: what makes the patient unsafe now, as the chair board says it.
             after = next(i for i, (label, _v) in enumerate(rows) if label == "Status") + 1
             rows.insert(after, ("Blood pressure", f"⚠ {d.bp_alert}"))
+        if d.late_entries:
+            # A clinical record shows late entries: each reading entered well after it was
+            # taken, when and by whom (as the monitoring record and the paper say it).
+            rows.append(("Late entries", "\n".join(d.late_entries)))
         if notices:
             # Near the status: a session on the patient's days away or a closed day stays
             # booked until someone moves it, and its page says so, with what to do.

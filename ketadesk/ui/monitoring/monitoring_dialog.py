@@ -63,7 +63,7 @@ from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.desk import Desk
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
-from ketadesk.ui.monitoring.scale_panel import ScalePanel
+from ketadesk.ui.monitoring.scale_panel import LATE_MARK, ScalePanel
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -101,8 +101,11 @@ def message_colors(palette: QPalette) -> tuple[QColor, QColor]:
 class _ReadingRow:
     """The editors of one reading (a configured check, or an extra one with its own label)."""
 
-    def __init__(self, dialog: MonitoringDialog, form: ReadingForm, due: str) -> None:
+    def __init__(
+        self, dialog: MonitoringDialog, form: ReadingForm, due: str, late: str = ""
+    ) -> None:
         self.scheduled = form.scheduled
+        self.loaded = form
         self.label_edit: QLineEdit | None = None
         if form.scheduled:
             self.label: QLabel | QLineEdit = QLabel(form.label, dialog)
@@ -127,6 +130,20 @@ class _ReadingRow:
         self.message = QLabel(dialog)
         self.message.setWordWrap(True)
         self.message.setVisible(False)
+        # A reading entered well after it was taken says so, as the paper does: a mark on its
+        # row, when and by whom in the tooltip (``[chair] late_entry_minutes``).
+        self.late = QLabel(LATE_MARK, dialog)
+        self.late.setObjectName("late_entry")
+        self.late.setToolTip(f"Late entry: {late}")
+        self.late.setAccessibleName(f"{name}: late entry, {late}")
+        self.late_words = late
+        self.late.setVisible(bool(late))
+
+    def show_late(self) -> None:
+        """The late-entry mark stands for the reading as stored: once its time or a value is
+        typed over, the save enters it anew (now), and the mark goes."""
+        same = all(getattr(self.loaded, key) == edit.text() for key, edit in self.edits.items())
+        self.late.setVisible(bool(self.late_words) and same)
 
     def form(self) -> ReadingForm:
         label = self.label_edit.text() if self.label_edit is not None else self.label.text()
@@ -529,7 +546,8 @@ class MonitoringDialog(QDialog):
         form.addRow(words, holder)
 
     def _add_row(self, reading: ReadingForm, due: str) -> _ReadingRow:
-        row = _ReadingRow(self, reading, due)
+        late = self.sheet.late_entries.get(reading.label, "") if reading.time else ""
+        row = _ReadingRow(self, reading, due, late)
         index = len(self._rows)
         grid_row = 1 + index * 2
         self._grid.addWidget(row.label, grid_row, 0)
@@ -537,6 +555,7 @@ class MonitoringDialog(QDialog):
         for column, key in enumerate(COLUMN_WORDS, start=2):
             self._grid.addWidget(row.edits[key], grid_row, column)
         self._grid.addWidget(row.now_button, grid_row, 2 + len(COLUMN_WORDS))
+        self._grid.addWidget(row.late, grid_row, 3 + len(COLUMN_WORDS))
         self._grid.addWidget(row.message, grid_row + 1, 0, 1, 3 + len(COLUMN_WORDS))
         row.now_button.clicked.connect(lambda: self._fill_now(row.edits["time"]))
         self._rows.append(row)
@@ -622,6 +641,8 @@ class MonitoringDialog(QDialog):
                 shown[key] = ("error", message)
         self.field_messages = shown
         self._show_messages(shown)
+        for row in self._rows:
+            row.show_late()
         self._show_minutes(checked)
         self._show_schedule(checked)
         missing = rems.missing_from_form(self.form(), self.sheet.rules, checked)
@@ -1035,6 +1056,10 @@ class MonitoringDialog(QDialog):
 
     def reading_editor(self, index: int, key: str) -> QLineEdit:
         return self._rows[index].edits[key]
+
+    def late_mark(self, index: int) -> QLabel:
+        """The late-entry mark of reading ``index`` (for tests)."""
+        return self._rows[index].late
 
     def reading_message(self, index: int) -> QLabel:
         """The message line under a reading's row (refusal, hard stop or warning)."""

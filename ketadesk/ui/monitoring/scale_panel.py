@@ -47,6 +47,9 @@ else:
 
 #: The table's columns, in order.
 COLUMNS = ("Time", "Scale", "Score", "Recorded by")
+#: Beside a reading entered late, here and on the record's BP rows (its tooltip says when and
+#: by whom).
+LATE_MARK = "✎ late entry"
 
 
 class ScalePanel(QGroupBox):
@@ -183,11 +186,14 @@ class ScalePanel(QGroupBox):
         self._table.setRowCount(len(sheet.readings))
         for row, reading in enumerate(sheet.readings):
             score = str(reading.score) + (f" — {reading.anchor}" if reading.anchor else "")
-            for column, text in enumerate(
-                (self._clock(reading.taken_at), reading.scale_name, score, reading.recorded_by)
-            ):
+            taken = self._clock(reading.taken_at)
+            if reading.entered:  # entered well after it was taken: said as the paper says it
+                taken += f" {LATE_MARK}"
+            for column, text in enumerate((taken, reading.scale_name, score, reading.recorded_by)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(
+                    f"Late entry: {reading.entered}" if reading.entered and not column else text
+                )
                 self._table.setItem(row, column, item)
         self._on_scale_changed()
 

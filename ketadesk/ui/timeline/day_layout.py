@@ -36,6 +36,18 @@ MAX_NO_ROOM_LANES = 3
 #: The statuses of a session that can run past its planned end (an overrun): one in progress,
 #: and one checked in and never started (the patient still waits in the clinic).
 OVERRUN_STATUSES = frozenset({"in_progress", "checked_in"})
+#: Shorter ways a block says its status, longest first, for a block too narrow for the whole
+#: word beside the session type (the tooltip and a screen reader say it whole): each still
+#: says it, where an elided word said "Co…" for Completed.
+STATUS_SHORT_FORMS: dict[str, tuple[str, ...]] = {
+    "checked_in": ("Here",),
+    "in_progress": ("In chair", "▶"),
+    "completed": ("Done", "✓"),
+    "cancelled": ("Canc.", "✕"),
+    "no_show": ("NS",),
+    "tentative": ("Pencil", "✎"),
+    "released": ("Released", "Rel."),
+}
 
 
 class Metrics(NamedTuple):
@@ -419,7 +431,8 @@ def block_lines(
     The patient; ``alert`` when given (the room still held by an earlier session running
     over: "⚠ Room busy: Hopper +25 min"); the type and place in the series, then the status
     unless it is simply booked (or ``with_status`` is off because the painter shows it as a
-    badge; ``status_words`` say it instead of the status's name: "Not started +35 min"); the
+    badge; ``status_words`` say it instead of the status's name: "Not started +35 min"; a
+    shorter form of the status, "IV 3/6 · ✓", where ``fits`` says the whole does not fit); the
     time, in the clinic's format ("10:30 AM–12:10 PM"; without AM/PM, which the hour ruler
     beside it says, when ``fits`` says the whole does not fit: "10:30–12:10"); the chart
     number; the session type's full name.  A single line says patient and type.
@@ -431,15 +444,34 @@ def block_lines(
     if max_lines == 1:
         return [f"{a.patient_name} · {kind}"]
     status = (status_words or a.status_label) if with_status and a.status != "booked" else ""
+    said = " · ".join(part for part in (kind, status) if part)
+    if status and not status_words and fits is not None and not fits(said):
+        said = _short_status_line(kind, status_forms(a), fits)
     lines = [
         a.patient_name,
         *([alert] if alert else []),
-        " · ".join(part for part in (kind, status) if part),
+        said,
         _block_time(a, time_format, fits),
         f"Chart {a.chart_number}",
         a.session_type_name,
     ]
     return lines[:max_lines]
+
+
+def status_forms(a: DayAppointment) -> tuple[str, ...]:
+    """The block's status word and its shorter forms, longest first ("Completed", "Done",
+    "✓")."""
+    return (a.status_label, *STATUS_SHORT_FORMS.get(a.status, ()))
+
+
+def _short_status_line(kind: str, forms: Sequence[str], fits: Callable[[str], bool]) -> str:
+    """The session type with the longest short form of its status that fits beside it; else
+    the shortest form first, so that what the painter cuts is the type, never the status."""
+    for form in forms[1:]:
+        line = f"{kind} · {form}" if kind else form
+        if fits(line):
+            return line
+    return f"{forms[-1]} {kind}".rstrip()
 
 
 def _block_time(a: DayAppointment, time_format: str, fits: Callable[[str], bool] | None) -> str:
@@ -490,9 +522,8 @@ def layout_day(
     if now is not None:
         now_minute = wall_minute(now.astimezone(schedule.day_start.tzinfo), day)
         for a in schedule.appointments:
-            end = spans[a.id][1]
-            if a.status in OVERRUN_STATUSES and end < now_minute <= MINUTES_PER_DAY:
-                planned_ends[a.id] = end
+            if runs_over(a, day, now_minute):
+                planned_ends[a.id] = spans[a.id][1]
     opens = wall_minute(schedule.opens, day) if schedule.opens else None
     closes = wall_minute(schedule.closes, day) if schedule.closes else None
     shown = visible_range(
@@ -593,6 +624,21 @@ def layout_day(
     )
 
 
+def runs_over(a: DayAppointment, day: dt.date, now_minute: int) -> bool:
+    """Whether ``a`` holds its room past its planned end at ``now_minute`` (a wall-clock
+    minute of ``day``): a session in progress, or checked in and never started, while its day
+    lasts (the day and the week views ask this one rule)."""
+    return a.status in OVERRUN_STATUSES and (
+        wall_minute(a.end, day) < now_minute <= MINUTES_PER_DAY
+    )
+
+
+def meets_overrun(span: tuple[int, int], planned_end: int, now_minute: int) -> bool:
+    """Whether a session over ``span`` (wall-clock minutes) is booked in the minutes an
+    overrun holds its room: from that session's ``planned_end`` to now."""
+    return span[0] < now_minute and span[1] > planned_end
+
+
 def _place_overruns(
     boxes: list[BlockBox],
     spans: dict[int, tuple[int, int]],
@@ -629,9 +675,7 @@ def _place_overruns(
         met = [
             j
             for j, other in enumerate(boxes)
-            if j != i
-            and spans[other.appointment.id][0] < now_minute
-            and spans[other.appointment.id][1] > planned_end
+            if j != i and meets_overrun(spans[other.appointment.id], planned_end, now_minute)
         ]
         r = placed[i].rect
         if not met:  # nothing booked there: the block itself runs on to now

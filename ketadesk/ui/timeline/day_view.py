@@ -90,6 +90,7 @@ from ketadesk.ui.timeline.painter import (
     CLOSED_COLOR,
     HOLLOW_DOTS,
     LEFT_MIDDLE,
+    OVERRUN_COLORS,
     SHADE_STRENGTH,
     STATUS_COLORS,
     TimelinePainter,
@@ -117,7 +118,6 @@ TEXT_PADDING = 4
 PREPARED_DAYS = 4
 MIN_TEXT_WIDTH = 30  # below this a block shows no text at all, rather than "..."
 BADGE_MIN_WIDTH = 150  # narrower blocks say the status in words on their second line
-OVERRUN_COLORS = ("#b3261e", "#ff8a80")
 
 
 @dataclass(frozen=True, eq=False)

@@ -52,6 +52,9 @@ CLOSED_COLOR = "#c2410c"
 #: A session on the patient's days away (booked before they said so): the amber of the session
 #: page's "This day" notice and of a drag that needs an override (light, dark palette).
 AWAY_COLORS = ("#b06000", "#ffb74d")
+#: A session running past its planned end: its hatched tail and badge, in the day and the week
+#: (light, dark palette).
+OVERRUN_COLORS = ("#b3261e", "#ff8a80")
 #: The "now" line, on a light and on a dark palette.
 NOW_COLORS = ("#d93025", "#ff6b5e")
 LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter

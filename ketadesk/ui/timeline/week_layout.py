@@ -22,6 +22,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from ketadesk.scheduling.dates import clock, hour_label
+from ketadesk.scheduling.status_times import (
+    minutes_over,
+    over_forms,
+    room_busy_forms,
+)
 from ketadesk.services.schedule.day_schedule import AWAY_BADGE, DayAppointment, DaySchedule
 from ketadesk.services.schedule.week import WeekSchedule
 from ketadesk.ui.timeline.day_layout import (
@@ -31,6 +36,8 @@ from ketadesk.ui.timeline.day_layout import (
     TimeRange,
     clip_span,
     grid_bounds,
+    meets_overrun,
+    runs_over,
     snap_minute,
     visible_range,
     wall_minute,
@@ -124,6 +131,13 @@ class WeekBlock(NamedTuple):
     clipped_after: bool = False
     #: How it names its patient (None: by the name alone, as a block outside a week does).
     names: BlockNames | None = None
+    #: For a session still in progress, or checked in and never started, past its planned end
+    #: (today): how long (``status_times.minutes_over``); 0 otherwise.
+    overrun_minutes: int = 0
+    #: For a session whose room an earlier one still holds past its planned end: that one
+    #: (the first, if several) and how long it has run over; None otherwise.
+    busy_with: DayAppointment | None = None
+    busy_minutes: int = 0
 
 
 class HourRow(NamedTuple):
@@ -499,6 +513,7 @@ def week_block_lines(
     fits: Callable[[str, str], bool],
     time_format: str,
     names: BlockNames | None = None,
+    alert: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """What a block says, as (bold, plain) pairs, one a line: first the start time (without
     AM/PM in a 12-hour clinic: the hour's row beside it says that), then the patient and the
@@ -509,7 +524,8 @@ def week_block_lines(
     initials told apart from another patient's for the plain ones, and the painter elides what
     still does not fit); further lines say the room
     and the status (with "⚠ Reschedule" first when its day or room has closed since it was
-    booked)."""
+    booked, and the first of ``alert`` that fits first when given: "+25 min over",
+    ``week_alert``)."""
     if max_lines <= 0:
         return []
     a = appointment
@@ -535,11 +551,88 @@ def week_block_lines(
         status = " · ".join(p for p in ("⚠ Reschedule", status) if p)
     elif a.away:  # on the patient's days away (the tooltip says which, and what to do)
         status = " · ".join(p for p in (AWAY_BADGE, status) if p)
+    if alert:  # an overrun, or the room an overrun still holds: the longest form that fits
+        before = a.room_name if max_lines == 2 else ""
+        said = [" · ".join(p for p in (form, status) if p) for form in alert]
+        status = next(
+            (line for line in said if fits("", " · ".join(p for p in (before, line) if p))),
+            said[-1],
+        )
     if max_lines == 2:
         lines.append(("", " · ".join(p for p in (a.room_name, status) if p)))
     elif max_lines >= 3:
         lines.extend([("", a.room_name), ("", status)])
     return [line for line in lines if line[0] or line[1]][:max_lines]
+
+
+class Overrun(NamedTuple):
+    """How a session of the day stands with an overrun at a moment: its own minutes past its
+    planned end (0: not running over), or the earlier session that still holds its room (the
+    ``WeekBlock`` fields of the same names)."""
+
+    overrun_minutes: int = 0
+    busy_with: DayAppointment | None = None
+    busy_minutes: int = 0
+
+
+def _room_key(a: DayAppointment, grouping: str) -> object:
+    """The room a session holds: its column in a week by room, else its room's name (a week of
+    one staff member lays its sessions in that member's column)."""
+    if grouping == "room":
+        return a.room_id
+    return a.room_name or None
+
+
+def day_overruns(
+    schedule: DaySchedule, shown: Sequence[DayAppointment], now: dt.datetime
+) -> dict[int, Overrun]:
+    """The day's overruns at ``now``, by the day view's rules (``day_layout.runs_over``,
+    ``meets_overrun``, ``status_times.minutes_over``): each session still in progress, or
+    checked in and never started, past its planned end, and each session of the same room due
+    in those minutes (the first overrun that holds it); nothing on another day than now's."""
+    day = schedule.day
+    now_minute = wall_minute(now.astimezone(schedule.day_start.tzinfo), day)
+    out: dict[int, Overrun] = {}
+    for a in shown:
+        if not runs_over(a, day, now_minute):
+            continue
+        planned_end = wall_minute(a.end, day)
+        minutes = minutes_over(a.end, now)
+        out[a.id] = out.get(a.id, Overrun())._replace(overrun_minutes=minutes)
+        room = _room_key(a, schedule.grouping)
+        if room is None:
+            continue
+        for b in shown:
+            if b.id == a.id or not b.is_active or _room_key(b, schedule.grouping) != room:
+                continue
+            span = (wall_minute(b.start, day), wall_minute(b.end, day))
+            mine = out.get(b.id, Overrun())
+            if meets_overrun(span, planned_end, now_minute) and mine.busy_with is None:
+                out[b.id] = mine._replace(busy_with=a, busy_minutes=minutes)
+    return out
+
+
+def week_mark_forms(block: WeekBlock) -> tuple[str, ...]:
+    """What a block's mark at its right end may say, longest first (the painter takes the
+    first that fits, the tooltip says the whole): an overrun's minutes ("+25 min over",
+    "+25 over", "+25"), or that an overrun holds the room ("⚠ Room busy", "⚠ Busy"); none for
+    any other block."""
+    if block.overrun_minutes:
+        return over_forms(block.overrun_minutes)
+    if block.busy_with is not None:
+        return room_busy_forms(block.busy_with.patient_name, block.busy_minutes)[2:]
+    return ()
+
+
+def week_alert(block: WeekBlock) -> tuple[str, ...]:
+    """What a taller block's status line says first of an overrun, longest first (the line
+    takes the first that fits): "+25 min over", or "⚠ Room busy: Hopper +25 min", "⚠ Room
+    busy: Hopper", ...; none for any other block."""
+    if block.overrun_minutes:
+        return over_forms(block.overrun_minutes)
+    if block.busy_with is not None:
+        return room_busy_forms(block.busy_with.patient_name, block.busy_minutes)
+    return ()
 
 
 def _single_column(week: WeekSchedule) -> bool:
@@ -557,9 +650,12 @@ def layout_week(
     today: dt.date | None = None,
     show_cancelled: bool = True,
     metrics: WeekMetrics | None = None,
+    now: dt.datetime | None = None,
 ) -> WeekLayout:
     """Lay out a week for a viewport of ``width`` x ``height`` (header and axis included):
-    the days share the width (a closed, empty day a sliver of it), the hours the height."""
+    the days share the width (a closed, empty day a sliver of it), the hours the height.
+    ``now`` (aware) marks the sessions running over on its day, and those whose room they
+    still hold (``day_overruns``); the geometry stays the same."""
     m = metrics or WeekMetrics()
     days = week.days
     shown_by_day = [
@@ -628,6 +724,7 @@ def layout_week(
             )
         )
         inner_x, inner_w = x + m.column_padding, column_w - 2 * m.column_padding
+        overruns = day_overruns(d, shown, now) if now is not None else {}
         for row in rows_out:
             in_row = by_hour[index].get(row.minute, [])
             for lane, i in enumerate(in_row):
@@ -649,6 +746,7 @@ def layout_week(
                         clipped_before=start < shown_range.first,
                         clipped_after=end > shown_range.last,
                         names=names.get(a.chart_number),
+                        **overruns.get(a.id, Overrun())._asdict(),
                     )
                 )
     ticks = tuple(

@@ -42,13 +42,14 @@ from PySide6.QtWidgets import (
 )
 
 from ketadesk.scheduling.dates import clock, clock_span
+from ketadesk.scheduling.status_times import over_words, room_busy_words
 from ketadesk.services.schedule.day_schedule import DayAppointment, DaySchedule
 from ketadesk.services.schedule.week import WeekSchedule, week_with_moved
 from ketadesk.ui.common.cancel_question import ask_cancel_reason
 from ketadesk.ui.common.colors import mix
 from ketadesk.ui.common.dates import short_date
 from ketadesk.ui.common.qt_workarounds import keep_none_alive
-from ketadesk.ui.timeline.day_layout import Rect, Tick, wall_minute
+from ketadesk.ui.timeline.day_layout import OVERRUN_STATUSES, Rect, Tick, wall_minute
 from ketadesk.ui.timeline.drag import (
     KEY_STEPS,
     Drag,
@@ -60,6 +61,7 @@ from ketadesk.ui.timeline.drag import (
 )
 from ketadesk.ui.timeline.painter import (
     LEFT_MIDDLE,
+    OVERRUN_COLORS,
     SHADE_STRENGTH,
     STATUS_COLORS,
     TimelinePainter,
@@ -78,9 +80,11 @@ from ketadesk.ui.timeline.week_layout import (
     day_detail,
     grid_anchors,
     layout_week,
+    week_alert,
     week_block_lines,
     week_drop_target,
     week_ghost_rect,
+    week_mark_forms,
     week_step_target,
 )
 
@@ -106,6 +110,9 @@ ELIDE_SLACK = 2  # elidedText cuts a line that fits by horizontalAdvance to the 
 SMALL_SCALE = 0.85  # the blocks' and headers' small font, of the view's font
 DIM_OTHERS = 0.6  # how far blocks of other patients fade while one patient is highlighted
 PREPARED_WEEKS = 4  # weeks laid out and painted ahead (the ones either side, and a few more)
+OVERRUN_TAIL = 12  # an overrun's hatched tail at a block's right end, past a dashed "planned end"
+MARK_PADDING = 8  # around the words of a block's overrun mark ("+25 over")
+MARK_SHARE = 0.45  # of a block's text width, at most, for its overrun mark
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,7 +221,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         self.setAccessibleName("Week view")
         self._minute_timer = QTimer(self)
         self._minute_timer.setInterval(60_000)
-        self._minute_timer.timeout.connect(self._canvas.update)
+        self._minute_timer.timeout.connect(self._on_minute_timer_timeout)
         if desk is not None:
             self.set_desk(desk)
 
@@ -434,12 +441,35 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             self._layout = None
         else:
             prepared = self._prepared.get(id(week))
-            if prepared is not None and prepared.week is week and prepared.fit == self._fit(week):
+            if (
+                prepared is not None
+                and prepared.week is week
+                and prepared.fit == self._fit(week)
+                and not self._follows_the_clock(week)
+            ):
                 self._layout = prepared.layout
             else:
                 self._layout = self._layout_of(week)
         self._update_scroll_bars()
         self._canvas.update()
+
+    def _follows_the_clock(self, week: WeekSchedule) -> bool:
+        """A week whose today holds a session that may run over as the clock moves: one in
+        progress, or checked in and not started (``day_layout.OVERRUN_STATUSES``)."""
+        today = self._today_of(week)
+        return any(
+            a.status in OVERRUN_STATUSES
+            for d in week.days
+            if d.day == today
+            for a in d.appointments
+        )
+
+    def _on_minute_timer_timeout(self) -> None:
+        week = self._week
+        if week is not None and self._follows_the_clock(week):
+            self._relayout()  # a session running over: its minutes grow with the clock
+        else:
+            self._canvas.update()
 
     def _today_of(self, week: WeekSchedule) -> dt.date | None:
         if not week.days:
@@ -461,6 +491,7 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             today=self._today_of(week),
             show_cancelled=show_cancelled,
             metrics=self.metrics._replace(line_height=line_height),
+            now=self._now(),
         )
 
     def prepare(self, week: WeekSchedule) -> None:
@@ -762,7 +793,9 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
         )
         block = self._selected_block()
         selected_text = (
-            f"; selected: {_accessible_text(block.appointment, week.time_format)}" if block else ""
+            f"; selected: {_accessible_text(block.appointment, week.time_format, block)}"
+            if block
+            else ""
         )
         highlight = self._highlight_text().removesuffix(" · Esc clears")
         highlight_text = f"; {highlight}" if highlight else ""
@@ -938,7 +971,40 @@ class WeekView(DragMixin[WeekBlock, WeekDropTarget], QAbstractScrollArea):
             lines.insert(0, f"<b>⚠ {html.escape(a.away_words)}</b>")
         if a.closed_notice:
             lines.insert(0, f"<b>⚠ {html.escape(a.closed_words)}</b>")
+        lines.extend(self._overrun_lines(block))
         return "<br>".join(lines)
+
+    def _overrun_lines(self, block: WeekBlock) -> list[str]:
+        """What a tooltip says of an overrun, as the day view's does: how long the session has
+        run over its planned end, the session its room is booked for next; on that session,
+        whose overrun still holds its room."""
+        a, fmt = block.appointment, self._time_format()
+        lines = []
+        if block.overrun_minutes:
+            lines.append(
+                f"<b>Running over by {block.overrun_minutes} min "
+                f"(planned end {html.escape(clock(a.end, fmt))})</b>"
+            )
+            for other in self._layout.blocks if self._layout is not None else ():
+                if other.busy_with is not None and other.busy_with.id == a.id:
+                    b = other.appointment
+                    lines.append(
+                        html.escape(
+                            f"⚠ The room is booked next for {b.patient_name} at "
+                            f"{clock(b.start, fmt)}"
+                        )
+                    )
+        if block.busy_with is not None:
+            held = block.busy_with
+            lines.append(
+                "<b>"
+                + html.escape(
+                    f"⚠ Room still in use: {held.patient_name}'s {held.session_type_name} is "
+                    f"{block.busy_minutes} min past its planned end {clock(held.end, fmt)}"
+                )
+                + "</b>"
+            )
+        return lines
 
 
 class BlockFonts(NamedTuple):
@@ -958,15 +1024,20 @@ def block_text(
     on a block narrower than ``MIN_TEXT_WIDTH``."""
     r, a = block.rect, block.appointment
     right = STATUS_BAR if a.status in STATUS_COLORS else 0
+    if block.overrun_minutes:
+        right = OVERRUN_TAIL
     width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING - right)
     if width < MIN_TEXT_WIDTH:
         return []
+    mark = overrun_mark(block, fonts, width, time_format)
+    first_width = width - mark_width(mark, fonts.bold) if mark else width
     # Kept, like the painter's elided lines: a week repaints every block at each drag step,
     # and shortening a line measures it several times.
     key = (
         fonts.plain_key,
         fonts.bold_key,
         width,
+        first_width,
         max_lines,
         a.id,
         a.start,
@@ -979,15 +1050,54 @@ def block_text(
         a.away,
         block.names,
         time_format,
+        block.overrun_minutes,
+        block.busy_minutes,
+        block.busy_with.patient_name if block.busy_with is not None else "",
     )
     found = _BLOCK_TEXTS.get(key)
     if found is None:
         if len(_BLOCK_TEXTS) >= _BLOCK_TEXTS_MAX:
             _BLOCK_TEXTS.clear()
         found = _BLOCK_TEXTS[key] = _fitted_lines(
-            a, block.names, width, max_lines, fonts, time_format
+            a, block.names, width, max_lines, fonts, time_format, week_alert(block), first_width
         )
     return found
+
+
+def overrun_mark(block: WeekBlock, fonts: BlockFonts, width: int, time_format: str) -> str:
+    """The mark a block running over (or whose room an overrun holds) carries at its right
+    end, on its first line of ``width`` pixels: the longest form of ``week_mark_forms`` that
+    leaves that line as it would read without a mark (the time, the patient as the week names
+    them, the session type and place); else the shortest form, if it takes at most
+    ``MARK_SHARE`` of the line; else "" (the tail, the status line and the tooltip still say
+    it)."""
+    forms = week_mark_forms(block)
+    if not forms:
+        return ""
+    a = block.appointment
+    whole = week_block_lines(a, 1, _fits_in(fonts, width), time_format, block.names)
+    for form in forms:
+        room = width - mark_width(form, fonts.bold)
+        if week_block_lines(a, 1, _fits_in(fonts, room), time_format, block.names) == whole:
+            return form
+    shortest = forms[-1]
+    return shortest if mark_width(shortest, fonts.bold) <= width * MARK_SHARE else ""
+
+
+def _fits_in(fonts: BlockFonts, room: int) -> Callable[[str, str], bool]:
+    """Whether a line (the time in bold, the rest plain) fits ``room`` pixels whole."""
+    space = fonts.plain.horizontalAdvance(" ")
+
+    def fits(time: str, rest: str) -> bool:
+        used = fonts.bold.horizontalAdvance(time) + space + fonts.plain.horizontalAdvance(rest)
+        return used <= room - ELIDE_SLACK
+
+    return fits
+
+
+def mark_width(mark: str, bold: QFontMetrics) -> int:
+    """The room a block's mark takes from its first line, the gap before it included."""
+    return bold.horizontalAdvance(mark) + MARK_PADDING + TEXT_PADDING
 
 
 _BLOCK_TEXTS: dict[tuple[object, ...], list[tuple[str, str]]] = {}
@@ -1001,18 +1111,19 @@ def _fitted_lines(
     max_lines: int,
     fonts: BlockFonts,
     time_format: str,
+    alert: Sequence[str] = (),
+    first_width: int | None = None,
 ) -> list[tuple[str, str]]:
+    """The block's lines fitted to ``width``, the first to ``first_width`` (less: the overrun's
+    mark stands at its right end)."""
     space = fonts.plain.horizontalAdvance(" ")
-
-    def fits(time: str, rest: str) -> bool:
-        return (
-            fonts.bold.horizontalAdvance(time) + space + fonts.plain.horizontalAdvance(rest)
-            <= width - ELIDE_SLACK
-        )
-
+    lines = week_block_lines(a, max_lines, _fits_in(fonts, width), time_format, names, alert)
+    first = width if first_width is None else first_width
+    if first != width and lines:
+        lines[:1] = week_block_lines(a, 1, _fits_in(fonts, first), time_format, names)
     shown: list[tuple[str, str]] = []
-    for bold, plain in week_block_lines(a, max_lines, fits, time_format, names):
-        left = width
+    for i, (bold, plain) in enumerate(lines):
+        left = first if i == 0 else width
         if bold:
             bold = elided(fonts.bold, fonts.bold_key, bold, left)
             left -= fonts.bold.horizontalAdvance(bold) + space
@@ -1028,7 +1139,7 @@ def _checks(drag: Drag[WeekDropTarget]) -> tuple[MoveCheck, ...]:
     return checks if isinstance(checks, tuple) else ()
 
 
-def _accessible_text(a: DayAppointment, time_format: str) -> str:
+def _accessible_text(a: DayAppointment, time_format: str, block: WeekBlock | None = None) -> str:
     parts = [
         a.patient_name,
         a.session_type_name,
@@ -1038,7 +1149,12 @@ def _accessible_text(a: DayAppointment, time_format: str) -> str:
     ]
     closed = f", {a.closed_words}" if a.closed_notice else ""
     away = f", {a.away_words}" if a.away else ""
-    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}{away}"
+    late = ""
+    if block is not None and block.overrun_minutes:
+        late = f", {over_words(block.overrun_minutes)} its planned end"
+    elif block is not None and block.busy_with is not None:
+        late = f", {room_busy_words(block.busy_with.patient_name, block.busy_minutes)}"
+    return ", ".join(p for p in parts if p) + f", {a.status_label}{closed}{away}{late}"
 
 
 class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
@@ -1127,16 +1243,59 @@ class _WeekPainter(TimelinePainter[DayColumn, WeekBlock]):
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
         status = STATUS_COLORS.get(a.status)
-        if status is not None:  # a bar down the right edge: it costs a one-line block no line
+        if block.overrun_minutes:  # the tail says it: in the chair, and past the planned end
+            self._paint_overrun_tail(block)
+        elif status is not None:  # a bar down the right edge: it costs a one-line block no line
             p.fillRect(QRectF(r.right - STATUS_BAR, r.y, STATUS_BAR, r.h), QColor(status))
         self._paint_day_mark(a, rect)
         self._paint_block_text(block, ink)
+        self._paint_overrun_mark(block)
         if self.highlight_chart is not None:
             if a.chart_number == self.highlight_chart:
                 p.setPen(QPen(self.text, 2))
                 p.drawRect(rect.adjusted(1, 1, -1, -1))
             else:
                 p.fillRect(rect, self.dim)
+
+    def _paint_overrun_tail(self, block: WeekBlock) -> None:
+        """A session running past its planned end, in the week's compact form: the block's
+        right end hatched red past a dashed line, as the day view's tail past the planned end
+        (the week's blocks are lines in an appointment book, not lengths of time)."""
+        p, r = self.p, block.rect
+        red = QColor(OVERRUN_COLORS[self.dark])
+        tail = QRectF(r.right - OVERRUN_TAIL, r.y, OVERRUN_TAIL, r.h)
+        p.fillRect(tail, mix(red, self.base, 0.35))
+        p.fillRect(tail, QBrush(mix(red, self.base, 0.8), Qt.BrushStyle.FDiagPattern))
+        p.setPen(QPen(red, 2, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(tail.x(), r.y + 1), QPointF(tail.x(), r.bottom - 1))
+
+    def _paint_overrun_mark(self, block: WeekBlock) -> None:
+        """The overrun's minutes ("+25 over"), or that an overrun holds the room ("⚠ Busy"),
+        in red at the block's right end on its first line, as ``block_text`` left room for."""
+        r = block.rect
+        right = OVERRUN_TAIL if block.overrun_minutes else 0
+        if not right and block.appointment.status in STATUS_COLORS:
+            right = STATUS_BAR
+        width = int(r.w - STRIPE_WIDTH - 2 * TEXT_PADDING - right)
+        if width < MIN_TEXT_WIDTH:
+            return
+        fm = self.bold_fm
+        fonts = BlockFonts(self.font_fm, self.font_key, fm, self.bold_key)
+        fmt = self.week.time_format if self.week is not None else "12h"
+        mark = overrun_mark(block, fonts, width, fmt)
+        if not mark:
+            return
+        w = fm.horizontalAdvance(mark) + MARK_PADDING
+        line_h = self.m.line_height if self.m.line_height else fm.height()
+        h = min(r.h, line_h) - 2
+        box = QRectF(r.right - right - TEXT_PADDING - w, r.y + 1, w, h)
+        p = self.p
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(OVERRUN_COLORS[self.dark]))
+        p.drawRoundedRect(box, 3, 3)
+        p.setPen(QColor("#ffffff"))
+        p.setFont(self.bold)
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, mark)
 
     def _paint_block_text(self, block: WeekBlock, ink: QColor) -> None:
         """The time in bold, then the patient and the session type; a taller block's room and
