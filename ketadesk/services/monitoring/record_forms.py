@@ -276,7 +276,8 @@ class ChairOverride:
 @dataclass(frozen=True, slots=True)
 class ScaleRow:
     """A reading as the dialog and the paper list it: when (local), the scale's name, the
-    score (with MOAA/S's anchor words), and who recorded it."""
+    score (with MOAA/S's anchor words), and who recorded it; a corrected one by its corrected
+    score, with the score(s) it replaced and the correction in words."""
 
     taken_at: dt.datetime
     scale: str
@@ -286,6 +287,13 @@ class ScaleRow:
     recorded_by: str
     #: MOAA/S's anchor words for the score ("responds readily to name ..."); "" for CADSS.
     anchor: str = ""
+    #: The stored reading (what a correction names).
+    reading_id: int = 0
+    #: The scores this reading corrected, the one first recorded first; () when never corrected.
+    corrected_from: tuple[int, ...] = ()
+    #: The correction in words, the screen's and the paper's alike: "corrected from 2: typo
+    #: (Lee Park, 1:20 PM)"; "" when never corrected.
+    correction: str = ""
 
 
 @dataclass(frozen=True, slots=True)
