@@ -35,7 +35,7 @@ from tests.store.old_config import strip_to_old_config
 
 #: The scales migration, by its name (the merger may renumber it), and the revision before it.
 MIGRATION = next(r for r in revision_graph().parents if r.endswith("_scales2"))
-BEFORE = revision_graph().parents[MIGRATION]
+BEFORE = str(revision_graph().parents[MIGRATION])
 #: The clinic's own Spravato scales: MOAA/S once, an hour after the first device.
 OWN_SPRAVATO = [{"scale": "moaas", "at": [60]}]
 NOW = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)
