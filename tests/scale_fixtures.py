@@ -87,6 +87,24 @@ def iv_session(clinic: SmallClinic, nurse: Actor, *, dosed: bool = True) -> int:
     return iv
 
 
+def bp_checks_taken(clinic: SmallClinic, nurse: Actor, iv: int) -> None:
+    """The record's other discharge facts in order: every BP check of the infusion taken."""
+    form = records.load_record(clinic.db, nurse, iv)
+    rows = {r.label: i for i, r in enumerate(form.readings)}
+    for label, hhmm in (
+        ("+0 min", "13:15"),
+        ("+15 min", "13:30"),
+        ("+30 min", "13:45"),
+        ("+45 min", "14:00"),
+        ("+60 min", "14:15"),
+        ("+75 min", "14:30"),
+        ("Before discharge", "14:35"),
+    ):
+        form = with_reading(form, rows[label], time=hhmm, systolic="124", diastolic="80")
+    form = dataclasses.replace(form, respiratory_depression=False)
+    records.save_record(clinic.db, nurse, iv, form, now=at(clinic, "14:36"))
+
+
 def record_reading(
     clinic: SmallClinic, nurse: Actor, iv: int, scale: str, score: str, hhmm: str, taken: str = ""
 ) -> ScaleSheet:

@@ -4,8 +4,6 @@ the discharge and the REMS form use the corrected score."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from sqlalchemy import select
 
@@ -13,11 +11,11 @@ from ketadesk.services.booking import appointment_changes
 from ketadesk.services.common.context import Actor, InvalidFields, InvalidRequest, PermissionDenied
 from ketadesk.services.monitoring import chair_board, records, rems, scale_readings
 from ketadesk.services.monitoring.completion import ChairRefused
-from ketadesk.services.monitoring.record_forms import ScaleSheet, with_reading
+from ketadesk.services.monitoring.record_forms import ScaleSheet
 from ketadesk.services.printing import session_record
 from ketadesk.store.models import AuditEvent, ScaleReading
 from tests.clinic_fixtures import RIDE_HOME, SmallClinic
-from tests.scale_fixtures import add_user, at, iv_session, record_reading
+from tests.scale_fixtures import add_user, at, bp_checks_taken, iv_session, record_reading
 
 
 def _correct(
@@ -138,30 +136,12 @@ def test_a_correction_corrected_again_says_each_step(
     assert len(_stored(clinic)) == 3
 
 
-def _resolved_record(clinic: SmallClinic, nurse: Actor, iv: int) -> None:
-    """The record's other discharge facts in order: every BP check taken."""
-    form = records.load_record(clinic.db, nurse, iv)
-    rows = {r.label: i for i, r in enumerate(form.readings)}
-    for label, hhmm in (
-        ("+0 min", "13:15"),
-        ("+15 min", "13:30"),
-        ("+30 min", "13:45"),
-        ("+45 min", "14:00"),
-        ("+60 min", "14:15"),
-        ("+75 min", "14:30"),
-        ("Before discharge", "14:35"),
-    ):
-        form = with_reading(form, rows[label], time=hhmm, systolic="124", diastolic="80")
-    form = dataclasses.replace(form, respiratory_depression=False)
-    records.save_record(clinic.db, nurse, iv, form, now=at(clinic, "14:36"))
-
-
 def test_the_board_the_discharge_and_the_rems_form_use_the_corrected_score(
     scale_clinic: SmallClinic, scale_nurse: Actor
 ) -> None:
     clinic = scale_clinic
     iv = iv_session(clinic, scale_nurse)
-    _resolved_record(clinic, scale_nurse, iv)
+    bp_checks_taken(clinic, scale_nurse, iv)
     early = record_reading(clinic, scale_nurse, iv, "moaas", "3", "13:31").readings[0]
     record_reading(clinic, scale_nurse, iv, "cadss", "0", "14:39")
     typed = record_reading(clinic, scale_nurse, iv, "moaas", "2", "14:41").readings[-1]

@@ -6,8 +6,6 @@ reading; the printed record lists them and the REMS form summary uses them."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from sqlalchemy import select
 
@@ -22,11 +20,18 @@ from ketadesk.services.common.context import (
 )
 from ketadesk.services.monitoring import chair_board, completion, records, rems, scale_readings
 from ketadesk.services.monitoring.completion import ChairRefused
-from ketadesk.services.monitoring.record_forms import with_reading
 from ketadesk.services.printing import session_record
 from ketadesk.store.models import Appointment, AuditEvent, ClinicSetting, ScaleReading
 from tests.clinic_fixtures import RIDE_HOME, SmallClinic
-from tests.scale_fixtures import BOOKED_AT, SPR, WED, at, iv_session, record_reading
+from tests.scale_fixtures import (
+    BOOKED_AT,
+    SPR,
+    WED,
+    at,
+    bp_checks_taken,
+    iv_session,
+    record_reading,
+)
 
 
 def test_a_reading_is_stored_with_who_recorded_it_and_audited(
@@ -154,29 +159,11 @@ def _complete(scale_clinic: SmallClinic, scale_nurse: Actor, iv: int, hhmm: str)
     )
 
 
-def _resolved_record(scale_clinic: SmallClinic, scale_nurse: Actor, iv: int) -> None:
-    """The record's other discharge facts in order: the before-discharge BP taken."""
-    form = records.load_record(scale_clinic.db, scale_nurse, iv)
-    rows = {r.label: i for i, r in enumerate(form.readings)}
-    for label, hhmm in (
-        ("+0 min", "13:15"),
-        ("+15 min", "13:30"),
-        ("+30 min", "13:45"),
-        ("+45 min", "14:00"),
-        ("+60 min", "14:15"),
-        ("+75 min", "14:30"),
-        ("Before discharge", "14:35"),
-    ):
-        form = with_reading(form, rows[label], time=hhmm, systolic="124", diastolic="80")
-    form = dataclasses.replace(form, respiratory_depression=False)
-    records.save_record(scale_clinic.db, scale_nurse, iv, form, now=at(scale_clinic, "14:36"))
-
-
 def test_completing_waits_for_moaas_5_and_cadss_resolved_naming_the_reading(
     scale_clinic: SmallClinic, scale_nurse: Actor
 ) -> None:
     iv = iv_session(scale_clinic, scale_nurse)
-    _resolved_record(scale_clinic, scale_nurse, iv)
+    bp_checks_taken(scale_clinic, scale_nurse, iv)
     record_reading(scale_clinic, scale_nurse, iv, "moaas", "4", "14:38")
     record_reading(scale_clinic, scale_nurse, iv, "cadss", "3", "14:39")
     with pytest.raises(ChairRefused) as refused:
@@ -211,7 +198,7 @@ def test_the_threshold_and_the_warn_policy_are_the_clinics(
         assert chair is not None
         chair.value = {**chair.value, "discharge": "warn"}
     iv = iv_session(scale_clinic, scale_nurse)
-    _resolved_record(scale_clinic, scale_nurse, iv)
+    bp_checks_taken(scale_clinic, scale_nurse, iv)
     record_reading(scale_clinic, scale_nurse, iv, "moaas", "4", "14:38")
     record_reading(scale_clinic, scale_nurse, iv, "cadss", "3", "14:39")  # at or below 4: resolved
     with scale_clinic.db.read() as session:

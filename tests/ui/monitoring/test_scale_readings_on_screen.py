@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from ketadesk.scheduling.scale_rules import MOAAS_ANCHORS
 from ketadesk.services.common.context import Actor
-from ketadesk.services.monitoring import records
+from ketadesk.services.monitoring import records, scale_readings
 from ketadesk.services.monitoring.record_forms import ScaleRow
 from ketadesk.store.models import ScaleReading
 from ketadesk.ui.common.desk import Desk
@@ -28,7 +28,7 @@ from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
 from ketadesk.ui.monitoring.scale_panel import ScalePanel
 from tests.clinic_fixtures import SmallClinic
 from tests.pictures import picture_folder
-from tests.scale_fixtures import at, iv_session, record_reading
+from tests.scale_fixtures import at, bp_checks_taken, iv_session, record_reading
 
 
 @pytest.fixture
@@ -231,3 +231,35 @@ def test_the_correction_dialog_asks_the_score_and_why(
     assert ok.isEnabled()
     assert dialog.answer() == scale_correction.CorrectionAnswer("4", "typo")
     dialog.grab().save(str(picture_folder("scales") / "scale_correction_dialog.png"))
+
+
+def test_the_board_lets_the_patient_go_once_a_mistyped_moaas_is_corrected(
+    qtbot: QtBot, scale_clinic: SmallClinic, scale_nurse: Actor
+) -> None:
+    clinic, nurse = scale_clinic, scale_nurse
+    iv = iv_session(clinic, nurse)
+    bp_checks_taken(clinic, nurse, iv)
+    record_reading(clinic, nurse, iv, "cadss", "0", "14:39")
+    typed = record_reading(clinic, nurse, iv, "moaas", "2", "14:41").readings[-1]
+    view = ChairBoardView(Desk(clinic.db, nurse, lambda: at(clinic, "14:44")))
+    qtbot.addWidget(view)
+    view.resize(1300, 760)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: view.board() is not None and not view.is_reading())
+    card = view.card_for_room("Room 2")
+    assert card is not None
+    assert card.labels["discharge"].text() == "Not yet: sedation not resolved (MOAA/S)"
+    folder = picture_folder("scales")
+    view.grab().save(str(folder / "chair_board_mistyped.png"))
+    # Typed 2 for 5: corrected, the board reads the corrected score.
+    scale_readings.correct_scale_reading(
+        clinic.db, nurse, typed.reading_id, "5", "typo: 5 meant", now=at(clinic, "14:43")
+    )
+    view.refresh()
+    qtbot.waitUntil(lambda: not view.is_reading())
+    qtbot.waitUntil(lambda: "Not yet" not in card.labels["discharge"].text())
+    chair = card.card()
+    assert chair is not None
+    assert chair.discharge_ready, card_lines(chair, "24h")
+    view.grab().save(str(folder / "chair_board_corrected.png"))
