@@ -324,7 +324,8 @@ class ScaleSheet:
     anchors: Mapping[int, str] = field(default_factory=lambda: dict(MOAAS_ANCHORS))
     #: Minutes after the dose each reading is owed, as words, while no dose is recorded.
     plan_words: str = ""
-    #: The reading just recorded (``record_scale_reading``'s answer); None otherwise.
+    #: The reading just recorded or corrected (``record_scale_reading``'s and
+    #: ``correct_scale_reading``'s answer); None otherwise.
     just_recorded: ScaleRow | None = None
 
 

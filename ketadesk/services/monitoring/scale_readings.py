@@ -422,7 +422,9 @@ def correct_scale_reading(
     now = now or utcnow()
     require(actor, "record_monitoring", db, now=now)
     with db.write() as session:
-        original = session.get(StoredScaleReading, reading_id)
+        # Locked (PostgreSQL; SQLite writes one at a time): a correction made meanwhile at
+        # another workstation is then seen below, not raced into the unique index.
+        original = session.get(StoredScaleReading, reading_id, with_for_update=True)
         if original is None:
             raise InvalidRequest("that scale reading is no longer on record: open the record again")
         appointment = find_appointment(session, original.appointment_id)
