@@ -21,6 +21,9 @@ from tests.event_loops import restore_event_loops
 
 PG_ENV = "KETADESK_TEST_PG_URL"
 
+#: Fixture modules shared by tests in several folders.
+pytest_plugins = ["tests.scale_fixtures"]
+
 #: The least time a pytest-qt wait gives a worker's answer (pytest-qt's own default is 5 s, and
 #: tests name 1-10 s).  On a loaded CI machine (load 10-17 has been seen) a read on the worker
 #: thread has taken longer than 10 s.  A wait returns as soon as its condition holds, so a longer

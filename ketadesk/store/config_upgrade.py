@@ -11,6 +11,11 @@ what the configuration loader accepts (an addition it refuses is reported with i
 Used by migration 0015_protocol_rules_upgrade, ``ketadesk config add-shipped-rules``,
 ``ketadesk check`` and Settings ▸ Clinic rules.  It works on a Connection with tables of its
 own (the columns it touches), so the migration keeps working when later models change.
+
+The timed sedation and dissociation scales (a session type's ``scales``, ``[scales]``) are
+added the same way but once, by the scales migration (``add_shipped_scales``, its own audit
+action): after it a session type without ``scales`` is the clinic's choice (no scales timed),
+so they are not among the shipped rules that ``ketadesk check`` and Settings ask to add.
 """
 
 from __future__ import annotations
@@ -67,6 +72,36 @@ SESSION_TYPE_RULE_KEYS = (
 #: The command that adds them, named by ``ketadesk check`` and Settings.
 COMMAND = "ketadesk config add-shipped-rules"
 
+
+@dataclass(frozen=True)
+class ShippedKeys:
+    """Which shipped keys an upgrade compares: rule sections of the settings, a protocol's and
+    a stage's keys, a session type's; ``words`` name them in the audit trail.  ``report_kept``:
+    a key a shipped session type already has with a value of the clinic's own is reported left
+    alone (the scales: the clinic's choice kept, and said)."""
+
+    sections: tuple[str, ...]
+    protocol: tuple[str, ...]
+    stage: tuple[str, ...]
+    session_type: tuple[str, ...]
+    words: str = "shipped rules"
+    report_kept: bool = False
+
+
+#: The shipped rules (migrations 0015 and 0018, the command, ``ketadesk check``, Settings).
+SHIPPED_RULES = ShippedKeys(
+    RULE_SECTIONS, PROTOCOL_RULE_KEYS, STAGE_RULE_KEYS, SESSION_TYPE_RULE_KEYS
+)
+#: The timed scales, added once by the scales migration (``add_shipped_scales``).
+SHIPPED_SCALES = ShippedKeys(
+    sections=("scales",),
+    protocol=(),
+    stage=(),
+    session_type=("scales",),
+    words="shipped scales",
+    report_kept=True,
+)
+
 _settings = sa.table(
     "clinic_setting",
     sa.column("key", sa.String),
@@ -103,6 +138,8 @@ _audit = sa.table(
 
 #: The audit action of every addition.
 AUDIT_ACTION = "add_shipped_rules"
+#: The audit action of the scales' one addition (``add_shipped_scales``).
+SCALES_ACTION = "add_shipped_scales"
 
 
 @dataclass(frozen=True)
@@ -197,14 +234,17 @@ def read_stored_config(conn: Connection) -> RawConfig:
     return RawConfig(clinic, {"session_types": types}, {"protocols": protocols})
 
 
-def _candidates(stored: RawConfig, shipped: RawConfig) -> Iterator[Addition | LeftAlone]:
+def _candidates(
+    stored: RawConfig, shipped: RawConfig, keys: ShippedKeys = SHIPPED_RULES
+) -> Iterator[Addition | LeftAlone]:
     if not stored.clinic:
         # Not configured yet (a new clinic's schema is made before its configuration is
         # installed): nothing to upgrade.
         return
     # The protocols first: their keys (the doses-per-window cap) are the ones most missed.
     shipped_protocols = shipped.protocols.get("protocols", {})
-    for code, theirs in stored.protocols.get("protocols", {}).items():
+    compared = keys.protocol or keys.stage
+    for code, theirs in (stored.protocols.get("protocols", {}) if compared else {}).items():
         ours = shipped_protocols.get(code)
         where = f"protocol {code}"
         if not isinstance(ours, Mapping):
@@ -212,19 +252,25 @@ def _candidates(stored: RawConfig, shipped: RawConfig) -> Iterator[Addition | Le
             continue
         if not isinstance(theirs, Mapping):
             continue
-        for key in PROTOCOL_RULE_KEYS:
+        for key in keys.protocol:
             if key in ours and key not in theirs:
                 yield Addition("protocol", code, (), key, ours[key], where)
-        yield from _stage_candidates(code, theirs.get("stages"), ours.get("stages") or [])
+        yield from _stage_candidates(
+            code, theirs.get("stages"), ours.get("stages") or [], keys.stage
+        )
     stored_types = stored.session_types.get("session_types", {})
     for code, ours in shipped.session_types.get("session_types", {}).items():
         theirs = stored_types.get(code)
         if not isinstance(theirs, Mapping):
             continue
-        for key in SESSION_TYPE_RULE_KEYS:
+        for key in keys.session_type:
+            where = f"session type {code}"
             if key in ours and key not in theirs:
-                yield Addition("session_type", code, (), key, ours[key], f"session type {code}")
-    for section in RULE_SECTIONS:
+                yield Addition("session_type", code, (), key, ours[key], where)
+            elif key in ours and keys.report_kept and theirs[key] != ours[key]:
+                kept = f"{key} = {toml_value(theirs[key])}"
+                yield LeftAlone(where, f"its own {key} kept ({kept})")
+    for section in keys.sections:
         theirs = stored.clinic.get(section)
         ours = shipped.clinic.get(section)
         if not isinstance(ours, Mapping) or (
@@ -236,7 +282,9 @@ def _candidates(stored: RawConfig, shipped: RawConfig) -> Iterator[Addition | Le
                 yield Addition("setting", section, (), key, value, f"[{section}]")
 
 
-def _stage_candidates(code: str, theirs: Any, ours: list[Any]) -> Iterator[Addition | LeftAlone]:
+def _stage_candidates(
+    code: str, theirs: Any, ours: list[Any], keys: tuple[str, ...] = STAGE_RULE_KEYS
+) -> Iterator[Addition | LeftAlone]:
     if not isinstance(theirs, list):
         return
     for i, stage in enumerate(theirs):
@@ -254,7 +302,7 @@ def _stage_candidates(code: str, theirs: Any, ours: list[Any]) -> Iterator[Addit
                 where, "the clinic's own stage (not the shipped one at its place), not changed"
             )
             continue
-        for key in STAGE_RULE_KEYS:
+        for key in keys:
             if key in shipped and key not in stage:
                 yield Addition("protocol", code, ("stages", i), key, shipped[key], where)
 
@@ -286,15 +334,18 @@ def _loads(raw: RawConfig) -> str | None:
     return None
 
 
-def plan_upgrade(stored: RawConfig, shipped: RawConfig) -> tuple[RulesUpgrade, RawConfig]:
-    """What adding ``shipped``'s rule keys to ``stored`` adds, and the configuration after.
+def plan_upgrade(
+    stored: RawConfig, shipped: RawConfig, keys: ShippedKeys = SHIPPED_RULES
+) -> tuple[RulesUpgrade, RawConfig]:
+    """What adding ``shipped``'s rule keys (``keys``) to ``stored`` adds, and the configuration
+    after.
 
     Every addition must leave a configuration the loader accepts: all of them at once when
     they do (the usual case, one check), else one by one, each refused one reported.
     """
     wanted: list[Addition] = []
     left: list[LeftAlone] = []
-    for item in _candidates(stored, shipped):
+    for item in _candidates(stored, shipped, keys):
         if isinstance(item, Addition):
             wanted.append(item)
         else:
@@ -344,8 +395,11 @@ def add_shipped_rules(
     reason: str = "",
     shipped: RawConfig | None = None,
     record_left_alone: bool = False,
+    keys: ShippedKeys = SHIPPED_RULES,
+    action: str = AUDIT_ACTION,
 ) -> RulesUpgrade:
-    """Add the shipped rule keys the stored configuration lacks, in ``conn``'s transaction.
+    """Add the shipped rule keys (``keys``) the stored configuration lacks, in ``conn``'s
+    transaction, audited as ``action``.
 
     One audit event per changed section, session type and protocol (before and after, and
     what was added in words), and one naming what was left alone (a clinic-made protocol, an
@@ -353,7 +407,7 @@ def add_shipped_rules(
     migration: its one report that lasts).  The caller bumps the change counter if it keeps one.
     """
     stored = read_stored_config(conn)
-    plan, new = plan_upgrade(stored, shipped or read_shipped_config())
+    plan, new = plan_upgrade(stored, shipped or read_shipped_config(), keys)
     why = f" ({reason})" if reason else ""
 
     def audit(kind: str, entity_id: int | None, before: Any, after: Any, detail: str) -> None:
@@ -362,7 +416,7 @@ def add_shipped_rules(
                 at=now,
                 user_id=user_id,
                 username=username,
-                action=AUDIT_ACTION,
+                action=action,
                 entity=kind,
                 entity_id=entity_id,
                 patient_id=None,
@@ -374,14 +428,14 @@ def add_shipped_rules(
 
     if plan.left_alone and (plan.added or record_left_alone):
         left = "; ".join(str(item) for item in plan.left_alone)
-        audit("configuration", None, None, None, f"shipped rules left alone{why}: {left}")
+        audit("configuration", None, None, None, f"{keys.words} left alone{why}: {left}")
     if not plan.added:
         return plan
     by_entity: dict[tuple[str, str], list[Addition]] = {}
     for a in plan.added:
         by_entity.setdefault((a.kind, a.code), []).append(a)
     for (kind, code), additions in by_entity.items():
-        detail = f"shipped rules added{why}: " + "; ".join(str(a) for a in additions)
+        detail = f"{keys.words} added{why}: " + "; ".join(str(a) for a in additions)
         entity_id: int | None = None
         if kind == "setting":
             before = stored.clinic.get(code)
@@ -408,6 +462,30 @@ def add_shipped_rules(
             )
         audit(kind, entity_id, audit_before, audit_after, detail)
     return RulesUpgrade(plan.added, plan.left_alone, written=True)
+
+
+def add_shipped_scales(
+    conn: Connection,
+    *,
+    now: dt.datetime,
+    reason: str = "",
+    shipped: RawConfig | None = None,
+    record_left_alone: bool = False,
+) -> RulesUpgrade:
+    """Give each shipped session type the shipped ``scales`` (MOAA/S, CADSS) it lacks, and
+    ``[scales]`` its shipped keys, in ``conn``'s transaction: a clinic created before the
+    timed scales keeps its session types in its database without them.  A type whose scales
+    the clinic set (even to none) is left alone and said so, a type the clinic made is not
+    touched; audited as ``SCALES_ACTION`` as ``add_shipped_rules`` audits its own."""
+    return add_shipped_rules(
+        conn,
+        now=now,
+        reason=reason,
+        shipped=shipped,
+        record_left_alone=record_left_alone,
+        keys=SHIPPED_SCALES,
+        action=SCALES_ACTION,
+    )
 
 
 # -- a safety rule stored "off" ---------------------------------------------------------------

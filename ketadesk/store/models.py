@@ -656,6 +656,7 @@ class ScaleReading(Base):
     __table_args__ = (
         CheckConstraint("scale IN ('moaas', 'cadss')", name="scale"),
         CheckConstraint("score >= 0", name="score"),
+        Index("uq_scale_reading_corrects_id", "corrects_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -667,6 +668,13 @@ class ScaleReading(Base):
     score: Mapped[int]
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    # A correction of a reading typed wrong: the reading it corrects (which stays as it was),
+    # why, who corrected it and when; it keeps that reading's time and who recorded it.  One
+    # correction per reading (a unique index); a correction may itself be corrected.
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("scale_reading.id"))
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    corrected_at: Mapped[dt.datetime | None]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ from ketadesk.ui.printing.printing import print_pdf
 from tests.clinic_fixtures import SmallClinic, build_small_clinic, use_scales
 from tests.pictures import picture_folder
 from tests.printing.test_print import pdf_pages
-from tests.services.monitoring.test_scale_readings import BOOKED_AT, WED, _iv, _record
+from tests.scale_fixtures import BOOKED_AT, WED
+from tests.scale_fixtures import iv_session as _iv
+from tests.scale_fixtures import record_reading as _record
 
 
 @pytest.fixture

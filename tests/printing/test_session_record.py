@@ -31,6 +31,7 @@ from ketadesk.store.models import (
     FollowUp,
     Patient,
     ResourceHold,
+    ScaleReading,
     SessionRecord,
     SessionType,
     StaffMember,
@@ -91,11 +92,16 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordedClinic]
             )
             staff = session.get(StaffMember, nurse_id)
             assert staff is not None
-            # The demo may have recorded these sessions already: this test writes its own.
+            # The demo may have recorded these sessions already (its record and its timed
+            # scale readings): this test writes its own record, judged by its words.
             for old in session.scalars(
                 select(SessionRecord).where(SessionRecord.appointment_id.in_([recorded, blank]))
             ):
                 session.delete(old)
+            for scale in session.scalars(
+                select(ScaleReading).where(ScaleReading.appointment_id.in_([recorded, blank]))
+            ):
+                session.delete(scale)
             session.flush()
             # The first device went in 7 minutes later than booked (dosing is 15 minutes in).
             t0 = a.starts_at + dt.timedelta(minutes=15 + 7)

@@ -19,7 +19,8 @@ from ketadesk.store.database import open_database
 from ketadesk.store.migrate import current_revision, revision_graph
 from ketadesk.store.models import VitalReading
 from tests.clinic_fixtures import SmallClinic, build_small_clinic
-from tests.services.monitoring.test_scale_readings import BOOKED_AT, WED, _iv
+from tests.scale_fixtures import BOOKED_AT, WED
+from tests.scale_fixtures import iv_session as _iv
 from tests.store.migrations import migrate_to
 
 BEFORE = "0024_closures"

@@ -3,7 +3,8 @@
 ``build_demo`` makes a new clinic database and fills it: rooms, equipment, staff and their weekly
 shifts, users, patients in every state of care, their series and appointments with the resource
 holds the booking code would take (``session_holds``), the appointments' status history,
-follow-ups and PHQ-9 scores, a staff-training closure and an equipment inspection.
+monitoring records with their timed MOAA/S and CADSS readings, follow-ups and PHQ-9 scores,
+a staff-training closure and an equipment inspection.
 
 Every booking keeps the clinic's rules by construction.  Each weekday first gets a template of
 slots (``templates.py``), placed one at a time through the scheduling engine's ``Availability``,
@@ -33,6 +34,7 @@ from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.services.clinic.clinic_setup import open_clinic
 from ketadesk.services.common.context import ServiceError
 from ketadesk.services.demo import monitoring as demo_monitoring
+from ketadesk.services.demo import scales as demo_scales
 from ketadesk.services.demo import waitlist as demo_waitlist
 from ketadesk.services.demo.facts import DEMO_CLOCK_MINUTE, PATIENTS_PER_ROOM, demo_settings
 from ketadesk.services.demo.plan import DemoPlan
@@ -154,6 +156,7 @@ def build_demo(
             _refuse_a_used_clinic(session, db)
             counts = RowWriter(plan, session, say).write_all()
             demo_monitoring.write_records(session, seed=seed, now=plan.now)
+            demo_scales.write_scale_readings(session, seed=seed, now=plan.now)
             demo_waitlist.write_waitlist(session, seed=seed, now=plan.now, today=today)
             changes.bump(session, now=plan.now)
             if not db.is_sqlite:

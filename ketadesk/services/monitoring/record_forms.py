@@ -276,7 +276,8 @@ class ChairOverride:
 @dataclass(frozen=True, slots=True)
 class ScaleRow:
     """A reading as the dialog and the paper list it: when (local), the scale's name, the
-    score (with MOAA/S's anchor words), and who recorded it."""
+    score (with MOAA/S's anchor words), and who recorded it; a corrected one by its corrected
+    score, with the score(s) it replaced and the correction in words."""
 
     taken_at: dt.datetime
     scale: str
@@ -289,6 +290,13 @@ class ScaleRow:
     #: A late entry in words ("entered 2:30 PM, 70 min later, by Kim Nguyen"; ``[chair]
     #: late_entry_minutes``); "" for a reading entered on time.
     entered: str = ""
+    #: The stored reading (what a correction names).
+    reading_id: int = 0
+    #: The scores this reading corrected, the one first recorded first; () when never corrected.
+    corrected_from: tuple[int, ...] = ()
+    #: The correction in words, the screen's and the paper's alike: "corrected from 2: typo
+    #: (Lee Park, 1:20 PM)"; "" when never corrected.
+    correction: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +327,8 @@ class ScaleSheet:
     anchors: Mapping[int, str] = field(default_factory=lambda: dict(MOAAS_ANCHORS))
     #: Minutes after the dose each reading is owed, as words, while no dose is recorded.
     plan_words: str = ""
-    #: The reading just recorded (``record_scale_reading``'s answer); None otherwise.
+    #: The reading just recorded or corrected (``record_scale_reading``'s and
+    #: ``correct_scale_reading``'s answer); None otherwise.
     just_recorded: ScaleRow | None = None
 
 

@@ -1,22 +1,28 @@
 """Timed sedation (MOAA/S) and dissociation (CADSS) readings of a session: recording one (a
-score, and the time: now unless typed), and where they stand (owed, due, missed) for the
-monitoring dialog, the chair board, the discharge and the printed record.
+score, and the time: now unless typed), correcting one typed wrong (the right score and why;
+the reading as recorded stays), and where they stand (owed, due, missed) for the monitoring
+dialog, the chair board, the discharge and the printed record.
 
 The rules are pure (``scheduling/scale_rules.py``); this module reads the session's type, its
 recorded dose start and its readings, and writes a reading in one short transaction, audited
-(``record_scale_reading``).  The scales a type uses and when they are owed are its
-``scales`` (session_types.toml); what counts as resolved is ``[scales]`` (clinic.toml).
+(``record_scale_reading``, ``correct_scale_reading``).  The scales a type uses and when they
+are owed are its ``scales`` (session_types.toml); what counts as resolved is ``[scales]``
+(clinic.toml).  A correction is a row of its own naming the reading it corrects; every read
+here takes the readings as they now stand, so the board, the discharge, the REMS form and the
+paper all use the corrected score.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ketadesk.config import Catalog
 from ketadesk.scheduling.calendar import ClinicCalendar
@@ -69,29 +75,124 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-def readings_by_session(session: Session, ids: Iterable[int]) -> dict[int, list[ScaleReading]]:
-    """The scale readings of each of ``ids`` in the order taken, with who recorded them (one
-    read for them all: the chair board)."""
-    ids = sorted(set(ids))
-    out: dict[int, list[ScaleReading]] = {i: [] for i in ids}
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A stored reading row with who recorded it and, for a correction, what it corrects, why,
+    who corrected it and when."""
+
+    id: int
+    appointment_id: int
+    scale: str
+    taken_at: dt.datetime
+    score: int
+    recorded_by: str
+    corrects_id: int | None
+    reason: str
+    corrected_by: str
+    corrected_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Current:
+    """A reading as it now stands (never corrected since), with the rows it replaced, the
+    first recorded first."""
+
+    reading: _Stored
+    replaced: tuple[_Stored, ...]
+
+
+def _stored_rows(session: Session, ids: Sequence[int]) -> dict[int, list[_Stored]]:
+    out: dict[int, list[_Stored]] = {i: [] for i in ids}
     if not ids:
         return out
+    recorder, corrector = aliased(User), aliased(User)
     rows = session.execute(
         select(
+            StoredScaleReading.id,
             StoredScaleReading.appointment_id,
             StoredScaleReading.scale,
             StoredScaleReading.taken_at,
             StoredScaleReading.score,
-            User.display_name,
-            User.username,
+            recorder.display_name,
+            recorder.username,
+            StoredScaleReading.corrects_id,
+            StoredScaleReading.correction_reason,
+            corrector.display_name,
+            corrector.username,
+            StoredScaleReading.corrected_at,
         )
-        .outerjoin(User, User.id == StoredScaleReading.recorded_by_id)
+        .outerjoin(recorder, recorder.id == StoredScaleReading.recorded_by_id)
+        .outerjoin(corrector, corrector.id == StoredScaleReading.corrected_by_id)
         .where(StoredScaleReading.appointment_id.in_(ids))
         .order_by(StoredScaleReading.taken_at, StoredScaleReading.id)
     ).all()
-    for aid, scale, taken_at, score, display, username in rows:
-        out[aid].append(ScaleReading(scale, _aware(taken_at), score, display or username or ""))
+    for (
+        rid,
+        aid,
+        scale,
+        taken_at,
+        score,
+        r_display,
+        r_user,
+        corrects,
+        reason,
+        c_display,
+        c_user,
+        corrected_at,
+    ) in rows:
+        out[aid].append(
+            _Stored(
+                rid,
+                aid,
+                scale,
+                _aware(taken_at),
+                score,
+                r_display or r_user or "",
+                corrects,
+                reason or "",
+                c_display or c_user or "",
+                _aware(corrected_at) if corrected_at is not None else None,
+            )
+        )
     return out
+
+
+def _current(rows: Sequence[_Stored]) -> list[_Current]:
+    """The readings as they now stand, in the order taken: a corrected one gives way to its
+    correction, which carries the rows it replaced."""
+    by_id = {r.id: r for r in rows}
+    replaced = {r.corrects_id for r in rows if r.corrects_id is not None}
+    out: list[_Current] = []
+    for row in rows:
+        if row.id in replaced:
+            continue
+        chain: list[_Stored] = []
+        step = row
+        while step.corrects_id is not None and step.corrects_id in by_id:
+            step = by_id[step.corrects_id]
+            chain.append(step)
+        out.append(_Current(row, tuple(reversed(chain))))
+    return out
+
+
+def readings_by_session(session: Session, ids: Iterable[int]) -> dict[int, list[ScaleReading]]:
+    """The scale readings of each of ``ids`` as they now stand (a corrected one by its
+    correction), in the order taken, with who recorded them (one read for them all: the
+    chair board, the discharge, the REMS form and the paper)."""
+    stored = _stored_rows(session, sorted(set(ids)))
+    return {aid: [_rule_reading(c) for c in _current(rows)] for aid, rows in stored.items()}
+
+
+def _correction_words(current: _Current, clock: Callable[[dt.datetime], str]) -> str:
+    """ "corrected from 2: typo (Dr Patel, 1:20 PM)"; a correction corrected again says each
+    step, the first first; "" for a reading never corrected."""
+    steps = [*current.replaced, current.reading]
+    words = []
+    for before, after in itertools.pairwise(steps):
+        when = clock(after.corrected_at) if after.corrected_at is not None else ""
+        by = ", ".join(part for part in (after.corrected_by, when) if part)
+        words.append(f"from {before.score}: {after.reason}" + (f" ({by})" if by else ""))
+    return "corrected " + "; then ".join(words) if words else ""
 
 
 def schedule_of(
@@ -131,13 +232,42 @@ def _plan_words(spec: SessionTypeSpec, settings: ScaleSettings) -> str:
     return "; ".join(parts)
 
 
+def _rule_reading(current: _Current) -> ScaleReading:
+    row = current.reading
+    return ScaleReading(row.scale, row.taken_at, row.score, row.recorded_by)
+
+
+def _row(
+    current: _Current,
+    settings: ScaleSettings,
+    zone: dt.tzinfo,
+    clock: Callable[[dt.datetime], str],
+    entered: str = "",
+) -> ScaleRow:
+    r = current.reading
+    return ScaleRow(
+        r.taken_at.astimezone(zone),
+        r.scale,
+        settings.name(r.scale),
+        r.score,
+        settings.score_words(r.scale, r.score),
+        r.recorded_by,
+        MOAAS_ANCHORS.get(r.score, "") if r.scale == MOAAS else "",
+        entered,
+        reading_id=r.id,
+        corrected_from=tuple(step.score for step in current.replaced),
+        correction=_correction_words(current, clock),
+    )
+
+
 def _sheet(
     session: Session, catalog: Catalog, spec: SessionTypeSpec, appointment_id: int, now: dt.datetime
 ) -> ScaleSheet:
     settings = scale_settings(catalog)
     calendar = ClinicCalendar(catalog.settings)
     zone, fmt = calendar.tz, catalog.settings.time_format
-    readings = readings_by_session(session, [appointment_id])[appointment_id]
+    current = _current(_stored_rows(session, [appointment_id])[appointment_id])
+    readings = [_rule_reading(c) for c in current]
     record = find_record(session, appointment_id)
     dose_at = record.dose_started_at if record is not None else None
     schedule = schedule_of(catalog, spec, dose_at, readings, now=now)
@@ -147,17 +277,8 @@ def _sheet(
         scales={p.scale: settings.name(p.scale) for p in spec.scales},
         highest={p.scale: settings.highest(p.scale) for p in spec.scales},
         readings=tuple(
-            ScaleRow(
-                r.taken_at.astimezone(zone),
-                r.scale,
-                settings.name(r.scale),
-                r.score,
-                settings.score_words(r.scale, r.score),
-                r.recorded_by,
-                MOAAS_ANCHORS.get(r.score, "") if r.scale == MOAAS else "",
-                _late_words(late, r, zone, fmt),
-            )
-            for r in readings
+            _row(c, settings, zone, calendar.clock, _late_words(late, _rule_reading(c), zone, fmt))
+            for c in current
         ),
         owed=tuple(
             OwedRow(c.slot.label(settings), c.slot.due_at.astimezone(zone), c.state)
@@ -295,6 +416,109 @@ def record_scale_reading(
             ),
             None,
         )
+        return dataclasses.replace(sheet, just_recorded=mine)
+
+
+def correct_scale_reading(
+    db: Database,
+    actor: Actor,
+    reading_id: int,
+    score: str,
+    reason: str,
+    *,
+    now: dt.datetime | None = None,
+) -> ScaleSheet:
+    """Correct a reading typed wrong: ``score`` as typed, ``reason`` why.  The reading stays as
+    recorded; a new row names it (``corrects_id``) with the right score, the reason, who
+    corrected it and when, and keeps the reading's time and who recorded it; the board, the
+    discharge and the paper read the correction.  Refused with the problem named
+    (InvalidFields by field: "score", "reason"; InvalidRequest: a reading already corrected,
+    a session released).  Audited (``correct_scale_reading``, the score before and after);
+    returns the session's sheet as it now stands, ``just_recorded`` the corrected reading."""
+    now = now or utcnow()
+    require(actor, "record_monitoring", db, now=now)
+    with db.write() as session:
+        # Locked (PostgreSQL; SQLite writes one at a time): a correction made meanwhile at
+        # another workstation is then seen below, not raced into the unique index.
+        original = session.get(StoredScaleReading, reading_id, with_for_update=True)
+        if original is None:
+            raise InvalidRequest("that scale reading is no longer on record: open the record again")
+        appointment = find_appointment(session, original.appointment_id)
+        if appointment.status in RELEASED_STATUSES:
+            raise InvalidRequest(
+                f"{session_words(session, appointment)} is "
+                f"{appointment.status.replace('_', ' ')}: its readings are not corrected"
+            )
+        config = load_config(session)
+        spec = session_type_of(config, appointment)
+        settings = scale_settings(config.catalog)
+        calendar = ClinicCalendar(config.catalog.settings)
+        scale = original.scale
+        taken_at = _aware(original.taken_at)
+        name = settings.name(scale)
+        later = session.scalar(
+            select(StoredScaleReading).where(StoredScaleReading.corrects_id == reading_id)
+        )
+        if later is not None:
+            raise InvalidRequest(
+                f"the {name} of {calendar.clock(taken_at)} was corrected to {later.score} "
+                "meanwhile (at another workstation?): open the record again to see it"
+            )
+        errors: dict[str, str] = {}
+        problem = score_problem(scale, score, settings)
+        if problem is not None:
+            errors["score"] = problem
+        elif int(score.strip()) == original.score:
+            errors["score"] = (
+                f"the {name} of {calendar.clock(taken_at)} already says {original.score}: "
+                "type the right score"
+            )
+        if not reason.strip():
+            errors["reason"] = (
+                f"say why the {name} is corrected (e.g. typo): the reason is kept with it"
+            )
+        if errors:
+            raise InvalidFields(errors)
+        value = int(score.strip())
+        row = StoredScaleReading(
+            appointment_id=original.appointment_id,
+            scale=scale,
+            taken_at=original.taken_at,
+            score=value,
+            recorded_by_id=original.recorded_by_id,
+            recorded_at=original.recorded_at,
+            corrects_id=original.id,
+            correction_reason=reason.strip(),
+            corrected_by_id=actor.user_id,
+            corrected_at=now,
+        )
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "correct_scale_reading",
+            "scale_reading",
+            row.id,
+            patient_id=appointment.patient_id,
+            before={"id": original.id, "scale": scale, "score": original.score},
+            after={
+                "id": row.id,
+                "scale": scale,
+                "score": value,
+                "corrects_id": original.id,
+                "reason": reason.strip(),
+                "taken_at": taken_at.isoformat(),
+            },
+            detail=(
+                f"{settings.score_words(scale, original.score)} at {calendar.clock(taken_at)} "
+                f"corrected to {value}: {reason.strip()} (appointment #{appointment.id})"
+            ),
+            now=now,
+        )
+        changes.bump(session, now)
+        sheet = _sheet(session, config.catalog, spec, appointment.id, now)
+        mine = next((r for r in sheet.readings if r.reading_id == row.id), None)
         return dataclasses.replace(sheet, just_recorded=mine)
 
 

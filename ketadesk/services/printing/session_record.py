@@ -439,8 +439,9 @@ def _resolved_words(sheet: SessionRecordSheet, resolved: bool) -> str:
 
 
 def _scales_table(sheet: SessionRecordSheet) -> str:
-    """The timed MOAA/S and CADSS readings: time, scale, score (MOAA/S with its anchor words),
-    and who recorded each; lines to write on while none is recorded."""
+    """The timed MOAA/S and CADSS readings: time, scale, score (MOAA/S with its anchor words;
+    a corrected one with what it corrected, ``_scale_score``), and who recorded each, a late
+    entry with when it was entered; lines to write on while none is recorded."""
     rows = []
     for r in sheet.scale_readings:
         rows.append(
@@ -448,8 +449,7 @@ def _scales_table(sheet: SessionRecordSheet) -> str:
                 "record_scale_row.html",
                 taken_html=html.escape(hour_minute(r.taken_at, sheet.time_format)),
                 scale_html=html.escape(r.scale_name),
-                score_html=f"<b>{r.score}</b>"
-                + (f' <span class="small">{html.escape(r.anchor)}</span>' if r.anchor else ""),
+                score_html=_scale_score(r),
                 by_html=html.escape(r.recorded_by or "—"),
             )
         )
@@ -470,6 +470,18 @@ def _scales_table(sheet: SessionRecordSheet) -> str:
             for _ in range(2)
         ]
     return fill("record_scales.html", rows_html="".join(rows))
+
+
+def _scale_score(row: ScaleRow) -> str:
+    """A reading's score in bold with MOAA/S's anchor words; a corrected one after the
+    score(s) as first recorded, struck through, and the correction in words under it."""
+    struck = "".join(f"<s>{score}</s> " for score in row.corrected_from)
+    text = f"{struck}<b>{row.score}</b>"
+    if row.anchor:
+        text += f' <span class="small">{html.escape(row.anchor)}</span>'
+    if row.correction:
+        text += f'<br><span class="small"><i>{html.escape(row.correction)}</i></span>'
+    return text
 
 
 def _scaled_effect(sheet: SessionRecordSheet, effect: str) -> str:

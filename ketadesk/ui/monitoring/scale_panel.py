@@ -1,7 +1,10 @@
 """The timed sedation (MOAA/S) and dissociation (CADSS) readings of a session, inside its
 monitoring record: what is owed next and what was missed, the readings taken (time, scale,
 score, by whom), and a quick entry: a score and Enter records it, taken now (or at a typed
-time).  A reading is saved the moment it is entered, apart from the record's Save.
+time).  A reading is saved the moment it is entered, apart from the record's Save.  A reading
+typed wrong is corrected (chosen, then *Correct…* or a double-click: the right score and why,
+``scale_correction.py``); it stays listed at its time by its corrected score, with "corrected
+from 2: typo (…)".
 
 The words and the rules are the services' (``services/monitoring/scale_readings.py``); this
 widget shows them and sends what is typed.
@@ -33,9 +36,10 @@ from PySide6.QtWidgets import (
 
 from ketadesk.services.common.context import InvalidFields, ServiceError, may
 from ketadesk.services.monitoring import scale_readings
-from ketadesk.services.monitoring.record_forms import ScaleSheet
+from ketadesk.services.monitoring.record_forms import ScaleRow, ScaleSheet
 from ketadesk.ui.common.background import run_service
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.monitoring import scale_correction
 
 if TYPE_CHECKING:
     from typing_extensions import override
@@ -92,6 +96,7 @@ class ScalePanel(QGroupBox):
         layout.addWidget(self._anchor)
         layout.addWidget(self._message)
         layout.addWidget(self._table)
+        layout.addLayout(self._table_actions)
         self._connect()
         self._show(sheet)
 
@@ -157,9 +162,25 @@ class ScalePanel(QGroupBox):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the score's words
         self._table.setMinimumHeight(90)
         self._table.setMaximumHeight(170)
+        self._table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self._table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self._correct = QPushButton("Correct…", self)
+        self._correct.setObjectName("scale_correct")
+        self._correct.setAccessibleName("Correct the chosen scale reading")
+        self._correct.setToolTip(
+            "A reading typed wrong: the right score and why (the reading as recorded stays)"
+        )
+        self._correct.setAutoDefault(False)
+        self._correct.setEnabled(False)
+        self._table_actions = QHBoxLayout()
+        self._table_actions.addWidget(self._correct)
+        self._table_actions.addStretch(1)
 
     def _connect(self) -> None:
         self._record.clicked.connect(self._on_record_clicked)
+        self._correct.clicked.connect(self._on_correct_clicked)
+        self._table.itemSelectionChanged.connect(self._on_table_selection_changed)
+        self._table.cellDoubleClicked.connect(self._on_table_cell_double_clicked)
         self._scale.currentIndexChanged.connect(self._on_scale_changed)
         self._score.textChanged.connect(self._on_score_text_changed)
         # Alt+O: to the score from anywhere in the record, then a score and Enter.
@@ -185,7 +206,7 @@ class ScalePanel(QGroupBox):
         self._missed.setVisible(bool(sheet.missed_words))
         self._table.setRowCount(len(sheet.readings))
         for row, reading in enumerate(sheet.readings):
-            score = str(reading.score) + (f" — {reading.anchor}" if reading.anchor else "")
+            score = _score_text(reading)
             taken = self._clock(reading.taken_at)
             if reading.entered:  # entered well after it was taken: said as the paper says it
                 taken += f" {LATE_MARK}"
@@ -196,6 +217,7 @@ class ScalePanel(QGroupBox):
                 )
                 self._table.setItem(row, column, item)
         self._on_scale_changed()
+        self._on_table_selection_changed()
 
     def _code(self) -> str:
         return str(self._scale.currentData())
@@ -282,7 +304,94 @@ class ScalePanel(QGroupBox):
         self._message.setAccessibleName(text)
         self._message.setVisible(True)
 
+    # -- correcting --------------------------------------------------------------------------
+
+    def _may_record(self) -> bool:
+        return may(self._desk.actor, "record_monitoring")
+
+    def _chosen(self) -> ScaleRow | None:
+        rows = self._table.selectionModel().selectedRows()
+        if not rows or not 0 <= rows[0].row() < len(self.sheet.readings):
+            return None
+        return self.sheet.readings[rows[0].row()]
+
+    def _on_table_selection_changed(self) -> None:
+        self._correct.setEnabled(
+            self._may_record() and not self._busy and self._chosen() is not None
+        )
+
+    def _on_table_cell_double_clicked(self, _row: int, _column: int) -> None:
+        self._on_correct_clicked()
+
+    def _on_correct_clicked(self) -> None:
+        reading = self._chosen()
+        if reading is None or self._busy or not self._may_record():
+            return
+        self._ask_correction(reading, None, "")
+
+    def _ask_correction(
+        self, reading: ScaleRow, typed: scale_correction.CorrectionAnswer | None, problem: str
+    ) -> None:
+        """Ask the right score and why (again, with what was typed and the refusal, when the
+        service refused it), then send it."""
+        answer = scale_correction.ask_correction(
+            self,
+            reading=reading,
+            clock=self._clock,
+            highest=self.sheet.highest.get(reading.scale, 0),
+            anchors=self.sheet.anchors,
+            answer=typed,
+            problem=problem,
+        )
+        if answer is None:
+            return
+        desk = self._desk
+        self._busy = True
+        self._correct.setEnabled(False)
+        run_service(
+            self,
+            lambda: scale_readings.correct_scale_reading(
+                desk.db, desk.actor, reading.reading_id, answer.score, answer.reason, now=desk.now()
+            ),
+            lambda sheet: self._on_corrected(reading, answer, sheet),
+            failed=lambda err: self._on_correction_refused(reading, answer, err),
+            busy="Correcting the reading…",
+            writes=True,
+        )
+
+    def _on_corrected(
+        self, before: ScaleRow, answer: scale_correction.CorrectionAnswer, sheet: ScaleSheet
+    ) -> None:
+        self._busy = False
+        after = sheet.just_recorded
+        score = after.score if after is not None else answer.score
+        self._say(
+            f"Corrected {before.scale_name} {before.score} to {score} at "
+            f"{self._clock(before.taken_at)}: {answer.reason}",
+            error=False,
+        )
+        self._show(sheet)
+        self.recorded.emit(self._id)
+
+    def _on_correction_refused(
+        self, reading: ScaleRow, answer: scale_correction.CorrectionAnswer, err: ServiceError
+    ) -> None:
+        """Refused: asked again with what was typed and the problem named (nothing lost); a
+        refusal of the reading itself (corrected meanwhile) is said in the panel."""
+        self._busy = False
+        self._on_table_selection_changed()
+        if isinstance(err, InvalidFields):
+            self._ask_correction(reading, answer, "; ".join(err.errors.values()))
+        else:
+            self._say(f"Not corrected: {err}", error=True)
+
     # -- for tests ---------------------------------------------------------------------------
+
+    def correct_button(self) -> QPushButton:
+        return self._correct
+
+    def select_row(self, row: int) -> None:
+        self._table.selectRow(row)
 
     def score_editor(self) -> QLineEdit:
         return self._score
@@ -309,3 +418,10 @@ class ScalePanel(QGroupBox):
             cells = [table.item(r, c) for c in range(table.columnCount())]
             out.append(tuple(cell.text() if cell is not None else "" for cell in cells))
         return out
+
+
+def _score_text(reading: ScaleRow) -> str:
+    """The score cell: "4 — lethargic response …", and for a corrected reading "; corrected
+    from 2: typo (Lee Park, 1:20 PM)"."""
+    text = str(reading.score) + (f" — {reading.anchor}" if reading.anchor else "")
+    return f"{text}; {reading.correction}" if reading.correction else text

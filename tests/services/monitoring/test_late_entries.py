@@ -23,7 +23,9 @@ from ketadesk.services.monitoring import records
 from ketadesk.services.monitoring.record_forms import RecordForm, with_reading
 from ketadesk.store.models import ClinicSetting, VitalReading
 from tests.clinic_fixtures import SmallClinic, build_small_clinic, use_scales
-from tests.services.monitoring.test_scale_readings import BOOKED_AT, WED, _iv, _record
+from tests.scale_fixtures import BOOKED_AT, WED
+from tests.scale_fixtures import iv_session as _iv
+from tests.scale_fixtures import record_reading as _record
 
 FRONT_DESK = Actor(user_id=None, username="maria", role="front_desk")
 

@@ -10,56 +10,39 @@ scales).
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from ketadesk.services.access import accounts
-from ketadesk.services.common.context import SYSTEM, Actor
-from ketadesk.services.monitoring import records
+from ketadesk.scheduling.scale_rules import MOAAS_ANCHORS
+from ketadesk.services.common.context import Actor
+from ketadesk.services.monitoring import records, scale_readings
+from ketadesk.services.monitoring.record_forms import ScaleRow
 from ketadesk.store.models import ScaleReading
 from ketadesk.ui.common.desk import Desk
+from ketadesk.ui.monitoring import scale_correction
 from ketadesk.ui.monitoring.chair_board import ChairBoardView, card_lines
 from ketadesk.ui.monitoring.monitoring_dialog import MonitoringDialog
 from ketadesk.ui.monitoring.scale_panel import ScalePanel
-from tests.clinic_fixtures import SmallClinic, build_small_clinic, use_scales
+from tests.clinic_fixtures import SmallClinic
 from tests.pictures import picture_folder
-from tests.services.monitoring.test_scale_readings import BOOKED_AT, WED, _iv, _record
+from tests.scale_fixtures import at, bp_checks_taken, iv_session, record_reading
 
 
 @pytest.fixture
-def clinic(tmp_path: Path) -> Iterator[SmallClinic]:
-    c = build_small_clinic(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
-    with c.db.write() as session:
-        use_scales(session)
-    yield c
-    c.db.dispose()
-
-
-@pytest.fixture
-def nurse(clinic: SmallClinic) -> Actor:
-    user = accounts.create_user(
-        clinic.db, SYSTEM, "kim", "Kim Nguyen", "nurse", "a-long-password-1", now=BOOKED_AT
-    )
-    return Actor(user_id=user.id, username="kim", role="nurse")
-
-
-def _at(clinic: SmallClinic, hhmm: str) -> dt.datetime:
-    return clinic.at(WED, hhmm)
+def db_url(sqlite_url: str) -> str:
+    """Screens: the clinic on SQLite is enough (the service's tests run both databases)."""
+    return sqlite_url
 
 
 def _dialog(
-    qtbot: QtBot, clinic: SmallClinic, nurse: Actor, iv: int, hhmm: str
+    qtbot: QtBot, scale_clinic: SmallClinic, scale_nurse: Actor, iv: int, hhmm: str
 ) -> MonitoringDialog:
-    now = _at(clinic, hhmm)
-    sheet = records.open_record(clinic.db, nurse, iv, now=now)
-    dialog = MonitoringDialog(Desk(clinic.db, nurse, lambda: now), iv, sheet=sheet)
+    now = at(scale_clinic, hhmm)
+    sheet = records.open_record(scale_clinic.db, scale_nurse, iv, now=now)
+    dialog = MonitoringDialog(Desk(scale_clinic.db, scale_nurse, lambda: now), iv, sheet=sheet)
     qtbot.addWidget(dialog)
     dialog.resize(900, 900)
     dialog.show()
@@ -76,16 +59,16 @@ def _enter(qtbot: QtBot, panel: ScalePanel, score: str) -> None:
     qtbot.waitUntil(lambda: not panel.is_recording())
 
 
-def _stored(clinic: SmallClinic) -> list[tuple[str, int]]:
-    with clinic.db.read() as session:
+def _stored(scale_clinic: SmallClinic) -> list[tuple[str, int]]:
+    with scale_clinic.db.read() as session:
         return [tuple(r) for r in session.execute(select(ScaleReading.scale, ScaleReading.score))]  # type: ignore[misc]
 
 
 def test_a_score_and_enter_records_a_reading_and_a_wrong_one_is_named_and_kept(
-    qtbot: QtBot, clinic: SmallClinic, nurse: Actor
+    qtbot: QtBot, scale_clinic: SmallClinic, scale_nurse: Actor
 ) -> None:
-    iv = _iv(clinic, nurse)
-    dialog = _dialog(qtbot, clinic, nurse, iv, "13:17")
+    iv = iv_session(scale_clinic, scale_nurse)
+    dialog = _dialog(qtbot, scale_clinic, scale_nurse, iv, "13:17")
     panel = dialog.scale_panel()
     assert panel is not None
     assert panel.owed_text() == "Next: MOAA/S due 13:15"
@@ -104,10 +87,10 @@ def test_a_score_and_enter_records_a_reading_and_a_wrong_one_is_named_and_kept(
     _enter(qtbot, panel, "7")
     assert panel.message == "Not recorded: the MOAA/S score runs 0-5; 7 is above it"
     assert panel.score_editor().text() == "7"  # nothing lost
-    assert _stored(clinic) == []
+    assert _stored(scale_clinic) == []
     assert dialog.isVisible()  # Enter recorded (or refused) the reading; it did not Save
     _enter(qtbot, panel, "3")
-    assert _stored(clinic) == [("moaas", 3)]
+    assert _stored(scale_clinic) == [("moaas", 3)]
     assert panel.message == (
         "Recorded MOAA/S 3 (responds only after name is called loudly and/or repeatedly) at 13:17"
     )
@@ -126,7 +109,7 @@ def test_a_score_and_enter_records_a_reading_and_a_wrong_one_is_named_and_kept(
     panel.choose("cadss")
     panel.time_editor().setText("13:16")
     _enter(qtbot, panel, "12")
-    assert ("cadss", 12) in _stored(clinic)
+    assert ("cadss", 12) in _stored(scale_clinic)
     assert panel.message == "Recorded CADSS 12 at 13:16"
     assert panel.rows()[0][:3] == ("13:16", "CADSS", "12")
     folder = picture_folder("scales")
@@ -134,11 +117,11 @@ def test_a_score_and_enter_records_a_reading_and_a_wrong_one_is_named_and_kept(
 
 
 def test_the_board_shows_the_next_reading_beside_the_bp_and_a_missed_one_in_red(
-    qtbot: QtBot, clinic: SmallClinic, nurse: Actor
+    qtbot: QtBot, scale_clinic: SmallClinic, scale_nurse: Actor
 ) -> None:
-    iv = _iv(clinic, nurse)
-    _record(clinic, nurse, iv, "moaas", "3", "13:16")
-    view = ChairBoardView(Desk(clinic.db, nurse, lambda: _at(clinic, "13:41")))
+    iv = iv_session(scale_clinic, scale_nurse)
+    record_reading(scale_clinic, scale_nurse, iv, "moaas", "3", "13:16")
+    view = ChairBoardView(Desk(scale_clinic.db, scale_nurse, lambda: at(scale_clinic, "13:41")))
     qtbot.addWidget(view)
     view.resize(1300, 760)
     view.show()
@@ -158,3 +141,125 @@ def test_the_board_shows_the_next_reading_beside_the_bp_and_a_missed_one_in_red(
     assert board.late_count >= 1
     folder = picture_folder("scales")
     view.grab().save(str(folder / "chair_board_scales.png"))
+
+
+def test_a_reading_typed_wrong_is_corrected_with_a_reason_and_the_original_said(
+    qtbot: QtBot, scale_clinic: SmallClinic, scale_nurse: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clinic, nurse = scale_clinic, scale_nurse
+    iv = iv_session(clinic, nurse)
+    record_reading(clinic, nurse, iv, "moaas", "2", "13:16")
+    dialog = _dialog(qtbot, clinic, nurse, iv, "13:20")
+    panel = dialog.scale_panel()
+    assert panel is not None
+    # Nothing chosen: nothing to correct.
+    assert not panel.correct_button().isEnabled()
+    panel.select_row(0)
+    assert panel.correct_button().isEnabled()
+    asked: list[tuple[str, str]] = []
+    answers = iter(
+        [
+            scale_correction.CorrectionAnswer("9", "typo"),  # refused: kept and asked again
+            scale_correction.CorrectionAnswer("4", "typo"),
+        ]
+    )
+
+    def answer(
+        _parent: object,
+        *,
+        reading: ScaleRow,
+        answer: scale_correction.CorrectionAnswer | None = None,
+        problem: str = "",
+        **_rest: object,
+    ) -> scale_correction.CorrectionAnswer | None:
+        asked.append((reading.score_words, problem))
+        if answer is not None:
+            assert answer == scale_correction.CorrectionAnswer("9", "typo")  # nothing lost
+        return next(answers)
+
+    monkeypatch.setattr(scale_correction, "ask_correction", answer)
+    panel.correct_button().click()
+    qtbot.waitUntil(lambda: not panel.is_recording() and len(asked) == 2 and panel.message != "")
+    qtbot.waitUntil(lambda: not panel.is_recording())
+    assert asked == [
+        ("MOAA/S 2 (responds only after mild prodding or shaking)", ""),
+        (
+            "MOAA/S 2 (responds only after mild prodding or shaking)",
+            "the MOAA/S score runs 0-5; 9 is above it",
+        ),
+    ]
+    assert panel.message == "Corrected MOAA/S 2 to 4 at 13:16: typo"
+    assert panel.rows() == [
+        (
+            "13:16",
+            "MOAA/S",
+            "4 — lethargic response to name spoken in normal tone; corrected from 2: typo "
+            "(Kim Nguyen, 13:20)",
+            "Kim Nguyen",
+        )
+    ]
+    with clinic.db.read() as session:
+        stored = session.execute(select(ScaleReading.score).order_by(ScaleReading.id)).all()
+    assert [r[0] for r in stored] == [2, 4]
+    folder = picture_folder("scales")
+    dialog.grab().save(str(folder / "monitoring_dialog_corrected.png"))
+
+
+def test_the_correction_dialog_asks_the_score_and_why(
+    qtbot: QtBot, scale_clinic: SmallClinic, scale_nurse: Actor
+) -> None:
+    clinic, nurse = scale_clinic, scale_nurse
+    iv = iv_session(clinic, nurse)
+    row = record_reading(clinic, nurse, iv, "moaas", "2", "13:16").readings[0]
+    dialog = scale_correction.ScaleCorrectionDialog(
+        None,
+        reading=row,
+        clock=lambda value: value.strftime("%H:%M"),
+        highest=5,
+        anchors=MOAAS_ANCHORS,
+        problem="",
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    ok = dialog.ok_button()
+    assert not ok.isEnabled()
+    dialog.set_answer(scale_correction.CorrectionAnswer("4", ""))
+    assert dialog.anchor_text() == "4: lethargic response to name spoken in normal tone"
+    assert not ok.isEnabled()  # a reason is required
+    dialog.set_answer(scale_correction.CorrectionAnswer("4", "typo"))
+    assert ok.isEnabled()
+    assert dialog.answer() == scale_correction.CorrectionAnswer("4", "typo")
+    dialog.grab().save(str(picture_folder("scales") / "scale_correction_dialog.png"))
+
+
+def test_the_board_lets_the_patient_go_once_a_mistyped_moaas_is_corrected(
+    qtbot: QtBot, scale_clinic: SmallClinic, scale_nurse: Actor
+) -> None:
+    clinic, nurse = scale_clinic, scale_nurse
+    iv = iv_session(clinic, nurse)
+    bp_checks_taken(clinic, nurse, iv)
+    record_reading(clinic, nurse, iv, "cadss", "0", "14:39")
+    typed = record_reading(clinic, nurse, iv, "moaas", "2", "14:41").readings[-1]
+    view = ChairBoardView(Desk(clinic.db, nurse, lambda: at(clinic, "14:44")))
+    qtbot.addWidget(view)
+    view.resize(1300, 760)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: view.board() is not None and not view.is_reading())
+    card = view.card_for_room("Room 2")
+    assert card is not None
+    assert card.labels["discharge"].text() == "Not yet: sedation not resolved (MOAA/S)"
+    folder = picture_folder("scales")
+    view.grab().save(str(folder / "chair_board_mistyped.png"))
+    # Typed 2 for 5: corrected, the board reads the corrected score.
+    scale_readings.correct_scale_reading(
+        clinic.db, nurse, typed.reading_id, "5", "typo: 5 meant", now=at(clinic, "14:43")
+    )
+    view.refresh()
+    qtbot.waitUntil(lambda: not view.is_reading())
+    qtbot.waitUntil(lambda: "Not yet" not in card.labels["discharge"].text())
+    chair = card.card()
+    assert chair is not None
+    assert chair.discharge_ready, card_lines(chair, "24h")
+    view.grab().save(str(folder / "chair_board_corrected.png"))
