@@ -42,7 +42,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -1077,7 +1077,7 @@ def apply(
                             rule_settings(config.catalog.settings).override_roles,
                             what="the closure's moves",
                         )
-                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+                held = appointment_changes.clear_holds(session, moving)
                 why = f"{consequences.what}: {proposed.reason.strip()}"
                 for move in consequences.moves:
                     change = move.change_text()
@@ -1090,6 +1090,7 @@ def apply(
                         reason=f"{why}; {change}" if change else why,
                         now=now,
                         detail={"closure_id": closure.id, "series_reflow": not move.broken},
+                        held_before=held.get(move.appointment_id, ()),
                     )
             follow_ups = _calls(session, actor, consequences, calendar, now=now)
             session.flush()
@@ -1220,7 +1221,7 @@ def undo(db: Database, actor: Actor, applied: Applied, *, now: dt.datetime | Non
                         config,
                         ignore=moving,
                     )
-                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+                held = appointment_changes.clear_holds(session, moving)
                 for move in applied.moves:
                     appointment_changes.relocate(
                         session,
@@ -1231,6 +1232,7 @@ def undo(db: Database, actor: Actor, applied: Applied, *, now: dt.datetime | Non
                         reason="undo: closure removed",
                         now=now,
                         detail={"undo_closure_id": applied.closure_id},
+                        held_before=held.get(move.appointment_id, ()),
                     )
             for follow_up_id in applied.follow_up_ids:
                 call = session.get(FollowUp, follow_up_id)
