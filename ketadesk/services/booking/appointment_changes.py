@@ -536,6 +536,9 @@ def change_status(
                 now=now,
             )
             sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+            if target in RELEASED_STATUSES:
+                # A desk move's call about it has nothing left to tell (scheduling/move_calls).
+                desk_moves.follow_status(session, actor, [appointment.id], now=now)
             session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
             return StatusChange(
@@ -754,6 +757,9 @@ def undo_status(
                 now=now,
             )
             sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+            if last.to_status in RELEASED_STATUSES:
+                # Booked again: a desk move's call its release closed is owed again.
+                desk_moves.follow_status(session, actor, [appointment.id], now=now)
             session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
             return StatusChange(
