@@ -123,7 +123,7 @@ def held_words(before: Sequence[Held], after: Sequence[Held]) -> list[str]:
     for need, old, new in held_pairs(before, after):
         label = need_label(need)
         plain = kinds.get(need) not in _NAMED_WITH_NEED and all(
-            label.lower() in name.lower() for name in (old, new) if name != NONE_HELD
+            name != NONE_HELD and label.lower() in name.lower() for name in (old, new)
         )
         words.append(f"{old} → {new}" if plain else f"{label}: {old} → {new}")
     return words

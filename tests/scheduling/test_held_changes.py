@@ -45,6 +45,7 @@ def test_only_what_changed_is_said() -> None:
 def test_a_name_that_does_not_say_what_it_is_is_said_with_its_need() -> None:
     assert move_line(WED_8, WED_8, (ROOM_1,), (CEDAR,), "12h") == "changed Room: Room 1 → Cedar"
     assert held_pairs((ROOM_1, KIM), (ROOM_1,)) == [("nurse", "Kim", "none")]
+    assert move_line(WED_8, WED_8, (KIM,), (ROOM_1, KIM), "12h") == "changed Room: none → Room 1"
 
 
 def test_a_snapshot_keeps_the_holds_and_an_older_one_has_none() -> None:

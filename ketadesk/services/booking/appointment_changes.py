@@ -237,7 +237,9 @@ def relocate(
     appointment.updated_at = now
     session.flush()
     after = snapshot_of(appointment)
-    if held_before is not None:
+    # A session that held nothing before (rows written without their holds) says nothing of
+    # its resources: the history then reads as it always did, not "none → Room 1".
+    if held_before:
         before[HELD_KEY] = held_snapshot(held_before)
         after[HELD_KEY] = held_snapshot(_held_by_plan(session, planned, resources))
     event = AppointmentEvent(
