@@ -17,7 +17,12 @@ news for the patient, who otherwise comes at the old time.  What decides it:
   re-plan says;
 - otherwise the move owes one call, due at once (as a closure's).  Moved again before the call
   is made, it stays one call, naming the newest time; moved back to the time the patient knows
-  (an undo too), there is nothing left to tell and the call is closed.
+  (an undo too), there is nothing left to tell and the call is closed;
+- the session cancelled (or missed) before the call is made: nothing to tell either, and the
+  call is closed saying why (``gone_words``); the cancellation undone, the call is open again;
+- a closure's re-plan moving (or leaving without a place) a session a desk move's call tells:
+  the closure's own call tells it, from the time the patient knows, and the desk move's call
+  lets it go (``TAKEN_OVER`` when nothing is left to tell): one call per session.
 """
 
 from __future__ import annotations
@@ -39,6 +44,17 @@ DESK_MOVE_WORDS = "Moved without the patient"
 #: What a call says once there is nothing left to tell, by why.
 MOVED_BACK = "Moved back to the time the patient knows: nothing to tell"
 TOLD_AT_MOVE = "Told the new time when it was moved"
+#: How a call closed because its sessions were cancelled or missed begins (``gone_words``); an
+#: undo of the cancellation opens such a call again.
+NO_LONGER_OWED = "No longer owed"
+#: A call whose sessions a closure's schedule-change call now tells.
+TAKEN_OVER = "Taken over by the closure's schedule-change call"
+#: A released session as the closed call says it.
+_GONE_STATUS_WORDS = {
+    "cancelled": "cancelled",
+    "no_show": "missed (no-show)",
+    "released": "released",
+}
 
 
 def owes_call(
@@ -81,3 +97,24 @@ def call_words(sessions: Sequence[ToTell], fmt: str) -> str:
     if not lines:
         return ""
     return f"{DESK_MOVE_WORDS}. " + ". ".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """One session a call was to tell about that will not happen: what it is, its status now
+    and why ("" when the change gave no reason)."""
+
+    session: str
+    status: str
+    reason: str = ""
+
+
+def gone_words(sessions: Sequence[Gone]) -> str:
+    """Why a call closed with nothing to tell: "No longer owed: IV ketamine infusion (session
+    2) cancelled (Series ended: side effects / safety)"."""
+    parts = []
+    for s in sessions:
+        status = _GONE_STATUS_WORDS.get(s.status, s.status.replace("_", " "))
+        why = f" ({s.reason})" if s.reason else ""
+        parts.append(f"{s.session} {status}{why}")
+    return f"{NO_LONGER_OWED}: " + "; ".join(parts)

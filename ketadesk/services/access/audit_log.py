@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 
 from ketadesk.scheduling.calendar import ClinicCalendar
 from ketadesk.scheduling.dates import short_date_time
+from ketadesk.scheduling.held_changes import HELD_KEY, held_of, held_pairs, need_label
 from ketadesk.services.access.permissions import require
 from ketadesk.services.common.context import Actor, Database, InvalidRequest
 from ketadesk.store.clinic_config import load_catalog
@@ -77,7 +78,19 @@ class AuditRow:
         before = self.before or {}
         after = self.after or {}
         keys = list(before) + [k for k in after if k not in before]
-        return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+        held_before, held_after = held_of(self.before), held_of(self.after)
+        if held_before is None or held_after is None:
+            return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+        # A move that kept what the session held: each need that changed by its resources'
+        # names then ("Nurse: Kim Lee → Ana Ruiz"), in place of the list and the room's id.
+        plain = [
+            (k, before.get(k), after.get(k))
+            for k in keys
+            if k not in (HELD_KEY, "room_id") and before.get(k) != after.get(k)
+        ]
+        return plain + [
+            (need_label(need), old, new) for need, old, new in held_pairs(held_before, held_after)
+        ]
 
     def change_summary(self) -> str:
         """The changes in one line: ``status: booked → cancelled; room: 3``."""

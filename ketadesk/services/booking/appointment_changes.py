@@ -10,7 +10,7 @@ one wrote.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ketadesk.scheduling.calendar import ClinicCalendar, Interval
 from ketadesk.scheduling.catalog import HoldMode
 from ketadesk.scheduling.fees import FEE_KIND_NAMES, money
+from ketadesk.scheduling.held_changes import HELD_KEY, Held, distinct_held, held_snapshot
 from ketadesk.scheduling.model import PlannedHold, PlannedSession, ResourceInfo
 from ketadesk.scheduling.protocol_rules import Finding
 from ketadesk.scheduling.ride_home import RideHome
@@ -165,9 +166,18 @@ def move(
                 overrides=overrides,
             )
             overridden = rule_check.enforce(findings, actor, catalog, fresh=overrides)
-            session.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment.id))
+            held = clear_holds(session, [appointment.id])
             was = appointment.starts_at
-            event = relocate(session, actor, appointment, new, resources, reason=reason, now=now)
+            event = relocate(
+                session,
+                actor,
+                appointment,
+                new,
+                resources,
+                reason=reason,
+                now=now,
+                held_before=held.get(appointment.id, ()),
+            )
             desk_moves.keep_calls(
                 session,
                 actor,
@@ -208,11 +218,15 @@ def relocate(
     reason: str,
     now: dt.datetime,
     detail: Mapping[str, Any] | None = None,
+    held_before: Sequence[Held] | None = None,
 ) -> AppointmentEvent:
     """Put an appointment at its new time and resources, with its event and audit.
 
     Its old holds must already be deleted (a series move deletes all of its sessions' holds
-    first, so one session may take the slot the next one leaves).
+    first, so one session may take the slot the next one leaves): ``clear_holds`` deletes
+    them and says what they were, ``held_before``, which the event and the audit record
+    before and after (each need's resource by id and name), so the history can say a change
+    of nurse or monitor at the same time and room.
     """
     before = snapshot_of(appointment)
     session.expire(appointment, ["holds"])
@@ -223,6 +237,11 @@ def relocate(
     appointment.updated_at = now
     session.flush()
     after = snapshot_of(appointment)
+    # A session that held nothing before (rows written without their holds) says nothing of
+    # its resources: the history then reads as it always did, not "none → Room 1".
+    if held_before:
+        before[HELD_KEY] = held_snapshot(held_before)
+        after[HELD_KEY] = held_snapshot(_held_by_plan(session, planned, resources))
     event = AppointmentEvent(
         appointment_id=appointment.id,
         at=now,
@@ -248,6 +267,53 @@ def relocate(
     )
     sync.sync_follow_ups(session, actor, [appointment.id], now=now)
     return event
+
+
+def clear_holds(session: Session, appointment_ids: Iterable[int]) -> dict[int, tuple[Held, ...]]:
+    """Delete the appointments' holds before a move writes their new ones, and say what each
+    held (each need's resource, by id and its name now, in the order held) for the move's
+    history (``relocate``'s ``held_before``)."""
+    ids = sorted(set(appointment_ids))
+    rows = session.execute(
+        select(
+            ResourceHold.appointment_id,
+            ResourceHold.need,
+            Resource.kind,
+            Resource.id,
+            Resource.name,
+        )
+        .join(Resource, Resource.id == ResourceHold.resource_id)
+        .where(ResourceHold.appointment_id.in_(ids))
+        .order_by(ResourceHold.appointment_id, ResourceHold.starts_at, Resource.sort_order)
+    ).all()
+    found: dict[int, list[Held]] = {}
+    for appointment_id, need, kind, resource_id, name in rows:
+        found.setdefault(appointment_id, []).append(Held(need, kind, resource_id, name))
+    session.execute(delete(_HOLD).where(_HOLD.c.appointment_id.in_(ids)))
+    return {a: distinct_held(held) for a, held in found.items()}
+
+
+def _held_by_plan(
+    session: Session, planned: PlannedSession, resources: Mapping[int, ResourceInfo]
+) -> tuple[Held, ...]:
+    """What a planned session holds, each need's resource named (a resource the plan's check
+    did not name read from the database)."""
+    holds = sorted(planned.holds, key=lambda h: h.span.start)
+    missing = sorted({h.resource_id for h in holds if h.resource_id not in resources})
+    named = {rid: (info.kind.value, info.name) for rid, info in resources.items()}
+    if missing:
+        named |= {
+            rid: (kind, name)
+            for rid, kind, name in session.execute(
+                select(Resource.id, Resource.kind, Resource.name).where(Resource.id.in_(missing))
+            )
+        }
+
+    def held(hold: PlannedHold) -> Held:
+        kind, name = named.get(hold.resource_id, ("", f"#{hold.resource_id}"))
+        return Held(hold.need, kind, hold.resource_id, name)
+
+    return distinct_held(held(h) for h in holds)
 
 
 def lock_appointments(session: Session, appointment_ids: Iterable[int]) -> dict[int, Appointment]:
@@ -472,6 +538,9 @@ def change_status(
                 now=now,
             )
             sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+            if target in RELEASED_STATUSES:
+                # A desk move's call about it has nothing left to tell (scheduling/move_calls).
+                desk_moves.follow_status(session, actor, [appointment.id], now=now)
             session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
             return StatusChange(
@@ -690,6 +759,9 @@ def undo_status(
                 now=now,
             )
             sync.sync_follow_ups(session, actor, [appointment.id], now=now)
+            if last.to_status in RELEASED_STATUSES:
+                # Booked again: a desk move's call its release closed is owed again.
+                desk_moves.follow_status(session, actor, [appointment.id], now=now)
             session.flush()  # every row written before the change counter, the last lock taken
             changes.bump(session, now)
             return StatusChange(

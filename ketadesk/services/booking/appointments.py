@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from ketadesk.config import Catalog
 from ketadesk.scheduling.dates import clock, moved_words
 from ketadesk.scheduling.days_away import away_on
+from ketadesk.scheduling.held_changes import held_of, move_line
 from ketadesk.scheduling.protocol_change import who_may_change
 from ketadesk.scheduling.series_end import ended_words, parse_series_end_settings, who_may_end
 from ketadesk.scheduling.status_times import too_early_in
@@ -63,7 +64,10 @@ class HistoryLine:
     from_status: str | None
     to_status: str | None
     reason: str
-    #: A move's from and to: "from Mon Dec 7 12:25, Room 2 to Mon Dec 7 12:40, Room 3".
+    #: A move in words, only what changed (``scheduling/held_changes.move_line``): "moved Mon
+    #: Dec 7 12:25 PM → 12:40 PM; Room 2 → Room 3", "changed Nurse: Kim Lee → Ana Ruiz"; an
+    #: older move, recorded without its holds, as before: "moved from Mon Dec 7 12:25 PM, Room
+    #: 2 to Mon Dec 7 12:40 PM, Room 3".  "" for any other event.
     moved: str = ""
 
     @property
@@ -80,9 +84,11 @@ class HistoryLine:
 def _moved(
     detail: Mapping[str, Any] | None, zone: ZoneInfo, rooms: Mapping[int, str], fmt: str
 ) -> str:
-    """A move event's from and to, read from its before/after snapshots and said as every
-    move is (``dates.moved_words``): "from Mon Dec 7 12:25 PM, Room 2 to Mon Dec 7 12:40 PM,
-    Room 3"; "" when unknown."""
+    """A move event's change in words, read from its before/after snapshots: what the move
+    changed of the time and of each resource held (``held_changes.move_line``: "moved Mon Dec 7
+    12:25 PM → 12:40 PM; Monitor 2 → Monitor 3", "changed Nurse: Kim Lee → Ana Ruiz"); a move
+    recorded before the holds were kept reads as it always did (``dates.moved_words``: "moved
+    from Mon Dec 7 12:25 PM, Room 2 to Mon Dec 7 12:40 PM, Room 3"); "" when unknown."""
     if not detail:
         return ""
     before, after = detail.get("before"), detail.get("after")
@@ -93,7 +99,10 @@ def _moved(
         new = dt.datetime.fromisoformat(str(after["starts_at"])).astimezone(zone)
     except (KeyError, ValueError):
         return ""
-    return moved_words(
+    held_before, held_after = held_of(before), held_of(after)
+    if held_before is not None and held_after is not None:
+        return move_line(old, new, held_before, held_after, fmt)
+    return "moved " + moved_words(
         old,
         new,
         fmt,
@@ -373,13 +382,13 @@ class MoveNotice:
     """A session moved at another workstation, as the desk is told of it."""
 
     patient_name: str
-    moved: str  # "from Mon Dec 7 12:25, Room 2 to Mon Dec 7 12:40, Room 2"
+    moved: str  # "moved Mon Dec 7 12:25 PM → 12:40 PM; Monitor 2 → Monitor 3" (``_moved``)
     reason: str  # "Monitor 2 out of service: …", or ""
 
     @property
     def text(self) -> str:
         why = f": {self.reason}" if self.reason else ""
-        return f"{self.patient_name} moved {self.moved}{why}"
+        return f"{self.patient_name} {self.moved}{why}"
 
 
 def moves_since(

@@ -55,6 +55,7 @@ from ketadesk.services.common.context import (
     PermissionDenied,
     utcnow,
 )
+from ketadesk.services.confirmations import desk_moves
 from ketadesk.services.followups import sync
 from ketadesk.store import changes
 from ketadesk.store.clinic_config import load_catalog, load_config
@@ -276,6 +277,8 @@ def end_series(
             series.end_note = note.strip()
             series.ended_by_id = actor.user_id
             series.ended_at = moment
+            # A desk move's call about a cancelled session has nothing left to tell.
+            desk_moves.follow_status(session, actor, cancelled, now=moment)
             # The cancelled sessions' follow-ups, and the outreach calls of earlier misses in
             # the series, which an ended series no longer owes.
             _settle(
@@ -400,6 +403,8 @@ def undo_end_series(
                     now=moment,
                 )
                 restored.append(appointment.id)
+            # Booked again: a desk move's call the ending closed is owed again.
+            desk_moves.follow_status(session, actor, restored, now=moment)
             before_series = _series_state(series)
             day = series.ended_on or moment.date()
             words = ended_words(day, series.end_reason or "", series.end_note or "")

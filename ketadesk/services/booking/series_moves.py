@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,6 @@ from ketadesk.store.models import (
     Appointment,
     GatingOverride,
     Protocol,
-    ResourceHold,
     Series,
     SessionType,
 )
@@ -311,7 +310,7 @@ def move_series(
                 ]
             # All the old holds go first: a session may move into the slot the next one leaves,
             # and PostgreSQL's exclusion constraint judges every row as it is written.
-            session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+            held = appointment_changes.clear_holds(session, moving)
             moved: list[desk_moves.Moved] = []
             for appointment_id, planned in proposal.moves:
                 was = locked[appointment_id].starts_at
@@ -324,6 +323,7 @@ def move_series(
                     reason=reason,
                     now=now,
                     detail={"series_reflow": True},
+                    held_before=held.get(appointment_id, ()),
                 )
                 moved.append(desk_moves.Moved(locked[appointment_id], event, was))
             desk_moves.keep_calls(session, actor, moved, patient_knows=patient_knows, now=now)

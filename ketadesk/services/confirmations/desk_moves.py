@@ -7,13 +7,19 @@ call is about links to it (``schedule_changes.LINK``, with the start the patient
 confirmation list shows the visit "Moved: tell the new time" and a call reached confirms it, as
 for a closure's call.  Moved again before the call is made, the same call names the newest
 time; moved back where the patient knows it (an undo too) or told at last (a move with the
-patient on the phone), the call is closed.  Every call opened, re-told or closed is audited.
+patient on the phone), the call is closed.  Cancelled or missed before the call is made
+(``follow_status``: a cancellation, a series ended, from the status change's own transaction),
+the session leaves the call, which closes saying why when nothing is left to tell; the
+cancellation undone, the call is open again.  A closure's re-plan moving or leaving a session a
+call tells (``owed_calls`` before it, ``hand_over`` after) has the closure's own call tell it,
+and ``take_back`` gives the call back when the closure is undone.  Every call opened, re-told,
+closed or re-opened is audited.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -24,9 +30,13 @@ from ketadesk.scheduling.followup_rules import SCHEDULE_CHANGE_CALL
 from ketadesk.scheduling.move_calls import (
     CALL_ROLE,
     MOVED_BACK,
+    NO_LONGER_OWED,
+    TAKEN_OVER,
     TOLD_AT_MOVE,
+    Gone,
     ToTell,
     call_words,
+    gone_words,
     owes_call,
 )
 from ketadesk.scheduling.statuses import RELEASED_STATUSES
@@ -169,6 +179,120 @@ def _previous_links(
     return found
 
 
+def follow_status(
+    session: Session, actor: Actor, appointment_ids: Collection[int], *, now: dt.datetime
+) -> None:
+    """Keep the desk moves' calls of these sessions in step with a status change made in the
+    caller's transaction: a session cancelled or missed leaves its call (closed, saying why,
+    when nothing is left to tell); booked again (an undo), it is told again, a call its
+    cancellation closed opened again."""
+    latest = latest_moves(session, appointment_ids)
+    calls = sorted({link[0] for e in latest.values() if (link := link_of(e)) is not None})
+    if not calls:
+        return
+    session.flush()
+    calendar = ClinicCalendar(load_catalog(session).settings)
+    for fid in calls:
+        _retell(session, actor, fid, calendar, opened=False, told=False, now=now)
+
+
+def owed_calls(
+    session: Session, appointment_ids: Collection[int]
+) -> dict[int, tuple[int, dt.datetime]]:
+    """Of these sessions, those a desk move's call still owes the patient news of: the call
+    and the start the patient knows (read before a closure moves them)."""
+    return _previous_links(session, sorted(appointment_ids), set())
+
+
+def hand_over(
+    session: Session,
+    actor: Actor,
+    owed: Mapping[int, tuple[int, dt.datetime]],
+    *,
+    left: Collection[int],
+    now: dt.datetime,
+) -> None:
+    """A closure's call now tells the sessions ``owed`` named (``owed_calls``): each desk
+    move's call lets them go, those the closure moved (their latest move is the closure's) and
+    those it ``left`` without a place alike, closed ``TAKEN_OVER`` when nothing is left."""
+    if not owed:
+        return
+    session.flush()
+    calendar = ClinicCalendar(load_catalog(session).settings)
+    for fid in sorted({fid for fid, _known in owed.values()}):
+        _retell(
+            session,
+            actor,
+            fid,
+            calendar,
+            opened=False,
+            told=False,
+            now=now,
+            excluding=frozenset(left),
+            closing=TAKEN_OVER,
+        )
+
+
+def take_back(session: Session, actor: Actor, moved: Sequence[Moved], *, now: dt.datetime) -> None:
+    """A closure undone moved ``moved`` back: a desk move's call the closure's call took over
+    tells them again (the move back links to it, with the start the patient knows), opened
+    again."""
+    calls: set[int] = set()
+    for m in moved:
+        link = None
+        for event in session.scalars(
+            select(AppointmentEvent)
+            .where(
+                AppointmentEvent.appointment_id == m.appointment.id,
+                AppointmentEvent.action == "move",
+                AppointmentEvent.id != m.event.id,
+            )
+            .order_by(AppointmentEvent.at.desc(), AppointmentEvent.id.desc())
+        ):
+            link = link_of(event)
+            if link is not None:
+                break
+        if link is None:
+            continue
+        row = session.get(FollowUp, link[0])
+        if row is None or (row.status, row.outcome) != ("cancelled", TAKEN_OVER):
+            continue
+        fid, known = link
+        m.event.detail = {
+            **(m.event.detail or {}),
+            LINK: {"follow_up_id": fid, "known_start": known.isoformat()},
+        }
+        calls.add(fid)
+    if not calls:
+        return
+    session.flush()
+    calendar = ClinicCalendar(load_catalog(session).settings)
+    for fid in sorted(calls):
+        _retell(session, actor, fid, calendar, opened=False, told=False, now=now)
+
+
+def _reopenable(row: FollowUp) -> bool:
+    """A call closed only because its sessions went (cancelled, missed, taken over by a
+    closure's call): an undo may make it owed again."""
+    return row.status == "cancelled" and (
+        row.outcome.startswith(NO_LONGER_OWED) or row.outcome == TAKEN_OVER
+    )
+
+
+def _why_released(session: Session, appointment: Appointment) -> str:
+    """The reason of the change that released the session ("" when it gave none)."""
+    reason = session.scalar(
+        select(AppointmentEvent.reason)
+        .where(
+            AppointmentEvent.appointment_id == appointment.id,
+            AppointmentEvent.to_status == appointment.status,
+        )
+        .order_by(AppointmentEvent.at.desc(), AppointmentEvent.id.desc())
+        .limit(1)
+    )
+    return (reason or "").strip()
+
+
 def _retell(
     session: Session,
     actor: Actor,
@@ -178,22 +302,30 @@ def _retell(
     opened: bool,
     told: bool,
     now: dt.datetime,
+    excluding: frozenset[int] = frozenset(),
+    closing: str = "",
 ) -> None:
-    """Say on the call what is still to tell, from the sessions linked to it; close it when
-    nothing is (told at the move, or moved back where the patient knows it)."""
+    """Say on the call what is still to tell, from the sessions linked to it (but
+    ``excluding``); close it when nothing is: told at the move, ``closing`` when given, its
+    sessions cancelled or missed (saying so), or moved back where the patient knows it.  A call
+    closed only because its sessions went is opened again when one is to tell again."""
     row = session.get(FollowUp, follow_up_id)
-    if row is None or row.status not in _LIVE:
+    if row is None:
+        return
+    live = row.status in _LIVE
+    if not live and not _reopenable(row):
         return
     before = follow_up_state(row)
     fmt = calendar.settings.time_format
     latest = latest_moves(session, moved_since(session, row))
     to_tell: list[ToTell] = []
+    gone: list[Gone] = []
     for appointment_id in sorted(latest):
         link = link_of(latest[appointment_id])
-        if link is None or link[0] != row.id:
+        if link is None or link[0] != row.id or appointment_id in excluding:
             continue
         appointment = session.get(Appointment, appointment_id)
-        if appointment is None or appointment.status in RELEASED_STATUSES:
+        if appointment is None:
             continue
         name = session.scalar(
             select(SessionType.name).where(SessionType.id == appointment.session_type_id)
@@ -201,18 +333,35 @@ def _retell(
         label = f"{name or 'Session'}"
         if appointment.series_index is not None:
             label += f" (session {appointment.series_index})"
+        if appointment.status in RELEASED_STATUSES:
+            gone.append(Gone(label, appointment.status, _why_released(session, appointment)))
+            continue
         to_tell.append(
             ToTell(label, calendar.local(link[1]), calendar.local(appointment.starts_at))
         )
     words = call_words(to_tell, fmt)
     if words:
-        if words == row.outcome and not opened:
+        if live and words == row.outcome and not opened:
             return
         row.outcome = words
-        action = "create_follow_up" if opened else "update_follow_up"
+        if live:
+            action = "create_follow_up" if opened else "update_follow_up"
+        else:
+            row.status = "open"
+            row.completed_at = None
+            row.completed_by_id = None
+            action = "reopen_follow_up"
+    elif not live:
+        return
     else:
-        row.status = "done" if told else "cancelled"
-        row.outcome = TOLD_AT_MOVE if told else MOVED_BACK
+        if told:
+            row.status, row.outcome = "done", TOLD_AT_MOVE
+        elif closing:
+            row.status, row.outcome = "cancelled", closing
+        elif gone:
+            row.status, row.outcome = "cancelled", gone_words(gone)
+        else:
+            row.status, row.outcome = "cancelled", MOVED_BACK
         row.completed_at = now
         row.completed_by_id = actor.user_id
         row.snoozed_until = None

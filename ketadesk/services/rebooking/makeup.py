@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,7 +59,6 @@ from ketadesk.store.models import (
     Patient,
     Protocol,
     Resource,
-    ResourceHold,
     Series,
     SeriesRebooking,
     SessionFee,
@@ -597,8 +596,7 @@ def book_make_up(
             overridden = rule_check.enforce(
                 findings, actor, catalog, fresh=overrides, what="the make-up"
             )
-            if moving:
-                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+            held = appointment_changes.clear_holds(session, moving) if moving else {}
             for move in offer.moves:
                 assert move.appointment_id is not None
                 appointment_changes.relocate(
@@ -610,6 +608,7 @@ def book_make_up(
                     reason=f"re-flowed for the make-up of session {offer.missed_index}",
                     now=now,
                     detail={"series_reflow": True, "make_up_for": offer.appointment_id},
+                    held_before=held.get(move.appointment_id, ()),
                 )
             s = make_up.session
             room = room_of(s, resources)
@@ -861,8 +860,7 @@ def undo_make_up(
                     detail={"make_up_for": offer.appointment_id},
                 )
             )
-            if moved:
-                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moved)))
+            held = appointment_changes.clear_holds(session, moved) if moved else {}
             for appointment_id, move in moved.items():
                 assert move.was is not None
                 appointment_changes.relocate(
@@ -874,6 +872,7 @@ def undo_make_up(
                     reason="undo",
                     now=now,
                     detail={"undoes_make_up_of": offer.appointment_id},
+                    held_before=held.get(appointment_id, ()),
                 )
             session.delete(decision)
             session.flush()

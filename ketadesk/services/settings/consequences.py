@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -85,6 +85,7 @@ from ketadesk.services.booking.planning import horizon_days, load_patient_facts
 from ketadesk.services.booking.series_moves import _series_plan
 from ketadesk.services.common.context import Actor, InvalidRequest, utcnow
 from ketadesk.services.common.session_words import session_words
+from ketadesk.services.confirmations import desk_moves
 from ketadesk.services.followups.sync import follow_up_state
 from ketadesk.services.settings.availability import (
     KIND_LABELS,
@@ -1071,6 +1072,10 @@ def apply(
                     f"sessions were booked in the stretch since the preview ({named}); look again"
                 )
             config = load_config(session)
+            # The sessions a desk move's call still owes news of, and the time the patient
+            # knows, read before the closure's moves (``desk_moves.owed_calls``).
+            unplaced_ids = {u.session.appointment_id for u in consequences.unplaced}
+            owed_by_desk = desk_moves.owed_calls(session, moving | unplaced_ids)
             if sessions:
                 window = Interval(min(s.start for s in sessions), max(s.end for s in sessions))
                 resources = plan_check.verify_plan(
@@ -1099,7 +1104,7 @@ def apply(
                             rule_settings(config.catalog.settings).override_roles,
                             what="the closure's moves",
                         )
-                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+                held = appointment_changes.clear_holds(session, moving)
                 why = f"{consequences.what}: {proposed.reason.strip()}"
                 for move in consequences.moves:
                     change = move.change_text()
@@ -1112,8 +1117,11 @@ def apply(
                         reason=f"{why}; {change}" if change else why,
                         now=now,
                         detail={"closure_id": closure.id, "series_reflow": not move.broken},
+                        held_before=held.get(move.appointment_id, ()),
                     )
-            follow_ups = _calls(session, actor, consequences, calendar, now=now)
+            follow_ups = _calls(session, actor, consequences, calendar, now=now, known=owed_by_desk)
+            # One call per session: the closure's tells what a desk move's call owed.
+            desk_moves.hand_over(session, actor, owed_by_desk, left=unplaced_ids, now=now)
             session.flush()
             changes.bump(session, now)
             return Applied(closure.id, consequences.moves, consequences.unplaced, tuple(follow_ups))
@@ -1136,16 +1144,20 @@ def _calls(
     calendar: ClinicCalendar,
     *,
     now: dt.datetime,
+    known: Mapping[int, tuple[int, dt.datetime]] | None = None,
 ) -> list[int]:
     """One schedule-change call per patient whose session changes time or found no new place,
-    saying what moved and what did not."""
+    saying what moved and what did not.  ``known``: the sessions a desk move's call still
+    owed news of (``desk_moves.owed_calls``), told from the time the patient knows."""
     fmt = calendar.settings.time_format
+    known = known or {}
     lines: dict[int, list[str]] = {}
     first: dict[int, int] = {}
     for move in consequences.moves:
-        if move.new.start == move.old.start:
+        told = known[move.appointment_id][1] if move.appointment_id in known else move.old.start
+        if move.new.start == told:
             continue  # the same time with another monitor or room: nothing to tell the patient
-        moved = moved_words(calendar.local(move.old.start), calendar.local(move.new.start), fmt)
+        moved = moved_words(calendar.local(told), calendar.local(move.new.start), fmt)
         lines.setdefault(move.patient_id, []).append(f"{move.session_type} moved {moved}")
         first.setdefault(move.patient_id, move.appointment_id)
     for u in consequences.unplaced:
@@ -1153,8 +1165,12 @@ def _calls(
         # A session the administrator left for the desk may well have had a place: "none
         # found" was untrue there (a user trial).
         why = f": {u.problem}" if u.problem == LEFT_FOR_DESK else f", none found: {u.problem}"
+        on = _fmt(calendar, b.starts_at)
+        if b.appointment_id in known:
+            knew = _fmt(calendar, known[b.appointment_id][1])
+            on = f"{knew} (moved without the patient to {on})"
         lines.setdefault(b.patient_id, []).append(
-            f"{b.session_type} on {_fmt(calendar, b.starts_at)} {NO_NEW_TIME_WORDS}{why}"
+            f"{b.session_type} on {on} {NO_NEW_TIME_WORDS}{why}"
         )
         first.setdefault(b.patient_id, b.appointment_id)
     reason = f"{consequences.what}: {consequences.unavailability.reason.strip()}"
@@ -1242,18 +1258,25 @@ def undo(db: Database, actor: Actor, applied: Applied, *, now: dt.datetime | Non
                         config,
                         ignore=moving,
                     )
-                session.execute(delete(ResourceHold).where(ResourceHold.appointment_id.in_(moving)))
+                held = appointment_changes.clear_holds(session, moving)
+                back: list[desk_moves.Moved] = []
                 for move in applied.moves:
-                    appointment_changes.relocate(
+                    moved_back = locked[move.appointment_id]
+                    left_at = moved_back.starts_at
+                    event = appointment_changes.relocate(
                         session,
                         actor,
-                        locked[move.appointment_id],
+                        moved_back,
                         move.old,
                         resources,
                         reason="undo: closure removed",
                         now=now,
                         detail={"undo_closure_id": applied.closure_id},
+                        held_before=held.get(move.appointment_id, ()),
                     )
+                    back.append(desk_moves.Moved(moved_back, event, left_at))
+                # A desk move's call the closure's took over is owed again.
+                desk_moves.take_back(session, actor, back, now=now)
             for follow_up_id in applied.follow_up_ids:
                 call = session.get(FollowUp, follow_up_id)
                 if call is None or call.status != "open":

@@ -59,12 +59,13 @@ def _read(
 
 def history_lines(d: AppointmentDetail) -> list[str]:
     """What happened to the appointment, a line each, oldest first: "Nov 24 10:16 AM  ada
-    moved from … to …: why" (a move says where from and to, not "move Booked → Booked")."""
+    moved Wed Dec 9 8:00 AM → 10:00 AM; Nurse: Kim Lee → Ana Ruiz: why" (a move says what
+    it changed, not "move Booked → Booked")."""
     lines = []
     for h in d.history:
         why = f": {h.reason}" if h.reason else ""
         at = short_date_time(h.at, d.time_format, weekday=False)
-        what = f"moved {h.moved}" if h.moved else f"{h.action.replace('_', ' ')} {h.change}"
+        what = h.moved or f"{h.action.replace('_', ' ')} {h.change}"
         lines.append(f"{at}  {h.who}  {what}{why}")
     return lines or ["Booked; nothing has happened to it yet."]
 

@@ -472,6 +472,8 @@ class BookingDialog(QDialog):
 
         plan_shortcut = QShortcut(QKeySequence("Ctrl+Return"), self)
         plan_shortcut.activated.connect(self.plan)
+        self.start.refused.connect(self._on_date_or_time_refused)
+        self.time.refused.connect(self._on_date_or_time_refused)
         self.picker.patient_chosen.connect(self._on_picker_patient_chosen)
         self.change_patient.clicked.connect(self._on_change_patient_clicked)
         self.protocol.currentIndexChanged.connect(self._on_protocol_changed)
@@ -1050,6 +1052,10 @@ class BookingDialog(QDialog):
 
     def is_busy(self) -> bool:
         return bool(self._calls)
+
+    def _on_date_or_time_refused(self, words: str) -> None:
+        """The first day or the time typed as no date or time: said where messages are."""
+        self._show_message(words, error=True)
 
     def _show_message(self, text: str, *, error: bool = False) -> None:
         palette = self.message.palette()

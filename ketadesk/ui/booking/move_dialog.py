@@ -10,7 +10,11 @@ override from the shared override dialog, and the move is asked of the owner
 with ``moved`` or ``refused``: a refusal keeps the dialog open with what was chosen.
 
 The dialog opens on the session's own day and time (its own place selected among the
-openings, which offer its own time of day even off the slot grid); "The patient knows (told
+openings, which offer its own time of day even off the slot grid).  The day and time are read
+as they are typed (``DateField.read_while_typing``: Ctrl+A then "12/15" or "12/15/2026"), so the
+verdict is always of the place the fields show and Move moves it there; text that is no date or
+time says so in the verdict and greys Move; an opening arriving late never replaces a place the
+user has typed or chosen.  "The patient knows (told
 now)" says whether the move owes the patient a schedule-change call (the service decides,
 ``scheduling/move_calls``): ticked from the confirmation list, where the patient is on the
 phone, unticked elsewhere.
@@ -110,6 +114,9 @@ class MoveSessionDialog(QDialog):
         self._checks = LatestOnly(self, busy="Checking the place…")
         self._rooms: tuple[tuple[int, str], ...] = ()
         self._writing = False
+        #: The user changed the day, time or room (typed or picked): a listing arriving later
+        #: does not choose an opening over it.
+        self._place_touched = False
         #: The last refusal of a move from here, said until another place is chosen.
         self._refusal = ""
         self.setObjectName("move_session_dialog")
@@ -167,9 +174,11 @@ class MoveSessionDialog(QDialog):
         self.date_edit = DateField(self, value=d.start.date(), weekday=True)
         self.date_edit.setObjectName("move_date")
         self.date_edit.setAccessibleName("New day")
+        self.date_edit.read_while_typing()
         self.time_edit = TimeField(self, value=d.start.time(), time_format=self._fmt)
         self.time_edit.setObjectName("move_time")
         self.time_edit.setAccessibleName("New time")
+        self.time_edit.read_while_typing()
         self.room_box = QComboBox(self)
         self.room_box.setObjectName("move_room")
         self.room_box.setAccessibleName("New room")
@@ -212,6 +221,9 @@ class MoveSessionDialog(QDialog):
         self.date_edit.dateChanged.connect(self._on_place_changed)
         self.time_edit.timeChanged.connect(self._on_place_changed)
         self.room_box.currentIndexChanged.connect(self._on_place_changed)
+        self.date_edit.refused.connect(self._on_place_refused)
+        self.time_edit.refused.connect(self._on_place_refused)
+        self.from_edit.refused.connect(self._on_from_edit_refused)
         self.buttons.accepted.connect(self._on_move)
         self.buttons.rejected.connect(self.reject)
 
@@ -333,10 +345,13 @@ class MoveSessionDialog(QDialog):
                 self.openings.setCurrentRow(own)
                 self.openings.blockSignals(blocked)
             self.check_place()
-        elif n:
+        elif n and not self._place_touched:
             self.openings.setCurrentRow(0)
         else:
             self.check_place()
+
+    def _on_from_edit_refused(self, words: str) -> None:
+        self.openings_note.setText(f"No openings looked for: {words}")
 
     def _on_openings_failed(self, err: ServiceError) -> None:
         self.openings_note.setText(f"No openings looked for: {err}")
@@ -354,13 +369,27 @@ class MoveSessionDialog(QDialog):
 
     def _on_place_changed(self, *_args: object) -> None:
         self._refusal = ""
+        self._place_touched = True
         self.check_place()
 
-    def check_place(self) -> None:
-        """Judge the place in the fields on a worker (the drag's own check)."""
+    def _on_place_refused(self, words: str) -> None:
+        """Typed text that is no day or time, left or Entered: said where the verdict is
+        (the field shows the place it still holds)."""
+        self._place_touched = True
+        self.check_place(problem=words)
+
+    def _typed_problem(self) -> str:
+        return self.date_edit.typed_problem() or self.time_edit.typed_problem()
+
+    def check_place(self, *, problem: str = "") -> None:
+        """Judge the place in the fields on a worker (the drag's own check); ``problem``:
+        what was typed and is no day or time, said instead."""
         self._verdict = None
         self.move_button.setEnabled(False)
         self.move_button.setToolTip("")
+        if problem:
+            self._say(f"✕ {problem}.", _REFUSED)
+            return
         start, room = self.new_start(), self.new_room()
         if start <= self._desk.now():
             self._say("✕ That time has passed: choose a later one.", _REFUSED)
@@ -423,6 +452,10 @@ class MoveSessionDialog(QDialog):
     def _on_move(self) -> None:
         verdict = self._verdict
         if verdict is None or self._writing:
+            return
+        problem = self._typed_problem()
+        if problem:
+            self.check_place(problem=problem)
             return
         self._refusal = ""
         overrides: dict[str, str] = {}

@@ -75,6 +75,8 @@ class SeriesEndDialog(QDialog):
         self.day_edit = DateField(self, value=self.info.effective, weekday=True)
         self.day_edit.setObjectName("end_day")
         self.day_edit.setAccessibleName("Ends from")
+        # The sessions it would cancel follow the day as it is typed.
+        self.day_edit.read_while_typing()
         self.sessions = QListWidget(self)
         self.sessions.setObjectName("end_sessions")
         self.sessions.setAccessibleName("Sessions that will be cancelled")
@@ -104,6 +106,7 @@ class SeriesEndDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.day_edit.dateChanged.connect(self._on_day_edit_date_changed)
+        self.day_edit.refused.connect(self._on_day_edit_refused)
         self.reason_box.currentIndexChanged.connect(self._on_reason_box_changed)
 
     @classmethod
@@ -167,6 +170,9 @@ class SeriesEndDialog(QDialog):
         elif info.status == "ended":
             self.ok.setEnabled(False)
             self._say("This series has ended already.", error=True)
+
+    def _on_day_edit_refused(self, words: str) -> None:
+        self._say(words, error=True)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)

@@ -137,6 +137,7 @@ class SeriesMoveDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.start_edit.dateTimeChanged.connect(self._forget_plan)
+        self.start_edit.refused.connect(self._on_start_edit_refused)
         self.resize(620, 460)
 
     @classmethod
@@ -241,6 +242,11 @@ class SeriesMoveDialog(QDialog):
             n = len(proposal.moves)
             self._say(f"{n} session{'s' if n != 1 else ''} move; the spacing holds.")
         ok.setEnabled(True)
+
+    def _on_start_edit_refused(self, words: str) -> None:
+        """Typed text that is no day and time: said, and no plan shown for it."""
+        self._forget_plan()
+        self._say(words, error=True)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)

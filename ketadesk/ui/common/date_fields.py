@@ -10,7 +10,16 @@ US clinic writes dates (``scheduling.dates.parse_us_date``), and shown back in t
 of all the application's fields.  Times are shown in the clinic's format (``[clinic]
 time_format``, ``set_time_format``: "9:30 AM" or "09:30") and typed either way ("2:30 pm",
 "14:30", "230p", "1430", ``scheduling.dates.parse_clock_time``).  Text that is no date or time
-goes back to the value before.
+goes back to the value before, and the field says so (``refused``, for the form to show:
+"“13/45” is not a date: type it month first, as 12/15 or 12/15/2026"); Enter on it accepts
+nothing.
+
+A field told to ``read_while_typing`` takes each whole date or time as it is typed (the text
+stays as typed; its value, and the value's signal, follow), so a form that judges the value at
+once (the Move dialog's verdict) judges what the user sees: with the value read only on leaving
+the field, the click on the dialog's button that left it found the button greyed by the new
+value's check, and the move did not happen (a user trial: Ctrl+A, a new date typed, "nothing
+changed").
 """
 
 from __future__ import annotations
@@ -18,9 +27,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTime, QTimer
+from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QFocusEvent, QGuiApplication, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QDateEdit, QDateTimeEdit, QTimeEdit, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDateEdit,
+    QDateTimeEdit,
+    QTimeEdit,
+    QWidget,
+)
 
 from ketadesk.scheduling.dates import parse_clock_time, parse_date_time, parse_us_date
 
@@ -68,6 +83,23 @@ class _TypedField(_Editor):
     def _read(self, text: str) -> QDateTime | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def problem_words(self, text: str) -> str:  # pragma: no cover - abstract
+        """What is wrong with ``text``, said to the user ("“13/45” is not a date: …")."""
+        raise NotImplementedError
+
+    def _said_refused(self, words: str) -> None:  # pragma: no cover - abstract
+        """Emit the field's ``refused`` signal (declared on each field: a mixin has none)."""
+        raise NotImplementedError
+
+    #: Whether each whole date or time typed is read at once (``read_while_typing``).
+    _live = False
+
+    def read_while_typing(self, live: bool = True) -> None:
+        """Read each whole date or time into the value as it is typed, the text left as typed
+        (the value's signal follows the typing); text that is no date or time yet waits for
+        more typing, and is refused, saying why, when the field is left."""
+        self._live = live
+
     # -- typing -----------------------------------------------------------------------------
 
     def is_typing(self) -> bool:
@@ -79,15 +111,55 @@ class _TypedField(_Editor):
         no date or time, and the value before is shown again."""
         if not self.is_typing():
             return True
-        value = self._read(self.lineEdit().text())
+        text = self.lineEdit().text()
+        value = self._read(text)
         ok = value is not None and self.minimumDateTime() <= value <= self.maximumDateTime()
         if ok:
             assert value is not None
             self.setDateTime(value)
         else:
             QApplication.beep()
+            self._refuse(text, value)
         self._show_value()
         return ok
+
+    def typed_problem(self) -> str:
+        """What is wrong with the text typed and not yet read ("" when it reads, or nothing is
+        being typed)."""
+        if not self.is_typing():
+            return ""
+        text = self.lineEdit().text()
+        value = self._read(text)
+        if value is not None and self.minimumDateTime() <= value <= self.maximumDateTime():
+            return ""
+        return self._problem(text, value)
+
+    def _problem(self, text: str, value: QDateTime | None) -> str:
+        if value is None or not text.strip():
+            return self.problem_words(text)
+        low = self.minimumDateTime()
+        if value < low:
+            return f"“{text.strip()}” is before {self.textFromDateTime(low)}, the earliest here"
+        return f"“{text.strip()}” is after {self.textFromDateTime(self.maximumDateTime())}"
+
+    def _refuse(self, text: str, value: QDateTime | None) -> None:
+        """Say why typed text was not taken: the field's signal, for the form to say where it
+        says its other messages."""
+        self._said_refused(self._problem(text, value))
+
+    def _read_live(self) -> None:
+        """``read_while_typing``: a whole date or time typed is the value now, the text and
+        the cursor left as typed."""
+        if not self._live or not self.is_typing():
+            return
+        line = self.lineEdit()
+        text, cursor = line.text(), line.cursorPosition()
+        value = self._read(text)
+        if value is None or not self.minimumDateTime() <= value <= self.maximumDateTime():
+            return
+        if value != self.dateTime():
+            self.setDateTime(value)
+            self._set_text(text, cursor=cursor)
 
     def _show_value(self) -> None:
         """Put the value back in the text in the field's format (also when unchanged)."""
@@ -123,6 +195,7 @@ class _TypedField(_Editor):
         else:
             start = end = line.cursorPosition()
         self._set_text(text[:start] + typed + text[end:], cursor=start + len(typed))
+        self._read_live()
 
     def _erase(self, forward: bool) -> None:
         line = self.lineEdit()
@@ -134,6 +207,7 @@ class _TypedField(_Editor):
             position = line.cursorPosition()
             start, end = (position, position + 1) if forward else (max(0, position - 1), position)
         self._set_text(text[:start] + text[end:], cursor=start)
+        self._read_live()
 
     def _move_cursor(self, event: QKeyEvent) -> None:
         line = self.lineEdit()
@@ -166,7 +240,11 @@ class _TypedField(_Editor):
             self._move_cursor(event)
             return
         if key in _STEP_KEYS or key in _COMMIT_KEYS:
-            self.commit()
+            read = self.commit()
+            if not read and key in _COMMIT_KEYS:
+                # Refused, and said: Enter neither reads the old value again (which would
+                # tell the form the value was chosen) nor accepts the dialog.
+                return
         super().keyPressEvent(event)
 
     @override
@@ -211,7 +289,13 @@ class _TypedField(_Editor):
 class DateField(_TypedField, QDateEdit):
     """A date typed month first (12/12/2026, 12/2/26, Dec 12, 2026) or picked on the calendar.
 
-    ``weekday`` shows the day of the week before the date ("Sat 12/12/2026")."""
+    ``weekday`` shows the day of the week before the date ("Sat 12/12/2026").
+
+    Signals:
+        refused(str): typed text was not a date (or out of range) when read, why in words.
+    """
+
+    refused = Signal(str)
 
     def __init__(
         self, parent: QWidget | None = None, *, value: dt.date | None = None, weekday: bool = False
@@ -224,13 +308,27 @@ class DateField(_TypedField, QDateEdit):
 
     @override
     def _read(self, text: str) -> QDateTime | None:
-        day = parse_us_date(text, default_year=self.date().year())
+        day = _typed_day(text, self.date())
         return _moved(self.dateTime(), day=day) if day is not None else None
+
+    @override
+    def problem_words(self, text: str) -> str:
+        return _date_problem(text)
+
+    @override
+    def _said_refused(self, words: str) -> None:
+        self.refused.emit(words)
 
 
 class TimeField(_TypedField, QTimeEdit):
     """A time of day typed as 10:30, 1030, 9, 14:30, 2:30 pm or 230p, shown in the clinic's
-    format (``time_format``, "12h" until told: ``set_time_format``)."""
+    format (``time_format``, "12h" until told: ``set_time_format``).
+
+    Signals:
+        refused(str): typed text was not a time when read, why in words.
+    """
+
+    refused = Signal(str)
 
     def __init__(
         self,
@@ -254,13 +352,27 @@ class TimeField(_TypedField, QTimeEdit):
         time = parse_clock_time(text)
         return _moved(self.dateTime(), time=time) if time is not None else None
 
+    @override
+    def problem_words(self, text: str) -> str:
+        return f"“{text.strip()}” is not a time: type it as 9:30 AM, 2:30 pm or 14:30"
+
+    @override
+    def _said_refused(self, words: str) -> None:
+        self.refused.emit(words)
+
 
 class DateTimeField(_TypedField, QDateTimeEdit):
     """A day and a time typed together (12/12/2026 10:30, 12/12/2026 2:30 pm) or picked on
     the calendar, shown in the clinic's time format (``set_time_format``).
 
     ``weekday`` shows the day of the week before the date ("Mon 12/14/2026 9:00 AM"); it may
-    be typed or left in the text, and is read past: the date decides."""
+    be typed or left in the text, and is read past: the date decides.
+
+    Signals:
+        refused(str): typed text was not a date and time when read, why in words.
+    """
+
+    refused = Signal(str)
 
     def __init__(
         self, parent: QWidget | None = None, *, weekday: bool = False, time_format: str = "12h"
@@ -290,8 +402,38 @@ class DateTimeField(_TypedField, QDateTimeEdit):
         if moment is not None:
             return _moved(self.dateTime(), day=moment.date(), time=moment.time())
         # Only the day typed: the time stays.
-        day = parse_us_date(text, default_year=self.date().year())
+        day = _typed_day(text, self.date())
         return _moved(self.dateTime(), day=day) if day is not None else None
+
+    @override
+    def problem_words(self, text: str) -> str:
+        return _date_problem(text, time=True)
+
+    @override
+    def _said_refused(self, words: str) -> None:
+        self.refused.emit(words)
+
+
+def _typed_day(text: str, shown: QDate) -> dt.date | None:
+    """The day typed, month first; typed without its year, the one nearest the day the field
+    shows ("1/4" in a field showing Dec 30, 2026 is Jan 4, 2027, not a day eleven months
+    past)."""
+    around = dt.date(shown.year(), shown.month(), shown.day())
+    day = parse_us_date(text, default_year=around.year)
+    if day is not None and parse_us_date(text, default_year=around.year + 1) == day:
+        return day  # its year typed
+    years = (around.year - 1, around.year, around.year + 1)
+    found = [d for y in years if (d := parse_us_date(text, default_year=y)) is not None]
+    return min(found, key=lambda d: abs((d - around).days)) if found else None
+
+
+def _date_problem(text: str, *, time: bool = False) -> str:
+    """Typed text that is no date, said with how to type one, month first."""
+    typed = text.strip()
+    how = "12/15 or 12/15/2026" + (" 9:30 AM" if time else "")
+    if not typed:
+        return f"No date typed: type it month first, as {how}"
+    return f"“{typed}” is not a date: type it month first, as {how}"
 
 
 def _moved(

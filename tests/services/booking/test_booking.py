@@ -568,5 +568,6 @@ def test_a_moves_history_says_from_where_to_where_and_why(clinic: SmallClinic) -
     history = appointment_detail(clinic.db, a, FRONT_DESK, now=NOW).history
     move = next(h for h in history if h.action == "move")
     assert move.change == ""  # no "Booked → Booked"
-    assert move.moved == "from Wed Dec 2 08:00, Room 1 to Wed Dec 2 10:00, Room 2"
+    # Only what changed (the holds too: tests/services/booking/test_move_history.py).
+    assert move.moved == "moved Wed Dec 2 08:00 → 10:00; Room 1 → Room 2; Monitor 1 → Monitor 2"
     assert move.reason == "Monitor 1 out of service"
