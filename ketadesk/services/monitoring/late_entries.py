@@ -69,9 +69,13 @@ ScaleKey = tuple[str, dt.datetime, int]
 def scale_entries(
     session: Session, catalog: Catalog, appointment_id: int
 ) -> dict[ScaleKey, LateEntry]:
-    """The session's timed scale readings entered late, by (scale, taken at, score)."""
+    """The session's timed scale readings entered late, by (scale, taken at, score): each as
+    it now stands (a reading a correction replaced is not listed; the correction, which keeps
+    the reading's entry, is)."""
     rows = session.execute(
         select(
+            ScaleReading.id,
+            ScaleReading.corrects_id,
             ScaleReading.scale,
             ScaleReading.taken_at,
             ScaleReading.score,
@@ -83,8 +87,11 @@ def scale_entries(
         .where(ScaleReading.appointment_id == appointment_id)
     ).all()
     limit = late_after_minutes(catalog)
+    replaced = {corrects for _id, corrects, *_rest in rows if corrects is not None}
     out: dict[ScaleKey, LateEntry] = {}
-    for scale, taken, score, entered, display, username in rows:
+    for reading_id, _corrects, scale, taken, score, entered, display, username in rows:
+        if reading_id in replaced:
+            continue
         taken = _aware(taken).astimezone(dt.UTC)
         found = late_entry(
             taken, _aware(entered), display or username or "", late_after_minutes=limit

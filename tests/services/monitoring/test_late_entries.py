@@ -19,7 +19,7 @@ from sqlalchemy import select
 from ketadesk.services.access import accounts
 from ketadesk.services.booking.appointments import appointment_detail
 from ketadesk.services.common.context import SYSTEM, Actor
-from ketadesk.services.monitoring import records
+from ketadesk.services.monitoring import records, scale_readings
 from ketadesk.services.monitoring.record_forms import RecordForm, with_reading
 from ketadesk.store.models import ClinicSetting, VitalReading
 from tests.clinic_fixtures import SmallClinic, build_small_clinic, use_scales
@@ -134,6 +134,21 @@ def test_the_sessions_page_lists_the_late_entries_for_a_clinician_only(
     )
     # Clinical: not on the front desk's page.
     assert appointment_detail(clinic.db, iv, FRONT_DESK, now=now).late_entries == ()
+
+
+def test_a_corrected_late_reading_is_listed_once_as_it_now_stands(
+    clinic: SmallClinic, nurse: Actor
+) -> None:
+    iv = _iv(clinic, nurse)
+    sheet = _record(clinic, nurse, iv, "moaas", "2", "14:35", taken="13:30")
+    typed = sheet.readings[0].reading_id
+    scale_readings.correct_scale_reading(
+        clinic.db, nurse, typed, "4", "typo", now=clinic.at(WED, "14:37")
+    )
+    detail = appointment_detail(clinic.db, iv, nurse, now=clinic.at(WED, "14:38"))
+    assert detail.late_entries == (
+        "MOAA/S 4 taken 13:30: entered 14:35, 65 min later, by Kim Nguyen",
+    )
 
 
 def test_readings_saved_before_entry_times_were_kept_carry_no_mark(
